@@ -1,0 +1,252 @@
+"""Model architecture from Hugging Face config.json fields, and the parameter counter.
+
+Glossary: `h` hidden size, `L` layers, `nh` query heads, `nkv` key/value heads, `hd` head
+dim, `E` routed experts, `k` experts per token, `V` vocabulary. All counts are numbers of
+parameters (not bytes); the weight precision is applied in `perf`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AttentionKind = Literal["mha", "gqa", "mla"]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The shapes `perf` needs, normalised across model families (deepseek, llama, qwen, gpt-oss)."""
+
+    family: str
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    dense_intermediate: int
+    vocab: int
+    tied_embeddings: bool
+    attention: AttentionKind
+    # MLA (DeepSeek-V2/V3); zero for other attention kinds
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    # MoE; zero experts means a dense model
+    experts: int = 0
+    experts_per_token: int = 0
+    expert_intermediate: int = 0
+    shared_intermediate: int = 0
+    moe_layers: int = 0
+    sliding_window: int = 0
+    sliding_layers: int = 0
+    mtp_layers: int = 0
+
+    @property
+    def is_moe(self) -> bool:
+        """True when some layers route tokens to experts."""
+        return self.experts > 0 and self.moe_layers > 0
+
+    @property
+    def dense_layers(self) -> int:
+        """Layers with a dense MLP: L − moe_layers."""
+        return self.layers - self.moe_layers
+
+    # ---- parameters per building block -------------------------------------------------
+    @property
+    def attn_params(self) -> int:
+        """Attention weights of one layer (projections only; norms counted in `norm_params`)."""
+        h = self.hidden
+        if self.attention == "mla":
+            qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+            if self.q_lora_rank:
+                q = h * self.q_lora_rank + self.q_lora_rank * self.heads * qk
+            else:
+                q = h * self.heads * qk
+            kv_a = h * (self.kv_lora_rank + self.qk_rope_head_dim)
+            kv_b = self.kv_lora_rank * self.heads * (self.qk_nope_head_dim + self.v_head_dim)
+            o = self.heads * self.v_head_dim * h
+            return q + kv_a + kv_b + o
+        q = h * self.heads * self.head_dim
+        kv = 2 * h * self.kv_heads * self.head_dim
+        o = self.heads * self.head_dim * h
+        return q + kv + o
+
+    @property
+    def dense_mlp_params(self) -> int:
+        """Gated MLP of a dense layer: 3·h·intermediate (gate, up, down)."""
+        return 3 * self.hidden * self.dense_intermediate
+
+    @property
+    def expert_params(self) -> int:
+        """One routed expert: 3·h·moe_intermediate."""
+        return 3 * self.hidden * self.expert_intermediate
+
+    @property
+    def shared_params(self) -> int:
+        """Always-active shared experts of one MoE layer: 3·h·shared_intermediate."""
+        return 3 * self.hidden * self.shared_intermediate
+
+    @property
+    def router_params(self) -> int:
+        """Router of one MoE layer: h·E."""
+        return self.hidden * self.experts
+
+    @property
+    def norm_params(self) -> int:
+        """RMSNorm weights: two per layer, one final, plus MLA's latent norms."""
+        per_layer = 2 * self.hidden
+        if self.attention == "mla":
+            per_layer += self.q_lora_rank + self.kv_lora_rank
+        return self.layers * per_layer + self.hidden
+
+    @property
+    def embed_params(self) -> int:
+        """Input embedding table: V·h."""
+        return self.vocab * self.hidden
+
+    @property
+    def lm_head_params(self) -> int:
+        """Output projection: V·h (the same tensor as the embedding when tied)."""
+        return self.vocab * self.hidden
+
+    # ---- totals ------------------------------------------------------------------------
+    @property
+    def params_total(self) -> int:
+        """All weights of the main model (MTP modules excluded, as vendors count them)."""
+        moe = self.moe_layers * (self.experts * self.expert_params + self.shared_params
+                                 + self.router_params)
+        head = 0 if self.tied_embeddings else self.lm_head_params
+        return (self.layers * self.attn_params + self.dense_layers * self.dense_mlp_params
+                + moe + self.embed_params + head + self.norm_params)
+
+    @property
+    def params_active(self) -> int:
+        """Weights one token multiplies through: attention, dense MLPs, shared + top-k experts, LM head.
+
+        The input embedding is a table lookup, not a matmul, so it is not counted (as
+        DeepSeek and OpenAI count active parameters). FLOPs per token ≈ 2 · params_active.
+        """
+        moe = self.moe_layers * (self.experts_per_token * self.expert_params
+                                 + self.shared_params + self.router_params)
+        return (self.layers * self.attn_params + self.dense_layers * self.dense_mlp_params
+                + moe + self.lm_head_params + self.norm_params)
+
+    # ---- attention and KV cache --------------------------------------------------------
+    @property
+    def kv_values_per_token_per_layer(self) -> int:
+        """Cached values per token per layer: MLA kv_lora + rope; MHA/GQA 2·nkv·hd."""
+        if self.attention == "mla":
+            return self.kv_lora_rank + self.qk_rope_head_dim
+        return 2 * self.kv_heads * self.head_dim
+
+    def kv_values_per_token(self) -> int:
+        """Cached values per token over all layers (sliding-window layers included at full size).
+
+        >>> deepseek_like = Architecture("deepseek_v3", 7168, 61, 128, 128, 128, 18432, 129280,
+        ...     False, "mla", 1536, 512, 128, 64, 128)
+        >>> deepseek_like.kv_values_per_token()
+        35136
+        """
+        return self.layers * self.kv_values_per_token_per_layer
+
+    def attn_flops_per_pair(self, absorbed: bool) -> int:
+        """FLOPs of one (query, key) pair in one layer: QKᵀ plus PV, 2 FLOPs per MAC.
+
+        GQA/MHA: 4·nh·hd. MLA non-absorbed (prefill): 2·nh·(d_nope+d_rope) + 2·nh·d_v.
+        MLA absorbed (decode): 2·nh·(kv_lora+d_rope) + 2·nh·kv_lora.
+        """
+        if self.attention == "mla":
+            if absorbed:
+                return 2 * self.heads * (self.kv_lora_rank + self.qk_rope_head_dim) \
+                    + 2 * self.heads * self.kv_lora_rank
+            return 2 * self.heads * (self.qk_nope_head_dim + self.qk_rope_head_dim) \
+                + 2 * self.heads * self.v_head_dim
+        return 4 * self.heads * self.head_dim
+
+    def attended_tokens(self, context: float) -> float:
+        """Mean keys attended per layer at `context`: sliding layers see at most the window."""
+        if not self.sliding_layers or not self.sliding_window:
+            return context
+        full = self.layers - self.sliding_layers
+        return (full * context + self.sliding_layers * min(context, self.sliding_window)) / self.layers
+
+
+def _get(cfg: dict, *names: str, default=None):
+    """First of `names` present in `cfg` (HF families spell the same field differently)."""
+    for n in names:
+        if cfg.get(n) is not None:
+            return cfg[n]
+    return default
+
+
+class ConfigError(ValueError):
+    """A config.json lacks a field the model needs, or holds an impossible value."""
+
+
+def _moe_layer_count(cfg: dict, layers: int, experts: int) -> int:
+    """How many layers route to experts, by each family's rule."""
+    if experts <= 0:
+        return 0
+    if "first_k_dense_replace" in cfg or "moe_layer_freq" in cfg:  # DeepSeek
+        first = int(cfg.get("first_k_dense_replace", 0))
+        freq = int(cfg.get("moe_layer_freq", 1)) or 1
+        return sum(1 for i in range(layers) if i >= first and i % freq == 0)
+    if "decoder_sparse_step" in cfg or "mlp_only_layers" in cfg:  # Qwen MoE
+        step = int(cfg.get("decoder_sparse_step", 1)) or 1
+        dense = set(cfg.get("mlp_only_layers") or [])
+        return sum(1 for i in range(layers) if i not in dense and (i + 1) % step == 0)
+    return layers  # Mixtral, gpt-oss: every layer is MoE
+
+
+def architecture_from_config(cfg: dict) -> Architecture:
+    """Normalise a Hugging Face config.json dict into an `Architecture`; raise ConfigError if incomplete."""
+    missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+               if cfg.get(k) is None]
+    if missing:
+        raise ConfigError("missing required field(s): " + ", ".join(missing))
+    h = int(cfg["hidden_size"])
+    layers = int(cfg["num_hidden_layers"])
+    heads = int(cfg["num_attention_heads"])
+    kv_heads = int(_get(cfg, "num_key_value_heads", default=heads))
+    head_dim = int(_get(cfg, "head_dim", default=h // heads if heads else 0))
+    for name, v in (("hidden_size", h), ("num_hidden_layers", layers),
+                    ("num_attention_heads", heads), ("num_key_value_heads", kv_heads),
+                    ("vocab_size", int(cfg["vocab_size"]))):
+        if v <= 0:
+            raise ConfigError(f"{name} must be positive, got {v}")
+    experts = int(_get(cfg, "n_routed_experts", "num_experts", "num_local_experts", default=0) or 0)
+    top_k = int(_get(cfg, "num_experts_per_tok", default=0) or 0)
+    if experts and not top_k:
+        raise ConfigError("a MoE config needs num_experts_per_tok")
+    if experts and top_k > experts:
+        raise ConfigError(f"num_experts_per_tok {top_k} exceeds the {experts} experts")
+    expert_inter = int(_get(cfg, "moe_intermediate_size", default=0) or 0)
+    dense_inter = int(_get(cfg, "intermediate_size", default=0) or 0)
+    if experts and not expert_inter:
+        expert_inter = dense_inter  # Mixtral / gpt-oss: intermediate_size is per expert
+    shared_inter = int(cfg.get("n_shared_experts") or 0) * expert_inter \
+        or int(cfg.get("shared_expert_intermediate_size") or 0)
+    moe_layers = _moe_layer_count(cfg, layers, experts)
+    if moe_layers < layers and not dense_inter:
+        raise ConfigError("dense layers need intermediate_size")
+    mla = cfg.get("kv_lora_rank") is not None
+    attention: AttentionKind = "mla" if mla else ("mha" if kv_heads == heads else "gqa")
+    layer_types = cfg.get("layer_types") or []
+    sliding_layers = sum(1 for t in layer_types if "sliding" in str(t))
+    return Architecture(
+        family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
+        kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
+        vocab=int(cfg["vocab_size"]), tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        attention=attention,
+        q_lora_rank=int(cfg.get("q_lora_rank") or 0) if mla else 0,
+        kv_lora_rank=int(cfg.get("kv_lora_rank") or 0) if mla else 0,
+        qk_nope_head_dim=int(cfg.get("qk_nope_head_dim") or 0) if mla else 0,
+        qk_rope_head_dim=int(cfg.get("qk_rope_head_dim") or 0) if mla else 0,
+        v_head_dim=int(cfg.get("v_head_dim") or 0) if mla else 0,
+        experts=experts, experts_per_token=top_k, expert_intermediate=expert_inter,
+        shared_intermediate=shared_inter, moe_layers=moe_layers,
+        sliding_window=int(cfg.get("sliding_window") or 0) if sliding_layers else 0,
+        sliding_layers=sliding_layers, mtp_layers=int(cfg.get("num_nextn_predict_layers") or 0),
+    )

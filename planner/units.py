@@ -1,0 +1,120 @@
+"""Parse quantities with units at the edges; everything inside is SI.
+
+Strings such as ``"50ms"``, ``"2s"``, ``"4.8TB/s"``, ``"141GB"``, ``"400Gb/s"``,
+``"989TFLOPS"``, ``"700W"`` become floats in seconds, bytes, bytes/s, FLOP/s or watts.
+Decimal prefixes (k = 10^3 … P = 10^15) for bandwidth and FLOP/s, binary ones only when
+written (``GiB``). ``B`` is a byte, ``b`` a bit. Bare numbers are taken as already SI.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Dimension = Literal["time", "bytes", "bandwidth", "flops", "power", "count"]
+
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+
+_TIME = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$")
+
+EXAMPLES: dict[Dimension, str] = {
+    "time": '"50ms", "2s", "1.5min"',
+    "bytes": '"141GB", "80GiB", "512MB"',
+    "bandwidth": '"4.8TB/s", "400Gb/s", "900GB/s"',
+    "flops": '"989TFLOPS", "1.98PFLOPS"',
+    "power": '"700W", "10.2kW", "2MW"',
+    "count": '"8", "1.5k"',
+}
+
+
+class UnitError(ValueError):
+    """A quantity string that cannot be read in the dimension asked for."""
+
+
+def _prefix(p: str) -> float | None:
+    """Multiplier of a decimal (k, M, G, T, P) or binary (Ki … Pi) prefix, or None."""
+    if p in _DECIMAL:
+        return _DECIMAL[p]
+    return _BINARY.get(p)
+
+
+def _scale(unit: str, dim: Dimension) -> float | None:
+    """Multiplier that turns one `unit` into the SI base of `dim`, or None if it is not one."""
+    if dim == "time":
+        return _TIME.get(unit)
+    if dim == "count":
+        return _DECIMAL.get(unit)
+    if dim == "flops":
+        m = re.fullmatch(r"([kKMGTP]?)(?:FLOPS|FLOP/s|flops|flop/s)", unit)
+        return _DECIMAL[m.group(1)] if m else None
+    if dim == "power":
+        m = re.fullmatch(r"([kKMG]?)W", unit)
+        return _DECIMAL[m.group(1)] if m else None
+    if dim == "bytes":
+        m = re.fullmatch(r"([kKMGTP]i?|)(B|b|bit)", unit)
+        if not m:
+            return None
+        mult = _prefix(m.group(1))
+        if mult is None:
+            return None
+        return mult if m.group(2) == "B" else mult / 8.0
+    if dim == "bandwidth":
+        m = re.fullmatch(r"([kKMGTP]i?|)(B|b|bit)(?:/s|ps)", unit)
+        if not m:
+            m2 = re.fullmatch(r"([kKMGTP]?)bps", unit)
+            return _DECIMAL[m2.group(1)] / 8.0 if m2 else None
+        mult = _prefix(m.group(1))
+        if mult is None:
+            return None
+        return mult if m.group(2) == "B" else mult / 8.0
+    return None
+
+
+def parse_quantity(value: object, dim: Dimension) -> float:
+    """Return `value` in SI units of `dim`; numbers pass through, strings are parsed.
+
+    >>> parse_quantity("50ms", "time")
+    0.05
+    >>> parse_quantity("4.8TB/s", "bandwidth")
+    4800000000000.0
+    >>> parse_quantity("400Gb/s", "bandwidth")
+    50000000000.0
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {value!r}")
+    m = _PATTERN.match(value)
+    if not m:
+        raise UnitError(f"cannot read {value!r} as a {dim} quantity; write it like {EXAMPLES[dim]}")
+    number, unit = float(m.group(1)), (m.group(2) or "")
+    if unit == "":
+        return number
+    scale = _scale(unit, dim)
+    if scale is None:
+        raise UnitError(
+            f"unknown {dim} unit {unit!r} in {value!r}; write it like {EXAMPLES[dim]}"
+        )
+    return number * scale
+
+
+def format_time(seconds: float) -> str:
+    """Seconds as a short human string: 0.0175 → '17.5 ms'."""
+    if seconds != seconds:  # NaN
+        return "n/a"
+    if seconds >= 1.0:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def format_bytes(n: float) -> str:
+    """Bytes in decimal GB: 84e9 → '84.0 GB'."""
+    return f"{n / 1e9:.1f} GB"

@@ -1,0 +1,140 @@
+"""Read user-written YAML/JSON and turn pydantic errors into one message naming file, field, reason."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from planner.errors import BadInput
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing file or a syntax error is BadInput with line and column."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"{p}: file not found")
+    if p.is_dir():
+        raise BadInput(f"{p}: is a directory, expected a YAML file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{p}: cannot read the file ({e})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise BadInput(f"{p}: YAML syntax error{where}: {problem}") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; a missing file or a syntax error is BadInput with line and column."""
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{p}: file not found")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{p}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{p}: cannot read the file ({e})") from None
+
+
+def _field_path(loc: tuple) -> str:
+    """('workload', 'qps') → 'workload.qps'; list indices become [i]."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the sub-model at `loc` (for 'did you mean' on unknown keys)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        ann = fields[part].annotation
+        current = _unwrap_model(ann)
+    fields = getattr(current, "model_fields", {}) if current is not None else {}
+    return list(fields)
+
+
+def _unwrap_model(ann: Any) -> Any:
+    """The BaseModel class inside an annotation such as Optional[X] or list[X], if any."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel]) -> str:
+    """One line per problem: 'file: field: reason', with a suggestion for misspelt keys."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        field = _field_path(loc)
+        if e["type"] == "extra_forbidden":
+            key = str(loc[-1]) if loc else ""
+            close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            lines.append(f"{source}: {field}: unknown key.{hint}")
+        elif e["type"] == "missing":
+            lines.append(f"{source}: {field}: required field is missing")
+        else:
+            msg = e["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+            got = e.get("input")
+            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            lines.append(f"{source}: {field}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def validate(model: type[BaseModel], data: Any, source: str):
+    """model.model_validate(data), with errors raised as BadInput naming `source`."""
+    if data is None:
+        raise BadInput(f"{source}: the file is empty")
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise BadInput(describe_validation_error(source, e, model)) from None
+
+
+def atomic_write(path: str | Path, text: str, protect: tuple[str | Path, ...] = ()) -> None:
+    """Write `text` to `path` via a temporary file and rename; refuse to overwrite `protect`ed inputs."""
+    p = Path(path)
+    for q in protect:
+        if Path(q).exists() and p.exists() and os.path.samefile(p, q):
+            raise BadInput(f"{p}: refusing to overwrite the input file; choose another --out path")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise BadInput(f"{p}: directory {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
