@@ -1,0 +1,298 @@
+"""Fit the calibration profile to measured points, and measure the model's error honestly.
+
+Glossary: `θ` the fitted parameters divided by their typical scale (so each is O(1)), `r_j =
+log(pred_j/meas_j)` the residual of observation j (a point's decode or prefill tokens/s per
+GPU), `k` the number of cross-validation folds. One parameter set is shared by all GPUs and
+engines (the data are too unevenly spread over families to fit each one; see docs/accuracy.md).
+
+    minimise Σ_j ρ(r_j(θ)²)   ρ = soft-L1 (robust: a few odd points do not drag the fit)
+    subject to 0 < η ≤ 1, latencies ≥ 0, 1 ≤ imbalance, 0 ≤ overlap ≤ 1
+
+SciPy is imported inside the functions that use it, so `import planner` stays light.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from planner.catalog import CalibParam, Calibration, load_gpus, load_models
+from planner.measurements import QUANTITIES, Point, Quantity, observations, predict
+
+# parameter → (typical scale, lower bound, upper bound); values in SI
+FIT_PARAMS: dict[str, tuple[float, float, float]] = {
+    "compute_efficiency": (0.5, 1e-3, 1.0),
+    "memory_efficiency": (0.5, 1e-3, 1.0),
+    "network_efficiency": (0.5, 1e-3, 1.0),
+    "collective_latency_intra_s": (1e-5, 0.0, 1e-3),
+    "collective_latency_inter_s": (3e-5, 0.0, 1e-2),
+    "layer_overhead_s": (1e-5, 0.0, 1e-3),
+    "moe_layer_overhead_s": (1e-4, 0.0, 1e-2),
+    "step_overhead_s": (1e-3, 0.0, 1e-1),
+    "moe_imbalance": (1.0, 1.0, 4.0),
+    "comm_overlap": (0.5, 0.0, 1.0),
+}
+SOFT_L1_SCALE = 0.15      # residuals (log ratio) beyond ≈15 % are down-weighted by soft-L1
+MAX_FUNCTION_EVALS = 60   # iterations cap of the full fit (each costs one Jacobian)
+CV_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted calibration, its residuals on the training points, and what the fit cost."""
+
+    calibration: Calibration
+    values: dict[str, float]
+    residuals: np.ndarray      # log(pred/meas) per observation
+    n_points: int
+    n_observations: int
+    evaluations: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Row:
+    """One observation: measured against predicted (fit or cross-validated)."""
+
+    point: Point
+    quantity: Quantity
+    measured: float
+    predicted: float
+    cv_predicted: float | None = None
+
+    @property
+    def error(self) -> float:
+        """Relative error (pred − meas)/meas."""
+        return self.predicted / self.measured - 1.0
+
+    @property
+    def cv_error(self) -> float | None:
+        """Cross-validated relative error, when cross-validation ran."""
+        return None if self.cv_predicted is None else self.cv_predicted / self.measured - 1.0
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """k-fold cross-validation: each observation predicted by a fit that never saw its point."""
+
+    predicted: np.ndarray          # per observation
+    folds: list[list[int]]         # point indices held out in each fold
+    train_sets: list[frozenset[int]]
+
+
+# ------------------------------------------------------------------------------ parameters
+def calibration_from(base: Calibration, values: dict[str, float], source: str = "fit") -> Calibration:
+    """`base` with `values` replaced, built without validation (hot path of the fit)."""
+    fields = {k: getattr(base, k) for k in Calibration.model_fields if k not in ("name", "description")}
+    for k, v in values.items():
+        fields[k] = CalibParam.model_construct(value=float(v), source=source, note=None)
+    return Calibration.model_construct(name=base.name, description=base.description, **fields)
+
+
+def free_params(points: list[Point]) -> list[str]:
+    """FIT_PARAMS the points can inform: MoE terms need an MoE point, network terms a point
+    with a multi-card stage, the inter-node latency a stage group wider than its scale-up
+    domain (KV transfer alone would let it soak up the unmodelled per-request TTFT time)."""
+    from planner.catalog import load_gpus, load_models
+    models, gpus = load_models(), load_gpus()
+    moe = any(models[p.model].arch.is_moe for p in points)
+    multi = any(p.par.stage_cards > 1 or p.par.pp > 1 for p in points)
+    inter = any(p.par.stage_cards > gpus[p.gpu].domain_cards for p in points)
+    skip = set()
+    if not moe:
+        skip |= {"moe_layer_overhead_s", "moe_imbalance"}
+    if not multi:
+        skip |= {"network_efficiency", "collective_latency_intra_s", "comm_overlap"}
+    if not inter:
+        skip.add("collective_latency_inter_s")
+    return [k for k in FIT_PARAMS if k not in skip]
+
+
+def _theta0(base: Calibration, names: list[str]) -> np.ndarray:
+    """Start point θ = value/scale, clipped inside the bounds."""
+    return np.array([min(max(base.v(k), FIT_PARAMS[k][1]), FIT_PARAMS[k][2]) / FIT_PARAMS[k][0]
+                     for k in names])
+
+
+def _values(theta: np.ndarray, names: list[str]) -> dict[str, float]:
+    """θ → SI parameter values: value = θ·scale."""
+    return {k: float(t) * FIT_PARAMS[k][0] for t, k in zip(theta, names)}
+
+
+def _bounds(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds in θ units: bound/scale."""
+    return (np.array([FIT_PARAMS[k][1] / FIT_PARAMS[k][0] for k in names]),
+            np.array([FIT_PARAMS[k][2] / FIT_PARAMS[k][0] for k in names]))
+
+
+# ---------------------------------------------------------------------------- predictions
+def predictions(points: list[Point], obs: list[tuple[int, Quantity, float]], calib: Calibration) -> np.ndarray:
+    """Predicted value of each observation under `calib`."""
+    models, gpus = load_models(), load_gpus()
+    return np.array([predict(points[i], q, calib, models, gpus) for i, q, _ in obs])
+
+
+def log_residuals(points: list[Point], obs: list[tuple[int, Quantity, float]], calib: Calibration) -> np.ndarray:
+    """r_j = log(pred_j / meas_j)."""
+    meas = np.array([m for _, _, m in obs])
+    return np.log(predictions(points, obs, calib) / meas)
+
+
+# ------------------------------------------------------------------------------------- fit
+def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EVALS,
+        start: dict[str, float] | None = None, names: list[str] | None = None) -> FitResult:
+    """Robust least squares of log(pred/meas) over `names` (default: free_params), starting
+    from `base` (or `start`); parameters not fitted keep base's values."""
+    from scipy.optimize import least_squares
+
+    t0 = time.perf_counter()
+    obs = observations(points)
+    if not obs:
+        from planner.errors import BadInput
+        raise BadInput("no measured points to fit (every row was dropped; see the load summary)")
+    names = names if names is not None else free_params(points)
+    x0 = _theta0(calibration_from(base, start) if start else base, names)
+    lo, hi = _bounds(names)
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        """Residual vector for least_squares."""
+        return log_residuals(points, obs, calibration_from(base, _values(theta, names)))
+
+    sol = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=SOFT_L1_SCALE,
+                        max_nfev=max_evals, x_scale=1.0, diff_step=1e-3)
+    values = _values(sol.x, names)
+    return FitResult(calibration_from(base, values), values, sol.fun, len(points), len(obs),
+                     int(sol.nfev), time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------ cross-validation
+def cv_folds(points: list[Point], k: int = CV_FOLDS) -> list[list[int]]:
+    """Point indices per fold, grouped by configuration (`Point.group`) so near-duplicate points
+    share a fold; groups go largest first to the fold with the fewest points (deterministic)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(points):
+        groups[p.group].append(i)
+    folds: list[list[int]] = [[] for _ in range(min(k, len(groups)))]
+    for g in sorted(groups, key=lambda g: (-len(groups[g]), g)):
+        min(folds, key=len).extend(groups[g])
+    return [sorted(f) for f in folds]
+
+
+def cross_validate(points: list[Point], base: Calibration, k: int = CV_FOLDS,
+                   fit_fn: Callable[..., FitResult] = fit, start: dict[str, float] | None = None,
+                   max_evals: int = MAX_FUNCTION_EVALS // 3) -> CVResult:
+    """Each fold's points predicted by a fit to the other folds (warm-started at `start`)."""
+    obs = observations(points)
+    pred = np.full(len(obs), np.nan)
+    folds = cv_folds(points, k)
+    names = free_params(points)
+    train_sets = []
+    for held in folds:
+        held_set = set(held)
+        train_idx = [i for i in range(len(points)) if i not in held_set]
+        train_sets.append(frozenset(train_idx))
+        result = fit_fn([points[i] for i in train_idx], base, max_evals=max_evals, start=start,
+                        names=names)
+        rows = [j for j, (i, _, _) in enumerate(obs) if i in held_set]
+        pred[rows] = predictions(points, [obs[j] for j in rows], result.calibration)
+    return CVResult(pred, folds, train_sets)
+
+
+# ------------------------------------------------------------------------------ reporting
+def rows(points: list[Point], calib: Calibration, cv: CVResult | None = None) -> list[Row]:
+    """Measured vs predicted for every observation."""
+    obs = observations(points)
+    pred = predictions(points, obs, calib)
+    return [Row(points[i], q, m, float(pred[j]), None if cv is None else float(cv.predicted[j]))
+            for j, (i, q, m) in enumerate(obs)]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Absolute relative errors of one quantity: median and max, fit and cross-validated."""
+
+    quantity: str
+    n: int
+    median_abs: float
+    max_abs: float
+    cv_median_abs: float | None
+    cv_max_abs: float | None
+    within_15: float            # share of points within ±15 % (CV when available)
+    within_30: float
+
+
+def summarise(rs: list[Row]) -> list[Summary]:
+    """One Summary per quantity present in `rs`, plus 'all'."""
+    out = []
+    for q in [*QUANTITIES, "all"]:
+        sel = [r for r in rs if q == "all" or r.quantity == q]
+        if not sel:
+            continue
+        e = np.abs([r.error for r in sel])
+        cv = [r.cv_error for r in sel if r.cv_error is not None]
+        ce = np.abs(cv) if cv else None
+        ref = ce if ce is not None else e
+        out.append(Summary(q, len(sel), float(np.median(e)), float(e.max()),
+                           None if ce is None else float(np.median(ce)),
+                           None if ce is None else float(ce.max()),
+                           float(np.mean(ref <= 0.15)), float(np.mean(ref <= 0.30))))
+    return out
+
+
+def breakdown(rs: list[Row], key: Callable[[Row], str]) -> dict[str, tuple[int, float, float | None]]:
+    """Per key (e.g. model/GPU/engine): (observations, median |fit error|, median |CV error|)."""
+    by: dict[str, list[Row]] = defaultdict(list)
+    for r in rs:
+        by[key(r)].append(r)
+    out = {}
+    for k, sel in sorted(by.items()):
+        cv = [abs(r.cv_error) for r in sel if r.cv_error is not None]
+        out[k] = (len(sel), float(np.median([abs(r.error) for r in sel])),
+                  float(np.median(cv)) if cv else None)
+    return out
+
+
+# ----------------------------------------------------------------------------- the profile
+def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[str],
+                 cv_summary: list[Summary] | None, today: _dt.date | None = None) -> str:
+    """The fitted profile as YAML text (catalog schema): each fitted parameter's source names
+    the fit, its note the cross-validated error; unfitted parameters keep base's entries."""
+    import yaml
+
+    day = (today or _dt.date.today()).isoformat()
+    src = f"fit to catalogs/measurements ({result.n_points} points, {day}), plan calibrate"
+    cv_note = "; ".join(f"{s.quantity}: CV median |err| {s.cv_median_abs:.1%}, max {s.cv_max_abs:.0%}"
+                        for s in (cv_summary or []) if s.cv_median_abs is not None and s.quantity != "all")
+    data: dict = {"name": name,
+                  "description": (f"Fitted by robust least squares to {result.n_points} measured points "
+                                  f"({', '.join(files)}); one parameter set for all GPUs and engines.")}
+    for k in Calibration.model_fields:
+        if k in ("name", "description"):
+            continue
+        if k in result.values:
+            v = result.values[k]
+            data[k] = {"value": float(f"{v:.4g}"), "source": src,
+                       "note": cv_note or "cross-validation not run"}
+        else:
+            p = getattr(base, k)
+            data[k] = {"value": p.value, "source": p.source, **({"note": p.note} if p.note else {})}
+    header = ("# Calibration profile written by `plan calibrate`; edit by refitting, not by hand.\n"
+              "# Cross-validated errors and the points are described in docs/accuracy.md.\n")
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def roofline_ratio(points: list[Point], calib: Calibration, roofline: Calibration,
+                   select: Callable[[Point], bool], quantity: Quantity = "decode_tok_s_per_gpu") -> float | None:
+    """Geometric mean of roofline/calibrated predicted tokens/s over the selected points
+    (how many times the roofline is optimistic), or None when nothing is selected."""
+    obs = [(i, q, m) for i, q, m in observations(points) if q == quantity and select(points[i])]
+    if not obs:
+        return None
+    ratio = predictions(points, obs, roofline) / predictions(points, obs, calib)
+    return float(math.exp(np.mean(np.log(ratio))))
