@@ -1,0 +1,165 @@
+"""`plan`: the command line. Parses arguments, calls the library, renders; nothing else.
+
+Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from planner.errors import PlannerError
+
+
+class PlanGroup(click.Group):
+    """Maps the project's errors to exit codes in one place; usage errors are exit 2 (click)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PlannerError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=PlanGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Capacity planner for LLM inference: which GPUs, how many prefill and decode instances,
+    and what a million tokens costs."""
+
+
+def _emit(text: str, out: str | None, inputs: tuple[str, ...] = ()) -> None:
+    """Print to stdout, or write atomically to --out (never over an input file)."""
+    if out:
+        from planner.yamlio import atomic_write
+        atomic_write(out, text, protect=inputs)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+# ------------------------------------------------------------------------------- eval
+@main.command("eval")
+@click.option("--model", required=True, help="catalog id (plan catalog models) or path to a config.json")
+@click.option("--gpu", required=True, help="catalog id (plan catalog gpus)")
+@click.option("--cards", type=int, default=8, show_default=True)
+@click.option("--batch", type=int, default=1, show_default=True, help="decode batch / prompts in a prefill pass")
+@click.option("--input-len", type=int, default=1000, show_default=True)
+@click.option("--output-len", type=int, default=1000, show_default=True)
+@click.option("--tp", type=int, default=None, help="tensor parallel degree (default cards/(pp·dp))")
+@click.option("--pp", type=int, default=1, show_default=True)
+@click.option("--dp", type=int, default=1, show_default=True, help="data-parallel attention groups (MoE)")
+@click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
+@click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16", show_default=True)
+@click.option("--prefix-hit", type=float, default=0.0, show_default=True, help="prefix-cache hit ratio 0–1")
+@click.option("--calibration", default="default", show_default=True)
+@click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (SI units)")
+def eval_cmd(**kw) -> None:
+    """The analytic model's numbers for one configuration."""
+    from planner.evaluate import EvalRequest, evaluate, sweep_batch
+    from planner.report import render_curve, render_eval, to_json
+    sweep, as_json = kw.pop("sweep_batch"), kw.pop("as_json")
+    req = EvalRequest(**kw)
+    d = evaluate(req)
+    if sweep:
+        d["curve"] = sweep_batch(req)
+    if as_json:
+        click.echo(to_json(d), nl=False)
+        return
+    click.echo(render_eval(d))
+    if sweep:
+        click.echo("\n" + render_curve(d["curve"]))
+
+
+# ------------------------------------------------------------------------------ solve
+@main.command("solve")
+@click.argument("problem", type=click.Path(dir_okay=False))
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
+@click.option("--time-limit", type=float, default=None, help="seconds; override solver.time_limit")
+@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in README)")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the JSON plan to FILE")
+@click.option("--checks", is_flag=True, help="also print every verification check")
+@click.option("--verbose", is_flag=True, help="show the solver's log")
+def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, verbose: bool) -> None:
+    """Cheapest fleet meeting the problem's SLOs at its QPS, verified."""
+    from planner.problem import load_problem
+    from planner.report import render_checks, render_plan, to_json
+    from planner.solve import solve_problem
+    p = load_problem(problem)
+    plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
+    d = plan.as_dict()
+    if out:
+        _emit(to_json(d), out, (problem,))
+    if as_json:
+        click.echo(to_json(d), nl=False)
+    else:
+        click.echo(render_plan(d))
+        if checks:
+            click.echo("\n" + render_checks(d["verification"]["checks"]))
+
+
+# ---------------------------------------------------------------------------- catalog
+@main.group("catalog")
+def catalog_cmd() -> None:
+    """List the GPU and model catalogs."""
+
+
+@catalog_cmd.command("gpus")
+@click.option("--json", "as_json", is_flag=True)
+def catalog_gpus(as_json: bool) -> None:
+    """GPUs with memory, bandwidth, dense FLOP/s, links, power and price."""
+    from planner.catalog import load_gpus
+    from planner.report import table, to_json
+    gpus = load_gpus()
+    data = [{"id": g.id, "name": g.name, "memory_bytes": g.memory_bytes,
+             "memory_bandwidth_bytes_per_s": g.memory_bandwidth_bytes_per_s,
+             "dense_flops": {k: v.value for k, v in g.dense_flops.items()},
+             "scale_up": g.scale_up.kind, "scale_up_bytes_per_s": g.scale_up_bytes_per_s,
+             "domain_cards": g.domain_cards, "cards_per_node": g.node_cards,
+             "nic_bytes_per_s": g.nic_bytes_per_s, "power_w": g.power_w,
+             "price_rmb_per_gpu_hour": g.price_per_card_hour} for g in gpus.values()]
+    if as_json:
+        click.echo(to_json(data), nl=False)
+        return
+    rows = [[d["id"], f"{d['memory_bytes']/1e9:.0f} GB", f"{d['memory_bandwidth_bytes_per_s']/1e12:.2f} TB/s",
+             f"{d['dense_flops'].get('bf16', d['dense_flops'].get('fp16', 0))/1e12:.0f}",
+             f"{d['dense_flops'].get('fp8', 0)/1e12:.0f}" if "fp8" in d["dense_flops"] else "-",
+             f"{d['dense_flops'].get('fp4', 0)/1e12:.0f}" if "fp4" in d["dense_flops"] else "-",
+             f"{d['scale_up']} {d['scale_up_bytes_per_s']/1e9:.0f} GB/s", str(d["cards_per_node"]),
+             f"{d['nic_bytes_per_s']*8/1e9:.0f} Gb/s", f"{d['power_w']:.0f} W", f"{d['price_rmb_per_gpu_hour']:.2f}"]
+            for d in data]
+    click.echo(table(["gpu", "HBM", "HBM bw", "BF16 TF", "FP8 TF", "FP4 TF", "scale-up/dir", "node",
+                      "NIC/card", "power", "RMB/GPU-h"], rows, "lrrrrrlrrrr"))
+
+
+@catalog_cmd.command("models")
+@click.option("--json", "as_json", is_flag=True)
+def catalog_models(as_json: bool) -> None:
+    """Models with total and active parameters and KV bytes per token."""
+    from planner.catalog import load_models
+    from planner.perf import kv_bytes_per_token
+    from planner.report import table, to_json
+    seen, data = set(), []
+    for m in load_models().values():
+        if m.id in seen:
+            continue
+        seen.add(m.id)
+        a = m.arch
+        data.append({"id": m.id, "name": m.name, "attention": a.attention, "moe": a.is_moe,
+                     "experts": a.experts, "experts_per_token": a.experts_per_token,
+                     "params_total": a.params_total, "params_active": a.params_active,
+                     "weight_dtype": m.weight_dtype, "kv_bytes_per_token_bf16": kv_bytes_per_token(a, "bf16")})
+    if as_json:
+        click.echo(to_json(data), nl=False)
+        return
+    rows = [[d["id"], d["attention"].upper(), f"{d['experts']}/top-{d['experts_per_token']}" if d["moe"] else "dense",
+             f"{d['params_total']/1e9:.1f} B", f"{d['params_active']/1e9:.1f} B", d["weight_dtype"],
+             f"{d['kv_bytes_per_token_bf16']/1e3:.1f} kB"] for d in data]
+    click.echo(table(["model", "attn", "experts", "total", "active", "weights", "KV/token (bf16)"], rows, "lllrrlr"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""Enumerate instance shapes and operating points; each candidate carries capacity, latency, cost.
+
+Glossary: a *shape* is (GPU type, Parallelism); a *candidate* is a shape in a role
+(prefill, decode, colocated) at an operating point (decode batch `b`, prefill prompts per
+pass `B`, colocated chunk `C` tokens per step). Capacities are tokens/s of one instance;
+prefill capacity is already derated by ρ_max, the largest utilisation whose queueing
+keeps TTFT within its limit. Candidates that break an SLO or do not fit are *rejected* and
+kept, with the value they reach, for the infeasibility explanation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from planner import perf, queueing
+from planner.perf import Deployment, Parallelism
+from planner.problem import GPUOption, Resolved
+
+Role = Literal["prefill", "decode", "colocated"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to run one instance, with its capacity and latency at the design point."""
+
+    role: Role
+    gpu: str
+    par: Parallelism
+    batch: int                 # decode: sequences in flight; prefill: prompts per pass
+    chunk_tokens: float        # colocated: prefill tokens per step; else 0
+    prefill_tok_s: float       # usable prefill capacity (= ρ_max · raw), uncached tokens/s
+    prefill_raw_tok_s: float   # prefill capacity at 100 % utilisation
+    decode_tok_s: float        # output tokens/s at the design batch
+    rho_max: float             # largest prefill utilisation meeting the TTFT limit
+    pass_s: float              # prefill service time of one pass (D)
+    ttft_s: float              # TTFT at ρ_max for the SLO statistic
+    tpot_s: float              # TPOT at the design batch (decode, colocated)
+    kv_transfer_s: float       # disaggregated prefill only
+    nic_bytes_per_s: float     # NIC bandwidth of the whole instance
+    memory_per_card_bytes: float
+    bound: str
+    limited_by: str = ""       # what stops this operating point going further: tpot, memory, ttft, nic
+
+    @property
+    def cards(self) -> int:
+        return self.par.cards
+
+    @property
+    def name(self) -> str:
+        """Row name for the MILP and reports, e.g. 'decode[h200-TP8-b305]'."""
+        op = f"b{self.batch}" if self.role != "prefill" else f"B{self.batch}"
+        if self.role == "colocated":
+            op += f"-c{int(self.chunk_tokens)}"
+        return f"{self.role}[{self.gpu}-{self.par.label()}-{op}]"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A shape/role that cannot serve: why, the best value it reaches, and the limit."""
+
+    role: Role
+    gpu: str
+    par: Parallelism
+    reason: Literal["memory", "tpot", "ttft"]
+    value: float
+    limit: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    candidates: tuple[Candidate, ...]
+    rejected: tuple[Rejected, ...]
+    shapes: int = 0
+
+
+# -------------------------------------------------------------------------------- shapes
+def _pow2_upto(n: int) -> list[int]:
+    out, x = [], 1
+    while x <= n:
+        out.append(x)
+        x *= 2
+    return out
+
+
+def instance_sizes(node_cards: int, max_cards: int) -> list[int]:
+    """Card counts an instance may have: powers of two dividing a node, then whole multiples of a node."""
+    small = [x for x in _pow2_upto(node_cards) if node_cards % x == 0 and x <= max_cards]
+    big = [node_cards * k for k in _pow2_upto(max_cards // node_cards) if k > 1]
+    return small + big
+
+
+def shapes_for(res: Resolved, opt: GPUOption) -> list[Parallelism]:
+    """Parallelism layouts to try on one GPU type ('auto', or the problem's allowed degrees).
+
+    Auto: dense models use TP inside the scale-up domain and PP across it; MoE models also
+    try data-parallel attention with expert parallelism (TP1·DPn) and TP-in-node × DP.
+    """
+    a, gpu = res.model.arch, opt.gpu
+    o = res.problem.serving.options()
+    domain = gpu.domain_cards
+    out: list[Parallelism] = []
+    for n in instance_sizes(gpu.node_cards, o.max_cards_per_instance):
+        if o.tp is None and o.pp is None and o.dp is None:
+            tp_in = min(n, domain)
+            layouts = [(tp_in, n // tp_in, 1)]
+            if a.is_moe:
+                layouts += [(1, 1, n), (tp_in, 1, n // tp_in)]
+        else:
+            layouts = [(tp, pp, n // (tp * pp)) for tp in _pow2_upto(n) for pp in _pow2_upto(n // tp)
+                       if n % (tp * pp) == 0]
+            layouts = [(t, p, d) for t, p, d in layouts
+                       if (o.tp is None or t in o.tp) and (o.pp is None or p in o.pp)
+                       and (o.dp is None or d in o.dp)]
+        for tp, pp, dp in layouts:
+            if a.heads % tp or tp > domain or pp > a.layers or (dp > 1 and not a.is_moe):
+                continue
+            par = Parallelism(tp=tp, pp=pp, dp=dp)
+            if par not in out:
+                out.append(par)
+    return out
+
+
+# ---------------------------------------------------------------------------- operating points
+@dataclass(frozen=True)
+class _Ctx:
+    """Workload numbers every candidate needs, computed once."""
+
+    s_in: float          # mean prompt tokens
+    s_unc: float         # mean uncached prompt tokens
+    s_cached: float
+    s_out: float
+    ctx_decode: float    # mean context during decode: s_in + s_out/2
+    ctx_peak: float      # KV a sequence holds at its end: s_in + s_out (memory sizing)
+    cv2: float           # squared coefficient of variation of prompt length
+    len_factor: float    # quantile/mean of prompt length for the TTFT statistic
+    ttft_limit: float
+    tpot_limit: float
+    stat: str
+    util_ceiling: float
+    pass_token_budget: int
+
+
+def workload_context(res: Resolved) -> _Ctx:
+    """Mean lengths, length variability and limits used by every candidate."""
+    dist = res.input_dist
+    mean = res.input_mean
+    var = sum(p * (v - mean) ** 2 for v, p in dist)
+    slo = res.problem.slo
+    q = queueing.QUANTILE.get(slo.ttft_statistic)
+    if q is None:
+        factor = 1.0
+    else:
+        acc, qv = 0.0, max(v for v, _ in dist)
+        for v, p in sorted(dist):
+            acc += p
+            if acc >= q - 1e-12:
+                qv = v
+                break
+        factor = qv / mean
+    out_mean = res.output_mean
+    return _Ctx(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
+                ctx_decode=mean + out_mean / 2.0,
+                ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
+                cv2=var / mean**2, len_factor=factor, ttft_limit=slo.ttft, tpot_limit=slo.tpot,
+                stat=slo.ttft_statistic,
+                util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
+                pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass)
+
+
+def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: float,
+                 len_factor: float) -> float:
+    """TTFT = pass time (scaled to the statistic's prompt length) + queueing wait + KV transfer."""
+    return pass_s * len_factor + queueing.wait(stat, rho, pass_s, cv2) + fixed_s
+
+
+def _rho_max(w: _Ctx, pass_s: float, fixed_s: float) -> float:
+    """Largest utilisation whose TTFT statistic stays within the limit."""
+    budget = w.ttft_limit - pass_s * w.len_factor - fixed_s
+    return queueing.max_utilisation(budget, pass_s, w.stat, w.cv2, w.util_ceiling)
+
+
+def _deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
+    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype)
+
+
+def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
+                      disaggregated: bool = True) -> Candidate | Rejected:
+    """Best prompts-per-pass B for a prefill instance: max ρ_max(B)·B·pp·s/D(B) within the TTFT limit."""
+    dep = _deployment(res, opt, par)
+    mem = perf.memory_use(dep, 1, w.ctx_peak)
+    if not mem.fits:
+        return Rejected("prefill", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
+                        f"weights+KV need {mem.total_bytes/1e9:.1f} GB of {mem.usable_bytes/1e9:.1f} GB usable per card")
+    kv_s = perf.kv_transfer_time(dep, w.s_in) if disaggregated else 0.0
+    best: Candidate | None = None
+    best_ttft = math.inf
+    b = 1
+    while True:
+        ph = perf.prefill_pass(dep, b, w.s_unc, w.s_cached)
+        raw = b * par.pp * w.s_unc / ph.time_s
+        rho = _rho_max(w, ph.time_s, kv_s)
+        ttft_alone = prefill_ttft(w.stat, 0.0, ph.time_s, kv_s, w.cv2, w.len_factor)
+        best_ttft = min(best_ttft, ttft_alone)
+        mem_b = perf.memory_use(dep, b, w.s_in)
+        if rho > 0 and mem_b.fits and (best is None or rho * raw > best.prefill_tok_s):
+            best = Candidate("prefill", opt.id, par, b, 0.0, rho * raw, raw, 0.0, rho, ph.time_s,
+                             prefill_ttft(w.stat, rho, ph.time_s, kv_s, w.cv2, w.len_factor), 0.0,
+                             kv_s, par.cards * opt.gpu.nic_bytes_per_s, mem_b.total_bytes, ph.bound)
+        b *= 2
+        if b * w.s_unc > w.pass_token_budget or not mem_b.fits:
+            break
+    if best is None:
+        return Rejected("prefill", opt.id, par, "ttft", best_ttft, w.ttft_limit,
+                        f"one prompt alone takes {best_ttft*1e3:.0f} ms to first token")
+    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / max(w.s_unc, 1e-9)) if disaggregated else math.inf
+    if nic_cap < best.prefill_tok_s:
+        return replace(best, prefill_tok_s=nic_cap, limited_by="nic")
+    return replace(best, limited_by="ttft")
+
+
+def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:
+    """Tokens/s whose KV the instance's NICs can ship: cards·NIC·η_n / (kv_bytes_per_token·ratio)."""
+    per_token = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype) * kv_tokens_per_token
+    return dep.cards * dep.gpu.nic_bytes_per_s * dep.calib.v("network_efficiency") / per_token
+
+
+def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int:
+    """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none."""
+    if limit_b < 1 or perf.tpot(dep, 1, ctx) > tpot_limit:
+        return 0
+    if perf.tpot(dep, limit_b, ctx) <= tpot_limit:
+        return limit_b
+    lo, hi = 1, limit_b
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if perf.tpot(dep, mid, ctx) <= tpot_limit:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -> Candidate | Rejected:
+    """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
+    dep = _deployment(res, opt, par)
+    mem_limit = perf.max_batch(dep, w.ctx_peak)
+    if mem_limit < 1:
+        mem = perf.memory_use(dep, 1, w.ctx_peak)
+        return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
+                        f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
+                        f"{mem.usable_bytes/1e9:.1f} GB usable per card")
+    b = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
+    if b == 0:
+        t1 = perf.tpot(dep, 1, w.ctx_decode)
+        return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
+                        f"batch 1 already takes {t1*1e3:.1f} ms per token")
+    st = perf.decode_step(dep, b, w.ctx_decode)
+    t = perf.tpot(dep, b, w.ctx_decode)
+    mem = perf.memory_use(dep, b, w.ctx_peak)
+    cap, limited = b / t, ("memory" if b == mem_limit else "tpot")
+    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
+    if nic_cap < cap:
+        cap, limited = nic_cap, "nic"
+    return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t, 0.0,
+                     par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited)
+
+
+CHUNK_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0)  # prefill share per step relative to the workload's ratio
+
+
+def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -> list[Candidate] | Rejected:
+    """Chunked-prefill instances: per step `b` decodes and `C` prefill tokens; keep the Pareto set.
+
+    C is tried at multiples of b·s_unc/s_out (the ratio that serves prefill and decode of the
+    same requests); TTFT = ⌈s/C⌉ steps + queueing at ρ over the prefill share.
+    """
+    dep = _deployment(res, opt, par)
+    mem_limit = perf.max_batch(dep, w.ctx_peak)
+    if mem_limit < 1:
+        mem = perf.memory_use(dep, 1, w.ctx_peak)
+        return Rejected("colocated", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
+                        f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB")
+    found: list[Candidate] = []
+    best_tpot, best_ttft = math.inf, math.inf
+    for b in perf.batch_grid(mem_limit):
+        for k in CHUNK_MULTIPLES:
+            chunk = max(1.0, math.ceil(b * w.s_unc / w.s_out * k))
+            chunk = min(chunk, float(w.pass_token_budget), math.ceil(w.s_unc))
+            st = perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in)
+            t = st.time_s / res.calib.v("decode_tokens_per_step")
+            best_tpot = min(best_tpot, t)
+            if t > w.tpot_limit:
+                continue
+            service = math.ceil(w.s_unc / chunk) * st.time_s
+            rho = _rho_max(w, service, 0.0)
+            best_ttft = min(best_ttft, service * w.len_factor)
+            if rho <= 0:
+                continue
+            raw = chunk / st.time_s
+            found.append(Candidate("colocated", opt.id, par, b, chunk, rho * raw, raw, b / t, rho,
+                                   service, prefill_ttft(w.stat, rho, service, 0.0, w.cv2, w.len_factor),
+                                   t, 0.0, par.cards * opt.gpu.nic_bytes_per_s,
+                                   perf.memory_use(dep, b, w.ctx_peak).total_bytes, st.bound,
+                                   "memory" if b == mem_limit else "slo"))
+    if not found:
+        if best_tpot > w.tpot_limit:
+            return Rejected("colocated", opt.id, par, "tpot", best_tpot, w.tpot_limit,
+                            f"the lightest mixed step takes {best_tpot*1e3:.1f} ms")
+        return Rejected("colocated", opt.id, par, "ttft", best_ttft, w.ttft_limit,
+                        f"a prompt needs {best_ttft*1e3:.0f} ms of chunked steps")
+    return _pareto(found)
+
+
+def _pareto(cands: list[Candidate]) -> list[Candidate]:
+    """Drop candidates another one matches or beats on both prefill and decode capacity
+    (same shape, so same cost); of exact ties the first is kept."""
+    keep: list[Candidate] = []
+    for i, c in enumerate(cands):
+        dominated = any(o.prefill_tok_s >= c.prefill_tok_s and o.decode_tok_s >= c.decode_tok_s
+                        and (o.prefill_tok_s > c.prefill_tok_s or o.decode_tok_s > c.decode_tok_s or j < i)
+                        for j, o in enumerate(cands) if j != i)
+        if not dominated:
+            keep.append(c)
+    return keep
+
+
+def generate(res: Resolved) -> CandidateSet:
+    """All candidates of the problem: every GPU type × shape × allowed role."""
+    w = workload_context(res)
+    modes = res.problem.serving.modes
+    out: list[Candidate] = []
+    rejected: list[Rejected] = []
+    n_shapes = 0
+    for opt in res.gpus:
+        for par in shapes_for(res, opt):
+            n_shapes += 1
+            results: list = []
+            if "disaggregated" in modes:
+                results += [prefill_candidate(res, opt, par, w), decode_candidate(res, opt, par, w)]
+            if "colocated" in modes:
+                r = colocated_candidates(res, opt, par, w)
+                results += r if isinstance(r, list) else [r]
+            for r in results:
+                (out if isinstance(r, Candidate) else rejected).append(r)
+    return CandidateSet(tuple(out), tuple(rejected), n_shapes)

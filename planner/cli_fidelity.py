@@ -1,0 +1,42 @@
+"""Click commands `plan calibrate` and `plan validate` (registered on the group in cli.py).
+
+They parse arguments and print; the work is in planner.fidelity. Errors are the project's own
+(BadInput → exit 2), mapped to exit codes by cli.py.
+"""
+
+from __future__ import annotations
+
+import click
+
+from planner import fidelity
+
+
+@click.command("calibrate")
+@click.argument("measurements", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Profile to write, e.g. catalogs/calibration/NAME.yaml.")
+@click.option("--base", default="default", show_default=True,
+              help="Profile whose values start the fit and fill the parameters not fitted.")
+@click.option("--name", default=None, help="Profile name (default: the --out file's stem).")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
+              help="Cross-validation folds for the error written into the profile (0: none).")
+def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str | None, folds: int) -> None:
+    """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*)."""
+    result, summary, report = fidelity.run_calibrate(list(measurements), out, base, name, folds)
+    click.echo(fidelity.render_calibrate(result, summary, report, out))
+
+
+@click.command("validate")
+@click.argument("measurements", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--calibration", default="default", show_default=True,
+              help="Calibration profile name or path.")
+@click.option("--out-plot", default=None, type=click.Path(dir_okay=False),
+              help="Write a log-log parity plot (PNG) with ±15 % and ±30 % bands.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
+              help="k of the grouped k-fold cross-validation (0 or 1: no CV).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
+                 as_json: bool) -> None:
+    """Predicted against measured for every point, with the cross-validated error."""
+    v = fidelity.run_validate(list(measurements), calibration, folds, out_plot)
+    click.echo(fidelity.render_json(v) if as_json else fidelity.render_text(v))

@@ -1,0 +1,106 @@
+"""`plan eval`: the analytic model's numbers for one configuration (no solver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from planner import perf
+from planner.catalog import Calibration, Precision, get_gpu, get_model, load_calibration
+from planner.errors import BadInput
+from planner.perf import Deployment, Parallelism
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    model: str
+    gpu: str
+    cards: int
+    batch: int
+    input_len: int
+    output_len: int
+    tp: int | None = None
+    pp: int = 1
+    dp: int = 1
+    weight_dtype: Precision | None = None
+    kv_dtype: Precision = "bf16"
+    prefix_hit: float = 0.0
+    calibration: str = "default"
+
+
+def _parallelism(req: EvalRequest) -> Parallelism:
+    """TP defaults to cards/(pp·dp); the product must equal the card count."""
+    tp = req.tp if req.tp is not None else req.cards // (req.pp * req.dp)
+    par = Parallelism(tp=max(tp, 1), pp=req.pp, dp=req.dp)
+    if par.cards != req.cards:
+        raise BadInput(f"--tp {par.tp} × --pp {par.pp} × --dp {par.dp} = {par.cards} cards, "
+                       f"but --cards is {req.cards}")
+    return par
+
+
+def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:
+    """Memory, max batch, prefill time/throughput, TTFT alone, decode TPOT/throughput, bounds."""
+    for name, v in (("--cards", req.cards), ("--batch", req.batch), ("--input-len", req.input_len),
+                    ("--output-len", req.output_len)):
+        if v < 1:
+            raise BadInput(f"{name} must be at least 1, got {v}")
+    if not 0.0 <= req.prefix_hit < 1.0:
+        raise BadInput(f"--prefix-hit must be in [0, 1), got {req.prefix_hit}")
+    model = get_model(req.model)
+    gpu = get_gpu(req.gpu)
+    calib = calib or load_calibration(req.calibration)
+    par = _parallelism(req)
+    if model.arch.heads % par.tp:
+        raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
+    dep = Deployment(model, gpu, par, calib, req.weight_dtype or model.weight_dtype, req.kv_dtype)
+    ctx_peak = req.input_len + req.output_len
+    ctx_mean = req.input_len + req.output_len / 2.0
+    mem = perf.memory_use(dep, req.batch, ctx_peak)
+    cached = req.input_len * req.prefix_hit
+    uncached = req.input_len - cached
+    pre = perf.prefill_pass(dep, req.batch, uncached, cached)
+    alone = perf.prefill_pass(dep, 1, uncached, cached)
+    dec = perf.decode_step(dep, req.batch, ctx_mean)
+    tpot = dec.time_s / calib.v("decode_tokens_per_step")
+    return {
+        "model": model.id, "gpu": gpu.id, "cards": par.cards,
+        "parallelism": {"tp": par.tp, "pp": par.pp, "dp": par.dp, "label": par.label()},
+        "weight_dtype": dep.weight_dtype, "kv_dtype": dep.kv_dtype, "calibration": calib.name,
+        "batch": req.batch, "input_len": req.input_len, "output_len": req.output_len,
+        "params_total": model.params_total, "params_active": model.params_active,
+        "kv_bytes_per_token": perf.kv_bytes_per_token(model.arch, dep.kv_dtype),
+        "memory_per_card_bytes": mem.total_bytes,
+        "memory_weights_per_card_bytes": mem.weights_bytes,
+        "memory_kv_per_card_bytes": mem.kv_bytes,
+        "memory_usable_per_card_bytes": mem.usable_bytes,
+        "fits": mem.fits, "overflow_bytes": mem.overflow_bytes,
+        "max_batch": perf.max_batch(dep, ctx_peak),
+        "prefill_time_s": pre.time_s,
+        "prefill_tokens_per_s": req.batch * uncached * par.pp / pre.time_s,
+        "ttft_s": alone.time_s,
+        "tpot_s": tpot,
+        "decode_tokens_per_s": req.batch / tpot,
+        "decode_tokens_per_s_per_card": req.batch / tpot / par.cards,
+        "bound": {"prefill": pre.bound, "decode": dec.bound},
+        "breakdown": {
+            "prefill": {"compute_s": pre.compute_s, "memory_s": pre.memory_s,
+                        "communication_s": pre.comm_s, "overhead_s": pre.overhead_s},
+            "decode": {"compute_s": dec.compute_s, "memory_s": dec.memory_s,
+                       "communication_s": dec.comm_s, "overhead_s": dec.overhead_s},
+        },
+    }
+
+
+def sweep_batch(req: EvalRequest, calib: Calibration | None = None) -> list[dict[str, Any]]:
+    """The decode curve: TPOT and tokens/s against batch, up to the largest batch that fits."""
+    model = get_model(req.model)
+    gpu = get_gpu(req.gpu)
+    calib = calib or load_calibration(req.calibration)
+    dep = Deployment(model, gpu, _parallelism(req), calib, req.weight_dtype or model.weight_dtype,
+                     req.kv_dtype)
+    ctx_peak = req.input_len + req.output_len
+    limit = perf.max_batch(dep, ctx_peak)
+    pts = perf.decode_curve(dep, req.input_len + req.output_len / 2.0, perf.batch_grid(max(limit, 1)))
+    return [{"batch": p.batch, "tpot_s": p.tpot_s, "tokens_per_s": p.tokens_per_s,
+             "tokens_per_s_per_card": p.tokens_per_s / dep.cards, "bound": p.bound, "fits": p.fits}
+            for p in pts]

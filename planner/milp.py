@@ -1,0 +1,303 @@
+"""The MILP over candidates: how many instances of each, how many whole nodes of each GPU type.
+
+Glossary: `c` a candidate, `x[c]` its instance count (integer), `g` a GPU type,
+`rent[g]`/`own[g]` rented and owned whole nodes of g, `N_g` cards per node. Demand rows are
+normalised to 1 so coefficients stay O(1) whatever the QPS. `build()` is the formulation's
+table of contents; `solve()` runs a solver on a built model; neither mutates its inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import pulp
+
+from planner.candidates import Candidate
+from planner.errors import BadInput
+from planner.problem import Resolved
+
+
+class SolverStatus(str, enum.Enum):
+    """Solver outcome, normalised once from PuLP/HiGHS codes."""
+
+    optimal = "optimal"
+    feasible_time_limit = "feasible_time_limit"
+    infeasible = "infeasible"
+    unbounded = "unbounded"
+    no_solution_time_limit = "no_solution_time_limit"
+    error = "error"
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    name: str
+    status: SolverStatus
+    seconds: float
+    gap: float | None
+    objective: float | None
+    variables: int
+    constraints: int
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the fleet must serve: uncached prefill tokens/s and output tokens/s."""
+
+    prefill_tok_s: float
+    decode_tok_s: float
+
+
+@dataclass
+class Model:
+    """A built PuLP problem with handles to its variables (mutable only while solving)."""
+
+    prob: pulp.LpProblem
+    x: dict[int, pulp.LpVariable]
+    rent: dict[str, pulp.LpVariable]
+    own: dict[str, pulp.LpVariable]
+    candidates: tuple[Candidate, ...]
+    names: dict[str, str] = field(default_factory=dict)  # PuLP's sanitised row name → ours
+
+    def add(self, constraint, name: str) -> None:
+        """Add a named row, remembering its display name (PuLP rewrites '[' and '-')."""
+        self.prob += constraint, name
+        self.names[list(self.prob.constraints)[-1]] = name
+
+
+def row(family: str, key: str = "") -> str:
+    """One naming helper for every row: 'decode_demand', 'node_cover[h200]'."""
+    return f"{family}[{key}]" if key else family
+
+
+def demand_of(res: Resolved) -> Demand:
+    """Prefill demand = QPS·uncached input tokens; decode demand = QPS·output tokens."""
+    return Demand(res.qps * res.uncached_mean, res.qps * res.output_mean)
+
+
+# --------------------------------------------------------------------------------- build
+def build(res: Resolved, cands: tuple[Candidate, ...], demand: Demand | None = None,
+          extra_rows=(), served: pulp.LpVariable | float = 1.0) -> Model:
+    """The whole formulation; each family is one function below.
+
+    `served` is the fraction of demand to meet: 1, or a variable when diagnosing infeasibility.
+    `extra_rows` are (name, function of the model → constraint) pairs, e.g. a sweep's ε-row.
+    """
+    demand = demand or demand_of(res)
+    m = Model(pulp.LpProblem(res.problem.name.replace(" ", "_") or "plan", pulp.LpMinimize),
+              {}, {}, {}, cands)
+    add_instance_variables(m, demand)
+    add_node_variables(m, res)
+    add_prefill_demand(m, demand, served)
+    add_decode_demand(m, demand, served)
+    add_node_cover(m, res)
+    add_availability_caps(m, res)
+    add_power_cap(m, res)
+    set_objective(m, res)
+    add_budget_cap(m, res)
+    for name, fn in extra_rows:
+        m.add(fn(m), name)
+    return m
+
+
+def _upper_bound(c: Candidate, d: Demand) -> int:
+    """No optimal plan needs more instances of one candidate than it takes to meet demand alone."""
+    need = []
+    if c.prefill_tok_s > 0 and d.prefill_tok_s > 0:
+        need.append(d.prefill_tok_s / c.prefill_tok_s)
+    if c.decode_tok_s > 0 and d.decode_tok_s > 0:
+        need.append(d.decode_tok_s / c.decode_tok_s)
+    return int(math.ceil(max(need, default=0.0))) + 1
+
+
+def add_instance_variables(m: Model, d: Demand) -> None:
+    """x[c] ∈ ℤ, 0 ≤ x[c] ≤ ⌈demand / capacity_c⌉ + 1."""
+    for i, c in enumerate(m.candidates):
+        m.x[i] = pulp.LpVariable(f"x_{i}", lowBound=0, upBound=_upper_bound(c, d), cat="Integer")
+
+
+def add_node_variables(m: Model, res: Resolved) -> None:
+    """rent[g] ∈ ℤ≥0 and own[g] ∈ {0 … owned_nodes_g}: whole nodes of each GPU type."""
+    for opt in res.gpus:
+        m.rent[opt.id] = pulp.LpVariable(f"rent_{opt.id}", lowBound=0, cat="Integer")
+        m.own[opt.id] = pulp.LpVariable(f"own_{opt.id}", lowBound=0, upBound=opt.owned_nodes,
+                                        cat="Integer")
+
+
+def add_prefill_demand(m: Model, d: Demand, served=1.0) -> None:
+    """Σ_c x[c]·prefill_tok_s[c] / demand ≥ 1 (capacity already derated by ρ_max for TTFT)."""
+    if d.prefill_tok_s <= 0:
+        return
+    terms = [(m.x[i], c.prefill_tok_s / d.prefill_tok_s) for i, c in enumerate(m.candidates)
+             if c.prefill_tok_s > 0]
+    if not terms:
+        raise BadInput("no candidate can prefill: the prefill demand row would be empty")
+    m.add(pulp.LpAffineExpression(terms) >= served, row("prefill_demand"))
+
+
+def add_decode_demand(m: Model, d: Demand, served=1.0) -> None:
+    """Σ_c x[c]·decode_tok_s[c] / demand ≥ 1 (at the largest batch meeting TPOT and memory)."""
+    terms = [(m.x[i], c.decode_tok_s / d.decode_tok_s) for i, c in enumerate(m.candidates)
+             if c.decode_tok_s > 0]
+    if not terms:
+        raise BadInput("no candidate can decode: the decode demand row would be empty")
+    m.add(pulp.LpAffineExpression(terms) >= served, row("decode_demand"))
+
+
+def _cards(m: Model, g: str) -> pulp.LpAffineExpression:
+    return pulp.LpAffineExpression([(m.x[i], c.cards) for i, c in enumerate(m.candidates) if c.gpu == g])
+
+
+def add_node_cover(m: Model, res: Resolved) -> None:
+    """Σ_{c on g} x[c]·cards_c ≤ N_g·(rent[g] + own[g]): servers are rented whole."""
+    for opt in res.gpus:
+        if any(c.gpu == opt.id for c in m.candidates):
+            m.add(_cards(m, opt.id) <= opt.gpu.node_cards * (m.rent[opt.id] + m.own[opt.id]),
+                  row("node_cover", opt.id))
+
+
+def add_availability_caps(m: Model, res: Resolved) -> None:
+    """N_g·(rent[g] + own[g]) ≤ max_cards_g for capped GPU types."""
+    for opt in res.gpus:
+        if opt.max_cards is not None:
+            m.add(opt.gpu.node_cards * (m.rent[opt.id] + m.own[opt.id]) <= opt.max_cards,
+                  row("availability", opt.id))
+
+
+def add_power_cap(m: Model, res: Resolved) -> None:
+    """Σ_g N_g·W_g·(rent[g] + own[g]) ≤ power cap (card board power, kW scale)."""
+    cap = res.problem.limits.power
+    if cap is None:
+        return
+    expr = pulp.lpSum(opt.gpu.node_cards * opt.gpu.power_w / 1e3 * (m.rent[opt.id] + m.own[opt.id])
+                      for opt in res.gpus)
+    m.add(expr <= cap / 1e3, row("power_cap"))
+
+
+def cost_expr(m: Model, res: Resolved) -> pulp.LpAffineExpression:
+    """Cost per hour: Σ_g N_g·(price_g·rent[g] + owned_cost_g·own[g]); owned nodes are used first
+    whenever they are cheaper, which the minimisation guarantees without binaries (convex)."""
+    return pulp.lpSum(opt.gpu.node_cards * (opt.price_per_card_hour * m.rent[opt.id]
+                                            + opt.owned_cost_per_card_hour * m.own[opt.id])
+                      for opt in res.gpus)
+
+
+def set_objective(m: Model, res: Resolved) -> None:
+    """minimise cost per hour (QPS is fixed, so this minimises cost per million tokens)."""
+    m.prob += cost_expr(m, res)
+
+
+def add_budget_cap(m: Model, res: Resolved) -> None:
+    """cost per hour ≤ budget."""
+    b = res.problem.limits.budget_rmb_per_hour
+    if b is not None:
+        m.add(cost_expr(m, res) <= b, row("budget_cap"))
+
+
+# --------------------------------------------------------------------------------- solve
+@contextlib.contextmanager
+def quiet_stdout(enabled: bool):
+    """Send file descriptor 1 to /dev/null (highspy prints its banner there from C++)."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _solver(name: str, time_limit: float, gap: float, verbose: bool):
+    if name == "highs":
+        return pulp.HiGHS(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
+    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
+
+
+def solve(m: Model, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
+          verbose: bool = False) -> SolverReport:
+    """Run HiGHS (default) or CBC; normalise its outcome into a SolverReport."""
+    t0 = time.perf_counter()
+    with quiet_stdout(not verbose):
+        try:
+            m.prob.solve(_solver(name, time_limit, gap, verbose))
+        except pulp.PulpSolverError as e:
+            return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
+                                len(m.prob.variables()), len(m.prob.constraints))
+    seconds = time.perf_counter() - t0
+    status, gap_value = _normalise(m, name)
+    obj = pulp.value(m.prob.objective) if status in (SolverStatus.optimal,
+                                                     SolverStatus.feasible_time_limit) else None
+    return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
+                        len(m.prob.constraints))
+
+
+def _normalise(m: Model, name: str) -> tuple[SolverStatus, float | None]:
+    """Map PuLP's (status, sol_status) and HiGHS's model status onto SolverStatus, with the gap."""
+    st, sol = m.prob.status, m.prob.sol_status
+    if name == "highs" and getattr(m.prob, "solverModel", None) is not None:
+        import highspy
+        h = m.prob.solverModel
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        if ms == highspy.HighsModelStatus.kOptimal:
+            return SolverStatus.optimal, gap
+        if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return SolverStatus.infeasible, None
+        if ms == highspy.HighsModelStatus.kUnbounded:
+            return SolverStatus.unbounded, None
+        if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
+                  highspy.HighsModelStatus.kInterrupt):
+            has = sol in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal) and \
+                st == pulp.LpStatusOptimal
+            return (SolverStatus.feasible_time_limit if has else SolverStatus.no_solution_time_limit), gap
+        return SolverStatus.error, None
+    if st == pulp.LpStatusOptimal and sol == pulp.LpSolutionOptimal:
+        return SolverStatus.optimal, None
+    if st == pulp.LpStatusOptimal and sol == pulp.LpSolutionIntegerFeasible:
+        return SolverStatus.feasible_time_limit, None
+    if st == pulp.LpStatusInfeasible:
+        return SolverStatus.infeasible, None
+    if st == pulp.LpStatusUnbounded:
+        return SolverStatus.unbounded, None
+    if st == pulp.LpStatusNotSolved:
+        return SolverStatus.no_solution_time_limit, None
+    return SolverStatus.error, None
+
+
+def selection(m: Model) -> dict[int, int]:
+    """Chosen instance counts by candidate index (only those > 0)."""
+    out = {}
+    for i, v in m.x.items():
+        n = int(round(v.varValue or 0))
+        if n > 0:
+            out[i] = n
+    return out
+
+
+def nodes(m: Model) -> dict[str, tuple[int, int]]:
+    """(rented, owned) nodes by GPU type."""
+    return {g: (int(round(m.rent[g].varValue or 0)), int(round(m.own[g].varValue or 0))) for g in m.rent}
+
+
+def binding_rows(m: Model, tol: float = 1e-6) -> list[str]:
+    """Display names of rows with (relative) zero slack at the solution, skipping empty ones (0 ≤ 0)."""
+    out = []
+    for name, c in m.prob.constraints.items():
+        v = c.value()
+        active = any((var.varValue or 0) != 0 for var in c.keys())
+        if v is not None and active and abs(v) <= tol * max(1.0, abs(c.constant)):
+            out.append(m.names.get(name, name))
+    return out

@@ -1,0 +1,60 @@
+"""Queueing delay of a prefill server at utilisation ρ (M/G/1, Poisson arrivals).
+
+Mean wait (Pollaczek–Khinchine): W = ρ·D·(1 + c²) / (2(1 − ρ)), with D the mean service
+time and c² its squared coefficient of variation (0 for fixed-length prompts: M/D/1).
+Tail (stated approximation, exponential tail of M/G/1 with the P–K decay rate):
+P(W > t) ≈ ρ·exp(−2(1 − ρ)t / (D(1 + c²))), so the p-quantile is
+W_p = D(1 + c²)/(2(1 − ρ)) · ln(ρ/(1 − p)) when ρ > 1 − p, else 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+QUANTILE = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+
+
+def wait_mean(rho: float, service_s: float, cv2: float = 0.0) -> float:
+    """M/G/1 mean wait: ρ·D·(1 + c²)/(2(1 − ρ)); infinite at ρ ≥ 1.
+
+    >>> wait_mean(0.5, 1.0)
+    0.5
+    """
+    if rho <= 0:
+        return 0.0
+    if rho >= 1:
+        return math.inf
+    return rho * service_s * (1.0 + cv2) / (2.0 * (1.0 - rho))
+
+
+def wait_quantile(rho: float, service_s: float, p: float, cv2: float = 0.0) -> float:
+    """p-quantile of the wait: D(1 + c²)/(2(1 − ρ))·ln(ρ/(1 − p)) if ρ > 1 − p, else 0."""
+    if rho <= 0 or rho <= 1.0 - p:
+        return 0.0
+    if rho >= 1:
+        return math.inf
+    return service_s * (1.0 + cv2) / (2.0 * (1.0 - rho)) * math.log(rho / (1.0 - p))
+
+
+def wait(statistic: str, rho: float, service_s: float, cv2: float = 0.0) -> float:
+    """Waiting time for a statistic name: 'mean' or 'p50'…'p99'."""
+    if statistic == "mean":
+        return wait_mean(rho, service_s, cv2)
+    return wait_quantile(rho, service_s, QUANTILE[statistic], cv2)
+
+
+def max_utilisation(budget_s: float, service_s: float, statistic: str, cv2: float = 0.0,
+                    ceiling: float = 0.98) -> float:
+    """Largest ρ ≤ ceiling with wait(ρ) ≤ budget_s (bisection; wait is increasing in ρ); 0 if none."""
+    if budget_s < 0:
+        return 0.0
+    if wait(statistic, ceiling, service_s, cv2) <= budget_s:
+        return ceiling
+    lo, hi = 0.0, ceiling
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if wait(statistic, mid, service_s, cv2) <= budget_s:
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,125 @@
+"""Render results for people (terminal tables) and programs (JSON with stable keys)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from planner.units import format_bytes, format_time
+
+
+def to_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, fixed float formatting by json, trailing newline."""
+    return json.dumps(_clean(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _clean(x: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """A plain fixed-width table; `align` is a string of 'l'/'r' per column."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align))
+
+    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def _money(x: float | None, cur: str) -> str:
+    return "n/a" if x is None else f"{x:,.2f} {cur}"
+
+
+def render_plan(d: dict[str, Any]) -> str:
+    """The plan as a person reads it: pools, totals, costs, binding constraints, verification."""
+    cur = d["currency"]
+    w = d["workload"]
+    slo = d["slo"]
+    status = "OPTIMAL" if d["status"] == "optimal" else \
+        f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap'] if d['solver']['gap'] is not None else 'unknown'})"
+    out = [f"Plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
+           f"{w['qps']:g} req/s × {w['input_tokens']:g} in / {w['output_tokens']:g} out tokens",
+           f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
+           f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
+           f"calibration: {d['calibration']}   status: {status}   serving: {d['mode']}", ""]
+    rows = []
+    for p in d["pools"]:
+        rows.append([p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"],
+                     str(p["instances"]),
+                     f"{p['batch']:.0f}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
+                     f"{p['utilization']*100:.0f}%",
+                     format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
+                     format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-",
+                     format_bytes(p["memory_per_card_bytes"]), p["bound"], p["limited_by"]])
+    out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
+                      "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
+    t = d["totals"]
+    out.append("")
+    out.append("Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {t['nodes'].get(g, 0)} nodes"
+                                      for g in t["cards"])
+               + f"; {t['power_kw']:.1f} kW card power")
+    if t.get("owned_nodes"):
+        out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
+    out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   "
+               f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
+               f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
+    if d["revenue_per_hour"] is not None:
+        out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h   "
+                   f"break-even {d['break_even_price_per_million_output_tokens']:.3f} {cur} per million output tokens")
+    out.append("Binding: " + ("; ".join(d["binding"]) if d["binding"] else "none"))
+    v = d["verification"]
+    n_ok = sum(1 for c in v["checks"] if c["ok"])
+    out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks)"
+               f"   solver: {d['solver']['name']} {d['solver']['status']} in {d['solver']['seconds']:.2f} s, "
+               f"{d['solver']['candidates']} candidates")
+    return "\n".join(out)
+
+
+def render_checks(checks: list[dict[str, Any]]) -> str:
+    """Verification checks as value / limit / slack rows."""
+    rows = [[c["name"], f"{c['value']:.4g}", c["sense"], f"{c['limit']:.4g}", f"{c['slack']:.4g}", c["unit"],
+             "ok" if c["ok"] else "FAIL"] for c in checks]
+    return table(["check", "value", "", "limit", "slack", "unit", ""], rows, "lrlrrll")
+
+
+def render_eval(d: dict[str, Any]) -> str:
+    """`plan eval` output: memory, prefill, decode, bounds."""
+    fits = "fits" if d["fits"] else f"DOES NOT FIT (overflow {format_bytes(d['overflow_bytes'])} per card)"
+    lines = [
+        f"{d['model']} on {d['cards']}x{d['gpu']} ({d['parallelism']['label']}), {d['weight_dtype']} weights, "
+        f"{d['kv_dtype']} KV, calibration {d['calibration']}",
+        f"parameters: {d['params_total']/1e9:.1f} B total, {d['params_active']/1e9:.1f} B active; "
+        f"KV {d['kv_bytes_per_token']/1e3:.1f} kB per token",
+        f"memory per card at batch {d['batch']} × {d['input_len'] + d['output_len']} tokens: "
+        f"{format_bytes(d['memory_per_card_bytes'])} (weights {format_bytes(d['memory_weights_per_card_bytes'])}, "
+        f"KV {format_bytes(d['memory_kv_per_card_bytes'])}) of {format_bytes(d['memory_usable_per_card_bytes'])} usable: {fits}",
+        f"largest batch that fits: {d['max_batch']}",
+        f"prefill of {d['batch']} × {d['input_len']} tokens: {format_time(d['prefill_time_s'])}, "
+        f"{d['prefill_tokens_per_s']:,.0f} tokens/s  [{d['bound']['prefill']}-bound]",
+        f"TTFT of one request alone: {format_time(d['ttft_s'])}",
+        f"decode at batch {d['batch']}: TPOT {format_time(d['tpot_s'])}, {d['decode_tokens_per_s']:,.0f} tokens/s "
+        f"({d['decode_tokens_per_s_per_card']:,.0f} per card)  [{d['bound']['decode']}-bound]",
+    ]
+    for phase in ("prefill", "decode"):
+        b = d["breakdown"][phase]
+        lines.append(f"  {phase}: compute {format_time(b['compute_s'])}, memory {format_time(b['memory_s'])}, "
+                     f"communication {format_time(b['communication_s'])}, overhead {format_time(b['overhead_s'])}")
+    return "\n".join(lines)
+
+
+def render_curve(points: list[dict[str, Any]]) -> str:
+    rows = [[str(p["batch"]), format_time(p["tpot_s"]), f"{p['tokens_per_s']:,.0f}",
+             f"{p['tokens_per_s_per_card']:,.0f}", p["bound"], "yes" if p["fits"] else "no"] for p in points]
+    return table(["batch", "TPOT", "tokens/s", "per card", "bound", "fits"], rows, "rrrrll")

@@ -1,0 +1,220 @@
+"""`solve()`: problem → candidates → MILP → verification → a frozen Plan (the JSON contract).
+
+Raises Infeasible (exit 3) with the reason and the best reachable value, VerificationFailed
+(exit 4) when the recomputed plan breaks a limit; never returns an unverified plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulp
+
+from planner import milp
+from planner.candidates import Candidate, CandidateSet, generate
+from planner.errors import Infeasible, VerificationFailed
+from planner.problem import Problem, Resolved, resolve
+from planner.verify import Verification, verify
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A verified plan; `as_dict()` gives the documented JSON keys."""
+
+    resolved: Resolved
+    chosen: dict[Candidate, int]
+    nodes: dict[str, tuple[int, int]]
+    cost_per_hour: float
+    verification: Verification
+    solver: milp.SolverReport
+    binding: tuple[str, ...]
+    candidates: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "optimal" if self.solver.status == milp.SolverStatus.optimal else "feasible"
+
+    @property
+    def mode(self) -> str:
+        roles = {c.role for c in self.chosen}
+        if roles == {"colocated"}:
+            return "colocated"
+        if "colocated" in roles:
+            return "mixed"
+        return "disaggregated"
+
+    def tokens_per_hour(self) -> tuple[float, float]:
+        """(input, output) tokens served per hour at the target QPS."""
+        r = self.resolved
+        return r.qps * 3600 * r.input_mean, r.qps * 3600 * r.output_mean
+
+    def as_dict(self) -> dict[str, Any]:
+        return plan_dict(self)
+
+
+def plan_dict(p: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data with stable keys (README 'JSON output')."""
+    r = p.resolved
+    tin, tout = p.tokens_per_hour()
+    pricing = r.problem.pricing
+    revenue = None
+    margin = None
+    breakeven = p.cost_per_hour / (tout / 1e6)
+    if pricing.sell_per_million_output_tokens is not None:
+        revenue = (tin * pricing.sell_per_million_input_tokens
+                   + tout * pricing.sell_per_million_output_tokens) / 1e6
+        margin = revenue - p.cost_per_hour
+        breakeven = (p.cost_per_hour - tin * pricing.sell_per_million_input_tokens / 1e6) / (tout / 1e6)
+    cards: Counter = Counter()
+    for c, n in p.chosen.items():
+        cards[c.gpu] += n * c.cards
+    nodes = {g: rn + on for g, (rn, on) in p.nodes.items() if rn + on > 0}
+    power_w = sum(n_nodes * opt.gpu.node_cards * opt.gpu.power_w
+                  for opt in r.gpus for g, n_nodes in nodes.items() if g == opt.id)
+    pools = []
+    for st in p.verification.pools:
+        c = st.candidate
+        pools.append({
+            "role": c.role, "gpu": c.gpu, "cards_per_instance": c.cards, "instances": st.instances,
+            "parallelism": {"tp": c.par.tp, "pp": c.par.pp, "dp": c.par.dp, "label": c.par.label()},
+            "batch": st.batch, "design_batch": c.batch, "chunk_tokens": c.chunk_tokens,
+            "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
+            "tpot_s": st.tpot_s if c.role != "prefill" else None,
+            "prefill_tokens_per_s": st.prefill_load_tok_s * st.instances,
+            "decode_tokens_per_s": st.decode_load_tok_s * st.instances,
+            "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,
+            "capacity_decode_tokens_per_s": c.decode_tok_s * st.instances,
+            "memory_per_card_bytes": st.memory_per_card_bytes, "bound": c.bound,
+            "limited_by": c.limited_by, "name": c.name,
+        })
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": p.status,
+        "problem": r.problem.name,
+        "model": r.model.id,
+        "weight_dtype": r.weight_dtype,
+        "kv_dtype": r.kv_dtype,
+        "calibration": r.calib.name,
+        "currency": pricing.currency,
+        "mode": p.mode,
+        "workload": {"qps": r.qps, "input_tokens": r.input_mean, "output_tokens": r.output_mean,
+                     "prefix_cache_hit": r.hit},
+        "slo": {"ttft_s": r.problem.slo.ttft, "tpot_s": r.problem.slo.tpot,
+                "ttft_statistic": r.problem.slo.ttft_statistic,
+                "tpot_statistic": r.problem.slo.tpot_statistic},
+        "cost_per_hour": p.cost_per_hour,
+        "cost_per_million_output_tokens": p.cost_per_hour / (tout / 1e6),
+        "cost_per_million_tokens": p.cost_per_hour / ((tin + tout) / 1e6),
+        "revenue_per_hour": revenue,
+        "margin_per_hour": margin,
+        "break_even_price_per_million_output_tokens": breakeven,
+        "pools": pools,
+        "totals": {"cards": dict(sorted(cards.items())), "nodes": dict(sorted(nodes.items())),
+                   "owned_nodes": {g: o for g, (_, o) in sorted(p.nodes.items()) if o},
+                   "power_kw": power_w / 1e3},
+        "binding": list(p.binding),
+        "verification": {"passed": p.verification.passed,
+                         "checks": [c.as_dict() for c in p.verification.checks]},
+        "solver": {"name": p.solver.name, "status": p.solver.status.value, "gap": p.solver.gap,
+                   "seconds": p.solver.seconds, "variables": p.solver.variables,
+                   "constraints": p.solver.constraints, "candidates": p.candidates},
+    }
+
+
+def solve_problem(problem: Problem, source: str = "problem", *, solver: str | None = None,
+                  time_limit: float | None = None, verbose: bool = False,
+                  candidates: CandidateSet | None = None) -> Plan:
+    """Resolve, generate candidates, build and solve the MILP, verify; return a Plan or raise."""
+    t0 = time.perf_counter()
+    res = resolve(problem, source)
+    cs = candidates if candidates is not None else generate(res)
+    t1 = time.perf_counter()
+    if not cs.candidates:
+        raise Infeasible(explain_no_candidates(res, cs), [r.detail for r in cs.rejected])
+    missing = _missing_roles(cs)
+    if missing:
+        raise Infeasible(explain_no_candidates(res, cs, missing))
+    opts = problem.solver
+    name = solver or opts.name
+    m = milp.build(res, cs.candidates)
+    report = milp.solve(m, name, time_limit or opts.time_limit, opts.mip_gap, verbose)
+    t2 = time.perf_counter()
+    if report.status in (milp.SolverStatus.infeasible, milp.SolverStatus.unbounded):
+        raise Infeasible(explain_caps(res, cs, name, verbose))
+    if report.status == milp.SolverStatus.no_solution_time_limit:
+        raise Infeasible(f"the solver found no plan within the time limit of "
+                         f"{time_limit or opts.time_limit:g} s; raise solver.time_limit")
+    if report.status == milp.SolverStatus.error:
+        raise Infeasible(f"the {name} solver failed; try --solver {'cbc' if name == 'highs' else 'highs'}")
+    sel = milp.selection(m)
+    chosen = {cs.candidates[i]: n for i, n in sorted(sel.items())}
+    nodes = milp.nodes(m)
+    binding = tuple(milp.binding_rows(m))
+    v = verify(res, chosen, nodes, report.objective)
+    t3 = time.perf_counter()
+    cost = report.objective or 0.0
+    plan = Plan(res, chosen, nodes, cost, v, report, binding, len(cs.candidates),
+                {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2})
+    if not v.passed:
+        raise VerificationFailed("the solver's plan fails verification: "
+                                 + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
+                                             for c in v.failed), v.failed)
+    return plan
+
+
+def _missing_roles(cs: CandidateSet) -> list[str]:
+    """'prefill' / 'decode' when no candidate can provide that capacity."""
+    out = []
+    if not any(c.prefill_tok_s > 0 for c in cs.candidates):
+        out.append("prefill")
+    if not any(c.decode_tok_s > 0 for c in cs.candidates):
+        out.append("decode")
+    return out
+
+
+def explain_no_candidates(res: Resolved, cs: CandidateSet, roles: list[str] | None = None) -> str:
+    """Which limit no candidate meets, and the best value any candidate reaches."""
+    lines = []
+    roles = roles or ["prefill", "decode"]
+    rej = cs.rejected
+    if rej and all(r.reason == "memory" for r in rej):
+        best = min(rej, key=lambda r: r.value - r.limit)
+        return (f"the model does not fit: the best shape ({best.gpu} {best.par.label()}) needs "
+                f"{best.value/1e9:.1f} GB per card of {best.limit/1e9:.1f} GB usable "
+                f"(overflow {(best.value-best.limit)/1e9:.1f} GB); allow more cards per instance "
+                f"(serving.parallelism.max_cards_per_instance) or a lower weight precision")
+    tp = [r for r in rej if r.reason == "tpot"]
+    if "decode" in roles and tp:
+        best = min(tp, key=lambda r: r.value)
+        lines.append(f"TPOT {res.problem.slo.tpot*1e3:g} ms unreachable: the fastest candidate reaches "
+                     f"{best.value*1e3:.1f} ms ({best.par.cards}x{best.gpu} {best.par.label()}, batch 1)")
+    tt = [r for r in rej if r.reason == "ttft"]
+    if "prefill" in roles and tt:
+        best = min(tt, key=lambda r: r.value)
+        lines.append(f"TTFT {res.problem.slo.ttft:g} s unreachable: the fastest candidate reaches "
+                     f"{best.value:.3f} s ({best.par.cards}x{best.gpu} {best.par.label()}, one prompt alone)")
+    if not lines:
+        lines.append("no candidate meets the limits (" + ", ".join(roles) + ")")
+    return "; ".join(lines)
+
+
+def explain_caps(res: Resolved, cs: CandidateSet, name: str, verbose: bool) -> str:
+    """Caps or budget make the demand impossible: the largest QPS fraction they allow, and which limit binds."""
+    alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
+    m = milp.build(res, cs.candidates, served=alpha)
+    m.prob.sense = pulp.LpMaximize
+    m.prob.setObjective(alpha)
+    rep = milp.solve(m, name, 30.0, 1e-4, verbose)
+    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    frac = (alpha.varValue or 0.0) if ok else 0.0
+    binding = [n for n in milp.binding_rows(m) if n.split("[")[0] in
+               ("availability", "power_cap", "budget_cap")]
+    what = ", ".join(binding) if binding else "the caps"
+    return (f"demand cannot be met within {what}: they allow at most {frac*100:.1f} % of the target "
+            f"({frac*res.qps:.4g} of {res.qps:g} requests/s)")

@@ -1,0 +1,198 @@
+"""Verification: recompute the chosen plan with `perf` at its actual load, constraint by constraint.
+
+Traffic is routed to instances in proportion to their usable capacity (prefill: ρ_max·raw,
+decode: tokens/s at the design batch), so no instance runs beyond its design point. Each
+instance is then re-evaluated at the load it actually gets: the decode batch solves
+b / TPOT(b) = load (Little's law), colocated steps solve a fixed point, prefill TTFT uses
+the utilisation it actually runs at. Every check is value / limit / slack; nothing is
+written back into the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner import perf
+from planner.candidates import Candidate, _deployment, kv_nic_limit_tok_s, prefill_ttft, workload_context
+from planner.problem import Resolved
+
+REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One recomputed constraint: `value` must be ≤ (or ≥) `limit`; slack > 0 means room."""
+
+    name: str
+    value: float
+    limit: float
+    unit: str
+    sense: str = "<="
+
+    @property
+    def slack(self) -> float:
+        return self.limit - self.value if self.sense == "<=" else self.value - self.limit
+
+    @property
+    def ok(self) -> bool:
+        return self.slack >= -REL_TOL * max(1.0, abs(self.limit))
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "value": self.value, "limit": self.limit, "slack": self.slack,
+                "unit": self.unit, "sense": self.sense, "ok": self.ok}
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """A pool (identical instances of one candidate) at its actual load."""
+
+    candidate: Candidate
+    instances: int
+    prefill_load_tok_s: float     # per instance
+    decode_load_tok_s: float      # per instance
+    utilization: float            # prefill: ρ; decode: load / capacity at design batch
+    batch: float                  # actual decode batch (sequences in flight)
+    ttft_s: float
+    tpot_s: float
+    memory_per_card_bytes: float
+    kv_nic_bytes_per_s: float     # KV traffic through this instance's NICs
+    nic_limit_bytes_per_s: float
+
+
+@dataclass(frozen=True)
+class Verification:
+    pools: tuple[PoolState, ...]
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: float) -> float:
+    """Batch b ≤ b_max with b / TPOT(b) = load (bisection; throughput rises with b)."""
+    if load_tok_s <= 0:
+        return 0.0
+    if perf.decode_tokens_per_s(dep, b_max, ctx) <= load_tok_s:
+        return b_max
+    lo, hi = 0.0, b_max
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if mid > 0 and perf.decode_tokens_per_s(dep, mid, ctx) < load_tok_s:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, dec_load: float,
+                       pre_load: float, t0: float, per_step: float) -> float:
+    """Step time t with t = mixed_step(dec_load·t/per_step, ctx, pre_load·t, prompt) (iterate from t0)."""
+    t = t0
+    for _ in range(100):
+        b = dec_load * t / per_step
+        new = perf.mixed_step(dep, b, ctx, pre_load * t, prompt).time_s
+        if abs(new - t) <= 1e-9 * max(t, 1e-12):
+            return new
+        t = new
+    return t
+
+
+def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: float) -> PoolState:
+    """Recompute one pool at the per-instance loads it receives."""
+    w = workload_context(res)
+    opt = next(o for o in res.gpus if o.id == c.gpu)
+    dep = _deployment(res, opt, c.par)
+    per_step = res.calib.v("decode_tokens_per_step")
+    kvpt = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype)
+    nic = dep.cards * opt.gpu.nic_bytes_per_s * res.calib.v("network_efficiency")
+    if c.role == "prefill":
+        rho = pre_load / c.prefill_raw_tok_s
+        kv_s = perf.kv_transfer_time(dep, w.s_in)
+        ttft = prefill_ttft(w.stat, rho, c.pass_s, kv_s, w.cv2, w.len_factor)
+        mem = perf.memory_use(dep, c.batch, w.s_in).total_bytes
+        kv_traffic = pre_load * (w.s_in / w.s_unc) * kvpt
+        return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic)
+    if c.role == "decode":
+        b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)
+        t = perf.tpot(dep, b, w.ctx_decode) if b > 0 else 0.0
+        mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
+        kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
+        return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t, mem, kv_traffic, nic)
+    t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, dec_load, pre_load, c.tpot_s * per_step, per_step)
+    b = dec_load * t_step / per_step
+    service = math.ceil(w.s_unc / c.chunk_tokens) * t_step  # a prompt gets chunks of C per step
+    rho = pre_load * t_step / c.chunk_tokens                 # share of the prefill budget in use
+    ttft = prefill_ttft(w.stat, rho, service, 0.0, w.cv2, w.len_factor)
+    mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
+    return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_step / per_step, mem, 0.0, nic)
+
+
+def route(cands: dict[Candidate, int], pre_demand: float, dec_demand: float) -> dict[Candidate, tuple[float, float]]:
+    """Per-instance (prefill, decode) loads: demand split in proportion to usable capacity."""
+    pre_cap = sum(n * c.prefill_tok_s for c, n in cands.items())
+    dec_cap = sum(n * c.decode_tok_s for c, n in cands.items())
+    out = {}
+    for c in cands:
+        p = pre_demand * c.prefill_tok_s / pre_cap if pre_cap > 0 else 0.0
+        d = dec_demand * c.decode_tok_s / dec_cap if dec_cap > 0 else 0.0
+        out[c] = (p, d)
+    return out
+
+
+def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]],
+           solver_cost_per_hour: float | None) -> Verification:
+    """Recompute every constraint of the plan; return the pool states and checks."""
+    w = workload_context(res)
+    pre_demand, dec_demand = res.qps * w.s_unc, res.qps * w.s_out
+    slo = res.problem.slo
+    ceiling = res.problem.serving.max_utilization_percent / 100.0
+    checks: list[Check] = [
+        Check("prefill_capacity", sum(n * c.prefill_tok_s for c, n in chosen.items()), pre_demand,
+              "tokens/s", ">="),
+        Check("decode_capacity", sum(n * c.decode_tok_s for c, n in chosen.items()), dec_demand,
+              "tokens/s", ">="),
+    ]
+    pools = []
+    for c, (p, d) in route(chosen, pre_demand, dec_demand).items():
+        st = pool_state(res, c, chosen[c], p, d)
+        pools.append(st)
+        name = c.name
+        if c.role in ("prefill", "colocated"):
+            checks.append(Check(f"ttft[{name}]", st.ttft_s, slo.ttft, "s"))
+            checks.append(Check(f"utilization[{name}]", st.utilization, ceiling, "fraction"))
+        if c.role in ("decode", "colocated"):
+            checks.append(Check(f"tpot[{name}]", st.tpot_s, slo.tpot, "s"))
+        opt = next(o for o in res.gpus if o.id == c.gpu)
+        usable = opt.gpu.memory_bytes * res.calib.v("memory_usable_fraction")
+        checks.append(Check(f"memory[{name}]", st.memory_per_card_bytes, usable, "bytes"))
+        if c.role in ("prefill", "decode"):
+            checks.append(Check(f"kv_nic[{name}]", st.kv_nic_bytes_per_s, st.nic_limit_bytes_per_s, "bytes/s"))
+    cost = 0.0
+    power_w = 0.0
+    for opt in res.gpus:
+        rented, owned = nodes.get(opt.id, (0, 0))
+        cards_used = sum(n * c.cards for c, n in chosen.items() if c.gpu == opt.id)
+        have = (rented + owned) * opt.gpu.node_cards
+        if cards_used or have:
+            checks.append(Check(f"node_cover[{opt.id}]", cards_used, have, "cards"))
+        if opt.max_cards is not None:
+            checks.append(Check(f"availability[{opt.id}]", have, opt.max_cards, "cards"))
+        if owned:
+            checks.append(Check(f"owned[{opt.id}]", owned, opt.owned_nodes, "nodes"))
+        cost += opt.gpu.node_cards * (rented * opt.price_per_card_hour + owned * opt.owned_cost_per_card_hour)
+        power_w += have * opt.gpu.power_w
+    lim = res.problem.limits
+    if lim.power is not None:
+        checks.append(Check("power_cap", power_w, lim.power, "W"))
+    if lim.budget_rmb_per_hour is not None:
+        checks.append(Check("budget_cap", cost, lim.budget_rmb_per_hour, "RMB/h"))
+    if solver_cost_per_hour is not None:
+        checks.append(Check("cost_matches_solver", abs(cost - solver_cost_per_hour),
+                            1e-6 * max(1.0, cost), "RMB/h"))
+    return Verification(tuple(pools), tuple(checks))
