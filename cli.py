@@ -82,15 +82,17 @@ def eval_cmd(**kw) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in README)")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")
+@click.option("--timings", is_flag=True, help="put wall-clock seconds in the JSON (else null: reproducible)")
 @click.option("--verbose", is_flag=True, help="show the solver's log")
-def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, verbose: bool) -> None:
+def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
+              verbose: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified."""
     from planner.problem import load_problem
     from planner.report import render_checks, render_plan, to_json
     from planner.solve import solve_problem
     p = load_problem(problem)
     plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
-    d = plan.as_dict()
+    d = plan.as_dict(timings=timings)
     if out:
         _emit(to_json(d), out, (problem,))
     if as_json:

@@ -82,7 +82,8 @@ def render_plan(d: dict[str, Any]) -> str:
     v = d["verification"]
     n_ok = sum(1 for c in v["checks"] if c["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks)"
-               f"   solver: {d['solver']['name']} {d['solver']['status']} in {d['solver']['seconds']:.2f} s, "
+               f"   solver: {d['solver']['name']} {d['solver']['status']}"
+               + (f" in {d['solver']['seconds']:.2f} s" if d["solver"]["seconds"] is not None else "") + ", "
                f"{d['solver']['candidates']} candidates")
     return "\n".join(out)
 

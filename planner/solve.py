@@ -54,12 +54,16 @@ class Plan:
         r = self.resolved
         return r.qps * 3600 * r.input_mean, r.qps * 3600 * r.output_mean
 
-    def as_dict(self) -> dict[str, Any]:
-        return plan_dict(self)
+    def as_dict(self, timings: bool = False) -> dict[str, Any]:
+        return plan_dict(self, timings)
 
 
-def plan_dict(p: Plan) -> dict[str, Any]:
-    """The plan as JSON-ready data with stable keys (README 'JSON output')."""
+def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
+    """The plan as JSON-ready data with stable keys (README 'JSON output').
+
+    Wall-clock seconds are null unless `timings`, so that the same input gives
+    byte-identical JSON run after run.
+    """
     r = p.resolved
     tin, tout = p.tokens_per_hour()
     pricing = r.problem.pricing
@@ -122,7 +126,7 @@ def plan_dict(p: Plan) -> dict[str, Any]:
         "verification": {"passed": p.verification.passed,
                          "checks": [c.as_dict() for c in p.verification.checks]},
         "solver": {"name": p.solver.name, "status": p.solver.status.value, "gap": p.solver.gap,
-                   "seconds": p.solver.seconds, "variables": p.solver.variables,
+                   "seconds": p.solver.seconds if timings else None, "variables": p.solver.variables,
                    "constraints": p.solver.constraints, "candidates": p.candidates},
     }
 
