@@ -1,0 +1,23 @@
+"""Shared fixtures: catalog look-ups and small deployments."""
+
+import pytest
+
+from planner.catalog import get_gpu, get_model, load_calibration
+from planner.perf import Deployment, Parallelism
+
+
+@pytest.fixture(scope="session")
+def roofline():
+    return load_calibration("roofline")
+
+
+@pytest.fixture(scope="session")
+def deepseek():
+    return get_model("deepseek-v3")
+
+
+def make_dep(model, gpu, calib, tp=1, pp=1, dp=1, weights="fp8", kv="bf16"):
+    """A Deployment from names (helper for tests)."""
+    m = get_model(model) if isinstance(model, str) else model
+    g = get_gpu(gpu) if isinstance(gpu, str) else gpu
+    return Deployment(m, g, Parallelism(tp=tp, pp=pp, dp=dp), calib, weights, kv)

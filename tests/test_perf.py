@@ -1,0 +1,149 @@
+"""The analytic model against the seed note's hand calculations, and where it departs from them.
+
+Seed numbers (shared/design.md): 671 B FP8 over 8 cards = 84 GB per card; 4.8 TB/s ÷ 84 GB
+≈ 57 steps/s; (84 GB + bs·7168·2 B) ÷ 4.8 TB/s ≈ 17.5 ms; 2 GB per card ÷ 4.8 TB/s ≈ 0.4 ms;
+23 prompts × 1000 tokens × 84 G params × 2 ≈ 3.86 PFLOP; 0.046 vs 0.062 RMB/s.
+"""
+
+import pytest
+
+from planner import perf
+from planner.cost import per_card_hour_from_monthly, per_second_from_monthly, revenue_per_second
+from planner.catalog import get_gpu
+from tests.conftest import make_dep
+
+
+def test_seed_84_gb_per_card(roofline):
+    dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    assert perf.weights_per_card_bytes(dep) / 1e9 == pytest.approx(84.0, rel=0.01)
+
+
+def test_seed_17_5_ms_step_at_large_batch(roofline):
+    """At batch 256 nearly all 256 experts are read: the seed's 84 GB / 4.8 TB/s holds."""
+    dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    step = perf.decode_step(dep, 256, context_tokens=1)
+    assert step.memory_s * 1e3 == pytest.approx(17.5, rel=0.03)
+    assert 1 / step.time_s == pytest.approx(57, rel=0.03)  # the seed's 57 tokens/s per stream
+    assert step.bound == "memory"
+
+
+def test_batch_one_reads_only_routed_experts(roofline):
+    """Where the model departs from the seed: at batch 1 only the top-8 experts are read."""
+    dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    one = perf.decode_step(dep, 1, context_tokens=1)
+    big = perf.decode_step(dep, 256, context_tokens=1)
+    assert 0.5e-3 < one.time_s < 2.5e-3          # design.md: roofline 1–2.5 ms
+    assert one.time_s < 0.1 * big.time_s
+    assert perf.expected_experts_touched(256, 8, 1) == pytest.approx(8.0)
+    assert perf.expected_experts_touched(256, 8, 256) > 250
+
+
+def test_seed_expert_per_card_step(roofline, deepseek):
+    """One expert per card over 320 cards: the seed rounds it to 2 GB → 0.4 ms; counted, 2.55 GB → 0.53 ms."""
+    assert perf.experts_per_card(deepseek.arch, 320) == 1.0
+    expert_bytes = deepseek.arch.moe_layers * deepseek.arch.expert_params * 1.0   # FP8
+    assert expert_bytes / 1e9 == pytest.approx(2.55, rel=0.01)
+    assert 2e9 / 4.8e12 * 1e3 == pytest.approx(0.417, rel=0.01)
+    assert expert_bytes / get_gpu("h200").memory_bandwidth_bytes_per_s * 1e3 == pytest.approx(0.53, rel=0.02)
+
+
+def test_seed_prefill_flops(roofline):
+    """Seed: 23·1000·84e9·2 ≈ 3.86 PFLOP (all 84 G per-card params). The model counts only the
+    ~37 B active parameters plus attention, ≈ 1.7 PFLOP for the whole 8-card instance."""
+    dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    per_card_params = perf.weights_per_card_bytes(dep) / 1.0
+    assert 23 * 1000 * per_card_params * 2 / 1e15 == pytest.approx(3.86, rel=0.01)
+    p = perf.prefill_pass(dep, 23, 1000)
+    total = p.flops_per_card * 8
+    linear = 2 * dep.model.params_active * 23_000
+    assert linear / 1e15 == pytest.approx(1.68, rel=0.01)
+    assert linear < total < 1.1 * linear        # attention at 1k tokens adds a few per cent
+    assert p.bound == "compute"
+
+
+def test_seed_cost_per_second():
+    assert per_second_from_monthly(120_000) == pytest.approx(0.046, abs=5e-4)
+    assert revenue_per_second(3872, 16) == pytest.approx(0.062, abs=5e-4)
+    assert per_card_hour_from_monthly(120_000, 8) == pytest.approx(20.83, abs=0.01)
+
+
+def test_kv_replicated_under_tp_for_mla_not_for_dp(roofline):
+    """MLA's latent is held by every TP rank; DP attention splits sequences instead."""
+    tp = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    dp = make_dep("deepseek-r1", "h200", roofline, tp=1, dp=8)
+    assert perf.kv_bytes_per_token_per_card(tp) == 61 * 576 * 2
+    assert perf.memory_use(dp, 80, 2000).kv_bytes == pytest.approx(perf.memory_use(tp, 80, 2000).kv_bytes / 8)
+
+
+def test_gqa_kv_split_across_tp(roofline):
+    d = make_dep("llama-3.1-70b", "h100", roofline, tp=4, weights="fp8", kv="fp8")
+    assert perf.kv_bytes_per_token_per_card(d) == 80 * 2 * 2 * 128  # 8 kv heads / 4 = 2 per card
+    d16 = make_dep("llama-3.1-70b", "h100", roofline, tp=8, pp=2, kv="fp8")
+    assert perf.kv_bytes_per_token_per_card(d16) == 40 * 2 * 1 * 128
+
+
+def test_max_batch_and_overflow(roofline):
+    dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    b = perf.max_batch(dep, 2000)
+    free = 141e9 - perf.weights_per_card_bytes(dep)
+    assert b == int(free // (2000 * 61 * 576 * 2))
+    small = make_dep("deepseek-r1", "h200", roofline, tp=4)
+    mem = perf.memory_use(small, 1, 2000)
+    assert not mem.fits and mem.overflow_bytes / 1e9 == pytest.approx(168.0 - 141.0, rel=0.02)
+
+
+def test_decode_tokens_per_s_rises_with_batch_until_memory(roofline):
+    from planner.catalog import load_calibration
+    for calib in (roofline, load_calibration("default")):
+        dep = make_dep("llama-3.1-70b", "h100", calib, tp=4, kv="fp8")
+        limit = perf.max_batch(dep, 3000)
+        pts = perf.decode_curve(dep, 2000, perf.batch_grid(limit))
+        rates = [p.tokens_per_s for p in pts]
+        assert all(b >= a for a, b in zip(rates, rates[1:]))
+        tpots = [p.tpot_s for p in pts]
+        assert all(b >= a for a, b in zip(tpots, tpots[1:]))
+
+
+@pytest.mark.parametrize("field,factor", [("memory_bandwidth", 2.0), ("flops", 2.0), ("link", 2.0)])
+def test_more_hardware_is_never_slower(roofline, field, factor):
+    from planner.catalog import load_calibration
+    g = get_gpu("h100")
+    if field == "memory_bandwidth":
+        faster = g.model_copy(update={"memory_bandwidth": g.memory_bandwidth.model_copy(
+            update={"value": g.memory_bandwidth.value * factor})})
+    elif field == "flops":
+        faster = g.model_copy(update={"dense_flops": {k: v.model_copy(update={"value": v.value * factor})
+                                                      for k, v in g.dense_flops.items()}})
+    else:
+        su = g.scale_up
+        faster = g.model_copy(update={"scale_up": su.model_copy(update={
+            "bandwidth_per_direction": su.bandwidth_per_direction.model_copy(
+                update={"value": su.bandwidth_per_direction.value * factor})})})
+    calib = load_calibration("default")
+    for model, kw in (("llama-3.1-70b", dict(tp=8)), ("deepseek-r1", dict(tp=1, dp=16))):
+        a, b = make_dep(model, g, calib, **kw), make_dep(model, faster, calib, **kw)
+        for batch in (1, 16, 256):
+            assert perf.decode_step(b, batch, 2000).time_s <= perf.decode_step(a, batch, 2000).time_s
+        assert perf.prefill_pass(b, 4, 2000).time_s <= perf.prefill_pass(a, 4, 2000).time_s
+
+
+def test_prefix_cache_removes_compute(roofline):
+    dep = make_dep("llama-3.1-70b", "h100", roofline, tp=8)
+    cold = perf.prefill_pass(dep, 8, 4000, 0)
+    warm = perf.prefill_pass(dep, 8, 2000, 2000)
+    assert warm.compute_s < 0.6 * cold.compute_s
+
+
+def test_attention_flops_grow_quadratically(roofline):
+    dep = make_dep("llama-3.1-8b", "h100", roofline, tp=1, weights="bf16")
+    a = dep.arch
+    f = lambda s: perf.prefill_pass(dep, 1, s).flops_per_card - 2 * (
+        a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params + a.lm_head_params) * s
+    # attention part: 4·nh·hd·L·s²/2 → ×4 when s doubles
+    assert f(32000) / f(16000) == pytest.approx(4.0, rel=0.02)
+
+
+def test_kv_transfer_time(roofline):
+    dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
+    # 1000 tokens × 70,272 B over 8 × 50 GB/s
+    assert perf.kv_transfer_time(dep, 1000) == pytest.approx(1000 * 70272 / (8 * 50e9), rel=1e-6)

@@ -1,0 +1,26 @@
+import pytest
+
+from planner.units import UnitError, parse_quantity
+
+
+@pytest.mark.parametrize("text,dim,expected", [
+    ("50ms", "time", 0.05), ("2s", "time", 2.0), ("1.5min", "time", 90.0), ("250us", "time", 250e-6),
+    ("4.8TB/s", "bandwidth", 4.8e12), ("400Gb/s", "bandwidth", 50e9), ("900 GB/s", "bandwidth", 900e9),
+    ("141GB", "bytes", 141e9), ("80GiB", "bytes", 80 * 2**30), ("989TFLOPS", "flops", 989e12),
+    ("1.98PFLOPS", "flops", 1.98e15), ("700W", "power", 700.0), ("2MW", "power", 2e6),
+    (3.5, "time", 3.5), ("8", "count", 8.0),
+])
+def test_parse_quantity(text, dim, expected):
+    assert parse_quantity(text, dim) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text,dim", [("50 mss", "time"), ("2 parsecs", "time"), ("fast", "time"),
+                                      ("4.8TB", "bandwidth"), ("10 kg", "power")])
+def test_bad_units_say_what_to_write(text, dim):
+    with pytest.raises(UnitError, match="write it like"):
+        parse_quantity(text, dim)
+
+
+def test_booleans_are_not_quantities():
+    with pytest.raises(UnitError, match="expected a time quantity"):
+        parse_quantity(True, "time")
