@@ -41,6 +41,7 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
 SOFT_L1_SCALE = 0.15      # residuals (log ratio) beyond ≈15 % are down-weighted by soft-L1
 MAX_FUNCTION_EVALS = 60   # iterations cap of the full fit (each costs one Jacobian)
 CV_FOLDS = 5
+BOUND_SNAP = 1e-4         # a fitted value this close to a bound (in units of its scale) is the bound
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,15 @@ def log_residuals(points: list[Point], obs: list[tuple[int, Quantity, float]], c
     return np.log(predictions(points, obs, calib) / meas)
 
 
+def _snap_to_bounds(values: dict[str, float]) -> dict[str, float]:
+    """Values within BOUND_SNAP·scale of a bound are set to it (1e-13 s is a fitted 0)."""
+    out = {}
+    for k, v in values.items():
+        scale, lo, hi = FIT_PARAMS[k]
+        out[k] = lo if abs(v - lo) < BOUND_SNAP * scale else hi if abs(v - hi) < BOUND_SNAP * scale else v
+    return out
+
+
 # ------------------------------------------------------------------------------------- fit
 def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EVALS,
         start: dict[str, float] | None = None, names: list[str] | None = None) -> FitResult:
@@ -166,7 +176,7 @@ def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EV
 
     sol = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=SOFT_L1_SCALE,
                         max_nfev=max_evals, x_scale=1.0, diff_step=1e-3)
-    values = _values(sol.x, names)
+    values = _snap_to_bounds(_values(sol.x, names))
     return FitResult(calibration_from(base, values), values, sol.fun, len(points), len(obs),
                      int(sol.nfev), time.perf_counter() - t0)
 
@@ -271,7 +281,8 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
                         for s in (cv_summary or []) if s.cv_median_abs is not None and s.quantity != "all")
     data: dict = {"name": name,
                   "description": (f"Fitted by robust least squares to {result.n_points} measured points "
-                                  f"({', '.join(files)}); one parameter set for all GPUs and engines.")}
+                                  f"({', '.join(_display(f) for f in files)}); one parameter set for "
+                                  "all GPUs and engines.")}
     for k in Calibration.model_fields:
         if k in ("name", "description"):
             continue
@@ -285,6 +296,18 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
     header = ("# Calibration profile written by `plan calibrate`; edit by refitting, not by hand.\n"
               "# Cross-validated errors and the points are described in docs/accuracy.md.\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _display(path: str) -> str:
+    """Path relative to the repository when inside it, else as given."""
+    from pathlib import Path
+
+    from planner.catalog import CATALOG_DIR
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(CATALOG_DIR.parent))
+    except ValueError:
+        return str(path)
 
 
 def roofline_ratio(points: list[Point], calib: Calibration, roofline: Calibration,

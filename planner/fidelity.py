@@ -15,7 +15,7 @@ import numpy as np
 
 from planner.calibrate import (CVResult, FitResult, Row, Summary, breakdown, cross_validate, fit,
                                free_params, profile_yaml, rows, summarise)
-from planner.catalog import Calibration, load_calibration
+from planner.catalog import CATALOG_DIR, Calibration, load_calibration
 from planner.errors import BadInput
 from planner.measurements import LoadReport, Point, default_measurement_files, load_points
 from planner.yamlio import atomic_write
@@ -52,11 +52,13 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
     points, report = load_points(files)
     base = load_calibration(base_name)
+    base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
+        Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     result = fit(points, base)
     cv = cross_validate(points, base, k=folds, start=result.values) if folds > 1 else None
     summary = summarise(rows(points, result.calibration, cv))
     text = profile_yaml(result, base, name or out_p.stem, files, summary)
-    atomic_write(out_p, text, protect=tuple(files))
+    atomic_write(out_p, text, protect=(*files, base_file))
     return result, summary, report
 
 

@@ -280,7 +280,7 @@ _CONFIG_COLUMNS = ("model_path", "system", "backend", "backend_version", "precis
 
 def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
     """Rows of the silicon CSV → Points; exact duplicates, rows whose (TTFT, TPOT) repeat another
-    row's under a different label, rows whose worker exceeds the system, and uninterpretable
+    row's under a different label (parallelism, or model name of the same architecture), rows whose worker exceeds the system, and uninterpretable
     rows are dropped and counted."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -296,16 +296,12 @@ def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
     seen_config: set[tuple] = set()
     seen_result: set[tuple] = set()
     for r in rows:
-        cfg = tuple(r[k] for k in _CONFIG_COLUMNS) + (_concurrency(r["silicon_data_source"]),)
-        result = (r["model_path"], r["system"], r["isl"], r["osl"], r["silicon_ttft_ms"], r["silicon_tpot_ms"])
-        if cfg + result[4:] in seen_config:
+        cfg = tuple(r[k] for k in _CONFIG_COLUMNS) + (_concurrency(r["silicon_data_source"]),
+                                                       r["silicon_ttft_ms"], r["silicon_tpot_ms"])
+        if cfg in seen_config:
             why["exact duplicate"] += 1
             continue
-        seen_config.add(cfg + result[4:])
-        if result in seen_result:
-            why["same TTFT and TPOT as another row under a different label"] += 1
-            continue
-        seen_result.add(result)
+        seen_config.add(cfg)
         problem = _row_problem(r, models, gpus)
         if problem:
             why[problem] += 1
@@ -315,6 +311,13 @@ def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
         if not _fits_system(pt.par, g) or (pt.prefill_par and not _fits_system(pt.prefill_par, g)):
             why["worker exceeds the system's scale-up domain"] += 1
             continue
+        # R1 and V3 share one architecture: the same result under either name is one measurement
+        result = (models[pt.model].arch, r["system"], r["isl"], r["osl"], r["silicon_ttft_ms"],
+                  r["silicon_tpot_ms"])
+        if result in seen_result:
+            why["same TTFT and TPOT as another row under a different label"] += 1
+            continue
+        seen_result.add(result)
         points.append(pt)
     return points, len(rows), why
 

@@ -1,0 +1,101 @@
+"""Calibration: recovers known parameters from synthetic points made by the model itself;
+cross-validation never trains on the point it predicts; the CLI reports the median error."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from planner.calibrate import (FitResult, calibration_from, cross_validate, cv_folds, fit,
+                               rows, summarise)
+from planner.catalog import load_calibration
+from planner.measurements import Point, observations, predict
+from planner.perf import Parallelism
+
+TRUE = {"compute_efficiency": 0.55, "memory_efficiency": 0.7, "layer_overhead_s": 4e-5}
+
+
+def _synthetic(calib, configs, mode="decode"):
+    """Points whose 'measured' values are the model's own predictions under `calib`."""
+    q = "decode_tok_s_per_gpu" if mode == "decode" else "prefill_tok_s_per_gpu"
+    pts = []
+    for i, (model, gpu, tp, batch, isl) in enumerate(configs):
+        p = Point(id=f"{mode}{i}", origin="synthetic", source="test", kind="measured", model=model,
+                  gpu=gpu, engine="x", engine_version="", weight_dtype="fp8", kv_dtype="bf16",
+                  mode=mode, par=Parallelism(tp), isl=isl, osl=1, concurrency=batch,
+                  batch=batch, prefill_prompts=batch, group=f"{mode}{i}")
+        pts.append(replace(p, measured={q: predict(p, q, calib)}))
+    return pts
+
+
+# dense decode from memory-bound (small batch) to compute-bound (large batch, long prompt)
+CONFIGS = [("llama-3.1-70b", "h100", tp, b, isl) for tp in (2, 4, 8) for b in (1, 16, 256)
+           for isl in (512, 4096)] + [("llama-3.1-8b", "h100", 1, b, 2048) for b in (1, 64, 512)]
+PREFILL = [("llama-3.1-70b", "h100", tp, prompts, 2048) for tp in (4, 8) for prompts in (1, 8)]
+NAMES = list(TRUE)
+
+
+def test_fit_recovers_known_parameters():
+    base = load_calibration("default")
+    truth = calibration_from(base, TRUE)
+    # decode points pin memory efficiency and overheads; prefill points pin compute efficiency
+    pts = _synthetic(truth, CONFIGS) + _synthetic(truth, PREFILL, mode="prefill")
+    start = {"compute_efficiency": 0.9, "memory_efficiency": 0.9, "layer_overhead_s": 1e-6}
+    res = fit(pts, base, start=start, names=NAMES, max_evals=50)
+    for k, v in TRUE.items():
+        assert res.values[k] == pytest.approx(v, rel=0.03), k
+    assert np.max(np.abs(res.residuals)) < 1e-3
+
+
+def test_cross_validation_never_trains_on_the_held_out_point():
+    base = load_calibration("default")
+    pts = _synthetic(calibration_from(base, TRUE), CONFIGS[:10])
+    seen_training: list[set[str]] = []
+
+    def spy(train, base, **kw):
+        """Record the training ids and return the truth (no fitting needed to check the split)."""
+        seen_training.append({p.id for p in train})
+        return FitResult(calibration_from(base, TRUE), TRUE, np.zeros(0), len(train), len(train), 0, 0.0)
+
+    cv = cross_validate(pts, base, k=5, fit_fn=spy)
+    assert len(seen_training) == 5
+    for held, train_ids, train_idx in zip(cv.folds, seen_training, cv.train_sets):
+        for i in held:
+            assert pts[i].id not in train_ids and i not in train_idx
+    # each point is held out exactly once
+    assert sorted(i for f in cv.folds for i in f) == list(range(len(pts)))
+    # predictions by the (true) fold calibration are exact
+    meas = np.array([m for _, _, m in observations(pts)])
+    assert np.allclose(cv.predicted, meas)
+
+
+def test_folds_keep_a_configuration_together():
+    base = load_calibration("default")
+    pts = _synthetic(base, CONFIGS[:6])
+    pts = [replace(p, group="same" if i < 3 else p.group) for i, p in enumerate(pts)]
+    folds = cv_folds(pts, 3)
+    assert any({0, 1, 2} <= set(f) for f in folds)
+
+
+def test_summary_reports_median_of_absolute_errors():
+    base = load_calibration("default")
+    pts = _synthetic(base, CONFIGS[:3])
+    pts = [replace(p, measured={"decode_tok_s_per_gpu": p.measured["decode_tok_s_per_gpu"] * f})
+           for p, f in zip(pts, (1 / 1.1, 1 / 0.8, 1.0))]
+    (s, _) = summarise(rows(pts, base))
+    assert s.median_abs == pytest.approx(0.1) and s.max_abs == pytest.approx(0.2)
+
+
+def test_profile_is_valid_and_fitted_default_is_physical():
+    cal = load_calibration("default")
+    assert 0 < cal.v("compute_efficiency") <= 1 and 0 < cal.v("memory_efficiency") <= 1
+    assert "fit to catalogs/measurements" in cal.compute_efficiency.source
+
+
+def test_import_planner_stays_light():
+    import subprocess
+    import sys
+    code = ("import sys, planner.calibrate, planner.measurements, planner.fidelity, "
+            "planner.cli_fidelity; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,91 @@
+"""Loader: interpretation of the silicon CSV format and the counted reasons for dropping rows."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from planner.errors import BadInput
+from planner.measurements import default_measurement_files, load_points
+
+HEADER = ["id", "silicon_data_source", "backend", "backend_version", "model_path", "system",
+          "precision", "mode", "isl", "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size",
+          "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size",
+          "prefill_batch_size", "prefill_num_workers", "prefill_tp_size", "prefill_pp_size",
+          "prefill_attention_dp_size", "prefill_moe_tp_size", "prefill_moe_ep_size",
+          "decode_batch_size", "decode_num_workers", "decode_tp_size", "decode_pp_size",
+          "decode_attention_dp_size", "decode_moe_tp_size", "decode_moe_ep_size",
+          "silicon_ttft_ms", "silicon_tpot_ms"]
+
+
+def _row(id, model="meta-llama/Llama-3.1-70B", system="h100_sxm", tp="4", dp="1", batch="8",
+         conc=8, quant="fp8", ttft="100", tpot="12", mode="agg"):
+    r = dict.fromkeys(HEADER, "")
+    r.update(id=id, silicon_data_source=f"x; silicon_concurrency={conc}", backend="vllm",
+             backend_version="0.1", model_path=model, system=system, precision=quant, mode=mode,
+             isl="1024", osl="1024", gemm_quant_mode=quant, moe_quant_mode=quant,
+             batch_size=batch, tp_size=tp, pp_size="1", attention_dp_size=dp,
+             silicon_ttft_ms=ttft, silicon_tpot_ms=tpot)
+    return r
+
+
+def _write(tmp_path: Path, rows) -> Path:
+    p = tmp_path / "m.csv"
+    with open(p, "w", newline="") as f:
+        w = csv.DictWriter(f, HEADER)
+        w.writeheader()
+        w.writerows(rows)
+    return p
+
+
+def test_drop_counts_on_a_hand_made_csv(tmp_path):
+    rows = [
+        _row("ok"),                                             # kept
+        _row("ok"),                                             # exact duplicate
+        _row("relabel", tp="2"),                                # same TTFT/TPOT, other label
+        _row("minimax", model="MiniMaxAI/MiniMax-M2.5"),        # unknown model
+        _row("gb", system="gb200", ttft="101"),                 # GPU not in catalog
+        _row("int4", quant="int4_wo", ttft="102"),              # precision not modelled
+        _row("wide", tp="16", ttft="103"),                      # TP beyond the 8-card node
+        _row("disagg", mode="disagg", batch="", ttft="104"),    # decode batch unknown
+        _row("c4", conc=4, batch="4", ttft="50", tpot="10"),    # kept, with a TTFT observation
+    ]
+    points, report = load_points([_write(tmp_path, rows)])
+    assert report.read == 9 and report.kept == 2
+    assert report.dropped == {
+        "exact duplicate": 1,
+        "same TTFT and TPOT as another row under a different label": 1,
+        "model not in catalog (MiniMaxAI/MiniMax-M2.5)": 1,
+        "GPU system not in catalog (gb200)": 1,
+        "weight precision not modelled (int4_wo)": 1,
+        "worker exceeds the system's scale-up domain": 1,
+        "disagg without decode batch or worker count (batch per worker unknown)": 1,
+    }
+    ok, c4 = points
+    # decode tokens/s per GPU = b / (TPOT · cards) = 8 / (0.012 · 4)
+    assert ok.measured["decode_tok_s_per_gpu"] == pytest.approx(8 / (0.012 * 4))
+    assert "prefill_tok_s_per_gpu" not in ok.measured          # c = 8 > 4: queueing not negligible
+    assert c4.measured["prefill_tok_s_per_gpu"] == pytest.approx(1024 / (0.050 * 4))
+    assert ok.model == "llama-3.1-70b" and ok.gpu == "h100" and ok.weight_dtype == "fp8"
+
+
+def test_attention_dp_multiplies_the_batch(tmp_path):
+    """batch_size is per attention-DP rank: the instance holds batch_size·dp sequences."""
+    rows = [_row("dp", model="deepseek-ai/DeepSeek-R1", system="b200_sxm", tp="1", dp="8",
+                 batch="16", conc=128)]
+    (p,), _ = load_points([_write(tmp_path, rows)])
+    assert p.par.cards == 8 and p.batch == 128
+
+
+def test_shipped_files_load_and_report():
+    points, report = load_points(default_measurement_files())
+    assert report.kept == len(points) > 1000
+    assert report.read == report.kept + sum(report.dropped.values())
+    assert any(p.kind == "vendor_claim" for p in points) or "public point without a full operating point (isl, osl, batch or concurrency)" in report.dropped
+
+
+def test_unknown_file_type_is_bad_input(tmp_path):
+    p = tmp_path / "x.txt"
+    p.write_text("nothing")
+    with pytest.raises(BadInput, match="x.txt"):
+        load_points([p])
