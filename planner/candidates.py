@@ -10,6 +10,7 @@ kept, with the value they reach, for the infeasibility explanation.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -124,6 +125,33 @@ def shapes_for(res: Resolved, opt: GPUOption) -> list[Parallelism]:
 
 
 # ---------------------------------------------------------------------------- operating points
+# ------------------------------------------------------------------------------ memoisation
+MEMO_MAX_ENTRIES = 200_000  # a 4-GPU DeepSeek problem needs ~12k per TTFT limit
+_memo: dict[tuple, tuple] = {}
+
+
+def _perf(fn, dep: Deployment, *args):
+    """fn(dep, *args) of a pure `perf` function, memoised for sweeps that re-solve one problem.
+
+    Keyed by the identity of the deployment's catalog objects (loaded once per process and
+    never mutated) and the values and types of everything else; each entry keeps its objects alive, so
+    an id cannot be reused while its entry exists. Results are the very values fn returns.
+    """
+    key = (fn.__name__, id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
+           dep.kv_dtype, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
+    hit = _memo.get(key)
+    if hit is not None:
+        return hit[1]
+    if len(_memo) >= MEMO_MAX_ENTRIES:
+        _memo.clear()
+    value = fn(dep, *args)
+    _memo[key] = ((dep.model, dep.gpu, dep.calib), value)
+    return value
+
+
+_max_utilisation = functools.lru_cache(maxsize=1 << 16)(queueing.max_utilisation)
+
+
 @dataclass(frozen=True)
 class _Ctx:
     """Workload numbers every candidate needs, computed once."""
@@ -179,7 +207,7 @@ def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: floa
 def _rho_max(w: _Ctx, pass_s: float, fixed_s: float) -> float:
     """Largest utilisation whose TTFT statistic stays within the limit."""
     budget = w.ttft_limit - pass_s * w.len_factor - fixed_s
-    return queueing.max_utilisation(budget, pass_s, w.stat, w.cv2, w.util_ceiling)
+    return _max_utilisation(budget, pass_s, w.stat, w.cv2, w.util_ceiling)
 
 
 def _deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
@@ -190,21 +218,21 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
                       disaggregated: bool = True) -> Candidate | Rejected:
     """Best prompts-per-pass B for a prefill instance: max ρ_max(B)·B·pp·s/D(B) within the TTFT limit."""
     dep = _deployment(res, opt, par)
-    mem = perf.memory_use(dep, 1, w.ctx_peak)
+    mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
     if not mem.fits:
         return Rejected("prefill", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV need {mem.total_bytes/1e9:.1f} GB of {mem.usable_bytes/1e9:.1f} GB usable per card")
-    kv_s = perf.kv_transfer_time(dep, w.s_in) if disaggregated else 0.0
+    kv_s = _perf(perf.kv_transfer_time, dep, w.s_in) if disaggregated else 0.0
     best: Candidate | None = None
     best_ttft = math.inf
     b = 1
     while True:
-        ph = perf.prefill_pass(dep, b, w.s_unc, w.s_cached)
+        ph = _perf(perf.prefill_pass, dep, b, w.s_unc, w.s_cached)
         raw = b * par.pp * w.s_unc / ph.time_s
         rho = _rho_max(w, ph.time_s, kv_s)
         ttft_alone = prefill_ttft(w.stat, 0.0, ph.time_s, kv_s, w.cv2, w.len_factor)
         best_ttft = min(best_ttft, ttft_alone)
-        mem_b = perf.memory_use(dep, b, w.s_in)
+        mem_b = _perf(perf.memory_use, dep, b, w.s_in)
         if rho > 0 and mem_b.fits and (best is None or rho * raw > best.prefill_tok_s):
             best = Candidate("prefill", opt.id, par, b, 0.0, rho * raw, raw, 0.0, rho, ph.time_s,
                              prefill_ttft(w.stat, rho, ph.time_s, kv_s, w.cv2, w.len_factor), 0.0,
@@ -229,14 +257,14 @@ def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:
 
 def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int:
     """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none."""
-    if limit_b < 1 or perf.tpot(dep, 1, ctx) > tpot_limit:
+    if limit_b < 1 or _perf(perf.tpot, dep, 1, ctx) > tpot_limit:
         return 0
-    if perf.tpot(dep, limit_b, ctx) <= tpot_limit:
+    if _perf(perf.tpot, dep, limit_b, ctx) <= tpot_limit:
         return limit_b
     lo, hi = 1, limit_b
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if perf.tpot(dep, mid, ctx) <= tpot_limit:
+        if _perf(perf.tpot, dep, mid, ctx) <= tpot_limit:
             lo = mid
         else:
             hi = mid
@@ -246,20 +274,20 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -> Candidate | Rejected:
     """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
     dep = _deployment(res, opt, par)
-    mem_limit = perf.max_batch(dep, w.ctx_peak)
+    mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
-        mem = perf.memory_use(dep, 1, w.ctx_peak)
+        mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
         return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
     b = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
     if b == 0:
-        t1 = perf.tpot(dep, 1, w.ctx_decode)
+        t1 = _perf(perf.tpot, dep, 1, w.ctx_decode)
         return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
                         f"batch 1 already takes {t1*1e3:.1f} ms per token")
-    st = perf.decode_step(dep, b, w.ctx_decode)
-    t = perf.tpot(dep, b, w.ctx_decode)
-    mem = perf.memory_use(dep, b, w.ctx_peak)
+    st = _perf(perf.decode_step, dep, b, w.ctx_decode)
+    t = _perf(perf.tpot, dep, b, w.ctx_decode)
+    mem = _perf(perf.memory_use, dep, b, w.ctx_peak)
     cap, limited = b / t, ("memory" if b == mem_limit else "tpot")
     nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
     if nic_cap < cap:
@@ -278,9 +306,9 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
     same requests); TTFT = ⌈s/C⌉ steps + queueing at ρ over the prefill share.
     """
     dep = _deployment(res, opt, par)
-    mem_limit = perf.max_batch(dep, w.ctx_peak)
+    mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
-        mem = perf.memory_use(dep, 1, w.ctx_peak)
+        mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
         return Rejected("colocated", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB")
     found: list[Candidate] = []
@@ -289,7 +317,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
         for k in CHUNK_MULTIPLES:
             chunk = max(1.0, math.ceil(b * w.s_unc / w.s_out * k))
             chunk = min(chunk, float(w.pass_token_budget), math.ceil(w.s_unc))
-            st = perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in)
+            st = _perf(perf.mixed_step, dep, b, w.ctx_decode, chunk, w.s_in)
             t = st.time_s / res.calib.v("decode_tokens_per_step")
             best_tpot = min(best_tpot, t)
             if t > w.tpot_limit:
@@ -303,7 +331,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
             found.append(Candidate("colocated", opt.id, par, b, chunk, rho * raw, raw, b / t, rho,
                                    service, prefill_ttft(w.stat, rho, service, 0.0, w.cv2, w.len_factor),
                                    t, 0.0, par.cards * opt.gpu.nic_bytes_per_s,
-                                   perf.memory_use(dep, b, w.ctx_peak).total_bytes, st.bound,
+                                   _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.bound,
                                    "memory" if b == mem_limit else "slo"))
     if not found:
         if best_tpot > w.tpot_limit:
