@@ -62,12 +62,12 @@ class Model:
     rent: dict[str, pulp.LpVariable]
     own: dict[str, pulp.LpVariable]
     candidates: tuple[Candidate, ...]
-    names: dict[str, str] = field(default_factory=dict)  # PuLP's sanitised row name → ours
+    rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
 
-    def add(self, constraint, name: str) -> None:
-        """Add a named row, remembering its display name (PuLP rewrites '[' and '-')."""
+    def add(self, constraint: pulp.LpConstraint, name: str) -> None:
+        """Add a named row and keep it under its display name (PuLP rewrites '[' and '-')."""
         self.prob += constraint, name
-        self.names[list(self.prob.constraints)[-1]] = name
+        self.rows[name] = constraint
 
 
 def row(family: str, key: str = "") -> str:
@@ -234,13 +234,13 @@ def solve(m: Model, name: str = "highs", time_limit: float = 30.0, gap: float = 
             m.prob.solve(_solver(name, time_limit, gap, verbose))
         except pulp.PulpSolverError as e:
             return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
-                                len(m.prob.variables()), len(m.prob.constraints))
+                                len(m.prob.variables()), m.prob.numConstraints())
     seconds = time.perf_counter() - t0
     status, gap_value = _normalise(m, name)
     obj = pulp.value(m.prob.objective) if status in (SolverStatus.optimal,
                                                      SolverStatus.feasible_time_limit) else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
-                        len(m.prob.constraints))
+                        m.prob.numConstraints())
 
 
 def _normalise(m: Model, name: str) -> tuple[SolverStatus, float | None]:
@@ -295,9 +295,9 @@ def nodes(m: Model) -> dict[str, tuple[int, int]]:
 def binding_rows(m: Model, tol: float = 1e-6) -> list[str]:
     """Display names of rows with (relative) zero slack at the solution, skipping empty ones (0 ≤ 0)."""
     out = []
-    for name, c in m.prob.constraints.items():
+    for name, c in m.rows.items():
         v = c.value()
         active = any((var.varValue or 0) != 0 for var in c.keys())
         if v is not None and active and abs(v) <= tol * max(1.0, abs(c.constant)):
-            out.append(m.names.get(name, name))
+            out.append(name)
     return out

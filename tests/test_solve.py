@@ -1,0 +1,174 @@
+"""`plan solve` end to end: example problems, exit codes, JSON keys, verification, diagnosis."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from planner import candidates as cand_mod
+from planner.errors import Infeasible, VerificationFailed
+from planner.problem import load_problem, resolve
+from planner.solve import solve_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "problems").glob("*.yaml"))
+PLAN_KEYS = {"status", "currency", "cost_per_hour", "cost_per_million_output_tokens", "cost_per_million_tokens",
+             "pools", "totals", "verification", "solver", "mode", "binding", "revenue_per_hour",
+             "margin_per_hour", "break_even_price_per_million_output_tokens", "calibration"}
+POOL_KEYS = {"role", "gpu", "cards_per_instance", "instances", "batch", "ttft_s", "tpot_s", "utilization"}
+
+
+def run(*args):
+    r = CliRunner().invoke(cli.main, list(map(str, args)))
+    return r.exit_code, r.output
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_solves_and_verifies(path):
+    plan = solve_problem(load_problem(path), str(path))
+    d = plan.as_dict()
+    assert d["status"] == "optimal"
+    assert d["verification"]["passed"]
+    slo = load_problem(path).slo
+    for p in d["pools"]:
+        if p["tpot_s"] is not None:
+            assert p["tpot_s"] <= slo.tpot * (1 + 1e-9)
+        if p["ttft_s"] is not None:
+            assert p["ttft_s"] <= slo.ttft * (1 + 1e-9)
+    # cost per hour = Σ nodes · cards per node · price (recomputed from the catalog)
+    res = resolve(load_problem(path))
+    recomputed = sum(n * o.gpu.node_cards * o.price_per_card_hour for o in res.gpus
+                     for g, n in d["totals"]["nodes"].items() if g == o.id)
+    assert d["cost_per_hour"] == pytest.approx(recomputed)
+
+
+def test_deepseek_example_numbers():
+    d = solve_problem(load_problem(ROOT / "problems/deepseek_qps.yaml")).as_dict()
+    tokens_per_hour_out = 200 * 1000 * 3600
+    assert d["cost_per_million_output_tokens"] == pytest.approx(d["cost_per_hour"] / (tokens_per_hour_out / 1e6))
+    assert d["cost_per_million_tokens"] == pytest.approx(d["cost_per_million_output_tokens"] / 2)
+    assert d["revenue_per_hour"] == pytest.approx(16 * tokens_per_hour_out / 1e6)
+    assert d["margin_per_hour"] == pytest.approx(d["revenue_per_hour"] - d["cost_per_hour"])
+    served = sum(p["decode_tokens_per_s"] for p in d["pools"])
+    assert served == pytest.approx(200 * 1000)
+
+
+def test_cli_solve_prints_table_and_exit_0():
+    code, out = run("solve", ROOT / "problems/deepseek_qps.yaml")
+    assert code == 0, out
+    assert "RMB per million output tokens" in out and "Verification: PASSED" in out
+    assert "Binding:" in out and "TPOT" in out
+
+
+def test_cli_json_keys_and_no_banner():
+    code, out = run("solve", ROOT / "problems/deepseek_qps.yaml", "--json")
+    assert code == 0
+    d = json.loads(out)                      # the whole stdout is JSON: no solver banner
+    assert PLAN_KEYS <= set(d)
+    assert POOL_KEYS <= set(d["pools"][0])
+    assert {"cards", "nodes"} <= set(d["totals"])
+    assert {"passed", "checks"} <= set(d["verification"])
+    assert {"name", "status", "gap", "seconds"} <= set(d["solver"])
+
+
+def test_json_is_byte_identical_across_runs():
+    a = run("solve", ROOT / "problems/small_model_cheap_card.yaml", "--json")[1]
+    b = run("solve", ROOT / "problems/small_model_cheap_card.yaml", "--json")[1]
+    assert a == b
+
+
+def test_out_writes_file_and_refuses_the_input(tmp_path):
+    src = tmp_path / "p.yaml"
+    src.write_text((ROOT / "problems/small_model_cheap_card.yaml").read_text())
+    before = src.read_text()
+    code, out = run("solve", src, "--out", src)
+    assert code == 2 and "refusing to overwrite" in out
+    assert src.read_text() == before
+    code, _ = run("solve", src, "--out", tmp_path / "plan.json")
+    assert code == 0 and json.loads((tmp_path / "plan.json").read_text())["status"] == "optimal"
+    code, out = run("solve", src, "--out", tmp_path / "missing" / "plan.json")
+    assert code == 2 and "does not exist" in out
+
+
+def _write(tmp_path, **changes) -> Path:
+    data = yaml.safe_load((ROOT / "problems/small_model_cheap_card.yaml").read_text())
+    for dotted, value in changes.items():
+        node = data
+        keys = dotted.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    p = tmp_path / "problem.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_unreachable_tpot_exits_3_with_best_value(tmp_path):
+    code, out = run("solve", _write(tmp_path, slo__tpot="0.5ms"))
+    assert code == 3
+    assert "TPOT 0.5 ms unreachable: the fastest candidate reaches" in out
+
+
+def test_caps_too_small_exit_3_with_reachable_fraction(tmp_path):
+    p = _write(tmp_path, gpus=[{"id": "l40s", "max_cards": 8}])
+    code, out = run("solve", p)
+    assert code == 3
+    assert "availability[l40s]" in out and "% of the target" in out
+
+
+def test_model_too_big_says_by_how_much(tmp_path):
+    p = _write(tmp_path, model="llama-3.1-405b", gpus=["rtx4090"], serving={"parallelism": {"max_cards_per_instance": 8}})
+    code, out = run("solve", p)
+    assert code == 3 and "does not fit" in out and "overflow" in out
+
+
+def test_bad_input_exit_2_names_file_and_field(tmp_path):
+    p = _write(tmp_path, workload__qps=-1)
+    code, out = run("solve", p)
+    assert code == 2 and "workload.qps" in out and str(p) in out and "Traceback" not in out
+    p = _write(tmp_path, slo__tpot="30 mss")
+    code, out = run("solve", p)
+    assert code == 2 and "slo.tpot" in out and "unknown time unit" in out
+    p = _write(tmp_path, gpus=["h2000"])
+    code, out = run("solve", p)
+    assert code == 2 and "gpus[0].id" in out and "Did you mean" in out
+
+
+def test_lying_candidate_fails_verification_exit_4(monkeypatch):
+    """A decode candidate that claims a batch beyond its TPOT limit is caught by verification."""
+    real = cand_mod.generate
+
+    def tampered(res):
+        cs = real(res)
+        out = []
+        for c in cs.candidates:
+            if c.role == "decode":
+                c = dataclasses.replace(c, batch=c.batch * 4, decode_tok_s=c.decode_tok_s * 4)
+            out.append(c)
+        return dataclasses.replace(cs, candidates=tuple(out))
+
+    p = load_problem(ROOT / "problems/deepseek_qps.yaml")
+    p = p.model_copy(update={"serving": p.serving.model_copy(update={"modes": ["disaggregated"]})})
+    with pytest.raises(VerificationFailed, match="tpot"):
+        solve_problem(p, candidates=tampered(resolve(p)))
+    monkeypatch.setattr("planner.solve.generate", tampered)
+    code, out = run("solve", ROOT / "problems/deepseek_qps.yaml")
+    assert code == 4 and "fails verification" in out
+
+
+def test_colocated_and_disaggregated_compete(tmp_path):
+    both = solve_problem(load_problem(ROOT / "problems/deepseek_qps.yaml")).cost_per_hour
+    for mode in ("disaggregated", "colocated"):
+        p = load_problem(ROOT / "problems/deepseek_qps.yaml")
+        p = p.model_copy(update={"serving": p.serving.model_copy(update={"modes": [mode]})})
+        try:
+            only = solve_problem(p).cost_per_hour
+        except Infeasible:
+            continue
+        assert both <= only + 1e-6
