@@ -163,5 +163,12 @@ def catalog_models(as_json: bool) -> None:
     click.echo(table(["model", "attn", "experts", "total", "active", "weights", "KV/token (bf16)"], rows, "lllrrlr"))
 
 
+# `plan calibrate` and `plan validate` (issue 6, calibration): defined in planner/cli_fidelity.py
+from planner.cli_fidelity import calibrate_cmd, validate_cmd  # noqa: E402
+
+main.add_command(calibrate_cmd)
+main.add_command(validate_cmd)
+
+
 if __name__ == "__main__":
     main()

@@ -99,3 +99,27 @@ def test_import_planner_stays_light():
             "planner.cli_fidelity; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_validate_prints_the_median_error(tmp_path):
+    """`plan validate` on the public points (few, fast) with 2-fold CV: exit 0, median error shown."""
+    from click.testing import CliRunner
+
+    import cli
+    from planner.catalog import CATALOG_DIR
+    plot = tmp_path / "parity.png"
+    res = CliRunner().invoke(cli.main, ["validate", str(CATALOG_DIR / "measurements" / "public.yaml"),
+                                        "--folds", "2", "--out-plot", str(plot)])
+    assert res.exit_code == 0, res.output
+    assert "median |error|" in res.output and "cross-validated (2-fold)" in res.output
+    assert plot.stat().st_size > 1000
+
+
+def test_cli_calibrate_refuses_to_overwrite_its_base_profile():
+    from click.testing import CliRunner
+
+    import cli
+    from planner.catalog import CATALOG_DIR
+    res = CliRunner().invoke(cli.main, ["calibrate", str(CATALOG_DIR / "measurements" / "public.yaml"),
+                                        "--out", str(CATALOG_DIR / "calibration" / "default.yaml")])
+    assert res.exit_code == 2
