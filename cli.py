@@ -78,7 +78,8 @@ def eval_cmd(**kw) -> None:
 @main.command("solve")
 @click.argument("problem", type=click.Path(dir_okay=False))
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
-@click.option("--time-limit", type=float, default=None, help="seconds; override solver.time_limit")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds (> 0); override solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in README)")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")

@@ -246,7 +246,7 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
             node_cap = choice.max_nodes * gpu.node_cards
             cap = node_cap if cap is None else min(cap, node_cap)
         if cap is not None and choice.owned_nodes * gpu.node_cards > cap:
-            raise BadInput(f"{source}: gpus[{i}]: owned inventory of {choice.owned_nodes} nodes "
+            raise BadInput(f"{source}: gpus[{i}].owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
                            f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
                            f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
         price = gpu.price_per_card_hour if choice.price_rmb_per_gpu_hour is None else choice.price_rmb_per_gpu_hour
@@ -264,4 +264,4 @@ def _in(source: str, field: str, fn):
     try:
         return fn()
     except BadInput as e:
-        raise BadInput(f"{source}: {field}: {e}") from None
+        raise BadInput("\n".join(f"{source}: {field}: {line}" for line in str(e).splitlines())) from None

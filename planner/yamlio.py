@@ -48,6 +48,12 @@ def read_json(path: str | Path) -> Any:
         raise BadInput(f"{p}: cannot read the file ({e})") from None
 
 
+# Error types that only say "this union branch is the wrong kind of value"; dropped when
+# another branch of the same field has a real complaint (e.g. a number below its minimum).
+_BRANCH_MISMATCH = {"literal_error", "model_type", "model_attributes_type", "dict_type",
+                    "int_type", "int_parsing", "string_type", "is_instance_of", "list_type"}
+
+
 def _field_path(loc: tuple) -> str:
     """('workload', 'qps') → 'workload.qps'; list indices become [i]."""
     out = ""
@@ -57,6 +63,29 @@ def _field_path(loc: tuple) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
+
+
+def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tuple, int | None]:
+    """The path as the user wrote it, without pydantic's union-branch and validator tags.
+
+    Returns (path, depth at which a branch tag was dropped, or None). The last part of an
+    'extra_forbidden' error is the user's unknown key, never a tag.
+    """
+    current: Any = model
+    out: list = []
+    branch_at = None
+    for i, part in enumerate(loc):
+        fields = getattr(current, "model_fields", None)
+        user_key = error_type == "extra_forbidden" and i == len(loc) - 1
+        tag = isinstance(part, str) and (part.startswith("function-") or (
+            fields is not None and part not in fields and not user_key))
+        if tag:
+            branch_at = len(out) if branch_at is None else branch_at
+            continue
+        out.append(part)
+        if not isinstance(part, int) and fields is not None:
+            current = _unwrap_model(fields[part].annotation) if part in fields else None
+    return tuple(out), branch_at
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -85,19 +114,42 @@ def _unwrap_model(ann: Any) -> Any:
     return None
 
 
+def _relevant(errors: list[tuple[tuple, int | None, dict]]) -> list[tuple[tuple, dict]]:
+    """Drop union-branch 'wrong kind' errors for a field when another branch says something real."""
+    real_roots = {loc[:b] for loc, b, e in errors if b is not None and e["type"] not in _BRANCH_MISMATCH}
+    return [(loc, e) for loc, b, e in errors
+            if not (b is not None and e["type"] in _BRANCH_MISMATCH and loc[:b] in real_roots)]
+
+
 def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem: 'file: field: reason', with a suggestion for misspelt keys."""
-    lines = []
+    """One line per problem: 'file: field: reason', with a suggestion for misspelt keys.
+
+    A misspelt key gives one line ('unknown key 'qsp'. Did you mean 'qps'?'), not also a
+    'required field is missing' line for the key it was meant to be.
+    """
+    raw = []
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        user, branch_at = _user_loc(model, tuple(e["loc"]), e["type"])
+        raw.append((user, branch_at, e))
+    errors = _relevant(raw)
+    suggested = set()
+    lines = []
+    for loc, e in errors:
+        if e["type"] == "extra_forbidden":
+            key = str(loc[-1]) if loc else ""
+            close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
+            if close:
+                suggested.add(loc[:-1] + (close[0],))
+    for loc, e in errors:
         field = _field_path(loc)
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
             close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{source}: {field}: unknown key.{hint}")
+            lines.append(f"{source}: {field}: unknown key {key!r}.{hint}")
         elif e["type"] == "missing":
-            lines.append(f"{source}: {field}: required field is missing")
+            if loc not in suggested:
+                lines.append(f"{source}: {field}: required field is missing")
         else:
             msg = e["msg"]
             if msg.startswith("Value error, "):
@@ -105,7 +157,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             got = e.get("input")
             shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
             lines.append(f"{source}: {field}: {msg}{shown}")
-    return "\n".join(lines)
+    return "\n".join(dict.fromkeys(lines))
 
 
 def validate(model: type[BaseModel], data: Any, source: str):
