@@ -166,9 +166,9 @@ def parity_plot(rs: list[Row], path: str, title: str, protect: list[str] = ()) -
     lo, hi = min(vals) / 2, max(vals) * 2
     line = np.geomspace(lo, hi, 50)
     ax.plot(line, line, "k-", lw=1)
-    for b, a in zip(BANDS, (0.18, 0.08)):
-        ax.fill_between(line, line * (1 - b), line * (1 + b), color="grey", alpha=a, lw=0,
-                        label=f"±{b:.0%}")
+    for b, ls in zip(BANDS, ("--", ":")):
+        ax.plot(line, line * (1 + b), "k" + ls, lw=0.8, label=f"±{b:.0%}")
+        ax.plot(line, line * (1 - b), "k" + ls, lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
