@@ -32,7 +32,15 @@ def read_yaml(path: str | Path) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise BadInput(f"{p}: YAML syntax error{where}: {problem}") from None
+        raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
+
+
+def _yaml_context(e: yaml.YAMLError) -> str:
+    """' (in the flow sequence started at line 10, column 8)' when PyYAML knows where it began."""
+    ctx, mark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if not ctx or mark is None:
+        return ""
+    return f" ({ctx.removeprefix('while ')} started at line {mark.line + 1}, column {mark.column + 1})"
 
 
 def read_json(path: str | Path) -> Any:

@@ -1,0 +1,247 @@
+"""Every malformed input to `plan solve` is exit 2 with one message naming file, field and reason.
+
+Each case mutates the seed problem (problems/deepseek_qps.yaml) in one way, runs the CLI in
+process, and checks the exit code, the exact field path and reason in the message, and that
+no Python traceback reaches the user. The same messages are quoted in docs/robustness.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "problems" / "deepseek_qps.yaml"
+BASE = yaml.safe_load(SEED.read_text())
+
+
+def run(*args) -> tuple[int, str]:
+    """Exit code and combined output of `plan ARGS`, asserting no exception escaped."""
+    r = CliRunner().invoke(cli.main, [str(a) for a in args])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.output
+    assert "Traceback" not in r.output
+    return r.exit_code, r.output
+
+
+def write(tmp_path: Path, data, name: str = "p.yaml") -> Path:
+    """Write a problem (a dict, dumped as YAML, or raw text) to tmp_path/name."""
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return p
+
+
+def mutated(**changes) -> dict:
+    """The seed problem with dotted keys replaced ('workload.qps'); value DELETE removes a key."""
+    d = copy.deepcopy(BASE)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        cur = d
+        for k in parents:
+            cur = cur[int(k)] if isinstance(cur, list) else cur[k]
+        if value is DELETE:
+            del cur[last]
+        else:
+            cur[last] = value
+    return d
+
+
+DELETE = object()
+
+
+def rename(d: dict, path: str, new_key: str) -> dict:
+    """Rename the key at dotted `path` to `new_key` (a misspelling)."""
+    d = copy.deepcopy(d)
+    *parents, last = path.split(".")
+    cur = d
+    for k in parents:
+        cur = cur[k]
+    cur[new_key] = cur.pop(last)
+    return d
+
+
+# (case id, problem dict, substrings the single error message must contain)
+CASES = [
+    ("qps zero", mutated(**{"workload.qps": 0}), ["workload.qps", "greater than 0", "got 0"]),
+    ("qps negative", mutated(**{"workload.qps": -5}), ["workload.qps", "greater than 0"]),
+    ("qps not a number", mutated(**{"workload.qps": "lots"}), ["workload.qps", "valid number", "'lots'"]),
+    ("qps missing", mutated(**{"workload.qps": DELETE}), ["workload.qps: required field is missing"]),
+    ("input length zero", mutated(**{"workload.input_tokens": 0}),
+     ["workload.input_tokens: Input should be greater than or equal to 1 (got 0)"]),
+    ("output length negative", mutated(**{"workload.output_tokens": -3}),
+     ["workload.output_tokens: Input should be greater than or equal to 1"]),
+    ("ttft zero", mutated(**{"slo.ttft": "0s"}), ["slo.ttft", "greater than 0"]),
+    ("tpot negative", mutated(**{"slo.tpot": "-50ms"}), ["slo.tpot", "greater than 0", "'-50ms'"]),
+    ("tpot '50 mss'", mutated(**{"slo.tpot": "50 mss"}),
+     ["slo.tpot: unknown time unit 'mss' in '50 mss'", '"50ms"']),
+    ("ttft '2 parsecs'", mutated(**{"slo.ttft": "2 parsecs"}),
+     ["slo.ttft: unknown time unit 'parsecs'"]),
+    ("percent above 100", mutated(**{"workload.prefix_cache_hit_percent": 150}),
+     ["workload.prefix_cache_hit_percent", "less than or equal to 100", "got 150"]),
+    ("percent below 0", mutated(**{"workload.prefix_cache_hit_percent": "-3%"}),
+     ["workload.prefix_cache_hit_percent", "greater than or equal to 0"]),
+    ("percent not a number", mutated(**{"workload.prefix_cache_hit_percent": "half%"}),
+     ["workload.prefix_cache_hit_percent", "cannot read 'half%' as a percentage"]),
+    ("misspelt top key", rename(BASE, "workload", "workloads"),
+     ["workloads: unknown key 'workloads'. Did you mean 'workload'?"]),
+    ("misspelt nested key", rename(BASE, "workload.qps", "qsp"),
+     ["workload.qsp: unknown key 'qsp'. Did you mean 'qps'?"]),
+    ("misspelt key inside a union", rename(BASE, "serving.parallelism.max_cards_per_instance",
+                                           "max_card_per_instance"),
+     ["serving.parallelism.max_card_per_instance: unknown key 'max_card_per_instance'. "
+      "Did you mean 'max_cards_per_instance'?"]),
+    ("misspelt key in a list item", mutated(**{"gpus": [{"id": "h200", "price_rmb_per_gpu_hr": 20}]}),
+     ["gpus[0].price_rmb_per_gpu_hr: unknown key", "Did you mean 'price_rmb_per_gpu_hour'?"]),
+    ("wrong type: model is a number", mutated(model=42), ["model: Input should be a valid string (got 42)"]),
+    ("wrong type: gpus is a mapping", mutated(gpus={"id": "h200"}), ["gpus: Input should be a valid list"]),
+    ("unknown GPU", mutated(gpus=["h200", "h80"]),
+     ["gpus[1].id: unknown GPU 'h80'", "Did you mean 'h800'"]),
+    ("unknown model", mutated(model="deepseek-r2"),
+     ["model: unknown model 'deepseek-r2'", "Did you mean 'deepseek-r1'"]),
+    ("empty GPU list", mutated(gpus=[]), ["gpus: List should have at least 1 item"]),
+    ("GPU listed twice", mutated(gpus=["h200", "H200"]), ["gpus: GPU 'H200' is listed twice"]),
+    ("owned above cap", mutated(gpus=[{"id": "h200", "max_nodes": 1, "owned_nodes": 3}]),
+     ["gpus[0].owned_nodes: owned inventory of 3 node(s) (24 cards) exceeds the availability cap of 8 cards"]),
+    ("owned above card cap", mutated(gpus=[{"id": "h800", "max_cards": 4, "owned_nodes": 1}]),
+     ["gpus[0].owned_nodes", "exceeds the availability cap of 4 cards"]),
+    ("unknown calibration", mutated(calibration="defualt"),
+     ["calibration: unknown calibration profile 'defualt'", "Did you mean 'default'"]),
+    ("unknown solver", mutated(**{"solver.name": "gurobi"}), ["solver.name: Input should be 'highs' or 'cbc'"]),
+]
+
+
+@pytest.mark.parametrize("case, data, expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_problem_is_exit_2_naming_file_field_reason(tmp_path, case, data, expected):
+    path = write(tmp_path, data)
+    code, out = run("solve", path)
+    assert code == 2, out
+    assert out.startswith(f"error: {path}: "), out
+    for text in expected:
+        assert text in out, out
+
+
+def test_misspelt_key_is_one_line_not_also_missing(tmp_path):
+    """'qsp' for 'qps' gives the suggestion only, not a second 'qps is missing' line."""
+    code, out = run("solve", write(tmp_path, rename(BASE, "workload.qps", "qsp")))
+    assert code == 2
+    assert out.strip().count("\n") == 0, out
+
+
+def test_union_error_names_the_real_branch_only(tmp_path):
+    """input_tokens: 0 is an int below 1, not also 'a valid dictionary or instance of LengthDist'."""
+    code, out = run("solve", write(tmp_path, mutated(**{"workload.input_tokens": 0})))
+    assert code == 2
+    assert "LengthDist" not in out and "constrained-int" not in out, out
+
+
+def test_yaml_syntax_error_gives_line_and_column(tmp_path):
+    text = SEED.read_text().replace("  qps: 200", "  qps: [200")
+    code, out = run("solve", write(tmp_path, text))
+    assert code == 2
+    assert "YAML syntax error at line 11, column 15: expected ',' or ']'" in out, out
+    assert "(parsing a flow sequence started at line 10, column 8)" in out, out  # where [ opened
+
+
+def test_tab_indentation_is_a_syntax_error(tmp_path):
+    text = SEED.read_text().replace("  qps: 200", "\tqps: 200")
+    code, out = run("solve", write(tmp_path, text))
+    assert code == 2 and "YAML syntax error at line 10, column 1: found character '\\t'" in out, out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "the file is empty"),
+    ("- a\n- b\n", "expected a mapping of keys at the top level, got list"),
+    ("just words\n", "expected a mapping of keys at the top level, got str"),
+])
+def test_file_that_is_not_a_problem(tmp_path, text, expected):
+    code, out = run("solve", write(tmp_path, text))
+    assert code == 2 and expected in out, out
+
+
+def test_missing_file_and_binary_file(tmp_path):
+    code, out = run("solve", tmp_path / "nope.yaml")
+    assert code == 2 and "nope.yaml: file not found" in out
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
+    code, out = run("solve", tmp_path / "bin.yaml")
+    assert code == 2 and "cannot read the file" in out, out
+
+
+# ----------------------------------------------------------------------- config.json models
+@pytest.mark.parametrize("content, expected", [
+    ('{"hidden_size": 4096,', "not valid JSON at line 1, column 22"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"hidden_size": 4096, "num_hidden_layers": 32}', "num_attention_heads: required field is missing"),
+    ('{"hidden_size": "big", "num_hidden_layers": 32, "num_attention_heads": 32, '
+     '"intermediate_size": 11008, "vocab_size": 32000}', "hidden_size: Input should be a valid integer"),
+])
+def test_bad_config_json(tmp_path, content, expected):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(content)
+    path = write(tmp_path, mutated(model=str(cfg)))
+    code, out = run("solve", path)
+    assert code == 2, out
+    for line in out.strip().splitlines():  # every line names the problem file and field
+        assert line.removeprefix("error: ").startswith(f"{path}: model: {cfg}: "), out
+    assert expected in out, out
+
+
+def test_config_json_that_does_not_exist(tmp_path):
+    code, out = run("solve", write(tmp_path, mutated(model="nowhere/config.json")))
+    assert code == 2 and "model: nowhere/config.json: file not found" in out, out
+
+
+# ------------------------------------------------------------------------------------ --out
+def test_out_into_missing_directory(tmp_path):
+    target = tmp_path / "no" / "such" / "plan.json"
+    code, out = run("solve", SEED, "--out", target)
+    assert code == 2
+    assert f"{target}: directory {target.parent} does not exist" in out
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("how", ["same path", "relative path", "symlink"])
+def test_out_never_overwrites_the_input(tmp_path, monkeypatch, how):
+    src = write(tmp_path, SEED.read_text(), "input.yaml")
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    monkeypatch.chdir(tmp_path)
+    target = {"same path": src, "relative path": "./input.yaml", "symlink": tmp_path / "link.yaml"}[how]
+    if how == "symlink":
+        (tmp_path / "link.yaml").symlink_to(src)
+    code, out = run("solve", src, "--out", target)
+    assert code == 2
+    assert "refusing to overwrite the input file" in out
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["input.yaml"] + (["link.yaml"] if how == "symlink" else []))  # no temp file left
+
+
+def test_refused_out_prints_no_plan(tmp_path):
+    """With --json --out INPUT the refusal is the only output: no JSON plan follows it."""
+    src = write(tmp_path, SEED.read_text(), "input.yaml")
+    code, out = run("solve", src, "--json", "--out", src)
+    assert code == 2
+    assert "{" not in out  # no JSON plan printed
+
+
+def test_out_writes_the_json_plan(tmp_path):
+    target = tmp_path / "plan.json"
+    code, out = run("solve", SEED, "--out", target)
+    assert code == 0, out
+    assert json.loads(target.read_text())["verification"]["passed"] is True
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--time-limit", "-1"], "'--time-limit': -1.0 is not in the range x>0"),
+    (["--time-limit", "0"], "'--time-limit': 0.0 is not in the range x>0"),
+    (["--solver", "gurobi"], "'gurobi' is not one of 'highs', 'cbc'"),
+])
+def test_bad_options_are_usage_errors(args, expected):
+    code, out = run("solve", SEED, *args)
+    assert code == 2 and expected in out, out
