@@ -1,0 +1,44 @@
+"""Time `plan solve` on the example problems: process start to printed plan, and its stages.
+
+Run: .venv/bin/python bench/solve_bench.py   (prints seconds; no assertions — machines are noisy)
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = str(Path(sys.executable).parent / "plan")
+
+
+def wall(args: list[str], repeat: int = 5) -> float:
+    """Median wall-clock seconds of a command over `repeat` runs."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    print(f"{'problem':32s} {'end-to-end s':>12s} {'candidates s':>12s} {'milp s':>8s} {'verify s':>8s}")
+    sys.path.insert(0, str(ROOT))
+    from planner.problem import load_problem
+    from planner.solve import solve_problem
+    for p in sorted((ROOT / "problems").glob("*.yaml")):
+        e2e = wall([PLAN, "solve", str(p)])
+        plan = solve_problem(load_problem(p))
+        t = plan.timings
+        print(f"{p.name:32s} {e2e:12.3f} {t['candidates_s']:12.3f} {t['solve_s']:8.3f} {t['verify_s']:8.3f}")
+    imp = wall([sys.executable, "-c", "import planner.solve"])
+    base = wall([sys.executable, "-c", "pass"])
+    print(f"import planner.solve: {imp - base:.3f} s over a bare interpreter ({base:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()
