@@ -104,6 +104,43 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
             click.echo("\n" + render_checks(d["verification"]["checks"]))
 
 
+# ----------------------------------------------------------------------------- whatif
+@main.command("whatif")
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON (keys in README)")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="write one row per scenario")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
+              help="bar chart PNG of cost per million output tokens, stacked by prefill/decode")
+@click.option("--breakeven", is_flag=True, help="break-even rental price of every GPU type of the base")
+@click.option("--sensitivity", is_flag=True, help="per scenario: cost change per unit of each binding limit relaxed")
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
+@click.option("--time-limit", type=float, default=None, help="seconds per solve; override solver.time_limit")
+def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
+               sensitivity: bool, solver, time_limit) -> None:
+    """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
+    from planner import whatif
+    from planner.errors import Infeasible
+    from planner.problem import load_problem
+    from planner.report import to_json
+    inputs = whatif.source_files(base, list(scenarios))
+    outcomes = whatif.run_scenarios(load_problem(base), base, list(scenarios), solver=solver,
+                                    time_limit=time_limit)
+    plan = outcomes[0].plan
+    be = whatif.breakeven(outcomes[0].problem, base, solver=solver) if breakeven and plan else None
+    sens = [(o.name, whatif.sensitivity(o.plan, o.source, solver)) for o in outcomes
+            if o.plan] if sensitivity else None
+    result = whatif.result_dict(outcomes, be, sens)
+    if csv_out:
+        _emit(whatif.to_csv(result), csv_out, inputs)
+    if plot_out:
+        whatif.plot(result, plot_out, inputs)
+        click.echo(f"wrote {plot_out}", err=True)
+    click.echo(to_json(result), nl=False) if as_json else click.echo(whatif.render_table(result))
+    if plan is None:
+        raise Infeasible(f"the base problem {base} is infeasible: {outcomes[0].reason}")
+
+
 # ---------------------------------------------------------------------------- catalog
 @main.group("catalog")
 def catalog_cmd() -> None:

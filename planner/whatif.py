@@ -1,0 +1,494 @@
+"""`plan whatif`: scenarios against a base problem, break-even prices, rent or buy, sensitivity.
+
+Glossary: a *scenario* overlays the base (planner.scenario); an *outcome* is its solved plan
+or the reason there is none; `g` a GPU type, `p_g` its rental price per card-hour, `N_g` its
+cards per node. Every number comes from re-solving with planner.solve.solve_problem, so each
+plan shown here is verified like one from `plan solve`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.candidates import CandidateSet, generate
+from planner.catalog import get_gpu
+from planner.errors import BadInput, Infeasible, VerificationFailed
+from planner.problem import Problem, resolve
+from planner.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
+                              owned_cost, scenario_name, without_buy)
+from planner.solve import Plan, solve_problem
+
+ROLES = ("prefill", "decode", "colocated")
+BREAKEVEN_REL_TOL = 0.01        # stop bisecting when the bracket is 1 % of the base price …
+BREAKEVEN_ABS_TOL_RMB = 0.01    # … or one fen per card-hour, whichever is larger
+BREAKEVEN_MAX_FACTOR = 64.0     # search for the exit price up to 64× the base price
+POWER_STEP_W = 100e3            # sensitivity: 100 kW more power
+TPOT_STEP_S = 1e-3              # sensitivity: 1 ms more TPOT
+TTFT_STEP_S = 0.1               # sensitivity: 100 ms more TTFT
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario's result: a verified plan, or the status and reason why there is none."""
+
+    name: str
+    source: str
+    problem: Problem
+    plan: Plan | None
+    status: str            # optimal | feasible | infeasible | verification_failed
+    reason: str = ""
+    rent_or_buy: "RentOrBuy | None" = None
+
+    @property
+    def cost_per_hour(self) -> float | None:
+        return self.plan.cost_per_hour if self.plan else None
+
+
+def solve_outcome(problem: Problem, name: str, source: str, *, solver: str | None = None,
+                  time_limit: float | None = None, candidates: CandidateSet | None = None) -> Outcome:
+    """Solve one problem; infeasibility and failed verification become an outcome, not a crash."""
+    try:
+        plan = solve_problem(problem, source, solver=solver, time_limit=time_limit, candidates=candidates)
+    except Infeasible as e:
+        return Outcome(name, source, problem, None, "infeasible", str(e))
+    except VerificationFailed as e:
+        return Outcome(name, source, problem, None, "verification_failed", str(e))
+    return Outcome(name, source, problem, plan, plan.status)
+
+
+def run_scenarios(base: Problem, base_source: str, paths: list[str], *, solver: str | None = None,
+                  time_limit: float | None = None) -> list[Outcome]:
+    """The base and each scenario file, solved; all files are validated before any solve."""
+    scenarios = [(load_scenario(p), p) for p in paths]
+    problems = [(apply(base, s, p), s, p) for s, p in scenarios]
+    out = [solve_outcome(base, "base", base_source, solver=solver, time_limit=time_limit)]
+    for prob, s, p in problems:
+        o = solve_outcome(prob, scenario_name(s, p), p, solver=solver, time_limit=time_limit)
+        if s.buy is not None and o.plan is not None:
+            o = _with_rent_or_buy(o, base, s, p, solver, time_limit)
+        out.append(o)
+    return out
+
+
+# ------------------------------------------------------------------------------ cost split
+def pool_costs(plan: Plan) -> dict[str, float]:
+    """Cost per hour by role: a pool costs its cards' share of its GPU type's node cost.
+
+    node cost_g = N_g·(p_g·rent_g + owned_cost_g·own_g); pool cost = cards_pool / cards_used_g ·
+    node cost_g, so idle cards in a partly used node are paid by the pools on that GPU type.
+    """
+    node_cost = {opt.id: opt.gpu.node_cards * (opt.price_per_card_hour * plan.nodes[opt.id][0]
+                                               + opt.owned_cost_per_card_hour * plan.nodes[opt.id][1])
+                 for opt in plan.resolved.gpus if opt.id in plan.nodes}
+    used: Counter = Counter()
+    for c, n in plan.chosen.items():
+        used[c.gpu] += c.cards * n
+    out = dict.fromkeys(ROLES, 0.0)
+    for c, n in plan.chosen.items():
+        out[c.role] += node_cost[c.gpu] * c.cards * n / used[c.gpu]
+    return out
+
+
+def million_output_tokens_per_hour(plan: Plan) -> float:
+    """Output tokens per hour at the target QPS, in millions."""
+    return plan.tokens_per_hour()[1] / 1e6
+
+
+# ---------------------------------------------------------------------------- rent or buy
+@dataclass(frozen=True)
+class RentOrBuy:
+    """Monthly cost of renting everything against buying `nodes` of `gpu`, and the payback time.
+
+    buy_monthly counts amortisation of every bought node (idle ones too) plus power and the
+    rented remainder; payback = purchase price / (rent_monthly − cash_monthly), where
+    cash_monthly is what buying still costs each month without the amortisation.
+    """
+
+    gpu: str
+    nodes: int
+    nodes_used: int
+    purchase_rmb: float
+    months: int
+    owned: OwnedCost
+    rent_monthly_rmb: float | None
+    buy_monthly_rmb: float
+    cash_monthly_rmb: float
+
+    @property
+    def payback_months(self) -> float | None:
+        if self.rent_monthly_rmb is None or self.rent_monthly_rmb <= self.cash_monthly_rmb:
+            return None
+        return self.purchase_rmb / (self.rent_monthly_rmb - self.cash_monthly_rmb)
+
+    def as_dict(self) -> dict:
+        return {"gpu": self.gpu, "nodes": self.nodes, "nodes_used": self.nodes_used,
+                "purchase_rmb": self.purchase_rmb, "months": self.months,
+                "amortisation_rmb_per_gpu_hour": self.owned.amortisation_rmb_per_gpu_hour,
+                "power_rmb_per_gpu_hour": self.owned.power_rmb_per_gpu_hour,
+                "rent_monthly_rmb": self.rent_monthly_rmb, "buy_monthly_rmb": self.buy_monthly_rmb,
+                "buy_cash_monthly_rmb": self.cash_monthly_rmb, "payback_months": self.payback_months}
+
+
+def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver, time_limit) -> Outcome:
+    """Attach the rent-or-buy comparison: the same scenario solved again without the purchase."""
+    b = s.buy
+    rented = solve_outcome(apply(base, without_buy(s), path), o.name, path, solver=solver,
+                           time_limit=time_limit)
+    opt = next(x for x in o.plan.resolved.gpus if x.id == get_gpu(b.gpu).id)
+    oc = owned_cost(b, opt.gpu)
+    used = o.plan.nodes.get(opt.id, (0, 0))[1]
+    amort_h = oc.amortisation_rmb_per_gpu_hour * opt.gpu.node_cards
+    buy_h = o.plan.cost_per_hour + (b.nodes - used) * amort_h
+    cash_h = o.plan.cost_per_hour - used * amort_h
+    rent_h = rented.cost_per_hour
+    rb = RentOrBuy(opt.id, b.nodes, used, b.nodes * b.price_rmb_per_node, b.months, oc,
+                   None if rent_h is None else rent_h * HOURS_PER_MONTH,
+                   buy_h * HOURS_PER_MONTH, cash_h * HOURS_PER_MONTH)
+    return Outcome(o.name, o.source, o.problem, o.plan, o.status, o.reason, rb)
+
+
+# ------------------------------------------------------------------------------ break-even
+@dataclass(frozen=True)
+class BreakEven:
+    """Price of `gpu` at which it enters (was out) or leaves (was in) the optimal plan.
+
+    The GPU is in the plan at `price_in` and out at `price_out`; the break-even price lies
+    between them. `None` means no such price in the searched bracket (see `note`).
+    """
+
+    gpu: str
+    base_price: float
+    in_base: bool
+    price_in: float | None
+    price_out: float | None
+    plan_in: Plan | None
+    plan_out: Plan | None
+    solves: int
+    note: str = ""
+
+    @property
+    def price(self) -> float | None:
+        if self.price_in is None or self.price_out is None:
+            return None
+        return (self.price_in + self.price_out) / 2
+
+
+def with_price(problem: Problem, gpu_id: str, price: float) -> Problem:
+    """A copy of the problem with one GPU type's rental price set."""
+    gpus = [g.model_copy(update={"price_rmb_per_gpu_hour": price}) if g.id.lower() == gpu_id else g
+            for g in problem.gpus]
+    return problem.model_copy(update={"gpus": gpus})
+
+
+def _uses(plan: Plan | None, gpu_id: str) -> bool:
+    """Whether the plan has any node of the GPU type (an infeasible price counts as 'not used')."""
+    return plan is not None and sum(plan.nodes.get(gpu_id, (0, 0))) > 0
+
+
+def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *,
+              rel_tol: float = BREAKEVEN_REL_TOL, solver: str | None = None) -> list[BreakEven]:
+    """Bisection on the rental price of each GPU type, re-solving the MILP at each step.
+
+    Why bisection is sound: if prices p1 < p2 have optimal plans using u1, u2 rented cards of
+    g (everything else priced alike), optimality of each gives (p2 − p1)(u2 − u1) ≤ 0, so the
+    cards of g never grow with its price and 'g is in the plan' flips once. Bracket: [0, p0]
+    to find the entry price; [p0, 2^k·p0] (k ≤ 6) to find the exit price. Stops when the
+    bracket is narrower than max(rel_tol·p0, 0.01 RMB). Candidates do not depend on prices,
+    so they are generated once and reused.
+    """
+    res = resolve(problem, source)
+    cs = generate(res)
+    ids = gpu_ids or [o.id for o in res.gpus]
+    return [_breakeven_one(problem, source, cs, next(o for o in res.gpus if o.id == g).price_per_card_hour,
+                           g, rel_tol, solver) for g in ids]
+
+
+def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, gid: str,
+                   rel_tol: float, solver: str | None) -> BreakEven:
+    solves = 0
+
+    def at(price: float) -> Plan | None:
+        nonlocal solves
+        solves += 1
+        return solve_outcome(with_price(problem, gid, price), source, source, solver=solver,
+                             candidates=cs).plan
+
+    tol = max(rel_tol * p0, BREAKEVEN_ABS_TOL_RMB)
+    base_plan = at(p0)
+    in_base = _uses(base_plan, gid)
+    if in_base:
+        lo, plan_lo = p0, base_plan
+        hi, plan_hi = max(p0, tol) * 2, None
+        plan_hi = at(hi)
+        while _uses(plan_hi, gid):
+            if hi >= BREAKEVEN_MAX_FACTOR * max(p0, tol):
+                return BreakEven(gid, p0, True, hi, None, plan_hi, None, solves,
+                                 f"still in the plan at {hi:.2f} RMB/GPU-h")
+            lo, plan_lo = hi, plan_hi
+            hi *= 2
+            plan_hi = at(hi)
+    else:
+        hi, plan_hi = p0, base_plan
+        lo, plan_lo = 0.0, at(0.0)
+        if not _uses(plan_lo, gid):
+            return BreakEven(gid, p0, False, None, 0.0, None, plan_lo, solves,
+                             "not in the plan even at price 0")
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        plan_mid = at(mid)
+        if _uses(plan_mid, gid):
+            lo, plan_lo = mid, plan_mid
+        else:
+            hi, plan_hi = mid, plan_mid
+    return BreakEven(gid, p0, in_base, lo, hi, plan_lo, plan_hi, solves)
+
+
+# ----------------------------------------------------------------------------- sensitivity
+@dataclass(frozen=True)
+class Sensitivity:
+    """Cost change when one limit is relaxed by one step (re-solved, not a dual value)."""
+
+    limit: str
+    binding: bool
+    step: str
+    units_per_step: float
+    unit: str
+    cost_before: float
+    cost_after: float | None
+    note: str = ""
+
+    @property
+    def delta_per_unit(self) -> float | None:
+        if self.cost_after is None:
+            return None
+        return (self.cost_after - self.cost_before) / self.units_per_step
+
+
+def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sensitivity]:
+    """Relax each cap the problem sets by one step (a node of a capped GPU type, 100 kW) and
+    always the SLOs (1 ms TPOT, 100 ms TTFT); report the new optimal cost. Caps are relaxed
+    even with slack left: with whole nodes a cap can shape the plan without zero slack
+    (`binding` says whether its row had zero slack). A card more of a capped type is reported
+    per card: nodes are rented whole, so the step is one node (N_g cards)."""
+    p = plan.resolved.problem
+    out = []
+    for opt in plan.resolved.gpus:
+        if opt.max_cards is None:
+            continue
+        row, n = f"availability[{opt.id}]", opt.gpu.node_cards
+        gpus = [g.model_copy(update={"max_cards": opt.max_cards + n, "max_nodes": None})
+                if g.id.lower() == opt.id else g for g in p.gpus]
+        out.append(_relaxed(plan, p.model_copy(update={"gpus": gpus}), source, solver, row,
+                            f"+{n} cards (one node)", n, "card"))
+    if p.limits.power is not None:
+        limits = p.limits.model_copy(update={"power": p.limits.power + POWER_STEP_W})
+        out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, "power_cap",
+                            "+100 kW", 1.0, "100 kW"))
+    for key, step, label, unit, units in (("tpot", TPOT_STEP_S, "+1 ms", "ms", 1.0),
+                                          ("ttft", TTFT_STEP_S, "+100 ms", "100 ms", 1.0)):
+        slo = p.slo.model_copy(update={key: getattr(p.slo, key) + step})
+        out.append(_relaxed(plan, p.model_copy(update={"slo": slo}), source, solver, key, label, units, unit))
+    return out
+
+
+def _relaxed(plan: Plan, relaxed: Problem, source: str, solver, limit: str, step: str,
+             units: float, unit: str) -> Sensitivity:
+    """Re-solve with one limit relaxed; `binding` is whether its row had zero slack before."""
+    o = solve_outcome(relaxed, limit, source, solver=solver)
+    return Sensitivity(limit, limit in plan.binding, step, units, unit, plan.cost_per_hour,
+                       o.cost_per_hour, o.reason)
+
+
+# ------------------------------------------------------------------------------- summaries
+def pools_line(plan: Plan) -> str:
+    """'P 3×8h200 + D 8×8h200': role initial, instances × cards and GPU type."""
+    return " + ".join(f"{c.role[0].upper()} {n}×{c.cards} {c.gpu}" for c, n in plan.chosen.items())
+
+
+def outcome_dict(o: Outcome, base: Outcome) -> dict:
+    """A scenario's summary with stable keys (the plan itself under 'plan')."""
+    d: dict = {"scenario": o.name, "file": o.source, "status": o.status, "reason": o.reason or None,
+               "cost_per_hour": None, "cost_per_million_output_tokens": None, "margin_per_hour": None,
+               "delta_cost_per_hour": None, "delta_percent": None, "cards": {}, "nodes": {}, "pools": "",
+               "cost_split_per_hour": None, "rent_or_buy": o.rent_or_buy.as_dict() if o.rent_or_buy else None,
+               "plan": None}
+    if o.plan is None:
+        return d
+    pd = o.plan.as_dict()
+    d.update(cost_per_hour=pd["cost_per_hour"], cost_per_million_output_tokens=pd["cost_per_million_output_tokens"],
+             margin_per_hour=pd["margin_per_hour"], cards=pd["totals"]["cards"], nodes=pd["totals"]["nodes"],
+             pools=pools_line(o.plan), cost_split_per_hour=pool_costs(o.plan), plan=pd)
+    if base.plan is not None:
+        d["delta_cost_per_hour"] = o.plan.cost_per_hour - base.plan.cost_per_hour
+        d["delta_percent"] = 100 * d["delta_cost_per_hour"] / base.plan.cost_per_hour
+    return d
+
+
+def breakeven_dict(b: BreakEven) -> dict:
+    def brief(p: Plan | None) -> dict | None:
+        return None if p is None else {"cost_per_hour": p.cost_per_hour, "pools": pools_line(p),
+                                       "nodes": p.as_dict()["totals"]["nodes"]}
+    return {"gpu": b.gpu, "base_price_rmb_per_gpu_hour": b.base_price, "in_base_plan": b.in_base,
+            "direction": "leaves above" if b.in_base else "enters below",
+            "break_even_rmb_per_gpu_hour": b.price, "price_in": b.price_in, "price_out": b.price_out,
+            "plan_in": brief(b.plan_in), "plan_out": brief(b.plan_out), "solves": b.solves,
+            "note": b.note or None}
+
+
+def sensitivity_dict(scenario: str, s: Sensitivity) -> dict:
+    return {"scenario": scenario, "limit": s.limit, "binding_row": s.binding, "step": s.step, "unit": s.unit,
+            "cost_before": s.cost_before, "cost_after": s.cost_after,
+            "delta_cost_per_hour_per_unit": s.delta_per_unit, "note": s.note or None}
+
+
+def result_dict(outcomes: list[Outcome], breakevens: list[BreakEven] | None = None,
+                sens: list[tuple[str, list[Sensitivity]]] | None = None) -> dict:
+    """Everything `plan whatif --json` prints."""
+    base = outcomes[0]
+    return {"base": base.problem.name, "currency": base.problem.pricing.currency,
+            "hours_per_month": HOURS_PER_MONTH,
+            "scenarios": [outcome_dict(o, base) for o in outcomes],
+            "breakeven": None if breakevens is None else [breakeven_dict(b) for b in breakevens],
+            "sensitivity": None if sens is None else [sensitivity_dict(n, s) for n, ss in sens for s in ss]}
+
+
+def source_files(base: str, paths: list[str]) -> tuple[str, ...]:
+    """Every input path (an output may overwrite none of them)."""
+    return tuple(str(Path(p)) for p in [base, *paths])
+
+
+# ------------------------------------------------------------------------------- rendering
+def _money(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def render_table(result: dict) -> str:
+    """Scenarios side by side, then break-even prices, sensitivity and rent-or-buy if present."""
+    from planner.report import table
+    cur = result["currency"]
+    rows = []
+    for d in result["scenarios"]:
+        if d["plan"] is None:
+            rows.append([d["scenario"], d["status"].upper(), "-", "-", "-", "-", "-", d["reason"] or ""])
+            continue
+        fleet = ", ".join(f"{g} {d['cards'][g]}/{d['nodes'].get(g, 0)}" for g in d["cards"])
+        delta = "" if d["delta_cost_per_hour"] is None else \
+            f"{d['delta_cost_per_hour']:+,.0f} ({d['delta_percent']:+.1f}%)"
+        rows.append([d["scenario"], d["status"], _money(d["cost_per_hour"]),
+                     f"{d['cost_per_million_output_tokens']:.3f}", _money(d["margin_per_hour"]), delta,
+                     fleet, d["pools"]])
+    out = [table(["scenario", "status", f"{cur}/h", f"{cur}/M out", "margin/h", "Δ vs base",
+                  "cards/nodes", "pools (instances×cards gpu)"], rows, "llrrrrll")]
+    rb = [(d["scenario"], d["rent_or_buy"]) for d in result["scenarios"] if d["rent_or_buy"]]
+    if rb:
+        out += ["", "Rent or buy (per month of 720 h):",
+                table(["scenario", "bought", "used", "rent/month", "buy/month", "cash/month", "payback"],
+                      [[n, f"{r['nodes']}×{r['gpu']}", str(r["nodes_used"]), _money(r["rent_monthly_rmb"]),
+                        _money(r["buy_monthly_rmb"]), _money(r["buy_cash_monthly_rmb"]),
+                        "never" if r["payback_months"] is None else f"{r['payback_months']:.1f} months"]
+                       for n, r in rb], "llrrrrr")]
+    if result["breakeven"] is not None:
+        out += ["", f"Break-even rental prices ({cur}/GPU-h; bisection on re-solves):",
+                table(["gpu", "price", "in base", "break-even", "plan at break-even"],
+                      [_breakeven_row(b) for b in result["breakeven"]], "lrlrl")]
+    if result["sensitivity"] is not None:
+        out += ["", f"Sensitivity ({cur}/h per unit relaxed; re-solved):",
+                table(["scenario", "limit", "step", "cost before", "cost after", "Δ per unit", "note"],
+                      [[s["scenario"], s["limit"], s["step"], _money(s["cost_before"]), _money(s["cost_after"]),
+                        "-" if s["delta_cost_per_hour_per_unit"] is None
+                        else f"{s['delta_cost_per_hour_per_unit']:+,.1f} per {s['unit']}",
+                        s["note"] or ""] for s in result["sensitivity"]], "lllrrrl")]
+    return "\n".join(out)
+
+
+def _breakeven_row(b: dict) -> list[str]:
+    base = f"{b['base_price_rmb_per_gpu_hour']:.2f}"
+    if b["break_even_rmb_per_gpu_hour"] is None:
+        return [b["gpu"], base, "yes" if b["in_base_plan"] else "no", "-", b["note"] or ""]
+    side = b["plan_out"] if b["in_base_plan"] else b["plan_in"]
+    verb = "leaves above" if b["in_base_plan"] else "enters below"
+    return [b["gpu"], base, "yes" if b["in_base_plan"] else "no",
+            f"{verb} {b['break_even_rmb_per_gpu_hour']:.2f} (±{(b['price_out'] - b['price_in']) / 2:.2f})",
+            "" if side is None else f"{side['cost_per_hour']:,.0f}/h: {side['pools']}"]
+
+
+CSV_COLUMNS = ("scenario", "file", "status", "cost_per_hour", "cost_per_million_output_tokens",
+               "margin_per_hour", "delta_cost_per_hour", "delta_percent", "prefill_cost_per_hour",
+               "decode_cost_per_hour", "colocated_cost_per_hour", "cards", "nodes", "pools", "reason")
+
+
+def to_csv(result: dict) -> str:
+    """One row per scenario; cards and nodes as 'gpu:n' lists separated by spaces."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for d in result["scenarios"]:
+        split = d["cost_split_per_hour"] or {}
+        w.writerow([d["scenario"], d["file"], d["status"], d["cost_per_hour"], d["cost_per_million_output_tokens"],
+                    d["margin_per_hour"], d["delta_cost_per_hour"], d["delta_percent"],
+                    split.get("prefill"), split.get("decode"), split.get("colocated"),
+                    " ".join(f"{g}:{n}" for g, n in d["cards"].items()),
+                    " ".join(f"{g}:{n}" for g, n in d["nodes"].items()), d["pools"], d["reason"] or ""])
+    return buf.getvalue()
+
+
+PLOT_COLOURS = {"prefill": "#4C72B0", "decode": "#DD8452", "colocated": "#55A868"}
+
+
+def plot(result: dict, path: str, protect: tuple[str, ...] = ()) -> None:
+    """Bar per scenario of cost per million output tokens, stacked by prefill/decode/colocated."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cur = result["currency"]
+    ds = result["scenarios"]
+    names = [d["scenario"] for d in ds]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(ds) + 2), 4.5))
+    bottom = [0.0] * len(ds)
+    for role in ("prefill", "decode", "colocated"):
+        vals = [0.0 if d["plan"] is None else
+                d["cost_split_per_hour"][role] / d["cost_per_hour"] * d["cost_per_million_output_tokens"]
+                for d in ds]
+        if any(vals):
+            ax.bar(names, vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])
+            bottom = [b + v for b, v in zip(bottom, vals)]
+    top = max(bottom, default=1.0) or 1.0
+    for i, d in enumerate(ds):
+        label = d["status"] if d["plan"] is None else f"{d['cost_per_million_output_tokens']:.2f}"
+        ax.text(i, bottom[i] + 0.01 * top, label, ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel(f"{cur} per million output tokens")
+    ax.set_title(f"What-if on {result['base']}: cost per million output tokens")
+    ax.legend(title="share of cost")
+    ax.tick_params(axis="x", labelrotation=30)
+    plt.setp(ax.get_xticklabels(), ha="right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue(), protect)
+
+
+def write_bytes_atomic(path: str, data: bytes, protect: tuple[str, ...] = ()) -> None:
+    """Binary twin of yamlio.atomic_write: temporary file and rename, never over an input."""
+    p = Path(path)
+    for q in protect:
+        if Path(q).exists() and p.exists() and os.path.samefile(p, q):
+            raise BadInput(f"{p}: refusing to overwrite an input file; choose another path")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise BadInput(f"{p}: directory {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
