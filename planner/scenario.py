@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from planner.catalog import GPU, Strict, get_gpu, load_gpus
 from planner.errors import BadInput
 from planner.problem import (GPUChoice, Length, Mode, ParallelismOptions, Percent, Positive,
                              Problem, Seconds, Statistic, Watts)
-from planner.yamlio import read_yaml, validate
+from planner.yamlio import describe_validation_error, read_yaml, validate
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -126,7 +126,31 @@ class Scenario(Strict):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (an empty file is the empty scenario)."""
     data = read_yaml(path)
-    return validate(Scenario, {} if data is None else data, str(path))
+    data = {} if data is None else data
+    _check_gpu_updates(data, str(path))
+    return validate(Scenario, data, str(path))
+
+
+def _check_gpu_updates(data: object, source: str) -> None:
+    """Validate each `gpus.update.<id>` entry alone, so that errors name the GPU id.
+
+    yamlio's field paths drop mapping keys of dict-typed fields (it takes them for pydantic's
+    union tags), which would turn 'gpus.update.h200.prise' into 'gpus.update.prise'.
+    """
+    upd = data.get("gpus", {}).get("update") if isinstance(data, dict) and \
+        isinstance(data.get("gpus"), dict) else None
+    if not isinstance(upd, dict):
+        return
+    for key, entry in upd.items():
+        if not isinstance(entry, dict):
+            continue
+        try:
+            GPUUpdate.model_validate(entry)
+        except ValidationError as e:
+            marker = "\x00"
+            text = describe_validation_error(marker, e, GPUUpdate)
+            raise BadInput(text.replace(f"{marker}: (top level)", f"{source}: gpus.update.{key}")
+                           .replace(f"{marker}: ", f"{source}: gpus.update.{key}.")) from None
 
 
 def scenario_name(s: Scenario, path: str | Path) -> str:

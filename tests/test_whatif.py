@@ -1,0 +1,171 @@
+"""`plan whatif`: overlays, break-even prices, owned inventory, power caps, strict scenario files.
+
+Each solve of the seed problem takes well under a second; the tests share one base plan
+and keep re-solves few. Expectations are relations between solves (an empty overlay is the
+base; a price just below the reported break-even keeps the GPU in) plus hand-checked arithmetic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from planner.catalog import get_gpu
+from planner.problem import load_problem
+from planner.scenario import Buy, Scenario, apply, owned_cost
+from planner.solve import solve_problem
+from planner.whatif import breakeven, pool_costs, pools_line, with_price
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = ROOT / "problems" / "deepseek_qps.yaml"
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_problem(BASE)
+
+
+@pytest.fixture(scope="module")
+def base_plan(base):
+    return solve_problem(base, str(BASE))
+
+
+def _scenario(data: dict) -> Scenario:
+    return Scenario.model_validate(data)
+
+
+def _cards(plan, gpu: str) -> int:
+    return sum(c.cards * n for c, n in plan.chosen.items() if c.gpu == gpu)
+
+
+def test_empty_scenario_is_the_base_plan(base, base_plan):
+    p = apply(base, Scenario(), "empty.yaml")
+    assert p == base
+    plan = solve_problem(p, "empty.yaml")
+    assert plan.cost_per_hour == pytest.approx(base_plan.cost_per_hour, rel=1e-9)
+    assert pools_line(plan) == pools_line(base_plan)
+    assert plan.nodes == base_plan.nodes
+
+
+def test_overlay_arithmetic_by_hand(base):
+    """-20 % of the seed's 20.83 RMB/GPU-h is 16.664; 3× of 200 req/s is 600; other keys stay."""
+    p = apply(base, _scenario({"gpus": {"update": {"H200": {"price_change_percent": -20}}},
+                               "workload": {"qps_multiplier": 3}, "slo": {"tpot": "40ms"}}))
+    h200 = next(g for g in p.gpus if g.id == "h200")
+    assert h200.price_rmb_per_gpu_hour == pytest.approx(16.664)
+    assert p.workload.qps == 600 and p.workload.input_tokens == 1000
+    assert p.slo.tpot == pytest.approx(0.040) and p.slo.ttft == pytest.approx(2.0)
+    # percent on a GPU without a price override applies to its catalog price (H20: 7.50)
+    q = apply(base, _scenario({"gpus": {"update": {"h20": {"price_change_percent": 10}}}}))
+    assert next(g for g in q.gpus if g.id == "h20").price_rmb_per_gpu_hour == pytest.approx(8.25)
+    r = apply(base, _scenario({"gpus": {"remove": ["h100", "h800"], "add": ["l40s"]}}))
+    assert [g.id for g in r.gpus] == ["h200", "h20", "l40s"]
+    s = apply(base, _scenario({"gpus": {"set": ["h20", "ascend-910b"]}}))
+    assert [g.id for g in s.gpus] == ["h20", "ascend-910b"]
+    assert [g.id for g in base.gpus] == ["h200", "h800", "h20", "h100"]  # input untouched
+
+
+def test_buy_becomes_owned_nodes_at_amortised_cost(base):
+    """2.3 M RMB / (36 months · 720 h) / 8 cards = 11.092 RMB/card-h; 700 W · 1.3 · 0.6 RMB/kWh
+    = 0.546 RMB/card-h; total 11.638."""
+    b = Buy(gpu="h200", nodes=8, price_rmb_per_node=2.3e6, months=36, electricity_rmb_per_kwh=0.6, pue=1.3)
+    oc = owned_cost(b, get_gpu("h200"))
+    assert oc.amortisation_rmb_per_gpu_hour == pytest.approx(11.0918, abs=1e-4)
+    assert oc.power_rmb_per_gpu_hour == pytest.approx(0.546)
+    p = apply(base, Scenario(buy=b))
+    h200 = next(g for g in p.gpus if g.id == "h200")
+    assert (h200.owned_nodes, h200.owned_cost_rmb_per_gpu_hour) == (8, pytest.approx(11.6378, abs=1e-4))
+
+
+def test_owned_inventory_is_used_before_rented(base, base_plan):
+    """Own 4 H200 nodes at 5 RMB/card-h (below the 20.83 rent): all 4 are used, the rest is
+    rented, and the cost is the base's H200 bill with 4 nodes repriced — if the plan keeps its
+    shape, 4·8·(20.83 − 5) = 506.56 RMB/h cheaper; never more expensive than that."""
+    rented_h200 = base_plan.nodes["h200"][0]
+    assert rented_h200 > 4
+    p = apply(base, _scenario({"gpus": {"update": {"h200": {"owned_nodes": 4, "owned_cost_rmb_per_gpu_hour": 5}}}}))
+    plan = solve_problem(p, "own.yaml")
+    rent, own = plan.nodes["h200"]
+    assert own == 4 and rent > 0
+    assert plan.cost_per_hour <= base_plan.cost_per_hour - 4 * 8 * (20.83 - 5.0) + 1e-6
+    assert sum(pool_costs(plan).values()) == pytest.approx(plan.cost_per_hour)
+
+
+def test_binding_power_cap_raises_cost(base, base_plan):
+    kw = base_plan.as_dict()["totals"]["power_kw"]
+    cap_kw = 0.9 * kw
+    p = apply(base, _scenario({"limits": {"power": f"{cap_kw:.3f}kW"}}))
+    plan = solve_problem(p, "power.yaml")
+    assert plan.cost_per_hour > base_plan.cost_per_hour
+    assert plan.as_dict()["totals"]["power_kw"] <= cap_kw + 1e-6
+
+
+def test_breakeven_both_sides(base, base_plan):
+    """H100 is in the seed plan; its exit price is bracketed by [price_in, price_out]: just
+    below price_in it is still used, just above price_out it is not. H800 (out at 12.15) has an
+    entry price: below it H800 is used, above it not. Candidates are reused across re-solves."""
+    be = {b.gpu: b for b in breakeven(base, str(BASE), ["h100", "h800"], rel_tol=0.05)}
+    for gid in ("h100", "h800"):
+        b = be[gid]
+        assert b.in_base == (_cards(base_plan, gid) > 0)
+        assert b.price_in is not None and b.price_out is not None
+        assert b.price_in < b.price_out <= b.price_in + max(0.05 * b.base_price, 0.01) + 1e-9
+        below = solve_problem(with_price(base, gid, b.price_in * 0.99), "below")
+        above = solve_problem(with_price(base, gid, b.price_out * 1.01), "above")
+        assert _cards(below, gid) > 0, gid
+        assert _cards(above, gid) == 0, gid
+    assert be["h100"].in_base and be["h100"].price > be["h100"].base_price
+    assert not be["h800"].in_base and be["h800"].price < be["h800"].base_price
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize("text, field", [
+    ("gpus:\n  update:\n    h200: {prise: 3}\n", "gpus.update.h200.prise: unknown key"),
+    ("workload:\n  qsp: 3\n", "workload.qsp: unknown key 'qsp'. Did you mean 'qps'?"),
+    ("traffic: 3\n", "traffic: unknown key"),
+    ("buy: {gpu: h200, nodes: 2, price_rmb_per_node: 1, months: 36}\n",
+     "buy.electricity_rmb_per_kwh: required field is missing"),
+    ("gpus: {remove: [b300]}\n", "gpus.remove[0]: GPU 'b300' is not in the base list"),
+])
+def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, text, field):
+    path = _write(tmp_path, "bad.yaml", text)
+    r = CliRunner().invoke(main, ["whatif", str(BASE), path])
+    assert r.exit_code == 2, r.output
+    assert f"{path}: {field}" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_cli_json_csv_plot_and_infeasible_row(tmp_path):
+    """An impossible budget is a row marked infeasible with its reason, not a crash (exit 0)."""
+    cheap = _write(tmp_path, "cheap.yaml", "name: h200-cheaper\ngpus: {update: {h200: {price_change_percent: -20}}}\n")
+    broke = _write(tmp_path, "broke.yaml", "name: broke\nlimits: {budget_rmb_per_hour: 100}\n")
+    csv_path, png = tmp_path / "w.csv", tmp_path / "w.png"
+    r = CliRunner().invoke(main, ["whatif", str(BASE), cheap, broke, "--json", "--csv", str(csv_path),
+                                  "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    rows = {s["scenario"]: s for s in d["scenarios"]}
+    assert list(rows) == ["base", "h200-cheaper", "broke"]
+    assert rows["base"]["delta_cost_per_hour"] == 0
+    assert rows["h200-cheaper"]["delta_cost_per_hour"] < 0
+    assert rows["broke"]["status"] == "infeasible"
+    assert rows["broke"]["reason"].startswith("demand cannot be met within")
+    assert rows["broke"]["plan"] is None and rows["broke"]["cost_per_hour"] is None
+    split = rows["base"]["cost_split_per_hour"]
+    assert sum(split.values()) == pytest.approx(rows["base"]["cost_per_hour"])
+    table = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    assert [t["scenario"] for t in table] == ["base", "h200-cheaper", "broke"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r2 = CliRunner().invoke(main, ["whatif", str(BASE), cheap, "--csv", cheap])
+    assert r2.exit_code == 2 and "refusing to overwrite" in r2.output
