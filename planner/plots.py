@@ -1,0 +1,287 @@
+"""Pictures of a sweep: a PNG (matplotlib, imported only here and only when drawing) and a
+self-contained HTML page (inline SVG, a few lines of JS for tooltips; no network, no CDN).
+
+A *panel* plots price (currency per million output tokens) against one swept axis — TPOT as
+interactivity (tokens/s per user = 1/TPOT), TTFT in seconds, or QPS — with the other axes held
+at their last (loosest or largest) value. Each curve shows its non-dominated plans; the
+optimum's plan changes are lettered on the chart and listed under it.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import BadInput
+from planner.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
+
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+OPTIMUM_COLOUR = "#111111"
+X_LABEL = {"tpot": "interactivity (output tokens/s per user = 1 / TPOT)",
+           "ttft": "TTFT (s, worst pool of the verified plan)",
+           "qps": "load (requests/s)"}
+PNG_DPI = 150
+PANEL_SIZE_IN = (7.5, 5.0)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve on one panel: points (x, price, row) sorted by x, and the plan-change letters."""
+
+    curve: str
+    points: tuple[tuple[float, float, Row], ...]
+    changes: tuple[tuple[str, float, float, Row], ...]  # (letter, x, y, row); optimum only
+
+
+def x_of(axis: str, r: Row) -> float:
+    """The panel's x value of a row: 1/TPOT, achieved TTFT, or QPS."""
+    if axis == "tpot":
+        return r.interactivity
+    return r.ttft_s if axis == "ttft" else r.qps
+
+
+def panel_series(sweep: Sweep, axis: str) -> list[Series]:
+    """Each curve's rows on the slice where the other axes sit at their last value."""
+    fixed = {a.name: a.values[-1] for a in sweep.axes if a.name != axis}
+    out = []
+    letter = 0
+    for curve in sweep.curves:
+        rows = [r for r in sweep.curve(curve) if r.solved and all(
+            abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
+        if axis in LATENCY_AXES:
+            rows = [rows[i] for i in sorted(frontier(rows, [axis]))]
+        pts = sorted(((x_of(axis, r), r.cost_per_million_output_tokens, r) for r in rows),
+                     key=lambda p: p[0])
+        changes = []
+        if curve == ALL:
+            last = None
+            for x, y, r in pts:
+                if r.pools != last:
+                    changes.append((chr(ord("A") + letter % 26), x, y, r))
+                    letter += 1
+                    last = r.pools
+        out.append(Series(curve, tuple(pts), tuple(changes)))
+    return out
+
+
+def _value(r: Row, axis: str) -> float:
+    return r.qps if axis == "qps" else getattr(r, f"{axis}_limit_s")
+
+
+def panel_axes(sweep: Sweep) -> list[str]:
+    """Which panels to draw: one per swept axis, TPOT first."""
+    names = [a.name for a in sweep.axes]
+    return [n for n in ("tpot", "ttft", "qps") if n in names]
+
+
+def _colour(sweep: Sweep, curve: str) -> str:
+    return OPTIMUM_COLOUR if curve == ALL else COLOURS[(sweep.curves.index(curve) - 1) % len(COLOURS)]
+
+
+def _label(curve: str) -> str:
+    return "optimum (mixed fleet)" if curve == ALL else f"{curve.upper()} only"
+
+
+def _title(sweep: Sweep, axis: str) -> str:
+    fixed = [a for a in sweep.axes if a.name != axis]
+    held = ", ".join(f"{a.name.upper()} {_fmt_axis(a.name, a.values[-1])}" for a in fixed)
+    return f"{sweep.problem}: price vs {axis.upper()}" + (f" (at {held})" if held else "")
+
+
+def _fmt_axis(axis: str, v: float) -> str:
+    from planner.units import format_time
+    return f"{v:g} req/s" if axis == "qps" else format_time(v)
+
+
+# -------------------------------------------------------------------------------------- PNG
+def render_png(sweep: Sweep) -> bytes:
+    """The frontier chart as PNG bytes (matplotlib's object API: no pyplot, no global state)."""
+    import io
+
+    from matplotlib.figure import Figure
+    axes_names = panel_axes(sweep)
+    all_changes = []
+    fig = Figure(figsize=(PANEL_SIZE_IN[0] * len(axes_names), PANEL_SIZE_IN[1] + 1.6), dpi=PNG_DPI,
+                 layout="constrained")
+    axs = fig.subplots(1, len(axes_names), squeeze=False)[0]
+    for ax, axis in zip(axs, axes_names):
+        for s in panel_series(sweep, axis):
+            if not s.points:
+                continue
+            xs = [p[0] for p in s.points]
+            ys = [p[1] for p in s.points]
+            opt = s.curve == ALL
+            ax.plot(xs, ys, marker="o", markersize=4 if opt else 3, linewidth=2.4 if opt else 1.3,
+                    color=_colour(sweep, s.curve), label=_label(s.curve), zorder=3 if opt else 2,
+                    alpha=1.0 if opt else 0.85)
+            for letter, x, y, r in s.changes:
+                ax.annotate(letter, (x, y), xytext=(0, 7), textcoords="offset points", ha="center",
+                            fontsize=8, fontweight="bold", zorder=4)
+            if s.changes and axis == axes_names[0]:
+                all_changes = s.changes
+        ax.set_xlabel(X_LABEL[axis])
+        ax.set_ylabel(f"{sweep.currency} per million output tokens")
+        ax.set_title(_title(sweep, axis), fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    if all_changes:
+        lines = [f"{letter}: {r.pools}  ({r.cost_per_million_output_tokens:.2f}, {r.limits()})"
+                 for letter, _, _, r in all_changes]
+        fig.text(0.01, 0.0, "Optimum's plans (P prefill, D decode, C colocated; instances×cards):\n"
+                 + "\n".join(lines), fontsize=7, va="bottom", family="monospace")
+        fig.get_layout_engine().set(rect=(0, 0.03 + 0.018 * len(lines), 1, 1 - 0.03 - 0.018 * len(lines)))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def write_png(sweep: Sweep, path: str, protect: tuple[str, ...] = ()) -> None:
+    """render_png written atomically to path (temporary file, then rename); never over an input."""
+    p = Path(path)
+    for q in protect:
+        if Path(q).exists() and p.exists() and os.path.samefile(p, q):
+            raise BadInput(f"{p}: refusing to overwrite the input file; choose another --out path")
+    data = render_png(sweep)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ------------------------------------------------------------------------------------- HTML
+SVG_W, SVG_H = 860, 460
+MARGIN = {"l": 70, "r": 20, "t": 36, "b": 52}
+TICKS = 6
+
+
+def nice_ticks(lo: float, hi: float, n: int = TICKS) -> list[float]:
+    """About n round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k)."""
+    import math
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    return [start + i * step for i in range(int(math.ceil((hi - start) / step)) + 1)]
+
+
+def _tooltip(r: Row, currency: str) -> str:
+    return (f"{_label(r.curve)}\n{r.limits()}\nachieved TPOT {r.tpot_s*1e3:.1f} ms "
+            f"({r.interactivity:.1f} tok/s/user), TTFT {r.ttft_s:.2f} s\n"
+            f"{r.cost_per_million_output_tokens:.3f} {currency}/M output tokens, "
+            f"{r.cost_per_hour:,.0f} {currency}/h\n{r.plan}")
+
+
+def _svg_panel(sweep: Sweep, axis: str) -> str:
+    """One panel as inline SVG: axes, ticks, a polyline and hoverable circles per curve."""
+    series = [s for s in panel_series(sweep, axis) if s.points]
+    xs = [p[0] for s in series for p in s.points] or [0.0, 1.0]
+    ys = [p[1] for s in series for p in s.points] or [0.0, 1.0]
+    xt, yt = nice_ticks(min(xs), max(xs)), nice_ticks(0.0, max(ys))
+    x0, x1, y0, y1 = xt[0], xt[-1], yt[0], yt[-1]
+    pw, ph = SVG_W - MARGIN["l"] - MARGIN["r"], SVG_H - MARGIN["t"] - MARGIN["b"]
+
+    def sx(x: float) -> float:
+        return MARGIN["l"] + (x - x0) / (x1 - x0) * pw
+
+    def sy(y: float) -> float:
+        return MARGIN["t"] + ph - (y - y0) / (y1 - y0) * ph
+
+    e = html.escape
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
+           f'viewBox="0 0 {SVG_W} {SVG_H}" font-family="sans-serif" font-size="12">',
+           f'<text x="{SVG_W/2}" y="20" text-anchor="middle" font-size="14">{e(_title(sweep, axis))}</text>']
+    for t in xt:
+        out.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{MARGIN["t"]}" y2="{MARGIN["t"]+ph}" stroke="#eee"/>'
+                   f'<text x="{sx(t):.1f}" y="{MARGIN["t"]+ph+16}" text-anchor="middle">{t:g}</text>')
+    for t in yt:
+        out.append(f'<line x1="{MARGIN["l"]}" x2="{MARGIN["l"]+pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{MARGIN["l"]-6}" y="{sy(t)+4:.1f}" text-anchor="end">{t:g}</text>')
+    out.append(f'<rect x="{MARGIN["l"]}" y="{MARGIN["t"]}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+    out.append(f'<text x="{MARGIN["l"]+pw/2}" y="{SVG_H-10}" text-anchor="middle">{e(X_LABEL[axis])}</text>')
+    out.append(f'<text transform="translate(16,{MARGIN["t"]+ph/2}) rotate(-90)" text-anchor="middle">'
+               f'{e(sweep.currency)} per million output tokens</text>')
+    for k, s in enumerate(series):
+        c = _colour(sweep, s.curve)
+        width = 3 if s.curve == ALL else 1.5
+        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in s.points)
+        out.append(f'<g class="curve" data-curve="{e(s.curve)}"><polyline points="{pts}" fill="none" '
+                   f'stroke="{c}" stroke-width="{width}"/>')
+        for x, y, r in s.points:
+            tip = e(_tooltip(r, sweep.currency))
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{5 if s.curve == ALL else 4}" fill="{c}" '
+                       f'data-tip="{tip}"><title>{tip}</title></circle>')
+        for letter, x, y, _ in s.changes:
+            out.append(f'<text x="{sx(x):.1f}" y="{sy(y)-9:.1f}" text-anchor="middle" font-weight="bold">{letter}</text>')
+        out.append("</g>")
+        ly = MARGIN["t"] + 14 + 16 * k
+        out.append(f'<line x1="{MARGIN["l"]+10}" x2="{MARGIN["l"]+30}" y1="{ly-4}" y2="{ly-4}" stroke="{c}" '
+                   f'stroke-width="{width}"/><text x="{MARGIN["l"]+36}" y="{ly}">{e(_label(s.curve))}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+_TOOLTIP_JS = """
+const tip = document.getElementById('tip');
+document.querySelectorAll('circle[data-tip]').forEach(c => {
+  c.addEventListener('mousemove', ev => {
+    tip.textContent = c.dataset.tip; tip.style.display = 'block';
+    tip.style.left = (ev.pageX + 14) + 'px'; tip.style.top = (ev.pageY + 14) + 'px'; });
+  c.addEventListener('mouseleave', () => { tip.style.display = 'none'; });
+});
+"""
+
+_CSS = """body{font-family:sans-serif;margin:1.5em;color:#222}
+#tip{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;
+padding:6px 8px;font-size:12px;box-shadow:2px 2px 6px rgba(0,0,0,.2);pointer-events:none}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+td.l{text-align:left}tr.front td{font-weight:bold}circle{cursor:pointer}"""
+
+
+def render_html(sweep: Sweep) -> str:
+    """A self-contained page: one SVG panel per swept axis, hover tooltips, the data as JSON and a table."""
+    from planner.report import to_json
+    e = html.escape
+    panels = "\n".join(_svg_panel(sweep, a) for a in panel_axes(sweep))
+    head = ["curve", "TPOT limit (ms)", "TTFT limit (s)", "QPS", "status", "TPOT (ms)", "TTFT (s)",
+            f"{sweep.currency}/h", f"{sweep.currency}/M out", "frontier", "plan"]
+    body = []
+    for r in sweep.rows:
+        ok = r.solved
+        cells = [r.curve, f"{r.tpot_limit_s*1e3:.1f}", f"{r.ttft_limit_s:.2f}", f"{r.qps:g}", r.status,
+                 f"{r.tpot_s*1e3:.1f}" if ok else "", f"{r.ttft_s:.2f}" if ok else "",
+                 f"{r.cost_per_hour:,.0f}" if ok else "",
+                 f"{r.cost_per_million_output_tokens:.3f}" if ok else "", "*" if r.on_frontier else "",
+                 r.plan if ok else r.reason]
+        tds = "".join(f'<td class="l">{e(c)}</td>' if i in (0, 4, 10) else f"<td>{e(c)}</td>"
+                      for i, c in enumerate(cells))
+        body.append(f'<tr class="{"front" if r.on_frontier else ""}">{tds}</tr>')
+    data = to_json(sweep.as_dict()).replace("</", "<\\/")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(sweep.problem)}: price vs latency</title>
+<style>{_CSS}</style></head><body>
+<h1>{e(sweep.problem)}: {e(sweep.currency)} per million output tokens against latency</h1>
+<p>Each curve keeps its non-dominated verified plans; hover a point to see its plan
+(P prefill, D decode, C colocated; instances×cards GPU, parallelism, design batch).
+Letters mark where the optimum's plan changes.</p>
+{panels}
+<div id="tip"></div>
+<h2>Every point</h2>
+<table><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>
+<tbody>
+{chr(10).join(body)}
+</tbody></table>
+<script type="application/json" id="frontier-data">{data}</script>
+<script>{_TOOLTIP_JS}</script>
+</body></html>
+"""

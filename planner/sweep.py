@@ -1,0 +1,427 @@
+"""`plan sweep`: the price of latency, by the epsilon-constraint method.
+
+Glossary: an *axis* is a swept value — an SLO limit (`tpot`, `ttft`, seconds) or the load
+(`qps`, requests/s); a *grid point* is one combination of axis values; a *curve* is the fleet
+allowed — `all` (every GPU type of the problem: the optimum) or one GPU id; a *row* is one
+(curve, grid point) solve. The MILP is re-solved at each limit (the epsilon constraint is the
+SLO itself, applied when candidates are generated); non-dominated rows form the frontier.
+
+One grid point is one task: its curves share the analytic model's numbers, and points handled
+by the same process share them too (memoised in `candidates`). Tasks run in a local process
+pool or on a Dask cluster; rows are ordered by (curve, grid point) whatever finishes first, and
+carry no wall-clock time, so every executor gives identical results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from planner.candidates import CandidateSet
+from planner.errors import BadInput, Infeasible, VerificationFailed
+from planner.problem import Problem, resolve
+from planner.units import UnitError, format_time, parse_quantity
+
+AXES = ("tpot", "ttft", "qps")
+LATENCY_AXES = ("tpot", "ttft")
+ALL = "all"                    # the curve that may use every GPU type of the problem
+ROLE_LETTER = {"prefill": "P", "decode": "D", "colocated": "C"}
+SCHEMA_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------ axes
+@dataclass(frozen=True)
+class Axis:
+    """One swept quantity and its values, SI units (seconds, requests/s)."""
+
+    name: str
+    values: tuple[float, ...]
+
+
+def _parse_value(name: str, text: str) -> float:
+    """'15ms' → 0.015 for the latency axes; '200' → 200.0 requests/s for qps; must be > 0."""
+    try:
+        v = parse_quantity(text, "time") if name in LATENCY_AXES else float(text)
+    except (UnitError, ValueError):
+        hint = 'like "15ms" or "2s"' if name in LATENCY_AXES else "like 200"
+        raise BadInput(f"--{name}: cannot read {text!r}; write values {hint}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise BadInput(f"--{name}: {text!r} must be a positive number")
+    return v
+
+
+def parse_axis(name: str, text: str, points: int, spacing: str = "log") -> Axis:
+    """'15ms:150ms' → `points` values from 15 to 150 ms (geometric or linear spacing);
+    '20ms,50ms,80ms' → those values; '50ms' → one value."""
+    if name not in AXES:
+        raise BadInput(f"unknown sweep axis {name!r}; choose from {', '.join(AXES)}")
+    text = text.strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 2:
+            raise BadInput(f"--{name}: {text!r} is not a range; write it like LOW:HIGH")
+        lo, hi = (_parse_value(name, p) for p in parts)
+        if hi <= lo:
+            raise BadInput(f"--{name}: the range {text!r} must rise (LOW < HIGH)")
+        if points < 2:
+            raise BadInput(f"--points: a range needs at least 2 points, got {points}")
+        return Axis(name, tuple(_spaced(lo, hi, points, spacing)))
+    values = tuple(sorted({_parse_value(name, p) for p in text.split(",") if p.strip()}))
+    if not values:
+        raise BadInput(f"--{name}: no values in {text!r}")
+    return Axis(name, values)
+
+
+def _spaced(lo: float, hi: float, n: int, spacing: str) -> list[float]:
+    """n values from lo to hi inclusive: geometric ('log') or arithmetic ('linear')."""
+    if spacing == "log":
+        r = (hi / lo) ** (1.0 / (n - 1))
+        vals = [lo * r**i for i in range(n)]
+    else:
+        vals = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+    vals[-1] = hi
+    return vals
+
+
+def grid(axes: Sequence[Axis]) -> list[dict[str, float]]:
+    """Every combination of axis values, first axis slowest."""
+    return [dict(zip((a.name for a in axes), combo)) for combo in
+            itertools.product(*(a.values for a in axes))]
+
+
+def problem_at(problem: Problem, point: dict[str, float], curve: str = ALL) -> Problem:
+    """A copy of the problem with the point's limits and load; a single-GPU curve keeps only that GPU."""
+    slo = problem.slo.model_copy(update={k: v for k, v in point.items() if k in LATENCY_AXES})
+    workload = problem.workload.model_copy(update={"qps": point["qps"]} if "qps" in point else {})
+    gpus = problem.gpus if curve == ALL else [g for g in problem.gpus if g.id == curve]
+    return problem.model_copy(update={"slo": slo, "workload": workload, "gpus": gpus})
+
+
+# ------------------------------------------------------------------------------------ rows
+@dataclass(frozen=True)
+class Row:
+    """One solve of the sweep: limits, outcome, achieved latency and price of the verified plan."""
+
+    curve: str
+    point: int                     # index into the grid
+    tpot_limit_s: float
+    ttft_limit_s: float
+    qps: float
+    status: str                    # optimal, feasible, infeasible, verification_failed
+    tpot_s: float | None = None    # worst pool of the verified plan
+    ttft_s: float | None = None
+    cost_per_hour: float | None = None
+    cost_per_million_output_tokens: float | None = None
+    cost_per_million_tokens: float | None = None
+    pools: str = ""                # e.g. "P 3×8 H800 | D 12×8 H20"
+    plan: str = ""                 # pools with parallelism and batch, for tooltips
+    reason: str = ""               # why infeasible / not verified
+    on_frontier: bool = False
+
+    @property
+    def solved(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    @property
+    def interactivity(self) -> float | None:
+        """Tokens/s one user sees while decoding: 1 / TPOT."""
+        return 1.0 / self.tpot_s if self.tpot_s else None
+
+    def limits(self) -> str:
+        """'TPOT ≤ 50 ms, TTFT ≤ 2 s, 200 req/s'."""
+        return (f"TPOT ≤ {format_time(self.tpot_limit_s)}, TTFT ≤ {format_time(self.ttft_limit_s)}, "
+                f"{self.qps:g} req/s")
+
+    def summary(self) -> str:
+        """One line for progress output: limits → price and pools, or why not."""
+        if not self.solved:
+            return f"{self.limits()}: {self.status}"
+        return f"{self.limits()}: {self.cost_per_million_output_tokens:.3f}/M out  {self.pools}"
+
+
+def pool_summary(pools: Iterable[dict[str, Any]], detail: bool = False) -> str:
+    """'P 3×8 H800 | D 12×8 H20': role letter, instances × cards per instance, GPU."""
+    merged: dict[tuple, int] = {}
+    extra: dict[tuple, str] = {}
+    for p in pools:
+        key = (list(ROLE_LETTER).index(p["role"]), p["gpu"], p["cards_per_instance"],
+               p["parallelism"]["label"] if detail else "")
+        merged[key] = merged.get(key, 0) + p["instances"]
+        if detail:
+            extra[key] = (f" b{p['design_batch']}" if p["role"] != "prefill" else "")
+    parts = []
+    for key in sorted(merged):
+        role, gpu, cards, label = key
+        s = f"{list(ROLE_LETTER.values())[role]} {merged[key]}×{cards} {gpu.upper()}"
+        parts.append(s + (f" {label}{extra[key]}" if detail else ""))
+    return " | ".join(parts)
+
+
+def _worst(pools: list[dict[str, Any]], key: str) -> float | None:
+    vals = [p[key] for p in pools if p.get(key) is not None]
+    return max(vals) if vals else None
+
+
+def restrict(cs: CandidateSet, gpu: str) -> CandidateSet:
+    """The candidates of one GPU type: what `generate` gives for the problem with only that GPU
+    (it treats GPU types independently; `shapes`, which nothing downstream reads, is left 0)."""
+    return CandidateSet(tuple(c for c in cs.candidates if c.gpu == gpu),
+                        tuple(r for r in cs.rejected if r.gpu == gpu), 0)
+
+
+def solve_row(problem: Problem, source: str, point: dict[str, float], index: int, curve: str,
+              candidates: CandidateSet | None = None) -> Row:
+    """Solve one (curve, grid point); an infeasible or unverified point is a row, not an error."""
+    from planner.solve import solve_problem
+    p = problem_at(problem, point, curve)
+    base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft,
+                qps=p.workload.qps)
+    try:
+        d = solve_problem(p, source, candidates=candidates).as_dict()
+    except Infeasible as e:
+        return Row(**base, status="infeasible", reason=str(e))
+    except VerificationFailed as e:
+        return Row(**base, status="verification_failed", reason=str(e))
+    pools = d["pools"]
+    return Row(**base, status=d["status"], tpot_s=_worst(pools, "tpot_s"), ttft_s=_worst(pools, "ttft_s"),
+               cost_per_hour=d["cost_per_hour"],
+               cost_per_million_output_tokens=d["cost_per_million_output_tokens"],
+               cost_per_million_tokens=d["cost_per_million_tokens"],
+               pools=pool_summary(pools), plan=pool_summary(pools, detail=True))
+
+
+def solve_point(task: tuple[Problem, str, dict[str, float], int, tuple[str, ...]]) -> list[Row]:
+    """Worker: every curve at one grid point, candidates generated once for all of them
+    (top-level so that process pools and Dask can pickle it)."""
+    from planner.candidates import generate
+    problem, source, point, index, curves = task
+    cs = generate(resolve(problem_at(problem, point), source))
+    return [solve_row(problem, source, point, index, c, cs if c == ALL else restrict(cs, c))
+            for c in curves]
+
+
+# -------------------------------------------------------------------------------- frontier
+COST_TOLERANCE = 1e-6  # relative; solver round-off between equal-cost fleets is far below it
+
+
+def _cost_key(r: Row) -> float:
+    """Cost per hour rounded to COST_TOLERANCE, so equal fleets compare equal."""
+    c = r.cost_per_hour
+    return 0.0 if c == 0 else round(c, -int(math.floor(math.log10(abs(c) * COST_TOLERANCE))))
+
+
+def dominates(a: Row, b: Row, axes: Sequence[str]) -> bool:
+    """a is at least as cheap and as fast as b on every latency axis, and better in one."""
+    pairs = [(_cost_key(a), _cost_key(b))] + [(_achieved(a, x), _achieved(b, x)) for x in axes]
+    return all(x <= y for x, y in pairs) and any(x < y for x, y in pairs)
+
+
+def _achieved(r: Row, axis: str) -> float:
+    return r.tpot_s if axis == "tpot" else r.ttft_s
+
+
+def frontier(rows: Sequence[Row], axes: Sequence[str]) -> set[int]:
+    """Indices (into rows) of solved rows no other row dominates; of identical plans the first."""
+    solved = [(i, r) for i, r in enumerate(rows) if r.solved]
+    keep = set()
+    seen: set[tuple] = set()
+    for i, r in solved:
+        if any(dominates(o, r, axes) for _, o in solved):
+            continue
+        sig = (_cost_key(r), *(_achieved(r, x) for x in axes))
+        if sig not in seen:
+            seen.add(sig)
+            keep.add(i)
+    return keep
+
+
+def mark_frontier(rows: Sequence[Row], axes: Sequence[Axis]) -> list[Row]:
+    """New rows with `on_frontier` set, per curve and per load (qps is a condition, not a goal)."""
+    lat = [a.name for a in axes if a.name in LATENCY_AXES]
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r.curve, r.qps), []).append(i)
+    on: set[int] = set()
+    for idx in groups.values():
+        on |= {idx[j] for j in frontier([rows[i] for i in idx], lat)}
+    return [replace(r, on_frontier=i in on) for i, r in enumerate(rows)]
+
+
+# ---------------------------------------------------------------------------------- sweep
+@dataclass(frozen=True)
+class Sweep:
+    """A finished sweep: the axes, the curves and every row, ordered by (curve, grid point)."""
+
+    problem: str
+    source: str
+    currency: str
+    axes: tuple[Axis, ...]
+    curves: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+    def curve(self, name: str) -> list[Row]:
+        return [r for r in self.rows if r.curve == name]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON contract of frontier.json (SI units, costs in `currency`)."""
+        return {"schema_version": SCHEMA_VERSION, "problem": self.problem, "currency": self.currency,
+                "axes": {a.name: list(a.values) for a in self.axes}, "curves": list(self.curves),
+                "rows": [asdict(r) | {"interactivity_tokens_per_s_per_user": r.interactivity}
+                         for r in self.rows]}
+
+
+CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status", "tpot_s",
+               "interactivity_tokens_per_s_per_user", "ttft_s", "cost_per_hour",
+               "cost_per_million_output_tokens", "cost_per_million_tokens", "pools", "on_frontier",
+               "reason")
+
+
+def to_csv(sweep: Sweep) -> str:
+    """One line per row; empty cells where a value does not exist (infeasible points)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for d in sweep.as_dict()["rows"]:
+        w.writerow(["" if d[c] is None else repr(d[c]) if isinstance(d[c], float) else d[c]
+                    for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def curves_of(problem: Problem, per_gpu: bool) -> tuple[str, ...]:
+    """'all', then each GPU type alone when there is more than one."""
+    singles = [g.id for g in problem.gpus] if per_gpu and len(problem.gpus) > 1 else []
+    return (ALL, *singles)
+
+
+def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: bool = True,
+              workers: int | None = None, dask: str | None = None,
+              on_point: Callable[[list[Row]], None] | None = None) -> Sweep:
+    """Solve every grid point on every curve (in parallel), mark the frontier, return the Sweep.
+
+    `on_point` is called with each grid point's rows as it finishes (progress, streaming).
+    """
+    names = [a.name for a in axes]
+    if len(set(names)) != len(names) or not axes:
+        raise BadInput("sweep: give each of --tpot, --ttft, --qps at most once, and at least one")
+    resolve(problem, source)  # bad catalog references fail here, once, as BadInput
+    curves = curves_of(problem, per_gpu)
+    tasks = [(problem, source, pt, i, curves) for i, pt in enumerate(grid(axes))]
+    done: list[Row] = []
+
+    def collect(rows: list[Row]) -> None:
+        done.extend(rows)
+        if on_point:
+            on_point(rows)
+
+    if dask:
+        _run_dask(dask, tasks, collect)
+    else:
+        _run_local(tasks, collect, workers)
+    order = {c: k for k, c in enumerate(curves)}
+    rows = sorted(done, key=lambda r: (order[r.curve], r.point))
+    return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
+                 tuple(mark_frontier(rows, axes)))
+
+
+def default_workers() -> int:
+    """Local cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _run_local(tasks: list, collect: Callable[[list[Row]], None], workers: int | None) -> None:
+    """In-process when one worker, else a process pool; results handed over as they finish."""
+    n = min(workers or default_workers(), len(tasks))
+    if n < 1:
+        raise BadInput(f"--workers: must be at least 1, got {workers}")
+    if n == 1:
+        for t in tasks:
+            collect(solve_point(t))
+        return
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        for f in as_completed([pool.submit(solve_point, t) for t in tasks]):
+            collect(f.result())
+
+
+LOCAL_DASK_WORKERS = 2
+
+
+def _run_dask(address: str, tasks: list, collect: Callable[[list[Row]], None]) -> None:
+    """Run the tasks on a Dask cluster at `address`, or on a LocalCluster for 'local'."""
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
+    except ImportError:
+        raise BadInput("--dask needs the 'dask' extra: pip install 'planner[dask]'") from None
+    cluster = None
+    try:
+        if address == "local":
+            cluster = LocalCluster(n_workers=LOCAL_DASK_WORKERS, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        try:
+            client = Client(cluster if cluster is not None else address, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as e:
+            raise BadInput(f"--dask {address}: cannot connect to the scheduler ({e})") from None
+        with client:
+            futures = client.map(solve_point, tasks, pure=False)
+            for f in dask_completed(futures):
+                collect(f.result())
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------------- output
+def render_table(sweep: Sweep) -> str:
+    """The optimum at each grid point with its pools, and each GPU type's price alongside."""
+    from planner.report import table
+    swept = [a.name for a in sweep.axes]
+    singles = [c for c in sweep.curves if c != ALL]
+    by = {(r.curve, r.point): r for r in sweep.rows}
+    headers = [f"{n} limit" for n in swept] + ["TPOT", "TTFT", f"{sweep.currency}/M out"]
+    headers += [f"{g} only" for g in singles] + ["frontier", "pools (optimum)"]
+    rows = []
+    for r in sweep.curve(ALL):
+        cells = [f"{r.qps:g}" if n == "qps" else format_time(getattr(r, f"{n}_limit_s")) for n in swept]
+        if r.solved:
+            cells += [format_time(r.tpot_s), format_time(r.ttft_s), f"{r.cost_per_million_output_tokens:.3f}"]
+        else:
+            cells += ["-", "-", r.status]
+        for g in singles:
+            o = by[(g, r.point)]
+            cells.append(f"{o.cost_per_million_output_tokens:.3f}" if o.solved else "-")
+        cells += ["*" if r.on_frontier else "", r.pools]
+        rows.append(cells)
+    align = "r" * (len(headers) - 1) + "l"
+    return table(headers, rows, align)
+
+
+OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")
+
+
+def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = ()) -> list[str]:
+    """Write the four frontier files into out_dir (created if missing), each atomically."""
+    from pathlib import Path
+
+    from planner import plots
+    from planner.report import to_json
+    from planner.yamlio import atomic_write
+    d = Path(out_dir)
+    if d.exists() and not d.is_dir():
+        raise BadInput(f"--out {out_dir}: exists and is not a directory")
+    d.mkdir(parents=True, exist_ok=True)
+    csv_p, json_p, png_p, html_p = (str(d / f) for f in OUTPUT_FILES)
+    atomic_write(csv_p, to_csv(sweep), protect=inputs)
+    atomic_write(json_p, to_json(sweep.as_dict()), protect=inputs)
+    plots.write_png(sweep, png_p, protect=inputs)
+    atomic_write(html_p, plots.render_html(sweep), protect=inputs)
+    return [csv_p, json_p, png_p, html_p]
