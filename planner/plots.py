@@ -59,10 +59,10 @@ def panel_series(sweep: Sweep, axis: str) -> list[Series]:
         if curve == ALL:
             last = None
             for x, y, r in pts:
-                if r.pools != last:
+                if r.fleet != last:
                     changes.append((chr(ord("A") + letter % 26), x, y, r))
                     letter += 1
-                    last = r.pools
+                    last = r.fleet
         out.append(Series(curve, tuple(pts), tuple(changes)))
     return out
 
@@ -86,14 +86,25 @@ def _label(curve: str) -> str:
 
 
 def _title(sweep: Sweep, axis: str) -> str:
-    fixed = [a for a in sweep.axes if a.name != axis]
-    held = ", ".join(f"{a.name.upper()} {_fmt_axis(a.name, a.values[-1])}" for a in fixed)
-    return f"{sweep.problem}: price vs {axis.upper()}" + (f" (at {held})" if held else "")
+    """'deepseek-qps: price vs TPOT (TTFT ≤ 2 s, 200 req/s)': what the panel holds fixed."""
+    r = sweep.rows[0]
+    fixed = {"tpot": r.tpot_limit_s, "ttft": r.ttft_limit_s, "qps": r.qps}
+    fixed.update({a.name: a.values[-1] for a in sweep.axes})
+    held = [f"{k.upper()} ≤ {_fmt_axis(k, v)}" if k != "qps" else _fmt_axis(k, v)
+            for k, v in fixed.items() if k != axis]
+    return f"{sweep.problem}: price vs {axis.upper()} ({', '.join(held)})"
 
 
 def _fmt_axis(axis: str, v: float) -> str:
     from planner.units import format_time
     return f"{v:g} req/s" if axis == "qps" else format_time(v)
+
+
+def _limits(r: Row, swept: list[str]) -> str:
+    """The swept limits of a row only, e.g. 'TPOT ≤ 50 ms'."""
+    vals = {"tpot": r.tpot_limit_s, "ttft": r.ttft_limit_s, "qps": r.qps}
+    return ", ".join(f"{k.upper()} ≤ {_fmt_axis(k, vals[k])}" if k != "qps" else _fmt_axis(k, vals[k])
+                     for k in swept)
 
 
 # -------------------------------------------------------------------------------------- PNG
@@ -129,10 +140,11 @@ def render_png(sweep: Sweep) -> bytes:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     if all_changes:
-        lines = [f"{letter}: {r.pools}  ({r.cost_per_million_output_tokens:.2f}, {r.limits()})"
+        swept = [a.name for a in sweep.axes]
+        lines = [f"{letter}  {_limits(r, swept)}  {r.cost_per_million_output_tokens:6.2f}  {r.fleet}"
                  for letter, _, _, r in all_changes]
-        fig.text(0.01, 0.0, "Optimum's plans (P prefill, D decode, C colocated; instances×cards):\n"
-                 + "\n".join(lines), fontsize=7, va="bottom", family="monospace")
+        fig.text(0.01, 0.0, f"Optimum's fleet changes: limit, {sweep.currency}/M output tokens, "
+                 "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines), fontsize=7, va="bottom", family="monospace")
         fig.get_layout_engine().set(rect=(0, 0.03 + 0.018 * len(lines), 1, 1 - 0.03 - 0.018 * len(lines)))
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -121,6 +121,7 @@ class Row:
     cost_per_million_output_tokens: float | None = None
     cost_per_million_tokens: float | None = None
     pools: str = ""                # e.g. "P 3×8 H800 | D 12×8 H20"
+    fleet: str = ""                # GPU types per role, e.g. "P H800 | D H20"
     plan: str = ""                 # pools with parallelism and batch, for tooltips
     reason: str = ""               # why infeasible / not verified
     on_frontier: bool = False
@@ -164,6 +165,14 @@ def pool_summary(pools: Iterable[dict[str, Any]], detail: bool = False) -> str:
     return " | ".join(parts)
 
 
+def fleet_summary(pools: Iterable[dict[str, Any]]) -> str:
+    """'P H100+H200 | D H20': which GPU types serve each role (plan changes worth a label)."""
+    roles: dict[str, set[str]] = {}
+    for p in pools:
+        roles.setdefault(p["role"], set()).add(p["gpu"].upper())
+    return " | ".join(f"{ROLE_LETTER[r]} {'+'.join(sorted(roles[r]))}" for r in ROLE_LETTER if r in roles)
+
+
 def _worst(pools: list[dict[str, Any]], key: str) -> float | None:
     vals = [p[key] for p in pools if p.get(key) is not None]
     return max(vals) if vals else None
@@ -194,7 +203,8 @@ def solve_row(problem: Problem, source: str, point: dict[str, float], index: int
                cost_per_hour=d["cost_per_hour"],
                cost_per_million_output_tokens=d["cost_per_million_output_tokens"],
                cost_per_million_tokens=d["cost_per_million_tokens"],
-               pools=pool_summary(pools), plan=pool_summary(pools, detail=True))
+               pools=pool_summary(pools), fleet=fleet_summary(pools),
+               plan=pool_summary(pools, detail=True))
 
 
 def solve_point(task: tuple[Problem, str, dict[str, float], int, tuple[str, ...]]) -> list[Row]:
@@ -279,7 +289,7 @@ class Sweep:
 
 CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status", "tpot_s",
                "interactivity_tokens_per_s_per_user", "ttft_s", "cost_per_hour",
-               "cost_per_million_output_tokens", "cost_per_million_tokens", "pools", "on_frontier",
+               "cost_per_million_output_tokens", "cost_per_million_tokens", "pools", "fleet", "on_frontier",
                "reason")
 
 
