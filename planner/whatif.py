@@ -205,12 +205,14 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
     res = resolve(problem, source)
     cs = generate(res)
     ids = gpu_ids or [o.id for o in res.gpus]
+    scale = max((o.price_per_card_hour for o in res.gpus), default=1.0) or 1.0
     return [_breakeven_one(problem, source, cs, next(o for o in res.gpus if o.id == g).price_per_card_hour,
-                           g, rel_tol, solver) for g in ids]
+                           g, rel_tol, solver, scale) for g in ids]
 
 
 def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, gid: str,
-                   rel_tol: float, solver: str | None) -> BreakEven:
+                   rel_tol: float, solver: str | None, scale: float) -> BreakEven:
+    """One GPU type; `scale` replaces a zero base price as the size of the first step up."""
     solves = 0
 
     def at(price: float) -> Plan | None:
@@ -224,10 +226,11 @@ def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, g
     in_base = _uses(base_plan, gid)
     if in_base:
         lo, plan_lo = p0, base_plan
-        hi, plan_hi = max(p0, tol) * 2, None
+        start = p0 if p0 > 0 else scale
+        hi = 2 * start
         plan_hi = at(hi)
         while _uses(plan_hi, gid):
-            if hi >= BREAKEVEN_MAX_FACTOR * max(p0, tol):
+            if hi >= BREAKEVEN_MAX_FACTOR * start:
                 return BreakEven(gid, p0, True, hi, None, plan_hi, None, solves,
                                  f"still in the plan at {hi:.2f} RMB/GPU-h")
             lo, plan_lo = hi, plan_hi
@@ -391,7 +394,7 @@ def render_table(result: dict) -> str:
                 table(["scenario", "bought", "used", "rent/month", "buy/month", "cash/month", "payback"],
                       [[n, f"{r['nodes']}×{r['gpu']}", str(r["nodes_used"]), _money(r["rent_monthly_rmb"]),
                         _money(r["buy_monthly_rmb"]), _money(r["buy_cash_monthly_rmb"]),
-                        "never" if r["payback_months"] is None else f"{r['payback_months']:.1f} months"]
+                        _payback(r)]
                        for n, r in rb], "llrrrrr")]
     if result["breakeven"] is not None:
         out += ["", f"Break-even rental prices ({cur}/GPU-h; bisection on re-solves):",
@@ -405,6 +408,12 @@ def render_table(result: dict) -> str:
                         else f"{s['delta_cost_per_hour_per_unit']:+,.1f} per {s['unit']}",
                         s["note"] or ""] for s in result["sensitivity"]], "lllrrrl")]
     return "\n".join(out)
+
+
+def _payback(r: dict) -> str:
+    if r["rent_monthly_rmb"] is None:
+        return "n/a (renting alone is infeasible)"
+    return "never" if r["payback_months"] is None else f"{r['payback_months']:.1f} months"
 
 
 def _breakeven_row(b: dict) -> list[str]:
