@@ -1,0 +1,193 @@
+"""`plan sweep`: frontier properties on the DeepSeek example, executors agree, files and CLI.
+
+Why these properties hold: relaxing a TPOT limit only enlarges the feasible set (a decode
+instance may run a larger batch, colocated steps that were too slow become allowed), so the
+optimal cost cannot rise; a single-GPU problem is the mixed problem with the other GPU types'
+candidates removed, so its optimum cannot be cheaper. Both hold up to the solver's relative
+MIP gap (problem.solver.mip_gap), which is the only slack the assertions allow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from planner.candidates import generate
+from planner.problem import load_problem, resolve
+from planner.sweep import (ALL, Axis, parse_axis, pool_summary, problem_at, restrict, run_sweep,
+                           to_csv)
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEM = str(ROOT / "problems" / "deepseek_qps.yaml")
+TPOT_LIMITS_S = (0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return load_problem(PROBLEM)
+
+
+@pytest.fixture(scope="module")
+def sweep(problem):
+    return run_sweep(problem, PROBLEM, [Axis("tpot", TPOT_LIMITS_S)], workers=1)
+
+
+def test_parse_axis_range_and_list():
+    a = parse_axis("tpot", "10ms:40ms", 3)                  # geometric: 10, 20, 40 ms
+    assert a.values == pytest.approx((0.010, 0.020, 0.040))
+    assert parse_axis("tpot", "10ms:40ms", 4, "linear").values == pytest.approx((0.01, 0.02, 0.03, 0.04))
+    assert parse_axis("ttft", "2s,0.5s", 9).values == (0.5, 2.0)
+    assert parse_axis("qps", "100", 9).values == (100.0,)
+
+
+@pytest.mark.parametrize("text", ["15ms:abc", "50ms:15ms", "1:2:3", "-5ms", ""])
+def test_parse_axis_rejects(text):
+    from planner.errors import BadInput
+    with pytest.raises(BadInput, match="--tpot"):
+        parse_axis("tpot", text, 5)
+
+
+def test_pool_summary_format():
+    pools = [{"role": "decode", "gpu": "h20", "cards_per_instance": 8, "instances": 12},
+             {"role": "prefill", "gpu": "h800", "cards_per_instance": 8, "instances": 3}]
+    assert pool_summary(pools) == "P 3×8 H800 | D 12×8 H20"
+
+
+def test_restrict_equals_single_gpu_generation(problem):
+    """Filtering the mixed candidate set gives exactly what generate() gives for one GPU type."""
+    pt = {"tpot": 0.03}
+    mixed = generate(resolve(problem_at(problem, pt)))
+    for g in ("h20", "h200"):
+        alone = generate(resolve(problem_at(problem, pt, g)))
+        assert restrict(mixed, g).candidates == alone.candidates
+        assert restrict(mixed, g).rejected == alone.rejected
+
+
+def test_rows_carry_limits_and_every_point_solves(sweep, problem):
+    opt = sweep.curve(ALL)
+    assert [r.tpot_limit_s for r in opt] == list(TPOT_LIMITS_S)
+    assert all(r.ttft_limit_s == problem.slo.ttft and r.qps == problem.workload.qps for r in opt)
+    assert all(r.solved for r in opt)
+    assert sweep.curves == (ALL, "h200", "h800", "h20", "h100")
+
+
+def test_frontier_is_monotone(sweep, problem):
+    """Cost per hour never rises as the TPOT limit relaxes (MIP gap aside), on every curve."""
+    gap = problem.solver.mip_gap
+    for c in sweep.curves:
+        costs = [r.cost_per_hour for r in sweep.curve(c) if r.solved]
+        assert all(b <= a * (1 + gap) for a, b in zip(costs, costs[1:])), (c, costs)
+
+
+def test_achieved_latency_within_limit(sweep):
+    for r in sweep.rows:
+        if r.solved:
+            assert r.tpot_s <= r.tpot_limit_s * (1 + 1e-9)
+            assert r.ttft_s <= r.ttft_limit_s * (1 + 1e-9)
+
+
+def test_frontier_points_are_verified_plans(sweep, problem):
+    """Re-solving each frontier point of the optimum gives a plan that passes verification,
+    at the cost and pools the sweep recorded."""
+    from planner.solve import solve_problem
+    front = [r for r in sweep.curve(ALL) if r.on_frontier]
+    assert front
+    for r in front:
+        d = solve_problem(problem_at(problem, {"tpot": r.tpot_limit_s}), PROBLEM).as_dict()
+        assert d["verification"]["passed"] is True
+        assert d["cost_per_hour"] == pytest.approx(r.cost_per_hour, rel=1e-9)
+        assert pool_summary(d["pools"]) == r.pools
+
+
+def test_single_gpu_never_below_optimum(sweep, problem):
+    gap = problem.solver.mip_gap
+    best = {r.point: r.cost_per_hour for r in sweep.curve(ALL)}
+    for r in sweep.rows:
+        if r.curve != ALL and r.solved:
+            assert r.cost_per_hour >= best[r.point] * (1 - gap), r
+
+
+def test_frontier_flags_drop_dominated_points(sweep):
+    """On the optimum curve, a point off the frontier has a frontier point at most as costly
+    and at least as fast."""
+    opt = sweep.curve(ALL)
+    front = [r for r in opt if r.on_frontier]
+    for r in opt:
+        if not r.on_frontier:
+            assert any(f.cost_per_hour <= r.cost_per_hour * (1 + 1e-6) and f.tpot_s <= r.tpot_s
+                       for f in front)
+
+
+def test_infeasible_point_is_a_row_not_a_crash(problem):
+    """1 ms per token is beyond any instance (batch-1 decode takes several ms)."""
+    s = run_sweep(problem, PROBLEM, [Axis("tpot", (0.001, 0.05))], per_gpu=False, workers=1)
+    tight, loose = s.rows
+    assert tight.status == "infeasible" and "TPOT" in tight.reason and not tight.on_frontier
+    assert loose.solved and loose.on_frontier
+    assert ",infeasible," in to_csv(s)
+
+
+def test_process_pool_and_dask_equal_serial(problem, sweep):
+    """Two local processes and a two-worker Dask LocalCluster give the serial rows exactly."""
+    pytest.importorskip("dask.distributed")
+    axes = [Axis("tpot", TPOT_LIMITS_S[2:5])]
+    serial = [r for r in sweep.rows if r.tpot_limit_s in TPOT_LIMITS_S[2:5]]
+    pool = run_sweep(problem, PROBLEM, axes, workers=2)
+    dask = run_sweep(problem, PROBLEM, axes, dask="local")
+    assert list(pool.rows) == list(dask.rows)
+    # on_frontier depends on the other points of the sweep, so compare everything else
+    strip = [{**r.__dict__, "on_frontier": None, "point": None} for r in serial]
+    assert [{**r.__dict__, "on_frontier": None, "point": None} for r in dask.rows] == strip
+
+
+def test_html_holds_the_data(sweep):
+    from planner.plots import render_html
+    page = render_html(sweep)
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page and "<script src" not in page
+    data = json.loads(re.search(r'<script type="application/json" id="frontier-data">(.*?)</script>',
+                                page, re.S).group(1).replace("<\\/", "</"))
+    assert data == json.loads(json.dumps(sweep.as_dict()))
+    front = [r for r in sweep.curve(ALL) if r.on_frontier]
+    assert page.count("<circle") >= len(front)
+    assert front[0].pools.replace("×", "×") in page  # the hover text carries the plan
+
+
+def test_cli_writes_four_files(tmp_path):
+    out = tmp_path / "frontier"
+    res = CliRunner().invoke(main, ["sweep", PROBLEM, "--tpot", "30ms:60ms", "--points", "3",
+                                    "--workers", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for name in ("frontier.csv", "frontier.json", "frontier.png", "frontier.html"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = json.loads((out / "frontier.json").read_text())["rows"]
+    assert len(rows) == 3 * 5
+    assert len((out / "frontier.csv").read_text().splitlines()) == 1 + 3 * 5
+    assert "RMB/M out" in res.stdout
+
+
+def test_cli_bad_range_exits_2(tmp_path):
+    res = CliRunner().invoke(main, ["sweep", PROBLEM, "--tpot", "15ms:abc", "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "--tpot: cannot read 'abc'" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_without_axis_exits_2(tmp_path):
+    res = CliRunner().invoke(main, ["sweep", PROBLEM, "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "at least one" in res.output
+
+
+def test_import_sweep_pulls_no_plotting_or_dask():
+    code = ("import sys, planner.sweep, planner.solve, cli; "
+            "print(sorted(m for m in ('matplotlib', 'plotly', 'scipy', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
