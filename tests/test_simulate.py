@@ -1,0 +1,212 @@
+"""The plan simulator: queueing theory as the oracle, reproducibility, the example plan, the CLI.
+
+Why M/D/1 is the oracle: one prefill instance that takes one prompt per pass (B = 1, pp = 1)
+with fixed-length prompts is a single FIFO server with deterministic service D under Poisson
+arrivals, whose mean wait is ρ·D/(2(1 − ρ)) exactly (Pollaczek–Khinchine with c² = 0).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from planner import perf, queueing
+from planner.catalog import get_gpu, get_model, load_calibration
+from planner.errors import BadInput
+from planner.problem import load_problem
+from planner.simulate import (batched_server, lindley_waits, load_plan, plan_from_dict, simulate)
+from planner.solve import solve_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "problems" / "deepseek_qps.yaml"
+
+
+@pytest.fixture(scope="module")
+def example_plan() -> dict:
+    """The example problem's plan as `plan solve --json` gives it."""
+    return solve_problem(load_problem(EXAMPLE), str(EXAMPLE)).as_dict()
+
+
+@pytest.fixture(scope="module")
+def example_result(example_plan):
+    return simulate(plan_from_dict(example_plan, "example"), requests=100_000, seed=0)
+
+
+def test_lindley_hand_example():
+    """Arrivals 0, 1, 2 with 2 s of service each: the second waits 1 s, the third 2 s."""
+    w = lindley_waits(np.array([0.0, 1.0, 2.0]), np.array([2.0, 2.0, 2.0]))
+    assert w.tolist() == [0.0, 1.0, 2.0]
+    # a gap lets the queue empty: arrivals 0, 5 with 2 s service → no wait
+    assert lindley_waits(np.array([0.0, 5.0]), np.array([2.0, 2.0])).tolist() == [0.0, 0.0]
+
+
+def test_greedy_server_with_one_prompt_per_pass_is_lindley():
+    """The batching loop with B = 1, one stage is the FIFO recursion the closed form solves."""
+    rng = np.random.default_rng(3)
+    arrivals = np.cumsum(rng.exponential(1.0, 2000))
+    service = rng.uniform(0.2, 1.6, 2000)
+    start, done, _ = batched_server(arrivals.tolist(), service.tolist(), 1, 1, lambda k, s: s)
+    np.testing.assert_allclose(start - arrivals, lindley_waits(arrivals, service), atol=1e-9)
+    np.testing.assert_allclose(done - start, service)
+
+
+def test_greedy_server_batches_waiting_prompts():
+    """Three prompts waiting when the server frees go into one pass (B = 4, pass = 1 s)."""
+    start, done, batches = batched_server([0.0, 0.1, 0.2, 0.3], [1.0] * 4, 4, 1, lambda k, s: 1.0)
+    assert start.tolist() == [0.0, 1.0, 1.0, 1.0]
+    assert done.tolist() == [1.0, 2.0, 2.0, 2.0]
+    assert batches.tolist() == [[0.0, 1.0], [1.0, 1.0]]
+
+
+def _single_prefill_plan(rho: float) -> tuple[dict, float]:
+    """A plan with one H200 prefill instance (B = 1) at utilisation ρ; 1000-token prompts,
+    one output token (no decode work). Returns the plan and the pass time D."""
+    model, gpu, calib = get_model("deepseek-r1"), get_gpu("h200"), load_calibration("default")
+    par = perf.Parallelism(tp=1, pp=1, dp=8)
+    dep = perf.Deployment(model, gpu, par, calib, "fp8", "bf16")
+    d = perf.prefill_pass(dep, 1, 1000.0).time_s
+    qps = rho / d
+    pool = {"name": "prefill[h200]", "role": "prefill", "gpu": "h200", "instances": 1,
+            "parallelism": {"tp": 1, "pp": 1, "dp": 8}, "design_batch": 1, "chunk_tokens": 0.0,
+            "capacity_prefill_tokens_per_s": 1000.0 / d, "capacity_decode_tokens_per_s": 0.0,
+            "utilization": rho, "batch": 0.0, "ttft_s": d + queueing.wait_mean(rho, d), "tpot_s": None}
+    dec = dict(pool, name="decode[h200]", role="decode", design_batch=64,
+               capacity_prefill_tokens_per_s=0.0, capacity_decode_tokens_per_s=1e4, ttft_s=None,
+               tpot_s=0.03)
+    plan = {"problem": "md1", "model": "deepseek-r1", "weight_dtype": "fp8", "kv_dtype": "bf16",
+            "calibration": "default",
+            "workload": {"qps": qps, "input_tokens": 1000.0, "output_tokens": 1.0, "prefix_cache_hit": 0.0},
+            "slo": {"ttft_s": 2.0, "tpot_s": 0.05}, "pools": [pool, dec]}
+    return plan, d
+
+
+def test_mean_queueing_delay_matches_md1():
+    """ρ = 0.7, 2·10⁵ requests: simulated mean wait within 3 % of ρ·D/(2(1 − ρ)) = 1.1667·D."""
+    plan, d = _single_prefill_plan(0.7)
+    res = simulate(plan_from_dict(plan, "md1"), requests=200_000, seed=1)
+    pool = res.pools[0]
+    theory = queueing.wait_mean(0.7, d)
+    assert theory == pytest.approx(0.7 / 0.6 * d)
+    assert pool.queue_wait.mean == pytest.approx(theory, rel=0.03)
+    assert pool.utilization == pytest.approx(0.7, rel=0.02)
+    # TTFT = wait + D + KV transfer of the 1000-token prompt
+    dep = perf.Deployment(get_model("deepseek-r1"), get_gpu("h200"), perf.Parallelism(1, 1, 8),
+                          load_calibration("default"), "fp8", "bf16")
+    assert pool.ttft.mean == pytest.approx(pool.queue_wait.mean + d + perf.kv_transfer_time(dep, 1000.0))
+
+
+def test_same_seed_same_result_other_seed_differs():
+    plan, _ = _single_prefill_plan(0.5)
+    p = plan_from_dict(plan, "md1")
+    a = simulate(p, requests=5_000, seed=7).as_dict()
+    b = simulate(p, requests=5_000, seed=7).as_dict()
+    c = simulate(p, requests=5_000, seed=8).as_dict()
+    assert a == b
+    assert a["ttft_s"] != c["ttft_s"]
+
+
+def test_example_plan_meets_its_slo_in_simulation(example_plan, example_result):
+    """problems/deepseek_qps.yaml: simulated p90 TTFT and mean TPOT within the plan's SLO."""
+    res = example_result
+    assert res.measured_requests > 50_000
+    assert res.ttft.p90 <= example_plan["slo"]["ttft_s"]
+    assert res.tpot.mean <= example_plan["slo"]["tpot_s"]
+    assert res.passed
+
+
+def test_example_plan_decode_matches_analytic_load(example_plan, example_result):
+    """Decode pools carry the load the plan routes to them: utilisation within 3 points."""
+    for sim, pool in zip(example_result.pools, example_plan["pools"]):
+        assert sim.name == pool["name"]
+        if pool["role"] == "decode":
+            assert sim.utilization == pytest.approx(pool["utilization"], abs=0.03)
+
+
+def test_simulation_does_not_mutate_plan(example_plan):
+    before = copy.deepcopy(example_plan)
+    plan_from_dict(example_plan, "example")
+    assert example_plan == before
+
+
+def test_colocated_plan_serves_every_request(tmp_path):
+    """A colocated-only plan: every request gets a first token, then all its output tokens."""
+    text = EXAMPLE.read_text().replace("modes: [disaggregated, colocated]", "modes: [colocated]")
+    text = text.replace("qps: 200", "qps: 20")
+    prob = tmp_path / "coloc.yaml"
+    prob.write_text(text)
+    plan = solve_problem(load_problem(prob), str(prob)).as_dict()
+    assert {p["role"] for p in plan["pools"]} == {"colocated"}
+    res = simulate(plan_from_dict(plan, "coloc"), requests=20_000, seed=0)
+    assert res.tpot.mean > 0 and res.ttft.mean > 0
+    for pool in res.pools:
+        assert pool.ttft is not None and pool.tpot is not None
+        assert 0 < pool.utilization < 1
+
+
+def test_plan_without_distributions_uses_means(example_plan):
+    """Plans written before the distribution keys existed still simulate (fixed lengths)."""
+    plan = copy.deepcopy(example_plan)
+    for k in ("input_distribution", "output_distribution"):
+        plan["workload"].pop(k)
+    res = simulate(plan_from_dict(plan, "old"), requests=60_000, seed=0)
+    assert res.ttft.mean > 0
+
+
+def test_cli_simulate_prints_table(tmp_path, example_plan):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(example_plan))
+    r = CliRunner().invoke(main, ["simulate", str(path), "--requests", "60000", "--seed", "2"])
+    assert r.exit_code == 0, r.output
+    assert "Simulation of deepseek-qps: 60,000 requests" in r.output
+    assert "all requests" in r.output and "p90" in r.output and "util sim" in r.output
+    r = CliRunner().invoke(main, ["simulate", str(path), "--requests", "60000", "--json"])
+    assert r.exit_code == 0
+    d = json.loads(r.output)
+    assert d["requests"] == 60000 and set(d["ttft_s"]) == {"mean", "p50", "p90", "p95", "p99"}
+    assert len(d["pools"]) == len(example_plan["pools"])
+
+
+def test_cli_simulate_bad_plan_exits_2(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"pools": [')
+    r = CliRunner().invoke(main, ["simulate", str(broken)])
+    assert r.exit_code == 2 and "not valid JSON" in r.output
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"problem": "x", "pools": "none"}))
+    r = CliRunner().invoke(main, ["simulate", str(wrong)])
+    assert r.exit_code == 2 and "wrong.json: pools" in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "missing.json")])
+    assert r.exit_code == 2
+
+
+def test_bad_plan_values_name_the_field(example_plan):
+    plan = copy.deepcopy(example_plan)
+    plan["pools"][0]["gpu"] = "h2000"
+    with pytest.raises(BadInput, match=r"p\.json: pools\[0\]\.gpu: unknown GPU"):
+        simulate(plan_from_dict(plan, "p.json"), requests=1000, source="p.json")
+    plan = copy.deepcopy(example_plan)
+    plan["workload"]["qps"] = -1
+    with pytest.raises(BadInput, match=r"workload\.qps"):
+        plan_from_dict(plan, "p.json")
+
+
+def test_too_few_requests_is_bad_input(example_plan):
+    with pytest.raises(BadInput, match="use at least"):
+        simulate(plan_from_dict(example_plan, "p"), requests=1000)
+
+
+def test_solve_with_simulate_flag(tmp_path):
+    out = tmp_path / "plan.json"
+    r = CliRunner().invoke(main, ["solve", str(EXAMPLE), "--simulate", "--json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output[r.output.index("{"):])
+    assert d["simulation"]["passed"] in (True, False)
+    assert d["simulation"]["requests"] == 100_000
+    assert load_plan(out).problem == "deepseek-qps"
