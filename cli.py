@@ -85,8 +85,10 @@ def eval_cmd(**kw) -> None:
 @click.option("--checks", is_flag=True, help="also print every verification check")
 @click.option("--timings", is_flag=True, help="put wall-clock seconds in the JSON (else null: reproducible)")
 @click.option("--verbose", is_flag=True, help="show the solver's log")
+@click.option("--simulate", "simulate", is_flag=True,
+              help="also check the plan by simulation (JSON key 'simulation'; see plan simulate)")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
-              verbose: bool) -> None:
+              verbose: bool, simulate: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified."""
     from planner.problem import load_problem
     from planner.report import render_checks, render_plan, to_json
@@ -94,6 +96,12 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     p = load_problem(problem)
     plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan.as_dict(timings=timings)
+    sim = None
+    if simulate:
+        from planner.simulate import plan_from_dict, render_simulation
+        from planner.simulate import simulate as run_simulation
+        sim = run_simulation(plan_from_dict(d, problem), source=problem)
+        d["simulation"] = sim.as_dict()
     if out:
         _emit(to_json(d), out, (problem,))
     if as_json:
@@ -102,6 +110,23 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         click.echo(render_plan(d))
         if checks:
             click.echo("\n" + render_checks(d["verification"]["checks"]))
+        if sim is not None:
+            click.echo("\n" + render_simulation(sim))
+
+
+# --------------------------------------------------------------------------- simulate
+@main.command("simulate")
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option("--requests", type=click.IntRange(min=100), default=100_000, show_default=True,
+              help="requests to simulate")
+@click.option("--seed", type=int, default=0, show_default=True, help="random seed (same seed, same result)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
+    """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs."""
+    from planner.report import to_json
+    from planner.simulate import load_plan, render_simulation, simulate
+    res = simulate(load_plan(plan_file), requests=requests, seed=seed, source=plan_file)
+    click.echo(to_json(res.as_dict()), nl=False) if as_json else click.echo(render_simulation(res))
 
 
 # ----------------------------------------------------------------------------- whatif
