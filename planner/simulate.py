@@ -46,7 +46,6 @@ from planner import perf
 from planner.catalog import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
 from planner.perf import Deployment, Parallelism
-from planner.queueing import QUANTILE
 from planner.yamlio import read_json, validate
 
 DEFAULT_REQUESTS = 100_000
@@ -56,7 +55,6 @@ DENSE_BATCH_UPTO = 32      # batch sizes tabulated one by one; geometric beyond
 GEOMETRIC_POINTS = 48      # grid points from DENSE_BATCH_UPTO to the largest batch
 LENGTH_GRID_POINTS = 32    # prompt lengths tabulated when the workload has more values
 CHUNK_GRID_POINTS = 9      # colocated prefill chunk sizes tabulated from 0 to C
-STATISTICS = ("mean", "p50", "p90", "p99")
 
 
 # ----------------------------------------------------------------------------- plan input
@@ -162,8 +160,8 @@ class Summary:
     mean: float
     p50: float
     p90: float
-    p99: float
     p95: float
+    p99: float
 
     @classmethod
     def of(cls, x: np.ndarray) -> "Summary | None":
@@ -171,7 +169,7 @@ class Summary:
         if x.size == 0:
             return None
         p50, p90, p95, p99 = np.percentile(x, [50, 90, 95, 99])
-        return cls(float(x.mean()), float(p50), float(p90), float(p99), float(p95))
+        return cls(float(x.mean()), float(p50), float(p90), float(p95), float(p99))
 
     def get(self, statistic: str) -> float:
         """Value of 'mean', 'p50', 'p90', 'p95' or 'p99'."""
@@ -532,7 +530,7 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     """Simulate `requests` requests of the plan's workload; compare with its analytic values and SLOs."""
     if requests < MIN_REQUESTS:
         raise BadInput(f"--requests: need at least {MIN_REQUESTS} requests (got {requests})")
-    run = _run(plan, physics(plan, source), requests, seed)
+    run = _run(plan, physics(plan, source), requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals
     decodes = run.s_out > 1
@@ -569,7 +567,7 @@ def violations(slo: PlanSLO, ttft: Summary, tpot: Summary | None, pools: list[Po
     return out
 
 
-def _run(plan: PlanFile, ph: _Physics, n: int, seed: int) -> _Run:
+def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
     """Draw the requests, route them, run prefill servers then the decode engines."""
     w, pools = plan.workload, plan.pools
     rng = np.random.default_rng(seed)
@@ -610,7 +608,7 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int) -> _Run:
             continue
         cap = perf.max_batch(dep, ctx_peak)
         if cap < 1:
-            raise BadInput(f"plan: pool {p.name}: one sequence of {ctx_peak:g} tokens does not fit "
+            raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx_peak:g} tokens does not fit "
                            f"in memory; re-solve the problem")
         if k not in tables:
             tables[k] = (mixed_table(dep, cap, ctx_decode, p.chunk_tokens, w.input_tokens)
