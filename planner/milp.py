@@ -63,6 +63,7 @@ class Model:
     own: dict[str, pulp.LpVariable]
     candidates: tuple[Candidate, ...]
     rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
+    cost: pulp.LpAffineExpression | None = None                       # cost per hour (RMB/h)
 
     def add(self, constraint: pulp.LpConstraint, name: str) -> None:
         """Add a named row and keep it under its display name (PuLP rewrites '[' and '-')."""
@@ -187,9 +188,23 @@ def cost_expr(m: Model, res: Resolved) -> pulp.LpAffineExpression:
                       for opt in res.gpus)
 
 
+NODE_TIE_BREAK = 1e-7  # per node, in units of the dearest node's hourly cost: fewest nodes among equal costs
+
+
 def set_objective(m: Model, res: Resolved) -> None:
-    """minimise cost per hour (QPS is fixed, so this minimises cost per million tokens)."""
-    m.prob += cost_expr(m, res)
+    """minimise cost/h ÷ c_ref + ε·Σ_g (rent[g] + own[g]), c_ref = the dearest node's cost per hour.
+
+    Scaling keeps the objective O(1) whatever the prices (near-zero prices otherwise fall
+    under the solver's tolerances); the ε term picks the smallest fleet among equal costs.
+    """
+    m.cost = cost_expr(m, res)
+    ref = max([o.gpu.node_cards * max(o.price_per_card_hour, o.owned_cost_per_card_hour)
+               for o in res.gpus] + [0.0])
+    nodes = pulp.lpSum(m.rent[o.id] + m.own[o.id] for o in res.gpus)
+    if ref <= 0:  # every card is free: the only thing left to minimise is the fleet
+        m.prob += nodes
+        return
+    m.prob += (1.0 / ref) * m.cost + NODE_TIE_BREAK * nodes
 
 
 def add_budget_cap(m: Model, res: Resolved) -> None:
@@ -237,8 +252,8 @@ def solve(m: Model, name: str = "highs", time_limit: float = 30.0, gap: float = 
                                 len(m.prob.variables()), m.prob.numConstraints())
     seconds = time.perf_counter() - t0
     status, gap_value = _normalise(m, name)
-    obj = pulp.value(m.prob.objective) if status in (SolverStatus.optimal,
-                                                     SolverStatus.feasible_time_limit) else None
+    found = status in (SolverStatus.optimal, SolverStatus.feasible_time_limit)
+    obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
                         m.prob.numConstraints())
 

@@ -190,14 +190,15 @@ def test_million_token_prompt_is_diagnosed_not_crashed():
         solve_problem(problem(**{"workload.input_tokens": 1_000_000}), "p")
 
 
-@pytest.mark.xfail(strict=True, reason="milp objective is not scaled: costs of 8e-9 RMB per node-hour "
-                   "fall under HiGHS's tolerances, so any fleet size looks optimal (see docs/robustness.md)")
 def test_near_zero_price_still_buys_the_smallest_fleet():
-    """Scaling every price by 1e-9 must not change the chosen fleet (one H100 at 20 req/s);
-    today the solver returns 480 cards, all 'optimal' at 4.8e-7 RMB/h."""
+    """Scaling every price by 1e-9 must not change the chosen fleet (one H100 at 20 req/s).
+    Before the objective was scaled by the dearest node's cost, the solver returned 480 cards,
+    all 'optimal' at 4.8e-7 RMB/h."""
     normal = solve_problem(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1.0}]), "p")
     tiny = solve_problem(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}]), "p")
     assert tiny.as_dict()["totals"]["cards"] == normal.as_dict()["totals"]["cards"]
+    free = solve_problem(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 0.0}]), "p")
+    assert free.as_dict()["totals"]["cards"] == normal.as_dict()["totals"]["cards"]
 
 
 # ------------------------------------------------------------------------------- numerics
