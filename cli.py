@@ -94,6 +94,9 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     from planner.report import render_checks, render_plan, to_json
     from planner.solve import solve_problem
     p = load_problem(problem)
+    if out:
+        from planner.yamlio import check_writable
+        check_writable(out, (problem,))
     plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan.as_dict(timings=timings)
     sim = None

@@ -145,19 +145,19 @@ def solve_problem(problem: Problem, source: str = "problem", *, solver: str | No
     cs = candidates if candidates is not None else generate(res)
     t1 = time.perf_counter()
     if not cs.candidates:
-        raise Infeasible(explain_no_candidates(res, cs), [r.detail for r in cs.rejected])
+        raise Infeasible(f"{source}: " + explain_no_candidates(res, cs), [r.detail for r in cs.rejected])
     missing = _missing_roles(cs)
     if missing:
-        raise Infeasible(explain_no_candidates(res, cs, missing))
+        raise Infeasible(f"{source}: " + explain_no_candidates(res, cs, missing))
     opts = problem.solver
     name = solver or opts.name
     m = milp.build(res, cs.candidates)
     report = milp.solve(m, name, time_limit or opts.time_limit, opts.mip_gap, verbose)
     t2 = time.perf_counter()
     if report.status in (milp.SolverStatus.infeasible, milp.SolverStatus.unbounded):
-        raise Infeasible(explain_caps(res, cs, name, verbose))
+        raise Infeasible(f"{source}: " + explain_caps(res, cs, name, verbose))
     if report.status == milp.SolverStatus.no_solution_time_limit:
-        raise Infeasible(f"the solver found no plan within the time limit of "
+        raise Infeasible(f"{source}: the solver found no plan within the time limit of "
                          f"{time_limit or opts.time_limit:g} s; raise solver.time_limit")
     if report.status == milp.SolverStatus.error:
         raise Infeasible(f"the {name} solver failed; try --solver {'cbc' if name == 'highs' else 'highs'}")
@@ -171,7 +171,7 @@ def solve_problem(problem: Problem, source: str = "problem", *, solver: str | No
     plan = Plan(res, chosen, nodes, cost, v, report, binding, len(cs.candidates),
                 {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2})
     if not v.passed:
-        raise VerificationFailed("the solver's plan fails verification: "
+        raise VerificationFailed(f"{source}: the solver's plan fails verification: "
                                  + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
                                              for c in v.failed), v.failed)
     return plan
@@ -213,17 +213,29 @@ def explain_no_candidates(res: Resolved, cs: CandidateSet, roles: list[str] | No
     return "; ".join(lines)
 
 
+def _served_fraction(m: milp.Model, alpha: pulp.LpVariable, name: str, verbose: bool) -> float:
+    """Largest fraction of demand the model can serve (0 when even that LP fails)."""
+    rep = milp.solve(m, name, 30.0, 1e-4, verbose)
+    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    return (alpha.varValue or 0.0) if ok else 0.0
+
+
 def explain_caps(res: Resolved, cs: CandidateSet, name: str, verbose: bool) -> str:
     """Caps or budget make the demand impossible: the largest QPS fraction they allow, and which limit binds."""
     alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
     m = milp.build(res, cs.candidates, served=alpha)
     m.prob.sense = pulp.LpMaximize
     m.prob.setObjective(alpha)
-    rep = milp.solve(m, name, 30.0, 1e-4, verbose)
-    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
-    frac = (alpha.varValue or 0.0) if ok else 0.0
-    binding = [n for n in milp.binding_rows(m) if n.split("[")[0] in
-               ("availability", "power_cap", "budget_cap")]
-    what = ", ".join(binding) if binding else "the caps"
+    frac = _served_fraction(m, alpha, name, verbose)
+    binding = []
+    for row_name, c in m.rows.items():          # a limit binds if relaxing it alone serves more
+        if row_name.split("[")[0] not in ("availability", "power_cap", "budget_cap"):
+            continue
+        saved = c.constant
+        c.constant = -1e15
+        if _served_fraction(m, alpha, name, verbose) > frac + 1e-6:
+            binding.append(row_name)
+        c.constant = saved
+    what = ", ".join(binding) if binding else "the caps together"
     return (f"demand cannot be met within {what}: they allow at most {frac*100:.1f} % of the target "
             f"({frac*res.qps:.4g} of {res.qps:g} requests/s)")

@@ -180,8 +180,9 @@ def validate(model: type[BaseModel], data: Any, source: str):
         raise BadInput(describe_validation_error(source, e, model)) from None
 
 
-def atomic_write(path: str | Path, text: str, protect: tuple[str | Path, ...] = ()) -> None:
-    """Write `text` to `path` via a temporary file and rename; refuse to overwrite `protect`ed inputs."""
+def check_writable(path: str | Path, protect: tuple[str | Path, ...] = ()) -> Path:
+    """BadInput unless `path` may be written: its directory exists and it is not an input file.
+    Returns the directory. Called before long work, so a bad --out fails fast."""
     p = Path(path)
     for q in protect:
         if Path(q).exists() and p.exists() and os.path.samefile(p, q):
@@ -189,8 +190,18 @@ def atomic_write(path: str | Path, text: str, protect: tuple[str | Path, ...] = 
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise BadInput(f"{p}: directory {parent} does not exist")
+    return parent
+
+
+def atomic_write(path: str | Path, text: str, protect: tuple[str | Path, ...] = ()) -> None:
+    """Write `text` to `path` via a temporary file and rename; refuse to overwrite `protect`ed inputs."""
+    p = Path(path)
+    parent = check_writable(p, protect)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, p)
