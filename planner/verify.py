@@ -126,8 +126,10 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t, mem, kv_traffic, nic)
     t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, dec_load, pre_load, c.tpot_s * per_step, per_step)
     b = dec_load * t_step / per_step
-    service = math.ceil(w.s_unc / c.chunk_tokens) * t_step  # a prompt gets chunks of C per step
-    rho = pre_load * t_step / c.chunk_tokens                 # share of the prefill budget in use
+    # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
+    t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
+    service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
+    rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     ttft = prefill_ttft(w.stat, rho, service, 0.0, w.cv2, w.len_factor)
     mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_step / per_step, mem, 0.0, nic)
