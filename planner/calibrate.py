@@ -3,7 +3,7 @@
 Glossary: `θ` the fitted parameters divided by their typical scale (so each is O(1)), `r_j =
 log(pred_j/meas_j)` the residual of observation j (a point's decode or prefill tokens/s per
 GPU), `k` the number of cross-validation folds. One parameter set is shared by all GPUs and
-engines (the data are too unevenly spread over families to fit each one; see docs/accuracy.md).
+engines (the data are too unevenly spread over families to fit each one; see README.md, "How accurate is it?").
 
     minimise Σ_j ρ(r_j(θ)²)   ρ = soft-L1 (robust: a few odd points do not drag the fit)
     subject to 0 < η ≤ 1, latencies ≥ 0, 1 ≤ imbalance, 0 ≤ overlap ≤ 1
@@ -35,6 +35,7 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
     "layer_overhead_s": (1e-5, 0.0, 1e-3),
     "moe_layer_overhead_s": (1e-4, 0.0, 1e-2),
     "step_overhead_s": (1e-3, 0.0, 1e-1),
+    "request_overhead_s": (5e-2, 0.0, 1.0),
     "moe_imbalance": (1.0, 1.0, 4.0),
     "comm_overlap": (0.5, 0.0, 1.0),
 }
@@ -294,7 +295,7 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
             p = getattr(base, k)
             data[k] = {"value": p.value, "source": p.source, **({"note": p.note} if p.note else {})}
     header = ("# Calibration profile written by `plan calibrate`; edit by refitting, not by hand.\n"
-              "# Cross-validated errors and the points are described in docs/accuracy.md.\n")
+              "# Cross-validated errors and the points are described in the README, section How accurate is it?\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 

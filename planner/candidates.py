@@ -222,7 +222,8 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
     if not mem.fits:
         return Rejected("prefill", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV need {mem.total_bytes/1e9:.1f} GB of {mem.usable_bytes/1e9:.1f} GB usable per card")
-    kv_s = _perf(perf.kv_transfer_time, dep, w.s_in) if disaggregated else 0.0
+    # fixed time to first token beyond the pass: KV transfer (disaggregated) + per-request overhead
+    kv_s = (_perf(perf.kv_transfer_time, dep, w.s_in) if disaggregated else 0.0) + perf.request_overhead_s(dep)
     best: Candidate | None = None
     best_ttft = math.inf
     b = 1
@@ -323,13 +324,14 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
             if t > w.tpot_limit:
                 continue
             service = math.ceil(w.s_unc / chunk) * st.time_s
-            rho = _rho_max(w, service, 0.0)
-            best_ttft = min(best_ttft, service * w.len_factor)
+            fixed = perf.request_overhead_s(dep)
+            rho = _rho_max(w, service, fixed)
+            best_ttft = min(best_ttft, service * w.len_factor + fixed)
             if rho <= 0:
                 continue
             raw = chunk / st.time_s
             found.append(Candidate("colocated", opt.id, par, b, chunk, rho * raw, raw, b / t, rho,
-                                   service, prefill_ttft(w.stat, rho, service, 0.0, w.cv2, w.len_factor),
+                                   service, prefill_ttft(w.stat, rho, service, fixed, w.cv2, w.len_factor),
                                    t, 0.0, par.cards * opt.gpu.nic_bytes_per_s,
                                    _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.bound,
                                    "memory" if b == mem_limit else "slo"))

@@ -251,6 +251,7 @@ class Calibration(Strict):
     layer_overhead_s: CalibParam
     moe_layer_overhead_s: CalibParam
     step_overhead_s: CalibParam
+    request_overhead_s: CalibParam
     moe_imbalance: CalibParam
     comm_overlap: CalibParam
     memory_usable_fraction: CalibParam
@@ -272,7 +273,8 @@ class Calibration(Strict):
         return v
 
     @field_validator("collective_latency_intra_s", "collective_latency_inter_s",
-                     "layer_overhead_s", "moe_layer_overhead_s", "step_overhead_s")
+                     "layer_overhead_s", "moe_layer_overhead_s", "step_overhead_s",
+                     "request_overhead_s")
     @classmethod
     def _nonneg(cls, v: CalibParam) -> CalibParam:
         if v.value < 0:

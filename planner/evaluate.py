@@ -77,7 +77,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
         "max_batch": perf.max_batch(dep, ctx_peak),
         "prefill_time_s": pre.time_s,
         "prefill_tokens_per_s": req.batch * uncached * par.pp / pre.time_s,
-        "ttft_s": alone.time_s,
+        "ttft_s": alone.time_s + perf.request_overhead_s(dep),
         "tpot_s": tpot,
         "decode_tokens_per_s": req.batch / tpot,
         "decode_tokens_per_s_per_card": req.batch / tpot / par.cards,

@@ -29,7 +29,7 @@ from pydantic import Field
 from planner.catalog import GPU, Calibration, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
 from planner.perf import (Deployment, Parallelism, decode_step, kv_transfer_time, mixed_step,
-                          prefill_pass)
+                          prefill_pass, request_overhead_s)
 from planner.yamlio import read_yaml, validate
 
 Quantity = Literal["decode_tok_s_per_gpu", "prefill_tok_s_per_gpu"]
@@ -130,11 +130,13 @@ def predict_ttft(p: Point, dep: Deployment, prefill_dep: Deployment | None = Non
     uncached = p.isl * (1.0 - p.cached_fraction)
     cached = p.isl - uncached
     if p.mode == "agg":
-        return mixed_step(dep, max(p.concurrency - 1.0, 0.0), p.context_tokens, uncached, p.isl).time_s
-    if p.mode == "prefill":
+        return (mixed_step(dep, max(p.concurrency - 1.0, 0.0), p.context_tokens, uncached, p.isl).time_s
+                + request_overhead_s(dep))
+    if p.mode == "prefill":   # a throughput point: passes back to back, no per-request latency
         return prefill_pass(dep, p.prefill_prompts, uncached, cached).time_s
     pd = prefill_dep if prefill_dep is not None else dep
-    return prefill_pass(pd, 1.0, uncached, cached).time_s + kv_transfer_time(pd, p.isl)
+    return (prefill_pass(pd, 1.0, uncached, cached).time_s + kv_transfer_time(pd, p.isl)
+            + request_overhead_s(pd))
 
 
 def predict(p: Point, q: Quantity, calib: Calibration, models: dict[str, Model] | None = None,

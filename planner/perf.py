@@ -380,6 +380,12 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m)
 
 
+def request_overhead_s(dep: Deployment) -> float:
+    """Fixed time a request spends before its first token beyond the prefill pass (tokenise,
+    schedule, sample, detokenise, serve): the calibration parameter request_overhead_s."""
+    return dep.calib.v("request_overhead_s")
+
+
 def kv_transfer_time(dep_prefill: Deployment, prompt_tokens: float) -> float:
     """Moving one prompt's KV to a decode instance over the prefill instance's NICs:
     s·kv_bytes_per_token / (cards·NIC·η_n) + inter-node latency."""

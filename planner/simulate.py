@@ -225,7 +225,7 @@ class Violation:
 
 @dataclass(frozen=True)
 class SimResult:
-    """Outcome of one simulation run; `as_dict()` gives the JSON keys (docs/simulation.md)."""
+    """Outcome of one simulation run; `as_dict()` gives the JSON keys (README, "Checking a plan by simulation")."""
 
     problem: str
     requests: int
@@ -602,7 +602,7 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
             if k not in tables:
                 tables[k] = prefill_table(dep, p.design_batch, s_grid, w.prefix_cache_hit)
             st, dn, batches = _prefill_instance(arrivals[ids], s_in[ids], p, s_grid, tables[k])
-            started[ids], first[ids], ttft_at[ids] = st, dn, dn + kv_s[ids]
+            started[ids], first[ids], ttft_at[ids] = st, dn, dn + kv_s[ids] + perf.request_overhead_s(dep)
             inside = (batches[:, 0] >= window[0]) & (batches[:, 0] <= window[1])
             busy[k] += batches[inside, 1].sum() / span
             continue
@@ -624,7 +624,7 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
     live = [e for e in engines if e is not None]
     run_engines(engines, steps_needed, dec_inst, kv_s, ph.tokens_per_step, window, first, finish, started)
     coloc = np.isnan(ttft_at)
-    ttft_at[coloc] = first[coloc]
+    ttft_at[coloc] = first[coloc] + perf.request_overhead_s(ph.deployments[0])  # one calibration per plan
     util, batch = [], []
     for k, p in enumerate(pools):
         mine = [e for e in live if e.pool == k]

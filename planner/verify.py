@@ -113,7 +113,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     nic = dep.cards * opt.gpu.nic_bytes_per_s * res.calib.v("network_efficiency")
     if c.role == "prefill":
         rho = pre_load / c.prefill_raw_tok_s
-        kv_s = perf.kv_transfer_time(dep, w.s_in)
+        kv_s = perf.kv_transfer_time(dep, w.s_in) + perf.request_overhead_s(dep)
         ttft = prefill_ttft(w.stat, rho, c.pass_s, kv_s, w.cv2, w.len_factor)
         mem = perf.memory_use(dep, c.batch, w.s_in).total_bytes
         kv_traffic = pre_load * (w.s_in / w.s_unc) * kvpt
@@ -130,7 +130,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
-    ttft = prefill_ttft(w.stat, rho, service, 0.0, w.cv2, w.len_factor)
+    ttft = prefill_ttft(w.stat, rho, service, perf.request_overhead_s(dep), w.cv2, w.len_factor)
     mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_step / per_step, mem, 0.0, nic)
 

@@ -98,7 +98,8 @@ def test_mean_queueing_delay_matches_md1():
     # TTFT = wait + D + KV transfer of the 1000-token prompt
     dep = perf.Deployment(get_model("deepseek-r1"), get_gpu("h200"), perf.Parallelism(1, 1, 8),
                           load_calibration("default"), "fp8", "bf16")
-    assert pool.ttft.mean == pytest.approx(pool.queue_wait.mean + d + perf.kv_transfer_time(dep, 1000.0))
+    assert pool.ttft.mean == pytest.approx(pool.queue_wait.mean + d + perf.kv_transfer_time(dep, 1000.0)
+                                           + perf.request_overhead_s(dep))
 
 
 def test_same_seed_same_result_other_seed_differs():

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from cli import main
 from planner.catalog import get_gpu
+from planner.errors import Infeasible
 from planner.problem import load_problem
 from planner.scenario import Buy, Scenario, apply, owned_cost
 from planner.solve import solve_problem
@@ -97,12 +98,16 @@ def test_owned_inventory_is_used_before_rented(base, base_plan):
     assert sum(pool_costs(plan).values()) == pytest.approx(plan.cost_per_hour)
 
 
-def test_binding_power_cap_raises_cost(base, base_plan):
-    kw = base_plan.as_dict()["totals"]["power_kw"]
+def test_binding_power_cap_raises_cost(base):
+    """With H200 priced out (60 RMB/GPU-h) the cheapest fleet is power-hungry H20/H100; a cap
+    at 90 % of its power forces some of the dearer, more power-efficient H200 in."""
+    pricey = with_price(base, "h200", 60.0)
+    free = solve_problem(pricey, "base")
+    kw = free.as_dict()["totals"]["power_kw"]
     cap_kw = 0.9 * kw
-    p = apply(base, _scenario({"limits": {"power": f"{cap_kw:.3f}kW"}}))
+    p = apply(pricey, _scenario({"limits": {"power": f"{cap_kw:.3f}kW"}}))
     plan = solve_problem(p, "power.yaml")
-    assert plan.cost_per_hour > base_plan.cost_per_hour
+    assert plan.cost_per_hour > free.cost_per_hour
     assert plan.as_dict()["totals"]["power_kw"] <= cap_kw + 1e-6
 
 
@@ -110,8 +115,11 @@ def test_breakeven_both_sides(base, base_plan):
     """H100 is in the seed plan; its exit price is bracketed by [price_in, price_out]: just
     below price_in it is still used, just above price_out it is not. H800 (out at 12.15) has an
     entry price: below it H800 is used, above it not. Candidates are reused across re-solves."""
-    be = {b.gpu: b for b in breakeven(base, str(BASE), ["h100", "h800"], rel_tol=0.05)}
-    for gid in ("h100", "h800"):
+    used = [g.id for g in base.gpus if _cards(base_plan, g.id) > 0]
+    unused = [g.id for g in base.gpus if _cards(base_plan, g.id) == 0]
+    inside, outside = used[0], unused[0]
+    be = {b.gpu: b for b in breakeven(base, str(BASE), [inside, outside], rel_tol=0.05)}
+    for gid in (inside, outside):
         b = be[gid]
         assert b.in_base == (_cards(base_plan, gid) > 0)
         assert b.price_in is not None and b.price_out is not None
@@ -120,8 +128,8 @@ def test_breakeven_both_sides(base, base_plan):
         above = solve_problem(with_price(base, gid, b.price_out * 1.01), "above")
         assert _cards(below, gid) > 0, gid
         assert _cards(above, gid) == 0, gid
-    assert be["h100"].in_base and be["h100"].price > be["h100"].base_price
-    assert not be["h800"].in_base and be["h800"].price < be["h800"].base_price
+    assert be[inside].in_base and be[inside].price > be[inside].base_price
+    assert not be[outside].in_base and be[outside].price < be[outside].base_price
 
 
 def _write(tmp_path: Path, name: str, text: str) -> str:
