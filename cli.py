@@ -6,7 +6,6 @@ Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 

@@ -17,7 +17,7 @@ from planner.calibrate import (CVResult, FitResult, Row, Summary, breakdown, cro
                                free_params, profile_yaml, rows, summarise)
 from planner.catalog import CATALOG_DIR, Calibration, load_calibration
 from planner.errors import BadInput
-from planner.measurements import LoadReport, Point, default_measurement_files, load_points
+from planner.measurements import LoadReport, default_measurement_files, load_points
 from planner.yamlio import atomic_write
 
 WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO

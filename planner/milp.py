@@ -247,7 +247,7 @@ def solve(m: Model, name: str = "highs", time_limit: float = 30.0, gap: float = 
     with quiet_stdout(not verbose):
         try:
             m.prob.solve(_solver(name, time_limit, gap, verbose))
-        except pulp.PulpSolverError as e:
+        except pulp.PulpSolverError:
             return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
                                 len(m.prob.variables()), m.prob.numConstraints())
     seconds = time.perf_counter() - t0

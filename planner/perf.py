@@ -14,7 +14,7 @@ Prefill of P prompts: time = pp·t_stage(P·s) + handoffs + step_overhead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from planner.arch import Architecture

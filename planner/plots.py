@@ -10,12 +10,8 @@ optimum's plan changes are lettered on the chart and listed under it.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from planner.errors import BadInput
 from planner.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -153,20 +149,8 @@ def render_png(sweep: Sweep) -> bytes:
 
 def write_png(sweep: Sweep, path: str, protect: tuple[str, ...] = ()) -> None:
     """render_png written atomically to path (temporary file, then rename); never over an input."""
-    p = Path(path)
-    for q in protect:
-        if Path(q).exists() and p.exists() and os.path.samefile(p, q):
-            raise BadInput(f"{p}: refusing to overwrite the input file; choose another --out path")
-    data = render_png(sweep)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from planner.yamlio import atomic_write
+    atomic_write(path, render_png(sweep), protect)
 
 
 # ------------------------------------------------------------------------------------- HTML

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from planner import perf
-from planner.candidates import Candidate, _deployment, kv_nic_limit_tok_s, prefill_ttft, workload_context
+from planner.candidates import Candidate, _deployment, prefill_ttft, workload_context
 from planner.problem import Resolved
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)

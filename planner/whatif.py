@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from planner.candidates import CandidateSet, generate
 from planner.catalog import get_gpu
-from planner.errors import BadInput, Infeasible, VerificationFailed
+from planner.errors import Infeasible, VerificationFailed
 from planner.problem import Problem, resolve
 from planner.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
                               owned_cost, scenario_name, without_buy)
 from planner.solve import Plan, solve_problem
+from planner.yamlio import atomic_write
 
 ROLES = ("prefill", "decode", "colocated")
 BREAKEVEN_REL_TOL = 0.01        # stop bisecting when the bracket is 1 % of the base price …
@@ -480,24 +479,4 @@ def plot(result: dict, path: str, protect: tuple[str, ...] = ()) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue(), protect)
-
-
-def write_bytes_atomic(path: str, data: bytes, protect: tuple[str, ...] = ()) -> None:
-    """Binary twin of yamlio.atomic_write: temporary file and rename, never over an input."""
-    p = Path(path)
-    for q in protect:
-        if Path(q).exists() and p.exists() and os.path.samefile(p, q):
-            raise BadInput(f"{p}: refusing to overwrite an input file; choose another path")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise BadInput(f"{p}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, buf.getvalue(), protect)

@@ -193,8 +193,9 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = ()) -> Pa
     return parent
 
 
-def atomic_write(path: str | Path, text: str, protect: tuple[str | Path, ...] = ()) -> None:
-    """Write `text` to `path` via a temporary file and rename; refuse to overwrite `protect`ed inputs."""
+def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path, ...] = ()) -> None:
+    """Write `text` (str or bytes) to `path` via a temporary file and rename; refuse to overwrite
+    `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
     p = Path(path)
     parent = check_writable(p, protect)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
@@ -202,7 +203,7 @@ def atomic_write(path: str | Path, text: str, protect: tuple[str | Path, ...] = 
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as f:
             f.write(text)
         os.replace(tmp, p)
     except BaseException:

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from cli import main
 from planner.catalog import get_gpu
-from planner.errors import Infeasible
 from planner.problem import load_problem
 from planner.scenario import Buy, Scenario, apply, owned_cost
 from planner.solve import solve_problem
