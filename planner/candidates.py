@@ -314,6 +314,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB")
     found: list[Candidate] = []
     best_tpot, best_ttft = math.inf, math.inf
+    fixed = perf.request_overhead_s(dep)
     for b in perf.batch_grid(mem_limit):
         for k in CHUNK_MULTIPLES:
             chunk = max(1.0, math.ceil(b * w.s_unc / w.s_out * k))
@@ -324,7 +325,6 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
             if t > w.tpot_limit:
                 continue
             service = math.ceil(w.s_unc / chunk) * st.time_s
-            fixed = perf.request_overhead_s(dep)
             rho = _rho_max(w, service, fixed)
             best_ttft = min(best_ttft, service * w.len_factor + fixed)
             if rho <= 0:

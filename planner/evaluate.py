@@ -38,8 +38,8 @@ def _parallelism(req: EvalRequest) -> Parallelism:
     return par
 
 
-def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:
-    """Memory, max batch, prefill time/throughput, TTFT alone, decode TPOT/throughput, bounds."""
+def _deployment(req: EvalRequest, calib: Calibration | None) -> Deployment:
+    """The request's Deployment, after checking its numbers and parallelism (BadInput otherwise)."""
     for name, v in (("--cards", req.cards), ("--batch", req.batch), ("--input-len", req.input_len),
                     ("--output-len", req.output_len)):
         if v < 1:
@@ -52,7 +52,13 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     par = _parallelism(req)
     if model.arch.heads % par.tp:
         raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
-    dep = Deployment(model, gpu, par, calib, req.weight_dtype or model.weight_dtype, req.kv_dtype)
+    return Deployment(model, gpu, par, calib, req.weight_dtype or model.weight_dtype, req.kv_dtype)
+
+
+def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:
+    """Memory, max batch, prefill time/throughput, TTFT alone, decode TPOT/throughput, bounds."""
+    dep = _deployment(req, calib)
+    model, gpu, par, calib = dep.model, dep.gpu, dep.par, dep.calib
     ctx_peak = req.input_len + req.output_len
     ctx_mean = req.input_len + req.output_len / 2.0
     mem = perf.memory_use(dep, req.batch, ctx_peak)
@@ -93,11 +99,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
 
 def sweep_batch(req: EvalRequest, calib: Calibration | None = None) -> list[dict[str, Any]]:
     """The decode curve: TPOT and tokens/s against batch, up to the largest batch that fits."""
-    model = get_model(req.model)
-    gpu = get_gpu(req.gpu)
-    calib = calib or load_calibration(req.calibration)
-    dep = Deployment(model, gpu, _parallelism(req), calib, req.weight_dtype or model.weight_dtype,
-                     req.kv_dtype)
+    dep = _deployment(req, calib)
     ctx_peak = req.input_len + req.output_len
     limit = perf.max_batch(dep, ctx_peak)
     pts = perf.decode_curve(dep, req.input_len + req.output_len / 2.0, perf.batch_grid(max(limit, 1)))

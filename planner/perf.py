@@ -259,8 +259,6 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
     if a.is_moe and n_s > 1:
         per_card = tokens / n_s * a.experts_per_token * act * c.v("moe_imbalance")
         t += moe * 2.0 * alltoall_time(dep, n_s, per_card)
-    elif a.is_moe and par.tp > 1:
-        t += moe * allreduce_time(dep, par.tp, tokens * act)
     return t
 
 
@@ -329,7 +327,7 @@ def decode_step(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
 
     With pp stages the batch runs as pp micro-batches of b/pp; each card reads its weights,
     the touched experts, and the KV of its sequences: (b/pp/dp)·ctx·kv_bytes_per_card.
-    >>> # worked values live in tests/test_perf.py (seed numbers)
+    Worked values (the seed's numbers) live in tests/test_perf.py.
     """
     a, par = dep.arch, dep.par
     m = batch / par.pp

@@ -201,6 +201,10 @@ class Resolved:
     kv_dtype: str
     source: str
 
+    def option(self, gpu_id: str) -> GPUOption:
+        """The problem's option for GPU type `gpu_id` (candidates only carry the id)."""
+        return next(o for o in self.gpus if o.id == gpu_id)
+
     @property
     def qps(self) -> float:
         return self.problem.workload.qps

@@ -79,8 +79,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
     for c, n in p.chosen.items():
         cards[c.gpu] += n * c.cards
     nodes = {g: rn + on for g, (rn, on) in p.nodes.items() if rn + on > 0}
-    power_w = sum(n_nodes * opt.gpu.node_cards * opt.gpu.power_w
-                  for opt in r.gpus for g, n_nodes in nodes.items() if g == opt.id)
+    power_w = sum(n * r.option(g).gpu.node_cards * r.option(g).gpu.power_w for g, n in nodes.items())
     pools = []
     for st in p.verification.pools:
         c = st.candidate

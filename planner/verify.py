@@ -106,7 +106,7 @@ def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, dec_load
 def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: float) -> PoolState:
     """Recompute one pool at the per-instance loads it receives."""
     w = workload_context(res)
-    opt = next(o for o in res.gpus if o.id == c.gpu)
+    opt = res.option(c.gpu)
     dep = _deployment(res, opt, c.par)
     per_step = res.calib.v("decode_tokens_per_step")
     kvpt = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype)
@@ -170,7 +170,7 @@ def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[i
             checks.append(Check(f"utilization[{name}]", st.utilization, ceiling, "fraction"))
         if c.role in ("decode", "colocated"):
             checks.append(Check(f"tpot[{name}]", st.tpot_s, slo.tpot, "s"))
-        opt = next(o for o in res.gpus if o.id == c.gpu)
+        opt = res.option(c.gpu)
         usable = opt.gpu.memory_bytes * res.calib.v("memory_usable_fraction")
         checks.append(Check(f"memory[{name}]", st.memory_per_card_bytes, usable, "bytes"))
         if c.role in ("prefill", "decode"):

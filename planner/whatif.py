@@ -205,7 +205,7 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
     cs = generate(res)
     ids = gpu_ids or [o.id for o in res.gpus]
     scale = max((o.price_per_card_hour for o in res.gpus), default=1.0) or 1.0
-    return [_breakeven_one(problem, source, cs, next(o for o in res.gpus if o.id == g).price_per_card_hour,
+    return [_breakeven_one(problem, source, cs, res.option(g).price_per_card_hour,
                            g, rel_tol, solver, scale) for g in ids]
 
 
