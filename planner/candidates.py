@@ -17,7 +17,7 @@ from typing import Literal
 
 from planner import perf, queueing
 from planner.perf import Deployment, Parallelism
-from planner.problem import GPUOption, Resolved
+from planner.problem import GPUOption, Resolved, _dist
 
 Role = Literal["prefill", "decode", "colocated"]
 
@@ -153,6 +153,17 @@ _max_utilisation = functools.lru_cache(maxsize=1 << 16)(queueing.max_utilisation
 
 
 @dataclass(frozen=True)
+class TTFTTarget:
+    """One TTFT limit a prefill queue must meet: a request class's statistic and limit, and its
+    prompt length (quantile or mean) relative to the queue's mean prompt (`len_factor`)."""
+
+    label: str           # '' for a single workload, else the request class
+    stat: str
+    len_factor: float
+    limit: float
+
+
+@dataclass(frozen=True)
 class _Ctx:
     """Workload numbers every candidate needs, computed once."""
 
@@ -160,15 +171,31 @@ class _Ctx:
     s_unc: float         # mean uncached prompt tokens
     s_cached: float
     s_out: float
-    ctx_decode: float    # mean context during decode: s_in + s_out/2
+    ctx_decode: float    # mean context during decode: s_in + s_out/2 (output-weighted over classes)
     ctx_peak: float      # KV a sequence holds at its end: s_in + s_out (memory sizing)
     cv2: float           # squared coefficient of variation of prompt length
-    len_factor: float    # quantile/mean of prompt length for the TTFT statistic
-    ttft_limit: float
+    targets: tuple[TTFTTarget, ...]   # one per request class served by the queue
     tpot_limit: float
-    stat: str
     util_ceiling: float
     pass_token_budget: int
+
+    @property
+    def ttft_limit(self) -> float:
+        return min(t.limit for t in self.targets)
+
+
+def _len_factor(dist: list[tuple[float, float]], stat: str, mean: float) -> float:
+    """Prompt length at the statistic's quantile (or the mean) ÷ the queue's mean prompt length."""
+    q = queueing.QUANTILE.get(stat)
+    if q is None:
+        return sum(v * p for v, p in dist) / mean
+    acc, qv = 0.0, max(v for v, _ in dist)
+    for v, p in sorted(dist):
+        acc += p
+        if acc >= q - 1e-12:
+            qv = v
+            break
+    return qv / mean
 
 
 def workload_context(res: Resolved) -> _Ctx:
@@ -177,23 +204,17 @@ def workload_context(res: Resolved) -> _Ctx:
     mean = res.input_mean
     var = sum(p * (v - mean) ** 2 for v, p in dist)
     slo = res.problem.slo
-    q = queueing.QUANTILE.get(slo.ttft_statistic)
-    if q is None:
-        factor = 1.0
+    if res.classes:
+        targets = tuple(TTFTTarget(k.name, k.slo.ttft_statistic,
+                                   _len_factor(_dist(k.workload.input_tokens), k.slo.ttft_statistic, mean),
+                                   k.slo.ttft) for k in res.classes)
     else:
-        acc, qv = 0.0, max(v for v, _ in dist)
-        for v, p in sorted(dist):
-            acc += p
-            if acc >= q - 1e-12:
-                qv = v
-                break
-        factor = qv / mean
+        targets = (TTFTTarget("", slo.ttft_statistic, _len_factor(dist, slo.ttft_statistic, mean), slo.ttft),)
     out_mean = res.output_mean
     return _Ctx(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
-                ctx_decode=mean + out_mean / 2.0,
+                ctx_decode=res.decode_context_mean,
                 ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
-                cv2=var / mean**2, len_factor=factor, ttft_limit=slo.ttft, tpot_limit=slo.tpot,
-                stat=slo.ttft_statistic,
+                cv2=var / mean**2, targets=targets, tpot_limit=slo.tpot,
                 util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
                 pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass)
 
@@ -204,10 +225,21 @@ def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: floa
     return pass_s * len_factor + queueing.wait(stat, rho, pass_s, cv2) + fixed_s
 
 
+def ttfts(w: _Ctx, rho: float, pass_s: float, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
+    """TTFT of every target at utilisation ρ (FCFS: all classes see the same queue)."""
+    return [(t, prefill_ttft(t.stat, rho, pass_s, fixed_s, w.cv2, t.len_factor)) for t in w.targets]
+
+
+def worst_ttft(w: _Ctx, rho: float, pass_s: float, fixed_s: float) -> tuple[float, float]:
+    """(TTFT, limit) of the target with the least slack at utilisation ρ."""
+    t, v = min(ttfts(w, rho, pass_s, fixed_s), key=lambda tv: tv[0].limit - tv[1])
+    return v, t.limit
+
+
 def _rho_max(w: _Ctx, pass_s: float, fixed_s: float) -> float:
-    """Largest utilisation whose TTFT statistic stays within the limit."""
-    budget = w.ttft_limit - pass_s * w.len_factor - fixed_s
-    return _max_utilisation(budget, pass_s, w.stat, w.cv2, w.util_ceiling)
+    """Largest utilisation whose TTFT statistic stays within the limit of every target."""
+    return min(_max_utilisation(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
+                                w.util_ceiling) for t in w.targets)
 
 
 def _deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
@@ -225,24 +257,25 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
     # fixed time to first token beyond the pass: KV transfer (disaggregated) + per-request overhead
     kv_s = (_perf(perf.kv_transfer_time, dep, w.s_in) if disaggregated else 0.0) + perf.request_overhead_s(dep)
     best: Candidate | None = None
-    best_ttft = math.inf
+    best_ttft, best_limit = math.inf, 0.0
     b = 1
     while True:
         ph = _perf(perf.prefill_pass, dep, b, w.s_unc, w.s_cached)
         raw = b * par.pp * w.s_unc / ph.time_s
         rho = _rho_max(w, ph.time_s, kv_s)
-        ttft_alone = prefill_ttft(w.stat, 0.0, ph.time_s, kv_s, w.cv2, w.len_factor)
-        best_ttft = min(best_ttft, ttft_alone)
+        ttft_alone, limit = worst_ttft(w, 0.0, ph.time_s, kv_s)
+        if ttft_alone - limit < best_ttft - best_limit:
+            best_ttft, best_limit = ttft_alone, limit
         mem_b = _perf(perf.memory_use, dep, b, w.s_in)
         if rho > 0 and mem_b.fits and (best is None or rho * raw > best.prefill_tok_s):
             best = Candidate("prefill", opt.id, par, b, 0.0, rho * raw, raw, 0.0, rho, ph.time_s,
-                             prefill_ttft(w.stat, rho, ph.time_s, kv_s, w.cv2, w.len_factor), 0.0,
+                             worst_ttft(w, rho, ph.time_s, kv_s)[0], 0.0,
                              kv_s, par.cards * opt.gpu.nic_bytes_per_s, mem_b.total_bytes, ph.bound)
         b *= 2
         if b * w.s_unc > w.pass_token_budget or not mem_b.fits:
             break
     if best is None:
-        return Rejected("prefill", opt.id, par, "ttft", best_ttft, w.ttft_limit,
+        return Rejected("prefill", opt.id, par, "ttft", best_ttft, best_limit,
                         f"one prompt alone takes {best_ttft*1e3:.0f} ms to first token")
     nic_cap = kv_nic_limit_tok_s(dep, w.s_in / max(w.s_unc, 1e-9)) if disaggregated else math.inf
     if nic_cap < best.prefill_tok_s:
@@ -313,7 +346,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
         return Rejected("colocated", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB")
     found: list[Candidate] = []
-    best_tpot, best_ttft = math.inf, math.inf
+    best_tpot, best_ttft, best_limit = math.inf, math.inf, 0.0
     fixed = perf.request_overhead_s(dep)
     for b in perf.batch_grid(mem_limit):
         for k in CHUNK_MULTIPLES:
@@ -326,12 +359,14 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
                 continue
             service = math.ceil(w.s_unc / chunk) * st.time_s
             rho = _rho_max(w, service, fixed)
-            best_ttft = min(best_ttft, service * w.len_factor + fixed)
+            alone, limit = worst_ttft(w, 0.0, service, fixed)
+            if alone - limit < best_ttft - best_limit:
+                best_ttft, best_limit = alone, limit
             if rho <= 0:
                 continue
             raw = chunk / st.time_s
             found.append(Candidate("colocated", opt.id, par, b, chunk, rho * raw, raw, b / t, rho,
-                                   service, prefill_ttft(w.stat, rho, service, fixed, w.cv2, w.len_factor),
+                                   service, worst_ttft(w, rho, service, fixed)[0],
                                    t, 0.0, par.cards * opt.gpu.nic_bytes_per_s,
                                    _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.bound,
                                    "memory" if b == mem_limit else "slo"))
@@ -339,7 +374,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
         if best_tpot > w.tpot_limit:
             return Rejected("colocated", opt.id, par, "tpot", best_tpot, w.tpot_limit,
                             f"the lightest mixed step takes {best_tpot*1e3:.1f} ms")
-        return Rejected("colocated", opt.id, par, "ttft", best_ttft, w.ttft_limit,
+        return Rejected("colocated", opt.id, par, "ttft", best_ttft, best_limit,
                         f"a prompt needs {best_ttft*1e3:.0f} ms of chunked steps")
     return _pareto(found)
 

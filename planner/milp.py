@@ -20,7 +20,7 @@ import pulp
 
 from planner.candidates import Candidate
 from planner.errors import BadInput
-from planner.problem import Resolved
+from planner.problem import GPUOption, Limits, Resolved
 
 
 class SolverStatus(str, enum.Enum):
@@ -53,15 +53,47 @@ class Demand:
     decode_tok_s: float
 
 
+@dataclass(frozen=True)
+class Service:
+    """Demand served by its own pools: one problem, or a group of request classes of one model
+    sharing pools (a fleet). `key` names its rows ('' for a single problem)."""
+
+    key: str
+    candidates: tuple[Candidate, ...]
+    demand: Demand
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What all services of one MILP share: GPU types (prices, caps, owned nodes) and fleet limits."""
+
+    name: str
+    gpus: tuple[GPUOption, ...]
+    limits: Limits
+
+    @classmethod
+    def of(cls, res: Resolved) -> "Shared":
+        return cls(res.problem.name, res.gpus, res.problem.limits)
+
+
 @dataclass
 class Model:
-    """A built PuLP problem with handles to its variables (mutable only while solving)."""
+    """A built PuLP problem with handles to its variables (mutable only while solving).
+
+    `candidates` is the flat list over all services; `service_of[i]` is candidate i's service.
+    `use[s]` is 1 for a service that must be served, or a binary when classes may be served by
+    one of several services (pool sharing in a fleet).
+    """
 
     prob: pulp.LpProblem
     x: dict[int, pulp.LpVariable]
     rent: dict[str, pulp.LpVariable]
     own: dict[str, pulp.LpVariable]
     candidates: tuple[Candidate, ...]
+    services: tuple[Service, ...] = ()
+    service_of: tuple[int, ...] = ()
+    use: dict[int, pulp.LpVariable | float] = field(default_factory=dict)
     rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
     cost: pulp.LpAffineExpression | None = None                       # cost per hour (RMB/h)
 
@@ -69,6 +101,9 @@ class Model:
         """Add a named row and keep it under its display name (PuLP rewrites '[' and '-')."""
         self.prob += constraint, name
         self.rows[name] = constraint
+
+    def of_service(self, s: int) -> list[tuple[int, Candidate]]:
+        return [(i, c) for i, c in enumerate(self.candidates) if self.service_of[i] == s]
 
 
 def row(family: str, key: str = "") -> str:
@@ -84,23 +119,32 @@ def demand_of(res: Resolved) -> Demand:
 # --------------------------------------------------------------------------------- build
 def build(res: Resolved, cands: tuple[Candidate, ...], demand: Demand | None = None,
           extra_rows=(), served: pulp.LpVariable | float = 1.0) -> Model:
+    """The formulation of a single problem: one service that must be served."""
+    return build_fleet(Shared.of(res), [Service("", tuple(cands), demand or demand_of(res))],
+                       extra_rows=extra_rows, served=served)
+
+
+def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
+                served: pulp.LpVariable | float = 1.0) -> Model:
     """The whole formulation; each family is one function below.
 
     `served` is the fraction of demand to meet: 1, or a variable when diagnosing infeasibility.
     `extra_rows` are (name, function of the model → constraint) pairs, e.g. a sweep's ε-row.
     """
-    demand = demand or demand_of(res)
-    m = Model(pulp.LpProblem(res.problem.name.replace(" ", "_") or "plan", pulp.LpMinimize),
-              {}, {}, {}, cands)
-    add_instance_variables(m, demand)
-    add_node_variables(m, res)
-    add_prefill_demand(m, demand, served)
-    add_decode_demand(m, demand, served)
-    add_node_cover(m, res)
-    add_availability_caps(m, res)
-    add_power_cap(m, res)
-    set_objective(m, res)
-    add_budget_cap(m, res)
+    flat = [(s, c) for s, sv in enumerate(services) for c in sv.candidates]
+    m = Model(pulp.LpProblem(shared.name.replace(" ", "_") or "plan", pulp.LpMinimize),
+              {}, {}, {}, tuple(c for _, c in flat), tuple(services), tuple(s for s, _ in flat))
+    add_instance_variables(m)
+    add_service_choice(m)
+    add_node_variables(m, shared)
+    for s in range(len(services)):
+        add_prefill_demand(m, s, served)
+        add_decode_demand(m, s, served)
+    add_node_cover(m, shared)
+    add_availability_caps(m, shared)
+    add_power_cap(m, shared)
+    set_objective(m, shared)
+    add_budget_cap(m, shared)
     for name, fn in extra_rows:
         m.add(fn(m), name)
     return m
@@ -116,102 +160,147 @@ def _upper_bound(c: Candidate, d: Demand) -> int:
     return int(math.ceil(max(need, default=0.0))) + 1
 
 
-def add_instance_variables(m: Model, d: Demand) -> None:
+def add_instance_variables(m: Model) -> None:
     """x[c] ∈ ℤ, 0 ≤ x[c] ≤ ⌈demand / capacity_c⌉ + 1."""
     for i, c in enumerate(m.candidates):
+        d = m.services[m.service_of[i]].demand
         m.x[i] = pulp.LpVariable(f"x_{i}", lowBound=0, upBound=_upper_bound(c, d), cat="Integer")
 
 
-def add_node_variables(m: Model, res: Resolved) -> None:
+def add_service_choice(m: Model) -> None:
+    """Classes listed by several services are served by exactly one of them:
+    use[s] ∈ {0,1}, Σ_{s ∋ k} use[s] = 1 per class k, x[c] ≤ ub_c·use[s(c)] (no idle pools)."""
+    owners: dict[str, list[int]] = {}
+    for s, sv in enumerate(m.services):
+        for k in sv.classes:
+            owners.setdefault(k, []).append(s)
+    shared = {s for ss in owners.values() if len(ss) > 1 for s in ss}
+    for s, sv in enumerate(m.services):
+        m.use[s] = pulp.LpVariable(f"use_{s}", cat="Binary") if s in shared else 1.0
+    for k, ss in owners.items():
+        if len(ss) > 1:
+            m.add(pulp.lpSum(m.use[s] for s in ss) == 1, row("assign", k))
+    for i in m.x:
+        u = m.use[m.service_of[i]]
+        if not isinstance(u, float):
+            m.prob += m.x[i] <= m.x[i].upBound * u   # bookkeeping, not a display row
+
+
+def add_node_variables(m: Model, shared: Shared) -> None:
     """rent[g] ∈ ℤ≥0 and own[g] ∈ {0 … owned_nodes_g}: whole nodes of each GPU type."""
-    for opt in res.gpus:
+    for opt in shared.gpus:
         m.rent[opt.id] = pulp.LpVariable(f"rent_{opt.id}", lowBound=0, cat="Integer")
         m.own[opt.id] = pulp.LpVariable(f"own_{opt.id}", lowBound=0, upBound=opt.owned_nodes,
                                         cat="Integer")
 
 
-def add_prefill_demand(m: Model, d: Demand, served=1.0) -> None:
-    """Σ_c x[c]·prefill_tok_s[c] / demand ≥ 1 (capacity already derated by ρ_max for TTFT)."""
+def _target(m: Model, s: int, served):
+    """Right-hand side of a demand row: use[s] (fleet) times the served fraction (diagnosis)."""
+    u = m.use[s]
+    if isinstance(u, float):
+        return served
+    if isinstance(served, float):
+        return u * served
+    # diagnosis with a choice of services: y_s ≤ use[s], y_s ≤ served, y_s ≥ served − (1 − use[s])
+    y = pulp.LpVariable(f"served_{s}", lowBound=0, upBound=1)
+    m.prob += y <= u
+    m.prob += y <= served
+    m.prob += y >= served - (1 - u)
+    return y
+
+
+def add_prefill_demand(m: Model, s: int, served=1.0) -> None:
+    """Σ_{c of s} x[c]·prefill_tok_s[c] / demand_s ≥ use[s] (capacity derated by ρ_max for TTFT)."""
+    sv = m.services[s]
+    d = sv.demand
     if d.prefill_tok_s <= 0:
         return
-    terms = [(m.x[i], c.prefill_tok_s / d.prefill_tok_s) for i, c in enumerate(m.candidates)
-             if c.prefill_tok_s > 0]
+    terms = [(m.x[i], c.prefill_tok_s / d.prefill_tok_s) for i, c in m.of_service(s) if c.prefill_tok_s > 0]
     if not terms:
-        raise BadInput("no candidate can prefill: the prefill demand row would be empty")
-    m.add(pulp.LpAffineExpression(terms) >= served, row("prefill_demand"))
+        if isinstance(m.use[s], float):
+            raise BadInput("no candidate can prefill" + (f" for {sv.key}" if sv.key else "")
+                           + ": the prefill demand row would be empty")
+        m.use[s].upBound = 0   # an optional group of classes that cannot be served together
+        return
+    m.add(pulp.LpAffineExpression(terms) >= _target(m, s, served), row("prefill_demand", sv.key))
 
 
-def add_decode_demand(m: Model, d: Demand, served=1.0) -> None:
-    """Σ_c x[c]·decode_tok_s[c] / demand ≥ 1 (at the largest batch meeting TPOT and memory)."""
-    terms = [(m.x[i], c.decode_tok_s / d.decode_tok_s) for i, c in enumerate(m.candidates)
-             if c.decode_tok_s > 0]
+def add_decode_demand(m: Model, s: int, served=1.0) -> None:
+    """Σ_{c of s} x[c]·decode_tok_s[c] / demand_s ≥ use[s] (at the largest batch meeting TPOT and memory)."""
+    sv = m.services[s]
+    d = sv.demand
+    terms = [(m.x[i], c.decode_tok_s / d.decode_tok_s) for i, c in m.of_service(s) if c.decode_tok_s > 0]
     if not terms:
-        raise BadInput("no candidate can decode: the decode demand row would be empty")
-    m.add(pulp.LpAffineExpression(terms) >= served, row("decode_demand"))
+        if isinstance(m.use[s], float):
+            raise BadInput("no candidate can decode" + (f" for {sv.key}" if sv.key else "")
+                           + ": the decode demand row would be empty")
+        m.use[s].upBound = 0   # an optional group of classes that cannot be served together
+        return
+    m.add(pulp.LpAffineExpression(terms) >= _target(m, s, served), row("decode_demand", sv.key))
 
 
 def _cards(m: Model, g: str) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression([(m.x[i], c.cards) for i, c in enumerate(m.candidates) if c.gpu == g])
 
 
-def add_node_cover(m: Model, res: Resolved) -> None:
+def add_node_cover(m: Model, shared: Shared) -> None:
     """Σ_{c on g} x[c]·cards_c ≤ N_g·(rent[g] + own[g]): servers are rented whole."""
-    for opt in res.gpus:
+    for opt in shared.gpus:
         if any(c.gpu == opt.id for c in m.candidates):
             m.add(_cards(m, opt.id) <= opt.gpu.node_cards * (m.rent[opt.id] + m.own[opt.id]),
                   row("node_cover", opt.id))
 
 
-def add_availability_caps(m: Model, res: Resolved) -> None:
+def add_availability_caps(m: Model, shared: Shared) -> None:
     """N_g·(rent[g] + own[g]) ≤ max_cards_g for capped GPU types."""
-    for opt in res.gpus:
+    for opt in shared.gpus:
         if opt.max_cards is not None:
             m.add(opt.gpu.node_cards * (m.rent[opt.id] + m.own[opt.id]) <= opt.max_cards,
                   row("availability", opt.id))
 
 
-def add_power_cap(m: Model, res: Resolved) -> None:
+def add_power_cap(m: Model, shared: Shared) -> None:
     """Σ_g N_g·W_g·(rent[g] + own[g]) ≤ power cap (card board power, kW scale)."""
-    cap = res.problem.limits.power
+    cap = shared.limits.power
     if cap is None:
         return
     expr = pulp.lpSum(opt.gpu.node_cards * opt.gpu.power_w / 1e3 * (m.rent[opt.id] + m.own[opt.id])
-                      for opt in res.gpus)
+                      for opt in shared.gpus)
     m.add(expr <= cap / 1e3, row("power_cap"))
 
 
-def cost_expr(m: Model, res: Resolved) -> pulp.LpAffineExpression:
+def cost_expr(m: Model, shared: Shared) -> pulp.LpAffineExpression:
     """Cost per hour: Σ_g N_g·(price_g·rent[g] + owned_cost_g·own[g]); owned nodes are used first
     whenever they are cheaper, which the minimisation guarantees without binaries (convex)."""
     return pulp.lpSum(opt.gpu.node_cards * (opt.price_per_card_hour * m.rent[opt.id]
                                             + opt.owned_cost_per_card_hour * m.own[opt.id])
-                      for opt in res.gpus)
+                      for opt in shared.gpus)
 
 
 NODE_TIE_BREAK = 1e-7  # per node, in units of the dearest node's hourly cost: fewest nodes among equal costs
 
 
-def set_objective(m: Model, res: Resolved) -> None:
+def set_objective(m: Model, shared: Shared) -> None:
     """minimise cost/h ÷ c_ref + ε·Σ_g (rent[g] + own[g]), c_ref = the dearest node's cost per hour.
 
     Scaling keeps the objective O(1) whatever the prices (near-zero prices otherwise fall
     under the solver's tolerances); the ε term picks the smallest fleet among equal costs.
     """
-    m.cost = cost_expr(m, res)
+    m.cost = cost_expr(m, shared)
     ref = max([o.gpu.node_cards * max(o.price_per_card_hour, o.owned_cost_per_card_hour)
-               for o in res.gpus] + [0.0])
-    nodes = pulp.lpSum(m.rent[o.id] + m.own[o.id] for o in res.gpus)
+               for o in shared.gpus] + [0.0])
+    nodes = pulp.lpSum(m.rent[o.id] + m.own[o.id] for o in shared.gpus)
     if ref <= 0:  # every card is free: the only thing left to minimise is the fleet
         m.prob += nodes
         return
     m.prob += (1.0 / ref) * m.cost + NODE_TIE_BREAK * nodes
 
 
-def add_budget_cap(m: Model, res: Resolved) -> None:
+def add_budget_cap(m: Model, shared: Shared) -> None:
     """cost per hour ≤ budget."""
-    b = res.problem.limits.budget_rmb_per_hour
+    b = shared.limits.budget_rmb_per_hour
     if b is not None:
-        m.add(cost_expr(m, res) <= b, row("budget_cap"))
+        m.add(cost_expr(m, shared) <= b, row("budget_cap"))
 
 
 # --------------------------------------------------------------------------------- solve
@@ -311,6 +400,8 @@ def binding_rows(m: Model, tol: float = 1e-6) -> list[str]:
     """Display names of rows with (relative) zero slack at the solution, skipping empty ones (0 ≤ 0)."""
     out = []
     for name, c in m.rows.items():
+        if c.sense == pulp.LpConstraintEQ:
+            continue
         v = c.value()
         active = any((var.varValue or 0) != 0 for var in c.keys())
         if v is not None and active and abs(v) <= tol * max(1.0, abs(c.constant)):

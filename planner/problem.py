@@ -190,8 +190,22 @@ class GPUOption:
 
 
 @dataclass(frozen=True)
+class ClassLoad:
+    """One request class inside a pooled workload (fleets): its own lengths and SLO."""
+
+    name: str
+    workload: Workload
+    slo: SLO
+
+
+@dataclass(frozen=True)
 class Resolved:
-    """A problem joined with its catalogs: everything downstream stages need, SI units."""
+    """A problem joined with its catalogs: everything downstream stages need, SI units.
+
+    `classes` is empty for a single workload; for pools shared by several request classes
+    (fleets) `problem.workload` is their mixture, `problem.slo` the strictest limits, and
+    `classes` keeps each class so that TTFT and decode context are computed per class.
+    """
 
     problem: Problem
     model: Model
@@ -200,6 +214,7 @@ class Resolved:
     weight_dtype: str
     kv_dtype: str
     source: str
+    classes: tuple[ClassLoad, ...] = ()
 
     def option(self, gpu_id: str) -> GPUOption:
         """The problem's option for GPU type `gpu_id` (candidates only carry the id)."""
@@ -233,9 +248,26 @@ class Resolved:
     def uncached_mean(self) -> float:
         return self.input_mean * (1.0 - self.hit)
 
+    @property
+    def decode_context_mean(self) -> float:
+        """Mean context of a sequence in a decode batch: s_in + s_out/2, weighted over classes by
+        the output tokens each spends in the batch, Σ q·s_out·(s_in + s_out/2) / Σ q·s_out."""
+        if not self.classes:
+            return self.input_mean + self.output_mean / 2.0
+        num = den = 0.0
+        for k in self.classes:
+            s_in, s_out = _mean(k.workload.input_tokens), _mean(k.workload.output_tokens)
+            num += k.workload.qps * s_out * (s_in + s_out / 2.0)
+            den += k.workload.qps * s_out
+        return num / den
+
 
 def _dist(x: int | LengthDist) -> list[tuple[float, float]]:
     return [(float(x), 1.0)] if isinstance(x, int) else x.pairs()
+
+
+def _mean(x: int | LengthDist) -> float:
+    return sum(v * p for v, p in _dist(x))
 
 
 def resolve(problem: Problem, source: str = "problem") -> Resolved:

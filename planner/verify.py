@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from planner import perf
-from planner.candidates import Candidate, _deployment, prefill_ttft, workload_context
+from planner.candidates import Candidate, _deployment, ttfts, workload_context
 from planner.problem import Resolved
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
@@ -58,6 +58,7 @@ class PoolState:
     memory_per_card_bytes: float
     kv_nic_bytes_per_s: float     # KV traffic through this instance's NICs
     nic_limit_bytes_per_s: float
+    ttft_by_class: tuple[tuple[str, float, float], ...] = ()  # (class, TTFT, limit); '' = the workload
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,10 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     if c.role == "prefill":
         rho = pre_load / c.prefill_raw_tok_s
         kv_s = perf.kv_transfer_time(dep, w.s_in) + perf.request_overhead_s(dep)
-        ttft = prefill_ttft(w.stat, rho, c.pass_s, kv_s, w.cv2, w.len_factor)
+        by_class, ttft = _ttft_by_class(w, rho, c.pass_s, kv_s)
         mem = perf.memory_use(dep, c.batch, w.s_in).total_bytes
         kv_traffic = pre_load * (w.s_in / w.s_unc) * kvpt
-        return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic)
+        return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic, by_class)
     if c.role == "decode":
         b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)
         t = perf.tpot(dep, b, w.ctx_decode) if b > 0 else 0.0
@@ -130,9 +131,15 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
-    ttft = prefill_ttft(w.stat, rho, service, perf.request_overhead_s(dep), w.cv2, w.len_factor)
+    by_class, ttft = _ttft_by_class(w, rho, service, perf.request_overhead_s(dep))
     mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
-    return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_step / per_step, mem, 0.0, nic)
+    return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_step / per_step, mem, 0.0, nic, by_class)
+
+
+def _ttft_by_class(w, rho: float, service_s: float, fixed_s: float):
+    """Per-class (name, TTFT, limit) in one queue, and the TTFT of the class with the least slack."""
+    rows = tuple((t.label, v, t.limit) for t, v in ttfts(w, rho, service_s, fixed_s))
+    return rows, min(rows, key=lambda r: r[2] - r[1])[1]
 
 
 def route(cands: dict[Candidate, int], pre_demand: float, dec_demand: float) -> dict[Candidate, tuple[float, float]]:
@@ -166,7 +173,8 @@ def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[i
         pools.append(st)
         name = c.name
         if c.role in ("prefill", "colocated"):
-            checks.append(Check(f"ttft[{name}]", st.ttft_s, slo.ttft, "s"))
+            for label, ttft, limit in st.ttft_by_class:
+                checks.append(Check(f"ttft[{label + ':' if label else ''}{name}]", ttft, limit, "s"))
             checks.append(Check(f"utilization[{name}]", st.utilization, ceiling, "fraction"))
         if c.role in ("decode", "colocated"):
             checks.append(Check(f"tpot[{name}]", st.tpot_s, slo.tpot, "s"))
