@@ -2,8 +2,10 @@
 
 Glossary: `θ` the fitted parameters divided by their typical scale (so each is O(1)), `r_j =
 log(pred_j/meas_j)` the residual of observation j (a point's decode or prefill tokens/s per
-GPU), `k` the number of cross-validation folds. One parameter set is shared by all GPUs and
-engines (the data are too unevenly spread over families to fit each one; see README.md, "How accurate is it?").
+GPU), `k` the number of cross-validation folds. The default profile is one parameter set shared by all
+GPUs and engines; `fit_grouped` adds one profile per group of points (e.g. per engine, `by =
+("engine",)`), each fitted to its group's points starting from the shared fit, for groups with
+at least MIN_GROUP_POINTS points; smaller groups keep the shared fit.
 
     minimise Σ_j ρ(r_j(θ)²)   ρ = soft-L1 (robust: a few odd points do not drag the fit)
     subject to 0 < η ≤ 1, latencies ≥ 0, 1 ≤ imbalance, 0 ≤ overlap ≤ 1
@@ -43,6 +45,15 @@ SOFT_L1_SCALE = 0.15      # residuals (log ratio) beyond ≈15 % are down-weight
 MAX_FUNCTION_EVALS = 60   # iterations cap of the full fit (each costs one Jacobian)
 CV_FOLDS = 5
 BOUND_SNAP = 1e-4         # a fitted value this close to a bound (in units of its scale) is the bound
+MIN_GROUP_POINTS = 40     # a group with fewer (training) points gets no profile of its own
+GROUP_PRIOR_WEIGHT = 1.0  # pull of a group fit towards the shared values (θ units; see fit)
+
+# what a grouped calibration can be grouped by: a point → its label on that axis
+GROUP_KEYS: dict[str, Callable[[Point], str]] = {
+    "engine": lambda p: p.engine,
+    "gpu": lambda p: p.gpu,
+    "model": lambda p: p.model,
+}
 
 
 @dataclass(frozen=True)
@@ -134,10 +145,12 @@ def _bounds(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- predictions
-def predictions(points: list[Point], obs: list[tuple[int, Quantity, float]], calib: Calibration) -> np.ndarray:
-    """Predicted value of each observation under `calib`."""
+def predictions(points: list[Point], obs: list[tuple[int, Quantity, float]],
+                calib: Calibration | Callable[[Point], Calibration]) -> np.ndarray:
+    """Predicted value of each observation under `calib` (one profile, or one per point)."""
     models, gpus = load_models(), load_gpus()
-    return np.array([predict(points[i], q, calib, models, gpus) for i, q, _ in obs])
+    of = calib if callable(calib) else (lambda p: calib)
+    return np.array([predict(points[i], q, of(points[i]), models, gpus) for i, q, _ in obs])
 
 
 def log_residuals(points: list[Point], obs: list[tuple[int, Quantity, float]], calib: Calibration) -> np.ndarray:
@@ -157,9 +170,13 @@ def _snap_to_bounds(values: dict[str, float]) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------------- fit
 def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EVALS,
-        start: dict[str, float] | None = None, names: list[str] | None = None) -> FitResult:
+        start: dict[str, float] | None = None, names: list[str] | None = None,
+        prior: dict[str, float] | None = None, prior_weight: float = 0.0) -> FitResult:
     """Robust least squares of log(pred/meas) over `names` (default: free_params), starting
-    from `base` (or `start`); parameters not fitted keep base's values."""
+    from `base` (or `start`); parameters not fitted keep base's values. With `prior` (values)
+    and prior_weight w > 0, each fitted parameter adds the residual w·(θ − θ_prior): a group
+    fit stays at the shared values where its own points say little (e.g. no prefill point
+    left to pin request_overhead_s)."""
     from scipy.optimize import least_squares
 
     t0 = time.perf_counter()
@@ -171,14 +188,17 @@ def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EV
     x0 = _theta0(calibration_from(base, start) if start else base, names)
     lo, hi = _bounds(names)
 
+    theta_prior = _theta0(calibration_from(base, prior), names) if prior and prior_weight > 0 else None
+
     def resid(theta: np.ndarray) -> np.ndarray:
-        """Residual vector for least_squares."""
-        return log_residuals(points, obs, calibration_from(base, _values(theta, names)))
+        """Residual vector for least_squares (observations, then the prior terms if any)."""
+        r = log_residuals(points, obs, calibration_from(base, _values(theta, names)))
+        return r if theta_prior is None else np.concatenate([r, prior_weight * (theta - theta_prior)])
 
     sol = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=SOFT_L1_SCALE,
                         max_nfev=max_evals, x_scale=1.0, diff_step=1e-3)
     values = _snap_to_bounds(_values(sol.x, names))
-    return FitResult(calibration_from(base, values), values, sol.fun, len(points), len(obs),
+    return FitResult(calibration_from(base, values), values, sol.fun[:len(obs)], len(points), len(obs),
                      int(sol.nfev), time.perf_counter() - t0)
 
 
@@ -195,10 +215,65 @@ def cv_folds(points: list[Point], k: int = CV_FOLDS) -> list[list[int]]:
     return [sorted(f) for f in folds]
 
 
+def group_of(p: Point, by: tuple[str, ...]) -> str:
+    """The label of `p`'s group, e.g. 'sglang' (by engine) or 'trtllm-llama-3.1-70b'."""
+    return "-".join(GROUP_KEYS[k](p) for k in by)
+
+
+def check_group_by(by: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`by` as a tuple of known axes, or BadInput naming the known ones."""
+    from planner.errors import BadInput
+    by = tuple(by)
+    bad = [k for k in by if k not in GROUP_KEYS]
+    if bad or len(set(by)) != len(by):
+        raise BadInput(f"--group-by {','.join(by)}: use one or more of {', '.join(GROUP_KEYS)}, "
+                       "comma-separated, each once")
+    return by
+
+
+@dataclass(frozen=True)
+class GroupedFit:
+    """A shared fit plus one fit per group with enough points; a point of any other group is
+    predicted by the shared fit."""
+
+    by: tuple[str, ...]
+    shared: FitResult
+    groups: dict[str, FitResult]
+
+    def calibration_for(self, p: Point) -> Calibration:
+        """The calibration that predicts `p`: its group's, else the shared one."""
+        got = self.groups.get(group_of(p, self.by)) if self.by else None
+        return (got or self.shared).calibration
+
+
+def fit_grouped(points: list[Point], base: Calibration, by: tuple[str, ...],
+                min_points: int = MIN_GROUP_POINTS, max_evals: int = MAX_FUNCTION_EVALS,
+                start: dict[str, float] | None = None, fit_fn: Callable[..., FitResult] = fit,
+                shared: FitResult | None = None, prior_weight: float = GROUP_PRIOR_WEIGHT) -> GroupedFit:
+    """The shared fit (`shared`, or fitted here from `start`), then each group of ≥ `min_points`
+    points fitted alone, starting from and pulled towards (prior_weight) the shared values;
+    parameters its points cannot inform (free_params) keep the shared fit's values."""
+    if shared is None:
+        shared = fit_fn(points, base, max_evals=max_evals, start=start, names=free_params(points))
+    members: dict[str, list[Point]] = defaultdict(list)
+    for p in points:
+        members[group_of(p, by)].append(p)
+    groups = {g: fit_fn(sub, shared.calibration, max_evals=max_evals, names=free_params(sub),
+                        prior=shared.values, prior_weight=prior_weight)
+              for g, sub in sorted(members.items()) if by and len(sub) >= min_points}
+    return GroupedFit(by, shared, groups)
+
+
 def cross_validate(points: list[Point], base: Calibration, k: int = CV_FOLDS,
                    fit_fn: Callable[..., FitResult] = fit, start: dict[str, float] | None = None,
-                   max_evals: int = MAX_FUNCTION_EVALS // 3) -> CVResult:
-    """Each fold's points predicted by a fit to the other folds (warm-started at `start`)."""
+                   max_evals: int = MAX_FUNCTION_EVALS // 3, by: tuple[str, ...] = (),
+                   min_points: int = MIN_GROUP_POINTS, prior_weight: float = GROUP_PRIOR_WEIGHT) -> CVResult:
+    """Each fold's points predicted by a fit to the other folds (warm-started at `start`).
+
+    With `by`, the fit of a fold is fit_grouped on the fold's training points: a held-out point
+    is predicted by its group's profile fitted without it (or by the fold's shared fit when its
+    group has fewer than `min_points` training points). No fit ever sees a held-out point:
+    group fits start from the fold's own shared fit, not from a fit to all points."""
     obs = observations(points)
     pred = np.full(len(obs), np.nan)
     folds = cv_folds(points, k)
@@ -208,16 +283,19 @@ def cross_validate(points: list[Point], base: Calibration, k: int = CV_FOLDS,
         held_set = set(held)
         train_idx = [i for i in range(len(points)) if i not in held_set]
         train_sets.append(frozenset(train_idx))
-        result = fit_fn([points[i] for i in train_idx], base, max_evals=max_evals, start=start,
-                        names=names)
-        rows = [j for j, (i, _, _) in enumerate(obs) if i in held_set]
-        pred[rows] = predictions(points, [obs[j] for j in rows], result.calibration)
+        train = [points[i] for i in train_idx]
+        shared = fit_fn(train, base, max_evals=max_evals, start=start, names=names)
+        grouped = fit_grouped(train, base, by, min_points, max_evals, fit_fn=fit_fn, shared=shared,
+                              prior_weight=prior_weight)
+        rows_held = [j for j, (i, _, _) in enumerate(obs) if i in held_set]
+        pred[rows_held] = predictions(points, [obs[j] for j in rows_held], grouped.calibration_for)
     return CVResult(pred, folds, train_sets)
 
 
 # ------------------------------------------------------------------------------ reporting
-def rows(points: list[Point], calib: Calibration, cv: CVResult | None = None) -> list[Row]:
-    """Measured vs predicted for every observation."""
+def rows(points: list[Point], calib: Calibration | Callable[[Point], Calibration],
+         cv: CVResult | None = None) -> list[Row]:
+    """Measured vs predicted for every observation (`calib`: one profile, or one per point)."""
     obs = observations(points)
     pred = predictions(points, obs, calib)
     return [Row(points[i], q, m, float(pred[j]), None if cv is None else float(cv.predicted[j]))
@@ -271,19 +349,32 @@ def breakdown(rs: list[Row], key: Callable[[Row], str]) -> dict[str, tuple[int, 
 
 # ----------------------------------------------------------------------------- the profile
 def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[str],
-                 cv_summary: list[Summary] | None, today: _dt.date | None = None) -> str:
+                 cv_summary: list[Summary] | None, today: _dt.date | None = None,
+                 group: tuple[tuple[str, ...], str] | None = None,
+                 shared: FitResult | None = None) -> str:
     """The fitted profile as YAML text (catalog schema): each fitted parameter's source names
-    the fit, its note the cross-validated error; unfitted parameters keep base's entries."""
+    the fit, its note the cross-validated error; unfitted parameters keep base's entries.
+    A group profile (`group` = (axes, label)) says whose points it was fitted to; parameters its
+    points cannot inform come from the `shared` fit."""
     import yaml
 
     day = (today or _dt.date.today()).isoformat()
-    src = f"fit to catalogs/measurements ({result.n_points} points, {day}), plan calibrate"
+    files_text = ", ".join(_display(f) for f in files)
+    if group:
+        axes, label = group
+        who = f"{result.n_points} points of {'/'.join(axes)} {label}"
+        src = f"fit to catalogs/measurements ({who}, {day}), plan calibrate --group-by {','.join(axes)}"
+        description = (f"Fitted by robust least squares to the {who} ({files_text}); parameters "
+                       "these points cannot inform keep the shared fit's values.")
+    else:
+        src = f"fit to catalogs/measurements ({result.n_points} points, {day}), plan calibrate"
+        description = (f"Fitted by robust least squares to {result.n_points} measured points "
+                       f"({files_text}); one parameter set for all GPUs and engines.")
+    shared_src = (f"shared fit to catalogs/measurements ({shared.n_points} points, {day}), plan calibrate"
+                  if shared else None)
     cv_note = "; ".join(f"{s.quantity}: CV median |err| {s.cv_median_abs:.1%}, max {s.cv_max_abs:.0%}"
                         for s in (cv_summary or []) if s.cv_median_abs is not None and s.quantity != "all")
-    data: dict = {"name": name,
-                  "description": (f"Fitted by robust least squares to {result.n_points} measured points "
-                                  f"({', '.join(_display(f) for f in files)}); one parameter set for "
-                                  "all GPUs and engines.")}
+    data: dict = {"name": name, "description": description}
     for k in Calibration.model_fields:
         if k in ("name", "description"):
             continue
@@ -291,6 +382,9 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
             v = result.values[k]
             data[k] = {"value": float(f"{v:.4g}"), "source": src,
                        "note": cv_note or "cross-validation not run"}
+        elif shared is not None and k in shared.values:
+            data[k] = {"value": float(f"{shared.values[k]:.4g}"), "source": shared_src,
+                       "note": "not informed by this group's points"}
         else:
             p = getattr(base, k)
             data[k] = {"value": p.value, "source": p.source, **({"note": p.note} if p.note else {})}

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.calibrate import (CVResult, FitResult, Row, Summary, breakdown, cross_validate, fit,
-                               free_params, profile_yaml, rows, summarise)
+from planner.calibrate import (MIN_GROUP_POINTS, CVResult, FitResult, Row, Summary, breakdown,
+                               check_group_by, cross_validate, fit, fit_grouped, free_params,
+                               group_of, profile_yaml, rows, summarise)
 from planner.catalog import CATALOG_DIR, Calibration, load_calibration
 from planner.errors import BadInput
 from planner.measurements import LoadReport, default_measurement_files, load_points
@@ -36,6 +37,8 @@ class Validation:
     summary: list[Summary]
     cv_folds: int
     seconds: float
+    group_by: tuple[str, ...] = ()
+    profiles: dict[str, str] | None = None   # group label → profile that predicts its points
 
 
 def _files(paths: tuple[str, ...] | list[str]) -> list[str]:
@@ -44,39 +47,86 @@ def _files(paths: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: str | None = None,
-                  folds: int = 5) -> tuple[FitResult, list[Summary], LoadReport]:
-    """Fit to `paths`, cross-validate, and write the profile to `out` (never over an input)."""
+                  folds: int = 5, group_by: tuple[str, ...] = ()
+                  ) -> tuple[FitResult, list[Summary], LoadReport,
+                             dict[str, tuple[FitResult, list[Summary], str]] | None]:
+    """Fit to `paths`, cross-validate, and write the profile to `out` (never over an input).
+
+    With `group_by` (e.g. ("engine",)), `out` is a directory and one profile per group with
+    enough points is written there as LABEL.yaml (e.g. sglang.yaml); the shared fit is not
+    written. Returns the shared fit, the CV summary over all points (each predicted by its
+    group's profile), the load report, and per written group (fit, its CV summary, path), or
+    None without grouping."""
     files = _files(paths)
+    by = check_group_by(group_by) if group_by else ()
     out_p = Path(out)
-    if out_p.suffix not in (".yaml", ".yml"):
+    if by:
+        if not out_p.is_dir():
+            raise BadInput(f"--out {out}: with --group-by, --out is the directory the profiles go to")
+    elif out_p.suffix not in (".yaml", ".yml"):
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
     points, report = load_points(files)
     base = load_calibration(base_name)
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     result = fit(points, base)
-    cv = cross_validate(points, base, k=folds, start=result.values) if folds > 1 else None
-    summary = summarise(rows(points, result.calibration, cv))
-    text = profile_yaml(result, base, name or out_p.stem, files, summary)
-    atomic_write(out_p, text, protect=(*files, base_file))
-    return result, summary, report
+    grouped = fit_grouped(points, base, by, shared=result) if by else None
+    cv = cross_validate(points, base, k=folds, start=result.values, by=by) if folds > 1 else None
+    all_rows = rows(points, grouped.calibration_for if grouped else result.calibration, cv)
+    summary = summarise(all_rows)
+    protect = (*files, base_file)
+    if grouped is None:
+        atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary), protect=protect)
+        return result, summary, report, None
+    written: dict[str, tuple[FitResult, list[Summary], str]] = {}
+    for label, res in grouped.groups.items():
+        g_summary = summarise([r for r in all_rows if group_of(r.point, by) == label])
+        path = out_p / f"{label}.yaml"
+        text = profile_yaml(res, base, label, files, g_summary, group=(by, label), shared=result)
+        atomic_write(path, text, protect=protect)
+        written[label] = (res, g_summary, str(path))
+    return result, summary, report, written
+
+
+def group_profiles(points: list, by: tuple[str, ...], fallback: Calibration) -> tuple[dict[str, Calibration], dict[str, str]]:
+    """Per group label among `points`: the catalog profile named after it (catalogs/calibration/
+    LABEL.yaml, written by `plan calibrate --group-by`), else `fallback`; and the names used."""
+    cal: dict[str, Calibration] = {}
+    names: dict[str, str] = {}
+    for label in sorted({group_of(p, by) for p in points}):
+        if (CATALOG_DIR / "calibration" / f"{label}.yaml").exists():
+            cal[label], names[label] = load_calibration(label), label
+        else:
+            cal[label], names[label] = fallback, fallback.name
+    return cal, names
 
 
 def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
-                 plot: str | None = None) -> Validation:
-    """Predicted vs measured under `calibration`, with k-fold CV refits started from it."""
+                 plot: str | None = None, group_by: tuple[str, ...] = ()) -> Validation:
+    """Predicted vs measured under `calibration`, with k-fold CV refits started from it.
+
+    With `group_by`, each point is predicted by its group's catalog profile (fallback:
+    `calibration`), and the CV refits per group inside each fold (calibrate.cross_validate)."""
     t0 = time.perf_counter()
     files = _files(paths)
+    by = check_group_by(group_by) if group_by else ()
     points, report = load_points(files)
     calib = load_calibration(calibration)
     cv: CVResult | None = None
     if folds > 1:
         start = {k: calib.v(k) for k in free_params(points)}
-        cv = cross_validate(points, calib, k=folds, start=start)
-    rs = rows(points, calib, cv)
-    v = Validation(calib.name, files, report, rs, summarise(rs), folds, time.perf_counter() - t0)
+        cv = cross_validate(points, calib, k=folds, start=start, by=by)
+    profiles: dict[str, str] | None = None
+    if by:
+        cal, profiles = group_profiles(points, by, calib)
+        rs = rows(points, lambda p: cal[group_of(p, by)], cv)
+    else:
+        rs = rows(points, calib, cv)
+    v = Validation(calib.name, files, report, rs, summarise(rs), folds, time.perf_counter() - t0,
+                   by, profiles)
     if plot:
-        parity_plot(rs, plot, f"calibration {calib.name}", protect=files)
+        title = f"calibration {calib.name}" + (f", per {'/'.join(by)}" if by else "")
+        parity_plot(rs, plot, title, protect=files)
     return v
 
 
@@ -95,7 +145,13 @@ def _row_line(r: Row) -> str:
 
 def render_text(v: Validation) -> str:
     """Human-readable report: load summary, points (or the worst), error summary, breakdown."""
-    out = [f"calibration: {v.calibration}", "measurements: " + ", ".join(v.files), *v.load.lines(), ""]
+    out = [f"calibration: {v.calibration}", "measurements: " + ", ".join(v.files), *v.load.lines()]
+    if v.group_by:
+        out.append(f"per-{'/'.join(v.group_by)} profiles (group: profile): "
+                   + ", ".join(f"{g}: {n}" for g, n in (v.profiles or {}).items()))
+        out.append(f"cross-validation refits one profile per {'/'.join(v.group_by)} with at least "
+                   f"{MIN_GROUP_POINTS} training points inside each fold; other groups: the fold's shared fit")
+    out.append("")
     head = (f"{'point':46s} {'model':13s} {'gpu':6s} {'engine':8s} {'qty':7s} "
             f"{'measured':>10s} {'predicted':>10s} {'error':>8s} {'CV err':>8s}")
     shown = v.rows
@@ -108,12 +164,29 @@ def render_text(v: Validation) -> str:
     for k, (n, med, cvm) in breakdown(v.rows, _group_key).items():
         out.append(f"  {k:52s} {n:5d} {_pct(med):>8s} {_pct(cvm):>8s}")
     out.append("")
+    axis = v.group_by or ("engine",)
+    out.append(f"by {'/'.join(axis)}: observations, median |error|, median |CV error| per quantity")
+    out += group_table(v.rows, axis)
+    out.append("")
     for s in v.summary:
         out.append(f"{s.quantity}: n={s.n} median |error| {_pct(s.median_abs)}, max {_pct(s.max_abs)}; "
                    f"cross-validated ({v.cv_folds}-fold) median |error| {_pct(s.cv_median_abs)}, "
                    f"max {_pct(s.cv_max_abs)}; within ±15 % {_pct(s.within_15)}, ±30 % {_pct(s.within_30)}")
     out.append(f"({v.seconds:.1f} s)")
     return "\n".join(out)
+
+
+def group_table(rs: list[Row], by: tuple[str, ...]) -> list[str]:
+    """One line per group: decode and prefill (n, median |error|, median |CV error|)."""
+    b = breakdown(rs, lambda r: f"{group_of(r.point, by)}|{r.quantity}")
+    out = [f"  {'group':28s} {'decode n':>8s} {'fit':>7s} {'CV':>7s}   {'prefill n':>9s} {'fit':>7s} {'CV':>7s}"]
+    for g in sorted({k.split('|')[0] for k in b}):
+        cells = []
+        for q, w in (("decode_tok_s_per_gpu", 8), ("prefill_tok_s_per_gpu", 9)):
+            n, med, cvm = b.get(f"{g}|{q}", (0, None, None))
+            cells.append(f"{n:{w}d} {_pct(med):>7s} {_pct(cvm):>7s}" if n else f"{'–':>{w}s} {'':7s} {'':7s}")
+        out.append(f"  {g:28s} {cells[0]}   {cells[1]}")
+    return out
 
 
 def _group_key(r: Row) -> str:
@@ -129,9 +202,12 @@ def render_json(v: Validation) -> str:
         "files": v.files,
         "load": {"read": v.load.read, "kept": v.load.kept, "dropped": v.load.dropped},
         "cv_folds": v.cv_folds,
+        "group_by": list(v.group_by),
+        "profiles": v.profiles,
         "summary": [s.__dict__ for s in v.summary],
         "points": [{"id": r.point.id, "model": r.point.model, "gpu": r.point.gpu,
-                    "engine": r.point.engine, "mode": r.point.mode, "kind": r.point.kind,
+                    "engine": r.point.engine, "mode": r.point.mode,
+                    "group": group_of(r.point, v.group_by) if v.group_by else None, "kind": r.point.kind,
                     "quantity": r.quantity, "measured": r.measured, "predicted": r.predicted,
                     "error": r.error, "cv_predicted": r.cv_predicted, "cv_error": r.cv_error,
                     "source": r.point.source} for r in v.rows],
@@ -200,14 +276,24 @@ def _write_bytes(p: Path, data: bytes, protect: list[str]) -> None:
     os.replace(tmp, p)
 
 
-def render_calibrate(result: FitResult, summary: list[Summary], report: LoadReport, out: str) -> str:
-    """What `plan calibrate` prints: load summary, fitted values, CV error, output path."""
+def render_calibrate(result: FitResult, summary: list[Summary], report: LoadReport, out: str,
+                     written: dict[str, tuple[FitResult, list[Summary], str]] | None = None) -> str:
+    """What `plan calibrate` prints: load summary, fitted values, CV error, output path(s)."""
     lines = [*report.lines(), f"fit: {result.n_observations} observations, {result.evaluations} "
              f"evaluations, {result.seconds:.1f} s"]
     lines += [f"  {k:28s} {v:.4g}" for k, v in result.values.items()]
+    for label, (res, g_summary, path) in (written or {}).items():
+        lines.append(f"group {label}: {res.n_points} points, {res.evaluations} evaluations")
+        lines += [f"  {k:28s} {v:.4g}" for k, v in res.values.items()]
+        lines += [f"  {s.quantity}: fit median |error| {_pct(s.median_abs)}; cross-validated median "
+                  f"|error| {_pct(s.cv_median_abs)}" for s in g_summary if s.quantity != "all"]
+        lines.append(f"  wrote {path}")
     lines += [f"{s.quantity}: fit median |error| {_pct(s.median_abs)}; cross-validated median "
               f"|error| {_pct(s.cv_median_abs)}, max {_pct(s.cv_max_abs)}" for s in summary]
-    lines.append(f"wrote {out}")
+    if written is None:
+        lines.append(f"wrote {out}")
+    elif not written:
+        lines.append(f"no group had enough points for a profile of its own; nothing written to {out}")
     return "\n".join(lines)
 
 
