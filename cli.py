@@ -89,13 +89,26 @@ def eval_cmd(**kw) -> None:
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
               verbose: bool, simulate: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified."""
-    from planner.problem import load_problem
-    from planner.report import render_checks, render_plan, to_json
-    from planner.solve import solve_problem
-    p = load_problem(problem)
+    from planner.problem import load_any
+    from planner.report import render_checks, render_fleet, render_plan, to_json
+    p = load_any(problem)
     if out:
         from planner.yamlio import check_writable
         check_writable(out, (problem,))
+    from planner.fleet import FleetProblem, solve_fleet
+    if isinstance(p, FleetProblem):
+        from planner.errors import BadInput
+        if simulate:
+            raise BadInput(f"{problem}: --simulate checks single-workload plans; a fleet plan's pools "
+                           f"are not simulated yet (solve one class as its own problem to simulate it)")
+        d = solve_fleet(p, problem, solver=solver, time_limit=time_limit, verbose=verbose).as_dict(timings=timings)
+        if out:
+            _emit(to_json(d), out, (problem,))
+        click.echo(to_json(d), nl=False) if as_json else click.echo(render_fleet(d))
+        if checks and not as_json:
+            click.echo("\n" + render_checks(d["verification"]["checks"]))
+        return
+    from planner.solve import solve_problem
     plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan.as_dict(timings=timings)
     sim = None

@@ -411,3 +411,28 @@ def generate(res: Resolved) -> CandidateSet:
             for r in results:
                 (out if isinstance(r, Candidate) else rejected).append(r)
     return CandidateSet(tuple(out), tuple(rejected), n_shapes)
+
+
+def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate]) -> tuple[Candidate, ...]:
+    """Drop candidates that k copies of another of the same GPU type and role replace at no
+    extra cost: o dominates c when k = cards_c / cards_o is whole and k·capacity_o ≥ capacity_c
+    for prefill and decode (same cards, no more nodes or power); of exact ties the first is kept.
+    Any plan using c maps to one as cheap without it, so the optimum is unchanged."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(cands):
+        groups.setdefault((c.gpu, c.role), []).append(i)
+    dropped: set[int] = set()
+    for idx in groups.values():
+        for i in idx:
+            c = cands[i]
+            for j in idx:
+                o = cands[j]
+                if j == i or j in dropped or c.cards % o.cards:
+                    continue
+                k = c.cards // o.cards
+                p, d = k * o.prefill_tok_s, k * o.decode_tok_s
+                if p >= c.prefill_tok_s and d >= c.decode_tok_s and \
+                        (p > c.prefill_tok_s or d > c.decode_tok_s or k > 1 or j < i):
+                    dropped.add(i)
+                    break
+    return tuple(c for i, c in enumerate(cands) if i not in dropped)

@@ -125,11 +125,12 @@ def build(res: Resolved, cands: tuple[Candidate, ...], demand: Demand | None = N
 
 
 def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
-                served: pulp.LpVariable | float = 1.0) -> Model:
+                served: pulp.LpVariable | float = 1.0, floor_rows: bool = False) -> Model:
     """The whole formulation; each family is one function below.
 
     `served` is the fraction of demand to meet: 1, or a variable when diagnosing infeasibility.
     `extra_rows` are (name, function of the model → constraint) pairs, e.g. a sweep's ε-row.
+    `floor_rows` adds the valid 'at least one instance' rows (faster proofs on fleets).
     """
     flat = [(s, c) for s, sv in enumerate(services) for c in sv.candidates]
     m = Model(pulp.LpProblem(shared.name.replace(" ", "_") or "plan", pulp.LpMinimize),
@@ -140,6 +141,8 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     for s in range(len(services)):
         add_prefill_demand(m, s, served)
         add_decode_demand(m, s, served)
+        if floor_rows and isinstance(served, float):
+            add_instance_floor(m, s)
     add_node_cover(m, shared)
     add_availability_caps(m, shared)
     add_power_cap(m, shared)
@@ -169,7 +172,10 @@ def add_instance_variables(m: Model) -> None:
 
 def add_service_choice(m: Model) -> None:
     """Classes listed by several services are served by exactly one of them:
-    use[s] ∈ {0,1}, Σ_{s ∋ k} use[s] = 1 per class k, x[c] ≤ ub_c·use[s(c)] (no idle pools)."""
+    use[s] ∈ {0,1}, Σ_{s ∋ k} use[s] = 1 per class k.
+
+    Instances of an unused service are not forbidden (rows x ≤ ub·use doubled the solve time
+    without tightening the relaxation): they serve nothing, and `selection` drops them."""
     owners: dict[str, list[int]] = {}
     for s, sv in enumerate(m.services):
         for k in sv.classes:
@@ -180,10 +186,6 @@ def add_service_choice(m: Model) -> None:
     for k, ss in owners.items():
         if len(ss) > 1:
             m.add(pulp.lpSum(m.use[s] for s in ss) == 1, row("assign", k))
-    for i in m.x:
-        u = m.use[m.service_of[i]]
-        if not isinstance(u, float):
-            m.prob += m.x[i] <= m.x[i].upBound * u   # bookkeeping, not a display row
 
 
 def add_node_variables(m: Model, shared: Shared) -> None:
@@ -239,6 +241,17 @@ def add_decode_demand(m: Model, s: int, served=1.0) -> None:
     m.add(pulp.LpAffineExpression(terms) >= _target(m, s, served), row("decode_demand", sv.key))
 
 
+def add_instance_floor(m: Model, s: int) -> None:
+    """Σ_{c of s with prefill capacity} x[c] ≥ use[s], and the same for decode: a served demand
+    needs at least one whole instance (a Chvátal–Gomory rounding of the demand row; it cuts off
+    the relaxation's fractional instances of small classes and shortens the proof)."""
+    sv = m.services[s]
+    for attr, need in (("prefill_tok_s", sv.demand.prefill_tok_s), ("decode_tok_s", sv.demand.decode_tok_s)):
+        xs = [m.x[i] for i, c in m.of_service(s) if getattr(c, attr) > 0]
+        if need > 0 and xs:
+            m.prob += pulp.lpSum(xs) >= m.use[s]
+
+
 def _cards(m: Model, g: str) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression([(m.x[i], c.cards) for i, c in enumerate(m.candidates) if c.gpu == g])
 
@@ -277,6 +290,7 @@ def cost_expr(m: Model, shared: Shared) -> pulp.LpAffineExpression:
                       for opt in shared.gpus)
 
 
+ACTIVE_TOL = 1e-6    # a variable below this (solver round-off of an integer 0) does not make its row active
 NODE_TIE_BREAK = 1e-7  # per node, in units of the dearest node's hourly cost: fewest nodes among equal costs
 
 
@@ -382,9 +396,12 @@ def _normalise(m: Model, name: str) -> tuple[SolverStatus, float | None]:
 
 
 def selection(m: Model) -> dict[int, int]:
-    """Chosen instance counts by candidate index (only those > 0)."""
+    """Chosen instance counts by candidate index (only those > 0, of services in use)."""
     out = {}
     for i, v in m.x.items():
+        u = m.use.get(m.service_of[i], 1.0) if m.service_of else 1.0
+        if not isinstance(u, float) and (u.varValue or 0) < 0.5:
+            continue
         n = int(round(v.varValue or 0))
         if n > 0:
             out[i] = n
@@ -403,7 +420,7 @@ def binding_rows(m: Model, tol: float = 1e-6) -> list[str]:
         if c.sense == pulp.LpConstraintEQ:
             continue
         v = c.value()
-        active = any((var.varValue or 0) != 0 for var in c.keys())
+        active = any(abs(var.varValue or 0) > ACTIVE_TOL for var in c.keys())
         if v is not None and active and abs(v) <= tol * max(1.0, abs(c.constant)):
             out.append(name)
     return out

@@ -169,8 +169,21 @@ class Problem(Strict):
 
 
 def load_problem(path: str | Path) -> Problem:
-    """Read and validate a problem YAML file; errors name the file, field path and reason."""
-    return validate(Problem, read_yaml(path), str(path))
+    """Read and validate a single-workload problem YAML; errors name the file, field path and reason."""
+    data = read_yaml(path)
+    if isinstance(data, dict) and "classes" in data:
+        raise BadInput(f"{path}: classes: this file describes a fleet (several request classes); "
+                       f"fleets are solved by `plan solve` — this command takes a single-workload problem")
+    return validate(Problem, data, str(path))
+
+
+def load_any(path: str | Path):
+    """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
+    data = read_yaml(path)
+    if isinstance(data, dict) and "classes" in data:
+        from planner.fleet import FleetProblem
+        return validate(FleetProblem, data, str(path))
+    return validate(Problem, data, str(path))
 
 
 # --------------------------------------------------------------------------- resolution

@@ -45,9 +45,15 @@ def wait(statistic: str, rho: float, service_s: float, cv2: float = 0.0) -> floa
 
 def max_utilisation(budget_s: float, service_s: float, statistic: str, cv2: float = 0.0,
                     ceiling: float = 0.98) -> float:
-    """Largest ρ ≤ ceiling with wait(ρ) ≤ budget_s (bisection; wait is increasing in ρ); 0 if none."""
+    """Largest ρ ≤ ceiling with wait(ρ) ≤ budget_s; 0 if none.
+
+    Mean: ρ·a/(1 − ρ) ≤ B with a = D(1 + c²)/2 gives ρ = B/(a + B); quantiles by bisection
+    (the wait is increasing in ρ)."""
     if budget_s < 0:
         return 0.0
+    if statistic == "mean":
+        a = service_s * (1.0 + cv2) / 2.0
+        return min(ceiling, budget_s / (a + budget_s)) if a > 0 else ceiling
     if wait(statistic, ceiling, service_s, cv2) <= budget_s:
         return ceiling
     lo, hi = 0.0, ceiling

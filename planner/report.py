@@ -124,3 +124,52 @@ def render_curve(points: list[dict[str, Any]]) -> str:
     rows = [[str(p["batch"]), format_time(p["tpot_s"]), f"{p['tokens_per_s']:,.0f}",
              f"{p['tokens_per_s_per_card']:,.0f}", p["bound"], "yes" if p["fits"] else "no"] for p in points]
     return table(["batch", "TPOT", "tokens/s", "per card", "bound", "fits"], rows, "rrrrll")
+
+
+def render_fleet(d: dict[str, Any]) -> str:
+    """A fleet plan as a person reads it: classes with their attributed cost, pools, totals."""
+    cur = d["currency"]
+    status = "OPTIMAL" if d["status"] == "optimal" else \
+        f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap'] if d['solver']['gap'] is not None else 'unknown'})"
+    out = [f"Fleet plan for {d['problem']}: {len(d['classes'])} request classes, "
+           f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   status: {status}", ""]
+    rows = []
+    for c in d["classes"]:
+        rows.append([c["name"], c["model"], f"{c['qps']:g}", f"{c['input_tokens']:g}/{c['output_tokens']:g}",
+                     f"{format_time(c['slo']['ttft_s'])} {c['slo']['ttft_statistic']}",
+                     f"{format_time(c['slo']['tpot_s'])} {c['slo']['tpot_statistic']}",
+                     c["service"] if c["shares_pools_with"] else "own pools",
+                     f"{c['cost_per_hour']:,.2f}", f"{(c['cost_share'] or 0) * 100:.1f}%",
+                     f"{c['cost_per_million_output_tokens']:.3f}", f"{c['cost_per_million_tokens']:.3f}"])
+    out.append(table(["class", "model", "req/s", "in/out", "TTFT ≤", "TPOT ≤", "served by",
+                      f"{cur}/h", "share", f"{cur}/M out", f"{cur}/M tok"], rows, "llrrrrlrrrr"))
+    out.append("")
+    rows = []
+    for p in d["pools"]:
+        rows.append([p["service"], p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"],
+                     str(p["instances"]),
+                     f"{p['batch']:.0f}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
+                     f"{p['utilization']*100:.0f}%",
+                     format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
+                     format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-",
+                     f"{p['cost_per_hour']:,.2f}", p["limited_by"]])
+    out.append(table(["serves", "role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
+                      f"{cur}/h", "limited by"], rows, "lllrlrrrrrrl"))
+    t = d["totals"]
+    out.append("")
+    out.append("Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {t['nodes'].get(g, 0)} nodes"
+                                      for g in t["cards"]) + f"; {t['power_kw']:.1f} kW card power")
+    if t.get("owned_nodes"):
+        out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
+    out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   {d['cost_per_million_output_tokens']:.3f} {cur} "
+               f"per million output tokens   {d['cost_per_million_tokens']:.3f} {cur} per million tokens")
+    if d["revenue_per_hour"] is not None:
+        out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h")
+    out.append("Binding: " + ("; ".join(d["binding"]) if d["binding"] else "none"))
+    v, s = d["verification"], d["solver"]
+    n_ok = sum(1 for c in v["checks"] if c["ok"])
+    out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks)"
+               f"   solver: {s['name']} {s['status']}" + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "")
+               + f", {s['services_considered']} services, {s['candidates']} candidates "
+               f"({s['candidates_before_pruning']} before pruning dominated ones)")
+    return "\n".join(out)

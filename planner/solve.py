@@ -17,7 +17,7 @@ from planner import milp
 from planner.candidates import Candidate, CandidateSet, generate
 from planner.errors import Infeasible, VerificationFailed
 from planner.problem import Problem, Resolved, resolve
-from planner.verify import Verification, verify
+from planner.verify import PoolState, Verification, verify
 
 SCHEMA_VERSION = 1
 
@@ -80,22 +80,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         cards[c.gpu] += n * c.cards
     nodes = {g: rn + on for g, (rn, on) in p.nodes.items() if rn + on > 0}
     power_w = sum(n * r.option(g).gpu.node_cards * r.option(g).gpu.power_w for g, n in nodes.items())
-    pools = []
-    for st in p.verification.pools:
-        c = st.candidate
-        pools.append({
-            "role": c.role, "gpu": c.gpu, "cards_per_instance": c.cards, "instances": st.instances,
-            "parallelism": {"tp": c.par.tp, "pp": c.par.pp, "dp": c.par.dp, "label": c.par.label()},
-            "batch": st.batch, "design_batch": c.batch, "chunk_tokens": c.chunk_tokens,
-            "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
-            "tpot_s": st.tpot_s if c.role != "prefill" else None,
-            "prefill_tokens_per_s": st.prefill_load_tok_s * st.instances,
-            "decode_tokens_per_s": st.decode_load_tok_s * st.instances,
-            "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,
-            "capacity_decode_tokens_per_s": c.decode_tok_s * st.instances,
-            "memory_per_card_bytes": st.memory_per_card_bytes, "bound": c.bound,
-            "limited_by": c.limited_by, "name": c.name,
-        })
+    pools = [pool_dict(st) for st in p.verification.pools]
     return {
         "schema_version": SCHEMA_VERSION,
         "status": p.status,
@@ -132,6 +117,24 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "solver": {"name": p.solver.name, "status": p.solver.status.value, "gap": p.solver.gap,
                    "seconds": p.solver.seconds if timings else None, "variables": p.solver.variables,
                    "constraints": p.solver.constraints, "candidates": p.candidates},
+    }
+
+
+def pool_dict(st: PoolState) -> dict[str, Any]:
+    """One verified pool as JSON-ready data (README 'JSON output', `pools`)."""
+    c = st.candidate
+    return {
+        "role": c.role, "gpu": c.gpu, "cards_per_instance": c.cards, "instances": st.instances,
+        "parallelism": {"tp": c.par.tp, "pp": c.par.pp, "dp": c.par.dp, "label": c.par.label()},
+        "batch": st.batch, "design_batch": c.batch, "chunk_tokens": c.chunk_tokens,
+        "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
+        "tpot_s": st.tpot_s if c.role != "prefill" else None,
+        "prefill_tokens_per_s": st.prefill_load_tok_s * st.instances,
+        "decode_tokens_per_s": st.decode_load_tok_s * st.instances,
+        "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,
+        "capacity_decode_tokens_per_s": c.decode_tok_s * st.instances,
+        "memory_per_card_bytes": st.memory_per_card_bytes, "bound": c.bound,
+        "limited_by": c.limited_by, "name": c.name,
     }
 
 
@@ -219,15 +222,14 @@ def _served_fraction(m: milp.Model, alpha: pulp.LpVariable, name: str, verbose: 
     return (alpha.varValue or 0.0) if ok else 0.0
 
 
-def explain_caps(res: Resolved, cs: CandidateSet, name: str, verbose: bool) -> str:
-    """Caps or budget make the demand impossible: the largest QPS fraction they allow, and which limit binds."""
-    alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
-    m = milp.build(res, cs.candidates, served=alpha)
+def binding_caps(m: milp.Model, alpha: pulp.LpVariable, name: str, verbose: bool) -> tuple[float, list[str]]:
+    """On a model whose demand rows ask for the fraction `alpha`: the largest fraction the caps
+    allow, and the caps that bind (relaxing one alone serves more)."""
     m.prob.sense = pulp.LpMaximize
     m.prob.setObjective(alpha)
     frac = _served_fraction(m, alpha, name, verbose)
     binding = []
-    for row_name, c in m.rows.items():          # a limit binds if relaxing it alone serves more
+    for row_name, c in m.rows.items():
         if row_name.split("[")[0] not in ("availability", "power_cap", "budget_cap"):
             continue
         saved = c.constant
@@ -235,6 +237,13 @@ def explain_caps(res: Resolved, cs: CandidateSet, name: str, verbose: bool) -> s
         if _served_fraction(m, alpha, name, verbose) > frac + 1e-6:
             binding.append(row_name)
         c.constant = saved
+    return frac, binding
+
+
+def explain_caps(res: Resolved, cs: CandidateSet, name: str, verbose: bool) -> str:
+    """Caps or budget make the demand impossible: the largest QPS fraction they allow, and which limit binds."""
+    alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
+    frac, binding = binding_caps(milp.build(res, cs.candidates, served=alpha), alpha, name, verbose)
     what = ", ".join(binding) if binding else "the caps together"
     return (f"demand cannot be met within {what}: they allow at most {frac*100:.1f} % of the target "
             f"({frac*res.qps:.4g} of {res.qps:g} requests/s)")

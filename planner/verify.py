@@ -28,10 +28,12 @@ class Check:
     value: float
     limit: float
     unit: str
-    sense: str = "<="
+    sense: str = "<="          # '<=', '>=' or '=='
 
     @property
     def slack(self) -> float:
+        if self.sense == "==":
+            return -abs(self.value - self.limit)
         return self.limit - self.value if self.sense == "<=" else self.value - self.limit
 
     @property
@@ -157,21 +159,31 @@ def route(cands: dict[Candidate, int], pre_demand: float, dec_demand: float) -> 
 def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]],
            solver_cost_per_hour: float | None) -> Verification:
     """Recompute every constraint of the plan; return the pool states and checks."""
+    pools, checks = verify_service(res, chosen)
+    checks += fleet_checks(res.gpus, res.problem.limits, chosen, nodes, solver_cost_per_hour)
+    return Verification(tuple(pools), tuple(checks))
+
+
+def verify_service(res: Resolved, chosen: dict[Candidate, int], prefix: str = "") -> tuple[list[PoolState], list[Check]]:
+    """Capacity, TTFT, TPOT, utilisation, memory and NIC checks of the pools serving one workload.
+
+    `prefix` (a fleet's service key) is put in front of every check name."""
     w = workload_context(res)
     pre_demand, dec_demand = res.qps * w.s_unc, res.qps * w.s_out
     slo = res.problem.slo
     ceiling = res.problem.serving.max_utilization_percent / 100.0
+    p = f"{prefix}/" if prefix else ""
     checks: list[Check] = [
-        Check("prefill_capacity", sum(n * c.prefill_tok_s for c, n in chosen.items()), pre_demand,
+        Check(f"{p}prefill_capacity", sum(n * c.prefill_tok_s for c, n in chosen.items()), pre_demand,
               "tokens/s", ">="),
-        Check("decode_capacity", sum(n * c.decode_tok_s for c, n in chosen.items()), dec_demand,
+        Check(f"{p}decode_capacity", sum(n * c.decode_tok_s for c, n in chosen.items()), dec_demand,
               "tokens/s", ">="),
     ]
     pools = []
-    for c, (p, d) in route(chosen, pre_demand, dec_demand).items():
-        st = pool_state(res, c, chosen[c], p, d)
+    for c, (pre, dec) in route(chosen, pre_demand, dec_demand).items():
+        st = pool_state(res, c, chosen[c], pre, dec)
         pools.append(st)
-        name = c.name
+        name = p + c.name
         if c.role in ("prefill", "colocated"):
             for label, ttft, limit in st.ttft_by_class:
                 checks.append(Check(f"ttft[{label + ':' if label else ''}{name}]", ttft, limit, "s"))
@@ -183,9 +195,26 @@ def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[i
         checks.append(Check(f"memory[{name}]", st.memory_per_card_bytes, usable, "bytes"))
         if c.role in ("prefill", "decode"):
             checks.append(Check(f"kv_nic[{name}]", st.kv_nic_bytes_per_s, st.nic_limit_bytes_per_s, "bytes/s"))
+    return pools, checks
+
+
+def fleet_cost_per_hour(gpus, nodes: dict[str, tuple[int, int]]) -> float:
+    """Σ_g N_g·(rented_g·price_g + owned_g·owned_cost_g)."""
     cost = 0.0
+    for opt in gpus:
+        rented, owned = nodes.get(opt.id, (0, 0))
+        cost += opt.gpu.node_cards * (rented * opt.price_per_card_hour + owned * opt.owned_cost_per_card_hour)
+    return cost
+
+
+def fleet_checks(gpus, limits, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]],
+                 solver_cost_per_hour: float | None) -> list[Check]:
+    """Whole nodes cover the cards, caps, owned inventory, power, budget, and the solver's cost.
+
+    `chosen` holds the pools of every service (cards are counted per GPU type)."""
+    checks: list[Check] = []
     power_w = 0.0
-    for opt in res.gpus:
+    for opt in gpus:
         rented, owned = nodes.get(opt.id, (0, 0))
         cards_used = sum(n * c.cards for c, n in chosen.items() if c.gpu == opt.id)
         have = (rented + owned) * opt.gpu.node_cards
@@ -195,14 +224,13 @@ def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[i
             checks.append(Check(f"availability[{opt.id}]", have, opt.max_cards, "cards"))
         if owned:
             checks.append(Check(f"owned[{opt.id}]", owned, opt.owned_nodes, "nodes"))
-        cost += opt.gpu.node_cards * (rented * opt.price_per_card_hour + owned * opt.owned_cost_per_card_hour)
         power_w += have * opt.gpu.power_w
-    lim = res.problem.limits
-    if lim.power is not None:
-        checks.append(Check("power_cap", power_w, lim.power, "W"))
-    if lim.budget_rmb_per_hour is not None:
-        checks.append(Check("budget_cap", cost, lim.budget_rmb_per_hour, "RMB/h"))
+    cost = fleet_cost_per_hour(gpus, nodes)
+    if limits.power is not None:
+        checks.append(Check("power_cap", power_w, limits.power, "W"))
+    if limits.budget_rmb_per_hour is not None:
+        checks.append(Check("budget_cap", cost, limits.budget_rmb_per_hour, "RMB/h"))
     if solver_cost_per_hour is not None:
         checks.append(Check("cost_matches_solver", abs(cost - solver_cost_per_hour),
                             1e-6 * max(1.0, cost), "RMB/h"))
-    return Verification(tuple(pools), tuple(checks))
+    return checks
