@@ -1,0 +1,256 @@
+"""Fleets: several request classes on one fleet.
+
+The MILP is checked against exhaustive enumeration of the same candidates (with the choice of
+shared or separate pools), pruning against the unpruned optimum, and the physics path end to
+end: sharing found when cheaper, a cap forcing a second GPU type, per-class costs adding up,
+every plan verified, and the command line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from planner import milp
+from planner.candidates import prune_dominated
+from planner.errors import BadInput, Infeasible
+from planner.fleet import FleetProblem, attribute_costs, solve_fleet
+from planner.problem import Problem
+from planner.solve import solve_problem
+from tests.test_milp import cand, oracle, resolved
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------- MILP vs enumeration
+def fleet_oracle(shared: milp.Shared, svcs: list[milp.Service]) -> float:
+    """Cheapest plan by enumeration: every way to serve each class by exactly one service,
+    every instance-count vector within the MILP's bounds, nodes forced by ⌈cards/N⌉."""
+    opts = {o.id: o for o in shared.gpus}
+    classes = sorted({k for s in svcs for k in s.classes})
+    best = math.inf
+    for used in itertools.product((0, 1), repeat=len(svcs)):
+        if any(sum(u for u, s in zip(used, svcs) if k in s.classes) != 1 for k in classes):
+            continue
+        chosen = [s for u, s in zip(used, svcs) if u]
+        flat = [(s, c) for s in chosen for c in s.candidates]
+        bounds = [range(milp._upper_bound(c, s.demand) + 1) for s, c in flat]
+        for x in itertools.product(*bounds):
+            ok = True
+            for s in chosen:
+                pre = sum(n * c.prefill_tok_s for n, (t, c) in zip(x, flat) if t is s)
+                dec = sum(n * c.decode_tok_s for n, (t, c) in zip(x, flat) if t is s)
+                if pre < s.demand.prefill_tok_s * (1 - 1e-9) or dec < s.demand.decode_tok_s * (1 - 1e-9):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            cost = 0.0
+            for g, o in opts.items():
+                cards = sum(n * c.cards for n, (_, c) in zip(x, flat) if c.gpu == g)
+                nodes = math.ceil(cards / o.gpu.node_cards)
+                if o.max_cards is not None and nodes * o.gpu.node_cards > o.max_cards:
+                    ok = False
+                    break
+                cost += nodes * o.gpu.node_cards * o.price_per_card_hour
+            if ok:
+                best = min(best, cost)
+    return best
+
+
+def two_class_fleet(pre_a, dec_a, pre_b, dec_b, cap_a, cap_b, cap_ab, price_h20, cap_nodes):
+    """Classes a and b: each alone (one colocated candidate each on h100 and h20) or together."""
+    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10},
+                    {"id": "h20", "price_rmb_per_gpu_hour": price_h20,
+                     **({"max_nodes": cap_nodes} if cap_nodes is not None else {})}])
+
+    def cands(cap):
+        return (cand("colocated", "h100", 8, pre=cap, dec=cap / 4), cand("colocated", "h20", 4, pre=cap / 3, dec=cap / 10))
+    svcs = [milp.Service("a", cands(cap_a), milp.Demand(pre_a, dec_a), ("a",)),
+            milp.Service("b", cands(cap_b), milp.Demand(pre_b, dec_b), ("b",)),
+            milp.Service("a+b", cands(cap_ab), milp.Demand(pre_a + pre_b, dec_a + dec_b), ("a", "b"))]
+    return milp.Shared("t", res.gpus, res.problem.limits), svcs
+
+
+@settings(max_examples=25, deadline=None)
+@given(pre_a=st.integers(500, 3000), pre_b=st.integers(500, 3000), dec_a=st.integers(100, 600),
+       dec_b=st.integers(100, 600), cap_a=st.integers(3000, 9000), cap_b=st.integers(3000, 9000),
+       cap_ab=st.integers(2000, 9000), price_h20=st.sampled_from([3.0, 5.0, 8.0]),
+       cap_nodes=st.sampled_from([None, 1, 2]))
+def test_fleet_milp_equals_enumeration(pre_a, pre_b, dec_a, dec_b, cap_a, cap_b, cap_ab, price_h20, cap_nodes):
+    shared, svcs = two_class_fleet(pre_a, dec_a, pre_b, dec_b, cap_a, cap_b, cap_ab, price_h20, cap_nodes)
+    best = fleet_oracle(shared, svcs)
+    for floor in (False, True):
+        m = milp.build_fleet(shared, svcs, floor_rows=floor)
+        rep = milp.solve(m)
+        if math.isinf(best):
+            assert rep.status == milp.SolverStatus.infeasible
+            continue
+        assert rep.status == milp.SolverStatus.optimal
+        assert rep.objective == pytest.approx(best, rel=1e-6)
+        chosen = {m.service_of[i] for i in milp.selection(m)}
+        served = [k for s in chosen for k in svcs[s].classes]
+        assert sorted(served) == ["a", "b"]           # each class exactly once, by a service in use
+
+
+def test_sharing_is_chosen_when_one_pool_serves_both():
+    """a and b each need a fraction of an h100 node (80/h); alone they pay two nodes, together one."""
+    shared, svcs = two_class_fleet(2000, 300, 2000, 300, 8000, 8000, 8000, 50.0, None)
+    m = milp.build_fleet(shared, svcs)
+    rep = milp.solve(m)
+    assert rep.objective == pytest.approx(80.0)
+    assert {m.services[m.service_of[i]].key for i in milp.selection(m)} == {"a+b"}
+
+
+# --------------------------------------------------------------------------- pruning
+def test_prune_dominated_by_hand():
+    """Two 4-card instances of P4 (2×3,000 prefill) replace one P8 (5,000): P8 goes; D8 with more
+    decode per card than two D4 stays; equal candidates keep the first."""
+    p4, p8 = cand("prefill", "h100", 4, pre=3000), cand("prefill", "h100", 8, pre=5000)
+    d4, d8 = cand("decode", "h100", 4, dec=100), cand("decode", "h100", 8, dec=250)
+    twin = cand("decode", "h100", 4, dec=100)
+    other_gpu = cand("prefill", "h20", 8, pre=1000)
+    assert prune_dominated((p4, p8, d4, d8, twin, other_gpu)) == (p4, d4, d8, other_gpu)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["prefill", "decode", "colocated"]), st.sampled_from(["h100", "h20"]),
+                          st.sampled_from([1, 2, 4, 8]), st.integers(1500, 4000), st.integers(200, 800)),
+                min_size=2, max_size=5))
+def test_pruning_keeps_the_optimum(spec):
+    cands = tuple(cand(r, g, n, pre=p if r != "decode" else 0, dec=d if r != "prefill" else 0)
+                  for r, g, n, p, d in spec)
+    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10}, {"id": "h20", "price_rmb_per_gpu_hour": 4}])
+    demand = milp.Demand(5000, 600)
+    full = oracle(res, cands, demand)[0]
+    pruned = oracle(res, prune_dominated(cands), demand)[0]
+    assert (math.isinf(full) and math.isinf(pruned)) or pruned == pytest.approx(full)
+
+
+# ------------------------------------------------------------------- physics, end to end
+def small(name, qps, s_in=1000, s_out=200, ttft="1s", tpot="50ms", model="llama-3.1-8b"):
+    return {"name": name, "model": model, "workload": {"qps": qps, "input_tokens": s_in, "output_tokens": s_out},
+            "slo": {"ttft": ttft, "tpot": tpot}}
+
+
+def fleet(classes, gpus=("h20",), **kw) -> FleetProblem:
+    return FleetProblem.model_validate({"name": "t", "classes": classes, "gpus": list(gpus), **kw})
+
+
+def test_one_class_fleet_equals_the_single_problem():
+    k = small("chat", 20)
+    plan = solve_fleet(fleet([k], ("h20", "l40s")))
+    single = solve_problem(Problem.model_validate({**{x: k[x] for x in ("model", "workload", "slo")},
+                                                   "gpus": ["h20", "l40s"]}))
+    assert plan.cost_per_hour == pytest.approx(single.cost_per_hour)
+
+
+def test_two_small_classes_share_a_pool_and_it_is_cheaper():
+    """Two small Llama-70B classes on whole-node (TP8) H100 instances: apart, each needs an
+    instance of its own (2 nodes, 194.40 RMB/h); one pool serves both (1 node, 97.20 RMB/h)."""
+    classes = [small("a", 1, 2000, 300, model="llama-3.1-70b"),
+               small("b", 1, 1000, 500, ttft="2s", model="llama-3.1-70b")]
+    tp8 = {"serving": {"parallelism": {"tp": [8], "pp": [1]}}}
+    shared = solve_fleet(fleet(classes, ("h100",), **tp8))
+    apart = solve_fleet(fleet(classes, ("h100",), sharing="none", **tp8))
+    assert (shared.cost_per_hour, apart.cost_per_hour) == pytest.approx((97.2, 194.4))
+    d = shared.as_dict()
+    assert shared.cost_per_hour < apart.cost_per_hour
+    assert {c["service"] for c in d["classes"]} == {"a+b"}
+    assert d["classes"][0]["shares_pools_with"] == ["b"]
+    names = [c["name"] for c in d["verification"]["checks"]]
+    assert any(n.startswith("ttft[a:a+b/") for n in names) and any(n.startswith("ttft[b:a+b/") for n in names)
+    assert d["verification"]["passed"]
+
+
+def test_a_cap_forces_a_second_gpu_type():
+    """Two H100 nodes (194.40 RMB/h) serve both classes; with H100 capped at one node the rest
+    moves to H20, which costs more (three H20 nodes beside the H100 one)."""
+    classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
+    free = solve_fleet(fleet(classes, ("h100", "h20")))
+    assert free.as_dict()["totals"]["nodes"] == {"h100": 2}
+    capped = solve_fleet(fleet(classes, ({"id": "h100", "max_nodes": 1}, "h20")))
+    d = capped.as_dict()
+    assert d["totals"]["nodes"]["h100"] == 1 and d["totals"]["nodes"]["h20"] >= 1
+    assert "availability[h100]" in d["binding"]
+    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(194.4)
+    assert d["verification"]["passed"]
+
+
+def test_per_class_costs_add_up_to_the_total():
+    plan = solve_fleet(fleet([small("a", 10), small("b", 3, 4000, 100, ttft="2s"),
+                              small("c", 2, 500, 1000, model="qwen3-32b", ttft="2s")], ("h20", "l40s")))
+    d = plan.as_dict()
+    per_class, per_pool = attribute_costs(plan)
+    assert sum(per_class.values()) == pytest.approx(plan.cost_per_hour, rel=1e-12)
+    assert sum(per_pool) == pytest.approx(plan.cost_per_hour, rel=1e-12)
+    assert sum(c["cost_per_hour"] for c in d["classes"]) == pytest.approx(d["cost_per_hour"])
+    assert sum(c["cost_share"] for c in d["classes"]) == pytest.approx(1.0)
+    for c in d["classes"]:    # cost per million output tokens is the class cost over its tokens
+        assert c["cost_per_million_output_tokens"] == pytest.approx(
+            c["cost_per_hour"] / (c["qps"] * 3600 * c["output_tokens"] / 1e6))
+
+
+def test_fleet_is_no_dearer_than_its_classes_apart():
+    """Separate problems cannot share nodes; the fleet can, so it costs at most their sum."""
+    classes = [small("a", 4), small("b", 2, 2000, 400, ttft="2s"), small("c", 1, 500, 100, model="qwen3-32b")]
+    plan = solve_fleet(fleet(classes, ("h20", "l40s")))
+    apart = sum(solve_problem(Problem.model_validate({**{x: k[x] for x in ("model", "workload", "slo")},
+                                                      "gpus": ["h20", "l40s"]})).cost_per_hour for k in classes)
+    assert plan.cost_per_hour <= apart + 1e-9
+
+
+def test_infeasible_fleet_names_the_binding_cap():
+    with pytest.raises(Infeasible, match=r"power_cap.*at most"):
+        solve_fleet(fleet([small("a", 40), small("b", 40, model="qwen3-32b")], ("h20",),
+                          limits={"power": "3kW"}))
+
+
+def test_class_that_no_gpu_can_serve_is_named():
+    with pytest.raises(Infeasible, match="class 'fast'.*TPOT"):
+        solve_fleet(fleet([small("ok", 1), small("fast", 1, tpot="0.1ms")], ("h20",)))
+
+
+def test_bad_class_model_names_its_field():
+    with pytest.raises(BadInput, match=r"classes\[1\]\.model: unknown model 'llama-9b'"):
+        solve_fleet(fleet([small("a", 1), small("b", 1, model="llama-9b")]), "f.yaml")
+
+
+# ---------------------------------------------------------------------------- CLI
+def plan(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_cli_solves_the_worked_example():
+    r = plan("solve", "problems/fleet_mix.yaml")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "Fleet plan for fleet-mix: 6 request classes, 3 models" in out
+    assert "reasoning+coding" in out and "Verification: PASSED" in out
+    r = plan("solve", "problems/fleet_mix.yaml", "--json")
+    d = json.loads(r.stdout)
+    assert d["kind"] == "fleet" and d["status"] == "optimal" and d["verification"]["passed"]
+    assert [c["name"] for c in d["classes"]] == ["chat", "reasoning", "coding", "rag", "router", "summarise"]
+    assert sum(c["cost_per_hour"] for c in d["classes"]) == pytest.approx(d["cost_per_hour"])
+    assert d["solver"]["candidates"] < d["solver"]["candidates_before_pruning"]
+    assert d["totals"]["power_kw"] <= 150
+
+
+def test_cli_fleet_errors(tmp_path):
+    r = plan("solve", "problems/fleet_mix.yaml", "--simulate")
+    assert r.returncode == 2 and "fleet plan's pools are not simulated" in r.stderr
+    r = plan("sweep", "problems/fleet_mix.yaml", "--tpot", "20ms:50ms", "--out", str(tmp_path / "s.csv"))
+    assert r.returncode == 2 and "describes a fleet" in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("classes:\n  - {name: a, model: llama-3.1-8b, workload: {qps: 1, input_tokens: 10,"
+                   " output_tokens: 10}, slo: {ttft: 1s, tpot: 50ms}, qos: 3}\ngpus: [h20]\nsharing: maybe\n")
+    r = plan("solve", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "classes[0].qos: unknown key" in r.stderr and "sharing:" in r.stderr
