@@ -254,3 +254,22 @@ def test_cli_fleet_errors(tmp_path):
     r = plan("solve", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "classes[0].qos: unknown key" in r.stderr and "sharing:" in r.stderr
+
+
+def test_worked_example_meets_every_class_slo():
+    """problems/fleet_mix.yaml: every pool's TPOT within the SLO of each class it serves, and a
+    TTFT check for each class in each prefill-capable pool, all passing."""
+    from planner.fleet import load_fleet
+    f = load_fleet(ROOT / "problems" / "fleet_mix.yaml")
+    d = solve_fleet(f, "fleet_mix.yaml").as_dict()
+    slo = {k.name: k.slo for k in f.classes}
+    checks = {c["name"]: c for c in d["verification"]["checks"]}
+    for p in d["pools"]:
+        for k in p["classes"]:
+            if p["tpot_s"] is not None:
+                assert p["tpot_s"] <= slo[k].tpot * (1 + 1e-9)
+            if p["role"] != "decode":
+                label = f"{k}:" if len(p["classes"]) > 1 else ""
+                c = checks[f"ttft[{label}{p['service']}/{p['name']}]"]
+                assert c["ok"] and c["limit"] == slo[k].ttft
+    assert d["verification"]["passed"] and all(c["ok"] for c in checks.values())

@@ -17,7 +17,7 @@ from planner.problem import load_problem, resolve
 from planner.solve import solve_problem
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "problems").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.yaml") if not p.stem.startswith("fleet"))  # fleets: test_fleet
 PLAN_KEYS = {"status", "currency", "cost_per_hour", "cost_per_million_output_tokens", "cost_per_million_tokens",
              "pools", "totals", "verification", "solver", "mode", "binding", "revenue_per_hour",
              "margin_per_hour", "break_even_price_per_million_output_tokens", "calibration"}
