@@ -29,7 +29,7 @@ from planner.candidates import Candidate, CandidateSet, generate, prune_dominate
 from planner.catalog import Strict
 from planner.errors import BadInput, Infeasible, VerificationFailed
 from planner.problem import (SLO, ClassLoad, GPUChoice, LengthDist, Limits, Precisions, Pricing,
-                             Problem, Resolved, Serving, SolverOptions, Workload, resolve)
+                             Problem, Resolved, Serving, SolverOptions, Workload, resolve, unique_gpus)
 from planner.verify import Check, PoolState, Verification, fleet_checks, fleet_cost_per_hour, verify_service
 from planner.yamlio import read_yaml, validate
 
@@ -66,6 +66,11 @@ class FleetProblem(Strict):
     solver: SolverOptions = SolverOptions()
     calibration: str = "default"
     calibration_overrides: dict[str, float] = {}
+
+    @field_validator("gpus")
+    @classmethod
+    def _unique_gpus(cls, v: list[GPUChoice]) -> list[GPUChoice]:
+        return unique_gpus(v)
 
     @field_validator("classes")
     @classmethod

@@ -160,12 +160,17 @@ class Problem(Strict):
     @field_validator("gpus")
     @classmethod
     def _unique(cls, v: list[GPUChoice]) -> list[GPUChoice]:
-        seen = set()
-        for g in v:
-            if g.id.lower() in seen:
-                raise ValueError(f"GPU {g.id!r} is listed twice")
-            seen.add(g.id.lower())
-        return v
+        return unique_gpus(v)
+
+
+def unique_gpus(v: list[GPUChoice]) -> list[GPUChoice]:
+    """A GPU type may be listed once (its caps and prices would otherwise be ambiguous)."""
+    seen = set()
+    for g in v:
+        if g.id.lower() in seen:
+            raise ValueError(f"GPU {g.id!r} is listed twice")
+        seen.add(g.id.lower())
+    return v
 
 
 def load_problem(path: str | Path) -> Problem:

@@ -273,3 +273,15 @@ def test_worked_example_meets_every_class_slo():
                 c = checks[f"ttft[{label}{p['service']}/{p['name']}]"]
                 assert c["ok"] and c["limit"] == slo[k].ttft
     assert d["verification"]["passed"] and all(c["ok"] for c in checks.values())
+
+
+def test_owned_nodes_and_budget_are_shared_by_the_fleet():
+    """One owned H100 node at 2 RMB/GPU-hour is used before renting (both classes' pools may sit
+    on it); a budget below the cheapest fleet is infeasible and names budget_cap."""
+    classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
+    d = solve_fleet(fleet(classes, ({"id": "h100", "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 2}, "h20"))).as_dict()
+    assert d["totals"]["owned_nodes"] == {"h100": 1}
+    assert d["cost_per_hour"] == pytest.approx(8 * 2 + 97.2)     # one owned node + one rented
+    assert d["verification"]["passed"]
+    with pytest.raises(Infeasible, match="budget_cap"):
+        solve_fleet(fleet(classes, ("h100", "h20"), limits={"budget_rmb_per_hour": 150}))

@@ -90,3 +90,33 @@ def test_fuzz_covers_every_kind_and_hits_bad_input():
     5 harmless ones exit 0: a deleted GPU entry, a renamed problem, qps given as the string "50")."""
     kinds = {w.split()[0] for _, w in CASES}
     assert kinds == {"delete", "swap", "unit", "typo"}
+
+
+FLEET = {
+    "name": "fuzz-fleet", "sharing": "auto",
+    "classes": [
+        {"name": "a", "model": "llama-3.1-8b", "workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200},
+         "slo": {"ttft": "2s", "tpot": "50ms"}},
+        {"name": "b", "model": "llama-3.1-8b", "workload": {"qps": 2, "input_tokens": 3000, "output_tokens": 100},
+         "slo": {"ttft": "3s", "tpot": "40ms"}, "pricing": {"sell_per_million_output_tokens": 20}},
+    ],
+    "gpus": [{"id": "h20", "max_nodes": 2}, "l40s"],
+    "limits": {"power": "200kW"},
+    "solver": {"time_limit": "10s"},
+}
+_frng = random.Random(20261125)
+FLEET_CASES = [mutate(_frng, FLEET) for _ in range(30)]
+
+
+@pytest.mark.parametrize("data, what", FLEET_CASES, ids=[w for _, w in FLEET_CASES])
+def test_mutated_fleet_never_crashes(tmp_path: Path, data, what):
+    """The same mutations on a fleet file (classes:): exit 0, 2 with one message naming the file, or 3."""
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    r = CliRunner().invoke(cli.main, ["solve", str(path)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), (what, r.output)
+    assert "Traceback" not in r.output, what
+    assert r.exit_code in (0, 2, 3), (what, r.exit_code, r.output)
+    if r.exit_code == 2:
+        assert r.output.startswith(f"error: {path}: "), (what, r.output)
+        assert r.output.count("error:") == 1, r.output
