@@ -30,6 +30,8 @@ from planner.catalog import Strict
 from planner.errors import BadInput, Infeasible, VerificationFailed
 from planner.problem import (SLO, ClassLoad, GPUChoice, LengthDist, Limits, Precisions, Pricing,
                              Problem, Resolved, Serving, SolverOptions, Workload, resolve, unique_gpus)
+from planner.solve import (binding_caps, explain_no_candidates, pool_dict, raise_unless_solved,
+                           solver_dict, totals_dict, verification_dict)
 from planner.verify import Check, PoolState, Verification, fleet_checks, fleet_cost_per_hour, verify_service
 from planner.yamlio import read_yaml, validate
 
@@ -313,11 +315,6 @@ def attribute_costs(plan: FleetPlan) -> tuple[dict[str, float], list[float]]:
     return per_class, per_pool
 
 
-def _pool_dict(st: PoolState) -> dict[str, Any]:
-    from planner.solve import pool_dict
-    return pool_dict(st)
-
-
 def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
     """The fleet plan as JSON-ready data with stable keys (README 'Fleets')."""
     f = p.problem
@@ -359,18 +356,12 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
     for key, states in p.pools.items():
         svc = p.service(key)
         for st in states:
-            d = _pool_dict(st)
+            d = pool_dict(st)
             d.update({"service": key, "model": svc.res.model.id, "classes": list(svc.classes),
                       "cost_per_hour": per_pool[i]})
             pools.append(d)
             i += 1
-    cards: Counter = Counter()
-    for pools_s in p.chosen.values():
-        for c, n in pools_s.items():
-            cards[c.gpu] += n * c.cards
-    opts = {o.id: o for o in p.services[0].res.gpus}
-    nodes = {g: rn + on for g, (rn, on) in p.nodes.items() if rn + on > 0}
-    power_w = sum(n * opts[g].gpu.node_cards * opts[g].gpu.power_w for g, n in nodes.items())
+    every = {c: n for pools_s in p.chosen.values() for c, n in pools_s.items()}
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "fleet",
@@ -388,17 +379,12 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
         "services": [{"key": key, "model": p.service(key).res.model.id, "classes": list(p.service(key).classes)}
                      for key in p.chosen],
         "pools": pools,
-        "totals": {"cards": dict(sorted(cards.items())), "nodes": dict(sorted(nodes.items())),
-                   "owned_nodes": {g: o for g, (_, o) in sorted(p.nodes.items()) if o},
-                   "power_kw": power_w / 1e3},
+        "totals": totals_dict(p.services[0].res.gpus, every, p.nodes),
         "binding": list(p.binding),
-        "verification": {"passed": p.verification.passed,
-                         "checks": [c.as_dict() for c in p.verification.checks]},
-        "solver": {"name": p.solver.name, "status": p.solver.status.value, "gap": p.solver.gap,
-                   "seconds": p.solver.seconds if timings else None, "variables": p.solver.variables,
-                   "constraints": p.solver.constraints, "candidates": p.candidates,
-                   "candidates_before_pruning": p.candidates_before_pruning,
-                   "services_considered": len(p.services)},
+        "verification": verification_dict(p.verification),
+        "solver": solver_dict(p.solver, timings, candidates=p.candidates,
+                              candidates_before_pruning=p.candidates_before_pruning,
+                              services_considered=len(p.services)),
     }
 
 
@@ -413,7 +399,6 @@ def build(f: FleetProblem, svcs: list[FleetService], served: pulp.LpVariable | f
 def solve_fleet(f: FleetProblem, source: str = "fleet", *, solver: str | None = None,
                 time_limit: float | None = None, verbose: bool = False) -> FleetPlan:
     """Resolve, build services and candidates, solve one MILP, verify; return a FleetPlan or raise."""
-    from planner.solve import explain_no_candidates
     t0 = time.perf_counter()
     singles = resolve_classes(f, source)
     svcs = services(f, singles)
@@ -427,13 +412,7 @@ def solve_fleet(f: FleetProblem, source: str = "fleet", *, solver: str | None = 
     m = build(f, usable)
     report = milp.solve(m, name, limit, f.solver.mip_gap, verbose)
     t2 = time.perf_counter()
-    if report.status in (milp.SolverStatus.infeasible, milp.SolverStatus.unbounded):
-        raise Infeasible(f"{source}: " + explain_fleet_caps(f, usable, name, verbose))
-    if report.status == milp.SolverStatus.no_solution_time_limit:
-        raise Infeasible(f"{source}: the solver found no plan within the time limit of {limit:g} s; "
-                         f"raise solver.time_limit")
-    if report.status == milp.SolverStatus.error:
-        raise Infeasible(f"the {name} solver failed; try --solver {'cbc' if name == 'highs' else 'highs'}")
+    raise_unless_solved(report, source, limit, lambda: explain_fleet_caps(f, usable, name, verbose))
     chosen: dict[str, dict[Candidate, int]] = {}
     for i, n in sorted(milp.selection(m).items()):
         chosen.setdefault(usable[m.service_of[i]].key, {})[m.candidates[i]] = n
@@ -469,7 +448,6 @@ def _both_roles(cands) -> bool:
 def explain_fleet_caps(f: FleetProblem, svcs: list[FleetService], name: str, verbose: bool) -> str:
     """Caps or budget make the fleet impossible: the largest fraction of every class's QPS they
     allow, and which limit binds (relaxing it alone serves more)."""
-    from planner.solve import binding_caps
     alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
     m = build(f, svcs, served=alpha)
     frac, binding = binding_caps(m, alpha, name, verbose)

@@ -75,11 +75,6 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
                    + tout * pricing.sell_per_million_output_tokens) / 1e6
         margin = revenue - p.cost_per_hour
         breakeven = (p.cost_per_hour - tin * pricing.sell_per_million_input_tokens / 1e6) / (tout / 1e6)
-    cards: Counter = Counter()
-    for c, n in p.chosen.items():
-        cards[c.gpu] += n * c.cards
-    nodes = {g: rn + on for g, (rn, on) in p.nodes.items() if rn + on > 0}
-    power_w = sum(n * r.option(g).gpu.node_cards * r.option(g).gpu.power_w for g, n in nodes.items())
     pools = [pool_dict(st) for st in p.verification.pools]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -108,16 +103,34 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "margin_per_hour": margin,
         "break_even_price_per_million_output_tokens": breakeven,
         "pools": pools,
-        "totals": {"cards": dict(sorted(cards.items())), "nodes": dict(sorted(nodes.items())),
-                   "owned_nodes": {g: o for g, (_, o) in sorted(p.nodes.items()) if o},
-                   "power_kw": power_w / 1e3},
+        "totals": totals_dict(r.gpus, p.chosen, p.nodes),
         "binding": list(p.binding),
-        "verification": {"passed": p.verification.passed,
-                         "checks": [c.as_dict() for c in p.verification.checks]},
-        "solver": {"name": p.solver.name, "status": p.solver.status.value, "gap": p.solver.gap,
-                   "seconds": p.solver.seconds if timings else None, "variables": p.solver.variables,
-                   "constraints": p.solver.constraints, "candidates": p.candidates},
+        "verification": verification_dict(p.verification),
+        "solver": solver_dict(p.solver, timings, candidates=p.candidates),
     }
+
+
+def totals_dict(gpus, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """Cards and nodes by GPU type, owned nodes used, and card power (JSON `totals`)."""
+    opts = {o.id: o for o in gpus}
+    cards: Counter = Counter()
+    for c, n in chosen.items():
+        cards[c.gpu] += n * c.cards
+    used = {g: rn + on for g, (rn, on) in nodes.items() if rn + on > 0}
+    power_w = sum(n * opts[g].gpu.node_cards * opts[g].gpu.power_w for g, n in used.items())
+    return {"cards": dict(sorted(cards.items())), "nodes": dict(sorted(used.items())),
+            "owned_nodes": {g: o for g, (_, o) in sorted(nodes.items()) if o}, "power_kw": power_w / 1e3}
+
+
+def verification_dict(v: Verification) -> dict[str, Any]:
+    return {"passed": v.passed, "checks": [c.as_dict() for c in v.checks]}
+
+
+def solver_dict(rep: milp.SolverReport, timings: bool, **extra) -> dict[str, Any]:
+    """The solver's report; wall-clock seconds only with `timings` (byte-identical JSON otherwise)."""
+    return {"name": rep.name, "status": rep.status.value, "gap": rep.gap,
+            "seconds": rep.seconds if timings else None, "variables": rep.variables,
+            "constraints": rep.constraints, **extra}
 
 
 def pool_dict(st: PoolState) -> dict[str, Any]:
@@ -156,13 +169,8 @@ def solve_problem(problem: Problem, source: str = "problem", *, solver: str | No
     m = milp.build(res, cs.candidates)
     report = milp.solve(m, name, time_limit or opts.time_limit, opts.mip_gap, verbose)
     t2 = time.perf_counter()
-    if report.status in (milp.SolverStatus.infeasible, milp.SolverStatus.unbounded):
-        raise Infeasible(f"{source}: " + explain_caps(res, cs, name, verbose))
-    if report.status == milp.SolverStatus.no_solution_time_limit:
-        raise Infeasible(f"{source}: the solver found no plan within the time limit of "
-                         f"{time_limit or opts.time_limit:g} s; raise solver.time_limit")
-    if report.status == milp.SolverStatus.error:
-        raise Infeasible(f"the {name} solver failed; try --solver {'cbc' if name == 'highs' else 'highs'}")
+    raise_unless_solved(report, source, time_limit or opts.time_limit,
+                        lambda: explain_caps(res, cs, name, verbose))
     sel = milp.selection(m)
     chosen = {cs.candidates[i]: n for i, n in sorted(sel.items())}
     nodes = milp.nodes(m)
@@ -177,6 +185,19 @@ def solve_problem(problem: Problem, source: str = "problem", *, solver: str | No
                                  + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
                                              for c in v.failed), v.failed)
     return plan
+
+
+def raise_unless_solved(report: milp.SolverReport, source: str, time_limit: float, explain) -> None:
+    """Infeasible (exit 3) unless the solver returned a plan: why (explain() names the binding
+    caps), or that the time limit or the solver itself stopped it."""
+    if report.status in (milp.SolverStatus.infeasible, milp.SolverStatus.unbounded):
+        raise Infeasible(f"{source}: " + explain())
+    if report.status == milp.SolverStatus.no_solution_time_limit:
+        raise Infeasible(f"{source}: the solver found no plan within the time limit of "
+                         f"{time_limit:g} s; raise solver.time_limit")
+    if report.status == milp.SolverStatus.error:
+        other = "cbc" if report.name == "highs" else "highs"
+        raise Infeasible(f"{source}: the {report.name} solver failed; try --solver {other}")
 
 
 def _missing_roles(cs: CandidateSet) -> list[str]:

@@ -72,7 +72,12 @@ for _ in range(50):
 
 @pytest.mark.parametrize("data, what", CASES, ids=[w for _, w in CASES])
 def test_mutated_problem_never_crashes(tmp_path: Path, data, what):
-    path = tmp_path / "fuzz.yaml"
+    solve_cleanly(tmp_path / "fuzz.yaml", data, what)
+
+
+def solve_cleanly(path: Path, data: dict, what: str) -> None:
+    """`plan solve` on `data`: exit 0, 2 with one message naming the file, or 3 with a reason;
+    no exception escapes and no traceback is printed."""
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     r = CliRunner().invoke(cli.main, ["solve", str(path)])
     assert r.exception is None or isinstance(r.exception, SystemExit), (what, r.output)
@@ -110,13 +115,5 @@ FLEET_CASES = [mutate(_frng, FLEET) for _ in range(30)]
 
 @pytest.mark.parametrize("data, what", FLEET_CASES, ids=[w for _, w in FLEET_CASES])
 def test_mutated_fleet_never_crashes(tmp_path: Path, data, what):
-    """The same mutations on a fleet file (classes:): exit 0, 2 with one message naming the file, or 3."""
-    path = tmp_path / "fleet.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    r = CliRunner().invoke(cli.main, ["solve", str(path)])
-    assert r.exception is None or isinstance(r.exception, SystemExit), (what, r.output)
-    assert "Traceback" not in r.output, what
-    assert r.exit_code in (0, 2, 3), (what, r.exit_code, r.output)
-    if r.exit_code == 2:
-        assert r.output.startswith(f"error: {path}: "), (what, r.output)
-        assert r.output.count("error:") == 1, r.output
+    """The same mutations on a fleet file (classes:)."""
+    solve_cleanly(tmp_path / "fleet.yaml", data, what)
