@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulp
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from planner import milp
 from planner.candidates import Candidate, CandidateSet, generate, prune_dominated
@@ -39,7 +40,14 @@ SCHEMA_VERSION = 1
 ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
                         # beyond it, singletons, pairs and all of them together (2^n grows fast)
 
-ClassName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=64)]
+def _class_name(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
+        raise ValueError("a class name is 1–64 letters, digits, '_', '.' or '-' "
+                         "('+' joins the names of classes that share pools)")
+    return v
+
+
+ClassName = Annotated[str, AfterValidator(_class_name)]
 
 
 class RequestClass(Strict):

@@ -254,6 +254,11 @@ def test_cli_fleet_errors(tmp_path):
     r = plan("solve", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "classes[0].qos: unknown key" in r.stderr and "sharing:" in r.stderr
+    bad.write_text("classes:\n  - {name: a+b, model: llama-3.1-8b, workload: {qps: 1, input_tokens: 10,"
+                   " output_tokens: 10}, slo: {ttft: 1s, tpot: 50ms}}\ngpus: [h20, H20]\n")
+    r = plan("solve", str(bad))
+    assert r.returncode == 2 and "classes[0].name: a class name is" in r.stderr
+    assert "gpus: GPU 'H20' is listed twice" in r.stderr
 
 
 def test_worked_example_meets_every_class_slo():
