@@ -40,6 +40,7 @@ SCHEMA_VERSION = 1
 ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
                         # beyond it, singletons, pairs and all of them together (2^n grows fast)
 
+
 def _class_name(v: Any) -> Any:
     if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
         raise ValueError("a class name is 1–64 letters, digits, '_', '.' or '-' "
