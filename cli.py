@@ -88,7 +88,8 @@ def eval_cmd(**kw) -> None:
               help="also check the plan by simulation (JSON key 'simulation'; see plan simulate)")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
               verbose: bool, simulate: bool) -> None:
-    """Cheapest fleet meeting the problem's SLOs at its QPS, verified."""
+    """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
+    `classes:` plans one fleet for several request classes and models (README: Fleets)."""
     from planner.problem import load_any
     from planner.report import render_checks, render_fleet, render_plan, to_json
     p = load_any(problem)
