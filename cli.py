@@ -98,16 +98,21 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         check_writable(out, (problem,))
     from planner.fleet import FleetProblem, solve_fleet
     if isinstance(p, FleetProblem):
-        from planner.errors import BadInput
-        if simulate:
-            raise BadInput(f"{problem}: --simulate checks single-workload plans; a fleet plan's pools "
-                           f"are not simulated yet (solve one class as its own problem to simulate it)")
         d = solve_fleet(p, problem, solver=solver, time_limit=time_limit, verbose=verbose).as_dict(timings=timings)
+        sims = {}
+        if simulate:
+            from planner.fleet import simulate_fleet
+            sims = simulate_fleet(d, problem)
+            d["simulation"] = {key: r.as_dict() for key, r in sims.items()}
         if out:
             _emit(to_json(d), out, (problem,))
         click.echo(to_json(d), nl=False) if as_json else click.echo(render_fleet(d))
         if checks and not as_json:
             click.echo("\n" + render_checks(d["verification"]["checks"]))
+        if sims and not as_json:
+            from planner.simulate import render_simulation
+            for r in sims.values():
+                click.echo("\n" + render_simulation(r))
         return
     from planner.solve import solve_problem
     plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)

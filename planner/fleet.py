@@ -278,10 +278,14 @@ def class_shares(names: tuple[str, ...], f: FleetProblem) -> dict[str, tuple[flo
 
 def class_lengths(k: RequestClass) -> tuple[float, float, float]:
     """(mean input, mean uncached input, mean output) tokens of a class."""
+    return class_lengths_of(k.workload)
+
+
+def class_lengths_of(w: Workload) -> tuple[float, float, float]:
     def mean(x):
         return float(x) if isinstance(x, int) else sum(v * p for v, p in x.pairs())
-    s_in = mean(k.workload.input_tokens)
-    return s_in, s_in * (1 - k.workload.prefix_cache_hit_percent / 100.0), mean(k.workload.output_tokens)
+    s_in = mean(w.input_tokens)
+    return s_in, s_in * (1 - w.prefix_cache_hit_percent / 100.0), mean(w.output_tokens)
 
 
 def attribute_costs(plan: FleetPlan) -> tuple[dict[str, float], list[float]]:
@@ -378,6 +382,7 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
         "problem": f.name,
         "calibration": p.services[0].res.calib.name,
         "calibration_overrides": dict(sorted(f.calibration_overrides.items())),
+        "calibration_source": f.calibration,
         "currency": cur,
         "cost_per_hour": p.cost_per_hour,
         "cost_per_million_output_tokens": p.cost_per_hour / (out_tok_h / 1e6),
@@ -385,8 +390,7 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
         "revenue_per_hour": rev_total if any_price else None,
         "margin_per_hour": rev_total - p.cost_per_hour if any_price else None,
         "classes": classes,
-        "services": [{"key": key, "model": p.service(key).res.model.id, "classes": list(p.service(key).classes)}
-                     for key in p.chosen],
+        "services": [service_dict(p.service(key)) for key in p.chosen],
         "pools": pools,
         "totals": totals_dict(p.services[0].res.gpus, every, p.nodes),
         "binding": list(p.binding),
@@ -395,6 +399,52 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
                               candidates_before_pruning=p.candidates_before_pruning,
                               services_considered=len(p.services)),
     }
+
+
+def _workload_dict(w: Workload) -> dict[str, Any]:
+    s_in, _, s_out = class_lengths_of(w)
+    return {"qps": w.qps, "input_tokens": s_in, "output_tokens": s_out,
+            "prefix_cache_hit": w.prefix_cache_hit_percent / 100.0,
+            "input_distribution": _pairs(w.input_tokens), "output_distribution": _pairs(w.output_tokens)}
+
+
+def _pairs(x: int | LengthDist) -> list[list[float]]:
+    return [[float(x), 1.0]] if isinstance(x, int) else [[v, q] for v, q in x.pairs()]
+
+
+def _slo_dict(slo: SLO) -> dict[str, Any]:
+    return {"ttft_s": slo.ttft, "tpot_s": slo.tpot, "ttft_statistic": slo.ttft_statistic,
+            "tpot_statistic": slo.tpot_statistic}
+
+
+def service_dict(svc: FleetService) -> dict[str, Any]:
+    """A service in use (JSON `services[]`): its classes, model, and the workload and SLO its
+    pools were sized for (the classes' mixture and strictest limits when shared)."""
+    r = svc.res
+    return {"key": svc.key, "model": r.model.id, "model_source": r.problem.model, "classes": list(svc.classes),
+            "weight_dtype": r.weight_dtype, "kv_dtype": r.kv_dtype,
+            "workload": _workload_dict(r.problem.workload), "slo": _slo_dict(r.problem.slo),
+            "class_workloads": [{"name": k.name, **_workload_dict(k.workload), "slo": _slo_dict(k.slo)}
+                                for k in r.classes]}
+
+
+def service_plan(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """One service of a fleet plan's JSON as a single plan's JSON (what `plan simulate` reads):
+    its pools, the workload and SLO they were sized for, and its classes when shared."""
+    svc = next(s for s in d["services"] if s["key"] == key)
+    return {"problem": f"{d['problem']}:{key}", "model": svc["model"], "model_source": svc["model_source"],
+            "weight_dtype": svc["weight_dtype"], "kv_dtype": svc["kv_dtype"],
+            "calibration": d["calibration"], "calibration_source": d["calibration_source"],
+            "calibration_overrides": d["calibration_overrides"], "workload": svc["workload"],
+            "slo": svc["slo"], "classes": svc["class_workloads"],
+            "pools": [p for p in d["pools"] if p["service"] == key]}
+
+
+def simulate_fleet(d: dict[str, Any], source: str, requests: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Simulate every service of a fleet plan on its own (services share nodes, not queues)."""
+    from planner.simulate import DEFAULT_REQUESTS, plan_from_dict, simulate
+    return {s["key"]: simulate(plan_from_dict(service_plan(d, s["key"]), source),
+                               requests or DEFAULT_REQUESTS, seed, source) for s in d["services"]}
 
 
 # -------------------------------------------------------------------------------- solve

@@ -112,6 +112,7 @@ class Serving(Strict):
     modes: list[Mode] = Field(default_factory=lambda: ["disaggregated", "colocated"], min_length=1)
     parallelism: Literal["auto"] | ParallelismOptions = "auto"
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
+    max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
 
     def options(self) -> ParallelismOptions:

@@ -19,6 +19,9 @@ A request's life:
    (`perf.kv_transfer_time`; nothing moves when it stays on the same colocated instance).
    TTFT: end of prefill, plus the KV transfer for a disaggregated prefill pool (as the
    analytic TTFT counts it).
+   With request classes (a fleet's shared pools) each request is first drawn of a class in
+   proportion to its QPS, and its lengths from that class; each class is held to its own SLO
+   (the prefix-cache hit is the classes' token-weighted mean).
 4. It joins that instance's continuous batch at the next step start (FIFO, up to the
    memory limit at peak context); a step takes `perf.decode_step` (or `mixed_step`) at the
    current batch and mean decode context and advances every sequence by a tokens.
@@ -119,8 +122,16 @@ class PlanSLO(_PlanPart):
     tpot_statistic: Literal["mean", "p50", "p90", "p95", "p99"] = "mean"
 
 
+class PlanClass(PlanWorkload):
+    """One request class of pools shared by several (a fleet's service): its own lengths and SLO."""
+
+    name: str
+    slo: PlanSLO
+
+
 class PlanFile(_PlanPart):
     problem: str
+    classes: list[PlanClass] = []   # request classes sharing the pools (fleets); empty: one workload
     model: str
     model_source: str | None = None       # what the problem wrote (catalog id or config path)
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
@@ -209,6 +220,21 @@ class PoolResult:
 
 
 @dataclass(frozen=True)
+class ClassResult:
+    """One request class in shared pools: its simulated TTFT and TPOT against its own SLO."""
+
+    name: str
+    slo: PlanSLO
+    requests: int
+    ttft: Summary
+    tpot: Summary | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "slo": self.slo.model_dump(), "measured_requests": self.requests,
+                "ttft_s": self.ttft.as_dict(), "tpot_s": None if self.tpot is None else self.tpot.as_dict()}
+
+
+@dataclass(frozen=True)
 class Violation:
     """A simulated statistic above its SLO, for all requests ('all') or one pool."""
 
@@ -237,6 +263,7 @@ class SimResult:
     tpot: Summary | None
     pools: tuple[PoolResult, ...]
     violations: tuple[Violation, ...]
+    classes: tuple[ClassResult, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -249,7 +276,8 @@ class SimResult:
                 "slo": self.slo.model_dump(),
                 "ttft_s": self.ttft.as_dict(), "tpot_s": None if self.tpot is None else self.tpot.as_dict(),
                 "pools": [p.as_dict() for p in self.pools],
-                "violations": [v.as_dict() for v in self.violations], "passed": self.passed}
+                "violations": [v.as_dict() for v in self.violations], "passed": self.passed,
+                **({"classes": [c.as_dict() for c in self.classes]} if self.classes else {})}
 
 
 # ----------------------------------------------------------------------------- physics tables
@@ -523,6 +551,7 @@ class _Run:
     window: tuple[float, float]             # measurement window of arrival times
     utilization: tuple[float | None, ...]   # per pool, over the measurement window
     batch: tuple[float | None, ...]
+    klass: np.ndarray | None = None         # request class index (shared pools of a fleet)
 
 
 def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAULT_SEED,
@@ -550,9 +579,18 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     all_ttft = Summary.of(ttft[measured])
     all_tpot = Summary.of(tpot[measured & decodes])
     assert all_ttft is not None  # the window holds requests (checked in measurement_window)
+    classes = []
+    for i, k in enumerate(plan.classes):
+        mine = measured & (run.klass == i)
+        s_ttft = Summary.of(ttft[mine])
+        if s_ttft is not None:
+            classes.append(ClassResult(k.name, k.slo, int(mine.sum()), s_ttft, Summary.of(tpot[mine & decodes])))
+    found = violations(plan.slo, all_ttft, all_tpot, pools) if not classes else []
+    for c in classes:   # shared pools: each class against its own SLO
+        found += [Violation(f"class {c.name}", v.metric, v.statistic, v.value_s, v.limit_s)
+                  for v in violations(c.slo, c.ttft, c.tpot, [])]
     return SimResult(plan.problem, requests, int(measured.sum()), seed, float(np.nanmax(run.finish)),
-                     plan.slo, all_ttft, all_tpot, tuple(pools),
-                     tuple(violations(plan.slo, all_ttft, all_tpot, pools)))
+                     plan.slo, all_ttft, all_tpot, tuple(pools), tuple(found), tuple(classes))
 
 
 def violations(slo: PlanSLO, ttft: Summary, tpot: Summary | None, pools: list[PoolResult]) -> list[Violation]:
@@ -572,8 +610,20 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
     w, pools = plan.workload, plan.pools
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1.0 / w.qps, n))
-    s_in = rng.choice(ph.lengths_in[0], size=n, p=ph.lengths_in[1])
-    s_out = rng.choice(ph.lengths_out[0], size=n, p=ph.lengths_out[1])
+    klass = None
+    if plan.classes:   # each request is of one class; its prompt and output lengths come from that class
+        q = np.array([k.qps for k in plan.classes])
+        klass = rng.choice(len(plan.classes), size=n, p=q / q.sum())
+        s_in, s_out = np.empty(n), np.empty(n)
+        for i, k in enumerate(plan.classes):
+            mine = np.flatnonzero(klass == i)
+            vi, pi = _distribution(k.input_distribution, k.input_tokens)
+            vo, po = _distribution(k.output_distribution, k.output_tokens)
+            s_in[mine] = rng.choice(vi, size=mine.size, p=pi)
+            s_out[mine] = rng.choice(vo, size=mine.size, p=po)
+    else:
+        s_in = rng.choice(ph.lengths_in[0], size=n, p=ph.lengths_in[1])
+        s_out = rng.choice(ph.lengths_out[0], size=n, p=ph.lengths_out[1])
     steps_needed = np.ceil(np.maximum(s_out - 1, 0) / ph.tokens_per_step).astype(np.int64)
     pool_of = np.repeat(np.arange(len(pools)), [p.instances for p in pools])  # instance → pool
     pre_w = np.array([pools[k].capacity_prefill_tokens_per_s / pools[k].instances
@@ -587,7 +637,7 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
 
     started, first, ttft_at, finish = (np.full(n, np.nan) for _ in range(4))
     kv_s = np.zeros(n)
-    ctx_decode = w.input_tokens + w.output_tokens / 2.0
+    ctx_decode = decode_context(plan)
     ctx_peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
     s_grid = length_grid(ph.lengths_in[0])
     busy = np.zeros(len(pools))
@@ -639,7 +689,16 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
         else:
             util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
     return _Run(arrivals, s_out, pool_of[pre_inst], pool_of[dec_inst], started, ttft_at, finish,
-                window, tuple(util), tuple(batch))
+                window, tuple(util), tuple(batch), klass)
+
+
+def decode_context(plan: PlanFile) -> float:
+    """Mean context in a decode batch: s_in + s_out/2, output-weighted over classes when shared
+    (as Resolved.decode_context_mean)."""
+    if not plan.classes:
+        return plan.workload.input_tokens + plan.workload.output_tokens / 2.0
+    num = sum(k.qps * k.output_tokens * (k.input_tokens + k.output_tokens / 2.0) for k in plan.classes)
+    return num / sum(k.qps * k.output_tokens for k in plan.classes)
 
 
 def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float) -> tuple[float, float]:
@@ -687,12 +746,16 @@ def render_simulation(res: SimResult) -> str:
     rows = []
     scopes = [(p.name, p.ttft, p.tpot, p.analytic_ttft_s, p.analytic_tpot_s) for p in res.pools]
     scopes.append(("all requests", res.ttft, res.tpot, None, None))
+    scopes += [(f"class {c.name}", c.ttft, c.tpot, None, None) for c in res.classes]
     for name, s_ttft, s_tpot, a_ttft, a_tpot in scopes:
         scope = "all" if name == "all requests" else name
         for metric, s, a in (("TTFT", s_ttft, a_ttft), ("TPOT", s_tpot, a_tpot)):
             if s is None:
                 continue
-            flag = "SLO BROKEN" if (scope, metric.lower()) in broken else "ok"
+            if res.classes and not scope.startswith("class "):
+                flag = "per class"   # shared pools: each class is held to its own SLO below
+            else:
+                flag = "SLO BROKEN" if (scope, metric.lower()) in broken else "ok"
             rows.append([name, metric, t(a), t(s.mean), t(s.p50), t(s.p90), t(s.p99), flag])
     out.append(table(["pool", "metric", "plan", "mean", "p50", "p90", "p99", "SLO"], rows, "llrrrrrl"))
     rows = []

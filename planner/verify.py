@@ -172,6 +172,7 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int], prefix: str = ""
     pre_demand, dec_demand = res.qps * w.s_unc, res.qps * w.s_out
     slo = res.problem.slo
     ceiling = res.problem.serving.max_utilization_percent / 100.0
+    decode_ceiling = res.problem.serving.max_decode_utilization_percent / 100.0
     p = f"{prefix}/" if prefix else ""
     checks: list[Check] = [
         Check(f"{p}prefill_capacity", sum(n * c.prefill_tok_s for c, n in chosen.items()), pre_demand,
@@ -190,6 +191,9 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int], prefix: str = ""
             checks.append(Check(f"utilization[{name}]", st.utilization, ceiling, "fraction"))
         if c.role in ("decode", "colocated"):
             checks.append(Check(f"tpot[{name}]", st.tpot_s, slo.tpot, "s"))
+            if decode_ceiling < 1.0:
+                checks.append(Check(f"decode_utilization[{name}]", dec / c.decode_tok_s, decode_ceiling,
+                                    "fraction"))
         opt = res.option(c.gpu)
         usable = opt.gpu.memory_bytes * res.calib.v("memory_usable_fraction")
         checks.append(Check(f"memory[{name}]", st.memory_per_card_bytes, usable, "bytes"))

@@ -244,8 +244,6 @@ def test_cli_solves_the_worked_example():
 
 
 def test_cli_fleet_errors(tmp_path):
-    r = plan("solve", "problems/fleet_mix.yaml", "--simulate")
-    assert r.returncode == 2 and "fleet plan's pools are not simulated" in r.stderr
     r = plan("sweep", "problems/fleet_mix.yaml", "--tpot", "20ms:50ms", "--out", str(tmp_path / "s.csv"))
     assert r.returncode == 2 and "describes a fleet" in r.stderr
     bad = tmp_path / "bad.yaml"
@@ -290,3 +288,33 @@ def test_owned_nodes_and_budget_are_shared_by_the_fleet():
     assert d["verification"]["passed"]
     with pytest.raises(Infeasible, match="budget_cap"):
         solve_fleet(fleet(classes, ("h100", "h20"), limits={"budget_rmb_per_hour": 150}))
+
+
+def test_simulated_shared_pool_holds_each_class_to_its_slo():
+    """Two classes share Llama-70B pools: the simulator draws each request's class by QPS (2:1)
+    and its lengths from that class; longer prompts wait as long but take longer to prefill."""
+    from planner.fleet import simulate_fleet
+    classes = [small("long", 2, 4000, 200, ttft="3s", model="llama-3.1-70b"),
+               small("short", 1, 500, 200, ttft="2s", model="llama-3.1-70b")]
+    d = solve_fleet(fleet(classes, ("h100",), serving={"parallelism": {"tp": [8], "pp": [1]}})).as_dict()
+    assert [s["key"] for s in d["services"]] == ["long+short"]
+    sim = simulate_fleet(d, "t", requests=20_000)["long+short"]
+    by = {c.name: c for c in sim.classes}
+    assert by["long"].requests / by["short"].requests == pytest.approx(2.0, rel=0.05)
+    assert by["long"].ttft.mean > by["short"].ttft.mean
+    assert by["long"].slo.ttft_s == 3.0 and by["short"].slo.ttft_s == 2.0
+    assert sim.passed == (not sim.violations)
+    assert all(v.scope.startswith("class ") for v in sim.violations)
+    assert sim.as_dict()["classes"][0]["name"] == "long"
+
+
+def test_decode_headroom_caps_decode_utilisation():
+    """max_decode_utilization_percent: 80 keeps every decode-capable pool at most 80 % busy (a
+    verification check), and costs no less than no headroom."""
+    classes = [small("chat", 60), small("bulk", 20, 2000, 500, ttft="3s")]
+    free = solve_fleet(fleet(classes, ("h20",)))
+    capped = solve_fleet(fleet(classes, ("h20",), serving={"max_decode_utilization_percent": 80}))
+    checks = [c for c in capped.as_dict()["verification"]["checks"] if c["name"].startswith("decode_utilization[")]
+    assert checks and all(c["value"] <= 0.8 + 1e-9 for c in checks)
+    assert capped.cost_per_hour >= free.cost_per_hour
+    assert not any(c["name"].startswith("decode_utilization[") for c in free.as_dict()["verification"]["checks"])
