@@ -28,11 +28,11 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from planner import milp
 from planner.candidates import Candidate, CandidateSet, generate, prune_dominated
 from planner.catalog import Strict
-from planner.errors import BadInput, Infeasible, VerificationFailed
+from planner.errors import BadInput, Infeasible
 from planner.problem import (SLO, ClassLoad, GPUChoice, LengthDist, Limits, Precisions, Pricing,
-                             Problem, Resolved, Serving, SolverOptions, Workload, resolve, unique_gpus)
+                             Problem, Resolved, Serving, SolverOptions, Workload, _mean, resolve, unique_gpus)
 from planner.solve import (binding_caps, explain_no_candidates, pool_dict, raise_unless_solved,
-                           solver_dict, totals_dict, verification_dict)
+                           raise_unless_verified, solver_dict, totals_dict, verification_dict)
 from planner.verify import Check, PoolState, Verification, fleet_checks, fleet_cost_per_hour, verify_service
 from planner.yamlio import read_yaml, validate
 
@@ -270,22 +270,16 @@ def class_shares(names: tuple[str, ...], f: FleetProblem) -> dict[str, tuple[flo
     pre, dec = {}, {}
     for n in names:
         k = by_name[n]
-        _, s_unc, s_out = class_lengths(k)
+        _, s_unc, s_out = class_lengths(k.workload)
         pre[n], dec[n] = k.workload.qps * s_unc, k.workload.qps * s_out
     sp, sd = sum(pre.values()), sum(dec.values())
     return {n: (pre[n] / sp if sp > 0 else 0.0, dec[n] / sd if sd > 0 else 0.0) for n in names}
 
 
-def class_lengths(k: RequestClass) -> tuple[float, float, float]:
-    """(mean input, mean uncached input, mean output) tokens of a class."""
-    return class_lengths_of(k.workload)
-
-
-def class_lengths_of(w: Workload) -> tuple[float, float, float]:
-    def mean(x):
-        return float(x) if isinstance(x, int) else sum(v * p for v, p in x.pairs())
-    s_in = mean(w.input_tokens)
-    return s_in, s_in * (1 - w.prefix_cache_hit_percent / 100.0), mean(w.output_tokens)
+def class_lengths(w: Workload) -> tuple[float, float, float]:
+    """(mean input, mean uncached input, mean output) tokens of a workload."""
+    s_in = _mean(w.input_tokens)
+    return s_in, s_in * (1 - w.prefix_cache_hit_percent / 100.0), _mean(w.output_tokens)
 
 
 def attribute_costs(plan: FleetPlan) -> tuple[dict[str, float], list[float]]:
@@ -322,7 +316,7 @@ def attribute_costs(plan: FleetPlan) -> tuple[dict[str, float], list[float]]:
                 per_class[n] += pool_cost * (wgt / total if total > 0 else 1.0 / len(weights))
     unassigned = sum(fleet_cost_per_hour([opts[g]], {g: plan.nodes[g]}) for g in plan.nodes if not used[g])
     if unassigned:   # nodes without pools (not produced by the MILP; kept so that sums stay exact)
-        tok = {k.name: k.workload.qps * class_lengths(k)[2] for k in f.classes}
+        tok = {k.name: k.workload.qps * class_lengths(k.workload)[2] for k in f.classes}
         for n in per_class:
             per_class[n] += unassigned * tok[n] / sum(tok.values())
     return per_class, per_pool
@@ -339,7 +333,7 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
     any_price = False
     out_tok_h = in_tok_h = 0.0
     for k in f.classes:
-        s_in, _, s_out = class_lengths(k)
+        s_in, _, s_out = class_lengths(k.workload)
         tin, tout = k.workload.qps * 3600 * s_in, k.workload.qps * 3600 * s_out
         in_tok_h += tin
         out_tok_h += tout
@@ -402,7 +396,7 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
 
 
 def _workload_dict(w: Workload) -> dict[str, Any]:
-    s_in, _, s_out = class_lengths_of(w)
+    s_in, _, s_out = class_lengths(w)
     return {"qps": w.qps, "input_tokens": s_in, "output_tokens": s_out,
             "prefix_cache_hit": w.prefix_cache_hit_percent / 100.0,
             "input_distribution": _pairs(w.input_tokens), "output_distribution": _pairs(w.output_tokens)}
@@ -478,13 +472,13 @@ def solve_fleet(f: FleetProblem, source: str = "fleet", *, solver: str | None = 
     nodes = milp.nodes(m)
     pools: dict[str, tuple[PoolState, ...]] = {}
     checks: list[Check] = []
+    by_key = {s.key: s for s in usable}
     for key, sel in chosen.items():
-        svc = next(s for s in usable if s.key == key)
-        st, ch = verify_service(svc.res, sel, prefix=key)
+        st, ch = verify_service(by_key[key].res, sel, prefix=key)
         pools[key] = tuple(st)
         checks += ch
     every = {c: n for sel in chosen.values() for c, n in sel.items()}
-    served_by = Counter(k for key in chosen for k in next(s for s in usable if s.key == key).classes)
+    served_by = Counter(k for key in chosen for k in by_key[key].classes)
     checks += [Check(f"served[{k.name}]", served_by[k.name], 1, "services", "==") for k in f.classes]
     checks += fleet_checks(usable[0].res.gpus, f.limits, every, nodes, report.objective)
     v = Verification(tuple(s for ss in pools.values() for s in ss), tuple(checks))
@@ -493,10 +487,7 @@ def solve_fleet(f: FleetProblem, source: str = "fleet", *, solver: str | None = 
                      tuple(milp.binding_rows(m)), len(m.candidates),
                      sum(len(s.cs.candidates) for s in usable),
                      {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2})
-    if not v.passed:
-        raise VerificationFailed(f"{source}: the solver's fleet plan fails verification: "
-                                 + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
-                                             for c in v.failed), v.failed)
+    raise_unless_verified(v, f"{source}: the solver's fleet plan")
     return plan
 
 

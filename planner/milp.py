@@ -141,8 +141,9 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     add_service_choice(m)
     add_node_variables(m, shared)
     for s in range(len(services)):
-        add_prefill_demand(m, s, served)
-        add_decode_demand(m, s, served)
+        target = _target(m, s, served)
+        add_demand(m, s, "prefill", target)
+        add_demand(m, s, "decode", target)
         if floor_rows and isinstance(served, float):
             add_instance_floor(m, s)
     add_node_cover(m, shared)
@@ -213,34 +214,22 @@ def _target(m: Model, s: int, served):
     return y
 
 
-def add_prefill_demand(m: Model, s: int, served=1.0) -> None:
-    """Σ_{c of s} x[c]·prefill_tok_s[c] / demand_s ≥ use[s] (capacity derated by ρ_max for TTFT)."""
+def add_demand(m: Model, s: int, kind: str, target) -> None:
+    """Σ_{c of s} x[c]·{kind}_tok_s[c] / demand_s ≥ target (use[s], or use[s]·served when
+    diagnosing), kind 'prefill' (capacity derated by ρ_max for TTFT) or 'decode' (at the
+    largest batch meeting TPOT and memory); rows 'prefill_demand[s]', 'decode_demand[s]'."""
     sv = m.services[s]
-    d = sv.demand
-    if d.prefill_tok_s <= 0:
+    need = getattr(sv.demand, f"{kind}_tok_s")
+    if need <= 0:
         return
-    terms = [(m.x[i], c.prefill_tok_s / d.prefill_tok_s) for i, c in m.of_service(s) if c.prefill_tok_s > 0]
+    terms = [(m.x[i], cap / need) for i, c in m.of_service(s) if (cap := getattr(c, f"{kind}_tok_s")) > 0]
     if not terms:
         if isinstance(m.use[s], float):
-            raise BadInput("no candidate can prefill" + (f" for {sv.key}" if sv.key else "")
-                           + ": the prefill demand row would be empty")
+            raise BadInput(f"no candidate can {kind}" + (f" for {sv.key}" if sv.key else "")
+                           + f": the {kind} demand row would be empty")
         m.use[s].upBound = 0   # an optional group of classes that cannot be served together
         return
-    m.add(pulp.LpAffineExpression(terms) >= _target(m, s, served), row("prefill_demand", sv.key))
-
-
-def add_decode_demand(m: Model, s: int, served=1.0) -> None:
-    """Σ_{c of s} x[c]·decode_tok_s[c] / demand_s ≥ use[s] (at the largest batch meeting TPOT and memory)."""
-    sv = m.services[s]
-    d = sv.demand
-    terms = [(m.x[i], c.decode_tok_s / d.decode_tok_s) for i, c in m.of_service(s) if c.decode_tok_s > 0]
-    if not terms:
-        if isinstance(m.use[s], float):
-            raise BadInput("no candidate can decode" + (f" for {sv.key}" if sv.key else "")
-                           + ": the decode demand row would be empty")
-        m.use[s].upBound = 0   # an optional group of classes that cannot be served together
-        return
-    m.add(pulp.LpAffineExpression(terms) >= _target(m, s, served), row("decode_demand", sv.key))
+    m.add(pulp.LpAffineExpression(terms) >= target, row(f"{kind}_demand", sv.key))
 
 
 def add_instance_floor(m: Model, s: int) -> None:

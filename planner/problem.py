@@ -269,16 +269,11 @@ class Resolved:
 
     @property
     def decode_context_mean(self) -> float:
-        """Mean context of a sequence in a decode batch: s_in + s_out/2, weighted over classes by
-        the output tokens each spends in the batch, Σ q·s_out·(s_in + s_out/2) / Σ q·s_out."""
+        """Mean context of a sequence in a decode batch (see `decode_context`)."""
         if not self.classes:
             return self.input_mean + self.output_mean / 2.0
-        num = den = 0.0
-        for k in self.classes:
-            s_in, s_out = _mean(k.workload.input_tokens), _mean(k.workload.output_tokens)
-            num += k.workload.qps * s_out * (s_in + s_out / 2.0)
-            den += k.workload.qps * s_out
-        return num / den
+        return decode_context([(k.workload.qps, _mean(k.workload.input_tokens), _mean(k.workload.output_tokens))
+                               for k in self.classes])
 
 
 def _dist(x: int | LengthDist) -> list[tuple[float, float]]:
@@ -287,6 +282,13 @@ def _dist(x: int | LengthDist) -> list[tuple[float, float]]:
 
 def _mean(x: int | LengthDist) -> float:
     return sum(v * p for v, p in _dist(x))
+
+
+def decode_context(classes: list[tuple[float, float, float]]) -> float:
+    """Mean context in a decode batch shared by classes (qps, mean s_in, mean s_out): s_in + s_out/2
+    weighted by the output tokens each spends in the batch, Σ q·s_out·(s_in + s_out/2) / Σ q·s_out."""
+    return (sum(q * s_out * (s_in + s_out / 2.0) for q, s_in, s_out in classes)
+            / sum(q * s_out for q, _, s_out in classes))
 
 
 def resolve(problem: Problem, source: str = "problem") -> Resolved:

@@ -49,6 +49,7 @@ from planner import perf
 from planner.catalog import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
 from planner.perf import Deployment, Parallelism
+from planner.problem import decode_context as weighted_decode_context
 from planner.yamlio import read_json, validate
 
 DEFAULT_REQUESTS = 100_000
@@ -694,11 +695,10 @@ def _run(plan: PlanFile, ph: _Physics, n: int, seed: int, source: str) -> _Run:
 
 def decode_context(plan: PlanFile) -> float:
     """Mean context in a decode batch: s_in + s_out/2, output-weighted over classes when shared
-    (as Resolved.decode_context_mean)."""
+    (problem.decode_context, as the candidates used)."""
     if not plan.classes:
         return plan.workload.input_tokens + plan.workload.output_tokens / 2.0
-    num = sum(k.qps * k.output_tokens * (k.input_tokens + k.output_tokens / 2.0) for k in plan.classes)
-    return num / sum(k.qps * k.output_tokens for k in plan.classes)
+    return weighted_decode_context([(k.qps, k.input_tokens, k.output_tokens) for k in plan.classes])
 
 
 def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float) -> tuple[float, float]:

@@ -180,11 +180,16 @@ def solve_problem(problem: Problem, source: str = "problem", *, solver: str | No
     cost = report.objective or 0.0
     plan = Plan(res, chosen, nodes, cost, v, report, binding, len(cs.candidates),
                 {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2})
+    raise_unless_verified(v, f"{source}: the solver's plan")
+    return plan
+
+
+def raise_unless_verified(v: Verification, what: str) -> None:
+    """VerificationFailed (exit 4) naming every failed check, value against limit."""
     if not v.passed:
-        raise VerificationFailed(f"{source}: the solver's plan fails verification: "
+        raise VerificationFailed(f"{what} fails verification: "
                                  + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
                                              for c in v.failed), v.failed)
-    return plan
 
 
 def raise_unless_solved(report: milp.SolverReport, source: str, time_limit: float, explain) -> None:
