@@ -42,49 +42,60 @@ def _money(x: float | None, cur: str) -> str:
     return "n/a" if x is None else f"{x:,.2f} {cur}"
 
 
-def render_plan(d: dict[str, Any]) -> str:
-    """The plan as a person reads it: pools, totals, costs, binding constraints, verification."""
-    cur = d["currency"]
-    w = d["workload"]
-    slo = d["slo"]
-    status = "OPTIMAL" if d["status"] == "optimal" else \
-        f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap'] if d['solver']['gap'] is not None else 'unknown'})"
-    out = [f"Plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
-           f"{w['qps']:g} req/s × {w['input_tokens']:g} in / {w['output_tokens']:g} out tokens",
-           f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
-           f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
-           f"calibration: {d['calibration']}   status: {status}   serving: {d['mode']}", ""]
-    rows = []
-    for p in d["pools"]:
-        rows.append([p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"],
-                     str(p["instances"]),
-                     f"{p['batch']:.0f}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
-                     f"{p['utilization']*100:.0f}%",
-                     format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
-                     format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-",
-                     format_bytes(p["memory_per_card_bytes"]), p["bound"], p["limited_by"]])
-    out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
-                      "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
-    t = d["totals"]
-    out.append("")
-    out.append("Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {t['nodes'].get(g, 0)} nodes"
-                                      for g in t["cards"])
-               + f"; {t['power_kw']:.1f} kW card power")
+def _status(d: dict[str, Any]) -> str:
+    if d["status"] == "optimal":
+        return "OPTIMAL"
+    gap = d["solver"]["gap"]
+    return f"FEASIBLE, NOT PROVEN OPTIMAL (gap {gap if gap is not None else 'unknown'})"
+
+
+def _pool_cells(p: dict[str, Any]) -> list[str]:
+    """role, gpu, cards, parallel, inst, batch, util, TTFT, TPOT of one pool."""
+    return [p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"], str(p["instances"]),
+            f"{p['batch']:.0f}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
+            f"{p['utilization']*100:.0f}%",
+            format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
+            format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-"]
+
+
+def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]:
+    """Totals, owned nodes, cost, revenue, binding rows and verification lines of a plan or fleet."""
+    cur, t = d["currency"], d["totals"]
+    out = ["", "Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {t['nodes'].get(g, 0)} nodes"
+                                      for g in t["cards"]) + f"; {t['power_kw']:.1f} kW card power"]
     if t.get("owned_nodes"):
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
     out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   "
                f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
                f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
     if d["revenue_per_hour"] is not None:
-        out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h   "
-                   f"break-even {d['break_even_price_per_million_output_tokens']:.3f} {cur} per million output tokens")
+        out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h"
+                   + revenue_tail)
     out.append("Binding: " + ("; ".join(d["binding"]) if d["binding"] else "none"))
-    v = d["verification"]
+    v, s = d["verification"], d["solver"]
     n_ok = sum(1 for c in v["checks"] if c["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks)"
-               f"   solver: {d['solver']['name']} {d['solver']['status']}"
-               + (f" in {d['solver']['seconds']:.2f} s" if d["solver"]["seconds"] is not None else "") + ", "
-               f"{d['solver']['candidates']} candidates")
+               f"   solver: {s['name']} {s['status']}"
+               + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "") + ", " + solver_tail)
+    return out
+
+
+def render_plan(d: dict[str, Any]) -> str:
+    """The plan as a person reads it: pools, totals, costs, binding constraints, verification."""
+    cur = d["currency"]
+    w = d["workload"]
+    slo = d["slo"]
+    out = [f"Plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
+           f"{w['qps']:g} req/s × {w['input_tokens']:g} in / {w['output_tokens']:g} out tokens",
+           f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
+           f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
+           f"calibration: {d['calibration']}   status: {_status(d)}   serving: {d['mode']}", ""]
+    rows = [_pool_cells(p) + [format_bytes(p["memory_per_card_bytes"]), p["bound"], p["limited_by"]]
+            for p in d["pools"]]
+    out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
+                      "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
+    out += _footer(d, f"   break-even {d['break_even_price_per_million_output_tokens']:.3f} {cur} per million "
+                      f"output tokens", f"{d['solver']['candidates']} candidates")
     return "\n".join(out)
 
 
@@ -129,10 +140,9 @@ def render_curve(points: list[dict[str, Any]]) -> str:
 def render_fleet(d: dict[str, Any]) -> str:
     """A fleet plan as a person reads it: classes with their attributed cost, pools, totals."""
     cur = d["currency"]
-    status = "OPTIMAL" if d["status"] == "optimal" else \
-        f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap'] if d['solver']['gap'] is not None else 'unknown'})"
     out = [f"Fleet plan for {d['problem']}: {len(d['classes'])} request classes, "
-           f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   status: {status}", ""]
+           f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   "
+           f"status: {_status(d)}", ""]
     rows = []
     for c in d["classes"]:
         rows.append([c["name"], c["model"], f"{c['qps']:g}", f"{c['input_tokens']:g}/{c['output_tokens']:g}",
@@ -144,32 +154,10 @@ def render_fleet(d: dict[str, Any]) -> str:
     out.append(table(["class", "model", "req/s", "in/out", "TTFT ≤", "TPOT ≤", "served by",
                       f"{cur}/h", "share", f"{cur}/M out", f"{cur}/M tok"], rows, "llrrrrlrrrr"))
     out.append("")
-    rows = []
-    for p in d["pools"]:
-        rows.append([p["service"], p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"],
-                     str(p["instances"]),
-                     f"{p['batch']:.0f}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
-                     f"{p['utilization']*100:.0f}%",
-                     format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
-                     format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-",
-                     f"{p['cost_per_hour']:,.2f}", p["limited_by"]])
+    rows = [[p["service"]] + _pool_cells(p) + [f"{p['cost_per_hour']:,.2f}", p["limited_by"]] for p in d["pools"]]
     out.append(table(["serves", "role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
                       f"{cur}/h", "limited by"], rows, "lllrlrrrrrrl"))
-    t = d["totals"]
-    out.append("")
-    out.append("Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {t['nodes'].get(g, 0)} nodes"
-                                      for g in t["cards"]) + f"; {t['power_kw']:.1f} kW card power")
-    if t.get("owned_nodes"):
-        out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
-    out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   {d['cost_per_million_output_tokens']:.3f} {cur} "
-               f"per million output tokens   {d['cost_per_million_tokens']:.3f} {cur} per million tokens")
-    if d["revenue_per_hour"] is not None:
-        out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h")
-    out.append("Binding: " + ("; ".join(d["binding"]) if d["binding"] else "none"))
-    v, s = d["verification"], d["solver"]
-    n_ok = sum(1 for c in v["checks"] if c["ok"])
-    out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks)"
-               f"   solver: {s['name']} {s['status']}" + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "")
-               + f", {s['services_considered']} services, {s['candidates']} candidates "
-               f"({s['candidates_before_pruning']} before pruning dominated ones)")
+    s = d["solver"]
+    out += _footer(d, "", f"{s['services_considered']} services, {s['candidates']} candidates "
+                          f"({s['candidates_before_pruning']} before pruning dominated ones)")
     return "\n".join(out)
