@@ -39,8 +39,16 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
     "step_overhead_s": (1e-3, 0.0, 1e-1),
     "request_overhead_s": (5e-2, 0.0, 1.0),
     "moe_imbalance": (1.0, 1.0, 4.0),
+    "expert_compute_efficiency": (0.5, 1e-2, 1.0),
     "comm_overlap": (0.5, 0.0, 1.0),
 }
+# request_overhead_s[FAMILY]: the fixed TTFT of one architecture family, fitted when the training
+# points hold at least MIN_FAMILY_TTFT TTFT observations of it, and pulled towards the shared
+# request_overhead_s with weight FAMILY_PRIOR_WEIGHT (θ units), so the shared value is their centre:
+# the fallback for a family without measurements
+MIN_FAMILY_TTFT = 10
+QUANTITY_BALANCE = True
+FAMILY_PRIOR_WEIGHT = 0.1
 SOFT_L1_SCALE = 0.15      # residuals (log ratio) beyond ≈15 % are down-weighted by soft-L1
 MAX_FUNCTION_EVALS = 60   # iterations cap of the full fit (each costs one Jacobian)
 CV_FOLDS = 5
@@ -100,12 +108,51 @@ class CVResult:
 
 
 # ------------------------------------------------------------------------------ parameters
+def family_param(family: str) -> str:
+    """Fit-parameter name of one family's fixed TTFT: 'request_overhead_s[deepseek_v3]'."""
+    return f"request_overhead_s[{family}]"
+
+
+def _family(name: str) -> str | None:
+    """The family of a per-family parameter name, None for a scalar parameter."""
+    return name[len("request_overhead_s["):-1] if name.startswith("request_overhead_s[") else None
+
+
+def _spec(name: str) -> tuple[float, float, float]:
+    """(scale, lower, upper) of a fit parameter (per-family ones share request_overhead_s's)."""
+    return FIT_PARAMS["request_overhead_s" if _family(name) else name]
+
+
+def param_value(calib: Calibration, name: str) -> float:
+    """Value of fit parameter `name` in `calib` (a family without its own value: the shared one)."""
+    fam = _family(name)
+    return calib.v(name) if fam is None else calib.request_overhead_for(fam)[0]
+
+
 def calibration_from(base: Calibration, values: dict[str, float], source: str = "fit") -> Calibration:
     """`base` with `values` replaced, built without validation (hot path of the fit)."""
     fields = {k: getattr(base, k) for k in Calibration.model_fields if k not in ("name", "description")}
+    families = dict(base.request_overhead_by_family_s)
     for k, v in values.items():
-        fields[k] = CalibParam.model_construct(value=float(v), source=source, note=None)
+        p = CalibParam.model_construct(value=float(v), source=source, note=None)
+        fam = _family(k)
+        if fam is None:
+            fields[k] = p
+        else:
+            families[fam] = p
+    fields["request_overhead_by_family_s"] = families
     return Calibration.model_construct(name=base.name, description=base.description, **fields)
+
+
+def ttft_families(points: list[Point], min_obs: int = MIN_FAMILY_TTFT) -> list[str]:
+    """Architecture families with at least `min_obs` TTFT observations (prefill tokens/s of an
+    agg or disagg point, whose prediction includes the request overhead)."""
+    models = load_models()
+    n: dict[str, int] = defaultdict(int)
+    for p in points:
+        if "prefill_tok_s_per_gpu" in p.measured and p.mode in ("agg", "disagg"):
+            n[models[p.model].arch.family] += 1
+    return sorted(f for f, k in n.items() if k >= min_obs)
 
 
 def free_params(points: list[Point]) -> list[str]:
@@ -119,29 +166,29 @@ def free_params(points: list[Point]) -> list[str]:
     inter = any(p.par.stage_cards > gpus[p.gpu].domain_cards for p in points)
     skip = set()
     if not moe:
-        skip |= {"moe_layer_overhead_s", "moe_imbalance"}
+        skip |= {"moe_layer_overhead_s", "moe_imbalance", "expert_compute_efficiency"}
     if not multi:
         skip |= {"network_efficiency", "collective_latency_intra_s", "comm_overlap"}
     if not inter:
         skip.add("collective_latency_inter_s")
-    return [k for k in FIT_PARAMS if k not in skip]
+    return [k for k in FIT_PARAMS if k not in skip] + [family_param(f) for f in ttft_families(points)]
 
 
 def _theta0(base: Calibration, names: list[str]) -> np.ndarray:
     """Start point θ = value/scale, clipped inside the bounds."""
-    return np.array([min(max(base.v(k), FIT_PARAMS[k][1]), FIT_PARAMS[k][2]) / FIT_PARAMS[k][0]
+    return np.array([min(max(param_value(base, k), _spec(k)[1]), _spec(k)[2]) / _spec(k)[0]
                      for k in names])
 
 
 def _values(theta: np.ndarray, names: list[str]) -> dict[str, float]:
     """θ → SI parameter values: value = θ·scale."""
-    return {k: float(t) * FIT_PARAMS[k][0] for t, k in zip(theta, names)}
+    return {k: float(t) * _spec(k)[0] for t, k in zip(theta, names)}
 
 
 def _bounds(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Bounds in θ units: bound/scale."""
-    return (np.array([FIT_PARAMS[k][1] / FIT_PARAMS[k][0] for k in names]),
-            np.array([FIT_PARAMS[k][2] / FIT_PARAMS[k][0] for k in names]))
+    return (np.array([_spec(k)[1] / _spec(k)[0] for k in names]),
+            np.array([_spec(k)[2] / _spec(k)[0] for k in names]))
 
 
 # ---------------------------------------------------------------------------- predictions
@@ -163,12 +210,23 @@ def _snap_to_bounds(values: dict[str, float]) -> dict[str, float]:
     """Values within BOUND_SNAP·scale of a bound are set to it (1e-13 s is a fitted 0)."""
     out = {}
     for k, v in values.items():
-        scale, lo, hi = FIT_PARAMS[k]
+        scale, lo, hi = _spec(k)
         out[k] = lo if abs(v - lo) < BOUND_SNAP * scale else hi if abs(v - hi) < BOUND_SNAP * scale else v
     return out
 
 
 # ------------------------------------------------------------------------------------- fit
+def quantity_weights(obs: list[tuple[int, Quantity, float]]) -> np.ndarray:
+    """Residual weight of each observation: sqrt(n/(Q·n_q)) (QUANTITY_BALANCE), so each of the Q
+    quantities weighs as much in the fit as the others however many points measure it."""
+    n_q: dict[str, int] = defaultdict(int)
+    for _, q, _ in obs:
+        n_q[q] += 1
+    if not QUANTITY_BALANCE:
+        return np.ones(len(obs))
+    return np.array([math.sqrt(len(obs) / (len(n_q) * n_q[q])) for _, q, _ in obs])
+
+
 def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EVALS,
         start: dict[str, float] | None = None, names: list[str] | None = None,
         prior: dict[str, float] | None = None, prior_weight: float = 0.0) -> FitResult:
@@ -189,17 +247,33 @@ def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EV
     lo, hi = _bounds(names)
 
     theta_prior = _theta0(calibration_from(base, prior), names) if prior and prior_weight > 0 else None
+    weights = quantity_weights(obs)
+    fam_idx = np.array([j for j, k in enumerate(names) if _family(k)], dtype=int)
+    shared_idx = names.index("request_overhead_s") if "request_overhead_s" in names else None
+    shared_fixed = base.v("request_overhead_s") / _spec("request_overhead_s")[0]
 
     def resid(theta: np.ndarray) -> np.ndarray:
-        """Residual vector for least_squares (observations, then the prior terms if any)."""
-        r = log_residuals(points, obs, calibration_from(base, _values(theta, names)))
-        return r if theta_prior is None else np.concatenate([r, prior_weight * (theta - theta_prior)])
+        """Residual vector: observations, the family pull towards the shared fixed TTFT, then
+        the group prior terms if any."""
+        r = [weights * log_residuals(points, obs, calibration_from(base, _values(theta, names)))]
+        if fam_idx.size:
+            centre = theta[shared_idx] if shared_idx is not None else shared_fixed
+            r.append(FAMILY_PRIOR_WEIGHT * (theta[fam_idx] - centre))
+        if theta_prior is not None:
+            r.append(prior_weight * (theta - theta_prior))
+        return np.concatenate(r)
 
     sol = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=SOFT_L1_SCALE,
                         max_nfev=max_evals, x_scale=1.0, diff_step=1e-3)
     values = _snap_to_bounds(_values(sol.x, names))
     return FitResult(calibration_from(base, values), values, sol.fun[:len(obs)], len(points), len(obs),
                      int(sol.nfev), time.perf_counter() - t0)
+
+
+def without_families(calib: Calibration) -> Calibration:
+    """`calib` without per-family fixed TTFTs (a fresh fit must not inherit values fitted to
+    points it is tested on)."""
+    return calib.model_copy(update={"request_overhead_by_family_s": {}})
 
 
 # ------------------------------------------------------------------------ cross-validation
@@ -277,14 +351,14 @@ def cross_validate(points: list[Point], base: Calibration, k: int = CV_FOLDS,
     obs = observations(points)
     pred = np.full(len(obs), np.nan)
     folds = cv_folds(points, k)
-    names = free_params(points)
+    base = without_families(base)
     train_sets = []
     for held in folds:
         held_set = set(held)
         train_idx = [i for i in range(len(points)) if i not in held_set]
         train_sets.append(frozenset(train_idx))
         train = [points[i] for i in train_idx]
-        shared = fit_fn(train, base, max_evals=max_evals, start=start, names=names)
+        shared = fit_fn(train, base, max_evals=max_evals, start=start, names=free_params(train))
         grouped = fit_grouped(train, base, by, min_points, max_evals, fit_fn=fit_fn, shared=shared,
                               prior_weight=prior_weight)
         rows_held = [j for j, (i, _, _) in enumerate(obs) if i in held_set]
@@ -378,6 +452,9 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
     for k in Calibration.model_fields:
         if k in ("name", "description"):
             continue
+        if k == "request_overhead_by_family_s":
+            data[k] = _family_entries(result, base, shared, src, shared_src, cv_note)
+            continue
         if k in result.values:
             v = result.values[k]
             data[k] = {"value": float(f"{v:.4g}"), "source": src,
@@ -391,6 +468,22 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
     header = ("# Calibration profile written by `plan calibrate`; edit by refitting, not by hand.\n"
               "# Cross-validated errors and the points are described in the README, section How accurate is it?\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _family_entries(result: FitResult, base: Calibration, shared: FitResult | None, src: str,
+                    shared_src: str | None, cv_note: str) -> dict[str, dict]:
+    """The per-family fixed TTFTs of a written profile: fitted here, else from the shared fit,
+    else base's entries."""
+    out: dict[str, dict] = {f: p.model_dump(exclude_none=True)
+                            for f, p in base.request_overhead_by_family_s.items()}
+    if shared is not None:
+        out.update({_family(k): {"value": float(f"{v:.4g}"), "source": shared_src,
+                                 "note": "not informed by this group's points"}
+                    for k, v in shared.values.items() if _family(k)})
+    out.update({_family(k): {"value": float(f"{v:.4g}"), "source": src,
+                             "note": "fixed TTFT of this architecture family; " + (cv_note or "cross-validation not run")}
+                for k, v in result.values.items() if _family(k)})
+    return dict(sorted(out.items()))
 
 
 def _display(path: str) -> str:

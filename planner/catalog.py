@@ -253,12 +253,15 @@ class Calibration(Strict):
     step_overhead_s: CalibParam
     request_overhead_s: CalibParam
     moe_imbalance: CalibParam
+    expert_compute_efficiency: CalibParam
     comm_overlap: CalibParam
     memory_usable_fraction: CalibParam
     decode_tokens_per_step: CalibParam
+    # fixed TTFT per architecture family (HF model_type): replaces request_overhead_s for it
+    request_overhead_by_family_s: dict[str, CalibParam] = {}
 
     @field_validator("compute_efficiency", "memory_efficiency", "network_efficiency",
-                     "memory_usable_fraction")
+                     "memory_usable_fraction", "expert_compute_efficiency")
     @classmethod
     def _fraction(cls, v: CalibParam) -> CalibParam:
         if not 0.0 < v.value <= 1.0:
@@ -281,6 +284,14 @@ class Calibration(Strict):
             raise ValueError(f"must be ≥ 0, got {v.value}")
         return v
 
+    @field_validator("request_overhead_by_family_s")
+    @classmethod
+    def _nonneg_each(cls, v: dict[str, CalibParam]) -> dict[str, CalibParam]:
+        bad = [f"{k} = {p.value}" for k, p in v.items() if p.value < 0]
+        if bad:
+            raise ValueError(f"must be ≥ 0, got {', '.join(bad)}")
+        return v
+
     @field_validator("moe_imbalance", "decode_tokens_per_step")
     @classmethod
     def _at_least_one(cls, v: CalibParam) -> CalibParam:
@@ -289,13 +300,15 @@ class Calibration(Strict):
         return v
 
     def with_overrides(self, overrides: dict[str, float]) -> "Calibration":
-        """A copy with some parameter values replaced (problem-level overrides)."""
-        unknown = [k for k in overrides if k not in Calibration.model_fields or k in ("name", "description")]
+        """A copy with some parameter values replaced (problem-level overrides). Overriding
+        request_overhead_s sets the fixed TTFT of every model (the per-family table is dropped)."""
+        unknown = [k for k in overrides if k not in SCALAR_PARAMS]
         if unknown:
             raise BadInput("unknown calibration parameter(s): " + ", ".join(unknown)
-                           + suggest(unknown[0], [k for k in Calibration.model_fields
-                                                  if k not in ("name", "description")]))
+                           + suggest(unknown[0], list(SCALAR_PARAMS)))
         data = self.model_dump()
+        if "request_overhead_s" in overrides:
+            data["request_overhead_by_family_s"] = {}
         for k, v in overrides.items():
             data[k] = {"value": float(v), "source": "problem override"}
         data["name"] = self.name + "+overrides"
@@ -304,6 +317,22 @@ class Calibration(Strict):
     def v(self, name: str) -> float:
         """Value of parameter `name`."""
         return getattr(self, name).value
+
+    def request_overhead_for(self, family: str) -> tuple[float, bool]:
+        """(fixed TTFT of a model of architecture `family`, whether it is the family's own
+        fitted value rather than the shared request_overhead_s)."""
+        own = self.request_overhead_by_family_s.get(family)
+        return (own.value, True) if own is not None else (self.request_overhead_s.value, False)
+
+    def fixed_ttft_dict(self, family: str) -> dict[str, float | str]:
+        """JSON keys fixed_ttft_s and fixed_ttft_basis ('<family> fit' or 'shared') of a model family."""
+        value, own = self.request_overhead_for(family)
+        return {"fixed_ttft_s": value, "fixed_ttft_basis": f"{family} fit" if own else "shared"}
+
+
+# the scalar parameters of a profile (what a problem may override)
+SCALAR_PARAMS: tuple[str, ...] = tuple(k for k, f in Calibration.model_fields.items()
+                                       if f.annotation is CalibParam)
 
 
 # -------------------------------------------------------------------------------- loading

@@ -84,6 +84,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
         "prefill_time_s": pre.time_s,
         "prefill_tokens_per_s": req.batch * uncached * par.pp / pre.time_s,
         "ttft_s": alone.time_s + perf.request_overhead_s(dep),
+        **calib.fixed_ttft_dict(model.arch.family),
         "tpot_s": tpot,
         "decode_tokens_per_s": req.batch / tpot,
         "decode_tokens_per_s_per_card": req.batch / tpot / par.cards,

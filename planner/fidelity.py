@@ -15,7 +15,8 @@ import numpy as np
 
 from planner.calibrate import (MIN_GROUP_POINTS, CVResult, FitResult, Row, Summary, breakdown,
                                check_group_by, cross_validate, fit, fit_grouped, free_params,
-                               group_of, profile_yaml, rows, summarise)
+                               group_of, param_value, profile_yaml, rows, summarise,
+                               without_families)
 from planner.catalog import CATALOG_DIR, Calibration, load_calibration
 from planner.errors import BadInput
 from planner.measurements import LoadReport, default_measurement_files, load_points
@@ -66,7 +67,7 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     elif out_p.suffix not in (".yaml", ".yml"):
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
     points, report = load_points(files)
-    base = load_calibration(base_name)
+    base = without_families(load_calibration(base_name))
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     result = fit(points, base)
@@ -114,7 +115,7 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     calib = load_calibration(calibration)
     cv: CVResult | None = None
     if folds > 1:
-        start = {k: calib.v(k) for k in free_params(points)}
+        start = {k: param_value(calib, k) for k in free_params(points)}
         cv = cross_validate(points, calib, k=folds, start=start, by=by)
     profiles: dict[str, str] | None = None
     if by:

@@ -347,7 +347,8 @@ def fleet_dict(p: FleetPlan, timings: bool = False) -> dict[str, Any]:
         svc = p.service(owner[k.name])
         classes.append({
             "name": k.name, "model": svc.res.model.id, "weight_dtype": svc.res.weight_dtype,
-            "kv_dtype": svc.res.kv_dtype, "qps": k.workload.qps, "input_tokens": s_in, "output_tokens": s_out,
+            "kv_dtype": svc.res.kv_dtype, **svc.res.calib.fixed_ttft_dict(svc.res.model.arch.family),
+            "qps": k.workload.qps, "input_tokens": s_in, "output_tokens": s_out,
             "prefix_cache_hit": k.workload.prefix_cache_hit_percent / 100.0,
             "slo": {"ttft_s": k.slo.ttft, "tpot_s": k.slo.tpot, "ttft_statistic": k.slo.ttft_statistic,
                     "tpot_statistic": k.slo.tpot_statistic},

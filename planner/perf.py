@@ -7,6 +7,8 @@ of compute, memory and network (calibration parameters).
 
 One forward pass of a stage costs, per card (the slowest card sets the pace):
     t = max(FLOPs/(F·η_c), bytes/(B·η_m)) + comm − overlap·min(comm, roof) + L_s·layer_overhead
+where routed-expert FLOPs count 1/η_e more (grouped expert GEMMs of a few hundred rows run
+below dense efficiency: expert_compute_efficiency η_e).
 Decode: TPOT = (pp·t_stage(b/pp) + handoffs + step_overhead) / tokens_per_step.
 Prefill of P prompts: time = pp·t_stage(P·s) + handoffs + step_overhead.
 """
@@ -263,12 +265,13 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
 
 
 # --------------------------------------------------------------------------- forward passes
-def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float]:
-    """(FLOPs, weight bytes) of the matmuls of one stage pass of `tokens` tokens, per card.
+def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float, float]:
+    """(dense FLOPs, routed-expert FLOPs, weight bytes) of the matmuls of one stage pass of
+    `tokens` tokens, per card.
 
-    FLOPs = 2·params·tokens for attention, dense MLP, shared experts, top-k routed experts
-    (× imbalance on the busiest card) and LM head, spread over n_s cards. Weight bytes: the
-    card's dense shards plus the routed experts that the tokens touch on it.
+    Dense FLOPs = 2·params·tokens for attention, dense MLP, shared experts and LM head, spread
+    over n_s cards; routed FLOPs = 2·expert_params·top-k pairs of the busiest card (× imbalance).
+    Weight bytes: the card's dense shards plus the routed experts that the tokens touch on it.
     """
     a, par, c = dep.arch, dep.par, dep.calib
     n_s = par.stage_cards
@@ -276,26 +279,27 @@ def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float
     dense_params = (a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params
                     + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
     flops = 2.0 * dense_params * tokens / n_s
+    routed = 0.0
     wbytes = weights_per_card_bytes(dep) - a.moe_layers / pp * experts_per_card(a, n_s) * a.expert_params * dep.w_bytes
     if a.is_moe:
         imb = c.v("moe_imbalance")
         routed_tokens = tokens * a.experts_per_token / n_s * imb  # token-expert pairs on the busiest card
-        flops += a.moe_layers / pp * 2.0 * a.expert_params * routed_tokens
+        routed = a.moe_layers / pp * 2.0 * a.expert_params * routed_tokens
         epc = experts_per_card(a, n_s)
         replicas = max(n_s / a.experts, 1.0)
         p_touched = expected_experts_touched(a.experts, a.experts_per_token, tokens / replicas) / a.experts
         touched = min(epc, epc * p_touched * imb)
         wbytes += a.moe_layers / pp * touched * a.expert_params * dep.w_bytes
-    return flops, wbytes
+    return flops, routed, wbytes
 
 
 def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes: float) -> PhaseTime:
     """One stage's forward pass over `tokens` tokens on each card (see module docstring)."""
     g, c, par = dep.gpu, dep.calib, dep.par
-    lin_flops, wbytes = _linear_flops_per_card(dep, tokens)
+    lin_flops, routed_flops, wbytes = _linear_flops_per_card(dep, tokens)
     f_lin = g.flops(dep.weight_dtype) * c.v("compute_efficiency")
     f_attn = g.flops("bf16") * c.v("compute_efficiency")
-    compute = lin_flops / f_lin + attn_flops / f_attn
+    compute = (lin_flops + routed_flops / c.v("expert_compute_efficiency")) / f_lin + attn_flops / f_attn
     act_bytes = tokens / par.dp * dep.arch.hidden * ACT_BYTES * 2 * dep.arch.layers / par.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
     memory = nbytes / (g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
@@ -305,7 +309,7 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
     overhead = (dep.arch.layers * c.v("layer_overhead_s")
                 + dep.arch.moe_layers * c.v("moe_layer_overhead_s")) / par.pp
     return PhaseTime(roof + exposed + overhead, compute, memory, exposed, overhead,
-                     lin_flops + attn_flops, nbytes)
+                     lin_flops + routed_flops + attn_flops, nbytes)
 
 
 def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float) -> PhaseTime:
@@ -380,8 +384,9 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
 
 def request_overhead_s(dep: Deployment) -> float:
     """Fixed time a request spends before its first token beyond the prefill pass (tokenise,
-    schedule, sample, detokenise, serve): the calibration parameter request_overhead_s."""
-    return dep.calib.v("request_overhead_s")
+    schedule, launch, sample, detokenise, serve): the model family's fitted value
+    (request_overhead_by_family_s), else the shared calibration parameter request_overhead_s."""
+    return dep.calib.request_overhead_for(dep.arch.family)[0]
 
 
 def kv_transfer_time(dep_prefill: Deployment, prompt_tokens: float) -> float:

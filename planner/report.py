@@ -89,7 +89,8 @@ def render_plan(d: dict[str, Any]) -> str:
            f"{w['qps']:g} req/s × {w['input_tokens']:g} in / {w['output_tokens']:g} out tokens",
            f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
            f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
-           f"calibration: {d['calibration']}   status: {_status(d)}   serving: {d['mode']}", ""]
+           f"calibration: {d['calibration']} (fixed TTFT {format_time(d['fixed_ttft_s'])}, "
+           f"{d['fixed_ttft_basis']})   status: {_status(d)}   serving: {d['mode']}", ""]
     rows = [_pool_cells(p) + [format_bytes(p["memory_per_card_bytes"]), p["bound"], p["limited_by"]]
             for p in d["pools"]]
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
@@ -120,7 +121,8 @@ def render_eval(d: dict[str, Any]) -> str:
         f"largest batch that fits: {d['max_batch']}",
         f"prefill of {d['batch']} × {d['input_len']} tokens: {format_time(d['prefill_time_s'])}, "
         f"{d['prefill_tokens_per_s']:,.0f} tokens/s  [{d['bound']['prefill']}-bound]",
-        f"TTFT of one request alone: {format_time(d['ttft_s'])}",
+        f"TTFT of one request alone: {format_time(d['ttft_s'])} (of which fixed {format_time(d['fixed_ttft_s'])}, "
+        f"{d['fixed_ttft_basis']})",
         f"decode at batch {d['batch']}: TPOT {format_time(d['tpot_s'])}, {d['decode_tokens_per_s']:,.0f} tokens/s "
         f"({d['decode_tokens_per_s_per_card']:,.0f} per card)  [{d['bound']['decode']}-bound]",
     ]

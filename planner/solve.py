@@ -87,6 +87,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "calibration_overrides": dict(sorted(r.problem.calibration_overrides.items())),
         "model_source": r.problem.model,
         "calibration_source": r.problem.calibration,
+        **r.calib.fixed_ttft_dict(r.model.arch.family),
         "currency": pricing.currency,
         "mode": p.mode,
         "workload": {"qps": r.qps, "input_tokens": r.input_mean, "output_tokens": r.output_mean,

@@ -1,0 +1,110 @@
+"""The two prefill terms fitted to the measurements: the routed-expert GEMM efficiency (a hand
+calculation on DeepSeek-V3) and the fixed TTFT per architecture family (look-up, overrides,
+recovery by the fit, no leak into cross-validation, round trip through a written profile)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import yaml
+
+from planner import perf
+from planner.calibrate import (FitResult, calibration_from, cross_validate, family_param, fit,
+                               profile_yaml)
+from planner.catalog import Calibration, load_calibration
+from planner.errors import BadInput
+from planner.measurements import Point, predict
+from planner.perf import Parallelism
+from planner.yamlio import validate
+from tests.conftest import make_dep
+
+
+def test_expert_gemm_efficiency_slows_only_the_routed_expert_flops(roofline):
+    """DeepSeek-V3, 4,096 prompt tokens on one H200 (FP8 989·2 TFLOP/s): the routed FLOPs are
+    58 MoE layers × 2 × 44,040,192 params × 4,096 tokens × 8 experts = 1.6740e14; at η_e = 0.5
+    they take 1/0.5 − 1 = 1 more pass of 1.6740e14 / 1.979e15 s = 84.6 ms; nothing else moves."""
+    fast = make_dep("deepseek-v3", "h200", roofline)
+    slow = make_dep("deepseek-v3", "h200", roofline.with_overrides({"expert_compute_efficiency": 0.5}))
+    routed = 58 * 2 * 44_040_192 * 4096 * 8
+    assert routed == pytest.approx(1.6740e14, rel=1e-4)
+    a, b = perf.prefill_pass(fast, 1, 4096), perf.prefill_pass(slow, 1, 4096)
+    assert b.compute_s - a.compute_s == pytest.approx(routed / 1.979e15, rel=1e-6)
+    assert b.compute_s - a.compute_s == pytest.approx(0.0846, abs=2e-4)
+    assert (b.memory_s, b.comm_s, b.flops_per_card) == (a.memory_s, a.comm_s, a.flops_per_card)
+    # a dense model has no routed experts: unchanged
+    d_fast = make_dep("llama-3.1-70b", "h200", roofline)
+    d_slow = make_dep("llama-3.1-70b", "h200", roofline.with_overrides({"expert_compute_efficiency": 0.5}))
+    assert perf.prefill_pass(d_fast, 1, 4096).time_s == perf.prefill_pass(d_slow, 1, 4096).time_s
+
+
+def _with_families(calib: Calibration, families: dict[str, float]) -> Calibration:
+    data = calib.model_dump()
+    data["request_overhead_by_family_s"] = {f: {"value": v, "source": "test"} for f, v in families.items()}
+    return validate(Calibration, data, "test")
+
+
+def test_fixed_ttft_of_a_family_replaces_the_shared_value_and_an_override_sets_all(roofline):
+    cal = _with_families(roofline.with_overrides({"request_overhead_s": 0.05}), {"deepseek_v3": 0.16})
+    ds, llama = make_dep("deepseek-r1", "h200", cal), make_dep("llama-3.1-70b", "h200", cal)
+    assert perf.request_overhead_s(ds) == 0.16          # R1 has the deepseek_v3 architecture
+    assert perf.request_overhead_s(llama) == 0.05       # no value of its own: the shared one
+    assert cal.request_overhead_for("deepseek_v3") == (0.16, True)
+    assert cal.request_overhead_for("llama") == (0.05, False)
+    # a problem overriding request_overhead_s means every model
+    over = cal.with_overrides({"request_overhead_s": 0.2})
+    assert perf.request_overhead_s(make_dep("deepseek-r1", "h200", over)) == 0.2
+    with pytest.raises(BadInput, match="request_overhead_by_family_s"):
+        cal.with_overrides({"request_overhead_by_family_s": 1.0})
+    data = cal.model_dump()
+    data["request_overhead_by_family_s"]["llama"] = {"value": -0.01, "source": "test"}
+    with pytest.raises(BadInput, match="must be ≥ 0"):
+        validate(Calibration, data, "bad.yaml")
+
+
+def _ttft_points(calib: Calibration) -> list[Point]:
+    """Agg TTFT points at c = 4 (the model's own predictions) of two families, 12 configurations each."""
+    pts = []
+    for model in ("deepseek-v3", "llama-3.1-70b"):
+        for tp in (4, 8):
+            for isl in (512, 1024, 2048, 4096, 8192, 16384):
+                p = Point(id=f"{model}-{tp}-{isl}", origin="synthetic", source="test", kind="measured",
+                          model=model, gpu="h200", engine="x", engine_version="", weight_dtype="fp8",
+                          kv_dtype="bf16", mode="agg", par=Parallelism(tp), isl=isl, osl=1024,
+                          concurrency=4, batch=4, group=f"{model}-{tp}-{isl}")
+                pts.append(replace(p, measured={"prefill_tok_s_per_gpu":
+                                                predict(p, "prefill_tok_s_per_gpu", calib)}))
+    return pts
+
+
+def test_fit_recovers_the_fixed_ttft_of_each_family_and_writes_it():
+    base = load_calibration("default")
+    truth = calibration_from(base, {"request_overhead_s": 0.1, family_param("deepseek_v3"): 0.15,
+                                    family_param("llama"): 0.05})
+    pts = _ttft_points(truth)
+    names = ["request_overhead_s", family_param("deepseek_v3"), family_param("llama")]
+    start = {"request_overhead_s": 0.02, family_param("deepseek_v3"): 0.02, family_param("llama"): 0.02}
+    res = fit(pts, base, start=start, names=names, max_evals=60)
+    # the pull towards the shared value (FAMILY_PRIOR_WEIGHT) costs at most a few percent
+    assert res.values[family_param("deepseek_v3")] == pytest.approx(0.15, rel=0.05)
+    assert res.values[family_param("llama")] == pytest.approx(0.05, rel=0.05)
+    # the shared value, the fallback of other families, sits between them
+    assert 0.05 < res.values["request_overhead_s"] < 0.15
+    text = profile_yaml(res, base, "synthetic", ["synthetic.csv"], None)
+    back = validate(Calibration, yaml.safe_load(text), "synthetic.yaml")
+    assert back.request_overhead_for("llama")[0] == pytest.approx(res.values[family_param("llama")], rel=1e-3)
+    assert back.request_overhead_for("qwen3") == (back.request_overhead_s.value, False)
+
+
+def test_cross_validation_never_inherits_a_family_value_fitted_to_all_points():
+    """The profile under test holds family values fitted to every point; each fold must refit
+    them from its training points or fall back to the shared value, never reuse them."""
+    base = _with_families(load_calibration("default"), {"deepseek_v3": 9.0, "llama": 9.0})
+    pts = _ttft_points(base)
+    bases = []
+
+    def spy(train, b, **kw):
+        bases.append(dict(b.request_overhead_by_family_s))
+        return FitResult(b, {}, np.zeros(0), len(train), len(train), 0, 0.0)
+
+    cross_validate(pts, base, k=3, fit_fn=spy)
+    assert bases == [{}, {}, {}]
