@@ -97,7 +97,8 @@ def shapes_for(res: Resolved, opt: GPUOption) -> list[Parallelism]:
     """Parallelism layouts to try on one GPU type ('auto', or the problem's allowed degrees).
 
     Auto: dense models use TP inside the scale-up domain and PP across it; MoE models also
-    try data-parallel attention with expert parallelism (TP1·DPn) and TP-in-node × DP.
+    try data-parallel attention with expert parallelism (TP1·DPn), TP-in-node × DP, and
+    beyond one domain TP1·DP(domain)·PP(n/domain) (expert all-to-all kept on the scale-up link).
     """
     a, gpu = res.model.arch, opt.gpu
     o = res.problem.serving.options()
@@ -109,6 +110,8 @@ def shapes_for(res: Resolved, opt: GPUOption) -> list[Parallelism]:
             layouts = [(tp_in, n // tp_in, 1)]
             if a.is_moe:
                 layouts += [(1, 1, n), (tp_in, 1, n // tp_in)]
+                if n > domain:   # EP inside the scale-up domain, pipeline stages across it
+                    layouts.append((1, n // domain, domain))
         else:
             layouts = [(tp, pp, n // (tp * pp)) for tp in _pow2_upto(n) for pp in _pow2_upto(n // tp)
                        if n % (tp * pp) == 0]

@@ -503,5 +503,5 @@ def explain_fleet_caps(f: FleetProblem, svcs: list[FleetService], name: str, ver
     m = build(f, svcs, served=alpha)
     frac, binding = binding_caps(m, alpha, name, verbose)
     what = ", ".join(binding) if binding else "the caps together"
-    return (f"the fleet's demand cannot be met within {what}: they allow at most {frac*100:.1f} % of "
+    return (f"the fleet's demand cannot be met within {what}: at most {frac*100:.1f} % of "
             f"every class's target QPS")

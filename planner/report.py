@@ -61,7 +61,7 @@ def _pool_cells(p: dict[str, Any]) -> list[str]:
 def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]:
     """Totals, owned nodes, cost, revenue, binding rows and verification lines of a plan or fleet."""
     cur, t = d["currency"], d["totals"]
-    out = ["", "Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {t['nodes'].get(g, 0)} nodes"
+    out = ["", "Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {_plural(t['nodes'].get(g, 0), 'node')}"
                                       for g in t["cards"]) + f"; {t['power_kw']:.1f} kW card power"]
     if t.get("owned_nodes"):
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
@@ -78,6 +78,11 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
                f"   solver: {s['name']} {s['status']}"
                + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "") + ", " + solver_tail)
     return out
+
+
+def _plural(n: int, word: str) -> str:
+    """'1 node', '3 nodes'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_plan(d: dict[str, Any]) -> str:

@@ -272,5 +272,5 @@ def explain_caps(res: Resolved, cs: CandidateSet, name: str, verbose: bool) -> s
     alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
     frac, binding = binding_caps(milp.build(res, cs.candidates, served=alpha), alpha, name, verbose)
     what = ", ".join(binding) if binding else "the caps together"
-    return (f"demand cannot be met within {what}: they allow at most {frac*100:.1f} % of the target "
+    return (f"demand cannot be met within {what}: at most {frac*100:.1f} % of the target can be served "
             f"({frac*res.qps:.4g} of {res.qps:g} requests/s)")

@@ -470,6 +470,7 @@ def plot(result: dict, path: str, protect: tuple[str, ...] = ()) -> None:
     for i, d in enumerate(ds):
         label = d["status"] if d["plan"] is None else f"{d['cost_per_million_output_tokens']:.2f}"
         ax.text(i, bottom[i] + 0.01 * top, label, ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(top=1.08 * top)   # room for the labels above the tallest bar
     ax.set_ylabel(f"{cur} per million output tokens")
     ax.set_title(f"What-if on {result['base']}: cost per million output tokens")
     ax.legend(title="share of cost")

@@ -88,7 +88,7 @@ def test_caps_too_small_report_the_reachable_fraction(tmp_path):
     code, out = run("solve", write(tmp_path, {**BASE, "gpus": gpus}))
     assert code == 3
     assert "demand cannot be met within availability[h200]" in out
-    pct = float(out.split("allow at most ")[1].split(" %")[0])
+    pct = float(out.split("at most ")[1].split(" %")[0])
     assert 0 < pct < 100
     served = float(out.split("(")[1].split(" of 200")[0])
     assert served == pytest.approx(pct / 100 * 200, abs=0.1)  # pct is printed to 0.1 %
@@ -101,7 +101,7 @@ def test_budget_too_small_is_exit_3(tmp_path):
     # One H100 node (97.20 RMB/h) fits, a second does not, so only a fraction of 2000 req/s is
     # reachable; relaxing the budget alone serves more, so the message names budget_cap.
     assert code == 3, out
-    m = re.search(r"within budget_cap: they allow at most ([\d.]+) % of the target \(([\d.]+) of 2000 requests/s\)", out)
+    m = re.search(r"within budget_cap: at most ([\d.]+) % of the target can be served \(([\d.]+) of 2000 requests/s\)", out)
     assert m, out
     assert 0 < float(m.group(1)) < 100
     assert float(m.group(2)) == pytest.approx(float(m.group(1)) / 100 * 2000, rel=1e-2)
@@ -111,7 +111,7 @@ def test_budget_below_one_node_is_exit_3(tmp_path):
     """1 RMB/h buys nothing: 0 % reachable. (The message then says 'the caps' rather than
     naming budget_cap, because binding_rows skips rows whose variables are all zero.)"""
     code, out = run("solve", write(tmp_path, problem(**{"limits": {"budget_rmb_per_hour": 1}})))
-    assert code == 3 and "they allow at most 0.0 % of the target (0 of 20 requests/s)" in out, out
+    assert code == 3 and "at most 0.0 % of the target can be served (0 of 20 requests/s)" in out, out
 
 
 def test_model_that_fits_nowhere_is_exit_3(tmp_path):
