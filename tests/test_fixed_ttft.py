@@ -108,3 +108,18 @@ def test_cross_validation_never_inherits_a_family_value_fitted_to_all_points():
 
     cross_validate(pts, base, k=3, fit_fn=spy)
     assert bases == [{}, {}, {}]
+
+
+def test_auto_layouts_of_a_two_node_moe_instance_keep_expert_parallelism_on_nvlink():
+    """16 H100 cards (two 8-card NVLink domains): a MoE model tries TP8·PP2, TP1·DP16, TP8·DP2
+    and TP1·DP8·PP2 (the last keeps the expert all-to-all inside a node); a dense model never
+    uses data-parallel attention and pipelines only full TP8 nodes."""
+    from planner.candidates import shapes_for
+    from planner.problem import load_problem, resolve
+    ds = resolve(load_problem("problems/deepseek_qps.yaml"))
+    h100 = ds.option("h100")
+    sixteen = [p.label() for p in shapes_for(ds, h100) if p.cards == 16]
+    assert sixteen == ["TP8·PP2", "TP1·DP16", "TP8·DP2", "TP1·DP8·PP2"]
+    dense = resolve(load_problem("problems/llama70b_chat.yaml"))
+    shapes = shapes_for(dense, dense.option("h100"))
+    assert shapes and all(p.dp == 1 and (p.pp == 1 or p.tp == 8) for p in shapes)
