@@ -2,7 +2,7 @@
 
 Series (each row one solve in this process, the candidate memo cleared before each so every row
 pays for its candidates as a fresh `plan solve` would):
-  * GPU types: 1, 3, 6, all catalog GPUs, for 4 models × 3 classes;
+  * GPU types: 1, 3, 6, all catalog GPUs, for 4 models × 12 classes;
   * classes / models: 1×1, 1×3, 2×6, 4×12, all GPU types;
   * pruning of dominated candidates on / off at 4×12 on all GPU types (same time limit);
   * pool sharing auto / none at 4×12 on all GPU types;

@@ -52,7 +52,7 @@ def _status(d: dict[str, Any]) -> str:
 def _pool_cells(p: dict[str, Any]) -> list[str]:
     """role, gpu, cards, parallel, inst, batch, util, TTFT, TPOT of one pool."""
     return [p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"], str(p["instances"]),
-            f"{p['batch']:.0f}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
+            f"{_batch(p['batch'])}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
             f"{p['utilization']*100:.0f}%",
             format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
             format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-"]
@@ -78,6 +78,11 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
                f"   solver: {s['name']} {s['status']}"
                + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "") + ", " + solver_tail)
     return out
+
+
+def _batch(b: float) -> str:
+    """Mean decode batch: one decimal below 10 (a lightly loaded pool is not '0'), whole above."""
+    return f"{b:.1f}" if b < 10 else f"{b:.0f}"
 
 
 def _plural(n: int, word: str) -> str:
