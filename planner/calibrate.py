@@ -7,7 +7,10 @@ GPUs and engines; `fit_grouped` adds one profile per group of points (e.g. per e
 ("engine",)`), each fitted to its group's points starting from the shared fit, for groups with
 at least MIN_GROUP_POINTS points; smaller groups keep the shared fit.
 
-    minimise Σ_j ρ(r_j(θ)²)   ρ = soft-L1 (robust: a few odd points do not drag the fit)
+    minimise Σ_j ρ((w_j·r_j(θ))²) + Σ_f ρ((λ·(θ_f − θ_0))²)
+    ρ = soft-L1 (robust: a few odd points do not drag the fit); w_j = √(n/(Q·n_q)) weighs each
+    of the Q quantities equally; θ_f the fixed TTFT of architecture family f, pulled (λ =
+    FAMILY_PRIOR_WEIGHT) towards the shared θ_0, the value for families without measurements
     subject to 0 < η ≤ 1, latencies ≥ 0, 1 ≤ imbalance, 0 ≤ overlap ≤ 1
 
 SciPy is imported inside the functions that use it, so `import planner` stays light.
@@ -47,8 +50,8 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
 # request_overhead_s with weight FAMILY_PRIOR_WEIGHT (θ units), so the shared value is their centre:
 # the fallback for a family without measurements
 MIN_FAMILY_TTFT = 10
-QUANTITY_BALANCE = True
 FAMILY_PRIOR_WEIGHT = 0.1
+QUANTITY_BALANCE = True   # weigh decode and prefill observations equally (quantity_weights)
 SOFT_L1_SCALE = 0.15      # residuals (log ratio) beyond ≈15 % are down-weighted by soft-L1
 MAX_FUNCTION_EVALS = 60   # iterations cap of the full fit (each costs one Jacobian)
 CV_FOLDS = 5
@@ -219,11 +222,11 @@ def _snap_to_bounds(values: dict[str, float]) -> dict[str, float]:
 def quantity_weights(obs: list[tuple[int, Quantity, float]]) -> np.ndarray:
     """Residual weight of each observation: sqrt(n/(Q·n_q)) (QUANTITY_BALANCE), so each of the Q
     quantities weighs as much in the fit as the others however many points measure it."""
+    if not QUANTITY_BALANCE:
+        return np.ones(len(obs))
     n_q: dict[str, int] = defaultdict(int)
     for _, q, _ in obs:
         n_q[q] += 1
-    if not QUANTITY_BALANCE:
-        return np.ones(len(obs))
     return np.array([math.sqrt(len(obs) / (len(n_q) * n_q[q])) for _, q, _ in obs])
 
 

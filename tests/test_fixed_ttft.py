@@ -123,3 +123,14 @@ def test_auto_layouts_of_a_two_node_moe_instance_keep_expert_parallelism_on_nvli
     dense = resolve(load_problem("problems/llama70b_chat.yaml"))
     shapes = shapes_for(dense, dense.option("h100"))
     assert shapes and all(p.dp == 1 and (p.pp == 1 or p.tp == 8) for p in shapes)
+
+
+def test_quantity_weights_make_each_quantity_weigh_the_same():
+    """3 decode and 1 prefill observation: weights √(4/(2·3)) = 0.8165 and √(4/2) = 1.4142, so
+    each quantity's squared weights add to 2 = n/Q."""
+    from planner.calibrate import quantity_weights
+    obs = [(0, "decode_tok_s_per_gpu", 1.0), (1, "decode_tok_s_per_gpu", 1.0),
+           (2, "decode_tok_s_per_gpu", 1.0), (3, "prefill_tok_s_per_gpu", 1.0)]
+    w = quantity_weights(obs)
+    assert w == pytest.approx([0.81650, 0.81650, 0.81650, 1.41421], abs=1e-5)
+    assert np.sum(w[:3] ** 2) == pytest.approx(np.sum(w[3:] ** 2))
