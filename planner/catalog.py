@@ -304,7 +304,7 @@ class Calibration(Strict):
         request_overhead_s sets the fixed TTFT of every model (the per-family table is dropped)."""
         unknown = [k for k in overrides if k not in SCALAR_PARAMS]
         if unknown:
-            raise BadInput("unknown calibration parameter(s): " + ", ".join(unknown)
+            raise BadInput("unknown calibration parameter(s): " + ", ".join(unknown) + "."
                            + suggest(unknown[0], list(SCALAR_PARAMS)))
         data = self.model_dump()
         if "request_overhead_s" in overrides:
