@@ -29,8 +29,8 @@ from planner import milp
 from planner.candidates import Candidate, CandidateSet, generate, prune_dominated
 from planner.catalog import Strict
 from planner.errors import BadInput, Infeasible
-from planner.problem import (SLO, ClassLoad, GPUChoice, LengthDist, Limits, Precisions, Pricing,
-                             Problem, Resolved, Serving, SolverOptions, Workload, _mean, resolve, unique_gpus)
+from planner.problem import (SLO, ClassLoad, LengthDist, PlanSettings, Precisions, Pricing,
+                             Problem, Resolved, Workload, _mean, resolve)
 from planner.solve import (binding_caps, explain_no_candidates, pool_dict, raise_unless_solved,
                            raise_unless_verified, solver_dict, totals_dict, verification_dict)
 from planner.verify import Check, PoolState, Verification, fleet_checks, fleet_cost_per_hour, verify_service
@@ -62,30 +62,17 @@ class RequestClass(Strict):
     pricing: Pricing | None = None   # default: the fleet's pricing
 
 
-class FleetProblem(Strict):
-    """Several request classes on one fleet: shared GPU choices, serving options, limits, solver."""
+class FleetProblem(PlanSettings):
+    """Several request classes on one fleet, plus the settings every problem has."""
 
     name: str = "fleet"
-    description: str = ""
     classes: list[RequestClass] = Field(min_length=1)
     sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
     prune_dominated: bool = True
-    gpus: list[GPUChoice] = Field(min_length=1)
-    serving: Serving = Serving()
-    limits: Limits = Limits()
-    pricing: Pricing = Pricing()
-    solver: SolverOptions = SolverOptions()
-    calibration: str = "default"
-    calibration_overrides: dict[str, float] = {}
-
-    @field_validator("gpus")
-    @classmethod
-    def _unique_gpus(cls, v: list[GPUChoice]) -> list[GPUChoice]:
-        return unique_gpus(v)
 
     @field_validator("classes")
     @classmethod
-    def _unique(cls, v: list[RequestClass]) -> list[RequestClass]:
+    def _unique_classes(cls, v: list[RequestClass]) -> list[RequestClass]:
         seen: set[str] = set()
         for k in v:
             if k.name in seen:

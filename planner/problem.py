@@ -141,15 +141,12 @@ class Precisions(Strict):
     kv: Precision = "bf16"
 
 
-class Problem(Strict):
-    """A capacity-planning problem: model, workload, SLOs, GPU choices, limits, prices, solver."""
+class PlanSettings(Strict):
+    """What a single-workload problem and a fleet share: GPU choices, serving options, limits,
+    prices, solver and calibration."""
 
     name: str = "problem"
     description: str = ""
-    model: str
-    precision: Precisions = Precisions()
-    workload: Workload
-    slo: SLO
     gpus: list[GPUChoice] = Field(min_length=1)
     serving: Serving = Serving()
     limits: Limits = Limits()
@@ -160,18 +157,23 @@ class Problem(Strict):
 
     @field_validator("gpus")
     @classmethod
-    def _unique(cls, v: list[GPUChoice]) -> list[GPUChoice]:
-        return unique_gpus(v)
+    def _unique_gpus(cls, v: list[GPUChoice]) -> list[GPUChoice]:
+        """A GPU type may be listed once (its caps and prices would otherwise be ambiguous)."""
+        seen = set()
+        for g in v:
+            if g.id.lower() in seen:
+                raise ValueError(f"GPU {g.id!r} is listed twice")
+            seen.add(g.id.lower())
+        return v
 
 
-def unique_gpus(v: list[GPUChoice]) -> list[GPUChoice]:
-    """A GPU type may be listed once (its caps and prices would otherwise be ambiguous)."""
-    seen = set()
-    for g in v:
-        if g.id.lower() in seen:
-            raise ValueError(f"GPU {g.id!r} is listed twice")
-        seen.add(g.id.lower())
-    return v
+class Problem(PlanSettings):
+    """A capacity-planning problem: model, workload, SLOs, plus the shared settings."""
+
+    model: str
+    precision: Precisions = Precisions()
+    workload: Workload
+    slo: SLO
 
 
 def load_problem(path: str | Path) -> Problem:
