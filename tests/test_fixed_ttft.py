@@ -1,6 +1,7 @@
 """The two prefill terms fitted to the measurements: the routed-expert GEMM efficiency (a hand
 calculation on DeepSeek-V3) and the fixed TTFT per architecture family (look-up, overrides,
-recovery by the fit, no leak into cross-validation, round trip through a written profile)."""
+recovery by the fit, no leak into cross-validation, round trip through a written profile), the
+fit's equal weighing of decode and prefill, and the automatic layouts that the refit made matter."""
 
 from dataclasses import replace
 
