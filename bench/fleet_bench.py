@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner import candidates as cand_mod
-from planner import milp
-from planner.catalog import load_gpus
-from planner.fleet import FleetProblem, FleetService, build, resolve_classes, services
+from planner.plan import candidates as cand_mod
+from planner.plan import milp
+from planner.catalog.schemas import load_gpus
+from planner.plan.fleet import FleetProblem, FleetService, build, resolve_classes, services
 
 PLAN = str(Path(sys.executable).parent / "plan")
 TIME_LIMIT = 60.0
@@ -237,7 +237,7 @@ def wall_clocks() -> None:
         print(f"  {p:<30} {wall([PLAN, 'solve', p], 3):6.2f} s", flush=True)
     base = wall([sys.executable, "-c", "pass"], 5)
     print(f"imports in a fresh interpreter (median of 5; bare interpreter {base:.3f} s):")
-    for mod in ("planner", "planner.fleet", "planner.solve"):
+    for mod in ("planner", "planner.plan.fleet", "planner.plan.solve"):
         t = wall([sys.executable, "-c", f"import {mod}"], 5)
         print(f"  import {mod:<15} {t:6.3f} s   ({t - base:.3f} s over the bare interpreter)", flush=True)
 

@@ -25,8 +25,8 @@ PLAN = str(Path(sys.executable).parent / "plan")
 def _plans() -> dict[str, dict]:
     """The example plan and a colocated-only variant at 50 requests/s."""
     sys.path.insert(0, str(ROOT))
-    from planner.problem import load_problem
-    from planner.solve import solve_problem
+    from planner.input.problem import load_problem
+    from planner.plan.solve import solve_problem
     out = {"deepseek_qps": solve_problem(load_problem(PROBLEM), str(PROBLEM)).as_dict()}
     text = PROBLEM.read_text().replace("modes: [disaggregated, colocated]", "modes: [colocated]")
     with tempfile.TemporaryDirectory() as d:
@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from planner.simulate import plan_from_dict, simulate
+    from planner.studies.simulate import plan_from_dict, simulate
     print(f"{'plan':28s} {'requests':>9s} {'simulate s':>10s} {'CLI s':>7s} {'sim seconds':>11s} {'SLO':>6s}")
     for name, data in _plans().items():
         plan = plan_from_dict(data, name)

@@ -1,6 +1,6 @@
 """Click commands `plan calibrate` and `plan validate` (registered on the group in cli.py).
 
-They parse arguments and print; the work is in planner.fidelity. Errors are the project's own
+They parse arguments and print; the work is in planner.fidelity.validate. Errors are the project's own
 (BadInput → exit 2), mapped to exit codes by cli.py.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from planner import fidelity
+from planner.fidelity import validate as fidelity
 
 
 @click.command("calibrate")

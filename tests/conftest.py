@@ -2,8 +2,8 @@
 
 import pytest
 
-from planner.catalog import get_gpu, get_model, load_calibration
-from planner.perf import Deployment, Parallelism
+from planner.catalog.schemas import get_gpu, get_model, load_calibration
+from planner.physics.perf import Deployment, Parallelism
 
 
 @pytest.fixture(scope="session")

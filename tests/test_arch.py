@@ -2,9 +2,9 @@
 
 import pytest
 
-from planner.arch import ConfigError, architecture_from_config
-from planner.catalog import get_model
-from planner.perf import kv_bytes_per_token
+from planner.catalog.arch import ConfigError, architecture_from_config
+from planner.catalog.schemas import get_model
+from planner.physics.perf import kv_bytes_per_token
 
 
 @pytest.mark.parametrize("model,total_b,active_b", [

@@ -6,11 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.calibrate import (FitResult, calibration_from, cross_validate, cv_folds, fit,
+from planner.fidelity.calibrate import (FitResult, calibration_from, cross_validate, cv_folds, fit,
                                rows, summarise)
-from planner.catalog import load_calibration
-from planner.measurements import Point, observations, predict
-from planner.perf import Parallelism
+from planner.catalog.schemas import load_calibration
+from planner.fidelity.measurements import Point, observations, predict
+from planner.physics.perf import Parallelism
 
 TRUE = {"compute_efficiency": 0.55, "memory_efficiency": 0.7, "layer_overhead_s": 4e-5}
 
@@ -95,7 +95,7 @@ def test_profile_is_valid_and_fitted_default_is_physical():
 def test_import_planner_stays_light():
     import subprocess
     import sys
-    code = ("import sys, planner.calibrate, planner.measurements, planner.fidelity, "
+    code = ("import sys, planner.fidelity.calibrate, planner.fidelity.measurements, planner.fidelity.validate, "
             "planner.cli_fidelity; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -106,7 +106,7 @@ def test_cli_validate_prints_the_median_error(tmp_path):
     from click.testing import CliRunner
 
     import cli
-    from planner.catalog import CATALOG_DIR
+    from planner.catalog.schemas import CATALOG_DIR
     plot = tmp_path / "parity.png"
     res = CliRunner().invoke(cli.main, ["validate", str(CATALOG_DIR / "measurements" / "public.yaml"),
                                         "--folds", "2", "--out-plot", str(plot)])
@@ -119,7 +119,7 @@ def test_cli_calibrate_refuses_to_overwrite_its_base_profile():
     from click.testing import CliRunner
 
     import cli
-    from planner.catalog import CATALOG_DIR
+    from planner.catalog.schemas import CATALOG_DIR
     res = CliRunner().invoke(cli.main, ["calibrate", str(CATALOG_DIR / "measurements" / "public.yaml"),
                                         "--out", str(CATALOG_DIR / "calibration" / "default.yaml")])
     assert res.exit_code == 2

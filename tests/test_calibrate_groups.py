@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.calibrate import (FitResult, calibration_from, check_group_by, cross_validate,
+from planner.fidelity.calibrate import (FitResult, calibration_from, check_group_by, cross_validate,
                                fit, fit_grouped, group_of)
-from planner.catalog import load_calibration
+from planner.catalog.schemas import load_calibration
 from planner.errors import BadInput
-from planner.measurements import Point, observations, predict
-from planner.perf import Parallelism
+from planner.fidelity.measurements import Point, observations, predict
+from planner.physics.perf import Parallelism
 
 NAMES = ["compute_efficiency", "memory_efficiency", "layer_overhead_s"]
 TRUTH = {"a": {"compute_efficiency": 0.55, "memory_efficiency": 0.7, "layer_overhead_s": 4e-5},
@@ -131,7 +131,7 @@ def test_cli_group_by(tmp_path):
     from click.testing import CliRunner
 
     import cli
-    from planner.catalog import CATALOG_DIR
+    from planner.catalog.schemas import CATALOG_DIR
     public = str(CATALOG_DIR / "measurements" / "public.yaml")
     r = CliRunner()
     res = r.invoke(cli.main, ["calibrate", public, "--group-by", "engine", "--out", str(tmp_path),

@@ -16,13 +16,13 @@ import yaml
 from click.testing import CliRunner
 
 import cli
-import planner.problem as problem_mod
-from planner import milp
-from planner.catalog import load_gpus
-from planner.candidates import generate
+import planner.input.problem as problem_mod
+from planner.plan import milp
+from planner.catalog.schemas import load_gpus
+from planner.plan.candidates import generate
 from planner.errors import Infeasible
-from planner.problem import Problem, resolve
-from planner.solve import solve_problem
+from planner.input.problem import Problem, resolve
+from planner.plan.solve import solve_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "problems" / "deepseek_qps.yaml"

@@ -17,12 +17,12 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from planner import milp
-from planner.candidates import prune_dominated
+from planner.plan import milp
+from planner.plan.candidates import prune_dominated
 from planner.errors import BadInput, Infeasible
-from planner.fleet import FleetProblem, attribute_costs, solve_fleet
-from planner.problem import Problem
-from planner.solve import solve_problem
+from planner.plan.fleet import FleetProblem, attribute_costs, solve_fleet
+from planner.input.problem import Problem
+from planner.plan.solve import solve_problem
 from tests.test_milp import cand, oracle, resolved
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -263,7 +263,7 @@ def test_cli_fleet_errors(tmp_path):
 def test_worked_example_meets_every_class_slo():
     """problems/fleet_mix.yaml: every pool's TPOT within the SLO of each class it serves, and a
     TTFT check for each class in each prefill-capable pool, all passing."""
-    from planner.fleet import load_fleet
+    from planner.plan.fleet import load_fleet
     f = load_fleet(ROOT / "problems" / "fleet_mix.yaml")
     d = solve_fleet(f, "fleet_mix.yaml").as_dict()
     slo = {k.name: k.slo for k in f.classes}
@@ -294,7 +294,7 @@ def test_owned_nodes_and_budget_are_shared_by_the_fleet():
 def test_simulated_shared_pool_holds_each_class_to_its_slo():
     """Two classes share Llama-70B pools: the simulator draws each request's class by QPS (2:1)
     and its lengths from that class; longer prompts wait as long but take longer to prefill."""
-    from planner.fleet import simulate_fleet
+    from planner.plan.fleet import simulate_fleet
     classes = [small("long", 2, 4000, 200, ttft="3s", model="llama-3.1-70b"),
                small("short", 1, 500, 200, ttft="2s", model="llama-3.1-70b")]
     d = solve_fleet(fleet(classes, ("h100",), serving={"parallelism": {"tp": [8], "pp": [1]}})).as_dict()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from planner.errors import BadInput
-from planner.measurements import default_measurement_files, load_points
+from planner.fidelity.measurements import default_measurement_files, load_points
 
 HEADER = ["id", "silicon_data_source", "backend", "backend_version", "model_path", "system",
           "precision", "mode", "isl", "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size",

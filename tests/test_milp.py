@@ -14,10 +14,10 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from planner import milp
-from planner.candidates import Candidate
-from planner.perf import Parallelism
-from planner.problem import Problem, resolve
+from planner.plan import milp
+from planner.plan.candidates import Candidate
+from planner.physics.perf import Parallelism
+from planner.input.problem import Problem, resolve
 
 BASE = {"model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 100},
         "slo": {"ttft": "1s", "tpot": "50ms"}}

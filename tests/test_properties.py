@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner import perf
-from planner.catalog import get_gpu, get_model, load_calibration
+from planner.physics import perf
+from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import Infeasible
-from planner.perf import Deployment, Parallelism
-from planner.problem import Problem
-from planner.solve import solve_problem
+from planner.physics.perf import Deployment, Parallelism
+from planner.input.problem import Problem
+from planner.plan.solve import solve_problem
 
 FEW = settings(max_examples=6, deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.too_slow])

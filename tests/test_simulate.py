@@ -16,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner import perf, queueing
-from planner.catalog import get_gpu, get_model, load_calibration
+from planner.physics import perf
+from planner.physics import queueing
+from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
-from planner.problem import load_problem
-from planner.simulate import (batched_server, lindley_waits, load_plan, plan_from_dict, simulate)
-from planner.solve import solve_problem
+from planner.input.problem import load_problem
+from planner.studies.simulate import (batched_server, lindley_waits, load_plan, plan_from_dict, simulate)
+from planner.plan.solve import solve_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "problems" / "deepseek_qps.yaml"

@@ -11,10 +11,10 @@ import yaml
 from click.testing import CliRunner
 
 import cli
-from planner import candidates as cand_mod
+from planner.plan import candidates as cand_mod
 from planner.errors import Infeasible, VerificationFailed
-from planner.problem import load_problem, resolve
-from planner.solve import solve_problem
+from planner.input.problem import load_problem, resolve
+from planner.plan.solve import solve_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.yaml") if not p.stem.startswith("fleet"))  # fleets: test_fleet
@@ -157,7 +157,7 @@ def test_lying_candidate_fails_verification_exit_4(monkeypatch):
     p = p.model_copy(update={"serving": p.serving.model_copy(update={"modes": ["disaggregated"]})})
     with pytest.raises(VerificationFailed, match="tpot"):
         solve_problem(p, candidates=tampered(resolve(p)))
-    monkeypatch.setattr("planner.solve.generate", tampered)
+    monkeypatch.setattr("planner.plan.solve.generate", tampered)
     code, out = run("solve", ROOT / "problems/deepseek_qps.yaml")
     assert code == 4 and "fails verification" in out
 

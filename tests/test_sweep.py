@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner.candidates import generate
-from planner.problem import load_problem, resolve
-from planner.sweep import (ALL, Axis, parse_axis, pool_summary, problem_at, restrict, run_sweep,
+from planner.plan.candidates import generate
+from planner.input.problem import load_problem, resolve
+from planner.studies.sweep import (ALL, Axis, parse_axis, pool_summary, problem_at, restrict, run_sweep,
                            to_csv)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def test_achieved_latency_within_limit(sweep):
 def test_frontier_points_are_verified_plans(sweep, problem):
     """Re-solving each frontier point of the optimum gives a plan that passes verification,
     at the cost and pools the sweep recorded."""
-    from planner.solve import solve_problem
+    from planner.plan.solve import solve_problem
     front = [r for r in sweep.curve(ALL) if r.on_frontier]
     assert front
     for r in front:
@@ -148,7 +148,7 @@ def test_process_pool_and_dask_equal_serial(problem, sweep):
 
 
 def test_html_holds_the_data(sweep):
-    from planner.plots import render_html
+    from planner.report.plots import render_html
     page = render_html(sweep)
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page and "<script src" not in page
@@ -187,7 +187,7 @@ def test_cli_without_axis_exits_2(tmp_path):
 
 
 def test_import_sweep_pulls_no_plotting_or_dask():
-    code = ("import sys, planner.sweep, planner.solve, cli; "
+    code = ("import sys, planner.studies.sweep, planner.plan.solve, cli; "
             "print(sorted(m for m in ('matplotlib', 'plotly', 'scipy', 'dask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

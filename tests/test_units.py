@@ -1,6 +1,6 @@
 import pytest
 
-from planner.units import UnitError, parse_quantity
+from planner.input.units import UnitError, parse_quantity
 
 
 @pytest.mark.parametrize("text,dim,expected", [

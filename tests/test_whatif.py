@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner.catalog import get_gpu
-from planner.problem import load_problem
-from planner.scenario import Buy, Scenario, apply, owned_cost
-from planner.solve import solve_problem
-from planner.whatif import breakeven, pool_costs, pools_line, with_price
+from planner.catalog.schemas import get_gpu
+from planner.input.problem import load_problem
+from planner.input.scenario import Buy, Scenario, apply, owned_cost
+from planner.plan.solve import solve_problem
+from planner.studies.whatif import breakeven, pool_costs, pools_line, with_price
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "problems" / "deepseek_qps.yaml"

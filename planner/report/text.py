@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from planner.units import format_bytes, format_time
+from planner.input.units import format_bytes, format_time
 
 
 def to_json(data: Any) -> str:

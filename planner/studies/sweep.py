@@ -24,10 +24,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from planner.candidates import CandidateSet
+from planner.plan.candidates import CandidateSet
 from planner.errors import BadInput, Infeasible, VerificationFailed
-from planner.problem import Problem, resolve
-from planner.units import UnitError, format_time, parse_quantity
+from planner.input.problem import Problem, resolve
+from planner.input.units import UnitError, format_time, parse_quantity
 
 AXES = ("tpot", "ttft", "qps")
 LATENCY_AXES = ("tpot", "ttft")
@@ -188,7 +188,7 @@ def restrict(cs: CandidateSet, gpu: str) -> CandidateSet:
 def solve_row(problem: Problem, source: str, point: dict[str, float], index: int, curve: str,
               candidates: CandidateSet | None = None) -> Row:
     """Solve one (curve, grid point); an infeasible or unverified point is a row, not an error."""
-    from planner.solve import solve_problem
+    from planner.plan.solve import solve_problem
     p = problem_at(problem, point, curve)
     base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft,
                 qps=p.workload.qps)
@@ -210,7 +210,7 @@ def solve_row(problem: Problem, source: str, point: dict[str, float], index: int
 def solve_point(task: tuple[Problem, str, dict[str, float], int, tuple[str, ...]]) -> list[Row]:
     """Worker: every curve at one grid point, candidates generated once for all of them
     (top-level so that process pools and Dask can pickle it)."""
-    from planner.candidates import generate
+    from planner.plan.candidates import generate
     problem, source, point, index, curves = task
     cs = generate(resolve(problem_at(problem, point), source))
     return [solve_row(problem, source, point, index, c, cs if c == ALL else restrict(cs, c))
@@ -393,7 +393,7 @@ def _run_dask(address: str, tasks: list, collect: Callable[[list[Row]], None]) -
 # --------------------------------------------------------------------------------- output
 def render_table(sweep: Sweep) -> str:
     """The optimum at each grid point with its pools, and each GPU type's price alongside."""
-    from planner.report import table
+    from planner.report.text import table
     swept = [a.name for a in sweep.axes]
     singles = [c for c in sweep.curves if c != ALL]
     by = {(r.curve, r.point): r for r in sweep.rows}
@@ -422,9 +422,9 @@ def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = ()) -> l
     """Write the four frontier files into out_dir (created if missing), each atomically."""
     from pathlib import Path
 
-    from planner import plots
-    from planner.report import to_json
-    from planner.yamlio import atomic_write
+    from planner.report import plots
+    from planner.report.text import to_json
+    from planner.input.files import atomic_write
     d = Path(out_dir)
     if d.exists() and not d.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a directory")

@@ -16,11 +16,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from planner.catalog import GPU, Strict, get_gpu, load_gpus
+from planner.catalog.schemas import GPU, Strict, get_gpu, load_gpus
 from planner.errors import BadInput
-from planner.problem import (GPUChoice, Length, Mode, ParallelismOptions, Percent, Positive,
+from planner.input.problem import (GPUChoice, Length, Mode, ParallelismOptions, Percent, Positive,
                              Problem, Seconds, Statistic, Watts)
-from planner.yamlio import describe_validation_error, read_yaml, validate
+from planner.input.files import describe_validation_error, read_yaml, validate
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from planner.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
+from planner.studies.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 OPTIMUM_COLOUR = "#111111"
@@ -92,7 +92,7 @@ def _title(sweep: Sweep, axis: str) -> str:
 
 
 def _fmt_axis(axis: str, v: float) -> str:
-    from planner.units import format_time
+    from planner.input.units import format_time
     return f"{v:g} req/s" if axis == "qps" else format_time(v)
 
 
@@ -149,7 +149,7 @@ def render_png(sweep: Sweep) -> bytes:
 
 def write_png(sweep: Sweep, path: str, protect: tuple[str, ...] = ()) -> None:
     """render_png written atomically to path (temporary file, then rename); never over an input."""
-    from planner.yamlio import atomic_write
+    from planner.input.files import atomic_write
     atomic_write(path, render_png(sweep), protect)
 
 
@@ -246,7 +246,7 @@ td.l{text-align:left}tr.front td{font-weight:bold}circle{cursor:pointer}"""
 
 def render_html(sweep: Sweep) -> str:
     """A self-contained page: one SVG panel per swept axis, hover tooltips, the data as JSON and a table."""
-    from planner.report import to_json
+    from planner.report.text import to_json
     e = html.escape
     panels = "\n".join(_svg_panel(sweep, a) for a in panel_axes(sweep))
     head = ["curve", "TPOT limit (ms)", "TTFT limit (s)", "QPS", "status", "TPOT (ms)", "TTFT (s)",

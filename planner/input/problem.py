@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from planner.catalog import (GPU, Calibration, Model, Precision, Strict, get_gpu, get_model,
+from planner.catalog.schemas import (GPU, Calibration, Model, Precision, Strict, get_gpu, get_model,
                              load_calibration, load_gpus)
 from planner.errors import BadInput
-from planner.units import UnitError, parse_quantity
-from planner.yamlio import read_yaml, validate
+from planner.input.units import UnitError, parse_quantity
+from planner.input.files import read_yaml, validate
 
 
 def _quantity(dim):
@@ -189,7 +189,7 @@ def load_any(path: str | Path):
     """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
     data = read_yaml(path)
     if isinstance(data, dict) and "classes" in data:
-        from planner.fleet import FleetProblem
+        from planner.plan.fleet import FleetProblem
         return validate(FleetProblem, data, str(path))
     return validate(Problem, data, str(path))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner import perf
-from planner.catalog import Calibration, Precision, get_gpu, get_model, load_calibration
+from planner.physics import perf
+from planner.catalog.schemas import Calibration, Precision, get_gpu, get_model, load_calibration
 from planner.errors import BadInput
-from planner.perf import Deployment, Parallelism
+from planner.physics.perf import Deployment, Parallelism
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from planner import perf, queueing
-from planner.perf import Deployment, Parallelism
-from planner.problem import GPUOption, Resolved, _dist
+from planner.physics import perf
+from planner.physics import queueing
+from planner.physics.perf import Deployment, Parallelism
+from planner.input.problem import GPUOption, Resolved, _dist
 
 Role = Literal["prefill", "decode", "colocated"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pulp
 
-from planner import milp
-from planner.candidates import Candidate, CandidateSet, generate
+from planner.plan import milp
+from planner.plan.candidates import Candidate, CandidateSet, generate
 from planner.errors import Infeasible, VerificationFailed
-from planner.problem import Problem, Resolved, resolve
-from planner.verify import PoolState, Verification, verify
+from planner.input.problem import Problem, Resolved, resolve
+from planner.plan.verify import PoolState, Verification, verify
 
 SCHEMA_VERSION = 1
 

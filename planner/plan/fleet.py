@@ -25,16 +25,16 @@ from typing import Annotated, Any, Literal
 import pulp
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from planner import milp
-from planner.candidates import Candidate, CandidateSet, generate, prune_dominated
-from planner.catalog import Strict
+from planner.plan import milp
+from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dominated
+from planner.catalog.schemas import Strict
 from planner.errors import BadInput, Infeasible
-from planner.problem import (SLO, ClassLoad, LengthDist, PlanSettings, Precisions, Pricing,
+from planner.input.problem import (SLO, ClassLoad, LengthDist, PlanSettings, Precisions, Pricing,
                              Problem, Resolved, Workload, _mean, resolve)
-from planner.solve import (binding_caps, explain_no_candidates, pool_dict, raise_unless_solved,
+from planner.plan.solve import (binding_caps, explain_no_candidates, pool_dict, raise_unless_solved,
                            raise_unless_verified, solver_dict, totals_dict, verification_dict)
-from planner.verify import Check, PoolState, Verification, fleet_checks, fleet_cost_per_hour, verify_service
-from planner.yamlio import read_yaml, validate
+from planner.plan.verify import Check, PoolState, Verification, fleet_checks, fleet_cost_per_hour, verify_service
+from planner.input.files import read_yaml, validate
 
 SCHEMA_VERSION = 1
 ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
@@ -424,7 +424,7 @@ def service_plan(d: dict[str, Any], key: str) -> dict[str, Any]:
 
 def simulate_fleet(d: dict[str, Any], source: str, requests: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Simulate every service of a fleet plan on its own (services share nodes, not queues)."""
-    from planner.simulate import DEFAULT_REQUESTS, plan_from_dict, simulate
+    from planner.studies.simulate import DEFAULT_REQUESTS, plan_from_dict, simulate
     return {s["key"]: simulate(plan_from_dict(service_plan(d, s["key"]), source),
                                requests or DEFAULT_REQUESTS, seed, source) for s in d["services"]}
 

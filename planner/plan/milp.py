@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from planner.candidates import Candidate
+from planner.plan.candidates import Candidate
 from planner.errors import BadInput
-from planner.problem import GPUOption, Limits, Resolved
+from planner.input.problem import GPUOption, Limits, Resolved
 
 
 class SolverStatus(str, enum.Enum):

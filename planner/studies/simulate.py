@@ -45,12 +45,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from planner import perf
-from planner.catalog import get_gpu, get_model, load_calibration
+from planner.physics import perf
+from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
-from planner.perf import Deployment, Parallelism
-from planner.problem import decode_context as weighted_decode_context
-from planner.yamlio import read_json, validate
+from planner.physics.perf import Deployment, Parallelism
+from planner.input.problem import decode_context as weighted_decode_context
+from planner.input.files import read_json, validate
 
 DEFAULT_REQUESTS = 100_000
 DEFAULT_SEED = 0
@@ -730,8 +730,8 @@ def _prefill_instance(arrivals: np.ndarray, s_in: np.ndarray, p: PlanPool, s_gri
 # ----------------------------------------------------------------------------- rendering
 def render_simulation(res: SimResult) -> str:
     """The simulation beside the plan's analytic values, with SLO breaks flagged."""
-    from planner.report import table
-    from planner.units import format_time
+    from planner.report.text import table
+    from planner.input.units import format_time
 
     def t(x: float | None) -> str:
         return "-" if x is None else format_time(x)

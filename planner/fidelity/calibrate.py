@@ -27,8 +27,8 @@ from typing import Callable
 
 import numpy as np
 
-from planner.catalog import CalibParam, Calibration, load_gpus, load_models
-from planner.measurements import QUANTITIES, Point, Quantity, observations, predict
+from planner.catalog.schemas import CalibParam, Calibration, load_gpus, load_models
+from planner.fidelity.measurements import QUANTITIES, Point, Quantity, observations, predict
 
 # parameter → (typical scale, lower bound, upper bound); values in SI
 FIT_PARAMS: dict[str, tuple[float, float, float]] = {
@@ -162,7 +162,7 @@ def free_params(points: list[Point]) -> list[str]:
     """FIT_PARAMS the points can inform: MoE terms need an MoE point, network terms a point
     with a multi-card stage, the inter-node latency a stage group wider than its scale-up
     domain (KV transfer alone would let it soak up the unmodelled per-request TTFT time)."""
-    from planner.catalog import load_gpus, load_models
+    from planner.catalog.schemas import load_gpus, load_models
     models, gpus = load_models(), load_gpus()
     moe = any(models[p.model].arch.is_moe for p in points)
     multi = any(p.par.stage_cards > 1 or p.par.pp > 1 for p in points)
@@ -493,7 +493,7 @@ def _display(path: str) -> str:
     """Path relative to the repository when inside it, else as given."""
     from pathlib import Path
 
-    from planner.catalog import CATALOG_DIR
+    from planner.catalog.schemas import CATALOG_DIR
     p = Path(path).resolve()
     try:
         return str(p.relative_to(CATALOG_DIR.parent))

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from planner.arch import Architecture
-from planner.catalog import BYTES_PER_VALUE, GPU, Calibration, Model
+from planner.catalog.arch import Architecture
+from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Calibration, Model
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)
@@ -140,7 +140,7 @@ def expected_experts_touched(experts: int, top_k: int, tokens: float) -> float:
 def kv_bytes_per_token(arch: Architecture, kv_dtype: str) -> float:
     """KV-cache bytes of one token over all layers: L·(kv_lora+rope) for MLA, 2·L·nkv·hd for GQA.
 
-    >>> from planner.arch import Architecture
+    >>> from planner.catalog.arch import Architecture
     >>> a = Architecture("llama", 8192, 80, 64, 8, 128, 28672, 128256, False, "gqa")
     >>> kv_bytes_per_token(a, "bf16")
     327680.0

@@ -1,8 +1,8 @@
 """`plan whatif`: scenarios against a base problem, break-even prices, rent or buy, sensitivity.
 
-Glossary: a *scenario* overlays the base (planner.scenario); an *outcome* is its solved plan
+Glossary: a *scenario* overlays the base (planner.input.scenario); an *outcome* is its solved plan
 or the reason there is none; `g` a GPU type, `p_g` its rental price per card-hour, `N_g` its
-cards per node. Every number comes from re-solving with planner.solve.solve_problem, so each
+cards per node. Every number comes from re-solving with planner.plan.solve.solve_problem, so each
 plan shown here is verified like one from `plan solve`.
 """
 
@@ -14,14 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.candidates import CandidateSet, generate
-from planner.catalog import get_gpu
+from planner.plan.candidates import CandidateSet, generate
+from planner.catalog.schemas import get_gpu
 from planner.errors import Infeasible, VerificationFailed
-from planner.problem import Problem, resolve
-from planner.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
+from planner.input.problem import Problem, resolve
+from planner.input.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
                               owned_cost, scenario_name, without_buy)
-from planner.solve import Plan, solve_problem
-from planner.yamlio import atomic_write
+from planner.plan.solve import Plan, solve_problem
+from planner.input.files import atomic_write
 
 ROLES = ("prefill", "decode", "colocated")
 BREAKEVEN_REL_TOL = 0.01        # stop bisecting when the bracket is 1 % of the base price …
@@ -372,7 +372,7 @@ def _money(x: float | None, digits: int = 0) -> str:
 
 def render_table(result: dict) -> str:
     """Scenarios side by side, then break-even prices, sensitivity and rent-or-buy if present."""
-    from planner.report import table
+    from planner.report.text import table
     cur = result["currency"]
     rows = []
     for d in result["scenarios"]:

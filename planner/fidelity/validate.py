@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.calibrate import (MIN_GROUP_POINTS, CVResult, FitResult, Row, Summary, breakdown,
+from planner.fidelity.calibrate import (MIN_GROUP_POINTS, CVResult, FitResult, Row, Summary, breakdown,
                                check_group_by, cross_validate, fit, fit_grouped, free_params,
                                group_of, param_value, profile_yaml, rows, summarise,
                                without_families)
-from planner.catalog import CATALOG_DIR, Calibration, load_calibration
+from planner.catalog.schemas import CATALOG_DIR, Calibration, load_calibration
 from planner.errors import BadInput
-from planner.measurements import LoadReport, default_measurement_files, load_points
-from planner.yamlio import atomic_write
+from planner.fidelity.measurements import LoadReport, default_measurement_files, load_points
+from planner.input.files import atomic_write
 
 WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO
 ALL_ROWS_UP_TO = 60       # print every point up to this many observations

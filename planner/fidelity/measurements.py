@@ -26,11 +26,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from planner.catalog import GPU, Calibration, Model, Strict, load_gpus, load_models
+from planner.catalog.schemas import GPU, Calibration, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
-from planner.perf import (Deployment, Parallelism, decode_step, kv_transfer_time, mixed_step,
+from planner.physics.perf import (Deployment, Parallelism, decode_step, kv_transfer_time, mixed_step,
                           prefill_pass, request_overhead_s)
-from planner.yamlio import read_yaml, validate
+from planner.input.files import read_yaml, validate
 
 Quantity = Literal["decode_tok_s_per_gpu", "prefill_tok_s_per_gpu"]
 QUANTITIES: tuple[Quantity, ...] = ("decode_tok_s_per_gpu", "prefill_tok_s_per_gpu")
@@ -180,7 +180,7 @@ def load_points(paths: list[str | Path]) -> tuple[list[Point], LoadReport]:
 
 def default_measurement_files() -> list[Path]:
     """catalogs/measurements/*.csv and *.yaml."""
-    from planner.catalog import CATALOG_DIR
+    from planner.catalog.schemas import CATALOG_DIR
     d = CATALOG_DIR / "measurements"
     return sorted([*d.glob("*.csv"), *d.glob("*.yaml")])
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner import perf
-from planner.candidates import Candidate, _deployment, ttfts, workload_context
-from planner.problem import Resolved
+from planner.physics import perf
+from planner.plan.candidates import Candidate, _deployment, ttfts, workload_context
+from planner.input.problem import Resolved
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
 
