@@ -59,7 +59,8 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = ()) -> None:
 def eval_cmd(**kw) -> None:
     """The analytic model's numbers for one configuration."""
     from planner.physics.evaluate import EvalRequest, evaluate, sweep_batch
-    from planner.report.text import render_curve, render_eval, to_json
+    from planner.report.json import to_json
+    from planner.report.text import render_curve, render_eval
     sweep, as_json = kw.pop("sweep_batch"), kw.pop("as_json")
     req = EvalRequest(**kw)
     d = evaluate(req)
@@ -90,49 +91,41 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
               verbose: bool, simulate: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (README: Fleets)."""
-    from planner.input.problem import load_any
-    from planner.report.text import render_checks, render_fleet, render_plan, to_json
+    from planner.input.files import check_writable
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.json import plan_json, to_json
+    from planner.report.text import render_checks, render_plan
     p = load_any(problem)
     if out:
-        from planner.input.files import check_writable
         check_writable(out, (problem,))
-    from planner.plan.fleet import FleetProblem, solve_fleet
-    if isinstance(p, FleetProblem):
-        d = solve_fleet(p, problem, solver=solver, time_limit=time_limit, verbose=verbose).as_dict(timings=timings)
-        sims = {}
-        if simulate:
-            from planner.plan.fleet import simulate_fleet
-            sims = simulate_fleet(d, problem)
-            d["simulation"] = {key: r.as_dict() for key, r in sims.items()}
-        if out:
-            _emit(to_json(d), out, (problem,))
-        click.echo(to_json(d), nl=False) if as_json else click.echo(render_fleet(d))
-        if checks and not as_json:
-            click.echo("\n" + render_checks(d["verification"]["checks"]))
-        if sims and not as_json:
-            from planner.studies.simulate import render_simulation
-            for r in sims.values():
-                click.echo("\n" + render_simulation(r))
-        return
-    from planner.plan.solve import solve_problem
-    plan = solve_problem(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
-    d = plan.as_dict(timings=timings)
-    sim = None
-    if simulate:
-        from planner.studies.simulate import plan_from_dict, render_simulation
-        from planner.studies.simulate import simulate as run_simulation
-        sim = run_simulation(plan_from_dict(d, problem), source=problem)
-        d["simulation"] = sim.as_dict()
+    plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
+    d = plan_json(plan, timings=timings)
+    sims = _simulate_plan(plan, d, problem) if simulate else {}
+    if sims:
+        d["simulation"] = (sims[""].as_dict() if plan.kind == "plan"
+                           else {key: r.as_dict() for key, r in sims.items()})
     if out:
         _emit(to_json(d), out, (problem,))
     if as_json:
         click.echo(to_json(d), nl=False)
-    else:
-        click.echo(render_plan(d))
-        if checks:
-            click.echo("\n" + render_checks(d["verification"]["checks"]))
-        if sim is not None:
-            click.echo("\n" + render_simulation(sim))
+        return
+    click.echo(render_plan(plan))
+    if checks:
+        click.echo("\n" + render_checks(plan.verification))
+    if sims:
+        from planner.studies.simulate import render_simulation
+        for r in sims.values():
+            click.echo("\n" + render_simulation(r))
+
+
+def _simulate_plan(plan, d: dict, source: str) -> dict:
+    """Simulation results by service key ('' for a single plan)."""
+    if plan.kind == "fleet":
+        from planner.studies.simulate_fleet import simulate_fleet
+        return simulate_fleet(d, source)
+    from planner.studies.simulate import plan_from_dict, simulate
+    return {"": simulate(plan_from_dict(d, source), source=source)}
 
 
 # --------------------------------------------------------------------------- simulate
@@ -144,7 +137,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs."""
-    from planner.report.text import to_json
+    from planner.report.json import to_json
     from planner.studies.simulate import load_plan, render_simulation, simulate
     res = simulate(load_plan(plan_file), requests=requests, seed=seed, source=plan_file)
     click.echo(to_json(res.as_dict()), nl=False) if as_json else click.echo(render_simulation(res))
@@ -167,8 +160,8 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
     from planner.studies import whatif
     from planner.errors import Infeasible
-    from planner.input.problem import load_problem
-    from planner.report.text import to_json
+    from planner.input.load import load_problem
+    from planner.report.json import to_json
     inputs = whatif.source_files(base, list(scenarios))
     outcomes = whatif.run_scenarios(load_problem(base), base, list(scenarios), solver=solver,
                                     time_limit=time_limit)
@@ -203,8 +196,9 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
 def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir: str, workers,
               dask, no_per_gpu: bool) -> None:
     """Frontier of price against latency: solve at each limit, keep the non-dominated plans."""
-    from planner.input.problem import load_problem
-    from planner.studies.sweep import parse_axis, render_table, run_sweep, write_outputs
+    from planner.input.load import load_problem
+    from planner.report.sweep import render_table, write_outputs
+    from planner.studies.sweep import parse_axis, run_sweep
     axes = [parse_axis(n, t, points, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
     p = load_problem(problem)
     n = 1
@@ -230,7 +224,8 @@ def catalog_cmd() -> None:
 def catalog_gpus(as_json: bool) -> None:
     """GPUs with memory, bandwidth, dense FLOP/s, links, power and price."""
     from planner.catalog.schemas import load_gpus
-    from planner.report.text import table, to_json
+    from planner.report.json import to_json
+    from planner.report.text import table
     gpus = load_gpus()
     data = [{"id": g.id, "name": g.name, "memory_bytes": g.memory_bytes,
              "memory_bandwidth_bytes_per_s": g.memory_bandwidth_bytes_per_s,
@@ -259,7 +254,8 @@ def catalog_models(as_json: bool) -> None:
     """Models with total and active parameters and KV bytes per token."""
     from planner.catalog.schemas import load_models
     from planner.physics.perf import kv_bytes_per_token
-    from planner.report.text import table, to_json
+    from planner.report.json import to_json
+    from planner.report.text import table
     seen, data = set(), []
     for m in load_models().values():
         if m.id in seen:

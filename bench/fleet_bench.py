@@ -29,10 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from planner.plan.solve import solve
 from planner.plan import candidates as cand_mod
 from planner.plan import milp
 from planner.catalog.schemas import load_gpus
-from planner.plan.fleet import FleetProblem, FleetService, build, resolve_classes, services
+from planner.input.fleet import FleetProblem
+from planner.plan.fleet import FleetService, build, resolve_classes, services
 
 PLAN = str(Path(sys.executable).parent / "plan")
 TIME_LIMIT = 60.0

@@ -25,14 +25,14 @@ PLAN = str(Path(sys.executable).parent / "plan")
 def _plans() -> dict[str, dict]:
     """The example plan and a colocated-only variant at 50 requests/s."""
     sys.path.insert(0, str(ROOT))
-    from planner.input.problem import load_problem
-    from planner.plan.solve import solve_problem
-    out = {"deepseek_qps": solve_problem(load_problem(PROBLEM), str(PROBLEM)).as_dict()}
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+    out = {"deepseek_qps": plan_json(solve(load_problem(PROBLEM), str(PROBLEM)))}
     text = PROBLEM.read_text().replace("modes: [disaggregated, colocated]", "modes: [colocated]")
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "colocated.yaml"
         p.write_text(text.replace("qps: 200", "qps: 50"))
-        out["deepseek_colocated_50qps"] = solve_problem(load_problem(p), str(p)).as_dict()
+        out["deepseek_colocated_50qps"] = plan_json(solve(load_problem(p), str(p)))
     return out
 
 

@@ -16,13 +16,15 @@ import yaml
 from click.testing import CliRunner
 
 import cli
-import planner.input.problem as problem_mod
+import planner.plan.resolve as resolve_mod
+from planner.report.json import plan_json
 from planner.plan import milp
 from planner.catalog.schemas import load_gpus
 from planner.plan.candidates import generate
 from planner.errors import Infeasible
-from planner.input.problem import Problem, resolve
-from planner.plan.solve import solve_problem
+from planner.input.problem import Problem
+from planner.plan.resolve import resolve
+from planner.plan.solve import solve
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "problems" / "deepseek_qps.yaml"
@@ -150,7 +152,7 @@ def test_time_limit_without_solution_is_infeasible_with_advice(monkeypatch):
         return milp.SolverReport(name, milp.SolverStatus.no_solution_time_limit, 0.0, None, None, 0, 0)
     monkeypatch.setattr(milp, "solve", no_solution)
     with pytest.raises(Infeasible, match="found no plan within the time limit of 0.5 s; raise solver.time_limit"):
-        solve_problem(problem(), "p.yaml", time_limit=0.5)
+        solve(problem(), "p.yaml", time_limit=0.5)
 
 
 # ------------------------------------------------------------------------- extreme numbers
@@ -170,11 +172,11 @@ EXTREMES = {
 @pytest.mark.parametrize("changes", EXTREMES.values(), ids=EXTREMES.keys())
 def test_extreme_numbers_give_a_verified_plan_or_a_reason(changes):
     try:
-        plan = solve_problem(problem(**changes), "extreme.yaml")
+        plan = solve(problem(**changes), "extreme.yaml")
     except Infeasible as e:
         assert "unreachable" in str(e) or "does not fit" in str(e) or "cannot be met" in str(e)
         return
-    d = plan.as_dict()
+    d = plan_json(plan)
     assert d["verification"]["passed"] is True
     assert d["cost_per_hour"] >= 0
     assert all(p["instances"] >= 1 for p in d["pools"])
@@ -183,26 +185,26 @@ def test_extreme_numbers_give_a_verified_plan_or_a_reason(changes):
 
 def test_qps_range_costs_scale_sensibly():
     """1000× the QPS costs at most ~1000× (plus whole-node rounding) and never less."""
-    low = solve_problem(problem(**{"workload.qps": 2}), "p").cost_per_hour
-    high = solve_problem(problem(**{"workload.qps": 2000}), "p").cost_per_hour
+    low = solve(problem(**{"workload.qps": 2}), "p").cost_per_hour
+    high = solve(problem(**{"workload.qps": 2000}), "p").cost_per_hour
     assert low <= high <= 1000 * low + 1e-6
 
 
 def test_million_token_prompt_is_diagnosed_not_crashed():
     """A 1,000,000-token prompt under a 2 s TTFT cannot be served: exit 3 with the fastest TTFT."""
     with pytest.raises(Infeasible, match=r"TTFT 2 s unreachable: the fastest candidate reaches \d"):
-        solve_problem(problem(**{"workload.input_tokens": 1_000_000}), "p")
+        solve(problem(**{"workload.input_tokens": 1_000_000}), "p")
 
 
 def test_near_zero_price_still_buys_the_smallest_fleet():
     """Scaling every price by 1e-9 must not change the chosen fleet (one H100 at 20 req/s).
     Before the objective was scaled by the dearest node's cost, the solver returned 480 cards,
     all 'optimal' at 4.8e-7 RMB/h."""
-    normal = solve_problem(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1.0}]), "p")
-    tiny = solve_problem(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}]), "p")
-    assert tiny.as_dict()["totals"]["cards"] == normal.as_dict()["totals"]["cards"]
-    free = solve_problem(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 0.0}]), "p")
-    assert free.as_dict()["totals"]["cards"] == normal.as_dict()["totals"]["cards"]
+    normal = solve(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1.0}]), "p")
+    tiny = solve(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}]), "p")
+    assert plan_json(tiny)["totals"]["cards"] == plan_json(normal)["totals"]["cards"]
+    free = solve(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 0.0}]), "p")
+    assert plan_json(free)["totals"]["cards"] == plan_json(normal)["totals"]["cards"]
 
 
 # ------------------------------------------------------------------------------- numerics
@@ -252,10 +254,10 @@ def test_fifty_gpu_types_solve(tmp_path, monkeypatch):
     path = _fifty_gpu_catalog(tmp_path)
     catalog = load_gpus(str(path))
     assert len(catalog) == 50
-    monkeypatch.setattr(problem_mod, "load_gpus", lambda: catalog)
+    monkeypatch.setattr(resolve_mod, "load_gpus", lambda: catalog)
     p = problem(model="llama-3.1-8b", gpus=sorted(catalog), **{"serving.parallelism.max_cards_per_instance": 2})
-    plan = solve_problem(p, "fifty.yaml")
-    d = plan.as_dict()
+    plan = solve(p, "fifty.yaml")
+    d = plan_json(plan)
     assert d["verification"]["passed"] is True
     assert set(d["totals"]["cards"]) <= set(catalog)
     assert d["solver"]["status"] in ("optimal", "feasible_time_limit")

@@ -17,12 +17,14 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from planner.report.json import plan_json
 from planner.plan import milp
 from planner.plan.candidates import prune_dominated
 from planner.errors import BadInput, Infeasible
-from planner.plan.fleet import FleetProblem, attribute_costs, solve_fleet
+from planner.input.fleet import FleetProblem
+from planner.plan.model import attribute_costs
 from planner.input.problem import Problem
-from planner.plan.solve import solve_problem
+from planner.plan.solve import solve
 from tests.test_milp import cand, oracle, resolved
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -145,8 +147,8 @@ def fleet(classes, gpus=("h20",), **kw) -> FleetProblem:
 
 def test_one_class_fleet_equals_the_single_problem():
     k = small("chat", 20)
-    plan = solve_fleet(fleet([k], ("h20", "l40s")))
-    single = solve_problem(Problem.model_validate({**{x: k[x] for x in ("model", "workload", "slo")},
+    plan = solve(fleet([k], ("h20", "l40s")))
+    single = solve(Problem.model_validate({**{x: k[x] for x in ("model", "workload", "slo")},
                                                    "gpus": ["h20", "l40s"]}))
     assert plan.cost_per_hour == pytest.approx(single.cost_per_hour)
 
@@ -157,10 +159,10 @@ def test_two_small_classes_share_a_pool_and_it_is_cheaper():
     classes = [small("a", 1, 2000, 300, model="llama-3.1-70b"),
                small("b", 1, 1000, 500, ttft="2s", model="llama-3.1-70b")]
     tp8 = {"serving": {"parallelism": {"tp": [8], "pp": [1]}}}
-    shared = solve_fleet(fleet(classes, ("h100",), **tp8))
-    apart = solve_fleet(fleet(classes, ("h100",), sharing="none", **tp8))
+    shared = solve(fleet(classes, ("h100",), **tp8))
+    apart = solve(fleet(classes, ("h100",), sharing="none", **tp8))
     assert (shared.cost_per_hour, apart.cost_per_hour) == pytest.approx((97.2, 194.4))
-    d = shared.as_dict()
+    d = plan_json(shared)
     assert shared.cost_per_hour < apart.cost_per_hour
     assert {c["service"] for c in d["classes"]} == {"a+b"}
     assert d["classes"][0]["shares_pools_with"] == ["b"]
@@ -173,10 +175,10 @@ def test_a_cap_forces_a_second_gpu_type():
     """Two H100 nodes (194.40 RMB/h) serve both classes; with H100 capped at one node the rest
     moves to H20, which costs more (three H20 nodes beside the H100 one)."""
     classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
-    free = solve_fleet(fleet(classes, ("h100", "h20")))
-    assert free.as_dict()["totals"]["nodes"] == {"h100": 2}
-    capped = solve_fleet(fleet(classes, ({"id": "h100", "max_nodes": 1}, "h20")))
-    d = capped.as_dict()
+    free = solve(fleet(classes, ("h100", "h20")))
+    assert plan_json(free)["totals"]["nodes"] == {"h100": 2}
+    capped = solve(fleet(classes, ({"id": "h100", "max_nodes": 1}, "h20")))
+    d = plan_json(capped)
     assert d["totals"]["nodes"]["h100"] == 1 and d["totals"]["nodes"]["h20"] >= 1
     assert "availability[h100]" in d["binding"]
     assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(194.4)
@@ -184,9 +186,9 @@ def test_a_cap_forces_a_second_gpu_type():
 
 
 def test_per_class_costs_add_up_to_the_total():
-    plan = solve_fleet(fleet([small("a", 10), small("b", 3, 4000, 100, ttft="2s"),
+    plan = solve(fleet([small("a", 10), small("b", 3, 4000, 100, ttft="2s"),
                               small("c", 2, 500, 1000, model="qwen3-32b", ttft="2s")], ("h20", "l40s")))
-    d = plan.as_dict()
+    d = plan_json(plan)
     per_class, per_pool = attribute_costs(plan)
     assert sum(per_class.values()) == pytest.approx(plan.cost_per_hour, rel=1e-12)
     assert sum(per_pool) == pytest.approx(plan.cost_per_hour, rel=1e-12)
@@ -200,26 +202,26 @@ def test_per_class_costs_add_up_to_the_total():
 def test_fleet_is_no_dearer_than_its_classes_apart():
     """Separate problems cannot share nodes; the fleet can, so it costs at most their sum."""
     classes = [small("a", 4), small("b", 2, 2000, 400, ttft="2s"), small("c", 1, 500, 100, model="qwen3-32b")]
-    plan = solve_fleet(fleet(classes, ("h20", "l40s")))
-    apart = sum(solve_problem(Problem.model_validate({**{x: k[x] for x in ("model", "workload", "slo")},
+    plan = solve(fleet(classes, ("h20", "l40s")))
+    apart = sum(solve(Problem.model_validate({**{x: k[x] for x in ("model", "workload", "slo")},
                                                       "gpus": ["h20", "l40s"]})).cost_per_hour for k in classes)
     assert plan.cost_per_hour <= apart + 1e-9
 
 
 def test_infeasible_fleet_names_the_binding_cap():
     with pytest.raises(Infeasible, match=r"power_cap.*at most"):
-        solve_fleet(fleet([small("a", 40), small("b", 40, model="qwen3-32b")], ("h20",),
+        solve(fleet([small("a", 40), small("b", 40, model="qwen3-32b")], ("h20",),
                           limits={"power": "3kW"}))
 
 
 def test_class_that_no_gpu_can_serve_is_named():
     with pytest.raises(Infeasible, match="class 'fast'.*TPOT"):
-        solve_fleet(fleet([small("ok", 1), small("fast", 1, tpot="0.1ms")], ("h20",)))
+        solve(fleet([small("ok", 1), small("fast", 1, tpot="0.1ms")], ("h20",)))
 
 
 def test_bad_class_model_names_its_field():
     with pytest.raises(BadInput, match=r"classes\[1\]\.model: unknown model 'llama-9b'"):
-        solve_fleet(fleet([small("a", 1), small("b", 1, model="llama-9b")]), "f.yaml")
+        solve(fleet([small("a", 1), small("b", 1, model="llama-9b")]), "f.yaml")
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -263,9 +265,9 @@ def test_cli_fleet_errors(tmp_path):
 def test_worked_example_meets_every_class_slo():
     """problems/fleet_mix.yaml: every pool's TPOT within the SLO of each class it serves, and a
     TTFT check for each class in each prefill-capable pool, all passing."""
-    from planner.plan.fleet import load_fleet
+    from planner.input.load import load_fleet
     f = load_fleet(ROOT / "problems" / "fleet_mix.yaml")
-    d = solve_fleet(f, "fleet_mix.yaml").as_dict()
+    d = plan_json(solve(f, "fleet_mix.yaml"))
     slo = {k.name: k.slo for k in f.classes}
     checks = {c["name"]: c for c in d["verification"]["checks"]}
     for p in d["pools"]:
@@ -283,21 +285,21 @@ def test_owned_nodes_and_budget_are_shared_by_the_fleet():
     """One owned H100 node at 2 RMB/GPU-hour is used before renting (both classes' pools may sit
     on it); a budget below the cheapest fleet is infeasible and names budget_cap."""
     classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
-    d = solve_fleet(fleet(classes, ({"id": "h100", "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 2}, "h20"))).as_dict()
+    d = plan_json(solve(fleet(classes, ({"id": "h100", "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 2}, "h20"))))
     assert d["totals"]["owned_nodes"] == {"h100": 1}
     assert d["cost_per_hour"] == pytest.approx(8 * 2 + 97.2)     # one owned node + one rented
     assert d["verification"]["passed"]
     with pytest.raises(Infeasible, match="budget_cap"):
-        solve_fleet(fleet(classes, ("h100", "h20"), limits={"budget_rmb_per_hour": 150}))
+        solve(fleet(classes, ("h100", "h20"), limits={"budget_rmb_per_hour": 150}))
 
 
 def test_simulated_shared_pool_holds_each_class_to_its_slo():
     """Two classes share Llama-70B pools: the simulator draws each request's class by QPS (2:1)
     and its lengths from that class; longer prompts wait as long but take longer to prefill."""
-    from planner.plan.fleet import simulate_fleet
+    from planner.studies.simulate_fleet import simulate_fleet
     classes = [small("long", 2, 4000, 200, ttft="3s", model="llama-3.1-70b"),
                small("short", 1, 500, 200, ttft="2s", model="llama-3.1-70b")]
-    d = solve_fleet(fleet(classes, ("h100",), serving={"parallelism": {"tp": [8], "pp": [1]}})).as_dict()
+    d = plan_json(solve(fleet(classes, ("h100",), serving={"parallelism": {"tp": [8], "pp": [1]}})))
     assert [s["key"] for s in d["services"]] == ["long+short"]
     sim = simulate_fleet(d, "t", requests=20_000)["long+short"]
     by = {c.name: c for c in sim.classes}
@@ -313,9 +315,9 @@ def test_decode_headroom_caps_decode_utilisation():
     """max_decode_utilization_percent: 80 keeps every decode-capable pool at most 80 % busy (a
     verification check), and costs no less than no headroom."""
     classes = [small("chat", 60), small("bulk", 20, 2000, 500, ttft="3s")]
-    free = solve_fleet(fleet(classes, ("h20",)))
-    capped = solve_fleet(fleet(classes, ("h20",), serving={"max_decode_utilization_percent": 80}))
-    checks = [c for c in capped.as_dict()["verification"]["checks"] if c["name"].startswith("decode_utilization[")]
+    free = solve(fleet(classes, ("h20",)))
+    capped = solve(fleet(classes, ("h20",), serving={"max_decode_utilization_percent": 80}))
+    checks = [c for c in plan_json(capped)["verification"]["checks"] if c["name"].startswith("decode_utilization[")]
     assert checks and all(c["value"] <= 0.8 + 1e-9 for c in checks)
     assert capped.cost_per_hour >= free.cost_per_hour
-    assert not any(c["name"].startswith("decode_utilization[") for c in free.as_dict()["verification"]["checks"])
+    assert not any(c["name"].startswith("decode_utilization[") for c in plan_json(free)["verification"]["checks"])

@@ -14,10 +14,12 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from planner.plan.solve import solve
 from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.physics.perf import Parallelism
-from planner.input.problem import Problem, resolve
+from planner.input.problem import Problem
+from planner.plan.resolve import resolve
 
 BASE = {"model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 100},
         "slo": {"ttft": "1s", "tpot": "50ms"}}

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from planner.report.json import plan_json
 from planner.physics import perf
 from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import Infeasible
 from planner.physics.perf import Deployment, Parallelism
 from planner.input.problem import Problem
-from planner.plan.solve import solve_problem
+from planner.plan.solve import solve
 
 FEW = settings(max_examples=6, deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.too_slow])
@@ -48,7 +49,7 @@ def small_problems(draw) -> dict:
 def cost(d: dict) -> float | None:
     """Optimal cost per hour, or None when infeasible."""
     try:
-        return solve_problem(Problem.model_validate(d), "prop").cost_per_hour
+        return solve(Problem.model_validate(d), "prop").cost_per_hour
     except Infeasible:
         return None
 
@@ -66,11 +67,11 @@ def at_least(a: float | None, b: float | None) -> bool:
 @given(small_problems())
 def test_random_problems_solve_and_verify_or_are_infeasible(d):
     try:
-        plan = solve_problem(Problem.model_validate(d), "prop")
+        plan = solve(Problem.model_validate(d), "prop")
     except Infeasible as e:
         assert str(e)  # a reason is always given
         return
-    out = plan.as_dict()
+    out = plan_json(plan)
     assert out["verification"]["passed"] is True
     for c in out["verification"]["checks"]:  # recompute each check's verdict from its numbers
         margin = c["limit"] - c["value"] if c["sense"] == "<=" else c["value"] - c["limit"]

@@ -16,13 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from planner.report.json import plan_json
 from planner.physics import perf
 from planner.physics import queueing
 from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
-from planner.input.problem import load_problem
+from planner.input.load import load_problem
 from planner.studies.simulate import (batched_server, lindley_waits, load_plan, plan_from_dict, simulate)
-from planner.plan.solve import solve_problem
+from planner.plan.solve import solve
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "problems" / "deepseek_qps.yaml"
@@ -31,7 +32,7 @@ EXAMPLE = ROOT / "problems" / "deepseek_qps.yaml"
 @pytest.fixture(scope="module")
 def example_plan() -> dict:
     """The example problem's plan as `plan solve --json` gives it."""
-    return solve_problem(load_problem(EXAMPLE), str(EXAMPLE)).as_dict()
+    return plan_json(solve(load_problem(EXAMPLE), str(EXAMPLE)))
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,7 @@ def test_colocated_plan_serves_every_request(tmp_path):
     text = text.replace("qps: 200", "qps: 20")
     prob = tmp_path / "coloc.yaml"
     prob.write_text(text)
-    plan = solve_problem(load_problem(prob), str(prob)).as_dict()
+    plan = plan_json(solve(load_problem(prob), str(prob)))
     assert {p["role"] for p in plan["pools"]} == {"colocated"}
     res = simulate(plan_from_dict(plan, "coloc"), requests=20_000, seed=0)
     assert res.tpot.mean > 0 and res.ttft.mean > 0

@@ -11,10 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 import cli
+from planner.report.json import plan_json
 from planner.plan import candidates as cand_mod
 from planner.errors import Infeasible, VerificationFailed
-from planner.input.problem import load_problem, resolve
-from planner.plan.solve import solve_problem
+from planner.input.load import load_problem
+from planner.plan.resolve import resolve
+from planner.plan.solve import solve
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.yaml") if not p.stem.startswith("fleet"))  # fleets: test_fleet
@@ -31,8 +33,8 @@ def run(*args):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_solves_and_verifies(path):
-    plan = solve_problem(load_problem(path), str(path))
-    d = plan.as_dict()
+    plan = solve(load_problem(path), str(path))
+    d = plan_json(plan)
     assert d["status"] == "optimal"
     assert d["verification"]["passed"]
     slo = load_problem(path).slo
@@ -49,7 +51,7 @@ def test_every_example_solves_and_verifies(path):
 
 
 def test_deepseek_example_numbers():
-    d = solve_problem(load_problem(ROOT / "problems/deepseek_qps.yaml")).as_dict()
+    d = plan_json(solve(load_problem(ROOT / "problems/deepseek_qps.yaml")))
     tokens_per_hour_out = 200 * 1000 * 3600
     assert d["cost_per_million_output_tokens"] == pytest.approx(d["cost_per_hour"] / (tokens_per_hour_out / 1e6))
     assert d["cost_per_million_tokens"] == pytest.approx(d["cost_per_million_output_tokens"] / 2)
@@ -156,19 +158,19 @@ def test_lying_candidate_fails_verification_exit_4(monkeypatch):
     p = load_problem(ROOT / "problems/deepseek_qps.yaml")
     p = p.model_copy(update={"serving": p.serving.model_copy(update={"modes": ["disaggregated"]})})
     with pytest.raises(VerificationFailed, match="tpot"):
-        solve_problem(p, candidates=tampered(resolve(p)))
-    monkeypatch.setattr("planner.plan.solve.generate", tampered)
+        solve(p, candidates=tampered(resolve(p)))
+    monkeypatch.setattr("planner.plan.services.generate", tampered)
     code, out = run("solve", ROOT / "problems/deepseek_qps.yaml")
     assert code == 4 and "fails verification" in out
 
 
 def test_colocated_and_disaggregated_compete(tmp_path):
-    both = solve_problem(load_problem(ROOT / "problems/deepseek_qps.yaml")).cost_per_hour
+    both = solve(load_problem(ROOT / "problems/deepseek_qps.yaml")).cost_per_hour
     for mode in ("disaggregated", "colocated"):
         p = load_problem(ROOT / "problems/deepseek_qps.yaml")
         p = p.model_copy(update={"serving": p.serving.model_copy(update={"modes": [mode]})})
         try:
-            only = solve_problem(p).cost_per_hour
+            only = solve(p).cost_per_hour
         except Infeasible:
             continue
         assert both <= only + 1e-6

@@ -10,6 +10,7 @@ MIP gap (problem.solver.mip_gap), which is the only slack the assertions allow.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 import re
 import subprocess
 import sys
@@ -20,9 +21,11 @@ from click.testing import CliRunner
 
 from cli import main
 from planner.plan.candidates import generate
-from planner.input.problem import load_problem, resolve
-from planner.studies.sweep import (ALL, Axis, parse_axis, pool_summary, problem_at, restrict, run_sweep,
-                           to_csv)
+from planner.input.load import load_problem
+from planner.plan.resolve import resolve
+from planner.report.json import sweep_json
+from planner.report.sweep import to_csv
+from planner.studies.sweep import ALL, Axis, parse_axis, pool_summary, problem_at, restrict, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = str(ROOT / "problems" / "deepseek_qps.yaml")
@@ -55,9 +58,13 @@ def test_parse_axis_rejects(text):
 
 
 def test_pool_summary_format():
-    pools = [{"role": "decode", "gpu": "h20", "cards_per_instance": 8, "instances": 12},
-             {"role": "prefill", "gpu": "h800", "cards_per_instance": 8, "instances": 3}]
+    """Role letter, instances × cards, GPU; prefill first; detail adds layout and design batch."""
+    def pool(role, gpu, n, b):
+        c = SimpleNamespace(role=role, gpu=gpu, cards=8, batch=b, par=SimpleNamespace(label=lambda: "TP8"))
+        return SimpleNamespace(candidate=c, instances=n)
+    pools = [pool("decode", "h20", 12, 64), pool("prefill", "h800", 3, 2)]
     assert pool_summary(pools) == "P 3×8 H800 | D 12×8 H20"
+    assert pool_summary(pools, detail=True) == "P 3×8 H800 TP8 | D 12×8 H20 TP8 b64"
 
 
 def test_restrict_equals_single_gpu_generation(problem):
@@ -96,14 +103,14 @@ def test_achieved_latency_within_limit(sweep):
 def test_frontier_points_are_verified_plans(sweep, problem):
     """Re-solving each frontier point of the optimum gives a plan that passes verification,
     at the cost and pools the sweep recorded."""
-    from planner.plan.solve import solve_problem
+    from planner.plan.solve import solve
     front = [r for r in sweep.curve(ALL) if r.on_frontier]
     assert front
     for r in front:
-        d = solve_problem(problem_at(problem, {"tpot": r.tpot_limit_s}), PROBLEM).as_dict()
-        assert d["verification"]["passed"] is True
-        assert d["cost_per_hour"] == pytest.approx(r.cost_per_hour, rel=1e-9)
-        assert pool_summary(d["pools"]) == r.pools
+        plan = solve(problem_at(problem, {"tpot": r.tpot_limit_s}), PROBLEM)
+        assert plan.verification.passed is True
+        assert plan.cost_per_hour == pytest.approx(r.cost_per_hour, rel=1e-9)
+        assert pool_summary(plan.verification.pools) == r.pools
 
 
 def test_single_gpu_never_below_optimum(sweep, problem):
@@ -154,7 +161,7 @@ def test_html_holds_the_data(sweep):
     assert "https://" not in page and "<script src" not in page
     data = json.loads(re.search(r'<script type="application/json" id="frontier-data">(.*?)</script>',
                                 page, re.S).group(1).replace("<\\/", "</"))
-    assert data == json.loads(json.dumps(sweep.as_dict()))
+    assert data == json.loads(json.dumps(sweep_json(sweep)))
     front = [r for r in sweep.curve(ALL) if r.on_frontier]
     assert page.count("<circle") >= len(front)
     assert front[0].pools.replace("×", "×") in page  # the hover text carries the plan

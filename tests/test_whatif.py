@@ -16,10 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from planner.report.json import plan_json
 from planner.catalog.schemas import get_gpu
-from planner.input.problem import load_problem
+from planner.input.load import load_problem
 from planner.input.scenario import Buy, Scenario, apply, owned_cost
-from planner.plan.solve import solve_problem
+from planner.plan.solve import solve
 from planner.studies.whatif import breakeven, pool_costs, pools_line, with_price
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ def base():
 
 @pytest.fixture(scope="module")
 def base_plan(base):
-    return solve_problem(base, str(BASE))
+    return solve(base, str(BASE))
 
 
 def _scenario(data: dict) -> Scenario:
@@ -47,7 +48,7 @@ def _cards(plan, gpu: str) -> int:
 def test_empty_scenario_is_the_base_plan(base, base_plan):
     p = apply(base, Scenario(), "empty.yaml")
     assert p == base
-    plan = solve_problem(p, "empty.yaml")
+    plan = solve(p, "empty.yaml")
     assert plan.cost_per_hour == pytest.approx(base_plan.cost_per_hour, rel=1e-9)
     assert pools_line(plan) == pools_line(base_plan)
     assert plan.nodes == base_plan.nodes
@@ -90,7 +91,7 @@ def test_owned_inventory_is_used_before_rented(base, base_plan):
     rented_h200 = base_plan.nodes["h200"][0]
     assert rented_h200 >= 1
     p = apply(base, _scenario({"gpus": {"update": {"h200": {"owned_nodes": 4, "owned_cost_rmb_per_gpu_hour": 5}}}}))
-    plan = solve_problem(p, "own.yaml")
+    plan = solve(p, "own.yaml")
     rent, own = plan.nodes["h200"]
     assert own == 4
     assert plan.cost_per_hour <= base_plan.cost_per_hour - min(4, rented_h200) * 8 * (20.83 - 5.0) + 1e-6
@@ -101,13 +102,13 @@ def test_binding_power_cap_raises_cost(base):
     """With H200 priced out (60 RMB/GPU-h) the cheapest fleet is power-hungry H20/H100; a cap
     at 90 % of its power forces some of the dearer, more power-efficient H200 in."""
     pricey = with_price(base, "h200", 60.0)
-    free = solve_problem(pricey, "base")
-    kw = free.as_dict()["totals"]["power_kw"]
+    free = solve(pricey, "base")
+    kw = plan_json(free)["totals"]["power_kw"]
     cap_kw = 0.9 * kw
     p = apply(pricey, _scenario({"limits": {"power": f"{cap_kw:.3f}kW"}}))
-    plan = solve_problem(p, "power.yaml")
+    plan = solve(p, "power.yaml")
     assert plan.cost_per_hour > free.cost_per_hour
-    assert plan.as_dict()["totals"]["power_kw"] <= cap_kw + 1e-6
+    assert plan_json(plan)["totals"]["power_kw"] <= cap_kw + 1e-6
 
 
 def test_breakeven_both_sides(base, base_plan):
@@ -123,8 +124,8 @@ def test_breakeven_both_sides(base, base_plan):
         assert b.in_base == (_cards(base_plan, gid) > 0)
         assert b.price_in is not None and b.price_out is not None
         assert b.price_in < b.price_out <= b.price_in + max(0.05 * b.base_price, 0.01) + 1e-9
-        below = solve_problem(with_price(base, gid, b.price_in * 0.99), "below")
-        above = solve_problem(with_price(base, gid, b.price_out * 1.01), "above")
+        below = solve(with_price(base, gid, b.price_in * 0.99), "below")
+        above = solve(with_price(base, gid, b.price_out * 1.01), "above")
         assert _cards(below, gid) > 0, gid
         assert _cards(above, gid) == 0, gid
     assert be[inside].in_base and be[inside].price > be[inside].base_price

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from planner.catalog.schemas import GPU, Strict, get_gpu, load_gpus
 from planner.errors import BadInput
 from planner.input.problem import (GPUChoice, Length, Mode, ParallelismOptions, Percent, Positive,
-                             Problem, Seconds, Statistic, Watts)
+                                   Problem, Seconds, Statistic, Watts)
 from planner.input.files import describe_validation_error, read_yaml, validate
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices

@@ -18,7 +18,8 @@ from typing import Literal
 from planner.physics import perf
 from planner.physics import queueing
 from planner.physics.perf import Deployment, Parallelism
-from planner.input.problem import GPUOption, Resolved, _dist
+from planner.plan.resolve import GPUOption, Resolved
+from planner.input.problem import length_pairs
 
 Role = Literal["prefill", "decode", "colocated"]
 
@@ -210,7 +211,7 @@ def workload_context(res: Resolved) -> _Ctx:
     slo = res.problem.slo
     if res.classes:
         targets = tuple(TTFTTarget(k.name, k.slo.ttft_statistic,
-                                   _len_factor(_dist(k.workload.input_tokens), k.slo.ttft_statistic, mean),
+                                   _len_factor(length_pairs(k.workload.input_tokens), k.slo.ttft_statistic, mean),
                                    k.slo.ttft) for k in res.classes)
     else:
         targets = (TTFTTarget("", slo.ttft_statistic, _len_factor(dist, slo.ttft_statistic, mean), slo.ttft),)
@@ -246,14 +247,15 @@ def _rho_max(w: _Ctx, pass_s: float, fixed_s: float) -> float:
                                 w.util_ceiling) for t in w.targets)
 
 
-def _deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
+def deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
+    """One instance of the problem's model on GPU type `opt` with layout `par` (what perf evaluates)."""
     return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype)
 
 
 def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
                       disaggregated: bool = True) -> Candidate | Rejected:
     """Best prompts-per-pass B for a prefill instance: max ρ_max(B)·B·pp·s/D(B) within the TTFT limit."""
-    dep = _deployment(res, opt, par)
+    dep = deployment(res, opt, par)
     mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
     if not mem.fits:
         return Rejected("prefill", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
@@ -311,7 +313,7 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
 
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -> Candidate | Rejected:
     """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
-    dep = _deployment(res, opt, par)
+    dep = deployment(res, opt, par)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
         mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
@@ -343,7 +345,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
     C is tried at multiples of b·s_unc/s_out (the ratio that serves prefill and decode of the
     same requests); TTFT = ⌈s/C⌉ steps + queueing at ρ over the prefill share.
     """
-    dep = _deployment(res, opt, par)
+    dep = deployment(res, opt, par)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
         mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)

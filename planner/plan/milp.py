@@ -20,7 +20,8 @@ import pulp
 
 from planner.plan.candidates import Candidate
 from planner.errors import BadInput
-from planner.input.problem import GPUOption, Limits, Resolved
+from planner.plan.resolve import GPUOption, Resolved
+from planner.input.problem import Limits
 
 
 class SolverStatus(str, enum.Enum):
@@ -95,12 +96,21 @@ class Model:
     service_of: tuple[int, ...] = ()
     use: dict[int, pulp.LpVariable | float] = field(default_factory=dict)
     rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
+    family: dict[str, str] = field(default_factory=dict)              # display name → row family
     cost: pulp.LpAffineExpression | None = None                       # cost per hour (RMB/h)
 
-    def add(self, constraint: pulp.LpConstraint, name: str) -> None:
-        """Add a named row and keep it under its display name (PuLP rewrites '[' and '-')."""
+    def add(self, constraint: pulp.LpConstraint, family: str, key: str = "") -> None:
+        """Add a row of `family` (e.g. 'node_cover') for `key` (e.g. 'h200'); it is kept under its
+        display name `row(family, key)` (PuLP rewrites '[' and '-') and its family recorded, so
+        that diagnosis selects rows by family, never by parsing names."""
+        name = row(family, key)
         self.prob += constraint, name
         self.rows[name] = constraint
+        self.family[name] = family
+
+    def rows_of(self, families: tuple[str, ...]) -> list[str]:
+        """Display names of the rows of the given families, in the order they were added."""
+        return [n for n in self.rows if self.family[n] in families]
 
     def of_service(self, s: int) -> list[tuple[int, Candidate]]:
         return [(i, c) for i, c in enumerate(self.candidates) if self.service_of[i] == s]
@@ -188,7 +198,7 @@ def add_service_choice(m: Model) -> None:
         m.use[s] = pulp.LpVariable(f"use_{s}", cat="Binary") if s in shared else 1.0
     for k, ss in owners.items():
         if len(ss) > 1:
-            m.add(pulp.lpSum(m.use[s] for s in ss) == 1, row("assign", k))
+            m.add(pulp.lpSum(m.use[s] for s in ss) == 1, "assign", k)
 
 
 def add_node_variables(m: Model, shared: Shared) -> None:
@@ -229,7 +239,7 @@ def add_demand(m: Model, s: int, kind: str, target) -> None:
                            + f": the {kind} demand row would be empty")
         m.use[s].upBound = 0   # an optional group of classes that cannot be served together
         return
-    m.add(pulp.LpAffineExpression(terms) >= target, row(f"{kind}_demand", sv.key))
+    m.add(pulp.LpAffineExpression(terms) >= target, f"{kind}_demand", sv.key)
 
 
 def add_instance_floor(m: Model, s: int) -> None:
@@ -252,7 +262,7 @@ def add_node_cover(m: Model, shared: Shared) -> None:
     for opt in shared.gpus:
         if any(c.gpu == opt.id for c in m.candidates):
             m.add(_cards(m, opt.id) <= opt.gpu.node_cards * (m.rent[opt.id] + m.own[opt.id]),
-                  row("node_cover", opt.id))
+                  "node_cover", opt.id)
 
 
 def add_availability_caps(m: Model, shared: Shared) -> None:
@@ -260,7 +270,7 @@ def add_availability_caps(m: Model, shared: Shared) -> None:
     for opt in shared.gpus:
         if opt.max_cards is not None:
             m.add(opt.gpu.node_cards * (m.rent[opt.id] + m.own[opt.id]) <= opt.max_cards,
-                  row("availability", opt.id))
+                  "availability", opt.id)
 
 
 def add_power_cap(m: Model, shared: Shared) -> None:
@@ -270,7 +280,7 @@ def add_power_cap(m: Model, shared: Shared) -> None:
         return
     expr = pulp.lpSum(opt.gpu.node_cards * opt.gpu.power_w / 1e3 * (m.rent[opt.id] + m.own[opt.id])
                       for opt in shared.gpus)
-    m.add(expr <= cap / 1e3, row("power_cap"))
+    m.add(expr <= cap / 1e3, "power_cap")
 
 
 def cost_expr(m: Model, shared: Shared) -> pulp.LpAffineExpression:
@@ -305,7 +315,7 @@ def add_budget_cap(m: Model, shared: Shared) -> None:
     """cost per hour ≤ budget."""
     b = shared.limits.budget_rmb_per_hour
     if b is not None:
-        m.add(cost_expr(m, shared) <= b, row("budget_cap"))
+        m.add(cost_expr(m, shared) <= b, "budget_cap")
 
 
 # --------------------------------------------------------------------------------- solve

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 
 from planner.physics import perf
-from planner.plan.candidates import Candidate, _deployment, ttfts, workload_context
-from planner.input.problem import Resolved
+from planner.plan.candidates import Candidate, deployment, ttfts, workload_context
+from planner.plan.resolve import Resolved
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
 
@@ -110,7 +110,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     """Recompute one pool at the per-instance loads it receives."""
     w = workload_context(res)
     opt = res.option(c.gpu)
-    dep = _deployment(res, opt, c.par)
+    dep = deployment(res, opt, c.par)
     per_step = res.calib.v("decode_tokens_per_step")
     kvpt = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype)
     nic = dep.cards * opt.gpu.nic_bytes_per_s * res.calib.v("network_efficiency")

@@ -12,6 +12,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from planner.input.files import atomic_write
+from planner.input.units import format_time
+from planner.report.json import sweep_json, to_json
 from planner.studies.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -92,7 +95,6 @@ def _title(sweep: Sweep, axis: str) -> str:
 
 
 def _fmt_axis(axis: str, v: float) -> str:
-    from planner.input.units import format_time
     return f"{v:g} req/s" if axis == "qps" else format_time(v)
 
 
@@ -149,7 +151,6 @@ def render_png(sweep: Sweep) -> bytes:
 
 def write_png(sweep: Sweep, path: str, protect: tuple[str, ...] = ()) -> None:
     """render_png written atomically to path (temporary file, then rename); never over an input."""
-    from planner.input.files import atomic_write
     atomic_write(path, render_png(sweep), protect)
 
 
@@ -246,7 +247,6 @@ td.l{text-align:left}tr.front td{font-weight:bold}circle{cursor:pointer}"""
 
 def render_html(sweep: Sweep) -> str:
     """A self-contained page: one SVG panel per swept axis, hover tooltips, the data as JSON and a table."""
-    from planner.report.text import to_json
     e = html.escape
     panels = "\n".join(_svg_panel(sweep, a) for a in panel_axes(sweep))
     head = ["curve", "TPOT limit (ms)", "TTFT limit (s)", "QPS", "status", "TPOT (ms)", "TTFT (s)",
@@ -262,7 +262,7 @@ def render_html(sweep: Sweep) -> str:
         tds = "".join(f'<td class="l">{e(c)}</td>' if i in (0, 4, 10) else f"<td>{e(c)}</td>"
                       for i, c in enumerate(cells))
         body.append(f'<tr class="{"front" if r.on_frontier else ""}">{tds}</tr>')
-    data = to_json(sweep.as_dict()).replace("</", "<\\/")
+    data = to_json(sweep_json(sweep)).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(sweep.problem)}: price vs latency</title>
 <style>{_CSS}</style></head><body>

@@ -1,28 +1,17 @@
-"""Render results for people (terminal tables) and programs (JSON with stable keys)."""
+"""Render results for people: terminal tables of plans, fleets, checks and `plan eval`.
+
+A plan is rendered from its JSON contract (`planner.report.json`), so the text and the JSON can
+never disagree; display units come from `planner.input.units.format_*`.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from planner.input.units import format_bytes, format_time
-
-
-def to_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, fixed float formatting by json, trailing newline."""
-    return json.dumps(_clean(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _clean(x: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
+from planner.plan.model import Plan
+from planner.plan.verify import Verification
+from planner.report.json import plan_json
 
 
 def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
@@ -90,8 +79,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def render_plan(d: dict[str, Any]) -> str:
-    """The plan as a person reads it: pools, totals, costs, binding constraints, verification."""
+def render_plan(plan: Plan) -> str:
+    """A plan of either kind as a person reads it (a fleet adds its classes' attributed cost)."""
+    d = plan_json(plan)
+    return _render_fleet(d) if plan.kind == "fleet" else _render_single(d)
+
+
+def _render_single(d: dict[str, Any]) -> str:
+    """A single plan: pools, totals, costs, binding constraints, verification."""
     cur = d["currency"]
     w = d["workload"]
     slo = d["slo"]
@@ -110,10 +105,10 @@ def render_plan(d: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_checks(checks: list[dict[str, Any]]) -> str:
+def render_checks(v: Verification) -> str:
     """Verification checks as value / limit / slack rows."""
-    rows = [[c["name"], f"{c['value']:.4g}", c["sense"], f"{c['limit']:.4g}", f"{c['slack']:.4g}", c["unit"],
-             "ok" if c["ok"] else "FAIL"] for c in checks]
+    rows = [[c.name, f"{c.value:.4g}", c.sense, f"{c.limit:.4g}", f"{c.slack:.4g}", c.unit,
+             "ok" if c.ok else "FAIL"] for c in v.checks]
     return table(["check", "value", "", "limit", "slack", "unit", ""], rows, "lrlrrll")
 
 
@@ -149,8 +144,8 @@ def render_curve(points: list[dict[str, Any]]) -> str:
     return table(["batch", "TPOT", "tokens/s", "per card", "bound", "fits"], rows, "rrrrll")
 
 
-def render_fleet(d: dict[str, Any]) -> str:
-    """A fleet plan as a person reads it: classes with their attributed cost, pools, totals."""
+def _render_fleet(d: dict[str, Any]) -> str:
+    """A fleet plan: classes with their attributed cost, pools, totals."""
     cur = d["currency"]
     out = [f"Fleet plan for {d['problem']}: {len(d['classes'])} request classes, "
            f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   "

@@ -49,7 +49,7 @@ from planner.physics import perf
 from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
 from planner.physics.perf import Deployment, Parallelism
-from planner.input.problem import decode_context as weighted_decode_context
+from planner.plan.resolve import decode_context as weighted_decode_context
 from planner.input.files import read_json, validate
 
 DEFAULT_REQUESTS = 100_000

@@ -14,26 +14,25 @@ carry no wall-clock time, so every executor gives identical results.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
-from planner.plan.candidates import CandidateSet
 from planner.errors import BadInput, Infeasible, VerificationFailed
-from planner.input.problem import Problem, resolve
+from planner.input.problem import Problem
 from planner.input.units import UnitError, format_time, parse_quantity
+from planner.plan.candidates import CandidateSet
+from planner.plan.resolve import resolve
+from planner.plan.solve import solve
+from planner.plan.verify import PoolState
 
 AXES = ("tpot", "ttft", "qps")
 LATENCY_AXES = ("tpot", "ttft")
 ALL = "all"                    # the curve that may use every GPU type of the problem
 ROLE_LETTER = {"prefill": "P", "decode": "D", "colocated": "C"}
-SCHEMA_VERSION = 1
 
 
 # ------------------------------------------------------------------------------------ axes
@@ -147,16 +146,16 @@ class Row:
         return f"{self.limits()}: {self.cost_per_million_output_tokens:.3f}/M out  {self.pools}"
 
 
-def pool_summary(pools: Iterable[dict[str, Any]], detail: bool = False) -> str:
+def pool_summary(pools: Iterable[PoolState], detail: bool = False) -> str:
     """'P 3×8 H800 | D 12×8 H20': role letter, instances × cards per instance, GPU."""
     merged: dict[tuple, int] = {}
     extra: dict[tuple, str] = {}
     for p in pools:
-        key = (list(ROLE_LETTER).index(p["role"]), p["gpu"], p["cards_per_instance"],
-               p["parallelism"]["label"] if detail else "")
-        merged[key] = merged.get(key, 0) + p["instances"]
+        c = p.candidate
+        key = (list(ROLE_LETTER).index(c.role), c.gpu, c.cards, c.par.label() if detail else "")
+        merged[key] = merged.get(key, 0) + p.instances
         if detail:
-            extra[key] = (f" b{p['design_batch']}" if p["role"] != "prefill" else "")
+            extra[key] = (f" b{c.batch}" if c.role != "prefill" else "")
     parts = []
     for key in sorted(merged):
         role, gpu, cards, label = key
@@ -165,16 +164,19 @@ def pool_summary(pools: Iterable[dict[str, Any]], detail: bool = False) -> str:
     return " | ".join(parts)
 
 
-def fleet_summary(pools: Iterable[dict[str, Any]]) -> str:
+def fleet_summary(pools: Iterable[PoolState]) -> str:
     """'P H100+H200 | D H20': which GPU types serve each role (plan changes worth a label)."""
     roles: dict[str, set[str]] = {}
     for p in pools:
-        roles.setdefault(p["role"], set()).add(p["gpu"].upper())
+        roles.setdefault(p.candidate.role, set()).add(p.candidate.gpu.upper())
     return " | ".join(f"{ROLE_LETTER[r]} {'+'.join(sorted(roles[r]))}" for r in ROLE_LETTER if r in roles)
 
 
-def _worst(pools: list[dict[str, Any]], key: str) -> float | None:
-    vals = [p[key] for p in pools if p.get(key) is not None]
+def worst_latency(pools: Iterable[PoolState], which: str) -> float | None:
+    """The slowest pool's TTFT ('ttft': prefill and colocated pools) or TPOT ('tpot': decode and
+    colocated pools), or None when no pool has one."""
+    skip = "decode" if which == "ttft" else "prefill"
+    vals = [getattr(p, f"{which}_s") for p in pools if p.candidate.role != skip]
     return max(vals) if vals else None
 
 
@@ -188,21 +190,20 @@ def restrict(cs: CandidateSet, gpu: str) -> CandidateSet:
 def solve_row(problem: Problem, source: str, point: dict[str, float], index: int, curve: str,
               candidates: CandidateSet | None = None) -> Row:
     """Solve one (curve, grid point); an infeasible or unverified point is a row, not an error."""
-    from planner.plan.solve import solve_problem
     p = problem_at(problem, point, curve)
     base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft,
                 qps=p.workload.qps)
     try:
-        d = solve_problem(p, source, candidates=candidates).as_dict()
+        plan = solve(p, source, candidates=candidates)
     except Infeasible as e:
         return Row(**base, status="infeasible", reason=str(e))
     except VerificationFailed as e:
         return Row(**base, status="verification_failed", reason=str(e))
-    pools = d["pools"]
-    return Row(**base, status=d["status"], tpot_s=_worst(pools, "tpot_s"), ttft_s=_worst(pools, "ttft_s"),
-               cost_per_hour=d["cost_per_hour"],
-               cost_per_million_output_tokens=d["cost_per_million_output_tokens"],
-               cost_per_million_tokens=d["cost_per_million_tokens"],
+    pools = plan.verification.pools
+    return Row(**base, status=plan.status, tpot_s=worst_latency(pools, "tpot"),
+               ttft_s=worst_latency(pools, "ttft"), cost_per_hour=plan.cost_per_hour,
+               cost_per_million_output_tokens=plan.cost_per_million_output_tokens,
+               cost_per_million_tokens=plan.cost_per_million_tokens,
                pools=pool_summary(pools), fleet=fleet_summary(pools),
                plan=pool_summary(pools, detail=True))
 
@@ -278,30 +279,6 @@ class Sweep:
 
     def curve(self, name: str) -> list[Row]:
         return [r for r in self.rows if r.curve == name]
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON contract of frontier.json (SI units, costs in `currency`)."""
-        return {"schema_version": SCHEMA_VERSION, "problem": self.problem, "currency": self.currency,
-                "axes": {a.name: list(a.values) for a in self.axes}, "curves": list(self.curves),
-                "rows": [asdict(r) | {"interactivity_tokens_per_s_per_user": r.interactivity}
-                         for r in self.rows]}
-
-
-CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status", "tpot_s",
-               "interactivity_tokens_per_s_per_user", "ttft_s", "cost_per_hour",
-               "cost_per_million_output_tokens", "cost_per_million_tokens", "pools", "fleet", "on_frontier",
-               "reason")
-
-
-def to_csv(sweep: Sweep) -> str:
-    """One line per row; empty cells where a value does not exist (infeasible points)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for d in sweep.as_dict()["rows"]:
-        w.writerow(["" if d[c] is None else repr(d[c]) if isinstance(d[c], float) else d[c]
-                    for c in CSV_COLUMNS])
-    return buf.getvalue()
 
 
 def curves_of(problem: Problem, per_gpu: bool) -> tuple[str, ...]:
@@ -388,50 +365,3 @@ def _run_dask(address: str, tasks: list, collect: Callable[[list[Row]], None]) -
     finally:
         if cluster is not None:
             cluster.close()
-
-
-# --------------------------------------------------------------------------------- output
-def render_table(sweep: Sweep) -> str:
-    """The optimum at each grid point with its pools, and each GPU type's price alongside."""
-    from planner.report.text import table
-    swept = [a.name for a in sweep.axes]
-    singles = [c for c in sweep.curves if c != ALL]
-    by = {(r.curve, r.point): r for r in sweep.rows}
-    headers = [f"{n} limit" for n in swept] + ["TPOT", "TTFT", f"{sweep.currency}/M out"]
-    headers += [f"{g} only" for g in singles] + ["frontier", "pools (optimum)"]
-    rows = []
-    for r in sweep.curve(ALL):
-        cells = [f"{r.qps:g}" if n == "qps" else format_time(getattr(r, f"{n}_limit_s")) for n in swept]
-        if r.solved:
-            cells += [format_time(r.tpot_s), format_time(r.ttft_s), f"{r.cost_per_million_output_tokens:.3f}"]
-        else:
-            cells += ["-", "-", r.status]
-        for g in singles:
-            o = by[(g, r.point)]
-            cells.append(f"{o.cost_per_million_output_tokens:.3f}" if o.solved else "-")
-        cells += ["*" if r.on_frontier else "", r.pools]
-        rows.append(cells)
-    align = "r" * (len(headers) - 1) + "l"
-    return table(headers, rows, align)
-
-
-OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")
-
-
-def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = ()) -> list[str]:
-    """Write the four frontier files into out_dir (created if missing), each atomically."""
-    from pathlib import Path
-
-    from planner.report import plots
-    from planner.report.text import to_json
-    from planner.input.files import atomic_write
-    d = Path(out_dir)
-    if d.exists() and not d.is_dir():
-        raise BadInput(f"--out {out_dir}: exists and is not a directory")
-    d.mkdir(parents=True, exist_ok=True)
-    csv_p, json_p, png_p, html_p = (str(d / f) for f in OUTPUT_FILES)
-    atomic_write(csv_p, to_csv(sweep), protect=inputs)
-    atomic_write(json_p, to_json(sweep.as_dict()), protect=inputs)
-    plots.write_png(sweep, png_p, protect=inputs)
-    atomic_write(html_p, plots.render_html(sweep), protect=inputs)
-    return [csv_p, json_p, png_p, html_p]

@@ -17,10 +17,12 @@ from pathlib import Path
 from planner.plan.candidates import CandidateSet, generate
 from planner.catalog.schemas import get_gpu
 from planner.errors import Infeasible, VerificationFailed
-from planner.input.problem import Problem, resolve
+from planner.input.problem import Problem
+from planner.plan.resolve import resolve
 from planner.input.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
                               owned_cost, scenario_name, without_buy)
-from planner.plan.solve import Plan, solve_problem
+from planner.plan.model import Plan
+from planner.plan.solve import solve
 from planner.input.files import atomic_write
 
 ROLES = ("prefill", "decode", "colocated")
@@ -53,7 +55,7 @@ def solve_outcome(problem: Problem, name: str, source: str, *, solver: str | Non
                   time_limit: float | None = None, candidates: CandidateSet | None = None) -> Outcome:
     """Solve one problem; infeasibility and failed verification become an outcome, not a crash."""
     try:
-        plan = solve_problem(problem, source, solver=solver, time_limit=time_limit, candidates=candidates)
+        plan = solve(problem, source, solver=solver, time_limit=time_limit, candidates=candidates)
     except Infeasible as e:
         return Outcome(name, source, problem, None, "infeasible", str(e))
     except VerificationFailed as e:
@@ -322,7 +324,8 @@ def outcome_dict(o: Outcome, base: Outcome) -> dict:
                "plan": None}
     if o.plan is None:
         return d
-    pd = o.plan.as_dict()
+    from planner.report.json import plan_json
+    pd = plan_json(o.plan)
     d.update(cost_per_hour=pd["cost_per_hour"], cost_per_million_output_tokens=pd["cost_per_million_output_tokens"],
              margin_per_hour=pd["margin_per_hour"], cards=pd["totals"]["cards"], nodes=pd["totals"]["nodes"],
              pools=pools_line(o.plan), cost_split_per_hour=pool_costs(o.plan), plan=pd)
@@ -333,9 +336,11 @@ def outcome_dict(o: Outcome, base: Outcome) -> dict:
 
 
 def breakeven_dict(b: BreakEven) -> dict:
+    from planner.report.json import plan_json
+
     def brief(p: Plan | None) -> dict | None:
         return None if p is None else {"cost_per_hour": p.cost_per_hour, "pools": pools_line(p),
-                                       "nodes": p.as_dict()["totals"]["nodes"]}
+                                       "nodes": plan_json(p)["totals"]["nodes"]}
     return {"gpu": b.gpu, "base_price_rmb_per_gpu_hour": b.base_price, "in_base_plan": b.in_base,
             "direction": "leaves above" if b.in_base else "enters below",
             "break_even_rmb_per_gpu_hour": b.price, "price_in": b.price_in, "price_out": b.price_out,

@@ -1,0 +1,63 @@
+"""A fleet problem: several request classes (and models) served by one GPU fleet.
+
+Glossary: a *class* is one kind of request (its model, QPS, lengths, SLOs). The settings every
+problem has (GPUs, serving, limits, prices, solver, calibration) are shared by the classes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from planner.input.problem import PlanSettings, Precisions, Pricing, SLO, Workload
+from planner.input.schema import Strict
+
+
+def _class_name(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
+        raise ValueError("a class name is 1–64 letters, digits, '_', '.' or '-' "
+                         "('+' joins the names of classes that share pools)")
+    return v
+
+
+ClassName = Annotated[str, AfterValidator(_class_name)]
+
+
+class RequestClass(Strict):
+    """One kind of request: its model, precision, workload, SLOs and (optionally) selling prices."""
+
+    name: ClassName
+    model: str
+    precision: Precisions = Precisions()
+    workload: Workload
+    slo: SLO
+    pricing: Pricing | None = None   # default: the fleet's pricing
+
+
+class FleetProblem(PlanSettings):
+    """Several request classes on one fleet, plus the settings every problem has."""
+
+    name: str = "fleet"
+    classes: list[RequestClass] = Field(min_length=1)
+    sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
+    prune_dominated: bool = True
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_classes(cls, v: list[RequestClass]) -> list[RequestClass]:
+        seen: set[str] = set()
+        for k in v:
+            if k.name in seen:
+                raise ValueError(f"class {k.name!r} is listed twice")
+            seen.add(k.name)
+        return v
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> "FleetProblem":
+        for k in self.classes:
+            if k.pricing is not None and k.pricing.currency != self.pricing.currency:
+                raise ValueError(f"class {k.name!r} prices in {k.pricing.currency}, the fleet in "
+                                 f"{self.pricing.currency}")
+        return self

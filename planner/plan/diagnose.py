@@ -1,0 +1,116 @@
+"""Why a problem has no plan: the limit no candidate meets, or the caps that bind.
+
+Infeasible (exit 3) always carries the reason and the best value reachable: the fastest
+candidate's TPOT/TTFT, the smallest memory overflow, or the largest fraction of the demand the
+caps allow (found by re-solving the same model with the served fraction as a variable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pulp
+
+from planner.errors import Infeasible, VerificationFailed
+from planner.input.problem import SolverOptions
+from planner.plan import milp
+from planner.plan.candidates import Candidate, CandidateSet
+from planner.plan.resolve import Resolved
+from planner.plan.verify import Verification
+
+CAP_FAMILIES = ("availability", "power_cap", "budget_cap")   # rows whose relaxation may serve more
+
+
+def missing_roles(cands: tuple[Candidate, ...] | list[Candidate]) -> list[str]:
+    """'prefill' / 'decode' when no candidate can provide that capacity."""
+    out = []
+    if not any(c.prefill_tok_s > 0 for c in cands):
+        out.append("prefill")
+    if not any(c.decode_tok_s > 0 for c in cands):
+        out.append("decode")
+    return out
+
+
+def explain_no_candidates(res: Resolved, cs: CandidateSet, roles: list[str] | None = None) -> str:
+    """Which limit no candidate meets, and the best value any candidate reaches."""
+    lines = []
+    roles = roles or ["prefill", "decode"]
+    rej = cs.rejected
+    if rej and all(r.reason == "memory" for r in rej):
+        best = min(rej, key=lambda r: r.value - r.limit)
+        return (f"the model does not fit: the best shape ({best.gpu} {best.par.label()}) needs "
+                f"{best.value/1e9:.1f} GB per card of {best.limit/1e9:.1f} GB usable "
+                f"(overflow {(best.value-best.limit)/1e9:.1f} GB); allow more cards per instance "
+                f"(serving.parallelism.max_cards_per_instance) or a lower weight precision")
+    tp = [r for r in rej if r.reason == "tpot"]
+    if "decode" in roles and tp:
+        best = min(tp, key=lambda r: r.value)
+        lines.append(f"TPOT {res.problem.slo.tpot*1e3:g} ms unreachable: the fastest candidate reaches "
+                     f"{best.value*1e3:.1f} ms ({best.par.cards}x{best.gpu} {best.par.label()}, batch 1)")
+    tt = [r for r in rej if r.reason == "ttft"]
+    if "prefill" in roles and tt:
+        best = min(tt, key=lambda r: r.value)
+        lines.append(f"TTFT {res.problem.slo.ttft:g} s unreachable: the fastest candidate reaches "
+                     f"{best.value:.3f} s ({best.par.cards}x{best.gpu} {best.par.label()}, one prompt alone)")
+    if not lines:
+        lines.append("no candidate meets the limits (" + ", ".join(roles) + ")")
+    return "; ".join(lines)
+
+
+def _served_fraction(m: milp.Model, alpha: pulp.LpVariable, opts: SolverOptions, name: str,
+                     verbose: bool) -> float:
+    """Largest fraction of demand the model can serve (0 when even that fails)."""
+    rep = milp.solve(m, name, opts.time_limit, opts.mip_gap, verbose)
+    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    return (alpha.varValue or 0.0) if ok else 0.0
+
+
+def binding_caps(m: milp.Model, alpha: pulp.LpVariable, opts: SolverOptions, name: str,
+                 verbose: bool) -> tuple[float, list[str]]:
+    """On a model whose demand rows ask for the fraction `alpha`: the largest fraction the caps
+    allow, and the caps that bind (relaxing one alone serves more). Solved with the problem's
+    own time limit and gap."""
+    m.prob.sense = pulp.LpMaximize
+    m.prob.setObjective(alpha)
+    frac = _served_fraction(m, alpha, opts, name, verbose)
+    binding = []
+    for row_name in m.rows_of(CAP_FAMILIES):
+        c = m.rows[row_name]
+        saved = c.constant
+        c.constant = -1e15
+        if _served_fraction(m, alpha, opts, name, verbose) > frac + 1e-6:
+            binding.append(row_name)
+        c.constant = saved
+    return frac, binding
+
+
+def explain_caps(build: Callable[[pulp.LpVariable], milp.Model], opts: SolverOptions, name: str,
+                 verbose: bool, what_is_served: Callable[[float], str]) -> str:
+    """Caps or budget make the demand impossible: the largest fraction they allow, and which
+    limit binds. `build(alpha)` builds the model with demand rows asking for the fraction alpha."""
+    alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
+    frac, binding = binding_caps(build(alpha), alpha, opts, name, verbose)
+    what = ", ".join(binding) if binding else "the caps together"
+    return f"{what}: {what_is_served(frac)}"
+
+
+def raise_unless_verified(v: Verification, what: str) -> None:
+    """VerificationFailed (exit 4) naming every failed check, value against limit."""
+    if not v.passed:
+        raise VerificationFailed(f"{what} fails verification: "
+                                 + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
+                                             for c in v.failed), v.failed)
+
+
+def raise_unless_solved(report: milp.SolverReport, source: str, time_limit: float,
+                        explain: Callable[[], str]) -> None:
+    """Infeasible (exit 3) unless the solver returned a plan: why (explain() names the binding
+    caps), or that the time limit or the solver itself stopped it."""
+    if report.status in (milp.SolverStatus.infeasible, milp.SolverStatus.unbounded):
+        raise Infeasible(f"{source}: " + explain())
+    if report.status == milp.SolverStatus.no_solution_time_limit:
+        raise Infeasible(f"{source}: the solver found no plan within the time limit of "
+                         f"{time_limit:g} s; raise solver.time_limit")
+    if report.status == milp.SolverStatus.error:
+        other = "cbc" if report.name == "highs" else "highs"
+        raise Infeasible(f"{source}: the {report.name} solver failed; try --solver {other}")

@@ -1,0 +1,137 @@
+"""Resolution: a problem joined with its catalogs (model, GPUs with the problem's prices and caps,
+calibration), in SI units — everything the later stages of planning need.
+
+Glossary: `Resolved` one workload (a single problem, or the mixture of fleet classes that share
+pools), `GPUOption` a GPU type as the problem sees it, `ClassLoad` one class inside a mixture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.catalog.schemas import GPU, Calibration, Model, get_gpu, get_model, load_calibration, load_gpus
+from planner.errors import BadInput
+from planner.input.problem import Problem, SLO, Workload, length_mean, length_pairs
+
+
+@dataclass(frozen=True)
+class GPUOption:
+    """A GPU type as this problem sees it: catalog entry plus effective price, caps and inventory."""
+
+    gpu: GPU
+    price_per_card_hour: float
+    max_cards: int | None
+    owned_nodes: int
+    owned_cost_per_card_hour: float
+
+    @property
+    def id(self) -> str:
+        return self.gpu.id
+
+
+@dataclass(frozen=True)
+class ClassLoad:
+    """One request class inside a pooled workload (fleets): its own lengths and SLO."""
+
+    name: str
+    workload: Workload
+    slo: SLO
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A problem joined with its catalogs: everything downstream stages need, SI units.
+
+    `classes` is empty for a single workload; for pools shared by several request classes
+    (fleets) `problem.workload` is their mixture, `problem.slo` the strictest limits, and
+    `classes` keeps each class so that TTFT and decode context are computed per class.
+    """
+
+    problem: Problem
+    model: Model
+    gpus: tuple[GPUOption, ...]
+    calib: Calibration
+    weight_dtype: str
+    kv_dtype: str
+    source: str
+    classes: tuple[ClassLoad, ...] = ()
+
+    def option(self, gpu_id: str) -> GPUOption:
+        """The problem's option for GPU type `gpu_id` (candidates only carry the id)."""
+        return next(o for o in self.gpus if o.id == gpu_id)
+
+    @property
+    def qps(self) -> float:
+        return self.problem.workload.qps
+
+    @property
+    def input_dist(self) -> list[tuple[float, float]]:
+        return length_pairs(self.problem.workload.input_tokens)
+
+    @property
+    def output_dist(self) -> list[tuple[float, float]]:
+        return length_pairs(self.problem.workload.output_tokens)
+
+    @property
+    def input_mean(self) -> float:
+        return sum(v * p for v, p in self.input_dist)
+
+    @property
+    def output_mean(self) -> float:
+        return sum(v * p for v, p in self.output_dist)
+
+    @property
+    def hit(self) -> float:
+        return self.problem.workload.prefix_cache_hit
+
+    @property
+    def uncached_mean(self) -> float:
+        return self.input_mean * (1.0 - self.hit)
+
+    @property
+    def decode_context_mean(self) -> float:
+        """Mean context of a sequence in a decode batch (see `decode_context`)."""
+        if not self.classes:
+            return self.input_mean + self.output_mean / 2.0
+        return decode_context([(k.workload.qps, length_mean(k.workload.input_tokens), length_mean(k.workload.output_tokens))
+                               for k in self.classes])
+
+
+def decode_context(classes: list[tuple[float, float, float]]) -> float:
+    """Mean context in a decode batch shared by classes (qps, mean s_in, mean s_out): s_in + s_out/2
+    weighted by the output tokens each spends in the batch, Σ q·s_out·(s_in + s_out/2) / Σ q·s_out."""
+    return (sum(q * s_out * (s_in + s_out / 2.0) for q, s_in, s_out in classes)
+            / sum(q * s_out for q, _, s_out in classes))
+
+
+def resolve(problem: Problem, source: str = "problem") -> Resolved:
+    """Look up model, GPUs and calibration; check cross-field consistency (caps vs inventory)."""
+    model = _in(source, "model", lambda: get_model(problem.model))
+    catalog = load_gpus()
+    options = []
+    for i, choice in enumerate(problem.gpus):
+        gpu = _in(source, f"gpus[{i}].id", lambda: get_gpu(choice.id, catalog))
+        cap = choice.max_cards
+        if choice.max_nodes is not None:
+            node_cap = choice.max_nodes * gpu.node_cards
+            cap = node_cap if cap is None else min(cap, node_cap)
+        if cap is not None and choice.owned_nodes * gpu.node_cards > cap:
+            raise BadInput(f"{source}: gpus[{i}].owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
+                           f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
+                           f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
+        price = gpu.price_per_card_hour if choice.price_rmb_per_gpu_hour is None else choice.price_rmb_per_gpu_hour
+        options.append(GPUOption(gpu, price, cap, choice.owned_nodes, choice.owned_cost_rmb_per_gpu_hour))
+    calib = _in(source, "calibration", lambda: load_calibration(problem.calibration))
+    if problem.calibration_overrides:
+        calib = _in(source, "calibration_overrides",
+                    lambda: calib.with_overrides(problem.calibration_overrides))
+    weights = problem.precision.weights or model.weight_dtype
+    return Resolved(problem, model, tuple(options), calib, weights, problem.precision.kv, source)
+
+
+def _in(source: str, field: str, fn):
+    """Run a catalog look-up, prefixing any BadInput with the file and field it came from."""
+    try:
+        return fn()
+    except BadInput as e:
+        raise BadInput("\n".join(f"{source}: {field}: {line}" for line in str(e).splitlines())) from None

@@ -1,0 +1,154 @@
+"""Services: the groups of demand that pools are sized for.
+
+A single problem is one service (key ''). In a fleet every class is a service of its own, and
+(sharing: auto) so is every allowed subset of classes of one model that may share pools: their
+mixture must then meet every class's TTFT and the strictest TPOT. The MILP serves each class by
+exactly one chosen service.
+
+    Problem | FleetProblem → Resolved per class → service plans → candidates per service
+    (dominated ones pruned on fleets) → Service (what milp.build_fleet takes)
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+from planner.errors import BadInput
+from planner.input.fleet import FleetProblem, RequestClass
+from planner.input.problem import SLO, LengthDist, Problem, Workload, length_mean
+from planner.plan import milp
+from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dominated
+from planner.plan.resolve import ClassLoad, Resolved, resolve
+
+ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
+                        # beyond it, singletons, pairs and all of them together (2^n grows fast)
+PARALLEL_FROM = 6       # services: generate candidates in worker processes from this many on
+STAT_ORDER = ("p50", "mean", "p90", "p95", "p99")   # from least to most demanding
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service with its resolution and candidates (before and after pruning)."""
+
+    key: str                            # '' for a single problem, else '+'-joined class names
+    classes: tuple[str, ...]            # () for a single problem
+    res: Resolved
+    cs: CandidateSet
+    candidates: tuple[Candidate, ...]   # after pruning
+
+    def milp_service(self) -> milp.Service:
+        return milp.Service(self.key, self.candidates, milp.demand_of(self.res), self.classes)
+
+
+def class_problem(f: FleetProblem, k: RequestClass) -> Problem:
+    """One class on its own as a single-workload Problem with the fleet's GPUs, limits and solver."""
+    return Problem(name=f"{f.name}:{k.name}", model=k.model, precision=k.precision, workload=k.workload,
+                   slo=k.slo, gpus=f.gpus, serving=f.serving, limits=f.limits, pricing=k.pricing or f.pricing,
+                   solver=f.solver, calibration=f.calibration, calibration_overrides=f.calibration_overrides)
+
+
+def mixture(parts: list[tuple[float, int | LengthDist]]) -> LengthDist:
+    """QPS-weighted mixture of the classes' length distributions."""
+    values, weights = [], []
+    for q, x in parts:
+        pairs = [(x, 1.0)] if isinstance(x, int) else x.pairs()
+        for v, p in pairs:
+            values.append(int(v))
+            weights.append(q * p)
+    return LengthDist(values=values, weights=weights)
+
+
+def pooled_problem(f: FleetProblem, ks: list[RequestClass], singles: list[Resolved]) -> Problem:
+    """Classes sharing pools as one workload: Σ QPS, mixed lengths, the token-weighted cache hit,
+    the tightest TTFT/TPOT and the most demanding statistic (TTFT is also checked per class)."""
+    qps = sum(k.workload.qps for k in ks)
+    in_tok = sum(k.workload.qps * r.input_mean for k, r in zip(ks, singles))
+    unc_tok = sum(k.workload.qps * r.uncached_mean for k, r in zip(ks, singles))
+    hit = 100.0 * (1.0 - unc_tok / in_tok)
+    wl = Workload(qps=qps, input_tokens=mixture([(k.workload.qps, k.workload.input_tokens) for k in ks]),
+                  output_tokens=mixture([(k.workload.qps, k.workload.output_tokens) for k in ks]),
+                  prefix_cache_hit_percent=min(max(hit, 0.0), 100.0))
+    slo = SLO(ttft=min(k.slo.ttft for k in ks), tpot=min(k.slo.tpot for k in ks),
+              ttft_statistic=max((k.slo.ttft_statistic for k in ks), key=STAT_ORDER.index),
+              tpot_statistic=max((k.slo.tpot_statistic for k in ks), key=STAT_ORDER.index))
+    return class_problem(f, ks[0]).model_copy(update={
+        "name": f"{f.name}:{service_key(ks)}", "workload": wl, "slo": slo, "pricing": f.pricing})
+
+
+def service_key(ks: list[RequestClass]) -> str:
+    return "+".join(k.name for k in ks)
+
+
+def sharing_subsets(n: int) -> list[tuple[int, ...]]:
+    """Index sets of classes (of one model) that may share pools: all subsets of ≥ 2 up to
+    ALL_SUBSETS_UP_TO classes, else pairs and the whole group."""
+    if n < 2:
+        return []
+    if n <= ALL_SUBSETS_UP_TO:
+        return [s for r in range(2, n + 1) for s in itertools.combinations(range(n), r)]
+    return list(itertools.combinations(range(n), 2)) + [tuple(range(n))]
+
+
+def resolve_classes(f: FleetProblem, source: str) -> list[Resolved]:
+    """Each class resolved on its own (model, GPUs, calibration); errors name classes[i]."""
+    out = []
+    for i, k in enumerate(f.classes):
+        try:
+            out.append(resolve(class_problem(f, k), source))
+        except BadInput as e:
+            raise BadInput(str(e).replace(f"{source}: model:", f"{source}: classes[{i}].model:")) from None
+    return out
+
+
+def service_plans(f: FleetProblem, singles: list[Resolved]) -> list[tuple[list[RequestClass], Resolved]]:
+    """Every single class, and (sharing: auto) every allowed subset of same-model classes,
+    each with the Resolved its candidates are generated for."""
+    out = [([k], r) for k, r in zip(f.classes, singles)]
+    if f.sharing == "none":
+        return out
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(singles):
+        groups[(r.model.id, r.weight_dtype, r.kv_dtype)].append(i)
+    for idx in groups.values():
+        for sub in sharing_subsets(len(idx)):
+            ks = [f.classes[idx[j]] for j in sub]
+            rs = [singles[idx[j]] for j in sub]
+            p = pooled_problem(f, ks, rs)
+            out.append((ks, Resolved(p, rs[0].model, rs[0].gpus, rs[0].calib, rs[0].weight_dtype,
+                                     rs[0].kv_dtype, rs[0].source,
+                                     tuple(ClassLoad(k.name, k.workload, k.slo) for k in ks))))
+    return out
+
+
+def fleet_services(f: FleetProblem, singles: list[Resolved], workers: int | None = None) -> list[Service]:
+    """Candidates of every service of a fleet; in `workers` processes (default: the machine's
+    cores) when there are many services. Results do not depend on the number of workers."""
+    plans = service_plans(f, singles)
+    workers = min(workers or os.cpu_count() or 1, len(plans))
+    if workers > 1 and len(plans) >= PARALLEL_FROM:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            sets = list(pool.map(generate, [r for _, r in plans], chunksize=1))
+    else:
+        sets = [generate(r) for _, r in plans]
+    out = []
+    for (ks, res), cs in zip(plans, sets):
+        kept = prune_dominated(cs.candidates) if f.prune_dominated else cs.candidates
+        out.append(Service(service_key(ks), tuple(k.name for k in ks), res, cs, kept))
+    return out
+
+
+def single_service(res: Resolved, cs: CandidateSet | None = None) -> Service:
+    """A single problem as one service: every candidate kept (nothing to prune against)."""
+    cs = cs if cs is not None else generate(res)
+    return Service("", (), res, cs, cs.candidates)
+
+
+def class_lengths(w: Workload) -> tuple[float, float, float]:
+    """(mean input, mean uncached input, mean output) tokens of a workload."""
+    s_in = length_mean(w.input_tokens)
+    return s_in, s_in * (1 - w.prefix_cache_hit), length_mean(w.output_tokens)

@@ -1,0 +1,235 @@
+"""The JSON contract, written in one place: a Plan (either kind) as data with stable keys.
+
+README "JSON output" documents the keys. Wall-clock seconds are null unless `timings`, so the
+same input gives byte-identical JSON run after run. `planner.studies.simulate.planfile` reads
+this contract back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+from planner.input.problem import SLO, LengthDist, Workload
+from planner.plan import milp
+from planner.plan.candidates import Candidate
+from planner.plan.model import Plan, attribute_costs
+from planner.plan.services import Service, class_lengths
+from planner.plan.verify import PoolState, Verification
+from planner.studies.sweep import Sweep
+
+SCHEMA_VERSION = 1   # of plan files and frontier.json
+
+
+def to_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, fixed float formatting by json, trailing newline."""
+    return json.dumps(_clean(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _clean(x: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def plan_json(p: Plan, timings: bool = False) -> dict[str, Any]:
+    """The plan as JSON-ready data: a single plan's keys, or a fleet's (`kind: fleet`)."""
+    return fleet_dict(p, timings) if p.kind == "fleet" else plan_dict(p, timings)
+
+
+def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
+    """A single problem's plan (README 'JSON output')."""
+    r = p.resolved
+    tin, tout = p.tokens_per_hour()
+    pricing = r.problem.pricing
+    revenue = None
+    margin = None
+    breakeven = p.cost_per_hour / (tout / 1e6)
+    if pricing.sell_per_million_output_tokens is not None:
+        revenue = (tin * pricing.sell_per_million_input_tokens
+                   + tout * pricing.sell_per_million_output_tokens) / 1e6
+        margin = revenue - p.cost_per_hour
+        breakeven = (p.cost_per_hour - tin * pricing.sell_per_million_input_tokens / 1e6) / (tout / 1e6)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": p.status,
+        "problem": r.problem.name,
+        "model": r.model.id,
+        "weight_dtype": r.weight_dtype,
+        "kv_dtype": r.kv_dtype,
+        "calibration": r.calib.name,
+        "calibration_overrides": dict(sorted(r.problem.calibration_overrides.items())),
+        "model_source": r.problem.model,
+        "calibration_source": r.problem.calibration,
+        **r.calib.fixed_ttft_dict(r.model.arch.family),
+        "currency": pricing.currency,
+        "mode": p.mode,
+        "workload": {"qps": r.qps, "input_tokens": r.input_mean, "output_tokens": r.output_mean,
+                     "prefix_cache_hit": r.hit,
+                     "input_distribution": [[v, q] for v, q in r.input_dist],
+                     "output_distribution": [[v, q] for v, q in r.output_dist]},
+        "slo": slo_dict(r.problem.slo),
+        "cost_per_hour": p.cost_per_hour,
+        "cost_per_million_output_tokens": p.cost_per_million_output_tokens,
+        "cost_per_million_tokens": p.cost_per_million_tokens,
+        "revenue_per_hour": revenue,
+        "margin_per_hour": margin,
+        "break_even_price_per_million_output_tokens": breakeven,
+        "pools": [pool_dict(st) for st in p.verification.pools],
+        "totals": totals_dict(r.gpus, p.chosen, p.nodes),
+        "binding": list(p.binding),
+        "verification": verification_dict(p.verification),
+        "solver": solver_dict(p.solver, timings, candidates=p.candidates),
+    }
+
+
+def totals_dict(gpus, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """Cards and nodes by GPU type, owned nodes used, and card power (JSON `totals`)."""
+    opts = {o.id: o for o in gpus}
+    cards: Counter = Counter()
+    for c, n in chosen.items():
+        cards[c.gpu] += n * c.cards
+    used = {g: rn + on for g, (rn, on) in nodes.items() if rn + on > 0}
+    power_w = sum(n * opts[g].gpu.node_cards * opts[g].gpu.power_w for g, n in used.items())
+    return {"cards": dict(sorted(cards.items())), "nodes": dict(sorted(used.items())),
+            "owned_nodes": {g: o for g, (_, o) in sorted(nodes.items()) if o}, "power_kw": power_w / 1e3}
+
+
+def verification_dict(v: Verification) -> dict[str, Any]:
+    return {"passed": v.passed, "checks": [c.as_dict() for c in v.checks]}
+
+
+def solver_dict(rep: milp.SolverReport, timings: bool, **extra) -> dict[str, Any]:
+    """The solver's report; wall-clock seconds only with `timings` (byte-identical JSON otherwise)."""
+    return {"name": rep.name, "status": rep.status.value, "gap": rep.gap,
+            "seconds": rep.seconds if timings else None, "variables": rep.variables,
+            "constraints": rep.constraints, **extra}
+
+
+def pool_dict(st: PoolState) -> dict[str, Any]:
+    """One verified pool (README 'JSON output', `pools`)."""
+    c = st.candidate
+    return {
+        "role": c.role, "gpu": c.gpu, "cards_per_instance": c.cards, "instances": st.instances,
+        "parallelism": {"tp": c.par.tp, "pp": c.par.pp, "dp": c.par.dp, "label": c.par.label()},
+        "batch": st.batch, "design_batch": c.batch, "chunk_tokens": c.chunk_tokens,
+        "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
+        "tpot_s": st.tpot_s if c.role != "prefill" else None,
+        "prefill_tokens_per_s": st.prefill_load_tok_s * st.instances,
+        "decode_tokens_per_s": st.decode_load_tok_s * st.instances,
+        "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,
+        "capacity_decode_tokens_per_s": c.decode_tok_s * st.instances,
+        "memory_per_card_bytes": st.memory_per_card_bytes, "bound": c.bound,
+        "limited_by": c.limited_by, "name": c.name,
+    }
+
+
+def slo_dict(slo: SLO) -> dict[str, Any]:
+    return {"ttft_s": slo.ttft, "tpot_s": slo.tpot, "ttft_statistic": slo.ttft_statistic,
+            "tpot_statistic": slo.tpot_statistic}
+
+
+def _pairs(x: int | LengthDist) -> list[list[float]]:
+    return [[float(x), 1.0]] if isinstance(x, int) else [[v, q] for v, q in x.pairs()]
+
+
+def workload_dict(w: Workload) -> dict[str, Any]:
+    s_in, _, s_out = class_lengths(w)
+    return {"qps": w.qps, "input_tokens": s_in, "output_tokens": s_out,
+            "prefix_cache_hit": w.prefix_cache_hit,
+            "input_distribution": _pairs(w.input_tokens), "output_distribution": _pairs(w.output_tokens)}
+
+
+def service_dict(svc: Service) -> dict[str, Any]:
+    """A service in use (JSON `services[]`): its classes, model, and the workload and SLO its
+    pools were sized for (the classes' mixture and strictest limits when shared)."""
+    r = svc.res
+    return {"key": svc.key, "model": r.model.id, "model_source": r.problem.model, "classes": list(svc.classes),
+            "weight_dtype": r.weight_dtype, "kv_dtype": r.kv_dtype,
+            "workload": workload_dict(r.problem.workload), "slo": slo_dict(r.problem.slo),
+            "class_workloads": [{"name": k.name, **workload_dict(k.workload), "slo": slo_dict(k.slo)}
+                                for k in r.classes]}
+
+
+def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
+    """A fleet's plan (README 'Fleets'): classes with their attributed cost, services, pools."""
+    f = p.problem
+    per_class, per_pool = attribute_costs(p)
+    owner = p.service_of_class()
+    classes = []
+    rev_total = 0.0
+    any_price = False
+    for k in f.classes:
+        s_in, _, s_out = class_lengths(k.workload)
+        tin, tout = k.workload.qps * 3600 * s_in, k.workload.qps * 3600 * s_out
+        pr = k.pricing or f.pricing
+        revenue = None
+        if pr.sell_per_million_output_tokens is not None:
+            revenue = (tin * pr.sell_per_million_input_tokens + tout * pr.sell_per_million_output_tokens) / 1e6
+            rev_total += revenue
+            any_price = True
+        cost = per_class[k.name]
+        svc = p.service(owner[k.name])
+        classes.append({
+            "name": k.name, "model": svc.res.model.id, "weight_dtype": svc.res.weight_dtype,
+            "kv_dtype": svc.res.kv_dtype, **svc.res.calib.fixed_ttft_dict(svc.res.model.arch.family),
+            "qps": k.workload.qps, "input_tokens": s_in, "output_tokens": s_out,
+            "prefix_cache_hit": k.workload.prefix_cache_hit,
+            "slo": slo_dict(k.slo),
+            "service": svc.key, "shares_pools_with": [n for n in svc.classes if n != k.name],
+            "cost_per_hour": cost,
+            "cost_share": cost / p.cost_per_hour if p.cost_per_hour > 0 else None,
+            "cost_per_million_output_tokens": cost / (tout / 1e6),
+            "cost_per_million_tokens": cost / ((tin + tout) / 1e6),
+            "revenue_per_hour": revenue, "margin_per_hour": None if revenue is None else revenue - cost,
+        })
+    pools = []
+    i = 0
+    for key, states in p.pools.items():
+        svc = p.service(key)
+        for st in states:
+            d = pool_dict(st)
+            d.update({"service": key, "model": svc.res.model.id, "classes": list(svc.classes),
+                      "cost_per_hour": per_pool[i]})
+            pools.append(d)
+            i += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "fleet",
+        "status": p.status,
+        "problem": f.name,
+        "calibration": p.services[0].res.calib.name,
+        "calibration_overrides": dict(sorted(f.calibration_overrides.items())),
+        "calibration_source": f.calibration,
+        "currency": f.pricing.currency,
+        "cost_per_hour": p.cost_per_hour,
+        "cost_per_million_output_tokens": p.cost_per_million_output_tokens,
+        "cost_per_million_tokens": p.cost_per_million_tokens,
+        "revenue_per_hour": rev_total if any_price else None,
+        "margin_per_hour": rev_total - p.cost_per_hour if any_price else None,
+        "classes": classes,
+        "services": [service_dict(p.service(key)) for key in p.chosen_by_service],
+        "pools": pools,
+        "totals": totals_dict(p.services[0].res.gpus, p.chosen, p.nodes),
+        "binding": list(p.binding),
+        "verification": verification_dict(p.verification),
+        "solver": solver_dict(p.solver, timings, candidates=p.candidates,
+                              candidates_before_pruning=p.candidates_before_pruning,
+                              services_considered=len(p.services)),
+    }
+
+
+def sweep_json(sweep: Sweep) -> dict[str, Any]:
+    """JSON contract of frontier.json (SI units, costs in `currency`)."""
+    return {"schema_version": SCHEMA_VERSION, "problem": sweep.problem, "currency": sweep.currency,
+            "axes": {a.name: list(a.values) for a in sweep.axes}, "curves": list(sweep.curves),
+            "rows": [asdict(r) | {"interactivity_tokens_per_s_per_user": r.interactivity}
+                     for r in sweep.rows]}

@@ -1,0 +1,72 @@
+"""Render a sweep: the terminal table, frontier.csv, frontier.json (the JSON contract) and, through
+`planner.report.plots`, frontier.png and frontier.html."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from planner.errors import BadInput
+from planner.input.files import atomic_write
+from planner.input.units import format_time
+from planner.report import plots
+from planner.report.json import sweep_json, to_json
+from planner.report.text import table
+from planner.studies.sweep import ALL, Sweep
+
+CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status", "tpot_s",
+               "interactivity_tokens_per_s_per_user", "ttft_s", "cost_per_hour",
+               "cost_per_million_output_tokens", "cost_per_million_tokens", "pools", "fleet", "on_frontier",
+               "reason")
+
+
+def to_csv(sweep: Sweep) -> str:
+    """One line per row; empty cells where a value does not exist (infeasible points)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for d in sweep_json(sweep)["rows"]:
+        w.writerow(["" if d[c] is None else repr(d[c]) if isinstance(d[c], float) else d[c]
+                    for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def render_table(sweep: Sweep) -> str:
+    """The optimum at each grid point with its pools, and each GPU type's price alongside."""
+    swept = [a.name for a in sweep.axes]
+    singles = [c for c in sweep.curves if c != ALL]
+    by = {(r.curve, r.point): r for r in sweep.rows}
+    headers = [f"{n} limit" for n in swept] + ["TPOT", "TTFT", f"{sweep.currency}/M out"]
+    headers += [f"{g} only" for g in singles] + ["frontier", "pools (optimum)"]
+    rows = []
+    for r in sweep.curve(ALL):
+        cells = [f"{r.qps:g}" if n == "qps" else format_time(getattr(r, f"{n}_limit_s")) for n in swept]
+        if r.solved:
+            cells += [format_time(r.tpot_s), format_time(r.ttft_s), f"{r.cost_per_million_output_tokens:.3f}"]
+        else:
+            cells += ["-", "-", r.status]
+        for g in singles:
+            o = by[(g, r.point)]
+            cells.append(f"{o.cost_per_million_output_tokens:.3f}" if o.solved else "-")
+        cells += ["*" if r.on_frontier else "", r.pools]
+        rows.append(cells)
+    align = "r" * (len(headers) - 1) + "l"
+    return table(headers, rows, align)
+
+
+OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")
+
+
+def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = ()) -> list[str]:
+    """Write the four frontier files into out_dir (created if missing), each atomically."""
+    d = Path(out_dir)
+    if d.exists() and not d.is_dir():
+        raise BadInput(f"--out {out_dir}: exists and is not a directory")
+    d.mkdir(parents=True, exist_ok=True)
+    csv_p, json_p, png_p, html_p = (str(d / f) for f in OUTPUT_FILES)
+    atomic_write(csv_p, to_csv(sweep), protect=inputs)
+    atomic_write(json_p, to_json(sweep_json(sweep)), protect=inputs)
+    plots.write_png(sweep, png_p, protect=inputs)
+    atomic_write(html_p, plots.render_html(sweep), protect=inputs)
+    return [csv_p, json_p, png_p, html_p]
