@@ -110,7 +110,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         if checks and not as_json:
             click.echo("\n" + render_checks(d["verification"]["checks"]))
         if sims and not as_json:
-            from planner.studies.simulate import render_simulation
+            from planner.report.simulate import render_simulation
             for r in sims.values():
                 click.echo("\n" + render_simulation(r))
         return
@@ -119,7 +119,8 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     d = plan.as_dict(timings=timings)
     sim = None
     if simulate:
-        from planner.studies.simulate import plan_from_dict, render_simulation
+        from planner.report.simulate import render_simulation
+        from planner.studies.simulate import plan_from_dict
         from planner.studies.simulate import simulate as run_simulation
         sim = run_simulation(plan_from_dict(d, problem), source=problem)
         d["simulation"] = sim.as_dict()
@@ -145,7 +146,8 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
 def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs."""
     from planner.report.text import to_json
-    from planner.studies.simulate import load_plan, render_simulation, simulate
+    from planner.report.simulate import render_simulation
+    from planner.studies.simulate import load_plan, simulate
     res = simulate(load_plan(plan_file), requests=requests, seed=seed, source=plan_file)
     click.echo(to_json(res.as_dict()), nl=False) if as_json else click.echo(render_simulation(res))
 
