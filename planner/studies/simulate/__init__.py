@@ -66,12 +66,12 @@ from planner.studies.simulate.run import (
     simulate,
     violations,
 )
-from planner.studies.simulate.tables import batch_grid, length_grid, physics
+from planner.studies.simulate.tables import SimCatalog, batch_grid, length_grid, physics
 
 __all__ = [
     "DEFAULT_REQUESTS", "DEFAULT_SEED", "MIN_REQUESTS", "WARMUP_FRACTION",
     "ClassResult", "PlanClass", "PlanFile", "PlanParallelism", "PlanPool", "PlanSLO", "PlanWorkload",
-    "PoolResult", "SimResult", "Summary", "Violation",
+    "PoolResult", "SimCatalog", "SimResult", "Summary", "Violation",
     "batch_grid", "batched_server", "decode_context", "length_grid", "lindley_waits", "load_plan",
     "measurement_window", "physics", "plan_from_dict", "run_engines", "simulate", "violations",
 ]

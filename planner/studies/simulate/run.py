@@ -23,6 +23,7 @@ from planner.studies.simulate.results import (
     Violation,
 )
 from planner.studies.simulate.tables import (
+    SimCatalog,
     SimPhysics,
     decode_table,
     distribution,
@@ -55,11 +56,15 @@ class _Run:
 
 
 def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAULT_SEED,
-             source: str = "plan") -> SimResult:
-    """Simulate `requests` requests of the plan's workload; compare with its analytic values and SLOs."""
+             source: str = "plan", *, resolved: SimCatalog | None = None) -> SimResult:
+    """Simulate `requests` requests of the plan's workload; compare with its analytic values and SLOs.
+
+    `resolved`: the model, GPUs and calibration when the caller already holds them (they are
+    then not looked up again by the plan's names); None looks them up.
+    """
     if requests < MIN_REQUESTS:
         raise BadInput(f"--requests: need at least {MIN_REQUESTS} requests (got {requests})")
-    run = _run(plan, physics(plan, source), requests, seed, source)
+    run = _run(plan, physics(plan, source, resolved), requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals
     decodes = run.s_out > 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.catalog.schemas import get_gpu, get_model, load_calibration
+from planner.catalog.schemas import GPU, Calibration, Model, get_gpu, get_model, load_calibration
 from planner.errors import BadInput
 from planner.physics import perf
 from planner.physics.perf import Deployment, Parallelism
@@ -17,6 +17,18 @@ DENSE_BATCH_UPTO = 32      # batch sizes tabulated one by one; geometric beyond
 GEOMETRIC_POINTS = 48      # grid points from DENSE_BATCH_UPTO to the largest batch
 LENGTH_GRID_POINTS = 32    # prompt lengths tabulated when the workload has more values
 CHUNK_GRID_POINTS = 9      # colocated prefill chunk sizes tabulated from 0 to C
+
+
+@dataclass(frozen=True)
+class SimCatalog:
+    """Catalog objects a caller has already resolved, used instead of looking the plan's names
+    up again: the plan's model, its pools' GPUs by catalog id (lower case, as `get_gpu` looks
+    them up) and the calibration as the plan was solved with it (overrides already applied,
+    as `Resolved.calib` holds it; the plan's `calibration_overrides` are not applied again)."""
+
+    model: Model
+    gpus: dict[str, GPU]
+    calibration: Calibration
 
 
 @dataclass(frozen=True)
@@ -47,23 +59,31 @@ def distribution(pairs: list[list[float]] | None, mean: float) -> tuple[np.ndarr
     return v, w / w.sum()
 
 
-def physics(plan: PlanFile, source: str) -> SimPhysics:
-    """Rebuild each pool's Deployment from catalog look-ups (model, GPU, calibration)."""
-    model = _catalog(source, "model", lambda: get_model(plan.model_source or plan.model))
-    calib = _catalog(source, "calibration",
-                     lambda: load_calibration(plan.calibration_source or plan.calibration))
-    if plan.calibration_overrides:
-        calib = _catalog(source, "calibration_overrides",
-                         lambda: calib.with_overrides(plan.calibration_overrides))
+def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> SimPhysics:
+    """Rebuild each pool's Deployment from catalog look-ups (model, GPU, calibration), or from
+    the objects in `resolved` when the caller already holds them."""
+    if resolved is None:
+        model = _catalog(source, "model", lambda: get_model(plan.model_source or plan.model))
+        calib = _catalog(source, "calibration",
+                         lambda: load_calibration(plan.calibration_source or plan.calibration))
+        if plan.calibration_overrides:
+            calib = _catalog(source, "calibration_overrides",
+                             lambda: calib.with_overrides(plan.calibration_overrides))
+        gpus = None   # get_gpu's own catalog
+    else:
+        model, calib, gpus = resolved.model, resolved.calibration, resolved.gpus
+        if model.id != plan.model:
+            raise BadInput(f"{source}: model: the plan is for {plan.model!r}, the resolved model "
+                           f"is {model.id!r}")
     deps = []
     for i, p in enumerate(plan.pools):
-        gpu = _catalog(source, f"pools[{i}].gpu", lambda: get_gpu(p.gpu))
+        gpu = _catalog(source, f"pools[{i}].gpu", lambda: get_gpu(p.gpu, gpus))
         par = Parallelism(tp=p.parallelism.tp, pp=p.parallelism.pp, dp=p.parallelism.dp)
         deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype))
     w = plan.workload
     return SimPhysics(plan, tuple(deps), distribution(w.input_distribution, w.input_tokens),
-                    distribution(w.output_distribution, w.output_tokens),
-                    calib.v("decode_tokens_per_step"))
+                      distribution(w.output_distribution, w.output_tokens),
+                      calib.v("decode_tokens_per_step"))
 
 
 def batch_grid(limit: int) -> np.ndarray:
