@@ -114,18 +114,17 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if checks:
         click.echo("\n" + render_checks(plan.verification))
     if sims:
-        from planner.studies.simulate import render_simulation
+        from planner.report.simulate import render_simulation
         for r in sims.values():
             click.echo("\n" + render_simulation(r))
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:
-    """Simulation results by service key ('' for a single plan)."""
-    if plan.kind == "fleet":
-        from planner.studies.simulate_fleet import simulate_fleet
-        return simulate_fleet(d, source)
-    from planner.studies.simulate import plan_from_dict, simulate
-    return {"": simulate(plan_from_dict(d, source), source=source)}
+    """Simulation results by service key ('' for a single plan), on the plan's own resolved
+    model, GPUs and calibration."""
+    from planner.studies.simulate import catalog_of, simulate_services
+    return simulate_services(d, source, catalogs={key: catalog_of(plan.service(key).res)
+                                                  for key in plan.chosen_by_service})
 
 
 # --------------------------------------------------------------------------- simulate
@@ -136,11 +135,18 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 @click.option("--seed", type=int, default=0, show_default=True, help="random seed (same seed, same result)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
-    """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs."""
+    """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
+    a fleet's plan is simulated service by service."""
+    from planner.input.files import read_json
     from planner.report.json import to_json
-    from planner.studies.simulate import load_plan, render_simulation, simulate
-    res = simulate(load_plan(plan_file), requests=requests, seed=seed, source=plan_file)
-    click.echo(to_json(res.as_dict()), nl=False) if as_json else click.echo(render_simulation(res))
+    from planner.report.simulate import render_simulation
+    from planner.studies.simulate import simulate_services
+    sims = simulate_services(read_json(plan_file), plan_file, requests, seed)
+    if as_json:
+        data = sims[""].as_dict() if "" in sims else {k: r.as_dict() for k, r in sims.items()}
+        click.echo(to_json(data), nl=False)
+        return
+    click.echo("\n\n".join(render_simulation(r) for r in sims.values()))
 
 
 # ----------------------------------------------------------------------------- whatif

@@ -296,12 +296,12 @@ def test_owned_nodes_and_budget_are_shared_by_the_fleet():
 def test_simulated_shared_pool_holds_each_class_to_its_slo():
     """Two classes share Llama-70B pools: the simulator draws each request's class by QPS (2:1)
     and its lengths from that class; longer prompts wait as long but take longer to prefill."""
-    from planner.studies.simulate_fleet import simulate_fleet
+    from planner.studies.simulate import simulate_services
     classes = [small("long", 2, 4000, 200, ttft="3s", model="llama-3.1-70b"),
                small("short", 1, 500, 200, ttft="2s", model="llama-3.1-70b")]
     d = plan_json(solve(fleet(classes, ("h100",), serving={"parallelism": {"tp": [8], "pp": [1]}})))
     assert [s["key"] for s in d["services"]] == ["long+short"]
-    sim = simulate_fleet(d, "t", requests=20_000)["long+short"]
+    sim = simulate_services(d, "t", requests=20_000)["long+short"]
     by = {c.name: c for c in sim.classes}
     assert by["long"].requests / by["short"].requests == pytest.approx(2.0, rel=0.05)
     assert by["long"].ttft.mean > by["short"].ttft.mean

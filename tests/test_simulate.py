@@ -22,8 +22,10 @@ from planner.physics import queueing
 from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
 from planner.input.load import load_problem
-from planner.studies.simulate import (batched_server, lindley_waits, load_plan, plan_from_dict, simulate)
+from planner.plan.resolve import resolve
 from planner.plan.solve import solve
+from planner.studies.simulate import (SimCatalog, batched_server, lindley_waits, load_plan, plan_from_dict,
+                                      simulate)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "problems" / "deepseek_qps.yaml"
@@ -129,6 +131,32 @@ def test_example_plan_decode_matches_analytic_load(example_plan, example_result)
         assert sim.name == pool["name"]
         if pool["role"] == "decode":
             assert sim.utilization == pytest.approx(pool["utilization"], abs=0.03)
+
+
+def test_pre_resolved_catalog_gives_the_same_result(example_plan, monkeypatch):
+    """A caller holding the model, GPUs and calibration (overrides applied) gets the result the
+    plan's names give, without the simulator looking anything up in the catalogs."""
+    plan = copy.deepcopy(example_plan)
+    plan["calibration_overrides"] = {"compute_efficiency": 0.45}
+    p = plan_from_dict(plan, "example")
+    by_name = simulate(p, requests=60_000, seed=3).as_dict()
+    r = resolve(load_problem(EXAMPLE), str(EXAMPLE))
+    held = SimCatalog(r.model, {o.id: o.gpu for o in r.gpus}, r.calib.with_overrides(p.calibration_overrides))
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError("looked up by name")
+    from planner.catalog import schemas
+    from planner.studies.simulate import tables
+    for module, name in ((tables, "get_model"), (tables, "load_calibration"), (schemas, "load_gpus")):
+        monkeypatch.setattr(module, name, no_lookup)
+    assert simulate(p, requests=60_000, seed=3, resolved=held).as_dict() == by_name
+
+
+def test_pre_resolved_catalog_of_another_model_is_bad_input(example_plan):
+    r = resolve(load_problem(EXAMPLE), str(EXAMPLE))
+    other = SimCatalog(get_model("llama-3.1-8b"), {o.id: o.gpu for o in r.gpus}, r.calib)
+    with pytest.raises(BadInput, match="model"):
+        simulate(plan_from_dict(example_plan, "example"), requests=1_000, resolved=other)
 
 
 def test_simulation_does_not_mutate_plan(example_plan):

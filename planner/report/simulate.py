@@ -1,0 +1,54 @@
+"""Text rendering of a plan simulation (`plan simulate`, `plan solve --simulate`)."""
+
+from __future__ import annotations
+
+from planner.input.units import format_time
+from planner.report.text import table
+from planner.studies.simulate import SimResult
+
+
+def render_simulation(res: SimResult) -> str:
+    """The simulation beside the plan's analytic values, with SLO breaks flagged."""
+
+    def t(x: float | None) -> str:
+        return "-" if x is None else format_time(x)
+
+    slo = res.slo
+    out = [f"Simulation of {res.problem}: {res.requests:,} requests ({res.measured_requests:,} measured, "
+           f"warm-up and drain left out), seed {res.seed}, "
+           f"{res.simulated_seconds:,.0f} s simulated",
+           f"SLO: TTFT ≤ {format_time(slo.ttft_s)} ({slo.ttft_statistic}), "
+           f"TPOT ≤ {format_time(slo.tpot_s)} ({slo.tpot_statistic})", ""]
+    broken = {(v.scope, v.metric) for v in res.violations}
+    rows = []
+    scopes = [(p.name, p.ttft, p.tpot, p.analytic_ttft_s, p.analytic_tpot_s) for p in res.pools]
+    scopes.append(("all requests", res.ttft, res.tpot, None, None))
+    scopes += [(f"class {c.name}", c.ttft, c.tpot, None, None) for c in res.classes]
+    for name, s_ttft, s_tpot, a_ttft, a_tpot in scopes:
+        scope = "all" if name == "all requests" else name
+        for metric, s, a in (("TTFT", s_ttft, a_ttft), ("TPOT", s_tpot, a_tpot)):
+            if s is None:
+                continue
+            if res.classes and not scope.startswith("class "):
+                flag = "per class"   # shared pools: each class is held to its own SLO below
+            else:
+                flag = "SLO BROKEN" if (scope, metric.lower()) in broken else "ok"
+            rows.append([name, metric, t(a), t(s.mean), t(s.p50), t(s.p90), t(s.p99), flag])
+    out.append(table(["pool", "metric", "plan", "mean", "p50", "p90", "p99", "SLO"], rows, "llrrrrrl"))
+    rows = []
+    for p in res.pools:
+        rows.append([p.name, p.role, str(p.instances), f"{p.analytic_utilization:.1%}",
+                     "-" if p.utilization is None else f"{p.utilization:.1%}",
+                     "-" if p.role == "prefill" else f"{p.analytic_batch:.0f}",
+                     "-" if p.batch is None else f"{p.batch:.0f}",
+                     t(None if p.queue_wait is None else p.queue_wait.mean)])
+    out += ["", table(["pool", "role", "inst", "util plan", "util sim", "batch plan", "batch sim",
+                       "queue wait"], rows, "llrrrrrr")]
+    out.append("")
+    if res.passed:
+        out.append("Simulation: every SLO statistic met")
+    else:
+        out.append("Simulation: SLO BROKEN — " + "; ".join(
+            f"{v.scope} {v.metric.upper()} {v.statistic} {format_time(v.value_s)} > {format_time(v.limit_s)}"
+            for v in res.violations))
+    return "\n".join(out)

@@ -1,0 +1,181 @@
+"""The event engine: prefill servers (Lindley in closed form, greedy batching) and the decode
+engines (continuous batching, chunked prefill on colocated instances) run in time order."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_right
+
+import numpy as np
+
+from planner.studies.simulate.planfile import PlanPool
+from planner.studies.simulate.tables import CHUNK_GRID_POINTS
+
+
+# ----------------------------------------------------------------------------- prefill servers
+def lindley_waits(arrivals: np.ndarray, service: np.ndarray) -> np.ndarray:
+    """FIFO single-server waits: W₁ = 0, Wₙ₊₁ = max(0, Wₙ + Sₙ − (Aₙ₊₁ − Aₙ)), in closed form
+    Wₙ = Uₙ − min_{k≤n} Uₖ with U the cumulative sum of Sₖ − (Aₖ₊₁ − Aₖ)."""
+    if arrivals.size == 0:
+        return np.zeros(0)
+    u = np.concatenate([[0.0], np.cumsum(service[:-1] - np.diff(arrivals))])
+    return u - np.minimum.accumulate(u)
+
+
+def batched_server(arrivals: list[float], lengths: list[float], max_prompts: int, stages: int,
+                   pass_s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy batching: when the entry stage frees, take up to `max_prompts` waiting prompts,
+    run one pass of `pass_s(k, mean length)`; the next batch may enter after pass/stages.
+
+    Returns per request (start, done) and per batch (start, entry-stage busy seconds) stacked.
+    """
+    n = len(arrivals)
+    start = np.empty(n)
+    done = np.empty(n)
+    batches = []
+    free, i = 0.0, 0
+    cum = np.concatenate([[0.0], np.cumsum(lengths)]).tolist()
+    while i < n:
+        t0 = arrivals[i] if arrivals[i] > free else free
+        j = bisect_right(arrivals, t0, i, min(n, i + max_prompts))
+        dt = pass_s(j - i, (cum[j] - cum[i]) / (j - i))
+        start[i:j] = t0
+        done[i:j] = t0 + dt
+        free = t0 + dt / stages
+        batches.append((t0, dt / stages))
+        i = j
+    return start, done, np.array(batches).reshape(-1, 2)
+
+
+# ----------------------------------------------------------------------------- decode engines
+class Engine:
+    """Mutable state of one decode-capable instance during the run (internal to `simulate`)."""
+
+    def __init__(self, pool: int, steps_s, cap: int, chunk: float, prefill_ids: list[int],
+                 prefill_arrivals: list[float], uncached: list[float]):
+        self.pool, self.steps_s, self.cap, self.chunk = pool, steps_s, cap, chunk
+        self.p_ids, self.p_arr, self.unc = prefill_ids, prefill_arrivals, uncached
+        self.p_next = 0
+        self.p_left = uncached[0] if uncached else 0.0
+        self.clock = 0.0
+        self.idle = True
+        self.b = 0
+        self.step = 0
+        self.pending: list[tuple[float, int]] = []   # heap of (ready time, request)
+        self.ends: dict[int, list[int]] = {}          # step index → requests finishing then
+        self.win_s = self.win_batch_s = self.win_tokens = self.win_chunk = self.win_budget = 0.0
+
+    def next_wake(self) -> float:
+        """Earliest time something can happen on an idle instance."""
+        a = self.pending[0][0] if self.pending else math.inf
+        b = self.p_arr[self.p_next] if self.p_next < len(self.p_arr) else math.inf
+        return min(a, b)
+
+    def step_time(self, chunk: float) -> float:
+        """Seconds of a step at the current batch with `chunk` prefill tokens."""
+        row = self.steps_s[self.b]
+        if not self.chunk:
+            return row
+        x = chunk / self.chunk * (CHUNK_GRID_POINTS - 1)
+        j = min(int(x), CHUNK_GRID_POINTS - 2)
+        f = x - j
+        return row[j] * (1 - f) + row[j + 1] * f
+
+
+def _take_chunk(e: Engine, now: float, started: np.ndarray) -> tuple[float, list[int]]:
+    """Up to C prompt tokens from the head of the instance's prefill queue (arrived by `now`);
+    returns the tokens taken and the prompts they complete."""
+    budget, done = e.chunk, []
+    while budget > 0 and e.p_next < len(e.p_arr) and e.p_arr[e.p_next] <= now:
+        r = e.p_ids[e.p_next]
+        if math.isnan(started[r]):
+            started[r] = now
+        take = min(budget, e.p_left)
+        budget -= take
+        e.p_left -= take
+        if e.p_left <= 1e-9:
+            done.append(r)
+            e.p_next += 1
+            e.p_left = e.unc[e.p_next] if e.p_next < len(e.unc) else 0.0
+    return e.chunk - budget, done
+
+
+def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst: np.ndarray,
+                kv_s: np.ndarray, tokens_per_step: float, window: tuple[float, float],
+                first: np.ndarray, finish: np.ndarray, started: np.ndarray) -> None:
+    """Advance all decode-capable instances in time order (a heap of next step starts).
+
+    Colocated prefills hand requests to other instances while the run goes on, so all
+    engines share one clock order; requests from prefill pools are already in `pending`.
+    `engines` is indexed by instance (None for prefill instances). Fills `first`
+    (colocated prefills), `finish` and `started` in place.
+    """
+    heap = []
+    for i, e in enumerate(engines):
+        if e is None:
+            continue
+        heapq.heapify(e.pending)
+        e.clock = e.next_wake()
+        if e.clock < math.inf:
+            heap.append((e.clock, i))
+    heapq.heapify(heap)
+    w0, w1 = window
+    while heap:
+        now, i = heapq.heappop(heap)
+        e = engines[i]
+        assert e is not None
+        if now != e.clock:
+            continue
+        while e.pending and e.b < e.cap and e.pending[0][0] <= now:
+            _, r = heapq.heappop(e.pending)
+            e.ends.setdefault(e.step + int(steps_needed[r]) - 1, []).append(r)
+            e.b += 1
+        chunk, completed = _take_chunk(e, now, started) if e.chunk else (0.0, [])
+        if e.b == 0 and chunk == 0:
+            e.idle, e.clock = True, e.next_wake()
+            if e.clock < math.inf:
+                heapq.heappush(heap, (e.clock, i))
+            continue
+        e.idle = False
+        dt = e.step_time(chunk)
+        end = now + dt
+        if w0 <= now <= w1:
+            e.win_s += dt
+            e.win_batch_s += e.b * dt
+            e.win_tokens += e.b * tokens_per_step
+            e.win_chunk += chunk
+            e.win_budget += e.chunk
+        finished = e.ends.pop(e.step, ())
+        for r in finished:
+            finish[r] = end
+        e.b -= len(finished)
+        e.step += 1
+        for r in completed:
+            first[r] = end
+            if steps_needed[r] == 0:
+                finish[r] = end
+                continue
+            y = int(dec_inst[r])
+            ready = end if y == i else end + kv_s[r]
+            target = engines[y]
+            assert target is not None  # decode routing gives prefill instances no weight
+            heapq.heappush(target.pending, (ready, r))
+            if target.idle and ready < target.clock:
+                target.clock = ready
+                heapq.heappush(heap, (ready, y))
+        e.clock = end
+        heapq.heappush(heap, (end, i))
+
+
+def prefill_instance(arrivals: np.ndarray, s_in: np.ndarray, p: PlanPool, s_grid: np.ndarray,
+                      table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, done, batches) of one prefill instance; Lindley in closed form when B = pp = 1."""
+    if p.design_batch == 1 and p.parallelism.pp == 1:
+        service = np.interp(s_in, s_grid, table[1])
+        start = arrivals + lindley_waits(arrivals, service)
+        return start, start + service, np.column_stack([start, service])
+
+    def pass_s(k: int, s: float) -> float:
+        return float(np.interp(s, s_grid, table[k]))
+    return batched_server(arrivals.tolist(), s_in.tolist(), p.design_batch, p.parallelism.pp, pass_s)

@@ -1,0 +1,118 @@
+"""The plan file the simulator reads: the keys of a `plan solve` JSON it needs, validated.
+
+This is the reader's side of the plan JSON contract (`Plan.as_dict()`, README "Checking a
+plan by simulation"); `load_plan` reads a file, `plan_from_dict` checks data already in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from planner.errors import BadInput
+from planner.input.files import read_json, validate
+
+
+class _PlanPart(BaseModel):
+    """Keys of a `plan solve` JSON the simulator reads. Unknown keys are ignored, not
+    forbidden: the plan is written by `plan solve`, whose contract grows additively."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class PlanParallelism(_PlanPart):
+    tp: Annotated[int, Field(ge=1)]
+    pp: Annotated[int, Field(ge=1)]
+    dp: Annotated[int, Field(ge=1)]
+
+
+class PlanPool(_PlanPart):
+    name: str
+    role: Literal["prefill", "decode", "colocated"]
+    gpu: str
+    instances: Annotated[int, Field(ge=1)]
+    parallelism: PlanParallelism
+    design_batch: Annotated[int, Field(ge=1)]
+    chunk_tokens: NonNegative
+    capacity_prefill_tokens_per_s: NonNegative
+    capacity_decode_tokens_per_s: NonNegative
+    utilization: NonNegative
+    batch: NonNegative
+    ttft_s: NonNegative | None = None
+    tpot_s: NonNegative | None = None
+
+
+class PlanWorkload(_PlanPart):
+    qps: Positive
+    input_tokens: Positive
+    output_tokens: Positive
+    prefix_cache_hit: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    input_distribution: list[list[float]] | None = None   # [[tokens, probability], ...]
+    output_distribution: list[list[float]] | None = None
+
+    @field_validator("input_distribution", "output_distribution")
+    @classmethod
+    def _pairs(cls, v: list[list[float]] | None) -> list[list[float]] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("must list at least one [tokens, probability] pair")
+        for pair in v:
+            if len(pair) != 2 or pair[0] < 1 or pair[1] <= 0 or not all(map(math.isfinite, pair)):
+                raise ValueError(f"each entry must be [tokens >= 1, probability > 0], got {pair}")
+        return v
+
+
+class PlanSLO(_PlanPart):
+    ttft_s: Positive
+    tpot_s: Positive
+    ttft_statistic: Literal["mean", "p50", "p90", "p95", "p99"] = "mean"
+    tpot_statistic: Literal["mean", "p50", "p90", "p95", "p99"] = "mean"
+
+
+class PlanClass(PlanWorkload):
+    """One request class of pools shared by several (a fleet's service): its own lengths and SLO."""
+
+    name: str
+    slo: PlanSLO
+
+
+class PlanFile(_PlanPart):
+    problem: str
+    classes: list[PlanClass] = []   # request classes sharing the pools (fleets); empty: one workload
+    model: str
+    model_source: str | None = None       # what the problem wrote (catalog id or config path)
+    weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
+    kv_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
+    calibration: str
+    calibration_source: str | None = None
+    calibration_overrides: dict[str, float] = {}
+    workload: PlanWorkload
+    slo: PlanSLO
+    pools: list[PlanPool] = Field(min_length=1)
+
+
+def load_plan(path: str | Path) -> PlanFile:
+    """Read and validate a plan JSON written by `plan solve --out`."""
+    return plan_from_dict(read_json(path), str(path))
+
+
+def plan_from_dict(data: Any, source: str) -> PlanFile:
+    """Validate plan data (the output of `Plan.as_dict()`); BadInput names source and field."""
+    plan = validate(PlanFile, data, source)
+    if not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
+        raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
+    if not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
+        raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")
+    for i, p in enumerate(plan.pools):
+        if p.role == "colocated" and p.chunk_tokens < 1:
+            raise BadInput(f"{source}: pools[{i}].chunk_tokens: a colocated pool needs at least 1 "
+                           f"prefill token per step (got {p.chunk_tokens:g})")
+    return plan

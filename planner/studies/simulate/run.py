@@ -1,0 +1,219 @@
+"""One simulation run: draw and route the requests, run the servers and engines over the
+plan's tabulated physics, and measure TTFT, TPOT, utilisation and batch inside the window."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from planner.errors import BadInput
+from planner.plan.resolve import decode_context as weighted_decode_context
+from planner.physics import perf
+from planner.studies.simulate.engine import Engine, prefill_instance, run_engines
+from planner.studies.simulate.planfile import PlanFile, PlanSLO
+from planner.studies.simulate.results import (
+    WARMUP_FRACTION,
+    ClassResult,
+    PoolResult,
+    SimResult,
+    Summary,
+    Violation,
+)
+from planner.studies.simulate.tables import (
+    SimCatalog,
+    SimPhysics,
+    decode_table,
+    distribution,
+    length_grid,
+    mixed_table,
+    physics,
+    prefill_table,
+)
+
+DEFAULT_REQUESTS = 100_000
+DEFAULT_SEED = 0
+MIN_REQUESTS = 100
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Per-request outcome arrays of one run (seconds since the first arrival; NaN if unset)."""
+
+    arrivals: np.ndarray
+    s_out: np.ndarray
+    pre_pool: np.ndarray      # pool index of the prefill instance
+    dec_pool: np.ndarray      # pool index of the decode instance
+    started: np.ndarray       # start of its prefill
+    ttft_at: np.ndarray       # time its first token counts as delivered
+    finish: np.ndarray        # time of its last token
+    window: tuple[float, float]             # measurement window of arrival times
+    utilization: tuple[float | None, ...]   # per pool, over the measurement window
+    batch: tuple[float | None, ...]
+    klass: np.ndarray | None = None         # request class index (shared pools of a fleet)
+
+
+def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAULT_SEED,
+             source: str = "plan", *, resolved: SimCatalog | None = None) -> SimResult:
+    """Simulate `requests` requests of the plan's workload; compare with its analytic values and SLOs.
+
+    `resolved`: the model, GPUs and calibration when the caller already holds them (they are
+    then not looked up again by the plan's names); None looks them up.
+    """
+    if requests < MIN_REQUESTS:
+        raise BadInput(f"--requests: need at least {MIN_REQUESTS} requests (got {requests})")
+    run = _run(plan, physics(plan, source, resolved), requests, seed, source)
+    measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
+    ttft = run.ttft_at - run.arrivals
+    decodes = run.s_out > 1
+    tpot = np.full(requests, np.nan)
+    tpot[decodes] = (run.finish[decodes] - run.ttft_at[decodes]) / (run.s_out[decodes] - 1)
+    wait = run.started - run.arrivals
+    pools = []
+    for k, p in enumerate(plan.pools):
+        pre = measured & (run.pre_pool == k)
+        dec = measured & decodes & (run.dec_pool == k)
+        pools.append(PoolResult(p.name, p.role, p.gpu, p.instances, p.ttft_s, p.tpot_s,
+                                p.utilization, p.batch,
+                                Summary.of(ttft[pre]) if p.role != "decode" else None,
+                                Summary.of(tpot[dec]) if p.role != "prefill" else None,
+                                Summary.of(wait[pre]) if p.role != "decode" else None,
+                                run.utilization[k], run.batch[k]))
+    all_ttft = Summary.of(ttft[measured])
+    all_tpot = Summary.of(tpot[measured & decodes])
+    assert all_ttft is not None  # the window holds requests (checked in measurement_window)
+    classes = []
+    for i, k in enumerate(plan.classes):
+        mine = measured & (run.klass == i)
+        s_ttft = Summary.of(ttft[mine])
+        if s_ttft is not None:
+            classes.append(ClassResult(k.name, k.slo, int(mine.sum()), s_ttft,
+                                       Summary.of(tpot[mine & decodes])))
+    found = violations(plan.slo, all_ttft, all_tpot, pools) if not classes else []
+    for c in classes:   # shared pools: each class against its own SLO
+        found += [Violation(f"class {c.name}", v.metric, v.statistic, v.value_s, v.limit_s)
+                  for v in violations(c.slo, c.ttft, c.tpot, [])]
+    return SimResult(plan.problem, requests, int(measured.sum()), seed, float(np.nanmax(run.finish)),
+                     plan.slo, all_ttft, all_tpot, tuple(pools), tuple(found), tuple(classes))
+
+
+def violations(slo: PlanSLO, ttft: Summary, tpot: Summary | None, pools: list[PoolResult]) -> list[Violation]:
+    """Every simulated SLO statistic above its limit, for all requests and for each pool."""
+    scopes = [("all", ttft, tpot)] + [(p.name, p.ttft, p.tpot) for p in pools]
+    out = []
+    for scope, t1, t2 in scopes:
+        if t1 is not None and t1.get(slo.ttft_statistic) > slo.ttft_s:
+            out.append(Violation(scope, "ttft", slo.ttft_statistic, t1.get(slo.ttft_statistic), slo.ttft_s))
+        if t2 is not None and t2.get(slo.tpot_statistic) > slo.tpot_s:
+            out.append(Violation(scope, "tpot", slo.tpot_statistic, t2.get(slo.tpot_statistic), slo.tpot_s))
+    return out
+
+
+def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run:
+    """Draw the requests, route them, run prefill servers then the decode engines."""
+    w, pools = plan.workload, plan.pools
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / w.qps, n))
+    klass = None
+    if plan.classes:   # each request is of one class; its prompt and output lengths come from that class
+        q = np.array([k.qps for k in plan.classes])
+        klass = rng.choice(len(plan.classes), size=n, p=q / q.sum())
+        s_in, s_out = np.empty(n), np.empty(n)
+        for i, k in enumerate(plan.classes):
+            mine = np.flatnonzero(klass == i)
+            vi, pi = distribution(k.input_distribution, k.input_tokens)
+            vo, po = distribution(k.output_distribution, k.output_tokens)
+            s_in[mine] = rng.choice(vi, size=mine.size, p=pi)
+            s_out[mine] = rng.choice(vo, size=mine.size, p=po)
+    else:
+        s_in = rng.choice(ph.lengths_in[0], size=n, p=ph.lengths_in[1])
+        s_out = rng.choice(ph.lengths_out[0], size=n, p=ph.lengths_out[1])
+    steps_needed = np.ceil(np.maximum(s_out - 1, 0) / ph.tokens_per_step).astype(np.int64)
+    pool_of = np.repeat(np.arange(len(pools)), [p.instances for p in pools])  # instance → pool
+    pre_w = np.array([pools[k].capacity_prefill_tokens_per_s / pools[k].instances
+                      if pools[k].role != "decode" else 0.0 for k in pool_of])
+    dec_w = np.array([pools[k].capacity_decode_tokens_per_s / pools[k].instances
+                      if pools[k].role != "prefill" else 0.0 for k in pool_of])
+    pre_inst = rng.choice(pool_of.size, size=n, p=pre_w / pre_w.sum())
+    dec_inst = rng.choice(pool_of.size, size=n, p=dec_w / dec_w.sum())
+    window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()))
+    span = window[1] - window[0]
+
+    started, first, ttft_at, finish = (np.full(n, np.nan) for _ in range(4))
+    kv_s = np.zeros(n)
+    ctx_decode = decode_context(plan)
+    ctx_peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+    s_grid = length_grid(ph.lengths_in[0])
+    busy = np.zeros(len(pools))
+    engines: list[Engine | None] = [None] * pool_of.size
+    tables: dict[int, Any] = {}
+    for x, k in enumerate(pool_of.tolist()):
+        p, dep = pools[k], ph.deployments[k]
+        ids = np.flatnonzero(pre_inst == x)
+        if p.role != "decode":
+            kv_s[ids] = perf.kv_transfer_time(dep, s_in[ids])
+        if p.role == "prefill":
+            if k not in tables:
+                tables[k] = prefill_table(dep, p.design_batch, s_grid, w.prefix_cache_hit)
+            st, dn, batches = prefill_instance(arrivals[ids], s_in[ids], p, s_grid, tables[k])
+            started[ids], first[ids], ttft_at[ids] = st, dn, dn + kv_s[ids] + perf.request_overhead_s(dep)
+            inside = (batches[:, 0] >= window[0]) & (batches[:, 0] <= window[1])
+            busy[k] += batches[inside, 1].sum() / span
+            continue
+        cap = perf.max_batch(dep, ctx_peak)
+        if cap < 1:
+            raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx_peak:g} tokens "
+                           f"does not fit in memory; re-solve the problem")
+        if k not in tables:
+            tables[k] = (mixed_table(dep, cap, ctx_decode, p.chunk_tokens, w.input_tokens)
+                         if p.role == "colocated" else decode_table(dep, cap, ctx_decode))
+        chunk = p.chunk_tokens if p.role == "colocated" else 0.0
+        engines[x] = Engine(k, tables[k], cap, chunk, ids.tolist(), arrivals[ids].tolist(),
+                             (s_in[ids] * (1 - w.prefix_cache_hit)).tolist())
+    from_prefill = np.flatnonzero(~np.isnan(ttft_at))
+    done_now = from_prefill[steps_needed[from_prefill] == 0]
+    finish[done_now] = ttft_at[done_now]
+    for r in from_prefill[steps_needed[from_prefill] > 0].tolist():
+        engines[dec_inst[r]].pending.append((ttft_at[r], r))
+    live = [e for e in engines if e is not None]
+    run_engines(engines, steps_needed, dec_inst, kv_s, ph.tokens_per_step, window, first, finish, started)
+    coloc = np.isnan(ttft_at)
+    ttft_at[coloc] = first[coloc] + perf.request_overhead_s(ph.deployments[0])  # one calibration per plan
+    util, batch = [], []
+    for k, p in enumerate(pools):
+        mine = [e for e in live if e.pool == k]
+        if p.role == "prefill":
+            util.append(float(busy[k] / p.instances))
+            batch.append(None)
+            continue
+        batch.append(sum(e.win_batch_s for e in mine) / (span * p.instances))
+        if p.role == "colocated":
+            budget = sum(e.win_budget for e in mine)
+            util.append(sum(e.win_chunk for e in mine) / budget if budget else 0.0)
+        else:
+            util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
+    return _Run(arrivals, s_out, pool_of[pre_inst], pool_of[dec_inst], started, ttft_at, finish,
+                window, tuple(util), tuple(batch), klass)
+
+
+def decode_context(plan: PlanFile) -> float:
+    """Mean context in a decode batch: s_in + s_out/2, output-weighted over classes when shared
+    (plan.resolve.decode_context, as the candidates used)."""
+    if not plan.classes:
+        return plan.workload.input_tokens + plan.workload.output_tokens / 2.0
+    return weighted_decode_context([(k.qps, k.input_tokens, k.output_tokens) for k in plan.classes])
+
+
+def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float) -> tuple[float, float]:
+    """Arrival times whose requests see a full, not yet draining system: the span without,
+    at each end, max(WARMUP_FRACTION·span, TTFT + (longest output − 1)·TPOT at the SLO)."""
+    t0, t1 = float(arrivals[0]), float(arrivals[-1])
+    lifetime = slo.ttft_s + max(longest_output - 1.0, 0.0) * slo.tpot_s
+    trim = max(WARMUP_FRACTION * (t1 - t0), lifetime)
+    if t1 - t0 <= 4 * trim:
+        need = math.ceil(arrivals.size * 4 * trim / max(t1 - t0, 1e-12)) + 1
+        raise BadInput(f"--requests: {arrivals.size} requests span {t1 - t0:.3g} s, too short beside "
+                       f"a request lifetime of {lifetime:.3g} s; use at least {need} requests")
+    return t0 + trim, t1 - trim

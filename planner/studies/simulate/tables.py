@@ -1,0 +1,136 @@
+"""The physics of a simulated plan: each pool's Deployment rebuilt from the catalog, and its
+prefill-pass and step times tabulated on a grid (the engines interpolate them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.catalog.schemas import GPU, Calibration, Model, get_gpu, get_model, load_calibration
+from planner.errors import BadInput
+from planner.physics import perf
+from planner.physics.perf import Deployment, Parallelism
+from planner.studies.simulate.planfile import PlanFile
+
+DENSE_BATCH_UPTO = 32      # batch sizes tabulated one by one; geometric beyond
+GEOMETRIC_POINTS = 48      # grid points from DENSE_BATCH_UPTO to the largest batch
+LENGTH_GRID_POINTS = 32    # prompt lengths tabulated when the workload has more values
+CHUNK_GRID_POINTS = 9      # colocated prefill chunk sizes tabulated from 0 to C
+
+
+@dataclass(frozen=True)
+class SimCatalog:
+    """Catalog objects a caller has already resolved, used instead of looking the plan's names
+    up again: the plan's model, its pools' GPUs by catalog id (lower case, as `get_gpu` looks
+    them up) and the calibration as the plan was solved with it (overrides already applied,
+    as `Resolved.calib` holds it; the plan's `calibration_overrides` are not applied again)."""
+
+    model: Model
+    gpus: dict[str, GPU]
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
+class SimPhysics:
+    """Shared look-ups: the model, calibration and workload numbers every pool needs."""
+
+    plan: PlanFile
+    deployments: tuple[Deployment, ...]        # one per pool
+    lengths_in: tuple[np.ndarray, np.ndarray]  # (values, probabilities)
+    lengths_out: tuple[np.ndarray, np.ndarray]
+    tokens_per_step: float                     # a: accepted tokens per decode step
+
+
+def _catalog(source: str, field: str, fn):
+    """Run a catalog look-up; a BadInput names the plan file and field."""
+    try:
+        return fn()
+    except BadInput as e:
+        raise BadInput(f"{source}: {field}: {e}") from None
+
+
+def distribution(pairs: list[list[float]] | None, mean: float) -> tuple[np.ndarray, np.ndarray]:
+    """(values, probabilities) of a length distribution; the mean alone when the plan lacks it."""
+    if not pairs:
+        return np.array([mean]), np.array([1.0])
+    v = np.array([p[0] for p in pairs])
+    w = np.array([p[1] for p in pairs])
+    return v, w / w.sum()
+
+
+def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> SimPhysics:
+    """Rebuild each pool's Deployment from catalog look-ups (model, GPU, calibration), or from
+    the objects in `resolved` when the caller already holds them."""
+    if resolved is None:
+        model = _catalog(source, "model", lambda: get_model(plan.model_source or plan.model))
+        calib = _catalog(source, "calibration",
+                         lambda: load_calibration(plan.calibration_source or plan.calibration))
+        if plan.calibration_overrides:
+            calib = _catalog(source, "calibration_overrides",
+                             lambda: calib.with_overrides(plan.calibration_overrides))
+        gpus = None   # get_gpu's own catalog
+    else:
+        model, calib, gpus = resolved.model, resolved.calibration, resolved.gpus
+        if model.id != plan.model:
+            raise BadInput(f"{source}: model: the plan is for {plan.model!r}, the resolved model "
+                           f"is {model.id!r}")
+    deps = []
+    for i, p in enumerate(plan.pools):
+        gpu = _catalog(source, f"pools[{i}].gpu", lambda: get_gpu(p.gpu, gpus))
+        par = Parallelism(tp=p.parallelism.tp, pp=p.parallelism.pp, dp=p.parallelism.dp)
+        deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype))
+    w = plan.workload
+    return SimPhysics(plan, tuple(deps), distribution(w.input_distribution, w.input_tokens),
+                      distribution(w.output_distribution, w.output_tokens),
+                      calib.v("decode_tokens_per_step"))
+
+
+def batch_grid(limit: int) -> np.ndarray:
+    """Batch sizes to tabulate: 1…DENSE_BATCH_UPTO one by one, then geometric up to `limit`."""
+    dense = np.arange(1, min(limit, DENSE_BATCH_UPTO) + 1)
+    if limit <= DENSE_BATCH_UPTO:
+        return dense
+    geo = np.geomspace(DENSE_BATCH_UPTO, limit, GEOMETRIC_POINTS).round().astype(int)
+    return np.unique(np.concatenate([dense, geo, [limit]]))
+
+
+def _fill(grid: np.ndarray, values: list[float], limit: int) -> np.ndarray:
+    """Values at 0…limit by linear interpolation of a tabulated grid (0 takes grid[0]'s value)."""
+    return np.interp(np.arange(limit + 1), grid, values)
+
+
+def length_grid(values: np.ndarray) -> np.ndarray:
+    """Prompt lengths to tabulate: the workload's own values, or a geometric grid over them."""
+    u = np.unique(values)
+    if u.size <= LENGTH_GRID_POINTS:
+        return u
+    return np.geomspace(u[0], u[-1], LENGTH_GRID_POINTS)
+
+
+def prefill_table(dep: Deployment, max_prompts: int, s_grid: np.ndarray, hit: float) -> np.ndarray:
+    """Seconds of one prefill pass, [k prompts 0…B, prompt length on s_grid]; row 0 unused."""
+    ks = batch_grid(max_prompts)
+    cols = []
+    for s in s_grid:
+        t = [perf.prefill_pass(dep, k, s * (1 - hit), s * hit).time_s for k in ks]
+        cols.append(_fill(ks, t, max_prompts))
+    return np.stack(cols, axis=1)
+
+
+def decode_table(dep: Deployment, cap: int, ctx: float) -> list[float]:
+    """Seconds of one decode step at batch 0…cap (mean decode context `ctx`)."""
+    bs = batch_grid(cap)
+    return _fill(bs, [perf.decode_step(dep, b, ctx).time_s for b in bs], cap).tolist()
+
+
+def mixed_table(dep: Deployment, cap: int, ctx: float, chunk: float, prompt: float) -> list[list[float]]:
+    """Seconds of one chunked-prefill step, [batch 0…cap][chunk on linspace(0, C, CHUNK_GRID_POINTS)]."""
+    bs = np.concatenate([[0], batch_grid(cap)])
+    cols = []
+    for c in np.linspace(0.0, chunk, CHUNK_GRID_POINTS):
+        t = [perf.mixed_step(dep, b, ctx, c, prompt).time_s if b or c else 0.0 for b in bs]
+        if c == 0:
+            t[0] = t[1]  # an idle step never runs; keep the table monotone
+        cols.append(np.interp(np.arange(cap + 1), bs, t))
+    return np.stack(cols, axis=1).tolist()
