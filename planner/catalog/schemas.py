@@ -15,18 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
 from planner.errors import BadInput, suggest
 from planner.input.units import Dimension, UnitError, parse_quantity
-from planner.input.files import read_json, read_yaml, validate
+from planner.input.files import Strict, read_json, read_yaml, validate
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 BYTES_PER_VALUE: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
-
-
-class Strict(BaseModel):
-    """Frozen model that rejects unknown keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Sourced(Strict):
