@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
 from planner.errors import BadInput, suggest
-from planner.input.units import Dimension, UnitError, parse_quantity
 from planner.input.files import Strict, read_json, read_yaml, validate
+from planner.input.units import Dimension, UnitError, parse_quantity
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"
 

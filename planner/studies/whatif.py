@@ -18,9 +18,9 @@ from planner.plan.candidates import CandidateSet, generate
 from planner.catalog.schemas import get_gpu
 from planner.errors import Infeasible, VerificationFailed
 from planner.input.problem import Problem, resolve
-from planner.input.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
-                              owned_cost, scenario_name, without_buy)
+from planner.input.scenario import HOURS_PER_MONTH, Scenario, load_scenario, scenario_name
 from planner.plan.solve import Plan, solve_problem
+from planner.studies.scenarios import OwnedCost, apply, owned_cost, without_buy
 from planner.input.files import atomic_write
 
 ROLES = ("prefill", "decode", "colocated")
