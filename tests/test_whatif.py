@@ -20,8 +20,9 @@ from planner.catalog.schemas import get_gpu
 from planner.input.problem import load_problem
 from planner.input.scenario import Buy, Scenario
 from planner.plan.solve import solve_problem
+from planner.report.whatif import pools_line
 from planner.studies.scenarios import apply, owned_cost
-from planner.studies.whatif import breakeven, pool_costs, pools_line, with_price
+from planner.studies.whatif import breakeven, pool_costs, with_price
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "problems" / "deepseek_qps.yaml"
