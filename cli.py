@@ -164,26 +164,22 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> Non
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
                sensitivity: bool, solver, time_limit) -> None:
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
-    from planner.studies import whatif
     from planner.errors import Infeasible
     from planner.input.load import load_problem
+    from planner.report import whatif as report
     from planner.report.json import to_json
+    from planner.studies import whatif
     inputs = whatif.source_files(base, list(scenarios))
-    outcomes = whatif.run_scenarios(load_problem(base), base, list(scenarios), solver=solver,
-                                    time_limit=time_limit)
-    plan = outcomes[0].plan
-    be = whatif.breakeven(outcomes[0].problem, base, solver=solver) if breakeven and plan else None
-    sens = [(o.name, whatif.sensitivity(o.plan, o.source, solver)) for o in outcomes
-            if o.plan] if sensitivity else None
-    result = whatif.result_dict(outcomes, be, sens)
+    w = whatif.run_whatif(load_problem(base), base, list(scenarios), with_breakeven=breakeven,
+                          with_sensitivity=sensitivity, solver=solver, time_limit=time_limit)
     if csv_out:
-        _emit(whatif.to_csv(result), csv_out, inputs)
+        _emit(report.to_csv(w), csv_out, inputs)
     if plot_out:
-        whatif.plot(result, plot_out, inputs)
+        report.plot(w, plot_out, inputs)
         click.echo(f"wrote {plot_out}", err=True)
-    click.echo(to_json(result), nl=False) if as_json else click.echo(whatif.render_table(result))
-    if plan is None:
-        raise Infeasible(f"the base problem {base} is infeasible: {outcomes[0].reason}")
+    click.echo(to_json(report.result_dict(w)), nl=False) if as_json else click.echo(report.render_table(w))
+    if w.base.plan is None:
+        raise Infeasible(f"the base problem {base} is infeasible: {w.base.reason}")
 
 
 # ------------------------------------------------------------------------------ sweep

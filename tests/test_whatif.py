@@ -19,9 +19,11 @@ from cli import main
 from planner.report.json import plan_json
 from planner.catalog.schemas import get_gpu
 from planner.input.load import load_problem
-from planner.input.scenario import Buy, Scenario, apply, owned_cost
+from planner.input.scenario import Buy, Scenario
 from planner.plan.solve import solve
-from planner.studies.whatif import breakeven, pool_costs, pools_line, with_price
+from planner.report.whatif import pools_line
+from planner.studies.scenarios import apply, owned_cost
+from planner.studies.whatif import breakeven, pool_costs, with_price
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "problems" / "deepseek_qps.yaml"
@@ -90,7 +92,8 @@ def test_owned_inventory_is_used_before_rented(base, base_plan):
     min(4, rented)·8·(20.83 − 5) RMB/h cheaper, more if the plan moves load onto the cheap nodes."""
     rented_h200 = base_plan.nodes["h200"][0]
     assert rented_h200 >= 1
-    p = apply(base, _scenario({"gpus": {"update": {"h200": {"owned_nodes": 4, "owned_cost_rmb_per_gpu_hour": 5}}}}))
+    own4 = {"owned_nodes": 4, "owned_cost_rmb_per_gpu_hour": 5}
+    p = apply(base, _scenario({"gpus": {"update": {"h200": own4}}}))
     plan = solve(p, "own.yaml")
     rent, own = plan.nodes["h200"]
     assert own == 4
@@ -156,7 +159,8 @@ def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, text, field):
 
 def test_cli_json_csv_plot_and_infeasible_row(tmp_path):
     """An impossible budget is a row marked infeasible with its reason, not a crash (exit 0)."""
-    cheap = _write(tmp_path, "cheap.yaml", "name: h200-cheaper\ngpus: {update: {h200: {price_change_percent: -20}}}\n")
+    cheap = _write(tmp_path, "cheap.yaml",
+                   "name: h200-cheaper\ngpus: {update: {h200: {price_change_percent: -20}}}\n")
     broke = _write(tmp_path, "broke.yaml", "name: broke\nlimits: {budget_rmb_per_hour: 100}\n")
     csv_path, png = tmp_path / "w.csv", tmp_path / "w.png"
     r = CliRunner().invoke(main, ["whatif", str(BASE), cheap, broke, "--json", "--csv", str(csv_path),

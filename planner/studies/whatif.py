@@ -2,28 +2,26 @@
 
 Glossary: a *scenario* overlays the base (planner.input.scenario); an *outcome* is its solved plan
 or the reason there is none; `g` a GPU type, `p_g` its rental price per card-hour, `N_g` its
-cards per node. Every number comes from re-solving with planner.plan.solve.solve_problem, so each
-plan shown here is verified like one from `plan solve`.
+cards per node. Every number comes from re-solving with planner.plan.solve.solve, so each
+plan shown here is verified like one from `plan solve`. The study's result is a typed `WhatIf`;
+its JSON, table, CSV and chart are planner.report.whatif.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.plan.candidates import CandidateSet, generate
 from planner.catalog.schemas import get_gpu
 from planner.errors import Infeasible, VerificationFailed
 from planner.input.problem import Problem
-from planner.plan.resolve import resolve
-from planner.input.scenario import (HOURS_PER_MONTH, OwnedCost, Scenario, apply, load_scenario,
-                              owned_cost, scenario_name, without_buy)
+from planner.input.scenario import HOURS_PER_MONTH, Scenario, load_scenario, scenario_name
+from planner.plan.candidates import CandidateSet, generate
 from planner.plan.model import Plan
+from planner.plan.resolve import resolve
 from planner.plan.solve import solve
-from planner.input.files import atomic_write
+from planner.studies.scenarios import OwnedCost, apply, owned_cost, without_buy
 
 ROLES = ("prefill", "decode", "colocated")
 BREAKEVEN_REL_TOL = 0.01        # stop bisecting when the bracket is 1 % of the base price …
@@ -49,6 +47,13 @@ class Outcome:
     @property
     def cost_per_hour(self) -> float | None:
         return self.plan.cost_per_hour if self.plan else None
+
+    def delta(self, base: "Outcome") -> tuple[float, float] | None:
+        """Cost per hour against the base: (RMB/h, percent); None unless both have a plan."""
+        if self.plan is None or base.plan is None:
+            return None
+        d = self.plan.cost_per_hour - base.plan.cost_per_hour
+        return d, 100 * d / base.plan.cost_per_hour
 
 
 def solve_outcome(problem: Problem, name: str, source: str, *, solver: str | None = None,
@@ -126,14 +131,6 @@ class RentOrBuy:
         if self.rent_monthly_rmb is None or self.rent_monthly_rmb <= self.cash_monthly_rmb:
             return None
         return self.purchase_rmb / (self.rent_monthly_rmb - self.cash_monthly_rmb)
-
-    def as_dict(self) -> dict:
-        return {"gpu": self.gpu, "nodes": self.nodes, "nodes_used": self.nodes_used,
-                "purchase_rmb": self.purchase_rmb, "months": self.months,
-                "amortisation_rmb_per_gpu_hour": self.owned.amortisation_rmb_per_gpu_hour,
-                "power_rmb_per_gpu_hour": self.owned.power_rmb_per_gpu_hour,
-                "rent_monthly_rmb": self.rent_monthly_rmb, "buy_monthly_rmb": self.buy_monthly_rmb,
-                "buy_cash_monthly_rmb": self.cash_monthly_rmb, "payback_months": self.payback_months}
 
 
 def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver, time_limit) -> Outcome:
@@ -309,180 +306,34 @@ def _relaxed(plan: Plan, relaxed: Problem, source: str, solver, limit: str, step
                        o.cost_per_hour, o.reason)
 
 
-# ------------------------------------------------------------------------------- summaries
-def pools_line(plan: Plan) -> str:
-    """'P 3×8h200 + D 8×8h200': role initial, instances × cards and GPU type."""
-    return " + ".join(f"{c.role[0].upper()} {n}×{c.cards} {c.gpu}" for c, n in plan.chosen.items())
+# ---------------------------------------------------------------------------------- study
+@dataclass(frozen=True)
+class WhatIf:
+    """Everything `plan whatif` computes: the outcomes (the base first), and the break-even
+    prices and sensitivities when asked for (None when not). planner.report.whatif renders it."""
+
+    outcomes: tuple[Outcome, ...]
+    breakevens: tuple[BreakEven, ...] | None = None
+    sensitivities: tuple[tuple[str, tuple[Sensitivity, ...]], ...] | None = None  # (scenario, rows)
+
+    @property
+    def base(self) -> Outcome:
+        return self.outcomes[0]
 
 
-def outcome_dict(o: Outcome, base: Outcome) -> dict:
-    """A scenario's summary with stable keys (the plan itself under 'plan')."""
-    d: dict = {"scenario": o.name, "file": o.source, "status": o.status, "reason": o.reason or None,
-               "cost_per_hour": None, "cost_per_million_output_tokens": None, "margin_per_hour": None,
-               "delta_cost_per_hour": None, "delta_percent": None, "cards": {}, "nodes": {}, "pools": "",
-               "cost_split_per_hour": None, "rent_or_buy": o.rent_or_buy.as_dict() if o.rent_or_buy else None,
-               "plan": None}
-    if o.plan is None:
-        return d
-    from planner.report.json import plan_json
-    pd = plan_json(o.plan)
-    d.update(cost_per_hour=pd["cost_per_hour"], cost_per_million_output_tokens=pd["cost_per_million_output_tokens"],
-             margin_per_hour=pd["margin_per_hour"], cards=pd["totals"]["cards"], nodes=pd["totals"]["nodes"],
-             pools=pools_line(o.plan), cost_split_per_hour=pool_costs(o.plan), plan=pd)
-    if base.plan is not None:
-        d["delta_cost_per_hour"] = o.plan.cost_per_hour - base.plan.cost_per_hour
-        d["delta_percent"] = 100 * d["delta_cost_per_hour"] / base.plan.cost_per_hour
-    return d
-
-
-def breakeven_dict(b: BreakEven) -> dict:
-    from planner.report.json import plan_json
-
-    def brief(p: Plan | None) -> dict | None:
-        return None if p is None else {"cost_per_hour": p.cost_per_hour, "pools": pools_line(p),
-                                       "nodes": plan_json(p)["totals"]["nodes"]}
-    return {"gpu": b.gpu, "base_price_rmb_per_gpu_hour": b.base_price, "in_base_plan": b.in_base,
-            "direction": "leaves above" if b.in_base else "enters below",
-            "break_even_rmb_per_gpu_hour": b.price, "price_in": b.price_in, "price_out": b.price_out,
-            "plan_in": brief(b.plan_in), "plan_out": brief(b.plan_out), "solves": b.solves,
-            "note": b.note or None}
-
-
-def sensitivity_dict(scenario: str, s: Sensitivity) -> dict:
-    return {"scenario": scenario, "limit": s.limit, "binding_row": s.binding, "step": s.step, "unit": s.unit,
-            "cost_before": s.cost_before, "cost_after": s.cost_after,
-            "delta_cost_per_hour_per_unit": s.delta_per_unit, "note": s.note or None}
-
-
-def result_dict(outcomes: list[Outcome], breakevens: list[BreakEven] | None = None,
-                sens: list[tuple[str, list[Sensitivity]]] | None = None) -> dict:
-    """Everything `plan whatif --json` prints."""
-    base = outcomes[0]
-    return {"base": base.problem.name, "currency": base.problem.pricing.currency,
-            "hours_per_month": HOURS_PER_MONTH,
-            "scenarios": [outcome_dict(o, base) for o in outcomes],
-            "breakeven": None if breakevens is None else [breakeven_dict(b) for b in breakevens],
-            "sensitivity": None if sens is None else [sensitivity_dict(n, s) for n, ss in sens for s in ss]}
+def run_whatif(base: Problem, base_source: str, paths: list[str], *, with_breakeven: bool = False,
+               with_sensitivity: bool = False, solver: str | None = None,
+               time_limit: float | None = None) -> WhatIf:
+    """The scenarios solved; break-even prices of the base's GPU types (if the base is feasible)
+    and the sensitivity of every feasible outcome, when asked for."""
+    outcomes = tuple(run_scenarios(base, base_source, paths, solver=solver, time_limit=time_limit))
+    be = tuple(breakeven(outcomes[0].problem, base_source, solver=solver)) \
+        if with_breakeven and outcomes[0].plan else None
+    sens = tuple((o.name, tuple(sensitivity(o.plan, o.source, solver))) for o in outcomes
+                 if o.plan) if with_sensitivity else None
+    return WhatIf(outcomes, be, sens)
 
 
 def source_files(base: str, paths: list[str]) -> tuple[str, ...]:
     """Every input path (an output may overwrite none of them)."""
     return tuple(str(Path(p)) for p in [base, *paths])
-
-
-# ------------------------------------------------------------------------------- rendering
-def _money(x: float | None, digits: int = 0) -> str:
-    return "-" if x is None else f"{x:,.{digits}f}"
-
-
-def render_table(result: dict) -> str:
-    """Scenarios side by side, then break-even prices, sensitivity and rent-or-buy if present."""
-    from planner.report.text import table
-    cur = result["currency"]
-    rows = []
-    for d in result["scenarios"]:
-        if d["plan"] is None:
-            rows.append([d["scenario"], d["status"].upper(), "-", "-", "-", "-", "-", d["reason"] or ""])
-            continue
-        fleet = ", ".join(f"{g} {d['cards'][g]}/{d['nodes'].get(g, 0)}" for g in d["cards"])
-        delta = "" if d["delta_cost_per_hour"] is None else \
-            f"{d['delta_cost_per_hour']:+,.0f} ({d['delta_percent']:+.1f}%)"
-        rows.append([d["scenario"], d["status"], _money(d["cost_per_hour"]),
-                     f"{d['cost_per_million_output_tokens']:.3f}", _money(d["margin_per_hour"]), delta,
-                     fleet, d["pools"]])
-    out = [table(["scenario", "status", f"{cur}/h", f"{cur}/M out", "margin/h", "Δ vs base",
-                  "cards/nodes", "pools (instances×cards gpu)"], rows, "llrrrrll")]
-    rb = [(d["scenario"], d["rent_or_buy"]) for d in result["scenarios"] if d["rent_or_buy"]]
-    if rb:
-        out += ["", "Rent or buy (per month of 720 h):",
-                table(["scenario", "bought", "used", "rent/month", "buy/month", "cash/month", "payback"],
-                      [[n, f"{r['nodes']}×{r['gpu']}", str(r["nodes_used"]), _money(r["rent_monthly_rmb"]),
-                        _money(r["buy_monthly_rmb"]), _money(r["buy_cash_monthly_rmb"]),
-                        _payback(r)]
-                       for n, r in rb], "llrrrrr")]
-    if result["breakeven"] is not None:
-        out += ["", f"Break-even rental prices ({cur}/GPU-h; bisection on re-solves):",
-                table(["gpu", "price", "in base", "break-even", "plan at break-even"],
-                      [_breakeven_row(b) for b in result["breakeven"]], "lrlrl")]
-    if result["sensitivity"] is not None:
-        out += ["", f"Sensitivity ({cur}/h per unit relaxed; re-solved):",
-                table(["scenario", "limit", "step", "cost before", "cost after", "Δ per unit", "note"],
-                      [[s["scenario"], s["limit"], s["step"], _money(s["cost_before"]), _money(s["cost_after"]),
-                        "-" if s["delta_cost_per_hour_per_unit"] is None
-                        else f"{s['delta_cost_per_hour_per_unit']:+,.1f} per {s['unit']}",
-                        s["note"] or ""] for s in result["sensitivity"]], "lllrrrl")]
-    return "\n".join(out)
-
-
-def _payback(r: dict) -> str:
-    if r["rent_monthly_rmb"] is None:
-        return "n/a (renting alone is infeasible)"
-    return "never" if r["payback_months"] is None else f"{r['payback_months']:.1f} months"
-
-
-def _breakeven_row(b: dict) -> list[str]:
-    base = f"{b['base_price_rmb_per_gpu_hour']:.2f}"
-    if b["break_even_rmb_per_gpu_hour"] is None:
-        return [b["gpu"], base, "yes" if b["in_base_plan"] else "no", "-", b["note"] or ""]
-    side = b["plan_out"] if b["in_base_plan"] else b["plan_in"]
-    verb = "leaves above" if b["in_base_plan"] else "enters below"
-    return [b["gpu"], base, "yes" if b["in_base_plan"] else "no",
-            f"{verb} {b['break_even_rmb_per_gpu_hour']:.2f} (±{(b['price_out'] - b['price_in']) / 2:.2f})",
-            "" if side is None else f"{side['cost_per_hour']:,.0f}/h: {side['pools']}"]
-
-
-CSV_COLUMNS = ("scenario", "file", "status", "cost_per_hour", "cost_per_million_output_tokens",
-               "margin_per_hour", "delta_cost_per_hour", "delta_percent", "prefill_cost_per_hour",
-               "decode_cost_per_hour", "colocated_cost_per_hour", "cards", "nodes", "pools", "reason")
-
-
-def to_csv(result: dict) -> str:
-    """One row per scenario; cards and nodes as 'gpu:n' lists separated by spaces."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for d in result["scenarios"]:
-        split = d["cost_split_per_hour"] or {}
-        w.writerow([d["scenario"], d["file"], d["status"], d["cost_per_hour"], d["cost_per_million_output_tokens"],
-                    d["margin_per_hour"], d["delta_cost_per_hour"], d["delta_percent"],
-                    split.get("prefill"), split.get("decode"), split.get("colocated"),
-                    " ".join(f"{g}:{n}" for g, n in d["cards"].items()),
-                    " ".join(f"{g}:{n}" for g, n in d["nodes"].items()), d["pools"], d["reason"] or ""])
-    return buf.getvalue()
-
-
-PLOT_COLOURS = {"prefill": "#4C72B0", "decode": "#DD8452", "colocated": "#55A868"}
-
-
-def plot(result: dict, path: str, protect: tuple[str, ...] = ()) -> None:
-    """Bar per scenario of cost per million output tokens, stacked by prefill/decode/colocated."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    cur = result["currency"]
-    ds = result["scenarios"]
-    names = [d["scenario"] for d in ds]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(ds) + 2), 4.5))
-    bottom = [0.0] * len(ds)
-    for role in ("prefill", "decode", "colocated"):
-        vals = [0.0 if d["plan"] is None else
-                d["cost_split_per_hour"][role] / d["cost_per_hour"] * d["cost_per_million_output_tokens"]
-                for d in ds]
-        if any(vals):
-            ax.bar(names, vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])
-            bottom = [b + v for b, v in zip(bottom, vals)]
-    top = max(bottom, default=1.0) or 1.0
-    for i, d in enumerate(ds):
-        label = d["status"] if d["plan"] is None else f"{d['cost_per_million_output_tokens']:.2f}"
-        ax.text(i, bottom[i] + 0.01 * top, label, ha="center", va="bottom", fontsize=8)
-    ax.set_ylim(top=1.08 * top)   # room for the labels above the tallest bar
-    ax.set_ylabel(f"{cur} per million output tokens")
-    ax.set_title(f"What-if on {result['base']}: cost per million output tokens")
-    ax.legend(title="share of cost")
-    ax.tick_params(axis="x", labelrotation=30)
-    plt.setp(ax.get_xticklabels(), ha="right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue(), protect)

@@ -1,0 +1,207 @@
+"""`plan whatif` rendered: the JSON contract, the side-by-side table, the CSV and the bar chart.
+
+Every renderer reads the typed study result (planner.studies.whatif.WhatIf); `result_dict` is
+the one place the JSON keys (README) are written. Per-plan numbers that the plan's own JSON
+already defines (cost per million output tokens, margin, cards and nodes in total) are read
+from `plan_json(plan)`, so the four outputs cannot disagree with `plan solve` or each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from planner.input.files import atomic_write
+from planner.input.scenario import HOURS_PER_MONTH
+from planner.plan.model import Plan
+from planner.report.json import plan_json
+from planner.report.text import table
+from planner.studies.whatif import ROLES, BreakEven, Outcome, RentOrBuy, Sensitivity, WhatIf, pool_costs
+
+
+def pools_line(plan: Plan) -> str:
+    """'P 3×8h200 + D 8×8h200': role initial, instances × cards and GPU type."""
+    return " + ".join(f"{c.role[0].upper()} {n}×{c.cards} {c.gpu}" for c, n in plan.chosen.items())
+
+
+# ------------------------------------------------------------------------------------ JSON
+def rent_or_buy_dict(r: RentOrBuy) -> dict:
+    return {"gpu": r.gpu, "nodes": r.nodes, "nodes_used": r.nodes_used,
+            "purchase_rmb": r.purchase_rmb, "months": r.months,
+            "amortisation_rmb_per_gpu_hour": r.owned.amortisation_rmb_per_gpu_hour,
+            "power_rmb_per_gpu_hour": r.owned.power_rmb_per_gpu_hour,
+            "rent_monthly_rmb": r.rent_monthly_rmb, "buy_monthly_rmb": r.buy_monthly_rmb,
+            "buy_cash_monthly_rmb": r.cash_monthly_rmb, "payback_months": r.payback_months}
+
+
+def outcome_dict(o: Outcome, base: Outcome) -> dict:
+    """A scenario's summary with stable keys (the plan itself under 'plan')."""
+    d: dict = {"scenario": o.name, "file": o.source, "status": o.status, "reason": o.reason or None,
+               "cost_per_hour": None, "cost_per_million_output_tokens": None, "margin_per_hour": None,
+               "delta_cost_per_hour": None, "delta_percent": None, "cards": {}, "nodes": {}, "pools": "",
+               "cost_split_per_hour": None,
+               "rent_or_buy": rent_or_buy_dict(o.rent_or_buy) if o.rent_or_buy else None,
+               "plan": None}
+    if o.plan is None:
+        return d
+    pd = plan_json(o.plan)
+    d.update(cost_per_hour=pd["cost_per_hour"],
+             cost_per_million_output_tokens=pd["cost_per_million_output_tokens"],
+             margin_per_hour=pd["margin_per_hour"], cards=pd["totals"]["cards"], nodes=pd["totals"]["nodes"],
+             pools=pools_line(o.plan), cost_split_per_hour=pool_costs(o.plan), plan=pd)
+    delta = o.delta(base)
+    if delta is not None:
+        d["delta_cost_per_hour"], d["delta_percent"] = delta
+    return d
+
+
+def breakeven_dict(b: BreakEven) -> dict:
+    def brief(p: Plan | None) -> dict | None:
+        return None if p is None else {"cost_per_hour": p.cost_per_hour, "pools": pools_line(p),
+                                       "nodes": plan_json(p)["totals"]["nodes"]}
+    return {"gpu": b.gpu, "base_price_rmb_per_gpu_hour": b.base_price, "in_base_plan": b.in_base,
+            "direction": "leaves above" if b.in_base else "enters below",
+            "break_even_rmb_per_gpu_hour": b.price, "price_in": b.price_in, "price_out": b.price_out,
+            "plan_in": brief(b.plan_in), "plan_out": brief(b.plan_out), "solves": b.solves,
+            "note": b.note or None}
+
+
+def sensitivity_dict(scenario: str, s: Sensitivity) -> dict:
+    return {"scenario": scenario, "limit": s.limit, "binding_row": s.binding, "step": s.step, "unit": s.unit,
+            "cost_before": s.cost_before, "cost_after": s.cost_after,
+            "delta_cost_per_hour_per_unit": s.delta_per_unit, "note": s.note or None}
+
+
+def result_dict(w: WhatIf) -> dict:
+    """Everything `plan whatif --json` prints."""
+    base = w.base
+    return {"base": base.problem.name, "currency": base.problem.pricing.currency,
+            "hours_per_month": HOURS_PER_MONTH,
+            "scenarios": [outcome_dict(o, base) for o in w.outcomes],
+            "breakeven": None if w.breakevens is None else [breakeven_dict(b) for b in w.breakevens],
+            "sensitivity": None if w.sensitivities is None
+            else [sensitivity_dict(n, s) for n, ss in w.sensitivities for s in ss]}
+
+
+# ----------------------------------------------------------------------------------- table
+def _money(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def render_table(w: WhatIf) -> str:
+    """Scenarios side by side, then break-even prices, sensitivity and rent-or-buy if present."""
+    cur = w.base.problem.pricing.currency
+    out = [table(["scenario", "status", f"{cur}/h", f"{cur}/M out", "margin/h", "Δ vs base",
+                  "cards/nodes", "pools (instances×cards gpu)"],
+                 [_scenario_row(o, w.base) for o in w.outcomes], "llrrrrll")]
+    rb = [(o.name, o.rent_or_buy) for o in w.outcomes if o.rent_or_buy]
+    if rb:
+        out += ["", f"Rent or buy (per month of {HOURS_PER_MONTH} h):",
+                table(["scenario", "bought", "used", "rent/month", "buy/month", "cash/month", "payback"],
+                      [[n, f"{r.nodes}×{r.gpu}", str(r.nodes_used), _money(r.rent_monthly_rmb),
+                        _money(r.buy_monthly_rmb), _money(r.cash_monthly_rmb), _payback(r)]
+                       for n, r in rb], "llrrrrr")]
+    if w.breakevens is not None:
+        out += ["", f"Break-even rental prices ({cur}/GPU-h; bisection on re-solves):",
+                table(["gpu", "price", "in base", "break-even", "plan at break-even"],
+                      [_breakeven_row(b) for b in w.breakevens], "lrlrl")]
+    if w.sensitivities is not None:
+        out += ["", f"Sensitivity ({cur}/h per unit relaxed; re-solved):",
+                table(["scenario", "limit", "step", "cost before", "cost after", "Δ per unit", "note"],
+                      [[n, s.limit, s.step, _money(s.cost_before), _money(s.cost_after),
+                        "-" if s.delta_per_unit is None else f"{s.delta_per_unit:+,.1f} per {s.unit}",
+                        s.note or ""] for n, ss in w.sensitivities for s in ss], "lllrrrl")]
+    return "\n".join(out)
+
+
+def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
+    if o.plan is None:
+        return [o.name, o.status.upper(), "-", "-", "-", "-", "-", o.reason or ""]
+    pd = plan_json(o.plan)
+    cards, nodes = pd["totals"]["cards"], pd["totals"]["nodes"]
+    fleet = ", ".join(f"{g} {cards[g]}/{nodes.get(g, 0)}" for g in cards)
+    delta = o.delta(base)
+    return [o.name, o.status, _money(o.plan.cost_per_hour), f"{pd['cost_per_million_output_tokens']:.3f}",
+            _money(pd["margin_per_hour"]), "" if delta is None else f"{delta[0]:+,.0f} ({delta[1]:+.1f}%)",
+            fleet, pools_line(o.plan)]
+
+
+def _payback(r: RentOrBuy) -> str:
+    if r.rent_monthly_rmb is None:
+        return "n/a (renting alone is infeasible)"
+    return "never" if r.payback_months is None else f"{r.payback_months:.1f} months"
+
+
+def _breakeven_row(b: BreakEven) -> list[str]:
+    base = f"{b.base_price:.2f}"
+    in_base = "yes" if b.in_base else "no"
+    if b.price is None:
+        return [b.gpu, base, in_base, "-", b.note or ""]
+    side = b.plan_out if b.in_base else b.plan_in
+    verb = "leaves above" if b.in_base else "enters below"
+    return [b.gpu, base, in_base, f"{verb} {b.price:.2f} (±{(b.price_out - b.price_in) / 2:.2f})",
+            "" if side is None else f"{side.cost_per_hour:,.0f}/h: {pools_line(side)}"]
+
+
+# ------------------------------------------------------------------------------------- CSV
+CSV_COLUMNS = ("scenario", "file", "status", "cost_per_hour", "cost_per_million_output_tokens",
+               "margin_per_hour", "delta_cost_per_hour", "delta_percent", "prefill_cost_per_hour",
+               "decode_cost_per_hour", "colocated_cost_per_hour", "cards", "nodes", "pools", "reason")
+
+
+def to_csv(w: WhatIf) -> str:
+    """One row per scenario; cards and nodes as 'gpu:n' lists separated by spaces."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for o in w.outcomes:
+        if o.plan is None:
+            out.writerow([o.name, o.source, o.status, *[None] * 8, "", "", "", o.reason or ""])
+            continue
+        pd = plan_json(o.plan)
+        split = pool_costs(o.plan)
+        delta = o.delta(w.base) or (None, None)
+        out.writerow([o.name, o.source, o.status, pd["cost_per_hour"], pd["cost_per_million_output_tokens"],
+                      pd["margin_per_hour"], *delta, *(split[r] for r in ROLES),
+                      " ".join(f"{g}:{n}" for g, n in pd["totals"]["cards"].items()),
+                      " ".join(f"{g}:{n}" for g, n in pd["totals"]["nodes"].items()), pools_line(o.plan),
+                      o.reason or ""])
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------- chart
+PLOT_COLOURS = {"prefill": "#4C72B0", "decode": "#DD8452", "colocated": "#55A868"}
+
+
+def plot(w: WhatIf, path: str, protect: tuple[str, ...] = ()) -> None:
+    """Bar per scenario of cost per million output tokens, stacked by prefill/decode/colocated."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cur = w.base.problem.pricing.currency
+    outs = w.outcomes
+    per_m = [None if o.plan is None else plan_json(o.plan)["cost_per_million_output_tokens"] for o in outs]
+    splits = [None if o.plan is None else pool_costs(o.plan) for o in outs]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(outs) + 2), 4.5))
+    bottom = [0.0] * len(outs)
+    for role in ROLES:
+        vals = [0.0 if o.plan is None else split[role] / o.plan.cost_per_hour * m
+                for o, split, m in zip(outs, splits, per_m)]
+        if any(vals):
+            ax.bar([o.name for o in outs], vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])
+            bottom = [b + v for b, v in zip(bottom, vals)]
+    top = max(bottom, default=1.0) or 1.0
+    for i, (o, m) in enumerate(zip(outs, per_m)):
+        label = o.status if o.plan is None else f"{m:.2f}"
+        ax.text(i, bottom[i] + 0.01 * top, label, ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(top=1.08 * top)   # room for the labels above the tallest bar
+    ax.set_ylabel(f"{cur} per million output tokens")
+    ax.set_title(f"What-if on {w.base.problem.name}: cost per million output tokens")
+    ax.legend(title="share of cost")
+    ax.tick_params(axis="x", labelrotation=30)
+    plt.setp(ax.get_xticklabels(), ha="right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue(), protect)

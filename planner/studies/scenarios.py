@@ -1,0 +1,130 @@
+"""Applying a what-if scenario to a base problem: the overlay resolved into a new Problem.
+
+The scenario's schema (what a user writes) is planner.input.scenario; this module is the step
+that needs the GPU catalog: GPU names are matched through its aliases, a percentage price change
+applies to the catalog price when the base sets none, and `buy:` prices owned cards from the
+bought GPU's node size and board power.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.catalog.schemas import GPU, get_gpu, load_gpus
+from planner.errors import BadInput
+from planner.input.files import validate
+from planner.input.problem import GPUChoice, Problem
+from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
+
+
+@dataclass(frozen=True)
+class OwnedCost:
+    """What one owned card costs per hour, split into amortisation and electricity."""
+
+    amortisation_rmb_per_gpu_hour: float
+    power_rmb_per_gpu_hour: float
+
+    @property
+    def total(self) -> float:
+        return self.amortisation_rmb_per_gpu_hour + self.power_rmb_per_gpu_hour
+
+
+def owned_cost(buy: Buy, gpu: GPU) -> OwnedCost:
+    """Purchase price spread evenly over the months, plus board power·PUE at the electricity price."""
+    amort = buy.price_rmb_per_node / (buy.months * HOURS_PER_MONTH) / gpu.node_cards
+    power = gpu.power_w * buy.pue / 1e3 * buy.electricity_rmb_per_kwh
+    return OwnedCost(amort, power)
+
+
+def apply(base: Problem, s: Scenario, source: str = "scenario") -> Problem:
+    """The base problem with the scenario's changes; a new Problem, validated like a file."""
+    data = base.model_dump()
+    for section in ("slo", "serving", "limits", "pricing"):
+        data[section] = {**data[section], **getattr(s, section).model_dump(exclude_none=True)}
+    data["workload"] = _workload(data["workload"], s.workload)
+    catalog = load_gpus()
+    data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source)
+    if s.buy is not None:
+        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source)
+    if s.name:
+        data["name"] = s.name
+    return validate(Problem, data, f"{source} (applied to the base)")
+
+
+def _workload(base: dict, w: WorkloadEdit) -> dict:
+    """Key-by-key merge; qps_multiplier scales the (possibly new) qps."""
+    out = {**base, **w.model_dump(exclude_none=True, exclude={"qps_multiplier"})}
+    if w.qps_multiplier is not None:
+        out["qps"] = out["qps"] * w.qps_multiplier
+    return out
+
+
+def _key(gpu_id: str, catalog: dict[str, GPU]) -> str:
+    """Catalog id of a GPU name (aliases and case resolved), or the name itself when unknown."""
+    try:
+        return get_gpu(gpu_id, catalog).id
+    except BadInput:
+        return gpu_id.lower()
+
+
+def _index(gpus: list[dict], gpu_id: str, catalog: dict[str, GPU], where: str) -> int:
+    keys = [_key(g["id"], catalog) for g in gpus]
+    k = _key(gpu_id, catalog)
+    if k not in keys:
+        listed = ", ".join(g["id"] for g in gpus)
+        raise BadInput(f"{where}: GPU {gpu_id!r} is not in the base list ({listed})")
+    return keys.index(k)
+
+
+def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str) -> list[dict]:
+    """Replace, or remove → update → add; every name is checked against the list it edits."""
+    if e.set is not None:
+        return [g.model_dump() for g in e.set]
+    out = [dict(g) for g in base]
+    for i, gid in enumerate(e.remove):
+        out.pop(_index(out, gid, catalog, f"{source}: gpus.remove[{i}]"))
+    for gid, upd in e.update.items():
+        where = f"{source}: gpus.update.{gid}"
+        j = _index(out, gid, catalog, where)
+        out[j] = _updated(out[j], upd, catalog, where)
+    out += [g.model_dump() for g in e.add]
+    return out
+
+
+def _updated(choice: dict, u: GPUUpdate, catalog: dict[str, GPU], where: str) -> dict:
+    """One GPU entry with the update's fields; a percentage applies to the base's effective price."""
+    new = {**choice, **u.model_dump(exclude_none=True, exclude={"price_change_percent"})}
+    if u.price_change_percent is not None:
+        price = choice["price_rmb_per_gpu_hour"]
+        if price is None:
+            price = _catalog_gpu(choice["id"], catalog, where).price_per_card_hour
+        new["price_rmb_per_gpu_hour"] = price * (1.0 + u.price_change_percent / 100.0)
+    return new
+
+
+def _catalog_gpu(gpu_id: str, catalog: dict[str, GPU], where: str) -> GPU:
+    try:
+        return get_gpu(gpu_id, catalog)
+    except BadInput as e:
+        raise BadInput(f"{where}: {e}") from None
+
+
+def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str) -> list[dict]:
+    """Owned nodes and their hourly cost on the bought GPU type (added to the list if absent)."""
+    where = f"{source}: buy.gpu"
+    gpu = _catalog_gpu(b.gpu, catalog, where)
+    cost = owned_cost(b, gpu).total
+    keys = [_key(g["id"], catalog) for g in gpus]
+    entry = {"owned_nodes": b.nodes, "owned_cost_rmb_per_gpu_hour": cost}
+    if gpu.id in keys:
+        j = keys.index(gpu.id)
+        return [({**g, **entry} if i == j else g) for i, g in enumerate(gpus)]
+    return gpus + [{**GPUChoice(id=gpu.id).model_dump(), **entry}]
+
+
+def without_buy(s: Scenario) -> Scenario:
+    """The same scenario renting instead of buying (the other side of rent-or-buy)."""
+    return s.model_copy(update={"buy": None})
+
+
+__all__ = ["OwnedCost", "apply", "owned_cost", "without_buy"]
