@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import yaml
 
-from planner.physics import perf
-from planner.fidelity.calibrate import (FitResult, calibration_from, cross_validate, family_param, fit,
-                               profile_yaml)
 from planner.catalog.schemas import Calibration, load_calibration
 from planner.errors import BadInput
+from planner.fidelity.crossval import cross_validate
+from planner.fidelity.fit import FitResult, calibration_from, family_param, fit
 from planner.fidelity.measurements import Point, predict
-from planner.physics.perf import Parallelism
+from planner.fidelity.profile import profile_yaml
 from planner.input.files import validate
+from planner.physics import perf
+from planner.physics.perf import Parallelism
 from tests.conftest import make_dep
 
 
@@ -115,8 +116,8 @@ def test_auto_layouts_of_a_two_node_moe_instance_keep_expert_parallelism_on_nvli
     """16 H100 cards (two 8-card NVLink domains): a MoE model tries TP8·PP2, TP1·DP16, TP8·DP2
     and TP1·DP8·PP2 (the last keeps the expert all-to-all inside a node); a dense model never
     uses data-parallel attention and pipelines only full TP8 nodes."""
-    from planner.plan.candidates import shapes_for
     from planner.input.problem import load_problem, resolve
+    from planner.plan.candidates import shapes_for
     ds = resolve(load_problem("problems/deepseek_qps.yaml"))
     h100 = ds.option("h100")
     sixteen = [p.label() for p in shapes_for(ds, h100) if p.cards == 16]
@@ -129,7 +130,7 @@ def test_auto_layouts_of_a_two_node_moe_instance_keep_expert_parallelism_on_nvli
 def test_quantity_weights_make_each_quantity_weigh_the_same():
     """3 decode and 1 prefill observation: weights √(4/(2·3)) = 0.8165 and √(4/2) = 1.4142, so
     each quantity's squared weights add to 2 = n/Q."""
-    from planner.fidelity.calibrate import quantity_weights
+    from planner.fidelity.fit import quantity_weights
     obs = [(0, "decode_tok_s_per_gpu", 1.0), (1, "decode_tok_s_per_gpu", 1.0),
            (2, "decode_tok_s_per_gpu", 1.0), (3, "prefill_tok_s_per_gpu", 1.0)]
     w = quantity_weights(obs)

@@ -1,7 +1,7 @@
 """`plan calibrate` and `plan validate`: load points, fit or evaluate, render text/JSON/plot.
 
 The click commands in `cli.py` only parse arguments and call `run_calibrate` / `run_validate`.
-Matplotlib is imported inside `parity_plot`, SciPy inside `calibrate.fit`.
+Matplotlib is imported inside `parity_plot`, SciPy inside `fit.fit`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.fidelity.calibrate import (MIN_GROUP_POINTS, CVResult, FitResult, Row, Summary, breakdown,
-                               check_group_by, cross_validate, fit, fit_grouped, free_params,
-                               group_of, param_value, profile_yaml, rows, summarise,
-                               without_families)
 from planner.catalog.schemas import CATALOG_DIR, Calibration, load_calibration
 from planner.errors import BadInput
+from planner.fidelity.crossval import (MIN_GROUP_POINTS, CVResult, Row, Summary, breakdown, check_group_by,
+                                       cross_validate, fit_grouped, group_of, rows, summarise)
+from planner.fidelity.fit import FitResult, fit, free_params, param_value, without_families
 from planner.fidelity.measurements import LoadReport, default_measurement_files, load_points
+from planner.fidelity.profile import profile_yaml
 from planner.input.files import atomic_write
 
 WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO
