@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from planner.fidelity import validate as fidelity
+from planner.report import fidelity as report
 
 
 @click.command("calibrate")
@@ -28,9 +29,8 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
                   group_by: str | None) -> None:
     """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*)."""
     by = _axes(group_by)
-    result, summary, report, written = fidelity.run_calibrate(list(measurements), out, base, name,
-                                                              folds, by)
-    click.echo(fidelity.render_calibrate(result, summary, report, out, written))
+    c = fidelity.run_calibrate(list(measurements), out, base, name, folds, by)
+    click.echo(report.render_calibrate(c))
 
 
 def _axes(text: str | None) -> tuple[str, ...]:
@@ -54,5 +54,7 @@ def _axes(text: str | None) -> tuple[str, ...]:
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
                  group_by: str | None, as_json: bool) -> None:
     """Predicted against measured for every point, with the cross-validated error."""
-    v = fidelity.run_validate(list(measurements), calibration, folds, out_plot, _axes(group_by))
-    click.echo(fidelity.render_json(v) if as_json else fidelity.render_text(v))
+    v = fidelity.run_validate(list(measurements), calibration, folds, _axes(group_by))
+    if out_plot:
+        report.write_parity_plot(v, out_plot)
+    click.echo(report.render_json(v) if as_json else report.render_text(v))
