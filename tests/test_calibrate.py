@@ -97,7 +97,7 @@ def test_import_planner_stays_light():
     import sys
     code = ("import sys, planner.fidelity.fit, planner.fidelity.crossval, planner.fidelity.profile, "
             "planner.fidelity.measurements, planner.fidelity.validate, planner.report.fidelity, "
-            "planner.cli_fidelity; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
+            "cli; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
