@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.fidelity.calibrate import (FitResult, calibration_from, cross_validate, cv_folds, fit,
-                               rows, summarise)
 from planner.catalog.schemas import load_calibration
+from planner.fidelity.crossval import cross_validate, cv_folds, rows, summarise
+from planner.fidelity.fit import FitResult, calibration_from, fit
 from planner.fidelity.measurements import Point, observations, predict
 from planner.physics.perf import Parallelism
 
@@ -95,8 +95,9 @@ def test_profile_is_valid_and_fitted_default_is_physical():
 def test_import_planner_stays_light():
     import subprocess
     import sys
-    code = ("import sys, planner.fidelity.calibrate, planner.fidelity.measurements, planner.fidelity.validate, "
-            "planner.cli_fidelity; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
+    code = ("import sys, planner.fidelity.fit, planner.fidelity.crossval, planner.fidelity.profile, "
+            "planner.fidelity.measurements, planner.fidelity.validate, planner.report.fidelity, "
+            "cli; print([m for m in ('scipy', 'matplotlib', 'dask') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.fidelity.calibrate import (FitResult, calibration_from, check_group_by, cross_validate,
-                               fit, fit_grouped, group_of)
 from planner.catalog.schemas import load_calibration
 from planner.errors import BadInput
+from planner.fidelity.crossval import check_group_by, cross_validate, fit_grouped, group_of
+from planner.fidelity.fit import FitResult, calibration_from, fit
 from planner.fidelity.measurements import Point, observations, predict
 from planner.physics.perf import Parallelism
 

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import yaml
 
-from planner.plan.solve import solve
-from planner.physics import perf
-from planner.fidelity.calibrate import (FitResult, calibration_from, cross_validate, family_param, fit,
-                               profile_yaml)
 from planner.catalog.schemas import Calibration, load_calibration
 from planner.errors import BadInput
+from planner.fidelity.crossval import cross_validate
+from planner.fidelity.fit import FitResult, calibration_from, family_param, fit
 from planner.fidelity.measurements import Point, predict
-from planner.physics.perf import Parallelism
+from planner.fidelity.profile import profile_yaml
 from planner.input.files import validate
+from planner.physics import perf
+from planner.physics.perf import Parallelism
 from tests.conftest import make_dep
 
 
@@ -131,7 +131,7 @@ def test_auto_layouts_of_a_two_node_moe_instance_keep_expert_parallelism_on_nvli
 def test_quantity_weights_make_each_quantity_weigh_the_same():
     """3 decode and 1 prefill observation: weights √(4/(2·3)) = 0.8165 and √(4/2) = 1.4142, so
     each quantity's squared weights add to 2 = n/Q."""
-    from planner.fidelity.calibrate import quantity_weights
+    from planner.fidelity.fit import quantity_weights
     obs = [(0, "decode_tok_s_per_gpu", 1.0), (1, "decode_tok_s_per_gpu", 1.0),
            (2, "decode_tok_s_per_gpu", 1.0), (3, "prefill_tok_s_per_gpu", 1.0)]
     w = quantity_weights(obs)

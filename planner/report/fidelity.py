@@ -1,0 +1,179 @@
+"""Render the fidelity studies: `plan validate` (text, JSON, parity plot) and `plan calibrate`.
+
+Errors arrive as fractions (planner.fidelity); here they become percentages. Matplotlib is
+imported inside `parity_png`, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from planner.errors import BadInput
+from planner.fidelity.crossval import MIN_GROUP_POINTS, Row, breakdown, group_of
+from planner.fidelity.validate import Calibrated, Validation
+from planner.input.files import atomic_write
+
+WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO
+ALL_ROWS_UP_TO = 60       # print every point up to this many observations
+BANDS = (0.15, 0.30)      # parity-plot bands: ±15 % and ±30 %
+
+
+def _pct(x: float | None) -> str:
+    """0.153 → '15.3%'; None → '—'."""
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _row_line(r: Row) -> str:
+    """One observation as a table line."""
+    p = r.point
+    return (f"{p.id[:46]:46s} {p.model:13s} {p.gpu:6s} {p.engine:8s} {r.quantity[:7]:7s} "
+            f"{r.measured:10.1f} {r.predicted:10.1f} {_pct(r.error):>8s} {_pct(r.cv_error):>8s}")
+
+
+def render_text(v: Validation) -> str:
+    """Human-readable report: load summary, points (or the worst), error summary, breakdown."""
+    out = [f"calibration: {v.calibration}", "measurements: " + ", ".join(v.files), *v.load.lines()]
+    if v.group_by:
+        out.append(f"per-{'/'.join(v.group_by)} profiles (group: profile): "
+                   + ", ".join(f"{g}: {n}" for g, n in (v.profiles or {}).items()))
+        out.append(f"cross-validation refits one profile per {'/'.join(v.group_by)} with at least "
+                   f"{MIN_GROUP_POINTS} training points inside each fold; "
+                   "other groups: the fold's shared fit")
+    out.append("")
+    head = (f"{'point':46s} {'model':13s} {'gpu':6s} {'engine':8s} {'qty':7s} "
+            f"{'measured':>10s} {'predicted':>10s} {'error':>8s} {'CV err':>8s}")
+    shown = v.rows
+    if len(v.rows) > ALL_ROWS_UP_TO:
+        key = (lambda r: abs(r.cv_error)) if v.rows[0].cv_error is not None else (lambda r: abs(r.error))
+        shown = sorted(v.rows, key=key, reverse=True)[:WORST_SHOWN]
+        out.append(f"{len(v.rows)} observations; the {WORST_SHOWN} worst (tokens/s per GPU):")
+    out += [head, *[_row_line(r) for r in shown], ""]
+    out.append("by model / GPU / engine / quantity: n, median |error|, median |CV error|")
+    for k, (n, med, cvm) in breakdown(v.rows, _group_key).items():
+        out.append(f"  {k:52s} {n:5d} {_pct(med):>8s} {_pct(cvm):>8s}")
+    out.append("")
+    axis = v.group_by or ("engine",)
+    out.append(f"by {'/'.join(axis)}: observations, median |error|, median |CV error| per quantity")
+    out += group_table(v.rows, axis)
+    out.append("")
+    for s in v.summary:
+        out.append(f"{s.quantity}: n={s.n} median |error| {_pct(s.median_abs)}, max {_pct(s.max_abs)}; "
+                   f"cross-validated ({v.cv_folds}-fold) median |error| {_pct(s.cv_median_abs)}, "
+                   f"max {_pct(s.cv_max_abs)}; within ±15 % {_pct(s.within_15)}, ±30 % {_pct(s.within_30)}")
+    out.append(f"({v.seconds:.1f} s)")
+    return "\n".join(out)
+
+
+def group_table(rs: list[Row], by: tuple[str, ...]) -> list[str]:
+    """One line per group: decode and prefill (n, median |error|, median |CV error|)."""
+    b = breakdown(rs, lambda r: f"{group_of(r.point, by)}|{r.quantity}")
+    out = [f"  {'group':28s} {'decode n':>8s} {'fit':>7s} {'CV':>7s}   "
+           f"{'prefill n':>9s} {'fit':>7s} {'CV':>7s}"]
+    for g in sorted({k.split('|')[0] for k in b}):
+        cells = []
+        for q, w in (("decode_tok_s_per_gpu", 8), ("prefill_tok_s_per_gpu", 9)):
+            n, med, cvm = b.get(f"{g}|{q}", (0, None, None))
+            cells.append(f"{n:{w}d} {_pct(med):>7s} {_pct(cvm):>7s}" if n else f"{'–':>{w}s} {'':7s} {'':7s}")
+        out.append(f"  {g:28s} {cells[0]}   {cells[1]}")
+    return out
+
+
+def _group_key(r: Row) -> str:
+    """model/gpu/engine/quantity label of an observation."""
+    p = r.point
+    return f"{p.model}/{p.gpu}/{p.engine}/{r.quantity.split('_tok')[0]}"
+
+
+def render_json(v: Validation) -> str:
+    """Stable JSON: calibration, load, summary (per quantity) and points."""
+    data = {
+        "calibration": v.calibration,
+        "files": v.files,
+        "load": {"read": v.load.read, "kept": v.load.kept, "dropped": v.load.dropped},
+        "cv_folds": v.cv_folds,
+        "group_by": list(v.group_by),
+        "profiles": v.profiles,
+        "summary": [s.__dict__ for s in v.summary],
+        "points": [{"id": r.point.id, "model": r.point.model, "gpu": r.point.gpu,
+                    "engine": r.point.engine, "mode": r.point.mode,
+                    "group": group_of(r.point, v.group_by) if v.group_by else None, "kind": r.point.kind,
+                    "quantity": r.quantity, "measured": r.measured, "predicted": r.predicted,
+                    "error": r.error, "cv_predicted": r.cv_predicted, "cv_error": r.cv_error,
+                    "source": r.point.source} for r in v.rows],
+    }
+    return json.dumps(data, indent=2)
+
+
+def write_parity_plot(v: Validation, path: str) -> None:
+    """The parity plot of `v` written as PNG to `path` (atomically; never over a measurement file)."""
+    if Path(path).suffix.lower() != ".png":
+        raise BadInput(f"--out-plot {path}: the plot is written as PNG; use a .png path")
+    title = f"calibration {v.calibration}" + (f", per {'/'.join(v.group_by)}" if v.group_by else "")
+    atomic_write(path, parity_png(v.rows, title), protect=tuple(v.files))
+
+
+def parity_png(rs: list[Row], title: str) -> bytes:
+    """Log-log measured vs predicted (CV prediction when available) with ±15 % and ±30 % bands."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 7), dpi=110)
+    markers = {"decode_tok_s_per_gpu": "o", "prefill_tok_s_per_gpu": "^"}
+    models = sorted({r.point.model for r in rs})
+    colours = dict(zip(models, plt.cm.tab10(np.linspace(0, 1, 10))))
+    for q, mk in markers.items():
+        for m in models:
+            sel = [r for r in rs if r.quantity == q and r.point.model == m]
+            if not sel:
+                continue
+            x = [r.measured for r in sel]
+            y = [r.cv_predicted if r.cv_predicted is not None else r.predicted for r in sel]
+            ax.scatter(x, y, s=10, marker=mk, alpha=0.55, color=colours[m],
+                       label=f"{m} {q.split('_tok')[0]}")
+    vals = [r.measured for r in rs] + [r.predicted for r in rs]
+    lo, hi = min(vals) / 2, max(vals) * 2
+    line = np.geomspace(lo, hi, 50)
+    ax.plot(line, line, "k-", lw=1)
+    for b, ls in zip(BANDS, ("--", ":")):
+        ax.plot(line, line * (1 + b), "k" + ls, lw=0.8, label=f"±{b:.0%}")
+        ax.plot(line, line * (1 - b), "k" + ls, lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    cv = rs and rs[0].cv_predicted is not None
+    ax.set_xlabel("measured tokens/s per GPU")
+    ax.set_ylabel(("cross-validated " if cv else "") + "predicted tokens/s per GPU")
+    ax.set_title(f"Parity, {title} (o decode, ^ prefill)")
+    ax.legend(fontsize=6, loc="upper left", ncol=2)
+    ax.grid(True, which="both", alpha=0.2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def render_calibrate(c: Calibrated) -> str:
+    """What `plan calibrate` prints: load summary, fitted values, CV error, output path(s)."""
+    lines = [*c.load.lines(), f"fit: {c.fit.n_observations} observations, {c.fit.evaluations} "
+             f"evaluations, {c.fit.seconds:.1f} s"]
+    lines += [f"  {k:28s} {v:.4g}" for k, v in c.fit.values.items()]
+    for label, g in (c.groups or {}).items():
+        lines.append(f"group {label}: {g.fit.n_points} points, {g.fit.evaluations} evaluations")
+        lines += [f"  {k:28s} {v:.4g}" for k, v in g.fit.values.items()]
+        lines += [f"  {s.quantity}: fit median |error| {_pct(s.median_abs)}; cross-validated median "
+                  f"|error| {_pct(s.cv_median_abs)}" for s in g.summary if s.quantity != "all"]
+        lines.append(f"  wrote {g.path}")
+    lines += [f"{s.quantity}: fit median |error| {_pct(s.median_abs)}; cross-validated median "
+              f"|error| {_pct(s.cv_median_abs)}, max {_pct(s.cv_max_abs)}" for s in c.summary]
+    if c.groups is None:
+        lines.append(f"wrote {c.out}")
+    elif not c.groups:
+        lines.append(f"no group had enough points for a profile of its own; nothing written to {c.out}")
+    return "\n".join(lines)
