@@ -51,7 +51,8 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = ()) -> None:
 @click.option("--pp", type=int, default=1, show_default=True)
 @click.option("--dp", type=int, default=1, show_default=True, help="data-parallel attention groups (MoE)")
 @click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
-@click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16", show_default=True)
+@click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16",
+              show_default=True)
 @click.option("--prefix-hit", type=float, default=0.0, show_default=True, help="prefix-cache hit ratio 0–1")
 @click.option("--calibration", default="default", show_default=True)
 @click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")

@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner.plan.solve import solve
-from planner.plan import candidates as cand_mod
-from planner.plan import milp
 from planner.catalog.schemas import load_gpus
 from planner.input.fleet import FleetProblem
-from planner.plan.fleet import FleetService, build, resolve_classes, services
+from planner.plan import candidates as cand_mod
+from planner.plan import milp
+from planner.plan.services import Service, fleet_services, resolve_classes
+from planner.plan.solve import build
 
 PLAN = str(Path(sys.executable).parent / "plan")
 TIME_LIMIT = 60.0
@@ -73,7 +73,7 @@ def fleet(n_models: int, n_classes: int, gpus: list, prune: bool = True, sharing
 class Row:
     cost: float
     model: milp.Model
-    svcs: list[FleetService]
+    svcs: list[Service]
     seconds: float   # candidates + build + solve
     solve_s: float
 
@@ -91,7 +91,7 @@ def cold() -> None:
 def run(label: str, f: FleetProblem, gap: float = SMALL_GAP) -> Row:
     cold()
     t0 = time.perf_counter()
-    svcs = [s for s in services(f, resolve_classes(f, "bench")) if s.candidates]
+    svcs = [s for s in fleet_services(f, resolve_classes(f, "bench")) if s.candidates]
     t1 = time.perf_counter()
     m = build(f, svcs)
     t2 = time.perf_counter()
@@ -145,7 +145,7 @@ def fewest_cards(cands, d: milp.Demand) -> tuple[int, int]:
     return int(cards[ok].min()), len(cards)
 
 
-def enumerate_optimum(f: FleetProblem, svcs: list[FleetService]) -> tuple[float, int]:
+def enumerate_optimum(f: FleetProblem, svcs: list[Service]) -> tuple[float, int]:
     """Cheapest plan by exhaustive enumeration over the same (pruned) candidates: every choice of
     service per class (each class served exactly once), and for each service every instance-count
     vector up to a feasible plan's card count. One GPU type only: then the fleet's cost is a
@@ -164,7 +164,7 @@ def enumerate_optimum(f: FleetProblem, svcs: list[FleetService]) -> tuple[float,
     classes = [k.name for k in f.classes]
     best = math.inf
     # every partition of the classes into available services
-    def choices(left: list[str], picked: list[FleetService]):
+    def choices(left: list[str], picked: list[Service]):
         if not left:
             yield picked
             return
@@ -239,7 +239,7 @@ def wall_clocks() -> None:
         print(f"  {p:<30} {wall([PLAN, 'solve', p], 3):6.2f} s", flush=True)
     base = wall([sys.executable, "-c", "pass"], 5)
     print(f"imports in a fresh interpreter (median of 5; bare interpreter {base:.3f} s):")
-    for mod in ("planner", "planner.plan.fleet", "planner.plan.solve"):
+    for mod in ("planner", "planner.plan.solve"):
         t = wall([sys.executable, "-c", f"import {mod}"], 5)
         print(f"  import {mod:<15} {t:6.3f} s   ({t - base:.3f} s over the bare interpreter)", flush=True)
 

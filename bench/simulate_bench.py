@@ -27,6 +27,7 @@ def _plans() -> dict[str, dict]:
     sys.path.insert(0, str(ROOT))
     from planner.input.load import load_problem
     from planner.plan.solve import solve
+    from planner.report.json import plan_json
     out = {"deepseek_qps": plan_json(solve(load_problem(PROBLEM), str(PROBLEM)))}
     text = PROBLEM.read_text().replace("modes: [disaggregated, colocated]", "modes: [colocated]")
     with tempfile.TemporaryDirectory() as d:

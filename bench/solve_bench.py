@@ -28,11 +28,11 @@ def wall(args: list[str], repeat: int = 5) -> float:
 def main() -> None:
     print(f"{'problem':32s} {'end-to-end s':>12s} {'candidates s':>12s} {'milp s':>8s} {'verify s':>8s}")
     sys.path.insert(0, str(ROOT))
-    from planner.input.load import load_problem
+    from planner.input.load import load_any
     from planner.plan.solve import solve
     for p in sorted((ROOT / "problems").glob("*.yaml")):
         e2e = wall([PLAN, "solve", str(p)])
-        plan = solve(load_problem(p))
+        plan = solve(load_any(p), str(p))
         t = plan.timings
         print(f"{p.name:32s} {e2e:12.3f} {t['candidates_s']:12.3f} {t['solve_s']:8.3f} {t['verify_s']:8.3f}")
     imp = wall([sys.executable, "-c", "import planner.plan.solve"])

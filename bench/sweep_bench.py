@@ -10,9 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
-from planner.plan.solve import solve
-from planner.plan import candidates
 from planner.input.load import load_problem
+from planner.plan import candidates
 from planner.studies.sweep import default_workers, parse_axis, run_sweep
 
 PROBLEM = Path(__file__).resolve().parents[1] / "problems" / "deepseek_qps.yaml"

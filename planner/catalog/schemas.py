@@ -293,7 +293,7 @@ class Calibration(Strict):
             raise ValueError(f"must be ≥ 1, got {v.value}")
         return v
 
-    def with_overrides(self, overrides: dict[str, float]) -> "Calibration":
+    def with_overrides(self, overrides: dict[str, float]) -> Calibration:
         """A copy with some parameter values replaced (problem-level overrides). Overriding
         request_overhead_s sets the fixed TTFT of every model (the per-family table is dropped)."""
         unknown = [k for k in overrides if k not in SCALAR_PARAMS]

@@ -15,8 +15,8 @@ predicted (relative errors as fractions; display is the report's).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

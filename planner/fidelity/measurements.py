@@ -28,9 +28,16 @@ from pydantic import Field
 
 from planner.catalog.schemas import GPU, Calibration, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
-from planner.physics.perf import (Deployment, Parallelism, decode_step, kv_transfer_time, mixed_step,
-                          prefill_pass, request_overhead_s)
 from planner.input.files import read_yaml, validate
+from planner.physics.perf import (
+    Deployment,
+    Parallelism,
+    decode_step,
+    kv_transfer_time,
+    mixed_step,
+    prefill_pass,
+    request_overhead_s,
+)
 
 Quantity = Literal["decode_tok_s_per_gpu", "prefill_tok_s_per_gpu"]
 QUANTITIES: tuple[Quantity, ...] = ("decode_tok_s_per_gpu", "prefill_tok_s_per_gpu")
@@ -282,8 +289,8 @@ _CONFIG_COLUMNS = ("model_path", "system", "backend", "backend_version", "precis
 
 def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
     """Rows of the silicon CSV → Points; exact duplicates, rows whose (TTFT, TPOT) repeat another
-    row's under a different label (parallelism, or model name of the same architecture), rows whose worker exceeds the system, and uninterpretable
-    rows are dropped and counted."""
+    row's under a different label (parallelism, or model name of the same architecture), rows whose
+    worker exceeds the system, and uninterpretable rows are dropped and counted."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from planner.input.problem import PlanSettings, Precisions, Pricing, SLO, Workload
+from planner.input.problem import SLO, PlanSettings, Precisions, Pricing, Workload
 from planner.input.schema import Strict
 
 
@@ -55,7 +55,7 @@ class FleetProblem(PlanSettings):
         return v
 
     @model_validator(mode="after")
-    def _one_currency(self) -> "FleetProblem":
+    def _one_currency(self) -> FleetProblem:
         for k in self.classes:
             if k.pricing is not None and k.pricing.currency != self.pricing.currency:
                 raise ValueError(f"class {k.name!r} prices in {k.pricing.currency}, the fleet in "

@@ -48,7 +48,7 @@ class LengthDist(Strict):
     weights: list[Annotated[float, Field(gt=0)]] | None = None
 
     @model_validator(mode="after")
-    def _same_length(self) -> "LengthDist":
+    def _same_length(self) -> LengthDist:
         if self.weights is not None and len(self.weights) != len(self.values):
             raise ValueError(f"weights has {len(self.weights)} entries but values has {len(self.values)}")
         return self

@@ -19,7 +19,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from planner.errors import BadInput
 from planner.input.files import describe_validation_error, read_yaml, validate
-from planner.input.schema import Strict
 from planner.input.problem import (
     GPUChoice,
     Length,
@@ -31,6 +30,7 @@ from planner.input.problem import (
     Statistic,
     Watts,
 )
+from planner.input.schema import Strict
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -51,7 +51,7 @@ class GPUUpdate(Strict):
     owned_cost_rmb_per_gpu_hour: NonNegative | None = None
 
     @model_validator(mode="after")
-    def _one_price(self) -> "GPUUpdate":
+    def _one_price(self) -> GPUUpdate:
         if self.price_rmb_per_gpu_hour is not None and self.price_change_percent is not None:
             raise ValueError("give price_rmb_per_gpu_hour or price_change_percent, not both")
         return self
@@ -66,7 +66,7 @@ class GPUEdit(Strict):
     update: dict[str, GPUUpdate] = {}
 
     @model_validator(mode="after")
-    def _set_alone(self) -> "GPUEdit":
+    def _set_alone(self) -> GPUEdit:
         if self.set is not None and (self.add or self.remove or self.update):
             raise ValueError("'set' replaces the whole list; do not combine it with add/remove/update")
         return self

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.physics import perf
 from planner.catalog.schemas import Calibration, Precision, get_gpu, get_model, load_calibration
 from planner.errors import BadInput
+from planner.physics import perf
 from planner.physics.perf import Deployment, Parallelism
 
 

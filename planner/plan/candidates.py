@@ -15,11 +15,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from planner.physics import perf
-from planner.physics import queueing
+from planner.input.problem import length_pairs
+from planner.physics import perf, queueing
 from planner.physics.perf import Deployment, Parallelism
 from planner.plan.resolve import GPUOption, Resolved
-from planner.input.problem import length_pairs
 
 Role = Literal["prefill", "decode", "colocated"]
 
@@ -259,7 +258,8 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
     mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
     if not mem.fits:
         return Rejected("prefill", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
-                        f"weights+KV need {mem.total_bytes/1e9:.1f} GB of {mem.usable_bytes/1e9:.1f} GB usable per card")
+                        f"weights+KV need {mem.total_bytes/1e9:.1f} GB of {mem.usable_bytes/1e9:.1f} GB "
+                        f"usable per card")
     # fixed time to first token beyond the pass: KV transfer (disaggregated) + per-request overhead
     kv_s = (_perf(perf.kv_transfer_time, dep, w.s_in) if disaggregated else 0.0) + perf.request_overhead_s(dep)
     best: Candidate | None = None

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from planner.plan.candidates import Candidate
 from planner.errors import BadInput
-from planner.plan.resolve import GPUOption, Resolved
 from planner.input.problem import Limits
+from planner.plan.candidates import Candidate
+from planner.plan.resolve import GPUOption, Resolved
 
 
 class SolverStatus(str, enum.Enum):
@@ -74,7 +74,7 @@ class Shared:
     limits: Limits
 
     @classmethod
-    def of(cls, res: Resolved) -> "Shared":
+    def of(cls, res: Resolved) -> Shared:
         return cls(res.problem.name, res.gpus, res.problem.limits)
 
 
@@ -194,7 +194,7 @@ def add_service_choice(m: Model) -> None:
         for k in sv.classes:
             owners.setdefault(k, []).append(s)
     shared = {s for ss in owners.values() if len(ss) > 1 for s in ss}
-    for s, sv in enumerate(m.services):
+    for s in range(len(m.services)):
         m.use[s] = pulp.LpVariable(f"use_{s}", cat="Binary") if s in shared else 1.0
     for k, ss in owners.items():
         if len(ss) > 1:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from planner.catalog.schemas import GPU, Calibration, Model, get_gpu, get_model, load_calibration, load_gpus
 from planner.errors import BadInput
-from planner.input.problem import Problem, SLO, Workload, length_mean, length_pairs
+from planner.input.problem import SLO, Problem, Workload, length_mean, length_pairs
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class Resolved:
         """Mean context of a sequence in a decode batch (see `decode_context`)."""
         if not self.classes:
             return self.input_mean + self.output_mean / 2.0
-        return decode_context([(k.workload.qps, length_mean(k.workload.input_tokens), length_mean(k.workload.output_tokens))
+        return decode_context([(k.workload.qps, length_mean(k.workload.input_tokens),
+                                length_mean(k.workload.output_tokens))
                                for k in self.classes])
 
 
@@ -110,7 +111,7 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
     catalog = load_gpus()
     options = []
     for i, choice in enumerate(problem.gpus):
-        gpu = _in(source, f"gpus[{i}].id", lambda: get_gpu(choice.id, catalog))
+        gpu = _in(source, f"gpus[{i}].id", lambda c=choice: get_gpu(c.id, catalog))
         cap = choice.max_cards
         if choice.max_nodes is not None:
             node_cap = choice.max_nodes * gpu.node_cards

@@ -18,8 +18,13 @@ from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, SolverOptions
 from planner.plan import milp
 from planner.plan.candidates import Candidate, CandidateSet
-from planner.plan.diagnose import (explain_caps, explain_no_candidates, missing_roles, raise_unless_solved,
-                                   raise_unless_verified)
+from planner.plan.diagnose import (
+    explain_caps,
+    explain_no_candidates,
+    missing_roles,
+    raise_unless_solved,
+    raise_unless_verified,
+)
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
 from planner.plan.services import Service, fleet_services, resolve_classes, single_service

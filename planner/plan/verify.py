@@ -164,7 +164,8 @@ def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[i
     return Verification(tuple(pools), tuple(checks))
 
 
-def verify_service(res: Resolved, chosen: dict[Candidate, int], prefix: str = "") -> tuple[list[PoolState], list[Check]]:
+def verify_service(res: Resolved, chosen: dict[Candidate, int],
+                   prefix: str = "") -> tuple[list[PoolState], list[Check]]:
     """Capacity, TTFT, TPOT, utilisation, memory and NIC checks of the pools serving one workload.
 
     `prefix` (a fleet's service key) is put in front of every check name."""

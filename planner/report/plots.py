@@ -126,7 +126,7 @@ def render_png(sweep: Sweep) -> bytes:
             ax.plot(xs, ys, marker="o", markersize=4 if opt else 3, linewidth=2.4 if opt else 1.3,
                     color=_colour(sweep, s.curve), label=_label(s.curve), zorder=3 if opt else 2,
                     alpha=1.0 if opt else 0.85)
-            for letter, x, y, r in s.changes:
+            for letter, x, y, _row in s.changes:
                 ax.annotate(letter, (x, y), xytext=(0, 7), textcoords="offset points", ha="center",
                             fontsize=8, fontweight="bold", zorder=4)
             if s.changes and axis == axes_names[0]:
@@ -142,7 +142,8 @@ def render_png(sweep: Sweep) -> bytes:
         lines = [f"{letter}  {_limits(r, swept)}  {r.cost_per_million_output_tokens:6.2f}  {r.fleet}"
                  for letter, _, _, r in all_changes]
         fig.text(0.01, 0.0, f"Optimum's fleet changes: limit, {sweep.currency}/M output tokens, "
-                 "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines), fontsize=7, va="bottom", family="monospace")
+                 "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines),
+                 fontsize=7, va="bottom", family="monospace")
         fig.get_layout_engine().set(rect=(0, 0.03 + 0.018 * len(lines), 1, 1 - 0.03 - 0.018 * len(lines)))
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -219,7 +220,8 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{5 if s.curve == ALL else 4}" fill="{c}" '
                        f'data-tip="{tip}"><title>{tip}</title></circle>')
         for letter, x, y, _ in s.changes:
-            out.append(f'<text x="{sx(x):.1f}" y="{sy(y)-9:.1f}" text-anchor="middle" font-weight="bold">{letter}</text>')
+            out.append(f'<text x="{sx(x):.1f}" y="{sy(y)-9:.1f}" text-anchor="middle" '
+                       f'font-weight="bold">{letter}</text>')
         out.append("</g>")
         ly = MARGIN["t"] + 14 + 16 * k
         out.append(f'<line x1="{MARGIN["l"]+10}" x2="{MARGIN["l"]+30}" y1="{ly-4}" y2="{ly-4}" stroke="{c}" '

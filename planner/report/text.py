@@ -122,7 +122,8 @@ def render_eval(d: dict[str, Any]) -> str:
         f"KV {d['kv_bytes_per_token']/1e3:.1f} kB per token",
         f"memory per card at batch {d['batch']} × {d['input_len'] + d['output_len']} tokens: "
         f"{format_bytes(d['memory_per_card_bytes'])} (weights {format_bytes(d['memory_weights_per_card_bytes'])}, "
-        f"KV {format_bytes(d['memory_kv_per_card_bytes'])}) of {format_bytes(d['memory_usable_per_card_bytes'])} usable: {fits}",
+        f"KV {format_bytes(d['memory_kv_per_card_bytes'])}) of "
+        f"{format_bytes(d['memory_usable_per_card_bytes'])} usable: {fits}",
         f"largest batch that fits: {d['max_batch']}",
         f"prefill of {d['batch']} × {d['input_len']} tokens: {format_time(d['prefill_time_s'])}, "
         f"{d['prefill_tokens_per_s']:,.0f} tokens/s  [{d['bound']['prefill']}-bound]",

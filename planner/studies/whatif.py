@@ -42,13 +42,13 @@ class Outcome:
     plan: Plan | None
     status: str            # optimal | feasible | infeasible | verification_failed
     reason: str = ""
-    rent_or_buy: "RentOrBuy | None" = None
+    rent_or_buy: RentOrBuy | None = None
 
     @property
     def cost_per_hour(self) -> float | None:
         return self.plan.cost_per_hour if self.plan else None
 
-    def delta(self, base: "Outcome") -> tuple[float, float] | None:
+    def delta(self, base: Outcome) -> tuple[float, float] | None:
         """Cost per hour against the base: (RMB/h, percent); None unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None

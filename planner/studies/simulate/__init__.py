@@ -39,6 +39,7 @@ Rendering is `planner.report.simulate`.
 """
 
 from planner.studies.simulate.engine import batched_server, lindley_waits, run_engines
+from planner.studies.simulate.fleet import catalog_of, service_plan, simulate_services
 from planner.studies.simulate.planfile import (
     PlanClass,
     PlanFile,
@@ -67,7 +68,6 @@ from planner.studies.simulate.run import (
     violations,
 )
 from planner.studies.simulate.tables import SimCatalog, batch_grid, length_grid, physics
-from planner.studies.simulate.fleet import catalog_of, service_plan, simulate_services
 
 __all__ = [
     "DEFAULT_REQUESTS", "DEFAULT_SEED", "MIN_REQUESTS", "WARMUP_FRACTION",

@@ -26,7 +26,7 @@ class Summary:
     p99: float
 
     @classmethod
-    def of(cls, x: np.ndarray) -> "Summary | None":
+    def of(cls, x: np.ndarray) -> Summary | None:
         """Summary of `x`, or None when it is empty."""
         if x.size == 0:
             return None

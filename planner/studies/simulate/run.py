@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import BadInput
-from planner.plan.resolve import decode_context as weighted_decode_context
 from planner.physics import perf
+from planner.plan.resolve import decode_context as weighted_decode_context
 from planner.studies.simulate.engine import Engine, prefill_instance, run_engines
 from planner.studies.simulate.planfile import PlanFile, PlanSLO
 from planner.studies.simulate.results import (

@@ -77,7 +77,7 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
                            f"is {model.id!r}")
     deps = []
     for i, p in enumerate(plan.pools):
-        gpu = _catalog(source, f"pools[{i}].gpu", lambda: get_gpu(p.gpu, gpus))
+        gpu = _catalog(source, f"pools[{i}].gpu", lambda p=p: get_gpu(p.gpu, gpus))
         par = Parallelism(tp=p.parallelism.tp, pp=p.parallelism.pp, dp=p.parallelism.dp)
         deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype))
     w = plan.workload
