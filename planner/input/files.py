@@ -82,7 +82,12 @@ def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tupl
     current: Any = model
     out: list = []
     branch_at = None
+    dict_key_next = False  # the part after a dict-typed field is the user's key, not a tag
     for i, part in enumerate(loc):
+        if dict_key_next and not (isinstance(part, str) and part.startswith("function-")):
+            out.append(part)
+            dict_key_next = False
+            continue
         fields = getattr(current, "model_fields", None)
         user_key = error_type == "extra_forbidden" and i == len(loc) - 1
         tag = isinstance(part, str) and (part.startswith("function-") or (
@@ -92,21 +97,26 @@ def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tupl
             continue
         out.append(part)
         if not isinstance(part, int) and fields is not None:
-            current = _unwrap_model(fields[part].annotation) if part in fields else None
+            ann = fields[part].annotation if part in fields else None
+            current = _unwrap_model(ann) if ann is not None else None
+            dict_key_next = getattr(ann, "__origin__", None) is dict
     return tuple(out), branch_at
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the sub-model at `loc` (for 'did you mean' on unknown keys)."""
     current: Any = model
+    dict_key_next = False
     for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
+        if isinstance(part, int) or current is None or dict_key_next:
+            dict_key_next = False
             continue
         fields = getattr(current, "model_fields", {})
         if part not in fields:
             return []
         ann = fields[part].annotation
         current = _unwrap_model(ann)
+        dict_key_next = getattr(ann, "__origin__", None) is dict
     fields = getattr(current, "model_fields", {}) if current is not None else {}
     return list(fields)
 
