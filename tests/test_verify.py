@@ -9,23 +9,16 @@ shared pieces.
 from __future__ import annotations
 
 import math
-from pathlib import Path
-
 import pytest
 
 from planner.catalog.schemas import get_gpu
-from planner.input.load import load_problem
 from planner.physics import perf, queueing
 from planner.physics.perf import Deployment
-from planner.plan.solve import solve
 from planner.plan.verify import verify_service
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture(scope="module")
-def plan():
-    return solve(load_problem(ROOT / "problems" / "llama70b_chat.yaml"), "llama70b_chat.yaml")
+def plan(llama70b_chat_plan):
+    return llama70b_chat_plan
 
 
 @pytest.fixture(scope="module")
