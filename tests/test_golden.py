@@ -6,7 +6,27 @@ change of numbers visible in review. Regenerate on purpose: `python -m tests.gol
 
 import pytest
 
+import planner.plan.solve as solve_mod
 from tests.golden.cases import CASES, GOLDEN, run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def solve_each_problem_once():
+    """`plan solve` of one file is asked for up to three renderings (text, --json, --checks or
+    --simulate); solving is deterministic (tests/test_extremes.py checks the JSON bytes run after
+    run), so the cases share one solve per (problem, source, options) instead of re-solving."""
+    real = solve_mod.solve
+    memo = {}
+
+    def solve(problem, source="problem", **kw):
+        key = (type(problem).__name__, problem.model_dump_json(), source, tuple(sorted(kw.items())))
+        if key not in memo:
+            memo[key] = real(problem, source, **kw)
+        return memo[key]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(solve_mod, "solve", solve)
+    yield
+    mp.undo()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
