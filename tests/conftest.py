@@ -21,3 +21,14 @@ def make_dep(model, gpu, calib, tp=1, pp=1, dp=1, weights="fp8", kv="bf16"):
     m = get_model(model) if isinstance(model, str) else model
     g = get_gpu(gpu) if isinstance(gpu, str) else gpu
     return Deployment(m, g, Parallelism(tp=tp, pp=pp, dp=dp), calib, weights, kv)
+
+
+@pytest.fixture(scope="session")
+def llama70b_chat_plan():
+    """problems/llama70b_chat.yaml solved once per session (a Plan: treat it as read-only)."""
+    from pathlib import Path
+
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+    path = Path(__file__).resolve().parent.parent / "problems" / "llama70b_chat.yaml"
+    return solve(load_problem(path), "llama70b_chat.yaml")

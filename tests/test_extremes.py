@@ -156,31 +156,77 @@ def test_time_limit_without_solution_is_infeasible_with_advice(monkeypatch):
 
 
 # ------------------------------------------------------------------------- extreme numbers
+def _nodes(d: dict) -> int:
+    return sum(d["totals"]["nodes"].values())
+
+
+def _check(d: dict, name: str) -> dict:
+    return next(c for c in d["verification"]["checks"] if c["name"] == name)
+
+
+def _one_node(d: dict) -> None:
+    """A load far below one card's capacity is served by the smallest fleet: one node."""
+    assert _nodes(d) == 1, d["totals"]
+
+
+def _huge_qps(d: dict) -> None:
+    """1e6 req/s of 1000-token prompts and 200-token answers: the recomputed capacity covers
+    1e9 prompt and 2e8 output tokens/s, and the cost is at most that of 50 000 copies of the
+    20 req/s plan (replicating that plan is feasible), while far above it."""
+    assert _check(d, "prefill_capacity")["value"] >= 1e6 * 1000 * (1 - 1e-9)
+    assert _check(d, "decode_capacity")["value"] >= 1e6 * 200 * (1 - 1e-9)
+    base = solve(problem(), "base.yaml").cost_per_hour
+    assert 1000 * base < d["cost_per_hour"] <= 50_000 * base * (1 + 1e-4)
+
+
+def _only(gpu: str, price_per_card: float):
+    """The cheap (or only affordable) type carries everything at nodes × 8 cards × price."""
+    def check(d: dict) -> None:
+        assert set(d["totals"]["nodes"]) == {gpu}, d["totals"]
+        assert d["cost_per_hour"] == pytest.approx(d["totals"]["nodes"][gpu] * 8 * price_per_card, rel=1e-9, abs=0)
+        _one_node(d)
+    return check
+
+
+INFEASIBLE_TTFT = r"TTFT 2 s unreachable: the fastest candidate reaches ([\d.]+) s"
+
+# changes → expected outcome: a check of the verified plan's JSON, or the Infeasible message.
 EXTREMES = {
-    "qps 0.001": {"workload.qps": 0.001},
-    "qps 1e6": {"workload.qps": 1e6},
-    "prompt 1 token": {"workload.input_tokens": 1},
-    "prompt 1e6 tokens": {"workload.input_tokens": 1_000_000},
-    "output 1 token": {"workload.output_tokens": 1},
-    "price 1e-6": {"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e-6}, "h20"]},
-    "price 1e-9": {"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}, "h20"]},
-    "price 0": {"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 0}, "h20"]},
-    "price 1e9": {"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e9}, "h20"]},
+    "qps 0.001": ({"workload.qps": 0.001}, _one_node),
+    "qps 1e6": ({"workload.qps": 1e6}, _huge_qps),
+    "prompt 1 token": ({"workload.input_tokens": 1}, _one_node),
+    # 2·8e9·1e6 linear FLOPs plus ~1e12/2 attention pairs per layer: over a minute on 8 H100s
+    "prompt 1e6 tokens": ({"workload.input_tokens": 1_000_000}, INFEASIBLE_TTFT),
+    "output 1 token": ({"workload.output_tokens": 1}, _one_node),
+    "price 1e-6": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e-6}, "h20"]}, _only("h100", 1e-6)),
+    "price 1e-9": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}, "h20"]}, _only("h100", 1e-9)),
+    "price 0": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 0}, "h20"]}, _only("h100", 0.0)),
+    # H20 nodes cost 60 RMB/h (7.50 per card) in the catalog
+    "price 1e9": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e9}, "h20"]}, _only("h20", 7.5)),
+}
+XFAIL = {
+    "price 0": "bug: with H100 free and H20 priced, the plan costs 0 but rents 63 H100 nodes (499 "
+               "cards) for 20 req/s; the fewest-nodes tie-break (NODE_TIE_BREAK·nodes ≈ 6e-6 in the "
+               "scaled objective) is below HiGHS's absolute MIP gap, so the solver stops early",
 }
 
 
-@pytest.mark.parametrize("changes", EXTREMES.values(), ids=EXTREMES.keys())
-def test_extreme_numbers_give_a_verified_plan_or_a_reason(changes):
-    try:
-        plan = solve(problem(**changes), "extreme.yaml")
-    except Infeasible as e:
-        assert "unreachable" in str(e) or "does not fit" in str(e) or "cannot be met" in str(e)
+@pytest.mark.parametrize("changes,expected", [
+    pytest.param(*v, id=k, marks=[pytest.mark.xfail(reason=XFAIL[k], strict=True)] if k in XFAIL else [])
+    for k, v in EXTREMES.items()])
+def test_extreme_numbers_give_a_verified_plan_or_a_reason(changes, expected):
+    if isinstance(expected, str):
+        with pytest.raises(Infeasible, match=expected) as e:
+            solve(problem(**changes), "extreme.yaml")
+        reached = float(re.search(expected, str(e.value)).group(1))
+        assert reached > 2.0   # the best reachable TTFT is above the limit, as it must be
         return
-    d = plan_json(plan)
+    d = plan_json(solve(problem(**changes), "extreme.yaml"))
     assert d["verification"]["passed"] is True
-    assert d["cost_per_hour"] >= 0
+    assert all(c["ok"] for c in d["verification"]["checks"])
     assert all(p["instances"] >= 1 for p in d["pools"])
     json.dumps(d, allow_nan=False)  # no NaN or infinity in the contract
+    expected(d)
 
 
 def test_qps_range_costs_scale_sensibly():

@@ -230,14 +230,20 @@ def plan(*args, cwd=ROOT):
                           capture_output=True, text=True)
 
 
-def test_cli_solves_the_worked_example():
-    r = plan("solve", "problems/fleet_mix.yaml")
-    assert r.returncode == 0, r.stderr
-    out = r.stdout
+@pytest.fixture(scope="module")
+def worked_example(tmp_path_factory):
+    """`plan solve problems/fleet_mix.yaml --out FILE`, run once: (exit code, stdout, stderr, the
+    JSON plan written to FILE — the same data as --json prints)."""
+    out = tmp_path_factory.mktemp("fleet_mix") / "plan.json"
+    r = plan("solve", "problems/fleet_mix.yaml", "--out", str(out))
+    return r.returncode, r.stdout, r.stderr, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_cli_solves_the_worked_example(worked_example):
+    code, out, err, d = worked_example
+    assert code == 0, err
     assert "Fleet plan for fleet-mix: 6 request classes, 3 models" in out
     assert "chat+coding" in out and "Verification: PASSED" in out
-    r = plan("solve", "problems/fleet_mix.yaml", "--json")
-    d = json.loads(r.stdout)
     assert d["kind"] == "fleet" and d["status"] == "optimal" and d["verification"]["passed"]
     assert ["chat", "coding"] in [s["classes"] for s in d["services"]]   # two classes share pools
     assert [c["name"] for c in d["classes"]] == ["chat", "reasoning", "coding", "rag", "router", "summarise"]
@@ -262,12 +268,13 @@ def test_cli_fleet_errors(tmp_path):
     assert "gpus: GPU 'H20' is listed twice" in r.stderr
 
 
-def test_worked_example_meets_every_class_slo():
+def test_worked_example_meets_every_class_slo(worked_example):
     """problems/fleet_mix.yaml: every pool's TPOT within the SLO of each class it serves, and a
-    TTFT check for each class in each prefill-capable pool, all passing."""
+    TTFT check for each class in each prefill-capable pool, all passing (the CLI's JSON plan)."""
     from planner.input.load import load_fleet
     f = load_fleet(ROOT / "problems" / "fleet_mix.yaml")
-    d = plan_json(solve(f, "fleet_mix.yaml"))
+    code, _, err, d = worked_example
+    assert code == 0, err
     slo = {k.name: k.slo for k in f.classes}
     checks = {c["name"]: c for c in d["verification"]["checks"]}
     for p in d["pools"]:

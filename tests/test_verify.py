@@ -1,0 +1,173 @@
+"""Verification, checked directly: the solved llama70b_chat plan's checks against numbers recomputed
+here from the physics (perf, queueing) and the plan's pools, and a tampered plan that must fail.
+
+The expectations are written out as hand formulas rather than read from `verify.py`; the physics
+functions (a pass time, a step time, weights per card, a queue's largest utilisation) are the only
+shared pieces.
+"""
+
+from __future__ import annotations
+
+import math
+import pytest
+
+from planner.catalog.schemas import get_gpu
+from planner.physics import perf, queueing
+from planner.physics.perf import Deployment
+from planner.plan.verify import verify_service
+
+@pytest.fixture(scope="module")
+def plan(llama70b_chat_plan):
+    return llama70b_chat_plan
+
+
+@pytest.fixture(scope="module")
+def checks(plan):
+    return {c.name: c for c in plan.verification.checks}
+
+
+# The problem, by hand (problems/llama70b_chat.yaml): 20 req/s, prompts 800/1500/3000 tokens with
+# probabilities 0.3/0.5/0.2, 40 % prefix-cache hits, 400 output tokens, TTFT p90 ≤ 1 s.
+QPS = 20.0
+S_IN = 0.3 * 800 + 0.5 * 1500 + 0.2 * 3000          # 1590 tokens
+S_UNC = S_IN * (1 - 0.4)                            # 954 uncached tokens to prefill
+S_OUT = 400.0
+CTX_DECODE = S_IN + S_OUT / 2                       # mean context of a decoding sequence
+CTX_PEAK = 3000 + 400                               # longest prompt + its answer: KV held at the end
+CV2 = (0.3 * 800**2 + 0.5 * 1500**2 + 0.2 * 3000**2 - S_IN**2) / S_IN**2   # prompt length variability
+P90_LEN = 3000 / S_IN                               # p90 prompt (cumulative 0.3, 0.8, 1.0) ÷ mean
+TTFT, TPOT, CEILING = 1.0, 0.040, 0.95              # SLO; default max_utilization_percent 95
+
+
+def dep_of(plan, c) -> Deployment:
+    r = plan.resolved
+    assert (r.weight_dtype, r.kv_dtype) == ("fp8", "fp8")   # precision: {weights: fp8, kv: fp8}
+    return Deployment(r.model, get_gpu(c.gpu), c.par, r.calib, "fp8", "fp8")
+
+
+def kv_per_token_per_card(dep: Deployment) -> float:
+    """GQA: 2 (K and V) · layers/pp · ⌈kv_heads/tp⌉ · head_dim · 1 byte (FP8)."""
+    a = dep.arch
+    return 2 * a.layers / dep.par.pp * math.ceil(a.kv_heads / dep.par.tp) * a.head_dim * 1
+
+
+def usable_capacity(plan, c) -> tuple[float, float]:
+    """(prefill, decode) tokens/s one instance may carry, recomputed:
+    prefill pool: raw = B·pp·s_unc / D(B), ρ_max from the M/G/1 p90 wait within
+      TTFT − D·(p90 prompt/mean) − (KV transfer + request overhead); capacity ρ_max·raw, and no
+      more than its NICs can ship KV for: cards·NIC·η_n / (kv_bytes_per_token · s_in/s_unc);
+    colocated pool: a step carries b decodes and C prompt tokens; raw = C / step,
+      D = ⌈s_unc/C⌉·step, ρ_max as above with the request overhead only; decode b / (step/a)."""
+    dep = dep_of(plan, c)
+    calib = dep.calib
+    overhead = perf.request_overhead_s(dep)
+    if c.role == "prefill":
+        d = perf.prefill_pass(dep, c.batch, S_UNC, S_IN - S_UNC).time_s
+        raw = c.batch * c.par.pp * S_UNC / d
+        fixed = perf.kv_transfer_time(dep, S_IN) + overhead
+        rho = queueing.max_utilisation(TTFT - d * P90_LEN - fixed, d, "p90", CV2, CEILING)
+        kv_bytes = 2 * dep.arch.layers * dep.arch.kv_heads * dep.arch.head_dim * 1
+        nic = c.cards * dep.gpu.nic_bytes_per_s * calib.v("network_efficiency") / (kv_bytes * S_IN / S_UNC)
+        return min(rho * raw, nic), 0.0
+    assert c.role == "colocated"
+    step = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN).time_s
+    d = math.ceil(S_UNC / c.chunk_tokens) * step
+    rho = queueing.max_utilisation(TTFT - d * P90_LEN - overhead, d, "p90", CV2, CEILING)
+    return rho * c.chunk_tokens / step, c.batch / (step / calib.v("decode_tokens_per_step"))
+
+
+def test_the_plan_is_what_the_other_tests_assume(plan, checks):
+    """One rented H100 node: one TP1 prefill instance and colocated TP2 instances."""
+    assert plan.verification.passed
+    assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
+    assert {c.role for c in plan.chosen} == {"prefill", "colocated"}
+
+
+def test_capacity_checks_recomputed(plan, checks):
+    """prefill: Σ n·capacity ≥ qps·s_unc = 20·954 = 19 080 tokens/s;
+    decode: Σ n·capacity ≥ qps·s_out = 20·400 = 8 000 tokens/s."""
+    pre = sum(n * usable_capacity(plan, c)[0] for c, n in plan.chosen.items())
+    dec = sum(n * usable_capacity(plan, c)[1] for c, n in plan.chosen.items())
+    c_pre, c_dec = checks["prefill_capacity"], checks["decode_capacity"]
+    assert c_pre.limit == pytest.approx(QPS * S_UNC) == pytest.approx(19_080)
+    assert c_dec.limit == pytest.approx(QPS * S_OUT) == pytest.approx(8_000)
+    assert c_pre.value == pytest.approx(pre, rel=1e-9)
+    assert c_dec.value == pytest.approx(dec, rel=1e-9)
+    assert (c_pre.sense, c_dec.sense) == (">=", ">=")
+    assert pre >= QPS * S_UNC and dec >= QPS * S_OUT
+    assert c_pre.ok and c_dec.ok
+
+
+def _colocated_batch(plan, c, dec_load: float, pre_load: float) -> float:
+    """Sequences in flight: a step of time t carries b = dec_load·t/a decodes and pre_load·t prompt
+    tokens, t = mixed_step(b, ctx, pre_load·t); solved by bisection on t (step time grows with load)."""
+    dep = dep_of(plan, c)
+    a = dep.calib.v("decode_tokens_per_step")
+
+    def excess(t):
+        return perf.mixed_step(dep, dec_load * t / a, CTX_DECODE, pre_load * t, S_IN).time_s - t
+    lo, hi = 1e-6, 10.0
+    assert excess(lo) > 0 > excess(hi)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+    return dec_load * hi / a
+
+
+def test_memory_checks_recomputed(plan, checks):
+    """Per card: weights + sequences·context·KV bytes per token per card ≤ 80 GB · usable fraction.
+    Prefill holds B prompts of the mean length; a colocated instance its actual batch (its share
+    of the load, split by capacity) at the peak context."""
+    pre_total = sum(n * usable_capacity(plan, c)[0] for c, n in plan.chosen.items())
+    dec_total = sum(n * usable_capacity(plan, c)[1] for c, n in plan.chosen.items())
+    for c in plan.chosen:
+        dep = dep_of(plan, c)
+        weights = perf.weights_per_card_bytes(dep)
+        assert weights == pytest.approx(70.6e9 / c.par.tp, rel=0.02)   # 70.6 B parameters at 1 byte
+        if c.role == "prefill":
+            expected = weights + c.batch * S_IN * kv_per_token_per_card(dep)
+        else:
+            pre_cap, dec_cap = usable_capacity(plan, c)
+            b = _colocated_batch(plan, c, QPS * S_OUT * dec_cap / dec_total, QPS * S_UNC * pre_cap / pre_total)
+            assert 0 < b <= c.batch
+            expected = weights + math.ceil(b) * CTX_PEAK * kv_per_token_per_card(dep)
+        chk = checks[f"memory[{c.name}]"]
+        assert chk.limit == pytest.approx(80e9 * dep.calib.v("memory_usable_fraction"))
+        assert chk.value == pytest.approx(expected, rel=1e-9), c.name
+        assert expected <= chk.limit and chk.ok
+
+
+def test_node_cover_and_cost_recomputed(plan, checks):
+    """Cards Σ n·tp·pp·dp ≤ nodes·8; cost = Σ nodes·8·price (H100: 12.15 RMB per card-hour)."""
+    cards = sum(n * c.par.tp * c.par.pp * c.par.dp for c, n in plan.chosen.items())
+    rented, owned = plan.nodes["h100"]
+    assert owned == 0
+    cover = checks["node_cover[h100]"]
+    assert (cover.value, cover.limit, cover.sense) == (cards, rented * 8, "<=")
+    assert cards <= rented * 8 < cards + 8   # whole nodes, none idle
+    cost = sum(r * 8 * get_gpu(g).price_per_card_hour for g, (r, _) in plan.nodes.items())
+    assert get_gpu("h100").price_per_card_hour == pytest.approx(12.15)
+    assert plan.cost_per_hour == pytest.approx(cost, rel=1e-9) == pytest.approx(rented * 8 * 12.15)
+    match = checks["cost_matches_solver"]
+    assert match.value == pytest.approx(abs(cost - plan.solver.objective), abs=1e-9)
+    assert match.limit == pytest.approx(1e-6 * cost) and match.ok
+
+
+def test_one_decode_instance_fewer_fails_the_capacity_check(plan):
+    """Take one instance from the pool with the most decode capacity: the decode check must fail
+    by exactly that instance's capacity (the plan has no decode slack that large)."""
+    res = plan.resolved
+    pools, ok_checks = verify_service(res, dict(plan.chosen))
+    assert all(c.ok for c in ok_checks)                     # the untampered pools pass
+    victim = max(plan.chosen, key=lambda c: c.decode_tok_s)
+    assert victim.decode_tok_s > 0
+    tampered = dict(plan.chosen)
+    tampered[victim] -= 1
+    if tampered[victim] == 0:
+        del tampered[victim]
+    _, bad = verify_service(res, tampered)
+    by = {c.name: c for c in bad}
+    dec = by["decode_capacity"]
+    assert not dec.ok
+    assert dec.value == pytest.approx(sum(n * usable_capacity(plan, c)[1] for c, n in tampered.items()), rel=1e-9)
+    assert dec.value < QPS * S_OUT
