@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from planner.catalog.schemas import load_gpus
 from planner.input.fleet import FleetProblem
 from planner.plan import candidates as cand_mod
-from planner.plan import milp
+from planner.plan import milp, workload
 from planner.plan.services import Service, fleet_services, resolve_classes
 from planner.plan.solve import build
 
@@ -84,8 +84,8 @@ HEADER = (f"{'case':<30} {'cls':>3} {'gpu':>3} {'svc':>3} {'candidates':>13} {'v
 
 def cold() -> None:
     """Forget memoised performance numbers so each row generates its candidates from scratch."""
-    cand_mod._memo.clear()
-    cand_mod._max_utilisation.cache_clear()
+    cand_mod.clear_memo()
+    workload.max_utilisation.cache_clear()
 
 
 def run(label: str, f: FleetProblem, gap: float = SMALL_GAP) -> Row:

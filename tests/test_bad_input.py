@@ -2,7 +2,8 @@
 
 Each case mutates the seed problem (problems/deepseek_qps.yaml) in one way, runs the CLI in
 process, and checks the exit code, the exact field path and reason in the message, and that
-no Python traceback reaches the user. The same messages are quoted in the README, "What you see when something is wrong".
+no Python traceback reaches the user. The same messages are quoted in the README, "What you see
+when something is wrong".
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ whose message carries the best reachable value; never a crash and never exit 4.
 from __future__ import annotations
 
 import copy
-import re
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,14 +17,14 @@ from click.testing import CliRunner
 
 import cli
 import planner.plan.resolve as resolve_mod
-from planner.report.json import plan_json
-from planner.plan import milp
 from planner.catalog.schemas import load_gpus
-from planner.plan.candidates import generate
 from planner.errors import Infeasible
 from planner.input.problem import Problem
+from planner.plan import milp
+from planner.plan.candidates import generate
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
+from planner.report.json import plan_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "problems" / "deepseek_qps.yaml"
@@ -103,7 +103,8 @@ def test_budget_too_small_is_exit_3(tmp_path):
     # One H100 node (97.20 RMB/h) fits, a second does not, so only a fraction of 2000 req/s is
     # reachable; relaxing the budget alone serves more, so the message names budget_cap.
     assert code == 3, out
-    m = re.search(r"within budget_cap: at most ([\d.]+) % of the target can be served \(([\d.]+) of 2000 requests/s\)", out)
+    m = re.search(r"within budget_cap: at most ([\d.]+) % of the target can be served "
+                  r"\(([\d.]+) of 2000 requests/s\)", out)
     assert m, out
     assert 0 < float(m.group(1)) < 100
     assert float(m.group(2)) == pytest.approx(float(m.group(1)) / 100 * 2000, rel=1e-2)
@@ -204,16 +205,8 @@ EXTREMES = {
     # H20 nodes cost 60 RMB/h (7.50 per card) in the catalog
     "price 1e9": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e9}, "h20"]}, _only("h20", 7.5)),
 }
-XFAIL = {
-    "price 0": "bug: with H100 free and H20 priced, the plan costs 0 but rents 63 H100 nodes (499 "
-               "cards) for 20 req/s; the fewest-nodes tie-break (NODE_TIE_BREAK·nodes ≈ 6e-6 in the "
-               "scaled objective) is below HiGHS's absolute MIP gap, so the solver stops early",
-}
-
-
 @pytest.mark.parametrize("changes,expected", [
-    pytest.param(*v, id=k, marks=[pytest.mark.xfail(reason=XFAIL[k], strict=True)] if k in XFAIL else [])
-    for k, v in EXTREMES.items()])
+    pytest.param(*v, id=k) for k, v in EXTREMES.items()])
 def test_extreme_numbers_give_a_verified_plan_or_a_reason(changes, expected):
     if isinstance(expected, str):
         with pytest.raises(Infeasible, match=expected) as e:
@@ -326,3 +319,24 @@ def test_timings_flag_only_changes_the_seconds_field():
     assert isinstance(a["solver"]["seconds"], float) and a["solver"]["seconds"] >= 0
     a["solver"]["seconds"] = None
     assert a == b
+
+
+@pytest.mark.parametrize("price", [1e9, 1e20, 1e300])
+def test_an_unused_prohibitive_price_changes_nothing(price):
+    """A GPU type the plan does not use, priced absurdly, leaves plan and cost as they were:
+    the objective is scaled by the cheapest node, so real cost differences stay visible."""
+    base = solve(problem(gpus=["h100", "h20"]), "p")
+    dear = solve(problem(gpus=["h100", "h20", {"id": "h200", "price_rmb_per_gpu_hour": price}]), "p")
+    assert "h200" not in plan_json(dear)["totals"]["cards"]
+    assert dear.cost_per_hour == pytest.approx(base.cost_per_hour, rel=1e-9)
+    assert plan_json(dear)["totals"]["nodes"] == plan_json(base)["totals"]["nodes"]
+
+
+def test_free_owned_nodes_are_not_bought_idle():
+    """Owned nodes at no cost: the plan uses only the nodes its instances need (lexicographic
+    second stage: fewest nodes at the optimal cost)."""
+    plan = solve(problem(gpus=[{"id": "h100", "owned_nodes": 6, "owned_cost_rmb_per_gpu_hour": 0}]), "p")
+    d = plan_json(plan)
+    need = -(-d["totals"]["cards"]["h100"] // 8)
+    assert d["totals"]["nodes"]["h100"] == need == 1
+    assert plan.cost_per_hour == 0.0

@@ -15,16 +15,17 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from planner.report.json import plan_json
-from planner.plan import milp
-from planner.plan.candidates import prune_dominated
 from planner.errors import BadInput, Infeasible
 from planner.input.fleet import FleetProblem
-from planner.plan.model import attribute_costs
 from planner.input.problem import Problem
+from planner.plan import milp
+from planner.plan.candidates import prune_dominated
+from planner.plan.model import attribute_costs
 from planner.plan.solve import solve
+from planner.report.json import plan_json
 from tests.test_milp import cand, oracle, resolved
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -73,7 +74,8 @@ def two_class_fleet(pre_a, dec_a, pre_b, dec_b, cap_a, cap_b, cap_ab, price_h20,
                      **({"max_nodes": cap_nodes} if cap_nodes is not None else {})}])
 
     def cands(cap):
-        return (cand("colocated", "h100", 8, pre=cap, dec=cap / 4), cand("colocated", "h20", 4, pre=cap / 3, dec=cap / 10))
+        return (cand("colocated", "h100", 8, pre=cap, dec=cap / 4),
+                cand("colocated", "h20", 4, pre=cap / 3, dec=cap / 10))
     svcs = [milp.Service("a", cands(cap_a), milp.Demand(pre_a, dec_a), ("a",)),
             milp.Service("b", cands(cap_b), milp.Demand(pre_b, dec_b), ("b",)),
             milp.Service("a+b", cands(cap_ab), milp.Demand(pre_a + pre_b, dec_a + dec_b), ("a", "b"))]
@@ -172,16 +174,16 @@ def test_two_small_classes_share_a_pool_and_it_is_cheaper():
 
 
 def test_a_cap_forces_a_second_gpu_type():
-    """Two H100 nodes (194.40 RMB/h) serve both classes; with H100 capped at one node the rest
-    moves to H20, which costs more (three H20 nodes beside the H100 one)."""
-    classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
+    """Four H100 nodes (388.80 RMB/h) serve both classes; with H100 capped at one node the rest
+    moves to H20, which costs more (eleven H20 nodes beside the H100 one)."""
+    classes = [small("chat", 300), small("bulk", 300, 2000, 500, ttft="3s")]
     free = solve(fleet(classes, ("h100", "h20")))
-    assert plan_json(free)["totals"]["nodes"] == {"h100": 2}
+    assert plan_json(free)["totals"]["nodes"] == {"h100": 4}
     capped = solve(fleet(classes, ({"id": "h100", "max_nodes": 1}, "h20")))
     d = plan_json(capped)
     assert d["totals"]["nodes"]["h100"] == 1 and d["totals"]["nodes"]["h20"] >= 1
     assert "availability[h100]" in d["binding"]
-    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(194.4)
+    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(388.8)
     assert d["verification"]["passed"]
 
 
@@ -243,9 +245,9 @@ def test_cli_solves_the_worked_example(worked_example):
     code, out, err, d = worked_example
     assert code == 0, err
     assert "Fleet plan for fleet-mix: 6 request classes, 3 models" in out
-    assert "chat+coding" in out and "Verification: PASSED" in out
+    assert "reasoning+coding" in out and "Verification: PASSED" in out
     assert d["kind"] == "fleet" and d["status"] == "optimal" and d["verification"]["passed"]
-    assert ["chat", "coding"] in [s["classes"] for s in d["services"]]   # two classes share pools
+    assert ["reasoning", "coding"] in [s["classes"] for s in d["services"]]   # two classes share pools
     assert [c["name"] for c in d["classes"]] == ["chat", "reasoning", "coding", "rag", "router", "summarise"]
     assert sum(c["cost_per_hour"] for c in d["classes"]) == pytest.approx(d["cost_per_hour"])
     assert d["solver"]["candidates"] < d["solver"]["candidates_before_pruning"]
@@ -290,11 +292,12 @@ def test_worked_example_meets_every_class_slo(worked_example):
 
 def test_owned_nodes_and_budget_are_shared_by_the_fleet():
     """One owned H100 node at 2 RMB/GPU-hour is used before renting (both classes' pools may sit
-    on it); a budget below the cheapest fleet is infeasible and names budget_cap."""
+    on it), one rented H20 node (8 × 7.50) does the rest; a budget below the cheapest fleet is
+    infeasible and names budget_cap."""
     classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
     d = plan_json(solve(fleet(classes, ({"id": "h100", "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 2}, "h20"))))
     assert d["totals"]["owned_nodes"] == {"h100": 1}
-    assert d["cost_per_hour"] == pytest.approx(8 * 2 + 97.2)     # one owned node + one rented
+    assert d["cost_per_hour"] == pytest.approx(8 * 2 + 8 * 7.5)     # one owned H100 node + one rented H20
     assert d["verification"]["passed"]
     with pytest.raises(Infeasible, match="budget_cap"):
         solve(fleet(classes, ("h100", "h20"), limits={"budget_rmb_per_hour": 150}))

@@ -12,13 +12,13 @@ import itertools
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from planner.plan.solve import solve
+from planner.input.problem import Problem
+from planner.physics.perf import Parallelism
 from planner.plan import milp
 from planner.plan.candidates import Candidate
-from planner.physics.perf import Parallelism
-from planner.input.problem import Problem
 from planner.plan.resolve import resolve
 
 BASE = {"model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 100},
@@ -85,7 +85,8 @@ def test_heterogeneous_plan_is_found_when_strictly_cheaper():
     assert chosen == {"prefill:h100", "decode:h20"}
     assert rep.objective == pytest.approx(80 + 40)
     homogeneous = min(oracle(resolved([g]), tuple(c for c in cands if c.gpu == g["id"]), d)[0]
-                      for g in ({"id": "h100", "price_rmb_per_gpu_hour": 10}, {"id": "h20", "price_rmb_per_gpu_hour": 5}))
+                      for g in ({"id": "h100", "price_rmb_per_gpu_hour": 10},
+                                {"id": "h20", "price_rmb_per_gpu_hour": 5}))
     assert rep.objective < homogeneous
 
 

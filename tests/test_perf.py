@@ -7,8 +7,8 @@ Seed numbers (shared/design.md): 671 B FP8 over 8 cards = 84 GB per card; 4.8 TB
 
 import pytest
 
-from planner.physics import perf
 from planner.catalog.schemas import get_gpu
+from planner.physics import perf
 from tests.conftest import make_dep
 
 
@@ -130,8 +130,9 @@ def test_prefix_cache_removes_compute(roofline):
 def test_attention_flops_grow_quadratically(roofline):
     dep = make_dep("llama-3.1-8b", "h100", roofline, tp=1, weights="bf16")
     a = dep.arch
-    f = lambda s: perf.prefill_pass(dep, 1, s).flops_per_card - 2 * (
-        a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params + a.lm_head_params) * s
+    def f(s):
+        return perf.prefill_pass(dep, 1, s).flops_per_card - 2 * (
+            a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params + a.lm_head_params) * s
     # attention part: 4·nh·hd·L·s²/2 → ×4 when s doubles
     assert f(32000) / f(16000) == pytest.approx(4.0, rel=0.02)
 

@@ -9,19 +9,19 @@ cannot fall; relaxing a cap only enlarges the feasible set. A solver tolerance o
 
 from __future__ import annotations
 
-import pytest
 import random
 
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from planner.report.json import plan_json
-from planner.physics import perf
 from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import Infeasible
-from planner.physics.perf import Deployment, Parallelism
 from planner.input.problem import Problem
+from planner.physics import perf
+from planner.physics.perf import Deployment, Parallelism
 from planner.plan.solve import solve
+from planner.report.json import plan_json
 
 FEW = settings(max_examples=6, deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.too_slow])

@@ -16,16 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner.report.json import plan_json
-from planner.physics import perf
-from planner.physics import queueing
 from planner.catalog.schemas import get_gpu, get_model, load_calibration
 from planner.errors import BadInput
 from planner.input.load import load_problem
+from planner.physics import perf, queueing
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
-from planner.studies.simulate import (SimCatalog, batched_server, lindley_waits, load_plan, plan_from_dict,
-                                      simulate)
+from planner.report.json import plan_json
+from planner.studies.simulate import SimCatalog, batched_server, lindley_waits, load_plan, plan_from_dict, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "problems" / "deepseek_qps.yaml"

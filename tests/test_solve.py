@@ -11,12 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 import cli
-from planner.report.json import plan_json
-from planner.plan import candidates as cand_mod
 from planner.errors import Infeasible, VerificationFailed
 from planner.input.load import load_problem
+from planner.plan import candidates as cand_mod
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
+from planner.report.json import plan_json
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.yaml") if not p.stem.startswith("fleet"))  # fleets: test_fleet
@@ -125,7 +125,8 @@ def test_caps_too_small_exit_3_with_reachable_fraction(tmp_path):
 
 
 def test_model_too_big_says_by_how_much(tmp_path):
-    p = _write(tmp_path, model="llama-3.1-405b", gpus=["rtx4090"], serving={"parallelism": {"max_cards_per_instance": 8}})
+    p = _write(tmp_path, model="llama-3.1-405b", gpus=["rtx4090"],
+               serving={"parallelism": {"max_cards_per_instance": 8}})
     code, out = run("solve", p)
     assert code == 3 and "does not fit" in out and "overflow" in out
 

@@ -10,18 +10,18 @@ MIP gap (problem.solver.mip_gap), which is the only slack the assertions allow.
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner.plan.candidates import generate
 from planner.input.load import load_problem
+from planner.plan.candidates import generate
 from planner.plan.resolve import resolve
 from planner.report.json import sweep_json
 from planner.report.sweep import to_csv

@@ -9,12 +9,14 @@ shared pieces.
 from __future__ import annotations
 
 import math
+
 import pytest
 
 from planner.catalog.schemas import get_gpu
 from planner.physics import perf, queueing
 from planner.physics.perf import Deployment
 from planner.plan.verify import verify_service
+
 
 @pytest.fixture(scope="module")
 def plan(llama70b_chat_plan):
@@ -56,8 +58,10 @@ def usable_capacity(plan, c) -> tuple[float, float]:
     prefill pool: raw = B·pp·s_unc / D(B), ρ_max from the M/G/1 p90 wait within
       TTFT − D·(p90 prompt/mean) − (KV transfer + request overhead); capacity ρ_max·raw, and no
       more than its NICs can ship KV for: cards·NIC·η_n / (kv_bytes_per_token · s_in/s_unc);
-    colocated pool: a step carries b decodes and C prompt tokens; raw = C / step,
-      D = ⌈s_unc/C⌉·step, ρ_max as above with the request overhead only; decode b / (step/a)."""
+    colocated pool: b decodes every step and, on a share p/C of the steps, a chunk of C prompt
+      tokens (p prompt tokens per step on average, a multiple k of b·s_unc/s_out); the mean step
+      T = (p/C)·mixed(b, C) + (1 − p/C)·decode(b); raw = C / mixed(b, C), D = ⌈s_unc/C⌉·mixed(b, C),
+      ρ_max as above with the request overhead only; capacity min(p/T, ρ_max·raw); decode b/(T/a)."""
     dep = dep_of(plan, c)
     calib = dep.calib
     overhead = perf.request_overhead_s(dep)
@@ -70,17 +74,26 @@ def usable_capacity(plan, c) -> tuple[float, float]:
         nic = c.cards * dep.gpu.nic_bytes_per_s * calib.v("network_efficiency") / (kv_bytes * S_IN / S_UNC)
         return min(rho * raw, nic), 0.0
     assert c.role == "colocated"
-    step = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN).time_s
-    d = math.ceil(S_UNC / c.chunk_tokens) * step
+    mixed = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN).time_s
+    decode = perf.decode_step(dep, c.batch, CTX_DECODE).time_s
+    d = math.ceil(S_UNC / c.chunk_tokens) * mixed
     rho = queueing.max_utilisation(TTFT - d * P90_LEN - overhead, d, "p90", CV2, CEILING)
-    return rho * c.chunk_tokens / step, c.batch / (step / calib.v("decode_tokens_per_step"))
+    a = calib.v("decode_tokens_per_step")
+    for k in (1.0, 1.25, 1.5, 2.0, 3.0):   # the design's prefill multiple: the one whose mean step it has
+        p = c.batch * S_UNC / S_OUT * k
+        share = p / c.chunk_tokens
+        step = share * mixed + (1 - share) * decode
+        if c.batch / (step / a) == pytest.approx(c.decode_tok_s, rel=1e-9):
+            return min(p / step, rho * c.chunk_tokens / mixed), c.batch / (step / a)
+    raise AssertionError(f"{c.name}: no prefill multiple gives its decode capacity")
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node: one TP1 prefill instance and colocated TP2 instances."""
+    """One rented H100 node of colocated instances, whose chunks are whole prompts (s_unc < C)."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
-    assert {c.role for c in plan.chosen} == {"prefill", "colocated"}
+    assert {c.role for c in plan.chosen} == {"colocated"}
+    assert all(c.chunk_tokens == math.ceil(S_UNC) for c in plan.chosen)
 
 
 def test_capacity_checks_recomputed(plan, checks):
@@ -99,13 +112,18 @@ def test_capacity_checks_recomputed(plan, checks):
 
 
 def _colocated_batch(plan, c, dec_load: float, pre_load: float) -> float:
-    """Sequences in flight: a step of time t carries b = dec_load·t/a decodes and pre_load·t prompt
-    tokens, t = mixed_step(b, ctx, pre_load·t); solved by bisection on t (step time grows with load)."""
+    """Sequences in flight: a mean step of time t carries b = dec_load·t/a decodes and p =
+    pre_load·t prompt tokens, a share p/C of the steps a whole chunk C = s_unc (problem budget
+    16,384 > s_unc): t = (p/C)·mixed(b, C) + (1 − p/C)·decode(b); bisection on t."""
     dep = dep_of(plan, c)
     a = dep.calib.v("decode_tokens_per_step")
+    chunk = S_UNC
 
     def excess(t):
-        return perf.mixed_step(dep, dec_load * t / a, CTX_DECODE, pre_load * t, S_IN).time_s - t
+        b, p = dec_load * t / a, pre_load * t
+        share = min(p / chunk, 1.0)
+        mixed = perf.mixed_step(dep, b, CTX_DECODE, chunk if share < 1 else p, S_IN).time_s
+        return share * mixed + (1 - share) * perf.decode_step(dep, b, CTX_DECODE).time_s - t
     lo, hi = 1e-6, 10.0
     assert excess(lo) > 0 > excess(hi)
     for _ in range(200):

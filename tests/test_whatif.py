@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner.report.json import plan_json
 from planner.catalog.schemas import get_gpu
 from planner.input.load import load_problem
 from planner.input.scenario import Buy, Scenario
 from planner.plan.solve import solve
+from planner.report.json import plan_json
 from planner.report.whatif import pools_line
 from planner.studies.scenarios import apply, owned_cost
 from planner.studies.whatif import breakeven, pool_costs, with_price

@@ -247,19 +247,32 @@ class Calibration(Strict):
     step_overhead_s: CalibParam
     request_overhead_s: CalibParam
     moe_imbalance: CalibParam
-    expert_compute_efficiency: CalibParam
+    gemm_efficiency_scale: CalibParam
     comm_overlap: CalibParam
     memory_usable_fraction: CalibParam
     decode_tokens_per_step: CalibParam
+    # describes the measured benchmarks, not the engine: requests each closed-loop client sent
+    # (the first wave of simultaneous prompts weighs 1/k of a point's mean TTFT); plans never use it
+    benchmark_requests_per_client: CalibParam = CalibParam(value=10.0, source="assumed; fitted by plan calibrate")
     # fixed TTFT per architecture family (HF model_type): replaces request_overhead_s for it
     request_overhead_by_family_s: dict[str, CalibParam] = {}
+    # GEMMs at the kernel tables' efficiency curve η(M)·gemm_efficiency_scale (catalogs/kernels.yaml);
+    # false: at compute_efficiency whatever their shape (the roofline profile)
+    kernel_curves: bool = True
 
     @field_validator("compute_efficiency", "memory_efficiency", "network_efficiency",
-                     "memory_usable_fraction", "expert_compute_efficiency")
+                     "memory_usable_fraction")
     @classmethod
     def _fraction(cls, v: CalibParam) -> CalibParam:
         if not 0.0 < v.value <= 1.0:
             raise ValueError(f"must be in (0, 1], got {v.value}")
+        return v
+
+    @field_validator("gemm_efficiency_scale")
+    @classmethod
+    def _scale(cls, v: CalibParam) -> CalibParam:
+        if not 0.0 < v.value <= 1.5:
+            raise ValueError(f"must be in (0, 1.5], got {v.value}")
         return v
 
     @field_validator("comm_overlap")
@@ -286,7 +299,7 @@ class Calibration(Strict):
             raise ValueError(f"must be ≥ 0, got {', '.join(bad)}")
         return v
 
-    @field_validator("moe_imbalance", "decode_tokens_per_step")
+    @field_validator("moe_imbalance", "decode_tokens_per_step", "benchmark_requests_per_client")
     @classmethod
     def _at_least_one(cls, v: CalibParam) -> CalibParam:
         if v.value < 1.0:

@@ -182,6 +182,8 @@ class Summary:
     median_abs: float
     max_abs: float
     cv_median_abs: float | None
+    p90_abs: float
+    cv_p90_abs: float | None
     cv_max_abs: float | None
     within_15: float            # share of points within ±15 % (CV when available)
     within_30: float
@@ -200,21 +202,24 @@ def summarise(rs: list[Row]) -> list[Summary]:
         ref = ce if ce is not None else e
         out.append(Summary(q, len(sel), float(np.median(e)), float(e.max()),
                            None if ce is None else float(np.median(ce)),
+                           float(np.percentile(e, 90)), None if ce is None else float(np.percentile(ce, 90)),
                            None if ce is None else float(ce.max()),
                            float(np.mean(ref <= 0.15)), float(np.mean(ref <= 0.30))))
     return out
 
 
-def breakdown(rs: list[Row], key: Callable[[Row], str]) -> dict[str, tuple[int, float, float | None]]:
-    """Per key (e.g. model/GPU/engine): (observations, median |fit error|, median |CV error|)."""
+def breakdown(rs: list[Row], key: Callable[[Row], str]) -> dict[str, tuple[int, float, float | None, float]]:
+    """Per key (e.g. model/GPU/engine): (observations, median |fit error|, median |CV error|,
+    p90 |error| — cross-validated when available)."""
     by: dict[str, list[Row]] = defaultdict(list)
     for r in rs:
         by[key(r)].append(r)
     out = {}
     for k, sel in sorted(by.items()):
         cv = [abs(r.cv_error) for r in sel if r.cv_error is not None]
-        out[k] = (len(sel), float(np.median([abs(r.error) for r in sel])),
-                  float(np.median(cv)) if cv else None)
+        fit = [abs(r.error) for r in sel]
+        out[k] = (len(sel), float(np.median(fit)), float(np.median(cv)) if cv else None,
+                  float(np.percentile(cv if cv else fit, 90)))
     return out
 
 

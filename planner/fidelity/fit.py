@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.catalog.schemas import CalibParam, Calibration, load_gpus, load_models
-from planner.fidelity.measurements import Point, Quantity, observations, predict
+from planner.fidelity.measurements import SIDE, Point, Quantity, observations, predict
 
 # parameter → (typical scale, lower bound, upper bound); values in SI
 FIT_PARAMS: dict[str, tuple[float, float, float]] = {
@@ -41,8 +41,9 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
     "step_overhead_s": (1e-3, 0.0, 1e-1),
     "request_overhead_s": (5e-2, 0.0, 1.0),
     "moe_imbalance": (1.0, 1.0, 4.0),
-    "expert_compute_efficiency": (0.5, 1e-2, 1.0),
+    "gemm_efficiency_scale": (1.0, 0.05, 1.5),
     "comm_overlap": (0.5, 0.0, 1.0),
+    "benchmark_requests_per_client": (10.0, 1.0, 200.0),
 }
 # request_overhead_s[FAMILY]: the fixed TTFT of one architecture family, fitted when the training
 # points hold at least MIN_FAMILY_TTFT TTFT observations of it, and pulled towards the shared
@@ -112,7 +113,7 @@ def ttft_families(points: list[Point], min_obs: int = MIN_FAMILY_TTFT) -> list[s
     models = load_models()
     n: dict[str, int] = defaultdict(int)
     for p in points:
-        if "prefill_tok_s_per_gpu" in p.measured and p.mode in ("agg", "disagg"):
+        if "ttft_s" in p.measured and p.mode in ("agg", "disagg"):
             n[models[p.model].arch.family] += 1
     return sorted(f for f, k in n.items() if k >= min_obs)
 
@@ -127,7 +128,7 @@ def free_params(points: list[Point]) -> list[str]:
     inter = any(p.par.stage_cards > gpus[p.gpu].domain_cards for p in points)
     skip = set()
     if not moe:
-        skip |= {"moe_layer_overhead_s", "moe_imbalance", "expert_compute_efficiency"}
+        skip |= {"moe_layer_overhead_s", "moe_imbalance"}
     if not multi:
         skip |= {"network_efficiency", "collective_latency_intra_s", "comm_overlap"}
     if not inter:
@@ -180,13 +181,14 @@ def _snap_to_bounds(values: dict[str, float]) -> dict[str, float]:
 # ------------------------------------------------------------------------------------- fit
 def quantity_weights(obs: list[tuple[int, Quantity, float]]) -> np.ndarray:
     """Residual weight of each observation: sqrt(n/(Q·n_q)) (QUANTITY_BALANCE), so each of the Q
-    quantities weighs as much in the fit as the others however many points measure it."""
+    sides (decode: TPOT; prefill: TTFT and published prefill rates) weighs as much in the fit as
+    the other however many points measure it."""
     if not QUANTITY_BALANCE:
         return np.ones(len(obs))
     n_q: dict[str, int] = defaultdict(int)
     for _, q, _ in obs:
-        n_q[q] += 1
-    return np.array([math.sqrt(len(obs) / (len(n_q) * n_q[q])) for _, q, _ in obs])
+        n_q[SIDE[q]] += 1
+    return np.array([math.sqrt(len(obs) / (len(n_q) * n_q[SIDE[q]])) for _, q, _ in obs])
 
 
 def fit(points: list[Point], base: Calibration, max_evals: int = MAX_FUNCTION_EVALS,

@@ -39,7 +39,7 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
                        f"({files_text}); one parameter set for all GPUs and engines.")
     shared_src = (f"shared fit to catalogs/measurements ({shared.n_points} points, {day}), plan calibrate"
                   if shared else None)
-    cv_note = "; ".join(f"{s.quantity}: CV median |err| {s.cv_median_abs:.1%}, max {s.cv_max_abs:.0%}"
+    cv_note = "; ".join(f"{s.quantity}: CV median |err| {s.cv_median_abs:.1%}, p90 {s.cv_p90_abs:.0%}"
                         for s in (cv_summary or []) if s.cv_median_abs is not None and s.quantity != "all")
     data: dict = {"name": name, "description": description}
     for k in Calibration.model_fields:
@@ -47,6 +47,9 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
             continue
         if k == "request_overhead_by_family_s":
             data[k] = _family_entries(result, base, shared, src, shared_src, cv_note)
+            continue
+        if k == "kernel_curves":
+            data[k] = base.kernel_curves
             continue
         if k in result.values:
             v = result.values[k]

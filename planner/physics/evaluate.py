@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.catalog.schemas import Calibration, Precision, get_gpu, get_model, load_calibration
 from planner.errors import BadInput
-from planner.physics import perf
+from planner.physics import colocated, perf
 from planner.physics.perf import Deployment, Parallelism
 
 
@@ -68,6 +68,11 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     alone = perf.prefill_pass(dep, 1, uncached, cached)
     dec = perf.decode_step(dep, req.batch, ctx_mean)
     tpot = dec.time_s / calib.v("decode_tokens_per_step")
+    prompt_per_step = req.batch * uncached / req.output_len
+    col = colocated.colocated_step(dep, req.batch, ctx_mean, req.input_len, uncached, prompt_per_step)
+    col_tpot = col.time_s / calib.v("decode_tokens_per_step")
+    chunk, share = colocated.colocated_chunk(prompt_per_step, uncached, colocated.DEFAULT_CHUNK_TOKENS)
+    fl = colocated.floors(dep)
     return {
         "model": model.id, "gpu": gpu.id, "cards": par.cards,
         "parallelism": {"tp": par.tp, "pp": par.pp, "dp": par.dp, "label": par.label()},
@@ -88,6 +93,12 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
         "tpot_s": tpot,
         "decode_tokens_per_s": req.batch / tpot,
         "decode_tokens_per_s_per_card": req.batch / tpot / par.cards,
+        "colocated": {"tpot_s": col_tpot, "output_tokens_per_s": req.batch / col_tpot,
+                      "prompt_tokens_per_s": prompt_per_step / col.time_s, "chunk_tokens": chunk,
+                      "steps_with_chunk": share, "bound": col.bound},
+        "floors": {"step_s": fl.step_s, "layers_s": fl.layers_s, "moe_layers_s": fl.moe_layers_s,
+                   "collectives": fl.collectives, "collective_latency_s": fl.collective_latency_s,
+                   "total_s": fl.total_s},
         "bound": {"prefill": pre.bound, "decode": dec.bound},
         "breakdown": {
             "prefill": {"compute_s": pre.compute_s, "memory_s": pre.memory_s,

@@ -6,262 +6,48 @@ sequence, `F` dense FLOP/s of a card, `B` HBM bytes/s of a card, `η_c, η_m, η
 of compute, memory and network (calibration parameters).
 
 One forward pass of a stage costs, per card (the slowest card sets the pace):
-    t = max(FLOPs/(F·η_c), bytes/(B·η_m)) + comm − overlap·min(comm, roof) + L_s·layer_overhead
-where routed-expert FLOPs count 1/η_e more (grouped expert GEMMs of a few hundred rows run
-below dense efficiency: expert_compute_efficiency η_e).
+    t = max(T_gemm + FLOPs_attn/(F·η_c), bytes/(B·η_m)) + comm − overlap·min(comm, roof) + floors
+    T_gemm = Σ_groups FLOPs_g / (F_g·η_g(M_g)·κ),   η(M) = η_max·M/(M + M_half)
+A GEMM's efficiency depends on its rows M (tokens per pass for dense GEMMs, tokens·k/E per
+expert for grouped routed-expert GEMMs): η(M) is fitted per GPU and precision to kernel-level
+measurements (`planner.catalog.kernels`, catalogs/kernels.yaml); κ = gemm_efficiency_scale is
+the fitted share of the kernel tables' speed an engine reaches end to end. The floors are the
+kernels' fixed time per call (t0, from the same tables) plus the fitted engine overheads per
+layer, per MoE layer and per step; collectives cost the measured latency and bandwidth of their
+group size (`kernels_for(gpu).allreduce(g)`) plus a fitted engine latency per collective.
 Decode: TPOT = (pp·t_stage(b/pp) + handoffs + step_overhead) / tokens_per_step.
 Prefill of P prompts: time = pp·t_stage(P·s) + handoffs + step_overhead.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Literal
 
-from planner.catalog.arch import Architecture
-from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Calibration, Model
+from planner.physics.comm import allreduce_time, alltoall_time, p2p_time, stage_comm_time
+from planner.physics.deployment import (
+    ACT_BYTES,
+    Bound,
+    Deployment,
+    MemoryUse,
+    Parallelism,
+    PhaseTime,
+    expected_experts_touched,
+    experts_on_card,
+    experts_per_card,
+    kv_bytes_per_token,
+    kv_bytes_per_token_per_card,
+    max_batch,
+    memory_use,
+    weights_per_card_bytes,
+)
+from planner.physics.gemm import gemm_time
 
-Bound = Literal["compute", "memory", "communication", "overhead"]
-ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)
-
-
-@dataclass(frozen=True)
-class Parallelism:
-    """How one instance splits the model: cards = tp·dp·pp; experts sharded (EP) over tp·dp."""
-
-    tp: int = 1
-    pp: int = 1
-    dp: int = 1  # data-parallel attention: each of dp groups holds its own sequences
-
-    @property
-    def cards(self) -> int:
-        return self.tp * self.pp * self.dp
-
-    @property
-    def stage_cards(self) -> int:
-        """n_s = tp·dp: cards that run one pipeline stage together (the EP group of MoE layers)."""
-        return self.tp * self.dp
-
-    def label(self) -> str:
-        """Short text such as 'TP8', 'TP2·DP4·EP8', 'TP8·PP2'."""
-        parts = [f"TP{self.tp}"]
-        if self.dp > 1:
-            parts.append(f"DP{self.dp}")
-        if self.pp > 1:
-            parts.append(f"PP{self.pp}")
-        return "·".join(parts)
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration."""
-
-    model: Model
-    gpu: GPU
-    par: Parallelism
-    calib: Calibration
-    weight_dtype: str = "fp8"
-    kv_dtype: str = "bf16"
-
-    @property
-    def arch(self) -> Architecture:
-        return self.model.arch
-
-    @property
-    def cards(self) -> int:
-        return self.par.cards
-
-    @property
-    def w_bytes(self) -> float:
-        return BYTES_PER_VALUE[self.weight_dtype]
-
-    @property
-    def kv_bytes(self) -> float:
-        return BYTES_PER_VALUE[self.kv_dtype]
-
-
-@dataclass(frozen=True)
-class PhaseTime:
-    """Time of one forward pass (or step) split by what it is spent on; all in seconds."""
-
-    time_s: float
-    compute_s: float
-    memory_s: float
-    comm_s: float
-    overhead_s: float
-    flops_per_card: float = 0.0
-    bytes_per_card: float = 0.0
-
-    @property
-    def bound(self) -> Bound:
-        """The largest contributor: compute, memory (bandwidth), communication or fixed overhead."""
-        parts = {"compute": self.compute_s, "memory": self.memory_s,
-                 "communication": self.comm_s, "overhead": self.overhead_s}
-        return max(parts, key=lambda k: parts[k])  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class MemoryUse:
-    """Bytes on the busiest card: weights, KV cache of the batch, and the usable capacity."""
-
-    weights_bytes: float
-    kv_bytes: float
-    usable_bytes: float
-    capacity_bytes: float
-
-    @property
-    def total_bytes(self) -> float:
-        return self.weights_bytes + self.kv_bytes
-
-    @property
-    def fits(self) -> bool:
-        return self.total_bytes <= self.usable_bytes
-
-    @property
-    def overflow_bytes(self) -> float:
-        return max(0.0, self.total_bytes - self.usable_bytes)
-
-
-# ------------------------------------------------------------------------- building blocks
-def expected_experts_touched(experts: int, top_k: int, tokens: float) -> float:
-    """Distinct experts hit by `tokens` tokens under uniform top-k routing: E·(1 − (1 − k/E)^t).
-
-    >>> round(expected_experts_touched(256, 8, 1), 6)
-    8.0
-    >>> round(expected_experts_touched(256, 8, 256), 1)
-    255.9
-    """
-    if experts <= 0 or tokens <= 0:
-        return 0.0
-    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
-
-
-def kv_bytes_per_token(arch: Architecture, kv_dtype: str) -> float:
-    """KV-cache bytes of one token over all layers: L·(kv_lora+rope) for MLA, 2·L·nkv·hd for GQA.
-
-    >>> from planner.catalog.arch import Architecture
-    >>> a = Architecture("llama", 8192, 80, 64, 8, 128, 28672, 128256, False, "gqa")
-    >>> kv_bytes_per_token(a, "bf16")
-    327680.0
-    """
-    return arch.kv_values_per_token() * BYTES_PER_VALUE[kv_dtype]
-
-
-def kv_bytes_per_token_per_card(dep: Deployment) -> float:
-    """KV bytes one card holds per token of one of its sequences.
-
-    MLA: the latent is shared by all heads, so every TP rank holds all of it (replicated);
-    GQA: a rank holds ceil(nkv/tp) heads (heads are replicated when tp > nkv). Layers / pp.
-    """
-    a = dep.arch
-    layers = a.layers / dep.par.pp
-    if a.attention == "mla":
-        per_layer = a.kv_values_per_token_per_layer
-    else:
-        per_layer = 2 * math.ceil(a.kv_heads / dep.par.tp) * a.head_dim
-    return layers * per_layer * dep.kv_bytes
-
-
-def weights_per_card_bytes(dep: Deployment) -> float:
-    """Weight bytes on one card: attention and LM head /tp, dense MLP and shared experts /(tp·dp),
-    routed experts max(E/n_s, 1) per MoE layer, layers /pp; embedding and head on every stage."""
-    a, par = dep.arch, dep.par
-    n_s = par.stage_cards
-    per_stage = (a.layers * a.attn_params / par.tp
-                 + a.dense_layers * a.dense_mlp_params / n_s
-                 + a.moe_layers * (a.shared_params / n_s + a.router_params
-                                   + experts_per_card(a, n_s) * a.expert_params)
-                 + a.norm_params) / par.pp
-    head = (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
-    return (per_stage + head) * dep.w_bytes
-
-
-def experts_per_card(arch: Architecture, stage_cards: int) -> float:
-    """Routed experts held per card: E/n_s, at least one (extra cards hold replicas)."""
-    if not arch.is_moe:
-        return 0.0
-    return max(arch.experts / stage_cards, 1.0)
-
-
-def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUse:
-    """Weights + KV for `batch` sequences of `context_tokens` on the busiest card vs usable HBM.
-
-    Sequences are split over the dp attention groups; usable = HBM · memory_usable_fraction.
-    """
-    seqs_per_card = batch / dep.par.dp
-    kv = seqs_per_card * context_tokens * kv_bytes_per_token_per_card(dep)
-    cap = dep.gpu.memory_bytes
-    return MemoryUse(weights_per_card_bytes(dep), kv, cap * dep.calib.v("memory_usable_fraction"), cap)
-
-
-def max_batch(dep: Deployment, context_tokens: float) -> int:
-    """Largest decode batch whose KV at `context_tokens` fits beside the weights (0 if none)."""
-    free = memory_use(dep, 0, context_tokens)
-    room = free.usable_bytes - free.weights_bytes
-    per_seq = context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
-    if room <= 0:
-        return 0
-    if per_seq <= 0:
-        return 10**9
-    return int(room // per_seq)
-
-
-# --------------------------------------------------------------------------- communication
-def _link(dep: Deployment, group_cards: int) -> tuple[float, float]:
-    """(bytes/s per card, latency per collective) of a group: scale-up link inside the domain,
-    the NIC beyond it; bandwidth derated by η_n."""
-    g, c = dep.gpu, dep.calib
-    eta = c.v("network_efficiency")
-    if group_cards <= g.domain_cards:
-        return g.scale_up_bytes_per_s * eta, c.v("collective_latency_intra_s")
-    return g.nic_bytes_per_s * eta, c.v("collective_latency_inter_s")
-
-
-def allreduce_time(dep: Deployment, group_cards: int, nbytes: float) -> float:
-    """Ring all-reduce of `nbytes` on each of `group_cards` cards: 2(g−1)/g·bytes/bw + latency."""
-    if group_cards <= 1 or nbytes <= 0:
-        return 0.0
-    bw, lat = _link(dep, group_cards)
-    return 2.0 * (group_cards - 1) / group_cards * nbytes / bw + lat
-
-
-def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> float:
-    """All-to-all where each card sends `nbytes_per_card`, (g−1)/g of it off-card: bytes/bw + latency."""
-    if group_cards <= 1:
-        return 0.0
-    bw, lat = _link(dep, group_cards)
-    return (group_cards - 1) / group_cards * nbytes_per_card / bw + lat
-
-
-def p2p_time(dep: Deployment, nbytes: float, across_nodes: bool) -> float:
-    """One point-to-point hand-off between pipeline stages: bytes/bw + latency."""
-    g, c = dep.gpu, dep.calib
-    eta = c.v("network_efficiency")
-    if across_nodes:
-        return nbytes / (g.nic_bytes_per_s * eta) + c.v("collective_latency_inter_s")
-    return nbytes / (g.scale_up_bytes_per_s * eta) + c.v("collective_latency_intra_s")
-
-
-def stage_comm_time(dep: Deployment, tokens: float) -> float:
-    """Collectives of one stage pass over `tokens` tokens: TP all-reduces and EP all-to-alls.
-
-    Per layer: attention output all-reduce over tp of (tokens/dp)·h activations; dense MLP
-    all-reduce over the group that shards it; per MoE layer a dispatch and a combine
-    all-to-all of (tokens/n_s)·k·h·imbalance per card.
-    """
-    a, par, c = dep.arch, dep.par, dep.calib
-    n_s = par.stage_cards
-    layers = a.layers / par.pp
-    dense = a.dense_layers / par.pp
-    moe = a.moe_layers / par.pp
-    act = a.hidden * ACT_BYTES
-    t = layers * allreduce_time(dep, par.tp, tokens / par.dp * act)
-    t += dense * allreduce_time(dep, n_s, tokens * act)  # dense MLP sharded over all n_s cards
-    if a.is_moe and n_s > 1:
-        per_card = tokens / n_s * a.experts_per_token * act * c.v("moe_imbalance")
-        t += moe * 2.0 * alltoall_time(dep, n_s, per_card)
-    return t
+__all__ = [  # the building blocks other stages use through `perf`
+    "ACT_BYTES", "Bound", "Deployment", "MemoryUse", "Parallelism", "PhaseTime", "allreduce_time",
+    "alltoall_time", "expected_experts_touched", "experts_per_card", "kv_bytes_per_token",
+    "kv_bytes_per_token_per_card", "max_batch", "memory_use", "p2p_time", "stage_comm_time",
+    "weights_per_card_bytes",
+]
 
 
 # --------------------------------------------------------------------------- forward passes
@@ -273,7 +59,7 @@ def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float
     over n_s cards; routed FLOPs = 2·expert_params·top-k pairs of the busiest card (× imbalance).
     Weight bytes: the card's dense shards plus the routed experts that the tokens touch on it.
     """
-    a, par, c = dep.arch, dep.par, dep.calib
+    a, par = dep.arch, dep.par
     n_s = par.stage_cards
     pp = par.pp
     dense_params = (a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params
@@ -282,13 +68,8 @@ def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float
     routed = 0.0
     wbytes = weights_per_card_bytes(dep) - a.moe_layers / pp * experts_per_card(a, n_s) * a.expert_params * dep.w_bytes
     if a.is_moe:
-        imb = c.v("moe_imbalance")
-        routed_tokens = tokens * a.experts_per_token / n_s * imb  # token-expert pairs on the busiest card
-        routed = a.moe_layers / pp * 2.0 * a.expert_params * routed_tokens
-        epc = experts_per_card(a, n_s)
-        replicas = max(n_s / a.experts, 1.0)
-        p_touched = expected_experts_touched(a.experts, a.experts_per_token, tokens / replicas) / a.experts
-        touched = min(epc, epc * p_touched * imb)
+        pairs, touched = experts_on_card(dep, tokens)
+        routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
         wbytes += a.moe_layers / pp * touched * a.expert_params * dep.w_bytes
     return flops, routed, wbytes
 
@@ -297,9 +78,8 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
     """One stage's forward pass over `tokens` tokens on each card (see module docstring)."""
     g, c, par = dep.gpu, dep.calib, dep.par
     lin_flops, routed_flops, wbytes = _linear_flops_per_card(dep, tokens)
-    f_lin = g.flops(dep.weight_dtype) * c.v("compute_efficiency")
-    f_attn = g.flops("bf16") * c.v("compute_efficiency")
-    compute = (lin_flops + routed_flops / c.v("expert_compute_efficiency")) / f_lin + attn_flops / f_attn
+    gt = gemm_time(dep, tokens, lin_flops, routed_flops)
+    compute = gt.time_s + attn_flops / (g.flops("bf16") * c.v("compute_efficiency"))
     act_bytes = tokens / par.dp * dep.arch.hidden * ACT_BYTES * 2 * dep.arch.layers / par.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
     memory = nbytes / (g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
@@ -309,7 +89,7 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
     overhead = (dep.arch.layers * c.v("layer_overhead_s")
                 + dep.arch.moe_layers * c.v("moe_layer_overhead_s")) / par.pp
     return PhaseTime(roof + exposed + overhead, compute, memory, exposed, overhead,
-                     lin_flops + routed_flops + attn_flops, nbytes)
+                     lin_flops + routed_flops + attn_flops, nbytes, gt.below_ridge)
 
 
 def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float) -> PhaseTime:
@@ -323,7 +103,7 @@ def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float) -> Pha
     step = c.v("step_overhead_s")
     return PhaseTime(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                      pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
-                     stage.flops_per_card, stage.bytes_per_card)
+                     stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
 
 
 def decode_step(dep: Deployment, batch: float, context_tokens: float) -> PhaseTime:

@@ -64,3 +64,31 @@ def max_utilisation(budget_s: float, service_s: float, statistic: str, cv2: floa
         else:
             hi = mid
     return lo
+
+
+def closed_loop_response(clients: float, alone_s: float, busy_s: float, think_s: float) -> float:
+    """Mean response time of a server cycled by `clients` requests in a closed loop (a serving
+    benchmark at fixed concurrency): each request is served (prefill), then 'thinks' for
+    `think_s` (its decode) and returns at once as a new request.
+
+    Mean value analysis of the finite-source queue with service `busy_s` per request when
+    requests queue (prompts packed into full passes) and `alone_s` for a request served alone:
+        R(n) = alone + busy·Q(n−1),  X(n) = n/(R(n) + Z),  Q(n) = X(n)·R(n),  n = 1 … clients
+    It tends to max(alone, clients·busy − Z) at both ends (the asymptotic bounds): no wait while
+    the loop is decode-bound, the whole cycle spent queueing once prefill is the bottleneck.
+
+    >>> closed_loop_response(1, 0.2, 0.1, 5.0)
+    0.2
+    >>> round(closed_loop_response(200, 0.2, 0.1, 5.0), 1)   # prefill-bound: 200·0.1 − 5 = 15 s
+    15.1
+    """
+    n_full = int(clients)
+    q, r = 0.0, alone_s
+    for n in range(1, n_full + 1):
+        r = alone_s + busy_s * q
+        q = n * r / (r + think_s)
+    frac = clients - n_full   # a fractional client count (per-worker shares): interpolate
+    if frac > 0:
+        r_next = alone_s + busy_s * q
+        r = r + frac * (r_next - r) if n_full else alone_s
+    return r

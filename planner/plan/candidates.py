@@ -10,15 +10,14 @@ kept, with the value they reach, for the infeasibility explanation.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from planner.input.problem import length_pairs
-from planner.physics import perf, queueing
+from planner.physics import colocated, perf
 from planner.physics.perf import Deployment, Parallelism
 from planner.plan.resolve import GPUOption, Resolved
+from planner.plan.workload import WorkloadContext, rho_max, workload_context, worst_ttft
 
 Role = Literal["prefill", "decode", "colocated"]
 
@@ -134,6 +133,11 @@ MEMO_MAX_ENTRIES = 200_000  # a 4-GPU DeepSeek problem needs ~12k per TTFT limit
 _memo: dict[tuple, tuple] = {}
 
 
+def clear_memo() -> None:
+    """Forget memoised physics results (benchmarks time candidate generation from scratch)."""
+    _memo.clear()
+
+
 def _perf(fn, dep: Deployment, *args):
     """fn(dep, *args) of a pure `perf` function, memoised for sweeps that re-solve one problem.
 
@@ -153,105 +157,12 @@ def _perf(fn, dep: Deployment, *args):
     return value
 
 
-_max_utilisation = functools.lru_cache(maxsize=1 << 16)(queueing.max_utilisation)
-
-
-@dataclass(frozen=True)
-class TTFTTarget:
-    """One TTFT limit a prefill queue must meet: a request class's statistic and limit, and its
-    prompt length (quantile or mean) relative to the queue's mean prompt (`len_factor`)."""
-
-    label: str           # '' for a single workload, else the request class
-    stat: str
-    len_factor: float
-    limit: float
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    """Workload numbers every candidate needs, computed once."""
-
-    s_in: float          # mean prompt tokens
-    s_unc: float         # mean uncached prompt tokens
-    s_cached: float
-    s_out: float
-    ctx_decode: float    # mean context during decode: s_in + s_out/2 (output-weighted over classes)
-    ctx_peak: float      # KV a sequence holds at its end: s_in + s_out (memory sizing)
-    cv2: float           # squared coefficient of variation of prompt length
-    targets: tuple[TTFTTarget, ...]   # one per request class served by the queue
-    tpot_limit: float
-    util_ceiling: float
-    pass_token_budget: int
-
-    @property
-    def ttft_limit(self) -> float:
-        return min(t.limit for t in self.targets)
-
-
-def _len_factor(dist: list[tuple[float, float]], stat: str, mean: float) -> float:
-    """Prompt length at the statistic's quantile (or the mean) ÷ the queue's mean prompt length."""
-    q = queueing.QUANTILE.get(stat)
-    if q is None:
-        return sum(v * p for v, p in dist) / mean
-    acc, qv = 0.0, max(v for v, _ in dist)
-    for v, p in sorted(dist):
-        acc += p
-        if acc >= q - 1e-12:
-            qv = v
-            break
-    return qv / mean
-
-
-def workload_context(res: Resolved) -> _Ctx:
-    """Mean lengths, length variability and limits used by every candidate."""
-    dist = res.input_dist
-    mean = res.input_mean
-    var = sum(p * (v - mean) ** 2 for v, p in dist)
-    slo = res.problem.slo
-    if res.classes:
-        targets = tuple(TTFTTarget(k.name, k.slo.ttft_statistic,
-                                   _len_factor(length_pairs(k.workload.input_tokens), k.slo.ttft_statistic, mean),
-                                   k.slo.ttft) for k in res.classes)
-    else:
-        targets = (TTFTTarget("", slo.ttft_statistic, _len_factor(dist, slo.ttft_statistic, mean), slo.ttft),)
-    out_mean = res.output_mean
-    return _Ctx(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
-                ctx_decode=res.decode_context_mean,
-                ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
-                cv2=var / mean**2, targets=targets, tpot_limit=slo.tpot,
-                util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
-                pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass)
-
-
-def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: float,
-                 len_factor: float) -> float:
-    """TTFT = pass time (scaled to the statistic's prompt length) + queueing wait + KV transfer."""
-    return pass_s * len_factor + queueing.wait(stat, rho, pass_s, cv2) + fixed_s
-
-
-def ttfts(w: _Ctx, rho: float, pass_s: float, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
-    """TTFT of every target at utilisation ρ (FCFS: all classes see the same queue)."""
-    return [(t, prefill_ttft(t.stat, rho, pass_s, fixed_s, w.cv2, t.len_factor)) for t in w.targets]
-
-
-def worst_ttft(w: _Ctx, rho: float, pass_s: float, fixed_s: float) -> tuple[float, float]:
-    """(TTFT, limit) of the target with the least slack at utilisation ρ."""
-    t, v = min(ttfts(w, rho, pass_s, fixed_s), key=lambda tv: tv[0].limit - tv[1])
-    return v, t.limit
-
-
-def _rho_max(w: _Ctx, pass_s: float, fixed_s: float) -> float:
-    """Largest utilisation whose TTFT statistic stays within the limit of every target."""
-    return min(_max_utilisation(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
-                                w.util_ceiling) for t in w.targets)
-
-
 def deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
     """One instance of the problem's model on GPU type `opt` with layout `par` (what perf evaluates)."""
     return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype)
 
 
-def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
+def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
                       disaggregated: bool = True) -> Candidate | Rejected:
     """Best prompts-per-pass B for a prefill instance: max ρ_max(B)·B·pp·s/D(B) within the TTFT limit."""
     dep = deployment(res, opt, par)
@@ -268,7 +179,7 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx,
     while True:
         ph = _perf(perf.prefill_pass, dep, b, w.s_unc, w.s_cached)
         raw = b * par.pp * w.s_unc / ph.time_s
-        rho = _rho_max(w, ph.time_s, kv_s)
+        rho = rho_max(w, ph.time_s, kv_s)
         ttft_alone, limit = worst_ttft(w, 0.0, ph.time_s, kv_s)
         if ttft_alone - limit < best_ttft - best_limit:
             best_ttft, best_limit = ttft_alone, limit
@@ -311,7 +222,7 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
     return lo
 
 
-def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -> Candidate | Rejected:
+def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext) -> Candidate | Rejected:
     """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
     dep = deployment(res, opt, par)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
@@ -339,11 +250,14 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -
 CHUNK_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0)  # prefill share per step relative to the workload's ratio
 
 
-def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ctx) -> list[Candidate] | Rejected:
-    """Chunked-prefill instances: per step `b` decodes and `C` prefill tokens; keep the Pareto set.
+def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
+                         w: WorkloadContext) -> list[Candidate] | Rejected:
+    """Chunked-prefill instances (`colocated.colocated_step`): `b` decodes every step, and on a share
+    f of the steps a chunk of C = min(budget, max(s_unc, p)) prompt tokens; keep the Pareto set.
 
-    C is tried at multiples of b·s_unc/s_out (the ratio that serves prefill and decode of the
-    same requests); TTFT = ⌈s/C⌉ steps + queueing at ρ over the prefill share.
+    The prefill tokens per step p are tried at multiples of b·s_unc/s_out (the ratio that serves
+    prefill and decode of the same requests). TTFT = ⌈s/C⌉ chunk steps + queueing at the share
+    of time spent in chunk steps; TPOT is the mean step.
     """
     dep = deployment(res, opt, par)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
@@ -354,25 +268,32 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism, w: _Ct
     found: list[Candidate] = []
     best_tpot, best_ttft, best_limit = math.inf, math.inf, 0.0
     fixed = perf.request_overhead_s(dep)
+    budget = float(w.pass_token_budget)
     for b in perf.batch_grid(mem_limit):
         for k in CHUNK_MULTIPLES:
-            chunk = max(1.0, math.ceil(b * w.s_unc / w.s_out * k))
-            chunk = min(chunk, float(w.pass_token_budget), math.ceil(w.s_unc))
-            st = _perf(perf.mixed_step, dep, b, w.ctx_decode, chunk, w.s_in)
+            p = max(1.0, b * w.s_unc / w.s_out * k)
+            chunk, share = colocated.colocated_chunk(p, w.s_unc, budget)
+            mixed = _perf(perf.mixed_step, dep, b, w.ctx_decode, chunk if share < 1 else p, w.s_in)
+            # the mean step (colocated.colocated_step), from memoised parts
+            dec = _perf(perf.decode_step, dep, b, w.ctx_decode)
+            st = mixed if share >= 1 else colocated.blend(mixed, dec, share)
+            chunk = float(math.ceil(chunk))
             t = st.time_s / res.calib.v("decode_tokens_per_step")
             best_tpot = min(best_tpot, t)
             if t > w.tpot_limit:
                 continue
-            service = math.ceil(w.s_unc / chunk) * st.time_s
-            rho = _rho_max(w, service, fixed)
+            full = _perf(perf.mixed_step, dep, b, w.ctx_decode, chunk, w.s_in).time_s
+            service = math.ceil(w.s_unc / chunk) * full
+            rho = rho_max(w, service, fixed)
             alone, limit = worst_ttft(w, 0.0, service, fixed)
             if alone - limit < best_ttft - best_limit:
                 best_ttft, best_limit = alone, limit
             if rho <= 0:
                 continue
-            raw = chunk / st.time_s
-            found.append(Candidate("colocated", opt.id, par, b, chunk, rho * raw, raw, b / t, rho,
-                                   service, worst_ttft(w, rho, service, fixed)[0],
+            raw = chunk / full                       # prompt tokens/s if every step carried a chunk
+            prefill = min(p / st.time_s, rho * raw)  # the design mix, within the TTFT limit
+            found.append(Candidate("colocated", opt.id, par, b, chunk, prefill, raw, b / t, rho,
+                                   service, worst_ttft(w, prefill / raw, service, fixed)[0],
                                    t, 0.0, par.cards * opt.gpu.nic_bytes_per_s,
                                    _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.bound,
                                    "memory" if b == mem_limit else "slo"))

@@ -292,18 +292,21 @@ def cost_expr(m: Model, shared: Shared) -> pulp.LpAffineExpression:
 
 
 ACTIVE_TOL = 1e-6    # a variable below this (solver round-off of an integer 0) does not make its row active
-NODE_TIE_BREAK = 1e-7  # per node, in units of the dearest node's hourly cost: fewest nodes among equal costs
+NODE_TIE_BREAK = 1e-7  # per node, in units of the cheapest node's hourly cost: fewest nodes among equal costs
 
 
 def set_objective(m: Model, shared: Shared) -> None:
-    """minimise cost/h ÷ c_ref + ε·Σ_g (rent[g] + own[g]), c_ref = the dearest node's cost per hour.
+    """minimise cost/h ÷ c_ref + ε·Σ_g (rent[g] + own[g]), c_ref = the cheapest node's cost per hour.
 
-    Scaling keeps the objective O(1) whatever the prices (near-zero prices otherwise fall
-    under the solver's tolerances); the ε term picks the smallest fleet among equal costs.
+    Scaling by the cheapest node keeps every real cost difference of a node or more at ≥ 1 in
+    the objective, far above the ε tie-break and the solver's tolerances, however dear another
+    GPU type is (scaling by the dearest node let a prohibitively priced, unused type shrink real
+    differences below them); the ε term picks the smallest fleet among equal costs. Nodes the
+    chosen instances do not need are dropped after the solve (`solve.trim_nodes`).
     """
     m.cost = cost_expr(m, shared)
-    ref = max([o.gpu.node_cards * max(o.price_per_card_hour, o.owned_cost_per_card_hour)
-               for o in shared.gpus] + [0.0])
+    prices = [o.gpu.node_cards * p for o in shared.gpus for p in (o.price_per_card_hour, o.owned_cost_per_card_hour)]
+    ref = min([p for p in prices if p > 0], default=0.0)
     nodes = pulp.lpSum(m.rent[o.id] + m.own[o.id] for o in shared.gpus)
     if ref <= 0:  # every card is free: the only thing left to minimise is the fleet
         m.prob += nodes

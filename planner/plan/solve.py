@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pulp
 
@@ -28,7 +29,7 @@ from planner.plan.diagnose import (
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
 from planner.plan.services import Service, fleet_services, resolve_classes, single_service
-from planner.plan.verify import Check, Verification, fleet_checks, verify_service
+from planner.plan.verify import Check, Verification, fleet_checks, fleet_cost_per_hour, verify_service
 
 
 def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: str | None = None,
@@ -50,10 +51,14 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     t2 = time.perf_counter()
     raise_unless_solved(report, source, opts.time_limit,
                         lambda: _explain_caps(problem, usable, opts, verbose))
+    if has_free_capacity(usable[0].res.gpus):
+        m = fewest_nodes_at_cost(problem, usable, report, opts, verbose) or m
     chosen: dict[str, dict[Candidate, int]] = {}
     for i, n in sorted(milp.selection(m).items()):
         chosen.setdefault(usable[m.service_of[i]].key, {})[m.candidates[i]] = n
-    nodes = milp.nodes(m)
+    nodes = trim_nodes(milp.nodes(m), chosen, usable[0].res.gpus)
+    if nodes != milp.nodes(m):
+        report = replace(report, objective=fleet_cost_per_hour(usable[0].res.gpus, nodes))
     v, pools = _verify(problem, usable, chosen, nodes, report.objective)
     t3 = time.perf_counter()
     plan = Plan(problem, tuple(usable), chosen, nodes, report.objective or 0.0, pools, v, report,
@@ -61,6 +66,46 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
                 {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2})
     raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
     return plan
+
+
+def has_free_capacity(gpus) -> bool:
+    """Some capacity costs nothing (a free GPU type, or owned nodes at no cost): the cost then
+    cannot tell the solver how many of those nodes and instances to take."""
+    return any(o.price_per_card_hour == 0 or (o.owned_nodes and o.owned_cost_per_card_hour == 0) for o in gpus)
+
+
+LEX_INSTANCE_WEIGHT = 1e-3   # second stage: instances count a thousandth of a node
+
+
+def fewest_nodes_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport,
+                         opts: SolverOptions, verbose: bool) -> milp.Model | None:
+    """Lexicographic second stage: with the cost held at the first solve's (Σ cost ≤ C*, within
+    float round-off), minimise Σ nodes + 10⁻³·Σ instances, so free capacity is not bought idle.
+    None when the second solve finds no plan (the first one stands)."""
+    cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
+    m = build(problem, svcs, extra_rows=[("cost_at_optimum", lambda mm: mm.cost <= cap)])
+    m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent)
+                        + LEX_INSTANCE_WEIGHT * pulp.lpSum(m.x.values()))
+    rep = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose)
+    return m if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit) else None
+
+
+def trim_nodes(nodes: dict[str, tuple[int, int]], chosen: dict[str, dict[Candidate, int]],
+               gpus) -> dict[str, tuple[int, int]]:
+    """The solver's (rented, owned) nodes cut to the whole nodes the chosen instances need,
+    ⌈cards_g / N_g⌉, keeping owned nodes first as the solver did: a node nobody uses is never
+    bought, even when free (where the cost cannot tell the solver so)."""
+    per_node = {o.id: o.gpu.node_cards for o in gpus}
+    cards: Counter = Counter()
+    for sel in chosen.values():
+        for c, n in sel.items():
+            cards[c.gpu] += n * c.cards
+    out = {}
+    for g, (rent, own) in nodes.items():
+        need = -(-cards[g] // per_node[g])
+        keep_own = min(own, need)
+        out[g] = (min(rent, need - keep_own), keep_own)
+    return out
 
 
 def _services(problem: Problem | FleetProblem, source: str, cs: CandidateSet | None) -> list[Service]:

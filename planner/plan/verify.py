@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.physics import perf
-from planner.plan.candidates import Candidate, deployment, ttfts, workload_context
+from planner.physics import colocated, perf
+from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
+from planner.plan.workload import ttfts, workload_context
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
 
@@ -93,13 +94,14 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
     return hi
 
 
-def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, dec_load: float,
-                       pre_load: float, t0: float, per_step: float) -> float:
-    """Step time t with t = mixed_step(dec_load·t/per_step, ctx, pre_load·t, prompt) (iterate from t0)."""
+def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached: float, dec_load: float,
+                       pre_load: float, t0: float, per_step: float, budget: float) -> float:
+    """Mean step time t of a colocated instance at its loads: t = colocated_step(b = dec_load·t/per_step,
+    p = pre_load·t prompt tokens per step) (iterate from t0)."""
     t = t0
     for _ in range(100):
         b = dec_load * t / per_step
-        new = perf.mixed_step(dep, b, ctx, pre_load * t, prompt).time_s
+        new = colocated.colocated_step(dep, b, ctx, prompt, uncached, pre_load * t, budget).time_s
         if abs(new - t) <= 1e-9 * max(t, 1e-12):
             return new
         t = new
@@ -127,7 +129,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t, mem, kv_traffic, nic)
-    t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, dec_load, pre_load, c.tpot_s * per_step, per_step)
+    t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
+                                per_step, float(w.pass_token_budget))
     b = dec_load * t_step / per_step
     # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s

@@ -49,42 +49,47 @@ def render_text(v: Validation) -> str:
     if len(v.rows) > ALL_ROWS_UP_TO:
         key = (lambda r: abs(r.cv_error)) if v.rows[0].cv_error is not None else (lambda r: abs(r.error))
         shown = sorted(v.rows, key=key, reverse=True)[:WORST_SHOWN]
-        out.append(f"{len(v.rows)} observations; the {WORST_SHOWN} worst (tokens/s per GPU):")
+        out.append(f"{len(v.rows)} observations; the {WORST_SHOWN} worst (tokens/s per GPU; TTFT in s):")
     out += [head, *[_row_line(r) for r in shown], ""]
-    out.append("by model / GPU / engine / quantity: n, median |error|, median |CV error|")
-    for k, (n, med, cvm) in breakdown(v.rows, _group_key).items():
-        out.append(f"  {k:52s} {n:5d} {_pct(med):>8s} {_pct(cvm):>8s}")
+    out.append("by model / GPU / engine / quantity: n, median |error|, median |CV error|, p90 |CV error|")
+    for k, (n, med, cvm, p90) in breakdown(v.rows, _group_key).items():
+        out.append(f"  {k:52s} {n:5d} {_pct(med):>8s} {_pct(cvm):>8s} {_pct(p90):>8s}")
     out.append("")
     axis = v.group_by or ("engine",)
     out.append(f"by {'/'.join(axis)}: observations, median |error|, median |CV error| per quantity")
     out += group_table(v.rows, axis)
     out.append("")
     for s in v.summary:
-        out.append(f"{s.quantity}: n={s.n} median |error| {_pct(s.median_abs)}, max {_pct(s.max_abs)}; "
-                   f"cross-validated ({v.cv_folds}-fold) median |error| {_pct(s.cv_median_abs)}, "
-                   f"max {_pct(s.cv_max_abs)}; within ±15 % {_pct(s.within_15)}, ±30 % {_pct(s.within_30)}")
+        out.append(f"{s.quantity}: n={s.n} median |error| {_pct(s.median_abs)}, p90 {_pct(s.p90_abs)}, "
+                   f"max {_pct(s.max_abs)}; cross-validated ({v.cv_folds}-fold) median |error| "
+                   f"{_pct(s.cv_median_abs)}, p90 {_pct(s.cv_p90_abs)}, max {_pct(s.cv_max_abs)}; "
+                   f"within ±15 % {_pct(s.within_15)}, ±30 % {_pct(s.within_30)}")
     out.append(f"({v.seconds:.1f} s)")
     return "\n".join(out)
 
 
+GROUP_COLUMNS = (("decode_tok_s_per_gpu", "decode n"), ("ttft_s", "TTFT n"), ("prefill_tok_s_per_gpu", "prefill n"))
+
+
 def group_table(rs: list[Row], by: tuple[str, ...]) -> list[str]:
-    """One line per group: decode and prefill (n, median |error|, median |CV error|)."""
+    """One line per group and quantity column: n, median |error|, median |CV error|, p90 |CV error|."""
     b = breakdown(rs, lambda r: f"{group_of(r.point, by)}|{r.quantity}")
-    out = [f"  {'group':28s} {'decode n':>8s} {'fit':>7s} {'CV':>7s}   "
-           f"{'prefill n':>9s} {'fit':>7s} {'CV':>7s}"]
+    cols = [(q, h) for q, h in GROUP_COLUMNS if any(k.endswith(f"|{q}") for k in b)]
+    out = ["  " + f"{'group':28s} " + "   ".join(f"{h:>9s} {'fit':>7s} {'CV':>7s} {'CV p90':>7s}" for _, h in cols)]
     for g in sorted({k.split('|')[0] for k in b}):
         cells = []
-        for q, w in (("decode_tok_s_per_gpu", 8), ("prefill_tok_s_per_gpu", 9)):
-            n, med, cvm = b.get(f"{g}|{q}", (0, None, None))
-            cells.append(f"{n:{w}d} {_pct(med):>7s} {_pct(cvm):>7s}" if n else f"{'–':>{w}s} {'':7s} {'':7s}")
-        out.append(f"  {g:28s} {cells[0]}   {cells[1]}")
+        for q, _ in cols:
+            n, med, cvm, p90 = b.get(f"{g}|{q}", (0, None, None, None))
+            cells.append(f"{n:9d} {_pct(med):>7s} {_pct(cvm):>7s} {_pct(p90):>7s}" if n
+                         else f"{'–':>9s} {'':7s} {'':7s} {'':7s}")
+        out.append(f"  {g:28s} " + "   ".join(cells))
     return out
 
 
 def _group_key(r: Row) -> str:
     """model/gpu/engine/quantity label of an observation."""
     p = r.point
-    return f"{p.model}/{p.gpu}/{p.engine}/{r.quantity.split('_tok')[0]}"
+    return f"{p.model}/{p.gpu}/{p.engine}/{r.quantity.split('_tok')[0].removesuffix('_s')}"
 
 
 def render_json(v: Validation) -> str:

@@ -129,8 +129,16 @@ def render_eval(d: dict[str, Any]) -> str:
         f"{d['prefill_tokens_per_s']:,.0f} tokens/s  [{d['bound']['prefill']}-bound]",
         f"TTFT of one request alone: {format_time(d['ttft_s'])} (of which fixed {format_time(d['fixed_ttft_s'])}, "
         f"{d['fixed_ttft_basis']})",
-        f"decode at batch {d['batch']}: TPOT {format_time(d['tpot_s'])}, {d['decode_tokens_per_s']:,.0f} tokens/s "
-        f"({d['decode_tokens_per_s_per_card']:,.0f} per card)  [{d['bound']['decode']}-bound]",
+        f"pure decode at batch {d['batch']} (a decode-only instance): TPOT {format_time(d['tpot_s'])}, "
+        f"{d['decode_tokens_per_s']:,.0f} output tokens/s ({d['decode_tokens_per_s_per_card']:,.0f} per card)  "
+        f"[{d['bound']['decode']}-bound]",
+        f"colocated at batch {d['batch']} (prompts of these lengths prefilled beside the decodes, chunks of "
+        f"{d['colocated']['chunk_tokens']:,.0f} tokens on {d['colocated']['steps_with_chunk']:.0%} of the steps): "
+        f"TPOT {format_time(d['colocated']['tpot_s'])}, {d['colocated']['output_tokens_per_s']:,.0f} output + "
+        f"{d['colocated']['prompt_tokens_per_s']:,.0f} prompt tokens/s  [{d['colocated']['bound']}-bound]",
+        f"floors of a decode step: {format_time(d['floors']['total_s'])} = step {format_time(d['floors']['step_s'])}"
+        f" + layers {format_time(d['floors']['layers_s'])} + MoE layers {format_time(d['floors']['moe_layers_s'])}"
+        f" + {d['floors']['collectives']} collectives × {format_time(d['floors']['collective_latency_s'])}",
     ]
     for phase in ("prefill", "decode"):
         b = d["breakdown"][phase]

@@ -1,0 +1,109 @@
+"""catalogs/measurements/public.yaml: published points (vendor claims and production figures),
+each with its source → Points."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
+from planner.errors import BadInput
+from planner.fidelity.points import Point
+from planner.input.files import read_yaml, validate
+from planner.physics.perf import Parallelism
+
+
+class _Par(Strict):
+    tp: int = Field(1, ge=1)
+    pp: int = Field(1, ge=1)
+    dp: int = Field(1, ge=1)
+
+
+class _Measured(Strict):
+    decode_tok_s_per_gpu: float | None = Field(None, gt=0)
+    prefill_tok_s_per_gpu: float | None = Field(None, gt=0)
+    tpot_s: float | None = Field(None, gt=0)
+    ttft_s: float | None = Field(None, gt=0)
+    tok_s_per_user: float | None = Field(None, gt=0)
+    tok_s_per_instance: float | None = Field(None, gt=0)
+
+
+class PublicPoint(Strict):
+    """One published point (catalogs/measurements/public.yaml)."""
+
+    id: str
+    model: str
+    weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
+    kv_dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
+    gpu: str
+    cards: int = Field(ge=1)
+    parallelism: _Par
+    role: Literal["agg", "decode", "prefill"]
+    engine: str
+    isl: float | None = Field(None, gt=0)
+    osl: float | None = Field(None, gt=0)
+    concurrency: float | None = Field(None, gt=0)
+    batch: float | None = Field(None, gt=0)
+    prefill_prompts: float = Field(1.0, gt=0)
+    cached_fraction: float = Field(0.0, ge=0, lt=1)
+    tokens_per_step: float = Field(1.0, ge=1)
+    measured: _Measured
+    source: str = Field(min_length=5)
+    kind: Literal["measured", "vendor_claim"]
+    note: str | None = None
+
+
+class PublicFile(Strict):
+    points: list[PublicPoint]
+
+
+def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: dict[str, GPU],
+                  i: int) -> Point | str:
+    """A PublicPoint → Point, or the reason it cannot be compared with the model."""
+    where = f"{path}: points[{i}] ({pp.id})"
+    if pp.model not in models:
+        raise BadInput(f"{where}.model: unknown model {pp.model!r}")
+    if pp.gpu not in gpus:
+        raise BadInput(f"{where}.gpu: unknown GPU {pp.gpu!r}")
+    par = Parallelism(pp.parallelism.tp, pp.parallelism.pp, pp.parallelism.dp)
+    if par.cards != pp.cards:
+        raise BadInput(f"{where}.cards: {pp.cards} but parallelism gives tp·pp·dp = {par.cards}")
+    if pp.isl is None or pp.osl is None or (pp.batch is None and pp.concurrency is None):
+        return "public point without a full operating point (isl, osl, batch or concurrency)"
+    batch = pp.batch if pp.batch is not None else pp.concurrency
+    m = pp.measured
+    measured: dict[str, float] = {}
+    if pp.role != "prefill":
+        tpot = m.tpot_s or (1.0 / m.tok_s_per_user if m.tok_s_per_user else None)
+        if m.decode_tok_s_per_gpu:
+            measured["decode_tok_s_per_gpu"] = m.decode_tok_s_per_gpu
+        elif tpot:
+            measured["decode_tok_s_per_gpu"] = batch / (tpot * par.cards)
+    if m.prefill_tok_s_per_gpu:
+        measured["prefill_tok_s_per_gpu"] = m.prefill_tok_s_per_gpu
+    if not measured:
+        return "public point without a comparable measured figure"
+    return Point(id=pp.id, origin=str(path), source=pp.source, kind=pp.kind, model=models[pp.model].id,
+                 gpu=pp.gpu, engine=pp.engine, engine_version="", weight_dtype=pp.weight_dtype,
+                 kv_dtype=pp.kv_dtype, mode=pp.role, par=par, isl=pp.isl, osl=pp.osl,
+                 concurrency=pp.concurrency or batch, batch=batch, prefill_prompts=pp.prefill_prompts,
+                 cached_fraction=pp.cached_fraction, tokens_per_step=pp.tokens_per_step,
+                 ttft_s=m.ttft_s, tpot_s=m.tpot_s, measured=measured, group=f"public|{pp.id}")
+
+
+def load_public_yaml(path: Path) -> tuple[list[Point], int, Counter]:
+    """public.yaml → Points; entries without an operating point are counted, not guessed."""
+    data = validate(PublicFile, read_yaml(path), str(path))
+    models, gpus = load_models(), load_gpus()
+    why: Counter = Counter()
+    points = []
+    for i, pp in enumerate(data.points):
+        got = _public_point(pp, path, models, gpus, i)
+        if isinstance(got, str):
+            why[got] += 1
+        else:
+            points.append(got)
+    return points, len(data.points), why

@@ -1,0 +1,172 @@
+"""The silicon measurement CSV (one row per measured configuration and concurrency) → Points.
+
+Rows that cannot be interpreted are dropped with a counted reason, never guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+from planner.catalog.schemas import GPU, Model, load_gpus, load_models
+from planner.errors import BadInput
+from planner.fidelity.points import Point
+from planner.physics.perf import Parallelism
+
+MS = 1e-3                      # the CSV's TTFT/TPOT are in milliseconds
+def kv_dtype_of(weight_dtype: str) -> str:
+    """The CSV does not record the KV-cache precision. Quantised (FP8/FP4) checkpoints of the
+    measured models ship FP8 KV-cache scales, which the engines use by default; BF16 ones keep
+    BF16 KV (the engines' 'auto')."""
+    return "fp8" if weight_dtype in ("fp8", "fp4") else "bf16"
+
+# CSV `system` → (catalog GPU id, cards per scale-up domain of that system)
+SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "b200_sxm": "b200", "b300_sxm": "b300",
+                           "gb200": "gb200", "gb300": "gb300"}
+# CSV quantisation mode → catalog precision (weight bytes); int4 weight-only is not modelled
+QUANT: dict[str, str] = {"": "bf16", "bf16": "bf16", "fp8": "fp8", "fp8_block": "fp8",
+                         "nvfp4": "fp4"}
+# Hugging Face ids in the CSV whose catalog id is not the lower-cased repo name
+MODEL_IDS: dict[str, str] = {"nvidia/deepseek-r1-nvfp4": "deepseek-r1",
+                             "nvidia/qwen3-32b-nvfp4": "qwen3-32b"}
+
+
+def _int(v: str) -> int:
+    """CSV count: empty or 0 means 1 (README: 'empty or 0 counts as 1')."""
+    v = (v or "").strip()
+    return int(float(v)) if v and float(v) > 0 else 1
+
+
+def _concurrency(source: str) -> int | None:
+    """The load generator's in-flight requests, from 'silicon_concurrency=N' in the provenance."""
+    m = re.search(r"silicon_concurrency=(\d+)", source or "")
+    return int(m.group(1)) if m else None
+
+
+def _model_id(hf_id: str, models: dict[str, Model]) -> str | None:
+    """Catalog id for a CSV model path: explicit map, else the lower-cased repo name or alias."""
+    key = hf_id.strip().lower()
+    if key in MODEL_IDS:
+        return MODEL_IDS[key]
+    name = key.split("/")[-1]
+    return models[name].id if name in models else None
+
+
+def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
+    """The reason a CSV row cannot be interpreted, or None when it can."""
+    if _model_id(r["model_path"], models) is None:
+        return f"model not in catalog ({r['model_path']})"
+    gid = SYSTEMS.get(r["system"])
+    if gid is None or gid not in gpus:
+        return f"GPU system not in catalog ({r['system']})"
+    quant = r["moe_quant_mode"] if models[_model_id(r["model_path"], models)].arch.is_moe else r["gemm_quant_mode"]
+    if quant not in QUANT:
+        return f"weight precision not modelled ({quant})"
+    if not r["silicon_tpot_ms"] or float(r["silicon_tpot_ms"]) <= 0:
+        return "no TPOT"
+    if _concurrency(r["silicon_data_source"]) is None:
+        return "no concurrency recorded"
+    if r["mode"] == "agg" and not r["batch_size"]:
+        return "agg without batch size"
+    if r["mode"] == "disagg" and not (r["decode_batch_size"] or r["decode_num_workers"]):
+        return "disagg without decode batch or worker count (batch per worker unknown)"
+    if r["mode"] not in ("agg", "disagg"):
+        return f"unknown mode {r['mode']!r}"
+    return None
+
+
+def _par(r: dict, prefix: str = "") -> Parallelism:
+    """Parallelism of a CSV worker: tp, pp, attention-dp (empty or 0 counts as 1)."""
+    return Parallelism(_int(r[prefix + "tp_size"]), _int(r[prefix + "pp_size"]),
+                       _int(r[prefix + "attention_dp_size"]))
+
+
+def _fits_system(par: Parallelism, gpu: GPU) -> bool:
+    """A worker's tensor-parallel group must stay inside one scale-up domain, and its stage
+    cards (tp·dp, the EP group) must too for the single-instance rows of this file."""
+    return par.tp <= gpu.domain_cards and par.stage_cards <= gpu.domain_cards
+
+
+def _silicon_point(r: dict, path: Path, models: dict[str, Model], gpus: dict[str, GPU]) -> Point:
+    """One interpretable CSV row → Point (see module docstring for the operating point)."""
+    mid = _model_id(r["model_path"], models)
+    model = models[mid]
+    quant = r["moe_quant_mode"] if model.arch.is_moe else r["gemm_quant_mode"]
+    c = float(_concurrency(r["silicon_data_source"]))
+    isl, osl = float(r["isl"]), float(r["osl"])
+    ttft = float(r["silicon_ttft_ms"]) * MS if r["silicon_ttft_ms"] else None
+    tpot = float(r["silicon_tpot_ms"]) * MS
+    if r["mode"] == "agg":
+        par, ppar = _par(r), None
+        batch = float(r["batch_size"]) * par.dp
+        conc = c
+    else:
+        par, ppar = _par(r, "decode_"), _par(r, "prefill_")
+        workers = _int(r["decode_num_workers"])
+        batch = float(r["decode_batch_size"]) * par.dp if r["decode_batch_size"] else c / workers
+        conc = batch
+    measured = {"decode_tok_s_per_gpu": batch / (tpot * par.cards)}
+    if ttft is not None:
+        measured["ttft_s"] = ttft
+    group = "|".join([mid, SYSTEMS[r["system"]], r["backend"], QUANT[quant], r["mode"],
+                      par.label(), ppar.label() if ppar else ""])
+    return Point(id=r["id"], origin=str(path), source=r["silicon_data_source"], kind="measured",
+                 model=mid, gpu=SYSTEMS[r["system"]], engine=r["backend"],
+                 engine_version=r["backend_version"] or "unknown", weight_dtype=QUANT[quant],
+                 kv_dtype=kv_dtype_of(QUANT[quant]), mode=r["mode"], par=par, isl=isl, osl=osl,
+                 concurrency=conc, batch=batch, prefill_par=ppar, ttft_s=ttft, tpot_s=tpot,
+                 measured=measured, group=group, clients=c,
+                 prefill_workers=_int(r["prefill_num_workers"]) if ppar else 1)
+
+
+_CONFIG_COLUMNS = ("model_path", "system", "backend", "backend_version", "precision", "mode",
+                   "isl", "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size", "tp_size",
+                   "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size",
+                   "prefill_tp_size", "prefill_attention_dp_size", "decode_tp_size",
+                   "decode_attention_dp_size", "decode_batch_size", "decode_num_workers")
+
+
+def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
+    """Rows of the silicon CSV → Points; exact duplicates, rows whose (TTFT, TPOT) repeat another
+    row's under a different label (parallelism, or model name of the same architecture), rows whose
+    worker exceeds the system, and uninterpretable rows are dropped and counted."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read ({e})") from None
+    need = {"id", "model_path", "system", "mode", "silicon_tpot_ms", "silicon_data_source", *_CONFIG_COLUMNS}
+    if rows and (missing := need - set(rows[0])):
+        raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    models, gpus = load_models(), load_gpus()
+    why: Counter = Counter()
+    points: list[Point] = []
+    seen_config: set[tuple] = set()
+    seen_result: set[tuple] = set()
+    for r in rows:
+        cfg = tuple(r[k] for k in _CONFIG_COLUMNS) + (_concurrency(r["silicon_data_source"]),
+                                                       r["silicon_ttft_ms"], r["silicon_tpot_ms"])
+        if cfg in seen_config:
+            why["exact duplicate"] += 1
+            continue
+        seen_config.add(cfg)
+        problem = _row_problem(r, models, gpus)
+        if problem:
+            why[problem] += 1
+            continue
+        pt = _silicon_point(r, path, models, gpus)
+        g = gpus[pt.gpu]
+        if not _fits_system(pt.par, g) or (pt.prefill_par and not _fits_system(pt.prefill_par, g)):
+            why["worker exceeds the system's scale-up domain"] += 1
+            continue
+        # R1 and V3 share one architecture: the same result under either name is one measurement
+        result = (models[pt.model].arch, r["system"], r["isl"], r["osl"], r["silicon_ttft_ms"],
+                  r["silicon_tpot_ms"])
+        if result in seen_result:
+            why["same TTFT and TPOT as another row under a different label"] += 1
+            continue
+        seen_result.add(result)
+        points.append(pt)
+    return points, len(rows), why

@@ -1,0 +1,89 @@
+"""Colocated (aggregated) serving as engines run it, and the floors of a decode step.
+
+A colocated engine prefills prompts in chunks of up to its token budget beside the decode batch;
+only a share of the steps carries a chunk. Pure functions of the passes in `perf`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.physics.comm import allreduce_time
+from planner.physics.deployment import Deployment, PhaseTime
+from planner.physics.perf import decode_step, mixed_step
+
+DEFAULT_CHUNK_TOKENS = 8192   # engines' default prefill token budget per step: vLLM
+# max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens
+
+
+def blend(a: PhaseTime, b: PhaseTime, f: float) -> PhaseTime:
+    """f·a + (1 − f)·b, field by field: the mean step when a share f of the steps are `a` (mixed,
+    with a chunk) and the rest `b` (decode only)."""
+    def mix(x: float, y: float) -> float:
+        return f * x + (1.0 - f) * y
+    return PhaseTime(mix(a.time_s, b.time_s), mix(a.compute_s, b.compute_s), mix(a.memory_s, b.memory_s),
+                     mix(a.comm_s, b.comm_s), mix(a.overhead_s, b.overhead_s),
+                     mix(a.flops_per_card, b.flops_per_card), mix(a.bytes_per_card, b.bytes_per_card),
+                     a.below_ridge if f >= 0.5 else b.below_ridge)
+
+
+def colocated_chunk(prefill_per_step: float, uncached_tokens: float, budget: float) -> tuple[float, float]:
+    """(chunk tokens of a step that carries prefill, share f of steps that carry one) of a colocated
+    engine in steady state with `prefill_per_step` prompt tokens per step on average (b·s/o when
+    each sequence brings s uncached prompt tokens per o decode steps). A prompt is scheduled as
+    soon as it arrives, whole (or in chunks of the budget C when longer), so a chunk holds
+    min(C, max(s, p)) tokens and f = p/chunk of the steps carry one.
+
+    >>> colocated_chunk(64 * 1000 / 500, 1000, 8192)    # 128 tokens a step: one prompt every 7.8 steps
+    (1000, 0.128)
+    """
+    p = prefill_per_step
+    if p <= 0:
+        return 0.0, 0.0
+    chunk = min(budget, max(uncached_tokens, p))
+    return chunk, min(1.0, p / chunk)
+
+
+def colocated_step(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
+                   uncached_tokens: float, prefill_per_step: float,
+                   budget: float = DEFAULT_CHUNK_TOKENS) -> PhaseTime:
+    """Mean step of a colocated (aggregated) engine with chunked prefill, as engines run it: a
+    share f of the steps carries a chunk beside the `batch` decodes (a mixed step, which for an
+    MoE model reads nearly every expert), the others decode only (reading the experts the batch
+    touches). Spreading every prompt over every step instead would charge the expert reads of a
+    prompt once per decode step rather than once per chunk."""
+    chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
+    if f <= 0:
+        return decode_step(dep, batch, context_tokens)
+    if f >= 1.0:
+        return mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens)
+    return blend(mixed_step(dep, batch, context_tokens, chunk, prompt_tokens),
+                 decode_step(dep, batch, context_tokens), f)
+
+
+@dataclass(frozen=True)
+class Floors:
+    """The fixed time of one decode step whatever its batch (what small-batch TPOT is made of
+    beyond the weight reads): engine overheads and the latency of every collective."""
+
+    step_s: float              # scheduling, sampling, launch: once per step
+    layers_s: float            # per-layer engine overhead × layers
+    moe_layers_s: float        # per-MoE-layer overhead × MoE layers
+    collectives: int           # collectives per step: all-reduces (TP) and all-to-alls (EP)
+    collective_latency_s: float  # the latency of one: measured α(group) + engine latency (or across the NIC)
+
+    @property
+    def total_s(self) -> float:
+        return self.step_s + self.layers_s + self.moe_layers_s + self.collectives * self.collective_latency_s
+
+
+def floors(dep: Deployment) -> Floors:
+    """The floors of one decode step of `dep` (`plan eval` prints them)."""
+    a, par, c = dep.arch, dep.par, dep.calib
+    n_s = par.stage_cards
+    allreduces = a.layers * (1 if par.tp > 1 else 0) + a.dense_layers * (1 if n_s > 1 else 0)
+    alltoalls = a.moe_layers * 2 if a.is_moe and n_s > 1 else 0
+    group = par.tp if par.tp > 1 else n_s
+    latency = allreduce_time(dep, group, 1.0) if group > 1 else 0.0
+    return Floors(c.v("step_overhead_s"), a.layers * c.v("layer_overhead_s"),
+                  a.moe_layers * c.v("moe_layer_overhead_s"), allreduces + alltoalls, latency)

@@ -1,0 +1,219 @@
+"""What one instance is and what it holds: its layout (`Parallelism`), the `Deployment` of a
+model on cards, the time split of one pass (`PhaseTime`), and memory (weights, KV cache, the
+largest batch that fits). Pure functions, SI units.
+
+Glossary: `n_s = tp·dp` cards of one pipeline stage (the EP group of MoE layers), `b` decode
+batch, `ctx` context tokens of a sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from planner.catalog.arch import Architecture
+from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Calibration, Model
+
+Bound = Literal["compute", "memory", "communication", "overhead"]
+ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """How one instance splits the model: cards = tp·dp·pp; experts sharded (EP) over tp·dp."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1  # data-parallel attention: each of dp groups holds its own sequences
+
+    @property
+    def cards(self) -> int:
+        return self.tp * self.pp * self.dp
+
+    @property
+    def stage_cards(self) -> int:
+        """n_s = tp·dp: cards that run one pipeline stage together (the EP group of MoE layers)."""
+        return self.tp * self.dp
+
+    def label(self) -> str:
+        """Short text such as 'TP8', 'TP2·DP4·EP8', 'TP8·PP2'."""
+        parts = [f"TP{self.tp}"]
+        if self.dp > 1:
+            parts.append(f"DP{self.dp}")
+        if self.pp > 1:
+            parts.append(f"PP{self.pp}")
+        return "·".join(parts)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration."""
+
+    model: Model
+    gpu: GPU
+    par: Parallelism
+    calib: Calibration
+    weight_dtype: str = "fp8"
+    kv_dtype: str = "bf16"
+
+    @property
+    def arch(self) -> Architecture:
+        return self.model.arch
+
+    @property
+    def cards(self) -> int:
+        return self.par.cards
+
+    @property
+    def w_bytes(self) -> float:
+        return BYTES_PER_VALUE[self.weight_dtype]
+
+    @property
+    def kv_bytes(self) -> float:
+        return BYTES_PER_VALUE[self.kv_dtype]
+
+
+@dataclass(frozen=True)
+class PhaseTime:
+    """Time of one forward pass (or step) split by what it is spent on; all in seconds."""
+
+    time_s: float
+    compute_s: float
+    memory_s: float
+    comm_s: float
+    overhead_s: float
+    flops_per_card: float = 0.0
+    bytes_per_card: float = 0.0
+    below_ridge: bool = False     # the main GEMMs have fewer rows than the card's ridge point
+
+    @property
+    def bound(self) -> Bound:
+        """The largest contributor: compute, memory (bandwidth), communication or fixed overhead.
+        GEMMs below the ridge point are limited by reading their weights, so their time counts
+        as memory-bound even where the kernel curve makes it the largest term."""
+        parts = {"compute": self.compute_s, "memory": self.memory_s,
+                 "communication": self.comm_s, "overhead": self.overhead_s}
+        top = max(parts, key=lambda k: parts[k])
+        if top == "compute" and self.below_ridge:
+            return "memory"
+        return top  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Bytes on the busiest card: weights, KV cache of the batch, and the usable capacity."""
+
+    weights_bytes: float
+    kv_bytes: float
+    usable_bytes: float
+    capacity_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return self.weights_bytes + self.kv_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.total_bytes <= self.usable_bytes
+
+    @property
+    def overflow_bytes(self) -> float:
+        return max(0.0, self.total_bytes - self.usable_bytes)
+
+
+def expected_experts_touched(experts: int, top_k: int, tokens: float) -> float:
+    """Distinct experts hit by `tokens` tokens under uniform top-k routing: E·(1 − (1 − k/E)^t).
+
+    >>> round(expected_experts_touched(256, 8, 1), 6)
+    8.0
+    >>> round(expected_experts_touched(256, 8, 256), 1)
+    255.9
+    """
+    if experts <= 0 or tokens <= 0:
+        return 0.0
+    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
+
+
+def kv_bytes_per_token(arch: Architecture, kv_dtype: str) -> float:
+    """KV-cache bytes of one token over all layers: L·(kv_lora+rope) for MLA, 2·L·nkv·hd for GQA.
+
+    >>> from planner.catalog.arch import Architecture
+    >>> a = Architecture("llama", 8192, 80, 64, 8, 128, 28672, 128256, False, "gqa")
+    >>> kv_bytes_per_token(a, "bf16")
+    327680.0
+    """
+    return arch.kv_values_per_token() * BYTES_PER_VALUE[kv_dtype]
+
+
+def kv_bytes_per_token_per_card(dep: Deployment) -> float:
+    """KV bytes one card holds per token of one of its sequences.
+
+    MLA: the latent is shared by all heads, so every TP rank holds all of it (replicated);
+    GQA: a rank holds ceil(nkv/tp) heads (heads are replicated when tp > nkv). Layers / pp.
+    """
+    a = dep.arch
+    layers = a.layers / dep.par.pp
+    if a.attention == "mla":
+        per_layer = a.kv_values_per_token_per_layer
+    else:
+        per_layer = 2 * math.ceil(a.kv_heads / dep.par.tp) * a.head_dim
+    return layers * per_layer * dep.kv_bytes
+
+
+def weights_per_card_bytes(dep: Deployment) -> float:
+    """Weight bytes on one card: attention and LM head /tp, dense MLP and shared experts /(tp·dp),
+    routed experts max(E/n_s, 1) per MoE layer, layers /pp; embedding and head on every stage."""
+    a, par = dep.arch, dep.par
+    n_s = par.stage_cards
+    per_stage = (a.layers * a.attn_params / par.tp
+                 + a.dense_layers * a.dense_mlp_params / n_s
+                 + a.moe_layers * (a.shared_params / n_s + a.router_params
+                                   + experts_per_card(a, n_s) * a.expert_params)
+                 + a.norm_params) / par.pp
+    head = (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
+    return (per_stage + head) * dep.w_bytes
+
+
+def experts_per_card(arch: Architecture, stage_cards: int) -> float:
+    """Routed experts held per card: E/n_s, at least one (extra cards hold replicas)."""
+    if not arch.is_moe:
+        return 0.0
+    return max(arch.experts / stage_cards, 1.0)
+
+
+def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUse:
+    """Weights + KV for `batch` sequences of `context_tokens` on the busiest card vs usable HBM.
+
+    Sequences are split over the dp attention groups; usable = HBM · memory_usable_fraction.
+    """
+    seqs_per_card = batch / dep.par.dp
+    kv = seqs_per_card * context_tokens * kv_bytes_per_token_per_card(dep)
+    cap = dep.gpu.memory_bytes
+    return MemoryUse(weights_per_card_bytes(dep), kv, cap * dep.calib.v("memory_usable_fraction"), cap)
+
+
+def max_batch(dep: Deployment, context_tokens: float) -> int:
+    """Largest decode batch whose KV at `context_tokens` fits beside the weights (0 if none)."""
+    free = memory_use(dep, 0, context_tokens)
+    room = free.usable_bytes - free.weights_bytes
+    per_seq = context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
+    if room <= 0:
+        return 0
+    if per_seq <= 0:
+        return 10**9
+    return int(room // per_seq)
+
+
+
+
+def experts_on_card(dep: Deployment, tokens: float) -> tuple[float, float]:
+    """(token-expert pairs, distinct experts touched) per MoE layer on the busiest card of a
+    stage pass of `tokens` tokens: pairs = tokens·k/n_s·imbalance; touched = the card's experts
+    times the share hit under uniform routing (× imbalance), at most all of them."""
+    a, imb = dep.arch, dep.calib.v("moe_imbalance")
+    n_s = dep.par.stage_cards
+    epc = experts_per_card(a, n_s)
+    replicas = max(n_s / a.experts, 1.0)
+    p_touched = expected_experts_touched(a.experts, a.experts_per_token, tokens / replicas) / a.experts
+    return tokens * a.experts_per_token / n_s * imb, min(epc, epc * p_touched * imb)

@@ -1,0 +1,109 @@
+"""The workload as every candidate and the verification see it, and the TTFT of a prefill queue.
+
+`WorkloadContext` holds the mean lengths, their variability and the limits, computed once per
+service; TTFT = the pass time scaled to the statistic's prompt length + the queueing wait at
+utilisation ρ (`physics.queueing`) + fixed time; ρ_max is the largest utilisation meeting every
+request class's TTFT limit.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from planner.input.problem import length_pairs
+from planner.physics import queueing
+from planner.plan.resolve import Resolved
+
+# memoised: many candidates share their limits
+max_utilisation = functools.lru_cache(maxsize=1 << 16)(queueing.max_utilisation)
+
+
+@dataclass(frozen=True)
+class TTFTTarget:
+    """One TTFT limit a prefill queue must meet: a request class's statistic and limit, and its
+    prompt length (quantile or mean) relative to the queue's mean prompt (`len_factor`)."""
+
+    label: str           # '' for a single workload, else the request class
+    stat: str
+    len_factor: float
+    limit: float
+
+
+@dataclass(frozen=True)
+class WorkloadContext:
+    """Workload numbers every candidate needs, computed once."""
+
+    s_in: float          # mean prompt tokens
+    s_unc: float         # mean uncached prompt tokens
+    s_cached: float
+    s_out: float
+    ctx_decode: float    # mean context during decode: s_in + s_out/2 (output-weighted over classes)
+    ctx_peak: float      # KV a sequence holds at its end: s_in + s_out (memory sizing)
+    cv2: float           # squared coefficient of variation of prompt length
+    targets: tuple[TTFTTarget, ...]   # one per request class served by the queue
+    tpot_limit: float
+    util_ceiling: float
+    pass_token_budget: int
+
+    @property
+    def ttft_limit(self) -> float:
+        return min(t.limit for t in self.targets)
+
+
+def _len_factor(dist: list[tuple[float, float]], stat: str, mean: float) -> float:
+    """Prompt length at the statistic's quantile (or the mean) ÷ the queue's mean prompt length."""
+    q = queueing.QUANTILE.get(stat)
+    if q is None:
+        return sum(v * p for v, p in dist) / mean
+    acc, qv = 0.0, max(v for v, _ in dist)
+    for v, p in sorted(dist):
+        acc += p
+        if acc >= q - 1e-12:
+            qv = v
+            break
+    return qv / mean
+
+
+def workload_context(res: Resolved) -> WorkloadContext:
+    """Mean lengths, length variability and limits used by every candidate."""
+    dist = res.input_dist
+    mean = res.input_mean
+    var = sum(p * (v - mean) ** 2 for v, p in dist)
+    slo = res.problem.slo
+    if res.classes:
+        targets = tuple(TTFTTarget(k.name, k.slo.ttft_statistic,
+                                   _len_factor(length_pairs(k.workload.input_tokens), k.slo.ttft_statistic, mean),
+                                   k.slo.ttft) for k in res.classes)
+    else:
+        targets = (TTFTTarget("", slo.ttft_statistic, _len_factor(dist, slo.ttft_statistic, mean), slo.ttft),)
+    out_mean = res.output_mean
+    return WorkloadContext(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
+                ctx_decode=res.decode_context_mean,
+                ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
+                cv2=var / mean**2, targets=targets, tpot_limit=slo.tpot,
+                util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
+                pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass)
+
+
+def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: float,
+                 len_factor: float) -> float:
+    """TTFT = pass time (scaled to the statistic's prompt length) + queueing wait + KV transfer."""
+    return pass_s * len_factor + queueing.wait(stat, rho, pass_s, cv2) + fixed_s
+
+
+def ttfts(w: WorkloadContext, rho: float, pass_s: float, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
+    """TTFT of every target at utilisation ρ (FCFS: all classes see the same queue)."""
+    return [(t, prefill_ttft(t.stat, rho, pass_s, fixed_s, w.cv2, t.len_factor)) for t in w.targets]
+
+
+def worst_ttft(w: WorkloadContext, rho: float, pass_s: float, fixed_s: float) -> tuple[float, float]:
+    """(TTFT, limit) of the target with the least slack at utilisation ρ."""
+    t, v = min(ttfts(w, rho, pass_s, fixed_s), key=lambda tv: tv[0].limit - tv[1])
+    return v, t.limit
+
+
+def rho_max(w: WorkloadContext, pass_s: float, fixed_s: float) -> float:
+    """Largest utilisation whose TTFT statistic stays within the limit of every target."""
+    return min(max_utilisation(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
+                                w.util_ceiling) for t in w.targets)
