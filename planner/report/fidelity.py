@@ -120,29 +120,27 @@ def write_parity_plot(v: Validation, path: str) -> None:
     atomic_write(path, parity_png(v.rows, title), protect=tuple(v.files))
 
 
-def parity_png(rs: list[Row], title: str) -> bytes:
-    """Log-log measured vs predicted (CV prediction when available) with ±15 % and ±30 % bands."""
-    import io
+PANELS = ((("decode_tok_s_per_gpu", "o", "decode"), ("prefill_tok_s_per_gpu", "^", "prefill rate")),
+          (("ttft_s", "s", "TTFT"),))
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 7), dpi=110)
-    markers = {"decode_tok_s_per_gpu": "o", "prefill_tok_s_per_gpu": "^"}
-    models = sorted({r.point.model for r in rs})
-    colours = dict(zip(models, plt.cm.tab10(np.linspace(0, 1, 10))))
-    for q, mk in markers.items():
-        for m in models:
+def _parity_panel(ax, rs: list[Row], series, colours, xlabel: str, ylabel: str) -> None:
+    """One log-log panel: measured against (cross-validated) predicted, ±15 % and ±30 % bands."""
+    import numpy as np
+    shown = []
+    for q, mk, label in series:
+        for m, colour in colours.items():
             sel = [r for r in rs if r.quantity == q and r.point.model == m]
             if not sel:
                 continue
             x = [r.measured for r in sel]
             y = [r.cv_predicted if r.cv_predicted is not None else r.predicted for r in sel]
-            ax.scatter(x, y, s=10, marker=mk, alpha=0.55, color=colours[m],
-                       label=f"{m} {q.split('_tok')[0]}")
-    vals = [r.measured for r in rs] + [r.predicted for r in rs]
-    lo, hi = min(vals) / 2, max(vals) * 2
+            ax.scatter(x, y, s=9, marker=mk, alpha=0.5, color=colour, label=f"{m} {label}")
+            shown += x + y
+    if not shown:
+        ax.set_visible(False)
+        return
+    lo, hi = min(shown) / 2, max(shown) * 2
     line = np.geomspace(lo, hi, 50)
     ax.plot(line, line, "k-", lw=1)
     for b, ls in zip(BANDS, ("--", ":")):
@@ -152,12 +150,29 @@ def parity_png(rs: list[Row], title: str) -> bytes:
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    cv = rs and rs[0].cv_predicted is not None
-    ax.set_xlabel("measured tokens/s per GPU")
-    ax.set_ylabel(("cross-validated " if cv else "") + "predicted tokens/s per GPU")
-    ax.set_title(f"Parity, {title} (o decode, ^ prefill)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=6, loc="upper left", ncol=2)
     ax.grid(True, which="both", alpha=0.2)
+
+
+def parity_png(rs: list[Row], title: str) -> bytes:
+    """Two log-log panels, measured against predicted (cross-validated when available) with ±15 %
+    and ±30 % bands: tokens/s per GPU (decode, published prefill rates) and TTFT in seconds."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), dpi=110)
+    models = sorted({r.point.model for r in rs})
+    colours = dict(zip(models, plt.cm.tab10(np.linspace(0, 1, 10))))
+    pred = ("cross-validated " if rs and rs[0].cv_predicted is not None else "") + "predicted"
+    _parity_panel(axes[0], rs, PANELS[0], colours, "measured tokens/s per GPU", f"{pred} tokens/s per GPU")
+    _parity_panel(axes[1], rs, PANELS[1], colours, "measured mean TTFT (s), every concurrency",
+                  f"{pred} TTFT (s)")
+    fig.suptitle(f"Parity, {title}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)

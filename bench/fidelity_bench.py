@@ -1,0 +1,72 @@
+"""Benchmark of the model's accuracy: the cross-validated error table in one command.
+
+    python bench/fidelity_bench.py [--folds 5] [--quick]
+
+For the shared `default` profile and for the per-engine profiles (`--group-by engine`), prints per
+engine and overall, for decode tokens/s per GPU (TPOT) and TTFT at every concurrency: the number
+of observations, the median |error| and the p90 |error|, both cross-validated (grouped k-fold:
+the points of one configuration share a fold; each fold refits every parameter, the per-family
+fixed TTFT included). `--quick` skips cross-validation (errors of the shipped profiles on the
+points they were fitted to). Targets of the fidelity issue: median ≤ 12 % on decode and ≤ 20 % on
+TTFT, per engine and overall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from planner.fidelity.measurements import default_measurement_files
+from planner.fidelity.validate import run_validate
+
+QUANTITIES = (("decode_tok_s_per_gpu", "decode"), ("ttft_s", "TTFT"))
+TARGET = {"decode_tok_s_per_gpu": 0.12, "ttft_s": 0.20}
+
+
+def table(v, title: str) -> list[str]:
+    """engine × quantity: n, median and p90 of |CV error| (|fit error| without CV)."""
+    errs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in v.rows:
+        e = abs(r.cv_error if r.cv_error is not None else r.error)
+        errs[(r.point.engine, r.quantity)].append(e)
+        errs[("all", r.quantity)].append(e)
+    engines = sorted({k[0] for k in errs if k[0] != "all"}, key=lambda e: -len(errs[(e, QUANTITIES[0][0])])) + ["all"]
+    kind = f"{v.cv_folds}-fold CV" if v.cv_folds > 1 else "fit (no CV)"
+    out = [f"{title} — {kind}", f"  {'engine':18s}" + "".join(f"{h + ' n':>10s} {'median':>8s} {'p90':>8s} {'ok':>3s}"
+                                                               for _, h in QUANTITIES)]
+    for e in engines:
+        cells = []
+        for q, _ in QUANTITIES:
+            x = np.array(errs.get((e, q), []))
+            if len(x) == 0:
+                cells.append(f"{'–':>10s} {'':8s} {'':8s} {'':3s}")
+                continue
+            med = float(np.median(x))
+            cells.append(f"{len(x):10d} {med:8.1%} {float(np.percentile(x, 90)):8.1%} "
+                         f"{'yes' if med <= TARGET[q] else 'no':>3s}")
+        out.append(f"  {e:18s}" + "".join(cells))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    ap.add_argument("--quick", action="store_true", help="no cross-validation")
+    a = ap.parse_args()
+    folds = 0 if a.quick else a.folds
+    files = [str(f) for f in default_measurement_files()]
+    for title, by in (("shared profile 'default'", ()), ("per-engine profiles", ("engine",))):
+        t0 = time.perf_counter()
+        v = run_validate(files, "default", folds, by)
+        print("\n".join(table(v, title)) + f"\n  ({time.perf_counter() - t0:.0f} s)\n")
+
+
+if __name__ == "__main__":
+    main()
