@@ -198,3 +198,21 @@ def test_import_sweep_pulls_no_plotting_or_dask():
             "print(sorted(m for m in ('matplotlib', 'plotly', 'scipy', 'dask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_chart_marks_the_target_clips_far_curves_and_labels_achieved_values(sweep, problem):
+    """The PNG's helpers: the problem's own TPOT is marked at 1/TPOT on the interactivity axis; a
+    curve dearer than CLIP_FACTOR × the optimum's dearest point is clipped and named; plan changes
+    are labelled by what the plan achieves (the chart's x), with the limit beside it."""
+    from planner.report.plots import CLIP_FACTOR, Series, _achieved, panel_series, target_x, y_ceiling
+    assert target_x(sweep, "tpot") == pytest.approx(1.0 / problem.slo.tpot)
+    assert target_x(sweep, "ttft") == pytest.approx(problem.slo.ttft)
+    series = panel_series(sweep, "tpot")
+    top_opt = max(p[1] for s in series if s.curve == ALL for p in s.points)
+    far = Series("h20", ((1.0, 10 * top_opt, None),), ())
+    top, clipped = y_ceiling([*series, far])
+    assert top == pytest.approx(CLIP_FACTOR * top_opt) and "h20" in clipped
+    assert y_ceiling([s for s in series if s.curve == ALL]) == (None, [])
+    r = next(r for r in sweep.curve(ALL) if r.solved)
+    text = _achieved(r, ["tpot"])
+    assert text.startswith("TPOT ") and "(limit " in text and f"{r.tpot_s * 1e3:.1f} ms" in text

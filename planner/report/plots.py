@@ -24,6 +24,7 @@ X_LABEL = {"tpot": "interactivity (output tokens/s per user = 1 / TPOT)",
            "qps": "load (requests/s)"}
 PNG_DPI = 150
 PANEL_SIZE_IN = (7.5, 5.0)
+CLIP_FACTOR = 2.5   # a curve dearer than this × the optimum's dearest point is clipped (and said so)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,34 @@ def _limits(r: Row, swept: list[str]) -> str:
                      for k in swept)
 
 
+def _achieved(r: Row, swept: list[str]) -> str:
+    """What a row's plan achieves on the swept axes (the charts' x values), e.g. 'TPOT 45.8 ms
+    (limit 49.0 ms)': plan changes are labelled where they sit on the chart."""
+    got = {"tpot": r.tpot_s, "ttft": r.ttft_s, "qps": r.qps}
+    lim = {"tpot": r.tpot_limit_s, "ttft": r.ttft_limit_s}
+    return ", ".join(f"{k.upper()} {_fmt_axis(k, got[k])} (limit {_fmt_axis(k, lim[k])})" if k != "qps"
+                     else _fmt_axis(k, got[k]) for k in swept)
+
+
+def target_x(sweep: Sweep, axis: str) -> float | None:
+    """The problem's own limit on a panel's x axis (1/TPOT for the TPOT panel), or None."""
+    t = dict(sweep.target).get(axis)
+    if t is None:
+        return None
+    return 1.0 / t if axis == "tpot" else t
+
+
+def y_ceiling(series: list[Series]) -> tuple[float | None, list[str]]:
+    """Upper y limit that keeps the optimum readable: CLIP_FACTOR × its dearest point when some
+    curve goes beyond it (None otherwise), and the curves clipped."""
+    opt = [p[1] for s in series if s.curve == ALL for p in s.points]
+    if not opt:
+        return None, []
+    top = CLIP_FACTOR * max(opt)
+    clipped = [s.curve for s in series if s.points and max(p[1] for p in s.points) > top]
+    return (top, clipped) if clipped else (None, [])
+
+
 # -------------------------------------------------------------------------------------- PNG
 def render_png(sweep: Sweep) -> bytes:
     """The frontier chart as PNG bytes (matplotlib's object API: no pyplot, no global state)."""
@@ -117,7 +146,8 @@ def render_png(sweep: Sweep) -> bytes:
                  layout="constrained")
     axs = fig.subplots(1, len(axes_names), squeeze=False)[0]
     for ax, axis in zip(axs, axes_names):
-        for s in panel_series(sweep, axis):
+        series = panel_series(sweep, axis)
+        for s in series:
             if not s.points:
                 continue
             xs = [p[0] for p in s.points]
@@ -131,20 +161,28 @@ def render_png(sweep: Sweep) -> bytes:
                             fontsize=8, fontweight="bold", zorder=4)
             if s.changes and axis == axes_names[0]:
                 all_changes = s.changes
+        tx = target_x(sweep, axis)
+        if tx is not None:
+            ax.axvline(tx, color="#555555", linestyle="--", linewidth=1.0, zorder=1,
+                       label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis])})")
         ax.set_xlabel(X_LABEL[axis])
         ax.set_ylabel(f"{sweep.currency} per million output tokens")
         ax.set_title(_title(sweep, axis), fontsize=10)
-        ax.set_ylim(bottom=0)
+        top, clipped = y_ceiling(series)
+        ax.set_ylim(bottom=0, top=top)
+        if clipped:
+            ax.text(0.99, 0.98, "clipped above " + f"{top:.2f}: " + ", ".join(_label(c) for c in clipped),
+                    transform=ax.transAxes, ha="right", va="top", fontsize=7, color="#555555")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     if all_changes:
         swept = [a.name for a in sweep.axes]
-        lines = [f"{letter}  {_limits(r, swept)}  {r.cost_per_million_output_tokens:6.2f}  {r.fleet}"
+        lines = [f"{letter}  {_achieved(r, swept)}  {r.cost_per_million_output_tokens:6.2f}  {r.fleet}"
                  for letter, _, _, r in all_changes]
-        fig.text(0.01, 0.0, f"Optimum's fleet changes: limit, {sweep.currency}/M output tokens, "
+        fig.text(0.01, 0.0, f"Optimum's fleet changes: achieved (limit), {sweep.currency}/M output tokens,\n"
                  "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines),
                  fontsize=7, va="bottom", family="monospace")
-        fig.get_layout_engine().set(rect=(0, 0.03 + 0.018 * len(lines), 1, 1 - 0.03 - 0.018 * len(lines)))
+        fig.get_layout_engine().set(rect=(0, 0.05 + 0.018 * len(lines), 1, 1 - 0.05 - 0.018 * len(lines)))
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -276,6 +276,7 @@ class Sweep:
     axes: tuple[Axis, ...]
     curves: tuple[str, ...]
     rows: tuple[Row, ...]
+    target: tuple[tuple[str, float], ...] = ()   # the problem's own tpot/ttft (s) and qps, marked on charts
 
     def curve(self, name: str) -> list[Row]:
         return [r for r in self.rows if r.curve == name]
@@ -313,8 +314,9 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         _run_local(tasks, collect, workers)
     order = {c: k for k, c in enumerate(curves)}
     rows = sorted(done, key=lambda r: (order[r.curve], r.point))
+    target = (("tpot", problem.slo.tpot), ("ttft", problem.slo.ttft), ("qps", problem.workload.qps))
     return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
-                 tuple(mark_frontier(rows, axes)))
+                 tuple(mark_frontier(rows, axes)), target)
 
 
 def default_workers() -> int:
