@@ -17,11 +17,12 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
-from planner.errors import BadInput, Infeasible, VerificationFailed
+from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import Problem
 from planner.input.units import UnitError, format_time, parse_quantity
 from planner.plan.candidates import CandidateSet
@@ -33,6 +34,8 @@ AXES = ("tpot", "ttft", "qps")
 LATENCY_AXES = ("tpot", "ttft")
 ALL = "all"                    # the curve that may use every GPU type of the problem
 ROLE_LETTER = {"prefill": "P", "decode": "D", "colocated": "C"}
+MAX_VALUES = 1_000             # values on one axis
+MAX_SOLVES = 10_000            # grid points × curves in one sweep: about a day of solves at worst
 
 
 # ------------------------------------------------------------------------------------ axes
@@ -69,12 +72,14 @@ def parse_axis(name: str, text: str, points: int, spacing: str = "log") -> Axis:
         lo, hi = (_parse_value(name, p) for p in parts)
         if hi <= lo:
             raise BadInput(f"--{name}: the range {text!r} must rise (LOW < HIGH)")
-        if points < 2:
-            raise BadInput(f"--points: a range needs at least 2 points, got {points}")
+        if not 2 <= points <= MAX_VALUES:
+            raise BadInput(f"--points: a range needs 2 to {MAX_VALUES:,} points, got {points}")
         return Axis(name, tuple(_spaced(lo, hi, points, spacing)))
     values = tuple(sorted({_parse_value(name, p) for p in text.split(",") if p.strip()}))
     if not values:
         raise BadInput(f"--{name}: no values in {text!r}")
+    if len(values) > MAX_VALUES:
+        raise BadInput(f"--{name}: {len(values):,} values; at most {MAX_VALUES:,} per axis")
     return Axis(name, values)
 
 
@@ -299,6 +304,10 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         raise BadInput("sweep: give each of --tpot, --ttft, --qps at most once, and at least one")
     resolve(problem, source)  # bad catalog references fail here, once, as BadInput
     curves = curves_of(problem, per_gpu)
+    n_points = math.prod(len(a.values) for a in axes)
+    if n_points * len(curves) > MAX_SOLVES:
+        raise BadInput(f"sweep: {n_points:,} grid points × {len(curves)} curve(s) = {n_points * len(curves):,} "
+                       f"solves; at most {MAX_SOLVES:,} (fewer --points or values, or --no-per-gpu)")
     tasks = [(problem, source, pt, i, curves) for i, pt in enumerate(grid(axes))]
     done: list[Row] = []
 
@@ -307,14 +316,22 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         if on_point:
             on_point(rows)
 
-    if dask:
-        _run_dask(dask, tasks, collect)
-    else:
-        _run_local(tasks, collect, workers)
-    order = {c: k for k, c in enumerate(curves)}
-    rows = sorted(done, key=lambda r: (order[r.curve], r.point))
-    return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
-                 tuple(mark_frontier(rows, axes)))
+    def finished() -> Sweep:
+        order = {c: k for k, c in enumerate(curves)}
+        rows = sorted(done, key=lambda r: (order[r.curve], r.point))
+        return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
+                     tuple(mark_frontier(rows, axes)))
+
+    try:
+        if dask:
+            _run_dask(dask, tasks, collect)
+        else:
+            _run_local(tasks, collect, workers)
+    except KeyboardInterrupt:
+        points = len({r.point for r in done})
+        raise Interrupted(f"interrupted: {points} of {len(tasks)} grid points had finished",
+                          partial=finished()) from None
+    return finished()
 
 
 def default_workers() -> int:
@@ -334,9 +351,23 @@ def _run_local(tasks: list, collect: Callable[[list[Row]], None], workers: int |
         for t in tasks:
             collect(solve_point(t))
         return
-    with ProcessPoolExecutor(max_workers=n) as pool:
+    pool = ProcessPoolExecutor(max_workers=n, initializer=_ignore_sigint)
+    try:
         for f in as_completed([pool.submit(solve_point, t) for t in tasks]):
             collect(f.result())
+    except BaseException:
+        # Ctrl-C (or a failure): drop queued points and stop the workers now rather than after
+        # their current solve; the executor has no public way to kill a running task.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in list((getattr(pool, "_processes", None) or {}).values()):
+            p.terminate()
+        raise
+    pool.shutdown()
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent (which stops them), so none prints a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 LOCAL_DASK_WORKERS = 2
@@ -349,6 +380,8 @@ def _run_dask(address: str, tasks: list, collect: Callable[[list[Row]], None]) -
         from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise BadInput("--dask needs the 'dask' extra: pip install 'planner[dask]'") from None
+    if address != "local":
+        probe_scheduler(address)
     cluster = None
     try:
         if address == "local":
@@ -360,8 +393,57 @@ def _run_dask(address: str, tasks: list, collect: Callable[[list[Row]], None]) -
             raise BadInput(f"--dask {address}: cannot connect to the scheduler ({e})") from None
         with client:
             futures = client.map(solve_point, tasks, pure=False)
-            for f in dask_completed(futures):
-                collect(f.result())
+            try:
+                for f in dask_completed(futures):
+                    collect(f.result())
+            except BaseException:
+                client.cancel(futures)
+                raise
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def probe_scheduler(address: str, timeout_s: float = 5.0) -> None:
+    """BadInput unless a plain-TCP `address` answers as a Dask scheduler within `timeout_s`.
+
+    A Dask server speaks first: a frame count then the frames' lengths (little-endian uint64).
+    Another service either waits for us (timeout) or sends bytes that, read as those counts,
+    would make Dask's client allocate absurd buffers; both are refused here before Dask connects.
+    TLS and other transports are left to Dask's own timeout.
+    """
+    import socket
+    import struct
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme != "tcp":
+        return
+    hostport = rest if sep else address
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise BadInput(f"--dask {address}: write the scheduler address as HOST:PORT or tcp://HOST:PORT")
+    why = "it sent something that is not the Dask protocol"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
+            sock.settimeout(timeout_s)
+            head = _recv_exactly(sock, 8)
+            (n_frames,) = struct.unpack("<Q", head)
+            if 1 <= n_frames <= 64:
+                lengths = struct.unpack(f"<{n_frames}Q", _recv_exactly(sock, 8 * n_frames))
+                if all(n <= 2**26 for n in lengths):
+                    return
+    except TimeoutError:
+        why = f"it said nothing within {timeout_s:g} s"
+    except (OSError, ValueError, struct.error) as e:
+        why = f"cannot connect ({e})"
+    raise BadInput(f"--dask {address}: does not answer as a Dask scheduler: {why}")
+
+
+def _recv_exactly(sock, n: int) -> bytes:
+    """n bytes from the socket, or ValueError if it closes first."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ValueError("the connection closed")
+        buf += chunk
+    return buf
