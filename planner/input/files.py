@@ -21,7 +21,7 @@ MAX_DEPTH = 64                # a planner input nests about 6 levels; deeper is 
 SHIPPED = Path(__file__).resolve().parents[2] / "catalogs"   # the shipped catalogs and profiles
 
 
-def _read_text(p: Path, kind: str) -> str:
+def read_text(p: Path, kind: str) -> str:
     """The text of a regular file of at most MAX_INPUT_BYTES; BadInput naming the file otherwise."""
     if not p.exists():
         raise BadInput(f"{p}: file not found")
@@ -76,7 +76,7 @@ def read_yaml(path: str | Path) -> Any:
     """Parse a YAML file; a missing file, a syntax error, a duplicate key or absurd size or
     nesting is BadInput with the line and column where known."""
     p = Path(path)
-    text = _read_text(p, "YAML")
+    text = read_text(p, "YAML")
     try:
         try:
             data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
@@ -131,7 +131,7 @@ def read_json(path: str | Path) -> Any:
     nesting is BadInput with the line and column where known. NaN and Infinity (which Python's
     json accepts) are read as such and refused by the schemas."""
     p = Path(path)
-    text = _read_text(p, "JSON")
+    text = read_text(p, "JSON")
     try:
         data = json.loads(text, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as e:
