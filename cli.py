@@ -176,7 +176,8 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
 @click.option("--requests", type=click.IntRange(100, MAX_SIM_REQUESTS), default=100_000, show_default=True,
               help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them)")
-@click.option("--seed", type=int, default=0, show_default=True, help="random seed (same seed, same result)")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="random seed (same seed, same result)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
