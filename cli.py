@@ -1,6 +1,7 @@
 """`plan`: the command line. Parses arguments, calls the library, renders; nothing else.
 
-Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed.
+Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed, 5 internal error
+(a bug: please report it with the input file), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -11,29 +12,66 @@ import click
 
 from planner.errors import PlannerError
 
+INTERNAL_ERROR = 5
+INTERRUPTED = 130   # 128 + SIGINT, as shells report it
+MAX_SIM_REQUESTS = 5_000_000   # the simulator keeps every request: about 1 GB at this cap
+MAX_POINTS = 1_000             # values per sweep axis (the product is capped in studies.sweep)
+
 
 class PlanGroup(click.Group):
-    """Maps the project's errors to exit codes in one place; usage errors are exit 2 (click)."""
+    """The CLI's one error boundary: the project's errors map to their exit codes, the
+    environment's (a full disk, a read-only directory, memory, a solver library) to one line
+    naming what failed, Ctrl-C to 130, anything else to exit 5 with a request for a bug report.
+    The traceback is printed only with `plan --debug`. Usage errors are exit 2 (click)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except PlannerError as e:
-            click.echo(f"error: {e}", err=True)
-            ctx.exit(e.exit_code)
+            self._fail(ctx, e, e.exit_code, str(e))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt as e:
+            self._fail(ctx, e, INTERRUPTED, "interrupted")
+        except RecursionError as e:
+            self._fail(ctx, e, 2, "the input is nested too deeply to process")
+        except MemoryError as e:
+            self._fail(ctx, e, 2, "out of memory: the input or the requested work is too large "
+                                  "for this machine; reduce it")
+        except OSError as e:
+            what = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            self._fail(ctx, e, 2, f"{what}{e.strerror or e} (a file or system operation failed)")
+        except Exception as e:  # noqa: BLE001 - the boundary: anything unforeseen is a bug
+            if type(e).__module__.split(".")[0] in ("pulp", "highspy"):
+                self._fail(ctx, e, INTERNAL_ERROR, f"the MILP solver library failed: {type(e).__name__}: {e}; "
+                                                   f"try the other solver (--solver cbc or highs)")
+            self._fail(ctx, e, INTERNAL_ERROR,
+                       f"internal error: {type(e).__name__}: {e}\n"
+                       f"This is a bug in planner: please report it with the command line and its "
+                       f"input file(s); `plan --debug ...` prints the traceback to include.")
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: BaseException, code: int, message: str) -> None:
+        """Print the message (and the traceback with --debug), exit with `code`."""
+        if ctx.params.get("debug"):
+            import traceback
+            traceback.print_exception(exc, file=sys.stderr)
+        click.echo(f"error: {message}" if message else "", err=True)
+        ctx.exit(code)
 
 
 @click.group(cls=PlanGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option("--debug", is_flag=True, help="print the Python traceback of an error (for bug reports)")
+def main(debug: bool) -> None:
     """Capacity planner for LLM inference: which GPUs, how many prefill and decode instances,
     and what a million tokens costs."""
 
 
-def _emit(text: str, out: str | None, inputs: tuple[str, ...] = ()) -> None:
+def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool = False) -> None:
     """Print to stdout, or write atomically to --out (never over an input file)."""
     if out:
         from planner.input.files import atomic_write
-        atomic_write(out, text, protect=inputs)
+        atomic_write(out, text, protect=inputs, force=force)
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text, nl=not text.endswith("\n"))
@@ -43,17 +81,21 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = ()) -> None:
 @main.command("eval")
 @click.option("--model", required=True, help="catalog id (plan catalog models) or path to a config.json")
 @click.option("--gpu", required=True, help="catalog id (plan catalog gpus)")
-@click.option("--cards", type=int, default=8, show_default=True)
-@click.option("--batch", type=int, default=1, show_default=True, help="decode batch / prompts in a prefill pass")
-@click.option("--input-len", type=int, default=1000, show_default=True)
-@click.option("--output-len", type=int, default=1000, show_default=True)
-@click.option("--tp", type=int, default=None, help="tensor parallel degree (default cards/(pp·dp))")
-@click.option("--pp", type=int, default=1, show_default=True)
-@click.option("--dp", type=int, default=1, show_default=True, help="data-parallel attention groups (MoE)")
+@click.option("--cards", type=click.IntRange(1, 65536), default=8, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 10_000_000), default=1, show_default=True,
+              help="decode batch / prompts in a prefill pass")
+@click.option("--input-len", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option("--output-len", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option("--tp", type=click.IntRange(1, 65536), default=None,
+              help="tensor parallel degree (default cards/(pp·dp))")
+@click.option("--pp", type=click.IntRange(1, 65536), default=1, show_default=True)
+@click.option("--dp", type=click.IntRange(1, 65536), default=1, show_default=True,
+              help="data-parallel attention groups (MoE)")
 @click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
 @click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16",
               show_default=True)
-@click.option("--prefix-hit", type=float, default=0.0, show_default=True, help="prefix-cache hit ratio 0–1")
+@click.option("--prefix-hit", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="prefix-cache hit ratio 0–1")
 @click.option("--calibration", default="default", show_default=True)
 @click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (SI units)")
@@ -86,10 +128,11 @@ def eval_cmd(**kw) -> None:
 @click.option("--checks", is_flag=True, help="also print every verification check")
 @click.option("--timings", is_flag=True, help="put wall-clock seconds in the JSON (else null: reproducible)")
 @click.option("--verbose", is_flag=True, help="show the solver's log")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--simulate", "simulate", is_flag=True,
               help="also check the plan by simulation (JSON key 'simulation'; see plan simulate)")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
-              verbose: bool, simulate: bool) -> None:
+              verbose: bool, force: bool, simulate: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (README: Fleets)."""
     from planner.input.files import check_writable
@@ -99,7 +142,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     from planner.report.text import render_checks, render_plan
     p = load_any(problem)
     if out:
-        check_writable(out, (problem,))
+        check_writable(out, (problem,), force)
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan_json(plan, timings=timings)
     sims = _simulate_plan(plan, d, problem) if simulate else {}
@@ -107,7 +150,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         d["simulation"] = (sims[""].as_dict() if plan.kind == "plan"
                            else {key: r.as_dict() for key, r in sims.items()})
     if out:
-        _emit(to_json(d), out, (problem,))
+        _emit(to_json(d), out, (problem,), force)
     if as_json:
         click.echo(to_json(d), nl=False)
         return
@@ -131,9 +174,10 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 # --------------------------------------------------------------------------- simulate
 @main.command("simulate")
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
-@click.option("--requests", type=click.IntRange(min=100), default=100_000, show_default=True,
-              help="requests to simulate")
-@click.option("--seed", type=int, default=0, show_default=True, help="random seed (same seed, same result)")
+@click.option("--requests", type=click.IntRange(100, MAX_SIM_REQUESTS), default=100_000, show_default=True,
+              help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them)")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="random seed (same seed, same result)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
@@ -161,22 +205,28 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> Non
 @click.option("--breakeven", is_flag=True, help="break-even rental price of every GPU type of the base")
 @click.option("--sensitivity", is_flag=True, help="per scenario: cost change per unit of each binding limit relaxed")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
-@click.option("--time-limit", type=float, default=None, help="seconds per solve; override solver.time_limit")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds per solve (> 0); override solver.time_limit")
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
-               sensitivity: bool, solver, time_limit) -> None:
+               sensitivity: bool, force: bool, solver, time_limit) -> None:
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
     from planner.errors import Infeasible
+    from planner.input.files import check_writable
     from planner.input.load import load_problem
     from planner.report import whatif as report
     from planner.report.json import to_json
     from planner.studies import whatif
     inputs = whatif.source_files(base, list(scenarios))
+    for path in (csv_out, plot_out):
+        if path:
+            check_writable(path, inputs, force)
     w = whatif.run_whatif(load_problem(base), base, list(scenarios), with_breakeven=breakeven,
                           with_sensitivity=sensitivity, solver=solver, time_limit=time_limit)
     if csv_out:
-        _emit(report.to_csv(w), csv_out, inputs)
+        _emit(report.to_csv(w), csv_out, inputs, force)
     if plot_out:
-        report.plot(w, plot_out, inputs)
+        report.plot(w, plot_out, inputs, force)
         click.echo(f"wrote {plot_out}", err=True)
     click.echo(to_json(report.result_dict(w)), nl=False) if as_json else click.echo(report.render_table(w))
     if w.base.plan is None:
@@ -189,16 +239,20 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
 @click.option("--tpot", help="TPOT limits: LOW:HIGH (with --points) or a list 20ms,50ms")
 @click.option("--ttft", help="TTFT limits: LOW:HIGH or a list 0.5s,2s")
 @click.option("--qps", help="request rates: LOW:HIGH or a list 100,200")
-@click.option("--points", type=int, default=20, show_default=True, help="values per LOW:HIGH range")
+@click.option("--points", type=click.IntRange(1, MAX_POINTS), default=20, show_default=True,
+              help=f"values per LOW:HIGH range (at most {MAX_POINTS:,})")
 @click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="local processes [cores]")
 @click.option("--dask", default=None, help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--no-per-gpu", is_flag=True, help="only the mixed-fleet optimum, not each GPU type alone")
 def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir: str, workers,
-              dask, no_per_gpu: bool) -> None:
+              dask, force: bool, no_per_gpu: bool) -> None:
     """Frontier of price against latency: solve at each limit, keep the non-dominated plans."""
+    from planner.errors import Interrupted
+    from planner.input.files import check_out_dir
     from planner.input.load import load_problem
     from planner.report.sweep import render_table, write_outputs
     from planner.studies.sweep import parse_axis, run_sweep
@@ -207,11 +261,18 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     n = 1
     for a in axes:
         n *= len(a.values)
-    with click.progressbar(length=n, label="sweep", file=sys.stderr, show_pos=True,
-                           item_show_func=lambda s: s) as bar:
-        sweep = run_sweep(p, problem, axes, per_gpu=not no_per_gpu, workers=workers, dask=dask,
-                          on_point=lambda rows: bar.update(1, rows[0].summary()))
-    for path in write_outputs(sweep, out_dir, (problem,)):
+    check_out_dir(out_dir, (problem,), force)
+    try:
+        with click.progressbar(length=n, label="sweep", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda s: s) as bar:
+            sweep = run_sweep(p, problem, axes, per_gpu=not no_per_gpu, workers=workers, dask=dask,
+                              on_point=lambda rows: bar.update(1, rows[0].summary()))
+    except Interrupted as e:   # Ctrl-C: keep what finished, then exit 130
+        if e.partial is not None and e.partial.rows:
+            write_outputs(e.partial, out_dir, (problem,), force)
+            e.args = (f"{e}; wrote them to {out_dir}",)
+        raise
+    for path in write_outputs(sweep, out_dir, (problem,), force):
         click.echo(f"wrote {path}", err=True)
     click.echo(render_table(sweep))
 
@@ -289,15 +350,16 @@ def catalog_models(as_json: bool) -> None:
 @click.option("--name", default=None, help="Profile name (default: the --out file's stem).")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
               help="Cross-validation folds for the error written into the profile (0: none).")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--group-by", "group_by", default=None, metavar="AXES",
               help="Also fit one profile per group: engine, gpu, model, or a comma-separated "
                    "combination; --out is then a directory and each profile is LABEL.yaml there.")
 def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str | None, folds: int,
-                  group_by: str | None) -> None:
+                  force: bool, group_by: str | None) -> None:
     """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*)."""
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
-    c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by))
+    c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force)
     click.echo(render_calibrate(c))
 
 
@@ -319,15 +381,19 @@ def _axes(text: str | None) -> tuple[str, ...]:
               help="Predict each point with its group's profile (catalogs/calibration/LABEL.yaml, "
                    "else --calibration) and cross-validate per group: engine, gpu, model, or a "
                    "comma-separated combination.")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
-                 group_by: str | None, as_json: bool) -> None:
+                 group_by: str | None, force: bool, as_json: bool) -> None:
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
+    if out_plot:
+        from planner.input.files import check_writable
+        check_writable(out_plot, measurements, force)
     v = run_validate(list(measurements), calibration, folds, _axes(group_by))
     if out_plot:
-        write_parity_plot(v, out_plot)
+        write_parity_plot(v, out_plot, force)
     click.echo(render_json(v) if as_json else render_text(v))
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from planner.input.load import load_problem
 from planner.plan import candidates
-from planner.studies.sweep import default_workers, parse_axis, run_sweep
+from planner.studies.execute import default_workers
+from planner.studies.sweep import parse_axis, run_sweep
 
 PROBLEM = Path(__file__).resolve().parents[1] / "problems" / "deepseek_qps.yaml"
 

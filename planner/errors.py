@@ -1,7 +1,8 @@
 """The project's error taxonomy; `cli.py` maps each class to an exit code in one place.
 
-BadInput → 2, Infeasible → 3, VerificationFailed → 4. Nothing else is caught by the CLI:
-any other exception is a bug and should surface as one.
+BadInput → 2, Infeasible → 3, VerificationFailed → 4, Interrupted → 130. The CLI's one
+boundary turns anything else into one line: environment failures (OSError, MemoryError) exit 2,
+an unforeseen exception is a bug and exits 5 asking for a report.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ class VerificationFailed(PlannerError):
     def __init__(self, message: str, checks: list | None = None):
         super().__init__(message)
         self.checks = checks or []
+
+
+class Interrupted(PlannerError):
+    """Ctrl-C during long work; carries what had finished (`partial`), so it can still be written."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, partial: object = None):
+        super().__init__(message)
+        self.partial = partial
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
 from planner.errors import BadInput, suggest
@@ -148,39 +148,53 @@ class GPUCatalog(Strict):
 
 
 # -------------------------------------------------------------------------------- models
+# config.json sizes and counts: whole numbers (a zero size would divide by zero, a negative one
+# give negative memory); Count0 may be zero
+Size, Count0 = Annotated[int, Field(ge=1, le=10**9)], Annotated[int, Field(ge=0, le=10**9)]
+
+
 class HFConfig(Strict):
     """The fields of a Hugging Face config.json that the model uses (HF names)."""
 
     model_type: str | None = None
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int | None = None
-    head_dim: int | None = None
-    intermediate_size: int | None = None
-    vocab_size: int
+    hidden_size: Size
+    num_hidden_layers: Size
+    num_attention_heads: Size
+    num_key_value_heads: Size | None = None
+    head_dim: Size | None = None
+    intermediate_size: Size | None = None
+    vocab_size: Size
     tie_word_embeddings: bool | None = None
-    max_position_embeddings: int | None = None
-    n_routed_experts: int | None = None
-    num_experts: int | None = None
-    num_local_experts: int | None = None
-    n_shared_experts: int | None = None
-    shared_expert_intermediate_size: int | None = None
-    num_experts_per_tok: int | None = None
-    moe_intermediate_size: int | None = None
-    first_k_dense_replace: int | None = None
-    moe_layer_freq: int | None = None
-    decoder_sparse_step: int | None = None
-    mlp_only_layers: list[int] | None = None
-    q_lora_rank: int | None = None
-    kv_lora_rank: int | None = None
-    qk_nope_head_dim: int | None = None
-    qk_rope_head_dim: int | None = None
-    v_head_dim: int | None = None
-    num_nextn_predict_layers: int | None = None
-    sliding_window: int | None = None
+    max_position_embeddings: Size | None = None
+    n_routed_experts: Count0 | None = None
+    num_experts: Count0 | None = None
+    num_local_experts: Count0 | None = None
+    n_shared_experts: Count0 | None = None
+    shared_expert_intermediate_size: Count0 | None = None
+    num_experts_per_tok: Size | None = None
+    moe_intermediate_size: Size | None = None
+    first_k_dense_replace: Count0 | None = None
+    moe_layer_freq: Size | None = None
+    decoder_sparse_step: Size | None = None
+    mlp_only_layers: list[Count0] | None = None
+    q_lora_rank: Size | None = None
+    kv_lora_rank: Size | None = None
+    qk_nope_head_dim: Count0 | None = None
+    qk_rope_head_dim: Count0 | None = None
+    v_head_dim: Size | None = None
+    num_nextn_predict_layers: Count0 | None = None
+    sliding_window: Count0 | None = None
     layer_types: list[str] | None = None
     attention_bias: bool | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HFConfig:
+        if (self.num_key_value_heads or 0) > self.num_attention_heads:
+            raise ValueError(f"num_key_value_heads {self.num_key_value_heads} > num_attention_heads")
+        experts = self.n_routed_experts or self.num_experts or self.num_local_experts or 0
+        if experts and self.num_experts_per_tok is not None and self.num_experts_per_tok > experts:
+            raise ValueError(f"num_experts_per_tok {self.num_experts_per_tok} exceeds the {experts} experts")
+        return self
 
 
 class ModelEntry(Strict):
@@ -282,9 +296,8 @@ class Calibration(Strict):
             raise ValueError(f"must be in [0, 1], got {v.value}")
         return v
 
-    @field_validator("collective_latency_intra_s", "collective_latency_inter_s",
-                     "layer_overhead_s", "moe_layer_overhead_s", "step_overhead_s",
-                     "request_overhead_s")
+    @field_validator("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
+                     "moe_layer_overhead_s", "step_overhead_s", "request_overhead_s")
     @classmethod
     def _nonneg(cls, v: CalibParam) -> CalibParam:
         if v.value < 0:

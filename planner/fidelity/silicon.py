@@ -6,6 +6,7 @@ Rows that cannot be interpreted are dropped with a counted reason, never guessed
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import Point
+from planner.input.files import read_text
 from planner.physics.perf import Parallelism
 
 MS = 1e-3                      # the CSV's TTFT/TPOT are in milliseconds
@@ -132,16 +134,18 @@ def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
     """Rows of the silicon CSV → Points; exact duplicates, rows whose (TTFT, TPOT) repeat another
     row's under a different label (parallelism, or model name of the same architecture), rows whose
     worker exceeds the system, and uninterpretable rows are dropped and counted."""
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise BadInput(f"{path}: cannot read ({e})") from None
+    # a regular UTF-8 file of bounded size; a ragged row (too few or too many cells) is dropped
+    rows, ragged = [], 0
+    for r in csv.DictReader(io.StringIO(read_text(Path(path), "CSV"), newline=""), restval=None):
+        if None in r or None in r.values():
+            ragged += 1
+        else:
+            rows.append(r)
     need = {"id", "model_path", "system", "mode", "silicon_tpot_ms", "silicon_data_source", *_CONFIG_COLUMNS}
     if rows and (missing := need - set(rows[0])):
         raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     models, gpus = load_models(), load_gpus()
-    why: Counter = Counter()
+    why: Counter = Counter({"ragged row (a cell too few or too many)": ragged} if ragged else {})
     points: list[Point] = []
     seen_config: set[tuple] = set()
     seen_result: set[tuple] = set()
@@ -169,4 +173,4 @@ def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
             continue
         seen_result.add(result)
         points.append(pt)
-    return points, len(rows), why
+    return points, len(rows) + ragged, why

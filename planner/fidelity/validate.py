@@ -29,7 +29,7 @@ from planner.fidelity.crossval import (
 from planner.fidelity.fit import FitResult, fit, free_params, param_value, without_families
 from planner.fidelity.measurements import LoadReport, default_measurement_files, load_points
 from planner.fidelity.profile import profile_yaml
-from planner.input.files import atomic_write
+from planner.input.files import atomic_write, check_out_dir, check_writable, read_yaml, write_set
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _files(paths: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: str | None = None,
-                  folds: int = 5, group_by: tuple[str, ...] = ()) -> Calibrated:
+                  folds: int = 5, group_by: tuple[str, ...] = (), force: bool = False) -> Calibrated:
     """Fit to `paths`, cross-validate, and write the profile to `out` (never over an input).
 
     With `group_by` (e.g. ("engine",)), `out` is a directory and one profile per group with
@@ -88,27 +88,42 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
             raise BadInput(f"--out {out}: with --group-by, --out is the directory the profiles go to")
     elif out_p.suffix not in (".yaml", ".yml"):
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
-    points, report = load_points(files)
-    base = without_families(load_calibration(base_name))
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
+    protect = (*files, base_file)
+    check_out_dir(out_p, protect, force) if by else check_writable(out_p, protect, force)
+    if not by and not force and out_p.is_file() and not _is_profile(out_p):
+        raise BadInput(f"--out {out}: exists and is not a calibration profile; refusing to overwrite it "
+                       f"(add --force to replace it)")
+    points, report = load_points(files)
+    base = without_families(load_calibration(base_name))
     result = fit(points, base)
     grouped = fit_grouped(points, base, by, shared=result) if by else None
     cv = cross_validate(points, base, k=folds, start=result.values, by=by) if folds > 1 else None
     all_rows = rows(points, grouped.calibration_for if grouped else result.calibration, cv)
     summary = summarise(all_rows)
-    protect = (*files, base_file)
     if grouped is None:
-        atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary), protect=protect)
+        atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary), protect=protect,
+                     force=force)
         return Calibrated(result, summary, report, out)
     written: dict[str, GroupProfile] = {}
+    texts: dict[str, str] = {}
     for label, res in grouped.groups.items():
         g_summary = summarise([r for r in all_rows if group_of(r.point, by) == label])
-        path = out_p / f"{label}.yaml"
-        text = profile_yaml(res, base, label, files, g_summary, group=(by, label), shared=result)
-        atomic_write(path, text, protect=protect)
-        written[label] = GroupProfile(res, g_summary, str(path))
+        texts[f"{label}.yaml"] = profile_yaml(res, base, label, files, g_summary, group=(by, label), shared=result)
+        written[label] = GroupProfile(res, g_summary, str(out_p / f"{label}.yaml"))
+    if texts:
+        write_set(out_p, texts, protect=protect, force=force)
     return Calibrated(result, summary, report, out, written)
+
+
+def _is_profile(path: Path) -> bool:
+    """Whether an existing file reads as a calibration profile (a mapping with its parameters)."""
+    try:
+        data = read_yaml(path)
+    except BadInput:
+        return False
+    return isinstance(data, dict) and "compute_efficiency" in data
 
 
 def group_profiles(points: list, by: tuple[str, ...],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,25 +16,96 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import BadInput
 
+MAX_INPUT_BYTES = 5_000_000   # a planner input is a few kB; bigger is a wrong file or an attack
+MAX_DEPTH = 64                # a planner input nests about 6 levels; deeper is never a plan
+SHIPPED = Path(__file__).resolve().parents[2] / "catalogs"   # the shipped catalogs and profiles
 
-def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; a missing file or a syntax error is BadInput with line and column."""
-    p = Path(path)
+
+def read_text(p: Path, kind: str) -> str:
+    """The text of a regular file of at most MAX_INPUT_BYTES; BadInput naming the file otherwise."""
     if not p.exists():
         raise BadInput(f"{p}: file not found")
     if p.is_dir():
-        raise BadInput(f"{p}: is a directory, expected a YAML file")
+        raise BadInput(f"{p}: is a directory, expected a {kind} file")
     try:
-        text = p.read_text(encoding="utf-8")
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):   # a FIFO or a device would block or never end
+            raise BadInput(f"{p}: not a regular file (a pipe, device or socket); expected a {kind} file")
+        if st.st_size > MAX_INPUT_BYTES:
+            raise BadInput(f"{p}: {st.st_size:,} bytes; input files are limited to "
+                           f"{MAX_INPUT_BYTES:,} bytes (5 MB)")
+        return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{p}: cannot read the file ({e})") from None
+
+
+class _UniqueKeys:
+    """Mixin for a safe YAML loader: a key written twice in one mapping is an error naming both
+    lines (plain YAML loading silently keeps the last value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:   # an unhashable key: SafeConstructor reports it
+                continue
+            if first != line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first}, again at line {line})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _PyLoader(_UniqueKeys, yaml.SafeLoader):
+    """Pure-Python parser: slow, but its syntax errors are the clearer ones."""
+
+
+class _FastLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's C parser when installed (about 10x faster on big files)."""
+
+
+CLEAR_ERRORS_BELOW = 256_000   # bytes: a syntax error in a smaller file is re-read for the clearer message
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing file, a syntax error, a duplicate key or absurd size or
+    nesting is BadInput with the line and column where known."""
+    p = Path(path)
+    text = read_text(p, "YAML")
     try:
-        return yaml.safe_load(text)
+        try:
+            data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            if len(text) > CLEAR_ERRORS_BELOW:
+                raise
+            data = yaml.load(text, Loader=_PyLoader)  # noqa: S506 - raises again, in clearer words
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
+    except RecursionError:
+        raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
+    return _shallow(data, p)
+
+
+def _shallow(data: Any, p: Path) -> Any:
+    """`data` unless it nests deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        x, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is")
+        if isinstance(x, dict):
+            stack += [(v, depth + 1) for v in x.values()]
+        elif isinstance(x, list):
+            stack += [(v, depth + 1) for v in x]
+    return data
 
 
 def _yaml_context(e: yaml.YAMLError) -> str:
@@ -43,17 +116,31 @@ def _yaml_context(e: yaml.YAMLError) -> str:
     return f" ({ctx.removeprefix('while ')} started at line {mark.line + 1}, column {mark.column + 1})"
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object, refusing a key written twice (json keeps the last one silently)."""
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
 def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; a missing file or a syntax error is BadInput with line and column."""
+    """Parse a JSON file; a missing file, a syntax error, a duplicate key or absurd size or
+    nesting is BadInput with the line and column where known. NaN and Infinity (which Python's
+    json accepts) are read as such and refused by the schemas."""
     p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"{p}: file not found")
+    text = read_text(p, "JSON")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as e:
         raise BadInput(f"{p}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"{p}: cannot read the file ({e})") from None
+    except ValueError as e:
+        raise BadInput(f"{p}: {e}") from None
+    except RecursionError:
+        raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
+    return _shallow(data, p)
 
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
@@ -190,9 +277,11 @@ def validate(model: type[BaseModel], data: Any, source: str):
         raise BadInput(describe_validation_error(source, e, model)) from None
 
 
-def check_writable(path: str | Path, protect: tuple[str | Path, ...] = ()) -> Path:
-    """BadInput unless `path` may be written: its directory exists and it is not an input file.
-    Returns the directory. Called before long work, so a bad --out fails fast."""
+def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force: bool = False) -> Path:
+    """BadInput unless `path` may be written; returns its directory. Called before long work, so
+    a bad --out fails fast. The directory must exist and be writable; the target must be absent
+    or a regular file (a FIFO, device or directory is never replaced); an input file is never
+    overwritten, a shipped catalog file or calibration profile only with --force."""
     p = Path(path)
     for q in protect:
         if Path(q).exists() and p.exists() and os.path.samefile(p, q):
@@ -200,19 +289,37 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = ()) -> Pa
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise BadInput(f"{p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{p}: directory {parent} is not writable")
+    if p.is_dir():
+        raise BadInput(f"{p}: is a directory; give a file name")
+    if p.exists() and not stat.S_ISREG(p.stat().st_mode):
+        raise BadInput(f"{p}: not a regular file (a pipe, device or socket); refusing to replace it")
+    if p.exists() and not force and p.resolve().is_relative_to(SHIPPED):
+        raise BadInput(f"{p}: a shipped catalog file or calibration profile; refusing to overwrite it "
+                       f"(add --force to replace it)")
     return parent
 
 
-def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path, ...] = ()) -> None:
+def check_out_dir(path: str | Path, protect: tuple[str | Path, ...] = (), force: bool = False) -> Path:
+    """BadInput unless a directory of outputs may be written at `path` (it exists as a writable
+    directory, or its parent does); called before long work."""
+    d = Path(path)
+    if d.exists() and not d.is_dir():
+        raise BadInput(f"--out {d}: exists and is not a directory")
+    check_writable(d / "_", protect, force) if d.exists() else check_writable(d, protect, force)
+    return d
+
+
+def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path, ...] = (),
+                 force: bool = False) -> None:
     """Write `text` (str or bytes) to `path` via a temporary file and rename; refuse to overwrite
     `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
     p = Path(path)
-    parent = check_writable(p, protect)
+    parent = check_writable(p, protect, force)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        _give_usual_mode(tmp)
         with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as f:
             f.write(text)
         os.replace(tmp, p)
@@ -220,3 +327,39 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path,
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tuple[str | Path, ...] = (),
+              force: bool = False) -> list[str]:
+    """Write several files into `directory` as one set: all are written into a temporary
+    directory beside them first, then moved into place (a new directory is renamed in whole), so
+    a kill during the writing leaves the old set; only the renames themselves, microseconds, can
+    be interrupted. Returns the paths written."""
+    d = check_out_dir(directory, protect, force)
+    for name in files:
+        if d.exists():
+            check_writable(d / name, protect, force)
+    staging = Path(tempfile.mkdtemp(dir=d if d.exists() else (d.parent if str(d.parent) else "."),
+                                    prefix=f".{d.name}.", suffix=".tmp"))
+    try:
+        for name, content in files.items():
+            q = staging / name
+            q.write_bytes(content) if isinstance(content, bytes) else q.write_text(content, encoding="utf-8")
+            _give_usual_mode(q)
+        if not d.exists():
+            _give_usual_mode(staging, 0o777)
+            os.rename(staging, d)
+        else:
+            for name in files:
+                os.replace(staging / name, d / name)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return [str(d / name) for name in files]
+
+
+def _give_usual_mode(path: str | Path, mode: int = 0o666) -> None:
+    """mkstemp/mkdtemp make private files; give the file the mode the umask allows."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from planner.input.schema import Precision, Strict
 from planner.input.units import UnitError, parse_quantity
@@ -38,6 +38,16 @@ Seconds = Annotated[float, _quantity("time"), Field(gt=0, allow_inf_nan=False)]
 Watts = Annotated[float, _quantity("power"), Field(gt=0, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# requests/s: at least one request in 30 million years (a denormal rate underflows the token
+# rates to zero), at most 10⁹ (beyond any fleet)
+def _not_vanishing(v: float) -> float:
+    if v < 1e-15:
+        raise ValueError(f"{v:g} requests/s is below 1e-15 (one request in 30 million years); "
+                         f"a rate this small underflows the token rates to zero")
+    return v
+
+
+Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False), AfterValidator(_not_vanishing)]
 Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
 
 
@@ -74,7 +84,7 @@ def length_mean(x: int | LengthDist) -> float:
 
 
 class Workload(Strict):
-    qps: Positive = Field(description="target requests per second")
+    qps: Rate = Field(description="target requests per second")
     input_tokens: Length
     output_tokens: Length
     prefix_cache_hit_percent: Percent = 0.0

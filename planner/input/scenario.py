@@ -26,6 +26,7 @@ from planner.input.problem import (
     ParallelismOptions,
     Percent,
     Positive,
+    Rate,
     Seconds,
     Statistic,
     Watts,
@@ -88,8 +89,8 @@ class Buy(Strict):
 
 
 class WorkloadEdit(Strict):
-    qps: Positive | None = None
-    qps_multiplier: Positive | None = None
+    qps: Rate | None = None
+    qps_multiplier: Annotated[float, Field(ge=1e-6, le=1e6)] | None = None   # a factor on the base QPS
     input_tokens: Length | None = None
     output_tokens: Length | None = None
     prefix_cache_hit_percent: Percent | None = None

@@ -1,16 +1,66 @@
 """Building blocks of every file a user writes (and of the catalogs): a strict, frozen base model
-and the precisions a number can be stored in. Unknown keys are errors everywhere."""
+and the precisions a number can be stored in. Unknown keys are errors everywhere.
+
+Every number in every schema is finite (`allow_inf_nan=False`: NaN and ±inf are refused) and a
+boolean is never a number (`qps: true` is an error, not 1): YAML and JSON write `true` where a
+user meant neither, and Python would silently count it as 1. Each field adds its own sign, range
+and integrality with `Field(...)`.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import types
+import typing
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
 
-class Strict(BaseModel):
-    """Frozen model that rejects unknown keys."""
+def admits_bool(annotation: Any) -> bool:
+    """Whether a field's type names `bool` (or Any) anywhere; a nested model's own booleans do
+    not count: a bare `true` is never a valid model."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(admits_bool(a) for a in typing.get_args(annotation) if not isinstance(a, (str, int, float)))
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _first_bool(value: Any, annotation: Any) -> str | None:
+    """Where a boolean hides in a number-only value: '' for the value itself, '[2]' or '.key'."""
+    if isinstance(value, bool):
+        return ""
+    origin = typing.get_origin(annotation)
+    if isinstance(value, (list, tuple)) and origin not in (dict, None, Literal):
+        for i, x in enumerate(value):
+            if isinstance(x, bool):
+                return f"[{i}]"
+    if isinstance(value, dict) and origin is dict:
+        for k, x in value.items():
+            if isinstance(x, bool):
+                return f".{k}"
+    if origin in (typing.Union, types.UnionType):
+        for a in typing.get_args(annotation):
+            where = _first_bool(value, a) if typing.get_origin(a) in (list, dict) else None
+            if where:
+                return where
+    return None
+
+
+class Strict(BaseModel):
+    """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, v: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or admits_bool(field.annotation):
+            return v
+        where = _first_bool(v, field.annotation)
+        if where is not None:
+            raise ValueError(f"{'element ' + where + ': ' if where else ''}true/false is not a number "
+                             f"or a name here; write the value itself (YAML also reads yes/no/on/off "
+                             f"as booleans)")
+        return v

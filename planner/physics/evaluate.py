@@ -44,8 +44,8 @@ def _deployment(req: EvalRequest, calib: Calibration | None) -> Deployment:
                     ("--output-len", req.output_len)):
         if v < 1:
             raise BadInput(f"{name} must be at least 1, got {v}")
-    if not 0.0 <= req.prefix_hit < 1.0:
-        raise BadInput(f"--prefix-hit must be in [0, 1), got {req.prefix_hit}")
+    if not 0.0 <= req.prefix_hit <= 1.0:   # 1: every prompt token cached (no prefill compute, still KV)
+        raise BadInput(f"--prefix-hit must be in [0, 1], got {req.prefix_hit}")
     model = get_model(req.model)
     gpu = get_gpu(req.gpu)
     calib = calib or load_calibration(req.calibration)

@@ -224,6 +224,9 @@ def _target(m: Model, s: int, served):
     return y
 
 
+DEMAND_COEF_CAP = 1e6
+
+
 def add_demand(m: Model, s: int, kind: str, target) -> None:
     """Σ_{c of s} x[c]·{kind}_tok_s[c] / demand_s ≥ target (use[s], or use[s]·served when
     diagnosing), kind 'prefill' (capacity derated by ρ_max for TTFT) or 'decode' (at the
@@ -232,7 +235,11 @@ def add_demand(m: Model, s: int, kind: str, target) -> None:
     need = getattr(sv.demand, f"{kind}_tok_s")
     if need <= 0:
         return
-    terms = [(m.x[i], cap / need) for i, c in m.of_service(s) if (cap := getattr(c, f"{kind}_tok_s")) > 0]
+    # a coefficient is clipped at DEMAND_COEF_CAP: x is a whole number and the target at most 1, so
+    # one instance with a coefficient ≥ 1 meets the row either way (the integer set is unchanged),
+    # and HiGHS refuses coefficients above 1e15 (QPS 1e-12 gave 1e16 and a crash inside PuLP)
+    terms = [(m.x[i], min(cap / need, DEMAND_COEF_CAP)) for i, c in m.of_service(s)
+             if (cap := getattr(c, f"{kind}_tok_s")) > 0]
     if not terms:
         if isinstance(m.use[s], float):
             raise BadInput(f"no candidate can {kind}" + (f" for {sv.key}" if sv.key else "")

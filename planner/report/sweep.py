@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
-from planner.errors import BadInput
-from planner.input.files import atomic_write
+from planner.input.files import write_set
 from planner.input.units import format_time
 from planner.report import plots
 from planner.report.json import sweep_json, to_json
@@ -58,15 +56,8 @@ def render_table(sweep: Sweep) -> str:
 OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")
 
 
-def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = ()) -> list[str]:
-    """Write the four frontier files into out_dir (created if missing), each atomically."""
-    d = Path(out_dir)
-    if d.exists() and not d.is_dir():
-        raise BadInput(f"--out {out_dir}: exists and is not a directory")
-    d.mkdir(parents=True, exist_ok=True)
-    csv_p, json_p, png_p, html_p = (str(d / f) for f in OUTPUT_FILES)
-    atomic_write(csv_p, to_csv(sweep), protect=inputs)
-    atomic_write(json_p, to_json(sweep_json(sweep)), protect=inputs)
-    plots.write_png(sweep, png_p, protect=inputs)
-    atomic_write(html_p, plots.render_html(sweep), protect=inputs)
-    return [csv_p, json_p, png_p, html_p]
+def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = (), force: bool = False) -> list[str]:
+    """Write the four frontier files into out_dir (created if missing) as one set: never the
+    new CSV beside the old chart."""
+    contents = (to_csv(sweep), to_json(sweep_json(sweep)), plots.render_png(sweep), plots.render_html(sweep))
+    return write_set(out_dir, dict(zip(OUTPUT_FILES, contents)), protect=inputs, force=force)

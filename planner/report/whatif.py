@@ -173,7 +173,7 @@ def to_csv(w: WhatIf) -> str:
 PLOT_COLOURS = {"prefill": "#4C72B0", "decode": "#DD8452", "colocated": "#55A868"}
 
 
-def plot(w: WhatIf, path: str, protect: tuple[str, ...] = ()) -> None:
+def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = False) -> None:
     """Bar per scenario of cost per million output tokens, stacked by prefill/decode/colocated."""
     import matplotlib
     matplotlib.use("Agg")
@@ -204,4 +204,4 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = ()) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    atomic_write(path, buf.getvalue(), protect)
+    atomic_write(path, buf.getvalue(), protect, force)

@@ -16,23 +16,24 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
-from planner.errors import BadInput, Infeasible, VerificationFailed
+from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import Problem
 from planner.input.units import UnitError, format_time, parse_quantity
 from planner.plan.candidates import CandidateSet
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
 from planner.plan.verify import PoolState
+from planner.studies.execute import run_dask, run_local
 
 AXES = ("tpot", "ttft", "qps")
 LATENCY_AXES = ("tpot", "ttft")
 ALL = "all"                    # the curve that may use every GPU type of the problem
 ROLE_LETTER = {"prefill": "P", "decode": "D", "colocated": "C"}
+MAX_VALUES = 1_000             # values on one axis
+MAX_SOLVES = 10_000            # grid points × curves in one sweep: about a day of solves at worst
 
 
 # ------------------------------------------------------------------------------------ axes
@@ -69,12 +70,14 @@ def parse_axis(name: str, text: str, points: int, spacing: str = "log") -> Axis:
         lo, hi = (_parse_value(name, p) for p in parts)
         if hi <= lo:
             raise BadInput(f"--{name}: the range {text!r} must rise (LOW < HIGH)")
-        if points < 2:
-            raise BadInput(f"--points: a range needs at least 2 points, got {points}")
+        if not 2 <= points <= MAX_VALUES:
+            raise BadInput(f"--points: a range needs 2 to {MAX_VALUES:,} points, got {points}")
         return Axis(name, tuple(_spaced(lo, hi, points, spacing)))
     values = tuple(sorted({_parse_value(name, p) for p in text.split(",") if p.strip()}))
     if not values:
         raise BadInput(f"--{name}: no values in {text!r}")
+    if len(values) > MAX_VALUES:
+        raise BadInput(f"--{name}: {len(values):,} values; at most {MAX_VALUES:,} per axis")
     return Axis(name, values)
 
 
@@ -300,6 +303,10 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         raise BadInput("sweep: give each of --tpot, --ttft, --qps at most once, and at least one")
     resolve(problem, source)  # bad catalog references fail here, once, as BadInput
     curves = curves_of(problem, per_gpu)
+    n_points = math.prod(len(a.values) for a in axes)
+    if n_points * len(curves) > MAX_SOLVES:
+        raise BadInput(f"sweep: {n_points:,} grid points × {len(curves)} curve(s) = {n_points * len(curves):,} "
+                       f"solves; at most {MAX_SOLVES:,} (fewer --points or values, or --no-per-gpu)")
     tasks = [(problem, source, pt, i, curves) for i, pt in enumerate(grid(axes))]
     done: list[Row] = []
 
@@ -308,62 +315,20 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         if on_point:
             on_point(rows)
 
-    if dask:
-        _run_dask(dask, tasks, collect)
-    else:
-        _run_local(tasks, collect, workers)
-    order = {c: k for k, c in enumerate(curves)}
-    rows = sorted(done, key=lambda r: (order[r.curve], r.point))
-    target = (("tpot", problem.slo.tpot), ("ttft", problem.slo.ttft), ("qps", problem.workload.qps))
-    return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
-                 tuple(mark_frontier(rows, axes)), target)
+    def finished() -> Sweep:
+        order = {c: k for k, c in enumerate(curves)}
+        rows = sorted(done, key=lambda r: (order[r.curve], r.point))
+        target = (("tpot", problem.slo.tpot), ("ttft", problem.slo.ttft), ("qps", problem.workload.qps))
+        return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
+                     tuple(mark_frontier(rows, axes)), target)
 
-
-def default_workers() -> int:
-    """Local cores this process may use."""
     try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _run_local(tasks: list, collect: Callable[[list[Row]], None], workers: int | None) -> None:
-    """In-process when one worker, else a process pool; results handed over as they finish."""
-    n = min(workers or default_workers(), len(tasks))
-    if n < 1:
-        raise BadInput(f"--workers: must be at least 1, got {workers}")
-    if n == 1:
-        for t in tasks:
-            collect(solve_point(t))
-        return
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        for f in as_completed([pool.submit(solve_point, t) for t in tasks]):
-            collect(f.result())
-
-
-LOCAL_DASK_WORKERS = 2
-
-
-def _run_dask(address: str, tasks: list, collect: Callable[[list[Row]], None]) -> None:
-    """Run the tasks on a Dask cluster at `address`, or on a LocalCluster for 'local'."""
-    try:
-        from dask.distributed import Client, LocalCluster
-        from dask.distributed import as_completed as dask_completed
-    except ImportError:
-        raise BadInput("--dask needs the 'dask' extra: pip install 'planner[dask]'") from None
-    cluster = None
-    try:
-        if address == "local":
-            cluster = LocalCluster(n_workers=LOCAL_DASK_WORKERS, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-        try:
-            client = Client(cluster if cluster is not None else address, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as e:
-            raise BadInput(f"--dask {address}: cannot connect to the scheduler ({e})") from None
-        with client:
-            futures = client.map(solve_point, tasks, pure=False)
-            for f in dask_completed(futures):
-                collect(f.result())
-    finally:
-        if cluster is not None:
-            cluster.close()
+        if dask:
+            run_dask(solve_point, dask, tasks, collect)
+        else:
+            run_local(solve_point, tasks, collect, workers)
+    except KeyboardInterrupt:
+        points = len({r.point for r in done})
+        raise Interrupted(f"interrupted: {points} of {len(tasks)} grid points had finished",
+                          partial=finished()) from None
+    return finished()

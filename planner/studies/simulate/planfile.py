@@ -20,7 +20,7 @@ class _PlanPart(BaseModel):
     """Keys of a `plan solve` JSON the simulator reads. Unknown keys are ignored, not
     forbidden: the plan is written by `plan solve`, whose contract grows additively."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, allow_inf_nan=False)
 
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -53,7 +53,7 @@ class PlanWorkload(_PlanPart):
     qps: Positive
     input_tokens: Positive
     output_tokens: Positive
-    prefix_cache_hit: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    prefix_cache_hit: Annotated[float, Field(ge=0, le=1)] = 0.0
     input_distribution: list[list[float]] | None = None   # [[tokens, probability], ...]
     output_distribution: list[list[float]] | None = None
 
@@ -108,6 +108,9 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     """Validate plan data (the output of `Plan.as_dict()`); BadInput names source and field."""
     plan = validate(PlanFile, data, source)
     if not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
+        if plan.workload.prefix_cache_hit >= 1:
+            raise BadInput(f"{source}: workload.prefix_cache_hit: every prompt token is cached, so the plan "
+                           f"has no prefill pool; the simulator needs one (its analytic verification holds)")
         raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
     if not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")

@@ -1,0 +1,244 @@
+"""Hostile input (issue 20): every number has a domain, every file error is one message, every
+output path is checked before the work, and the CLI's one boundary maps what is left to an exit
+code without a traceback. The last test is a hypothesis fuzzer over the problem schema and flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cli
+from planner.input.files import MAX_INPUT_BYTES
+
+SEED = Path(__file__).resolve().parents[1] / "problems" / "deepseek_qps.yaml"
+SMALL = {
+    "name": "hostile", "model": "llama-3.1-8b",
+    "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 100},
+    "slo": {"ttft": "2s", "tpot": "50ms"},
+    "gpus": ["h100"],
+    "solver": {"time_limit": "5s"},
+}
+
+
+def run(*args) -> tuple[int, str]:
+    r = CliRunner().invoke(cli.main, [str(a) for a in args])
+    return r.exit_code, r.output
+
+
+def write(tmp_path: Path, data, name: str = "p.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    return p
+
+
+def with_(path: tuple, value) -> dict:
+    d = json.loads(json.dumps(SMALL))
+    parent = d
+    for k in path[:-1]:
+        parent = parent[k]
+    parent[path[-1]] = value
+    return d
+
+
+# ------------------------------------------------------------------------- numbers
+@pytest.mark.parametrize("path, value, expected", [
+    (("workload", "qps"), True, "workload.qps: true/false is not a number"),
+    (("workload", "input_tokens"), False, "workload.input_tokens: true/false is not a number"),
+    (("workload", "qps"), float("nan"), "workload.qps: Input should be a finite number"),
+    (("workload", "qps"), float("inf"), "workload.qps: Input should be a finite number"),
+    (("workload", "prefix_cache_hit_percent"), float("nan"), "Input should be a finite number"),
+    (("workload", "input_tokens"), {"values": [100, 200], "weights": [1, float("inf")]},
+     "workload.input_tokens.weights[1]: Input should be a finite number"),
+    (("calibration_overrides",), {"compute_efficiency": float("nan")},
+     "calibration_overrides.compute_efficiency: Input should be a finite number"),
+    (("calibration_overrides",), {"compute_efficiency": True}, "true/false is not a number"),
+])
+def test_numbers_have_a_domain(tmp_path, path, value, expected):
+    code, out = run("solve", write(tmp_path, with_(path, value)))
+    assert code == 2 and expected in out and "Traceback" not in out, out
+
+
+def test_duplicate_yaml_key_names_both_lines(tmp_path):
+    text = SEED.read_text().replace("  qps: 200", "  qps: 200\n  qps: 300")
+    code, out = run("solve", write(tmp_path, text))
+    assert code == 2 and "duplicate key 'qps' (first at line 10, again at line 11)" in out, out
+
+
+@pytest.mark.parametrize("field, value", [("head_dim", 0), ("kv_lora_rank", -1), ("intermediate_size", 0),
+                                          ("num_experts_per_tok", 0), ("hidden_size", True)])
+def test_bad_config_json_numbers_are_exit_2(tmp_path, field, value):
+    from planner.catalog.schemas import load_models
+    cfg = load_models()["deepseek-v3"]
+    path = tmp_path / "config.json"
+    from planner.catalog.schemas import CATALOG_DIR
+    entry = next(m for m in yaml.safe_load((CATALOG_DIR / "models.yaml").read_text())["models"]
+                 if m["id"] == cfg.id)
+    path.write_text(json.dumps({**entry["config"], field: value}))
+    code, out = run("eval", "--model", path, "--gpu", "h200")
+    assert code == 2 and f"{field}:" in out and "Traceback" not in out, out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--pp", "0"), "'--pp'"),
+    (("whatif", SEED, "--time-limit", "-1"), "'--time-limit'"),
+    (("simulate", SEED, "--requests", "1000000000"), "'--requests'"),
+    (("sweep", SEED, "--tpot", "20ms:50ms", "--points", "100000", "--out", "x"), "'--points'"),
+])
+def test_out_of_range_options_are_usage_errors(args, expected):
+    code, out = run(*args)
+    assert code == 2 and expected in out, out
+
+
+def test_full_prefix_cache_hit_and_tiny_qps_work(tmp_path):
+    hit = with_(("workload", "prefix_cache_hit_percent"), 100)
+    code, out = run("solve", write(tmp_path, hit))
+    assert code == 0 and "PASSED" in out, out
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "1")
+    assert code == 0, out
+    code, out = run("solve", write(tmp_path, with_(("workload", "qps"), 1e-12), "tiny.yaml"))
+    assert code == 0 and "PASSED" in out, out
+
+
+def test_simulate_refuses_nan_in_a_plan(tmp_path):
+    plan = tmp_path / "plan.json"
+    assert run("solve", write(tmp_path, SMALL), "--out", plan)[0] == 0
+    d = json.loads(plan.read_text())
+    d["calibration_overrides"] = {"compute_efficiency": float("nan")}
+    plan.write_text(json.dumps(d))
+    code, out = run("simulate", plan, "--requests", "200")
+    assert code == 2 and "finite" in out and "met" not in out, out
+
+
+# --------------------------------------------------------------------------- files
+def test_deep_nesting_and_size_limits(tmp_path):
+    code, out = run("solve", write(tmp_path, "a: " + "[" * 1000 + "]" * 1000 + "\n"))
+    assert code == 2 and "nested more than" in out and "Traceback" not in out, out
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a": ' + "[" * 1000 + "]" * 1000 + "}")
+    code, out = run("simulate", deep)
+    assert code == 2 and "nested more than" in out, out
+    big = tmp_path / "big.yaml"
+    big.write_text("# x\n" * (MAX_INPUT_BYTES // 4 + 1))
+    code, out = run("solve", big)
+    assert code == 2 and "limited to 5,000,000 bytes" in out, out
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_out_into_a_read_only_directory_fails_before_the_work(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    code, out = run("solve", SEED, "--out", ro / "plan.json")
+    assert code == 2 and "is not writable" in out, out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_out_never_replaces_a_fifo_and_a_fifo_is_not_read(tmp_path):
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    code, out = run("solve", SEED, "--out", fifo)
+    assert code == 2 and "not a regular file" in out and stat.S_ISFIFO(os.stat(fifo).st_mode), out
+    code, out = run("solve", fifo)
+    assert code == 2 and "not a regular file" in out, out
+
+
+def test_shipped_profiles_and_unrelated_files_are_protected(tmp_path):
+    from planner.catalog.schemas import CATALOG_DIR
+    public = CATALOG_DIR / "measurements" / "public.yaml"
+    profile = CATALOG_DIR / "calibration" / "sglang.yaml"
+    before = profile.read_bytes()
+    code, out = run("calibrate", public, "--out", profile, "--folds", "0")
+    assert code == 2 and "--force" in out and profile.read_bytes() == before, out
+    other = write(tmp_path, SMALL, "problem.yaml")
+    code, out = run("calibrate", public, "--out", other, "--folds", "0")
+    assert code == 2 and "not a calibration profile" in out and yaml.safe_load(other.read_text()) == SMALL, out
+
+
+# ------------------------------------------------------------------- the boundary
+def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
+    import planner.physics.evaluate as ev
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+    monkeypatch.setattr(ev, "evaluate", boom)
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100")
+    assert code == 5 and "internal error: ZeroDivisionError" in out and "report" in out
+    assert "Traceback" not in out
+    r = CliRunner().invoke(cli.main, ["--debug", "eval", "--model", "llama-3.1-8b", "--gpu", "h100"])
+    assert r.exit_code == 5 and "Traceback" in r.output
+
+
+@pytest.mark.parametrize("exc, code, text", [
+    (KeyboardInterrupt(), 130, "error: interrupted"),
+    (MemoryError(), 2, "out of memory"),
+    (RecursionError(), 2, "nested too deeply"),
+    (OSError(28, "No space left on device", "plan.json"), 2, "plan.json: No space left on device"),
+])
+def test_environment_failures_are_one_line(monkeypatch, exc, code, text):
+    import planner.physics.evaluate as ev
+
+    def fail(*a, **k):
+        raise exc
+    monkeypatch.setattr(ev, "evaluate", fail)
+    got, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100")
+    assert got == code and text in out and "Traceback" not in out, out
+
+
+def test_dask_address_that_is_not_a_scheduler_fails_fast(tmp_path):
+    import socket
+    import time
+
+    from planner.errors import BadInput
+    from planner.studies.execute import probe_scheduler
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(BadInput, match="does not answer as a Dask scheduler"):
+        probe_scheduler(f"tcp://127.0.0.1:{port}", timeout_s=0.5)
+    srv.close()
+    assert time.monotonic() - t0 < 5
+
+
+# -------------------------------------------------------------------------- fuzzer
+EDGE_NUMBERS = st.sampled_from([0, -0.0, 5e-324, 1e-12, 1e308, float("nan"), float("inf"), float("-inf"),
+                                True, False, -1, 1, 10**30, "1e999", "50ms", "2 s", "5O", "1e3kW", "-2s"])
+LEAF = st.one_of(EDGE_NUMBERS, st.text(max_size=8), st.none(), st.integers(-10**6, 10**6),
+                 st.floats(allow_nan=True, allow_infinity=True))
+RANDOM = st.recursive(LEAF, lambda c: st.one_of(st.lists(c, max_size=3),
+                                               st.dictionaries(st.text(max_size=6), c, max_size=3)),
+                      max_leaves=6)
+FIELDS = [("workload", "qps"), ("workload", "input_tokens"), ("workload", "output_tokens"),
+          ("workload", "prefix_cache_hit_percent"), ("slo", "ttft"), ("slo", "tpot"), ("solver", "time_limit"),
+          ("gpus",), ("model",), ("name",), ("limits",), ("serving",), ("pricing",), ("calibration_overrides",)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.sampled_from(FIELDS), st.one_of(EDGE_NUMBERS, RANDOM)), min_size=1, max_size=3),
+       flags=st.lists(st.sampled_from([["--time-limit", "0.5"], ["--json"], ["--checks"], ["--time-limit", "nan"],
+                                       ["--solver", "cbc"], ["--time-limit", "-0.0"]]), max_size=2))
+def test_fuzzed_problems_exit_0_2_or_3_without_traceback(tmp_path, edits, flags):
+    """Random values at the edges of every domain, and random structures, in the problem's
+    fields; random flags. `plan solve` exits 0, 2 or 3 and never prints a traceback."""
+    d = json.loads(json.dumps(SMALL))
+    for path, value in edits:
+        parent = d
+        for k in path[:-1]:
+            parent = parent.setdefault(k, {}) if isinstance(parent, dict) else {}
+        if isinstance(parent, dict):
+            parent[path[-1]] = value
+    p = tmp_path / "fuzz.json"   # JSON keeps NaN and inf exactly as written; YAML reads it too
+    p.write_text(json.dumps(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(p), *[a for f in flags for a in f]])
+    assert r.exit_code in (0, 2, 3), (d, flags, r.output, r.exception)
+    assert "Traceback" not in r.output
