@@ -180,8 +180,7 @@ class HFConfig(Strict):
     num_nextn_predict_layers: int | None = None
     sliding_window: int | None = None
     layer_types: list[str] | None = None
-    attention_bias: bool | None = None
-    # hybrid linear attention (Qwen3.5); layer_types above lists linear_attention layers
+    attention_bias: bool | None = None  # below: Qwen3.5 linear attention, DSA indexer, Llama-4 MoE
     linear_num_key_heads: int | None = None
     linear_num_value_heads: int | None = None
     linear_key_head_dim: int | None = None
@@ -189,11 +188,9 @@ class HFConfig(Strict):
     linear_conv_kernel_dim: int | None = None
     full_attention_interval: int | None = None
     attn_output_gate: bool | None = None
-    # DeepSeek sparse attention (DSA) lightning indexer (DeepSeek-V3.2, GLM-5)
     index_n_heads: int | None = None
     index_head_dim: int | None = None
     index_topk: int | None = None
-    # Llama-4 MoE layout
     interleave_moe_layer_step: int | None = None
     intermediate_size_mlp: int | None = None
     attention_chunk_size: int | None = None
