@@ -43,8 +43,8 @@ def test_drop_counts_on_a_hand_made_csv(tmp_path):
         _row("ok"),                                             # kept
         _row("ok"),                                             # exact duplicate
         _row("relabel", tp="2"),                                # same TTFT/TPOT, other label
-        _row("minimax", model="MiniMaxAI/MiniMax-M2.5"),        # unknown model
-        _row("gb", system="gb200", ttft="101"),                 # GPU not in catalog
+        _row("kimi3", model="moonshotai/Kimi-K3"),              # unknown model
+        _row("l4", system="l4", ttft="101"),                     # GPU not in catalog
         _row("int4", quant="int4_wo", ttft="102"),              # precision not modelled
         _row("wide", tp="16", ttft="103"),                      # TP beyond the 8-card node
         _row("disagg", mode="disagg", batch="", ttft="104"),    # decode batch unknown
@@ -55,8 +55,8 @@ def test_drop_counts_on_a_hand_made_csv(tmp_path):
     assert report.dropped == {
         "exact duplicate": 1,
         "same TTFT and TPOT as another row under a different label": 1,
-        "model not in catalog (MiniMaxAI/MiniMax-M2.5)": 1,
-        "GPU system not in catalog (gb200)": 1,
+        "model not in catalog (moonshotai/Kimi-K3)": 1,
+        "GPU system not in catalog (l4)": 1,
         "weight precision not modelled (int4_wo)": 1,
         "worker exceeds the system's scale-up domain": 1,
         "disagg without decode batch or worker count (batch per worker unknown)": 1,

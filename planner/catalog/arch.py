@@ -42,6 +42,14 @@ class Architecture:
     sliding_window: int = 0
     sliding_layers: int = 0
     mtp_layers: int = 0
+    # hybrid linear attention (Qwen3-Next/3.5 Gated DeltaNet): layers with a fixed-size recurrent
+    # state instead of a KV cache, and the projection weights of one such layer
+    linear_layers: int = 0
+    linear_layer_params: int = 0
+    # full-attention extras: a sigmoid output gate doubling q_proj (Qwen3.5), and the DSA
+    # lightning indexer of DeepSeek-V3.2 / GLM-5 (weights per layer)
+    attn_output_gate: bool = False
+    indexer_params: int = 0
 
     @property
     def is_moe(self) -> bool:
@@ -56,7 +64,20 @@ class Architecture:
     # ---- parameters per building block -------------------------------------------------
     @property
     def attn_params(self) -> int:
-        """Attention weights of one layer (projections only; norms counted in `norm_params`)."""
+        """Attention weights of one layer (projections only; norms counted in `norm_params`).
+
+        Hybrid models (some linear-attention layers): the mean over all layers, so that
+        L·attn_params is the attention total wherever `perf` multiplies by the layer count.
+        """
+        full = self.full_attn_params
+        if not self.linear_layers:
+            return full
+        return ((self.layers - self.linear_layers) * full
+                + self.linear_layers * self.linear_layer_params) // self.layers
+
+    @property
+    def full_attn_params(self) -> int:
+        """Weights of one full-attention layer: projections, output gate, DSA indexer."""
         h = self.hidden
         if self.attention == "mla":
             qk = self.qk_nope_head_dim + self.qk_rope_head_dim
@@ -67,11 +88,11 @@ class Architecture:
             kv_a = h * (self.kv_lora_rank + self.qk_rope_head_dim)
             kv_b = self.kv_lora_rank * self.heads * (self.qk_nope_head_dim + self.v_head_dim)
             o = self.heads * self.v_head_dim * h
-            return q + kv_a + kv_b + o
-        q = h * self.heads * self.head_dim
+            return q + kv_a + kv_b + o + self.indexer_params
+        q = h * self.heads * self.head_dim * (2 if self.attn_output_gate else 1)
         kv = 2 * h * self.kv_heads * self.head_dim
         o = self.heads * self.head_dim * h
-        return q + kv + o
+        return q + kv + o + self.indexer_params
 
     @property
     def dense_mlp_params(self) -> int:
@@ -142,7 +163,9 @@ class Architecture:
         return 2 * self.kv_heads * self.head_dim
 
     def kv_values_per_token(self) -> int:
-        """Cached values per token over all layers (sliding-window layers included at full size).
+        """Cached values per token over all layers (sliding-window and linear-attention layers
+        included at full size: the per-card memory formula charges every layer a KV cache, so a
+        hybrid model's fixed recurrent state is approximated by full-size KV, see README).
 
         >>> deepseek_like = Architecture("deepseek_v3", 7168, 61, 128, 128, 128, 18432, 129280,
         ...     False, "mla", 1536, 512, 128, 64, 128)
@@ -166,11 +189,14 @@ class Architecture:
         return 4 * self.heads * self.head_dim
 
     def attended_tokens(self, context: float) -> float:
-        """Mean keys attended per layer at `context`: sliding layers see at most the window."""
-        if not self.sliding_layers or not self.sliding_window:
+        """Mean keys attended per layer at `context`: sliding layers see at most the window,
+        linear-attention layers none (their fixed recurrent state is not modelled as traffic)."""
+        sliding = self.sliding_layers if self.sliding_window else 0
+        if not sliding and not self.linear_layers:
             return context
-        full = self.layers - self.sliding_layers
-        return (full * context + self.sliding_layers * min(context, self.sliding_window)) / self.layers
+        full = self.layers - sliding - self.linear_layers
+        window = min(context, self.sliding_window) if sliding else 0.0
+        return (full * context + sliding * window) / self.layers
 
 
 def _get(cfg: dict, *names: str, default=None):
@@ -193,6 +219,9 @@ def _moe_layer_count(cfg: dict, layers: int, experts: int) -> int:
         first = int(cfg.get("first_k_dense_replace", 0))
         freq = int(cfg.get("moe_layer_freq", 1)) or 1
         return sum(1 for i in range(layers) if i >= first and i % freq == 0)
+    if "interleave_moe_layer_step" in cfg:  # Llama-4: every step-th layer, from layer step-1
+        step = int(cfg["interleave_moe_layer_step"]) or 1
+        return len(range(step - 1, layers, step))
     if "decoder_sparse_step" in cfg or "mlp_only_layers" in cfg:  # Qwen MoE
         step = int(cfg.get("decoder_sparse_step", 1)) or 1
         dense = set(cfg.get("mlp_only_layers") or [])
@@ -225,9 +254,12 @@ def architecture_from_config(cfg: dict) -> Architecture:
     expert_inter = int(_get(cfg, "moe_intermediate_size", default=0) or 0)
     dense_inter = int(_get(cfg, "intermediate_size", default=0) or 0)
     if experts and not expert_inter:
-        expert_inter = dense_inter  # Mixtral / gpt-oss: intermediate_size is per expert
+        expert_inter = dense_inter  # Mixtral / gpt-oss / Llama-4: intermediate_size is per expert
     shared_inter = int(cfg.get("n_shared_experts") or 0) * expert_inter \
         or int(cfg.get("shared_expert_intermediate_size") or 0)
+    if "interleave_moe_layer_step" in cfg:  # Llama-4: one shared expert per MoE layer
+        shared_inter = expert_inter
+        dense_inter = int(cfg.get("intermediate_size_mlp") or 0)
     moe_layers = _moe_layer_count(cfg, layers, experts)
     if moe_layers < layers and not dense_inter:
         raise ConfigError("dense layers need intermediate_size")
@@ -235,6 +267,9 @@ def architecture_from_config(cfg: dict) -> Architecture:
     attention: AttentionKind = "mla" if mla else ("mha" if kv_heads == heads else "gqa")
     layer_types = cfg.get("layer_types") or []
     sliding_layers = sum(1 for t in layer_types if "sliding" in str(t))
+    linear_layers = sum(1 for t in layer_types if "linear" in str(t))
+    if linear_layers and not cfg.get("linear_num_value_heads"):
+        raise ConfigError("linear_attention layers need linear_num_key_heads/value_heads and head dims")
     return Architecture(
         family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
         kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
@@ -249,4 +284,30 @@ def architecture_from_config(cfg: dict) -> Architecture:
         shared_intermediate=shared_inter, moe_layers=moe_layers,
         sliding_window=int(cfg.get("sliding_window") or 0) if sliding_layers else 0,
         sliding_layers=sliding_layers, mtp_layers=int(cfg.get("num_nextn_predict_layers") or 0),
+        linear_layers=linear_layers,
+        linear_layer_params=_linear_layer_params(cfg, h) if linear_layers else 0,
+        attn_output_gate=bool(cfg.get("attn_output_gate", False)),
+        indexer_params=_indexer_params(cfg, h),
     )
+
+
+def _linear_layer_params(cfg: dict, h: int) -> int:
+    """Weights of one Gated DeltaNet layer (Qwen3-Next/3.5): q,k (nk·dk each), v and gate z
+    (nv·dv each) from h; β and decay a (nv each) from h; a depthwise causal conv over q,k,v;
+    per-head decay A and Δt bias; the gated RMSNorm of dv; the output projection back to h."""
+    nk, nv = int(cfg["linear_num_key_heads"]), int(cfg["linear_num_value_heads"])
+    dk, dv = int(cfg["linear_key_head_dim"]), int(cfg["linear_value_head_dim"])
+    kernel = int(cfg.get("linear_conv_kernel_dim") or 4)
+    key, value = nk * dk, nv * dv
+    return (h * (2 * key + 2 * value) + h * 2 * nv + (2 * key + value) * kernel
+            + 2 * nv + dv + value * h)
+
+
+def _indexer_params(cfg: dict, h: int) -> int:
+    """DSA lightning indexer of one layer (DeepSeek-V3.2, GLM-5): its queries from the q latent
+    (q_lora·n·d), one key head from h (h·d) with its norm, and per-head weights (h·n)."""
+    n, d = int(cfg.get("index_n_heads") or 0), int(cfg.get("index_head_dim") or 0)
+    if not (n and d):
+        return 0
+    q_in = int(cfg.get("q_lora_rank") or 0) or h
+    return q_in * n * d + h * d + 2 * d + h * n

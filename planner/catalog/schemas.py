@@ -185,7 +185,20 @@ class HFConfig(Strict):
     num_nextn_predict_layers: Count0 | None = None
     sliding_window: Count0 | None = None
     layer_types: list[str] | None = None
-    attention_bias: bool | None = None
+    attention_bias: bool | None = None  # below: Qwen3.5 linear attention, DSA indexer, Llama-4 MoE
+    linear_num_key_heads: int | None = None
+    linear_num_value_heads: int | None = None
+    linear_key_head_dim: int | None = None
+    linear_value_head_dim: int | None = None
+    linear_conv_kernel_dim: int | None = None
+    full_attention_interval: int | None = None
+    attn_output_gate: bool | None = None
+    index_n_heads: int | None = None
+    index_head_dim: int | None = None
+    index_topk: int | None = None
+    interleave_moe_layer_step: int | None = None
+    intermediate_size_mlp: int | None = None
+    attention_chunk_size: int | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> HFConfig:

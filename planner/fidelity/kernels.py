@@ -58,26 +58,33 @@ ATTRIBUTION = ("Kernel-efficiency curves derived from per-op latency tables in N
                "were refitted (changed): only fitted parameters are shipped, not the tables.")
 
 #: wheel system folder → planner GPU id (only GPUs of catalogs/gpus.yaml are fitted: η is relative to its peaks)
-SYSTEMS = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "a100_sxm": "a100-80g", "l40s": "l40s"}
+SYSTEMS = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "b300_sxm": "b300", "gb200": "gb200",
+           "gb300": "gb300", "a100_sxm": "a100-80g", "l40s": "l40s"}
 #: table dtype → (curve key, precision of the peak η is relative to)
 DTYPES = {"bfloat16": ("bf16", "bf16"), "fp8": ("fp8", "fp8"), "fp8_block": ("fp8_block", "fp8"),
           "nvfp4": ("fp4", "fp4")}
 #: architecture families (curated): members, reference with data, whether the curves apply only by analogy
 FAMILIES: dict[str, dict] = {
-    "hopper": {"name": "NVIDIA Hopper", "members": ["h100", "h200", "h800", "h20"], "reference": "h200",
-               "by_analogy": False, "note": "h800 and h20 have no tables: they take the h200 curves with m_half "
-                                            "scaled by the ridge point (h20's is ~5x lower than h200's)"},
-    "blackwell": {"name": "NVIDIA Blackwell", "members": ["b200"], "reference": "b200", "by_analogy": False,
-                  "note": "b200 measured"},
-    "ampere": {"name": "NVIDIA Ampere", "members": ["a100-80g"], "reference": "a100-80g", "by_analogy": False,
+    "hopper": {"name": "NVIDIA Hopper", "members": ["h100", "h200", "h800", "h20", "h100-pcie"], "reference": "h200",
+               "by_analogy": False, "note": "h800, h20 and h100-pcie have no tables: they take the h200 curves with "
+                                            "m_half scaled by the ridge point (h20's is ~5x lower than h200's)"},
+    "blackwell": {"name": "NVIDIA Blackwell", "members": ["b200", "b300", "gb200", "gb300"], "reference": "b200",
+                  "by_analogy": False, "note": "b200, b300, gb200 and gb300 measured (each GPU with tables uses its "
+                                               "own curves; the family reference serves members without tables)"},
+    "ampere": {"name": "NVIDIA Ampere", "members": ["a100-80g", "a100-pcie"], "reference": "a100-80g",
+               "by_analogy": False,
                "note": "a100-80g measured (bf16 only: no fp8 units; MoE rows use power_law_1.01 routing, "
-                       "the table has no balanced rows)"},
+                       "the table has no balanced rows); a100-pcie (no tables in the wheel) takes its curves"},
     "ada": {"name": "NVIDIA Ada", "members": ["l40s", "rtx4090"], "reference": "l40s", "by_analogy": False,
             "note": "rtx4090 takes the l40s curves scaled by the ridge point; l40s collectives are PCIe "
                     "without P2P on the measured host (~1 GB/s at 8 GPUs): host-specific"},
     "cdna3": {"name": "AMD CDNA3", "members": ["mi300x", "mi325x"], "reference": "h200", "by_analogy": True,
               "note": "no kernel data exists for AMD CDNA3 (the tables measure NVIDIA GPUs only): h200 curves "
                       "by analogy, m_half scaled by the ridge point; no collectives"},
+    "cdna4": {"name": "AMD CDNA4", "members": ["mi355x"], "reference": "b200", "by_analogy": True,
+              "note": "no kernel data exists for AMD CDNA4: b200 curves by analogy (the measured card with fp4 "
+                      "curves, the part MI355X is positioned against), m_half scaled by the ridge point; no "
+                      "collectives"},
     "ascend": {"name": "Huawei Ascend", "members": ["ascend-910b"], "reference": "h200", "by_analogy": True,
                "note": "no kernel data exists for Huawei Ascend: h200 curves by analogy, m_half scaled by the "
                        "ridge point; no collectives"},
