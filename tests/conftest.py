@@ -2,7 +2,8 @@
 
 import pytest
 
-from planner.catalog.schemas import get_gpu, get_model, load_calibration
+from planner.catalog.calibration import load_calibration
+from planner.catalog.schemas import get_gpu, get_model
 from planner.physics.perf import Deployment, Parallelism
 
 

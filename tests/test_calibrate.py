@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.catalog.schemas import load_calibration
+from planner.catalog.calibration import load_calibration
 from planner.fidelity.crossval import cross_validate, cv_folds, rows, summarise
 from planner.fidelity.fit import FitResult, calibration_from, fit
 from planner.fidelity.measurements import Point, observations, predict

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.catalog.schemas import load_calibration
+from planner.catalog.calibration import load_calibration
 from planner.errors import BadInput
 from planner.fidelity.crossval import check_group_by, cross_validate, fit_grouped, group_of
 from planner.fidelity.fit import FitResult, calibration_from, fit

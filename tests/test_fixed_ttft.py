@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from planner.catalog.schemas import Calibration, load_calibration
+from planner.catalog.calibration import Calibration, load_calibration
 from planner.errors import BadInput
 from planner.fidelity.crossval import cross_validate
 from planner.fidelity.fit import FitResult, calibration_from, family_param, fit

@@ -86,7 +86,7 @@ def test_max_batch_and_overflow(roofline):
 
 
 def test_decode_tokens_per_s_rises_with_batch_until_memory(roofline):
-    from planner.catalog.schemas import load_calibration
+    from planner.catalog.calibration import load_calibration
     for calib in (roofline, load_calibration("default")):
         dep = make_dep("llama-3.1-70b", "h100", calib, tp=4, kv="fp8")
         limit = perf.max_batch(dep, 3000)
@@ -99,7 +99,7 @@ def test_decode_tokens_per_s_rises_with_batch_until_memory(roofline):
 
 @pytest.mark.parametrize("field,factor", [("memory_bandwidth", 2.0), ("flops", 2.0), ("link", 2.0)])
 def test_more_hardware_is_never_slower(roofline, field, factor):
-    from planner.catalog.schemas import load_calibration
+    from planner.catalog.calibration import load_calibration
     g = get_gpu("h100")
     if field == "memory_bandwidth":
         faster = g.model_copy(update={"memory_bandwidth": g.memory_bandwidth.model_copy(

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from planner.catalog.schemas import get_gpu, get_model, load_calibration
+from planner.catalog.calibration import load_calibration
+from planner.catalog.schemas import get_gpu, get_model
 from planner.errors import Infeasible
 from planner.input.problem import Problem
 from planner.physics import perf

@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from planner.catalog.schemas import get_gpu, get_model, load_calibration
+from planner.catalog.calibration import load_calibration
+from planner.catalog.schemas import get_gpu, get_model
 from planner.errors import BadInput
 from planner.input.load import load_problem
 from planner.physics import perf, queueing

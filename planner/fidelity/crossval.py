@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.catalog.schemas import Calibration
+from planner.catalog.calibration import Calibration
 from planner.fidelity.fit import (
     MAX_FUNCTION_EVALS,
     FitResult,

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.catalog.schemas import CalibParam, Calibration, load_gpus, load_models
+from planner.catalog.calibration import CalibParam, Calibration
+from planner.catalog.schemas import load_gpus, load_models
 from planner.fidelity.measurements import SIDE, Point, Quantity, observations, predict
 
 # parameter → (typical scale, lower bound, upper bound); values in SI

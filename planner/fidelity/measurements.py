@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from planner.catalog.schemas import GPU, Calibration, Model, load_gpus, load_models
+from planner.catalog.calibration import Calibration
+from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from planner.catalog.schemas import Calibration
+from planner.catalog.calibration import Calibration
 from planner.fidelity.crossval import Summary
 from planner.fidelity.fit import FitResult, family_of
 

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.catalog.schemas import CATALOG_DIR, Calibration, load_calibration
+from planner.catalog.calibration import Calibration, load_calibration
+from planner.catalog.schemas import CATALOG_DIR
 from planner.errors import BadInput
 from planner.fidelity.crossval import (
     CVResult,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from planner.catalog.arch import Architecture
-from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Calibration, Model
+from planner.catalog.calibration import Calibration
+from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Model
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)

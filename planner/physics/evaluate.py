@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.catalog.schemas import Calibration, Precision, get_gpu, get_model, load_calibration
+from planner.catalog.calibration import Calibration, load_calibration
+from planner.catalog.schemas import Precision, get_gpu, get_model
 from planner.errors import BadInput
 from planner.physics import colocated, perf
 from planner.physics.perf import Deployment, Parallelism

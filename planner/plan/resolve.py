@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.catalog.schemas import GPU, Calibration, Model, get_gpu, get_model, load_calibration, load_gpus
+from planner.catalog.calibration import Calibration, load_calibration
+from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
 from planner.errors import BadInput
 from planner.input.problem import SLO, Problem, Workload, length_mean, length_pairs
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.catalog.schemas import GPU, Calibration, Model, get_gpu, get_model, load_calibration
+from planner.catalog.calibration import Calibration, load_calibration
+from planner.catalog.schemas import GPU, Model, get_gpu, get_model
 from planner.errors import BadInput
 from planner.physics import perf
 from planner.physics.perf import Deployment, Parallelism

@@ -1,0 +1,148 @@
+"""Calibration profiles: the named efficiency and latency parameters of the analytic model
+(catalogs/calibration/NAME.yaml, each value with its source), overrides, and loading by name.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from planner.errors import BadInput, suggest
+from planner.input.files import read_yaml, validate
+from planner.input.schema import Strict
+
+CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calibration"
+
+
+class CalibParam(Strict):
+    value: float
+    source: str = Field(min_length=3)
+    note: str | None = None
+
+
+class Calibration(Strict):
+    """Named efficiency and latency parameters of the analytic model (see README 'The model')."""
+
+    name: str
+    description: str
+    compute_efficiency: CalibParam
+    memory_efficiency: CalibParam
+    network_efficiency: CalibParam
+    collective_latency_intra_s: CalibParam
+    collective_latency_inter_s: CalibParam
+    layer_overhead_s: CalibParam
+    moe_layer_overhead_s: CalibParam
+    step_overhead_s: CalibParam
+    request_overhead_s: CalibParam
+    moe_imbalance: CalibParam
+    gemm_efficiency_scale: CalibParam
+    comm_overlap: CalibParam
+    memory_usable_fraction: CalibParam
+    decode_tokens_per_step: CalibParam
+    # describes the measured benchmarks, not the engine: requests each closed-loop client sent
+    # (the first wave of simultaneous prompts weighs 1/k of a point's mean TTFT); plans never use it
+    benchmark_requests_per_client: CalibParam = CalibParam(value=10.0, source="assumed; fitted by plan calibrate")
+    # fixed TTFT per architecture family (HF model_type): replaces request_overhead_s for it
+    request_overhead_by_family_s: dict[str, CalibParam] = {}
+    # GEMMs at the kernel tables' efficiency curve η(M)·gemm_efficiency_scale (catalogs/kernels.yaml);
+    # false: at compute_efficiency whatever their shape (the roofline profile)
+    kernel_curves: bool = True
+
+    @field_validator("compute_efficiency", "memory_efficiency", "network_efficiency",
+                     "memory_usable_fraction")
+    @classmethod
+    def _fraction(cls, v: CalibParam) -> CalibParam:
+        if not 0.0 < v.value <= 1.0:
+            raise ValueError(f"must be in (0, 1], got {v.value}")
+        return v
+
+    @field_validator("gemm_efficiency_scale")
+    @classmethod
+    def _scale(cls, v: CalibParam) -> CalibParam:
+        if not 0.0 < v.value <= 1.5:
+            raise ValueError(f"must be in (0, 1.5], got {v.value}")
+        return v
+
+    @field_validator("comm_overlap")
+    @classmethod
+    def _overlap(cls, v: CalibParam) -> CalibParam:
+        if not 0.0 <= v.value <= 1.0:
+            raise ValueError(f"must be in [0, 1], got {v.value}")
+        return v
+
+    @field_validator("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
+                     "moe_layer_overhead_s", "step_overhead_s", "request_overhead_s")
+    @classmethod
+    def _nonneg(cls, v: CalibParam) -> CalibParam:
+        if v.value < 0:
+            raise ValueError(f"must be ≥ 0, got {v.value}")
+        return v
+
+    @field_validator("request_overhead_by_family_s")
+    @classmethod
+    def _nonneg_each(cls, v: dict[str, CalibParam]) -> dict[str, CalibParam]:
+        bad = [f"{k} = {p.value}" for k, p in v.items() if p.value < 0]
+        if bad:
+            raise ValueError(f"must be ≥ 0, got {', '.join(bad)}")
+        return v
+
+    @field_validator("moe_imbalance", "decode_tokens_per_step", "benchmark_requests_per_client")
+    @classmethod
+    def _at_least_one(cls, v: CalibParam) -> CalibParam:
+        if v.value < 1.0:
+            raise ValueError(f"must be ≥ 1, got {v.value}")
+        return v
+
+    def with_overrides(self, overrides: dict[str, float]) -> Calibration:
+        """A copy with some parameter values replaced (problem-level overrides). Overriding
+        request_overhead_s sets the fixed TTFT of every model (the per-family table is dropped)."""
+        unknown = [k for k in overrides if k not in SCALAR_PARAMS]
+        if unknown:
+            raise BadInput("unknown calibration parameter(s): " + ", ".join(unknown) + "."
+                           + suggest(unknown[0], list(SCALAR_PARAMS)))
+        data = self.model_dump()
+        if "request_overhead_s" in overrides:
+            data["request_overhead_by_family_s"] = {}
+        for k, v in overrides.items():
+            data[k] = {"value": float(v), "source": "problem override"}
+        data["name"] = self.name + "+overrides"
+        return validate(Calibration, data, "calibration overrides")
+
+    def v(self, name: str) -> float:
+        """Value of parameter `name`."""
+        return getattr(self, name).value
+
+    def request_overhead_for(self, family: str) -> tuple[float, bool]:
+        """(fixed TTFT of a model of architecture `family`, whether it is the family's own
+        fitted value rather than the shared request_overhead_s)."""
+        own = self.request_overhead_by_family_s.get(family)
+        return (own.value, True) if own is not None else (self.request_overhead_s.value, False)
+
+    def fixed_ttft_dict(self, family: str) -> dict[str, float | str]:
+        """JSON keys fixed_ttft_s and fixed_ttft_basis ('<family> fit' or 'shared') of a model family."""
+        value, own = self.request_overhead_for(family)
+        return {"fixed_ttft_s": value, "fixed_ttft_basis": f"{family} fit" if own else "shared"}
+
+
+# the scalar parameters of a profile (what a problem may override)
+SCALAR_PARAMS: tuple[str, ...] = tuple(k for k, f in Calibration.model_fields.items()
+                                       if f.annotation is CalibParam)
+
+
+def load_calibration(name_or_path: str = "default") -> Calibration:
+    """Calibration profile by name (catalogs/calibration/NAME.yaml) or by path to a YAML file."""
+    p = Path(name_or_path)
+    if not (p.suffix in (".yaml", ".yml") and p.exists()):
+        p = CALIBRATION_DIR / f"{name_or_path}.yaml"
+        if not p.exists():
+            names = [q.stem for q in (CALIBRATION_DIR).glob("*.yaml")]
+            raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
+                           + ", ".join(sorted(names)) + "." + suggest(name_or_path, names))
+    return _load_calibration_file(str(p))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_calibration_file(path: str) -> Calibration:
+    return validate(Calibration, read_yaml(path), path)
