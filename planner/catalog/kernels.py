@@ -42,8 +42,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from planner.catalog.schemas import CATALOG_DIR, GPU
+from planner.catalog.source import read_catalog_yaml
 from planner.errors import BadInput
-from planner.input.files import read_yaml, validate
+from planner.input.files import validate
 from planner.input.schema import Strict
 
 CurveKey = Literal["bf16", "fp8", "fp8_block", "fp4"]
@@ -155,7 +156,7 @@ class KernelCatalog(Strict):
 def load_kernel_catalog(path: str | None = None) -> KernelCatalog:
     """catalogs/kernels.yaml (or `path`), validated; BadInput naming the file and field otherwise."""
     p = Path(path) if path else CATALOG_DIR / "kernels.yaml"
-    return validate(KernelCatalog, read_yaml(p), str(p))
+    return validate(KernelCatalog, read_catalog_yaml(p), str(p))
 
 
 # ---------------------------------------------------------------------------- the interface

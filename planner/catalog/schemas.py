@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
+from planner.catalog.source import read_catalog_yaml
 from planner.errors import BadInput, suggest
-from planner.input.files import read_json, read_yaml, validate
+from planner.input.files import read_json, validate
 from planner.input.schema import Precision, Strict
 from planner.input.units import Dimension, UnitError, parse_quantity
 
@@ -347,7 +348,7 @@ SCALAR_PARAMS: tuple[str, ...] = tuple(k for k, f in Calibration.model_fields.it
 def load_gpus(path: str | None = None) -> dict[str, GPU]:
     """GPU catalog keyed by id (default: catalogs/gpus.yaml)."""
     p = Path(path) if path else CATALOG_DIR / "gpus.yaml"
-    cat = validate(GPUCatalog, read_yaml(p), str(p))
+    cat = validate(GPUCatalog, read_catalog_yaml(p), str(p))
     out: dict[str, GPU] = {}
     for g in cat.gpus:
         if g.id in out:
@@ -360,7 +361,7 @@ def load_gpus(path: str | None = None) -> dict[str, GPU]:
 def load_models(path: str | None = None) -> dict[str, Model]:
     """Model catalog keyed by id and alias (default: catalogs/models.yaml)."""
     p = Path(path) if path else CATALOG_DIR / "models.yaml"
-    cat = validate(ModelCatalog, read_yaml(p), str(p))
+    cat = validate(ModelCatalog, read_catalog_yaml(p), str(p))
     out: dict[str, Model] = {}
     for i, m in enumerate(cat.models):
         try:
@@ -389,7 +390,7 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
 
 @functools.lru_cache(maxsize=16)
 def _load_calibration_file(path: str) -> Calibration:
-    return validate(Calibration, read_yaml(path), path)
+    return validate(Calibration, read_catalog_yaml(path), path)
 
 
 def get_gpu(name: str, gpus: dict[str, GPU] | None = None) -> GPU:
