@@ -60,6 +60,17 @@ def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> 
     return (group_cards - 1) / group_cards * nbytes_per_card / bw + lat
 
 
+def allreduce_times(dep: Deployment, group_cards: int, nbytes):
+    """`allreduce_time` for an array of `nbytes` (each > 0), element by element the same floats."""
+    if group_cards <= 1:
+        return 0.0
+    bw, lat = _link(dep, group_cards)
+    m = _measured(dep, "allreduce", group_cards)
+    if m is not None:
+        return m.alpha_s + nbytes / m.bytes_per_s + lat
+    return 2.0 * (group_cards - 1) / group_cards * nbytes / bw + lat
+
+
 def p2p_time(dep: Deployment, nbytes: float, across_nodes: bool) -> float:
     """One point-to-point hand-off between pipeline stages: bytes/bw + latency."""
     g, c = dep.gpu, dep.calib

@@ -48,6 +48,16 @@ def _curve_time(flops: float, rows: float, curve: GemmCurve, peak_flops: float, 
     return flops / (peak_flops * max(eta, 1e-9) * kappa)
 
 
+def curve_times(flops, rows, curve: GemmCurve, peak_flops: float, kappa: float, weight_bytes: float):
+    """`_curve_time` for numpy arrays of FLOPs and rows, element by element the same floats."""
+    import numpy as np
+    scale = weight_bytes / CURVE_WEIGHT_BYTES[curve.peak_precision]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(rows > 0, curve.eta_max * rows / (rows + curve.m_half * scale), 0.0)
+        t = flops / (peak_flops * np.maximum(eta, 1e-9) * kappa)
+    return np.where(flops <= 0, 0.0, t)
+
+
 def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: float) -> GemmTime:
     """Time of the linear layers of one stage pass on one card (see module docstring). Under a
     profile without kernel curves (the roofline): FLOPs/(F·η_c). The kernels' fixed time per call

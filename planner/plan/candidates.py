@@ -14,10 +14,17 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from planner.physics import colocated, perf
+from planner.physics import batched, perf
 from planner.physics.perf import Deployment, Parallelism
 from planner.plan.resolve import GPUOption, Resolved
-from planner.plan.workload import WorkloadContext, rho_max, workload_context, worst_ttft
+from planner.plan.workload import (
+    WorkloadContext,
+    rho_max,
+    rho_max_many,
+    workload_context,
+    worst_ttft,
+    worst_ttft_many,
+)
 
 Role = Literal["prefill", "decode", "colocated"]
 
@@ -173,6 +180,55 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Worklo
                         f"usable per card")
     # fixed time to first token beyond the pass: KV transfer (disaggregated) + per-request overhead
     kv_s = (_perf(perf.kv_transfer_time, dep, w.s_in) if disaggregated else 0.0) + perf.request_overhead_s(dep)
+    if w.s_unc <= 0:
+        best, best_ttft, best_limit = _prefill_scan(dep, opt, par, w, kv_s)
+    else:
+        best, best_ttft, best_limit = _prefill_grid(dep, w, kv_s)
+    if best is None:
+        return Rejected("prefill", opt.id, par, "ttft", best_ttft, best_limit,
+                        f"one prompt alone takes {best_ttft*1e3:.0f} ms to first token")
+    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / max(w.s_unc, 1e-9)) if disaggregated else math.inf
+    if nic_cap < best.prefill_tok_s:
+        return replace(best, prefill_tok_s=nic_cap, limited_by="nic")
+    return replace(best, limited_by="ttft")
+
+
+def _prefill_grid(dep: Deployment, w: WorkloadContext, kv_s: float) -> tuple[Candidate | None, float, float]:
+    """(best prefill candidate or None, worst TTFT alone and its limit at the least slack) over
+    B = 1, 2, 4, … up to the pass token budget or the first B that does not fit: every pass in
+    one numpy call, then the point-by-point choice of `prefill_candidate`'s scan."""
+    import numpy as np
+    par = dep.par
+    bs, mems = [], []
+    b = 1
+    while True:
+        bs.append(b)
+        mems.append(_perf(perf.memory_use, dep, b, w.s_in))
+        b *= 2
+        if b * w.s_unc > w.pass_token_budget or not mems[-1].fits:
+            break
+    ph = batched.prefill_passes(dep, np.array(bs, dtype=float), w.s_unc, w.s_cached)
+    raw = np.array(bs, dtype=float) * par.pp * w.s_unc / ph.time_s
+    rho = rho_max_many(w, ph.time_s, kv_s)
+    alone, limit = worst_ttft_many(w, 0.0, ph.time_s, kv_s)
+    i_min = int(np.argmin(alone - limit))
+    best, best_tok_s = None, 0.0
+    for i, (r, x, mem_b) in enumerate(zip(rho.tolist(), raw.tolist(), mems)):
+        if r > 0 and mem_b.fits and (best is None or r * x > best_tok_s):
+            best, best_tok_s = i, r * x
+    if best is None:
+        return None, float(alone[i_min]), float(limit[i_min])
+    pass_s, r, x = float(ph.time_s[best]), float(rho[best]), float(raw[best])
+    cand = Candidate("prefill", dep.gpu.id, par, bs[best], 0.0, r * x, x, 0.0, r, pass_s,
+                     worst_ttft(w, r, pass_s, kv_s)[0], 0.0, kv_s, par.cards * dep.gpu.nic_bytes_per_s,
+                     mems[best].total_bytes, ph.at(best).bound)
+    return cand, float(alone[i_min]), float(limit[i_min])
+
+
+def _prefill_scan(dep: Deployment, opt: GPUOption, par: Parallelism, w: WorkloadContext,
+                  kv_s: float) -> tuple[Candidate | None, float, float]:
+    """`_prefill_grid` point by point with the scalar passes (prompts wholly cached: no tokens to
+    prefill, where the batched collectives would charge their latency to empty messages)."""
     best: Candidate | None = None
     best_ttft, best_limit = math.inf, 0.0
     b = 1
@@ -191,13 +247,7 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Worklo
         b *= 2
         if b * w.s_unc > w.pass_token_budget or not mem_b.fits:
             break
-    if best is None:
-        return Rejected("prefill", opt.id, par, "ttft", best_ttft, best_limit,
-                        f"one prompt alone takes {best_ttft*1e3:.0f} ms to first token")
-    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / max(w.s_unc, 1e-9)) if disaggregated else math.inf
-    if nic_cap < best.prefill_tok_s:
-        return replace(best, prefill_tok_s=nic_cap, limited_by="nic")
-    return replace(best, limited_by="ttft")
+    return best, best_ttft, best_limit
 
 
 def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:
@@ -207,19 +257,32 @@ def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:
 
 
 def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int:
-    """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none."""
+    """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none.
+    A search over [1, limit_b] that evaluates up to SEARCH_POINTS batches per round in one numpy
+    call (`batched.decode_steps`): two or three rounds instead of a dozen bisection steps."""
     if limit_b < 1 or _perf(perf.tpot, dep, 1, ctx) > tpot_limit:
         return 0
     if _perf(perf.tpot, dep, limit_b, ctx) <= tpot_limit:
         return limit_b
-    lo, hi = 1, limit_b
+    import numpy as np
+    lo, hi = 1, limit_b          # TPOT(lo) ≤ limit < TPOT(hi)
+    per_step = dep.calib.v("decode_tokens_per_step")
     while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _perf(perf.tpot, dep, mid, ctx) <= tpot_limit:
-            lo = mid
-        else:
-            hi = mid
+        step = -(-(hi - lo) // SEARCH_POINTS)
+        pts = np.arange(lo + step, hi, step)
+        t = batched.decode_steps(dep, pts.astype(float), ctx).time_s / per_step
+        within = np.flatnonzero(t <= tpot_limit)
+        if len(within):
+            lo = int(pts[within[-1]])
+        beyond = np.flatnonzero(t > tpot_limit)
+        if len(beyond):
+            hi = int(pts[beyond[0]])
+        if step == 1:
+            break
     return lo
+
+
+SEARCH_POINTS = 48
 
 
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext) -> Candidate | Rejected:
@@ -257,7 +320,8 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
 
     The prefill tokens per step p are tried at multiples of b·s_unc/s_out (the ratio that serves
     prefill and decode of the same requests). TTFT = ⌈s/C⌉ chunk steps + queueing at the share
-    of time spent in chunk steps; TPOT is the mean step.
+    of time spent in chunk steps; TPOT is the mean step. The whole batch × multiple grid of a
+    shape is evaluated in one numpy call per pass (`physics.batched`, the same floats as `perf`).
     """
     dep = deployment(res, opt, par)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
@@ -265,58 +329,73 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
         mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
         return Rejected("colocated", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB")
-    found: list[Candidate] = []
-    best_tpot, best_ttft, best_limit = math.inf, math.inf, 0.0
-    fixed = perf.request_overhead_s(dep)
+    return _perf(_colocated_grid, dep, w, mem_limit)
+
+
+def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list[Candidate] | Rejected:
+    """The colocated candidates of one shape (see `colocated_candidates`), every point of the grid
+    at once; the order of points, of ties and of operations is the point-by-point loop's."""
+    import numpy as np
+    par, gpu_id = dep.par, dep.gpu.id
+    grid = perf.batch_grid(mem_limit)
+    ks = len(CHUNK_MULTIPLES)
+    b_int = [b for b in grid for _ in CHUNK_MULTIPLES]
+    bs = np.array(b_int, dtype=float)
+    mult = np.tile(np.array(CHUNK_MULTIPLES), len(grid))
+    p = np.maximum(1.0, bs * w.s_unc / w.s_out * mult)
     budget = float(w.pass_token_budget)
-    for b in perf.batch_grid(mem_limit):
-        for k in CHUNK_MULTIPLES:
-            p = max(1.0, b * w.s_unc / w.s_out * k)
-            chunk, share = colocated.colocated_chunk(p, w.s_unc, budget)
-            mixed = _perf(perf.mixed_step, dep, b, w.ctx_decode, chunk if share < 1 else p, w.s_in)
-            # the mean step (colocated.colocated_step), from memoised parts
-            dec = _perf(perf.decode_step, dep, b, w.ctx_decode)
-            st = mixed if share >= 1 else colocated.blend(mixed, dec, share)
-            chunk = float(math.ceil(chunk))
-            t = st.time_s / res.calib.v("decode_tokens_per_step")
-            best_tpot = min(best_tpot, t)
-            if t > w.tpot_limit:
-                continue
-            full = _perf(perf.mixed_step, dep, b, w.ctx_decode, chunk, w.s_in).time_s
-            service = math.ceil(w.s_unc / chunk) * full
-            rho = rho_max(w, service, fixed)
-            alone, limit = worst_ttft(w, 0.0, service, fixed)
-            if alone - limit < best_ttft - best_limit:
-                best_ttft, best_limit = alone, limit
-            if rho <= 0:
-                continue
-            raw = chunk / full                       # prompt tokens/s if every step carried a chunk
-            prefill = min(p / st.time_s, rho * raw)  # the design mix, within the TTFT limit
-            found.append(Candidate("colocated", opt.id, par, b, chunk, prefill, raw, b / t, rho,
-                                   service, worst_ttft(w, prefill / raw, service, fixed)[0],
-                                   t, 0.0, par.cards * opt.gpu.nic_bytes_per_s,
-                                   _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.bound,
-                                   "memory" if b == mem_limit else "slo"))
-    if not found:
-        if best_tpot > w.tpot_limit:
-            return Rejected("colocated", opt.id, par, "tpot", best_tpot, w.tpot_limit,
-                            f"the lightest mixed step takes {best_tpot*1e3:.1f} ms")
-        return Rejected("colocated", opt.id, par, "ttft", best_ttft, best_limit,
-                        f"a prompt needs {best_ttft*1e3:.0f} ms of chunked steps")
-    return _pareto(found)
+    chunk = np.minimum(budget, np.maximum(w.s_unc, p))          # colocated.colocated_chunk
+    share = np.minimum(1.0, p / chunk)
+    mixed = batched.mixed_steps(dep, bs, w.ctx_decode, np.where(share < 1, chunk, p), w.s_in)
+    dec = batched.decode_steps(dep, np.array(grid, dtype=float), w.ctx_decode).take(np.repeat(np.arange(len(grid)), ks))
+    st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
+    t = st.time_s / dep.calib.v("decode_tokens_per_step")
+    best_tpot = float(t.min())
+    ok = np.flatnonzero(~(t > w.tpot_limit))
+    if not len(ok):
+        return Rejected("colocated", gpu_id, par, "tpot", best_tpot, w.tpot_limit,
+                        f"the lightest mixed step takes {best_tpot*1e3:.1f} ms")
+    chunk_c = np.ceil(chunk[ok])
+    full = batched.mixed_steps(dep, bs[ok], w.ctx_decode, chunk_c, w.s_in).time_s
+    service = np.ceil(w.s_unc / chunk_c) * full
+    fixed = perf.request_overhead_s(dep)
+    rho = rho_max_many(w, service, fixed)
+    alone, limit = worst_ttft_many(w, 0.0, service, fixed)
+    live = rho > 0
+    if not live.any():
+        i = int(np.argmin(alone - limit))
+        return Rejected("colocated", gpu_id, par, "ttft", float(alone[i]), float(limit[i]),
+                        f"a prompt needs {float(alone[i])*1e3:.0f} ms of chunked steps")
+    at = ok[live]
+    raw = chunk_c[live] / full[live]                              # prompt tokens/s if every step carried a chunk
+    prefill = np.minimum(p[at] / st.time_s[at], rho[live] * raw)  # the design mix, within the TTFT limit
+    decode = bs[at] / t[at]
+    keep = pareto_front(prefill, decode)
+    ttft = worst_ttft_many(w, prefill[keep] / raw[keep], service[live][keep], fixed)[0]
+    nic = par.cards * dep.gpu.nic_bytes_per_s
+    out = []
+    for j, i in enumerate(keep.tolist()):
+        pt = int(at[i])
+        b = b_int[pt]
+        out.append(Candidate("colocated", gpu_id, par, b, float(chunk_c[live][i]), float(prefill[i]),
+                             float(raw[i]), float(decode[i]), float(rho[live][i]), float(service[live][i]),
+                             float(ttft[j]), float(t[pt]), 0.0, nic,
+                             _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.at(pt).bound,
+                             "memory" if b == mem_limit else "slo"))
+    return out
 
 
-def _pareto(cands: list[Candidate]) -> list[Candidate]:
-    """Drop candidates another one matches or beats on both prefill and decode capacity
-    (same shape, so same cost); of exact ties the first is kept."""
-    keep: list[Candidate] = []
-    for i, c in enumerate(cands):
-        dominated = any(o.prefill_tok_s >= c.prefill_tok_s and o.decode_tok_s >= c.decode_tok_s
-                        and (o.prefill_tok_s > c.prefill_tok_s or o.decode_tok_s > c.decode_tok_s or j < i)
-                        for j, o in enumerate(cands) if j != i)
-        if not dominated:
-            keep.append(c)
-    return keep
+def pareto_front(prefill, decode):
+    """Indices (in their order) of the points no other matches or beats on both prefill and decode
+    capacity (same shape, so same cost); of exact ties the first is kept. Sort by prefill then
+    decode, both descending, ties by index: a point is dominated exactly when one before it in
+    that order has at least its decode capacity."""
+    import numpy as np
+    n = len(prefill)
+    order = np.lexsort((np.arange(n), -decode, -prefill))
+    d = decode[order]
+    best_before = np.maximum.accumulate(np.concatenate(([-np.inf], d[:-1])))
+    return np.sort(order[~(best_before >= d)])
 
 
 def generate(res: Resolved) -> CandidateSet:

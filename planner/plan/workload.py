@@ -107,3 +107,33 @@ def rho_max(w: WorkloadContext, pass_s: float, fixed_s: float) -> float:
     """Largest utilisation whose TTFT statistic stays within the limit of every target."""
     return min(max_utilisation(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
                                 w.util_ceiling) for t in w.targets)
+
+
+# ------------------------------------------------------------------ many points at once (numpy)
+def worst_ttft_many(w: WorkloadContext, rho, pass_s, fixed_s: float):
+    """`worst_ttft` per point of arrays `rho`, `pass_s`: (TTFT, limit) arrays of the target with
+    the least slack (the first of equals, like `min`)."""
+    import numpy as np
+
+    from planner.physics.batched import wait_many
+    rho = np.broadcast_to(np.asarray(rho, dtype=float), pass_s.shape)
+    vals = [pass_s * t.len_factor + wait_many(t.stat, rho, pass_s, w.cv2) + fixed_s for t in w.targets]
+    if len(vals) == 1:
+        return vals[0], np.full(pass_s.shape, w.targets[0].limit)
+    limits = np.array([t.limit for t in w.targets])
+    stack = np.stack(vals)
+    pick = np.argmin(limits[:, None] - stack, axis=0)
+    return stack[pick, np.arange(stack.shape[1])], limits[pick]
+
+
+def rho_max_many(w: WorkloadContext, pass_s, fixed_s: float):
+    """`rho_max` per point of the array `pass_s`."""
+    import numpy as np
+
+    from planner.physics.batched import max_utilisation_many
+    out = None
+    for t in w.targets:
+        r = max_utilisation_many(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
+                                 w.util_ceiling, max_utilisation)
+        out = r if out is None else np.minimum(out, r)
+    return out

@@ -11,7 +11,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.input.problem import SLO, LengthDist, Workload
 from planner.plan import milp
@@ -19,7 +19,9 @@ from planner.plan.candidates import Candidate
 from planner.plan.model import Plan, attribute_costs
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification
-from planner.studies.sweep import Sweep
+
+if TYPE_CHECKING:   # only a type here: importing the sweep study costs `plan solve` ~20 ms
+    from planner.studies.sweep import Sweep
 
 SCHEMA_VERSION = 1   # of plan files and frontier.json
 
