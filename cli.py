@@ -123,7 +123,7 @@ def eval_cmd(**kw) -> None:
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="seconds (> 0); override solver.time_limit")
-@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in README)")
+@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")
 @click.option("--timings", is_flag=True, help="put wall-clock seconds in the JSON (else null: reproducible)")
@@ -134,7 +134,7 @@ def eval_cmd(**kw) -> None:
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
               verbose: bool, force: bool, simulate: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
-    `classes:` plans one fleet for several request classes and models (README: Fleets)."""
+    `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
     from planner.input.load import load_any
     from planner.plan.solve import solve
@@ -198,7 +198,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> Non
 @main.command("whatif")
 @click.argument("base", type=click.Path(dir_okay=False))
 @click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON (keys in README)")
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON (keys in docs/studies.md)")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="write one row per scenario")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
               help="bar chart PNG of cost per million output tokens, stacked by prefill/decode")

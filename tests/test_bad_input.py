@@ -2,7 +2,7 @@
 
 Each case mutates the seed problem (problems/deepseek_qps.yaml) in one way, runs the CLI in
 process, and checks the exit code, the exact field path and reason in the message, and that
-no Python traceback reaches the user. The same messages are quoted in the README, "What you see
+no Python traceback reaches the user. The same messages are quoted in docs/robustness.md, "What you see
 when something is wrong".
 """
 

@@ -165,7 +165,7 @@ class Architecture:
     def kv_values_per_token(self) -> int:
         """Cached values per token over all layers (sliding-window and linear-attention layers
         included at full size: the per-card memory formula charges every layer a KV cache, so a
-        hybrid model's fixed recurrent state is approximated by full-size KV, see README).
+        hybrid model's fixed recurrent state is approximated by full-size KV, see docs/model.md).
 
         >>> deepseek_like = Architecture("deepseek_v3", 7168, 61, 128, 128, 128, 18432, 129280,
         ...     False, "mla", 1536, 512, 128, 64, 128)

@@ -23,7 +23,7 @@ class CalibParam(Strict):
 
 
 class Calibration(Strict):
-    """Named efficiency and latency parameters of the analytic model (see README 'The model')."""
+    """Named efficiency and latency parameters of the analytic model (docs/model.md)."""
 
     name: str
     description: str

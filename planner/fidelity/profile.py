@@ -62,7 +62,7 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
             p = getattr(base, k)
             data[k] = {"value": p.value, "source": p.source, **({"note": p.note} if p.note else {})}
     header = ("# Calibration profile written by `plan calibrate`; edit by refitting, not by hand.\n"
-              "# Cross-validated errors and the points are described in the README, "
+              "# Cross-validated errors and the points are described in docs/model.md, "
               "section How accurate is it?\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 

@@ -36,7 +36,7 @@ MODEL_IDS: dict[str, str] = {"nvidia/deepseek-r1-nvfp4": "deepseek-r1",
 
 
 def _int(v: str) -> int:
-    """CSV count: empty or 0 means 1 (README: 'empty or 0 counts as 1')."""
+    """CSV count: empty or 0 means 1 (catalogs/measurements/README.md: 'empty or 0 counts as 1')."""
     v = (v or "").strip()
     return int(float(v)) if v and float(v) > 0 else 1
 

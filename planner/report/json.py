@@ -1,6 +1,6 @@
 """The JSON contract, written in one place: a Plan (either kind) as data with stable keys.
 
-README "JSON output" documents the keys. Wall-clock seconds are null unless `timings`, so the
+docs/reference.md "JSON output" documents the keys. Wall-clock seconds are null unless `timings`, so the
 same input gives byte-identical JSON run after run. `planner.studies.simulate.planfile` reads
 this contract back.
 """
@@ -48,7 +48,7 @@ def plan_json(p: Plan, timings: bool = False) -> dict[str, Any]:
 
 
 def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
-    """A single problem's plan (README 'JSON output')."""
+    """A single problem's plan (docs/reference.md 'JSON output')."""
     r = p.resolved
     tin, tout = p.tokens_per_hour()
     pricing = r.problem.pricing
@@ -117,7 +117,7 @@ def solver_dict(rep: milp.SolverReport, timings: bool, **extra) -> dict[str, Any
 
 
 def pool_dict(st: PoolState) -> dict[str, Any]:
-    """One verified pool (README 'JSON output', `pools`)."""
+    """One verified pool (docs/reference.md 'JSON output', `pools`)."""
     c = st.candidate
     return {
         "role": c.role, "gpu": c.gpu, "cards_per_instance": c.cards, "instances": st.instances,
@@ -162,7 +162,7 @@ def service_dict(svc: Service) -> dict[str, Any]:
 
 
 def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
-    """A fleet's plan (README 'Fleets'): classes with their attributed cost, services, pools."""
+    """A fleet's plan (docs/fleets.md): classes with their attributed cost, services, pools."""
     f = p.problem
     per_class, per_pool = attribute_costs(p)
     owner = p.service_of_class()

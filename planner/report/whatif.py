@@ -1,7 +1,7 @@
 """`plan whatif` rendered: the JSON contract, the side-by-side table, the CSV and the bar chart.
 
 Every renderer reads the typed study result (planner.studies.whatif.WhatIf); `result_dict` is
-the one place the JSON keys (README) are written. Per-plan numbers that the plan's own JSON
+the one place the JSON keys (docs/studies.md) are written. Per-plan numbers that the plan's own JSON
 already defines (cost per million output tokens, margin, cards and nodes in total) are read
 from `plan_json(plan)`, so the four outputs cannot disagree with `plan solve` or each other.
 """

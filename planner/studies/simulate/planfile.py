@@ -1,6 +1,6 @@
 """The plan file the simulator reads: the keys of a `plan solve` JSON it needs, validated.
 
-This is the reader's side of the plan JSON contract (`Plan.as_dict()`, README "Checking a
+This is the reader's side of the plan JSON contract (`Plan.as_dict()`, docs/studies.md "Checking a
 plan by simulation"); `load_plan` reads a file, `plan_from_dict` checks data already in memory.
 """
 

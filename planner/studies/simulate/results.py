@@ -1,6 +1,6 @@
 """What a simulation run gives: statistics per pool, per class and overall, and SLO violations.
 
-`SimResult.as_dict()` gives the JSON keys (README, "Checking a plan by simulation").
+`SimResult.as_dict()` gives the JSON keys (docs/studies.md, "Checking a plan by simulation").
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class Violation:
 
 @dataclass(frozen=True)
 class SimResult:
-    """Outcome of one simulation run; `as_dict()` gives the JSON keys (README, "Checking a plan
+    """Outcome of one simulation run; `as_dict()` gives the JSON keys (docs/studies.md, "Checking a plan
     by simulation")."""
 
     problem: str
