@@ -246,3 +246,10 @@ def test_out_writes_the_json_plan(tmp_path):
 def test_bad_options_are_usage_errors(args, expected):
     code, out = run("solve", SEED, *args)
     assert code == 2 and expected in out, out
+
+
+def test_aggregated_is_the_colocated_mode(tmp_path):
+    """Engines call colocated serving 'aggregated': both spellings are accepted and mean the same."""
+    from planner.input.problem import Serving
+    assert Serving.model_validate({"modes": ["aggregated"]}).modes == ["colocated"]
+    assert Serving.model_validate({"modes": ["Aggregated", "disaggregated"]}).modes == ["colocated", "disaggregated"]

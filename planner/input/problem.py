@@ -118,7 +118,12 @@ class GPUChoice(Strict):
         return {"id": v} if isinstance(v, str) else v
 
 
-Mode = Literal["disaggregated", "colocated"]
+def _mode_name(v: Any) -> Any:
+    """'aggregated' (what vLLM, SGLang and Dynamo call it) is the colocated mode."""
+    return "colocated" if isinstance(v, str) and v.strip().lower() == "aggregated" else v
+
+
+Mode = Annotated[Literal["disaggregated", "colocated"], BeforeValidator(_mode_name)]
 
 
 class ParallelismOptions(Strict):
