@@ -331,3 +331,16 @@ def test_decode_headroom_caps_decode_utilisation():
     assert checks and all(c["value"] <= 0.8 + 1e-9 for c in checks)
     assert capped.cost_per_hour >= free.cost_per_hour
     assert not any(c["name"].startswith("decode_utilization[") for c in plan_json(free)["verification"]["checks"])
+
+
+def test_many_classes_of_one_model_grow_the_services_linearly():
+    """Beyond 16 classes of one model only their union may share pools besides each class alone:
+    200 classes give 201 services (not 19,901 pairs), and the fleet still solves; more than 256
+    classes is bad input."""
+    from planner.input.fleet import MAX_CLASSES
+    from planner.plan.services import sharing_subsets
+    assert len(sharing_subsets(200)) == 1 and len(sharing_subsets(16)) == 16 * 15 // 2 + 1
+    plan = solve(fleet([small(f"c{i}", 1 + i % 3) for i in range(200)], ("h20",)))
+    assert len(plan.services) <= 201 and plan.verification.passed
+    with pytest.raises(ValueError, match=str(MAX_CLASSES)):
+        fleet([small(f"c{i}", 1) for i in range(MAX_CLASSES + 1)])

@@ -23,6 +23,7 @@ def _class_name(v: Any) -> Any:
 
 
 ClassName = Annotated[str, AfterValidator(_class_name)]
+MAX_CLASSES = 256   # request classes in one fleet: each adds a service and its candidates
 
 
 class RequestClass(Strict):
@@ -40,7 +41,7 @@ class FleetProblem(PlanSettings):
     """Several request classes on one fleet, plus the settings every problem has."""
 
     name: str = "fleet"
-    classes: list[RequestClass] = Field(min_length=1)
+    classes: list[RequestClass] = Field(min_length=1, max_length=MAX_CLASSES)
     sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
     prune_dominated: bool = True
 

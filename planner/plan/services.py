@@ -24,7 +24,8 @@ from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dom
 from planner.plan.resolve import ClassLoad, Resolved, resolve
 
 ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
-                        # beyond it, singletons, pairs and all of them together (2^n grows fast)
+PAIRS_UP_TO = 16        # beyond it, pairs and all of them together up to this many (n²/2 services);
+                        # beyond that, all of them together only: services grow linearly with classes
 PARALLEL_FROM = 6       # services: generate candidates in worker processes from this many on
 STAT_ORDER = ("p50", "mean", "p90", "p95", "p99")   # from least to most demanding
 
@@ -84,12 +85,19 @@ def service_key(ks: list[RequestClass]) -> str:
 
 def sharing_subsets(n: int) -> list[tuple[int, ...]]:
     """Index sets of classes (of one model) that may share pools: all subsets of ≥ 2 up to
-    ALL_SUBSETS_UP_TO classes, else pairs and the whole group."""
+    ALL_SUBSETS_UP_TO classes, pairs and the whole group up to PAIRS_UP_TO, else the whole group
+    only (so the work grows linearly beyond it, not with the square of the classes).
+
+    >>> len(sharing_subsets(4)), len(sharing_subsets(16)), len(sharing_subsets(200))
+    (11, 121, 1)
+    """
     if n < 2:
         return []
     if n <= ALL_SUBSETS_UP_TO:
         return [s for r in range(2, n + 1) for s in itertools.combinations(range(n), r)]
-    return list(itertools.combinations(range(n), 2)) + [tuple(range(n))]
+    if n <= PAIRS_UP_TO:
+        return list(itertools.combinations(range(n), 2)) + [tuple(range(n))]
+    return [tuple(range(n))]
 
 
 def resolve_classes(f: FleetProblem, source: str) -> list[Resolved]:
