@@ -7,10 +7,11 @@ Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed, 5 i
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
-from planner.errors import PlannerError
+from planner.errors import PlannerDeprecation, PlannerError
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -65,6 +66,19 @@ class PlanGroup(click.Group):
 def main(debug: bool) -> None:
     """Capacity planner for LLM inference: which GPUs, how many prefill and decode instances,
     and what a million tokens costs."""
+    warnings.showwarning = _show_warning
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A deprecated key is one line on stderr ('warning: FILE: old is deprecated; write new');
+    other warnings as Python shows them."""
+    if issubclass(category, PlannerDeprecation):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool = False) -> None:

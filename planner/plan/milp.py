@@ -97,7 +97,7 @@ class Model:
     use: dict[int, pulp.LpVariable | float] = field(default_factory=dict)
     rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
     family: dict[str, str] = field(default_factory=dict)              # display name → row family
-    cost: pulp.LpAffineExpression | None = None                       # cost per hour (RMB/h)
+    cost: pulp.LpAffineExpression | None = None                       # cost per hour (currency/h)
 
     def add(self, constraint: pulp.LpConstraint, family: str, key: str = "") -> None:
         """Add a row of `family` (e.g. 'node_cover') for `key` (e.g. 'h200'); it is kept under its
@@ -323,7 +323,7 @@ def set_objective(m: Model, shared: Shared) -> None:
 
 def add_budget_cap(m: Model, shared: Shared) -> None:
     """cost per hour ≤ budget."""
-    b = shared.limits.budget_rmb_per_hour
+    b = shared.limits.budget_per_hour
     if b is not None:
         m.add(cost_expr(m, shared) <= b, "budget_cap")
 
