@@ -167,14 +167,17 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         _emit(to_json(d), out, (problem,), force)
     if as_json:
         click.echo(to_json(d), nl=False)
-        return
-    click.echo(render_plan(plan))
-    if checks:
-        click.echo("\n" + render_checks(plan.verification))
+    else:
+        click.echo(render_plan(plan))
+        if checks:
+            click.echo("\n" + render_checks(plan.verification))
     if sims:
-        from planner.report.simulate import render_simulation
+        from planner.report.simulate import render_simulation, slo_warnings
         for r in sims.values():
-            click.echo("\n" + render_simulation(r))
+            if not as_json:
+                click.echo("\n" + render_simulation(r))
+        for line in (w for r in sims.values() for w in slo_warnings(r)):
+            click.echo(line, err=True)
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:
