@@ -23,7 +23,7 @@ def _quantity(dim):
             return parse_quantity(v, dim)
         except UnitError as e:
             raise ValueError(str(e)) from None
-    return BeforeValidator(parse)
+    return BeforeValidator(parse, json_schema_input_type=float | str)
 
 
 def _percent(v: Any) -> float:
@@ -37,7 +37,7 @@ def _percent(v: Any) -> float:
 
 Seconds = Annotated[float, _quantity("time"), Field(gt=0, allow_inf_nan=False)]
 Watts = Annotated[float, _quantity("power"), Field(gt=0, allow_inf_nan=False)]
-Percent = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=100)]
+Percent = Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 # requests/s: at least one request in 30 million years (a denormal rate underflows the token
 # rates to zero), at most 10⁹ (beyond any fleet)
