@@ -114,11 +114,11 @@ def test_solve_simulate_warns_when_the_slo_statistic_is_missed():
     60 ms (tests/golden/simulate/rag_long_context.txt): one stderr line per missed statistic, the
     exit code and the JSON on stdout unchanged."""
     import json
+    from pathlib import Path
 
     from click.testing import CliRunner
 
     from cli import main
-    from pathlib import Path
     path = Path(__file__).resolve().parents[1] / "problems" / "rag_long_context.yaml"
     r = CliRunner().invoke(main, ["solve", str(path), "--simulate", "--json"])
     assert r.exit_code == 0, r.output
