@@ -7,10 +7,11 @@ Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed, 5 i
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
-from planner.errors import PlannerError
+from planner.errors import PlannerDeprecation, PlannerError
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -60,11 +61,34 @@ class PlanGroup(click.Group):
         ctx.exit(code)
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or a note when planner is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("planner")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 @click.group(cls=PlanGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="plan", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="print the Python traceback of an error (for bug reports)")
 def main(debug: bool) -> None:
     """Capacity planner for LLM inference: which GPUs, how many prefill and decode instances,
     and what a million tokens costs."""
+    warnings.showwarning = _show_warning
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A deprecated key is one line on stderr ('warning: FILE: old is deprecated; write new');
+    other warnings as Python shows them."""
+    if issubclass(category, PlannerDeprecation):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool = False) -> None:
@@ -117,6 +141,53 @@ def eval_cmd(**kw) -> None:
         click.echo("\n" + render_curve(d["curve"]))
 
 
+# ------------------------------------------------------------------------ schema, init
+@main.command("schema")
+@click.option("--kind", type=click.Choice(["problem", "fleet", "scenario"]), default="problem", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to FILE instead of stdout")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
+def schema_cmd(kind: str, out: str | None, force: bool) -> None:
+    """JSON Schema of a problem, fleet or scenario file (for editor completion and checking)."""
+    import json
+
+    from planner.input.json_schema import json_schema
+    _emit(json.dumps(json_schema(kind), indent=2, ensure_ascii=False) + "\n", out, force=force)
+
+
+@main.command("init")
+@click.option("--model", help="catalog id, Hugging Face id or path to a config.json")
+@click.option("--qps", type=click.FloatRange(min=0, min_open=True), help="requests per second")
+@click.option("--input-tokens", type=click.IntRange(1, 10_000_000), help="prompt tokens per request")
+@click.option("--output-tokens", type=click.IntRange(1, 10_000_000), help="output tokens per request")
+@click.option("--ttft", help="time-to-first-token limit, e.g. 2s")
+@click.option("--tpot", help="time-per-output-token limit, e.g. 50ms")
+@click.option("--gpus", help="GPU types, comma-separated, e.g. h100,h20")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to FILE instead of stdout")
+@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
+def init_cmd(out: str | None, force: bool, **given) -> None:
+    """Write a commented problem file that `plan solve` accepts. Values not given as flags are asked
+    when stdin is a terminal, else take the defaults in docs/problem-files.md."""
+    from pathlib import Path
+
+    from planner.input.files import validate
+    from planner.input.problem import Problem
+    from planner.input.template import INIT_DEFAULTS, QUESTIONS, problem_template
+    ask = stdin_is_terminal()
+    values = {k: given[k] if given[k] is not None else
+              (click.prompt(QUESTIONS[k], default=INIT_DEFAULTS[k], err=True) if ask else INIT_DEFAULTS[k])
+              for k in INIT_DEFAULTS}
+    name = Path(out).stem if out else "my-problem"
+    text = problem_template(name, values)
+    import yaml
+    validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
+    _emit(text, out, force=force)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether `plan init` may ask questions (a person at a terminal, not a pipe or a script)."""
+    return sys.stdin.isatty()
+
+
 # ------------------------------------------------------------------------------ solve
 @main.command("solve")
 @click.argument("problem", type=click.Path(dir_okay=False))
@@ -153,14 +224,17 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         _emit(to_json(d), out, (problem,), force)
     if as_json:
         click.echo(to_json(d), nl=False)
-        return
-    click.echo(render_plan(plan))
-    if checks:
-        click.echo("\n" + render_checks(plan.verification))
+    else:
+        click.echo(render_plan(plan))
+        if checks:
+            click.echo("\n" + render_checks(plan.verification))
     if sims:
-        from planner.report.simulate import render_simulation
+        from planner.report.simulate import render_simulation, slo_warnings
         for r in sims.values():
-            click.echo("\n" + render_simulation(r))
+            if not as_json:
+                click.echo("\n" + render_simulation(r))
+        for line in (w for r in sims.values() for w in slo_warnings(r)):
+            click.echo(line, err=True)
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:

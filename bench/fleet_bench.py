@@ -182,7 +182,7 @@ def enumerate_optimum(f: FleetProblem, svcs: list[Service]) -> tuple[float, int]
             continue
         own = min(nodes, o.owned_nodes) if o.owned_cost_per_card_hour <= o.price_per_card_hour else 0
         cost = n_card * (o.owned_cost_per_card_hour * own + o.price_per_card_hour * (nodes - own))
-        if f.limits.budget_rmb_per_hour is not None and cost > f.limits.budget_rmb_per_hour:
+        if f.limits.budget_per_hour is not None and cost > f.limits.budget_per_hour:
             continue
         best = min(best, cost)
     return best, plans
@@ -204,8 +204,8 @@ def enumeration_cases() -> None:
         ("  2 classes apart, l40s", llama_pair("l40s", (12, 3), "none")),
         ("  2 classes may share, rtx4090", llama_pair("rtx4090", (12, 3))),
         ("  2 may share, l40s owned+caps", llama_pair(
-            {"id": "l40s", "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 2.0, "max_cards": 24},
-            (10, 3), limits={"power": "20kW", "budget_rmb_per_hour": 400})),
+            {"id": "l40s", "owned_nodes": 1, "owned_cost_per_gpu_hour": 2.0, "max_cards": 24},
+            (10, 3), limits={"power": "20kW", "budget_per_hour": 400})),
         ("  2 may share, rtx4090, 2× QPS", llama_pair("rtx4090", (24, 6))),
     ]
     for label, f in cases:

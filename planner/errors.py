@@ -53,6 +53,10 @@ class Interrupted(PlannerError):
         self.partial = partial
 
 
+class PlannerDeprecation(UserWarning):
+    """A key or option still accepted under an old name; the CLI prints it as one line on stderr."""
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' Did you mean …?' with the closest choices, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)

@@ -98,8 +98,8 @@ CASES = [
                                            "max_card_per_instance"),
      ["serving.parallelism.max_card_per_instance: unknown key 'max_card_per_instance'. "
       "Did you mean 'max_cards_per_instance'?"]),
-    ("misspelt key in a list item", mutated(**{"gpus": [{"id": "h200", "price_rmb_per_gpu_hr": 20}]}),
-     ["gpus[0].price_rmb_per_gpu_hr: unknown key", "Did you mean 'price_rmb_per_gpu_hour'?"]),
+    ("misspelt key in a list item", mutated(**{"gpus": [{"id": "h200", "price_per_gpu_hr": 20}]}),
+     ["gpus[0].price_per_gpu_hr: unknown key", "Did you mean 'price_per_gpu_hour'?"]),
     ("wrong type: model is a number", mutated(model=42), ["model: Input should be a valid string (got 42)"]),
     ("wrong type: gpus is a mapping", mutated(gpus={"id": "h200"}), ["gpus: Input should be a valid list"]),
     ("unknown GPU", mutated(gpus=["h200", "h80"]),

@@ -98,7 +98,7 @@ def test_caps_too_small_report_the_reachable_fraction(tmp_path):
 
 def test_budget_too_small_is_exit_3(tmp_path):
     """A budget of 150 RMB/h buys one 8-card node, not the fleet 2000 req/s needs."""
-    p = problem(**{"limits": {"budget_rmb_per_hour": 150}, "workload.qps": 2000})
+    p = problem(**{"limits": {"budget_per_hour": 150}, "workload.qps": 2000})
     code, out = run("solve", write(tmp_path, p))
     # One H100 node (97.20 RMB/h) fits, a second does not, so only a fraction of 2000 req/s is
     # reachable; relaxing the budget alone serves more, so the message names budget_cap.
@@ -113,7 +113,7 @@ def test_budget_too_small_is_exit_3(tmp_path):
 def test_budget_below_one_node_is_exit_3(tmp_path):
     """1 RMB/h buys nothing: 0 % reachable. (The message then says 'the caps' rather than
     naming budget_cap, because binding_rows skips rows whose variables are all zero.)"""
-    code, out = run("solve", write(tmp_path, problem(**{"limits": {"budget_rmb_per_hour": 1}})))
+    code, out = run("solve", write(tmp_path, problem(**{"limits": {"budget_per_hour": 1}})))
     assert code == 3 and "at most 0.0 % of the target can be served (0 of 20 requests/s)" in out, out
 
 
@@ -199,11 +199,11 @@ EXTREMES = {
     # 2·8e9·1e6 linear FLOPs plus ~1e12/2 attention pairs per layer: over a minute on 8 H100s
     "prompt 1e6 tokens": ({"workload.input_tokens": 1_000_000}, INFEASIBLE_TTFT),
     "output 1 token": ({"workload.output_tokens": 1}, _one_node),
-    "price 1e-6": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e-6}, "h20"]}, _only("h100", 1e-6)),
-    "price 1e-9": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}, "h20"]}, _only("h100", 1e-9)),
-    "price 0": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 0}, "h20"]}, _only("h100", 0.0)),
+    "price 1e-6": ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e-6}, "h20"]}, _only("h100", 1e-6)),
+    "price 1e-9": ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e-9}, "h20"]}, _only("h100", 1e-9)),
+    "price 0": ({"gpus": [{"id": "h100", "price_per_gpu_hour": 0}, "h20"]}, _only("h100", 0.0)),
     # H20 nodes cost 60 RMB/h (7.50 per card) in the catalog
-    "price 1e9": ({"gpus": [{"id": "h100", "price_rmb_per_gpu_hour": 1e9}, "h20"]}, _only("h20", 7.5)),
+    "price 1e9": ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e9}, "h20"]}, _only("h20", 7.5)),
 }
 @pytest.mark.parametrize("changes,expected", [
     pytest.param(*v, id=k) for k, v in EXTREMES.items()])
@@ -239,10 +239,10 @@ def test_near_zero_price_still_buys_the_smallest_fleet():
     """Scaling every price by 1e-9 must not change the chosen fleet (one H100 at 20 req/s).
     Before the objective was scaled by the dearest node's cost, the solver returned 480 cards,
     all 'optimal' at 4.8e-7 RMB/h."""
-    normal = solve(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1.0}]), "p")
-    tiny = solve(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 1e-9}]), "p")
+    normal = solve(problem(gpus=[{"id": "h100", "price_per_gpu_hour": 1.0}]), "p")
+    tiny = solve(problem(gpus=[{"id": "h100", "price_per_gpu_hour": 1e-9}]), "p")
     assert plan_json(tiny)["totals"]["cards"] == plan_json(normal)["totals"]["cards"]
-    free = solve(problem(gpus=[{"id": "h100", "price_rmb_per_gpu_hour": 0.0}]), "p")
+    free = solve(problem(gpus=[{"id": "h100", "price_per_gpu_hour": 0.0}]), "p")
     assert plan_json(free)["totals"]["cards"] == plan_json(normal)["totals"]["cards"]
 
 
@@ -326,7 +326,7 @@ def test_an_unused_prohibitive_price_changes_nothing(price):
     """A GPU type the plan does not use, priced absurdly, leaves plan and cost as they were:
     the objective is scaled by the cheapest node, so real cost differences stay visible."""
     base = solve(problem(gpus=["h100", "h20"]), "p")
-    dear = solve(problem(gpus=["h100", "h20", {"id": "h200", "price_rmb_per_gpu_hour": price}]), "p")
+    dear = solve(problem(gpus=["h100", "h20", {"id": "h200", "price_per_gpu_hour": price}]), "p")
     assert "h200" not in plan_json(dear)["totals"]["cards"]
     assert dear.cost_per_hour == pytest.approx(base.cost_per_hour, rel=1e-9)
     assert plan_json(dear)["totals"]["nodes"] == plan_json(base)["totals"]["nodes"]
@@ -335,7 +335,7 @@ def test_an_unused_prohibitive_price_changes_nothing(price):
 def test_free_owned_nodes_are_not_bought_idle():
     """Owned nodes at no cost: the plan uses only the nodes its instances need (lexicographic
     second stage: fewest nodes at the optimal cost)."""
-    plan = solve(problem(gpus=[{"id": "h100", "owned_nodes": 6, "owned_cost_rmb_per_gpu_hour": 0}]), "p")
+    plan = solve(problem(gpus=[{"id": "h100", "owned_nodes": 6, "owned_cost_per_gpu_hour": 0}]), "p")
     d = plan_json(plan)
     need = -(-d["totals"]["cards"]["h100"] // 8)
     assert d["totals"]["nodes"]["h100"] == need == 1

@@ -69,8 +69,8 @@ def fleet_oracle(shared: milp.Shared, svcs: list[milp.Service]) -> float:
 
 def two_class_fleet(pre_a, dec_a, pre_b, dec_b, cap_a, cap_b, cap_ab, price_h20, cap_nodes):
     """Classes a and b: each alone (one colocated candidate each on h100 and h20) or together."""
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10},
-                    {"id": "h20", "price_rmb_per_gpu_hour": price_h20,
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10},
+                    {"id": "h20", "price_per_gpu_hour": price_h20,
                      **({"max_nodes": cap_nodes} if cap_nodes is not None else {})}])
 
     def cands(cap):
@@ -130,7 +130,7 @@ def test_prune_dominated_by_hand():
 def test_pruning_keeps_the_optimum(spec):
     cands = tuple(cand(r, g, n, pre=p if r != "decode" else 0, dec=d if r != "prefill" else 0)
                   for r, g, n, p, d in spec)
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10}, {"id": "h20", "price_rmb_per_gpu_hour": 4}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10}, {"id": "h20", "price_per_gpu_hour": 4}])
     demand = milp.Demand(5000, 600)
     full = oracle(res, cands, demand)[0]
     pruned = oracle(res, prune_dominated(cands), demand)[0]
@@ -295,12 +295,12 @@ def test_owned_nodes_and_budget_are_shared_by_the_fleet():
     on it), one rented H20 node (8 × 7.50) does the rest; a budget below the cheapest fleet is
     infeasible and names budget_cap."""
     classes = [small("chat", 100), small("bulk", 100, 2000, 500, ttft="3s")]
-    d = plan_json(solve(fleet(classes, ({"id": "h100", "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 2}, "h20"))))
+    d = plan_json(solve(fleet(classes, ({"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 2}, "h20"))))
     assert d["totals"]["owned_nodes"] == {"h100": 1}
     assert d["cost_per_hour"] == pytest.approx(8 * 2 + 8 * 7.5)     # one owned H100 node + one rented H20
     assert d["verification"]["passed"]
     with pytest.raises(Infeasible, match="budget_cap"):
-        solve(fleet(classes, ("h100", "h20"), limits={"budget_rmb_per_hour": 150}))
+        solve(fleet(classes, ("h100", "h20"), limits={"budget_per_hour": 150}))
 
 
 def test_simulated_shared_pool_holds_each_class_to_its_slo():

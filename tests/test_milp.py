@@ -63,7 +63,7 @@ def test_three_candidates_by_hand():
     """Demand 10,000 prefill and 1,000 decode tokens/s; h100 nodes cost 8·10 = 80/h, h20 nodes 8·5 = 40/h.
     P (h100, 8 cards, 6,000 tok/s) needs 2 instances = 2 nodes = 160/h; D8 (h20, 8 cards, 600) needs 2 = 80/h;
     D4 (h20, 4 cards, 400) needs 3 = 12 cards = 2 nodes = 80/h too, so the optimum is 240/h."""
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10}, {"id": "h20", "price_rmb_per_gpu_hour": 5}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10}, {"id": "h20", "price_per_gpu_hour": 5}])
     cands = (cand("prefill", "h100", 8, pre=6000), cand("decode", "h20", 8, dec=600),
              cand("decode", "h20", 4, dec=400))
     m = milp.build(res, cands, milp.Demand(10_000, 1_000))
@@ -75,7 +75,7 @@ def test_three_candidates_by_hand():
 
 def test_heterogeneous_plan_is_found_when_strictly_cheaper():
     """h100 is the better prefill card per RMB, h20 the better decode card: the optimum mixes them."""
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10}, {"id": "h20", "price_rmb_per_gpu_hour": 5}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10}, {"id": "h20", "price_per_gpu_hour": 5}])
     cands = (cand("prefill", "h100", 8, pre=8000), cand("decode", "h100", 8, dec=900),
              cand("prefill", "h20", 8, pre=2000), cand("decode", "h20", 8, dec=1000))
     d = milp.Demand(8000, 1000)
@@ -85,13 +85,13 @@ def test_heterogeneous_plan_is_found_when_strictly_cheaper():
     assert chosen == {"prefill:h100", "decode:h20"}
     assert rep.objective == pytest.approx(80 + 40)
     homogeneous = min(oracle(resolved([g]), tuple(c for c in cands if c.gpu == g["id"]), d)[0]
-                      for g in ({"id": "h100", "price_rmb_per_gpu_hour": 10},
-                                {"id": "h20", "price_rmb_per_gpu_hour": 5}))
+                      for g in ({"id": "h100", "price_per_gpu_hour": 10},
+                                {"id": "h20", "price_per_gpu_hour": 5}))
     assert rep.objective < homogeneous
 
 
 def test_owned_nodes_are_used_before_rented():
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10, "owned_nodes": 1, "owned_cost_rmb_per_gpu_hour": 3}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10, "owned_nodes": 1, "owned_cost_per_gpu_hour": 3}])
     cands = (cand("colocated", "h100", 8, pre=5000, dec=500),)
     m = milp.build(res, cands, milp.Demand(10_000, 1_000))
     rep = milp.solve(m)
@@ -100,14 +100,14 @@ def test_owned_nodes_are_used_before_rented():
 
 
 def test_availability_cap_is_respected_or_infeasible():
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10, "max_cards": 8}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10, "max_cards": 8}])
     cands = (cand("colocated", "h100", 8, pre=5000, dec=500),)
     rep = milp.solve(milp.build(res, cands, milp.Demand(10_000, 1_000)))
     assert rep.status == milp.SolverStatus.infeasible
 
 
 def test_rows_are_named_and_normalised():
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10, "max_cards": 64}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10, "max_cards": 64}])
     cands = (cand("prefill", "h100", 8, pre=5e8), cand("decode", "h100", 8, dec=2e6))
     m = milp.build(res, cands, milp.Demand(1e9, 1e7))
     names = set(m.rows)
@@ -126,9 +126,9 @@ def test_rows_are_named_and_normalised():
     cards=st.lists(st.sampled_from([2, 4, 8]), min_size=3, max_size=3),
 )
 def test_milp_equals_enumeration(prices, caps, owned, caps_pre, caps_dec, cards):
-    gpus = [{"id": "h100", "price_rmb_per_gpu_hour": prices[0], "max_cards": caps[0],
-             "owned_nodes": owned if (caps[0] or 8) >= 8 else 0, "owned_cost_rmb_per_gpu_hour": 1},
-            {"id": "h20", "price_rmb_per_gpu_hour": prices[1], "max_cards": caps[1]}]
+    gpus = [{"id": "h100", "price_per_gpu_hour": prices[0], "max_cards": caps[0],
+             "owned_nodes": owned if (caps[0] or 8) >= 8 else 0, "owned_cost_per_gpu_hour": 1},
+            {"id": "h20", "price_per_gpu_hour": prices[1], "max_cards": caps[1]}]
     res = resolved(gpus)
     cands = (cand("prefill", "h100", cards[0], pre=caps_pre[0] * 1000),
              cand("decode", "h20", cards[1], dec=caps_dec[1] * 100),
@@ -145,7 +145,7 @@ def test_milp_equals_enumeration(prices, caps, owned, caps_pre, caps_dec, cards)
 
 
 def test_cbc_fallback_agrees_with_highs():
-    res = resolved([{"id": "h100", "price_rmb_per_gpu_hour": 10}, {"id": "h20", "price_rmb_per_gpu_hour": 5}])
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10}, {"id": "h20", "price_per_gpu_hour": 5}])
     cands = (cand("prefill", "h100", 8, pre=6000), cand("decode", "h20", 8, dec=600),
              cand("decode", "h20", 4, dec=400))
     d = milp.Demand(10_000, 1_000)

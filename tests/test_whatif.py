@@ -61,12 +61,12 @@ def test_overlay_arithmetic_by_hand(base):
     p = apply(base, _scenario({"gpus": {"update": {"H200": {"price_change_percent": -20}}},
                                "workload": {"qps_multiplier": 3}, "slo": {"tpot": "40ms"}}))
     h200 = next(g for g in p.gpus if g.id == "h200")
-    assert h200.price_rmb_per_gpu_hour == pytest.approx(16.664)
+    assert h200.price_per_gpu_hour == pytest.approx(16.664)
     assert p.workload.qps == 600 and p.workload.input_tokens == 1000
     assert p.slo.tpot == pytest.approx(0.040) and p.slo.ttft == pytest.approx(2.0)
     # percent on a GPU without a price override applies to its catalog price (H20: 7.50)
     q = apply(base, _scenario({"gpus": {"update": {"h20": {"price_change_percent": 10}}}}))
-    assert next(g for g in q.gpus if g.id == "h20").price_rmb_per_gpu_hour == pytest.approx(8.25)
+    assert next(g for g in q.gpus if g.id == "h20").price_per_gpu_hour == pytest.approx(8.25)
     r = apply(base, _scenario({"gpus": {"remove": ["h100", "h800"], "add": ["l40s"]}}))
     assert [g.id for g in r.gpus] == ["h200", "h20", "l40s"]
     s = apply(base, _scenario({"gpus": {"set": ["h20", "ascend-910b"]}}))
@@ -77,13 +77,13 @@ def test_overlay_arithmetic_by_hand(base):
 def test_buy_becomes_owned_nodes_at_amortised_cost(base):
     """2.3 M RMB / (36 months · 720 h) / 8 cards = 11.092 RMB/card-h; 700 W · 1.3 · 0.6 RMB/kWh
     = 0.546 RMB/card-h; total 11.638."""
-    b = Buy(gpu="h200", nodes=8, price_rmb_per_node=2.3e6, months=36, electricity_rmb_per_kwh=0.6, pue=1.3)
+    b = Buy(gpu="h200", nodes=8, price_per_node=2.3e6, months=36, electricity_per_kwh=0.6, pue=1.3)
     oc = owned_cost(b, get_gpu("h200"))
     assert oc.amortisation_rmb_per_gpu_hour == pytest.approx(11.0918, abs=1e-4)
     assert oc.power_rmb_per_gpu_hour == pytest.approx(0.546)
     p = apply(base, Scenario(buy=b))
     h200 = next(g for g in p.gpus if g.id == "h200")
-    assert (h200.owned_nodes, h200.owned_cost_rmb_per_gpu_hour) == (8, pytest.approx(11.6378, abs=1e-4))
+    assert (h200.owned_nodes, h200.owned_cost_per_gpu_hour) == (8, pytest.approx(11.6378, abs=1e-4))
 
 
 def test_owned_inventory_is_used_before_rented(base, base_plan):
@@ -92,7 +92,7 @@ def test_owned_inventory_is_used_before_rented(base, base_plan):
     min(4, rented)·8·(20.83 − 5) RMB/h cheaper, more if the plan moves load onto the cheap nodes."""
     rented_h200 = base_plan.nodes["h200"][0]
     assert rented_h200 >= 1
-    own4 = {"owned_nodes": 4, "owned_cost_rmb_per_gpu_hour": 5}
+    own4 = {"owned_nodes": 4, "owned_cost_per_gpu_hour": 5}
     p = apply(base, _scenario({"gpus": {"update": {"h200": own4}}}))
     plan = solve(p, "own.yaml")
     rent, own = plan.nodes["h200"]
@@ -145,8 +145,8 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
     ("gpus:\n  update:\n    h200: {prise: 3}\n", "gpus.update.h200.prise: unknown key"),
     ("workload:\n  qsp: 3\n", "workload.qsp: unknown key 'qsp'. Did you mean 'qps'?"),
     ("traffic: 3\n", "traffic: unknown key"),
-    ("buy: {gpu: h200, nodes: 2, price_rmb_per_node: 1, months: 36}\n",
-     "buy.electricity_rmb_per_kwh: required field is missing"),
+    ("buy: {gpu: h200, nodes: 2, price_per_node: 1, months: 36}\n",
+     "buy.electricity_per_kwh: required field is missing"),
     ("gpus: {remove: [b300]}\n", "gpus.remove[0]: GPU 'b300' is not in the base list"),
 ])
 def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, text, field):
@@ -161,7 +161,7 @@ def test_cli_json_csv_plot_and_infeasible_row(tmp_path):
     """An impossible budget is a row marked infeasible with its reason, not a crash (exit 0)."""
     cheap = _write(tmp_path, "cheap.yaml",
                    "name: h200-cheaper\ngpus: {update: {h200: {price_change_percent: -20}}}\n")
-    broke = _write(tmp_path, "broke.yaml", "name: broke\nlimits: {budget_rmb_per_hour: 100}\n")
+    broke = _write(tmp_path, "broke.yaml", "name: broke\nlimits: {budget_per_hour: 100}\n")
     csv_path, png = tmp_path / "w.csv", tmp_path / "w.png"
     r = CliRunner().invoke(main, ["whatif", str(BASE), cheap, broke, "--json", "--csv", str(csv_path),
                                   "--plot", str(png)])

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
+from planner.catalog.hf_cache import cached_config, looks_like_hf_id, weight_precision
 from planner.errors import BadInput, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
@@ -303,12 +304,15 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
     p = Path(name)
     if p.suffix == ".json" or p.is_file() or p.is_dir():
         return model_from_config_json(p)
+    if looks_like_hf_id(name):   # not in the catalog: the local Hugging Face cache, never the network
+        return model_from_config_json(cached_config(name), model_id=name.strip())
     raise BadInput(f"unknown model {name!r}; known: {', '.join(sorted(set(m.id for m in models.values())))}."
                    f"{suggest(key, models)} (Or give the path to a Hugging Face config.json.)")
 
 
-def model_from_config_json(path: str | Path) -> Model:
-    """A model from a local Hugging Face config.json (or a folder holding one); no network."""
+def model_from_config_json(path: str | Path, model_id: str | None = None) -> Model:
+    """A model from a local Hugging Face config.json (or a folder holding one); no network. The
+    weight precision is the one `quantization_config` declares, else the checkpoint's dtype."""
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
@@ -324,7 +328,7 @@ def model_from_config_json(path: str | Path) -> Model:
     except ConfigError as e:
         raise BadInput(f"{p}: {e}") from None
     dtype = str(data.get("torch_dtype") or data.get("dtype") or "bfloat16")
-    quant = data.get("quantization_config") or {}
-    weight: Precision = "fp8" if "fp8" in str(quant).lower() else ("fp16" if dtype == "float16" else "bf16")
-    return Model(id=p.parent.name or p.stem, name=str(p), weight_dtype=weight,
-                 source=f"local config {p}", arch=arch)
+    quantized, note = weight_precision(data)
+    weight: Precision = quantized or ("fp16" if dtype == "float16" else "bf16")  # type: ignore[assignment]
+    return Model(id=model_id or p.parent.name or p.stem, name=str(p), weight_dtype=weight,
+                 source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch)

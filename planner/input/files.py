@@ -8,13 +8,14 @@ import os
 import shutil
 import stat
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import BadInput
+from planner.errors import BadInput, PlannerDeprecation
 
 MAX_INPUT_BYTES = 5_000_000   # a planner input is a few kB; bigger is a wrong file or an attack
 MAX_DEPTH = 64                # a planner input nests about 6 levels; deeper is never a plan
@@ -271,10 +272,18 @@ def validate(model: type[BaseModel], data: Any, source: str):
         raise BadInput(f"{source}: the file is empty")
     if not isinstance(data, dict):
         raise BadInput(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise BadInput(describe_validation_error(source, e, model)) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PlannerDeprecation)
+        try:
+            out = model.model_validate(data)
+        except ValidationError as e:
+            raise BadInput(describe_validation_error(source, e, model)) from None
+    for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PlannerDeprecation)):
+        warnings.warn(f"{source}: {note}", PlannerDeprecation, stacklevel=2)
+    for w in caught:
+        if not issubclass(w.category, PlannerDeprecation):
+            warnings.warn(w.message, w.category, stacklevel=2)
+    return out
 
 
 def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force: bool = False) -> Path:

@@ -61,4 +61,8 @@ class FleetProblem(PlanSettings):
             if k.pricing is not None and k.pricing.currency != self.pricing.currency:
                 raise ValueError(f"class {k.name!r} prices in {k.pricing.currency}, the fleet in "
                                  f"{self.pricing.currency}")
+            if k.pricing is not None and k.pricing.exchange_rate_per_rmb not in (
+                    None, self.pricing.exchange_rate_per_rmb):
+                raise ValueError(f"class {k.name!r}: exchange_rate_per_rmb is the fleet's "
+                                 f"(pricing.exchange_rate_per_rmb); leave it out of the class")
         return self

@@ -8,6 +8,7 @@ Percentages are written as percent and read back as fractions through properties
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
@@ -22,7 +23,7 @@ def _quantity(dim):
             return parse_quantity(v, dim)
         except UnitError as e:
             raise ValueError(str(e)) from None
-    return BeforeValidator(parse)
+    return BeforeValidator(parse, json_schema_input_type=float | str)
 
 
 def _percent(v: Any) -> float:
@@ -36,7 +37,7 @@ def _percent(v: Any) -> float:
 
 Seconds = Annotated[float, _quantity("time"), Field(gt=0, allow_inf_nan=False)]
 Watts = Annotated[float, _quantity("power"), Field(gt=0, allow_inf_nan=False)]
-Percent = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=100)]
+Percent = Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 # requests/s: at least one request in 30 million years (a denormal rate underflows the token
 # rates to zero), at most 10⁹ (beyond any fleet)
@@ -103,14 +104,21 @@ class SLO(Strict):
 
 
 class GPUChoice(Strict):
-    """A GPU type the plan may use, with optional price override, caps and owned inventory."""
+    """A GPU type the plan may use, with optional price override, caps and owned inventory.
+    Prices are in the problem's currency (`pricing.currency`)."""
 
-    id: str
-    price_rmb_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    RENAMED = {"price_rmb_per_gpu_hour": "price_per_gpu_hour",
+               "owned_cost_rmb_per_gpu_hour": "owned_cost_per_gpu_hour"}
+
+    id: str = Field(description="GPU catalog id (plan catalog gpus)")
+    price_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="rental price per card-hour in the problem's currency; default: the catalog's "
+                          "RMB price converted with pricing.exchange_rate_per_rmb")
     max_cards: Annotated[int, Field(ge=0)] | None = None
     max_nodes: Annotated[int, Field(ge=0)] | None = None
     owned_nodes: Annotated[int, Field(ge=0)] = 0
-    owned_cost_rmb_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    owned_cost_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+        0.0, description="cost per card-hour of an owned card (amortisation + power), problem's currency")
 
     @model_validator(mode="before")
     @classmethod
@@ -157,14 +165,50 @@ class Serving(Strict):
 
 
 class Limits(Strict):
+    """Fleet-wide caps; each is optional. `max_gpu_types` and `max_pool_shapes` keep the plan simple
+    to operate: at most N GPU types, at most M pool shapes (role, GPU type, parallelism)."""
+
+    RENAMED = {"budget_rmb_per_hour": "budget_per_hour"}
+
     power: Watts | None = None
-    budget_rmb_per_hour: Positive | None = None
+    budget_per_hour: Positive | None = Field(None, description="cost cap per hour, problem's currency")
+    max_gpu_types: Annotated[int, Field(ge=1)] | None = None
+    max_pool_shapes: Annotated[int, Field(ge=1)] | None = None
+
+
+RMB_CODES = ("RMB", "CNY")   # the catalog's currency under its common and its ISO 4217 name
+
+
+def _currency(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(r"[A-Za-z]{3}", v.strip()):
+        raise ValueError(f"{v!r} is not an ISO 4217 currency code (three letters: USD, EUR, CNY, RMB)")
+    return v.strip().upper() if isinstance(v, str) else v
+
+
+Currency = Annotated[str, BeforeValidator(_currency)]
 
 
 class Pricing(Strict):
-    currency: Literal["RMB"] = "RMB"
+    """Money: the problem's currency, the rate that converts the catalog's RMB prices into it, and
+    optional selling prices (per million tokens, in the currency)."""
+
+    currency: Currency = Field("RMB", description="ISO 4217 code of every price and cost of the problem")
+    exchange_rate_per_rmb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="units of `currency` per RMB, for the catalog's RMB prices "
+                          "(required unless currency is RMB/CNY or every GPU has price_per_gpu_hour)")
     sell_per_million_input_tokens: Annotated[float, Field(ge=0)] = 0.0
     sell_per_million_output_tokens: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _rate_for_rmb(self) -> Pricing:
+        if self.currency in RMB_CODES and self.exchange_rate_per_rmb not in (None, 1.0):
+            raise ValueError(f"exchange_rate_per_rmb: the currency is {self.currency}, so the rate is 1; "
+                             f"leave it out or change the currency")
+        return self
+
+    def rate_per_rmb(self) -> float | None:
+        """Units of the currency per RMB: 1 for RMB/CNY, else the stated rate (None if not given)."""
+        return 1.0 if self.currency in RMB_CODES else self.exchange_rate_per_rmb
 
 
 class SolverOptions(Strict):

@@ -12,12 +12,13 @@ planner.studies.scenarios.apply.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from planner.errors import BadInput
+from planner.errors import BadInput, PlannerDeprecation
 from planner.input.files import describe_validation_error, read_yaml, validate
 from planner.input.problem import (
     GPUChoice,
@@ -43,18 +44,21 @@ Count = Annotated[int, Field(ge=0)]
 class GPUUpdate(Strict):
     """Changes to one GPU type already in the list; omitted keys keep the base value."""
 
-    price_rmb_per_gpu_hour: NonNegative | None = None
+    RENAMED = {"price_rmb_per_gpu_hour": "price_per_gpu_hour",
+               "owned_cost_rmb_per_gpu_hour": "owned_cost_per_gpu_hour"}
+
+    price_per_gpu_hour: NonNegative | None = None   # in the base problem's currency
     price_change_percent: Annotated[float, Field(ge=PRICE_CHANGE_FLOOR_PERCENT,
                                                  allow_inf_nan=False)] | None = None
     max_cards: Count | None = None
     max_nodes: Count | None = None
     owned_nodes: Count | None = None
-    owned_cost_rmb_per_gpu_hour: NonNegative | None = None
+    owned_cost_per_gpu_hour: NonNegative | None = None
 
     @model_validator(mode="after")
     def _one_price(self) -> GPUUpdate:
-        if self.price_rmb_per_gpu_hour is not None and self.price_change_percent is not None:
-            raise ValueError("give price_rmb_per_gpu_hour or price_change_percent, not both")
+        if self.price_per_gpu_hour is not None and self.price_change_percent is not None:
+            raise ValueError("give price_per_gpu_hour or price_change_percent, not both")
         return self
 
 
@@ -75,16 +79,19 @@ class GPUEdit(Strict):
 
 class Buy(Strict):
     """Buy `nodes` servers of `gpu`: amortised over `months`, plus electricity for the power drawn.
+    Money in the base problem's currency.
 
-    Owned cost per card-hour = price_rmb_per_node / (months·720 h) / cards_per_node
-    + power_w·pue / 1000 · electricity_rmb_per_kwh.
+    Owned cost per card-hour = price_per_node / (months·720 h) / cards_per_node
+    + power_w·pue / 1000 · electricity_per_kwh.
     """
+
+    RENAMED = {"price_rmb_per_node": "price_per_node", "electricity_rmb_per_kwh": "electricity_per_kwh"}
 
     gpu: str
     nodes: Annotated[int, Field(ge=1)]
-    price_rmb_per_node: NonNegative
+    price_per_node: NonNegative
     months: Annotated[int, Field(ge=1, le=240)]
-    electricity_rmb_per_kwh: NonNegative
+    electricity_per_kwh: NonNegative
     pue: Annotated[float, Field(ge=1, le=3)] = 1.0
 
 
@@ -111,11 +118,16 @@ class ServingEdit(Strict):
 
 
 class LimitsEdit(Strict):
+    RENAMED = {"budget_rmb_per_hour": "budget_per_hour"}
+
     power: Watts | None = None
-    budget_rmb_per_hour: Positive | None = None
+    budget_per_hour: Positive | None = None
+    max_gpu_types: Annotated[int, Field(ge=1)] | None = None
+    max_pool_shapes: Annotated[int, Field(ge=1)] | None = None
 
 
 class PricingEdit(Strict):
+    exchange_rate_per_rmb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     sell_per_million_input_tokens: NonNegative | None = None
     sell_per_million_output_tokens: NonNegative | None = None
 
@@ -156,7 +168,9 @@ def _check_gpu_updates(data: object, source: str) -> None:
         if not isinstance(entry, dict):
             continue
         try:
-            GPUUpdate.model_validate(entry)
+            with warnings.catch_warnings():   # validate() reports deprecated keys, naming the file
+                warnings.simplefilter("ignore", PlannerDeprecation)
+                GPUUpdate.model_validate(entry)
         except ValidationError as e:
             marker = "\x00"
             text = describe_validation_error(marker, e, GPUUpdate)

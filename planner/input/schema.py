@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Literal
+import warnings
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+
+from planner.errors import PlannerDeprecation
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
@@ -51,6 +54,24 @@ class Strict(BaseModel):
     """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    RENAMED: ClassVar[dict[str, str]] = {}   # a deprecated key → the key that replaced it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, v: Any) -> Any:
+        """Read a deprecated key as its new name (a PlannerDeprecation warning says so); both at
+        once is an error, since they would be two values for one setting."""
+        if not cls.RENAMED or not isinstance(v, dict):
+            return v
+        out = dict(v)
+        for old, new in cls.RENAMED.items():
+            if old in out:
+                if new in out:
+                    raise ValueError(f"give {new} or the deprecated {old}, not both")
+                out[new] = out.pop(old)
+                warnings.warn(f"{old} is deprecated; write {new} (same value, in the problem's currency)",
+                              PlannerDeprecation, stacklevel=2)
+        return out
 
     @field_validator("*", mode="before")
     @classmethod

@@ -18,7 +18,8 @@ from planner.plan.candidates import Candidate, CandidateSet
 from planner.plan.resolve import Resolved
 from planner.plan.verify import Verification
 
-CAP_FAMILIES = ("availability", "power_cap", "budget_cap")   # rows whose relaxation may serve more
+# rows whose relaxation may serve more
+CAP_FAMILIES = ("availability", "power_cap", "budget_cap", "gpu_types_cap", "pool_shapes_cap")
 
 
 def missing_roles(cands: tuple[Candidate, ...] | list[Candidate]) -> list[str]:

@@ -3,17 +3,13 @@
 Glossary: `c` a candidate, `x[c]` its instance count (integer), `g` a GPU type,
 `rent[g]`/`own[g]` rented and owned whole nodes of g, `N_g` cards per node. Demand rows are
 normalised to 1 so coefficients stay O(1) whatever the QPS. `build()` is the formulation's
-table of contents; `solve()` runs a solver on a built model; neither mutates its inputs.
+table of contents; `solve()` (planner.plan.solver, re-exported here) runs a solver on a built
+model; neither mutates its inputs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import math
-import os
-import sys
-import time
 from dataclasses import dataclass, field
 
 import pulp
@@ -22,28 +18,10 @@ from planner.errors import BadInput
 from planner.input.problem import Limits
 from planner.plan.candidates import Candidate
 from planner.plan.resolve import GPUOption, Resolved
-
-
-class SolverStatus(str, enum.Enum):
-    """Solver outcome, normalised once from PuLP/HiGHS codes."""
-
-    optimal = "optimal"
-    feasible_time_limit = "feasible_time_limit"
-    infeasible = "infeasible"
-    unbounded = "unbounded"
-    no_solution_time_limit = "no_solution_time_limit"
-    error = "error"
-
-
-@dataclass(frozen=True)
-class SolverReport:
-    name: str
-    status: SolverStatus
-    seconds: float
-    gap: float | None
-    objective: float | None
-    variables: int
-    constraints: int
+from planner.plan.solver import SolverReport as SolverReport
+from planner.plan.solver import SolverStatus as SolverStatus
+from planner.plan.solver import quiet_stdout as quiet_stdout
+from planner.plan.solver import solve as solve
 
 
 @dataclass(frozen=True)
@@ -97,7 +75,7 @@ class Model:
     use: dict[int, pulp.LpVariable | float] = field(default_factory=dict)
     rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
     family: dict[str, str] = field(default_factory=dict)              # display name → row family
-    cost: pulp.LpAffineExpression | None = None                       # cost per hour (RMB/h)
+    cost: pulp.LpAffineExpression | None = None                       # cost per hour (currency/h)
 
     def add(self, constraint: pulp.LpConstraint, family: str, key: str = "") -> None:
         """Add a row of `family` (e.g. 'node_cover') for `key` (e.g. 'h200'); it is kept under its
@@ -161,6 +139,8 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     add_power_cap(m, shared)
     set_objective(m, shared)
     add_budget_cap(m, shared)
+    add_gpu_type_limit(m, shared)
+    add_pool_shape_limit(m, shared)
     for name, fn in extra_rows:
         m.add(fn(m), name)
     return m
@@ -290,6 +270,55 @@ def add_power_cap(m: Model, shared: Shared) -> None:
     m.add(expr <= cap / 1e3, "power_cap")
 
 
+def add_gpu_type_limit(m: Model, shared: Shared) -> None:
+    """Σ_g y[g] ≤ max_gpu_types, y[g] ∈ {0,1}, rent[g] + own[g] ≤ U_g·y[g]: a GPU type is used only
+    if its indicator is on. U_g = ⌈Σ_{c on g} ub(x[c])·cards_c / N_g⌉ bounds the nodes any optimal
+    plan takes of g (nodes beyond the cards placed only add cost or the tie-break); rows
+    'gpu_type_used[g]' and 'gpu_types_cap'."""
+    cap = shared.limits.max_gpu_types
+    if cap is None:
+        return
+    ys = []
+    for opt in shared.gpus:
+        cards = sum(m.x[i].upBound * c.cards for i, c in enumerate(m.candidates) if c.gpu == opt.id)
+        if cards == 0:
+            continue
+        y = pulp.LpVariable(f"gpu_type_{opt.id}", cat="Binary")
+        bound = math.ceil(cards / opt.gpu.node_cards)
+        m.add(m.rent[opt.id] + m.own[opt.id] <= bound * y, "gpu_type_used", opt.id)
+        ys.append(y)
+    if ys:
+        m.add(pulp.lpSum(ys) <= cap, "gpu_types_cap")
+
+
+def shape_of(m: Model, i: int) -> tuple[str, str, str, str]:
+    """Candidate i's pool shape: (service key, role, GPU type, parallelism label)."""
+    c = m.candidates[i]
+    return (m.services[m.service_of[i]].key, c.role, c.gpu, c.par.label())
+
+
+def add_pool_shape_limit(m: Model, shared: Shared) -> None:
+    """Σ_k z[k] ≤ max_pool_shapes, z[k] ∈ {0,1}, Σ_{c of shape k} x[c] ≤ U_k·z[k] with
+    U_k = Σ_{c of k} ub(x[c]): a shape (service, role, GPU type, parallelism; its candidates differ
+    only in batch or chunk) has instances only if its indicator is on; rows 'pool_shape_used[k]'
+    and 'pool_shapes_cap'."""
+    cap = shared.limits.max_pool_shapes
+    if cap is None:
+        return
+    members: dict[tuple[str, str, str, str], list[int]] = {}
+    for i in range(len(m.candidates)):
+        members.setdefault(shape_of(m, i), []).append(i)
+    zs = []
+    for j, (shape, idx) in enumerate(members.items()):
+        z = pulp.LpVariable(f"pool_shape_{j}", cat="Binary")
+        bound = sum(m.x[i].upBound for i in idx)
+        key = (f"{shape[0]}:" if shape[0] else "") + "-".join(shape[1:])   # 'decode-h200-TP1·DP8'
+        m.add(pulp.lpSum(m.x[i] for i in idx) <= bound * z, "pool_shape_used", key)
+        zs.append(z)
+    if zs:
+        m.add(pulp.lpSum(zs) <= cap, "pool_shapes_cap")
+
+
 def cost_expr(m: Model, shared: Shared) -> pulp.LpAffineExpression:
     """Cost per hour: Σ_g N_g·(price_g·rent[g] + owned_cost_g·own[g]); owned nodes are used first
     whenever they are cheaper, which the minimisation guarantees without binaries (convex)."""
@@ -323,87 +352,9 @@ def set_objective(m: Model, shared: Shared) -> None:
 
 def add_budget_cap(m: Model, shared: Shared) -> None:
     """cost per hour ≤ budget."""
-    b = shared.limits.budget_rmb_per_hour
+    b = shared.limits.budget_per_hour
     if b is not None:
         m.add(cost_expr(m, shared) <= b, "budget_cap")
-
-
-# --------------------------------------------------------------------------------- solve
-@contextlib.contextmanager
-def quiet_stdout(enabled: bool):
-    """Send file descriptor 1 to /dev/null (highspy prints its banner there from C++)."""
-    if not enabled:
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _solver(name: str, time_limit: float, gap: float, verbose: bool):
-    if name == "highs":
-        return pulp.HiGHS(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
-    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
-
-
-def solve(m: Model, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
-          verbose: bool = False) -> SolverReport:
-    """Run HiGHS (default) or CBC; normalise its outcome into a SolverReport."""
-    t0 = time.perf_counter()
-    with quiet_stdout(not verbose):
-        try:
-            m.prob.solve(_solver(name, time_limit, gap, verbose))
-        except pulp.PulpSolverError:
-            return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
-                                len(m.prob.variables()), m.prob.numConstraints())
-    seconds = time.perf_counter() - t0
-    status, gap_value = _normalise(m, name)
-    found = status in (SolverStatus.optimal, SolverStatus.feasible_time_limit)
-    obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
-    return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
-                        m.prob.numConstraints())
-
-
-def _normalise(m: Model, name: str) -> tuple[SolverStatus, float | None]:
-    """Map PuLP's (status, sol_status) and HiGHS's model status onto SolverStatus, with the gap."""
-    st, sol = m.prob.status, m.prob.sol_status
-    if name == "highs" and getattr(m.prob, "solverModel", None) is not None:
-        import highspy
-        h = m.prob.solverModel
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-        if ms == highspy.HighsModelStatus.kOptimal:
-            return SolverStatus.optimal, gap
-        if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            return SolverStatus.infeasible, None
-        if ms == highspy.HighsModelStatus.kUnbounded:
-            return SolverStatus.unbounded, None
-        if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
-                  highspy.HighsModelStatus.kInterrupt):
-            has = sol in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal) and \
-                st == pulp.LpStatusOptimal
-            return (SolverStatus.feasible_time_limit if has else SolverStatus.no_solution_time_limit), gap
-        return SolverStatus.error, None
-    if st == pulp.LpStatusOptimal and sol == pulp.LpSolutionOptimal:
-        return SolverStatus.optimal, None
-    if st == pulp.LpStatusOptimal and sol == pulp.LpSolutionIntegerFeasible:
-        return SolverStatus.feasible_time_limit, None
-    if st == pulp.LpStatusInfeasible:
-        return SolverStatus.infeasible, None
-    if st == pulp.LpStatusUnbounded:
-        return SolverStatus.unbounded, None
-    if st == pulp.LpStatusNotSolved:
-        return SolverStatus.no_solution_time_limit, None
-    return SolverStatus.error, None
 
 
 def selection(m: Model) -> dict[int, int]:

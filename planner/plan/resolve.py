@@ -121,14 +121,33 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
             raise BadInput(f"{source}: gpus[{i}].owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
                            f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
                            f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
-        price = gpu.price_per_card_hour if choice.price_rmb_per_gpu_hour is None else choice.price_rmb_per_gpu_hour
-        options.append(GPUOption(gpu, price, cap, choice.owned_nodes, choice.owned_cost_rmb_per_gpu_hour))
+        price = choice.price_per_gpu_hour
+        if price is None:
+            price = gpu.price_per_card_hour * _rate(problem, source, i, gpu.id)
+        options.append(GPUOption(gpu, price, cap, choice.owned_nodes, choice.owned_cost_per_gpu_hour))
     calib = _in(source, "calibration", lambda: load_calibration(problem.calibration))
     if problem.calibration_overrides:
         calib = _in(source, "calibration_overrides",
                     lambda: calib.with_overrides(problem.calibration_overrides))
     weights = problem.precision.weights or model.weight_dtype
     return Resolved(problem, model, tuple(options), calib, weights, problem.precision.kv, source)
+
+
+CATALOG_RMB_PER_USD = 7.1   # catalogs/gpus.yaml converts USD listings at this rate (said there)
+
+
+def _rate(problem: Problem, source: str, i: int, gpu_id: str) -> float:
+    """Units of the problem's currency per RMB, for GPU i's catalog price; BadInput when the
+    problem prices in another currency and gives no rate."""
+    rate = problem.pricing.rate_per_rmb()
+    if rate is None:
+        cur = problem.pricing.currency
+        hint = (f", e.g. {1 / CATALOG_RMB_PER_USD:.4f} to undo the catalog's own conversion of USD listings "
+                f"at {CATALOG_RMB_PER_USD} RMB/USD") if cur == "USD" else ""
+        raise BadInput(f"{source}: pricing.exchange_rate_per_rmb: the problem prices in {cur} but gpus[{i}] "
+                       f"({gpu_id}) takes its price from the catalog, which is in RMB; give "
+                       f"pricing.exchange_rate_per_rmb ({cur} per RMB{hint}) or price_per_gpu_hour for that GPU")
+    return rate
 
 
 def _in(source: str, field: str, fn):

@@ -47,8 +47,15 @@ class Service:
 def class_problem(f: FleetProblem, k: RequestClass) -> Problem:
     """One class on its own as a single-workload Problem with the fleet's GPUs, limits and solver."""
     return Problem(name=f"{f.name}:{k.name}", model=k.model, precision=k.precision, workload=k.workload,
-                   slo=k.slo, gpus=f.gpus, serving=f.serving, limits=f.limits, pricing=k.pricing or f.pricing,
+                   slo=k.slo, gpus=f.gpus, serving=f.serving, limits=f.limits, pricing=class_pricing(f, k),
                    solver=f.solver, calibration=f.calibration, calibration_overrides=f.calibration_overrides)
+
+
+def class_pricing(f: FleetProblem, k: RequestClass):
+    """A class's selling prices, with the fleet's currency and exchange rate."""
+    if k.pricing is None:
+        return f.pricing
+    return k.pricing.model_copy(update={"exchange_rate_per_rmb": f.pricing.exchange_rate_per_rmb})
 
 
 def mixture(parts: list[tuple[float, int | LengthDist]]) -> LengthDist:

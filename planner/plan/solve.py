@@ -29,7 +29,14 @@ from planner.plan.diagnose import (
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
 from planner.plan.services import Service, fleet_services, resolve_classes, single_service
-from planner.plan.verify import Check, Verification, fleet_checks, fleet_cost_per_hour, verify_service
+from planner.plan.verify import (
+    Check,
+    Verification,
+    fleet_checks,
+    fleet_cost_per_hour,
+    pool_shapes,
+    verify_service,
+)
 
 
 def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: str | None = None,
@@ -165,5 +172,6 @@ def _verify(problem: Problem | FleetProblem, svcs: list[Service], chosen: dict[s
         served_by = Counter(k for key in chosen for k in by_key[key].classes)
         checks += [Check(f"served[{k.name}]", served_by[k.name], 1, "services", "==") for k in problem.classes]
     every = {c: n for sel in chosen.values() for c, n in sel.items()}
-    checks += fleet_checks(svcs[0].res.gpus, problem.limits, every, nodes, objective)
+    checks += fleet_checks(svcs[0].res.gpus, problem.limits, every, nodes, objective, problem.pricing.currency,
+                           len(pool_shapes(chosen)))
     return Verification(tuple(s for ss in pools.values() for s in ss), tuple(checks)), pools

@@ -163,7 +163,8 @@ def verify(res: Resolved, chosen: dict[Candidate, int], nodes: dict[str, tuple[i
            solver_cost_per_hour: float | None) -> Verification:
     """Recompute every constraint of the plan; return the pool states and checks."""
     pools, checks = verify_service(res, chosen)
-    checks += fleet_checks(res.gpus, res.problem.limits, chosen, nodes, solver_cost_per_hour)
+    checks += fleet_checks(res.gpus, res.problem.limits, chosen, nodes, solver_cost_per_hour,
+                           res.problem.pricing.currency)
     return Verification(tuple(pools), tuple(checks))
 
 
@@ -215,11 +216,21 @@ def fleet_cost_per_hour(gpus, nodes: dict[str, tuple[int, int]]) -> float:
     return cost
 
 
-def fleet_checks(gpus, limits, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]],
-                 solver_cost_per_hour: float | None) -> list[Check]:
-    """Whole nodes cover the cards, caps, owned inventory, power, budget, and the solver's cost.
+def pool_shapes(chosen_by_service: dict[str, dict[Candidate, int]]) -> set[tuple[str, str, str, str]]:
+    """The distinct pool shapes of a plan: (service, role, GPU type, parallelism) of every pool
+    with instances (one deployment configuration to operate each)."""
+    return {(key, c.role, c.gpu, c.par.label()) for key, sel in chosen_by_service.items()
+            for c, n in sel.items() if n > 0}
 
-    `chosen` holds the pools of every service (cards are counted per GPU type)."""
+
+def fleet_checks(gpus, limits, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]],
+                 solver_cost_per_hour: float | None, currency: str = "RMB",
+                 shapes: int | None = None) -> list[Check]:
+    """Whole nodes cover the cards, caps, owned inventory, power, budget, GPU types and pool
+    shapes, and the solver's cost.
+
+    `chosen` holds the pools of every service (cards are counted per GPU type); `shapes` is the
+    number of distinct pool shapes over all services (`pool_shapes`)."""
     checks: list[Check] = []
     power_w = 0.0
     for opt in gpus:
@@ -236,9 +247,15 @@ def fleet_checks(gpus, limits, chosen: dict[Candidate, int], nodes: dict[str, tu
     cost = fleet_cost_per_hour(gpus, nodes)
     if limits.power is not None:
         checks.append(Check("power_cap", power_w, limits.power, "W"))
-    if limits.budget_rmb_per_hour is not None:
-        checks.append(Check("budget_cap", cost, limits.budget_rmb_per_hour, "RMB/h"))
+    if limits.budget_per_hour is not None:
+        checks.append(Check("budget_cap", cost, limits.budget_per_hour, f"{currency}/h"))
+    if limits.max_gpu_types is not None:
+        used = {c.gpu for c, n in chosen.items() if n > 0}
+        checks.append(Check("gpu_types_cap", len(used), limits.max_gpu_types, "GPU types"))
+    if limits.max_pool_shapes is not None:
+        n_shapes = len(pool_shapes({"": chosen})) if shapes is None else shapes
+        checks.append(Check("pool_shapes_cap", n_shapes, limits.max_pool_shapes, "pool shapes"))
     if solver_cost_per_hour is not None:
         checks.append(Check("cost_matches_solver", abs(cost - solver_cost_per_hour),
-                            1e-6 * max(1.0, cost), "RMB/h"))
+                            1e-6 * max(1.0, cost), f"{currency}/h"))
     return checks

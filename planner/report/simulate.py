@@ -52,3 +52,12 @@ def render_simulation(res: SimResult) -> str:
             f"{v.scope} {v.metric.upper()} {v.statistic} {format_time(v.value_s)} > {format_time(v.limit_s)}"
             for v in res.violations))
     return "\n".join(out)
+
+
+def slo_warnings(res: SimResult) -> list[str]:
+    """One stderr line per SLO statistic the simulation finds above its limit, for a plan the
+    analytic model passed (`plan solve --simulate`): the statistic asked for, simulated value, limit."""
+    return [f"warning: simulation of {res.problem}: {v.metric.upper()} {v.statistic} "
+            f"({'all requests' if v.scope == 'all' else v.scope}) is {format_time(v.value_s)}, above the "
+            f"{v.metric.upper()} limit of {format_time(v.limit_s)}; the plan meets it only in the analytic model"
+            for v in res.violations]

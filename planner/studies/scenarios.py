@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from planner.catalog.schemas import GPU, get_gpu, load_gpus
 from planner.errors import BadInput
 from planner.input.files import validate
-from planner.input.problem import GPUChoice, Problem
+from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
 
 
@@ -31,8 +31,8 @@ class OwnedCost:
 
 def owned_cost(buy: Buy, gpu: GPU) -> OwnedCost:
     """Purchase price spread evenly over the months, plus board power·PUE at the electricity price."""
-    amort = buy.price_rmb_per_node / (buy.months * HOURS_PER_MONTH) / gpu.node_cards
-    power = gpu.power_w * buy.pue / 1e3 * buy.electricity_rmb_per_kwh
+    amort = buy.price_per_node / (buy.months * HOURS_PER_MONTH) / gpu.node_cards
+    power = gpu.power_w * buy.pue / 1e3 * buy.electricity_per_kwh
     return OwnedCost(amort, power)
 
 
@@ -43,7 +43,8 @@ def apply(base: Problem, s: Scenario, source: str = "scenario") -> Problem:
         data[section] = {**data[section], **getattr(s, section).model_dump(exclude_none=True)}
     data["workload"] = _workload(data["workload"], s.workload)
     catalog = load_gpus()
-    data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source)
+    pricing = Pricing.model_validate(data["pricing"])
+    data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
     if s.buy is not None:
         data["gpus"] = _buy(data["gpus"], s.buy, catalog, source)
     if s.name:
@@ -76,7 +77,7 @@ def _index(gpus: list[dict], gpu_id: str, catalog: dict[str, GPU], where: str) -
     return keys.index(k)
 
 
-def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str) -> list[dict]:
+def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pricing: Pricing) -> list[dict]:
     """Replace, or remove → update → add; every name is checked against the list it edits."""
     if e.set is not None:
         return [g.model_dump() for g in e.set]
@@ -86,20 +87,31 @@ def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str) ->
     for gid, upd in e.update.items():
         where = f"{source}: gpus.update.{gid}"
         j = _index(out, gid, catalog, where)
-        out[j] = _updated(out[j], upd, catalog, where)
+        out[j] = _updated(out[j], upd, catalog, where, pricing)
     out += [g.model_dump() for g in e.add]
     return out
 
 
-def _updated(choice: dict, u: GPUUpdate, catalog: dict[str, GPU], where: str) -> dict:
-    """One GPU entry with the update's fields; a percentage applies to the base's effective price."""
+def _updated(choice: dict, u: GPUUpdate, catalog: dict[str, GPU], where: str, pricing: Pricing) -> dict:
+    """One GPU entry with the update's fields; a percentage applies to the base's effective price
+    (the catalog's RMB price converted to the problem's currency when the base sets none)."""
     new = {**choice, **u.model_dump(exclude_none=True, exclude={"price_change_percent"})}
     if u.price_change_percent is not None:
-        price = choice["price_rmb_per_gpu_hour"]
+        price = choice["price_per_gpu_hour"]
         if price is None:
-            price = _catalog_gpu(choice["id"], catalog, where).price_per_card_hour
-        new["price_rmb_per_gpu_hour"] = price * (1.0 + u.price_change_percent / 100.0)
+            price = _catalog_gpu(choice["id"], catalog, where).price_per_card_hour * _rate(pricing, where)
+        new["price_per_gpu_hour"] = price * (1.0 + u.price_change_percent / 100.0)
     return new
+
+
+def _rate(pricing: Pricing, where: str) -> float:
+    """Units of the problem's currency per RMB; BadInput when a catalog price needs one and none is given."""
+    rate = pricing.rate_per_rmb()
+    if rate is None:
+        raise BadInput(f"{where}.price_change_percent: the base prices in {pricing.currency} and this GPU's "
+                       f"price comes from the catalog, in RMB; give pricing.exchange_rate_per_rmb "
+                       f"({pricing.currency} per RMB) in the base or the scenario")
+    return rate
 
 
 def _catalog_gpu(gpu_id: str, catalog: dict[str, GPU], where: str) -> GPU:
@@ -115,7 +127,7 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str) -> list
     gpu = _catalog_gpu(b.gpu, catalog, where)
     cost = owned_cost(b, gpu).total
     keys = [_key(g["id"], catalog) for g in gpus]
-    entry = {"owned_nodes": b.nodes, "owned_cost_rmb_per_gpu_hour": cost}
+    entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
     if gpu.id in keys:
         j = keys.index(gpu.id)
         return [({**g, **entry} if i == j else g) for i, g in enumerate(gpus)]

@@ -25,7 +25,7 @@ from planner.studies.scenarios import OwnedCost, apply, owned_cost, without_buy
 
 ROLES = ("prefill", "decode", "colocated")
 BREAKEVEN_REL_TOL = 0.01        # stop bisecting when the bracket is 1 % of the base price …
-BREAKEVEN_ABS_TOL_RMB = 0.01    # … or one fen per card-hour, whichever is larger
+BREAKEVEN_ABS_TOL = 0.01    # … or 0.01 of the currency per card-hour, whichever is larger
 BREAKEVEN_MAX_FACTOR = 64.0     # search for the exit price up to 64× the base price
 POWER_STEP_W = 100e3            # sensitivity: 100 kW more power
 TPOT_STEP_S = 1e-3              # sensitivity: 1 ms more TPOT
@@ -49,7 +49,7 @@ class Outcome:
         return self.plan.cost_per_hour if self.plan else None
 
     def delta(self, base: Outcome) -> tuple[float, float] | None:
-        """Cost per hour against the base: (RMB/h, percent); None unless both have a plan."""
+        """Cost per hour against the base: (currency/h, percent); None unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None
         d = self.plan.cost_per_hour - base.plan.cost_per_hour
@@ -119,7 +119,7 @@ class RentOrBuy:
     gpu: str
     nodes: int
     nodes_used: int
-    purchase_rmb: float
+    purchase_rmb: float   # in the base problem's currency, as every *_rmb field of RentOrBuy (JSON keys kept)
     months: int
     owned: OwnedCost
     rent_monthly_rmb: float | None
@@ -145,7 +145,7 @@ def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver,
     buy_h = o.plan.cost_per_hour + (b.nodes - used) * amort_h
     cash_h = o.plan.cost_per_hour - used * amort_h
     rent_h = rented.cost_per_hour
-    rb = RentOrBuy(opt.id, b.nodes, used, b.nodes * b.price_rmb_per_node, b.months, oc,
+    rb = RentOrBuy(opt.id, b.nodes, used, b.nodes * b.price_per_node, b.months, oc,
                    None if rent_h is None else rent_h * HOURS_PER_MONTH,
                    buy_h * HOURS_PER_MONTH, cash_h * HOURS_PER_MONTH)
     return Outcome(o.name, o.source, o.problem, o.plan, o.status, o.reason, rb)
@@ -179,7 +179,7 @@ class BreakEven:
 
 def with_price(problem: Problem, gpu_id: str, price: float) -> Problem:
     """A copy of the problem with one GPU type's rental price set."""
-    gpus = [g.model_copy(update={"price_rmb_per_gpu_hour": price}) if g.id.lower() == gpu_id else g
+    gpus = [g.model_copy(update={"price_per_gpu_hour": price}) if g.id.lower() == gpu_id else g
             for g in problem.gpus]
     return problem.model_copy(update={"gpus": gpus})
 
@@ -197,7 +197,7 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
     g (everything else priced alike), optimality of each gives (p2 − p1)(u2 − u1) ≤ 0, so the
     cards of g never grow with its price and 'g is in the plan' flips once. Bracket: [0, p0]
     to find the entry price; [p0, 2^k·p0] (k ≤ 6) to find the exit price. Stops when the
-    bracket is narrower than max(rel_tol·p0, 0.01 RMB). Candidates do not depend on prices,
+    bracket is narrower than max(rel_tol·p0, 0.01 of the currency). Candidates do not depend on prices,
     so they are generated once and reused.
     """
     res = resolve(problem, source)
@@ -219,7 +219,7 @@ def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, g
         return solve_outcome(with_price(problem, gid, price), source, source, solver=solver,
                              candidates=cs).plan
 
-    tol = max(rel_tol * p0, BREAKEVEN_ABS_TOL_RMB)
+    tol = max(rel_tol * p0, BREAKEVEN_ABS_TOL)
     base_plan = at(p0)
     in_base = _uses(base_plan, gid)
     if in_base:
@@ -230,7 +230,7 @@ def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, g
         while _uses(plan_hi, gid):
             if hi >= BREAKEVEN_MAX_FACTOR * start:
                 return BreakEven(gid, p0, True, hi, None, plan_hi, None, solves,
-                                 f"still in the plan at {hi:.2f} RMB/GPU-h")
+                                 f"still in the plan at {hi:.2f} {problem.pricing.currency}/GPU-h")
             lo, plan_lo = hi, plan_hi
             hi *= 2
             plan_hi = at(hi)

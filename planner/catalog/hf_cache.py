@@ -1,0 +1,77 @@
+"""A model named by its Hugging Face id (`Qwen/Qwen2.5-72B-Instruct`) found in the local Hugging Face
+cache, never on the network: `models--ORG--NAME/snapshots/<revision>/config.json` under
+`$HF_HUB_CACHE`, `$HF_HOME/hub` or `~/.cache/huggingface/hub` (the hub library's own order).
+
+Also the weight precision a checkpoint declares in `quantization_config` (`weight_precision`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from planner.errors import BadInput
+
+HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def looks_like_hf_id(name: str) -> bool:
+    """'ORG/NAME' with no other slash and no .json suffix."""
+    return bool(HF_ID.fullmatch(name.strip())) and not name.strip().endswith(".json")
+
+
+def cache_dirs() -> list[Path]:
+    """Where the hub library keeps downloads, in its order of precedence (duplicates removed)."""
+    out = []
+    if os.environ.get("HF_HUB_CACHE"):
+        out.append(Path(os.environ["HF_HUB_CACHE"]))
+    if os.environ.get("HF_HOME"):
+        out.append(Path(os.environ["HF_HOME"]) / "hub")
+    out.append(Path.home() / ".cache" / "huggingface" / "hub")
+    return list(dict.fromkeys(p.expanduser() for p in out))
+
+
+def cached_config(hf_id: str) -> Path:
+    """The cached config.json of `hf_id` (the revision refs/main names, else the newest snapshot);
+    BadInput naming every path looked at and how to give a config.json instead."""
+    org, name = hf_id.strip().split("/")
+    looked = []
+    for root in cache_dirs():
+        repo = root / f"models--{org}--{name}"
+        looked.append(str(repo / "snapshots" / "*" / "config.json"))
+        ref = repo / "refs" / "main"
+        if ref.is_file():
+            p = repo / "snapshots" / ref.read_text(encoding="utf-8").strip() / "config.json"
+            if p.is_file():
+                return p
+        found = sorted(repo.glob("snapshots/*/config.json"), key=lambda p: p.stat().st_mtime)
+        if found:
+            return found[-1]
+    raise BadInput(f"unknown model {hf_id!r}: not a catalog id or alias (plan catalog models), and no "
+                   f"config.json in the local Hugging Face cache (looked at {'; '.join(looked)}; "
+                   f"planner never downloads). Fetch it with `huggingface-cli download {hf_id} config.json` "
+                   f"and use the same id, or give its path: model: path/to/config.json")
+
+
+def weight_precision(config: dict[str, Any]) -> tuple[str | None, str]:
+    """(precision, note) of the weights `quantization_config` declares; (None, '') when it declares
+    none. fp8 → fp8; mxfp4/nvfp4 → fp4; 4-bit integer (AWQ, GPTQ, bitsandbytes) → fp4 with a note,
+    as the same 4 bits per weight; 8-bit integer → int8."""
+    q = config.get("quantization_config")
+    if not isinstance(q, dict) or not q:
+        return None, ""
+    text = str(q).lower()
+    method = str(q.get("quant_method", "")).lower()
+    bits = q.get("bits", q.get("w_bit", q.get("weight_bits")))
+    if "fp4" in method or "nvfp4" in text or "mxfp4" in text:
+        return "fp4", ""
+    if "fp8" in text or "float8" in text or "e4m3" in text:
+        return "fp8", ""
+    if bits == 4 or q.get("load_in_4bit"):
+        return "fp4", (f"int4 weights ({method or 'quantized'}) modelled as 4-bit weights: fp4 bytes, and FP4 "
+                       f"compute where the card has it (int4 kernels run W4A16, so Blackwell compute is optimistic)")
+    if bits == 8 or q.get("load_in_8bit"):
+        return "int8", ""
+    return None, f"quantization_config {method or '?'} not recognised; weights taken at the checkpoint dtype"

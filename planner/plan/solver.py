@@ -1,0 +1,118 @@
+"""Running a MILP solver on a built model: HiGHS (default) or CBC through PuLP, with the outcome
+normalised once into `SolverStatus` and carried in a `SolverReport` (no raw PuLP codes elsewhere).
+
+Kept apart from `milp` (which builds the model) so building and solving stay separate steps;
+`milp` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import pulp
+
+
+class SolverStatus(str, enum.Enum):
+    """Solver outcome, normalised once from PuLP/HiGHS codes."""
+
+    optimal = "optimal"
+    feasible_time_limit = "feasible_time_limit"
+    infeasible = "infeasible"
+    unbounded = "unbounded"
+    no_solution_time_limit = "no_solution_time_limit"
+    error = "error"
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    name: str
+    status: SolverStatus
+    seconds: float
+    gap: float | None
+    objective: float | None
+    variables: int
+    constraints: int
+
+
+@contextlib.contextmanager
+def quiet_stdout(enabled: bool):
+    """Send file descriptor 1 to /dev/null (highspy prints its banner there from C++)."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _solver(name: str, time_limit: float, gap: float, verbose: bool):
+    if name == "highs":
+        return pulp.HiGHS(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
+    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
+
+
+def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
+          verbose: bool = False) -> SolverReport:
+    """Run HiGHS (default) or CBC on `m` (a built milp.Model: its `prob` and `cost`); normalise the
+    outcome into a SolverReport."""
+    t0 = time.perf_counter()
+    with quiet_stdout(not verbose):
+        try:
+            m.prob.solve(_solver(name, time_limit, gap, verbose))
+        except pulp.PulpSolverError:
+            return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
+                                len(m.prob.variables()), m.prob.numConstraints())
+    seconds = time.perf_counter() - t0
+    status, gap_value = _normalise(m, name)
+    found = status in (SolverStatus.optimal, SolverStatus.feasible_time_limit)
+    obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
+    return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
+                        m.prob.numConstraints())
+
+
+def _normalise(m, name: str) -> tuple[SolverStatus, float | None]:
+    """Map PuLP's (status, sol_status) and HiGHS's model status onto SolverStatus, with the gap."""
+    st, sol = m.prob.status, m.prob.sol_status
+    if name == "highs" and getattr(m.prob, "solverModel", None) is not None:
+        import highspy
+        h = m.prob.solverModel
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        if ms == highspy.HighsModelStatus.kOptimal:
+            return SolverStatus.optimal, gap
+        if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return SolverStatus.infeasible, None
+        if ms == highspy.HighsModelStatus.kUnbounded:
+            return SolverStatus.unbounded, None
+        if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
+                  highspy.HighsModelStatus.kInterrupt):
+            has = sol in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal) and \
+                st == pulp.LpStatusOptimal
+            return (SolverStatus.feasible_time_limit if has else SolverStatus.no_solution_time_limit), gap
+        return SolverStatus.error, None
+    if st == pulp.LpStatusOptimal and sol == pulp.LpSolutionOptimal:
+        return SolverStatus.optimal, None
+    if st == pulp.LpStatusOptimal and sol == pulp.LpSolutionIntegerFeasible:
+        return SolverStatus.feasible_time_limit, None
+    if st == pulp.LpStatusInfeasible:
+        return SolverStatus.infeasible, None
+    if st == pulp.LpStatusUnbounded:
+        return SolverStatus.unbounded, None
+    if st == pulp.LpStatusNotSolved:
+        return SolverStatus.no_solution_time_limit, None
+    return SolverStatus.error, None

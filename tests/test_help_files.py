@@ -1,0 +1,145 @@
+"""Help to write files: `plan --version`, `plan schema` (every shipped file validates against it),
+`plan init` (its file solves as written).
+
+The schema check uses the `jsonschema` package when installed (the test extra) and otherwise a
+minimal validator of the keywords pydantic emits (type, properties, required,
+additionalProperties, items, anyOf, enum, const, $ref and numeric bounds), which is enough to
+catch an unknown key, a missing key or a wrong type.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from cli import main
+from planner.input.json_schema import json_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((ROOT / "problems").glob("*.yaml")) + sorted((ROOT / "problems" / "whatif").glob("*.yaml"))
+TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def errors(value, schema: dict, root: dict, where: str = "") -> list[str]:
+    """Why `value` fails `schema` (empty when it validates): a minimal JSON Schema validator."""
+    if "$ref" in schema:
+        return errors(value, root["$defs"][schema["$ref"].split("/")[-1]], root, where)
+    if "anyOf" in schema:
+        if all(errors(value, s, root, where) for s in schema["anyOf"]):
+            return [f"{where}: {value!r} matches no alternative"]
+    t = schema.get("type")
+    if t in ("number", "integer"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            t == "number" or float(value).is_integer())
+        if not ok:
+            return [f"{where}: {value!r} is not a {t}"]
+        bad = [k for k, f in (("minimum", lambda b: value < b), ("maximum", lambda b: value > b),
+                              ("exclusiveMinimum", lambda b: value <= b),
+                              ("exclusiveMaximum", lambda b: value >= b)) if k in schema and f(schema[k])]
+        return [f"{where}: {value!r} breaks {k}" for k in bad]
+    if t and not isinstance(value, TYPES[t]):
+        return [f"{where}: {value!r} is not a {t}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} not in {schema['enum']}"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{where}: {value!r} is not {schema['const']!r}"]
+    out = []
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out += [f"{where}.{k}: required" for k in schema.get("required", []) if k not in value]
+        for k, v in value.items():
+            if k in props:
+                out += errors(v, props[k], root, f"{where}.{k}")
+            elif schema.get("additionalProperties") is False:
+                out.append(f"{where}.{k}: unknown key")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                out += errors(v, schema["additionalProperties"], root, f"{where}.{k}")
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            out += errors(v, schema["items"], root, f"{where}[{i}]")
+    return out
+
+
+def check(data, schema) -> list[str]:
+    try:
+        import jsonschema
+    except ImportError:
+        return errors(data, schema, schema)
+    return [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(data)]
+
+
+def kind_of(path: Path, data) -> str:
+    if path.parent.name == "whatif":
+        return "scenario"
+    return "fleet" if "classes" in data else "problem"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[str(p.relative_to(ROOT)) for p in SHIPPED])
+def test_every_shipped_file_validates_against_its_schema(path):
+    data = yaml.safe_load(path.read_text()) or {}
+    assert check(data, json_schema(kind_of(path, data))) == []
+
+
+@pytest.mark.parametrize("data, kind, why", [
+    ({"model": "m", "workload": {"qps": 1, "input_tokens": 1, "output_tokens": 1},
+      "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"], "colour": "red"}, "problem", "colour"),
+    ({"model": "m", "workload": {"qps": 1, "input_tokens": 1, "output_tokens": 1},
+      "slo": {"ttft": "2s", "tpot": -1}, "gpus": ["h100"]}, "problem", "tpot"),
+    ({"gpus": {"update": {"h20": {"price_change_percent": "cheap"}}}}, "scenario", "price_change_percent"),
+])
+def test_schema_refuses_what_plan_refuses(data, kind, why):
+    assert any(why in e or "colour" in e or "-1" in e or "cheap" in e for e in check(data, json_schema(kind)))
+
+
+def test_deprecated_keys_are_in_the_schema_marked():
+    gpu = json_schema("problem")["$defs"]["GPUChoice"]["anyOf"][1]["properties"]
+    assert gpu["price_rmb_per_gpu_hour"]["deprecated"] is True
+    assert gpu["price_rmb_per_gpu_hour"]["anyOf"] == gpu["price_per_gpu_hour"]["anyOf"]
+
+
+def test_cli_schema_writes_json(tmp_path):
+    out = tmp_path / "fleet.schema.json"
+    r = CliRunner().invoke(main, ["schema", "--kind", "fleet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())
+    assert s["title"] == "planner fleet file" and "classes" in s["required"]
+
+
+def test_version():
+    r = CliRunner().invoke(main, ["--version"])
+    assert r.exit_code == 0 and r.stdout.startswith("plan ") and r.stdout.strip() != "plan"
+
+
+def test_init_then_solve(tmp_path):
+    out = tmp_path / "chat.yaml"
+    r = CliRunner().invoke(main, ["init", "--model", "llama-3.1-70b", "--qps", "4", "--ttft", "1s",
+                                  "--gpus", "h100,h200", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "model: llama-3.1-70b" in text and "ttft: 1s" in text and "tpot: 50ms" in text   # flag, flag, default
+    r = CliRunner().invoke(main, ["solve", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Plan for chat: llama-3.1-70b")
+
+
+def test_init_asks_at_a_terminal(monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "stdin_is_terminal", lambda: True)
+    answers = "\n".join(["qwen3-32b", "3", "2000", "", "", "40ms", "h200"]) + "\n"
+    r = CliRunner().invoke(main, ["init"], input=answers)
+    assert r.exit_code == 0, r.output
+    data = yaml.safe_load(r.stdout)
+    assert (data["model"], data["workload"], data["slo"]["tpot"], data["gpus"]) == (
+        "qwen3-32b", {"qps": 3, "input_tokens": 2000, "output_tokens": 200, "prefix_cache_hit_percent": 0},
+        "40ms", ["h200"])
+
+
+def test_init_checks_values_before_writing(tmp_path):
+    out = tmp_path / "x.yaml"
+    r = CliRunner().invoke(main, ["init", "--tpot", "fast", "--out", str(out)])
+    assert r.exit_code == 2 and "plan init: slo.tpot: cannot read 'fast'" in r.stderr
+    assert not out.exists()

@@ -1,0 +1,89 @@
+"""Models by Hugging Face id: catalog aliases first, then the local Hugging Face cache (a fake one
+here, in tmp_path, named by $HF_HUB_CACHE or $HF_HOME), never the network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planner.catalog.schemas import get_model, load_models
+from planner.errors import BadInput
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = yaml.safe_load((ROOT / "catalogs" / "models.yaml").read_text())["models"]
+LLAMA_8B = next(m for m in CATALOG if m["id"] == "llama-3.1-8b")["config"]
+
+
+def fake_cache(root: Path, hf_id: str, config: dict, revision: str = "0123abc", main: bool = True) -> Path:
+    org, name = hf_id.split("/")
+    repo = root / f"models--{org}--{name}"
+    snap = repo / "snapshots" / revision
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps(config))
+    if main:
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(revision)
+    return snap / "config.json"
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    return tmp_path / "hub"
+
+
+def test_every_catalog_entry_answers_to_its_hf_id():
+    models = load_models()
+    for m in CATALOG:
+        assert models[m["hf_repo"].lower()].id == m["id"]
+    assert get_model("meta-llama/Llama-3.1-70B-Instruct").id == "llama-3.1-70b"
+
+
+def test_found_in_the_cache_with_its_precision(hub):
+    fake_cache(hub, "Acme/Tiny-8B-AWQ", {**LLAMA_8B, "torch_dtype": "float16",
+                                         "quantization_config": {"quant_method": "awq", "bits": 4}})
+    m = get_model("Acme/Tiny-8B-AWQ")
+    assert (m.id, m.weight_dtype) == ("Acme/Tiny-8B-AWQ", "fp4")
+    assert "int4 weights (awq) modelled as 4-bit weights" in m.source
+    assert m.arch.params_total == load_models()["llama-3.1-8b"].arch.params_total
+
+
+@pytest.mark.parametrize("quant, dtype", [
+    ({"quant_method": "fp8", "fmt": "e4m3"}, "fp8"), ({"quant_method": "mxfp4"}, "fp4"),
+    ({"quant_method": "gptq", "bits": 8}, "int8"), (None, "bf16"),
+])
+def test_quantization_config_sets_the_weight_precision(hub, quant, dtype):
+    cfg = {**LLAMA_8B, **({"quantization_config": quant} if quant else {})}
+    fake_cache(hub, "Acme/Q", cfg)
+    assert get_model("Acme/Q").weight_dtype == dtype
+
+
+def test_hf_home_and_newest_snapshot_without_refs(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    fake_cache(tmp_path / "home" / "hub", "Acme/Dense", LLAMA_8B, main=False)
+    assert get_model("Acme/Dense").arch.layers == LLAMA_8B["num_hidden_layers"]
+
+
+def test_absent_names_the_paths_and_the_way_out(hub, tmp_path):
+    with pytest.raises(BadInput) as e:
+        get_model("Qwen/Qwen2.5-72B-Instruct")
+    msg = str(e.value)
+    for where in (hub, tmp_path / "home" / "hub", tmp_path / "user" / ".cache" / "huggingface" / "hub"):
+        assert f"{where}/models--Qwen--Qwen2.5-72B-Instruct/snapshots/*/config.json" in msg
+    assert "planner never downloads" in msg and "model: path/to/config.json" in msg
+
+
+def test_a_problem_names_the_model_by_hf_id(hub):
+    from planner.input.problem import Problem
+    from planner.plan.solve import solve
+    fake_cache(hub, "Acme/Chat-8B", LLAMA_8B)
+    p = Problem.model_validate({"model": "Acme/Chat-8B", "gpus": ["h100"],
+                                "workload": {"qps": 2, "input_tokens": 500, "output_tokens": 100},
+                                "slo": {"ttft": "2s", "tpot": "50ms"}})
+    assert solve(p, "p").verification.passed
