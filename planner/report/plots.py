@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from planner.input.files import atomic_write
 from planner.input.units import format_time
+from planner.report import html_assets
 from planner.report.json import sweep_json, to_json
 from planner.studies.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
 
@@ -223,7 +224,8 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
     series = [s for s in panel_series(sweep, axis) if s.points]
     xs = [p[0] for s in series for p in s.points] or [0.0, 1.0]
     ys = [p[1] for s in series for p in s.points] or [0.0, 1.0]
-    xt, yt = nice_ticks(min(xs), max(xs)), nice_ticks(0.0, max(ys))
+    top, clipped = y_ceiling(series)
+    xt, yt = nice_ticks(min(xs), max(xs)), nice_ticks(0.0, top or max(ys))
     x0, x1, y0, y1 = xt[0], xt[-1], yt[0], yt[-1]
     pw, ph = SVG_W - MARGIN["l"] - MARGIN["r"], SVG_H - MARGIN["t"] - MARGIN["b"]
 
@@ -234,7 +236,7 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
         return MARGIN["t"] + ph - (y - y0) / (y1 - y0) * ph
 
     e = html.escape
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
+    out = [f'<svg class="panel" xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
            f'viewBox="0 0 {SVG_W} {SVG_H}" font-family="sans-serif" font-size="12">',
            f'<text x="{SVG_W/2}" y="20" text-anchor="middle" font-size="14">{e(_title(sweep, axis))}</text>']
     for t in xt:
@@ -244,6 +246,18 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
         out.append(f'<line x1="{MARGIN["l"]}" x2="{MARGIN["l"]+pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
                    f'<text x="{MARGIN["l"]-6}" y="{sy(t)+4:.1f}" text-anchor="end">{t:g}</text>')
     out.append(f'<rect x="{MARGIN["l"]}" y="{MARGIN["t"]}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+    clip = f"plot-{axis}"
+    out.append(f'<clipPath id="{clip}"><rect x="{MARGIN["l"]}" y="{MARGIN["t"]}" width="{pw}" height="{ph}"/>'
+               f'</clipPath>')
+    if clipped:
+        out.append(f'<text x="{MARGIN["l"]+pw-6}" y="{MARGIN["t"]+14}" text-anchor="end" fill="#555">clipped above '
+                   f'{top:.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')
+    tx = target_x(sweep, axis)
+    if tx is not None and x0 <= tx <= x1:
+        out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
+                   f'y2="{MARGIN["t"]+ph}" stroke="#555" stroke-dasharray="5,4"/>'
+                   f'<text x="{sx(tx)+4:.1f}" y="{MARGIN["t"]+ph-6}" fill="#555">the problem\'s target '
+                   f'({e(_fmt_axis(axis, dict(sweep.target)[axis]))})</text>')
     out.append(f'<text x="{MARGIN["l"]+pw/2}" y="{SVG_H-10}" text-anchor="middle">{e(X_LABEL[axis])}</text>')
     out.append(f'<text transform="translate(16,{MARGIN["t"]+ph/2}) rotate(-90)" text-anchor="middle">'
                f'{e(sweep.currency)} per million output tokens</text>')
@@ -251,8 +265,8 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
         c = _colour(sweep, s.curve)
         width = 3 if s.curve == ALL else 1.5
         pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in s.points)
-        out.append(f'<g class="curve" data-curve="{e(s.curve)}"><polyline points="{pts}" fill="none" '
-                   f'stroke="{c}" stroke-width="{width}"/>')
+        out.append(f'<g class="curve" data-curve="{e(s.curve)}" clip-path="url(#{clip})"><polyline points="{pts}" '
+                   f'fill="none" stroke="{c}" stroke-width="{width}"/>')
         for x, y, r in s.points:
             tip = e(_tooltip(r, sweep.currency))
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{5 if s.curve == ALL else 4}" fill="{c}" '
@@ -262,27 +276,30 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
                        f'font-weight="bold">{letter}</text>')
         out.append("</g>")
         ly = MARGIN["t"] + 14 + 16 * k
-        out.append(f'<line x1="{MARGIN["l"]+10}" x2="{MARGIN["l"]+30}" y1="{ly-4}" y2="{ly-4}" stroke="{c}" '
-                   f'stroke-width="{width}"/><text x="{MARGIN["l"]+36}" y="{ly}">{e(_label(s.curve))}</text>')
+        out.append(f'<g class="legend" data-curve="{e(s.curve)}" style="cursor:pointer">'
+                   f'<rect x="{MARGIN["l"]+6}" y="{ly-12}" width="170" height="15" fill="#fff" opacity="0.01"/>'
+                   f'<line x1="{MARGIN["l"]+10}" x2="{MARGIN["l"]+30}" y1="{ly-4}" y2="{ly-4}" stroke="{c}" '
+                   f'stroke-width="{width}"/><text x="{MARGIN["l"]+36}" y="{ly}">{e(_label(s.curve))}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
 
 
-_TOOLTIP_JS = """
-const tip = document.getElementById('tip');
-document.querySelectorAll('circle[data-tip]').forEach(c => {
-  c.addEventListener('mousemove', ev => {
-    tip.textContent = c.dataset.tip; tip.style.display = 'block';
-    tip.style.left = (ev.pageX + 14) + 'px'; tip.style.top = (ev.pageY + 14) + 'px'; });
-  c.addEventListener('mouseleave', () => { tip.style.display = 'none'; });
-});
-"""
 
-_CSS = """body{font-family:sans-serif;margin:1.5em;color:#222}
-#tip{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;
-padding:6px 8px;font-size:12px;box-shadow:2px 2px 6px rgba(0,0,0,.2);pointer-events:none}
-table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-td.l{text-align:left}tr.front td{font-weight:bold}circle{cursor:pointer}"""
+
+
+def _key(sweep: Sweep) -> str:
+    """The optimum's plan changes, lettered as on the charts: what each achieves, its price, its
+    GPU types per role (the key the PNG prints under the chart)."""
+    e = html.escape
+    axes = panel_axes(sweep)
+    changes = panel_series(sweep, axes[0])[0].changes if axes else ()
+    if not changes:
+        return ""
+    swept = [a.name for a in sweep.axes]
+    items = "".join(f"<li><b>{letter}</b> {e(_achieved(r, swept))}: {r.cost_per_million_output_tokens:.3f} "
+                    f"{e(sweep.currency)}/M output tokens; {e(r.fleet)}</li>" for letter, _, _, r in changes)
+    return (f"<h2>Key: where the optimum's plan changes</h2><ul class=\"key\">{items}</ul>"
+            "<p>P prefill, D decode, C colocated (aggregated); GPU types per role.</p>")
 
 
 def render_html(sweep: Sweep) -> str:
@@ -305,19 +322,21 @@ def render_html(sweep: Sweep) -> str:
     data = to_json(sweep_json(sweep)).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(sweep.problem)}: price vs latency</title>
-<style>{_CSS}</style></head><body>
+<style>{html_assets.CSS}</style></head><body>
 <h1>{e(sweep.problem)}: {e(sweep.currency)} per million output tokens against latency</h1>
 <p>Each curve keeps its non-dominated verified plans; hover a point to see its plan
 (P prefill, D decode, C colocated; instances×cards GPU, parallelism, design batch).
-Letters mark where the optimum's plan changes.</p>
+Click a curve's legend entry to hide or show it; scroll to zoom, drag to pan, double-click to reset;
+click a column heading to sort the table. The dashed line is the problem's own target.</p>
 {panels}
 <div id="tip"></div>
+{_key(sweep)}
 <h2>Every point</h2>
 <table><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>
 <tbody>
 {chr(10).join(body)}
 </tbody></table>
 <script type="application/json" id="frontier-data">{data}</script>
-<script>{_TOOLTIP_JS}</script>
+<script>{html_assets.SCRIPT}</script>
 </body></html>
 """
