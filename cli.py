@@ -313,8 +313,8 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
 @click.option("--tpot", help="TPOT limits: LOW:HIGH (with --points) or a list 20ms,50ms")
 @click.option("--ttft", help="TTFT limits: LOW:HIGH or a list 0.5s,2s")
 @click.option("--qps", help="request rates: LOW:HIGH or a list 100,200")
-@click.option("--points", type=click.IntRange(1, MAX_POINTS), default=20, show_default=True,
-              help=f"values per LOW:HIGH range (at most {MAX_POINTS:,})")
+@click.option("--points", type=click.IntRange(1, MAX_POINTS), default=None,
+              help=f"values per LOW:HIGH range (at most {MAX_POINTS:,}) [20; 8 without an axis]")
 @click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
@@ -324,14 +324,20 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
 @click.option("--no-per-gpu", is_flag=True, help="only the mixed-fleet optimum, not each GPU type alone")
 def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir: str, workers,
               dask, force: bool, no_per_gpu: bool) -> None:
-    """Frontier of price against latency: solve at each limit, keep the non-dominated plans."""
+    """Frontier of price against latency: solve at each limit, keep the non-dominated plans.
+    Without an axis, the TPOT limit from half to twice the problem's own, 8 points."""
     from planner.errors import Interrupted
     from planner.input.files import check_out_dir
     from planner.input.load import load_problem
     from planner.report.sweep import render_table, write_outputs
-    from planner.studies.sweep import parse_axis, run_sweep
-    axes = [parse_axis(n, t, points, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
+    from planner.studies.sweep import around_limit, parse_axis, run_sweep
     p = load_problem(problem)
+    axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
+    if not axes:
+        axes = [around_limit(p, "tpot", points or 8, spacing)]
+        lo, hi = axes[0].values[0], axes[0].values[-1]
+        click.echo(f"sweep: no axis given; TPOT from {lo * 1e3:.1f} to {hi * 1e3:.1f} ms "
+                   f"around the problem's {p.slo.tpot * 1e3:g} ms", err=True)
     n = 1
     for a in axes:
         n *= len(a.values)

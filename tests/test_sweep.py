@@ -216,3 +216,18 @@ def test_chart_marks_the_target_clips_far_curves_and_labels_achieved_values(swee
     r = next(r for r in sweep.curve(ALL) if r.solved)
     text = _achieved(r, ["tpot"])
     assert text.startswith("TPOT ") and "(limit " in text and f"{r.tpot_s * 1e3:.1f} ms" in text
+
+
+def test_sweep_without_an_axis_goes_around_the_problems_own_limit(tmp_path):
+    """No --tpot/--ttft/--qps: the TPOT limit from half to twice the problem's (50 ms → 25…100 ms),
+    8 points by default, said on stderr; the problem's own limit sits inside the range."""
+    from planner.studies.sweep import around_limit
+    p = load_problem(PROBLEM)
+    ax = around_limit(p, "tpot", 8)
+    assert ax.values[0] == pytest.approx(0.025) and ax.values[-1] == pytest.approx(0.100) and len(ax.values) == 8
+    assert around_limit(p, "qps", 1).values == (200.0,)
+    r = CliRunner().invoke(main, ["sweep", PROBLEM, "--points", "2", "--no-per-gpu", "--workers", "1",
+                                  "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    assert "no axis given; TPOT from 25.0 to 100.0 ms around the problem's 50 ms" in r.stderr
+    assert (tmp_path / "s" / "frontier.csv").read_text().count("\nall,") == 2

@@ -92,6 +92,13 @@ def _spaced(lo: float, hi: float, n: int, spacing: str) -> list[float]:
     return vals
 
 
+def around_limit(problem: Problem, name: str, points: int, spacing: str = "log") -> Axis:
+    """The axis a sweep uses when none is given: the problem's own limit (or QPS) from half to
+    twice its value, so its plan sits in the middle of the frontier."""
+    v = {"tpot": problem.slo.tpot, "ttft": problem.slo.ttft, "qps": problem.workload.qps}[name]
+    return Axis(name, tuple(_spaced(v / 2.0, v * 2.0, points, spacing)) if points > 1 else (v,))
+
+
 def grid(axes: Sequence[Axis]) -> list[dict[str, float]]:
     """Every combination of axis values, first axis slowest."""
     return [dict(zip((a.name for a in axes), combo)) for combo in
