@@ -79,8 +79,8 @@ def test_buy_becomes_owned_nodes_at_amortised_cost(base):
     = 0.546 RMB/card-h; total 11.638."""
     b = Buy(gpu="h200", nodes=8, price_per_node=2.3e6, months=36, electricity_per_kwh=0.6, pue=1.3)
     oc = owned_cost(b, get_gpu("h200"))
-    assert oc.amortisation_rmb_per_gpu_hour == pytest.approx(11.0918, abs=1e-4)
-    assert oc.power_rmb_per_gpu_hour == pytest.approx(0.546)
+    assert oc.amortisation_per_gpu_hour == pytest.approx(11.0918, abs=1e-4)
+    assert oc.power_per_gpu_hour == pytest.approx(0.546)
     p = apply(base, Scenario(buy=b))
     h200 = next(g for g in p.gpus if g.id == "h200")
     assert (h200.owned_nodes, h200.owned_cost_per_gpu_hour) == (8, pytest.approx(11.6378, abs=1e-4))

@@ -27,11 +27,11 @@ def pools_line(plan: Plan) -> str:
 # ------------------------------------------------------------------------------------ JSON
 def rent_or_buy_dict(r: RentOrBuy) -> dict:
     return {"gpu": r.gpu, "nodes": r.nodes, "nodes_used": r.nodes_used,
-            "purchase_rmb": r.purchase_rmb, "months": r.months,
-            "amortisation_rmb_per_gpu_hour": r.owned.amortisation_rmb_per_gpu_hour,
-            "power_rmb_per_gpu_hour": r.owned.power_rmb_per_gpu_hour,
-            "rent_monthly_rmb": r.rent_monthly_rmb, "buy_monthly_rmb": r.buy_monthly_rmb,
-            "buy_cash_monthly_rmb": r.cash_monthly_rmb, "payback_months": r.payback_months}
+            "purchase": r.purchase, "months": r.months,
+            "amortisation_per_gpu_hour": r.owned.amortisation_per_gpu_hour,
+            "power_per_gpu_hour": r.owned.power_per_gpu_hour,
+            "rent_monthly": r.rent_monthly, "buy_monthly": r.buy_monthly,
+            "buy_cash_monthly": r.cash_monthly, "payback_months": r.payback_months}
 
 
 def outcome_dict(o: Outcome, base: Outcome) -> dict:
@@ -59,9 +59,9 @@ def breakeven_dict(b: BreakEven) -> dict:
     def brief(p: Plan | None) -> dict | None:
         return None if p is None else {"cost_per_hour": p.cost_per_hour, "pools": pools_line(p),
                                        "nodes": plan_json(p)["totals"]["nodes"]}
-    return {"gpu": b.gpu, "base_price_rmb_per_gpu_hour": b.base_price, "in_base_plan": b.in_base,
+    return {"gpu": b.gpu, "base_price_per_gpu_hour": b.base_price, "in_base_plan": b.in_base,
             "direction": "leaves above" if b.in_base else "enters below",
-            "break_even_rmb_per_gpu_hour": b.price, "price_in": b.price_in, "price_out": b.price_out,
+            "break_even_per_gpu_hour": b.price, "price_in": b.price_in, "price_out": b.price_out,
             "plan_in": brief(b.plan_in), "plan_out": brief(b.plan_out), "solves": b.solves,
             "note": b.note or None}
 
@@ -96,10 +96,10 @@ def render_table(w: WhatIf) -> str:
                  [_scenario_row(o, w.base) for o in w.outcomes], "llrrrrll")]
     rb = [(o.name, o.rent_or_buy) for o in w.outcomes if o.rent_or_buy]
     if rb:
-        out += ["", f"Rent or buy (per month of {HOURS_PER_MONTH} h):",
+        out += ["", f"Rent or buy ({cur} per month of {HOURS_PER_MONTH} h):",
                 table(["scenario", "bought", "used", "rent/month", "buy/month", "cash/month", "payback"],
-                      [[n, f"{r.nodes}×{r.gpu}", str(r.nodes_used), _money(r.rent_monthly_rmb),
-                        _money(r.buy_monthly_rmb), _money(r.cash_monthly_rmb), _payback(r)]
+                      [[n, f"{r.nodes}×{r.gpu}", str(r.nodes_used), _money(r.rent_monthly),
+                        _money(r.buy_monthly), _money(r.cash_monthly), _payback(r)]
                        for n, r in rb], "llrrrrr")]
     if w.breakevens is not None:
         out += ["", f"Break-even rental prices ({cur}/GPU-h; bisection on re-solves):",
@@ -127,7 +127,7 @@ def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
 
 
 def _payback(r: RentOrBuy) -> str:
-    if r.rent_monthly_rmb is None:
+    if r.rent_monthly is None:
         return "n/a (renting alone is infeasible)"
     return "never" if r.payback_months is None else f"{r.payback_months:.1f} months"
 

@@ -21,12 +21,12 @@ from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Sce
 class OwnedCost:
     """What one owned card costs per hour, split into amortisation and electricity."""
 
-    amortisation_rmb_per_gpu_hour: float
-    power_rmb_per_gpu_hour: float
+    amortisation_per_gpu_hour: float
+    power_per_gpu_hour: float
 
     @property
     def total(self) -> float:
-        return self.amortisation_rmb_per_gpu_hour + self.power_rmb_per_gpu_hour
+        return self.amortisation_per_gpu_hour + self.power_per_gpu_hour
 
 
 def owned_cost(buy: Buy, gpu: GPU) -> OwnedCost:

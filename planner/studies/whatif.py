@@ -119,18 +119,18 @@ class RentOrBuy:
     gpu: str
     nodes: int
     nodes_used: int
-    purchase_rmb: float   # in the base problem's currency, as every *_rmb field of RentOrBuy (JSON keys kept)
+    purchase: float   # in the base problem's currency, as every amount of RentOrBuy
     months: int
     owned: OwnedCost
-    rent_monthly_rmb: float | None
-    buy_monthly_rmb: float
-    cash_monthly_rmb: float
+    rent_monthly: float | None
+    buy_monthly: float
+    cash_monthly: float
 
     @property
     def payback_months(self) -> float | None:
-        if self.rent_monthly_rmb is None or self.rent_monthly_rmb <= self.cash_monthly_rmb:
+        if self.rent_monthly is None or self.rent_monthly <= self.cash_monthly:
             return None
-        return self.purchase_rmb / (self.rent_monthly_rmb - self.cash_monthly_rmb)
+        return self.purchase / (self.rent_monthly - self.cash_monthly)
 
 
 def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver, time_limit) -> Outcome:
@@ -141,7 +141,7 @@ def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver,
     opt = next(x for x in o.plan.resolved.gpus if x.id == get_gpu(b.gpu).id)
     oc = owned_cost(b, opt.gpu)
     used = o.plan.nodes.get(opt.id, (0, 0))[1]
-    amort_h = oc.amortisation_rmb_per_gpu_hour * opt.gpu.node_cards
+    amort_h = oc.amortisation_per_gpu_hour * opt.gpu.node_cards
     buy_h = o.plan.cost_per_hour + (b.nodes - used) * amort_h
     cash_h = o.plan.cost_per_hour - used * amort_h
     rent_h = rented.cost_per_hour
