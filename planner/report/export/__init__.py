@@ -1,0 +1,163 @@
+"""`export`: a plan file's JSON → deployable engine commands, manifests, router weights, a load test.
+
+Targets: `vllm`, `sglang`, `trtllm` (launch scripts per pool + router configuration), `k8s`
+(Deployments/StatefulSets and Services, engine `vllm` unless told), `dynamo` (a
+DynamoGraphDeployment). Every target also writes `loadtest.sh` (the plan's own operating point),
+`router.json` and `README.txt` (what each file is, what the planner assumed). Files are written
+into a temporary directory next to `out_dir` and moved in place at the end: nothing is left
+half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.catalog.schemas import GPU
+from planner.errors import BadInput
+from planner.report.export.engines import ENGINES, KV_TRANSFER, PoolLaunch, dns_name, launch, prefill_tokens
+from planner.report.export.loadtest import loadtest_files
+from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
+from planner.report.export.planread import ExportPlan, read_plan
+from planner.report.export.readme import readme
+
+TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
+DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",
+                 "trtllm": "nvcr.io/nvidia/tensorrt-llm/release:1.1.0",
+                 "dynamo": "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0"}
+
+
+def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[PoolLaunch]:
+    """Every pool's launch on `engine` (model path: the plan's model source unless given)."""
+    out = []
+    for n, (si, i) in enumerate(plan.order):
+        svc = plan.services[si]
+        pool = svc.plan.pools[i]
+        name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
+        mp = model_path or svc.plan.model_source or svc.plan.model
+        out.append(launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i))
+    return out
+
+
+def render(plan_data: Any, target: str, image: str | None = None, model_path: str | None = None,
+           source: str = "plan", engine: str | None = None, gpus: dict[str, GPU] | None = None) -> dict[str, str]:
+    """The files of an export, by relative name (nothing written)."""
+    if target not in TARGETS:
+        raise BadInput(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
+    plan = read_plan(plan_data, source, gpus)
+    eng = engine or (target if target in ENGINES else "vllm")
+    if eng not in ENGINES or (target in ("dynamo", "k8s") and eng == "trtllm"):
+        # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
+        raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
+    pls = launches(plan, eng, model_path)
+    img = image or DEFAULT_IMAGE["dynamo" if target == "dynamo" else eng]
+    files: dict[str, str] = {}
+    for pl in pls:
+        files.update(pl.files)
+    if target in ENGINES:
+        for pl in pls:
+            files[f"{pl.name}.sh"] = launch_script(pl)
+    elif target == "k8s":
+        docs = [o for pl in pls for o in k8s_objects(pl, img)]
+        files["k8s.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
+    else:
+        files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng), sort_keys=False)
+    files["router.json"] = json.dumps(router_config(pls, eng), indent=2, sort_keys=True) + "\n"
+    files.update(engine_router(pls, eng))
+    files.update(loadtest_files(plan, pls))
+    files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
+                                 {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
+                                                                        if s.key == pl.service)) for pl in pls})
+    return files
+
+
+def shell_join(argv: list[str]) -> str:
+    """argv as one shell line; `${VAR}` references stay expandable, everything else is quoted."""
+    import shlex
+    out = []
+    for a in argv:
+        q = shlex.quote(a)
+        out.append(q.replace("'${LEADER_ADDR}'", '"${LEADER_ADDR}"') if "${LEADER_ADDR}" in a else q)
+    return " ".join(out)
+
+
+def launch_script(pl: PoolLaunch) -> str:
+    p = pl.pool
+    lines = ["#!/bin/sh", f"# pool {p.name}: {p.role} on {pl.gpu.id}, {p.instances} instance(s) of "
+             f"{p.cards_per_instance} cards ({p.parallelism.tp}·{p.parallelism.pp}·{p.parallelism.dp} TP·PP·DP), "
+             f"design batch {p.design_batch}",
+             "# run on each instance's node(s); NODE_RANK selects the node's command"]
+    if pl.nodes > 1:
+        lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the instance's rank-0 node}\"")
+        lines.append("case \"${NODE_RANK:-0}\" in")
+        for r, argv in enumerate(pl.node_commands):
+            lines.append(f"  {r}) exec {shell_join(argv)} ;;")
+        lines.append("esac")
+    else:
+        lines.append(f"exec {shell_join(pl.node_commands[0])}")
+    return "\n".join(lines) + "\n"
+
+
+def engine_router(pls: list[PoolLaunch], engine: str) -> dict[str, str]:
+    """The engine's own disaggregation router, where it has one (SGLang router, trtllm-serve
+    disaggregated); router.json carries the weights either way."""
+    out: dict[str, str] = {}
+    for svc in dict.fromkeys(pl.service for pl in pls):
+        mine = [pl for pl in pls if pl.service == svc]
+        if not any(pl.pool.role == "prefill" for pl in mine):
+            continue
+        tag = dns_name(svc)
+        if engine == "sglang":
+            argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
+            for pl in mine:
+                for k in range(pl.pool.instances):
+                    url = f"http://{pl.name}-{k}:{pl.port}"
+                    argv += ["--prefill", url, "8998"] if pl.pool.role == "prefill" else ["--decode", url]
+            out[f"pd-router-{tag}.sh"] = "#!/bin/sh\nexec " + shell_join(argv) + "\n"
+        elif engine == "trtllm":
+            cfg = {"hostname": "0.0.0.0", "port": 8000, "backend": "pytorch"}
+            for role, key in (("prefill", "context_servers"), ("decode", "generation_servers")):
+                urls = [f"{pl.name}-{k}:{pl.port}" for pl in mine if pl.pool.role == role
+                        for k in range(pl.pool.instances)]
+                cfg[key] = {"num_instances": len(urls), "urls": urls}
+            out[f"disagg-{tag}.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
+    return out
+
+
+def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,
+           source: str = "plan", engine: str | None = None, force: bool = False) -> list[Path]:
+    """Render and write the export into `out_dir` (created; replaced only with `force`)."""
+    files = render(plan_data, target, image, model_path, source, engine)
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise BadInput(f"{out}: exists and is not empty; pass --force to replace it")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as e:
+        raise BadInput(f"{out}: cannot write there ({e.strerror or e})") from None
+    try:
+        for name, text in files.items():
+            f = tmp / name
+            f.write_text(text, encoding="utf-8")
+            if name.endswith(".sh"):
+                f.chmod(0o755)
+        if out.exists():
+            old = parent / f".{out.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BadInput(f"{out}: cannot write the export ({e.strerror or e})") from None
+    return [out / n for n in sorted(files)]

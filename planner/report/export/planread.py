@@ -1,0 +1,93 @@
+"""The plan file as the exporter reads it: each service's pools, model, KV dtype, workload and SLO.
+
+A single plan is one service; a fleet plan is split into its services with the simulator's own
+reader (`planner.studies.simulate.fleet.service_plan`, `planfile`), extended by the one key the
+simulator does not need: `cards_per_instance`. Unknown keys are ignored (the contract grows
+additively). Every check names the source file and the field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from planner.catalog.schemas import GPU, load_gpus
+from planner.errors import BadInput
+from planner.input.files import validate
+from planner.studies.simulate.fleet import service_plan
+from planner.studies.simulate.planfile import PlanFile, PlanPool, plan_from_dict
+
+
+class ExportPool(PlanPool):
+    cards_per_instance: Annotated[int, Field(ge=1)]
+
+
+class ExportPlanFile(PlanFile):
+    pools: list[ExportPool] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service: the pools serving one model (a single plan has one, named by its problem)."""
+
+    key: str
+    plan: ExportPlanFile
+    source: str       # "<file>" or "<file>: service <key>", for messages
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    problem: str
+    kind: str                         # "plan" or "fleet"
+    services: list[Service]
+    cards: dict[str, int]             # totals.cards: the plan's cards per GPU type
+    gpus: dict[str, GPU]              # catalog entries of the GPU types used
+    order: list[tuple[int, int]]      # (service index, pool index in it) in the file's `pools` order
+
+
+def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:
+    """Validate plan data of either kind; BadInput naming `source`, the field and the reason."""
+    if not isinstance(data, dict) or "pools" not in data:
+        raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`)")
+    if data.get("kind") == "fleet":
+        try:
+            keys = [s["key"] for s in data["services"]]
+            parts = [(k, service_plan(data, k)) for k in keys]
+        except (KeyError, TypeError, StopIteration) as e:
+            raise BadInput(f"{source}: services: not a fleet plan written by plan solve ({e!r})") from None
+        if not parts:
+            raise BadInput(f"{source}: services: a fleet plan lists at least one service")
+    else:
+        parts = [(str(data.get("problem", "plan")), data)]
+    services = []
+    for key, d in parts:
+        src = source if data.get("kind") != "fleet" else f"{source}: service {key}"
+        plan_from_dict(d, src)                         # the simulator's checks of the same keys
+        plan = validate(ExportPlanFile, d, src)
+        for i, p in enumerate(plan.pools):
+            par = p.parallelism
+            if par.tp * par.pp * par.dp != p.cards_per_instance:
+                raise BadInput(f"{src}: pools[{i}].cards_per_instance: {p.cards_per_instance} cards, but "
+                               f"tp·pp·dp = {par.tp}·{par.pp}·{par.dp} = {par.tp * par.pp * par.dp}")
+        services.append(Service(key, plan, src))
+    cards = data.get("totals", {}).get("cards") if isinstance(data.get("totals"), dict) else None
+    if not isinstance(cards, dict) or not all(isinstance(v, int) for v in cards.values()):
+        raise BadInput(f"{source}: totals.cards: missing or not a mapping of GPU type to whole cards")
+    catalog = gpus if gpus is not None else load_gpus()
+    used = sorted({p.gpu for s in services for p in s.plan.pools})
+    for g in used:
+        if g not in catalog:
+            raise BadInput(f"{source}: pools[].gpu: {g!r} is not in the GPU catalog, so its vendor and "
+                           f"cards per node are unknown")
+    order: list[tuple[int, int]] = []
+    seen: Counter = Counter()
+    index = {s.key: i for i, s in enumerate(services)}
+    for p in data["pools"]:
+        k = p.get("service", services[0].key) if isinstance(p, dict) else services[0].key
+        order.append((index[k], seen[k]))
+        seen[k] += 1
+    return ExportPlan(str(data.get("problem", "plan")), "fleet" if data.get("kind") == "fleet" else "plan",
+                      services, dict(cards), {g: catalog[g] for g in used}, order)

@@ -1,0 +1,69 @@
+"""README.txt of an export: what each file is, and what the planner assumed."""
+
+from __future__ import annotations
+
+from planner.report.export.engines import GPU_MEMORY_FRACTION, PoolLaunch
+from planner.report.export.manifests import gpu_resource, node_selector
+from planner.report.export.planread import ExportPlan
+
+WHAT = {
+    "README.txt": "this file",
+    "router.json": "traffic split per pool and instance, in proportion to the prefill/decode capacities "
+                   "the plan's verification used",
+    "loadtest.sh": "vllm bench serve at the plan's QPS and mean lengths (set BASE_URL, TOKENIZER)",
+    "loadtest-genai-perf.sh": "the same load with genai-perf",
+    "slo.json": "the limits the load test's saved result should meet, by result key, and the planned values",
+    "k8s.yaml": "Deployments (single-node instances) or StatefulSets per node rank (multi-node instances) "
+                "with Services; kubectl apply -f k8s.yaml",
+    "dynamo.yaml": "NVIDIA Dynamo DynamoGraphDeployment: a frontend and one worker service per pool",
+}
+
+
+def _what(name: str) -> str:
+    if name in WHAT:
+        return WHAT[name]
+    if name.endswith(".trtllm.yaml"):
+        return "TensorRT-LLM LLM-API options of a pool (trtllm-serve --config)"
+    if name.startswith("pd-router-"):
+        return "SGLang prefill/decode router over every instance (one host name per instance)"
+    if name.startswith("disagg-"):
+        return "trtllm-serve disaggregated -c: context and generation servers"
+    return "launch command of one pool's instances (NODE_RANK and LEADER_ADDR for multi-node instances)"
+
+
+def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[PoolLaunch], files: list[str],
+           kv_transfer: str, prefill_tokens: dict[str, int]) -> str:
+    lines = [f"Export of plan {plan.problem!r} for target {target} (engine {engine}; image {image})", "",
+             "Files:"]
+    lines += [f"  {n:<34} {_what(n)}" for n in files]
+    lines += ["", "What the planner assumed:"]
+    for s in plan.services:
+        w, lim = s.plan.workload, s.plan.slo
+        lines.append(f"  service {s.key}: model {s.plan.model} ({s.plan.weight_dtype} weights, {s.plan.kv_dtype} KV), "
+                     f"{w.qps:g} req/s, {w.input_tokens:g} prompt / {w.output_tokens:g} output tokens (means), "
+                     f"prefix cache hit {w.prefix_cache_hit:.0%}; SLO TTFT {lim.ttft_statistic} ≤ {lim.ttft_s:g} s, "
+                     f"TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms; calibration {s.plan.calibration}")
+    lines.append("  cards per GPU type: " + ", ".join(f"{g} {n}" for g, n in sorted(plan.cards.items())))
+    lines += ["", "Pools:"]
+    for pl in pls:
+        p = pl.pool
+        sel = ", ".join(f"{k}={v}" for k, v in node_selector(pl).items())
+        lines.append(f"  {pl.name}: {p.role}, {p.instances} × {p.cards_per_instance} {pl.gpu.id} "
+                     f"(TP{p.parallelism.tp}·PP{p.parallelism.pp}·DP{p.parallelism.dp}, {pl.nodes} node(s) of "
+                     f"{pl.cards_per_node} cards), design batch {p.design_batch}"
+                     + (f", chunk {p.chunk_tokens:g} tokens" if p.role == "colocated" else "")
+                     + (f", {prefill_tokens[pl.name]} tokens per prefill pass" if p.role == "prefill" else "")
+                     + f"; {gpu_resource(pl)} per pod, nodeSelector {sel}")
+    lines += ["", "Choices and limits:",
+              f"  - memory fraction {GPU_MEMORY_FRACTION:.2f} of each card for weights and KV cache.",
+              f"  - KV transfer between prefill and decode pools: {kv_transfer}.",
+              "  - DP > 1 is data-parallel attention with experts spread over TP·DP cards (expert parallelism).",
+              "  - Engines whose batch limit is per DP rank (vLLM, TensorRT-LLM) get ceil(design batch / DP).",
+              "  - Multi-node instances: one command per node rank; LEADER_ADDR is rank 0's address. On Kubernetes",
+              "    each rank is a StatefulSet and pod k of every rank forms instance k (pod-index label, k8s >= 1.28).",
+              "  - nodeSelector values follow NVIDIA GPU Feature Discovery / AMD node labeller product names;",
+              "    check them against `kubectl get nodes -L nvidia.com/gpu.product` and edit if they differ.",
+              "  - The random dataset reproduces mean lengths only; a plan with a length distribution is loaded",
+              "    at its means (see slo.json for the limits and the planned per-pool values).",
+              "  - Dynamo's frontend balances by load, not by static weights; router.json gives the planned split."]
+    return "\n".join(lines) + "\n"

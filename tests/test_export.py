@@ -1,0 +1,263 @@
+"""`planner.report.export` (issue 16, items 1-3): engine commands, manifests, load test, validation.
+
+Every exported launch command is read back with shlex: each flag must be in the engine's flag
+list (planner/report/export/flags/, read from the engine's source at a pinned commit) and the
+pool's TP, PP, DP and batch must be recoverable from it. Kubernetes manifests are validated with
+kubernetes-validate (offline OpenAPI schemas, strict); the Dynamo resource against
+tests/data/dynamo_dgd_schema.json (a structural subset of its CRD). The GPUs the manifests
+request add up to the plan's cards per GPU type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from planner.errors import BadInput
+from planner.report.export import TARGETS, export, render
+from planner.report.export.manifests import NODE_LABEL
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden" / "solve"
+PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "small_model_cheap_card", "fleet_mix"]
+FLAGS = {"vllm": "vllm-0.11.txt", "sglang": "sglang-server-args.txt", "trtllm": "trtllm-serve.txt"}
+K8S_VERSION = "1.30.0"
+# (plan, target) an engine cannot realise: TensorRT-LLM is NVIDIA-only, rag_long_context prefills on MI300X
+UNREALISABLE = {("rag_long_context", "trtllm")}
+
+
+def plan(name: str) -> dict:
+    return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def flag_list(engine: str) -> set[str]:
+    text = (ROOT / "planner/report/export/flags" / FLAGS[engine]).read_text(encoding="utf-8")
+    return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
+
+
+def commands(files: dict[str, str]) -> dict[str, list[list[str]]]:
+    """Every `exec` line of every pool script, re-read with shlex, by pool name."""
+    out: dict[str, list[list[str]]] = {}
+    for name, text in files.items():
+        if not name.endswith(".sh") or name.startswith(("loadtest", "pd-router-")):
+            continue
+        for line in text.splitlines():
+            if "exec " in line:
+                argv = shlex.split(line.split("exec ", 1)[1].rstrip(" ;"))
+                out.setdefault(name[:-3], []).append(argv)
+    return out
+
+
+def opts(argv: list[str]) -> dict[str, str | bool]:
+    """--flag value / --flag (boolean) pairs of an argv."""
+    out: dict[str, str | bool] = {}
+    for i, a in enumerate(argv):
+        if a.startswith("--"):
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            out[a] = nxt if nxt is not None and not nxt.startswith("--") else True
+    return out
+
+
+def recover(engine: str, argv: list[str]) -> tuple[int, int, int, int]:
+    """(tp, pp, dp, sequences per instance) as the engine reads its command."""
+    o = opts(argv)
+    if engine == "vllm":
+        dp = int(o["--data-parallel-size"])
+        return int(o["--tensor-parallel-size"]), int(o["--pipeline-parallel-size"]), dp, int(o["--max-num-seqs"]) * dp
+    if engine == "sglang":
+        dp = int(o.get("--dp-size", 1)) if o.get("--enable-dp-attention") else 1
+        return int(o["--tp-size"]) // dp, int(o["--pp-size"]), dp, int(o["--max-running-requests"])
+    return int(o["--tp_size"]), int(o["--pp_size"]), 0, int(o["--max_batch_size"])
+
+
+CASES = [(p, t) for p in PLANS for t in TARGETS]
+
+
+@pytest.mark.parametrize(("name", "target"), CASES, ids=[f"{p}-{t}" for p, t in CASES])
+def test_export_every_plan_every_target(name, target):
+    d = plan(name)
+    if (name, target) in UNREALISABLE:
+        with pytest.raises(BadInput, match=r"pools\[\d+\]\.gpu: TensorRT-LLM runs on NVIDIA GPUs only"):
+            render(d, target, source=f"{name}.json")
+        return
+    files = render(d, target, source=f"{name}.json")
+    assert {"README.txt", "router.json", "loadtest.sh", "loadtest-genai-perf.sh", "slo.json"} <= set(files)
+    for f in files:
+        assert f in files["README.txt"], f"README.txt does not describe {f}"
+    if target in FLAGS:
+        _check_commands(d, target, files)
+    elif target == "k8s":
+        _check_k8s(d, files["k8s.yaml"])
+    else:
+        _check_dynamo(d, files["dynamo.yaml"])
+    _check_router(d, json.loads(files["router.json"]))
+    _check_loadtest(d, files)
+
+
+def _pools(d: dict) -> list[dict]:
+    return d["pools"]
+
+
+def _check_commands(d: dict, engine: str, files: dict[str, str]) -> None:
+    known = flag_list(engine)
+    cmds = commands(files)
+    assert len(cmds) == len(_pools(d))
+    for argv_list, pool in zip(cmds.values(), _pools(d)):
+        for argv in argv_list:
+            start = argv.index("trtllm-serve") if "trtllm-serve" in argv else 0
+            bad = [a for a in argv[start:] if a.startswith("--") and a not in known]
+            assert bad == [], f"{engine} has no flag {bad} (flags/{FLAGS[engine]})"
+        par = pool["parallelism"]
+        tp, pp, dp, seqs = recover(engine, argv_list[0])
+        b, d_ = pool["design_batch"], par["dp"]
+        if engine == "trtllm":   # --tp_size counts TP·DP; attention DP is enabled in the pool's YAML
+            yml = yaml.safe_load(files[opts(argv_list[0])["--config"]])
+            dp = d_ if yml["enable_attention_dp"] else 1
+            assert (tp // dp, pp, dp, seqs * dp) == (par["tp"], par["pp"], d_, math.ceil(b / d_) * d_)
+        elif engine == "vllm":
+            assert (tp, pp, dp, seqs) == (par["tp"], par["pp"], d_, math.ceil(b / d_) * d_)
+        else:
+            assert (tp, pp, dp, seqs) == (par["tp"], par["pp"], d_, b)
+
+
+def _gpu_of(selector: dict, labels: dict) -> str:
+    assert any(k in NODE_LABEL.values() for k in selector), selector
+    return labels["planner/gpu"]
+
+
+def _check_k8s(d: dict, text: str) -> None:
+    docs = list(yaml.safe_load_all(text))
+    requested: Counter = Counter()
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)   # raises ValidationError
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            pod = doc["spec"]["template"]
+            (c,) = pod["spec"]["containers"]
+            gpu = _gpu_of(pod["spec"]["nodeSelector"], pod["metadata"]["labels"])
+            res = c["resources"]["requests"]
+            assert res == c["resources"]["limits"]
+            (cards,) = [int(v) for k, v in res.items() if k.endswith("/gpu") or "Ascend" in k]
+            requested[gpu] += doc["spec"]["replicas"] * cards
+    assert dict(requested) == d["totals"]["cards"]
+
+
+def _check_dynamo(d: dict, text: str) -> None:
+    doc = yaml.safe_load(text)
+    schema = json.loads((ROOT / "tests/data/dynamo_dgd_schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(doc, schema)
+    requested: Counter = Counter()
+    workers = [s for s in doc["spec"]["services"].values() if s["componentType"] == "worker"]
+    assert len(workers) == len(_pools(d))
+    for s, pool in zip(workers, _pools(d)):
+        nodes = s.get("multinode", {}).get("nodeCount", 1)
+        requested[pool["gpu"]] += s["replicas"] * nodes * int(s["resources"]["requests"]["gpu"])
+        assert s["replicas"] == pool["instances"]
+    assert dict(requested) == d["totals"]["cards"]
+
+
+def _check_router(d: dict, r: dict) -> None:
+    rows = [row for svc in r["services"].values() for row in svc]
+    assert len(rows) == len(_pools(d))
+    for svc in r["services"].values():
+        for key in ("prefill_weight", "decode_weight"):
+            assert sum(row[key] for row in svc) == pytest.approx(1.0)
+    for row, pool in zip(rows, _pools(d)):
+        assert (row["prefill_weight"] > 0) == (pool["capacity_prefill_tokens_per_s"] > 0)
+
+
+def _check_loadtest(d: dict, files: dict[str, str]) -> None:
+    services = d["services"] if d.get("kind") == "fleet" else [{"workload": d["workload"]}]
+    lines = [ln for ln in files["loadtest.sh"].replace("\\\n", " ").splitlines() if ln.startswith("vllm bench")]
+    assert len(lines) == len(services)
+    for line, s in zip(lines, services):
+        o = opts(shlex.split(line))
+        w = s["workload"]
+        assert float(o["--request-rate"]) == pytest.approx(w["qps"])
+        prefix = int(o.get("--random-prefix-len", 0))
+        assert int(o["--random-input-len"]) + prefix == round(w["input_tokens"])
+        assert int(o["--random-output-len"]) == round(w["output_tokens"])
+        assert int(o["--num-prompts"]) >= 180 * w["qps"]
+    slo = json.loads(files["slo.json"])
+    assert all(len(v["limits_ms"]) == 2 for v in slo.values())
+
+
+def test_deepseek_vllm_command_realises_the_plan():
+    files = render(plan("deepseek_qps"), "vllm")
+    (argv,) = commands(files)["prefill-h200-0"]
+    o = opts(argv)
+    assert argv[:3] == ["vllm", "serve", "deepseek-r1"]
+    assert o["--enable-expert-parallel"] is True
+    assert o["--max-num-batched-tokens"] == "16000"           # 16 prompts × 1,000 tokens a pass
+    assert json.loads(o["--kv-transfer-config"])["kv_connector"] == "NixlConnector"
+    ranks = commands(files)["prefill-h800-3"]                 # 32 cards = 4 nodes of 8
+    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "2", "4", "6"]
+    assert [a[-1] == "--headless" for a in ranks] == [False, True, True, True]
+
+
+def test_colocated_pool_gets_its_chunk():
+    o = opts(commands(render(plan("llama70b_chat"), "vllm"))["colocated-h100-0"][0])
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "954"
+    o = opts(commands(render(plan("llama70b_chat"), "sglang"))["colocated-h100-0"][0])
+    assert o["--chunked-prefill-size"] == "954" and "--disaggregation-mode" not in o
+
+
+def test_not_a_plan_is_bad_input():
+    with pytest.raises(BadInput, match=r"x.json: not a plan file"):
+        render({"hello": 1}, "vllm", source="x.json")
+    d = plan("deepseek_qps")
+    d["pools"][0]["cards_per_instance"] = 4
+    with pytest.raises(BadInput, match=r"pools\[0\]\.cards_per_instance: 4 cards, but tp·pp·dp"):
+        render(d, "k8s", source="x.json")
+    with pytest.raises(BadInput, match="--target"):
+        render(plan("deepseek_qps"), "ollama")
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_k8s_and_dynamo_with_sglang(engine):
+    d = plan("deepseek_qps")
+    docs = list(yaml.safe_load_all(render(d, "k8s", engine=engine)["k8s.yaml"]))
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    _check_k8s(d, render(d, "k8s", engine=engine)["k8s.yaml"])
+    _check_dynamo(d, render(d, "dynamo", engine=engine)["dynamo.yaml"])
+    with pytest.raises(BadInput, match="--engine: 'trtllm' cannot be exported for target k8s"):
+        render(d, "k8s", engine="trtllm")
+
+
+def test_kv_dtype_an_engine_lacks():
+    d = plan("llama70b_chat")
+    d["kv_dtype"] = "int8"
+    with pytest.raises(BadInput, match="kv_dtype: vllm has no int8 KV cache"):
+        render(d, "vllm", source="p.json")
+
+
+def test_export_writes_all_or_nothing(tmp_path):
+    out = tmp_path / "out"
+    written = export(plan("deepseek_qps"), "k8s", "img:1", "/models/r1", out)
+    assert {p.name for p in written} == {p.name for p in out.iterdir()}
+    assert "image: img:1" in (out / "k8s.yaml").read_text()
+    with pytest.raises(BadInput, match="exists and is not empty; pass --force"):
+        export(plan("deepseek_qps"), "vllm", None, None, out)
+    bad = tmp_path / "bad"
+    with pytest.raises(BadInput, match="TensorRT-LLM runs on NVIDIA GPUs only"):
+        export(plan("rag_long_context"), "trtllm", None, None, bad)
+    assert not bad.exists() and [p.name for p in tmp_path.iterdir()] == ["out"]
+    export(plan("small_model_cheap_card"), "vllm", None, None, out, force=True)
+    assert not (out / "k8s.yaml").exists()
+
+
+def test_unwritable_out_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(BadInput, match="cannot write there"):
+        export(plan("deepseek_qps"), "vllm", None, None, blocker / "out")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
