@@ -357,6 +357,28 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     click.echo(render_table(sweep))
 
 
+# ----------------------------------------------------------------------------- export
+@main.command("export")
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option("--target", required=True, type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
+              help="engine launch scripts, or Dynamo / Kubernetes manifests")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="directory to write")
+@click.option("--engine", type=click.Choice(["vllm", "sglang", "trtllm"]), default=None,
+              help="engine inside the dynamo/k8s manifests [vllm]")
+@click.option("--image", default=None, help="container image of the engine (dynamo, k8s)")
+@click.option("--model-path", default=None, help="model path or id as the engine loads it [the plan's model]")
+@click.option("--force", is_flag=True, help="replace a non-empty --out directory")
+def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, force: bool) -> None:
+    """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the
+    plan's layout and batch, a router split, manifests, a load test at the plan's operating point."""
+    from planner.input.files import read_json
+    from planner.report.export import export
+    for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
+                       force=force):
+        click.echo(f"wrote {path}", err=True)
+    click.echo(f"{target} export of {plan_file} in {out_dir}: see {out_dir}/README.txt")
+
+
 # ---------------------------------------------------------------------------- catalog
 @main.group("catalog")
 def catalog_cmd() -> None:

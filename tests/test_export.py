@@ -261,3 +261,21 @@ def test_unwritable_out_dir(tmp_path):
     with pytest.raises(BadInput, match="cannot write there"):
         export(plan("deepseek_qps"), "vllm", None, None, blocker / "out")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_cli_export_writes_the_files_and_refuses_bad_input(tmp_path):
+    """`plan export PLAN.json --target k8s --out DIR`: exit 0 with the manifests and README.txt;
+    a problem file instead of a plan, or a non-empty --out without --force, is exit 2."""
+    from click.testing import CliRunner
+
+    import cli
+    plan = Path(__file__).resolve().parent / "golden" / "solve" / "deepseek_qps.json"
+    out = tmp_path / "k8s"
+    r = CliRunner().invoke(cli.main, ["export", str(plan), "--target", "k8s", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "README.txt").exists() and any(out.glob("*.yaml"))
+    again = CliRunner().invoke(cli.main, ["export", str(plan), "--target", "k8s", "--out", str(out)])
+    assert again.exit_code == 2 and "--force" in again.stderr
+    bad = CliRunner().invoke(cli.main, ["export", "problems/deepseek_qps.yaml", "--target", "vllm",
+                                        "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
