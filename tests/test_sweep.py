@@ -188,9 +188,11 @@ def test_cli_bad_range_exits_2(tmp_path):
     assert "Traceback" not in res.output
 
 
-def test_cli_without_axis_exits_2(tmp_path):
-    res = CliRunner().invoke(main, ["sweep", PROBLEM, "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "at least one" in res.output
+def test_run_sweep_without_axis_is_bad_input(problem):
+    """The library needs an axis (the CLI supplies one around the problem's limit when none is given)."""
+    from planner.errors import BadInput
+    with pytest.raises(BadInput, match="at least one"):
+        run_sweep(problem, PROBLEM, [])
 
 
 def test_import_sweep_pulls_no_plotting_or_dask():
