@@ -41,11 +41,7 @@ def allreduce_time(dep: Deployment, group_cards: int, nbytes: float) -> float:
     2(g−1)/g·bytes/(NIC·η_n) + the inter-node latency."""
     if group_cards <= 1 or nbytes <= 0:
         return 0.0
-    bw, lat = _link(dep, group_cards)
-    m = _measured(dep, "allreduce", group_cards)
-    if m is not None:
-        return m.alpha_s + nbytes / m.bytes_per_s + lat
-    return 2.0 * (group_cards - 1) / group_cards * nbytes / bw + lat
+    return allreduce_times(dep, group_cards, nbytes)
 
 
 def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> float:
@@ -61,7 +57,7 @@ def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> 
 
 
 def allreduce_times(dep: Deployment, group_cards: int, nbytes):
-    """`allreduce_time` for an array of `nbytes` (each > 0), element by element the same floats."""
+    """`allreduce_time` for `nbytes` > 0, a number or an array (element by element)."""
     if group_cards <= 1:
         return 0.0
     bw, lat = _link(dep, group_cards)
