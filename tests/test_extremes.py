@@ -340,3 +340,12 @@ def test_free_owned_nodes_are_not_bought_idle():
     need = -(-d["totals"]["cards"]["h100"] // 8)
     assert d["totals"]["nodes"]["h100"] == need == 1
     assert plan.cost_per_hour == 0.0
+
+
+def test_an_optimal_plan_carries_its_proven_gap_as_a_check():
+    """'Optimal' means optimal: a plan the solver calls optimal carries the gap between its
+    objective and the proven bound as a check against the problem's mip_gap."""
+    plan = solve(problem(), "p")
+    chk = {c.name: c for c in plan.verification.checks}["optimality_gap"]
+    assert chk.limit == pytest.approx(1e-4) and 0 <= chk.value <= chk.limit and chk.ok
+    assert chk.value == plan.solver.gap

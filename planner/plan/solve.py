@@ -68,6 +68,7 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     if nodes != milp.nodes(m):
         report = replace(report, objective=fleet_cost_per_hour(usable[0].res.gpus, nodes))
     v, pools = _verify(problem, usable, chosen, nodes, report.objective)
+    v = Verification(v.pools, v.checks + tuple(optimality_checks(report, opts)))
     t3 = time.perf_counter()
     plan = Plan(problem, tuple(usable), chosen, nodes, report.objective or 0.0, pools, v, report,
                 tuple(milp.binding_rows(m)), len(m.candidates), sum(len(s.cs.candidates) for s in usable),
@@ -155,6 +156,15 @@ def _explain_caps(problem: Problem | FleetProblem, svcs: list[Service], opts: So
     return "demand cannot be met within " + explain_caps(
         lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
         lambda f: f"at most {f*100:.1f} % of the target can be served ({f*qps:.4g} of {qps:g} requests/s)")
+
+
+def optimality_checks(report: milp.SolverReport, opts: SolverOptions) -> list[Check]:
+    """'Optimal' means optimal: for a plan reported optimal, the gap between its objective and the
+    solver's proven bound is within the problem's mip_gap (nothing when the solver reports no gap,
+    as CBC through PuLP, or stopped at its time limit, where the plan says 'feasible' and the gap)."""
+    if report.status != milp.SolverStatus.optimal or report.gap is None:
+        return []
+    return [Check("optimality_gap", report.gap, opts.mip_gap, "fraction")]
 
 
 def _verify(problem: Problem | FleetProblem, svcs: list[Service], chosen: dict[str, dict[Candidate, int]],
