@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.catalog.kernels import kernels_for
-from planner.physics.comm import allreduce_times, alltoall_time, p2p_time
+from planner.physics.comm import p2p_time, stage_comm_times
 from planner.physics.deployment import (
     ACT_BYTES,
     Deployment,
@@ -106,22 +106,6 @@ def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
         t = t + 0.0
     ridge = g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * dep.w_bytes
     return t, m_dense < ridge
-
-
-def stage_comm_times(dep: Deployment, tokens: np.ndarray) -> np.ndarray:
-    """`comm.stage_comm_time` per point (tokens > 0)."""
-    a, par, c = dep.arch, dep.par, dep.calib
-    n_s = par.stage_cards
-    layers = a.layers / par.pp
-    dense = a.dense_layers / par.pp
-    moe = a.moe_layers / par.pp
-    act = a.hidden * ACT_BYTES
-    t = layers * allreduce_times(dep, par.tp, tokens / par.dp * act)
-    t = t + dense * allreduce_times(dep, n_s, tokens * act)
-    if a.is_moe and n_s > 1:
-        per_card = tokens / n_s * a.experts_per_token * act * c.v("moe_imbalance")
-        t = t + moe * 2.0 * alltoall_time(dep, n_s, per_card)
-    return t
 
 
 def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,

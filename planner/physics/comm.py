@@ -83,15 +83,25 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
     all-reduce over the group that shards it; per MoE layer a dispatch and a combine
     all-to-all of (tokens/n_s)·k·h·imbalance per card.
     """
+    return _stage_comm(dep, tokens, allreduce_time)
+
+
+def stage_comm_times(dep: Deployment, tokens):
+    """`stage_comm_time` for every element of an array of `tokens` > 0."""
+    return _stage_comm(dep, tokens, allreduce_times)
+
+
+def _stage_comm(dep: Deployment, tokens, allreduce):
+    """The one formula of `stage_comm_time`, with the all-reduce of a number or of an array."""
     a, par, c = dep.arch, dep.par, dep.calib
     n_s = par.stage_cards
     layers = a.layers / par.pp
     dense = a.dense_layers / par.pp
     moe = a.moe_layers / par.pp
     act = a.hidden * ACT_BYTES
-    t = layers * allreduce_time(dep, par.tp, tokens / par.dp * act)
-    t += dense * allreduce_time(dep, n_s, tokens * act)  # dense MLP sharded over all n_s cards
+    t = layers * allreduce(dep, par.tp, tokens / par.dp * act)
+    t = t + dense * allreduce(dep, n_s, tokens * act)  # dense MLP sharded over all n_s cards
     if a.is_moe and n_s > 1:
         per_card = tokens / n_s * a.experts_per_token * act * c.v("moe_imbalance")
-        t += moe * 2.0 * alltoall_time(dep, n_s, per_card)
+        t = t + moe * 2.0 * alltoall_time(dep, n_s, per_card)
     return t
