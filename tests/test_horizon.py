@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 import cli
 from planner.errors import BadInput
+from planner.input.load import load_problem
 from planner.input.problem import Problem
 from planner.physics.perf import Parallelism
 from planner.plan import horizon_milp as hm
@@ -229,3 +230,10 @@ def test_decomposition_by_commitment_equals_the_joint_milp(gpu):
     assert joint.report.status == milp.SolverStatus.optimal
     assert dec.report.objective == pytest.approx(joint.report.objective, rel=1e-6)
 
+
+def test_the_example_day_is_optimal_verified_and_cheaper_than_the_static_peak_fleet():
+    """problems/deepseek_day.yaml (its time is measured in docs/horizon.md, not asserted here)."""
+    h = solve_horizon(load_problem("problems/deepseek_day.yaml"), compare=False)
+    assert h.status == "optimal" and h.verification.passed and h.method == "commitment"
+    assert h.cost < h.static_cost
+    assert all(n.spot <= 0.3 * n.total + 1e-9 for per in h.periods for n in per.nodes.values())
