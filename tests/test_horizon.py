@@ -237,3 +237,10 @@ def test_the_example_day_is_optimal_verified_and_cheaper_than_the_static_peak_fl
     assert h.status == "optimal" and h.verification.passed and h.method == "commitment"
     assert h.cost < h.static_cost
     assert all(n.spot <= 0.3 * n.total + 1e-9 for per in h.periods for n in per.nodes.values())
+
+
+@pytest.mark.parametrize("argv", [("whatif", "problems/deepseek_day.yaml", "problems/whatif/h200_minus_20.yaml"),
+                                  ("solve", "problems/deepseek_day.yaml", "--simulate")])
+def test_commands_without_profile_support_exit_2(argv):
+    r = CliRunner().invoke(cli.main, list(argv))
+    assert r.exit_code == 2 and "profile" in r.output and "Traceback" not in r.output, r.output
