@@ -244,3 +244,10 @@ def test_the_example_day_is_optimal_verified_and_cheaper_than_the_static_peak_fl
 def test_commands_without_profile_support_exit_2(argv):
     r = CliRunner().invoke(cli.main, list(argv))
     assert r.exit_code == 2 and "profile" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_periods_without_load_rent_nothing_on_demand():
+    h = solve_horizon(problem(**{"workload.profile": {"qps": [0.0] * 12 + [300.0] * 12}}))
+    assert h.verification.passed
+    assert all(per.cost_per_hour == 0 and not per.pools for per in h.periods[:12])
+    assert h.cost == pytest.approx(h.static_cost / 2)

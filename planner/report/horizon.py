@@ -99,7 +99,8 @@ def render_horizon(h: HorizonPlan) -> str:
     out.append(table(["period", "req/s", "reserved", "owned", "on demand", "spot", "cards", "util", f"{cur}/h"],
                      rows, "rrllllrrr"))
     c = d["comparison"]
-    out += ["", "Reserved: " + (", ".join(f"{n} {g} nodes" for g, n in d["reserved_nodes"].items()) or "none"),
+    out += ["", "Reserved: " + (", ".join(f"{n} {g} node{'s' if n != 1 else ''}"
+                                        for g, n in d["reserved_nodes"].items()) or "none"),
             f"Cost over {d['horizon_hours']:g} h: {_money(d['cost'], cur)}   "
             f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
             f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens",
