@@ -208,12 +208,16 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
     from planner.input.load import load_any
+    from planner.input.problem import Problem
     from planner.plan.solve import solve
     from planner.report.json import plan_json, to_json
     from planner.report.text import render_checks, render_plan
     p = load_any(problem)
     if out:
         check_writable(out, (problem,), force)
+    if isinstance(p, Problem) and p.workload.profile is not None:
+        return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
+                              simulate)
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan_json(plan, timings=timings)
     sims = _simulate_plan(plan, d, problem) if simulate else {}
@@ -235,6 +239,28 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
                 click.echo("\n" + render_simulation(r))
         for line in (w for r in sims.values() for w in slo_warnings(r)):
             click.echo(line, err=True)
+
+
+def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
+                   verbose: bool, force: bool, simulate: bool) -> None:
+    """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md)."""
+    from planner.errors import BadInput
+    from planner.plan.horizon import solve_horizon
+    from planner.report.horizon import horizon_json, render_horizon
+    from planner.report.json import to_json
+    from planner.report.text import render_checks
+    if simulate:
+        raise BadInput(f"{problem}: --simulate does not take a load profile yet (workload.profile)")
+    h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
+    d = horizon_json(h, timings=timings)
+    if out:
+        _emit(to_json(d), out, (problem,), force)
+    if as_json:
+        click.echo(to_json(d), nl=False)
+    else:
+        click.echo(render_horizon(h))
+        if checks:
+            click.echo("\n" + render_checks(h.verification))
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:

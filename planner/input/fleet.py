@@ -56,6 +56,18 @@ class FleetProblem(PlanSettings):
         return v
 
     @model_validator(mode="after")
+    def _no_horizon_yet(self) -> FleetProblem:
+        """Profiles and reserved/spot capacity are planned for single problems only (for now)."""
+        for k in self.classes:
+            if k.workload.profile is not None:
+                raise ValueError(f"class {k.name!r}: workload.profile is not supported in fleets yet; "
+                                 f"plan a profile as a single problem")
+        for i, g in enumerate(self.gpus):
+            if g.reserved_price_per_gpu_hour is not None or g.spot_price_per_gpu_hour is not None:
+                raise ValueError(f"gpus[{i}]: reserved and spot prices are not supported in fleets yet")
+        return self
+
+    @model_validator(mode="after")
     def _one_currency(self) -> FleetProblem:
         for k in self.classes:
             if k.pricing is not None and k.pricing.currency != self.pricing.currency:

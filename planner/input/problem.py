@@ -84,11 +84,50 @@ def length_mean(x: int | LengthDist) -> float:
     return sum(v * p for v, p in length_pairs(x))
 
 
+PROFILE_PERIODS = (24, 168)   # a day or a week of periods
+NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class Profile(Strict):
+    """Load over a horizon (docs/horizon.md): one QPS per period, given as requests/s (`qps`) or
+    as fractions of `workload.qps` (`qps_fraction`); 24 periods (a day) or 168 (a week)."""
+
+    period: Seconds = Field(3600.0, description="length of one period (default 1h)")
+    qps: list[NonNegative] | None = Field(None, description="requests/s in each period")
+    qps_fraction: list[NonNegative] | None = Field(
+        None, description="each period's QPS as a fraction of workload.qps (1 = workload.qps)")
+
+    @field_validator("qps", "qps_fraction")
+    @classmethod
+    def _period_count(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and len(v) not in PROFILE_PERIODS:
+            raise ValueError(f"{len(v)} values; a profile has 24 (a day) or 168 (a week) periods")
+        if v is not None and max(v) <= 0:
+            raise ValueError("every period has zero QPS; at least one period needs load")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Profile:
+        if (self.qps is None) == (self.qps_fraction is None):
+            raise ValueError("give the QPS of every period as exactly one of qps (requests/s) "
+                             "or qps_fraction (of workload.qps)")
+        return self
+
+
 class Workload(Strict):
     qps: Rate = Field(description="target requests per second")
     input_tokens: Length
     output_tokens: Length
     prefix_cache_hit_percent: Percent = 0.0
+    profile: Profile | None = Field(None, description="load per period; plan solve then plans the horizon")
+
+    def period_qps(self) -> list[float]:
+        """QPS of every period of the profile (requests/s); [qps] without a profile."""
+        if self.profile is None:
+            return [self.qps]
+        if self.profile.qps is not None:
+            return list(self.profile.qps)
+        return [f * self.qps for f in self.profile.qps_fraction or []]
 
     @property
     def prefix_cache_hit(self) -> float:
@@ -119,6 +158,23 @@ class GPUChoice(Strict):
     owned_nodes: Annotated[int, Field(ge=0)] = 0
     owned_cost_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
         0.0, description="cost per card-hour of an owned card (amortisation + power), problem's currency")
+    reserved_price_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="committed price per card-hour (count fixed over a profile's horizon)")
+    spot_price_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="spot price per card-hour (count per period, capped by spot_max_share_percent)")
+    spot_max_share_percent: Percent | None = Field(
+        None, description="at most this share of the type's nodes may be spot in a period (default 100)")
+
+    @model_validator(mode="after")
+    def _share_needs_spot(self) -> GPUChoice:
+        if self.spot_max_share_percent is not None and self.spot_price_per_gpu_hour is None:
+            raise ValueError("spot_max_share_percent needs spot_price_per_gpu_hour")
+        return self
+
+    @property
+    def spot_max_share(self) -> float:
+        """Largest share of the type's nodes that may be spot in a period, as a fraction."""
+        return 1.0 if self.spot_max_share_percent is None else self.spot_max_share_percent / 100.0
 
     @model_validator(mode="before")
     @classmethod
@@ -255,3 +311,14 @@ class Problem(PlanSettings):
     precision: Precisions = Precisions()
     workload: Workload
     slo: SLO
+
+    @model_validator(mode="after")
+    def _kinds_need_profile(self) -> Problem:
+        """Reserved and spot capacity are priced over a horizon: without a profile there is none."""
+        if self.workload.profile is None:
+            for i, g in enumerate(self.gpus):
+                for key in ("reserved_price_per_gpu_hour", "spot_price_per_gpu_hour"):
+                    if getattr(g, key) is not None:
+                        raise ValueError(f"gpus[{i}].{key}: reserved and spot capacity need a load "
+                                         f"profile (workload.profile); a single QPS rents on demand")
+        return self

@@ -146,7 +146,7 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     return m
 
 
-def _upper_bound(c: Candidate, d: Demand) -> int:
+def upper_bound(c: Candidate, d: Demand) -> int:
     """No optimal plan needs more instances of one candidate than it takes to meet demand alone."""
     need = []
     if c.prefill_tok_s > 0 and d.prefill_tok_s > 0:
@@ -156,11 +156,14 @@ def _upper_bound(c: Candidate, d: Demand) -> int:
     return int(math.ceil(max(need, default=0.0))) + 1
 
 
+_upper_bound = upper_bound   # the name tests/test_milp.py's oracle uses
+
+
 def add_instance_variables(m: Model) -> None:
     """x[c] ∈ ℤ, 0 ≤ x[c] ≤ ⌈demand / capacity_c⌉ + 1."""
     for i, c in enumerate(m.candidates):
         d = m.services[m.service_of[i]].demand
-        m.x[i] = pulp.LpVariable(f"x_{i}", lowBound=0, upBound=_upper_bound(c, d), cat="Integer")
+        m.x[i] = pulp.LpVariable(f"x_{i}", lowBound=0, upBound=upper_bound(c, d), cat="Integer")
 
 
 def add_service_choice(m: Model) -> None:

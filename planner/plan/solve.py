@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pulp
 
-from planner.errors import Infeasible
+from planner.errors import BadInput, Infeasible
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, SolverOptions
 from planner.plan import milp
@@ -46,6 +46,9 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
 
     `solver` and `time_limit` override the problem's `solver:` settings; `candidates` (single
     problems only) reuses candidates generated before, e.g. by a sweep."""
+    if isinstance(problem, Problem) and problem.workload.profile is not None:
+        raise BadInput(f"{source}: workload.profile: this command plans a single QPS; `plan solve` "
+                       f"plans a load profile (docs/horizon.md)")
     t0 = time.perf_counter()
     fleet = isinstance(problem, FleetProblem)
     svcs = _services(problem, source, candidates)

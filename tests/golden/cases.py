@@ -20,7 +20,9 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
-PROBLEMS = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "problems").glob("*.yaml"))
+NOT_YET_GOLDEN = {"deepseek_day"}   # a load profile (docs/horizon.md): its golden outputs are still to be added
+PROBLEMS = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "problems").glob("*.yaml")
+                  if p.stem not in NOT_YET_GOLDEN)
 SINGLE = [p for p in PROBLEMS if p != "fleet_mix"]
 SCENARIOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "problems" / "whatif").glob("*.yaml"))
 OUT = "{out}"  # replaced by a fresh temporary directory when the case runs

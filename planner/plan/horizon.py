@@ -1,0 +1,215 @@
+"""`solve_horizon()`: a problem with a load profile → one MILP over all periods → a verified HorizonPlan.
+
+Candidates are generated once, at the peak period's workload (they depend on the model, GPUs,
+lengths and SLOs, not on the QPS); each period's demand rows scale with its QPS. The plan is
+compared with what the user would otherwise do: a static fleet sized for the peak (the
+single-QPS problem at the peak QPS, every GPU type at the cheaper of its on-demand and reserved
+price, held over the whole horizon) and independent single-QPS plans per period (on demand,
+the sum of their costs). Never returns an unverified plan (docs/horizon.md).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from planner.errors import Infeasible
+from planner.input.problem import Problem
+from planner.plan import horizon_milp as hm
+from planner.plan import milp
+from planner.plan.candidates import Candidate, generate, prune_dominated
+from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
+from planner.plan.model import Plan
+from planner.plan.resolve import Resolved, resolve
+from planner.plan.solve import solve
+from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """One period: its load, pools (verified at its QPS), nodes by GPU type and kind, and cost."""
+
+    index: int
+    qps: float
+    hours: float
+    chosen: dict[Candidate, int]
+    nodes: dict[str, hm.Nodes]
+    pools: tuple[PoolState, ...]
+    cost_per_hour: float
+
+    @property
+    def cards_used(self) -> int:
+        return sum(n * c.cards for c, n in self.chosen.items())
+
+    def cards_rented(self, node_cards: dict[str, int]) -> int:
+        return sum(n.total * node_cards[g] for g, n in self.nodes.items())
+
+
+@dataclass(frozen=True)
+class HorizonPlan:
+    """A verified plan over a load profile, with the static-peak and per-period comparisons."""
+
+    problem: Problem
+    peak: Resolved                      # the problem resolved at the peak QPS (candidates' workload)
+    kinds: tuple[hm.GPUKinds, ...]
+    periods: tuple[PeriodPlan, ...]
+    cost: float                         # over the horizon, currency
+    verification: Verification
+    solver: milp.SolverReport
+    candidates: int
+    static_peak: Plan                   # the single-QPS plan at the peak, held over the horizon
+    independent_cost: float | None      # Σ_p h_p·cost of period p's own single-QPS plan (None: one failed)
+    method: str = "commitment"          # 'commitment' (exact decomposition) or 'joint' (one MILP)
+    subproblems: int = 0                # single-period MILPs solved by the decomposition
+    timings: dict[str, float] = field(default_factory=dict)
+
+    kind = "horizon"
+
+    @property
+    def status(self) -> str:
+        return "optimal" if self.solver.status == milp.SolverStatus.optimal else "feasible"
+
+    @property
+    def hours(self) -> float:
+        return sum(p.hours for p in self.periods)
+
+    @property
+    def static_cost(self) -> float:
+        return self.static_peak.cost_per_hour * self.hours
+
+    def tokens(self) -> tuple[float, float]:
+        """(input, output) tokens served over the horizon."""
+        r = self.peak
+        req = sum(p.qps * p.hours * 3600 for p in self.periods)
+        return req * r.input_mean, req * r.output_mean
+
+    @property
+    def cost_per_million_tokens(self) -> float:
+        tin, tout = self.tokens()
+        return self.cost / ((tin + tout) / 1e6)
+
+    @property
+    def cost_per_million_output_tokens(self) -> float:
+        return self.cost / (self.tokens()[1] / 1e6)
+
+    @property
+    def reserved(self) -> dict[str, int]:
+        """Reserved nodes by GPU type (the same in every period)."""
+        return {g: n.reserved for g, n in self.periods[0].nodes.items() if n.reserved}
+
+
+def at_qps(res: Resolved, qps: float) -> Resolved:
+    """The same resolved problem at another QPS, without its profile (a period's workload)."""
+    wl = res.problem.workload.model_copy(update={"qps": qps, "profile": None})
+    return replace(res, problem=res.problem.model_copy(update={"workload": wl}))
+
+
+def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool) -> Problem:
+    """The problem at one QPS renting every GPU type at one price: its on-demand price, or with
+    `commit` the cheaper of on-demand and reserved (a fleet held over the whole horizon)."""
+    gpus = []
+    for k, ch in zip(hm.gpu_kinds(res), problem.gpus):
+        price = k.opt.price_per_card_hour
+        if commit and k.reserved_price is not None:
+            price = min(price, k.reserved_price)
+        gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
+                                          "spot_price_per_gpu_hour": None, "spot_max_share_percent": None}))
+    wl = problem.workload.model_copy(update={"qps": qps, "profile": None})
+    return problem.model_copy(update={"workload": wl, "gpus": gpus})
+
+
+def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | None = None,
+                  time_limit: float | None = None, verbose: bool = False,
+                  compare: bool = True) -> HorizonPlan:
+    """Candidates at the peak, the horizon MILP, per-period verification, and the comparisons
+    (`compare=False` skips the independent per-period plans)."""
+    t0 = time.perf_counter()
+    hm.check_limits(problem, source)
+    assert problem.workload.profile is not None
+    qps = problem.workload.period_qps()
+    hours = problem.workload.profile.period / 3600.0
+    peak = resolve(at_qps_problem(problem, max(qps)), source)
+    cs = generate(peak)
+    t1 = time.perf_counter()
+    # the static fleet for the peak: also the infeasibility diagnosis of the peak period
+    static = solve(single_qps_problem(problem, peak, max(qps), commit=True), source, solver=solver,
+                   time_limit=time_limit, verbose=verbose, candidates=cs)
+    t2 = time.perf_counter()
+    opts = problem.solver.model_copy(update={"name": solver or problem.solver.name,
+                                             "time_limit": time_limit or problem.solver.time_limit})
+    kinds = hm.gpu_kinds(peak)
+    periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(peak, q)) if q > 0 else milp.Demand(0.0, 0.0))
+                    for p, q in enumerate(qps))
+    cands = prune_dominated(cs.candidates)   # k copies of a smaller shape do as well in every period
+    args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
+    solved = (hm.solve_by_commitment(problem.name, kinds, problem.limits, cands, periods, *args)
+              or hm.solve_joint(hm.build(problem.name, kinds, problem.limits, cands, periods), *args))
+    report = solved.report
+    raise_unless_solved(report, source, opts.time_limit,
+                        lambda: "some period's demand cannot be met within the caps (availability, "
+                                "power or budget per hour, applied in every period)")
+    t3 = time.perf_counter()
+    sel, nodes = solved.selection, solved.nodes
+    plans, checks = [], []
+    for per in periods:
+        pools, ch = verify_period(peak, kinds, per, sel[per.index], nodes[per.index])
+        plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
+                                sum(n.cost_per_hour(k) for k, n in zip(kinds, nodes[per.index].values()))))
+        checks += ch
+    cost = sum(p.cost_per_hour * p.hours for p in plans)
+    cur = problem.pricing.currency
+    checks.append(Check("cost_matches_solver", abs(cost - (report.objective or 0.0)), 1e-6 * max(1.0, cost), cur))
+    v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
+    raise_unless_verified(v, f"{source}: the solver's horizon plan")
+    t4 = time.perf_counter()
+    indep = independent_cost(problem, peak, qps, hours, cs, solver, time_limit) if compare else None
+    t5 = time.perf_counter()
+    return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
+                       solved.method, solved.subproblems,
+                       {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
+                        "independent_s": t5 - t4})
+
+
+def at_qps_problem(problem: Problem, qps: float) -> Problem:
+    wl = problem.workload.model_copy(update={"qps": qps, "profile": None})
+    return problem.model_copy(update={"workload": wl})
+
+
+def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period, chosen: dict[Candidate, int],
+                  nodes: dict[str, hm.Nodes]) -> tuple[list[PoolState], list[Check]]:
+    """A period's pools recomputed at its QPS (verify_service), its nodes against cards, caps and
+    power (fleet_checks, on-demand, reserved and spot nodes counted as rented), spot within its
+    share, reserved and spot only where priced, and the budget per hour at the kinds' prices."""
+    p = f"p{per.index}"
+    pools, checks = verify_service(at_qps(peak, per.qps), chosen, prefix=p) if per.qps > 0 else ([], [])
+    limits = peak.problem.limits.model_copy(update={"budget_per_hour": None})
+    flat = {g: (n.reserved + n.on_demand + n.spot, n.owned) for g, n in nodes.items()}
+    checks += [replace(c, name=f"{p}/{c.name}") for c in
+               fleet_checks(peak.gpus, limits, chosen, flat, None, peak.problem.pricing.currency)]
+    for k in kinds:
+        n = nodes[k.id]
+        if n.spot:
+            checks.append(Check(f"{p}/spot_share[{k.id}]", n.spot, k.spot_share * n.total, "nodes"))
+        if k.spot_price is None:
+            checks.append(Check(f"{p}/spot_offered[{k.id}]", n.spot, 0, "nodes"))
+        if k.reserved_price is None:
+            checks.append(Check(f"{p}/reserved_offered[{k.id}]", n.reserved, 0, "nodes"))
+    budget = peak.problem.limits.budget_per_hour
+    if budget is not None:
+        cost = sum(nodes[k.id].cost_per_hour(k) for k in kinds)
+        checks.append(Check(f"{p}/budget_cap", cost, budget, f"{peak.problem.pricing.currency}/h"))
+    return pools, checks
+
+
+def independent_cost(problem: Problem, peak: Resolved, qps: list[float], hours: float, cs,
+                     solver: str | None, time_limit: float | None) -> float | None:
+    """Σ_p h_p·(cost per hour of period p's own single-QPS plan, on demand); None when a period
+    has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per distinct QPS."""
+    per_hour: dict[float, float] = {}
+    for q in sorted(set(x for x in qps if x > 0)):
+        try:
+            per_hour[q] = solve(single_qps_problem(problem, peak, q, commit=False), peak.source,
+                                solver=solver, time_limit=time_limit, candidates=cs).cost_per_hour
+        except Infeasible:
+            return None
+    return sum(per_hour.get(q, 0.0) * hours for q in qps)

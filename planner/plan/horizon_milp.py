@@ -1,0 +1,348 @@
+"""The multi-period MILP of a load profile: instances per candidate per period, nodes per capacity kind.
+
+Glossary: `p` a period (length h_p hours, QPS q_p), `H = Σ_p h_p` the horizon, `c` a candidate,
+`g` a GPU type with N_g cards per node. Capacity kinds of g: reserved (`res[g]`, a commitment
+fixed over the horizon), owned (`own[g]`, as in the single-QPS MILP, also fixed), on demand
+(`od[g,p]`, per period) and spot (`spot[g,p]`, per period, at most a share s_g of the type's
+nodes). `build()` is the formulation's table of contents (docs/horizon.md):
+
+    x[c,p] ∈ ℤ≥0;  res[g], own[g] ≤ owned_nodes_g, od[g,p], spot[g,p] ∈ ℤ≥0
+    Σ_c x[c,p]·prefill_tok_s[c] / (q_p·uncached input) ≥ 1          prefill_demand[p]
+    Σ_c x[c,p]·decode_tok_s[c]  / (q_p·output / u_d)   ≥ 1          decode_demand[p]
+    Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + spot[g,p])   node_cover[g,p]
+    spot[g,p] ≤ s_g·(res[g] + own[g] + od[g,p] + spot[g,p])                   spot_share[g,p]
+    N_g·(nodes of g in p) ≤ max_cards_g;  power and budget per hour in every period
+    minimise Σ_p h_p·Σ_g N_g·(od[g,p]·price_g + spot[g,p]·spot_g)
+             + H·Σ_g N_g·(res[g]·reserved_g + own[g]·owned_cost_g)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import pulp
+
+from planner.errors import BadInput
+from planner.input.problem import Limits, Problem
+from planner.plan import milp
+from planner.plan.candidates import Candidate
+from planner.plan.resolve import GPUOption, Resolved
+
+KINDS = ("reserved", "owned", "on_demand", "spot")
+CARD_TIE_BREAK = 1e-10   # per card in use per period, below the node tie-break: no idle instances
+
+
+@dataclass(frozen=True)
+class GPUKinds:
+    """A GPU type's capacity kinds: the on-demand option (price, caps, owned inventory) and the
+    reserved and spot prices per card-hour (None: that kind is not offered)."""
+
+    opt: GPUOption
+    reserved_price: float | None
+    spot_price: float | None
+    spot_share: float
+
+    @property
+    def id(self) -> str:
+        return self.opt.id
+
+    @property
+    def node_cards(self) -> int:
+        return self.opt.gpu.node_cards
+
+
+def gpu_kinds(res: Resolved) -> tuple[GPUKinds, ...]:
+    """The capacity kinds of every GPU type of a resolved problem (same order as `res.gpus`)."""
+    return tuple(GPUKinds(o, ch.reserved_price_per_gpu_hour, ch.spot_price_per_gpu_hour, ch.spot_max_share)
+                 for o, ch in zip(res.gpus, res.problem.gpus))
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """Whole nodes of one GPU type in one period, by kind."""
+
+    reserved: int = 0
+    owned: int = 0
+    on_demand: int = 0
+    spot: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.reserved + self.owned + self.on_demand + self.spot
+
+    def cost_per_hour(self, k: GPUKinds) -> float:
+        """N_g·(reserved·r_g + owned·o_g + on_demand·price_g + spot·s_g) per hour."""
+        return k.node_cards * (self.reserved * (k.reserved_price or 0.0) + self.owned * k.opt.owned_cost_per_card_hour
+                               + self.on_demand * k.opt.price_per_card_hour + self.spot * (k.spot_price or 0.0))
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period of the horizon: its QPS, length and demand rows' right-hand sides."""
+
+    index: int
+    qps: float
+    hours: float
+    demand: milp.Demand
+
+
+@dataclass
+class HorizonModel:
+    """A built PuLP problem with handles to its variables (mutable only while solving)."""
+
+    prob: pulp.LpProblem
+    candidates: tuple[Candidate, ...]
+    periods: tuple[Period, ...]
+    kinds: tuple[GPUKinds, ...]
+    x: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
+    reserved: dict[str, pulp.LpVariable | int] = field(default_factory=dict)
+    owned: dict[str, pulp.LpVariable | int] = field(default_factory=dict)
+    on_demand: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
+    spot: dict[tuple[str, int], pulp.LpVariable | int] = field(default_factory=dict)
+    cost: pulp.LpAffineExpression | None = None      # the horizon's cost (currency)
+
+    def nodes(self, g: str, p: int):
+        """res[g] + own[g] + od[g,p] + spot[g,p]."""
+        return self.reserved[g] + self.owned[g] + self.on_demand[(g, p)] + self.spot[(g, p)]
+
+    def cost_per_hour(self, p: int):
+        return pulp.lpSum(k.node_cards * (k.opt.price_per_card_hour * self.on_demand[(k.id, p)]
+                                          + (k.spot_price or 0.0) * self.spot[(k.id, p)]
+                                          + (k.reserved_price or 0.0) * self.reserved[k.id]
+                                          + k.opt.owned_cost_per_card_hour * self.owned[k.id])
+                          for k in self.kinds)
+
+
+def check_limits(problem: Problem, source: str) -> None:
+    """Limits the horizon plan does not model yet are refused, never silently ignored."""
+    for key in ("max_gpu_types", "max_pool_shapes"):
+        if getattr(problem.limits, key) is not None:
+            raise BadInput(f"{source}: limits.{key}: not supported with workload.profile yet; "
+                           f"remove it or plan a single QPS")
+
+
+def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
+          periods: tuple[Period, ...]) -> HorizonModel:
+    """The whole formulation (module docstring); each family is one function below."""
+    m = HorizonModel(pulp.LpProblem((name.replace(" ", "_") or "plan") + "_horizon", pulp.LpMinimize),
+                     tuple(cands), tuple(periods), tuple(kinds))
+    add_variables(m)
+    for per in m.periods:
+        add_demand(m, per, "prefill")
+        add_demand(m, per, "decode")
+        add_node_cover(m, per.index)
+        add_spot_share(m, per.index)
+        add_period_caps(m, limits, per.index)
+    set_objective(m)
+    return m
+
+
+def add_variables(m: HorizonModel) -> None:
+    """x[c,p] ≤ ⌈demand_p / capacity_c⌉ + 1 (0 when the period has no demand); nodes per kind,
+    a kind without a price fixed at 0."""
+    for p, per in enumerate(m.periods):
+        for i, c in enumerate(m.candidates):
+            ub = milp.upper_bound(c, per.demand) if per.qps > 0 else 0
+            m.x[(i, p)] = pulp.LpVariable(f"x_{i}_{p}", lowBound=0, upBound=ub, cat="Integer")
+    for k in m.kinds:
+        g = k.id
+        m.reserved[g] = (pulp.LpVariable(f"res_{g}", lowBound=0, cat="Integer")
+                         if k.reserved_price is not None else 0)
+        m.owned[g] = (pulp.LpVariable(f"own_{g}", lowBound=0, upBound=k.opt.owned_nodes, cat="Integer")
+                      if k.opt.owned_nodes else 0)
+        for p in range(len(m.periods)):
+            m.on_demand[(g, p)] = pulp.LpVariable(f"od_{g}_{p}", lowBound=0, cat="Integer")
+            m.spot[(g, p)] = (pulp.LpVariable(f"spot_{g}_{p}", lowBound=0, cat="Integer")
+                              if k.spot_price is not None and k.spot_share > 0 else 0)
+
+
+def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
+    """Σ_c x[c,p]·{kind}_tok_s[c] / demand_p ≥ 1 (normalised as in the single-QPS MILP)."""
+    need = getattr(per.demand, f"{kind}_tok_s")
+    if need <= 0:
+        return
+    terms = [(m.x[(i, per.index)], min(cap / need, milp.DEMAND_COEF_CAP)) for i, c in enumerate(m.candidates)
+             if (cap := getattr(c, f"{kind}_tok_s")) > 0]
+    if not terms:
+        raise BadInput(f"no candidate can {kind}: the {kind} demand row of period {per.index} would be empty")
+    m.prob += pulp.LpAffineExpression(terms) >= 1, f"{kind}_demand_{per.index}"
+
+
+def add_node_cover(m: HorizonModel, p: int) -> None:
+    """Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + spot[g,p])."""
+    for k in m.kinds:
+        cards = pulp.LpAffineExpression([(m.x[(i, p)], c.cards) for i, c in enumerate(m.candidates)
+                                         if c.gpu == k.id])
+        m.prob += cards <= k.node_cards * m.nodes(k.id, p), f"node_cover_{k.id}_{p}"
+
+
+def add_spot_share(m: HorizonModel, p: int) -> None:
+    """spot[g,p] ≤ s_g·(all nodes of g in p), written (1 − s_g)·spot ≤ s_g·(res + own + od)."""
+    for k in m.kinds:
+        if isinstance(m.spot[(k.id, p)], pulp.LpVariable) and k.spot_share < 1:
+            s = k.spot_share
+            m.prob += ((1 - s) * m.spot[(k.id, p)] <= s * (m.reserved[k.id] + m.owned[k.id] + m.on_demand[(k.id, p)]),
+                       f"spot_share_{k.id}_{p}")
+
+
+def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
+    """Availability N_g·nodes ≤ max_cards_g, power and budget per hour, in period p."""
+    for k in m.kinds:
+        if k.opt.max_cards is not None:
+            m.prob += k.node_cards * m.nodes(k.id, p) <= k.opt.max_cards, f"availability_{k.id}_{p}"
+    if limits.power is not None:
+        m.prob += (pulp.lpSum(k.node_cards * k.opt.gpu.power_w / 1e3 * m.nodes(k.id, p) for k in m.kinds)
+                   <= limits.power / 1e3), f"power_cap_{p}"
+    if limits.budget_per_hour is not None:
+        m.prob += m.cost_per_hour(p) <= limits.budget_per_hour, f"budget_cap_{p}"
+
+
+def set_objective(m: HorizonModel) -> None:
+    """minimise the horizon's cost ÷ c_ref + ε·Σ nodes + ε'·Σ cards in use, over periods; c_ref the
+    cheapest node-period (the single-QPS MILP's scaling and tie-break: fewest nodes among equal
+    costs, then fewest cards in instances, so a period's utilisation is not padded)."""
+    hours = sum(per.hours for per in m.periods)
+    m.cost = pulp.lpSum(
+        per.hours * k.node_cards * (k.opt.price_per_card_hour * m.on_demand[(k.id, per.index)]
+                                    + (k.spot_price or 0.0) * m.spot[(k.id, per.index)])
+        for per in m.periods for k in m.kinds) + hours * pulp.lpSum(
+        k.node_cards * ((k.reserved_price or 0.0) * m.reserved[k.id] + k.opt.owned_cost_per_card_hour * m.owned[k.id])
+        for k in m.kinds)
+    prices = [k.node_cards * v for k in m.kinds for v in (k.opt.price_per_card_hour, k.reserved_price, k.spot_price,
+                                                          k.opt.owned_cost_per_card_hour) if v]
+    nodes = pulp.lpSum(m.nodes(k.id, per.index) for per in m.periods for k in m.kinds)
+    if not prices:
+        m.prob += nodes
+        return
+    ref = min(prices) * min(per.hours for per in m.periods)
+    cards = pulp.LpAffineExpression([(v, m.candidates[i].cards) for (i, _), v in m.x.items()])
+    m.prob += (1.0 / ref) * m.cost + milp.NODE_TIE_BREAK * nodes + CARD_TIE_BREAK * cards
+
+
+def _int(v) -> int:
+    return int(round(v.varValue or 0)) if isinstance(v, pulp.LpVariable) else int(v)
+
+
+def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
+    """Chosen instances by candidate, per period."""
+    out: list[dict[Candidate, int]] = [{} for _ in m.periods]
+    for (i, p), v in sorted(m.x.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        n = _int(v)
+        if n > 0:
+            out[p][m.candidates[i]] = n
+    return out
+
+
+def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
+    """Nodes by GPU type and kind, per period."""
+    return [{k.id: Nodes(_int(m.reserved[k.id]), _int(m.owned[k.id]), _int(m.on_demand[(k.id, p)]),
+                         _int(m.spot[(k.id, p)])) for k in m.kinds} for p in range(len(m.periods))]
+
+
+# ------------------------------------------------------------------ solving by commitment
+MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A horizon solution: instances and nodes per period, the cost, and the solver's report."""
+
+    selection: list[dict[Candidate, int]]
+    nodes: list[dict[str, Nodes]]
+    report: milp.SolverReport
+    method: str                 # 'commitment' (exact decomposition) or 'joint' (one MILP)
+    subproblems: int = 0
+
+
+def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
+    """Reserved (and owned) node counts worth trying per GPU type: a commitment whose own cost over
+    the horizon reaches `bound` (a feasible plan's cost) cannot be optimal; owned nodes up to
+    the inventory."""
+    out = {}
+    for k in kinds:
+        if k.reserved_price is not None:
+            per_node = hours * k.node_cards * k.reserved_price
+            out[f"res:{k.id}"] = range(int(bound / per_node) + 1 if per_node > 0 else 1)
+        if k.opt.owned_nodes:
+            out[f"own:{k.id}"] = range(k.opt.owned_nodes + 1)
+    return out
+
+
+def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
+                        periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
+                        verbose: bool = False) -> Solved | None:
+    """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
+    share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
+    optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
+    solve. None when there are more than MAX_COMMITMENTS count vectors (use the joint MILP)."""
+    hours = sum(per.hours for per in periods)
+    memo: dict[tuple, tuple[float, dict, dict, milp.SolverReport] | None] = {}
+
+    def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
+        key = (per.qps, per.hours, fixed)
+        if key not in memo:
+            m = build(name, kinds, limits, cands, (replace_index(per),))
+            for var, n in fixed:
+                kind, g = var.split(":", 1)
+                v = (m.reserved if kind == "res" else m.owned)[g]
+                v.lowBound = v.upBound = n
+            rep = milp.solve(m, solver, time_limit, gap, verbose)
+            ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+            memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep) if ok else None
+        return memo[key]
+
+    def total(fixed):
+        out = []
+        for per in periods:
+            r = period_cost(per, fixed)
+            if r is None:
+                return None
+            out.append(r)
+        return out
+
+    zero = tuple((v, 0) for v in commitment_ranges(kinds, hours, 0.0))
+    first = total(zero)
+    if first is None:
+        return None   # some period cannot be served: the joint MILP says why
+    best_cost, best = sum(r[0] for r in first), first
+    ranges = commitment_ranges(kinds, hours, best_cost)
+    combos = 1
+    for r in ranges.values():
+        combos *= len(r)
+    if combos > MAX_COMMITMENTS:
+        return None
+    for counts in itertools.product(*ranges.values()):
+        fixed = tuple(zip(ranges, counts))
+        commit = sum(n * hours * k.node_cards * (k.reserved_price if v.startswith("res:") else
+                                                  k.opt.owned_cost_per_card_hour)
+                     for (v, n) in fixed for k in kinds if v.split(":", 1)[1] == k.id)
+        if commit >= best_cost:
+            continue
+        res = total(fixed)
+        if res is not None and sum(r[0] for r in res) < best_cost * (1 - 1e-12):
+            best_cost, best = sum(r[0] for r in res), res
+    reps = [r[3] for r in best]
+    status = (milp.SolverStatus.optimal if all(r.status == milp.SolverStatus.optimal for r in reps)
+              else milp.SolverStatus.feasible_time_limit)
+    gaps = [r.gap for r in reps if r.gap is not None]
+    report = milp.SolverReport(reps[0].name, status, sum(r.seconds for r in memo_reports(memo)),
+                               max(gaps) if gaps else None, best_cost, sum(r.variables for r in reps),
+                               sum(r.constraints for r in reps))
+    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(memo))
+
+
+def memo_reports(memo) -> list[milp.SolverReport]:
+    return [v[3] for v in memo.values() if v is not None]
+
+
+def replace_index(per: Period) -> Period:
+    """The period as the only one of a model (index 0)."""
+    return Period(0, per.qps, per.hours, per.demand)
+
+
+def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False) -> Solved:
+    """The joint MILP over all periods (the fallback of many commitment vectors)."""
+    rep = milp.solve(m, solver, time_limit, gap, verbose)
+    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint")

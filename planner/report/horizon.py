@@ -1,0 +1,120 @@
+"""A horizon plan (a problem with a load profile) as JSON (`kind: "horizon"`, keys in docs/horizon.md)
+and as a terminal table; the text is rendered from the JSON, so the two never disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.plan.horizon import HorizonPlan
+from planner.plan.horizon_milp import KINDS
+from planner.report.json import SCHEMA_VERSION, plan_dict, pool_dict, solver_dict, verification_dict
+from planner.report.text import table
+
+
+def _money(x: float | None, cur: str) -> str:
+    return "n/a" if x is None else f"{x:,.2f} {cur}"
+
+
+def _status(d: dict[str, Any]) -> str:
+    return "OPTIMAL" if d["status"] == "optimal" else f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap']})"
+
+
+def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
+    """The documented JSON of a horizon plan (docs/horizon.md, 'JSON output')."""
+    r = h.peak
+    node_cards = {k.id: k.node_cards for k in h.kinds}
+    tin, tout = h.tokens()
+    periods = []
+    for p in h.periods:
+        rented = p.cards_rented(node_cards)
+        periods.append({
+            "index": p.index, "qps": p.qps, "hours": p.hours, "cost_per_hour": p.cost_per_hour,
+            "cost": p.cost_per_hour * p.hours,
+            "nodes": {g: {kind: getattr(n, kind) for kind in KINDS} for g, n in sorted(p.nodes.items()) if n.total},
+            "cards_used": p.cards_used, "cards_rented": rented,
+            "utilization": p.cards_used / rented if rented else None,
+            "pools": [pool_dict(st) for st in p.pools],
+        })
+    static = h.static_cost
+    indep = h.independent_cost
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "horizon",
+        "status": h.status,
+        "problem": h.problem.name,
+        "model": r.model.id,
+        "weight_dtype": r.weight_dtype,
+        "kv_dtype": r.kv_dtype,
+        "calibration": r.calib.name,
+        "currency": h.problem.pricing.currency,
+        "period_hours": h.periods[0].hours,
+        "horizon_hours": h.hours,
+        "peak_qps": r.qps,
+        "candidates_at": "peak",
+        "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
+                  "reserved_price_per_gpu_hour": k.reserved_price, "spot_price_per_gpu_hour": k.spot_price,
+                  "spot_max_share": k.spot_share, "owned_nodes": k.opt.owned_nodes,
+                  "owned_cost_per_gpu_hour": k.opt.owned_cost_per_card_hour} for k in h.kinds],
+        "reserved_nodes": dict(sorted(h.reserved.items())),
+        "cost": h.cost,
+        "cost_per_million_tokens": h.cost_per_million_tokens,
+        "cost_per_million_output_tokens": h.cost_per_million_output_tokens,
+        "tokens": {"input": tin, "output": tout},
+        "periods": periods,
+        "comparison": {
+            "static_peak_cost": static,
+            "static_peak_cost_per_hour": h.static_peak.cost_per_hour,
+            "static_peak_saving": static - h.cost,
+            "static_peak_saving_fraction": (static - h.cost) / static if static > 0 else None,
+            "independent_cost": indep,
+            "independent_saving": None if indep is None else indep - h.cost,
+            "independent_saving_fraction": (indep - h.cost) / indep if indep else None,
+            "static_peak_plan": plan_dict(h.static_peak, timings),
+        },
+        "verification": verification_dict(h.verification),
+        "solver": solver_dict(h.solver, timings, candidates=h.candidates, method=h.method,
+                              subproblems=h.subproblems),
+        "timings": {k: round(v, 3) for k, v in h.timings.items()} if timings else None,
+    }
+
+
+def _kinds_cell(nodes: dict[str, dict[str, int]], kind: str) -> str:
+    return " ".join(f"{n[kind]}×{g}" for g, n in nodes.items() if n[kind]) or "-"
+
+
+def render_horizon(h: HorizonPlan) -> str:
+    """Per-period table (QPS, nodes by kind, utilisation, cost), totals and the comparison."""
+    d = horizon_json(h)
+    cur = d["currency"]
+    out = [f"Horizon plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
+           f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",
+           f"status: {_status(d)}   candidates generated at the peak workload: {d['solver']['candidates']}", ""]
+    rows = []
+    for p in d["periods"]:
+        util = "-" if p["utilization"] is None else f"{p['utilization'] * 100:.0f}%"
+        rows.append([str(p["index"]), f"{p['qps']:g}", _kinds_cell(p["nodes"], "reserved"),
+                     _kinds_cell(p["nodes"], "owned"), _kinds_cell(p["nodes"], "on_demand"),
+                     _kinds_cell(p["nodes"], "spot"), f"{p['cards_used']}/{p['cards_rented']}", util,
+                     f"{p['cost_per_hour']:,.2f}"])
+    out.append(table(["period", "req/s", "reserved", "owned", "on demand", "spot", "cards", "util", f"{cur}/h"],
+                     rows, "rrllllrrr"))
+    c = d["comparison"]
+    out += ["", "Reserved: " + (", ".join(f"{n} {g} node{'s' if n != 1 else ''}"
+                                        for g, n in d["reserved_nodes"].items()) or "none"),
+            f"Cost over {d['horizon_hours']:g} h: {_money(d['cost'], cur)}   "
+            f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
+            f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens",
+            f"Static fleet for the peak: {_money(c['static_peak_cost'], cur)} "
+            f"({_money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
+            f"saving {_money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]
+    if c["independent_cost"] is not None:
+        out.append(f"Independent per-period plans (on demand): {_money(c['independent_cost'], cur)}   "
+                   f"saving {_money(c['independent_saving'], cur)} "
+                   f"({(c['independent_saving_fraction'] or 0) * 100:.1f} %)")
+    v, s = d["verification"], d["solver"]
+    n_ok = sum(1 for x in v["checks"] if x["ok"])
+    out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks, every "
+               f"period's pools at its QPS)   solver: {s['name']} {s['status']}, "
+               + (f"{s['subproblems']} single-period MILPs over the commitments" if s["method"] == "commitment"
+                  else f"one MILP of {s['variables']} variables"))
+    return "\n".join(out)
