@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
-NOT_YET_GOLDEN = {"deepseek_day"}   # a load profile (docs/horizon.md): its golden outputs are still to be added
+HORIZON = {"deepseek_day"}   # a load profile (docs/horizon.md): solve text and JSON only
 PROBLEMS = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "problems").glob("*.yaml")
-                  if p.stem not in NOT_YET_GOLDEN)
+                  if p.stem not in HORIZON)
 SINGLE = [p for p in PROBLEMS if p != "fleet_mix"]
 SCENARIOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "problems" / "whatif").glob("*.yaml"))
 OUT = "{out}"  # replaced by a fresh temporary directory when the case runs
@@ -48,6 +48,9 @@ def _cases() -> list[Case]:
         src = f"problems/{p}.yaml"
         cases.append(Case(f"solve/{p}.txt", ("solve", src)))
         cases.append(Case(f"solve/{p}.json", ("solve", src, "--json")))
+    for p in sorted(HORIZON):
+        cases.append(Case(f"solve/{p}.txt", ("solve", f"problems/{p}.yaml")))
+        cases.append(Case(f"solve/{p}.json", ("solve", f"problems/{p}.yaml", "--json")))
     cases.append(Case("solve/deepseek_qps.checks.txt", ("solve", "problems/deepseek_qps.yaml", "--checks")))
     cases.append(Case("solve/llama70b_chat.simulate.txt",
                       ("solve", "problems/llama70b_chat.yaml", "--simulate")))
