@@ -63,7 +63,8 @@ def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str
     gid = SYSTEMS.get(r["system"])
     if gid is None or gid not in gpus:
         return f"GPU system not in catalog ({r['system']})"
-    quant = r["moe_quant_mode"] if models[catalog_model_id(r["model_path"], models)].arch.is_moe else r["gemm_quant_mode"]
+    moe = models[catalog_model_id(r["model_path"], models)].arch.is_moe
+    quant = r["moe_quant_mode"] if moe else r["gemm_quant_mode"]
     if quant not in QUANT:
         return f"weight precision not modelled ({quant})"
     if not r["silicon_tpot_ms"] or float(r["silicon_tpot_ms"]) <= 0:
