@@ -83,6 +83,16 @@ def test_disagg_deployment_splits_the_load_over_decode_workers(tmp_path):
     assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(8 / (0.00942 * 4))
 
 
+def test_load_test_behind_a_router_is_shared_by_the_instances(tmp_path):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("model: llama-3.1-8b\ngpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\n"
+                   "instances: 4\ncached_fraction: 0.4\n")
+    (p,), _ = _one("vllm_sample.json", str(dep))
+    assert p.concurrency == 4 and p.batch == 4 and p.clients == 4     # 16 in flight over 4 instances
+    assert p.cached_fraction == 0.4
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(4 / (0.00942 * 1))
+
+
 # ------------------------------------------------------------------------------- round trip
 CONCURRENCIES = (1, 4, 16, 48)
 ISL, OSL = 1024.0, 256.0
@@ -219,6 +229,9 @@ def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):
     ("gpu: h100\nengine: vllm\ncards: 0\nparallelism: {tp: 1}\n", r"dep\.yaml.*cards"),
     ("gpu: h100\nengine: vllm\ncards: 8\nparallelism: {tp: 8, ep: 4}\n", r"dep\.yaml: parallelism\.ep: 4"),
     ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\n", r"dep\.yaml: prefill"),
+    ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\nprefill: {tp: 1}\ninstances: 2\n",
+     r"dep\.yaml: instances: 2"),
+    ("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\ncached_fraction: 1.5\n", r"dep\.yaml.*cached_fraction"),
 ])
 def test_bad_deployment_yaml(tmp_path, text, match):
     dep = tmp_path / "dep.yaml"

@@ -17,7 +17,8 @@ The tool files do not say what they measured (model, GPU, parallelism, precision
 YAML (`BenchDeployment`) supplies it. Each run is one point of one instance: concurrency c =
 requests in flight (the run's max concurrency, capped by the prompts sent; without one, the mean
 in flight by Little's law, request throughput × mean end-to-end latency); isl/osl are the mean
-tokens per completed request; the decode batch is c (agg) or c / decode workers (disagg); TTFT and
+tokens per completed request; the decode batch of one instance is c / instances (agg) or c / decode
+workers (disagg); TTFT and
 TPOT are the run's means, milliseconds in the files, seconds here. Measured quantities as in
 silicon.py: `decode_tok_s_per_gpu` = b / (TPOT · cards) and `ttft_s`.
 """
@@ -62,7 +63,8 @@ class BenchDeployment(Strict):
     `model` may be left out when every file names a catalog model by its Hugging Face id
     (vLLM `model_id`, genai-perf `input_config.model`). Disagg: `parallelism` is the decode
     worker, `prefill` the prefill worker, and the load is shared by `decode_workers` /
-    `prefill_workers` instances."""
+    `prefill_workers` instances; agg: by `instances` identical instances (a load test sent to a
+    router in front of several instances measures c requests in flight over all of them)."""
 
     model: str | None = None
     gpu: str
@@ -73,9 +75,11 @@ class BenchDeployment(Strict):
     parallelism: _Workers
     weight_dtype: Precision | None = None   # default: the catalog model's
     kv_dtype: Literal["bf16", "fp16", "fp8"] | None = None   # default: silicon.kv_dtype_of(weights)
+    instances: int = Field(1, ge=1, le=65536)   # agg: identical instances behind the load test's router
     prefill: _Workers | None = None
     prefill_workers: int = Field(1, ge=1, le=4096)
     decode_workers: int = Field(1, ge=1, le=4096)
+    cached_fraction: float = Field(0.0, ge=0, lt=1)   # prefix-cache hit fraction of the prompts
 
 
 def _par(w: _Workers, where: str) -> Parallelism:
@@ -102,6 +106,9 @@ def load_deployment(path: str | Path) -> BenchDeployment:
         raise BadInput(f"{path}: prefill: mode disagg needs the prefill worker's parallelism")
     if dep.prefill is not None:
         _par(dep.prefill, f"{path}: prefill")
+    if dep.mode == "disagg" and dep.instances > 1:
+        raise BadInput(f"{path}: instances: {dep.instances}; a disagg deployment shares the load by "
+                       f"prefill_workers and decode_workers")
     return dep
 
 
@@ -150,7 +157,8 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
     weights = dep.weight_dtype or models[model].weight_dtype
     kv = dep.kv_dtype or kv_dtype_of(weights)
     if dep.mode == "agg":
-        ppar, batch, conc = None, c, c
+        ppar, batch = None, c / dep.instances
+        c = conc = batch
     else:
         ppar = _par(dep.prefill, "deployment: prefill")  # type: ignore[arg-type]
         batch = conc = c / dep.decode_workers
@@ -160,6 +168,7 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
                  engine=dep.engine, engine_version=dep.engine_version, weight_dtype=weights, kv_dtype=kv,
                  mode=dep.mode, par=par, isl=isl, osl=osl, concurrency=conc, batch=batch,
                  prefill_par=ppar, prefill_workers=dep.prefill_workers if ppar else 1, clients=c,
+                 cached_fraction=dep.cached_fraction,
                  ttft_s=ttft_s, tpot_s=tpot_s, group=group,
                  measured={"decode_tok_s_per_gpu": batch / (tpot_s * par.cards), "ttft_s": ttft_s})
 
