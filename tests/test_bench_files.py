@@ -265,6 +265,14 @@ def test_calibrate_exits_2_and_writes_nothing_on_a_bad_deployment(tmp_path):
     assert not out.exists()
 
 
+def test_cross_validation_of_one_configuration_says_use_folds_0(tmp_path):
+    out = tmp_path / "mine.yaml"
+    res = CliRunner().invoke(cli.main, ["calibrate", str(DATA / "sglang_sample.jsonl"), "--deployment", DEP,
+                                        "--out", str(out)])
+    assert res.exit_code == 2 and "--folds 0" in res.output and "one configuration" in res.output
+    assert not out.exists()
+
+
 # ------------------------------------------------------------------------------------- CLI
 def test_cli_validate_reads_a_vllm_file():
     res = CliRunner().invoke(cli.main, ["validate", str(DATA / "vllm_sample.json"), "--deployment", DEP,

@@ -74,6 +74,17 @@ def _files(paths: tuple[str, ...] | list[str]) -> list[str]:
     return [str(p) for p in (paths or default_measurement_files())]
 
 
+def _check_folds(points: list, folds: int) -> None:
+    """Cross-validation holds out whole configurations (crossval.cv_folds): with every point from
+    one configuration, a fold would train on nothing. BadInput saying so, instead of the fit's
+    'no measured points'."""
+    groups = {p.group for p in points}
+    if folds > 1 and len(groups) == 1 and points:
+        raise BadInput(f"{len(points)} point(s), all from one configuration ({next(iter(groups))}): "
+                       f"cross-validation holds out whole configurations and needs at least two; "
+                       f"add --folds 0, or measure another configuration too")
+
+
 def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: str | None = None,
                   folds: int = 5, group_by: tuple[str, ...] = (), force: bool = False,
                   deployment: str | None = None) -> Calibrated:
@@ -99,6 +110,7 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
         raise BadInput(f"--out {out}: exists and is not a calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
     points, report = load_points(files, deployment)
+    _check_folds(points, folds)
     base = without_families(load_calibration(base_name))
     result = fit(points, base)
     grouped = fit_grouped(points, base, by, shared=result) if by else None
@@ -153,6 +165,7 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     files = _files(paths)
     by = check_group_by(group_by) if group_by else ()
     points, report = load_points(files, deployment)
+    _check_folds(points, folds)
     calib = load_calibration(calibration)
     cv: CVResult | None = None
     if folds > 1:
