@@ -461,7 +461,9 @@ def catalog_models(as_json: bool) -> None:
                    "combination; --out is then a directory and each profile is LABEL.yaml there.")
 def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str | None, folds: int,
                   force: bool, group_by: str | None, deployment: str | None) -> None:
-    """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*)."""
+    """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*): the
+    catalog's files, or your own vLLM/SGLang/genai-perf results with --deployment, or the minimal
+    CSV (docs/export.md)."""
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
     c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)

@@ -196,6 +196,14 @@ def test_unknown_format_names_the_file(tmp_path):
         load_points([h])
 
 
+def test_jsonl_with_a_broken_line_names_the_line(tmp_path):
+    good = (DATA / "sglang_sample.jsonl").read_text().splitlines()[0]
+    f = tmp_path / "runs.jsonl"
+    f.write_text(good + "\n{truncated\n")
+    with pytest.raises(BadInput, match=r"runs\.jsonl: line 2: not a JSON object"):
+        load_points([f], DEP)
+
+
 def test_missing_field_names_file_and_field(tmp_path):
     d = json.loads((DATA / "vllm_sample.json").read_text())
     del d["mean_tpot_ms"]

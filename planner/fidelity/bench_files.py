@@ -177,8 +177,9 @@ def _serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Mode
                pid: str, origin: str) -> Point | str:
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
     done = _num(d, "completed", where)
+    e2e_ms = _opt(d, e2e_key)
     c = _concurrency(_opt(d, "max_concurrency"), _opt(d, "num_prompts") or done,
-                     _opt(d, "request_throughput"), (_opt(d, e2e_key) or 0) * MS or None)
+                     _opt(d, "request_throughput"), e2e_ms * MS if e2e_ms is not None else None)
     if isinstance(c, str):
         return c
     return make_point(pid=pid, origin=origin, dep=dep, model=_model_of(dep, d.get("model_id"), models, where),
@@ -271,28 +272,27 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
 
 # ------------------------------------------------------------------------------ dispatch
 def _json_objects(text: str, path: Path) -> list[dict] | None:
-    """The file as one JSON object, or as JSON lines of objects; None when it is neither."""
+    """The file as one JSON object, or as JSON lines of objects; None when it is neither. A
+    later line that is not a JSON object, after lines that were, is BadInput naming the line."""
     try:
         data = json.loads(text)
         return [data] if isinstance(data, dict) else None
     except json.JSONDecodeError:
         pass
-    out = []
+    out: list[dict] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
-            return None if not out else _bad_line(path, n)
+            obj = None
         if not isinstance(obj, dict):
-            return None
+            if not out:
+                return None
+            raise BadInput(f"{path}: line {n}: not a JSON object (JSON lines expected, one run per line)")
         out.append(obj)
     return out or None
-
-
-def _bad_line(path: Path, n: int):
-    raise BadInput(f"{path}: line {n}: not a JSON object (JSON lines expected, one run per line)")
 
 
 def sniff(path: Path, text: str) -> str:
