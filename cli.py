@@ -479,15 +479,20 @@ def catalog_models(as_json: bool) -> None:
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
               help="Cross-validation folds for the error written into the profile (0: none).")
 @click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
+@click.option("--deployment", default=None, type=click.Path(dir_okay=False),
+              help="YAML saying what vLLM/SGLang/genai-perf benchmark files measured: model, gpu, "
+                   "engine, cards, parallelism, mode (docs/export.md).")
 @click.option("--group-by", "group_by", default=None, metavar="AXES",
               help="Also fit one profile per group: engine, gpu, model, or a comma-separated "
                    "combination; --out is then a directory and each profile is LABEL.yaml there.")
 def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str | None, folds: int,
-                  force: bool, group_by: str | None) -> None:
-    """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*)."""
+                  force: bool, group_by: str | None, deployment: str | None) -> None:
+    """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*): the
+    catalog's files, or your own vLLM/SGLang/genai-perf results with --deployment, or the minimal
+    CSV (docs/export.md)."""
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
-    c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force)
+    c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)
     click.echo(render_calibrate(c))
 
 
@@ -510,16 +515,19 @@ def _axes(text: str | None) -> tuple[str, ...]:
                    "else --calibration) and cross-validate per group: engine, gpu, model, or a "
                    "comma-separated combination.")
 @click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
+@click.option("--deployment", default=None, type=click.Path(dir_okay=False),
+              help="YAML saying what vLLM/SGLang/genai-perf benchmark files measured: model, gpu, "
+                   "engine, cards, parallelism, mode (docs/export.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
-                 group_by: str | None, force: bool, as_json: bool) -> None:
+                 group_by: str | None, force: bool, as_json: bool, deployment: str | None) -> None:
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
     if out_plot:
         from planner.input.files import check_writable
         check_writable(out_plot, measurements, force)
-    v = run_validate(list(measurements), calibration, folds, _axes(group_by))
+    v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
     if out_plot:
         write_parity_plot(v, out_plot, force)
     click.echo(render_json(v) if as_json else render_text(v))

@@ -32,9 +32,9 @@ from pathlib import Path
 from planner.catalog.calibration import Calibration
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
+from planner.fidelity.bench_files import load_bench_file, load_deployment
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
-from planner.fidelity.silicon import load_silicon_csv
 from planner.physics.colocated import DEFAULT_CHUNK_TOKENS, colocated_step
 from planner.physics.perf import (
     Deployment,
@@ -138,20 +138,21 @@ def observations(points: list[Point]) -> list[tuple[int, Quantity, float]]:
 
 
 # ---------------------------------------------------------------------------------- loading
-def load_points(paths: list[str | Path]) -> tuple[list[Point], LoadReport]:
-    """Points from CSV (silicon format) and YAML (public format) files, with one drop report."""
+def load_points(paths: list[str | Path], deployment: str | Path | None = None) -> tuple[list[Point], LoadReport]:
+    """Points from YAML (public format) files and benchmark files read by content (the silicon
+    CSV, the minimal CSV, vLLM/SGLang/genai-perf output: bench_files.py), with one drop report.
+    `deployment`: the YAML saying what the tool files measured (bench_files.BenchDeployment)."""
     if not paths:
         raise BadInput("no measurement files given")
+    dep = load_deployment(deployment) if deployment is not None else None
     points: list[Point] = []
     read, dropped = 0, Counter()
     for path in paths:
         p = Path(path)
-        if p.suffix == ".csv":
-            pts, n, why = load_silicon_csv(p)
-        elif p.suffix in (".yaml", ".yml"):
+        if p.suffix in (".yaml", ".yml"):
             pts, n, why = load_public_yaml(p)
         else:
-            raise BadInput(f"{p}: measurement files must be .csv (silicon format) or .yaml (public format)")
+            pts, n, why = load_bench_file(p, dep)
         points += pts
         read += n
         dropped.update(why)

@@ -47,7 +47,7 @@ def _concurrency(source: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _model_id(hf_id: str, models: dict[str, Model]) -> str | None:
+def catalog_model_id(hf_id: str, models: dict[str, Model]) -> str | None:
     """Catalog id for a CSV model path: explicit map, else the lower-cased repo name or alias."""
     key = hf_id.strip().lower()
     if key in MODEL_IDS:
@@ -58,12 +58,13 @@ def _model_id(hf_id: str, models: dict[str, Model]) -> str | None:
 
 def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
     """The reason a CSV row cannot be interpreted, or None when it can."""
-    if _model_id(r["model_path"], models) is None:
+    if catalog_model_id(r["model_path"], models) is None:
         return f"model not in catalog ({r['model_path']})"
     gid = SYSTEMS.get(r["system"])
     if gid is None or gid not in gpus:
         return f"GPU system not in catalog ({r['system']})"
-    quant = r["moe_quant_mode"] if models[_model_id(r["model_path"], models)].arch.is_moe else r["gemm_quant_mode"]
+    moe = models[catalog_model_id(r["model_path"], models)].arch.is_moe
+    quant = r["moe_quant_mode"] if moe else r["gemm_quant_mode"]
     if quant not in QUANT:
         return f"weight precision not modelled ({quant})"
     if not r["silicon_tpot_ms"] or float(r["silicon_tpot_ms"]) <= 0:
@@ -93,7 +94,7 @@ def _fits_system(par: Parallelism, gpu: GPU) -> bool:
 
 def _silicon_point(r: dict, path: Path, models: dict[str, Model], gpus: dict[str, GPU]) -> Point:
     """One interpretable CSV row → Point (see module docstring for the operating point)."""
-    mid = _model_id(r["model_path"], models)
+    mid = catalog_model_id(r["model_path"], models)
     model = models[mid]
     quant = r["moe_quant_mode"] if model.arch.is_moe else r["gemm_quant_mode"]
     c = float(_concurrency(r["silicon_data_source"]))

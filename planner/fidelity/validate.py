@@ -74,13 +74,26 @@ def _files(paths: tuple[str, ...] | list[str]) -> list[str]:
     return [str(p) for p in (paths or default_measurement_files())]
 
 
+def _check_folds(points: list, folds: int) -> None:
+    """Cross-validation holds out whole configurations (crossval.cv_folds): with every point from
+    one configuration, a fold would train on nothing. BadInput saying so, instead of the fit's
+    'no measured points'."""
+    groups = {p.group for p in points}
+    if folds > 1 and len(groups) == 1 and points:
+        raise BadInput(f"{len(points)} point(s), all from one configuration ({next(iter(groups))}): "
+                       f"cross-validation holds out whole configurations and needs at least two; "
+                       f"add --folds 0, or measure another configuration too")
+
+
 def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: str | None = None,
-                  folds: int = 5, group_by: tuple[str, ...] = (), force: bool = False) -> Calibrated:
+                  folds: int = 5, group_by: tuple[str, ...] = (), force: bool = False,
+                  deployment: str | None = None) -> Calibrated:
     """Fit to `paths`, cross-validate, and write the profile to `out` (never over an input).
 
     With `group_by` (e.g. ("engine",)), `out` is a directory and one profile per group with
     enough points is written there as LABEL.yaml (e.g. sglang.yaml); the shared fit is not
-    written, and `groups` of the result lists the profiles written."""
+    written, and `groups` of the result lists the profiles written. `deployment`: the YAML
+    saying what benchmark-tool files measured (bench_files.BenchDeployment)."""
     files = _files(paths)
     by = check_group_by(group_by) if group_by else ()
     out_p = Path(out)
@@ -91,12 +104,13 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
-    protect = (*files, base_file)
+    protect = (*files, base_file, *([deployment] if deployment else []))
     check_out_dir(out_p, protect, force) if by else check_writable(out_p, protect, force)
     if not by and not force and out_p.is_file() and not _is_profile(out_p):
         raise BadInput(f"--out {out}: exists and is not a calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
-    points, report = load_points(files)
+    points, report = load_points(files, deployment)
+    _check_folds(points, folds)
     base = without_families(load_calibration(base_name))
     result = fit(points, base)
     grouped = fit_grouped(points, base, by, shared=result) if by else None
@@ -142,7 +156,7 @@ def group_profiles(points: list, by: tuple[str, ...],
 
 
 def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
-                 group_by: tuple[str, ...] = ()) -> Validation:
+                 group_by: tuple[str, ...] = (), deployment: str | None = None) -> Validation:
     """Predicted vs measured under `calibration`, with k-fold CV refits started from it.
 
     With `group_by`, each point is predicted by its group's catalog profile (fallback:
@@ -150,7 +164,8 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     t0 = time.perf_counter()
     files = _files(paths)
     by = check_group_by(group_by) if group_by else ()
-    points, report = load_points(files)
+    points, report = load_points(files, deployment)
+    _check_folds(points, folds)
     calib = load_calibration(calibration)
     cv: CVResult | None = None
     if folds > 1:

@@ -1,0 +1,348 @@
+"""A user's own benchmark output → Points, so `plan calibrate` / `plan validate` fit and check the
+model on the runs of the user's deployment.
+
+Formats (tests/data/bench/PROVENANCE.md cites the source each follows):
+- vLLM `vllm bench serve --save-result` JSON: one object, `backend`, `model_id`, `max_concurrency`,
+  `completed`, `total_input_tokens`, `total_output_tokens`, `mean_ttft_ms`, `mean_tpot_ms`,
+  `request_throughput`, `mean_e2el_ms`;
+- SGLang `python -m sglang.bench_serving --output-file` JSONL: one such object per line (one per
+  run), with `mean_e2e_latency_ms` for the end-to-end latency;
+- genai-perf `profile_export_genai_perf.json`: metric objects `{unit, avg, p50, …}`
+  (`time_to_first_token`, `inter_token_latency`, `input_sequence_length`, `output_sequence_length`,
+  `request_throughput`, `request_latency`) and `input_config` (the run's arguments: `concurrency`,
+  `request_rate`);
+- the minimal CSV (`MINIMAL_COLUMNS`): one measured point per row, deployment included.
+
+The tool files do not say what they measured (model, GPU, parallelism, precisions): a deployment
+YAML (`BenchDeployment`) supplies it. Each run is one point of one instance: concurrency c =
+requests in flight (the run's max concurrency, capped by the prompts sent; without one, the mean
+in flight by Little's law, request throughput × mean end-to-end latency); isl/osl are the mean
+tokens per completed request; the decode batch of one instance is c / instances (agg) or c / decode
+workers (disagg); TTFT and
+TPOT are the run's means, milliseconds in the files, seconds here. Measured quantities as in
+silicon.py: `decode_tok_s_per_gpu` = b / (TPOT · cards) and `ttft_s`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from planner.catalog.schemas import Model, load_gpus, load_models
+from planner.errors import BadInput
+from planner.fidelity.points import Point
+from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of, load_silicon_csv
+from planner.input.files import read_text, read_yaml, validate
+from planner.input.schema import Precision, Strict
+from planner.physics.perf import Parallelism
+
+# the minimal CSV: required columns, then optional ones
+MINIMAL_COLUMNS = ("model", "gpu", "engine", "cards", "tp", "pp", "dp", "ep", "mode", "concurrency",
+                   "isl", "osl", "ttft_ms", "tpot_ms")
+MINIMAL_OPTIONAL = ("engine_version", "weight_dtype", "kv_dtype", "request_rate")
+
+
+class _Workers(Strict):
+    """Parallelism of one worker: cards = tp·pp·dp; experts are sharded over tp·dp (ep)."""
+
+    tp: int = Field(1, ge=1, le=1024)
+    pp: int = Field(1, ge=1, le=1024)
+    dp: int = Field(1, ge=1, le=1024)
+    ep: int | None = Field(None, ge=1, le=4096)   # must be 1 or tp·dp when given (not modelled otherwise)
+
+
+class BenchDeployment(Strict):
+    """What the benchmark files measured: one instance of `model` on `cards` GPUs of type `gpu`.
+
+    `model` may be left out when every file names a catalog model by its Hugging Face id
+    (vLLM `model_id`, genai-perf `input_config.model`). Disagg: `parallelism` is the decode
+    worker, `prefill` the prefill worker, and the load is shared by `decode_workers` /
+    `prefill_workers` instances; agg: by `instances` identical instances (a load test sent to a
+    router in front of several instances measures c requests in flight over all of them)."""
+
+    model: str | None = None
+    gpu: str
+    engine: str = Field(min_length=1)
+    engine_version: str = "unknown"
+    mode: Literal["agg", "disagg"] = "agg"
+    cards: int = Field(ge=1, le=65536)
+    parallelism: _Workers
+    weight_dtype: Precision | None = None   # default: the catalog model's
+    kv_dtype: Literal["bf16", "fp16", "fp8"] | None = None   # default: silicon.kv_dtype_of(weights)
+    instances: int = Field(1, ge=1, le=65536)   # agg: identical instances behind the load test's router
+    prefill: _Workers | None = None
+    prefill_workers: int = Field(1, ge=1, le=4096)
+    decode_workers: int = Field(1, ge=1, le=4096)
+    cached_fraction: float = Field(0.0, ge=0, lt=1)   # prefix-cache hit fraction of the prompts
+
+
+def _par(w: _Workers, where: str) -> Parallelism:
+    """The worker's Parallelism; an expert-parallel size other than 1 or tp·dp is refused."""
+    par = Parallelism(w.tp, w.pp, w.dp)
+    if w.ep is not None and w.ep not in (1, par.stage_cards):
+        raise BadInput(f"{where}.ep: {w.ep}; the model shards experts over tp·dp = {par.stage_cards} "
+                       f"(ep must be 1 or {par.stage_cards})")
+    return par
+
+
+def load_deployment(path: str | Path) -> BenchDeployment:
+    """The deployment YAML, validated (unknown keys and out-of-domain numbers are BadInput)."""
+    dep = validate(BenchDeployment, read_yaml(path), str(path))
+    gpus = load_gpus()
+    if dep.gpu not in gpus:
+        raise BadInput(f"{path}: gpu: unknown GPU {dep.gpu!r}; known: {', '.join(sorted(gpus))}")
+    if dep.model is not None and dep.model not in load_models():
+        raise BadInput(f"{path}: model: unknown model {dep.model!r} (see `plan catalog models`)")
+    par = _par(dep.parallelism, f"{path}: parallelism")
+    if par.cards != dep.cards:
+        raise BadInput(f"{path}: cards: {dep.cards} but parallelism gives tp·pp·dp = {par.cards}")
+    if dep.mode == "disagg" and dep.prefill is None:
+        raise BadInput(f"{path}: prefill: mode disagg needs the prefill worker's parallelism")
+    if dep.prefill is not None:
+        _par(dep.prefill, f"{path}: prefill")
+    if dep.mode == "disagg" and dep.instances > 1:
+        raise BadInput(f"{path}: instances: {dep.instances}; a disagg deployment shares the load by "
+                       f"prefill_workers and decode_workers")
+    return dep
+
+
+# ------------------------------------------------------------------------------ one run → Point
+def _num(d: dict, key: str, where: str) -> float:
+    """A positive finite number at d[key]; BadInput naming file and field otherwise."""
+    v = d.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or v == float("inf"):
+        raise BadInput(f"{where}: {key}: expected a positive number, got {v!r}")
+    return float(v)
+
+
+def _opt(d: dict, key: str) -> float | None:
+    """d[key] when it is a positive finite number, else None (the tools write null or 'inf')."""
+    v = d.get(key)
+    ok = not isinstance(v, bool) and isinstance(v, int | float) and 0 < v < float("inf")
+    return float(v) if ok else None
+
+
+def _concurrency(max_conc: float | None, sent: float | None, throughput: float | None,
+                 e2e_s: float | None) -> float | str:
+    """Requests in flight: the run's cap (at most the requests sent), else Little's law
+    (request throughput × mean end-to-end latency), else the reason the point is dropped."""
+    if max_conc is not None:
+        return min(max_conc, sent) if sent is not None else max_conc
+    if throughput is not None and e2e_s is not None:
+        return throughput * e2e_s
+    return "rate-only run without end-to-end latency (concurrency unknown)"
+
+
+def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where: str) -> str:
+    """Catalog model id: the deployment's, else the file's Hugging Face id mapped to the catalog."""
+    if dep.model is not None:
+        return models[dep.model].id
+    mid = catalog_model_id(hf_id, models) if isinstance(hf_id, str) and hf_id else None
+    if mid is None:
+        raise BadInput(f"{where}: model: {hf_id!r} is not a catalog model; name it in the "
+                       f"deployment YAML (model: ...)")
+    return mid
+
+
+def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: float, isl: float,
+               osl: float, ttft_s: float, tpot_s: float, models: dict[str, Model]) -> Point:
+    """One run of `dep` at c requests in flight → Point (module docstring)."""
+    par = _par(dep.parallelism, "deployment: parallelism")
+    weights = dep.weight_dtype or models[model].weight_dtype
+    kv = dep.kv_dtype or kv_dtype_of(weights)
+    if dep.mode == "agg":
+        ppar, batch = None, c / dep.instances
+        c = conc = batch
+    else:
+        ppar = _par(dep.prefill, "deployment: prefill")  # type: ignore[arg-type]
+        batch = conc = c / dep.decode_workers
+    group = "|".join([model, dep.gpu, dep.engine, weights, dep.mode, par.label(),
+                      ppar.label() if ppar else ""])
+    return Point(id=pid, origin=origin, source=origin, kind="measured", model=model, gpu=dep.gpu,
+                 engine=dep.engine, engine_version=dep.engine_version, weight_dtype=weights, kv_dtype=kv,
+                 mode=dep.mode, par=par, isl=isl, osl=osl, concurrency=conc, batch=batch,
+                 prefill_par=ppar, prefill_workers=dep.prefill_workers if ppar else 1, clients=c,
+                 cached_fraction=dep.cached_fraction,
+                 ttft_s=ttft_s, tpot_s=tpot_s, group=group,
+                 measured={"decode_tok_s_per_gpu": batch / (tpot_s * par.cards), "ttft_s": ttft_s})
+
+
+def _serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
+               pid: str, origin: str) -> Point | str:
+    """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
+    done = _num(d, "completed", where)
+    e2e_ms = _opt(d, e2e_key)
+    c = _concurrency(_opt(d, "max_concurrency"), _opt(d, "num_prompts") or done,
+                     _opt(d, "request_throughput"), e2e_ms * MS if e2e_ms is not None else None)
+    if isinstance(c, str):
+        return c
+    return make_point(pid=pid, origin=origin, dep=dep, model=_model_of(dep, d.get("model_id"), models, where),
+                      c=c, isl=_num(d, "total_input_tokens", where) / done,
+                      osl=_num(d, "total_output_tokens", where) / done,
+                      ttft_s=_num(d, "mean_ttft_ms", where) * MS, tpot_s=_num(d, "mean_tpot_ms", where) * MS,
+                      models=models)
+
+
+def _genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model],
+                    origin: str) -> Point | str:
+    """A genai-perf profile export → Point, or the reason it is dropped."""
+    def stat(name: str, unit: str | None = None) -> float | None:
+        m = d.get(name)
+        if not isinstance(m, dict):
+            return None
+        if unit is not None and m.get("unit") != unit:
+            raise BadInput(f"{where}: {name}.unit: {m.get('unit')!r}, expected {unit!r}")
+        return _opt(m, "avg")
+
+    def need(name: str, unit: str | None = None) -> float:
+        v = stat(name, unit)
+        if v is None:
+            raise BadInput(f"{where}: {name}.avg: missing or not a positive number")
+        return v
+
+    cfg = d.get("input_config") if isinstance(d.get("input_config"), dict) else {}
+    latency = stat("request_latency", "ms")
+    c = _concurrency(_opt(cfg, "concurrency"), _opt(cfg, "request_count"), stat("request_throughput"),
+                     latency * MS if latency else None)
+    if isinstance(c, str):
+        return c
+    hf = cfg.get("model")
+    hf = hf[0] if isinstance(hf, list) and len(hf) == 1 else hf
+    return make_point(pid=f"{Path(origin).name}#0", origin=origin, dep=dep, model=_model_of(dep, hf, models, where),
+                      c=c, isl=need("input_sequence_length"), osl=need("output_sequence_length"),
+                      ttft_s=need("time_to_first_token", "ms") * MS,
+                      tpot_s=need("inter_token_latency", "ms") * MS, models=models)
+
+
+# ------------------------------------------------------------------------------ minimal CSV
+def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: int) -> Point | str:
+    """One minimal-CSV row → Point, or the reason it is dropped; the row carries its deployment."""
+    def num(k: str) -> float:
+        try:
+            v = float(r[k])
+        except (TypeError, ValueError):
+            raise BadInput(f"{where}: {k}: {r[k]!r} is not a number") from None
+        if not 0 < v < float("inf"):
+            raise BadInput(f"{where}: {k}: {r[k]!r}, expected a positive number")
+        return v
+
+    if r["model"] not in models:
+        return f"model not in catalog ({r['model']})"
+    opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
+    dep = validate(BenchDeployment, {
+        "model": r["model"], "gpu": r["gpu"], "engine": r["engine"], "mode": r["mode"], "cards": int(num("cards")),
+        "parallelism": {k: int(num(k)) for k in ("tp", "pp", "dp", "ep")}, **opt}, where)
+    if dep.mode != "agg":
+        return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
+    if dep.gpu not in load_gpus():
+        return f"GPU not in catalog ({dep.gpu})"
+    par = _par(dep.parallelism, where)
+    if par.cards != dep.cards:
+        raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")
+    return make_point(pid=f"{Path(origin).name}#{i}", origin=origin, dep=dep, model=models[dep.model].id,
+                      c=num("concurrency"), isl=num("isl"), osl=num("osl"), ttft_s=num("ttft_ms") * MS,
+                      tpot_s=num("tpot_ms") * MS, models=models)
+
+
+def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], int, Counter]:
+    """The minimal CSV → Points; rows naming a model/GPU outside the catalog are dropped, counted."""
+    text = text if text is not None else read_text(path, "CSV")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    models = load_models()
+    points: list[Point] = []
+    why: Counter = Counter()
+    for i, r in enumerate(rows):
+        where = f"{path}: row {i + 2}"
+        if None in r or None in r.values():
+            why["ragged row (a cell too few or too many)"] += 1
+            continue
+        got = _minimal_row(r, where, models, str(path), i)
+        if isinstance(got, str):
+            why[got] += 1
+        else:
+            points.append(got)
+    return points, len(rows), why
+
+
+# ------------------------------------------------------------------------------ dispatch
+def _json_objects(text: str, path: Path) -> list[dict] | None:
+    """The file as one JSON object, or as JSON lines of objects; None when it is neither. A
+    later line that is not a JSON object, after lines that were, is BadInput naming the line."""
+    try:
+        data = json.loads(text)
+        return [data] if isinstance(data, dict) else None
+    except json.JSONDecodeError:
+        pass
+    out: list[dict] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            if not out:
+                return None
+            raise BadInput(f"{path}: line {n}: not a JSON object (JSON lines expected, one run per line)")
+        out.append(obj)
+    return out or None
+
+
+def sniff(path: Path, text: str) -> str:
+    """The format of a benchmark file from its content: 'silicon', 'minimal', 'vllm', 'sglang',
+    'genai-perf'; BadInput naming the file and what it lacks when none matches."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "["):
+        header = next(csv.reader(io.StringIO(text)), [])
+        cols = {h.strip() for h in header}
+        if "silicon_tpot_ms" in cols:
+            return "silicon"
+        if set(MINIMAL_COLUMNS) <= cols:
+            return "minimal"
+        if len(cols) > 1:
+            missing = ", ".join(c for c in MINIMAL_COLUMNS if c not in cols)
+            raise BadInput(f"{path}: a CSV that is neither the silicon CSV nor the minimal CSV "
+                           f"(missing column(s) {missing}; see docs/export.md)")
+    objs = _json_objects(text, path)
+    if not objs:
+        raise BadInput(f"{path}: not a benchmark file this planner reads (expected vLLM or SGLang "
+                       f"serving-benchmark JSON/JSONL, a genai-perf profile export, or a CSV)")
+    first = objs[0]
+    if "time_to_first_token" in first and "inter_token_latency" in first:
+        return "genai-perf"
+    if "mean_ttft_ms" in first and "backend" in first:
+        return "sglang" if len(objs) > 1 or "mean_e2e_latency_ms" in first else "vllm"
+    raise BadInput(f"{path}: JSON without the keys of a known benchmark format (vLLM/SGLang: "
+                   f"backend, mean_ttft_ms; genai-perf: time_to_first_token, inter_token_latency)")
+
+
+def load_bench_file(path: Path, dep: BenchDeployment | None) -> tuple[list[Point], int, Counter]:
+    """A benchmark file of any supported format → (points, runs read, drop reasons)."""
+    text = read_text(path, "benchmark")
+    kind = sniff(path, text)
+    if kind == "silicon":
+        return load_silicon_csv(path)
+    if kind == "minimal":
+        return load_minimal_csv(path, text)
+    if dep is None:
+        raise BadInput(f"{path}: a {kind} benchmark file does not say what it measured; "
+                       f"give --deployment DEP.yaml (docs/export.md)")
+    models = load_models()
+    objs = _json_objects(text, path) or []
+    got: list[Point | str] = []
+    if kind == "genai-perf":
+        got.append(_genai_perf_run(objs[0], str(path), dep, models, str(path)))
+    else:
+        e2e = "mean_e2e_latency_ms" if kind == "sglang" else "mean_e2el_ms"
+        for i, d in enumerate(objs):
+            where = f"{path}: line {i + 1}" if kind == "sglang" else str(path)
+            got.append(_serve_run(d, where, dep, models, e2e, f"{path.name}#{i}", str(path)))
+    why = Counter(g for g in got if isinstance(g, str))
+    return [g for g in got if isinstance(g, Point)], len(got), why

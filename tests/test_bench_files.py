@@ -1,0 +1,297 @@
+"""A user's own benchmark files (vLLM, SGLang, genai-perf, the minimal CSV) → Points: exact
+values read from realistic samples, a round trip through `plan calibrate`'s fit, and bad input."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from planner.catalog.calibration import load_calibration
+from planner.errors import BadInput
+from planner.fidelity.bench_files import load_deployment, make_point
+from planner.fidelity.fit import calibration_from, fit, free_params, param_value, without_families
+from planner.fidelity.measurements import load_points, predict
+from planner.fidelity.validate import run_calibrate
+
+DATA = Path(__file__).parent / "data" / "bench"
+DEP = str(DATA / "dep.yaml")
+
+
+def _one(name: str, dep: str | None = DEP):
+    points, report = load_points([DATA / name], dep)
+    return points, report
+
+
+# ------------------------------------------------------------------------- the sample files
+def test_vllm_sample_reads_exact_values():
+    (p,), report = _one("vllm_sample.json")
+    assert report.read == 1 and report.kept == 1
+    assert (p.model, p.gpu, p.engine, p.mode, p.par.cards) == ("llama-3.1-8b", "h100", "vllm", "agg", 1)
+    assert p.isl == pytest.approx(327680 / 320)          # total_input_tokens / completed = 1024
+    assert p.osl == pytest.approx(81408 / 320)           # 254.4
+    assert p.concurrency == 16 and p.batch == 16         # max_concurrency
+    assert p.ttft_s == pytest.approx(0.0618)             # mean_ttft_ms 61.8
+    assert p.tpot_s == pytest.approx(0.00942)            # mean_tpot_ms 9.42
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(16 / (0.00942 * 1))
+    assert p.measured["ttft_s"] == pytest.approx(0.0618)
+    assert (p.weight_dtype, p.kv_dtype) == ("bf16", "bf16")
+
+
+def test_sglang_jsonl_one_point_per_line_and_littles_law():
+    (a, b), report = _one("sglang_sample.jsonl")
+    assert report.read == 2 and report.kept == 2
+    assert (a.isl, a.osl, a.concurrency) == (2048, 128, 8)
+    assert a.ttft_s == pytest.approx(0.095) and a.tpot_s == pytest.approx(0.0081)
+    assert a.measured["decode_tok_s_per_gpu"] == pytest.approx(8 / (0.0081 * 1))
+    # rate-only run: in flight = request_throughput × mean E2E latency = 3.9 /s × 1.25 s
+    assert b.concurrency == pytest.approx(3.9 * 1.25) and b.batch == pytest.approx(4.875)
+    assert b.ttft_s == pytest.approx(0.070) and b.tpot_s == pytest.approx(0.0092)
+    assert b.measured["decode_tok_s_per_gpu"] == pytest.approx(4.875 / (0.0092 * 1))
+
+
+def test_genai_perf_sample_and_model_from_its_hf_id(tmp_path):
+    dep = tmp_path / "dep.yaml"     # no model: taken from input_config.model (a catalog HF repo)
+    dep.write_text("gpu: h100\nengine: trtllm\ncards: 1\nparallelism: {tp: 1}\n")
+    (p,), _ = _one("profile_export_genai_perf.json", str(dep))
+    assert p.model == "llama-3.1-8b" and p.engine == "trtllm"
+    assert (p.isl, p.osl, p.concurrency) == (512, 200, 4)
+    assert p.ttft_s == pytest.approx(0.0385) and p.tpot_s == pytest.approx(0.0079)
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(4 / (0.0079 * 1))
+
+
+def test_minimal_csv_carries_its_deployment():
+    (a, b), report = _one("minimal_sample.csv", None)
+    assert report.kept == 2
+    assert (a.model, a.gpu, a.par.tp, a.par.cards, a.weight_dtype, a.kv_dtype) == \
+        ("llama-3.1-70b", "h100", 4, 4, "fp8", "fp8")
+    assert (a.isl, a.osl, a.concurrency, a.engine_version) == (2048, 512, 32, "0.11.0")
+    assert a.ttft_s == pytest.approx(0.1805) and a.tpot_s == pytest.approx(0.0213)
+    assert a.measured["decode_tok_s_per_gpu"] == pytest.approx(32 / (0.0213 * 4))
+    assert b.measured["decode_tok_s_per_gpu"] == pytest.approx(64 / (0.0279 * 4))
+
+
+def test_disagg_deployment_splits_the_load_over_decode_workers(tmp_path):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("model: llama-3.1-70b\ngpu: h100\nengine: sglang\nmode: disagg\ncards: 4\n"
+                   "parallelism: {tp: 4}\nprefill: {tp: 2}\nprefill_workers: 2\ndecode_workers: 2\n")
+    (p,), _ = _one("vllm_sample.json", str(dep))
+    assert p.clients == 16 and p.batch == 8 and p.concurrency == 8
+    assert p.prefill_par.tp == 2 and p.prefill_workers == 2
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(8 / (0.00942 * 4))
+
+
+def test_load_test_behind_a_router_is_shared_by_the_instances(tmp_path):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("model: llama-3.1-8b\ngpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\n"
+                   "instances: 4\ncached_fraction: 0.4\n")
+    (p,), _ = _one("vllm_sample.json", str(dep))
+    assert p.concurrency == 4 and p.batch == 4 and p.clients == 4     # 16 in flight over 4 instances
+    assert p.cached_fraction == 0.4
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(4 / (0.00942 * 1))
+
+
+# ------------------------------------------------------------------------------- round trip
+CONCURRENCIES = (1, 4, 16, 48)
+ISL, OSL = 1024.0, 256.0
+
+
+def _truth():
+    """Points of one deployment whose TTFT/TPOT are the default calibration's own predictions."""
+    calib = load_calibration("default")
+    dep = load_deployment(DEP)
+    from planner.catalog.schemas import load_models
+    models = load_models()
+    out = []
+    for c in CONCURRENCIES:
+        p = make_point(pid=f"c{c}", origin="truth", dep=dep, model="llama-3.1-8b", c=c, isl=ISL, osl=OSL,
+                       ttft_s=1.0, tpot_s=1.0, models=models)
+        out.append((c, predict(p, "ttft_s", calib), p.batch / (predict(p, "decode_tok_s_per_gpu", calib))))
+    return out
+
+
+def _write_all(tmp_path, truth) -> list[Path]:
+    """The truth written in every supported format (vLLM: one file per run; SGLang: JSONL with the
+    last run rate-only; genai-perf: one export per run; the minimal CSV)."""
+    n = 100
+    files = []
+    for c, ttft, tpot in truth:
+        e2e_ms = (ttft + (OSL - 1) * tpot) * 1e3
+        f = tmp_path / f"vllm_c{c}.json"
+        f.write_text(json.dumps({"backend": "vllm", "model_id": "meta-llama/Llama-3.1-8B", "num_prompts": n,
+                                 "max_concurrency": c, "completed": n, "total_input_tokens": ISL * n,
+                                 "total_output_tokens": OSL * n, "mean_ttft_ms": ttft * 1e3,
+                                 "mean_tpot_ms": tpot * 1e3, "mean_e2el_ms": e2e_ms}))
+        files.append(f)
+        g = tmp_path / f"genai_c{c}.json"
+        g.write_text(json.dumps({
+            "time_to_first_token": {"unit": "ms", "avg": ttft * 1e3},
+            "inter_token_latency": {"unit": "ms", "avg": tpot * 1e3},
+            "input_sequence_length": {"unit": "tokens", "avg": ISL},
+            "output_sequence_length": {"unit": "tokens", "avg": OSL},
+            "input_config": {"model": ["meta-llama/Llama-3.1-8B"], "concurrency": c}}))
+        files.append(g)
+    lines = []
+    for i, (c, ttft, tpot) in enumerate(truth):
+        e2e_s = ttft + (OSL - 1) * tpot
+        rate_only = i == len(truth) - 1
+        lines.append(json.dumps({"backend": "sglang", "max_concurrency": None if rate_only else c,
+                                 "request_throughput": c / e2e_s, "completed": n,
+                                 "total_input_tokens": ISL * n, "total_output_tokens": OSL * n,
+                                 "mean_ttft_ms": ttft * 1e3, "mean_tpot_ms": tpot * 1e3,
+                                 "mean_e2e_latency_ms": e2e_s * 1e3}))
+    (tmp_path / "sglang.jsonl").write_text("\n".join(lines) + "\n")
+    files.append(tmp_path / "sglang.jsonl")
+    with open(tmp_path / "minimal.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["model", "gpu", "engine", "cards", "tp", "pp", "dp", "ep", "mode", "concurrency", "isl",
+                    "osl", "ttft_ms", "tpot_ms", "weight_dtype"])
+        for c, ttft, tpot in truth:
+            w.writerow(["llama-3.1-8b", "h100", "vllm", 1, 1, 1, 1, 1, "agg", c, ISL, OSL, ttft * 1e3,
+                        tpot * 1e3, "bf16"])
+    files.append(tmp_path / "minimal.csv")
+    return files
+
+
+def test_round_trip_every_format_then_fit_recovers_the_predictions(tmp_path):
+    truth = _truth()
+    files = _write_all(tmp_path, truth)
+    points, report = load_points(files, DEP)
+    assert report.kept == len(points) == 4 * len(truth)
+    by_c: dict[float, list] = {}
+    for p in points:
+        by_c.setdefault(round(p.concurrency, 6), []).append(p)
+    for c, ttft, tpot in truth:
+        same = by_c[float(c)]
+        assert len(same) == 4                      # every format gives the same point back
+        for p in same:
+            assert (p.isl, p.osl) == (ISL, OSL)
+            assert p.ttft_s == pytest.approx(ttft, rel=1e-9) and p.tpot_s == pytest.approx(tpot, rel=1e-9)
+    # the fit starts 25 % off on every free parameter, so matching again is the fit's doing
+    base = without_families(load_calibration("default"))
+    start = {k: param_value(base, k) * 1.25 for k in free_params(points)}
+    off = calibration_from(base, start)
+    assert max(abs(predict(p, q, off) / m - 1) for p in points for q, m in p.measured.items()) > 0.05
+    result = fit(points, base, start=start)
+    for p in points:
+        for q, measured in p.measured.items():
+            assert predict(p, q, result.calibration) == pytest.approx(measured, rel=0.01), (p.id, q)
+
+
+# ------------------------------------------------------------------------------- bad input
+def test_unknown_format_names_the_file(tmp_path):
+    f = tmp_path / "other.json"
+    f.write_text(json.dumps({"results": [1, 2]}))
+    with pytest.raises(BadInput, match=r"other\.json.*known benchmark format"):
+        load_points([f], DEP)
+    g = tmp_path / "x.txt"
+    g.write_text("nothing")
+    with pytest.raises(BadInput, match=r"x\.txt"):
+        load_points([g], DEP)
+    h = tmp_path / "cols.csv"
+    h.write_text("model,gpu,ttft_ms\nllama-3.1-8b,h100,3\n")
+    with pytest.raises(BadInput, match=r"cols\.csv.*missing column\(s\) engine"):
+        load_points([h])
+
+
+def test_jsonl_with_a_broken_line_names_the_line(tmp_path):
+    good = (DATA / "sglang_sample.jsonl").read_text().splitlines()[0]
+    f = tmp_path / "runs.jsonl"
+    f.write_text(good + "\n{truncated\n")
+    with pytest.raises(BadInput, match=r"runs\.jsonl: line 2: not a JSON object"):
+        load_points([f], DEP)
+
+
+def test_missing_field_names_file_and_field(tmp_path):
+    d = json.loads((DATA / "vllm_sample.json").read_text())
+    del d["mean_tpot_ms"]
+    f = tmp_path / "run.json"
+    f.write_text(json.dumps(d))
+    with pytest.raises(BadInput, match=r"run\.json: mean_tpot_ms: expected a positive number"):
+        load_points([f], DEP)
+
+
+def test_tool_file_without_deployment_is_bad_input():
+    with pytest.raises(BadInput, match=r"vllm_sample\.json.*--deployment"):
+        load_points([DATA / "vllm_sample.json"])
+
+
+def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):
+    line = json.loads((DATA / "sglang_sample.jsonl").read_text().splitlines()[1])
+    del line["mean_e2e_latency_ms"]
+    f = tmp_path / "r.jsonl"
+    f.write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n")
+    points, report = load_points([f], DEP)
+    assert points == [] and report.read == 2
+    assert report.dropped == {"rate-only run without end-to-end latency (concurrency unknown)": 2}
+
+
+@pytest.mark.parametrize("text, match", [
+    ("gpu: h999\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\n", r"dep\.yaml: gpu: unknown GPU 'h999'"),
+    ("model: llama-9\ngpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\n",
+     r"dep\.yaml: model: unknown model 'llama-9'"),
+    ("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\ncolour: red\n", r"dep\.yaml.*colour"),
+    ("gpu: h100\nengine: vllm\ncards: 2\nparallelism: {tp: 1}\n", r"dep\.yaml: cards: 2 but"),
+    ("gpu: h100\nengine: vllm\ncards: 0\nparallelism: {tp: 1}\n", r"dep\.yaml.*cards"),
+    ("gpu: h100\nengine: vllm\ncards: 8\nparallelism: {tp: 8, ep: 4}\n", r"dep\.yaml: parallelism\.ep: 4"),
+    ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\n", r"dep\.yaml: prefill"),
+    ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\nprefill: {tp: 1}\ninstances: 2\n",
+     r"dep\.yaml: instances: 2"),
+    ("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\ncached_fraction: 1.5\n", r"dep\.yaml.*cached_fraction"),
+])
+def test_bad_deployment_yaml(tmp_path, text, match):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(text)
+    with pytest.raises(BadInput, match=match):
+        load_deployment(dep)
+
+
+def test_model_unknown_to_the_catalog_and_not_in_the_deployment(tmp_path):
+    d = json.loads((DATA / "vllm_sample.json").read_text())
+    d["model_id"] = "acme/NotAModel-7B"
+    f = tmp_path / "run.json"
+    f.write_text(json.dumps(d))
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\n")
+    with pytest.raises(BadInput, match=r"run\.json: model: 'acme/NotAModel-7B' is not a catalog model"):
+        load_points([f], str(dep))
+
+
+def test_calibrate_exits_2_and_writes_nothing_on_a_bad_deployment(tmp_path):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\nbogus: 1\n")
+    out = tmp_path / "mine.yaml"
+    res = CliRunner().invoke(cli.main, ["calibrate", str(DATA / "vllm_sample.json"), "--deployment", str(dep),
+                                        "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "bogus" in res.output and "dep.yaml" in res.output
+    assert not out.exists()
+    with pytest.raises(BadInput):
+        run_calibrate([str(DATA / "vllm_sample.json")], str(out), deployment=str(dep))
+    assert not out.exists()
+
+
+def test_cross_validation_of_one_configuration_says_use_folds_0(tmp_path):
+    out = tmp_path / "mine.yaml"
+    res = CliRunner().invoke(cli.main, ["calibrate", str(DATA / "sglang_sample.jsonl"), "--deployment", DEP,
+                                        "--out", str(out)])
+    assert res.exit_code == 2 and "--folds 0" in res.output and "one configuration" in res.output
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------------------- CLI
+def test_cli_validate_reads_a_vllm_file():
+    res = CliRunner().invoke(cli.main, ["validate", str(DATA / "vllm_sample.json"), "--deployment", DEP,
+                                        "--folds", "0"])
+    assert res.exit_code == 0, res.output
+    assert "read 1 rows, kept 1 points" in res.output
+
+
+def test_cli_calibrate_on_own_runs_writes_a_profile(tmp_path):
+    out = tmp_path / "mine.yaml"
+    res = CliRunner().invoke(cli.main, ["calibrate", *(str(p) for p in _write_all(tmp_path, _truth())),
+                                        "--deployment", DEP, "--folds", "0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "compute_efficiency" in out.read_text()
