@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -202,8 +203,11 @@ def stdin_is_terminal() -> bool:
 @click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--simulate", "simulate", is_flag=True,
               help="also check the plan by simulation (JSON key 'simulation'; see plan simulate)")
+@click.option("--calibration", default=None, metavar="NAME",
+              help="override the problem's calibration profile (a name in catalogs/calibration, "
+                   "e.g. one written by plan calibrate, or a path)")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
-              verbose: bool, force: bool, simulate: bool) -> None:
+              verbose: bool, force: bool, simulate: bool, calibration: str | None) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
@@ -213,6 +217,8 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     from planner.report.json import plan_json, to_json
     from planner.report.text import render_checks, render_plan
     p = load_any(problem)
+    if calibration is not None:
+        p = p.model_copy(update={"calibration": _calibration_option(calibration)})
     if out:
         check_writable(out, (problem,), force)
     if isinstance(p, Problem) and p.workload.profile is not None:
@@ -239,6 +245,17 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
                 click.echo("\n" + render_simulation(r))
         for line in (w for r in sims.values() for w in slo_warnings(r)):
             click.echo(line, err=True)
+
+
+def _calibration_option(name: str) -> str:
+    """The --calibration value, checked here so that an unknown profile is blamed on the option."""
+    from planner.catalog.calibration import load_calibration
+    from planner.errors import BadInput
+    try:
+        load_calibration(name)
+    except BadInput as e:
+        raise BadInput(f"--calibration: {e}") from None
+    return name
 
 
 def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
@@ -402,7 +419,7 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
                        force=force):
         click.echo(f"wrote {path}", err=True)
-    click.echo(f"{target} export of {plan_file} in {out_dir}: see {out_dir}/README.txt")
+    click.echo(f"{target} export of {plan_file} in {out_dir}: see {Path(out_dir) / 'README.txt'}")
 
 
 # ---------------------------------------------------------------------------- catalog

@@ -176,3 +176,29 @@ def test_colocated_and_disaggregated_compete(tmp_path):
         except Infeasible:
             continue
         assert both <= only + 1e-6
+
+
+def test_calibration_option_solves_as_the_problem_file_naming_that_profile(tmp_path):
+    """`plan solve P --calibration NAME` is the plan of P with `calibration: NAME` written in it
+    (the step after `plan calibrate` in docs/export.md); the user's file is left as it was."""
+    src = Path("problems/deepseek_qps.yaml")
+    before = src.read_bytes()
+    code, out = run("solve", src, "--calibration", "vllm", "--json")
+    assert code == 0 and src.read_bytes() == before
+    d = yaml.safe_load(before)
+    d["calibration"] = "vllm"
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    code2, out2 = run("solve", f, "--json")
+    assert code2 == 0
+    a, b = json.loads(out), json.loads(out2)
+    assert a["calibration"] == b["calibration"] == "vllm"
+    assert a["cost_per_hour"] == b["cost_per_hour"] and a["pools"] == b["pools"]
+    default = json.loads(run("solve", src, "--json")[1])
+    assert default["cost_per_hour"] != a["cost_per_hour"]   # the profile changes the plan
+
+
+def test_unknown_calibration_option_is_blamed_on_the_option():
+    code, out = run("solve", "problems/deepseek_qps.yaml", "--calibration", "nosuch")
+    assert code == 2
+    assert "--calibration: unknown calibration profile 'nosuch'" in out and "Traceback" not in out
