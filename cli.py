@@ -6,6 +6,7 @@ Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed, 5 i
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -206,8 +207,13 @@ def stdin_is_terminal() -> bool:
 @click.option("--calibration", default=None, metavar="NAME",
               help="override the problem's calibration profile (a name in catalogs/calibration, "
                    "e.g. one written by plan calibrate, or a path)")
+@click.option("--export", "export_target", type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
+              default=None, help="also write the plan's deployable files (as plan export) into --export-dir")
+@click.option("--export-dir", default="deploy", show_default=True, type=click.Path(file_okay=False),
+              help="directory for --export (refused when not empty, unless --force)")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
-              verbose: bool, force: bool, simulate: bool, calibration: str | None) -> None:
+              verbose: bool, force: bool, simulate: bool, calibration: str | None, export_target: str | None,
+              export_dir: str) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
@@ -221,7 +227,14 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
     if out:
         check_writable(out, (problem,), force)
+    if export_target:
+        from planner.report.export import check_out_dir
+        check_out_dir(export_dir, force)
     if isinstance(p, Problem) and p.workload.profile is not None:
+        if export_target:
+            from planner.errors import BadInput
+            raise BadInput(f"{problem}: --export takes a single-QPS plan or a fleet, not a load profile "
+                           "(workload.profile) yet")
         return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
                               simulate)
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
@@ -232,6 +245,11 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
                            else {key: r.as_dict() for key, r in sims.items()})
     if out:
         _emit(to_json(d), out, (problem,), force)
+    if export_target:
+        from planner.report.export import export
+        for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
+                           force=force):
+            click.echo(f"wrote {path}", err=True)
     if as_json:
         click.echo(to_json(d), nl=False)
     else:

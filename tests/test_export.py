@@ -279,3 +279,35 @@ def test_cli_export_writes_the_files_and_refuses_bad_input(tmp_path):
     bad = CliRunner().invoke(cli.main, ["export", "problems/deepseek_qps.yaml", "--target", "vllm",
                                         "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_solve_export_writes_what_export_of_the_solved_plan_writes(tmp_path):
+    """`plan solve P --export vllm --export-dir D` = `plan solve P --out plan.json` then `plan export
+    plan.json --target vllm --out D`: the same files, byte for byte, but for the source named in
+    README.txt. A non-empty --export-dir is refused before the solve (exit 2), and a load profile
+    (not exportable yet) is exit 2 naming the profile."""
+    from click.testing import CliRunner
+
+    import cli
+    run = CliRunner().invoke
+    src = "problems/llama70b_chat.yaml"
+    one = tmp_path / "one"
+    r = run(cli.main, ["solve", src, "--export", "vllm", "--export-dir", str(one)])
+    assert r.exit_code == 0, r.output
+    pj = tmp_path / "plan.json"
+    assert run(cli.main, ["solve", src, "--out", str(pj)]).exit_code == 0
+    two = tmp_path / "two"
+    assert run(cli.main, ["export", str(pj), "--target", "vllm", "--out", str(two)]).exit_code == 0
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir()) and "loadtest.sh" in names
+    for n in names:
+        a, b = (one / n).read_text(), (two / n).read_text()
+        if n == "README.txt":
+            a, b = a.replace(src, "SRC"), b.replace(str(pj), "SRC")
+        assert a == b, n
+    again = run(cli.main, ["solve", src, "--export", "vllm", "--export-dir", str(one)])
+    assert again.exit_code == 2 and "not empty" in again.stderr and "Plan for" not in again.output
+    day = run(cli.main, ["solve", "problems/deepseek_day.yaml", "--export", "k8s", "--export-dir",
+                         str(tmp_path / "d")])
+    assert day.exit_code == 2 and "workload.profile" in day.stderr
+    assert not (tmp_path / "d").exists()

@@ -130,13 +130,20 @@ def engine_router(pls: list[PoolLaunch], engine: str) -> dict[str, str]:
     return out
 
 
+def check_out_dir(out_dir: str | Path, force: bool = False) -> Path:
+    """The export directory, refused when it exists and is not empty (unless `force`): nothing a
+    user wrote is replaced by accident. Called before the work by `plan solve --export` too."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise BadInput(f"{out}: exists and is not empty; pass --force to replace it")
+    return out
+
+
 def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,
            source: str = "plan", engine: str | None = None, force: bool = False) -> list[Path]:
     """Render and write the export into `out_dir` (created; replaced only with `force`)."""
     files = render(plan_data, target, image, model_path, source, engine)
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise BadInput(f"{out}: exists and is not empty; pass --force to replace it")
+    out = check_out_dir(out_dir, force)
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
