@@ -205,6 +205,9 @@ class Serving(Strict):
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
     max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
+    redundancy: Literal["none", "n_plus_1"] = Field(
+        "none", description="n_plus_1: for prefill and for decode capacity, losing the largest used "
+                            "instance still leaves capacity for the demand at the SLO")
 
     @property
     def max_utilization(self) -> float:

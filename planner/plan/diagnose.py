@@ -82,7 +82,23 @@ def binding_caps(m: milp.Model, alpha: pulp.LpVariable, opts: SolverOptions, nam
         if _served_fraction(m, alpha, opts, name, verbose) > frac + 1e-6:
             binding.append(row_name)
         c.constant = saved
+    if m.rows_of(("redundancy",)) and _relaxed_serves_more(m, ("redundancy",), alpha, opts, name, verbose, frac):
+        binding.append("serving.redundancy n_plus_1 (capacity must survive the loss of the largest "
+                       "instance of each role)")
     return frac, binding
+
+
+def _relaxed_serves_more(m: milp.Model, families: tuple[str, ...], alpha: pulp.LpVariable,
+                         opts: SolverOptions, name: str, verbose: bool, frac: float) -> bool:
+    """Whether dropping every (≥) row of these families together serves more than `frac`."""
+    rows = [m.rows[n] for n in m.rows_of(families)]
+    saved = [c.constant for c in rows]
+    for c in rows:
+        c.constant = 1e15   # expr + constant ≥ 0: always met
+    more = _served_fraction(m, alpha, opts, name, verbose) > frac + 1e-6
+    for c, k in zip(rows, saved):
+        c.constant = k
+    return more
 
 
 def explain_caps(build: Callable[[pulp.LpVariable], milp.Model], opts: SolverOptions, name: str,

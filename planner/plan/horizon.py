@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from planner.errors import Infeasible
+from planner.errors import BadInput, Infeasible
 from planner.input.problem import Problem
 from planner.plan import horizon_milp as hm
 from planner.plan import milp
@@ -124,6 +124,9 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     """Candidates at the peak, the horizon MILP, per-period verification, and the comparisons
     (`compare=False` skips the independent per-period plans)."""
     t0 = time.perf_counter()
+    if problem.serving.redundancy != "none":
+        raise BadInput(f"{source}: serving.redundancy: not yet supported with workload.profile "
+                       f"(plan the peak with a single QPS instead)")
     hm.check_limits(problem, source)
     assert problem.workload.profile is not None
     qps = problem.workload.period_qps()

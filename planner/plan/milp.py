@@ -50,10 +50,11 @@ class Shared:
     name: str
     gpus: tuple[GPUOption, ...]
     limits: Limits
+    redundancy: str = "none"   # serving.redundancy: 'none' or 'n_plus_1'
 
     @classmethod
     def of(cls, res: Resolved) -> Shared:
-        return cls(res.problem.name, res.gpus, res.problem.limits)
+        return cls(res.problem.name, res.gpus, res.problem.limits, res.problem.serving.redundancy)
 
 
 @dataclass
@@ -132,6 +133,8 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
         target = _target(m, s, served)
         add_demand(m, s, "prefill", target)
         add_demand(m, s, "decode", target)
+        if shared.redundancy == "n_plus_1":
+            add_redundancy(m, s, target)
         if floor_rows and isinstance(served, float):
             add_instance_floor(m, s)
     add_node_cover(m, shared)
@@ -230,6 +233,31 @@ def add_demand(m: Model, s: int, kind: str, target) -> None:
         m.use[s].upBound = 0   # an optional group of classes that cannot be served together
         return
     m.add(pulp.LpAffineExpression(terms) >= target, f"{kind}_demand", sv.key)
+
+
+def add_redundancy(m: Model, s: int, target) -> None:
+    """N+1: for each role k and candidate c with cap_k[c] > 0,
+    Σ_{c'} x[c']·cap_k[c']/demand_k − u[c]·cap_k[c]/demand_k ≥ target, with u[c] ∈ {0,1},
+    x[c] ≤ ub(x[c])·u[c] ('c is used', shared by both roles): the capacity left after losing the
+    largest used instance of the role still meets the demand row (decode: demand ÷ u_d, as in
+    `add_demand`). Rows 'redundancy[s:k:c]'; coefficients clipped as in `add_demand`."""
+    sv = m.services[s]
+    u: dict[int, pulp.LpVariable] = {}
+    for kind in ("prefill", "decode"):
+        need = getattr(sv.demand, f"{kind}_tok_s")
+        if need <= 0:
+            continue
+        coef = {i: min(cap / need, DEMAND_COEF_CAP) for i, c in m.of_service(s)
+                if (cap := getattr(c, f"{kind}_tok_s")) > 0}
+        total = pulp.LpAffineExpression([(m.x[i], a) for i, a in coef.items()])
+        for i, a in coef.items():
+            if i not in u:
+                u[i] = pulp.LpVariable(f"used_{i}", cat="Binary")
+                m.prob += m.x[i] <= m.x[i].upBound * u[i]
+            key = (f"{sv.key}:" if sv.key else "") + f"{kind}:{m.candidates[i].name}"
+            if row("redundancy", key) in m.rows:
+                key += f"#{i}"
+            m.add(total - a * u[i] >= target, "redundancy", key)
 
 
 def add_instance_floor(m: Model, s: int) -> None:

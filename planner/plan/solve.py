@@ -51,6 +51,10 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
                        f"plans a load profile (docs/horizon.md)")
     t0 = time.perf_counter()
     fleet = isinstance(problem, FleetProblem)
+    if fleet and problem.serving.redundancy != "none":
+        raise BadInput(f"{source}: serving.redundancy: {problem.serving.redundancy} is not yet supported "
+                       f"on fleets (with it the fleet MILP of problems/fleet_mix.yaml finds no plan in "
+                       f"30 s); plan each class as a single problem with it instead")
     svcs = _services(problem, source, candidates)
     t1 = time.perf_counter()
     opts = problem.solver.model_copy(update={"name": solver or problem.solver.name,
@@ -144,7 +148,8 @@ def build(problem: Problem | FleetProblem, svcs: list[Service],
           served: pulp.LpVariable | float = 1.0, extra_rows=()) -> milp.Model:
     """The MILP of these services; a fleet adds the valid 'at least one instance' rows."""
     r0 = svcs[0].res
-    return milp.build_fleet(milp.Shared(problem.name, r0.gpus, problem.limits),
+    return milp.build_fleet(milp.Shared(problem.name, r0.gpus, problem.limits,
+                                        problem.serving.redundancy),
                             [s.milp_service() for s in svcs], extra_rows=extra_rows, served=served,
                             floor_rows=isinstance(problem, FleetProblem))
 

@@ -185,6 +185,8 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int],
         Check(f"{p}decode_capacity", sum(n * c.decode_tok_s for c, n in chosen.items()), dec_demand,
               "tokens/s", ">="),
     ]
+    if res.problem.serving.redundancy == "n_plus_1":
+        checks += n_plus_1_checks(chosen, pre_demand, dec_demand / decode_ceiling, p)
     pools = []
     for c, (pre, dec) in route(chosen, pre_demand, dec_demand).items():
         st = pool_state(res, c, chosen[c], pre, dec)
@@ -205,6 +207,28 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int],
         if c.role in ("prefill", "decode"):
             checks.append(Check(f"kv_nic[{name}]", st.kv_nic_bytes_per_s, st.nic_limit_bytes_per_s, "bytes/s"))
     return pools, checks
+
+
+def capacity_after_loss(chosen: dict[Candidate, int], kind: str) -> float:
+    """{kind} capacity (tokens/s) left when the largest instance with that capacity is lost:
+    Σ n_c·cap_c − max_{c used} cap_c (0 when no instance has any)."""
+    caps = [(getattr(c, f"{kind}_tok_s"), n) for c, n in chosen.items() if n > 0]
+    caps = [(cap, n) for cap, n in caps if cap > 0]
+    if not caps:
+        return 0.0
+    return sum(cap * n for cap, n in caps) - max(cap for cap, _ in caps)
+
+
+def n_plus_1_checks(chosen: dict[Candidate, int], pre_demand: float, dec_demand: float,
+                    prefix: str = "") -> list[Check]:
+    """serving.redundancy n_plus_1: per role, capacity after losing its largest instance ÷ demand
+    ≥ 1 (decode demand as in the MILP's row: ÷ the decode utilisation ceiling)."""
+    out = []
+    for kind, need in (("prefill", pre_demand), ("decode", dec_demand)):
+        if need > 0:
+            out.append(Check(f"{prefix}n_plus_1[{kind}]", capacity_after_loss(chosen, kind) / need, 1.0,
+                             "fraction", ">="))
+    return out
 
 
 def fleet_cost_per_hour(gpus, nodes: dict[str, tuple[int, int]]) -> float:

@@ -74,6 +74,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         **r.calib.fixed_ttft_dict(r.model.arch.family),
         "currency": pricing.currency,
         "mode": p.mode,
+        **redundancy_dict(r.problem.serving),
         "workload": {"qps": r.qps, "input_tokens": r.input_mean, "output_tokens": r.output_mean,
                      "prefix_cache_hit": r.hit,
                      "input_distribution": [[v, q] for v, q in r.input_dist],
@@ -161,6 +162,12 @@ def service_dict(svc: Service) -> dict[str, Any]:
                                 for k in r.classes]}
 
 
+def redundancy_dict(serving) -> dict[str, str]:
+    """{'redundancy': 'n_plus_1'} when serving.redundancy is set; nothing for the default 'none'
+    (so plans without it keep their keys)."""
+    return {} if serving.redundancy == "none" else {"redundancy": serving.redundancy}
+
+
 def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
     """A fleet's plan (docs/fleets.md): classes with their attributed cost, services, pools."""
     f = p.problem
@@ -212,6 +219,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "calibration_overrides": dict(sorted(f.calibration_overrides.items())),
         "calibration_source": f.calibration,
         "currency": f.pricing.currency,
+        **redundancy_dict(f.serving),
         "cost_per_hour": p.cost_per_hour,
         "cost_per_million_output_tokens": p.cost_per_million_output_tokens,
         "cost_per_million_tokens": p.cost_per_million_tokens,

@@ -85,6 +85,11 @@ def render_plan(plan: Plan) -> str:
     return _render_fleet(d) if plan.kind == "fleet" else _render_single(d)
 
 
+def _redundancy(d: dict[str, Any]) -> str:
+    """'   redundancy: N+1' on the header when serving.redundancy is n_plus_1."""
+    return "   redundancy: N+1" if d.get("redundancy") == "n_plus_1" else ""
+
+
 def _render_single(d: dict[str, Any]) -> str:
     """A single plan: pools, totals, costs, binding constraints, verification."""
     cur = d["currency"]
@@ -95,7 +100,7 @@ def _render_single(d: dict[str, Any]) -> str:
            f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
            f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
            f"calibration: {d['calibration']} (fixed TTFT {format_time(d['fixed_ttft_s'])}, "
-           f"{d['fixed_ttft_basis']})   status: {_status(d)}   serving: {d['mode']}", ""]
+           f"{d['fixed_ttft_basis']})   status: {_status(d)}   serving: {d['mode']}{_redundancy(d)}", ""]
     rows = [_pool_cells(p) + [format_bytes(p["memory_per_card_bytes"]), p["bound"], p["limited_by"]]
             for p in d["pools"]]
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
@@ -158,7 +163,7 @@ def _render_fleet(d: dict[str, Any]) -> str:
     cur = d["currency"]
     out = [f"Fleet plan for {d['problem']}: {len(d['classes'])} request classes, "
            f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   "
-           f"status: {_status(d)}", ""]
+           f"status: {_status(d)}{_redundancy(d)}", ""]
     rows = []
     for c in d["classes"]:
         rows.append([c["name"], c["model"], f"{c['qps']:g}", f"{c['input_tokens']:g}/{c['output_tokens']:g}",
