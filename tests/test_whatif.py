@@ -181,3 +181,21 @@ def test_cli_json_csv_plot_and_infeasible_row(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r2 = CliRunner().invoke(main, ["whatif", str(BASE), cheap, "--csv", cheap])
     assert r2.exit_code == 2 and "refusing to overwrite" in r2.output
+
+
+def test_redundancy_scenario_prices_n_plus_1(base, base_plan):
+    """A scenario may ask what N+1 costs: `serving: {redundancy: n_plus_1}` gives the plan of the
+    problem with that setting, which costs more than the base and passes its n_plus_1 checks."""
+    p = apply(base, _scenario({"serving": {"redundancy": "n_plus_1",
+                                           "max_decode_utilization_percent": 90}}))
+    assert p.serving.redundancy == "n_plus_1" and p.serving.max_decode_utilization_percent == 90
+    assert p.serving.max_utilization_percent == base.serving.max_utilization_percent
+    direct = base.model_copy(update={"serving": base.serving.model_copy(
+        update={"redundancy": "n_plus_1", "max_decode_utilization_percent": 90})})
+    assert p == direct
+    plan = solve(p, "n1.yaml")
+    assert plan.cost_per_hour > base_plan.cost_per_hour
+    names = {c.name for c in plan.verification.checks if c.ok}
+    assert {"n_plus_1[prefill]", "n_plus_1[decode]"} <= names
+    with pytest.raises(ValueError):
+        _scenario({"serving": {"redundancy": "n+2"}})

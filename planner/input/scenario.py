@@ -114,7 +114,9 @@ class ServingEdit(Strict):
     modes: list[Mode] | None = Field(default=None, min_length=1)
     parallelism: Literal["auto"] | ParallelismOptions | None = None  # replaces the base's wholesale
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] | None = None
+    max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] | None = None
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] | None = None
+    redundancy: Literal["none", "n_plus_1"] | None = None
 
 
 class LimitsEdit(Strict):
