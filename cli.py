@@ -211,9 +211,12 @@ def stdin_is_terminal() -> bool:
               default=None, help="also write the plan's deployable files (as plan export) into --export-dir")
 @click.option("--export-dir", default="deploy", show_default=True, type=click.Path(file_okay=False),
               help="directory for --export (refused when not empty, unless --force)")
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="a problem with workload.profile: also draw the plan over its periods to FILE "
+                   "(.png, or .html: a self-contained page)")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
               verbose: bool, force: bool, simulate: bool, calibration: str | None, export_target: str | None,
-              export_dir: str) -> None:
+              export_dir: str, chart: str | None) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
@@ -230,13 +233,16 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if export_target:
         from planner.report.export import check_out_dir
         check_out_dir(export_dir, force)
-    if isinstance(p, Problem) and p.workload.profile is not None:
+    horizon = isinstance(p, Problem) and p.workload.profile is not None
+    if chart:
+        _check_chart(chart, problem, horizon, force)
+    if horizon:
         if export_target:
             from planner.errors import BadInput
             raise BadInput(f"{problem}: --export takes a single-QPS plan or a fleet, not a load profile "
                            "(workload.profile) yet")
         return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
-                              simulate)
+                              simulate, chart)
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan_json(plan, timings=timings)
     sims = _simulate_plan(plan, d, problem) if simulate else {}
@@ -276,8 +282,22 @@ def _calibration_option(name: str) -> str:
     return name
 
 
+def _check_chart(chart: str, problem: str, horizon: bool, force: bool) -> None:
+    """--chart is refused before the solve: a plan without a profile, a bad suffix, an unwritable path."""
+    from planner.errors import BadInput
+    from planner.input.files import check_writable
+    from planner.report.horizon_chart import check_chart_path
+    if not horizon:
+        raise BadInput(f"{problem}: --chart draws a plan over a load profile; it needs workload.profile")
+    check_chart_path(chart)
+    try:
+        check_writable(chart, (problem,), force)
+    except BadInput as e:
+        raise BadInput(f"--chart: {e}") from None
+
+
 def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
-                   verbose: bool, force: bool, simulate: bool) -> None:
+                   verbose: bool, force: bool, simulate: bool, chart: str | None = None) -> None:
     """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md)."""
     from planner.errors import BadInput
     from planner.plan.horizon import solve_horizon
@@ -290,6 +310,10 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     d = horizon_json(h, timings=timings)
     if out:
         _emit(to_json(d), out, (problem,), force)
+    if chart:
+        from planner.report.horizon_chart import write_chart
+        write_chart(h, chart, (problem,), force)
+        click.echo(f"wrote {chart}", err=True)
     if as_json:
         click.echo(to_json(d), nl=False)
     else:
