@@ -43,7 +43,7 @@ def fleet_oracle(shared: milp.Shared, svcs: list[milp.Service]) -> float:
             continue
         chosen = [s for u, s in zip(used, svcs) if u]
         flat = [(s, c) for s in chosen for c in s.candidates]
-        bounds = [range(milp._upper_bound(c, s.demand) + 1) for s, c in flat]
+        bounds = [range(milp.upper_bound(c, s.demand) + 1) for s, c in flat]
         for x in itertools.product(*bounds):
             ok = True
             for s in chosen:

@@ -38,7 +38,7 @@ def resolved(gpus):
 def oracle(res, cands, demand):
     """Cheapest feasible plan by enumeration; returns (cost, x) or (inf, None)."""
     opts = {o.id: o for o in res.gpus}
-    bounds = [range(milp._upper_bound(c, demand) + 1) for c in cands]
+    bounds = [range(milp.upper_bound(c, demand) + 1) for c in cands]
     best = (math.inf, None)
     for x in itertools.product(*bounds):
         pre = sum(n * c.prefill_tok_s for n, c in zip(x, cands))

@@ -33,7 +33,7 @@ def oracle(res, cands, demand, max_types, max_shapes):
     """Cheapest plan meeting demand, caps and both simplicity limits, by enumeration."""
     opts = {o.id: o for o in res.gpus}
     best = math.inf
-    for x in itertools.product(*[range(milp._upper_bound(c, demand) + 1) for c in cands]):
+    for x in itertools.product(*[range(milp.upper_bound(c, demand) + 1) for c in cands]):
         if sum(n * c.prefill_tok_s for n, c in zip(x, cands)) < demand.prefill_tok_s * (1 - 1e-9):
             continue
         if sum(n * c.decode_tok_s for n, c in zip(x, cands)) < demand.decode_tok_s * (1 - 1e-9):

@@ -159,9 +159,6 @@ def upper_bound(c: Candidate, d: Demand) -> int:
     return int(math.ceil(max(need, default=0.0))) + 1
 
 
-_upper_bound = upper_bound   # the name tests/test_milp.py's oracle uses
-
-
 def add_instance_variables(m: Model) -> None:
     """x[c] ∈ ℤ, 0 ≤ x[c] ≤ ⌈demand / capacity_c⌉ + 1."""
     for i, c in enumerate(m.candidates):
