@@ -35,6 +35,20 @@ def _measured(dep: Deployment, kind: str, group_cards: int):
     return None
 
 
+def _collective(dep: Deployment, kind: str, group_cards: int, nbytes, passes: float):
+    """One collective of `kind` over `group_cards` cards moving `nbytes` (a number or an array):
+    the kernel tables' α(g) + bytes/bw(g) where measured, else `passes`·(g−1)/g·bytes over the
+    link's bandwidth (a ring: 2 passes for an all-reduce, 1 for an all-to-all); plus the link's
+    latency per collective. Nothing on one card."""
+    if group_cards <= 1:
+        return 0.0
+    bw, lat = _link(dep, group_cards)
+    m = _measured(dep, kind, group_cards)
+    if m is not None:
+        return m.alpha_s + nbytes / m.bytes_per_s + lat
+    return passes * (group_cards - 1) / group_cards * nbytes / bw + lat
+
+
 def allreduce_time(dep: Deployment, group_cards: int, nbytes: float) -> float:
     """All-reduce of `nbytes` on each of `group_cards` cards. Inside a scale-up domain: the kernel
     tables' α(g) + bytes/bw(g) plus the engine's latency per collective; across nodes, a ring
@@ -47,24 +61,12 @@ def allreduce_time(dep: Deployment, group_cards: int, nbytes: float) -> float:
 def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> float:
     """All-to-all where each card sends `nbytes_per_card`, (g−1)/g of it off-card. Inside a
     domain: measured α(g) + bytes/bw(g) + engine latency; across nodes over the NIC (wide EP)."""
-    if group_cards <= 1:
-        return 0.0
-    bw, lat = _link(dep, group_cards)
-    m = _measured(dep, "alltoall", group_cards)
-    if m is not None:
-        return m.alpha_s + nbytes_per_card / m.bytes_per_s + lat
-    return (group_cards - 1) / group_cards * nbytes_per_card / bw + lat
+    return _collective(dep, "alltoall", group_cards, nbytes_per_card, 1.0)
 
 
 def allreduce_times(dep: Deployment, group_cards: int, nbytes):
     """`allreduce_time` for `nbytes` > 0, a number or an array (element by element)."""
-    if group_cards <= 1:
-        return 0.0
-    bw, lat = _link(dep, group_cards)
-    m = _measured(dep, "allreduce", group_cards)
-    if m is not None:
-        return m.alpha_s + nbytes / m.bytes_per_s + lat
-    return 2.0 * (group_cards - 1) / group_cards * nbytes / bw + lat
+    return _collective(dep, "allreduce", group_cards, nbytes, 2.0)
 
 
 def p2p_time(dep: Deployment, nbytes: float, across_nodes: bool) -> float:
