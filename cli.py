@@ -224,7 +224,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     from planner.input.problem import Problem
     from planner.plan.solve import solve
     from planner.report.json import plan_json, to_json
-    from planner.report.text import render_checks, render_plan
+    from planner.report.text import render_plan
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
@@ -256,12 +256,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
                            force=force):
             click.echo(f"wrote {path}", err=True)
-    if as_json:
-        click.echo(to_json(d), nl=False)
-    else:
-        click.echo(render_plan(plan))
-        if checks:
-            click.echo("\n" + render_checks(plan.verification))
+    _show(d, lambda: render_plan(plan), plan.verification, as_json, checks)
     if sims:
         from planner.report.simulate import render_simulation, slo_warnings
         for r in sims.values():
@@ -269,6 +264,18 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
                 click.echo("\n" + render_simulation(r))
         for line in (w for r in sims.values() for w in slo_warnings(r)):
             click.echo(line, err=True)
+
+
+def _show(d: dict, text, verification, as_json: bool, checks: bool) -> None:
+    """Print a solved plan: its JSON, or its text (`text()`) and, with --checks, every check."""
+    from planner.report.json import to_json
+    from planner.report.text import render_checks
+    if as_json:
+        click.echo(to_json(d), nl=False)
+    else:
+        click.echo(text())
+        if checks:
+            click.echo("\n" + render_checks(verification))
 
 
 def _calibration_option(name: str) -> str:
@@ -303,7 +310,6 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     from planner.plan.horizon import solve_horizon
     from planner.report.horizon import horizon_json, render_horizon
     from planner.report.json import to_json
-    from planner.report.text import render_checks
     if simulate:
         raise BadInput(f"{problem}: --simulate does not take a load profile yet (workload.profile)")
     h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
@@ -314,12 +320,7 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         from planner.report.horizon_chart import write_chart
         write_chart(h, chart, (problem,), force)
         click.echo(f"wrote {chart}", err=True)
-    if as_json:
-        click.echo(to_json(d), nl=False)
-    else:
-        click.echo(render_horizon(h))
-        if checks:
-            click.echo("\n" + render_checks(h.verification))
+    _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:

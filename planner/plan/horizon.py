@@ -21,7 +21,7 @@ from planner.plan.candidates import Candidate, generate, prune_dominated
 from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
 from planner.plan.resolve import Resolved, resolve
-from planner.plan.solve import solve
+from planner.plan.solve import solve, solver_options
 from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
 
 
@@ -100,8 +100,7 @@ class HorizonPlan:
 
 def at_qps(res: Resolved, qps: float) -> Resolved:
     """The same resolved problem at another QPS, without its profile (a period's workload)."""
-    wl = res.problem.workload.model_copy(update={"qps": qps, "profile": None})
-    return replace(res, problem=res.problem.model_copy(update={"workload": wl}))
+    return replace(res, problem=at_qps_problem(res.problem, qps))
 
 
 def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool) -> Problem:
@@ -114,8 +113,7 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
             price = min(price, k.reserved_price)
         gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
                                           "spot_price_per_gpu_hour": None, "spot_max_share_percent": None}))
-    wl = problem.workload.model_copy(update={"qps": qps, "profile": None})
-    return problem.model_copy(update={"workload": wl, "gpus": gpus})
+    return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus})
 
 
 def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | None = None,
@@ -138,8 +136,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     static = solve(single_qps_problem(problem, peak, max(qps), commit=True), source, solver=solver,
                    time_limit=time_limit, verbose=verbose, candidates=cs)
     t2 = time.perf_counter()
-    opts = problem.solver.model_copy(update={"name": solver or problem.solver.name,
-                                             "time_limit": time_limit or problem.solver.time_limit})
+    opts = solver_options(problem, solver, time_limit)
     kinds = hm.gpu_kinds(peak)
     periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(peak, q)) if q > 0 else milp.Demand(0.0, 0.0))
                     for p, q in enumerate(qps))
@@ -174,6 +171,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
 
 
 def at_qps_problem(problem: Problem, qps: float) -> Problem:
+    """The problem at one QPS without its profile (a period's, or the peak's, workload)."""
     wl = problem.workload.model_copy(update={"qps": qps, "profile": None})
     return problem.model_copy(update={"workload": wl})
 

@@ -57,8 +57,7 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
                        f"30 s); plan each class as a single problem with it instead")
     svcs = _services(problem, source, candidates)
     t1 = time.perf_counter()
-    opts = problem.solver.model_copy(update={"name": solver or problem.solver.name,
-                                             "time_limit": time_limit or problem.solver.time_limit})
+    opts = solver_options(problem, solver, time_limit)
     usable = [s for s in svcs if s.candidates]
     m = build(problem, usable)
     tb = time.perf_counter()
@@ -164,6 +163,12 @@ def _explain_caps(problem: Problem | FleetProblem, svcs: list[Service], opts: So
     return "demand cannot be met within " + explain_caps(
         lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
         lambda f: f"at most {f*100:.1f} % of the target can be served ({f*qps:.4g} of {qps:g} requests/s)")
+
+
+def solver_options(problem: Problem | FleetProblem, solver: str | None, time_limit: float | None) -> SolverOptions:
+    """The problem's `solver:` settings with the command line's --solver and --time-limit over them."""
+    return problem.solver.model_copy(update={"name": solver or problem.solver.name,
+                                             "time_limit": time_limit or problem.solver.time_limit})
 
 
 def optimality_checks(report: milp.SolverReport, opts: SolverOptions) -> list[Check]:
