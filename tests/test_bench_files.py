@@ -204,6 +204,20 @@ def test_jsonl_with_a_broken_line_names_the_line(tmp_path):
         load_points([f], DEP)
 
 
+def test_benchmark_json_has_the_guards_of_every_json_input(tmp_path):
+    """A key written twice (json would keep the last silently) or absurd nesting is exit 2 naming
+    the file, as for plan files, not a silent pick or a crash."""
+    text = (DATA / "vllm_sample.json").read_text().rstrip()
+    f = tmp_path / "dup.json"
+    f.write_text(text[:-1] + ', "mean_ttft_ms": 1.0}')
+    with pytest.raises(BadInput, match=r"dup\.json: duplicate key 'mean_ttft_ms'"):
+        load_points([f], DEP)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a": ' * 5000 + "1" + "}" * 5000)
+    with pytest.raises(BadInput, match=r"deep\.json: nested more than"):
+        load_points([deep], DEP)
+
+
 def test_missing_field_names_file_and_field(tmp_path):
     d = json.loads((DATA / "vllm_sample.json").read_text())
     del d["mean_tpot_ms"]

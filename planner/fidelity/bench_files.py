@@ -38,7 +38,7 @@ from planner.catalog.schemas import Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import Point
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of, load_silicon_csv
-from planner.input.files import read_text, read_yaml, validate
+from planner.input.files import loads_json, read_text, read_yaml, validate
 from planner.input.schema import Precision, Strict
 from planner.physics.perf import Parallelism
 
@@ -275,7 +275,7 @@ def _json_objects(text: str, path: Path) -> list[dict] | None:
     """The file as one JSON object, or as JSON lines of objects; None when it is neither. A
     later line that is not a JSON object, after lines that were, is BadInput naming the line."""
     try:
-        data = json.loads(text)
+        data = loads_json(text, path)
         return [data] if isinstance(data, dict) else None
     except json.JSONDecodeError:
         pass
@@ -284,7 +284,7 @@ def _json_objects(text: str, path: Path) -> list[dict] | None:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = loads_json(line, path)
         except json.JSONDecodeError:
             obj = None
         if not isinstance(obj, dict):

@@ -132,11 +132,19 @@ def read_json(path: str | Path) -> Any:
     nesting is BadInput with the line and column where known. NaN and Infinity (which Python's
     json accepts) are read as such and refused by the schemas."""
     p = Path(path)
-    text = read_text(p, "JSON")
     try:
-        data = json.loads(text, object_pairs_hook=_unique_pairs)
+        return loads_json(read_text(p, "JSON"), p)
     except json.JSONDecodeError as e:
         raise BadInput(f"{p}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+
+
+def loads_json(text: str, p: Path) -> Any:
+    """JSON text from file `p` with read_json's guards: a duplicate key or absurd nesting is
+    BadInput; a syntax error stays json.JSONDecodeError for the caller (e.g. to try JSON lines)."""
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
+    except json.JSONDecodeError:
+        raise
     except ValueError as e:
         raise BadInput(f"{p}: {e}") from None
     except RecursionError:
