@@ -332,6 +332,23 @@ def test_an_unused_prohibitive_price_changes_nothing(price):
     assert plan_json(dear)["totals"]["nodes"] == plan_json(base)["totals"]["nodes"]
 
 
+@pytest.mark.parametrize("where, value", [
+    ("gpus[0].price_per_gpu_hour", 1e308), ("gpus[0].owned_cost_per_gpu_hour", 1e301),
+    ("pricing.exchange_rate_per_rmb", 1e308)])
+def test_a_price_that_would_overflow_the_cost_is_bad_input(tmp_path, where, value):
+    """Beyond 1e300 per card-hour a node's cost over a horizon overflows to inf and the
+    verification would compare NaN: such a price is refused by name (exit 2), not planned."""
+    d = yaml.safe_load(Path(SEED).read_text())
+    if where.startswith("gpus"):
+        d["gpus"][0] = {"id": "h200", where.split(".")[1]: value}
+    else:
+        d["pricing"]["exchange_rate_per_rmb"] = value
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    code, out = run("solve", f)
+    assert code == 2 and f"{where}: {value:g} is above 1e+300" in out and "Traceback" not in out
+
+
 def test_free_owned_nodes_are_not_bought_idle():
     """Owned nodes at no cost: the plan uses only the nodes its instances need (lexicographic
     second stage: fewest nodes at the optimal cost)."""

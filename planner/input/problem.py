@@ -84,6 +84,18 @@ def length_mean(x: int | LengthDist) -> float:
     return sum(v * p for v, p in length_pairs(x))
 
 
+MAX_PRICE = 1e300   # a price or exchange rate above this overflows a plan's cost (hours × cards × nodes) to inf
+
+
+def below_max_price(v: float) -> float:
+    """Refuse a price or rate so large that a plan's cost would overflow to infinity."""
+    if v > MAX_PRICE:
+        raise ValueError(f"{v:g} is above {MAX_PRICE:g}, where a plan's cost overflows; no real price is that large")
+    return v
+
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per card-hour
+ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per RMB
 PROFILE_PERIODS = (24, 168)   # a day or a week of periods
 NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 
@@ -150,17 +162,17 @@ class GPUChoice(Strict):
                "owned_cost_rmb_per_gpu_hour": "owned_cost_per_gpu_hour"}
 
     id: str = Field(description="GPU catalog id (plan catalog gpus)")
-    price_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+    price_per_gpu_hour: Price | None = Field(
         None, description="rental price per card-hour in the problem's currency; default: the catalog's "
                           "RMB price converted with pricing.exchange_rate_per_rmb")
     max_cards: Annotated[int, Field(ge=0)] | None = None
     max_nodes: Annotated[int, Field(ge=0)] | None = None
     owned_nodes: Annotated[int, Field(ge=0)] = 0
-    owned_cost_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+    owned_cost_per_gpu_hour: Price = Field(
         0.0, description="cost per card-hour of an owned card (amortisation + power), problem's currency")
-    reserved_price_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+    reserved_price_per_gpu_hour: Price | None = Field(
         None, description="committed price per card-hour (count fixed over a profile's horizon)")
-    spot_price_per_gpu_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+    spot_price_per_gpu_hour: Price | None = Field(
         None, description="spot price per card-hour (count per period, capped by spot_max_share_percent)")
     spot_max_share_percent: Percent | None = Field(
         None, description="at most this share of the type's nodes may be spot in a period (default 100)")
@@ -252,7 +264,7 @@ class Pricing(Strict):
     optional selling prices (per million tokens, in the currency)."""
 
     currency: Currency = Field("RMB", description="ISO 4217 code of every price and cost of the problem")
-    exchange_rate_per_rmb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+    exchange_rate_per_rmb: ExchangeRate | None = Field(
         None, description="units of `currency` per RMB, for the catalog's RMB prices "
                           "(required unless currency is RMB/CNY or every GPU has price_per_gpu_hour)")
     sell_per_million_input_tokens: Annotated[float, Field(ge=0)] = 0.0

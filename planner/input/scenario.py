@@ -21,12 +21,14 @@ from pydantic import Field, ValidationError, model_validator
 from planner.errors import BadInput, PlannerDeprecation
 from planner.input.files import describe_validation_error, read_yaml, validate
 from planner.input.problem import (
+    ExchangeRate,
     GPUChoice,
     Length,
     Mode,
     ParallelismOptions,
     Percent,
     Positive,
+    Price,
     Rate,
     Seconds,
     Statistic,
@@ -47,13 +49,13 @@ class GPUUpdate(Strict):
     RENAMED = {"price_rmb_per_gpu_hour": "price_per_gpu_hour",
                "owned_cost_rmb_per_gpu_hour": "owned_cost_per_gpu_hour"}
 
-    price_per_gpu_hour: NonNegative | None = None   # in the base problem's currency
+    price_per_gpu_hour: Price | None = None   # in the base problem's currency
     price_change_percent: Annotated[float, Field(ge=PRICE_CHANGE_FLOOR_PERCENT,
                                                  allow_inf_nan=False)] | None = None
     max_cards: Count | None = None
     max_nodes: Count | None = None
     owned_nodes: Count | None = None
-    owned_cost_per_gpu_hour: NonNegative | None = None
+    owned_cost_per_gpu_hour: Price | None = None
 
     @model_validator(mode="after")
     def _one_price(self) -> GPUUpdate:
@@ -129,7 +131,7 @@ class LimitsEdit(Strict):
 
 
 class PricingEdit(Strict):
-    exchange_rate_per_rmb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    exchange_rate_per_rmb: ExchangeRate | None = None
     sell_per_million_input_tokens: NonNegative | None = None
     sell_per_million_output_tokens: NonNegative | None = None
 
