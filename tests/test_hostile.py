@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,24 @@ def test_out_into_a_read_only_directory_fails_before_the_work(tmp_path, monkeypa
     code, out = run("solve", SEED, "--out", ro / "plan.json")
     assert code == 2 and "is not writable" in out, out
     assert not (ro / "plan.json").exists()
+
+
+def test_out_where_files_cannot_be_created_fails_before_the_work(tmp_path, monkeypatch):
+    """A directory that permission bits call writable but where no file can be created (root
+    on /proc, a read-only mount): exit 2 naming the path before the work, never a message about
+    a temporary file after it. Creation is made to fail with the error such a file system gives."""
+    d = tmp_path / "virtual"
+    d.mkdir()
+    real = tempfile.mkstemp
+
+    def refuse(*a, dir=None, **kw):
+        if dir is not None and Path(dir) == d:
+            raise OSError(30, "Read-only file system")
+        return real(*a, dir=dir, **kw)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    code, out = run("solve", SEED, "--out", d / "plan.json")
+    assert code == 2 and f"{d / 'plan.json'}: directory {d} is not writable" in out, out
+    assert "Plan for" not in out and list(d.iterdir()) == []
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")

@@ -306,7 +306,7 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise BadInput(f"{p}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise BadInput(f"{p}: directory {parent} is not writable")
     if p.is_dir():
         raise BadInput(f"{p}: is a directory; give a file name")
@@ -316,6 +316,18 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force
         raise BadInput(f"{p}: a shipped catalog file or calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
     return parent
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a file can really be created in `directory` (os.access says yes to root on
+    read-only or virtual file systems such as /proc): create and remove an empty temporary."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".planner-probe.", suffix=".tmp")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
 
 
 def check_out_dir(path: str | Path, protect: tuple[str | Path, ...] = (), force: bool = False) -> Path:
@@ -334,7 +346,10 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path,
     `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
     p = Path(path)
     parent = check_writable(p, protect, force)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as e:
+        raise BadInput(f"{p}: cannot write it ({e.strerror or e})") from None
     try:
         _give_usual_mode(tmp)
         with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as f:
