@@ -219,6 +219,11 @@ def test_not_a_plan_is_bad_input():
         render(d, "k8s", source="x.json")
     with pytest.raises(BadInput, match="--target"):
         render(plan("deepseek_qps"), "ollama")
+    day = json.loads((GOLDEN / "deepseek_day.json").read_text())
+    with pytest.raises(BadInput, match=r"day\.json: a plan over a load profile \(kind: horizon\) is not exportable"):
+        render(day, "vllm", source="day.json")
+    assert "pools" in day["comparison"]["static_peak_plan"]   # the exportable part the message names
+    render(day["comparison"]["static_peak_plan"], "vllm", source="peak.json")
 
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
