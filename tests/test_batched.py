@@ -21,7 +21,7 @@ from planner.plan.candidates import pareto_front
 
 MODELS = ["deepseek-r1", "qwen3-235b-a22b", "llama-3.1-70b", "llama-3.1-8b"]   # MLA MoE, GQA MoE, GQA dense
 LAYOUTS = [Parallelism(8, 1, 1), Parallelism(4, 2, 1), Parallelism(1, 1, 8), Parallelism(1, 2, 8),
-           Parallelism(2, 1, 4), Parallelism(1, 1, 1)]
+           Parallelism(2, 1, 4), Parallelism(1, 1, 1), Parallelism(8, 1, 1, moe_tp=8), Parallelism(2, 1, 4, moe_tp=2)]
 BATCHES = [1, 2, 3, 6, 17, 64, 255, 1000]
 CHUNKS = [1.0, 37.5, 1000.0, 8192.0, 2.0, 513.0, 64.0, 4096.0]
 

@@ -26,6 +26,7 @@ Disagg: each of the prefill workers serves c/workers of the requests and adds th
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -36,17 +37,22 @@ from planner.fidelity.bench_files import load_bench_file, load_deployment
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
 from planner.physics.colocated import DEFAULT_CHUNK_TOKENS, colocated_step
+from planner.physics.deployment import kv_bytes_per_token_per_card, memory_use
 from planner.physics.perf import (
     Deployment,
     Parallelism,
     decode_step,
     kv_transfer_time,
-    max_batch,
     mixed_step,
     prefill_pass,
     request_overhead_s,
 )
 from planner.physics.queueing import closed_loop_response
+
+# Share of the memory the weights leave free that a measured engine gives its KV cache
+# (TensorRT-LLM's default kv_cache_free_gpu_memory_fraction = 0.9, llm_args.py; describes the
+# measured runs, never a plan: plans keep memory_usable_fraction as their margin)
+BENCH_KV_FREE_FRACTION = 0.9
 
 __all__ = ["QUANTITIES", "SIDE", "LoadReport", "Mode", "Point", "Quantity", "with_group"]  # the point types, here too
 
@@ -60,10 +66,26 @@ def deployment(p: Point, calib: Calibration, models: dict[str, Model] | None = N
     return Deployment(models[p.model], gpus[p.gpu], par or p.par, calib, p.weight_dtype, p.kv_dtype)
 
 
+def engine_kv_slots(dep: Deployment, context_tokens: float) -> float:
+    """Sequences whose KV cache at `context_tokens` fits in the memory a measured engine had for
+    it: BENCH_KV_FREE_FRACTION of what the weights leave free (TensorRT-LLM's rule; vLLM and
+    SGLang runs of large models are tuned the same way, or they would not have run). Not the
+    planning margin `memory_usable_fraction` of `max_batch`: a measured run did fit. Where the
+    model's weights leave nothing free (e.g. DeepSeek-V3 FP8 on 4×B200: 168 of 180 GB per card by
+    the model), the run still happened, so no cap is applied (infinite)."""
+    use = memory_use(dep, 0, context_tokens)
+    room = (use.capacity_bytes - use.weights_bytes) * BENCH_KV_FREE_FRACTION
+    per_seq = context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
+    if room <= 0 or per_seq <= 0:
+        return math.inf
+    return room / per_seq
+
+
 def running_batch(p: Point, dep: Deployment) -> float:
     """Sequences actually decoding on the instance: the configured batch, or fewer when their KV
     cache at the mean context does not fit (the engine then keeps the others waiting)."""
-    return max(1.0, min(p.batch, float(max_batch(dep, p.context_tokens))))
+    slots = engine_kv_slots(dep, p.context_tokens)
+    return max(1.0, p.batch if slots >= p.batch else float(math.floor(slots)))
 
 
 def predict_tpot(p: Point, dep: Deployment) -> float:

@@ -81,9 +81,12 @@ def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str
 
 
 def _par(r: dict, prefix: str = "") -> Parallelism:
-    """Parallelism of a CSV worker: tp, pp, attention-dp (empty or 0 counts as 1)."""
-    return Parallelism(_int(r[prefix + "tp_size"]), _int(r[prefix + "pp_size"]),
-                       _int(r[prefix + "attention_dp_size"]))
+    """Parallelism of a CSV worker: tp, pp, attention-dp (empty or 0 counts as 1), and the MoE
+    split moe_tp × moe_ep when the row records one that covers the stage's tp·dp cards (else the
+    experts are taken as spread over them: moe_tp = 1)."""
+    tp, pp, dp = _int(r[prefix + "tp_size"]), _int(r[prefix + "pp_size"]), _int(r[prefix + "attention_dp_size"])
+    moe_tp, moe_ep = _int(r.get(prefix + "moe_tp_size", "")), _int(r.get(prefix + "moe_ep_size", ""))
+    return Parallelism(tp, pp, dp, moe_tp if moe_tp * moe_ep == tp * dp else 1)
 
 
 def _fits_system(par: Parallelism, gpu: GPU) -> bool:

@@ -24,6 +24,7 @@ from planner.physics.deployment import (
     PhaseTime,
     experts_per_card,
     kv_bytes_per_token_per_card,
+    routed_experts_per_card,
     weights_per_card_bytes,
 )
 from planner.physics.gemm import curve_times
@@ -75,14 +76,15 @@ def _pow_each(base: float, exponents: np.ndarray) -> np.ndarray:
 
 def experts_on_card(dep: Deployment, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`deployment.experts_on_card` per point (tokens > 0): (pairs, experts touched)."""
-    a, imb = dep.arch, dep.calib.v("moe_imbalance")
-    n_s = dep.par.stage_cards
-    epc = experts_per_card(a, n_s)
-    replicas = max(n_s / a.experts, 1.0)
+    a, par = dep.arch, dep.par
+    imb = dep.calib.v("moe_imbalance") if par.moe_ep > 1 else 1.0
+    epc = experts_per_card(a, par.moe_ep)
+    replicas = max(par.moe_ep / a.experts, 1.0)
     t = tokens / replicas
     touched = a.experts * (1.0 - _pow_each(1.0 - a.experts_per_token / a.experts, t))
     p_touched = touched / a.experts
-    return tokens * a.experts_per_token / n_s * imb, np.minimum(epc, epc * p_touched * imb)
+    return (tokens * a.experts_per_token / par.stage_cards * imb,
+            np.minimum(epc, epc * p_touched * imb) / par.moe_tp)
 
 
 def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
@@ -119,7 +121,8 @@ def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
                     + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
     lin_flops = 2.0 * dense_params * tokens / n_s
     routed: np.ndarray | float = 0.0
-    wbytes = weights_per_card_bytes(dep) - a.moe_layers / pp * experts_per_card(a, n_s) * a.expert_params * dep.w_bytes
+    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.w_bytes
+    wbytes = weights_per_card_bytes(dep) - routed_bytes
     pt = None
     if a.is_moe:
         pt = experts_on_card(dep, tokens)

@@ -82,8 +82,10 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
     """Collectives of one stage pass over `tokens` tokens: TP all-reduces and EP all-to-alls.
 
     Per layer: attention output all-reduce over tp of (tokens/dp)·h activations; dense MLP
-    all-reduce over the group that shards it; per MoE layer a dispatch and a combine
-    all-to-all of (tokens/n_s)·k·h·imbalance per card.
+    all-reduce over the group that shards it; per MoE layer, over its moe_ep expert-parallel
+    ranks a dispatch and a combine all-to-all of (tokens/n_s)·k·h·imbalance per card, and over
+    its moe_tp expert slices an all-reduce of the (tokens·moe_tp/n_s)·h partial outputs (with
+    moe_tp = tp, dp = 1: Megatron's second all-reduce of the layer).
     """
     return _stage_comm(dep, tokens, allreduce_time)
 
@@ -103,7 +105,9 @@ def _stage_comm(dep: Deployment, tokens, allreduce):
     act = a.hidden * ACT_BYTES
     t = layers * allreduce(dep, par.tp, tokens / par.dp * act)
     t = t + dense * allreduce(dep, n_s, tokens * act)  # dense MLP sharded over all n_s cards
-    if a.is_moe and n_s > 1:
+    if a.is_moe and par.moe_ep > 1:
         per_card = tokens / n_s * a.experts_per_token * act * c.v("moe_imbalance")
-        t = t + moe * 2.0 * alltoall_time(dep, n_s, per_card)
+        t = t + moe * 2.0 * alltoall_time(dep, par.moe_ep, per_card)
+    if a.is_moe and par.moe_tp > 1:
+        t = t + moe * allreduce(dep, par.moe_tp, tokens * par.moe_tp / n_s * act)
     return t

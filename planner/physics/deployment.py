@@ -22,11 +22,20 @@ ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would 
 
 @dataclass(frozen=True)
 class Parallelism:
-    """How one instance splits the model: cards = tp·dp·pp; experts sharded (EP) over tp·dp."""
+    """How one instance splits the model: cards = tp·dp·pp. MoE layers of a stage run over its
+    n_s = tp·dp cards as `moe_tp` × `moe_ep`: experts spread over moe_ep = n_s/moe_tp ranks
+    (expert parallelism, all-to-all dispatch) and each expert sliced over moe_tp cards (expert
+    tensor parallelism, an all-reduce). Plans use moe_tp = 1 (experts spread over all n_s cards);
+    measured engines also run moe_tp = tp (vLLM and TensorRT-LLM without EP)."""
 
     tp: int = 1
     pp: int = 1
     dp: int = 1  # data-parallel attention: each of dp groups holds its own sequences
+    moe_tp: int = 1
+
+    def __post_init__(self) -> None:
+        if self.moe_tp < 1 or (self.tp * self.dp) % self.moe_tp:
+            raise ValueError(f"moe_tp {self.moe_tp} must divide tp·dp = {self.tp * self.dp}")
 
     @property
     def cards(self) -> int:
@@ -34,16 +43,23 @@ class Parallelism:
 
     @property
     def stage_cards(self) -> int:
-        """n_s = tp·dp: cards that run one pipeline stage together (the EP group of MoE layers)."""
+        """n_s = tp·dp: cards that run one pipeline stage together (the MoE group: moe_tp·moe_ep)."""
         return self.tp * self.dp
 
+    @property
+    def moe_ep(self) -> int:
+        """Expert-parallel ranks of a MoE layer: n_s / moe_tp."""
+        return self.stage_cards // self.moe_tp
+
     def label(self) -> str:
-        """Short text such as 'TP8', 'TP2·DP4·EP8', 'TP8·PP2'."""
+        """Short text such as 'TP8', 'TP2·DP4', 'TP8·PP2', 'TP8·ETP8' (experts sliced, not spread)."""
         parts = [f"TP{self.tp}"]
         if self.dp > 1:
             parts.append(f"DP{self.dp}")
         if self.pp > 1:
             parts.append(f"PP{self.pp}")
+        if self.moe_tp > 1:
+            parts.append(f"ETP{self.moe_tp}")
         return "·".join(parts)
 
 
@@ -170,7 +186,7 @@ def weights_per_card_bytes(dep: Deployment) -> float:
     per_stage = (a.layers * a.attn_params / par.tp
                  + a.dense_layers * a.dense_mlp_params / n_s
                  + a.moe_layers * (a.shared_params / n_s + a.router_params
-                                   + experts_per_card(a, n_s) * a.expert_params)
+                                   + routed_experts_per_card(a, par) * a.expert_params)
                  + a.norm_params) / par.pp
     head = (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
     return (per_stage + head) * dep.w_bytes
@@ -181,6 +197,12 @@ def experts_per_card(arch: Architecture, stage_cards: int) -> float:
     if not arch.is_moe:
         return 0.0
     return max(arch.experts / stage_cards, 1.0)
+
+
+def routed_experts_per_card(arch: Architecture, par: Parallelism) -> float:
+    """Routed experts' worth of weights per card: the experts of one EP rank, max(E/moe_ep, 1),
+    each sliced over moe_tp cards. E/n_s when E ≥ n_s, whatever the split."""
+    return experts_per_card(arch, par.moe_ep) / par.moe_tp
 
 
 def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUse:
@@ -209,12 +231,16 @@ def max_batch(dep: Deployment, context_tokens: float) -> int:
 
 
 def experts_on_card(dep: Deployment, tokens: float) -> tuple[float, float]:
-    """(token-expert pairs, distinct experts touched) per MoE layer on the busiest card of a
-    stage pass of `tokens` tokens: pairs = tokens·k/n_s·imbalance; touched = the card's experts
-    times the share hit under uniform routing (× imbalance), at most all of them."""
-    a, imb = dep.arch, dep.calib.v("moe_imbalance")
-    n_s = dep.par.stage_cards
-    epc = experts_per_card(a, n_s)
-    replicas = max(n_s / a.experts, 1.0)
+    """(token-expert pairs, experts touched) per MoE layer on the busiest card of a stage pass of
+    `tokens` tokens, counted in whole-expert equivalents (a card holding 1/moe_tp of an expert
+    counts 1/moe_tp): pairs = tokens·k/n_s·imbalance; touched = the EP rank's experts times the
+    share hit under uniform routing (× imbalance), at most all of them, / moe_tp. Routing skew
+    (`moe_imbalance`) loads one EP rank more than another; with no EP (moe_ep = 1) every card does
+    the same work. Rows of one expert's GEMM: pairs/touched, whatever moe_tp."""
+    a, par = dep.arch, dep.par
+    imb = dep.calib.v("moe_imbalance") if par.moe_ep > 1 else 1.0
+    epc = experts_per_card(a, par.moe_ep)
+    replicas = max(par.moe_ep / a.experts, 1.0)
     p_touched = expected_experts_touched(a.experts, a.experts_per_token, tokens / replicas) / a.experts
-    return tokens * a.experts_per_token / n_s * imb, min(epc, epc * p_touched * imb)
+    return (tokens * a.experts_per_token / par.stage_cards * imb,
+            min(epc, epc * p_touched * imb) / par.moe_tp)

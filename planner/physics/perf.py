@@ -38,6 +38,7 @@ from planner.physics.deployment import (
     kv_bytes_per_token_per_card,
     max_batch,
     memory_use,
+    routed_experts_per_card,
     weights_per_card_bytes,
 )
 from planner.physics.gemm import gemm_time
@@ -66,7 +67,8 @@ def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float
                     + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
     flops = 2.0 * dense_params * tokens / n_s
     routed = 0.0
-    wbytes = weights_per_card_bytes(dep) - a.moe_layers / pp * experts_per_card(a, n_s) * a.expert_params * dep.w_bytes
+    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.w_bytes
+    wbytes = weights_per_card_bytes(dep) - routed_bytes
     if a.is_moe:
         pairs, touched = experts_on_card(dep, tokens)
         routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
