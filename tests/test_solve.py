@@ -19,8 +19,9 @@ from planner.plan.solve import solve
 from planner.report.json import plan_json
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.yaml")   # fleets: test_fleet; profiles: test_horizon
-                  if not p.stem.startswith("fleet") and "profile:" not in p.read_text())
+EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.yaml")   # fleets: test_fleet; profiles, traces: horizon
+                  if not p.stem.startswith("fleet") and "profile:" not in p.read_text()
+                  and "trace:" not in p.read_text())
 PLAN_KEYS = {"status", "currency", "cost_per_hour", "cost_per_million_output_tokens", "cost_per_million_tokens",
              "pools", "totals", "verification", "solver", "mode", "binding", "revenue_per_hour",
              "margin_per_hour", "break_even_price_per_million_output_tokens", "calibration"}

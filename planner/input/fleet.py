@@ -59,9 +59,9 @@ class FleetProblem(PlanSettings):
     def _no_horizon_yet(self) -> FleetProblem:
         """Profiles and reserved/spot capacity are planned for single problems only (for now)."""
         for k in self.classes:
-            if k.workload.profile is not None:
-                raise ValueError(f"class {k.name!r}: workload.profile is not supported in fleets yet; "
-                                 f"plan a profile as a single problem")
+            if k.workload.profile is not None or k.workload.trace is not None:
+                raise ValueError(f"class {k.name!r}: workload.profile and workload.trace are not supported in "
+                                 f"fleets yet; plan a profile as a single problem")
         for i, g in enumerate(self.gpus):
             if g.reserved_price_per_gpu_hour is not None or g.spot_price_per_gpu_hour is not None:
                 raise ValueError(f"gpus[{i}]: reserved and spot prices are not supported in fleets yet")

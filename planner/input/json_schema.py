@@ -2,7 +2,8 @@
 same models that validate them, for editors' completion and checking (`plan schema`).
 
 pydantic writes the schema of the validated value; three things a user writes differ from it and
-are patched here, so that every file `plan` accepts validates: a GPU may be a bare id
+are patched here, so that every file `plan` accepts validates (and a workload with a `trace` may
+leave out what the loader fills from it): a GPU may be a bare id
 (`- h100`), a quantity with a unit is a number or a string (`50ms`, `2MW`, `"56.3%"`, with its
 bounds kept on the number), and a deprecated key (`Strict.RENAMED`) is still accepted, marked
 `deprecated`. Nothing here reads or writes a file.
@@ -36,7 +37,17 @@ def json_schema(kind: str) -> dict[str, Any]:
         if name in defs:
             defs[name] = {"anyOf": [{"type": "string", "description": "catalog id alone"}, defs[name]]}
     _unit_bounds(schema)
+    _trace_fills_workload(defs)
     return {"$schema": DRAFT, **schema, "title": f"planner {kind} file"}
+
+
+def _trace_fills_workload(defs: dict) -> None:
+    """A workload with a `trace` may leave out qps and the lengths: the loader fills them from it."""
+    w = defs.get("Workload")
+    if w is None or "trace" not in w.get("properties", {}):
+        return
+    required = w.pop("required", [])
+    w["anyOf"] = [{"required": ["trace"]}, {"required": required}]
 
 
 def _models(model: type[BaseModel], seen: dict[str, type[Strict]]) -> dict[str, type[Strict]]:

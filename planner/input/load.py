@@ -11,12 +11,43 @@ from typing import Any
 from planner.errors import BadInput
 from planner.input.files import read_yaml, validate
 from planner.input.fleet import FleetProblem
-from planner.input.problem import Problem
+from planner.input.problem import Problem, TraceSpec
+from planner.input.trace import TraceLoad, read_trace
 
 
 def is_fleet(data: Any) -> bool:
     """A problem file describes a fleet when it lists `classes`."""
     return isinstance(data, dict) and "classes" in data
+
+
+def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
+    """Read `workload.trace` of a problem's data into its profile, in place (module trace.py):
+    profile = the trace's QPS per period; qps, input_tokens and output_tokens, when not written,
+    = its busiest period and its length distributions. Errors name the problem file and field."""
+    w = data.get("workload") if isinstance(data, dict) else None
+    if not isinstance(w, dict) or "trace" not in w:
+        return None
+    spec = validate(TraceSpec, w["trace"], f"{path}: workload.trace")
+    if w.get("profile") is not None:
+        raise BadInput(f"{path}: workload: give either profile or trace; the trace makes the profile")
+    file = Path(spec.file) if Path(spec.file).is_absolute() else Path(path).parent / spec.file
+    try:
+        load = read_trace(file, spec.period, spec.scale, spec.fold)
+    except BadInput as e:
+        raise BadInput(f"{path}: workload.trace.file: {e}") from None
+    w["profile"] = {"period": spec.period, "qps": load.qps}
+    w.setdefault("qps", max(load.qps))
+    w.setdefault("input_tokens", {"values": load.input_values, "weights": load.input_weights})
+    w.setdefault("output_tokens", {"values": load.output_values, "weights": load.output_weights})
+    return load
+
+
+def _problem(data: Any, path: str | Path) -> Problem:
+    """Validate a single-workload problem, its trace read first."""
+    load = expand_trace(data, path)
+    problem = validate(Problem, data, str(path))
+    problem.workload._trace_load = load
+    return problem
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -25,7 +56,7 @@ def load_problem(path: str | Path) -> Problem:
     if is_fleet(data):
         raise BadInput(f"{path}: classes: this file describes a fleet (several request classes); "
                        f"fleets are solved by `plan solve` — this command takes a single-workload problem")
-    return validate(Problem, data, str(path))
+    return _problem(data, path)
 
 
 def load_fleet(path: str | Path) -> FleetProblem:
@@ -36,4 +67,4 @@ def load_fleet(path: str | Path) -> FleetProblem:
 def load_any(path: str | Path) -> Problem | FleetProblem:
     """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
     data = read_yaml(path)
-    return validate(FleetProblem if is_fleet(data) else Problem, data, str(path))
+    return validate(FleetProblem, data, str(path)) if is_fleet(data) else _problem(data, path)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from planner.input.schema import Precision, Strict
+from planner.input.trace import TraceLoad
 from planner.input.units import UnitError, parse_quantity
 
 
@@ -126,12 +127,42 @@ class Profile(Strict):
         return self
 
 
+class TraceSpec(Strict):
+    """A request-level trace read into the profile when the problem is loaded (input/trace.py):
+    the file (relative to the problem file), the period length, a rate multiplier, and whether to
+    fold a longer trace onto one day or week."""
+
+    file: str = Field(min_length=1, description="CSV: TIMESTAMP,ContextTokens,GeneratedTokens (Azure) "
+                                                "or timestamp,input_tokens,output_tokens")
+    period: Seconds = Field(3600.0, description="length of one period (default 1h)")
+    scale: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = Field(
+        1.0, description="multiply the trace's request rate (a sample replayed at production scale)")
+    fold: Literal["none", "day", "week"] = Field(
+        "none", description="none: consecutive periods; day/week: every day/week of the trace laid on one")
+
+
 class Workload(Strict):
     qps: Rate = Field(description="target requests per second")
     input_tokens: Length
     output_tokens: Length
     prefix_cache_hit_percent: Percent = 0.0
     profile: Profile | None = Field(None, description="load per period; plan solve then plans the horizon")
+    trace: TraceSpec | None = Field(
+        None, description="request-level trace binned into the profile (sets profile; qps, input_tokens and "
+                          "output_tokens default to its peak and its length distributions)")
+    _trace_load: TraceLoad | None = PrivateAttr(None)   # what the loader read from `trace`
+
+    @model_validator(mode="after")
+    def _trace_read(self) -> Workload:
+        if self.trace is not None and self.profile is None:
+            raise ValueError("workload.trace is read into workload.profile when a single problem file is loaded "
+                             "(plan solve FILE); fleets do not take traces yet")
+        return self
+
+    @property
+    def trace_load(self) -> TraceLoad | None:
+        """The trace read into the profile when the problem file was loaded (None otherwise)."""
+        return self._trace_load
 
     def period_qps(self) -> list[float]:
         """QPS of every period of the profile (requests/s); [qps] without a profile."""

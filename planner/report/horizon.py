@@ -19,6 +19,17 @@ def _status(d: dict[str, Any]) -> str:
     return "OPTIMAL" if d["status"] == "optimal" else f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap']})"
 
 
+def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
+    """Where the profile came from when a trace made it (workload.trace), else None."""
+    t = h.problem.workload.trace_load
+    if t is None:
+        return None
+    return {"file": t.file, "requests": t.requests, "span_hours": t.span_s / 3600.0, "fold": t.fold,
+            "period_mean_input_tokens": [None if x != x else x for x in t.period_mean_input],
+            "period_mean_output_tokens": [None if x != x else x for x in t.period_mean_output],
+            "summary": t.summary()}
+
+
 def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
     """The documented JSON of a horizon plan (docs/horizon.md, 'JSON output')."""
     r = h.peak
@@ -50,6 +61,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "period_hours": h.periods[0].hours,
         "horizon_hours": h.hours,
         "peak_qps": r.qps,
+        "trace": _trace_dict(h),
         "candidates_at": "peak",
         "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
                   "reserved_price_per_gpu_hour": k.reserved_price, "spot_price_per_gpu_hour": k.spot_price,
@@ -88,7 +100,10 @@ def render_horizon(h: HorizonPlan) -> str:
     cur = d["currency"]
     out = [f"Horizon plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
            f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",
-           f"status: {_status(d)}   candidates generated at the peak workload: {d['solver']['candidates']}", ""]
+           f"status: {_status(d)}   candidates generated at the peak workload: {d['solver']['candidates']}"]
+    if d["trace"] is not None:
+        out.append(d["trace"]["summary"])
+    out.append("")
     rows = []
     for p in d["periods"]:
         util = "-" if p["utilization"] is None else f"{p['utilization'] * 100:.0f}%"

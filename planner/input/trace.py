@@ -1,0 +1,209 @@
+"""A request-level trace (one row per request: arrival time, input tokens, output tokens) turned
+into the load profile of a problem (`workload.trace`, docs/horizon.md).
+
+Columns, by header name (case-insensitive): the public Azure LLM inference traces
+(`TIMESTAMP,ContextTokens,GeneratedTokens`, github.com/Azure/AzurePublicDataset, 2023 and 2024) or
+`timestamp,input_tokens,output_tokens`. Timestamps are ISO 8601 date-times (any number of
+fractional digits, with or without a UTC offset; without one they are taken as UTC) or numbers of
+seconds from any origin.
+
+Binning: each period's QPS is its requests divided by the time the trace covers in it (a trace
+that starts at 18:15 covers 45 minutes of the 18:00 period), times `scale`. `fold: none` keeps
+consecutive periods from the first request's (24 or 168 of them); `fold: day` / `week` lays every
+day / week of the trace on one: period i of the day holds the requests of that hour of every day,
+divided by the hours of it the trace covers. Lengths: one distribution for the whole horizon
+(LENGTH_BUCKETS equal-count buckets of the trace's lengths, each at its mean); the per-period
+means are reported beside it so a user sees how much they move.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from planner.errors import BadInput
+
+COLUMNS = {"time": ("timestamp", "time", "arrival_time"),
+           "input": ("contexttokens", "input_tokens", "prompt_tokens"),
+           "output": ("generatedtokens", "output_tokens", "completion_tokens")}
+LENGTH_BUCKETS = 8          # values of the length distributions read from a trace
+PROFILE_PERIODS = (24, 168)
+FOLD_SPAN_S = {"day": 86_400.0, "week": 604_800.0}
+MAX_TOKENS = 10_000_000
+
+
+@dataclass(frozen=True)
+class TraceLoad:
+    """What a trace says about the load: per-period QPS and the horizon's length distributions."""
+
+    file: str
+    requests: int
+    span_s: float                   # first to last arrival
+    period_s: float
+    fold: str
+    qps: list[float]                # requests/s per period (× scale)
+    input_values: list[int]
+    input_weights: list[float]
+    output_values: list[int]
+    output_weights: list[float]
+    period_mean_input: list[float]  # NaN in a period without requests
+    period_mean_output: list[float]
+
+    def summary(self) -> str:
+        """One line for the plan: the trace, its span and how the lengths move over the periods."""
+        def spread(x: list[float]) -> str:
+            v = [a for a in x if not math.isnan(a)]
+            return f"{min(v):,.0f}–{max(v):,.0f}"
+        mi = float(np.average(self.input_values, weights=self.input_weights))
+        mo = float(np.average(self.output_values, weights=self.output_weights))
+        fold = "" if self.fold == "none" else f", folded onto one {self.fold}"
+        return (f"load from trace {self.file}: {self.requests:,} requests over {self.span_s / 3600:.1f} h{fold}; "
+                f"input mean {mi:,.0f} tokens (per-period means {spread(self.period_mean_input)}), "
+                f"output mean {mo:,.0f} (per-period {spread(self.period_mean_output)})")
+
+
+def _find(header: list[str], kind: str, path: Path) -> int:
+    names = [h.strip().lower() for h in header]
+    for want in COLUMNS[kind]:
+        if want in names:
+            return names.index(want)
+    raise BadInput(f"{path}: no {kind} column; the header has {', '.join(header) or 'nothing'}, expected one of "
+                   f"{', '.join(COLUMNS[kind])} (case-insensitive)")
+
+
+def _time_s(text: str, path: Path, line: int) -> float:
+    t = text.strip()
+    try:
+        v = float(t)
+    except ValueError:
+        try:
+            d = datetime.fromisoformat(t)
+        except ValueError:
+            raise BadInput(f"{path}: line {line}: timestamp {t!r} is neither an ISO 8601 date-time "
+                           f"nor seconds") from None
+        return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
+    if not math.isfinite(v):
+        raise BadInput(f"{path}: line {line}: timestamp {t!r} is not a finite number of seconds")
+    return v
+
+
+def _tokens(text: str, path: Path, line: int, column: str) -> int:
+    t = text.strip()
+    try:
+        v = float(t)
+    except ValueError:
+        raise BadInput(f"{path}: line {line}: {column} {t!r} is not a number of tokens") from None
+    if not math.isfinite(v) or v != int(v) or not 1 <= v <= MAX_TOKENS:
+        raise BadInput(f"{path}: line {line}: {column} {t!r} must be a whole number of tokens from 1 to {MAX_TOKENS:,}")
+    return int(v)
+
+
+def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(arrival s, input tokens, output tokens) of every row; BadInput naming the line of a bad one."""
+    if not path.is_file():
+        raise BadInput(f"{path}: trace file not found")
+    times, ins, outs = [], [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if not header:
+                raise BadInput(f"{path}: the trace is empty (no header row)")
+            it, ii, io = (_find(header, k, path) for k in ("time", "input", "output"))
+            need = max(it, ii, io)
+            for n, row in enumerate(rows, start=2):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) <= need:
+                    raise BadInput(f"{path}: line {n}: {len(row)} fields, the header has {len(header)}")
+                times.append(_time_s(row[it], path, n))
+                ins.append(_tokens(row[ii], path, n, header[ii].strip()))
+                outs.append(_tokens(row[io], path, n, header[io].strip()))
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise BadInput(f"{path}: not a readable CSV file ({e})") from None
+    if not times:
+        raise BadInput(f"{path}: the trace has a header but no requests")
+    return np.array(times), np.array(ins, dtype=float), np.array(outs, dtype=float)
+
+
+def length_buckets(lengths: np.ndarray, buckets: int = LENGTH_BUCKETS) -> tuple[list[int], list[float]]:
+    """A small distribution of lengths: `buckets` equal-count groups of the sorted lengths, each at
+    its mean (rounded; groups of equal value merged). Keeps the mean to rounding and the spread
+    that sets the queueing (c² of the prompt lengths)."""
+    s = np.sort(lengths)
+    groups = [g for g in np.array_split(s, min(buckets, len(s))) if len(g)]
+    out: dict[int, float] = {}
+    for g in groups:
+        v = max(1, int(round(float(g.mean()))))
+        out[v] = out.get(v, 0.0) + len(g) / len(s)
+    values = sorted(out)
+    return values, [out[v] for v in values]
+
+
+def _covered(lo: np.ndarray, hi: np.ndarray, first: float, last: float) -> np.ndarray:
+    """Seconds of each window [lo, hi) inside the trace's span [first, last]."""
+    return np.clip(np.minimum(hi, last) - np.maximum(lo, first), 0.0, None)
+
+
+def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(period index of each request, seconds of each period the trace covers)."""
+    first, last = float(t.min()), float(t.max())
+    last_end = last + 1e-6   # the last request is inside the span
+    if fold == "none":
+        origin = math.floor(first / period_s) * period_s
+        n = int(math.floor((last - origin) / period_s)) + 1
+        if n not in PROFILE_PERIODS:
+            raise BadInput(f"{path}: the trace spans {n} periods of {period_s:g} s "
+                           f"({(last - first) / 3600:.2f} h from its first request); a profile has 24 or 168. "
+                           f"Choose the period (workload.trace.period) so that it does, or fold a longer trace "
+                           f"onto one day or week (workload.trace.fold: day | week)")
+        idx = np.minimum(((t - origin) // period_s).astype(int), n - 1)
+        lo = origin + period_s * np.arange(n)
+        return idx, _covered(lo, lo + period_s, first, last_end)
+    span = FOLD_SPAN_S[fold]
+    n = span / period_s
+    if abs(n - round(n)) > 1e-9 or int(round(n)) not in PROFILE_PERIODS:
+        raise BadInput(f"{path}: folding onto one {fold} with periods of {period_s:g} s gives {n:g} periods; "
+                       f"a profile has 24 or 168 (e.g. period: 1h with fold: "
+                       f"{'day' if fold == 'day' else 'week'})")
+    n = int(round(n))
+    idx = (((t % span) // period_s).astype(int)) % n
+    covered = np.zeros(n)
+    c0 = math.floor(first / span) * span
+    while c0 <= last:
+        lo = c0 + period_s * np.arange(n)
+        covered += _covered(lo, lo + period_s, first, last_end)
+        c0 += span
+    return idx, covered
+
+
+def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, fold: str = "none") -> TraceLoad:
+    """The load of a trace file binned into 24 or 168 periods (module docstring)."""
+    p = Path(path)
+    t, ins, outs = read_rows(p)
+    idx, covered = _bins(t, period_s, fold, p)
+    counts = np.bincount(idx, minlength=len(covered)).astype(float)
+    empty = [i for i in range(len(covered)) if covered[i] <= 0]
+    if empty:
+        raise BadInput(f"{p}: the trace covers no time of period(s) {', '.join(map(str, empty[:6]))}"
+                       f"{' …' if len(empty) > 6 else ''} of the {fold}; its load there is unknown")
+    qps = counts / covered * scale
+    if qps.max() <= 0:
+        raise BadInput(f"{p}: no requests fall in any period")
+    if qps.max() > 1e9:
+        raise BadInput(f"{p}: the busiest period reaches {qps.max():.3g} requests/s (above 1e9): "
+                       f"timestamps in milliseconds? They are read as seconds")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_in = np.bincount(idx, weights=ins, minlength=len(covered)) / counts
+        mean_out = np.bincount(idx, weights=outs, minlength=len(covered)) / counts
+    iv, iw = length_buckets(ins)
+    ov, ow = length_buckets(outs)
+    return TraceLoad(str(path), int(len(t)), float(t.max() - t.min()), period_s, fold, [float(x) for x in qps],
+                     iv, iw, ov, ow, [float(x) for x in mean_in], [float(x) for x in mean_out])

@@ -1,0 +1,166 @@
+"""Request-level traces into a load profile (input/trace.py, workload.trace): binning by hand,
+folding, the length distribution, the real Azure layout, and every bad input named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from planner.errors import BadInput
+from planner.input.load import load_any, load_problem
+from planner.input.trace import length_buckets, read_rows, read_trace
+
+DATA = Path(__file__).parent / "data" / "trace"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+HEADER = "timestamp,input_tokens,output_tokens"
+
+
+def write(tmp: Path, rows: list[tuple], name: str = "t.csv", header: str = HEADER) -> Path:
+    p = tmp / name
+    p.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return p
+
+
+def hourly(counts: list[int], start: float = 0.0) -> list[tuple]:
+    """`counts[h]` requests in hour h, evenly inside it; a first request at `start` and a last at
+    the end of the last hour make the trace cover exactly those hours."""
+    rows = []
+    for h, n in enumerate(counts):
+        rows += [(h * 3600 + 3600 * (i + 0.5) / n, 100 + h, 10 + h) for i in range(n)]
+    rows += [(start, 100, 10), (len(counts) * 3600 - 1e-3, 100, 10)]
+    return rows
+
+
+def test_consecutive_periods_by_hand(tmp_path):
+    counts = [h + 1 for h in range(24)]
+    t = read_trace(write(tmp_path, hourly(counts)), 3600.0, scale=10.0)
+    expect = np.array(counts, float)
+    expect[0] += 1
+    expect[23] += 1
+    covered = np.full(24, 3600.0)
+    covered[23] -= 1e-3 - 1e-6        # the span ends at the last request
+    assert t.qps == pytest.approx(list(expect / covered * 10.0))
+    assert t.requests == sum(counts) + 2
+    # per-period means of the lengths: hour h's requests have 100 + h input tokens
+    assert t.period_mean_input[5] == pytest.approx(105.0)
+
+
+def test_a_partly_covered_period_is_divided_by_the_time_covered(tmp_path):
+    rows = hourly([10] * 24, start=1800.0)
+    rows = [r for r in rows if r[0] >= 1800.0]          # nothing before 00:30
+    t = read_trace(write(tmp_path, rows), 3600.0)
+    assert t.qps[0] == pytest.approx(6 / 1800.0)        # 5 of hour 0's 10 plus the first request
+    assert t.qps[1] == pytest.approx(10 / 3600.0)
+
+
+def test_fold_onto_one_day(tmp_path):
+    two_days = hourly([10] * 24 + [30] * 24)
+    t = read_trace(write(tmp_path, two_days), 3600.0, fold="day")
+    assert len(t.qps) == 24
+    assert t.qps[7] == pytest.approx(40 / 7200.0)       # hour 7 of both days over two hours
+    with pytest.raises(BadInput, match="spans 48 periods"):
+        read_trace(write(tmp_path, two_days, "b.csv"), 3600.0)
+    with pytest.raises(BadInput, match="gives 72 periods"):
+        read_trace(write(tmp_path, two_days, "c.csv"), 1200.0, fold="day")
+
+
+def test_length_buckets_keep_the_mean_and_the_spread():
+    rng = np.random.default_rng(1)
+    x = np.round(rng.lognormal(7, 0.8, 10_000))
+    v, w = length_buckets(x)
+    assert len(v) == 8 and sum(w) == pytest.approx(1.0)
+    mean = float(np.dot(v, w))
+    assert mean == pytest.approx(float(x.mean()), rel=1e-3)
+    assert v[0] < np.percentile(x, 10) < v[1] and v[-1] > np.percentile(x, 90)
+    assert length_buckets(np.array([5.0, 5.0, 5.0])) == ([5], [pytest.approx(1.0)])
+
+
+def test_the_real_azure_layout():
+    t, i, o = read_rows(DATA / "azure_conv_2023_head.csv")
+    assert len(t) == 12 and i[0] == 374 and o[0] == 44 and i[6] == 1313
+    assert t[1] - t[0] == pytest.approx(4.314579, abs=1e-6)   # 18:15:46.6805900 → 18:15:50.9951690
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    ("timestamp,input_tokens,output_tokens\n0,abc,5\n", "line 2: input_tokens 'abc' is not a number of tokens"),
+    ("timestamp,input_tokens,output_tokens\n0,0,5\n", "line 2: input_tokens '0' must be a whole number"),
+    ("timestamp,input_tokens,output_tokens\n0,1.5,5\n", "must be a whole number"),
+    ("timestamp,input_tokens,output_tokens\nyesterday,3,5\n", "line 2: timestamp 'yesterday'"),
+    ("timestamp,input_tokens,output_tokens\nnan,3,5\n", "not a finite number"),
+    ("timestamp,input_tokens,output_tokens\n0,3\n", "line 2: 2 fields"),
+    ("time,prompt,answer\n0,3,5\n", "no input column"),
+    ("timestamp,input_tokens,output_tokens\n", "no requests"),
+    ("", "empty"),
+])
+def test_bad_rows_are_named(tmp_path, body, match):
+    p = tmp_path / "bad.csv"
+    p.write_text(body)
+    with pytest.raises(BadInput, match=match):
+        read_trace(p)
+
+
+def test_milliseconds_read_as_seconds_are_caught(tmp_path):
+    rows = [(h * 3_600_000 + k, 5, 5) for h in range(24) for k in range(0, 3_600_000, 3_600_000 // 4)]
+    with pytest.raises(BadInput, match="spans"):
+        read_trace(write(tmp_path, rows))
+
+
+PROBLEM = """\
+name: t
+model: llama-3.1-8b
+workload:
+  trace: {{file: {file}, scale: 100}}
+{extra}slo: {{ttft: 2s, tpot: 100ms}}
+gpus: [h100]
+"""
+
+
+def test_the_loader_fills_the_profile_and_the_lengths(tmp_path):
+    write(tmp_path, hourly([10 + h for h in range(24)]))
+    (tmp_path / "p.yaml").write_text(PROBLEM.format(file="t.csv", extra=""))
+    p = load_problem(tmp_path / "p.yaml")
+    t = p.workload.trace_load
+    assert p.workload.profile.qps == pytest.approx(t.qps)
+    assert p.workload.qps == pytest.approx(max(t.qps))
+    assert p.workload.input_tokens.values == t.input_values
+    # lengths written in the problem win over the trace's
+    (tmp_path / "q.yaml").write_text(PROBLEM.format(file="t.csv", extra="  input_tokens: 2000\n"
+                                                    ).replace("  trace:", "  input_tokens: 2000\n  trace:", 1)
+                                     .replace("  input_tokens: 2000\nslo", "slo"))
+    q = load_problem(tmp_path / "q.yaml")
+    assert q.workload.input_tokens == 2000 and q.workload.output_tokens.values == t.output_values
+
+
+def test_problem_errors_name_file_and_field(tmp_path):
+    (tmp_path / "p.yaml").write_text(PROBLEM.format(file="missing.csv", extra=""))
+    with pytest.raises(BadInput, match=r"p\.yaml: workload\.trace\.file: .*missing\.csv: trace file not found"):
+        load_problem(tmp_path / "p.yaml")
+    write(tmp_path, hourly([1] * 24))
+    (tmp_path / "both.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace(
+        "  trace:", "  profile: {qps: [1, 2]}\n  trace:"))
+    with pytest.raises(BadInput, match="give either profile or trace"):
+        load_any(tmp_path / "both.yaml")
+    (tmp_path / "fold.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace("scale: 100", "fold: month"))
+    with pytest.raises(BadInput, match=r"workload\.trace.*fold"):
+        load_problem(tmp_path / "fold.yaml")
+
+
+def test_cli_exit_code_2_without_traceback(tmp_path):
+    (tmp_path / "p.yaml").write_text(PROBLEM.format(file="missing.csv", extra=""))
+    r = CliRunner().invoke(main, ["solve", str(tmp_path / "p.yaml")])
+    assert r.exit_code == 2 and "Traceback" not in r.output and "trace file not found" in r.output
+
+
+def test_a_fleet_class_cannot_take_a_trace(tmp_path):
+    fleet = (ROOT / "problems" / "fleet_mix.yaml").read_text()
+    assert "workload: {qps: 40," in fleet
+    bad = fleet.replace("workload: {qps: 40,", "workload: {trace: {file: t.csv}, qps: 40,", 1)
+    (tmp_path / "f.yaml").write_text(bad)
+    with pytest.raises(BadInput, match="trace"):
+        load_any(tmp_path / "f.yaml")
