@@ -540,7 +540,7 @@ def catalog_models(as_json: bool) -> None:
               help="Cross-validation folds for the error written into the profile (0: none).")
 @click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--deployment", default=None, type=click.Path(dir_okay=False),
-              help="YAML saying what vLLM/SGLang/genai-perf benchmark files measured: model, gpu, "
+              help="YAML saying what vLLM/SGLang/genai-perf/GuideLLM benchmark files measured: model, gpu, "
                    "engine, cards, parallelism, mode (docs/export.md).")
 @click.option("--group-by", "group_by", default=None, metavar="AXES",
               help="Also fit one profile per group: engine, gpu, model, or a comma-separated "
@@ -548,7 +548,7 @@ def catalog_models(as_json: bool) -> None:
 def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str | None, folds: int,
                   force: bool, group_by: str | None, deployment: str | None) -> None:
     """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*): the
-    catalog's files, or your own vLLM/SGLang/genai-perf results with --deployment, or the minimal
+    catalog's files, or your own vLLM/SGLang/genai-perf/GuideLLM results with --deployment, or the minimal
     CSV (docs/export.md)."""
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
@@ -576,7 +576,7 @@ def _axes(text: str | None) -> tuple[str, ...]:
                    "comma-separated combination.")
 @click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
 @click.option("--deployment", default=None, type=click.Path(dir_okay=False),
-              help="YAML saying what vLLM/SGLang/genai-perf benchmark files measured: model, gpu, "
+              help="YAML saying what vLLM/SGLang/genai-perf/GuideLLM benchmark files measured: model, gpu, "
                    "engine, cards, parallelism, mode (docs/export.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,

@@ -62,6 +62,27 @@ def test_genai_perf_sample_and_model_from_its_hf_id(tmp_path):
     assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(4 / (0.0079 * 1))
 
 
+def test_guidellm_report_one_point_per_benchmark(tmp_path):
+    """GuideLLM 0.7 benchmarks.json (report schema 2): concurrent@8 → c = streams; constant@2/s →
+    c = the measured mean requests in flight; TPOT = inter_token_latency_ms (excludes the first token)."""
+    (a, b), report = _one("guidellm_sample.json")
+    assert report.read == 2 and report.kept == 2
+    assert (a.isl, a.osl, a.concurrency) == (1024, 256, 8)
+    assert a.ttft_s == pytest.approx(0.0584) and a.tpot_s == pytest.approx(0.00955)
+    assert a.measured["decode_tok_s_per_gpu"] == pytest.approx(8 / (0.00955 * 1))
+    assert b.concurrency == pytest.approx(4.52) and b.tpot_s == pytest.approx(0.00869)
+    d = json.loads((DATA / "guidellm_sample.json").read_text())
+    d["metadata"]["version"] = 1
+    (tmp_path / "old.json").write_text(json.dumps(d))
+    with pytest.raises(BadInput, match=r"old\.json: metadata\.version: GuideLLM report schema 1"):
+        load_points([tmp_path / "old.json"], DEP)
+    d["metadata"]["version"] = 2
+    del d["benchmarks"][1]["metrics"]["inter_token_latency_ms"]
+    (tmp_path / "cut.json").write_text(json.dumps(d))
+    with pytest.raises(BadInput, match=r"benchmarks\[1\]: metrics\.inter_token_latency_ms\.successful: missing"):
+        load_points([tmp_path / "cut.json"], DEP)
+
+
 def test_minimal_csv_carries_its_deployment():
     (a, b), report = _one("minimal_sample.csv", None)
     assert report.kept == 2

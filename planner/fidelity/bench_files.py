@@ -11,6 +11,11 @@ Formats (tests/data/bench/PROVENANCE.md cites the source each follows):
   (`time_to_first_token`, `inter_token_latency`, `input_sequence_length`, `output_sequence_length`,
   `request_throughput`, `request_latency`) and `input_config` (the run's arguments: `concurrency`,
   `request_rate`);
+- GuideLLM `benchmarks.json` (report schema version 2, GuideLLM 0.7): `benchmarks[]`, each with
+  `config.strategy` (`type_`: synchronous, concurrent with `streams`, throughput, constant or
+  poisson with `rate`) and `metrics` of `{successful: {mean, …}, …}` distributions:
+  `time_to_first_token_ms`, `inter_token_latency_ms` (excluding the first token: our TPOT),
+  `prompt_token_count`, `output_token_count`, `request_concurrency`; one point per benchmark;
 - the minimal CSV (`MINIMAL_COLUMNS`): one measured point per row, deployment included.
 
 The tool files do not say what they measured (model, GPU, parallelism, precisions): a deployment
@@ -220,6 +225,56 @@ def _genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str,
                       tpot_s=need("inter_token_latency", "ms") * MS, models=models)
 
 
+GUIDELLM_REPORT_VERSION = 2   # GenerativeBenchmarkMetadata.version of the reports read
+
+
+def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Model], hf: Any,
+                  pid: str, origin: str) -> Point | str:
+    """One GuideLLM benchmark (a strategy's run) → Point, or the reason it is dropped."""
+    if not isinstance(b, dict) or not isinstance(b.get("metrics"), dict):
+        raise BadInput(f"{where}: metrics: missing (not a GuideLLM generative benchmark)")
+    metrics = b["metrics"]
+
+    def mean(name: str) -> float:
+        m = metrics.get(name)
+        s = m.get("successful") if isinstance(m, dict) else None
+        if not isinstance(s, dict):
+            raise BadInput(f"{where}: metrics.{name}.successful: missing")
+        return _num(s, "mean", f"{where}: metrics.{name}.successful")
+
+    cfg = b.get("config") if isinstance(b.get("config"), dict) else {}
+    strategy = cfg.get("strategy") if isinstance(cfg.get("strategy"), dict) else {}
+    kind = strategy.get("type_")
+    totals = metrics.get("request_totals")
+    done = totals.get("successful") if isinstance(totals, dict) else None
+    if isinstance(done, int | float) and not isinstance(done, bool) and done <= 0:
+        return "GuideLLM benchmark without successful requests"
+    if kind == "synchronous":
+        c: float = 1.0
+    elif kind == "concurrent":
+        c = _num(strategy, "streams", f"{where}: config.strategy")
+    else:   # throughput, constant, poisson: what the run held in flight
+        c = mean("request_concurrency")
+    return make_point(pid=pid, origin=origin, dep=dep, model=_model_of(dep, hf, models, where), c=c,
+                      isl=mean("prompt_token_count"), osl=mean("output_token_count"),
+                      ttft_s=mean("time_to_first_token_ms") * MS, tpot_s=mean("inter_token_latency_ms") * MS,
+                      models=models)
+
+
+def _guidellm_report(d: dict, path: Path, dep: BenchDeployment, models: dict[str, Model]) -> list[Point | str]:
+    """Every benchmark of a GuideLLM report (module docstring)."""
+    version = d["metadata"].get("version")
+    if version != GUIDELLM_REPORT_VERSION:
+        raise BadInput(f"{path}: metadata.version: GuideLLM report schema {version!r}; this reader takes "
+                       f"version {GUIDELLM_REPORT_VERSION} (GuideLLM 0.7); convert the run to the minimal CSV")
+    cfg = d.get("config") if isinstance(d.get("config"), dict) else {}
+    benchmarks = d.get("benchmarks")
+    if not isinstance(benchmarks, list) or not benchmarks:
+        raise BadInput(f"{path}: benchmarks: no benchmark in the report")
+    return [_guidellm_run(b, f"{path}: benchmarks[{i}]", dep, models, cfg.get("model"), f"{path.name}#{i}",
+                          str(path)) for i, b in enumerate(benchmarks)]
+
+
 # ------------------------------------------------------------------------------ minimal CSV
 def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: int) -> Point | str:
     """One minimal-CSV row → Point, or the reason it is dropped; the row carries its deployment."""
@@ -297,7 +352,7 @@ def _json_objects(text: str, path: Path) -> list[dict] | None:
 
 def sniff(path: Path, text: str) -> str:
     """The format of a benchmark file from its content: 'silicon', 'minimal', 'vllm', 'sglang',
-    'genai-perf'; BadInput naming the file and what it lacks when none matches."""
+    'genai-perf', 'guidellm'; BadInput naming the file and what it lacks when none matches."""
     head = text.lstrip()[:1]
     if head not in ("{", "["):
         header = next(csv.reader(io.StringIO(text)), [])
@@ -313,14 +368,18 @@ def sniff(path: Path, text: str) -> str:
     objs = _json_objects(text, path)
     if not objs:
         raise BadInput(f"{path}: not a benchmark file this planner reads (expected vLLM or SGLang "
-                       f"serving-benchmark JSON/JSONL, a genai-perf profile export, or a CSV)")
+                       f"serving-benchmark JSON/JSONL, a genai-perf profile export, a GuideLLM "
+                       f"benchmarks.json, or a CSV)")
     first = objs[0]
+    if isinstance(first.get("metadata"), dict) and "benchmarks" in first:
+        return "guidellm"
     if "time_to_first_token" in first and "inter_token_latency" in first:
         return "genai-perf"
     if "mean_ttft_ms" in first and "backend" in first:
         return "sglang" if len(objs) > 1 or "mean_e2e_latency_ms" in first else "vllm"
     raise BadInput(f"{path}: JSON without the keys of a known benchmark format (vLLM/SGLang: "
-                   f"backend, mean_ttft_ms; genai-perf: time_to_first_token, inter_token_latency)")
+                   f"backend, mean_ttft_ms; genai-perf: time_to_first_token, inter_token_latency; "
+                   f"GuideLLM: metadata, benchmarks)")
 
 
 def load_bench_file(path: Path, dep: BenchDeployment | None) -> tuple[list[Point], int, Counter]:
@@ -339,6 +398,8 @@ def load_bench_file(path: Path, dep: BenchDeployment | None) -> tuple[list[Point
     got: list[Point | str] = []
     if kind == "genai-perf":
         got.append(_genai_perf_run(objs[0], str(path), dep, models, str(path)))
+    elif kind == "guidellm":
+        got += _guidellm_report(objs[0], path, dep, models)
     else:
         e2e = "mean_e2e_latency_ms" if kind == "sglang" else "mean_e2el_ms"
         for i, d in enumerate(objs):
