@@ -92,3 +92,23 @@ def test_unknown_file_type_is_bad_input(tmp_path):
     p.write_text("nothing")
     with pytest.raises(BadInput, match="x.txt"):
         load_points([p])
+
+
+def test_a_prefill_first_engine_keeps_the_wave_out_of_tpot(tmp_path):
+    """SGLang prefills a wave of simultaneous prompts before decoding any of it: of the prefill
+    work, the share 1 − 1/k lands in the decode steps TPOT measures (k requests per client); an
+    engine that mixes chunks into decode steps carries all of it. With k = 1 (every round a wave)
+    an SGLang agg point's TPOT is the pure decode step."""
+    from dataclasses import replace
+
+    from planner.catalog.calibration import load_calibration
+    from planner.fidelity.measurements import deployment, predict_tpot, prefill_share_in_tpot
+    from planner.physics.perf import decode_step
+    (p,), _ = load_points([_write(tmp_path, [_row("v", batch="32", conc=32)])])
+    s = replace(p, engine="sglang")
+    assert prefill_share_in_tpot(s, 4.0) == pytest.approx(0.75)
+    assert prefill_share_in_tpot(p, 4.0) == 1.0
+    calib = load_calibration("default").with_overrides({"benchmark_requests_per_client": 1.0})
+    dep = deployment(s, calib)
+    assert predict_tpot(s, dep) == pytest.approx(decode_step(dep, s.batch, s.context_tokens).time_s)
+    assert predict_tpot(p, deployment(p, calib)) > 1.05 * predict_tpot(s, dep)

@@ -141,3 +141,20 @@ def test_kv_transfer_time(roofline):
     dep = make_dep("deepseek-r1", "h200", roofline, tp=8)
     # 1000 tokens × 70,272 B over 8 × 50 GB/s
     assert perf.kv_transfer_time(dep, 1000) == pytest.approx(1000 * 70272 / (8 * 50e9), rel=1e-6)
+
+
+def test_host_time_per_scheduled_sequence(roofline):
+    """sequence_overhead_s: each DP rank's scheduler spends it once per sequence per step, so a
+    decode step of b sequences on DP4 gains b/4 · s, a mixed step (b + the chunk's prompt)/4 · s
+    and a prefill pass of P prompts P/4 · s; nothing else moves."""
+    s = 2e-5
+    host = roofline.with_overrides({"sequence_overhead_s": s})
+    a, b = make_dep("deepseek-r1", "h200", roofline, dp=4), make_dep("deepseek-r1", "h200", host, dp=4)
+    for batch in (1, 64, 512):
+        assert perf.decode_step(b, batch, 2000).time_s - perf.decode_step(a, batch, 2000).time_s \
+            == pytest.approx(batch / 4 * s)
+        assert perf.mixed_step(b, batch, 2000, 4096, 8000).time_s - perf.mixed_step(a, batch, 2000, 4096, 8000).time_s \
+            == pytest.approx((batch + 1) / 4 * s)
+        assert perf.prefill_pass(b, 8, 1000).time_s - perf.prefill_pass(a, 8, 1000).time_s == pytest.approx(8 / 4 * s)
+        assert perf.decode_step(b, batch, 2000).overhead_s - perf.decode_step(a, batch, 2000).overhead_s \
+            == pytest.approx(batch / 4 * s)

@@ -35,6 +35,8 @@ class Calibration(Strict):
     layer_overhead_s: CalibParam
     moe_layer_overhead_s: CalibParam
     step_overhead_s: CalibParam
+    # host time per sequence a scheduler handles in a step (scheduling, sampling, detokenising)
+    sequence_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
     request_overhead_s: CalibParam
     moe_imbalance: CalibParam
     gemm_efficiency_scale: CalibParam
@@ -73,7 +75,7 @@ class Calibration(Strict):
         return v
 
     @field_validator("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
-                     "moe_layer_overhead_s", "step_overhead_s", "request_overhead_s")
+                     "moe_layer_overhead_s", "step_overhead_s", "sequence_overhead_s", "request_overhead_s")
     @classmethod
     def _nonneg(cls, v: CalibParam) -> CalibParam:
         if v.value < 0:

@@ -145,7 +145,7 @@ def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
                        lin_flops + routed + attn_flops, nbytes, below)
 
 
-def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray) -> PhaseArrays:
+def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
     """`perf._pipeline` per point: pp·stage + (pp−1) hand-offs + step overhead."""
     par, c = dep.par, dep.calib
     pp = par.pp
@@ -153,7 +153,7 @@ def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray) 
     if pp > 1:
         across = par.cards > dep.gpu.domain_cards
         handoff = (pp - 1) * p2p_time(dep, tokens_per_stage / par.dp * dep.arch.hidden * ACT_BYTES, across)
-    step = c.v("step_overhead_s")
+    step = c.v("step_overhead_s") + seqs * c.v("sequence_overhead_s")
     return PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                        pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
                        stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
@@ -166,7 +166,7 @@ def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> P
     ctx = a.attended_tokens(context_tokens)
     attn = m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
     kv_read = m / par.dp * ctx * kv_bytes_per_token_per_card(dep)
-    return pipeline(dep, stage_pass(dep, m, attn, kv_read), m)
+    return pipeline(dep, stage_pass(dep, m, attn, kv_read), m, batch / par.dp)
 
 
 def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
@@ -179,7 +179,7 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
-    return pipeline(dep, stage_pass(dep, m, attn, kv_read), m)
+    return pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
@@ -191,7 +191,7 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens)
+    return pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp)
 
 
 # ------------------------------------------------------------------------------- queueing

@@ -71,19 +71,23 @@ class Floors:
     moe_layers_s: float        # per-MoE-layer overhead × MoE layers
     collectives: int           # collectives per step: all-reduces (TP) and all-to-alls (EP)
     collective_latency_s: float  # the latency of one: measured α(group) + engine latency (or across the NIC)
+    sequences_s: float = 0.0   # host time of the batch's sequences: b/dp × sequence_overhead_s
 
     @property
     def total_s(self) -> float:
-        return self.step_s + self.layers_s + self.moe_layers_s + self.collectives * self.collective_latency_s
+        return (self.step_s + self.layers_s + self.moe_layers_s + self.collectives * self.collective_latency_s
+                + self.sequences_s)
 
 
-def floors(dep: Deployment) -> Floors:
-    """The floors of one decode step of `dep` (`plan eval` prints them)."""
+def floors(dep: Deployment, batch: float = 1.0) -> Floors:
+    """The floors of one decode step of `dep` at `batch` sequences (`plan eval` prints them)."""
     a, par, c = dep.arch, dep.par, dep.calib
     n_s = par.stage_cards
-    allreduces = a.layers * (1 if par.tp > 1 else 0) + a.dense_layers * (1 if n_s > 1 else 0)
-    alltoalls = a.moe_layers * 2 if a.is_moe and n_s > 1 else 0
+    allreduces = (a.layers * (1 if par.tp > 1 else 0) + a.dense_layers * (1 if n_s > 1 else 0)
+                  + (a.moe_layers if a.is_moe and par.moe_tp > 1 else 0))
+    alltoalls = a.moe_layers * 2 if a.is_moe and par.moe_ep > 1 else 0
     group = par.tp if par.tp > 1 else n_s
     latency = allreduce_time(dep, group, 1.0) if group > 1 else 0.0
     return Floors(c.v("step_overhead_s"), a.layers * c.v("layer_overhead_s"),
-                  a.moe_layers * c.v("moe_layer_overhead_s"), allreduces + alltoalls, latency)
+                  a.moe_layers * c.v("moe_layer_overhead_s"), allreduces + alltoalls, latency,
+                  batch / par.dp * c.v("sequence_overhead_s"))

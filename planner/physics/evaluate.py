@@ -73,7 +73,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     col = colocated.colocated_step(dep, req.batch, ctx_mean, req.input_len, uncached, prompt_per_step)
     col_tpot = col.time_s / calib.v("decode_tokens_per_step")
     chunk, share = colocated.colocated_chunk(prompt_per_step, uncached, colocated.DEFAULT_CHUNK_TOKENS)
-    fl = colocated.floors(dep)
+    fl = colocated.floors(dep, req.batch)
     return {
         "model": model.id, "gpu": gpu.id, "cards": par.cards,
         "parallelism": {"tp": par.tp, "pp": par.pp, "dp": par.dp, "label": par.label()},
@@ -99,7 +99,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
                       "steps_with_chunk": share, "bound": col.bound},
         "floors": {"step_s": fl.step_s, "layers_s": fl.layers_s, "moe_layers_s": fl.moe_layers_s,
                    "collectives": fl.collectives, "collective_latency_s": fl.collective_latency_s,
-                   "total_s": fl.total_s},
+                   "sequences_s": fl.sequences_s, "total_s": fl.total_s},
         "bound": {"prefill": pre.bound, "decode": dec.bound},
         "breakdown": {
             "prefill": {"compute_s": pre.compute_s, "memory_s": pre.memory_s,

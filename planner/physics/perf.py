@@ -94,15 +94,16 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
                      lin_flops + routed_flops + attn_flops, nbytes, gt.below_ridge)
 
 
-def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float) -> PhaseTime:
-    """Whole pass through pp stages: pp·stage + (pp−1) hand-offs + step overhead."""
+def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float, seqs: float) -> PhaseTime:
+    """Whole pass through pp stages: pp·stage + (pp−1) hand-offs + step overhead + the host time
+    of the `seqs` sequences each (attention-DP rank's) scheduler handles in the step."""
     par, c = dep.par, dep.calib
     pp = par.pp
     handoff = 0.0
     if pp > 1:
         across = par.cards > dep.gpu.domain_cards
         handoff = (pp - 1) * p2p_time(dep, tokens_per_stage / par.dp * dep.arch.hidden * ACT_BYTES, across)
-    step = c.v("step_overhead_s")
+    step = c.v("step_overhead_s") + seqs * c.v("sequence_overhead_s")
     return PhaseTime(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                      pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
                      stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
@@ -120,7 +121,7 @@ def decode_step(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
     ctx = a.attended_tokens(context_tokens)
     attn = m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
     kv_read = m / par.dp * ctx * kv_bytes_per_token_per_card(dep)
-    return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m)
+    return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, batch / par.dp)
 
 
 def tpot(dep: Deployment, batch: float, context_tokens: float) -> float:
@@ -146,7 +147,7 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return _pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens)
+    return _pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp)
 
 
 def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_tokens: float,
@@ -161,7 +162,7 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
-    return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m)
+    return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
 
 
 def request_overhead_s(dep: Deployment) -> float:

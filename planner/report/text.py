@@ -143,7 +143,8 @@ def render_eval(d: dict[str, Any]) -> str:
         f"{d['colocated']['prompt_tokens_per_s']:,.0f} prompt tokens/s  [{d['colocated']['bound']}-bound]",
         f"floors of a decode step: {format_time(d['floors']['total_s'])} = step {format_time(d['floors']['step_s'])}"
         f" + layers {format_time(d['floors']['layers_s'])} + MoE layers {format_time(d['floors']['moe_layers_s'])}"
-        f" + {d['floors']['collectives']} collectives × {format_time(d['floors']['collective_latency_s'])}",
+        f" + {d['floors']['collectives']} collectives × {format_time(d['floors']['collective_latency_s'])}"
+        f" + host time of {d['batch']} sequences {format_time(d['floors']['sequences_s'])}",
     ]
     for phase in ("prefill", "decode"):
         b = d["breakdown"][phase]
