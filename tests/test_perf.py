@@ -158,3 +158,21 @@ def test_host_time_per_scheduled_sequence(roofline):
         assert perf.prefill_pass(b, 8, 1000).time_s - perf.prefill_pass(a, 8, 1000).time_s == pytest.approx(8 / 4 * s)
         assert perf.decode_step(b, batch, 2000).overhead_s - perf.decode_step(a, batch, 2000).overhead_s \
             == pytest.approx(batch / 4 * s)
+
+
+def test_kv_reads_at_their_own_bandwidth_share():
+    """kv_bandwidth_scale κ: the KV cache is read at η_m·κ of the HBM bandwidth, weights at η_m;
+    never above the nominal bandwidth (κ is capped at 1/η_m)."""
+    from planner.catalog.calibration import load_calibration
+    base = load_calibration("default").with_overrides({"memory_efficiency": 0.8, "kv_bandwidth_scale": 1.0})
+    slow = base.with_overrides({"kv_bandwidth_scale": 0.5})
+    fast = base.with_overrides({"kv_bandwidth_scale": 1.5})
+    a, b, c = (make_dep("llama-3.1-70b", "h100", k, tp=4, weights="fp8") for k in (base, slow, fast))
+    ctx, batch = 8000.0, 64
+    kv = batch * ctx * perf.kv_bytes_per_token_per_card(a)
+    bw = a.gpu.memory_bandwidth_bytes_per_s
+    assert perf.decode_step(b, batch, ctx).memory_s - perf.decode_step(a, batch, ctx).memory_s \
+        == pytest.approx(kv / (bw * 0.4) - kv / (bw * 0.8))
+    # 1.5 × 0.8 would read faster than the card: capped at the nominal bandwidth
+    assert perf.decode_step(a, batch, ctx).memory_s - perf.decode_step(c, batch, ctx).memory_s \
+        == pytest.approx(kv / (bw * 0.8) - kv / bw)

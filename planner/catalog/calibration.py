@@ -35,6 +35,9 @@ class Calibration(Strict):
     layer_overhead_s: CalibParam
     moe_layer_overhead_s: CalibParam
     step_overhead_s: CalibParam
+    # the KV cache is read at memory_efficiency × this, at most the nominal bandwidth (attention
+    # kernels stream paged KV blocks, not the long weight tensors memory_efficiency is fitted on)
+    kv_bandwidth_scale: CalibParam = CalibParam(value=1.0, source="none assumed (fitted by plan calibrate)")
     # host time per sequence a scheduler handles in a step (scheduling, sampling, detokenising)
     sequence_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
     request_overhead_s: CalibParam

@@ -41,6 +41,7 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
     "moe_layer_overhead_s": (1e-4, 0.0, 1e-2),
     "step_overhead_s": (1e-3, 0.0, 1e-1),
     "sequence_overhead_s": (1e-5, 0.0, 1e-3),
+    "kv_bandwidth_scale": (1.0, 0.2, 1.5),
     "request_overhead_s": (5e-2, 0.0, 1.0),
     "moe_imbalance": (1.0, 1.0, 4.0),
     "gemm_efficiency_scale": (1.0, 0.05, 1.5),

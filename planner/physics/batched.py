@@ -24,6 +24,7 @@ from planner.physics.deployment import (
     PhaseTime,
     experts_per_card,
     kv_bytes_per_token_per_card,
+    kv_scale,
     routed_experts_per_card,
     weights_per_card_bytes,
 )
@@ -135,7 +136,8 @@ def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
     compute = gt + attn_flops / (g.flops("bf16") * c.v("compute_efficiency"))
     act_bytes = tokens / par.dp * a.hidden * ACT_BYTES * 2 * a.layers / pp
     nbytes = wbytes + kv_read_bytes + act_bytes
-    memory = nbytes / (g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
+    memory = (wbytes + kv_read_bytes / kv_scale(c) + act_bytes) / (
+        g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
     roof = np.maximum(compute, memory)
     comm = stage_comm_times(dep, tokens)
     exposed = comm - c.v("comm_overlap") * np.minimum(comm, roof)

@@ -199,6 +199,12 @@ def experts_per_card(arch: Architecture, stage_cards: int) -> float:
     return max(arch.experts / stage_cards, 1.0)
 
 
+def kv_scale(calib: Calibration) -> float:
+    """KV reads run at memory_efficiency × this (`kv_bandwidth_scale`), never above the nominal
+    HBM bandwidth: min(κ_kv, 1/η_m)."""
+    return min(calib.v("kv_bandwidth_scale"), 1.0 / calib.v("memory_efficiency"))
+
+
 def routed_experts_per_card(arch: Architecture, par: Parallelism) -> float:
     """Routed experts' worth of weights per card: the experts of one EP rank, max(E/moe_ep, 1),
     each sliced over moe_tp cards. E/n_s when E ≥ n_s, whatever the split."""

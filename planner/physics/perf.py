@@ -36,6 +36,7 @@ from planner.physics.deployment import (
     experts_per_card,
     kv_bytes_per_token,
     kv_bytes_per_token_per_card,
+    kv_scale,
     max_batch,
     memory_use,
     routed_experts_per_card,
@@ -84,7 +85,8 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
     compute = gt.time_s + attn_flops / (g.flops("bf16") * c.v("compute_efficiency"))
     act_bytes = tokens / par.dp * dep.arch.hidden * ACT_BYTES * 2 * dep.arch.layers / par.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
-    memory = nbytes / (g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
+    memory = (wbytes + kv_read_bytes / kv_scale(c) + act_bytes) / (
+        g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
     roof = max(compute, memory)
     comm = stage_comm_time(dep, tokens)
     exposed = comm - c.v("comm_overlap") * min(comm, roof)
