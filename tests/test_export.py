@@ -192,15 +192,17 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 def test_deepseek_vllm_command_realises_the_plan():
     files = render(plan("deepseek_qps"), "vllm")
-    (argv,) = commands(files)["prefill-h200-0"]
-    o = opts(argv)
-    assert argv[:3] == ["vllm", "serve", "deepseek-r1"]
+    ranks = commands(files)["prefill-h100-3"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
+    o = opts(ranks[0])
+    assert ranks[0][:3] == ["vllm", "serve", "deepseek-r1"]
     assert o["--enable-expert-parallel"] is True
     assert o["--max-num-batched-tokens"] == "16000"           # 16 prompts × 1,000 tokens a pass
     assert json.loads(o["--kv-transfer-config"])["kv_connector"] == "NixlConnector"
-    ranks = commands(files)["prefill-h800-3"]                 # 32 cards = 4 nodes of 8
-    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "2", "4", "6"]
-    assert [a[-1] == "--headless" for a in ranks] == [False, True, True, True]
+    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "2", "8")
+    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "4"]   # 4 DP ranks per node
+    assert [a[-1] == "--headless" for a in ranks] == [False, True]
+    (dec,) = commands(files)["decode-h200-0"]                 # one node: no multi-node flags
+    assert "--data-parallel-start-rank" not in opts(dec)
 
 
 def test_colocated_pool_gets_its_chunk():

@@ -203,7 +203,7 @@ def test_cli_text_and_json(tmp_path):
     r = CliRunner().invoke(cli.main, ["solve", str(f), "--json"])
     d = json.loads(r.output)
     assert d["kind"] == "horizon" and len(d["periods"]) == 24 and d["verification"]["passed"]
-    assert d["reserved_nodes"] == {"h100": 1}
+    assert d["reserved_nodes"] == {"h100": 2}
     assert d["cost"] == pytest.approx(sum(p["cost"] for p in d["periods"]))
     assert d["comparison"]["static_peak_saving"] == pytest.approx(d["comparison"]["static_peak_cost"] - d["cost"])
     again = CliRunner().invoke(cli.main, ["solve", str(f), "--json"]).output

@@ -25,7 +25,9 @@ from tests.test_measurements import _row, _write
 
 
 def dep(par: Parallelism, model: str = "deepseek-r1", gpu: str = "h200", calib: str = "default") -> Deployment:
-    return Deployment(load_models()[model], load_gpus()[gpu], par, load_calibration(calib), "fp8", "fp8")
+    """A deployment under `calib` with a routing skew of 1.2 (so that where it applies shows)."""
+    c = load_calibration(calib).with_overrides({"moe_imbalance": 1.2})
+    return Deployment(load_models()[model], load_gpus()[gpu], par, c, "fp8", "fp8")
 
 
 def test_layout_counts_and_label():
