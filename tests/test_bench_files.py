@@ -135,7 +135,8 @@ def _truth():
 
 def _write_all(tmp_path, truth) -> list[Path]:
     """The truth written in every supported format (vLLM: one file per run; SGLang: JSONL with the
-    last run rate-only; genai-perf: one export per run; the minimal CSV)."""
+    last run rate-only; genai-perf: one export per run; GuideLLM: one report of every run; the
+    minimal CSV)."""
     n = 100
     files = []
     for c, ttft, tpot in truth:
@@ -165,6 +166,20 @@ def _write_all(tmp_path, truth) -> list[Path]:
                                  "mean_e2e_latency_ms": e2e_s * 1e3}))
     (tmp_path / "sglang.jsonl").write_text("\n".join(lines) + "\n")
     files.append(tmp_path / "sglang.jsonl")
+
+    def dist(mean: float) -> dict:
+        return {"successful": {"mean": mean, "median": mean, "count": n}, "total": {"mean": mean, "count": n}}
+    report = {"metadata": {"version": 2, "guidellm_version": "0.7.3"},
+              "config": {"model": "meta-llama/Llama-3.1-8B"},
+              "benchmarks": [{"type_": "generative_benchmark",
+                              "config": {"strategy": {"type_": "concurrent", "streams": c}},
+                              "metrics": {"request_totals": {"successful": n},
+                                          "time_to_first_token_ms": dist(ttft * 1e3),
+                                          "inter_token_latency_ms": dist(tpot * 1e3),
+                                          "prompt_token_count": dist(ISL), "output_token_count": dist(OSL)}}
+                             for c, ttft, tpot in truth]}
+    (tmp_path / "benchmarks.json").write_text(json.dumps(report))
+    files.append(tmp_path / "benchmarks.json")
     with open(tmp_path / "minimal.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["model", "gpu", "engine", "cards", "tp", "pp", "dp", "ep", "mode", "concurrency", "isl",
@@ -180,13 +195,13 @@ def test_round_trip_every_format_then_fit_recovers_the_predictions(tmp_path):
     truth = _truth()
     files = _write_all(tmp_path, truth)
     points, report = load_points(files, DEP)
-    assert report.kept == len(points) == 4 * len(truth)
+    assert report.kept == len(points) == 5 * len(truth)
     by_c: dict[float, list] = {}
     for p in points:
         by_c.setdefault(round(p.concurrency, 6), []).append(p)
     for c, ttft, tpot in truth:
         same = by_c[float(c)]
-        assert len(same) == 4                      # every format gives the same point back
+        assert len(same) == 5                      # every format gives the same point back
         for p in same:
             assert (p.isl, p.osl) == (ISL, OSL)
             assert p.ttft_s == pytest.approx(ttft, rel=1e-9) and p.tpot_s == pytest.approx(tpot, rel=1e-9)
