@@ -106,3 +106,25 @@ def test_kv_slots_of_a_measured_run():
     assert engine_kv_slots(tight, 2048.0) > 0
     huge = dep(Parallelism(1), model="deepseek-v3", gpu="h200")           # 671 GB on one card: no room
     assert math.isinf(engine_kv_slots(huge, 2048.0))
+
+
+def test_a_users_deployment_says_how_experts_are_split(tmp_path):
+    """The deployment YAML's `ep`: experts spread over ep ranks, sliced over tp·dp/ep cards
+    (ep: 1 is vLLM without --enable-expert-parallel); left out, spread over all; a dense model
+    has nothing to split; an ep that does not divide tp·dp is refused."""
+    from planner.errors import BadInput
+    from planner.fidelity.bench_files import load_deployment, make_point
+    models = load_models()
+
+    def split(model: str, par: str) -> int:
+        f = tmp_path / "dep.yaml"
+        f.write_text(f"gpu: h200\nengine: vllm\ncards: 8\nparallelism: {par}\n")
+        p = make_point(pid="x", origin="x", dep=load_deployment(f), model=model, c=8, isl=1000, osl=100,
+                       ttft_s=0.5, tpot_s=0.02, models=models)
+        return p.par.moe_tp
+    assert split("deepseek-r1", "{tp: 8, ep: 1}") == 8
+    assert split("deepseek-r1", "{tp: 8, ep: 2}") == 4
+    assert split("deepseek-r1", "{tp: 8}") == 1
+    assert split("llama-3.1-70b", "{tp: 8, ep: 1}") == 1
+    with pytest.raises(BadInput, match=r"parallelism\.ep: 3 does not divide tp·dp = 8"):
+        split("deepseek-r1", "{tp: 8, ep: 3}")

@@ -54,12 +54,13 @@ MINIMAL_OPTIONAL = ("engine_version", "weight_dtype", "kv_dtype", "request_rate"
 
 
 class _Workers(Strict):
-    """Parallelism of one worker: cards = tp·pp·dp; experts are sharded over tp·dp (ep)."""
+    """Parallelism of one worker: cards = tp·pp·dp; a MoE layer's experts are spread over `ep` of
+    the tp·dp cards and each sliced over the other tp·dp/ep (default: spread over all)."""
 
     tp: int = Field(1, ge=1, le=1024)
     pp: int = Field(1, ge=1, le=1024)
     dp: int = Field(1, ge=1, le=1024)
-    ep: int | None = Field(None, ge=1, le=4096)   # must be 1 or tp·dp when given (not modelled otherwise)
+    ep: int | None = Field(None, ge=1, le=4096)   # must divide tp·dp; 1: experts sliced (no EP)
 
 
 class BenchDeployment(Strict):
@@ -87,13 +88,14 @@ class BenchDeployment(Strict):
     cached_fraction: float = Field(0.0, ge=0, lt=1)   # prefix-cache hit fraction of the prompts
 
 
-def _par(w: _Workers, where: str) -> Parallelism:
-    """The worker's Parallelism; an expert-parallel size other than 1 or tp·dp is refused."""
-    par = Parallelism(w.tp, w.pp, w.dp)
-    if w.ep is not None and w.ep not in (1, par.stage_cards):
-        raise BadInput(f"{where}.ep: {w.ep}; the model shards experts over tp·dp = {par.stage_cards} "
-                       f"(ep must be 1 or {par.stage_cards})")
-    return par
+def _par(w: _Workers, where: str, moe: bool = True) -> Parallelism:
+    """The worker's Parallelism: experts spread over `ep` ranks and sliced over tp·dp/ep cards
+    (moe_tp; 1 for a dense model); an `ep` that does not divide tp·dp is refused."""
+    n_s = w.tp * w.dp
+    if w.ep is not None and n_s % w.ep:
+        raise BadInput(f"{where}.ep: {w.ep} does not divide tp·dp = {n_s}: experts are spread over ep "
+                       f"of the tp·dp cards and sliced over the rest")
+    return Parallelism(w.tp, w.pp, w.dp, n_s // w.ep if w.ep is not None and moe else 1)
 
 
 def load_deployment(path: str | Path) -> BenchDeployment:
@@ -158,14 +160,15 @@ def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where:
 def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: float, isl: float,
                osl: float, ttft_s: float, tpot_s: float, models: dict[str, Model]) -> Point:
     """One run of `dep` at c requests in flight → Point (module docstring)."""
-    par = _par(dep.parallelism, "deployment: parallelism")
+    moe = models[model].arch.is_moe     # a dense model has no experts to spread or slice
+    par = _par(dep.parallelism, "deployment: parallelism", moe)
     weights = dep.weight_dtype or models[model].weight_dtype
     kv = dep.kv_dtype or kv_dtype_of(weights)
     if dep.mode == "agg":
         ppar, batch = None, c / dep.instances
         c = conc = batch
     else:
-        ppar = _par(dep.prefill, "deployment: prefill")  # type: ignore[arg-type]
+        ppar = _par(dep.prefill, "deployment: prefill", moe)  # type: ignore[arg-type]
         batch = conc = c / dep.decode_workers
     group = "|".join([model, dep.gpu, dep.engine, weights, dep.mode, par.label(),
                       ppar.label() if ppar else ""])
