@@ -318,3 +318,19 @@ def test_solve_export_writes_what_export_of_the_solved_plan_writes(tmp_path):
                          str(tmp_path / "d")])
     assert day.exit_code == 2 and "workload.profile" in day.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_experts_are_spread_as_planned_whatever_the_attention_layout():
+    """The plan models a MoE model's experts spread over all TP·DP cards; without the flag vLLM
+    and SGLang would slice every expert over the TP group. A TP8 (DP1) DeepSeek pool therefore
+    gets --enable-expert-parallel / --ep-size 8 too; a dense model gets neither."""
+    d = plan("deepseek_qps")
+    d["pools"][0]["parallelism"] = {"tp": 8, "pp": 1, "dp": 1, "label": "TP8"}
+    (v,) = commands(render(d, "vllm"))["decode-h200-0"]
+    assert opts(v)["--enable-expert-parallel"] is True and opts(v)["--data-parallel-size"] == "1"
+    (s,) = commands(render(d, "sglang"))["decode-h200-0"]
+    assert opts(s)["--ep-size"] == "8" and "--dp-size" not in opts(s) and "--enable-dp-attention" not in opts(s)
+    dense = plan("llama70b_chat")
+    (v,) = commands(render(dense, "vllm"))["colocated-h100-0"]
+    (s,) = commands(render(dense, "sglang"))["colocated-h100-0"]
+    assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)

@@ -21,7 +21,7 @@ import yaml
 
 from planner.catalog.schemas import GPU
 from planner.errors import BadInput
-from planner.report.export.engines import ENGINES, KV_TRANSFER, PoolLaunch, dns_name, launch, prefill_tokens
+from planner.report.export.engines import ENGINES, KV_TRANSFER, PoolLaunch, dns_name, is_moe, launch, prefill_tokens
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
 from planner.report.export.planread import ExportPlan, read_plan
@@ -36,12 +36,14 @@ DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:
 def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[PoolLaunch]:
     """Every pool's launch on `engine` (model path: the plan's model source unless given)."""
     out = []
+    moe = {si: is_moe(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
     for n, (si, i) in enumerate(plan.order):
         svc = plan.services[si]
         pool = svc.plan.pools[i]
         name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
         mp = model_path or svc.plan.model_source or svc.plan.model
-        out.append(launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i))
+        out.append(launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
+                          moe[si]))
     return out
 
 

@@ -8,12 +8,15 @@ the engine's source at a pinned version); tests/test_export.py checks that.
 How the plan's layout maps onto each engine (TP tensor, PP pipeline, DP data-parallel attention,
 experts over TP·DP cards, `design_batch` sequences per instance):
 - vLLM: `--tensor-parallel-size TP --pipeline-parallel-size PP --data-parallel-size DP`, and
-  `--enable-expert-parallel` when DP > 1; `--max-num-seqs` is per DP rank, so ceil(batch / DP).
+  `--enable-expert-parallel` for a MoE model on TP·DP > 1 cards (the plan spreads experts over
+  them; without it vLLM slices every expert over the TP group instead); `--max-num-seqs` is per
+  DP rank, so ceil(batch / DP).
   A multi-node instance splits its DP ranks over nodes (`--data-parallel-size-local`,
   `--data-parallel-start-rank`, `--headless` on the others); a TP·PP group wider than a node
   would need Ray and is refused.
-- SGLang: `--tp-size TP·DP --dp-size DP --enable-dp-attention --ep-size TP·DP` (SGLang counts the
-  attention-DP ranks inside tp-size), `--pp-size PP`, `--max-running-requests` = batch;
+- SGLang: `--tp-size TP·DP --dp-size DP --enable-dp-attention` (SGLang counts the attention-DP
+  ranks inside tp-size) and, for a MoE model on TP·DP > 1 cards, `--ep-size TP·DP` (experts
+  spread, as planned, not sliced), `--pp-size PP`, `--max-running-requests` = batch;
   multi-node with `--nnodes/--node-rank/--dist-init-addr`.
 - TensorRT-LLM (`trtllm-serve`, PyTorch backend): `--tp_size TP·DP --ep_size TP·DP` with
   `enable_attention_dp` in the per-pool YAML (`--config`), `--pp_size PP`; `--max_batch_size` is
@@ -26,7 +29,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from planner.catalog.schemas import GPU
+from planner.catalog.schemas import GPU, get_model
 from planner.errors import BadInput
 from planner.report.export.planread import ExportPlanFile, ExportPool
 
@@ -56,6 +59,7 @@ class PoolLaunch:
     node_commands: list[list[str]]  # argv per node rank
     files: dict[str, str] = field(default_factory=dict)   # extra files (TensorRT-LLM YAML), by name
     port: int = 8000
+    moe: bool = False               # the model has routed experts (spread over TP·DP, as planned)
 
 
 def dns_name(*parts: str) -> str:
@@ -92,13 +96,21 @@ def _kv(engine: str, plan: ExportPlanFile, source: str) -> str:
     return v
 
 
+def is_moe(plan: ExportPlanFile, source: str) -> bool:
+    """Whether the plan's model has routed experts (its catalog entry or config.json)."""
+    try:
+        return get_model(plan.model_source or plan.model).arch.is_moe
+    except BadInput as e:
+        raise BadInput(f"{source}: model: {e}") from None
+
+
 def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_path: str,
-           name: str, service: str, source: str, i: int) -> PoolLaunch:
+           name: str, service: str, source: str, i: int, moe: bool = False) -> PoolLaunch:
     """The launch of pool `i` of `plan` on `engine`; BadInput when the engine cannot realise it."""
     nodes, per_node = layout(pool, gpu, source, i)
     kv = _kv(engine, plan, source)
     build = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[engine]
-    out = PoolLaunch(name, service, pool, gpu, nodes, per_node, [], port=PORT[engine])
+    out = PoolLaunch(name, service, pool, gpu, nodes, per_node, [], port=PORT[engine], moe=moe)
     build(out, plan, model_path, kv, source, i)
     return out
 
@@ -122,7 +134,7 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
     base = ["vllm", "serve", model_path, "--served-model-name", plan.model,
             "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
             "--data-parallel-size", str(p.dp)]
-    if p.dp > 1:
+    if out.moe and p.tp * p.dp > 1:
         base.append("--enable-expert-parallel")
     base += ["--max-num-seqs", str(math.ceil(out.pool.design_batch / p.dp)),
              "--gpu-memory-utilization", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
@@ -143,7 +155,9 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     cmd = ["python3", "-m", "sglang.launch_server", "--model-path", model_path, "--served-model-name", plan.model,
            "--tp-size", str(width), "--pp-size", str(p.pp)]
     if p.dp > 1:
-        cmd += ["--dp-size", str(p.dp), "--enable-dp-attention", "--ep-size", str(width)]
+        cmd += ["--dp-size", str(p.dp), "--enable-dp-attention"]
+    if out.moe and width > 1:
+        cmd += ["--ep-size", str(width)]
     cmd += ["--max-running-requests", str(out.pool.design_batch),
             "--mem-fraction-static", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
     if out.pool.role == "colocated":
