@@ -164,3 +164,14 @@ def test_a_fleet_class_cannot_take_a_trace(tmp_path):
     (tmp_path / "f.yaml").write_text(bad)
     with pytest.raises(BadInput, match="trace"):
         load_any(tmp_path / "f.yaml")
+
+
+def test_absurd_spans_and_non_files_are_named(tmp_path):
+    """Timestamps 1e308 apart overflowed the period count (an internal error): a span over ten
+    years is refused by name; a directory or device is not a trace file."""
+    with pytest.raises(BadInput, match=r"timestamps span .* more than 10 years"):
+        read_trace(write(tmp_path, [(1e308, 5, 5), (-1e308, 5, 5)]))
+    with pytest.raises(BadInput, match="timestamps span"):
+        read_trace(write(tmp_path, [(0, 5, 5), (86400 * 365 * 11, 5, 5)], "b.csv"), fold="day")
+    with pytest.raises(BadInput, match="not a regular file"):
+        read_trace(tmp_path)

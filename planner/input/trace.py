@@ -35,6 +35,7 @@ LENGTH_BUCKETS = 8          # values of the length distributions read from a tra
 PROFILE_PERIODS = (24, 168)
 FOLD_SPAN_S = {"day": 86_400.0, "week": 604_800.0}
 MAX_TOKENS = 10_000_000
+MAX_SPAN_S = 10 * 365 * 86_400.0   # ten years of timestamps at most (a fold walks every day of them)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ def _tokens(text: str, path: Path, line: int, column: str) -> int:
 
 def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(arrival s, input tokens, output tokens) of every row; BadInput naming the line of a bad one."""
-    if not path.is_file():
+    if not path.exists():
         raise BadInput(f"{path}: trace file not found")
+    if not path.is_file():
+        raise BadInput(f"{path}: not a regular file (a trace is a CSV file)")
     times, ins, outs = [], [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -155,6 +158,9 @@ def _covered(lo: np.ndarray, hi: np.ndarray, first: float, last: float) -> np.nd
 def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(period index of each request, seconds of each period the trace covers)."""
     first, last = float(t.min()), float(t.max())
+    if not last - first <= MAX_SPAN_S:
+        raise BadInput(f"{path}: the timestamps span {last - first:.3g} s (from {first:.6g} to {last:.6g}), more "
+                       f"than {MAX_SPAN_S / 86400 / 365:.0f} years: a typo, or a mix of units?")
     last_end = last + 1e-6   # the last request is inside the span
     if fold == "none":
         origin = math.floor(first / period_s) * period_s
