@@ -37,7 +37,7 @@ from planner.fidelity.bench_files import load_bench_file, load_deployment
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
 from planner.physics.colocated import DEFAULT_CHUNK_TOKENS, colocated_step
-from planner.physics.deployment import kv_bytes_per_token_per_card, memory_use
+from planner.physics.deployment import kv_bytes_per_sequence, memory_use
 from planner.physics.perf import (
     Deployment,
     Parallelism,
@@ -78,7 +78,7 @@ def engine_kv_slots(dep: Deployment, context_tokens: float) -> float:
     the model), the run still happened, so no cap is applied (infinite)."""
     use = memory_use(dep, 0, context_tokens)
     room = (use.capacity_bytes - use.weights_bytes) * BENCH_KV_FREE_FRACTION
-    per_seq = context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
+    per_seq = kv_bytes_per_sequence(dep, context_tokens)
     if room <= 0 or per_seq <= 0:
         return math.inf
     return room / per_seq

@@ -222,11 +222,17 @@ def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUs
     return MemoryUse(weights_per_card_bytes(dep), kv, cap * dep.calib.v("memory_usable_fraction"), cap)
 
 
+def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:
+    """KV bytes one sequence of `context_tokens` adds to the busiest card of the instance (its
+    attention-DP rank holds 1/dp of the instance's sequences)."""
+    return context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
+
+
 def max_batch(dep: Deployment, context_tokens: float) -> int:
     """Largest decode batch whose KV at `context_tokens` fits beside the weights (0 if none)."""
     free = memory_use(dep, 0, context_tokens)
     room = free.usable_bytes - free.weights_bytes
-    per_seq = context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
+    per_seq = kv_bytes_per_sequence(dep, context_tokens)
     if room <= 0:
         return 0
     if per_seq <= 0:
