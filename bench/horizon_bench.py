@@ -4,7 +4,9 @@ Cases (each one `solve_horizon` in this process, as `plan solve` runs it, candid
   * day: problems/deepseek_day.yaml, 24 hourly periods (target ≤ 10 s on 2 cores);
   * week-repeated: the same day seven times, 168 periods (periods of equal QPS share solves);
   * week-distinct: 168 periods, the day scaled per weekday (Mon–Fri 100 %, Sat 80 %, Sun 65 %)
-    so most periods have their own QPS (target ≤ 60 s).
+    so most periods have their own QPS (target ≤ 60 s);
+  * day-n+1 / day-node: the day with serving.redundancy n_plus_1 / node (binaries per candidate
+    and period: each single-period MILP is several times slower).
 Each row prints periods, distinct QPS values, the method ('commitment': exact decomposition over
 reserved/owned counts; 'joint': one MILP), single-period MILPs solved, phase seconds, the cost over
 the horizon and the savings against a static peak fleet and independent per-period plans. The
@@ -41,7 +43,13 @@ def _week(problem, scales):
 
 def cases() -> dict:
     day = load_problem(ROOT / "problems" / "deepseek_day.yaml")
-    return {"day": day, "week-repeated": _week(day, (1.0,) * 7), "week-distinct": _week(day, WEEKDAY_SCALE)}
+    return {"day": day, "week-repeated": _week(day, (1.0,) * 7), "week-distinct": _week(day, WEEKDAY_SCALE),
+            "day-n+1": _redundant(day, "n_plus_1"), "day-node": _redundant(day, "node")}
+
+
+def _redundant(problem, redundancy: str):
+    """The problem with serving.redundancy set."""
+    return problem.model_copy(update={"serving": problem.serving.model_copy(update={"redundancy": redundancy})})
 
 
 def run(name: str, problem) -> None:
@@ -62,7 +70,7 @@ def run(name: str, problem) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=["day", "week-repeated", "week-distinct"], default=None)
+    ap.add_argument("--case", choices=["day", "week-repeated", "week-distinct", "day-n+1", "day-node"], default=None)
     ap.add_argument("--process", action="store_true", help="also time plan solve from process start")
     a = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")

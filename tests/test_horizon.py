@@ -130,6 +130,81 @@ def oracle(kinds: hm.GPUKinds, cands, periods) -> float:
     return cost
 
 
+def oracle_interrupted(kinds: hm.GPUKinds, cands, periods) -> float:
+    """As `oracle` with a spot interruption share q: the instances' cards c must fit in the nodes
+    expected up, N·(R + o + (1 − q)·s) ≥ c; for fixed R every (o, s) is enumerated, and every x
+    (a cheaper cover may need more cards' worth of fewer spot nodes, so all card totals count)."""
+    N, q = kinds.node_cards, kinds.spot_interruption
+    od, r, sp, share = kinds.opt.price_per_card_hour, kinds.reserved_price, kinds.spot_price, kinds.spot_share
+    cards_by_period = []
+    for per in periods:
+        ok = set()
+        for x in itertools.product(*[range(milp.upper_bound(c, per.demand) + 1) for c in cands]):
+            if (sum(n * c.prefill_tok_s for n, c in zip(x, cands)) >= per.demand.prefill_tok_s * (1 - 1e-9)
+                    and sum(n * c.decode_tok_s for n, c in zip(x, cands)) >= per.demand.decode_tok_s * (1 - 1e-9)):
+                ok.add(sum(k * c.cards for k, c in zip(x, cands)))
+        cards_by_period.append(min(ok))
+    top = math.ceil(max(cards_by_period) / N)
+    cost = math.inf
+    for R in range(top + 1):
+        total = R * N * r * sum(per.hours for per in periods)
+        for per, c in zip(periods, cards_by_period):
+            total += per.hours * N * min(o * od + s * sp for o in range(top + 1) for s in range(2 * top + 2)
+                                         if N * (R + o + (1 - q) * s) >= c - 1e-9 and s <= share * (R + o + s) + 1e-9)
+        cost = min(cost, total)
+    return cost
+
+
+@pytest.mark.parametrize("prices", [(10, 7, 5, 1.0, 0.1), (10, 11, 3, 0.5, 0.3), (10, 4, 8, 1.0, 0.5)])
+def test_spot_interruption_by_enumeration(prices):
+    """Spot nodes interrupted a share q of the time count (1 − q) as capacity: the MILP equals
+    the enumeration of `oracle_interrupted` (one candidate, so the card total is its multiple)."""
+    od, r, sp, share, q = prices
+    res = resolve(Problem.model_validate({**BASE, "workload": {"qps": 1, "input_tokens": 100, "output_tokens": 10},
+                                          "gpus": [{"id": "h100", "price_per_gpu_hour": od}]}))
+    kinds = hm.GPUKinds(res.gpus[0], r, sp, share, q)
+    cands = (cand("h100", 4, 3000, 700),)
+    periods = (hm.Period(0, 1.0, 1.0, milp.Demand(9_000, 1_500)), hm.Period(1, 3.0, 2.0, milp.Demand(26_000, 4_100)))
+    m = hm.build("tiny", (kinds,), res.problem.limits, cands, periods)
+    rep = milp.solve(m, gap=1e-9)
+    assert rep.status == milp.SolverStatus.optimal
+    assert rep.objective == pytest.approx(oracle_interrupted(kinds, cands, periods))
+
+
+def test_spot_interruption_costs_more_and_is_verified():
+    """H100 spot at 4 with 25 % of it down at any time: the plan rents more spot nodes than the
+    cards need and passes the cards_up check; never cheaper than without interruptions."""
+    base = {"gpus.0.spot_price_per_gpu_hour": 4}
+    plain = solve_horizon(problem(**base), compare=False)
+    h = solve_horizon(problem(**base, **{"gpus.0.spot_interruption_percent": 25}), compare=False)
+    assert h.verification.passed and h.cost >= plain.cost - 1e-9
+    checks = [c for c in h.verification.checks if "/cards_up[h100]" in c.name]
+    assert checks and all(c.ok for c in checks)
+    for per in h.periods:
+        n = per.nodes["h100"]
+        used = sum(k * c.cards for c, k in per.chosen.items())
+        assert used <= 8 * (n.reserved + n.owned + n.on_demand + 0.75 * n.spot) + 1e-9
+
+
+def test_per_period_caps_are_kept_and_verified():
+    """At most 16 h100 cards in the 16 peak hours: the peak moves to h20, the trough stays on
+    h100; every period has its availability check; the static fleet keeps the peak's cap; JSON
+    carries the lists."""
+    caps = [64] * 8 + [16] * 16
+    p = problem(**{"gpus": [{**BASE["gpus"][0], "max_cards_per_period": caps}, {"id": "h20"}]})
+    h = solve_horizon(p)
+    assert h.verification.passed
+    for per, cap in zip(h.periods, caps):
+        assert 8 * per.nodes["h100"].total <= cap
+    assert sum(c.name.endswith("availability_period[h100]") for c in h.verification.checks) == 24
+    free = solve_horizon(problem(**{"gpus": [BASE["gpus"][0], {"id": "h20"}]}), compare=False)
+    assert h.cost >= free.cost - 1e-9
+    assert sum(n * c.cards for c, n in h.static_peak.chosen.items() if c.gpu == "h100") <= 16
+    from planner.report.horizon import horizon_json
+    d = horizon_json(h)
+    assert d["gpus"][0]["max_cards_per_period"] == caps and d["gpus"][0]["spot_max_cards_per_period"] is None
+
+
 @pytest.mark.parametrize("prices", [(10, 7, 5, 0.5), (10, 9.5, 3, 0.25), (10, 4, 8, 1.0), (10, 11, 9, 0.0)])
 def test_two_period_enumeration_equals_the_milp(prices):
     od, r, sp, share = prices
@@ -169,6 +244,13 @@ def test_bad_profile_exits_2_naming_the_field(tmp_path, change, field):
 
 @pytest.mark.parametrize("gpu, field", [
     ({"spot_price_per_gpu_hour": 3, "spot_max_share_percent": 120}, "gpus[0].spot_max_share_percent"),
+    ({"spot_price_per_gpu_hour": 3, "spot_interruption_percent": 100}, "gpus[0].spot_interruption_percent"),
+    ({"spot_price_per_gpu_hour": 3, "spot_interruption_percent": -5}, "gpus[0].spot_interruption_percent"),
+    ({"spot_interruption_percent": 5}, "spot_interruption_percent needs spot_price_per_gpu_hour"),
+    ({"spot_max_cards_per_period": [8] * 24}, "spot_max_cards_per_period needs spot_price_per_gpu_hour"),
+    ({"max_cards_per_period": [8] * 23}, "gpus[0].max_cards_per_period: 23 values; the profile has 24 periods"),
+    ({"max_cards_per_period": [8] * 23 + [-8]}, "gpus[0].max_cards_per_period[23]"),
+    ({"max_cards_per_period": [8] * 23 + [True]}, "gpus[0].max_cards_per_period: element [23]: true/false"),
     ({"spot_max_share_percent": 50}, "spot_max_share_percent needs spot_price_per_gpu_hour"),
     ({"reserved_price_per_gpu_hour": -1}, "gpus[0].reserved_price_per_gpu_hour"),
 ])
@@ -177,6 +259,14 @@ def test_bad_capacity_kinds_exit_2(tmp_path, gpu, field):
     data["gpus"][0].update(gpu)
     code, out = run(tmp_path, data)
     assert code == 2 and field in out, out
+
+
+def test_per_period_caps_without_a_profile_exit_2(tmp_path):
+    data = copy.deepcopy(BASE)
+    del data["workload"]["profile"]
+    data["gpus"][0]["max_cards_per_period"] = [8] * 24
+    code, out = run(tmp_path, data)
+    assert code == 2 and "gpus[0].max_cards_per_period: per-period caps need a load profile" in out, out
 
 
 def test_reserved_price_without_a_profile_exits_2(tmp_path):
@@ -229,6 +319,47 @@ def test_decomposition_by_commitment_equals_the_joint_milp(gpu):
     assert dec is not None and dec.method == "commitment"
     assert joint.report.status == milp.SolverStatus.optimal
     assert dec.report.objective == pytest.approx(joint.report.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("redundancy", ["n_plus_1", "node"])
+def test_decomposition_equals_the_joint_milp_with_redundancy(redundancy):
+    """The redundancy rows are per period, so fixing the commitment still separates the periods."""
+    p = problem(**{"gpus": [{**BASE["gpus"][0], "reserved_price_per_gpu_hour": 7}],
+                   "workload.profile": {"qps_fraction": [0.3, 0.6, 1.0] * 8}})
+    peak = resolve(single(p, 300))
+    cands = generate(peak).candidates
+    kinds = hm.gpu_kinds(peak)
+    periods = tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(peak, q)))
+                    for i, q in enumerate(p.workload.period_qps()))
+    dec = hm.solve_by_commitment("t", kinds, p.limits, cands, periods, "highs", 60, 1e-6, redundancy=redundancy)
+    joint = hm.solve_joint(hm.build("t", kinds, p.limits, cands, periods, redundancy), "highs", 60, 1e-6)
+    plain = hm.solve_by_commitment("t", kinds, p.limits, cands, periods, "highs", 60, 1e-6)
+    assert dec is not None and joint.report.status == milp.SolverStatus.optimal
+    assert dec.report.objective == pytest.approx(joint.report.objective, rel=1e-6)
+    assert dec.report.objective >= plain.report.objective - 1e-9
+
+
+def test_n_plus_1_over_a_day_survives_any_instance_in_every_period():
+    """The horizon plan with serving.redundancy n_plus_1: verified with an n_plus_1 check per
+    period and role, every instance removed in turn leaves each period's demand, no cheaper than
+    without; a flat profile is the single-QPS N+1 plan times 24."""
+    p = problem(**{"gpus.0.reserved_price_per_gpu_hour": 8, "serving": {"modes": ["disaggregated"],
+                                                                       "redundancy": "n_plus_1"}})
+    h = solve_horizon(p, compare=False)
+    assert h.verification.passed
+    names = {c.name for c in h.verification.checks}
+    assert all(f"p{i}/n_plus_1[{k}]" in names for i in range(24) for k in ("prefill", "decode"))
+    for per in h.periods:
+        d = milp.demand_of(at_qps(h.peak, per.qps))
+        for lost in per.chosen:
+            for attr in ("prefill_tok_s", "decode_tok_s"):
+                left = sum(n * getattr(c, attr) for c, n in per.chosen.items()) - getattr(lost, attr)
+                assert left >= getattr(d, attr) * (1 - 1e-9)
+    plain = solve_horizon(problem(**{"gpus.0.reserved_price_per_gpu_hour": 8}), compare=False)
+    assert h.cost >= plain.cost - 1e-9
+    flat = problem(**{"workload.profile": {"qps_fraction": [1.0] * 24},
+                      "serving": {"modes": ["disaggregated"], "redundancy": "n_plus_1"}})
+    assert solve_horizon(flat, compare=False).cost == pytest.approx(solve(single(flat, 300)).cost_per_hour * 24)
 
 
 def test_the_example_day_is_optimal_verified_and_cheaper_than_the_static_peak_fleet():

@@ -1,4 +1,5 @@
-"""serving.redundancy: n_plus_1 — capacity survives the loss of the largest used instance per role.
+"""serving.redundancy: n_plus_1 — capacity survives the loss of the largest used instance per role;
+node — the loss of any one node with every instance on it.
 
 The MILP (milp.add_redundancy) against exhaustive enumeration under the rule itself; the two
 examples solved with and without it, every single instance removed in turn and the capacity
@@ -32,9 +33,10 @@ from planner.physics.perf import Parallelism
 from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.plan.diagnose import raise_unless_verified
+from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
-from planner.plan.verify import verify
+from planner.plan.verify import node_loss_checks, pack_nodes, verify
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 100},
@@ -52,22 +54,24 @@ def cand(role, gpu, cards, pre=0.0, dec=0.0) -> Candidate:
                      0.0, 1e12, 1e9, "compute")
 
 
-def survives_loss(x, cands, demand) -> bool:
-    """The rule: for each role with demand, total capacity minus the largest used instance's ≥ demand."""
+def survives_loss(x, cands, demand, loss=lambda c, cap: cap) -> bool:
+    """The rule: for each role with demand, total capacity minus the largest loss of a unit
+    running a used candidate (default: the instance itself) ≥ demand."""
     for attr, need in (("prefill_tok_s", demand.prefill_tok_s), ("decode_tok_s", demand.decode_tok_s)):
-        used = [getattr(c, attr) for n, c in zip(x, cands) if n > 0 and getattr(c, attr) > 0]
+        used = [loss(c, getattr(c, attr)) for n, c in zip(x, cands) if n > 0 and getattr(c, attr) > 0]
         total = sum(n * getattr(c, attr) for n, c in zip(x, cands))
         if need > 0 and total - max(used, default=0.0) < need * (1 - 1e-9):
             return False
     return True
 
 
-def oracle(res, cands, demand):
-    """Cheapest plan surviving the loss of the largest instance per role, by enumerating every x."""
+def oracle(res, cands, demand, loss=lambda c, cap: cap, spare=None):
+    """Cheapest plan surviving the loss of the largest unit per role, by enumerating every x up
+    to milp.upper_bound (with `spare` for node loss)."""
     opts = {o.id: o for o in res.gpus}
     best = math.inf
-    for x in itertools.product(*[range(milp.upper_bound(c, demand) + 1) for c in cands]):
-        if not survives_loss(x, cands, demand):
+    for x in itertools.product(*[range(milp.upper_bound(c, demand, spare) + 1) for c in cands]):
+        if not survives_loss(x, cands, demand, loss):
             continue
         cost = 0.0
         for g, o in opts.items():
@@ -186,10 +190,103 @@ def test_infeasible_redundancy_is_named(tmp_path):
 
 @pytest.mark.parametrize("problem,value,message", [
     ("llama70b_chat", "n+2", "serving.redundancy"),
-    ("deepseek_day", "n_plus_1", "serving.redundancy: not yet supported with workload.profile"),
     ("fleet_mix", "n_plus_1", "serving.redundancy: n_plus_1 is not yet supported on fleets"),
 ])
 def test_refused_with_exit_2(problem, value, message, tmp_path):
     code, out = run("solve", with_redundancy(ROOT / "problems" / f"{problem}.yaml", tmp_path, value))
     assert code == 2, out
     assert message in out
+
+
+# ------------------------------------------------------------------------------ node loss
+def node_loss(c, cap, node_cards=8):
+    return unit_loss_of(c, cap, "node", node_cards)
+
+
+def test_unit_loss_by_hand():
+    """An instance of 2 cards on 8-card nodes: a node holds 4 of them, so a node's loss is 4×;
+    an instance of a node or more dies alone; n_plus_1 always loses one instance."""
+    small, whole, wide = cand("prefill", "h100", 2, pre=1000), cand("prefill", "h100", 8, pre=5000), \
+        cand("prefill", "h100", 16, pre=9000)
+    assert unit_loss_of(small, 1000, "node", 8) == 4000
+    assert unit_loss_of(whole, 5000, "node", 8) == 5000
+    assert unit_loss_of(wide, 9000, "node", 8) == 9000
+    assert unit_loss_of(small, 1000, "n_plus_1", 8) == 1000
+
+
+def test_node_loss_by_hand():
+    """Prefill demand 3,000 tok/s of 2-card instances of 1,000: three instances on one node without
+    redundancy; surviving a node needs 3,000 after losing a node's 4,000: 7 instances on 2 nodes
+    (4 + 3; either node lost leaves ≥ 3 instances)."""
+    res = resolve(Problem.model_validate({**BASE, "serving": {"redundancy": "node"},
+                                          "gpus": [{"id": "h100", "price_per_gpu_hour": 10}]}))
+    cands = (cand("prefill", "h100", 2, pre=1000), cand("decode", "h100", 8, dec=10_000))
+    d = milp.Demand(3_000, 1_000)
+    m = milp.build(res, cands, d)
+    assert milp.solve(m).status == milp.SolverStatus.optimal
+    assert milp.selection(m) == {0: 7, 1: 2}
+    assert milp.nodes(m)["h100"] == (4, 0)
+    chosen = {cands[0]: 7, cands[1]: 2}
+    packed = pack_nodes(chosen, {"h100": 8})
+    assert sorted(len(n) for n in packed) == [1, 1, 3, 4]
+    checks = {c.name: c for c in node_loss_checks(chosen, {"h100": 8}, 3_000, 1_000)}
+    assert checks["node_loss[prefill]"].value == pytest.approx(1.0)     # 7,000 − 4,000 = 3,000
+    assert checks["node_loss[decode]"].value == pytest.approx(10.0)     # 20,000 − 10,000 over 1,000
+    assert not node_loss_checks({cands[0]: 6, cands[1]: 2}, {"h100": 8}, 3_000, 1_000)[0].ok
+
+
+def test_pack_nodes_keeps_wide_instances_whole():
+    """A 16-card instance takes two 8-card nodes of its own (losing either kills it); 4-card ones
+    pair up on a node."""
+    wide, half = cand("decode", "h100", 16, dec=900), cand("decode", "h100", 4, dec=200)
+    packed = pack_nodes({wide: 1, half: 3}, {"h100": 8})
+    assert sorted([c.cards for c in n] for n in packed) == [[4], [4, 4], [16], [16]]
+    (check,) = node_loss_checks({wide: 1, half: 3}, {"h100": 8}, 0.0, 500)
+    assert check.value == pytest.approx((1500 - 900) / 500)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    price=st.integers(1, 30),
+    caps_pre=st.lists(st.integers(2, 9), min_size=2, max_size=2),
+    caps_dec=st.lists(st.integers(2, 9), min_size=2, max_size=2),
+    cards=st.lists(st.sampled_from([1, 2, 4, 8, 16]), min_size=2, max_size=2),
+)
+def test_milp_equals_enumeration_under_node_loss(price, caps_pre, caps_dec, cards):
+    """The MILP's node rows against enumeration under the same rule (the loss bound of
+    `unit_loss_of`), x up to upper_bound with the largest node loss as spare (why that is
+    enough: milp.upper_bound)."""
+    res = resolve(Problem.model_validate({**BASE, "serving": {"redundancy": "node"},
+                                          "gpus": [{"id": "h100", "price_per_gpu_hour": price}]}))
+    cands = (cand("prefill", "h100", cards[0], pre=caps_pre[0] * 1000),
+             cand("colocated", "h100", cards[1], pre=caps_pre[1] * 500, dec=caps_dec[1] * 60))
+    d = milp.Demand(5_000, 600)
+    m = milp.build(res, cands, d)
+    rep = milp.solve(m)
+    expected = oracle(res, cands, d, node_loss, milp.Demand(*largest_node_loss(cands, {"h100": 8})))
+    assert rep.status == milp.SolverStatus.optimal
+    assert rep.objective == pytest.approx(expected, rel=1e-6)
+    x = [milp.selection(m).get(i, 0) for i in range(len(cands))]
+    assert survives_loss(x, cands, d, node_loss)
+
+
+def test_example_survives_the_loss_of_any_node(tmp_path):
+    """llama70b_chat with redundancy node: verified, no cheaper than N+1 nor than no redundancy,
+    and with its instances packed on nodes, every node removed in turn leaves the demand."""
+    path = ROOT / "problems/llama70b_chat.yaml"
+    base = solve(load_problem(path))
+    n1 = solve(load_problem(with_redundancy(path, tmp_path)))
+    plan = solve(load_problem(with_redundancy(path, tmp_path, "node")))
+    assert plan.verification.passed
+    assert plan.cost_per_hour >= n1.cost_per_hour - 1e-9 >= base.cost_per_hour - 2e-9
+    res = plan.resolved
+    need = {"prefill_tok_s": res.qps * res.uncached_mean,
+            "decode_tok_s": res.qps * res.output_mean / res.problem.serving.max_decode_utilization}
+    packed = pack_nodes(plan.chosen, {o.id: o.gpu.node_cards for o in res.gpus})
+    assert len(packed) <= sum(r + o for r, o in plan.nodes.values())
+    for node in packed:
+        for attr, dem in need.items():
+            left = sum(n * getattr(c, attr) for c, n in plan.chosen.items()) - sum(getattr(c, attr) for c in node)
+            assert left >= dem * (1 - 1e-9)
+    code, out = run("solve", with_redundancy(path, tmp_path, "node"))
+    assert code == 0 and "redundancy: any one node" in out.splitlines()[1]

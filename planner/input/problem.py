@@ -40,6 +40,7 @@ Seconds = Annotated[float, _quantity("time"), Field(gt=0, allow_inf_nan=False)]
 Watts = Annotated[float, _quantity("power"), Field(gt=0, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+BelowAll = Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
 # requests/s: at least one request in 30 million years (a denormal rate underflows the token
 # rates to zero), at most 10⁹ (beyond any fleet)
 def _not_vanishing(v: float) -> float:
@@ -207,12 +208,25 @@ class GPUChoice(Strict):
         None, description="spot price per card-hour (count per period, capped by spot_max_share_percent)")
     spot_max_share_percent: Percent | None = Field(
         None, description="at most this share of the type's nodes may be spot in a period (default 100)")
+    spot_interruption_percent: BelowAll | None = Field(
+        None, description="share of the spot nodes interrupted (down, awaiting a replacement) at any time: "
+                          "the plan counts 1 − share of its spot nodes as capacity (default 0)")
+    max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, description="cards of this type available in each period of the profile (every kind)")
+    spot_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, description="spot cards of this type available in each period of the profile")
 
     @model_validator(mode="after")
     def _share_needs_spot(self) -> GPUChoice:
-        if self.spot_max_share_percent is not None and self.spot_price_per_gpu_hour is None:
-            raise ValueError("spot_max_share_percent needs spot_price_per_gpu_hour")
+        for key in ("spot_max_share_percent", "spot_interruption_percent", "spot_max_cards_per_period"):
+            if getattr(self, key) is not None and self.spot_price_per_gpu_hour is None:
+                raise ValueError(f"{key} needs spot_price_per_gpu_hour")
         return self
+
+    @property
+    def spot_interruption(self) -> float:
+        """Share of the spot nodes down at any time, as a fraction."""
+        return 0.0 if self.spot_interruption_percent is None else self.spot_interruption_percent / 100.0
 
     @property
     def spot_max_share(self) -> float:
@@ -248,9 +262,10 @@ class Serving(Strict):
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
     max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
-    redundancy: Literal["none", "n_plus_1"] = Field(
+    redundancy: Literal["none", "n_plus_1", "node"] = Field(
         "none", description="n_plus_1: for prefill and for decode capacity, losing the largest used "
-                            "instance still leaves capacity for the demand at the SLO")
+                            "instance still leaves capacity for the demand at the SLO; node: losing "
+                            "any one node (with every instance on it) does")
 
     @property
     def max_utilization(self) -> float:
@@ -367,4 +382,14 @@ class Problem(PlanSettings):
                     if getattr(g, key) is not None:
                         raise ValueError(f"gpus[{i}].{key}: reserved and spot capacity need a load "
                                          f"profile (workload.profile); a single QPS rents on demand")
+        periods = len(self.workload.period_qps()) if self.workload.profile is not None else None
+        for i, g in enumerate(self.gpus):
+            for key in ("max_cards_per_period", "spot_max_cards_per_period"):
+                v = getattr(g, key)
+                if v is None:
+                    continue
+                if periods is None:
+                    raise ValueError(f"gpus[{i}].{key}: per-period caps need a load profile (workload.profile)")
+                if len(v) != periods:
+                    raise ValueError(f"gpus[{i}].{key}: {len(v)} values; the profile has {periods} periods")
         return self

@@ -118,7 +118,7 @@ class ServingEdit(Strict):
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] | None = None
     max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] | None = None
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] | None = None
-    redundancy: Literal["none", "n_plus_1"] | None = None
+    redundancy: Literal["none", "n_plus_1", "node"] | None = None
 
 
 class LimitsEdit(Strict):

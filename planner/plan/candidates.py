@@ -419,11 +419,24 @@ def generate(res: Resolved) -> CandidateSet:
     return CandidateSet(tuple(out), tuple(rejected), n_shapes)
 
 
-def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate]) -> tuple[Candidate, ...]:
+def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate],
+                    node_cards: dict[str, int] | None = None) -> tuple[Candidate, ...]:
     """Drop candidates that k copies of another of the same GPU type and role replace at no
     extra cost: o dominates c when k = cards_c / cards_o is whole and k·capacity_o ≥ capacity_c
     for prefill and decode (same cards, no more nodes or power); of exact ties the first is kept.
-    Any plan using c maps to one as cheap without it, so the optimum is unchanged."""
+    Any plan using c maps to one as cheap without it, so the optimum is unchanged (with N+1 too:
+    the capacity left after losing an instance does not shrink). With `node_cards` (redundancy
+    against the loss of a node) o must also lose no more with a node than c
+    (`redundancy.unit_loss_of`), or the swap could make a node's loss larger."""
+    from planner.plan.redundancy import unit_loss_of
+
+    def node_safe(o: Candidate, c: Candidate) -> bool:
+        if node_cards is None:
+            return True
+        n = node_cards[c.gpu]
+        return all(unit_loss_of(o, getattr(o, a), "node", n) <= unit_loss_of(c, getattr(c, a), "node", n)
+                   for a in ("prefill_tok_s", "decode_tok_s"))
+
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(cands):
         groups.setdefault((c.gpu, c.role), []).append(i)
@@ -437,7 +450,7 @@ def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate]) -> tuple[Can
                     continue
                 k = c.cards // o.cards
                 p, d = k * o.prefill_tok_s, k * o.decode_tok_s
-                if p >= c.prefill_tok_s and d >= c.decode_tok_s and \
+                if p >= c.prefill_tok_s and d >= c.decode_tok_s and node_safe(o, c) and \
                         (p > c.prefill_tok_s or d > c.decode_tok_s or k > 1 or j < i):
                     dropped.add(i)
                     break

@@ -83,9 +83,15 @@ def binding_caps(m: milp.Model, alpha: pulp.LpVariable, opts: SolverOptions, nam
             binding.append(row_name)
         c.constant = saved
     if m.rows_of(("redundancy",)) and _relaxed_serves_more(m, ("redundancy",), alpha, opts, name, verbose, frac):
-        binding.append("serving.redundancy n_plus_1 (capacity must survive the loss of the largest "
-                       "instance of each role)")
+        binding.append(f"serving.redundancy {m_redundancy(m)}")
     return frac, binding
+
+
+def m_redundancy(m: milp.Model) -> str:
+    """How the redundancy rows read in a diagnosis: which unit's loss they survive."""
+    return ("node (capacity must survive the loss of any one node with every instance on it)"
+            if m.redundancy == "node" else
+            "n_plus_1 (capacity must survive the loss of the largest instance of each role)")
 
 
 def _relaxed_serves_more(m: milp.Model, families: tuple[str, ...], alpha: pulp.LpVariable,

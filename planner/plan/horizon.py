@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from planner.errors import BadInput, Infeasible
+from planner.errors import Infeasible
 from planner.input.problem import Problem
 from planner.plan import horizon_milp as hm
 from planner.plan import milp
@@ -36,6 +36,7 @@ class PeriodPlan:
     nodes: dict[str, hm.Nodes]
     pools: tuple[PoolState, ...]
     cost_per_hour: float
+    caps: tuple[hm.Availability, ...] = ()   # the period's own caps (gpus[].max_cards_per_period, ...)
 
     @property
     def cards_used(self) -> int:
@@ -103,16 +104,24 @@ def at_qps(res: Resolved, qps: float) -> Resolved:
     return replace(res, problem=at_qps_problem(res.problem, qps))
 
 
-def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool) -> Problem:
+def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool,
+                       caps: tuple[hm.Availability, ...] = ()) -> Problem:
     """The problem at one QPS renting every GPU type at one price: its on-demand price, or with
-    `commit` the cheaper of on-demand and reserved (a fleet held over the whole horizon)."""
+    `commit` the cheaper of on-demand and reserved (a fleet held over the whole horizon), within
+    one period's own caps `caps` (its cards of every kind)."""
     gpus = []
+    by_gpu = {c.gpu: c.max_cards for c in caps if c.max_cards is not None}
     for k, ch in zip(hm.gpu_kinds(res), problem.gpus):
         price = k.opt.price_per_card_hour
         if commit and k.reserved_price is not None:
             price = min(price, k.reserved_price)
+        cap = ch.max_cards
+        if k.id in by_gpu:
+            cap = by_gpu[k.id] if cap is None else min(cap, by_gpu[k.id])
         gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
-                                          "spot_price_per_gpu_hour": None, "spot_max_share_percent": None}))
+                                          "spot_price_per_gpu_hour": None, "spot_max_share_percent": None,
+                                          "spot_interruption_percent": None, "max_cards_per_period": None,
+                                          "spot_max_cards_per_period": None, "max_cards": cap}))
     return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus})
 
 
@@ -122,9 +131,6 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     """Candidates at the peak, the horizon MILP, per-period verification, and the comparisons
     (`compare=False` skips the independent per-period plans)."""
     t0 = time.perf_counter()
-    if problem.serving.redundancy != "none":
-        raise BadInput(f"{source}: serving.redundancy: not yet supported with workload.profile "
-                       f"(plan the peak with a single QPS instead)")
     hm.check_limits(problem, source)
     assert problem.workload.profile is not None
     qps = problem.workload.period_qps()
@@ -133,17 +139,22 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     cs = generate(peak)
     t1 = time.perf_counter()
     # the static fleet for the peak: also the infeasibility diagnosis of the peak period
-    static = solve(single_qps_problem(problem, peak, max(qps), commit=True), source, solver=solver,
-                   time_limit=time_limit, verbose=verbose, candidates=cs)
+    top = qps.index(max(qps))
+    static = solve(single_qps_problem(problem, peak, max(qps), True, hm.period_availability(peak, top)), source,
+                   solver=solver, time_limit=time_limit, verbose=verbose, candidates=cs)
     t2 = time.perf_counter()
     opts = solver_options(problem, solver, time_limit)
     kinds = hm.gpu_kinds(peak)
-    periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(peak, q)) if q > 0 else milp.Demand(0.0, 0.0))
+    periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(peak, q)) if q > 0 else milp.Demand(0.0, 0.0),
+                              hm.period_availability(peak, p))
                     for p, q in enumerate(qps))
-    cands = prune_dominated(cs.candidates)   # k copies of a smaller shape do as well in every period
+    # k copies of a smaller shape do as well in every period (and lose no more: prune_dominated)
+    node_cards = {k.id: k.node_cards for k in kinds} if problem.serving.redundancy == "node" else None
+    cands = prune_dominated(cs.candidates, node_cards)
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
-    solved = (hm.solve_by_commitment(problem.name, kinds, problem.limits, cands, periods, *args)
-              or hm.solve_joint(hm.build(problem.name, kinds, problem.limits, cands, periods), *args))
+    red = problem.serving.redundancy
+    solved = (hm.solve_by_commitment(problem.name, kinds, problem.limits, cands, periods, *args, redundancy=red)
+              or hm.solve_joint(hm.build(problem.name, kinds, problem.limits, cands, periods, red), *args))
     report = solved.report
     raise_unless_solved(report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
@@ -154,7 +165,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     for per in periods:
         pools, ch = verify_period(peak, kinds, per, sel[per.index], nodes[per.index])
         plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
-                                sum(n.cost_per_hour(k) for k, n in zip(kinds, nodes[per.index].values()))))
+                                sum(n.cost_per_hour(k) for k, n in zip(kinds, nodes[per.index].values())),
+                                per.caps))
         checks += ch
     cost = sum(p.cost_per_hour * p.hours for p in plans)
     cur = problem.pricing.currency
@@ -162,7 +174,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t4 = time.perf_counter()
-    indep = independent_cost(problem, peak, qps, hours, cs, solver, time_limit) if compare else None
+    indep = independent_cost(problem, peak, periods, cs, solver, time_limit) if compare else None
     t5 = time.perf_counter()
     return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
                        solved.method, solved.subproblems,
@@ -191,10 +203,23 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
         n = nodes[k.id]
         if n.spot:
             checks.append(Check(f"{p}/spot_share[{k.id}]", n.spot, k.spot_share * n.total, "nodes"))
+        if n.spot and k.spot_interruption > 0:
+            used = sum(m * c.cards for c, m in chosen.items() if c.gpu == k.id)
+            up = n.reserved + n.owned + n.on_demand + (1.0 - k.spot_interruption) * n.spot
+            checks.append(Check(f"{p}/cards_up[{k.id}]", used, k.node_cards * up, "cards"))
         if k.spot_price is None:
             checks.append(Check(f"{p}/spot_offered[{k.id}]", n.spot, 0, "nodes"))
         if k.reserved_price is None:
             checks.append(Check(f"{p}/reserved_offered[{k.id}]", n.reserved, 0, "nodes"))
+    node_cards = {k.id: k.node_cards for k in kinds}
+    for cap in per.caps:
+        n = nodes[cap.gpu]
+        if cap.max_cards is not None:
+            checks.append(Check(f"{p}/availability_period[{cap.gpu}]", node_cards[cap.gpu] * n.total,
+                                cap.max_cards, "cards"))
+        if cap.spot_max_cards is not None:
+            checks.append(Check(f"{p}/spot_availability[{cap.gpu}]", node_cards[cap.gpu] * n.spot,
+                                cap.spot_max_cards, "cards"))
     budget = peak.problem.limits.budget_per_hour
     if budget is not None:
         cost = sum(nodes[k.id].cost_per_hour(k) for k in kinds)
@@ -202,15 +227,19 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
     return pools, checks
 
 
-def independent_cost(problem: Problem, peak: Resolved, qps: list[float], hours: float, cs,
+def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs,
                      solver: str | None, time_limit: float | None) -> float | None:
-    """Σ_p h_p·(cost per hour of period p's own single-QPS plan, on demand); None when a period
-    has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per distinct QPS."""
-    per_hour: dict[float, float] = {}
-    for q in sorted(set(x for x in qps if x > 0)):
+    """Σ_p h_p·(cost per hour of period p's own single-QPS plan, on demand, within its own caps);
+    None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
+    distinct QPS and caps."""
+    per_hour: dict[tuple, float] = {}
+    for per in periods:
+        key = (per.qps, per.caps)
+        if per.qps <= 0 or key in per_hour:
+            continue
         try:
-            per_hour[q] = solve(single_qps_problem(problem, peak, q, commit=False), peak.source,
-                                solver=solver, time_limit=time_limit, candidates=cs).cost_per_hour
+            per_hour[key] = solve(single_qps_problem(problem, peak, per.qps, False, per.caps), peak.source,
+                                  solver=solver, time_limit=time_limit, candidates=cs).cost_per_hour
         except Infeasible:
             return None
-    return sum(per_hour.get(q, 0.0) * hours for q in qps)
+    return sum(per_hour.get((per.qps, per.caps), 0.0) * per.hours for per in periods)

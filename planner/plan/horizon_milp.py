@@ -27,6 +27,7 @@ from planner.errors import BadInput
 from planner.input.problem import Limits, Problem
 from planner.plan import milp
 from planner.plan.candidates import Candidate
+from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 
 KINDS = ("reserved", "owned", "on_demand", "spot")
@@ -42,6 +43,7 @@ class GPUKinds:
     reserved_price: float | None
     spot_price: float | None
     spot_share: float
+    spot_interruption: float = 0.0     # share of spot nodes down at any time (capacity counts 1 − it)
 
     @property
     def id(self) -> str:
@@ -54,8 +56,30 @@ class GPUKinds:
 
 def gpu_kinds(res: Resolved) -> tuple[GPUKinds, ...]:
     """The capacity kinds of every GPU type of a resolved problem (same order as `res.gpus`)."""
-    return tuple(GPUKinds(o, ch.reserved_price_per_gpu_hour, ch.spot_price_per_gpu_hour, ch.spot_max_share)
+    return tuple(GPUKinds(o, ch.reserved_price_per_gpu_hour, ch.spot_price_per_gpu_hour, ch.spot_max_share,
+                          ch.spot_interruption)
                  for o, ch in zip(res.gpus, res.problem.gpus))
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Per-period caps of one GPU type in one period (None: no cap): its cards of every kind,
+    its spot cards."""
+
+    gpu: str
+    max_cards: int | None = None
+    spot_max_cards: int | None = None
+
+
+def period_availability(res: Resolved, index: int) -> tuple[Availability, ...]:
+    """The per-period caps of every GPU type that has one, in period `index` of the profile."""
+    out = []
+    for o, ch in zip(res.gpus, res.problem.gpus):
+        cap = ch.max_cards_per_period[index] if ch.max_cards_per_period is not None else None
+        spot = ch.spot_max_cards_per_period[index] if ch.spot_max_cards_per_period is not None else None
+        if cap is not None or spot is not None:
+            out.append(Availability(o.id, cap, spot))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ class Period:
     qps: float
     hours: float
     demand: milp.Demand
+    caps: tuple[Availability, ...] = ()   # this period's own caps (gpus[].max_cards_per_period, ...)
 
 
 @dataclass
@@ -106,6 +131,11 @@ class HorizonModel:
         """res[g] + own[g] + od[g,p] + spot[g,p]."""
         return self.reserved[g] + self.owned[g] + self.on_demand[(g, p)] + self.spot[(g, p)]
 
+    def nodes_up(self, k: GPUKinds, p: int):
+        """Nodes expected up: res + own + od + (1 − r_g)·spot, r_g the spot interruption share."""
+        return (self.reserved[k.id] + self.owned[k.id] + self.on_demand[(k.id, p)]
+                + (1.0 - k.spot_interruption) * self.spot[(k.id, p)])
+
     def cost_per_hour(self, p: int):
         return pulp.lpSum(k.node_cards * (k.opt.price_per_card_hour * self.on_demand[(k.id, p)]
                                           + (k.spot_price or 0.0) * self.spot[(k.id, p)]
@@ -123,14 +153,17 @@ def check_limits(problem: Problem, source: str) -> None:
 
 
 def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
-          periods: tuple[Period, ...]) -> HorizonModel:
+          periods: tuple[Period, ...], redundancy: str = "none") -> HorizonModel:
     """The whole formulation (module docstring); each family is one function below."""
     m = HorizonModel(pulp.LpProblem((name.replace(" ", "_") or "plan") + "_horizon", pulp.LpMinimize),
                      tuple(cands), tuple(periods), tuple(kinds))
-    add_variables(m)
+    node_cards = {k.id: k.node_cards for k in kinds}
+    add_variables(m, milp.Demand(*largest_node_loss(cands, node_cards)) if redundancy == "node" else None)
     for per in m.periods:
         add_demand(m, per, "prefill")
         add_demand(m, per, "decode")
+        if redundancy != "none":
+            add_redundancy(m, per, redundancy, node_cards)
         add_node_cover(m, per.index)
         add_spot_share(m, per.index)
         add_period_caps(m, limits, per.index)
@@ -138,12 +171,13 @@ def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[C
     return m
 
 
-def add_variables(m: HorizonModel) -> None:
-    """x[c,p] ≤ ⌈demand_p / capacity_c⌉ + 1 (0 when the period has no demand); nodes per kind,
-    a kind without a price fixed at 0."""
+def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
+    """x[c,p] ≤ ⌈demand_p / capacity_c⌉ + 1 (0 when the period has no demand; with `spare`, the
+    largest node loss, added to the demand: milp.upper_bound); nodes per kind, a kind without a
+    price fixed at 0."""
     for p, per in enumerate(m.periods):
         for i, c in enumerate(m.candidates):
-            ub = milp.upper_bound(c, per.demand) if per.qps > 0 else 0
+            ub = milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0
             m.x[(i, p)] = pulp.LpVariable(f"x_{i}_{p}", lowBound=0, upBound=ub, cat="Integer")
     for k in m.kinds:
         g = k.id
@@ -169,12 +203,36 @@ def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
     m.prob += pulp.LpAffineExpression(terms) >= 1, f"{kind}_demand_{per.index}"
 
 
+def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: dict[str, int]) -> None:
+    """The single-QPS redundancy rows (milp.add_redundancy) in period p: for each role and used
+    candidate c, Σ x[·,p]·cap/demand_p − u[c,p]·loss_c/demand_p ≥ 1, x[c,p] ≤ ub·u[c,p], the loss
+    of one instance (n_plus_1) or one node (node) as `redundancy.unit_loss_of`."""
+    p = per.index
+    u: dict[int, pulp.LpVariable] = {}
+    for kind in ("prefill", "decode"):
+        need = getattr(per.demand, f"{kind}_tok_s")
+        if need <= 0:
+            continue
+        coef = {i: min(cap / need, milp.DEMAND_COEF_CAP) for i, c in enumerate(m.candidates)
+                if (cap := getattr(c, f"{kind}_tok_s")) > 0}
+        total = pulp.LpVariable(f"capacity_{kind}_{p}", lowBound=0)   # sparse rows (milp.add_redundancy)
+        m.prob += total == pulp.LpAffineExpression([(m.x[(i, p)], a) for i, a in coef.items()]), f"capacity_{kind}_{p}"
+        for i in coef:
+            c = m.candidates[i]
+            if i not in u:
+                u[i] = pulp.LpVariable(f"used_{i}_{p}", cat="Binary")
+                m.prob += m.x[(i, p)] <= m.x[(i, p)].upBound * u[i], f"used_{i}_{p}"
+            lost = unit_loss_of(c, getattr(c, f"{kind}_tok_s"), redundancy, node_cards[c.gpu])
+            m.prob += total - min(lost / need, milp.DEMAND_COEF_CAP) * u[i] >= 1, f"redundancy_{kind}_{i}_{p}"
+
+
 def add_node_cover(m: HorizonModel, p: int) -> None:
-    """Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + spot[g,p])."""
+    """Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + (1 − r_g)·spot[g,p]): the spot
+    nodes interrupted at any time (share r_g) are not counted as capacity."""
     for k in m.kinds:
         cards = pulp.LpAffineExpression([(m.x[(i, p)], c.cards) for i, c in enumerate(m.candidates)
                                          if c.gpu == k.id])
-        m.prob += cards <= k.node_cards * m.nodes(k.id, p), f"node_cover_{k.id}_{p}"
+        m.prob += cards <= k.node_cards * m.nodes_up(k, p), f"node_cover_{k.id}_{p}"
 
 
 def add_spot_share(m: HorizonModel, p: int) -> None:
@@ -187,10 +245,18 @@ def add_spot_share(m: HorizonModel, p: int) -> None:
 
 
 def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
-    """Availability N_g·nodes ≤ max_cards_g, power and budget per hour, in period p."""
+    """Availability N_g·nodes ≤ max_cards_g and the period's own caps (all kinds, and spot alone),
+    power and budget per hour, in period p."""
     for k in m.kinds:
         if k.opt.max_cards is not None:
             m.prob += k.node_cards * m.nodes(k.id, p) <= k.opt.max_cards, f"availability_{k.id}_{p}"
+    kinds = {k.id: k for k in m.kinds}
+    for cap in m.periods[p].caps:
+        k = kinds[cap.gpu]
+        if cap.max_cards is not None:
+            m.prob += k.node_cards * m.nodes(k.id, p) <= cap.max_cards, f"availability_period_{k.id}_{p}"
+        if cap.spot_max_cards is not None and isinstance(m.spot[(k.id, p)], pulp.LpVariable):
+            m.prob += k.node_cards * m.spot[(k.id, p)] <= cap.spot_max_cards, f"spot_availability_{k.id}_{p}"
     if limits.power is not None:
         m.prob += (pulp.lpSum(k.node_cards * k.opt.gpu.power_w / 1e3 * m.nodes(k.id, p) for k in m.kinds)
                    <= limits.power / 1e3), f"power_cap_{p}"
@@ -271,7 +337,7 @@ def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -
 
 def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
                         periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
-                        verbose: bool = False) -> Solved | None:
+                        verbose: bool = False, redundancy: str = "none") -> Solved | None:
     """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
     share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
@@ -279,15 +345,18 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     hours = sum(per.hours for per in periods)
     memo: dict[tuple, tuple[float, dict, dict, milp.SolverReport] | None] = {}
 
+    runs: list[milp.SolverReport] = []   # every MILP solved
+
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
-        key = (per.qps, per.hours, fixed)
+        key = (per.qps, per.hours, per.caps, fixed)
         if key not in memo:
-            m = build(name, kinds, limits, cands, (replace_index(per),))
+            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy)
             for var, n in fixed:
                 kind, g = var.split(":", 1)
                 v = (m.reserved if kind == "res" else m.owned)[g]
                 v.lowBound = v.upBound = n
             rep = milp.solve(m, solver, time_limit, gap, verbose)
+            runs.append(rep)
             ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
             memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep) if ok else None
         return memo[key]
@@ -307,38 +376,43 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
         return None   # some period cannot be served: the joint MILP says why
     best_cost, best = sum(r[0] for r in first), first
     ranges = commitment_ranges(kinds, hours, best_cost)
+    names = tuple(ranges)
+
+    def commit(counts) -> float:
+        """The commitment's cost over the horizon."""
+        return hours * per_hour_commitment(kinds, tuple(zip(names, counts)))
+
     combos = 1
     for r in ranges.values():
         combos *= len(r)
     if combos > MAX_COMMITMENTS:
         return None
     for counts in itertools.product(*ranges.values()):
-        fixed = tuple(zip(ranges, counts))
-        commit = sum(n * hours * k.node_cards * (k.reserved_price if v.startswith("res:") else
-                                                  k.opt.owned_cost_per_card_hour)
-                     for (v, n) in fixed for k in kinds if v.split(":", 1)[1] == k.id)
-        if commit >= best_cost:
+        if commit(counts) >= best_cost:
             continue
-        res = total(fixed)
+        res = total(tuple(zip(names, counts)))
         if res is not None and sum(r[0] for r in res) < best_cost * (1 - 1e-12):
             best_cost, best = sum(r[0] for r in res), res
     reps = [r[3] for r in best]
     status = (milp.SolverStatus.optimal if all(r.status == milp.SolverStatus.optimal for r in reps)
               else milp.SolverStatus.feasible_time_limit)
     gaps = [r.gap for r in reps if r.gap is not None]
-    report = milp.SolverReport(reps[0].name, status, sum(r.seconds for r in memo_reports(memo)),
+    report = milp.SolverReport(reps[0].name, status, sum(r.seconds for r in runs),
                                max(gaps) if gaps else None, best_cost, sum(r.variables for r in reps),
                                sum(r.constraints for r in reps))
-    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(memo))
+    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(runs))
 
 
-def memo_reports(memo) -> list[milp.SolverReport]:
-    return [v[3] for v in memo.values() if v is not None]
+def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int], ...]) -> float:
+    """Σ count·N_g·(reserved or owned price per card-hour) of fixed counts ('res:g' / 'own:g')."""
+    return sum(n * k.node_cards * ((k.reserved_price or 0.0) if v.startswith("res:")
+                                   else k.opt.owned_cost_per_card_hour)
+               for v, n in fixed for k in kinds if v.split(":", 1)[1] == k.id)
 
 
 def replace_index(per: Period) -> Period:
     """The period as the only one of a model (index 0)."""
-    return Period(0, per.qps, per.hours, per.demand)
+    return Period(0, per.qps, per.hours, per.demand, per.caps)
 
 
 def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False) -> Solved:

@@ -17,6 +17,7 @@ import pulp
 from planner.errors import BadInput
 from planner.input.problem import Limits
 from planner.plan.candidates import Candidate
+from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.solver import SolverReport as SolverReport
 from planner.plan.solver import SolverStatus as SolverStatus
@@ -50,7 +51,7 @@ class Shared:
     name: str
     gpus: tuple[GPUOption, ...]
     limits: Limits
-    redundancy: str = "none"   # serving.redundancy: 'none' or 'n_plus_1'
+    redundancy: str = "none"   # serving.redundancy: 'none', 'n_plus_1' or 'node'
 
     @classmethod
     def of(cls, res: Resolved) -> Shared:
@@ -77,6 +78,7 @@ class Model:
     rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # display name → row
     family: dict[str, str] = field(default_factory=dict)              # display name → row family
     cost: pulp.LpAffineExpression | None = None                       # cost per hour (currency/h)
+    redundancy: str = "none"                                          # serving.redundancy of its rows
 
     def add(self, constraint: pulp.LpConstraint, family: str, key: str = "") -> None:
         """Add a row of `family` (e.g. 'node_cover') for `key` (e.g. 'h200'); it is kept under its
@@ -125,16 +127,17 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     """
     flat = [(s, c) for s, sv in enumerate(services) for c in sv.candidates]
     m = Model(pulp.LpProblem(shared.name.replace(" ", "_") or "plan", pulp.LpMinimize),
-              {}, {}, {}, tuple(c for _, c in flat), tuple(services), tuple(s for s, _ in flat))
-    add_instance_variables(m)
+              {}, {}, {}, tuple(c for _, c in flat), tuple(services), tuple(s for s, _ in flat),
+              redundancy=shared.redundancy)
+    add_instance_variables(m, shared)
     add_service_choice(m)
     add_node_variables(m, shared)
     for s in range(len(services)):
         target = _target(m, s, served)
         add_demand(m, s, "prefill", target)
         add_demand(m, s, "decode", target)
-        if shared.redundancy == "n_plus_1":
-            add_redundancy(m, s, target)
+        if shared.redundancy != "none":
+            add_redundancy(m, s, target, unit_loss(shared))
         if floor_rows and isinstance(served, float):
             add_instance_floor(m, s)
     add_node_cover(m, shared)
@@ -149,21 +152,29 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     return m
 
 
-def upper_bound(c: Candidate, d: Demand) -> int:
-    """No optimal plan needs more instances of one candidate than it takes to meet demand alone."""
+def upper_bound(c: Candidate, d: Demand, spare: Demand | None = None) -> int:
+    """No optimal plan needs more instances of one candidate than it takes to meet demand alone,
+    plus one. With `spare` (per role, the most a redundancy rule can take away: the largest node
+    loss), demand + spare: beyond that one instance fewer still survives any loss."""
     need = []
+    sp = spare or Demand(0.0, 0.0)
     if c.prefill_tok_s > 0 and d.prefill_tok_s > 0:
-        need.append(d.prefill_tok_s / c.prefill_tok_s)
+        need.append((d.prefill_tok_s + sp.prefill_tok_s) / c.prefill_tok_s)
     if c.decode_tok_s > 0 and d.decode_tok_s > 0:
-        need.append(d.decode_tok_s / c.decode_tok_s)
+        need.append((d.decode_tok_s + sp.decode_tok_s) / c.decode_tok_s)
     return int(math.ceil(max(need, default=0.0))) + 1
 
 
-def add_instance_variables(m: Model) -> None:
-    """x[c] ∈ ℤ, 0 ≤ x[c] ≤ ⌈demand / capacity_c⌉ + 1."""
+def add_instance_variables(m: Model, shared: Shared) -> None:
+    """x[c] ∈ ℤ, 0 ≤ x[c] ≤ ⌈demand / capacity_c⌉ + 1 (`upper_bound`; with node redundancy the
+    demand plus the largest node loss of the service)."""
+    node_cards = {o.id: o.gpu.node_cards for o in shared.gpus}
+    spare = {s: Demand(*largest_node_loss(sv.candidates, node_cards)) for s, sv in enumerate(m.services)} \
+        if m.redundancy == "node" else {}
     for i, c in enumerate(m.candidates):
-        d = m.services[m.service_of[i]].demand
-        m.x[i] = pulp.LpVariable(f"x_{i}", lowBound=0, upBound=upper_bound(c, d), cat="Integer")
+        s = m.service_of[i]
+        m.x[i] = pulp.LpVariable(f"x_{i}", lowBound=0, upBound=upper_bound(c, m.services[s].demand, spare.get(s)),
+                                 cat="Integer")
 
 
 def add_service_choice(m: Model) -> None:
@@ -232,12 +243,20 @@ def add_demand(m: Model, s: int, kind: str, target) -> None:
     m.add(pulp.LpAffineExpression(terms) >= target, f"{kind}_demand", sv.key)
 
 
-def add_redundancy(m: Model, s: int, target) -> None:
-    """N+1: for each role k and candidate c with cap_k[c] > 0,
-    Σ_{c'} x[c']·cap_k[c']/demand_k − u[c]·cap_k[c]/demand_k ≥ target, with u[c] ∈ {0,1},
+def unit_loss(shared: Shared):
+    """The capacity lost with one unit under `shared.redundancy`, as a function (candidate,
+    capacity of the role) → tokens/s (`redundancy.unit_loss_of`)."""
+    node_cards = {o.id: o.gpu.node_cards for o in shared.gpus}
+    return lambda c, cap: unit_loss_of(c, cap, shared.redundancy, node_cards[c.gpu])
+
+
+def add_redundancy(m: Model, s: int, target, loss) -> None:
+    """N+1 / node loss: for each role k and candidate c with cap_k[c] > 0,
+    Σ_{c'} x[c']·cap_k[c']/demand_k − u[c]·loss_k[c]/demand_k ≥ target, with u[c] ∈ {0,1},
     x[c] ≤ ub(x[c])·u[c] ('c is used', shared by both roles): the capacity left after losing the
-    largest used instance of the role still meets the demand row (decode: demand ÷ u_d, as in
-    `add_demand`). Rows 'redundancy[s:k:c]'; coefficients clipped as in `add_demand`."""
+    largest unit (an instance, or a node: `unit_loss_of`) that runs a used candidate still meets
+    the demand row (decode: demand ÷ u_d, as in `add_demand`). Rows 'redundancy[s:k:c]';
+    coefficients clipped as in `add_demand`."""
     sv = m.services[s]
     u: dict[int, pulp.LpVariable] = {}
     for kind in ("prefill", "decode"):
@@ -246,15 +265,20 @@ def add_redundancy(m: Model, s: int, target) -> None:
             continue
         coef = {i: min(cap / need, DEMAND_COEF_CAP) for i, c in m.of_service(s)
                 if (cap := getattr(c, f"{kind}_tok_s")) > 0}
-        total = pulp.LpAffineExpression([(m.x[i], a) for i, a in coef.items()])
-        for i, a in coef.items():
+        # the role's normalised capacity once, as a variable: each row below then has 2 entries,
+        # not one per candidate (a dense block of rows × candidates slows every LP of the search)
+        total = pulp.LpVariable(f"capacity_{kind}_{s}", lowBound=0)
+        m.prob += total == pulp.LpAffineExpression([(m.x[i], a) for i, a in coef.items()]), f"capacity_{kind}_{s}"
+        for i in coef:
             if i not in u:
                 u[i] = pulp.LpVariable(f"used_{i}", cat="Binary")
                 m.prob += m.x[i] <= m.x[i].upBound * u[i]
-            key = (f"{sv.key}:" if sv.key else "") + f"{kind}:{m.candidates[i].name}"
+            c = m.candidates[i]
+            lost = min(loss(c, getattr(c, f"{kind}_tok_s")) / need, DEMAND_COEF_CAP)
+            key = (f"{sv.key}:" if sv.key else "") + f"{kind}:{c.name}"
             if row("redundancy", key) in m.rows:
                 key += f"#{i}"
-            m.add(total - a * u[i] >= target, "redundancy", key)
+            m.add(total - lost * u[i] >= target, "redundancy", key)
 
 
 def add_instance_floor(m: Model, s: int) -> None:

@@ -187,6 +187,9 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int],
     ]
     if res.problem.serving.redundancy == "n_plus_1":
         checks += n_plus_1_checks(chosen, pre_demand, dec_demand / decode_ceiling, p)
+    elif res.problem.serving.redundancy == "node":
+        node_cards = {o.id: o.gpu.node_cards for o in res.gpus}
+        checks += node_loss_checks(chosen, node_cards, pre_demand, dec_demand / decode_ceiling, p)
     pools = []
     for c, (pre, dec) in route(chosen, pre_demand, dec_demand).items():
         st = pool_state(res, c, chosen[c], pre, dec)
@@ -227,6 +230,49 @@ def n_plus_1_checks(chosen: dict[Candidate, int], pre_demand: float, dec_demand:
     for kind, need in (("prefill", pre_demand), ("decode", dec_demand)):
         if need > 0:
             out.append(Check(f"{prefix}n_plus_1[{kind}]", capacity_after_loss(chosen, kind) / need, 1.0,
+                             "fraction", ">="))
+    return out
+
+
+def pack_nodes(chosen: dict[Candidate, int], node_cards: dict[str, int]) -> list[list[Candidate]]:
+    """The instances placed on whole nodes, per GPU type: an instance of ≥ N_g cards on
+    ⌈cards/N_g⌉ nodes of its own (listed on each), smaller ones first-fit in decreasing size.
+    One packing the node cover admits (card counts that divide N_g pack without waste)."""
+    nodes: list[list[Candidate]] = []
+    for g in sorted({c.gpu for c in chosen}):
+        n_g = node_cards[g]
+        free: list[int] = []
+        start = len(nodes)
+        for c in sorted((c for c in chosen if c.gpu == g), key=lambda c: -c.cards):
+            for _ in range(chosen[c]):
+                if c.cards >= n_g:
+                    nodes += [[c] for _ in range(-(-c.cards // n_g))]
+                    free += [0] * -(-c.cards // n_g)
+                    continue
+                j = next((j for j, f in enumerate(free) if f >= c.cards), None)
+                if j is None:
+                    nodes.append([])
+                    free.append(n_g)
+                    j = len(free) - 1
+                nodes[start + j].append(c)
+                free[j] -= c.cards
+    return nodes
+
+
+def node_loss_checks(chosen: dict[Candidate, int], node_cards: dict[str, int], pre_demand: float,
+                     dec_demand: float, prefix: str = "") -> list[Check]:
+    """serving.redundancy node: the instances packed on whole nodes (`pack_nodes`), every node
+    removed in turn with all it runs (an instance spanning several nodes dies with any of them);
+    per role the worst capacity left ÷ demand ≥ 1 (decode demand as in the MILP's row)."""
+    total = {k: sum(n * getattr(c, f"{k}_tok_s") for c, n in chosen.items()) for k in ("prefill", "decode")}
+    worst = dict.fromkeys(total, 0.0)
+    for node in pack_nodes(chosen, node_cards):
+        for k in total:
+            worst[k] = max(worst[k], sum(getattr(c, f"{k}_tok_s") for c in node))
+    out = []
+    for kind, need in (("prefill", pre_demand), ("decode", dec_demand)):
+        if need > 0:
+            out.append(Check(f"{prefix}node_loss[{kind}]", (total[kind] - worst[kind]) / need, 1.0,
                              "fraction", ">="))
     return out
 

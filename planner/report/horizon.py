@@ -65,8 +65,9 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "candidates_at": "peak",
         "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
                   "reserved_price_per_gpu_hour": k.reserved_price, "spot_price_per_gpu_hour": k.spot_price,
-                  "spot_max_share": k.spot_share, "owned_nodes": k.opt.owned_nodes,
-                  "owned_cost_per_gpu_hour": k.opt.owned_cost_per_card_hour} for k in h.kinds],
+                  "spot_max_share": k.spot_share, "spot_interruption": k.spot_interruption,
+                  "owned_nodes": k.opt.owned_nodes, "owned_cost_per_gpu_hour": k.opt.owned_cost_per_card_hour,
+                  **_period_caps(h, k.id)} for k in h.kinds],
         "reserved_nodes": dict(sorted(h.reserved.items())),
         "cost": h.cost,
         "cost_per_million_tokens": h.cost_per_million_tokens,
@@ -133,3 +134,13 @@ def render_horizon(h: HorizonPlan) -> str:
                + (f"{s['subproblems']} single-period MILPs over the commitments" if s["method"] == "commitment"
                   else f"one MILP of {s['variables']} variables"))
     return "\n".join(out)
+
+
+def _period_caps(h: HorizonPlan, gpu: str) -> dict[str, list[int | None] | None]:
+    """`max_cards_per_period` and `spot_max_cards_per_period` of one GPU type (null: no such cap)."""
+    caps = [next((c for c in per.caps if c.gpu == gpu), None) for per in h.periods]
+    out = {}
+    for key in ("max_cards", "spot_max_cards"):
+        vals = [getattr(c, key) if c is not None else None for c in caps]
+        out[f"{key}_per_period"] = vals if any(v is not None for v in vals) else None
+    return out

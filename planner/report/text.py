@@ -86,8 +86,8 @@ def render_plan(plan: Plan) -> str:
 
 
 def _redundancy(d: dict[str, Any]) -> str:
-    """'   redundancy: N+1' on the header when serving.redundancy is n_plus_1."""
-    return "   redundancy: N+1" if d.get("redundancy") == "n_plus_1" else ""
+    """'   redundancy: N+1' (or 'node') on the header when serving.redundancy is set."""
+    return {"n_plus_1": "   redundancy: N+1", "node": "   redundancy: any one node"}.get(d.get("redundancy", ""), "")
 
 
 def _render_single(d: dict[str, Any]) -> str:
