@@ -234,6 +234,9 @@ def run(tmp_path, data) -> tuple[int, str]:
     ({"profile": {"period": "1h"}}, "workload.profile: give the QPS"),
     ({"profile": {"qps": [1.0] * 24, "qps_fraction": [1.0] * 24}}, "workload.profile: give the QPS"),
     ({"profile": {"qps": [1.0] * 24, "period": "-1h"}}, "workload.profile.period"),
+    ({"profile": {"qps": [1.0] * 24, "input_tokens": [100] * 23}},
+     "workload.profile: input_tokens: 23 values; the profile has 24 periods"),
+    ({"profile": {"qps": [1.0] * 24, "output_tokens": [100] * 23 + [0]}}, "workload.profile.output_tokens[23]"),
 ])
 def test_bad_profile_exits_2_naming_the_field(tmp_path, change, field):
     data = copy.deepcopy(BASE)
@@ -360,6 +363,35 @@ def test_n_plus_1_over_a_day_survives_any_instance_in_every_period():
     flat = problem(**{"workload.profile": {"qps_fraction": [1.0] * 24},
                       "serving": {"modes": ["disaggregated"], "redundancy": "n_plus_1"}})
     assert solve_horizon(flat, compare=False).cost == pytest.approx(solve(single(flat, 300)).cost_per_hour * 24)
+
+
+def test_per_period_lengths_plan_each_period_with_its_own():
+    """Long prompts by day, short ones at night, on demand only: nothing is shared between
+    periods, so the horizon's cost is the sum of each period's single-QPS plan at its own lengths
+    (= the independent plans); the tokens count each period's lengths; JSON and text say so."""
+    lengths = [500] * 12 + [4000] * 12
+    p = problem(**{"workload.profile": {"qps_fraction": DAY, "input_tokens": lengths}})
+    h = solve_horizon(p)
+    assert h.verification.passed and h.length_groups == 2
+    by_hand = 0.0
+    for i, (q, s) in enumerate(zip(p.workload.period_qps(), lengths)):
+        one = single(p, q)
+        one = one.model_copy(update={"workload": one.workload.model_copy(update={"input_tokens": s})})
+        by_hand += solve(one).cost_per_hour
+        assert h.periods[i].input_mean == s
+    assert h.cost == pytest.approx(by_hand) and h.independent_cost == pytest.approx(by_hand)
+    tin, tout = h.tokens()
+    assert tin == pytest.approx(sum(q * 3600 * s for q, s in zip(p.workload.period_qps(), lengths)))
+    assert tout == pytest.approx(sum(p.workload.period_qps()) * 3600 * 300)
+    from planner.report.horizon import horizon_json, render_horizon
+    d = horizon_json(h)
+    assert d["candidates_at"] == "each_length_group"
+    assert [x["input_tokens_mean"] for x in d["periods"]] == lengths
+    assert "for each of 2 length distributions" in render_horizon(h)
+    same = solve_horizon(problem(**{"workload.profile": {"qps_fraction": DAY, "input_tokens": [2000] * 24}}),
+                         compare=False)
+    assert same.length_groups == 1
+    assert same.cost == pytest.approx(solve_horizon(problem(), compare=False).cost)
 
 
 def test_the_example_day_is_optimal_verified_and_cheaper_than_the_static_peak_fleet():

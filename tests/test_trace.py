@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from cli import main
 from planner.errors import BadInput
 from planner.input.load import load_any, load_problem
+from planner.input.problem import length_mean
 from planner.input.trace import length_buckets, read_rows, read_trace
+from planner.plan.horizon import solve_horizon
 
 DATA = Path(__file__).parent / "data" / "trace"
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,6 +137,33 @@ def test_the_loader_fills_the_profile_and_the_lengths(tmp_path):
                                      .replace("  input_tokens: 2000\nslo", "slo"))
     q = load_problem(tmp_path / "q.yaml")
     assert q.workload.input_tokens == 2000 and q.workload.output_tokens.values == t.output_values
+
+
+def test_each_period_plans_with_its_own_lengths(tmp_path):
+    """Hour h's requests all have 100 + h prompt and 10 + h output tokens (plus two 100/10 edge
+    requests in hours 0 and 23): with `lengths: period` each period's distribution is
+    its own (mean by hand), with `lengths: horizon` every period takes the workload's; written
+    lengths win over both. The plan verifies and uses one candidate set per distribution."""
+    write(tmp_path, hourly([10] * 24))
+    (tmp_path / "p.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace("scale: 100", "scale: 100, "
+                                                                                    "lengths: period"))
+    p = load_problem(tmp_path / "p.yaml")
+    prof = p.workload.profile
+    assert len(prof.input_tokens) == 24 and prof.input_tokens[5].values == [105]
+    assert prof.output_tokens[5].values == [15]
+    assert length_mean(prof.input_tokens[0]) == pytest.approx((10 * 100 + 100) / 11)
+    assert length_mean(prof.input_tokens[23]) == pytest.approx((10 * 123 + 100) / 11, abs=0.5)
+    h = solve_horizon(p, compare=False)
+    assert h.verification.passed and h.length_groups == 24
+    assert [per.input_mean for per in h.periods][5] == 105
+    (tmp_path / "q.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace("scale: 100", "scale: 100, "
+                                                                                    "lengths: horizon"))
+    q = load_problem(tmp_path / "q.yaml")
+    assert q.workload.profile.input_tokens is None and q.workload.period_lengths(5)[0] == q.workload.input_tokens
+    (tmp_path / "r.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace(
+        "  trace:", "  input_tokens: 2000\n  trace:").replace("scale: 100", "scale: 100, lengths: period"))
+    r = load_problem(tmp_path / "r.yaml")
+    assert r.workload.profile.input_tokens is None and r.workload.period_lengths(5) == (2000, prof.output_tokens[5])
 
 
 def test_problem_errors_name_file_and_field(tmp_path):

@@ -22,8 +22,10 @@ def is_fleet(data: Any) -> bool:
 
 def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
     """Read `workload.trace` of a problem's data into its profile, in place (module trace.py):
-    profile = the trace's QPS per period; qps, input_tokens and output_tokens, when not written,
-    = its busiest period and its length distributions. Errors name the problem file and field."""
+    profile = the trace's QPS per period (and, with `lengths: period`, each period's length
+    distributions); qps, input_tokens and output_tokens, when not written, = its busiest period and
+    the whole trace's length distributions. Lengths written in the problem win. Errors name the
+    problem file and field."""
     w = data.get("workload") if isinstance(data, dict) else None
     if not isinstance(w, dict) or "trace" not in w:
         return None
@@ -36,6 +38,10 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
     except BadInput as e:
         raise BadInput(f"{path}: workload.trace.file: {e}") from None
     w["profile"] = {"period": spec.period, "qps": load.qps}
+    if spec.lengths == "period":   # each period's own distribution, unless the problem writes lengths
+        for key, per in (("input_tokens", load.period_input), ("output_tokens", load.period_output)):
+            if key not in w:
+                w["profile"][key] = [{"values": v, "weights": x} for v, x in per]
     w.setdefault("qps", max(load.qps))
     w.setdefault("input_tokens", {"values": load.input_values, "weights": load.input_weights})
     w.setdefault("output_tokens", {"values": load.output_values, "weights": load.output_weights})

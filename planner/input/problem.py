@@ -110,6 +110,10 @@ class Profile(Strict):
     qps: list[NonNegative] | None = Field(None, description="requests/s in each period")
     qps_fraction: list[NonNegative] | None = Field(
         None, description="each period's QPS as a fraction of workload.qps (1 = workload.qps)")
+    input_tokens: list[Length] | None = Field(
+        None, description="each period's prompt length (a number or {values, weights}); default workload.input_tokens")
+    output_tokens: list[Length] | None = Field(
+        None, description="each period's output length; default workload.output_tokens")
 
     @field_validator("qps", "qps_fraction")
     @classmethod
@@ -125,6 +129,11 @@ class Profile(Strict):
         if (self.qps is None) == (self.qps_fraction is None):
             raise ValueError("give the QPS of every period as exactly one of qps (requests/s) "
                              "or qps_fraction (of workload.qps)")
+        n = len(self.qps if self.qps is not None else self.qps_fraction or [])
+        for key in ("input_tokens", "output_tokens"):
+            v = getattr(self, key)
+            if v is not None and len(v) != n:
+                raise ValueError(f"{key}: {len(v)} values; the profile has {n} periods")
         return self
 
 
@@ -140,6 +149,9 @@ class TraceSpec(Strict):
         1.0, description="multiply the trace's request rate (a sample replayed at production scale)")
     fold: Literal["none", "day", "week"] = Field(
         "none", description="none: consecutive periods; day/week: every day/week of the trace laid on one")
+    lengths: Literal["period", "horizon"] = Field(
+        "horizon", description="period: each period plans with its own requests' length distribution; "
+                              "horizon: one distribution of the whole trace")
 
 
 class Workload(Strict):
@@ -164,6 +176,13 @@ class Workload(Strict):
     def trace_load(self) -> TraceLoad | None:
         """The trace read into the profile when the problem file was loaded (None otherwise)."""
         return self._trace_load
+
+    def period_lengths(self, p: int) -> tuple[int | LengthDist, int | LengthDist]:
+        """(input, output) lengths of period p: the profile's own, else the workload's."""
+        prof = self.profile
+        inp = prof.input_tokens[p] if prof is not None and prof.input_tokens is not None else self.input_tokens
+        out = prof.output_tokens[p] if prof is not None and prof.output_tokens is not None else self.output_tokens
+        return inp, out
 
     def period_qps(self) -> list[float]:
         """QPS of every period of the profile (requests/s); [qps] without a profile."""

@@ -11,9 +11,10 @@ Binning: each period's QPS is its requests divided by the time the trace covers 
 that starts at 18:15 covers 45 minutes of the 18:00 period), times `scale`. `fold: none` keeps
 consecutive periods from the first request's (24 or 168 of them); `fold: day` / `week` lays every
 day / week of the trace on one: period i of the day holds the requests of that hour of every day,
-divided by the hours of it the trace covers. Lengths: one distribution for the whole horizon
-(LENGTH_BUCKETS equal-count buckets of the trace's lengths, each at its mean); the per-period
-means are reported beside it so a user sees how much they move.
+divided by the hours of it the trace covers. Lengths: LENGTH_BUCKETS equal-count buckets of the
+lengths, each at its mean, for every period (of its own requests; the horizon's for a period
+without any) and for the whole horizon; the problem plans with the first (`lengths: period`,
+the default) or the second (`lengths: horizon`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class TraceLoad:
     output_weights: list[float]
     period_mean_input: list[float]  # NaN in a period without requests
     period_mean_output: list[float]
+    period_input: list[tuple[list[int], list[float]]]   # per period (values, weights); the horizon's if empty
+    period_output: list[tuple[list[int], list[float]]]
 
     def summary(self) -> str:
         """One line for the plan: the trace, its span and how the lengths move over the periods."""
@@ -211,5 +214,12 @@ def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, f
         mean_out = np.bincount(idx, weights=outs, minlength=len(covered)) / counts
     iv, iw = length_buckets(ins)
     ov, ow = length_buckets(outs)
+    order = np.argsort(idx, kind="stable")
+    cuts = np.searchsorted(idx[order], np.arange(len(covered) + 1))
+    per_in, per_out = [], []
+    for i in range(len(covered)):
+        sel = order[cuts[i]:cuts[i + 1]]
+        per_in.append(length_buckets(ins[sel]) if len(sel) else (iv, iw))
+        per_out.append(length_buckets(outs[sel]) if len(sel) else (ov, ow))
     return TraceLoad(str(path), int(len(t)), float(t.max() - t.min()), period_s, fold, [float(x) for x in qps],
-                     iv, iw, ov, ow, [float(x) for x in mean_in], [float(x) for x in mean_out])
+                     iv, iw, ov, ow, [float(x) for x in mean_in], [float(x) for x in mean_out], per_in, per_out)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from planner.errors import Infeasible
-from planner.input.problem import Problem
+from planner.input.problem import Problem, length_pairs
 from planner.plan import horizon_milp as hm
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
@@ -37,6 +37,8 @@ class PeriodPlan:
     pools: tuple[PoolState, ...]
     cost_per_hour: float
     caps: tuple[hm.Availability, ...] = ()   # the period's own caps (gpus[].max_cards_per_period, ...)
+    input_mean: float = 0.0                  # the period's mean prompt and output lengths, tokens
+    output_mean: float = 0.0
 
     @property
     def cards_used(self) -> int:
@@ -79,10 +81,15 @@ class HorizonPlan:
         return self.static_peak.cost_per_hour * self.hours
 
     def tokens(self) -> tuple[float, float]:
-        """(input, output) tokens served over the horizon."""
-        r = self.peak
-        req = sum(p.qps * p.hours * 3600 for p in self.periods)
-        return req * r.input_mean, req * r.output_mean
+        """(input, output) tokens served over the horizon: each period's requests × its lengths."""
+        req = [p.qps * p.hours * 3600 for p in self.periods]
+        return (sum(n * p.input_mean for n, p in zip(req, self.periods)),
+                sum(n * p.output_mean for n, p in zip(req, self.periods)))
+
+    @property
+    def length_groups(self) -> int:
+        """Distinct length distributions over the periods (1: one for the whole horizon)."""
+        return len({(p.input_mean, p.output_mean) for p in self.periods})
 
     @property
     def cost_per_million_tokens(self) -> float:
@@ -128,33 +135,53 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
 def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | None = None,
                   time_limit: float | None = None, verbose: bool = False,
                   compare: bool = True) -> HorizonPlan:
-    """Candidates at the peak, the horizon MILP, per-period verification, and the comparisons
-    (`compare=False` skips the independent per-period plans)."""
+    """Candidates per length group (generated once, at the group's busiest period), the horizon
+    MILP, per-period verification, and the comparisons (`compare=False` skips the independent
+    per-period plans)."""
     t0 = time.perf_counter()
     hm.check_limits(problem, source)
     assert problem.workload.profile is not None
     qps = problem.workload.period_qps()
     hours = problem.workload.profile.period / 3600.0
-    peak = resolve(at_qps_problem(problem, max(qps)), source)
-    cs = generate(peak)
+    top = qps.index(max(qps))
+    group_of, members = length_groups(problem)
+    res_g: list[Resolved | None] = []
+    cs_g = []
+    for idx in members:
+        busiest = max(idx, key=lambda p: qps[p])
+        r = resolve(period_problem(problem, busiest), source) if qps[busiest] > 0 else None
+        res_g.append(r)
+        cs_g.append(generate(r) if r is not None else None)
+    peak = res_g[group_of[top]]
+    assert peak is not None
+    peak = at_qps(peak, max(qps))
+    cs = cs_g[group_of[top]]
     t1 = time.perf_counter()
     # the static fleet for the peak: also the infeasibility diagnosis of the peak period
-    top = qps.index(max(qps))
-    static = solve(single_qps_problem(problem, peak, max(qps), True, hm.period_availability(peak, top)), source,
+    static = solve(single_qps_problem(period_problem(problem, top), peak, max(qps), True,
+                                      hm.period_availability(peak, top)), source,
                    solver=solver, time_limit=time_limit, verbose=verbose, candidates=cs)
     t2 = time.perf_counter()
     opts = solver_options(problem, solver, time_limit)
     kinds = hm.gpu_kinds(peak)
-    periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(peak, q)) if q > 0 else milp.Demand(0.0, 0.0),
-                              hm.period_availability(peak, p))
-                    for p, q in enumerate(qps))
     # k copies of a smaller shape do as well in every period (and lose no more: prune_dominated)
     node_cards = {k.id: k.node_cards for k in kinds} if problem.serving.redundancy == "node" else None
-    cands = prune_dominated(cs.candidates, node_cards)
+    cands: list[Candidate] = []
+    sets = []
+    for c in cs_g:
+        kept = prune_dominated(c.candidates, node_cards) if c is not None else ()
+        sets.append(tuple(range(len(cands), len(cands) + len(kept))))
+        cands += kept
+    periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(res_g[group_of[p]], q)) if q > 0
+                              else milp.Demand(0.0, 0.0), hm.period_availability(peak, p), group_of[p])
+                    for p, q in enumerate(qps))
+    sets_arg = tuple(sets) if len(sets) > 1 else ()
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     red = problem.serving.redundancy
-    solved = (hm.solve_by_commitment(problem.name, kinds, problem.limits, cands, periods, *args, redundancy=red)
-              or hm.solve_joint(hm.build(problem.name, kinds, problem.limits, cands, periods, red), *args))
+    solved = (hm.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
+                                     redundancy=red, sets=sets_arg)
+              or hm.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg),
+                                *args))
     report = solved.report
     raise_unless_solved(report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
@@ -163,10 +190,11 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     sel, nodes = solved.selection, solved.nodes
     plans, checks = [], []
     for per in periods:
-        pools, ch = verify_period(peak, kinds, per, sel[per.index], nodes[per.index])
+        r = res_g[per.group] or peak
+        pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
         plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
                                 sum(n.cost_per_hour(k) for k, n in zip(kinds, nodes[per.index].values())),
-                                per.caps))
+                                per.caps, r.input_mean, r.output_mean))
         checks += ch
     cost = sum(p.cost_per_hour * p.hours for p in plans)
     cur = problem.pricing.currency
@@ -174,12 +202,33 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t4 = time.perf_counter()
-    indep = independent_cost(problem, peak, periods, cs, solver, time_limit) if compare else None
+    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit) if compare else None
     t5 = time.perf_counter()
     return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
                        solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
                         "independent_s": t5 - t4})
+
+
+def length_groups(problem: Problem) -> tuple[list[int], list[list[int]]]:
+    """Periods grouped by their length distributions (`workload.profile.input_tokens` /
+    `output_tokens`, else the workload's): the group of every period, and each group's periods."""
+    keys: dict[tuple, int] = {}
+    group_of = []
+    for p in range(len(problem.workload.period_qps())):
+        inp, out = problem.workload.period_lengths(p)
+        key = (tuple(length_pairs(inp)), tuple(length_pairs(out)))
+        group_of.append(keys.setdefault(key, len(keys)))
+    members = [[p for p, g in enumerate(group_of) if g == k] for k in range(len(keys))]
+    return group_of, members
+
+
+def period_problem(problem: Problem, p: int) -> Problem:
+    """The single-QPS problem of period p: its QPS and its lengths, without the profile."""
+    inp, out = problem.workload.period_lengths(p)
+    wl = problem.workload.model_copy(update={"qps": problem.workload.period_qps()[p], "profile": None,
+                                             "input_tokens": inp, "output_tokens": out})
+    return problem.model_copy(update={"workload": wl})
 
 
 def at_qps_problem(problem: Problem, qps: float) -> Problem:
@@ -190,6 +239,7 @@ def at_qps_problem(problem: Problem, qps: float) -> Problem:
 
 def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period, chosen: dict[Candidate, int],
                   nodes: dict[str, hm.Nodes]) -> tuple[list[PoolState], list[Check]]:
+    """`peak`: the problem resolved with the period's lengths (any QPS)."""
     """A period's pools recomputed at its QPS (verify_service), its nodes against cards, caps and
     power (fleet_checks, on-demand, reserved and spot nodes counted as rented), spot within its
     share, reserved and spot only where priced, and the budget per hour at the kinds' prices."""
@@ -227,19 +277,20 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
     return pools, checks
 
 
-def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs,
+def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs_g,
                      solver: str | None, time_limit: float | None) -> float | None:
-    """Σ_p h_p·(cost per hour of period p's own single-QPS plan, on demand, within its own caps);
-    None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
-    distinct QPS and caps."""
+    """Σ_p h_p·(cost per hour of period p's own single-QPS plan: on demand, its lengths, within its
+    own caps); None when a period has no single-QPS plan (e.g. a budget it cannot meet alone).
+    One solve per distinct QPS, caps and lengths."""
     per_hour: dict[tuple, float] = {}
     for per in periods:
-        key = (per.qps, per.caps)
+        key = (per.qps, per.caps, per.group)
         if per.qps <= 0 or key in per_hour:
             continue
+        single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
         try:
-            per_hour[key] = solve(single_qps_problem(problem, peak, per.qps, False, per.caps), peak.source,
-                                  solver=solver, time_limit=time_limit, candidates=cs).cost_per_hour
+            per_hour[key] = solve(single, peak.source, solver=solver, time_limit=time_limit,
+                                  candidates=cs_g[per.group]).cost_per_hour
         except Infeasible:
             return None
-    return sum(per_hour.get((per.qps, per.caps), 0.0) * per.hours for per in periods)
+    return sum(per_hour.get((per.qps, per.caps, per.group), 0.0) * per.hours for per in periods)

@@ -110,6 +110,7 @@ class Period:
     hours: float
     demand: milp.Demand
     caps: tuple[Availability, ...] = ()   # this period's own caps (gpus[].max_cards_per_period, ...)
+    group: int = 0                        # its lengths' candidate set (HorizonModel.sets)
 
 
 @dataclass
@@ -126,6 +127,12 @@ class HorizonModel:
     on_demand: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     spot: dict[tuple[str, int], pulp.LpVariable | int] = field(default_factory=dict)
     cost: pulp.LpAffineExpression | None = None      # the horizon's cost (currency)
+    sets: tuple[tuple[int, ...], ...] = ()           # candidate indices of each length group (() = all)
+
+    def of_period(self, p: int) -> list[tuple[int, Candidate]]:
+        """(index, candidate) of the candidates period p may use: its length group's."""
+        idx = self.sets[self.periods[p].group] if self.sets else range(len(self.candidates))
+        return [(i, self.candidates[i]) for i in idx]
 
     def nodes(self, g: str, p: int):
         """res[g] + own[g] + od[g,p] + spot[g,p]."""
@@ -153,10 +160,13 @@ def check_limits(problem: Problem, source: str) -> None:
 
 
 def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
-          periods: tuple[Period, ...], redundancy: str = "none") -> HorizonModel:
-    """The whole formulation (module docstring); each family is one function below."""
+          periods: tuple[Period, ...], redundancy: str = "none",
+          sets: tuple[tuple[int, ...], ...] = ()) -> HorizonModel:
+    """The whole formulation (module docstring); each family is one function below. `sets`: the
+    candidates of each length group (periods with their own lengths have their own candidates,
+    `Period.group`); empty: every period uses every candidate."""
     m = HorizonModel(pulp.LpProblem((name.replace(" ", "_") or "plan") + "_horizon", pulp.LpMinimize),
-                     tuple(cands), tuple(periods), tuple(kinds))
+                     tuple(cands), tuple(periods), tuple(kinds), sets=tuple(sets))
     node_cards = {k.id: k.node_cards for k in kinds}
     add_variables(m, milp.Demand(*largest_node_loss(cands, node_cards)) if redundancy == "node" else None)
     for per in m.periods:
@@ -176,7 +186,7 @@ def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
     largest node loss, added to the demand: milp.upper_bound); nodes per kind, a kind without a
     price fixed at 0."""
     for p, per in enumerate(m.periods):
-        for i, c in enumerate(m.candidates):
+        for i, c in m.of_period(p):
             ub = milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0
             m.x[(i, p)] = pulp.LpVariable(f"x_{i}_{p}", lowBound=0, upBound=ub, cat="Integer")
     for k in m.kinds:
@@ -196,7 +206,7 @@ def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
     need = getattr(per.demand, f"{kind}_tok_s")
     if need <= 0:
         return
-    terms = [(m.x[(i, per.index)], min(cap / need, milp.DEMAND_COEF_CAP)) for i, c in enumerate(m.candidates)
+    terms = [(m.x[(i, per.index)], min(cap / need, milp.DEMAND_COEF_CAP)) for i, c in m.of_period(per.index)
              if (cap := getattr(c, f"{kind}_tok_s")) > 0]
     if not terms:
         raise BadInput(f"no candidate can {kind}: the {kind} demand row of period {per.index} would be empty")
@@ -213,7 +223,7 @@ def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: di
         need = getattr(per.demand, f"{kind}_tok_s")
         if need <= 0:
             continue
-        coef = {i: min(cap / need, milp.DEMAND_COEF_CAP) for i, c in enumerate(m.candidates)
+        coef = {i: min(cap / need, milp.DEMAND_COEF_CAP) for i, c in m.of_period(p)
                 if (cap := getattr(c, f"{kind}_tok_s")) > 0}
         total = pulp.LpVariable(f"capacity_{kind}_{p}", lowBound=0)   # sparse rows (milp.add_redundancy)
         m.prob += total == pulp.LpAffineExpression([(m.x[(i, p)], a) for i, a in coef.items()]), f"capacity_{kind}_{p}"
@@ -230,8 +240,7 @@ def add_node_cover(m: HorizonModel, p: int) -> None:
     """Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + (1 − r_g)·spot[g,p]): the spot
     nodes interrupted at any time (share r_g) are not counted as capacity."""
     for k in m.kinds:
-        cards = pulp.LpAffineExpression([(m.x[(i, p)], c.cards) for i, c in enumerate(m.candidates)
-                                         if c.gpu == k.id])
+        cards = pulp.LpAffineExpression([(m.x[(i, p)], c.cards) for i, c in m.of_period(p) if c.gpu == k.id])
         m.prob += cards <= k.node_cards * m.nodes_up(k, p), f"node_cover_{k.id}_{p}"
 
 
@@ -337,7 +346,8 @@ def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -
 
 def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
                         periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
-                        verbose: bool = False, redundancy: str = "none") -> Solved | None:
+                        verbose: bool = False, redundancy: str = "none",
+                        sets: tuple[tuple[int, ...], ...] = ()) -> Solved | None:
     """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
     share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
@@ -348,9 +358,9 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     runs: list[milp.SolverReport] = []   # every MILP solved
 
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
-        key = (per.qps, per.hours, per.caps, fixed)
+        key = (per.qps, per.hours, per.caps, per.group, fixed)
         if key not in memo:
-            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy)
+            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets)
             for var, n in fixed:
                 kind, g = var.split(":", 1)
                 v = (m.reserved if kind == "res" else m.owned)[g]
@@ -412,7 +422,7 @@ def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int
 
 def replace_index(per: Period) -> Period:
     """The period as the only one of a model (index 0)."""
-    return Period(0, per.qps, per.hours, per.demand, per.caps)
+    return Period(0, per.qps, per.hours, per.demand, per.caps, per.group)
 
 
 def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False) -> Solved:

@@ -40,6 +40,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         rented = p.cards_rented(node_cards)
         periods.append({
             "index": p.index, "qps": p.qps, "hours": p.hours, "cost_per_hour": p.cost_per_hour,
+            "input_tokens_mean": p.input_mean, "output_tokens_mean": p.output_mean,
             "cost": p.cost_per_hour * p.hours,
             "nodes": {g: {kind: getattr(n, kind) for kind in KINDS} for g, n in sorted(p.nodes.items()) if n.total},
             "cards_used": p.cards_used, "cards_rented": rented,
@@ -62,7 +63,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "horizon_hours": h.hours,
         "peak_qps": r.qps,
         "trace": _trace_dict(h),
-        "candidates_at": "peak",
+        "candidates_at": "peak" if h.length_groups == 1 else "each_length_group",
         "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
                   "reserved_price_per_gpu_hour": k.reserved_price, "spot_price_per_gpu_hour": k.spot_price,
                   "spot_max_share": k.spot_share, "spot_interruption": k.spot_interruption,
@@ -101,7 +102,10 @@ def render_horizon(h: HorizonPlan) -> str:
     cur = d["currency"]
     out = [f"Horizon plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
            f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",
-           f"status: {_status(d)}   candidates generated at the peak workload: {d['solver']['candidates']}"]
+           f"status: {_status(d)}   candidates generated "
+           + ("at the peak workload" if h.length_groups == 1 else
+              f"for each of {h.length_groups} length distributions at its busiest period")
+           + f": {d['solver']['candidates']}"]
     if d["trace"] is not None:
         out.append(d["trace"]["summary"])
     out.append("")
