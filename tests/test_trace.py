@@ -160,6 +160,8 @@ def test_each_period_plans_with_its_own_lengths(tmp_path):
                                                                                     "lengths: horizon"))
     q = load_problem(tmp_path / "q.yaml")
     assert q.workload.profile.input_tokens is None and q.workload.period_lengths(5)[0] == q.workload.input_tokens
+    (tmp_path / "d.yaml").write_text(PROBLEM.format(file="t.csv", extra=""))   # the default: per period
+    assert load_problem(tmp_path / "d.yaml").workload.profile.input_tokens == prof.input_tokens
     (tmp_path / "r.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace(
         "  trace:", "  input_tokens: 2000\n  trace:").replace("scale: 100", "scale: 100, lengths: period"))
     r = load_problem(tmp_path / "r.yaml")

@@ -150,7 +150,7 @@ class TraceSpec(Strict):
     fold: Literal["none", "day", "week"] = Field(
         "none", description="none: consecutive periods; day/week: every day/week of the trace laid on one")
     lengths: Literal["period", "horizon"] = Field(
-        "horizon", description="period: each period plans with its own requests' length distribution; "
+        "period", description="period: each period plans with its own requests' length distribution; "
                               "horizon: one distribution of the whole trace")
 
 
