@@ -381,7 +381,11 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     for path in (csv_out, plot_out):
         if path:
             check_writable(path, inputs, force)
-    w = whatif.run_whatif(load_problem(base), base, list(scenarios), with_breakeven=breakeven,
+    problem = load_problem(base)
+    if problem.workload.profile is not None:
+        return _whatif_horizon(problem, base, scenarios, as_json, csv_out, plot_out, breakeven, sensitivity,
+                               force, solver, time_limit, inputs)
+    w = whatif.run_whatif(problem, base, list(scenarios), with_breakeven=breakeven,
                           with_sensitivity=sensitivity, solver=solver, time_limit=time_limit)
     if csv_out:
         _emit(report.to_csv(w), csv_out, inputs, force)
@@ -391,6 +395,26 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     click.echo(to_json(report.result_dict(w)), nl=False) if as_json else click.echo(report.render_table(w))
     if w.base.plan is None:
         raise Infeasible(f"the base problem {base} is infeasible: {w.base.reason}")
+
+
+def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_out, breakeven: bool,
+                    sensitivity: bool, force: bool, solver, time_limit, inputs) -> None:
+    """`plan whatif` of a base with a load profile: every scenario planned over the horizon."""
+    from planner.errors import BadInput, Infeasible
+    from planner.report import whatif as report
+    from planner.report.json import to_json
+    from planner.studies import whatif
+    for flag, on in (("--breakeven", breakeven), ("--sensitivity", sensitivity), ("--plot", plot_out)):
+        if on:
+            raise BadInput(f"{base}: {flag} is priced for a single QPS; with a load profile "
+                           f"(workload.profile) compare scenarios as a table, --json or --csv")
+    outcomes = whatif.run_horizon_whatif(problem, base, list(scenarios), solver=solver, time_limit=time_limit)
+    if csv_out:
+        _emit(report.horizon_csv(outcomes), csv_out, inputs, force)
+    click.echo(to_json(report.horizon_result_dict(outcomes)), nl=False) if as_json \
+        else click.echo(report.render_horizon_table(outcomes))
+    if outcomes[0].plan is None:
+        raise Infeasible(f"the base problem {base} is infeasible: {outcomes[0].reason}")
 
 
 # ------------------------------------------------------------------------------ sweep

@@ -56,6 +56,11 @@ class GPUUpdate(Strict):
     max_nodes: Count | None = None
     owned_nodes: Count | None = None
     owned_cost_per_gpu_hour: Price | None = None
+    # capacity kinds of a load profile (docs/horizon.md); a single-QPS base refuses them
+    reserved_price_per_gpu_hour: Price | None = None
+    spot_price_per_gpu_hour: Price | None = None
+    spot_max_share_percent: Percent | None = None
+    spot_interruption_percent: Annotated[float, Field(ge=0, lt=100)] | None = None
 
     @model_validator(mode="after")
     def _one_price(self) -> GPUUpdate:

@@ -16,7 +16,16 @@ from planner.input.scenario import HOURS_PER_MONTH
 from planner.plan.model import Plan
 from planner.report.json import plan_json
 from planner.report.text import table
-from planner.studies.whatif import ROLES, BreakEven, Outcome, RentOrBuy, Sensitivity, WhatIf, pool_costs
+from planner.studies.whatif import (
+    ROLES,
+    BreakEven,
+    HorizonOutcome,
+    Outcome,
+    RentOrBuy,
+    Sensitivity,
+    WhatIf,
+    pool_costs,
+)
 
 
 def pools_line(plan: Plan) -> str:
@@ -205,3 +214,73 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
     atomic_write(path, buf.getvalue(), protect, force)
+
+
+# --------------------------------------------------------------- over a load profile
+def horizon_outcome_dict(o: HorizonOutcome, base: HorizonOutcome) -> dict:
+    """A scenario of a load-profile base, with stable keys (its horizon plan under 'plan')."""
+    from planner.report.horizon import horizon_json
+    d: dict = {"scenario": o.name, "file": o.source, "status": o.status, "reason": o.reason or None,
+               "cost": None, "cost_per_hour_mean": None, "cost_per_million_output_tokens": None,
+               "delta_cost": None, "delta_percent": None, "reserved_nodes": {}, "static_peak_cost": None,
+               "static_peak_saving_fraction": None, "independent_cost": None, "plan": None}
+    if o.plan is None:
+        return d
+    hd = horizon_json(o.plan)
+    d.update(cost=hd["cost"], cost_per_hour_mean=hd["cost"] / hd["horizon_hours"],
+             cost_per_million_output_tokens=hd["cost_per_million_output_tokens"],
+             reserved_nodes=hd["reserved_nodes"], static_peak_cost=hd["comparison"]["static_peak_cost"],
+             static_peak_saving_fraction=hd["comparison"]["static_peak_saving_fraction"],
+             independent_cost=hd["comparison"]["independent_cost"], plan=hd)
+    delta = o.delta(base)
+    if delta is not None:
+        d["delta_cost"], d["delta_percent"] = delta
+    return d
+
+
+def horizon_result_dict(outcomes: tuple[HorizonOutcome, ...]) -> dict:
+    """Everything `plan whatif --json` prints for a base with a load profile."""
+    base = outcomes[0]
+    hours = sum(p.hours for p in base.plan.periods) if base.plan else None
+    return {"base": base.problem.name, "currency": base.problem.pricing.currency, "kind": "horizon",
+            "horizon_hours": hours, "scenarios": [horizon_outcome_dict(o, base) for o in outcomes],
+            "breakeven": None, "sensitivity": None}
+
+
+def render_horizon_table(outcomes: tuple[HorizonOutcome, ...]) -> str:
+    """Scenarios side by side: the horizon's cost, its mean per hour, per million output tokens,
+    the change against the base, the reserved nodes and the saving against a static peak fleet."""
+    d = horizon_result_dict(outcomes)
+    cur = d["currency"]
+    hours = d["horizon_hours"]
+    rows = []
+    for s in d["scenarios"]:
+        if s["plan"] is None:
+            rows.append([s["scenario"], s["status"].upper(), "-", "-", "-", "-", "-", "-", s["reason"] or ""])
+            continue
+        delta = "" if s["delta_cost"] is None else f"{s['delta_cost']:+,.0f} ({s['delta_percent']:+.1f}%)"
+        saving = s["static_peak_saving_fraction"]
+        rows.append([s["scenario"], s["status"], _money(s["cost"]), _money(s["cost_per_hour_mean"]),
+                     f"{s['cost_per_million_output_tokens']:.3f}", delta,
+                     " ".join(f"{n}×{g}" for g, n in s["reserved_nodes"].items()) or "-",
+                     "-" if saving is None else f"{-100 * saving:+.1f}%", ""])
+    span = f"{hours:g} h" if hours else "horizon"
+    return table(["scenario", "status", f"{cur}/{span}", f"{cur}/h mean", f"{cur}/M out", "Δ vs base",
+                  "reserved", "vs static peak", "reason"], rows, "llrrrrlrl")
+
+
+HORIZON_CSV_COLUMNS = ("scenario", "file", "status", "cost", "cost_per_hour_mean", "cost_per_million_output_tokens",
+                       "delta_cost", "delta_percent", "reserved_nodes", "static_peak_cost",
+                       "static_peak_saving_fraction", "independent_cost", "reason")
+
+
+def horizon_csv(outcomes: tuple[HorizonOutcome, ...]) -> str:
+    """One row per scenario of a load-profile base; reserved nodes as 'gpu:n' separated by spaces."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(HORIZON_CSV_COLUMNS)
+    for s in horizon_result_dict(outcomes)["scenarios"]:
+        row = {**s, "reserved_nodes": " ".join(f"{g}:{n}" for g, n in s["reserved_nodes"].items()),
+               "reason": s["reason"] or ""}
+        out.writerow([row[k] for k in HORIZON_CSV_COLUMNS])
+    return buf.getvalue()

@@ -53,10 +53,14 @@ def apply(base: Problem, s: Scenario, source: str = "scenario") -> Problem:
 
 
 def _workload(base: dict, w: WorkloadEdit) -> dict:
-    """Key-by-key merge; qps_multiplier scales the (possibly new) qps."""
+    """Key-by-key merge; qps_multiplier scales the (possibly new) qps, and a load profile's QPS
+    per period when it gives them in requests/s (fractions follow workload.qps)."""
     out = {**base, **w.model_dump(exclude_none=True, exclude={"qps_multiplier"})}
     if w.qps_multiplier is not None:
         out["qps"] = out["qps"] * w.qps_multiplier
+        prof = out.get("profile")
+        if prof and prof.get("qps") is not None:
+            out["profile"] = {**prof, "qps": [q * w.qps_multiplier for q in prof["qps"]]}
     return out
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.catalog.schemas import get_gpu
-from planner.errors import Infeasible, VerificationFailed
+from planner.errors import BadInput, Infeasible, VerificationFailed
 from planner.input.problem import Problem
 from planner.input.scenario import HOURS_PER_MONTH, Scenario, load_scenario, scenario_name
 from planner.plan.candidates import CandidateSet, generate
+from planner.plan.horizon import HorizonPlan
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
@@ -332,6 +333,52 @@ def run_whatif(base: Problem, base_source: str, paths: list[str], *, with_breake
     sens = tuple((o.name, tuple(sensitivity(o.plan, o.source, solver))) for o in outcomes
                  if o.plan) if with_sensitivity else None
     return WhatIf(outcomes, be, sens)
+
+
+# ------------------------------------------------------------------- over a load profile
+@dataclass(frozen=True)
+class HorizonOutcome:
+    """One scenario of a base with a load profile: its verified horizon plan, or why there is none."""
+
+    name: str
+    source: str
+    problem: Problem
+    plan: HorizonPlan | None
+    status: str            # optimal | feasible | infeasible | verification_failed
+    reason: str = ""
+
+    def delta(self, base: HorizonOutcome) -> tuple[float, float] | None:
+        """Cost over the horizon against the base: (currency, percent); None unless both have a plan."""
+        if self.plan is None or base.plan is None:
+            return None
+        d = self.plan.cost - base.plan.cost
+        return d, 100 * d / base.plan.cost
+
+
+def run_horizon_whatif(base: Problem, base_source: str, paths: list[str], *, solver: str | None = None,
+                       time_limit: float | None = None) -> tuple[HorizonOutcome, ...]:
+    """The base (a problem with workload.profile) and each scenario solved over the horizon;
+    every file is validated before any solve. A scenario may change anything a file can, the
+    capacity kinds too (reserved and spot prices, spot share and interruptions)."""
+    from planner.plan.horizon import solve_horizon
+    problems = [(base, "base", base_source)]
+    for s, p in [(load_scenario(p), p) for p in paths]:
+        if s.buy is not None:
+            raise BadInput(f"{p}: buy: rent-or-buy is priced for a single QPS; with a load profile "
+                           f"give owned_nodes and owned_cost_per_gpu_hour in gpus.update instead")
+        problems.append((apply(base, s, p), scenario_name(s, p), p))
+    out = []
+    for prob, name, src in problems:
+        try:
+            h = solve_horizon(prob, src, solver=solver, time_limit=time_limit)
+        except Infeasible as e:
+            out.append(HorizonOutcome(name, src, prob, None, "infeasible", str(e)))
+            continue
+        except VerificationFailed as e:
+            out.append(HorizonOutcome(name, src, prob, None, "verification_failed", str(e)))
+            continue
+        out.append(HorizonOutcome(name, src, prob, h, h.status))
+    return tuple(out)
 
 
 def source_files(base: str, paths: list[str]) -> tuple[str, ...]:
