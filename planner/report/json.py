@@ -241,5 +241,6 @@ def sweep_json(sweep: Sweep) -> dict[str, Any]:
     """JSON contract of frontier.json (SI units, costs in `currency`)."""
     return {"schema_version": SCHEMA_VERSION, "problem": sweep.problem, "currency": sweep.currency,
             "axes": {a.name: list(a.values) for a in sweep.axes}, "curves": list(sweep.curves),
+            "horizon_hours": sweep.horizon_hours,
             "rows": [asdict(r) | {"interactivity_tokens_per_s_per_user": r.interactivity}
                      for r in sweep.rows]}

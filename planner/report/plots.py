@@ -93,6 +93,10 @@ def _title(sweep: Sweep, axis: str) -> str:
     fixed.update({a.name: a.values[-1] for a in sweep.axes})
     held = [f"{k.upper()} ≤ {_fmt_axis(k, v)}" if k != "qps" else _fmt_axis(k, v)
             for k, v in fixed.items() if k != axis]
+    if sweep.horizon_hours is not None:   # a load profile: qps is its reference (workload.qps)
+        held = [h + f" ref., {sweep.horizon_hours:g} h profile" if h.endswith("req/s") else h for h in held]
+        if axis == "qps":
+            held.append(f"{sweep.horizon_hours:g} h profile")
     return f"{sweep.problem}: price vs {axis.upper()} ({', '.join(held)})"
 
 

@@ -106,9 +106,16 @@ def grid(axes: Sequence[Axis]) -> list[dict[str, float]]:
 
 
 def problem_at(problem: Problem, point: dict[str, float], curve: str = ALL) -> Problem:
-    """A copy of the problem with the point's limits and load; a single-GPU curve keeps only that GPU."""
+    """A copy of the problem with the point's limits and load; a single-GPU curve keeps only that GPU.
+    With a load profile the qps axis is workload.qps, and a profile written in requests/s is
+    scaled with it (its periods keep their ratios to workload.qps)."""
     slo = problem.slo.model_copy(update={k: v for k, v in point.items() if k in LATENCY_AXES})
-    workload = problem.workload.model_copy(update={"qps": point["qps"]} if "qps" in point else {})
+    update: dict = {"qps": point["qps"]} if "qps" in point else {}
+    prof = problem.workload.profile
+    if "qps" in point and prof is not None and prof.qps is not None:
+        factor = point["qps"] / problem.workload.qps
+        update["profile"] = prof.model_copy(update={"qps": [q * factor for q in prof.qps]})
+    workload = problem.workload.model_copy(update=update)
     gpus = problem.gpus if curve == ALL else [g for g in problem.gpus if g.id == curve]
     return problem.model_copy(update={"slo": slo, "workload": workload, "gpus": gpus})
 
@@ -203,6 +210,8 @@ def solve_row(problem: Problem, source: str, point: dict[str, float], index: int
     p = problem_at(problem, point, curve)
     base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft,
                 qps=p.workload.qps)
+    if p.workload.profile is not None:
+        return _horizon_row(p, source, base)
     try:
         plan = solve(p, source, candidates=candidates)
     except Infeasible as e:
@@ -218,11 +227,33 @@ def solve_row(problem: Problem, source: str, point: dict[str, float], index: int
                plan=pool_summary(pools, detail=True))
 
 
+def _horizon_row(p: Problem, source: str, base: dict) -> Row:
+    """One (curve, grid point) of a problem with a load profile: its horizon plan (without the
+    comparisons); cost per hour is the horizon's mean, the latencies the worst pool of any period,
+    the pools those of the busiest period."""
+    from planner.plan.horizon import solve_horizon
+    try:
+        h = solve_horizon(p, source, compare=False)
+    except Infeasible as e:
+        return Row(**base, status="infeasible", reason=str(e))
+    except VerificationFailed as e:
+        return Row(**base, status="verification_failed", reason=str(e))
+    every = [st for per in h.periods for st in per.pools]
+    busiest = max(h.periods, key=lambda per: per.qps).pools
+    return Row(**base, status=h.status, tpot_s=worst_latency(every, "tpot"), ttft_s=worst_latency(every, "ttft"),
+               cost_per_hour=h.cost / h.hours, cost_per_million_output_tokens=h.cost_per_million_output_tokens,
+               cost_per_million_tokens=h.cost_per_million_tokens, pools=pool_summary(busiest),
+               fleet=fleet_summary(every), plan=pool_summary(busiest, detail=True))
+
+
 def solve_point(task: tuple[Problem, str, dict[str, float], int, tuple[str, ...]]) -> list[Row]:
     """Worker: every curve at one grid point, candidates generated once for all of them
-    (top-level so that process pools and Dask can pickle it)."""
+    (top-level so that process pools and Dask can pickle it); a load profile plans each curve
+    over its horizon (candidates per length group, inside solve_horizon)."""
     from planner.plan.candidates import generate
     problem, source, point, index, curves = task
+    if problem.workload.profile is not None:
+        return [solve_row(problem, source, point, index, c) for c in curves]
     cs = generate(resolve(problem_at(problem, point), source))
     return [solve_row(problem, source, point, index, c, cs if c == ALL else restrict(cs, c))
             for c in curves]
@@ -287,9 +318,16 @@ class Sweep:
     curves: tuple[str, ...]
     rows: tuple[Row, ...]
     target: tuple[tuple[str, float], ...] = ()   # the problem's own tpot/ttft (s) and qps, marked on charts
+    horizon_hours: float | None = None           # a load profile's horizon (rows are its plans); None: one QPS
 
     def curve(self, name: str) -> list[Row]:
         return [r for r in self.rows if r.curve == name]
+
+
+def problem_at_peak(problem: Problem) -> Problem:
+    """A problem with a load profile as a single QPS at its busiest period (for checking it)."""
+    wl = problem.workload.model_copy(update={"qps": max(problem.workload.period_qps()), "profile": None})
+    return problem.model_copy(update={"workload": wl})
 
 
 def curves_of(problem: Problem, per_gpu: bool) -> tuple[str, ...]:
@@ -308,7 +346,8 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
     names = [a.name for a in axes]
     if len(set(names)) != len(names) or not axes:
         raise BadInput("sweep: give each of --tpot, --ttft, --qps at most once, and at least one")
-    resolve(problem, source)  # bad catalog references fail here, once, as BadInput
+    # bad catalog references fail here, once, as BadInput
+    resolve(problem if problem.workload.profile is None else problem_at_peak(problem), source)
     curves = curves_of(problem, per_gpu)
     n_points = math.prod(len(a.values) for a in axes)
     if n_points * len(curves) > MAX_SOLVES:
@@ -326,8 +365,10 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         order = {c: k for k, c in enumerate(curves)}
         rows = sorted(done, key=lambda r: (order[r.curve], r.point))
         target = (("tpot", problem.slo.tpot), ("ttft", problem.slo.ttft), ("qps", problem.workload.qps))
+        prof = problem.workload.profile
+        hours = None if prof is None else prof.period / 3600.0 * len(problem.workload.period_qps())
         return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
-                     tuple(mark_frontier(rows, axes)), target)
+                     tuple(mark_frontier(rows, axes)), target, hours)
 
     try:
         if dask:

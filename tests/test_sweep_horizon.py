@@ -1,0 +1,61 @@
+"""`plan sweep` on a problem with a load profile: every row is a horizon plan.
+
+Oracles: a row's cost per hour is the horizon plan's cost over its hours, solved directly at that
+limit; the qps axis scales a profile written in requests/s with workload.qps; frontier.json says
+the horizon; the chart title names the profile.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cli import main
+from planner.input.problem import Problem
+from planner.plan.horizon import solve_horizon
+from planner.report.plots import _title
+from planner.studies.sweep import Axis, problem_at, run_sweep
+
+DAY = [0.3] * 8 + [1.0] * 16
+BASE = {"name": "day", "model": "llama-3.1-8b",
+        "workload": {"qps": 300, "input_tokens": 2000, "output_tokens": 300,
+                     "profile": {"qps": [q * 300 for q in DAY]}},
+        "slo": {"ttft": "1s", "tpot": "30ms"}, "serving": {"modes": ["disaggregated"]},
+        "gpus": [{"id": "h100", "price_per_gpu_hour": 10, "reserved_price_per_gpu_hour": 9}, {"id": "h20"}]}
+
+
+def test_rows_are_horizon_plans():
+    p = Problem.model_validate(BASE)
+    sweep = run_sweep(p, "day.yaml", [Axis("tpot", (0.02, 0.05))], per_gpu=True, workers=1)
+    assert sweep.horizon_hours == 24 and sweep.curves == ("all", "h100", "h20")
+    for r in sweep.rows:
+        at = problem_at(p, {"tpot": r.tpot_limit_s}, r.curve)
+        h = solve_horizon(at, compare=False)
+        assert r.solved and r.cost_per_hour == pytest.approx(h.cost / 24)
+        assert r.cost_per_million_output_tokens == pytest.approx(h.cost_per_million_output_tokens)
+        assert r.tpot_s <= r.tpot_limit_s + 1e-12
+    assert "24 h profile" in _title(sweep, "tpot")
+
+
+def test_qps_axis_scales_the_profile():
+    p = Problem.model_validate(BASE)
+    at = problem_at(p, {"qps": 600})
+    assert at.workload.qps == 600 and at.workload.profile.qps == [2 * q for q in BASE["workload"]["profile"]["qps"]]
+    frac = copy.deepcopy(BASE)
+    frac["workload"]["profile"] = {"qps_fraction": DAY}
+    at = problem_at(Problem.model_validate(frac), {"qps": 600})
+    assert at.workload.period_qps() == pytest.approx([600 * f for f in DAY])
+
+
+def test_cli_writes_the_horizon_frontier(tmp_path):
+    f = tmp_path / "day.yaml"
+    f.write_text(yaml.safe_dump(BASE))
+    r = CliRunner().invoke(main, ["sweep", str(f), "--tpot", "20ms,50ms", "--no-per-gpu", "--workers", "1",
+                                  "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    d = json.loads((tmp_path / "out" / "frontier.json").read_text())
+    assert d["horizon_hours"] == 24 and len(d["rows"]) == 2 and all(x["status"] == "optimal" for x in d["rows"])
