@@ -275,12 +275,26 @@ class ParallelismOptions(Strict):
     max_cards_per_instance: Annotated[int, Field(ge=1, le=4096)] = 64
 
 
+class InstanceStart(Strict):
+    """What starting an instance costs in a load profile's plan (docs/horizon.md): its cards are
+    paid at the on-demand price while the engine starts and loads its weights. Without this
+    section instances start and stop between periods for free."""
+
+    overhead: Annotated[float, _quantity("time"), Field(ge=0, le=86_400, allow_inf_nan=False)] = Field(
+        0.0, description="engine start beyond loading the weights (CUDA graphs, compilation): \"90s\"")
+    load_bandwidth_per_card: Annotated[float, _quantity("bandwidth"), Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="bytes/s at which each card reads its weight shard (default: the card's NIC, "
+                          "a networked store); a local NVMe drive or a cache reads at its own speed")
+
+
 class Serving(Strict):
     modes: list[Mode] = Field(default_factory=lambda: ["disaggregated", "colocated"], min_length=1)
     parallelism: Literal["auto"] | ParallelismOptions = "auto"
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
     max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
+    instance_start: InstanceStart | None = Field(
+        None, description="with a load profile: what starting an instance costs (switching between periods)")
     redundancy: Literal["none", "n_plus_1", "node"] = Field(
         "none", description="n_plus_1: for prefill and for decode capacity, losing the largest used "
                             "instance still leaves capacity for the demand at the SLO; node: losing "

@@ -16,6 +16,7 @@ from typing import Literal
 
 from planner.physics import batched, perf
 from planner.physics.perf import Deployment, Parallelism
+from planner.plan.redundancy import loses_no_more
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.workload import (
     WorkloadContext,
@@ -428,14 +429,6 @@ def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate],
     the capacity left after losing an instance does not shrink). With `node_cards` (redundancy
     against the loss of a node) o must also lose no more with a node than c
     (`redundancy.unit_loss_of`), or the swap could make a node's loss larger."""
-    from planner.plan.redundancy import unit_loss_of
-
-    def node_safe(o: Candidate, c: Candidate) -> bool:
-        if node_cards is None:
-            return True
-        n = node_cards[c.gpu]
-        return all(unit_loss_of(o, getattr(o, a), "node", n) <= unit_loss_of(c, getattr(c, a), "node", n)
-                   for a in ("prefill_tok_s", "decode_tok_s"))
 
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(cands):
@@ -450,7 +443,7 @@ def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate],
                     continue
                 k = c.cards // o.cards
                 p, d = k * o.prefill_tok_s, k * o.decode_tok_s
-                if p >= c.prefill_tok_s and d >= c.decode_tok_s and node_safe(o, c) and \
+                if p >= c.prefill_tok_s and d >= c.decode_tok_s and loses_no_more(o, c, node_cards) and \
                         (p > c.prefill_tok_s or d > c.decode_tok_s or k > 1 or j < i):
                     dropped.add(i)
                     break

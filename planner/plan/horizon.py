@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 
 from planner.errors import Infeasible
 from planner.input.problem import Problem, length_pairs
+from planner.physics.deployment import weights_per_card_bytes
 from planner.plan import horizon_milp as hm
+from planner.plan import horizon_solve as hs
 from planner.plan import milp
-from planner.plan.candidates import Candidate, generate, prune_dominated
+from planner.plan.candidates import Candidate, deployment, generate, prune_dominated
 from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
 from planner.plan.resolve import Resolved, resolve
@@ -39,6 +41,8 @@ class PeriodPlan:
     caps: tuple[hm.Availability, ...] = ()   # the period's own caps (gpus[].max_cards_per_period, ...)
     input_mean: float = 0.0                  # the period's mean prompt and output lengths, tokens
     output_mean: float = 0.0
+    starts: dict[hm.Shape, int] = field(default_factory=dict)   # instances started (serving.instance_start)
+    start_cost: float = 0.0                  # what those starts cost, currency
 
     @property
     def cards_used(self) -> int:
@@ -178,36 +182,73 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     sets_arg = tuple(sets) if len(sets) > 1 else ()
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     red = problem.serving.redundancy
-    solved = (hm.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
+    solved = (hs.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
                                      redundancy=red, sets=sets_arg)
-              or hm.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg),
+              or hs.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg),
                                 *args))
-    report = solved.report
-    raise_unless_solved(report, source, opts.time_limit,
+    raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
                                 "power or budget per hour, applied in every period)")
+    start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
+    if start_cost:   # starts couple the periods: the joint MILP, started from the plan without them
+        m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost)
+        hm.warm_start(m, solved.selection, solved.nodes)
+        joint = hs.solve_joint(m, *args, warm=True)
+        if joint.selection:
+            solved = replace(joint, method="joint, warm-started", subproblems=solved.subproblems)
+    report = solved.report
+    raise_unless_solved(report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
     t3 = time.perf_counter()
     sel, nodes = solved.selection, solved.nodes
+    started = hm.starts_of(sel)
     plans, checks = [], []
     for per in periods:
         r = res_g[per.group] or peak
         pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
+        st = started[per.index] if start_cost else {}
         plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
                                 sum(n.cost_per_hour(k) for k, n in zip(kinds, nodes[per.index].values())),
-                                per.caps, r.input_mean, r.output_mean))
+                                per.caps, r.input_mean, r.output_mean, st,
+                                sum(n * start_cost[k] for k, n in st.items())))
         checks += ch
-    cost = sum(p.cost_per_hour * p.hours for p in plans)
+    cost = sum(p.cost_per_hour * p.hours + p.start_cost for p in plans)
     cur = problem.pricing.currency
     checks.append(Check("cost_matches_solver", abs(cost - (report.objective or 0.0)), 1e-6 * max(1.0, cost), cur))
     v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t4 = time.perf_counter()
-    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit) if compare else None
+    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit, start_cost) if compare else None
     t5 = time.perf_counter()
     return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
                        solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
                         "independent_s": t5 - t4})
+
+
+def start_seconds(problem: Problem, res: Resolved, c: Candidate) -> float:
+    """Seconds an instance of c takes to start: serving.instance_start.overhead plus its weight
+    shard per card over the load bandwidth per card (default: the card's NIC)."""
+    st = problem.serving.instance_start
+    assert st is not None
+    dep = deployment(res, res.option(c.gpu), c.par)
+    bw = st.load_bandwidth_per_card or dep.gpu.nic_bytes_per_s
+    return st.overhead + weights_per_card_bytes(dep) / bw
+
+
+def start_costs(problem: Problem, res: Resolved, kinds: tuple[hm.GPUKinds, ...],
+                cands: list[Candidate]) -> dict[hm.Shape, float]:
+    """Currency per instance start, by shape: its start time × its cards × the on-demand price per
+    card-hour of its GPU type (the cards are rented and idle while it starts). Empty without
+    serving.instance_start."""
+    if problem.serving.instance_start is None:
+        return {}
+    price = {k.id: k.opt.price_per_card_hour for k in kinds}
+    out: dict[hm.Shape, float] = {}
+    for c in cands:
+        k = hm.shape_of(c)
+        if k not in out:
+            out[k] = start_seconds(problem, res, c) / 3600.0 * c.cards * price[c.gpu]
+    return out
 
 
 def length_groups(problem: Problem) -> tuple[list[int], list[list[int]]]:
@@ -278,19 +319,25 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
 
 
 def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs_g,
-                     solver: str | None, time_limit: float | None) -> float | None:
+                     solver: str | None, time_limit: float | None,
+                     start_cost: dict[hm.Shape, float] | None = None) -> float | None:
     """Σ_p h_p·(cost per hour of period p's own single-QPS plan: on demand, its lengths, within its
-    own caps); None when a period has no single-QPS plan (e.g. a budget it cannot meet alone).
-    One solve per distinct QPS, caps and lengths."""
-    per_hour: dict[tuple, float] = {}
+    own caps), plus the starts from one period's plan to the next when instance starts are priced;
+    None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
+    distinct QPS, caps and lengths."""
+    plans: dict[tuple, Plan] = {}
     for per in periods:
         key = (per.qps, per.caps, per.group)
-        if per.qps <= 0 or key in per_hour:
+        if per.qps <= 0 or key in plans:
             continue
         single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
         try:
-            per_hour[key] = solve(single, peak.source, solver=solver, time_limit=time_limit,
-                                  candidates=cs_g[per.group]).cost_per_hour
+            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group])
         except Infeasible:
             return None
-    return sum(per_hour.get((per.qps, per.caps, per.group), 0.0) * per.hours for per in periods)
+    keys = [(per.qps, per.caps, per.group) for per in periods]
+    cost = sum(plans[k].cost_per_hour * per.hours for k, per in zip(keys, periods) if k in plans)
+    if start_cost:
+        started = hm.starts_of([plans[k].chosen if k in plans else {} for k in keys])
+        cost += sum(n * start_cost[s] for st in started for s, n in st.items())
+    return cost

@@ -18,7 +18,6 @@ nodes). `build()` is the formulation's table of contents (docs/horizon.md):
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import pulp
@@ -31,6 +30,13 @@ from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 
 KINDS = ("reserved", "owned", "on_demand", "spot")
+Shape = tuple[str, str, str]   # an instance as deployed: (role, GPU type, parallelism label)
+
+
+def shape_of(c: Candidate) -> Shape:
+    """The deployed shape of a candidate: candidates of one shape differ only in their operating
+    point (batch, chunk), which an instance changes without a restart."""
+    return (c.role, c.gpu, c.par.label())
 CARD_TIE_BREAK = 1e-10   # per card in use per period, below the node tie-break: no idle instances
 
 
@@ -128,6 +134,8 @@ class HorizonModel:
     spot: dict[tuple[str, int], pulp.LpVariable | int] = field(default_factory=dict)
     cost: pulp.LpAffineExpression | None = None      # the horizon's cost (currency)
     sets: tuple[tuple[int, ...], ...] = ()           # candidate indices of each length group (() = all)
+    starts: dict[tuple[Shape, int], pulp.LpVariable] = field(default_factory=dict)   # instances started
+    start_cost: dict[Shape, float] = field(default_factory=dict)   # currency per instance start, by shape
 
     def of_period(self, p: int) -> list[tuple[int, Candidate]]:
         """(index, candidate) of the candidates period p may use: its length group's."""
@@ -161,12 +169,14 @@ def check_limits(problem: Problem, source: str) -> None:
 
 def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
           periods: tuple[Period, ...], redundancy: str = "none",
-          sets: tuple[tuple[int, ...], ...] = ()) -> HorizonModel:
+          sets: tuple[tuple[int, ...], ...] = (), start_cost: dict[Shape, float] | None = None) -> HorizonModel:
     """The whole formulation (module docstring); each family is one function below. `sets`: the
     candidates of each length group (periods with their own lengths have their own candidates,
-    `Period.group`); empty: every period uses every candidate."""
+    `Period.group`); empty: every period uses every candidate. `start_cost`: what starting an
+    instance of each shape costs (serving.instance_start), which couples consecutive periods."""
     m = HorizonModel(pulp.LpProblem((name.replace(" ", "_") or "plan") + "_horizon", pulp.LpMinimize),
-                     tuple(cands), tuple(periods), tuple(kinds), sets=tuple(sets))
+                     tuple(cands), tuple(periods), tuple(kinds), sets=tuple(sets),
+                     start_cost=dict(start_cost or {}))
     node_cards = {k.id: k.node_cards for k in kinds}
     add_variables(m, milp.Demand(*largest_node_loss(cands, node_cards)) if redundancy == "node" else None)
     for per in m.periods:
@@ -177,17 +187,42 @@ def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[C
         add_node_cover(m, per.index)
         add_spot_share(m, per.index)
         add_period_caps(m, limits, per.index)
+    if m.start_cost:
+        add_starts(m)
     set_objective(m)
     return m
 
 
+def running(m: HorizonModel, k: Shape, p: int) -> pulp.LpAffineExpression:
+    """Instances of shape k in period p: Σ x[c,p] over its candidates."""
+    return pulp.LpAffineExpression([(m.x[(i, p)], 1) for i, c in m.of_period(p) if shape_of(c) == k])
+
+
+def add_starts(m: HorizonModel) -> None:
+    """s[k,p] ≥ n[k,p] − n[k,p−1], s ≥ 0: instances of shape k started in period p, the horizon
+    taken as cyclic (period 0 follows the last: a day's profile repeats). Each start costs
+    start_cost[k] in the objective."""
+    n = len(m.periods)
+    for k in m.start_cost:
+        for p in range(n):
+            s = pulp.LpVariable(f"start_{len(m.starts)}", lowBound=0)
+            m.starts[(k, p)] = s
+            m.prob += s >= running(m, k, p) - running(m, k, (p - 1) % n), f"starts_{len(m.starts)}"
+
+
 def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
     """x[c,p] ≤ ⌈demand_p / capacity_c⌉ + 1 (0 when the period has no demand; with `spare`, the
-    largest node loss, added to the demand: milp.upper_bound); nodes per kind, a kind without a
-    price fixed at 0."""
+    largest node loss, added to the demand: milp.upper_bound); with starts priced, the largest of
+    these over the periods (keeping an idle instance through a trough may be cheaper than a
+    restart); nodes per kind, a kind without a price fixed at 0."""
+    top: dict[int, int] = {}   # with starts priced an idle instance may be kept: the largest bound
+    if m.start_cost:
+        for p, per in enumerate(m.periods):
+            for i, c in m.of_period(p):
+                top[i] = max(top.get(i, 0), milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0)
     for p, per in enumerate(m.periods):
         for i, c in m.of_period(p):
-            ub = milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0
+            ub = top[i] if m.start_cost else milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0
             m.x[(i, p)] = pulp.LpVariable(f"x_{i}_{p}", lowBound=0, upBound=ub, cat="Integer")
     for k in m.kinds:
         g = k.id
@@ -283,7 +318,7 @@ def set_objective(m: HorizonModel) -> None:
                                     + (k.spot_price or 0.0) * m.spot[(k.id, per.index)])
         for per in m.periods for k in m.kinds) + hours * pulp.lpSum(
         k.node_cards * ((k.reserved_price or 0.0) * m.reserved[k.id] + k.opt.owned_cost_per_card_hour * m.owned[k.id])
-        for k in m.kinds)
+        for k in m.kinds) + pulp.lpSum(m.start_cost[k] * s for (k, _), s in m.starts.items())
     prices = [k.node_cards * v for k in m.kinds for v in (k.opt.price_per_card_hour, k.reserved_price, k.spot_price,
                                                           k.opt.owned_cost_per_card_hour) if v]
     nodes = pulp.lpSum(m.nodes(k.id, per.index) for per in m.periods for k in m.kinds)
@@ -297,6 +332,49 @@ def set_objective(m: HorizonModel) -> None:
 
 def _int(v) -> int:
     return int(round(v.varValue or 0)) if isinstance(v, pulp.LpVariable) else int(v)
+
+
+def starts_of(selection: list[dict[Candidate, int]]) -> list[dict[Shape, int]]:
+    """Instances started in each period (cyclic), by shape, from the chosen instances."""
+    count = [{} for _ in selection]
+    for p, sel in enumerate(selection):
+        for c, n in sel.items():
+            count[p][shape_of(c)] = count[p].get(shape_of(c), 0) + n
+    out = []
+    for p in range(len(selection)):
+        prev = count[p - 1]
+        out.append({k: n - prev.get(k, 0) for k, n in count[p].items() if n > prev.get(k, 0)})
+    return out
+
+
+def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dict[str, Nodes]]) -> None:
+    """Set every variable of `m` to a known plan (instances and nodes per period), the auxiliary
+    ones (redundancy 'used' binaries and capacities, starts) to what that plan implies: a start
+    for the solver (milp.solve(warm=True))."""
+    index = {(c, p): i for (i, p) in m.x for c in [m.candidates[i]]}
+    for v in m.prob.variables():
+        v.varValue = 0.0
+    for p, chosen in enumerate(sel):
+        for c, n in chosen.items():
+            m.x[(index[(c, p)], p)].varValue = n
+    for p, per_nodes in enumerate(nodes):
+        for g, nd in per_nodes.items():
+            for var, val in ((m.reserved[g], nd.reserved), (m.owned[g], nd.owned), (m.on_demand[(g, p)], nd.on_demand),
+                             (m.spot[(g, p)], nd.spot)):
+                if isinstance(var, pulp.LpVariable):
+                    var.varValue = val
+    for v in m.prob.variables():
+        if v.name.startswith("used_"):
+            i, p = map(int, v.name.split("_")[1:3])
+            v.varValue = 1.0 if (m.x[(i, p)].varValue or 0) > 0 else 0.0
+        elif v.name.startswith("capacity_"):
+            kind, p = v.name.split("_")[1], int(v.name.split("_")[2])
+            need = getattr(m.periods[p].demand, f"{kind}_tok_s")
+            v.varValue = sum((m.x[(i, p)].varValue or 0) * min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP)
+                             for i, c in m.of_period(p))
+    started = starts_of(sel)
+    for (k, p), s in m.starts.items():
+        s.varValue = started[p].get(k, 0)
 
 
 def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
@@ -313,120 +391,3 @@ def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
     """Nodes by GPU type and kind, per period."""
     return [{k.id: Nodes(_int(m.reserved[k.id]), _int(m.owned[k.id]), _int(m.on_demand[(k.id, p)]),
                          _int(m.spot[(k.id, p)])) for k in m.kinds} for p in range(len(m.periods))]
-
-
-# ------------------------------------------------------------------ solving by commitment
-MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
-
-
-@dataclass(frozen=True)
-class Solved:
-    """A horizon solution: instances and nodes per period, the cost, and the solver's report."""
-
-    selection: list[dict[Candidate, int]]
-    nodes: list[dict[str, Nodes]]
-    report: milp.SolverReport
-    method: str                 # 'commitment' (exact decomposition) or 'joint' (one MILP)
-    subproblems: int = 0
-
-
-def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
-    """Reserved (and owned) node counts worth trying per GPU type: a commitment whose own cost over
-    the horizon reaches `bound` (a feasible plan's cost) cannot be optimal; owned nodes up to
-    the inventory."""
-    out = {}
-    for k in kinds:
-        if k.reserved_price is not None:
-            per_node = hours * k.node_cards * k.reserved_price
-            out[f"res:{k.id}"] = range(int(bound / per_node) + 1 if per_node > 0 else 1)
-        if k.opt.owned_nodes:
-            out[f"own:{k.id}"] = range(k.opt.owned_nodes + 1)
-    return out
-
-
-def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
-                        periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
-                        verbose: bool = False, redundancy: str = "none",
-                        sets: tuple[tuple[int, ...], ...] = ()) -> Solved | None:
-    """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
-    share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
-    optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
-    solve. None when there are more than MAX_COMMITMENTS count vectors (use the joint MILP)."""
-    hours = sum(per.hours for per in periods)
-    memo: dict[tuple, tuple[float, dict, dict, milp.SolverReport] | None] = {}
-
-    runs: list[milp.SolverReport] = []   # every MILP solved
-
-    def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
-        key = (per.qps, per.hours, per.caps, per.group, fixed)
-        if key not in memo:
-            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets)
-            for var, n in fixed:
-                kind, g = var.split(":", 1)
-                v = (m.reserved if kind == "res" else m.owned)[g]
-                v.lowBound = v.upBound = n
-            rep = milp.solve(m, solver, time_limit, gap, verbose)
-            runs.append(rep)
-            ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
-            memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep) if ok else None
-        return memo[key]
-
-    def total(fixed):
-        out = []
-        for per in periods:
-            r = period_cost(per, fixed)
-            if r is None:
-                return None
-            out.append(r)
-        return out
-
-    zero = tuple((v, 0) for v in commitment_ranges(kinds, hours, 0.0))
-    first = total(zero)
-    if first is None:
-        return None   # some period cannot be served: the joint MILP says why
-    best_cost, best = sum(r[0] for r in first), first
-    ranges = commitment_ranges(kinds, hours, best_cost)
-    names = tuple(ranges)
-
-    def commit(counts) -> float:
-        """The commitment's cost over the horizon."""
-        return hours * per_hour_commitment(kinds, tuple(zip(names, counts)))
-
-    combos = 1
-    for r in ranges.values():
-        combos *= len(r)
-    if combos > MAX_COMMITMENTS:
-        return None
-    for counts in itertools.product(*ranges.values()):
-        if commit(counts) >= best_cost:
-            continue
-        res = total(tuple(zip(names, counts)))
-        if res is not None and sum(r[0] for r in res) < best_cost * (1 - 1e-12):
-            best_cost, best = sum(r[0] for r in res), res
-    reps = [r[3] for r in best]
-    status = (milp.SolverStatus.optimal if all(r.status == milp.SolverStatus.optimal for r in reps)
-              else milp.SolverStatus.feasible_time_limit)
-    gaps = [r.gap for r in reps if r.gap is not None]
-    report = milp.SolverReport(reps[0].name, status, sum(r.seconds for r in runs),
-                               max(gaps) if gaps else None, best_cost, sum(r.variables for r in reps),
-                               sum(r.constraints for r in reps))
-    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(runs))
-
-
-def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int], ...]) -> float:
-    """Σ count·N_g·(reserved or owned price per card-hour) of fixed counts ('res:g' / 'own:g')."""
-    return sum(n * k.node_cards * ((k.reserved_price or 0.0) if v.startswith("res:")
-                                   else k.opt.owned_cost_per_card_hour)
-               for v, n in fixed for k in kinds if v.split(":", 1)[1] == k.id)
-
-
-def replace_index(per: Period) -> Period:
-    """The period as the only one of a model (index 0)."""
-    return Period(0, per.qps, per.hours, per.demand, per.caps, per.group)
-
-
-def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False) -> Solved:
-    """The joint MILP over all periods (the fallback of many commitment vectors)."""
-    rep = milp.solve(m, solver, time_limit, gap, verbose)
-    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
-    return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint")

@@ -59,20 +59,34 @@ def quiet_stdout(enabled: bool):
         os.close(devnull)
 
 
-def _solver(name: str, time_limit: float, gap: float, verbose: bool):
+class WarmHiGHS(pulp.HiGHS):
+    """HiGHS started from the variables' current values (a feasible plan found before): PuLP's
+    HiGHS interface passes no start, so it is set here through highspy before the run."""
+
+    def callSolver(self, lp):
+        import highspy
+        sol = highspy.HighsSolution()
+        sol.col_value = [float(v.varValue or 0.0) for v in lp.variables()]
+        sol.value_valid = True
+        lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False):
     if name == "highs":
-        return pulp.HiGHS(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
-    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
+        cls = WarmHiGHS if warm else pulp.HiGHS
+        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
+    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm)
 
 
 def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
-          verbose: bool = False) -> SolverReport:
+          verbose: bool = False, warm: bool = False) -> SolverReport:
     """Run HiGHS (default) or CBC on `m` (a built milp.Model: its `prob` and `cost`); normalise the
-    outcome into a SolverReport."""
+    outcome into a SolverReport. `warm`: start from the variables' current values."""
     t0 = time.perf_counter()
     with quiet_stdout(not verbose):
         try:
-            m.prob.solve(_solver(name, time_limit, gap, verbose))
+            m.prob.solve(_solver(name, time_limit, gap, verbose, warm))
         except pulp.PulpSolverError:
             return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
                                 len(m.prob.variables()), m.prob.numConstraints())

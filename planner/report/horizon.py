@@ -41,6 +41,9 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         periods.append({
             "index": p.index, "qps": p.qps, "hours": p.hours, "cost_per_hour": p.cost_per_hour,
             "input_tokens_mean": p.input_mean, "output_tokens_mean": p.output_mean,
+            "starts": [{"role": k[0], "gpu": k[1], "parallelism": k[2], "instances": n}
+                       for k, n in sorted(p.starts.items())],
+            "start_cost": p.start_cost,
             "cost": p.cost_per_hour * p.hours,
             "nodes": {g: {kind: getattr(n, kind) for kind in KINDS} for g, n in sorted(p.nodes.items()) if n.total},
             "cards_used": p.cards_used, "cards_rented": rented,
@@ -70,6 +73,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
                   "owned_nodes": k.opt.owned_nodes, "owned_cost_per_gpu_hour": k.opt.owned_cost_per_card_hour,
                   **_period_caps(h, k.id)} for k in h.kinds],
         "reserved_nodes": dict(sorted(h.reserved.items())),
+        "instance_start": _instance_start(h),
         "cost": h.cost,
         "cost_per_million_tokens": h.cost_per_million_tokens,
         "cost_per_million_output_tokens": h.cost_per_million_output_tokens,
@@ -127,6 +131,11 @@ def render_horizon(h: HorizonPlan) -> str:
             f"Static fleet for the peak: {_money(c['static_peak_cost'], cur)} "
             f"({_money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
             f"saving {_money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]
+    st = d["instance_start"]
+    if st is not None:
+        bw = "the NIC" if st["load_bandwidth_per_card"] is None else f"{st['load_bandwidth_per_card'] / 1e9:g} GB/s"
+        out.append(f"Instance starts: {st['starts']} over the horizon, {_money(st['start_cost'], cur)} "
+                   f"(start-up {st['overhead_s']:g} s + weights at {bw} per card; included in the cost)")
     if c["independent_cost"] is not None:
         out.append(f"Independent per-period plans (on demand): {_money(c['independent_cost'], cur)}   "
                    f"saving {_money(c['independent_saving'], cur)} "
@@ -136,7 +145,9 @@ def render_horizon(h: HorizonPlan) -> str:
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks, every "
                f"period's pools at its QPS)   solver: {s['name']} {s['status']}, "
                + (f"{s['subproblems']} single-period MILPs over the commitments" if s["method"] == "commitment"
-                  else f"one MILP of {s['variables']} variables"))
+                  else f"one MILP of {s['variables']} variables" + (f", gap {s['gap'] * 100:.2f} %"
+                                                                   if s.get("gap") else "")
+                  + (" (started from the plan without start costs)" if "warm" in s["method"] else "")))
     return "\n".join(out)
 
 
@@ -148,3 +159,13 @@ def _period_caps(h: HorizonPlan, gpu: str) -> dict[str, list[int | None] | None]
         vals = [getattr(c, key) if c is not None else None for c in caps]
         out[f"{key}_per_period"] = vals if any(v is not None for v in vals) else None
     return out
+
+
+def _instance_start(h: HorizonPlan) -> dict | None:
+    """serving.instance_start and what it cost (null without it)."""
+    st = h.problem.serving.instance_start
+    if st is None:
+        return None
+    return {"overhead_s": st.overhead, "load_bandwidth_per_card": st.load_bandwidth_per_card,
+            "starts": sum(n for p in h.periods for n in p.starts.values()),
+            "start_cost": sum(p.start_cost for p in h.periods)}

@@ -1,0 +1,131 @@
+"""Solving the multi-period MILP of a load profile (horizon_milp builds it): exactly by
+decomposing over the committed counts, or as one joint MILP (many commitments, or instance
+starts that couple the periods).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from planner.input.problem import Limits
+from planner.plan import milp
+from planner.plan.candidates import Candidate
+from planner.plan.horizon_milp import GPUKinds, HorizonModel, Nodes, Period, build, node_counts, selection
+
+MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A horizon solution: instances and nodes per period, the cost, and the solver's report."""
+
+    selection: list[dict[Candidate, int]]
+    nodes: list[dict[str, Nodes]]
+    report: milp.SolverReport
+    method: str                 # 'commitment' (exact decomposition) or 'joint' (one MILP)
+    subproblems: int = 0
+
+
+def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
+    """Reserved (and owned) node counts worth trying per GPU type: a commitment whose own cost over
+    the horizon reaches `bound` (a feasible plan's cost) cannot be optimal; owned nodes up to
+    the inventory."""
+    out = {}
+    for k in kinds:
+        if k.reserved_price is not None:
+            per_node = hours * k.node_cards * k.reserved_price
+            out[f"res:{k.id}"] = range(int(bound / per_node) + 1 if per_node > 0 else 1)
+        if k.opt.owned_nodes:
+            out[f"own:{k.id}"] = range(k.opt.owned_nodes + 1)
+    return out
+
+
+def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
+                        periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
+                        verbose: bool = False, redundancy: str = "none",
+                        sets: tuple[tuple[int, ...], ...] = ()) -> Solved | None:
+    """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
+    share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
+    optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
+    solve. None when there are more than MAX_COMMITMENTS count vectors (use the joint MILP)."""
+    hours = sum(per.hours for per in periods)
+    memo: dict[tuple, tuple[float, dict, dict, milp.SolverReport] | None] = {}
+
+    runs: list[milp.SolverReport] = []   # every MILP solved
+
+    def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
+        key = (per.qps, per.hours, per.caps, per.group, fixed)
+        if key not in memo:
+            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets)
+            for var, n in fixed:
+                kind, g = var.split(":", 1)
+                v = (m.reserved if kind == "res" else m.owned)[g]
+                v.lowBound = v.upBound = n
+            rep = milp.solve(m, solver, time_limit, gap, verbose)
+            runs.append(rep)
+            ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+            memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep) if ok else None
+        return memo[key]
+
+    def total(fixed):
+        out = []
+        for per in periods:
+            r = period_cost(per, fixed)
+            if r is None:
+                return None
+            out.append(r)
+        return out
+
+    zero = tuple((v, 0) for v in commitment_ranges(kinds, hours, 0.0))
+    first = total(zero)
+    if first is None:
+        return None   # some period cannot be served: the joint MILP says why
+    best_cost, best = sum(r[0] for r in first), first
+    ranges = commitment_ranges(kinds, hours, best_cost)
+    names = tuple(ranges)
+
+    def commit(counts) -> float:
+        """The commitment's cost over the horizon."""
+        return hours * per_hour_commitment(kinds, tuple(zip(names, counts)))
+
+    combos = 1
+    for r in ranges.values():
+        combos *= len(r)
+    if combos > MAX_COMMITMENTS:
+        return None
+    for counts in itertools.product(*ranges.values()):
+        if commit(counts) >= best_cost:
+            continue
+        res = total(tuple(zip(names, counts)))
+        if res is not None and sum(r[0] for r in res) < best_cost * (1 - 1e-12):
+            best_cost, best = sum(r[0] for r in res), res
+    reps = [r[3] for r in best]
+    status = (milp.SolverStatus.optimal if all(r.status == milp.SolverStatus.optimal for r in reps)
+              else milp.SolverStatus.feasible_time_limit)
+    gaps = [r.gap for r in reps if r.gap is not None]
+    report = milp.SolverReport(reps[0].name, status, sum(r.seconds for r in runs),
+                               max(gaps) if gaps else None, best_cost, sum(r.variables for r in reps),
+                               sum(r.constraints for r in reps))
+    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(runs))
+
+
+def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int], ...]) -> float:
+    """Σ count·N_g·(reserved or owned price per card-hour) of fixed counts ('res:g' / 'own:g')."""
+    return sum(n * k.node_cards * ((k.reserved_price or 0.0) if v.startswith("res:")
+                                   else k.opt.owned_cost_per_card_hour)
+               for v, n in fixed for k in kinds if v.split(":", 1)[1] == k.id)
+
+
+def replace_index(per: Period) -> Period:
+    """The period as the only one of a model (index 0)."""
+    return Period(0, per.qps, per.hours, per.demand, per.caps, per.group)
+
+
+def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False,
+                warm: bool = False) -> Solved:
+    """The joint MILP over all periods (the fallback of many commitment vectors, and the model
+    with instance starts); `warm`: started from the variables' values (`warm_start`)."""
+    rep = milp.solve(m, solver, time_limit, gap, verbose, warm)
+    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint")
