@@ -187,6 +187,33 @@ def test_spot_interruption_costs_more_and_is_verified():
         assert used <= 8 * (n.reserved + n.owned + n.on_demand + 0.75 * n.spot) + 1e-9
 
 
+@pytest.mark.parametrize("n, q, c", [(1, 0.05, 0.9), (3, 0.05, 0.9), (10, 0.1, 0.5), (20, 0.2, 0.99), (40, 0.05, 0.9)])
+def test_spot_down_quantile_by_the_binomial(n, q, c):
+    """The nodes down at confidence c is the smallest d with P(Binomial(n, q) ≤ d) ≥ c."""
+    from planner.plan.spot import down_quantile
+    def cdf(d):
+        return sum(math.comb(n, k) * q**k * (1 - q) ** (n - k) for k in range(d + 1))
+    d = down_quantile(n, q, c)
+    assert cdf(d) >= c - 1e-12 and (d == 0 or cdf(d - 1) < c)
+
+
+def test_spot_at_a_confidence_keeps_enough_nodes_up():
+    """Spot only (cheap, any share), 20 % of it down at any time, 90 % confidence: in every period
+    the spot nodes up at the 90th percentile of interruptions hold the cards in use, and one spot
+    node fewer would not."""
+    from planner.plan.spot import up_at
+    p = problem(**{"gpus.0.spot_price_per_gpu_hour": 1, "gpus.0.spot_interruption_percent": 20,
+                   "serving": {"modes": ["disaggregated"], "spot_confidence_percent": 90}})
+    h = solve_horizon(p, compare=False)
+    assert h.verification.passed
+    for per in h.periods:
+        n = per.nodes["h100"]
+        assert n.spot > 0 and n.on_demand == 0
+        need = math.ceil(sum(k * c.cards for c, k in per.chosen.items()) / 8)
+        assert up_at(n.spot, 0.2, 0.9) >= need > up_at(n.spot - 1, 0.2, 0.9)
+    assert any(c.name.endswith("cards_up[h100]") for c in h.verification.checks)
+
+
 def test_per_period_caps_are_kept_and_verified():
     """At most 16 h100 cards in the 16 peak hours: the peak moves to h20, the trough stays on
     h100; every period has its availability check; the static fleet keeps the peak's cap; JSON
@@ -428,11 +455,20 @@ def test_start_costs_by_hand_and_the_warm_start():
     assert free.cost - 1e-6 <= h.cost <= free.cost + free_starts + 1e-6
     assert h.verification.passed and h.method == "joint, warm-started"
     assert sum(per.start_cost for per in h.periods) == pytest.approx(
-        sum(n * start_costs(p, h.peak, h.kinds, list(per.chosen))[k] for per in h.periods for k, n in per.starts.items()))
+        sum(n * start_costs(p, h.peak, h.kinds, list(per.chosen))[k]
+            for per in h.periods for k, n in per.starts.items()))
     from planner.report.horizon import horizon_json, render_horizon
     d = horizon_json(h)
     assert d["instance_start"]["starts"] == sum(x["instances"] for per in d["periods"] for x in per["starts"])
     assert "Instance starts:" in render_horizon(h)
+
+
+@pytest.mark.parametrize("value", [0, 100, -5, "abc"])
+def test_bad_spot_confidence_exits_2(tmp_path, value):
+    data = copy.deepcopy(BASE)
+    data["serving"] = {**data["serving"], "spot_confidence_percent": value}
+    code, out = run(tmp_path, data)
+    assert code == 2 and "serving.spot_confidence_percent" in out and "Traceback" not in out, out
 
 
 @pytest.mark.parametrize("start, field", [

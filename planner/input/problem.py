@@ -295,6 +295,10 @@ class Serving(Strict):
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
     instance_start: InstanceStart | None = Field(
         None, description="with a load profile: what starting an instance costs (switching between periods)")
+    spot_confidence_percent: Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str),
+                                       Field(gt=0, lt=100)] | None = Field(
+        None, description="with spot interruptions: hold the cards with as many spot nodes down as at this "
+                          "percentile (binomial); default: the expected share down")
     redundancy: Literal["none", "n_plus_1", "node"] = Field(
         "none", description="n_plus_1: for prefill and for decode capacity, losing the largest used "
                             "instance still leaves capacity for the demand at the SLO; node: losing "

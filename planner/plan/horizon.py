@@ -18,7 +18,7 @@ from planner.input.problem import Problem, length_pairs
 from planner.physics.deployment import weights_per_card_bytes
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
-from planner.plan import milp
+from planner.plan import milp, spot
 from planner.plan.candidates import Candidate, deployment, generate, prune_dominated
 from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
@@ -182,16 +182,17 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     sets_arg = tuple(sets) if len(sets) > 1 else ()
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     red = problem.serving.redundancy
+    conf = None if problem.serving.spot_confidence_percent is None else problem.serving.spot_confidence_percent / 100
     solved = (hs.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
-                                     redundancy=red, sets=sets_arg)
-              or hs.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg),
-                                *args))
+                                     redundancy=red, sets=sets_arg, spot_confidence=conf)
+              or hs.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg,
+                                         spot_confidence=conf), *args))
     raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
                                 "power or budget per hour, applied in every period)")
     start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
     if start_cost:   # starts couple the periods: the joint MILP, started from the plan without them
-        m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost)
+        m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
         hm.warm_start(m, solved.selection, solved.nodes)
         joint = hs.solve_joint(m, *args, warm=True)
         if joint.selection:
@@ -296,8 +297,11 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
             checks.append(Check(f"{p}/spot_share[{k.id}]", n.spot, k.spot_share * n.total, "nodes"))
         if n.spot and k.spot_interruption > 0:
             used = sum(m * c.cards for c, m in chosen.items() if c.gpu == k.id)
-            up = n.reserved + n.owned + n.on_demand + (1.0 - k.spot_interruption) * n.spot
-            checks.append(Check(f"{p}/cards_up[{k.id}]", used, k.node_cards * up, "cards"))
+            conf = peak.problem.serving.spot_confidence_percent
+            spot_up = ((1.0 - k.spot_interruption) * n.spot if conf is None
+                       else spot.up_at(n.spot, k.spot_interruption, conf / 100))
+            checks.append(Check(f"{p}/cards_up[{k.id}]", used, k.node_cards * (n.reserved + n.owned + n.on_demand
+                                                                              + spot_up), "cards"))
         if k.spot_price is None:
             checks.append(Check(f"{p}/spot_offered[{k.id}]", n.spot, 0, "nodes"))
         if k.reserved_price is None:

@@ -24,7 +24,7 @@ import pulp
 
 from planner.errors import BadInput
 from planner.input.problem import Limits, Problem
-from planner.plan import milp
+from planner.plan import milp, spot
 from planner.plan.candidates import Candidate
 from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
@@ -169,11 +169,13 @@ def check_limits(problem: Problem, source: str) -> None:
 
 def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
           periods: tuple[Period, ...], redundancy: str = "none",
-          sets: tuple[tuple[int, ...], ...] = (), start_cost: dict[Shape, float] | None = None) -> HorizonModel:
+          sets: tuple[tuple[int, ...], ...] = (), start_cost: dict[Shape, float] | None = None,
+          spot_confidence: float | None = None) -> HorizonModel:
     """The whole formulation (module docstring); each family is one function below. `sets`: the
     candidates of each length group (periods with their own lengths have their own candidates,
     `Period.group`); empty: every period uses every candidate. `start_cost`: what starting an
-    instance of each shape costs (serving.instance_start), which couples consecutive periods."""
+    instance of each shape costs (serving.instance_start), which couples consecutive periods.
+    `spot_confidence` (a fraction): spot capacity at that quantile of interruptions, not expected."""
     m = HorizonModel(pulp.LpProblem((name.replace(" ", "_") or "plan") + "_horizon", pulp.LpMinimize),
                      tuple(cands), tuple(periods), tuple(kinds), sets=tuple(sets),
                      start_cost=dict(start_cost or {}))
@@ -184,7 +186,7 @@ def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[C
         add_demand(m, per, "decode")
         if redundancy != "none":
             add_redundancy(m, per, redundancy, node_cards)
-        add_node_cover(m, per.index)
+        add_node_cover(m, per.index, spot_confidence)
         add_spot_share(m, per.index)
         add_period_caps(m, limits, per.index)
     if m.start_cost:
@@ -271,12 +273,26 @@ def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: di
             m.prob += total - min(lost / need, milp.DEMAND_COEF_CAP) * u[i] >= 1, f"redundancy_{kind}_{i}_{p}"
 
 
-def add_node_cover(m: HorizonModel, p: int) -> None:
+def add_node_cover(m: HorizonModel, p: int, spot_confidence: float | None = None) -> None:
     """Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + (1 − r_g)·spot[g,p]): the spot
-    nodes interrupted at any time (share r_g) are not counted as capacity."""
+    nodes interrupted at any time (share r_g) are not counted as capacity. With a confidence c the
+    spot term is the nodes up when as many are down as at the c-quantile of Binomial(spot, r_g):
+    spot = Σ_j j·λ_j, Σ_j λ_j = 1, λ binary, up = Σ_j up_c(j)·λ_j (spot.up_at), j up to the nodes
+    that hold every card the period's candidates could use (spot.nodes_for)."""
     for k in m.kinds:
         cards = pulp.LpAffineExpression([(m.x[(i, p)], c.cards) for i, c in m.of_period(p) if c.gpu == k.id])
-        m.prob += cards <= k.node_cards * m.nodes_up(k, p), f"node_cover_{k.id}_{p}"
+        s = m.spot[(k.id, p)]
+        if spot_confidence is None or k.spot_interruption <= 0 or not isinstance(s, pulp.LpVariable):
+            m.prob += cards <= k.node_cards * m.nodes_up(k, p), f"node_cover_{k.id}_{p}"
+            continue
+        most = sum((m.x[(i, p)].upBound or 0) * c.cards for i, c in m.of_period(p) if c.gpu == k.id)
+        top = spot.nodes_for(-(-int(most) // k.node_cards), k.spot_interruption, spot_confidence)
+        lam = [pulp.LpVariable(f"spot_{k.id}_{p}_{j}", cat="Binary") for j in range(top + 1)]
+        m.prob += pulp.lpSum(lam) == 1, f"spot_count_{k.id}_{p}"
+        m.prob += s == pulp.lpSum(j * v for j, v in enumerate(lam)), f"spot_nodes_{k.id}_{p}"
+        up = pulp.lpSum(spot.up_at(j, k.spot_interruption, spot_confidence) * v for j, v in enumerate(lam))
+        m.prob += cards <= k.node_cards * (m.reserved[k.id] + m.owned[k.id] + m.on_demand[(k.id, p)] + up), \
+            f"node_cover_{k.id}_{p}"
 
 
 def add_spot_share(m: HorizonModel, p: int) -> None:

@@ -44,7 +44,7 @@ def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -
 def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
                         periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
                         verbose: bool = False, redundancy: str = "none",
-                        sets: tuple[tuple[int, ...], ...] = ()) -> Solved | None:
+                        sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None) -> Solved | None:
     """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
     share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
@@ -57,7 +57,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
         key = (per.qps, per.hours, per.caps, per.group, fixed)
         if key not in memo:
-            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets)
+            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets,
+                      spot_confidence=spot_confidence)
             for var, n in fixed:
                 kind, g = var.split(":", 1)
                 v = (m.reserved if kind == "res" else m.owned)[g]
