@@ -214,6 +214,21 @@ def test_spot_at_a_confidence_keeps_enough_nodes_up():
     assert any(c.name.endswith("cards_up[h100]") for c in h.verification.checks)
 
 
+def test_spot_prices_per_period():
+    """Spot at 4 by night and 30 by day (on demand 10): spot only at night; each period's cost
+    uses its own price; JSON gives the list."""
+    prices = [4.0] * 8 + [30.0] * 16
+    h = solve_horizon(problem(**{"gpus.0.spot_price_per_gpu_hour": prices}), compare=False)
+    assert h.verification.passed
+    assert all(per.nodes["h100"].spot > 0 for per in h.periods[:8])
+    assert all(per.nodes["h100"].spot == 0 for per in h.periods[8:])
+    for per, price in zip(h.periods, prices):
+        n = per.nodes["h100"]
+        assert per.cost_per_hour == pytest.approx(8 * (10 * n.on_demand + price * n.spot + 9 * 0 * n.reserved))
+    from planner.report.horizon import horizon_json
+    assert horizon_json(h)["gpus"][0]["spot_price_per_gpu_hour"] == prices
+
+
 def test_per_period_caps_are_kept_and_verified():
     """At most 16 h100 cards in the 16 peak hours: the peak moves to h20, the trough stays on
     h100; every period has its availability check; the static fleet keeps the peak's cap; JSON
@@ -280,6 +295,8 @@ def test_bad_profile_exits_2_naming_the_field(tmp_path, change, field):
     ({"spot_interruption_percent": 5}, "spot_interruption_percent needs spot_price_per_gpu_hour"),
     ({"spot_max_cards_per_period": [8] * 24}, "spot_max_cards_per_period needs spot_price_per_gpu_hour"),
     ({"max_cards_per_period": [8] * 23}, "gpus[0].max_cards_per_period: 23 values; the profile has 24 periods"),
+    ({"spot_price_per_gpu_hour": [3] * 25}, "gpus[0].spot_price_per_gpu_hour: 25 values; the profile has 24 periods"),
+    ({"spot_price_per_gpu_hour": [3] * 23 + [-1]}, "gpus[0].spot_price_per_gpu_hour"),
     ({"max_cards_per_period": [8] * 23 + [-8]}, "gpus[0].max_cards_per_period[23]"),
     ({"max_cards_per_period": [8] * 23 + [True]}, "gpus[0].max_cards_per_period: element [23]: true/false"),
     ({"spot_max_share_percent": 50}, "spot_max_share_percent needs spot_price_per_gpu_hour"),

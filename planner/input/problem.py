@@ -223,8 +223,9 @@ class GPUChoice(Strict):
         0.0, description="cost per card-hour of an owned card (amortisation + power), problem's currency")
     reserved_price_per_gpu_hour: Price | None = Field(
         None, description="committed price per card-hour (count fixed over a profile's horizon)")
-    spot_price_per_gpu_hour: Price | None = Field(
-        None, description="spot price per card-hour (count per period, capped by spot_max_share_percent)")
+    spot_price_per_gpu_hour: Price | list[Price] | None = Field(
+        None, description="spot price per card-hour (count per period, capped by spot_max_share_percent); "
+                          "one number, or one per period of the profile (spot prices move over the day)")
     spot_max_share_percent: Percent | None = Field(
         None, description="at most this share of the type's nodes may be spot in a period (default 100)")
     spot_interruption_percent: BelowAll | None = Field(
@@ -421,9 +422,9 @@ class Problem(PlanSettings):
                                          f"profile (workload.profile); a single QPS rents on demand")
         periods = len(self.workload.period_qps()) if self.workload.profile is not None else None
         for i, g in enumerate(self.gpus):
-            for key in ("max_cards_per_period", "spot_max_cards_per_period"):
+            for key in ("max_cards_per_period", "spot_max_cards_per_period", "spot_price_per_gpu_hour"):
                 v = getattr(g, key)
-                if v is None:
+                if v is None or (key == "spot_price_per_gpu_hour" and not isinstance(v, list)):
                     continue
                 if periods is None:
                     raise ValueError(f"gpus[{i}].{key}: per-period caps need a load profile (workload.profile)")

@@ -208,7 +208,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
         pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
         st = started[per.index] if start_cost else {}
         plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
-                                sum(n.cost_per_hour(k) for k, n in zip(kinds, nodes[per.index].values())),
+                                sum(n.cost_per_hour(k, hm.spot_price_in(k, per.caps))
+                                    for k, n in zip(kinds, nodes[per.index].values())),
                                 per.caps, r.input_mean, r.output_mean, st,
                                 sum(n * start_cost[k] for k, n in st.items())))
         checks += ch
@@ -317,9 +318,15 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
                                 cap.spot_max_cards, "cards"))
     budget = peak.problem.limits.budget_per_hour
     if budget is not None:
-        cost = sum(nodes[k.id].cost_per_hour(k) for k in kinds)
+        cost = sum(nodes[k.id].cost_per_hour(k, hm.spot_price_in(k, per.caps)) for k in kinds)
         checks.append(Check(f"{p}/budget_cap", cost, budget, f"{peak.problem.pricing.currency}/h"))
     return pools, checks
+
+
+def independent_key(per: hm.Period) -> tuple:
+    """What a period's own single-QPS plan depends on: its QPS, cards caps and lengths (it rents
+    no spot, so spot prices and caps do not matter)."""
+    return per.qps, tuple((c.gpu, c.max_cards) for c in per.caps if c.max_cards is not None), per.group
 
 
 def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs_g,
@@ -331,7 +338,7 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
     distinct QPS, caps and lengths."""
     plans: dict[tuple, Plan] = {}
     for per in periods:
-        key = (per.qps, per.caps, per.group)
+        key = independent_key(per)
         if per.qps <= 0 or key in plans:
             continue
         single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
@@ -339,7 +346,7 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
             plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group])
         except Infeasible:
             return None
-    keys = [(per.qps, per.caps, per.group) for per in periods]
+    keys = [independent_key(per) for per in periods]
     cost = sum(plans[k].cost_per_hour * per.hours for k, per in zip(keys, periods) if k in plans)
     if start_cost:
         started = hm.starts_of([plans[k].chosen if k in plans else {} for k in keys])

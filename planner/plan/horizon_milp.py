@@ -62,19 +62,26 @@ class GPUKinds:
 
 def gpu_kinds(res: Resolved) -> tuple[GPUKinds, ...]:
     """The capacity kinds of every GPU type of a resolved problem (same order as `res.gpus`)."""
-    return tuple(GPUKinds(o, ch.reserved_price_per_gpu_hour, ch.spot_price_per_gpu_hour, ch.spot_max_share,
+    return tuple(GPUKinds(o, ch.reserved_price_per_gpu_hour, _lowest(ch.spot_price_per_gpu_hour), ch.spot_max_share,
                           ch.spot_interruption)
                  for o, ch in zip(res.gpus, res.problem.gpus))
 
 
+def _lowest(price: float | list[float] | None) -> float | None:
+    """A spot price given per period stands for its lowest in GPUKinds (offered or not, the cost
+    scale); each period's own is in Period.caps."""
+    return min(price) if isinstance(price, list) else price
+
+
 @dataclass(frozen=True)
 class Availability:
-    """Per-period caps of one GPU type in one period (None: no cap): its cards of every kind,
-    its spot cards."""
+    """Per-period caps and prices of one GPU type in one period (None: none of its own): its cards
+    of every kind, its spot cards, its spot price per card-hour."""
 
     gpu: str
     max_cards: int | None = None
     spot_max_cards: int | None = None
+    spot_price: float | None = None
 
 
 def period_availability(res: Resolved, index: int) -> tuple[Availability, ...]:
@@ -83,9 +90,16 @@ def period_availability(res: Resolved, index: int) -> tuple[Availability, ...]:
     for o, ch in zip(res.gpus, res.problem.gpus):
         cap = ch.max_cards_per_period[index] if ch.max_cards_per_period is not None else None
         spot = ch.spot_max_cards_per_period[index] if ch.spot_max_cards_per_period is not None else None
-        if cap is not None or spot is not None:
-            out.append(Availability(o.id, cap, spot))
+        price = ch.spot_price_per_gpu_hour[index] if isinstance(ch.spot_price_per_gpu_hour, list) else None
+        if cap is not None or spot is not None or price is not None:
+            out.append(Availability(o.id, cap, spot, price))
     return tuple(out)
+
+
+def spot_price_in(k: GPUKinds, caps: tuple[Availability, ...]) -> float:
+    """Spot price per card-hour of GPU type k in a period with these caps (0 when not offered)."""
+    own = next((c.spot_price for c in caps if c.gpu == k.id and c.spot_price is not None), None)
+    return own if own is not None else (k.spot_price or 0.0)
 
 
 @dataclass(frozen=True)
@@ -101,10 +115,12 @@ class Nodes:
     def total(self) -> int:
         return self.reserved + self.owned + self.on_demand + self.spot
 
-    def cost_per_hour(self, k: GPUKinds) -> float:
-        """N_g·(reserved·r_g + owned·o_g + on_demand·price_g + spot·s_g) per hour."""
+    def cost_per_hour(self, k: GPUKinds, spot_price: float | None = None) -> float:
+        """N_g·(reserved·r_g + owned·o_g + on_demand·price_g + spot·s_g) per hour (s_g: the period's
+        `spot_price` when given)."""
+        s = (k.spot_price or 0.0) if spot_price is None else spot_price
         return k.node_cards * (self.reserved * (k.reserved_price or 0.0) + self.owned * k.opt.owned_cost_per_card_hour
-                               + self.on_demand * k.opt.price_per_card_hour + self.spot * (k.spot_price or 0.0))
+                               + self.on_demand * k.opt.price_per_card_hour + self.spot * s)
 
 
 @dataclass(frozen=True)
@@ -153,7 +169,7 @@ class HorizonModel:
 
     def cost_per_hour(self, p: int):
         return pulp.lpSum(k.node_cards * (k.opt.price_per_card_hour * self.on_demand[(k.id, p)]
-                                          + (k.spot_price or 0.0) * self.spot[(k.id, p)]
+                                          + spot_price_in(k, self.periods[p].caps) * self.spot[(k.id, p)]
                                           + (k.reserved_price or 0.0) * self.reserved[k.id]
                                           + k.opt.owned_cost_per_card_hour * self.owned[k.id])
                           for k in self.kinds)
@@ -331,7 +347,7 @@ def set_objective(m: HorizonModel) -> None:
     hours = sum(per.hours for per in m.periods)
     m.cost = pulp.lpSum(
         per.hours * k.node_cards * (k.opt.price_per_card_hour * m.on_demand[(k.id, per.index)]
-                                    + (k.spot_price or 0.0) * m.spot[(k.id, per.index)])
+                                    + spot_price_in(k, per.caps) * m.spot[(k.id, per.index)])
         for per in m.periods for k in m.kinds) + hours * pulp.lpSum(
         k.node_cards * ((k.reserved_price or 0.0) * m.reserved[k.id] + k.opt.owned_cost_per_card_hour * m.owned[k.id])
         for k in m.kinds) + pulp.lpSum(m.start_cost[k] * s for (k, _), s in m.starts.items())

@@ -68,7 +68,8 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "trace": _trace_dict(h),
         "candidates_at": "peak" if h.length_groups == 1 else "each_length_group",
         "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
-                  "reserved_price_per_gpu_hour": k.reserved_price, "spot_price_per_gpu_hour": k.spot_price,
+                  "reserved_price_per_gpu_hour": k.reserved_price,
+                  "spot_price_per_gpu_hour": _spot_price(h, k),
                   "spot_max_share": k.spot_share, "spot_interruption": k.spot_interruption,
                   "owned_nodes": k.opt.owned_nodes, "owned_cost_per_gpu_hour": k.opt.owned_cost_per_card_hour,
                   **_period_caps(h, k.id)} for k in h.kinds],
@@ -169,3 +170,10 @@ def _instance_start(h: HorizonPlan) -> dict | None:
     return {"overhead_s": st.overhead, "load_bandwidth_per_card": st.load_bandwidth_per_card,
             "starts": sum(n for p in h.periods for n in p.starts.values()),
             "start_cost": sum(p.start_cost for p in h.periods)}
+
+
+def _spot_price(h: HorizonPlan, k) -> float | list[float] | None:
+    """The spot price per card-hour: one number, or one per period when the problem gives a list."""
+    own = [next((c.spot_price for c in per.caps if c.gpu == k.id and c.spot_price is not None), None)
+           for per in h.periods]
+    return own if any(v is not None for v in own) else k.spot_price
