@@ -233,7 +233,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if export_target:
         from planner.report.export import check_out_dir
         check_out_dir(export_dir, force)
-    horizon = isinstance(p, Problem) and p.workload.profile is not None
+    horizon = p.workload.profile is not None if isinstance(p, Problem) else p.horizon
     if chart:
         _check_chart(chart, problem, horizon, force)
     if horizon:
@@ -307,12 +307,17 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
                    verbose: bool, force: bool, simulate: bool, chart: str | None = None) -> None:
     """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md)."""
     from planner.errors import BadInput
+    from planner.input.problem import Problem
     from planner.plan.horizon import solve_horizon
     from planner.report.horizon import horizon_json, render_horizon
     from planner.report.json import to_json
     if simulate:
         raise BadInput(f"{problem}: --simulate does not take a load profile yet (workload.profile)")
-    h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
+    if isinstance(p, Problem):
+        h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
+    else:
+        from planner.plan.horizon_fleet import solve_fleet_horizon
+        h = solve_fleet_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = horizon_json(h, timings=timings)
     if out:
         _emit(to_json(d), out, (problem,), force)

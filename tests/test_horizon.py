@@ -467,7 +467,7 @@ def test_start_costs_by_hand_and_the_warm_start():
     for c in cands:
         w = weights_per_card_bytes(deployment(h.peak, h.peak.option(c.gpu), c.par))
         assert costs[hm.shape_of(c)] == pytest.approx((60 + w / 1e9) / 3600 * c.cards * 10)
-    free_starts = sum(n * costs[k] for st in hm.starts_of([per.chosen for per in free.periods]) for k, n in st.items())
+    free_starts = sum(n * costs[k] for st in hs.starts_of([per.chosen for per in free.periods]) for k, n in st.items())
     assert free_starts > 0
     assert free.cost - 1e-6 <= h.cost <= free.cost + free_starts + 1e-6
     assert h.verification.passed and h.method == "joint, warm-started"

@@ -55,16 +55,43 @@ class FleetProblem(PlanSettings):
             seen.add(k.name)
         return v
 
-    @model_validator(mode="after")
-    def _no_horizon_yet(self) -> FleetProblem:
-        """Profiles and reserved/spot capacity are planned for single problems only (for now)."""
+    @property
+    def horizon(self) -> bool:
+        """Whether a class has a load profile: the fleet is then planned over its periods."""
+        return any(k.workload.profile is not None for k in self.classes)
+
+    def periods(self) -> tuple[int, float] | None:
+        """(number of periods, period length in seconds) of the classes' profiles, None without."""
         for k in self.classes:
-            if k.workload.profile is not None or k.workload.trace is not None:
-                raise ValueError(f"class {k.name!r}: workload.profile and workload.trace are not supported in "
-                                 f"fleets yet; plan a profile as a single problem")
+            if k.workload.profile is not None:
+                return len(k.workload.period_qps()), k.workload.profile.period
+        return None
+
+    @model_validator(mode="after")
+    def _profiles_agree(self) -> FleetProblem:
+        """Classes with a profile share its periods (count and length); a class without one is flat
+        over them. Reserved and spot capacity and per-period caps need a profile."""
+        shape = self.periods()
+        for i, k in enumerate(self.classes):
+            if k.workload.trace is not None and k.workload.profile is None:
+                raise ValueError(f"classes[{i}].workload.trace: read into the class's profile when the fleet "
+                                 f"file is loaded (plan solve FILE)")
+            if k.workload.profile is not None and (len(k.workload.period_qps()), k.workload.profile.period) != shape:
+                raise ValueError(f"classes[{i}].workload.profile: {len(k.workload.period_qps())} periods of "
+                                 f"{k.workload.profile.period:g} s, but classes[0..] with a profile have "
+                                 f"{shape[0]} of {shape[1]:g} s; every profile of a fleet has the same periods")
         for i, g in enumerate(self.gpus):
-            if g.reserved_price_per_gpu_hour is not None or g.spot_price_per_gpu_hour is not None:
-                raise ValueError(f"gpus[{i}]: reserved and spot prices are not supported in fleets yet")
+            per_period = [key for key in ("max_cards_per_period", "spot_max_cards_per_period") if getattr(g, key)]
+            per_period += ["spot_price_per_gpu_hour"] if isinstance(g.spot_price_per_gpu_hour, list) else []
+            if shape is None and (g.reserved_price_per_gpu_hour is not None or g.spot_price_per_gpu_hour is not None):
+                raise ValueError(f"gpus[{i}]: reserved and spot capacity need a load profile in a class "
+                                 f"(classes[].workload.profile); a single QPS rents on demand")
+            for key in per_period:
+                if shape is None:
+                    raise ValueError(f"gpus[{i}].{key}: per-period values need a load profile in a class")
+                if len(getattr(g, key)) != shape[0]:
+                    raise ValueError(f"gpus[{i}].{key}: {len(getattr(g, key))} values; the profiles have "
+                                     f"{shape[0]} periods")
         return self
 
     @model_validator(mode="after")

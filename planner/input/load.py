@@ -65,12 +65,27 @@ def load_problem(path: str | Path) -> Problem:
     return _problem(data, path)
 
 
+def _fleet(data: Any, path: str | Path) -> FleetProblem:
+    """Validate a fleet, every class's trace read into its profile first."""
+    loads = []
+    classes = data.get("classes") if isinstance(data, dict) else None
+    for i, k in enumerate(classes if isinstance(classes, list) else []):
+        try:
+            loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
+        except BadInput as e:
+            raise BadInput(str(e).replace(f"{path}: workload", f"{path}: classes[{i}].workload", 1)) from None
+    fleet = validate(FleetProblem, data, str(path))
+    for k, load in zip(fleet.classes, loads):
+        k.workload._trace_load = load
+    return fleet
+
+
 def load_fleet(path: str | Path) -> FleetProblem:
     """Read and validate a fleet problem YAML."""
-    return validate(FleetProblem, read_yaml(path), str(path))
+    return _fleet(read_yaml(path), path)
 
 
 def load_any(path: str | Path) -> Problem | FleetProblem:
     """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
     data = read_yaml(path)
-    return validate(FleetProblem, data, str(path)) if is_fleet(data) else _problem(data, path)
+    return _fleet(data, path) if is_fleet(data) else _problem(data, path)

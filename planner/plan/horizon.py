@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from planner.errors import Infeasible
+from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, length_pairs
 from planner.physics.deployment import weights_per_card_bytes
 from planner.plan import horizon_milp as hm
@@ -43,6 +44,7 @@ class PeriodPlan:
     output_mean: float = 0.0
     starts: dict[hm.Shape, int] = field(default_factory=dict)   # instances started (serving.instance_start)
     start_cost: float = 0.0                  # what those starts cost, currency
+    classes: tuple[tuple[str, float, tuple[PoolState, ...]], ...] = ()   # a fleet: (class, req/s, its pools)
 
     @property
     def cards_used(self) -> int:
@@ -56,7 +58,7 @@ class PeriodPlan:
 class HorizonPlan:
     """A verified plan over a load profile, with the static-peak and per-period comparisons."""
 
-    problem: Problem
+    problem: Problem | FleetProblem
     peak: Resolved                      # the problem resolved at the peak QPS (candidates' workload)
     kinds: tuple[hm.GPUKinds, ...]
     periods: tuple[PeriodPlan, ...]
@@ -69,6 +71,7 @@ class HorizonPlan:
     method: str = "commitment"          # 'commitment' (exact decomposition) or 'joint' (one MILP)
     subproblems: int = 0                # single-period MILPs solved by the decomposition
     timings: dict[str, float] = field(default_factory=dict)
+    classes: tuple[tuple[str, str, float], ...] = ()   # a fleet: (class, model, its peak req/s)
 
     kind = "horizon"
 
@@ -193,7 +196,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
     if start_cost:   # starts couple the periods: the joint MILP, started from the plan without them
         m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
-        hm.warm_start(m, solved.selection, solved.nodes)
+        hs.warm_start(m, solved.selection, solved.nodes)
         joint = hs.solve_joint(m, *args, warm=True)
         if joint.selection:
             solved = replace(joint, method="joint, warm-started", subproblems=solved.subproblems)
@@ -201,7 +204,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     raise_unless_solved(report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
     t3 = time.perf_counter()
     sel, nodes = solved.selection, solved.nodes
-    started = hm.starts_of(sel)
+    started = hs.starts_of(sel)
     plans, checks = [], []
     for per in periods:
         r = res_g[per.group] or peak
@@ -282,12 +285,20 @@ def at_qps_problem(problem: Problem, qps: float) -> Problem:
 
 def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period, chosen: dict[Candidate, int],
                   nodes: dict[str, hm.Nodes]) -> tuple[list[PoolState], list[Check]]:
-    """`peak`: the problem resolved with the period's lengths (any QPS)."""
-    """A period's pools recomputed at its QPS (verify_service), its nodes against cards, caps and
-    power (fleet_checks, on-demand, reserved and spot nodes counted as rented), spot within its
-    share, reserved and spot only where priced, and the budget per hour at the kinds' prices."""
+    """A period's pools recomputed at its QPS (verify_service; `peak`: the problem resolved with
+    the period's lengths, any QPS), then its nodes (`period_node_checks`)."""
     p = f"p{per.index}"
     pools, checks = verify_service(at_qps(peak, per.qps), chosen, prefix=p) if per.qps > 0 else ([], [])
+    return pools, checks + period_node_checks(peak, kinds, per, chosen, nodes)
+
+
+def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period,
+                       chosen: dict[Candidate, int], nodes: dict[str, hm.Nodes]) -> list[Check]:
+    """A period's nodes against the cards of all its pools (`chosen`), caps and power (fleet_checks:
+    on-demand, reserved and spot nodes counted as rented), its own caps, spot within its share and
+    up after interruptions, reserved and spot only where priced, and the budget per hour."""
+    p = f"p{per.index}"
+    checks: list[Check] = []
     limits = peak.problem.limits.model_copy(update={"budget_per_hour": None})
     flat = {g: (n.reserved + n.on_demand + n.spot, n.owned) for g, n in nodes.items()}
     checks += [replace(c, name=f"{p}/{c.name}") for c in
@@ -320,7 +331,7 @@ def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period
     if budget is not None:
         cost = sum(nodes[k.id].cost_per_hour(k, hm.spot_price_in(k, per.caps)) for k in kinds)
         checks.append(Check(f"{p}/budget_cap", cost, budget, f"{peak.problem.pricing.currency}/h"))
-    return pools, checks
+    return checks
 
 
 def independent_key(per: hm.Period) -> tuple:
@@ -349,6 +360,6 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
     keys = [independent_key(per) for per in periods]
     cost = sum(plans[k].cost_per_hour * per.hours for k, per in zip(keys, periods) if k in plans)
     if start_cost:
-        started = hm.starts_of([plans[k].chosen if k in plans else {} for k in keys])
+        started = hs.starts_of([plans[k].chosen if k in plans else {} for k in keys])
         cost += sum(n * start_cost[s] for st in started for s, n in st.items())
     return cost

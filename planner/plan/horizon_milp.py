@@ -124,6 +124,16 @@ class Nodes:
 
 
 @dataclass(frozen=True)
+class Load:
+    """One service's demand in a period: its key (a fleet's class; '' for a single problem), the
+    candidate group it draws from (HorizonModel.sets) and its demand rows' right-hand sides."""
+
+    key: str
+    group: int
+    demand: milp.Demand
+
+
+@dataclass(frozen=True)
 class Period:
     """One period of the horizon: its QPS, length and demand rows' right-hand sides."""
 
@@ -133,6 +143,11 @@ class Period:
     demand: milp.Demand
     caps: tuple[Availability, ...] = ()   # this period's own caps (gpus[].max_cards_per_period, ...)
     group: int = 0                        # its lengths' candidate set (HorizonModel.sets)
+    loads: tuple[Load, ...] = ()          # a fleet's classes (each its own group and demand)
+
+    def all_loads(self) -> tuple[Load, ...]:
+        """The period's demands: a fleet's classes, or the one of a single problem."""
+        return self.loads or (Load("", self.group, self.demand),)
 
 
 @dataclass
@@ -154,8 +169,14 @@ class HorizonModel:
     start_cost: dict[Shape, float] = field(default_factory=dict)   # currency per instance start, by shape
 
     def of_period(self, p: int) -> list[tuple[int, Candidate]]:
-        """(index, candidate) of the candidates period p may use: its length group's."""
-        idx = self.sets[self.periods[p].group] if self.sets else range(len(self.candidates))
+        """(index, candidate) of the candidates period p may use: its loads' groups'."""
+        if not self.sets:
+            return list(enumerate(self.candidates))
+        return [(i, self.candidates[i]) for ld in self.periods[p].all_loads() for i in self.sets[ld.group]]
+
+    def of_load(self, ld: Load) -> list[tuple[int, Candidate]]:
+        """(index, candidate) of one load's group."""
+        idx = self.sets[ld.group] if self.sets else range(len(self.candidates))
         return [(i, self.candidates[i]) for i in idx]
 
     def nodes(self, g: str, p: int):
@@ -233,15 +254,20 @@ def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
     largest node loss, added to the demand: milp.upper_bound); with starts priced, the largest of
     these over the periods (keeping an idle instance through a trough may be cheaper than a
     restart); nodes per kind, a kind without a price fixed at 0."""
+    def bound(c: Candidate, d: milp.Demand) -> int:
+        return milp.upper_bound(c, d, spare) if d.prefill_tok_s > 0 or d.decode_tok_s > 0 else 0
+
     top: dict[int, int] = {}   # with starts priced an idle instance may be kept: the largest bound
     if m.start_cost:
-        for p, per in enumerate(m.periods):
-            for i, c in m.of_period(p):
-                top[i] = max(top.get(i, 0), milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0)
+        for per in m.periods:
+            for ld in per.all_loads():
+                for i, c in m.of_load(ld):
+                    top[i] = max(top.get(i, 0), bound(c, ld.demand))
     for p, per in enumerate(m.periods):
-        for i, c in m.of_period(p):
-            ub = top[i] if m.start_cost else milp.upper_bound(c, per.demand, spare) if per.qps > 0 else 0
-            m.x[(i, p)] = pulp.LpVariable(f"x_{i}_{p}", lowBound=0, upBound=ub, cat="Integer")
+        for ld in per.all_loads():
+            for i, c in m.of_load(ld):
+                ub = top[i] if m.start_cost else bound(c, ld.demand)
+                m.x[(i, p)] = pulp.LpVariable(f"x_{i}_{p}", lowBound=0, upBound=ub, cat="Integer")
     for k in m.kinds:
         g = k.id
         m.reserved[g] = (pulp.LpVariable(f"res_{g}", lowBound=0, cat="Integer")
@@ -255,15 +281,18 @@ def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
 
 
 def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
-    """Σ_c x[c,p]·{kind}_tok_s[c] / demand_p ≥ 1 (normalised as in the single-QPS MILP)."""
-    need = getattr(per.demand, f"{kind}_tok_s")
-    if need <= 0:
-        return
-    terms = [(m.x[(i, per.index)], min(cap / need, milp.DEMAND_COEF_CAP)) for i, c in m.of_period(per.index)
-             if (cap := getattr(c, f"{kind}_tok_s")) > 0]
-    if not terms:
-        raise BadInput(f"no candidate can {kind}: the {kind} demand row of period {per.index} would be empty")
-    m.prob += pulp.LpAffineExpression(terms) >= 1, f"{kind}_demand_{per.index}"
+    """Σ_c x[c,p]·{kind}_tok_s[c] / demand_p ≥ 1 (normalised as in the single-QPS MILP), per load
+    (a fleet's class draws on its own candidates)."""
+    for ld in per.all_loads():
+        need = getattr(ld.demand, f"{kind}_tok_s")
+        if need <= 0:
+            continue
+        terms = [(m.x[(i, per.index)], min(cap / need, milp.DEMAND_COEF_CAP)) for i, c in m.of_load(ld)
+                 if (cap := getattr(c, f"{kind}_tok_s")) > 0]
+        who = f" for {ld.key}" if ld.key else ""
+        if not terms:
+            raise BadInput(f"no candidate can {kind}{who}: the {kind} demand row of period {per.index} would be empty")
+        m.prob += pulp.LpAffineExpression(terms) >= 1, f"{kind}_demand_{ld.key + '_' if ld.key else ''}{per.index}"
 
 
 def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: dict[str, int]) -> None:
@@ -273,7 +302,7 @@ def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: di
     p = per.index
     u: dict[int, pulp.LpVariable] = {}
     for kind in ("prefill", "decode"):
-        need = getattr(per.demand, f"{kind}_tok_s")
+        need = getattr(per.demand, f"{kind}_tok_s")   # a single problem's: fleets refuse redundancy
         if need <= 0:
             continue
         coef = {i: min(cap / need, milp.DEMAND_COEF_CAP) for i, c in m.of_period(p)
@@ -366,56 +395,22 @@ def _int(v) -> int:
     return int(round(v.varValue or 0)) if isinstance(v, pulp.LpVariable) else int(v)
 
 
-def starts_of(selection: list[dict[Candidate, int]]) -> list[dict[Shape, int]]:
-    """Instances started in each period (cyclic), by shape, from the chosen instances."""
-    count = [{} for _ in selection]
-    for p, sel in enumerate(selection):
-        for c, n in sel.items():
-            count[p][shape_of(c)] = count[p].get(shape_of(c), 0) + n
-    out = []
-    for p in range(len(selection)):
-        prev = count[p - 1]
-        out.append({k: n - prev.get(k, 0) for k, n in count[p].items() if n > prev.get(k, 0)})
+def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
+    """Chosen instances by candidate, per period (equal candidates of two fleet classes added)."""
+    out: list[dict[Candidate, int]] = [{} for _ in m.periods]
+    for p, by_index in enumerate(counts(m)):
+        for i, n in by_index.items():
+            out[p][m.candidates[i]] = out[p].get(m.candidates[i], 0) + n
     return out
 
 
-def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dict[str, Nodes]]) -> None:
-    """Set every variable of `m` to a known plan (instances and nodes per period), the auxiliary
-    ones (redundancy 'used' binaries and capacities, starts) to what that plan implies: a start
-    for the solver (milp.solve(warm=True))."""
-    index = {(c, p): i for (i, p) in m.x for c in [m.candidates[i]]}
-    for v in m.prob.variables():
-        v.varValue = 0.0
-    for p, chosen in enumerate(sel):
-        for c, n in chosen.items():
-            m.x[(index[(c, p)], p)].varValue = n
-    for p, per_nodes in enumerate(nodes):
-        for g, nd in per_nodes.items():
-            for var, val in ((m.reserved[g], nd.reserved), (m.owned[g], nd.owned), (m.on_demand[(g, p)], nd.on_demand),
-                             (m.spot[(g, p)], nd.spot)):
-                if isinstance(var, pulp.LpVariable):
-                    var.varValue = val
-    for v in m.prob.variables():
-        if v.name.startswith("used_"):
-            i, p = map(int, v.name.split("_")[1:3])
-            v.varValue = 1.0 if (m.x[(i, p)].varValue or 0) > 0 else 0.0
-        elif v.name.startswith("capacity_"):
-            kind, p = v.name.split("_")[1], int(v.name.split("_")[2])
-            need = getattr(m.periods[p].demand, f"{kind}_tok_s")
-            v.varValue = sum((m.x[(i, p)].varValue or 0) * min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP)
-                             for i, c in m.of_period(p))
-    started = starts_of(sel)
-    for (k, p), s in m.starts.items():
-        s.varValue = started[p].get(k, 0)
-
-
-def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
-    """Chosen instances by candidate, per period."""
-    out: list[dict[Candidate, int]] = [{} for _ in m.periods]
+def counts(m: HorizonModel) -> list[dict[int, int]]:
+    """Chosen instances by candidate index, per period (what tells a fleet's classes apart)."""
+    out: list[dict[int, int]] = [{} for _ in m.periods]
     for (i, p), v in sorted(m.x.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         n = _int(v)
         if n > 0:
-            out[p][m.candidates[i]] = n
+            out[p][i] = n
     return out
 
 

@@ -8,10 +8,23 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import pulp
+
 from planner.input.problem import Limits
 from planner.plan import milp
 from planner.plan.candidates import Candidate
-from planner.plan.horizon_milp import GPUKinds, HorizonModel, Nodes, Period, build, node_counts, selection
+from planner.plan.horizon_milp import (
+    GPUKinds,
+    HorizonModel,
+    Nodes,
+    Period,
+    Shape,
+    build,
+    counts,
+    node_counts,
+    selection,
+    shape_of,
+)
 
 MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
 
@@ -25,6 +38,7 @@ class Solved:
     report: milp.SolverReport
     method: str                 # 'commitment' (exact decomposition) or 'joint' (one MILP)
     subproblems: int = 0
+    counts: list[dict[int, int]] | None = None   # instances by candidate index, per period
 
 
 def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
@@ -55,7 +69,7 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     runs: list[milp.SolverReport] = []   # every MILP solved
 
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
-        key = (per.qps, per.hours, per.caps, per.group, fixed)
+        key = (per.qps, per.hours, per.caps, per.group, per.loads, fixed)
         if key not in memo:
             m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets,
                       spot_confidence=spot_confidence)
@@ -66,7 +80,7 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
             rep = milp.solve(m, solver, time_limit, gap, verbose)
             runs.append(rep)
             ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
-            memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep) if ok else None
+            memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep, counts(m)[0]) if ok else None
         return memo[key]
 
     def total(fixed):
@@ -95,10 +109,10 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
         combos *= len(r)
     if combos > MAX_COMMITMENTS:
         return None
-    for counts in itertools.product(*ranges.values()):
-        if commit(counts) >= best_cost:
+    for combo in itertools.product(*ranges.values()):
+        if commit(combo) >= best_cost:
             continue
-        res = total(tuple(zip(names, counts)))
+        res = total(tuple(zip(names, combo)))
         if res is not None and sum(r[0] for r in res) < best_cost * (1 - 1e-12):
             best_cost, best = sum(r[0] for r in res), res
     reps = [r[3] for r in best]
@@ -108,7 +122,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     report = milp.SolverReport(reps[0].name, status, sum(r.seconds for r in runs),
                                max(gaps) if gaps else None, best_cost, sum(r.variables for r in reps),
                                sum(r.constraints for r in reps))
-    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(runs))
+    return Solved([r[1] for r in best], [r[2] for r in best], report, "commitment", len(runs),
+                  [r[4] for r in best])
 
 
 def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int], ...]) -> float:
@@ -120,7 +135,7 @@ def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int
 
 def replace_index(per: Period) -> Period:
     """The period as the only one of a model (index 0)."""
-    return Period(0, per.qps, per.hours, per.demand, per.caps, per.group)
+    return Period(0, per.qps, per.hours, per.demand, per.caps, per.group, per.loads)
 
 
 def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False,
@@ -129,4 +144,48 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
     with instance starts); `warm`: started from the variables' values (`warm_start`)."""
     rep = milp.solve(m, solver, time_limit, gap, verbose, warm)
     ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
-    return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint")
+    return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint", 0,
+                  counts(m) if ok else None)
+
+
+def starts_of(selection: list[dict[Candidate, int]]) -> list[dict[Shape, int]]:
+    """Instances started in each period (cyclic), by shape, from the chosen instances."""
+    count = [{} for _ in selection]
+    for p, sel in enumerate(selection):
+        for c, n in sel.items():
+            count[p][shape_of(c)] = count[p].get(shape_of(c), 0) + n
+    out = []
+    for p in range(len(selection)):
+        prev = count[p - 1]
+        out.append({k: n - prev.get(k, 0) for k, n in count[p].items() if n > prev.get(k, 0)})
+    return out
+
+
+def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dict[str, Nodes]]) -> None:
+    """Set every variable of `m` to a known plan (instances and nodes per period), the auxiliary
+    ones (redundancy 'used' binaries and capacities, starts) to what that plan implies: a start
+    for the solver (milp.solve(warm=True))."""
+    index = {(c, p): i for (i, p) in m.x for c in [m.candidates[i]]}
+    for v in m.prob.variables():
+        v.varValue = 0.0
+    for p, chosen in enumerate(sel):
+        for c, n in chosen.items():
+            m.x[(index[(c, p)], p)].varValue = n
+    for p, per_nodes in enumerate(nodes):
+        for g, nd in per_nodes.items():
+            for var, val in ((m.reserved[g], nd.reserved), (m.owned[g], nd.owned), (m.on_demand[(g, p)], nd.on_demand),
+                             (m.spot[(g, p)], nd.spot)):
+                if isinstance(var, pulp.LpVariable):
+                    var.varValue = val
+    for v in m.prob.variables():
+        if v.name.startswith("used_"):
+            i, p = map(int, v.name.split("_")[1:3])
+            v.varValue = 1.0 if (m.x[(i, p)].varValue or 0) > 0 else 0.0
+        elif v.name.startswith("capacity_"):
+            kind, p = v.name.split("_")[1], int(v.name.split("_")[2])
+            need = getattr(m.periods[p].demand, f"{kind}_tok_s")
+            v.varValue = sum((m.x[(i, p)].varValue or 0) * min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP)
+                             for i, c in m.of_period(p))
+    started = starts_of(sel)
+    for (k, p), s in m.starts.items():
+        s.varValue = started[p].get(k, 0)

@@ -46,7 +46,7 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
 
     `solver` and `time_limit` override the problem's `solver:` settings; `candidates` (single
     problems only) reuses candidates generated before, e.g. by a sweep."""
-    if isinstance(problem, Problem) and problem.workload.profile is not None:
+    if problem.workload.profile is not None if isinstance(problem, Problem) else problem.horizon:
         raise BadInput(f"{source}: workload.profile: this command plans a single QPS; `plan solve` "
                        f"plans a load profile (docs/horizon.md)")
     t0 = time.perf_counter()

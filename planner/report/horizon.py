@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
-from planner.report.json import SCHEMA_VERSION, plan_dict, pool_dict, solver_dict, verification_dict
+from planner.report.json import SCHEMA_VERSION, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import table
 
 
@@ -21,7 +21,8 @@ def _status(d: dict[str, Any]) -> str:
 
 def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
     """Where the profile came from when a trace made it (workload.trace), else None."""
-    t = h.problem.workload.trace_load
+    wl = getattr(h.problem, "workload", None)   # a fleet: its classes' traces are in their own profiles
+    t = wl.trace_load if wl is not None else None
     if t is None:
         return None
     return {"file": t.file, "requests": t.requests, "span_hours": t.span_s / 3600.0, "fold": t.fold,
@@ -48,7 +49,9 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
             "nodes": {g: {kind: getattr(n, kind) for kind in KINDS} for g, n in sorted(p.nodes.items()) if n.total},
             "cards_used": p.cards_used, "cards_rented": rented,
             "utilization": p.cards_used / rented if rented else None,
-            "pools": [pool_dict(st) for st in p.pools],
+            "pools": ([pool_dict(st) for st in p.pools] if not p.classes else
+                      [{"class": name, **pool_dict(st)} for name, _, pools in p.classes for st in pools]),
+            "classes": None if not p.classes else [{"name": name, "qps": q} for name, q, _ in p.classes],
         })
     static = h.static_cost
     indep = h.independent_cost
@@ -57,7 +60,9 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "kind": "horizon",
         "status": h.status,
         "problem": h.problem.name,
-        "model": r.model.id,
+        "model": r.model.id if not h.classes else ", ".join(dict.fromkeys(m for _, m, _ in h.classes)),
+        "classes": None if not h.classes else [{"name": n, "model": m, "peak_qps": q} for n, m, q in h.classes],
+        "sharing": "none" if h.classes else None,
         "weight_dtype": r.weight_dtype,
         "kv_dtype": r.kv_dtype,
         "calibration": r.calib.name,
@@ -66,7 +71,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "horizon_hours": h.hours,
         "peak_qps": r.qps,
         "trace": _trace_dict(h),
-        "candidates_at": "peak" if h.length_groups == 1 else "each_length_group",
+        "candidates_at": "each_class" if h.classes else "peak" if h.length_groups == 1 else "each_length_group",
         "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
                   "reserved_price_per_gpu_hour": k.reserved_price,
                   "spot_price_per_gpu_hour": _spot_price(h, k),
@@ -88,7 +93,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
             "independent_cost": indep,
             "independent_saving": None if indep is None else indep - h.cost,
             "independent_saving_fraction": (indep - h.cost) / indep if indep else None,
-            "static_peak_plan": plan_dict(h.static_peak, timings),
+            "static_peak_plan": plan_json(h.static_peak, timings),
         },
         "verification": verification_dict(h.verification),
         "solver": solver_dict(h.solver, timings, candidates=h.candidates, method=h.method,
@@ -105,10 +110,13 @@ def render_horizon(h: HorizonPlan) -> str:
     """Per-period table (QPS, nodes by kind, utilisation, cost), totals and the comparison."""
     d = horizon_json(h)
     cur = d["currency"]
-    out = [f"Horizon plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
+    what = (f"{d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV)" if not h.classes else
+            f"{len(h.classes)} classes ({d['model']}; each class on pools of its own)")
+    out = [f"Horizon plan for {d['problem']}: {what}, "
            f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",
            f"status: {_status(d)}   candidates generated "
-           + ("at the peak workload" if h.length_groups == 1 else
+           + ("per class (and its length distributions) at its busiest period" if h.classes else
+              "at the peak workload" if h.length_groups == 1 else
               f"for each of {h.length_groups} length distributions at its busiest period")
            + f": {d['solver']['candidates']}"]
     if d["trace"] is not None:

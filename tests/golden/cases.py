@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
-HORIZON = {"deepseek_day", "deepseek_trace"}   # a load profile or trace (docs/horizon.md): solve text and JSON only
+# a load profile or trace (docs/horizon.md): solve text and JSON only
+HORIZON = {"deepseek_day", "deepseek_trace", "fleet_day"}
 PROBLEMS = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "problems").glob("*.yaml")
                   if p.stem not in HORIZON)
 SINGLE = [p for p in PROBLEMS if p != "fleet_mix"]

@@ -1,0 +1,206 @@
+"""`solve_fleet_horizon()`: a fleet whose classes have load profiles → one MILP over all periods.
+
+Each class is served by pools of its own (sharing between classes would need candidates for
+every period's mixture of their loads; a fleet planned over a horizon therefore uses
+`sharing: none`, and says so). A class without a profile is flat over the others' periods.
+The classes' candidates (per class and length group, at the group's busiest period) draw on one
+set of nodes per GPU type and period: instances of different models share whole nodes, and the
+reserved and owned counts are shared over the horizon — the single-problem MILP with one
+demand row per class and period (horizon_milp.Load). Solved exactly by the commitment
+decomposition, like a single problem; verified per class and period; compared with the static
+fleet at every class's own peak at once and with independent per-period fleet plans.
+"""
+
+from __future__ import annotations
+
+import time
+
+from planner.errors import BadInput, Infeasible
+from planner.input.fleet import FleetProblem, RequestClass
+from planner.input.problem import Problem, Profile
+from planner.plan import horizon_milp as hm
+from planner.plan import horizon_solve as hs
+from planner.plan import milp
+from planner.plan.candidates import Candidate, generate, prune_dominated
+from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
+from planner.plan.horizon import (
+    HorizonPlan,
+    PeriodPlan,
+    at_qps,
+    length_groups,
+    period_node_checks,
+    period_problem,
+    single_qps_problem,
+)
+from planner.plan.resolve import Resolved, resolve
+from planner.plan.services import class_problem
+from planner.plan.solve import solve, solver_options
+from planner.plan.verify import Check, PoolState, Verification, verify_service
+
+
+def refuse_unsupported(f: FleetProblem, source: str) -> None:
+    """What a fleet over a horizon does not plan yet is refused, never silently ignored."""
+    if f.serving.redundancy != "none":
+        raise BadInput(f"{source}: serving.redundancy: {f.serving.redundancy} is not yet supported on fleets")
+    if f.serving.instance_start is not None:
+        raise BadInput(f"{source}: serving.instance_start: instance starts are priced for a single problem's "
+                       f"profile; not yet on fleets")
+    for key in ("max_gpu_types", "max_pool_shapes"):
+        if getattr(f.limits, key) is not None:
+            raise BadInput(f"{source}: limits.{key}: not supported with load profiles yet")
+
+
+def flat_over(k: RequestClass, periods: int, period_s: float) -> RequestClass:
+    """A class without a profile as a flat one over the fleet's periods."""
+    if k.workload.profile is not None:
+        return k
+    prof = Profile(period=period_s, qps=[k.workload.qps] * periods)
+    return k.model_copy(update={"workload": k.workload.model_copy(update={"profile": prof})})
+
+
+def class_problems(f: FleetProblem) -> list[Problem]:
+    """Each class as a single problem with a profile (flat classes made flat profiles)."""
+    shape = f.periods()
+    assert shape is not None
+    return [class_problem(f, flat_over(k, *shape)) for k in f.classes]
+
+
+def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str | None = None,
+                        time_limit: float | None = None, verbose: bool = False,
+                        compare: bool = True) -> HorizonPlan:
+    """Candidates per class and length group, the horizon MILP with one load per class, per-class
+    and per-period verification, and the comparisons (module docstring)."""
+    t0 = time.perf_counter()
+    refuse_unsupported(f, source)
+    problems = class_problems(f)
+    n, period_s = f.periods()
+    hours = period_s / 3600.0
+    qps = [p.workload.period_qps() for p in problems]          # [class][period]
+    cands: list[Candidate] = []
+    sets: list[tuple[int, ...]] = []
+    group_res: list[Resolved] = []
+    group_of: list[list[int]] = []                              # [class][period] → global group
+    for k, prob in enumerate(problems):
+        local, members = length_groups(prob)
+        ids = []
+        for idx in members:
+            busiest = max(idx, key=lambda p, k=k: qps[k][p])
+            r = resolve(period_problem(prob, busiest), source)
+            kept = prune_dominated(generate(r).candidates) if qps[k][busiest] > 0 else ()
+            ids.append(len(sets))
+            sets.append(tuple(range(len(cands), len(cands) + len(kept))))
+            cands += kept
+            group_res.append(r)
+        group_of.append([ids[g] for g in local])
+    first = group_res[0]
+    kinds = hm.gpu_kinds(first)
+    periods = tuple(hm.Period(p, sum(q[p] for q in qps), hours, milp.Demand(0.0, 0.0),
+                              hm.period_availability(first, p), 0,
+                              tuple(hm.Load(k.name, group_of[i][p], milp.demand_of(at_qps(group_res[group_of[i][p]],
+                                                                                           qps[i][p])))
+                                    for i, k in enumerate(f.classes) if qps[i][p] > 0))
+                    for p in range(n))
+    t1 = time.perf_counter()
+    opts = solver_options(f, solver, time_limit)
+    args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
+    conf = None if f.serving.spot_confidence_percent is None else f.serving.spot_confidence_percent / 100
+    solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
+                                     spot_confidence=conf)
+              or hs.solve_joint(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
+                                         spot_confidence=conf), *args))
+    raise_unless_solved(solved.report, source, opts.time_limit,
+                        lambda: "some period's demand cannot be met within the caps (availability, "
+                                "power or budget per hour, applied in every period)")
+    t2 = time.perf_counter()
+    plans, checks = [], []
+    for per in periods:
+        by_index = solved.counts[per.index] if solved.counts is not None else {}
+        chosen = solved.selection[per.index]
+        nodes = solved.nodes[per.index]
+        classes, pools = [], []
+        tin = tout = 0.0
+        for i, k in enumerate(f.classes):
+            if qps[i][per.index] <= 0:
+                continue
+            g = group_of[i][per.index]
+            own = {cands[j]: by_index[j] for j in sets[g] if j in by_index}
+            r = at_qps(group_res[g], qps[i][per.index])
+            st, ch = verify_service(r, own, prefix=f"p{per.index}/{k.name}")
+            classes.append((k.name, qps[i][per.index], tuple(st)))
+            pools += st
+            checks += ch
+            tin += qps[i][per.index] * r.input_mean
+            tout += qps[i][per.index] * r.output_mean
+        checks += period_node_checks(first, kinds, per, chosen, nodes)
+        plans.append(PeriodPlan(per.index, per.qps, hours, chosen, nodes, tuple(pools),
+                                sum(nd.cost_per_hour(kd, hm.spot_price_in(kd, per.caps))
+                                    for kd, nd in zip(kinds, nodes.values())),
+                                per.caps, tin / per.qps if per.qps else 0.0, tout / per.qps if per.qps else 0.0,
+                                classes=tuple(classes)))
+    cost = sum(p.cost_per_hour * p.hours for p in plans)
+    report = solved.report
+    checks.append(Check("cost_matches_solver", abs(cost - (report.objective or 0.0)), 1e-6 * max(1.0, cost),
+                        f.pricing.currency))
+    v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
+    raise_unless_verified(v, f"{source}: the solver's horizon plan")
+    t3 = time.perf_counter()
+    static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
+    t4 = time.perf_counter()
+    indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit) if compare else None
+    t5 = time.perf_counter()
+    peaks = tuple((k.name, prob.model, max(q)) for k, prob, q in zip(f.classes, problems, qps))
+    return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
+                       len(cands), static, indep, solved.method, solved.subproblems,
+                       {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
+                        "independent_s": t5 - t4}, peaks)
+
+
+def _fleet_at(f: FleetProblem, problems: list[Problem], first: Resolved, periods_of_class: list[int],
+              commit: bool, caps: tuple[hm.Availability, ...]) -> FleetProblem:
+    """The fleet at one period per class (its QPS and lengths), renting on demand (or at the cheaper
+    of on-demand and reserved with `commit`) within `caps`, classes not sharing pools."""
+    classes = []
+    gpus = None
+    for k, prob, p in zip(f.classes, problems, periods_of_class):
+        single = single_qps_problem(period_problem(prob, p), first, prob.workload.period_qps()[p], commit, caps)
+        gpus = single.gpus
+        classes.append(k.model_copy(update={"workload": single.workload}))
+    return f.model_copy(update={"classes": classes, "gpus": gpus, "sharing": "none"})
+
+
+def static_fleet(f: FleetProblem, problems: list[Problem], first: Resolved, qps: list[list[float]]) -> FleetProblem:
+    """The fleet held all the time: every class at its own peak at once, committed prices, the
+    caps of the busiest period."""
+    peaks = [q.index(max(q)) for q in qps]
+    busiest = max(range(len(qps[0])), key=lambda p: sum(q[p] for q in qps))
+    return _fleet_at(f, problems, first, peaks, True, hm.period_availability(first, busiest))
+
+
+def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Resolved, qps: list[list[float]],
+                           periods: tuple[hm.Period, ...], solver: str | None,
+                           time_limit: float | None) -> float | None:
+    """Σ_p h_p·(cost per hour of the fleet's own plan for period p, on demand, in its caps); None
+    when a period has none. One solve per distinct (loads, caps)."""
+    per_hour: dict[tuple, float] = {}
+    total = 0.0
+    for per in periods:
+        if per.qps <= 0:
+            continue
+        key = (tuple(q[per.index] for q in qps), tuple((c.gpu, c.max_cards) for c in per.caps), per.loads)
+        if key not in per_hour:
+            busy = [i for i, q in enumerate(qps) if q[per.index] > 0]
+            sub = [problems[i] for i in busy]
+            fleet = _fleet_at(f.model_copy(update={"classes": [f.classes[i] for i in busy]}), sub, first,
+                              [per.index] * len(busy), False, per.caps)
+            try:
+                per_hour[key] = solve(fleet, first.source, solver=solver, time_limit=time_limit).cost_per_hour
+            except Infeasible:
+                return None
+        total += per_hour[key] * per.hours
+    return total
+
+
+def class_pools(per: PeriodPlan) -> list[tuple[str, PoolState]]:
+    """(class, pool) of a fleet period, in class order."""
+    return [(name, st) for name, _, pools in per.classes for st in pools]
+

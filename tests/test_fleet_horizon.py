@@ -1,0 +1,134 @@
+"""A fleet whose classes have load profiles, planned over the horizon (docs/horizon.md, "Fleets").
+
+Oracles: on demand only, nothing is shared between periods, so the horizon's cost is the sum of
+each period's own fleet plan (= the independent plans); a class without a profile is flat; the
+verification names every class in every period; bad combinations exit 2 naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from planner.input.fleet import FleetProblem
+from planner.plan.horizon_fleet import solve_fleet_horizon
+from planner.plan.solve import solve
+
+DAY = [0.3] * 8 + [1.0] * 16
+NIGHT = [1.0] * 8 + [0.2] * 16
+FLEET = {"name": "two", "sharing": "none",
+         "classes": [
+             {"name": "chat", "model": "llama-3.1-8b",
+              "workload": {"qps": 60, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": DAY}},
+              "slo": {"ttft": "1s", "tpot": "30ms"}},
+             {"name": "batch", "model": "llama-3.1-8b",
+              "workload": {"qps": 30, "input_tokens": 4000, "output_tokens": 300, "profile": {"qps_fraction": NIGHT}},
+              "slo": {"ttft": "5s", "tpot": "100ms"}}],
+         "gpus": [{"id": "h100", "price_per_gpu_hour": 10}]}
+
+
+def fleet(**changes) -> FleetProblem:
+    d = copy.deepcopy(FLEET)
+    d.update(changes)
+    return FleetProblem.model_validate(d)
+
+
+def test_on_demand_is_the_sum_of_the_periods_own_fleet_plans():
+    f = fleet()
+    h = solve_fleet_horizon(f)
+    assert h.status == "optimal" and h.verification.passed
+    assert h.cost == pytest.approx(h.independent_cost)
+    by_hand = 0.0
+    for fr in sorted(set(zip(DAY, NIGHT))):
+        classes = []
+        for k, x in zip(FLEET["classes"], fr):
+            wl = {key: v for key, v in k["workload"].items() if key != "profile"} | {"qps": k["workload"]["qps"] * x}
+            classes.append({**k, "workload": wl})
+        one = solve(FleetProblem.model_validate({**FLEET, "classes": classes})).cost_per_hour
+        by_hand += one * sum(1 for d, n in zip(DAY, NIGHT) if (d, n) == fr)
+    assert h.cost == pytest.approx(by_hand)
+    names = {c.name for c in h.verification.checks}
+    assert "p0/chat/prefill_capacity" in names and "p23/batch/decode_capacity" in names
+    assert h.periods[0].classes[0][:2] == ("chat", pytest.approx(18.0))
+
+
+def test_a_class_without_a_profile_is_flat_and_reserved_capacity_pays():
+    d = copy.deepcopy(FLEET)
+    del d["classes"][1]["workload"]["profile"]
+    d["gpus"] = [{"id": "h100", "price_per_gpu_hour": 10, "reserved_price_per_gpu_hour": 6}]
+    h = solve_fleet_horizon(FleetProblem.model_validate(d), compare=False)
+    assert h.verification.passed
+    assert all(dict((n, q) for n, q, _ in per.classes)["batch"] == 30 for per in h.periods)
+    assert h.reserved.get("h100", 0) > 0
+
+
+def test_cli_text_and_json(tmp_path):
+    f = tmp_path / "f.yaml"
+    f.write_text(yaml.safe_dump(FLEET))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 0, r.output
+    assert "2 classes (llama-3.1-8b; each class on pools of its own)" in r.output
+    d = json.loads(CliRunner().invoke(cli.main, ["solve", str(f), "--json"]).output)
+    assert d["kind"] == "horizon" and d["sharing"] == "none" and d["candidates_at"] == "each_class"
+    assert [c["name"] for c in d["classes"]] == ["chat", "batch"] and d["classes"][1]["peak_qps"] == 30
+    assert {p["class"] for p in d["periods"][0]["pools"]} == {"chat", "batch"}
+    assert d["comparison"]["static_peak_plan"]["kind"] == "fleet"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"classes.1.workload.profile": {"qps_fraction": [1.0] * 168}},
+     "classes[1].workload.profile: 168 periods of 3600 s, but"),
+    ({"serving": {"redundancy": "n_plus_1"}}, "serving.redundancy: n_plus_1 is not yet supported on fleets"),
+    ({"serving": {"instance_start": {"overhead": "60s"}}}, "serving.instance_start: instance starts are priced"),
+    ({"gpus": [{"id": "h100", "max_cards_per_period": [8] * 23}]}, "gpus[0].max_cards_per_period: 23 values"),
+])
+def test_bad_fleet_horizons_exit_2(tmp_path, change, message):
+    d = copy.deepcopy(FLEET)
+    for path, v in change.items():
+        node, *rest = path.split(".")
+        if not rest:
+            d[node] = v
+        else:
+            d[node][int(rest[0])][rest[1]][rest[2]] = v
+    f = tmp_path / "f.yaml"
+    f.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+
+
+def test_reserved_prices_need_a_profile_in_some_class(tmp_path):
+    d = copy.deepcopy(FLEET)
+    for k in d["classes"]:
+        del k["workload"]["profile"]
+    d["gpus"] = [{"id": "h100", "reserved_price_per_gpu_hour": 6}]
+    f = tmp_path / "f.yaml"
+    f.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and "gpus[0]: reserved and spot capacity need a load profile in a class" in r.output
+
+
+def test_a_class_reads_its_trace(tmp_path):
+    """classes[i].workload.trace is read into that class's profile (relative to the fleet file);
+    errors name the class."""
+    rows = ["timestamp,input_tokens,output_tokens"]
+    for h in range(24):
+        rows += [f"{h * 3600 + 3600 * (i + 0.5) / (5 + h)},{800 + h},{100 + h}" for i in range(5 + h)]
+    rows += ["0,800,100", f"{24 * 3600 - 1e-3},800,100"]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    d = copy.deepcopy(FLEET)
+    d["classes"][0]["workload"] = {"trace": {"file": "t.csv", "scale": 2}}
+    f = tmp_path / "f.yaml"
+    f.write_text(yaml.safe_dump(d))
+    from planner.input.load import load_any
+    fp = load_any(f)
+    assert fp.classes[0].workload.profile.qps[5] == pytest.approx(2 * 10 / 3600)
+    assert fp.classes[0].workload.trace_load is not None
+    d["classes"][0]["workload"] = {"trace": {"file": "missing.csv"}}
+    f.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and "classes[0].workload.trace.file" in r.output, r.output
