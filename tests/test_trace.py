@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from cli import main
 from planner.errors import BadInput
 from planner.input.load import load_any, load_problem
-from planner.input.problem import length_mean
 from planner.input.trace import length_buckets, read_rows, read_trace
+from planner.input.values import length_mean
 from planner.plan.horizon import solve_horizon
 
 DATA = Path(__file__).parent / "data" / "trace"

@@ -11,95 +11,27 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from planner.input.schema import Precision, Strict
 from planner.input.trace import TraceLoad
-from planner.input.units import UnitError, parse_quantity
-
-
-def _quantity(dim):
-    def parse(v: Any) -> float:
-        try:
-            return parse_quantity(v, dim)
-        except UnitError as e:
-            raise ValueError(str(e)) from None
-    return BeforeValidator(parse, json_schema_input_type=float | str)
-
-
-def _percent(v: Any) -> float:
-    if isinstance(v, str) and v.strip().endswith("%"):
-        try:
-            return float(v.strip()[:-1])
-        except ValueError:
-            raise ValueError(f"cannot read {v!r} as a percentage; write it like 56.3 or \"56.3%\"") from None
-    return v
-
-
-Seconds = Annotated[float, _quantity("time"), Field(gt=0, allow_inf_nan=False)]
-Watts = Annotated[float, _quantity("power"), Field(gt=0, allow_inf_nan=False)]
-Percent = Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-BelowAll = Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
-# requests/s: at least one request in 30 million years (a denormal rate underflows the token
-# rates to zero), at most 10⁹ (beyond any fleet)
-def _not_vanishing(v: float) -> float:
-    if v < 1e-15:
-        raise ValueError(f"{v:g} requests/s is below 1e-15 (one request in 30 million years); "
-                         f"a rate this small underflows the token rates to zero")
-    return v
-
-
-Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False), AfterValidator(_not_vanishing)]
-Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
-
-
-class LengthDist(Strict):
-    """A small discrete distribution of token lengths: values with weights (normalised)."""
-
-    values: list[Annotated[int, Field(ge=1, le=10_000_000)]] = Field(min_length=1)
-    weights: list[Annotated[float, Field(gt=0)]] | None = None
-
-    @model_validator(mode="after")
-    def _same_length(self) -> LengthDist:
-        if self.weights is not None and len(self.weights) != len(self.values):
-            raise ValueError(f"weights has {len(self.weights)} entries but values has {len(self.values)}")
-        return self
-
-    def pairs(self) -> list[tuple[float, float]]:
-        """(length, probability) pairs."""
-        w = self.weights or [1.0] * len(self.values)
-        s = sum(w)
-        return [(float(v), x / s) for v, x in zip(self.values, w)]
-
-
-Length = Annotated[int, Field(ge=1, le=10_000_000)] | LengthDist
-
-
-def length_pairs(x: int | LengthDist) -> list[tuple[float, float]]:
-    """(length, probability) pairs of a fixed length or a distribution."""
-    return [(float(x), 1.0)] if isinstance(x, int) else x.pairs()
-
-
-def length_mean(x: int | LengthDist) -> float:
-    """Mean of a fixed length or a distribution, tokens."""
-    return sum(v * p for v, p in length_pairs(x))
-
-
-MAX_PRICE = 1e300   # a price or exchange rate above this overflows a plan's cost (hours × cards × nodes) to inf
-
-
-def below_max_price(v: float) -> float:
-    """Refuse a price or rate so large that a plan's cost would overflow to infinity."""
-    if v > MAX_PRICE:
-        raise ValueError(f"{v:g} is above {MAX_PRICE:g}, where a plan's cost overflows; no real price is that large")
-    return v
-
-
-Price = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per card-hour
-ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per RMB
-PROFILE_PERIODS = (24, 168)   # a day or a week of periods
-NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+from planner.input.values import (
+    PROFILE_PERIODS,
+    BelowAll,
+    ExchangeRate,
+    Length,
+    LengthDist,
+    NonNegative,
+    Percent,
+    Positive,
+    Price,
+    Rate,
+    Seconds,
+    Statistic,
+    Watts,
+    percent,
+    quantity,
+)
 
 
 class Profile(Strict):
@@ -281,11 +213,41 @@ class InstanceStart(Strict):
     paid at the on-demand price while the engine starts and loads its weights. Without this
     section instances start and stop between periods for free."""
 
-    overhead: Annotated[float, _quantity("time"), Field(ge=0, le=86_400, allow_inf_nan=False)] = Field(
+    overhead: Annotated[float, quantity("time"), Field(ge=0, le=86_400, allow_inf_nan=False)] = Field(
         0.0, description="engine start beyond loading the weights (CUDA graphs, compilation): \"90s\"")
-    load_bandwidth_per_card: Annotated[float, _quantity("bandwidth"), Field(gt=0, allow_inf_nan=False)] | None = Field(
+    load_bandwidth_per_card: Annotated[float, quantity("bandwidth"), Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="bytes/s at which each card reads its weight shard (default: the card's NIC, "
                           "a networked store); a local NVMe drive or a cache reads at its own speed")
+
+
+MTP_ACCEPTANCE = 0.85   # DeepSeek-V3 technical report (arXiv:2412.19437, §5.4.3): the second token's
+                        # acceptance rate of its MTP module "ranges between 85% and 90%"; the low end
+
+
+class Speculative(Strict):
+    """Speculative decoding (docs/optimisation.md, "Speculative decoding"): a one-layer draft (the
+    model's MTP module, or an EAGLE head) proposes `draft_tokens` tokens per step, each accepted
+    with probability `acceptance`; `use: auto` lets the MILP turn it on or off per pool."""
+
+    method: Literal["mtp", "eagle"] = Field(description="mtp: the model's own multi-token-prediction "
+                                                        "layers; eagle: an EAGLE draft head (one layer)")
+    draft_tokens: Annotated[int, Field(ge=1, le=8, strict=True)] = Field(
+        1, description="tokens the draft proposes per step (k)")
+    acceptance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
+        None, description="probability each proposed token is accepted (α); default for mtp 0.85 "
+                          "(DeepSeek-V3 report), required for eagle")
+    use: Literal["auto", "on"] = Field("auto", description="auto: the MILP chooses per pool; on: every "
+                                                           "decode and colocated pool uses it")
+
+    @model_validator(mode="after")
+    def _acceptance_known(self) -> Speculative:
+        if self.acceptance is None and self.method != "mtp":
+            raise ValueError(f"acceptance: required for {self.method} (no published default is kept)")
+        return self
+
+    @property
+    def alpha(self) -> float:
+        return self.acceptance if self.acceptance is not None else MTP_ACCEPTANCE
 
 
 class Serving(Strict):
@@ -294,9 +256,11 @@ class Serving(Strict):
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
     max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
+    speculative: Speculative | None = Field(
+        None, description="speculative decoding for decode and colocated pools (off without it)")
     instance_start: InstanceStart | None = Field(
         None, description="with a load profile: what starting an instance costs (switching between periods)")
-    spot_confidence_percent: Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str),
+    spot_confidence_percent: Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
                                        Field(gt=0, lt=100)] | None = Field(
         None, description="with spot interruptions: hold the cards with as many spot nodes down as at this "
                           "percentile (binomial); default: the expected share down")

@@ -12,7 +12,7 @@ Glossary as in `perf`: `b` batch, `m` tokens of one stage pass, `n_s = tp·dp`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from planner.physics.deployment import (
     kv_bytes_per_token_per_card,
     kv_scale,
     routed_experts_per_card,
+    verify_tokens,
     weights_per_card_bytes,
 )
 from planner.physics.gemm import curve_times
@@ -164,24 +165,43 @@ def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray, 
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
     a, par = dep.arch, dep.par
+    q = verify_tokens(dep)
     m = batch / par.pp
     ctx = a.attended_tokens(context_tokens)
-    attn = m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
+    attn = q * m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
     kv_read = m / par.dp * ctx * kv_bytes_per_token_per_card(dep)
-    return pipeline(dep, stage_pass(dep, m, attn, kv_read), m, batch / par.dp)
+    step = pipeline(dep, stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
+    return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
+
+
+def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+    """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
+    plain = decode_steps(replace(dep, spec=None), np.maximum(batch, 1.0), context_tokens)
+    f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
+    return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
+                       plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
+
+
+def _plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
+    """`perf.plus` per point."""
+    return PhaseArrays(a.time_s + b.time_s, a.compute_s + b.compute_s, a.memory_s + b.memory_s,
+                       a.comm_s + b.comm_s, a.overhead_s + b.overhead_s, a.flops_per_card + b.flops_per_card,
+                       a.bytes_per_card + b.bytes_per_card, a.below_ridge)
 
 
 def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
                 prompt_tokens: float) -> PhaseArrays:
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
     a, par = dep.arch, dep.par
-    m = (batch + chunk_tokens) / par.pp
+    q = verify_tokens(dep)
+    m = (q * batch + chunk_tokens) / par.pp
     ctx = a.attended_tokens(context_tokens)
-    dec_attn = batch * ctx * a.attn_flops_per_pair(absorbed=True)
+    dec_attn = q * batch * ctx * a.attn_flops_per_pair(absorbed=True)
     pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
-    return pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    step = pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,

@@ -64,8 +64,38 @@ class Parallelism:
 
 
 @dataclass(frozen=True)
+class Speculation:
+    """Speculative decoding on one instance (serving.speculative): each step a draft of
+    `draft_layers` layers of the model's width (an MTP module or an EAGLE head: one layer)
+    proposes k = `draft_tokens` tokens one after another, and the model verifies them in one pass
+    over k + 1 tokens per sequence; each proposed token is accepted with probability α =
+    `acceptance` if all before it were."""
+
+    method: str
+    draft_tokens: int
+    acceptance: float
+    draft_layers: float = 1.0
+
+    @property
+    def accepted_per_step(self) -> float:
+        """Expected tokens one step emits: Σ_{i=0..k} α^i = (1 − α^{k+1})/(1 − α) (the verify pass
+        always yields one; the first rejection ends the run).
+
+        >>> Speculation("mtp", 1, 0.85).accepted_per_step
+        1.85
+        """
+        a, k = self.acceptance, self.draft_tokens
+        return sum(a**i for i in range(k + 1))
+
+    def label(self) -> str:
+        """'mtp1', 'eagle3': method and draft tokens (candidate names, exports)."""
+        return f"{self.method}{self.draft_tokens}"
+
+
+@dataclass(frozen=True)
 class Deployment:
-    """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration."""
+    """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration,
+    and its speculative decoding (None: one token per step at the calibration's rate)."""
 
     model: Model
     gpu: GPU
@@ -73,6 +103,7 @@ class Deployment:
     calib: Calibration
     weight_dtype: str = "fp8"
     kv_dtype: str = "bf16"
+    spec: Speculation | None = None
 
     @property
     def arch(self) -> Architecture:
@@ -219,7 +250,19 @@ def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUs
     seqs_per_card = batch / dep.par.dp
     kv = seqs_per_card * context_tokens * kv_bytes_per_token_per_card(dep)
     cap = dep.gpu.memory_bytes
-    return MemoryUse(weights_per_card_bytes(dep), kv, cap * dep.calib.v("memory_usable_fraction"), cap)
+    extra = draft_share(dep)   # the draft's layers hold weights and KV like the model's
+    return MemoryUse(weights_per_card_bytes(dep) * (1 + extra), kv * (1 + extra),
+                     cap * dep.calib.v("memory_usable_fraction"), cap)
+
+
+def verify_tokens(dep: Deployment) -> int:
+    """Tokens per sequence in one decode step's pass: k + 1 with speculative decoding, else 1."""
+    return dep.spec.draft_tokens + 1 if dep.spec is not None else 1
+
+
+def draft_share(dep: Deployment) -> float:
+    """The draft's layers as a share of the model's (0 without speculative decoding)."""
+    return dep.spec.draft_layers / dep.arch.layers if dep.spec is not None else 0.0
 
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:

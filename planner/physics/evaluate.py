@@ -68,10 +68,10 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     pre = perf.prefill_pass(dep, req.batch, uncached, cached)
     alone = perf.prefill_pass(dep, 1, uncached, cached)
     dec = perf.decode_step(dep, req.batch, ctx_mean)
-    tpot = dec.time_s / calib.v("decode_tokens_per_step")
+    tpot = dec.time_s / perf.tokens_per_step(dep)
     prompt_per_step = req.batch * uncached / req.output_len
     col = colocated.colocated_step(dep, req.batch, ctx_mean, req.input_len, uncached, prompt_per_step)
-    col_tpot = col.time_s / calib.v("decode_tokens_per_step")
+    col_tpot = col.time_s / perf.tokens_per_step(dep)
     chunk, share = colocated.colocated_chunk(prompt_per_step, uncached, colocated.DEFAULT_CHUNK_TOKENS)
     fl = colocated.floors(dep, req.batch)
     return {

@@ -16,12 +16,16 @@ kernels' fixed time per call (t0, from the same tables) plus the fitted engine o
 layer, per MoE layer and per step; collectives cost the measured latency and bandwidth of their
 group size (`kernels_for(gpu).allreduce(g)`) plus a fitted engine latency per collective.
 Decode: TPOT = (pp·t_stage(b/pp) + handoffs + step_overhead) / tokens_per_step.
+Speculative decoding (Deployment.spec, k draft tokens accepted with probability α each): the
+step is the verify pass over b·(k+1) tokens (each sequence's KV read once for its k+1 queries)
+plus k draft passes of the draft's layers at batch b (the plain decode step × k·draft_layers /
+layers), and emits (1 − α^{k+1})/(1 − α) tokens per sequence.
 Prefill of P prompts: time = pp·t_stage(P·s) + handoffs + step_overhead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.physics.comm import allreduce_time, alltoall_time, p2p_time, stage_comm_time
 from planner.physics.deployment import (
@@ -31,6 +35,7 @@ from planner.physics.deployment import (
     MemoryUse,
     Parallelism,
     PhaseTime,
+    Speculation,
     expected_experts_touched,
     experts_on_card,
     experts_per_card,
@@ -40,12 +45,13 @@ from planner.physics.deployment import (
     max_batch,
     memory_use,
     routed_experts_per_card,
+    verify_tokens,
     weights_per_card_bytes,
 )
 from planner.physics.gemm import gemm_time
 
 __all__ = [  # the building blocks other stages use through `perf`
-    "ACT_BYTES", "Bound", "Deployment", "MemoryUse", "Parallelism", "PhaseTime", "allreduce_time",
+    "ACT_BYTES", "Bound", "Deployment", "MemoryUse", "Parallelism", "PhaseTime", "Speculation", "allreduce_time",
     "alltoall_time", "expected_experts_touched", "experts_per_card", "kv_bytes_per_token",
     "kv_bytes_per_token_per_card", "max_batch", "memory_use", "p2p_time", "stage_comm_time",
     "weights_per_card_bytes",
@@ -116,19 +122,51 @@ def decode_step(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
 
     With pp stages the batch runs as pp micro-batches of b/pp; each card reads its weights,
     the touched experts, and the KV of its sequences: (b/pp/dp)·ctx·kv_bytes_per_card.
-    Worked values (the seed's numbers) live in tests/test_perf.py.
+    With speculative decoding: the verify pass over k+1 tokens per sequence plus the draft
+    passes (module docstring). Worked values (the seed's numbers) live in tests/test_perf.py.
     """
     a, par = dep.arch, dep.par
+    q = verify_tokens(dep)
     m = batch / par.pp
     ctx = a.attended_tokens(context_tokens)
-    attn = m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
+    attn = q * m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
     kv_read = m / par.dp * ctx * kv_bytes_per_token_per_card(dep)
-    return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, batch / par.dp)
+    step = _pipeline(dep, _stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
+    return step if dep.spec is None else plus(step, drafts(dep, batch, context_tokens))
+
+
+def drafts(dep: Deployment, batch: float, context_tokens: float) -> PhaseTime:
+    """The k draft passes of one step at batch b: the plain decode step × k·draft_layers/layers
+    (a draft layer reads its weights and KV and costs its per-layer time like one of the model's;
+    the step and host floors are scaled with it)."""
+    s = dep.spec
+    assert s is not None
+    return scaled(decode_step(replace(dep, spec=None), batch, context_tokens),
+                  s.draft_tokens * s.draft_layers / dep.arch.layers)
+
+
+def scaled(t: PhaseTime, f: float) -> PhaseTime:
+    """`t` with every time and count multiplied by f."""
+    return PhaseTime(t.time_s * f, t.compute_s * f, t.memory_s * f, t.comm_s * f, t.overhead_s * f,
+                     t.flops_per_card * f, t.bytes_per_card * f, t.below_ridge)
+
+
+def plus(a: PhaseTime, b: PhaseTime) -> PhaseTime:
+    """Two passes one after the other."""
+    return PhaseTime(a.time_s + b.time_s, a.compute_s + b.compute_s, a.memory_s + b.memory_s,
+                     a.comm_s + b.comm_s, a.overhead_s + b.overhead_s, a.flops_per_card + b.flops_per_card,
+                     a.bytes_per_card + b.bytes_per_card, a.below_ridge)
+
+
+def tokens_per_step(dep: Deployment) -> float:
+    """Output tokens one decode step emits per sequence: the speculation's expected accepted
+    tokens, else the calibration's decode_tokens_per_step (1 unless a profile says otherwise)."""
+    return dep.spec.accepted_per_step if dep.spec is not None else dep.calib.v("decode_tokens_per_step")
 
 
 def tpot(dep: Deployment, batch: float, context_tokens: float) -> float:
-    """Time per output token: decode step / accepted tokens per step (MTP; default 1)."""
-    return decode_step(dep, batch, context_tokens).time_s / dep.calib.v("decode_tokens_per_step")
+    """Time per output token: decode step / tokens emitted per step."""
+    return decode_step(dep, batch, context_tokens).time_s / tokens_per_step(dep)
 
 
 def decode_tokens_per_s(dep: Deployment, batch: float, context_tokens: float) -> float:
@@ -157,14 +195,18 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     """A chunked-prefill step (colocated serving): `batch` decodes plus `chunk_tokens` of prefill
     from prompts of `prompt_tokens`; weights are read once for both."""
     a, par = dep.arch, dep.par
-    m = (batch + chunk_tokens) / par.pp
+    q = verify_tokens(dep)
+    m = (q * batch + chunk_tokens) / par.pp
     ctx = a.attended_tokens(context_tokens)
-    dec_attn = batch * ctx * a.attn_flops_per_pair(absorbed=True)
+    dec_attn = q * batch * ctx * a.attn_flops_per_pair(absorbed=True)
     # a chunk attends on average to half the prompt before it plus itself (causal)
     pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
-    return _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    if dep.spec is None or batch <= 0:
+        return step
+    return plus(step, drafts(dep, batch, context_tokens))
 
 
 def request_overhead_s(dep: Deployment) -> float:

@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from planner.physics import batched, perf
-from planner.physics.perf import Deployment, Parallelism
+from planner.physics.perf import Deployment, Parallelism, Speculation
+from planner.plan.pareto import pareto_front
 from planner.plan.redundancy import loses_no_more
 from planner.plan.resolve import GPUOption, Resolved
+from planner.plan.speculative import speculations
 from planner.plan.workload import (
     WorkloadContext,
     rho_max,
@@ -51,6 +53,7 @@ class Candidate:
     memory_per_card_bytes: float
     bound: str
     limited_by: str = ""       # what stops this operating point going further: tpot, memory, ttft, nic
+    spec: Speculation | None = None   # speculative decoding of the instance (decode, colocated)
 
     @property
     def cards(self) -> int:
@@ -62,6 +65,8 @@ class Candidate:
         op = f"b{self.batch}" if self.role != "prefill" else f"B{self.batch}"
         if self.role == "colocated":
             op += f"-c{int(self.chunk_tokens)}"
+        if self.spec is not None:
+            op += f"-{self.spec.label()}"
         return f"{self.role}[{self.gpu}-{self.par.label()}-{op}]"
 
 
@@ -154,7 +159,7 @@ def _perf(fn, dep: Deployment, *args):
     an id cannot be reused while its entry exists. Results are the very values fn returns.
     """
     key = (fn.__name__, id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
-           dep.kv_dtype, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
+           dep.kv_dtype, dep.spec, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
     hit = _memo.get(key)
     if hit is not None:
         return hit[1]
@@ -165,9 +170,9 @@ def _perf(fn, dep: Deployment, *args):
     return value
 
 
-def deployment(res: Resolved, opt: GPUOption, par: Parallelism) -> Deployment:
+def deployment(res: Resolved, opt: GPUOption, par: Parallelism, spec: Speculation | None = None) -> Deployment:
     """One instance of the problem's model on GPU type `opt` with layout `par` (what perf evaluates)."""
-    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype)
+    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype, spec)
 
 
 def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
@@ -267,7 +272,7 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
         return limit_b
     import numpy as np
     lo, hi = 1, limit_b          # TPOT(lo) ≤ limit < TPOT(hi)
-    per_step = dep.calib.v("decode_tokens_per_step")
+    per_step = perf.tokens_per_step(dep)
     while hi - lo > 1:
         step = -(-(hi - lo) // SEARCH_POINTS)
         pts = np.arange(lo + step, hi, step)
@@ -286,9 +291,10 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
 SEARCH_POINTS = 48
 
 
-def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext) -> Candidate | Rejected:
+def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
+                     spec: Speculation | None = None) -> Candidate | Rejected:
     """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
-    dep = deployment(res, opt, par)
+    dep = deployment(res, opt, par, spec)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
         mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
@@ -308,14 +314,14 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     if nic_cap < cap:
         cap, limited = nic_cap, "nic"
     return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t, 0.0,
-                     par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited)
+                     par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited, spec)
 
 
 CHUNK_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0)  # prefill share per step relative to the workload's ratio
 
 
 def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
-                         w: WorkloadContext) -> list[Candidate] | Rejected:
+                         w: WorkloadContext, spec: Speculation | None = None) -> list[Candidate] | Rejected:
     """Chunked-prefill instances (`colocated.colocated_step`): `b` decodes every step, and on a share
     f of the steps a chunk of C = min(budget, max(s_unc, p)) prompt tokens; keep the Pareto set.
 
@@ -324,7 +330,7 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
     of time spent in chunk steps; TPOT is the mean step. The whole batch × multiple grid of a
     shape is evaluated in one numpy call per pass (`physics.batched`, the same floats as `perf`).
     """
-    dep = deployment(res, opt, par)
+    dep = deployment(res, opt, par, spec)
     mem_limit = _perf(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
         mem = _perf(perf.memory_use, dep, 1, w.ctx_peak)
@@ -350,7 +356,7 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
     mixed = batched.mixed_steps(dep, bs, w.ctx_decode, np.where(share < 1, chunk, p), w.s_in)
     dec = batched.decode_steps(dep, np.array(grid, dtype=float), w.ctx_decode).take(np.repeat(np.arange(len(grid)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
-    t = st.time_s / dep.calib.v("decode_tokens_per_step")
+    t = st.time_s / perf.tokens_per_step(dep)
     best_tpot = float(t.min())
     ok = np.flatnonzero(~(t > w.tpot_limit))
     if not len(ok):
@@ -382,27 +388,15 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
                              float(raw[i]), float(decode[i]), float(rho[live][i]), float(service[live][i]),
                              float(ttft[j]), float(t[pt]), 0.0, nic,
                              _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.at(pt).bound,
-                             "memory" if b == mem_limit else "slo"))
+                             "memory" if b == mem_limit else "slo", dep.spec))
     return out
-
-
-def pareto_front(prefill, decode):
-    """Indices (in their order) of the points no other matches or beats on both prefill and decode
-    capacity (same shape, so same cost); of exact ties the first is kept. Sort by prefill then
-    decode, both descending, ties by index: a point is dominated exactly when one before it in
-    that order has at least its decode capacity."""
-    import numpy as np
-    n = len(prefill)
-    order = np.lexsort((np.arange(n), -decode, -prefill))
-    d = decode[order]
-    best_before = np.maximum.accumulate(np.concatenate(([-np.inf], d[:-1])))
-    return np.sort(order[~(best_before >= d)])
 
 
 def generate(res: Resolved) -> CandidateSet:
     """All candidates of the problem: every GPU type × shape × allowed role."""
     w = workload_context(res)
     modes = res.problem.serving.modes
+    specs = speculations(res)
     out: list[Candidate] = []
     rejected: list[Rejected] = []
     n_shapes = 0
@@ -411,10 +405,12 @@ def generate(res: Resolved) -> CandidateSet:
             n_shapes += 1
             results: list = []
             if "disaggregated" in modes:
-                results += [prefill_candidate(res, opt, par, w), decode_candidate(res, opt, par, w)]
+                results += [prefill_candidate(res, opt, par, w)]
+                results += [decode_candidate(res, opt, par, w, s) for s in specs]
             if "colocated" in modes:
-                r = colocated_candidates(res, opt, par, w)
-                results += r if isinstance(r, list) else [r]
+                for s in specs:
+                    r = colocated_candidates(res, opt, par, w, s)
+                    results += r if isinstance(r, list) else [r]
             for r in results:
                 (out if isinstance(r, Candidate) else rejected).append(r)
     return CandidateSet(tuple(out), tuple(rejected), n_shapes)

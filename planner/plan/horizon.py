@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from planner.errors import Infeasible
 from planner.input.fleet import FleetProblem
-from planner.input.problem import Problem, length_pairs
+from planner.input.problem import Problem
+from planner.input.values import length_pairs
 from planner.physics.deployment import weights_per_card_bytes
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
@@ -235,7 +236,7 @@ def start_seconds(problem: Problem, res: Resolved, c: Candidate) -> float:
     shard per card over the load bandwidth per card (default: the card's NIC)."""
     st = problem.serving.instance_start
     assert st is not None
-    dep = deployment(res, res.option(c.gpu), c.par)
+    dep = deployment(res, res.option(c.gpu), c.par, c.spec)
     bw = st.load_bandwidth_per_card or dep.gpu.nic_bytes_per_s
     return st.overhead + weights_per_card_bytes(dep) / bw
 

@@ -35,6 +35,7 @@ class Plan:
     candidates: int
     candidates_before_pruning: int
     timings: dict[str, float] = field(default_factory=dict)
+    cost_without_speculation: float | None = None   # the best plan with speculative decoding off (auto)
 
     @property
     def kind(self) -> str:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
 from planner.errors import BadInput
-from planner.input.problem import SLO, Problem, Workload, length_mean, length_pairs
+from planner.input.problem import SLO, Problem, Workload
+from planner.input.values import length_mean, length_pairs
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from planner.errors import BadInput
 from planner.input.fleet import FleetProblem, RequestClass
-from planner.input.problem import SLO, LengthDist, Problem, Workload, length_mean
+from planner.input.problem import SLO, Problem, Workload
+from planner.input.values import LengthDist, length_mean
 from planner.plan import milp
 from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dominated
 from planner.plan.resolve import ClassLoad, Resolved, resolve

@@ -80,7 +80,21 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
                 tuple(milp.binding_rows(m)), len(m.candidates), sum(len(s.cs.candidates) for s in usable),
                 {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2})
     raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
+    if any(c.spec is not None for sel in chosen.values() for c in sel) and problem.serving.speculative.use == "auto":
+        plan = replace(plan, cost_without_speculation=_cost_without_speculation(problem, usable, opts))
     return plan
+
+
+def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Service],
+                              opts: SolverOptions) -> float | None:
+    """Cost per hour of the best plan with speculative decoding off (the saving the plan reports);
+    None when there is none."""
+    off = [replace(s, candidates=tuple(c for c in s.candidates if c.spec is None)) for s in svcs]
+    if not all(s.candidates for s in off):
+        return None
+    rep = milp.solve(build(problem, off), opts.name, opts.time_limit, opts.mip_gap, False)
+    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    return rep.objective if ok else None
 
 
 def has_free_capacity(gpus) -> bool:

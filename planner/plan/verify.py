@@ -112,8 +112,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     """Recompute one pool at the per-instance loads it receives."""
     w = workload_context(res)
     opt = res.option(c.gpu)
-    dep = deployment(res, opt, c.par)
-    per_step = res.calib.v("decode_tokens_per_step")
+    dep = deployment(res, opt, c.par, c.spec)
+    per_step = perf.tokens_per_step(dep)
     kvpt = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype)
     nic = dep.cards * opt.gpu.nic_bytes_per_s * res.calib.v("network_efficiency")
     if c.role == "prefill":

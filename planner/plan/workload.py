@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from planner.input.problem import length_pairs
+from planner.input.values import length_pairs
 from planner.physics import queueing
 from planner.plan.resolve import Resolved
 

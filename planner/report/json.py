@@ -75,6 +75,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "currency": pricing.currency,
         "mode": p.mode,
         **redundancy_dict(r.problem.serving),
+        **speculative_dict(p),
         "workload": {"qps": r.qps, "input_tokens": r.input_mean, "output_tokens": r.output_mean,
                      "prefix_cache_hit": r.hit,
                      "input_distribution": [[v, q] for v, q in r.input_dist],
@@ -132,6 +133,9 @@ def pool_dict(st: PoolState) -> dict[str, Any]:
         "capacity_decode_tokens_per_s": c.decode_tok_s * st.instances,
         "memory_per_card_bytes": st.memory_per_card_bytes, "bound": c.bound,
         "limited_by": c.limited_by, "name": c.name,
+        "speculative": None if c.spec is None else {
+            "method": c.spec.method, "draft_tokens": c.spec.draft_tokens, "acceptance": c.spec.acceptance,
+            "tokens_per_step": c.spec.accepted_per_step},
     }
 
 
@@ -160,6 +164,23 @@ def service_dict(svc: Service) -> dict[str, Any]:
             "workload": workload_dict(r.problem.workload), "slo": slo_dict(r.problem.slo),
             "class_workloads": [{"name": k.name, **workload_dict(k.workload), "slo": slo_dict(k.slo)}
                                 for k in r.classes]}
+
+
+def speculative_dict(p: Plan) -> dict[str, Any]:
+    """{'speculative': …} when serving.speculative is set (nothing otherwise, as for redundancy):
+    the setting, its expected tokens per step, the pools using it, and with `use: auto` the cost
+    of the best plan without it and the saving."""
+    s = p.resolved.problem.serving.speculative
+    if s is None:
+        return {}
+    k, a = s.draft_tokens, s.alpha
+    without = p.cost_without_speculation
+    return {"speculative": {
+        "method": s.method, "draft_tokens": k, "acceptance": a, "use": s.use,
+        "tokens_per_step": sum(a**i for i in range(k + 1)),
+        "pools_using": sum(1 for c in p.chosen if c.spec is not None), "pools": len(p.chosen),
+        "cost_without_per_hour": without,
+        "saving_fraction": None if without is None or without <= 0 else (without - p.cost_per_hour) / without}}
 
 
 def redundancy_dict(serving) -> dict[str, str]:

@@ -40,7 +40,9 @@ def _status(d: dict[str, Any]) -> str:
 
 def _pool_cells(p: dict[str, Any]) -> list[str]:
     """role, gpu, cards, parallel, inst, batch, util, TTFT, TPOT of one pool."""
-    return [p["role"], p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"], str(p["instances"]),
+    spec = p.get("speculative")
+    role = p["role"] + (f"+{spec['method']}{spec['draft_tokens']}" if spec else "")
+    return [role, p["gpu"], str(p["cards_per_instance"]), p["parallelism"]["label"], str(p["instances"]),
             f"{_batch(p['batch'])}/{p['design_batch']}" if p["role"] != "prefill" else f"B{p['design_batch']}",
             f"{p['utilization']*100:.0f}%",
             format_time(p["ttft_s"]) if p["ttft_s"] is not None else "-",
@@ -57,6 +59,15 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
     out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   "
                f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
                f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
+    if d.get("speculative"):
+        s = d["speculative"]
+        line = (f"Speculative decoding ({s['method']}, {s['draft_tokens']} draft token"
+                f"{'s' if s['draft_tokens'] > 1 else ''}, acceptance {s['acceptance']:.2f}: "
+                f"{s['tokens_per_step']:.2f} tokens per step): in {s['pools_using']} of {s['pools']} pools")
+        if s["cost_without_per_hour"] is not None:
+            line += (f"; the best plan without it {_money(s['cost_without_per_hour'], cur)}/h "
+                     f"(saves {s['saving_fraction'] * 100:.1f} %)")
+        out.append(line)
     if d["revenue_per_hour"] is not None:
         out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h"
                    + revenue_tail)

@@ -21,6 +21,12 @@ experts over TP·DP cards, `design_batch` sequences per instance):
 - TensorRT-LLM (`trtllm-serve`, PyTorch backend): `--tp_size TP·DP --ep_size TP·DP` with
   `enable_attention_dp` in the per-pool YAML (`--config`), `--pp_size PP`; `--max_batch_size` is
   per attention-DP rank, so ceil(batch / DP). NVIDIA GPUs only.
+Speculative decoding (a pool's `speculative`, method mtp with k draft tokens): vLLM
+`--speculative-config {"method":"deepseek_mtp","num_speculative_tokens":k}` (vLLM 0.11 names the
+MTP of DeepSeek-V3-family models so; others are refused), SGLang `--speculative-algorithm EAGLE
+--speculative-num-steps k --speculative-eagle-topk 1 --speculative-num-draft-tokens k+1` (its
+MTP path), TensorRT-LLM `speculative_config: {decoding_type: MTP, num_nextn_predict_layers: k}`
+in the pool's YAML. EAGLE needs the draft head's weights, which the plan does not name: refused.
 """
 
 from __future__ import annotations
@@ -104,9 +110,32 @@ def is_moe(plan: ExportPlanFile, source: str) -> bool:
         raise BadInput(f"{source}: model: {e}") from None
 
 
+MTP_FAMILIES = ("deepseek_v3",)   # models whose MTP layers vLLM 0.11 runs ("deepseek_mtp")
+
+
+def _speculative(engine: str, pool: ExportPool, plan: ExportPlanFile, source: str, i: int) -> int:
+    """k of a pool's speculative decoding (0: none); BadInput when `engine` cannot realise it."""
+    s = pool.speculative
+    if s is None:
+        return 0
+    if s.method != "mtp":
+        raise BadInput(f"{source}: pools[{i}].speculative.method: {s.method} needs the draft head's "
+                       f"weights, which the plan does not name; export launches MTP only")
+    if engine == "vllm":
+        try:
+            family = get_model(plan.model_source or plan.model).arch.family
+        except BadInput as e:
+            raise BadInput(f"{source}: model: {e}") from None
+        if family not in MTP_FAMILIES:
+            raise BadInput(f"{source}: pools[{i}].speculative: vLLM 0.11 runs MTP for DeepSeek-V3-family "
+                           f"models (deepseek_mtp); {plan.model} is {family}")
+    return s.draft_tokens
+
+
 def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_path: str,
            name: str, service: str, source: str, i: int, moe: bool = False) -> PoolLaunch:
     """The launch of pool `i` of `plan` on `engine`; BadInput when the engine cannot realise it."""
+    _speculative(engine, pool, plan, source, i)
     nodes, per_node = layout(pool, gpu, source, i)
     kv = _kv(engine, plan, source)
     build = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[engine]
@@ -139,6 +168,9 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
     base += ["--max-num-seqs", str(math.ceil(out.pool.design_batch / p.dp)),
              "--gpu-memory-utilization", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
     base += _role_flags_vllm(out.pool, plan)
+    if out.pool.speculative is not None:
+        cfg = {"method": "deepseek_mtp", "num_speculative_tokens": out.pool.speculative.draft_tokens}
+        base += ["--speculative-config", json.dumps(cfg, separators=(",", ":"))]
     if out.nodes == 1:
         out.node_commands = [base]
         return
@@ -167,6 +199,10 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
             t = str(prefill_tokens(out.pool, plan))
             cmd += ["--max-prefill-tokens", t, "--chunked-prefill-size", t]
         cmd += ["--disaggregation-mode", out.pool.role, "--disaggregation-transfer-backend", "nixl"]
+    if out.pool.speculative is not None:
+        k = out.pool.speculative.draft_tokens
+        cmd += ["--speculative-algorithm", "EAGLE", "--speculative-num-steps", str(k),
+                "--speculative-eagle-topk", "1", "--speculative-num-draft-tokens", str(k + 1)]
     cmd += ["--host", "0.0.0.0", "--port", str(PORT["sglang"])]
     if out.nodes == 1:
         out.node_commands = [cmd]
@@ -191,6 +227,9 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     cfg = [f"# TensorRT-LLM LLM API options for pool {out.name} (trtllm-serve --config)",
            f"enable_attention_dp: {'true' if p.dp > 1 else 'false'}",
            "kv_cache_config:", f"  dtype: {kv}", f"  free_gpu_memory_fraction: {GPU_MEMORY_FRACTION:.2f}"]
+    if out.pool.speculative is not None:
+        cfg += ["speculative_config:", "  decoding_type: MTP",
+                f"  num_nextn_predict_layers: {out.pool.speculative.draft_tokens}"]
     if out.pool.role == "colocated":
         cfg.append("enable_chunked_prefill: true")
     else:

@@ -102,7 +102,7 @@ def _take_chunk(e: Engine, now: float, started: np.ndarray) -> tuple[float, list
 
 
 def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst: np.ndarray,
-                kv_s: np.ndarray, tokens_per_step: float, window: tuple[float, float],
+                kv_s: np.ndarray, tokens_per_step: np.ndarray, window: tuple[float, float],
                 first: np.ndarray, finish: np.ndarray, started: np.ndarray) -> None:
     """Advance all decode-capable instances in time order (a heap of next step starts).
 
@@ -143,7 +143,7 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
         if w0 <= now <= w1:
             e.win_s += dt
             e.win_batch_s += e.b * dt
-            e.win_tokens += e.b * tokens_per_step
+            e.win_tokens += e.b * tokens_per_step[e.pool]
             e.win_chunk += chunk
             e.win_budget += e.chunk
         finished = e.ends.pop(e.step, ())

@@ -33,6 +33,12 @@ class PlanParallelism(_PlanPart):
     dp: Annotated[int, Field(ge=1)]
 
 
+class PlanSpeculative(_PlanPart):
+    method: Literal["mtp", "eagle"]
+    draft_tokens: Annotated[int, Field(ge=1, le=8)]
+    acceptance: Annotated[float, Field(gt=0, lt=1)]
+
+
 class PlanPool(_PlanPart):
     name: str
     role: Literal["prefill", "decode", "colocated"]
@@ -47,6 +53,7 @@ class PlanPool(_PlanPart):
     batch: NonNegative
     ttft_s: NonNegative | None = None
     tpot_s: NonNegative | None = None
+    speculative: PlanSpeculative | None = None
 
 
 class PlanWorkload(_PlanPart):

@@ -130,7 +130,6 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     else:
         s_in = rng.choice(ph.lengths_in[0], size=n, p=ph.lengths_in[1])
         s_out = rng.choice(ph.lengths_out[0], size=n, p=ph.lengths_out[1])
-    steps_needed = np.ceil(np.maximum(s_out - 1, 0) / ph.tokens_per_step).astype(np.int64)
     pool_of = np.repeat(np.arange(len(pools)), [p.instances for p in pools])  # instance → pool
     pre_w = np.array([pools[k].capacity_prefill_tokens_per_s / pools[k].instances
                       if pools[k].role != "decode" else 0.0 for k in pool_of])
@@ -138,6 +137,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
                       if pools[k].role != "prefill" else 0.0 for k in pool_of])
     pre_inst = rng.choice(pool_of.size, size=n, p=pre_w / pre_w.sum())
     dec_inst = rng.choice(pool_of.size, size=n, p=dec_w / dec_w.sum())
+    per_step = np.array(ph.tokens_per_step)
+    steps_needed = np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]).astype(np.int64)
     window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()))
     span = window[1] - window[0]
 
@@ -178,7 +179,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     for r in from_prefill[steps_needed[from_prefill] > 0].tolist():
         engines[dec_inst[r]].pending.append((ttft_at[r], r))
     live = [e for e in engines if e is not None]
-    run_engines(engines, steps_needed, dec_inst, kv_s, ph.tokens_per_step, window, first, finish, started)
+    run_engines(engines, steps_needed, dec_inst, kv_s, per_step, window, first, finish, started)
     coloc = np.isnan(ttft_at)
     ttft_at[coloc] = first[coloc] + perf.request_overhead_s(ph.deployments[0])  # one calibration per plan
     util, batch = [], []

@@ -11,7 +11,7 @@ from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model
 from planner.errors import BadInput
 from planner.physics import perf
-from planner.physics.perf import Deployment, Parallelism
+from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.studies.simulate.planfile import PlanFile
 
 DENSE_BATCH_UPTO = 32      # batch sizes tabulated one by one; geometric beyond
@@ -40,7 +40,7 @@ class SimPhysics:
     deployments: tuple[Deployment, ...]        # one per pool
     lengths_in: tuple[np.ndarray, np.ndarray]  # (values, probabilities)
     lengths_out: tuple[np.ndarray, np.ndarray]
-    tokens_per_step: float                     # a: accepted tokens per decode step
+    tokens_per_step: tuple[float, ...]         # a: accepted tokens per decode step, per pool
 
 
 def _catalog(source: str, field: str, fn):
@@ -80,11 +80,13 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
     for i, p in enumerate(plan.pools):
         gpu = _catalog(source, f"pools[{i}].gpu", lambda p=p: get_gpu(p.gpu, gpus))
         par = Parallelism(tp=p.parallelism.tp, pp=p.parallelism.pp, dp=p.parallelism.dp)
-        deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype))
+        s = p.speculative
+        spec = None if s is None else Speculation(s.method, s.draft_tokens, s.acceptance)
+        deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype, spec))
     w = plan.workload
     return SimPhysics(plan, tuple(deps), distribution(w.input_distribution, w.input_tokens),
                       distribution(w.output_distribution, w.output_tokens),
-                      calib.v("decode_tokens_per_step"))
+                      tuple(perf.tokens_per_step(d) for d in deps))
 
 
 def batch_grid(limit: int) -> np.ndarray:

@@ -1,0 +1,95 @@
+"""The value types of what a user writes: quantities with units, percentages, rates, token
+lengths, prices — each declaring its domain (finite, sign, range, no booleans)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from planner.input.schema import Strict
+from planner.input.units import UnitError, parse_quantity
+
+
+def quantity(dim):
+    def parse(v: Any) -> float:
+        try:
+            return parse_quantity(v, dim)
+        except UnitError as e:
+            raise ValueError(str(e)) from None
+    return BeforeValidator(parse, json_schema_input_type=float | str)
+
+
+def percent(v: Any) -> float:
+    if isinstance(v, str) and v.strip().endswith("%"):
+        try:
+            return float(v.strip()[:-1])
+        except ValueError:
+            raise ValueError(f"cannot read {v!r} as a percentage; write it like 56.3 or \"56.3%\"") from None
+    return v
+
+
+Seconds = Annotated[float, quantity("time"), Field(gt=0, allow_inf_nan=False)]
+Watts = Annotated[float, quantity("power"), Field(gt=0, allow_inf_nan=False)]
+Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
+# requests/s: at least one request in 30 million years (a denormal rate underflows the token
+# rates to zero), at most 10⁹ (beyond any fleet)
+def not_vanishing(v: float) -> float:
+    if v < 1e-15:
+        raise ValueError(f"{v:g} requests/s is below 1e-15 (one request in 30 million years); "
+                         f"a rate this small underflows the token rates to zero")
+    return v
+
+
+Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False), AfterValidator(not_vanishing)]
+Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
+
+
+class LengthDist(Strict):
+    """A small discrete distribution of token lengths: values with weights (normalised)."""
+
+    values: list[Annotated[int, Field(ge=1, le=10_000_000)]] = Field(min_length=1)
+    weights: list[Annotated[float, Field(gt=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> LengthDist:
+        if self.weights is not None and len(self.weights) != len(self.values):
+            raise ValueError(f"weights has {len(self.weights)} entries but values has {len(self.values)}")
+        return self
+
+    def pairs(self) -> list[tuple[float, float]]:
+        """(length, probability) pairs."""
+        w = self.weights or [1.0] * len(self.values)
+        s = sum(w)
+        return [(float(v), x / s) for v, x in zip(self.values, w)]
+
+
+Length = Annotated[int, Field(ge=1, le=10_000_000)] | LengthDist
+
+
+def length_pairs(x: int | LengthDist) -> list[tuple[float, float]]:
+    """(length, probability) pairs of a fixed length or a distribution."""
+    return [(float(x), 1.0)] if isinstance(x, int) else x.pairs()
+
+
+def length_mean(x: int | LengthDist) -> float:
+    """Mean of a fixed length or a distribution, tokens."""
+    return sum(v * p for v, p in length_pairs(x))
+
+
+MAX_PRICE = 1e300   # a price or exchange rate above this overflows a plan's cost (hours × cards × nodes) to inf
+
+
+def below_max_price(v: float) -> float:
+    """Refuse a price or rate so large that a plan's cost would overflow to infinity."""
+    if v > MAX_PRICE:
+        raise ValueError(f"{v:g} is above {MAX_PRICE:g}, where a plan's cost overflows; no real price is that large")
+    return v
+
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per card-hour
+ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per RMB
+PROFILE_PERIODS = (24, 168)   # a day or a week of periods
+NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]

@@ -1,0 +1,167 @@
+"""Speculative decoding (serving.speculative; docs/optimisation.md, "Speculative decoding").
+
+Oracles: the expected tokens per step by hand; a step as the verify pass plus k draft passes of
+one layer's share of the plain step; the numpy twins equal to the scalar step with it; the MILP
+turning MTP on in the example and the saving against the best plan without it (the seed's own
+plan); `use: on` everywhere; the simulator advancing each pool's sequences by its own tokens
+per step; the exports' flags; bad input exit 2 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from planner.catalog.calibration import load_calibration
+from planner.catalog.schemas import load_gpus, load_models
+from planner.input.load import load_problem
+from planner.physics import batched, perf
+from planner.physics.deployment import Deployment, Parallelism, Speculation, memory_use, weights_per_card_bytes
+from planner.plan.solve import solve
+
+ROOT = Path(__file__).resolve().parents[1]
+MTP1 = Speculation("mtp", 1, 0.85)
+
+
+TP8 = Parallelism(tp=8)
+
+
+def dep(spec=None, model="deepseek-r1", gpu="h200", par=TP8) -> Deployment:
+    return Deployment(load_models()[model], load_gpus()[gpu], par, load_calibration("default"), "fp8", "bf16", spec)
+
+
+@pytest.mark.parametrize("k, a, expected", [(1, 0.85, 1.85), (3, 0.7, 1 + 0.7 + 0.49 + 0.343), (2, 0.5, 1.75)])
+def test_expected_tokens_per_step_by_hand(k, a, expected):
+    s = Speculation("mtp", k, a)
+    assert s.accepted_per_step == pytest.approx(expected)
+    assert perf.tokens_per_step(dep(s)) == pytest.approx(expected)
+    assert perf.tokens_per_step(dep()) == load_calibration("default").v("decode_tokens_per_step")
+
+
+def test_a_step_is_the_verify_pass_plus_the_drafts():
+    """Drafts: k passes of one layer's share of the plain step. Verify: the pass over b·(k+1)
+    tokens with the KV of b sequences — more than the plain step, less than a plain step of
+    b·(k+1) sequences (which would read (k+1)× the KV). TPOT = step / tokens per step."""
+    plain, spec = dep(), dep(Speculation("mtp", 2, 0.8))
+    layers = plain.arch.layers
+    for b in (1, 16, 256):
+        d = perf.drafts(spec, b, 1500).time_s
+        assert d == pytest.approx(perf.decode_step(plain, b, 1500).time_s * 2 / layers)
+        verify = perf.decode_step(spec, b, 1500).time_s - d
+        assert perf.decode_step(plain, b, 1500).time_s < verify < perf.decode_step(plain, 3 * b, 1500).time_s
+        assert perf.tpot(spec, b, 1500) == pytest.approx(perf.decode_step(spec, b, 1500).time_s / (1 + 0.8 + 0.64))
+    m0, m1 = memory_use(plain, 64, 2000), memory_use(spec, 64, 2000)
+    assert m1.weights_bytes == pytest.approx(weights_per_card_bytes(plain) * (1 + 1 / layers))
+    assert m1.kv_bytes == pytest.approx(m0.kv_bytes * (1 + 1 / layers))
+
+
+@pytest.mark.parametrize("model, par", [("deepseek-r1", Parallelism(tp=8)), ("deepseek-r1", Parallelism(1, 2, 8)),
+                                        ("llama-3.1-70b", Parallelism(tp=4))])
+def test_the_twins_with_speculation(model, par):
+    d = dep(Speculation("eagle", 3, 0.7), model=model, par=par)
+    bs = np.array([1, 2, 17, 64, 255], dtype=float)
+    dec = batched.decode_steps(d, bs, 1500.0)
+    mix = batched.mixed_steps(d, bs, 1500.0, np.array([1.0, 64.0, 513.0, 1000.0, 8192.0]), 1000.0)
+    for i, b in enumerate(bs.tolist()):
+        assert dec.at(i).time_s == pytest.approx(perf.decode_step(d, b, 1500.0).time_s, rel=1e-12)
+        assert mix.at(i).time_s == pytest.approx(
+            perf.mixed_step(d, b, 1500.0, [1.0, 64.0, 513.0, 1000.0, 8192.0][i], 1000.0).time_s, rel=1e-12)
+
+
+def test_the_milp_turns_mtp_on_and_says_what_it_saved():
+    plan = solve(load_problem(ROOT / "problems/deepseek_mtp.yaml"))
+    seed = solve(load_problem(ROOT / "problems/deepseek_qps.yaml"))
+    assert plan.verification.passed and any(c.spec is not None for c in plan.chosen)
+    assert plan.cost_per_hour < seed.cost_per_hour
+    assert plan.cost_without_speculation == pytest.approx(seed.cost_per_hour)
+    for st in plan.verification.pools:
+        if st.candidate.spec is not None and st.candidate.role != "prefill":
+            assert st.tpot_s <= 0.050 + 1e-9
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_mtp.yaml", "--json"])
+    d = json.loads(r.output)
+    s = d["speculative"]
+    assert s["tokens_per_step"] == pytest.approx(1.85)
+    assert s["cost_without_per_hour"] == pytest.approx(seed.cost_per_hour)
+    assert s["saving_fraction"] == pytest.approx(1 - plan.cost_per_hour / seed.cost_per_hour)
+    assert any(p["speculative"] == {"method": "mtp", "draft_tokens": 1, "acceptance": 0.85, "tokens_per_step": 1.85}
+               for p in d["pools"])
+    text = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_mtp.yaml"]).output
+    assert "decode+mtp1" in text and "Speculative decoding (mtp, 1 draft token" in text and "saves" in text
+
+
+def test_use_on_puts_it_in_every_decoding_pool(tmp_path):
+    d = yaml.safe_load((ROOT / "problems/deepseek_mtp.yaml").read_text())
+    d["serving"]["speculative"]["use"] = "on"
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    plan = solve(load_problem(f))
+    assert all(c.spec is not None for c in plan.chosen if c.role != "prefill")
+    assert plan.cost_without_speculation is None
+
+
+def test_the_simulator_steps_each_pool_at_its_own_rate(tmp_path):
+    """The plan's pools with MTP advance 1.85 tokens per step in the simulation: the simulated
+    TPOT matches the plan's within the simulator's tolerance."""
+    out = tmp_path / "plan.json"
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_mtp.yaml", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--requests", "50000", "--json"])
+    assert r.exit_code == 0, r.output
+    sim = json.loads(r.output)
+    checked = 0
+    for p in sim["pools"]:
+        if p["role"] != "prefill" and "mtp1" in p["name"]:
+            assert p["simulated"]["tpot_s"]["mean"] == pytest.approx(p["analytic"]["tpot_s"], rel=0.1)
+            checked += 1
+    assert checked >= 1 and sim["passed"]
+
+
+@pytest.mark.parametrize("engine, needle", [
+    ("vllm", '--speculative-config \'{"method":"deepseek_mtp","num_speculative_tokens":1}\''),
+    ("sglang", "--speculative-algorithm EAGLE --speculative-num-steps 1 --speculative-eagle-topk 1 "
+               "--speculative-num-draft-tokens 2"),
+    ("trtllm", "decoding_type: MTP"),
+])
+def test_exports_realise_it(tmp_path, engine, needle):
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_mtp.yaml", "--export", engine,
+                                      "--export-dir", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    text = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert needle in text
+
+
+@pytest.mark.parametrize("spec, field", [
+    ({"method": "medusa"}, "serving.speculative.method"),
+    ({"method": "mtp", "acceptance": 1.0}, "serving.speculative.acceptance"),
+    ({"method": "mtp", "acceptance": 0}, "serving.speculative.acceptance"),
+    ({"method": "mtp", "draft_tokens": 0}, "serving.speculative.draft_tokens"),
+    ({"method": "mtp", "draft_tokens": 1.5}, "serving.speculative.draft_tokens"),
+    ({"method": "eagle", "draft_tokens": 2}, "serving.speculative: acceptance: required for eagle"),
+    ({"method": "mtp", "use": "maybe"}, "serving.speculative.use"),
+])
+def test_bad_speculative_exits_2(tmp_path, spec, field):
+    d = yaml.safe_load((ROOT / "problems/deepseek_mtp.yaml").read_text())
+    d["serving"]["speculative"] = spec
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and field in r.output and "Traceback" not in r.output, r.output
+
+
+def test_mtp_needs_the_models_mtp_layers(tmp_path):
+    d = yaml.safe_load((ROOT / "problems/llama70b_chat.yaml").read_text())
+    d.setdefault("serving", {})["speculative"] = {"method": "mtp"}
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and "serving.speculative.method: mtp needs the model's multi-token" in r.output
+    d["serving"]["speculative"] = {"method": "eagle", "draft_tokens": 2, "acceptance": 0.7}
+    f.write_text(yaml.safe_dump(d))
+    plan = solve(load_problem(f))
+    assert plan.verification.passed
