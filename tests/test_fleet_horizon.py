@@ -132,3 +132,16 @@ def test_a_class_reads_its_trace(tmp_path):
     f.write_text(yaml.safe_dump(d))
     r = CliRunner().invoke(cli.main, ["solve", str(f)])
     assert r.exit_code == 2 and "classes[0].workload.trace.file" in r.output, r.output
+
+
+def test_the_chart_draws_a_fleet(tmp_path):
+    f = tmp_path / "f.yaml"
+    f.write_text(yaml.safe_dump(FLEET))
+    out = tmp_path / "day.png"
+    r = CliRunner().invoke(cli.main, ["solve", str(f), "--chart", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from planner.report.horizon_chart import chart_data
+    h = solve_fleet_horizon(fleet(), compare=False)
+    d = chart_data(h)
+    assert d.static_cards == sum((rn + on) * 8 for rn, on in h.static_peak.nodes.values())

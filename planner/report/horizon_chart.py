@@ -76,7 +76,7 @@ def x_axis(h: HorizonPlan) -> tuple[tuple[float, ...], str]:
 
 def static_cards(h: HorizonPlan) -> int:
     """Cards of the static peak fleet: its rented and owned nodes × cards per node."""
-    node_cards = {o.id: o.gpu.node_cards for o in h.static_peak.resolved.gpus}
+    node_cards = {k.id: k.node_cards for k in h.kinds}
     return sum((rn + on) * node_cards[g] for g, (rn, on) in h.static_peak.nodes.items())
 
 
