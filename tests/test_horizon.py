@@ -519,3 +519,13 @@ def test_periods_without_load_rent_nothing_on_demand():
     assert h.verification.passed
     assert all(per.cost_per_hour == 0 and not per.pools for per in h.periods[:12])
     assert h.cost == pytest.approx(h.static_cost / 2)
+
+
+def test_simulating_a_horizon_plan_says_what_to_do(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(BASE))
+    out = tmp_path / "plan.json"
+    assert CliRunner().invoke(cli.main, ["solve", str(f), "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(cli.main, ["simulate", str(out)])
+    assert r.exit_code == 2 and "kind: a plan over a load profile is not simulated yet" in r.output
+    assert "jq .comparison.static_peak_plan" in r.output and "Traceback" not in r.output

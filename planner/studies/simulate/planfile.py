@@ -113,6 +113,9 @@ def load_plan(path: str | Path) -> PlanFile:
 
 def plan_from_dict(data: Any, source: str) -> PlanFile:
     """Validate plan data (the output of `Plan.as_dict()`); BadInput names source and field."""
+    if isinstance(data, dict) and data.get("kind") == "horizon":
+        raise BadInput(f"{source}: kind: a plan over a load profile is not simulated yet; simulate one "
+                       f"period's load with its fleet for the peak: jq .comparison.static_peak_plan {source}")
     plan = validate(PlanFile, data, source)
     if not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         if plan.workload.prefix_cache_hit >= 1:
