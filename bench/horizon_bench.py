@@ -5,8 +5,9 @@ Cases (each one `solve_horizon` in this process, as `plan solve` runs it, candid
   * week-repeated: the same day seven times, 168 periods (periods of equal QPS share solves);
   * week-distinct: 168 periods, the day scaled per weekday (Mon–Fri 100 %, Sat 80 %, Sun 65 %)
     so most periods have their own QPS (target ≤ 60 s);
-  * day-n+1 / day-node: the day with serving.redundancy n_plus_1 / node (binaries per candidate
-    and period: each single-period MILP is several times slower).
+  * day-n+1: problems/deepseek_day_n1.yaml (the day with 5 % of the spot nodes down and N+1 in
+    every hour: binaries per candidate and period make each single-period MILP several times
+    slower); day-node: the day with serving.redundancy node.
 Each row prints periods, distinct QPS values, the method ('commitment': exact decomposition over
 reserved/owned counts; 'joint': one MILP), single-period MILPs solved, phase seconds, the cost over
 the horizon and the savings against a static peak fleet and independent per-period plans. The
@@ -44,7 +45,7 @@ def _week(problem, scales):
 def cases() -> dict:
     day = load_problem(ROOT / "problems" / "deepseek_day.yaml")
     return {"day": day, "week-repeated": _week(day, (1.0,) * 7), "week-distinct": _week(day, WEEKDAY_SCALE),
-            "day-n+1": _redundant(day, "n_plus_1"), "day-node": _redundant(day, "node")}
+            "day-n+1": load_problem(ROOT / "problems" / "deepseek_day_n1.yaml"), "day-node": _redundant(day, "node")}
 
 
 def _redundant(problem, redundancy: str):

@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
 # a load profile or trace (docs/horizon.md): solve text and JSON only
 HORIZON = {"deepseek_day", "deepseek_trace", "fleet_day"}
+# one as slow as N+1 over a day (≈ 45 s a solve): solve text only
+HORIZON_TEXT_ONLY = {"deepseek_day_n1"}
 PROBLEMS = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "problems").glob("*.yaml")
-                  if p.stem not in HORIZON)
+                  if p.stem not in HORIZON | HORIZON_TEXT_ONLY)
 SINGLE = [p for p in PROBLEMS if p != "fleet_mix"]
 SCENARIOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "problems" / "whatif").glob("*.yaml"))
 OUT = "{out}"  # replaced by a fresh temporary directory when the case runs
@@ -52,6 +54,8 @@ def _cases() -> list[Case]:
     for p in sorted(HORIZON):
         cases.append(Case(f"solve/{p}.txt", ("solve", f"problems/{p}.yaml")))
         cases.append(Case(f"solve/{p}.json", ("solve", f"problems/{p}.yaml", "--json")))
+    for p in sorted(HORIZON_TEXT_ONLY):
+        cases.append(Case(f"solve/{p}.txt", ("solve", f"problems/{p}.yaml")))
     cases.append(Case("solve/deepseek_qps.checks.txt", ("solve", "problems/deepseek_qps.yaml", "--checks")))
     cases.append(Case("solve/llama70b_chat.simulate.txt",
                       ("solve", "problems/llama70b_chat.yaml", "--simulate")))
