@@ -214,6 +214,20 @@ def test_spot_at_a_confidence_keeps_enough_nodes_up():
     assert any(c.name.endswith("cards_up[h100]") for c in h.verification.checks)
 
 
+def test_on_demand_caps_per_period():
+    """At most 8 on-demand h100 cards in the 16 peak hours, reserved at 9: the peak is reserved
+    beyond one on-demand node; each period's check is there; independent plans keep the cap."""
+    caps = [64] * 8 + [8] * 16
+    p = problem(**{"gpus": [{**BASE["gpus"][0], "reserved_price_per_gpu_hour": 9.9,
+                             "on_demand_max_cards_per_period": caps}, {"id": "h20"}]})
+    h = solve_horizon(p)
+    assert h.verification.passed
+    assert all(8 * per.nodes["h100"].on_demand <= cap for per, cap in zip(h.periods, caps))
+    assert sum(c.name.endswith("on_demand_availability[h100]") for c in h.verification.checks) == 24
+    from planner.report.horizon import horizon_json
+    assert horizon_json(h)["gpus"][0]["on_demand_max_cards_per_period"] == caps
+
+
 def test_spot_prices_per_period():
     """Spot at 4 by night and 30 by day (on demand 10): spot only at night; each period's cost
     uses its own price; JSON gives the list."""
@@ -296,6 +310,7 @@ def test_bad_profile_exits_2_naming_the_field(tmp_path, change, field):
     ({"spot_max_cards_per_period": [8] * 24}, "spot_max_cards_per_period needs spot_price_per_gpu_hour"),
     ({"max_cards_per_period": [8] * 23}, "gpus[0].max_cards_per_period: 23 values; the profile has 24 periods"),
     ({"spot_price_per_gpu_hour": [3] * 25}, "gpus[0].spot_price_per_gpu_hour: 25 values; the profile has 24 periods"),
+    ({"on_demand_max_cards_per_period": [8] * 2}, "gpus[0].on_demand_max_cards_per_period: 2 values"),
     ({"spot_price_per_gpu_hour": [3] * 23 + [-1]}, "gpus[0].spot_price_per_gpu_hour"),
     ({"max_cards_per_period": [8] * 23 + [-8]}, "gpus[0].max_cards_per_period[23]"),
     ({"max_cards_per_period": [8] * 23 + [True]}, "gpus[0].max_cards_per_period: element [23]: true/false"),

@@ -81,7 +81,8 @@ class FleetProblem(PlanSettings):
                                  f"{k.workload.profile.period:g} s, but classes[0..] with a profile have "
                                  f"{shape[0]} of {shape[1]:g} s; every profile of a fleet has the same periods")
         for i, g in enumerate(self.gpus):
-            per_period = [key for key in ("max_cards_per_period", "spot_max_cards_per_period") if getattr(g, key)]
+            per_period = [key for key in ("max_cards_per_period", "on_demand_max_cards_per_period",
+                                          "spot_max_cards_per_period") if getattr(g, key)]
             per_period += ["spot_price_per_gpu_hour"] if isinstance(g.spot_price_per_gpu_hour, list) else []
             if shape is None and (g.reserved_price_per_gpu_hour is not None or g.spot_price_per_gpu_hour is not None):
                 raise ValueError(f"gpus[{i}]: reserved and spot capacity need a load profile in a class "

@@ -165,6 +165,8 @@ class GPUChoice(Strict):
                           "the plan counts 1 − share of its spot nodes as capacity (default 0)")
     max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="cards of this type available in each period of the profile (every kind)")
+    on_demand_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, description="on-demand cards of this type available in each period of the profile")
     spot_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="spot cards of this type available in each period of the profile")
 
@@ -386,7 +388,8 @@ class Problem(PlanSettings):
                                          f"profile (workload.profile); a single QPS rents on demand")
         periods = len(self.workload.period_qps()) if self.workload.profile is not None else None
         for i, g in enumerate(self.gpus):
-            for key in ("max_cards_per_period", "spot_max_cards_per_period", "spot_price_per_gpu_hour"):
+            for key in ("max_cards_per_period", "on_demand_max_cards_per_period", "spot_max_cards_per_period",
+                        "spot_price_per_gpu_hour"):
                 v = getattr(g, key)
                 if v is None or (key == "spot_price_per_gpu_hour" and not isinstance(v, list)):
                     continue

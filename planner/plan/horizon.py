@@ -125,7 +125,11 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
     `commit` the cheaper of on-demand and reserved (a fleet held over the whole horizon), within
     one period's own caps `caps` (its cards of every kind)."""
     gpus = []
-    by_gpu = {c.gpu: c.max_cards for c in caps if c.max_cards is not None}
+    by_gpu: dict[str, int] = {}
+    for c in caps:   # on demand only (not committed): its own per-period cap applies too
+        limits = [x for x in (c.max_cards, None if commit else c.on_demand_max_cards) if x is not None]
+        if limits:
+            by_gpu[c.gpu] = min(limits)
     for k, ch in zip(hm.gpu_kinds(res), problem.gpus):
         price = k.opt.price_per_card_hour
         if commit and k.reserved_price is not None:
@@ -136,7 +140,8 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
         gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
                                           "spot_price_per_gpu_hour": None, "spot_max_share_percent": None,
                                           "spot_interruption_percent": None, "max_cards_per_period": None,
-                                          "spot_max_cards_per_period": None, "max_cards": cap}))
+                                          "spot_max_cards_per_period": None, "max_cards": cap,
+                                          "on_demand_max_cards_per_period": None}))
     return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus})
 
 
@@ -328,6 +333,9 @@ def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.P
         if cap.spot_max_cards is not None:
             checks.append(Check(f"{p}/spot_availability[{cap.gpu}]", node_cards[cap.gpu] * n.spot,
                                 cap.spot_max_cards, "cards"))
+        if cap.on_demand_max_cards is not None:
+            checks.append(Check(f"{p}/on_demand_availability[{cap.gpu}]", node_cards[cap.gpu] * n.on_demand,
+                                cap.on_demand_max_cards, "cards"))
     budget = peak.problem.limits.budget_per_hour
     if budget is not None:
         cost = sum(nodes[k.id].cost_per_hour(k, hm.spot_price_in(k, per.caps)) for k in kinds)
@@ -338,7 +346,7 @@ def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.P
 def independent_key(per: hm.Period) -> tuple:
     """What a period's own single-QPS plan depends on: its QPS, cards caps and lengths (it rents
     no spot, so spot prices and caps do not matter)."""
-    return per.qps, tuple((c.gpu, c.max_cards) for c in per.caps if c.max_cards is not None), per.group
+    return per.qps, tuple((c.gpu, c.max_cards, c.on_demand_max_cards) for c in per.caps), per.group
 
 
 def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs_g,

@@ -186,7 +186,8 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
     for per in periods:
         if per.qps <= 0:
             continue
-        key = (tuple(q[per.index] for q in qps), tuple((c.gpu, c.max_cards) for c in per.caps), per.loads)
+        caps = tuple((c.gpu, c.max_cards, c.on_demand_max_cards) for c in per.caps)
+        key = (tuple(q[per.index] for q in qps), caps, per.loads)
         if key not in per_hour:
             busy = [i for i, q in enumerate(qps) if q[per.index] > 0]
             sub = [problems[i] for i in busy]

@@ -76,11 +76,12 @@ def _lowest(price: float | list[float] | None) -> float | None:
 @dataclass(frozen=True)
 class Availability:
     """Per-period caps and prices of one GPU type in one period (None: none of its own): its cards
-    of every kind, its spot cards, its spot price per card-hour."""
+    of every kind, its spot cards, its on-demand cards, its spot price per card-hour."""
 
     gpu: str
     max_cards: int | None = None
     spot_max_cards: int | None = None
+    on_demand_max_cards: int | None = None
     spot_price: float | None = None
 
 
@@ -90,9 +91,11 @@ def period_availability(res: Resolved, index: int) -> tuple[Availability, ...]:
     for o, ch in zip(res.gpus, res.problem.gpus):
         cap = ch.max_cards_per_period[index] if ch.max_cards_per_period is not None else None
         spot = ch.spot_max_cards_per_period[index] if ch.spot_max_cards_per_period is not None else None
+        od = ch.on_demand_max_cards_per_period[index] if ch.on_demand_max_cards_per_period is not None else None
         price = ch.spot_price_per_gpu_hour[index] if isinstance(ch.spot_price_per_gpu_hour, list) else None
-        if cap is not None or spot is not None or price is not None:
-            out.append(Availability(o.id, cap, spot, price))
+        if cap is not None or spot is not None or od is not None or price is not None:
+            out.append(Availability(o.id, max_cards=cap, spot_max_cards=spot, on_demand_max_cards=od,
+                                    spot_price=price))
     return tuple(out)
 
 
@@ -362,6 +365,9 @@ def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
             m.prob += k.node_cards * m.nodes(k.id, p) <= cap.max_cards, f"availability_period_{k.id}_{p}"
         if cap.spot_max_cards is not None and isinstance(m.spot[(k.id, p)], pulp.LpVariable):
             m.prob += k.node_cards * m.spot[(k.id, p)] <= cap.spot_max_cards, f"spot_availability_{k.id}_{p}"
+        if cap.on_demand_max_cards is not None:
+            m.prob += (k.node_cards * m.on_demand[(k.id, p)] <= cap.on_demand_max_cards,
+                       f"on_demand_availability_{k.id}_{p}")
     if limits.power is not None:
         m.prob += (pulp.lpSum(k.node_cards * k.opt.gpu.power_w / 1e3 * m.nodes(k.id, p) for k in m.kinds)
                    <= limits.power / 1e3), f"power_cap_{p}"

@@ -161,10 +161,11 @@ def render_horizon(h: HorizonPlan) -> str:
 
 
 def _period_caps(h: HorizonPlan, gpu: str) -> dict[str, list[int | None] | None]:
-    """`max_cards_per_period` and `spot_max_cards_per_period` of one GPU type (null: no such cap)."""
+    """`max_cards_per_period`, `on_demand_max_cards_per_period` and `spot_max_cards_per_period` of one
+    GPU type (null: no such cap)."""
     caps = [next((c for c in per.caps if c.gpu == gpu), None) for per in h.periods]
     out = {}
-    for key in ("max_cards", "spot_max_cards"):
+    for key in ("max_cards", "on_demand_max_cards", "spot_max_cards"):
         vals = [getattr(c, key) if c is not None else None for c in caps]
         out[f"{key}_per_period"] = vals if any(v is not None for v in vals) else None
     return out
