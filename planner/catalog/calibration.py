@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -20,6 +21,51 @@ class CalibParam(Strict):
     value: float
     source: str = Field(min_length=3)
     note: str | None = None
+
+
+BAND_PERCENTILES = (5, 10, 25, 50, 75, 90, 95)   # quantiles kept of a profile's error
+
+
+class ErrorBand(Strict):
+    """How far a profile's predictions are off, cross-validated on the measurements it was fitted
+    to (docs/model.md): percentiles of r = log(predicted / measured), for decode tokens/s per GPU
+    (so a pool's real TPOT is the predicted × e^r) and for TTFT (real TTFT = predicted × e^−r)."""
+
+    source: str = Field(min_length=3)
+    as_of: str
+    decode: dict[int, float]
+    ttft: dict[int, float]
+
+    @field_validator("decode", "ttft")
+    @classmethod
+    def _all_percentiles(cls, v: dict[int, float]) -> dict[int, float]:
+        if sorted(v) != list(BAND_PERCENTILES):
+            raise ValueError(f"give the percentiles {', '.join(map(str, BAND_PERCENTILES))}")
+        xs = [v[p] for p in BAND_PERCENTILES]
+        if any(b < a for a, b in zip(xs, xs[1:])) or not all(-10 < x < 10 for x in xs):
+            raise ValueError("percentiles must rise, each a log ratio between −10 and 10")
+        return v
+
+    def at(self, quantity: str, percent: float) -> float:
+        """The `percent`-th percentile of r for 'decode' or 'ttft', interpolated linearly between
+        the kept ones (and held at the ends beyond p5 and p95)."""
+        q = getattr(self, quantity)
+        ps = BAND_PERCENTILES
+        if percent <= ps[0]:
+            return q[ps[0]]
+        for a, b in zip(ps, ps[1:]):
+            if percent <= b:
+                return q[a] + (q[b] - q[a]) * (percent - a) / (b - a)
+        return q[ps[-1]]
+
+    def tpot_factor(self, percent: float) -> float:
+        """Real TPOT ÷ predicted at that percentile of the error: e^{r_decode(p)}."""
+        return math.exp(self.at("decode", percent))
+
+    def ttft_factor(self, percent: float) -> float:
+        """Real TTFT ÷ predicted at that percentile: e^{−r_ttft(100 − p)} (a TTFT under-predicted
+        is a high one)."""
+        return math.exp(-self.at("ttft", 100.0 - percent))
 
 
 class Calibration(Strict):
@@ -51,6 +97,11 @@ class Calibration(Strict):
     benchmark_requests_per_client: CalibParam = CalibParam(value=10.0, source="assumed; fitted by plan calibrate")
     # fixed TTFT per architecture family (HF model_type): replaces request_overhead_s for it
     request_overhead_by_family_s: dict[str, CalibParam] = {}
+    # slo.confidence (never fitted): decode steps and prefill passes (with the fixed TTFT) run this
+    # many times slower, the model's error at that confidence (ErrorBand)
+    decode_time_scale: CalibParam = CalibParam(value=1.0, source="none: the point estimate")
+    prefill_time_scale: CalibParam = CalibParam(value=1.0, source="none: the point estimate")
+    error_band: ErrorBand | None = None
     # GEMMs at the kernel tables' efficiency curve η(M)·gemm_efficiency_scale (catalogs/kernels.yaml);
     # false: at compute_efficiency whatever their shape (the roofline profile)
     kernel_curves: bool = True

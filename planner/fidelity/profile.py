@@ -9,16 +9,35 @@ parameters its points cannot inform from the shared fit. PyYAML is imported insi
 from __future__ import annotations
 
 import datetime as _dt
+import math
 
 from planner.catalog.calibration import Calibration
 from planner.fidelity.crossval import Summary
 from planner.fidelity.fit import FitResult, family_of
 
+MIN_BAND_POINTS = 20   # cross-validated observations per quantity for a profile's error band
+
+
+def error_band(rows, source: str, day: str) -> dict | None:
+    """The profile's error band (catalog.calibration.ErrorBand) from cross-validated rows:
+    percentiles of log(predicted/measured) for decode tokens/s per GPU and TTFT; None without
+    cross-validation or with fewer than MIN_BAND_POINTS observations of either."""
+    import numpy as np
+
+    from planner.catalog.calibration import BAND_PERCENTILES
+    out: dict = {"source": source, "as_of": day}
+    for q, key in (("decode_tok_s_per_gpu", "decode"), ("ttft_s", "ttft")):
+        x = [math.log(r.cv_predicted / r.measured) for r in rows if r.quantity == q and r.cv_predicted]
+        if len(x) < MIN_BAND_POINTS:
+            return None
+        out[key] = {p: round(float(np.percentile(x, p)), 4) for p in BAND_PERCENTILES}
+    return out
+
 
 def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[str],
                  cv_summary: list[Summary] | None, today: _dt.date | None = None,
                  group: tuple[tuple[str, ...], str] | None = None,
-                 shared: FitResult | None = None) -> str:
+                 shared: FitResult | None = None, cv_rows=None) -> str:
     """The fitted profile as YAML text (catalog schema): each fitted parameter's source names
     the fit, its note the cross-validated error; unfitted parameters keep base's entries.
     A group profile (`group` = (axes, label)) says whose points it was fitted to; parameters its
@@ -50,6 +69,11 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
             continue
         if k == "kernel_curves":
             data[k] = base.kernel_curves
+            continue
+        if k == "error_band":
+            band = error_band(cv_rows or [], f"{src}: cross-validated", day)
+            if band is not None:
+                data[k] = band
             continue
         if k in result.values:
             v = result.values[k]

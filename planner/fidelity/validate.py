@@ -118,15 +118,16 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     all_rows = rows(points, grouped.calibration_for if grouped else result.calibration, cv)
     summary = summarise(all_rows)
     if grouped is None:
-        atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary), protect=protect,
-                     force=force)
+        atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary,
+                                         cv_rows=all_rows if cv else None), protect=protect, force=force)
         return Calibrated(result, summary, report, out)
     written: dict[str, GroupProfile] = {}
     texts: dict[str, str] = {}
     for label, res in grouped.groups.items():
-        g_summary = summarise([r for r in all_rows if group_of(r.point, by) == label])
-        texts[f"{label}.yaml"] = profile_yaml(res, base, label, files, g_summary, group=(by, label), shared=result)
-        written[label] = GroupProfile(res, g_summary, str(out_p / f"{label}.yaml"))
+        mine = [r for r in all_rows if group_of(r.point, by) == label]
+        texts[f"{label}.yaml"] = profile_yaml(res, base, label, files, summarise(mine), group=(by, label),
+                                              shared=result, cv_rows=mine if cv else None)
+        written[label] = GroupProfile(res, summarise(mine), str(out_p / f"{label}.yaml"))
     if texts:
         write_set(out_p, texts, protect=protect, force=force)
     return Calibrated(result, summary, report, out, written)

@@ -164,6 +164,19 @@ def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray, 
 
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
+    return _slower(_decode_raw(dep, batch, context_tokens), dep.calib.v("decode_time_scale"))
+
+
+def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
+    """`perf.slower` per point."""
+    if s == 1.0:
+        return t
+    return PhaseArrays(t.time_s * s, t.compute_s * s, t.memory_s * s, t.comm_s * s, t.overhead_s * s,
+                       t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
+
+
+def _decode_raw(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+    """`perf._decode_raw` per point."""
     a, par = dep.arch, dep.par
     q = verify_tokens(dep)
     m = batch / par.pp
@@ -176,7 +189,7 @@ def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> P
 
 def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
-    plain = decode_steps(replace(dep, spec=None), np.maximum(batch, 1.0), context_tokens)
+    plain = _decode_raw(replace(dep, spec=None), np.maximum(batch, 1.0), context_tokens)
     f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
     return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
                        plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
@@ -201,7 +214,9 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
     step = pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
-    return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
+    if dep.spec is not None:
+        step = _plus(step, _drafts(dep, batch, context_tokens))
+    return _slower(step, dep.calib.v("decode_time_scale"))
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
@@ -213,7 +228,8 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp)
+    return _slower(pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp),
+                   dep.calib.v("prefill_time_scale"))
 
 
 # ------------------------------------------------------------------------------- queueing

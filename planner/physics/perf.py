@@ -124,7 +124,18 @@ def decode_step(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
     the touched experts, and the KV of its sequences: (b/pp/dp)·ctx·kv_bytes_per_card.
     With speculative decoding: the verify pass over k+1 tokens per sequence plus the draft
     passes (module docstring). Worked values (the seed's numbers) live in tests/test_perf.py.
+    Under slo.confidence the step is decode_time_scale times slower (`slower`).
     """
+    return slower(_decode_raw(dep, batch, context_tokens), dep.calib.v("decode_time_scale"))
+
+
+def slower(t: PhaseTime, s: float) -> PhaseTime:
+    """`t` run s times slower (the model's error at a confidence); `t` itself when s is 1."""
+    return t if s == 1.0 else scaled(t, s)
+
+
+def _decode_raw(dep: Deployment, batch: float, context_tokens: float) -> PhaseTime:
+    """`decode_step` at the point estimate (no confidence scale)."""
     a, par = dep.arch, dep.par
     q = verify_tokens(dep)
     m = batch / par.pp
@@ -141,7 +152,7 @@ def drafts(dep: Deployment, batch: float, context_tokens: float) -> PhaseTime:
     the step and host floors are scaled with it)."""
     s = dep.spec
     assert s is not None
-    return scaled(decode_step(replace(dep, spec=None), batch, context_tokens),
+    return scaled(_decode_raw(replace(dep, spec=None), batch, context_tokens),
                   s.draft_tokens * s.draft_layers / dep.arch.layers)
 
 
@@ -187,7 +198,8 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return _pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp)
+    return slower(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp),
+                  dep.calib.v("prefill_time_scale"))
 
 
 def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_tokens: float,
@@ -204,16 +216,17 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
     step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
-    if dep.spec is None or batch <= 0:
-        return step
-    return plus(step, drafts(dep, batch, context_tokens))
+    if dep.spec is not None and batch > 0:
+        step = plus(step, drafts(dep, batch, context_tokens))
+    return slower(step, dep.calib.v("decode_time_scale"))
 
 
 def request_overhead_s(dep: Deployment) -> float:
     """Fixed time a request spends before its first token beyond the prefill pass (tokenise,
     schedule, launch, sample, detokenise, serve): the model family's fitted value
-    (request_overhead_by_family_s), else the shared calibration parameter request_overhead_s."""
-    return dep.calib.request_overhead_for(dep.arch.family)[0]
+    (request_overhead_by_family_s), else the shared calibration parameter request_overhead_s
+    (× prefill_time_scale under slo.confidence)."""
+    return dep.calib.request_overhead_for(dep.arch.family)[0] * dep.calib.v("prefill_time_scale")
 
 
 def kv_transfer_time(dep_prefill: Deployment, prompt_tokens: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.catalog.calibration import Calibration, load_calibration
+from planner.catalog.calibration import CalibParam, Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
 from planner.errors import BadInput
 from planner.input.problem import SLO, Problem, Workload
@@ -130,6 +130,8 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
     if problem.calibration_overrides:
         calib = _in(source, "calibration_overrides",
                     lambda: calib.with_overrides(problem.calibration_overrides))
+    if problem.slo.confidence is not None:
+        calib = at_confidence(calib, problem.slo.confidence, source)
     weights = problem.precision.weights or model.weight_dtype
     return Resolved(problem, model, tuple(options), calib, weights, problem.precision.kv, source)
 
@@ -157,3 +159,19 @@ def _in(source: str, field: str, fn):
         return fn()
     except BadInput as e:
         raise BadInput("\n".join(f"{source}: {field}: {line}" for line in str(e).splitlines())) from None
+
+
+def at_confidence(calib: Calibration, percent: float, source: str) -> Calibration:
+    """The profile with its steps and passes slowed by its cross-validated error at `percent`
+    (slo.confidence): decode by the TPOT factor, prefill and the fixed TTFT by the TTFT factor, each
+    at least 1 (a confidence below the median never plans on the model being pessimistic)."""
+    band = calib.error_band
+    if band is None:
+        raise BadInput(f"{source}: slo.confidence: the calibration profile {calib.name!r} carries no "
+                       f"cross-validated error band (error_band); use one that does (default, vllm, sglang, "
+                       f"trtllm) or leave slo.confidence out")
+    note = f"slo.confidence {percent:g} %: the error at that percentile ({band.source})"
+    dec = CalibParam(value=max(1.0, band.tpot_factor(percent)), source=note)
+    pre = CalibParam(value=max(1.0, band.ttft_factor(percent)), source=note)
+    return calib.model_copy(update={"decode_time_scale": dec, "prefill_time_scale": pre,
+                                    "name": f"{calib.name}@{percent:g}%"})

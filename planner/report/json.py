@@ -76,6 +76,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "mode": p.mode,
         **redundancy_dict(r.problem.serving),
         **speculative_dict(p),
+        "error_band": error_band_dict(p),
         "workload": {"qps": r.qps, "input_tokens": r.input_mean, "output_tokens": r.output_mean,
                      "prefix_cache_hit": r.hit,
                      "input_distribution": [[v, q] for v, q in r.input_dist],
@@ -164,6 +165,29 @@ def service_dict(svc: Service) -> dict[str, Any]:
             "workload": workload_dict(r.problem.workload), "slo": slo_dict(r.problem.slo),
             "class_workloads": [{"name": k.name, **workload_dict(k.workload), "slo": slo_dict(k.slo)}
                                 for k in r.classes]}
+
+
+def error_band_dict(p: Plan) -> dict[str, Any] | None:
+    """What the plan's latencies would be if the model is off by its cross-validated error (the
+    profile's error_band; null without one): the factors at p10, p50, p90 and each pool's TPOT and
+    TTFT at p10 and p90 around its point estimate (the printed values divided by the confidence
+    scale when slo.confidence slowed them)."""
+    r = p.resolved
+    band = r.calib.error_band
+    if band is None:
+        return None
+    s_dec, s_pre = r.calib.v("decode_time_scale"), r.calib.v("prefill_time_scale")
+    pools = []
+    for st in p.verification.pools:
+        c = st.candidate
+        pools.append({"name": c.name,
+                      "tpot_s": None if c.role == "prefill" else
+                      [st.tpot_s / s_dec * band.tpot_factor(q) for q in (10, 90)],
+                      "ttft_s": None if c.role == "decode" else
+                      [st.ttft_s / s_pre * band.ttft_factor(q) for q in (10, 90)]})
+    return {"source": band.source, "as_of": band.as_of, "confidence": r.problem.slo.confidence,
+            "tpot_factor": {f"p{q}": band.tpot_factor(q) for q in (10, 50, 90)},
+            "ttft_factor": {f"p{q}": band.ttft_factor(q) for q in (10, 50, 90)}, "pools": pools}
 
 
 def speculative_dict(p: Plan) -> dict[str, Any]:

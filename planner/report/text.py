@@ -59,6 +59,17 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
     out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   "
                f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
                f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
+    band = d.get("error_band")
+    if band:
+        t, f = band["tpot_factor"], band["ttft_factor"]
+        line = (f"Model error (cross-validated, p10–p90): TPOT ×{t['p10']:.2f}–×{t['p90']:.2f}, "
+                f"TTFT ×{f['p10']:.2f}–×{f['p90']:.2f} of the point estimate")
+        if band["confidence"] is not None:
+            line += f"; planned to meet the SLOs at the {band['confidence']:g}th percentile of it"
+        else:
+            worst = [x for p in band["pools"] for x in (p["tpot_s"] or [])]
+            line += (f"; worst pool TPOT {max(worst) * 1e3:.1f} ms at p90" if worst else "")
+        out.append(line)
     if d.get("speculative"):
         s = d["speculative"]
         line = (f"Speculative decoding ({s['method']}, {s['draft_tokens']} draft token"

@@ -1,0 +1,132 @@
+"""Plans that carry their error bars (slo.confidence; docs/model.md, "Error bars").
+
+Oracles: the band's percentiles interpolated by hand; the confidence scales as e^{r}; steps and
+passes slowed exactly by them (scalar and numpy twins); a plan at 90 % confidence costs at least
+the point-estimate plan and meets its SLOs with every latency inflated by the 90th-percentile
+error; bad values exit 2 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from planner.catalog.calibration import ErrorBand, load_calibration
+from planner.catalog.schemas import load_gpus, load_models
+from planner.input.load import load_problem
+from planner.physics import batched, perf
+from planner.physics.deployment import Deployment, Parallelism
+from planner.plan.resolve import at_confidence
+from planner.plan.solve import solve
+
+BAND = {"source": "test", "as_of": "2026-12-01",
+        "decode": {5: -0.3, 10: -0.2, 25: -0.05, 50: 0.0, 75: 0.1, 90: 0.25, 95: 0.4},
+        "ttft": {5: -0.9, 10: -0.6, 25: -0.2, 50: 0.0, 75: 0.2, 90: 0.4, 95: 0.5}}
+PROBLEM = {"model": "llama-3.1-70b", "workload": {"qps": 10, "input_tokens": 2000, "output_tokens": 300},
+           "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100", "h200"]}
+
+
+def band() -> ErrorBand:
+    return ErrorBand.model_validate(BAND)
+
+
+def test_percentiles_by_hand():
+    b = band()
+    assert b.at("decode", 90) == 0.25 and b.at("decode", 80) == pytest.approx(0.1 + 0.15 * 5 / 15)
+    assert b.at("ttft", 1) == -0.9 and b.at("ttft", 99) == 0.5
+    assert b.tpot_factor(90) == pytest.approx(math.exp(0.25))      # real TPOT = predicted × e^r
+    assert b.ttft_factor(90) == pytest.approx(math.exp(0.6))       # real TTFT = predicted × e^−r, r at p10
+
+
+def profile(tmp_path, with_band=True) -> str:
+    d = yaml.safe_load(open("catalogs/calibration/default.yaml"))
+    d.pop("error_band", None)
+    if with_band:
+        d["error_band"] = BAND
+    d["name"] = "banded"
+    p = tmp_path / "banded.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return str(p)
+
+
+def test_steps_run_slower_by_exactly_the_scales(tmp_path):
+    c = at_confidence(load_calibration(profile(tmp_path)), 90, "t")
+    base = load_calibration(profile(tmp_path))
+    assert c.v("decode_time_scale") == pytest.approx(math.exp(0.25))
+    assert c.v("prefill_time_scale") == pytest.approx(math.exp(0.6))
+    assert at_confidence(base, 10, "t").v("decode_time_scale") == 1.0   # never optimistic
+    m, g = load_models()["llama-3.1-70b"], load_gpus()["h100"]
+    slow, point = (Deployment(m, g, Parallelism(tp=4), x, "fp8", "bf16") for x in (c, base))
+    assert perf.decode_step(slow, 32, 2000).time_s == pytest.approx(
+        perf.decode_step(point, 32, 2000).time_s * math.exp(0.25))
+    assert perf.prefill_pass(slow, 2, 2000).time_s == pytest.approx(
+        perf.prefill_pass(point, 2, 2000).time_s * math.exp(0.6))
+    assert perf.request_overhead_s(slow) == pytest.approx(perf.request_overhead_s(point) * math.exp(0.6))
+    bs = np.array([1.0, 7.0, 64.0])
+    for i, b in enumerate(bs.tolist()):
+        assert batched.decode_steps(slow, bs, 2000).at(i).time_s == perf.decode_step(slow, b, 2000).time_s
+        assert batched.prefill_passes(slow, bs, 2000).at(i).time_s == perf.prefill_pass(slow, b, 2000).time_s
+        assert batched.mixed_steps(slow, bs, 2000, bs * 10, 2000).at(i).time_s == \
+            perf.mixed_step(slow, b, 2000, b * 10, 2000).time_s
+
+
+def write(tmp_path, **slo) -> str:
+    d = {**PROBLEM, "slo": {**PROBLEM["slo"], **slo}, "calibration": profile(tmp_path)}
+    f = tmp_path / f"p{len(slo)}.yaml"
+    f.write_text(yaml.safe_dump(d))
+    return str(f)
+
+
+def test_a_confident_plan_costs_more_and_holds_its_slos_when_the_model_is_wrong(tmp_path):
+    point = solve(load_problem(write(tmp_path)))
+    sure = solve(load_problem(write(tmp_path, confidence="90%")))
+    assert sure.verification.passed and sure.cost_per_hour >= point.cost_per_hour
+    for st in sure.verification.pools:   # verified on the slowed physics: the inflated latencies
+        if st.candidate.role != "prefill":
+            assert st.tpot_s <= 0.050 + 1e-12
+    # the point-estimate plan would miss the TPOT limit if the model were off by its p90
+    worst = max(st.tpot_s for st in point.verification.pools if st.candidate.role != "prefill")
+    assert worst * math.exp(0.25) > 0.050 or point.cost_per_hour == sure.cost_per_hour
+    d = json.loads(CliRunner().invoke(cli.main, ["solve", write(tmp_path, confidence="90%"), "--json"]).output)
+    eb = d["error_band"]
+    assert eb["confidence"] == 90 and eb["tpot_factor"]["p90"] == pytest.approx(math.exp(0.25))
+    assert d["calibration"].endswith("@90%")
+    pool = next(p for p in eb["pools"] if p["tpot_s"])
+    st = next(p for p in d["pools"] if p["name"] == pool["name"])
+    assert pool["tpot_s"][1] == pytest.approx(st["tpot_s"] / math.exp(0.25) * math.exp(0.25))
+    text = CliRunner().invoke(cli.main, ["solve", write(tmp_path, confidence="90%")]).output
+    assert "Model error (cross-validated, p10–p90): TPOT ×0.82–×1.28" in text and "90th percentile" in text
+
+
+@pytest.mark.parametrize("value", [0, 100, -5, "abc", True])
+def test_bad_confidence_exits_2(tmp_path, value):
+    r = CliRunner().invoke(cli.main, ["solve", write(tmp_path, confidence=value)])
+    assert r.exit_code == 2 and "slo.confidence" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_a_profile_without_a_band_refuses_a_confidence(tmp_path):
+    d = {**PROBLEM, "slo": {**PROBLEM["slo"], "confidence": 90}, "calibration": profile(tmp_path, False)}
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and "slo.confidence: the calibration profile 'banded' carries no" in r.output
+
+
+def test_calibrate_writes_the_band_from_its_cross_validation():
+    """plan calibrate --folds N: the profile's error_band holds the percentiles of
+    log(cv predicted / measured) per quantity (here: ratios e^{-0.1·i}, by hand), loadable."""
+    from planner.fidelity.crossval import Row
+    from planner.fidelity.profile import MIN_BAND_POINTS, error_band
+    pt = object()
+    rows = [Row(pt, "decode_tok_s_per_gpu", 100.0, 100.0, 100.0 * math.exp(0.01 * i)) for i in range(-50, 51)]
+    rows += [Row(pt, "ttft_s", 1.0, 1.0, math.exp(-0.02 * i)) for i in range(0, 101)]
+    b = ErrorBand.model_validate(error_band(rows, "test fit", "2026-12-01"))
+    assert b.decode[50] == pytest.approx(0.0) and b.decode[90] == pytest.approx(0.4)
+    assert b.ttft[10] == pytest.approx(-1.8) and b.ttft[90] == pytest.approx(-0.2)
+    assert error_band(rows[:MIN_BAND_POINTS - 1] + rows[101:], "x", "d") is None
