@@ -35,7 +35,7 @@ from planner.plan.horizon import (
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem
 from planner.plan.solve import solve, solver_options
-from planner.plan.verify import Check, PoolState, Verification, verify_service
+from planner.plan.verify import Check, Verification, verify_service
 
 
 def refuse_unsupported(f: FleetProblem, source: str) -> None:
@@ -199,9 +199,3 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
                 return None
         total += per_hour[key] * per.hours
     return total
-
-
-def class_pools(per: PeriodPlan) -> list[tuple[str, PoolState]]:
-    """(class, pool) of a fleet period, in class order."""
-    return [(name, st) for name, _, pools in per.classes for st in pools]
-
