@@ -214,9 +214,12 @@ def stdin_is_terminal() -> bool:
 @click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="a problem with workload.profile: also draw the plan over its periods to FILE "
                    "(.png, or .html: a self-contained page)")
+@click.option("--band", is_flag=True,
+              help="also solve with the model off by its cross-validated error at p10 and p90 and print "
+                   "those plans' costs (JSON error_band.cost_per_hour); single problems")
 def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
               verbose: bool, force: bool, simulate: bool, calibration: str | None, export_target: str | None,
-              export_dir: str, chart: str | None) -> None:
+              export_dir: str, chart: str | None, band: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
@@ -237,14 +240,18 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if chart:
         _check_chart(chart, problem, horizon, force)
     if horizon:
-        if export_target:
+        if export_target or band:
             from planner.errors import BadInput
-            raise BadInput(f"{problem}: --export takes a single-QPS plan or a fleet, not a load profile "
-                           "(workload.profile) yet")
+            raise BadInput(f"{problem}: --{'export' if export_target else 'band'} takes a single-QPS plan"
+                           f"{' or a fleet' if export_target else ''}, not a load profile (workload.profile) yet")
         return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
                               simulate, chart)
+    if band and not isinstance(p, Problem):
+        from planner.errors import BadInput
+        raise BadInput(f"{problem}: --band takes a single problem (one workload), not a fleet")
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan_json(plan, timings=timings)
+    band_line = _cost_band(p, problem, d, solver, time_limit) if band else None
     sims = _simulate_plan(plan, d, problem) if simulate else {}
     if sims:
         d["simulation"] = (sims[""].as_dict() if plan.kind == "plan"
@@ -256,7 +263,8 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
                            force=force):
             click.echo(f"wrote {path}", err=True)
-    _show(d, lambda: render_plan(plan), plan.verification, as_json, checks)
+    _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
+          checks)
     if sims:
         from planner.report.simulate import render_simulation, slo_warnings
         for r in sims.values():
@@ -264,6 +272,21 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
                 click.echo("\n" + render_simulation(r))
         for line in (w for r in sims.values() for w in slo_warnings(r)):
             click.echo(line, err=True)
+
+
+def _cost_band(p, problem: str, d: dict, solver, time_limit) -> str:
+    """`--band`: the costs of the plans at the error's p10 and p90 into d['error_band'], and the line
+    the text output adds."""
+    from planner.errors import BadInput
+    from planner.plan.solve import cost_band
+    if d.get("error_band") is None:
+        raise BadInput(f"{problem}: --band: the calibration profile carries no cross-validated error band")
+    costs = cost_band(p, problem, solver=solver, time_limit=time_limit)
+    d["error_band"]["cost_per_hour"] = costs
+    cur = d["currency"]
+    cell = {k: "no plan" if v is None else f"{v:,.2f} {cur}/h" for k, v in costs.items()}
+    return (f"Cost band: the cheapest plan meeting the SLOs if the model is off by its p10 error costs "
+            f"{cell['p10']}, by its p90 error {cell['p90']} (this plan: {d['cost_per_hour']:,.2f} {cur}/h)")
 
 
 def _show(d: dict, text, verification, as_json: bool, checks: bool) -> None:

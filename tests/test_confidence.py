@@ -130,3 +130,22 @@ def test_calibrate_writes_the_band_from_its_cross_validation():
     assert b.decode[50] == pytest.approx(0.0) and b.decode[90] == pytest.approx(0.4)
     assert b.ttft[10] == pytest.approx(-1.8) and b.ttft[90] == pytest.approx(-0.2)
     assert error_band(rows[:MIN_BAND_POINTS - 1] + rows[101:], "x", "d") is None
+
+
+def test_cost_band_solves_at_p10_and_p90(tmp_path):
+    """--band: the plans at the p10 and p90 error cost no more / no less than the point estimate;
+    the p90 one is the slo.confidence 90 % plan (same scales, both above 1)."""
+    f = write(tmp_path)
+    point = solve(load_problem(f))
+    sure = solve(load_problem(write(tmp_path, confidence=90)))
+    r = CliRunner().invoke(cli.main, ["solve", f, "--band", "--json"])
+    assert r.exit_code == 0, r.output
+    costs = json.loads(r.output)["error_band"]["cost_per_hour"]
+    assert costs["p10"] <= point.cost_per_hour <= costs["p90"]
+    assert costs["p90"] == pytest.approx(sure.cost_per_hour)
+    text = CliRunner().invoke(cli.main, ["solve", f, "--band"]).output
+    assert "Cost band: the cheapest plan meeting the SLOs if the model is off by its p10 error" in text
+    r = CliRunner().invoke(cli.main, ["solve", "problems/fleet_mix.yaml", "--band"])
+    assert r.exit_code == 2 and "--band takes a single problem" in r.output
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_day.yaml", "--band"])
+    assert r.exit_code == 2 and "--band takes a single-QPS plan" in r.output

@@ -212,3 +212,29 @@ def _verify(problem: Problem | FleetProblem, svcs: list[Service], chosen: dict[s
     checks += fleet_checks(svcs[0].res.gpus, problem.limits, every, nodes, objective, problem.pricing.currency,
                            len(pool_shapes(chosen)))
     return Verification(tuple(s for ss in pools.values() for s in ss), tuple(checks)), pools
+
+
+BAND_PERCENTILES = (10, 90)
+
+
+def cost_band(problem: Problem, source: str = "problem", *, solver: str | None = None,
+              time_limit: float | None = None) -> dict[str, float | None]:
+    """Cost per hour of the cheapest plan meeting the SLOs if the model is off by its error at
+    the 10th and the 90th percentile (`plan solve --band`): the problem re-solved with its
+    profile's steps and passes scaled by the band's factors at that percentile (below 1 at p10:
+    the optimistic side), through calibration_overrides. None where no plan meets the SLOs."""
+    from planner.plan.resolve import resolve
+    band = resolve(problem, source).calib.error_band
+    if band is None:
+        raise BadInput(f"{source}: --band: the calibration profile carries no cross-validated error band")
+    out: dict[str, float | None] = {}
+    slo = problem.slo.model_copy(update={"confidence": None})
+    for p in BAND_PERCENTILES:
+        over = {**problem.calibration_overrides, "decode_time_scale": band.tpot_factor(p),
+                "prefill_time_scale": band.ttft_factor(p)}
+        try:
+            out[f"p{p}"] = solve(problem.model_copy(update={"calibration_overrides": over, "slo": slo}), source,
+                                 solver=solver, time_limit=time_limit).cost_per_hour
+        except Infeasible:
+            out[f"p{p}"] = None
+    return out
