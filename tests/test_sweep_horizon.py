@@ -19,13 +19,7 @@ from planner.input.problem import Problem
 from planner.plan.horizon import solve_horizon
 from planner.report.plots import _title
 from planner.studies.sweep import Axis, problem_at, run_sweep
-
-DAY = [0.3] * 8 + [1.0] * 16
-BASE = {"name": "day", "model": "llama-3.1-8b",
-        "workload": {"qps": 300, "input_tokens": 2000, "output_tokens": 300,
-                     "profile": {"qps": [q * 300 for q in DAY]}},
-        "slo": {"ttft": "1s", "tpot": "30ms"}, "serving": {"modes": ["disaggregated"]},
-        "gpus": [{"id": "h100", "price_per_gpu_hour": 10, "reserved_price_per_gpu_hour": 9}, {"id": "h20"}]}
+from tests.test_whatif_horizon import BASE, DAY
 
 
 def test_rows_are_horizon_plans():

@@ -206,44 +206,36 @@ def restrict(cs: CandidateSet, gpu: str) -> CandidateSet:
 
 def solve_row(problem: Problem, source: str, point: dict[str, float], index: int, curve: str,
               candidates: CandidateSet | None = None) -> Row:
-    """Solve one (curve, grid point); an infeasible or unverified point is a row, not an error."""
+    """Solve one (curve, grid point); an infeasible or unverified point is a row, not an error.
+    A load profile is planned over its horizon (without the comparisons): cost per hour is the
+    horizon's mean, the latencies the worst pool of any period, the pools those of the busiest."""
     p = problem_at(problem, point, curve)
     base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft,
                 qps=p.workload.qps)
-    if p.workload.profile is not None:
-        return _horizon_row(p, source, base)
     try:
+        if p.workload.profile is not None:
+            from planner.plan.horizon import solve_horizon
+            h = solve_horizon(p, source, compare=False)
+            every = [st for per in h.periods for st in per.pools]
+            return _solved_row(base, h.status, every, max(h.periods, key=lambda per: per.qps).pools,
+                               h.cost / h.hours, h.cost_per_million_output_tokens, h.cost_per_million_tokens)
         plan = solve(p, source, candidates=candidates)
     except Infeasible as e:
         return Row(**base, status="infeasible", reason=str(e))
     except VerificationFailed as e:
         return Row(**base, status="verification_failed", reason=str(e))
     pools = plan.verification.pools
-    return Row(**base, status=plan.status, tpot_s=worst_latency(pools, "tpot"),
-               ttft_s=worst_latency(pools, "ttft"), cost_per_hour=plan.cost_per_hour,
-               cost_per_million_output_tokens=plan.cost_per_million_output_tokens,
-               cost_per_million_tokens=plan.cost_per_million_tokens,
-               pools=pool_summary(pools), fleet=fleet_summary(pools),
-               plan=pool_summary(pools, detail=True))
+    return _solved_row(base, plan.status, pools, pools, plan.cost_per_hour, plan.cost_per_million_output_tokens,
+                       plan.cost_per_million_tokens)
 
 
-def _horizon_row(p: Problem, source: str, base: dict) -> Row:
-    """One (curve, grid point) of a problem with a load profile: its horizon plan (without the
-    comparisons); cost per hour is the horizon's mean, the latencies the worst pool of any period,
-    the pools those of the busiest period."""
-    from planner.plan.horizon import solve_horizon
-    try:
-        h = solve_horizon(p, source, compare=False)
-    except Infeasible as e:
-        return Row(**base, status="infeasible", reason=str(e))
-    except VerificationFailed as e:
-        return Row(**base, status="verification_failed", reason=str(e))
-    every = [st for per in h.periods for st in per.pools]
-    busiest = max(h.periods, key=lambda per: per.qps).pools
-    return Row(**base, status=h.status, tpot_s=worst_latency(every, "tpot"), ttft_s=worst_latency(every, "ttft"),
-               cost_per_hour=h.cost / h.hours, cost_per_million_output_tokens=h.cost_per_million_output_tokens,
-               cost_per_million_tokens=h.cost_per_million_tokens, pools=pool_summary(busiest),
-               fleet=fleet_summary(every), plan=pool_summary(busiest, detail=True))
+def _solved_row(base: dict, status: str, pools, shown, cost_per_hour: float, per_m_out: float,
+                per_m: float) -> Row:
+    """The row of a verified plan: latencies the worst of `pools`, the summary of `shown`."""
+    return Row(**base, status=status, tpot_s=worst_latency(pools, "tpot"), ttft_s=worst_latency(pools, "ttft"),
+               cost_per_hour=cost_per_hour, cost_per_million_output_tokens=per_m_out,
+               cost_per_million_tokens=per_m, pools=pool_summary(shown), fleet=fleet_summary(pools),
+               plan=pool_summary(shown, detail=True))
 
 
 def solve_point(task: tuple[Problem, str, dict[str, float], int, tuple[str, ...]]) -> list[Row]:
