@@ -312,6 +312,9 @@ def test_bad_profile_exits_2_naming_the_field(tmp_path, change, field):
     ({"spot_price_per_gpu_hour": [3] * 25}, "gpus[0].spot_price_per_gpu_hour: 25 values; the profile has 24 periods"),
     ({"on_demand_max_cards_per_period": [8] * 2}, "gpus[0].on_demand_max_cards_per_period: 2 values"),
     ({"spot_price_per_gpu_hour": [3] * 23 + [-1]}, "gpus[0].spot_price_per_gpu_hour"),
+    ({"spot_price_per_gpu_hour": [3] * 22 + [float("nan"), 3]},
+     "gpus[0].spot_price_per_gpu_hour[22]: Input should be a finite number"),
+    ({"spot_price_per_gpu_hour": float("nan")}, "gpus[0].spot_price_per_gpu_hour: Input should be a finite number"),
     ({"max_cards_per_period": [8] * 23 + [-8]}, "gpus[0].max_cards_per_period[23]"),
     ({"max_cards_per_period": [8] * 23 + [True]}, "gpus[0].max_cards_per_period: element [23]: true/false"),
     ({"spot_max_share_percent": 50}, "spot_max_share_percent needs spot_price_per_gpu_hour"),
@@ -322,6 +325,7 @@ def test_bad_capacity_kinds_exit_2(tmp_path, gpu, field):
     data["gpus"][0].update(gpu)
     code, out = run(tmp_path, data)
     assert code == 2 and field in out, out
+    assert "function-after" not in out and "list[" not in out and "float_type" not in out
 
 
 def test_per_period_caps_without_a_profile_exit_2(tmp_path):

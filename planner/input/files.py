@@ -154,7 +154,7 @@ def loads_json(text: str, p: Path) -> Any:
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
 # another branch of the same field has a real complaint (e.g. a number below its minimum).
-_BRANCH_MISMATCH = {"literal_error", "model_type", "model_attributes_type", "dict_type",
+_BRANCH_MISMATCH = {"literal_error", "model_type", "model_attributes_type", "dict_type", "float_type", "float_parsing",
                     "int_type", "int_parsing", "string_type", "is_instance_of", "list_type"}
 
 
@@ -186,8 +186,11 @@ def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tupl
             continue
         fields = getattr(current, "model_fields", None)
         user_key = error_type == "extra_forbidden" and i == len(loc) - 1
-        tag = isinstance(part, str) and (part.startswith("function-") or (
-            fields is not None and part not in fields and not user_key))
+        # below a field that is not a model (a number, a list), a name can only be pydantic's
+        # tag of a union branch ('list[…]', 'constrained-float'): users' keys live in models
+        tag = isinstance(part, str) and not user_key and (
+            part.startswith("function-") or (fields is not None and part not in fields)
+            or (fields is None and i > 0))
         if tag:
             branch_at = len(out) if branch_at is None else branch_at
             continue
