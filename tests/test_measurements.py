@@ -102,12 +102,13 @@ def test_a_prefill_first_engine_keeps_the_wave_out_of_tpot(tmp_path):
     from dataclasses import replace
 
     from planner.catalog.calibration import load_calibration
-    from planner.fidelity.measurements import deployment, predict_tpot, prefill_share_in_tpot
+    from planner.fidelity.measurements import benchmark, deployment, predict_tpot
+    from planner.physics.benchmark import prefill_share_in_tpot
     from planner.physics.perf import decode_step
     (p,), _ = load_points([_write(tmp_path, [_row("v", batch="32", conc=32)])])
     s = replace(p, engine="sglang")
-    assert prefill_share_in_tpot(s, 4.0) == pytest.approx(0.75)
-    assert prefill_share_in_tpot(p, 4.0) == 1.0
+    assert prefill_share_in_tpot(benchmark(s), 4.0) == pytest.approx(0.75)
+    assert prefill_share_in_tpot(benchmark(p), 4.0) == 1.0
     calib = load_calibration("default").with_overrides({"benchmark_requests_per_client": 1.0})
     dep = deployment(s, calib)
     assert predict_tpot(s, dep) == pytest.approx(decode_step(dep, s.batch, s.context_tokens).time_s)

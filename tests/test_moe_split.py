@@ -9,8 +9,9 @@ import pytest
 
 from planner.catalog.calibration import load_calibration
 from planner.catalog.schemas import load_gpus, load_models
-from planner.fidelity.measurements import BENCH_KV_FREE_FRACTION, engine_kv_slots, load_points
+from planner.fidelity.measurements import load_points
 from planner.physics import comm
+from planner.physics.benchmark import BENCH_KV_FREE_FRACTION, engine_kv_slots
 from planner.physics.deployment import (
     ACT_BYTES,
     Deployment,
