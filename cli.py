@@ -630,9 +630,13 @@ def _axes(text: str | None) -> tuple[str, ...]:
 @click.option("--deployment", default=None, type=click.Path(dir_okay=False),
               help="YAML saying what vLLM/SGLang/genai-perf/GuideLLM benchmark files measured: model, gpu, "
                    "engine, cards, parallelism, mode (docs/export.md).")
+@click.option("--simulate", "simulate", is_flag=True,
+              help="also run every closed-loop benchmark point event by event and compare the simulated "
+                   "TTFT and TPOT with the analytic model and the measurement (JSON key 'closed_loop').")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
-                 group_by: str | None, force: bool, as_json: bool, deployment: str | None) -> None:
+                 group_by: str | None, force: bool, as_json: bool, deployment: str | None,
+                 simulate: bool) -> None:
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
@@ -642,7 +646,15 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
     if out_plot:
         write_parity_plot(v, out_plot, force)
-    click.echo(render_json(v) if as_json else render_text(v))
+    if not simulate:
+        click.echo(render_json(v) if as_json else render_text(v))
+        return
+    from planner.report import closed_loop
+    check = closed_loop.closed_loop_check(v)
+    if as_json:
+        click.echo(json.dumps({**json.loads(render_json(v)), "closed_loop": closed_loop.as_dict(check)}, indent=2))
+    else:
+        click.echo(render_text(v) + "\n" + closed_loop.render_text(check))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ click commands in `cli.py` parse arguments, call these, and render. SciPy is imp
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.catalog.calibration import Calibration, load_calibration
@@ -29,6 +30,7 @@ from planner.fidelity.crossval import (
 )
 from planner.fidelity.fit import FitResult, fit, free_params, param_value, without_families
 from planner.fidelity.measurements import LoadReport, default_measurement_files, load_points
+from planner.fidelity.points import Point
 from planner.fidelity.profile import profile_yaml
 from planner.input.files import atomic_write, check_out_dir, check_writable, read_yaml, write_set
 
@@ -46,6 +48,7 @@ class Validation:
     seconds: float
     group_by: tuple[str, ...] = ()
     profiles: dict[str, str] | None = None   # group label → profile that predicts its points
+    calib_of: Callable[[Point], Calibration] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -175,11 +178,15 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     profiles: dict[str, str] | None = None
     if by:
         cal, profiles = group_profiles(points, by, calib)
-        rs = rows(points, lambda p: cal[group_of(p, by)], cv)
+
+        def calib_of(p: Point) -> Calibration:
+            return cal[group_of(p, by)]
     else:
-        rs = rows(points, calib, cv)
+        def calib_of(p: Point) -> Calibration:
+            return calib
+    rs = rows(points, calib_of, cv)
     return Validation(calib.name, files, report, rs, summarise(rs), folds, time.perf_counter() - t0,
-                      by, profiles)
+                      by, profiles, calib_of)
 
 
 def check_calibration_name(name: str) -> Calibration:

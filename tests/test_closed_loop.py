@@ -1,0 +1,143 @@
+"""The closed-loop benchmark simulation (studies.simulate.closed) against hand calculations and
+the analytic closed-loop model (physics.benchmark), and `plan validate --simulate`."""
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from planner.catalog.calibration import load_calibration
+from planner.physics.benchmark import Benchmark, prefill_service_s, running_batch
+from planner.physics.benchmark import tpot as analytic_tpot
+from planner.physics.benchmark import ttft as analytic_ttft
+from planner.physics.perf import decode_step, kv_transfer_time, mixed_step, prefill_pass, request_overhead_s
+from planner.studies.simulate.closed import requests_per_client, simulate_benchmark
+from tests.conftest import make_dep
+from tests.test_measurements import _row, _write
+
+CAL = load_calibration("default")
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return make_dep("llama-3.1-70b", "h100", CAL, tp=4)
+
+
+def test_requests_per_client_mean_is_k():
+    assert requests_per_client(4, 2.5) == [3, 3, 2, 2]
+    assert requests_per_client(10, 3.6) == [4] * 6 + [3] * 4
+    assert requests_per_client(3, 0.4) == [1, 1, 1]
+
+
+def test_one_client_by_hand(llama):
+    """One client: every request is prefilled alone in ⌈s/C⌉ chunk steps beside no decode, then
+    decodes one sequence per step; nothing waits."""
+    bm = Benchmark("agg", isl=3000, osl=101, concurrency=1, batch=1)
+    sim = simulate_benchmark(bm, llama, k=3)
+    ctx = 3000 + 101 / 2
+    alone = mixed_step(llama, 0.0, ctx, 3000, 3000).time_s
+    overhead = request_overhead_s(llama)
+    decode = decode_step(llama, 1.0, ctx).time_s
+    assert sim.requests == 3
+    assert sim.ttft.mean == pytest.approx(alone + overhead, rel=1e-12)
+    assert sim.ttft.p99 == pytest.approx(alone + overhead, rel=1e-12)
+    assert sim.tpot.mean == pytest.approx((100 * decode - overhead) / 100, rel=1e-12)
+    assert sim.duration_s == pytest.approx(3 * (alone + 100 * decode), rel=1e-12)
+    # the analytic model at c = 1 has the same TTFT (prefill_service_s 'alone', no queue)
+    assert analytic_ttft(bm, llama) == pytest.approx(sim.ttft.mean, rel=1e-12)
+    assert prefill_service_s(bm, llama)[0] == pytest.approx(alone, rel=1e-12)
+
+
+def test_chunks_of_a_long_prompt(llama):
+    """A 20,000-token prompt with a budget of 8,192 is prefilled in 3 steps (8192, 8192, 3616)."""
+    bm = Benchmark("agg", isl=20000, osl=2, concurrency=1, batch=1)
+    sim = simulate_benchmark(bm, llama, k=1)
+    ctx = 20001.0
+    steps = [mixed_step(llama, 0.0, ctx, c, 20000).time_s for c in (8192, 8192, 3616)]
+    assert sim.ttft.mean == pytest.approx(sum(steps) + request_overhead_s(llama), rel=1e-12)
+
+
+def test_prefill_bound_disagg_throughput(llama):
+    """Prefill-bound: a disaggregated loop whose decode is one token serves requests at the
+    packed prefill rate, ⌊C/s⌋ prompts per pass, and the mean TTFT approaches c × (pass/packed)."""
+    pd = make_dep("llama-3.1-70b", "h100", CAL, tp=8)
+    bm = Benchmark("disagg", isl=2048, osl=2, concurrency=64, batch=64)
+    sim = simulate_benchmark(bm, llama, pd, k=50)
+    packed = 8192 // 2048
+    pass_s = prefill_pass(pd, packed, 2048, 0).time_s
+    rate = packed / pass_s
+    assert sim.requests / sim.duration_s == pytest.approx(rate, rel=0.02)
+    # Little's law on the loop: c = X·(TTFT without the fixed time + one decode step)
+    cycle = 64 / rate
+    assert sim.ttft.mean - request_overhead_s(pd) == pytest.approx(cycle - decode_step(llama, 1, 2049).time_s,
+                                                                   rel=0.05)
+    # the analytic model agrees in this regime (mean value analysis is exact at saturation)
+    assert analytic_ttft(bm, llama, pd) == pytest.approx(sim.ttft.mean, rel=0.10)
+    assert kv_transfer_time(pd, 2048) < 0.01 * sim.ttft.mean
+
+
+def test_slot_limited_loop_waits_for_slots():
+    """A batch larger than the KV room: at most running_batch sequences hold slots, the rest of
+    the clients wait, so the simulated TTFT grows with the clients beyond the slots."""
+    dep = make_dep("llama-3.1-70b", "h100", CAL, tp=2)
+    few = Benchmark("agg", isl=8192, osl=512, concurrency=8, batch=8)
+    many = Benchmark("agg", isl=8192, osl=512, concurrency=256, batch=256)
+    slots = running_batch(many, dep)
+    assert 8 < slots < 256
+    s_few, s_many = simulate_benchmark(few, dep, k=4), simulate_benchmark(many, dep, k=4)
+    # a request waits about (clients/slots − 1) request lifetimes for its slot
+    lifetime = s_many.duration_s / 4 / math.ceil(256 / slots)
+    assert s_many.ttft.mean > 0.5 * (256 / slots - 1) * lifetime
+    assert s_many.ttft.mean > 5 * s_few.ttft.mean
+    assert analytic_ttft(many, dep) == pytest.approx(s_many.ttft.mean, rel=0.35)
+
+
+def test_tpot_agrees_with_the_analytic_colocated_step(llama):
+    """At steady load (many rounds) the simulated TPOT of a colocated engine is the analytic
+    colocated step within a few per cent: both charge chunk steps and decode-only steps."""
+    bm = Benchmark("agg", isl=2048, osl=512, concurrency=32, batch=32)
+    sim = simulate_benchmark(bm, llama, k=20)
+    assert sim.tpot.mean == pytest.approx(analytic_tpot(bm, llama), rel=0.08)
+
+
+def test_prefill_first_engine_keeps_waves(llama):
+    """An engine that prefills first (SGLang's default) prefills a whole wave of simultaneous
+    prompts before any of it decodes; with fixed lengths every round stays such a wave, so TPOT
+    has no chunk in any decode step, but a prompt prefilled early waits, after its first token,
+    for the rest of the wave's prefill steps (32 steps of two 4,096-token prompts: 15.5 steps on
+    average), and TTFT waits for the wave: larger than the mixing engine's."""
+    mix = Benchmark("agg", isl=4096, osl=256, concurrency=64, batch=64)
+    first = Benchmark("agg", isl=4096, osl=256, concurrency=64, batch=64, prefill_first=True)
+    a, b = simulate_benchmark(mix, llama, k=5), simulate_benchmark(first, llama, k=5)
+    pure = decode_step(llama, 64.0, 4096 + 128).time_s
+    prefill = mixed_step(llama, 0.0, 4096 + 128, 8192, 4096).time_s
+    assert b.tpot.mean == pytest.approx((255 * pure + 15.5 * prefill - request_overhead_s(llama)) / 255, rel=0.01)
+    assert b.ttft.mean > 2 * a.ttft.mean
+
+
+def test_too_many_requests_refused(llama):
+    with pytest.raises(ValueError, match="more than"):
+        simulate_benchmark(Benchmark("agg", 100, 10, 100_000, 100_000), llama, k=10)
+
+
+def test_validate_simulate_cli(tmp_path):
+    """`plan validate --simulate` adds the closed-loop table (text) and `closed_loop` (JSON) with
+    one case per agg point that measured a TTFT."""
+    path = _write(tmp_path, [_row("a", batch="8", conc=8),
+                             _row("b", batch="32", conc=32, tp="8", ttft="300", tpot="20"),
+                             _row("c", batch="4", conc=4, ttft="")])
+    r = CliRunner().invoke(main, ["validate", str(path), "--folds", "0", "--simulate"])
+    assert r.exit_code == 0, r.output
+    assert "closed-loop check (plan validate --simulate): 2 benchmark points" in r.output
+    r = CliRunner().invoke(main, ["validate", str(path), "--folds", "0", "--simulate", "--json"])
+    data = json.loads(r.output)["closed_loop"]
+    assert [c["point_id"] for c in data["points"]] == ["a", "b"]
+    a = data["points"][0]
+    assert a["measured_ttft_s"] == pytest.approx(0.1) and a["measured_tpot_s"] == pytest.approx(0.012)
+    assert a["simulated_ttft_s"] > 0 and a["analytic_ttft_s"] > 0
+    assert data["summary"][0]["label"] == "all" and data["summary"][0]["n"] == 2
+    assert data["summary"][0]["ttft_analytic_vs_measured"] == pytest.approx(
+        sorted(abs(c["analytic_ttft_s"] / c["measured_ttft_s"] - 1) for c in data["points"])[0] / 2
+        + sorted(abs(c["analytic_ttft_s"] / c["measured_ttft_s"] - 1) for c in data["points"])[1] / 2)
