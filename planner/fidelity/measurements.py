@@ -23,7 +23,7 @@ from planner.catalog.calibration import Calibration
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.bench_files import load_bench_file, load_deployment
-from planner.fidelity.points import QUANTITIES, LoadReport, Point, Quantity
+from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
 from planner.physics.benchmark import Benchmark
 from planner.physics.benchmark import tpot as bench_tpot
@@ -32,6 +32,8 @@ from planner.physics.perf import Deployment, Parallelism, prefill_pass
 
 # engines whose scheduler prefills a batch alone (Benchmark.prefill_first): SGLang (enable_mixed_chunk off)
 PREFILL_FIRST_ENGINES = frozenset({"sglang"})
+
+__all__ = ["QUANTITIES", "SIDE", "LoadReport", "Mode", "Point", "Quantity", "with_group"]  # the point types, here too
 
 
 # ------------------------------------------------------------------------------- predicting
