@@ -134,8 +134,8 @@ def test_auto_layouts_of_a_two_node_moe_instance_keep_expert_parallelism_on_nvli
     and TP1·DP8·PP2 (the last keeps the expert all-to-all inside a node); a dense model never
     uses data-parallel attention and pipelines only full TP8 nodes."""
     from planner.input.load import load_problem
-    from planner.plan.candidates import shapes_for
     from planner.plan.resolve import resolve
+    from planner.plan.shapes import shapes_for
     ds = resolve(load_problem("problems/deepseek_qps.yaml"))
     h100 = ds.option("h100")
     sixteen = [p.label() for p in shapes_for(ds, h100) if p.cards == 16]

@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from planner.physics import batched, perf
+from planner.physics.batch_spread import batch_at_statistic, chunk_variance, mean_batch_within, tpot_offset
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.plan.pareto import pareto_front
 from planner.plan.redundancy import loses_no_more
 from planner.plan.resolve import GPUOption, Resolved
+from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
 from planner.plan.workload import (
     WorkloadContext,
@@ -47,7 +49,7 @@ class Candidate:
     rho_max: float             # largest prefill utilisation meeting the TTFT limit
     pass_s: float              # prefill service time of one pass (D)
     ttft_s: float              # TTFT at ρ_max for the SLO statistic
-    tpot_s: float              # TPOT at the design batch (decode, colocated)
+    tpot_s: float              # TPOT of the SLO's statistic at the design (mean) batch (decode, colocated)
     kv_transfer_s: float       # disaggregated prefill only
     nic_bytes_per_s: float     # NIC bandwidth of the whole instance
     memory_per_card_bytes: float
@@ -88,56 +90,6 @@ class CandidateSet:
     candidates: tuple[Candidate, ...]
     rejected: tuple[Rejected, ...]
     shapes: int = 0
-
-
-# -------------------------------------------------------------------------------- shapes
-def _pow2_upto(n: int) -> list[int]:
-    out, x = [], 1
-    while x <= n:
-        out.append(x)
-        x *= 2
-    return out
-
-
-def instance_sizes(node_cards: int, max_cards: int) -> list[int]:
-    """Card counts an instance may have: powers of two dividing a node, then whole multiples of a node."""
-    small = [x for x in _pow2_upto(node_cards) if node_cards % x == 0 and x <= max_cards]
-    big = [node_cards * k for k in _pow2_upto(max_cards // node_cards) if k > 1]
-    return small + big
-
-
-def shapes_for(res: Resolved, opt: GPUOption) -> list[Parallelism]:
-    """Parallelism layouts to try on one GPU type ('auto', or the problem's allowed degrees).
-
-    Auto: dense models use TP inside the scale-up domain and PP across it; MoE models also
-    try data-parallel attention with expert parallelism (TP1·DPn), TP-in-node × DP, and
-    beyond one domain TP1·DP(domain)·PP(n/domain) (expert all-to-all kept on the scale-up link).
-    """
-    a, gpu = res.model.arch, opt.gpu
-    o = res.problem.serving.options()
-    domain = gpu.domain_cards
-    out: list[Parallelism] = []
-    for n in instance_sizes(gpu.node_cards, o.max_cards_per_instance):
-        if o.tp is None and o.pp is None and o.dp is None:
-            tp_in = min(n, domain)
-            layouts = [(tp_in, n // tp_in, 1)]
-            if a.is_moe:
-                layouts += [(1, 1, n), (tp_in, 1, n // tp_in)]
-                if n > domain:   # EP inside the scale-up domain, pipeline stages across it
-                    layouts.append((1, n // domain, domain))
-        else:
-            layouts = [(tp, pp, n // (tp * pp)) for tp in _pow2_upto(n) for pp in _pow2_upto(n // tp)
-                       if n % (tp * pp) == 0]
-            layouts = [(t, p, d) for t, p, d in layouts
-                       if (o.tp is None or t in o.tp) and (o.pp is None or p in o.pp)
-                       and (o.dp is None or d in o.dp)]
-        for tp, pp, dp in layouts:
-            if a.heads % tp or tp > domain or pp > a.layers or (dp > 1 and not a.is_moe):
-                continue
-            par = Parallelism(tp=tp, pp=pp, dp=dp)
-            if par not in out:
-                out.append(par)
-    return out
 
 
 # ---------------------------------------------------------------------------- operating points
@@ -301,19 +253,28 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
-    b = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
+    b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
+    b = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
     if b == 0:
-        t1 = _perf(perf.tpot, dep, 1, w.ctx_decode)
+        b_one = batch_at_statistic(1.0, w.tpot_spread)
+        t1 = _perf(perf.tpot, dep, b_one, w.ctx_decode)
         return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
-                        f"batch 1 already takes {t1*1e3:.1f} ms per token")
+                        f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
+                            f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
     st = _perf(perf.decode_step, dep, b, w.ctx_decode)
     t = _perf(perf.tpot, dep, b, w.ctx_decode)
-    mem = _perf(perf.memory_use, dep, b, w.ctx_peak)
-    cap, limited = b / t, ("memory" if b == mem_limit else "tpot")
+    b_stat = b
+    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
+        b_stat = batch_at_statistic(b, w.tpot_spread)
+        t_stat = _perf(perf.tpot, dep, b_stat, w.ctx_decode)
+    else:
+        t_stat = t
+    mem = _perf(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
+    cap, limited = b / t, ("memory" if b_cap == mem_limit else "tpot")
     nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
     if nic_cap < cap:
         cap, limited = nic_cap, "nic"
-    return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t, 0.0,
+    return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t_stat, 0.0,
                      par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited, spec)
 
 
@@ -357,8 +318,19 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
     dec = batched.decode_steps(dep, np.array(grid, dtype=float), w.ctx_decode).take(np.repeat(np.arange(len(grid)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
     t = st.time_s / perf.tokens_per_step(dep)
-    best_tpot = float(t.min())
-    ok = np.flatnonzero(~(t > w.tpot_limit))
+    t_stat, b_stat = t, bs
+    if w.tpot_spread:   # the TPOT statistic: the same prefill per step beside the quantile batch
+        b_stat = bs + w.tpot_spread * np.sqrt(bs)
+        mixed_q = batched.mixed_steps(dep, b_stat, w.ctx_decode, np.where(share < 1, chunk, p), w.s_in)
+        dec_q = batched.decode_steps(dep, b_stat, w.ctx_decode)
+        st_q = batched.where(share >= 1, mixed_q, batched.blend(mixed_q, dec_q, share))
+        batch_sd = (st_q.time_s / perf.tokens_per_step(dep) - t) / w.tpot_spread
+        used = np.where(share < 1, chunk, p)                       # tokens of a chunk step
+        t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
+                                 chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
+                                                w.s_unc, w.cv2, perf.tokens_per_step(dep)))
+    best_tpot = float(t_stat.min())
+    ok = np.flatnonzero(~(t_stat > w.tpot_limit) & (b_stat <= mem_limit))
     if not len(ok):
         return Rejected("colocated", gpu_id, par, "tpot", best_tpot, w.tpot_limit,
                         f"the lightest mixed step takes {best_tpot*1e3:.1f} ms")
@@ -386,9 +358,9 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
         b = b_int[pt]
         out.append(Candidate("colocated", gpu_id, par, b, float(chunk_c[live][i]), float(prefill[i]),
                              float(raw[i]), float(decode[i]), float(rho[live][i]), float(service[live][i]),
-                             float(ttft[j]), float(t[pt]), 0.0, nic,
-                             _perf(perf.memory_use, dep, b, w.ctx_peak).total_bytes, st.at(pt).bound,
-                             "memory" if b == mem_limit else "slo", dep.spec))
+                             float(ttft[j]), float(t_stat[pt]), 0.0, nic,
+                             _perf(perf.memory_use, dep, math.ceil(b_stat[pt]), w.ctx_peak).total_bytes,
+                             st.at(pt).bound, "memory" if math.ceil(b_stat[pt]) >= mem_limit else "slo", dep.spec))
     return out
 
 

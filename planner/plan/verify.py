@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from planner.physics import colocated, perf
+from planner.physics.batch_spread import batch_at_statistic, chunk_variance, tpot_offset
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
 from planner.plan.workload import ttfts, workload_context
@@ -57,11 +58,13 @@ class PoolState:
     utilization: float            # prefill: ρ; decode: load / capacity at design batch
     batch: float                  # actual decode batch (sequences in flight)
     ttft_s: float
-    tpot_s: float
+    tpot_s: float                 # the SLO's TPOT statistic (the mean unless slo.tpot_statistic says)
     memory_per_card_bytes: float
     kv_nic_bytes_per_s: float     # KV traffic through this instance's NICs
     nic_limit_bytes_per_s: float
     ttft_by_class: tuple[tuple[str, float, float], ...] = ()  # (class, TTFT, limit); '' = the workload
+    tpot_mean_s: float = 0.0      # mean TPOT at the actual batch
+    batch_at_tpot_statistic: float = 0.0   # life-averaged batch at the TPOT statistic's quantile
 
 
 @dataclass(frozen=True)
@@ -126,19 +129,36 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     if c.role == "decode":
         b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)
         t = perf.tpot(dep, b, w.ctx_decode) if b > 0 else 0.0
-        mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
+        b_q, t_q = b, t
+        if w.tpot_spread and b > 0:
+            b_q = batch_at_statistic(b, w.tpot_spread)
+            t_q = perf.tpot(dep, b_q, w.ctx_decode)
+        mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
-        return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t, mem, kv_traffic, nic)
+        return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
+                         tpot_mean_s=t, batch_at_tpot_statistic=b_q)
     t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
                                 per_step, float(w.pass_token_budget))
     b = dec_load * t_step / per_step
+    b_q, t_q = b, t_step / per_step
+    if w.tpot_spread and b > 0:   # the same prefill per step beside the statistic's batch
+        b_q = batch_at_statistic(b, w.tpot_spread)
+        budget = float(w.pass_token_budget)
+        t_bq = colocated.colocated_step(dep, b_q, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_step,
+                                        budget).time_s / per_step
+        chunk, f = colocated.colocated_chunk(pre_load * t_step, w.s_unc, budget)
+        d = perf.decode_step(dep, b, w.ctx_decode).time_s
+        per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in).time_s - d) / chunk if f > 0 else 0.0
+        t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, (t_bq - t_q) / w.tpot_spread,
+                                      chunk_variance(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
     # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     by_class, ttft = _ttft_by_class(w, rho, service, perf.request_overhead_s(dep))
-    mem = perf.memory_use(dep, math.ceil(b), w.ctx_peak).total_bytes
-    return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_step / per_step, mem, 0.0, nic, by_class)
+    mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
+    return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
+                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_q)
 
 
 def _ttft_by_class(w, rho: float, service_s: float, fixed_s: float):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from planner.input.values import length_pairs
 from planner.physics import queueing
+from planner.physics.batch_spread import life_terms, tpot_spread
 from planner.plan.resolve import Resolved
 
 # memoised: many candidates share their limits
@@ -45,6 +46,9 @@ class WorkloadContext:
     tpot_limit: float
     util_ceiling: float
     pass_token_budget: int
+    tpot_spread: float = 0.0   # ζ of the TPOT statistic: its batch is m + ζ√m (physics.batch_spread)
+    tpot_statistic: str = "mean"
+    tpot_terms: tuple[tuple[float, float, float], ...] = ()   # batch_spread.life_terms of the outputs
 
     @property
     def ttft_limit(self) -> float:
@@ -83,7 +87,9 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
                 cv2=var / mean**2, targets=targets, tpot_limit=slo.tpot,
                 util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
-                pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass)
+                pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass,
+                tpot_spread=tpot_spread(res.output_dist, slo.tpot_statistic),
+                tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist))
 
 
 def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: float,

@@ -128,6 +128,8 @@ def pool_dict(st: PoolState) -> dict[str, Any]:
         "batch": st.batch, "design_batch": c.batch, "chunk_tokens": c.chunk_tokens,
         "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
         "tpot_s": st.tpot_s if c.role != "prefill" else None,
+        "tpot_mean_s": st.tpot_mean_s if c.role != "prefill" else None,
+        "batch_at_tpot_statistic": st.batch_at_tpot_statistic if c.role != "prefill" else None,
         "prefill_tokens_per_s": st.prefill_load_tok_s * st.instances,
         "decode_tokens_per_s": st.decode_load_tok_s * st.instances,
         "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,

@@ -6,7 +6,8 @@ manifests set it). Every flag used here is in the engine's flag list under `flag
 the engine's source at a pinned version); tests/test_export.py checks that.
 
 How the plan's layout maps onto each engine (TP tensor, PP pipeline, DP data-parallel attention,
-experts over TP·DP cards, `design_batch` sequences per instance):
+experts over TP·DP cards, `engine_batch` sequences per instance: the design batch, or under a
+percentile TPOT the batch the statistic was sized at):
 - vLLM: `--tensor-parallel-size TP --pipeline-parallel-size PP --data-parallel-size DP`, and
   `--enable-expert-parallel` for a MoE model on TP·DP > 1 cards (the plan spreads experts over
   them; without it vLLM slices every expert over the TP group instead); `--max-num-seqs` is per
@@ -165,7 +166,7 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
             "--data-parallel-size", str(p.dp)]
     if out.moe and p.tp * p.dp > 1:
         base.append("--enable-expert-parallel")
-    base += ["--max-num-seqs", str(math.ceil(out.pool.design_batch / p.dp)),
+    base += ["--max-num-seqs", str(math.ceil(out.pool.engine_batch / p.dp)),
              "--gpu-memory-utilization", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
     base += _role_flags_vllm(out.pool, plan)
     if out.pool.speculative is not None:
@@ -190,7 +191,7 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
         cmd += ["--dp-size", str(p.dp), "--enable-dp-attention"]
     if out.moe and width > 1:
         cmd += ["--ep-size", str(width)]
-    cmd += ["--max-running-requests", str(out.pool.design_batch),
+    cmd += ["--max-running-requests", str(out.pool.engine_batch),
             "--mem-fraction-static", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
     if out.pool.role == "colocated":
         cmd += ["--chunked-prefill-size", str(math.ceil(out.pool.chunk_tokens))]
@@ -217,7 +218,7 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
                        f"{out.gpu.id} is {out.gpu.vendor}")
     p = out.pool.parallelism
     width = p.tp * p.dp
-    batch = math.ceil(out.pool.design_batch / p.dp)
+    batch = math.ceil(out.pool.engine_batch / p.dp)
     if out.pool.role == "colocated":
         tokens = math.ceil(out.pool.chunk_tokens)
     elif out.pool.role == "prefill":

@@ -53,7 +53,14 @@ class PlanPool(_PlanPart):
     batch: NonNegative
     ttft_s: NonNegative | None = None
     tpot_s: NonNegative | None = None
+    batch_at_tpot_statistic: NonNegative | None = None   # plans before it: None (= batch)
     speculative: PlanSpeculative | None = None
+
+    @property
+    def engine_batch(self) -> int:
+        """Sequences an engine must admit: the design batch, or the batch the TPOT statistic was
+        sized at (a percentile TPOT plans a mean batch below it, physics.batch_spread)."""
+        return max(self.design_batch, math.ceil(self.batch_at_tpot_statistic or 0.0))
 
 
 class PlanWorkload(_PlanPart):

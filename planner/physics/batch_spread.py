@@ -1,0 +1,146 @@
+"""How far a request's TPOT strays from the mean: the decode batch it shares fluctuates.
+
+Under Poisson arrivals the sequences decoding on an instance are an M/G/∞ population: at mean
+batch m the number in the batch is Poisson(m), and its autocorrelation after u steps is
+ρ(u) = E[(S − u)⁺]/E[S], S the decode steps of a request (its output length − 1; the stationary
+excess of the lifetime distribution). A request's TPOT is the mean step time over its own life
+of L steps, so it sees the batch averaged over L steps, whose variance is m·g(L) with
+
+    g(L) = 2/(L²·E[S]) · Σᵢ pᵢ·[L·sᵢ·aᵢ − (L + sᵢ)·aᵢ²/2 + aᵢ³/3],   aᵢ = min(L, sᵢ)
+
+(the integral (2/L²)∫₀ᴸ (L − u)ρ(u)du in closed form for a discrete length distribution;
+g = 2/3 for fixed lengths, → 1 for a request short beside the others). With the normal
+approximation, the q-quantile over requests of the life-averaged batch is m + ζ·√m, ζ solving
+Σ_L w_L·Φ(ζ/√g(L)) = q (w_L: the share of requests with L steps). The step time rises with the
+batch, so the q-quantile of TPOT is the step at m + ζ√m (exactly so where the step is linear in
+the batch; a convex step makes it a slight underestimate). Left out: variation of the accepted
+tokens per step (speculative decoding) and of each request's context length.
+
+    >>> round(tpot_spread([(1001.0, 1.0)], "p99"), 3)    # fixed lengths: z₀.₉₉·√(2/3)
+    1.899
+    >>> tpot_spread([(1001.0, 1.0)], "mean")
+    0.0
+"""
+
+from __future__ import annotations
+
+import math
+
+from planner.physics.queueing import QUANTILE
+
+
+def life_variance_factor(steps: float, lifetimes: list[tuple[float, float]]) -> float:
+    """g(L): variance of the batch averaged over `steps` decode steps, per unit of mean batch,
+    when the batch's members live `lifetimes` steps [(sᵢ, pᵢ)] (module docstring)."""
+    mean_s = sum(s * p for s, p in lifetimes)
+    if steps <= 0 or mean_s <= 0:
+        return 1.0
+    total = 0.0
+    for s, p in lifetimes:
+        a = min(steps, s)
+        total += p * (steps * s * a - (steps + s) * a * a / 2.0 + a ** 3 / 3.0)
+    return 2.0 * total / (steps * steps * mean_s)
+
+
+def tpot_spread(output_lengths: list[tuple[float, float]], statistic: str) -> float:
+    """ζ of the statistic: its quantile of the life-averaged decode batch is m + ζ·√m at mean
+    batch m (0 for the mean). `output_lengths`: [(output tokens, probability)] of the requests
+    sharing the instance; requests of one token have no TPOT and are not counted."""
+    q = QUANTILE.get(statistic)
+    if q is None:
+        return 0.0
+    lifetimes = [(max(v - 1.0, 0.0), p) for v, p in output_lengths]
+    weights = [(s, p) for s, p in lifetimes if s > 0 and p > 0]
+    total = sum(p for _, p in weights)
+    if total <= 0:
+        return 0.0
+    sd = [(math.sqrt(life_variance_factor(s, lifetimes)), p / total) for s, p in weights]
+
+    def cdf(z: float) -> float:
+        return sum(w * 0.5 * (1.0 + math.erf(z / (g * math.sqrt(2.0)))) for g, w in sd)
+    lo, hi = 0.0, 10.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if cdf(mid) < q:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def life_terms(output_lengths: list[tuple[float, float]]) -> tuple[tuple[float, float, float], ...]:
+    """(decode tokens L − 1, share of requests, g(L)) of every output length above one token:
+    what `tpot_offset` mixes over."""
+    lifetimes = [(max(v - 1.0, 0.0), p) for v, p in output_lengths]
+    weights = [(s, p) for s, p in lifetimes if s > 0 and p > 0]
+    total = sum(p for _, p in weights)
+    return tuple((s, p / total, life_variance_factor(s, lifetimes)) for s, p in weights)
+
+
+def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], batch_sd, chunk_var=0.0):
+    """How far the statistic's TPOT lies above the mean TPOT, per point (numpy arrays or floats):
+    the x with Σ_L w_L·Φ(x/σ_L) = q, where a request of L − 1 decode tokens has
+    σ_L² = batch_sd²·g(L) + chunk_var/(L − 1):
+    - batch_sd: TPOT change of one standard deviation of the instantaneous batch (slope·√m);
+    - chunk_var: f(1 − f)·E[Δ²]/a of a colocated engine — a share f of its steps carries a prompt
+      chunk that lengthens the step by Δ, a the tokens per step; a request over n = (L − 1)/a
+      steps meets a binomial number of them, so its TPOT varies by f(1 − f)·E[Δ²]/(n·a²).
+    0 for the mean (and the median, the mixture being symmetric)."""
+    import numpy as np
+    q = QUANTILE.get(statistic)
+    batch_sd = np.asarray(batch_sd, dtype=float)
+    chunk_var = np.broadcast_to(np.asarray(chunk_var, dtype=float), batch_sd.shape)
+    if q is None or q <= 0.5 or not terms:
+        return np.zeros(batch_sd.shape)
+    sds = [np.sqrt(batch_sd ** 2 * g + chunk_var / n) for n, _, g in terms]
+    hi = 10.0 * np.maximum(np.max(sds, axis=0), 1e-300)
+    lo = np.zeros(batch_sd.shape)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        cdf = sum(w * 0.5 * (1.0 + _erf(mid / np.maximum(sd, 1e-300) / math.sqrt(2.0)))
+                  for (_, w, _), sd in zip(terms, sds))
+        below = cdf < q
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def chunk_variance(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens: float, prompt_cv2: float,
+                   tokens_per_step: float):
+    """The chunk term of `tpot_offset` for a colocated engine: d·λ·E[E²]/((1 − ρ)³·a).
+
+    Prompts arrive as a Poisson stream of `prefill_tok_s` uncached tokens/s (mean `prompt_tokens`
+    each, squared coefficient of variation `prompt_cv2`); a prompt of s tokens lengthens the steps
+    that carry it by E = s·δ (δ = `extra_per_token_s`, a chunk step's time beyond the decode step
+    of d = `decode_step_s`, per chunk token). A request's n decode steps then take the busy period
+    of an M/G/1 queue started by the work n·d: mean n·d/(1 − ρ), ρ = λ·E[E], variance
+    n·d·λ·E[E²]/(1 − ρ)³ — chunk steps come in bursts, and each one lengthens the life that more
+    prompts arrive in. With λ·E[E²] = prefill_tok_s·δ²·s̄·(1 + cv²) and n = (L − 1)/a, the TPOT
+    variance of that request is this value / (L − 1). Works on floats and numpy arrays."""
+    import numpy as np
+    rho = np.minimum(prefill_tok_s * extra_per_token_s, 0.99)
+    second = prefill_tok_s * extra_per_token_s ** 2 * prompt_tokens * (1.0 + prompt_cv2)
+    return decode_step_s * second / ((1.0 - rho) ** 3 * tokens_per_step)
+
+
+def _erf(x):
+    """erf of a non-negative array (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7)."""
+    import numpy as np
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return 1.0 - poly * np.exp(-x * x)
+
+
+def batch_at_statistic(mean_batch: float, spread: float) -> float:
+    """The life-averaged batch at the statistic's quantile: m + ζ·√m."""
+    return mean_batch + spread * math.sqrt(max(mean_batch, 0.0))
+
+
+def mean_batch_within(batch_cap: float, spread: float) -> float:
+    """Largest mean batch m whose quantile batch m + ζ√m stays within `batch_cap` (the largest
+    batch meeting the TPOT limit and memory): m = ((√(ζ² + 4·cap) − ζ)/2)²."""
+    if batch_cap <= 0:
+        return 0.0
+    if spread <= 0:
+        return float(batch_cap)
+    r = (math.sqrt(spread * spread + 4.0 * batch_cap) - spread) / 2.0
+    return r * r
