@@ -118,6 +118,8 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool 
 @click.option("--dp", type=click.IntRange(1, 65536), default=1, show_default=True,
               help="data-parallel attention groups (MoE)")
 @click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
+@click.option("--experts", "expert_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None,
+              help="routed experts' weights apart from --weights (e.g. fp4 experts beside fp8 attention)")
 @click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16",
               show_default=True)
 @click.option("--prefix-hit", type=click.FloatRange(0, 1), default=0.0, show_default=True,

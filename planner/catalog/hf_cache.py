@@ -55,6 +55,18 @@ def cached_config(hf_id: str) -> Path:
                    f"and use the same id, or give its path: model: path/to/config.json")
 
 
+def attention_not_quantized(config: dict[str, Any]) -> bool:
+    """True when `quantization_config` leaves the attention layers out (`modules_to_not_convert`
+    of transformers' MXFP4/bitsandbytes configs, `exclude_modules` of NVIDIA ModelOpt, `ignore` of
+    compressed-tensors): then only the MLP/experts are stored at the quantized precision."""
+    q = config.get("quantization_config")
+    if not isinstance(q, dict):
+        return False
+    excluded = q.get("modules_to_not_convert") or q.get("exclude_modules") or q.get("ignore") or []
+    return isinstance(excluded, list) and any("attn" in str(m).lower() or "attention" in str(m).lower()
+                                              for m in excluded)
+
+
 def weight_precision(config: dict[str, Any]) -> tuple[str | None, str]:
     """(precision, note) of the weights `quantization_config` declares; (None, '') when it declares
     none. fp8 → fp8; mxfp4/nvfp4 → fp4; 4-bit integer (AWQ, GPTQ, bitsandbytes) → fp4 with a note,

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
-from planner.catalog.hf_cache import cached_config, looks_like_hf_id, weight_precision
+from planner.catalog.hf_cache import attention_not_quantized, cached_config, looks_like_hf_id, weight_precision
 from planner.errors import BadInput, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
@@ -219,6 +219,7 @@ class ModelEntry(Strict):
     hf_repo: str | None = None
     aliases: list[str] = []
     weight_dtype: Precision = "bf16"
+    expert_dtype: Precision | None = None   # routed experts stored apart (gpt-oss: MXFP4 experts, BF16 rest)
     source: str
     as_of: str
     config: HFConfig
@@ -243,6 +244,7 @@ class Model(BaseModel):
     weight_dtype: Precision
     source: str
     arch: Architecture
+    expert_dtype: Precision | None = None   # routed experts' precision when stored apart
 
     @property
     def params_total(self) -> int:
@@ -278,7 +280,8 @@ def load_models(path: str | None = None) -> dict[str, Model]:
             arch = architecture_from_config(m.config.model_dump(exclude_none=True))
         except ConfigError as e:
             raise BadInput(f"{p}: models[{i}].config: {e}") from None
-        model = Model(id=m.id, name=m.name, weight_dtype=m.weight_dtype, source=m.source, arch=arch)
+        model = Model(id=m.id, name=m.name, weight_dtype=m.weight_dtype, source=m.source, arch=arch,
+                      expert_dtype=m.expert_dtype)
         for key in [m.id, *m.aliases]:
             if key in out:
                 raise BadInput(f"{p}: duplicate model id or alias {key!r}")
@@ -329,6 +332,12 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
         raise BadInput(f"{p}: {e}") from None
     dtype = str(data.get("torch_dtype") or data.get("dtype") or "bfloat16")
     quantized, note = weight_precision(data)
-    weight: Precision = quantized or ("fp16" if dtype == "float16" else "bf16")  # type: ignore[assignment]
+    checkpoint: Precision = "fp16" if dtype == "float16" else "bf16"
+    weight: Precision = quantized or checkpoint  # type: ignore[assignment]
+    experts = None
+    if quantized and arch.is_moe and attention_not_quantized(data):   # e.g. gpt-oss: MXFP4 experts only
+        weight, experts = checkpoint, quantized
+        note = (note + "; " if note else "") + (f"attention excluded from quantization: {checkpoint} weights, "
+                                                 f"{quantized} experts")
     return Model(id=model_id or p.parent.name or p.stem, name=str(p), weight_dtype=weight,
-                 source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch)
+                 source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch, expert_dtype=experts)

@@ -344,6 +344,7 @@ class SolverOptions(Strict):
 
 class Precisions(Strict):
     weights: Precision | None = None  # default: the model's published checkpoint precision
+    experts: Precision | None = None  # routed experts' weights apart (default: as `weights`)
     kv: Precision = "bf16"
 
 

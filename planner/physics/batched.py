@@ -94,18 +94,22 @@ def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
     """`gemm.gemm_time` per point: (time, below_ridge)."""
     g, c = dep.gpu, dep.calib
     if not c.kernel_curves:
+        if dep.mixed_precision:
+            eff = c.v("compute_efficiency")
+            return dense / (g.flops(dep.weight_dtype) * eff) + routed / (g.flops(dep.expert_precision) * eff), \
+                np.zeros(len(tokens), dtype=bool)
         return (dense + routed) / (g.flops(dep.weight_dtype) * c.v("compute_efficiency")), \
             np.zeros(len(tokens), dtype=bool)
     k = kernels_for(g)
     kappa = c.v("gemm_efficiency_scale")
     m_dense = tokens / dep.par.dp
-    dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.weight_dtype)
+    dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.expert_precision)
     t = curve_times(dense, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
     if pairs_touched is not None:
         pairs, touched = pairs_touched
         with np.errstate(divide="ignore", invalid="ignore"):
             m_expert = np.where(touched > 0, pairs / touched, 0.0)
-        t = t + curve_times(routed, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.w_bytes)
+        t = t + curve_times(routed, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.e_bytes)
     else:
         t = t + 0.0
     ridge = g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * dep.w_bytes
@@ -123,14 +127,14 @@ def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
                     + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
     lin_flops = 2.0 * dense_params * tokens / n_s
     routed: np.ndarray | float = 0.0
-    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.w_bytes
+    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
     wbytes = weights_per_card_bytes(dep) - routed_bytes
     pt = None
     if a.is_moe:
         pt = experts_on_card(dep, tokens)
         pairs, touched = pt
         routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
-        wbytes = wbytes + a.moe_layers / pp * touched * a.expert_params * dep.w_bytes
+        wbytes = wbytes + a.moe_layers / pp * touched * a.expert_params * dep.e_bytes
     else:
         wbytes = np.full(len(tokens), wbytes)
     gt, below = gemm_times(dep, tokens, lin_flops, routed, pt)

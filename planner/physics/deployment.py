@@ -95,7 +95,11 @@ class Speculation:
 @dataclass(frozen=True)
 class Deployment:
     """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration,
-    and its speculative decoding (None: one token per step at the calibration's rate)."""
+    and its speculative decoding (None: one token per step at the calibration's rate).
+
+    `weight_dtype` is the precision of every weight but the routed experts', which are
+    `expert_dtype` (None: the same; e.g. NVFP4 experts beside FP8 attention, as DeepSeek runs on
+    Blackwell, or gpt-oss's MXFP4 experts beside BF16 attention)."""
 
     model: Model
     gpu: GPU
@@ -104,6 +108,7 @@ class Deployment:
     weight_dtype: str = "fp8"
     kv_dtype: str = "bf16"
     spec: Speculation | None = None
+    expert_dtype: str | None = None
 
     @property
     def arch(self) -> Architecture:
@@ -116,6 +121,20 @@ class Deployment:
     @property
     def w_bytes(self) -> float:
         return BYTES_PER_VALUE[self.weight_dtype]
+
+    @property
+    def expert_precision(self) -> str:
+        """Precision of the routed experts' weights."""
+        return self.expert_dtype or self.weight_dtype
+
+    @property
+    def e_bytes(self) -> float:
+        """Bytes per routed-expert weight."""
+        return BYTES_PER_VALUE[self.expert_precision]
+
+    @property
+    def mixed_precision(self) -> bool:
+        return self.expert_precision != self.weight_dtype
 
     @property
     def kv_bytes(self) -> float:
@@ -220,6 +239,9 @@ def weights_per_card_bytes(dep: Deployment) -> float:
                                    + routed_experts_per_card(a, par) * a.expert_params)
                  + a.norm_params) / par.pp
     head = (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
+    if dep.mixed_precision:   # routed experts at their own precision, the rest at the weights'
+        routed = a.moe_layers * routed_experts_per_card(a, par) * a.expert_params / par.pp
+        return (per_stage + head - routed) * dep.w_bytes + routed * dep.e_bytes
     return (per_stage + head) * dep.w_bytes
 
 

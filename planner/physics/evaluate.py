@@ -24,6 +24,7 @@ class EvalRequest:
     pp: int = 1
     dp: int = 1
     weight_dtype: Precision | None = None
+    expert_dtype: Precision | None = None
     kv_dtype: Precision = "bf16"
     prefix_hit: float = 0.0
     calibration: str = "default"
@@ -53,7 +54,12 @@ def _deployment(req: EvalRequest, calib: Calibration | None) -> Deployment:
     par = _parallelism(req)
     if model.arch.heads % par.tp:
         raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
-    return Deployment(model, gpu, par, calib, req.weight_dtype or model.weight_dtype, req.kv_dtype)
+    if req.weight_dtype is None and req.expert_dtype is None:
+        weights, experts = model.weight_dtype, model.expert_dtype
+    else:
+        weights, experts = req.weight_dtype or model.weight_dtype, req.expert_dtype
+    return Deployment(model, gpu, par, calib, weights, req.kv_dtype,
+                      expert_dtype=experts if experts != weights else None)
 
 
 def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:
@@ -77,7 +83,8 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     return {
         "model": model.id, "gpu": gpu.id, "cards": par.cards,
         "parallelism": {"tp": par.tp, "pp": par.pp, "dp": par.dp, "label": par.label()},
-        "weight_dtype": dep.weight_dtype, "kv_dtype": dep.kv_dtype, "calibration": calib.name,
+        "weight_dtype": dep.weight_dtype, "expert_dtype": dep.expert_dtype, "kv_dtype": dep.kv_dtype,
+        "calibration": calib.name,
         "batch": req.batch, "input_len": req.input_len, "output_len": req.output_len,
         "params_total": model.params_total, "params_active": model.params_active,
         "kv_bytes_per_token": perf.kv_bytes_per_token(model.arch, dep.kv_dtype),

@@ -65,13 +65,17 @@ def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: 
     overhead carries what remains."""
     g, c = dep.gpu, dep.calib
     if not c.kernel_curves:
+        if dep.mixed_precision:
+            eff = c.v("compute_efficiency")
+            return GemmTime(dense_flops / (g.flops(dep.weight_dtype) * eff)
+                            + routed_flops / (g.flops(dep.expert_precision) * eff), False)
         return GemmTime((dense_flops + routed_flops) / (g.flops(dep.weight_dtype) * c.v("compute_efficiency")),
                         False)
     k = kernels_for(g)
     kappa = c.v("gemm_efficiency_scale")
     m_dense, m_expert = gemm_rows(dep, tokens)
-    dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.weight_dtype)
+    dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.expert_precision)
     t = _curve_time(dense_flops, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
-    t += _curve_time(routed_flops, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.w_bytes)
+    t += _curve_time(routed_flops, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.e_bytes)
     ridge = g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * dep.w_bytes
     return GemmTime(t, m_dense < ridge)

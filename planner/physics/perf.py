@@ -74,12 +74,12 @@ def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float
                     + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
     flops = 2.0 * dense_params * tokens / n_s
     routed = 0.0
-    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.w_bytes
+    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
     wbytes = weights_per_card_bytes(dep) - routed_bytes
     if a.is_moe:
         pairs, touched = experts_on_card(dep, tokens)
         routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
-        wbytes += a.moe_layers / pp * touched * a.expert_params * dep.w_bytes
+        wbytes += a.moe_layers / pp * touched * a.expert_params * dep.e_bytes
     return flops, routed, wbytes
 
 

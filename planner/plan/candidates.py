@@ -111,7 +111,7 @@ def _perf(fn, dep: Deployment, *args):
     an id cannot be reused while its entry exists. Results are the very values fn returns.
     """
     key = (fn.__name__, id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
-           dep.kv_dtype, dep.spec, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
+           dep.expert_dtype, dep.kv_dtype, dep.spec, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
     hit = _memo.get(key)
     if hit is not None:
         return hit[1]
@@ -124,7 +124,7 @@ def _perf(fn, dep: Deployment, *args):
 
 def deployment(res: Resolved, opt: GPUOption, par: Parallelism, spec: Speculation | None = None) -> Deployment:
     """One instance of the problem's model on GPU type `opt` with layout `par` (what perf evaluates)."""
-    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype, spec)
+    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype, spec, res.expert_dtype)
 
 
 def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,

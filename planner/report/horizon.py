@@ -64,6 +64,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "classes": None if not h.classes else [{"name": n, "model": m, "peak_qps": q} for n, m, q in h.classes],
         "sharing": "none" if h.classes else None,
         "weight_dtype": r.weight_dtype,
+        "expert_dtype": r.expert_dtype,
         "kv_dtype": r.kv_dtype,
         "calibration": r.calib.name,
         "currency": h.problem.pricing.currency,
@@ -110,7 +111,8 @@ def render_horizon(h: HorizonPlan) -> str:
     """Per-period table (QPS, nodes by kind, utilisation, cost), totals and the comparison."""
     d = horizon_json(h)
     cur = d["currency"]
-    what = (f"{d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV)" if not h.classes else
+    experts = f", {d['expert_dtype']} experts" if d.get("expert_dtype") else ""
+    what = (f"{d['model']} ({d['weight_dtype']} weights{experts}, {d['kv_dtype']} KV)" if not h.classes else
             f"{len(h.classes)} classes ({d['model']}; each class on pools of its own)")
     out = [f"Horizon plan for {d['problem']}: {what}, "
            f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",

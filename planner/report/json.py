@@ -66,6 +66,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "problem": r.problem.name,
         "model": r.model.id,
         "weight_dtype": r.weight_dtype,
+        "expert_dtype": r.expert_dtype,
         "kv_dtype": r.kv_dtype,
         "calibration": r.calib.name,
         "calibration_overrides": dict(sorted(r.problem.calibration_overrides.items())),
@@ -163,7 +164,7 @@ def service_dict(svc: Service) -> dict[str, Any]:
     pools were sized for (the classes' mixture and strictest limits when shared)."""
     r = svc.res
     return {"key": svc.key, "model": r.model.id, "model_source": r.problem.model, "classes": list(svc.classes),
-            "weight_dtype": r.weight_dtype, "kv_dtype": r.kv_dtype,
+            "weight_dtype": r.weight_dtype, "expert_dtype": r.expert_dtype, "kv_dtype": r.kv_dtype,
             "workload": workload_dict(r.problem.workload), "slo": slo_dict(r.problem.slo),
             "class_workloads": [{"name": k.name, **workload_dict(k.workload), "slo": slo_dict(k.slo)}
                                 for k in r.classes]}
@@ -236,6 +237,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         svc = p.service(owner[k.name])
         classes.append({
             "name": k.name, "model": svc.res.model.id, "weight_dtype": svc.res.weight_dtype,
+            "expert_dtype": svc.res.expert_dtype,
             "kv_dtype": svc.res.kv_dtype, **svc.res.calib.fixed_ttft_dict(svc.res.model.arch.family),
             "qps": k.workload.qps, "input_tokens": s_in, "output_tokens": s_out,
             "prefix_cache_hit": k.workload.prefix_cache_hit,

@@ -27,6 +27,12 @@ def table(headers: list[str], rows: list[list[str]], align: str | None = None) -
     return "\n".join(lines)
 
 
+def _precisions(d: dict[str, Any]) -> str:
+    """'fp8 weights, bf16 KV', with the routed experts' precision when stored apart."""
+    experts = f", {d['expert_dtype']} experts" if d.get("expert_dtype") else ""
+    return f"{d['weight_dtype']} weights{experts}, {d['kv_dtype']} KV"
+
+
 def _money(x: float | None, cur: str) -> str:
     return "n/a" if x is None else f"{x:,.2f} {cur}"
 
@@ -117,7 +123,7 @@ def _render_single(d: dict[str, Any]) -> str:
     cur = d["currency"]
     w = d["workload"]
     slo = d["slo"]
-    out = [f"Plan for {d['problem']}: {d['model']} ({d['weight_dtype']} weights, {d['kv_dtype']} KV), "
+    out = [f"Plan for {d['problem']}: {d['model']} ({_precisions(d)}), "
            f"{w['qps']:g} req/s × {w['input_tokens']:g} in / {w['output_tokens']:g} out tokens",
            f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
            f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
@@ -143,8 +149,8 @@ def render_eval(d: dict[str, Any]) -> str:
     """`plan eval` output: memory, prefill, decode, bounds."""
     fits = "fits" if d["fits"] else f"DOES NOT FIT (overflow {format_bytes(d['overflow_bytes'])} per card)"
     lines = [
-        f"{d['model']} on {d['cards']}x{d['gpu']} ({d['parallelism']['label']}), {d['weight_dtype']} weights, "
-        f"{d['kv_dtype']} KV, calibration {d['calibration']}",
+        f"{d['model']} on {d['cards']}x{d['gpu']} ({d['parallelism']['label']}), {_precisions(d)}, "
+        f"calibration {d['calibration']}",
         f"parameters: {d['params_total']/1e9:.1f} B total, {d['params_active']/1e9:.1f} B active; "
         f"KV {d['kv_bytes_per_token']/1e3:.1f} kB per token",
         f"memory per card at batch {d['batch']} × {d['input_len'] + d['output_len']} tokens: "

@@ -104,6 +104,7 @@ class PlanFile(_PlanPart):
     model: str
     model_source: str | None = None       # what the problem wrote (catalog id or config path)
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
+    expert_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"] | None = None   # plans before it: None
     kv_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
     calibration: str
     calibration_source: str | None = None
