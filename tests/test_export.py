@@ -29,7 +29,7 @@ kubernetes_validate = pytest.importorskip("kubernetes_validate")
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "solve"
 PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "small_model_cheap_card", "fleet_mix"]
-FLAGS = {"vllm": "vllm-0.11.txt", "sglang": "sglang-server-args.txt", "trtllm": "trtllm-serve.txt"}
+FLAGS = {"vllm": "vllm-0.11.0.txt", "sglang": "sglang-0.5.23.txt", "trtllm": "trtllm-serve.txt"}
 K8S_VERSION = "1.30.0"
 # (plan, target) an engine cannot realise: TensorRT-LLM is NVIDIA-only, rag_long_context prefills on MI300X
 UNREALISABLE = {("rag_long_context", "trtllm")}
