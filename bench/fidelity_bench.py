@@ -1,6 +1,6 @@
 """Benchmark of the model's accuracy: the cross-validated error table in one command.
 
-    python bench/fidelity_bench.py [--folds 5] [--quick]
+    python bench/fidelity_bench.py [--folds 5] [--quick] [--simulate]
 
 For the shared `default` profile and for the per-engine profiles (`--group-by engine`), prints per
 engine and overall, for decode tokens/s per GPU (TPOT) and TTFT at every concurrency: the number
@@ -8,7 +8,9 @@ of observations, the median |error| and the p90 |error|, both cross-validated (g
 the points of one configuration share a fold; each fold refits every parameter, the per-family
 fixed TTFT included). `--quick` skips cross-validation (errors of the shipped profiles on the
 points they were fitted to). Targets of the fidelity issue: median ≤ 12 % on decode and ≤ 20 % on
-TTFT, per engine and overall.
+TTFT, per engine and overall. `--simulate` adds, for the per-engine profiles, the closed-loop
+check of `plan validate --simulate`: every benchmark point run event by event beside the analytic
+closed-loop formula and the measurement (docs/model.md, "The closed loop checked by simulation").
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     ap.add_argument("--quick", action="store_true", help="no cross-validation")
+    ap.add_argument("--simulate", action="store_true",
+                    help="also the closed-loop check: each benchmark point simulated event by event")
     a = ap.parse_args()
     folds = 0 if a.quick else a.folds
     files = [str(f) for f in default_measurement_files()]
@@ -66,6 +70,9 @@ def main() -> None:
         t0 = time.perf_counter()
         v = run_validate(files, "default", folds, by)
         print("\n".join(table(v, title)) + f"\n  ({time.perf_counter() - t0:.0f} s)\n")
+    if a.simulate:   # v: the per-engine profiles
+        from planner.report import closed_loop
+        print(closed_loop.render_text(closed_loop.closed_loop_check(v)).lstrip("\n"))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.catalog.calibration import load_calibration
 from planner.input.load import load_any
 from planner.physics import perf
 from planner.physics.batch_spread import (
@@ -174,4 +173,3 @@ def test_colocated_p99_adds_the_chunk_bursts(tmp_path):
     assert pool["tpot_s"] > batch_only * 1.05
     sim = simulate(plan_from_dict(d, "p"), requests=60_000)
     assert sim.tpot.p99 == pytest.approx(pool["tpot_s"], rel=0.15)
-    assert load_calibration("default").name == "default"
