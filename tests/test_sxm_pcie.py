@@ -1,0 +1,43 @@
+"""problems/sxm_or_pcie.yaml (issue 21, item 1): does decode need the NVLink server?"""
+
+from pathlib import Path
+
+import pytest
+
+from planner.input.load import load_any
+from planner.physics import perf
+from planner.plan.solve import solve
+from tests.conftest import make_dep
+
+ROOT = Path(__file__).resolve().parents[1]
+PATH = ROOT / "problems" / "sxm_or_pcie.yaml"
+
+
+def _only(gpu: str):
+    p = load_any(PATH)
+    return p.model_copy(update={"gpus": [g for g in p.gpus if g.id == gpu]})
+
+
+def test_prefill_on_pcie_decode_on_sxm():
+    plan = solve(load_any(PATH), str(PATH))
+    assert plan.cost_per_hour == pytest.approx(265.84)
+    pools = [(c.role, c.gpu, n, c) for c, n in plan.chosen.items()]
+    decode = [(g, n) for role, g, n, _ in pools if role == "decode"]
+    assert decode and all(g == "h100" for g, _ in decode)
+    prefill = {g: sum(n * c.prefill_tok_s for role, gg, n, c in pools if gg == g and role == "prefill")
+               for g in ("h100", "h100-pcie")}
+    assert prefill["h100-pcie"] > 3 * prefill["h100"]
+    assert solve(_only("h100"), "sxm").cost_per_hour == pytest.approx(305.60)
+    assert solve(_only("h100-pcie"), "pcie").cost_per_hour == pytest.approx(339.12)
+
+
+def test_why_decode_stays_on_nvlink():
+    """A TP4 decode step of Llama-3.1-70B at batch 256: the all-reduces over PCIe take about three
+    times as long as over NVLink, and the step is 1.8x longer."""
+    from planner.catalog.calibration import load_calibration
+    cal = load_calibration("default")
+    sxm = make_dep("llama-3.1-70b", "h100", cal, tp=4, weights="fp8", kv="fp8")
+    pcie = make_dep("llama-3.1-70b", "h100-pcie", cal, tp=4, weights="fp8", kv="fp8")
+    a, b = perf.decode_step(sxm, 256, 2250.0), perf.decode_step(pcie, 256, 2250.0)
+    assert b.comm_s > 2.5 * a.comm_s
+    assert b.time_s > 1.6 * a.time_s
