@@ -47,7 +47,7 @@ def tpot_spread(output_lengths: list[tuple[float, float]], statistic: str) -> fl
     batch m (0 for the mean). `output_lengths`: [(output tokens, probability)] of the requests
     sharing the instance; requests of one token have no TPOT and are not counted."""
     q = QUANTILE.get(statistic)
-    if q is None:
+    if q is None or q <= 0.5:   # the mean, or the median: the mixture is symmetric about the mean
         return 0.0
     lifetimes = [(max(v - 1.0, 0.0), p) for v, p in output_lengths]
     weights = [(s, p) for s, p in lifetimes if s > 0 and p > 0]
