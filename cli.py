@@ -126,6 +126,13 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool 
               help="prefix-cache hit ratio 0–1")
 @click.option("--calibration", default="default", show_default=True)
 @click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")
+@click.option("--concurrency", type=click.IntRange(1, 20_000), default=None,
+              help="also a closed-loop benchmark of this instance at this many requests in flight (what "
+                   "`vllm bench serve --max-concurrency C` measures): the analytic TTFT/TPOT and a simulation "
+                   "of the same loop (JSON key closed_loop)")
+@click.option("--requests-per-client", type=click.FloatRange(1, 1000), default=None,
+              help="with --concurrency: requests each client sends, num-prompts / concurrency "
+                   "(default: the calibration's benchmark_requests_per_client)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (SI units)")
 def eval_cmd(**kw) -> None:
     """The analytic model's numbers for one configuration."""
@@ -133,10 +140,16 @@ def eval_cmd(**kw) -> None:
     from planner.report.json import to_json
     from planner.report.text import render_curve, render_eval
     sweep, as_json = kw.pop("sweep_batch"), kw.pop("as_json")
+    concurrency, k = kw.pop("concurrency"), kw.pop("requests_per_client")
     req = EvalRequest(**kw)
     d = evaluate(req)
     if sweep:
         d["curve"] = sweep_batch(req)
+    if concurrency is not None:
+        from planner.physics.evaluate import deployment_of
+        from planner.studies.simulate.closed import benchmark_check
+        d["closed_loop"] = benchmark_check(deployment_of(req), req.input_len, req.output_len, concurrency,
+                                           req.prefix_hit, k)
     if as_json:
         click.echo(to_json(d), nl=False)
         return

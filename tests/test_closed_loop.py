@@ -141,3 +141,24 @@ def test_validate_simulate_cli(tmp_path):
     assert data["summary"][0]["ttft_analytic_vs_measured"] == pytest.approx(
         sorted(abs(c["analytic_ttft_s"] / c["measured_ttft_s"] - 1) for c in data["points"])[0] / 2
         + sorted(abs(c["analytic_ttft_s"] / c["measured_ttft_s"] - 1) for c in data["points"])[1] / 2)
+
+
+def test_eval_concurrency_prints_formula_and_simulation():
+    """`plan eval --concurrency C`: the closed-loop benchmark of the configuration, the analytic
+    formula (physics.benchmark) beside the simulation of the same loop, in text and JSON."""
+    args = ["eval", "--model", "llama-3.1-70b", "--gpu", "h100", "--cards", "4", "--batch", "64",
+            "--weights", "fp8", "--kv", "fp8", "--input-len", "2000", "--output-len", "500", "--concurrency", "64",
+            "--requests-per-client", "4"]
+    r = CliRunner().invoke(main, args + ["--json"])
+    assert r.exit_code == 0, r.output
+    c = json.loads(r.output)["closed_loop"]
+    dep = make_dep("llama-3.1-70b", "h100", CAL, tp=4, weights="fp8", kv="fp8")
+    bm = Benchmark("agg", 2000.0, 500.0, 64.0, 64.0)
+    assert c["formula"]["ttft_s"] == pytest.approx(analytic_ttft(bm, dep))
+    assert c["formula"]["tpot_s"] == pytest.approx(analytic_tpot(bm, dep))
+    sim = simulate_benchmark(bm, dep, k=4)
+    assert c["simulated"]["ttft_s"]["mean"] == pytest.approx(sim.ttft.mean)
+    assert c["simulated"]["requests"] == 256 and c["requests_per_client"] == 4
+    text = CliRunner().invoke(main, args).output
+    assert "closed-loop benchmark at concurrency 64 (4 requests per client" in text
+    assert "by the formula" in text and "simulated" in text

@@ -40,7 +40,7 @@ def _parallelism(req: EvalRequest) -> Parallelism:
     return par
 
 
-def _deployment(req: EvalRequest, calib: Calibration | None) -> Deployment:
+def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deployment:
     """The request's Deployment, after checking its numbers and parallelism (BadInput otherwise)."""
     for name, v in (("--cards", req.cards), ("--batch", req.batch), ("--input-len", req.input_len),
                     ("--output-len", req.output_len)):
@@ -64,7 +64,7 @@ def _deployment(req: EvalRequest, calib: Calibration | None) -> Deployment:
 
 def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:
     """Memory, max batch, prefill time/throughput, TTFT alone, decode TPOT/throughput, bounds."""
-    dep = _deployment(req, calib)
+    dep = deployment_of(req, calib)
     model, gpu, par, calib = dep.model, dep.gpu, dep.par, dep.calib
     ctx_peak = req.input_len + req.output_len
     ctx_mean = req.input_len + req.output_len / 2.0
@@ -119,7 +119,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
 
 def sweep_batch(req: EvalRequest, calib: Calibration | None = None) -> list[dict[str, Any]]:
     """The decode curve: TPOT and tokens/s against batch, up to the largest batch that fits."""
-    dep = _deployment(req, calib)
+    dep = deployment_of(req, calib)
     ctx_peak = req.input_len + req.output_len
     limit = perf.max_batch(dep, ctx_peak)
     pts = perf.decode_curve(dep, req.input_len + req.output_len / 2.0, perf.batch_grid(max(limit, 1)))

@@ -145,6 +145,17 @@ def render_checks(v: Verification) -> str:
     return table(["check", "value", "", "limit", "slack", "unit", ""], rows, "lrlrrll")
 
 
+def _closed_loop_lines(c: dict[str, Any]) -> list[str]:
+    """The --concurrency block of `plan eval`: formula beside simulation."""
+    f, s = c["formula"], c["simulated"]
+    tpot_sim = format_time(s["tpot_s"]["mean"]) if s["tpot_s"] else "-"
+    return [f"closed-loop benchmark at concurrency {c['concurrency']} ({c['requests_per_client']:.3g} requests per "
+            f"client, the first {c['concurrency']} sent at once; decode slots {c['running_batch']:.0f}):",
+            f"  TTFT {format_time(f['ttft_s'])} by the formula, {format_time(s['ttft_s']['mean'])} simulated "
+            f"(p90 {format_time(s['ttft_s']['p90'])}); TPOT {format_time(f['tpot_s'])} by the formula, "
+            f"{tpot_sim} simulated; {s['output_tokens_per_s']:,.0f} output tokens/s"]
+
+
 def render_eval(d: dict[str, Any]) -> str:
     """`plan eval` output: memory, prefill, decode, bounds."""
     fits = "fits" if d["fits"] else f"DOES NOT FIT (overflow {format_bytes(d['overflow_bytes'])} per card)"
@@ -178,6 +189,8 @@ def render_eval(d: dict[str, Any]) -> str:
         b = d["breakdown"][phase]
         lines.append(f"  {phase}: compute {format_time(b['compute_s'])}, memory {format_time(b['memory_s'])}, "
                      f"communication {format_time(b['communication_s'])}, overhead {format_time(b['overhead_s'])}")
+    if d.get("closed_loop"):
+        lines += _closed_loop_lines(d["closed_loop"])
     return "\n".join(lines)
 
 

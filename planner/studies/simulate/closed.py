@@ -269,3 +269,18 @@ class _Loop:
             else:
                 inst.joining.append(r)
         self.start_step(i)
+
+
+def benchmark_check(dep: Deployment, input_tokens: float, output_tokens: float, concurrency: int,
+                    prefix_hit: float = 0.0, k: float | None = None) -> dict:
+    """A closed-loop benchmark of one colocated instance at `concurrency` (what
+    `vllm bench serve --max-concurrency c` measures against it, fixed lengths): the analytic
+    formula's TTFT and TPOT (`physics.benchmark`, what the fit uses) beside this simulation of the
+    same loop. `k`: requests per client (None: the calibration's benchmark_requests_per_client)."""
+    from planner.physics.benchmark import tpot, ttft
+    k = dep.calib.v("benchmark_requests_per_client") if k is None else k
+    bm = Benchmark("agg", float(input_tokens), float(output_tokens), float(concurrency), float(concurrency),
+                   cached_fraction=prefix_hit)
+    sim = simulate_benchmark(bm, dep, k=k)
+    return {"concurrency": concurrency, "requests_per_client": k, "running_batch": running_batch(bm, dep),
+            "formula": {"ttft_s": ttft(bm, dep), "tpot_s": tpot(bm, dep)}, "simulated": sim.as_dict()}
