@@ -162,3 +162,10 @@ def test_eval_concurrency_prints_formula_and_simulation():
     text = CliRunner().invoke(main, args).output
     assert "closed-loop benchmark at concurrency 64 (4 requests per client" in text
     assert "by the formula" in text and "simulated" in text
+
+
+def test_eval_concurrency_too_many_requests_is_bad_input():
+    r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "8",
+                                  "--concurrency", "20000", "--requests-per-client", "100"])
+    assert r.exit_code == 2
+    assert "--concurrency 20000 × --requests-per-client 100 = 2,000,000 requests" in r.output

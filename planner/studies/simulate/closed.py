@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.errors import BadInput
 from planner.physics.benchmark import Benchmark, running_batch
 from planner.physics.deployment import Deployment
 from planner.physics.perf import decode_step, kv_transfer_time, mixed_step, prefill_pass, request_overhead_s
@@ -279,6 +280,10 @@ def benchmark_check(dep: Deployment, input_tokens: float, output_tokens: float, 
     same loop. `k`: requests per client (None: the calibration's benchmark_requests_per_client)."""
     from planner.physics.benchmark import tpot, ttft
     k = dep.calib.v("benchmark_requests_per_client") if k is None else k
+    n = sum(requests_per_client(concurrency, k))
+    if n > MAX_REQUESTS:
+        raise BadInput(f"--concurrency {concurrency} × --requests-per-client {k:g} = {n:,} requests; the "
+                       f"simulation runs at most {MAX_REQUESTS:,}")
     bm = Benchmark("agg", float(input_tokens), float(output_tokens), float(concurrency), float(concurrency),
                    cached_fraction=prefix_hit)
     sim = simulate_benchmark(bm, dep, k=k)
