@@ -41,3 +41,12 @@ def test_why_decode_stays_on_nvlink():
     a, b = perf.decode_step(sxm, 256, 2250.0), perf.decode_step(pcie, 256, 2250.0)
     assert b.comm_s > 2.5 * a.comm_s
     assert b.time_s > 1.6 * a.time_s
+
+
+def test_at_secure_cloud_prices_pcie_buys_nothing():
+    """With H100 PCIe at $2.79 (19.81 RMB) above SXM at $2.69, the plan is SXM throughout."""
+    p = load_any(PATH)
+    gpus = [g.model_copy(update={"price_per_gpu_hour": 19.81}) if g.id == "h100-pcie" else g for g in p.gpus]
+    plan = solve(p.model_copy(update={"gpus": gpus}), "secure")
+    assert plan.cost_per_hour == pytest.approx(305.60)
+    assert {c.gpu for c in plan.chosen} == {"h100"}
