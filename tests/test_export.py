@@ -28,7 +28,8 @@ kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "solve"
-PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "small_model_cheap_card", "fleet_mix"]
+PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "small_model_cheap_card", "fleet_mix",
+         "deepseek_mtp", "deepseek_p99", "deepseek_b200_fp4_experts", "sxm_or_pcie"]
 FLAGS = {"vllm": "vllm-0.11.0.txt", "sglang": "sglang-0.5.23.txt", "trtllm": "trtllm-serve.txt"}
 K8S_VERSION = "1.30.0"
 # (plan, target) an engine cannot realise: TensorRT-LLM is NVIDIA-only, rag_long_context prefills on MI300X
@@ -118,7 +119,9 @@ def _check_commands(d: dict, engine: str, files: dict[str, str]) -> None:
             assert bad == [], f"{engine} has no flag {bad} (flags/{FLAGS[engine]})"
         par = pool["parallelism"]
         tp, pp, dp, seqs = recover(engine, argv_list[0])
-        b, d_ = pool["design_batch"], par["dp"]
+        # the engine admits the design batch, or under a percentile TPOT the batch it was sized at
+        b = max(pool["design_batch"], math.ceil(pool.get("batch_at_tpot_statistic") or 0))
+        d_ = par["dp"]
         if engine == "trtllm":   # --tp_size counts TP·DP; attention DP is enabled in the pool's YAML
             yml = yaml.safe_load(files[opts(argv_list[0])["--config"]])
             dp = d_ if yml["enable_attention_dp"] else 1
