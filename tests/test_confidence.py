@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,17 @@ def test_cost_band_solves_at_p10_and_p90(tmp_path):
     assert r.exit_code == 2 and "--band takes a single problem" in r.output
     r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_day.yaml", "--band"])
     assert r.exit_code == 2 and "--band takes a single-QPS plan" in r.output
+
+
+def test_header_fixed_ttft_is_the_scaled_one(tmp_path):
+    """Under slo.confidence the plan's fixed TTFT (header and JSON fixed_ttft_s) is the one its
+    TTFTs include: the family's fitted value × prefill_time_scale."""
+    src = Path(__file__).resolve().parents[1] / "problems" / "deepseek_qps.yaml"
+    p = tmp_path / "p.yaml"
+    p.write_text(src.read_text().replace("  tpot: 50ms\n", "  tpot: 50ms\n  confidence: 90%\n"))
+    d = json.loads(CliRunner().invoke(cli.main, ["solve", str(p), "--json"]).output)
+    base = load_calibration("default")
+    scaled = at_confidence(base, 90, "t")
+    want = base.request_overhead_for("deepseek_v3")[0] * scaled.v("prefill_time_scale")
+    assert scaled.v("prefill_time_scale") > 2
+    assert d["fixed_ttft_s"] == pytest.approx(want)

@@ -177,9 +177,12 @@ class Calibration(Strict):
         return (own.value, True) if own is not None else (self.request_overhead_s.value, False)
 
     def fixed_ttft_dict(self, family: str) -> dict[str, float | str]:
-        """JSON keys fixed_ttft_s and fixed_ttft_basis ('<family> fit' or 'shared') of a model family."""
+        """JSON keys fixed_ttft_s and fixed_ttft_basis ('<family> fit' or 'shared') of a model family:
+        the fixed TTFT the plan uses (× prefill_time_scale under slo.confidence, as
+        perf.request_overhead_s charges it)."""
         value, own = self.request_overhead_for(family)
-        return {"fixed_ttft_s": value, "fixed_ttft_basis": f"{family} fit" if own else "shared"}
+        return {"fixed_ttft_s": value * self.v("prefill_time_scale"),
+                "fixed_ttft_basis": f"{family} fit" if own else "shared"}
 
 
 # the scalar parameters of a profile (what a problem may override)
