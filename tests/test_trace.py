@@ -178,8 +178,17 @@ def test_problem_errors_name_file_and_field(tmp_path):
     with pytest.raises(BadInput, match="give either profile or trace"):
         load_any(tmp_path / "both.yaml")
     (tmp_path / "fold.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace("scale: 100", "fold: month"))
-    with pytest.raises(BadInput, match=r"workload\.trace.*fold"):
+    with pytest.raises(BadInput, match=r"fold\.yaml: workload\.trace\.fold: "):
         load_problem(tmp_path / "fold.yaml")
+    # the trace's fields are named by their full path in the file, like every other field
+    (tmp_path / "neg.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace("scale: 100", "scale: -3"))
+    with pytest.raises(BadInput, match=r"neg\.yaml: workload\.trace\.scale: Input should be greater than 0 "
+                                       r"\(got -3\)$"):
+        load_problem(tmp_path / "neg.yaml")
+    (tmp_path / "typo.yaml").write_text(PROBLEM.format(file="t.csv", extra="").replace("scale: 100", "scael: 100"))
+    with pytest.raises(BadInput, match=r"typo\.yaml: workload\.trace\.scael: unknown key 'scael'\. "
+                                       r"Did you mean 'scale'\?"):
+        load_problem(tmp_path / "typo.yaml")
 
 
 def test_cli_exit_code_2_without_traceback(tmp_path):

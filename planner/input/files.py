@@ -238,8 +238,9 @@ def _relevant(errors: list[tuple[tuple, int | None, dict]]) -> list[tuple[tuple,
             if not (b is not None and e["type"] in _BRANCH_MISMATCH and loc[:b] in real_roots)]
 
 
-def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem: 'file: field: reason', with a suggestion for misspelt keys.
+def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
+    """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
+    path of the validated part inside its file (e.g. 'workload.trace'), put before every field.
 
     A misspelt key gives one line ('unknown key 'qsp'. Did you mean 'qps'?'), not also a
     'required field is missing' line for the key it was meant to be.
@@ -259,6 +260,8 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
                 suggested.add(loc[:-1] + (close[0],))
     for loc, e in errors:
         field = _field_path(loc)
+        if at:
+            field = at if field == "(top level)" else at + ("" if field.startswith("[") else ".") + field
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
             close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
@@ -277,18 +280,20 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
     return "\n".join(dict.fromkeys(lines))
 
 
-def validate(model: type[BaseModel], data: Any, source: str):
-    """model.model_validate(data), with errors raised as BadInput naming `source`."""
+def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
+    """model.model_validate(data), with errors raised as BadInput naming `source` (and `at`, the
+    path of `data` inside that file when it is a part of it)."""
     if data is None:
-        raise BadInput(f"{source}: the file is empty")
+        raise BadInput(f"{source}: {at}: empty" if at else f"{source}: the file is empty")
     if not isinstance(data, dict):
-        raise BadInput(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+        where = at or "the top level"
+        raise BadInput(f"{source}: expected a mapping of keys at {where}, got {type(data).__name__}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PlannerDeprecation)
         try:
             out = model.model_validate(data)
         except ValidationError as e:
-            raise BadInput(describe_validation_error(source, e, model)) from None
+            raise BadInput(describe_validation_error(source, e, model, at)) from None
     for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PlannerDeprecation)):
         warnings.warn(f"{source}: {note}", PlannerDeprecation, stacklevel=2)
     for w in caught:

@@ -29,7 +29,7 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
     w = data.get("workload") if isinstance(data, dict) else None
     if not isinstance(w, dict) or "trace" not in w:
         return None
-    spec = validate(TraceSpec, w["trace"], f"{path}: workload.trace")
+    spec = validate(TraceSpec, w["trace"], str(path), at="workload.trace")
     if w.get("profile") is not None:
         raise BadInput(f"{path}: workload: give either profile or trace; the trace makes the profile")
     file = Path(spec.file) if Path(spec.file).is_absolute() else Path(path).parent / spec.file
