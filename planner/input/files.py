@@ -286,8 +286,9 @@ def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
     if data is None:
         raise BadInput(f"{source}: {at}: empty" if at else f"{source}: the file is empty")
     if not isinstance(data, dict):
-        where = at or "the top level"
-        raise BadInput(f"{source}: expected a mapping of keys at {where}, got {type(data).__name__}")
+        if at:
+            raise BadInput(f"{source}: {at}: expected a mapping of keys, got {type(data).__name__}")
+        raise BadInput(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PlannerDeprecation)
         try:
