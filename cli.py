@@ -543,8 +543,7 @@ def catalog_cmd() -> None:
 def catalog_gpus(as_json: bool) -> None:
     """GPUs with memory, bandwidth, dense FLOP/s, links, power and price."""
     from planner.catalog.schemas import load_gpus
-    from planner.report.json import to_json
-    from planner.report.text import table
+    from planner.report.format import table, to_json
     gpus = load_gpus()
     data = [{"id": g.id, "name": g.name, "memory_bytes": g.memory_bytes,
              "memory_bandwidth_bytes_per_s": g.memory_bandwidth_bytes_per_s,
@@ -573,8 +572,7 @@ def catalog_models(as_json: bool) -> None:
     """Models with total and active parameters and KV bytes per token."""
     from planner.catalog.schemas import load_models
     from planner.physics.perf import kv_bytes_per_token
-    from planner.report.json import to_json
-    from planner.report.text import table
+    from planner.report.format import table, to_json
     seen, data = set(), []
     for m in load_models().values():
         if m.id in seen:

@@ -233,3 +233,13 @@ def test_sweep_without_an_axis_goes_around_the_problems_own_limit(tmp_path):
     assert r.exit_code == 0, r.output
     assert "no axis given; TPOT from 25.0 to 100.0 ms around the problem's 50 ms" in r.stderr
     assert (tmp_path / "s" / "frontier.csv").read_text().count("\nall,") == 2
+
+
+def test_catalog_listing_pulls_no_solver():
+    """`plan catalog gpus|models` list the catalogs without importing the solver (PuLP, highspy) or
+    numpy: 0.2 s instead of 0.5 s from process start."""
+    code = ("import sys\nfrom cli import main\nfor what in ('gpus', 'models'):\n"
+            "    try:\n        main(['catalog', what], standalone_mode=False)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('pulp', 'highspy', 'numpy', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -7,8 +7,6 @@ this contract back.
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -19,27 +17,12 @@ from planner.plan.candidates import Candidate
 from planner.plan.model import Plan, attribute_costs
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification
+from planner.report.format import to_json  # noqa: F401 - re-exported: callers take it from here
 
 if TYPE_CHECKING:   # only a type here: importing the sweep study costs `plan solve` ~20 ms
     from planner.studies.sweep import Sweep
 
 SCHEMA_VERSION = 1   # of plan files and frontier.json
-
-
-def to_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, fixed float formatting by json, trailing newline."""
-    return json.dumps(_clean(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _clean(x: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
 
 
 def plan_json(p: Plan, timings: bool = False) -> dict[str, Any]:

@@ -11,20 +11,8 @@ from typing import Any
 from planner.input.units import format_bytes, format_time
 from planner.plan.model import Plan
 from planner.plan.verify import Verification
+from planner.report.format import table
 from planner.report.json import plan_json
-
-
-def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    """A plain fixed-width table; `align` is a string of 'l'/'r' per column."""
-    align = align or "l" + "r" * (len(headers) - 1)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
-
-    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
-    lines += [fmt(r) for r in rows]
-    return "\n".join(lines)
 
 
 def _precisions(d: dict[str, Any]) -> str:

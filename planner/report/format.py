@@ -1,0 +1,37 @@
+"""The formatting every command shares, with no planner imports: deterministic JSON and plain
+fixed-width tables. Commands that print catalogs or schemas use it without importing the solver."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+def to_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, fixed float formatting by json, trailing newline."""
+    return json.dumps(json_safe(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def json_safe(x: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
+def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """A plain fixed-width table; `align` is a string of 'l'/'r' per column."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
+
+    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
