@@ -349,14 +349,19 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     from planner.plan.horizon import solve_horizon
     from planner.report.horizon import horizon_json, render_horizon
     from planner.report.json import to_json
-    if simulate:
-        raise BadInput(f"{problem}: --simulate does not take a load profile yet (workload.profile)")
+    if simulate and not isinstance(p, Problem):
+        raise BadInput(f"{problem}: --simulate: a fleet over a day is not simulated yet")
     if isinstance(p, Problem):
         h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     else:
         from planner.plan.horizon_fleet import solve_fleet_horizon
         h = solve_fleet_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = horizon_json(h, timings=timings)
+    sims = {}
+    if simulate:   # the busiest period's pools at its QPS (plan simulate --period for the others)
+        from planner.studies.simulate import catalog_of, simulate_services
+        sims = simulate_services(json.loads(to_json(d)), problem, catalogs={"": catalog_of(h.static_peak.resolved)})
+        d["simulation"] = {key: r.as_dict() for key, r in sims.items()}
     if out:
         _emit(to_json(d), out, (problem,), force)
     if chart:
@@ -364,6 +369,13 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         write_chart(h, chart, (problem,), force)
         click.echo(f"wrote {chart}", err=True)
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
+    if sims:
+        from planner.report.simulate import render_simulation, slo_warnings
+        for r in sims.values():
+            if not as_json:
+                click.echo("\n" + render_simulation(r))
+        for line in (w for r in sims.values() for w in slo_warnings(r)):
+            click.echo(line, err=True)
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:
@@ -381,15 +393,17 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
               help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them)")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="random seed (same seed, same result)")
+@click.option("--period", default="peak", show_default=True, metavar="peak|all|N",
+              help="a plan over a load profile: which period to simulate (its pools at its QPS)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool) -> None:
+def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period: str) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
-    a fleet's plan is simulated service by service."""
+    a fleet's plan is simulated service by service, a plan over a day period by period."""
     from planner.input.files import read_json
     from planner.report.json import to_json
     from planner.report.simulate import render_simulation
     from planner.studies.simulate import simulate_services
-    sims = simulate_services(read_json(plan_file), plan_file, requests, seed)
+    sims = simulate_services(read_json(plan_file), plan_file, requests, seed, period=period)
     if as_json:
         data = sims[""].as_dict() if "" in sims else {k: r.as_dict() for k, r in sims.items()}
         click.echo(to_json(data), nl=False)

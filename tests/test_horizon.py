@@ -527,12 +527,6 @@ def test_the_example_day_is_optimal_verified_and_cheaper_than_the_static_peak_fl
     assert all(n.spot <= 0.3 * n.total + 1e-9 for per in h.periods for n in per.nodes.values())
 
 
-@pytest.mark.parametrize("argv", [("solve", "problems/deepseek_day.yaml", "--simulate")])
-def test_commands_without_profile_support_exit_2(argv):
-    r = CliRunner().invoke(cli.main, list(argv))
-    assert r.exit_code == 2 and "profile" in r.output and "Traceback" not in r.output, r.output
-
-
 def test_periods_without_load_rent_nothing_on_demand():
     h = solve_horizon(problem(**{"workload.profile": {"qps": [0.0] * 12 + [300.0] * 12}}))
     assert h.verification.passed
@@ -540,11 +534,52 @@ def test_periods_without_load_rent_nothing_on_demand():
     assert h.cost == pytest.approx(h.static_cost / 2)
 
 
-def test_simulating_a_horizon_plan_says_what_to_do(tmp_path):
+def test_simulating_a_horizon_plan_period_by_period(tmp_path):
+    """`plan simulate DAY.json [--period peak|all|N]`: a period's pools at its QPS, with the
+    horizon's model, SLO and lengths (studies.simulate.period_plan); the busiest period by default."""
+    from planner.studies.simulate import period_indices, period_plan
     f = tmp_path / "p.yaml"
     f.write_text(yaml.safe_dump(BASE))
     out = tmp_path / "plan.json"
     assert CliRunner().invoke(cli.main, ["solve", str(f), "--out", str(out)]).exit_code == 0
-    r = CliRunner().invoke(cli.main, ["simulate", str(out)])
-    assert r.exit_code == 2 and "kind: a plan over a load profile is not simulated yet" in r.output
-    assert "jq .comparison.static_peak_plan" in r.output and "Traceback" not in r.output
+    d = json.loads(out.read_text())
+    peak = max(range(len(d["periods"])), key=lambda i: d["periods"][i]["qps"])
+    assert period_indices(d, "peak", "x") == [peak] and period_indices(d, "all", "x") == list(range(24))
+    one = period_plan(d, peak, "x")
+    assert one["workload"]["qps"] == pytest.approx(d["periods"][peak]["qps"])
+    assert one["pools"] == d["periods"][peak]["pools"] and one["slo"]["tpot_s"] == pytest.approx(0.030)
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--json", "--requests", "60000"])
+    assert r.exit_code == 0, r.output
+    sim = json.loads(r.output)
+    assert list(sim) == [f"period {peak}"]
+    got = sim[f"period {peak}"]
+    assert got["problem"].endswith(f"@period{peak}") and got["tpot_s"]["mean"] <= 0.030 * 1.02
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "25"])
+    assert r.exit_code == 2 and "--period: 25 is not a period" in r.output
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "noon"])
+    assert r.exit_code == 2 and "'peak', 'all' or a period index" in r.output
+
+
+def test_solve_simulate_of_a_day_plan_simulates_the_busiest_period():
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_day.yaml", "--simulate", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    peak = max(range(len(d["periods"])), key=lambda i: d["periods"][i]["qps"])
+    assert list(d["simulation"]) == [f"period {peak}"]
+
+
+def test_periods_with_lengths_of_their_own_are_not_simulated(tmp_path):
+    """A trace read with per-period lengths: the busiest period's lengths are the static peak
+    plan's, so it is simulated; another period's distribution is not in the plan file, so it is
+    refused, naming the field."""
+    out = tmp_path / "trace.json"
+    assert CliRunner().invoke(cli.main, ["solve", "problems/deepseek_trace.yaml", "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "3"])
+    assert r.exit_code == 2 and "periods[3].input_tokens_mean: the period has lengths of its own" in r.output
+
+
+
+
+def test_solve_simulate_of_a_fleet_over_a_day_is_refused_before_solving():
+    r = CliRunner().invoke(cli.main, ["solve", "problems/fleet_day.yaml", "--simulate"])
+    assert r.exit_code == 2 and "--simulate: a fleet over a day is not simulated yet" in r.output

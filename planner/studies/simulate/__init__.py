@@ -39,7 +39,7 @@ Rendering is `planner.report.simulate`.
 """
 
 from planner.studies.simulate.engine import batched_server, lindley_waits, run_engines
-from planner.studies.simulate.fleet import catalog_of, service_plan, simulate_services
+from planner.studies.simulate.fleet import catalog_of, period_indices, period_plan, service_plan, simulate_services
 from planner.studies.simulate.planfile import (
     PlanClass,
     PlanFile,
@@ -73,7 +73,8 @@ __all__ = [
     "DEFAULT_REQUESTS", "DEFAULT_SEED", "MIN_REQUESTS", "WARMUP_FRACTION",
     "ClassResult", "PlanClass", "PlanFile", "PlanParallelism", "PlanPool", "PlanSLO", "PlanWorkload",
     "PoolResult", "SimCatalog", "SimResult", "Summary", "Violation",
-    "batch_grid", "batched_server", "catalog_of", "decode_context", "length_grid", "lindley_waits", "load_plan",
+    "batch_grid", "batched_server", "catalog_of",
+    "period_indices", "period_plan", "decode_context", "length_grid", "lindley_waits", "load_plan",
     "measurement_window", "physics", "plan_from_dict", "run_engines", "service_plan", "simulate",
     "simulate_services", "violations",
 ]

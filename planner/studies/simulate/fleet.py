@@ -36,18 +36,62 @@ def service_plan(d: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def simulate_services(d: dict[str, Any], source: str, requests: int | None = None, seed: int = DEFAULT_SEED,
-                      catalogs: dict[str, SimCatalog] | None = None) -> dict[str, SimResult]:
-    """Simulate a plan's data of either kind; results by service key ('' for a single plan).
+                      catalogs: dict[str, SimCatalog] | None = None, period: str = "peak") -> dict[str, SimResult]:
+    """Simulate a plan's data of any kind; results by service key ('' for a single plan), or by
+    'period N' for a plan over a load profile (`period`: 'peak', 'all' or an index).
 
     `catalogs` (by service key) are the resolved objects of an in-memory plan; without them the
     plan's model, GPU and calibration names are looked up."""
     catalogs = catalogs or {}
     n = requests or DEFAULT_REQUESTS
+    if isinstance(d, dict) and d.get("kind") == "horizon":
+        return {f"period {i}": simulate(plan_from_dict(period_plan(d, i, source), f"{source}: period {i}"), n, seed,
+                                        source, resolved=catalogs.get(""))
+                for i in period_indices(d, period, source)}
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
     keys = _service_keys(d, source)
     return {k: simulate(plan_from_dict(service_plan(d, k), f"{source}: service {k}"), n, seed, source,
                         resolved=catalogs.get(k)) for k in keys}
+
+
+def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
+    """The periods of a plan over a load profile to simulate: the busiest ('peak'), every one
+    ('all'), or the index given."""
+    periods = d.get("periods")
+    if not isinstance(periods, list) or not periods:
+        raise BadInput(f"{source}: periods: not a plan over a load profile written by plan solve")
+    if period == "all":
+        return list(range(len(periods)))
+    if period == "peak":
+        return [max(range(len(periods)), key=lambda i: periods[i].get("qps", 0.0))]
+    try:
+        i = int(period)
+    except ValueError:
+        raise BadInput(f"--period: 'peak', 'all' or a period index, got {period!r}") from None
+    if not 0 <= i < len(periods):
+        raise BadInput(f"--period: {i} is not a period of {source} (0 … {len(periods) - 1})")
+    return [i]
+
+
+def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
+    """Period i of a plan over a load profile as a single plan's JSON (what `plan simulate` reads):
+    the static peak plan's model, SLO, calibration and length distributions, with the period's QPS
+    and pools. A fleet over a day, or per-period length distributions (which the plan file does not
+    carry), are refused."""
+    base = (d.get("comparison") or {}).get("static_peak_plan")
+    if d.get("classes") or not isinstance(base, dict) or base.get("kind") == "fleet":
+        raise BadInput(f"{source}: classes: a fleet over a day is not simulated yet; simulate its classes' "
+                       f"problems one at a time")
+    p = d["periods"][i]
+    w = base["workload"]
+    for key, mean in (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean")):
+        if abs(p[mean] - w[key]) > 1e-9 * max(1.0, w[key]):
+            raise BadInput(f"{source}: periods[{i}].{mean}: the period has lengths of its own ({p[mean]:g} "
+                           f"against {w[key]:g} over the horizon); their distributions are not in the plan file, "
+                           f"so it is not simulated")
+    return {**base, "problem": f"{d['problem']}@period{i}", "workload": {**w, "qps": p["qps"]},
+            "pools": p["pools"]}
 
 
 def _service_keys(d: dict[str, Any], source: str) -> list[str]:

@@ -122,8 +122,8 @@ def load_plan(path: str | Path) -> PlanFile:
 def plan_from_dict(data: Any, source: str) -> PlanFile:
     """Validate plan data (the output of `Plan.as_dict()`); BadInput names source and field."""
     if isinstance(data, dict) and data.get("kind") == "horizon":
-        raise BadInput(f"{source}: kind: a plan over a load profile is not simulated yet; simulate one "
-                       f"period's load with its fleet for the peak: jq .comparison.static_peak_plan {source}")
+        raise BadInput(f"{source}: kind: a plan over a load profile is simulated one period at a time "
+                       f"(studies.simulate.period_plan; plan simulate --period)")
     plan = validate(PlanFile, data, source)
     if not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         if plan.workload.prefix_cache_hit >= 1:
