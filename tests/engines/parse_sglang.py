@@ -4,18 +4,16 @@ SGLang installed; see docs/export.md, "Checking the commands with the engines' o
     python parse_sglang.py < commands.json > parsed.json   # {key: [argv, ...]} → {key: [result, ...]}
     python parse_sglang.py --flags                          # every option string, one per line
 
-Each result: {"error": message or null, "unknown": [args the parser did not take], "args": the
-parsed values of the options the planner sets}. Imports only SGLang and the standard library.
+Each result (engine_cli.parse_quietly): {"error": message or null, "unknown": [args the parser
+did not take], "args": the parsed values of the options the planner sets}. Imports only SGLang and
+the standard library.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
-import sys
 
+from engine_cli import main, parse_quietly  # beside this script
 from sglang.srt.server_args import ServerArgs
 
 KEYS = ("model_path", "tp_size", "pp_size", "dp_size", "ep_size", "enable_dp_attention", "max_running_requests",
@@ -32,22 +30,8 @@ def parser() -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> dict:
     args = argv[argv.index("sglang.launch_server") + 1:] if "sglang.launch_server" in argv else argv
-    try:
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            ns, unknown = parser().parse_known_args(args)
-    except (argparse.ArgumentError, SystemExit) as e:
-        return {"error": str(e), "unknown": [], "args": {}}
-    return {"error": None, "unknown": unknown, "args": {k: getattr(ns, k, None) for k in KEYS}}
-
-
-def main() -> None:
-    if sys.argv[1:] == ["--flags"]:
-        flags = sorted({s for a in parser()._actions for s in a.option_strings if s.startswith("--")})
-        sys.stdout.write("\n".join(flags) + "\n")
-        return
-    commands = json.load(sys.stdin)
-    json.dump({k: [parse(a) for a in argvs] for k, argvs in commands.items()}, sys.stdout)
+    return parse_quietly(parser(), args, lambda ns: {k: getattr(ns, k, None) for k in KEYS})
 
 
 if __name__ == "__main__":
-    main()
+    main(parser, parse)

@@ -12,12 +12,10 @@ is vLLM's `make_arg_parser`, the one `vllm serve` uses. Imports only vLLM and th
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 import os
-import sys
+
+from engine_cli import main, parse_quietly  # beside this script
 
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 logging.disable(logging.WARNING)
@@ -56,22 +54,8 @@ def _plain(v):
 
 def parse(argv: list[str]) -> dict:
     args = argv[argv.index("serve") + 1:] if "serve" in argv else argv
-    try:
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            ns, unknown = parser().parse_known_args(args)
-    except (Exception, SystemExit) as e:   # argparse.ArgumentError, or a value a type refused
-        return {"error": f"{type(e).__name__}: {e}", "unknown": [], "args": {}}
-    return {"error": None, "unknown": unknown, "args": {k: _plain(getattr(ns, k, None)) for k in KEYS}}
-
-
-def main() -> None:
-    if sys.argv[1:] == ["--flags"]:
-        flags = sorted({s for a in parser()._actions for s in a.option_strings if s.startswith("--")})
-        sys.stdout.write("\n".join(flags) + "\n")
-        return
-    commands = json.load(sys.stdin)
-    json.dump({k: [parse(a) for a in argvs] for k, argvs in commands.items()}, sys.stdout)
+    return parse_quietly(parser(), args, lambda ns: {k: _plain(getattr(ns, k, None)) for k in KEYS})
 
 
 if __name__ == "__main__":
-    main()
+    main(parser, parse)
