@@ -280,13 +280,20 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
             click.echo(f"wrote {path}", err=True)
     _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
           checks)
-    if sims:
-        from planner.report.simulate import render_simulation, slo_warnings
-        for r in sims.values():
-            if not as_json:
-                click.echo("\n" + render_simulation(r))
-        for line in (w for r in sims.values() for w in slo_warnings(r)):
-            click.echo(line, err=True)
+    _echo_simulations(sims, as_json)
+
+
+def _echo_simulations(sims: dict, as_json: bool) -> None:
+    """`--simulate`: each simulation's table after the plan (not with --json, whose `simulation` key
+    has them), and a warning on stderr for every SLO the simulation breaks."""
+    if not sims:
+        return
+    from planner.report.simulate import render_simulation, slo_warnings
+    for r in sims.values():
+        if not as_json:
+            click.echo("\n" + render_simulation(r))
+    for line in (w for r in sims.values() for w in slo_warnings(r)):
+        click.echo(line, err=True)
 
 
 def _cost_band(p, problem: str, d: dict, solver, time_limit) -> str:
@@ -369,13 +376,7 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         write_chart(h, chart, (problem,), force)
         click.echo(f"wrote {chart}", err=True)
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
-    if sims:
-        from planner.report.simulate import render_simulation, slo_warnings
-        for r in sims.values():
-            if not as_json:
-                click.echo("\n" + render_simulation(r))
-        for line in (w for r in sims.values() for w in slo_warnings(r)):
-            click.echo(line, err=True)
+    _echo_simulations(sims, as_json)
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:

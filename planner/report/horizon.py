@@ -8,7 +8,7 @@ from typing import Any
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report.json import SCHEMA_VERSION, plan_json, pool_dict, solver_dict, verification_dict
-from planner.report.text import table
+from planner.report.text import precisions, table
 
 
 def _money(x: float | None, cur: str) -> str:
@@ -111,8 +111,7 @@ def render_horizon(h: HorizonPlan) -> str:
     """Per-period table (QPS, nodes by kind, utilisation, cost), totals and the comparison."""
     d = horizon_json(h)
     cur = d["currency"]
-    experts = f", {d['expert_dtype']} experts" if d.get("expert_dtype") else ""
-    what = (f"{d['model']} ({d['weight_dtype']} weights{experts}, {d['kv_dtype']} KV)" if not h.classes else
+    what = (f"{d['model']} ({precisions(d)})" if not h.classes else
             f"{len(h.classes)} classes ({d['model']}; each class on pools of its own)")
     out = [f"Horizon plan for {d['problem']}: {what}, "
            f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",

@@ -15,7 +15,7 @@ from planner.report.format import table
 from planner.report.json import plan_json
 
 
-def _precisions(d: dict[str, Any]) -> str:
+def precisions(d: dict[str, Any]) -> str:
     """'fp8 weights, bf16 KV', with the routed experts' precision when stored apart."""
     experts = f", {d['expert_dtype']} experts" if d.get("expert_dtype") else ""
     return f"{d['weight_dtype']} weights{experts}, {d['kv_dtype']} KV"
@@ -111,7 +111,7 @@ def _render_single(d: dict[str, Any]) -> str:
     cur = d["currency"]
     w = d["workload"]
     slo = d["slo"]
-    out = [f"Plan for {d['problem']}: {d['model']} ({_precisions(d)}), "
+    out = [f"Plan for {d['problem']}: {d['model']} ({precisions(d)}), "
            f"{w['qps']:g} req/s × {w['input_tokens']:g} in / {w['output_tokens']:g} out tokens",
            f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
            f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
@@ -148,7 +148,7 @@ def render_eval(d: dict[str, Any]) -> str:
     """`plan eval` output: memory, prefill, decode, bounds."""
     fits = "fits" if d["fits"] else f"DOES NOT FIT (overflow {format_bytes(d['overflow_bytes'])} per card)"
     lines = [
-        f"{d['model']} on {d['cards']}x{d['gpu']} ({d['parallelism']['label']}), {_precisions(d)}, "
+        f"{d['model']} on {d['cards']}x{d['gpu']} ({d['parallelism']['label']}), {precisions(d)}, "
         f"calibration {d['calibration']}",
         f"parameters: {d['params_total']/1e9:.1f} B total, {d['params_active']/1e9:.1f} B active; "
         f"KV {d['kv_bytes_per_token']/1e3:.1f} kB per token",
