@@ -90,14 +90,12 @@ def test_roofline_profile_splits_the_rates():
 def test_problem_precision_rules(tmp_path):
     """precision.experts sets the experts apart; weights alone sets every weight; neither: the
     checkpoint's own (gpt-oss: bf16 with fp4 experts)."""
-    from planner.input.problem import Precisions
-    from planner.plan.resolve import weight_precisions
     ds, oss = get_model("deepseek-r1"), get_model("gpt-oss-120b")
-    assert weight_precisions(Precisions(weights="fp8", experts="fp4"), ds) == ("fp8", "fp4")
-    assert weight_precisions(Precisions(experts="fp4"), ds) == ("fp8", "fp4")
-    assert weight_precisions(Precisions(experts="fp8"), ds) == ("fp8", None)
-    assert weight_precisions(Precisions(), oss) == ("bf16", "fp4")
-    assert weight_precisions(Precisions(weights="fp4"), oss) == ("fp4", None)
+    assert ds.precisions("fp8", "fp4") == ("fp8", "fp4")
+    assert ds.precisions(None, "fp4") == ("fp8", "fp4")
+    assert ds.precisions(None, "fp8") == ("fp8", None)
+    assert oss.precisions(None, None) == ("bf16", "fp4")
+    assert oss.precisions("fp4", None) == ("fp4", None)
     p = tmp_path / "p.yaml"
     p.write_text("model: deepseek-r1\nprecision: {weights: fp8, experts: fp5}\n"
                  "workload: {qps: 1, input_tokens: 100, output_tokens: 100}\nslo: {ttft: 1s, tpot: 50ms}\n")

@@ -250,6 +250,17 @@ class Model(BaseModel):
     def params_total(self) -> int:
         return self.arch.params_total
 
+    def precisions(self, weights: str | None, experts: str | None) -> tuple[str, str | None]:
+        """(weights, routed experts or None for the same) of a deployment of this model asked for
+        `weights`/`experts` (None: not given): `weights` sets every weight unless `experts` sets the
+        experts apart; with neither, the checkpoint's own (which may store its experts apart, e.g.
+        gpt-oss's MXFP4 experts beside BF16)."""
+        if weights is None and experts is None:
+            w, e = self.weight_dtype, self.expert_dtype
+        else:
+            w, e = weights or self.weight_dtype, experts
+        return w, (e if e != w else None)
+
     @property
     def params_active(self) -> int:
         return self.arch.params_active

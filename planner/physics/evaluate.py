@@ -54,12 +54,8 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
     par = _parallelism(req)
     if model.arch.heads % par.tp:
         raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
-    if req.weight_dtype is None and req.expert_dtype is None:
-        weights, experts = model.weight_dtype, model.expert_dtype
-    else:
-        weights, experts = req.weight_dtype or model.weight_dtype, req.expert_dtype
-    return Deployment(model, gpu, par, calib, weights, req.kv_dtype,
-                      expert_dtype=experts if experts != weights else None)
+    weights, experts = model.precisions(req.weight_dtype, req.expert_dtype)
+    return Deployment(model, gpu, par, calib, weights, req.kv_dtype, expert_dtype=experts)
 
 
 def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from planner.catalog.calibration import CalibParam, Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
 from planner.errors import BadInput
-from planner.input.problem import SLO, Precisions, Problem, Workload
+from planner.input.problem import SLO, Problem, Workload
 from planner.input.values import length_mean, length_pairs
 
 
@@ -133,21 +133,9 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
                     lambda: calib.with_overrides(problem.calibration_overrides))
     if problem.slo.confidence is not None:
         calib = at_confidence(calib, problem.slo.confidence, source)
-    weights, experts = weight_precisions(problem.precision, model)
+    weights, experts = model.precisions(problem.precision.weights, problem.precision.experts)
     return Resolved(problem, model, tuple(options), calib, weights, problem.precision.kv, source,
                     expert_dtype=experts)
-
-
-def weight_precisions(precision: Precisions, model: Model) -> tuple[str, str | None]:
-    """(weights, routed experts or None for the same) of a problem: `precision.weights` sets every
-    weight unless `precision.experts` sets the experts apart; with neither, the checkpoint's own
-    (a catalog model may store its experts apart, e.g. gpt-oss's MXFP4 experts beside BF16)."""
-    if precision.weights is None and precision.experts is None:
-        weights, experts = model.weight_dtype, model.expert_dtype
-    else:
-        weights = precision.weights or model.weight_dtype
-        experts = precision.experts
-    return weights, (experts if experts != weights else None)
 
 
 CATALOG_RMB_PER_USD = 7.1   # catalogs/gpus.yaml converts USD listings at this rate (said there)
