@@ -125,6 +125,7 @@ class _Loop:
         self.now = 0.0
         for c in range(clients):
             self.send(c, 0.0)
+        self.admit()
 
     # ------------------------------------------------------------------ events
     def push(self, t: float, kind: str, x: int, payload=None) -> None:
@@ -155,7 +156,7 @@ class _Loop:
         return ClosedLoopResult(len(self.sent), summary, tpot, span, len(self.sent) * self.bm.osl / span)
 
     def send(self, c: int, t: float) -> None:
-        """Client c sends its next request at t: it takes a slot or waits for one."""
+        """Client c sends its next request at t: it queues for a slot (`admit` gives the slots)."""
         if not self.left[c]:
             return
         self.left[c] -= 1
@@ -163,7 +164,6 @@ class _Loop:
         self.next_id += 1
         self.sent[r], self.client[r] = t, c
         self.waiting.append(r)
-        self.admit()
 
     def admit(self) -> None:
         """Waiting requests take free slots, FIFO (disagg: the decode worker with most room)."""
@@ -184,7 +184,8 @@ class _Loop:
                 self.start_pass(w)
 
     def done(self, r: int, t: float) -> None:
-        """Request r's last token at t: its slot frees, its client sends the next."""
+        """Request r's last token at t: its slot frees, its client sends the next, and the head of
+        the queue takes the slot."""
         self.finish[r] = t
         self.insts[self.home[r]].used -= 1
         self.send(int(self.client[r]), t)
