@@ -49,12 +49,9 @@ def tpot_spread(output_lengths: list[tuple[float, float]], statistic: str) -> fl
     q = QUANTILE.get(statistic)
     if q is None or q <= 0.5:   # the mean, or the median: the mixture is symmetric about the mean
         return 0.0
-    lifetimes = [(max(v - 1.0, 0.0), p) for v, p in output_lengths]
-    weights = [(s, p) for s, p in lifetimes if s > 0 and p > 0]
-    total = sum(p for _, p in weights)
-    if total <= 0:
+    sd = [(math.sqrt(g), w) for _, w, g in life_terms(output_lengths)]
+    if not sd:
         return 0.0
-    sd = [(math.sqrt(life_variance_factor(s, lifetimes)), p / total) for s, p in weights]
 
     def cdf(z: float) -> float:
         return sum(w * 0.5 * (1.0 + math.erf(z / (g * math.sqrt(2.0)))) for g, w in sd)
