@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.errors import BadInput
-from planner.physics.benchmark import Benchmark, running_batch
+from planner.physics.benchmark import Benchmark, running_batch, tpot, ttft
 from planner.physics.deployment import Deployment
 from planner.physics.perf import decode_step, kv_transfer_time, mixed_step, prefill_pass, request_overhead_s
 from planner.studies.simulate.results import Summary
@@ -279,7 +279,6 @@ def benchmark_check(dep: Deployment, input_tokens: float, output_tokens: float, 
     `vllm bench serve --max-concurrency c` measures against it, fixed lengths): the analytic
     formula's TTFT and TPOT (`physics.benchmark`, what the fit uses) beside this simulation of the
     same loop. `k`: requests per client (None: the calibration's benchmark_requests_per_client)."""
-    from planner.physics.benchmark import tpot, ttft
     k = dep.calib.v("benchmark_requests_per_client") if k is None else k
     n = sum(requests_per_client(concurrency, k))
     if n > MAX_REQUESTS:
