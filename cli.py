@@ -21,6 +21,18 @@ MAX_SIM_REQUESTS = 5_000_000   # the simulator keeps every request: about 1 GB a
 MAX_POINTS = 1_000             # values per sweep axis (the product is capped in studies.sweep)
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, refusing NaN and ±inf as well: NaN compares false with every bound, so
+    FloatRange lets it through (and inf past an open upper end)."""
+
+    def convert(self, value, param, ctx):
+        import math
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
 class PlanGroup(click.Group):
     """The CLI's one error boundary: the project's errors map to their exit codes, the
     environment's (a full disk, a read-only directory, memory, a solver library) to one line
@@ -122,7 +134,7 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool 
               help="routed experts' weights apart from --weights (e.g. fp4 experts beside fp8 attention)")
 @click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16",
               show_default=True)
-@click.option("--prefix-hit", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--prefix-hit", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
               help="prefix-cache hit ratio 0–1")
 @click.option("--calibration", default="default", show_default=True)
 @click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")
@@ -130,7 +142,7 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool 
               help="also a closed-loop benchmark of this instance at this many requests in flight (what "
                    "`vllm bench serve --max-concurrency C` measures): the analytic TTFT/TPOT and a simulation "
                    "of the same loop (JSON key closed_loop)")
-@click.option("--requests-per-client", type=click.FloatRange(1, 1000), default=None,
+@click.option("--requests-per-client", type=FiniteFloatRange(1, 1000), default=None,
               help="with --concurrency: requests each client sends, num-prompts / concurrency "
                    "(default: the calibration's benchmark_requests_per_client)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (SI units)")
@@ -173,7 +185,7 @@ def schema_cmd(kind: str, out: str | None, force: bool) -> None:
 
 @main.command("init")
 @click.option("--model", help="catalog id, Hugging Face id or path to a config.json")
-@click.option("--qps", type=click.FloatRange(min=0, min_open=True), help="requests per second")
+@click.option("--qps", type=FiniteFloatRange(min=0, min_open=True), help="requests per second")
 @click.option("--input-tokens", type=click.IntRange(1, 10_000_000), help="prompt tokens per request")
 @click.option("--output-tokens", type=click.IntRange(1, 10_000_000), help="output tokens per request")
 @click.option("--ttft", help="time-to-first-token limit, e.g. 2s")
@@ -209,7 +221,7 @@ def stdin_is_terminal() -> bool:
 @main.command("solve")
 @click.argument("problem", type=click.Path(dir_okay=False))
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="seconds (> 0); override solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the JSON plan to FILE")
@@ -424,7 +436,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 @click.option("--sensitivity", is_flag=True, help="per scenario: cost change per unit of each binding limit relaxed")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
 @click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="seconds per solve (> 0); override solver.time_limit")
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
                sensitivity: bool, force: bool, solver, time_limit) -> None:

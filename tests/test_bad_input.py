@@ -253,3 +253,13 @@ def test_aggregated_is_the_colocated_mode(tmp_path):
     from planner.input.problem import Serving
     assert Serving.model_validate({"modes": ["aggregated"]}).modes == ["colocated"]
     assert Serving.model_validate({"modes": ["Aggregated", "disaggregated"]}).modes == ["colocated", "disaggregated"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_time_limit_must_be_finite(value):
+    """`--time-limit nan` was taken (NaN passes click's range check) and the solver ran without one."""
+    from click.testing import CliRunner
+
+    from cli import main
+    r = CliRunner().invoke(main, ["solve", "problems/deepseek_qps.yaml", "--time-limit", value])
+    assert r.exit_code == 2 and "Invalid value for '--time-limit'" in r.output

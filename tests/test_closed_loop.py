@@ -169,3 +169,13 @@ def test_eval_concurrency_too_many_requests_is_bad_input():
                                   "--concurrency", "20000", "--requests-per-client", "100"])
     assert r.exit_code == 2
     assert "--concurrency 20000 × --requests-per-client 100 = 2,000,000 requests" in r.output
+
+
+@pytest.mark.parametrize(("option", "value"), [("--requests-per-client", "nan"), ("--requests-per-client", "inf"),
+                                               ("--prefix-hit", "nan")])
+def test_eval_refuses_non_finite_numbers(option, value):
+    """click's FloatRange lets NaN through every bound (it compares false); the CLI's options refuse it."""
+    args = ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "8", "--concurrency", "8", option, value]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert f"Invalid value for '{option}'" in r.output
