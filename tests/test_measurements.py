@@ -113,3 +113,14 @@ def test_a_prefill_first_engine_keeps_the_wave_out_of_tpot(tmp_path):
     dep = deployment(s, calib)
     assert predict_tpot(s, dep) == pytest.approx(decode_step(dep, s.batch, s.context_tokens).time_s)
     assert predict_tpot(p, deployment(p, calib)) > 1.05 * predict_tpot(s, dep)
+
+
+def test_cells_that_are_not_finite_numbers_drop_the_row_with_the_column(tmp_path):
+    """A TTFT of 'abc' was an internal error and a NaN TTFT a point measuring NaN; both are now
+    dropped, counted under the column."""
+    rows = [_row("a", ttft="abc"), _row("b", tpot="nan", conc=9), _row("c", batch="-4", conc=7), _row("ok")]
+    pts, rep = load_points([_write(tmp_path, rows)])
+    assert [p.id for p in pts] == ["ok"]
+    assert rep.dropped == {"silicon_ttft_ms is not a number": 1,
+                           "silicon_tpot_ms is not a finite positive number": 1,
+                           "batch_size is not a finite non-negative number": 1}

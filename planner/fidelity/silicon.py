@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -56,6 +57,22 @@ def catalog_model_id(hf_id: str, models: dict[str, Model]) -> str | None:
     return models[name].id if name in models else None
 
 
+def _bad_number(r: dict) -> str | None:
+    """The first numeric cell (lengths, sizes, worker counts, times) that is not a finite number ≥ 0
+    (times: > 0), as a drop reason naming the column; None when all are. Empty cells are the other
+    checks' business."""
+    for col, v in r.items():
+        if not v or not (col in ("isl", "osl") or col.endswith(("_size", "_workers", "_ms"))):
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            return f"{col} is not a number"
+        if not math.isfinite(x) or x < 0 or (col.endswith("_ms") and x == 0):
+            return f"{col} is not a finite {'positive' if col.endswith('_ms') else 'non-negative'} number"
+    return None
+
+
 def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
     """The reason a CSV row cannot be interpreted, or None when it can."""
     if catalog_model_id(r["model_path"], models) is None:
@@ -67,6 +84,9 @@ def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str
     quant = r["moe_quant_mode"] if moe else r["gemm_quant_mode"]
     if quant not in QUANT:
         return f"weight precision not modelled ({quant})"
+    bad = _bad_number(r)
+    if bad:
+        return bad
     if not r["silicon_tpot_ms"] or float(r["silicon_tpot_ms"]) <= 0:
         return "no TPOT"
     if _concurrency(r["silicon_data_source"]) is None:
