@@ -7,15 +7,16 @@ decode step (MTP); all times in seconds.
 
 A request's life:
 1. It arrives (Poisson at λ) with input and output lengths drawn from the workload.
-2. It picks a prefill-capable instance at random in proportion to usable prefill capacity
-   (the split `verify.route` assumes) and queues there FIFO.
+2. It goes to a prefill-capable instance: each instance receives exactly its share of the
+   requests by usable prefill capacity (the split `verify.route` assumes), in random order
+   (`run.split_exactly`), and queues there FIFO.
    - prefill instance: greedy batching; when its first pipeline stage is free it takes up
      to B waiting prompts and runs `perf.prefill_pass` on them; a new batch may enter every
      pass/pp. With B = 1 and pp = 1 this is an M/G/1 FIFO server, simulated in closed form
      by the Lindley recursion.
    - colocated instance: chunked prefill; each step takes up to C waiting prompt tokens
      beside its decode batch (`perf.mixed_step`).
-3. Its KV moves to a decode-capable instance picked in proportion to decode capacity
+3. Its KV moves to a decode-capable instance, split the same way by decode capacity
    (`perf.kv_transfer_time`; nothing moves when it stays on the same colocated instance).
    TTFT: end of prefill, plus the KV transfer for a disaggregated prefill pool (as the
    analytic TTFT counts it).

@@ -135,8 +135,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
                       if pools[k].role != "decode" else 0.0 for k in pool_of])
     dec_w = np.array([pools[k].capacity_decode_tokens_per_s / pools[k].instances
                       if pools[k].role != "prefill" else 0.0 for k in pool_of])
-    pre_inst = rng.choice(pool_of.size, size=n, p=pre_w / pre_w.sum())
-    dec_inst = rng.choice(pool_of.size, size=n, p=dec_w / dec_w.sum())
+    pre_inst = split_exactly(rng, n, pre_w)
+    dec_inst = split_exactly(rng, n, dec_w)
     per_step = np.array(ph.tokens_per_step)
     steps_needed = np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]).astype(np.int64)
     window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()))
@@ -197,6 +197,26 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
     return _Run(arrivals, s_out, pool_of[pre_inst], pool_of[dec_inst], started, ttft_at, finish,
                 window, tuple(util), tuple(batch), klass)
+
+
+def split_exactly(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
+    """Instance of each of n requests: each instance gets exactly its share of n by weight
+    (largest remainders), the order shuffled, so every instance sees a random split of the
+    arrivals (locally Poisson) at the rate the plan routes to it. Drawing each request's instance
+    independently let a small instance's share drift with the sample: a single instance with
+    3.9 % of 100,000 requests varies by ±1.6 %, enough to break a pool planned at full capacity.
+
+    >>> np.bincount(split_exactly(np.random.default_rng(0), 10, np.array([1.0, 0.0, 4.0])), minlength=3).tolist()
+    [2, 0, 8]
+    """
+    share = n * weights / weights.sum()
+    counts = np.floor(share).astype(int)
+    rest = n - int(counts.sum())
+    if rest:
+        counts[np.argsort(-(share - counts), kind="stable")[:rest]] += 1
+    out = np.repeat(np.arange(weights.size), counts)
+    rng.shuffle(out)
+    return out
 
 
 def decode_context(plan: PlanFile) -> float:
