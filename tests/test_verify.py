@@ -13,8 +13,9 @@ import math
 import pytest
 
 from planner.catalog.schemas import get_gpu
-from planner.physics import perf, queueing
+from planner.physics import perf, prefill_queue, queueing
 from planner.physics.perf import Deployment
+from planner.physics.prefill_queue import Servers
 from planner.plan.verify import verify_service
 
 
@@ -55,9 +56,11 @@ def kv_per_token_per_card(dep: Deployment) -> float:
 
 def usable_capacity(plan, c) -> tuple[float, float]:
     """(prefill, decode) tokens/s one instance may carry, recomputed:
-    prefill pool: raw = B·pp·s_unc / D(B), ρ_max from the M/G/1 p90 wait within
-      TTFT − D·(p90 prompt/mean) − (KV transfer + request overhead); capacity ρ_max·raw, and no
-      more than its NICs can ship KV for: cards·NIC·η_n / (kv_bytes_per_token · s_in/s_unc);
+    prefill pool: raw = B·pp·s_unc / D(B), ρ_max the largest utilisation of the batching queue
+      (B prompts per pass, passes D(1) … D(B)) whose p90 TTFT is within the limit with the
+      KV transfer and request overhead; capacity ρ_max·raw, and no more than its NICs can ship
+      KV for: cards·NIC·η_n / (kv_bytes_per_token · s_in/s_unc);
+    decode pool: b/(decode(b)/a) at its design batch b (a tokens per step);
     colocated pool: b decodes every step and, on a share p/C of the steps, a chunk of C prompt
       tokens (p prompt tokens per step on average, a multiple k of b·s_unc/s_out); the mean step
       T = (p/C)·mixed(b, C) + (1 − p/C)·decode(b); raw = C / mixed(b, C), D = ⌈s_unc/C⌉·mixed(b, C),
@@ -67,12 +70,16 @@ def usable_capacity(plan, c) -> tuple[float, float]:
     overhead = perf.request_overhead_s(dep)
     if c.role == "prefill":
         d = perf.prefill_pass(dep, c.batch, S_UNC, S_IN - S_UNC).time_s
+        d1 = perf.prefill_pass(dep, 1, S_UNC, S_IN - S_UNC).time_s
         raw = c.batch * c.par.pp * S_UNC / d
         fixed = perf.kv_transfer_time(dep, S_IN) + overhead
-        rho = queueing.max_utilisation(TTFT - d * P90_LEN - fixed, d, "p90", CV2, CEILING)
+        rho = float(prefill_queue.max_rho("p90", TTFT, Servers.of(c.batch, c.par.pp, d, d1), fixed, CV2,
+                                          P90_LEN, CEILING))
         kv_bytes = 2 * dep.arch.layers * dep.arch.kv_heads * dep.arch.head_dim * 1
         nic = c.cards * dep.gpu.nic_bytes_per_s * calib.v("network_efficiency") / (kv_bytes * S_IN / S_UNC)
         return min(rho * raw, nic), 0.0
+    if c.role == "decode":
+        return 0.0, c.batch / (perf.decode_step(dep, c.batch, CTX_DECODE).time_s / calib.v("decode_tokens_per_step"))
     assert c.role == "colocated"
     mixed = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN).time_s
     decode = perf.decode_step(dep, c.batch, CTX_DECODE).time_s
@@ -89,11 +96,12 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node of colocated instances, whose chunks are whole prompts (s_unc < C)."""
+    """One rented H100 node: four one-card prefill instances of 2 prompts per pass and two TP2
+    decode instances (a colocated node of two TP4 instances costs the same; the solver's tie-break)."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
-    assert {c.role for c in plan.chosen} == {"colocated"}
-    assert all(c.chunk_tokens == math.ceil(S_UNC) for c in plan.chosen)
+    assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
+        == [("decode", 2, 0, 2), ("prefill", 1, 2, 4)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
@@ -109,6 +117,17 @@ def test_capacity_checks_recomputed(plan, checks):
     assert (c_pre.sense, c_dec.sense) == (">=", ">=")
     assert pre >= QPS * S_UNC and dec >= QPS * S_OUT
     assert c_pre.ok and c_dec.ok
+
+
+def _decode_batch(plan, c, dec_load: float) -> float:
+    """Sequences in flight of a decode instance at its load: b·a/decode(b) = load (bisection)."""
+    dep = dep_of(plan, c)
+    a = dep.calib.v("decode_tokens_per_step")
+    lo, hi = 1e-6, float(c.batch)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if mid * a / perf.decode_step(dep, mid, CTX_DECODE).time_s < dec_load else (lo, mid)
+    return hi
 
 
 def _colocated_batch(plan, c, dec_load: float, pre_load: float) -> float:
@@ -144,6 +163,10 @@ def test_memory_checks_recomputed(plan, checks):
         assert weights == pytest.approx(70.6e9 / c.par.tp, rel=0.02)   # 70.6 B parameters at 1 byte
         if c.role == "prefill":
             expected = weights + c.batch * S_IN * kv_per_token_per_card(dep)
+        elif c.role == "decode":
+            b = _decode_batch(plan, c, QPS * S_OUT * usable_capacity(plan, c)[1] / dec_total)
+            assert 0 < b <= c.batch
+            expected = weights + math.ceil(b) * CTX_PEAK * kv_per_token_per_card(dep)
         else:
             pre_cap, dec_cap = usable_capacity(plan, c)
             b = _colocated_batch(plan, c, QPS * S_OUT * dec_cap / dec_total, QPS * S_UNC * pre_cap / pre_total)

@@ -120,7 +120,8 @@ class _Law:
         self.batch, self.share = batch, share
         self.weights = pi * t_k / cycle_mean / nodes
         cycle = np.unique(t_k)
-        means = lam * np.concatenate([cycle[:, None] * frac[None, :], cycle[:, None]], axis=1)  # node = nodes: whole cycle
+        # arrivals before the prompt at each node, and (as node `nodes`) in the whole cycle
+        means = lam * np.concatenate([cycle[:, None] * frac[None, :], cycle[:, None]], axis=1)
         # beyond mean + 12 standard deviations (+ 30) the probability is below 1e-25: counted as 0
         self.top = int(means.max() + 12.0 * float(np.sqrt(means.max())) + 30.0) + 1
         a = np.arange(self.top, dtype=float)

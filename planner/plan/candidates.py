@@ -16,7 +16,9 @@ from typing import Literal
 
 from planner.physics import batched, perf
 from planner.physics.batch_spread import batch_at_statistic, chunk_variance, mean_batch_within, tpot_offset
+from planner.physics.bulk_table import BATCHES
 from planner.physics.perf import Deployment, Parallelism, Speculation
+from planner.physics.prefill_queue import RHO_CEILING, Servers
 from planner.plan.pareto import pareto_front
 from planner.plan.redundancy import loses_no_more
 from planner.plan.resolve import GPUOption, Resolved
@@ -54,8 +56,16 @@ class Candidate:
     nic_bytes_per_s: float     # NIC bandwidth of the whole instance
     memory_per_card_bytes: float
     bound: str
-    limited_by: str = ""       # what stops this operating point going further: tpot, memory, ttft, nic
+    limited_by: str = ""       # what stops this operating point going further: tpot, memory, ttft, nic,
+                               # utilization (prefill at serving.max_utilization_percent)
     spec: Speculation | None = None   # speculative decoding of the instance (decode, colocated)
+    pass_one_s: float = 0.0    # prefill: the pass of one prompt (D_1, for the batching queue); else 0
+
+    def server(self) -> Servers:
+        """The prefill server this candidate's TTFT is computed on (`physics.prefill_queue`)."""
+        if self.role == "prefill":
+            return Servers.of(self.batch, self.par.pp, self.pass_s, self.pass_one_s or self.pass_s)
+        return Servers.single(self.pass_s)
 
     @property
     def cards(self) -> int:
@@ -148,13 +158,15 @@ def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Worklo
     nic_cap = kv_nic_limit_tok_s(dep, w.s_in / max(w.s_unc, 1e-9)) if disaggregated else math.inf
     if nic_cap < best.prefill_tok_s:
         return replace(best, prefill_tok_s=nic_cap, limited_by="nic")
-    return replace(best, limited_by="ttft")
+    at_ceiling = best.rho_max >= min(w.util_ceiling, RHO_CEILING) - 1e-9
+    return replace(best, limited_by="utilization" if at_ceiling else "ttft")
 
 
 def _prefill_grid(dep: Deployment, w: WorkloadContext, kv_s: float) -> tuple[Candidate | None, float, float]:
     """(best prefill candidate or None, worst TTFT alone and its limit at the least slack) over
-    B = 1, 2, 4, … up to the pass token budget or the first B that does not fit: every pass in
-    one numpy call, then the point-by-point choice of `prefill_candidate`'s scan."""
+    B = 1, 2, 4, … up to the pass token budget, the first B that does not fit or 256 prompts (the
+    batching queue's table): every pass in one numpy call, then the point-by-point choice of
+    `prefill_candidate`'s scan."""
     import numpy as np
     par = dep.par
     bs, mems = [], []
@@ -163,12 +175,13 @@ def _prefill_grid(dep: Deployment, w: WorkloadContext, kv_s: float) -> tuple[Can
         bs.append(b)
         mems.append(_perf(perf.memory_use, dep, b, w.s_in))
         b *= 2
-        if b * w.s_unc > w.pass_token_budget or not mems[-1].fits:
+        if b * w.s_unc > w.pass_token_budget or not mems[-1].fits or b > BATCHES[-1]:
             break
     ph = batched.prefill_passes(dep, np.array(bs, dtype=float), w.s_unc, w.s_cached)
     raw = np.array(bs, dtype=float) * par.pp * w.s_unc / ph.time_s
-    rho = rho_max_many(w, ph.time_s, kv_s)
-    alone, limit = worst_ttft_many(w, 0.0, ph.time_s, kv_s)
+    servers = Servers.of(bs, par.pp, ph.time_s, ph.time_s[0])
+    rho = rho_max_many(w, servers, kv_s)
+    alone, limit = worst_ttft_many(w, 0.0, servers, kv_s)
     i_min = int(np.argmin(alone - limit))
     best, best_tok_s = None, 0.0
     for i, (r, x, mem_b) in enumerate(zip(rho.tolist(), raw.tolist(), mems)):
@@ -177,9 +190,11 @@ def _prefill_grid(dep: Deployment, w: WorkloadContext, kv_s: float) -> tuple[Can
     if best is None:
         return None, float(alone[i_min]), float(limit[i_min])
     pass_s, r, x = float(ph.time_s[best]), float(rho[best]), float(raw[best])
+    one = float(ph.time_s[0])
     cand = Candidate("prefill", dep.gpu.id, par, bs[best], 0.0, r * x, x, 0.0, r, pass_s,
-                     worst_ttft(w, r, pass_s, kv_s)[0], 0.0, kv_s, par.cards * dep.gpu.nic_bytes_per_s,
-                     mems[best].total_bytes, ph.at(best).bound)
+                     worst_ttft(w, r, Servers.of(bs[best], par.pp, pass_s, one), kv_s)[0], 0.0, kv_s,
+                     par.cards * dep.gpu.nic_bytes_per_s, mems[best].total_bytes, ph.at(best).bound,
+                     pass_one_s=one)
     return cand, float(alone[i_min]), float(limit[i_min])
 
 
@@ -189,21 +204,24 @@ def _prefill_scan(dep: Deployment, opt: GPUOption, par: Parallelism, w: Workload
     prefill, where the batched collectives would charge their latency to empty messages)."""
     best: Candidate | None = None
     best_ttft, best_limit = math.inf, 0.0
-    b = 1
+    b, one = 1, None
     while True:
         ph = _perf(perf.prefill_pass, dep, b, w.s_unc, w.s_cached)
+        one = ph.time_s if one is None else one
+        server = Servers.of(b, par.pp, ph.time_s, one)
         raw = b * par.pp * w.s_unc / ph.time_s
-        rho = rho_max(w, ph.time_s, kv_s)
-        ttft_alone, limit = worst_ttft(w, 0.0, ph.time_s, kv_s)
+        rho = rho_max(w, server, kv_s)
+        ttft_alone, limit = worst_ttft(w, 0.0, server, kv_s)
         if ttft_alone - limit < best_ttft - best_limit:
             best_ttft, best_limit = ttft_alone, limit
         mem_b = _perf(perf.memory_use, dep, b, w.s_in)
         if rho > 0 and mem_b.fits and (best is None or rho * raw > best.prefill_tok_s):
             best = Candidate("prefill", opt.id, par, b, 0.0, rho * raw, raw, 0.0, rho, ph.time_s,
-                             worst_ttft(w, rho, ph.time_s, kv_s)[0], 0.0,
-                             kv_s, par.cards * opt.gpu.nic_bytes_per_s, mem_b.total_bytes, ph.bound)
+                             worst_ttft(w, rho, server, kv_s)[0], 0.0,
+                             kv_s, par.cards * opt.gpu.nic_bytes_per_s, mem_b.total_bytes, ph.bound,
+                             pass_one_s=one)
         b *= 2
-        if b * w.s_unc > w.pass_token_budget or not mem_b.fits:
+        if b * w.s_unc > w.pass_token_budget or not mem_b.fits or b > BATCHES[-1]:
             break
     return best, best_ttft, best_limit
 
@@ -338,8 +356,8 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
     full = batched.mixed_steps(dep, bs[ok], w.ctx_decode, chunk_c, w.s_in).time_s
     service = np.ceil(w.s_unc / chunk_c) * full
     fixed = perf.request_overhead_s(dep)
-    rho = rho_max_many(w, service, fixed)
-    alone, limit = worst_ttft_many(w, 0.0, service, fixed)
+    rho = rho_max_many(w, Servers.single(service), fixed)
+    alone, limit = worst_ttft_many(w, 0.0, Servers.single(service), fixed)
     live = rho > 0
     if not live.any():
         i = int(np.argmin(alone - limit))
@@ -350,7 +368,7 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
     prefill = np.minimum(p[at] / st.time_s[at], rho[live] * raw)  # the design mix, within the TTFT limit
     decode = bs[at] / t[at]
     keep = pareto_front(prefill, decode)
-    ttft = worst_ttft_many(w, prefill[keep] / raw[keep], service[live][keep], fixed)[0]
+    ttft = worst_ttft_many(w, prefill[keep] / raw[keep], Servers.single(service[live][keep]), fixed)[0]
     nic = par.cards * dep.gpu.nic_bytes_per_s
     out = []
     for j, i in enumerate(keep.tolist()):

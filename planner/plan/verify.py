@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from planner.physics import colocated, perf
 from planner.physics.batch_spread import batch_at_statistic, chunk_variance, tpot_offset
+from planner.physics.prefill_queue import Servers
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
 from planner.plan.workload import ttfts, workload_context
@@ -122,7 +123,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     if c.role == "prefill":
         rho = pre_load / c.prefill_raw_tok_s
         kv_s = perf.kv_transfer_time(dep, w.s_in) + perf.request_overhead_s(dep)
-        by_class, ttft = _ttft_by_class(w, rho, c.pass_s, kv_s)
+        by_class, ttft = _ttft_by_class(w, rho, c.server(), kv_s)
         mem = perf.memory_use(dep, c.batch, w.s_in).total_bytes
         kv_traffic = pre_load * (w.s_in / w.s_unc) * kvpt
         return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic, by_class)
@@ -155,15 +156,15 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
-    by_class, ttft = _ttft_by_class(w, rho, service, perf.request_overhead_s(dep))
+    by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep))
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
                      tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_q)
 
 
-def _ttft_by_class(w, rho: float, service_s: float, fixed_s: float):
+def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):
     """Per-class (name, TTFT, limit) in one queue, and the TTFT of the class with the least slack."""
-    rows = tuple((t.label, v, t.limit) for t, v in ttfts(w, rho, service_s, fixed_s))
+    rows = tuple((t.label, v, t.limit) for t, v in ttfts(w, rho, server, fixed_s))
     return rows, min(rows, key=lambda r: r[2] - r[1])[1]
 
 

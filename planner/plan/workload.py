@@ -12,8 +12,9 @@ import functools
 from dataclasses import dataclass
 
 from planner.input.values import length_pairs
-from planner.physics import queueing
+from planner.physics import prefill_queue, queueing
 from planner.physics.batch_spread import life_terms, tpot_spread
+from planner.physics.prefill_queue import Servers
 from planner.plan.resolve import Resolved
 
 # memoised: many candidates share their limits
@@ -92,54 +93,42 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist))
 
 
-def prefill_ttft(stat: str, rho: float, pass_s: float, fixed_s: float, cv2: float,
-                 len_factor: float) -> float:
-    """TTFT = pass time (scaled to the statistic's prompt length) + queueing wait + KV transfer."""
-    return pass_s * len_factor + queueing.wait(stat, rho, pass_s, cv2) + fixed_s
+def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
+    """TTFT of every target at utilisation ρ of one server (FCFS: all classes see the same queue)."""
+    return [(t, float(prefill_queue.ttft(t.stat, rho, server, fixed_s, w.cv2, t.len_factor))) for t in w.targets]
 
 
-def ttfts(w: WorkloadContext, rho: float, pass_s: float, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
-    """TTFT of every target at utilisation ρ (FCFS: all classes see the same queue)."""
-    return [(t, prefill_ttft(t.stat, rho, pass_s, fixed_s, w.cv2, t.len_factor)) for t in w.targets]
-
-
-def worst_ttft(w: WorkloadContext, rho: float, pass_s: float, fixed_s: float) -> tuple[float, float]:
+def worst_ttft(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> tuple[float, float]:
     """(TTFT, limit) of the target with the least slack at utilisation ρ."""
-    t, v = min(ttfts(w, rho, pass_s, fixed_s), key=lambda tv: tv[0].limit - tv[1])
+    t, v = min(ttfts(w, rho, server, fixed_s), key=lambda tv: tv[0].limit - tv[1])
     return v, t.limit
 
 
-def rho_max(w: WorkloadContext, pass_s: float, fixed_s: float) -> float:
+def rho_max(w: WorkloadContext, server: Servers, fixed_s: float) -> float:
     """Largest utilisation whose TTFT statistic stays within the limit of every target."""
-    return min(max_utilisation(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
-                                w.util_ceiling) for t in w.targets)
+    return float(rho_max_many(w, server, fixed_s))
 
 
 # ------------------------------------------------------------------ many points at once (numpy)
-def worst_ttft_many(w: WorkloadContext, rho, pass_s, fixed_s: float):
-    """`worst_ttft` per point of arrays `rho`, `pass_s`: (TTFT, limit) arrays of the target with
+def worst_ttft_many(w: WorkloadContext, rho, servers: Servers, fixed_s):
+    """`worst_ttft` per server of the arrays in `servers`: (TTFT, limit) arrays of the target with
     the least slack (the first of equals, like `min`)."""
     import numpy as np
-
-    from planner.physics.batched import wait_many
-    rho = np.broadcast_to(np.asarray(rho, dtype=float), pass_s.shape)
-    vals = [pass_s * t.len_factor + wait_many(t.stat, rho, pass_s, w.cv2) + fixed_s for t in w.targets]
+    vals = [prefill_queue.ttft(t.stat, rho, servers, fixed_s, w.cv2, t.len_factor) for t in w.targets]
     if len(vals) == 1:
-        return vals[0], np.full(pass_s.shape, w.targets[0].limit)
+        return vals[0], np.full(vals[0].shape, w.targets[0].limit)
     limits = np.array([t.limit for t in w.targets])
     stack = np.stack(vals)
-    pick = np.argmin(limits[:, None] - stack, axis=0)
-    return stack[pick, np.arange(stack.shape[1])], limits[pick]
+    pick = np.argmin(limits.reshape((-1,) + (1,) * (stack.ndim - 1)) - stack, axis=0)
+    return np.take_along_axis(stack, pick[None], 0)[0], limits[pick]
 
 
-def rho_max_many(w: WorkloadContext, pass_s, fixed_s: float):
-    """`rho_max` per point of the array `pass_s`."""
+def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
+    """`rho_max` per server of the arrays in `servers`."""
     import numpy as np
-
-    from planner.physics.batched import max_utilisation_many
     out = None
     for t in w.targets:
-        r = max_utilisation_many(t.limit - pass_s * t.len_factor - fixed_s, pass_s, t.stat, w.cv2,
-                                 w.util_ceiling, max_utilisation)
+        r = prefill_queue.max_rho(t.stat, t.limit, servers, fixed_s, w.cv2, t.len_factor, w.util_ceiling,
+                                  max_utilisation)
         out = r if out is None else np.minimum(out, r)
     return out
