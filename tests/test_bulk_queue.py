@@ -110,7 +110,7 @@ def test_table_reads_the_chain_between_its_grid_points():
         s = solve_chain(rho, batch, float(bulk_table.fixed_share(batch, g)))
         look = bulk_table.lookup(batch, g, rho)
         assert float(look.wait + look.ridden) == pytest.approx(s.wait + s.pass_ridden, rel=0.02)
-        assert float(look.ttft_quantiles["p90"]) == pytest.approx(s.ttft_quantiles[1][1], rel=0.02)
+        assert float(look.ttft_quantile("p90")) == pytest.approx(s.ttft_quantiles[1][1], rel=0.02)
 
 
 def test_table_refuses_a_batch_it_does_not_hold():

@@ -34,6 +34,7 @@ RHO_MAX = 1.0 - math.exp(-X_MAX)          # 0.99: the largest utilisation the ta
 QNAMES = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 FIELDS = (("wait", "ridden", "busy", "mean_batch") + tuple(f"wait_{q}" for q in QNAMES)
           + tuple(f"ttft_{q}_pp{pp}" for pp in STAGES for q in QNAMES))
+FIELD_INDEX = {name: k for k, name in enumerate(FIELDS)}
 
 
 def one_grid(batch: int) -> np.ndarray:
@@ -80,14 +81,46 @@ def table() -> np.ndarray:
 
 @dataclass(frozen=True)
 class BulkLookup:
-    """The tabulated chain at arrays of (B, g, ρ); waits in units of T_B (not scaled by 1 − ρ)."""
+    """The tabulated chain read at arrays of (B, g, ρ, pp); waits in units of T_B (not scaled by
+    1 − ρ). Fields are interpolated when asked for: a planning run reads only its statistic's."""
 
-    wait: np.ndarray
-    ridden: np.ndarray
-    busy: np.ndarray
-    mean_batch: np.ndarray
-    wait_quantiles: dict[str, np.ndarray]   # 'p50' … 'p99'
-    ttft_quantiles: dict[str, np.ndarray]   # wait + pp × pass ridden, at the servers' pp
+    b: np.ndarray              # row of each B in the table
+    i0: np.ndarray             # bilinear cell in ln g and its weight
+    fr: np.ndarray
+    j0: np.ndarray             # bilinear cell in x and its weight
+    fx: np.ndarray
+    inv: np.ndarray            # 1/(1 − ρ)
+    stages: np.ndarray
+
+    def field(self, name: str) -> np.ndarray:
+        """One tabulated field, bilinear in (ln g, x), as stored (waits × (1 − ρ))."""
+        t, k, b, i0, j0 = table(), FIELD_INDEX[name], self.b, self.i0, self.j0
+        return ((1 - self.fr) * ((1 - self.fx) * t[b, i0, k, j0] + self.fx * t[b, i0, k, j0 + 1])
+                + self.fr * ((1 - self.fx) * t[b, i0 + 1, k, j0] + self.fx * t[b, i0 + 1, k, j0 + 1]))
+
+    @property
+    def wait(self) -> np.ndarray:
+        return self.field("wait") * self.inv
+
+    @property
+    def ridden(self) -> np.ndarray:
+        return self.field("ridden")
+
+    @property
+    def busy(self) -> np.ndarray:
+        return self.field("busy")
+
+    @property
+    def mean_batch(self) -> np.ndarray:
+        return self.field("mean_batch")
+
+    def wait_quantile(self, q: str) -> np.ndarray:
+        """The wait's quantile 'p50' … 'p99'."""
+        return self.field(f"wait_{q}") * self.inv
+
+    def ttft_quantile(self, q: str) -> np.ndarray:
+        """The quantile of wait + pp × pass ridden at the servers' pp."""
+        return _in_stages([self.field(f"ttft_{q}_pp{pp}") for pp in STAGES], self.stages) * self.inv
 
 
 def batch_index(batch: np.ndarray) -> np.ndarray:
@@ -105,24 +138,14 @@ def lookup(batch, one, rho, stages=1) -> BulkLookup:
     extrapolated linearly in pp (the own pass then dominates, and it is linear in pp)."""
     batch, one, rho, stages = np.broadcast_arrays(np.asarray(batch), np.asarray(one, dtype=float),
                                                   np.asarray(rho, dtype=float), np.asarray(stages, dtype=float))
-    tab = table()
     b = batch_index(batch)
     lo = -np.log(batch.astype(float))
     rs = (np.clip(np.log(np.maximum(one, 1e-300)), lo, 0.0) - lo) / -lo * (ONE_POINTS - 1)
     i0 = np.minimum(np.floor(rs).astype(int), ONE_POINTS - 2)
-    fr = rs - i0
     x = -np.log1p(-np.clip(rho, 0.0, RHO_MAX))
     j0 = np.clip(np.searchsorted(XS, x, side="right") - 1, 0, len(XS) - 2)
-    fx = (x - XS[j0]) / (XS[j0 + 1] - XS[j0])
-    def at(i, j):
-        return tab[b, i, :, j]                                    # (..., fields)
-    vals = ((1 - fr)[..., None] * ((1 - fx)[..., None] * at(i0, j0) + fx[..., None] * at(i0, j0 + 1))
-            + fr[..., None] * ((1 - fx)[..., None] * at(i0 + 1, j0) + fx[..., None] * at(i0 + 1, j0 + 1)))
-    inv = 1.0 / (1.0 - np.clip(rho, 0.0, RHO_MAX))
-    field = {name: vals[..., k] for k, name in enumerate(FIELDS)}
-    ttft = {q: _in_stages([field[f"ttft_{q}_pp{pp}"] for pp in STAGES], stages) * inv for q in QNAMES}
-    return BulkLookup(field["wait"] * inv, field["ridden"], field["busy"], field["mean_batch"],
-                      {q: field[f"wait_{q}"] * inv for q in QNAMES}, ttft)
+    return BulkLookup(b, i0, rs - i0, j0, (x - XS[j0]) / (XS[j0 + 1] - XS[j0]),
+                      1.0 / (1.0 - np.clip(rho, 0.0, RHO_MAX)), stages)
 
 
 def _in_stages(values: list[np.ndarray], stages: np.ndarray) -> np.ndarray:

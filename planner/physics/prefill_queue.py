@@ -80,8 +80,8 @@ def _bulk(stat: str, rho, batch, stages, pass_s, pass_one, cv2: float, len_facto
     if stat == "mean":
         val = entry * look.wait * (1.0 + cv2 / look.mean_batch) + ridden * len_factor
     else:
-        val = (entry * (look.ttft_quantiles[stat] + look.wait_quantiles[stat] * cv2 / look.mean_batch)
-               + (len_factor - 1.0) * ridden)
+        spread = look.wait_quantile(stat) * cv2 / look.mean_batch if cv2 else 0.0
+        val = entry * (look.ttft_quantile(stat) + spread) + (len_factor - 1.0) * ridden
     return np.where(over, np.inf, val)
 
 
