@@ -11,6 +11,7 @@ import numpy as np
 
 from planner.errors import BadInput
 from planner.physics import perf
+from planner.physics.bulk_table import BATCHES, RHO_MAX, lookup
 from planner.plan.resolve import decode_context as weighted_decode_context
 from planner.studies.simulate.engine import Engine, prefill_instance, run_engines
 from planner.studies.simulate.planfile import PlanFile, PlanSLO
@@ -53,6 +54,7 @@ class _Run:
     utilization: tuple[float | None, ...]   # per pool, over the measurement window
     batch: tuple[float | None, ...]
     klass: np.ndarray | None = None         # request class index (shared pools of a fleet)
+    planned_busy: tuple[float | None, ...] = ()   # prefill pools: the plan's busy share (analytic)
 
 
 def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAULT_SEED,
@@ -75,8 +77,9 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     for k, p in enumerate(plan.pools):
         pre = measured & (run.pre_pool == k)
         dec = measured & decodes & (run.dec_pool == k)
+        planned = run.planned_busy[k] if run.planned_busy and run.planned_busy[k] is not None else p.utilization
         pools.append(PoolResult(p.name, p.role, p.gpu, p.instances, p.ttft_s, p.tpot_s,
-                                p.utilization, p.batch,
+                                planned, p.batch,
                                 Summary.of(ttft[pre]) if p.role != "decode" else None,
                                 Summary.of(tpot[dec]) if p.role != "prefill" else None,
                                 Summary.of(wait[pre]) if p.role != "decode" else None,
@@ -148,6 +151,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     ctx_peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
     s_grid = length_grid(ph.lengths_in[0])
     busy = np.zeros(len(pools))
+    planned: list[float | None] = [None] * len(pools)
     engines: list[Engine | None] = [None] * pool_of.size
     tables: dict[int, Any] = {}
     for x, k in enumerate(pool_of.tolist()):
@@ -159,6 +163,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             if k not in tables:
                 tables[k] = prefill_table(dep, p.design_batch, s_grid, w.prefix_cache_hit)
             st, dn, batches = prefill_instance(arrivals[ids], s_in[ids], p, s_grid, tables[k])
+            planned[k] = planned_busy(p, tables[k], s_grid, float(w.input_tokens))
             started[ids], first[ids], ttft_at[ids] = st, dn, dn + kv_s[ids] + perf.request_overhead_s(dep)
             inside = (batches[:, 0] >= window[0]) & (batches[:, 0] <= window[1])
             busy[k] += batches[inside, 1].sum() / span
@@ -196,7 +201,20 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
         else:
             util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
     return _Run(arrivals, s_out, pool_of[pre_inst], pool_of[dec_inst], started, ttft_at, finish,
-                window, tuple(util), tuple(batch), klass)
+                window, tuple(util), tuple(batch), klass, tuple(planned))
+
+
+def planned_busy(p, table: np.ndarray, s_grid: np.ndarray, mean_input: float) -> float:
+    """The share of time the plan's queue model says a prefill instance's entry stage is busy, the
+    quantity the simulation measures: ρ for one prompt per pass (M/G/1); for a batching pool the
+    batching queue's (`physics.bulk_table`), above ρ because passes at quiet moments run part-full
+    (ρ is load over the capacity of full passes). Pools outside the table keep ρ."""
+    batch = p.design_batch
+    if batch == 1 or batch not in BATCHES or p.utilization <= 0:
+        return p.utilization
+    one = float(np.interp(mean_input, s_grid, table[1]))
+    full = float(np.interp(mean_input, s_grid, table[batch]))
+    return float(lookup(batch, one / full, min(p.utilization, RHO_MAX), p.parallelism.pp).busy)
 
 
 def split_exactly(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
