@@ -1,9 +1,9 @@
 """The workload as every candidate and the verification see it, and the TTFT of a prefill queue.
 
 `WorkloadContext` holds the mean lengths, their variability and the limits, computed once per
-service; TTFT = the pass time scaled to the statistic's prompt length + the queueing wait at
-utilisation ρ (`physics.queueing`) + fixed time; ρ_max is the largest utilisation meeting every
-request class's TTFT limit.
+service; TTFT of a prefill server (`physics.prefill_queue`: M/G/1 for one prompt per pass, the
+batching queue for B > 1) at utilisation ρ + fixed time; ρ_max is the largest utilisation
+meeting every request class's TTFT limit.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from planner.physics import perf
 from planner.physics.bulk_table import BATCHES, RHO_MAX, lookup
 from planner.plan.resolve import decode_context as weighted_decode_context
 from planner.studies.simulate.engine import Engine, prefill_instance, run_engines
-from planner.studies.simulate.planfile import PlanFile, PlanSLO
+from planner.studies.simulate.planfile import PlanFile, PlanPool, PlanSLO
 from planner.studies.simulate.results import (
     WARMUP_FRACTION,
     ClassResult,
@@ -204,7 +204,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
                 window, tuple(util), tuple(batch), klass, tuple(planned))
 
 
-def planned_busy(p, table: np.ndarray, s_grid: np.ndarray, mean_input: float) -> float:
+def planned_busy(p: PlanPool, table: np.ndarray, s_grid: np.ndarray, mean_input: float) -> float:
     """The share of time the plan's queue model says a prefill instance's entry stage is busy, the
     quantity the simulation measures: ρ for one prompt per pass (M/G/1); for a batching pool the
     batching queue's (`physics.bulk_table`), above ρ because passes at quiet moments run part-full
