@@ -234,6 +234,26 @@ def test_dask_address_that_is_not_a_scheduler_fails_fast(tmp_path):
     assert time.monotonic() - t0 < 5
 
 
+def test_characters_beyond_the_basic_plane_and_lone_surrogate_escapes(tmp_path):
+    """JSON writes U+10000 as two escapes, which YAML (the problem reader) reads one by one; the
+    pair is joined (the fuzzer's case: a bool override under such a key is then an ordinary exit
+    2), and a lone half is refused as invalid Unicode, exit 2 naming the file, never exit 5."""
+    d = json.loads(json.dumps(SMALL))
+    d["name"] = "chat \U0001F600"
+    d["calibration_overrides"] = {"\U00010000": True}
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps(d))             # ensure_ascii: "\ud83d\ude00"
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 2 and "calibration_overrides" in r.output and "\U00010000" in r.output
+    del d["calibration_overrides"]
+    p.write_text(json.dumps(d))
+    r = CliRunner().invoke(cli.main, ["solve", str(p), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output[r.output.index("{"):])["problem"] == "chat \U0001F600"
+    p.write_text(json.dumps(d).replace("\\ud83d\\ude00", "\\ud83d"))
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 2 and f"{p}: the text" in r.output and "not valid Unicode" in r.output
+
+
 # -------------------------------------------------------------------------- fuzzer
 EDGE_NUMBERS = st.sampled_from([0, -0.0, 5e-324, 1e-12, 1e308, float("nan"), float("inf"), float("-inf"),
                                 True, False, -1, 1, 10**30, "1e999", "50ms", "2 s", "5O", "1e3kW", "-2s"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -92,7 +93,29 @@ def read_yaml(path: str | Path) -> Any:
         raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
-    return _shallow(data, p)
+    data = _shallow(data, p)
+    return _joined_surrogates(data, p) if _ESCAPED_SURROGATE.search(text) else data
+
+
+# JSON writes a character beyond U+FFFF as two escapes ("\ud800\udc00"); YAML reads each escape
+# alone, leaving halves of a pair that no encoder accepts (json joins pairs but keeps a lone half)
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _joined_surrogates(x: Any, p: Path) -> Any:
+    """`x` with every escaped surrogate pair joined into its character (depth already checked);
+    a half without its partner is not Unicode: BadInput."""
+    if isinstance(x, str):
+        try:
+            return x.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            raise BadInput(f"{p}: the text {x.encode('unicode_escape').decode()!r} holds half of a UTF-16 "
+                           f"surrogate pair (an escape like \\ud800 without its partner): not valid Unicode") from None
+    if isinstance(x, dict):
+        return {_joined_surrogates(k, p): _joined_surrogates(v, p) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_joined_surrogates(v, p) for v in x]
+    return x
 
 
 def _shallow(data: Any, p: Path) -> Any:
@@ -149,7 +172,8 @@ def loads_json(text: str, p: Path) -> Any:
         raise BadInput(f"{p}: {e}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
-    return _shallow(data, p)
+    data = _shallow(data, p)
+    return _joined_surrogates(data, p) if _ESCAPED_SURROGATE.search(text) else data
 
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
