@@ -173,8 +173,10 @@ def _check_router(d: dict, r: dict) -> None:
     for svc in r["services"].values():
         for key in ("prefill_weight", "decode_weight"):
             assert sum(row[key] for row in svc) == pytest.approx(1.0)
-    for row, pool in zip(rows, _pools(d)):
+    for row in rows:   # a row names its pool by index (services are keyed, so not in pool order)
+        pool = _pools(d)[int(row["pool"].rsplit("-", 1)[1])]
         assert (row["prefill_weight"] > 0) == (pool["capacity_prefill_tokens_per_s"] > 0)
+        assert row["gpu"] == pool["gpu"] and row["instances"] == pool["instances"]
 
 
 def _check_loadtest(d: dict, files: dict[str, str]) -> None:
@@ -335,6 +337,6 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     (s,) = commands(render(d, "sglang"))["decode-h200-0"]
     assert opts(s)["--ep-size"] == "8" and "--dp-size" not in opts(s) and "--enable-dp-attention" not in opts(s)
     dense = plan("llama70b_chat")
-    (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
-    (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
+    (v,) = commands(render(dense, "vllm"))["decode-h100-0"]
+    (s,) = commands(render(dense, "sglang"))["decode-h100-0"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)

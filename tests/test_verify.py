@@ -96,12 +96,12 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node: four one-card prefill instances of 2 prompts per pass and two TP2
-    decode instances (a colocated node of two TP4 instances costs the same; the solver's tie-break)."""
+    """One rented H100 node: a TP4 prefill instance of 8 prompts per pass and two TP2 decode
+    instances (a colocated node of two TP4 instances costs the same; the solver's tie-break)."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 1, 2, 4)]
+        == [("decode", 2, 0, 2), ("prefill", 4, 8, 1)]
 
 
 def test_capacity_checks_recomputed(plan, checks):

@@ -7,10 +7,10 @@ batch `D_B` and of one prompt `D_1`; a new batch enters every `T = D/pp` (the en
   quantiles; `c²` of the prompt length); TTFT = `D·f + W + fixed`, `f` the statistic's prompt
   length over the mean.
 * `B ≥ 2`: the greedy batching queue (`bulk_queue`, read from `bulk_table`): mean
-  TTFT = `T_B·w·(1 + c²/k̄) + D_ridden·f + fixed` (`w` the mean wait for a pass to start, `k̄` the
-  mean prompts per pass: a pass of k prompts varies by c²/k; `D_ridden` the mean pass a prompt
-  rides in); a quantile = `T_B·(q_p + w_p·c²/k̄) + (f − 1)·D_ridden + fixed`, `q_p` the chain's
-  quantile of wait + pp × the pass ridden, `w_p` that of the wait. Exact for fixed-length
+  TTFT = `T_B·(w + Δ) + D_ridden·f + fixed` (`w` the mean wait for a pass to start, `D_ridden` the
+  mean pass a prompt rides in, Δ = ρ·c²·(1 − r)²/(2B(1 − ρ)) the extra wait from unequal prompt
+  lengths, `length_spread`); a quantile = `T_B·(q_p + Δ·w_p/w) + (f − 1)·D_ridden + fixed`,
+  `q_p` the chain's quantile of wait + pp × the pass ridden, `w_p` that of the wait. Exact for fixed-length
   prompts and passes affine in their size (up to the table's reading, 2 %), checked against the
   event simulation (mean within 3 %, p50–p95 within 4 %; tests/test_bulk_queue.py).
 
@@ -77,12 +77,27 @@ def _bulk(stat: str, rho, batch, stages, pass_s, pass_one, cv2: float, len_facto
     look = bulk_table.lookup(batch, pass_one / pass_s, np.minimum(rho, RHO_CEILING), stages)
     entry = pass_s / stages
     ridden = pass_s * look.ridden                    # the mean pass a prompt rides in (all stages)
+    spread = length_spread(rho, batch, pass_one / pass_s, cv2) if cv2 else 0.0
     if stat == "mean":
-        val = entry * look.wait * (1.0 + cv2 / look.mean_batch) + ridden * len_factor
+        val = entry * (look.wait + spread) + ridden * len_factor
     else:
-        spread = look.wait_quantile(stat) * cv2 / look.mean_batch if cv2 else 0.0
-        val = entry * (look.ttft_quantile(stat) + spread) + (len_factor - 1.0) * ridden
+        wait = look.wait
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(wait > 0, look.wait_quantile(stat) / wait, 0.0)
+        val = entry * (look.ttft_quantile(stat) + scale * spread) + (len_factor - 1.0) * ridden
     return np.where(over, np.inf, val)
+
+
+def length_spread(rho, batch, one, cv2: float):
+    """Extra mean wait, in units of T_B, from prompts of unequal length: a pass of k prompts lasts
+    T_B·(r + (1 − r)·Σsᵢ/(B·s̄)), so its variance is k·((1 − r)·T_B/B)²·c². Added to the
+    arrivals' variance in the queue's random walk (heavy traffic) and to the residual of a pass
+    (light traffic) it gives ρ·c²·(1 − r)²/(2B(1 − ρ)), the Pollaczek–Khinchine term of affine
+    passes at B = 1. Against the event simulation of two-length mixes (c² = 1.4) the mean TTFT is
+    within 8 %, where the chain for fixed lengths alone is up to 31 % short (tests/test_bulk_queue.py)."""
+    r = bulk_table.fixed_share(batch, one)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rho < 1, rho * cv2 * (1.0 - r) ** 2 / (2.0 * batch * (1.0 - rho)), np.inf)
 
 
 def max_rho(stat: str, limit_s, s: Servers, fixed_s, cv2: float, len_factor: float,
