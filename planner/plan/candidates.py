@@ -332,18 +332,18 @@ def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list
     budget = float(w.pass_token_budget)
     chunk = np.minimum(budget, np.maximum(w.s_unc, p))          # colocated.colocated_chunk
     share = np.minimum(1.0, p / chunk)
-    mixed = batched.mixed_steps(dep, bs, w.ctx_decode, np.where(share < 1, chunk, p), w.s_in)
+    used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
+    mixed = batched.mixed_steps(dep, bs, w.ctx_decode, used, w.s_in)
     dec = batched.decode_steps(dep, np.array(grid, dtype=float), w.ctx_decode).take(np.repeat(np.arange(len(grid)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
     t = st.time_s / perf.tokens_per_step(dep)
     t_stat, b_stat = t, bs
     if w.tpot_spread:   # the TPOT statistic: the same prefill per step beside the quantile batch
         b_stat = bs + w.tpot_spread * np.sqrt(bs)
-        mixed_q = batched.mixed_steps(dep, b_stat, w.ctx_decode, np.where(share < 1, chunk, p), w.s_in)
+        mixed_q = batched.mixed_steps(dep, b_stat, w.ctx_decode, used, w.s_in)
         dec_q = batched.decode_steps(dep, b_stat, w.ctx_decode)
         st_q = batched.where(share >= 1, mixed_q, batched.blend(mixed_q, dec_q, share))
         batch_sd = (st_q.time_s / perf.tokens_per_step(dep) - t) / w.tpot_spread
-        used = np.where(share < 1, chunk, p)                       # tokens of a chunk step
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
                                                 w.s_unc, w.cv2, perf.tokens_per_step(dep)))

@@ -162,8 +162,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
         if p.role == "prefill":
             if k not in tables:
                 tables[k] = prefill_table(dep, p.design_batch, s_grid, w.prefix_cache_hit)
+                planned[k] = planned_busy(p, tables[k], s_grid, float(w.input_tokens))
             st, dn, batches = prefill_instance(arrivals[ids], s_in[ids], p, s_grid, tables[k])
-            planned[k] = planned_busy(p, tables[k], s_grid, float(w.input_tokens))
             started[ids], first[ids], ttft_at[ids] = st, dn, dn + kv_s[ids] + perf.request_overhead_s(dep)
             inside = (batches[:, 0] >= window[0]) & (batches[:, 0] <= window[1])
             busy[k] += batches[inside, 1].sum() / span
