@@ -32,9 +32,9 @@ def main() -> None:
     args = ap.parse_args()
     problem = load_problem(PROBLEM)
     axes = [parse_axis("tpot", "15ms:150ms", args.points)]
-    candidates._memo.clear()  # a cold start, as a fresh `plan sweep` process sees it
+    candidates.clear_memo()  # a cold start, as a fresh `plan sweep` process sees it
     serial, t_serial = timed(lambda: run_sweep(problem, str(PROBLEM), axes, workers=1))
-    candidates._memo.clear()  # the pool forks this process: no warm memo inherited either
+    candidates.clear_memo()  # the pool forks this process: no warm memo inherited either
     parallel, t_par = timed(lambda: run_sweep(problem, str(PROBLEM), axes, workers=args.workers))
     assert serial.rows == parallel.rows, "parallel rows differ from serial rows"
     n = len(serial.rows)

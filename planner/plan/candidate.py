@@ -1,0 +1,139 @@
+"""What candidate generation produces, and what its parts share: the `Candidate` (one way to run
+one instance, at its operating point), the `Rejected` shape/role with the value it reaches, the
+memo of pure physics results that sweeps and what-ifs re-use, and the problem's `Deployment` of a
+shape. `candidates` (decode, colocated, `generate`) and `prefill` build on it.
+
+Glossary: a *shape* is (GPU type, Parallelism); a *candidate* is a shape in a role
+(prefill, decode, colocated) at an operating point (decode batch `b`, prefill prompts per
+pass `B`, colocated chunk `C` tokens per step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from planner.physics import perf
+from planner.physics.perf import Deployment, Parallelism, Speculation
+from planner.physics.prefill_queue import Servers
+from planner.plan.resolve import GPUOption, Resolved
+
+Role = Literal["prefill", "decode", "colocated"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to run one instance, with its capacity and latency at the design point."""
+
+    role: Role
+    gpu: str
+    par: Parallelism
+    batch: int                 # decode: sequences in flight; prefill: prompts per pass
+    chunk_tokens: float        # colocated: prefill tokens per step; else 0
+    prefill_tok_s: float       # usable prefill capacity (= ρ_max · raw), uncached tokens/s
+    prefill_raw_tok_s: float   # prefill capacity at 100 % utilisation
+    decode_tok_s: float        # output tokens/s at the design batch
+    rho_max: float             # largest prefill utilisation meeting the TTFT limit
+    pass_s: float              # prefill service time of one pass (D)
+    ttft_s: float              # TTFT at ρ_max for the SLO statistic
+    tpot_s: float              # TPOT of the SLO's statistic at the design (mean) batch (decode, colocated)
+    kv_transfer_s: float       # disaggregated prefill only
+    nic_bytes_per_s: float     # NIC bandwidth of the whole instance
+    memory_per_card_bytes: float
+    bound: str
+    limited_by: str = ""       # what stops this operating point going further: tpot, memory, ttft, nic,
+                               # utilization (prefill at serving.max_utilization_percent)
+    spec: Speculation | None = None   # speculative decoding of the instance (decode, colocated)
+    pass_one_s: float = 0.0    # prefill: the pass of one prompt (D_1, for the batching queue); else 0
+
+    def server(self) -> Servers:
+        """The prefill server this candidate's TTFT is computed on (`physics.prefill_queue`)."""
+        if self.role == "prefill":
+            return Servers.of(self.batch, self.par.pp, self.pass_s, self.pass_one_s or self.pass_s)
+        return Servers.single(self.pass_s)
+
+    @property
+    def cards(self) -> int:
+        return self.par.cards
+
+    @property
+    def name(self) -> str:
+        """Row name for the MILP and reports, e.g. 'decode[h200-TP8-b305]'."""
+        op = f"b{self.batch}" if self.role != "prefill" else f"B{self.batch}"
+        if self.role == "colocated":
+            op += f"-c{int(self.chunk_tokens)}"
+        if self.spec is not None:
+            op += f"-{self.spec.label()}"
+        return f"{self.role}[{self.gpu}-{self.par.label()}-{op}]"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A shape/role that cannot serve: why, the best value it reaches, and the limit."""
+
+    role: Role
+    gpu: str
+    par: Parallelism
+    reason: Literal["memory", "tpot", "ttft"]
+    value: float
+    limit: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    candidates: tuple[Candidate, ...]
+    rejected: tuple[Rejected, ...]
+    shapes: int = 0
+
+
+# ------------------------------------------------------------------------------ memoisation
+MEMO_MAX_ENTRIES = 200_000  # a 4-GPU DeepSeek problem needs ~12k per TTFT limit
+memo_table: dict[tuple, tuple] = {}
+
+
+def clear_memo() -> None:
+    """Forget memoised physics results (benchmarks time candidate generation from scratch)."""
+    memo_table.clear()
+
+
+def _key(name: str, dep: Deployment, args: tuple) -> tuple:
+    """Memo key: the identity of the deployment's catalog objects (loaded once per process and never
+    mutated), the rest of the deployment, and the values and types of everything else."""
+    return (name, id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
+            dep.expert_dtype, dep.kv_dtype, dep.spec, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
+
+
+def recall(name: str, dep: Deployment, args: tuple):
+    """The memoised value of (name, dep, args), or None."""
+    hit = memo_table.get(_key(name, dep, args))
+    return None if hit is None else hit[1]
+
+
+def remember(name: str, dep: Deployment, args: tuple, value) -> None:
+    """Memoise `value` for (name, dep, args); the entry keeps the catalog objects alive, so an id
+    cannot be reused while its entry exists."""
+    if len(memo_table) >= MEMO_MAX_ENTRIES:
+        memo_table.clear()
+    memo_table[_key(name, dep, args)] = ((dep.model, dep.gpu, dep.calib), value)
+
+
+def memoised(fn, dep: Deployment, *args):
+    """fn(dep, *args) of a pure `perf` function, memoised for sweeps that re-solve one problem.
+    Results are the very values fn returns."""
+    value = recall(fn.__name__, dep, args)
+    if value is None:
+        value = fn(dep, *args)
+        remember(fn.__name__, dep, args, value)
+    return value
+
+
+def deployment(res: Resolved, opt: GPUOption, par: Parallelism, spec: Speculation | None = None) -> Deployment:
+    """One instance of the problem's model on GPU type `opt` with layout `par` (what perf evaluates)."""
+    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype, spec, res.expert_dtype)
+
+
+def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:
+    """Tokens/s whose KV the instance's NICs can ship: cards·NIC·η_n / (kv_bytes_per_token·ratio)."""
+    per_token = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype) * kv_tokens_per_token
+    return dep.cards * dep.gpu.nic_bytes_per_s * dep.calib.v("network_efficiency") / per_token

@@ -1,0 +1,89 @@
+"""Candidates evaluated together and reused must be the candidates of one shape alone, from scratch.
+
+`prefill.prefill_candidates` puts every (shape, B) of a problem through the batching queue in one
+call, and memoises each shape's result on the workload's prefill side; the colocated grid is
+memoised without the TPOT limit. Each test compares the reused or joint result with a cold,
+one-shape evaluation, float for float (the golden plans must not move by a bit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from planner.input.load import load_problem
+from planner.plan import candidate as candidate_mod
+from planner.plan.candidates import clear_memo, colocated_candidates, generate
+from planner.plan.prefill import prefill_candidate, prefill_candidates, prefill_side
+from planner.plan.resolve import resolve
+from planner.plan.shapes import shapes_for
+from planner.plan.workload import workload_context
+from planner.studies.sweep import problem_at
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolved(name: str, **slo):
+    problem = load_problem(ROOT / "problems" / name)
+    return resolve(problem_at(problem, slo) if slo else problem, name)
+
+
+@pytest.mark.parametrize("name", ["deepseek_qps.yaml", "llama70b_chat.yaml", "rag_long_context.yaml",
+                                  "deepseek_mtp.yaml", "small_model_cheap_card.yaml"])
+def test_joint_prefill_evaluation_equals_each_shape_alone(name):
+    res = resolved(name)
+    w = workload_context(res)
+    shapes = [(opt, par) for opt in res.gpus for par in shapes_for(res, opt)]
+    clear_memo()
+    joint = prefill_candidates(res, shapes, w)
+    alone = []
+    for opt, par in shapes:
+        clear_memo()
+        alone.append(prefill_candidate(res, opt, par, w))
+    assert len(joint) == len(shapes) > 10
+    assert joint == alone
+    assert sum(1 for c in joint if hasattr(c, "prefill_tok_s")) > 5   # real candidates, not only rejections
+
+
+def test_prefill_side_leaves_out_only_the_decode_side():
+    res = resolved("deepseek_qps.yaml")
+    w = workload_context(res)
+    assert prefill_side(w) == prefill_side(replace(w, tpot_limit=0.001, s_out=7.0, ctx_decode=1.0))
+    assert prefill_side(w) != prefill_side(replace(w, s_in=w.s_in + 1))
+    assert prefill_side(w) != prefill_side(replace(w, pass_token_budget=w.pass_token_budget // 2))
+    assert prefill_side(w) != prefill_side(replace(w, util_ceiling=0.5))
+
+
+def test_a_tpot_sweep_reuses_prefill_and_colocated_work_and_gets_the_cold_answer():
+    """Generate at one TPOT limit, then at another from the warm memo: equal to a cold generate at
+    the second, and the second prefill pass computes nothing new."""
+    first, second = resolved("deepseek_qps.yaml", tpot=0.030), resolved("deepseek_qps.yaml", tpot=0.080)
+    clear_memo()
+    cold = generate(second)
+    clear_memo()
+    generate(first)
+    def count(name):
+        return sum(1 for k in candidate_mod.memo_table if k[0] == name)
+    before = {name: count(name) for name in ("prefill_candidate", "_colocated_table", "tpot")}
+    warm = generate(second)
+    assert warm == cold
+    assert warm.candidates != generate(first).candidates            # the TPOT limit does matter
+    shapes = sum(len(shapes_for(second, opt)) for opt in second.gpus)
+    assert before["prefill_candidate"] == count("prefill_candidate") == shapes   # one per shape, not per limit
+    assert before["_colocated_table"] == count("_colocated_table") > 20
+    assert count("tpot") > before["tpot"]                            # decode work is per limit
+
+
+def test_colocated_grid_from_the_memo_at_many_limits_equals_cold():
+    res_by_limit = {t: resolved("llama70b_chat.yaml", tpot=t) for t in (0.012, 0.02, 0.035, 0.06)}
+    clear_memo()
+    for t, res in res_by_limit.items():               # warm: every limit after the first reads the memo
+        w = workload_context(res)
+        opt = res.gpus[0]
+        warm = [colocated_candidates(res, opt, par, w) for par in shapes_for(res, opt)]
+        clear_memo()
+        cold = [colocated_candidates(res, opt, par, w) for par in shapes_for(res, opt)]
+        assert warm == cold, t
+        generate(res)                                  # leave the memo warm for the next limit
