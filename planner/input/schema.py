@@ -53,7 +53,7 @@ def _first_bool(value: Any, annotation: Any) -> str | None:
 class Strict(BaseModel):
     """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
     RENAMED: ClassVar[dict[str, str]] = {}   # a deprecated key → the key that replaced it
 
     @model_validator(mode="before")
