@@ -254,16 +254,18 @@ CASES = {   # --case name: (models, classes, GPU types or None for all, relative
 }
 
 
-def one_case(name: str) -> None:
-    """One fleet through `solve()` (what `plan solve` runs), with the phase breakdown."""
+def one_case(name: str, node_gap: float = 0.0) -> None:
+    """One fleet through `solve()` (what `plan solve` runs), with the phase breakdown; `node_gap`:
+    solver.node_gap (hours of the cheapest node)."""
     from planner.plan.solve import solve
     n_models, n_classes, n_gpus, gap = CASES[name]
     gpus = list(load_gpus())[:n_gpus]
     f = fleet(n_models, n_classes, gpus)
-    f = f.model_copy(update={"solver": f.solver.model_copy(update={"mip_gap": gap})})
+    f = f.model_copy(update={"solver": f.solver.model_copy(update={"mip_gap": gap, "node_gap": node_gap})})
     plan = solve(f, "bench")
     t, rep = plan.timings, plan.solver
-    print(f"case {name}: {n_models} models × {n_classes} classes × {len(gpus)} GPU types, gap {gap:g}")
+    print(f"case {name}: {n_models} models × {n_classes} classes × {len(gpus)} GPU types, gap {gap:g}"
+          + (f", node_gap {node_gap:g}" if node_gap else ""))
     print(f"  candidates {t['candidates_s']:.2f} s ({plan.candidates_before_pruning} → {plan.candidates} kept)  "
           f"build {t['build_s']:.3f} s  solve {t['solve_s']:.2f} s ({rep.status.value}, gap "
           f"{(rep.gap or 0) * 100:.3f} %)  verify {t['verify_s']:.3f} s  cost {plan.cost_per_hour:,.2f} RMB/h")
@@ -274,9 +276,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  epilog="Without --case: every series (a few minutes).")
     ap.add_argument("--case", choices=sorted(CASES), help="run one fleet end to end and print its phases")
+    ap.add_argument("--node-gap", type=float, default=0.0,
+                    help="with --case: solver.node_gap, hours of the cheapest node (default 0: mip_gap alone)")
     args = ap.parse_args()
     if args.case:
-        one_case(args.case)
+        one_case(args.case, args.node_gap)
         return
     all_gpus = list(load_gpus())
     print(f"fleet bench: {len(all_gpus)} catalog GPU types; time limit {TIME_LIMIT:g} s; gap {BIG_GAP:g} "

@@ -340,6 +340,9 @@ class SolverOptions(Strict):
     name: Literal["highs", "cbc"] = "highs"
     time_limit: Seconds = 30.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
+    # absolute gap in hours of the cheapest node (the objective's unit): stop once no plan can be
+    # cheaper by this much; 0 = the relative mip_gap alone (docs/optimisation.md)
+    node_gap: Annotated[float, Field(ge=0, le=1e3, allow_inf_nan=False)] = 0.0
 
 
 class Precisions(Strict):

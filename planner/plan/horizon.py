@@ -175,7 +175,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                                       hm.period_availability(peak, top)), source,
                    solver=solver, time_limit=time_limit, verbose=verbose, candidates=cs)
     t2 = time.perf_counter()
-    opts = solver_options(problem, solver, time_limit)
+    opts = solver_options(problem, solver, time_limit, over_periods=source)
     kinds = hm.gpu_kinds(peak)
     # k copies of a smaller shape do as well in every period (and lose no more: prune_dominated)
     node_cards = {k.id: k.node_cards for k in kinds} if problem.serving.redundancy == "node" else None

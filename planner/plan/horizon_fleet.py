@@ -101,7 +101,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                                     for i, k in enumerate(f.classes) if qps[i][p] > 0))
                     for p in range(n))
     t1 = time.perf_counter()
-    opts = solver_options(f, solver, time_limit)
+    opts = solver_options(f, solver, time_limit, over_periods=source)
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     conf = None if f.serving.spot_confidence_percent is None else f.serving.spot_confidence_percent / 100
     solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),

@@ -38,6 +38,7 @@ class SolverReport:
     objective: float | None
     variables: int
     constraints: int
+    objective_value: float | None = None   # the solver's objective (scaled: one cheapest node-hour = 1)
 
 
 @contextlib.contextmanager
@@ -72,21 +73,24 @@ class WarmHiGHS(pulp.HiGHS):
         lp.solverModel.run()
 
 
-def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False):
+def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False,
+            gap_abs: float | None = None):
     if name == "highs":
         cls = WarmHiGHS if warm else pulp.HiGHS
-        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1)
-    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm)
+        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, gapAbs=gap_abs)
+    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm,
+                             gapAbs=gap_abs)
 
 
 def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
-          verbose: bool = False, warm: bool = False) -> SolverReport:
+          verbose: bool = False, warm: bool = False, gap_abs: float | None = None) -> SolverReport:
     """Run HiGHS (default) or CBC on `m` (a built milp.Model: its `prob` and `cost`); normalise the
-    outcome into a SolverReport. `warm`: start from the variables' current values."""
+    outcome into a SolverReport. `warm`: start from the variables' current values; `gap_abs`: an
+    absolute gap in the objective's units (None: the relative `gap` alone)."""
     t0 = time.perf_counter()
     with quiet_stdout(not verbose):
         try:
-            m.prob.solve(_solver(name, time_limit, gap, verbose, warm))
+            m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None))
         except pulp.PulpSolverError:
             return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
                                 len(m.prob.variables()), m.prob.numConstraints())
@@ -95,7 +99,7 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
     found = status in (SolverStatus.optimal, SolverStatus.feasible_time_limit)
     obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
-                        m.prob.numConstraints())
+                        m.prob.numConstraints(), pulp.value(m.prob.objective) if found else None)
 
 
 def _normalise(m, name: str) -> tuple[SolverStatus, float | None]:
