@@ -79,8 +79,8 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
         out.append(None)
     if grids:
         _queue_all(list(grids.values()), w, np)
-        for i, g in grids.items():
-            out[i] = _finish(g.dep, w, disaggregated, _choose(g, w))
+        for i, found in zip(grids, _choose_all(list(grids.values()), w)):
+            out[i] = _finish(grids[i].dep, w, disaggregated, found)
     for (opt, par), r in zip(shapes, out):
         remember("prefill_candidate", deployment(res, opt, par), side, r)
     return out  # type: ignore[return-value]
@@ -120,25 +120,43 @@ def _queue_all(grids: list[_Grid], w: WorkloadContext, np) -> None:
         at += n
 
 
-def _choose(g: _Grid, w: WorkloadContext) -> tuple[Candidate | None, float, float]:
-    """(best prefill candidate of the shape or None, worst TTFT alone and its limit at the least
-    slack): the B with the most usable tokens/s among those that fit and meet the TTFT limit."""
-    import numpy as np
-    dep, par = g.dep, g.dep.par
-    i_min = int(np.argmin(g.alone - g.limit))
+def _best_b(g: _Grid) -> int | None:
+    """Index of the B with the most usable tokens/s among those that fit and meet the TTFT limit
+    (the first of equals), or None."""
     best, best_tok_s = None, 0.0
     for i, (r, x, mem_b) in enumerate(zip(g.rho.tolist(), g.raw.tolist(), g.mems)):
         if r > 0 and mem_b.fits and (best is None or r * x > best_tok_s):
             best, best_tok_s = i, r * x
-    if best is None:
-        return None, float(g.alone[i_min]), float(g.limit[i_min])
-    pass_s, r, x = float(g.passes.time_s[best]), float(g.rho[best]), float(g.raw[best])
-    one = float(g.passes.time_s[0])
-    cand = Candidate("prefill", dep.gpu.id, par, g.bs[best], 0.0, r * x, x, 0.0, r, pass_s,
-                     worst_ttft(w, r, Servers.of(g.bs[best], par.pp, pass_s, one), g.kv_s)[0], 0.0, g.kv_s,
-                     par.cards * dep.gpu.nic_bytes_per_s, g.mems[best].total_bytes, g.passes.at(best).bound,
-                     pass_one_s=one)
-    return cand, float(g.alone[i_min]), float(g.limit[i_min])
+    return best
+
+
+def _choose_all(grids: list[_Grid], w: WorkloadContext) -> list[tuple[Candidate | None, float, float]]:
+    """Per shape, (best prefill candidate or None, worst TTFT alone and its limit at the least
+    slack); the TTFT of every chosen operating point in one call of the queue."""
+    import numpy as np
+    bests = [_best_b(g) for g in grids]
+    chosen = [(g, i) for g, i in zip(grids, bests) if i is not None]
+    if chosen:
+        servers = Servers.of([g.bs[i] for g, i in chosen], [g.dep.par.pp for g, _ in chosen],
+                             [float(g.passes.time_s[i]) for g, i in chosen],
+                             [float(g.passes.time_s[0]) for g, _ in chosen])
+        ttfts = worst_ttft_many(w, np.array([float(g.rho[i]) for g, i in chosen]), servers,
+                                np.array([g.kv_s for g, _ in chosen]))[0].tolist()
+    out, k = [], 0
+    for g, best in zip(grids, bests):
+        i_min = int(np.argmin(g.alone - g.limit))
+        alone, limit = float(g.alone[i_min]), float(g.limit[i_min])
+        if best is None:
+            out.append((None, alone, limit))
+            continue
+        dep, par = g.dep, g.dep.par
+        r, x = float(g.rho[best]), float(g.raw[best])
+        out.append((Candidate("prefill", dep.gpu.id, par, g.bs[best], 0.0, r * x, x, 0.0, r,
+                              float(g.passes.time_s[best]), ttfts[k], 0.0, g.kv_s,
+                              par.cards * dep.gpu.nic_bytes_per_s, g.mems[best].total_bytes,
+                              g.passes.at(best).bound, pass_one_s=float(g.passes.time_s[0])), alone, limit))
+        k += 1
+    return out
 
 
 def _finish(dep: Deployment, w: WorkloadContext, disaggregated: bool,
