@@ -141,3 +141,18 @@ def mean_batch_within(batch_cap: float, spread: float) -> float:
         return float(batch_cap)
     r = (math.sqrt(spread * spread + 4.0 * batch_cap) - spread) / 2.0
     return r * r
+
+
+def batch_seen(mean_batch: float, slots: float) -> float:
+    """The batch a decoding request shares its steps with, on average: itself and the others.
+    At a random moment of its life the others are the M/G/∞ population at its stationary law
+    (Poisson(m), Palm), so it sees m + 1 sequences, not the time-average m (which counts idle
+    time and is below 1 on a quiet instance) — at most the instance's slots, where a full pool
+    holds its batch at the design value. What a request's mean TPOT is the step time of.
+
+    >>> batch_seen(0.8, 2), batch_seen(1066.0, 1070), batch_seen(1070.0, 1070)
+    (1.8, 1067.0, 1070)
+    """
+    if mean_batch <= 0:
+        return 0.0
+    return min(mean_batch + 1.0, slots)

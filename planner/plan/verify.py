@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from planner.physics import colocated, perf
-from planner.physics.batch_spread import batch_at_statistic, chunk_variance, tpot_offset
+from planner.physics.batch_spread import batch_at_statistic, batch_seen, chunk_variance, tpot_offset
 from planner.physics.prefill_queue import Servers
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
@@ -83,7 +83,8 @@ class Verification:
 
 
 def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: float) -> float:
-    """Batch b ≤ b_max with b / TPOT(b) = load (bisection; throughput rises with b)."""
+    """Time-average batch b ≤ b_max with b / TPOT(b) = load (Little's law; bisection, throughput
+    rises with b), TPOT the step at the batch a request sees (`batch_seen`)."""
     if load_tok_s <= 0:
         return 0.0
     if perf.decode_tokens_per_s(dep, b_max, ctx) <= load_tok_s:
@@ -91,7 +92,7 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
     lo, hi = 0.0, b_max
     for _ in range(50):
         mid = 0.5 * (lo + hi)
-        if mid > 0 and perf.decode_tokens_per_s(dep, mid, ctx) < load_tok_s:
+        if mid > 0 and mid / perf.tpot(dep, batch_seen(mid, b_max), ctx) < load_tok_s:
             lo = mid
         else:
             hi = mid
@@ -99,13 +100,14 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
 
 
 def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached: float, dec_load: float,
-                       pre_load: float, t0: float, per_step: float, budget: float) -> float:
-    """Mean step time t of a colocated instance at its loads: t = colocated_step(b = dec_load·t/per_step,
-    p = pre_load·t prompt tokens per step) (iterate from t0)."""
+                       pre_load: float, t0: float, per_step: float, budget: float, slots: float) -> float:
+    """Mean step time t a request of a colocated instance sees at its loads: t = colocated_step(
+    batch_seen(b = dec_load·t/per_step), p = pre_load·t prompt tokens per step) (iterate from t0)."""
     t = t0
     for _ in range(100):
         b = dec_load * t / per_step
-        new = colocated.colocated_step(dep, b, ctx, prompt, uncached, pre_load * t, budget).time_s
+        new = colocated.colocated_step(dep, batch_seen(b, slots), ctx, prompt, uncached, pre_load * t,
+                                       budget).time_s
         if abs(new - t) <= 1e-9 * max(t, 1e-12):
             return new
         t = new
@@ -129,23 +131,27 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic, by_class)
     if c.role == "decode":
         b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)
-        t = perf.tpot(dep, b, w.ctx_decode) if b > 0 else 0.0
-        b_q, t_q = b, t
-        if w.tpot_spread and b > 0:
+        seen = batch_seen(b, c.batch)                 # a request's view of the batch (mean TPOT)
+        t = perf.tpot(dep, seen, w.ctx_decode) if b > 0 else 0.0
+        b_q, b_t, t_q = b, seen, t                    # memory's batch, the TPOT statistic's batch and TPOT
+        if w.tpot_spread and b > 0:   # a quantile's batch, never below the mean's
             b_q = batch_at_statistic(b, w.tpot_spread)
-            t_q = perf.tpot(dep, b_q, w.ctx_decode)
+            b_t = max(b_q, seen)
+            t_q = perf.tpot(dep, b_t, w.ctx_decode)
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
-                         tpot_mean_s=t, batch_at_tpot_statistic=b_q)
+                         tpot_mean_s=t, batch_at_tpot_statistic=b_t)
     t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
-                                per_step, float(w.pass_token_budget))
+                                per_step, float(w.pass_token_budget), c.batch)
     b = dec_load * t_step / per_step
-    b_q, t_q = b, t_step / per_step
-    if w.tpot_spread and b > 0:   # the same prefill per step beside the statistic's batch
+    seen = batch_seen(b, c.batch)
+    b_q, b_t, t_q = b, seen, t_step / per_step
+    if w.tpot_spread and b > 0:   # the same prefill per step beside the statistic's batch (≥ the mean's)
         b_q = batch_at_statistic(b, w.tpot_spread)
+        b_t = max(b_q, seen)
         budget = float(w.pass_token_budget)
-        t_bq = colocated.colocated_step(dep, b_q, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_step,
+        t_bq = colocated.colocated_step(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_step,
                                         budget).time_s / per_step
         chunk, f = colocated.colocated_chunk(pre_load * t_step, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
@@ -159,7 +165,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep))
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
-                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_q)
+                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t)
 
 
 def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):
