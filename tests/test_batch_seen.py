@@ -68,3 +68,6 @@ def test_quiet_colocated_pool_against_simulation():
     assert pool["tpot_s"] == pytest.approx(0.0161, abs=5e-5)
     assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.12)
     assert sim.tpot.mean > pool["tpot_s"]                  # still on the optimistic side
+    # utilisation of a colocated pool, planned and simulated alike: the share of time in chunk steps
+    assert pool["utilization"] == pytest.approx(0.2005, abs=5e-4)
+    assert sim.utilization == pytest.approx(pool["utilization"], abs=0.01)

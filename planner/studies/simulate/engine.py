@@ -64,7 +64,7 @@ class Engine:
         self.step = 0
         self.pending: list[tuple[float, int]] = []   # heap of (ready time, request)
         self.ends: dict[int, list[int]] = {}          # step index → requests finishing then
-        self.win_s = self.win_batch_s = self.win_tokens = self.win_chunk = self.win_budget = 0.0
+        self.win_s = self.win_batch_s = self.win_tokens = self.win_chunk_s = 0.0
 
     def next_wake(self) -> float:
         """Earliest time something can happen on an idle instance."""
@@ -144,8 +144,8 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
             e.win_s += dt
             e.win_batch_s += e.b * dt
             e.win_tokens += e.b * tokens_per_step[e.pool]
-            e.win_chunk += chunk
-            e.win_budget += e.chunk
+            if chunk > 0:
+                e.win_chunk_s += dt
         finished = e.ends.pop(e.step, ())
         for r in finished:
             finish[r] = end

@@ -57,7 +57,8 @@ class PoolResult:
     tpot: Summary | None
     queue_wait: Summary | None     # arrival → start of its prefill
     utilization: float | None      # prefill: busy share of the entry stage; decode: load/capacity;
-    batch: float | None            # colocated: share of the chunk budget used; batch time-averaged
+                                   # colocated: share of time in steps carrying a prompt chunk
+    batch: float | None            # time-averaged decode batch
 
     def as_dict(self) -> dict[str, Any]:
         def s(x: Summary | None):

@@ -195,9 +195,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             batch.append(None)
             continue
         batch.append(sum(e.win_batch_s for e in mine) / (span * p.instances))
-        if p.role == "colocated":
-            budget = sum(e.win_budget for e in mine)
-            util.append(sum(e.win_chunk for e in mine) / budget if budget else 0.0)
+        if p.role == "colocated":   # the share of time in steps that carry a prompt chunk (the plan's ρ)
+            util.append(sum(e.win_chunk_s for e in mine) / (span * p.instances))
         else:
             util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
     return _Run(arrivals, s_out, pool_of[pre_inst], pool_of[dec_inst], started, ttft_at, finish,
