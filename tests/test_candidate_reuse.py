@@ -15,7 +15,7 @@ import pytest
 
 from planner.input.load import load_problem
 from planner.plan import candidate as candidate_mod
-from planner.plan.candidates import clear_memo, colocated_candidates, generate
+from planner.plan.candidates import clear_memo, colocated_all, colocated_candidates, generate
 from planner.plan.prefill import prefill_candidate, prefill_candidates, prefill_side
 from planner.plan.resolve import resolve
 from planner.plan.shapes import shapes_for
@@ -45,6 +45,24 @@ def test_joint_prefill_evaluation_equals_each_shape_alone(name):
     assert len(joint) == len(shapes) > 10
     assert joint == alone
     assert sum(1 for c in joint if hasattr(c, "prefill_tok_s")) > 5   # real candidates, not only rejections
+
+
+@pytest.mark.parametrize("name", ["llama70b_chat.yaml", "rag_long_context.yaml", "deepseek_mtp.yaml",
+                                  "sxm_or_pcie.yaml"])
+def test_joint_colocated_evaluation_equals_each_shape_alone(name):
+    """The chunk queue of every shape's grid, and the TTFT of every kept point, in one call each:
+    the same candidates (and rejections) as one shape at a time, from a cold memo."""
+    res = resolved(name)
+    w = workload_context(res)
+    items = [(opt, par, None) for opt in res.gpus for par in shapes_for(res, opt)]
+    clear_memo()
+    joint = colocated_all(res, items, w)
+    alone = []
+    for opt, par, spec in items:
+        clear_memo()
+        alone.append(colocated_candidates(res, opt, par, w, spec))
+    assert joint == alone
+    assert sum(len(r) for r in joint if isinstance(r, list)) > 10
 
 
 def test_prefill_side_leaves_out_only_the_decode_side():

@@ -29,6 +29,8 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     kv_nic_limit_tok_s,
     memo_table,
     memoised,
+    recall,
+    remember,
 )
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
@@ -116,19 +118,60 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
     of time spent in chunk steps; TPOT is the mean step. The whole batch × multiple grid of a
     shape is evaluated in one numpy call per pass (`physics.batched`, the same floats as `perf`).
     """
-    dep = deployment(res, opt, par, spec)
-    mem_limit = memoised(perf.max_batch, dep, w.ctx_peak)
-    if mem_limit < 1:
-        mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)
-        return Rejected("colocated", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
-                        f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB")
-    return memoised(_colocated_grid, dep, w, mem_limit)
+    return colocated_all(res, [(opt, par, spec)], w)[0]
+
+
+def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculation | None]],
+                  w: WorkloadContext) -> list[list[Candidate] | Rejected]:
+    """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: each shape's
+    grid on its own (memoised without the TPOT limit: a TPOT sweep computes it once), the chunk
+    queue of every new grid in one call, and the TTFT of every kept point in one call. The
+    arithmetic per point is a shape's alone, so the candidates are the same floats."""
+    import numpy as np
+    w0 = replace(w, tpot_limit=0.0)
+    deps, limits, tables, new = [], [], [], []
+    for k, (opt, par, spec) in enumerate(items):
+        dep = deployment(res, opt, par, spec)
+        mem_limit = memoised(perf.max_batch, dep, w.ctx_peak)
+        deps.append(dep)
+        limits.append(mem_limit)
+        table = recall("_colocated_table", dep, (w0, mem_limit)) if mem_limit >= 1 else None
+        if mem_limit >= 1 and table is None:
+            table = _colocated_table(dep, w0, mem_limit)
+            new.append(k)
+        tables.append(table)
+    if new:
+        _queue_tables([tables[k] for k in new], [deps[k] for k in new], w0, np)
+        for k in new:
+            remember("_colocated_table", deps[k], (w0, limits[k]), tables[k])
+    picks = [_colocated_pick(deps[k], w, limits[k], tables[k], np) if limits[k] >= 1 else None
+             for k in range(len(items))]
+    kept = [q for q in picks if isinstance(q, _Pick)]
+    if kept:
+        ttfts = worst_ttft_many(w, np.concatenate([q.rho for q in kept]),
+                                Servers.single(np.concatenate([q.service for q in kept])),
+                                np.concatenate([np.full(len(q.rho), q.fixed) for q in kept]))[0]
+        at = 0
+        for q in kept:
+            q.ttft = ttfts[at:at + len(q.rho)]
+            at += len(q.rho)
+    out: list[list[Candidate] | Rejected] = []
+    for k, (opt, par, _) in enumerate(items):
+        if limits[k] < 1:
+            mem = memoised(perf.memory_use, deps[k], 1, w.ctx_peak)
+            out.append(Rejected("colocated", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
+                                f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB"))
+        else:
+            pick = picks[k]
+            out.append(pick.candidates(deps[k], w, limits[k], tables[k]) if isinstance(pick, _Pick) else pick)
+    return out
 
 
 @dataclass(frozen=True)
 class _ColocatedTable:
     """A shape's colocated grid before the TPOT limit picks from it (`_colocated_table`): per point
-    of the batch × multiple grid, and per point that fits in memory (`fit`) its chunk schedule."""
+    of the batch × multiple grid, and per point that fits in memory (`fit`) its chunk schedule
+    (ρ_max and TTFT alone filled by `_queue_tables`)."""
 
     b_int: list[int]
     bs: object          # batch per point
@@ -141,57 +184,89 @@ class _ColocatedTable:
     chunk_c: object     # per fitting point: whole chunk tokens, a full chunk step, a prompt's
     full: object        # chunked service, ρ_max, and TTFT alone with its limit
     service: object
-    rho: object
-    alone: object
-    limit: object
+    rho: object = None
+    alone: object = None
+    limit: object = None
 
 
-def _colocated_grid(dep: Deployment, w: WorkloadContext, mem_limit: int) -> list[Candidate] | Rejected:
-    """The colocated candidates of one shape (see `colocated_candidates`): the grid, which does not
-    depend on the TPOT limit and is memoised without it (a TPOT sweep computes it once), then the
-    points within the limit and their Pareto set. The order of points, of ties and of operations
-    is the point-by-point loop's."""
-    import numpy as np
+def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], w: WorkloadContext, np) -> None:
+    """ρ_max and the TTFT alone of every fitting point of `tables` in one call of the chunk queue
+    (one prompt per 'pass': M/G/1), in place."""
+    services = [t.service for t in tables]
+    fixed = np.concatenate([np.full(len(t.service), perf.request_overhead_s(d)) for t, d in zip(tables, deps)])
+    service = np.concatenate(services)
+    rho = rho_max_many(w, Servers.single(service), fixed)
+    alone, limit = worst_ttft_many(w, 0.0, Servers.single(service), fixed)
+    at = 0
+    for t in tables:
+        n = len(t.service)
+        object.__setattr__(t, "rho", rho[at:at + n])
+        object.__setattr__(t, "alone", alone[at:at + n])
+        object.__setattr__(t, "limit", limit[at:at + n])
+        at += n
+
+
+@dataclass
+class _Pick:
+    """A shape's colocated points within the TPOT and TTFT limits, on their Pareto front."""
+
+    at: object          # grid index of each kept point
+    sel: object         # its row among the table's fitting points
+    prefill: object     # usable prefill tokens/s, decode tokens/s, raw chunk capacity
+    decode: object
+    raw: object
+    rho: object         # prefill ÷ raw: the utilisation the kept point runs at
+    service: object
+    fixed: float
+    ttft: object = None
+
+    def candidates(self, dep: Deployment, w: WorkloadContext, mem_limit: int,
+                   g: _ColocatedTable) -> list[Candidate]:
+        par, gpu_id = dep.par, dep.gpu.id
+        nic = par.cards * dep.gpu.nic_bytes_per_s
+        out = []
+        for j, (pt, r) in enumerate(zip(self.at.tolist(), self.sel.tolist())):
+            b = g.b_int[pt]
+            out.append(Candidate("colocated", gpu_id, par, b, float(g.chunk_c[r]), float(self.prefill[j]),
+                                 float(self.raw[j]), float(self.decode[j]), float(g.rho[r]), float(g.service[r]),
+                                 float(self.ttft[j]), float(g.t_stat[pt]), 0.0, nic,
+                                 memoised(perf.memory_use, dep, math.ceil(g.b_stat[pt]), w.ctx_peak).total_bytes,
+                                 g.st.at(pt).bound, "memory" if math.ceil(g.b_stat[pt]) >= mem_limit else "slo",
+                                 dep.spec))
+        return out
+
+
+def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: _ColocatedTable,
+                    np) -> _Pick | Rejected:
+    """The points of a shape's grid within the TPOT limit and meeting the TTFT limit, on their
+    Pareto front (usable prefill against decode tokens/s), or why there are none. The order of
+    points, of ties and of operations is the point-by-point loop's."""
     par, gpu_id = dep.par, dep.gpu.id
-    g: _ColocatedTable = memoised(_colocated_table, dep, replace(w, tpot_limit=0.0), mem_limit)
     best_tpot = float(g.t_stat.min())
     ok = np.flatnonzero(~(g.t_stat > w.tpot_limit) & (g.b_stat <= mem_limit))
     if not len(ok):
         return Rejected("colocated", gpu_id, par, "tpot", best_tpot, w.tpot_limit,
                         f"the lightest mixed step takes {best_tpot*1e3:.1f} ms")
     pos = np.searchsorted(g.fit, ok)             # ok ⊂ fit: the points' rows in the chunk arrays
-    chunk_c, full, service, rho = g.chunk_c[pos], g.full[pos], g.service[pos], g.rho[pos]
-    fixed = perf.request_overhead_s(dep)
-    live = rho > 0
+    live = g.rho[pos] > 0
     if not live.any():
         alone, limit = g.alone[pos], g.limit[pos]
         i = int(np.argmin(alone - limit))
         return Rejected("colocated", gpu_id, par, "ttft", float(alone[i]), float(limit[i]),
                         f"a prompt needs {float(alone[i])*1e3:.0f} ms of chunked steps")
-    at = ok[live]
-    raw = chunk_c[live] / full[live]                              # prompt tokens/s if every step carried a chunk
-    prefill = np.minimum(g.p[at] / g.st.time_s[at], rho[live] * raw)  # the design mix, within the TTFT limit
+    at, rows = ok[live], pos[live]
+    raw = g.chunk_c[rows] / g.full[rows]                            # prompt tokens/s if every step carried a chunk
+    prefill = np.minimum(g.p[at] / g.st.time_s[at], g.rho[rows] * raw)  # the design mix, within the TTFT limit
     decode = g.bs[at] / g.t[at]
     keep = pareto_front(prefill, decode)
-    ttft = worst_ttft_many(w, prefill[keep] / raw[keep], Servers.single(service[live][keep]), fixed)[0]
-    nic = par.cards * dep.gpu.nic_bytes_per_s
-    out = []
-    for j, i in enumerate(keep.tolist()):
-        pt = int(at[i])
-        b = g.b_int[pt]
-        out.append(Candidate("colocated", gpu_id, par, b, float(chunk_c[live][i]), float(prefill[i]),
-                             float(raw[i]), float(decode[i]), float(rho[live][i]), float(service[live][i]),
-                             float(ttft[j]), float(g.t_stat[pt]), 0.0, nic,
-                             memoised(perf.memory_use, dep, math.ceil(g.b_stat[pt]), w.ctx_peak).total_bytes,
-                             g.st.at(pt).bound, "memory" if math.ceil(g.b_stat[pt]) >= mem_limit else "slo",
-                             dep.spec))
-    return out
+    return _Pick(at[keep], rows[keep], prefill[keep], decode[keep], raw[keep], prefill[keep] / raw[keep],
+                 g.service[rows[keep]], perf.request_overhead_s(dep))
 
 
 def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _ColocatedTable:
-    """Every point of a shape's batch × multiple grid at once (`_colocated_grid`), whatever the
-    TPOT limit: its steps and TPOT, and for the points that fit in memory the chunked prompt
-    service, ρ_max and TTFT alone."""
+    """Every point of a shape's batch × multiple grid at once, whatever the TPOT limit: its steps
+    and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
+    puts them through the queue)."""
     import numpy as np
     grid = perf.batch_grid(mem_limit)
     ks = len(CHUNK_MULTIPLES)
@@ -220,14 +295,11 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     fit = np.flatnonzero(b_stat <= mem_limit)
     if not len(fit):
         none = np.empty(0)
-        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none, none, none)
+        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none)
     chunk_c = np.ceil(chunk[fit])
     full = batched.mixed_steps(dep, bs[fit], w.ctx_decode, chunk_c, w.s_in).time_s
     service = np.ceil(w.s_unc / chunk_c) * full
-    fixed = perf.request_overhead_s(dep)
-    rho = rho_max_many(w, Servers.single(service), fixed)
-    alone, limit = worst_ttft_many(w, 0.0, Servers.single(service), fixed)
-    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, rho, alone, limit)
+    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service)
 
 
 def generate(res: Resolved) -> CandidateSet:
@@ -238,6 +310,8 @@ def generate(res: Resolved) -> CandidateSet:
     specs = speculations(res)
     shapes = [(opt, par) for opt in res.gpus for par in shapes_for(res, opt)]
     prefill = prefill_candidates(res, shapes, w) if "disaggregated" in modes else []
+    coloc = colocated_all(res, [(opt, par, s) for opt, par in shapes for s in specs], w) \
+        if "colocated" in modes else []
     out: list[Candidate] = []
     rejected: list[Rejected] = []
     for i, (opt, par) in enumerate(shapes):
@@ -246,8 +320,7 @@ def generate(res: Resolved) -> CandidateSet:
             results += [prefill[i]]
             results += [decode_candidate(res, opt, par, w, s) for s in specs]
         if "colocated" in modes:
-            for s in specs:
-                r = colocated_candidates(res, opt, par, w, s)
+            for r in coloc[i * len(specs):(i + 1) * len(specs)]:
                 results += r if isinstance(r, list) else [r]
         for r in results:
             (out if isinstance(r, Candidate) else rejected).append(r)
