@@ -273,7 +273,8 @@ class Sensitivity:
 
 
 def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sensitivity]:
-    """Relax each cap the problem sets by one step (a node of a capped GPU type, 100 kW) and
+    """Relax each cap the problem sets by one step (a node of a capped GPU type, 100 kW, one more
+    GPU type under limits.max_gpu_types, one more pool shape under limits.max_pool_shapes) and
     always the SLOs (1 ms TPOT, 100 ms TTFT); report the new optimal cost. Caps are relaxed
     even with slack left: with whole nodes a cap can shape the plan without zero slack
     (`binding` says whether its row had zero slack). A card more of a capped type is reported
@@ -292,6 +293,13 @@ def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sens
         limits = p.limits.model_copy(update={"power": p.limits.power + POWER_STEP_W})
         out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, "power_cap",
                             "+100 kW", 1.0, "100 kW"))
+    for key, row, unit in (("max_gpu_types", "gpu_types_cap", "GPU type"),
+                           ("max_pool_shapes", "pool_shapes_cap", "pool shape")):
+        cap = getattr(p.limits, key)
+        if cap is not None:
+            limits = p.limits.model_copy(update={key: cap + 1})
+            out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, row,
+                                f"+1 {unit}", 1.0, unit))
     for key, step, label, unit, units in (("tpot", TPOT_STEP_S, "+1 ms", "ms", 1.0),
                                           ("ttft", TTFT_STEP_S, "+100 ms", "100 ms", 1.0)):
         slo = p.slo.model_copy(update={key: getattr(p.slo, key) + step})
