@@ -148,7 +148,7 @@ def batch_seen(mean_batch: float, slots: float) -> float:
     At a random moment of its life the others are the M/G/∞ population at its stationary law
     (Poisson(m), Palm), so it sees m + 1 sequences, not the time-average m (which counts idle
     time and is below 1 on a quiet instance) — at most the instance's slots, where a full pool
-    holds its batch at the design value. What a request's mean TPOT is the step time of.
+    holds its batch at the design value. A request's mean TPOT is the step time at this batch.
 
     >>> batch_seen(0.8, 2), batch_seen(1066.0, 1070), batch_seen(1070.0, 1070)
     (1.8, 1067.0, 1070)
