@@ -167,7 +167,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
     return out
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ColocatedTable:
     """A shape's colocated grid before the TPOT limit picks from it (`_colocated_table`): per point
     of the batch × multiple grid, and per point that fits in memory (`fit`) its chunk schedule
@@ -200,9 +200,7 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], w: Work
     at = 0
     for t in tables:
         n = len(t.service)
-        object.__setattr__(t, "rho", rho[at:at + n])
-        object.__setattr__(t, "alone", alone[at:at + n])
-        object.__setattr__(t, "limit", limit[at:at + n])
+        t.rho, t.alone, t.limit = rho[at:at + n], alone[at:at + n], limit[at:at + n]
         at += n
 
 
