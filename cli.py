@@ -363,13 +363,10 @@ def _check_chart(chart: str, problem: str, horizon: bool, force: bool) -> None:
 def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
                    verbose: bool, force: bool, simulate: bool, chart: str | None = None) -> None:
     """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md)."""
-    from planner.errors import BadInput
     from planner.input.problem import Problem
     from planner.plan.horizon import solve_horizon
     from planner.report.horizon import horizon_json, render_horizon
     from planner.report.json import to_json
-    if simulate and not isinstance(p, Problem):
-        raise BadInput(f"{problem}: --simulate: a fleet over a day is not simulated yet")
     if isinstance(p, Problem):
         h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     else:
@@ -379,7 +376,10 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     sims = {}
     if simulate:   # the busiest period's pools at its QPS (plan simulate --period for the others)
         from planner.studies.simulate import catalog_of, simulate_services
-        sims = simulate_services(json.loads(to_json(d)), problem, catalogs={"": catalog_of(h.static_peak.resolved)})
+        peak = h.static_peak
+        catalogs = {"": catalog_of(peak.resolved)} if isinstance(p, Problem) else \
+            {key: catalog_of(peak.service(key).res) for key in peak.chosen_by_service}
+        sims = simulate_services(json.loads(to_json(d)), problem, catalogs=catalogs)
         d["simulation"] = {key: r.as_dict() for key, r in sims.items()}
     if out:
         _emit(to_json(d), out, (problem,), force)

@@ -580,6 +580,44 @@ def test_periods_with_lengths_of_their_own_are_not_simulated(tmp_path):
 
 
 
-def test_solve_simulate_of_a_fleet_over_a_day_is_refused_before_solving():
-    r = CliRunner().invoke(cli.main, ["solve", "problems/fleet_day.yaml", "--simulate"])
-    assert r.exit_code == 2 and "--simulate: a fleet over a day is not simulated yet" in r.output
+def test_a_fleet_over_a_day_is_simulated_class_by_class_in_its_busiest_period(tmp_path):
+    """fleet_day's busiest period (22): each class's pools at the class's QPS then, on the static
+    peak plan's model, SLO and lengths; both meet their SLOs and the batched prefill pools' TTFT
+    and the decode pool's TPOT agree with the plan within 3 %. `plan simulate` of the written plan
+    file gives the same results, and --period N one per class with traffic then."""
+    out = tmp_path / "day.json"
+    r = CliRunner().invoke(cli.main, ["solve", "problems/fleet_day.yaml", "--simulate", "--json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    sims = d["simulation"]
+    assert set(sims) == {"period 22: chat", "period 22: batch-summaries"}
+    assert all(s["passed"] for s in sims.values())
+    for s in sims.values():
+        for p in s["pools"]:
+            a, m = p["analytic"], p["simulated"]
+            if p["role"] == "prefill":
+                assert m["ttft_s"]["mean"] == pytest.approx(a["ttft_s"], rel=0.03), p["name"]
+            if p["role"] == "decode":
+                assert m["tpot_s"]["mean"] == pytest.approx(a["tpot_s"], rel=0.03), p["name"]
+    again = CliRunner().invoke(cli.main, ["simulate", str(out), "--json", "--requests", "20000"])
+    assert again.exit_code == 0, again.output
+    assert set(json.loads(again.stdout)) == set(sims)
+    one = CliRunner().invoke(cli.main, ["simulate", str(out), "--json", "--requests", "5000", "--period", "3"])
+    assert one.exit_code == 0, one.output
+    period = json.loads(out.read_text())["periods"][3]
+    assert set(json.loads(one.stdout)) == {f"period 3: {c['name']}" for c in period["classes"] if c["qps"] > 0}
+
+
+def test_a_malformed_fleet_day_plan_file_is_bad_input(tmp_path):
+    """A plan file that says it is a fleet over a day but lacks its static peak plan, or gives a
+    class traffic without pools, is exit 2 naming what is wrong."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"kind": "horizon", "problem": "x", "classes": [{"name": "a"}],
+                               "periods": [{"qps": 1.0, "classes": [{"name": "a", "qps": 1.0}], "pools": []}]}))
+    r = CliRunner().invoke(cli.main, ["simulate", str(bad)])
+    assert r.exit_code == 2 and "comparison.static_peak_plan: not a fleet over a day" in r.output
+    d = json.loads(open("tests/golden/solve/fleet_day.json", encoding="utf-8").read())
+    d["periods"][22]["pools"] = [p for p in d["periods"][22]["pools"] if p["class"] != "chat"]
+    bad.write_text(json.dumps(d))
+    r = CliRunner().invoke(cli.main, ["simulate", str(bad)])
+    assert r.exit_code == 2 and "periods[22].classes: chat has traffic but no pools of its own" in r.output

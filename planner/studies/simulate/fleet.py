@@ -45,6 +45,10 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
     catalogs = catalogs or {}
     n = requests or DEFAULT_REQUESTS
     if isinstance(d, dict) and d.get("kind") == "horizon":
+        if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
+            return {f"period {i}: {key}": simulate(plan_from_dict(plan, f"{source}: period {i}: {key}"), n, seed,
+                                                   source, resolved=catalogs.get(key))
+                    for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)}
         return {f"period {i}": simulate(plan_from_dict(period_plan(d, i, source), f"{source}: period {i}"), n, seed,
                                         source, resolved=catalogs.get(""))
                 for i in period_indices(d, period, source)}
@@ -74,15 +78,40 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
     return [i]
 
 
+def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str, dict[str, Any]]]:
+    """Period i of a fleet over a day as one single plan's JSON per class with traffic then: the
+    class's service in the static peak plan (its model, SLO, calibration and lengths, which a class
+    keeps in every period; classes do not share pools over a day) with the period's QPS of the
+    class and the pools the period gives it."""
+    base = (d.get("comparison") or {}).get("static_peak_plan")
+    per = d["periods"][i] if isinstance(d.get("periods"), list) else None
+    if not isinstance(base, dict) or base.get("kind") != "fleet" or not isinstance(per, dict):
+        raise BadInput(f"{source}: comparison.static_peak_plan: not a fleet over a day written by plan solve")
+    out = []
+    try:
+        keys = {s["key"] for s in base["services"]}
+        for c in per["classes"]:
+            key, qps = c["name"], c["qps"]
+            pools = [p for p in per["pools"] if p.get("class") == key]
+            if qps <= 0:
+                continue
+            if key not in keys or not pools:
+                raise BadInput(f"{source}: periods[{i}].classes: {key} has traffic but no pools of its own")
+            plan = service_plan(base, key)
+            out.append((key, {**plan, "problem": f"{d['problem']}@period{i}:{key}",
+                              "workload": {**plan["workload"], "qps": qps}, "pools": pools}))
+    except (KeyError, TypeError) as e:
+        raise BadInput(f"{source}: not a fleet over a day written by plan solve (periods/services: {e!r})") from None
+    return out
+
+
 def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
     """Period i of a plan over a load profile as a single plan's JSON (what `plan simulate` reads):
     the static peak plan's model, SLO, calibration and length distributions, with the period's QPS
-    and pools. A fleet over a day, or per-period length distributions (which the plan file does not
-    carry), are refused."""
+    and pools. Per-period length distributions (which the plan file does not carry) are refused."""
     base = (d.get("comparison") or {}).get("static_peak_plan")
-    if d.get("classes") or not isinstance(base, dict) or base.get("kind") == "fleet":
-        raise BadInput(f"{source}: classes: a fleet over a day is not simulated yet; simulate its classes' "
-                       f"problems one at a time")
+    if not isinstance(base, dict) or base.get("kind") == "fleet":
+        raise BadInput(f"{source}: comparison.static_peak_plan: not a plan over a load profile written by plan solve")
     p = d["periods"][i]
     w = base["workload"]
     for key, mean in (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean")):
