@@ -251,3 +251,28 @@ def test_solve_with_simulate_flag(tmp_path):
     assert d["simulation"]["passed"] in (True, False)
     assert d["simulation"]["requests"] == 100_000
     assert load_plan(out).problem == "deepseek-qps"
+
+
+def test_a_fully_cached_workload_is_simulated_without_prefill_pools(tmp_path):
+    """prefix_cache_hit 100 %: the plan has decode pools only; every request's first token comes
+    the fixed request time after its arrival (nothing to prefill), then it decodes. TTFT is that
+    time exactly, TPOT the planned one within 2 %, and every SLO holds."""
+    text = EXAMPLE.read_text().replace("  output_tokens: 1000\n", "  output_tokens: 1000\n  prefix_cache_hit_percent: 100\n")
+    path = tmp_path / "cached.yaml"
+    path.write_text(text)
+    problem = load_problem(path)
+    plan = solve(problem, str(path))
+    d = plan_json(plan)
+    assert {p["role"] for p in d["pools"]} == {"decode"}
+    res = simulate(plan_from_dict(d, "cached"), requests=50_000, seed=0)
+    fixed = perf.request_overhead_s(_deployment_of(plan))
+    assert res.ttft.mean == pytest.approx(fixed, rel=1e-9) and res.ttft.p99 == pytest.approx(fixed, rel=1e-9)
+    for p in res.pools:
+        assert p.tpot.mean == pytest.approx(p.analytic_tpot_s, rel=0.02)
+    assert res.passed
+
+
+def _deployment_of(plan):
+    from planner.plan.candidates import deployment
+    c = next(iter(plan.chosen))
+    return deployment(plan.resolved, plan.resolved.option(c.gpu), c.par, c.spec)

@@ -125,10 +125,8 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
         raise BadInput(f"{source}: kind: a plan over a load profile is simulated one period at a time "
                        f"(studies.simulate.period_plan; plan simulate --period)")
     plan = validate(PlanFile, data, source)
-    if not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
-        if plan.workload.prefix_cache_hit >= 1:
-            raise BadInput(f"{source}: workload.prefix_cache_hit: every prompt token is cached, so the plan "
-                           f"has no prefill pool; the simulator needs one (its analytic verification holds)")
+    if plan.workload.prefix_cache_hit < 1 and \
+            not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
     if not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")

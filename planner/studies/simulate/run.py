@@ -138,7 +138,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
                       if pools[k].role != "decode" else 0.0 for k in pool_of])
     dec_w = np.array([pools[k].capacity_decode_tokens_per_s / pools[k].instances
                       if pools[k].role != "prefill" else 0.0 for k in pool_of])
-    pre_inst = split_exactly(rng, n, pre_w)
+    cached = w.prefix_cache_hit >= 1 and not (pre_w > 0).any()   # nothing to prefill, no prefill pool
+    pre_inst = np.full(n, -1) if cached else split_exactly(rng, n, pre_w)
     dec_inst = split_exactly(rng, n, dec_w)
     per_step = np.array(ph.tokens_per_step)
     steps_needed = np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]).astype(np.int64)
@@ -154,6 +155,9 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     planned: list[float | None] = [None] * len(pools)
     engines: list[Engine | None] = [None] * pool_of.size
     tables: dict[int, Any] = {}
+    if cached:   # every prompt token cached: the first token is the request's fixed time after arrival
+        started[:] = first[:] = arrivals
+        ttft_at[:] = arrivals + perf.request_overhead_s(ph.deployments[0])
     for x, k in enumerate(pool_of.tolist()):
         p, dep = pools[k], ph.deployments[k]
         ids = np.flatnonzero(pre_inst == x)
@@ -199,7 +203,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             util.append(sum(e.win_chunk_s for e in mine) / (span * p.instances))
         else:
             util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
-    return _Run(arrivals, s_out, pool_of[pre_inst], pool_of[dec_inst], started, ttft_at, finish,
+    pre_pool = np.where(pre_inst >= 0, pool_of[pre_inst], -1)   # -1: nothing prefilled (all cached)
+    return _Run(arrivals, s_out, pre_pool, pool_of[dec_inst], started, ttft_at, finish,
                 window, tuple(util), tuple(batch), klass, tuple(planned))
 
 
