@@ -257,7 +257,8 @@ def test_a_fully_cached_workload_is_simulated_without_prefill_pools(tmp_path):
     """prefix_cache_hit 100 %: the plan has decode pools only; every request's first token comes
     the fixed request time after its arrival (nothing to prefill), then it decodes. TTFT is that
     time exactly, TPOT the planned one within 2 %, and every SLO holds."""
-    text = EXAMPLE.read_text().replace("  output_tokens: 1000\n", "  output_tokens: 1000\n  prefix_cache_hit_percent: 100\n")
+    text = EXAMPLE.read_text().replace("  output_tokens: 1000\n",
+                                       "  output_tokens: 1000\n  prefix_cache_hit_percent: 100\n")
     path = tmp_path / "cached.yaml"
     path.write_text(text)
     problem = load_problem(path)
