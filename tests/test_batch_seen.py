@@ -57,8 +57,9 @@ def test_quiet_colocated_pool_against_simulation():
     """rag_long_context's 4-card H20 colocated pool (0.9 sequences on average, whole 16k-token
     prompts between its decodes): planned at the time-average batch it read 14.3 ms against
     17.8 ms simulated; at the batch requests see it reads 16.1 ms. Checked within 12 %, the
-    rest being mostly the wait of a request handed over from the prefill pool for the step in
-    progress, a 2.55 s whole-prompt step 20 % of the time (docs/fleets.md)."""
+    rest being the wait of a request handed over from the prefill pool for the step in progress
+    (a 2.55 s whole-prompt step 20 % of the time) and the whole-prompt steps of its life
+    (docs/fleets.md)."""
     problem = load_problem(ROOT / "problems" / "rag_long_context.yaml")
     plan = plan_json(solve(problem, "rag"))
     pool = next(p for p in plan["pools"] if p["role"] == "colocated")
