@@ -38,7 +38,7 @@ from planner.plan.redundancy import loses_no_more
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
-from planner.plan.workload import WorkloadContext, rho_max_many, workload_context, worst_ttft_many
+from planner.plan.workload import WorkloadContext, queue_limits, workload_context, worst_ttft_many
 
 
 def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int:
@@ -192,16 +192,10 @@ class _ColocatedTable:
 def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], w: WorkloadContext, np) -> None:
     """ρ_max and the TTFT alone of every fitting point of `tables` in one call of the chunk queue
     (one prompt per 'pass': M/G/1), in place."""
-    services = [t.service for t in tables]
     fixed = np.concatenate([np.full(len(t.service), perf.request_overhead_s(d)) for t, d in zip(tables, deps)])
-    service = np.concatenate(services)
-    rho = rho_max_many(w, Servers.single(service), fixed)
-    alone, limit = worst_ttft_many(w, 0.0, Servers.single(service), fixed)
-    at = 0
-    for t in tables:
-        n = len(t.service)
-        t.rho, t.alone, t.limit = rho[at:at + n], alone[at:at + n], limit[at:at + n]
-        at += n
+    servers = Servers.single(np.concatenate([t.service for t in tables]))
+    for t, (rho, alone, limit) in zip(tables, queue_limits(w, servers, fixed, [len(t.service) for t in tables])):
+        t.rho, t.alone, t.limit = rho, alone, limit
 
 
 @dataclass

@@ -22,7 +22,7 @@ from planner.physics.perf import Deployment, Parallelism
 from planner.physics.prefill_queue import RHO_CEILING, Servers
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
 from planner.plan.resolve import GPUOption, Resolved
-from planner.plan.workload import WorkloadContext, rho_max, rho_max_many, worst_ttft, worst_ttft_many
+from planner.plan.workload import WorkloadContext, queue_limits, rho_max, worst_ttft, worst_ttft_many
 
 
 def prefill_side(w: WorkloadContext) -> tuple:
@@ -58,12 +58,14 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
     side = (prefill_side(w), disaggregated)
     out: list[Candidate | Rejected | None] = []
     grids: dict[int, _Grid] = {}
+    new: dict[int, Deployment] = {}     # shapes not in the memo: remembered at the end
     for i, (opt, par) in enumerate(shapes):
         dep = deployment(res, opt, par)
         hit = recall("prefill_candidate", dep, side)
         if hit is not None:
             out.append(hit)
             continue
+        new[i] = dep
         mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)
         if not mem.fits:
             out.append(Rejected("prefill", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
@@ -81,8 +83,8 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
         _queue_all(list(grids.values()), w, np)
         for i, found in zip(grids, _choose_all(list(grids.values()), w)):
             out[i] = _finish(grids[i].dep, w, disaggregated, found)
-    for (opt, par), r in zip(shapes, out):
-        remember("prefill_candidate", deployment(res, opt, par), side, r)
+    for i, dep in new.items():
+        remember("prefill_candidate", dep, side, out[i])
     return out  # type: ignore[return-value]
 
 
@@ -110,14 +112,9 @@ def _queue_all(grids: list[_Grid], w: WorkloadContext, np) -> None:
     pass_s = np.concatenate([g.passes.time_s for g in grids])
     one = np.concatenate([np.full(len(g.bs), g.passes.time_s[0]) for g in grids])
     fixed = np.concatenate([np.full(len(g.bs), g.kv_s) for g in grids])
-    servers = Servers.of(bs, stages, pass_s, one)
-    rho = rho_max_many(w, servers, fixed)
-    alone, limit = worst_ttft_many(w, 0.0, servers, fixed)
-    at = 0
-    for g in grids:
-        n = len(g.bs)
-        g.rho, g.alone, g.limit = rho[at:at + n], alone[at:at + n], limit[at:at + n]
-        at += n
+    limits = queue_limits(w, Servers.of(bs, stages, pass_s, one), fixed, [len(g.bs) for g in grids])
+    for g, (rho, alone, limit) in zip(grids, limits):
+        g.rho, g.alone, g.limit = rho, alone, limit
 
 
 def _best_b(g: _Grid) -> int | None:

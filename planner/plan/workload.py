@@ -123,6 +123,17 @@ def worst_ttft_many(w: WorkloadContext, rho, servers: Servers, fixed_s):
     return np.take_along_axis(stack, pick[None], 0)[0], limits[pick]
 
 
+def queue_limits(w: WorkloadContext, servers: Servers, fixed_s, sizes: list[int]) -> list[tuple]:
+    """ρ_max and the worst TTFT alone with its limit for every server of `servers` (the servers of
+    several candidates concatenated) in one call each, split back into consecutive groups of
+    `sizes`: per group (ρ_max, TTFT alone, limit) arrays."""
+    import numpy as np
+    rho = rho_max_many(w, servers, fixed_s)
+    alone, limit = worst_ttft_many(w, 0.0, servers, fixed_s)
+    cuts = np.cumsum(sizes)[:-1]
+    return list(zip(np.split(rho, cuts), np.split(alone, cuts), np.split(limit, cuts)))
+
+
 def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
     """`rho_max` per server of the arrays in `servers`."""
     import numpy as np

@@ -289,17 +289,13 @@ def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sens
                 if g.id.lower() == opt.id else g for g in p.gpus]
         out.append(_relaxed(plan, p.model_copy(update={"gpus": gpus}), source, solver, row,
                             f"+{n} cards (one node)", n, "card"))
-    if p.limits.power is not None:
-        limits = p.limits.model_copy(update={"power": p.limits.power + POWER_STEP_W})
-        out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, "power_cap",
-                            "+100 kW", 1.0, "100 kW"))
-    for key, row, unit in (("max_gpu_types", "gpu_types_cap", "GPU type"),
-                           ("max_pool_shapes", "pool_shapes_cap", "pool shape")):
+    for key, more, row, step, unit in (("power", POWER_STEP_W, "power_cap", "+100 kW", "100 kW"),
+                                       ("max_gpu_types", 1, "gpu_types_cap", "+1 GPU type", "GPU type"),
+                                       ("max_pool_shapes", 1, "pool_shapes_cap", "+1 pool shape", "pool shape")):
         cap = getattr(p.limits, key)
         if cap is not None:
-            limits = p.limits.model_copy(update={key: cap + 1})
-            out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, row,
-                                f"+1 {unit}", 1.0, unit))
+            limits = p.limits.model_copy(update={key: cap + more})
+            out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, row, step, 1.0, unit))
     for key, step, label, unit, units in (("tpot", TPOT_STEP_S, "+1 ms", "ms", 1.0),
                                           ("ttft", TTFT_STEP_S, "+100 ms", "100 ms", 1.0)):
         slo = p.slo.model_copy(update={key: getattr(p.slo, key) + step})

@@ -92,9 +92,9 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
         keys = {s["key"] for s in base["services"]}
         for c in per["classes"]:
             key, qps = c["name"], c["qps"]
-            pools = [p for p in per["pools"] if p.get("class") == key]
             if qps <= 0:
                 continue
+            pools = [p for p in per["pools"] if p.get("class") == key]
             if key not in keys or not pools:
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has traffic but no pools of its own")
             plan = service_plan(base, key)
