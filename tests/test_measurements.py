@@ -124,3 +124,37 @@ def test_cells_that_are_not_finite_numbers_drop_the_row_with_the_column(tmp_path
     assert rep.dropped == {"silicon_ttft_ms is not a number": 1,
                            "silicon_tpot_ms is not a finite positive number": 1,
                            "batch_size is not a finite non-negative number": 1}
+
+
+def test_an_mla_layout_that_cannot_hold_its_batch_is_read_as_attention_dp(tmp_path):
+    """DeepSeek-R1 (MLA: one latent KV head of 512 + 64 values, 61 layers) recorded as TP8 on
+    8×B200 at 8,192 + 1,024 tokens: attention TP keeps every sequence's latent cache on every card,
+    8,704 · 61 · 576 B = 305.8 MB per sequence in FP8, so the card holds a few hundred of them; at
+    512 sequences the recorded layout cannot have run and is read as attention-DP 8 (the experts
+    keep their recorded split), at 128 it can and stays as recorded. GQA models are never
+    re-read."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.schemas import load_gpus, load_models
+    from planner.fidelity.measurements import ATTENTION_DP_REREAD, deployment
+    from planner.physics.benchmark import engine_kv_slots
+    from planner.physics.deployment import kv_bytes_per_sequence
+
+    def r1(id, batch):
+        r = _row(id, model="deepseek-ai/DeepSeek-R1", system="b200_sxm", tp="8", batch=str(batch), conc=batch,
+                 ttft=str(1000 + batch))
+        r.update(isl="8192", osl="1024", moe_tp_size="1", moe_ep_size="8")
+        return r
+    rows = [r1("wide", 512), r1("fits", 128),
+            _row("gqa", system="h100_sxm", tp="8", batch="4096", conc=4096, ttft="900")]
+    (wide, fits, gqa), report = load_points([_write(tmp_path, rows)])
+    assert (wide.par.tp, wide.par.dp, wide.par.moe_tp, wide.par.cards) == (1, 8, 1, 8)
+    assert wide.recorded_par is not None and wide.recorded_par.tp == 8 and wide.recorded_par.dp == 1
+    assert wide.batch == 512 and wide.group == fits.group   # the recorded configuration
+    assert (fits.par.tp, fits.par.dp, fits.recorded_par) == (8, 1, None)
+    assert (gqa.par.tp, gqa.par.dp, gqa.recorded_par) == (8, 1, None)
+    assert report.reread == {ATTENTION_DP_REREAD: 1}
+    assert any(line.strip().startswith("re-read") for line in report.lines())
+    # the rule's arithmetic by hand: the recorded layout's KV per sequence and its slots
+    dep = deployment(fits, load_calibration("default"), load_models(), load_gpus())
+    assert kv_bytes_per_sequence(dep, 8704) == pytest.approx(8704 * 61 * 576)
+    assert 128 <= engine_kv_slots(dep, 8704) < 512

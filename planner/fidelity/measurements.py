@@ -16,16 +16,18 @@ TPOT and TTFT at any concurrency: a measured point is a closed-loop benchmark
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-from planner.catalog.calibration import Calibration
+from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.bench_files import load_bench_file, load_deployment
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
-from planner.physics.benchmark import Benchmark
+from planner.physics.benchmark import Benchmark, engine_kv_slots
 from planner.physics.benchmark import tpot as bench_tpot
 from planner.physics.benchmark import ttft as bench_ttft
 from planner.physics.perf import Deployment, Parallelism, prefill_pass
@@ -104,7 +106,35 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
         points += pts
         read += n
         dropped.update(why)
-    return points, LoadReport(read, len(points), dict(dropped))
+    models, gpus = load_models(), load_gpus()
+    points = [attention_layout(p, models, gpus) for p in points]
+    reread = Counter(ATTENTION_DP_REREAD for p in points if p.par.dp > 1 and p.recorded_par is not None)
+    return points, LoadReport(read, len(points), dict(dropped), dict(reread))
+
+
+ATTENTION_DP_REREAD = ("MLA attention-TP layout that cannot hold its decode batch's KV cache, "
+                       "read as attention data-parallel")
+
+
+def attention_layout(p: Point, models: dict[str, Model], gpus: dict[str, GPU]) -> Point:
+    """`p` with its worker read as attention-data-parallel where the recorded layout cannot have
+    run it: an MLA model (one latent KV head, so attention TP keeps the whole cache on every
+    rank) recorded with attention TP (tp > 1, dp = 1) whose decode batch's KV at the mean context
+    does not fit in what the weights leave free on a card (`benchmark.engine_kv_slots`). The run
+    happened, so its engine split the sequences over the same cards (SGLang
+    `--enable-dp-attention`, TensorRT-LLM `enable_attention_dp`), which the file does not record:
+    e.g. SGLang "TP72" DeepSeek-R1 on GB200 at 5,632 sequences would need 300 GB per card as
+    recorded. The experts keep their recorded split; the CV group (the recorded configuration)
+    is unchanged. Any other point is returned as it is."""
+    par = p.par
+    model = models.get(p.model)
+    if model is None or model.arch.attention != "mla" or par.tp <= 1 or par.dp != 1 or p.gpu not in gpus:
+        return p
+    dep = Deployment(model, gpus[p.gpu], par, load_calibration("default"), p.weight_dtype, p.kv_dtype)
+    slots = engine_kv_slots(dep, p.context_tokens)
+    if math.isinf(slots) or slots >= p.batch:
+        return p
+    return replace(p, par=Parallelism(1, par.pp, par.tp, par.moe_tp), recorded_par=par)
 
 
 def default_measurement_files() -> list[Path]:

@@ -46,6 +46,7 @@ class Point:
     tpot_s: float | None = None
     measured: dict[str, float] = field(default_factory=dict)  # Quantity → value
     group: str = ""                 # configuration key: points of one configuration share a CV fold
+    recorded_par: Parallelism | None = None   # the file's layout where `par` reads it otherwise (attention DP)
 
     @property
     def cards(self) -> int:
@@ -64,11 +65,13 @@ class LoadReport:
     read: int
     kept: int
     dropped: dict[str, int]
+    reread: dict[str, int] = field(default_factory=dict)   # kept, but read otherwise than recorded: why → count
 
     def lines(self) -> list[str]:
         """Human-readable summary, one reason per line."""
         out = [f"read {self.read} rows, kept {self.kept} points, dropped {self.read - self.kept}"]
         out += [f"  dropped {n:5d}: {why}" for why, n in sorted(self.dropped.items(), key=lambda x: -x[1])]
+        out += [f"  re-read {n:5d}: {why}" for why, n in sorted(self.reread.items(), key=lambda x: -x[1])]
         return out
 
 

@@ -97,7 +97,7 @@ def render_json(v: Validation) -> str:
     data = {
         "calibration": v.calibration,
         "files": v.files,
-        "load": {"read": v.load.read, "kept": v.load.kept, "dropped": v.load.dropped},
+        "load": {"read": v.load.read, "kept": v.load.kept, "dropped": v.load.dropped, "reread": v.load.reread},
         "cv_folds": v.cv_folds,
         "group_by": list(v.group_by),
         "profiles": v.profiles,
