@@ -111,7 +111,8 @@ def test_h20_takes_hopper_curves_scaled_by_ridge_point():
     assert "scaled" in k.basis and "ridge point" in k.basis
     assert k.gemm("fp8").eta_max == ref.gemm("fp8").eta_max
     assert k.gemm("fp8").m_half == pytest.approx(ref.gemm("fp8").m_half * ratio)
-    assert k.allreduce(8) is None and k.alltoall(8) is None
+    # the same NVLink 4 at 450 GB/s each way as the h200: its measured collectives
+    assert k.allreduce(8) == ref.allreduce(8) and k.alltoall(8) == ref.alltoall(8)
 
 
 def test_amd_and_ascend_by_analogy_unknown_family_visible():
@@ -206,3 +207,21 @@ def test_deepseek_fp8_moe_on_h200_matches_public_numbers():
     c = kernels_for(get_gpu("h200")).moe("fp8")
     assert c.efficiency(256 * 8 / 256) == pytest.approx(0.03, rel=0.5)   # 256 tokens: 8 rows per expert
     assert 0.2 <= c.efficiency(16384 * 8 / 256) <= 0.4                  # 16k tokens: 512 rows per expert
+
+
+def test_collective_tables_are_shared_over_the_same_nvlink_only():
+    """h20 and h200-nvl have no tables of their own but the h200's NVLink 4 at 450 GB/s each way:
+    they take its measured all-reduce (inside their own domain: 4 cards on the NVL bridge); h800
+    (NVLink 4 cut to 200 GB/s) and the PCIe cards keep the bandwidth model (None)."""
+    from planner.catalog.kernels import kernels_for
+    from planner.catalog.schemas import load_gpus
+    gpus = load_gpus()
+    ref = kernels_for(gpus["h200"]).allreduce(4)
+    assert ref is not None
+    for gid in ("h20", "h200-nvl"):
+        k = kernels_for(gpus[gid])
+        got = k.allreduce(4)
+        assert got is not None and (got.alpha_s, got.bytes_per_s) == (ref.alpha_s, ref.bytes_per_s)
+        assert "collectives: h200 tables" in k.basis
+    for gid in ("h800", "h100-pcie", "a100-pcie"):
+        assert kernels_for(gpus[gid]).allreduce(4) is None

@@ -50,3 +50,23 @@ def test_at_secure_cloud_prices_pcie_buys_nothing():
     plan = solve(p.model_copy(update={"gpus": gpus}), "secure")
     assert plan.cost_per_hour == pytest.approx(305.60)
     assert {c.gpu for c in plan.chosen} == {"h100"}
+
+
+def test_h200_nvl_bridges_four_cards():
+    """H200 NVL (PCIe, 4-way NVLink bridge): the SXM part's memory and bandwidth at 1,671/2 =
+    835.5 dense BF16 TFLOPS and 1,670.5 FP8; a TP4 instance stays on its bridge (the same weight
+    and KV reads and the same NVLink 4 all-reduces as on the SXM server, slower matmuls), a TP8
+    instance crosses PCIe between two bridged groups and its all-reduces cost many times more."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.schemas import load_gpus
+    g = load_gpus()["h200-nvl"]
+    assert g.flops("bf16") == pytest.approx(835.5e12) and g.flops("fp8") == pytest.approx(1670.5e12)
+    assert g.domain_cards == 4
+    assert g.memory_bandwidth_bytes_per_s == pytest.approx(4.8e12)
+    cal = load_calibration("default")
+    nvl4 = perf.decode_step(make_dep("llama-3.1-70b", "h200-nvl", cal, tp=4, weights="fp8", kv="fp8"), 256, 2250.0)
+    sxm4 = perf.decode_step(make_dep("llama-3.1-70b", "h200", cal, tp=4, weights="fp8", kv="fp8"), 256, 2250.0)
+    nvl8 = perf.decode_step(make_dep("llama-3.1-70b", "h200-nvl", cal, tp=8, weights="fp8", kv="fp8"), 256, 2250.0)
+    assert nvl4.memory_s == pytest.approx(sxm4.memory_s) and nvl4.comm_s == pytest.approx(sxm4.comm_s)
+    assert nvl4.compute_s > sxm4.compute_s
+    assert nvl8.comm_s > 5 * nvl4.comm_s

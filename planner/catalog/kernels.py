@@ -27,7 +27,12 @@ tables takes its family reference's curves (families in kernels.yaml) with m_hal
 of ridge points, (F_peak/B)_gpu / (F_peak/B)_reference at the curve's precision — M_half is the ridge
 point in rows. AMD (mi300x, mi325x) and Huawei Ascend (ascend-910b) take the Hopper (h200) curves BY
 ANALOGY: no kernel data exists for them. A GPU id in no family gets the same, with basis 'unknown
-family: hopper curves by analogy'. On every card without tables, allreduce/alltoall return None.
+family: hopper curves by analogy'. A card without tables whose scale-up link is the same NVLink
+generation at the same rate as its family reference's (h20 and h200-nvl beside h200: the same
+NVLink 4 ports, switched or bridged) takes the reference's collective tables for the groups inside
+its own domain; on every other card without tables allreduce/alltoall return None (the link's
+bandwidth model in physics.comm). PCIe links are never shared: P2P support and switch topology
+differ between servers.
 For a measured card whose catalog peak differs from the peak the fit used, η_max is rescaled so
 that the achieved FLOP/s stay the measured ones.
 """
@@ -41,7 +46,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from planner.catalog.schemas import CATALOG_DIR, GPU
+from planner.catalog.schemas import CATALOG_DIR, GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import read_yaml, validate
 from planner.input.schema import Strict
@@ -222,8 +227,15 @@ def kernels_for(gpu: GPU) -> GpuKernels:
     """Kernel curves and collectives of `gpu` (cached per GPU id), with the fallback applied said in `basis`."""
     got = _CACHE.get(gpu.id)
     if got is None:
-        got = _CACHE[gpu.id] = build_kernels(gpu, load_kernel_catalog())
+        got = _CACHE[gpu.id] = build_kernels(gpu, load_kernel_catalog(), load_gpus())
     return got
+
+
+def same_nvlink(gpu: GPU, ref: GPU | None) -> bool:
+    """Whether `gpu`'s scale-up link is `ref`'s: the same NVLink generation at the same rate per
+    direction (PCIe, xGMI and HCCS links never count: their topology differs between servers)."""
+    return (ref is not None and gpu.scale_up.kind.startswith("nvlink") and gpu.scale_up.kind == ref.scale_up.kind
+            and gpu.scale_up_bytes_per_s == ref.scale_up_bytes_per_s)
 
 
 # ---------------------------------------------------------------------------- resolution
@@ -287,8 +299,9 @@ def _collectives(entry: CollectiveEntry | None, ref: str) -> dict[int, Collectiv
             for g, v in entry.groups.items()}
 
 
-def build_kernels(gpu: GPU, cat: KernelCatalog) -> GpuKernels:
-    """GpuKernels of `gpu` from a validated catalog (kernels_for caches this)."""
+def build_kernels(gpu: GPU, cat: KernelCatalog, catalog_gpus: dict[str, GPU] | None = None) -> GpuKernels:
+    """GpuKernels of `gpu` from a validated catalog (kernels_for caches this). `catalog_gpus`: the
+    GPU catalog, to compare a card's link with its family reference's (None: never shared)."""
     family = cat.family_of(gpu.id)
     measured = gpu.id in cat.gpus
     if measured:
@@ -312,6 +325,11 @@ def build_kernels(gpu: GPU, cat: KernelCatalog) -> GpuKernels:
             basis = f"{ref} curves ({family} family; no kernel data for {gpu.id}), {scale}"
     gemm = {p: _curve("gemm", p, gpu, ref, data, measured) for p in PRECISIONS}
     moe = {p: _curve("moe", p, gpu, ref, data, measured) for p in PRECISIONS}
+    shared = (not measured and family in cat.families and not cat.families[family].by_analogy
+              and same_nvlink(gpu, (catalog_gpus or {}).get(ref)))
+    if shared:
+        basis += f"; collectives: {ref} tables (the same {gpu.scale_up.kind} link)"
+    with_tables = measured or shared
     return GpuKernels(gpu=gpu.id, family=family, basis=basis, _gemm=gemm, _moe=moe,
-                      _allreduce=_collectives(data.all_reduce, ref) if measured else {},
-                      _alltoall=_collectives(data.all_to_all, ref) if measured else {})
+                      _allreduce=_collectives(data.all_reduce, ref) if with_tables else {},
+                      _alltoall=_collectives(data.all_to_all, ref) if with_tables else {})

@@ -65,9 +65,10 @@ DTYPES = {"bfloat16": ("bf16", "bf16"), "fp8": ("fp8", "fp8"), "fp8_block": ("fp
           "nvfp4": ("fp4", "fp4")}
 #: architecture families (curated): members, reference with data, whether the curves apply only by analogy
 FAMILIES: dict[str, dict] = {
-    "hopper": {"name": "NVIDIA Hopper", "members": ["h100", "h200", "h800", "h20", "h100-pcie"], "reference": "h200",
-               "by_analogy": False, "note": "h800, h20 and h100-pcie have no tables: they take the h200 curves with "
-                                            "m_half scaled by the ridge point (h20's is ~5x lower than h200's)"},
+    "hopper": {"name": "NVIDIA Hopper", "members": ["h100", "h200", "h800", "h20", "h100-pcie", "h200-nvl"],
+               "reference": "h200", "by_analogy": False,
+               "note": "h800, h20, h100-pcie and h200-nvl have no tables: they take the h200 curves with "
+                       "m_half scaled by the ridge point (h20's is ~5x lower than h200's)"},
     "blackwell": {"name": "NVIDIA Blackwell", "members": ["b200", "b300", "gb200", "gb300"], "reference": "b200",
                   "by_analogy": False, "note": "b200, b300, gb200 and gb300 measured (each GPU with tables uses its "
                                                "own curves; the family reference serves members without tables)"},
