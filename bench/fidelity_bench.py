@@ -11,6 +11,9 @@ points they were fitted to). Targets of the fidelity issue: median ≤ 12 % on d
 TTFT, per engine and overall. `--simulate` adds, for the per-engine profiles, the closed-loop
 check of `plan validate --simulate`: every benchmark point run event by event beside the analytic
 closed-loop formula and the measurement (docs/model.md, "The closed loop checked by simulation").
+Last, the measurements' own scatter (planner.fidelity.noise): each configuration's points against
+the interpolation of their neighbours in concurrency, and repeated measurements — the floor any
+model of them meets.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.fidelity.measurements import default_measurement_files
+from planner.fidelity.measurements import default_measurement_files, load_points
+from planner.fidelity.noise import concurrency_smoothness, repeat_spread
 from planner.fidelity.validate import run_validate
 
 QUANTITIES = (("decode_tok_s_per_gpu", "decode"), ("ttft_s", "TTFT"))
@@ -73,6 +77,20 @@ def main() -> None:
     if a.simulate:   # v: the per-engine profiles
         from planner.report import closed_loop
         print(closed_loop.render_text(closed_loop.closed_loop_check(v)).lstrip("\n"))
+    print("\n".join(noise_table(files)))
+
+
+def noise_table(files: list[str]) -> list[str]:
+    """The measurements' own scatter, per quantity: n, median and p90 of |a/b − 1|."""
+    points, _ = load_points(files)
+    out = ["measurements against themselves (no model): |a/b − 1|",
+           f"  {'quantity':8s} {'neighbours in c: n':>20s} {'median':>8s} {'p90':>8s} {'repeats: n':>12s} "
+           f"{'median':>8s} {'p90':>8s}"]
+    for q, name in QUANTITIES:
+        s, r = concurrency_smoothness(points, q), repeat_spread(points, q)
+        out.append(f"  {name:8s} {len(s):20d} {float(np.median(s)):8.1%} {float(np.percentile(s, 90)):8.1%} "
+                   f"{len(r):12d} {float(np.median(r)):8.1%} {float(np.percentile(r, 90)):8.1%}")
+    return out
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 def test_deepseek_vllm_command_realises_the_plan():
     files = render(plan("deepseek_qps"), "vllm")
-    ranks = commands(files)["prefill-h100-2"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
+    ranks = commands(files)["prefill-h100-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
     o = opts(ranks[0])
     assert ranks[0][:3] == ["vllm", "serve", "deepseek-r1"]
     assert o["--enable-expert-parallel"] is True
@@ -211,11 +211,12 @@ def test_deepseek_vllm_command_realises_the_plan():
 
 
 def test_colocated_pool_gets_its_chunk():
-    """sxm_or_pcie's colocated H100 TP2 pool prefills whole 2,000-token prompts per step."""
-    o = opts(commands(render(plan("sxm_or_pcie"), "vllm"))["colocated-h100-1"][0])
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "2000"
-    o = opts(commands(render(plan("sxm_or_pcie"), "sglang"))["colocated-h100-1"][0])
-    assert o["--chunked-prefill-size"] == "2000" and "--disaggregation-mode" not in o
+    """llama70b_chat's colocated H100 TP4 pool prefills whole prompts of 954 uncached tokens (the
+    1,590-token mean at 40 % prefix-cache hits) per step."""
+    o = opts(commands(render(plan("llama70b_chat"), "vllm"))["colocated-h100-0"][0])
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "954"
+    o = opts(commands(render(plan("llama70b_chat"), "sglang"))["colocated-h100-0"][0])
+    assert o["--chunked-prefill-size"] == "954" and "--disaggregation-mode" not in o
 
 
 def test_not_a_plan_is_bad_input():
@@ -336,7 +337,7 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     assert opts(v)["--enable-expert-parallel"] is True and opts(v)["--data-parallel-size"] == "1"
     (s,) = commands(render(d, "sglang"))["decode-h200-0"]
     assert opts(s)["--ep-size"] == "8" and "--dp-size" not in opts(s) and "--enable-dp-attention" not in opts(s)
-    dense = plan("llama70b_chat")
-    (v,) = commands(render(dense, "vllm"))["decode-h100-0"]
-    (s,) = commands(render(dense, "sglang"))["decode-h100-0"]
+    dense = plan("sxm_or_pcie")
+    (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
+    (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)

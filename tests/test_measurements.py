@@ -158,3 +158,19 @@ def test_an_mla_layout_that_cannot_hold_its_batch_is_read_as_attention_dp(tmp_pa
     dep = deployment(fits, load_calibration("default"), load_models(), load_gpus())
     assert kv_bytes_per_sequence(dep, 8704) == pytest.approx(8704 * 61 * 576)
     assert 128 <= engine_kv_slots(dep, 8704) < 512
+
+
+def test_repeat_spread_and_smoothness_of_hand_made_points():
+    """Two measurements of one configuration at c = 4 (0.20 and 0.25 s): one repeat, 25 % apart;
+    the c = 1, 4, 16 curve with the first of them lies on a power law: no scatter."""
+    from planner.fidelity.noise import concurrency_smoothness, repeat_spread
+    from planner.fidelity.points import Point
+    from planner.physics.perf import Parallelism
+
+    def pt(i, c, v):
+        return Point(f"p{i}", "", "", "measured", "m", "g", "e", "", "bf16", "bf16", "agg", Parallelism(1, 1, 1),
+                     1024.0, 128.0, c, c, measured={"ttft_s": v})
+    pts = [pt(0, 1, 0.1), pt(1, 4, 0.2), pt(2, 4, 0.25), pt(3, 16, 0.4)]
+    assert repeat_spread(pts, "ttft_s").tolist() == pytest.approx([0.25])
+    assert concurrency_smoothness(pts, "ttft_s").tolist() == pytest.approx([0.0])
+    assert len(repeat_spread(pts, "decode_tok_s_per_gpu")) == 0

@@ -1,5 +1,6 @@
-"""Verification, checked directly: the solved llama70b_chat plan's checks against numbers recomputed
-here from the physics (perf, queueing) and the plan's pools, and a tampered plan that must fail.
+"""Verification, checked directly: the solved llama70b_chat plan's checks (served disaggregated)
+against numbers recomputed here from the physics (perf, queueing) and the plan's pools, and a
+tampered plan that must fail.
 
 The expectations are written out as hand formulas rather than read from `verify.py`; the physics
 functions (a pass time, a step time, weights per card, a queue's largest utilisation) are the only
@@ -9,6 +10,7 @@ shared pieces.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,19 @@ from planner.physics.perf import Deployment
 from planner.physics.prefill_queue import Servers
 from planner.plan.verify import verify_service
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(scope="module")
-def plan(llama70b_chat_plan):
-    return llama70b_chat_plan
+def plan():
+    """problems/llama70b_chat.yaml served disaggregated: its optimum is one H100 node either way
+    (a colocated node of two TP4 instances costs the same; which one the solver returns is a
+    tie-break), and the disaggregated one has both a prefill and a decode pool to check."""
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+    problem = load_problem(ROOT / "problems" / "llama70b_chat.yaml")
+    serving = problem.serving.model_copy(update={"modes": ["disaggregated"]})
+    return solve(problem.model_copy(update={"serving": serving}), "llama70b_chat.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +107,12 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node: a TP4 prefill instance of 8 prompts per pass and two TP2 decode
-    instances (a colocated node of two TP4 instances costs the same; the solver's tie-break)."""
+    """One rented H100 node: two TP2 prefill instances of 4 prompts per pass and two TP2 decode
+    instances."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 4, 8, 1)]
+        == [("decode", 2, 0, 2), ("prefill", 2, 4, 2)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
