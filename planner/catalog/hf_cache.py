@@ -67,6 +67,27 @@ def attention_not_quantized(config: dict[str, Any]) -> bool:
                                               for m in excluded)
 
 
+def parts_not_quantized(config: dict[str, Any]) -> set[str]:
+    """The dense parts (attention, dense_mlp, shared_experts) that `quantization_config`'s list of
+    modules left out names: 'attn'/'attention'; 'shared_expert'; an MLP that is neither an expert,
+    its router nor a shared expert ('model.layers.0.mlp', '...mlp.down_proj'). Nothing else is
+    guessed: a part the list does not name is stored at the declared precision."""
+    q = config.get("quantization_config")
+    excluded = (q.get("modules_to_not_convert") or q.get("exclude_modules") or q.get("ignore") or []) \
+        if isinstance(q, dict) else []
+    if not isinstance(excluded, list):
+        return set()
+    out = set()
+    for m in (str(x).lower() for x in excluded):
+        if "attn" in m or "attention" in m:
+            out.add("attention")
+        elif "shared_expert" in m:
+            out.add("shared_experts")
+        elif re.search(r"mlp(\.(gate_proj|up_proj|down_proj|gate_up_proj))?\*?$", m) and "expert" not in m:
+            out.add("dense_mlp")
+    return out
+
+
 def weight_precision(config: dict[str, Any]) -> tuple[str | None, str]:
     """(precision, note) of the weights `quantization_config` declares; (None, '') when it declares
     none. fp8 → fp8; mxfp4/nvfp4 → fp4; 4-bit integer (AWQ, GPTQ, bitsandbytes) → fp4 with a note,

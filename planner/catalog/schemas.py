@@ -13,7 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
-from planner.catalog.hf_cache import attention_not_quantized, cached_config, looks_like_hf_id, weight_precision
+from planner.catalog.hf_cache import (
+    attention_not_quantized,
+    cached_config,
+    looks_like_hf_id,
+    parts_not_quantized,
+    weight_precision,
+)
 from planner.errors import BadInput, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
@@ -211,6 +217,22 @@ class HFConfig(Strict):
         return self
 
 
+PARTS = ("attention", "dense_mlp", "shared_experts")   # the dense parts whose weights may differ
+
+
+def part_dtypes(weights: str, parts: dict[str, str | None]) -> tuple[tuple[str, str], ...]:
+    """((part, precision), ...) of the parts (PARTS order) whose precision differs from `weights`;
+    empty when every part is stored at `weights` (the uniform deployment).
+
+    >>> part_dtypes("fp8", {"attention": "bf16", "dense_mlp": "fp8", "shared_experts": None})
+    (('attention', 'bf16'),)
+    """
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown weight parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+    return tuple((p, parts[p]) for p in PARTS if parts.get(p) and parts[p] != weights)  # type: ignore[misc]
+
+
 class ModelEntry(Strict):
     """A catalog model: its HF config plus provenance and default precision."""
 
@@ -245,6 +267,7 @@ class Model(BaseModel):
     source: str
     arch: Architecture
     expert_dtype: Precision | None = None   # routed experts' precision when stored apart
+    part_dtypes: tuple[tuple[str, str], ...] = ()   # dense parts stored apart from weight_dtype (part_dtypes())
 
     @property
     def params_total(self) -> int:
@@ -260,6 +283,15 @@ class Model(BaseModel):
         else:
             w, e = weights or self.weight_dtype, experts
         return w, (e if e != w else None)
+
+    def part_precisions(self, weights: str | None, parts: dict[str, str | None]) -> tuple[tuple[str, str], ...]:
+        """The dense parts (PARTS) stored apart from the weights, as `part_dtypes` keeps them: a part
+        given in `parts` at its precision; one not given at `weights` when that is given, else at the
+        checkpoint's own (which may store some apart, e.g. a config.json whose quantization leaves
+        attention out). `weights` is the deployment's, from `precisions`."""
+        own = dict(self.part_dtypes) if weights is None else {}
+        w = weights or self.weight_dtype
+        return part_dtypes(w, {p: parts.get(p) or own.get(p) for p in PARTS})
 
     @property
     def params_active(self) -> int:
@@ -345,10 +377,18 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
     quantized, note = weight_precision(data)
     checkpoint: Precision = "fp16" if dtype == "float16" else "bf16"
     weight: Precision = quantized or checkpoint  # type: ignore[assignment]
-    experts = None
-    if quantized and arch.is_moe and attention_not_quantized(data):   # e.g. gpt-oss: MXFP4 experts only
-        weight, experts = checkpoint, quantized
+    experts, parts = None, ()
+    if quantized and attention_not_quantized(data):   # e.g. gpt-oss: MXFP4 experts only
+        # attention (and embedding, LM head, norms, router) at the checkpoint's dtype; the MLPs the
+        # list does not name at the declared precision
+        kept = parts_not_quantized(data)
+        have = {"dense_mlp": arch.dense_layers > 0, "shared_experts": arch.moe_layers * arch.shared_params > 0}
+        weight, experts = checkpoint, (quantized if arch.is_moe else None)
+        parts = part_dtypes(checkpoint, {k: quantized for k, ok in have.items() if ok and k not in kept})
+        at = ", ".join([f"{quantized} {k.replace('_', ' ')}" for k, _ in parts] + ([f"{quantized} experts"]
+                                                                                  if experts else []))
         note = (note + "; " if note else "") + (f"attention excluded from quantization: {checkpoint} weights, "
-                                                 f"{quantized} experts")
+                                                 f"{at}")
     return Model(id=model_id or p.parent.name or p.stem, name=str(p), weight_dtype=weight,
-                 source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch, expert_dtype=experts)
+                 source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch, expert_dtype=experts,
+                 part_dtypes=parts)

@@ -22,6 +22,7 @@ from planner.physics.deployment import (
     ACT_BYTES,
     Deployment,
     PhaseTime,
+    dense_flop_groups,
     experts_per_card,
     kv_bytes_per_token_per_card,
     kv_scale,
@@ -29,7 +30,7 @@ from planner.physics.deployment import (
     verify_tokens,
     weights_per_card_bytes,
 )
-from planner.physics.gemm import curve_times
+from planner.physics.gemm import curve_times, dense_groups, dense_ridge
 from planner.physics.queueing import wait
 
 
@@ -94,6 +95,10 @@ def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
     """`gemm.gemm_time` per point: (time, below_ridge)."""
     g, c = dep.gpu, dep.calib
     if not c.kernel_curves:
+        if dep.dense_split:
+            eff = c.v("compute_efficiency")
+            t = sum(dense * share / (g.flops(d) * eff) for d, share in dense_flop_groups(dep))
+            return t + routed / (g.flops(dep.expert_precision) * eff), np.zeros(len(tokens), dtype=bool)
         if dep.mixed_precision:
             eff = c.v("compute_efficiency")
             return dense / (g.flops(dep.weight_dtype) * eff) + routed / (g.flops(dep.expert_precision) * eff), \
@@ -104,7 +109,11 @@ def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
     kappa = c.v("gemm_efficiency_scale")
     m_dense = tokens / dep.par.dp
     dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.expert_precision)
-    t = curve_times(dense, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
+    if dep.dense_split:
+        t = sum(curve_times(dense * share, m_dense, cv, g.flops(cv.peak_precision), kappa, wb)
+                for share, cv, wb in dense_groups(dep, k))
+    else:
+        t = curve_times(dense, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
     if pairs_touched is not None:
         pairs, touched = pairs_touched
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -112,8 +121,7 @@ def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
         t = t + curve_times(routed, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.e_bytes)
     else:
         t = t + 0.0
-    ridge = g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * dep.w_bytes
-    return t, m_dense < ridge
+    return t, m_dense < dense_ridge(dep, k)
 
 
 def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,

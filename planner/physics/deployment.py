@@ -14,7 +14,7 @@ from typing import Literal
 
 from planner.catalog.arch import Architecture
 from planner.catalog.calibration import Calibration
-from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Model
+from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Model, part_dtypes
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)
@@ -99,7 +99,10 @@ class Deployment:
 
     `weight_dtype` is the precision of every weight but the routed experts', which are
     `expert_dtype` (None: the same; e.g. NVFP4 experts beside FP8 attention, as DeepSeek runs on
-    Blackwell, or gpt-oss's MXFP4 experts beside BF16 attention)."""
+    Blackwell, or gpt-oss's MXFP4 experts beside BF16 attention). `part_dtypes` stores the dense
+    parts apart ((part, precision) pairs of catalog.schemas.PARTS that differ from `weight_dtype`,
+    e.g. (('attention', 'bf16'),)); empty: every dense weight at `weight_dtype`. Embedding, LM head,
+    norms and the router always follow `weight_dtype`."""
 
     model: Model
     gpu: GPU
@@ -109,6 +112,10 @@ class Deployment:
     kv_dtype: str = "bf16"
     spec: Speculation | None = None
     expert_dtype: str | None = None
+    part_dtypes: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:   # canonical: only parts that differ, in PARTS order (cache keys)
+        object.__setattr__(self, "part_dtypes", part_dtypes(self.weight_dtype, dict(self.part_dtypes)))
 
     @property
     def arch(self) -> Architecture:
@@ -135,6 +142,15 @@ class Deployment:
     @property
     def mixed_precision(self) -> bool:
         return self.expert_precision != self.weight_dtype
+
+    @property
+    def dense_split(self) -> bool:
+        """Some dense part (attention, dense MLP, shared experts) is stored apart from weight_dtype."""
+        return bool(self.part_dtypes)
+
+    def precision_of(self, part: str) -> str:
+        """Precision of a part of PARTS ('attention', 'dense_mlp', 'shared_experts')."""
+        return dict(self.part_dtypes).get(part, self.weight_dtype)
 
     @property
     def kv_bytes(self) -> float:
@@ -239,10 +255,41 @@ def weights_per_card_bytes(dep: Deployment) -> float:
                                    + routed_experts_per_card(a, par) * a.expert_params)
                  + a.norm_params) / par.pp
     head = (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
+    if dep.dense_split:   # each part at its own precision, the rest (embedding, head, norms, router) at weights'
+        parts = part_params_per_card(dep)
+        routed = a.moe_layers * routed_experts_per_card(a, par) * a.expert_params / par.pp
+        rest = per_stage + head - routed - sum(parts.values())
+        return (rest * dep.w_bytes + sum(n * BYTES_PER_VALUE[dep.precision_of(p)] for p, n in parts.items())
+                + routed * dep.e_bytes)
     if dep.mixed_precision:   # routed experts at their own precision, the rest at the weights'
         routed = a.moe_layers * routed_experts_per_card(a, par) * a.expert_params / par.pp
         return (per_stage + head - routed) * dep.w_bytes + routed * dep.e_bytes
     return (per_stage + head) * dep.w_bytes
+
+
+def part_params_per_card(dep: Deployment) -> dict[str, float]:
+    """Weights of each dense part on one card (as weights_per_card_bytes shards them): attention
+    L·attn/(tp·pp), dense MLP L_dense·mlp/(n_s·pp), shared experts L_moe·shared/(n_s·pp)."""
+    a, par = dep.arch, dep.par
+    n_s = par.stage_cards
+    return {"attention": a.layers * a.attn_params / par.tp / par.pp,
+            "dense_mlp": a.dense_layers * a.dense_mlp_params / n_s / par.pp,
+            "shared_experts": a.moe_layers * a.shared_params / n_s / par.pp}
+
+
+def dense_flop_groups(dep: Deployment) -> tuple[tuple[str, float], ...]:
+    """(precision, share of the dense linear FLOPs of a stage pass) per precision of the dense
+    parts: attention L·attn, dense MLP, shared experts, and at weight_dtype the router and LM head
+    (perf._linear_flops_per_card's dense params), parts of one precision summed."""
+    a = dep.arch
+    params = {"attention": a.layers * a.attn_params, "dense_mlp": a.dense_layers * a.dense_mlp_params,
+              "shared_experts": a.moe_layers * a.shared_params}
+    total = sum(params.values()) + a.moe_layers * a.router_params + a.lm_head_params
+    groups: dict[str, float] = {}
+    for p, n in params.items():
+        groups[dep.precision_of(p)] = groups.get(dep.precision_of(p), 0.0) + n
+    groups[dep.weight_dtype] = groups.get(dep.weight_dtype, 0.0) + a.moe_layers * a.router_params + a.lm_head_params
+    return tuple((d, n / total) for d, n in groups.items() if n > 0) if total > 0 else ()
 
 
 def experts_per_card(arch: Architecture, stage_cards: int) -> float:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.catalog.kernels import GemmCurve, kernels_for
-from planner.physics.deployment import Deployment, experts_on_card
+from planner.catalog.kernels import GemmCurve, GpuKernels, kernels_for
+from planner.catalog.schemas import BYTES_PER_VALUE
+from planner.physics.deployment import Deployment, dense_flop_groups, experts_on_card
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,24 @@ def curve_times(flops, rows, curve: GemmCurve, peak_flops: float, kappa: float, 
     return np.where(flops <= 0, 0.0, t)
 
 
+def dense_groups(dep: Deployment, k: GpuKernels) -> tuple[tuple[float, GemmCurve, float], ...]:
+    """(share of the dense FLOPs, kernel curve, bytes per weight) per precision of the dense parts
+    (`dense_flop_groups`): each part runs on the curve of its own precision, with the rule for a
+    precision the card lacks (`GpuKernels.gemm`: FP4 on Hopper runs W4A16 on the BF16 curve)."""
+    return tuple((share, k.gemm(d), BYTES_PER_VALUE[d]) for d, share in dense_flop_groups(dep))
+
+
+def dense_ridge(dep: Deployment, k: GpuKernels) -> float:
+    """Rows at the ridge point of the dense GEMMs: F·η_max/(2·B)·bytes per weight of the curve of
+    the weights' precision, or, with parts stored apart, of the precision with the most FLOPs."""
+    g = dep.gpu
+    if dep.dense_split:
+        _, dc, wb = max(dense_groups(dep, k), key=lambda x: x[0])
+    else:
+        dc, wb = k.gemm(dep.weight_dtype), dep.w_bytes
+    return g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * wb
+
+
 def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: float) -> GemmTime:
     """Time of the linear layers of one stage pass on one card (see module docstring). Under a
     profile without kernel curves (the roofline): FLOPs/(F·η_c). The kernels' fixed time per call
@@ -65,6 +84,10 @@ def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: 
     overhead carries what remains."""
     g, c = dep.gpu, dep.calib
     if not c.kernel_curves:
+        if dep.dense_split:
+            eff = c.v("compute_efficiency")
+            t = sum(dense_flops * share / (g.flops(d) * eff) for d, share in dense_flop_groups(dep))
+            return GemmTime(t + routed_flops / (g.flops(dep.expert_precision) * eff), False)
         if dep.mixed_precision:
             eff = c.v("compute_efficiency")
             return GemmTime(dense_flops / (g.flops(dep.weight_dtype) * eff)
@@ -75,7 +98,10 @@ def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: 
     kappa = c.v("gemm_efficiency_scale")
     m_dense, m_expert = gemm_rows(dep, tokens)
     dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.expert_precision)
-    t = _curve_time(dense_flops, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
+    if dep.dense_split:
+        t = sum(_curve_time(dense_flops * share, m_dense, cv, g.flops(cv.peak_precision), kappa, wb)
+                for share, cv, wb in dense_groups(dep, k))
+    else:
+        t = _curve_time(dense_flops, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
     t += _curve_time(routed_flops, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.e_bytes)
-    ridge = g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * dep.w_bytes
-    return GemmTime(t, m_dense < ridge)
+    return GemmTime(t, m_dense < dense_ridge(dep, k))
