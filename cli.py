@@ -132,6 +132,12 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool 
 @click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
 @click.option("--experts", "expert_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None,
               help="routed experts' weights apart from --weights (e.g. fp4 experts beside fp8 attention)")
+@click.option("--attention", "attention_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]),
+              default=None, help="attention projections' weights apart from --weights (e.g. bf16 beside fp8)")
+@click.option("--dense-mlp", "dense_mlp_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]),
+              default=None, help="the dense layers' MLP weights apart from --weights")
+@click.option("--shared-experts", "shared_experts_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]),
+              default=None, help="MoE layers' shared experts' weights apart from --weights")
 @click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16",
               show_default=True)
 @click.option("--prefix-hit", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,

@@ -348,6 +348,9 @@ class SolverOptions(Strict):
 class Precisions(Strict):
     weights: Precision | None = None  # default: the model's published checkpoint precision
     experts: Precision | None = None  # routed experts' weights apart (default: as `weights`)
+    attention: Precision | None = None       # attention projections apart (default: as `weights`)
+    dense_mlp: Precision | None = None       # the dense layers' MLP apart (default: as `weights`)
+    shared_experts: Precision | None = None  # MoE layers' shared experts apart (default: as `weights`)
     kv: Precision = "bf16"
 
 

@@ -25,6 +25,9 @@ class EvalRequest:
     dp: int = 1
     weight_dtype: Precision | None = None
     expert_dtype: Precision | None = None
+    attention_dtype: Precision | None = None
+    dense_mlp_dtype: Precision | None = None
+    shared_experts_dtype: Precision | None = None
     kv_dtype: Precision = "bf16"
     prefix_hit: float = 0.0
     calibration: str = "default"
@@ -55,7 +58,9 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
     if model.arch.heads % par.tp:
         raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
     weights, experts = model.precisions(req.weight_dtype, req.expert_dtype)
-    return Deployment(model, gpu, par, calib, weights, req.kv_dtype, expert_dtype=experts)
+    parts = model.part_precisions(req.weight_dtype, {"attention": req.attention_dtype, "dense_mlp": req.dense_mlp_dtype,
+                                                     "shared_experts": req.shared_experts_dtype})
+    return Deployment(model, gpu, par, calib, weights, req.kv_dtype, expert_dtype=experts, part_dtypes=parts)
 
 
 def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, Any]:
@@ -79,7 +84,8 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     return {
         "model": model.id, "gpu": gpu.id, "cards": par.cards,
         "parallelism": {"tp": par.tp, "pp": par.pp, "dp": par.dp, "label": par.label()},
-        "weight_dtype": dep.weight_dtype, "expert_dtype": dep.expert_dtype, "kv_dtype": dep.kv_dtype,
+        "weight_dtype": dep.weight_dtype, "expert_dtype": dep.expert_dtype,
+        **({"part_dtypes": dict(dep.part_dtypes)} if dep.part_dtypes else {}), "kv_dtype": dep.kv_dtype,
         "calibration": calib.name,
         "batch": req.batch, "input_len": req.input_len, "output_len": req.output_len,
         "params_total": model.params_total, "params_active": model.params_active,

@@ -101,7 +101,8 @@ def _key(name: str, dep: Deployment, args: tuple) -> tuple:
     """Memo key: the identity of the deployment's catalog objects (loaded once per process and never
     mutated), the rest of the deployment, and the values and types of everything else."""
     return (name, id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
-            dep.expert_dtype, dep.kv_dtype, dep.spec, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
+            dep.expert_dtype, dep.part_dtypes, dep.kv_dtype, dep.spec, args,
+            tuple(map(type, args)))  # 1 and 1.0 stay apart
 
 
 def recall(name: str, dep: Deployment, args: tuple):
@@ -130,7 +131,8 @@ def memoised(fn, dep: Deployment, *args):
 
 def deployment(res: Resolved, opt: GPUOption, par: Parallelism, spec: Speculation | None = None) -> Deployment:
     """One instance of the problem's model on GPU type `opt` with layout `par` (what perf evaluates)."""
-    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype, spec, res.expert_dtype)
+    return Deployment(res.model, opt.gpu, par, res.calib, res.weight_dtype, res.kv_dtype, spec, res.expert_dtype,
+                      res.part_dtypes)
 
 
 def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:

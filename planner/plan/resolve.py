@@ -58,6 +58,7 @@ class Resolved:
     source: str
     classes: tuple[ClassLoad, ...] = ()
     expert_dtype: str | None = None   # routed experts' weights (None: weight_dtype)
+    part_dtypes: tuple[tuple[str, str], ...] = ()   # dense parts apart from weight_dtype (Deployment's)
 
     def option(self, gpu_id: str) -> GPUOption:
         """The problem's option for GPU type `gpu_id` (candidates only carry the id)."""
@@ -133,9 +134,12 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
                     lambda: calib.with_overrides(problem.calibration_overrides))
     if problem.slo.confidence is not None:
         calib = at_confidence(calib, problem.slo.confidence, source)
-    weights, experts = model.precisions(problem.precision.weights, problem.precision.experts)
-    return Resolved(problem, model, tuple(options), calib, weights, problem.precision.kv, source,
-                    expert_dtype=experts)
+    pr = problem.precision
+    weights, experts = model.precisions(pr.weights, pr.experts)
+    parts = model.part_precisions(pr.weights, {"attention": pr.attention, "dense_mlp": pr.dense_mlp,
+                                               "shared_experts": pr.shared_experts})
+    return Resolved(problem, model, tuple(options), calib, weights, pr.kv, source,
+                    expert_dtype=experts, part_dtypes=parts)
 
 
 CATALOG_RMB_PER_USD = 7.1   # catalogs/gpus.yaml converts USD listings at this rate (said there)

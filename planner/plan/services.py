@@ -127,7 +127,7 @@ def service_plans(f: FleetProblem, singles: list[Resolved]) -> list[tuple[list[R
         return out
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(singles):
-        groups[(r.model.id, r.weight_dtype, r.expert_dtype, r.kv_dtype)].append(i)
+        groups[(r.model.id, r.weight_dtype, r.expert_dtype, r.part_dtypes, r.kv_dtype)].append(i)
     for idx in groups.values():
         for sub in sharing_subsets(len(idx)):
             ks = [f.classes[idx[j]] for j in sub]
@@ -136,7 +136,7 @@ def service_plans(f: FleetProblem, singles: list[Resolved]) -> list[tuple[list[R
             out.append((ks, Resolved(p, rs[0].model, rs[0].gpus, rs[0].calib, rs[0].weight_dtype,
                                      rs[0].kv_dtype, rs[0].source,
                                      tuple(ClassLoad(k.name, k.workload, k.slo) for k in ks),
-                                     rs[0].expert_dtype)))
+                                     rs[0].expert_dtype, rs[0].part_dtypes)))
     return out
 
 

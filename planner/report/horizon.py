@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
-from planner.report.json import SCHEMA_VERSION, plan_json, pool_dict, solver_dict, verification_dict
+from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import precisions, table
 
 
@@ -65,6 +65,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "sharing": "none" if h.classes else None,
         "weight_dtype": r.weight_dtype,
         "expert_dtype": r.expert_dtype,
+        **parts_json(r.part_dtypes),
         "kv_dtype": r.kv_dtype,
         "calibration": r.calib.name,
         "currency": h.problem.pricing.currency,

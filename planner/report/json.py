@@ -25,6 +25,12 @@ if TYPE_CHECKING:   # only a type here: importing the sweep study costs `plan so
 SCHEMA_VERSION = 1   # of plan files and frontier.json
 
 
+
+def parts_json(parts: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """{'part_dtypes': {'attention': 'bf16', ...}} for the dense parts stored apart from weight_dtype;
+    nothing when none is (a uniform plan's JSON is as before the key existed)."""
+    return {"part_dtypes": dict(parts)} if parts else {}
+
 def plan_json(p: Plan, timings: bool = False) -> dict[str, Any]:
     """The plan as JSON-ready data: a single plan's keys, or a fleet's (`kind: fleet`)."""
     return fleet_dict(p, timings) if p.kind == "fleet" else plan_dict(p, timings)
@@ -50,6 +56,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "model": r.model.id,
         "weight_dtype": r.weight_dtype,
         "expert_dtype": r.expert_dtype,
+        **parts_json(r.part_dtypes),
         "kv_dtype": r.kv_dtype,
         "calibration": r.calib.name,
         "calibration_overrides": dict(sorted(r.problem.calibration_overrides.items())),
@@ -147,7 +154,8 @@ def service_dict(svc: Service) -> dict[str, Any]:
     pools were sized for (the classes' mixture and strictest limits when shared)."""
     r = svc.res
     return {"key": svc.key, "model": r.model.id, "model_source": r.problem.model, "classes": list(svc.classes),
-            "weight_dtype": r.weight_dtype, "expert_dtype": r.expert_dtype, "kv_dtype": r.kv_dtype,
+            "weight_dtype": r.weight_dtype, "expert_dtype": r.expert_dtype, **parts_json(r.part_dtypes),
+            "kv_dtype": r.kv_dtype,
             "workload": workload_dict(r.problem.workload), "slo": slo_dict(r.problem.slo),
             "class_workloads": [{"name": k.name, **workload_dict(k.workload), "slo": slo_dict(k.slo)}
                                 for k in r.classes]}
@@ -220,7 +228,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         svc = p.service(owner[k.name])
         classes.append({
             "name": k.name, "model": svc.res.model.id, "weight_dtype": svc.res.weight_dtype,
-            "expert_dtype": svc.res.expert_dtype,
+            "expert_dtype": svc.res.expert_dtype, **parts_json(svc.res.part_dtypes),
             "kv_dtype": svc.res.kv_dtype, **svc.res.calib.fixed_ttft_dict(svc.res.model.arch.family),
             "qps": k.workload.qps, "input_tokens": s_in, "output_tokens": s_out,
             "prefix_cache_hit": k.workload.prefix_cache_hit,

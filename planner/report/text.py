@@ -16,9 +16,11 @@ from planner.report.json import plan_json
 
 
 def precisions(d: dict[str, Any]) -> str:
-    """'fp8 weights, bf16 KV', with the routed experts' precision when stored apart."""
+    """'fp8 weights, bf16 KV', with the dense parts' and the routed experts' precisions when stored
+    apart: 'fp8 weights, bf16 attention, fp4 experts, fp8 KV'."""
+    parts = "".join(f", {v} {k.replace('_', ' ')}" for k, v in (d.get("part_dtypes") or {}).items())
     experts = f", {d['expert_dtype']} experts" if d.get("expert_dtype") else ""
-    return f"{d['weight_dtype']} weights{experts}, {d['kv_dtype']} KV"
+    return f"{d['weight_dtype']} weights{parts}{experts}, {d['kv_dtype']} KV"
 
 
 def _money(x: float | None, cur: str) -> str:

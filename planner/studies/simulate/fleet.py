@@ -28,7 +28,8 @@ def service_plan(d: dict[str, Any], key: str) -> dict[str, Any]:
     its pools, the workload and SLO they were sized for, and its classes when shared."""
     svc = next(s for s in d["services"] if s["key"] == key)
     return {"problem": f"{d['problem']}:{key}", "model": svc["model"], "model_source": svc["model_source"],
-            "weight_dtype": svc["weight_dtype"], "expert_dtype": svc.get("expert_dtype"), "kv_dtype": svc["kv_dtype"],
+            "weight_dtype": svc["weight_dtype"], "expert_dtype": svc.get("expert_dtype"),
+            "part_dtypes": svc.get("part_dtypes") or {}, "kv_dtype": svc["kv_dtype"],
             "calibration": d["calibration"], "calibration_source": d["calibration_source"],
             "calibration_overrides": d["calibration_overrides"], "workload": svc["workload"],
             "slo": svc["slo"], "classes": svc["class_workloads"],

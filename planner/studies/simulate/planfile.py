@@ -105,6 +105,9 @@ class PlanFile(_PlanPart):
     model_source: str | None = None       # what the problem wrote (catalog id or config path)
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
     expert_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"] | None = None   # plans before it: None
+    # dense parts stored apart (attention, dense_mlp, shared_experts); absent: all at weight_dtype
+    part_dtypes: dict[Literal["attention", "dense_mlp", "shared_experts"],
+                      Literal["bf16", "fp16", "fp8", "int8", "fp4"]] = {}
     kv_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
     calibration: str
     calibration_source: str | None = None

@@ -82,7 +82,8 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
         par = Parallelism(tp=p.parallelism.tp, pp=p.parallelism.pp, dp=p.parallelism.dp)
         s = p.speculative
         spec = None if s is None else Speculation(s.method, s.draft_tokens, s.acceptance)
-        deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype, spec, plan.expert_dtype))
+        deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype, spec, plan.expert_dtype,
+                               tuple(plan.part_dtypes.items())))
     w = plan.workload
     return SimPhysics(plan, tuple(deps), distribution(w.input_distribution, w.input_tokens),
                       distribution(w.output_distribution, w.output_tokens),
