@@ -91,7 +91,7 @@ def test_gemm_time_of_a_part_on_its_own_curve():
             m, _ = gemm_rows(dep, tokens)
             dense = 4e12
 
-            def on(curve, f, b, m=m):
+            def on(curve, f, b, m=m, g=g):
                 return float(curve_times(np.array([f]), np.array([m]), curve, g.flops(curve.peak_precision),
                                          kappa, b)[0])
             want = on(k.gemm(attn), dense * share, wb) + on(k.gemm("fp8"), dense * (1 - share), 1.0)
