@@ -214,3 +214,25 @@ def test_config_with_attention_left_out(tmp_path):
     m = model_from_config_json(p)
     assert (m.weight_dtype, m.expert_dtype, m.part_dtypes) == ("fp8", None, ())
     assert parts_not_quantized({"quantization_config": {"ignore": ["model.layers.3.mlp.gate"]}}) == set()
+
+
+def test_fleet_pools_only_classes_of_one_precision_per_part():
+    """Classes of one model whose attention precisions differ are never pooled into one service."""
+    from planner.plan.services import resolve_classes, service_plans
+    f = load_any(ROOT / "problems" / "fleet_mix.yaml")
+    cls = [c.model_copy(update={"precision": c.precision.model_copy(update={"attention": "bf16"})})
+           if c.name == "reasoning" else c for c in f.classes]
+    f = f.model_copy(update={"classes": cls})
+    singles = resolve_classes(f, "fleet")
+    assert [r.part_dtypes for r in singles[:3]] == [(), (("attention", "bf16"),), ()]
+    pooled = [[k.name for k in ks] for ks, _ in service_plans(f, singles) if len(ks) > 1]
+    assert ["chat", "coding"] in pooled
+    assert not any("reasoning" in names for names in pooled)
+
+
+def test_memo_keeps_part_precisions_apart():
+    """The physics memo keys on the parts' precisions: BF16 attention is not served the FP8 result."""
+    from planner.plan.candidate import memoised
+    fp8, bf16 = _dep(), _dep([("attention", "bf16")])
+    a, b = memoised(perf.memory_use, fp8, 1, 2000.0), memoised(perf.memory_use, bf16, 1, 2000.0)
+    assert b.weights_bytes - a.weights_bytes == pytest.approx(61 * 187_105_280 / 8, rel=1e-9)
