@@ -236,3 +236,16 @@ def test_memo_keeps_part_precisions_apart():
     fp8, bf16 = _dep(), _dep([("attention", "bf16")])
     a, b = memoised(perf.memory_use, fp8, 1, 2000.0), memoised(perf.memory_use, bf16, 1, 2000.0)
     assert b.weights_bytes - a.weights_bytes == pytest.approx(61 * 187_105_280 / 8, rel=1e-9)
+
+
+def test_dense_config_with_attention_left_out(tmp_path):
+    """A dense model (Llama-3.1-8B shape) whose FP8 quantization leaves attention out: BF16
+    weights and attention, FP8 MLP (before the parts, every weight was taken as FP8)."""
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+           "intermediate_size": 14336, "vocab_size": 128256, "torch_dtype": "bfloat16",
+           "quantization_config": {"quant_method": "fp8", "ignore": ["re:.*self_attn.*", "lm_head"]}}
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    m = model_from_config_json(p)
+    assert (m.weight_dtype, m.expert_dtype, m.part_dtypes) == ("bf16", None, (("dense_mlp", "fp8"),))
