@@ -76,6 +76,14 @@ class SourcedTime(_Sourced):
     _dim: Dimension = "time"
 
 
+class SourcedPrice(_Sourced):
+    """A rental price and the market it was read in (or, for an assumption, the market of the
+    figure it was derived from): `china` (China contracts and clouds) or `global` (US/EU clouds'
+    on-demand prices). The two are not comparable: a plan that mixes them says so."""
+    _dim: Dimension = "count"
+    market: Literal["china", "global"]
+
+
 # ---------------------------------------------------------------------------------- GPUs
 class ScaleUp(Strict):
     kind: Literal["nvlink3", "nvlink4", "nvlink5", "xgmi", "hccs", "pcie4", "pcie5"]
@@ -97,7 +105,7 @@ class GPU(Strict):
     cards_per_node: SourcedCount
     nic_bandwidth_per_card: SourcedBandwidth
     power: SourcedPower
-    price_rmb_per_gpu_hour: SourcedCount
+    price_rmb_per_gpu_hour: SourcedPrice
 
     @field_validator("dense_flops")
     @classmethod
@@ -137,6 +145,10 @@ class GPU(Strict):
     @property
     def price_per_card_hour(self) -> float:
         return self.price_rmb_per_gpu_hour.value
+
+    @property
+    def price_market(self) -> str:
+        return self.price_rmb_per_gpu_hour.market
 
     def flops(self, precision: str) -> float:
         """Dense peak FLOP/s for matmuls in `precision`; falls back to the next wider format

@@ -25,6 +25,7 @@ class GPUOption:
     max_cards: int | None
     owned_nodes: int
     owned_cost_per_card_hour: float
+    price_market: str | None = None   # the catalog price's market (china/global); None: priced by the problem
 
     @property
     def id(self) -> str:
@@ -124,10 +125,10 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
             raise BadInput(f"{source}: gpus[{i}].owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
                            f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
                            f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
-        price = choice.price_per_gpu_hour
+        price, market = choice.price_per_gpu_hour, None
         if price is None:
-            price = gpu.price_per_card_hour * _rate(problem, source, i, gpu.id)
-        options.append(GPUOption(gpu, price, cap, choice.owned_nodes, choice.owned_cost_per_gpu_hour))
+            price, market = gpu.price_per_card_hour * _rate(problem, source, i, gpu.id), gpu.price_market
+        options.append(GPUOption(gpu, price, cap, choice.owned_nodes, choice.owned_cost_per_gpu_hour, market))
     calib = _in(source, "calibration", lambda: load_calibration(problem.calibration))
     if problem.calibration_overrides:
         calib = _in(source, "calibration_overrides",

@@ -88,7 +88,8 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
 
 
 def totals_dict(gpus, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    """Cards and nodes by GPU type, owned nodes used, and card power (JSON `totals`)."""
+    """Cards and nodes by GPU type, owned nodes used, card power, and the market of each catalog
+    price the problem uses (GPU types it prices itself are left out) (JSON `totals`)."""
     opts = {o.id: o for o in gpus}
     cards: Counter = Counter()
     for c, n in chosen.items():
@@ -96,7 +97,8 @@ def totals_dict(gpus, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, 
     used = {g: rn + on for g, (rn, on) in nodes.items() if rn + on > 0}
     power_w = sum(n * opts[g].gpu.node_cards * opts[g].gpu.power_w for g, n in used.items())
     return {"cards": dict(sorted(cards.items())), "nodes": dict(sorted(used.items())),
-            "owned_nodes": {g: o for g, (_, o) in sorted(nodes.items()) if o}, "power_kw": power_w / 1e3}
+            "owned_nodes": {g: o for g, (_, o) in sorted(nodes.items()) if o}, "power_kw": power_w / 1e3,
+            "catalog_price_markets": {g: o.price_market for g, o in sorted(opts.items()) if o.price_market}}
 
 
 def verification_dict(v: Verification) -> dict[str, Any]:

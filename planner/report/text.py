@@ -45,6 +45,18 @@ def _pool_cells(p: dict[str, Any]) -> list[str]:
             format_time(p["tpot_s"]) if p["tpot_s"] is not None else "-"]
 
 
+def _mixed_markets(markets: dict[str, str]) -> list[str]:
+    """A line when the catalog prices a plan compares come from different markets."""
+    by: dict[str, list[str]] = {}
+    for g, m in markets.items():
+        by.setdefault(m, []).append(g)
+    if len(by) < 2:
+        return []
+    return ["Prices: catalog prices from different markets (" + "; ".join(f"{m}: {', '.join(gs)}" for m, gs
+                                                                        in sorted(by.items()))
+            + "): set price_per_gpu_hour of each GPU to compare at one provider's prices"]
+
+
 def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]:
     """Totals, owned nodes, cost, revenue, binding rows and verification lines of a plan or fleet."""
     cur, t = d["currency"], d["totals"]
@@ -52,6 +64,7 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
                                       for g in t["cards"]) + f"; {t['power_kw']:.1f} kW card power"]
     if t.get("owned_nodes"):
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
+    out += _mixed_markets(t.get("catalog_price_markets") or {})
     out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   "
                f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
                f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
