@@ -59,19 +59,15 @@ def attention_not_quantized(config: dict[str, Any]) -> bool:
     """True when `quantization_config` leaves the attention layers out (`modules_to_not_convert`
     of transformers' MXFP4/bitsandbytes configs, `exclude_modules` of NVIDIA ModelOpt, `ignore` of
     compressed-tensors): then only the MLP/experts are stored at the quantized precision."""
-    q = config.get("quantization_config")
-    if not isinstance(q, dict):
-        return False
-    excluded = q.get("modules_to_not_convert") or q.get("exclude_modules") or q.get("ignore") or []
-    return isinstance(excluded, list) and any("attn" in str(m).lower() or "attention" in str(m).lower()
-                                              for m in excluded)
+    return "attention" in parts_not_quantized(config)
 
 
 def parts_not_quantized(config: dict[str, Any]) -> set[str]:
     """The dense parts (attention, dense_mlp, shared_experts) that `quantization_config`'s list of
-    modules left out names: 'attn'/'attention'; 'shared_expert'; an MLP that is neither an expert,
-    its router nor a shared expert ('model.layers.0.mlp', '...mlp.down_proj'). Nothing else is
-    guessed: a part the list does not name is stored at the declared precision."""
+    modules left out (`modules_to_not_convert`, `exclude_modules` or `ignore`, as above) names:
+    'attn'/'attention'; 'shared_expert'; an MLP that is neither an expert, its router nor a shared
+    expert ('model.layers.0.mlp', '...mlp.down_proj'). Nothing else is guessed: a part the list
+    does not name is stored at the declared precision."""
     q = config.get("quantization_config")
     excluded = (q.get("modules_to_not_convert") or q.get("exclude_modules") or q.get("ignore") or []) \
         if isinstance(q, dict) else []

@@ -108,7 +108,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
         dropped.update(why)
     models, gpus = load_models(), load_gpus()
     points = [attention_layout(p, models, gpus) for p in points]
-    reread = Counter(ATTENTION_DP_REREAD for p in points if p.par.dp > 1 and p.recorded_par is not None)
+    reread = Counter(ATTENTION_DP_REREAD for p in points if p.recorded_par is not None)
     return points, LoadReport(read, len(points), dict(dropped), dict(reread))
 
 

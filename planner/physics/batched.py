@@ -22,7 +22,6 @@ from planner.physics.deployment import (
     ACT_BYTES,
     Deployment,
     PhaseTime,
-    dense_flop_groups,
     experts_per_card,
     kv_bytes_per_token_per_card,
     kv_scale,
@@ -30,7 +29,7 @@ from planner.physics.deployment import (
     verify_tokens,
     weights_per_card_bytes,
 )
-from planner.physics.gemm import curve_times, dense_groups, dense_ridge
+from planner.physics.gemm import curve_times, dense_groups, dense_ridge, roofline_seconds
 from planner.physics.queueing import wait
 
 
@@ -95,16 +94,7 @@ def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
     """`gemm.gemm_time` per point: (time, below_ridge)."""
     g, c = dep.gpu, dep.calib
     if not c.kernel_curves:
-        if dep.dense_split:
-            eff = c.v("compute_efficiency")
-            t = sum(dense * share / (g.flops(d) * eff) for d, share in dense_flop_groups(dep))
-            return t + routed / (g.flops(dep.expert_precision) * eff), np.zeros(len(tokens), dtype=bool)
-        if dep.mixed_precision:
-            eff = c.v("compute_efficiency")
-            return dense / (g.flops(dep.weight_dtype) * eff) + routed / (g.flops(dep.expert_precision) * eff), \
-                np.zeros(len(tokens), dtype=bool)
-        return (dense + routed) / (g.flops(dep.weight_dtype) * c.v("compute_efficiency")), \
-            np.zeros(len(tokens), dtype=bool)
+        return roofline_seconds(dep, dense, routed), np.zeros(len(tokens), dtype=bool)
     k = kernels_for(g)
     kappa = c.v("gemm_efficiency_scale")
     m_dense = tokens / dep.par.dp

@@ -77,6 +77,18 @@ def dense_ridge(dep: Deployment, k: GpuKernels) -> float:
     return g.flops(dc.peak_precision) * dc.eta_max / (2.0 * g.memory_bandwidth_bytes_per_s) * wb
 
 
+def roofline_seconds(dep: Deployment, dense_flops, routed_flops):
+    """The linear layers' time under a profile without kernel curves: FLOPs/(F·η_c), each part at
+    the peak of its own precision (a number, or arrays element by element: `batched.gemm_times`)."""
+    g, eff = dep.gpu, dep.calib.v("compute_efficiency")
+    if dep.dense_split:
+        t = sum(dense_flops * share / (g.flops(d) * eff) for d, share in dense_flop_groups(dep))
+        return t + routed_flops / (g.flops(dep.expert_precision) * eff)
+    if dep.mixed_precision:
+        return dense_flops / (g.flops(dep.weight_dtype) * eff) + routed_flops / (g.flops(dep.expert_precision) * eff)
+    return (dense_flops + routed_flops) / (g.flops(dep.weight_dtype) * eff)
+
+
 def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: float) -> GemmTime:
     """Time of the linear layers of one stage pass on one card (see module docstring). Under a
     profile without kernel curves (the roofline): FLOPs/(F·η_c). The kernels' fixed time per call
@@ -84,16 +96,7 @@ def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: 
     overhead carries what remains."""
     g, c = dep.gpu, dep.calib
     if not c.kernel_curves:
-        if dep.dense_split:
-            eff = c.v("compute_efficiency")
-            t = sum(dense_flops * share / (g.flops(d) * eff) for d, share in dense_flop_groups(dep))
-            return GemmTime(t + routed_flops / (g.flops(dep.expert_precision) * eff), False)
-        if dep.mixed_precision:
-            eff = c.v("compute_efficiency")
-            return GemmTime(dense_flops / (g.flops(dep.weight_dtype) * eff)
-                            + routed_flops / (g.flops(dep.expert_precision) * eff), False)
-        return GemmTime((dense_flops + routed_flops) / (g.flops(dep.weight_dtype) * c.v("compute_efficiency")),
-                        False)
+        return GemmTime(roofline_seconds(dep, dense_flops, routed_flops), False)
     k = kernels_for(g)
     kappa = c.v("gemm_efficiency_scale")
     m_dense, m_expert = gemm_rows(dep, tokens)

@@ -151,10 +151,8 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
         ttfts = worst_ttft_many(w, np.concatenate([q.rho for q in kept]),
                                 Servers.single(np.concatenate([q.service for q in kept])),
                                 np.concatenate([np.full(len(q.rho), q.fixed) for q in kept]))[0]
-        at = 0
-        for q in kept:
-            q.ttft = ttfts[at:at + len(q.rho)]
-            at += len(q.rho)
+        for q, t in zip(kept, np.split(ttfts, np.cumsum([len(q.rho) for q in kept])[:-1])):
+            q.ttft = t
     out: list[list[Candidate] | Rejected] = []
     for k, (opt, par, _) in enumerate(items):
         if limits[k] < 1:
