@@ -33,3 +33,11 @@ def llama70b_chat_plan():
     from planner.plan.solve import solve
     path = Path(__file__).resolve().parent.parent / "problems" / "llama70b_chat.yaml"
     return solve(load_problem(path), "llama70b_chat.yaml")
+
+
+def pytest_configure(config):
+    """The validated-catalog cache (planner.catalog.cache) of this session lives in a temporary
+    directory, never in the user's ~/.cache; subprocesses (CLI tests) inherit it."""
+    import os
+    import tempfile
+    os.environ.setdefault("PLANNER_CACHE_DIR", tempfile.mkdtemp(prefix="planner-cache-"))

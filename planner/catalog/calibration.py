@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from planner.catalog.cache import cached_load
 from planner.errors import BadInput, suggest
 from planner.input.files import read_yaml, validate
 from planner.input.schema import Strict
@@ -204,4 +205,4 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
 
 @functools.lru_cache(maxsize=16)
 def _load_calibration_file(path: str) -> Calibration:
-    return validate(Calibration, read_yaml(path), path)
+    return cached_load(path, "calibration", lambda: validate(Calibration, read_yaml(path), path))

@@ -46,6 +46,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from planner.catalog.cache import cached_load
 from planner.catalog.schemas import CATALOG_DIR, GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import read_yaml, validate
@@ -160,7 +161,7 @@ class KernelCatalog(Strict):
 def load_kernel_catalog(path: str | None = None) -> KernelCatalog:
     """catalogs/kernels.yaml (or `path`), validated; BadInput naming the file and field otherwise."""
     p = Path(path) if path else CATALOG_DIR / "kernels.yaml"
-    return validate(KernelCatalog, read_yaml(p), str(p))
+    return cached_load(p, "kernels", lambda: validate(KernelCatalog, read_yaml(p), str(p)))
 
 
 # ---------------------------------------------------------------------------- the interface

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
+from planner.catalog.cache import cached_load
 from planner.catalog.hf_cache import (
     attention_not_quantized,
     cached_config,
@@ -315,6 +316,10 @@ class Model(BaseModel):
 def load_gpus(path: str | None = None) -> dict[str, GPU]:
     """GPU catalog keyed by id (default: catalogs/gpus.yaml)."""
     p = Path(path) if path else CATALOG_DIR / "gpus.yaml"
+    return cached_load(p, "gpus", lambda: _gpus_of(p))
+
+
+def _gpus_of(p: Path) -> dict[str, GPU]:
     cat = validate(GPUCatalog, read_yaml(p), str(p))
     out: dict[str, GPU] = {}
     for g in cat.gpus:
@@ -328,6 +333,10 @@ def load_gpus(path: str | None = None) -> dict[str, GPU]:
 def load_models(path: str | None = None) -> dict[str, Model]:
     """Model catalog keyed by id and alias (default: catalogs/models.yaml)."""
     p = Path(path) if path else CATALOG_DIR / "models.yaml"
+    return cached_load(p, "models", lambda: _models_of(p))
+
+
+def _models_of(p: Path) -> dict[str, Model]:
     cat = validate(ModelCatalog, read_yaml(p), str(p))
     out: dict[str, Model] = {}
     for i, m in enumerate(cat.models):

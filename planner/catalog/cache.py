@@ -1,0 +1,108 @@
+"""Validated catalog files kept between runs, so a `plan solve` does not re-parse and re-validate
+the same YAML every time (about 30 ms of a 0.4 s solve: the pydantic schemas of the GPU, model and
+kernel catalogs are built on first use, then every field is checked).
+
+An entry is the pickled result of loading one file, under a key made of the file's bytes
+(SHA-256), this package's source files (path, size, mtime: a changed schema or loader is a new key)
+and the Python and pydantic versions. Any change to any of them misses, and the file is loaded and
+validated again; a cache that cannot be read or written is skipped without a word (the loaded
+value is the same either way). Only values that passed validation are stored, so an error in a
+catalog file is reported exactly as without the cache.
+
+Where: `$PLANNER_CACHE_DIR`, else `$XDG_CACHE_HOME/planner`, else `~/.cache/planner`;
+`PLANNER_CACHE_DIR=off` turns it off. The entries are written by this user's own runs and read
+with pickle, as pip and pytest read theirs: do not point the variable at a directory others write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+FORMAT = 1   # bump when the entry layout changes
+KEEP = 16    # entries kept per kind (the oldest go when a new one is written)
+
+
+def cache_dir() -> Path | None:
+    """The cache directory, or None when turned off."""
+    env = os.environ.get("PLANNER_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "planner"
+
+
+_CODE_KEY: str | None = None
+
+
+def code_key() -> str:
+    """A digest of this package's sources (relative path, size, mtime of every .py) and of the
+    Python and pydantic versions: what the pickled objects' classes and loaders depend on."""
+    global _CODE_KEY
+    if _CODE_KEY is None:
+        import pydantic
+        h = hashlib.sha256(f"{FORMAT}|{sys.version}|{pydantic.VERSION}".encode())
+        for p in sorted(PACKAGE_DIR.rglob("*.py")):
+            st = p.stat()
+            h.update(f"|{p.relative_to(PACKAGE_DIR)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        _CODE_KEY = h.hexdigest()
+    return _CODE_KEY
+
+
+def entry_path(directory: Path, kind: str, data: bytes, extra: str = "") -> Path:
+    """Where the entry of `kind` loaded from `data` (the file's bytes) lives."""
+    h = hashlib.sha256(code_key().encode())
+    h.update(extra.encode())
+    h.update(data)
+    return directory / f"{kind}-{h.hexdigest()[:32]}.pickle"
+
+
+def cached_load(path: str | Path, kind: str, load: Callable[[], T], extra: str = "") -> T:
+    """`load()` (which reads and validates `path`), or its result stored by an earlier run for the
+    same file contents and code. `extra`: anything else the result depends on (e.g. another file's
+    digest). A file that cannot be read is left to `load()` to report."""
+    directory = cache_dir()
+    if directory is None:
+        return load()
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return load()
+    entry = entry_path(directory, kind, data, extra)
+    try:
+        with open(entry, "rb") as f:
+            return pickle.load(f)   # noqa: S301 - our own entry, keyed by content and code
+    except Exception:   # noqa: BLE001 - missing, truncated or stale: load afresh
+        pass
+    value = load()
+    _store(entry, value)
+    return value
+
+
+def _store(entry: Path, value: object) -> None:
+    """Write atomically (a temporary file renamed into place); give up quietly on any error."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, entry)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        kind = entry.name.rsplit("-", 1)[0]
+        old = sorted(entry.parent.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        for p in old[:-KEEP]:
+            p.unlink()
+    except Exception:   # noqa: BLE001 - a read-only home or full disk costs speed, nothing else
+        pass

@@ -1,0 +1,125 @@
+"""The validated-catalog cache (planner.catalog.cache): a hit returns what loading returns, any
+change to the file misses, and a cache that cannot be used changes nothing but speed."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from planner.catalog import cache, schemas
+from planner.errors import BadInput
+
+GPUS = Path(schemas.CATALOG_DIR) / "gpus.yaml"
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(d))
+    schemas.load_gpus.cache_clear()
+    yield d
+    schemas.load_gpus.cache_clear()
+
+
+def _copy(tmp_path: Path, text: str | None = None) -> Path:
+    p = tmp_path / "gpus.yaml"
+    p.write_text(GPUS.read_text(encoding="utf-8") if text is None else text, encoding="utf-8")
+    return p
+
+
+def _entries(d: Path, kind: str = "gpus") -> list[Path]:
+    return sorted(d.glob(f"{kind}-*.pickle"))
+
+
+def test_hit_returns_the_loaded_catalog_without_validating_again(cache_dir, tmp_path, monkeypatch):
+    p = _copy(tmp_path)
+    first = schemas.load_gpus(str(p))
+    assert len(_entries(cache_dir)) == 1
+    schemas.load_gpus.cache_clear()
+
+    def no_validation(*a, **k):
+        raise AssertionError("a cache hit must not validate the file again")
+
+    monkeypatch.setattr(schemas, "validate", no_validation)
+    again = schemas.load_gpus(str(p))
+    assert again == first and again is not first
+    assert again["h200"].memory_bytes == first["h200"].memory_bytes == 141e9
+
+
+def test_an_edited_file_misses_and_is_loaded_afresh(cache_dir, tmp_path):
+    p = _copy(tmp_path)
+    before = schemas.load_gpus(str(p))["h200"].memory_bytes
+    text = p.read_text(encoding="utf-8")
+    p.write_text(text.replace("memory: {value: 141GB", "memory: {value: 142GB", 1), encoding="utf-8")
+    assert "memory: {value: 142GB" in p.read_text(encoding="utf-8")
+    schemas.load_gpus.cache_clear()
+    after = schemas.load_gpus(str(p))
+    changed = [g for g, x in after.items() if x.memory_bytes == 142e9]
+    assert before == 141e9 and len(changed) == 1
+    assert len(_entries(cache_dir)) == 2
+
+
+def test_a_bad_file_reports_as_without_cache_and_stores_nothing(cache_dir, tmp_path, monkeypatch):
+    p = _copy(tmp_path, "gpus:\n  - id: x\n    bogus: 1\n")
+    with pytest.raises(BadInput) as cached:
+        schemas.load_gpus(str(p))
+    assert _entries(cache_dir) == []
+    monkeypatch.setenv("PLANNER_CACHE_DIR", "off")
+    schemas.load_gpus.cache_clear()
+    with pytest.raises(BadInput) as plain:
+        schemas.load_gpus(str(p))
+    assert str(cached.value) == str(plain.value) and str(p) in str(plain.value)
+
+
+def test_a_corrupt_entry_is_replaced(cache_dir, tmp_path):
+    p = _copy(tmp_path)
+    good = schemas.load_gpus(str(p))
+    [entry] = _entries(cache_dir)
+    entry.write_bytes(b"not a pickle")
+    schemas.load_gpus.cache_clear()
+    assert schemas.load_gpus(str(p)) == good
+    assert pickle.loads(entry.read_bytes()) == good
+
+
+def test_off_and_unwritable_directories_change_nothing_but_speed(tmp_path, monkeypatch):
+    p = _copy(tmp_path)
+    monkeypatch.setenv("PLANNER_CACHE_DIR", "off")
+    assert cache.cache_dir() is None
+    schemas.load_gpus.cache_clear()
+    expected = schemas.load_gpus(str(p))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory would go")
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(blocker / "cache"))
+    schemas.load_gpus.cache_clear()
+    assert schemas.load_gpus(str(p)) == expected
+    assert not (blocker / "cache").exists()
+    schemas.load_gpus.cache_clear()
+
+
+def test_the_default_directory_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.cache_dir() == tmp_path / "planner"
+
+
+def test_old_entries_are_pruned(cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "KEEP", 2)
+    p = tmp_path / "x.txt"
+    for i in range(4):
+        p.write_text(str(i))
+        assert cache.cached_load(p, "toy", lambda: int(p.read_text())) == i
+        newest = max(_entries(cache_dir, "toy"), key=lambda q: q.stat().st_mtime_ns)
+        os.utime(newest, ns=(i * 10**9, i * 10**9))   # distinct ages on coarse-clock filesystems
+    kept = _entries(cache_dir, "toy")
+    assert len(kept) == 2
+    assert sorted(pickle.loads(q.read_bytes()) for q in kept) == [2, 3]
+
+
+def test_a_code_change_is_a_new_key(cache_dir, monkeypatch):
+    data = b"same bytes"
+    a = cache.entry_path(cache_dir, "gpus", data)
+    monkeypatch.setattr(cache, "_CODE_KEY", "another version of the sources")
+    assert cache.entry_path(cache_dir, "gpus", data) != a
