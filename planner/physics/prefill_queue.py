@@ -25,6 +25,7 @@ import numpy as np
 
 from planner.physics import bulk_table
 from planner.physics.batched import max_utilisation_many, wait_many
+from planner.physics.bulk_queue import sorted_unique
 from planner.physics.queueing import max_utilisation
 
 RHO_CEILING = bulk_table.RHO_MAX   # a batching server is not planned above 99 % (the table's end)
@@ -131,7 +132,7 @@ def _bulk_max_rho(stat, limit, s: Servers, fixed, cv2, len_factor, ceiling) -> n
         ok = ttft(stat, rho, col, fixed[:, None], cv2, len_factor) <= limit[:, None]
         return np.where(ok.all(axis=-1), ok.shape[1], np.argmin(ok, axis=-1)) - 1
 
-    grid = np.unique(np.minimum(np.append(1.0 - np.exp(-bulk_table.XS), ceiling), ceiling))
+    grid = sorted_unique(np.minimum(np.append(1.0 - np.exp(-bulk_table.XS), ceiling), ceiling))
     rows = np.broadcast_to(grid, (len(limit), len(grid)))
     k = last_ok(rows)                       # TTFT grows with ρ: the limit is crossed after grid[k]
     feasible = k >= 0
