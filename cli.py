@@ -706,5 +706,23 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
         click.echo(render_text(v) + "\n" + closed_loop.render_text(check))
 
 
+# The garbage collector of a short command: planning allocates some millions of small objects
+# (pydantic models, candidates, PuLP rows), and CPython's default gen-0 threshold (700) runs a
+# collection every few hundred, each walking the survivors; at exit it walks everything again.
+# A higher threshold and a freeze before exit save ~70 ms of a 0.47 s `plan solve` (bench/solve_bench.py).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def run() -> None:
+    """The `plan` executable: `main` with the collector tuned for one short-lived process. Tests call
+    `main` itself (a frozen heap would keep their garbage for the whole session)."""
+    import gc
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        main()
+    finally:
+        gc.freeze()   # nothing left to collect: exit without walking the heap again
+
+
 if __name__ == "__main__":
-    main()
+    run()
