@@ -617,13 +617,14 @@ def catalog_models(as_json: bool) -> None:
                      "experts": a.experts, "experts_per_token": a.experts_per_token,
                      "params_total": a.params_total, "params_active": a.params_active,
                      "weight_dtype": m.weight_dtype, "expert_dtype": m.expert_dtype,
-                     "kv_bytes_per_token_bf16": kv_bytes_per_token(a, "bf16")})
+                     "part_dtypes": dict(m.part_dtypes), "kv_bytes_per_token_bf16": kv_bytes_per_token(a, "bf16")})
     if as_json:
         click.echo(to_json(data), nl=False)
         return
     rows = [[d["id"], d["attention"].upper(), f"{d['experts']}/top-{d['experts_per_token']}" if d["moe"] else "dense",
              f"{d['params_total']/1e9:.1f} B", f"{d['params_active']/1e9:.1f} B",
-             d["weight_dtype"] + (f", {d['expert_dtype']} experts" if d["expert_dtype"] else ""),
+             d["weight_dtype"] + "".join(f", {v} {k.replace('_', ' ')}" for k, v in d["part_dtypes"].items())
+             + (f", {d['expert_dtype']} experts" if d["expert_dtype"] else ""),
              f"{d['kv_bytes_per_token_bf16']/1e3:.1f} kB"] for d in data]
     click.echo(table(["model", "attn", "experts", "total", "active", "weights", "KV/token (bf16)"], rows, "lllrrlr"))
 

@@ -246,6 +246,15 @@ def part_dtypes(weights: str, parts: dict[str, str | None]) -> tuple[tuple[str, 
     return tuple((p, parts[p]) for p in PARTS if parts.get(p) and parts[p] != weights)  # type: ignore[misc]
 
 
+class PartPrecisions(Strict):
+    """A catalog model's dense parts (PARTS) that its published checkpoint stores at their own
+    precision; a part not given is stored at the entry's `weight_dtype`."""
+
+    attention: Precision | None = None
+    dense_mlp: Precision | None = None
+    shared_experts: Precision | None = None
+
+
 class ModelEntry(Strict):
     """A catalog model: its HF config plus provenance and default precision."""
 
@@ -255,6 +264,7 @@ class ModelEntry(Strict):
     aliases: list[str] = []
     weight_dtype: Precision = "bf16"
     expert_dtype: Precision | None = None   # routed experts stored apart (gpt-oss: MXFP4 experts, BF16 rest)
+    part_dtypes: PartPrecisions = PartPrecisions()   # dense parts stored apart from weight_dtype
     source: str
     as_of: str
     config: HFConfig
@@ -345,7 +355,7 @@ def _models_of(p: Path) -> dict[str, Model]:
         except ConfigError as e:
             raise BadInput(f"{p}: models[{i}].config: {e}") from None
         model = Model(id=m.id, name=m.name, weight_dtype=m.weight_dtype, source=m.source, arch=arch,
-                      expert_dtype=m.expert_dtype)
+                      expert_dtype=m.expert_dtype, part_dtypes=part_dtypes(m.weight_dtype, dict(m.part_dtypes)))
         for key in [m.id, *m.aliases]:
             if key in out:
                 raise BadInput(f"{p}: duplicate model id or alias {key!r}")
