@@ -27,7 +27,6 @@ from planner.physics.deployment import (
     kv_scale,
     routed_experts_per_card,
     verify_tokens,
-    weights_per_card_bytes,
 )
 from planner.physics.gemm import curve_times, dense_groups, dense_ridge, roofline_seconds
 from planner.physics.queueing import wait
@@ -126,7 +125,7 @@ def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
     lin_flops = 2.0 * dense_params * tokens / n_s
     routed: np.ndarray | float = 0.0
     routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
-    wbytes = weights_per_card_bytes(dep) - routed_bytes
+    wbytes = dep.weights_bytes_per_card - routed_bytes
     pt = None
     if a.is_moe:
         pt = experts_on_card(dep, tokens)

@@ -8,6 +8,7 @@ batch, `ctx` context tokens of a sequence.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -115,7 +116,14 @@ class Deployment:
     part_dtypes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:   # canonical: only parts that differ, in PARTS order (cache keys)
-        object.__setattr__(self, "part_dtypes", part_dtypes(self.weight_dtype, dict(self.part_dtypes)))
+        if self.part_dtypes:
+            object.__setattr__(self, "part_dtypes", part_dtypes(self.weight_dtype, dict(self.part_dtypes)))
+
+    @functools.cached_property
+    def weights_bytes_per_card(self) -> float:
+        """`weights_per_card_bytes(self)`, computed once per deployment (candidates ask it at every
+        batch and chunk of a shape)."""
+        return weights_per_card_bytes(self)
 
     @property
     def arch(self) -> Architecture:
@@ -320,7 +328,7 @@ def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUs
     kv = seqs_per_card * context_tokens * kv_bytes_per_token_per_card(dep)
     cap = dep.gpu.memory_bytes
     extra = draft_share(dep)   # the draft's layers hold weights and KV like the model's
-    return MemoryUse(weights_per_card_bytes(dep) * (1 + extra), kv * (1 + extra),
+    return MemoryUse(dep.weights_bytes_per_card * (1 + extra), kv * (1 + extra),
                      cap * dep.calib.v("memory_usable_fraction"), cap)
 
 

@@ -75,7 +75,7 @@ def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float
     flops = 2.0 * dense_params * tokens / n_s
     routed = 0.0
     routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
-    wbytes = weights_per_card_bytes(dep) - routed_bytes
+    wbytes = dep.weights_bytes_per_card - routed_bytes
     if a.is_moe:
         pairs, touched = experts_on_card(dep, tokens)
         routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
