@@ -34,7 +34,7 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
 )
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
-from planner.plan.redundancy import loses_no_more
+from planner.plan.redundancy import unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
@@ -318,30 +318,38 @@ def generate(res: Resolved) -> CandidateSet:
 
 
 def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate],
-                    node_cards: dict[str, int] | None = None) -> tuple[Candidate, ...]:
+                    node_cards: dict[str, int] | None = None, same_shape: bool = False) -> tuple[Candidate, ...]:
     """Drop candidates that k copies of another of the same GPU type and role replace at no
     extra cost: o dominates c when k = cards_c / cards_o is whole and k·capacity_o ≥ capacity_c
     for prefill and decode (same cards, no more nodes or power); of exact ties the first is kept.
     Any plan using c maps to one as cheap without it, so the optimum is unchanged (with N+1 too:
     the capacity left after losing an instance does not shrink). With `node_cards` (redundancy
     against the loss of a node) o must also lose no more with a node than c
-    (`redundancy.unit_loss_of`), or the swap could make a node's loss larger."""
+    (`redundancy.unit_loss_of`), or the swap could make a node's loss larger. With `same_shape`
+    (limits.max_pool_shapes) o must have c's parallelism, or the swap could add a pool shape."""
 
+    import numpy as np
+    # Dominance is transitive, so "dominated by some other candidate" (one array comparison of every
+    # pair of a group) drops exactly what a scan dropping them one at a time would.
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(cands):
-        groups.setdefault((c.gpu, c.role), []).append(i)
-    dropped: set[int] = set()
+        groups.setdefault((c.gpu, c.role, c.par if same_shape else None), []).append(i)
+    dropped = np.zeros(len(cands), dtype=bool)
     for idx in groups.values():
-        for i in idx:
-            c = cands[i]
-            for j in idx:
-                o = cands[j]
-                if j == i or j in dropped or c.cards % o.cards:
-                    continue
-                k = c.cards // o.cards
-                p, d = k * o.prefill_tok_s, k * o.decode_tok_s
-                if p >= c.prefill_tok_s and d >= c.decode_tok_s and loses_no_more(o, c, node_cards) and \
-                        (p > c.prefill_tok_s or d > c.decode_tok_s or k > 1 or j < i):
-                    dropped.add(i)
-                    break
-    return tuple(c for i, c in enumerate(cands) if i not in dropped)
+        g = [cands[i] for i in idx]
+        cards = np.array([c.cards for c in g])
+        p = np.array([c.prefill_tok_s for c in g])
+        d = np.array([c.decode_tok_s for c in g])
+        whole = cards[None, :] % cards[:, None] == 0                   # [o, c]: cards_c / cards_o whole
+        k = np.where(whole, cards[None, :] // cards[:, None], 0)
+        kp, kd = k * p[:, None], k * d[:, None]
+        order = np.arange(len(g))
+        dom = (whole & (kp >= p[None, :]) & (kd >= d[None, :])
+               & ((kp > p[None, :]) | (kd > d[None, :]) | (k > 1) | (order[:, None] < order[None, :])))
+        if node_cards is not None:   # loses_no_more(o, c) for every pair, from each one's node loss
+            n = node_cards[g[0].gpu]
+            lp = np.array([unit_loss_of(c, c.prefill_tok_s, "node", n) for c in g])
+            ld = np.array([unit_loss_of(c, c.decode_tok_s, "node", n) for c in g])
+            dom &= (lp[:, None] <= lp[None, :]) & (ld[:, None] <= ld[None, :])
+        dropped[idx] = dom.any(axis=0)
+    return tuple(c for c, out in zip(cands, dropped) if not out)

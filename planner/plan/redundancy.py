@@ -35,14 +35,3 @@ def largest_node_loss(cands, node_cards: dict[str, int]) -> tuple[float, float]:
     """(prefill, decode): per role, the largest capacity one node can take with it."""
     return (max((unit_loss_of(c, c.prefill_tok_s, "node", node_cards[c.gpu]) for c in cands), default=0.0),
             max((unit_loss_of(c, c.decode_tok_s, "node", node_cards[c.gpu]) for c in cands), default=0.0))
-
-
-def loses_no_more(o: Candidate, c: Candidate, node_cards: dict[str, int] | None) -> bool:
-    """Whether a node running o takes no more of either role's capacity than one running c
-    (always true without node redundancy, `node_cards` None): the condition under which pruning c
-    for copies of o keeps the node-loss rows (candidates.prune_dominated)."""
-    if node_cards is None:
-        return True
-    n = node_cards[c.gpu]
-    return all(unit_loss_of(o, getattr(o, a), "node", n) <= unit_loss_of(c, getattr(c, a), "node", n)
-               for a in ("prefill_tok_s", "decode_tok_s"))
