@@ -165,3 +165,25 @@ def test_mtp_needs_the_models_mtp_layers(tmp_path):
     f.write_text(yaml.safe_dump(d))
     plan = solve(load_problem(f))
     assert plan.verification.passed
+
+
+def test_a_fleet_prices_its_plan_without_speculation_from_all_its_candidates():
+    """A fleet prunes each service's candidates with the speculative ones among them; the cost
+    without speculation is then found among the candidates without it, pruned again from all
+    (a no-MTP decode candidate pruned for an MTP one must come back): it equals the same fleet
+    solved with speculation off."""
+    from planner.input.fleet import FleetProblem
+
+    def fleet(mtp: bool):
+        spec = {"speculative": {"method": "mtp", "draft_tokens": 1, "use": "auto"}} if mtp else {}
+        return FleetProblem.model_validate({
+            "name": "mtp-fleet", "gpus": [{"id": "h200", "price_per_gpu_hour": 20.83}, "h20"],
+            "serving": {"modes": ["disaggregated"], **spec},
+            "classes": [{"name": "chat", "model": "deepseek-r1", "precision": {"weights": "fp8"},
+                         "workload": {"qps": 50, "input_tokens": 1000, "output_tokens": 1000},
+                         "slo": {"ttft": "2s", "tpot": "50ms"}}]})
+
+    auto, off = solve(fleet(True)), solve(fleet(False))
+    assert any(c.spec is not None for c in auto.chosen)
+    assert auto.cost_per_hour < off.cost_per_hour
+    assert auto.cost_without_speculation == pytest.approx(off.cost_per_hour)

@@ -28,7 +28,7 @@ from planner.plan.diagnose import (
 )
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
-from planner.plan.services import Service, fleet_services, resolve_classes, single_service
+from planner.plan.services import Service, fleet_services, needed, resolve_classes, single_service
 from planner.plan.verify import (
     Check,
     Verification,
@@ -89,7 +89,10 @@ def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Servic
                               opts: SolverOptions) -> float | None:
     """Cost per hour of the best plan with speculative decoding off (the saving the plan reports);
     None when there is none."""
-    off = [replace(s, candidates=tuple(c for c in s.candidates if c.spec is None)) for s in svcs]
+    # pruned again from all candidates: one without speculation may have been pruned for one with it
+    off = [replace(s, candidates=needed(tuple(c for c in s.cs.candidates if c.spec is None), s.res)
+                   if s.candidates is not s.cs.candidates else tuple(c for c in s.candidates if c.spec is None))
+           for s in svcs]
     if not all(s.candidates for s in off):
         return None
     rep = milp.solve(build(problem, off), opts.name, opts.time_limit, opts.mip_gap, False, gap_abs=opts.node_gap)
