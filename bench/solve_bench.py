@@ -33,7 +33,8 @@ def main() -> None:
     for p in sorted((ROOT / "problems").glob("*.yaml")):
         e2e = wall([PLAN, "solve", str(p)])
         problem = load_any(p)
-        if getattr(getattr(problem, "workload", None), "profile", None) is not None:
+        over_periods = getattr(getattr(problem, "workload", None), "profile", None) is not None
+        if over_periods or getattr(problem, "horizon", False):   # a single problem's or a fleet's load profile
             print(f"{p.name:32s} {e2e:12.3f} {'(a load profile: bench/horizon_bench.py)':>30s}")
             continue
         plan = solve(problem, str(p))
