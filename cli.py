@@ -155,7 +155,7 @@ def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool 
 def eval_cmd(**kw) -> None:
     """The analytic model's numbers for one configuration."""
     from planner.physics.evaluate import EvalRequest, evaluate, sweep_batch
-    from planner.report.json import to_json
+    from planner.report.format import to_json
     from planner.report.text import render_curve, render_eval
     sweep, as_json = kw.pop("sweep_batch"), kw.pop("as_json")
     concurrency, k = kw.pop("concurrency"), kw.pop("requests_per_client")
@@ -331,7 +331,7 @@ def _cost_band(p, problem: str, d: dict, solver, time_limit) -> str:
 
 def _show(d: dict, text, verification, as_json: bool, checks: bool) -> None:
     """Print a solved plan: its JSON, or its text (`text()`) and, with --checks, every check."""
-    from planner.report.json import to_json
+    from planner.report.format import to_json
     from planner.report.text import render_checks
     if as_json:
         click.echo(to_json(d), nl=False)
@@ -371,8 +371,8 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md)."""
     from planner.input.problem import Problem
     from planner.plan.horizon import solve_horizon
+    from planner.report.format import to_json
     from planner.report.horizon import horizon_json, render_horizon
-    from planner.report.json import to_json
     if isinstance(p, Problem):
         h = solve_horizon(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     else:
@@ -419,7 +419,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
     a fleet's plan is simulated service by service, a plan over a day period by period."""
     from planner.input.files import read_json
-    from planner.report.json import to_json
+    from planner.report.format import to_json
     from planner.report.simulate import render_simulation
     from planner.studies.simulate import simulate_services
     sims = simulate_services(read_json(plan_file), plan_file, requests, seed, period=period)
@@ -451,7 +451,7 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     from planner.input.files import check_writable
     from planner.input.load import load_problem
     from planner.report import whatif as report
-    from planner.report.json import to_json
+    from planner.report.format import to_json
     from planner.studies import whatif
     inputs = whatif.source_files(base, list(scenarios))
     for path in (csv_out, plot_out):
@@ -478,7 +478,7 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
     """`plan whatif` of a base with a load profile: every scenario planned over the horizon."""
     from planner.errors import BadInput, Infeasible
     from planner.report import whatif as report
-    from planner.report.json import to_json
+    from planner.report.format import to_json
     from planner.studies import whatif
     for flag, on in (("--breakeven", breakeven), ("--sensitivity", sensitivity), ("--plot", plot_out)):
         if on:

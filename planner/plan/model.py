@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem
-from planner.plan import milp
 from planner.plan.candidates import Candidate
+from planner.plan.outcome import SolverReport, SolverStatus
 from planner.plan.resolve import Resolved
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification, fleet_cost_per_hour
@@ -30,7 +30,7 @@ class Plan:
     cost_per_hour: float
     pools: dict[str, tuple[PoolState, ...]]        # service key → verified pool states
     verification: Verification
-    solver: milp.SolverReport
+    solver: SolverReport
     binding: tuple[str, ...]
     candidates: int
     candidates_before_pruning: int
@@ -44,7 +44,7 @@ class Plan:
 
     @property
     def status(self) -> str:
-        return "optimal" if self.solver.status == milp.SolverStatus.optimal else "feasible"
+        return "optimal" if self.solver.status == SolverStatus.optimal else "feasible"
 
     @property
     def resolved(self) -> Resolved:

@@ -15,14 +15,17 @@ import itertools
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from planner.errors import BadInput
 from planner.input.fleet import FleetProblem, RequestClass
 from planner.input.problem import SLO, Problem, Workload
 from planner.input.values import LengthDist, length_mean
-from planner.plan import milp
 from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dominated
 from planner.plan.resolve import ClassLoad, Resolved, resolve
+
+if TYPE_CHECKING:
+    from planner.plan import milp
 
 ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
 PAIRS_UP_TO = 16        # beyond it, pairs and all of them together up to this many (n²/2 services);
@@ -42,6 +45,7 @@ class Service:
     candidates: tuple[Candidate, ...]   # after pruning
 
     def milp_service(self) -> milp.Service:
+        from planner.plan import milp  # here, not at the top: reading a plan needs no PuLP
         return milp.Service(self.key, self.candidates, milp.demand_of(self.res), self.classes)
 
 

@@ -8,37 +8,15 @@ Kept apart from `milp` (which builds the model) so building and solving stay sep
 from __future__ import annotations
 
 import contextlib
-import enum
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import pulp
 
-
-class SolverStatus(str, enum.Enum):
-    """Solver outcome, normalised once from PuLP/HiGHS codes."""
-
-    optimal = "optimal"
-    feasible_time_limit = "feasible_time_limit"
-    infeasible = "infeasible"
-    unbounded = "unbounded"
-    no_solution_time_limit = "no_solution_time_limit"
-    error = "error"
-
-
-@dataclass(frozen=True)
-class SolverReport:
-    name: str
-    status: SolverStatus
-    seconds: float
-    gap: float | None
-    objective: float | None
-    variables: int
-    constraints: int
-    objective_value: float | None = None   # the solver's objective (scaled: one cheapest node-hour = 1)
+from planner.plan.outcome import SolverReport as SolverReport
+from planner.plan.outcome import SolverStatus as SolverStatus
 
 
 @contextlib.contextmanager

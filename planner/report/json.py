@@ -12,9 +12,9 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from planner.input.problem import SLO, LengthDist, Workload
-from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.plan.model import Plan, attribute_costs
+from planner.plan.outcome import SolverReport
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification
 from planner.report.format import to_json  # noqa: F401 - re-exported: callers take it from here
@@ -105,7 +105,7 @@ def verification_dict(v: Verification) -> dict[str, Any]:
     return {"passed": v.passed, "checks": [c.as_dict() for c in v.checks]}
 
 
-def solver_dict(rep: milp.SolverReport, timings: bool, **extra) -> dict[str, Any]:
+def solver_dict(rep: SolverReport, timings: bool, **extra) -> dict[str, Any]:
     """The solver's report; wall-clock seconds only with `timings` (byte-identical JSON otherwise)."""
     return {"name": rep.name, "status": rep.status.value, "gap": rep.gap,
             "seconds": rep.seconds if timings else None, "variables": rep.variables,
