@@ -243,3 +243,18 @@ def test_catalog_listing_pulls_no_solver():
             "print(sorted(m for m in ('pulp', 'highspy', 'numpy', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("args, absent", [
+    (["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "8"], ("pulp", "highspy", "matplotlib")),
+    (["init", "--out", "INIT"], ("pulp", "highspy", "numpy", "matplotlib")),
+])
+def test_commands_that_solve_nothing_import_no_solver(args, absent, tmp_path):
+    """`plan eval` (the model's numbers: numpy, no MILP) and `plan init` (a template checked by the
+    problem schema) import neither PuLP nor highspy (~40 ms), `init` not even numpy (~60 ms)."""
+    args = [str(tmp_path / "p.yaml") if a == "INIT" else a for a in args]
+    code = ("import sys\nfrom cli import main\n"
+            f"try:\n    main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {absent!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

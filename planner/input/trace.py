@@ -24,10 +24,12 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from planner.errors import BadInput
+
+if TYPE_CHECKING:   # numpy is imported where a trace is read: problem files without one need none of it
+    import numpy as np
 
 COLUMNS = {"time": ("timestamp", "time", "arrival_time"),
            "input": ("contexttokens", "input_tokens", "prompt_tokens"),
@@ -60,6 +62,7 @@ class TraceLoad:
 
     def summary(self) -> str:
         """One line for the plan: the trace, its span and how the lengths move over the periods."""
+        import numpy as np
         def spread(x: list[float]) -> str:
             v = [a for a in x if not math.isnan(a)]
             return f"{min(v):,.0f}–{max(v):,.0f}"
@@ -109,6 +112,7 @@ def _tokens(text: str, path: Path, line: int, column: str) -> int:
 
 def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(arrival s, input tokens, output tokens) of every row; BadInput naming the line of a bad one."""
+    import numpy as np
     if not path.exists():
         raise BadInput(f"{path}: trace file not found")
     if not path.is_file():
@@ -143,6 +147,7 @@ def length_buckets(lengths: np.ndarray, buckets: int = LENGTH_BUCKETS) -> tuple[
     """A small distribution of lengths: `buckets` equal-count groups of the sorted lengths, each at
     its mean (rounded; groups of equal value merged). Keeps the mean to rounding and the spread
     that sets the queueing (c² of the prompt lengths)."""
+    import numpy as np
     s = np.sort(lengths)
     groups = [g for g in np.array_split(s, min(buckets, len(s))) if len(g)]
     out: dict[int, float] = {}
@@ -155,11 +160,13 @@ def length_buckets(lengths: np.ndarray, buckets: int = LENGTH_BUCKETS) -> tuple[
 
 def _covered(lo: np.ndarray, hi: np.ndarray, first: float, last: float) -> np.ndarray:
     """Seconds of each window [lo, hi) inside the trace's span [first, last]."""
+    import numpy as np
     return np.clip(np.minimum(hi, last) - np.maximum(lo, first), 0.0, None)
 
 
 def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(period index of each request, seconds of each period the trace covers)."""
+    import numpy as np
     first, last = float(t.min()), float(t.max())
     if not last - first <= MAX_SPAN_S:
         raise BadInput(f"{path}: the timestamps span {last - first:.3g} s (from {first:.6g} to {last:.6g}), more "
@@ -195,6 +202,7 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.nda
 
 def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, fold: str = "none") -> TraceLoad:
     """The load of a trace file binned into 24 or 168 periods (module docstring)."""
+    import numpy as np
     p = Path(path)
     t, ins, outs = read_rows(p)
     idx, covered = _bins(t, period_s, fold, p)
