@@ -584,7 +584,9 @@ def catalog_gpus(as_json: bool) -> None:
              "scale_up": g.scale_up.kind, "scale_up_bytes_per_s": g.scale_up_bytes_per_s,
              "domain_cards": g.domain_cards, "cards_per_node": g.node_cards,
              "nic_bytes_per_s": g.nic_bytes_per_s, "power_w": g.power_w,
-             "price_rmb_per_gpu_hour": g.price_per_card_hour, "price_market": g.price_market} for g in gpus.values()]
+             "price_rmb_per_gpu_hour": g.price_per_card_hour, "price_market": g.price_market,
+             "other_prices": [{"market": p.market, "rmb_per_gpu_hour": p.value} for p in g.other_prices]}
+            for g in gpus.values()]
     if as_json:
         click.echo(to_json(data), nl=False)
         return
@@ -594,10 +596,10 @@ def catalog_gpus(as_json: bool) -> None:
              f"{d['dense_flops'].get('fp4', 0)/1e12:.0f}" if "fp4" in d["dense_flops"] else "-",
              f"{d['scale_up']} {d['scale_up_bytes_per_s']/1e9:.0f} GB/s", str(d["cards_per_node"]),
              f"{d['nic_bytes_per_s']*8/1e9:.0f} Gb/s", f"{d['power_w']:.0f} W", f"{d['price_rmb_per_gpu_hour']:.2f}",
-             d["price_market"]]
+             d["price_market"], ", ".join(f"{p['market']} {p['rmb_per_gpu_hour']:.2f}" for p in d["other_prices"])]
             for d in data]
     click.echo(table(["gpu", "HBM", "HBM bw", "BF16 TF", "FP8 TF", "FP4 TF", "scale-up/dir", "node",
-                      "NIC/card", "power", "RMB/GPU-h", "market"], rows, "lrrrrrlrrrrl"))
+                      "NIC/card", "power", "RMB/GPU-h", "market", "other market"], rows, "lrrrrrlrrrrll"))
 
 
 @catalog_cmd.command("models")

@@ -49,3 +49,74 @@ def test_a_catalog_price_without_a_market_is_bad_input(tmp_path):
     p.write_text(yaml.safe_dump(raw), encoding="utf-8")
     with pytest.raises(BadInput, match=r"price_rmb_per_gpu_hour\.market"):
         load_gpus(str(p))
+
+
+def _rag_at(tmp_path, market):
+    d = yaml.safe_load((ROOT / "problems" / "rag_long_context.yaml").read_text())
+    d.setdefault("pricing", {})["gpu_market"] = market
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    return load_problem(f)
+
+
+def test_gpu_market_takes_each_catalog_price_from_that_market_where_there_is_one(tmp_path):
+    """pricing.gpu_market: global prices H100 and H200 at their RunPod rates (catalog other_prices:
+    $2.69 and $3.59 × 7.1 RMB/USD); H20 has no global price and keeps its China one, which the
+    plan says; B200 and MI300X are global already."""
+    from planner.plan.resolve import resolve
+    res = resolve(_rag_at(tmp_path, "global"), "rag")
+    got = {o.id: (round(o.price_per_card_hour, 2), o.price_market) for o in res.gpus}
+    assert got["h100"] == (round(2.69 * 7.1, 2), "global") == (19.10, "global")
+    assert got["h200"] == (round(3.59 * 7.1, 2), "global") == (25.49, "global")
+    assert got["h20"] == (7.50, "china")
+    assert got["b200"] == (42.46, "global")
+    default = {o.id: o.price_per_card_hour for o in resolve(load_problem(ROOT / "problems" / "rag_long_context.yaml"),
+                                                            "rag").gpus}
+    assert default["h100"] == 12.15 and default["h200"] == 20.83
+    plan = solve(_rag_at(tmp_path, "global"), "rag")
+    markets = plan_json(plan)["totals"]["catalog_price_markets"]
+    assert markets["h100"] == "global" and markets["h20"] == "china"
+    assert "Prices: catalog prices from different markets (china: h20; global: b200, h100, h200, mi300x)" \
+        in render_plan(plan)
+
+
+def test_gpu_market_china_takes_the_china_price_of_a_global_card(tmp_path):
+    from planner.plan.resolve import resolve
+    d = yaml.safe_load((ROOT / "problems" / "deepseek_qps.yaml").read_text())
+    d["gpus"] = ["a100-80g", "h100"]
+    d["model"], d["precision"] = "llama-3.1-70b", {"weights": "fp8"}
+    d["pricing"] = {"gpu_market": "china"}
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    got = {o.id: (o.price_per_card_hour, o.price_market) for o in resolve(load_problem(f), "p").gpus}
+    assert got == {"a100-80g": (5.15, "china"), "h100": (12.15, "china")}
+
+
+def test_bad_gpu_market_and_repeated_catalog_markets_are_bad_input(tmp_path):
+    d = yaml.safe_load((ROOT / "problems" / "deepseek_qps.yaml").read_text())
+    d["pricing"]["gpu_market"] = "us"
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    with pytest.raises(BadInput, match=r"p.yaml: pricing.gpu_market: .*'china' or 'global'"):
+        load_problem(f)
+    cat = yaml.safe_load((ROOT / "catalogs" / "gpus.yaml").read_text())
+    h100 = next(g for g in cat["gpus"] if g["id"] == "h100")
+    h100["other_prices"].append(dict(h100["other_prices"][0]))
+    c = tmp_path / "gpus.yaml"
+    c.write_text(yaml.safe_dump(cat, allow_unicode=True))
+    load_gpus.cache_clear()
+    with pytest.raises(BadInput, match=r"gpus\[0\].*one price per market"):
+        load_gpus(str(c))
+
+
+def test_catalog_listing_shows_the_other_markets_price():
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+    d = {g["id"]: g for g in json.loads(CliRunner().invoke(cli.main, ["catalog", "gpus", "--json"]).output)}
+    assert d["h200"]["other_prices"] == [{"market": "global", "rmb_per_gpu_hour": 25.49}]
+    assert d["b200"]["other_prices"] == []
+    text = CliRunner().invoke(cli.main, ["catalog", "gpus"]).output
+    assert "other market" in text.splitlines()[0] and "global 25.49" in text

@@ -107,6 +107,19 @@ class GPU(Strict):
     nic_bandwidth_per_card: SourcedBandwidth
     power: SourcedPower
     price_rmb_per_gpu_hour: SourcedPrice
+    other_prices: list[SourcedPrice] = []   # the card's price in the other market, where one is known
+
+    @model_validator(mode="after")
+    def _one_price_per_market(self) -> GPU:
+        markets = [self.price_rmb_per_gpu_hour.market] + [p.market for p in self.other_prices]
+        if len(set(markets)) < len(markets):
+            raise ValueError(f"other_prices: one price per market; {markets} repeats one "
+                             f"(price_rmb_per_gpu_hour is in {markets[0]})")
+        return self
+
+    def price_in(self, market: str | None) -> SourcedPrice:
+        """The catalog price read in `market` when there is one, else the default price."""
+        return next((p for p in self.other_prices if p.market == market), self.price_rmb_per_gpu_hour)
 
     @field_validator("dense_flops")
     @classmethod

@@ -105,4 +105,7 @@ class FleetProblem(PlanSettings):
                     None, self.pricing.exchange_rate_per_rmb):
                 raise ValueError(f"class {k.name!r}: exchange_rate_per_rmb is the fleet's "
                                  f"(pricing.exchange_rate_per_rmb); leave it out of the class")
+            if k.pricing is not None and k.pricing.gpu_market not in (None, self.pricing.gpu_market):
+                raise ValueError(f"class {k.name!r}: gpu_market is the fleet's (pricing.gpu_market: the "
+                                 f"classes share its GPUs); leave it out of the class")
         return self

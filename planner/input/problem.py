@@ -323,6 +323,9 @@ class Pricing(Strict):
                           "(required unless currency is RMB/CNY or every GPU has price_per_gpu_hour)")
     sell_per_million_input_tokens: Annotated[float, Field(ge=0)] = 0.0
     sell_per_million_output_tokens: Annotated[float, Field(ge=0)] | None = None
+    gpu_market: Literal["china", "global"] | None = Field(
+        None, description="take each GPU's catalog rental price from this market where the catalog has "
+                          "one (catalogs/gpus.yaml other_prices), else its default")
 
     @model_validator(mode="after")
     def _rate_for_rmb(self) -> Pricing:

@@ -127,7 +127,8 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
                            f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
         price, market = choice.price_per_gpu_hour, None
         if price is None:
-            price, market = gpu.price_per_card_hour * _rate(problem, source, i, gpu.id), gpu.price_market
+            listed = gpu.price_in(problem.pricing.gpu_market)
+            price, market = listed.value * _rate(problem, source, i, gpu.id), listed.market
         options.append(GPUOption(gpu, price, cap, choice.owned_nodes, choice.owned_cost_per_gpu_hour, market))
     calib = _in(source, "calibration", lambda: load_calibration(problem.calibration))
     if problem.calibration_overrides:

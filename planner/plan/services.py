@@ -57,10 +57,11 @@ def class_problem(f: FleetProblem, k: RequestClass) -> Problem:
 
 
 def class_pricing(f: FleetProblem, k: RequestClass):
-    """A class's selling prices, with the fleet's currency and exchange rate."""
+    """A class's selling prices, with the fleet's currency, exchange rate and GPU price market."""
     if k.pricing is None:
         return f.pricing
-    return k.pricing.model_copy(update={"exchange_rate_per_rmb": f.pricing.exchange_rate_per_rmb})
+    return k.pricing.model_copy(update={"exchange_rate_per_rmb": f.pricing.exchange_rate_per_rmb,
+                                        "gpu_market": f.pricing.gpu_market})
 
 
 def mixture(parts: list[tuple[float, int | LengthDist]]) -> LengthDist:

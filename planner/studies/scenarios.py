@@ -103,7 +103,8 @@ def _updated(choice: dict, u: GPUUpdate, catalog: dict[str, GPU], where: str, pr
     if u.price_change_percent is not None:
         price = choice["price_per_gpu_hour"]
         if price is None:
-            price = _catalog_gpu(choice["id"], catalog, where).price_per_card_hour * _rate(pricing, where)
+            listed = _catalog_gpu(choice["id"], catalog, where).price_in(pricing.gpu_market)
+            price = listed.value * _rate(pricing, where)
         new["price_per_gpu_hour"] = price * (1.0 + u.price_change_percent / 100.0)
     return new
 
