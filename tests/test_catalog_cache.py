@@ -123,3 +123,18 @@ def test_a_code_change_is_a_new_key(cache_dir, monkeypatch):
     a = cache.entry_path(cache_dir, "gpus", data)
     monkeypatch.setattr(cache, "_CODE_KEY", "another version of the sources")
     assert cache.entry_path(cache_dir, "gpus", data) != a
+
+
+def test_a_fifo_is_refused_not_read(cache_dir, tmp_path):
+    """A named pipe given as a catalog would block a plain read; the cache leaves it to the loader,
+    which refuses anything but a regular file (signal.alarm fails the test instead of hanging)."""
+    import signal
+    fifo = tmp_path / "gpus.yaml"
+    os.mkfifo(fifo)
+    signal.alarm(10)
+    try:
+        with pytest.raises(BadInput, match="not a regular file"):
+            schemas.load_gpus(str(fifo))
+    finally:
+        signal.alarm(0)
+    assert _entries(cache_dir) == []

@@ -19,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from planner.input.files import MAX_INPUT_BYTES
 
 T = TypeVar("T")
 
@@ -58,26 +61,28 @@ def code_key() -> str:
     return _CODE_KEY
 
 
-def entry_path(directory: Path, kind: str, data: bytes, extra: str = "") -> Path:
+def entry_path(directory: Path, kind: str, data: bytes) -> Path:
     """Where the entry of `kind` loaded from `data` (the file's bytes) lives."""
     h = hashlib.sha256(code_key().encode())
-    h.update(extra.encode())
     h.update(data)
     return directory / f"{kind}-{h.hexdigest()[:32]}.pickle"
 
 
-def cached_load(path: str | Path, kind: str, load: Callable[[], T], extra: str = "") -> T:
+def cached_load(path: str | Path, kind: str, load: Callable[[], T]) -> T:
     """`load()` (which reads and validates `path`), or its result stored by an earlier run for the
-    same file contents and code. `extra`: anything else the result depends on (e.g. another file's
-    digest). A file that cannot be read is left to `load()` to report."""
+    same file contents and code. A file that is not a regular file of at most MAX_INPUT_BYTES, or
+    cannot be read, is left to `load()` to report (a FIFO would block a plain read)."""
     directory = cache_dir()
     if directory is None:
         return load()
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INPUT_BYTES:
+            return load()
         data = Path(path).read_bytes()
     except OSError:
         return load()
-    entry = entry_path(directory, kind, data, extra)
+    entry = entry_path(directory, kind, data)
     try:
         with open(entry, "rb") as f:
             return pickle.load(f)   # noqa: S301 - our own entry, keyed by content and code
