@@ -54,7 +54,8 @@ def _mixed_markets(markets: dict[str, str]) -> list[str]:
         return []
     return ["Prices: catalog prices from different markets (" + "; ".join(f"{m}: {', '.join(gs)}" for m, gs
                                                                         in sorted(by.items()))
-            + "): set price_per_gpu_hour of each GPU to compare at one provider's prices"]
+            + "): compare at one market's prices (pricing.gpu_market) or one provider's (price_per_gpu_hour "
+              "of each GPU)"]
 
 
 def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]:
