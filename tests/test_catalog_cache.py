@@ -138,3 +138,19 @@ def test_a_fifo_is_refused_not_read(cache_dir, tmp_path):
     finally:
         signal.alarm(0)
     assert _entries(cache_dir) == []
+
+
+def test_no_home_directory_means_no_cache_not_an_error(tmp_path, monkeypatch):
+    """A container user without $HOME or a passwd entry: Path.home() raises; the catalogs load
+    all the same."""
+    monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert cache.cache_dir() is None
+    schemas.load_gpus.cache_clear()
+    assert schemas.load_gpus(str(_copy(tmp_path)))["h200"].memory_bytes == 141e9
+    schemas.load_gpus.cache_clear()

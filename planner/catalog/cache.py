@@ -36,12 +36,16 @@ KEEP = 16    # entries kept per kind (the oldest go when a new one is written)
 
 
 def cache_dir() -> Path | None:
-    """The cache directory, or None when turned off."""
+    """The cache directory, or None when turned off or when there is no home to put it in (a
+    container whose user has no home directory: planning goes on without the cache)."""
     env = os.environ.get("PLANNER_CACHE_DIR")
     if env is not None:
         return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "planner"
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base).expanduser() / "planner"
+    except (RuntimeError, KeyError, OSError):   # Path.home(): no $HOME and no passwd entry
+        return None
 
 
 _CODE_KEY: str | None = None
