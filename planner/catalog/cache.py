@@ -83,10 +83,9 @@ def cached_load(path: str | Path, kind: str, load: Callable[[], T]) -> T:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INPUT_BYTES:
             return load()
-        data = Path(path).read_bytes()
-    except OSError:
+        entry = entry_path(directory, kind, Path(path).read_bytes())
+    except OSError:   # the file, or a source file keyed on, vanished or cannot be read
         return load()
-    entry = entry_path(directory, kind, data)
     try:
         with open(entry, "rb") as f:
             return pickle.load(f)   # noqa: S301 - our own entry, keyed by content and code
