@@ -608,7 +608,7 @@ def catalog_models(as_json: bool) -> None:
     """Models with total and active parameters and KV bytes per token."""
     from planner.catalog.schemas import load_models
     from planner.physics.perf import kv_bytes_per_token
-    from planner.report.format import table, to_json
+    from planner.report.format import parts_text, table, to_json
     seen, data = set(), []
     for m in load_models().values():
         if m.id in seen:
@@ -625,7 +625,7 @@ def catalog_models(as_json: bool) -> None:
         return
     rows = [[d["id"], d["attention"].upper(), f"{d['experts']}/top-{d['experts_per_token']}" if d["moe"] else "dense",
              f"{d['params_total']/1e9:.1f} B", f"{d['params_active']/1e9:.1f} B",
-             d["weight_dtype"] + "".join(f", {v} {k.replace('_', ' ')}" for k, v in d["part_dtypes"].items())
+             d["weight_dtype"] + parts_text(d["part_dtypes"])
              + (f", {d['expert_dtype']} experts" if d["expert_dtype"] else ""),
              f"{d['kv_bytes_per_token_bf16']/1e3:.1f} kB"] for d in data]
     click.echo(table(["model", "attn", "experts", "total", "active", "weights", "KV/token (bf16)"], rows, "lllrrlr"))

@@ -121,7 +121,7 @@ def test_old_entries_are_pruned(cache_dir, tmp_path, monkeypatch):
 def test_a_code_change_is_a_new_key(cache_dir, monkeypatch):
     data = b"same bytes"
     a = cache.entry_path(cache_dir, "gpus", data)
-    monkeypatch.setattr(cache, "_CODE_KEY", "another version of the sources")
+    monkeypatch.setattr(cache, "code_key", lambda: "another version of the sources")
     assert cache.entry_path(cache_dir, "gpus", data) != a
 
 

@@ -16,6 +16,7 @@ with pickle, as pip and pytest read theirs: do not point the variable at a direc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -48,21 +49,16 @@ def cache_dir() -> Path | None:
         return None
 
 
-_CODE_KEY: str | None = None
-
-
+@functools.cache
 def code_key() -> str:
     """A digest of this package's sources (relative path, size, mtime of every .py) and of the
     Python and pydantic versions: what the pickled objects' classes and loaders depend on."""
-    global _CODE_KEY
-    if _CODE_KEY is None:
-        import pydantic
-        h = hashlib.sha256(f"{FORMAT}|{sys.version}|{pydantic.VERSION}".encode())
-        for p in sorted(PACKAGE_DIR.rglob("*.py")):
-            st = p.stat()
-            h.update(f"|{p.relative_to(PACKAGE_DIR)}:{st.st_size}:{st.st_mtime_ns}".encode())
-        _CODE_KEY = h.hexdigest()
-    return _CODE_KEY
+    import pydantic
+    h = hashlib.sha256(f"{FORMAT}|{sys.version}|{pydantic.VERSION}".encode())
+    for p in sorted(PACKAGE_DIR.rglob("*.py")):
+        st = p.stat()
+        h.update(f"|{p.relative_to(PACKAGE_DIR)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
 
 
 def entry_path(directory: Path, kind: str, data: bytes) -> Path:

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
 from planner.catalog.cache import cached_load
 from planner.catalog.hf_cache import (
-    attention_not_quantized,
     cached_config,
     looks_like_hf_id,
     parts_not_quantized,
@@ -422,10 +421,10 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
     checkpoint: Precision = "fp16" if dtype == "float16" else "bf16"
     weight: Precision = quantized or checkpoint  # type: ignore[assignment]
     experts, parts = None, ()
-    if quantized and attention_not_quantized(data):   # e.g. gpt-oss: MXFP4 experts only
+    kept = parts_not_quantized(data)
+    if quantized and "attention" in kept:   # e.g. gpt-oss: MXFP4 experts only
         # attention (and embedding, LM head, norms, router) at the checkpoint's dtype; the MLPs the
         # list does not name at the declared precision
-        kept = parts_not_quantized(data)
         have = {"dense_mlp": arch.dense_layers > 0, "shared_experts": arch.moe_layers * arch.shared_params > 0}
         weight, experts = checkpoint, (quantized if arch.is_moe else None)
         parts = part_dtypes(checkpoint, {k: quantized for k, ok in have.items() if ok and k not in kept})

@@ -89,10 +89,12 @@ def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Servic
                               opts: SolverOptions) -> float | None:
     """Cost per hour of the best plan with speculative decoding off (the saving the plan reports);
     None when there is none."""
-    # pruned again from all candidates: one without speculation may have been pruned for one with it
-    off = [replace(s, candidates=needed(tuple(c for c in s.cs.candidates if c.spec is None), s.res)
-                   if s.candidates is not s.cs.candidates else tuple(c for c in s.candidates if c.spec is None))
-           for s in svcs]
+    off = []
+    for s in svcs:
+        without = tuple(c for c in s.cs.candidates if c.spec is None)
+        # a pruned service is pruned again from all of them: one without speculation may have been
+        # pruned for one with it
+        off.append(replace(s, candidates=needed(without, s.res) if s.candidates is not s.cs.candidates else without))
     if not all(s.candidates for s in off):
         return None
     rep = milp.solve(build(problem, off), opts.name, opts.time_limit, opts.mip_gap, False, gap_abs=opts.node_gap)

@@ -35,3 +35,9 @@ def table(headers: list[str], rows: list[list[str]], align: str | None = None) -
     lines = [fmt(headers), "  ".join("-" * w for w in widths)]
     lines += [fmt(r) for r in rows]
     return "\n".join(lines)
+
+
+def parts_text(parts: dict[str, str]) -> str:
+    """', bf16 attention, fp8 dense mlp': the dense parts stored apart from the weights, as the plan
+    and the model listing print them after the weights' precision ('' when there are none)."""
+    return "".join(f", {v} {k.replace('_', ' ')}" for k, v in parts.items())

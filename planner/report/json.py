@@ -25,11 +25,11 @@ if TYPE_CHECKING:   # only a type here: importing the sweep study costs `plan so
 SCHEMA_VERSION = 1   # of plan files and frontier.json
 
 
-
 def parts_json(parts: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """{'part_dtypes': {'attention': 'bf16', ...}} for the dense parts stored apart from weight_dtype;
     nothing when none is (a uniform plan's JSON is as before the key existed)."""
     return {"part_dtypes": dict(parts)} if parts else {}
+
 
 def plan_json(p: Plan, timings: bool = False) -> dict[str, Any]:
     """The plan as JSON-ready data: a single plan's keys, or a fleet's (`kind: fleet`)."""

@@ -11,14 +11,14 @@ from typing import Any
 from planner.input.units import format_bytes, format_time
 from planner.plan.model import Plan
 from planner.plan.verify import Verification
-from planner.report.format import table
+from planner.report.format import parts_text, table
 from planner.report.json import plan_json
 
 
 def precisions(d: dict[str, Any]) -> str:
     """'fp8 weights, bf16 KV', with the dense parts' and the routed experts' precisions when stored
     apart: 'fp8 weights, bf16 attention, fp4 experts, fp8 KV'."""
-    parts = "".join(f", {v} {k.replace('_', ' ')}" for k, v in (d.get("part_dtypes") or {}).items())
+    parts = parts_text(d.get("part_dtypes") or {})
     experts = f", {d['expert_dtype']} experts" if d.get("expert_dtype") else ""
     return f"{d['weight_dtype']} weights{parts}{experts}, {d['kv_dtype']} KV"
 
