@@ -87,6 +87,12 @@ class Calibration(Strict):
     kv_bandwidth_scale: CalibParam = CalibParam(value=1.0, source="none assumed (fitted by plan calibrate)")
     # host time per sequence a scheduler handles in a step (scheduling, sampling, detokenising)
     sequence_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
+    # a pass that carries prefill tokens runs eagerly (engines capture only decode-only steps in CUDA
+    # graphs): extra host/launch time per layer and per MoE layer of such a pass
+    prefill_layer_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
+    prefill_moe_layer_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
+    # host time per prompt (or chunk of one) a pass prefills: admission, block tables, inputs
+    prompt_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
     request_overhead_s: CalibParam
     moe_imbalance: CalibParam
     gemm_efficiency_scale: CalibParam
@@ -130,7 +136,8 @@ class Calibration(Strict):
         return v
 
     @field_validator("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
-                     "moe_layer_overhead_s", "step_overhead_s", "sequence_overhead_s", "request_overhead_s")
+                     "moe_layer_overhead_s", "step_overhead_s", "sequence_overhead_s", "request_overhead_s",
+                     "prefill_layer_overhead_s", "prefill_moe_layer_overhead_s", "prompt_overhead_s")
     @classmethod
     def _nonneg(cls, v: CalibParam) -> CalibParam:
         if v.value < 0:

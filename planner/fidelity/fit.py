@@ -41,6 +41,9 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
     "moe_layer_overhead_s": (1e-4, 0.0, 1e-2),
     "step_overhead_s": (1e-3, 0.0, 1e-1),
     "sequence_overhead_s": (1e-5, 0.0, 1e-3),
+    "prefill_layer_overhead_s": (1e-4, 0.0, 1e-2),
+    "prefill_moe_layer_overhead_s": (1e-4, 0.0, 1e-2),
+    "prompt_overhead_s": (1e-2, 0.0, 1.0),
     "kv_bandwidth_scale": (1.0, 0.2, 1.5),
     "request_overhead_s": (5e-2, 0.0, 1.0),
     "moe_imbalance": (1.0, 1.0, 4.0),
@@ -131,7 +134,7 @@ def free_params(points: list[Point]) -> list[str]:
     inter = any(p.par.stage_cards > gpus[p.gpu].domain_cards for p in points)
     skip = set()
     if not moe:
-        skip |= {"moe_layer_overhead_s", "moe_imbalance"}
+        skip |= {"moe_layer_overhead_s", "moe_imbalance", "prefill_moe_layer_overhead_s"}
     if not multi:
         skip |= {"network_efficiency", "collective_latency_intra_s", "comm_overlap"}
     if not inter:

@@ -215,9 +215,22 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
     step = pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
+    step = _with_eager(step, dep, prompts, chunk_tokens > 0)
     if dep.spec is not None:
         step = _plus(step, _drafts(dep, batch, context_tokens))
     return _slower(step, dep.calib.v("decode_time_scale"))
+
+
+def _with_eager(t: PhaseArrays, dep: Deployment, prompts: np.ndarray, where_prefill) -> PhaseArrays:
+    """`perf.with_eager` per point: the eager-pass overhead of passes prefilling prompts[i] prompts,
+    added where `where_prefill` holds."""
+    a, c = dep.arch, dep.calib
+    e = (a.layers * c.v("prefill_layer_overhead_s") + a.moe_layers * c.v("prefill_moe_layer_overhead_s")
+         + np.maximum(prompts / dep.par.dp, 1.0) * c.v("prompt_overhead_s"))
+    e = np.where(where_prefill, e, 0.0)
+    return PhaseArrays(t.time_s + e, t.compute_s, t.memory_s, t.comm_s, t.overhead_s + e, t.flops_per_card,
+                       t.bytes_per_card, t.below_ridge)
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
@@ -229,8 +242,9 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return _slower(pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp),
-                   dep.calib.v("prefill_time_scale"))
+    step = _with_eager(pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,
+                       prompts, True)
+    return _slower(step, dep.calib.v("prefill_time_scale"))
 
 
 # ------------------------------------------------------------------------------- queueing

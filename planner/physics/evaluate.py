@@ -109,6 +109,7 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
         "floors": {"step_s": fl.step_s, "layers_s": fl.layers_s, "moe_layers_s": fl.moe_layers_s,
                    "collectives": fl.collectives, "collective_latency_s": fl.collective_latency_s,
                    "sequences_s": fl.sequences_s, "total_s": fl.total_s},
+        "prefill_floors": prefill_floors(dep, req.batch),
         "bound": {"prefill": pre.bound, "decode": dec.bound},
         "breakdown": {
             "prefill": {"compute_s": pre.compute_s, "memory_s": pre.memory_s,
@@ -117,6 +118,15 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
                        "communication_s": dec.comm_s, "overhead_s": dec.overhead_s},
         },
     }
+
+
+def prefill_floors(dep: Deployment, prompts: int) -> dict[str, float]:
+    """The fixed time a pass that prefills `prompts` prompts pays beyond a decode step's floors
+    (perf.eager_terms): per layer and per MoE layer (run eagerly, not from a CUDA graph) and per
+    prompt, with their total."""
+    layers, moe, per_prompt = perf.eager_terms(dep, prompts)
+    return {"layers_s": layers, "moe_layers_s": moe, "prompts_s": per_prompt,
+            "total_s": perf.eager_overhead_s(dep, prompts)}
 
 
 def sweep_batch(req: EvalRequest, calib: Calibration | None = None) -> list[dict[str, Any]]:

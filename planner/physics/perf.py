@@ -198,7 +198,8 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return slower(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp),
+    return slower(with_eager(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,
+                             prompts),
                   dep.calib.v("prefill_time_scale"))
 
 
@@ -216,9 +217,38 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = (batch / par.pp * ctx + chunk_tokens / par.pp) / par.dp * kv_bytes_per_token_per_card(dep)
     step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    if chunk_tokens > 0:   # the chunk holds chunk/prompt prompts, or a piece of one
+        step = with_eager(step, dep, max(chunk_tokens / max(prompt_tokens, 1.0), 1.0))
     if dep.spec is not None and batch > 0:
         step = plus(step, drafts(dep, batch, context_tokens))
     return slower(step, dep.calib.v("decode_time_scale"))
+
+
+def eager_terms(dep: Deployment, prompts: float) -> tuple[float, float, float]:
+    """(per-layer, per-MoE-layer, per-prompt) extra time of a pass that prefills `prompts` prompts
+    (or chunks of them): engines replay decode-only steps from captured CUDA graphs but run a pass
+    with prefill tokens eagerly, so it pays a fitted time per layer and per MoE layer once
+    (prefill_layer_overhead_s, prefill_moe_layer_overhead_s), plus the host time of each prompt in
+    it (prompt_overhead_s: admission, block tables, inputs; per attention-DP rank, whose ranks
+    schedule their prompts side by side)."""
+    a, c = dep.arch, dep.calib
+    return (a.layers * c.v("prefill_layer_overhead_s"), a.moe_layers * c.v("prefill_moe_layer_overhead_s"),
+            max(prompts / dep.par.dp, 1.0) * c.v("prompt_overhead_s"))
+
+
+def eager_overhead_s(dep: Deployment, prompts: float) -> float:
+    """The extra time of a pass that prefills `prompts` prompts: the sum of `eager_terms`."""
+    layers, moe, per_prompt = eager_terms(dep, prompts)
+    return layers + moe + per_prompt
+
+
+def with_eager(t: PhaseTime, dep: Deployment, prompts: float) -> PhaseTime:
+    """`t` plus the eager-pass overhead of a pass prefilling `prompts` prompts (eager_overhead_s)."""
+    e = eager_overhead_s(dep, prompts)
+    if e == 0.0:
+        return t
+    return PhaseTime(t.time_s + e, t.compute_s, t.memory_s, t.comm_s, t.overhead_s + e, t.flops_per_card,
+                     t.bytes_per_card, t.below_ridge)
 
 
 def request_overhead_s(dep: Deployment) -> float:

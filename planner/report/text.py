@@ -164,6 +164,7 @@ def _closed_loop_lines(c: dict[str, Any]) -> list[str]:
 def render_eval(d: dict[str, Any]) -> str:
     """`plan eval` output: memory, prefill, decode, bounds."""
     fits = "fits" if d["fits"] else f"DOES NOT FIT (overflow {format_bytes(d['overflow_bytes'])} per card)"
+    pf = d["prefill_floors"]
     lines = [
         f"{d['model']} on {d['cards']}x{d['gpu']} ({d['parallelism']['label']}), {precisions(d)}, "
         f"calibration {d['calibration']}",
@@ -189,6 +190,9 @@ def render_eval(d: dict[str, Any]) -> str:
         f" + layers {format_time(d['floors']['layers_s'])} + MoE layers {format_time(d['floors']['moe_layers_s'])}"
         f" + {d['floors']['collectives']} collectives × {format_time(d['floors']['collective_latency_s'])}"
         f" + host time of {d['batch']} sequences {format_time(d['floors']['sequences_s'])}",
+        f"a pass with prefill adds (run eagerly): {format_time(pf['total_s'])} = layers "
+        f"{format_time(pf['layers_s'])} + MoE layers {format_time(pf['moe_layers_s'])}"
+        f" + host time of {d['batch']} prompts {format_time(pf['prompts_s'])}",
     ]
     for phase in ("prefill", "decode"):
         b = d["breakdown"][phase]
