@@ -211,12 +211,14 @@ def test_deepseek_vllm_command_realises_the_plan():
 
 
 def test_colocated_pool_gets_its_chunk():
-    """llama70b_chat's colocated H100 TP4 pool prefills whole prompts of 954 uncached tokens (the
-    1,590-token mean at 40 % prefix-cache hits) per step."""
-    o = opts(commands(render(plan("llama70b_chat"), "vllm"))["colocated-h100-0"][0])
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "954"
-    o = opts(commands(render(plan("llama70b_chat"), "sglang"))["colocated-h100-0"][0])
-    assert o["--chunked-prefill-size"] == "954" and "--disaggregation-mode" not in o
+    """rag_long_context's colocated MI300X pools prefill whole 16,000-token prompts per step (the
+    plan's chunk; llama70b_chat, which checked 954-token chunks, now disaggregates)."""
+    d = plan("rag_long_context")
+    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0, 16000.0]
+    o = opts(commands(render(d, "vllm"))["colocated-mi300x-3"][0])
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16000"
+    o = opts(commands(render(d, "sglang"))["colocated-mi300x-3"][0])
+    assert o["--chunked-prefill-size"] == "16000" and "--disaggregation-mode" not in o
 
 
 def test_not_a_plan_is_bad_input():

@@ -101,7 +101,7 @@ def test_verification_counts_types_and_shapes():
 def test_infeasible_names_the_limit():
     """Eight H100 cards alone cannot carry the load and H20 is capped too: only both types together
     can, so max_gpu_types: 1 is what makes it infeasible, and the diagnosis says so."""
-    p = Problem.model_validate({**BASE, "workload": {"qps": 400, "input_tokens": 1000, "output_tokens": 100},
+    p = Problem.model_validate({**BASE, "workload": {"qps": 360, "input_tokens": 1000, "output_tokens": 100},
                                 "gpus": [{"id": "h100", "max_cards": 8}, {"id": "h20", "max_cards": 8}],
                                 "limits": {"max_gpu_types": 1}})
     solve(p.model_copy(update={"limits": Limits()}), "both")   # feasible with both types

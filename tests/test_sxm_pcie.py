@@ -20,21 +20,21 @@ def _only(gpu: str):
 
 def test_one_node_of_each_beats_either_alone():
     """One SXM node and one PCIe node (265.84 RMB/h) beat SXM only (305.60) and PCIe only (339.12).
-    Prefill runs on 1-card instances on both (no scale-up link needed); decode runs mostly on SXM
-    (TP2), and the PCIe node's TP4 decode instance gets less than half the decode tokens/s per
-    card of an SXM one: its all-reduces cross PCIe."""
+    Decode stays on the NVLink server (one TP4 instance); the PCIe node is bought for prefill,
+    which needs no scale-up link (eight 1-card instances, beside two TP2 ones on SXM). Where PCIe
+    must decode (PCIe only), a TP4 instance gets less than half the decode tokens/s per card of the
+    SXM one: its all-reduces cross PCIe."""
     plan = solve(load_any(PATH), str(PATH))
     assert plan.cost_per_hour == pytest.approx(265.84)
-    pools = [(c.role, c.gpu, n, c) for c, n in plan.chosen.items()]
-    assert {(role, g, c.cards) for role, g, _, c in pools if role == "prefill"} == {("prefill", "h100", 1),
-                                                                                ("prefill", "h100-pcie", 1)}
-    decode = {g: sum(n * c.decode_tok_s for role, gg, n, c in pools if gg == g and role == "decode")
-              for g in ("h100", "h100-pcie")}
-    cards = {g: sum(n * c.cards for role, gg, n, c in pools if gg == g and role == "decode") for g in decode}
-    assert decode["h100"] > 2 * decode["h100-pcie"] > 0
-    assert decode["h100-pcie"] / cards["h100-pcie"] < 0.5 * decode["h100"] / cards["h100"]
-    assert solve(_only("h100"), "sxm").cost_per_hour == pytest.approx(305.60)
-    assert solve(_only("h100-pcie"), "pcie").cost_per_hour == pytest.approx(339.12)
+    pools = {(c.role, c.gpu, c.cards): n for c, n in plan.chosen.items()}
+    assert pools == {("prefill", "h100", 2): 2, ("decode", "h100", 4): 1, ("prefill", "h100-pcie", 1): 8}
+    sxm, pcie = solve(_only("h100"), "sxm"), solve(_only("h100-pcie"), "pcie")
+    assert (sxm.cost_per_hour, pcie.cost_per_hour) == pytest.approx((305.60, 339.12))
+
+    def per_card_tp4(p):
+        (c,) = [c for c in p.chosen if c.role == "decode" and c.cards == 4]
+        return c.decode_tok_s / c.cards
+    assert per_card_tp4(pcie) < 0.5 * per_card_tp4(plan)
 
 
 def test_why_decode_stays_on_nvlink():
