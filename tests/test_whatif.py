@@ -199,3 +199,14 @@ def test_redundancy_scenario_prices_n_plus_1(base, base_plan):
     assert {"n_plus_1[prefill]", "n_plus_1[decode]"} <= names
     with pytest.raises(ValueError):
         _scenario({"serving": {"redundancy": "n+2"}})
+
+
+def test_a_scenario_of_the_same_cost_reads_plus_zero():
+    """Two plans of one cost summed in a different order differ by a rounding error; the change
+    against the base is +0, never −0 (power-80kW on the seed once printed `-0 (-0.0%)`)."""
+    import math
+
+    from planner.studies.whatif import cost_difference
+    d = cost_difference(1888.5599999999997, 1888.56)
+    assert d == 0.0 and math.copysign(1.0, d) == 1.0 and f"{d:+,.0f} ({100 * d / 1888.56:+.1f}%)" == "+0 (+0.0%)"
+    assert cost_difference(1589.12, 1888.56) == -299.44

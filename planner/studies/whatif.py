@@ -33,6 +33,13 @@ TPOT_STEP_S = 1e-3              # sensitivity: 1 ms more TPOT
 TTFT_STEP_S = 0.1               # sensitivity: 100 ms more TTFT
 
 
+def cost_difference(cost: float, base: float) -> float:
+    """cost − base to a millionth of a currency unit, never −0: two plans of the same cost summed in
+    different orders differ by a rounding error (1,888.5599999999997 against 1,888.56), which
+    must read +0, not −0."""
+    return round(cost - base, 6) + 0.0
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One scenario's result: a verified plan, or the status and reason why there is none."""
@@ -53,7 +60,7 @@ class Outcome:
         """Cost per hour against the base: (currency/h, percent); None unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None
-        d = self.plan.cost_per_hour - base.plan.cost_per_hour
+        d = cost_difference(self.plan.cost_per_hour, base.plan.cost_per_hour)
         return d, 100 * d / base.plan.cost_per_hour
 
 
@@ -355,7 +362,7 @@ class HorizonOutcome:
         """Cost over the horizon against the base: (currency, percent); None unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None
-        d = self.plan.cost - base.plan.cost
+        d = cost_difference(self.plan.cost, base.plan.cost)
         return d, 100 * d / base.plan.cost
 
 
