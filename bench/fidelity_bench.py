@@ -8,7 +8,8 @@ of observations, the median |error| and the p90 |error|, both cross-validated (g
 the points of one configuration share a fold; each fold refits every parameter, the per-family
 fixed TTFT included). `--quick` skips cross-validation (errors of the shipped profiles on the
 points they were fitted to). Targets of the fidelity issue: median ≤ 12 % on decode and ≤ 20 % on
-TTFT, per engine and overall. `--simulate` adds, for the per-engine profiles, the closed-loop
+TTFT, per engine and overall, and the TTFT error per engine by requests in flight (c ≤ 4 up to
+c > 256). `--simulate` adds, for the per-engine profiles, the closed-loop
 check of `plan validate --simulate`: every benchmark point run event by event beside the analytic
 closed-loop formula and the measurement (docs/model.md, "The closed loop checked by simulation").
 Last, the measurements' own scatter (planner.fidelity.noise): each configuration's points against
@@ -61,6 +62,33 @@ def table(v, title: str) -> list[str]:
     return out
 
 
+C_BUCKETS = ((1, 4), (5, 16), (17, 64), (65, 256), (257, float("inf")))   # requests in flight
+
+
+def ttft_by_concurrency(v) -> list[str]:
+    """TTFT |error| per engine and concurrency bucket (cross-validated when CV ran): where under
+    load the TTFT error lives. Each cell: n, median."""
+    errs: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for r in v.rows:
+        if r.quantity != "ttft_s":
+            continue
+        e = abs(r.cv_error if r.cv_error is not None else r.error)
+        k = next(i for i, (lo, hi) in enumerate(C_BUCKETS) if r.point.concurrency <= hi)
+        errs[(r.point.engine, k)].append(e)
+        errs[("all", k)].append(e)
+    engines = sorted({e for e, _ in errs if e != "all"}) + ["all"]
+    heads = [f"c {lo}–{hi:g}" if hi != float("inf") else f"c > {lo - 1}" for lo, hi in C_BUCKETS]
+    out = ["  TTFT by requests in flight: n, median |error|",
+           f"  {'engine':18s}" + "".join(f"{h:>16s}" for h in heads)]
+    for e in engines:
+        cells = []
+        for k in range(len(C_BUCKETS)):
+            x = errs.get((e, k), [])
+            cells.append(f" {len(x):7d} {float(np.median(x)):7.1%}" if x else f"{'–':>16s}")
+        out.append(f"  {e:18s}" + "".join(cells))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
@@ -73,7 +101,7 @@ def main() -> None:
     for title, by in (("shared profile 'default'", ()), ("per-engine profiles", ("engine",))):
         t0 = time.perf_counter()
         v = run_validate(files, "default", folds, by)
-        print("\n".join(table(v, title)) + f"\n  ({time.perf_counter() - t0:.0f} s)\n")
+        print("\n".join(table(v, title) + ttft_by_concurrency(v)) + f"\n  ({time.perf_counter() - t0:.0f} s)\n")
     if a.simulate:   # v: the per-engine profiles
         from planner.report import closed_loop
         print(closed_loop.render_text(closed_loop.closed_loop_check(v)).lstrip("\n"))
