@@ -11,20 +11,19 @@ import numpy as np
 import pytest
 
 from planner.catalog.calibration import load_calibration
-from planner.catalog.schemas import load_gpus, load_models
 from planner.fidelity.fit import calibration_from, fit, without_families
 from planner.fidelity.measurements import Point, predict
 from planner.physics import batched, perf
 from planner.physics.deployment import Deployment, Parallelism
 from planner.physics.evaluate import EvalRequest, evaluate
+from tests.conftest import make_dep
 
 EAGER = {"prefill_layer_overhead_s": 3e-4, "prefill_moe_layer_overhead_s": 1e-4, "prompt_overhead_s": 5e-3}
 NONE = dict.fromkeys(EAGER, 0.0)
 
 
 def dep(model: str, par: Parallelism, values: dict[str, float], calib: str = "default") -> Deployment:
-    return Deployment(load_models()[model], load_gpus()["h200"], par,
-                      load_calibration(calib).with_overrides(values), "fp8", "bf16")
+    return make_dep(model, "h200", load_calibration(calib).with_overrides(values), par.tp, par.pp, par.dp)
 
 
 def test_hand_values_of_a_prefill_pass_and_a_mixed_step():

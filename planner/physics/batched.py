@@ -29,6 +29,7 @@ from planner.physics.deployment import (
     verify_tokens,
 )
 from planner.physics.gemm import curve_times, dense_groups, dense_ridge, roofline_seconds
+from planner.physics.perf import eager_terms
 from planner.physics.queueing import wait
 
 
@@ -225,9 +226,8 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
 def _with_eager(t: PhaseArrays, dep: Deployment, prompts: np.ndarray, where_prefill) -> PhaseArrays:
     """`perf.with_eager` per point: the eager-pass overhead of passes prefilling prompts[i] prompts,
     added where `where_prefill` holds."""
-    a, c = dep.arch, dep.calib
-    e = (a.layers * c.v("prefill_layer_overhead_s") + a.moe_layers * c.v("prefill_moe_layer_overhead_s")
-         + np.maximum(prompts / dep.par.dp, 1.0) * c.v("prompt_overhead_s"))
+    layers, moe, _ = eager_terms(dep, 1.0)   # the per-pass terms; the per-prompt one per point
+    e = layers + moe + np.maximum(prompts / dep.par.dp, 1.0) * dep.calib.v("prompt_overhead_s")
     e = np.where(where_prefill, e, 0.0)
     return PhaseArrays(t.time_s + e, t.compute_s, t.memory_s, t.comm_s, t.overhead_s + e, t.flops_per_card,
                        t.bytes_per_card, t.below_ridge)
