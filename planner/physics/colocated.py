@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from planner.physics.comm import allreduce_time
 from planner.physics.deployment import Deployment, PhaseTime
 from planner.physics.perf import decode_step, mixed_step
+from planner.physics.perf import tokens_per_step as dep_tokens_per_step
 
 DEFAULT_CHUNK_TOKENS = 8192   # engines' default prefill token budget per step: vLLM
 # max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens
@@ -59,6 +60,55 @@ def colocated_step(dep: Deployment, batch: float, context_tokens: float, prompt_
         return mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens)
     return blend(mixed_step(dep, batch, context_tokens, chunk, prompt_tokens),
                  decode_step(dep, batch, context_tokens), f)
+
+
+def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: float,
+                     lives: tuple[tuple[float, float], ...], tokens_per_step: float = 1.0):
+    """Share of the steps a decoding request sees that carry a chunk, the mean over requests (numpy
+    arrays or floats, element by element); `f` is the share of all steps that do.
+
+    Requests enter decode when their prompt's chunk step ends, and a request that leaves the
+    prefill queue finds it busy with the probability ρ of the time-average (the M/G/1 departure
+    property), ρ = f·T_c / t̄, t̄ = f·T_c + (1 − f)·T_d, larger than f because chunk steps are longer.
+    The steps that follow relax from ρ to f: with busy and idle runs of the queue taken as
+    geometric, of means (s/C)/(1 − ρ) chunk steps (the M/G/1 busy period, a prompt being s/C
+    chunks) and t̄/(π·T_d) plain steps (the gap between prompts, π = f·C/s prompts per step),
+    the persistence per step is r = 1 − (C/s)·T_d/t̄ (≥ 0), and a request of n decode steps sees
+    f + (ρ − f)·(1 − rⁿ)/(n·(1 − r)) of them with a chunk, averaged over `lives` ((decode tokens,
+    share of requests), n = tokens / tokens_per_step). Long outputs see f, short ones nearer ρ:
+    TPOT at light prefill-heavy load is longer than the mean step (an inspection effect the
+    simulator shows). Geometric runs are an approximation: busy periods of a queue have longer
+    tails, so the share is underestimated for the shortest outputs (docs/model.md)."""
+    import numpy as np
+    f = np.asarray(f, dtype=float)
+    t_c, t_d = np.asarray(t_chunk_s, dtype=float), np.asarray(t_plain_s, dtype=float)
+    inner = (f > 0) & (f < 1)
+    if not lives or not inner.any():
+        return f if f.ndim else float(f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_bar = f * t_c + (1.0 - f) * t_d
+        rho = np.where(inner, f * t_c / t_bar, f)
+        r = np.clip(1.0 - np.asarray(chunk_tokens, dtype=float) / uncached_tokens * t_d / t_bar, 0.0, 1.0 - 1e-12)
+        g = 0.0
+        for tokens, share in lives:
+            n = max(tokens / tokens_per_step, 1.0)
+            g = g + share * (1.0 - np.power(r, n)) / (n * (1.0 - r))
+        out = np.where(inner, f + (rho - f) * g, f)
+    return out if out.ndim else float(out)
+
+
+def colocated_seen_step(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
+                        uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
+                        budget: float = DEFAULT_CHUNK_TOKENS) -> PhaseTime:
+    """The step a decoding request of a colocated engine sees on average (its TPOT × tokens per
+    step): `colocated_step` with the share of chunk steps a request sees (`chunk_share_seen`)
+    instead of the share of all steps. Capacity in prompt tokens/s stays with the mean step."""
+    chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
+    if f <= 0 or f >= 1.0:
+        return colocated_step(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, budget)
+    mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
+    seen = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
+    return blend(mixed, plain, seen)
 
 
 @dataclass(frozen=True)

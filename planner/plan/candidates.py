@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from planner.physics import batched, perf
 from planner.physics.batch_spread import batch_at_statistic, chunk_variance, mean_batch_within, tpot_offset
+from planner.physics.colocated import chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
 from planner.plan.candidate import (  # noqa: F401  (the types and the memo, importable from here as before)
@@ -270,14 +271,17 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
     mixed = batched.mixed_steps(dep, bs, w.ctx_decode, used, w.s_in)
     dec = batched.decode_steps(dep, np.array(grid, dtype=float), w.ctx_decode).take(np.repeat(np.arange(len(grid)), ks))
-    st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
-    t = st.time_s / perf.tokens_per_step(dep)
+    st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
+    # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
+    seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
+                            perf.tokens_per_step(dep))
+    t = batched.where(share >= 1, mixed, batched.blend(mixed, dec, seen)).time_s / perf.tokens_per_step(dep)
     t_stat, b_stat = t, bs
     if w.tpot_spread:   # the TPOT statistic: the same prefill per step beside the quantile batch
         b_stat = bs + w.tpot_spread * np.sqrt(bs)
         mixed_q = batched.mixed_steps(dep, b_stat, w.ctx_decode, used, w.s_in)
         dec_q = batched.decode_steps(dep, b_stat, w.ctx_decode)
-        st_q = batched.where(share >= 1, mixed_q, batched.blend(mixed_q, dec_q, share))
+        st_q = batched.where(share >= 1, mixed_q, batched.blend(mixed_q, dec_q, seen))
         batch_sd = (st_q.time_s / perf.tokens_per_step(dep) - t) / w.tpot_spread
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,

@@ -100,18 +100,21 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
 
 
 def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached: float, dec_load: float,
-                       pre_load: float, t0: float, per_step: float, budget: float, slots: float) -> float:
-    """Mean step time t a request of a colocated instance sees at its loads: t = colocated_step(
-    batch_seen(b = dec_load·t/per_step), p = pre_load·t prompt tokens per step) (iterate from t0)."""
-    t = t0
+                       pre_load: float, t0: float, per_step: float, budget: float, slots: float,
+                       lives: tuple[tuple[float, float], ...] = ()) -> tuple[float, float]:
+    """(mean step t̄, step a decoding request sees t) of a colocated instance at its loads: the
+    batch is b = dec_load·t/per_step (Little: each token stays one seen step), the prompt tokens
+    per step p = pre_load·t̄; t̄ = colocated_step(batch_seen(b), p) and t its `colocated_seen_step`
+    (iterate from t0)."""
+    t_bar = t = t0
     for _ in range(100):
-        b = dec_load * t / per_step
-        new = colocated.colocated_step(dep, batch_seen(b, slots), ctx, prompt, uncached, pre_load * t,
-                                       budget).time_s
-        if abs(new - t) <= 1e-9 * max(t, 1e-12):
-            return new
-        t = new
-    return t
+        b = batch_seen(dec_load * t / per_step, slots)
+        new_bar = colocated.colocated_step(dep, b, ctx, prompt, uncached, pre_load * t_bar, budget).time_s
+        new = colocated.colocated_seen_step(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget).time_s
+        if abs(new - t) <= 1e-9 * max(t, 1e-12) and abs(new_bar - t_bar) <= 1e-9 * max(t_bar, 1e-12):
+            return new_bar, new
+        t_bar, t = new_bar, new
+    return t_bar, t
 
 
 def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: float) -> PoolState:
@@ -142,8 +145,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
                          tpot_mean_s=t, batch_at_tpot_statistic=b_t)
-    t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
-                                per_step, float(w.pass_token_budget), c.batch)
+    lives = w.decode_lives
+    t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
+                                       per_step, float(w.pass_token_budget), c.batch, lives)
     b = dec_load * t_step / per_step
     seen = batch_seen(b, c.batch)
     b_q, b_t, t_q = b, seen, t_step / per_step
@@ -151,9 +155,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_q = batch_at_statistic(b, w.tpot_spread)
         b_t = max(b_q, seen)
         budget = float(w.pass_token_budget)
-        t_bq = colocated.colocated_step(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_step,
-                                        budget).time_s / per_step
-        chunk, f = colocated.colocated_chunk(pre_load * t_step, w.s_unc, budget)
+        t_bq = colocated.colocated_seen_step(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
+                                             budget).time_s / per_step
+        chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in).time_s - d) / chunk if f > 0 else 0.0
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, (t_bq - t_q) / w.tpot_spread,

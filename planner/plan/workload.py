@@ -52,6 +52,11 @@ class WorkloadContext:
     tpot_terms: tuple[tuple[float, float, float], ...] = ()   # batch_spread.life_terms of the outputs
 
     @property
+    def decode_lives(self) -> tuple[tuple[float, float], ...]:
+        """(decode tokens L − 1, share of requests) of the outputs longer than one token."""
+        return tuple((s, p) for s, p, _ in self.tpot_terms)
+
+    @property
     def ttft_limit(self) -> float:
         return min(t.limit for t in self.targets)
 
