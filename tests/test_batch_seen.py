@@ -57,11 +57,11 @@ def test_a_quiet_decode_pool_is_timed_at_its_batch_plus_one():
 
 def test_quiet_colocated_pool_against_simulation():
     """A quiet 4-card H20 colocated pool of Qwen3-235B (rag_long_context's 16k-token prompts at
-    0.15 req/s, colocated H20 only: 0.76 sequences on average, whole 16k-token prompts between
-    its decodes; the example itself now disaggregates). At the batch requests see it reads
-    16.9 ms against 18.8 ms simulated: checked within 12 %, the rest being the wait of a request
-    for the whole-prompt step in progress (23 % of the time) and the whole-prompt steps of its
-    life (docs/fleets.md)."""
+    0.15 req/s, colocated H20 only: 0.83 sequences on average, whole 16k-token prompts between
+    its decodes; the example itself now disaggregates). At the batch requests see, with the share
+    of chunk steps a decoding request sees (it starts right after its own prompt's step,
+    `colocated.chunk_share_seen`), it reads 18.44 ms against 18.78 ms simulated: checked within
+    5 % (the mean step alone read 16.9 ms, 10 % under)."""
     problem = load_problem(ROOT / "problems" / "rag_long_context.yaml")
     problem = problem.model_copy(update={
         "workload": problem.workload.model_copy(update={"qps": 0.15}),
@@ -69,11 +69,11 @@ def test_quiet_colocated_pool_against_simulation():
         "serving": problem.serving.model_copy(update={"modes": ["colocated"]})})
     plan = plan_json(solve(problem, "rag"))
     pool = next(p for p in plan["pools"] if p["role"] == "colocated")
-    assert pool["batch"] < 1.0 and pool["design_batch"] == 8
+    assert pool["batch"] < 1.0 and pool["design_batch"] == 6
     result = simulate(plan_from_dict(plan, "rag"), requests=30_000, seed=0)
     sim = next(p for p in result.pools if p.name == pool["name"])
-    assert pool["tpot_s"] == pytest.approx(0.01693, abs=5e-5)
-    assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.12)
+    assert pool["tpot_s"] == pytest.approx(0.01844, abs=5e-5)
+    assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.05)
     assert sim.tpot.mean > pool["tpot_s"]                  # still on the optimistic side
     # utilisation of a colocated pool, planned and simulated alike: the share of time in chunk steps
     assert pool["utilization"] == pytest.approx(0.2274, abs=5e-4)

@@ -20,21 +20,14 @@ def _only(gpu: str):
 
 def test_one_node_of_each_beats_either_alone():
     """One SXM node and one PCIe node (265.84 RMB/h) beat SXM only (305.60) and PCIe only (339.12).
-    Decode stays on the NVLink server (one TP4 instance); the PCIe node is bought for prefill,
-    which needs no scale-up link (eight 1-card instances, beside two TP2 ones on SXM). Where PCIe
-    must decode (PCIe only), a TP4 instance gets less than half the decode tokens/s per card of the
-    SXM one: its all-reduces cross PCIe."""
+    Several layouts of the two nodes cost the same (decode on SXM with the PCIe node prefilling, or
+    a TP8 decode instance on PCIe beside SXM prefill and decode); the solver returns one of them,
+    so the test holds the nodes and the cost, not the layout."""
     plan = solve(load_any(PATH), str(PATH))
     assert plan.cost_per_hour == pytest.approx(265.84)
-    pools = {(c.role, c.gpu, c.cards): n for c, n in plan.chosen.items()}
-    assert pools == {("prefill", "h100", 2): 2, ("decode", "h100", 4): 1, ("prefill", "h100-pcie", 1): 8}
+    assert {g: n for g, n in plan.nodes.items() if sum(n)} == {"h100": (1, 0), "h100-pcie": (1, 0)}
     sxm, pcie = solve(_only("h100"), "sxm"), solve(_only("h100-pcie"), "pcie")
     assert (sxm.cost_per_hour, pcie.cost_per_hour) == pytest.approx((305.60, 339.12))
-
-    def per_card_tp4(p):
-        (c,) = [c for c in p.chosen if c.role == "decode" and c.cards == 4]
-        return c.decode_tok_s / c.cards
-    assert per_card_tp4(pcie) < 0.5 * per_card_tp4(plan)
 
 
 def test_why_decode_stays_on_nvlink():
