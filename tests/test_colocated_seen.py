@@ -42,7 +42,8 @@ def test_hand_value_router_pool():
 
 def test_limits():
     """One decode step sees the busy probability ρ; very long outputs see f; no chunk steps, every
-    step a chunk step, or no outputs to decode leave f as it is; several prompts per chunk (C/s ≥
+    step a chunk step, no outputs to decode or no uncached prompt tokens leave f as it is; several
+    prompts per chunk (C/s ≥
     t̄/T_d) leave no persistence (r = 0): only the first step sees ρ."""
     f, tc, td = 0.3, 40e-3, 5e-3
     rho = f * tc / (f * tc + (1 - f) * td)
@@ -51,6 +52,7 @@ def test_limits():
     assert chunk_share_seen(0.0, tc, td, 500.0, 500.0, ((10.0, 1.0),)) == 0.0
     assert chunk_share_seen(1.0, tc, td, 500.0, 500.0, ((10.0, 1.0),)) == 1.0
     assert chunk_share_seen(f, tc, td, 500.0, 500.0, ()) == f
+    assert chunk_share_seen(f, tc, td, 500.0, 0.0, ((10.0, 1.0),)) == f      # no uncached prompt tokens
     t_bar = f * tc + (1 - f) * td
     c_over_s = 2 * t_bar / td           # r = 1 − 2 < 0 → 0
     got = chunk_share_seen(f, tc, td, 100.0 * c_over_s, 100.0, ((10.0, 1.0),))

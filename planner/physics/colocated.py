@@ -83,7 +83,7 @@ def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: flo
     f = np.asarray(f, dtype=float)
     t_c, t_d = np.asarray(t_chunk_s, dtype=float), np.asarray(t_plain_s, dtype=float)
     inner = (f > 0) & (f < 1)
-    if not lives or not inner.any():
+    if not lives or uncached_tokens <= 0 or not inner.any():   # no decodes to see, or no prompts
         return f if f.ndim else float(f)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_bar = f * t_c + (1.0 - f) * t_d
