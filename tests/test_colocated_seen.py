@@ -43,8 +43,7 @@ def test_hand_value_router_pool():
 def test_limits():
     """One decode step sees the busy probability ρ; very long outputs see f; no chunk steps, every
     step a chunk step, no outputs to decode or no uncached prompt tokens leave f as it is; several
-    prompts per chunk (C/s ≥
-    t̄/T_d) leave no persistence (r = 0): only the first step sees ρ."""
+    prompts per chunk (C/s ≥ t̄/T_d) leave no persistence (r = 0): only the first step sees ρ."""
     f, tc, td = 0.3, 40e-3, 5e-3
     rho = f * tc / (f * tc + (1 - f) * td)
     assert chunk_share_seen(f, tc, td, 500.0, 500.0, ((1.0, 1.0),)) == pytest.approx(rho, rel=1e-12)
