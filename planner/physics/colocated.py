@@ -97,18 +97,33 @@ def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: flo
     return out if out.ndim else float(out)
 
 
+def seen_share(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
+               uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
+               budget: float = DEFAULT_CHUNK_TOKENS) -> float:
+    """`chunk_share_seen` of a colocated engine at `batch` decodes and `prefill_per_step` prompt
+    tokens a step (its steps with and without a chunk at that batch)."""
+    chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
+    if f <= 0 or f >= 1.0:
+        return f
+    mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
+    return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
+
+
 def colocated_seen_step(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
                         uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
-                        budget: float = DEFAULT_CHUNK_TOKENS) -> PhaseTime:
+                        budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None) -> PhaseTime:
     """The step a decoding request of a colocated engine sees on average (its TPOT × tokens per
-    step): `colocated_step` with the share of chunk steps a request sees (`chunk_share_seen`)
-    instead of the share of all steps. Capacity in prompt tokens/s stays with the mean step."""
+    step): `colocated_step` with the share of chunk steps a request sees (`seen_share`) instead of
+    the share of all steps. `share`: that share given (the mean batch's, for the step at a TPOT
+    statistic's batch: the queue's busy runs are the mean load's). Capacity in prompt tokens/s
+    stays with the mean step."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0 or f >= 1.0:
         return colocated_step(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, budget)
-    mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
-    seen = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
-    return blend(mixed, plain, seen)
+    if share is None:
+        share = seen_share(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, lives, budget)
+    return blend(mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens),
+                 share)
 
 
 @dataclass(frozen=True)

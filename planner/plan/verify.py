@@ -155,8 +155,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_q = batch_at_statistic(b, w.tpot_spread)
         b_t = max(b_q, seen)
         budget = float(w.pass_token_budget)
+        share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget)
         t_bq = colocated.colocated_seen_step(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
-                                             budget).time_s / per_step
+                                             budget, share).time_s / per_step   # the mean load's share
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in).time_s - d) / chunk if f > 0 else 0.0
