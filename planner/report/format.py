@@ -41,3 +41,18 @@ def parts_text(parts: dict[str, str]) -> str:
     """', bf16 attention, fp8 dense mlp': the dense parts stored apart from the weights, as the plan
     and the model listing print them after the weights' precision ('' when there are none)."""
     return "".join(f", {v} {k.replace('_', ' ')}" for k, v in parts.items())
+
+
+def money(x: float | None, cur: str) -> str:
+    """'1,888.56 RMB', or 'n/a' for a missing value."""
+    return "n/a" if x is None else f"{x:,.2f} {cur}"
+
+
+def status_text(d: dict[str, Any]) -> str:
+    """'OPTIMAL', or 'FEASIBLE, NOT PROVEN OPTIMAL (gap 2.86 %)' for a plan the solver stopped on
+    (the gap as a percentage, 'unknown' where the solver reports none)."""
+    if d["status"] == "optimal":
+        return "OPTIMAL"
+    gap = d["solver"]["gap"]
+    return f"FEASIBLE, NOT PROVEN OPTIMAL (gap {'unknown' if gap is None else f'{gap * 100:.2f} %'})"
+

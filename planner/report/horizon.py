@@ -7,16 +7,9 @@ from typing import Any
 
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
+from planner.report.format import money, status_text
 from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import precisions, table
-
-
-def _money(x: float | None, cur: str) -> str:
-    return "n/a" if x is None else f"{x:,.2f} {cur}"
-
-
-def _status(d: dict[str, Any]) -> str:
-    return "OPTIMAL" if d["status"] == "optimal" else f"FEASIBLE, NOT PROVEN OPTIMAL (gap {d['solver']['gap']})"
 
 
 def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
@@ -116,7 +109,7 @@ def render_horizon(h: HorizonPlan) -> str:
             f"{len(h.classes)} classes ({d['model']}; each class on pools of its own)")
     out = [f"Horizon plan for {d['problem']}: {what}, "
            f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",
-           f"status: {_status(d)}   candidates generated "
+           f"status: {status_text(d)}   candidates generated "
            + ("per class (and its length distributions) at its busiest period" if h.classes else
               "at the peak workload" if h.length_groups == 1 else
               f"for each of {h.length_groups} length distributions at its busiest period")
@@ -136,20 +129,20 @@ def render_horizon(h: HorizonPlan) -> str:
     c = d["comparison"]
     out += ["", "Reserved: " + (", ".join(f"{n} {g} node{'s' if n != 1 else ''}"
                                         for g, n in d["reserved_nodes"].items()) or "none"),
-            f"Cost over {d['horizon_hours']:g} h: {_money(d['cost'], cur)}   "
+            f"Cost over {d['horizon_hours']:g} h: {money(d['cost'], cur)}   "
             f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
             f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens",
-            f"Static fleet for the peak: {_money(c['static_peak_cost'], cur)} "
-            f"({_money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
-            f"saving {_money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]
+            f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
+            f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
+            f"saving {money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]
     st = d["instance_start"]
     if st is not None:
         bw = "the NIC" if st["load_bandwidth_per_card"] is None else f"{st['load_bandwidth_per_card'] / 1e9:g} GB/s"
-        out.append(f"Instance starts: {st['starts']} over the horizon, {_money(st['start_cost'], cur)} "
+        out.append(f"Instance starts: {st['starts']} over the horizon, {money(st['start_cost'], cur)} "
                    f"(start-up {st['overhead_s']:g} s + weights at {bw} per card; included in the cost)")
     if c["independent_cost"] is not None:
-        out.append(f"Independent per-period plans (on demand): {_money(c['independent_cost'], cur)}   "
-                   f"saving {_money(c['independent_saving'], cur)} "
+        out.append(f"Independent per-period plans (on demand): {money(c['independent_cost'], cur)}   "
+                   f"saving {money(c['independent_saving'], cur)} "
                    f"({(c['independent_saving_fraction'] or 0) * 100:.1f} %)")
     v, s = d["verification"], d["solver"]
     n_ok = sum(1 for x in v["checks"] if x["ok"])

@@ -20,6 +20,7 @@ from planner.input.files import atomic_write
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report import html_assets
+from planner.report.format import money
 
 SUFFIXES = (".png", ".html")
 KIND_LABEL = {"owned": "owned", "reserved": "reserved", "on_demand": "on demand", "spot": "spot"}
@@ -99,14 +100,10 @@ def chart_data(h: HorizonPlan) -> ChartData:
                      static_cost_per_hour=h.static_peak.cost_per_hour, cost=h.cost, static_cost=h.static_cost)
 
 
-def _money(x: float, cur: str) -> str:
-    return f"{x:,.2f} {cur}"
-
-
 def title(d: ChartData) -> str:
     """Problem name, the horizon's cost and its saving against the static peak fleet (as in the text)."""
-    return (f"{d.problem}: {_money(d.cost, d.currency)} over {len(d.x)} periods; static peak fleet "
-            f"{_money(d.static_cost, d.currency)}, saving {_money(d.saving, d.currency)} "
+    return (f"{d.problem}: {money(d.cost, d.currency)} over {len(d.x)} periods; static peak fleet "
+            f"{money(d.static_cost, d.currency)}, saving {money(d.saving, d.currency)} "
             f"({d.saving_fraction * 100:.1f} %)")
 
 
@@ -142,7 +139,7 @@ def _figure(d: ChartData):
     top.set_title(title(d), fontsize=11)
     bottom.bar(d.x, d.cost_per_hour, width=0.8, color="#9467bd", label="this plan, per period", zorder=2)
     bottom.axhline(d.static_cost_per_hour, color=STATIC_COLOUR, linestyle="--", linewidth=1.6, zorder=3,
-                   label=f"static peak fleet ({_money(d.static_cost_per_hour, d.currency)}/h)")
+                   label=f"static peak fleet ({money(d.static_cost_per_hour, d.currency)}/h)")
     bottom.set_ylabel(f"cost per hour ({d.currency}/h)")
     bottom.set_ylim(0, max(max(d.cost_per_hour), d.static_cost_per_hour) * 1.2)
     bottom.grid(True, axis="y", alpha=0.3, zorder=0)
@@ -190,7 +187,7 @@ def render_html(d: ChartData) -> str:
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{name}: horizon plan</title>"
             f"<style>{html_assets.CSS}</style></head><body>\n<h2>{html.escape(title(d))}</h2>\n"
             f"<p>Static peak fleet: {d.static_cards} cards ({html.escape(d.static_fleet)}), "
-            f"{html.escape(_money(d.static_cost_per_hour, d.currency))}/h.</p>\n"
+            f"{html.escape(money(d.static_cost_per_hour, d.currency))}/h.</p>\n"
             f"{_svg_body(render(d, 'svg'))}\n{period_table(d)}\n</body></html>\n")
 
 

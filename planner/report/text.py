@@ -11,7 +11,7 @@ from typing import Any
 from planner.input.units import format_bytes, format_time
 from planner.plan.model import Plan
 from planner.plan.verify import Verification
-from planner.report.format import parts_text, table
+from planner.report.format import money, parts_text, status_text, table
 from planner.report.json import plan_json
 
 
@@ -23,15 +23,6 @@ def precisions(d: dict[str, Any]) -> str:
     return f"{d['weight_dtype']} weights{parts}{experts}, {d['kv_dtype']} KV"
 
 
-def _money(x: float | None, cur: str) -> str:
-    return "n/a" if x is None else f"{x:,.2f} {cur}"
-
-
-def _status(d: dict[str, Any]) -> str:
-    if d["status"] == "optimal":
-        return "OPTIMAL"
-    gap = d["solver"]["gap"]
-    return f"FEASIBLE, NOT PROVEN OPTIMAL (gap {gap if gap is not None else 'unknown'})"
 
 
 def _pool_cells(p: dict[str, Any]) -> list[str]:
@@ -66,7 +57,7 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
     if t.get("owned_nodes"):
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
     out += _mixed_markets(t.get("catalog_price_markets") or {})
-    out.append(f"Cost: {_money(d['cost_per_hour'], cur)}/h   "
+    out.append(f"Cost: {money(d['cost_per_hour'], cur)}/h   "
                f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
                f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
     band = d.get("error_band")
@@ -86,11 +77,11 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
                 f"{'s' if s['draft_tokens'] > 1 else ''}, acceptance {s['acceptance']:.2f}: "
                 f"{s['tokens_per_step']:.2f} tokens per step): in {s['pools_using']} of {s['pools']} pools")
         if s["cost_without_per_hour"] is not None:
-            line += (f"; the best plan without it {_money(s['cost_without_per_hour'], cur)}/h "
+            line += (f"; the best plan without it {money(s['cost_without_per_hour'], cur)}/h "
                      f"(saves {s['saving_fraction'] * 100:.1f} %)")
         out.append(line)
     if d["revenue_per_hour"] is not None:
-        out.append(f"Revenue: {_money(d['revenue_per_hour'], cur)}/h   margin {_money(d['margin_per_hour'], cur)}/h"
+        out.append(f"Revenue: {money(d['revenue_per_hour'], cur)}/h   margin {money(d['margin_per_hour'], cur)}/h"
                    + revenue_tail)
     out.append("Binding: " + ("; ".join(d["binding"]) if d["binding"] else "none"))
     v, s = d["verification"], d["solver"]
@@ -133,7 +124,7 @@ def _render_single(d: dict[str, Any]) -> str:
            f"SLO: TTFT ≤ {format_time(slo['ttft_s'])} ({slo['ttft_statistic']}), "
            f"TPOT ≤ {format_time(slo['tpot_s'])} ({slo['tpot_statistic']})   "
            f"calibration: {d['calibration']} (fixed TTFT {format_time(d['fixed_ttft_s'])}, "
-           f"{d['fixed_ttft_basis']})   status: {_status(d)}   serving: {d['mode']}{_redundancy(d)}", ""]
+           f"{d['fixed_ttft_basis']})   status: {status_text(d)}   serving: {d['mode']}{_redundancy(d)}", ""]
     rows = [_pool_cells(p) + [format_bytes(p["memory_per_card_bytes"]), p["bound"], p["limited_by"]]
             for p in d["pools"]]
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
@@ -214,7 +205,7 @@ def _render_fleet(d: dict[str, Any]) -> str:
     cur = d["currency"]
     out = [f"Fleet plan for {d['problem']}: {len(d['classes'])} request classes, "
            f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   "
-           f"status: {_status(d)}{_redundancy(d)}", ""]
+           f"status: {status_text(d)}{_redundancy(d)}", ""]
     rows = []
     for c in d["classes"]:
         rows.append([c["name"], c["model"], f"{c['qps']:g}", f"{c['input_tokens']:g}/{c['output_tokens']:g}",
