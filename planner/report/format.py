@@ -55,4 +55,3 @@ def status_text(d: dict[str, Any]) -> str:
         return "OPTIMAL"
     gap = d["solver"]["gap"]
     return f"FEASIBLE, NOT PROVEN OPTIMAL (gap {'unknown' if gap is None else f'{gap * 100:.2f} %'})"
-
