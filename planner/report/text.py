@@ -23,8 +23,6 @@ def precisions(d: dict[str, Any]) -> str:
     return f"{d['weight_dtype']} weights{parts}{experts}, {d['kv_dtype']} KV"
 
 
-
-
 def _pool_cells(p: dict[str, Any]) -> list[str]:
     """role, gpu, cards, parallel, inst, batch, util, TTFT, TPOT of one pool."""
     spec = p.get("speculative")
