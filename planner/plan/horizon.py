@@ -355,15 +355,22 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
     """Σ_p h_p·(cost per hour of period p's own single-QPS plan: on demand, its lengths, within its
     own caps), plus the starts from one period's plan to the next when instance starts are priced;
     None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
-    distinct QPS, caps and lengths."""
+    distinct QPS, caps and lengths. Only the cost is compared, so without start costs (which count
+    the plans' instances) each solve drops dominated candidates first (`prune_dominated`: the
+    optimum's cost is unchanged, and with redundancy rows per candidate the MILP shrinks most)."""
     plans: dict[tuple, Plan] = {}
+    node_cards = {k.id: k.node_cards for k in hm.gpu_kinds(peak)} if problem.serving.redundancy == "node" else None
+    same_shape = problem.limits.max_pool_shapes is not None
     for per in periods:
         key = independent_key(per)
         if per.qps <= 0 or key in plans:
             continue
         single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
+        cs = cs_g[per.group]
+        if not start_cost:
+            cs = replace(cs, candidates=prune_dominated(cs.candidates, node_cards, same_shape))
         try:
-            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group])
+            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs)
         except Infeasible:
             return None
     keys = [independent_key(per) for per in periods]
