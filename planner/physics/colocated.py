@@ -53,13 +53,33 @@ def colocated_step(dep: Deployment, batch: float, context_tokens: float, prompt_
     MoE model reads nearly every expert), the others decode only (reading the experts the batch
     touches). Spreading every prompt over every step instead would charge the expert reads of a
     prompt once per decode step rather than once per chunk."""
+    return colocated_steps(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, (),
+                           budget)[0]
+
+
+def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
+                    uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
+                    budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None) -> tuple[PhaseTime, PhaseTime]:
+    """(mean step `colocated_step`, the step a decoding request sees on average: its TPOT × tokens
+    per step) from one evaluation of the mixed and the decode-only step. The second blends them
+    with the share of chunk steps a request sees (`chunk_share_seen` over `lives`, or `share` when
+    given: the mean batch's, for the step at a TPOT statistic's batch, since the queue's busy runs
+    are the mean load's) instead of the share f of all steps; capacity in prompt tokens/s stays with
+    the mean step."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0:
-        return decode_step(dep, batch, context_tokens)
+        step = decode_step(dep, batch, context_tokens)
+        return step, step
     if f >= 1.0:
-        return mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens)
-    return blend(mixed_step(dep, batch, context_tokens, chunk, prompt_tokens),
-                 decode_step(dep, batch, context_tokens), f)
+        step = mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens)
+        return step, step
+    mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
+    mean = blend(mixed, plain, f)
+    if share is None:
+        if not lives:
+            return mean, mean
+        share = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
+    return mean, blend(mixed, plain, share)
 
 
 def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: float,
@@ -107,23 +127,6 @@ def seen_share(dep: Deployment, batch: float, context_tokens: float, prompt_toke
         return f
     mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
     return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
-
-
-def colocated_seen_step(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
-                        uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
-                        budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None) -> PhaseTime:
-    """The step a decoding request of a colocated engine sees on average (its TPOT × tokens per
-    step): `colocated_step` with the share of chunk steps a request sees (`seen_share`) instead of
-    the share of all steps. `share`: that share given (the mean batch's, for the step at a TPOT
-    statistic's batch: the queue's busy runs are the mean load's). Capacity in prompt tokens/s
-    stays with the mean step."""
-    chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
-    if f <= 0 or f >= 1.0:
-        return colocated_step(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, budget)
-    if share is None:
-        share = seen_share(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, lives, budget)
-    return blend(mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens),
-                 share)
 
 
 @dataclass(frozen=True)

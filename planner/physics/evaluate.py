@@ -77,10 +77,9 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
     dec = perf.decode_step(dep, req.batch, ctx_mean)
     tpot = dec.time_s / perf.tokens_per_step(dep)
     prompt_per_step = req.batch * uncached / req.output_len
-    col = colocated.colocated_step(dep, req.batch, ctx_mean, req.input_len, uncached, prompt_per_step)
     lives = ((req.output_len - 1.0, 1.0),) if req.output_len > 1 else ()
-    col_tpot = colocated.colocated_seen_step(dep, req.batch, ctx_mean, req.input_len, uncached, prompt_per_step,
-                                             lives).time_s / perf.tokens_per_step(dep)   # what a request sees
+    col, col_seen = colocated.colocated_steps(dep, req.batch, ctx_mean, req.input_len, uncached, prompt_per_step, lives)
+    col_tpot = col_seen.time_s / perf.tokens_per_step(dep)   # what a request sees
     chunk, share = colocated.colocated_chunk(prompt_per_step, uncached, colocated.DEFAULT_CHUNK_TOKENS)
     fl = colocated.floors(dep, req.batch)
     return {

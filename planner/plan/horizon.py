@@ -359,18 +359,18 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
     the plans' instances) each solve drops dominated candidates first (`prune_dominated`: the
     optimum's cost is unchanged, and with redundancy rows per candidate the MILP shrinks most)."""
     plans: dict[tuple, Plan] = {}
-    node_cards = {k.id: k.node_cards for k in hm.gpu_kinds(peak)} if problem.serving.redundancy == "node" else None
-    same_shape = problem.limits.max_pool_shapes is not None
+    if not start_cost:
+        node_cards = {k.id: k.node_cards for k in hm.gpu_kinds(peak)} if problem.serving.redundancy == "node" else None
+        same_shape = problem.limits.max_pool_shapes is not None
+        cs_g = [c if c is None else replace(c, candidates=prune_dominated(c.candidates, node_cards, same_shape))
+                for c in cs_g]
     for per in periods:
         key = independent_key(per)
         if per.qps <= 0 or key in plans:
             continue
         single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
-        cs = cs_g[per.group]
-        if not start_cost:
-            cs = replace(cs, candidates=prune_dominated(cs.candidates, node_cards, same_shape))
         try:
-            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs)
+            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group])
         except Infeasible:
             return None
     keys = [independent_key(per) for per in periods]

@@ -104,13 +104,13 @@ def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached
                        lives: tuple[tuple[float, float], ...] = ()) -> tuple[float, float]:
     """(mean step t̄, step a decoding request sees t) of a colocated instance at its loads: the
     batch is b = dec_load·t/per_step (Little: each token stays one seen step), the prompt tokens
-    per step p = pre_load·t̄; t̄ = colocated_step(batch_seen(b), p) and t its `colocated_seen_step`
+    per step p = pre_load·t̄; (t̄, t) = colocated_steps(batch_seen(b), p)
     (iterate from t0)."""
     t_bar = t = t0
     for _ in range(100):
         b = batch_seen(dec_load * t / per_step, slots)
-        new_bar = colocated.colocated_step(dep, b, ctx, prompt, uncached, pre_load * t_bar, budget).time_s
-        new = colocated.colocated_seen_step(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget).time_s
+        mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget)
+        new_bar, new = mean.time_s, seen.time_s
         if abs(new - t) <= 1e-9 * max(t, 1e-12) and abs(new_bar - t_bar) <= 1e-9 * max(t_bar, 1e-12):
             return new_bar, new
         t_bar, t = new_bar, new
@@ -156,8 +156,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_t = max(b_q, seen)
         budget = float(w.pass_token_budget)
         share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget)
-        t_bq = colocated.colocated_seen_step(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
-                                             budget, share).time_s / per_step   # the mean load's share
+        t_bq = colocated.colocated_steps(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
+                                         budget, share)[1].time_s / per_step   # the mean load's share
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in).time_s - d) / chunk if f > 0 else 0.0
