@@ -79,6 +79,19 @@ def test_attention_dp_multiplies_the_batch(tmp_path):
     assert p.par.cards == 8 and p.batch == 128
 
 
+def test_an_agg_row_whose_concurrency_is_not_one_instances_is_dropped(tmp_path):
+    """Concurrency must be batch_size × attention_dp_size for an agg row: 224 requests recorded with
+    batch 56 on TP4 without attention DP (a shipped row of that shape) cannot be read as one
+    instance; 64 requests at batch 8 on 8 attention-DP ranks can."""
+    rows = [_row("spread", model="deepseek-ai/DeepSeek-R1", system="b200_sxm", tp="4", batch="56", conc=224),
+            _row("dp", model="deepseek-ai/DeepSeek-R1", system="b200_sxm", tp="1", dp="8", batch="8", conc=64,
+                 ttft="90")]
+    (p,), report = load_points([_write(tmp_path, rows)])
+    assert p.id == "dp" and p.batch == 64
+    assert report.dropped == {
+        "agg concurrency is not batch size x attention-DP size (requests per instance unknown)": 1}
+
+
 def test_shipped_files_load_and_report():
     points, report = load_points(default_measurement_files())
     assert report.kept == len(points) > 1000

@@ -176,3 +176,26 @@ def test_kv_reads_at_their_own_bandwidth_share():
     # 1.5 × 0.8 would read faster than the card: capped at the nominal bandwidth
     assert perf.decode_step(a, batch, ctx).memory_s - perf.decode_step(c, batch, ctx).memory_s \
         == pytest.approx(kv / (bw * 0.8) - kv / bw)
+
+
+def test_a_hybrid_models_linear_attention_state_is_read_and_written_every_decode_step(monkeypatch):
+    """Qwen3.5-397B: 45 Gated DeltaNet layers, each sequence holding 64 heads × 128 × 128 FP32
+    recurrent values and (2·16·128 + 64·128)·3 = 36,864 BF16 convolution values per layer. On TP4
+    a card holds a quarter: 45 × (1,048,576·4 + 36,864·2) / 4 = 48,015,360 B per sequence, and a
+    decode step moves it twice (read, write): at batch 64 the step moves 64 × 2 × 48.0 MB more
+    than it would without the state, whatever the context. A model without linear layers: 0."""
+    import numpy as np
+
+    from planner.catalog.calibration import load_calibration
+    from planner.physics.batched import decode_steps
+    from planner.physics.deployment import linear_state_bytes_per_sequence_per_card
+    calib = load_calibration("default")
+    dep = make_dep("qwen3.5-397b-a17b", "b200", calib, tp=4, weights="fp8", kv="fp8")
+    assert linear_state_bytes_per_sequence_per_card(dep) == 48_015_360
+    with_state = {ctx: perf.decode_step(dep, 64, ctx).bytes_per_card for ctx in (1_500.0, 9_000.0)}
+    arrays = decode_steps(dep, np.array([64.0]), 1_500.0)
+    assert arrays.bytes_per_card[0] == pytest.approx(with_state[1_500.0], rel=1e-12)
+    monkeypatch.setattr(perf, "linear_state_bytes_per_sequence_per_card", lambda d: 0.0)
+    for ctx, nbytes in with_state.items():
+        assert nbytes - perf.decode_step(dep, 64, ctx).bytes_per_card == pytest.approx(64 * 2 * 48_015_360)
+    assert linear_state_bytes_per_sequence_per_card(make_dep("llama-3.1-70b", "h100", calib, tp=4)) == 0.0

@@ -46,6 +46,10 @@ class Architecture:
     # state instead of a KV cache, and the projection weights of one such layer
     linear_layers: int = 0
     linear_layer_params: int = 0
+    # ... and the per-sequence state of one such layer: the recurrent state S (nv heads of dk×dv)
+    # and the causal-convolution window over q, k, v ((2·nk·dk + nv·dv)·(kernel − 1))
+    linear_recurrent_values: int = 0
+    linear_conv_values: int = 0
     # full-attention extras: a sigmoid output gate doubling q_proj (Qwen3.5), and the DSA
     # lightning indexer of DeepSeek-V3.2 / GLM-5 (weights per layer)
     attn_output_gate: bool = False
@@ -286,6 +290,8 @@ def architecture_from_config(cfg: dict) -> Architecture:
         sliding_layers=sliding_layers, mtp_layers=int(cfg.get("num_nextn_predict_layers") or 0),
         linear_layers=linear_layers,
         linear_layer_params=_linear_layer_params(cfg, h) if linear_layers else 0,
+        linear_recurrent_values=_linear_state_values(cfg)[0] if linear_layers else 0,
+        linear_conv_values=_linear_state_values(cfg)[1] if linear_layers else 0,
         attn_output_gate=bool(cfg.get("attn_output_gate", False)),
         indexer_params=_indexer_params(cfg, h),
     )
@@ -301,6 +307,16 @@ def _linear_layer_params(cfg: dict, h: int) -> int:
     key, value = nk * dk, nv * dv
     return (h * (2 * key + 2 * value) + h * 2 * nv + (2 * key + value) * kernel
             + 2 * nv + dv + value * h)
+
+
+def _linear_state_values(cfg: dict) -> tuple[int, int]:
+    """(recurrent, convolution) state values of one Gated DeltaNet layer for one sequence: the
+    delta-rule state S of each value head, dk × dv (key heads are shared by nv/nk value heads),
+    and the last kernel − 1 inputs of the depthwise convolution over q, k and v."""
+    nk, nv = int(cfg["linear_num_key_heads"]), int(cfg["linear_num_value_heads"])
+    dk, dv = int(cfg["linear_key_head_dim"]), int(cfg["linear_value_head_dim"])
+    kernel = int(cfg.get("linear_conv_kernel_dim") or 4)
+    return nv * dk * dv, (2 * nk * dk + nv * dv) * (kernel - 1)
 
 
 def _indexer_params(cfg: dict, h: int) -> int:

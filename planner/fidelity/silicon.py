@@ -93,11 +93,23 @@ def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str
         return "no concurrency recorded"
     if r["mode"] == "agg" and not r["batch_size"]:
         return "agg without batch size"
+    if r["mode"] == "agg" and not _one_instance(r):
+        return "agg concurrency is not batch size x attention-DP size (requests per instance unknown)"
     if r["mode"] == "disagg" and not (r["decode_batch_size"] or r["decode_num_workers"]):
         return "disagg without decode batch or worker count (batch per worker unknown)"
     if r["mode"] not in ("agg", "disagg"):
         return f"unknown mode {r['mode']!r}"
     return None
+
+
+def _one_instance(r: dict) -> bool:
+    """Whether an agg row's concurrency is that of one instance: the file records the decode batch
+    per attention-DP rank, and everywhere else its concurrency is batch_size × attention_dp_size.
+    A few rows (batch_size = concurrency/2 … /32 with no attention DP recorded) spread their
+    concurrency over replicas or ranks the file does not name, so neither their batch nor the
+    queue in front of their prompts can be read."""
+    dp = _int(r["attention_dp_size"])
+    return math.isclose(float(_concurrency(r["silicon_data_source"])), float(r["batch_size"]) * dp)
 
 
 def _par(r: dict, prefix: str = "") -> Parallelism:

@@ -237,6 +237,27 @@ def kv_bytes_per_token(arch: Architecture, kv_dtype: str) -> float:
     return arch.kv_values_per_token() * BYTES_PER_VALUE[kv_dtype]
 
 
+# Bytes per value of a linear-attention layer's state: the recurrent state in FP32 (Qwen3.5's
+# config.json `mamba_ssm_dtype: float32`; SGLang server_args `mamba_ssm_dtype` default "float32"),
+# the convolution window in the 16-bit activation type
+LINEAR_RECURRENT_STATE_BYTES = 4
+LINEAR_CONV_STATE_BYTES = 2
+
+
+def linear_state_bytes_per_sequence_per_card(dep: Deployment) -> float:
+    """Bytes of the fixed-size state that one sequence keeps on one card in the linear-attention
+    layers of a hybrid model (Qwen3-Next/3.5 Gated DeltaNet; 0 for other models): the layers of
+    one stage (/pp), the heads of one TP rank (/tp). A decode step reads and writes all of it
+    for every sequence, whatever the context (Qwen3.5-397B: 45 layers × (64 heads × 128 × 128 × 4 B
+    + 36,864 × 2 B of convolution window) = 192 MB per sequence over the instance)."""
+    a = dep.arch
+    if not a.linear_layers:
+        return 0.0
+    per_layer = (a.linear_recurrent_values * LINEAR_RECURRENT_STATE_BYTES
+                 + a.linear_conv_values * LINEAR_CONV_STATE_BYTES)
+    return a.linear_layers / dep.par.pp * per_layer / dep.par.tp
+
+
 def kv_bytes_per_token_per_card(dep: Deployment) -> float:
     """KV bytes one card holds per token of one of its sequences.
 
