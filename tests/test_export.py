@@ -197,7 +197,7 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 def test_deepseek_vllm_command_realises_the_plan():
     files = render(plan("deepseek_qps"), "vllm")
-    ranks = commands(files)["prefill-h100-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
+    ranks = commands(files)["prefill-h100-2"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
     o = opts(ranks[0])
     assert ranks[0][:3] == ["vllm", "serve", "deepseek-r1"]
     assert o["--enable-expert-parallel"] is True
@@ -211,10 +211,10 @@ def test_deepseek_vllm_command_realises_the_plan():
 
 
 def test_colocated_pool_gets_its_chunk():
-    """rag_long_context's colocated MI300X pools prefill whole 16,000-token prompts per step (the
+    """rag_long_context's three colocated MI300X pools prefill whole 16,000-token prompts per step (the
     plan's chunk; llama70b_chat, which checked 954-token chunks, now disaggregates)."""
     d = plan("rag_long_context")
-    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0, 16000.0]
+    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0] * 3
     o = opts(commands(render(d, "vllm"))["colocated-mi300x-3"][0])
     assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16000"
     o = opts(commands(render(d, "sglang"))["colocated-mi300x-3"][0])

@@ -172,10 +172,13 @@ def _one_node(d: dict) -> None:
 
 def _huge_qps(d: dict) -> None:
     """1e6 req/s of 1000-token prompts and 200-token answers: the recomputed capacity covers
-    1e9 prompt and 2e8 output tokens/s, and the cost is at most that of 50 000 copies of the
-    20 req/s plan (replicating that plan is feasible), while far above it."""
-    assert _check(d, "prefill_capacity")["value"] >= 1e6 * 1000 * (1 - 1e-9)
-    assert _check(d, "decode_capacity")["value"] >= 1e6 * 200 * (1 - 1e-9)
+    1e9 prompt and 2e8 output tokens/s (to the verification's relative tolerance, the solver's
+    feasibility scale: 2e8 output tokens/s were once covered to 1.4e-7), and the cost is at most
+    that of 50 000 copies of the 20 req/s plan (replicating that plan is feasible), while far
+    above it."""
+    from planner.plan.verify import REL_TOL
+    assert _check(d, "prefill_capacity")["value"] >= 1e6 * 1000 * (1 - REL_TOL)
+    assert _check(d, "decode_capacity")["value"] >= 1e6 * 200 * (1 - REL_TOL)
     base = solve(problem(), "base.yaml").cost_per_hour
     assert 1000 * base < d["cost_per_hour"] <= 50_000 * base * (1 + 1e-4)
 

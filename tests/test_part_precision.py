@@ -132,7 +132,7 @@ def test_problem_with_bf16_attention_costs_at_least_all_fp8():
     fp8 = solve(_with_parts(), "fp8")
     bf16 = solve(_with_parts(attention="bf16"), "bf16")
     assert fp8.cost_per_hour == pytest.approx(1698.40)
-    assert bf16.cost_per_hour >= fp8.cost_per_hour
+    assert bf16.cost_per_hour >= fp8.cost_per_hour - 1e-9   # the same five nodes today, summed in another order
     assert bf16.resolved.part_dtypes == (("attention", "bf16"),)
     from planner.report.json import plan_json
     from planner.report.text import precisions

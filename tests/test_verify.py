@@ -131,13 +131,17 @@ def test_capacity_checks_recomputed(plan, checks):
 
 
 def _decode_batch(plan, c, dec_load: float) -> float:
-    """Sequences in flight of a decode instance at its load: b·a/decode(b) = load (bisection)."""
+    """Sequences in flight of a decode instance at its load, by Little's law with the step a
+    request sees (its own sequence beside the others: `batch_seen`): b·a/decode(seen(b)) = load
+    (bisection)."""
+    from planner.physics.batch_spread import batch_seen
     dep = dep_of(plan, c)
     a = dep.calib.v("decode_tokens_per_step")
     lo, hi = 1e-6, float(c.batch)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if mid * a / perf.decode_step(dep, mid, CTX_DECODE).time_s < dec_load else (lo, mid)
+        step = perf.decode_step(dep, batch_seen(mid, c.batch), CTX_DECODE).time_s
+        lo, hi = (mid, hi) if mid * a / step < dec_load else (lo, mid)
     return hi
 
 
