@@ -635,15 +635,13 @@ def test_independent_plans_cost_the_same_with_dominated_candidates_dropped(redun
     p = problem(**{"serving.redundancy": redundancy, "gpus": [BASE["gpus"][0], {"id": "h20"}],
                    "workload.profile": {"qps_fraction": [0.3, 0.5, 0.7, 1.0] * 6}})
     pruned = solve_horizon(p, "t").independent_cost
-    real = H.prune_dominated
+    real = H.needed
     calls = []
 
-    def keep_all_in_the_comparison(cands, node_cards=None, *same_shape):
-        if same_shape:                  # independent_cost's call (the decomposition passes two arguments)
-            calls.append((len(cands), len(real(cands, node_cards, *same_shape))))
-            return tuple(cands)
-        return real(cands, node_cards)
-    monkeypatch.setattr(H, "prune_dominated", keep_all_in_the_comparison)
+    def keep_all_in_the_comparison(cands, res):   # independent_cost's pruning (services.needed)
+        calls.append((len(cands), len(real(cands, res))))
+        return tuple(cands)
+    monkeypatch.setattr(H, "needed", keep_all_in_the_comparison)
     kept = solve_horizon(p, "t").independent_cost
     assert calls and all(n_kept < n for n, n_kept in calls)      # the pruned solves had fewer columns
     assert pruned is not None and kept == pytest.approx(pruned, rel=1e-9)

@@ -195,7 +195,7 @@ def test_a_hybrid_models_linear_attention_state_is_read_and_written_every_decode
     with_state = {ctx: perf.decode_step(dep, 64, ctx).bytes_per_card for ctx in (1_500.0, 9_000.0)}
     arrays = decode_steps(dep, np.array([64.0]), 1_500.0)
     assert arrays.bytes_per_card[0] == pytest.approx(with_state[1_500.0], rel=1e-12)
-    monkeypatch.setattr(perf, "linear_state_bytes_per_sequence_per_card", lambda d: 0.0)
+    monkeypatch.setattr(perf, "linear_state_traffic_per_sequence_per_card", lambda d: 0.0)
     for ctx, nbytes in with_state.items():
         assert nbytes - perf.decode_step(dep, 64, ctx).bytes_per_card == pytest.approx(64 * 2 * 48_015_360)
     assert linear_state_bytes_per_sequence_per_card(make_dep("llama-3.1-70b", "h100", calib, tp=4)) == 0.0

@@ -274,6 +274,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
     linear_layers = sum(1 for t in layer_types if "linear" in str(t))
     if linear_layers and not cfg.get("linear_num_value_heads"):
         raise ConfigError("linear_attention layers need linear_num_key_heads/value_heads and head dims")
+    recurrent, conv = _linear_state_values(cfg) if linear_layers else (0, 0)
     return Architecture(
         family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
         kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
@@ -290,8 +291,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
         sliding_layers=sliding_layers, mtp_layers=int(cfg.get("num_nextn_predict_layers") or 0),
         linear_layers=linear_layers,
         linear_layer_params=_linear_layer_params(cfg, h) if linear_layers else 0,
-        linear_recurrent_values=_linear_state_values(cfg)[0] if linear_layers else 0,
-        linear_conv_values=_linear_state_values(cfg)[1] if linear_layers else 0,
+        linear_recurrent_values=recurrent, linear_conv_values=conv,
         attn_output_gate=bool(cfg.get("attn_output_gate", False)),
         indexer_params=_indexer_params(cfg, h),
     )

@@ -25,7 +25,7 @@ from planner.physics.deployment import (
     experts_per_card,
     kv_bytes_per_token_per_card,
     kv_scale,
-    linear_state_bytes_per_sequence_per_card,
+    linear_state_traffic_per_sequence_per_card,
     routed_experts_per_card,
     verify_tokens,
 )
@@ -185,8 +185,7 @@ def _decode_raw(dep: Deployment, batch: np.ndarray, context_tokens: float) -> Ph
     m = batch / par.pp
     ctx = a.attended_tokens(context_tokens)
     attn = q * m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
-    state_rw = 2.0 * linear_state_bytes_per_sequence_per_card(dep)   # read and written every step
-    kv_read = m / par.dp * (ctx * kv_bytes_per_token_per_card(dep) + state_rw)
+    kv_read = m / par.dp * (ctx * kv_bytes_per_token_per_card(dep) + linear_state_traffic_per_sequence_per_card(dep))
     step = pipeline(dep, stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
     return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
 
@@ -217,7 +216,7 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = ((batch / par.pp * ctx + chunk_tokens / par.pp) * kv_bytes_per_token_per_card(dep)
-               + batch / par.pp * 2.0 * linear_state_bytes_per_sequence_per_card(dep)) / par.dp
+               + batch / par.pp * linear_state_traffic_per_sequence_per_card(dep)) / par.dp
     step = pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
     step = _with_eager(step, dep, prompts, chunk_tokens > 0)

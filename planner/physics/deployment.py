@@ -258,6 +258,12 @@ def linear_state_bytes_per_sequence_per_card(dep: Deployment) -> float:
     return a.linear_layers / dep.par.pp * per_layer / dep.par.tp
 
 
+def linear_state_traffic_per_sequence_per_card(dep: Deployment) -> float:
+    """Bytes one decode step moves per sequence for a hybrid model's linear-attention state: all
+    of it read and all of it written (`linear_state_bytes_per_sequence_per_card` × 2)."""
+    return 2.0 * linear_state_bytes_per_sequence_per_card(dep)
+
+
 def kv_bytes_per_token_per_card(dep: Deployment) -> float:
     """KV bytes one card holds per token of one of its sequences.
 

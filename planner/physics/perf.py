@@ -42,7 +42,7 @@ from planner.physics.deployment import (
     kv_bytes_per_token,
     kv_bytes_per_token_per_card,
     kv_scale,
-    linear_state_bytes_per_sequence_per_card,
+    linear_state_traffic_per_sequence_per_card,
     max_batch,
     memory_use,
     routed_experts_per_card,
@@ -124,7 +124,7 @@ def decode_step(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
     With pp stages the batch runs as pp micro-batches of b/pp; each card reads its weights,
     the touched experts, and the KV of its sequences: (b/pp/dp)·ctx·kv_bytes_per_card; a hybrid
     model's linear-attention layers read and write each sequence's fixed state instead
-    (`linear_state_bytes_per_sequence_per_card`, twice per step).
+    (`linear_state_traffic_per_sequence_per_card`: read and written).
     With speculative decoding: the verify pass over k+1 tokens per sequence plus the draft
     passes (module docstring). Worked values (the seed's numbers) live in tests/test_perf.py.
     Under slo.confidence the step is decode_time_scale times slower (`slower`).
@@ -144,8 +144,7 @@ def _decode_raw(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
     m = batch / par.pp
     ctx = a.attended_tokens(context_tokens)
     attn = q * m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
-    state_rw = 2.0 * linear_state_bytes_per_sequence_per_card(dep)   # read and written every step
-    kv_read = m / par.dp * (ctx * kv_bytes_per_token_per_card(dep) + state_rw)
+    kv_read = m / par.dp * (ctx * kv_bytes_per_token_per_card(dep) + linear_state_traffic_per_sequence_per_card(dep))
     step = _pipeline(dep, _stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
     return step if dep.spec is None else plus(step, drafts(dep, batch, context_tokens))
 
@@ -220,7 +219,7 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = ((batch / par.pp * ctx + chunk_tokens / par.pp) * kv_bytes_per_token_per_card(dep)
-               + batch / par.pp * 2.0 * linear_state_bytes_per_sequence_per_card(dep)) / par.dp
+               + batch / par.pp * linear_state_traffic_per_sequence_per_card(dep)) / par.dp
     step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
     if chunk_tokens > 0:   # the chunk holds chunk/prompt prompts, or a piece of one
         step = with_eager(step, dep, max(chunk_tokens / max(prompt_tokens, 1.0), 1.0))

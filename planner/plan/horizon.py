@@ -25,6 +25,7 @@ from planner.plan.candidates import Candidate, deployment, generate, prune_domin
 from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
 from planner.plan.resolve import Resolved, resolve
+from planner.plan.services import needed
 from planner.plan.solve import solve, solver_options
 from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
 
@@ -356,14 +357,11 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
     own caps), plus the starts from one period's plan to the next when instance starts are priced;
     None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
     distinct QPS, caps and lengths. Only the cost is compared, so without start costs (which count
-    the plans' instances) each solve drops dominated candidates first (`prune_dominated`: the
+    the plans' instances) each solve drops dominated candidates first (`services.needed`: the
     optimum's cost is unchanged, and with redundancy rows per candidate the MILP shrinks most)."""
     plans: dict[tuple, Plan] = {}
-    if not start_cost:
-        node_cards = {k.id: k.node_cards for k in hm.gpu_kinds(peak)} if problem.serving.redundancy == "node" else None
-        same_shape = problem.limits.max_pool_shapes is not None
-        cs_g = [c if c is None else replace(c, candidates=prune_dominated(c.candidates, node_cards, same_shape))
-                for c in cs_g]
+    if not start_cost:   # peak carries the problem's redundancy and limits: its pruning rules
+        cs_g = [c if c is None else replace(c, candidates=needed(c.candidates, peak)) for c in cs_g]
     for per in periods:
         key = independent_key(per)
         if per.qps <= 0 or key in plans:
