@@ -190,6 +190,39 @@ def test_colocated_plan_serves_every_request(tmp_path):
         assert 0 < pool.utilization < 1
 
 
+def _one_slot_engine_run(chunk: float, prompt_tokens: float, decode_steps: int):
+    """Two requests arrive together at a colocated instance with one batch slot and 10 ms steps."""
+    from planner.studies.simulate.engine import Engine, run_engines
+    from planner.studies.simulate.tables import CHUNK_GRID_POINTS
+    steps = np.full((2, CHUNK_GRID_POINTS), 0.01)
+    e = Engine(0, steps, 1, chunk, [0, 1], [0.0, 0.0], [prompt_tokens, prompt_tokens])
+    first, finish, started = (np.full(2, np.nan) for _ in range(3))
+    run_engines([e], np.array([decode_steps] * 2), np.array([0, 0]), np.zeros(2), np.array([1.0]),
+                (0.0, 1.0), first, finish, started)
+    return started, first, finish
+
+
+def test_a_colocated_prompt_waits_for_a_batch_slot_before_its_prefill():
+    """A prompt holds its batch slot from its first chunk (vLLM max_num_seqs, SGLang
+    max_running_requests): with one slot, the second prompt is prefilled only when the first
+    request has finished, so the slot wait is in its TTFT and both TPOTs are one step.
+    By hand: request 0 prefilled in step 0 (first token at 10 ms), decodes steps 1–5 (done at
+    60 ms); request 1 starts at 60 ms, first token 70 ms, done 120 ms."""
+    started, first, finish = _one_slot_engine_run(chunk=100.0, prompt_tokens=100.0, decode_steps=5)
+    assert started.tolist() == pytest.approx([0.0, 0.06])
+    assert first.tolist() == pytest.approx([0.01, 0.07])
+    assert finish.tolist() == pytest.approx([0.06, 0.12])
+    assert ((finish - first) / 5).tolist() == pytest.approx([0.01, 0.01])
+
+
+def test_a_prompt_split_in_chunks_keeps_its_slot_between_them():
+    """A 250-token prompt in 100-token chunks takes steps 0–2; the other prompt does not start
+    in the third step's spare 50 tokens while the only slot is held."""
+    started, first, finish = _one_slot_engine_run(chunk=100.0, prompt_tokens=250.0, decode_steps=2)
+    assert first[0] == pytest.approx(0.03) and finish[0] == pytest.approx(0.05)
+    assert started[1] == pytest.approx(0.05) and first[1] == pytest.approx(0.08)
+
+
 def test_plan_without_distributions_uses_means(example_plan):
     """Plans written before the distribution keys existed still simulate (fixed lengths)."""
     plan = copy.deepcopy(example_plan)

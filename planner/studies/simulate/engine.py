@@ -58,6 +58,8 @@ class Engine:
         self.p_ids, self.p_arr, self.unc = prefill_ids, prefill_arrivals, uncached
         self.p_next = 0
         self.p_left = uncached[0] if uncached else 0.0
+        self.prefilling = 0       # prompts started here that decode here and are not yet prefilled
+        self.index = -1           # the instance's index in the run
         self.clock = 0.0
         self.idle = True
         self.b = 0
@@ -65,6 +67,13 @@ class Engine:
         self.pending: list[tuple[float, int]] = []   # heap of (ready time, request)
         self.ends: dict[int, list[int]] = {}          # step index → requests finishing then
         self.win_s = self.win_batch_s = self.win_tokens = self.win_chunk_s = 0.0
+
+    def slot_free(self) -> bool:
+        """Whether a prompt that will decode here may start: like an engine's running-request
+        limit (vLLM `max_num_seqs`, SGLang `max_running_requests`), a prompt holds its batch slot
+        from its first chunk, so it waits in the queue (its TTFT) rather than after its first
+        token (its TPOT) when the batch is full."""
+        return self.b + self.prefilling < self.cap
 
     def next_wake(self) -> float:
         """Earliest time something can happen on an idle instance."""
@@ -83,13 +92,20 @@ class Engine:
         return row[j] * (1 - f) + row[j + 1] * f
 
 
-def _take_chunk(e: Engine, now: float, started: np.ndarray) -> tuple[float, list[int]]:
-    """Up to C prompt tokens from the head of the instance's prefill queue (arrived by `now`);
-    returns the tokens taken and the prompts they complete."""
+def _take_chunk(e: Engine, now: float, started: np.ndarray, here: list[int]) -> tuple[float, list[int]]:
+    """Up to C prompt tokens from the head of the instance's prefill queue (arrived by `now`),
+    first come first served; a prompt that will decode on this instance starts only when a batch
+    slot is free for it (`Engine.slot_free`). `here[r]`: the instance request r decodes on if it
+    decodes at all, else -1.
+    Returns the tokens taken and the prompts they complete."""
     budget, done = e.chunk, []
     while budget > 0 and e.p_next < len(e.p_arr) and e.p_arr[e.p_next] <= now:
         r = e.p_ids[e.p_next]
         if math.isnan(started[r]):
+            if here[r] == e.index:
+                if not e.slot_free():
+                    break
+                e.prefilling += 1
             started[r] = now
         take = min(budget, e.p_left)
         budget -= take
@@ -112,9 +128,11 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
     (colocated prefills), `finish` and `started` in place.
     """
     heap = []
+    here = np.where(steps_needed > 0, dec_inst, -1).tolist()
     for i, e in enumerate(engines):
         if e is None:
             continue
+        e.index = i
         heapq.heapify(e.pending)
         e.clock = e.next_wake()
         if e.clock < math.inf:
@@ -127,13 +145,15 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
         assert e is not None
         if now != e.clock:
             continue
-        while e.pending and e.b < e.cap and e.pending[0][0] <= now:
+        while e.pending and e.b + e.prefilling < e.cap and e.pending[0][0] <= now:
             _, r = heapq.heappop(e.pending)
             e.ends.setdefault(e.step + int(steps_needed[r]) - 1, []).append(r)
             e.b += 1
-        chunk, completed = _take_chunk(e, now, started) if e.chunk else (0.0, [])
+        chunk, completed = _take_chunk(e, now, started, here) if e.chunk else (0.0, [])
         if e.b == 0 and chunk == 0:
             e.idle, e.clock = True, e.next_wake()
+            if e.clock <= now:   # the head prompt waits for a slot held by a request still in transfer
+                e.clock = e.pending[0][0] if e.pending else math.inf
             if e.clock < math.inf:
                 heapq.heappush(heap, (e.clock, i))
             continue
@@ -153,6 +173,11 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
         e.step += 1
         for r in completed:
             first[r] = end
+            if here[r] == i:   # decodes here: joins the batch from the next step, in its held slot
+                e.prefilling -= 1
+                e.ends.setdefault(e.step + int(steps_needed[r]) - 1, []).append(r)
+                e.b += 1
+                continue
             if steps_needed[r] == 0:
                 finish[r] = end
                 continue
