@@ -92,3 +92,73 @@ def closed_loop_response(clients: float, alone_s: float, busy_s: float, think_s:
         r_next = alone_s + busy_s * q
         r = r + frac * (r_next - r) if n_full else alone_s
     return r
+
+
+def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0):
+    """Mean wait for a batch slot (arrays or scalars): requests hold one of an engine's `slots`
+    (the sequences its KV memory admits; vLLM `max_num_seqs`, SGLang `max_running_requests`)
+    from their first prefill chunk to their last token, `hold_s` on average, and a prompt that
+    finds every slot taken waits before it is prefilled, so the wait is part of its TTFT.
+
+    M/G/c: Erlang C, P(wait) = c·B / (c − a(1 − B)) from the Erlang B recursion
+    B_k = a·B_{k−1} / (k + a·B_{k−1}), mean wait W_M = P(wait)·hold / (c − a) (M/M/c). Fixed
+    holds (M/D/c, Cosmetatos 1976): W_D = W_M/2 · (1 + (1 − ρ)(c − 1)(√(4 + 5c) − 2)/(16ρc)),
+    ρ = a/c; between them cv²·W_M + (1 − cv²)·W_D, above cv² = 1 the Lee–Longton (1 + cv²)/2·W_M.
+    Against a direct M/D/c simulation (4·10⁵ arrivals) at (a, c) = (12, 17), (16, 17), (65, 70),
+    (8, 12), (1, 2), (3, 4), and M/M/c at the same points: within 7 %. `offered` a = arrival
+    rate × hold (Erlangs); a ≥ c is an unstable queue (inf). Where a < c − 6√c − 6 the chance to
+    wait is below 1e-9 (Halfin–Whitt: φ(6)/6) and 0 is returned without the recursion.
+
+    >>> round(float(slot_wait_s(1.0, 2, 1.0)), 4)   # M/M/2 at a = 1: C = 1/3, W = C/(c − a)
+    0.3333
+    """
+    import numpy as np
+    a = np.asarray(offered, dtype=float)
+    c = np.asarray(slots, dtype=float)
+    a, c, hold, cv2 = np.broadcast_arrays(a, c, np.asarray(hold_s, dtype=float),
+                                          np.asarray(hold_cv2, dtype=float))
+    out = np.where(a >= c, np.inf, 0.0)
+    near = np.flatnonzero((a < c) & (a > c - 6.0 * np.sqrt(c) - 6.0) & (a > 0))
+    if len(near):
+        an, cn = a.flat[near], np.floor(c.flat[near])
+        b = erlang_b(an, cn)
+        w_m = cn * b / (cn - an * (1.0 - b)) * hold.flat[near] / (cn - an)
+        rho = an / cn
+        w_d = w_m / 2.0 * (1.0 + (1.0 - rho) * (cn - 1.0) * (np.sqrt(4.0 + 5.0 * cn) - 2.0) / (16.0 * rho * cn))
+        v = cv2.flat[near]
+        out.flat[near] = np.where(v >= 1.0, (1.0 + v) / 2.0 * w_m, v * w_m + (1.0 - v) * w_d)
+    return out if out.ndim else float(out)
+
+
+def erlang_b(offered, slots):
+    """Erlang B blocking probability B(c, a) per element (arrays of a > 0 and whole c ≥ 1), by the
+    recursion B_k = a·B_{k−1}/(k + a·B_{k−1}) started at k₀ = ⌊a − 6√a − 6⌋ from the fluid value
+    1 − k₀/a (B₀ = 1 when k₀ ≤ 0) instead of at 0: the recursion contracts a start error by about
+    k/a a step below a, so the error left at a is below e^(−18) of it, and the loop runs
+    c − k₀ ≈ c − a + 6√a steps rather than c (tens of thousands of slots on wide instances).
+
+    >>> [round(float(x), 6) for x in erlang_b([1.0, 100.0], [2.0, 110.0])]   # 1/5 by hand; the full recursion
+    [0.2, 0.027463]
+    """
+    import numpy as np
+    a = np.asarray(offered, dtype=float)
+    c = np.asarray(slots, dtype=float)
+    k0 = np.maximum(np.floor(a - 6.0 * np.sqrt(a) - 6.0), 0.0)
+    b = np.where(k0 > 0, 1.0 - k0 / a, 1.0)
+    steps = c - k0
+    if a.size and steps.sum() <= SCALAR_STEPS_PER_NUMPY_STEP * steps.max():   # float loops are cheaper
+        return np.array([_erlang_b_from(float(ai), int(ci), int(ki), float(bi))
+                         for ai, ci, ki, bi in zip(a.flat, c.flat, k0.flat, b.flat)]).reshape(a.shape)
+    for j in range(1, int(steps.max()) + 1 if a.size else 0):
+        k = k0 + j
+        b = np.where(k <= c, a * b / (k + a * b), b)
+    return b
+
+
+SCALAR_STEPS_PER_NUMPY_STEP = 100   # a float step ~0.1 µs, a masked numpy step over the elements ~10 µs
+
+
+def _erlang_b_from(a: float, c: int, k0: int, b: float) -> float:
+    for k in range(k0 + 1, c + 1):
+        b = a * b / (k + a * b)
+    return b

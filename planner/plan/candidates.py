@@ -71,6 +71,26 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
 SEARCH_POINTS = 48
 
 
+def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -> int:
+    """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
+    admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
+    at a mean batch equal to the slots the slot queue never empties. The wait is nil below
+    c − 6√c − 6 (`queueing.slot_wait_s`), so only the top of that range is evaluated (one numpy
+    call)."""
+    if b < 1 or b < slots - 6.0 * math.sqrt(slots) - 6.0:
+        return b
+    import numpy as np
+    pts = np.arange(max(1, int(slots - 6.0 * math.sqrt(slots) - 6.0)), b + 1, dtype=float)
+    per_step = perf.tokens_per_step(dep)
+    t = batched.decode_steps(dep, pts, w.ctx_decode).time_s / per_step
+    t_stat = t
+    if w.tpot_spread:
+        b_stat = pts + w.tpot_spread * np.sqrt(pts)
+        t_stat = batched.decode_steps(dep, b_stat, w.ctx_decode).time_s / per_step
+    ok = np.flatnonzero(t_stat + w.slot_tpot_s(pts, slots, t) <= w.tpot_limit)
+    return int(pts[ok[-1]]) if len(ok) else 0
+
+
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
                      spec: Speculation | None = None) -> Candidate | Rejected:
     """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
@@ -83,6 +103,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
     b = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
+    b = _within_slot_wait(dep, w, b, mem_limit)
     if b == 0:
         b_one = batch_at_statistic(1.0, w.tpot_spread)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
@@ -97,6 +118,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
     else:
         t_stat = t
+    t_stat += float(w.slot_tpot_s(b, mem_limit, t))   # the wait for a slot, spread over the output
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
     cap, limited = b / t, ("memory" if b_cap == mem_limit else "tpot")
     nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
@@ -116,7 +138,8 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
 
     The prefill tokens per step p are tried at multiples of b·s_unc/s_out (the ratio that serves
     prefill and decode of the same requests). TTFT = ⌈s/C⌉ chunk steps + queueing at the share
-    of time spent in chunk steps; TPOT is the mean step. The whole batch × multiple grid of a
+    of time spent in chunk steps + the wait for one of the batch slots memory admits (a prompt
+    holds its slot from its first chunk); TPOT is the mean step. The whole batch × multiple grid of a
     shape is evaluated in one numpy call per pass (`physics.batched`, the same floats as `perf`).
     """
     return colocated_all(res, [(opt, par, spec)], w)[0]
@@ -142,7 +165,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
             new.append(k)
         tables.append(table)
     if new:
-        _queue_tables([tables[k] for k in new], [deps[k] for k in new], w0, np)
+        _queue_tables([tables[k] for k in new], [deps[k] for k in new], [limits[k] for k in new], w0, np)
         for k in new:
             remember("_colocated_table", deps[k], (w0, limits[k]), tables[k])
     picks = [_colocated_pick(deps[k], w, limits[k], tables[k], np) if limits[k] >= 1 else None
@@ -151,7 +174,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
     if kept:
         ttfts = worst_ttft_many(w, np.concatenate([q.rho for q in kept]),
                                 Servers.single(np.concatenate([q.service for q in kept])),
-                                np.concatenate([np.full(len(q.rho), q.fixed) for q in kept]))[0]
+                                np.concatenate([q.fixed for q in kept]))[0]
         for q, t in zip(kept, np.split(ttfts, np.cumsum([len(q.rho) for q in kept])[:-1])):
             q.ttft = t
     out: list[list[Candidate] | Rejected] = []
@@ -170,7 +193,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
 class _ColocatedTable:
     """A shape's colocated grid before the TPOT limit picks from it (`_colocated_table`): per point
     of the batch × multiple grid, and per point that fits in memory (`fit`) its chunk schedule
-    (ρ_max and TTFT alone filled by `_queue_tables`)."""
+    (the slot wait, ρ_max and TTFT alone filled by `_queue_tables`)."""
 
     b_int: list[int]
     bs: object          # batch per point
@@ -181,17 +204,25 @@ class _ColocatedTable:
     b_stat: object      # batch of the statistic
     fit: object         # indices of the points whose statistic's batch fits in memory
     chunk_c: object     # per fitting point: whole chunk tokens, a full chunk step, a prompt's
-    full: object        # chunked service, ρ_max, and TTFT alone with its limit
-    service: object
+    full: object        # chunked service, the wait for a batch slot, ρ_max, and TTFT alone
+    service: object     # with its limit (these four filled by `_queue_tables`)
+    slot_s: object = None
     rho: object = None
     alone: object = None
     limit: object = None
 
 
-def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], w: WorkloadContext, np) -> None:
-    """ρ_max and the TTFT alone of every fitting point of `tables` in one call of the chunk queue
-    (one prompt per 'pass': M/G/1), in place."""
-    fixed = np.concatenate([np.full(len(t.service), perf.request_overhead_s(d)) for t, d in zip(tables, deps)])
+def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: list[int], w: WorkloadContext,
+                  np) -> None:
+    """The wait for a batch slot, ρ_max and the TTFT alone of every fitting point of `tables` in one
+    call each (the chunk queue: one prompt per 'pass', M/G/1), in place."""
+    waits = w.slot_wait_s(np.concatenate([t.bs[t.fit] for t in tables]),
+                          np.concatenate([np.full(len(t.fit), c, dtype=float) for t, c in zip(tables, slots)]),
+                          np.concatenate([t.service for t in tables]),
+                          np.concatenate([t.t[t.fit] for t in tables]))
+    for t, sw in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1])):
+        t.slot_s = sw
+    fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s for t, d in zip(tables, deps)])
     servers = Servers.single(np.concatenate([t.service for t in tables]))
     for t, (rho, alone, limit) in zip(tables, queue_limits(w, servers, fixed, [len(t.service) for t in tables])):
         t.rho, t.alone, t.limit = rho, alone, limit
@@ -208,7 +239,7 @@ class _Pick:
     raw: object
     rho: object         # prefill ÷ raw: the utilisation the kept point runs at
     service: object
-    fixed: float
+    fixed: object       # per kept point: the request's fixed time and its wait for a batch slot
     ttft: object = None
 
     def candidates(self, dep: Deployment, w: WorkloadContext, mem_limit: int,
@@ -251,7 +282,21 @@ def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: _Col
     decode = g.bs[at] / g.t[at]
     keep = pareto_front(prefill, decode)
     return _Pick(at[keep], rows[keep], prefill[keep], decode[keep], raw[keep], prefill[keep] / raw[keep],
-                 g.service[rows[keep]], perf.request_overhead_s(dep))
+                 g.service[rows[keep]], perf.request_overhead_s(dep) + g.slot_s[rows[keep]])
+
+
+def colocated_batch_grid(slots: int) -> list[int]:
+    """`perf.batch_grid` plus the batches 1, 2 and 4·⌈√c⌉ below the c slots memory admits: a pool
+    at its slots has an unbounded wait for one ([batch slots](docs/optimisation.md)), and the
+    headroom that wait needs grows as √c, so without these points the largest usable batch would
+    fall back to the grid point below (170 slots: 128, a quarter of the capacity).
+
+    >>> colocated_batch_grid(170)[-7:], colocated_batch_grid(17)
+    ([64, 96, 114, 128, 142, 156, 170], [1, 2, 3, 4, 6, 7, 8, 12, 16, 17])
+    """
+    step = math.isqrt(max(slots - 1, 0)) + 1
+    near = [slots - k * step for k in (1, 2, 4) if slots - k * step > 1]
+    return sorted(set(perf.batch_grid(slots)) | set(near))
 
 
 def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _ColocatedTable:
@@ -259,7 +304,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
     puts them through the queue)."""
     import numpy as np
-    grid = perf.batch_grid(mem_limit)
+    grid = colocated_batch_grid(mem_limit)
     ks = len(CHUNK_MULTIPLES)
     b_int = [b for b in grid for _ in CHUNK_MULTIPLES]
     bs = np.array(b_int, dtype=float)
@@ -289,7 +334,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     fit = np.flatnonzero(b_stat <= mem_limit)
     if not len(fit):
         none = np.empty(0)
-        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none)
+        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)
     chunk_c = np.ceil(chunk[fit])
     full = batched.mixed_steps(dep, bs[fit], w.ctx_decode, chunk_c, w.s_in).time_s
     service = np.ceil(w.s_unc / chunk_c) * full

@@ -141,6 +141,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             b_q = batch_at_statistic(b, w.tpot_spread)
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
+        if b > 0:   # the wait for a batch slot, spread over the output
+            slot = float(w.slot_tpot_s(b, perf.max_batch(dep, w.ctx_peak), perf.tpot(dep, b, w.ctx_decode)))
+            t, t_q = t + slot, t_q + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
@@ -167,7 +170,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
-    by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep))
+    slots = perf.max_batch(dep, w.ctx_peak)                  # a prompt waits for one before its first chunk
+    slot_s = w.slot_wait_s(b, slots, service, t_step / per_step) if b > 0 else 0.0
+    by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep) + slot_s)
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
                      tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t)

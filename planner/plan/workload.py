@@ -50,11 +50,39 @@ class WorkloadContext:
     tpot_spread: float = 0.0   # ζ of the TPOT statistic: its batch is m + ζ√m (physics.batch_spread)
     tpot_statistic: str = "mean"
     tpot_terms: tuple[tuple[float, float, float], ...] = ()   # batch_spread.life_terms of the outputs
+    s_out_var: float = 0.0     # variance of the output length (tokens²): how a batch slot's hold varies
 
     @property
     def decode_lives(self) -> tuple[tuple[float, float], ...]:
         """(decode tokens L − 1, share of requests) of the outputs longer than one token."""
         return tuple((s, p) for s, p, _ in self.tpot_terms)
+
+    def slot_wait_s(self, offered_batch, slots, service_s, tpot_s):
+        """Mean wait for a batch slot (`queueing.slot_wait_s`) of a colocated instance whose mean
+        decode batch is `offered_batch` at TPOT `tpot_s`: a request holds its slot for its chunked
+        prompt (`service_s`) and its s_out tokens, so the slots' offered load is the batch times
+        hold ÷ decode life (Little). Arrays or scalars."""
+        import numpy as np
+        life = self.s_out * np.asarray(tpot_s, dtype=float)
+        hold = np.asarray(service_s, dtype=float) + life
+        offered = np.asarray(offered_batch, dtype=float) * hold / np.where(life > 0, life, np.inf)
+        cv2 = np.asarray(tpot_s, dtype=float) ** 2 * self.s_out_var / hold**2
+        return queueing.slot_wait_s(offered, slots, hold, cv2)
+
+    def slot_tpot_s(self, batch, slots, tpot_s):
+        """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
+        from prefill holds one of `slots` for its s_out tokens at `tpot_s` (offered load = the mean
+        batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
+        is measured (mean of 1/(L − 1) over the outputs). Arrays or scalars."""
+        import numpy as np
+        t = np.asarray(tpot_s, dtype=float)
+        life = self.s_out * t
+        wait = queueing.slot_wait_s(batch, slots, life, self.s_out_var / self.s_out**2)
+        lives = self.decode_lives
+        share = sum(p for _, p in lives)
+        if share <= 0:   # no output beyond the first token: no TPOT to add to
+            return np.zeros(np.shape(wait)) if np.ndim(wait) else 0.0
+        return wait * (sum(p / n for n, p in lives) / share)
 
     @property
     def ttft_limit(self) -> float:
@@ -95,7 +123,8 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
                 pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass,
                 tpot_spread=tpot_spread(res.output_dist, slo.tpot_statistic),
-                tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist))
+                tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
+                s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist))
 
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:

@@ -17,14 +17,18 @@ A request's life:
    - colocated instance: chunked prefill; each step takes up to C waiting prompt tokens
      beside its decode batch (`perf.mixed_step`).
 3. Its KV moves to a decode-capable instance, split the same way by decode capacity
-   (`perf.kv_transfer_time`; nothing moves when it stays on the same colocated instance).
+   (`perf.kv_transfer_time`; nothing moves when it stays on the same colocated instance, and
+   a colocated instance keeps as many of its own prompts as its decode share allows:
+   `run.decode_split`).
    TTFT: end of prefill, plus the KV transfer for a disaggregated prefill pool (as the
    analytic TTFT counts it).
    With request classes (a fleet's shared pools) each request is first drawn of a class in
    proportion to its QPS, and its lengths from that class; each class is held to its own SLO
    (the prefix-cache hit is the classes' token-weighted mean).
 4. It joins that instance's continuous batch at the next step start (FIFO, up to the
-   memory limit at peak context); a step takes `perf.decode_step` (or `mixed_step`) at the
+   memory limit at peak context: its batch slots; a prompt that will decode on its colocated
+   instance takes its slot before its first chunk, so it waits for one before its prefill); a
+   step takes `perf.decode_step` (or `mixed_step`) at the
    current batch and mean decode context and advances every sequence by a tokens.
    TPOT = (finish − TTFT time)/(output − 1).
 Pass and step times are tabulated per pool on a grid and interpolated. Statistics count

@@ -140,7 +140,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
                       if pools[k].role != "prefill" else 0.0 for k in pool_of])
     cached = w.prefix_cache_hit >= 1 and not (pre_w > 0).any()   # nothing to prefill, no prefill pool
     pre_inst = np.full(n, -1) if cached else split_exactly(rng, n, pre_w)
-    dec_inst = split_exactly(rng, n, dec_w)
+    dec_inst = decode_split(rng, pre_inst, dec_w, pool_of, [p.role for p in pools])
     per_step = np.array(ph.tokens_per_step)
     steps_needed = np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]).astype(np.int64)
     window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()))
@@ -238,6 +238,36 @@ def split_exactly(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.n
         counts[np.argsort(-(share - counts), kind="stable")[:rest]] += 1
     out = np.repeat(np.arange(weights.size), counts)
     rng.shuffle(out)
+    return out
+
+
+def decode_split(rng: np.random.Generator, pre_inst: np.ndarray, weights: np.ndarray, pool_of: np.ndarray,
+                 roles: list[str]) -> np.ndarray:
+    """Decode instance of each request: each instance gets exactly its share by decode capacity
+    (`split_exactly`), and a colocated instance decodes as many of the prompts it prefilled as its
+    share allows (an aggregated engine keeps a request where its KV is; only what the plan routes
+    beyond that moves). The others are split over the shares left, in random order.
+
+    >>> pre = np.array([0, 0, 0, 1, 1, 1])   # two colocated instances, the first with 2/3 of the decode
+    >>> decode_split(np.random.default_rng(0), pre, np.array([2.0, 1.0]), np.array([0, 1]),
+    ...              ["colocated", "colocated"]).tolist()
+    [0, 0, 0, 0, 1, 1]
+    """
+    n = pre_inst.size
+    share = n * weights / weights.sum()
+    counts = np.floor(share).astype(int)
+    rest = n - int(counts.sum())
+    if rest:
+        counts[np.argsort(-(share - counts), kind="stable")[:rest]] += 1
+    out = np.full(n, -1)
+    for x in np.flatnonzero(np.array([roles[k] == "colocated" for k in pool_of.tolist()], dtype=bool)):
+        mine = np.flatnonzero(pre_inst == x)
+        keep = rng.permutation(mine)[:counts[x]]   # a random subset, not the earliest arrivals
+        out[keep] = x
+        counts[x] -= keep.size
+    left = np.flatnonzero(out < 0)
+    if left.size:
+        out[left] = split_exactly(rng, left.size, counts.astype(float)) if counts.sum() else -1
     return out
 
 

@@ -1,0 +1,157 @@
+"""The wait for a batch slot (`queueing.slot_wait_s`) and where plans charge it.
+
+Why it exists: an engine runs at most as many sequences as its KV memory admits (vLLM
+`max_num_seqs`, SGLang `max_running_requests`); a request holds its slot for its whole output.
+A pool planned at a mean batch equal to those slots is a queue at utilisation 1: the H20 TP8
+colocated unit of docs/studies.md (17 slots, planned at a mean batch of 17) simulated with a
+wait that grew through the run. Colocated pools now charge the wait to TTFT (a prompt takes its
+slot before its first chunk), decode pools to TPOT (the wait before the second token, as the
+simulator measures TPOT after the first).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.input.load import load_problem
+from planner.physics import perf
+from planner.physics.prefill_queue import Servers
+from planner.physics.queueing import slot_wait_s
+from planner.plan.candidate import deployment
+from planner.plan.resolve import resolve
+from planner.plan.solve import solve
+from planner.plan.workload import workload_context, worst_ttft
+from planner.report.json import plan_json
+from planner.studies.simulate import plan_from_dict, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _event_wait(offered: float, slots: int, fixed_hold: bool, n: int = 200_000, seed: int = 3) -> float:
+    """Mean wait of an M/D/c or M/M/c queue (hold 1), simulated request by request."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / offered, n))
+    hold = np.ones(n) if fixed_hold else rng.exponential(1.0, n)
+    free = [0.0] * slots
+    wait = np.empty(n)
+    for i, t in enumerate(arrivals.tolist()):
+        start = max(t, heapq.heappop(free))
+        wait[i] = start - t
+        heapq.heappush(free, start + hold[i])
+    return float(wait[n // 10:].mean())
+
+
+def test_erlang_c_by_hand():
+    """M/M/2 at a = 1: B(2, 1) = 1/5, C = 2·(1/5)/(2 − 1·(4/5)) = 1/3, W = C/(c − a) = 1/3.
+    M/M/1 at a = 0.5: W = ρ/(1 − ρ) = 1. Lee–Longton at cv² = 3 doubles M/M/c."""
+    assert slot_wait_s(1.0, 2, 1.0, 1.0) == pytest.approx(1 / 3, rel=1e-12)
+    assert slot_wait_s(0.5, 1, 1.0, 1.0) == pytest.approx(1.0, rel=1e-12)
+    assert slot_wait_s(0.5, 1, 2.0, 3.0) == pytest.approx(4.0, rel=1e-12)
+
+
+def test_fixed_holds_by_hand():
+    """M/D/1 at ρ = 0.5: the Cosmetatos factor is 1 (c − 1 = 0), so W = W_M/2 = 0.5 — the exact
+    Pollaczek–Khinchine value ρ·D/(2(1 − ρ))."""
+    assert slot_wait_s(0.5, 1, 1.0, 0.0) == pytest.approx(0.5, rel=1e-12)
+
+
+@pytest.mark.parametrize("offered,slots", [(12.0, 17), (3.0, 4), (65.0, 70)])
+def test_against_an_event_simulation(offered, slots):
+    """Fixed and exponential holds, within 10 % of a request-by-request simulation."""
+    for fixed in (True, False):
+        want = _event_wait(offered, slots, fixed)
+        got = slot_wait_s(offered, slots, 1.0, 0.0 if fixed else 1.0)
+        assert got == pytest.approx(want, rel=0.10), (offered, slots, fixed)
+
+
+def test_unstable_and_far_from_full():
+    assert math.isinf(slot_wait_s(17.0, 17, 1.0))
+    assert slot_wait_s(10.0, 200, 1.0) == 0.0
+    got = slot_wait_s(np.array([1.0, 17.0, 10.0]), np.array([2, 17, 200]), 1.0, 1.0)
+    assert got[0] == pytest.approx(1 / 3) and math.isinf(got[1]) and got[2] == 0.0
+
+
+def _seed_colocated_at_50(tmp_path) -> Path:
+    """The seed problem served colocated only at 50 req/s (docs/studies.md)."""
+    text = (ROOT / "problems" / "deepseek_qps.yaml").read_text()
+    text = text.replace("modes: [disaggregated, colocated]", "modes: [colocated]").replace("qps: 200", "qps: 50")
+    p = tmp_path / "colocated_50.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_colocated_pool_keeps_headroom_in_its_slots_and_charges_the_wait_to_ttft(tmp_path):
+    """The seed problem colocated at 50 req/s: its H20 TP8 unit holds 17 sequences (it was planned
+    at a mean batch of 17 before); every pool now runs below its slots, and its TTFT is the chunk
+    queue's plus the slot wait computed here from the pool's own numbers (M/D/c: fixed lengths).
+    The simulator, where a prompt waits for its slot before its first chunk, meets the SLO."""
+    prob = _seed_colocated_at_50(tmp_path)
+    plan = solve(load_problem(prob), str(prob))
+    res = resolve(load_problem(prob))
+    w = workload_context(res)
+    states = [st for sts in plan.pools.values() for st in sts if st.candidate.role == "colocated"]
+    waits = {}
+    for st in states:
+        c = st.candidate
+        dep = deployment(res, res.option(c.gpu), c.par, c.spec)
+        slots = perf.max_batch(dep, w.ctx_peak)
+        assert c.batch < slots
+        t_full = perf.mixed_step(dep, st.batch, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
+        service = math.ceil(w.s_unc / c.chunk_tokens) * t_full
+        hold = service + w.s_out * st.tpot_mean_s
+        wait = slot_wait_s(st.batch * hold / (w.s_out * st.tpot_mean_s), slots, hold, 0.0)
+        queue, _ = worst_ttft(w, st.utilization, Servers.single(service), perf.request_overhead_s(dep))
+        assert st.ttft_s == pytest.approx(queue + wait, rel=1e-9)
+        waits[(c.gpu, slots)] = wait
+    assert waits[("h20", 17)] > 0.1           # 12 of 17 slots at a mean: a quarter of a second
+    assert simulate(plan_from_dict(plan_json(plan), "c50"), requests=20_000, seed=0).passed
+
+
+def test_the_simulated_slot_queue_waits_as_planned():
+    """One colocated engine with 17 slots, 10 ms steps, one-step prompts and 99 decode steps
+    (hold 1 s) at 12 Erlangs: the wait the slots add (the start wait with 17 slots minus the one
+    with 200, which is the step boundary's) is the M/D/c wait within 20 % (simulated 0.0171 s,
+    model 0.0150 s: departures and starts fall on step boundaries, one prompt a step)."""
+    from planner.studies.simulate.engine import Engine, run_engines
+    from planner.studies.simulate.tables import CHUNK_GRID_POINTS
+    n, step, steps_needed = 30_000, 0.01, 99
+    hold = step * (1 + steps_needed)
+    arrivals = np.cumsum(np.random.default_rng(0).exponential(hold / 12.0, n))
+
+    def start_wait(slots: int) -> float:
+        e = Engine(0, np.full((slots + 1, CHUNK_GRID_POINTS), step), slots, 1000.0, list(range(n)),
+                   arrivals.tolist(), [1000.0] * n)
+        first, finish, started = (np.full(n, np.nan) for _ in range(3))
+        run_engines([e], np.full(n, steps_needed), np.zeros(n, dtype=int), np.zeros(n), np.array([1.0]),
+                    (0.0, 1e9), first, finish, started)
+        assert (finish - started)[n // 10:].mean() == pytest.approx(hold)
+        return float((started - arrivals)[n // 10:].mean())
+
+    assert start_wait(17) - start_wait(200) == pytest.approx(slot_wait_s(12.0, 17, hold, 0.0), rel=0.20)
+
+
+def test_decode_pool_below_its_slots_with_the_wait_in_tpot():
+    """rag_long_context's MI300X TP2 decode pool is held by memory (70 slots at 16,300 tokens):
+    its design batch is below the slots, and its verified TPOT is the step's plus the slot wait
+    (M/D/c: fixed 300-token outputs) spread over the 299 tokens after the first."""
+    prob = ROOT / "problems" / "rag_long_context.yaml"
+    plan = solve(load_problem(prob), str(prob))
+    res = resolve(load_problem(prob))
+    w = workload_context(res)
+    decode = [st for sts in plan.pools.values() for st in sts if st.candidate.role == "decode"]
+    assert decode
+    for st in decode:
+        c = st.candidate
+        dep = deployment(res, res.option(c.gpu), c.par, c.spec)
+        slots = perf.max_batch(dep, w.ctx_peak)
+        assert c.batch < slots
+        step = perf.tpot(dep, st.batch, w.ctx_decode)
+        wait = slot_wait_s(st.batch, slots, w.s_out * step, 0.0)
+        assert wait > 0
+        seen = perf.tpot(dep, min(st.batch + 1, c.batch), w.ctx_decode)
+        assert st.tpot_s == pytest.approx(seen + wait / (w.s_out - 1), rel=1e-9)
