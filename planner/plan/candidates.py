@@ -75,8 +75,8 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -
     """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
     admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
     at a mean batch equal to the slots the slot queue never empties. The wait is nil below
-    c − 6√c − 6 (`queueing.slot_wait_s`), so only the top of that range is evaluated (one numpy
-    call)."""
+    c − 6√c − 6 (`queueing.slot_wait_s`), so only the top of that range is searched: its steps in
+    one numpy call, the waits by bisection (both terms grow with the batch)."""
     if b < 1 or b < slots - 6.0 * math.sqrt(slots) - 6.0:
         return b
     import numpy as np
@@ -87,8 +87,18 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -
     if w.tpot_spread:
         b_stat = pts + w.tpot_spread * np.sqrt(pts)
         t_stat = batched.decode_steps(dep, b_stat, w.ctx_decode).time_s / per_step
-    ok = np.flatnonzero(t_stat + w.slot_tpot_s(pts, slots, t) <= w.tpot_limit)
-    return int(pts[ok[-1]]) if len(ok) else 0
+    t_stat, t, pts_f = t_stat.tolist(), t.tolist(), pts.tolist()
+
+    def ok(i: int) -> bool:
+        return t_stat[i] + w.slot_tpot_s(pts_f[i], slots, t[i]) <= w.tpot_limit
+
+    if ok(len(pts) - 1):
+        return b
+    lo, hi = -1, len(pts) - 1            # ok(lo) (or none), not ok(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return int(pts[lo]) if lo >= 0 else 0
 
 
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,

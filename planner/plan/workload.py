@@ -74,14 +74,16 @@ class WorkloadContext:
         from prefill holds one of `slots` for its s_out tokens at `tpot_s` (offered load = the mean
         batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
         is measured (mean of 1/(L − 1) over the outputs). Arrays or scalars."""
-        import numpy as np
-        t = np.asarray(tpot_s, dtype=float)
-        life = self.s_out * t
-        wait = queueing.slot_wait_s(batch, slots, life, self.s_out_var / self.s_out**2)
         lives = self.decode_lives
         share = sum(p for _, p in lives)
-        if share <= 0:   # no output beyond the first token: no TPOT to add to
-            return np.zeros(np.shape(wait)) if np.ndim(wait) else 0.0
+        if not all(isinstance(x, (int, float)) for x in (batch, slots, tpot_s)):   # arrays
+            import numpy as np
+            tpot_s = np.asarray(tpot_s, dtype=float)
+            if share <= 0:
+                return np.zeros(np.broadcast_shapes(np.shape(batch), tpot_s.shape))
+        elif share <= 0:   # no output beyond the first token: no TPOT to add to
+            return 0.0
+        wait = queueing.slot_wait_s(batch, slots, self.s_out * tpot_s, self.s_out_var / self.s_out**2)
         return wait * (sum(p / n for n, p in lives) / share)
 
     @property
