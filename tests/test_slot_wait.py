@@ -23,7 +23,6 @@ from planner.physics import perf
 from planner.physics.prefill_queue import Servers
 from planner.physics.queueing import slot_wait_s
 from planner.plan.candidate import deployment
-from planner.plan.resolve import resolve
 from planner.plan.solve import solve
 from planner.plan.workload import workload_context, worst_ttft
 from planner.report.json import plan_json
@@ -92,7 +91,7 @@ def test_colocated_pool_keeps_headroom_in_its_slots_and_charges_the_wait_to_ttft
     The simulator, where a prompt waits for its slot before its first chunk, meets the SLO."""
     prob = _seed_colocated_at_50(tmp_path)
     plan = solve(load_problem(prob), str(prob))
-    res = resolve(load_problem(prob))
+    res = plan.resolved
     w = workload_context(res)
     states = [st for sts in plan.pools.values() for st in sts if st.candidate.role == "colocated"]
     waits = {}
@@ -141,7 +140,7 @@ def test_decode_pool_below_its_slots_with_the_wait_in_tpot():
     (M/D/c: fixed 300-token outputs) spread over the 299 tokens after the first."""
     prob = ROOT / "problems" / "rag_long_context.yaml"
     plan = solve(load_problem(prob), str(prob))
-    res = resolve(load_problem(prob))
+    res = plan.resolved
     w = workload_context(res)
     decode = [st for sts in plan.pools.values() for st in sts if st.candidate.role == "decode"]
     assert decode

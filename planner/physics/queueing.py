@@ -106,8 +106,9 @@ def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0):
     ρ = a/c; between them cv²·W_M + (1 − cv²)·W_D, above cv² = 1 the Lee–Longton (1 + cv²)/2·W_M.
     Against a direct M/D/c simulation (4·10⁵ arrivals) at (a, c) = (12, 17), (16, 17), (65, 70),
     (8, 12), (1, 2), (3, 4), and M/M/c at the same points: within 7 %. `offered` a = arrival
-    rate × hold (Erlangs); a ≥ c is an unstable queue (inf). Where a < c − 6√c − 6 the chance to
-    wait is below 1e-9 (Halfin–Whitt: φ(6)/6) and 0 is returned without the recursion.
+    rate × hold (Erlangs); a ≥ c is an unstable queue (inf). Where a < c − 6√c − 6
+    (`no_wait_below`) the chance to wait is below 1e-9 (Halfin–Whitt: φ(6)/6) and 0 is returned
+    without computing Erlang B.
 
     >>> round(float(slot_wait_s(1.0, 2, 1.0)), 4)   # M/M/2 at a = 1: C = 1/3, W = C/(c − a)
     0.3333
@@ -120,30 +121,41 @@ def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0):
     a, c, hold, cv2 = np.broadcast_arrays(a, c, np.asarray(hold_s, dtype=float),
                                           np.asarray(hold_cv2, dtype=float))
     out = np.where(a >= c, np.inf, 0.0)
-    near = np.flatnonzero((a < c) & (a > c - 6.0 * np.sqrt(c) - 6.0) & (a > 0))
+    near = np.flatnonzero((a < c) & (a > no_wait_below(c, np.sqrt)) & (a > 0))
     if len(near):
         an, cn = a.flat[near], np.floor(c.flat[near])
-        b = erlang_b(an, cn)
-        w_m = cn * b / (cn - an * (1.0 - b)) * hold.flat[near] / (cn - an)
-        rho = an / cn
-        w_d = w_m / 2.0 * (1.0 + (1.0 - rho) * (cn - 1.0) * (np.sqrt(4.0 + 5.0 * cn) - 2.0) / (16.0 * rho * cn))
-        v = cv2.flat[near]
-        out.flat[near] = np.where(v >= 1.0, (1.0 + v) / 2.0 * w_m, v * w_m + (1.0 - v) * w_d)
+        lee, mixed = _mgc_waits(an, cn, erlang_b(an, cn), hold.flat[near], cv2.flat[near], np.sqrt)
+        out.flat[near] = np.where(cv2.flat[near] >= 1.0, lee, mixed)
     return out if out.ndim else float(out)
+
+
+NO_WAIT_SIGMAS = 6.0   # below c − 6√c − 6 offered Erlangs the chance to wait is under 1e-9 (φ(6)/6)
+
+
+def no_wait_below(slots, sqrt=math.sqrt):
+    """Offered load below which `slot_wait_s` is 0: c − 6√c − 6 (floats, or arrays with np.sqrt)."""
+    return slots - NO_WAIT_SIGMAS * sqrt(slots) - NO_WAIT_SIGMAS
+
+
+def _mgc_waits(a, c, b, hold, cv2, sqrt):
+    """(Lee–Longton wait, M/M–M/D interpolated wait) from Erlang B `b`: the formulas of
+    `slot_wait_s`, the same operations for floats and arrays."""
+    w_m = c * b / (c - a * (1.0 - b)) * hold / (c - a)
+    rho = a / c
+    w_d = w_m / 2.0 * (1.0 + (1.0 - rho) * (c - 1.0) * (sqrt(4.0 + 5.0 * c) - 2.0) / (16.0 * rho * c))
+    return (1.0 + cv2) / 2.0 * w_m, cv2 * w_m + (1.0 - cv2) * w_d
 
 
 def _slot_wait_scalar(a: float, c: float, hold: float, cv2: float) -> float:
     """`slot_wait_s` of one queue in floats (the candidates' batch search calls it per batch)."""
     if a >= c:
         return math.inf
-    if a <= 0 or a <= c - 6.0 * math.sqrt(c) - 6.0:
+    if a <= 0 or a <= no_wait_below(c):
         return 0.0
     c = math.floor(c)
-    b = _erlang_b_sum(a, c, int(min(c, math.ceil(max(c - a, 0.0) + 9.0 * math.sqrt(a) + 10.0))))
-    w_m = c * b / (c - a * (1.0 - b)) * hold / (c - a)
-    rho = a / c
-    w_d = w_m / 2.0 * (1.0 + (1.0 - rho) * (c - 1.0) * (math.sqrt(4.0 + 5.0 * c) - 2.0) / (16.0 * rho * c))
-    return (1.0 + cv2) / 2.0 * w_m if cv2 >= 1.0 else cv2 * w_m + (1.0 - cv2) * w_d
+    terms = int(min(c, math.ceil(max(c - a, 0.0) + 9.0 * math.sqrt(a) + 10.0)))   # as `erlang_b` cuts its sum
+    lee, mixed = _mgc_waits(a, c, _erlang_b_sum(a, c, terms), hold, cv2, math.sqrt)
+    return lee if cv2 >= 1.0 else mixed
 
 
 def erlang_b(offered, slots):

@@ -19,6 +19,7 @@ from planner.physics.batch_spread import batch_at_statistic, chunk_variance, mea
 from planner.physics.colocated import chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
+from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import (  # noqa: F401  (the types and the memo, importable from here as before)
     MEMO_MAX_ENTRIES,
     Candidate,
@@ -75,12 +76,13 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -
     """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
     admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
     at a mean batch equal to the slots the slot queue never empties. The wait is nil below
-    c − 6√c − 6 (`queueing.slot_wait_s`), so only the top of that range is searched: its steps in
+    c − 6√c − 6 (`queueing.no_wait_below`), so only the top of that range is searched: its steps in
     one numpy call, the waits by bisection (both terms grow with the batch)."""
-    if b < 1 or b < slots - 6.0 * math.sqrt(slots) - 6.0:
+    floor = no_wait_below(slots)
+    if b < 1 or b < floor:
         return b
     import numpy as np
-    pts = np.arange(max(1, int(slots - 6.0 * math.sqrt(slots) - 6.0)), b + 1, dtype=float)
+    pts = np.arange(max(1, int(floor)), b + 1, dtype=float)
     per_step = perf.tokens_per_step(dep)
     t = batched.decode_steps(dep, pts, w.ctx_decode).time_s / per_step
     t_stat = t

@@ -59,7 +59,6 @@ class Engine:
         self.p_next = 0
         self.p_left = uncached[0] if uncached else 0.0
         self.prefilling = 0       # prompts started here that decode here and are not yet prefilled
-        self.index = -1           # the instance's index in the run
         self.clock = 0.0
         self.idle = True
         self.b = 0
@@ -69,10 +68,10 @@ class Engine:
         self.win_s = self.win_batch_s = self.win_tokens = self.win_chunk_s = 0.0
 
     def slot_free(self) -> bool:
-        """Whether a prompt that will decode here may start: like an engine's running-request
-        limit (vLLM `max_num_seqs`, SGLang `max_running_requests`), a prompt holds its batch slot
-        from its first chunk, so it waits in the queue (its TTFT) rather than after its first
-        token (its TPOT) when the batch is full."""
+        """Whether a request may take a batch slot: one arriving from prefill, or a prompt that will
+        decode here. Like an engine's running-request limit (vLLM `max_num_seqs`, SGLang
+        `max_running_requests`), such a prompt holds its slot from its first chunk, so it waits in
+        the queue (its TTFT) rather than after its first token (its TPOT) when the batch is full."""
         return self.b + self.prefilling < self.cap
 
     def next_wake(self) -> float:
@@ -92,8 +91,8 @@ class Engine:
         return row[j] * (1 - f) + row[j + 1] * f
 
 
-def _take_chunk(e: Engine, now: float, started: np.ndarray, here: list[int]) -> tuple[float, list[int]]:
-    """Up to C prompt tokens from the head of the instance's prefill queue (arrived by `now`),
+def _take_chunk(e: Engine, i: int, now: float, started: np.ndarray, here: list[int]) -> tuple[float, list[int]]:
+    """Up to C prompt tokens from the head of instance i's prefill queue (arrived by `now`),
     first come first served; a prompt that will decode on this instance starts only when a batch
     slot is free for it (`Engine.slot_free`). `here[r]`: the instance request r decodes on if it
     decodes at all, else -1.
@@ -102,7 +101,7 @@ def _take_chunk(e: Engine, now: float, started: np.ndarray, here: list[int]) -> 
     while budget > 0 and e.p_next < len(e.p_arr) and e.p_arr[e.p_next] <= now:
         r = e.p_ids[e.p_next]
         if math.isnan(started[r]):
-            if here[r] == e.index:
+            if here[r] == i:
                 if not e.slot_free():
                     break
                 e.prefilling += 1
@@ -132,7 +131,6 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
     for i, e in enumerate(engines):
         if e is None:
             continue
-        e.index = i
         heapq.heapify(e.pending)
         e.clock = e.next_wake()
         if e.clock < math.inf:
@@ -145,11 +143,11 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
         assert e is not None
         if now != e.clock:
             continue
-        while e.pending and e.b + e.prefilling < e.cap and e.pending[0][0] <= now:
+        while e.pending and e.slot_free() and e.pending[0][0] <= now:
             _, r = heapq.heappop(e.pending)
             e.ends.setdefault(e.step + int(steps_needed[r]) - 1, []).append(r)
             e.b += 1
-        chunk, completed = _take_chunk(e, now, started, here) if e.chunk else (0.0, [])
+        chunk, completed = _take_chunk(e, i, now, started, here) if e.chunk else (0.0, [])
         if e.b == 0 and chunk == 0:
             e.idle, e.clock = True, e.next_wake()
             if e.clock <= now:   # the head prompt waits for a slot held by a request still in transfer

@@ -231,14 +231,20 @@ def split_exactly(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.n
     >>> np.bincount(split_exactly(np.random.default_rng(0), 10, np.array([1.0, 0.0, 4.0])), minlength=3).tolist()
     [2, 0, 8]
     """
+    out = np.repeat(np.arange(weights.size), exact_counts(n, weights))
+    rng.shuffle(out)
+    return out
+
+
+def exact_counts(n: int, weights: np.ndarray) -> np.ndarray:
+    """Requests of n per instance in proportion to `weights`, whole, summing to n (largest
+    remainders, ties to the first)."""
     share = n * weights / weights.sum()
     counts = np.floor(share).astype(int)
     rest = n - int(counts.sum())
     if rest:
         counts[np.argsort(-(share - counts), kind="stable")[:rest]] += 1
-    out = np.repeat(np.arange(weights.size), counts)
-    rng.shuffle(out)
-    return out
+    return counts
 
 
 def decode_split(rng: np.random.Generator, pre_inst: np.ndarray, weights: np.ndarray, pool_of: np.ndarray,
@@ -254,20 +260,16 @@ def decode_split(rng: np.random.Generator, pre_inst: np.ndarray, weights: np.nda
     [0, 0, 0, 0, 1, 1]
     """
     n = pre_inst.size
-    share = n * weights / weights.sum()
-    counts = np.floor(share).astype(int)
-    rest = n - int(counts.sum())
-    if rest:
-        counts[np.argsort(-(share - counts), kind="stable")[:rest]] += 1
+    counts = exact_counts(n, weights)
     out = np.full(n, -1)
     for x in np.flatnonzero(np.array([roles[k] == "colocated" for k in pool_of.tolist()], dtype=bool)):
         mine = np.flatnonzero(pre_inst == x)
         keep = rng.permutation(mine)[:counts[x]]   # a random subset, not the earliest arrivals
         out[keep] = x
         counts[x] -= keep.size
-    left = np.flatnonzero(out < 0)
+    left = np.flatnonzero(out < 0)   # as many as the shares left (counts sum to n throughout)
     if left.size:
-        out[left] = split_exactly(rng, left.size, counts.astype(float)) if counts.sum() else -1
+        out[left] = split_exactly(rng, left.size, counts.astype(float))
     return out
 
 
