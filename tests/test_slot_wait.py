@@ -154,3 +154,19 @@ def test_decode_pool_below_its_slots_with_the_wait_in_tpot():
         assert wait > 0
         seen = perf.tpot(dep, min(st.batch + 1, c.batch), w.ctx_decode)
         assert st.tpot_s == pytest.approx(seen + wait / (w.s_out - 1), rel=1e-9)
+
+
+def test_a_shape_holding_one_sequence_is_refused_with_the_reason(tmp_path):
+    """DeepSeek-R1 on one 8-card H20 node at 22k-token contexts: the node holds a single sequence,
+    so at the only batch it could run (1) the slot queue is at utilisation ≥ 1 and never clears.
+    Infeasible (exit 3), and the message names the slots, not a TTFT of 'inf s'."""
+    from click.testing import CliRunner
+
+    from cli import main
+    p = tmp_path / "tight.yaml"
+    p.write_text("name: tight\nmodel: deepseek-r1\nprecision: {weights: fp8, kv: bf16}\n"
+                 "workload: {qps: 0.05, input_tokens: 20000, output_tokens: 2000}\nslo: {ttft: 60s, tpot: 100ms}\n"
+                 "gpus: [h20]\nserving: {modes: [colocated], parallelism: {max_cards_per_instance: 8}}\n")
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 3, r.output
+    assert "the wait for a batch slot never ends" in r.output and "inf" not in r.output

@@ -114,8 +114,12 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
-    b = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
-    b = _within_slot_wait(dep, w, b, mem_limit)
+    b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
+    b = _within_slot_wait(dep, w, b_fit, mem_limit)
+    if b == 0 < b_fit:   # the step is fast enough; the slots are too few
+        return Rejected("decode", opt.id, par, "tpot", math.inf, w.tpot_limit,
+                        f"its memory holds {mem_limit} sequence(s) of {w.ctx_peak:g} tokens: at every batch "
+                        f"that fits, the wait for a batch slot never ends")
     if b == 0:
         b_one = batch_at_statistic(1.0, w.tpot_spread)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
