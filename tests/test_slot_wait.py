@@ -156,17 +156,58 @@ def test_decode_pool_below_its_slots_with_the_wait_in_tpot():
         assert st.tpot_s == pytest.approx(seen + wait / (w.s_out - 1), rel=1e-9)
 
 
-def test_a_shape_holding_one_sequence_is_refused_with_the_reason(tmp_path):
-    """DeepSeek-R1 on one 8-card H20 node at 22k-token contexts: the node holds a single sequence,
-    so at the only batch it could run (1) the slot queue is at utilisation ≥ 1 and never clears.
-    Infeasible (exit 3), and the message names the slots, not a TTFT of 'inf s'."""
-    from click.testing import CliRunner
+TIGHT = ("name: tight\nmodel: deepseek-r1\nprecision: {weights: fp8, kv: bf16}\n"
+         "workload: {qps: 0.05, input_tokens: 20000, output_tokens: 2000}\nslo: {ttft: 60s, tpot: %s}\n"
+         "gpus: [h20]\nserving: {modes: [%s], parallelism: {max_cards_per_instance: 8}}\n")
 
-    from cli import main
+
+def test_a_colocated_shape_holding_one_sequence_runs_below_a_whole_batch(tmp_path):
+    """DeepSeek-R1 on one 8-card H20 node at 22k-token contexts: the node holds a single sequence.
+    At a mean batch of 1 its slot queue never clears (it was refused for that); at a mean below 1
+    it is an M/D/1 queue (fixed output length) that does. The plan runs such instances at a
+    fractional mean batch, design batch (the engine's running limit) 1, and its TTFT carries the
+    Pollaczek–Khinchine wait a·H/(2(1 − a)) of its own numbers."""
     p = tmp_path / "tight.yaml"
-    p.write_text("name: tight\nmodel: deepseek-r1\nprecision: {weights: fp8, kv: bf16}\n"
-                 "workload: {qps: 0.05, input_tokens: 20000, output_tokens: 2000}\nslo: {ttft: 60s, tpot: 100ms}\n"
-                 "gpus: [h20]\nserving: {modes: [colocated], parallelism: {max_cards_per_instance: 8}}\n")
-    r = CliRunner().invoke(main, ["solve", str(p)])
-    assert r.exit_code == 3, r.output
-    assert "the wait for a batch slot never ends" in r.output and "inf" not in r.output
+    p.write_text(TIGHT % ("100ms", "colocated"))
+    plan = solve(load_problem(p), str(p))
+    res = plan.resolved
+    w = workload_context(res)
+    (st,) = [st for sts in plan.pools.values() for st in sts]
+    c = st.candidate
+    dep = deployment(res, res.option(c.gpu), c.par, c.spec)
+    assert perf.max_batch(dep, w.ctx_peak) == 1 and c.batch == 1 and 0.3 < st.batch < 1
+    assert all(ch.ok for ch in plan.verification.checks)
+    t_full = perf.mixed_step(dep, st.batch, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
+    service = math.ceil(w.s_unc / c.chunk_tokens) * t_full
+    life = w.s_out * st.tpot_s
+    hold = service + life
+    a = st.batch * hold / life                       # the slot's occupancy (Little)
+    assert 0 < a < 1
+    wait = a * hold / (2 * (1 - a))
+    assert float(w.slot_wait_s(st.batch, 1, service, st.tpot_s)) == pytest.approx(wait, rel=1e-9)
+    assert wait + service < st.ttft_s <= res.problem.slo.ttft
+
+
+def test_a_decode_shape_holding_one_sequence_by_hand(tmp_path):
+    """The decode side of the same node: the largest occupancy m on the 0.05 grid with
+    TPOT(1) + W(m)/(L − 1) ≤ the limit, W(m) = m·L·TPOT(1)/(2(1 − m)) (M/D/1). With the limit at
+    1.5·TPOT(1) that is m/(1 − m) ≤ (L − 1)/L, so m = 0.45; capacity m/TPOT(1)."""
+    from planner.physics.perf import Parallelism
+    from planner.plan.candidates import decode_candidate
+    from planner.plan.resolve import resolve
+    p = tmp_path / "tight.yaml"
+    p.write_text(TIGHT % ("100ms", "disaggregated"))
+    res0 = resolve(load_problem(p), str(p))
+    par = Parallelism(tp=8)
+    opt = res0.option("h20")
+    t1 = perf.tpot(deployment(res0, opt, par, None), 1, workload_context(res0).ctx_decode)
+    p.write_text(TIGHT % (f"{1.5 * t1 * 1e3:.6f}ms", "disaggregated"))
+    res = resolve(load_problem(p), str(p))
+    w = workload_context(res)
+    c = decode_candidate(res, opt, par, w)
+    assert c.batch == 1 and c.limited_by == "memory"
+    L = w.s_out
+    m = max(k / 20 for k in range(1, 20) if t1 + k / 20 * L * t1 / (2 * (1 - k / 20)) / (L - 1) <= w.tpot_limit)
+    assert m == 0.45
+    assert c.decode_tok_s == pytest.approx(m / t1, rel=1e-12)
+    assert c.tpot_s == pytest.approx(t1 + m * L * t1 / (2 * (1 - m)) / (L - 1), rel=1e-9)

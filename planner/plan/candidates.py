@@ -6,7 +6,7 @@ pass `B`, colocated chunk `C` tokens per step). Capacities are tokens/s of one i
 prefill capacity is already derated by ρ_max, the largest utilisation whose queueing
 keeps TTFT within its limit. Candidates that break an SLO or do not fit are *rejected* and
 kept, with the value they reach, for the infeasibility explanation. The types and the memo are
-in `candidate`, prefill instances in `prefill`; decode and colocated instances here.
+in `candidate`, prefill instances in `prefill`, decode instances in `decode`; colocated instances here.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import math
 from dataclasses import dataclass, replace
 
 from planner.physics import batched, perf
-from planner.physics.batch_spread import batch_at_statistic, chunk_variance, mean_batch_within, tpot_offset
+from planner.physics.batch_spread import chunk_variance, tpot_offset
 from planner.physics.colocated import chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
-from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import (  # noqa: F401  (the types and the memo, importable from here as before)
     MEMO_MAX_ENTRIES,
     Candidate,
@@ -34,6 +33,7 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     recall,
     remember,
 )
+from planner.plan.decode import ONE_SLOT_OCCUPANCY, decode_candidate  # noqa: F401  (importable from here as before)
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
 from planner.plan.redundancy import unit_loss_of
@@ -41,108 +41,6 @@ from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
 from planner.plan.workload import WorkloadContext, queue_limits, workload_context, worst_ttft_many
-
-
-def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int:
-    """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none.
-    A search over [1, limit_b] that evaluates up to SEARCH_POINTS batches per round in one numpy
-    call (`batched.decode_steps`): two or three rounds instead of a dozen bisection steps."""
-    if limit_b < 1 or memoised(perf.tpot, dep, 1, ctx) > tpot_limit:
-        return 0
-    if memoised(perf.tpot, dep, limit_b, ctx) <= tpot_limit:
-        return limit_b
-    import numpy as np
-    lo, hi = 1, limit_b          # TPOT(lo) ≤ limit < TPOT(hi)
-    per_step = perf.tokens_per_step(dep)
-    while hi - lo > 1:
-        step = -(-(hi - lo) // SEARCH_POINTS)
-        pts = np.arange(lo + step, hi, step)
-        t = batched.decode_steps(dep, pts.astype(float), ctx).time_s / per_step
-        within = np.flatnonzero(t <= tpot_limit)
-        if len(within):
-            lo = int(pts[within[-1]])
-        beyond = np.flatnonzero(t > tpot_limit)
-        if len(beyond):
-            hi = int(pts[beyond[0]])
-        if step == 1:
-            break
-    return lo
-
-
-SEARCH_POINTS = 48
-
-
-def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -> int:
-    """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
-    admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
-    at a mean batch equal to the slots the slot queue never empties. The wait is nil below
-    c − 6√c − 6 (`queueing.no_wait_below`), so only the top of that range is searched: its steps in
-    one numpy call, the waits by bisection (both terms grow with the batch)."""
-    floor = no_wait_below(slots)
-    if b < 1 or b < floor:
-        return b
-    import numpy as np
-    pts = np.arange(max(1, int(floor)), b + 1, dtype=float)
-    per_step = perf.tokens_per_step(dep)
-    t = batched.decode_steps(dep, pts, w.ctx_decode).time_s / per_step
-    t_stat = t
-    if w.tpot_spread:
-        b_stat = pts + w.tpot_spread * np.sqrt(pts)
-        t_stat = batched.decode_steps(dep, b_stat, w.ctx_decode).time_s / per_step
-    t_stat, t, pts_f = t_stat.tolist(), t.tolist(), pts.tolist()
-
-    def ok(i: int) -> bool:
-        return t_stat[i] + w.slot_tpot_s(pts_f[i], slots, t[i]) <= w.tpot_limit
-
-    if ok(len(pts) - 1):
-        return b
-    lo, hi = -1, len(pts) - 1            # ok(lo) (or none), not ok(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    return int(pts[lo]) if lo >= 0 else 0
-
-
-def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
-                     spec: Speculation | None = None) -> Candidate | Rejected:
-    """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
-    dep = deployment(res, opt, par, spec)
-    mem_limit = memoised(perf.max_batch, dep, w.ctx_peak)
-    if mem_limit < 1:
-        mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)
-        return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
-                        f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
-                        f"{mem.usable_bytes/1e9:.1f} GB usable per card")
-    b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
-    b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
-    b = _within_slot_wait(dep, w, b_fit, mem_limit)
-    if b == 0 < b_fit:   # the step is fast enough; the slots are too few
-        return Rejected("decode", opt.id, par, "tpot", math.inf, w.tpot_limit,
-                        f"its memory holds {mem_limit} sequence(s) of {w.ctx_peak:g} tokens: at every batch "
-                        f"that fits, the wait for a batch slot never ends")
-    if b == 0:
-        b_one = batch_at_statistic(1.0, w.tpot_spread)
-        t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
-        return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
-                        f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
-                            f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
-    st = memoised(perf.decode_step, dep, b, w.ctx_decode)
-    t = memoised(perf.tpot, dep, b, w.ctx_decode)
-    b_stat = b
-    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
-        b_stat = batch_at_statistic(b, w.tpot_spread)
-        t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
-    else:
-        t_stat = t
-    t_stat += float(w.slot_tpot_s(b, mem_limit, t))   # the wait for a slot, spread over the output
-    mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
-    cap, limited = b / t, ("memory" if b_cap == mem_limit else "tpot")
-    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
-    if nic_cap < cap:
-        cap, limited = nic_cap, "nic"
-    return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t_stat, 0.0,
-                     par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited, spec)
-
 
 CHUNK_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0)  # prefill share per step relative to the workload's ratio
 
@@ -320,25 +218,29 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
     puts them through the queue)."""
     import numpy as np
-    grid = colocated_batch_grid(mem_limit)
+    # one slot: mean batches below 1 (the instance busy that share of the time), each request
+    # alone at the step of batch 1 (`batch_seen`); whole batches otherwise
+    means = list(ONE_SLOT_OCCUPANCY) + [1] if mem_limit == 1 else colocated_batch_grid(mem_limit)
     ks = len(CHUNK_MULTIPLES)
-    b_int = [b for b in grid for _ in CHUNK_MULTIPLES]
-    bs = np.array(b_int, dtype=float)
-    mult = np.tile(np.array(CHUNK_MULTIPLES), len(grid))
+    b_int = [max(1, math.ceil(b)) for b in means for _ in CHUNK_MULTIPLES]
+    bs = np.repeat(np.array(means, dtype=float), ks)
+    run = np.maximum(bs, 1.0)                                        # the batch its steps run at
+    mult = np.tile(np.array(CHUNK_MULTIPLES), len(means))
     p = np.maximum(1.0, bs * w.s_unc / w.s_out * mult)
     budget = float(w.pass_token_budget)
     chunk = np.minimum(budget, np.maximum(w.s_unc, p))          # colocated.colocated_chunk
     share = np.minimum(1.0, p / chunk)
     used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
-    mixed = batched.mixed_steps(dep, bs, w.ctx_decode, used, w.s_in)
-    dec = batched.decode_steps(dep, np.array(grid, dtype=float), w.ctx_decode).take(np.repeat(np.arange(len(grid)), ks))
+    mixed = batched.mixed_steps(dep, run, w.ctx_decode, used, w.s_in)
+    dec = batched.decode_steps(dep, np.maximum(np.array(means, dtype=float), 1.0),
+                               w.ctx_decode).take(np.repeat(np.arange(len(means)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
                             perf.tokens_per_step(dep))
     t = batched.where(share >= 1, mixed, batched.blend(mixed, dec, seen)).time_s / perf.tokens_per_step(dep)
-    t_stat, b_stat = t, bs
-    if w.tpot_spread:   # the TPOT statistic: the same prefill per step beside the quantile batch
+    t_stat, b_stat = t, run
+    if w.tpot_spread and mem_limit > 1:   # the TPOT statistic: the same prefill per step beside the quantile batch
         b_stat = bs + w.tpot_spread * np.sqrt(bs)
         mixed_q = batched.mixed_steps(dep, b_stat, w.ctx_decode, used, w.s_in)
         dec_q = batched.decode_steps(dep, b_stat, w.ctx_decode)

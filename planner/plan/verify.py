@@ -137,12 +137,13 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         seen = batch_seen(b, c.batch)                 # a request's view of the batch (mean TPOT)
         t = perf.tpot(dep, seen, w.ctx_decode) if b > 0 else 0.0
         b_q, b_t, t_q = b, seen, t                    # memory's batch, the TPOT statistic's batch and TPOT
+        slots = perf.max_batch(dep, w.ctx_peak)       # beyond them a request waits (below), it does not run
         if w.tpot_spread and b > 0:   # a quantile's batch, never below the mean's
-            b_q = batch_at_statistic(b, w.tpot_spread)
+            b_q = min(batch_at_statistic(b, w.tpot_spread), slots)
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         if b > 0:   # the wait for a batch slot, spread over the output
-            slot = float(w.slot_tpot_s(b, perf.max_batch(dep, w.ctx_peak), perf.tpot(dep, b, w.ctx_decode)))
+            slot = float(w.slot_tpot_s(b, slots, perf.tpot(dep, b, w.ctx_decode)))
             t, t_q = t + slot, t_q + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
@@ -154,7 +155,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     b = dec_load * t_step / per_step
     seen = batch_seen(b, c.batch)
     b_q, b_t, t_q = b, seen, t_step / per_step
-    if w.tpot_spread and b > 0:   # the same prefill per step beside the statistic's batch (≥ the mean's)
+    slots = perf.max_batch(dep, w.ctx_peak)   # a prompt waits for one before its first chunk
+    if w.tpot_spread and b > 0 and slots > 1:   # the same prefill per step beside the statistic's batch
+        # (≥ the mean's); one slot runs one request, at batch 1 whatever the load
         b_q = batch_at_statistic(b, w.tpot_spread)
         b_t = max(b_q, seen)
         budget = float(w.pass_token_budget)
@@ -170,7 +173,6 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
-    slots = perf.max_batch(dep, w.ctx_peak)                  # a prompt waits for one before its first chunk
     slot_s = w.slot_wait_s(b, slots, service, t_step / per_step) if b > 0 else 0.0
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep) + slot_s)
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes

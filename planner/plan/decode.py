@@ -1,0 +1,149 @@
+"""Decode instances: the largest batch that fits in memory, meets the TPOT limit and leaves the
+wait for a batch slot within it; a shape whose memory holds one sequence runs below a whole batch.
+
+Glossary: `b` the decode batch (sequences in flight, the mean over time), `slots` the sequences
+its KV memory admits at the longest context, `m` the mean batch of a one-slot instance (< 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+from planner.physics import batched, perf
+from planner.physics.batch_spread import batch_at_statistic, mean_batch_within
+from planner.physics.perf import Deployment, Parallelism, Speculation
+from planner.physics.queueing import no_wait_below
+from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised
+from planner.plan.resolve import GPUOption, Resolved
+from planner.plan.workload import WorkloadContext
+
+
+def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int:
+    """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none.
+    A search over [1, limit_b] that evaluates up to SEARCH_POINTS batches per round in one numpy
+    call (`batched.decode_steps`): two or three rounds instead of a dozen bisection steps."""
+    if limit_b < 1 or memoised(perf.tpot, dep, 1, ctx) > tpot_limit:
+        return 0
+    if memoised(perf.tpot, dep, limit_b, ctx) <= tpot_limit:
+        return limit_b
+    import numpy as np
+    lo, hi = 1, limit_b          # TPOT(lo) ≤ limit < TPOT(hi)
+    per_step = perf.tokens_per_step(dep)
+    while hi - lo > 1:
+        step = -(-(hi - lo) // SEARCH_POINTS)
+        pts = np.arange(lo + step, hi, step)
+        t = batched.decode_steps(dep, pts.astype(float), ctx).time_s / per_step
+        within = np.flatnonzero(t <= tpot_limit)
+        if len(within):
+            lo = int(pts[within[-1]])
+        beyond = np.flatnonzero(t > tpot_limit)
+        if len(beyond):
+            hi = int(pts[beyond[0]])
+        if step == 1:
+            break
+    return lo
+
+
+SEARCH_POINTS = 48
+
+
+def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -> int:
+    """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
+    admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
+    at a mean batch equal to the slots the slot queue never empties. The wait is nil below
+    c − 6√c − 6 (`queueing.no_wait_below`), so only the top of that range is searched: its steps in
+    one numpy call, the waits by bisection (both terms grow with the batch)."""
+    floor = no_wait_below(slots)
+    if b < 1 or b < floor:
+        return b
+    import numpy as np
+    pts = np.arange(max(1, int(floor)), b + 1, dtype=float)
+    per_step = perf.tokens_per_step(dep)
+    t = batched.decode_steps(dep, pts, w.ctx_decode).time_s / per_step
+    t_stat = t
+    if w.tpot_spread:
+        b_stat = pts + w.tpot_spread * np.sqrt(pts)
+        t_stat = batched.decode_steps(dep, b_stat, w.ctx_decode).time_s / per_step
+    t_stat, t, pts_f = t_stat.tolist(), t.tolist(), pts.tolist()
+
+    def ok(i: int) -> bool:
+        return t_stat[i] + w.slot_tpot_s(pts_f[i], slots, t[i]) <= w.tpot_limit
+
+    if ok(len(pts) - 1):
+        return b
+    lo, hi = -1, len(pts) - 1            # ok(lo) (or none), not ok(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return int(pts[lo]) if lo >= 0 else 0
+
+
+def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
+                     spec: Speculation | None = None) -> Candidate | Rejected:
+    """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
+    dep = deployment(res, opt, par, spec)
+    mem_limit = memoised(perf.max_batch, dep, w.ctx_peak)
+    if mem_limit < 1:
+        mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)
+        return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
+                        f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
+                        f"{mem.usable_bytes/1e9:.1f} GB usable per card")
+    b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
+    b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
+    b = _within_slot_wait(dep, w, b_fit, mem_limit)
+    if b == 0 and b_cap == mem_limit == 1:   # one slot: a whole mean batch of one waits forever
+        return _one_slot_decode(dep, w, opt, par, spec)
+    if b == 0 < b_fit:   # the step is fast enough; the slots are too few
+        return Rejected("decode", opt.id, par, "tpot", math.inf, w.tpot_limit,
+                        f"its memory holds {mem_limit} sequence(s) of {w.ctx_peak:g} tokens: at every batch "
+                        f"that fits, the wait for a batch slot never ends")
+    if b == 0:
+        b_one = batch_at_statistic(1.0, w.tpot_spread)
+        t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
+        return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
+                        f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
+                            f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
+    st = memoised(perf.decode_step, dep, b, w.ctx_decode)
+    t = memoised(perf.tpot, dep, b, w.ctx_decode)
+    b_stat = b
+    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
+        b_stat = batch_at_statistic(b, w.tpot_spread)
+        t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
+    else:
+        t_stat = t
+    t_stat += float(w.slot_tpot_s(b, mem_limit, t))   # the wait for a slot, spread over the output
+    mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
+    cap, limited = b / t, ("memory" if b_cap == mem_limit else "tpot")
+    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
+    if nic_cap < cap:
+        cap, limited = nic_cap, "nic"
+    return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t_stat, 0.0,
+                     par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited, spec)
+
+
+ONE_SLOT_OCCUPANCY = tuple(k / 20 for k in range(1, 20))   # mean batches of a one-slot instance: 0.05 … 0.95
+
+
+def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: Parallelism,
+                     spec: Speculation | None) -> Candidate | Rejected:
+    """A decode instance whose memory holds one sequence runs it alone at the step of batch 1
+    (`batch_seen`) and is busy a share m < 1 of the time: the slot queue is M/G/1 at offered
+    load m, whose wait (spread over the output, `WorkloadContext.slot_tpot_s`) stays finite.
+    The largest m on a 0.05 grid whose TPOT meets the limit: capacity m / TPOT(1). The design
+    batch stays 1 (the engine's running-request limit); the plan's pool state solves the mean."""
+    t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
+    ok = [m for m in ONE_SLOT_OCCUPANCY if t1 + w.slot_tpot_s(m, 1, t1) <= w.tpot_limit]
+    if not ok:
+        return Rejected("decode", opt.id, par, "tpot", math.inf, w.tpot_limit,
+                        f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy "
+                        f"the wait for the batch slot breaks the TPOT limit")
+    m = ok[-1]
+    st = memoised(perf.decode_step, dep, 1, w.ctx_decode)
+    mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)
+    cap, limited = m / t1, "memory"
+    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)
+    if nic_cap < cap:
+        cap, limited = nic_cap, "nic"
+    return Candidate("decode", opt.id, par, 1, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0,
+                     t1 + float(w.slot_tpot_s(m, 1, t1)), 0.0, par.cards * opt.gpu.nic_bytes_per_s,
+                     mem.total_bytes, st.bound, limited, spec)
