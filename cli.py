@@ -84,8 +84,17 @@ def _version() -> str:
         return "unknown (not installed: pip install -e .)"
 
 
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    """`plan --version`: read the installed version only when asked (importlib.metadata costs
+    ~30 ms of every command's start-up otherwise)."""
+    if value and not ctx.resilient_parsing:
+        click.echo(f"plan {_version()}")
+        ctx.exit()
+
+
 @click.group(cls=PlanGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="plan", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 @click.option("--debug", is_flag=True, help="print the Python traceback of an error (for bug reports)")
 def main(debug: bool) -> None:
     """Capacity planner for LLM inference: which GPUs, how many prefill and decode instances,
