@@ -105,3 +105,28 @@ def test_colocated_grid_from_the_memo_at_many_limits_equals_cold():
         cold = [colocated_candidates(res, opt, par, w) for par in shapes_for(res, opt)]
         assert warm == cold, t
         generate(res)                                  # leave the memo warm for the next limit
+
+
+@pytest.mark.parametrize("name", ["deepseek_qps.yaml", "rag_long_context.yaml", "llama70b_chat.yaml"])
+def test_decode_candidates_from_the_memo_at_many_limits_equal_cold(name):
+    """The decode search's rounds and its slot-wait tables are memoised without the TPOT limit (a
+    TPOT sweep repeats them): every limit's decode candidates, computed after the others from the
+    warm memo, equal a cold evaluation at that limit. Some limits must put shapes' batches in
+    their slot-wait range (rag's memory-held decode pools), or the tables go unread."""
+    from planner.plan.decode import decode_candidate
+    limits = (0.08, 0.02, 0.05, 0.03, 0.12, 0.05)
+
+    def run(t):
+        res = resolved(name, tpot=t)
+        w = workload_context(res)
+        return [decode_candidate(res, opt, par, w) for opt in res.gpus for par in shapes_for(res, opt)]
+
+    cold = {}
+    for t in limits:
+        clear_memo()
+        cold[t] = run(t)
+    clear_memo()
+    for t in limits:
+        assert run(t) == cold[t], t
+    if name == "rag_long_context.yaml":
+        assert any(k[0] == "_slot_table" for k in candidate_mod.memo_table)

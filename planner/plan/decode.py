@@ -13,7 +13,7 @@ from planner.physics import batched, perf
 from planner.physics.batch_spread import batch_at_statistic, mean_batch_within
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
-from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised
+from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.workload import WorkloadContext
 
@@ -28,11 +28,9 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
         return limit_b
     import numpy as np
     lo, hi = 1, limit_b          # TPOT(lo) ≤ limit < TPOT(hi)
-    per_step = perf.tokens_per_step(dep)
     while hi - lo > 1:
         step = -(-(hi - lo) // SEARCH_POINTS)
-        pts = np.arange(lo + step, hi, step)
-        t = batched.decode_steps(dep, pts.astype(float), ctx).time_s / per_step
+        pts, t = _search_round(dep, ctx, lo, hi, step)
         within = np.flatnonzero(t <= tpot_limit)
         if len(within):
             lo = int(pts[within[-1]])
@@ -47,6 +45,19 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
 SEARCH_POINTS = 48
 
 
+def _search_round(dep: Deployment, ctx: float, lo: int, hi: int, step: int):
+    """(batches, TPOT at each) of one round of `_max_batch_within` between lo and hi, memoised:
+    a round depends on its bracket, not on the TPOT limit, so a sweep over TPOT limits repeats
+    the first round of every shape and many later ones (the same floats as computing them again)."""
+    hit = recall("_search_round", dep, (ctx, lo, hi, step))
+    if hit is None:
+        import numpy as np
+        pts = np.arange(lo + step, hi, step)
+        hit = (pts, batched.decode_steps(dep, pts.astype(float), ctx).time_s / perf.tokens_per_step(dep))
+        remember("_search_round", dep, (ctx, lo, hi, step), hit)
+    return hit
+
+
 def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -> int:
     """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
     admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
@@ -56,26 +67,45 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -
     floor = no_wait_below(slots)
     if b < 1 or b < floor:
         return b
-    import numpy as np
-    pts = np.arange(max(1, int(floor)), b + 1, dtype=float)
-    per_step = perf.tokens_per_step(dep)
-    t = batched.decode_steps(dep, pts, w.ctx_decode).time_s / per_step
-    t_stat = t
-    if w.tpot_spread:
-        b_stat = pts + w.tpot_spread * np.sqrt(pts)
-        t_stat = batched.decode_steps(dep, b_stat, w.ctx_decode).time_s / per_step
-    t_stat, t, pts_f = t_stat.tolist(), t.tolist(), pts.tolist()
+    start, t, t_stat, slot_terms = _slot_table(dep, w, slots, floor)
+    n = b - start + 1                    # the batches start … b
 
     def ok(i: int) -> bool:
-        return t_stat[i] + w.slot_tpot_s(pts_f[i], slots, t[i]) <= w.tpot_limit
+        term = slot_terms.get(i)
+        if term is None:
+            term = slot_terms[i] = w.slot_tpot_s(float(start + i), slots, t[i])
+        return t_stat[i] + term <= w.tpot_limit
 
-    if ok(len(pts) - 1):
+    if ok(n - 1):
         return b
-    lo, hi = -1, len(pts) - 1            # ok(lo) (or none), not ok(hi)
+    lo, hi = -1, n - 1                   # ok(lo) (or none), not ok(hi)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    return int(pts[lo]) if lo >= 0 else 0
+    return start + lo if lo >= 0 else 0
+
+
+def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
+    """(first batch, TPOT, TPOT statistic, slot terms found so far) of `_within_slot_wait` for
+    every batch from the no-wait bound to the slots, memoised per shape and workload but not
+    per TPOT limit: the steps in one numpy call, the slot terms (`WorkloadContext.slot_tpot_s`)
+    filled in as the bisections of successive limits ask for them. Elementwise arithmetic, so
+    each entry is the float a search up to a lower batch computes."""
+    key = (w.ctx_decode, w.tpot_spread, w.s_out, w.s_out_var, w.decode_lives, slots)
+    hit = recall("_slot_table", dep, key)
+    if hit is None:
+        import numpy as np
+        start = max(1, int(floor))
+        pts = np.arange(start, slots + 1, dtype=float)
+        per_step = perf.tokens_per_step(dep)
+        t = batched.decode_steps(dep, pts, w.ctx_decode).time_s / per_step
+        t_stat = t
+        if w.tpot_spread:
+            b_stat = pts + w.tpot_spread * np.sqrt(pts)
+            t_stat = batched.decode_steps(dep, b_stat, w.ctx_decode).time_s / per_step
+        hit = (start, t.tolist(), t_stat.tolist(), {})
+        remember("_slot_table", dep, key, hit)
+    return hit
 
 
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
