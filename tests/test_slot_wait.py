@@ -211,3 +211,32 @@ def test_a_decode_shape_holding_one_sequence_by_hand(tmp_path):
     assert m == 0.45
     assert c.decode_tok_s == pytest.approx(m / t1, rel=1e-12)
     assert c.tpot_s == pytest.approx(t1 + m * L * t1 / (2 * (1 - m)) / (L - 1), rel=1e-9)
+
+
+def test_two_slots_too_few_for_the_tpot_limit_say_why(tmp_path):
+    """DeepSeek-R1 at 14k + 1k tokens on an 8-card H20 node holds two sequences. With the TPOT limit
+    at 1.1 × TPOT(1), batch 1 alone would meet it, but at a mean batch of 1 on two slots the wait
+    for a slot (M/D/2, ~0.18 of a hold, spread over the L − 1 tokens) adds ~18 %: no decode
+    candidate. Infeasible (exit 3), and the message gives the TPOT the slot wait makes, and why."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.physics.perf import Parallelism
+    from planner.plan.resolve import resolve
+    text = ("name: two\nmodel: deepseek-r1\nprecision: {weights: fp8, kv: bf16}\n"
+            "workload: {qps: 0.05, input_tokens: 14000, output_tokens: 1000}\nslo: {ttft: 60s, tpot: %s}\n"
+            "gpus: [h20]\nserving: {modes: [disaggregated], parallelism: {max_cards_per_instance: 8}}\n")
+    p = tmp_path / "two.yaml"
+    p.write_text(text % "100ms")
+    res = resolve(load_problem(p), str(p))
+    w = workload_context(res)
+    dep = deployment(res, res.option("h20"), Parallelism(tp=8), None)
+    assert perf.max_batch(dep, w.ctx_peak) == 2
+    t1 = perf.tpot(dep, 1, w.ctx_decode)
+    p.write_text(text % f"{1.1 * t1 * 1e3:.6f}ms")
+    w = workload_context(resolve(load_problem(p), str(p)))
+    with_wait = t1 + slot_wait_s(1.0, 2, w.s_out * t1, 0.0) / (w.s_out - 1)
+    assert 1.15 * t1 < with_wait < 1.2 * t1
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 3, r.output
+    assert f"reaches {with_wait * 1e3:.1f} ms" in r.output and "the wait for a batch slot" in r.output, r.output

@@ -124,9 +124,13 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     if b == 0 and b_cap == mem_limit == 1:   # one slot: a whole mean batch of one waits forever
         return _one_slot_decode(dep, w, opt, par, spec)
     if b == 0 < b_fit:   # the step is fast enough; the slots are too few
-        return Rejected("decode", opt.id, par, "tpot", math.inf, w.tpot_limit,
-                        f"its memory holds {mem_limit} sequence(s) of {w.ctx_peak:g} tokens: at every batch "
-                        f"that fits, the wait for a batch slot never ends")
+        t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
+        t1_stat = t1 if not w.tpot_spread else \
+            memoised(perf.tpot, dep, batch_at_statistic(1.0, w.tpot_spread), w.ctx_decode)
+        v = t1_stat + float(w.slot_tpot_s(1.0, mem_limit, t1))
+        return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
+                        f"its memory holds {mem_limit} sequences of {w.ctx_peak:g} tokens: at batch 1 the wait "
+                        f"for a batch slot takes TPOT to {v*1e3:.1f} ms")
     if b == 0:
         b_one = batch_at_statistic(1.0, w.tpot_spread)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
@@ -164,9 +168,10 @@ def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: P
     t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
     ok = [m for m in ONE_SLOT_OCCUPANCY if t1 + w.slot_tpot_s(m, 1, t1) <= w.tpot_limit]
     if not ok:
-        return Rejected("decode", opt.id, par, "tpot", math.inf, w.tpot_limit,
+        v = t1 + float(w.slot_tpot_s(ONE_SLOT_OCCUPANCY[0], 1, t1))
+        return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
                         f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy "
-                        f"the wait for the batch slot breaks the TPOT limit")
+                        f"the wait for the batch slot takes TPOT to {v*1e3:.1f} ms")
     m = ok[-1]
     st = memoised(perf.decode_step, dep, 1, w.ctx_decode)
     mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)

@@ -7,7 +7,6 @@ caps allow (found by re-solving the same model with the served fraction as a var
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import pulp
@@ -44,16 +43,12 @@ def explain_no_candidates(res: Resolved, cs: CandidateSet, roles: list[str] | No
                 f"{best.value/1e9:.1f} GB per card of {best.limit/1e9:.1f} GB usable "
                 f"(overflow {(best.value-best.limit)/1e9:.1f} GB); allow more cards per instance "
                 f"(serving.parallelism.max_cards_per_instance) or a lower weight precision")
-    if rej and all(r.reason == "memory" or math.isinf(r.value) for r in rej):   # slots too few everywhere
-        return ("every shape that fits holds too few sequences at the longest context: at the batch it "
-                "would run, the wait for a batch slot never ends (docs/optimisation.md#batch-slots); allow "
-                "more cards per instance (serving.parallelism.max_cards_per_instance), shorter contexts or "
-                "a lower KV precision")
     tp = [r for r in rej if r.reason == "tpot"]
     if "decode" in roles and tp:
         best = min(tp, key=lambda r: r.value)
         lines.append(f"TPOT {res.problem.slo.tpot*1e3:g} ms unreachable: the fastest candidate reaches "
-                     f"{best.value*1e3:.1f} ms ({best.par.cards}x{best.gpu} {best.par.label()}, batch 1)")
+                     f"{best.value*1e3:.1f} ms ({best.par.cards}x{best.gpu} {best.par.label()}, batch 1"
+                     + (f"; {best.detail}" if "batch slot" in best.detail else "") + ")")
     tt = [r for r in rej if r.reason == "ttft"]
     if "prefill" in roles and tt:
         best = min(tt, key=lambda r: r.value)
