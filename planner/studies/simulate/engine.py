@@ -85,6 +85,8 @@ class Engine:
         row = self.steps_s[self.b]
         if not self.chunk:
             return row
+        if chunk == 0.0:   # the interpolation below at x = 0, without the arithmetic: row[0]
+            return row[0]
         x = chunk / self.chunk * (CHUNK_GRID_POINTS - 1)
         j = min(int(x), CHUNK_GRID_POINTS - 2)
         f = x - j
@@ -147,7 +149,9 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
             _, r = heapq.heappop(e.pending)
             e.ends.setdefault(e.step + int(steps_needed[r]) - 1, []).append(r)
             e.b += 1
-        chunk, completed = _take_chunk(e, i, now, started, here) if e.chunk else (0.0, [])
+        # a chunk only when a prompt has arrived (`_take_chunk` takes nothing otherwise)
+        chunk, completed = _take_chunk(e, i, now, started, here) \
+            if e.chunk and e.p_next < len(e.p_arr) and e.p_arr[e.p_next] <= now else (0.0, [])
         if e.b == 0 and chunk == 0:
             e.idle, e.clock = True, e.next_wake()
             if e.clock <= now:   # the head prompt waits for a slot held by a request still in transfer
