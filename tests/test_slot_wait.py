@@ -240,3 +240,33 @@ def test_two_slots_too_few_for_the_tpot_limit_say_why(tmp_path):
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == 3, r.output
     assert f"reaches {with_wait * 1e3:.1f} ms" in r.output and "the wait for a batch slot" in r.output, r.output
+
+
+def test_a_long_decode_slot_wait_is_reported_and_noted(tmp_path):
+    """The one-slot H20 decode instance of the P/D variant runs near its single slot: the JSON
+    carries its mean wait for the slot (M/D/1 by hand: ρ·H/(2(1 − ρ)), H = L·TPOT at the mean
+    batch), and the text says it is counted in TPOT, which a P/D proxy streaming from decode
+    shows in TTFT (a note from a tenth of the TTFT limit up)."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.report.text import render_plan
+    p = tmp_path / "tight.yaml"
+    p.write_text(TIGHT % ("100ms", "disaggregated"))
+    plan = solve(load_problem(p), str(p))
+    res = plan.resolved
+    w = workload_context(res)
+    (st,) = [st for sts in plan.pools.values() for st in sts if st.candidate.role == "decode"]
+    dep = deployment(res, res.option(st.candidate.gpu), st.candidate.par, None)
+    rho = st.batch
+    hold = w.s_out * perf.tpot(dep, rho, w.ctx_decode)
+    assert 0.5 < rho < 1
+    assert st.slot_wait_s == pytest.approx(rho * hold / (2 * (1 - rho)), rel=1e-9)
+    assert st.slot_wait_s > 0.1 * res.problem.slo.ttft
+    d = plan_json(plan)
+    assert [q["slot_wait_s"] for q in d["pools"] if q["role"] == "decode"] == [st.slot_wait_s]
+    assert all(q["slot_wait_s"] is None for q in d["pools"] if q["role"] == "prefill")
+    text = render_plan(plan)
+    assert f"a request waits {st.slot_wait_s:.2f} s on average for a batch slot" in text
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 0 and "in TTFT behind a P/D proxy" in r.output

@@ -66,6 +66,8 @@ class PoolState:
     ttft_by_class: tuple[tuple[str, float, float], ...] = ()  # (class, TTFT, limit); '' = the workload
     tpot_mean_s: float = 0.0      # mean TPOT at the actual batch
     batch_at_tpot_statistic: float = 0.0   # life-averaged batch at the TPOT statistic's quantile
+    slot_wait_s: float = 0.0      # mean wait for a batch slot: colocated, before the first chunk (in
+                                  # TTFT); decode, between prefill's token and the second (in TPOT)
 
 
 @dataclass(frozen=True)
@@ -142,13 +144,16 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             b_q = min(batch_at_statistic(b, w.tpot_spread), slots)
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
+        wait = 0.0
         if b > 0:   # the wait for a batch slot, spread over the output
-            slot = float(w.slot_tpot_s(b, slots, perf.tpot(dep, b, w.ctx_decode)))
+            t_b = perf.tpot(dep, b, w.ctx_decode)
+            slot = float(w.slot_tpot_s(b, slots, t_b))
+            wait = float(w.decode_slot_wait_s(b, slots, t_b))
             t, t_q = t + slot, t_q + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
-                         tpot_mean_s=t, batch_at_tpot_statistic=b_t)
+                         tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait)
     lives = w.decode_lives
     t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
                                        per_step, float(w.pass_token_budget), c.batch, lives)
@@ -177,7 +182,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep) + slot_s)
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
-                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t)
+                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s))
 
 
 def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):

@@ -83,8 +83,12 @@ class WorkloadContext:
                 return np.zeros(np.broadcast_shapes(np.shape(batch), tpot_s.shape))
         elif share <= 0:   # no output beyond the first token: no TPOT to add to
             return 0.0
-        wait = queueing.slot_wait_s(batch, slots, self.s_out * tpot_s, self.s_out_var / self.s_out**2)
-        return wait * (sum(p / n for n, p in lives) / share)
+        return self.decode_slot_wait_s(batch, slots, tpot_s) * (sum(p / n for n, p in lives) / share)
+
+    def decode_slot_wait_s(self, batch, slots, tpot_s):
+        """The mean wait itself that `slot_tpot_s` spreads over the output: M/G/c at offered load
+        the mean batch, a request holding its slot for s_out tokens at `tpot_s`."""
+        return queueing.slot_wait_s(batch, slots, self.s_out * tpot_s, self.s_out_var / self.s_out**2)
 
     @property
     def ttft_limit(self) -> float:

@@ -123,6 +123,7 @@ def pool_dict(st: PoolState) -> dict[str, Any]:
         "tpot_s": st.tpot_s if c.role != "prefill" else None,
         "tpot_mean_s": st.tpot_mean_s if c.role != "prefill" else None,
         "batch_at_tpot_statistic": st.batch_at_tpot_statistic if c.role != "prefill" else None,
+        "slot_wait_s": st.slot_wait_s if c.role != "prefill" else None,
         "prefill_tokens_per_s": st.prefill_load_tok_s * st.instances,
         "decode_tokens_per_s": st.decode_load_tok_s * st.instances,
         "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,

@@ -112,6 +112,20 @@ def _redundancy(d: dict[str, Any]) -> str:
     return {"n_plus_1": "   redundancy: N+1", "node": "   redundancy: any one node"}.get(d.get("redundancy", ""), "")
 
 
+SLOT_NOTE_FRACTION = 0.1   # a decode pool's slot wait worth a note: this share of the TTFT limit
+
+
+def _decode_slot_notes(pools: list[dict[str, Any]], ttft_limit_s: float) -> list[str]:
+    """A note for each decode pool whose mean wait for a batch slot is at least a tenth of the TTFT
+    limit: the plan counts it in TPOT (after prefill's first token, as `plan simulate` measures),
+    where a P/D proxy streaming from decode shows it in TTFT (docs/optimisation.md#batch-slots)."""
+    return [f"Note: {p['name']}: a request waits {format_time(p['slot_wait_s'])} on average for a batch slot "
+            f"after its first token; counted in TPOT here, in TTFT behind a P/D proxy that streams from "
+            f"decode (vLLM, SGLang)"
+            for p in pools
+            if p["role"] == "decode" and (p.get("slot_wait_s") or 0.0) >= SLOT_NOTE_FRACTION * ttft_limit_s]
+
+
 def _render_single(d: dict[str, Any]) -> str:
     """A single plan: pools, totals, costs, binding constraints, verification."""
     cur = d["currency"]
@@ -127,6 +141,7 @@ def _render_single(d: dict[str, Any]) -> str:
             for p in d["pools"]]
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
                       "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
+    out += _decode_slot_notes(d["pools"], slo["ttft_s"])
     out += _footer(d, f"   break-even {d['break_even_price_per_million_output_tokens']:.3f} {cur} per million "
                       f"output tokens", f"{d['solver']['candidates']} candidates")
     return "\n".join(out)
