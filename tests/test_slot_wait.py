@@ -270,3 +270,24 @@ def test_a_long_decode_slot_wait_is_reported_and_noted(tmp_path):
     assert f"a request waits {st.slot_wait_s:.2f} s on average for a batch slot" in text
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == 0 and "in TTFT behind a P/D proxy" in r.output
+
+
+def test_a_fleet_notes_a_long_decode_slot_wait_too(tmp_path):
+    """The same one-slot P/D service as a one-class fleet: the note under the fleet's pools, with
+    the wait of its decode pool (the class's TTFT limit, 60 s, sets the threshold)."""
+    from click.testing import CliRunner
+
+    from cli import main
+    p = tmp_path / "fleet.yaml"
+    p.write_text("name: fleet-tight\nclasses:\n  - name: long\n    model: deepseek-r1\n"
+                 "    precision: {weights: fp8, kv: bf16}\n"
+                 "    workload: {qps: 0.05, input_tokens: 20000, output_tokens: 2000}\n"
+                 "    slo: {ttft: 60s, tpot: 100ms}\ngpus: [h20]\n"
+                 "serving: {modes: [disaggregated], parallelism: {max_cards_per_instance: 8}}\n")
+    r = CliRunner().invoke(main, ["solve", str(p), "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+    (wait,) = [q["slot_wait_s"] for q in json.loads(r.output)["pools"] if q["role"] == "decode"]
+    assert wait > 6.0
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 0 and f"a request waits {wait:.2f} s on average for a batch slot" in r.output, r.output

@@ -233,6 +233,12 @@ def _render_fleet(d: dict[str, Any]) -> str:
     rows = [[p["service"]] + _pool_cells(p) + [f"{p['cost_per_hour']:,.2f}", p["limited_by"]] for p in d["pools"]]
     out.append(table(["serves", "role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
                       f"{cur}/h", "limited by"], rows, "lllrlrrrrrrl"))
+    ttft_limit = {}   # service → the tightest TTFT limit of the classes it serves
+    for c in d["classes"]:
+        key = c["service"]
+        ttft_limit[key] = min(ttft_limit.get(key, c["slo"]["ttft_s"]), c["slo"]["ttft_s"])
+    for key, limit in ttft_limit.items():
+        out += _decode_slot_notes([p for p in d["pools"] if p["service"] == key], limit)
     s = d["solver"]
     out += _footer(d, "", f"{s['services_considered']} services, {s['candidates']} candidates "
                           f"({s['candidates_before_pruning']} before pruning dominated ones)")
