@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from planner.errors import PlannerDeprecation, PlannerError
+from planner.errors import PlannerDeprecation, PlannerError, PlannerNotice
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -110,6 +110,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     other warnings as Python shows them."""
     if issubclass(category, PlannerDeprecation):
         click.echo(f"warning: {message}", err=True)
+    elif issubclass(category, PlannerNotice):
+        click.echo(f"note: {message}", err=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 

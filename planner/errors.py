@@ -57,6 +57,11 @@ class PlannerDeprecation(UserWarning):
     """A key or option still accepted under an old name; the CLI prints it as one line on stderr."""
 
 
+class PlannerNotice(UserWarning):
+    """Something a user should know before a long wait (the CLI prints it as one 'note:' line on
+    stderr), e.g. a simulation of many small-batch steps."""
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' Did you mean …?' with the closest choices, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)

@@ -291,3 +291,24 @@ def test_a_fleet_notes_a_long_decode_slot_wait_too(tmp_path):
     assert wait > 6.0
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == 0 and f"a request waits {wait:.2f} s on average for a batch slot" in r.output, r.output
+
+
+def test_a_long_simulation_says_so_before_it_runs(tmp_path, monkeypatch):
+    """Simulating the one-slot colocated plan steps every decode step of every request (mean batch
+    below 1): 2,000 requests of 2,000 output tokens are 2,000 × 1,999 ≈ 4.0e6 steps. Beyond the
+    threshold (lowered here; 2e7 by default, ~4·10⁵ of these requests) the CLI says so on stderr
+    before the run, and how to shorten it; below it, nothing."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.studies.simulate import run as sim_run
+    p = tmp_path / "tight.yaml"
+    p.write_text(TIGHT % ("100ms", "colocated"))
+    out = tmp_path / "plan.json"
+    assert CliRunner().invoke(main, ["solve", str(p), "--json", "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(main, ["simulate", str(out), "--requests", "2000"])
+    assert r.exit_code == 0 and "note:" not in r.stderr, r.stderr
+    monkeypatch.setattr(sim_run, "LONG_RUN_STEPS", 1e6)
+    r = CliRunner().invoke(main, ["simulate", str(out), "--requests", "2000"])
+    assert r.exit_code == 0, r.output
+    assert "note: " in r.stderr and "about 4.0e+06 decode steps" in r.stderr and "--requests N" in r.stderr

@@ -4,12 +4,13 @@ plan's tabulated physics, and measure TTFT, TPOT, utilisation and batch inside t
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from planner.errors import BadInput
+from planner.errors import BadInput, PlannerNotice
 from planner.physics import perf
 from planner.physics.bulk_table import BATCHES, RHO_MAX, lookup
 from planner.plan.resolve import decode_context as weighted_decode_context
@@ -102,6 +103,21 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
                      plan.slo, all_ttft, all_tpot, tuple(pools), tuple(found), tuple(classes))
 
 
+LONG_RUN_STEPS = 2e7   # engine steps (~1–2 µs each here) beyond which a simulation takes minutes
+
+
+def note_long_run(steps_needed: np.ndarray, batch_of_request: np.ndarray, source: str) -> float:
+    """The decode steps the engines will run, about: each request's steps shared with the mean
+    batch of its pool (at least 1). Beyond LONG_RUN_STEPS a `PlannerNotice` says the run takes
+    minutes and how to shorten it. Returns the estimate."""
+    steps = float((steps_needed / batch_of_request).sum())
+    if steps > LONG_RUN_STEPS:
+        warnings.warn(f"{source}: about {steps:.1e} decode steps to simulate ({steps_needed.size:,} requests "
+                      f"on small batches with long outputs): this can take minutes; `plan simulate PLAN.json "
+                      f"--requests N` with fewer requests is quicker and noisier", PlannerNotice, stacklevel=2)
+    return steps
+
+
 def violations(slo: PlanSLO, ttft: Summary, tpot: Summary | None, pools: list[PoolResult]) -> list[Violation]:
     """Every simulated SLO statistic above its limit, for all requests and for each pool."""
     scopes = [("all", ttft, tpot)] + [(p.name, p.ttft, p.tpot) for p in pools]
@@ -188,6 +204,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     for r in from_prefill[steps_needed[from_prefill] > 0].tolist():
         engines[dec_inst[r]].pending.append((ttft_at[r], r))
     live = [e for e in engines if e is not None]
+    note_long_run(steps_needed, np.array([max(1.0, pools[k].batch) for k in pool_of])[dec_inst], source)
     run_engines(engines, steps_needed, dec_inst, kv_s, per_step, window, first, finish, started)
     coloc = np.isnan(ttft_at)
     ttft_at[coloc] = first[coloc] + perf.request_overhead_s(ph.deployments[0])  # one calibration per plan
