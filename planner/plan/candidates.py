@@ -199,15 +199,19 @@ def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: _Col
                  g.service[rows[keep]], perf.request_overhead_s(dep) + g.slot_s[rows[keep]])
 
 
-def colocated_batch_grid(slots: int) -> list[int]:
-    """`perf.batch_grid` plus the batches 1, 2 and 4·⌈√c⌉ below the c slots memory admits: a pool
-    at its slots has an unbounded wait for one ([batch slots](docs/optimisation.md)), and the
-    headroom that wait needs grows as √c, so without these points the largest usable batch would
-    fall back to the grid point below (170 slots: 128, a quarter of the capacity).
+def colocated_batch_grid(slots: int) -> list[float]:
+    """The mean batches a colocated shape is tried at: `perf.batch_grid` plus the batches 1, 2
+    and 4·⌈√c⌉ below the c slots memory admits: a pool at its slots has an unbounded wait for
+    one ([batch slots](docs/optimisation.md)), and the headroom that wait needs grows as √c, so
+    without these points the largest usable batch would fall back to the grid point below (170
+    slots: 128, a quarter of the capacity). One slot: the mean batches 0.05 … 0.95 below it (the
+    instance busy that share of the time, each request alone at the step of batch 1), and 1.
 
-    >>> colocated_batch_grid(170)[-7:], colocated_batch_grid(17)
-    ([64, 96, 114, 128, 142, 156, 170], [1, 2, 3, 4, 6, 7, 8, 12, 16, 17])
+    >>> colocated_batch_grid(170)[-7:], colocated_batch_grid(17), colocated_batch_grid(1)[-3:]
+    ([64, 96, 114, 128, 142, 156, 170], [1, 2, 3, 4, 6, 7, 8, 12, 16, 17], [0.9, 0.95, 1])
     """
+    if slots == 1:
+        return [*ONE_SLOT_OCCUPANCY, 1]
     step = math.isqrt(max(slots - 1, 0)) + 1
     near = [slots - k * step for k in (1, 2, 4) if slots - k * step > 1]
     return sorted(set(perf.batch_grid(slots)) | set(near))
@@ -218,13 +222,12 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
     puts them through the queue)."""
     import numpy as np
-    # one slot: mean batches below 1 (the instance busy that share of the time), each request
-    # alone at the step of batch 1 (`batch_seen`); whole batches otherwise
-    means = list(ONE_SLOT_OCCUPANCY) + [1] if mem_limit == 1 else colocated_batch_grid(mem_limit)
+    means = colocated_batch_grid(mem_limit)
+    runs = np.maximum(np.array(means, dtype=float), 1.0)   # the batch its steps run at (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
     b_int = [max(1, math.ceil(b)) for b in means for _ in CHUNK_MULTIPLES]
     bs = np.repeat(np.array(means, dtype=float), ks)
-    run = np.maximum(bs, 1.0)                                        # the batch its steps run at
+    run = np.repeat(runs, ks)
     mult = np.tile(np.array(CHUNK_MULTIPLES), len(means))
     p = np.maximum(1.0, bs * w.s_unc / w.s_out * mult)
     budget = float(w.pass_token_budget)
@@ -232,8 +235,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     share = np.minimum(1.0, p / chunk)
     used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
     mixed = batched.mixed_steps(dep, run, w.ctx_decode, used, w.s_in)
-    dec = batched.decode_steps(dep, np.maximum(np.array(means, dtype=float), 1.0),
-                               w.ctx_decode).take(np.repeat(np.arange(len(means)), ks))
+    dec = batched.decode_steps(dep, runs, w.ctx_decode).take(np.repeat(np.arange(len(means)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,

@@ -147,12 +147,19 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         t_stat = t
     t_stat += float(w.slot_tpot_s(b, mem_limit, t))   # the wait for a slot, spread over the output
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
-    cap, limited = b / t, ("memory" if b_cap == mem_limit else "tpot")
-    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)  # KV arriving per output token served
+    return _decode_at(dep, w, opt, spec, b, b / t, "memory" if b_cap == mem_limit else "tpot", t_stat,
+                      mem.total_bytes, st.bound)
+
+
+def _decode_at(dep: Deployment, w: WorkloadContext, opt: GPUOption, spec: Speculation | None, batch: int,
+               cap: float, limited: str, tpot_s: float, mem_bytes: float, bound: str) -> Candidate:
+    """The decode Candidate of an operating point: design batch, capacity (output tokens/s) and
+    what limits it, capped by the KV its NICs can receive per output token served."""
+    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)
     if nic_cap < cap:
         cap, limited = nic_cap, "nic"
-    return Candidate("decode", opt.id, par, b, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, t_stat, 0.0,
-                     par.cards * opt.gpu.nic_bytes_per_s, mem.total_bytes, st.bound, limited, spec)
+    return Candidate("decode", opt.id, dep.par, batch, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, tpot_s, 0.0,
+                     dep.par.cards * opt.gpu.nic_bytes_per_s, mem_bytes, bound, limited, spec)
 
 
 ONE_SLOT_OCCUPANCY = tuple(k / 20 for k in range(1, 20))   # mean batches of a one-slot instance: 0.05 … 0.95
@@ -166,19 +173,14 @@ def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: P
     The largest m on a 0.05 grid whose TPOT meets the limit: capacity m / TPOT(1). The design
     batch stays 1 (the engine's running-request limit); the plan's pool state solves the mean."""
     t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
-    ok = [m for m in ONE_SLOT_OCCUPANCY if t1 + w.slot_tpot_s(m, 1, t1) <= w.tpot_limit]
+    tpot = {m: t1 + float(w.slot_tpot_s(m, 1, t1)) for m in ONE_SLOT_OCCUPANCY}
+    ok = [m for m in ONE_SLOT_OCCUPANCY if tpot[m] <= w.tpot_limit]
     if not ok:
-        v = t1 + float(w.slot_tpot_s(ONE_SLOT_OCCUPANCY[0], 1, t1))
+        v = tpot[ONE_SLOT_OCCUPANCY[0]]
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
                         f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy "
                         f"the wait for the batch slot takes TPOT to {v*1e3:.1f} ms")
     m = ok[-1]
-    st = memoised(perf.decode_step, dep, 1, w.ctx_decode)
-    mem = memoised(perf.memory_use, dep, 1, w.ctx_peak)
-    cap, limited = m / t1, "memory"
-    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)
-    if nic_cap < cap:
-        cap, limited = nic_cap, "nic"
-    return Candidate("decode", opt.id, par, 1, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0,
-                     t1 + float(w.slot_tpot_s(m, 1, t1)), 0.0, par.cards * opt.gpu.nic_bytes_per_s,
-                     mem.total_bytes, st.bound, limited, spec)
+    return _decode_at(dep, w, opt, spec, 1, m / t1, "memory", tpot[m],
+                      memoised(perf.memory_use, dep, 1, w.ctx_peak).total_bytes,
+                      memoised(perf.decode_step, dep, 1, w.ctx_decode).bound)

@@ -145,10 +145,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         wait = 0.0
-        if b > 0:   # the wait for a batch slot, spread over the output
-            t_b = perf.tpot(dep, b, w.ctx_decode)
-            slot = float(w.slot_tpot_s(b, slots, t_b))
-            wait = float(w.decode_slot_wait_s(b, slots, t_b))
+        if b > 0:   # the wait for a batch slot, spread over the output (one Erlang computation)
+            wait = float(w.decode_slot_wait_s(b, slots, perf.tpot(dep, b, w.ctx_decode)))
+            slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0
             t, t_q = t + slot, t_q + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt

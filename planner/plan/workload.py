@@ -74,16 +74,23 @@ class WorkloadContext:
         from prefill holds one of `slots` for its s_out tokens at `tpot_s` (offered load = the mean
         batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
         is measured (mean of 1/(L − 1) over the outputs). Arrays or scalars."""
-        lives = self.decode_lives
-        share = sum(p for _, p in lives)
+        per_token = self.slot_wait_per_token
         if not all(isinstance(x, (int, float)) for x in (batch, slots, tpot_s)):   # arrays
             import numpy as np
             tpot_s = np.asarray(tpot_s, dtype=float)
-            if share <= 0:
+            if not per_token:
                 return np.zeros(np.broadcast_shapes(np.shape(batch), tpot_s.shape))
-        elif share <= 0:   # no output beyond the first token: no TPOT to add to
+        elif not per_token:   # no output beyond the first token: no TPOT to add to
             return 0.0
-        return self.decode_slot_wait_s(batch, slots, tpot_s) * (sum(p / n for n, p in lives) / share)
+        return self.decode_slot_wait_s(batch, slots, tpot_s) * per_token
+
+    @property
+    def slot_wait_per_token(self) -> float:
+        """The TPOT one second of wait before the second token adds: the mean of 1/(L − 1) over
+        the outputs longer than one token (0 when there are none)."""
+        lives = self.decode_lives
+        share = sum(p for _, p in lives)
+        return sum(p / n for n, p in lives) / share if share > 0 else 0.0
 
     def decode_slot_wait_s(self, batch, slots, tpot_s):
         """The mean wait itself that `slot_tpot_s` spreads over the output: M/G/c at offered load

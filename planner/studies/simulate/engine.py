@@ -74,6 +74,10 @@ class Engine:
         the queue (its TTFT) rather than after its first token (its TPOT) when the batch is full."""
         return self.b + self.prefilling < self.cap
 
+    def prompt_arrived(self, now: float) -> bool:
+        """Whether the head of the prefill queue has arrived by `now` (a chunk can take from it)."""
+        return self.p_next < len(self.p_arr) and self.p_arr[self.p_next] <= now
+
     def next_wake(self) -> float:
         """Earliest time something can happen on an idle instance."""
         a = self.pending[0][0] if self.pending else math.inf
@@ -100,7 +104,7 @@ def _take_chunk(e: Engine, i: int, now: float, started: np.ndarray, here: list[i
     decodes at all, else -1.
     Returns the tokens taken and the prompts they complete."""
     budget, done = e.chunk, []
-    while budget > 0 and e.p_next < len(e.p_arr) and e.p_arr[e.p_next] <= now:
+    while budget > 0 and e.prompt_arrived(now):
         r = e.p_ids[e.p_next]
         if math.isnan(started[r]):
             if here[r] == i:
@@ -151,7 +155,7 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
             e.b += 1
         # a chunk only when a prompt has arrived (`_take_chunk` takes nothing otherwise)
         chunk, completed = _take_chunk(e, i, now, started, here) \
-            if e.chunk and e.p_next < len(e.p_arr) and e.p_arr[e.p_next] <= now else (0.0, [])
+            if e.chunk and e.prompt_arrived(now) else (0.0, [])
         if e.b == 0 and chunk == 0:
             e.idle, e.clock = True, e.next_wake()
             if e.clock <= now:   # the head prompt waits for a slot held by a request still in transfer
