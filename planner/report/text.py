@@ -193,10 +193,10 @@ def render_eval(d: dict[str, Any]) -> str:
         f"floors of a decode step: {format_time(d['floors']['total_s'])} = step {format_time(d['floors']['step_s'])}"
         f" + layers {format_time(d['floors']['layers_s'])} + MoE layers {format_time(d['floors']['moe_layers_s'])}"
         f" + {d['floors']['collectives']} collectives × {format_time(d['floors']['collective_latency_s'])}"
-        f" + host time of {d['batch']} sequences {format_time(d['floors']['sequences_s'])}",
+        f" + host time of {_plural(d['batch'], 'sequence')} {format_time(d['floors']['sequences_s'])}",
         f"a pass with prefill adds (run eagerly): {format_time(pf['total_s'])} = layers "
         f"{format_time(pf['layers_s'])} + MoE layers {format_time(pf['moe_layers_s'])}"
-        f" + host time of {d['batch']} prompts {format_time(pf['prompts_s'])}",
+        f" + host time of {_plural(d['batch'], 'prompt')} {format_time(pf['prompts_s'])}",
     ]
     for phase in ("prefill", "decode"):
         b = d["breakdown"][phase]
