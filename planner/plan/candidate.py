@@ -78,6 +78,7 @@ class Rejected:
     value: float
     limit: float
     detail: str
+    slots: bool = False   # tpot: the wait for a batch slot (too few sequences fit), not the step, breaks it
 
 
 @dataclass(frozen=True)

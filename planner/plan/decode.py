@@ -130,7 +130,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         v = t1_stat + float(w.slot_tpot_s(1.0, mem_limit, t1))
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
                         f"its memory holds {mem_limit} sequences of {w.ctx_peak:g} tokens: at batch 1 the wait "
-                        f"for a batch slot takes TPOT to {v*1e3:.1f} ms")
+                        f"for a batch slot takes TPOT to {v*1e3:.1f} ms", slots=True)
     if b == 0:
         b_one = batch_at_statistic(1.0, w.tpot_spread)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
@@ -179,7 +179,7 @@ def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: P
         v = tpot[ONE_SLOT_OCCUPANCY[0]]
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
                         f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy "
-                        f"the wait for the batch slot takes TPOT to {v*1e3:.1f} ms")
+                        f"the wait for the batch slot takes TPOT to {v*1e3:.1f} ms", slots=True)
     m = ok[-1]
     return _decode_at(dep, w, opt, spec, 1, m / t1, "memory", tpot[m],
                       memoised(perf.memory_use, dep, 1, w.ctx_peak).total_bytes,

@@ -48,7 +48,7 @@ def explain_no_candidates(res: Resolved, cs: CandidateSet, roles: list[str] | No
         best = min(tp, key=lambda r: r.value)
         lines.append(f"TPOT {res.problem.slo.tpot*1e3:g} ms unreachable: the fastest candidate reaches "
                      f"{best.value*1e3:.1f} ms ({best.par.cards}x{best.gpu} {best.par.label()}, batch 1"
-                     + (f"; {best.detail}" if "batch slot" in best.detail else "") + ")")
+                     + (f"; {best.detail}" if best.slots else "") + ")")
     tt = [r for r in rej if r.reason == "ttft"]
     if "prefill" in roles and tt:
         best = min(tt, key=lambda r: r.value)
