@@ -125,6 +125,12 @@ class Deployment:
         batch and chunk of a shape)."""
         return weights_per_card_bytes(self)
 
+    @functools.cached_property
+    def derived(self) -> dict[str, object]:
+        """Values other modules derive from this deployment and keep with it (`physics.terms`):
+        its fields are frozen, so they hold for its life."""
+        return {}
+
     @property
     def arch(self) -> Architecture:
         return self.model.arch
