@@ -55,11 +55,11 @@ class CurveAt:
         return flops / (self.peak_flops * max(eta, 1e-9) * kappa)
 
     def times(self, flops, rows, kappa: float):
-        """`time` for numpy arrays of FLOPs and rows, element by element the same floats."""
+        """`time` for numpy arrays of FLOPs and rows (≥ 0), element by element the same floats. No
+        denominator is 0 (M_half > 0, η ≥ 1e-9), so nothing needs numpy's warnings silenced."""
         import numpy as np
-        with np.errstate(divide="ignore", invalid="ignore"):
-            eta = np.where(rows > 0, self.eta_max * rows / (rows + self.m_half), 0.0)
-            t = flops / (self.peak_flops * np.maximum(eta, 1e-9) * kappa)
+        eta = np.where(rows > 0, self.eta_max * rows / (rows + self.m_half), 0.0)
+        t = flops / (self.peak_flops * np.maximum(eta, 1e-9) * kappa)
         return np.where(flops <= 0, 0.0, t)
 
 

@@ -225,7 +225,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     means = colocated_batch_grid(mem_limit)
     runs = np.maximum(np.array(means, dtype=float), 1.0)   # the batch its steps run at (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
-    b_int = [max(1, math.ceil(b)) for b in means for _ in CHUNK_MULTIPLES]
+    b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]
     bs = np.repeat(np.array(means, dtype=float), ks)
     run = np.repeat(runs, ks)
     mult = np.tile(np.array(CHUNK_MULTIPLES), len(means))
