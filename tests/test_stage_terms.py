@@ -15,7 +15,7 @@ from planner.catalog.calibration import SCALAR_PARAMS, load_calibration
 from planner.catalog.schemas import load_gpus, load_models
 from planner.errors import BadInput
 from planner.physics import batched, perf, terms
-from planner.physics.deployment import Deployment, Parallelism
+from planner.physics.deployment import Deployment, Parallelism, weights_per_card_bytes
 
 BATCHES = np.array([1.0, 3.0, 17.0, 255.0])
 TP8 = Parallelism(8, 1, 1)
@@ -115,3 +115,4 @@ def test_layout_and_model_key_the_terms():
                   replace(a, kv_dtype="fp8"), replace(a, expert_dtype="fp4")):
         assert terms.stage_terms(other) != terms.stage_terms(a)
         assert passes(other) == cold(other)
+        assert other.weights_bytes_per_card == weights_per_card_bytes(other)   # shared by value too

@@ -93,10 +93,9 @@ def gemm_times(dep: Deployment, t: StageTerms, m_dense: np.ndarray, dense: np.nd
     return time, m_dense < gt.ridge
 
 
-def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
+def stage_pass(dep: Deployment, t: StageTerms, tokens: np.ndarray, attn_flops: np.ndarray,
                kv_read_bytes: np.ndarray) -> PhaseArrays:
-    """`perf._stage_pass` per point."""
-    t = stage_terms(dep)
+    """`perf._stage_pass` per point (`t`: the deployment's terms)."""
     lin_flops = t.dense2 * tokens / t.n_s     # linear layers (perf._linear_flops_per_card)
     m_dense = tokens / t.dp
     routed: np.ndarray | float = 0.0
@@ -119,10 +118,9 @@ def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
                        lin_flops + routed + attn_flops, nbytes, below)
 
 
-def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
+def pipeline(t: StageTerms, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
     """`perf._pipeline` per point: pp·stage + (pp−1) hand-offs + step overhead. One stage (pp = 1):
     1·x is x and x + 0 is x (no time is −0), so the stage's arrays are taken as they are."""
-    t = stage_terms(dep)
     pp = t.pp
     step = t.step_s + seqs * t.sequence_s
     if pp == 1:
@@ -134,9 +132,29 @@ def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray, 
                        stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
 
 
+def split(t: PhaseArrays, sizes: list[int]) -> list[PhaseArrays]:
+    """`t` cut into consecutive parts of `sizes` points."""
+    edges = np.cumsum([0, *sizes]).tolist()
+    return [t.take(slice(lo, hi)) for lo, hi in zip(edges, edges[1:])]
+
+
+def decode_steps_many(dep: Deployment, batches: list[np.ndarray], context_tokens: float) -> list[PhaseArrays]:
+    """`decode_steps` of each array of `batches`, in one call: every formula is element by element,
+    so each point is the float its own call gives."""
+    return split(decode_steps(dep, np.concatenate(batches), context_tokens), [len(b) for b in batches])
+
+
+def mixed_steps_many(dep: Deployment, grids: list[tuple[np.ndarray, np.ndarray]], context_tokens: float,
+                     prompt_tokens: float) -> list[PhaseArrays]:
+    """`mixed_steps` of each (batches, chunk tokens) of `grids`, in one call (as `decode_steps_many`)."""
+    return split(mixed_steps(dep, np.concatenate([b for b, _ in grids]), context_tokens,
+                             np.concatenate([c for _, c in grids]), prompt_tokens), [len(b) for b, _ in grids])
+
+
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
-    return _slower(_decode_raw(dep, batch, context_tokens), stage_terms(dep).decode_scale)
+    t = stage_terms(dep)
+    return _slower(_decode_raw(dep, t, batch, context_tokens), t.decode_scale)
 
 
 def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
@@ -147,21 +165,21 @@ def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
 
-def _decode_raw(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
-    """`perf._decode_raw` per point."""
-    t = stage_terms(dep)
+def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+    """`perf._decode_raw` per point (`t`: the deployment's terms)."""
     m = batch / t.pp
     qm = t.q * m
     ctx = dep.arch.attended_tokens(context_tokens)
     attn = qm * ctx * t.pair_decode * t.layers / t.pp / t.n_s
     kv_read = m / t.dp * (ctx * t.kv_card + t.state_card)
-    step = pipeline(dep, stage_pass(dep, qm, attn, kv_read), qm, batch / t.dp)
+    step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read), qm, batch / t.dp)
     return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
 
 
 def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
-    plain = _decode_raw(replace(dep, spec=None), np.maximum(batch, 1.0), context_tokens)
+    plain_dep = replace(dep, spec=None)
+    plain = _decode_raw(plain_dep, stage_terms(plain_dep), np.maximum(batch, 1.0), context_tokens)
     f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
     return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
                        plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
@@ -186,7 +204,7 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     attn = (dec_attn + pre_attn) / pp * t.layers / pp / t.n_s
     b_pp = batch / pp
     kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
-    step = pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / t.dp)
+    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read), m, (batch + 1.0) / t.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
     step = _with_eager(step, t, prompts, chunk_tokens > 0)
     if dep.spec is not None:
@@ -213,7 +231,7 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
     attn = pairs * t.pair_prefill * t.layers / t.pp / t.n_s
     kv_io = prompts / t.dp * (s + c) * t.kv_card
-    step = _with_eager(pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / t.dp), t,
+    step = _with_eager(pipeline(t, stage_pass(dep, t, tokens, attn, kv_io), tokens, prompts / t.dp), t,
                        prompts, True)
     return _slower(step, t.prefill_scale)
 
