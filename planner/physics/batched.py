@@ -12,6 +12,7 @@ Glossary as in `perf`: `b` batch, `m` tokens of one stage pass, `n_s = tp·dp`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -58,6 +59,11 @@ def blend(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> PhaseArrays:
                        mix(a.comm_s, b.comm_s), mix(a.overhead_s, b.overhead_s),
                        mix(a.flops_per_card, b.flops_per_card), mix(a.bytes_per_card, b.bytes_per_card),
                        np.where(f >= 0.5, a.below_ridge, b.below_ridge))
+
+
+def blend_time(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> np.ndarray:
+    """`blend(a, b, f).time_s` alone."""
+    return f * a.time_s + (1.0 - f) * b.time_s
 
 
 def _pow_each(base: float, exponents: np.ndarray) -> np.ndarray:
@@ -134,7 +140,7 @@ def pipeline(t: StageTerms, stage: PhaseArrays, tokens_per_stage: np.ndarray, se
 
 def split(t: PhaseArrays, sizes: list[int]) -> list[PhaseArrays]:
     """`t` cut into consecutive parts of `sizes` points."""
-    edges = np.cumsum([0, *sizes]).tolist()
+    edges = [0, *itertools.accumulate(sizes)]
     return [t.take(slice(lo, hi)) for lo, hi in zip(edges, edges[1:])]
 
 

@@ -247,12 +247,12 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
                             perf.tokens_per_step(dep))
-    t = batched.where(share >= 1, mixed, batched.blend(mixed, dec, seen)).time_s / perf.tokens_per_step(dep)
+    t = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, seen)) / perf.tokens_per_step(dep)
     t_stat = t
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]
-        st_q = batched.where(share >= 1, mixed_q, batched.blend(mixed_q, dec_q, seen))
-        batch_sd = (st_q.time_s / perf.tokens_per_step(dep) - t) / w.tpot_spread
+        st_q = np.where(share >= 1, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
+        batch_sd = (st_q / perf.tokens_per_step(dep) - t) / w.tpot_spread
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
                                                 w.s_unc, w.cv2, perf.tokens_per_step(dep)))
