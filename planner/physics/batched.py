@@ -119,7 +119,10 @@ def stage_pass(dep: Deployment, t: StageTerms, tokens: np.ndarray, attn_flops: n
     memory = (wbytes + kv_read_bytes / t.kv_scale + act_bytes) / t.mem_peak
     roof = np.maximum(compute, memory)
     comm = t.comm.times(tokens)
-    exposed = comm - t.overlap * np.minimum(comm, roof)
+    if t.overlap == 0.0:   # comm − 0·min(comm, roof) is comm (both finite and ≥ 0): the default profile
+        exposed = comm if isinstance(comm, np.ndarray) else np.full(len(tokens), comm)
+    else:
+        exposed = comm - t.overlap * np.minimum(comm, roof)
     return PhaseArrays(roof + exposed + t.overhead, compute, memory, exposed, np.full(len(tokens), t.overhead),
                        lin_flops + routed + attn_flops, nbytes, below)
 

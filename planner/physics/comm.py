@@ -158,8 +158,12 @@ class StageComm:
                 return 0.0
             return cost.time(nbytes)
         act, n_s = self.act, self.n_s
-        t = self.layers * allreduce(self.tp_cost, tokens / self.dp * act)
-        t = t + self.dense * allreduce(self.ns_cost, tokens * act)  # dense MLP sharded over all n_s cards
+        attn = allreduce(self.tp_cost, tokens / self.dp * act)
+        t = self.layers * attn
+        # dense MLP sharded over all n_s cards; with dp = 1 that is the attention's all-reduce (n_s = tp,
+        # tokens/1 is tokens)
+        dense = attn if self.dp == 1 else allreduce(self.ns_cost, tokens * act)
+        t = t + self.dense * dense
         if self.ep_cost is not None:
             per_card = tokens / n_s * self.experts_per_token * act * self.imbalance
             t = t + self.moe2 * self.ep_cost.time(per_card)
