@@ -53,6 +53,27 @@ def test_erlang_c_by_hand():
     assert slot_wait_s(0.5, 1, 2.0, 3.0) == pytest.approx(4.0, rel=1e-12)
 
 
+def test_one_queue_is_the_float_loop_and_the_array_one():
+    """One queue's wait (the batch search's: its Erlang B sum a float loop, or for long sums the
+    same cumulative product and sum in numpy, memoised) is element by element the arrays' wait,
+    whose Erlang B is the float loop of its terms."""
+    from planner.physics.queueing import erlang_b
+
+    def loop(a, c, terms):
+        total, term = 0.0, 1.0
+        for i in range(terms):
+            term *= (c - i) / a
+            total += term
+        return 1.0 / (1.0 + total)
+
+    for a, c in ((12.0, 17.0), (95.5, 110.0), (700.0, 760.0), (3000.0, 3100.0), (40_000.0, 40_500.0)):
+        for a_ in (a, a * 0.97, a * 1.01):
+            terms = int(min(c, math.ceil(max(c - a_, 0.0) + 9.0 * math.sqrt(a_) + 10.0)))
+            assert erlang_b([a_], [c])[0] == loop(a_, c, terms)
+            for _ in range(2):   # computed, then remembered
+                assert slot_wait_s(a_, c, 2.0, 0.5) == slot_wait_s(np.array([a_]), np.array([c]), 2.0, 0.5)[0]
+
+
 def test_fixed_holds_by_hand():
     """M/D/1 at ρ = 0.5: the Cosmetatos factor is 1 (c − 1 = 0), so W = W_M/2 = 0.5 — the exact
     Pollaczek–Khinchine value ρ·D/(2(1 − ρ))."""

@@ -178,6 +178,11 @@ class Calibration(Strict):
         """Value of parameter `name`."""
         return getattr(self, name).value
 
+    def scalar_values(self) -> tuple[float, ...]:
+        """Every scalar parameter's value in `SCALAR_PARAMS` order: what results derived from the
+        profile depend on (a cache key by value, `physics.terms`)."""
+        return tuple(getattr(self, n).value for n in SCALAR_PARAMS)
+
     def request_overhead_for(self, family: str) -> tuple[float, bool]:
         """(fixed TTFT of a model of architecture `family`, whether it is the family's own
         fitted value rather than the shared request_overhead_s)."""

@@ -12,26 +12,15 @@ Glossary as in `perf`: `b` batch, `m` tokens of one stage pass, `n_s = tp·dp`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planner.catalog.kernels import kernels_for
-from planner.physics.comm import p2p_time, stage_comm_times
-from planner.physics.deployment import (
-    ACT_BYTES,
-    Deployment,
-    PhaseTime,
-    experts_per_card,
-    kv_bytes_per_token_per_card,
-    kv_scale,
-    linear_state_traffic_per_sequence_per_card,
-    routed_experts_per_card,
-    verify_tokens,
-)
-from planner.physics.gemm import curve_times, dense_groups, dense_ridge, roofline_seconds
-from planner.physics.perf import eager_terms
+from planner.physics.deployment import ACT_BYTES, Deployment, PhaseTime
+from planner.physics.gemm import roofline_seconds
 from planner.physics.queueing import wait
+from planner.physics.terms import StageTerms, stage_terms
 
 
 @dataclass(frozen=True)
@@ -72,102 +61,109 @@ def blend(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> PhaseArrays:
                        np.where(f >= 0.5, a.below_ridge, b.below_ridge))
 
 
+def blend_time(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> np.ndarray:
+    """`blend(a, b, f).time_s` alone."""
+    return f * a.time_s + (1.0 - f) * b.time_s
+
+
 def _pow_each(base: float, exponents: np.ndarray) -> np.ndarray:
     """base ** e for every e, with Python's float power (the scalar code's)."""
     return np.array([base ** e for e in exponents.tolist()], dtype=float)
 
 
-def experts_on_card(dep: Deployment, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`deployment.experts_on_card` per point (tokens > 0): (pairs, experts touched)."""
-    a, par = dep.arch, dep.par
-    imb = dep.calib.v("moe_imbalance") if par.moe_ep > 1 else 1.0
-    epc = experts_per_card(a, par.moe_ep)
-    replicas = max(par.moe_ep / a.experts, 1.0)
-    t = tokens / replicas
-    touched = a.experts * (1.0 - _pow_each(1.0 - a.experts_per_token / a.experts, t))
-    p_touched = touched / a.experts
-    return (tokens * a.experts_per_token / par.stage_cards * imb,
-            np.minimum(epc, epc * p_touched * imb) / par.moe_tp)
+def experts_on_card(t: StageTerms, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`deployment.experts_on_card` per point (tokens > 0), from the deployment's terms: (pairs,
+    experts touched)."""
+    touched = t.experts * (1.0 - _pow_each(t.untouched, tokens / t.replicas))
+    p_touched = touched / t.experts
+    return (tokens * t.top_k / t.n_s * t.imbalance,
+            np.minimum(t.epc, t.epc * p_touched * t.imbalance) / t.moe_tp)
 
 
-def gemm_times(dep: Deployment, tokens: np.ndarray, dense: np.ndarray, routed,
+def gemm_times(dep: Deployment, t: StageTerms, m_dense: np.ndarray, dense: np.ndarray, routed,
                pairs_touched) -> tuple[np.ndarray, np.ndarray]:
-    """`gemm.gemm_time` per point: (time, below_ridge)."""
-    g, c = dep.gpu, dep.calib
-    if not c.kernel_curves:
-        return roofline_seconds(dep, dense, routed), np.zeros(len(tokens), dtype=bool)
-    k = kernels_for(g)
-    kappa = c.v("gemm_efficiency_scale")
-    m_dense = tokens / dep.par.dp
-    dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.expert_precision)
-    if dep.dense_split:
-        t = sum(curve_times(dense * share, m_dense, cv, g.flops(cv.peak_precision), kappa, wb)
-                for share, cv, wb in dense_groups(dep, k))
+    """`gemm.gemm_time` per point, the dense GEMMs at rows `m_dense` (tokens/dp): (time, below_ridge)."""
+    gt = t.gemm
+    if gt is None:
+        return roofline_seconds(dep, dense, routed), np.zeros(len(m_dense), dtype=bool)
+    kappa = gt.kappa
+    if gt.dense[0][0] is None:
+        time = gt.dense[0][1].times(dense, m_dense, kappa)
     else:
-        t = curve_times(dense, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
+        time = sum(cv.times(dense * share, m_dense, kappa) for share, cv in gt.dense)
     if pairs_touched is not None:
         pairs, touched = pairs_touched
         with np.errstate(divide="ignore", invalid="ignore"):
             m_expert = np.where(touched > 0, pairs / touched, 0.0)
-        t = t + curve_times(routed, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.e_bytes)
-    else:
-        t = t + 0.0
-    return t, m_dense < dense_ridge(dep, k)
+        time = time + gt.moe.times(routed, m_expert, kappa)
+    return time, m_dense < gt.ridge
 
 
-def stage_pass(dep: Deployment, tokens: np.ndarray, attn_flops: np.ndarray,
+def stage_pass(dep: Deployment, t: StageTerms, tokens: np.ndarray, attn_flops: np.ndarray,
                kv_read_bytes: np.ndarray) -> PhaseArrays:
-    """`perf._stage_pass` per point."""
-    g, c, par, a = dep.gpu, dep.calib, dep.par, dep.arch
-    pp = par.pp
-    n_s = par.stage_cards
-    # linear layers (perf._linear_flops_per_card)
-    dense_params = (a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params
-                    + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
-    lin_flops = 2.0 * dense_params * tokens / n_s
+    """`perf._stage_pass` per point (`t`: the deployment's terms)."""
+    lin_flops = t.dense2 * tokens / t.n_s     # linear layers (perf._linear_flops_per_card)
+    m_dense = tokens / t.dp
     routed: np.ndarray | float = 0.0
-    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
-    wbytes = dep.weights_bytes_per_card - routed_bytes
+    wbytes = t.wbytes_dense
     pt = None
-    if a.is_moe:
-        pt = experts_on_card(dep, tokens)
+    if t.is_moe:
+        pt = experts_on_card(t, tokens)
         pairs, touched = pt
-        routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
-        wbytes = wbytes + a.moe_layers / pp * touched * a.expert_params * dep.e_bytes
-    else:
-        wbytes = np.full(len(tokens), wbytes)
-    gt, below = gemm_times(dep, tokens, lin_flops, routed, pt)
-    compute = gt + attn_flops / (g.flops("bf16") * c.v("compute_efficiency"))
-    act_bytes = tokens / par.dp * a.hidden * ACT_BYTES * 2 * a.layers / pp
+        routed = t.routed2 * pairs
+        wbytes = wbytes + t.moe_pp * touched * t.expert_params * t.e_bytes
+    gt, below = gemm_times(dep, t, m_dense, lin_flops, routed, pt)
+    compute = gt + attn_flops / t.attn_peak
+    act_bytes = m_dense * t.hidden * ACT_BYTES * 2 * t.layers / t.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
-    memory = (wbytes + kv_read_bytes / kv_scale(c) + act_bytes) / (
-        g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
+    memory = (wbytes + kv_read_bytes / t.kv_scale + act_bytes) / t.mem_peak
     roof = np.maximum(compute, memory)
-    comm = stage_comm_times(dep, tokens)
-    exposed = comm - c.v("comm_overlap") * np.minimum(comm, roof)
-    overhead = (a.layers * c.v("layer_overhead_s") + a.moe_layers * c.v("moe_layer_overhead_s")) / pp
-    n = len(tokens)
-    return PhaseArrays(roof + exposed + overhead, compute, memory, exposed, np.full(n, overhead),
+    comm = t.comm.times(tokens)
+    if t.overlap == 0.0:   # comm − 0·min(comm, roof) is comm (both finite and ≥ 0): the default profile
+        exposed = comm if isinstance(comm, np.ndarray) else np.full(len(tokens), comm)
+    else:
+        exposed = comm - t.overlap * np.minimum(comm, roof)
+    return PhaseArrays(roof + exposed + t.overhead, compute, memory, exposed, np.full(len(tokens), t.overhead),
                        lin_flops + routed + attn_flops, nbytes, below)
 
 
-def pipeline(dep: Deployment, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
-    """`perf._pipeline` per point: pp·stage + (pp−1) hand-offs + step overhead."""
-    par, c = dep.par, dep.calib
-    pp = par.pp
-    handoff: np.ndarray | float = 0.0
-    if pp > 1:
-        across = par.cards > dep.gpu.domain_cards
-        handoff = (pp - 1) * p2p_time(dep, tokens_per_stage / par.dp * dep.arch.hidden * ACT_BYTES, across)
-    step = c.v("step_overhead_s") + seqs * c.v("sequence_overhead_s")
+def pipeline(t: StageTerms, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
+    """`perf._pipeline` per point: pp·stage + (pp−1) hand-offs + step overhead. One stage (pp = 1):
+    1·x is x and x + 0 is x (no time is −0), so the stage's arrays are taken as they are."""
+    pp = t.pp
+    step = t.step_s + seqs * t.sequence_s
+    if pp == 1:
+        return PhaseArrays(stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s,
+                           stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+    handoff = (pp - 1) * (tokens_per_stage / t.dp * t.hidden * ACT_BYTES / t.hand_bw + t.hand_lat)
     return PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                        pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
                        stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
 
 
+def split(t: PhaseArrays, sizes: list[int]) -> list[PhaseArrays]:
+    """`t` cut into consecutive parts of `sizes` points."""
+    edges = [0, *itertools.accumulate(sizes)]
+    return [t.take(slice(lo, hi)) for lo, hi in zip(edges, edges[1:])]
+
+
+def decode_steps_many(dep: Deployment, batches: list[np.ndarray], context_tokens: float) -> list[PhaseArrays]:
+    """`decode_steps` of each array of `batches`, in one call: every formula is element by element,
+    so each point is the float its own call gives."""
+    return split(decode_steps(dep, np.concatenate(batches), context_tokens), [len(b) for b in batches])
+
+
+def mixed_steps_many(dep: Deployment, grids: list[tuple[np.ndarray, np.ndarray]], context_tokens: float,
+                     prompt_tokens: float) -> list[PhaseArrays]:
+    """`mixed_steps` of each (batches, chunk tokens) of `grids`, in one call (as `decode_steps_many`)."""
+    return split(mixed_steps(dep, np.concatenate([b for b, _ in grids]), context_tokens,
+                             np.concatenate([c for _, c in grids]), prompt_tokens), [len(b) for b, _ in grids])
+
+
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
-    return _slower(_decode_raw(dep, batch, context_tokens), dep.calib.v("decode_time_scale"))
+    t = stage_terms(dep)
+    return _slower(_decode_raw(dep, t, batch, context_tokens), t.decode_scale)
 
 
 def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
@@ -178,21 +174,21 @@ def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
 
-def _decode_raw(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
-    """`perf._decode_raw` per point."""
-    a, par = dep.arch, dep.par
-    q = verify_tokens(dep)
-    m = batch / par.pp
-    ctx = a.attended_tokens(context_tokens)
-    attn = q * m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
-    kv_read = m / par.dp * (ctx * kv_bytes_per_token_per_card(dep) + linear_state_traffic_per_sequence_per_card(dep))
-    step = pipeline(dep, stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
+def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+    """`perf._decode_raw` per point (`t`: the deployment's terms)."""
+    m = batch / t.pp
+    qm = t.q * m
+    ctx = dep.arch.attended_tokens(context_tokens)
+    attn = qm * ctx * t.pair_decode * t.layers / t.pp / t.n_s
+    kv_read = m / t.dp * (ctx * t.kv_card + t.state_card)
+    step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read), qm, batch / t.dp)
     return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
 
 
 def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
-    plain = _decode_raw(replace(dep, spec=None), np.maximum(batch, 1.0), context_tokens)
+    plain_dep = replace(dep, spec=None)
+    plain = _decode_raw(plain_dep, stage_terms(plain_dep), np.maximum(batch, 1.0), context_tokens)
     f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
     return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
                        plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
@@ -208,45 +204,45 @@ def _plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
 def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
                 prompt_tokens: float) -> PhaseArrays:
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
-    a, par = dep.arch, dep.par
-    q = verify_tokens(dep)
-    m = (q * batch + chunk_tokens) / par.pp
+    t, a = stage_terms(dep), dep.arch
+    pp = t.pp
+    m = (t.q * batch + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
-    dec_attn = q * batch * ctx * a.attn_flops_per_pair(absorbed=True)
-    pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
-    attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
-    kv_read = ((batch / par.pp * ctx + chunk_tokens / par.pp) * kv_bytes_per_token_per_card(dep)
-               + batch / par.pp * linear_state_traffic_per_sequence_per_card(dep)) / par.dp
-    step = pipeline(dep, stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    dec_attn = t.q * batch * ctx * t.pair_decode
+    pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * t.pair_prefill
+    attn = (dec_attn + pre_attn) / pp * t.layers / pp / t.n_s
+    b_pp = batch / pp
+    kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
+    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read), m, (batch + 1.0) / t.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
-    step = _with_eager(step, dep, prompts, chunk_tokens > 0)
+    step = _with_eager(step, t, prompts, chunk_tokens > 0)
     if dep.spec is not None:
         step = _plus(step, _drafts(dep, batch, context_tokens))
-    return _slower(step, dep.calib.v("decode_time_scale"))
+    return _slower(step, t.decode_scale)
 
 
-def _with_eager(t: PhaseArrays, dep: Deployment, prompts: np.ndarray, where_prefill) -> PhaseArrays:
+def _with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_prefill) -> PhaseArrays:
     """`perf.with_eager` per point: the eager-pass overhead of passes prefilling prompts[i] prompts,
-    added where `where_prefill` holds."""
-    layers, moe, _ = eager_terms(dep, 1.0)   # the per-pass terms; the per-prompt one per point
-    e = layers + moe + np.maximum(prompts / dep.par.dp, 1.0) * dep.calib.v("prompt_overhead_s")
-    e = np.where(where_prefill, e, 0.0)
-    return PhaseArrays(t.time_s + e, t.compute_s, t.memory_s, t.comm_s, t.overhead_s + e, t.flops_per_card,
-                       t.bytes_per_card, t.below_ridge)
+    added where `where_prefill` holds (True: at every point)."""
+    e = t.eager_pass_s + np.maximum(prompts / t.dp, 1.0) * t.prompt_s   # per pass, then per prompt
+    if where_prefill is not True:
+        e = np.where(where_prefill, e, 0.0)
+    return PhaseArrays(step.time_s + e, step.compute_s, step.memory_s, step.comm_s, step.overhead_s + e,
+                       step.flops_per_card, step.bytes_per_card, step.below_ridge)
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
                    cached_tokens: float = 0.0) -> PhaseArrays:
     """`perf.prefill_pass` for every prompt count in `prompts` (uncached_tokens > 0)."""
-    a, par = dep.arch, dep.par
+    t, a = stage_terms(dep), dep.arch
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
     pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
-    attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
-    kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    step = _with_eager(pipeline(dep, stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,
+    attn = pairs * t.pair_prefill * t.layers / t.pp / t.n_s
+    kv_io = prompts / t.dp * (s + c) * t.kv_card
+    step = _with_eager(pipeline(t, stage_pass(dep, t, tokens, attn, kv_io), tokens, prompts / t.dp), t,
                        prompts, True)
-    return _slower(step, dep.calib.v("prefill_time_scale"))
+    return _slower(step, t.prefill_scale)
 
 
 # ------------------------------------------------------------------------------- queueing

@@ -7,6 +7,8 @@ inter-node latency. Pure functions, SI units.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from planner.catalog.kernels import kernels_for
 from planner.physics.deployment import ACT_BYTES, Deployment
 
@@ -35,18 +37,44 @@ def _measured(dep: Deployment, kind: str, group_cards: int):
     return None
 
 
+@dataclass(frozen=True)
+class CollectiveCost:
+    """What one collective of a kind on a group of cards costs: the kernel tables' α(g) +
+    bytes/bw(g) + the link's latency where measured, else a ring's coef·bytes/bw + the latency,
+    coef = passes·(g−1)/g (`_collective`)."""
+
+    measured: bool
+    alpha_s: float       # measured α(g); 0 for the ring
+    coef: float          # the ring's passes·(g−1)/g; 1 when measured
+    bytes_per_s: float   # measured bw(g), or the link's bandwidth
+    latency_s: float     # the link's latency per collective
+
+    def time(self, nbytes):
+        """Seconds to move `nbytes` (a number or an array, element by element)."""
+        if self.measured:
+            return self.alpha_s + nbytes / self.bytes_per_s + self.latency_s
+        return self.coef * nbytes / self.bytes_per_s + self.latency_s
+
+
+def collective_cost(dep: Deployment, kind: str, group_cards: int, passes: float) -> CollectiveCost | None:
+    """The `CollectiveCost` of one collective of `kind` over `group_cards` cards (None on one card:
+    nothing moves); `passes` of the ring: 2 for an all-reduce, 1 for an all-to-all."""
+    if group_cards <= 1:
+        return None
+    bw, lat = _link(dep, group_cards)
+    m = _measured(dep, kind, group_cards)
+    if m is not None:
+        return CollectiveCost(True, m.alpha_s, 1.0, m.bytes_per_s, lat)
+    return CollectiveCost(False, 0.0, passes * (group_cards - 1) / group_cards, bw, lat)
+
+
 def _collective(dep: Deployment, kind: str, group_cards: int, nbytes, passes: float):
     """One collective of `kind` over `group_cards` cards moving `nbytes` (a number or an array):
     the kernel tables' α(g) + bytes/bw(g) where measured, else `passes`·(g−1)/g·bytes over the
     link's bandwidth (a ring: 2 passes for an all-reduce, 1 for an all-to-all); plus the link's
     latency per collective. Nothing on one card."""
-    if group_cards <= 1:
-        return 0.0
-    bw, lat = _link(dep, group_cards)
-    m = _measured(dep, kind, group_cards)
-    if m is not None:
-        return m.alpha_s + nbytes / m.bytes_per_s + lat
-    return passes * (group_cards - 1) / group_cards * nbytes / bw + lat
+    cost = collective_cost(dep, kind, group_cards, passes)
+    return 0.0 if cost is None else cost.time(nbytes)
 
 
 def allreduce_time(dep: Deployment, group_cards: int, nbytes: float) -> float:
@@ -87,27 +115,72 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
     its moe_tp expert slices an all-reduce of the (tokens·moe_tp/n_s)·h partial outputs (with
     moe_tp = tp, dp = 1: Megatron's second all-reduce of the layer).
     """
-    return _stage_comm(dep, tokens, allreduce_time)
+    return stage_comm(dep).time(tokens)
 
 
 def stage_comm_times(dep: Deployment, tokens):
     """`stage_comm_time` for every element of an array of `tokens` > 0."""
-    return _stage_comm(dep, tokens, allreduce_times)
+    return stage_comm(dep).times(tokens)
 
 
-def _stage_comm(dep: Deployment, tokens, allreduce):
-    """The one formula of `stage_comm_time`, with the all-reduce of a number or of an array."""
+@dataclass(frozen=True)
+class StageComm:
+    """The collectives of one stage pass of a deployment (`stage_comm_time`): each group's
+    `CollectiveCost` (None on one card) and how many of it a stage runs."""
+
+    layers: float                    # L/pp attention all-reduces over tp
+    dense: float                     # L_dense/pp dense-MLP all-reduces over n_s
+    moe2: float                      # 2·L_moe/pp all-to-alls over moe_ep (dispatch and combine)
+    moe: float                       # L_moe/pp expert-slice all-reduces over moe_tp
+    dp: int
+    n_s: int
+    moe_tp: int
+    act: float                       # bytes of one token's activations: h·ACT_BYTES
+    experts_per_token: int
+    imbalance: float
+    tp_cost: CollectiveCost | None
+    ns_cost: CollectiveCost | None
+    ep_cost: CollectiveCost | None   # None without expert parallelism (or a dense model)
+    etp_cost: CollectiveCost | None  # None without expert slicing (or a dense model)
+
+    def time(self, tokens: float) -> float:
+        """`stage_comm_time` at `tokens`: an all-reduce of no bytes costs nothing."""
+        return self._sum(tokens, True)
+
+    def times(self, tokens):
+        """`stage_comm_time` per element of an array of `tokens` > 0."""
+        return self._sum(tokens, False)
+
+    def _sum(self, tokens, scalar: bool):
+        """The one formula of `stage_comm_time`, for a number (`scalar`) or an array."""
+        def allreduce(cost, nbytes):
+            if cost is None or (scalar and nbytes <= 0):
+                return 0.0
+            return cost.time(nbytes)
+        act, n_s = self.act, self.n_s
+        attn = allreduce(self.tp_cost, tokens / self.dp * act)
+        t = self.layers * attn
+        # dense MLP sharded over all n_s cards; with dp = 1 that is the attention's all-reduce (n_s = tp,
+        # tokens/1 is tokens)
+        dense = attn if self.dp == 1 else allreduce(self.ns_cost, tokens * act)
+        t = t + self.dense * dense
+        if self.ep_cost is not None:
+            per_card = tokens / n_s * self.experts_per_token * act * self.imbalance
+            t = t + self.moe2 * self.ep_cost.time(per_card)
+        if self.etp_cost is not None:
+            t = t + self.moe * allreduce(self.etp_cost, tokens * self.moe_tp / n_s * act)
+        return t
+
+
+def stage_comm(dep: Deployment) -> StageComm:
+    """The `StageComm` of a deployment (the collectives' costs looked up once)."""
     a, par, c = dep.arch, dep.par, dep.calib
     n_s = par.stage_cards
-    layers = a.layers / par.pp
-    dense = a.dense_layers / par.pp
     moe = a.moe_layers / par.pp
-    act = a.hidden * ACT_BYTES
-    t = layers * allreduce(dep, par.tp, tokens / par.dp * act)
-    t = t + dense * allreduce(dep, n_s, tokens * act)  # dense MLP sharded over all n_s cards
-    if a.is_moe and par.moe_ep > 1:
-        per_card = tokens / n_s * a.experts_per_token * act * c.v("moe_imbalance")
-        t = t + moe * 2.0 * alltoall_time(dep, par.moe_ep, per_card)
-    if a.is_moe and par.moe_tp > 1:
-        t = t + moe * allreduce(dep, par.moe_tp, tokens * par.moe_tp / n_s * act)
-    return t
+    ep = a.is_moe and par.moe_ep > 1
+    etp = a.is_moe and par.moe_tp > 1
+    return StageComm(a.layers / par.pp, a.dense_layers / par.pp, moe * 2.0, moe, par.dp, n_s, par.moe_tp,
+                     a.hidden * ACT_BYTES, a.experts_per_token, c.v("moe_imbalance"),
+                     collective_cost(dep, "allreduce", par.tp, 2.0), collective_cost(dep, "allreduce", n_s, 2.0),
+                     collective_cost(dep, "alltoall", par.moe_ep, 1.0) if ep else None,
+                     collective_cost(dep, "allreduce", par.moe_tp, 2.0) if etp else None)

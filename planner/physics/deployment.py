@@ -93,6 +93,10 @@ class Speculation:
         return f"{self.method}{self.draft_tokens}"
 
 
+WEIGHTS_MAX_ENTRIES = 4096
+WEIGHTS_TABLE: dict[tuple, float] = {}   # `Deployment.weights_bytes_per_card` by value
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration,
@@ -122,8 +126,21 @@ class Deployment:
     @functools.cached_property
     def weights_bytes_per_card(self) -> float:
         """`weights_per_card_bytes(self)`, computed once per deployment (candidates ask it at every
-        batch and chunk of a shape)."""
-        return weights_per_card_bytes(self)
+        batch and chunk of a shape) and shared by deployments of the same architecture, layout and
+        precisions (what it depends on, by value)."""
+        key = (self.arch, self.par, self.weight_dtype, self.expert_dtype, self.part_dtypes)
+        got = WEIGHTS_TABLE.get(key)
+        if got is None:
+            if len(WEIGHTS_TABLE) >= WEIGHTS_MAX_ENTRIES:
+                WEIGHTS_TABLE.clear()
+            got = WEIGHTS_TABLE[key] = weights_per_card_bytes(self)
+        return got
+
+    @functools.cached_property
+    def derived(self) -> dict[str, object]:
+        """Values other modules derive from this deployment and keep with it (`physics.terms`):
+        its fields are frozen, so they hold for its life."""
+        return {}
 
     @property
     def arch(self) -> Architecture:

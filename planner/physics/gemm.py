@@ -37,26 +37,79 @@ def gemm_rows(dep: Deployment, tokens: float) -> tuple[float, float]:
 CURVE_WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
 
 
-def _curve_time(flops: float, rows: float, curve: GemmCurve, peak_flops: float, kappa: float,
-                weight_bytes: float) -> float:
-    """FLOPs of GEMMs with `rows` rows at the kernel curve: FLOPs/(F·η(rows)·κ). Weights narrower
-    than the curve's precision (FP4 weights on a BF16 curve: weight-only quantisation) move the
-    ridge, so M_half scales with the weight bytes: small GEMMs read fewer bytes."""
-    if flops <= 0:
-        return 0.0
-    scale = weight_bytes / CURVE_WEIGHT_BYTES[curve.peak_precision]
-    eta = curve.eta_max * rows / (rows + curve.m_half * scale) if rows > 0 else 0.0
-    return flops / (peak_flops * max(eta, 1e-9) * kappa)
+@dataclass(frozen=True)
+class CurveAt:
+    """A kernel curve as one deployment's GEMMs run on it: η_max, M_half scaled by the weight bytes
+    (weights narrower than the curve's precision, e.g. FP4 weights on a BF16 curve, are
+    weight-only quantisation: small GEMMs read fewer bytes, so the ridge moves), the peak FLOP/s."""
+
+    eta_max: float
+    m_half: float        # M_half · weight bytes / the curve precision's bytes
+    peak_flops: float
+
+    def time(self, flops: float, rows: float, kappa: float) -> float:
+        """FLOPs of GEMMs with `rows` rows at the curve: FLOPs/(F·η(rows)·κ)."""
+        if flops <= 0:
+            return 0.0
+        eta = self.eta_max * rows / (rows + self.m_half) if rows > 0 else 0.0
+        return flops / (self.peak_flops * max(eta, 1e-9) * kappa)
+
+    def times(self, flops, rows, kappa: float):
+        """`time` for numpy arrays of FLOPs and rows (≥ 0), element by element the same floats. No
+        denominator is 0 (M_half > 0, η ≥ 1e-9), so nothing needs numpy's warnings silenced."""
+        import numpy as np
+        eta = np.where(rows > 0, self.eta_max * rows / (rows + self.m_half), 0.0)
+        t = flops / (self.peak_flops * np.maximum(eta, 1e-9) * kappa)
+        return np.where(flops <= 0, 0.0, t)
+
+
+def curve_at(curve: GemmCurve, peak_flops: float, weight_bytes: float) -> CurveAt:
+    """`curve` for weights of `weight_bytes` bytes, at `peak_flops`."""
+    return CurveAt(curve.eta_max, curve.m_half * (weight_bytes / CURVE_WEIGHT_BYTES[curve.peak_precision]), peak_flops)
 
 
 def curve_times(flops, rows, curve: GemmCurve, peak_flops: float, kappa: float, weight_bytes: float):
-    """`_curve_time` for numpy arrays of FLOPs and rows, element by element the same floats."""
-    import numpy as np
-    scale = weight_bytes / CURVE_WEIGHT_BYTES[curve.peak_precision]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.where(rows > 0, curve.eta_max * rows / (rows + curve.m_half * scale), 0.0)
-        t = flops / (peak_flops * np.maximum(eta, 1e-9) * kappa)
-    return np.where(flops <= 0, 0.0, t)
+    """FLOPs of GEMMs with `rows` rows at `curve` for weights of `weight_bytes` bytes (`CurveAt.times`),
+    numpy arrays element by element."""
+    return curve_at(curve, peak_flops, weight_bytes).times(flops, rows, kappa)
+
+
+@dataclass(frozen=True)
+class GemmTerms:
+    """What `gemm_time` looks up for a deployment under kernel curves: κ, the dense parts' curves
+    (with their share of the dense FLOPs, or None: one curve for all), the routed experts' curve,
+    and the dense GEMMs' ridge in rows."""
+
+    kappa: float
+    dense: tuple[tuple[float | None, CurveAt], ...]
+    moe: CurveAt
+    ridge: float
+
+    def time(self, dense_flops: float, routed_flops: float, m_dense: float, m_expert: float) -> float:
+        """`gemm_time`'s seconds of the dense and routed GEMMs at rows m_dense and m_expert."""
+        kappa = self.kappa
+        if self.dense[0][0] is None:
+            t = self.dense[0][1].time(dense_flops, m_dense, kappa)
+        else:
+            t = sum(cv.time(dense_flops * share, m_dense, kappa) for share, cv in self.dense)
+        t += self.moe.time(routed_flops, m_expert, kappa)
+        return t
+
+
+def gemm_terms(dep: Deployment) -> GemmTerms | None:
+    """The `GemmTerms` of a deployment; None without kernel curves (the roofline)."""
+    g, c = dep.gpu, dep.calib
+    if not c.kernel_curves:
+        return None
+    k = kernels_for(g)
+    if dep.dense_split:
+        dense = tuple((share, curve_at(cv, g.flops(cv.peak_precision), wb)) for share, cv, wb in dense_groups(dep, k))
+    else:
+        dc = k.gemm(dep.weight_dtype)
+        dense = ((None, curve_at(dc, g.flops(dc.peak_precision), dep.w_bytes)),)
+    mc = k.moe(dep.expert_precision)
+    return GemmTerms(c.v("gemm_efficiency_scale"), dense, curve_at(mc, g.flops(mc.peak_precision), dep.e_bytes),
+                     dense_ridge(dep, k))
 
 
 def dense_groups(dep: Deployment, k: GpuKernels) -> tuple[tuple[float, GemmCurve, float], ...]:
@@ -94,17 +147,8 @@ def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: 
     profile without kernel curves (the roofline): FLOPs/(F·η_c). The kernels' fixed time per call
     (t0) is not added: engines capture decode steps in CUDA graphs, and the fitted per-layer
     overhead carries what remains."""
-    g, c = dep.gpu, dep.calib
-    if not c.kernel_curves:
+    gt = gemm_terms(dep)
+    if gt is None:
         return GemmTime(roofline_seconds(dep, dense_flops, routed_flops), False)
-    k = kernels_for(g)
-    kappa = c.v("gemm_efficiency_scale")
     m_dense, m_expert = gemm_rows(dep, tokens)
-    dc, mc = k.gemm(dep.weight_dtype), k.moe(dep.expert_precision)
-    if dep.dense_split:
-        t = sum(_curve_time(dense_flops * share, m_dense, cv, g.flops(cv.peak_precision), kappa, wb)
-                for share, cv, wb in dense_groups(dep, k))
-    else:
-        t = _curve_time(dense_flops, m_dense, dc, g.flops(dc.peak_precision), kappa, dep.w_bytes)
-    t += _curve_time(routed_flops, m_expert, mc, g.flops(mc.peak_precision), kappa, dep.e_bytes)
-    return GemmTime(t, m_dense < dense_ridge(dep, k))
+    return GemmTime(gt.time(dense_flops, routed_flops, m_dense, m_expert), m_dense < gt.ridge)

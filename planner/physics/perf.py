@@ -41,15 +41,14 @@ from planner.physics.deployment import (
     experts_per_card,
     kv_bytes_per_token,
     kv_bytes_per_token_per_card,
-    kv_scale,
     linear_state_traffic_per_sequence_per_card,
     max_batch,
     memory_use,
-    routed_experts_per_card,
     verify_tokens,
     weights_per_card_bytes,
 )
-from planner.physics.gemm import gemm_time
+from planner.physics.gemm import roofline_seconds
+from planner.physics.terms import StageTerms, stage_terms
 
 __all__ = [  # the building blocks other stages use through `perf`
     "ACT_BYTES", "Bound", "Deployment", "MemoryUse", "Parallelism", "PhaseTime", "Speculation", "allreduce_time",
@@ -60,59 +59,55 @@ __all__ = [  # the building blocks other stages use through `perf`
 
 
 # --------------------------------------------------------------------------- forward passes
-def _linear_flops_per_card(dep: Deployment, tokens: float) -> tuple[float, float, float]:
-    """(dense FLOPs, routed-expert FLOPs, weight bytes) of the matmuls of one stage pass of
-    `tokens` tokens, per card.
+def _linear_flops_per_card(dep: Deployment, t: StageTerms, tokens: float) -> tuple[float, float, float, float]:
+    """(dense FLOPs, routed-expert FLOPs, weight bytes, rows of one routed expert's GEMM) of the
+    matmuls of one stage pass of `tokens` tokens, per card (`t`: the deployment's terms).
 
     Dense FLOPs = 2·params·tokens for attention, dense MLP, shared experts and LM head, spread
     over n_s cards; routed FLOPs = 2·expert_params·top-k pairs of the busiest card (× imbalance).
     Weight bytes: the card's dense shards plus the routed experts that the tokens touch on it.
+    Rows: the pairs over the experts they touch (`gemm.gemm_rows`).
     """
-    a, par = dep.arch, dep.par
-    n_s = par.stage_cards
-    pp = par.pp
-    dense_params = (a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params
-                    + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
-    flops = 2.0 * dense_params * tokens / n_s
-    routed = 0.0
-    routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
-    wbytes = dep.weights_bytes_per_card - routed_bytes
-    if a.is_moe:
+    flops = t.dense2 * tokens / t.n_s
+    routed, wbytes, m_expert = 0.0, t.wbytes_dense, 0.0
+    if t.is_moe:
         pairs, touched = experts_on_card(dep, tokens)
-        routed = a.moe_layers / pp * 2.0 * a.expert_params * pairs
-        wbytes += a.moe_layers / pp * touched * a.expert_params * dep.e_bytes
-    return flops, routed, wbytes
+        routed = t.routed2 * pairs
+        wbytes += t.moe_pp * touched * t.expert_params * t.e_bytes
+        m_expert = pairs / touched if touched > 0 else 0.0
+    return flops, routed, wbytes, m_expert
 
 
 def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes: float) -> PhaseTime:
     """One stage's forward pass over `tokens` tokens on each card (see module docstring)."""
-    g, c, par = dep.gpu, dep.calib, dep.par
-    lin_flops, routed_flops, wbytes = _linear_flops_per_card(dep, tokens)
-    gt = gemm_time(dep, tokens, lin_flops, routed_flops)
-    compute = gt.time_s + attn_flops / (g.flops("bf16") * c.v("compute_efficiency"))
-    act_bytes = tokens / par.dp * dep.arch.hidden * ACT_BYTES * 2 * dep.arch.layers / par.pp
+    t = stage_terms(dep)
+    lin_flops, routed_flops, wbytes, m_expert = _linear_flops_per_card(dep, t, tokens)
+    m_dense = tokens / t.dp
+    if t.gemm is None:
+        gemm_s, below = roofline_seconds(dep, lin_flops, routed_flops), False
+    else:
+        gemm_s, below = t.gemm.time(lin_flops, routed_flops, m_dense, m_expert), m_dense < t.gemm.ridge
+    compute = gemm_s + attn_flops / t.attn_peak
+    act_bytes = m_dense * t.hidden * ACT_BYTES * 2 * t.layers / t.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
-    memory = (wbytes + kv_read_bytes / kv_scale(c) + act_bytes) / (
-        g.memory_bandwidth_bytes_per_s * c.v("memory_efficiency"))
+    memory = (wbytes + kv_read_bytes / t.kv_scale + act_bytes) / t.mem_peak
     roof = max(compute, memory)
-    comm = stage_comm_time(dep, tokens)
-    exposed = comm - c.v("comm_overlap") * min(comm, roof)
-    overhead = (dep.arch.layers * c.v("layer_overhead_s")
-                + dep.arch.moe_layers * c.v("moe_layer_overhead_s")) / par.pp
+    comm = t.comm.time(tokens)
+    exposed = comm - t.overlap * min(comm, roof)
+    overhead = t.overhead
     return PhaseTime(roof + exposed + overhead, compute, memory, exposed, overhead,
-                     lin_flops + routed_flops + attn_flops, nbytes, gt.below_ridge)
+                     lin_flops + routed_flops + attn_flops, nbytes, below)
 
 
 def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float, seqs: float) -> PhaseTime:
     """Whole pass through pp stages: pp·stage + (pp−1) hand-offs + step overhead + the host time
     of the `seqs` sequences each (attention-DP rank's) scheduler handles in the step."""
-    par, c = dep.par, dep.calib
-    pp = par.pp
+    t = stage_terms(dep)
+    pp = t.pp
     handoff = 0.0
-    if pp > 1:
-        across = par.cards > dep.gpu.domain_cards
-        handoff = (pp - 1) * p2p_time(dep, tokens_per_stage / par.dp * dep.arch.hidden * ACT_BYTES, across)
-    step = c.v("step_overhead_s") + seqs * c.v("sequence_overhead_s")
+    if pp > 1:   # `p2p_time` over the link `terms` chose
+        handoff = (pp - 1) * (tokens_per_stage / t.dp * t.hidden * ACT_BYTES / t.hand_bw + t.hand_lat)
+    step = t.step_s + seqs * t.sequence_s
     return PhaseTime(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                      pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
                      stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)

@@ -9,6 +9,7 @@ W_p = D(1 + c²)/(2(1 − ρ)) · ln(ρ/(1 − p)) when ρ > 1 − p, else 0.
 
 from __future__ import annotations
 
+import functools
 import math
 
 QUANTILE = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
@@ -192,8 +193,19 @@ def erlang_b(offered, slots):
 ERLANG_ROWS_PER_BLOCK = 64    # rows of `erlang_b`'s cumulative product at once (memory ~ rows × 15√c floats)
 
 
+ERLANG_LOOP_TERMS = 128   # a shorter sum runs faster as a float loop than as two numpy calls
+
+
+@functools.lru_cache(maxsize=65536)
 def _erlang_b_sum(a: float, c: float, terms: int) -> float:
-    """`erlang_b` of one element in floats, the same operations in the same order."""
+    """`erlang_b` of one element, the same operations in the same order: a float loop, or for a
+    long sum the same cumulative product and sum in numpy (whose accumulations run in order).
+    Memoised by its arguments' values (a decode shape's batch search asks the same queue again
+    under each TPOT limit)."""
+    if terms > ERLANG_LOOP_TERMS:
+        import numpy as np
+        ratio = (c - np.arange(terms, dtype=float)) / a
+        return 1.0 / (1.0 + float(np.cumsum(np.cumprod(ratio))[-1]))
     total, term = 0.0, 1.0
     for i in range(terms):
         term *= (c - i) / a

@@ -100,10 +100,13 @@ def clear_memo() -> None:
 
 def _key(name: str, dep: Deployment, args: tuple) -> tuple:
     """Memo key: the identity of the deployment's catalog objects (loaded once per process and never
-    mutated), the rest of the deployment, and the values and types of everything else."""
-    return (name, id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
-            dep.expert_dtype, dep.part_dtypes, dep.kv_dtype, dep.spec, args,
-            tuple(map(type, args)))  # 1 and 1.0 stay apart
+    mutated), the rest of the deployment (that part built once per deployment), and the values and
+    types of everything else."""
+    part = dep.derived.get("memo_key")
+    if part is None:
+        part = dep.derived["memo_key"] = (id(dep.model), id(dep.gpu), id(dep.calib), dep.par, dep.weight_dtype,
+                                          dep.expert_dtype, dep.part_dtypes, dep.kv_dtype, dep.spec)
+    return (name, part, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
 
 
 def recall(name: str, dep: Deployment, args: tuple):
@@ -113,20 +116,27 @@ def recall(name: str, dep: Deployment, args: tuple):
 
 
 def remember(name: str, dep: Deployment, args: tuple, value) -> None:
-    """Memoise `value` for (name, dep, args); the entry keeps the catalog objects alive, so an id
-    cannot be reused while its entry exists."""
+    """Memoise `value` for (name, dep, args)."""
+    _store(_key(name, dep, args), dep, value)
+
+
+def _store(key: tuple, dep: Deployment, value) -> None:
+    """Memoise `value` under `key`; the entry keeps the catalog objects alive, so an id cannot be
+    reused while its entry exists."""
     if len(memo_table) >= MEMO_MAX_ENTRIES:
         memo_table.clear()
-    memo_table[_key(name, dep, args)] = ((dep.model, dep.gpu, dep.calib), value)
+    memo_table[key] = ((dep.model, dep.gpu, dep.calib), value)
 
 
 def memoised(fn, dep: Deployment, *args):
     """fn(dep, *args) of a pure `perf` function, memoised for sweeps that re-solve one problem.
     Results are the very values fn returns."""
-    value = recall(fn.__name__, dep, args)
-    if value is None:
-        value = fn(dep, *args)
-        remember(fn.__name__, dep, args, value)
+    key = _key(fn.__name__, dep, args)
+    hit = memo_table.get(key)
+    if hit is not None and hit[1] is not None:
+        return hit[1]
+    value = fn(dep, *args)
+    _store(key, dep, value)
     return value
 
 

@@ -225,7 +225,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     means = colocated_batch_grid(mem_limit)
     runs = np.maximum(np.array(means, dtype=float), 1.0)   # the batch its steps run at (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
-    b_int = [max(1, math.ceil(b)) for b in means for _ in CHUNK_MULTIPLES]
+    b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]
     bs = np.repeat(np.array(means, dtype=float), ks)
     run = np.repeat(runs, ks)
     mult = np.tile(np.array(CHUNK_MULTIPLES), len(means))
@@ -234,29 +234,32 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     chunk = np.minimum(budget, np.maximum(w.s_unc, p))          # colocated.colocated_chunk
     share = np.minimum(1.0, p / chunk)
     used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
-    mixed = batched.mixed_steps(dep, run, w.ctx_decode, used, w.s_in)
-    dec = batched.decode_steps(dep, runs, w.ctx_decode).take(np.repeat(np.arange(len(means)), ks))
+    spread = bool(w.tpot_spread) and mem_limit > 1   # the TPOT statistic: the same prefill per step beside
+    b_stat = bs + w.tpot_spread * np.sqrt(bs) if spread else run   # the quantile batch
+    fit = np.flatnonzero(b_stat <= mem_limit)
+    chunk_c = np.ceil(chunk[fit])
+    # every mixed and every decode-only step of the table in one call each (the same floats as a call each)
+    mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_stat, used)] if spread else []),
+                                                  (bs[fit], chunk_c)], w.ctx_decode, w.s_in)
+    dec, *dec_rest = batched.decode_steps_many(dep, [runs, *([b_stat] if spread else [])], w.ctx_decode)
+    dec = dec.take(np.repeat(np.arange(len(means)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
                             perf.tokens_per_step(dep))
-    t = batched.where(share >= 1, mixed, batched.blend(mixed, dec, seen)).time_s / perf.tokens_per_step(dep)
-    t_stat, b_stat = t, run
-    if w.tpot_spread and mem_limit > 1:   # the TPOT statistic: the same prefill per step beside the quantile batch
-        b_stat = bs + w.tpot_spread * np.sqrt(bs)
-        mixed_q = batched.mixed_steps(dep, b_stat, w.ctx_decode, used, w.s_in)
-        dec_q = batched.decode_steps(dep, b_stat, w.ctx_decode)
-        st_q = batched.where(share >= 1, mixed_q, batched.blend(mixed_q, dec_q, seen))
-        batch_sd = (st_q.time_s / perf.tokens_per_step(dep) - t) / w.tpot_spread
+    t = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, seen)) / perf.tokens_per_step(dep)
+    t_stat = t
+    if spread:
+        mixed_q, dec_q = rest[0], dec_rest[0]
+        st_q = np.where(share >= 1, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
+        batch_sd = (st_q / perf.tokens_per_step(dep) - t) / w.tpot_spread
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
                                                 w.s_unc, w.cv2, perf.tokens_per_step(dep)))
-    fit = np.flatnonzero(b_stat <= mem_limit)
     if not len(fit):
         none = np.empty(0)
         return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)
-    chunk_c = np.ceil(chunk[fit])
-    full = batched.mixed_steps(dep, bs[fit], w.ctx_decode, chunk_c, w.s_in).time_s
+    full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
     return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service)
 
