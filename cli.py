@@ -279,7 +279,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         check_writable(out, (problem,), force)
     if export_target:
         from planner.report.export import check_out_dir
-        check_out_dir(export_dir, force)
+        check_out_dir(export_dir, force, (problem, *((out,) if out else ())))
     horizon = p.workload.profile is not None if isinstance(p, Problem) else p.horizon
     if chart:
         _check_chart(chart, problem, horizon, force)
@@ -305,7 +305,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if export_target:
         from planner.report.export import export
         for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
-                           force=force):
+                           force=force, protect=(out,) if out else ()):
             click.echo(f"wrote {path}", err=True)
     _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
           checks)
@@ -564,7 +564,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
               help="engine inside the dynamo/k8s manifests [vllm]")
 @click.option("--image", default=None, help="container image of the engine (dynamo, k8s)")
 @click.option("--model-path", default=None, help="model path or id as the engine loads it [the plan's model]")
-@click.option("--force", is_flag=True, help="replace a non-empty --out directory")
+@click.option("--force", is_flag=True, help="replace a previous export in --out (only that: see docs/export.md)")
 def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, force: bool) -> None:
     """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the
     plan's layout and batch, a router split, manifests, a load test at the plan's operating point."""

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from planner.errors import BadInput
-from planner.report.export import TARGETS, export, render
+from planner.report.export import EXPORT_MANIFEST, TARGETS, export, render
 from planner.report.export.manifests import NODE_LABEL
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -261,7 +261,8 @@ def test_kv_dtype_an_engine_lacks():
 def test_export_writes_all_or_nothing(tmp_path):
     out = tmp_path / "out"
     written = export(plan("deepseek_qps"), "k8s", "img:1", "/models/r1", out)
-    assert {p.name for p in written} == {p.name for p in out.iterdir()}
+    assert {p.name for p in written} | {EXPORT_MANIFEST} == {p.name for p in out.iterdir()}
+    assert (out / EXPORT_MANIFEST).read_text().split() == sorted(p.name for p in written)
     assert "image: img:1" in (out / "k8s.yaml").read_text()
     with pytest.raises(BadInput, match="exists and is not empty; pass --force"):
         export(plan("deepseek_qps"), "vllm", None, None, out)
@@ -271,6 +272,35 @@ def test_export_writes_all_or_nothing(tmp_path):
     assert not bad.exists() and [p.name for p in tmp_path.iterdir()] == ["out"]
     export(plan("small_model_cheap_card"), "vllm", None, None, out, force=True)
     assert not (out / "k8s.yaml").exists()
+
+
+def test_force_replaces_a_previous_export_only(tmp_path):
+    """--force replaces an export (everything in the directory listed in its manifest), never a
+    directory holding the user's own files or the input plan: refused, exit 2, nothing deleted."""
+    from click.testing import CliRunner
+
+    import cli
+    src = Path(__file__).resolve().parent / "golden" / "solve" / "deepseek_qps.json"
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "sub" / "thesis.txt").write_text("important")
+    with pytest.raises(BadInput, match="replaces only a previous export of plan, and it holds sub"):
+        export(plan("deepseek_qps"), "vllm", None, None, mine, force=True)
+    assert (mine / "sub" / "thesis.txt").read_text() == "important"
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "plan.json").write_bytes(src.read_bytes())
+    r = CliRunner().invoke(cli.main, ["export", str(inside / "plan.json"), "--target", "vllm", "--out",
+                                      str(inside), "--force"])
+    assert r.exit_code == 2 and "holds the input" in r.stderr and (inside / "plan.json").exists(), r.output
+    out = tmp_path / "out"
+    export(plan("deepseek_qps"), "vllm", None, None, out)
+    (out / "notes.txt").write_text("added by hand")
+    with pytest.raises(BadInput, match="it holds notes.txt"):
+        export(plan("deepseek_qps"), "vllm", None, None, out, force=True)
+    (out / "notes.txt").unlink()
+    export(plan("deepseek_qps"), "sglang", None, None, out, force=True)   # a previous export: replaced
+    assert not (out / "notes.txt").exists() and (out / EXPORT_MANIFEST).exists()
 
 
 def test_unwritable_out_dir(tmp_path):
@@ -345,3 +375,26 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
     (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)
+
+
+def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):
+    """A problem name (free text) or a hand-edited pool name with a newline lands in the generated
+    scripts' comments as one line: nothing after the newline runs as a command."""
+    from click.testing import CliRunner
+
+    import cli
+    p = tmp_path / "nl.yaml"
+    p.write_text("name: |\n  chat service\n  touch PWNED #\nmodel: llama-3.1-8b\n"
+                 "workload: {qps: 5, input_tokens: 500, output_tokens: 100}\nslo: {ttft: 2s, tpot: 50ms}\n"
+                 "gpus: [h100]\n")
+    out = tmp_path / "ex"
+    r = CliRunner().invoke(cli.main, ["solve", str(p), "--export", "vllm", "--export-dir", str(out)])
+    assert r.exit_code == 0, r.output
+    d = plan("small_model_cheap_card")
+    d["pools"][0]["name"] = d["pools"][0]["name"] + "\ntouch PWNED #"
+    for target in ("vllm", "sglang", "trtllm"):
+        for text in render(d, target, source="p.json").values():
+            assert not any(line.startswith("touch") for line in text.splitlines()), target
+    scripts = [f.read_text() for f in out.iterdir() if f.suffix == ".sh"]
+    assert scripts and not any(line.startswith("touch") for s in scripts for line in s.splitlines())
+    assert any("# service chat service touch PWNED #" in s for s in scripts)

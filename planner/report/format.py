@@ -24,6 +24,18 @@ def json_safe(x: Any) -> Any:
     return x
 
 
+def one_line(text: object) -> str:
+    """`text` fit for one line of a generated script or config comment: every control character
+    (newline, carriage return, tab, escape …) becomes a space, so a name a user wrote can never
+    end the comment and run as a command.
+
+    >>> one_line("chat\\ntouch /tmp/x #")
+    'chat touch /tmp/x #'
+    """
+    return "".join(" " if (ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029") else ch
+                   for ch in str(text))
+
+
 def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
     """A plain fixed-width table; `align` is a string of 'l'/'r' per column."""
     align = align or "l" + "r" * (len(headers) - 1)

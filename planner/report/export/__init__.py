@@ -26,6 +26,7 @@ from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
+from planner.report.format import one_line
 
 TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
 DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",
@@ -91,7 +92,7 @@ def shell_join(argv: list[str]) -> str:
 
 def launch_script(pl: PoolLaunch) -> str:
     p = pl.pool
-    lines = ["#!/bin/sh", f"# pool {p.name}: {p.role} on {pl.gpu.id}, {p.instances} instance(s) of "
+    lines = ["#!/bin/sh", f"# pool {one_line(p.name)}: {p.role} on {pl.gpu.id}, {p.instances} instance(s) of "
              f"{p.cards_per_instance} cards ({p.parallelism.tp}·{p.parallelism.pp}·{p.parallelism.dp} TP·PP·DP), "
              f"design batch {p.design_batch}",
              "# run on each instance's node(s); NODE_RANK selects the node's command"]
@@ -132,20 +133,58 @@ def engine_router(pls: list[PoolLaunch], engine: str) -> dict[str, str]:
     return out
 
 
-def check_out_dir(out_dir: str | Path, force: bool = False) -> Path:
-    """The export directory, refused when it exists and is not empty (unless `force`): nothing a
-    user wrote is replaced by accident. Called before the work by `plan solve --export` too."""
+EXPORT_MANIFEST = ".planner-export"   # in every export directory: the files the export wrote, one per line
+
+
+def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str | Path, ...] = ()) -> Path:
+    """The export directory, refused when it exists and is not empty, unless `force` and it holds a
+    previous export and nothing else (its EXPORT_MANIFEST lists every file in it) and none of the
+    `protect`ed inputs: `--force` replaces an export, never a directory of the user's files. Called
+    before the work by `plan solve --export` too."""
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise BadInput(f"{out}: exists and is not empty; pass --force to replace it")
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return out
+    if not out.is_dir():
+        raise BadInput(f"{out}: exists and is not a directory")
+    if not force:
+        raise BadInput(f"{out}: exists and is not empty; pass --force to replace a previous export there")
+    inside = [str(p) for p in protect if _within(Path(p), out)]
+    if inside:
+        raise BadInput(f"{out}: holds the input {inside[0]}; --force would delete it: export somewhere else")
+    foreign = sorted(set(p.name for p in out.iterdir()) - set(_manifest(out)) - {EXPORT_MANIFEST})
+    if not (out / EXPORT_MANIFEST).is_file() or foreign:
+        what = f"it holds {', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}" if foreign else \
+            "it has no export manifest"
+        raise BadInput(f"{out}: --force replaces only a previous export of plan, and {what}; "
+                       f"choose a new or empty directory")
     return out
 
 
+def _manifest(out: Path) -> list[str]:
+    """The names a previous export listed in its manifest (none when unreadable)."""
+    try:
+        return [n for n in (out / EXPORT_MANIFEST).read_text(encoding="utf-8").splitlines() if n]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _within(path: Path, directory: Path) -> bool:
+    """Whether `path` (an input file) lies in `directory` or below it."""
+    try:
+        path.resolve().relative_to(directory.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
 def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,
-           source: str = "plan", engine: str | None = None, force: bool = False) -> list[Path]:
-    """Render and write the export into `out_dir` (created; replaced only with `force`)."""
+           source: str = "plan", engine: str | None = None, force: bool = False,
+           protect: tuple[str | Path, ...] = ()) -> list[Path]:
+    """Render and write the export into `out_dir` (created; with `force` a previous export there is
+    replaced, see check_out_dir); `source` (the plan or problem file) and `protect` are never inside
+    what is replaced."""
     files = render(plan_data, target, image, model_path, source, engine)
-    out = check_out_dir(out_dir, force)
+    out = check_out_dir(out_dir, force, (source, *protect))
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +197,7 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
             f.write_text(text, encoding="utf-8")
             if name.endswith(".sh"):
                 f.chmod(0o755)
+        (tmp / EXPORT_MANIFEST).write_text("".join(f"{n}\n" for n in sorted(files)), encoding="utf-8")
         if out.exists():
             old = parent / f".{out.name}.old"
             shutil.rmtree(old, ignore_errors=True)

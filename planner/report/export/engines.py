@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from planner.catalog.schemas import GPU, get_model
 from planner.errors import BadInput
 from planner.report.export.planread import ExportPlanFile, ExportPool
+from planner.report.format import one_line
 
 ENGINES = ("vllm", "sglang", "trtllm")
 GPU_MEMORY_FRACTION = 0.90       # of each card's memory for weights + KV (the engines' usual default)
@@ -227,7 +228,7 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
         tokens = prefill_tokens(out.pool, plan)
     else:
         tokens = batch     # a decode step schedules one token per sequence
-    cfg = [f"# TensorRT-LLM LLM API options for pool {out.name} (trtllm-serve --config)",
+    cfg = [f"# TensorRT-LLM LLM API options for pool {one_line(out.name)} (trtllm-serve --config)",
            f"enable_attention_dp: {'true' if p.dp > 1 else 'false'}",
            "kv_cache_config:", f"  dtype: {kv}", f"  free_gpu_memory_fraction: {GPU_MEMORY_FRACTION:.2f}"]
     if out.pool.speculative is not None:

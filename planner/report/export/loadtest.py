@@ -13,6 +13,7 @@ import math
 
 from planner.report.export.engines import PoolLaunch
 from planner.report.export.planread import ExportPlan
+from planner.report.format import one_line
 
 DURATION_S = 180      # "a few minutes" of arrivals
 MIN_PROMPTS = 200
@@ -65,12 +66,13 @@ def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
     slo = {}
     for s in plan.services:
         w, lim = s.plan.workload, s.plan.slo
-        result = f"result-{s.key}.json"
-        bench += ["", f"# service {s.key}: {w.qps:g} req/s × {w.input_tokens:g} in / {w.output_tokens:g} out "
+        result = f"result-{one_line(s.key)}.json"
+        bench += ["", f"# service {one_line(s.key)}: {w.qps:g} req/s × {w.input_tokens:g} in / {w.output_tokens:g} out "
                   f"tokens (prefix cache hit {w.prefix_cache_hit:.0%}); SLO TTFT {lim.ttft_statistic} ≤ "
                   f"{lim.ttft_s * 1e3:g} ms, TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms",
                   _sh(bench_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens, w.prefix_cache_hit, result))]
-        perf += ["", f"# service {s.key}", _sh(genai_perf_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens))]
+        perf += ["", f"# service {one_line(s.key)}",
+                 _sh(genai_perf_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens))]
         slo[s.key] = {"result_file": result, "request_rate": w.qps,
                       "input_tokens": w.input_tokens, "output_tokens": w.output_tokens,
                       "limits_ms": {METRIC[lim.ttft_statistic].format(m="ttft"): lim.ttft_s * 1e3,
