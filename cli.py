@@ -209,7 +209,7 @@ def schema_cmd(kind: str, out: str | None, force: bool) -> None:
 @click.option("--tpot", help="time-per-output-token limit, e.g. 50ms")
 @click.option("--gpus", help="GPU types, comma-separated, e.g. h100,h20")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to FILE instead of stdout")
-@click.option("--force", is_flag=True, help="allow replacing a shipped catalog file or calibration profile")
+@click.option("--force", is_flag=True, help="replace an existing --out file (it may hold your edits)")
 def init_cmd(out: str | None, force: bool, **given) -> None:
     """Write a commented problem file that `plan solve` accepts. Values not given as flags are asked
     when stdin is a terminal, else take the defaults in docs/problem-files.md."""
@@ -226,6 +226,15 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     text = problem_template(name, values)
     import yaml
     validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
+    from planner.catalog.schemas import get_model
+    from planner.errors import BadInput
+    try:
+        get_model(str(values["model"]))                     # a model `plan solve` would not know
+    except BadInput as e:
+        raise BadInput(f"plan init: --model: {e}") from None
+    if out and Path(out).exists() and not force:
+        raise BadInput(f"--out {out}: exists; plan init does not replace a file (it may hold your edits): "
+                       f"choose another name or pass --force")
     _emit(text, out, force=force)
 
 

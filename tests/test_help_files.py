@@ -143,3 +143,17 @@ def test_init_checks_values_before_writing(tmp_path):
     r = CliRunner().invoke(main, ["init", "--tpot", "fast", "--out", str(out)])
     assert r.exit_code == 2 and "plan init: slo.tpot: cannot read 'fast'" in r.stderr
     assert not out.exists()
+
+
+def test_init_refuses_an_unknown_model_and_keeps_an_existing_file(tmp_path):
+    """init writes only a file `plan solve` accepts (an unknown model is exit 2, nothing written)
+    and never replaces an existing file, which may hold the user's edits, without --force."""
+    out = tmp_path / "p.yaml"
+    r = CliRunner().invoke(main, ["init", "--model", "nope", "--out", str(out)])
+    assert r.exit_code == 2 and "plan init: --model: unknown model 'nope'" in r.stderr and not out.exists()
+    out.write_text("# my edited problem\n")
+    r = CliRunner().invoke(main, ["init", "--model", "llama-3.1-8b", "--out", str(out)])
+    assert r.exit_code == 2 and "does not replace a file" in r.stderr
+    assert out.read_text() == "# my edited problem\n"
+    r = CliRunner().invoke(main, ["init", "--model", "llama-3.1-8b", "--out", str(out), "--force"])
+    assert r.exit_code == 0 and "model: llama-3.1-8b" in out.read_text()
