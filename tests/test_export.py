@@ -398,3 +398,15 @@ def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):
     scripts = [f.read_text() for f in out.iterdir() if f.suffix == ".sh"]
     assert scripts and not any(line.startswith("touch") for s in scripts for line in s.splitlines())
     assert any("# service chat service touch PWNED #" in s for s in scripts)
+
+
+def test_a_tp_that_splits_heads_is_refused():
+    """A hand-edited plan whose TP does not divide the model's attention heads (Llama-3.1-8B: 32)
+    is a layout no engine runs: exit 2 naming the pool's field, for every engine."""
+    d = plan("small_model_cheap_card")
+    p = d["pools"][0]
+    p["parallelism"]["tp"], p["parallelism"]["pp"], p["parallelism"]["dp"] = 3, 1, 1
+    p["cards_per_instance"] = 3
+    for target in ("vllm", "sglang", "trtllm"):
+        with pytest.raises(BadInput, match=r"pools\[0\].parallelism.tp: TP3 does not divide .*32 attention heads"):
+            render(d, target, source="p.json")

@@ -136,10 +136,24 @@ def _speculative(engine: str, pool: ExportPool, plan: ExportPlanFile, source: st
     return s.draft_tokens
 
 
+def _tp_divides_heads(pool: ExportPool, plan: ExportPlanFile, source: str, i: int) -> None:
+    """BadInput unless the pool's tensor parallelism divides the model's attention heads: no engine
+    shards a head (the same rule as `plan eval --tp`)."""
+    tp = pool.parallelism.tp
+    try:
+        heads = get_model(plan.model_source or plan.model).arch.heads
+    except BadInput as e:
+        raise BadInput(f"{source}: model: {e}") from None
+    if heads % tp:
+        raise BadInput(f"{source}: pools[{i}].parallelism.tp: TP{tp} does not divide {plan.model}'s {heads} "
+                       f"attention heads; no engine runs that layout")
+
+
 def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_path: str,
            name: str, service: str, source: str, i: int, moe: bool = False) -> PoolLaunch:
     """The launch of pool `i` of `plan` on `engine`; BadInput when the engine cannot realise it."""
     _speculative(engine, pool, plan, source, i)
+    _tp_divides_heads(pool, plan, source, i)
     nodes, per_node = layout(pool, gpu, source, i)
     kv = _kv(engine, plan, source)
     build = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[engine]
