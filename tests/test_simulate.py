@@ -310,3 +310,20 @@ def _deployment_of(plan):
     from planner.plan.candidates import deployment
     c = next(iter(plan.chosen))
     return deployment(plan.resolved, plan.resolved.option(c.gpu), c.par, c.spec)
+
+
+def test_more_instances_than_requests_is_refused_at_once(tmp_path):
+    """A plan (hand-edited, or solved at a huge QPS) with more instances than simulated requests
+    is exit 2 before any per-instance work: it used to run for minutes and take gigabytes."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from cli import main
+    d = json.loads((Path(__file__).resolve().parent / "golden" / "solve" / "small_model_cheap_card.json").read_text())
+    d["pools"][0]["instances"] = 10**9
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "300"])
+    assert r.exit_code == 2 and "1,000,000,001 instances" in r.stderr and "Traceback" not in r.output, r.output

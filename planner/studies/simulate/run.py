@@ -67,6 +67,11 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     """
     if requests < MIN_REQUESTS:
         raise BadInput(f"--requests: need at least {MIN_REQUESTS} requests (got {requests})")
+    instances = sum(p.instances for p in plan.pools)
+    if instances > requests:   # the per-instance work (and memory) would dwarf the run, to no end
+        raise BadInput(f"--requests: {requests:,} requests over the plan's {instances:,} instances leave some "
+                       f"without a single request; simulate at least {instances:,} (a plan this large is "
+                       f"better checked on a fraction of its traffic)")
     run = _run(plan, physics(plan, source, resolved), requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals
