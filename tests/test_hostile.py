@@ -184,7 +184,7 @@ def test_shipped_profiles_and_unrelated_files_are_protected(tmp_path):
     assert code == 2 and "--force" in out and profile.read_bytes() == before, out
     other = write(tmp_path, SMALL, "problem.yaml")
     code, out = run("calibrate", public, "--out", other, "--folds", "0")
-    assert code == 2 and "not a calibration profile" in out and yaml.safe_load(other.read_text()) == SMALL, out
+    assert code == 2 and "is not an output of plan" in out and yaml.safe_load(other.read_text()) == SMALL, out
 
 
 # ------------------------------------------------------------------- the boundary
@@ -286,3 +286,22 @@ def test_fuzzed_problems_exit_0_2_or_3_without_traceback(tmp_path, edits, flags)
     r = CliRunner().invoke(cli.main, ["solve", str(p), *[a for f in flags for a in f]])
     assert r.exit_code in (0, 2, 3), (d, flags, r.output, r.exception)
     assert "Traceback" not in r.output
+
+
+def test_out_never_replaces_a_users_file_without_force(tmp_path):
+    """--out replaces what plan wrote before (a plan JSON, here twice), never a file of the user's
+    (notes, a problem file) unless --force: exit 2 and the file is untouched."""
+    prob = write(tmp_path, SMALL, "problem.yaml")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    code, out = run("solve", prob, "--out", notes)
+    assert code == 2 and "is not an output of plan" in out and notes.read_text() == "my notes\n", out
+    other = write(tmp_path, SMALL, "other.yaml")
+    code, out = run("schema", "--out", other)
+    assert code == 2 and yaml.safe_load(other.read_text()) == SMALL, out
+    plan = tmp_path / "plan.json"
+    for _ in range(2):
+        code, out = run("solve", prob, "--out", plan)
+        assert code == 0, out
+    code, out = run("solve", prob, "--out", notes, "--force")
+    assert code == 0 and '"schema_version"' in notes.read_text(), out

@@ -348,7 +348,12 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force
     if p.exists() and not force and p.resolve().is_relative_to(SHIPPED):
         raise BadInput(f"{p}: a shipped catalog file or calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
+    from planner.input.owned import written_by_planner
+    if p.exists() and not force and not written_by_planner(p):
+        raise BadInput(f"{p}: exists and is not an output of plan (a plan, schema, table or chart it "
+                       f"wrote); refusing to replace it (add --force to replace it)")
     return parent
+
 
 
 def _can_create_in(directory: Path) -> bool:
