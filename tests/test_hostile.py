@@ -133,6 +133,25 @@ def test_deep_nesting_and_size_limits(tmp_path):
     assert code == 2 and "limited to 5,000,000 bytes" in out, out
 
 
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    """Nine levels of nine aliases: a few hundred bytes standing for 9**9 values, which kept
+    every walk of the data at 100 % CPU forever; refused before any walk goes far."""
+    import time
+    lines, prev = ["a: &a [x,x,x,x,x,x,x,x,x]"], "a"
+    for c in "bcdefghi":
+        lines.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = c
+    bomb = write(tmp_path, "\n".join(lines) + "\n" + yaml.safe_dump(SMALL))
+    start = time.monotonic()
+    code, out = run("solve", bomb)
+    assert code == 2 and "aliases (*name) expand to more than" in out and str(bomb) in out, out
+    assert time.monotonic() - start < 10
+    # a few aliases of a shared mapping, as people write them, still load
+    ok = write(tmp_path, "x: &s {a: 1, b: [1, 2, 3]}\ny: [*s, *s, *s, *s]\n", "ok.yaml")
+    from planner.input.files import read_yaml
+    assert read_yaml(ok)["y"][3]["b"] == [1, 2, 3]
+
+
 def test_out_into_a_read_only_directory_fails_before_the_work(tmp_path, monkeypatch):
     """A directory the user cannot write: exit 2 before the solve. Root writes anywhere (CI runs as
     root), so the permission check itself is made to see the directory as read-only."""
