@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -234,6 +236,32 @@ def test_environment_failures_are_one_line(monkeypatch, exc, code, text):
     monkeypatch.setattr(ev, "evaluate", fail)
     got, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100")
     assert got == code and text in out and "Traceback" not in out, out
+
+
+def _cli(args: list[str], **popen) -> subprocess.Popen:
+    root = Path(cli.__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.Popen([sys.executable, str(root / "cli.py"), *args], cwd=root, env=env,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_broken_pipe_exits_1_quietly():
+    """`plan solve ... | true`: the reader is gone before the plan is printed; that is exit 1
+    with nothing on stderr (it was exit 2 'error: Broken pipe (a file or system operation failed)')."""
+    proc = _cli(["solve", str(SEED), "--checks"], stdout=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1, err
+    assert err == "", err
+
+
+def test_closed_stdout_exits_1_quietly():
+    """`plan solve ... >&-` (descriptor 1 closed): exit 1 without a traceback (it was exit 5,
+    AttributeError: 'NoneType' object has no attribute 'flush')."""
+    proc = _cli(["solve", str(SEED)], preexec_fn=lambda: os.close(1))  # noqa: PLW1509 - a test's child
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1, err
+    assert "Traceback" not in err and "internal error" not in err and "error" not in err, err
 
 
 def test_dask_address_that_is_not_a_scheduler_fails_fast(tmp_path):
