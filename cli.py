@@ -1,7 +1,8 @@
 """`plan`: the command line. Parses arguments, calls the library, renders; nothing else.
 
-Exit codes: 0 ok, 2 bad input or usage, 3 infeasible, 4 verification failed, 5 internal error
-(a bug: please report it with the input file), 130 interrupted (Ctrl-C).
+Exit codes: 0 ok, 1 standard output closed or a broken pipe (`plan ... | head`: quietly, as
+click does), 2 bad input or usage, 3 infeasible, 4 verification failed, 5 internal error (a bug:
+please report it with the input file), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -40,11 +41,15 @@ class PlanGroup(click.Group):
     The traceback is printed only with `plan --debug`. Usage errors are exit 2 (click)."""
 
     def invoke(self, ctx: click.Context):
+        if sys.stdout is None:   # started with stdout closed (`>&-`)
+            _stdout_closed()
         try:
             return super().invoke(ctx)
         except PlannerError as e:
             self._fail(ctx, e, e.exit_code, str(e))
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:   # the reader went away (`| head`): click's main exits 1 quietly
             raise
         except KeyboardInterrupt as e:
             self._fail(ctx, e, INTERRUPTED, "interrupted")
@@ -73,6 +78,32 @@ class PlanGroup(click.Group):
             traceback.print_exception(exc, file=sys.stderr)
         click.echo(f"error: {message}" if message else "", err=True)
         ctx.exit(code)
+
+
+class _ClosedStdout:
+    """sys.stdout when file descriptor 1 was closed: writing is a broken pipe (exit 1, quietly,
+    like `| head`), flushing is nothing; work that prints nothing (e.g. `--out` only) succeeds."""
+
+    def write(self, _text: str) -> int:
+        import errno
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _stdout_closed() -> None:
+    """Point descriptor 1 at /dev/null (solver libraries print to it from C) and make writes to
+    sys.stdout a broken pipe."""
+    import os
+    fd = os.open(os.devnull, os.O_WRONLY)
+    if fd != 1:
+        os.dup2(fd, 1)
+        os.close(fd)
+    sys.stdout = _ClosedStdout()  # type: ignore[assignment]
 
 
 def _version() -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -133,6 +135,25 @@ def test_deep_nesting_and_size_limits(tmp_path):
     assert code == 2 and "limited to 5,000,000 bytes" in out, out
 
 
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    """Nine levels of nine aliases: a few hundred bytes standing for 9**9 values, which kept
+    every walk of the data at 100 % CPU forever; refused before any walk goes far."""
+    import time
+    lines, prev = ["a: &a [x,x,x,x,x,x,x,x,x]"], "a"
+    for c in "bcdefghi":
+        lines.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = c
+    bomb = write(tmp_path, "\n".join(lines) + "\n" + yaml.safe_dump(SMALL))
+    start = time.monotonic()
+    code, out = run("solve", bomb)
+    assert code == 2 and "aliases (*name) expand to more than" in out and str(bomb) in out, out
+    assert time.monotonic() - start < 10
+    # a few aliases of a shared mapping, as people write them, still load
+    ok = write(tmp_path, "x: &s {a: 1, b: [1, 2, 3]}\ny: [*s, *s, *s, *s]\n", "ok.yaml")
+    from planner.input.files import read_yaml
+    assert read_yaml(ok)["y"][3]["b"] == [1, 2, 3]
+
+
 def test_out_into_a_read_only_directory_fails_before_the_work(tmp_path, monkeypatch):
     """A directory the user cannot write: exit 2 before the solve. Root writes anywhere (CI runs as
     root), so the permission check itself is made to see the directory as read-only."""
@@ -215,6 +236,32 @@ def test_environment_failures_are_one_line(monkeypatch, exc, code, text):
     monkeypatch.setattr(ev, "evaluate", fail)
     got, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100")
     assert got == code and text in out and "Traceback" not in out, out
+
+
+def _cli(args: list[str], **popen) -> subprocess.Popen:
+    root = Path(cli.__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.Popen([sys.executable, str(root / "cli.py"), *args], cwd=root, env=env,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_broken_pipe_exits_1_quietly():
+    """`plan solve ... | true`: the reader is gone before the plan is printed; that is exit 1
+    with nothing on stderr (it was exit 2 'error: Broken pipe (a file or system operation failed)')."""
+    proc = _cli(["solve", str(SEED), "--checks"], stdout=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1, err
+    assert err == "", err
+
+
+def test_closed_stdout_exits_1_quietly():
+    """`plan solve ... >&-` (descriptor 1 closed): exit 1 without a traceback (it was exit 5,
+    AttributeError: 'NoneType' object has no attribute 'flush')."""
+    proc = _cli(["solve", str(SEED)], preexec_fn=lambda: os.close(1))  # noqa: PLW1509 - a test's child
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1, err
+    assert "Traceback" not in err and "internal error" not in err and "error" not in err, err
 
 
 def test_dask_address_that_is_not_a_scheduler_fails_fast(tmp_path):

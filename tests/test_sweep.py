@@ -188,6 +188,21 @@ def test_cli_bad_range_exits_2(tmp_path):
     assert "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("qps, reason", [
+    ("1e308", "less than or equal to 1000000000"),     # overflowed the MILP's bounds (exit 5)
+    ("2e9", "less than or equal to 1000000000"),
+    ("1e-300", "below 1e-15"),
+    ("1e-300:5", "below 1e-15"),
+])
+def test_cli_qps_outside_the_files_domain_exits_2(tmp_path, qps, reason):
+    """--qps values get the domain workload.qps has in a problem file."""
+    res = CliRunner().invoke(main, ["sweep", PROBLEM, "--qps", qps, "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    assert "--qps: " in res.output and "outside the domain of workload.qps" in res.output
+    assert reason in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_run_sweep_without_axis_is_bad_input(problem):
     """The library needs an axis (the CLI supplies one around the problem's limit when none is given)."""
     from planner.errors import BadInput

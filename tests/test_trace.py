@@ -96,6 +96,7 @@ def test_the_real_azure_layout():
     ("timestamp,input_tokens,output_tokens\nyesterday,3,5\n", "line 2: timestamp 'yesterday'"),
     ("timestamp,input_tokens,output_tokens\nnan,3,5\n", "not a finite number"),
     ("timestamp,input_tokens,output_tokens\n0,3\n", "line 2: 2 fields"),
+    ("timestamp,input_tokens,output_tokens\n0,3,5\n1,3,5,7\n", "line 3: 4 fields, the header has 3"),
     ("time,prompt,answer\n0,3,5\n", "no input column"),
     ("timestamp,input_tokens,output_tokens\n", "no requests"),
     ("", "empty"),
@@ -195,6 +196,15 @@ def test_cli_exit_code_2_without_traceback(tmp_path):
     (tmp_path / "p.yaml").write_text(PROBLEM.format(file="missing.csv", extra=""))
     r = CliRunner().invoke(main, ["solve", str(tmp_path / "p.yaml")])
     assert r.exit_code == 2 and "Traceback" not in r.output and "trace file not found" in r.output
+
+
+def test_cli_a_row_longer_than_the_header_is_exit_2_naming_the_line(tmp_path):
+    """A row with more fields than the header was read silently (too few was refused)."""
+    (tmp_path / "t.csv").write_text("timestamp,input_tokens,output_tokens\n0,3,5\n1,3,5,\n")
+    (tmp_path / "p.yaml").write_text(PROBLEM.format(file="t.csv", extra=""))
+    r = CliRunner().invoke(main, ["solve", str(tmp_path / "p.yaml")])
+    assert r.exit_code == 2, r.output
+    assert "t.csv: line 3: 4 fields, the header has 3" in r.output and "Traceback" not in r.output
 
 
 def test_a_fleet_class_cannot_take_a_trace(tmp_path):

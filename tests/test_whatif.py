@@ -157,6 +157,25 @@ def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, text, field):
     assert "Traceback" not in r.output
 
 
+def test_scenario_values_the_merged_base_refuses_exit_2_naming_the_scenario(tmp_path):
+    """An exchange rate on an RMB base is refused once merged (the same key in a problem file
+    is): exit 2 naming the scenario file and pricing, not an internal error (exit 5)."""
+    path = _write(tmp_path, "rate.yaml", "pricing: {exchange_rate_per_rmb: 2}\n")
+    r = CliRunner().invoke(main, ["whatif", str(BASE), path])
+    assert r.exit_code == 2, r.output
+    assert f"{path} (applied to the base): pricing: exchange_rate_per_rmb: the currency is RMB" in r.output
+    assert "internal error" not in r.output and "Traceback" not in r.output
+
+
+def test_scenario_sets_slo_confidence_as_docs_list(tmp_path, base):
+    """docs/problem-files.md lists confidence among a scenario's slo keys; it was refused as unknown."""
+    s = _scenario({"slo": {"confidence": "90%"}})
+    assert apply(base, s).slo.confidence == 90.0
+    path = _write(tmp_path, "conf.yaml", "slo: {confidence: 100%}\n")
+    r = CliRunner().invoke(main, ["whatif", str(BASE), path])
+    assert r.exit_code == 2 and f"{path}: slo.confidence: Input should be less than 100" in r.output, r.output
+
+
 def test_cli_json_csv_plot_and_infeasible_row(tmp_path):
     """An impossible budget is a row marked infeasible with its reason, not a crash (exit 0)."""
     cheap = _write(tmp_path, "cheap.yaml",

@@ -20,6 +20,7 @@ from planner.errors import BadInput, PlannerDeprecation
 
 MAX_INPUT_BYTES = 5_000_000   # a planner input is a few kB; bigger is a wrong file or an attack
 MAX_DEPTH = 64                # a planner input nests about 6 levels; deeper is never a plan
+MAX_NODES = 100_000           # values beyond those written out (aliases repeat shared ones)
 SHIPPED = Path(__file__).resolve().parents[2] / "catalogs"   # the shipped catalogs and profiles
 
 
@@ -93,7 +94,7 @@ def read_yaml(path: str | Path) -> Any:
         raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
-    data = _shallow(data, p)
+    data = _shallow(data, p, len(text))   # without aliases a value takes at least a character
     return _joined_surrogates(data, p) if _ESCAPED_SURROGATE.search(text) else data
 
 
@@ -118,13 +119,22 @@ def _joined_surrogates(x: Any, p: Path) -> Any:
     return x
 
 
-def _shallow(data: Any, p: Path) -> Any:
-    """`data` unless it nests deeper than MAX_DEPTH (checked without recursion)."""
+def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
+    """`data` unless it nests deeper than MAX_DEPTH or, with YAML aliases repeating shared
+    lists and mappings, expands to more than MAX_NODES + `budget` values (a file of nested
+    aliases, a few hundred bytes, can stand for billions: every later walk would never end).
+    Checked without recursion, stopping at the first value over either limit."""
+    limit = MAX_NODES + budget
     stack = [(data, 1)]
+    seen = 0
     while stack:
         x, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is")
+        seen += 1
+        if seen > limit:
+            raise BadInput(f"{p}: its YAML aliases (*name) expand to more than {limit:,} values; "
+                           f"no planner file is that big (repeat the values, or refer to fewer aliases)")
         if isinstance(x, dict):
             stack += [(v, depth + 1) for v in x.values()]
         elif isinstance(x, list):
@@ -172,7 +182,7 @@ def loads_json(text: str, p: Path) -> Any:
         raise BadInput(f"{p}: {e}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
-    data = _shallow(data, p)
+    data = _shallow(data, p, len(text))
     return _joined_surrogates(data, p) if _ESCAPED_SURROGATE.search(text) else data
 
 

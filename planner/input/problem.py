@@ -18,6 +18,7 @@ from planner.input.trace import TraceLoad
 from planner.input.values import (
     PROFILE_PERIODS,
     BelowAll,
+    Confidence,
     ExchangeRate,
     Length,
     LengthDist,
@@ -135,8 +136,7 @@ class SLO(Strict):
     tpot: Seconds
     ttft_statistic: Statistic = "mean"
     tpot_statistic: Statistic = "mean"
-    confidence: Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
-                          Field(gt=0, lt=100)] | None = Field(
+    confidence: Confidence | None = Field(
         None, description="meet the SLOs even when the model is wrong by its cross-validated error at "
                           "this percentile (\"90%\"): steps and passes run that much slower (docs/model.md)")
 

@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 from planner.errors import BadInput, PlannerDeprecation
 from planner.input.files import describe_validation_error, read_yaml, validate
 from planner.input.problem import (
+    Confidence,
     ExchangeRate,
     GPUChoice,
     Length,
@@ -115,6 +116,7 @@ class SLOEdit(Strict):
     tpot: Seconds | None = None
     ttft_statistic: Statistic | None = None
     tpot_statistic: Statistic | None = None
+    confidence: Confidence | None = None
 
 
 class ServingEdit(Strict):

@@ -129,7 +129,8 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             for n, row in enumerate(rows, start=2):
                 if not row or all(not c.strip() for c in row):
                     continue
-                if len(row) <= need:
+                # more fields than the header names: a stray comma, or not the file the header describes
+                if len(row) <= need or len(row) > len(header):
                     raise BadInput(f"{path}: line {n}: {len(row)} fields, the header has {len(header)}")
                 times.append(_time_s(row[it], path, n))
                 ins.append(_tokens(row[ii], path, n, header[ii].strip()))

@@ -34,6 +34,7 @@ Watts = Annotated[float, quantity("power"), Field(gt=0, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
+Confidence = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(gt=0, lt=100)]
 # requests/s: at least one request in 30 million years (a denormal rate underflows the token
 # rates to zero), at most 10⁹ (beyond any fleet)
 def not_vanishing(v: float) -> float:

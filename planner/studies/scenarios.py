@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from planner.catalog.schemas import GPU, get_gpu, load_gpus
 from planner.errors import BadInput
-from planner.input.files import validate
+from planner.input.files import describe_validation_error, validate
 from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
 
@@ -37,13 +39,23 @@ def owned_cost(buy: Buy, gpu: GPU) -> OwnedCost:
 
 
 def apply(base: Problem, s: Scenario, source: str = "scenario") -> Problem:
-    """The base problem with the scenario's changes; a new Problem, validated like a file."""
+    """The base problem with the scenario's changes; a new Problem, validated like a file. Every
+    model built on the way is checked here, so a value the merged sections refuse (e.g. an
+    exchange rate on an RMB base) is BadInput naming the scenario file, never a bare
+    pydantic error."""
+    try:
+        return _apply(base, s, source)
+    except ValidationError as e:   # a model built without validate(): still the user's values
+        raise BadInput(describe_validation_error(f"{source} (applied to the base)", e, Problem)) from None
+
+
+def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     data = base.model_dump()
     for section in ("slo", "serving", "limits", "pricing"):
         data[section] = {**data[section], **getattr(s, section).model_dump(exclude_none=True)}
     data["workload"] = _workload(data["workload"], s.workload)
     catalog = load_gpus()
-    pricing = Pricing.model_validate(data["pricing"])
+    pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")
     data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
     if s.buy is not None:
         data["gpus"] = _buy(data["gpus"], s.buy, catalog, source)

@@ -18,9 +18,12 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Annotated
+
+from pydantic import TypeAdapter, ValidationError
 
 from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
-from planner.input.problem import Problem
+from planner.input.problem import SLO, Problem, Workload
 from planner.input.units import UnitError, format_time, parse_quantity
 from planner.plan.candidates import CandidateSet
 from planner.plan.resolve import resolve
@@ -54,7 +57,22 @@ def _parse_value(name: str, text: str) -> float:
         raise BadInput(f"--{name}: cannot read {text!r}; write values {hint}") from None
     if not (math.isfinite(v) and v > 0):
         raise BadInput(f"--{name}: {text!r} must be a positive number")
+    try:   # the domain a problem file gives the same key (a range's values lie between its ends)
+        _AXIS_DOMAIN[name].validate_python(v)
+    except ValidationError as e:
+        reason = e.errors()[0]["msg"].removeprefix("Value error, ")
+        raise BadInput(f"--{name}: {text!r} is outside the domain of {_AXIS_FIELD[name]}: {reason}") from None
     return v
+
+
+def _domain(model: type, field: str) -> TypeAdapter:
+    """A validator of one field of a problem file's model, with all its constraints."""
+    info = model.model_fields[field]
+    return TypeAdapter(Annotated[info.annotation, info])
+
+
+_AXIS_FIELD = {"tpot": "slo.tpot", "ttft": "slo.ttft", "qps": "workload.qps"}
+_AXIS_DOMAIN = {"tpot": _domain(SLO, "tpot"), "ttft": _domain(SLO, "ttft"), "qps": _domain(Workload, "qps")}
 
 
 def parse_axis(name: str, text: str, points: int, spacing: str = "log") -> Axis:
