@@ -177,7 +177,7 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.nda
         origin = math.floor(first / period_s) * period_s
         n = int(math.floor((last - origin) / period_s)) + 1
         if n not in PROFILE_PERIODS:
-            raise BadInput(f"{path}: the trace spans {n} periods of {period_s:g} s "
+            raise BadInput(f"{path}: the trace spans {n} period{'' if n == 1 else 's'} of {period_s:g} s "
                            f"({(last - first) / 3600:.2f} h from its first request); a profile has 24 or 168. "
                            f"Choose the period (workload.trace.period) so that it does, or fold a longer trace "
                            f"onto one day or week (workload.trace.fold: day | week)")
