@@ -327,3 +327,20 @@ def test_more_instances_than_requests_is_refused_at_once(tmp_path):
     p.write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "300"])
     assert r.exit_code == 2 and "1,000,000,001 instances" in r.stderr and "Traceback" not in r.output, r.output
+
+
+def test_a_layout_that_contradicts_its_card_count_is_refused(tmp_path):
+    """`plan simulate` refuses what `plan export` refuses: cards_per_instance ≠ tp·pp·dp (a hand
+    edit) is exit 2 naming the pool's field, instead of a simulation that reports the SLOs met."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from cli import main
+    d = json.loads((Path(__file__).resolve().parent / "golden" / "solve" / "small_model_cheap_card.json").read_text())
+    d["pools"][0]["cards_per_instance"] = d["pools"][0]["cards_per_instance"] + 3
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "2000"])
+    assert r.exit_code == 2 and "pools[0].cards_per_instance" in r.stderr and "tp·pp·dp" in r.stderr, r.output

@@ -68,13 +68,8 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
     services = []
     for key, d in parts:
         src = source if data.get("kind") != "fleet" else f"{source}: service {key}"
-        plan_from_dict(d, src)                         # the simulator's checks of the same keys
+        plan_from_dict(d, src)                         # the simulator's checks of the same keys (layout too)
         plan = validate(ExportPlanFile, d, src)
-        for i, p in enumerate(plan.pools):
-            par = p.parallelism
-            if par.tp * par.pp * par.dp != p.cards_per_instance:
-                raise BadInput(f"{src}: pools[{i}].cards_per_instance: {p.cards_per_instance} cards, but "
-                               f"tp·pp·dp = {par.tp}·{par.pp}·{par.dp} = {par.tp * par.pp * par.dp}")
         services.append(Service(key, plan, src))
     cards = data.get("totals", {}).get("cards") if isinstance(data.get("totals"), dict) else None
     if not isinstance(cards, dict) or not all(isinstance(v, int) for v in cards.values()):

@@ -45,6 +45,7 @@ class PlanPool(_PlanPart):
     gpu: str
     instances: Annotated[int, Field(ge=1)]
     parallelism: PlanParallelism
+    cards_per_instance: Annotated[int, Field(ge=1)] | None = None   # tp·pp·dp (checked in plan_from_dict)
     design_batch: Annotated[int, Field(ge=1)]
     chunk_tokens: NonNegative
     capacity_prefill_tokens_per_s: NonNegative
@@ -134,6 +135,10 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     if not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")
     for i, p in enumerate(plan.pools):
+        par = p.parallelism
+        if p.cards_per_instance is not None and par.tp * par.pp * par.dp != p.cards_per_instance:
+            raise BadInput(f"{source}: pools[{i}].cards_per_instance: {p.cards_per_instance} cards, but "
+                           f"tp·pp·dp = {par.tp}·{par.pp}·{par.dp} = {par.tp * par.pp * par.dp}")
         if p.role == "colocated" and p.chunk_tokens < 1:
             raise BadInput(f"{source}: pools[{i}].chunk_tokens: a colocated pool needs at least 1 "
                            f"prefill token per step (got {p.chunk_tokens:g})")
