@@ -9,13 +9,15 @@ from planner.input.units import UnitError, parse_quantity
     ("141GB", "bytes", 141e9), ("80GiB", "bytes", 80 * 2**30), ("989TFLOPS", "flops", 989e12),
     ("1.98PFLOPS", "flops", 1.98e15), ("700W", "power", 700.0), ("2MW", "power", 2e6),
     (3.5, "time", 3.5), ("8", "count", 8.0),
+    ("1_000ms", "time", 1.0), ("1_500", "count", 1500.0),   # underscores group digits, as YAML's 1_000
 ])
 def test_parse_quantity(text, dim, expected):
     assert parse_quantity(text, dim) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("text,dim", [("50 mss", "time"), ("2 parsecs", "time"), ("fast", "time"),
-                                      ("4.8TB", "bandwidth"), ("10 kg", "power")])
+                                      ("4.8TB", "bandwidth"), ("10 kg", "power"),
+                                      ("1__0ms", "time"), ("1_ms", "time")])
 def test_bad_units_say_what_to_write(text, dim):
     with pytest.raises(UnitError, match="write it like"):
         parse_quantity(text, dim)

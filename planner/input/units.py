@@ -18,7 +18,9 @@ _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0
 
 _TIME = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
 
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# digits may be grouped with underscores between them ("1_000ms"), as YAML reads a bare 1_000
+_DIGITS = r"\d+(?:_\d+)*"
+_NUMBER = rf"[-+]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][-+]?{_DIGITS})?"
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$")
 
 EXAMPLES: dict[Dimension, str] = {
