@@ -352,3 +352,12 @@ def test_out_never_replaces_a_users_file_without_force(tmp_path):
         assert code == 0, out
     code, out = run("solve", prob, "--out", notes, "--force")
     assert code == 0 and '"schema_version"' in notes.read_text(), out
+
+
+def test_a_problem_file_as_calibration_is_one_message(tmp_path):
+    """--calibration with a problem file: one line saying it is not a profile (exit 2), not a line
+    per missing parameter."""
+    prob = write(tmp_path, SMALL, "problem.yaml")
+    code, out = run("solve", prob, "--calibration", prob)
+    assert code == 2 and "not a calibration profile (it reads as a problem file)" in out, out
+    assert "required field is missing" not in out

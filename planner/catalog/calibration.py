@@ -217,4 +217,16 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
 
 @functools.lru_cache(maxsize=16)
 def _load_calibration_file(path: str) -> Calibration:
-    return cached_load(path, "calibration", lambda: validate(Calibration, read_yaml(path), path))
+    return cached_load(path, "calibration", lambda: validate(Calibration, _profile_data(path), path))
+
+
+def _profile_data(path: str) -> object:
+    """The YAML of a calibration profile; a file of another kind (a problem file, say) is one
+    message, not a line per missing parameter."""
+    data = read_yaml(path)
+    if isinstance(data, dict) and "compute_efficiency" not in data and ("model" in data or "workload" in data
+                                                                         or "classes" in data):
+        raise BadInput(f"{path}: not a calibration profile (it reads as a problem file); give a profile "
+                       f"name ({', '.join(sorted(q.stem for q in CALIBRATION_DIR.glob('*.yaml')))}) or a "
+                       f"file written by plan calibrate")
+    return data
