@@ -229,3 +229,15 @@ def test_a_scenario_of_the_same_cost_reads_plus_zero():
     d = cost_difference(1888.5599999999997, 1888.56)
     assert d == 0.0 and math.copysign(1.0, d) == 1.0 and f"{d:+,.0f} ({100 * d / 1888.56:+.1f}%)" == "+0 (+0.0%)"
     assert cost_difference(1589.12, 1888.56) == -299.44
+
+
+
+def test_a_price_change_beyond_a_million_percent_is_refused(tmp_path):
+    """price_change_percent is bounded above (≤ 1e6 %): 1e300 % printed a 300-digit price."""
+    from click.testing import CliRunner
+
+    from cli import main
+    sc = tmp_path / "pc.yaml"
+    sc.write_text("gpus:\n  update:\n    h100: {price_change_percent: 1e300}\n")
+    r = CliRunner().invoke(main, ["whatif", "problems/deepseek_qps.yaml", str(sc)])
+    assert r.exit_code == 2 and "price_change_percent" in r.stderr and "1000000" in r.stderr, r.output

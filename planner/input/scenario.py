@@ -51,7 +51,7 @@ class GPUUpdate(Strict):
                "owned_cost_rmb_per_gpu_hour": "owned_cost_per_gpu_hour"}
 
     price_per_gpu_hour: Price | None = None   # in the base problem's currency
-    price_change_percent: Annotated[float, Field(ge=PRICE_CHANGE_FLOOR_PERCENT,
+    price_change_percent: Annotated[float, Field(ge=PRICE_CHANGE_FLOOR_PERCENT, le=1e6,   # ≤ ×10,001
                                                  allow_inf_nan=False)] | None = None
     max_cards: Count | None = None
     max_nodes: Count | None = None
