@@ -169,6 +169,10 @@ def test_file_that_is_not_a_problem(tmp_path, text, expected):
 def test_missing_file_and_binary_file(tmp_path):
     code, out = run("solve", tmp_path / "nope.yaml")
     assert code == 2 and "nope.yaml: file not found" in out
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")   # a loop: not 'file not found'
+    code, out = run("solve", tmp_path / "a.yaml")
+    assert code == 2 and "a.yaml: a symbolic link to nothing" in out, out
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
     code, out = run("solve", tmp_path / "bin.yaml")
     assert code == 2 and "cannot read the file" in out, out

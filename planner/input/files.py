@@ -27,7 +27,8 @@ SHIPPED = Path(__file__).resolve().parents[2] / "catalogs"   # the shipped catal
 def read_text(p: Path, kind: str) -> str:
     """The text of a regular file of at most MAX_INPUT_BYTES; BadInput naming the file otherwise."""
     if not p.exists():
-        raise BadInput(f"{p}: file not found")
+        raise BadInput(f"{p}: " + ("a symbolic link to nothing (its target is missing, or links loop)"
+                                   if p.is_symlink() else "file not found"))
     if p.is_dir():
         raise BadInput(f"{p}: is a directory, expected a {kind} file")
     try:
