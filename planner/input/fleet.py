@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from planner.input.problem import SLO, PlanSettings, Precisions, Pricing, Workload
 from planner.input.schema import Strict
+from planner.input.values import Name
 
 
 def _class_name(v: Any) -> Any:
@@ -40,7 +41,7 @@ class RequestClass(Strict):
 class FleetProblem(PlanSettings):
     """Several request classes on one fleet, plus the settings every problem has."""
 
-    name: str = "fleet"
+    name: Name = "fleet"
     classes: list[RequestClass] = Field(min_length=1, max_length=MAX_CLASSES)
     sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
     prune_dominated: bool = True

@@ -22,6 +22,7 @@ from planner.input.values import (
     ExchangeRate,
     Length,
     LengthDist,
+    Name,
     NonNegative,
     Percent,
     Positive,
@@ -361,7 +362,7 @@ class PlanSettings(Strict):
     """What a single-workload problem and a fleet share: GPU choices, serving options, limits,
     prices, solver and calibration."""
 
-    name: str = "problem"
+    name: Name = "problem"
     description: str = ""
     gpus: list[GPUChoice] = Field(min_length=1)
     serving: Serving = Serving()

@@ -36,6 +36,7 @@ from planner.input.problem import (
     Watts,
 )
 from planner.input.schema import Strict
+from planner.input.values import Name
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -146,7 +147,7 @@ class PricingEdit(Strict):
 class Scenario(Strict):
     """What changes against the base problem; an empty scenario changes nothing."""
 
-    name: str | None = None
+    name: Name | None = None
     description: str = ""
     workload: WorkloadEdit = WorkloadEdit()
     slo: SLOEdit = SLOEdit()

@@ -45,6 +45,17 @@ def not_vanishing(v: float) -> float:
 
 
 Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False), AfterValidator(not_vanishing)]
+
+
+def one_line_name(v: str) -> str:
+    """A name shown in tables and written into generated files: printable, on one line."""
+    bad = [ch for ch in v if ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029"]
+    if bad:
+        raise ValueError(f"a name is one line of printable text; it holds the control character {bad[0]!r}")
+    return v
+
+
+Name = Annotated[str, AfterValidator(one_line_name)]
 Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
 
 

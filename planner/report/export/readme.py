@@ -5,6 +5,7 @@ from __future__ import annotations
 from planner.report.export.engines import GPU_MEMORY_FRACTION, PoolLaunch
 from planner.report.export.manifests import gpu_resource, node_selector
 from planner.report.export.planread import ExportPlan
+from planner.report.format import one_line
 from planner.report.text import precisions
 
 WHAT = {
@@ -40,7 +41,7 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
     lines += ["", "What the planner assumed:"]
     for s in plan.services:
         w, lim = s.plan.workload, s.plan.slo
-        lines.append(f"  service {s.key}: model {s.plan.model} ({precisions(s.plan.model_dump())}), "
+        lines.append(f"  service {one_line(s.key)}: model {s.plan.model} ({precisions(s.plan.model_dump())}), "
                      f"{w.qps:g} req/s, {w.input_tokens:g} prompt / {w.output_tokens:g} output tokens (means), "
                      f"prefix cache hit {w.prefix_cache_hit:.0%}; SLO TTFT {lim.ttft_statistic} ≤ {lim.ttft_s:g} s, "
                      f"TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms; calibration {s.plan.calibration}")
