@@ -222,7 +222,8 @@ def eval_cmd(**kw) -> None:
 @main.command("schema")
 @click.option("--kind", type=click.Choice(["problem", "fleet", "scenario"]), default="problem", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to FILE instead of stdout")
-@click.option("--force", is_flag=True, help="allow replacing a file plan did not write, or a shipped catalog file or profile")
+@click.option("--force", is_flag=True,
+              help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 def schema_cmd(kind: str, out: str | None, force: bool) -> None:
     """JSON Schema of a problem, fleet or scenario file (for editor completion and checking)."""
     import json
@@ -285,7 +286,8 @@ def stdin_is_terminal() -> bool:
 @click.option("--checks", is_flag=True, help="also print every verification check")
 @click.option("--timings", is_flag=True, help="put wall-clock seconds in the JSON (else null: reproducible)")
 @click.option("--verbose", is_flag=True, help="show the solver's log")
-@click.option("--force", is_flag=True, help="allow replacing a file plan did not write, or a shipped catalog file or profile")
+@click.option("--force", is_flag=True,
+              help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--simulate", "simulate", is_flag=True,
               help="also check the plan by simulation (JSON key 'simulation'; see plan simulate)")
 @click.option("--calibration", default=None, metavar="NAME",
@@ -492,7 +494,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 @click.option("--breakeven", is_flag=True, help="break-even rental price of every GPU type of the base")
 @click.option("--sensitivity", is_flag=True, help="per scenario: cost change per unit of each binding limit relaxed")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
-@click.option("--force", is_flag=True, help="allow replacing a file plan did not write, or a shipped catalog file or profile")
+@click.option("--force", is_flag=True,
+              help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="seconds per solve (> 0); override solver.time_limit")
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
@@ -557,7 +560,8 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="local processes [cores]")
 @click.option("--dask", default=None, help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
-@click.option("--force", is_flag=True, help="allow replacing a file plan did not write, or a shipped catalog file or profile")
+@click.option("--force", is_flag=True,
+              help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--no-per-gpu", is_flag=True, help="only the mixed-fleet optimum, not each GPU type alone")
 def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir: str, workers,
               dask, force: bool, no_per_gpu: bool) -> None:
@@ -693,7 +697,8 @@ def catalog_models(as_json: bool) -> None:
 @click.option("--name", default=None, help="Profile name (default: the --out file's stem).")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
               help="Cross-validation folds for the error written into the profile (0: none).")
-@click.option("--force", is_flag=True, help="allow replacing a file plan did not write, or a shipped catalog file or profile")
+@click.option("--force", is_flag=True,
+              help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--deployment", default=None, type=click.Path(dir_okay=False),
               help="YAML saying what vLLM/SGLang/genai-perf/GuideLLM benchmark files measured: model, gpu, "
                    "engine, cards, parallelism, mode (docs/export.md).")
@@ -729,7 +734,8 @@ def _axes(text: str | None) -> tuple[str, ...]:
               help="Predict each point with its group's profile (catalogs/calibration/LABEL.yaml, "
                    "else --calibration) and cross-validate per group: engine, gpu, model, or a "
                    "comma-separated combination.")
-@click.option("--force", is_flag=True, help="allow replacing a file plan did not write, or a shipped catalog file or profile")
+@click.option("--force", is_flag=True,
+              help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--deployment", default=None, type=click.Path(dir_okay=False),
               help="YAML saying what vLLM/SGLang/genai-perf/GuideLLM benchmark files measured: model, gpu, "
                    "engine, cards, parallelism, mode (docs/export.md).")
