@@ -68,3 +68,9 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def is_control(ch: str) -> bool:
+    """Whether a character breaks or hides a line of text: C0 and C1 controls (newline, carriage
+    return, tab, escape …) and the Unicode line and paragraph separators."""
+    return ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029"

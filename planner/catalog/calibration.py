@@ -220,12 +220,17 @@ def _load_calibration_file(path: str) -> Calibration:
     return cached_load(path, "calibration", lambda: validate(Calibration, _profile_data(path), path))
 
 
+def is_profile_data(data: object) -> bool:
+    """Whether YAML data reads as a calibration profile: a mapping with its parameters."""
+    return isinstance(data, dict) and "compute_efficiency" in data
+
+
 def _profile_data(path: str) -> object:
     """The YAML of a calibration profile; a file of another kind (a problem file, say) is one
     message, not a line per missing parameter."""
     data = read_yaml(path)
-    if isinstance(data, dict) and "compute_efficiency" not in data and ("model" in data or "workload" in data
-                                                                         or "classes" in data):
+    if isinstance(data, dict) and not is_profile_data(data) and ("model" in data or "workload" in data
+                                                                  or "classes" in data):
         raise BadInput(f"{path}: not a calibration profile (it reads as a problem file); give a profile "
                        f"name ({', '.join(sorted(q.stem for q in CALIBRATION_DIR.glob('*.yaml')))}) or a "
                        f"file written by plan calibrate")

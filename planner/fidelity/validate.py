@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planner.catalog.calibration import Calibration, load_calibration
+from planner.catalog.calibration import Calibration, is_profile_data, load_calibration
 from planner.catalog.schemas import CATALOG_DIR
 from planner.errors import BadInput
 from planner.fidelity.crossval import (
@@ -142,7 +142,7 @@ def _is_profile(path: Path) -> bool:
         data = read_yaml(path)
     except BadInput:
         return False
-    return isinstance(data, dict) and "compute_efficiency" in data
+    return is_profile_data(data)
 
 
 def group_profiles(points: list, by: tuple[str, ...],

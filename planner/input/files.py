@@ -366,7 +366,6 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force
     return parent
 
 
-
 def _can_create_in(directory: Path) -> bool:
     """Whether a file can really be created in `directory` (os.access says yes to root on
     read-only or virtual file systems such as /proc): create and remove an empty temporary."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from planner.errors import is_control
 from planner.input.schema import Strict
 from planner.input.units import UnitError, parse_quantity
 
@@ -49,7 +50,7 @@ Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False), AfterValidator
 
 def one_line_name(v: str) -> str:
     """A name shown in tables and written into generated files: printable, on one line."""
-    bad = [ch for ch in v if ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029"]
+    bad = [ch for ch in v if is_control(ch)]
     if bad:
         raise ValueError(f"a name is one line of printable text; it holds the control character {bad[0]!r}")
     return v

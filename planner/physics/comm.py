@@ -83,7 +83,7 @@ def allreduce_time(dep: Deployment, group_cards: int, nbytes: float) -> float:
     2(g−1)/g·bytes/(NIC·η_n) + the inter-node latency."""
     if group_cards <= 1 or nbytes <= 0:
         return 0.0
-    return allreduce_times(dep, group_cards, nbytes)
+    return _collective(dep, "allreduce", group_cards, nbytes, 2.0)
 
 
 def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> float:
@@ -92,18 +92,20 @@ def alltoall_time(dep: Deployment, group_cards: int, nbytes_per_card: float) -> 
     return _collective(dep, "alltoall", group_cards, nbytes_per_card, 1.0)
 
 
-def allreduce_times(dep: Deployment, group_cards: int, nbytes):
-    """`allreduce_time` for `nbytes` > 0, a number or an array (element by element)."""
-    return _collective(dep, "allreduce", group_cards, nbytes, 2.0)
-
-
-def p2p_time(dep: Deployment, nbytes: float, across_nodes: bool) -> float:
-    """One point-to-point hand-off between pipeline stages: bytes/bw + latency."""
+def p2p_link(dep: Deployment, across_nodes: bool) -> tuple[float, float]:
+    """(bytes/s, latency) of a point-to-point hand-off between pipeline stages: the NIC across
+    nodes, the scale-up link inside one; bandwidth derated by η_n."""
     g, c = dep.gpu, dep.calib
     eta = c.v("network_efficiency")
     if across_nodes:
-        return nbytes / (g.nic_bytes_per_s * eta) + c.v("collective_latency_inter_s")
-    return nbytes / (g.scale_up_bytes_per_s * eta) + c.v("collective_latency_intra_s")
+        return g.nic_bytes_per_s * eta, c.v("collective_latency_inter_s")
+    return g.scale_up_bytes_per_s * eta, c.v("collective_latency_intra_s")
+
+
+def p2p_time(dep: Deployment, nbytes: float, across_nodes: bool) -> float:
+    """One point-to-point hand-off between pipeline stages: bytes/bw + latency (`p2p_link`)."""
+    bw, lat = p2p_link(dep, across_nodes)
+    return nbytes / bw + lat
 
 
 def stage_comm_time(dep: Deployment, tokens: float) -> float:
@@ -116,11 +118,6 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
     moe_tp = tp, dp = 1: Megatron's second all-reduce of the layer).
     """
     return stage_comm(dep).time(tokens)
-
-
-def stage_comm_times(dep: Deployment, tokens):
-    """`stage_comm_time` for every element of an array of `tokens` > 0."""
-    return stage_comm(dep).times(tokens)
 
 
 @dataclass(frozen=True)

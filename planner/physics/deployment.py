@@ -97,6 +97,17 @@ WEIGHTS_MAX_ENTRIES = 4096
 WEIGHTS_TABLE: dict[tuple, float] = {}   # `Deployment.weights_bytes_per_card` by value
 
 
+def by_value(table: dict, key: tuple, make, limit: int):
+    """table[key], made by `make()` when absent; a table at `limit` entries starts afresh (a
+    cache of values derived from deployments, keyed by what they depend on)."""
+    got = table.get(key)
+    if got is None:
+        if len(table) >= limit:
+            table.clear()
+        got = table[key] = make()
+    return got
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One instance: a model on `par.cards` cards of one GPU type, with precisions and calibration,
@@ -129,12 +140,7 @@ class Deployment:
         batch and chunk of a shape) and shared by deployments of the same architecture, layout and
         precisions (what it depends on, by value)."""
         key = (self.arch, self.par, self.weight_dtype, self.expert_dtype, self.part_dtypes)
-        got = WEIGHTS_TABLE.get(key)
-        if got is None:
-            if len(WEIGHTS_TABLE) >= WEIGHTS_MAX_ENTRIES:
-                WEIGHTS_TABLE.clear()
-            got = WEIGHTS_TABLE[key] = weights_per_card_bytes(self)
-        return got
+        return by_value(WEIGHTS_TABLE, key, lambda: weights_per_card_bytes(self), WEIGHTS_MAX_ENTRIES)
 
     @functools.cached_property
     def derived(self) -> dict[str, object]:

@@ -147,8 +147,13 @@ def gemm_time(dep: Deployment, tokens: float, dense_flops: float, routed_flops: 
     profile without kernel curves (the roofline): FLOPs/(F·η_c). The kernels' fixed time per call
     (t0) is not added: engines capture decode steps in CUDA graphs, and the fitted per-layer
     overhead carries what remains."""
-    gt = gemm_terms(dep)
+    m_dense, m_expert = gemm_rows(dep, tokens)
+    return gemm_seconds(dep, gemm_terms(dep), dense_flops, routed_flops, m_dense, m_expert)
+
+
+def gemm_seconds(dep: Deployment, gt: GemmTerms | None, dense_flops: float, routed_flops: float,
+                 m_dense: float, m_expert: float) -> GemmTime:
+    """`gemm_time` from the deployment's `GemmTerms` (None: the roofline) and the GEMMs' rows."""
     if gt is None:
         return GemmTime(roofline_seconds(dep, dense_flops, routed_flops), False)
-    m_dense, m_expert = gemm_rows(dep, tokens)
     return GemmTime(gt.time(dense_flops, routed_flops, m_dense, m_expert), m_dense < gt.ridge)

@@ -47,7 +47,7 @@ from planner.physics.deployment import (
     verify_tokens,
     weights_per_card_bytes,
 )
-from planner.physics.gemm import roofline_seconds
+from planner.physics.gemm import gemm_seconds
 from planner.physics.terms import StageTerms, stage_terms
 
 __all__ = [  # the building blocks other stages use through `perf`
@@ -83,11 +83,8 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
     t = stage_terms(dep)
     lin_flops, routed_flops, wbytes, m_expert = _linear_flops_per_card(dep, t, tokens)
     m_dense = tokens / t.dp
-    if t.gemm is None:
-        gemm_s, below = roofline_seconds(dep, lin_flops, routed_flops), False
-    else:
-        gemm_s, below = t.gemm.time(lin_flops, routed_flops, m_dense, m_expert), m_dense < t.gemm.ridge
-    compute = gemm_s + attn_flops / t.attn_peak
+    gt = gemm_seconds(dep, t.gemm, lin_flops, routed_flops, m_dense, m_expert)
+    compute = gt.time_s + attn_flops / t.attn_peak
     act_bytes = m_dense * t.hidden * ACT_BYTES * 2 * t.layers / t.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
     memory = (wbytes + kv_read_bytes / t.kv_scale + act_bytes) / t.mem_peak
@@ -96,7 +93,7 @@ def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes
     exposed = comm - t.overlap * min(comm, roof)
     overhead = t.overhead
     return PhaseTime(roof + exposed + overhead, compute, memory, exposed, overhead,
-                     lin_flops + routed_flops + attn_flops, nbytes, below)
+                     lin_flops + routed_flops + attn_flops, nbytes, gt.below_ridge)
 
 
 def _pipeline(dep: Deployment, stage: PhaseTime, tokens_per_stage: float, seqs: float) -> PhaseTime:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.physics.comm import StageComm, stage_comm
+from planner.physics.comm import StageComm, p2p_link, stage_comm
 from planner.physics.deployment import (
     Deployment,
+    by_value,
     experts_per_card,
     kv_bytes_per_token_per_card,
     kv_scale,
@@ -85,11 +86,7 @@ def build(dep: Deployment) -> StageTerms:
                     + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
     routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
     ep = par.moe_ep
-    eta_n = c.v("network_efficiency")
-    if par.cards > g.domain_cards:
-        hand_bw, hand_lat = g.nic_bytes_per_s * eta_n, c.v("collective_latency_inter_s")
-    else:
-        hand_bw, hand_lat = g.scale_up_bytes_per_s * eta_n, c.v("collective_latency_intra_s")
+    hand_bw, hand_lat = p2p_link(dep, par.cards > g.domain_cards)
     return StageTerms(
         pp, par.dp, par.stage_cards, a.is_moe, a.hidden, a.layers, 2.0 * dense_params,
         dep.weights_bytes_per_card - routed_bytes, a.moe_layers / pp, a.moe_layers / pp * 2.0 * a.expert_params,
@@ -124,11 +121,6 @@ def stage_terms(dep: Deployment) -> StageTerms:
     """The `StageTerms` of `dep`: kept with the deployment, and shared by deployments of equal value."""
     got = dep.derived.get("stage_terms")
     if got is None:
-        key = value_key(dep)
-        got = terms_table.get(key)
-        if got is None:
-            if len(terms_table) >= TERMS_MAX_ENTRIES:
-                terms_table.clear()
-            got = terms_table[key] = build(dep)
-        dep.derived["stage_terms"] = got
+        got = dep.derived["stage_terms"] = by_value(terms_table, value_key(dep), lambda: build(dep),
+                                                    TERMS_MAX_ENTRIES)
     return got

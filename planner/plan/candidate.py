@@ -111,7 +111,12 @@ def _key(name: str, dep: Deployment, args: tuple) -> tuple:
 
 def recall(name: str, dep: Deployment, args: tuple):
     """The memoised value of (name, dep, args), or None."""
-    hit = memo_table.get(_key(name, dep, args))
+    return _recall(_key(name, dep, args))
+
+
+def _recall(key: tuple):
+    """The memoised value under `key`, or None."""
+    hit = memo_table.get(key)
     return None if hit is None else hit[1]
 
 
@@ -132,11 +137,10 @@ def memoised(fn, dep: Deployment, *args):
     """fn(dep, *args) of a pure `perf` function, memoised for sweeps that re-solve one problem.
     Results are the very values fn returns."""
     key = _key(fn.__name__, dep, args)
-    hit = memo_table.get(key)
-    if hit is not None and hit[1] is not None:
-        return hit[1]
-    value = fn(dep, *args)
-    _store(key, dep, value)
+    value = _recall(key)
+    if value is None:
+        value = fn(dep, *args)
+        _store(key, dep, value)
     return value
 
 

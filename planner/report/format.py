@@ -1,11 +1,13 @@
-"""The formatting every command shares, with no planner imports: deterministic JSON and plain
-fixed-width tables. Commands that print catalogs or schemas use it without importing the solver."""
+"""The formatting every command shares, with no planner imports but `errors`: deterministic JSON
+and plain fixed-width tables. Commands that print catalogs or schemas use it without importing the solver."""
 
 from __future__ import annotations
 
 import json
 import math
 from typing import Any
+
+from planner.errors import is_control
 
 
 def to_json(data: Any) -> str:
@@ -32,8 +34,7 @@ def one_line(text: object) -> str:
     >>> one_line("chat\\ntouch /tmp/x #")
     'chat touch /tmp/x #'
     """
-    return "".join(" " if (ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029") else ch
-                   for ch in str(text))
+    return "".join(" " if is_control(ch) else ch for ch in str(text))
 
 
 def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
