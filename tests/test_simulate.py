@@ -344,3 +344,23 @@ def test_a_layout_that_contradicts_its_card_count_is_refused(tmp_path):
     p.write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "2000"])
     assert r.exit_code == 2 and "pools[0].cards_per_instance" in r.stderr and "tp·pp·dp" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("command", ["simulate", "export"])
+def test_a_gpu_id_in_another_case_is_refused_by_simulate_as_by_export(tmp_path, command):
+    """A hand-edited 'H200' in a plan: `plan simulate` used to look it up case-insensitively and
+    run while `plan export` refused it; both now say the plan names GPUs by lower-case catalog id."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from cli import main
+    d = json.loads((Path(__file__).resolve().parent / "golden" / "solve" / "deepseek_qps.json").read_text())
+    d["pools"][0]["gpu"] = d["pools"][0]["gpu"].upper()
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    args = ["--requests", "2000"] if command == "simulate" else ["--target", "vllm", "--out", str(tmp_path / "x")]
+    r = CliRunner().invoke(main, [command, str(p), *args])
+    want = f"pools[0].gpu: '{d['pools'][0]['gpu']}': a plan names GPUs by catalog id, lower case"
+    assert r.exit_code == 2 and want in r.stderr and "Traceback" not in r.output, r.output

@@ -98,6 +98,9 @@ def test_the_real_azure_layout():
     ("timestamp,input_tokens,output_tokens\n0,3\n", "line 2: 2 fields"),
     ("timestamp,input_tokens,output_tokens\n0,3,5\n1,3,5,7\n", "line 3: 4 fields, the header has 3"),
     ("time,prompt,answer\n0,3,5\n", "no input column"),
+    ("timestamp,input_tokens,input_tokens,output_tokens\n0,3,4,5\n",
+     "the header has 2 input columns \\(input_tokens, input_tokens\\); keep one"),
+    ("TIMESTAMP,ContextTokens,prompt_tokens,GeneratedTokens\n0,3,4,5\n", "2 input columns"),
     ("timestamp,input_tokens,output_tokens\n", "no requests"),
     ("", "empty"),
 ])

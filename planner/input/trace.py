@@ -75,10 +75,14 @@ class TraceLoad:
 
 
 def _find(header: list[str], kind: str, path: Path) -> int:
+    """The one column of `kind` (any of its names, case-insensitive); two are ambiguous."""
     names = [h.strip().lower() for h in header]
-    for want in COLUMNS[kind]:
-        if want in names:
-            return names.index(want)
+    found = [i for i, n in enumerate(names) if n in COLUMNS[kind]]
+    if len(found) > 1:
+        raise BadInput(f"{path}: the header has {len(found)} {kind} columns "
+                       f"({', '.join(header[i].strip() for i in found)}); keep one")
+    if found:
+        return found[0]
     raise BadInput(f"{path}: no {kind} column; the header has {', '.join(header) or 'nothing'}, expected one of "
                    f"{', '.join(COLUMNS[kind])} (case-insensitive)")
 

@@ -135,6 +135,9 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     if not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")
     for i, p in enumerate(plan.pools):
+        if p.gpu != p.gpu.strip().lower():   # as plan solve writes it, and as export and totals.cards key it
+            raise BadInput(f"{source}: pools[{i}].gpu: {p.gpu!r}: a plan names GPUs by catalog id, lower "
+                           f"case ({p.gpu.strip().lower()!r})")
         par = p.parallelism
         if p.cards_per_instance is not None and par.tp * par.pp * par.dp != p.cards_per_instance:
             raise BadInput(f"{source}: pools[{i}].cards_per_instance: {p.cards_per_instance} cards, but "
