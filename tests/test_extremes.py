@@ -369,3 +369,16 @@ def test_an_optimal_plan_carries_its_proven_gap_as_a_check():
     chk = {c.name: c for c in plan.verification.checks}["optimality_gap"]
     assert chk.limit == pytest.approx(1e-4) and 0 <= chk.value <= chk.limit and chk.ok
     assert chk.value == plan.solver.gap
+
+
+def test_large_costs_per_million_tokens_print_grouped(tmp_path):
+    """At 10⁻⁶ req/s one node serves almost nothing: its cost per million tokens has 13 digits
+    before the point. It prints grouped, as the cost per hour does (it printed 24081878386.514)."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "qps": 1e-6}}))
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if x.startswith("Cost:"))
+    per_out = re.search(r"/h\s+([\d,.]+) \S+ per million output tokens\s+([\d,.]+) \S+ per million tokens", line)
+    assert per_out, line
+    for text in per_out.groups():
+        whole = text.split(".")[0]
+        assert len(whole) > 7 and re.fullmatch(r"\d{1,3}(,\d{3})+", whole), line

@@ -46,7 +46,7 @@ def render_table(sweep: Sweep) -> str:
             cells += ["-", "-", r.status]
         for g in singles:
             o = by[(g, r.point)]
-            cells.append(f"{o.cost_per_million_output_tokens:.3f}" if o.solved else "-")
+            cells.append(f"{o.cost_per_million_output_tokens:,.3f}" if o.solved else "-")
         cells += ["*" if r.on_frontier else "", r.pools]
         rows.append(cells)
     align = "r" * (len(headers) - 1) + "l"

@@ -56,8 +56,8 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
     out += _mixed_markets(t.get("catalog_price_markets") or {})
     out.append(f"Cost: {money(d['cost_per_hour'], cur)}/h   "
-               f"{d['cost_per_million_output_tokens']:.3f} {cur} per million output tokens   "
-               f"{d['cost_per_million_tokens']:.3f} {cur} per million tokens")
+               f"{d['cost_per_million_output_tokens']:,.3f} {cur} per million output tokens   "
+               f"{d['cost_per_million_tokens']:,.3f} {cur} per million tokens")
     band = d.get("error_band")
     if band:
         t, f = band["tpot_factor"], band["ttft_factor"]
@@ -142,7 +142,7 @@ def _render_single(d: dict[str, Any]) -> str:
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
                       "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
     out += _decode_slot_notes(d["pools"], slo["ttft_s"])
-    out += _footer(d, f"   break-even {d['break_even_price_per_million_output_tokens']:.3f} {cur} per million "
+    out += _footer(d, f"   break-even {d['break_even_price_per_million_output_tokens']:,.3f} {cur} per million "
                       f"output tokens", f"{d['solver']['candidates']} candidates")
     return "\n".join(out)
 

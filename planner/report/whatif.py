@@ -142,7 +142,7 @@ def _payback(r: RentOrBuy) -> str:
 
 
 def _breakeven_row(b: BreakEven) -> list[str]:
-    base = f"{b.base_price:.2f}"
+    base = f"{b.base_price:,.2f}"
     in_base = "yes" if b.in_base else "no"
     if b.price is None:
         return [b.gpu, base, in_base, "-", b.note or ""]
@@ -201,7 +201,7 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
             bottom = [b + v for b, v in zip(bottom, vals)]
     top = max(bottom, default=1.0) or 1.0
     for i, (o, m) in enumerate(zip(outs, per_m)):
-        label = o.status if o.plan is None else f"{m:.2f}"
+        label = o.status if o.plan is None else f"{m:,.2f}"
         ax.text(i, bottom[i] + 0.01 * top, label, ha="center", va="bottom", fontsize=8)
     ax.set_ylim(top=1.08 * top)   # room for the labels above the tallest bar
     ax.set_ylabel(f"{cur} per million output tokens")
