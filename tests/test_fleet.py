@@ -404,3 +404,36 @@ def test_many_classes_of_one_model_grow_the_services_linearly():
     assert len(plan.services) <= 201 and plan.verification.passed
     with pytest.raises(ValueError, match=str(MAX_CLASSES)):
         fleet([small(f"c{i}", 1) for i in range(MAX_CLASSES + 1)])
+
+
+def test_fleets_run_highs_without_primal_heuristics_single_problems_with_them(monkeypatch):
+    """The large MILPs (fleets; plans over periods likewise) run HiGHS with its primal heuristics
+    off — the options reach highspy — while a single problem keeps HiGHS's defaults."""
+    from planner.plan import solver
+    off = solver._solver("highs", 10.0, 1e-4, False, heuristics=False).optionsDict
+    on = solver._solver("highs", 10.0, 1e-4, False).optionsDict
+    assert off == {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False} and on == {}
+    seen: list[bool] = []
+    real = milp.solve
+
+    def spy(*a, heuristics=True, **kw):
+        seen.append(heuristics)
+        return real(*a, heuristics=heuristics, **kw)
+    monkeypatch.setattr(milp, "solve", spy)
+    f = fleet([small("a", 5), small("b", 3)])
+    assert solve(f, "f").verification.passed and seen[0] is False
+    seen.clear()
+    assert solve(f.model_copy(update={"classes": f.classes[:1]}), "f").verification.passed and seen[0] is False
+    seen.clear()
+    p = Problem.model_validate({"name": "one", "model": "llama-3.1-8b", "gpus": ["h20"],
+                                "workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200},
+                                "slo": {"ttft": "1s", "tpot": "50ms"}})
+    assert solve(p, "p").verification.passed and seen[0] is True
+    seen.clear()
+    from planner.input.problem import Profile
+    from planner.plan.horizon import solve_horizon
+    day = p.model_copy(update={"workload": p.workload.model_copy(update={
+        "profile": Profile.model_validate({"qps_fraction": [0.5] * 12 + [1.0] * 12})})})
+    # first the static plan for the peak (a single problem: defaults), then the period MILPs (off)
+    assert solve_horizon(day, "d", compare=False).cost > 0
+    assert len(seen) >= 3 and seen[0] is True and not any(seen[1:]), seen

@@ -61,7 +61,8 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     usable = [s for s in svcs if s.candidates]
     m = build(problem, usable)
     tb = time.perf_counter()
-    report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap)
+    report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
+                        heuristics=not fleet)
     t2 = time.perf_counter()
     raise_unless_solved(report, source, opts.time_limit,
                         lambda: _explain_caps(problem, usable, opts, verbose))
@@ -97,7 +98,8 @@ def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Servic
         off.append(replace(s, candidates=needed(without, s.res) if s.candidates is not s.cs.candidates else without))
     if not all(s.candidates for s in off):
         return None
-    rep = milp.solve(build(problem, off), opts.name, opts.time_limit, opts.mip_gap, False, gap_abs=opts.node_gap)
+    rep = milp.solve(build(problem, off), opts.name, opts.time_limit, opts.mip_gap, False, gap_abs=opts.node_gap,
+                     heuristics=not isinstance(problem, FleetProblem))
     ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
     return rep.objective if ok else None
 

@@ -51,24 +51,35 @@ class WarmHiGHS(pulp.HiGHS):
         lp.solverModel.run()
 
 
+# HiGHS without its primal heuristics, for the large MILPs (fleets, plans over periods): their
+# relaxations round to good plans, and the proof, not the search for a plan, is their time. On the
+# fleet benchmark's MILPs of 1,000–31,000 columns this cut the solve by a quarter to a third at the
+# same cost (docs/fleet_bench.md, ninth session). Single problems keep HiGHS's defaults: their
+# MILPs take milliseconds, and without heuristics HiGHS lands on other plans of equal cost.
+NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False}
+
+
 def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False,
-            gap_abs: float | None = None):
+            gap_abs: float | None = None, heuristics: bool = True):
     if name == "highs":
         cls = WarmHiGHS if warm else pulp.HiGHS
-        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, gapAbs=gap_abs)
+        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, gapAbs=gap_abs,
+                   **({} if heuristics else NO_HEURISTICS))
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm,
                              gapAbs=gap_abs)
 
 
 def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
-          verbose: bool = False, warm: bool = False, gap_abs: float | None = None) -> SolverReport:
+          verbose: bool = False, warm: bool = False, gap_abs: float | None = None,
+          heuristics: bool = True) -> SolverReport:
     """Run HiGHS (default) or CBC on `m` (a built milp.Model: its `prob` and `cost`); normalise the
     outcome into a SolverReport. `warm`: start from the variables' current values; `gap_abs`: an
-    absolute gap in the objective's units (None: the relative `gap` alone)."""
+    absolute gap in the objective's units (None: the relative `gap` alone); `heuristics` False:
+    HiGHS without its primal heuristics (`NO_HEURISTICS`; CBC ignores it)."""
     t0 = time.perf_counter()
     with quiet_stdout(not verbose):
         try:
-            m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None))
+            m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics))
         except pulp.PulpSolverError:
             return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
                                 len(m.prob.variables()), m.prob.numConstraints())
