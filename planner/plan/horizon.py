@@ -369,7 +369,8 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
             continue
         single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
         try:
-            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group])
+            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group],
+                               heuristics=bool(start_cost))   # only the cost is read without starts
         except Infeasible:
             return None
     keys = [independent_key(per) for per in periods]

@@ -41,11 +41,13 @@ from planner.plan.verify import (
 
 def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: str | None = None,
           time_limit: float | None = None, verbose: bool = False,
-          candidates: CandidateSet | None = None) -> Plan:
+          candidates: CandidateSet | None = None, heuristics: bool | None = None) -> Plan:
     """Resolve, generate candidates, build and solve the MILP, verify; return a Plan or raise.
 
     `solver` and `time_limit` override the problem's `solver:` settings; `candidates` (single
-    problems only) reuses candidates generated before, e.g. by a sweep."""
+    problems only) reuses candidates generated before, e.g. by a sweep; `heuristics`: HiGHS's
+    primal heuristics on or off (None: off for a fleet, on for a single problem, whose ties
+    between plans of equal cost would otherwise change; off where only the cost is read)."""
     if problem.workload.profile is not None if isinstance(problem, Problem) else problem.horizon:
         raise BadInput(f"{source}: workload.profile: this command plans a single QPS; `plan solve` "
                        f"plans a load profile (docs/horizon.md)")
@@ -61,8 +63,9 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     usable = [s for s in svcs if s.candidates]
     m = build(problem, usable)
     tb = time.perf_counter()
+    heuristics = not fleet if heuristics is None else heuristics
     report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
-                        heuristics=not fleet)
+                        heuristics=heuristics)
     t2 = time.perf_counter()
     raise_unless_solved(report, source, opts.time_limit,
                         lambda: _explain_caps(problem, usable, opts, verbose))
