@@ -194,10 +194,9 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     red = problem.serving.redundancy
     conf = None if problem.serving.spot_confidence_percent is None else problem.serving.spot_confidence_percent / 100
     solved = (hs.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
-                                     redundancy=red, sets=sets_arg, spot_confidence=conf,
-                                     heuristics=False)
+                                     redundancy=red, sets=sets_arg, spot_confidence=conf)
               or hs.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg,
-                                         spot_confidence=conf), *args, heuristics=False))
+                                         spot_confidence=conf), *args))
     raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
                                 "power or budget per hour, applied in every period)")
@@ -205,7 +204,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     if start_cost:   # starts couple the periods: the joint MILP, started from the plan without them
         m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
         hs.warm_start(m, solved.selection, solved.nodes)
-        joint = hs.solve_joint(m, *args, warm=True, heuristics=False)
+        joint = hs.solve_joint(m, *args, warm=True)
         if joint.selection:
             solved = replace(joint, method="joint, warm-started", subproblems=solved.subproblems)
     report = solved.report

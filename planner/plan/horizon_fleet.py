@@ -105,9 +105,9 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     conf = None if f.serving.spot_confidence_percent is None else f.serving.spot_confidence_percent / 100
     solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
-                                     spot_confidence=conf, heuristics=False)
+                                     spot_confidence=conf)
               or hs.solve_joint(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
-                                         spot_confidence=conf), *args, heuristics=False))
+                                         spot_confidence=conf), *args))
     raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
                                 "power or budget per hour, applied in every period)")

@@ -27,6 +27,8 @@ from planner.plan.horizon_milp import (
 )
 
 MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
+HEURISTICS = False      # every MILP of a plan over periods runs HiGHS without primal heuristics
+                        # (milp.solve; docs/optimisation.md: same costs, shorter proofs)
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,7 @@ def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -
 def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
                         periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
                         verbose: bool = False, redundancy: str = "none",
-                        sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None,
-                        heuristics: bool = True) -> Solved | None:
+                        sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None) -> Solved | None:
     """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
     share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
@@ -78,7 +79,7 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
                 kind, g = var.split(":", 1)
                 v = (m.reserved if kind == "res" else m.owned)[g]
                 v.lowBound = v.upBound = n
-            rep = milp.solve(m, solver, time_limit, gap, verbose, heuristics=heuristics)
+            rep = milp.solve(m, solver, time_limit, gap, verbose, heuristics=HEURISTICS)
             runs.append(rep)
             ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
             memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep, counts(m)[0]) if ok else None
@@ -140,11 +141,10 @@ def replace_index(per: Period) -> Period:
 
 
 def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False,
-                warm: bool = False, heuristics: bool = True) -> Solved:
+                warm: bool = False) -> Solved:
     """The joint MILP over all periods (the fallback of many commitment vectors, and the model
-    with instance starts); `warm`: started from the variables' values (`warm_start`);
-    `heuristics`: as `milp.solve`'s."""
-    rep = milp.solve(m, solver, time_limit, gap, verbose, warm, heuristics=heuristics)
+    with instance starts); `warm`: started from the variables' values (`warm_start`)."""
+    rep = milp.solve(m, solver, time_limit, gap, verbose, warm, heuristics=HEURISTICS)
     ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
     return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint", 0,
                   counts(m) if ok else None)
