@@ -382,3 +382,10 @@ def test_large_costs_per_million_tokens_print_grouped(tmp_path):
     for text in per_out.groups():
         whole = text.split(".")[0]
         assert len(whole) > 7 and re.fullmatch(r"\d{1,3}(,\d{3})+", whole), line
+    # the sweep's table too, the optimum's column as each GPU type's (it printed 41666666.667)
+    code, out = run("sweep", write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "qps": 1e-6}}),
+                    "--tpot", "50ms", "--workers", "1", "--out", tmp_path / "sweep")
+    assert code == 0, out
+    row = next(x for x in out.splitlines() if x.lstrip().startswith("50.0 ms"))
+    costs = re.findall(r"\s(\d[\d,]*\.\d{3})(?=\s)", row)
+    assert len(costs) == 3 and all(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d{3}", c) for c in costs), row

@@ -56,6 +56,12 @@ def parts_text(parts: dict[str, str]) -> str:
     return "".join(f", {v} {k.replace('_', ' ')}" for k, v in parts.items())
 
 
+def per_million(x: float) -> str:
+    """A cost or price per million tokens, as every table and line prints it: '2.623',
+    '41,666,666.667' (three decimals, thousands grouped like `money`)."""
+    return f"{x:,.3f}"
+
+
 def money(x: float | None, cur: str) -> str:
     """'1,888.56 RMB', or 'n/a' for a missing value."""
     return "n/a" if x is None else f"{x:,.2f} {cur}"

@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
-from planner.report.format import money, status_text
+from planner.report.format import money, per_million, status_text
 from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import precisions, table
 
@@ -130,8 +130,8 @@ def render_horizon(h: HorizonPlan) -> str:
     out += ["", "Reserved: " + (", ".join(f"{n} {g} node{'s' if n != 1 else ''}"
                                         for g, n in d["reserved_nodes"].items()) or "none"),
             f"Cost over {d['horizon_hours']:g} h: {money(d['cost'], cur)}   "
-            f"{d['cost_per_million_output_tokens']:,.3f} {cur} per million output tokens   "
-            f"{d['cost_per_million_tokens']:,.3f} {cur} per million tokens",
+            f"{per_million(d['cost_per_million_output_tokens'])} {cur} per million output tokens   "
+            f"{per_million(d['cost_per_million_tokens'])} {cur} per million tokens",
             f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
             f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
             f"saving {money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]

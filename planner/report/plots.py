@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from planner.input.files import atomic_write
 from planner.input.units import format_time
 from planner.report import html_assets
+from planner.report.format import per_million
 from planner.report.json import sweep_json, to_json
 from planner.studies.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
 
@@ -219,7 +220,7 @@ def nice_ticks(lo: float, hi: float, n: int = TICKS) -> list[float]:
 def _tooltip(r: Row, currency: str) -> str:
     return (f"{_label(r.curve)}\n{r.limits()}\nachieved TPOT {r.tpot_s*1e3:.1f} ms "
             f"({r.interactivity:.1f} tok/s/user), TTFT {r.ttft_s:.2f} s\n"
-            f"{r.cost_per_million_output_tokens:.3f} {currency}/M output tokens, "
+            f"{per_million(r.cost_per_million_output_tokens)} {currency}/M output tokens, "
             f"{r.cost_per_hour:,.0f} {currency}/h\n{r.plan}")
 
 
@@ -300,7 +301,7 @@ def _key(sweep: Sweep) -> str:
     if not changes:
         return ""
     swept = [a.name for a in sweep.axes]
-    items = "".join(f"<li><b>{letter}</b> {e(_achieved(r, swept))}: {r.cost_per_million_output_tokens:.3f} "
+    items = "".join(f"<li><b>{letter}</b> {e(_achieved(r, swept))}: {per_million(r.cost_per_million_output_tokens)} "
                     f"{e(sweep.currency)}/M output tokens; {e(r.fleet)}</li>" for letter, _, _, r in changes)
     return (f"<h2>Key: where the optimum's plan changes</h2><ul class=\"key\">{items}</ul>"
             "<p>P prefill, D decode, C colocated (aggregated); GPU types per role.</p>")
@@ -318,7 +319,7 @@ def render_html(sweep: Sweep) -> str:
         cells = [r.curve, f"{r.tpot_limit_s*1e3:.1f}", f"{r.ttft_limit_s:.2f}", f"{r.qps:g}", r.status,
                  f"{r.tpot_s*1e3:.1f}" if ok else "", f"{r.ttft_s:.2f}" if ok else "",
                  f"{r.cost_per_hour:,.0f}" if ok else "",
-                 f"{r.cost_per_million_output_tokens:.3f}" if ok else "", "*" if r.on_frontier else "",
+                 per_million(r.cost_per_million_output_tokens) if ok else "", "*" if r.on_frontier else "",
                  r.plan if ok else r.reason]
         tds = "".join(f'<td class="l">{e(c)}</td>' if i in (0, 4, 10) else f"<td>{e(c)}</td>"
                       for i, c in enumerate(cells))

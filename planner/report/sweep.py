@@ -9,6 +9,7 @@ import io
 from planner.input.files import write_set
 from planner.input.units import format_time
 from planner.report import plots
+from planner.report.format import per_million
 from planner.report.json import sweep_json, to_json
 from planner.report.text import table
 from planner.studies.sweep import ALL, Sweep
@@ -41,12 +42,12 @@ def render_table(sweep: Sweep) -> str:
     for r in sweep.curve(ALL):
         cells = [f"{r.qps:g}" if n == "qps" else format_time(getattr(r, f"{n}_limit_s")) for n in swept]
         if r.solved:
-            cells += [format_time(r.tpot_s), format_time(r.ttft_s), f"{r.cost_per_million_output_tokens:.3f}"]
+            cells += [format_time(r.tpot_s), format_time(r.ttft_s), per_million(r.cost_per_million_output_tokens)]
         else:
             cells += ["-", "-", r.status]
         for g in singles:
             o = by[(g, r.point)]
-            cells.append(f"{o.cost_per_million_output_tokens:,.3f}" if o.solved else "-")
+            cells.append(per_million(o.cost_per_million_output_tokens) if o.solved else "-")
         cells += ["*" if r.on_frontier else "", r.pools]
         rows.append(cells)
     align = "r" * (len(headers) - 1) + "l"

@@ -11,7 +11,7 @@ from typing import Any
 from planner.input.units import format_bytes, format_time
 from planner.plan.model import Plan
 from planner.plan.verify import Verification
-from planner.report.format import money, parts_text, status_text, table
+from planner.report.format import money, parts_text, per_million, status_text, table
 from planner.report.json import plan_json
 
 
@@ -56,8 +56,8 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
     out += _mixed_markets(t.get("catalog_price_markets") or {})
     out.append(f"Cost: {money(d['cost_per_hour'], cur)}/h   "
-               f"{d['cost_per_million_output_tokens']:,.3f} {cur} per million output tokens   "
-               f"{d['cost_per_million_tokens']:,.3f} {cur} per million tokens")
+               f"{per_million(d['cost_per_million_output_tokens'])} {cur} per million output tokens   "
+               f"{per_million(d['cost_per_million_tokens'])} {cur} per million tokens")
     band = d.get("error_band")
     if band:
         t, f = band["tpot_factor"], band["ttft_factor"]
@@ -142,7 +142,7 @@ def _render_single(d: dict[str, Any]) -> str:
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
                       "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
     out += _decode_slot_notes(d["pools"], slo["ttft_s"])
-    out += _footer(d, f"   break-even {d['break_even_price_per_million_output_tokens']:,.3f} {cur} per million "
+    out += _footer(d, f"   break-even {per_million(d['break_even_price_per_million_output_tokens'])} {cur} per million "
                       f"output tokens", f"{d['solver']['candidates']} candidates")
     return "\n".join(out)
 
@@ -226,7 +226,7 @@ def _render_fleet(d: dict[str, Any]) -> str:
                      f"{format_time(c['slo']['tpot_s'])} {c['slo']['tpot_statistic']}",
                      c["service"] if c["shares_pools_with"] else "own pools",
                      f"{c['cost_per_hour']:,.2f}", f"{(c['cost_share'] or 0) * 100:.1f}%",
-                     f"{c['cost_per_million_output_tokens']:.3f}", f"{c['cost_per_million_tokens']:.3f}"])
+                     per_million(c['cost_per_million_output_tokens']), per_million(c['cost_per_million_tokens'])])
     out.append(table(["class", "model", "req/s", "in/out", "TTFT ≤", "TPOT ≤", "served by",
                       f"{cur}/h", "share", f"{cur}/M out", f"{cur}/M tok"], rows, "llrrrrlrrrr"))
     out.append("")

@@ -14,6 +14,7 @@ import io
 from planner.input.files import atomic_write
 from planner.input.scenario import HOURS_PER_MONTH
 from planner.plan.model import Plan
+from planner.report.format import per_million
 from planner.report.json import plan_json
 from planner.report.text import table
 from planner.studies.whatif import (
@@ -130,7 +131,7 @@ def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
     cards, nodes = pd["totals"]["cards"], pd["totals"]["nodes"]
     fleet = ", ".join(f"{g} {cards[g]}/{nodes.get(g, 0)}" for g in cards)
     delta = o.delta(base)
-    return [o.name, o.status, _money(o.plan.cost_per_hour), f"{pd['cost_per_million_output_tokens']:.3f}",
+    return [o.name, o.status, _money(o.plan.cost_per_hour), per_million(pd['cost_per_million_output_tokens']),
             _money(pd["margin_per_hour"]), "" if delta is None else f"{delta[0]:+,.0f} ({delta[1]:+.1f}%)",
             fleet, pools_line(o.plan)]
 
@@ -148,7 +149,7 @@ def _breakeven_row(b: BreakEven) -> list[str]:
         return [b.gpu, base, in_base, "-", b.note or ""]
     side = b.plan_out if b.in_base else b.plan_in
     verb = "leaves above" if b.in_base else "enters below"
-    return [b.gpu, base, in_base, f"{verb} {b.price:.2f} (±{(b.price_out - b.price_in) / 2:.2f})",
+    return [b.gpu, base, in_base, f"{verb} {b.price:,.2f} (±{(b.price_out - b.price_in) / 2:,.2f})",
             "" if side is None else f"{side.cost_per_hour:,.0f}/h: {pools_line(side)}"]
 
 
@@ -261,7 +262,7 @@ def render_horizon_table(outcomes: tuple[HorizonOutcome, ...]) -> str:
         delta = "" if s["delta_cost"] is None else f"{s['delta_cost']:+,.0f} ({s['delta_percent']:+.1f}%)"
         saving = s["static_peak_saving_fraction"]
         rows.append([s["scenario"], s["status"], _money(s["cost"]), _money(s["cost_per_hour_mean"]),
-                     f"{s['cost_per_million_output_tokens']:.3f}", delta,
+                     per_million(s['cost_per_million_output_tokens']), delta,
                      " ".join(f"{n}×{g}" for g, n in s["reserved_nodes"].items()) or "-",
                      "-" if saving is None else f"{-100 * saving:+.1f}%", ""])
     span = f"{hours:g} h" if hours else "horizon"

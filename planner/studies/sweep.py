@@ -178,7 +178,7 @@ class Row:
         """One line for progress output: limits → price and pools, or why not."""
         if not self.solved:
             return f"{self.limits()}: {self.status}"
-        return f"{self.limits()}: {self.cost_per_million_output_tokens:.3f}/M out  {self.pools}"
+        return f"{self.limits()}: {self.cost_per_million_output_tokens:,.3f}/M out  {self.pools}"
 
 
 def pool_summary(pools: Iterable[PoolState], detail: bool = False) -> str:
