@@ -177,13 +177,13 @@ def render_png(sweep: Sweep) -> bytes:
         top, clipped = y_ceiling(series)
         ax.set_ylim(bottom=0, top=top)
         if clipped:
-            ax.text(0.99, 0.98, "clipped above " + f"{top:.2f}: " + ", ".join(_label(c) for c in clipped),
+            ax.text(0.99, 0.98, "clipped above " + f"{top:,.2f}: " + ", ".join(_label(c) for c in clipped),
                     transform=ax.transAxes, ha="right", va="top", fontsize=7, color="#555555")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     if all_changes:
         swept = [a.name for a in sweep.axes]
-        lines = [f"{letter}  {_achieved(r, swept)}  {r.cost_per_million_output_tokens:6.2f}  {r.fleet}"
+        lines = [f"{letter}  {_achieved(r, swept)}  {r.cost_per_million_output_tokens:6,.2f}  {r.fleet}"
                  for letter, _, _, r in all_changes]
         fig.text(0.01, 0.0, f"Optimum's fleet changes: achieved (limit), {sweep.currency}/M output tokens,\n"
                  "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines),
@@ -256,7 +256,7 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
                f'</clipPath>')
     if clipped:
         out.append(f'<text x="{MARGIN["l"]+pw-6}" y="{MARGIN["t"]+14}" text-anchor="end" fill="#555">clipped above '
-                   f'{top:.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')
+                   f'{top:,.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')
     tx = target_x(sweep, axis)
     if tx is not None and x0 <= tx <= x1:
         out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
