@@ -54,7 +54,7 @@ def test_drop_counts_on_a_hand_made_csv(tmp_path):
     assert report.read == 9 and report.kept == 2
     assert report.dropped == {
         "exact duplicate": 1,
-        "same TTFT and TPOT as another row under a different label": 1,
+        "same TTFT and TPOT as another row (relabelled, rounded or re-printed copy)": 1,
         "model not in catalog (moonshotai/Kimi-K3)": 1,
         "GPU system not in catalog (l4)": 1,
         "weight precision not modelled (int4_wo)": 1,
@@ -69,6 +69,23 @@ def test_drop_counts_on_a_hand_made_csv(tmp_path):
     assert ok.measured["ttft_s"] == pytest.approx(0.100)
     assert "prefill_tok_s_per_gpu" not in c4.measured
     assert ok.model == "llama-3.1-70b" and ok.gpu == "h100" and ok.weight_dtype == "fp8"
+
+
+def test_a_result_repeated_with_rounded_latencies_is_one_measurement(tmp_path):
+    """The file repeats runs from several exports, some rounded to two decimals (6.33 for
+    6.33271 ms) or re-printed (6.332710000001): one measurement, counted once. Results 0.02 ms
+    apart on TPOT, or on TTFT alone, are distinct runs and kept."""
+    rows = [
+        _row("a", ttft="338.336", tpot="6.33271"),
+        _row("a-rounded", tp="2", ttft="338.34", tpot="6.33"),           # the same run, rounded
+        _row("a-reprinted", ttft="338.336000001", tpot="6.332710000001"),  # the same run, re-printed
+        _row("b", ttft="338.336", tpot="6.35271"),                        # 0.02 ms slower: another run
+        _row("c", ttft="338.356", tpot="6.33271"),                        # TTFT 0.02 ms apart: another run
+        _row("d", ttft="", tpot="6.33271", conc=16, batch="16"),          # no TTFT: matches nothing
+    ]
+    points, report = load_points([_write(tmp_path, rows)])
+    assert [p.id for p in points] == ["a", "b", "c", "d"]
+    assert report.dropped == {"same TTFT and TPOT as another row (relabelled, rounded or re-printed copy)": 2}
 
 
 def test_attention_dp_multiplies_the_batch(tmp_path):

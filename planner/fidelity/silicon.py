@@ -166,10 +166,34 @@ _CONFIG_COLUMNS = ("model_path", "system", "backend", "backend_version", "precis
                    "decode_attention_dp_size", "decode_batch_size", "decode_num_workers")
 
 
+# Two rows are one measurement when their TTFT and TPOT agree within this (ms): the file repeats
+# runs from several exports, some rounded to two decimals (qwen3.5-397b-gap-analysis.csv:
+# 6.33 for 6.33271 ms), others re-printed (6.332710000001); distinct runs never agree this closely
+# on both.
+SAME_RESULT_MS = 0.01
+
+
+def _ms(cell: str) -> float:
+    """A latency cell in ms (an empty TTFT cell reads as NaN and matches nothing)."""
+    return float(cell) if cell else math.nan
+
+
+def _seen_result(seen: dict[tuple, list[tuple[float, float]]], key: tuple, ttft_ms: float,
+                 tpot_ms: float) -> bool:
+    """Whether (TTFT, TPOT) repeats, within SAME_RESULT_MS, a result already kept for `key`
+    (architecture, system, lengths); if not, it is recorded."""
+    for t, p in seen.get(key, ()):
+        if abs(t - ttft_ms) <= SAME_RESULT_MS and abs(p - tpot_ms) <= SAME_RESULT_MS:
+            return True
+    seen.setdefault(key, []).append((ttft_ms, tpot_ms))
+    return False
+
+
 def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
     """Rows of the silicon CSV → Points; exact duplicates, rows whose (TTFT, TPOT) repeat another
-    row's under a different label (parallelism, or model name of the same architecture), rows whose
-    worker exceeds the system, and uninterpretable rows are dropped and counted."""
+    row's within SAME_RESULT_MS (under another label: parallelism, or model name of the same
+    architecture; or a rounded or re-printed copy), rows whose worker exceeds the system, and
+    uninterpretable rows are dropped and counted."""
     # a regular UTF-8 file of bounded size; a ragged row (too few or too many cells) is dropped
     rows, ragged = [], 0
     for r in csv.DictReader(io.StringIO(read_text(Path(path), "CSV"), newline=""), restval=None):
@@ -184,7 +208,7 @@ def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
     why: Counter = Counter({"ragged row (a cell too few or too many)": ragged} if ragged else {})
     points: list[Point] = []
     seen_config: set[tuple] = set()
-    seen_result: set[tuple] = set()
+    seen_result: dict[tuple, list[tuple[float, float]]] = {}
     for r in rows:
         cfg = tuple(r[k] for k in _CONFIG_COLUMNS) + (_concurrency(r["silicon_data_source"]),
                                                        r["silicon_ttft_ms"], r["silicon_tpot_ms"])
@@ -202,11 +226,9 @@ def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
             why["worker exceeds the system's scale-up domain"] += 1
             continue
         # R1 and V3 share one architecture: the same result under either name is one measurement
-        result = (models[pt.model].arch, r["system"], r["isl"], r["osl"], r["silicon_ttft_ms"],
-                  r["silicon_tpot_ms"])
-        if result in seen_result:
-            why["same TTFT and TPOT as another row under a different label"] += 1
+        if _seen_result(seen_result, (models[pt.model].arch, r["system"], r["isl"], r["osl"]),
+                        _ms(r["silicon_ttft_ms"]), _ms(r["silicon_tpot_ms"])):
+            why["same TTFT and TPOT as another row (relabelled, rounded or re-printed copy)"] += 1
             continue
-        seen_result.add(result)
         points.append(pt)
     return points, len(rows) + ragged, why
