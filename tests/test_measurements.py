@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from planner.catalog.schemas import load_models
 from planner.errors import BadInput
 from planner.fidelity.measurements import default_measurement_files, load_points
 
@@ -204,3 +205,21 @@ def test_repeat_spread_and_smoothness_of_hand_made_points():
     assert repeat_spread(pts, "ttft_s").tolist() == pytest.approx([0.25])
     assert concurrency_smoothness(pts, "ttft_s").tolist() == pytest.approx([0.0])
     assert len(repeat_spread(pts, "decode_tok_s_per_gpu")) == 0
+
+
+def test_the_shipped_measurements_count_no_run_twice():
+    """No two kept points of one architecture, system and lengths have TTFT and TPOT within
+    0.01 ms: the exports the file merges repeat runs (rounded or re-printed), each counted once.
+    Before 2026-12-03, 98 such copies were kept (76 of SGLang, mostly Qwen3.5-397B on B200)."""
+    points, report = load_points(default_measurement_files())
+    by_key: dict[tuple, list[tuple[float, float]]] = {}
+    arch = {k: m.arch for k, m in load_models().items()}
+    for p in points:
+        if p.kind != "measured" or p.ttft_s is None or p.tpot_s is None:
+            continue
+        key = (arch[p.model], p.gpu, p.isl, p.osl)
+        t, q = p.ttft_s * 1e3, p.tpot_s * 1e3
+        assert not any(abs(t - t2) <= 0.01 and abs(q - q2) <= 0.01 for t2, q2 in by_key.get(key, [])), p.id
+        by_key.setdefault(key, []).append((t, q))
+    assert report.dropped["same TTFT and TPOT as another row (relabelled, rounded or re-printed copy)"] == 206
+    assert report.kept == 2138
