@@ -264,6 +264,12 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
         get_model(str(values["model"]))                     # a model `plan solve` would not know
     except BadInput as e:
         raise BadInput(f"plan init: --model: {e}") from None
+    from planner.catalog.schemas import get_gpu
+    for g in filter(None, (x.strip() for x in str(values["gpus"]).split(","))):
+        try:
+            get_gpu(g)                                      # nor a GPU
+        except BadInput as e:
+            raise BadInput(f"plan init: --gpus: {e}") from None
     if out and Path(out).exists() and not force:
         raise BadInput(f"--out {out}: exists; plan init does not replace a file (it may hold your edits): "
                        f"choose another name or pass --force")
@@ -310,10 +316,12 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
     from planner.input.load import load_any
+    from planner.input.owned import check_distinct
     from planner.input.problem import Problem
     from planner.plan.solve import solve
     from planner.report.json import plan_json, to_json
     from planner.report.text import render_plan
+    check_distinct({"--out": out, "--chart": chart})
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
@@ -504,10 +512,12 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     from planner.errors import Infeasible
     from planner.input.files import check_writable
     from planner.input.load import load_problem
+    from planner.input.owned import check_distinct
     from planner.report import whatif as report
     from planner.report.format import to_json
     from planner.studies import whatif
     inputs = whatif.source_files(base, list(scenarios))
+    check_distinct({"--csv": csv_out, "--plot": plot_out})
     for path in (csv_out, plot_out):
         if path:
             check_writable(path, inputs, force)
@@ -558,7 +568,7 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
 @click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="local processes [cores]")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="local processes [cores]")
 @click.option("--dask", default=None, help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
@@ -710,8 +720,15 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*): the
     catalog's files, or your own vLLM/SGLang/genai-perf/GuideLLM results with --deployment, or the minimal
     CSV (docs/export.md)."""
+    from planner.errors import BadInput
     from planner.fidelity.validate import run_calibrate
+    from planner.input.values import one_line_name
     from planner.report.fidelity import render_calibrate
+    if name is not None:
+        try:
+            one_line_name(name)
+        except ValueError as e:
+            raise BadInput(f"--name {name!r}: {e}") from None
     c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)
     click.echo(render_calibrate(c))
 

@@ -76,7 +76,7 @@ def test_fixed_ttft_of_a_family_replaces_the_shared_value_and_an_override_sets_a
         cal.with_overrides({"request_overhead_by_family_s": 1.0})
     data = cal.model_dump()
     data["request_overhead_by_family_s"]["llama"] = {"value": -0.01, "source": "test"}
-    with pytest.raises(BadInput, match="must be ≥ 0"):
+    with pytest.raises(BadInput, match=r"must be a time in seconds in \[0, 3600\], got llama = -0.01"):
         validate(Calibration, data, "bad.yaml")
 
 

@@ -322,11 +322,15 @@ def test_more_instances_than_requests_is_refused_at_once(tmp_path):
 
     from cli import main
     d = json.loads((Path(__file__).resolve().parent / "golden" / "solve" / "small_model_cheap_card.json").read_text())
-    d["pools"][0]["instances"] = 10**9
+    d["pools"][0]["instances"] = 10**6          # the most a plan file may hold
     p = tmp_path / "big.json"
     p.write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "300"])
-    assert r.exit_code == 2 and "1,000,000,001 instances" in r.stderr and "Traceback" not in r.output, r.output
+    assert r.exit_code == 2 and "1,000,001 instances" in r.stderr and "Traceback" not in r.output, r.output
+    d["pools"][0]["instances"] = 10**9          # beyond any fleet: the plan file's domain
+    p.write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "300"])
+    assert r.exit_code == 2 and "pools[0].instances: Input should be less than or equal to 1000000" in r.stderr
 
 
 def test_a_layout_that_contradicts_its_card_count_is_refused(tmp_path):

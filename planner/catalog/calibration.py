@@ -69,6 +69,16 @@ class ErrorBand(Strict):
         return math.exp(-self.at("ttft", 100.0 - percent))
 
 
+MAX_OVERHEAD_S = 3600.0   # no fixed time of a pass, collective or request is an hour
+
+
+def _within(v: CalibParam, lo: float, hi: float, what: str) -> CalibParam:
+    """v if lo ≤ v.value ≤ hi (and finite), else ValueError saying the domain."""
+    if not (math.isfinite(v.value) and lo <= v.value <= hi):
+        raise ValueError(f"must be {what}, got {v.value}")
+    return v
+
+
 class Calibration(Strict):
     """Named efficiency and latency parameters of the analytic model (docs/model.md)."""
 
@@ -113,51 +123,64 @@ class Calibration(Strict):
     # false: at compute_efficiency whatever their shape (the roofline profile)
     kernel_curves: bool = True
 
+    # every parameter's domain: finite and physically meaningful, so that an override or a profile
+    # written by hand cannot make a time negative, zero or infinite (an efficiency of 5e-324 made
+    # every pass take longer than a float holds). The fit's bounds (fidelity.fit) lie inside.
     @field_validator("compute_efficiency", "memory_efficiency", "network_efficiency",
                      "memory_usable_fraction")
     @classmethod
     def _fraction(cls, v: CalibParam) -> CalibParam:
-        if not 0.0 < v.value <= 1.0:
-            raise ValueError(f"must be in (0, 1], got {v.value}")
-        return v
+        return _within(v, 1e-3, 1.0, "a fraction of the peak: in [0.001, 1]")
 
     @field_validator("gemm_efficiency_scale")
     @classmethod
     def _scale(cls, v: CalibParam) -> CalibParam:
-        if not 0.0 < v.value <= 1.5:
-            raise ValueError(f"must be in (0, 1.5], got {v.value}")
-        return v
+        return _within(v, 0.01, 1.5, "in [0.01, 1.5]")
+
+    @field_validator("kv_bandwidth_scale")
+    @classmethod
+    def _kv_scale(cls, v: CalibParam) -> CalibParam:
+        return _within(v, 0.01, 10.0, "in [0.01, 10] (the KV read never exceeds the nominal bandwidth)")
+
+    @field_validator("decode_time_scale", "prefill_time_scale")
+    @classmethod
+    def _time_scale(cls, v: CalibParam) -> CalibParam:
+        return _within(v, 0.01, 100.0, "a factor on step times: in [0.01, 100]")
 
     @field_validator("comm_overlap")
     @classmethod
     def _overlap(cls, v: CalibParam) -> CalibParam:
-        if not 0.0 <= v.value <= 1.0:
-            raise ValueError(f"must be in [0, 1], got {v.value}")
-        return v
+        return _within(v, 0.0, 1.0, "in [0, 1]")
 
     @field_validator("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
                      "moe_layer_overhead_s", "step_overhead_s", "sequence_overhead_s", "request_overhead_s",
                      "prefill_layer_overhead_s", "prefill_moe_layer_overhead_s", "prompt_overhead_s")
     @classmethod
     def _nonneg(cls, v: CalibParam) -> CalibParam:
-        if v.value < 0:
-            raise ValueError(f"must be ≥ 0, got {v.value}")
-        return v
+        return _within(v, 0.0, MAX_OVERHEAD_S, f"a time in seconds: in [0, {MAX_OVERHEAD_S:g}]")
 
     @field_validator("request_overhead_by_family_s")
     @classmethod
     def _nonneg_each(cls, v: dict[str, CalibParam]) -> dict[str, CalibParam]:
-        bad = [f"{k} = {p.value}" for k, p in v.items() if p.value < 0]
+        bad = [f"{k} = {p.value}" for k, p in v.items() if not 0.0 <= p.value <= MAX_OVERHEAD_S]
         if bad:
-            raise ValueError(f"must be ≥ 0, got {', '.join(bad)}")
+            raise ValueError(f"must be a time in seconds in [0, {MAX_OVERHEAD_S:g}], got {', '.join(bad)}")
         return v
 
-    @field_validator("moe_imbalance", "decode_tokens_per_step", "benchmark_requests_per_client")
+    @field_validator("moe_imbalance")
     @classmethod
-    def _at_least_one(cls, v: CalibParam) -> CalibParam:
-        if v.value < 1.0:
-            raise ValueError(f"must be ≥ 1, got {v.value}")
-        return v
+    def _imbalance(cls, v: CalibParam) -> CalibParam:
+        return _within(v, 1.0, 1000.0, "the busiest rank's load over the mean: in [1, 1000]")
+
+    @field_validator("decode_tokens_per_step")
+    @classmethod
+    def _tokens_per_step(cls, v: CalibParam) -> CalibParam:
+        return _within(v, 1.0, 64.0, "accepted tokens per decode step: in [1, 64]")
+
+    @field_validator("benchmark_requests_per_client")
+    @classmethod
+    def _requests(cls, v: CalibParam) -> CalibParam:
+        return _within(v, 1.0, 1e6, "in [1, 1e6]")
 
     def with_overrides(self, overrides: dict[str, float]) -> Calibration:
         """A copy with some parameter values replaced (problem-level overrides). Overriding

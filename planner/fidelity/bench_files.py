@@ -157,9 +157,29 @@ def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where:
     return mid
 
 
+# what a measured run can be: beyond these a number is a unit mistake or a corrupt file, and it
+# would make the fit's residuals infinite (a TTFT of 5e-324 ms) or dominate every median
+RUN_DOMAIN = {"concurrency": (1.0, 1e6), "input tokens": (1.0, 1e7), "output tokens": (1.0, 1e7),
+              "TTFT (s)": (1e-6, 1e5), "TPOT (s)": (1e-6, 1e3)}
+
+
+def _check_run(where: str, **values: float) -> None:
+    """BadInput naming the first value outside RUN_DOMAIN (keys: concurrency, isl, osl, ttft_s, tpot_s)."""
+    names = {"concurrency": "concurrency", "isl": "input tokens", "osl": "output tokens",
+             "ttft_s": "TTFT (s)", "tpot_s": "TPOT (s)"}
+    for key, v in values.items():
+        lo, hi = RUN_DOMAIN[names[key]]
+        if not lo <= v <= hi:
+            raise BadInput(f"{where}: {names[key]} {v:g} is outside [{lo:g}, {hi:g}]: not a measured run "
+                           f"(a unit mistake?)")
+
+
 def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: float, isl: float,
-               osl: float, ttft_s: float, tpot_s: float, models: dict[str, Model]) -> Point:
-    """One run of `dep` at c requests in flight → Point (module docstring)."""
+               osl: float, ttft_s: float, tpot_s: float, models: dict[str, Model],
+               where: str | None = None) -> Point:
+    """One run of `dep` at c requests in flight → Point (module docstring); `where` names it in
+    an error (default its id)."""
+    _check_run(where or pid, concurrency=c, isl=isl, osl=osl, ttft_s=ttft_s, tpot_s=tpot_s)
     moe = models[model].arch.is_moe     # a dense model has no experts to spread or slice
     par = _par(dep.parallelism, "deployment: parallelism", moe)
     weights = dep.weight_dtype or models[model].weight_dtype
@@ -190,7 +210,8 @@ def _serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Mode
                      _opt(d, "request_throughput"), e2e_ms * MS if e2e_ms is not None else None)
     if isinstance(c, str):
         return c
-    return make_point(pid=pid, origin=origin, dep=dep, model=_model_of(dep, d.get("model_id"), models, where),
+    return make_point(where=where, pid=pid, origin=origin, dep=dep,
+                      model=_model_of(dep, d.get("model_id"), models, where),
                       c=c, isl=_num(d, "total_input_tokens", where) / done,
                       osl=_num(d, "total_output_tokens", where) / done,
                       ttft_s=_num(d, "mean_ttft_ms", where) * MS, tpot_s=_num(d, "mean_tpot_ms", where) * MS,
@@ -222,7 +243,8 @@ def _genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str,
         return c
     hf = cfg.get("model")
     hf = hf[0] if isinstance(hf, list) and len(hf) == 1 else hf
-    return make_point(pid=f"{Path(origin).name}#0", origin=origin, dep=dep, model=_model_of(dep, hf, models, where),
+    return make_point(where=where, pid=f"{Path(origin).name}#0", origin=origin, dep=dep,
+                      model=_model_of(dep, hf, models, where),
                       c=c, isl=need("input_sequence_length"), osl=need("output_sequence_length"),
                       ttft_s=need("time_to_first_token", "ms") * MS,
                       tpot_s=need("inter_token_latency", "ms") * MS, models=models)
@@ -258,7 +280,7 @@ def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Mo
         c = _num(strategy, "streams", f"{where}: config.strategy")
     else:   # throughput, constant, poisson: what the run held in flight
         c = mean("request_concurrency")
-    return make_point(pid=pid, origin=origin, dep=dep, model=_model_of(dep, hf, models, where), c=c,
+    return make_point(where=where, pid=pid, origin=origin, dep=dep, model=_model_of(dep, hf, models, where), c=c,
                       isl=mean("prompt_token_count"), osl=mean("output_token_count"),
                       ttft_s=mean("time_to_first_token_ms") * MS, tpot_s=mean("inter_token_latency_ms") * MS,
                       models=models)
@@ -303,7 +325,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     par = _par(dep.parallelism, where)
     if par.cards != dep.cards:
         raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")
-    return make_point(pid=f"{Path(origin).name}#{i}", origin=origin, dep=dep, model=models[dep.model].id,
+    return make_point(where=where, pid=f"{Path(origin).name}#{i}", origin=origin, dep=dep, model=models[dep.model].id,
                       c=num("concurrency"), isl=num("isl"), osl=num("osl"), ttft_s=num("ttft_ms") * MS,
                       tpot_s=num("tpot_ms") * MS, models=models)
 

@@ -9,6 +9,7 @@ click commands in `cli.py` parse arguments, call these, and render. SciPy is imp
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,6 +115,8 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
                        f"(add --force to replace it)")
     points, report = load_points(files, deployment)
     _check_folds(points, folds)
+    if by:
+        _check_labels(points, by)
     base = without_families(load_calibration(base_name))
     result = fit(points, base)
     grouped = fit_grouped(points, base, by, shared=result) if by else None
@@ -134,6 +137,20 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     if texts:
         write_set(out_p, texts, protect=protect, force=force)
     return Calibrated(result, summary, report, out, written)
+
+
+# a group's label names its profile file (LABEL.yaml in --out): no path separators, no dot-names
+SAFE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def _check_labels(points, by: tuple[str, ...]) -> None:
+    """BadInput when a group label (an engine name as the measurements spell it) cannot be a file
+    name inside --out, e.g. '../escaped' or '/tmp/x': it would write outside the directory."""
+    for label in sorted({group_of(p, by) for p in points}):
+        if not SAFE_LABEL.fullmatch(label):
+            raise BadInput(f"--group-by {','.join(by)}: group label {label!r} (from the measurements' "
+                           f"{'/'.join(by)} column) cannot name a profile file: use letters, digits and "
+                           f"'.', '_', '+', '-', starting with a letter or digit")
 
 
 def _is_profile(path: Path) -> bool:

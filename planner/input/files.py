@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -17,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import BadInput, PlannerDeprecation
+from planner.input.yamltext import ESCAPED_SURROGATE, joined_surrogates, without_sexagesimal
 
 MAX_INPUT_BYTES = 5_000_000   # a planner input is a few kB; bigger is a wrong file or an attack
 MAX_DEPTH = 64                # a planner input nests about 6 levels; deeper is never a plan
@@ -73,6 +73,9 @@ class _FastLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  
     """libyaml's C parser when installed (about 10x faster on big files)."""
 
 
+without_sexagesimal(_PyLoader, _FastLoader)
+
+
 CLEAR_ERRORS_BELOW = 256_000   # bytes: a syntax error in a smaller file is re-read for the clearer message
 
 
@@ -96,28 +99,7 @@ def read_yaml(path: str | Path) -> Any:
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
     data = _shallow(data, p, len(text))   # without aliases a value takes at least a character
-    return _joined_surrogates(data, p) if _ESCAPED_SURROGATE.search(text) else data
-
-
-# JSON writes a character beyond U+FFFF as two escapes ("\ud800\udc00"); YAML reads each escape
-# alone, leaving halves of a pair that no encoder accepts (json joins pairs but keeps a lone half)
-_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def _joined_surrogates(x: Any, p: Path) -> Any:
-    """`x` with every escaped surrogate pair joined into its character (depth already checked);
-    a half without its partner is not Unicode: BadInput."""
-    if isinstance(x, str):
-        try:
-            return x.encode("utf-16", "surrogatepass").decode("utf-16")
-        except UnicodeDecodeError:
-            raise BadInput(f"{p}: the text {x.encode('unicode_escape').decode()!r} holds half of a UTF-16 "
-                           f"surrogate pair (an escape like \\ud800 without its partner): not valid Unicode") from None
-    if isinstance(x, dict):
-        return {_joined_surrogates(k, p): _joined_surrogates(v, p) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_joined_surrogates(v, p) for v in x]
-    return x
+    return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
 
 
 def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
@@ -184,7 +166,7 @@ def loads_json(text: str, p: Path) -> Any:
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
     data = _shallow(data, p, len(text))
-    return _joined_surrogates(data, p) if _ESCAPED_SURROGATE.search(text) else data
+    return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
 
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
@@ -347,6 +329,9 @@ def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force
     for q in protect:
         if Path(q).exists() and p.exists() and os.path.samefile(p, q):
             raise BadInput(f"{p}: refusing to overwrite the input file; choose another --out path")
+    if p.is_symlink():
+        raise BadInput(f"{p}: is a symbolic link; give the file's own path (plan renames a new file into "
+                       f"place, which would replace the link, not its target)")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise BadInput(f"{p}: directory {parent} does not exist")
@@ -417,6 +402,8 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
     be interrupted. Returns the paths written."""
     d = check_out_dir(directory, protect, force)
     for name in files:
+        if Path(name).name != name or name in (".", "..") or "\\" in name:
+            raise BadInput(f"{name!r}: not a plain file name; refusing to write outside {d}")
         if d.exists():
             check_writable(d / name, protect, force)
     staging = Path(tempfile.mkdtemp(dir=d if d.exists() else (d.parent if str(d.parent) else "."),

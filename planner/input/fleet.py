@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from planner.input.problem import SLO, PlanSettings, Precisions, Pricing, Workload
 from planner.input.schema import Strict
-from planner.input.values import Name
+from planner.input.values import MAX_QPS, Name
 
 
 def _class_name(v: Any) -> Any:
@@ -94,6 +94,19 @@ class FleetProblem(PlanSettings):
                 if len(getattr(g, key)) != shape[0]:
                     raise ValueError(f"gpus[{i}].{key}: {len(getattr(g, key))} values; the profiles have "
                                      f"{shape[0]} periods")
+        return self
+
+    @model_validator(mode="after")
+    def _combined_rate(self) -> FleetProblem:
+        """Classes of one model may share pools, which then serve their summed rate: it must stay
+        within a workload's domain (at most 10⁹ requests/s)."""
+        total: dict[str, float] = {}
+        for k in self.classes:
+            total[k.model] = total.get(k.model, 0.0) + k.workload.qps
+        for model, qps in total.items():
+            if qps > MAX_QPS:
+                raise ValueError(f"the classes of model {model!r} ask for {qps:g} requests/s together, "
+                                 f"above {MAX_QPS:g} (pools shared by them would serve that sum)")
         return self
 
     @model_validator(mode="after")

@@ -1,21 +1,50 @@
 """Which existing files an `--out` may replace without --force: what plan wrote before, never a
-file of the user's (a problem file, notes) that happens to sit at the path."""
+file of the user's (a problem file, notes, another tool's page or JSON) that happens to sit at
+the path. Each kind of output is recognised by what only plan writes, not by its format alone."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
-# how an output of plan begins (CSV headers, chart documents) or what it holds (JSON keys)
-OUTPUT_STARTS = (b"curve,point,", b"scenario,file,", b"<!DOCTYPE html>", b"<?xml", b"<svg")
-OUTPUT_JSON_KEYS = (b'"schema_version"', b'"$schema"', b'"scenarios"')
+from planner.errors import BadInput
+
+# how a CSV table of plan begins (sweep frontier, what-if; the horizon what-if's table too)
+OUTPUT_CSV_STARTS = (b"curve,point,", b"scenario,file,status,")
+# the mark every HTML page of plan carries in its <head> (report.plots, report.horizon_chart)
+HTML_GENERATOR = b'<meta name="generator" content="planner">'
+# top-level keys that together say which JSON output of plan a file is
+OUTPUT_JSON_KEYSETS = (
+    frozenset({"schema_version", "status"}),                      # plan solve --out (problem, fleet, horizon)
+    frozenset({"schema_version", "curves", "rows"}),              # plan sweep --out (frontier)
+    frozenset({"base", "scenarios", "currency"}),                 # plan whatif --json
+    frozenset({"passed", "pools", "violations", "warmup_fraction"}),   # plan simulate --json
+    frozenset({"decode_tokens_per_s", "fixed_ttft_s", "breakdown"}),   # plan eval --json
+)
+SCHEMA_TITLE_PREFIX = "planner "                                  # plan schema --out
 OUTPUT_SCAN_BYTES = 64 << 20   # a plan JSON this large is not one a user wrote by hand
 
 
+def _json_by_planner(data: bytes) -> bool:
+    """A JSON object with the top-level keys of one of plan's JSON outputs, or plan's own schema."""
+    try:
+        d = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(d, dict):
+        return False
+    if isinstance(d.get("$schema"), str) and str(d.get("title", "")).startswith(SCHEMA_TITLE_PREFIX):
+        return True
+    return any(keys <= d.keys() for keys in OUTPUT_JSON_KEYSETS)
+
+
 def written_by_planner(path: Path) -> bool:
-    """Whether an existing file may be replaced without --force: empty, or what plan writes — a
-    JSON output (plan, frontier, what-if, schema: one of OUTPUT_JSON_KEYS), a CSV table of sweep or
-    what-if, an HTML or SVG chart, a PNG drawn by matplotlib, a calibration profile. Anything
-    else (a problem file, notes) is the user's and is never replaced by accident."""
+    """Whether an existing file may be replaced without --force: empty (nothing to lose), or what
+    plan writes — a JSON output (plan, frontier, what-if, simulation, eval, schema:
+    `_json_by_planner`), a CSV table of sweep or what-if, an HTML chart carrying plan's generator
+    mark, a PNG drawn by matplotlib, a calibration profile. Anything else (a problem file, notes,
+    another tool's page or JSON) is the user's and is never replaced by accident."""
     try:
         if path.stat().st_size > OUTPUT_SCAN_BYTES:
             return False
@@ -23,10 +52,27 @@ def written_by_planner(path: Path) -> bool:
     except OSError:
         return False
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head or head.startswith(OUTPUT_STARTS):
+    if not head or head.startswith(OUTPUT_CSV_STARTS):
         return True
     if head.startswith(b"{"):
-        return any(k in data for k in OUTPUT_JSON_KEYS)
+        return _json_by_planner(data)
+    if head[:15].lower() == b"<!doctype html>":
+        return HTML_GENERATOR in data[:4096]
     if head.startswith(b"\x89PNG"):
         return b"Matplotlib" in data[:4096]
     return head.startswith(b"compute_efficiency:") or b"\ncompute_efficiency:" in data[:65536]
+
+
+def check_distinct(outputs: dict[str, str | Path | None]) -> None:
+    """BadInput when two output options (name → path; None: not given) name one file: the second
+    write would replace the first's output."""
+    seen: dict[str, tuple[str, str | Path]] = {}
+    for option, path in outputs.items():
+        if not path:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            first, first_path = seen[key]
+            raise BadInput(f"{option} {path}: the same file as {first} {first_path}; give each output "
+                           f"its own path")
+        seen[key] = (option, path)

@@ -25,10 +25,12 @@ from planner.input.values import (
     Name,
     NonNegative,
     Percent,
+    Period,
     Positive,
     Price,
     Rate,
     Seconds,
+    SellPrice,
     Statistic,
     Watts,
     percent,
@@ -40,7 +42,7 @@ class Profile(Strict):
     """Load over a horizon (docs/horizon.md): one QPS per period, given as requests/s (`qps`) or
     as fractions of `workload.qps` (`qps_fraction`); 24 periods (a day) or 168 (a week)."""
 
-    period: Seconds = Field(3600.0, description="length of one period (default 1h)")
+    period: Period = Field(3600.0, description="length of one period (default 1h)")
     qps: list[NonNegative] | None = Field(None, description="requests/s in each period")
     qps_fraction: list[NonNegative] | None = Field(
         None, description="each period's QPS as a fraction of workload.qps (1 = workload.qps)")
@@ -78,7 +80,7 @@ class TraceSpec(Strict):
 
     file: str = Field(min_length=1, description="CSV: TIMESTAMP,ContextTokens,GeneratedTokens (Azure) "
                                                 "or timestamp,input_tokens,output_tokens")
-    period: Seconds = Field(3600.0, description="length of one period (default 1h)")
+    period: Period = Field(3600.0, description="length of one period (default 1h)")
     scale: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = Field(
         1.0, description="multiply the trace's request rate (a sample replayed at production scale)")
     fold: Literal["none", "day", "week"] = Field(
@@ -209,9 +211,9 @@ Mode = Annotated[Literal["disaggregated", "colocated"], BeforeValidator(_mode_na
 class ParallelismOptions(Strict):
     """Allowed degrees; omitted lists mean 'any that fits' (auto)."""
 
-    tp: list[Annotated[int, Field(ge=1)]] | None = None
-    pp: list[Annotated[int, Field(ge=1)]] | None = None
-    dp: list[Annotated[int, Field(ge=1)]] | None = None
+    tp: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1)   # [] allows nothing: refused
+    pp: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1)
+    dp: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1)
     max_cards_per_instance: Annotated[int, Field(ge=1, le=4096)] = 64
 
 
@@ -261,7 +263,7 @@ class Serving(Strict):
     modes: list[Mode] = Field(default_factory=lambda: ["disaggregated", "colocated"], min_length=1)
     parallelism: Literal["auto"] | ParallelismOptions = "auto"
     max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
-    max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] = 100.0
+    max_decode_utilization_percent: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
     speculative: Speculative | None = Field(
         None, description="speculative decoding for decode and colocated pools (off without it)")
@@ -322,8 +324,8 @@ class Pricing(Strict):
     exchange_rate_per_rmb: ExchangeRate | None = Field(
         None, description="units of `currency` per RMB, for the catalog's RMB prices "
                           "(required unless currency is RMB/CNY or every GPU has price_per_gpu_hour)")
-    sell_per_million_input_tokens: Annotated[float, Field(ge=0)] = 0.0
-    sell_per_million_output_tokens: Annotated[float, Field(ge=0)] | None = None
+    sell_per_million_input_tokens: SellPrice = 0.0
+    sell_per_million_output_tokens: SellPrice | None = None
     gpu_market: Literal["china", "global"] | None = Field(
         None, description="take each GPU's catalog rental price from this market where the catalog has "
                           "one (catalogs/gpus.yaml other_prices), else its default")

@@ -30,7 +30,11 @@ def percent(v: Any) -> float:
     return v
 
 
-Seconds = Annotated[float, quantity("time"), Field(gt=0, allow_inf_nan=False)]
+# a duration: positive and at most 10⁷ s (116 days; a larger SLO, period or time limit is a typo)
+MAX_SECONDS = 1e7
+Seconds = Annotated[float, quantity("time"), Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# a period of a load profile or trace: at least a second (shorter periods round every cost to 0)
+Period = Annotated[float, quantity("time"), Field(ge=1, le=MAX_SECONDS, allow_inf_nan=False)]
 Watts = Annotated[float, quantity("power"), Field(gt=0, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -45,7 +49,8 @@ def not_vanishing(v: float) -> float:
     return v
 
 
-Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False), AfterValidator(not_vanishing)]
+MAX_QPS = 1e9
+Rate = Annotated[float, Field(gt=0, le=MAX_QPS, allow_inf_nan=False), AfterValidator(not_vanishing)]
 
 
 def one_line_name(v: str) -> str:
@@ -64,7 +69,7 @@ class LengthDist(Strict):
     """A small discrete distribution of token lengths: values with weights (normalised)."""
 
     values: list[Annotated[int, Field(ge=1, le=10_000_000)]] = Field(min_length=1)
-    weights: list[Annotated[float, Field(gt=0)]] | None = None
+    weights: list[Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]] | None = None   # relative
 
     @model_validator(mode="after")
     def _same_length(self) -> LengthDist:
@@ -95,14 +100,30 @@ def length_mean(x: int | LengthDist) -> float:
 MAX_PRICE = 1e300   # a price or exchange rate above this overflows a plan's cost (hours × cards × nodes) to inf
 
 
+MIN_PRICE = 1e-12   # a price or rate in (0, 1e-12) underflows the solver's scaled costs (1e-310 gave NaN)
+MAX_SELL_PRICE = 1e200   # a selling price per million tokens above this overflows a plan's revenue
+
+
 def below_max_price(v: float) -> float:
-    """Refuse a price or rate so large that a plan's cost would overflow to infinity."""
+    """Refuse a price or rate so large that a plan's cost would overflow to infinity, or so small
+    (but not zero) that the solver's scaled costs underflow."""
     if v > MAX_PRICE:
         raise ValueError(f"{v:g} is above {MAX_PRICE:g}, where a plan's cost overflows; no real price is that large")
+    if 0 < v < MIN_PRICE:
+        raise ValueError(f"{v:g} is below {MIN_PRICE:g}; write 0 for free, or a price in the currency's units")
     return v
 
 
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per card-hour
 ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per RMB
+def below_max_sell(v: float) -> float:
+    """Refuse a selling price so large that a plan's revenue would overflow to infinity."""
+    if v > MAX_SELL_PRICE:
+        raise ValueError(f"{v:g} is above {MAX_SELL_PRICE:g}, where a plan's revenue overflows; "
+                         f"no real price is that large")
+    return v
+
+
+SellPrice = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_sell)]   # per million tokens
 PROFILE_PERIODS = (24, 168)   # a day or a week of periods
 NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]

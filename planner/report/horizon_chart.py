@@ -23,6 +23,7 @@ from planner.report import html_assets
 from planner.report.format import money
 
 SUFFIXES = (".png", ".html")
+GENERATOR_META = '<meta name="generator" content="planner">'   # input.owned.HTML_GENERATOR
 KIND_LABEL = {"owned": "owned", "reserved": "reserved", "on_demand": "on demand", "spot": "spot"}
 KIND_COLOUR = {"owned": "#6b6b6b", "reserved": "#1f77b4", "on_demand": "#ff7f0e", "spot": "#2ca02c"}
 STACK_ORDER = ("owned", "reserved", "on_demand", "spot")   # committed capacity at the bottom
@@ -184,7 +185,8 @@ def period_table(d: ChartData) -> str:
 def render_html(d: ChartData) -> str:
     """A self-contained page (no network): title, the figure as inline SVG, the per-period table."""
     name = html.escape(d.problem)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{name}: horizon plan</title>"
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>{GENERATOR_META}"
+            f"<title>{name}: horizon plan</title>"
             f"<style>{html_assets.CSS}</style></head><body>\n<h2>{html.escape(title(d))}</h2>\n"
             f"<p>Static peak fleet: {d.static_cards} cards ({html.escape(d.static_fleet)}), "
             f"{html.escape(money(d.static_cost_per_hour, d.currency))}/h.</p>\n"

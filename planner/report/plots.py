@@ -326,7 +326,8 @@ def render_html(sweep: Sweep) -> str:
         body.append(f'<tr class="{"front" if r.on_frontier else ""}">{tds}</tr>')
     data = to_json(sweep_json(sweep)).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(sweep.problem)}: price vs latency</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="planner">
+<title>{e(sweep.problem)}: price vs latency</title>
 <style>{html_assets.CSS}</style></head><body>
 <h1>{e(sweep.problem)}: {e(sweep.currency)} per million output tokens against latency</h1>
 <p>Each curve keeps its non-dominated verified plans; hover a point to see its plan

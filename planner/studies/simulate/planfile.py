@@ -28,9 +28,9 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class PlanParallelism(_PlanPart):
-    tp: Annotated[int, Field(ge=1)]
-    pp: Annotated[int, Field(ge=1)]
-    dp: Annotated[int, Field(ge=1)]
+    tp: Annotated[int, Field(ge=1, le=65536)]
+    pp: Annotated[int, Field(ge=1, le=65536)]
+    dp: Annotated[int, Field(ge=1, le=65536)]
 
 
 class PlanSpeculative(_PlanPart):
@@ -43,17 +43,17 @@ class PlanPool(_PlanPart):
     name: str
     role: Literal["prefill", "decode", "colocated"]
     gpu: str
-    instances: Annotated[int, Field(ge=1)]
+    instances: Annotated[int, Field(ge=1, le=1_000_000)]
     parallelism: PlanParallelism
     cards_per_instance: Annotated[int, Field(ge=1)] | None = None   # tp·pp·dp (checked in plan_from_dict)
-    design_batch: Annotated[int, Field(ge=1)]
+    design_batch: Annotated[int, Field(ge=1, le=10_000_000)]
     chunk_tokens: NonNegative
     capacity_prefill_tokens_per_s: NonNegative
     capacity_decode_tokens_per_s: NonNegative
-    utilization: NonNegative
+    utilization: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]   # a fraction of the capacity
     batch: NonNegative
-    ttft_s: NonNegative | None = None
-    tpot_s: NonNegative | None = None
+    ttft_s: Positive | None = None
+    tpot_s: Positive | None = None
     batch_at_tpot_statistic: NonNegative | None = None   # plans before it: None (= batch)
     speculative: PlanSpeculative | None = None
 
@@ -123,11 +123,30 @@ def load_plan(path: str | Path) -> PlanFile:
     return plan_from_dict(read_json(path), str(path))
 
 
+# the plan files this reader knows (planner.report.json.SCHEMA_VERSION writes it; a test checks)
+PLAN_SCHEMA_VERSION = 1
+PLAN_STATUSES = ("optimal", "feasible")   # what plan solve writes: a plan it found
+
+
+def _check_header(data: dict, source: str) -> None:
+    """BadInput for a schema_version this reader does not know, or a status that is not a plan's
+    (both are optional: a hand-written plan may leave them out)."""
+    if "schema_version" in data and (type(data["schema_version"]) is not int
+                                     or data["schema_version"] != PLAN_SCHEMA_VERSION):
+        raise BadInput(f"{source}: schema_version: {data['schema_version']!r}; this plan reads plan files "
+                       f"of version {PLAN_SCHEMA_VERSION}")
+    if "status" in data and data["status"] not in PLAN_STATUSES:
+        raise BadInput(f"{source}: status: {data['status']!r}; a plan file holds a plan that was found "
+                       f"({' or '.join(PLAN_STATUSES)})")
+
+
 def plan_from_dict(data: Any, source: str) -> PlanFile:
     """Validate plan data (the output of `Plan.as_dict()`); BadInput names source and field."""
     if isinstance(data, dict) and data.get("kind") == "horizon":
         raise BadInput(f"{source}: kind: a plan over a load profile is simulated one period at a time "
                        f"(studies.simulate.period_plan; plan simulate --period)")
+    if isinstance(data, dict):
+        _check_header(data, source)
     plan = validate(PlanFile, data, source)
     if plan.workload.prefix_cache_hit < 1 and \
             not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):

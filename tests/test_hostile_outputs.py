@@ -1,0 +1,261 @@
+"""Hostile input, second round (2026-12-03): outputs that would have replaced a user's file or a
+file outside --out, and numbers whose domain was open at one end. Each case was found by trying
+it; each now exits 2 with one message and leaves every file as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from planner.input.owned import HTML_GENERATOR, written_by_planner
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {
+    "name": "hostile", "model": "llama-3.1-8b",
+    "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 100},
+    "slo": {"ttft": "2s", "tpot": "50ms"},
+    "gpus": ["h100"],
+    "solver": {"time_limit": "5s"},
+}
+MINIMAL_HEADER = ("model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms,engine_version,"
+                  "weight_dtype\n")
+
+
+def run(*args) -> tuple[int, str]:
+    r = CliRunner().invoke(cli.main, [str(a) for a in args])
+    assert "Traceback" not in r.output
+    return r.exit_code, r.output
+
+
+def write(tmp_path: Path, data, name: str = "p.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    return p
+
+
+# ------------------------------------------------------------------------ other tools' files
+@pytest.mark.parametrize("name, text", [
+    ("index.html", "<!DOCTYPE html>\n<html><body>My dashboard</body></html>\n"),
+    ("pom.xml", '<?xml version="1.0"?>\n<project/>\n'),
+    ("logo.svg", '<svg xmlns="http://www.w3.org/2000/svg"/>\n'),
+    ("tsconfig.json", '{"$schema": "https://json.schemastore.org/tsconfig", "compilerOptions": {}}'),
+    ("package.json", '{"name": "x", "schema_version": 2, "scenarios": []}'),
+])
+def test_out_never_replaces_another_tools_page_or_json(tmp_path, name, text):
+    """An HTML page, XML, SVG or JSON of another tool is the user's, whatever keys it holds:
+    --out refuses it (exit 2) and it is left as it was."""
+    mine = write(tmp_path, text, name)
+    code, out = run("solve", write(tmp_path, SMALL), "--out", mine)
+    assert code == 2 and "is not an output of plan" in out and mine.read_text() == text, out
+    assert not written_by_planner(mine)
+
+
+def test_plans_own_outputs_are_replaced_run_after_run(tmp_path):
+    """What plan wrote is still replaced without --force: the sweep's page, table, chart and
+    frontier JSON (written twice into one directory), a plan JSON and the JSON Schema."""
+    prob = write(tmp_path, SMALL)
+    for _ in range(2):
+        code, out = run("sweep", prob, "--tpot", "30ms:50ms", "--points", "2", "--workers", "1",
+                        "--out", tmp_path / "sweep")
+        assert code == 0, out
+    page = (tmp_path / "sweep" / "frontier.html").read_bytes()
+    assert HTML_GENERATOR in page[:4096]
+    for f in ("frontier.html", "frontier.json", "frontier.csv", "frontier.png"):
+        assert written_by_planner(tmp_path / "sweep" / f), f
+    for args in (("solve", prob, "--out", tmp_path / "plan.json"), ("schema", "--out", tmp_path / "s.json")):
+        for _ in range(2):
+            code, out = run(*args)
+            assert code == 0, out
+
+
+def test_an_empty_file_may_be_replaced(tmp_path):
+    """An empty file holds nothing to lose (e.g. made by `touch` before the run)."""
+    empty = write(tmp_path, "", "plan.json")
+    code, out = run("solve", write(tmp_path, SMALL), "--out", empty)
+    assert code == 0 and json.loads(empty.read_text())["status"] == "optimal", out
+
+
+# ------------------------------------------------------------------------ links and clashes
+@pytest.mark.parametrize("target", ["plan.json", "missing/dir/x.json", "loop"])
+def test_out_through_a_symbolic_link_is_refused(tmp_path, target):
+    """A link (to a plan, dangling, or a loop) is never replaced by a regular file: exit 2, the
+    link and its target untouched."""
+    (tmp_path / "plan.json").write_text('{"schema_version": 1, "status": "optimal"}')
+    link = tmp_path / "link.json"
+    os.symlink(tmp_path / target if target != "loop" else link, link)
+    code, out = run("solve", write(tmp_path, SMALL), "--out", link)
+    assert code == 2 and "is a symbolic link" in out, out
+    assert link.is_symlink() and (tmp_path / "plan.json").read_text() == '{"schema_version": 1, "status": "optimal"}'
+
+
+def test_two_outputs_at_one_path_are_refused(tmp_path):
+    """--out and --chart (solve), --csv and --plot (whatif) naming one file: the second write
+    would replace the first; exit 2 before any work."""
+    day = ROOT / "problems" / "deepseek_day.yaml"
+    code, out = run("solve", day, "--out", tmp_path / "x.html", "--chart", tmp_path / "x.html")
+    assert code == 2 and "--chart" in out and "the same file as --out" in out, out
+    code, out = run("whatif", write(tmp_path, SMALL), ROOT / "problems" / "whatif" / "h200_minus_20.yaml",
+                    "--csv", tmp_path / "same.png", "--plot", tmp_path / "same.png")
+    assert code == 2 and "the same file as --csv" in out, out
+    assert not (tmp_path / "x.html").exists() and not (tmp_path / "same.png").exists()
+
+
+@pytest.mark.parametrize("engine", ["../escaped", "/tmp/abs_escape", "..", "a/b"])
+def test_calibrate_group_labels_never_leave_the_out_directory(tmp_path, engine):
+    """The engine column names a profile file with --group-by engine: a label with a path in it
+    is exit 2 before the fit, and nothing is written anywhere."""
+    rows = "".join(f"llama-3.1-70b,h100,{engine},4,4,1,1,1,agg,{c},1024,256,{100 + c},{12 + c / 100},0.11.0,fp8\n"
+                   for c in (1, 2, 4, 8))
+    csv = write(tmp_path, MINIMAL_HEADER + rows, "m.csv")
+    (tmp_path / "out").mkdir()
+    before = set(tmp_path.rglob("*")) | set(Path("/tmp").glob("abs_escape*"))
+    code, out = run("calibrate", csv, "--folds", "0", "--group-by", "engine", "--out", tmp_path / "out")
+    assert code == 2 and "cannot name a profile file" in out, out
+    assert set(tmp_path.rglob("*")) | set(Path("/tmp").glob("abs_escape*")) == before
+
+
+# ------------------------------------------------------------------------ numbers
+@pytest.mark.parametrize("override, expected", [
+    ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),
+    ({"decode_time_scale": 0}, "decode_time_scale: must be a factor on step times"),
+    ({"decode_tokens_per_step": 100000}, "decode_tokens_per_step: must be accepted tokens per decode step: in [1, 64]"),
+    ({"kv_bandwidth_scale": -1}, "kv_bandwidth_scale: must be in [0.01, 10]"),
+    ({"moe_imbalance": 1e300}, "moe_imbalance: must be the busiest rank's load over the mean: in [1, 1000]"),
+    ({"compute_efficiency": 5e-324}, "compute_efficiency: must be a fraction of the peak: in [0.001, 1]"),
+    ({"layer_overhead_s": 1e300}, "layer_overhead_s: must be a time in seconds: in [0, 3600]"),
+])
+def test_calibration_overrides_have_a_domain(tmp_path, override, expected):
+    """Each of these gave a plan with a negative TTFT, a TPOT of 0 or an internal error; now exit 2
+    naming the parameter and its domain."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "calibration_overrides": override}))
+    assert code == 2 and expected in out, out
+
+
+@pytest.mark.parametrize("edit, expected", [
+    ({"workload": {**SMALL["workload"], "input_tokens": {"values": [100, 2000], "weights": [1e308, 1e308]}}},
+     "workload.input_tokens.weights[0]: Input should be less than or equal to 1000000000000"),
+    ({"serving": {"max_decode_utilization_percent": 5e-324}},
+     "serving.max_decode_utilization_percent: Input should be greater than or equal to 1"),
+    ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e-310}]},
+     "gpus[0].price_per_gpu_hour: 1e-310 is below 1e-12; write 0 for free"),
+    ({"pricing": {"exchange_rate_per_rmb": 5e-324, "currency": "USD"}},
+     "pricing.exchange_rate_per_rmb: 4.94066e-324 is below 1e-12"),
+    ({"pricing": {"sell_per_million_output_tokens": 1e308}},
+     "pricing.sell_per_million_output_tokens: 1e+308 is above 1e+200, where a plan's revenue overflows"),
+    ({"slo": {"ttft": "2s", "tpot": "1e300s"}}, "slo.tpot: Input should be less than or equal to 10000000"),
+])
+def test_numbers_open_at_one_end_are_closed(tmp_path, edit, expected):
+    """A weight, utilisation, price or time so large or so small that a sum overflowed, a division
+    underflowed or a table printed 300 digits: exit 2 naming the field."""
+    code, out = run("solve", write(tmp_path, {**SMALL, **edit}))
+    assert code == 2 and expected in out, out
+
+
+def test_a_profile_period_shorter_than_a_second_is_refused(tmp_path):
+    d = yaml.safe_load((ROOT / "problems" / "deepseek_day.yaml").read_text())
+    d["workload"]["profile"]["period"] = "1e-300s"
+    code, out = run("solve", write(tmp_path, d))
+    assert code == 2 and "workload.profile.period: Input should be greater than or equal to 1" in out, out
+
+
+def test_classes_sharing_a_model_cannot_sum_past_the_rate_domain(tmp_path):
+    """Two classes of 6·10⁸ requests/s each pass alone; pools shared by them would serve 1.2·10⁹
+    (it was an internal error)."""
+    d = yaml.safe_load((ROOT / "problems" / "fleet_mix.yaml").read_text())
+    for k in d["classes"]:
+        if k["model"] == "llama-3.1-8b":
+            k["workload"]["qps"] = 6e8
+    code, out = run("solve", write(tmp_path, d))
+    assert code == 2 and "the classes of model 'llama-3.1-8b' ask for 1.2e+09 requests/s together" in out, out
+
+
+def test_a_purchase_of_more_nodes_than_any_fleet_is_refused(tmp_path):
+    scen = write(tmp_path, {"name": "buy", "buy": {"gpu": "h100", "nodes": 10**23, "price_per_node": 1e6,
+                                                    "months": 36, "electricity_per_kwh": 0.6}}, "s.yaml")
+    code, out = run("whatif", write(tmp_path, SMALL), scen)
+    assert code == 2 and "buy.nodes: Input should be less than or equal to 1000000" in out, out
+
+
+@pytest.mark.parametrize("cells, expected", [
+    ("1e11,1024,256,100,12", "row 2: concurrency 1e+11 is outside [1, 1e+06]"),
+    ("4,1024,99999999999,100,12", "row 2: output tokens 1e+11 is outside [1, 1e+07]"),
+    ("4,1024,256,1e308,12", "row 2: TTFT (s) 1e+305 is outside [1e-06, 100000]"),
+    ("4,1024,256,5e-324,12", "row 2: TTFT (s) 0 is outside [1e-06, 100000]"),
+])
+def test_a_measured_run_has_a_domain(tmp_path, cells, expected):
+    """A benchmark value no run can have (a unit mistake, a corrupt file) made the fit's residuals
+    infinite or printed a p90 error of 10¹⁹ %: exit 2 naming the row."""
+    csv = write(tmp_path, MINIMAL_HEADER + f"llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,{cells},0.11.0,fp8\n", "m.csv")
+    code, out = run("validate", csv, "--folds", "0")
+    assert code == 2 and expected in out, out
+
+
+@pytest.mark.parametrize("edit, expected", [
+    ({"schema_version": "x"}, "schema_version: 'x'; this plan reads plan files of version 1"),
+    ({"schema_version": 999}, "schema_version: 999; this plan reads plan files of version 1"),
+    ({"status": "infeasible"}, "status: 'infeasible'; a plan file holds a plan that was found"),
+    ({"pools.utilization": 5.0}, "pools[0].utilization: Input should be less than or equal to 1"),
+    ({"pools.tpot_s": 0}, "pools[0].tpot_s: Input should be greater than 0"),
+    ({"pools.instances": 10**12}, "pools[0].instances: Input should be less than or equal to 1000000"),
+])
+def test_a_hand_edited_plan_file_has_a_domain(tmp_path, edit, expected):
+    """simulate and export read a plan file: a version or status plan never writes, a pool busier
+    than its capacity, a TPOT of 0 or 10¹² instances is exit 2 naming the field (export wrote
+    `replicas: 1000000000000` before)."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "small_model_cheap_card.json").read_text())
+    (key, value), = edit.items()
+    if key.startswith("pools."):
+        d["pools"][0][key.split(".")[1]] = value
+    else:
+        d[key] = value
+    plan = write(tmp_path, json.dumps(d), "plan.json")
+    for args in (("simulate", plan, "--requests", "300"), ("export", plan, "--target", "k8s", "--out", tmp_path / "x")):
+        code, out = run(*args)
+        assert code == 2 and expected in out, (args[0], out)
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_plan_reader_knows_the_version_plan_writes():
+    from planner.report.json import SCHEMA_VERSION
+    from planner.studies.simulate.planfile import PLAN_SCHEMA_VERSION
+    assert PLAN_SCHEMA_VERSION == SCHEMA_VERSION
+
+
+def test_base_60_numbers_are_not_read_as_numbers(tmp_path):
+    """YAML 1.1 reads `qps: 3:20` as 200 (base 60) and `ttft: 1:30` as 90; the planner's files
+    read them as text, which the schema refuses. Quoted, plain and dotted numbers are unchanged."""
+    from planner.input.files import read_yaml
+    assert read_yaml(write(tmp_path, "a: 3:20\nb: 1:30.5\nc: 12\nd: 1.5\ne: -7\n", "y.yaml")) == \
+        {"a": "3:20", "b": "1:30.5", "c": 12, "d": 1.5, "e": -7}
+    code, out = run("solve", write(tmp_path, "name: x\nmodel: llama-3.1-8b\nworkload: {qps: 3:20, input_tokens: 500, "
+                                   "output_tokens: 100}\nslo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n"))
+    expected = "workload.qps: Input should be a valid number, unable to parse string as a number (got '3:20')"
+    assert code == 2 and expected in out, out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("init", "--gpus", "h100,h999"), "plan init: --gpus: unknown GPU 'h999'"),
+    (("calibrate", "--folds", "0", "--name", "x\ny", "--out", "p.yaml"), "--name 'x\\ny': a name is one line"),
+    (("sweep", "problems/deepseek_qps.yaml", "--tpot", "50ms", "--workers", "10000", "--out", "s"),
+     "'--workers': 10000 is not in the range 1<=x<=256"),
+])
+def test_options_that_wrote_a_file_solve_refuses_or_spawned_without_bound(tmp_path, monkeypatch, args, expected):
+    """init wrote a problem naming an unknown GPU (exit 0, then solve refused it); a profile name
+    could carry a newline into every plan's header; --workers had no upper bound (10,000
+    processes)."""
+    monkeypatch.chdir(ROOT)
+    code, out = run(*[a if a not in ("p.yaml", "s") else tmp_path / a for a in args])
+    assert code == 2 and expected in out, out
+    assert not (tmp_path / "p.yaml").exists() and not (tmp_path / "s").exists()
+
+
+def test_an_empty_list_of_degrees_is_bad_input_not_infeasible(tmp_path):
+    d = {**SMALL, "serving": {"parallelism": {"tp": []}}}
+    code, out = run("solve", write(tmp_path, d))
+    assert code == 2 and "serving.parallelism.tp: List should have at least 1 item" in out, out
