@@ -147,6 +147,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
+class OutPath(click.Path):
+    """An output path option: an empty one (`--out ""`, a shell variable left unset) is a usage
+    error, not 'no file' (which printed to stdout and wrote nothing)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give a file or directory name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool = False) -> None:
     """Print to stdout, or write atomically to --out (never over an input file)."""
     if out:
@@ -221,7 +231,7 @@ def eval_cmd(**kw) -> None:
 # ------------------------------------------------------------------------ schema, init
 @main.command("schema")
 @click.option("--kind", type=click.Choice(["problem", "fleet", "scenario"]), default="problem", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to FILE instead of stdout")
+@click.option("--out", type=OutPath(dir_okay=False), default=None, help="write to FILE instead of stdout")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 def schema_cmd(kind: str, out: str | None, force: bool) -> None:
@@ -240,7 +250,7 @@ def schema_cmd(kind: str, out: str | None, force: bool) -> None:
 @click.option("--ttft", help="time-to-first-token limit, e.g. 2s")
 @click.option("--tpot", help="time-per-output-token limit, e.g. 50ms")
 @click.option("--gpus", help="GPU types, comma-separated, e.g. h100,h20")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to FILE instead of stdout")
+@click.option("--out", type=OutPath(dir_okay=False), default=None, help="write to FILE instead of stdout")
 @click.option("--force", is_flag=True, help="replace an existing --out file (it may hold your edits)")
 def init_cmd(out: str | None, force: bool, **given) -> None:
     """Write a commented problem file that `plan solve` accepts. Values not given as flags are asked
@@ -288,7 +298,7 @@ def stdin_is_terminal() -> bool:
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="seconds (> 0); override solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the JSON plan to FILE")
+@click.option("--out", type=OutPath(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")
 @click.option("--timings", is_flag=True, help="put wall-clock seconds in the JSON (else null: reproducible)")
 @click.option("--verbose", is_flag=True, help="show the solver's log")
@@ -301,9 +311,9 @@ def stdin_is_terminal() -> bool:
                    "e.g. one written by plan calibrate, or a path)")
 @click.option("--export", "export_target", type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
               default=None, help="also write the plan's deployable files (as plan export) into --export-dir")
-@click.option("--export-dir", default="deploy", show_default=True, type=click.Path(file_okay=False),
+@click.option("--export-dir", default="deploy", show_default=True, type=OutPath(file_okay=False),
               help="directory for --export (refused when not empty, unless --force)")
-@click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+@click.option("--chart", type=OutPath(dir_okay=False), default=None, metavar="FILE",
               help="a problem with workload.profile: also draw the plan over its periods to FILE "
                    "(.png, or .html: a self-contained page)")
 @click.option("--band", is_flag=True,
@@ -496,8 +506,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 @click.argument("base", type=click.Path(dir_okay=False))
 @click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON (keys in docs/studies.md)")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="write one row per scenario")
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
+@click.option("--csv", "csv_out", type=OutPath(dir_okay=False), default=None, help="write one row per scenario")
+@click.option("--plot", "plot_out", type=OutPath(dir_okay=False), default=None,
               help="bar chart PNG of cost per million output tokens, stacked by prefill/decode")
 @click.option("--breakeven", is_flag=True, help="break-even rental price of every GPU type of the base")
 @click.option("--sensitivity", is_flag=True, help="per scenario: cost change per unit of each binding limit relaxed")
@@ -566,7 +576,7 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
 @click.option("--points", type=click.IntRange(1, MAX_POINTS), default=None,
               help=f"values per LOW:HIGH range (at most {MAX_POINTS:,}) [20; 8 without an axis]")
 @click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="local processes [cores]")
 @click.option("--dask", default=None, help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
@@ -613,7 +623,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
 @click.option("--target", required=True, type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
               help="engine launch scripts, or Dynamo / Kubernetes manifests")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="directory to write")
+@click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="directory to write")
 @click.option("--engine", type=click.Choice(["vllm", "sglang", "trtllm"]), default=None,
               help="engine inside the dynamo/k8s manifests [vllm]")
 @click.option("--image", default=None, help="container image of the engine (dynamo, k8s)")
@@ -699,7 +709,7 @@ def catalog_models(as_json: bool) -> None:
 # -------------------------------------------------------------------------- calibrate
 @main.command("calibrate")
 @click.argument("measurements", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(),
+@click.option("--out", required=True, type=OutPath(),
               help="Profile to write, e.g. catalogs/calibration/NAME.yaml (with --group-by: a "
                    "directory, e.g. catalogs/calibration).")
 @click.option("--base", default="default", show_default=True,
@@ -743,7 +753,7 @@ def _axes(text: str | None) -> tuple[str, ...]:
 @click.argument("measurements", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--calibration", default="default", show_default=True,
               help="Calibration profile name or path.")
-@click.option("--out-plot", default=None, type=click.Path(dir_okay=False),
+@click.option("--out-plot", default=None, type=OutPath(dir_okay=False),
               help="Write a log-log parity plot (PNG) with ±15 % and ±30 % bands.")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
               help="k of the grouped k-fold cross-validation (0 or 1: no CV).")

@@ -259,3 +259,15 @@ def test_an_empty_list_of_degrees_is_bad_input_not_infeasible(tmp_path):
     d = {**SMALL, "serving": {"parallelism": {"tp": []}}}
     code, out = run("solve", write(tmp_path, d))
     assert code == 2 and "serving.parallelism.tp: List should have at least 1 item" in out, out
+
+
+@pytest.mark.parametrize("args", [
+    ("solve", "problems/deepseek_qps.yaml", "--out", ""),
+    ("sweep", "problems/deepseek_qps.yaml", "--tpot", "50ms", "--out", " "),
+    ("whatif", "problems/deepseek_qps.yaml", "--csv", ""),
+])
+def test_an_empty_output_path_is_a_usage_error(monkeypatch, args):
+    """`--out ""` (a shell variable left unset) printed the plan and wrote nothing, exit 0."""
+    monkeypatch.chdir(ROOT)
+    code, out = run(*args)
+    assert code == 2 and "an empty path; give a file or directory name" in out, out
