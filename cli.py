@@ -335,6 +335,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
+    _check_outputs_against_inputs(p, out, chart, export_dir if export_target else None)
     if out:
         check_writable(out, (problem,), force)
     if export_target:
@@ -421,6 +422,26 @@ def _calibration_option(name: str) -> str:
     except BadInput as e:
         raise BadInput(f"--calibration: {e}") from None
     return name
+
+
+def _check_outputs_against_inputs(p, out: str | None, chart: str | None, export_dir: str | None) -> None:
+    """Before the solve: --out/--chart never name the calibration profile the problem reads (a
+    file), and --out is not inside the --export directory (the export would then refuse it)."""
+    import os
+    from pathlib import Path
+
+    from planner.errors import BadInput
+    cal = getattr(p, "calibration", None)
+    for option, path in (("--out", out), ("--chart", chart)):
+        if path and isinstance(cal, str) and Path(cal).is_file() and Path(path).exists() \
+                and os.path.samefile(path, cal):
+            raise BadInput(f"{path}: the calibration profile this problem reads; refusing to overwrite an input "
+                           f"file (choose another {option} path)")
+    if out and export_dir:
+        d, o = Path(export_dir).resolve(), Path(out).resolve()
+        if o == d or d in o.parents:
+            raise BadInput(f"--out {out}: inside --export-dir {export_dir}, which the export fills with its own "
+                           f"files; write the plan elsewhere")
 
 
 def _check_chart(chart: str, problem: str, horizon: bool, force: bool) -> None:
@@ -528,6 +549,9 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     from planner.studies import whatif
     inputs = whatif.source_files(base, list(scenarios))
     check_distinct({"--csv": csv_out, "--plot": plot_out})
+    if plot_out and not plot_out.lower().endswith(".png"):
+        from planner.errors import BadInput
+        raise BadInput(f"--plot {plot_out}: the file name must end .png (the chart's format)")
     for path in (csv_out, plot_out):
         if path:
             check_writable(path, inputs, force)

@@ -271,3 +271,84 @@ def test_an_empty_output_path_is_a_usage_error(monkeypatch, args):
     monkeypatch.chdir(ROOT)
     code, out = run(*args)
     assert code == 2 and "an empty path; give a file or directory name" in out, out
+
+
+# ------------------------------------------------------------------------ third round
+def _llama_config() -> dict:
+    from planner.catalog.schemas import CATALOG_DIR
+    entry = next(m for m in yaml.safe_load((CATALOG_DIR / "models.yaml").read_text())["models"]
+                 if m["id"] == "llama-3.1-8b")
+    return dict(entry["config"])
+
+
+@pytest.mark.parametrize("edit, expected", [
+    ({"layer_types": ["linear_attention"] * 3 + ["full_attention"], "linear_num_key_heads": -100000,
+      "linear_num_value_heads": 8, "linear_key_head_dim": 128, "linear_value_head_dim": 128},
+     "linear_num_key_heads: Input should be greater than or equal to 1"),
+    ({"index_n_heads": -64}, "index_n_heads: Input should be greater than or equal to 1"),
+    ({"interleave_moe_layer_step": -1}, "interleave_moe_layer_step: Input should be greater than or equal to 1"),
+    ({"hidden_size": 8, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": None},
+     "hidden_size 8 < num_attention_heads 32: without head_dim each head would have 0 dimensions"),
+])
+def test_config_json_fields_of_newer_architectures_have_a_domain(tmp_path, edit, expected):
+    """Negative linear-attention, indexer and interleave fields gave a model of −307 B parameters
+    whose plan verified with −614 GB per card; a head dimension derived as 0 divided by zero."""
+    cfg = {k: v for k, v in {**_llama_config(), **edit}.items() if v is not None}
+    path = write(tmp_path, json.dumps(cfg), "config.json")
+    code, out = run("eval", "--model", path, "--gpu", "h100", "--cards", "1")
+    assert code == 2 and expected in out, out
+
+
+def test_solve_never_writes_over_the_calibration_profile_it_reads(tmp_path):
+    prof = write(tmp_path, (ROOT / "catalogs" / "calibration" / "vllm.yaml").read_text(), "mine.yaml")
+    before = prof.read_text()
+    code, out = run("solve", write(tmp_path, SMALL), "--calibration", prof, "--out", prof)
+    assert code == 2 and "the calibration profile this problem reads" in out and prof.read_text() == before, out
+
+
+@pytest.mark.parametrize("name, data", [
+    ("notes.txt", b"# tuning notes\ncompute_efficiency: 0.4 looked best\n"),
+    ("status.json", b'{"schema_version": 3, "status": "draft", "owner": "me"}'),
+    ("fig.png", None),   # the user's own matplotlib figure
+])
+def test_user_files_that_look_like_plans_outputs_are_still_the_users(tmp_path, name, data):
+    if data is None:
+        import io
+
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, _ = plt.subplots()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        data = buf.getvalue()
+    f = tmp_path / name
+    f.write_bytes(data)
+    assert not written_by_planner(f)
+    code, out = run("solve", write(tmp_path, SMALL), "--out", f)
+    assert code == 2 and "is not an output of plan" in out and f.read_bytes() == data, out
+
+
+def test_export_force_keeps_a_sibling_directory_named_like_its_backup(tmp_path):
+    """The previous export was swapped out through a fixed '.ex.old' beside it, deleting a
+    directory of the user's of that name."""
+    plan = ROOT / "tests" / "golden" / "solve" / "small_model_cheap_card.json"
+    keep = tmp_path / ".ex.old"
+    keep.mkdir()
+    (keep / "important.txt").write_text("precious")
+    for _ in range(2):
+        code, out = run("export", plan, "--target", "k8s", "--out", tmp_path / "ex", "--force")
+        assert code == 0, out
+    assert (keep / "important.txt").read_text() == "precious"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ex.old.")]
+
+
+def test_a_plan_inside_the_export_directory_and_a_chart_of_the_wrong_kind_are_refused(tmp_path):
+    (tmp_path / "dep").mkdir()
+    code, out = run("solve", write(tmp_path, SMALL), "--out", tmp_path / "dep" / "plan.json",
+                    "--export", "vllm", "--export-dir", tmp_path / "dep")
+    assert code == 2 and "inside --export-dir" in out and not list((tmp_path / "dep").iterdir()), out
+    code, out = run("whatif", write(tmp_path, SMALL), ROOT / "problems" / "whatif" / "h200_minus_20.yaml",
+                    "--plot", tmp_path / "w.svg")
+    assert code == 2 and "--plot" in out and "must end .png" in out and not (tmp_path / "w.svg").exists(), out

@@ -218,24 +218,28 @@ class HFConfig(Strict):
     sliding_window: Count0 | None = None
     layer_types: list[str] | None = None
     attention_bias: bool | None = None  # below: Qwen3.5 linear attention, DSA indexer, Llama-4 MoE
-    linear_num_key_heads: int | None = None
-    linear_num_value_heads: int | None = None
-    linear_key_head_dim: int | None = None
-    linear_value_head_dim: int | None = None
-    linear_conv_kernel_dim: int | None = None
-    full_attention_interval: int | None = None
+    linear_num_key_heads: Size | None = None
+    linear_num_value_heads: Size | None = None
+    linear_key_head_dim: Size | None = None
+    linear_value_head_dim: Size | None = None
+    linear_conv_kernel_dim: Size | None = None
+    full_attention_interval: Size | None = None
     attn_output_gate: bool | None = None
-    index_n_heads: int | None = None
-    index_head_dim: int | None = None
-    index_topk: int | None = None
-    interleave_moe_layer_step: int | None = None
-    intermediate_size_mlp: int | None = None
-    attention_chunk_size: int | None = None
+    index_n_heads: Size | None = None
+    index_head_dim: Size | None = None
+    index_topk: Size | None = None
+    interleave_moe_layer_step: Size | None = None
+    intermediate_size_mlp: Size | None = None
+    attention_chunk_size: Size | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> HFConfig:
         if (self.num_key_value_heads or 0) > self.num_attention_heads:
             raise ValueError(f"num_key_value_heads {self.num_key_value_heads} > num_attention_heads")
+        if self.head_dim is None and self.hidden_size < self.num_attention_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} < num_attention_heads {self.num_attention_heads}: "
+                             f"without head_dim each head would have {self.hidden_size // self.num_attention_heads} "
+                             f"dimensions; give head_dim")
         experts = self.n_routed_experts or self.num_experts or self.num_local_experts or 0
         if experts and self.num_experts_per_tok is not None and self.num_experts_per_tok > experts:
             raise ValueError(f"num_experts_per_tok {self.num_experts_per_tok} exceeds the {experts} experts")

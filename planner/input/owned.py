@@ -16,13 +16,17 @@ OUTPUT_CSV_STARTS = (b"curve,point,", b"scenario,file,status,")
 HTML_GENERATOR = b'<meta name="generator" content="planner">'
 # top-level keys that together say which JSON output of plan a file is
 OUTPUT_JSON_KEYSETS = (
-    frozenset({"schema_version", "status"}),                      # plan solve --out (problem, fleet, horizon)
+    frozenset({"schema_version", "status", "problem", "solver", "verification", "calibration"}),  # plan solve --out
     frozenset({"schema_version", "curves", "rows"}),              # plan sweep --out (frontier)
     frozenset({"base", "scenarios", "currency"}),                 # plan whatif --json
     frozenset({"passed", "pools", "violations", "warmup_fraction"}),   # plan simulate --json
     frozenset({"decode_tokens_per_s", "fixed_ttft_s", "breakdown"}),   # plan eval --json
 )
 SCHEMA_TITLE_PREFIX = "planner "                                  # plan schema --out
+# every PNG plan draws carries this tEXt chunk (report: PNG_METADATA), not only matplotlib's mark
+PNG_SOFTWARE = b"Software\x00planner"
+# the first line of every calibration profile plan calibrate writes (catalog.calibration)
+PROFILE_HEADER = b"# Calibration profile written by `plan calibrate`"
 OUTPUT_SCAN_BYTES = 64 << 20   # a plan JSON this large is not one a user wrote by hand
 
 
@@ -43,8 +47,9 @@ def written_by_planner(path: Path) -> bool:
     """Whether an existing file may be replaced without --force: empty (nothing to lose), or what
     plan writes — a JSON output (plan, frontier, what-if, simulation, eval, schema:
     `_json_by_planner`), a CSV table of sweep or what-if, an HTML chart carrying plan's generator
-    mark, a PNG drawn by matplotlib, a calibration profile. Anything else (a problem file, notes,
-    another tool's page or JSON) is the user's and is never replaced by accident."""
+    mark, a PNG carrying plan's Software chunk, a calibration profile under plan's header line.
+    Anything else (a problem file, notes, another tool's page, JSON or figure) is the user's and
+    is never replaced by accident."""
     try:
         if path.stat().st_size > OUTPUT_SCAN_BYTES:
             return False
@@ -59,8 +64,8 @@ def written_by_planner(path: Path) -> bool:
     if head[:15].lower() == b"<!doctype html>":
         return HTML_GENERATOR in data[:4096]
     if head.startswith(b"\x89PNG"):
-        return b"Matplotlib" in data[:4096]
-    return head.startswith(b"compute_efficiency:") or b"\ncompute_efficiency:" in data[:65536]
+        return PNG_SOFTWARE in data[:4096]
+    return head.startswith(PROFILE_HEADER)
 
 
 def check_distinct(outputs: dict[str, str | Path | None]) -> None:

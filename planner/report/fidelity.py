@@ -174,7 +174,7 @@ def parity_png(rs: list[Row], title: str) -> bytes:
                   f"{pred} TTFT (s)")
     fig.suptitle(f"Parity, {title}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": "planner"})
     plt.close(fig)
     return buf.getvalue()
 

@@ -157,7 +157,7 @@ def render(d: ChartData, fmt: str) -> bytes:
     """The figure as 'png' or 'svg' bytes; the same plan gives the same bytes (no date, fixed ids)."""
     import matplotlib
     buf = io.BytesIO()
-    meta = {"Date": None} if fmt == "svg" else {}
+    meta = {"Date": None} if fmt == "svg" else {"Software": "planner"}   # input.owned.PNG_SOFTWARE
     with matplotlib.rc_context({"svg.hashsalt": "planner", "svg.fonttype": "path"}):
         _figure(d).savefig(buf, format=fmt, metadata=meta)
     return buf.getvalue()

@@ -190,7 +190,7 @@ def render_png(sweep: Sweep) -> bytes:
                  fontsize=7, va="bottom", family="monospace")
         fig.get_layout_engine().set(rect=(0, 0.05 + 0.018 * len(lines), 1, 1 - 0.05 - 0.018 * len(lines)))
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", metadata={"Software": "planner"})   # input.owned.PNG_SOFTWARE
     return buf.getvalue()
 
 

@@ -212,7 +212,7 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
     plt.setp(ax.get_xticklabels(), ha="right")
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": "planner"})   # input.owned
     plt.close(fig)
     atomic_write(path, buf.getvalue(), protect, force)
 

@@ -199,9 +199,10 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
                 f.chmod(0o755)
         (tmp / EXPORT_MANIFEST).write_text("".join(f"{n}\n" for n in sorted(files)), encoding="utf-8")
         if out.exists():
-            old = parent / f".{out.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
+            # a fresh name for the previous export while it is swapped out: a fixed one
+            # ('.deploy.old') would delete a directory of the user's that has that name
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "previous")
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
