@@ -352,3 +352,15 @@ def test_a_plan_inside_the_export_directory_and_a_chart_of_the_wrong_kind_are_re
     code, out = run("whatif", write(tmp_path, SMALL), ROOT / "problems" / "whatif" / "h200_minus_20.yaml",
                     "--plot", tmp_path / "w.svg")
     assert code == 2 and "--plot" in out and "must end .png" in out and not (tmp_path / "w.svg").exists(), out
+
+
+def test_periods_without_load_are_not_simulated(tmp_path):
+    """A load profile may have hours without requests (plan solve plans and verifies them);
+    `plan simulate --period all` skips them and `--period i` on one says so, where both blamed the
+    plan file ('workload.qps: Input should be greater than 0')."""
+    from planner.studies.simulate.fleet import period_indices
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "deepseek_day.json").read_text())
+    d["periods"][0]["qps"] = 0.0
+    assert period_indices(d, "all", "day.json") == list(range(1, len(d["periods"])))
+    code, out = run("simulate", write(tmp_path, json.dumps(d), "day.json"), "--period", "0")
+    assert code == 2 and "period 0 of" in out and "has no load (qps 0): there is nothing to simulate" in out, out

@@ -66,8 +66,12 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
     periods = d.get("periods")
     if not isinstance(periods, list) or not periods:
         raise BadInput(f"{source}: periods: not a plan over a load profile written by plan solve")
-    if period == "all":
-        return list(range(len(periods)))
+    def has_load(i: int) -> bool:
+        q = periods[i].get("qps", 0.0) if isinstance(periods[i], dict) else 0.0
+        return isinstance(q, (int, float)) and q > 0
+
+    if period == "all":   # a period without load has no request to simulate
+        return [i for i in range(len(periods)) if has_load(i)]
     if period == "peak":
         return [max(range(len(periods)), key=lambda i: periods[i].get("qps", 0.0))]
     try:
@@ -76,6 +80,8 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
         raise BadInput(f"--period: 'peak', 'all' or a period index, got {period!r}") from None
     if not 0 <= i < len(periods):
         raise BadInput(f"--period: {i} is not a period of {source} (0 … {len(periods) - 1})")
+    if not has_load(i):
+        raise BadInput(f"--period: period {i} of {source} has no load (qps 0): there is nothing to simulate")
     return [i]
 
 
