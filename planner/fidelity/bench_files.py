@@ -159,7 +159,7 @@ def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where:
 
 # what a measured run can be: beyond these a number is a unit mistake or a corrupt file, and it
 # would make the fit's residuals infinite (a TTFT of 5e-324 ms) or dominate every median
-RUN_DOMAIN = {"concurrency": (1.0, 1e6), "input tokens": (1.0, 1e7), "output tokens": (1.0, 1e7),
+RUN_DOMAIN = {"concurrency": (1e-3, 1e6), "input tokens": (1.0, 1e7), "output tokens": (1.0, 1e7),
               "TTFT (s)": (1e-6, 1e5), "TPOT (s)": (1e-6, 1e3)}
 
 

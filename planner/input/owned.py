@@ -23,7 +23,7 @@ OUTPUT_JSON_KEYSETS = (
     frozenset({"decode_tokens_per_s", "fixed_ttft_s", "breakdown"}),   # plan eval --json
 )
 SCHEMA_TITLE_PREFIX = "planner "                                  # plan schema --out
-# every PNG plan draws carries this tEXt chunk (report: PNG_METADATA), not only matplotlib's mark
+# every PNG plan draws carries this tEXt chunk (the savefig calls of report/: metadata={"Software": "planner"})
 PNG_SOFTWARE = b"Software\x00planner"
 # the first line of every calibration profile plan calibrate writes (catalog.calibration)
 PROFILE_HEADER = b"# Calibration profile written by `plan calibrate`"
