@@ -154,6 +154,8 @@ class OutPath(click.Path):
     def convert(self, value, param, ctx):
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path; give a file or directory name", param, ctx)
+        if isinstance(value, str) and not self.dir_okay and value.endswith("/"):
+            self.fail(f"{value!r} ends with '/', a directory; give a file name", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -364,3 +364,18 @@ def test_periods_without_load_are_not_simulated(tmp_path):
     assert period_indices(d, "all", "day.json") == list(range(1, len(d["periods"])))
     code, out = run("simulate", write(tmp_path, json.dumps(d), "day.json"), "--period", "0")
     assert code == 2 and "period 0 of" in out and "has no load (qps 0): there is nothing to simulate" in out, out
+
+
+def test_a_file_output_ending_in_a_slash_is_a_usage_error(tmp_path):
+    """`--out plan.json/` wrote plan.json (the slash dropped)."""
+    code, out = run("solve", write(tmp_path, SMALL), "--out", f"{tmp_path}/plan.json/")
+    assert code == 2 and "ends with '/', a directory; give a file name" in out, out
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_kv_heads_divide_the_heads_and_stages_do_not_outnumber_layers(tmp_path):
+    cfg = {**_llama_config(), "num_key_value_heads": 5}
+    code, out = run("eval", "--model", write(tmp_path, json.dumps(cfg), "config.json"), "--gpu", "h100")
+    assert code == 2 and "num_attention_heads 32 is not a multiple of num_key_value_heads 5" in out, out
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "64", "--pp", "64", "--tp", "1")
+    assert code == 2 and "--pp 64: more pipeline stages than the model's 32 layers" in out, out

@@ -236,6 +236,9 @@ class HFConfig(Strict):
     def _consistent(self) -> HFConfig:
         if (self.num_key_value_heads or 0) > self.num_attention_heads:
             raise ValueError(f"num_key_value_heads {self.num_key_value_heads} > num_attention_heads")
+        if self.num_key_value_heads and self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_attention_heads {self.num_attention_heads} is not a multiple of "
+                             f"num_key_value_heads {self.num_key_value_heads} (each KV head serves a whole group)")
         if self.head_dim is None and self.hidden_size < self.num_attention_heads:
             raise ValueError(f"hidden_size {self.hidden_size} < num_attention_heads {self.num_attention_heads}: "
                              f"without head_dim each head would have {self.hidden_size // self.num_attention_heads} "

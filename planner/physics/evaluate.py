@@ -57,6 +57,8 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
     par = _parallelism(req)
     if model.arch.heads % par.tp:
         raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
+    if par.pp > model.arch.layers:
+        raise BadInput(f"--pp {par.pp}: more pipeline stages than the model's {model.arch.layers} layers")
     weights, experts = model.precisions(req.weight_dtype, req.expert_dtype)
     parts = model.part_precisions(req.weight_dtype, {"attention": req.attention_dtype, "dense_mlp": req.dense_mlp_dtype,
                                                      "shared_experts": req.shared_experts_dtype})
