@@ -379,3 +379,11 @@ def test_kv_heads_divide_the_heads_and_stages_do_not_outnumber_layers(tmp_path):
     assert code == 2 and "num_attention_heads 32 is not a multiple of num_key_value_heads 5" in out, out
     code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "64", "--pp", "64", "--tp", "1")
     assert code == 2 and "--pp 64: more pipeline stages than the model's 32 layers" in out, out
+
+
+def test_validate_json_is_recognised_as_plans_own(tmp_path):
+    """`plan validate --json > v.json` then `--out v.json` (e.g. a plot's path reused) replaces it."""
+    code, out = run("validate", ROOT / "catalogs" / "measurements" / "public.yaml", "--folds", "0", "--json")
+    assert code == 0, out
+    f = write(tmp_path, out, "v.json")
+    assert written_by_planner(f)

@@ -21,6 +21,7 @@ OUTPUT_JSON_KEYSETS = (
     frozenset({"base", "scenarios", "currency"}),                 # plan whatif --json
     frozenset({"passed", "pools", "violations", "warmup_fraction"}),   # plan simulate --json
     frozenset({"decode_tokens_per_s", "fixed_ttft_s", "breakdown"}),   # plan eval --json
+    frozenset({"cv_folds", "files", "points", "summary", "load"}),     # plan validate --json
 )
 SCHEMA_TITLE_PREFIX = "planner "                                  # plan schema --out
 # every PNG plan draws carries this tEXt chunk (the savefig calls of report/: metadata={"Software": "planner"})
