@@ -14,15 +14,9 @@ from click.testing import CliRunner
 
 import cli
 from planner.input.owned import HTML_GENERATOR, written_by_planner
+from tests.test_hostile import SMALL  # the small problem of the first round
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = {
-    "name": "hostile", "model": "llama-3.1-8b",
-    "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 100},
-    "slo": {"ttft": "2s", "tpot": "50ms"},
-    "gpus": ["h100"],
-    "solver": {"time_limit": "5s"},
-}
 MINIMAL_HEADER = ("model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms,engine_version,"
                   "weight_dtype\n")
 
@@ -125,7 +119,8 @@ def test_calibrate_group_labels_never_leave_the_out_directory(tmp_path, engine):
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),
     ({"decode_time_scale": 0}, "decode_time_scale: must be a factor on step times"),
     ({"decode_tokens_per_step": 100000}, "decode_tokens_per_step: must be accepted tokens per decode step: in [1, 64]"),
-    ({"kv_bandwidth_scale": -1}, "kv_bandwidth_scale: must be in [0.01, 10]"),
+    ({"kv_bandwidth_scale": -1},
+     "kv_bandwidth_scale: must be a factor on the KV read bandwidth (never above the nominal): in [0.01, 10]"),
     ({"moe_imbalance": 1e300}, "moe_imbalance: must be the busiest rank's load over the mean: in [1, 1000]"),
     ({"compute_efficiency": 5e-324}, "compute_efficiency: must be a fraction of the peak: in [0.001, 1]"),
     ({"layer_overhead_s": 1e300}, "layer_overhead_s: must be a time in seconds: in [0, 3600]"),

@@ -8,7 +8,7 @@ import functools
 import math
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from planner.catalog.cache import cached_load
 from planner.errors import BadInput, suggest
@@ -72,11 +72,22 @@ class ErrorBand(Strict):
 MAX_OVERHEAD_S = 3600.0   # no fixed time of a pass, collective or request is an hour
 
 
-def _within(v: CalibParam, lo: float, hi: float, what: str) -> CalibParam:
-    """v if lo ≤ v.value ≤ hi (and finite), else ValueError saying the domain."""
-    if not (math.isfinite(v.value) and lo <= v.value <= hi):
-        raise ValueError(f"must be {what}, got {v.value}")
-    return v
+_TIME = (0.0, MAX_OVERHEAD_S, "a time in seconds")
+# (lowest, highest, what it is) of each scalar parameter
+DOMAINS: dict[str, tuple[float, float, str]] = {
+    **dict.fromkeys(("compute_efficiency", "memory_efficiency", "network_efficiency", "memory_usable_fraction"),
+                    (1e-3, 1.0, "a fraction of the peak")),
+    "gemm_efficiency_scale": (0.01, 1.5, "a factor on the kernel tables' speed"),
+    "kv_bandwidth_scale": (0.01, 10.0, "a factor on the KV read bandwidth (never above the nominal)"),
+    **dict.fromkeys(("decode_time_scale", "prefill_time_scale"), (0.01, 100.0, "a factor on step times")),
+    "comm_overlap": (0.0, 1.0, "a fraction"),
+    **dict.fromkeys(("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
+                     "moe_layer_overhead_s", "step_overhead_s", "sequence_overhead_s", "request_overhead_s",
+                     "prefill_layer_overhead_s", "prefill_moe_layer_overhead_s", "prompt_overhead_s"), _TIME),
+    "moe_imbalance": (1.0, 1000.0, "the busiest rank's load over the mean"),
+    "decode_tokens_per_step": (1.0, 64.0, "accepted tokens per decode step"),
+    "benchmark_requests_per_client": (1.0, 1e6, "requests per benchmark client"),
+}
 
 
 class Calibration(Strict):
@@ -123,41 +134,16 @@ class Calibration(Strict):
     # false: at compute_efficiency whatever their shape (the roofline profile)
     kernel_curves: bool = True
 
-    # every parameter's domain: finite and physically meaningful, so that an override or a profile
-    # written by hand cannot make a time negative, zero or infinite (an efficiency of 5e-324 made
-    # every pass take longer than a float holds). The fit's bounds (fidelity.fit) lie inside.
-    @field_validator("compute_efficiency", "memory_efficiency", "network_efficiency",
-                     "memory_usable_fraction")
+    # every parameter's domain (DOMAINS): finite and physically meaningful, so that an override or
+    # a profile written by hand cannot make a time negative, zero or infinite (an efficiency of
+    # 5e-324 made every pass take longer than a float holds). The fit's bounds (fidelity.fit) lie inside.
+    @field_validator(*DOMAINS)
     @classmethod
-    def _fraction(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 1e-3, 1.0, "a fraction of the peak: in [0.001, 1]")
-
-    @field_validator("gemm_efficiency_scale")
-    @classmethod
-    def _scale(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 0.01, 1.5, "in [0.01, 1.5]")
-
-    @field_validator("kv_bandwidth_scale")
-    @classmethod
-    def _kv_scale(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 0.01, 10.0, "in [0.01, 10] (the KV read never exceeds the nominal bandwidth)")
-
-    @field_validator("decode_time_scale", "prefill_time_scale")
-    @classmethod
-    def _time_scale(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 0.01, 100.0, "a factor on step times: in [0.01, 100]")
-
-    @field_validator("comm_overlap")
-    @classmethod
-    def _overlap(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 0.0, 1.0, "in [0, 1]")
-
-    @field_validator("collective_latency_intra_s", "collective_latency_inter_s", "layer_overhead_s",
-                     "moe_layer_overhead_s", "step_overhead_s", "sequence_overhead_s", "request_overhead_s",
-                     "prefill_layer_overhead_s", "prefill_moe_layer_overhead_s", "prompt_overhead_s")
-    @classmethod
-    def _nonneg(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 0.0, MAX_OVERHEAD_S, f"a time in seconds: in [0, {MAX_OVERHEAD_S:g}]")
+    def _in_domain(cls, v: CalibParam, info: ValidationInfo) -> CalibParam:
+        lo, hi, what = DOMAINS[info.field_name]
+        if not (math.isfinite(v.value) and lo <= v.value <= hi):
+            raise ValueError(f"must be {what}: in [{lo:g}, {hi:g}], got {v.value}")
+        return v
 
     @field_validator("request_overhead_by_family_s")
     @classmethod
@@ -166,21 +152,6 @@ class Calibration(Strict):
         if bad:
             raise ValueError(f"must be a time in seconds in [0, {MAX_OVERHEAD_S:g}], got {', '.join(bad)}")
         return v
-
-    @field_validator("moe_imbalance")
-    @classmethod
-    def _imbalance(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 1.0, 1000.0, "the busiest rank's load over the mean: in [1, 1000]")
-
-    @field_validator("decode_tokens_per_step")
-    @classmethod
-    def _tokens_per_step(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 1.0, 64.0, "accepted tokens per decode step: in [1, 64]")
-
-    @field_validator("benchmark_requests_per_client")
-    @classmethod
-    def _requests(cls, v: CalibParam) -> CalibParam:
-        return _within(v, 1.0, 1e6, "in [1, 1e6]")
 
     def with_overrides(self, overrides: dict[str, float]) -> Calibration:
         """A copy with some parameter values replaced (problem-level overrides). Overriding
