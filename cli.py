@@ -516,7 +516,13 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     from planner.report.format import to_json
     from planner.report.simulate import render_simulation
     from planner.studies.simulate import simulate_services
-    sims = simulate_services(read_json(plan_file), plan_file, requests, seed, period=period)
+    d = read_json(plan_file)
+    given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
+    if given and not (isinstance(d, dict) and d.get("kind") == "horizon"):
+        from planner.errors import BadInput
+        raise BadInput(f"--period {period}: {plan_file} is not a plan over a load profile; it has no periods "
+                       f"to pick (leave --period out)")
+    sims = simulate_services(d, plan_file, requests, seed, period=period)
     if as_json:
         data = sims[""].as_dict() if "" in sims else {k: r.as_dict() for k, r in sims.items()}
         click.echo(to_json(data), nl=False)

@@ -382,3 +382,10 @@ def test_validate_json_is_recognised_as_plans_own(tmp_path):
     assert code == 0, out
     f = write(tmp_path, out, "v.json")
     assert written_by_planner(f)
+
+
+def test_period_of_a_plan_without_periods_is_refused(monkeypatch):
+    """`plan simulate fleet.json --period 3` silently simulated the whole plan."""
+    monkeypatch.chdir(ROOT)
+    code, out = run("simulate", "tests/golden/solve/fleet_mix.json", "--period", "3")
+    assert code == 2 and "is not a plan over a load profile; it has no periods to pick" in out, out
