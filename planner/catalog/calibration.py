@@ -148,9 +148,10 @@ class Calibration(Strict):
     @field_validator("request_overhead_by_family_s")
     @classmethod
     def _nonneg_each(cls, v: dict[str, CalibParam]) -> dict[str, CalibParam]:
-        bad = [f"{k} = {p.value}" for k, p in v.items() if not 0.0 <= p.value <= MAX_OVERHEAD_S]
+        lo, hi, what = _TIME   # each family's value is a request_overhead_s
+        bad = [f"{k} = {p.value}" for k, p in v.items() if not lo <= p.value <= hi]
         if bad:
-            raise ValueError(f"must be a time in seconds in [0, {MAX_OVERHEAD_S:g}], got {', '.join(bad)}")
+            raise ValueError(f"must be {what} in [{lo:g}, {hi:g}], got {', '.join(bad)}")
         return v
 
     def with_overrides(self, overrides: dict[str, float]) -> Calibration:

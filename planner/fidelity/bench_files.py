@@ -159,18 +159,17 @@ def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where:
 
 # what a measured run can be: beyond these a number is a unit mistake or a corrupt file, and it
 # would make the fit's residuals infinite (a TTFT of 5e-324 ms) or dominate every median
-RUN_DOMAIN = {"concurrency": (1e-3, 1e6), "input tokens": (1.0, 1e7), "output tokens": (1.0, 1e7),
-              "TTFT (s)": (1e-6, 1e5), "TPOT (s)": (1e-6, 1e3)}
+RUN_DOMAIN = {"concurrency": ("concurrency", 1e-3, 1e6), "isl": ("input tokens", 1.0, 1e7),
+              "osl": ("output tokens", 1.0, 1e7), "ttft_s": ("TTFT (s)", 1e-6, 1e5),
+              "tpot_s": ("TPOT (s)", 1e-6, 1e3)}   # keyword → (name in messages, lowest, highest)
 
 
 def _check_run(where: str, **values: float) -> None:
-    """BadInput naming the first value outside RUN_DOMAIN (keys: concurrency, isl, osl, ttft_s, tpot_s)."""
-    names = {"concurrency": "concurrency", "isl": "input tokens", "osl": "output tokens",
-             "ttft_s": "TTFT (s)", "tpot_s": "TPOT (s)"}
+    """BadInput naming the first value outside RUN_DOMAIN (keywords: its keys)."""
     for key, v in values.items():
-        lo, hi = RUN_DOMAIN[names[key]]
+        name, lo, hi = RUN_DOMAIN[key]
         if not lo <= v <= hi:
-            raise BadInput(f"{where}: {names[key]} {v:g} is outside [{lo:g}, {hi:g}]: not a measured run "
+            raise BadInput(f"{where}: {name} {v:g} is outside [{lo:g}, {hi:g}]: not a measured run "
                            f"(a unit mistake?)")
 
 

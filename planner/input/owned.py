@@ -13,7 +13,8 @@ from planner.errors import BadInput
 # how a CSV table of plan begins (sweep frontier, what-if; the horizon what-if's table too)
 OUTPUT_CSV_STARTS = (b"curve,point,", b"scenario,file,status,")
 # the mark every HTML page of plan carries in its <head> (report.plots, report.horizon_chart)
-HTML_GENERATOR = b'<meta name="generator" content="planner">'
+HTML_GENERATOR_META = '<meta name="generator" content="planner">'
+HTML_GENERATOR = HTML_GENERATOR_META.encode()
 # top-level keys that together say which JSON output of plan a file is
 OUTPUT_JSON_KEYSETS = (
     frozenset({"schema_version", "status", "problem", "solver", "verification", "calibration"}),  # plan solve --out
@@ -24,8 +25,9 @@ OUTPUT_JSON_KEYSETS = (
     frozenset({"cv_folds", "files", "points", "summary", "load"}),     # plan validate --json
 )
 SCHEMA_TITLE_PREFIX = "planner "                                  # plan schema --out
-# every PNG plan draws carries this tEXt chunk (the savefig calls of report/: metadata={"Software": "planner"})
-PNG_SOFTWARE = b"Software\x00planner"
+# every PNG plan draws carries this tEXt chunk (report/: savefig(..., metadata=PNG_METADATA))
+PNG_METADATA = {"Software": "planner"}
+PNG_SOFTWARE = b"Software\x00" + PNG_METADATA["Software"].encode()
 # the first line of every calibration profile plan calibrate writes (catalog.calibration)
 PROFILE_HEADER = b"# Calibration profile written by `plan calibrate`"
 OUTPUT_SCAN_BYTES = 64 << 20   # a plan JSON this large is not one a user wrote by hand

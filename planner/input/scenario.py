@@ -42,7 +42,8 @@ HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog'
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, le=1_000_000)]   # nodes or cards: a million is beyond any fleet
+MAX_COUNT = 1_000_000   # nodes or cards: a million is beyond any fleet
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class GPUUpdate(Strict):
@@ -97,7 +98,7 @@ class Buy(Strict):
     RENAMED = {"price_rmb_per_node": "price_per_node", "electricity_rmb_per_kwh": "electricity_per_kwh"}
 
     gpu: str
-    nodes: Annotated[int, Field(ge=1, le=1_000_000)]
+    nodes: Annotated[int, Field(ge=1, le=MAX_COUNT)]
     price_per_node: NonNegative
     months: Annotated[int, Field(ge=1, le=240)]
     electricity_per_kwh: NonNegative

@@ -15,6 +15,7 @@ from planner.errors import BadInput
 from planner.fidelity.crossval import MIN_GROUP_POINTS, Row, breakdown, group_of
 from planner.fidelity.validate import Calibrated, Validation
 from planner.input.files import atomic_write
+from planner.input.owned import PNG_METADATA
 
 WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO
 ALL_ROWS_UP_TO = 60       # print every point up to this many observations
@@ -174,7 +175,7 @@ def parity_png(rs: list[Row], title: str) -> bytes:
                   f"{pred} TTFT (s)")
     fig.suptitle(f"Parity, {title}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": "planner"})
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata=PNG_METADATA)
     plt.close(fig)
     return buf.getvalue()
 

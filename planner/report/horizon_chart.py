@@ -17,13 +17,13 @@ from pathlib import Path
 
 from planner.errors import BadInput
 from planner.input.files import atomic_write
+from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report import html_assets
 from planner.report.format import money
 
 SUFFIXES = (".png", ".html")
-GENERATOR_META = '<meta name="generator" content="planner">'   # input.owned.HTML_GENERATOR
 KIND_LABEL = {"owned": "owned", "reserved": "reserved", "on_demand": "on demand", "spot": "spot"}
 KIND_COLOUR = {"owned": "#6b6b6b", "reserved": "#1f77b4", "on_demand": "#ff7f0e", "spot": "#2ca02c"}
 STACK_ORDER = ("owned", "reserved", "on_demand", "spot")   # committed capacity at the bottom
@@ -157,7 +157,7 @@ def render(d: ChartData, fmt: str) -> bytes:
     """The figure as 'png' or 'svg' bytes; the same plan gives the same bytes (no date, fixed ids)."""
     import matplotlib
     buf = io.BytesIO()
-    meta = {"Date": None} if fmt == "svg" else {"Software": "planner"}   # input.owned.PNG_SOFTWARE
+    meta = {"Date": None} if fmt == "svg" else PNG_METADATA
     with matplotlib.rc_context({"svg.hashsalt": "planner", "svg.fonttype": "path"}):
         _figure(d).savefig(buf, format=fmt, metadata=meta)
     return buf.getvalue()
@@ -185,7 +185,7 @@ def period_table(d: ChartData) -> str:
 def render_html(d: ChartData) -> str:
     """A self-contained page (no network): title, the figure as inline SVG, the per-period table."""
     name = html.escape(d.problem)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>{GENERATOR_META}"
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>{HTML_GENERATOR_META}"
             f"<title>{name}: horizon plan</title>"
             f"<style>{html_assets.CSS}</style></head><body>\n<h2>{html.escape(title(d))}</h2>\n"
             f"<p>Static peak fleet: {d.static_cards} cards ({html.escape(d.static_fleet)}), "

@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass
 
 from planner.input.files import atomic_write
+from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA
 from planner.input.units import format_time
 from planner.report import html_assets
 from planner.report.format import per_million
@@ -190,7 +191,7 @@ def render_png(sweep: Sweep) -> bytes:
                  fontsize=7, va="bottom", family="monospace")
         fig.get_layout_engine().set(rect=(0, 0.05 + 0.018 * len(lines), 1, 1 - 0.05 - 0.018 * len(lines)))
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": "planner"})   # input.owned.PNG_SOFTWARE
+    fig.savefig(buf, format="png", metadata=PNG_METADATA)
     return buf.getvalue()
 
 
@@ -326,7 +327,7 @@ def render_html(sweep: Sweep) -> str:
         body.append(f'<tr class="{"front" if r.on_frontier else ""}">{tds}</tr>')
     data = to_json(sweep_json(sweep)).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="planner">
+<html lang="en"><head><meta charset="utf-8">{HTML_GENERATOR_META}
 <title>{e(sweep.problem)}: price vs latency</title>
 <style>{html_assets.CSS}</style></head><body>
 <h1>{e(sweep.problem)}: {e(sweep.currency)} per million output tokens against latency</h1>

@@ -12,6 +12,7 @@ import csv
 import io
 
 from planner.input.files import atomic_write
+from planner.input.owned import PNG_METADATA
 from planner.input.scenario import HOURS_PER_MONTH
 from planner.plan.model import Plan
 from planner.report.format import per_million
@@ -212,7 +213,7 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
     plt.setp(ax.get_xticklabels(), ha="right")
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, metadata={"Software": "planner"})   # input.owned
+    fig.savefig(buf, format="png", dpi=120, metadata=PNG_METADATA)
     plt.close(fig)
     atomic_write(path, buf.getvalue(), protect, force)
 
