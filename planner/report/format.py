@@ -3,6 +3,8 @@ and plain fixed-width tables. Commands that print catalogs or schemas use it wit
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from typing import Any
@@ -35,6 +37,31 @@ def one_line(text: object) -> str:
     'chat touch /tmp/x #'
     """
     return "".join(" " if is_control(ch) else ch for ch in str(text))
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV injection"):
+# `=HYPERLINK(…)` in a scenario name would run when the CSV is opened in Excel or LibreOffice.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v: object) -> object:
+    """A CSV cell as written: text that a spreadsheet would read as a formula gets a leading
+    apostrophe (shown as text, never evaluated); numbers, None and other text are unchanged.
+
+    >>> csv_cell("=HYPERLINK(\"http://x\")"), csv_cell(-1.5), csv_cell("h200:8")
+    ('\'=HYPERLINK("http://x")', -1.5, 'h200:8')
+    """
+    return "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
+
+
+def csv_text(header: tuple[str, ...], rows) -> str:
+    """CSV of `header` and `rows` (iterables of cells), every cell through `csv_cell`, '\\n' lines."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow([csv_cell(v) for v in r])
+    return buf.getvalue()
 
 
 def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:

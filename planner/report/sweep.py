@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from planner.input.files import write_set
 from planner.input.units import format_time
 from planner.report import plots
-from planner.report.format import per_million
+from planner.report.format import csv_text, per_million
 from planner.report.json import sweep_json, to_json
 from planner.report.text import table
 from planner.studies.sweep import ALL, Sweep
@@ -22,13 +19,8 @@ CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status"
 
 def to_csv(sweep: Sweep) -> str:
     """One line per row; empty cells where a value does not exist (infeasible points)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for d in sweep_json(sweep)["rows"]:
-        w.writerow(["" if d[c] is None else repr(d[c]) if isinstance(d[c], float) else d[c]
-                    for c in CSV_COLUMNS])
-    return buf.getvalue()
+    return csv_text(CSV_COLUMNS, (["" if d[c] is None else repr(d[c]) if isinstance(d[c], float) else d[c]
+                                   for c in CSV_COLUMNS] for d in sweep_json(sweep)["rows"]))
 
 
 def render_table(sweep: Sweep) -> str:

@@ -8,14 +8,13 @@ from `plan_json(plan)`, so the four outputs cannot disagree with `plan solve` or
 
 from __future__ import annotations
 
-import csv
 import io
 
 from planner.input.files import atomic_write
 from planner.input.owned import PNG_METADATA
 from planner.input.scenario import HOURS_PER_MONTH
 from planner.plan.model import Plan
-from planner.report.format import per_million
+from planner.report.format import csv_text, per_million
 from planner.report.json import plan_json
 from planner.report.text import table
 from planner.studies.whatif import (
@@ -162,22 +161,20 @@ CSV_COLUMNS = ("scenario", "file", "status", "cost_per_hour", "cost_per_million_
 
 def to_csv(w: WhatIf) -> str:
     """One row per scenario; cards and nodes as 'gpu:n' lists separated by spaces."""
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    out.writerow(CSV_COLUMNS)
-    for o in w.outcomes:
-        if o.plan is None:
-            out.writerow([o.name, o.source, o.status, *[None] * 8, "", "", "", o.reason or ""])
-            continue
-        pd = plan_json(o.plan)
-        split = pool_costs(o.plan)
-        delta = o.delta(w.base) or (None, None)
-        out.writerow([o.name, o.source, o.status, pd["cost_per_hour"], pd["cost_per_million_output_tokens"],
-                      pd["margin_per_hour"], *delta, *(split[r] for r in ROLES),
-                      " ".join(f"{g}:{n}" for g, n in pd["totals"]["cards"].items()),
-                      " ".join(f"{g}:{n}" for g, n in pd["totals"]["nodes"].items()), pools_line(o.plan),
-                      o.reason or ""])
-    return buf.getvalue()
+    return csv_text(CSV_COLUMNS, (_csv_row(w, o) for o in w.outcomes))
+
+
+def _csv_row(w: WhatIf, o) -> list:
+    if o.plan is None:
+        return [o.name, o.source, o.status, *[None] * 8, "", "", "", o.reason or ""]
+    pd = plan_json(o.plan)
+    split = pool_costs(o.plan)
+    delta = o.delta(w.base) or (None, None)
+    return [o.name, o.source, o.status, pd["cost_per_hour"], pd["cost_per_million_output_tokens"],
+            pd["margin_per_hour"], *delta, *(split[r] for r in ROLES),
+            " ".join(f"{g}:{n}" for g, n in pd["totals"]["cards"].items()),
+            " ".join(f"{g}:{n}" for g, n in pd["totals"]["nodes"].items()), pools_line(o.plan),
+            o.reason or ""]
 
 
 # ----------------------------------------------------------------------------------- chart
@@ -278,11 +275,9 @@ HORIZON_CSV_COLUMNS = ("scenario", "file", "status", "cost", "cost_per_hour_mean
 
 def horizon_csv(outcomes: tuple[HorizonOutcome, ...]) -> str:
     """One row per scenario of a load-profile base; reserved nodes as 'gpu:n' separated by spaces."""
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    out.writerow(HORIZON_CSV_COLUMNS)
+    rows = []
     for s in horizon_result_dict(outcomes)["scenarios"]:
         row = {**s, "reserved_nodes": " ".join(f"{g}:{n}" for g, n in s["reserved_nodes"].items()),
                "reason": s["reason"] or ""}
-        out.writerow([row[k] for k in HORIZON_CSV_COLUMNS])
-    return buf.getvalue()
+        rows.append([row[k] for k in HORIZON_CSV_COLUMNS])
+    return csv_text(HORIZON_CSV_COLUMNS, rows)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.errors import BadInput
 from planner.input.files import read_json, validate
+from planner.input.values import Name
 
 
 class _PlanPart(BaseModel):
@@ -95,23 +96,24 @@ class PlanSLO(_PlanPart):
 class PlanClass(PlanWorkload):
     """One request class of pools shared by several (a fleet's service): its own lengths and SLO."""
 
-    name: str
+    name: Name
     slo: PlanSLO
 
 
 class PlanFile(_PlanPart):
-    problem: str
+    # names written into exported commands, manifests and tables: one printable line each
+    problem: Name
     classes: list[PlanClass] = []   # request classes sharing the pools (fleets); empty: one workload
-    model: str
-    model_source: str | None = None       # what the problem wrote (catalog id or config path)
+    model: Name
+    model_source: Name | None = None       # what the problem wrote (catalog id or config path)
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
     expert_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"] | None = None   # plans before it: None
     # dense parts stored apart (attention, dense_mlp, shared_experts); absent: all at weight_dtype
     part_dtypes: dict[Literal["attention", "dense_mlp", "shared_experts"],
                       Literal["bf16", "fp16", "fp8", "int8", "fp4"]] = {}
     kv_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
-    calibration: str
-    calibration_source: str | None = None
+    calibration: Name
+    calibration_source: Name | None = None
     calibration_overrides: dict[str, float] = {}
     workload: PlanWorkload
     slo: PlanSLO
