@@ -18,7 +18,9 @@ from planner.errors import PlannerDeprecation, PlannerError, PlannerNotice
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
-MAX_SIM_REQUESTS = 5_000_000   # the simulator keeps every request: about 1 GB at this cap
+# = planner.studies.simulate.run.MAX_REQUESTS, not imported so that other commands start without the
+# simulator (tests/test_simulate.py checks that they agree)
+MAX_SIM_REQUESTS = 5_000_000
 MAX_POINTS = 1_000             # values per sweep axis (the product is capped in studies.sweep)
 
 

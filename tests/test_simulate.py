@@ -276,6 +276,22 @@ def test_too_few_requests_is_bad_input(example_plan):
         simulate(plan_from_dict(example_plan, "p"), requests=1000)
 
 
+def test_the_advice_for_more_requests_stays_within_what_the_simulator_takes():
+    """A run too short beside a request's lifetime asks for more requests, never for more than
+    --requests accepts (it suggested 40 million against a 5 million cap); the cap is the CLI's."""
+    import cli
+    from planner.studies.simulate.planfile import PlanSLO
+    from planner.studies.simulate.run import MAX_REQUESTS, measurement_window
+    assert cli.MAX_SIM_REQUESTS == MAX_REQUESTS
+    slo = PlanSLO(ttft_s=2.0, tpot_s=0.05)
+    # 1,000 arrivals over 30 s, a 10 s lifetime: 4 lifetimes need 1,335
+    with pytest.raises(BadInput, match="use at least 1,335 requests"):
+        measurement_window(np.linspace(0.0, 30.0, 1000), slo, 161.0)
+    with pytest.raises(BadInput, match="more than the simulator's 5,000,000: at this rate too many") as e:
+        measurement_window(np.linspace(0.0, 1e-3, 1000), slo, 161.0)
+    assert "use at least" not in str(e.value)
+
+
 def test_solve_with_simulate_flag(tmp_path):
     out = tmp_path / "plan.json"
     r = CliRunner().invoke(main, ["solve", str(EXAMPLE), "--simulate", "--json", "--out", str(out)])

@@ -38,6 +38,7 @@ from planner.studies.simulate.tables import (
 DEFAULT_REQUESTS = 100_000
 DEFAULT_SEED = 0
 MIN_REQUESTS = 100
+MAX_REQUESTS = 5_000_000   # the simulator keeps every request: about 1 GB at this cap (cli's --requests)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,11 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     instances = sum(p.instances for p in plan.pools)
     if instances > requests:   # the per-instance work (and memory) would dwarf the run, to no end
         raise BadInput(f"--requests: {requests:,} requests over the plan's {instances:,} instances leave some "
-                       f"without a single request; simulate at least {instances:,} (a plan this large is "
-                       f"better checked on a fraction of its traffic)")
+                       f"without a single request; " + (
+                           f"simulate at least {instances:,} (a plan this large is better checked on a "
+                           f"fraction of its traffic)" if instances <= MAX_REQUESTS else
+                           f"the simulator takes at most {MAX_REQUESTS:,}, so check a fraction of the "
+                           f"traffic: the same problem at a lower QPS"))
     run = _run(plan, physics(plan, source, resolved), requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals
@@ -311,6 +315,10 @@ def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float
     trim = max(WARMUP_FRACTION * (t1 - t0), lifetime)
     if t1 - t0 <= 4 * trim:
         need = math.ceil(arrivals.size * 4 * trim / max(t1 - t0, 1e-12)) + 1
-        raise BadInput(f"--requests: {arrivals.size} requests span {t1 - t0:.3g} s, too short beside "
-                       f"a request lifetime of {lifetime:.3g} s; use at least {need} requests")
+        advice = (f"use at least {need:,} requests" if need <= MAX_REQUESTS else
+                  f"that needs {need:,} requests, more than the simulator's {MAX_REQUESTS:,}: at this rate "
+                  f"too many requests are in flight to simulate in full (check a fraction of the traffic: "
+                  f"the same problem at a lower QPS)")
+        raise BadInput(f"--requests: {arrivals.size:,} requests span {t1 - t0:.3g} s, too short beside "
+                       f"a request lifetime of {lifetime:.3g} s; {advice}")
     return t0 + trim, t1 - trim
