@@ -48,8 +48,8 @@ def csv_cell(v: object) -> object:
     """A CSV cell as written: text that a spreadsheet would read as a formula gets a leading
     apostrophe (shown as text, never evaluated); numbers, None and other text are unchanged.
 
-    >>> csv_cell("=HYPERLINK(\"http://x\")"), csv_cell(-1.5), csv_cell("h200:8")
-    ('\'=HYPERLINK("http://x")', -1.5, 'h200:8')
+    >>> csv_cell("=1+1"), csv_cell("@SUM(A1)"), csv_cell(-1.5), csv_cell("h200:8")
+    ("'=1+1", "'@SUM(A1)", -1.5, 'h200:8')
     """
     return "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
 
