@@ -378,9 +378,9 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
 
 
 def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):
-    """A problem name with a newline is refused at input (a name is one line); a hand-edited pool
-    name with one lands in the generated scripts' comments as one line: nothing after the newline
-    runs as a command."""
+    """A problem name with a newline is refused at input (a name is one line), and in a hand-edited
+    plan file too; a hand-edited pool name with one lands in the generated scripts' comments as
+    one line: nothing after the newline runs as a command."""
     from click.testing import CliRunner
 
     import cli
@@ -392,8 +392,11 @@ def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):
     r = CliRunner().invoke(cli.main, ["solve", str(p), "--export", "vllm", "--export-dir", str(out)])
     assert r.exit_code == 2 and "name: a name is one line" in r.stderr and not out.exists(), r.output
     d = plan("small_model_cheap_card")
-    d["pools"][0]["name"] = d["pools"][0]["name"] + "\ntouch PWNED #"
     d["problem"] = "chat\ntouch PWNED #"
+    with pytest.raises(BadInput, match="p.json: problem: a name is one line of printable text"):
+        render(d, "vllm", source="p.json")
+    d["problem"] = "chat"
+    d["pools"][0]["name"] = d["pools"][0]["name"] + "\ntouch PWNED #"
     for target in ("vllm", "sglang", "trtllm"):
         texts = render(d, target, source="p.json")
         for text in texts.values():
