@@ -197,26 +197,26 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 def test_deepseek_vllm_command_realises_the_plan():
     files = render(plan("deepseek_qps"), "vllm")
-    ranks = commands(files)["prefill-h100-2"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
+    ranks = commands(files)["prefill-h100-2"]                 # TP1·DP8·PP4: 32 cards = 4 nodes of 8
     o = opts(ranks[0])
     assert ranks[0][:3] == ["vllm", "serve", "deepseek-r1"]
     assert o["--enable-expert-parallel"] is True
     assert o["--max-num-batched-tokens"] == "16000"           # 16 prompts × 1,000 tokens a pass
     assert json.loads(o["--kv-transfer-config"])["kv_connector"] == "NixlConnector"
-    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "2", "8")
-    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "4"]   # 4 DP ranks per node
-    assert [a[-1] == "--headless" for a in ranks] == [False, True]
+    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "4", "8")
+    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "2", "4", "6"]   # 2 DP ranks per node
+    assert [a[-1] == "--headless" for a in ranks] == [False, True, True, True]
     (dec,) = commands(files)["decode-h200-0"]                 # one node: no multi-node flags
     assert "--data-parallel-start-rank" not in opts(dec)
 
 
 def test_colocated_pool_gets_its_chunk():
-    """rag_long_context's colocated MI300X pool prefills whole 16,000-token prompts per step (the
+    """rag_long_context's colocated MI300X pools prefill whole 16,000-token prompts per step (the
     plan's chunk; llama70b_chat, which checked 954-token chunks, now disaggregates)."""
     d = plan("rag_long_context")
-    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0]
+    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0, 16000.0]
     vllm = commands(render(d, "vllm"))
-    (name,) = [k for k in vllm if k.startswith("colocated-mi300x")]
+    name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
     assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16000"
     o = opts(commands(render(d, "sglang"))[name][0])

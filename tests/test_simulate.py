@@ -126,10 +126,10 @@ def test_example_plan_meets_its_slo_in_simulation(example_plan, example_result):
 
 def test_example_plan_prefill_busy_share_and_ttft_match_the_batching_queue(example_plan, example_result):
     """The seed's H100 B16 prefill pool: the plan's busy share (the batching queue's, above its
-    ρ = 93 % of full-pass capacity) is the simulated one within a point, and its mean TTFT within 3 %."""
+    ρ = 92.9 % of full-pass capacity) is the simulated one within a point, and its mean TTFT within 3 %."""
     (sim,) = [p for p in example_result.pools if p.role == "prefill"]
     (pool,) = [p for p in example_plan["pools"] if p["role"] == "prefill"]
-    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.930, abs=1e-3)
+    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.929, abs=1e-3)
     assert sim.analytic_utilization > pool["utilization"] + 0.05
     assert sim.analytic_utilization == pytest.approx(sim.utilization, abs=0.01)
     assert sim.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.03)
@@ -339,10 +339,11 @@ def test_more_instances_than_requests_is_refused_at_once(tmp_path):
     from cli import main
     d = json.loads((Path(__file__).resolve().parent / "golden" / "solve" / "small_model_cheap_card.json").read_text())
     d["pools"][0]["instances"] = 10**6          # the most a plan file may hold
+    total = sum(q["instances"] for q in d["pools"])
     p = tmp_path / "big.json"
     p.write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "300"])
-    assert r.exit_code == 2 and "1,000,001 instances" in r.stderr and "Traceback" not in r.output, r.output
+    assert r.exit_code == 2 and f"{total:,} instances" in r.stderr and total > 10**6 and "Traceback" not in r.output, r.output
     d["pools"][0]["instances"] = 10**9          # beyond any fleet: the plan file's domain
     p.write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(p), "--requests", "300"])
