@@ -94,3 +94,44 @@ def test_short_output_colocated_tpot_agrees_with_simulation(tmp_path: Path):
     planned = plan["pools"][0]["tpot_s"]
     assert math.isfinite(planned) and pool.tpot.mean == pytest.approx(planned, rel=0.12)
     assert pool.tpot.mean <= plan["slo"]["tpot_s"]
+
+
+def _shared_colocated_plan(tmp_path: Path) -> dict:
+    """fleet_mix's reasoning (1k in / 8k out) and coding (3k in, half cached / 600 out) classes
+    sharing one 64-card H100 colocated instance: uncached prompts of 654 and 1,962 tokens, mean
+    1,214 (the model's chunk)."""
+    import yaml
+
+    from planner.input.load import load_any
+    from planner.studies.simulate.fleet import service_plan
+    classes = [{"name": "reasoning", "model": "deepseek-r1", "precision": {"weights": "fp8"},
+                "workload": {"qps": 4, "input_tokens": 1000, "output_tokens": 8000},
+                "slo": {"ttft": "3s", "tpot": "30ms"}},
+               {"name": "coding", "model": "deepseek-r1", "precision": {"weights": "fp8"},
+                "workload": {"qps": 3, "input_tokens": 3000, "output_tokens": 600, "prefix_cache_hit_percent": 50},
+                "slo": {"ttft": "2s", "tpot": "50ms"}}]
+    path = tmp_path / "mix.yaml"
+    path.write_text(yaml.safe_dump({"name": "mix", "classes": classes, "gpus": ["h100"],
+                                    "serving": {"modes": ["colocated"],
+                                                "parallelism": {"tp": [1], "pp": [1], "dp": [64]}}}))
+    d = plan_json(solve(load_any(path), str(path)))
+    (key,) = [s["key"] for s in d["services"]]
+    return service_plan(d, key)
+
+
+def test_a_shared_colocated_engine_takes_the_longest_prompt_in_one_step(tmp_path):
+    """With prompts of several lengths the model's chunk is the mean uncached prompt; an engine
+    given that as its step budget splits every longer prompt over two steps, which the plan does
+    not count. The plan gives the engine the longest uncached prompt (1,962 tokens, 3,000 × 0.654)
+    as its budget: simulated, the pool's TPOT and time in chunk steps match the plan (29.5 ms,
+    35.1 %); at the mean's budget they did not (32.0 ms and 45.5 % simulated, reasoning's TPOT
+    over its 30 ms limit)."""
+    d = _shared_colocated_plan(tmp_path)
+    (pool,) = d["pools"]
+    assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (1215.0, 1962.0)
+    sim = simulate(plan_from_dict(d, "mix"), requests=20_000, seed=0).pools[0]
+    assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.03)
+    assert sim.utilization == pytest.approx(pool["utilization"], abs=0.03)
+    at_mean = dict(d, pools=[dict(pool, engine_chunk_tokens=None)])   # an older plan: the chunk is the budget
+    split = simulate(plan_from_dict(at_mean, "mix"), requests=20_000, seed=0).pools[0]
+    assert split.utilization > pool["utilization"] + 0.06 and split.tpot.mean > pool["tpot_s"] * 1.05

@@ -223,6 +223,20 @@ def test_colocated_pool_gets_its_chunk():
     assert o["--chunked-prefill-size"] == "16000" and "--disaggregation-mode" not in o
 
 
+def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole():
+    """llama70b_chat's prompts of 800, 1,500 and 3,000 tokens, 40 % cached: the model's chunk is the
+    mean uncached prompt (954 tokens), the engines' step budget the longest (1,800), so that no
+    prompt is split over two steps the plan did not count (`colocated.engine_chunk_tokens`)."""
+    d = plan("llama70b_chat")
+    (pool,) = [p for p in d["pools"] if p["role"] == "colocated"]
+    assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
+    name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1800"
+    assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
+    older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "954"
+
+
 def test_not_a_plan_is_bad_input():
     with pytest.raises(BadInput, match=r"x.json: not a plan file"):
         render({"hello": 1}, "vllm", source="x.json")

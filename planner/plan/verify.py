@@ -68,6 +68,8 @@ class PoolState:
     batch_at_tpot_statistic: float = 0.0   # life-averaged batch at the TPOT statistic's quantile
     slot_wait_s: float = 0.0      # mean wait for a batch slot: colocated, before the first chunk (in
                                   # TTFT); decode, between prefill's token and the second (in TPOT)
+    engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given
+                                       # (`colocated.engine_chunk_tokens`); else 0
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service), perf.request_overhead_s(dep) + slot_s)
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
-                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s))
+                     tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s),
+                     engine_chunk_tokens=colocated.engine_chunk_tokens(c.chunk_tokens, w.s_unc_max,
+                                                                       w.pass_token_budget))
 
 
 def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):

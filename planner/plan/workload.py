@@ -51,6 +51,7 @@ class WorkloadContext:
     tpot_statistic: str = "mean"
     tpot_terms: tuple[tuple[float, float, float], ...] = ()   # batch_spread.life_terms of the outputs
     s_out_var: float = 0.0     # variance of the output length (tokens²): how a batch slot's hold varies
+    s_unc_max: float = 0.0     # the longest uncached prompt: a colocated engine's step budget holds it
 
     @property
     def decode_lives(self) -> tuple[tuple[float, float], ...]:
@@ -137,7 +138,8 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass,
                 tpot_spread=tpot_spread(res.output_dist, slo.tpot_statistic),
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
-                s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist))
+                s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist),
+                s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit))
 
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:

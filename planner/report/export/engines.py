@@ -164,7 +164,7 @@ def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_
 
 def _role_flags_vllm(pool: ExportPool, plan: ExportPlanFile) -> list[str]:
     if pool.role == "colocated":
-        return ["--enable-chunked-prefill", "--max-num-batched-tokens", str(math.ceil(pool.chunk_tokens))]
+        return ["--enable-chunked-prefill", "--max-num-batched-tokens", str(math.ceil(pool.step_token_budget))]
     cfg = {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
     out = ["--kv-transfer-config", json.dumps(cfg, separators=(",", ":"))]
     if pool.role == "prefill":
@@ -211,7 +211,7 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     cmd += ["--max-running-requests", str(out.pool.engine_batch),
             "--mem-fraction-static", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
     if out.pool.role == "colocated":
-        cmd += ["--chunked-prefill-size", str(math.ceil(out.pool.chunk_tokens))]
+        cmd += ["--chunked-prefill-size", str(math.ceil(out.pool.step_token_budget))]
     else:
         if out.pool.role == "prefill":
             t = str(prefill_tokens(out.pool, plan))
@@ -237,7 +237,7 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     width = p.tp * p.dp
     batch = math.ceil(out.pool.engine_batch / p.dp)
     if out.pool.role == "colocated":
-        tokens = math.ceil(out.pool.chunk_tokens)
+        tokens = math.ceil(out.pool.step_token_budget)
     elif out.pool.role == "prefill":
         tokens = prefill_tokens(out.pool, plan)
     else:

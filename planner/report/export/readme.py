@@ -53,7 +53,7 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
         lines.append(f"  {pl.name}: {p.role}, {p.instances} × {p.cards_per_instance} {pl.gpu.id} "
                      f"(TP{p.parallelism.tp}·PP{p.parallelism.pp}·DP{p.parallelism.dp}, {pl.nodes} node(s) of "
                      f"{pl.cards_per_node} cards), design batch {p.design_batch}"
-                     + (f", chunk {p.chunk_tokens:g} tokens" if p.role == "colocated" else "")
+                     + (f", chunk {p.step_token_budget:g} tokens" if p.role == "colocated" else "")
                      + (f", {prefill_tokens[pl.name]} tokens per prefill pass" if p.role == "prefill" else "")
                      + f"; {gpu_resource(pl)} per pod, nodeSelector {sel}")
     lines += ["", "Choices and limits:",

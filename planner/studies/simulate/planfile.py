@@ -49,6 +49,7 @@ class PlanPool(_PlanPart):
     cards_per_instance: Annotated[int, Field(ge=1)] | None = None   # tp·pp·dp (checked in plan_from_dict)
     design_batch: Annotated[int, Field(ge=1, le=10_000_000)]
     chunk_tokens: NonNegative
+    engine_chunk_tokens: NonNegative | None = None   # plans before it: None (the chunk)
     capacity_prefill_tokens_per_s: NonNegative
     capacity_decode_tokens_per_s: NonNegative
     utilization: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]   # a fraction of the capacity
@@ -57,6 +58,12 @@ class PlanPool(_PlanPart):
     tpot_s: Positive | None = None
     batch_at_tpot_statistic: NonNegative | None = None   # plans before it: None (= batch)
     speculative: PlanSpeculative | None = None
+
+    @property
+    def step_token_budget(self) -> float:
+        """Prompt tokens a colocated engine takes into one step: the plan's engine budget (the
+        longest uncached prompt or the chunk, `colocated.engine_chunk_tokens`); older plans, the chunk."""
+        return self.engine_chunk_tokens or self.chunk_tokens
 
     @property
     def engine_batch(self) -> int:

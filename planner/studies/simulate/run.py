@@ -202,9 +202,9 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx_peak:g} tokens "
                            f"does not fit in memory; re-solve the problem")
         if k not in tables:
-            tables[k] = (mixed_table(dep, cap, ctx_decode, p.chunk_tokens, w.input_tokens)
+            tables[k] = (mixed_table(dep, cap, ctx_decode, p.step_token_budget, w.input_tokens)
                          if p.role == "colocated" else decode_table(dep, cap, ctx_decode))
-        chunk = p.chunk_tokens if p.role == "colocated" else 0.0
+        chunk = p.step_token_budget if p.role == "colocated" else 0.0
         engines[x] = Engine(k, tables[k], cap, chunk, ids.tolist(), arrivals[ids].tolist(),
                              (s_in[ids] * (1 - w.prefix_cache_hit)).tolist())
     from_prefill = np.flatnonzero(~np.isnan(ttft_at))
