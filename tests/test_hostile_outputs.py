@@ -410,3 +410,18 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert rows[1]["scenario"] == "'" + evil
     assert float(rows[1]["delta_cost_per_hour"]) < 0 and not rows[1]["delta_cost_per_hour"].startswith("'")
+
+
+def test_an_engine_budget_below_the_chunk_is_refused(tmp_path):
+    """A hand-edited colocated pool whose engine budget is below its chunk (10 tokens a step for
+    prompts of up to 1,800) would make the simulator take every prompt in 10-token steps and the
+    export configure engines that way: exit 2 naming the field, from both commands."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "llama70b_chat.json").read_text())
+    i = next(k for k, p in enumerate(d["pools"]) if p["role"] == "colocated")
+    d["pools"][i]["engine_chunk_tokens"] = 10
+    plan = write(tmp_path, json.dumps(d), "plan.json")
+    export = ("export", plan, "--target", "vllm", "--out", tmp_path / "x")
+    for args in (("simulate", plan, "--requests", "300"), export):
+        code, out = run(*args)
+        assert code == 2 and f"pools[{i}].engine_chunk_tokens: 10 is below the pool's chunk_tokens (954)" in out, out
+    assert not (tmp_path / "x").exists()

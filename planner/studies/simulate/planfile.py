@@ -173,4 +173,8 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
         if p.role == "colocated" and p.chunk_tokens < 1:
             raise BadInput(f"{source}: pools[{i}].chunk_tokens: a colocated pool needs at least 1 "
                            f"prefill token per step (got {p.chunk_tokens:g})")
+        if p.engine_chunk_tokens is not None and p.engine_chunk_tokens < p.chunk_tokens:
+            raise BadInput(f"{source}: pools[{i}].engine_chunk_tokens: {p.engine_chunk_tokens:g} is below the "
+                           f"pool's chunk_tokens ({p.chunk_tokens:g}); plan writes the chunk or more "
+                           f"(an engine budget below it splits the prompts the plan sized)")
     return plan
