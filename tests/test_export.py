@@ -218,7 +218,8 @@ def test_colocated_pool_gets_its_chunk():
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16000"
+    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 2 sequences per DP rank (b4 over DP2)
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16002"
     o = opts(commands(render(d, "sglang"))[name][0])
     assert o["--chunked-prefill-size"] == "16000" and "--disaggregation-mode" not in o
 
@@ -231,10 +232,12 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole():
     (pool,) = [p for p in d["pools"] if p["role"] == "colocated"]
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
-    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1800"
+    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 83 sequences
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1883"
     assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
+    assert "--max_num_tokens 1883" in " ".join(commands(render(d, "trtllm"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
-    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "954"
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1037"
 
 
 def test_not_a_plan_is_bad_input():

@@ -13,7 +13,8 @@ percentile TPOT the batch the statistic was sized at):
 - vLLM: `--tensor-parallel-size TP --pipeline-parallel-size PP --data-parallel-size DP`, and
   `--enable-expert-parallel` for a MoE model on TP·DP > 1 cards (the plan spreads experts over
   them; without it vLLM slices every expert over the TP group instead); `--max-num-seqs` is per
-  DP rank, so ceil(batch / DP).
+  DP rank, so ceil(batch / DP); a colocated pool's `--max-num-batched-tokens` is its prompt budget
+  (`engine_chunk_tokens`) plus a step's decode tokens (`colocated_step_tokens`).
   A multi-node instance splits its DP ranks over nodes (`--data-parallel-size-local`,
   `--data-parallel-start-rank`, `--headless` on the others); a TP·PP group wider than a node
   would need Ray and is refused.
@@ -162,9 +163,19 @@ def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_
     return out
 
 
+def colocated_step_tokens(pool: ExportPool) -> int:
+    """Tokens one step of a colocated engine rank schedules: its decodes (1 + draft tokens each,
+    per attention-DP rank) and the plan's prompt budget beside them. vLLM's
+    `--max-num-batched-tokens` and TensorRT-LLM's `max_num_tokens` count both in one budget
+    (decodes first; vLLM refuses one below `--max-num-seqs`), so a budget of the prompt tokens
+    alone would leave each step's chunk short by the batch and split prompts the plan did not."""
+    per_seq = 1 + (pool.speculative.draft_tokens if pool.speculative is not None else 0)
+    return math.ceil(pool.step_token_budget) + math.ceil(pool.engine_batch / pool.parallelism.dp) * per_seq
+
+
 def _role_flags_vllm(pool: ExportPool, plan: ExportPlanFile) -> list[str]:
     if pool.role == "colocated":
-        return ["--enable-chunked-prefill", "--max-num-batched-tokens", str(math.ceil(pool.step_token_budget))]
+        return ["--enable-chunked-prefill", "--max-num-batched-tokens", str(colocated_step_tokens(pool))]
     cfg = {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
     out = ["--kv-transfer-config", json.dumps(cfg, separators=(",", ":"))]
     if pool.role == "prefill":
@@ -237,7 +248,7 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     width = p.tp * p.dp
     batch = math.ceil(out.pool.engine_batch / p.dp)
     if out.pool.role == "colocated":
-        tokens = math.ceil(out.pool.step_token_budget)
+        tokens = colocated_step_tokens(out.pool)
     elif out.pool.role == "prefill":
         tokens = prefill_tokens(out.pool, plan)
     else:
