@@ -142,9 +142,21 @@ def _render_single(d: dict[str, Any]) -> str:
     out.append(table(["role", "gpu", "cards", "parallel", "inst", "batch", "util", "TTFT", "TPOT",
                       "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
     out += _decode_slot_notes(d["pools"], slo["ttft_s"])
-    out += _footer(d, f"   break-even {per_million(d['break_even_price_per_million_output_tokens'])} {cur} per million "
-                      f"output tokens", f"{d['solver']['candidates']} candidates")
+    out += _footer(d, _break_even(d['break_even_price_per_million_output_tokens'], cur),
+                   f"{d['solver']['candidates']} candidates")
     return "\n".join(out)
+
+
+def _break_even(price: float | None, cur: str) -> str:
+    """The revenue line's break-even output price; below zero the input tokens' revenue alone
+    covers the cost, which a negative price would only obscure.
+
+    >>> _break_even(2.623, "RMB"), _break_even(-4.575, "RMB")
+    ('   break-even 2.623 RMB per million output tokens', '   break-even: the input tokens alone pay for the plan')
+    """
+    if price is not None and price < 0:
+        return "   break-even: the input tokens alone pay for the plan"
+    return f"   break-even {per_million(price)} {cur} per million output tokens"
 
 
 def render_checks(v: Verification) -> str:
