@@ -229,3 +229,34 @@ def test_one_decode_instance_fewer_fails_the_capacity_check(plan):
     assert not dec.ok
     assert dec.value == pytest.approx(sum(n * usable_capacity(plan, c)[1] for c, n in tampered.items()), rel=1e-9)
     assert dec.value < QPS * S_OUT
+
+
+def test_pool_and_check_names_are_unique_in_every_plan():
+    """Two colocated operating points of one shape can share a candidate's name (fleet_day's H20
+    batch pools in hour 21: the same batch and chunk, another share of prompt tokens per step);
+    the second pool is `…#2`, so a name identifies one pool in the JSON, the checks and the
+    simulation. Checked on every plan the golden outputs hold."""
+    import json
+    from collections import Counter
+    seen_dup = False
+
+    def walk(x):
+        nonlocal seen_dup
+        if isinstance(x, dict):
+            pools = x.get("pools")
+            if isinstance(pools, list) and pools and isinstance(pools[0], dict) and "role" in pools[0]:
+                names = Counter((q.get("service"), q["name"]) for q in pools)
+                assert max(names.values()) == 1, names.most_common(1)
+                seen_dup |= any(q["name"].endswith("#2") for q in pools)
+            checks = (x.get("verification") or {}).get("checks") if isinstance(x.get("verification"), dict) else None
+            if checks:
+                names = Counter(c["name"] for c in checks)
+                assert max(names.values()) == 1, names.most_common(1)
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    for path in sorted((ROOT / "tests" / "golden").rglob("*.json")):
+        walk(json.loads(path.read_text()))
+    assert seen_dup   # fleet_day's hour 21 has the case

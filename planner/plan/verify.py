@@ -11,7 +11,7 @@ written back into the plan.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.physics import colocated, perf
 from planner.physics.batch_spread import batch_at_statistic, batch_seen, chunk_variance, tpot_offset
@@ -70,6 +70,8 @@ class PoolState:
                                   # TTFT); decode, between prefill's token and the second (in TPOT)
     engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given
                                        # (`colocated.engine_chunk_tokens`); else 0
+    name: str = ""                # the pool's name in its plan: the candidate's, '#2', '#3' … after it when
+                                  # another pool of the service already has it (`unique_name`)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,24 @@ def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached
             return new_bar, new
         t_bar, t = new_bar, new
     return t_bar, t
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name#2`, `name#3` … when a pool of the same plan already has it, and add the
+    result to `taken`. A candidate's name gives its role, GPU, layout, batch and chunk; two
+    colocated operating points of one shape can share them and differ only in their share of
+    prompt tokens per step (fleet_day's H20 batch pools), and a pool's name must identify it in
+    the JSON, the checks and the simulation.
+
+    >>> taken = set(); [unique_name(n, taken) for n in ("a", "b", "a", "a")]
+    ['a', 'b', 'a#2', 'a#3']
+    """
+    out, k = name, 1
+    while out in taken:
+        k += 1
+        out = f"{name}#{k}"
+    taken.add(out)
+    return out
 
 
 def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: float) -> PoolState:
@@ -237,11 +257,11 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int],
     elif res.problem.serving.redundancy == "node":
         node_cards = {o.id: o.gpu.node_cards for o in res.gpus}
         checks += node_loss_checks(chosen, node_cards, pre_demand, dec_demand / decode_ceiling, p)
-    pools = []
+    pools, taken = [], set()
     for c, (pre, dec) in route(chosen, pre_demand, dec_demand).items():
-        st = pool_state(res, c, chosen[c], pre, dec)
+        st = replace(pool_state(res, c, chosen[c], pre, dec), name=unique_name(c.name, taken))
         pools.append(st)
-        name = p + c.name
+        name = p + st.name
         if c.role in ("prefill", "colocated"):
             for label, ttft, limit in st.ttft_by_class:
                 checks.append(Check(f"ttft[{label + ':' if label else ''}{name}]", ttft, limit, "s"))
