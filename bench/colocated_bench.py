@@ -1,0 +1,92 @@
+"""Benchmark of the colocated step model against the simulator: one colocated instance of a few
+workloads, loaded to a grid of shares of time in chunk steps, its planned TPOT (verification's
+`pool_state`) beside the simulated one.
+
+    .venv/bin/python bench/colocated_bench.py [--requests 40000] [--loads 0.2,0.4,0.6,0.8]
+
+Why: a plan's colocated TPOT rests on the share of chunk steps a decoding request sees
+(`physics.colocated.chunk_share_seen`); at a high share of time in long chunk steps it is
+optimistic (docs/model.md, "The chunk steps a decoding request sees, at high load"). This prints
+the error over loads and workloads in one command, the check any change to that term must pass.
+No assertions (the simulator is seeded; the machine's speed does not matter here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from planner.input.load import load_any  # noqa: E402
+from planner.plan import verify  # noqa: E402
+from planner.plan.solve import solve  # noqa: E402
+from planner.report.json import plan_json, pool_dict  # noqa: E402
+from planner.studies.simulate import plan_from_dict, simulate  # noqa: E402
+
+# (label, model, weights, gpu, tp, prompt tokens, output tokens): short and long prompts, short and
+# long outputs, a dense model on one small card and on two large ones
+WORKLOADS = [
+    ("8B H20 1k/400", "llama-3.1-8b", "bf16", "h20", 1, 1000, 400),
+    ("8B H20 6k/400", "llama-3.1-8b", "bf16", "h20", 1, 6000, 400),
+    ("8B H20 500/20", "llama-3.1-8b", "bf16", "h20", 1, 500, 20),
+    ("70B H100 TP2 1.6k/400", "llama-3.1-70b", "fp8", "h100", 2, 1600, 400),
+]
+
+
+def problem_file(tmp: Path, model: str, weights: str, gpu: str, tp: int, s_in: int, s_out: int) -> Path:
+    """A single colocated problem of that shape (a TPOT limit loose enough for every load)."""
+    path = tmp / "p.yaml"
+    path.write_text(f"name: colocated-bench\nmodel: {model}\nprecision: {{weights: {weights}}}\n"
+                    f"workload: {{qps: 1, input_tokens: {s_in}, output_tokens: {s_out}}}\n"
+                    f"slo: {{ttft: 60s, tpot: 1s}}\ngpus: [{gpu}]\n"
+                    f"serving: {{modes: [colocated], parallelism: {{tp: [{tp}], pp: [1], dp: [1]}}}}\n")
+    return path
+
+
+def one(path: Path, load: float, requests: int) -> tuple[float, float, float, float, float] | None:
+    """(planned chunk-time share, simulated, planned TPOT, simulated TPOT, simulated batch) of the
+    plan's first colocated candidate at `load` × its raw prompt capacity; None where that load
+    holds more sequences than the instance has slots (its planned TTFT is unbounded)."""
+    plan = solve(load_any(path), str(path))
+    d = plan_json(plan)
+    c = next(c for c in plan.chosen if c.role == "colocated")   # a single plan's candidates → instances
+    res = plan.resolved
+    s_unc, s_out = res.uncached_mean, res.output_mean
+    pre = load * c.prefill_raw_tok_s
+    st = verify.pool_state(res, c, 1, pre, pre * s_out / s_unc)
+    if not math.isfinite(st.ttft_s) or not math.isfinite(st.tpot_s):
+        return None
+    d["pools"] = [{**pool_dict(st), "name": c.name, "cards_per_instance": c.cards}]
+    d["workload"] = {**d["workload"], "qps": pre / s_unc}
+    sim = simulate(plan_from_dict(d, "bench"), requests=requests, seed=0).pools[0]
+    return st.utilization, sim.utilization, st.tpot_s, sim.tpot.mean, sim.batch
+
+
+def main() -> None:
+    import tempfile
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=40_000)
+    ap.add_argument("--loads", default="0.2,0.4,0.6,0.8", help="shares of the raw prompt capacity")
+    a = ap.parse_args()
+    loads = [float(x) for x in a.loads.split(",")]
+    print(f"{'workload':24s} {'load':>5s} {'chunk time plan':>15s} {'sim':>6s} {'TPOT plan':>10s} "
+          f"{'sim':>9s} {'error':>7s} {'batch sim':>9s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, *shape in WORKLOADS:
+            path = problem_file(Path(tmp), *shape)
+            for load in loads:
+                row = one(path, load, a.requests)
+                if row is None:
+                    print(f"{label:24s} {load:5.2f}  beyond the instance's batch slots: no steady state")
+                    continue
+                u, u_sim, t, t_sim, b_sim = row
+                print(f"{label:24s} {load:5.2f} {u:15.1%} {u_sim:6.1%} {t * 1e3:8.1f} ms {t_sim * 1e3:6.1f} ms "
+                      f"{t / t_sim - 1:+7.1%} {b_sim:9.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
