@@ -43,7 +43,9 @@ def test_one_client_by_hand(llama):
     assert sim.requests == 3
     assert sim.ttft.mean == pytest.approx(alone + overhead, rel=1e-12)
     assert sim.ttft.p99 == pytest.approx(alone + overhead, rel=1e-12)
-    assert sim.tpot.mean == pytest.approx((100 * decode - overhead) / 100, rel=1e-12)
+    # last token − first token: the fixed time per request delays both, so TPOT is the decode step
+    # (it was (100·decode − overhead)/100 until 2026-12-03: the overhead came off the decode span)
+    assert sim.tpot.mean == pytest.approx(decode, rel=1e-12)
     assert sim.duration_s == pytest.approx(3 * (alone + 100 * decode), rel=1e-12)
     # the analytic model at c = 1 has the same TTFT (prefill_service_s 'alone', no queue)
     assert analytic_ttft(bm, llama) == pytest.approx(sim.ttft.mean, rel=1e-12)

@@ -83,8 +83,10 @@ def test_arrays_give_the_scalar_floats():
 
 def test_short_output_colocated_tpot_agrees_with_simulation(tmp_path: Path):
     """A router-like workload (500-token prompts, 20-token answers) on colocated H20: the plan's TPOT
-    is within 12 % of the simulated mean (the mean step alone planned 13.7 ms against 15.6 ms
-    simulated), and the simulation meets the SLO."""
+    is within 20 % of the simulated mean and below it (16.0 ms planned, 18.7 ms simulated), and the
+    simulation meets the SLO. Until 2026-12-03 the simulator took the fixed time per request
+    (56 ms) off a colocated request's decode span, a third of a 20-token request's TPOT: it read
+    15.6 ms and hid that the plan is optimistic here (the mean step alone, 13.7 ms, more so)."""
     prob = tmp_path / "router.yaml"
     prob.write_text("name: router\nmodel: llama-3.1-8b\nworkload: {qps: 30, input_tokens: 500, output_tokens: 20}\n"
                     "slo: {ttft: 300ms, tpot: 30ms}\ngpus: [h20]\nserving: {modes: [colocated]}\n")
@@ -92,8 +94,8 @@ def test_short_output_colocated_tpot_agrees_with_simulation(tmp_path: Path):
     res = simulate(plan_from_dict(plan, "router"), requests=40_000, seed=0)
     (pool,) = res.pools
     planned = plan["pools"][0]["tpot_s"]
-    assert math.isfinite(planned) and pool.tpot.mean == pytest.approx(planned, rel=0.12)
-    assert pool.tpot.mean <= plan["slo"]["tpot_s"]
+    assert math.isfinite(planned) and pool.tpot.mean == pytest.approx(planned, rel=0.2)
+    assert planned < pool.tpot.mean <= plan["slo"]["tpot_s"]
 
 
 def _shared_colocated_plan(tmp_path: Path) -> dict:

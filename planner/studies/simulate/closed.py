@@ -149,7 +149,9 @@ class _Loop:
         ttft = self.first + request_overhead_s(self.pd) - self.sent
         tpot = None
         if self.bm.osl > 1:
-            tpot = Summary.of((self.finish - self.sent - ttft) / (self.bm.osl - 1.0))
+            # last token − first token on the engine's clock: the fixed time per request delays both
+            # (it was subtracted from the decode span before: overhead/(osl − 1) too fast)
+            tpot = Summary.of((self.finish - self.first) / (self.bm.osl - 1.0))
         span = float(np.nanmax(self.finish))
         summary = Summary.of(ttft)
         assert summary is not None

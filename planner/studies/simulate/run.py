@@ -216,7 +216,13 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     note_long_run(steps_needed, np.array([max(1.0, pools[k].batch) for k in pool_of])[dec_inst], source)
     run_engines(engines, steps_needed, dec_inst, kv_s, per_step, window, first, finish, started)
     coloc = np.isnan(ttft_at)
-    ttft_at[coloc] = first[coloc] + perf.request_overhead_s(ph.deployments[0])  # one calibration per plan
+    # the fixed time per request (front end, network) delays the delivery of every token, not only the
+    # first: a colocated request decodes from its chunk step on, so its last token is delivered that
+    # much later too (TPOT, last − first, is the engine's; it lost overhead/(L − 1) before, a third of
+    # a 20-token request's TPOT). Prefill-pool requests start decoding at their delivered first token.
+    overhead = perf.request_overhead_s(ph.deployments[0])   # one calibration per plan
+    ttft_at[coloc] = first[coloc] + overhead
+    finish[coloc] = finish[coloc] + overhead
     util, batch = [], []
     for k, p in enumerate(pools):
         mine = [e for e in live if e.pool == k]
