@@ -339,15 +339,17 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
-    _check_outputs_against_inputs(p, out, chart, export_dir if export_target else None)
+    inputs = (problem, *_calibration_input(p))
+    if out and export_target:
+        _check_out_outside(export_dir, out)
     if out:
-        check_writable(out, (problem,), force)
+        check_writable(out, inputs, force)
     if export_target:
         from planner.report.export import check_out_dir
         check_out_dir(export_dir, force, (problem, *((out,) if out else ())))
     horizon = p.workload.profile is not None if isinstance(p, Problem) else p.horizon
     if chart:
-        _check_chart(chart, problem, horizon, force)
+        _check_chart(chart, problem, horizon, force, inputs)
     if horizon:
         if export_target or band:
             from planner.errors import BadInput
@@ -428,28 +430,30 @@ def _calibration_option(name: str) -> str:
     return name
 
 
-def _check_outputs_against_inputs(p, out: str | None, chart: str | None, export_dir: str | None) -> None:
-    """Before the solve: --out/--chart never name the calibration profile the problem reads (a
-    file), and --out is not inside the --export directory (the export would then refuse it)."""
-    import os
+def _calibration_input(p) -> tuple[tuple[str, str], ...]:
+    """The calibration profile a problem reads from a file, as an input no output may overwrite
+    (`check_writable`'s protect); none when it names a shipped profile."""
+    from pathlib import Path
+    cal = getattr(p, "calibration", None)
+    if isinstance(cal, str) and Path(cal).is_file():
+        return ((cal, "the calibration profile this problem reads"),)
+    return ()
+
+
+def _check_out_outside(export_dir: str, out: str) -> None:
+    """Before the solve: --out is not inside the --export directory (the export would refuse it)."""
     from pathlib import Path
 
     from planner.errors import BadInput
-    cal = getattr(p, "calibration", None)
-    for option, path in (("--out", out), ("--chart", chart)):
-        if path and isinstance(cal, str) and Path(cal).is_file() and Path(path).exists() \
-                and os.path.samefile(path, cal):
-            raise BadInput(f"{path}: the calibration profile this problem reads; refusing to overwrite an input "
-                           f"file (choose another {option} path)")
-    if out and export_dir:
-        d, o = Path(export_dir).resolve(), Path(out).resolve()
-        if o == d or d in o.parents:
-            raise BadInput(f"--out {out}: inside --export-dir {export_dir}, which the export fills with its own "
-                           f"files; write the plan elsewhere")
+    d, o = Path(export_dir).resolve(), Path(out).resolve()
+    if o == d or d in o.parents:
+        raise BadInput(f"--out {out}: inside --export-dir {export_dir}, which the export fills with its own "
+                       f"files; write the plan elsewhere")
 
 
-def _check_chart(chart: str, problem: str, horizon: bool, force: bool) -> None:
-    """--chart is refused before the solve: a plan without a profile, a bad suffix, an unwritable path."""
+def _check_chart(chart: str, problem: str, horizon: bool, force: bool, inputs: tuple) -> None:
+    """--chart is refused before the solve: a plan without a profile, a bad suffix, an unwritable
+    path, one of `inputs` (check_writable's protect)."""
     from planner.errors import BadInput
     from planner.input.files import check_writable
     from planner.report.horizon_chart import check_chart_path
@@ -457,7 +461,7 @@ def _check_chart(chart: str, problem: str, horizon: bool, force: bool) -> None:
         raise BadInput(f"{problem}: --chart draws a plan over a load profile; it needs workload.profile")
     check_chart_path(chart)
     try:
-        check_writable(chart, (problem,), force)
+        check_writable(chart, inputs, force)
     except BadInput as e:
         raise BadInput(f"--chart: {e}") from None
 

@@ -320,15 +320,20 @@ def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
     return out
 
 
-def check_writable(path: str | Path, protect: tuple[str | Path, ...] = (), force: bool = False) -> Path:
+Protected = str | Path | tuple[str | Path, str]   # an input file, or (file, what it is for the message)
+
+
+def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False) -> Path:
     """BadInput unless `path` may be written; returns its directory. Called before long work, so
     a bad --out fails fast. The directory must exist and be writable; the target must be absent
-    or a regular file (a FIFO, device or directory is never replaced); an input file is never
-    overwritten, a shipped catalog file or calibration profile only with --force."""
+    or a regular file (a FIFO, device or directory is never replaced); an input file (`protect`:
+    paths, or (path, what it is) to name it in the message) is never overwritten, a shipped
+    catalog file or calibration profile only with --force."""
     p = Path(path)
-    for q in protect:
+    for item in protect:
+        q, what = item if isinstance(item, tuple) else (item, "the input file")
         if Path(q).exists() and p.exists() and os.path.samefile(p, q):
-            raise BadInput(f"{p}: refusing to overwrite the input file; choose another --out path")
+            raise BadInput(f"{p}: refusing to overwrite {what}; choose another output path")
     if p.is_symlink():
         raise BadInput(f"{p}: is a symbolic link; give the file's own path (plan renames a new file into "
                        f"place, which would replace the link, not its target)")
@@ -363,7 +368,7 @@ def _can_create_in(directory: Path) -> bool:
     return True
 
 
-def check_out_dir(path: str | Path, protect: tuple[str | Path, ...] = (), force: bool = False) -> Path:
+def check_out_dir(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False) -> Path:
     """BadInput unless a directory of outputs may be written at `path` (it exists as a writable
     directory, or its parent does); called before long work."""
     d = Path(path)
@@ -373,7 +378,7 @@ def check_out_dir(path: str | Path, protect: tuple[str | Path, ...] = (), force:
     return d
 
 
-def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path, ...] = (),
+def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, ...] = (),
                  force: bool = False) -> None:
     """Write `text` (str or bytes) to `path` via a temporary file and rename; refuse to overwrite
     `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
@@ -394,7 +399,7 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[str | Path,
         raise
 
 
-def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tuple[str | Path, ...] = (),
+def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tuple[Protected, ...] = (),
               force: bool = False) -> list[str]:
     """Write several files into `directory` as one set: all are written into a temporary
     directory beside them first, then moved into place (a new directory is renamed in whole), so
