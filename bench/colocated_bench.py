@@ -60,7 +60,7 @@ def one(path: Path, load: float, requests: int) -> tuple[float, float, float, fl
     st = verify.pool_state(res, c, 1, pre, pre * s_out / s_unc)
     if not math.isfinite(st.ttft_s) or not math.isfinite(st.tpot_s):
         return None
-    d["pools"] = [{**pool_dict(st), "name": c.name, "cards_per_instance": c.cards}]
+    d["pools"] = [{**pool_dict(st), "name": c.name}]   # pool_state alone leaves the plan's name unset
     d["workload"] = {**d["workload"], "qps": pre / s_unc}
     sim = simulate(plan_from_dict(d, "bench"), requests=requests, seed=0).pools[0]
     return st.utilization, sim.utilization, st.tpot_s, sim.tpot.mean, sim.batch

@@ -70,8 +70,8 @@ class PoolState:
                                   # TTFT); decode, between prefill's token and the second (in TPOT)
     engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given
                                        # (`colocated.engine_chunk_tokens`); else 0
-    name: str = ""                # the pool's name in its plan: the candidate's, '#2', '#3' … after it when
-                                  # another pool of the service already has it (`unique_name`)
+    name: str = ""                # the pool's name in its plan, set by verify_service: the candidate's,
+                                  # '#2', '#3' … after it when another pool of the service has it
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,6 @@ and plain fixed-width tables. Commands that print catalogs or schemas use it wit
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from typing import Any
@@ -56,6 +54,8 @@ def csv_cell(v: object) -> object:
 
 def csv_text(header: tuple[str, ...], rows) -> str:
     """CSV of `header` and `rows` (iterables of cells), every cell through `csv_cell`, '\\n' lines."""
+    import csv  # here, not at import: every command imports this module, few write a CSV
+    import io
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)

@@ -130,7 +130,7 @@ def pool_dict(st: PoolState) -> dict[str, Any]:
         "capacity_prefill_tokens_per_s": c.prefill_tok_s * st.instances,
         "capacity_decode_tokens_per_s": c.decode_tok_s * st.instances,
         "memory_per_card_bytes": st.memory_per_card_bytes, "bound": c.bound,
-        "limited_by": c.limited_by, "name": st.name or c.name,
+        "limited_by": c.limited_by, "name": st.name,
         "speculative": None if c.spec is None else {
             "method": c.spec.method, "draft_tokens": c.spec.draft_tokens, "acceptance": c.spec.acceptance,
             "tokens_per_step": c.spec.accepted_per_step},
@@ -178,7 +178,7 @@ def error_band_dict(p: Plan) -> dict[str, Any] | None:
     pools = []
     for st in p.verification.pools:
         c = st.candidate
-        pools.append({"name": st.name or c.name,
+        pools.append({"name": st.name,
                       "tpot_s": None if c.role == "prefill" else
                       [st.tpot_s / s_dec * band.tpot_factor(q) for q in (10, 90)],
                       "ttft_s": None if c.role == "decode" else
