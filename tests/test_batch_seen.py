@@ -60,9 +60,11 @@ def test_quiet_colocated_pool_against_simulation():
     0.15 req/s, colocated H20 only: 0.84 sequences on average, whole 16k-token prompts between
     its decodes; the example itself now disaggregates). At the batch requests see, with the share
     of chunk steps a decoding request sees (it starts right after its own prompt's step,
-    `colocated.chunk_share_seen`), it reads 18.59 ms against 19.34 ms simulated (profiles of
-    2026-12-03, refitted without the repeated runs; the simulator no longer takes the fixed time
-    per request off a colocated request's decode span): checked within 5 % (the mean step alone read 10 % under)."""
+    `colocated.chunk_share_seen`, its burst after a prompt from the queue's residual busy run since
+    the twelfth session), it reads 18.86 ms against 19.34 ms simulated (18.59 ms with the geometric
+    runs before; profiles of 2026-12-03, refitted without the repeated runs; the simulator no longer
+    takes the fixed time per request off a colocated request's decode span): checked within 5 %
+    (the mean step alone read 10 % under). The plan's design batch is 4 (6 before, at 60 RMB/h both)."""
     problem = load_problem(ROOT / "problems" / "rag_long_context.yaml")
     problem = problem.model_copy(update={
         "workload": problem.workload.model_copy(update={"qps": 0.15}),
@@ -70,10 +72,10 @@ def test_quiet_colocated_pool_against_simulation():
         "serving": problem.serving.model_copy(update={"modes": ["colocated"]})})
     plan = plan_json(solve(problem, "rag"))
     pool = next(p for p in plan["pools"] if p["role"] == "colocated")
-    assert pool["batch"] < 1.0 and pool["design_batch"] == 6
+    assert pool["batch"] < 1.0 and pool["design_batch"] == 4
     result = simulate(plan_from_dict(plan, "rag"), requests=30_000, seed=0)
     sim = next(p for p in result.pools if p.name == pool["name"])
-    assert pool["tpot_s"] == pytest.approx(0.01859, abs=5e-5)
+    assert pool["tpot_s"] == pytest.approx(0.01886, abs=5e-5)
     assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.05)
     assert sim.tpot.mean > pool["tpot_s"]                  # still on the optimistic side
     # utilisation of a colocated pool, planned and simulated alike: the share of time in chunk steps

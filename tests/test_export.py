@@ -40,6 +40,17 @@ def plan(name: str) -> dict:
     return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def colocated_llama_plan() -> dict:
+    """problems/llama70b_chat.yaml served colocated only (its optimum disaggregates at the same
+    cost since the twelfth session): four TP2 H100 instances at batch 83, chunk 954 tokens."""
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+    from planner.report.json import plan_json
+    problem = load_problem(ROOT / "problems" / "llama70b_chat.yaml")
+    problem = problem.model_copy(update={"serving": problem.serving.model_copy(update={"modes": ["colocated"]})})
+    return plan_json(solve(problem, "llama70b_chat.yaml"))
+
+
 def flag_list(engine: str) -> set[str]:
     text = (ROOT / "planner/report/export/flags" / FLAGS[engine]).read_text(encoding="utf-8")
     return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
@@ -197,15 +208,15 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 def test_deepseek_vllm_command_realises_the_plan():
     files = render(plan("deepseek_qps"), "vllm")
-    ranks = commands(files)["prefill-h100-2"]                 # TP1·DP8·PP4: 32 cards = 4 nodes of 8
+    ranks = commands(files)["prefill-h100-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
     o = opts(ranks[0])
     assert ranks[0][:3] == ["vllm", "serve", "deepseek-r1"]
     assert o["--enable-expert-parallel"] is True
     assert o["--max-num-batched-tokens"] == "16000"           # 16 prompts × 1,000 tokens a pass
     assert json.loads(o["--kv-transfer-config"])["kv_connector"] == "NixlConnector"
-    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "4", "8")
-    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "2", "4", "6"]   # 2 DP ranks per node
-    assert [a[-1] == "--headless" for a in ranks] == [False, True, True, True]
+    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "2", "8")
+    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "4"]   # 4 DP ranks per node
+    assert [a[-1] == "--headless" for a in ranks] == [False, True]
     (dec,) = commands(files)["decode-h200-0"]                 # one node: no multi-node flags
     assert "--data-parallel-start-rank" not in opts(dec)
 
@@ -218,8 +229,8 @@ def test_colocated_pool_gets_its_chunk():
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
-    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 2 sequences per DP rank (b4 over DP2)
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16002"
+    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 4 sequences per DP rank (b8 over DP2)
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16004"
     o = opts(commands(render(d, "sglang"))[name][0])
     assert o["--chunked-prefill-size"] == "16000" and "--disaggregation-mode" not in o
 
@@ -228,7 +239,7 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole():
     """llama70b_chat's prompts of 800, 1,500 and 3,000 tokens, 40 % cached: the model's chunk is the
     mean uncached prompt (954 tokens), the engines' step budget the longest (1,800), so that no
     prompt is split over two steps the plan did not count (`colocated.engine_chunk_tokens`)."""
-    d = plan("llama70b_chat")
+    d = colocated_llama_plan()
     (pool,) = [p for p in d["pools"] if p["role"] == "colocated"]
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))

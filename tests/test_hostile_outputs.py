@@ -416,7 +416,8 @@ def test_an_engine_budget_below_the_chunk_is_refused(tmp_path):
     """A hand-edited colocated pool whose engine budget is below its chunk (10 tokens a step for
     prompts of up to 1,800) would make the simulator take every prompt in 10-token steps and the
     export configure engines that way: exit 2 naming the field, from both commands."""
-    d = json.loads((ROOT / "tests" / "golden" / "solve" / "llama70b_chat.json").read_text())
+    from tests.test_export import colocated_llama_plan
+    d = colocated_llama_plan()
     i = next(k for k, p in enumerate(d["pools"]) if p["role"] == "colocated")
     d["pools"][i]["engine_chunk_tokens"] = 10
     plan = write(tmp_path, json.dumps(d), "plan.json")

@@ -126,10 +126,11 @@ def test_example_plan_meets_its_slo_in_simulation(example_plan, example_result):
 
 def test_example_plan_prefill_busy_share_and_ttft_match_the_batching_queue(example_plan, example_result):
     """The seed's H100 B16 prefill pool: the plan's busy share (the batching queue's, above its
-    ρ = 92.9 % of full-pass capacity) is the simulated one within a point, and its mean TTFT within 3 %."""
+    ρ = 92.5 % of full-pass capacity; two 16-card PP2 instances since the twelfth session, one 32-card
+    PP4 at 92.9 % before, at the same cost) is the simulated one within a point, and its mean TTFT within 3 %."""
     (sim,) = [p for p in example_result.pools if p.role == "prefill"]
     (pool,) = [p for p in example_plan["pools"] if p["role"] == "prefill"]
-    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.929, abs=1e-3)
+    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.925, abs=1e-3)
     assert sim.analytic_utilization > pool["utilization"] + 0.05
     assert sim.analytic_utilization == pytest.approx(sim.utilization, abs=0.01)
     assert sim.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.03)

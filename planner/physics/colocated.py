@@ -77,12 +77,14 @@ def colocated_step(dep: Deployment, batch: float, context_tokens: float, prompt_
 
 def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
                     uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
-                    budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None) -> tuple[PhaseTime, PhaseTime]:
+                    budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None,
+                    prompt_cv2: float = 0.0) -> tuple[PhaseTime, PhaseTime]:
     """(mean step `colocated_step`, the step a decoding request sees on average: its TPOT × tokens
     per step) from one evaluation of the mixed and the decode-only step. The second blends them
     with the share of chunk steps a request sees (`chunk_share_seen` over `lives`, or `share` when
     given: the mean batch's, for the step at a TPOT statistic's batch, since the queue's busy runs
-    are the mean load's) instead of the share f of all steps; capacity in prompt tokens/s stays with
+    are the mean load's; `prompt_cv2` the prompt length's squared coefficient of variation) instead of
+    the share f of all steps; capacity in prompt tokens/s stays with
     the mean step."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0:
@@ -96,27 +98,33 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
     if share is None:
         if not lives:
             return mean, mean
-        share = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
+        share = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
+                                 prompt_cv2)
     return mean, blend(mixed, plain, share)
 
 
 def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: float,
-                     lives: tuple[tuple[float, float], ...], tokens_per_step: float = 1.0):
+                     lives: tuple[tuple[float, float], ...], tokens_per_step: float = 1.0,
+                     prompt_cv2: float = 0.0):
     """Share of the steps a decoding request sees that carry a chunk, the mean over requests (numpy
     arrays or floats, element by element); `f` is the share of all steps that do.
 
     Requests enter decode when their prompt's chunk step ends, and a request that leaves the
     prefill queue finds it busy with the probability ρ of the time-average (the M/G/1 departure
     property), ρ = f·T_c / t̄, t̄ = f·T_c + (1 − f)·T_d, larger than f because chunk steps are longer.
-    The steps that follow relax from ρ to f: with busy and idle runs of the queue taken as
-    geometric, of means (s/C)/(1 − ρ) chunk steps (the M/G/1 busy period, a prompt being s/C
-    chunks) and t̄/(π·T_d) plain steps (the gap between prompts, π = f·C/s prompts per step),
-    the persistence per step is r = 1 − (C/s)·T_d/t̄ (≥ 0), and a request of n decode steps sees
+    The steps that follow relax from ρ to f. How long that takes is the queue's residual busy run:
+    the request leaves behind N = ρ + ρ²(1 + cv²)/(2(1 − ρ)) prompts on average (Pollaczek–
+    Khinchine, cv² the prompt length's squared coefficient of variation), each k = s/C chunk steps
+    of work that grows by 1/(1 − ρ) with the prompts arriving meanwhile, so it first sees about
+    N·k/(1 − ρ) chunk steps where the long-run share would give f of them: an excess of
+    E = N·k/(1 − ρ)·(1 − f) chunk steps. Taken as a geometric relaxation of that excess, the
+    persistence per step is r = 1 − (ρ − f)/E, and a request of n decode steps sees
     f + (ρ − f)·(1 − rⁿ)/(n·(1 − r)) of them with a chunk, averaged over `lives` ((decode tokens,
     share of requests), n = tokens / tokens_per_step). Long outputs see f, short ones nearer ρ:
-    TPOT at light prefill-heavy load is longer than the mean step (an inspection effect the
-    simulator shows). Geometric runs are an approximation: busy periods of a queue have longer
-    tails, so the share is underestimated for the shortest outputs (docs/model.md)."""
+    TPOT at heavy prefill load is longer than the mean step (an inspection effect the simulator
+    shows). Until 2026-12-03 (twelfth session) the runs were geometric busy and idle runs of the queue
+    (r = 1 − (C/s)·T_d/t̄), which at ρ ≳ 0.6 ended the burst 4× too early: plans 16–38 % optimistic
+    on TPOT against the simulator there (docs/model.md, `bench/colocated_bench.py`)."""
     import numpy as np
     f = np.asarray(f, dtype=float)
     t_c, t_d = np.asarray(t_chunk_s, dtype=float), np.asarray(t_plain_s, dtype=float)
@@ -126,7 +134,10 @@ def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: flo
     with np.errstate(divide="ignore", invalid="ignore"):
         t_bar = f * t_c + (1.0 - f) * t_d
         rho = np.where(inner, f * t_c / t_bar, f)
-        r = np.clip(1.0 - np.asarray(chunk_tokens, dtype=float) / uncached_tokens * t_d / t_bar, 0.0, 1.0 - 1e-12)
+        k = uncached_tokens / np.asarray(chunk_tokens, dtype=float)            # chunk steps per prompt
+        left = rho + rho ** 2 * (1.0 + prompt_cv2) / (2.0 * (1.0 - rho))       # prompts left behind
+        excess = np.maximum(left * k / (1.0 - rho) * (1.0 - f), 1e-12)         # chunk steps above f·n
+        r = np.clip(1.0 - (rho - f) / excess, 0.0, 1.0 - 1e-12)
         g = 0.0
         for tokens, share in lives:
             n = max(tokens / tokens_per_step, 1.0)
@@ -137,14 +148,15 @@ def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: flo
 
 def seen_share(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
                uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
-               budget: float = DEFAULT_CHUNK_TOKENS) -> float:
+               budget: float = DEFAULT_CHUNK_TOKENS, prompt_cv2: float = 0.0) -> float:
     """`chunk_share_seen` of a colocated engine at `batch` decodes and `prefill_per_step` prompt
     tokens a step (its steps with and without a chunk at that batch)."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0 or f >= 1.0:
         return f
     mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
-    return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep))
+    return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
+                            prompt_cv2)
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
-                            perf.tokens_per_step(dep))
+                            perf.tokens_per_step(dep), w.cv2)
     t = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, seen)) / perf.tokens_per_step(dep)
     t_stat = t
     if spread:

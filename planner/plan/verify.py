@@ -107,7 +107,7 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
 
 def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached: float, dec_load: float,
                        pre_load: float, t0: float, per_step: float, budget: float, slots: float,
-                       lives: tuple[tuple[float, float], ...] = ()) -> tuple[float, float]:
+                       lives: tuple[tuple[float, float], ...] = (), prompt_cv2: float = 0.0) -> tuple[float, float]:
     """(mean step t̄, step a decoding request sees t) of a colocated instance at its loads: the
     batch is b = dec_load·t/per_step (Little: each token stays one seen step), the prompt tokens
     per step p = pre_load·t̄; (t̄, t) = colocated_steps(batch_seen(b), p)
@@ -115,7 +115,8 @@ def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached
     t_bar = t = t0
     for _ in range(100):
         b = batch_seen(dec_load * t / per_step, slots)
-        mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget)
+        mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget,
+                                               prompt_cv2=prompt_cv2)
         new_bar, new = mean.time_s, seen.time_s
         if abs(new - t) <= 1e-9 * max(t, 1e-12) and abs(new_bar - t_bar) <= 1e-9 * max(t_bar, 1e-12):
             return new_bar, new
@@ -177,7 +178,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
                          tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait)
     lives = w.decode_lives
     t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
-                                       per_step, float(w.pass_token_budget), c.batch, lives)
+                                       per_step, float(w.pass_token_budget), c.batch, lives, w.cv2)
     b = dec_load * t_step / per_step
     seen = batch_seen(b, c.batch)
     b_q, b_t, t_q = b, seen, t_step / per_step
@@ -187,7 +188,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_q = batch_at_statistic(b, w.tpot_spread)
         b_t = max(b_q, seen)
         budget = float(w.pass_token_budget)
-        share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget)
+        share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget,
+                                     w.cv2)
         t_bq = colocated.colocated_steps(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
                                          budget, share)[1].time_s / per_step   # the mean load's share
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
