@@ -7,12 +7,18 @@ batch `D_B` and of one prompt `D_1`; a new batch enters every `T = D/pp` (the en
   quantiles; `c²` of the prompt length); TTFT = `D·f + W + fixed`, `f` the statistic's prompt
   length over the mean.
 * `B ≥ 2`: the greedy batching queue (`bulk_queue`, read from `bulk_table`): mean
-  TTFT = `T_B·(w + Δ) + D_ridden·f + fixed` (`w` the mean wait for a pass to start, `D_ridden` the
-  mean pass a prompt rides in, Δ = ρ·c²·(1 − r)²/(2B(1 − ρ)) the extra wait from unequal prompt
-  lengths, `length_spread`); a quantile = `T_B·(q_p + Δ·w_p/w) + (f − 1)·D_ridden + fixed`,
-  `q_p` the chain's quantile of wait + pp × the pass ridden, `w_p` that of the wait. Exact for fixed-length
+  TTFT = `T_B·(w + Δ) + D_ridden + (f − 1)·D_own + fixed` (`w` the mean wait for a pass to start,
+  `D_ridden` the mean pass a prompt rides in, Δ = ρ·c²·(1 − r)²/(2B(1 − ρ)) the extra wait from
+  unequal prompt lengths, `length_spread`; `D_own` = D_B·(1 − r)/B the part of a pass one
+  mean-length prompt adds, `own_part_s`); a quantile = `T_B·(q_p + Δ·w_p/w) + (f − 1)·D_own +
+  fixed`, `q_p` the chain's quantile of wait + pp × the pass ridden, `w_p` that of the wait. Exact for fixed-length
   prompts and passes affine in their size (up to the table's reading, 2 %), checked against the
-  event simulation (mean within 3 %, p50–p95 within 4 %; tests/test_bulk_queue.py).
+  event simulation (mean within 3 %, p50–p95 within 4 %; tests/test_bulk_queue.py). A prompt of
+  f times the mean length lengthens its own pass by its own tokens only: it rides with the
+  others' prompts, so a short prompt in a queue of long ones waits about as long as they do
+  (until 2026-12-03 the whole ridden pass was scaled by f: fleet_mix's 500-token router prompts
+  sharing passes with 4,000-token summaries were planned at 205 ms TTFT and simulated at 257 ms,
+  the summaries at 631 and 458 ms).
 
 `ρ = λ·T_B/B` is the utilisation at full passes (load over the capacity of full passes).
 """
@@ -78,15 +84,24 @@ def _bulk(stat: str, rho, batch, stages, pass_s, pass_one, cv2: float, len_facto
     look = bulk_table.lookup(batch, pass_one / pass_s, np.minimum(rho, RHO_CEILING), stages)
     entry = pass_s / stages
     ridden = pass_s * look.ridden                    # the mean pass a prompt rides in (all stages)
+    own = (len_factor - 1.0) * own_part_s(batch, pass_s, pass_one) if len_factor != 1.0 else 0.0
     spread = length_spread(rho, batch, pass_one / pass_s, cv2) if cv2 else 0.0
     if stat == "mean":
-        val = entry * (look.wait + spread) + ridden * len_factor
+        val = entry * (look.wait + spread) + ridden + own
     else:
         wait = look.wait
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(wait > 0, look.wait_quantile(stat) / wait, 0.0)
-        val = entry * (look.ttft_quantile(stat) + scale * spread) + (len_factor - 1.0) * ridden
+        val = entry * (look.ttft_quantile(stat) + scale * spread) + own
     return np.where(over, np.inf, val)
+
+
+def own_part_s(batch, pass_s, pass_one_s):
+    """The part of a pass (all stages) that one mean-length prompt adds: D_B·(1 − r)/B of the
+    affine pass D_k = D_B·(r + (1 − r)·k/B) through D_1 (`bulk_table.fixed_share`); a prompt f
+    times the mean length lengthens the pass it rides in by (f − 1) times this."""
+    batch = np.asarray(batch)
+    return pass_s * (1.0 - bulk_table.fixed_share(batch, pass_one_s / pass_s)) / batch
 
 
 def length_spread(rho, batch, one, cv2: float):
