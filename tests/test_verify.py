@@ -67,7 +67,8 @@ def kv_per_token_per_card(dep: Deployment) -> float:
 
 def usable_capacity(plan, c) -> tuple[float, float]:
     """(prefill, decode) tokens/s one instance may carry, recomputed:
-    prefill pool: raw = B·pp·s_unc / D(B), ρ_max the largest utilisation of the batching queue
+    prefill pool: raw = B·pp·s_unc / D(B) (D with the attention of prompts of squared coefficient of
+      variation cv², (1 + cv²) times the mean prompt's pairs), ρ_max the largest utilisation of the batching queue
       (B prompts per pass, passes D(1) … D(B)) whose p90 TTFT is within the limit with the
       KV transfer and request overhead; capacity ρ_max·raw, and no more than its NICs can ship
       KV for: cards·NIC·η_n / (kv_bytes_per_token · s_in/s_unc);
@@ -80,8 +81,8 @@ def usable_capacity(plan, c) -> tuple[float, float]:
     calib = dep.calib
     overhead = perf.request_overhead_s(dep)
     if c.role == "prefill":
-        d = perf.prefill_pass(dep, c.batch, S_UNC, S_IN - S_UNC).time_s
-        d1 = perf.prefill_pass(dep, 1, S_UNC, S_IN - S_UNC).time_s
+        d = perf.prefill_pass(dep, c.batch, S_UNC, S_IN - S_UNC, CV2).time_s   # prompts of unequal length
+        d1 = perf.prefill_pass(dep, 1, S_UNC, S_IN - S_UNC, CV2).time_s
         raw = c.batch * c.par.pp * S_UNC / d
         fixed = perf.kv_transfer_time(dep, S_IN) + overhead
         rho = float(prefill_queue.max_rho("p90", TTFT, Servers.of(c.batch, c.par.pp, d, d1), fixed, CV2,

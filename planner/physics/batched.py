@@ -232,12 +232,12 @@ def _with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_pre
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
-                   cached_tokens: float = 0.0) -> PhaseArrays:
+                   cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseArrays:
     """`perf.prefill_pass` for every prompt count in `prompts` (uncached_tokens > 0)."""
     t, a = stage_terms(dep), dep.arch
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
-    pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
+    pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0) * (1.0 + length_cv2)
     attn = pairs * t.pair_prefill * t.layers / t.pp / t.n_s
     kv_io = prompts / t.dp * (s + c) * t.kv_card
     step = _with_eager(pipeline(t, stage_pass(dep, t, tokens, attn, kv_io), tokens, prompts / t.dp), t,

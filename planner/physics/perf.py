@@ -181,16 +181,19 @@ def decode_tokens_per_s(dep: Deployment, batch: float, context_tokens: float) ->
 
 
 def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
-                 cached_tokens: float = 0.0) -> PhaseTime:
-    """Prefill of `prompts` prompts, each `uncached_tokens` new after `cached_tokens` cached.
+                 cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseTime:
+    """Prefill of `prompts` prompts, each `uncached_tokens` new after `cached_tokens` cached (on
+    average: prompts whose lengths have squared coefficient of variation `length_cv2`).
 
-    FLOPs = 2·P_act·tokens + attention over pairs (causal: s²/2 + s·cached per prompt);
-    cached tokens cost no linear FLOPs but are read as KV.
+    FLOPs = 2·P_act·tokens + attention over pairs (causal: s²/2 + s·cached per prompt, quadratic
+    in each prompt's own length, so the mean over unequal prompts is (1 + cv²) times the pairs of
+    the mean prompt); cached tokens cost no linear FLOPs but are read as KV.
     """
     a, par = dep.arch, dep.par
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
-    pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
+    pairs = (prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
+             * (1.0 + length_cv2))
     attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
     return slower(with_eager(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,

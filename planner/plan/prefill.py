@@ -100,7 +100,7 @@ def _passes(dep: Deployment, w: WorkloadContext, kv_s: float) -> _Grid:
         b *= 2
         if b * w.s_unc > w.pass_token_budget or not mems[-1].fits or b > BATCHES[-1]:
             break
-    ph = batched.prefill_passes(dep, np.array(bs, dtype=float), w.s_unc, w.s_cached)
+    ph = batched.prefill_passes(dep, np.array(bs, dtype=float), w.s_unc, w.s_cached, w.cv2)
     raw = np.array(bs, dtype=float) * dep.par.pp * w.s_unc / ph.time_s
     return _Grid(dep, kv_s, bs, mems, ph, raw)
 
@@ -179,7 +179,7 @@ def _prefill_scan(dep: Deployment, opt: GPUOption, par: Parallelism, w: Workload
     best_ttft, best_limit = math.inf, 0.0
     b, one = 1, None
     while True:
-        ph = memoised(perf.prefill_pass, dep, b, w.s_unc, w.s_cached)
+        ph = memoised(perf.prefill_pass, dep, b, w.s_unc, w.s_cached, w.cv2)
         one = ph.time_s if one is None else one
         server = Servers.of(b, par.pp, ph.time_s, one)
         raw = b * par.pp * w.s_unc / ph.time_s

@@ -24,9 +24,12 @@ def lindley_waits(arrivals: np.ndarray, service: np.ndarray) -> np.ndarray:
 
 
 def batched_server(arrivals: list[float], lengths: list[float], max_prompts: int, stages: int,
-                   pass_s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   pass_s, per_prompt: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Greedy batching: when the entry stage frees, take up to `max_prompts` waiting prompts,
     run one pass of `pass_s(k, mean length)`; the next batch may enter after pass/stages.
+    `per_prompt`: the pass is the mean of `pass_s(k, sᵢ)` over its prompts' lengths instead (`pass_s`
+    taking an array of lengths): a pass of k prompts of one length each tabulated, so the
+    attention, quadratic in each prompt's own length, counts Σsᵢ² and not k·s̄².
 
     Returns per request (start, done) and per batch (start, entry-stage busy seconds) stacked.
     """
@@ -36,10 +39,14 @@ def batched_server(arrivals: list[float], lengths: list[float], max_prompts: int
     batches = []
     free, i = 0.0, 0
     cum = np.concatenate([[0.0], np.cumsum(lengths)]).tolist()
+    lens = np.asarray(lengths, dtype=float)
     while i < n:
         t0 = arrivals[i] if arrivals[i] > free else free
         j = bisect_right(arrivals, t0, i, min(n, i + max_prompts))
-        dt = pass_s(j - i, (cum[j] - cum[i]) / (j - i))
+        if per_prompt and j - i > 1:
+            dt = float(pass_s(j - i, lens[i:j]).mean())
+        else:
+            dt = float(pass_s(j - i, (cum[j] - cum[i]) / (j - i)))
         start[i:j] = t0
         done[i:j] = t0 + dt
         free = t0 + dt / stages
@@ -207,6 +214,6 @@ def prefill_instance(arrivals: np.ndarray, s_in: np.ndarray, p: PlanPool, s_grid
         start = arrivals + lindley_waits(arrivals, service)
         return start, start + service, np.column_stack([start, service])
 
-    def pass_s(k: int, s: float) -> float:
-        return float(np.interp(s, s_grid, table[k]))
-    return batched_server(arrivals.tolist(), s_in.tolist(), p.design_batch, p.parallelism.pp, pass_s)
+    def pass_s(k: int, s):
+        return np.interp(s, s_grid, table[k])
+    return batched_server(arrivals.tolist(), s_in.tolist(), p.design_batch, p.parallelism.pp, pass_s, per_prompt=True)
