@@ -28,8 +28,8 @@ def batched_server(arrivals: list[float], lengths: list[float], max_prompts: int
     """Greedy batching: when the entry stage frees, take up to `max_prompts` waiting prompts,
     run one pass of `pass_s(k, mean length)`; the next batch may enter after pass/stages.
     `per_prompt`: the pass is the mean of `pass_s(k, sᵢ)` over its prompts' lengths instead (`pass_s`
-    taking an array of lengths): a pass of k prompts of one length each tabulated, so the
-    attention, quadratic in each prompt's own length, counts Σsᵢ² and not k·s̄².
+    taking an array of lengths). The table holds passes of k prompts of one length, so that mean
+    counts each prompt's own attention, quadratic in its length: Σsᵢ², not k·s̄².
 
     Returns per request (start, done) and per batch (start, entry-stage busy seconds) stacked.
     """
