@@ -51,8 +51,9 @@ def test_the_batching_server_adds_each_prompts_pass():
 
 def test_a_bimodal_prompt_mix_meets_its_ttft_in_simulation(tmp_path: Path):
     """The 800 / 6,000-token Llama-3.1-70B service of the module docstring: planned and simulated
-    mean TTFT of each prefill pool within 10 % (−5 and −8 %), utilisation within two points, and
-    the simulation meets the 1 s limit; it takes two H100 nodes (one before, too few)."""
+    mean TTFT of each prefill pool within 10 % (TP1 B2 and TP2 B4 pools planned 7 and 4 % above
+    the simulation, 4·10⁴ requests), busy share within three points, and the simulation meets the
+    1 s limit; it takes two H100 nodes (one before, too few)."""
     prob = tmp_path / "mix.yaml"
     prob.write_text("name: mix\nmodel: llama-3.1-70b\nprecision: {weights: fp8, kv: fp8}\n"
                     "workload:\n  qps: 13\n  input_tokens: {values: [800, 6000], weights: [10, 3]}\n"
@@ -65,5 +66,5 @@ def test_a_bimodal_prompt_mix_meets_its_ttft_in_simulation(tmp_path: Path):
     assert pools
     for p, s in pools:
         assert s.ttft.mean == pytest.approx(p["ttft_s"], rel=0.10)
-        assert s.utilization == pytest.approx(s.analytic_utilization, abs=0.02)   # busy share, planned
+        assert s.utilization == pytest.approx(s.analytic_utilization, abs=0.03)   # busy share, planned
     assert res.ttft.mean <= 1.0 and res.passed
