@@ -108,15 +108,14 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node: three TP1 prefill instances of 4 prompts per pass and two TP2 decode
-    instances. Other layouts of the node cost the same, and the solver has returned them: two TP2
-    prefill instances of 4 until a prompt's own length stopped scaling the whole pass it rides in
-    (p90 TTFT of the 3,000-token prompts, 2026-12-03); four TP1 prefill instances of 2 and one TP4
-    decode instance under the profile fitted with the repeated runs, before 2026-12-03."""
+    """One rented H100 node: three TP1 prefill instances of 4 prompts per pass and one TP4 decode
+    instance. Other layouts of the node cost the same, and the prompt-length terms of 2026-12-03
+    (twelfth session) flipped between them (two TP2 decode instances, TP2 prefill instances of 4);
+    before that, four TP1 prefill instances of 2 and one TP4 decode instance."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
+        == [("decode", 4, 0, 1), ("prefill", 1, 4, 3)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
