@@ -323,6 +323,29 @@ def test_a_fully_cached_workload_is_simulated_without_prefill_pools(tmp_path):
     assert res.passed
 
 
+@pytest.mark.parametrize("mode", ["disaggregated", "colocated"])
+def test_a_fully_cached_workload_in_one_serving_mode(tmp_path, mode):
+    """prefix_cache_hit 100 % with one serving mode allowed: disaggregated-only plans decode pools
+    alone (until 2026-12-03: exit 3, 'no candidate meets the limits (prefill)', because no prefill
+    candidate had capacity for prompt tokens there are none of); colocated-only plans a colocated
+    pool whose simulation sends every request straight to decode, TTFT the fixed request time
+    (until then no request reached its first token: every statistic n/a, the SLO reported met)."""
+    path = tmp_path / "cached.yaml"
+    path.write_text("name: cached\nmodel: llama-3.1-8b\nworkload:\n  qps: 5\n  input_tokens: 1000\n"
+                    "  output_tokens: 100\n  prefix_cache_hit_percent: 100\nslo: {ttft: 2s, tpot: 50ms}\n"
+                    f"gpus: [h20]\nserving: {{modes: [{mode}]}}\n")
+    plan = solve(load_problem(path), str(path))
+    d = plan_json(plan)
+    assert {p["role"] for p in d["pools"]} == ({"decode"} if mode == "disaggregated" else {"colocated"})
+    res = simulate(plan_from_dict(d, "cached"), requests=20_000, seed=0)
+    fixed = perf.request_overhead_s(_deployment_of(plan))
+    assert res.measured_requests > 15_000
+    assert res.ttft.mean == pytest.approx(fixed, rel=1e-9)
+    (pool,) = res.pools
+    assert pool.tpot.mean == pytest.approx(pool.analytic_tpot_s, rel=0.03)
+    assert res.passed
+
+
 def _deployment_of(plan):
     from planner.plan.candidates import deployment
     c = next(iter(plan.chosen))

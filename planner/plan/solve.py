@@ -153,15 +153,15 @@ def _services(problem: Problem | FleetProblem, source: str, cs: CandidateSet | N
         singles = resolve_classes(problem, source)
         svcs = fleet_services(problem, singles)
         for k, s in zip(problem.classes, svcs):   # the first len(classes) services are the single classes
-            if not any(sv.candidates and k.name in sv.classes and not missing_roles(sv.candidates)
-                       for sv in svcs):
+            if not any(sv.candidates and k.name in sv.classes
+                       and not missing_roles(sv.candidates, sv.res.uncached_mean > 0) for sv in svcs):
                 raise Infeasible(f"{source}: class {k.name!r}: " + explain_no_candidates(s.res, s.cs))
         return svcs
     svc = single_service(resolve(problem, source), cs)
     if not svc.candidates:
         raise Infeasible(f"{source}: " + explain_no_candidates(svc.res, svc.cs),
                          [r.detail for r in svc.cs.rejected])
-    missing = missing_roles(svc.candidates)
+    missing = missing_roles(svc.candidates, svc.res.uncached_mean > 0)
     if missing:
         raise Infeasible(f"{source}: " + explain_no_candidates(svc.res, svc.cs, missing))
     return [svc]

@@ -163,7 +163,9 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
                       if pools[k].role != "decode" else 0.0 for k in pool_of])
     dec_w = np.array([pools[k].capacity_decode_tokens_per_s / pools[k].instances
                       if pools[k].role != "prefill" else 0.0 for k in pool_of])
-    cached = w.prefix_cache_hit >= 1 and not (pre_w > 0).any()   # nothing to prefill, no prefill pool
+    # every prompt token cached: nothing to prefill, whatever prefill capacity the pools have (a
+    # colocated pool of a wholly cached workload still plans some); requests go straight to decode
+    cached = w.prefix_cache_hit >= 1
     pre_inst = np.full(n, -1) if cached else split_exactly(rng, n, pre_w)
     dec_inst = decode_split(rng, pre_inst, dec_w, pool_of, [p.role for p in pools])
     per_step = np.array(ph.tokens_per_step)
