@@ -410,3 +410,18 @@ def test_a_gpu_id_in_another_case_is_refused_by_simulate_as_by_export(tmp_path, 
     r = CliRunner().invoke(main, [command, str(p), *args])
     want = f"pools[0].gpu: '{d['pools'][0]['gpu']}': a plan names GPUs by catalog id, lower case"
     assert r.exit_code == 2 and want in r.stderr and "Traceback" not in r.output, r.output
+
+
+def test_a_statistic_no_request_reached_breaks_its_slo():
+    """Measured requests that never reached their first token within the run leave a TTFT that is
+    not a number; that is an SLO broken, not met (until 2026-12-03 `nan > limit` was False and the
+    report said "every SLO statistic met" beside n/a statistics)."""
+    from planner.studies.simulate.planfile import PlanSLO
+    from planner.studies.simulate.results import Summary
+    from planner.studies.simulate.run import violations
+    slo = PlanSLO(ttft_s=2.0, tpot_s=0.05, ttft_statistic="mean", tpot_statistic="mean")
+    nan = Summary(*(float("nan"),) * 5)
+    fine = Summary(1.0, 1.0, 1.5, 1.6, 1.9)
+    (v,) = violations(slo, nan, Summary(0.04, 0.04, 0.045, 0.046, 0.049), [])
+    assert (v.scope, v.metric, v.statistic, v.limit_s) == ("all", "ttft", "mean", 2.0) and np.isnan(v.value_s)
+    assert violations(slo, fine, Summary(0.04, 0.04, 0.045, 0.046, 0.049), []) == []

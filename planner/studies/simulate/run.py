@@ -128,13 +128,15 @@ def note_long_run(steps_needed: np.ndarray, batch_of_request: np.ndarray, source
 
 
 def violations(slo: PlanSLO, ttft: Summary, tpot: Summary | None, pools: list[PoolResult]) -> list[Violation]:
-    """Every simulated SLO statistic above its limit, for all requests and for each pool."""
+    """Every simulated SLO statistic above its limit, for all requests and for each pool. A
+    statistic that is not a number (measured requests that never reached that token within the
+    run) breaks its SLO too: a plan is not met by requests it never served."""
     scopes = [("all", ttft, tpot)] + [(p.name, p.ttft, p.tpot) for p in pools]
     out = []
     for scope, t1, t2 in scopes:
-        if t1 is not None and t1.get(slo.ttft_statistic) > slo.ttft_s:
+        if t1 is not None and not t1.get(slo.ttft_statistic) <= slo.ttft_s:
             out.append(Violation(scope, "ttft", slo.ttft_statistic, t1.get(slo.ttft_statistic), slo.ttft_s))
-        if t2 is not None and t2.get(slo.tpot_statistic) > slo.tpot_s:
+        if t2 is not None and not t2.get(slo.tpot_statistic) <= slo.tpot_s:
             out.append(Violation(scope, "tpot", slo.tpot_statistic, t2.get(slo.tpot_statistic), slo.tpot_s))
     return out
 
