@@ -151,6 +151,28 @@ def test_batched_ttft_by_hand():
     assert spread == pytest.approx(0.0216927, rel=1e-5)
 
 
+# prompts of 500 or 4,000 tokens, 15:1 (c² = 1.39): the mix the length terms are checked on
+MIX_LENGTHS, MIX_WEIGHTS = np.array([500.0, 4000.0]), np.array([0.9375, 0.0625])
+MIX_MEAN = float(MIX_LENGTHS @ MIX_WEIGHTS)
+MIX_CV2 = float(((MIX_LENGTHS - MIX_MEAN) ** 2) @ MIX_WEIGHTS) / MIX_MEAN**2
+
+
+def _simulated_mix(a: float, b: float, batch: int, rho: float):
+    """(TTFT of each request after the first 10 %, its prompt length, the server the queue model
+    reads) of 200,000 Poisson prompts of the 15:1 mix through a greedy batching server of passes
+    a + b·(tokens in the pass), at utilisation ρ of its full passes."""
+    def pass_s(k, s):
+        return a + b * k * s
+    lam = rho * batch / pass_s(batch, MIX_MEAN)
+    rng = np.random.default_rng(0)
+    n = 200_000
+    arrivals = np.cumsum(rng.exponential(1 / lam, n))
+    lengths = rng.choice(MIX_LENGTHS, n, p=MIX_WEIGHTS)
+    _, done, _ = batched_server(arrivals.tolist(), lengths.tolist(), batch, 1, pass_s)
+    return (done - arrivals)[n // 10:], lengths[n // 10:], Servers.of(batch, 1, pass_s(batch, MIX_MEAN),
+                                                                       pass_s(1, MIX_MEAN))
+
+
 @pytest.mark.parametrize("a, b, batch, rho", [(0.02, 2e-5, 8, 0.33), (0.02, 2e-5, 8, 0.7), (0.005, 4e-5, 8, 0.5),
                                                (0.05, 2e-5, 4, 0.6), (0.0005, 2e-5, 16, 0.9),
                                                (0.0005, 2e-5, 4, 0.9), (0.005, 2e-5, 16, 0.7)])
@@ -160,21 +182,9 @@ def test_unequal_prompts_against_the_simulation(a, b, batch, rho):
     fixed lengths alone is up to 31 % short). The last three servers have almost no fixed part
     (r = 0.002–0.02): the Pollaczek–Khinchine term alone, before the feed-forward of passes that
     gather the next batch (`length_spread`, 2026-12-03), read them 19.4, 12.5 and 10.0 % short."""
-    vals, probs = np.array([500.0, 4000.0]), np.array([0.9375, 0.0625])
-    mean = float(vals @ probs)
-    cv2 = float(((vals - mean) ** 2) @ probs) / mean**2
-    def pass_s(k, s):
-        return a + b * k * s
-    lam = rho * batch / pass_s(batch, mean)
-    rng = np.random.default_rng(0)
-    n = 200_000
-    arrivals = np.cumsum(rng.exponential(1 / lam, n))
-    lengths = rng.choice(vals, n, p=probs)
-    _, done, _ = batched_server(arrivals.tolist(), lengths.tolist(), batch, 1, pass_s)
-    simulated = float((done - arrivals)[n // 10:].mean())
-    planned = float(prefill_queue.ttft("mean", rho, Servers.of(batch, 1, pass_s(batch, mean), pass_s(1, mean)),
-                                       0.0, cv2, 1.0))
-    assert planned == pytest.approx(simulated, rel=0.10)
+    ttft, _, server = _simulated_mix(a, b, batch, rho)
+    planned = float(prefill_queue.ttft("mean", rho, server, 0.0, MIX_CV2, 1.0))
+    assert planned == pytest.approx(float(ttft.mean()), rel=0.10)
 
 
 @pytest.mark.parametrize("a, b, batch, rho", [(0.02, 2e-5, 8, 0.33), (0.02, 2e-5, 8, 0.7), (0.005, 4e-5, 8, 0.5),
@@ -186,21 +196,9 @@ def test_each_prompt_length_rides_the_others_passes(a, b, batch, rho):
     both lengths (−1.1 … +4.0 % with the length term's feed-forward, −8.4 … +0.4 % before it);
     scaling the whole ridden pass by f, as until 2026-12-03, read the short prompts 15–17 % under
     and the long ones 34–202 % over."""
-    vals, probs = np.array([500.0, 4000.0]), np.array([0.9375, 0.0625])
-    mean = float(vals @ probs)
-    cv2 = float(((vals - mean) ** 2) @ probs) / mean**2
-    def pass_s(k, s):
-        return a + b * k * s
-    lam = rho * batch / pass_s(batch, mean)
-    rng = np.random.default_rng(0)
-    n = 200_000
-    arrivals = np.cumsum(rng.exponential(1 / lam, n))
-    lengths = rng.choice(vals, n, p=probs)
-    _, done, _ = batched_server(arrivals.tolist(), lengths.tolist(), batch, 1, pass_s)
-    ttft, kept = (done - arrivals)[n // 10:], lengths[n // 10:]
-    server = Servers.of(batch, 1, pass_s(batch, mean), pass_s(1, mean))
-    for v in vals:
-        planned = float(prefill_queue.ttft("mean", rho, server, 0.0, cv2, v / mean))
+    ttft, kept, server = _simulated_mix(a, b, batch, rho)
+    for v in MIX_LENGTHS:
+        planned = float(prefill_queue.ttft("mean", rho, server, 0.0, MIX_CV2, v / MIX_MEAN))
         assert planned == pytest.approx(float(ttft[kept == v].mean()), rel=0.10)
 
 
