@@ -15,19 +15,15 @@ speed does not matter here).
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from one_instance import arguments, grid, simulate_pools
 
-from planner.input.load import load_any  # noqa: E402
-from planner.plan import verify  # noqa: E402
-from planner.plan.solve import solve  # noqa: E402
-from planner.report.json import plan_json, pool_dict  # noqa: E402
-from planner.studies.simulate import plan_from_dict, simulate  # noqa: E402
+from planner.input.load import load_any
+from planner.plan import verify
+from planner.plan.solve import solve
+from planner.report.json import plan_json
 
 # (label, model, weights, gpu, tp, prompt tokens, output tokens): short and long prompts, short and
 # long outputs, a dense model on one small card and on two large ones
@@ -62,32 +58,22 @@ def one(path: Path, load: float, requests: int) -> tuple[float, float, float, fl
     st = verify.pool_state(res, c, 1, pre, pre * s_out / s_unc)
     if not math.isfinite(st.ttft_s) or not math.isfinite(st.tpot_s):
         return None
-    d["pools"] = [{**pool_dict(st), "name": c.name}]   # pool_state alone leaves the plan's name unset
-    d["workload"] = {**d["workload"], "qps": pre / s_unc}
-    sim = simulate(plan_from_dict(d, "bench"), requests=requests, seed=0).pools[0]
+    sim = simulate_pools(d, [st], pre / s_unc, requests).pools[0]
     return st.utilization, sim.utilization, st.tpot_s, sim.tpot.mean, sim.batch
 
 
 def main() -> None:
-    import tempfile
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=40_000)
-    ap.add_argument("--loads", default="0.2,0.4,0.6,0.8", help="shares of the raw prompt capacity")
-    a = ap.parse_args()
-    loads = [float(x) for x in a.loads.split(",")]
+    loads, requests = arguments(__doc__, "0.2,0.4,0.6,0.8", 40_000, "shares of the raw prompt capacity")
     print(f"{'workload':24s} {'load':>5s} {'chunk time plan':>15s} {'sim':>6s} {'TPOT plan':>10s} "
           f"{'sim':>9s} {'error':>7s} {'batch sim':>9s}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, *shape in WORKLOADS:
-            path = problem_file(Path(tmp), *shape)
-            for load in loads:
-                row = one(path, load, a.requests)
-                if row is None:
-                    print(f"{label:24s} {load:5.2f}  beyond the instance's batch slots: no steady state")
-                    continue
-                u, u_sim, t, t_sim, b_sim = row
-                print(f"{label:24s} {load:5.2f} {u:15.1%} {u_sim:6.1%} {t * 1e3:8.1f} ms {t_sim * 1e3:6.1f} ms "
-                      f"{t / t_sim - 1:+7.1%} {b_sim:9.1f}", flush=True)
+    for label, path, load in grid(WORKLOADS, problem_file, loads):
+        row = one(path, load, requests)
+        if row is None:
+            print(f"{label:24s} {load:5.2f}  beyond the instance's batch slots: no steady state")
+            continue
+        u, u_sim, t, t_sim, b_sim = row
+        print(f"{label:24s} {load:5.2f} {u:15.1%} {u_sim:6.1%} {t * 1e3:8.1f} ms {t_sim * 1e3:6.1f} ms "
+              f"{t / t_sim - 1:+7.1%} {b_sim:9.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,19 +17,15 @@ simulator is seeded; the machine's speed does not matter here).
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from one_instance import arguments, grid, simulate_pools
 
-from planner.input.load import load_any  # noqa: E402
-from planner.plan import verify  # noqa: E402
-from planner.plan.solve import solve  # noqa: E402
-from planner.report.json import plan_json, pool_dict  # noqa: E402
-from planner.studies.simulate import plan_from_dict, simulate  # noqa: E402
+from planner.input.load import load_any
+from planner.plan import verify
+from planner.plan.solve import solve
+from planner.report.json import plan_json
 
 # (label, model, weights, gpu, tp, prompt tokens (one length or {length: weight}), output tokens)
 WORKLOADS = [
@@ -68,32 +64,22 @@ def one(path: Path, load: float, requests: int) -> tuple[int, float, float, floa
         return None
     n_dec = max(1, math.ceil(qps * s_out / (0.8 * dec_c.decode_tok_s)))
     dec = verify.pool_state(res, dec_c, n_dec, 0.0, qps * s_out / n_dec)
-    d["pools"] = [{**pool_dict(st), "name": pre_c.name}, {**pool_dict(dec), "name": dec_c.name}]
-    d["workload"] = {**d["workload"], "qps": qps}
-    sim = simulate(plan_from_dict(d, "bench"), requests=requests, seed=0).pools[0]
+    sim = simulate_pools(d, [st, dec], qps, requests).pools[0]
     return pre_c.batch, sim.analytic_utilization, sim.utilization, st.ttft_s, sim.ttft.mean
 
 
 def main() -> None:
-    import tempfile
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=20_000)
-    ap.add_argument("--loads", default="0.3,0.5,0.7,0.9", help="shares of the raw prefill capacity")
-    a = ap.parse_args()
-    loads = [float(x) for x in a.loads.split(",")]
+    loads, requests = arguments(__doc__, "0.3,0.5,0.7,0.9", 20_000, "shares of the raw prefill capacity")
     print(f"{'workload':24s} {'B':>3s} {'load':>5s} {'busy plan':>9s} {'sim':>6s} {'TTFT plan':>10s} "
           f"{'sim':>9s} {'error':>7s}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, *shape in WORKLOADS:
-            path = problem_file(Path(tmp), *shape)
-            for load in loads:
-                row = one(path, load, a.requests)
-                if row is None:
-                    print(f"{label:24s}     {load:5.2f}  no steady state")
-                    continue
-                b, u, u_sim, t, t_sim = row
-                print(f"{label:24s} {b:3d} {load:5.2f} {u:9.1%} {u_sim:6.1%} {t * 1e3:8.1f} ms "
-                      f"{t_sim * 1e3:6.1f} ms {t / t_sim - 1:+7.1%}", flush=True)
+    for label, path, load in grid(WORKLOADS, problem_file, loads):
+        row = one(path, load, requests)
+        if row is None:
+            print(f"{label:24s}     {load:5.2f}  no steady state")
+            continue
+        b, u, u_sim, t, t_sim = row
+        print(f"{label:24s} {b:3d} {load:5.2f} {u:9.1%} {u_sim:6.1%} {t * 1e3:8.1f} ms "
+              f"{t_sim * 1e3:6.1f} ms {t / t_sim - 1:+7.1%}", flush=True)
 
 
 if __name__ == "__main__":
