@@ -35,6 +35,21 @@ def llama70b_chat_plan():
     return solve(load_problem(path), "llama70b_chat.yaml")
 
 
+@pytest.fixture(scope="session")
+def llama70b_chat_colocated_json():
+    """problems/llama70b_chat.yaml served colocated only, as `plan solve --json` writes it, solved
+    once per session (its optimum disaggregates at the same cost since 2026-12-03): four TP2 H100
+    instances at batch 83, chunk 954 tokens. Deep-copy it before editing."""
+    from pathlib import Path
+
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+    from planner.report.json import plan_json
+    problem = load_problem(Path(__file__).resolve().parent.parent / "problems" / "llama70b_chat.yaml")
+    problem = problem.model_copy(update={"serving": problem.serving.model_copy(update={"modes": ["colocated"]})})
+    return plan_json(solve(problem, "llama70b_chat.yaml"))
+
+
 def pytest_configure(config):
     """The validated-catalog cache (planner.catalog.cache) of this session lives in a temporary
     directory, never in the user's ~/.cache; subprocesses (CLI tests) inherit it."""

@@ -40,17 +40,6 @@ def plan(name: str) -> dict:
     return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def colocated_llama_plan() -> dict:
-    """problems/llama70b_chat.yaml served colocated only (its optimum disaggregates at the same
-    cost since the twelfth session): four TP2 H100 instances at batch 83, chunk 954 tokens."""
-    from planner.input.load import load_problem
-    from planner.plan.solve import solve
-    from planner.report.json import plan_json
-    problem = load_problem(ROOT / "problems" / "llama70b_chat.yaml")
-    problem = problem.model_copy(update={"serving": problem.serving.model_copy(update={"modes": ["colocated"]})})
-    return plan_json(solve(problem, "llama70b_chat.yaml"))
-
-
 def flag_list(engine: str) -> set[str]:
     text = (ROOT / "planner/report/export/flags" / FLAGS[engine]).read_text(encoding="utf-8")
     return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
@@ -235,11 +224,11 @@ def test_colocated_pool_gets_its_chunk():
     assert o["--chunked-prefill-size"] == "16000" and "--disaggregation-mode" not in o
 
 
-def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole():
+def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(llama70b_chat_colocated_json):
     """llama70b_chat's prompts of 800, 1,500 and 3,000 tokens, 40 % cached: the model's chunk is the
     mean uncached prompt (954 tokens), the engines' step budget the longest (1,800), so that no
     prompt is split over two steps the plan did not count (`colocated.engine_chunk_tokens`)."""
-    d = colocated_llama_plan()
+    d = llama70b_chat_colocated_json
     (pool,) = [p for p in d["pools"] if p["role"] == "colocated"]
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))

@@ -412,12 +412,12 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path):
     assert float(rows[1]["delta_cost_per_hour"]) < 0 and not rows[1]["delta_cost_per_hour"].startswith("'")
 
 
-def test_an_engine_budget_below_the_chunk_is_refused(tmp_path):
+def test_an_engine_budget_below_the_chunk_is_refused(tmp_path, llama70b_chat_colocated_json):
     """A hand-edited colocated pool whose engine budget is below its chunk (10 tokens a step for
     prompts of up to 1,800) would make the simulator take every prompt in 10-token steps and the
     export configure engines that way: exit 2 naming the field, from both commands."""
-    from tests.test_export import colocated_llama_plan
-    d = colocated_llama_plan()
+    import copy
+    d = copy.deepcopy(llama70b_chat_colocated_json)
     i = next(k for k, p in enumerate(d["pools"]) if p["role"] == "colocated")
     d["pools"][i]["engine_chunk_tokens"] = 10
     plan = write(tmp_path, json.dumps(d), "plan.json")
