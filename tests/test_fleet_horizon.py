@@ -128,6 +128,10 @@ def test_a_class_reads_its_trace(tmp_path):
     fp = load_any(f)
     assert fp.classes[0].workload.profile.qps[5] == pytest.approx(2 * 10 / 3600)
     assert fp.classes[0].workload.trace_load is not None
+    # and the fleet is planned: its peak and per-period plans are single-QPS problems of the class,
+    # which keep neither the profile nor the trace (the trace made them exit 5 until 2026-12-03)
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 0 and "Verification: PASSED" in r.output, r.output
     d["classes"][0]["workload"] = {"trace": {"file": "missing.csv"}}
     f.write_text(yaml.safe_dump(d))
     r = CliRunner().invoke(cli.main, ["solve", str(f)])

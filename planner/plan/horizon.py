@@ -277,16 +277,17 @@ def length_groups(problem: Problem) -> tuple[list[int], list[list[int]]]:
 
 
 def period_problem(problem: Problem, p: int) -> Problem:
-    """The single-QPS problem of period p: its QPS and its lengths, without the profile."""
+    """The single-QPS problem of period p: its QPS and its lengths, without the profile (or the
+    trace read into it)."""
     inp, out = problem.workload.period_lengths(p)
-    wl = problem.workload.model_copy(update={"qps": problem.workload.period_qps()[p], "profile": None,
+    wl = problem.workload.model_copy(update={"qps": problem.workload.period_qps()[p], "profile": None, "trace": None,
                                              "input_tokens": inp, "output_tokens": out})
     return problem.model_copy(update={"workload": wl})
 
 
 def at_qps_problem(problem: Problem, qps: float) -> Problem:
-    """The problem at one QPS without its profile (a period's, or the peak's, workload)."""
-    wl = problem.workload.model_copy(update={"qps": qps, "profile": None})
+    """The problem at one QPS without its profile or trace (a period's, or the peak's, workload)."""
+    wl = problem.workload.model_copy(update={"qps": qps, "profile": None, "trace": None})
     return problem.model_copy(update={"workload": wl})
 
 

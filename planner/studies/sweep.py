@@ -336,7 +336,7 @@ class Sweep:
 
 def problem_at_peak(problem: Problem) -> Problem:
     """A problem with a load profile as a single QPS at its busiest period (for checking it)."""
-    wl = problem.workload.model_copy(update={"qps": max(problem.workload.period_qps()), "profile": None})
+    wl = problem.workload.model_copy(update={"qps": max(problem.workload.period_qps()), "profile": None, "trace": None})
     return problem.model_copy(update={"workload": wl})
 
 
