@@ -161,7 +161,7 @@ class OutPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-def _emit(text: str, out: str | None, inputs: tuple[str, ...] = (), force: bool = False) -> None:
+def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -> None:
     """Print to stdout, or write atomically to --out (never over an input file)."""
     if out:
         from planner.input.files import atomic_write
@@ -329,7 +329,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
     from planner.input.files import check_writable
-    from planner.input.load import load_any
+    from planner.input.load import inputs_of, load_any
     from planner.input.owned import check_distinct
     from planner.input.problem import Problem
     from planner.plan.solve import solve
@@ -339,14 +339,14 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
-    inputs = (problem, *_calibration_input(p))
+    inputs = inputs_of(p, problem)   # the problem file and every file it made plan read
     if out and export_target:
         _check_out_outside(export_dir, out)
     if out:
         check_writable(out, inputs, force)
     if export_target:
         from planner.report.export import check_out_dir
-        check_out_dir(export_dir, force, (problem, *((out,) if out else ())))
+        check_out_dir(export_dir, force, (*(q for q, _ in inputs), *((out,) if out else ())))
     horizon = p.workload.profile is not None if isinstance(p, Problem) else p.horizon
     if chart:
         _check_chart(chart, problem, horizon, force, inputs)
@@ -356,7 +356,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
             raise BadInput(f"{problem}: --{'export' if export_target else 'band'} takes a single-QPS plan"
                            f"{' or a fleet' if export_target else ''}, not a load profile (workload.profile) yet")
         return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
-                              simulate, chart)
+                              simulate, chart, inputs)
     if band and not isinstance(p, Problem):
         from planner.errors import BadInput
         raise BadInput(f"{problem}: --band takes a single problem (one workload), not a fleet")
@@ -368,11 +368,11 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         d["simulation"] = (sims[""].as_dict() if plan.kind == "plan"
                            else {key: r.as_dict() for key, r in sims.items()})
     if out:
-        _emit(to_json(d), out, (problem,), force)
+        _emit(to_json(d), out, inputs, force)
     if export_target:
         from planner.report.export import export
         for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
-                           force=force, protect=(out,) if out else ()):
+                           force=force, protect=(*(q for q, _ in inputs), *((out,) if out else ()))):
             click.echo(f"wrote {path}", err=True)
     _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
           checks)
@@ -430,16 +430,6 @@ def _calibration_option(name: str) -> str:
     return name
 
 
-def _calibration_input(p) -> tuple[tuple[str, str], ...]:
-    """The calibration profile a problem reads from a file, as an input no output may overwrite
-    (`check_writable`'s protect); none when it names a shipped profile."""
-    from pathlib import Path
-    cal = getattr(p, "calibration", None)
-    if isinstance(cal, str) and Path(cal).is_file():
-        return ((cal, "the calibration profile this problem reads"),)
-    return ()
-
-
 def _check_out_outside(export_dir: str, out: str) -> None:
     """Before the solve: --out is not inside the --export directory (the export would refuse it)."""
     from pathlib import Path
@@ -467,8 +457,10 @@ def _check_chart(chart: str, problem: str, horizon: bool, force: bool, inputs: t
 
 
 def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
-                   verbose: bool, force: bool, simulate: bool, chart: str | None = None) -> None:
-    """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md)."""
+                   verbose: bool, force: bool, simulate: bool, chart: str | None = None,
+                   inputs: tuple = ()) -> None:
+    """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md);
+    `inputs`: the files it read, which no output overwrites."""
     from planner.input.problem import Problem
     from planner.plan.horizon import solve_horizon
     from planner.report.format import to_json
@@ -488,10 +480,10 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         sims = simulate_services(json.loads(to_json(d)), problem, catalogs=catalogs)
         d["simulation"] = {key: r.as_dict() for key, r in sims.items()}
     if out:
-        _emit(to_json(d), out, (problem,), force)
+        _emit(to_json(d), out, inputs or (problem,), force)
     if chart:
         from planner.report.horizon_chart import write_chart
-        write_chart(h, chart, (problem,), force)
+        write_chart(h, chart, inputs or (problem,), force)
         click.echo(f"wrote {chart}", err=True)
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
     _echo_simulations(sims, as_json)
@@ -556,20 +548,20 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
     from planner.errors import Infeasible
     from planner.input.files import check_writable
-    from planner.input.load import load_problem
+    from planner.input.load import inputs_of, load_problem
     from planner.input.owned import check_distinct
     from planner.report import whatif as report
     from planner.report.format import to_json
     from planner.studies import whatif
-    inputs = whatif.source_files(base, list(scenarios))
     check_distinct({"--csv": csv_out, "--plot": plot_out})
     if plot_out and not plot_out.lower().endswith(".png"):
         from planner.errors import BadInput
         raise BadInput(f"--plot {plot_out}: the file name must end .png (the chart's format)")
+    problem = load_problem(base)
+    inputs = (*whatif.source_files(base, list(scenarios)), *inputs_of(problem, base))
     for path in (csv_out, plot_out):
         if path:
             check_writable(path, inputs, force)
-    problem = load_problem(base)
     if problem.workload.profile is not None:
         return _whatif_horizon(problem, base, scenarios, as_json, csv_out, plot_out, breakeven, sensitivity,
                                force, solver, time_limit, inputs)
@@ -627,10 +619,11 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     Without an axis, the TPOT limit from half to twice the problem's own, 8 points."""
     from planner.errors import Interrupted
     from planner.input.files import check_out_dir
-    from planner.input.load import load_problem
+    from planner.input.load import inputs_of, load_problem
     from planner.report.sweep import render_table, write_outputs
     from planner.studies.sweep import around_limit, parse_axis, run_sweep
     p = load_problem(problem)
+    inputs = inputs_of(p, problem)
     axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
     if not axes:
         axes = [around_limit(p, "tpot", points or 8, spacing)]
@@ -640,7 +633,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     n = 1
     for a in axes:
         n *= len(a.values)
-    check_out_dir(out_dir, (problem,), force)
+    check_out_dir(out_dir, inputs, force)
     try:
         with click.progressbar(length=n, label="sweep", file=sys.stderr, show_pos=True,
                                item_show_func=lambda s: s) as bar:
@@ -648,10 +641,10 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
                               on_point=lambda rows: bar.update(1, rows[0].summary()))
     except Interrupted as e:   # Ctrl-C: keep what finished, then exit 130
         if e.partial is not None and e.partial.rows:
-            write_outputs(e.partial, out_dir, (problem,), force)
+            write_outputs(e.partial, out_dir, inputs, force)
             e.args = (f"{e}; wrote them to {out_dir}",)
         raise
-    for path in write_outputs(sweep, out_dir, (problem,), force):
+    for path in write_outputs(sweep, out_dir, inputs, force):
         click.echo(f"wrote {path}", err=True)
     click.echo(render_table(sweep))
 

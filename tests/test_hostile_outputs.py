@@ -426,3 +426,49 @@ def test_an_engine_budget_below_the_chunk_is_refused(tmp_path, llama70b_chat_col
         code, out = run(*args)
         assert code == 2 and f"pools[{i}].engine_chunk_tokens: 10 is below the pool's chunk_tokens (954)" in out, out
     assert not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------ every file a problem reads
+def _day_trace(tmp_path: Path, name: str) -> Path:
+    """A 24-hour request trace (5 to 28 requests an hour) that a problem can read."""
+    rows = ["timestamp,input_tokens,output_tokens"]
+    for h in range(24):
+        rows += [f"{h * 3600 + 3600 * (i + 0.5) / (5 + h)},{800 + h},{100 + h}" for i in range(5 + h)]
+    rows += ["0,800,100", f"{24 * 3600 - 1e-3},800,100"]
+    p = tmp_path / name
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+@pytest.mark.parametrize("command", [
+    ["solve", "{p}", "--out", "{t}", "--force"],
+    ["solve", "{p}", "--chart", "{t}.png", "--out", "{t}", "--force"],
+    ["whatif", "{p}", str(ROOT / "problems" / "whatif" / "h200_minus_20.yaml"), "--csv", "{t}", "--force"],
+    ["sweep", "{p}", "--points", "2", "--out", "{d}", "--force"],
+])
+def test_force_never_replaces_the_trace_a_problem_reads(tmp_path, command):
+    """--force replaces outputs of other runs, never an input: the trace CSV a problem reads (until
+    2026-12-03 only the problem file and a calibration profile were protected; `plan solve P --out
+    trace.csv --force` replaced the trace with the plan's JSON). The sweep's trace is named like
+    the frontier CSV it writes into the same directory."""
+    trace = _day_trace(tmp_path, "frontier.csv")
+    before = trace.read_bytes()
+    p = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "frontier.csv"}}})
+    args = [a.format(p=p, t=trace, d=tmp_path) for a in command]
+    code, out = run(*args)
+    assert code == 2 and "refusing to overwrite the trace this problem reads" in out, out
+    assert trace.read_bytes() == before
+
+
+def test_force_never_replaces_the_model_config_a_problem_reads(tmp_path):
+    """A model given as a path to a config.json is an input too."""
+    catalog = yaml.safe_load((ROOT / "catalogs" / "models.yaml").read_text())["models"]
+    model = tmp_path / "config.json"
+    model.write_text(json.dumps(next(m for m in catalog if m["id"] == "llama-3.1-8b")["config"]))
+    before = model.read_bytes()
+    p = write(tmp_path, {**SMALL, "model": str(model)})
+    code, out = run("solve", p, "--out", model, "--force")
+    assert code == 2 and "refusing to overwrite the model config this problem reads" in out, out
+    assert model.read_bytes() == before
+    code, out = run("solve", p, "--out", tmp_path / "plan.json")   # and the plan itself is fine
+    assert code == 0, out
