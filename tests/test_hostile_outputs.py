@@ -472,3 +472,22 @@ def test_force_never_replaces_the_model_config_a_problem_reads(tmp_path):
     assert model.read_bytes() == before
     code, out = run("solve", p, "--out", tmp_path / "plan.json")   # and the plan itself is fine
     assert code == 0, out
+
+
+# ------------------------------------------------------------ values YAML types but cannot build
+@pytest.mark.parametrize("line, message", [
+    ("name: 2026-13-45", "a value YAML cannot read: a date or number out of range (month must be in 1..12)"),
+    ("name: hostile\nextra_number: " + "9" * 5000,
+     "a value YAML cannot read: a whole number of more than 4,300 digits"),
+    ("name: hostile\nlimits: {max_gpu_types: 0x" + "f" * 4000 + "}",
+     "limits.max_gpu_types: too large; no planner value is above 10^18 (got a whole number of 16,000 bits)"),
+    ("name: hostile\nlimits: {max_gpu_types: 2000000000000000000000}", "limits.max_gpu_types: too large"),
+])
+def test_values_yaml_cannot_build_or_no_field_can_hold(tmp_path, line, message):
+    """A date out of range, an integer literal beyond Python's 4,300 digits, or a whole number no
+    count can be (HiGHS took 2^16000 cards as a bound and overflowed): exit 2 naming the file (and
+    the field where there is one), where each was an internal error (exit 5) until 2026-12-03."""
+    body = yaml.safe_dump({k: v for k, v in SMALL.items() if k != "name"})
+    p = write(tmp_path, line + "\n" + body)
+    code, out = run("solve", p)
+    assert code == 2 and f"{p}: {message}" in out, out

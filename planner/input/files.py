@@ -98,8 +98,18 @@ def read_yaml(path: str | Path) -> Any:
         raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
+    except (ValueError, OverflowError) as e:   # a scalar YAML types but cannot build: 2026-13-45, 10**5000
+        raise BadInput(f"{p}: a value YAML cannot read: {_unreadable(e)}; quote it to keep it as text") from None
     data = _shallow(data, p, len(text))   # without aliases a value takes at least a character
     return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
+
+
+def _unreadable(e: Exception) -> str:
+    """Why PyYAML could not build a scalar it recognised (a date, a number), in a few words."""
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if "integer string conversion" in msg:
+        return "a whole number of more than 4,300 digits"
+    return f"a date or number out of range ({msg[:100]})"
 
 
 def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
@@ -255,6 +265,15 @@ def _relevant(errors: list[tuple[tuple, int | None, dict]]) -> list[tuple[tuple,
             if not (b is not None and e["type"] in _BRANCH_MISMATCH and loc[:b] in real_roots)]
 
 
+def shown_value(x: Any, limit: int = 60) -> str:
+    """`repr(x)` for a message, cut to `limit` characters; a whole number too long to print in
+    decimal (Python refuses more than 4,300 digits) by its size."""
+    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
+        return f"a whole number of {x.bit_length():,} bits"
+    r = repr(x)
+    return r if len(r) <= limit else r[:limit - 1] + "…"
+
+
 def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
     """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
     path of the validated part inside its file (e.g. 'workload.trace'), put before every field.
@@ -292,7 +311,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
             got = e.get("input")
-            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            shown = "" if isinstance(got, (dict, list)) else f" (got {shown_value(got)})"
             lines.append(f"{source}: {field}: {msg}{shown}")
     return "\n".join(dict.fromkeys(lines))
 

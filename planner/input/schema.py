@@ -50,6 +50,26 @@ def _first_bool(value: Any, annotation: Any) -> str | None:
     return None
 
 
+HUGE_INT_BITS = 60   # 2^60 ≈ 1.2·10^18: beyond it a whole number is no count, price or size planner takes
+
+
+def _huge_int(value: Any, annotation: Any = None) -> int:
+    """Bits of the first whole number in `value` (itself, an element of a list, or a value of a
+    mapping-typed field; a nested model checks its own fields) too large for any planner field
+    (HiGHS and floats cannot hold it exactly), else 0."""
+    mapping = isinstance(value, dict) and typing.get_origin(annotation) is dict
+    items = value if isinstance(value, (list, tuple)) else value.values() if mapping else (value,)
+    for x in items:
+        if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > HUGE_INT_BITS:
+            return x.bit_length()
+    return 0
+
+
+def _bounded_above(field: Any) -> bool:
+    """Whether a field declares its own upper bound (le/lt), whose message names the limit."""
+    return any(getattr(m, "le", None) is not None or getattr(m, "lt", None) is not None for m in field.metadata)
+
+
 class Strict(BaseModel):
     """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers."""
 
@@ -79,6 +99,8 @@ class Strict(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         if field is None or admits_bool(field.annotation):
             return v
+        if _huge_int(v, field.annotation) and not _bounded_above(field):   # a bound of its own says it better
+            raise ValueError("too large; no planner value is above 10^18")
         where = _first_bool(v, field.annotation)
         if where is not None:
             raise ValueError(f"{'element ' + where + ': ' if where else ''}true/false is not a number "
