@@ -491,3 +491,24 @@ def test_values_yaml_cannot_build_or_no_field_can_hold(tmp_path, line, message):
     p = write(tmp_path, line + "\n" + body)
     code, out = run("solve", p)
     assert code == 2 and f"{p}: {message}" in out, out
+
+
+# ------------------------------------------------------------ valid but extreme problems
+@pytest.mark.parametrize("extra, code_expected, text", [
+    # a utilisation ceiling so small that a prefill instance's capacity underflows: the bound on its
+    # instances was infinite (OverflowError); now capped at a million and the plan is infeasible
+    ({"serving": {"max_utilization_percent": 1e-308}}, 3, "demand cannot be met"),
+    # a node dearer than 10^15 beside a budget: its coefficient in the budget row was beyond what
+    # HiGHS takes, and PuLP failed reading the answer (IndexError); whole nodes of it fit no budget
+    ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e15}], "limits": {"budget_per_hour": 5000}}, 3,
+     "demand cannot be met within budget_cap"),
+    # free cards with speculative decoding: the saving of a free plan has no fraction (a TypeError
+    # in the text output); the line now gives the cost without the fraction
+    ({"gpus": [{"id": "h100", "price_per_gpu_hour": 0}],
+      "serving": {"speculative": {"method": "eagle", "draft_tokens": 2, "acceptance": 0.7}}}, 0,
+     "the best plan without it 0.00 RMB/h\n"),
+])
+def test_extreme_but_valid_problems_end_in_a_plan_or_a_reason(tmp_path, extra, code_expected, text):
+    """Found by a hostile-input hunt (2026-12-03): each was exit 5 (internal error)."""
+    code, out = run("solve", write(tmp_path, {**SMALL, **extra}))
+    assert code == code_expected and text in out, out

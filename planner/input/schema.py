@@ -65,6 +65,18 @@ def _huge_int(value: Any, annotation: Any = None) -> int:
     return 0
 
 
+def _admits(annotation: Any, t: type) -> bool:
+    """Whether a field's type names `t` anywhere in it (Annotated, unions, lists, dicts)."""
+    return annotation is t or any(_admits(a, t) for a in typing.get_args(annotation)
+                                  if not isinstance(a, (str, int, float)))
+
+
+def _whole_numbers(annotation: Any) -> bool:
+    """A field of whole numbers (a float field reads a huge int as a float, and pydantic refuses
+    one beyond the float range itself)."""
+    return _admits(annotation, int) and not _admits(annotation, float)
+
+
 def _bounded_above(field: Any) -> bool:
     """Whether a field declares its own upper bound (le/lt), whose message names the limit."""
     return any(getattr(m, "le", None) is not None or getattr(m, "lt", None) is not None for m in field.metadata)
@@ -99,7 +111,7 @@ class Strict(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         if field is None or admits_bool(field.annotation):
             return v
-        if _huge_int(v, field.annotation) and not _bounded_above(field):   # a bound of its own says it better
+        if _huge_int(v, field.annotation) and _whole_numbers(field.annotation) and not _bounded_above(field):
             raise ValueError("too large; no planner value is above 10^18")
         where = _first_bool(v, field.annotation)
         if where is not None:

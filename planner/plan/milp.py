@@ -152,17 +152,22 @@ def build_fleet(shared: Shared, services: list[Service], extra_rows=(),
     return m
 
 
+MAX_INSTANCES = 10**6   # of one candidate in one plan: no fleet runs more (a bound, not a cost)
+
+
 def upper_bound(c: Candidate, d: Demand, spare: Demand | None = None) -> int:
     """No optimal plan needs more instances of one candidate than it takes to meet demand alone,
     plus one. With `spare` (per role, the most a redundancy rule can take away: the largest node
-    loss), demand + spare: beyond that one instance fewer still survives any loss."""
+    loss), demand + spare: beyond that one instance fewer still survives any loss. At most
+    MAX_INSTANCES (a capacity that underflows, e.g. a utilisation ceiling of 10^-308 %, would
+    need infinitely many)."""
     need = []
     sp = spare or Demand(0.0, 0.0)
     if c.prefill_tok_s > 0 and d.prefill_tok_s > 0:
         need.append((d.prefill_tok_s + sp.prefill_tok_s) / c.prefill_tok_s)
     if c.decode_tok_s > 0 and d.decode_tok_s > 0:
         need.append((d.decode_tok_s + sp.decode_tok_s) / c.decode_tok_s)
-    return int(math.ceil(max(need, default=0.0))) + 1
+    return int(math.ceil(min(max(need, default=0.0), MAX_INSTANCES))) + 1
 
 
 def add_instance_variables(m: Model, shared: Shared) -> None:
@@ -403,10 +408,16 @@ def set_objective(m: Model, shared: Shared) -> None:
 
 
 def add_budget_cap(m: Model, shared: Shared) -> None:
-    """cost per hour ≤ budget."""
+    """cost per hour ≤ budget. A node dearer than twice the budget enters with coefficient 2·budget:
+    whole nodes then allow none of it either way (the integer plans are the same), and HiGHS refuses
+    matrix coefficients above 10^15 (a price of 10^15 per card-hour crashed PuLP reading its answer)."""
     b = shared.limits.budget_per_hour
-    if b is not None:
-        m.add(cost_expr(m, shared) <= b, "budget_cap")
+    if b is None:
+        return
+    cap = 2.0 * b
+    m.add(pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, cap) * m.rent[opt.id]
+                     + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, cap) * m.own[opt.id]
+                     for opt in shared.gpus) <= b, "budget_cap")
 
 
 def selection(m: Model) -> dict[int, int]:

@@ -75,8 +75,9 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
                 f"{'s' if s['draft_tokens'] > 1 else ''}, acceptance {s['acceptance']:.2f}: "
                 f"{s['tokens_per_step']:.2f} tokens per step): in {s['pools_using']} of {s['pools']} pools")
         if s["cost_without_per_hour"] is not None:
-            line += (f"; the best plan without it {money(s['cost_without_per_hour'], cur)}/h "
-                     f"(saves {s['saving_fraction'] * 100:.1f} %)")
+            line += f"; the best plan without it {money(s['cost_without_per_hour'], cur)}/h"
+            # no fraction of a free plan: saving_fraction is null when the plan without costs 0
+            line += f" (saves {s['saving_fraction'] * 100:.1f} %)" if s["saving_fraction"] is not None else ""
         out.append(line)
     if d["revenue_per_hour"] is not None:
         out.append(f"Revenue: {money(d['revenue_per_hour'], cur)}/h   margin {money(d['margin_per_hour'], cur)}/h"
