@@ -617,7 +617,12 @@ def test_a_malformed_fleet_day_plan_file_is_bad_input(tmp_path):
     bad.write_text(json.dumps({"kind": "horizon", "problem": "x", "classes": [{"name": "a"}],
                                "periods": [{"qps": 1.0, "classes": [{"name": "a", "qps": 1.0}], "pools": []}]}))
     r = CliRunner().invoke(cli.main, ["simulate", str(bad)])
-    assert r.exit_code == 2 and "comparison.static_peak_plan: not a fleet over a day" in r.output
+    assert r.exit_code == 2 and f"{bad}: comparison: required field is missing" in r.output, r.output
+    bad.write_text(json.dumps({"kind": "horizon", "problem": "x", "classes": [{"name": "a"}],
+                               "comparison": {"static_peak_plan": {}},
+                               "periods": [{"qps": 1.0, "classes": [{"name": "a", "qps": 1.0}], "pools": []}]}))
+    r = CliRunner().invoke(cli.main, ["simulate", str(bad)])
+    assert r.exit_code == 2 and "comparison.static_peak_plan: not a fleet over a day" in r.output, r.output
     d = json.loads(open("tests/golden/solve/fleet_day.json", encoding="utf-8").read())
     d["periods"][22]["pools"] = [p for p in d["periods"][22]["pools"] if p["class"] != "chat"]
     bad.write_text(json.dumps(d))

@@ -512,3 +512,70 @@ def test_extreme_but_valid_problems_end_in_a_plan_or_a_reason(tmp_path, extra, c
     """Found by a hostile-input hunt (2026-12-03): each was exit 5 (internal error)."""
     code, out = run("solve", write(tmp_path, {**SMALL, **extra}))
     assert code == code_expected and text in out, out
+
+
+# ------------------------------------------------------------ plan files edited by hand
+@pytest.fixture(scope="module")
+def small_plans(tmp_path_factory):
+    """The small problem's plan JSON, and its plan over a flat 24-hour profile."""
+    d = tmp_path_factory.mktemp("plans")
+    single, horizon = d / "p.json", d / "h.json"
+    profile = {**SMALL["workload"], "profile": {"period": "1h", "qps": [1.0] * 24}}
+    for data, out in ((SMALL, single), ({**SMALL, "workload": profile}, horizon)):
+        code, text = run("solve", write(d, data, out.stem + ".yaml"), "--out", out)
+        assert code == 0, text
+    return json.loads(single.read_text()), json.loads(horizon.read_text())
+
+
+def _edited(tmp_path: Path, data: dict, path: tuple, value) -> Path:
+    """`data` with the value at `path` replaced (or removed, value ...), written to a file."""
+    d = json.loads(json.dumps(data))
+    x = d
+    for k in path[:-1]:
+        x = x[k]
+    if value is ...:
+        del x[path[-1]]
+    else:
+        x[path[-1]] = value
+    f = tmp_path / "edited.json"
+    f.write_text(json.dumps(d))
+    return f
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("slo", "tpot_s"), 1e308, "slo.tpot_s: Input should be less than or equal to 1000000000"),
+    (("pools", 0, "capacity_prefill_tokens_per_s"), 1e308, "pools[0].capacity_prefill_tokens_per_s: Input should "
+                                                           "be less than or equal to 1000000000000000"),
+    (("workload", "input_tokens"), 1e300, "workload.input_tokens: Input should be less than or equal to 10000000"),
+    (("pools", 0, "chunk_tokens"), 1e300, "pools[0].chunk_tokens: Input should be less than or equal to 10000000"),
+    (("workload", "output_distribution"), [[1e308, 1]], "workload.output_distribution: each entry must be "
+                                                         "[tokens in 1 … 10,000,000"),
+])
+def test_a_plan_file_holds_what_a_problem_could_have_produced(tmp_path, small_plans, path, value, message):
+    """A plan file's numbers have the domains of the problem file they come from: 10^308 tokens or
+    seconds overflowed the simulator and the exporter (exit 5), and 10^300-token prompts simulated
+    to NaN with exit 0."""
+    f = _edited(tmp_path, small_plans[0], path, value)
+    for args in (("simulate", f, "--requests", "300"), ("export", f, "--target", "vllm", "--out", tmp_path / "x")):
+        code, out = run(*args)
+        assert code == 2 and f"{f}: {message}" in out, out
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("periods", 0), "x", "periods[0]: Input should be a valid dictionary"),
+    (("periods", 0, "qps"), "x", "periods[0].qps: Input should be a valid number"),
+    (("periods", 0, "qps"), -1, "periods[0].qps: Input should be greater than or equal to 0"),
+    (("problem",), ..., "problem: required field is missing"),
+    (("periods", 0, "pools"), ..., "periods[0].pools: required field is missing"),
+    (("periods", 0, "input_tokens_mean"), None, "periods[0].input_tokens_mean: missing"),
+    (("comparison",), "x", "comparison: Input should be a valid dictionary"),
+    (("comparison", "static_peak_plan"), {}, "comparison.static_peak_plan.workload: not a plan's workload"),
+])
+def test_a_plan_over_a_profile_is_checked_before_its_periods_are_simulated(tmp_path, small_plans, path, value,
+                                                                          message):
+    """`plan simulate` of a plan over a load profile read its periods unchecked: a period that is
+    not a mapping, a QPS that is not a number, a missing key were internal errors (exit 5), and a
+    negative QPS was taken (the peak went to another period)."""
+    f = _edited(tmp_path, small_plans[1], path, value)
+    code, out = run("simulate", f, "--requests", "300", "--period", "0")
+    assert code == 2 and f"{f}: {message}" in out, out

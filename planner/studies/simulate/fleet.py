@@ -12,7 +12,7 @@ from typing import Any
 
 from planner.errors import BadInput
 from planner.plan.resolve import Resolved
-from planner.studies.simulate.planfile import plan_from_dict
+from planner.studies.simulate.planfile import check_horizon, plan_from_dict
 from planner.studies.simulate.results import SimResult
 from planner.studies.simulate.run import DEFAULT_REQUESTS, DEFAULT_SEED, simulate
 from planner.studies.simulate.tables import SimCatalog
@@ -46,6 +46,7 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
     catalogs = catalogs or {}
     n = requests or DEFAULT_REQUESTS
     if isinstance(d, dict) and d.get("kind") == "horizon":
+        check_horizon(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
             return {f"period {i}: {key}": simulate(plan_from_dict(plan, f"{source}: period {i}: {key}"), n, seed,
                                                    source, resolved=catalogs.get(key))
@@ -120,8 +121,14 @@ def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
     if not isinstance(base, dict) or base.get("kind") == "fleet":
         raise BadInput(f"{source}: comparison.static_peak_plan: not a plan over a load profile written by plan solve")
     p = d["periods"][i]
-    w = base["workload"]
+    w = base.get("workload")
+    if not isinstance(w, dict) or not all(isinstance(w.get(k), (int, float))
+                                          for k in ("input_tokens", "output_tokens")):
+        raise BadInput(f"{source}: comparison.static_peak_plan.workload: not a plan's workload (input_tokens, "
+                       f"output_tokens)")
     for key, mean in (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean")):
+        if p.get(mean) is None:
+            raise BadInput(f"{source}: periods[{i}].{mean}: missing; a period of a single workload carries it")
         if abs(p[mean] - w[key]) > 1e-9 * max(1.0, w[key]):
             raise BadInput(f"{source}: periods[{i}].{mean}: the period has lengths of its own ({p[mean]:g} "
                            f"against {w[key]:g} over the horizon); their distributions are not in the plan file, "

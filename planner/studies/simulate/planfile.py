@@ -24,8 +24,16 @@ class _PlanPart(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True, allow_inf_nan=False)
 
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# the domains of what a problem file may hold (planner.input.values), so a hand-edited plan file
+# cannot hand the simulator a number no problem could have produced (10^308 tokens overflowed it)
+MAX_TOKENS = 10_000_000          # a prompt or an output, as in a problem file
+MAX_RATE = 1e15                  # tokens or requests per second of one pool or workload
+MAX_SECONDS = 1e9                # a latency or limit (a problem file's durations stop at ~31 years)
+Positive = Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
+Tokens = Annotated[float, Field(gt=0, le=MAX_TOKENS, allow_inf_nan=False)]
+ChunkTokens = Annotated[float, Field(ge=0, le=MAX_TOKENS, allow_inf_nan=False)]
+Latency = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 
 
 class PlanParallelism(_PlanPart):
@@ -48,15 +56,15 @@ class PlanPool(_PlanPart):
     parallelism: PlanParallelism
     cards_per_instance: Annotated[int, Field(ge=1)] | None = None   # tp·pp·dp (checked in plan_from_dict)
     design_batch: Annotated[int, Field(ge=1, le=10_000_000)]
-    chunk_tokens: NonNegative
-    engine_chunk_tokens: NonNegative | None = None   # plans before it: None (the chunk)
+    chunk_tokens: ChunkTokens
+    engine_chunk_tokens: ChunkTokens | None = None   # plans before it: None (the chunk)
     capacity_prefill_tokens_per_s: NonNegative
     capacity_decode_tokens_per_s: NonNegative
     utilization: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]   # a fraction of the capacity
-    batch: NonNegative
-    ttft_s: Positive | None = None
-    tpot_s: Positive | None = None
-    batch_at_tpot_statistic: NonNegative | None = None   # plans before it: None (= batch)
+    batch: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)]
+    ttft_s: Latency | None = None
+    tpot_s: Latency | None = None
+    batch_at_tpot_statistic: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None = None
     speculative: PlanSpeculative | None = None
 
     @property
@@ -73,9 +81,9 @@ class PlanPool(_PlanPart):
 
 
 class PlanWorkload(_PlanPart):
-    qps: Positive
-    input_tokens: Positive
-    output_tokens: Positive
+    qps: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]   # a problem's MAX_QPS
+    input_tokens: Tokens
+    output_tokens: Tokens
     prefix_cache_hit: Annotated[float, Field(ge=0, le=1)] = 0.0
     input_distribution: list[list[float]] | None = None   # [[tokens, probability], ...]
     output_distribution: list[list[float]] | None = None
@@ -88,14 +96,15 @@ class PlanWorkload(_PlanPart):
         if not v:
             raise ValueError("must list at least one [tokens, probability] pair")
         for pair in v:
-            if len(pair) != 2 or pair[0] < 1 or pair[1] <= 0 or not all(map(math.isfinite, pair)):
-                raise ValueError(f"each entry must be [tokens >= 1, probability > 0], got {pair}")
+            if len(pair) != 2 or not all(map(math.isfinite, pair)) or not 1 <= pair[0] <= MAX_TOKENS \
+                    or not 0 < pair[1] <= 1e12:
+                raise ValueError(f"each entry must be [tokens in 1 … {MAX_TOKENS:,}, probability > 0], got {pair}")
         return v
 
 
 class PlanSLO(_PlanPart):
-    ttft_s: Positive
-    tpot_s: Positive
+    ttft_s: Latency
+    tpot_s: Latency
     ttft_statistic: Literal["mean", "p50", "p90", "p95", "p99"] = "mean"
     tpot_statistic: Literal["mean", "p50", "p90", "p95", "p99"] = "mean"
 
@@ -125,6 +134,41 @@ class PlanFile(_PlanPart):
     workload: PlanWorkload
     slo: PlanSLO
     pools: list[PlanPool] = Field(min_length=1)
+
+
+class HorizonClassLoad(_PlanPart):
+    name: str
+    qps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class HorizonPeriod(_PlanPart):
+    """The keys of one period of a plan over a load profile that the simulator reads."""
+
+    qps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]   # 0: a period without load
+    input_tokens_mean: Tokens | None = None    # a single workload's; a fleet's periods list classes
+    output_tokens_mean: Tokens | None = None
+    pools: list[dict[str, Any]]                # each validated as a PlanPool when simulated
+    classes: list[HorizonClassLoad] | None = None
+
+
+class HorizonComparison(_PlanPart):
+    static_peak_plan: dict[str, Any]           # validated as a plan when a period is simulated
+
+
+class HorizonFile(_PlanPart):
+    """The keys of a plan over a load profile (`kind: horizon`) the simulator reads, before it
+    builds each period's plan from them."""
+
+    problem: Name
+    periods: list[HorizonPeriod] = Field(min_length=1)
+    comparison: HorizonComparison
+
+
+def check_horizon(data: dict, source: str) -> HorizonFile:
+    """Validate the parts of a plan over a load profile a period's simulation reads (BadInput
+    naming the file and field; a period's pools are checked as a plan's when it is simulated)."""
+    _check_header(data, source)
+    return validate(HorizonFile, data, source)
 
 
 def load_plan(path: str | Path) -> PlanFile:
