@@ -579,3 +579,19 @@ def test_a_plan_over_a_profile_is_checked_before_its_periods_are_simulated(tmp_p
     f = _edited(tmp_path, small_plans[1], path, value)
     code, out = run("simulate", f, "--requests", "300", "--period", "0")
     assert code == 2 and f"{f}: {message}" in out, out
+
+
+@pytest.mark.parametrize("header, row, message", [
+    (MINIMAL_HEADER, "", "no measured point to validate against (read 0 rows, kept 0 points, dropped 0)"),
+    (MINIMAL_HEADER, "llama-3.1-8b,h100,vllm,1,4.5,1,1,1,agg,4,1000,100,50,10,0.8,bf16\n",
+     "row 2: tp: '4.5', expected a whole number"),
+    (MINIMAL_HEADER.replace("tp,", "tp,tp,", 1), "llama-3.1-8b,h100,vllm,1,1,1,1,1,1,agg,4,1000,100,50,10,0.8,bf16\n",
+     "header: column 'tp' given twice"),
+])
+def test_a_minimal_measurement_csv_says_what_it_cannot_read(tmp_path, header, row, message):
+    """A header without rows gave an empty report (exit 0: a model with no error), `tp` 4.5 was
+    truncated to 4, and a column given twice kept its last value silently."""
+    f = tmp_path / "m.csv"
+    f.write_text(header + row)
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2 and f"{f}: {message}" in out, out

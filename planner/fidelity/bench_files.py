@@ -311,12 +311,18 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
             raise BadInput(f"{where}: {k}: {r[k]!r}, expected a positive number")
         return v
 
+    def whole(k: str) -> int:
+        v = num(k)
+        if v != int(v):
+            raise BadInput(f"{where}: {k}: {r[k]!r}, expected a whole number")
+        return int(v)
+
     if r["model"] not in models:
         return f"model not in catalog ({r['model']})"
     opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
     dep = validate(BenchDeployment, {
-        "model": r["model"], "gpu": r["gpu"], "engine": r["engine"], "mode": r["mode"], "cards": int(num("cards")),
-        "parallelism": {k: int(num(k)) for k in ("tp", "pp", "dp", "ep")}, **opt}, where)
+        "model": r["model"], "gpu": r["gpu"], "engine": r["engine"], "mode": r["mode"], "cards": whole("cards"),
+        "parallelism": {k: whole(k) for k in ("tp", "pp", "dp", "ep")}, **opt}, where)
     if dep.mode != "agg":
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
     if dep.gpu not in load_gpus():
@@ -332,7 +338,12 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
 def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], int, Counter]:
     """The minimal CSV → Points; rows naming a model/GPU outside the catalog are dropped, counted."""
     text = text if text is not None else read_text(path, "CSV")
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:   # DictReader would keep the last of them silently
+        raise BadInput(f"{path}: header: column {', '.join(map(repr, twice))} given twice")
+    rows = list(reader)
     models = load_models()
     points: list[Point] = []
     why: Counter = Counter()

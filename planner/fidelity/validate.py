@@ -186,6 +186,9 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     files = _files(paths)
     by = check_group_by(group_by) if group_by else ()
     points, report = load_points(files, deployment)
+    if not points:   # an empty report would read as a model without error
+        raise BadInput(f"{', '.join(files)}: no measured point to validate against ("
+                       + "; ".join(line.strip() for line in report.lines()) + ")")
     _check_folds(points, folds)
     calib = load_calibration(calibration)
     cv: CVResult | None = None
