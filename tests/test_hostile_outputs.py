@@ -595,3 +595,20 @@ def test_a_minimal_measurement_csv_says_what_it_cannot_read(tmp_path, header, ro
     f.write_text(header + row)
     code, out = run("validate", f, "--folds", "0")
     assert code == 2 and f"{f}: {message}" in out, out
+
+
+def test_a_qps_the_profile_overrides_is_noted_and_may_be_left_out(tmp_path):
+    """With a profile in requests/s, workload.qps was required and then ignored without a word: a
+    file saying 1000 req/s planned for 1. It may now be left out (the busiest period's), and a
+    written one that differs is a note on stderr."""
+    profile = {"period": "1h", "qps": [1.0] * 23 + [2.0]}
+    r = CliRunner().invoke(cli.main, ["solve", str(write(tmp_path, {
+        **SMALL, "workload": {**SMALL["workload"], "qps": 1000, "profile": profile}}))])
+    assert r.exit_code == 0 and "workload.qps: 1000 req/s is not used; profile.qps gives each period's " \
+                                "requests/s (busiest 2)" in r.stderr, r.stderr
+    wl = {k: v for k, v in SMALL["workload"].items() if k != "qps"}
+    from planner.input.load import load_problem
+    p = load_problem(write(tmp_path, {**SMALL, "workload": {**wl, "profile": profile}}, "noqps.yaml"))
+    assert p.workload.qps == 2.0
+    r = CliRunner().invoke(cli.main, ["solve", str(tmp_path / "noqps.yaml"), "--json"])
+    assert r.exit_code == 0 and "not used" not in r.stderr, r.stderr

@@ -5,10 +5,11 @@ Errors name the file, the field path and the reason (BadInput, exit 2).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
-from planner.errors import BadInput
+from planner.errors import BadInput, PlannerNotice
 from planner.input.files import read_yaml, validate
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, TraceSpec
@@ -50,10 +51,24 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
 
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
+    written_qps = isinstance(data, dict) and isinstance(data.get("workload"), dict) and "qps" in data["workload"]
     load = expand_trace(data, path)
     problem = validate(Problem, data, str(path))
     problem.workload._trace_load = load
+    if written_qps:
+        _note_unused_qps(problem.workload, f"{path}: workload")
     return problem
+
+
+def _note_unused_qps(w, where: str) -> None:
+    """A note (stderr) when the qps a user wrote is not the one planned for: a profile given in
+    requests/s (`profile.qps`, or a trace read into it) sets every period's QPS itself."""
+    if w.profile is None or w.profile.qps is None or w.qps == max(w.profile.qps):
+        return
+    source = "the trace" if w.trace is not None else "profile.qps"
+    warnings.warn(f"{where}.qps: {w.qps:g} req/s is not used; {source} gives each period's requests/s "
+                  f"(busiest {max(w.profile.qps):g}): remove qps, or use profile.qps_fraction to scale it",
+                  PlannerNotice, stacklevel=3)
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -74,9 +89,13 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
             loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
         except BadInput as e:
             raise BadInput(str(e).replace(f"{path}: workload", f"{path}: classes[{i}].workload", 1)) from None
+    written = [isinstance(k, dict) and isinstance(k.get("workload"), dict) and "qps" in k["workload"]
+               for k in (classes if isinstance(classes, list) else [])]
     fleet = validate(FleetProblem, data, str(path))
-    for k, load in zip(fleet.classes, loads):
+    for i, (k, load) in enumerate(zip(fleet.classes, loads)):
         k.workload._trace_load = load
+        if written[i]:
+            _note_unused_qps(k.workload, f"{path}: classes[{i}].workload")
     return fleet
 
 

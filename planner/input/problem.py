@@ -8,6 +8,7 @@ Percentages are written as percent and read back as fractions through properties
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -100,6 +101,18 @@ class Workload(Strict):
         None, description="request-level trace binned into the profile (sets profile; qps, input_tokens and "
                           "output_tokens default to its peak and its length distributions)")
     _trace_load: TraceLoad | None = PrivateAttr(None)   # what the loader read from `trace`
+
+    @model_validator(mode="before")
+    @classmethod
+    def _qps_from_profile(cls, v: Any) -> Any:
+        """With a profile in requests/s (`profile.qps`) `qps` may be left out: it is the busiest
+        period's (a written one that differs is noted by the loader: it is not planned for)."""
+        if isinstance(v, dict) and "qps" not in v and isinstance(v.get("profile"), dict):
+            q = v["profile"].get("qps")
+            if isinstance(q, list) and q and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                 and math.isfinite(x) for x in q) and max(q) > 0:
+                return {**v, "qps": max(q)}
+        return v
 
     @model_validator(mode="after")
     def _trace_read(self) -> Workload:
