@@ -612,3 +612,13 @@ def test_a_qps_the_profile_overrides_is_noted_and_may_be_left_out(tmp_path):
     assert p.workload.qps == 2.0
     r = CliRunner().invoke(cli.main, ["solve", str(tmp_path / "noqps.yaml"), "--json"])
     assert r.exit_code == 0 and "not used" not in r.stderr, r.stderr
+
+
+def test_a_check_across_fields_names_its_field_without_a_top_level_prefix(tmp_path):
+    """A problem-level check that names the field itself printed 'p.yaml: (top level): gpus[0]…'."""
+    profile = {"period": "1h", "qps": [1.0] * 24}
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "profile": profile},
+                                              "gpus": [{"id": "h100", "spot_price_per_gpu_hour": [1, 2]}]}))
+    assert code == 2 and out.strip().endswith(
+        "p.yaml: gpus[0].spot_price_per_gpu_hour: 2 values; the profile has 24 periods"), out
+    assert "(top level)" not in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -274,6 +275,9 @@ def shown_value(x: Any, limit: int = 60) -> str:
     return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
+_NAMES_FIELD = re.compile(r"[A-Za-z_][\w]*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*: ")   # 'gpus[0].spot_price: '
+
+
 def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
     """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
     path of the validated part inside its file (e.g. 'workload.trace'), put before every field.
@@ -312,7 +316,10 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
                 msg = msg[len("Value error, "):]
             got = e.get("input")
             shown = "" if isinstance(got, (dict, list)) else f" (got {shown_value(got)})"
-            lines.append(f"{source}: {field}: {msg}{shown}")
+            if field == "(top level)" and _NAMES_FIELD.match(msg):   # a model's check names the field itself
+                lines.append(f"{source}: {msg}{shown}")
+            else:
+                lines.append(f"{source}: {field}: {msg}{shown}")
     return "\n".join(dict.fromkeys(lines))
 
 
