@@ -215,6 +215,12 @@ def eval_cmd(**kw) -> None:
     from planner.report.text import render_curve, render_eval
     sweep, as_json = kw.pop("sweep_batch"), kw.pop("as_json")
     concurrency, k = kw.pop("concurrency"), kw.pop("requests_per_client")
+    from planner.errors import BadInput
+    if not kw["model"].strip():
+        raise BadInput("--model: empty; give a catalog id (plan catalog models), a Hugging Face id or a "
+                       "config.json path")
+    if k is not None and concurrency is None:
+        raise BadInput("--requests-per-client: it sizes the closed loop of --concurrency; give --concurrency too")
     req = EvalRequest(**kw)
     d = evaluate(req)
     if sweep:
@@ -261,9 +267,13 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     when stdin is a terminal, else take the defaults in docs/problem-files.md."""
     from pathlib import Path
 
+    from planner.errors import BadInput
     from planner.input.files import validate
     from planner.input.problem import Problem
     from planner.input.template import INIT_DEFAULTS, QUESTIONS, problem_template
+    for k, v in given.items():   # an empty option (a shell variable left unset) is not 'ask me'
+        if isinstance(v, str) and not v.strip():
+            raise BadInput(f"plan init: --{k.replace('_', '-')}: empty; leave the option out to take the default")
     ask = stdin_is_terminal()
     values = {k: given[k] if given[k] is not None else
               (click.prompt(QUESTIONS[k], default=INIT_DEFAULTS[k], err=True) if ask else INIT_DEFAULTS[k])
@@ -273,7 +283,6 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     import yaml
     validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
     from planner.catalog.schemas import get_model
-    from planner.errors import BadInput
     try:
         get_model(str(values["model"]))                     # a model `plan solve` would not know
     except BadInput as e:
@@ -336,6 +345,10 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     from planner.report.json import plan_json, to_json
     from planner.report.text import render_plan
     check_distinct({"--out": out, "--chart": chart})
+    if not export_target and click.get_current_context().get_parameter_source("export_dir") \
+            == click.core.ParameterSource.COMMANDLINE:
+        from planner.errors import BadInput
+        raise BadInput("--export-dir: it names where --export writes; give --export TARGET too")
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
@@ -622,6 +635,10 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     from planner.input.load import inputs_of, load_problem
     from planner.report.sweep import render_table, write_outputs
     from planner.studies.sweep import around_limit, parse_axis, run_sweep
+    for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)):
+        if t is not None and not t.strip():   # a shell variable left unset: not 'the default axis'
+            from planner.errors import BadInput
+            raise BadInput(f"--{n}: empty; give LOW:HIGH (e.g. 20ms:120ms) or a comma-separated list")
     p = load_problem(problem)
     inputs = inputs_of(p, problem)
     axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
@@ -663,6 +680,9 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, force: bool) -> None:
     """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the
     plan's layout and batch, a router split, manifests, a load test at the plan's operating point."""
+    if model_path is not None and not model_path.strip():
+        from planner.errors import BadInput
+        raise BadInput("--model-path: empty; leave it out to load the plan's model")
     from planner.input.files import read_json
     from planner.report.export import export
     for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,

@@ -622,3 +622,32 @@ def test_a_check_across_fields_names_its_field_without_a_top_level_prefix(tmp_pa
     assert code == 2 and out.strip().endswith(
         "p.yaml: gpus[0].spot_price_per_gpu_hour: 2 values; the profile has 24 periods"), out
     assert "(top level)" not in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "--model", "", "--gpu", "h100", "--cards", "1"], "--model: empty"),
+    (["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1", "--requests-per-client", "5"],
+     "--requests-per-client: it sizes the closed loop of --concurrency; give --concurrency too"),
+    (["init", "--gpus", "", "--out", "{tmp}/i.yaml"], "plan init: --gpus: empty; leave the option out"),
+    (["solve", str(ROOT / "problems" / "deepseek_qps.yaml"), "--export-dir", "{tmp}/d"],
+     "--export-dir: it names where --export writes; give --export TARGET too"),
+    (["sweep", str(ROOT / "problems" / "deepseek_qps.yaml"), "--tpot=", "--out", "{tmp}/s"], "--tpot: empty"),
+])
+def test_an_option_given_empty_or_alone_is_refused_not_ignored(tmp_path, args, message):
+    """An empty option (a shell variable left unset) or one that only means something beside
+    another was taken as absent: a default axis swept, a default GPU list written, an --export-dir
+    without --export dropped in silence."""
+    code, out = run(*[a.format(tmp=tmp_path) for a in args])
+    assert code == 2 and message in out, out
+
+
+def test_export_model_path_empty_is_refused(tmp_path, small_plans):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(small_plans[0]))
+    code, out = run("export", f, "--target", "vllm", "--out", tmp_path / "e", "--model-path", "")
+    assert code == 2 and "--model-path: empty" in out and not (tmp_path / "e").exists(), out
+
+
+def test_a_message_that_says_what_it_got_does_not_say_it_twice(tmp_path):
+    code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": None}}))
+    assert code == 2 and out.rstrip().endswith('"1.5min", got None'), out

@@ -316,6 +316,8 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
                 msg = msg[len("Value error, "):]
             got = e.get("input")
             shown = "" if isinstance(got, (dict, list)) else f" (got {shown_value(got)})"
+            if msg.endswith(shown[2:-1]):   # the check's own message already says what it got
+                shown = ""
             if field == "(top level)" and _NAMES_FIELD.match(msg):   # a model's check names the field itself
                 lines.append(f"{source}: {msg}{shown}")
             else:
