@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -17,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import BadInput, PlannerDeprecation
+from planner.input.messages import describe_validation_error as describe_validation_error
 from planner.input.yamltext import ESCAPED_SURROGATE, joined_surrogates, without_sexagesimal
 
 MAX_INPUT_BYTES = 5_000_000   # a planner input is a few kB; bigger is a wrong file or an attack
@@ -178,151 +177,6 @@ def loads_json(text: str, p: Path) -> Any:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
     data = _shallow(data, p, len(text))
     return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
-
-
-# Error types that only say "this union branch is the wrong kind of value"; dropped when
-# another branch of the same field has a real complaint (e.g. a number below its minimum).
-_BRANCH_MISMATCH = {"literal_error", "model_type", "model_attributes_type", "dict_type", "float_type", "float_parsing",
-                    "int_type", "int_parsing", "string_type", "is_instance_of", "list_type"}
-
-
-def _field_path(loc: tuple) -> str:
-    """('workload', 'qps') → 'workload.qps'; list indices become [i]."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tuple, int | None]:
-    """The path as the user wrote it, without pydantic's union-branch and validator tags.
-
-    Returns (path, depth at which a branch tag was dropped, or None). The last part of an
-    'extra_forbidden' error is the user's unknown key, never a tag.
-    """
-    current: Any = model
-    out: list = []
-    branch_at = None
-    dict_key_next = False  # the part after a dict-typed field is the user's key, not a tag
-    for i, part in enumerate(loc):
-        if dict_key_next and not (isinstance(part, str) and part.startswith("function-")):
-            out.append(part)
-            dict_key_next = False
-            continue
-        fields = getattr(current, "model_fields", None)
-        user_key = error_type == "extra_forbidden" and i == len(loc) - 1
-        # below a field that is not a model (a number, a list), a name can only be pydantic's
-        # tag of a union branch ('list[…]', 'constrained-float'): users' keys live in models
-        tag = isinstance(part, str) and not user_key and (
-            part.startswith("function-") or (fields is not None and part not in fields)
-            or (fields is None and i > 0))
-        if tag:
-            branch_at = len(out) if branch_at is None else branch_at
-            continue
-        out.append(part)
-        if not isinstance(part, int) and fields is not None:
-            ann = fields[part].annotation if part in fields else None
-            current = _unwrap_model(ann) if ann is not None else None
-            dict_key_next = getattr(ann, "__origin__", None) is dict
-    return tuple(out), branch_at
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the sub-model at `loc` (for 'did you mean' on unknown keys)."""
-    current: Any = model
-    dict_key_next = False
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None or dict_key_next:
-            dict_key_next = False
-            continue
-        fields = getattr(current, "model_fields", {})
-        if part not in fields:
-            return []
-        ann = fields[part].annotation
-        current = _unwrap_model(ann)
-        dict_key_next = getattr(ann, "__origin__", None) is dict
-    fields = getattr(current, "model_fields", {}) if current is not None else {}
-    return list(fields)
-
-
-def _unwrap_model(ann: Any) -> Any:
-    """The BaseModel class inside an annotation such as Optional[X] or list[X], if any."""
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    for arg in getattr(ann, "__args__", ()) or ():
-        found = _unwrap_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _relevant(errors: list[tuple[tuple, int | None, dict]]) -> list[tuple[tuple, dict]]:
-    """Drop union-branch 'wrong kind' errors for a field when another branch says something real."""
-    real_roots = {loc[:b] for loc, b, e in errors if b is not None and e["type"] not in _BRANCH_MISMATCH}
-    return [(loc, e) for loc, b, e in errors
-            if not (b is not None and e["type"] in _BRANCH_MISMATCH and loc[:b] in real_roots)]
-
-
-def shown_value(x: Any, limit: int = 60) -> str:
-    """`repr(x)` for a message, cut to `limit` characters; a whole number too long to print in
-    decimal (Python refuses more than 4,300 digits) by its size."""
-    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
-        return f"a whole number of {x.bit_length():,} bits"
-    r = repr(x)
-    return r if len(r) <= limit else r[:limit - 1] + "…"
-
-
-_NAMES_FIELD = re.compile(r"[A-Za-z_][\w]*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*: ")   # 'gpus[0].spot_price: '
-
-
-def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
-    """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
-    path of the validated part inside its file (e.g. 'workload.trace'), put before every field.
-
-    A misspelt key gives one line ('unknown key 'qsp'. Did you mean 'qps'?'), not also a
-    'required field is missing' line for the key it was meant to be.
-    """
-    raw = []
-    for e in err.errors():
-        user, branch_at = _user_loc(model, tuple(e["loc"]), e["type"])
-        raw.append((user, branch_at, e))
-    errors = _relevant(raw)
-    suggested = set()
-    lines = []
-    for loc, e in errors:
-        if e["type"] == "extra_forbidden":
-            key = str(loc[-1]) if loc else ""
-            close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
-            if close:
-                suggested.add(loc[:-1] + (close[0],))
-    for loc, e in errors:
-        field = _field_path(loc)
-        if at:
-            field = at if field == "(top level)" else at + ("" if field.startswith("[") else ".") + field
-        if e["type"] == "extra_forbidden":
-            key = str(loc[-1]) if loc else ""
-            close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{source}: {field}: unknown key {key!r}.{hint}")
-        elif e["type"] == "missing":
-            if loc not in suggested:
-                lines.append(f"{source}: {field}: required field is missing")
-        else:
-            msg = e["msg"]
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            got = e.get("input")
-            shown = "" if isinstance(got, (dict, list)) else f" (got {shown_value(got)})"
-            if msg.endswith(shown[2:-1]):   # the check's own message already says what it got
-                shown = ""
-            if field == "(top level)" and _NAMES_FIELD.match(msg):   # a model's check names the field itself
-                lines.append(f"{source}: {msg}{shown}")
-            else:
-                lines.append(f"{source}: {field}: {msg}{shown}")
-    return "\n".join(dict.fromkeys(lines))
 
 
 def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):

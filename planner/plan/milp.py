@@ -159,8 +159,7 @@ def upper_bound(c: Candidate, d: Demand, spare: Demand | None = None) -> int:
     """No optimal plan needs more instances of one candidate than it takes to meet demand alone,
     plus one. With `spare` (per role, the most a redundancy rule can take away: the largest node
     loss), demand + spare: beyond that one instance fewer still survives any loss. At most
-    MAX_INSTANCES (a capacity that underflows, e.g. a utilisation ceiling of 10^-308 %, would
-    need infinitely many)."""
+    MAX_INSTANCES (an underflowing capacity, e.g. at 10^-308 % utilisation, needs infinitely many)."""
     need = []
     sp = spare or Demand(0.0, 0.0)
     if c.prefill_tok_s > 0 and d.prefill_tok_s > 0:
