@@ -254,7 +254,7 @@ def schema_cmd(kind: str, out: str | None, force: bool) -> None:
 
 @main.command("init")
 @click.option("--model", help="catalog id, Hugging Face id or path to a config.json")
-@click.option("--qps", type=FiniteFloatRange(min=0, min_open=True), help="requests per second")
+@click.option("--qps", type=FiniteFloatRange(min=0, min_open=True, max=1e9), help="requests per second")
 @click.option("--input-tokens", type=click.IntRange(1, 10_000_000), help="prompt tokens per request")
 @click.option("--output-tokens", type=click.IntRange(1, 10_000_000), help="output tokens per request")
 @click.option("--ttft", help="time-to-first-token limit, e.g. 2s")

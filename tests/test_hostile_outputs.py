@@ -651,3 +651,14 @@ def test_export_model_path_empty_is_refused(tmp_path, small_plans):
 def test_a_message_that_says_what_it_got_does_not_say_it_twice(tmp_path):
     code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": None}}))
     assert code == 2 and out.rstrip().endswith('"1.5min", got None'), out
+
+
+def test_a_purchase_beyond_the_bases_cap_names_buy_nodes(tmp_path):
+    """Buying more nodes than the base lets the plan hold blamed the base's gpus[1].owned_nodes, a
+    field the user never wrote; the scenario's buy.nodes is named now."""
+    base = write(tmp_path, {**SMALL, "gpus": ["h100", {"id": "h200", "max_nodes": 1}]})
+    scen = write(tmp_path, {"name": "b", "buy": {"gpu": "h200", "nodes": 3, "price_per_node": 1e6, "months": 36,
+                                                 "electricity_per_kwh": 0.6}}, "s.yaml")
+    code, out = run("whatif", base, scen)
+    assert code == 2 and f"{scen}: buy.nodes: 3 node(s) of h200 (24 cards) exceed the base's availability " \
+                          f"cap of 8 cards (gpus[1]" in out, out

@@ -147,6 +147,13 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str) -> list
     entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
     if gpu.id in keys:
         j = keys.index(gpu.id)
+        caps = [c for c in (gpus[j].get("max_cards"),
+                            None if gpus[j].get("max_nodes") is None else gpus[j]["max_nodes"] * gpu.node_cards)
+                if c is not None]
+        if caps and b.nodes * gpu.node_cards > min(caps):   # named here: resolve would blame gpus[j].owned_nodes
+            raise BadInput(f"{source}: buy.nodes: {b.nodes} node(s) of {gpu.id} ({b.nodes * gpu.node_cards} cards) "
+                           f"exceed the base's availability cap of {min(caps)} cards (gpus[{j}]: max_cards/"
+                           f"max_nodes); buy fewer, or raise the cap in gpus.update")
         return [({**g, **entry} if i == j else g) for i, g in enumerate(gpus)]
     return gpus + [{**GPUChoice(id=gpu.id).model_dump(), **entry}]
 
