@@ -662,3 +662,12 @@ def test_a_purchase_beyond_the_bases_cap_names_buy_nodes(tmp_path):
     code, out = run("whatif", base, scen)
     assert code == 2 and f"{scen}: buy.nodes: 3 node(s) of h200 (24 cards) exceed the base's availability " \
                           f"cap of 8 cards (gpus[1]" in out, out
+
+
+def test_a_what_if_on_free_cards_has_no_percent_of_zero(tmp_path):
+    """A base whose cards cost nothing: every scenario's change was a percent of 0 (exit 5)."""
+    base = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "price_per_gpu_hour": 0}]})
+    code, out = run("whatif", base, ROOT / "problems" / "whatif" / "traffic_3x.yaml", "--json")
+    assert code == 0, out
+    rows = {r["scenario"]: r for r in json.loads(out)["scenarios"]}
+    assert rows["traffic-3x"]["delta_cost_per_hour"] == 0 and rows["traffic-3x"]["delta_percent"] is None

@@ -132,8 +132,13 @@ def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
     fleet = ", ".join(f"{g} {cards[g]}/{nodes.get(g, 0)}" for g in cards)
     delta = o.delta(base)
     return [o.name, o.status, _money(o.plan.cost_per_hour), per_million(pd['cost_per_million_output_tokens']),
-            _money(pd["margin_per_hour"]), "" if delta is None else f"{delta[0]:+,.0f} ({delta[1]:+.1f}%)",
+            _money(pd["margin_per_hour"]), "" if delta is None else f"{delta[0]:+,.0f}{_percent(delta[1])}",
             fleet, pools_line(o.plan)]
+
+
+def _percent(p: float | None) -> str:
+    """' (+12.3%)', or nothing beside a free base (no percent of zero)."""
+    return "" if p is None else f" ({p:+.1f}%)"
 
 
 def _payback(r: RentOrBuy) -> str:
@@ -257,7 +262,7 @@ def render_horizon_table(outcomes: tuple[HorizonOutcome, ...]) -> str:
         if s["plan"] is None:
             rows.append([s["scenario"], s["status"].upper(), "-", "-", "-", "-", "-", "-", s["reason"] or ""])
             continue
-        delta = "" if s["delta_cost"] is None else f"{s['delta_cost']:+,.0f} ({s['delta_percent']:+.1f}%)"
+        delta = "" if s["delta_cost"] is None else f"{s['delta_cost']:+,.0f}{_percent(s['delta_percent'])}"
         saving = s["static_peak_saving_fraction"]
         rows.append([s["scenario"], s["status"], _money(s["cost"]), _money(s["cost_per_hour_mean"]),
                      per_million(s['cost_per_million_output_tokens']), delta,

@@ -56,12 +56,18 @@ class Outcome:
     def cost_per_hour(self) -> float | None:
         return self.plan.cost_per_hour if self.plan else None
 
-    def delta(self, base: Outcome) -> tuple[float, float] | None:
-        """Cost per hour against the base: (currency/h, percent); None unless both have a plan."""
+    def delta(self, base: Outcome) -> tuple[float, float | None] | None:
+        """Cost per hour against the base: (currency/h, percent, None when the base is free); None
+        unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None
-        d = cost_difference(self.plan.cost_per_hour, base.plan.cost_per_hour)
-        return d, 100 * d / base.plan.cost_per_hour
+        return _delta(self.plan.cost_per_hour, base.plan.cost_per_hour)
+
+
+def _delta(cost: float, base_cost: float) -> tuple[float, float | None]:
+    """(cost − base, percent of the base); no percent of a base that costs nothing (free cards)."""
+    d = cost_difference(cost, base_cost)
+    return d, (100 * d / base_cost if base_cost > 0 else None)
 
 
 def solve_outcome(problem: Problem, name: str, source: str, *, solver: str | None = None,
@@ -358,12 +364,12 @@ class HorizonOutcome:
     status: str            # optimal | feasible | infeasible | verification_failed
     reason: str = ""
 
-    def delta(self, base: HorizonOutcome) -> tuple[float, float] | None:
-        """Cost over the horizon against the base: (currency, percent); None unless both have a plan."""
+    def delta(self, base: HorizonOutcome) -> tuple[float, float | None] | None:
+        """Cost over the horizon against the base: (currency, percent, None when the base is free);
+        None unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None
-        d = cost_difference(self.plan.cost, base.plan.cost)
-        return d, 100 * d / base.plan.cost
+        return _delta(self.plan.cost, base.plan.cost)
 
 
 def run_horizon_whatif(base: Problem, base_source: str, paths: list[str], *, solver: str | None = None,
