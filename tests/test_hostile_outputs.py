@@ -671,3 +671,20 @@ def test_a_what_if_on_free_cards_has_no_percent_of_zero(tmp_path):
     assert code == 0, out
     rows = {r["scenario"]: r for r in json.loads(out)["scenarios"]}
     assert rows["traffic-3x"]["delta_cost_per_hour"] == 0 and rows["traffic-3x"]["delta_percent"] is None
+
+
+def test_a_scenario_on_a_traced_base_changes_what_it_says(tmp_path):
+    """A base reading a trace has per-period lengths and a profile in requests/s: a scenario's
+    input_tokens was dropped without a word (every row the base's), and its qps too. Lengths now
+    replace every period's; a qps is refused in favour of qps_multiplier."""
+    _day_trace(tmp_path, "day.csv")
+    base = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "day.csv", "scale": 10}}})
+    longer = write(tmp_path, {"name": "long", "workload": {"input_tokens": 8000}}, "long.yaml")
+    code, out = run("whatif", base, longer, "--json")
+    assert code == 0, out
+    rows = {r["scenario"]: r for r in json.loads(out)["scenarios"]}
+    assert {p["input_tokens_mean"] for p in rows["long"]["plan"]["periods"]} == {8000.0}
+    assert {p["input_tokens_mean"] for p in rows["base"]["plan"]["periods"]} != {8000.0}
+    more = write(tmp_path, {"name": "more", "workload": {"qps": 100}}, "more.yaml")
+    code, out = run("whatif", base, more)
+    assert code == 2 and f"{more}: workload.qps: the base's load profile gives each period's requests/s" in out, out

@@ -53,7 +53,7 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     data = base.model_dump()
     for section in ("slo", "serving", "limits", "pricing"):
         data[section] = {**data[section], **getattr(s, section).model_dump(exclude_none=True)}
-    data["workload"] = _workload(data["workload"], s.workload)
+    data["workload"] = _workload(data["workload"], s.workload, source)
     catalog = load_gpus()
     pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")
     data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
@@ -64,10 +64,20 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     return validate(Problem, data, f"{source} (applied to the base)")
 
 
-def _workload(base: dict, w: WorkloadEdit) -> dict:
+def _workload(base: dict, w: WorkloadEdit, source: str = "scenario") -> dict:
     """Key-by-key merge; qps_multiplier scales the (possibly new) qps, and a load profile's QPS
-    per period when it gives them in requests/s (fractions follow workload.qps)."""
+    per period when it gives them in requests/s (fractions follow workload.qps). Lengths a
+    scenario writes replace the profile's per-period ones too (a trace's), and a new qps on a
+    profile in requests/s is refused: each period's QPS is the profile's (scale it with
+    qps_multiplier), where it was dropped without a word."""
+    prof = base.get("profile")
+    if w.qps is not None and prof and prof.get("qps") is not None:
+        raise BadInput(f"{source}: workload.qps: the base's load profile gives each period's requests/s "
+                       f"(busiest {max(prof['qps']):g}); scale it with workload.qps_multiplier")
     out = {**base, **w.model_dump(exclude_none=True, exclude={"qps_multiplier"})}
+    if prof:
+        drop = [k for k in ("input_tokens", "output_tokens") if getattr(w, k) is not None]
+        out["profile"] = {**prof, **{k: None for k in drop}}
     if w.qps_multiplier is not None:
         out["qps"] = out["qps"] * w.qps_multiplier
         prof = out.get("profile")
