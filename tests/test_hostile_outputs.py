@@ -688,3 +688,17 @@ def test_a_scenario_on_a_traced_base_changes_what_it_says(tmp_path):
     more = write(tmp_path, {"name": "more", "workload": {"qps": 100}}, "more.yaml")
     code, out = run("whatif", base, more)
     assert code == 2 and f"{more}: workload.qps: the base's load profile gives each period's requests/s" in out, out
+
+
+def test_export_refuses_an_engine_beside_an_engine_target_and_one_path_for_many_models(tmp_path, small_plans):
+    """`--target vllm --engine sglang` wrote SGLang scripts under a vLLM export; one --model-path
+    was given to every model of a fleet (a Qwen pool launched the Llama weights)."""
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(small_plans[0]))
+    code, out = run("export", f, "--target", "vllm", "--engine", "sglang", "--out", tmp_path / "e")
+    assert code == 2 and "--engine: sglang beside --target vllm" in out and not (tmp_path / "e").exists(), out
+    fleet = tmp_path / "fleet.json"
+    code, out = run("solve", ROOT / "problems" / "fleet_mix.yaml", "--out", fleet)
+    assert code == 0, out
+    code, out = run("export", fleet, "--target", "vllm", "--out", tmp_path / "f", "--model-path", "/models/x")
+    assert code == 2 and "--model-path: one path for a plan of 3 models" in out, out

@@ -53,7 +53,14 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     """The files of an export, by relative name (nothing written)."""
     if target not in TARGETS:
         raise BadInput(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
+    if target in ENGINES and engine is not None and engine != target:
+        raise BadInput(f"--engine: {engine} beside --target {target}, whose scripts launch {target}; --engine "
+                       f"chooses the engine inside dynamo or k8s manifests (or use --target {engine})")
     plan = read_plan(plan_data, source, gpus)
+    models = sorted({svc.plan.model for svc in plan.services})
+    if model_path is not None and len(models) > 1:
+        raise BadInput(f"--model-path: one path for a plan of {len(models)} models ({', '.join(models)}); "
+                       f"leave it out (each pool loads its own model) and edit the scripts' paths")
     eng = engine or (target if target in ENGINES else "vllm")
     if eng not in ENGINES or (target in ("dynamo", "k8s") and eng == "trtllm"):
         # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
