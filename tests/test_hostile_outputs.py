@@ -702,3 +702,14 @@ def test_export_refuses_an_engine_beside_an_engine_target_and_one_path_for_many_
     assert code == 0, out
     code, out = run("export", fleet, "--target", "vllm", "--out", tmp_path / "f", "--model-path", "/models/x")
     assert code == 2 and "--model-path: one path for a plan of 3 models" in out, out
+
+
+def test_a_scenario_gives_owned_nodes_of_one_gpu_one_way(tmp_path):
+    """buy: and gpus.update owned_nodes for the same GPU: the plan used the purchase while the
+    rent-or-buy comparison kept the update's nodes (a payback of 29.9 against 2.5 months)."""
+    owned = {"h100": {"owned_nodes": 2, "owned_cost_per_gpu_hour": 1}}
+    scen = write(tmp_path, {"name": "both", "gpus": {"update": owned},
+                            "buy": {"gpu": "h100", "nodes": 1, "price_per_node": 1e5, "months": 36,
+                                    "electricity_per_kwh": 0.6}}, "s.yaml")
+    code, out = run("whatif", write(tmp_path, SMALL), scen)
+    assert code == 2 and f"{scen}: gpus.update.h100: owned nodes of the GPU that buy: purchases" in out, out

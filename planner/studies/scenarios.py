@@ -58,6 +58,12 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")
     data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
     if s.buy is not None:
+        bought = _catalog_gpu(s.buy.gpu, catalog, f"{source}: buy.gpu").id
+        for key, upd in s.gpus.update.items():   # one inventory given twice: the plan took buy's, rent-or-buy both
+            owned = upd.owned_nodes is not None or upd.owned_cost_per_gpu_hour is not None
+            if owned and _key(key, catalog) == bought:
+                raise BadInput(f"{source}: gpus.update.{key}: owned nodes of the GPU that buy: purchases; give them "
+                               f"one way (buy: prices them from the purchase)")
         data["gpus"] = _buy(data["gpus"], s.buy, catalog, source)
     if s.name:
         data["name"] = s.name
