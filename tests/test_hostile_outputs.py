@@ -713,3 +713,11 @@ def test_a_scenario_gives_owned_nodes_of_one_gpu_one_way(tmp_path):
                                     "electricity_per_kwh": 0.6}}, "s.yaml")
     code, out = run("whatif", write(tmp_path, SMALL), scen)
     assert code == 2 and f"{scen}: gpus.update.h100: owned nodes of the GPU that buy: purchases" in out, out
+
+
+def test_a_sweep_of_free_cards_draws_its_chart_without_a_warning(tmp_path):
+    """Every cost 0 gave matplotlib identical y limits, and its UserWarning reached the terminal."""
+    base = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "price_per_gpu_hour": 0}]})
+    r = CliRunner().invoke(cli.main, ["sweep", str(base), "--points", "2", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0 and "Warning" not in r.stderr, r.stderr
+    assert (tmp_path / "s" / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -134,7 +134,7 @@ def y_ceiling(series: list[Series]) -> tuple[float | None, list[str]]:
     """Upper y limit that keeps the optimum readable: CLIP_FACTOR × its dearest point when some
     curve goes beyond it (None otherwise), and the curves clipped."""
     opt = [p[1] for s in series if s.curve == ALL for p in s.points]
-    if not opt:
+    if not opt or max(opt) <= 0:   # nothing to clip against a free optimum
         return None, []
     top = CLIP_FACTOR * max(opt)
     clipped = [s.curve for s in series if s.points and max(p[1] for p in s.points) > top]
@@ -176,6 +176,8 @@ def render_png(sweep: Sweep) -> bytes:
         ax.set_ylabel(f"{sweep.currency} per million output tokens")
         ax.set_title(_title(sweep, axis), fontsize=10)
         top, clipped = y_ceiling(series)
+        if top is None and not any(p[1] > 0 for s in series for p in s.points):
+            top = 1.0   # free cards: every cost 0 (matplotlib warns of an axis from 0 to 0)
         ax.set_ylim(bottom=0, top=top)
         if clipped:
             ax.text(0.99, 0.98, "clipped above " + f"{top:,.2f}: " + ", ".join(_label(c) for c in clipped),
