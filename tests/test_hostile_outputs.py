@@ -721,3 +721,23 @@ def test_a_sweep_of_free_cards_draws_its_chart_without_a_warning(tmp_path):
     r = CliRunner().invoke(cli.main, ["sweep", str(base), "--points", "2", "--out", str(tmp_path / "s")])
     assert r.exit_code == 0 and "Warning" not in r.stderr, r.stderr
     assert (tmp_path / "s" / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_classes_of_one_architecture_under_two_names_count_every_card(tmp_path):
+    """A class on a copy of Llama-3.1-8B's config.json beside one on the catalog's: their pools are
+    equal candidates, and the plan's merged view kept one of them: 3 cards for 4 one-card pools,
+    pool costs adding up to a third more than the fleet's. Instances of equal candidates now add."""
+    catalog = yaml.safe_load((ROOT / "catalogs" / "models.yaml").read_text())["models"]
+    (tmp_path / "config.json").write_text(json.dumps(next(m for m in catalog if m["id"] == "llama-3.1-8b")["config"]))
+    k = {"workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200}, "slo": {"ttft": "2s", "tpot": "50ms"}}
+    fleet = {"name": "twins", "gpus": ["h100"], "solver": {"time_limit": "10s"},
+             "classes": [{"name": "a", "model": str(tmp_path / "config.json"), **k},
+                         {"name": "b", "model": "llama-3.1-8b", **k}]}
+    code, out = run("solve", write(tmp_path, fleet), "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["totals"]["cards"]["h100"] == sum(p["instances"] * p["cards_per_instance"] for p in d["pools"])
+    assert sum(p["cost_per_hour"] for p in d["pools"]) == pytest.approx(d["cost_per_hour"])
+    fleet["classes"][1]["name"] = "A"
+    code, out = run("solve", write(tmp_path, fleet, "case.yaml"))
+    assert code == 2 and "classes 'a' and 'A' differ only in case" in out, out

@@ -399,6 +399,9 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
         return models[key]
     p = Path(name)
     if p.suffix == ".json" or p.is_file() or p.is_dir():
+        if not p.exists() and not p.is_absolute():   # say where it was looked for: not beside the problem file
+            raise BadInput(f"{name}: file not found in {Path.cwd()} (a model's config.json path is read from the "
+                           f"current directory)")
         return model_from_config_json(p)
     if looks_like_hf_id(name):   # not in the catalog: the local Hugging Face cache, never the network
         return model_from_config_json(cached_config(name), model_id=name.strip())

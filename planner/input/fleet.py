@@ -49,11 +49,14 @@ class FleetProblem(PlanSettings):
     @field_validator("classes")
     @classmethod
     def _unique_classes(cls, v: list[RequestClass]) -> list[RequestClass]:
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for k in v:
-            if k.name in seen:
+            if k.name in seen.values():
                 raise ValueError(f"class {k.name!r} is listed twice")
-            seen.add(k.name)
+            if k.name.lower() in seen:   # exported pod, service and script names are lower case: they would collide
+                raise ValueError(f"classes {seen[k.name.lower()]!r} and {k.name!r} differ only in case; "
+                                 f"name them apart")
+            seen[k.name.lower()] = k.name
         return v
 
     @property

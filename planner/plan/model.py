@@ -55,8 +55,13 @@ class Plan:
 
     @property
     def chosen(self) -> dict[Candidate, int]:
-        """Instances of every pool of every service."""
-        return {c: n for sel in self.chosen_by_service.values() for c, n in sel.items()}
+        """Instances of every pool of every service; services that chose equal candidates (classes
+        of models with one architecture) have their instances added, not one count kept."""
+        out: dict[Candidate, int] = {}
+        for sel in self.chosen_by_service.values():
+            for c, n in sel.items():
+                out[c] = out.get(c, 0) + n
+        return out
 
     @property
     def mode(self) -> str:
