@@ -741,3 +741,10 @@ def test_classes_of_one_architecture_under_two_names_count_every_card(tmp_path):
     fleet["classes"][1]["name"] = "A"
     code, out = run("solve", write(tmp_path, fleet, "case.yaml"))
     assert code == 2 and "classes 'a' and 'A' differ only in case" in out, out
+
+
+def test_a_fleet_of_one_class_is_not_plural(tmp_path):
+    k = {"workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200}, "slo": {"ttft": "2s", "tpot": "50ms"}}
+    code, out = run("solve", write(tmp_path, {"name": "one", "gpus": ["h100"], "solver": {"time_limit": "10s"},
+                                              "classes": [{"name": "a", "model": "llama-3.1-8b", **k}]}))
+    assert code == 0 and out.startswith("Fleet plan for one: 1 request class, 1 model   "), out

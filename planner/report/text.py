@@ -229,8 +229,9 @@ def render_curve(points: list[dict[str, Any]]) -> str:
 def _render_fleet(d: dict[str, Any]) -> str:
     """A fleet plan: classes with their attributed cost, pools, totals."""
     cur = d["currency"]
-    out = [f"Fleet plan for {d['problem']}: {len(d['classes'])} request classes, "
-           f"{len({c['model'] for c in d['classes']})} models   calibration: {d['calibration']}   "
+    n_cls, n_models = len(d["classes"]), len({c["model"] for c in d["classes"]})
+    out = [f"Fleet plan for {d['problem']}: {n_cls} request class{'es' if n_cls != 1 else ''}, "
+           f"{n_models} model{'s' if n_models != 1 else ''}   calibration: {d['calibration']}   "
            f"status: {status_text(d)}{_redundancy(d)}", ""]
     rows = []
     for c in d["classes"]:
