@@ -83,14 +83,26 @@ def recover(engine: str, argv: list[str]) -> tuple[int, int, int, int]:
 CASES = [(p, t) for p in PLANS for t in TARGETS]
 
 
+# (plan, target) whose weights the engine cannot quantise from the catalog's checkpoint while loading:
+# TensorRT-LLM (FP8 weights of a BF16 model) and every engine for FP4 experts beside FP8 attention;
+# the export asks for --model-path to a checkpoint stored so (vLLM and SGLang get --quantization fp8)
+NEEDS_CHECKPOINT = {("llama70b_chat", "trtllm"), ("rag_long_context", "trtllm"), ("sxm_or_pcie", "trtllm"),
+                    *(("deepseek_b200_fp4_experts", t) for t in TARGETS)}
+
+
 @pytest.mark.parametrize(("name", "target"), CASES, ids=[f"{p}-{t}" for p, t in CASES])
 def test_export_every_plan_every_target(name, target):
     d = plan(name)
+    model_path = None
+    if (name, target) in NEEDS_CHECKPOINT:
+        with pytest.raises(BadInput, match=r"weight_dtype: the plan holds the weights in .*give --model-path"):
+            render(d, target, source=f"{name}.json")
+        model_path = "/models/checkpoint"
     if (name, target) in UNREALISABLE:
         with pytest.raises(BadInput, match=r"pools\[\d+\]\.gpu: TensorRT-LLM runs on NVIDIA GPUs only"):
-            render(d, target, source=f"{name}.json")
+            render(d, target, source=f"{name}.json", model_path=model_path)
         return
-    files = render(d, target, source=f"{name}.json")
+    files = render(d, target, source=f"{name}.json", model_path=model_path)
     assert {"README.txt", "router.json", "loadtest.sh", "loadtest-genai-perf.sh", "slo.json"} <= set(files)
     for f in files:
         assert f in files["README.txt"], f"README.txt does not describe {f}"
@@ -235,7 +247,7 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(ll
     # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 83 sequences
     assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1883"
     assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
-    assert "--max_num_tokens 1883" in " ".join(commands(render(d, "trtllm"))[name][0])
+    assert "--max_num_tokens 1883" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
     assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1037"
 
@@ -285,7 +297,7 @@ def test_export_writes_all_or_nothing(tmp_path):
         export(plan("deepseek_qps"), "vllm", None, None, out)
     bad = tmp_path / "bad"
     with pytest.raises(BadInput, match="TensorRT-LLM runs on NVIDIA GPUs only"):
-        export(plan("rag_long_context"), "trtllm", None, None, bad)
+        export(plan("rag_long_context"), "trtllm", None, "/models/qwen3-fp8", bad)
     assert not bad.exists() and [p.name for p in tmp_path.iterdir()] == ["out"]
     export(plan("small_model_cheap_card"), "vllm", None, None, out, force=True)
     assert not (out / "k8s.yaml").exists()
@@ -431,3 +443,19 @@ def test_a_tp_that_splits_heads_is_refused():
     for target in ("vllm", "sglang", "trtllm"):
         with pytest.raises(BadInput, match=r"pools\[0\].parallelism.tp: TP3 does not divide .*32 attention heads"):
             render(d, target, source="p.json")
+
+
+def test_weights_quantised_further_than_the_checkpoint():
+    """llama70b_chat holds Llama-3.1-70B's BF16 weights in FP8: vLLM and SGLang quantise them while
+    loading (--quantization fp8, right after the model), TensorRT-LLM cannot (exit 2 asking for a
+    checkpoint); with --model-path the user names the checkpoint, and no flag is added. DeepSeek-R1
+    is stored in FP8: its FP8 plan needs no flag."""
+    d = plan("llama70b_chat")
+    for engine, head in (("vllm", ["vllm", "serve", "llama-3.1-70b", "--quantization", "fp8"]),
+                         ("sglang", ["python3", "-m", "sglang.launch_server", "--quantization", "fp8"])):
+        for argv in (c for cmds in commands(render(d, engine)).values() for c in cmds):
+            assert argv[:len(head)] == head, argv
+        assert "--quantization" not in str(commands(render(d, engine, model_path="/models/l70b-fp8")))
+    with pytest.raises(BadInput, match="the checkpoint of llama-3.1-70b is stored in bf16, and trtllm cannot"):
+        render(d, "trtllm", source="p.json")
+    assert "--quantization" not in str(commands(render(plan("deepseek_qps"), "vllm")))

@@ -21,7 +21,15 @@ import yaml
 
 from planner.catalog.schemas import GPU
 from planner.errors import BadInput
-from planner.report.export.engines import ENGINES, KV_TRANSFER, PoolLaunch, dns_name, is_moe, launch, prefill_tokens
+from planner.report.export.engines import (
+    ENGINES,
+    KV_TRANSFER,
+    PoolLaunch,
+    dns_name,
+    is_moe,
+    launch,
+    prefill_tokens,
+)
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
 from planner.report.export.planread import ExportPlan, read_plan
@@ -44,7 +52,7 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
         mp = model_path or svc.plan.model_source or svc.plan.model
         out.append(launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
-                          moe[si]))
+                          moe[si], model_path is not None))
     return out
 
 

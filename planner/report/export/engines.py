@@ -107,6 +107,28 @@ def _kv(engine: str, plan: ExportPlanFile, source: str) -> str:
     return v
 
 
+def online_quantization(engine: str, plan: ExportPlanFile, source: str, model_path_given: bool) -> str | None:
+    """The `--quantization` value an engine needs to hold the plan's weights in the precision it
+    was sized for when the scripts load the catalog's checkpoint (stored in another precision):
+    "fp8" for vLLM and SGLang, which quantise BF16 weights to FP8 while loading; None when the
+    checkpoint already is the plan's precision or `--model-path` names the checkpoint to load.
+    BadInput when the engine cannot do it (other precisions, TensorRT-LLM, mixed parts)."""
+    if model_path_given:
+        return None
+    try:
+        native = get_model(plan.model_source or plan.model).weight_dtype
+    except BadInput as e:
+        raise BadInput(f"{source}: model: {e}") from None
+    parts = {plan.weight_dtype, plan.expert_dtype or plan.weight_dtype, *plan.part_dtypes.values()}
+    if parts == {native}:
+        return None
+    if parts == {"fp8"} and native in ("bf16", "fp16") and engine in ("vllm", "sglang"):
+        return "fp8"
+    raise BadInput(f"{source}: weight_dtype: the plan holds the weights in {'/'.join(sorted(parts))}, the "
+                   f"checkpoint of {plan.model} is stored in {native}, and {engine} cannot quantise it so while "
+                   f"loading; give --model-path a checkpoint stored in the plan's precision")
+
+
 def is_moe(plan: ExportPlanFile, source: str) -> bool:
     """Whether the plan's model has routed experts (its catalog entry or config.json)."""
     try:
@@ -151,8 +173,10 @@ def _tp_divides_heads(pool: ExportPool, plan: ExportPlanFile, source: str, i: in
 
 
 def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_path: str,
-           name: str, service: str, source: str, i: int, moe: bool = False) -> PoolLaunch:
-    """The launch of pool `i` of `plan` on `engine`; BadInput when the engine cannot realise it."""
+           name: str, service: str, source: str, i: int, moe: bool = False,
+           model_path_given: bool = False) -> PoolLaunch:
+    """The launch of pool `i` of `plan` on `engine`; BadInput when the engine cannot realise it
+    (its GPU and layout first, then the weights' precision: `online_quantization`)."""
     _speculative(engine, pool, plan, source, i)
     _tp_divides_heads(pool, plan, source, i)
     nodes, per_node = layout(pool, gpu, source, i)
@@ -160,6 +184,9 @@ def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_
     build = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[engine]
     out = PoolLaunch(name, service, pool, gpu, nodes, per_node, [], port=PORT[engine], moe=moe)
     build(out, plan, model_path, kv, source, i)
+    quant = online_quantization(engine, plan, source, model_path_given)
+    if quant is not None:   # after the model path, before the engine's other flags read it
+        out.node_commands = [cmd[:3] + ["--quantization", quant] + cmd[3:] for cmd in out.node_commands]
     return out
 
 
