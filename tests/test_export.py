@@ -95,7 +95,7 @@ def test_export_every_plan_every_target(name, target):
     d = plan(name)
     model_path = None
     if (name, target) in NEEDS_CHECKPOINT:
-        with pytest.raises(BadInput, match=r"weight_dtype: the plan holds the weights in .*give --model-path"):
+        with pytest.raises(BadInput, match=r"weight_dtype: the plan holds the weights in .*--model-path PATH"):
             render(d, target, source=f"{name}.json")
         model_path = "/models/checkpoint"
     if (name, target) in UNREALISABLE:

@@ -126,7 +126,8 @@ def online_quantization(engine: str, plan: ExportPlanFile, source: str, model_pa
         return "fp8"
     raise BadInput(f"{source}: weight_dtype: the plan holds the weights in {'/'.join(sorted(parts))}, the "
                    f"checkpoint of {plan.model} is stored in {native}, and {engine} cannot quantise it so while "
-                   f"loading; give --model-path a checkpoint stored in the plan's precision")
+                   f"loading; give a checkpoint stored in the plan's precision (plan export PLAN.json "
+                   f"--model-path PATH)")
 
 
 def is_moe(plan: ExportPlanFile, source: str) -> bool:
