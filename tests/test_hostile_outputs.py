@@ -748,3 +748,21 @@ def test_a_fleet_of_one_class_is_not_plural(tmp_path):
     code, out = run("solve", write(tmp_path, {"name": "one", "gpus": ["h100"], "solver": {"time_limit": "10s"},
                                               "classes": [{"name": "a", "model": "llama-3.1-8b", **k}]}))
     assert code == 0 and out.startswith("Fleet plan for one: 1 request class, 1 model   "), out
+
+
+def test_a_fleet_day_class_with_lengths_by_the_hour_is_not_simulated_on_the_days_lengths(tmp_path):
+    """A fleet class reading a trace has each hour's lengths; simulating a period gave its pools the
+    lengths of the peak plan instead (exit 0, a check of another workload). The period's class
+    lengths are in the plan file now (periods[i].classes[j].input_tokens_mean), and a period
+    whose lengths differ is refused, as for a single workload over a day."""
+    _day_trace(tmp_path, "day.csv")
+    k = {"model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"}}
+    fleet = {"name": "fd", "gpus": ["h100"], "solver": {"time_limit": "20s"},
+             "classes": [{"name": "a", "workload": {"trace": {"file": "day.csv", "scale": 10}}, **k}]}
+    out_json = tmp_path / "fd.json"
+    code, out = run("solve", write(tmp_path, fleet), "--out", out_json)
+    assert code == 0, out
+    period = json.loads(out_json.read_text())["periods"][3]
+    assert period["classes"][0]["input_tokens_mean"] == pytest.approx(803.0)
+    code, out = run("simulate", out_json, "--period", "3", "--requests", "300")
+    assert code == 2 and "periods[3].classes: a has lengths of its own in the period" in out, out

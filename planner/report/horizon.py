@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.input.values import length_mean
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report.format import money, per_million, status_text
@@ -22,6 +23,13 @@ def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
             "period_mean_input_tokens": [None if x != x else x for x in t.period_mean_input],
             "period_mean_output_tokens": [None if x != x else x for x in t.period_mean_output],
             "summary": t.summary()}
+
+
+def _class_lengths(h: HorizonPlan, name: str, i: int) -> dict[str, float]:
+    """A fleet class's mean prompt and output length in period i (a trace's change by the hour)."""
+    k = next(k for k in h.problem.classes if k.name == name)
+    inp, out = k.workload.period_lengths(i)
+    return {"input_tokens_mean": length_mean(inp), "output_tokens_mean": length_mean(out)}
 
 
 def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
@@ -44,7 +52,8 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
             "utilization": p.cards_used / rented if rented else None,
             "pools": ([pool_dict(st) for st in p.pools] if not p.classes else
                       [{"class": name, **pool_dict(st)} for name, _, pools in p.classes for st in pools]),
-            "classes": None if not p.classes else [{"name": name, "qps": q} for name, q, _ in p.classes],
+            "classes": None if not p.classes else [{"name": name, "qps": q, **_class_lengths(h, name, p.index)}
+                                                   for name, q, _ in p.classes],
         })
     static = h.static_cost
     indep = h.independent_cost

@@ -106,6 +106,12 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
             if key not in keys or not pools:
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has traffic but no pools of its own")
             plan = service_plan(base, key)
+            for k, mean in (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean")):
+                w = plan["workload"][k]
+                if c.get(mean) is not None and abs(c[mean] - w) > 1e-9 * max(1.0, w):
+                    raise BadInput(f"{source}: periods[{i}].classes: {key} has lengths of its own in the period "
+                                   f"({mean} {c[mean]:g} against {w:g} at the peak); their distributions are "
+                                   f"not in the plan file, so it is not simulated")
             out.append((key, {**plan, "problem": f"{d['problem']}@period{i}:{key}",
                               "workload": {**plan["workload"], "qps": qps}, "pools": pools}))
     except (KeyError, TypeError) as e:

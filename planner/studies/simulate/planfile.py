@@ -139,6 +139,8 @@ class PlanFile(_PlanPart):
 class HorizonClassLoad(_PlanPart):
     name: str
     qps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+    input_tokens_mean: Tokens | None = None     # the class's lengths in the period (plans before them: None)
+    output_tokens_mean: Tokens | None = None
 
 
 class HorizonPeriod(_PlanPart):
