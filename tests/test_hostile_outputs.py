@@ -766,3 +766,16 @@ def test_a_fleet_day_class_with_lengths_by_the_hour_is_not_simulated_on_the_days
     assert period["classes"][0]["input_tokens_mean"] == pytest.approx(803.0)
     code, out = run("simulate", out_json, "--period", "3", "--requests", "300")
     assert code == 2 and "periods[3].classes: a has lengths of its own in the period" in out, out
+
+
+def test_scenarios_have_names_of_their_own(tmp_path):
+    """Two scenarios of one name, or one named like the base row, gave rows no one could tell
+    apart (table, CSV, JSON, sensitivity)."""
+    base = write(tmp_path, SMALL)
+    a = write(tmp_path, {"name": "x", "slo": {"tpot": "40ms"}}, "a.yaml")
+    b = write(tmp_path, {"name": "x", "slo": {"tpot": "30ms"}}, "b.yaml")
+    code, out = run("whatif", base, a, b)
+    assert code == 2 and f"{b}: name: 'x' is also the name of {a}" in out, out
+    c = write(tmp_path, {"name": "base", "slo": {"tpot": "40ms"}}, "c.yaml")
+    code, out = run("whatif", base, c)
+    assert code == 2 and "'base' is also the name of the base problem" in out, out

@@ -82,10 +82,22 @@ def solve_outcome(problem: Problem, name: str, source: str, *, solver: str | Non
     return Outcome(name, source, problem, plan, plan.status)
 
 
+def distinct_names(named: list[tuple[str, str]]) -> None:
+    """BadInput when two scenarios (or one and the base) share a name: their rows, CSV lines and
+    JSON entries could not be told apart."""
+    seen = {"base": "the base problem"}
+    for name, path in named:
+        if name in seen:
+            raise BadInput(f"{path}: name: {name!r} is also the name of {seen[name]}; give each scenario a name of "
+                           f"its own (name:)")
+        seen[name] = path
+
+
 def run_scenarios(base: Problem, base_source: str, paths: list[str], *, solver: str | None = None,
                   time_limit: float | None = None) -> list[Outcome]:
     """The base and each scenario file, solved; all files are validated before any solve."""
     scenarios = [(load_scenario(p), p) for p in paths]
+    distinct_names([(scenario_name(s, p), p) for s, p in scenarios])
     problems = [(apply(base, s, p), s, p) for s, p in scenarios]
     out = [solve_outcome(base, "base", base_source, solver=solver, time_limit=time_limit)]
     for prob, s, p in problems:
@@ -379,7 +391,9 @@ def run_horizon_whatif(base: Problem, base_source: str, paths: list[str], *, sol
     capacity kinds too (reserved and spot prices, spot share and interruptions)."""
     from planner.plan.horizon import solve_horizon
     problems = [(base, "base", base_source)]
-    for s, p in [(load_scenario(p), p) for p in paths]:
+    scenarios = [(load_scenario(p), p) for p in paths]
+    distinct_names([(scenario_name(s, p), p) for s, p in scenarios])
+    for s, p in scenarios:
         if s.buy is not None:
             raise BadInput(f"{p}: buy: rent-or-buy is priced for a single QPS; with a load profile "
                            f"give owned_nodes and owned_cost_per_gpu_hour in gpus.update instead")
