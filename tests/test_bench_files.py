@@ -96,7 +96,7 @@ def test_minimal_csv_carries_its_deployment():
 
 def test_disagg_deployment_splits_the_load_over_decode_workers(tmp_path):
     dep = tmp_path / "dep.yaml"
-    dep.write_text("model: llama-3.1-70b\ngpu: h100\nengine: sglang\nmode: disagg\ncards: 4\n"
+    dep.write_text("model: llama-3.1-8b\ngpu: h100\nengine: sglang\nmode: disagg\ncards: 4\n"
                    "parallelism: {tp: 4}\nprefill: {tp: 2}\nprefill_workers: 2\ndecode_workers: 2\n")
     (p,), _ = _one("vllm_sample.json", str(dep))
     assert p.clients == 16 and p.batch == 8 and p.concurrency == 8

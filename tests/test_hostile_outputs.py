@@ -779,3 +779,18 @@ def test_scenarios_have_names_of_their_own(tmp_path):
     c = write(tmp_path, {"name": "base", "slo": {"tpot": "40ms"}}, "c.yaml")
     code, out = run("whatif", base, c)
     assert code == 2 and "'base' is also the name of the base problem" in out, out
+
+
+def test_a_deployment_of_another_model_than_the_file_measured_is_refused(tmp_path):
+    """A deployment YAML naming Llama-3.1-70B beside a vLLM result of Llama-3.1-8B was taken at its
+    word: the 8B run's speed fitted as the 70B's."""
+    dep = tmp_path / "dep.yaml"
+    dep.write_text((ROOT / "tests" / "data" / "bench" / "dep.yaml").read_text().replace(
+        "model: llama-3.1-8b", "model: llama-3.1-70b"))
+    code, out = run("validate", ROOT / "tests" / "data" / "bench" / "vllm_sample.json", "--deployment", dep,
+                    "--folds", "0")
+    assert code == 2 and "model: the file measured 'meta-llama/Llama-3.1-8B' (llama-3.1-8b), the deployment " \
+                          "YAML says llama-3.1-70b" in out, out
+    code, out = run("calibrate", ROOT / "catalogs" / "measurements" / "public.yaml", "--group-by", "engine",
+                    "--folds", "0", "--out", tmp_path / "no" / "x")
+    assert code == 2 and "does not exist; with --group-by, --out is the directory the profiles go to" in out, out

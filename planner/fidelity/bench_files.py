@@ -147,10 +147,14 @@ def _concurrency(max_conc: float | None, sent: float | None, throughput: float |
 
 
 def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where: str) -> str:
-    """Catalog model id: the deployment's, else the file's Hugging Face id mapped to the catalog."""
-    if dep.model is not None:
-        return models[dep.model].id
+    """Catalog model id: the deployment's, else the file's Hugging Face id mapped to the catalog.
+    BadInput when both name catalog models and they differ (a deployment YAML of another run)."""
     mid = catalog_model_id(hf_id, models) if isinstance(hf_id, str) and hf_id else None
+    if dep.model is not None:
+        if mid is not None and mid != models[dep.model].id:
+            raise BadInput(f"{where}: model: the file measured {hf_id!r} ({mid}), the deployment YAML says "
+                           f"{dep.model}; use the deployment of this run")
+        return models[dep.model].id
     if mid is None:
         raise BadInput(f"{where}: model: {hf_id!r} is not a catalog model; name it in the "
                        f"deployment YAML (model: ...)")

@@ -103,7 +103,9 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     out_p = Path(out)
     if by:
         if not out_p.is_dir():
-            raise BadInput(f"--out {out}: with --group-by, --out is the directory the profiles go to")
+            why = "is a file" if out_p.exists() else "does not exist"
+            raise BadInput(f"--out {out}: {why}; with --group-by, --out is the directory the profiles go to "
+                           f"(an existing one)")
     elif out_p.suffix not in (".yaml", ".yml"):
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
