@@ -291,6 +291,8 @@ def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):
     ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\nprefill: {tp: 1}\ninstances: 2\n",
      r"dep\.yaml: instances: 2"),
     ("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\ncached_fraction: 1.5\n", r"dep\.yaml.*cached_fraction"),
+    ("gpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\nprefill_workers: 2\n",
+     r"dep\.yaml: prefill_workers: a disagg key beside mode agg \(read as nothing\)"),
 ])
 def test_bad_deployment_yaml(tmp_path, text, match):
     dep = tmp_path / "dep.yaml"

@@ -106,6 +106,8 @@ def load_deployment(path: str | Path) -> BenchDeployment:
         raise BadInput(f"{path}: gpu: unknown GPU {dep.gpu!r}; known: {', '.join(sorted(gpus))}")
     if dep.model is not None and dep.model not in load_models():
         raise BadInput(f"{path}: model: unknown model {dep.model!r} (see `plan catalog models`)")
+    if dep.mode == "agg" and (wrong := sorted(dep.model_fields_set & {"prefill", "prefill_workers", "decode_workers"})):
+        raise BadInput(f"{path}: {wrong[0]}: a disagg key beside mode agg (read as nothing); set disagg or drop it")
     par = _par(dep.parallelism, f"{path}: parallelism")
     if par.cards != dep.cards:
         raise BadInput(f"{path}: cards: {dep.cards} but parallelism gives tp·pp·dp = {par.cards}")
