@@ -49,10 +49,10 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
         check_horizon(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
             return {f"period {i}: {key}": simulate(plan_from_dict(plan, f"{source}: period {i}: {key}"), n, seed,
-                                                   source, resolved=catalogs.get(key))
+                                                   f"{source}: period {i}: {key}", resolved=catalogs.get(key))
                     for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)}
         return {f"period {i}": simulate(plan_from_dict(period_plan(d, i, source), f"{source}: period {i}"), n, seed,
-                                        source, resolved=catalogs.get(""))
+                                        f"{source}: period {i}", resolved=catalogs.get(""))
                 for i in period_indices(d, period, source)}
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
