@@ -795,3 +795,13 @@ def test_a_deployment_of_another_model_than_the_file_measured_is_refused(tmp_pat
     code, out = run("calibrate", ROOT / "catalogs" / "measurements" / "public.yaml", "--group-by", "engine",
                     "--folds", "0", "--out", tmp_path / "no" / "x")
     assert code == 2 and "does not exist; with --group-by, --out is the directory the profiles go to" in out, out
+
+
+def test_a_break_even_beyond_which_no_plan_exists_says_so(tmp_path):
+    """Above the price at which the budget admits no H100 node the problem is infeasible: the row
+    said 'leaves above 62.51' beside an empty plan column."""
+    base = write(tmp_path, {**SMALL, "limits": {"budget_per_hour": 500}})
+    code, out = run("whatif", base, "--breakeven")
+    assert code == 0, out
+    (row,) = [line for line in out.splitlines() if line.startswith("h100 ")]
+    assert "leaves above 62.5" in row and row.rstrip().endswith("infeasible above it (a cap or the budget)"), row

@@ -155,7 +155,8 @@ def _breakeven_row(b: BreakEven) -> list[str]:
     side = b.plan_out if b.in_base else b.plan_in
     verb = "leaves above" if b.in_base else "enters below"
     return [b.gpu, base, in_base, f"{verb} {b.price:,.2f} (±{(b.price_out - b.price_in) / 2:,.2f})",
-            "" if side is None else f"{side.cost_per_hour:,.0f}/h: {pools_line(side)}"]
+            f"infeasible {'above' if b.in_base else 'below'} it (a cap or the budget)" if side is None
+            else f"{side.cost_per_hour:,.0f}/h: {pools_line(side)}"]
 
 
 # ------------------------------------------------------------------------------------- CSV
