@@ -675,7 +675,9 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 @click.option("--engine", type=click.Choice(["vllm", "sglang", "trtllm"]), default=None,
               help="engine inside the dynamo/k8s manifests [vllm]")
 @click.option("--image", default=None, help="container image of the engine (dynamo, k8s)")
-@click.option("--model-path", default=None, help="model path or id as the engine loads it [the plan's model]")
+@click.option("--model-path", default=None,
+              help="model path or id as the engine loads it [the catalog model's Hugging Face repository, "
+                   "or the folder of the config.json the problem named]")
 @click.option("--force", is_flag=True, help="replace a previous export in --out (only that: see docs/export.md)")
 def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, force: bool) -> None:
     """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the

@@ -211,7 +211,7 @@ def test_deepseek_vllm_command_realises_the_plan():
     files = render(plan("deepseek_qps"), "vllm")
     ranks = commands(files)["prefill-h100-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
     o = opts(ranks[0])
-    assert ranks[0][:3] == ["vllm", "serve", "deepseek-r1"]
+    assert ranks[0][:3] == ["vllm", "serve", "deepseek-ai/DeepSeek-R1"]   # the catalog's repository, not its id
     assert o["--enable-expert-parallel"] is True
     assert o["--max-num-batched-tokens"] == "16000"           # 16 prompts × 1,000 tokens a pass
     assert json.loads(o["--kv-transfer-config"])["kv_connector"] == "NixlConnector"
@@ -451,7 +451,7 @@ def test_weights_quantised_further_than_the_checkpoint():
     checkpoint); with --model-path the user names the checkpoint, and no flag is added. DeepSeek-R1
     is stored in FP8: its FP8 plan needs no flag."""
     d = plan("llama70b_chat")
-    for engine, head in (("vllm", ["vllm", "serve", "llama-3.1-70b", "--quantization", "fp8"]),
+    for engine, head in (("vllm", ["vllm", "serve", "meta-llama/Llama-3.1-70B", "--quantization", "fp8"]),
                          ("sglang", ["python3", "-m", "sglang.launch_server", "--quantization", "fp8"])):
         for argv in (c for cmds in commands(render(d, engine)).values() for c in cmds):
             assert argv[:len(head)] == head, argv
@@ -459,3 +459,14 @@ def test_weights_quantised_further_than_the_checkpoint():
     with pytest.raises(BadInput, match="the checkpoint of llama-3.1-70b is stored in bf16, and trtllm cannot"):
         render(d, "trtllm", source="p.json")
     assert "--quantization" not in str(commands(render(plan("deepseek_qps"), "vllm")))
+
+
+def test_an_engine_loads_the_catalog_models_repository_or_a_config_json_s_folder():
+    """A bare catalog id (`vllm serve deepseek-r1`) is no Hugging Face repository: engines failed to
+    load it. The default model path is the catalog's `hf_repo`, a config.json's folder, or the
+    Hugging Face id the problem wrote."""
+    from planner.report.export import default_model_path
+    assert default_model_path("deepseek-r1") == "deepseek-ai/DeepSeek-R1"
+    assert default_model_path("Llama-3.1-8B") == "meta-llama/Llama-3.1-8B"
+    assert default_model_path("/models/mine/config.json") == "/models/mine"
+    assert default_model_path("some-org/some-model") == "some-org/some-model"

@@ -310,6 +310,7 @@ class Model(BaseModel):
     arch: Architecture
     expert_dtype: Precision | None = None   # routed experts' precision when stored apart
     part_dtypes: tuple[tuple[str, str], ...] = ()   # dense parts stored apart from weight_dtype (part_dtypes())
+    hf_repo: str | None = None   # the Hugging Face repository engines load it from (catalog models)
 
     @property
     def params_total(self) -> int:
@@ -374,7 +375,8 @@ def _models_of(p: Path) -> dict[str, Model]:
         except ConfigError as e:
             raise BadInput(f"{p}: models[{i}].config: {e}") from None
         model = Model(id=m.id, name=m.name, weight_dtype=m.weight_dtype, source=m.source, arch=arch,
-                      expert_dtype=m.expert_dtype, part_dtypes=part_dtypes(m.weight_dtype, dict(m.part_dtypes)))
+                      expert_dtype=m.expert_dtype, part_dtypes=part_dtypes(m.weight_dtype, dict(m.part_dtypes)),
+                      hf_repo=m.hf_repo)
         for key in [m.id, *m.aliases]:
             if key in out:
                 raise BadInput(f"{p}: duplicate model id or alias {key!r}")

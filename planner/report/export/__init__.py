@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from planner.catalog.schemas import GPU
+from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput
 from planner.report.export.engines import (
     ENGINES,
@@ -42,6 +42,21 @@ DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:
                  "dynamo": "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0"}
 
 
+def default_model_path(name: str) -> str:
+    """What an engine loads when --model-path is not given: a catalog model's Hugging Face
+    repository (engines look a bare catalog id such as `deepseek-r1` up on the Hub and fail), else
+    the name the problem wrote (a Hugging Face id or a config.json's folder)."""
+    from pathlib import Path
+    try:
+        repo = load_models().get(name.strip().lower())
+    except BadInput:
+        repo = None
+    if repo is not None and repo.hf_repo:
+        return repo.hf_repo
+    p = Path(name)
+    return str(p.parent) if p.name == "config.json" else name   # engines load a folder, not its config
+
+
 def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[PoolLaunch]:
     """Every pool's launch on `engine` (model path: the plan's model source unless given)."""
     out = []
@@ -50,7 +65,7 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         svc = plan.services[si]
         pool = svc.plan.pools[i]
         name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
-        mp = model_path or svc.plan.model_source or svc.plan.model
+        mp = model_path or default_model_path(svc.plan.model_source or svc.plan.model)
         out.append(launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
                           moe[si], model_path is not None))
     return out
