@@ -86,6 +86,19 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
     return [i]
 
 
+MEANS = (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean"))   # workload → period key
+
+
+def lengths_of_their_own(period: dict[str, Any], workload: dict[str, Any]) -> tuple[str, float, float] | None:
+    """(key, the period's mean, the plan's) of the first length a period (or a class in it) has
+    apart from the workload the pools were sized on; None when none differs or none is given."""
+    for key, mean in MEANS:
+        v, w = period.get(mean), workload[key]
+        if v is not None and abs(v - w) > 1e-9 * max(1.0, w):
+            return mean, v, w
+    return None
+
+
 def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str, dict[str, Any]]]:
     """Period i of a fleet over a day as one single plan's JSON per class with traffic then: the
     class's service in the static peak plan (its model, SLO, calibration and lengths, which a class
@@ -106,12 +119,10 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
             if key not in keys or not pools:
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has traffic but no pools of its own")
             plan = service_plan(base, key)
-            for k, mean in (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean")):
-                w = plan["workload"][k]
-                if c.get(mean) is not None and abs(c[mean] - w) > 1e-9 * max(1.0, w):
-                    raise BadInput(f"{source}: periods[{i}].classes: {key} has lengths of its own in the period "
-                                   f"({mean} {c[mean]:g} against {w:g} at the peak); their distributions are "
-                                   f"not in the plan file, so it is not simulated")
+            if (own := lengths_of_their_own(c, plan["workload"])) is not None:
+                raise BadInput(f"{source}: periods[{i}].classes: {key} has lengths of its own in the period "
+                               f"({own[0]} {own[1]:g} against {own[2]:g} at the peak); their distributions are "
+                               f"not in the plan file, so it is not simulated")
             out.append((key, {**plan, "problem": f"{d['problem']}@period{i}:{key}",
                               "workload": {**plan["workload"], "qps": qps}, "pools": pools}))
     except (KeyError, TypeError) as e:
@@ -132,13 +143,13 @@ def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
                                           for k in ("input_tokens", "output_tokens")):
         raise BadInput(f"{source}: comparison.static_peak_plan.workload: not a plan's workload (input_tokens, "
                        f"output_tokens)")
-    for key, mean in (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean")):
+    for _, mean in MEANS:
         if p.get(mean) is None:
             raise BadInput(f"{source}: periods[{i}].{mean}: missing; a period of a single workload carries it")
-        if abs(p[mean] - w[key]) > 1e-9 * max(1.0, w[key]):
-            raise BadInput(f"{source}: periods[{i}].{mean}: the period has lengths of its own ({p[mean]:g} "
-                           f"against {w[key]:g} over the horizon); their distributions are not in the plan file, "
-                           f"so it is not simulated")
+    if (own := lengths_of_their_own(p, w)) is not None:
+        raise BadInput(f"{source}: periods[{i}].{own[0]}: the period has lengths of its own ({own[1]:g} "
+                       f"against {own[2]:g} over the horizon); their distributions are not in the plan file, "
+                       f"so it is not simulated")
     return {**base, "problem": f"{d['problem']}@period{i}", "workload": {**w, "qps": p["qps"]},
             "pools": p["pools"]}
 
