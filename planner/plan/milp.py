@@ -375,11 +375,12 @@ def add_pool_shape_limit(m: Model, shared: Shared) -> None:
         m.add(pulp.lpSum(zs) <= cap, "pool_shapes_cap")
 
 
-def cost_expr(m: Model, shared: Shared) -> pulp.LpAffineExpression:
+def cost_expr(m: Model, shared: Shared, node_cap: float = math.inf) -> pulp.LpAffineExpression:
     """Cost per hour: Σ_g N_g·(price_g·rent[g] + owned_cost_g·own[g]); owned nodes are used first
-    whenever they are cheaper, which the minimisation guarantees without binaries (convex)."""
-    return pulp.lpSum(opt.gpu.node_cards * (opt.price_per_card_hour * m.rent[opt.id]
-                                            + opt.owned_cost_per_card_hour * m.own[opt.id])
+    whenever they are cheaper, which the minimisation guarantees without binaries (convex). Each
+    node's hourly cost at most `node_cap` (the budget row's)."""
+    return pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, node_cap) * m.rent[opt.id]
+                      + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, node_cap) * m.own[opt.id]
                       for opt in shared.gpus)
 
 
@@ -411,12 +412,8 @@ def add_budget_cap(m: Model, shared: Shared) -> None:
     whole nodes then allow none of it either way (the integer plans are the same), and HiGHS refuses
     matrix coefficients above 10^15 (a price of 10^15 per card-hour crashed PuLP reading its answer)."""
     b = shared.limits.budget_per_hour
-    if b is None:
-        return
-    cap = 2.0 * b
-    m.add(pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, cap) * m.rent[opt.id]
-                     + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, cap) * m.own[opt.id]
-                     for opt in shared.gpus) <= b, "budget_cap")
+    if b is not None:
+        m.add(cost_expr(m, shared, node_cap=2.0 * b) <= b, "budget_cap")
 
 
 def selection(m: Model) -> dict[int, int]:
