@@ -21,12 +21,17 @@ from planner.errors import PlannerDeprecation
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
 
-def admits_bool(annotation: Any) -> bool:
-    """Whether a field's type names `bool` (or Any) anywhere; a nested model's own booleans do
-    not count: a bare `true` is never a valid model."""
-    if annotation is bool or annotation is Any:
+def admits(annotation: Any, t: type) -> bool:
+    """Whether a field's type names `t` (or Any) anywhere: Annotated, unions, lists, dicts; a nested
+    model's own fields do not count (a bare value is never a valid model)."""
+    if annotation is t or annotation is Any:
         return True
-    return any(admits_bool(a) for a in typing.get_args(annotation) if not isinstance(a, (str, int, float)))
+    return any(admits(a, t) for a in typing.get_args(annotation) if not isinstance(a, (str, int, float)))
+
+
+def admits_bool(annotation: Any) -> bool:
+    """Whether a field's type names `bool` (or Any) anywhere: a boolean is then a value, not a mistake."""
+    return admits(annotation, bool)
 
 
 def _first_bool(value: Any, annotation: Any) -> str | None:
@@ -65,16 +70,10 @@ def _huge_int(value: Any, annotation: Any = None) -> int:
     return 0
 
 
-def _admits(annotation: Any, t: type) -> bool:
-    """Whether a field's type names `t` anywhere in it (Annotated, unions, lists, dicts)."""
-    return annotation is t or any(_admits(a, t) for a in typing.get_args(annotation)
-                                  if not isinstance(a, (str, int, float)))
-
-
 def _whole_numbers(annotation: Any) -> bool:
     """A field of whole numbers (a float field reads a huge int as a float, and pydantic refuses
     one beyond the float range itself)."""
-    return _admits(annotation, int) and not _admits(annotation, float)
+    return admits(annotation, int) and not admits(annotation, float)
 
 
 def _bounded_above(field: Any) -> bool:
