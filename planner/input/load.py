@@ -51,13 +51,19 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
 
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
-    written_qps = isinstance(data, dict) and isinstance(data.get("workload"), dict) and "qps" in data["workload"]
+    written_qps = _writes_qps(data)
     load = expand_trace(data, path)
     problem = validate(Problem, data, str(path))
     problem.workload._trace_load = load
     if written_qps:
         _note_unused_qps(problem.workload, f"{path}: workload")
     return problem
+
+
+def _writes_qps(data: Any) -> bool:
+    """Whether a problem's (or a class's) data writes workload.qps itself (read before a trace
+    fills it in)."""
+    return isinstance(data, dict) and isinstance(data.get("workload"), dict) and "qps" in data["workload"]
 
 
 def _note_unused_qps(w, where: str) -> None:
@@ -89,8 +95,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
             loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
         except BadInput as e:
             raise BadInput(str(e).replace(f"{path}: workload", f"{path}: classes[{i}].workload", 1)) from None
-    written = [isinstance(k, dict) and isinstance(k.get("workload"), dict) and "qps" in k["workload"]
-               for k in (classes if isinstance(classes, list) else [])]
+    written = [_writes_qps(k) for k in (classes if isinstance(classes, list) else [])]
     fleet = validate(FleetProblem, data, str(path))
     for i, (k, load) in enumerate(zip(fleet.classes, loads)):
         k.workload._trace_load = load
