@@ -16,9 +16,10 @@ speed does not matter here).
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
-from one_instance import arguments, grid, simulate_pools
+from one_instance import arguments, grid, problem_file, simulate_pools
 
 from planner.input.load import load_any
 from planner.plan import verify
@@ -33,16 +34,7 @@ WORKLOADS = [
     ("8B H20 500/20", "llama-3.1-8b", "bf16", "h20", 1, 500, 20),
     ("70B H100 TP2 1.6k/400", "llama-3.1-70b", "fp8", "h100", 2, 1600, 400),
 ]
-
-
-def problem_file(tmp: Path, model: str, weights: str, gpu: str, tp: int, s_in: int, s_out: int) -> Path:
-    """A single colocated problem of that shape (a TPOT limit loose enough for every load)."""
-    path = tmp / "p.yaml"
-    path.write_text(f"name: colocated-bench\nmodel: {model}\nprecision: {{weights: {weights}}}\n"
-                    f"workload: {{qps: 1, input_tokens: {s_in}, output_tokens: {s_out}}}\n"
-                    f"slo: {{ttft: 60s, tpot: 1s}}\ngpus: [{gpu}]\n"
-                    f"serving: {{modes: [colocated], parallelism: {{tp: [{tp}], pp: [1], dp: [1]}}}}\n")
-    return path
+PROBLEM = partial(problem_file, name="colocated-bench", mode="colocated")   # one colocated instance per workload
 
 
 def one(path: Path, load: float, requests: int) -> tuple[float, float, float, float, float] | None:
@@ -66,7 +58,7 @@ def main() -> None:
     loads, requests = arguments(__doc__, "0.2,0.4,0.6,0.8", 40_000, "shares of the raw prompt capacity")
     print(f"{'workload':24s} {'load':>5s} {'chunk time plan':>15s} {'sim':>6s} {'TPOT plan':>10s} "
           f"{'sim':>9s} {'error':>7s} {'batch sim':>9s}")
-    for label, path, load in grid(WORKLOADS, problem_file, loads):
+    for label, path, load in grid(WORKLOADS, PROBLEM, loads):
         row = one(path, load, requests)
         if row is None:
             print(f"{label:24s} {load:5.2f}  beyond the instance's batch slots: no steady state")

@@ -1,6 +1,6 @@
 """What the one-instance benchmarks share (`bench/colocated_bench.py`, `bench/prefill_bench.py`):
-their command line, the grid of workloads × loads they walk, and the step from pools verified at
-a load to the simulation of exactly those pools."""
+their command line, the problem file of one workload, the grid of workloads × loads they walk, and
+the step from pools verified at a load to the simulation of exactly those pools."""
 
 from __future__ import annotations
 
@@ -26,6 +26,19 @@ def arguments(doc: str, loads: str, requests: int, loads_help: str) -> tuple[lis
     ap.add_argument("--loads", default=loads, help=loads_help)
     a = ap.parse_args()
     return [float(x) for x in a.loads.split(",")], a.requests
+
+
+def problem_file(tmp: Path, model: str, weights: str, gpu: str, tp: int, prompts: int | str, s_out: int, *,
+                 name: str, mode: str, kv: str | None = None) -> Path:
+    """A single problem of one serving `mode` and layout (TTFT and TPOT limits loose enough for
+    every load); `prompts` a length or a YAML {values, weights} distribution."""
+    path = tmp / "p.yaml"
+    precision = f"{{weights: {weights}" + (f", kv: {kv}}}" if kv else "}")
+    path.write_text(f"name: {name}\nmodel: {model}\nprecision: {precision}\n"
+                    f"workload: {{qps: 1, input_tokens: {prompts}, output_tokens: {s_out}}}\n"
+                    f"slo: {{ttft: 60s, tpot: 1s}}\ngpus: [{gpu}]\n"
+                    f"serving: {{modes: [{mode}], parallelism: {{tp: [{tp}], pp: [1], dp: [1]}}}}\n")
+    return path
 
 
 def grid(workloads: list[tuple], problem_file: Callable[..., Path],

@@ -18,9 +18,10 @@ simulator is seeded; the machine's speed does not matter here).
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
-from one_instance import arguments, grid, simulate_pools
+from one_instance import arguments, grid, problem_file, simulate_pools
 
 from planner.input.load import load_any
 from planner.plan import verify
@@ -34,16 +35,7 @@ WORKLOADS = [
     ("70B H100 TP2 2k", "llama-3.1-70b", "fp8", "h100", 2, "2000", 300),
     ("70B H100 800/6000 10:3", "llama-3.1-70b", "fp8", "h100", 1, "{values: [800, 6000], weights: [10, 3]}", 300),
 ]
-
-
-def problem_file(tmp: Path, model: str, weights: str, gpu: str, tp: int, prompts: str, s_out: int) -> Path:
-    """A single disaggregated problem of that shape (a TTFT limit loose enough for every load)."""
-    path = tmp / "p.yaml"
-    path.write_text(f"name: prefill-bench\nmodel: {model}\nprecision: {{weights: {weights}, kv: fp8}}\n"
-                    f"workload: {{qps: 1, input_tokens: {prompts}, output_tokens: {s_out}}}\n"
-                    f"slo: {{ttft: 60s, tpot: 1s}}\ngpus: [{gpu}]\n"
-                    f"serving: {{modes: [disaggregated], parallelism: {{tp: [{tp}], pp: [1], dp: [1]}}}}\n")
-    return path
+PROBLEM = partial(problem_file, name="prefill-bench", mode="disaggregated", kv="fp8")   # FP8 KV
 
 
 def one(path: Path, load: float, requests: int) -> tuple[int, float, float, float, float] | None:
@@ -72,7 +64,7 @@ def main() -> None:
     loads, requests = arguments(__doc__, "0.3,0.5,0.7,0.9", 20_000, "shares of the raw prefill capacity")
     print(f"{'workload':24s} {'B':>3s} {'load':>5s} {'busy plan':>9s} {'sim':>6s} {'TTFT plan':>10s} "
           f"{'sim':>9s} {'error':>7s}")
-    for label, path, load in grid(WORKLOADS, problem_file, loads):
+    for label, path, load in grid(WORKLOADS, PROBLEM, loads):
         row = one(path, load, requests)
         if row is None:
             print(f"{label:24s}     {load:5.2f}  no steady state")
