@@ -58,13 +58,7 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")
     data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
     if s.buy is not None:
-        bought = _catalog_gpu(s.buy.gpu, catalog, f"{source}: buy.gpu").id
-        for key, upd in s.gpus.update.items():   # one inventory given twice: the plan took buy's, rent-or-buy both
-            owned = upd.owned_nodes is not None or upd.owned_cost_per_gpu_hour is not None
-            if owned and _key(key, catalog) == bought:
-                raise BadInput(f"{source}: gpus.update.{key}: owned nodes of the GPU that buy: purchases; give them "
-                               f"one way (buy: prices them from the purchase)")
-        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source)
+        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update)
     if s.name:
         data["name"] = s.name
     return validate(Problem, data, f"{source} (applied to the base)")
@@ -154,10 +148,16 @@ def _catalog_gpu(gpu_id: str, catalog: dict[str, GPU], where: str) -> GPU:
         raise BadInput(f"{where}: {e}") from None
 
 
-def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str) -> list[dict]:
-    """Owned nodes and their hourly cost on the bought GPU type (added to the list if absent)."""
+def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates: dict) -> list[dict]:
+    """Owned nodes and their hourly cost on the bought GPU type (added to the list if absent);
+    BadInput when the scenario's `gpus.update` (`updates`) also sets owned nodes of that type."""
     where = f"{source}: buy.gpu"
     gpu = _catalog_gpu(b.gpu, catalog, where)
+    for key, upd in updates.items():   # one inventory given twice: the plan took buy's, rent-or-buy both
+        owned = upd.owned_nodes is not None or upd.owned_cost_per_gpu_hour is not None
+        if owned and _key(key, catalog) == gpu.id:
+            raise BadInput(f"{source}: gpus.update.{key}: owned nodes of the GPU that buy: purchases; give them "
+                           f"one way (buy: prices them from the purchase)")
     cost = owned_cost(b, gpu).total
     keys = [_key(g["id"], catalog) for g in gpus]
     entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
