@@ -46,13 +46,12 @@ def default_model_path(name: str) -> str:
     """What an engine loads when --model-path is not given: a catalog model's Hugging Face
     repository (engines look a bare catalog id such as `deepseek-r1` up on the Hub and fail), else
     the name the problem wrote (a Hugging Face id or a config.json's folder)."""
-    from pathlib import Path
     try:
-        repo = load_models().get(name.strip().lower())
+        model = load_models().get(name.strip().lower())
     except BadInput:
-        repo = None
-    if repo is not None and repo.hf_repo:
-        return repo.hf_repo
+        model = None
+    if model is not None and model.hf_repo:
+        return model.hf_repo
     p = Path(name)
     return str(p.parent) if p.name == "config.json" else name   # engines load a folder, not its config
 
