@@ -287,6 +287,8 @@ def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):
     ("gpu: h100\nengine: vllm\ncards: 0\nparallelism: {tp: 1}\n", r"dep\.yaml.*cards"),
     ("gpu: h100\nengine: vllm\ncards: 8\nparallelism: {tp: 8, ep: 3}\n",
      r"dep\.yaml: parallelism\.ep: 3 does not divide"),
+    ("model: llama-3.1-8b\ngpu: h100\nengine: vllm\ncards: 8\nparallelism: {tp: 8, ep: 8}\n",
+     r"dep\.yaml: parallelism\.ep: 8 on a dense model \(no experts to spread\); drop ep or set it to 1"),
     ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\n", r"dep\.yaml: prefill"),
     ("gpu: h100\nengine: vllm\nmode: disagg\ncards: 1\nparallelism: {tp: 1}\nprefill: {tp: 1}\ninstances: 2\n",
      r"dep\.yaml: instances: 2"),
@@ -348,3 +350,21 @@ def test_cli_calibrate_on_own_runs_writes_a_profile(tmp_path):
                                         "--deployment", DEP, "--folds", "0", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "compute_efficiency" in out.read_text()
+
+
+def test_expert_parallelism_on_a_dense_model_is_refused_wherever_the_model_is_named(tmp_path):
+    """ep > 1 says the run spread experts a dense model does not have: the file describes another
+    run. Refused in a deployment that names the model (above), in one that leaves the model to the
+    benchmark file's Hugging Face id, and in a minimal-CSV row; ep 1 on a dense model is read."""
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("gpu: h100\nengine: vllm\ncards: 2\nparallelism: {tp: 2, ep: 2}\n")
+    with pytest.raises(BadInput, match=r"deployment: parallelism\.ep: 2 on a dense model"):
+        load_points([DATA / "vllm_sample.json"], str(dep))   # the file measured Llama-3.1-8B
+    rows = (DATA / "minimal_sample.csv").read_text().splitlines()
+    f = tmp_path / "m.csv"
+    f.write_text("\n".join([rows[0], rows[1].replace("4,4,1,1,1,agg", "4,4,1,1,4,agg")]) + "\n")
+    with pytest.raises(BadInput, match=r"m\.csv: row 2: parallelism\.ep: 4 on a dense model"):
+        load_points([f], None)
+    f.write_text("\n".join(rows[:2]) + "\n")   # ep 1: experts not spread, nothing to refuse
+    (p,), _ = load_points([f], None)
+    assert (p.model, p.par.tp, p.par.cards) == ("llama-3.1-70b", 4, 4)

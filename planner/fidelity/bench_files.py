@@ -23,9 +23,8 @@ YAML (`BenchDeployment`) supplies it. Each run is one point of one instance: con
 requests in flight (the run's max concurrency, capped by the prompts sent; without one, the mean
 in flight by Little's law, request throughput × mean end-to-end latency); isl/osl are the mean
 tokens per completed request; the decode batch of one instance is c / instances (agg) or c / decode
-workers (disagg); TTFT and
-TPOT are the run's means, milliseconds in the files, seconds here. Measured quantities as in
-silicon.py: `decode_tok_s_per_gpu` = b / (TPOT · cards) and `ttft_s`.
+workers (disagg); TTFT and TPOT are the run's means, milliseconds in the files, seconds here.
+Measured quantities as in silicon.py: `decode_tok_s_per_gpu` = b / (TPOT · cards) and `ttft_s`.
 """
 
 from __future__ import annotations
@@ -90,11 +89,14 @@ class BenchDeployment(Strict):
 
 def _par(w: _Workers, where: str, moe: bool = True) -> Parallelism:
     """The worker's Parallelism: experts spread over `ep` ranks and sliced over tp·dp/ep cards
-    (moe_tp; 1 for a dense model); an `ep` that does not divide tp·dp is refused."""
+    (moe_tp; 1 for a dense model); an `ep` that does not divide tp·dp, or above 1 on a dense
+    model (it has no experts: the run was not what the file says), is refused."""
     n_s = w.tp * w.dp
     if w.ep is not None and n_s % w.ep:
         raise BadInput(f"{where}.ep: {w.ep} does not divide tp·dp = {n_s}: experts are spread over ep "
                        f"of the tp·dp cards and sliced over the rest")
+    if not moe and (w.ep or 1) > 1:
+        raise BadInput(f"{where}.ep: {w.ep} on a dense model (no experts to spread); drop ep or set it to 1")
     return Parallelism(w.tp, w.pp, w.dp, n_s // w.ep if w.ep is not None and moe else 1)
 
 
@@ -104,17 +106,19 @@ def load_deployment(path: str | Path) -> BenchDeployment:
     gpus = load_gpus()
     if dep.gpu not in gpus:
         raise BadInput(f"{path}: gpu: unknown GPU {dep.gpu!r}; known: {', '.join(sorted(gpus))}")
-    if dep.model is not None and dep.model not in load_models():
+    models = load_models()
+    if dep.model is not None and dep.model not in models:
         raise BadInput(f"{path}: model: unknown model {dep.model!r} (see `plan catalog models`)")
     if dep.mode == "agg" and (wrong := sorted(dep.model_fields_set & {"prefill", "prefill_workers", "decode_workers"})):
         raise BadInput(f"{path}: {wrong[0]}: a disagg key beside mode agg (read as nothing); set disagg or drop it")
-    par = _par(dep.parallelism, f"{path}: parallelism")
+    moe = dep.model is None or models[dep.model].arch.is_moe   # no model: checked per run (make_point)
+    par = _par(dep.parallelism, f"{path}: parallelism", moe)
     if par.cards != dep.cards:
         raise BadInput(f"{path}: cards: {dep.cards} but parallelism gives tp·pp·dp = {par.cards}")
     if dep.mode == "disagg" and dep.prefill is None:
         raise BadInput(f"{path}: prefill: mode disagg needs the prefill worker's parallelism")
     if dep.prefill is not None:
-        _par(dep.prefill, f"{path}: prefill")
+        _par(dep.prefill, f"{path}: prefill", moe)
     if dep.mode == "disagg" and dep.instances > 1:
         raise BadInput(f"{path}: instances: {dep.instances}; a disagg deployment shares the load by "
                        f"prefill_workers and decode_workers")
@@ -124,10 +128,9 @@ def load_deployment(path: str | Path) -> BenchDeployment:
 # ------------------------------------------------------------------------------ one run → Point
 def _num(d: dict, key: str, where: str) -> float:
     """A positive finite number at d[key]; BadInput naming file and field otherwise."""
-    v = d.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or v == float("inf"):
-        raise BadInput(f"{where}: {key}: expected a positive number, got {v!r}")
-    return float(v)
+    if (v := _opt(d, key)) is None:
+        raise BadInput(f"{where}: {key}: expected a positive number, got {d.get(key)!r}")
+    return v
 
 
 def _opt(d: dict, key: str) -> float | None:
@@ -333,7 +336,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
     if dep.gpu not in load_gpus():
         return f"GPU not in catalog ({dep.gpu})"
-    par = _par(dep.parallelism, where)
+    par = _par(dep.parallelism, f"{where}: parallelism", models[dep.model].arch.is_moe)
     if par.cards != dep.cards:
         raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")
     return make_point(where=where, pid=f"{Path(origin).name}#{i}", origin=origin, dep=dep, model=models[dep.model].id,
@@ -351,19 +354,10 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
         raise BadInput(f"{path}: header: column {', '.join(map(repr, twice))} given twice")
     rows = list(reader)
     models = load_models()
-    points: list[Point] = []
-    why: Counter = Counter()
-    for i, r in enumerate(rows):
-        where = f"{path}: row {i + 2}"
-        if None in r or None in r.values():
-            why["ragged row (a cell too few or too many)"] += 1
-            continue
-        got = _minimal_row(r, where, models, str(path), i)
-        if isinstance(got, str):
-            why[got] += 1
-        else:
-            points.append(got)
-    return points, len(rows), why
+    got: list[Point | str] = ["ragged row (a cell too few or too many)" if None in r or None in r.values()
+                              else _minimal_row(r, f"{path}: row {i + 2}", models, str(path), i)
+                              for i, r in enumerate(rows)]
+    return [g for g in got if isinstance(g, Point)], len(rows), Counter(g for g in got if isinstance(g, str))
 
 
 # ------------------------------------------------------------------------------ dispatch
