@@ -23,7 +23,7 @@ from planner.plan.solve import solve
 from planner.report.json import plan_json
 from planner.report.whatif import pools_line
 from planner.studies.scenarios import apply, owned_cost
-from planner.studies.whatif import breakeven, pool_costs, with_price
+from planner.studies.whatif import breakeven, cost_split, pool_costs, run_scenarios, with_price
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "problems" / "deepseek_qps.yaml"
@@ -74,16 +74,48 @@ def test_overlay_arithmetic_by_hand(base):
     assert [g.id for g in base.gpus] == ["h200", "h800", "h20", "h100"]  # input untouched
 
 
-def test_buy_becomes_owned_nodes_at_amortised_cost(base):
-    """2.3 M RMB / (36 months · 720 h) / 8 cards = 11.092 RMB/card-h; 700 W · 1.3 · 0.6 RMB/kWh
-    = 0.546 RMB/card-h; total 11.638."""
+def test_buy_becomes_owned_nodes_that_cost_their_power_to_run(base):
+    """2.3 M RMB / (36 months · 720 h) / 8 cards = 11.092 RMB/card-h of amortisation, paid whether
+    the card runs or not; 700 W · 1.3 · 0.6 RMB/kWh = 0.546 RMB/card-h to run it: what the MILP
+    weighs against the rent."""
     b = Buy(gpu="h200", nodes=8, price_per_node=2.3e6, months=36, electricity_per_kwh=0.6, pue=1.3)
     oc = owned_cost(b, get_gpu("h200"))
     assert oc.amortisation_per_gpu_hour == pytest.approx(11.0918, abs=1e-4)
     assert oc.power_per_gpu_hour == pytest.approx(0.546)
     p = apply(base, Scenario(buy=b))
     h200 = next(g for g in p.gpus if g.id == "h200")
-    assert (h200.owned_nodes, h200.owned_cost_per_gpu_hour) == (8, pytest.approx(11.6378, abs=1e-4))
+    assert (h200.owned_nodes, h200.owned_cost_per_gpu_hour) == (8, pytest.approx(0.546))
+
+
+def test_a_purchase_is_sunk_used_or_not(base, tmp_path):
+    """Two purchases the planner priced per node *used* until 2026-12-03: 14 H200 nodes (one more
+    than the plan needs: its amortisation was missing from the scenario's cost, −35.9 % shown where
+    the rent-or-buy table said −31.2 %), and 8 nodes at 5 M RMB (24.11 RMB/card-h of amortisation,
+    above the 20.83 rent: the plan rented 9 nodes beside 8 idle bought ones, payback 'never').
+    Now the scenario costs its plan plus the amortisation of every bought node, equal to the
+    table's buy cost per month / 720, and the bought nodes run whenever their power is below the
+    rent."""
+    def buy(name, nodes, price):
+        f = tmp_path / f"{name}.yaml"
+        f.write_text(f"name: {name}\nbuy: {{gpu: h200, nodes: {nodes}, price_per_node: {price}, months: 36, "
+                     f"electricity_per_kwh: 0.6, pue: 1.3}}\n")
+        return str(f)
+    base_o, many, dear = run_scenarios(base, "base.yaml", [buy("buy-14", 14, 2300000), buy("buy-5m", 8, 5000000)])
+    for o, nodes, price in ((many, 14, 2.3e6), (dear, 8, 5e6)):
+        rb = o.rent_or_buy
+        amortisation = nodes * price / (36 * 720)
+        assert o.amortisation_per_hour == pytest.approx(amortisation)
+        assert o.cost_per_hour == pytest.approx(o.plan.cost_per_hour + amortisation)
+        assert o.cost_per_hour * 720 == pytest.approx(rb.buy_monthly)
+        assert o.plan.cost_per_hour * 720 == pytest.approx(rb.cash_monthly)
+        assert sum(cost_split(o).values()) == pytest.approx(o.cost_per_hour)
+        assert o.cost_per_million_output_tokens == pytest.approx(o.cost_per_hour / (200 * 1000 * 3600 / 1e6))
+        d, pct = o.delta(base_o)
+        assert d == pytest.approx(o.cost_per_hour - base_o.cost_per_hour)
+    assert many.rent_or_buy.nodes_used < 14 and many.cost_per_hour > many.plan.cost_per_hour
+    assert dear.rent_or_buy.nodes_used == 8 and dear.plan.nodes["h200"][1] == 8
+    assert dear.rent_or_buy.payback_months == pytest.approx(
+        8 * 5e6 / (dear.rent_or_buy.rent_monthly - dear.rent_or_buy.cash_monthly))
 
 
 def test_owned_inventory_is_used_before_rented(base, base_plan):

@@ -25,7 +25,7 @@ from planner.studies.whatif import (
     RentOrBuy,
     Sensitivity,
     WhatIf,
-    pool_costs,
+    cost_split,
 )
 
 
@@ -49,16 +49,15 @@ def outcome_dict(o: Outcome, base: Outcome) -> dict:
     d: dict = {"scenario": o.name, "file": o.source, "status": o.status, "reason": o.reason or None,
                "cost_per_hour": None, "cost_per_million_output_tokens": None, "margin_per_hour": None,
                "delta_cost_per_hour": None, "delta_percent": None, "cards": {}, "nodes": {}, "pools": "",
-               "cost_split_per_hour": None,
+               "cost_split_per_hour": None, "purchase_amortisation_per_hour": o.amortisation_per_hour,
                "rent_or_buy": rent_or_buy_dict(o.rent_or_buy) if o.rent_or_buy else None,
                "plan": None}
     if o.plan is None:
         return d
     pd = plan_json(o.plan)
-    d.update(cost_per_hour=pd["cost_per_hour"],
-             cost_per_million_output_tokens=pd["cost_per_million_output_tokens"],
-             margin_per_hour=pd["margin_per_hour"], cards=pd["totals"]["cards"], nodes=pd["totals"]["nodes"],
-             pools=pools_line(o.plan), cost_split_per_hour=pool_costs(o.plan), plan=pd)
+    d.update(cost_per_hour=o.cost_per_hour, cost_per_million_output_tokens=o.cost_per_million_output_tokens,
+             margin_per_hour=o.margin_per_hour(pd["margin_per_hour"]), cards=pd["totals"]["cards"],
+             nodes=pd["totals"]["nodes"], pools=pools_line(o.plan), cost_split_per_hour=cost_split(o), plan=pd)
     delta = o.delta(base)
     if delta is not None:
         d["delta_cost_per_hour"], d["delta_percent"] = delta
@@ -131,8 +130,9 @@ def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
     cards, nodes = pd["totals"]["cards"], pd["totals"]["nodes"]
     fleet = ", ".join(f"{g} {cards[g]}/{nodes.get(g, 0)}" for g in cards)
     delta = o.delta(base)
-    return [o.name, o.status, _money(o.plan.cost_per_hour), per_million(pd['cost_per_million_output_tokens']),
-            _money(pd["margin_per_hour"]), "" if delta is None else f"{delta[0]:+,.0f}{_percent(delta[1])}",
+    return [o.name, o.status, _money(o.cost_per_hour), per_million(o.cost_per_million_output_tokens),
+            _money(o.margin_per_hour(pd["margin_per_hour"])),
+            "" if delta is None else f"{delta[0]:+,.0f}{_percent(delta[1])}",
             fleet, pools_line(o.plan)]
 
 
@@ -174,10 +174,10 @@ def _csv_row(w: WhatIf, o) -> list:
     if o.plan is None:
         return [o.name, o.source, o.status, *[None] * 8, "", "", "", o.reason or ""]
     pd = plan_json(o.plan)
-    split = pool_costs(o.plan)
+    split = cost_split(o)
     delta = o.delta(w.base) or (None, None)
-    return [o.name, o.source, o.status, pd["cost_per_hour"], pd["cost_per_million_output_tokens"],
-            pd["margin_per_hour"], *delta, *(split[r] for r in ROLES),
+    return [o.name, o.source, o.status, o.cost_per_hour, o.cost_per_million_output_tokens,
+            o.margin_per_hour(pd["margin_per_hour"]), *delta, *(split[r] for r in ROLES),
             " ".join(f"{g}:{n}" for g, n in pd["totals"]["cards"].items()),
             " ".join(f"{g}:{n}" for g, n in pd["totals"]["nodes"].items()), pools_line(o.plan),
             o.reason or ""]
@@ -194,12 +194,12 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
     import matplotlib.pyplot as plt
     cur = w.base.problem.pricing.currency
     outs = w.outcomes
-    per_m = [None if o.plan is None else plan_json(o.plan)["cost_per_million_output_tokens"] for o in outs]
-    splits = [None if o.plan is None else pool_costs(o.plan) for o in outs]
+    per_m = [o.cost_per_million_output_tokens for o in outs]
+    splits = [None if o.plan is None else cost_split(o) for o in outs]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(outs) + 2), 4.5))
     bottom = [0.0] * len(outs)
     for role in ROLES:
-        vals = [0.0 if o.plan is None else split[role] / o.plan.cost_per_hour * m
+        vals = [0.0 if o.plan is None else split[role] / o.cost_per_hour * m
                 for o, split, m in zip(outs, splits, per_m)]
         if any(vals):
             ax.bar([o.name for o in outs], vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])

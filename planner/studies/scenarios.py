@@ -149,8 +149,11 @@ def _catalog_gpu(gpu_id: str, catalog: dict[str, GPU], where: str) -> GPU:
 
 
 def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates: dict) -> list[dict]:
-    """Owned nodes and their hourly cost on the bought GPU type (added to the list if absent);
-    BadInput when the scenario's `gpus.update` (`updates`) also sets owned nodes of that type."""
+    """Owned nodes on the bought GPU type (added to the list if absent), priced at what using one
+    costs once it is bought: its electricity. The amortisation is paid whether a node runs or not,
+    so it is the scenario's fixed cost (whatif.Outcome), not the MILP's: priced per node used, a
+    purchase dearer per hour than renting was left idle while the plan rented. BadInput when the
+    scenario's `gpus.update` (`updates`) also sets owned nodes of that type."""
     where = f"{source}: buy.gpu"
     gpu = _catalog_gpu(b.gpu, catalog, where)
     for key, upd in updates.items():   # one inventory given twice: the plan took buy's, rent-or-buy both
@@ -158,7 +161,7 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
         if owned and _key(key, catalog) == gpu.id:
             raise BadInput(f"{source}: gpus.update.{key}: owned nodes of the GPU that buy: purchases; give them "
                            f"one way (buy: prices them from the purchase)")
-    cost = owned_cost(b, gpu).total
+    cost = owned_cost(b, gpu).power_per_gpu_hour   # the purchase is sunk: running a bought card costs its power
     keys = [_key(g["id"], catalog) for g in gpus]
     entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
     if gpu.id in keys:

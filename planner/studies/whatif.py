@@ -42,7 +42,11 @@ def cost_difference(cost: float, base: float) -> float:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One scenario's result: a verified plan, or the status and reason why there is none."""
+    """One scenario's result: a verified plan, or the status and reason why there is none.
+
+    A scenario that buys nodes pays their amortisation every hour whether they run or not
+    (`amortisation_per_hour`, of every bought node); its plan prices a bought card at its
+    electricity alone. The scenario's cost is the plan's plus the amortisation."""
 
     name: str
     source: str
@@ -51,17 +55,28 @@ class Outcome:
     status: str            # optimal | feasible | infeasible | verification_failed
     reason: str = ""
     rent_or_buy: RentOrBuy | None = None
+    amortisation_per_hour: float = 0.0
 
     @property
     def cost_per_hour(self) -> float | None:
-        return self.plan.cost_per_hour if self.plan else None
+        return self.plan.cost_per_hour + self.amortisation_per_hour if self.plan else None
+
+    @property
+    def cost_per_million_output_tokens(self) -> float | None:
+        if self.plan is None or not self.amortisation_per_hour:
+            return self.plan.cost_per_million_output_tokens if self.plan else None
+        return self.cost_per_hour / million_output_tokens_per_hour(self.plan)
+
+    def margin_per_hour(self, plan_margin: float | None) -> float | None:
+        """The plan's margin (`plan_margin`, None without a selling price) less the amortisation."""
+        return None if plan_margin is None else plan_margin - self.amortisation_per_hour
 
     def delta(self, base: Outcome) -> tuple[float, float | None] | None:
         """Cost per hour against the base: (currency/h, percent, None when the base is free); None
         unless both have a plan."""
         if self.plan is None or base.plan is None:
             return None
-        return _delta(self.plan.cost_per_hour, base.plan.cost_per_hour)
+        return _delta(self.cost_per_hour, base.cost_per_hour)
 
 
 def _delta(cost: float, base_cost: float) -> tuple[float, float | None]:
@@ -127,6 +142,25 @@ def pool_costs(plan: Plan) -> dict[str, float]:
     return out
 
 
+def cost_split(o: Outcome) -> dict[str, float]:
+    """A scenario's cost per hour by role: `pool_costs`, plus a purchase's amortisation shared by
+    the pools on the bought GPU type in proportion to their cards (by the cost of each role when
+    none runs on it: the idle purchase is paid by the plan as a whole)."""
+    out = pool_costs(o.plan)
+    if not o.amortisation_per_hour or o.rent_or_buy is None:
+        return out
+    weights: Counter = Counter()
+    for c, n in o.plan.chosen.items():
+        if c.gpu == o.rent_or_buy.gpu:
+            weights[c.role] += c.cards * n
+    if not weights:
+        weights = Counter({r: v for r, v in out.items() if v > 0}) or Counter(c.role for c in o.plan.chosen)
+    total = sum(weights.values())
+    for role, w in weights.items():
+        out[role] += o.amortisation_per_hour * w / total
+    return out
+
+
 def million_output_tokens_per_hour(plan: Plan) -> float:
     """Output tokens per hour at the target QPS, in millions."""
     return plan.tokens_per_hour()[1] / 1e6
@@ -167,14 +201,13 @@ def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver,
     opt = next(x for x in o.plan.resolved.gpus if x.id == get_gpu(b.gpu).id)
     oc = owned_cost(b, opt.gpu)
     used = o.plan.nodes.get(opt.id, (0, 0))[1]
-    amort_h = oc.amortisation_per_gpu_hour * opt.gpu.node_cards
-    buy_h = o.plan.cost_per_hour + (b.nodes - used) * amort_h
-    cash_h = o.plan.cost_per_hour - used * amort_h
+    amortisation_h = b.nodes * oc.amortisation_per_gpu_hour * opt.gpu.node_cards   # every bought node
+    cash_h = o.plan.cost_per_hour      # power of the bought nodes used, and the rented remainder
     rent_h = rented.cost_per_hour
     rb = RentOrBuy(opt.id, b.nodes, used, b.nodes * b.price_per_node, b.months, oc,
                    None if rent_h is None else rent_h * HOURS_PER_MONTH,
-                   buy_h * HOURS_PER_MONTH, cash_h * HOURS_PER_MONTH)
-    return Outcome(o.name, o.source, o.problem, o.plan, o.status, o.reason, rb)
+                   (cash_h + amortisation_h) * HOURS_PER_MONTH, cash_h * HOURS_PER_MONTH)
+    return Outcome(o.name, o.source, o.problem, o.plan, o.status, o.reason, rb, amortisation_h)
 
 
 # ------------------------------------------------------------------------------ break-even
