@@ -199,7 +199,7 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(outs) + 2), 4.5))
     bottom = [0.0] * len(outs)
     for role in ROLES:
-        vals = [0.0 if o.plan is None else split[role] / o.cost_per_hour * m
+        vals = [0.0 if o.plan is None or not o.cost_per_hour else split[role] / o.cost_per_hour * m  # free: no bar
                 for o, split, m in zip(outs, splits, per_m)]
         if any(vals):
             ax.bar([o.name for o in outs], vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])
