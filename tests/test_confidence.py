@@ -115,6 +115,15 @@ def test_bad_confidence_exits_2(tmp_path, value):
     assert r.exit_code == 2 and "slo.confidence" in r.output and "Traceback" not in r.output, r.output
 
 
+@pytest.mark.parametrize("value", [0.9, "0.9", 30, "49.9%"])
+def test_a_confidence_below_the_median_is_refused(tmp_path, value):
+    """0.9, a fraction meant as 90 %, read as the 0.9th percentile planned at the point estimate
+    without a word (below the median the scales stay 1): refused, saying how to write it."""
+    r = CliRunner().invoke(cli.main, ["solve", write(tmp_path, confidence=value)])
+    assert r.exit_code == 2, r.output
+    assert "slo.confidence: " in r.output and "below the median" in r.output and "write 90% for the 90th" in r.output
+
+
 def test_a_profile_without_a_band_refuses_a_confidence(tmp_path):
     d = {**PROBLEM, "slo": {**PROBLEM["slo"], "confidence": 90}, "calibration": profile(tmp_path, False)}
     f = tmp_path / "p.yaml"

@@ -39,7 +39,20 @@ Watts = Annotated[float, quantity("power"), Field(gt=0, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
-Confidence = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(gt=0, lt=100)]
+
+
+def at_least_the_median(v: float) -> float:
+    """A confidence is a percentile of the model's error, ≥ 50: below the median a plan would count
+    on the model being pessimistic, which the planner never does (the scales stay 1), so 0.9 —
+    a fraction meant as 90 % — planned at the point estimate without a word."""
+    if v < 50:
+        raise ValueError(f"{v:g} is the {v:g}th percentile, below the median, where a plan is the point "
+                         f"estimate's; a confidence is a percent from 50 to 100 (write 90% for the 90th)")
+    return v
+
+
+Confidence = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
+                       Field(gt=0, lt=100, json_schema_extra={"minimum": 50}), AfterValidator(at_least_the_median)]
 # requests/s: at least one request in 30 million years (a denormal rate underflows the token
 # rates to zero), at most 10⁹ (beyond any fleet)
 def not_vanishing(v: float) -> float:
