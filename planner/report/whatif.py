@@ -211,7 +211,10 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
     ax.set_ylim(top=1.08 * top)   # room for the labels above the tallest bar
     ax.set_ylabel(f"{cur} per million output tokens")
     ax.set_title(f"What-if on {w.base.problem.name}: cost per million output tokens")
-    ax.legend(title="share of cost")
+    ax.set_xticks(range(len(outs)), [o.name for o in outs])   # named even where no bar is drawn (free)
+    ax.set_xlim(-0.6, len(outs) - 0.4)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(title="share of cost")
     ax.tick_params(axis="x", labelrotation=30)
     plt.setp(ax.get_xticklabels(), ha="right")
     fig.tight_layout()
