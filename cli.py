@@ -829,12 +829,13 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
+    inputs = (*measurements, *([deployment] if deployment else []))
     if out_plot:
         from planner.input.files import check_writable
-        check_writable(out_plot, measurements, force)
+        check_writable(out_plot, inputs, force)
     v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
     if out_plot:
-        write_parity_plot(v, out_plot, force)
+        write_parity_plot(v, out_plot, force, inputs)
     if not simulate:
         click.echo(render_json(v) if as_json else render_text(v))
         return

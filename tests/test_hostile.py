@@ -208,6 +208,58 @@ def test_shipped_profiles_and_unrelated_files_are_protected(tmp_path):
     assert code == 2 and "is not an output of plan" in out and yaml.safe_load(other.read_text()) == SMALL, out
 
 
+@pytest.mark.parametrize("args, target", [
+    (("solve", SEED, "--out"), "gpus.yaml"),                       # a plan over the GPU catalog
+    (("solve", SEED, "--out"), "calibration/default.yaml"),        # … over the profile it reads
+    (("init", "--out"), "calibration/default.yaml"),               # a problem file
+    (("schema", "--out"), "models.yaml"),                          # a JSON Schema
+    (("sweep", SEED, "--tpot", "40ms:50ms", "--points", "2", "--out"), "calibration/sweeps"),
+    (("export", "__PLAN__", "--target", "vllm", "--out"), "deploy"),
+    (("calibrate", "__PUBLIC__", "--folds", "0", "--out"), "gpus.yaml"),   # a profile outside calibration/
+])
+def test_nothing_but_a_profile_is_written_among_the_shipped_catalogs_even_with_force(tmp_path, args, target):
+    """`--force` let `plan solve --out catalogs/gpus.yaml` and `plan init --out
+    catalogs/calibration/default.yaml` replace the catalogs every command reads (each later run
+    exited 2). Now only `plan calibrate` writes there, and only profiles into catalogs/calibration
+    (a shipped one replaced with --force; tests/test_hostile: protected without it)."""
+    from planner.catalog.schemas import CATALOG_DIR
+    plan = tmp_path / "plan.json"
+    if "__PLAN__" in args:
+        assert run("solve", small_file(tmp_path), "--out", plan)[0] == 0
+    args = tuple({"__PLAN__": plan, "__PUBLIC__": CATALOG_DIR / "measurements" / "public.yaml"}.get(a, a)
+                 for a in args)
+    out_path = CATALOG_DIR / target
+    before = {p: p.read_bytes() for p in CATALOG_DIR.rglob("*") if p.is_file()}
+    try:
+        code, out = run(*args, out_path, "--force")
+        after = {p: p.read_bytes() for p in CATALOG_DIR.rglob("*") if p.is_file()}
+    finally:   # were it written after all, put the catalogs back for the rest of the suite
+        for p, b in before.items():
+            if not p.is_file() or p.read_bytes() != b:
+                p.write_bytes(b)
+        for p in sorted(CATALOG_DIR.rglob("*"), reverse=True):
+            if p not in before and (p.is_file() or not any(p.iterdir())) and p != CATALOG_DIR:
+                p.unlink() if p.is_file() else p.rmdir()
+    assert code == 2 and "inside the shipped catalogs" in out, out
+    assert after == before
+
+
+def small_file(tmp_path):
+    return write(tmp_path, SMALL, "small.yaml")
+
+
+def test_validate_never_draws_over_its_deployment_yaml(tmp_path):
+    """`plan validate RUN.json --deployment D --out-plot D --force` replaced the deployment YAML
+    (named .png) with the parity plot: an input, refused like the measurement files."""
+    data = SEED.parents[1] / "tests" / "data" / "bench"
+    dep = tmp_path / "dep.png"
+    dep.write_bytes((data / "dep.yaml").read_bytes())
+    code, out = run("validate", data / "vllm_sample.json", "--deployment", dep, "--folds", "0",
+                    "--out-plot", dep, "--force")
+    assert code == 2 and "refusing to overwrite the input file" in out, out
+    assert dep.read_bytes() == (data / "dep.yaml").read_bytes()
+
+
 # ------------------------------------------------------------------- the boundary
 def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
     import planner.physics.evaluate as ev

@@ -303,13 +303,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("wheel_dir", nargs="?", type=Path, help="unpacked aiconfigurator-core wheel")
     ap.add_argument("--from-installed", action="store_true", help="use the installed aiconfigurator-core")
     ap.add_argument("--out", type=Path, default=CATALOG_DIR / "kernels.yaml")
+    ap.add_argument("--force", action="store_true", help="replace the shipped catalogs/kernels.yaml")
     args = ap.parse_args(argv)
     try:
         if (args.wheel_dir is None) == (not args.from_installed):
             raise BadInput("give either WHEEL_DIR or --from-installed (exactly one)")
         wheel = open_wheel(installed_wheel_root() if args.from_installed else args.wheel_dir)
         doc = derive(wheel, load_gpus(), log=lambda s: sys.stderr.write(s + "\n"))
-        atomic_write(args.out, render(doc))
+        atomic_write(args.out, render(doc), force=args.force, catalog="kernels.yaml")
     except BadInput as e:
         sys.stderr.write(f"error: {e}\n")
         return 2

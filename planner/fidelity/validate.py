@@ -111,7 +111,7 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     protect = (*files, base_file, *([deployment] if deployment else []))
-    check_out_dir(out_p, protect, force) if by else check_writable(out_p, protect, force)
+    (check_out_dir if by else check_writable)(out_p, protect, force, catalog=PROFILES)
     if not by and not force and out_p.is_file() and not _is_profile(out_p):
         raise BadInput(f"--out {out}: exists and is not a calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
@@ -127,7 +127,8 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     summary = summarise(all_rows)
     if grouped is None:
         atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary,
-                                         cv_rows=all_rows if cv else None), protect=protect, force=force)
+                                         cv_rows=all_rows if cv else None), protect=protect, force=force,
+                     catalog=PROFILES)
         return Calibrated(result, summary, report, out)
     written: dict[str, GroupProfile] = {}
     texts: dict[str, str] = {}
@@ -137,9 +138,11 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
                                               shared=result, cv_rows=mine if cv else None)
         written[label] = GroupProfile(res, summarise(mine), str(out_p / f"{label}.yaml"))
     if texts:
-        write_set(out_p, texts, protect=protect, force=force)
+        write_set(out_p, texts, protect=protect, force=force, catalog=PROFILES)
     return Calibrated(result, summary, report, out, written)
 
+
+PROFILES = "calibration"   # the part of the shipped catalogs a profile may be written into (with --force)
 
 # a group's label names its profile file (LABEL.yaml in --out): no path separators, no dot-names
 SAFE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")

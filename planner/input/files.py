@@ -205,13 +205,18 @@ def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
 Protected = str | Path | tuple[str | Path, str]   # an input file, or (file, what it is for the message)
 
 
-def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False) -> Path:
+def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False,
+                   catalog: str | None = None) -> Path:
     """BadInput unless `path` may be written; returns its directory. Called before long work, so
     a bad --out fails fast. The directory must exist and be writable; the target must be absent
     or a regular file (a FIFO, device or directory is never replaced); an input file (`protect`:
-    paths, or (path, what it is) to name it in the message) is never overwritten, a shipped
-    catalog file or calibration profile only with --force."""
+    paths, or (path, what it is) to name it in the message) is never overwritten. Among the shipped
+    catalogs only what a command derives for them is written (`catalog`: the part of catalogs/ it
+    writes, "calibration" for `plan calibrate`), and a shipped file is replaced only with --force:
+    a plan, chart or problem written over catalogs/gpus.yaml or the default profile left every
+    command failing."""
     p = Path(path)
+    refuse_catalog_target(p, catalog)
     for item in protect:
         q, what = item if isinstance(item, tuple) else (item, "the input file")
         if Path(q).exists() and p.exists() and os.path.samefile(p, q):
@@ -238,6 +243,18 @@ def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force:
     return parent
 
 
+def refuse_catalog_target(p: Path, catalog: str | None = None) -> None:
+    """BadInput when `p` lies among the shipped catalogs outside the part `catalog` (None: none)."""
+    try:
+        target = p.resolve()
+    except (OSError, RuntimeError):   # a symlink loop: refused below as a link
+        return
+    if target.is_relative_to(SHIPPED) and not (catalog and target.is_relative_to(SHIPPED / catalog)):
+        raise BadInput(f"{p}: inside the shipped catalogs ({SHIPPED}), which plan reads on every run; refusing to "
+                       f"write this output there, even with --force (only `plan calibrate --out` writes "
+                       f"calibration profiles into catalogs/calibration)")
+
+
 def _can_create_in(directory: Path) -> bool:
     """Whether a file can really be created in `directory` (os.access says yes to root on
     read-only or virtual file systems such as /proc): create and remove an empty temporary."""
@@ -250,22 +267,23 @@ def _can_create_in(directory: Path) -> bool:
     return True
 
 
-def check_out_dir(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False) -> Path:
+def check_out_dir(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False,
+                  catalog: str | None = None) -> Path:
     """BadInput unless a directory of outputs may be written at `path` (it exists as a writable
     directory, or its parent does); called before long work."""
     d = Path(path)
     if d.exists() and not d.is_dir():
         raise BadInput(f"--out {d}: exists and is not a directory")
-    check_writable(d / "_", protect, force) if d.exists() else check_writable(d, protect, force)
+    check_writable(d / "_", protect, force, catalog) if d.exists() else check_writable(d, protect, force, catalog)
     return d
 
 
 def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, ...] = (),
-                 force: bool = False) -> None:
+                 force: bool = False, catalog: str | None = None) -> None:
     """Write `text` (str or bytes) to `path` via a temporary file and rename; refuse to overwrite
     `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
     p = Path(path)
-    parent = check_writable(p, protect, force)
+    parent = check_writable(p, protect, force, catalog)
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     except OSError as e:
@@ -282,17 +300,17 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
 
 
 def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tuple[Protected, ...] = (),
-              force: bool = False) -> list[str]:
+              force: bool = False, catalog: str | None = None) -> list[str]:
     """Write several files into `directory` as one set: all are written into a temporary
     directory beside them first, then moved into place (a new directory is renamed in whole), so
     a kill during the writing leaves the old set; only the renames themselves, microseconds, can
     be interrupted. Returns the paths written."""
-    d = check_out_dir(directory, protect, force)
+    d = check_out_dir(directory, protect, force, catalog)
     for name in files:
         if Path(name).name != name or name in (".", "..") or "\\" in name:
             raise BadInput(f"{name!r}: not a plain file name; refusing to write outside {d}")
         if d.exists():
-            check_writable(d / name, protect, force)
+            check_writable(d / name, protect, force, catalog)
     staging = Path(tempfile.mkdtemp(dir=d if d.exists() else (d.parent if str(d.parent) else "."),
                                     prefix=f".{d.name}.", suffix=".tmp"))
     try:

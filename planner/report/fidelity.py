@@ -113,12 +113,13 @@ def render_json(v: Validation) -> str:
     return json.dumps(data, indent=2)
 
 
-def write_parity_plot(v: Validation, path: str, force: bool = False) -> None:
-    """The parity plot of `v` written as PNG to `path` (atomically; never over a measurement file)."""
+def write_parity_plot(v: Validation, path: str, force: bool = False, protect: tuple[str, ...] = ()) -> None:
+    """The parity plot of `v` written as PNG to `path` (atomically; never over a measurement file or
+    another input in `protect`, e.g. the deployment YAML)."""
     if Path(path).suffix.lower() != ".png":
         raise BadInput(f"--out-plot {path}: the plot is written as PNG; use a .png path")
     title = f"calibration {v.calibration}" + (f", per {'/'.join(v.group_by)}" if v.group_by else "")
-    atomic_write(path, parity_png(v.rows, title), protect=tuple(v.files), force=force)
+    atomic_write(path, parity_png(v.rows, title), protect=(*v.files, *protect), force=force)
 
 
 PANELS = ((("decode_tok_s_per_gpu", "o", "decode"), ("prefill_tok_s_per_gpu", "^", "prefill rate")),

@@ -21,6 +21,7 @@ import yaml
 
 from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput
+from planner.input.files import refuse_catalog_target
 from planner.report.export.engines import (
     ENGINES,
     KV_TRANSFER,
@@ -171,6 +172,7 @@ def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str |
     `protect`ed inputs: `--force` replaces an export, never a directory of the user's files. Called
     before the work by `plan solve --export` too."""
     out = Path(out_dir)
+    refuse_catalog_target(out)   # never inside the shipped catalogs
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return out
     if not out.is_dir():
