@@ -274,11 +274,19 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     for k, v in given.items():   # an empty option (a shell variable left unset) is not 'ask me'
         if isinstance(v, str) and not v.strip():
             raise BadInput(f"plan init: --{k.replace('_', '-')}: empty; leave the option out to take the default")
-    ask = stdin_is_terminal()
-    values = {k: given[k] if given[k] is not None else
-              (click.prompt(QUESTIONS[k], default=INIT_DEFAULTS[k], err=True) if ask else INIT_DEFAULTS[k])
-              for k in INIT_DEFAULTS}
     name = Path(out).stem if out else "my-problem"
+    from planner.input.values import one_line_name
+    try:   # the file name is the problem's name, written into the file: a newline broke its YAML (exit 5)
+        one_line_name(name)
+    except ValueError as e:
+        raise BadInput(f"--out {out!r}: the file name becomes the problem's name; {e}") from None
+    ask = stdin_is_terminal()
+    try:
+        values = {k: given[k] if given[k] is not None else
+                  (click.prompt(QUESTIONS[k], default=INIT_DEFAULTS[k], err=True) if ask else INIT_DEFAULTS[k])
+                  for k in INIT_DEFAULTS}
+    except click.Abort:   # Ctrl-C or Ctrl-D at a question: interrupted, as everywhere (exit 130)
+        raise KeyboardInterrupt from None
     text = problem_template(name, values)
     import yaml
     validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
@@ -301,7 +309,7 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
 
 def stdin_is_terminal() -> bool:
     """Whether `plan init` may ask questions (a person at a terminal, not a pipe or a script)."""
-    return sys.stdin.isatty()
+    return sys.stdin is not None and sys.stdin.isatty()   # None: stdin closed (`<&-`)
 
 
 # ------------------------------------------------------------------------------ solve

@@ -138,6 +138,26 @@ def test_init_asks_at_a_terminal(monkeypatch, tmp_path):
         "40ms", ["h200"])
 
 
+def test_init_interrupted_at_a_question_is_exit_130(monkeypatch):
+    """Ctrl-D (end of input) or Ctrl-C at a question printed click's 'Aborted!' and exit 1; an
+    interruption is 130 with 'error: interrupted' everywhere else."""
+    monkeypatch.setattr(cli, "stdin_is_terminal", lambda: True)
+    r = CliRunner().invoke(main, ["init"], input="")
+    assert r.exit_code == 130 and "error: interrupted" in r.output and "Aborted" not in r.output, r.output
+
+
+def test_init_without_stdin_and_with_a_name_of_two_lines(monkeypatch, tmp_path):
+    """stdin closed (`plan init <&-`): exit 5, 'NoneType has no isatty'; a file name holding a
+    newline, escape or line separator broke the YAML it became the name of (exit 5)."""
+    monkeypatch.setattr(cli.sys, "stdin", None)
+    assert cli.stdin_is_terminal() is False
+    for bad in ("new\nline.yaml", "esc\x1bname.yaml", "sep\u2028x.yaml", "nel\x85x.yaml"):
+        out = tmp_path / bad
+        r = CliRunner().invoke(main, ["init", "--out", str(out)])
+        assert r.exit_code == 2 and "the file name becomes the problem's name; a name is one line" in r.output, r.output
+        assert not out.exists()
+
+
 def test_init_checks_values_before_writing(tmp_path):
     out = tmp_path / "x.yaml"
     r = CliRunner().invoke(main, ["init", "--tpot", "fast", "--out", str(out)])
