@@ -867,6 +867,10 @@ def run() -> None:
     `main` itself (a frozen heap would keep their garbage for the whole session)."""
     import gc
     gc.set_threshold(*GC_THRESHOLDS)
+    for stream in (sys.stdout, sys.stderr):   # ≤, × and · on a latin-1 or cp1252 terminal: '?', not exit 5
+        if stream is not None and hasattr(stream, "reconfigure") and \
+                (stream.encoding or "").lower().replace("-", "") not in ("utf8", "utf8sig"):
+            stream.reconfigure(errors="replace")
     try:
         main()
     finally:

@@ -260,6 +260,15 @@ def test_validate_never_draws_over_its_deployment_yaml(tmp_path):
     assert dep.read_bytes() == (data / "dep.yaml").read_bytes()
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_terminal_that_is_not_utf8_gets_question_marks_not_exit_5(tmp_path, encoding):
+    """`≤`, `×` and `·` could not be encoded on a latin-1 or cp1252 stdout: exit 5 (UnicodeEncodeError)."""
+    p = subprocess.run([sys.executable, str(SEED.parents[1] / "cli.py"), "solve", str(small_file(tmp_path))],
+                       capture_output=True, env={**os.environ, "PYTHONIOENCODING": encoding}, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert b"TTFT ? " in p.stdout and "Plan for".encode(encoding) in p.stdout
+
+
 # ------------------------------------------------------------------- the boundary
 def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
     import planner.physics.evaluate as ev
