@@ -115,6 +115,21 @@ def test_calibrate_group_labels_never_leave_the_out_directory(tmp_path, engine):
     assert set(tmp_path.rglob("*")) | set(Path("/tmp").glob("abs_escape*")) == before
 
 
+def test_validate_group_labels_never_load_a_profile_from_a_path(tmp_path):
+    """validate --group-by engine loaded catalogs/calibration/LABEL.yaml, and a label with a path in
+    it ('/tmp/x/evil') loaded /tmp/x/evil.yaml, any file the engine column pointed at. Such a
+    label has no profile of its own: the points are predicted with --calibration."""
+    evil = tmp_path / "evil.yaml"
+    evil.write_text((ROOT / "catalogs" / "calibration" / "default.yaml").read_text().replace(
+        "name: default", "name: evil", 1))
+    rows = "".join(f"llama-3.1-70b,h100,{tmp_path / 'evil'},4,4,1,1,1,agg,{c},1024,256,{100 + c},{12 + c / 100},"
+                   f"0.11.0,fp8\n" for c in (1, 2, 4, 8))
+    csv = write(tmp_path, MINIMAL_HEADER + rows, "m.csv")
+    code, out = run("validate", csv, "--folds", "0", "--group-by", "engine", "--json")
+    assert code == 0, out
+    assert set(json.loads(out)["profiles"].values()) == {"default"}, out
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

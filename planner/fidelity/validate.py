@@ -170,11 +170,13 @@ def _is_profile(path: Path) -> bool:
 def group_profiles(points: list, by: tuple[str, ...],
                    fallback: Calibration) -> tuple[dict[str, Calibration], dict[str, str]]:
     """Per group label among `points`: the catalog profile named after it (catalogs/calibration/
-    LABEL.yaml, written by `plan calibrate --group-by`), else `fallback`; and the names used."""
+    LABEL.yaml, written by `plan calibrate --group-by`), else `fallback`; and the names used. A
+    label that cannot name a profile file (SAFE_LABEL: '/tmp/x', '../x') has none: as a path it
+    loaded a profile from anywhere the measurements' engine column pointed."""
     cal: dict[str, Calibration] = {}
     names: dict[str, str] = {}
     for label in sorted({group_of(p, by) for p in points}):
-        if (CATALOG_DIR / "calibration" / f"{label}.yaml").exists():
+        if SAFE_LABEL.fullmatch(label) and (CATALOG_DIR / "calibration" / f"{label}.yaml").exists():
             cal[label], names[label] = load_calibration(label), label
         else:
             cal[label], names[label] = fallback, fallback.name
