@@ -81,7 +81,30 @@ def test_a_corrupt_entry_is_replaced(cache_dir, tmp_path):
     entry.write_bytes(b"not a pickle")
     schemas.load_gpus.cache_clear()
     assert schemas.load_gpus(str(p)) == good
-    assert pickle.loads(entry.read_bytes()) == good
+    assert pickle.loads(entry.read_bytes()) == (cache.FORMAT, "gpus", good)
+
+
+def test_an_entry_that_is_not_ours_is_loaded_afresh_never_read_blocking(cache_dir, tmp_path):
+    """A pickle of another type in an entry's place (AttributeError: 'int' object has no attribute
+    'id', exit 5) and a FIFO there (every command hung on it) are not entries: the catalog is
+    loaded afresh; a home-relative cache path naming no user ('~nosuchuser/x') is no cache."""
+    p = _copy(tmp_path)
+    good = schemas.load_gpus(str(p))
+    [entry] = _entries(cache_dir)
+    entry.write_bytes(pickle.dumps(42))
+    schemas.load_gpus.cache_clear()
+    assert schemas.load_gpus(str(p)) == good
+    if hasattr(os, "mkfifo"):
+        entry.unlink()
+        os.mkfifo(entry)
+        schemas.load_gpus.cache_clear()
+        assert schemas.load_gpus(str(p)) == good   # returns: a blocking open would hang here
+        assert entry.is_file()   # the FIFO replaced by a real entry
+
+
+def test_a_cache_dir_of_an_unknown_user_is_no_cache(monkeypatch):
+    monkeypatch.setenv("PLANNER_CACHE_DIR", "~nosuchuser_planner_test/x")
+    assert cache.cache_dir() is None
 
 
 def test_off_and_unwritable_directories_change_nothing_but_speed(tmp_path, monkeypatch):
@@ -115,7 +138,7 @@ def test_old_entries_are_pruned(cache_dir, tmp_path, monkeypatch):
         os.utime(newest, ns=(i * 10**9, i * 10**9))   # distinct ages on coarse-clock filesystems
     kept = _entries(cache_dir, "toy")
     assert len(kept) == 2
-    assert sorted(pickle.loads(q.read_bytes()) for q in kept) == [2, 3]
+    assert sorted(pickle.loads(q.read_bytes())[2] for q in kept) == [2, 3]
 
 
 def test_a_code_change_is_a_new_key(cache_dir, monkeypatch):

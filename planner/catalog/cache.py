@@ -6,8 +6,9 @@ An entry is the pickled result of loading one file, under a key made of the file
 (SHA-256), this package's source files (path, size, mtime: a changed schema or loader is a new key)
 and the Python and pydantic versions. Any change to any of them misses, and the file is loaded and
 validated again; a cache that cannot be read or written is skipped without a word (the loaded
-value is the same either way). Only values that passed validation are stored, so an error in a
-catalog file is reported exactly as without the cache.
+value is the same either way), and so is an entry that is not a regular file or not a record this
+code wrote. Only values that passed validation are stored, so an error in a catalog file is
+reported exactly as without the cache.
 
 Where: `$PLANNER_CACHE_DIR`, else `$XDG_CACHE_HOME/planner`, else `~/.cache/planner`;
 `PLANNER_CACHE_DIR=off` turns it off. The entries are written by this user's own runs and read
@@ -32,7 +33,7 @@ from planner.input.files import MAX_INPUT_BYTES
 T = TypeVar("T")
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-FORMAT = 1   # bump when the entry layout changes
+FORMAT = 2   # bump when the entry layout changes (2: the value inside a (FORMAT, kind, value) record)
 KEEP = 16    # entries kept per kind (the oldest go when a new one is written)
 
 
@@ -40,12 +41,12 @@ def cache_dir() -> Path | None:
     """The cache directory, or None when turned off or when there is no home to put it in (a
     container whose user has no home directory: planning goes on without the cache)."""
     env = os.environ.get("PLANNER_CACHE_DIR")
-    if env is not None:
-        return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
     try:
+        if env is not None:
+            return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base).expanduser() / "planner"
-    except (RuntimeError, KeyError, OSError):   # Path.home(): no $HOME and no passwd entry
+    except (RuntimeError, KeyError, OSError):   # no $HOME and no passwd entry, or '~nosuchuser/x'
         return None
 
 
@@ -83,12 +84,15 @@ def cached_load(path: str | Path, kind: str, load: Callable[[], T]) -> T:
     except OSError:   # the file, or a source file keyed on, vanished or cannot be read
         return load()
     try:
-        with open(entry, "rb") as f:
-            return pickle.load(f)   # noqa: S301 - our own entry, keyed by content and code
-    except Exception:   # noqa: BLE001 - missing, truncated or stale: load afresh
+        if stat.S_ISREG(os.stat(entry).st_mode):   # a FIFO put there would block the read
+            with open(entry, "rb") as f:
+                record = pickle.load(f)   # noqa: S301 - our own entry, keyed by content and code
+            if isinstance(record, tuple) and len(record) == 3 and record[:2] == (FORMAT, kind):
+                return record[2]
+    except Exception:   # noqa: BLE001 - missing, truncated, stale or not an entry: load afresh
         pass
     value = load()
-    _store(entry, value)
+    _store(entry, (FORMAT, kind, value))
     return value
 
 
