@@ -368,3 +368,24 @@ def test_expert_parallelism_on_a_dense_model_is_refused_wherever_the_model_is_na
     f.write_text("\n".join(rows[:2]) + "\n")   # ep 1: experts not spread, nothing to refuse
     (p,), _ = load_points([f], None)
     assert (p.model, p.par.tp, p.par.cards) == ("llama-3.1-70b", 4, 4)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_or_object(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark: the minimal CSV's first column read as
+    '\\ufeffmodel' (every column reported missing), a vLLM JSON with one was taken for a CSV, and a
+    JSON plan or config.json failed with Python's 'Unexpected UTF-8 BOM'. Every input file is read
+    without it."""
+    bom = b"\xef\xbb\xbf"
+    csv_file = tmp_path / "m.csv"
+    csv_file.write_bytes(bom + (DATA / "minimal_sample.csv").read_bytes())
+    points, report = load_points([csv_file], None)
+    assert report.kept == 2 and points[0].model == "llama-3.1-70b"
+    js = tmp_path / "v.json"
+    js.write_bytes(bom + (DATA / "vllm_sample.json").read_bytes())
+    (p,), _ = load_points([js], DEP)
+    assert p.model == "llama-3.1-8b"
+    from planner.catalog.schemas import model_from_config_json
+    cfg = tmp_path / "config.json"
+    cfg.write_bytes(bom + b'{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, '
+                          b'"num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}')
+    assert model_from_config_json(cfg).arch.layers == 32

@@ -38,7 +38,7 @@ def read_text(p: Path, kind: str) -> str:
         if st.st_size > MAX_INPUT_BYTES:
             raise BadInput(f"{p}: {st.st_size:,} bytes; input files are limited to "
                            f"{MAX_INPUT_BYTES:,} bytes (5 MB)")
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")   # a byte-order mark (Excel's "CSV UTF-8") is not text
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{p}: cannot read the file ({e})") from None
 
