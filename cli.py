@@ -219,6 +219,12 @@ def eval_cmd(**kw) -> None:
     if not kw["model"].strip():
         raise BadInput("--model: empty; give a catalog id (plan catalog models), a Hugging Face id or a "
                        "config.json path")
+    from planner.input.values import one_line_name
+    for opt in ("model", "calibration"):   # printed in the header: a newline or an escape would garble it
+        try:
+            one_line_name(kw[opt])
+        except ValueError as e:
+            raise BadInput(f"--{opt} {kw[opt]!r}: {e}") from None
     if k is not None and concurrency is None:
         raise BadInput("--requests-per-client: it sizes the closed loop of --concurrency; give --concurrency too")
     req = EvalRequest(**kw)
@@ -444,8 +450,12 @@ def _calibration_option(name: str) -> str:
     """The --calibration value, checked here so that an unknown profile is blamed on the option."""
     from planner.catalog.calibration import load_calibration
     from planner.errors import BadInput
+    from planner.input.values import one_line_name
     try:
+        one_line_name(name)   # written into the plan as calibration_source
         load_calibration(name)
+    except ValueError as e:
+        raise BadInput(f"--calibration {name!r}: {e}") from None
     except BadInput as e:
         raise BadInput(f"--calibration: {e}") from None
     return name

@@ -130,6 +130,39 @@ def test_validate_group_labels_never_load_a_profile_from_a_path(tmp_path):
     assert set(json.loads(out)["profiles"].values()) == {"default"}, out
 
 
+def test_names_taken_from_paths_and_profiles_are_one_line(tmp_path):
+    """Names the plan prints and writes into its JSON came unchecked from file names and profiles:
+    `calibrate --out $'x\ny.yaml'` wrote a profile named 'x\ny', a profile's `name: "a\nb"`, a
+    --calibration path or a config.json folder with a newline all made plans that printed a
+    broken header and that `plan simulate` and `plan export` then refused. Each is refused where
+    it is read."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    bad = tmp_path / "x\ny.yaml"
+    code, out = run("calibrate", csv, "--folds", "0", "--out", bad)
+    assert code == 2 and "the file name becomes the profile's name; a name is one line" in out and not bad.exists(), out
+    profile = tmp_path / "ab.yaml"
+    profile.write_text((ROOT / "catalogs" / "calibration" / "default.yaml").read_text().replace(
+        "name: default", 'name: "a\\nb"', 1))
+    llama = ROOT / "problems" / "llama70b_chat.yaml"
+    code, out = run("solve", llama, "--calibration", profile)
+    assert code == 2 and "ab.yaml: name: a name is one line of printable text" in out, out
+    folder = tmp_path / "nl\ndir"
+    folder.mkdir()
+    (folder / "p.yaml").write_bytes((ROOT / "catalogs" / "calibration" / "default.yaml").read_bytes())
+    code, out = run("solve", llama, "--calibration", folder / "p.yaml")
+    assert code == 2 and "--calibration" in out and "control character '\\n'" in out, out
+    cfg = tmp_path / "cf\ng"
+    cfg.mkdir()
+    (cfg / "config.json").write_text('{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, '
+                                     '"num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}')
+    code, out = run("eval", "--model", cfg / "config.json", "--gpu", "h100")
+    assert code == 2 and "--model" in out and "one line of printable text" in out, out
+    problem = write(tmp_path, {**SMALL, "model": str(cfg / "config.json")}, "cfg.yaml")
+    code, out = run("solve", problem)
+    assert code == 2 and "cfg.yaml: model: a name is one line of printable text" in out, out
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

@@ -14,6 +14,7 @@ from planner.catalog.cache import cached_load
 from planner.errors import BadInput, suggest
 from planner.input.files import read_yaml, validate
 from planner.input.schema import Strict
+from planner.input.values import Name
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calibration"
 
@@ -93,7 +94,7 @@ DOMAINS: dict[str, tuple[float, float, str]] = {
 class Calibration(Strict):
     """Named efficiency and latency parameters of the analytic model (docs/model.md)."""
 
-    name: str
+    name: Name   # printed in every plan's header and written into plan files: one line
     description: str
     compute_efficiency: CalibParam
     memory_efficiency: CalibParam

@@ -34,6 +34,7 @@ from planner.fidelity.measurements import LoadReport, default_measurement_files,
 from planner.fidelity.points import Point
 from planner.fidelity.profile import profile_yaml
 from planner.input.files import atomic_write, check_out_dir, check_writable, read_yaml, write_set
+from planner.input.values import one_line_name
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     if not by and not force and out_p.is_file() and not _is_profile(out_p):
         raise BadInput(f"--out {out}: exists and is not a calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
+    if not by and not name:   # the file name becomes the profile's name, printed in every plan
+        try:
+            one_line_name(out_p.stem)
+        except ValueError as e:
+            raise BadInput(f"--out {out!r}: the file name becomes the profile's name; {e}") from None
     points, report = load_points(files, deployment)
     _check_folds(points, folds)
     if by:

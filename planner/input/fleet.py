@@ -31,7 +31,7 @@ class RequestClass(Strict):
     """One kind of request: its model, precision, workload, SLOs and (optionally) selling prices."""
 
     name: ClassName
-    model: str
+    model: Name
     precision: Precisions = Precisions()
     workload: Workload
     slo: SLO

@@ -384,7 +384,7 @@ class PlanSettings(Strict):
     limits: Limits = Limits()
     pricing: Pricing = Pricing()
     solver: SolverOptions = SolverOptions()
-    calibration: str = "default"
+    calibration: Name = "default"   # a profile name or path, shown and written into plans: one line
     calibration_overrides: dict[str, float] = {}
 
     @field_validator("gpus")
@@ -402,7 +402,7 @@ class PlanSettings(Strict):
 class Problem(PlanSettings):
     """A capacity-planning problem: model, workload, SLOs, plus the shared settings."""
 
-    model: str
+    model: Name   # a catalog or Hugging Face id, or a config.json path: one line
     precision: Precisions = Precisions()
     workload: Workload
     slo: SLO
