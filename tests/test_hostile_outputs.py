@@ -163,6 +163,17 @@ def test_names_taken_from_paths_and_profiles_are_one_line(tmp_path):
     assert code == 2 and "cfg.yaml: model: a name is one line of printable text" in out, out
 
 
+def test_a_file_with_thousands_of_problems_gets_a_message_of_twenty_lines(tmp_path):
+    """100,000 unknown keys printed 100,000 lines (6 s of suggestions); a message shows the first
+    20 problems and counts the rest."""
+    f = write(tmp_path, {**SMALL, **{f"k{i}": i for i in range(500)}})
+    code, out = run("solve", f)
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 21, out
+    assert lines[0].startswith(f"error: {f}: k") and "unknown key" in lines[0]
+    assert lines[-1] == f"{f}: … and 480 more problems (the first 20 are shown)", lines[-1]
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),
