@@ -805,6 +805,7 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     from planner.fidelity.validate import run_calibrate
     from planner.input.values import one_line_name
     from planner.report.fidelity import render_calibrate
+    _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
     if name is not None:
         try:
             one_line_name(name)
@@ -817,6 +818,17 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
 def _axes(text: str | None) -> tuple[str, ...]:
     """'engine,gpu' → ('engine', 'gpu'); None → ()."""
     return tuple(a.strip() for a in text.split(",")) if text else ()
+
+
+def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:
+    """BadInput for an empty measurement path or option (a shell variable left unset): '' read as
+    '.' ('is a directory') or as the option left out."""
+    from planner.errors import BadInput
+    if any(not m.strip() for m in measurements):
+        raise BadInput("MEASUREMENTS: an empty path; give the measurement files (or none, for the catalog's)")
+    for k, v in options.items():
+        if v is not None and not v.strip():
+            raise BadInput(f"--{k.replace('_', '-')}: empty; leave the option out instead")
 
 
 # --------------------------------------------------------------------------- validate
@@ -847,6 +859,7 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
+    _no_empty(measurements, group_by=group_by, deployment=deployment, calibration=calibration)
     inputs = (*measurements, *([deployment] if deployment else []))
     if out_plot:
         from planner.input.files import check_writable

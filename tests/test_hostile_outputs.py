@@ -174,6 +174,37 @@ def test_a_file_with_thousands_of_problems_gets_a_message_of_twenty_lines(tmp_pa
     assert lines[-1] == f"{f}: … and 480 more problems (the first 20 are shown)", lines[-1]
 
 
+@pytest.mark.parametrize("args, message", [
+    (("validate", "__CSV__", "--folds", "0", "--group-by", ""), "--group-by: empty; leave the option out"),
+    (("calibrate", "__CSV__", "--folds", "0", "--group-by", "", "--out", "__OUT__"), "--group-by: empty"),
+    (("calibrate", "__CSV__", "--folds", "0", "--name", "", "--out", "__OUT__"), "--name: empty"),
+    (("calibrate", "__CSV__", "--folds", "0", "--name", "  ", "--out", "__OUT__"), "--name: empty"),
+    (("validate", "__CSV__", "--folds", "0", "--deployment", ""), "--deployment: empty"),
+    (("validate", "__CSV__", ""), "MEASUREMENTS: an empty path"),
+    (("calibrate", "", "--out", "__OUT__"), "MEASUREMENTS: an empty path"),
+    (("validate", "__CSV__", "--folds", "0", "--deployment", "__DEP__"),
+     "no file given needs it (the measurement YAML and the silicon and minimal CSVs say what each point measured)"),
+    (("solve", "__DENSE__"), "precision.experts: llama-3.1-70b has no routed experts (a dense model); drop it"),
+    (("eval", "--model", "llama-3.1-70b", "--gpu", "h100", "--experts", "fp4"), "--experts: llama-3.1-70b has no"),
+    (("eval", "--model", "qwen3-235b-a22b", "--gpu", "h100", "--shared-experts", "fp8"),
+     "--shared-experts: qwen3-235b-a22b has no shared experts"),
+])
+def test_empty_options_and_parts_a_model_lacks_are_refused(tmp_path, args, message):
+    """Each was taken as something else without a word: an empty --group-by or --name as the
+    option left out (a blank --name made a profile named '  '), an empty path as '.', a
+    --deployment beside files that carry their own as nothing, and 'fp4 experts' of a dense
+    model were printed in the plan's header as if they meant something."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    dense = write(tmp_path, {**yaml.safe_load((ROOT / "problems" / "llama70b_chat.yaml").read_text()),
+                             "precision": {"weights": "fp8", "experts": "fp4"}}, "dense.yaml")
+    subst = {"__CSV__": csv, "__OUT__": tmp_path / "out.yaml", "__DENSE__": dense,
+             "__DEP__": ROOT / "tests" / "data" / "bench" / "dep.yaml"}
+    code, out = run(*(subst.get(a, a) for a in args))
+    assert code == 2 and message in out, out
+    assert not (tmp_path / "out.yaml").exists()
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

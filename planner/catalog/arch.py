@@ -60,6 +60,15 @@ class Architecture:
         """True when some layers route tokens to experts."""
         return self.experts > 0 and self.moe_layers > 0
 
+    def missing_part(self, experts: str | None, shared_experts: str | None) -> str | None:
+        """Which part a precision is given for that this model lacks ('experts', 'shared_experts'), or
+        None: a dense model's 'fp4 experts' was printed and planned as if it meant something."""
+        if experts is not None and not self.is_moe:
+            return "experts"
+        if shared_experts is not None and not self.shared_intermediate:
+            return "shared_experts"
+        return None
+
     @property
     def dense_layers(self) -> int:
         """Layers with a dense MLP: L − moe_layers."""

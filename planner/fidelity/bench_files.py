@@ -417,6 +417,11 @@ def sniff(path: Path, text: str) -> str:
                    f"GuideLLM: metadata, benchmarks)")
 
 
+def needs_deployment(path: Path) -> bool:
+    """Whether a benchmark file is a tool's output, which does not say what it measured."""
+    return sniff(path, read_text(path, "benchmark")) not in ("silicon", "minimal")
+
+
 def load_bench_file(path: Path, dep: BenchDeployment | None) -> tuple[list[Point], int, Counter]:
     """A benchmark file of any supported format → (points, runs read, drop reasons)."""
     text = read_text(path, "benchmark")

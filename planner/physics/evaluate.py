@@ -59,6 +59,9 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
         raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
     if par.pp > model.arch.layers:
         raise BadInput(f"--pp {par.pp}: more pipeline stages than the model's {model.arch.layers} layers")
+    if missing := model.arch.missing_part(req.expert_dtype, req.shared_experts_dtype):
+        raise BadInput(f"--{missing.replace('_', '-')}: {model.id} has no "
+                       f"{'routed experts (a dense model)' if missing == 'experts' else 'shared experts'}; drop it")
     weights, experts = model.precisions(req.weight_dtype, req.expert_dtype)
     parts = model.part_precisions(req.weight_dtype, {"attention": req.attention_dtype, "dense_mlp": req.dense_mlp_dtype,
                                                      "shared_experts": req.shared_experts_dtype})

@@ -137,6 +137,9 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
     if problem.slo.confidence is not None:
         calib = at_confidence(calib, problem.slo.confidence, source)
     pr = problem.precision
+    if missing := model.arch.missing_part(pr.experts, pr.shared_experts):
+        raise BadInput(f"{source}: precision.{missing}: {model.id} has no "
+                       f"{'routed experts (a dense model)' if missing == 'experts' else 'shared experts'}; drop it")
     weights, experts = model.precisions(pr.weights, pr.experts)
     parts = model.part_precisions(pr.weights, {"attention": pr.attention, "dense_mlp": pr.dense_mlp,
                                                "shared_experts": pr.shared_experts})
