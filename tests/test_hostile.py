@@ -269,6 +269,19 @@ def test_a_terminal_that_is_not_utf8_gets_question_marks_not_exit_5(tmp_path, en
     assert b"TTFT ? " in p.stdout and "Plan for".encode(encoding) in p.stdout
 
 
+def test_a_chart_without_a_matplotlib_config_dir_is_drawn_without_its_warning(tmp_path):
+    """A read-only home or an unusable MPLCONFIGDIR: matplotlib printed three lines about a
+    temporary cache directory beside plan's own output; the chart is drawn all the same."""
+    not_a_dir = tmp_path / "f"
+    not_a_dir.write_text("")
+    png = tmp_path / "w.png"
+    p = subprocess.run([sys.executable, str(SEED.parents[1] / "cli.py"), "whatif", str(small_file(tmp_path)),
+                        str(SEED.parent / "whatif" / "traffic_3x.yaml"), "--plot", str(png)],
+                       capture_output=True, text=True, env={**os.environ, "MPLCONFIGDIR": str(not_a_dir)}, timeout=300)
+    assert p.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG", p.stderr
+    assert p.stderr.strip() == f"wrote {png}", p.stderr
+
+
 # ------------------------------------------------------------------- the boundary
 def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
     import planner.physics.evaluate as ev

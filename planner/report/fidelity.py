@@ -163,8 +163,8 @@ def parity_png(rs: list[Row], title: str) -> bytes:
     and ±30 % bands: tokens/s per GPU (decode, published prefill rates) and TTFT in seconds."""
     import io
 
-    import matplotlib
-    matplotlib.use("Agg")
+    from planner.report.mpl import import_matplotlib
+    import_matplotlib()
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), dpi=110)

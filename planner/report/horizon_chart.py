@@ -155,7 +155,8 @@ def _figure(d: ChartData):
 
 def render(d: ChartData, fmt: str) -> bytes:
     """The figure as 'png' or 'svg' bytes; the same plan gives the same bytes (no date, fixed ids)."""
-    import matplotlib
+    from planner.report.mpl import import_matplotlib
+    matplotlib = import_matplotlib()
     buf = io.BytesIO()
     meta = {"Date": None} if fmt == "svg" else PNG_METADATA
     with matplotlib.rc_context({"svg.hashsalt": "planner", "svg.fonttype": "path"}):

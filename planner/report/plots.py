@@ -146,6 +146,8 @@ def render_png(sweep: Sweep) -> bytes:
     """The frontier chart as PNG bytes (matplotlib's object API: no pyplot, no global state)."""
     import io
 
+    from planner.report.mpl import import_matplotlib
+    import_matplotlib()
     from matplotlib.figure import Figure
     axes_names = panel_axes(sweep)
     all_changes = []

@@ -189,8 +189,8 @@ PLOT_COLOURS = {"prefill": "#4C72B0", "decode": "#DD8452", "colocated": "#55A868
 
 def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = False) -> None:
     """Bar per scenario of cost per million output tokens, stacked by prefill/decode/colocated."""
-    import matplotlib
-    matplotlib.use("Agg")
+    from planner.report.mpl import import_matplotlib
+    import_matplotlib()
     import matplotlib.pyplot as plt
     cur = w.base.problem.pricing.currency
     outs = w.outcomes
