@@ -205,6 +205,23 @@ def test_empty_options_and_parts_a_model_lacks_are_refused(tmp_path, args, messa
     assert not (tmp_path / "out.yaml").exists()
 
 
+def test_validate_says_how_many_folds_ran_and_calibrate_what_it_fitted_to(tmp_path):
+    """--folds 50 over 3 configurations printed 'cross-validated (50-fold)' (3 ran: a fold holds
+    whole configurations), --folds 0 'cross-validated (0-fold) … –'; a profile fitted to the
+    user's own CSV said its parameters were 'fit to catalogs/measurements'."""
+    rows = "".join(f"llama-3.1-8b,h100,vllm,{tp},{tp},1,1,1,agg,{c},1024,256,{40 + c / tp},{6 + c / 20 / tp},"
+                   f"0.11.0,bf16\n" for tp in (1, 2, 4) for c in (4, 16))
+    csv = write(tmp_path, MINIMAL_HEADER + rows, "mine.csv")
+    code, out = run("validate", csv, "--folds", "50")
+    assert code == 0 and "cross-validated (3-fold)" in out and "50-fold" not in out, out
+    code, out = run("validate", csv, "--folds", "0")
+    assert code == 0 and "no cross-validation" in out and "0-fold" not in out, out
+    code, out = run("calibrate", csv, "--folds", "0", "--out", tmp_path / "mine.yaml")
+    assert code == 0, out
+    source = yaml.safe_load((tmp_path / "mine.yaml").read_text())["compute_efficiency"]["source"]
+    assert source.startswith(f"fit to {tmp_path / 'mine.csv'} (6 points, "), source
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

@@ -46,17 +46,19 @@ def profile_yaml(result: FitResult, base: Calibration, name: str, files: list[st
 
     day = (today or _dt.date.today()).isoformat()
     files_text = ", ".join(_display(f) for f in files)
+    shown = [_display(f) for f in files]   # the catalog's measurements, or the user's own files
+    data_of = "catalogs/measurements" if all(f.startswith("catalogs/measurements") for f in shown) else files_text
     if group:
         axes, label = group
         who = f"{result.n_points} points of {'/'.join(axes)} {label}"
-        src = f"fit to catalogs/measurements ({who}, {day}), plan calibrate --group-by {','.join(axes)}"
+        src = f"fit to {data_of} ({who}, {day}), plan calibrate --group-by {','.join(axes)}"
         description = (f"Fitted by robust least squares to the {who} ({files_text}); parameters "
                        "these points cannot inform keep the shared fit's values.")
     else:
-        src = f"fit to catalogs/measurements ({result.n_points} points, {day}), plan calibrate"
+        src = f"fit to {data_of} ({result.n_points} points, {day}), plan calibrate"
         description = (f"Fitted by robust least squares to {result.n_points} measured points "
                        f"({files_text}); one parameter set for all GPUs and engines.")
-    shared_src = (f"shared fit to catalogs/measurements ({shared.n_points} points, {day}), plan calibrate"
+    shared_src = (f"shared fit to {data_of} ({shared.n_points} points, {day}), plan calibrate"
                   if shared else None)
     cv_note = "; ".join(f"{s.quantity}: CV median |err| {s.cv_median_abs:.1%}, p90 {s.cv_p90_abs:.0%}"
                         for s in (cv_summary or []) if s.cv_median_abs is not None and s.quantity != "all")

@@ -218,7 +218,8 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
         def calib_of(p: Point) -> Calibration:
             return calib
     rs = rows(points, calib_of, cv)
-    return Validation(calib.name, files, report, rs, summarise(rs), folds, time.perf_counter() - t0,
+    done = min(folds, len({p.group for p in points})) if folds > 1 else 0   # folds hold whole configurations
+    return Validation(calib.name, files, report, rs, summarise(rs), done, time.perf_counter() - t0,
                       by, profiles, calib_of)
 
 

@@ -61,10 +61,10 @@ def render_text(v: Validation) -> str:
     out += group_table(v.rows, axis)
     out.append("")
     for s in v.summary:
+        cv = (f"cross-validated ({v.cv_folds}-fold) median |error| {_pct(s.cv_median_abs)}, p90 "
+              f"{_pct(s.cv_p90_abs)}, max {_pct(s.cv_max_abs)}" if v.cv_folds > 1 else "no cross-validation")
         out.append(f"{s.quantity}: n={s.n} median |error| {_pct(s.median_abs)}, p90 {_pct(s.p90_abs)}, "
-                   f"max {_pct(s.max_abs)}; cross-validated ({v.cv_folds}-fold) median |error| "
-                   f"{_pct(s.cv_median_abs)}, p90 {_pct(s.cv_p90_abs)}, max {_pct(s.cv_max_abs)}; "
-                   f"within ±15 % {_pct(s.within_15)}, ±30 % {_pct(s.within_30)}")
+                   f"max {_pct(s.max_abs)}; {cv}; within ±15 % {_pct(s.within_15)}, ±30 % {_pct(s.within_30)}")
     out.append(f"({v.seconds:.1f} s)")
     return "\n".join(out)
 
