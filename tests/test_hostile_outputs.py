@@ -222,6 +222,24 @@ def test_validate_says_how_many_folds_ran_and_calibrate_what_it_fitted_to(tmp_pa
     assert source.startswith(f"fit to {tmp_path / 'mine.csv'} (6 points, "), source
 
 
+def test_messages_say_what_is_wrong_with_a_path_or_a_name(tmp_path):
+    """An --out under a file said 'directory m.csv does not exist'; a profile path not ending in
+    .yaml said 'unknown calibration profile'; a profile fitted elsewhere under a shipped
+    profile's name (--name default) printed as that profile in every plan made with it."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    code, out = run("init", "--out", csv / "x.yaml")
+    assert code == 2 and f"{csv} is a file, not a directory" in out, out
+    profile = tmp_path / "p.json"
+    profile.write_bytes((ROOT / "catalogs" / "calibration" / "default.yaml").read_bytes())
+    code, out = run("solve", ROOT / "problems" / "llama70b_chat.yaml", "--calibration", profile)
+    assert code == 2 and "p.json: a calibration profile is a .yaml file" in out, out
+    for args in (("--name", "default", "--out", tmp_path / "mine.yaml"), ("--out", tmp_path / "vllm.yaml")):
+        code, out = run("calibrate", csv, "--folds", "0", *args)
+        assert code == 2 and "the name of a shipped profile" in out, out
+    assert not (tmp_path / "mine.yaml").exists() and not (tmp_path / "vllm.yaml").exists()
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

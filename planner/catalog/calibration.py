@@ -202,6 +202,8 @@ SCALAR_PARAMS: tuple[str, ...] = tuple(k for k, f in Calibration.model_fields.it
 def load_calibration(name_or_path: str = "default") -> Calibration:
     """Calibration profile by name (catalogs/calibration/NAME.yaml) or by path to a YAML file."""
     p = Path(name_or_path)
+    if p.suffix and p.suffix not in (".yaml", ".yml") and p.is_file():   # not "unknown profile 'x.json'"
+        raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
     if not (p.suffix in (".yaml", ".yml") and p.exists()):
         p = CALIBRATION_DIR / f"{name_or_path}.yaml"
         if not p.exists():

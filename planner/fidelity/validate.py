@@ -121,6 +121,10 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
             one_line_name(out_p.stem)
         except ValueError as e:
             raise BadInput(f"--out {out!r}: the file name becomes the profile's name; {e}") from None
+    shipped = CATALOG_DIR / "calibration" / f"{name or out_p.stem}.yaml"
+    if not by and shipped.exists() and out_p.resolve() != shipped.resolve():
+        raise BadInput(f"--name {name or out_p.stem}: the name of a shipped profile ({shipped.name}); plans made with "
+                       f"this fit would print it as that one: give it a name of its own (--name)")
     points, report = load_points(files, deployment)
     _check_folds(points, folds)
     if by:
