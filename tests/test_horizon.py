@@ -499,6 +499,27 @@ def test_start_costs_by_hand_and_the_warm_start():
     d = horizon_json(h)
     assert d["instance_start"]["starts"] == sum(x["instances"] for per in d["periods"] for x in per["starts"])
     assert "Instance starts:" in render_horizon(h)
+    # each period's cost holds its starts: the periods add up to the plan (they fell short by the starts)
+    assert sum(per["cost"] for per in d["periods"]) == pytest.approx(d["cost"])
+    assert any(per["start_cost"] > 0 for per in d["periods"])
+
+
+def test_a_static_fleet_that_cannot_serve_a_period_of_other_lengths_is_named():
+    """The static fleet is the plan at the peak's requests/s and lengths. An hour of fewer
+    requests with outputs twice as long asks more decode of it: the comparison said it saved
+    29 % against a fleet that could not serve that hour. The hour is now named and the saving
+    called a lower bound; with one length all day every period is served."""
+    from planner.report.horizon import horizon_json, render_horizon
+    flat = solve_horizon(problem(), compare=False)
+    assert flat.static_short is None and horizon_json(flat)["comparison"]["static_peak_serves_every_period"] is True
+    longer = [300] * 24
+    longer[0] = 600   # hour 0: 95 % of the peak's requests, twice its output
+    p = problem(**{"workload.profile": {"qps_fraction": [0.95] + [1.0] * 23, "output_tokens": longer}})
+    h = solve_horizon(p, compare=False)
+    assert h.static_short is not None and h.static_short[0] == 0, h.static_short
+    c = horizon_json(h)["comparison"]
+    assert c["static_peak_serves_every_period"] is False and c["static_peak_short_of"]["period"] == 0
+    assert "it does not serve period 0, whose lengths ask more" in render_horizon(h)
 
 
 @pytest.mark.parametrize("value", [0, 100, -5, "abc"])

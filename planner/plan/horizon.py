@@ -74,6 +74,8 @@ class HorizonPlan:
     subproblems: int = 0                # single-period MILPs solved by the decomposition
     timings: dict[str, float] = field(default_factory=dict)
     classes: tuple[tuple[str, str, float], ...] = ()   # a fleet: (class, model, its peak req/s)
+    static_short: tuple[int, str] | None = None   # a period the static fleet cannot serve, and the check it fails
+    static_checked: bool = False                  # whether every period was checked (single problems)
 
     kind = "horizon"
 
@@ -234,7 +236,26 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
                        solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
-                        "independent_s": t5 - t4})
+                        "independent_s": t5 - t4}, static_short=static_shortfall(static, res_g, group_of, qps),
+                       static_checked=True)
+
+
+def static_shortfall(static: Plan, res_g: list[Resolved | None], group_of: list[int],
+                     qps: list[float]) -> tuple[int, str] | None:
+    """The first period (and the check it fails) that the static fleet's pools cannot serve, or None.
+    Periods of the peak's lengths ask less of them than the peak; a period of other lengths (a
+    trace, per-period lengths) can ask more (an hour of 55 req/s × 2,000 output tokens more decode
+    than the peak's 60 × 1,000): each length group's busiest period is verified on the static pools."""
+    top = qps.index(max(qps))
+    for g, res in enumerate(res_g):
+        if res is None or g == group_of[top]:
+            continue
+        busiest = max((p for p in range(len(qps)) if group_of[p] == g), key=lambda p: qps[p])
+        _, checks = verify_service(at_qps(res, qps[busiest]), static.chosen)
+        failed = next((c for c in checks if not c.ok), None)
+        if failed is not None:
+            return busiest, failed.name
+    return None
 
 
 def start_seconds(problem: Problem, res: Resolved, c: Candidate) -> float:

@@ -46,7 +46,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
             "starts": [{"role": k[0], "gpu": k[1], "parallelism": k[2], "instances": n}
                        for k, n in sorted(p.starts.items())],
             "start_cost": p.start_cost,
-            "cost": p.cost_per_hour * p.hours,
+            "cost": p.cost_per_hour * p.hours + p.start_cost,   # Σ periods[].cost = cost
             "nodes": {g: {kind: getattr(n, kind) for kind in KINDS} for g, n in sorted(p.nodes.items()) if n.total},
             "cards_used": p.cards_used, "cards_rented": rented,
             "utilization": p.cards_used / rented if rented else None,
@@ -92,11 +92,14 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "comparison": {
             "static_peak_cost": static,
             "static_peak_cost_per_hour": h.static_peak.cost_per_hour,
-            "static_peak_saving": static - h.cost,
-            "static_peak_saving_fraction": (static - h.cost) / static if static > 0 else None,
+            "static_peak_saving": _saving(static, h.cost),
+            "static_peak_saving_fraction": _saving(static, h.cost) / static if static > 0 else None,
             "independent_cost": indep,
-            "independent_saving": None if indep is None else indep - h.cost,
-            "independent_saving_fraction": (indep - h.cost) / indep if indep else None,
+            "independent_saving": None if indep is None else _saving(indep, h.cost),
+            "independent_saving_fraction": _saving(indep, h.cost) / indep if indep else None,
+            "static_peak_serves_every_period": (h.static_short is None) if h.static_checked else None,
+            "static_peak_short_of": None if h.static_short is None else
+            {"period": h.static_short[0], "check": h.static_short[1]},
             "static_peak_plan": plan_json(h.static_peak, timings),
         },
         "verification": verification_dict(h.verification),
@@ -104,6 +107,12 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
                               subproblems=h.subproblems),
         "timings": {k: round(v, 3) for k, v in h.timings.items()} if timings else None,
     }
+
+
+def _saving(other: float, cost: float) -> float:
+    """other − cost to a millionth of the currency, never −0: equal costs summed in another order
+    differ by a rounding error, which printed 'saving -0.00 RMB (-0.0 %)'."""
+    return round(other - cost, 6) + 0.0
 
 
 def _kinds_cell(nodes: dict[str, dict[str, int]], kind: str) -> str:
@@ -144,6 +153,10 @@ def render_horizon(h: HorizonPlan) -> str:
             f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
             f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
             f"saving {money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]
+    if (short := c["static_peak_short_of"]) is not None:
+        out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']}, "
+                   f"whose lengths ask more: {short['check']}; a fleet that does costs more, so the saving "
+                   f"against it is a lower bound)")
     st = d["instance_start"]
     if st is not None:
         bw = "the NIC" if st["load_bandwidth_per_card"] is None else f"{st['load_bandwidth_per_card'] / 1e9:g} GB/s"
