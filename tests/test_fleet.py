@@ -439,3 +439,43 @@ def test_fleets_run_highs_without_primal_heuristics_single_problems_with_them(mo
     h = solve_horizon(day, "d", compare=True)
     assert h.cost > 0 and h.independent_cost >= h.cost - 1e-6
     assert len(seen) >= 4 and seen[0] is True and not any(seen[1:]), seen
+
+
+LLAMA8_CFG = ('{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, '
+              '"intermediate_size": 14336, "vocab_size": 128256}')
+LLAMA70_CFG = ('{"hidden_size": 8192, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8, '
+               '"intermediate_size": 28672, "vocab_size": 128256}')
+
+
+@pytest.mark.parametrize("day", [False, True])
+def test_two_models_under_one_name_are_refused_not_merged(tmp_path, day):
+    """Two config.json files in folders of one name (an 8B and a 70B, both 'm'), or a folder named
+    like a catalog model: the fleet counted '1 model', shared pools sized for the first between
+    the classes, and exported the first checkpoint for both. Refused, naming both classes (over a
+    day too), and a class's precision error names the class."""
+    for d, cfg in (("p/m", LLAMA8_CFG), ("q/m", LLAMA70_CFG), ("llama-3.1-8b", LLAMA70_CFG)):
+        (tmp_path / d).mkdir(parents=True)
+        (tmp_path / d / "config.json").write_text(cfg)
+    wl = {"qps": 5, "input_tokens": 1000, "output_tokens": 200}
+    if day:
+        wl["profile"] = {"qps_fraction": [0.5] * 12 + [1.0] * 12}
+
+    def fleet(*models, precision=None):
+        classes = [{"name": f"c{i}", "model": str(tmp_path / m) if "/" in m else m, "workload": wl,
+                    "slo": {"ttft": "2s", "tpot": "50ms"}} for i, m in enumerate(models)]
+        if precision:
+            classes[-1]["precision"] = precision
+        return FleetProblem.model_validate({"name": "f", "classes": classes, "gpus": ["h100"]})
+    from planner.plan.horizon_fleet import solve_fleet_horizon
+
+    def plan_of(f, source):   # a fleet over a day goes through its own solve
+        return solve_fleet_horizon(f, source, compare=False) if day else solve(f, source)
+    for models, name in ((("p/m/config.json", "q/m/config.json"), "'m'"),
+                         (("llama-3.1-8b", "llama-3.1-8b/config.json"), "'llama-3.1-8b'")):
+        with pytest.raises(BadInput, match=rf"f.yaml: classes\[1\].model: .* is another model than classes\[0\]'s "
+                                           rf".*under the same name {name}"):
+            plan_of(fleet(*models), "f.yaml")
+    with pytest.raises(BadInput, match=r"f.yaml: classes\[1\].precision.experts: llama-3.1-8b has no routed experts"):
+        plan_of(fleet("llama-3.1-8b", "llama-3.1-8b", precision={"experts": "fp4"}), "f.yaml")
+    plan = plan_of(fleet("p/m/config.json", "p/m/config.json"), "f.yaml")   # one model under one name: fine
+    assert (plan.cost if day else plan.cost_per_hour) > 0

@@ -33,7 +33,7 @@ from planner.plan.horizon import (
     single_qps_problem,
 )
 from planner.plan.resolve import Resolved, resolve
-from planner.plan.services import class_problem
+from planner.plan.services import class_problem, in_class, one_model_per_name
 from planner.plan.solve import solve, solver_options
 from planner.plan.verify import Check, Verification, verify_service
 
@@ -80,18 +80,24 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     sets: list[tuple[int, ...]] = []
     group_res: list[Resolved] = []
     group_of: list[list[int]] = []                              # [class][period] → global group
+    class_res: list[Resolved] = []                              # one per class
     for k, prob in enumerate(problems):
         local, members = length_groups(prob)
         ids = []
         for idx in members:
             busiest = max(idx, key=lambda p, k=k: qps[k][p])
-            r = resolve(period_problem(prob, busiest), source)
+            try:
+                r = resolve(period_problem(prob, busiest), source)
+            except BadInput as e:
+                raise in_class(e, source, k) from None
             kept = prune_dominated(generate(r).candidates) if qps[k][busiest] > 0 else ()
             ids.append(len(sets))
             sets.append(tuple(range(len(cands), len(cands) + len(kept))))
             cands += kept
             group_res.append(r)
         group_of.append([ids[g] for g in local])
+        class_res.append(group_res[ids[0]])
+    one_model_per_name(class_res, source)
     first = group_res[0]
     kinds = hm.gpu_kinds(first)
     periods = tuple(hm.Period(p, sum(q[p] for q in qps), hours, milp.Demand(0.0, 0.0),

@@ -15,6 +15,7 @@ import itertools
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from planner.errors import BadInput
@@ -120,8 +121,40 @@ def resolve_classes(f: FleetProblem, source: str) -> list[Resolved]:
         try:
             out.append(resolve(class_problem(f, k), source))
         except BadInput as e:
-            raise BadInput(str(e).replace(f"{source}: model:", f"{source}: classes[{i}].model:")) from None
+            raise in_class(e, source, i) from None
+    one_model_per_name(out, source)
     return out
+
+
+def in_class(e: BadInput, source: str, i: int) -> BadInput:
+    """A class's resolve error with the field's path inside the fleet file (classes[i].…)."""
+    return BadInput(str(e).replace(f"{source}: model:", f"{source}: classes[{i}].model:")
+                    .replace(f"{source}: precision.", f"{source}: classes[{i}].precision."))
+
+
+def _model_source(r: Resolved) -> str:
+    """Where a class's model comes from: the catalog id, or a config.json's resolved path, or a
+    Hugging Face id."""
+    from planner.catalog.schemas import load_models
+    src = r.problem.model.strip()
+    if src.lower() in load_models():   # an id or alias, as get_model reads it first
+        return r.model.id
+    p = Path(src)
+    return str(p.resolve()) if p.exists() else src
+
+
+def one_model_per_name(singles: list[Resolved], source: str) -> None:
+    """BadInput when two classes name different models by one id (config.json folders of one name,
+    or a folder named like a catalog model): they were taken for one model, shared its pools and
+    were exported with one checkpoint."""
+    seen: dict[str, tuple[int, str]] = {}
+    for i, r in enumerate(singles):
+        where = _model_source(r)
+        j, other = seen.setdefault(r.model.id, (i, where))
+        if other != where:
+            raise BadInput(f"{source}: classes[{i}].model: {r.problem.model} is another model than classes[{j}]'s "
+                           f"({singles[j].problem.model}), under the same name {r.model.id!r} (a config.json takes "
+                           f"its folder's name); give one of them a folder of another name")
 
 
 def service_plans(f: FleetProblem, singles: list[Resolved]) -> list[tuple[list[RequestClass], Resolved]]:
