@@ -43,6 +43,13 @@ def test_qps_axis_scales_the_profile():
     frac["workload"]["profile"] = {"qps_fraction": DAY}
     at = problem_at(Problem.model_validate(frac), {"qps": 600})
     assert at.workload.period_qps() == pytest.approx([600 * f for f in DAY])
+    # a profile in requests/s does not use workload.qps: the axis is its busiest period, whatever
+    # workload.qps says (an unused 50 made a point of 600 plan 3,600 at the peak) or when it is absent
+    for qps in (50, None):
+        other = copy.deepcopy(BASE)
+        other["workload"].pop("qps") if qps is None else other["workload"].update(qps=qps)
+        at = problem_at(Problem.model_validate(other), {"qps": 600})
+        assert at.workload.period_qps() == pytest.approx([600 * f for f in DAY])
 
 
 def test_cli_writes_the_horizon_frontier(tmp_path):

@@ -125,13 +125,15 @@ def grid(axes: Sequence[Axis]) -> list[dict[str, float]]:
 
 def problem_at(problem: Problem, point: dict[str, float], curve: str = ALL) -> Problem:
     """A copy of the problem with the point's limits and load; a single-GPU curve keeps only that GPU.
-    With a load profile the qps axis is workload.qps, and a profile written in requests/s is
-    scaled with it (its periods keep their ratios to workload.qps)."""
+    With a load profile of fractions the qps axis is workload.qps; with one in requests/s (written,
+    or read from a trace) it is the busiest period's requests/s, the others keeping their ratios
+    to it (it was their ratio to workload.qps, which such a profile does not use: a point of 1
+    req/s planned 0.01 beside an unused `qps: 50`)."""
     slo = problem.slo.model_copy(update={k: v for k, v in point.items() if k in LATENCY_AXES})
     update: dict = {"qps": point["qps"]} if "qps" in point else {}
     prof = problem.workload.profile
-    if "qps" in point and prof is not None and prof.qps is not None:
-        factor = point["qps"] / problem.workload.qps
+    if "qps" in point and prof is not None and prof.qps is not None and max(prof.qps) > 0:
+        factor = point["qps"] / max(prof.qps)
         update["profile"] = prof.model_copy(update={"qps": [q * factor for q in prof.qps]})
     workload = problem.workload.model_copy(update=update)
     gpus = problem.gpus if curve == ALL else [g for g in problem.gpus if g.id == curve]
