@@ -739,6 +739,12 @@ def test_a_qps_the_profile_overrides_is_noted_and_may_be_left_out(tmp_path):
     assert p.workload.qps == 2.0
     r = CliRunner().invoke(cli.main, ["solve", str(tmp_path / "noqps.yaml"), "--json"])
     assert r.exit_code == 0 and "not used" not in r.stderr, r.stderr
+    # numbers the profile reads as numbers: "3", and 1e8, which YAML 1.1 reads as text (it said
+    # 'workload.qps: required field is missing')
+    text = yaml.safe_dump({**SMALL, "workload": {**wl, "profile": {"period": "1h", "qps": [1.0] * 23 + ["3"]}}})
+    (tmp_path / "strings.yaml").write_text(text.replace("- '3'", "- 3e0"))
+    assert yaml.safe_load((tmp_path / "strings.yaml").read_text())["workload"]["profile"]["qps"][-1] == "3e0"
+    assert load_problem(tmp_path / "strings.yaml").workload.qps == 3.0
 
 
 def test_a_check_across_fields_names_its_field_without_a_top_level_prefix(tmp_path):

@@ -91,6 +91,18 @@ class TraceSpec(Strict):
                               "horizon: one distribution of the whole trace")
 
 
+def _as_number(x: Any) -> float | None:
+    """x as the profile's number fields read it (a numeric string too: YAML 1.1 reads `1e8` as
+    text), or None when it is none (a boolean, NaN, a word)."""
+    if isinstance(x, bool):
+        return None
+    try:
+        f = float(x) if isinstance(x, int | float | str) else None
+    except ValueError:
+        return None
+    return f if f is not None and math.isfinite(f) else None
+
+
 class Workload(Strict):
     qps: Rate = Field(description="target requests per second")
     input_tokens: Length
@@ -109,9 +121,9 @@ class Workload(Strict):
         period's (a written one that differs is noted by the loader: it is not planned for)."""
         if isinstance(v, dict) and "qps" not in v and isinstance(v.get("profile"), dict):
             q = v["profile"].get("qps")
-            if isinstance(q, list) and q and all(isinstance(x, int | float) and not isinstance(x, bool)
-                                                 and math.isfinite(x) for x in q) and max(q) > 0:
-                return {**v, "qps": max(q)}
+            nums = [_as_number(x) for x in q] if isinstance(q, list) else []
+            if nums and None not in nums and max(nums) > 0:   # numbers as the profile reads them ("3", 1e8)
+                return {**v, "qps": max(nums)}
         return v
 
     @model_validator(mode="after")
