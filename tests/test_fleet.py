@@ -479,3 +479,16 @@ def test_two_models_under_one_name_are_refused_not_merged(tmp_path, day):
         plan_of(fleet("llama-3.1-8b", "llama-3.1-8b", precision={"experts": "fp4"}), "f.yaml")
     plan = plan_of(fleet("p/m/config.json", "p/m/config.json"), "f.yaml")   # one model under one name: fine
     assert (plan.cost if day else plan.cost_per_hour) > 0
+
+
+def test_a_fleet_over_a_day_with_an_unreachable_slo_says_which_limit():
+    """A class's TPOT no candidate reaches: the fleet over a day exited 2 with 'no candidate can
+    decode for a: the decode demand row of period 0 would be empty'; it is infeasible (exit 3)
+    and says the limit and the best any candidate reaches, as the fleet at one QPS does."""
+    from planner.plan.horizon_fleet import solve_fleet_horizon
+    wl = {"qps": 5, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": [0.5] * 12 + [1.0] * 12}}
+    f = FleetProblem.model_validate({"name": "f", "gpus": ["h100"], "classes": [
+        {"name": "a", "model": "llama-3.1-8b", "workload": wl, "slo": {"ttft": "2s", "tpot": "1ms"}},
+        {"name": "b", "model": "llama-3.1-8b", "workload": wl, "slo": {"ttft": "2s", "tpot": "50ms"}}]})
+    with pytest.raises(Infeasible, match=r"f.yaml: class 'a': TPOT 1 ms unreachable: the fastest candidate reaches"):
+        solve_fleet_horizon(f, "f.yaml", compare=False)

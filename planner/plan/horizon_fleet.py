@@ -22,7 +22,7 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
-from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
+from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.horizon import (
     HorizonPlan,
     PeriodPlan,
@@ -90,7 +90,11 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                 r = resolve(period_problem(prob, busiest), source)
             except BadInput as e:
                 raise in_class(e, source, k) from None
-            kept = prune_dominated(generate(r).candidates) if qps[k][busiest] > 0 else ()
+            cs = generate(r) if qps[k][busiest] > 0 else None
+            if cs is not None and (missing := missing_roles(cs.candidates, r.uncached_mean > 0)):
+                # as a fleet at one QPS says it, not "the demand row of period 0 would be empty"
+                raise Infeasible(f"{source}: class {f.classes[k].name!r}: " + explain_no_candidates(r, cs, missing))
+            kept = prune_dominated(cs.candidates) if cs is not None else ()
             ids.append(len(sets))
             sets.append(tuple(range(len(cands), len(cands) + len(kept))))
             cands += kept
