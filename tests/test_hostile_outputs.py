@@ -240,6 +240,28 @@ def test_messages_say_what_is_wrong_with_a_path_or_a_name(tmp_path):
     assert not (tmp_path / "mine.yaml").exists() and not (tmp_path / "vllm.yaml").exists()
 
 
+def test_no_minus_zero_and_notes_that_name_the_right_knob(tmp_path):
+    """`qps_fraction: [-0.0, …]` printed a period of '-0' req/s; a saving within the MIP gap
+    printed '-0.0 %'; a trace beside an unused qps was told to use profile.qps_fraction, which a
+    trace cannot take; fleet rates summing past 10⁹ said '1e+09 … above 1e+09'."""
+    from planner.report.horizon import _percent
+    assert _percent(-1e-15) == "0.0" and _percent(-0.0004) == "0.0" and _percent(0.123) == "12.3"
+    from planner.input.problem import Problem
+    wl = {**SMALL["workload"], "profile": {"period": "1h", "qps_fraction": [-0.0] + [1.0] * 23}}
+    p = Problem.model_validate({**SMALL, "workload": wl})
+    assert str(p.workload.profile.qps_fraction[0]) == "0.0"
+    _day_trace(tmp_path, "day.csv")
+    traced = write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "qps": 1000,
+                                                   "trace": {"file": "day.csv", "scale": 10}}}, "t.yaml")
+    r = CliRunner().invoke(cli.main, ["solve", str(traced), "--json"])
+    assert r.exit_code == 0 and "use workload.trace.scale to scale it" in r.stderr, r.stderr
+    from planner.input.fleet import FleetProblem
+    k = {"model": "llama-3.1-8b", "workload": {"qps": 6e8, "input_tokens": 100, "output_tokens": 10},
+         "slo": {"ttft": "2s", "tpot": "50ms"}}
+    with pytest.raises(Exception, match=r"ask for 1,200,000,000 requests/s together, above 1,000,000,000"):
+        FleetProblem.model_validate({"classes": [{**k, "name": "a"}, {**k, "name": "b"}], "gpus": ["h100"]})
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

@@ -108,8 +108,8 @@ class FleetProblem(PlanSettings):
             total[k.model] = total.get(k.model, 0.0) + k.workload.qps
         for model, qps in total.items():
             if qps > MAX_QPS:
-                raise ValueError(f"the classes of model {model!r} ask for {qps:g} requests/s together, "
-                                 f"above {MAX_QPS:g} (pools shared by them would serve that sum)")
+                raise ValueError(f"the classes of model {model!r} ask for {qps:,.0f} requests/s together, "
+                                 f"above {MAX_QPS:,.0f} (pools shared by them would serve that sum)")
         return self
 
     @model_validator(mode="after")

@@ -72,8 +72,9 @@ def _note_unused_qps(w, where: str) -> None:
     if w.profile is None or w.profile.qps is None or w.qps == max(w.profile.qps):
         return
     source = "the trace" if w.trace is not None else "profile.qps"
+    scale = "workload.trace.scale" if w.trace is not None else "profile.qps_fraction"   # a trace takes no fractions
     warnings.warn(f"{where}.qps: {w.qps:g} req/s is not used; {source} gives each period's requests/s "
-                  f"(busiest {max(w.profile.qps):g}): remove qps, or use profile.qps_fraction to scale it",
+                  f"(busiest {max(w.profile.qps):g}): remove qps, or use {scale} to scale it",
                   PlannerNotice, stacklevel=3)
 
 

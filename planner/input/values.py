@@ -139,4 +139,4 @@ def below_max_sell(v: float) -> float:
 
 SellPrice = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_sell)]   # per million tokens
 PROFILE_PERIODS = (24, 168)   # a day or a week of periods
-NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), AfterValidator(lambda v: v + 0.0)]  # -0 → 0

@@ -109,6 +109,11 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
     }
 
 
+def _percent(fraction: float | None) -> str:
+    """A fraction as a percent to 0.1, never '-0.0' (a plan dearer within the MIP gap by a hair)."""
+    return f"{round((fraction or 0.0) * 100, 1) + 0.0:.1f}"
+
+
 def _saving(other: float, cost: float) -> float:
     """other − cost to a millionth of the currency, never −0: equal costs summed in another order
     differ by a rounding error, which printed 'saving -0.00 RMB (-0.0 %)'."""
@@ -152,7 +157,7 @@ def render_horizon(h: HorizonPlan) -> str:
             f"{per_million(d['cost_per_million_tokens'])} {cur} per million tokens",
             f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
             f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
-            f"saving {money(c['static_peak_saving'], cur)} ({(c['static_peak_saving_fraction'] or 0) * 100:.1f} %)"]
+            f"saving {money(c['static_peak_saving'], cur)} ({_percent(c['static_peak_saving_fraction'])} %)"]
     if (short := c["static_peak_short_of"]) is not None:
         out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']}, "
                    f"whose lengths ask more: {short['check']}; a fleet that does costs more, so the saving "
@@ -165,7 +170,7 @@ def render_horizon(h: HorizonPlan) -> str:
     if c["independent_cost"] is not None:
         out.append(f"Independent per-period plans (on demand): {money(c['independent_cost'], cur)}   "
                    f"saving {money(c['independent_saving'], cur)} "
-                   f"({(c['independent_saving_fraction'] or 0) * 100:.1f} %)")
+                   f"({_percent(c['independent_saving_fraction'])} %)")
     v, s = d["verification"], d["solver"]
     n_ok = sum(1 for x in v["checks"] if x["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks, every "

@@ -271,7 +271,7 @@ def render_horizon_table(outcomes: tuple[HorizonOutcome, ...]) -> str:
         rows.append([s["scenario"], s["status"], _money(s["cost"]), _money(s["cost_per_hour_mean"]),
                      per_million(s['cost_per_million_output_tokens']), delta,
                      " ".join(f"{n}×{g}" for g, n in s["reserved_nodes"].items()) or "-",
-                     "-" if saving is None else f"{-100 * saving + 0.0:+.1f}%", ""])   # + 0.0: no '-0.0%'
+                     "-" if saving is None else f"{round(-100 * saving, 1) + 0.0:+.1f}%", ""])   # no '-0.0%'
     span = f"{hours:g} h" if hours else "horizon"
     return table(["scenario", "status", f"{cur}/{span}", f"{cur}/h mean", f"{cur}/M out", "Δ vs base",
                   "reserved", "vs static peak", "reason"], rows, "llrrrrlrl")
