@@ -492,3 +492,18 @@ def test_a_fleet_over_a_day_with_an_unreachable_slo_says_which_limit():
         {"name": "b", "model": "llama-3.1-8b", "workload": wl, "slo": {"ttft": "2s", "tpot": "50ms"}}]})
     with pytest.raises(Infeasible, match=r"f.yaml: class 'a': TPOT 1 ms unreachable: the fastest candidate reaches"):
         solve_fleet_horizon(f, "f.yaml", compare=False)
+
+
+def test_the_independent_comparison_of_a_fleet_over_a_day_keeps_to_the_time_limit(monkeypatch):
+    """Its per-period solves had no bound: 256 classes over a day took 154 s under a 20 s limit. Past
+    the problem's time limit the comparison is left out (None), the plan itself is kept."""
+    from planner.plan import horizon_fleet
+    from planner.plan.horizon_fleet import solve_fleet_horizon
+    wl = {"qps": 5, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": [0.5] * 12 + [1.0] * 12}}
+    f = FleetProblem.model_validate({"name": "f", "gpus": ["h100"], "solver": {"time_limit": "5s"}, "classes": [
+        {"name": "a", "model": "llama-3.1-8b", "workload": wl, "slo": {"ttft": "2s", "tpot": "50ms"}}]})
+    assert solve_fleet_horizon(f, "f.yaml").independent_cost is not None
+    clock = itertools.count(0.0, 1e6)   # every reading a million seconds after the one before
+    monkeypatch.setattr(horizon_fleet.time, "perf_counter", lambda: next(clock))
+    h = solve_fleet_horizon(f, "f.yaml")
+    assert h.independent_cost is None and h.verification.passed

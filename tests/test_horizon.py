@@ -671,3 +671,13 @@ def test_independent_plans_cost_the_same_with_dominated_candidates_dropped(redun
     kept = solve_horizon(p, "t").independent_cost
     assert calls and all(n_kept < n for n, n_kept in calls)      # the pruned solves had fewer columns
     assert pruned is not None and kept == pytest.approx(pruned, rel=1e-9)
+
+
+def test_the_independent_comparison_keeps_to_the_time_limit(monkeypatch):
+    """Past the problem's time limit the per-period comparison is left out (None); the plan is kept."""
+    import planner.plan.horizon as horizon
+    assert solve_horizon(problem()).independent_cost is not None
+    clock = itertools.count(0.0, 1e6)   # every reading a million seconds after the one before
+    monkeypatch.setattr(horizon.time, "perf_counter", lambda: next(clock))
+    h = solve_horizon(problem())
+    assert h.independent_cost is None and h.verification.passed

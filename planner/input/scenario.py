@@ -163,6 +163,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (an empty file is the empty scenario)."""
     data = read_yaml(path)
     data = {} if data is None else data
+    if isinstance(data, dict) and ("model" in data or "classes" in data):   # not a pydantic key list
+        kind = "fleet" if "classes" in data else "problem"
+        raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as a scenario; "
+                       f"a scenario edits the base (gpus, workload, slo, serving, limits, pricing, buy: "
+                       f"docs/studies.md); the base is the first file")
     _check_gpu_updates(data, str(path))
     return validate(Scenario, data, str(path))
 

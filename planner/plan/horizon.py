@@ -10,6 +10,7 @@ the sum of their costs). Never returns an unverified plan (docs/horizon.md).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -231,7 +232,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t4 = time.perf_counter()
-    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit, start_cost) if compare else None
+    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit, start_cost,
+                             time.perf_counter() + opts.time_limit) if compare else None
     t5 = time.perf_counter()
     return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
                        solved.method, solved.subproblems,
@@ -374,11 +376,12 @@ def independent_key(per: hm.Period) -> tuple:
 
 def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs_g,
                      solver: str | None, time_limit: float | None,
-                     start_cost: dict[hm.Shape, float] | None = None) -> float | None:
+                     start_cost: dict[hm.Shape, float] | None = None, deadline: float = math.inf) -> float | None:
     """Σ_p h_p·(cost per hour of period p's own single-QPS plan: on demand, its lengths, within its
     own caps), plus the starts from one period's plan to the next when instance starts are priced;
     None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
-    distinct QPS, caps and lengths. Only the cost is compared, so without start costs (which count
+    distinct QPS, caps and lengths; None too once the solves pass `deadline` (the problem's time
+    limit, from when the comparison starts). Only the cost is compared, so without start costs (which count
     the plans' instances) each solve drops dominated candidates first (`services.needed`: the
     optimum's cost is unchanged, and with redundancy rows per candidate the MILP shrinks most)."""
     plans: dict[tuple, Plan] = {}
@@ -388,6 +391,8 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
         key = independent_key(per)
         if per.qps <= 0 or key in plans:
             continue
+        if time.perf_counter() > deadline:
+            return None
         single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
         try:
             plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group],
