@@ -700,9 +700,12 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, force: bool) -> None:
     """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the
     plan's layout and batch, a router split, manifests, a load test at the plan's operating point."""
+    from planner.errors import BadInput
     if model_path is not None and not model_path.strip():
-        from planner.errors import BadInput
         raise BadInput("--model-path: empty; leave it out to load the plan's model")
+    if image is not None and (not image.strip() or any(ch.isspace() or not ch.isprintable() for ch in image)):
+        raise BadInput(f"--image {image!r}: a container image reference has no spaces or control characters "
+                       f"(e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.4.0); it is written into the manifests")
     from planner.input.files import read_json
     from planner.report.export import export
     for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,

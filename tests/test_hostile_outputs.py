@@ -262,6 +262,19 @@ def test_no_minus_zero_and_notes_that_name_the_right_knob(tmp_path):
         FleetProblem.model_validate({"classes": [{**k, "name": "a"}, {**k, "name": "b"}], "gpus": ["h100"]})
 
 
+def test_a_sweep_value_left_out_and_an_image_with_spaces_are_refused(tmp_path, small_plans):
+    """`--tpot 20ms,,50ms` swept 20 and 50 without a word; `--image 'a b'` (or with a newline) was
+    written into k8s.yaml and dynamo.yaml as `image: a b`."""
+    code, out = run("sweep", write(tmp_path, SMALL), "--tpot", "20ms,,50ms", "--out", tmp_path / "sw")
+    assert code == 2 and "--tpot: an empty value in '20ms,,50ms'" in out and not (tmp_path / "sw").exists(), out
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(small_plans[0]))
+    for image in ("a b", "img\nname", ""):
+        code, out = run("export", f, "--target", "k8s", "--image", image, "--out", tmp_path / "e")
+        assert code == 2 and "a container image reference has no spaces or control characters" in out, out
+    assert not (tmp_path / "e").exists()
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

@@ -91,7 +91,10 @@ def parse_axis(name: str, text: str, points: int, spacing: str = "log") -> Axis:
         if not 2 <= points <= MAX_VALUES:
             raise BadInput(f"--points: a range needs 2 to {MAX_VALUES:,} points, got {points}")
         return Axis(name, tuple(_spaced(lo, hi, points, spacing)))
-    values = tuple(sorted({_parse_value(name, p) for p in text.split(",") if p.strip()}))
+    items = text.split(",")
+    if len(items) > 1 and any(not p.strip() for p in items):   # '20ms,,50ms' or '20ms,': a value left out
+        raise BadInput(f"--{name}: an empty value in {text!r}; separate the values by single commas")
+    values = tuple(sorted({_parse_value(name, p) for p in items if p.strip()}))
     if not values:
         raise BadInput(f"--{name}: no values in {text!r}")
     if len(values) > MAX_VALUES:
