@@ -507,3 +507,27 @@ def test_the_independent_comparison_of_a_fleet_over_a_day_keeps_to_the_time_limi
     monkeypatch.setattr(horizon_fleet.time, "perf_counter", lambda: next(clock))
     h = solve_fleet_horizon(f, "f.yaml")
     assert h.independent_cost is None and h.verification.passed
+
+
+def test_a_fleet_over_a_day_says_which_class_reads_a_trace(tmp_path):
+    """A fleet class reading a trace: JSON trace null and no 'load from trace' line, as if its
+    profile had been written. class_traces names it, and the text has its line."""
+    import shutil
+
+    from planner.input.load import load_any
+    from planner.plan.horizon_fleet import solve_fleet_horizon
+    from planner.report.horizon import horizon_json, render_horizon
+    shutil.copy(ROOT / "problems" / "traces" / "chat_day_sample.csv", tmp_path / "chat.csv")
+    f = tmp_path / "f.yaml"
+    f.write_text(json.dumps({"name": "f", "gpus": ["h100", "h20"], "classes": [
+        {"name": "chat", "model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+         "workload": {"trace": {"file": "chat.csv", "period": "1h", "scale": 1}}},
+        {"name": "batch", "model": "llama-3.1-8b", "workload": {"qps": 1, "input_tokens": 2000, "output_tokens": 200,
+                                                               "profile": {"qps_fraction": [1.0] * 24}},
+         "slo": {"ttft": "10s", "tpot": "100ms"}}]}))
+    h = solve_fleet_horizon(load_any(f), str(f), compare=False)
+    d = horizon_json(h)
+    assert d["trace"] is None and list(d["class_traces"]) == ["chat"]
+    assert d["class_traces"]["chat"]["requests"] == 5396
+    text = render_horizon(h)
+    assert f"class chat: load from trace {tmp_path / 'chat.csv'}: 5,396 requests over 24.0 h" in text, text[:600]

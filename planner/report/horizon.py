@@ -17,8 +17,18 @@ def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
     """Where the profile came from when a trace made it (workload.trace), else None."""
     wl = getattr(h.problem, "workload", None)   # a fleet: its classes' traces are in their own profiles
     t = wl.trace_load if wl is not None else None
-    if t is None:
+    return None if t is None else _trace_of(t)
+
+
+def _class_traces(h: HorizonPlan) -> dict[str, Any] | None:
+    """A fleet's classes read from traces: class name → as `_trace_dict` (None for a single problem)."""
+    if not h.classes:
         return None
+    return {k.name: _trace_of(k.workload.trace_load) for k in h.problem.classes
+            if k.workload.trace_load is not None}
+
+
+def _trace_of(t) -> dict[str, Any]:
     return {"file": t.file, "requests": t.requests, "span_hours": t.span_s / 3600.0, "fold": t.fold,
             "period_mean_input_tokens": [None if x != x else x for x in t.period_mean_input],
             "period_mean_output_tokens": [None if x != x else x for x in t.period_mean_output],
@@ -75,6 +85,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "horizon_hours": h.hours,
         "peak_qps": r.qps,
         "trace": _trace_dict(h),
+        "class_traces": _class_traces(h),
         "candidates_at": "each_class" if h.classes else "peak" if h.length_groups == 1 else "each_length_group",
         "gpus": [{"id": k.id, "on_demand_price_per_gpu_hour": k.opt.price_per_card_hour,
                   "reserved_price_per_gpu_hour": k.reserved_price,
@@ -139,6 +150,7 @@ def render_horizon(h: HorizonPlan) -> str:
            + f": {d['solver']['candidates']}"]
     if d["trace"] is not None:
         out.append(d["trace"]["summary"])
+    out += [f"class {name}: {t['summary']}" for name, t in (d["class_traces"] or {}).items()]
     out.append("")
     rows = []
     for p in d["periods"]:
