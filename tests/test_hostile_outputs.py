@@ -328,7 +328,7 @@ def test_classes_sharing_a_model_cannot_sum_past_the_rate_domain(tmp_path):
         if k["model"] == "llama-3.1-8b":
             k["workload"]["qps"] = 6e8
     code, out = run("solve", write(tmp_path, d))
-    assert code == 2 and "the classes of model 'llama-3.1-8b' ask for 1.2e+09 requests/s together" in out, out
+    assert code == 2 and "the classes of model 'llama-3.1-8b' ask for 1,200,000,000 requests/s together" in out, out
 
 
 def test_a_purchase_of_more_nodes_than_any_fleet_is_refused(tmp_path):
