@@ -681,3 +681,16 @@ def test_the_independent_comparison_keeps_to_the_time_limit(monkeypatch):
     monkeypatch.setattr(horizon.time, "perf_counter", lambda: next(clock))
     h = solve_horizon(problem())
     assert h.independent_cost is None and h.verification.passed
+
+
+def test_a_load_past_any_plan_says_so_and_fractions_keep_to_the_rate_domain():
+    """Without caps, a day at 4·10⁸ req/s was 'cannot be met within the caps (availability, power or
+    budget …)', caps the problem never set; qps × qps_fraction could pass the 10⁹ req/s every rate
+    is held to (10¹⁰ req/s planned as infeasible)."""
+    from planner.errors import Infeasible
+    with pytest.raises(Infeasible, match=r"some period's demand is more than a plan may hold \(1,000,000 instances "
+                                         r"of one shape; no cap is set\)"):
+        solve_horizon(problem(**{"workload.qps": 4e8}), compare=False)
+    with pytest.raises(Exception, match=r"profile: the busiest period asks for 10,000,000,000 requests/s, above "
+                                        r"1,000,000,000"):
+        problem(**{"workload.qps": 100, "workload.profile": {"qps_fraction": [1e8] * 24}})

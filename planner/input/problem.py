@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model
 from planner.input.schema import Precision, Strict
 from planner.input.trace import TraceLoad
 from planner.input.values import (
+    MAX_QPS,
     PROFILE_PERIODS,
     BelowAll,
     Confidence,
@@ -125,6 +126,13 @@ class Workload(Strict):
             if nums and None not in nums and max(nums) > 0:   # numbers as the profile reads them ("3", 1e8)
                 return {**v, "qps": max(nums)}
         return v
+
+    @model_validator(mode="after")
+    def _busiest_period_in_domain(self) -> Workload:
+        """qps × qps_fraction is held to the 10⁹ req/s of every rate (10¹⁰ was planned as infeasible)."""
+        if self.profile is not None and (top := max(self.period_qps(), default=0.0)) > MAX_QPS:
+            raise ValueError(f"profile: the busiest period asks for {top:,.0f} requests/s, above {MAX_QPS:,.0f}")
+        return self
 
     @model_validator(mode="after")
     def _trace_read(self) -> Workload:

@@ -200,9 +200,13 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                                      redundancy=red, sets=sets_arg, spot_confidence=conf)
               or hs.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg,
                                          spot_confidence=conf), *args))
+    capped = problem.limits.power or problem.limits.budget_per_hour or any(
+        c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
     raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
-                                "power or budget per hour, applied in every period)")
+                                "power or budget per hour, applied in every period)" if capped else
+                                f"some period's demand is more than a plan may hold ({milp.MAX_INSTANCES:,} "
+                                f"instances of one shape; no cap is set): lower the load")
     start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
     if start_cost:   # starts couple the periods: the joint MILP, started from the plan without them
         m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
