@@ -531,3 +531,22 @@ def test_a_fleet_over_a_day_says_which_class_reads_a_trace(tmp_path):
     assert d["class_traces"]["chat"]["requests"] == 5396
     text = render_horizon(h)
     assert f"class chat: load from trace {tmp_path / 'chat.csv'}: 5,396 requests over 24.0 h" in text, text[:600]
+
+
+def test_a_fleet_static_fleet_that_cannot_serve_a_class_period_of_other_lengths_is_named():
+    """As for a single problem over a day: a class's hour of 95 % of its peak requests with twice
+    its outputs asks more decode of its static pools than its peak; the comparison names it."""
+    from planner.plan.horizon_fleet import solve_fleet_horizon
+    from planner.report.horizon import horizon_json
+    longer = [300] * 24
+    longer[0] = 600
+    wl = {"qps": 300, "input_tokens": 2000, "output_tokens": 300,
+          "profile": {"qps_fraction": [0.95] + [1.0] * 23, "output_tokens": longer}}
+    flat = {"qps": 1, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": [1.0] * 24}}
+    f = FleetProblem.model_validate({"name": "f", "gpus": [{"id": "h100", "price_per_gpu_hour": 10}],
+                                     "serving": {"modes": ["disaggregated"]}, "classes": [
+        {"name": "a", "model": "llama-3.1-8b", "workload": wl, "slo": {"ttft": "1s", "tpot": "30ms"}},
+        {"name": "b", "model": "llama-3.1-8b", "workload": flat, "slo": {"ttft": "2s", "tpot": "50ms"}}]})
+    h = solve_fleet_horizon(f, "f.yaml", compare=False)
+    assert h.static_short is not None and h.static_short[0] == 0 and h.static_short[1].startswith("a: "), h.static_short
+    assert horizon_json(h)["comparison"]["static_peak_serves_every_period"] is False

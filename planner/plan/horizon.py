@@ -76,7 +76,7 @@ class HorizonPlan:
     timings: dict[str, float] = field(default_factory=dict)
     classes: tuple[tuple[str, str, float], ...] = ()   # a fleet: (class, model, its peak req/s)
     static_short: tuple[int, str] | None = None   # a period the static fleet cannot serve, and the check it fails
-    static_checked: bool = False                  # whether every period was checked (single problems)
+    static_checked: bool = False                  # whether every period was checked
 
     kind = "horizon"
 

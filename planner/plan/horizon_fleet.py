@@ -33,6 +33,7 @@ from planner.plan.horizon import (
     period_problem,
     single_qps_problem,
 )
+from planner.plan.model import Plan
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem, in_class, one_model_per_name
 from planner.plan.solve import solve, solver_options
@@ -82,11 +83,14 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     group_res: list[Resolved] = []
     group_of: list[list[int]] = []                              # [class][period] → global group
     class_res: list[Resolved] = []                              # one per class
+    busiest_of: list[list[tuple[int, int]]] = []               # [class] → (global group, its busiest period)
     for k, prob in enumerate(problems):
         local, members = length_groups(prob)
         ids = []
+        busiest_of.append([])
         for idx in members:
             busiest = max(idx, key=lambda p, k=k: qps[k][p])
+            busiest_of[k].append((len(sets), busiest))
             try:
                 r = resolve(period_problem(prob, busiest), source)
             except BadInput as e:
@@ -156,6 +160,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t3 = time.perf_counter()
     static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
+    short = fleet_static_shortfall(f, static, group_res, busiest_of, qps)
     t4 = time.perf_counter()
     indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
                                    time.perf_counter() + opts.time_limit) if compare else None
@@ -164,7 +169,26 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
                        len(cands), static, indep, solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
-                        "independent_s": t5 - t4}, peaks)
+                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=True)
+
+
+def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolved],
+                           busiest_of: list[list[tuple[int, int]]], qps: list[list[float]]) -> tuple[int, str] | None:
+    """As `horizon.static_shortfall`, class by class: the static fleet holds each class at its peak
+    requests/s and lengths; each other length group's busiest period of the class (a trace's hours)
+    is verified on the class's static pools. The first period one fails, with the check, or None."""
+    service_of = static.service_of_class()
+    for k, groups in enumerate(busiest_of):
+        top = max(range(len(qps[k])), key=lambda p, k=k: qps[k][p])
+        chosen = static.chosen_by_service.get(service_of.get(f.classes[k].name, ""), {})
+        for g, busiest in groups:
+            if top == busiest or qps[k][busiest] <= 0 or not chosen:
+                continue
+            _, checks = verify_service(at_qps(group_res[g], qps[k][busiest]), chosen)
+            failed = next((c for c in checks if not c.ok), None)
+            if failed is not None:
+                return busiest, f"{f.classes[k].name}: {failed.name}"
+    return None
 
 
 def _fleet_at(f: FleetProblem, problems: list[Problem], first: Resolved, periods_of_class: list[int],
