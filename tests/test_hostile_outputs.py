@@ -275,6 +275,15 @@ def test_a_sweep_value_left_out_and_an_image_with_spaces_are_refused(tmp_path, s
     assert not (tmp_path / "e").exists()
 
 
+def test_a_trace_scaled_to_nothing_names_its_scale(tmp_path):
+    """trace.scale 1e-300 was blamed on 'workload.qps: 2.8e-302 requests/s is below 1e-15', a field
+    the file does not write."""
+    _day_trace(tmp_path, "day.csv")
+    f = write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "trace": {"file": "day.csv", "scale": 1e-300}}})
+    code, out = run("solve", f)
+    assert code == 2 and "workload.trace.scale: 1e-300 makes the busiest period" in out and "below 1e-15" in out, out
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

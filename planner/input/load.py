@@ -38,6 +38,9 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
         load = read_trace(file, spec.period, spec.scale, spec.fold)
     except BadInput as e:
         raise BadInput(f"{path}: workload.trace.file: {e}") from None
+    if max(load.qps) < 1e-15:   # else blamed on workload.qps, a field the user did not write
+        raise BadInput(f"{path}: workload.trace.scale: {spec.scale:g} makes the busiest period {max(load.qps):g} "
+                       f"requests/s, below 1e-15 (one request in 30 million years)")
     w["profile"] = {"period": spec.period, "qps": load.qps}
     if spec.lengths == "period":   # each period's own distribution, unless the problem writes lengths
         for key, per in (("input_tokens", load.period_input), ("output_tokens", load.period_output)):
