@@ -341,7 +341,7 @@ def test_cli_validate_reads_a_vllm_file():
     res = CliRunner().invoke(cli.main, ["validate", str(DATA / "vllm_sample.json"), "--deployment", DEP,
                                         "--folds", "0"])
     assert res.exit_code == 0, res.output
-    assert "read 1 rows, kept 1 points" in res.output
+    assert "read 1 row, kept 1 point," in res.output
 
 
 def test_cli_calibrate_on_own_runs_writes_a_profile(tmp_path):

@@ -69,7 +69,8 @@ class LoadReport:
 
     def lines(self) -> list[str]:
         """Human-readable summary, one reason per line."""
-        out = [f"read {self.read} rows, kept {self.kept} points, dropped {self.read - self.kept}"]
+        out = [f"read {self.read} row{'s' if self.read != 1 else ''}, kept {self.kept} point"
+               f"{'s' if self.kept != 1 else ''}, dropped {self.read - self.kept}"]
         out += [f"  dropped {n:5d}: {why}" for why, n in sorted(self.dropped.items(), key=lambda x: -x[1])]
         out += [f"  re-read {n:5d}: {why}" for why, n in sorted(self.reread.items(), key=lambda x: -x[1])]
         return out
