@@ -694,3 +694,14 @@ def test_a_load_past_any_plan_says_so_and_fractions_keep_to_the_rate_domain():
     with pytest.raises(Exception, match=r"profile: the busiest period asks for 10,000,000,000 requests/s, above "
                                         r"1,000,000,000"):
         problem(**{"workload.qps": 100, "workload.profile": {"qps_fraction": [1e8] * 24}})
+
+
+def test_a_period_capped_at_nothing_is_named():
+    """Every GPU type capped at 0 cards in one busy period (a global cap of 0 on one, a per-period
+    0 on the other): the message named the caps but not the period."""
+    from planner.errors import Infeasible
+    p = problem(**{"gpus": [{"id": "h100", "price_per_gpu_hour": 10, "max_cards_per_period": [8] * 20 + [0] + [8] * 3},
+                            {"id": "h20", "max_cards": 0}]})
+    with pytest.raises(Infeasible, match=r"period 20 asks for 300 requests/s, and every GPU type is capped at 0 cards "
+                                         r"then \(max_cards, max_nodes or max_cards_per_period\)"):
+        solve_horizon(p, compare=False)

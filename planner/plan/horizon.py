@@ -173,6 +173,10 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     assert peak is not None
     peak = at_qps(peak, max(qps))
     cs = cs_g[group_of[top]]
+    for p, q in enumerate(qps):   # named here: the solves would say only which caps, not when
+        if q > 0 and cards_in(peak, hm.period_availability(peak, p)) == 0:
+            raise Infeasible(f"{source}: period {p} asks for {q:g} requests/s, and every GPU type is capped at "
+                             f"0 cards then (max_cards, max_nodes or max_cards_per_period)")
     t1 = time.perf_counter()
     # the static fleet for the peak: also the infeasibility diagnosis of the peak period
     static = solve(single_qps_problem(period_problem(problem, top), peak, max(qps), True,
@@ -262,6 +266,16 @@ def static_shortfall(static: Plan, res_g: list[Resolved | None], group_of: list[
         if failed is not None:
             return busiest, failed.name
     return None
+
+
+def cards_in(res: Resolved, availability: tuple[hm.Availability, ...]) -> float:
+    """The cards a period may use over all GPU types: each type's cap, or its period's, the lower."""
+    caps = {a.gpu: a.max_cards for a in availability}
+    total = 0.0
+    for o in res.gpus:
+        limits = [x for x in (o.max_cards, caps.get(o.gpu.id)) if x is not None]
+        total += min(limits) if limits else math.inf
+    return total
 
 
 def start_seconds(problem: Problem, res: Resolved, c: Candidate) -> float:
