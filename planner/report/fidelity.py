@@ -189,11 +189,13 @@ def render_calibrate(c: Calibrated) -> str:
     for label, g in (c.groups or {}).items():
         lines.append(f"group {label}: {g.fit.n_points} points, {g.fit.evaluations} evaluations")
         lines += [f"  {k:28s} {v:.4g}" for k, v in g.fit.values.items()]
-        lines += [f"  {s.quantity}: fit median |error| {_pct(s.median_abs)}; cross-validated median "
-                  f"|error| {_pct(s.cv_median_abs)}" for s in g.summary if s.quantity != "all"]
+        lines += [f"  {s.quantity}: fit median |error| {_pct(s.median_abs)}; " + (
+            f"cross-validated median |error| {_pct(s.cv_median_abs)}" if s.cv_median_abs is not None
+            else "no cross-validation") for s in g.summary if s.quantity != "all"]
         lines.append(f"  wrote {g.path}")
-    lines += [f"{s.quantity}: fit median |error| {_pct(s.median_abs)}; cross-validated median "
-              f"|error| {_pct(s.cv_median_abs)}, max {_pct(s.cv_max_abs)}" for s in c.summary]
+    lines += [f"{s.quantity}: fit median |error| {_pct(s.median_abs)}; " + (
+        f"cross-validated median |error| {_pct(s.cv_median_abs)}, max {_pct(s.cv_max_abs)}"
+        if s.cv_median_abs is not None else "no cross-validation (--folds 0 or 1)") for s in c.summary]
     if c.groups is None:
         lines.append(f"wrote {c.out}")
     elif not c.groups:
