@@ -204,8 +204,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                                      redundancy=red, sets=sets_arg, spot_confidence=conf)
               or hs.solve_joint(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg,
                                          spot_confidence=conf), *args))
-    capped = problem.limits.power or problem.limits.budget_per_hour or any(
-        c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
+    capped = problem.limits.power or problem.limits.budget_per_hour or any(o.max_cards is not None for o in peak.gpus) \
+        or any(c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
     raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: "some period's demand cannot be met within the caps (availability, "
                                 "power or budget per hour, applied in every period)" if capped else
