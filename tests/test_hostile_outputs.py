@@ -284,6 +284,12 @@ def test_a_trace_scaled_to_nothing_names_its_scale(tmp_path):
     assert code == 2 and "workload.trace.scale: 1e-300 makes the busiest period" in out and "below 1e-15" in out, out
 
 
+def test_a_model_path_that_is_a_device_says_so():
+    """`plan eval --model /dev/null` said "unknown model '/dev/null'" (as for a misspelt id)."""
+    code, out = run("eval", "--model", "/dev/null", "--gpu", "h100")
+    assert code == 2 and "/dev/null: not a regular file (a pipe, device or socket)" in out, out
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

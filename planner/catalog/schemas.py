@@ -400,7 +400,7 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
     if key in models:
         return models[key]
     p = Path(name)
-    if p.suffix == ".json" or p.is_file() or p.is_dir():
+    if p.suffix == ".json" or p.exists():   # a device or a pipe is reported by the reader, not as a model name
         if not p.exists() and not p.is_absolute():   # say where it was looked for: not beside the problem file
             raise BadInput(f"{name}: file not found in {Path.cwd()} (a model's config.json path is read from the "
                            f"current directory)")
