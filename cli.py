@@ -45,6 +45,8 @@ class PlanGroup(click.Group):
     def invoke(self, ctx: click.Context):
         if sys.stdout is None:   # started with stdout closed (`>&-`)
             _stdout_closed()
+        if sys.stderr is None:   # stderr closed too (`2>&-`): messages go nowhere, not to an exit 120
+            _stderr_closed()
         try:
             return super().invoke(ctx)
         except PlannerError as e:
@@ -106,6 +108,17 @@ def _stdout_closed() -> None:
         os.dup2(fd, 1)
         os.close(fd)
     sys.stdout = _ClosedStdout()  # type: ignore[assignment]
+
+
+def _stderr_closed() -> None:
+    """Point descriptor 2 at /dev/null and sys.stderr at a sink: with it closed, Python's last flush
+    at exit failed and the process ended with 120 whatever the command did."""
+    import os
+    fd = os.open(os.devnull, os.O_WRONLY)
+    if fd != 2:
+        os.dup2(fd, 2)
+        os.close(fd)
+    sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - held for the process's life
 
 
 def _version() -> str:

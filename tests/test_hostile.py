@@ -282,6 +282,17 @@ def test_a_chart_without_a_matplotlib_config_dir_is_drawn_without_its_warning(tm
     assert p.stderr.strip() == f"wrote {png}", p.stderr
 
 
+def test_both_standard_streams_closed_is_exit_1_not_120():
+    """`plan catalog gpus >&- 2>&-` exited 120 (Python's last flush of a closed stderr); with
+    stdout closed the output has nowhere to go, exit 1 as with stdout alone closed; an error then
+    keeps its own code."""
+    import shlex
+    cmd = f"{shlex.quote(sys.executable)} {shlex.quote(str(SEED.parents[1] / 'cli.py'))}"
+    assert subprocess.run(f"{cmd} catalog gpus >&- 2>&-", shell=True, timeout=120).returncode == 1
+    assert subprocess.run(f"{cmd} solve /nonexistent.yaml 2>&-", shell=True, timeout=120,
+                          capture_output=True).returncode == 2
+
+
 # ------------------------------------------------------------------- the boundary
 def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
     import planner.physics.evaluate as ev
