@@ -290,6 +290,25 @@ def test_a_model_path_that_is_a_device_says_so():
     assert code == 2 and "/dev/null: not a regular file (a pipe, device or socket)" in out, out
 
 
+def test_requests_longer_than_the_models_context_get_a_note(tmp_path):
+    """A 200k-token prompt on Llama-3.1-8B (131,072 tokens of context) was planned without a word;
+    engines refuse such requests unless RoPE scaling extends the context: a note on stderr, and
+    none for requests that fit (a fleet's class is named)."""
+    long = write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "input_tokens": 200_000}}, "long.yaml")
+    r = CliRunner().invoke(cli.main, ["solve", str(long)])
+    assert f"note: {long}: llama-3.1-8b: requests of up to 200,{SMALL['workload']['output_tokens']:03d} tokens " \
+           f"(prompt and output) pass its context of 131,072 tokens (max_position_embeddings)" in r.stderr, r.stderr
+    r = CliRunner().invoke(cli.main, ["solve", str(write(tmp_path, SMALL, "short.yaml"))])
+    assert r.exit_code == 0 and "max_position_embeddings" not in r.stderr, r.stderr
+    cls = {"model": "llama-3.1-8b", "slo": SMALL["slo"]}
+    fleet = write(tmp_path, {"name": "f", "gpus": ["h100"], "solver": SMALL["solver"], "classes": [
+        {**cls, "name": "chat", "workload": SMALL["workload"]},
+        {**cls, "name": "books", "workload": {**SMALL["workload"], "input_tokens": 200_000}}]}, "fleet.yaml")
+    r = CliRunner().invoke(cli.main, ["solve", str(fleet)])
+    assert f"note: {fleet}: class 'books': llama-3.1-8b: requests of up to" in r.stderr, r.stderr
+    assert "class 'chat'" not in r.stderr, r.stderr
+
+
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
     ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),

@@ -54,6 +54,7 @@ class Architecture:
     # lightning indexer of DeepSeek-V3.2 / GLM-5 (weights per layer)
     attn_output_gate: bool = False
     indexer_params: int = 0
+    context: int = 0   # max_position_embeddings of the config (0: not given): tokens a request may hold
 
     @property
     def is_moe(self) -> bool:
@@ -286,6 +287,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
     recurrent, conv = _linear_state_values(cfg) if linear_layers else (0, 0)
     return Architecture(
         family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
+        context=int(cfg.get("max_position_embeddings") or 0),
         kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
         vocab=int(cfg["vocab_size"]), tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         attention=attention,

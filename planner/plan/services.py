@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.errors import BadInput
+from planner.errors import BadInput, PlannerNotice
 from planner.input.fleet import FleetProblem, RequestClass
 from planner.input.problem import SLO, Problem, Workload
 from planner.input.values import LengthDist, length_mean
@@ -195,6 +196,18 @@ def fleet_services(f: FleetProblem, singles: list[Resolved], workers: int | None
         kept = needed(cs.candidates, res) if f.prune_dominated else cs.candidates
         out.append(Service(service_key(ks), tuple(k.name for k in ks), res, cs, kept))
     return out
+
+
+def note_context(res: Resolved, source: str) -> None:
+    """A note (stderr) when a request's longest prompt and output pass the model's context
+    (max_position_embeddings): engines refuse such requests unless RoPE scaling extends the context,
+    and the plan would count requests no engine serves."""
+    ctx = res.model.arch.context
+    longest = max(v for v, _ in res.input_dist) + max(v for v, _ in res.output_dist)
+    if ctx and longest > ctx:
+        warnings.warn(f"{source}: {res.model.id}: requests of up to {longest:,.0f} tokens (prompt and output) "
+                      f"pass its context of {ctx:,} tokens (max_position_embeddings); engines refuse them "
+                      f"unless RoPE scaling extends it", PlannerNotice, stacklevel=2)
 
 
 def single_service(res: Resolved, cs: CandidateSet | None = None) -> Service:

@@ -28,7 +28,7 @@ from planner.plan.diagnose import (
 )
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
-from planner.plan.services import Service, fleet_services, needed, resolve_classes, single_service
+from planner.plan.services import Service, fleet_services, needed, note_context, resolve_classes, single_service
 from planner.plan.verify import (
     Check,
     Verification,
@@ -151,13 +151,17 @@ def _services(problem: Problem | FleetProblem, source: str, cs: CandidateSet | N
     """The services and their candidates; Infeasible when some demand has no candidate at all."""
     if isinstance(problem, FleetProblem):
         singles = resolve_classes(problem, source)
+        for k, r in zip(problem.classes, singles):
+            note_context(r, f"{source}: class {k.name!r}")
         svcs = fleet_services(problem, singles)
         for k, s in zip(problem.classes, svcs):   # the first len(classes) services are the single classes
             if not any(sv.candidates and k.name in sv.classes
                        and not missing_roles(sv.candidates, sv.res.uncached_mean > 0) for sv in svcs):
                 raise Infeasible(f"{source}: class {k.name!r}: " + explain_no_candidates(s.res, s.cs))
         return svcs
-    svc = single_service(resolve(problem, source), cs)
+    res = resolve(problem, source)
+    note_context(res, source)   # before any verdict: an infeasible plan may be why
+    svc = single_service(res, cs)
     if not svc.candidates:
         raise Infeasible(f"{source}: " + explain_no_candidates(svc.res, svc.cs),
                          [r.detail for r in svc.cs.rejected])
