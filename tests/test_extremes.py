@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 import cli
 import planner.plan.resolve as resolve_mod
 from planner.catalog.schemas import load_gpus
-from planner.errors import Infeasible
+from planner.errors import Infeasible, PlannerNotice
 from planner.input.problem import Problem
 from planner.plan import milp
 from planner.plan.candidates import generate
@@ -212,7 +213,8 @@ EXTREMES = {
     pytest.param(*v, id=k) for k, v in EXTREMES.items()])
 def test_extreme_numbers_give_a_verified_plan_or_a_reason(changes, expected):
     if isinstance(expected, str):
-        with pytest.raises(Infeasible, match=expected) as e:
+        with pytest.raises(Infeasible, match=expected) as e, warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlannerNotice)   # a prompt past the context: noted (test above)
             solve(problem(**changes), "extreme.yaml")
         reached = float(re.search(expected, str(e.value)).group(1))
         assert reached > 2.0   # the best reachable TTFT is above the limit, as it must be
@@ -233,9 +235,11 @@ def test_qps_range_costs_scale_sensibly():
 
 
 def test_million_token_prompt_is_diagnosed_not_crashed():
-    """A 1,000,000-token prompt under a 2 s TTFT cannot be served: exit 3 with the fastest TTFT."""
-    with pytest.raises(Infeasible, match=r"TTFT 2 s unreachable: the fastest candidate reaches \d"):
-        solve(problem(**{"workload.input_tokens": 1_000_000}), "p")
+    """A 1,000,000-token prompt under a 2 s TTFT cannot be served: exit 3 with the fastest TTFT, after
+    a note that such requests pass the model's context."""
+    with pytest.warns(PlannerNotice, match=r"requests of up to 1,000,200 tokens .* pass its context of 131,072"):
+        with pytest.raises(Infeasible, match=r"TTFT 2 s unreachable: the fastest candidate reaches \d"):
+            solve(problem(**{"workload.input_tokens": 1_000_000}), "p")
 
 
 def test_near_zero_price_still_buys_the_smallest_fleet():
