@@ -261,11 +261,15 @@ def static_shortfall(static: Plan, res_g: list[Resolved | None], group_of: list[
         if res is None or g == group_of[top]:
             continue
         busiest = max((p for p in range(len(qps)) if group_of[p] == g), key=lambda p: qps[p])
-        _, checks = verify_service(at_qps(res, qps[busiest]), static.chosen)
-        failed = next((c for c in checks if not c.ok), None)
-        if failed is not None:
-            return busiest, failed.name
+        if (failed := first_failed_check(at_qps(res, qps[busiest]), static.chosen)) is not None:
+            return busiest, failed
     return None
+
+
+def first_failed_check(res: Resolved, chosen: dict[Candidate, int]) -> str | None:
+    """The name of the first check the pools `chosen` fail at the workload `res`, or None."""
+    _, checks = verify_service(res, chosen)
+    return next((c.name for c in checks if not c.ok), None)
 
 
 def cards_in(res: Resolved, availability: tuple[hm.Availability, ...]) -> float:

@@ -28,6 +28,7 @@ from planner.plan.horizon import (
     HorizonPlan,
     PeriodPlan,
     at_qps,
+    first_failed_check,
     length_groups,
     period_node_checks,
     period_problem,
@@ -184,10 +185,8 @@ def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolv
         for g, busiest in groups:
             if top == busiest or qps[k][busiest] <= 0 or not chosen:
                 continue
-            _, checks = verify_service(at_qps(group_res[g], qps[k][busiest]), chosen)
-            failed = next((c for c in checks if not c.ok), None)
-            if failed is not None:
-                return busiest, f"{f.classes[k].name}: {failed.name}"
+            if (failed := first_failed_check(at_qps(group_res[g], qps[k][busiest]), chosen)) is not None:
+                return busiest, f"{f.classes[k].name}: {failed}"
     return None
 
 
