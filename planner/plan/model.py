@@ -101,6 +101,13 @@ class Plan:
         return self.cost_per_hour / ((tin + tout) / 1e6)
 
 
+def cost_difference(cost: float, base: float) -> float:
+    """cost − base to a millionth of a currency unit, never −0: two plans of the same cost summed in
+    different orders differ by a rounding error (1,888.5599999999997 against 1,888.56), which
+    must read +0, not −0 (a what-if's change, a horizon plan's saving)."""
+    return round(cost - base, 6) + 0.0
+
+
 def class_shares(names: tuple[str, ...], f: FleetProblem) -> dict[str, tuple[float, float]]:
     """Per class (prefill share, decode share) of its service's load: q·s_uncached and q·s_out."""
     by_name = {k.name: k for k in f.classes}

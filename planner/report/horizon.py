@@ -8,6 +8,7 @@ from typing import Any
 from planner.input.values import length_mean
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
+from planner.plan.model import cost_difference
 from planner.report.format import money, per_million, status_text
 from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import precisions, table
@@ -103,11 +104,11 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "comparison": {
             "static_peak_cost": static,
             "static_peak_cost_per_hour": h.static_peak.cost_per_hour,
-            "static_peak_saving": _saving(static, h.cost),
-            "static_peak_saving_fraction": _saving(static, h.cost) / static if static > 0 else None,
+            "static_peak_saving": cost_difference(static, h.cost),
+            "static_peak_saving_fraction": cost_difference(static, h.cost) / static if static > 0 else None,
             "independent_cost": indep,
-            "independent_saving": None if indep is None else _saving(indep, h.cost),
-            "independent_saving_fraction": _saving(indep, h.cost) / indep if indep else None,
+            "independent_saving": None if indep is None else cost_difference(indep, h.cost),
+            "independent_saving_fraction": cost_difference(indep, h.cost) / indep if indep else None,
             "static_peak_serves_every_period": (h.static_short is None) if h.static_checked else None,
             "static_peak_short_of": None if h.static_short is None else
             {"period": h.static_short[0], "check": h.static_short[1]},
@@ -123,12 +124,6 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
 def _percent(fraction: float | None) -> str:
     """A fraction as a percent to 0.1, never '-0.0' (a plan dearer within the MIP gap by a hair)."""
     return f"{round((fraction or 0.0) * 100, 1) + 0.0:.1f}"
-
-
-def _saving(other: float, cost: float) -> float:
-    """other − cost to a millionth of the currency, never −0: equal costs summed in another order
-    differ by a rounding error, which printed 'saving -0.00 RMB (-0.0 %)'."""
-    return round(other - cost, 6) + 0.0
 
 
 def _kinds_cell(nodes: dict[str, dict[str, int]], kind: str) -> str:

@@ -19,7 +19,7 @@ from planner.input.problem import Problem
 from planner.input.scenario import HOURS_PER_MONTH, Scenario, load_scenario, scenario_name
 from planner.plan.candidates import CandidateSet, generate
 from planner.plan.horizon import HorizonPlan
-from planner.plan.model import Plan
+from planner.plan.model import Plan, cost_difference
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
 from planner.studies.scenarios import OwnedCost, apply, owned_cost, without_buy
@@ -31,13 +31,6 @@ BREAKEVEN_MAX_FACTOR = 64.0     # search for the exit price up to 64× the base 
 POWER_STEP_W = 100e3            # sensitivity: 100 kW more power
 TPOT_STEP_S = 1e-3              # sensitivity: 1 ms more TPOT
 TTFT_STEP_S = 0.1               # sensitivity: 100 ms more TTFT
-
-
-def cost_difference(cost: float, base: float) -> float:
-    """cost − base to a millionth of a currency unit, never −0: two plans of the same cost summed in
-    different orders differ by a rounding error (1,888.5599999999997 against 1,888.56), which
-    must read +0, not −0."""
-    return round(cost - base, 6) + 0.0
 
 
 @dataclass(frozen=True)
