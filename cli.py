@@ -99,14 +99,19 @@ class _ClosedStdout:
         return False
 
 
+def _devnull_at(fd: int) -> None:
+    """Open /dev/null as descriptor `fd` (closed at start-up: the lowest free one is taken first)."""
+    import os
+    new = os.open(os.devnull, os.O_WRONLY)
+    if new != fd:
+        os.dup2(new, fd)
+        os.close(new)
+
+
 def _stdout_closed() -> None:
     """Point descriptor 1 at /dev/null (solver libraries print to it from C) and make writes to
     sys.stdout a broken pipe."""
-    import os
-    fd = os.open(os.devnull, os.O_WRONLY)
-    if fd != 1:
-        os.dup2(fd, 1)
-        os.close(fd)
+    _devnull_at(1)
     sys.stdout = _ClosedStdout()  # type: ignore[assignment]
 
 
@@ -114,11 +119,19 @@ def _stderr_closed() -> None:
     """Point descriptor 2 at /dev/null and sys.stderr at a sink: with it closed, Python's last flush
     at exit failed and the process ended with 120 whatever the command did."""
     import os
-    fd = os.open(os.devnull, os.O_WRONLY)
-    if fd != 2:
-        os.dup2(fd, 2)
-        os.close(fd)
+    _devnull_at(2)
     sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+
+
+def _one_line_option(option: str, value: str) -> None:
+    """BadInput unless an option's value is one line of printable text (it is printed in headers and
+    written into plans and profiles: a newline or an escape would garble them)."""
+    from planner.errors import BadInput
+    from planner.input.values import one_line_name
+    try:
+        one_line_name(value)
+    except ValueError as e:
+        raise BadInput(f"--{option} {value!r}: {e}") from None
 
 
 def _version() -> str:
@@ -232,12 +245,8 @@ def eval_cmd(**kw) -> None:
     if not kw["model"].strip():
         raise BadInput("--model: empty; give a catalog id (plan catalog models), a Hugging Face id or a "
                        "config.json path")
-    from planner.input.values import one_line_name
-    for opt in ("model", "calibration"):   # printed in the header: a newline or an escape would garble it
-        try:
-            one_line_name(kw[opt])
-        except ValueError as e:
-            raise BadInput(f"--{opt} {kw[opt]!r}: {e}") from None
+    for opt in ("model", "calibration"):   # printed in the header
+        _one_line_option(opt, kw[opt])
     if k is not None and concurrency is None:
         raise BadInput("--requests-per-client: it sizes the closed loop of --concurrency; give --concurrency too")
     req = EvalRequest(**kw)
@@ -463,12 +472,9 @@ def _calibration_option(name: str) -> str:
     """The --calibration value, checked here so that an unknown profile is blamed on the option."""
     from planner.catalog.calibration import load_calibration
     from planner.errors import BadInput
-    from planner.input.values import one_line_name
+    _one_line_option("calibration", name)   # written into the plan as calibration_source
     try:
-        one_line_name(name)   # written into the plan as calibration_source
         load_calibration(name)
-    except ValueError as e:
-        raise BadInput(f"--calibration {name!r}: {e}") from None
     except BadInput as e:
         raise BadInput(f"--calibration: {e}") from None
     return name
@@ -817,16 +823,11 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*): the
     catalog's files, or your own vLLM/SGLang/genai-perf/GuideLLM results with --deployment, or the minimal
     CSV (docs/export.md)."""
-    from planner.errors import BadInput
     from planner.fidelity.validate import run_calibrate
-    from planner.input.values import one_line_name
     from planner.report.fidelity import render_calibrate
     _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
     if name is not None:
-        try:
-            one_line_name(name)
-        except ValueError as e:
-            raise BadInput(f"--name {name!r}: {e}") from None
+        _one_line_option("name", name)
     c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)
     click.echo(render_calibrate(c))
 
