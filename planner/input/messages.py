@@ -125,22 +125,20 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
     errors = _relevant(raw)
     more = len(errors) - MAX_PROBLEMS
     errors = errors[:MAX_PROBLEMS]
-    suggested = set()
-    lines = []
-    for loc, e in errors:
+    close: dict[int, list[str]] = {}   # an unknown key's closest allowed key, by error (searched once)
+    for i, (loc, e) in enumerate(errors):
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
-            close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
-            if close:
-                suggested.add(loc[:-1] + (close[0],))
-    for loc, e in errors:
+            close[i] = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
+    suggested = {errors[i][0][:-1] + (c[0],) for i, c in close.items() if c}
+    lines = []
+    for i, (loc, e) in enumerate(errors):
         field = _field_path(loc)
         if at:
             field = at if field == "(top level)" else at + ("" if field.startswith("[") else ".") + field
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
-            close = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = f" Did you mean {close[i][0]!r}?" if close[i] else ""
             lines.append(f"{source}: {field}: unknown key {key!r}.{hint}")
         elif e["type"] == "missing":
             if loc not in suggested:
