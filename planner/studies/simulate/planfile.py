@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.errors import BadInput
 from planner.input.files import read_json, validate
-from planner.input.values import Name
+from planner.input.values import MAX_QPS, Name
 
 
 class _PlanPart(BaseModel):
@@ -34,6 +34,9 @@ NonNegative = Annotated[float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
 Tokens = Annotated[float, Field(gt=0, le=MAX_TOKENS, allow_inf_nan=False)]
 ChunkTokens = Annotated[float, Field(ge=0, le=MAX_TOKENS, allow_inf_nan=False)]
 Latency = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+MAX_BATCH = 10_000_000           # sequences of one instance (a problem's token bound: one token each)
+Batch = Annotated[float, Field(ge=0, le=MAX_BATCH, allow_inf_nan=False)]
+PeriodQps = Annotated[float, Field(ge=0, le=MAX_QPS, allow_inf_nan=False)]   # 0: a period without load
 
 
 class PlanParallelism(_PlanPart):
@@ -55,16 +58,16 @@ class PlanPool(_PlanPart):
     instances: Annotated[int, Field(ge=1, le=1_000_000)]
     parallelism: PlanParallelism
     cards_per_instance: Annotated[int, Field(ge=1)] | None = None   # tp·pp·dp (checked in plan_from_dict)
-    design_batch: Annotated[int, Field(ge=1, le=10_000_000)]
+    design_batch: Annotated[int, Field(ge=1, le=MAX_BATCH)]
     chunk_tokens: ChunkTokens
     engine_chunk_tokens: ChunkTokens | None = None   # plans before it: None (the chunk)
     capacity_prefill_tokens_per_s: NonNegative
     capacity_decode_tokens_per_s: NonNegative
     utilization: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]   # a fraction of the capacity
-    batch: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)]
+    batch: Batch
     ttft_s: Latency | None = None
     tpot_s: Latency | None = None
-    batch_at_tpot_statistic: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None = None
+    batch_at_tpot_statistic: Batch | None = None
     speculative: PlanSpeculative | None = None
 
     @property
@@ -81,7 +84,7 @@ class PlanPool(_PlanPart):
 
 
 class PlanWorkload(_PlanPart):
-    qps: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]   # a problem's MAX_QPS
+    qps: Annotated[float, Field(gt=0, le=MAX_QPS, allow_inf_nan=False)]
     input_tokens: Tokens
     output_tokens: Tokens
     prefix_cache_hit: Annotated[float, Field(ge=0, le=1)] = 0.0
@@ -138,7 +141,7 @@ class PlanFile(_PlanPart):
 
 class HorizonClassLoad(_PlanPart):
     name: str
-    qps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+    qps: PeriodQps
     input_tokens_mean: Tokens | None = None     # the class's lengths in the period (plans before them: None)
     output_tokens_mean: Tokens | None = None
 
@@ -146,7 +149,7 @@ class HorizonClassLoad(_PlanPart):
 class HorizonPeriod(_PlanPart):
     """The keys of one period of a plan over a load profile that the simulator reads."""
 
-    qps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]   # 0: a period without load
+    qps: PeriodQps
     input_tokens_mean: Tokens | None = None    # a single workload's; a fleet's periods list classes
     output_tokens_mean: Tokens | None = None
     pools: list[dict[str, Any]]                # each validated as a PlanPool when simulated
