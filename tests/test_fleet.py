@@ -547,6 +547,6 @@ def test_a_fleet_static_fleet_that_cannot_serve_a_class_period_of_other_lengths_
                                      "serving": {"modes": ["disaggregated"]}, "classes": [
         {"name": "a", "model": "llama-3.1-8b", "workload": wl, "slo": {"ttft": "1s", "tpot": "30ms"}},
         {"name": "b", "model": "llama-3.1-8b", "workload": flat, "slo": {"ttft": "2s", "tpot": "50ms"}}]})
-    h = solve_fleet_horizon(f, "f.yaml", compare=False)
+    h = solve_fleet_horizon(f, "f.yaml")
     assert h.static_short is not None and h.static_short[0] == 0 and h.static_short[1].startswith("a: "), h.static_short
     assert horizon_json(h)["comparison"]["static_peak_serves_every_period"] is False

@@ -153,8 +153,9 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                   time_limit: float | None = None, verbose: bool = False,
                   compare: bool = True) -> HorizonPlan:
     """Candidates per length group (generated once, at the group's busiest period), the horizon
-    MILP, per-period verification, and the comparisons (`compare=False` skips the independent
-    per-period plans)."""
+    MILP, per-period verification, and the comparisons (`compare=False`, for a sweep that reads
+    only the plan: no independent per-period plans, and the static fleet is not checked against
+    every length group)."""
     t0 = time.perf_counter()
     hm.check_limits(problem, source)
     assert problem.workload.profile is not None
@@ -246,8 +247,9 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
                        solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
-                        "independent_s": t5 - t4}, static_short=static_shortfall(static, res_g, group_of, qps),
-                       static_checked=True)
+                        "independent_s": t5 - t4},
+                       static_short=static_shortfall(static, res_g, group_of, qps) if compare else None,
+                       static_checked=compare)
 
 
 def static_shortfall(static: Plan, res_g: list[Resolved | None], group_of: list[int],

@@ -161,7 +161,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t3 = time.perf_counter()
     static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
-    short = fleet_static_shortfall(f, static, group_res, busiest_of, qps)
+    short = fleet_static_shortfall(f, static, group_res, busiest_of, qps) if compare else None
     t4 = time.perf_counter()
     indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
                                    time.perf_counter() + opts.time_limit) if compare else None
@@ -170,7 +170,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
                        len(cands), static, indep, solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
-                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=True)
+                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=compare)
 
 
 def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolved],
