@@ -388,10 +388,8 @@ def _json_objects(text: str, path: Path) -> list[dict] | None:
 def sniff(path: Path, text: str) -> str:
     """The format of a benchmark file from its content: 'silicon', 'minimal', 'vllm', 'sglang',
     'genai-perf', 'guidellm'; BadInput naming the file and what it lacks when none matches."""
-    head = text.lstrip()[:1]
-    if head not in ("{", "["):
-        header = next(csv.reader(io.StringIO(text)), [])
-        cols = {h.strip() for h in header}
+    if text.lstrip()[:1] not in ("{", "["):   # a CSV: its header names its columns
+        cols = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
         if "silicon_tpot_ms" in cols:
             return "silicon"
         if set(MINIMAL_COLUMNS) <= cols:
@@ -417,17 +415,20 @@ def sniff(path: Path, text: str) -> str:
                    f"GuideLLM: metadata, benchmarks)")
 
 
-def needs_deployment(path: Path) -> bool:
-    """Whether a benchmark file is a tool's output, which does not say what it measured."""
-    return sniff(path, read_text(path, "benchmark")) not in ("silicon", "minimal")
+SELF_DESCRIBING = ("silicon", "minimal")   # formats that say what each point measured (no deployment)
 
 
-def load_bench_file(path: Path, dep: BenchDeployment | None) -> tuple[list[Point], int, Counter]:
-    """A benchmark file of any supported format → (points, runs read, drop reasons)."""
-    text = read_text(path, "benchmark")
-    kind = sniff(path, text)
+def read_bench_file(path: Path) -> tuple[str, str]:
+    """(text, format) of a benchmark file (`sniff`): read once, for `load_bench_file` too."""
+    return (text := read_text(path, "benchmark")), sniff(path, text)
+
+
+def load_bench_file(path: Path, dep: BenchDeployment | None,
+                    read: tuple[str, str] | None = None) -> tuple[list[Point], int, Counter]:
+    """A benchmark file (or its `read_bench_file`) → (points, runs read, drop reasons)."""
+    text, kind = read or read_bench_file(path)
     if kind == "silicon":
-        return load_silicon_csv(path)
+        return load_silicon_csv(path, text)
     if kind == "minimal":
         return load_minimal_csv(path, text)
     if dep is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
-from planner.fidelity.bench_files import load_bench_file, load_deployment, needs_deployment
+from planner.fidelity.bench_files import SELF_DESCRIBING, load_bench_file, load_deployment, read_bench_file
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
 from planner.physics.benchmark import Benchmark, engine_kv_slots
@@ -95,8 +95,8 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     if not paths:
         raise BadInput("no measurement files given")
     dep = load_deployment(deployment) if deployment is not None else None
-    bench = [Path(p) for p in paths if Path(p).suffix not in (".yaml", ".yml")]
-    if dep is not None and not any(needs_deployment(p) for p in bench):   # it was ignored without a word
+    bench = {Path(p): read_bench_file(Path(p)) for p in paths if Path(p).suffix not in (".yaml", ".yml")}
+    if dep is not None and all(kind in SELF_DESCRIBING for _, kind in bench.values()):   # else ignored unsaid
         raise BadInput(f"--deployment {deployment}: no file given needs it (the measurement YAML and the "
                        f"silicon and minimal CSVs say what each point measured); drop it")
     points: list[Point] = []
@@ -106,7 +106,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
         if p.suffix in (".yaml", ".yml"):
             pts, n, why = load_public_yaml(p)
         else:
-            pts, n, why = load_bench_file(p, dep)
+            pts, n, why = load_bench_file(p, dep, bench[p])
         points += pts
         read += n
         dropped.update(why)

@@ -189,14 +189,15 @@ def _seen_result(seen: dict[tuple, list[tuple[float, float]]], key: tuple, ttft_
     return False
 
 
-def load_silicon_csv(path: Path) -> tuple[list[Point], int, Counter]:
+def load_silicon_csv(path: Path, text: str | None = None) -> tuple[list[Point], int, Counter]:
     """Rows of the silicon CSV → Points; exact duplicates, rows whose (TTFT, TPOT) repeat another
     row's within SAME_RESULT_MS (under another label: parallelism, or model name of the same
     architecture; or a rounded or re-printed copy), rows whose worker exceeds the system, and
-    uninterpretable rows are dropped and counted."""
+    uninterpretable rows are dropped and counted. `text`: the file's, when already read."""
     # a regular UTF-8 file of bounded size; a ragged row (too few or too many cells) is dropped
     rows, ragged = [], 0
-    for r in csv.DictReader(io.StringIO(read_text(Path(path), "CSV"), newline=""), restval=None):
+    text = text if text is not None else read_text(Path(path), "CSV")
+    for r in csv.DictReader(io.StringIO(text, newline=""), restval=None):
         if None in r or None in r.values():
             ragged += 1
         else:
