@@ -1011,3 +1011,16 @@ def test_a_break_even_beyond_which_no_plan_exists_says_so(tmp_path):
     assert code == 0, out
     (row,) = [line for line in out.splitlines() if line.startswith("h100 ")]
     assert "leaves above 62.5" in row and row.rstrip().endswith("infeasible above it (a cap or the budget)"), row
+
+
+def test_a_parity_plot_draws_only_panels_with_points(tmp_path):
+    """Measurements without a TTFT (the catalog's public.yaml) drew the decode panel beside a hidden
+    empty one, the title over the blank half; the plot is one panel wide then, two with TTFTs."""
+    import struct
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    public = ROOT / "catalogs" / "measurements" / "public.yaml"
+    assert run("validate", public, "--folds", "0", "--out-plot", one)[0] == 0
+    assert run("validate", ROOT / "tests" / "data" / "bench" / "minimal_sample.csv", "--folds", "0",
+               "--out-plot", two)[0] == 0
+    width = {p: struct.unpack(">I", p.read_bytes()[16:20])[0] for p in (one, two)}   # the PNG header's width
+    assert width[one] < 0.6 * width[two], width

@@ -167,13 +167,17 @@ def parity_png(rs: list[Row], title: str) -> bytes:
     import_matplotlib()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), dpi=110)
+    pred = ("cross-validated " if rs and rs[0].cv_predicted is not None else "") + "predicted"
+    panels = [(series, x, y) for series, x, y in zip(
+        PANELS, ("measured tokens/s per GPU", "measured mean TTFT (s), every concurrency"),
+        (f"{pred} tokens/s per GPU", f"{pred} TTFT (s)"))
+        if any(r.quantity in {q for q, _, _ in series} for r in rs)] or [(PANELS[0], "", "")]
+    # only panels with points: an empty second panel was hidden, and the title sat over its blank half
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6.5), dpi=110, squeeze=False)
     models = sorted({r.point.model for r in rs})
     colours = dict(zip(models, plt.cm.tab10(np.linspace(0, 1, 10))))
-    pred = ("cross-validated " if rs and rs[0].cv_predicted is not None else "") + "predicted"
-    _parity_panel(axes[0], rs, PANELS[0], colours, "measured tokens/s per GPU", f"{pred} tokens/s per GPU")
-    _parity_panel(axes[1], rs, PANELS[1], colours, "measured mean TTFT (s), every concurrency",
-                  f"{pred} TTFT (s)")
+    for ax, (series, xlabel, ylabel) in zip(axes[0], panels):
+        _parity_panel(ax, rs, series, colours, xlabel, ylabel)
     fig.suptitle(f"Parity, {title}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", metadata=PNG_METADATA)
