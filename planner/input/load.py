@@ -5,6 +5,7 @@ Errors name the file, the field path and the reason (BadInput, exit 2).
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,34 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
     return load
 
 
+def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
+    """A file a problem names in `data[key]` (a model's config.json or its folder, a calibration
+    profile), read as a trace is: relative to the problem file; else, as before traces set the rule,
+    from the current directory. Rewritten in place to the path this process opens (so the plan's
+    `model_source` works from here); a name that is no file in either place (a catalog or Hugging
+    Face id, a profile name) is left alone, except a path ending in .json or .yaml, which is an
+    error naming both places. A bare name (no '/', no such suffix) stays a catalog id or profile
+    name, as it always was."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value.strip() or "\0" in value or Path(value).is_absolute():
+        return   # (a NUL byte is no path: the schema's Name refuses it with a message)
+    suffixes = (".json",) if key == "model" else (".yaml", ".yml")
+    if "/" not in value and os.sep not in value and Path(value).suffix.lower() not in suffixes:
+        return   # a bare name is a catalog id or profile name first, as it always was
+    here = Path(path).parent
+    near = here / value
+    if here != Path(".") and near.exists():
+        data[key] = str(near)
+        return
+    if not Path(value).exists() and Path(value).suffix.lower() in suffixes and "\n" not in value:
+        raise BadInput(f"{path}: {at}{key}: {value}: file not found beside the problem file ({here}) "
+                       f"nor in the current directory ({Path.cwd()})")
+
+
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
+    for key in ("model", "calibration"):
+        beside(data, key, path)
     written_qps = _writes_qps(data)
     load = expand_trace(data, path)
     problem = validate(Problem, data, str(path))
@@ -93,8 +120,10 @@ def load_problem(path: str | Path) -> Problem:
 def _fleet(data: Any, path: str | Path) -> FleetProblem:
     """Validate a fleet, every class's trace read into its profile first."""
     loads = []
+    beside(data, "calibration", path)
     classes = data.get("classes") if isinstance(data, dict) else None
     for i, k in enumerate(classes if isinstance(classes, list) else []):
+        beside(k, "model", path, f"classes[{i}].")
         try:
             loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
         except BadInput as e:
