@@ -70,6 +70,22 @@ def test_numbers_have_a_domain(tmp_path, path, value, expected):
     assert code == 2 and expected in out and "Traceback" not in out, out
 
 
+@pytest.mark.parametrize("value, ok", [("'yes'", False), ("1", False), ("'false'", False), ("yes", True),
+                                       ("false", True)])
+def test_a_switch_is_true_or_false(tmp_path, value, ok):
+    """A switch is YAML's true/false (yes/no, on/off unquoted), not a string or a number, as a number
+    is never a boolean."""
+    fleet = {**{k: v for k, v in SMALL.items() if k not in ("model", "workload", "slo")},
+             "classes": [{"name": "a", "model": SMALL["model"], "workload": SMALL["workload"], "slo": SMALL["slo"]}]}
+    p = write(tmp_path, yaml.safe_dump(fleet) + f"prune_dominated: {value}\n")
+    code, out = run("solve", p)
+    assert (code == 0) if ok else (code == 2 and "prune_dominated: Input should be a valid boolean" in out), out
+    profile = yaml.safe_load((Path(__file__).resolve().parents[1] / "catalogs/calibration/default.yaml").read_text())
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({**profile, "kernel_curves": yaml.safe_load(value)}))
+    code, out = run("solve", write(tmp_path, {**SMALL, "calibration": str(tmp_path / "mine.yaml")}, "q.yaml"))
+    assert (code == 0) if ok else (code == 2 and "kernel_curves: Input should be a valid boolean" in out), out
+
+
 def test_duplicate_yaml_key_names_both_lines(tmp_path):
     text = SEED.read_text().replace("  qps: 200", "  qps: 200\n  qps: 300")
     code, out = run("solve", write(tmp_path, text))

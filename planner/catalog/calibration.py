@@ -8,7 +8,7 @@ import functools
 import math
 from pathlib import Path
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, StrictBool, ValidationInfo, field_validator
 
 from planner.catalog.cache import cached_load
 from planner.errors import BadInput, suggest
@@ -133,7 +133,7 @@ class Calibration(Strict):
     error_band: ErrorBand | None = None
     # GEMMs at the kernel tables' efficiency curve η(M)·gemm_efficiency_scale (catalogs/kernels.yaml);
     # false: at compute_efficiency whatever their shape (the roofline profile)
-    kernel_curves: bool = True
+    kernel_curves: StrictBool = True
 
     # every parameter's domain (DOMAINS): finite and physically meaningful, so that an override or
     # a profile written by hand cannot make a time negative, zero or infinite (an efficiency of

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
 from planner.input.problem import SLO, PlanSettings, Precisions, Pricing, Workload
 from planner.input.schema import Strict
@@ -44,7 +44,7 @@ class FleetProblem(PlanSettings):
     name: Name = "fleet"
     classes: list[RequestClass] = Field(min_length=1, max_length=MAX_CLASSES)
     sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
-    prune_dominated: bool = True
+    prune_dominated: StrictBool = True   # true or false: not "yes" in quotes, not 1
 
     @field_validator("classes")
     @classmethod
