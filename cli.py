@@ -187,6 +187,16 @@ class OutPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class InPath(click.Path):
+    """An input file argument: an empty one (a shell variable left unset) is a usage error naming
+    the argument, not '.: is a directory'."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give a file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -> None:
     """Print to stdout, or write atomically to --out (never over an input file)."""
     if out:
@@ -342,7 +352,7 @@ def stdin_is_terminal() -> bool:
 
 # ------------------------------------------------------------------------------ solve
 @main.command("solve")
-@click.argument("problem", type=click.Path(dir_okay=False))
+@click.argument("problem", type=InPath(dir_okay=False))
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="seconds (> 0); override solver.time_limit")
@@ -473,6 +483,7 @@ def _calibration_option(name: str) -> str:
     from planner.catalog.calibration import load_calibration
     from planner.errors import BadInput
     _one_line_option("calibration", name)   # written into the plan as calibration_source
+    _no_empty((), calibration=name)
     try:
         load_calibration(name)
     except BadInput as e:
@@ -549,7 +560,7 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 
 # --------------------------------------------------------------------------- simulate
 @main.command("simulate")
-@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.argument("plan_file", metavar="PLAN.json", type=InPath(dir_okay=False))
 @click.option("--requests", type=click.IntRange(100, MAX_SIM_REQUESTS), default=100_000, show_default=True,
               help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them)")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
@@ -580,8 +591,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 
 # ----------------------------------------------------------------------------- whatif
 @main.command("whatif")
-@click.argument("base", type=click.Path(dir_okay=False))
-@click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("base", type=InPath(dir_okay=False))
+@click.argument("scenarios", nargs=-1, type=InPath(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON (keys in docs/studies.md)")
 @click.option("--csv", "csv_out", type=OutPath(dir_okay=False), default=None, help="write one row per scenario")
 @click.option("--plot", "plot_out", type=OutPath(dir_okay=False), default=None,
@@ -649,7 +660,7 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
 
 # ------------------------------------------------------------------------------ sweep
 @main.command("sweep")
-@click.argument("problem", type=click.Path(dir_okay=False))
+@click.argument("problem", type=InPath(dir_okay=False))
 @click.option("--tpot", help="TPOT limits: LOW:HIGH (with --points) or a list 20ms,50ms")
 @click.option("--ttft", help="TTFT limits: LOW:HIGH or a list 0.5s,2s")
 @click.option("--qps", help="request rates: LOW:HIGH or a list 100,200")
@@ -705,7 +716,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 
 # ----------------------------------------------------------------------------- export
 @main.command("export")
-@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.argument("plan_file", metavar="PLAN.json", type=InPath(dir_okay=False))
 @click.option("--target", required=True, type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
               help="engine launch scripts, or Dynamo / Kubernetes manifests")
 @click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="directory to write")

@@ -182,6 +182,13 @@ def test_a_file_with_thousands_of_problems_gets_a_message_of_twenty_lines(tmp_pa
     (("validate", "__CSV__", "--folds", "0", "--deployment", ""), "--deployment: empty"),
     (("validate", "__CSV__", ""), "MEASUREMENTS: an empty path"),
     (("calibrate", "", "--out", "__OUT__"), "MEASUREMENTS: an empty path"),
+    (("solve", ""), "Invalid value for 'PROBLEM': an empty path; give a file name"),
+    (("solve", "__DENSE__", "--calibration", ""), "--calibration: empty; leave the option out instead"),
+    (("sweep", " ", "--tpot", "20ms:50ms", "--out", "__OUT__"), "Invalid value for 'PROBLEM': an empty path"),
+    (("whatif", "__DENSE__", ""), "Invalid value for '[SCENARIOS]...': an empty path"),
+    (("whatif", "", "__DENSE__"), "Invalid value for 'BASE': an empty path"),
+    (("simulate", ""), "Invalid value for 'PLAN.json': an empty path"),
+    (("export", "", "--target", "vllm", "--out", "__OUT__"), "Invalid value for 'PLAN.json': an empty path"),
     (("validate", "__CSV__", "--folds", "0", "--deployment", "__DEP__"),
      "no file given needs it (the measurement YAML and the silicon and minimal CSVs say what each point measured)"),
     (("solve", "__DENSE__"), "precision.experts: llama-3.1-70b has no routed experts (a dense model); drop it"),
@@ -192,8 +199,9 @@ def test_a_file_with_thousands_of_problems_gets_a_message_of_twenty_lines(tmp_pa
 def test_empty_options_and_parts_a_model_lacks_are_refused(tmp_path, args, message):
     """Each was taken as something else without a word: an empty --group-by or --name as the
     option left out (a blank --name made a profile named '  '), an empty path as '.', a
-    --deployment beside files that carry their own as nothing, and 'fp4 experts' of a dense
-    model were printed in the plan's header as if they meant something."""
+    --deployment beside files that carry their own as nothing (an empty problem, scenario or plan
+    path as '.: is a directory'), and 'fp4 experts' of a dense model were printed in the plan's
+    header as if they meant something."""
     csv = tmp_path / "m.csv"
     csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
     dense = write(tmp_path, {**yaml.safe_load((ROOT / "problems" / "llama70b_chat.yaml").read_text()),
