@@ -298,6 +298,24 @@ def test_a_model_path_that_is_a_device_says_so():
     assert code == 2 and "/dev/null: not a regular file (a pipe, device or socket)" in out, out
 
 
+@pytest.mark.parametrize("scaling, context", [
+    (None, 32768),
+    ({"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}, 131072),   # Qwen2.5's own advice
+    ({"rope_type": "linear", "factor": 2}, 65536),
+    ({"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192}, 32768),   # already in it
+    ({"rope_type": "yarn", "factor": True}, 32768), ({"rope_type": "default"}, 32768),
+])
+def test_the_context_counts_the_configs_rope_scaling(tmp_path, scaling, context):
+    """A config.json with YaRN scaling (Qwen2.5: 32,768 positions × 4) was noted as passing its
+    context at 100,000-token prompts, which vLLM serves: the context is vLLM's max_model_len."""
+    from planner.catalog.schemas import model_from_config_json
+    cfg = {"model_type": "qwen2", "hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+           "num_key_value_heads": 8, "intermediate_size": 2048, "vocab_size": 1000, "max_position_embeddings": 32768,
+           **({"rope_scaling": scaling} if scaling else {})}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert model_from_config_json(tmp_path / "config.json").arch.context == context
+
+
 def test_requests_longer_than_the_models_context_get_a_note(tmp_path):
     """A 200k-token prompt on Llama-3.1-8B (131,072 tokens of context) was planned without a word;
     engines refuse such requests unless RoPE scaling extends the context: a note on stderr, and

@@ -54,7 +54,8 @@ class Architecture:
     # lightning indexer of DeepSeek-V3.2 / GLM-5 (weights per layer)
     attn_output_gate: bool = False
     indexer_params: int = 0
-    context: int = 0   # max_position_embeddings of the config (0: not given): tokens a request may hold
+    context: int = 0   # tokens a request may hold (0: not given): `context_tokens` of the config
+    context_from: str = "max_position_embeddings"   # how `context` was derived, for messages
 
     @property
     def is_moe(self) -> bool:
@@ -243,6 +244,43 @@ def _moe_layer_count(cfg: dict, layers: int, experts: int) -> int:
     return layers  # Mixtral, gpt-oss: every layer is MoE
 
 
+NO_RESCALE = ("su", "longrope", "llama3")   # RoPE kinds whose max_position_embeddings is already the context
+
+
+def context_tokens(cfg: dict) -> tuple[int, str]:
+    """(tokens a request may hold, how that was derived) from a config's max_position_embeddings
+    and its RoPE scaling (`rope_scaling`, or transformers 5's `rope_parameters`), as vLLM derives
+    max_model_len: a YaRN scaling gives original_max_position_embeddings × factor, a linear or
+    dynamic one max_position_embeddings × factor; Llama-3's, LongRoPE's and no scaling leave it.
+    (0, …) when the config gives no length.
+
+    >>> context_tokens({"max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+    ...                 "original_max_position_embeddings": 32768}})
+    (131072, 'original_max_position_embeddings × rope_scaling.factor 4 (yarn)')
+    >>> context_tokens({"max_position_embeddings": 131072, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})[0]
+    131072
+    """
+    n = int(cfg.get("max_position_embeddings") or 0)
+    for key in ("rope_scaling", "rope_parameters"):
+        rs = cfg.get(key)
+        if not (n and isinstance(rs, dict)):
+            continue
+        kind = rs.get("rope_type", rs.get("type"))
+        factor = rs.get("factor")
+        if kind in NO_RESCALE or not _positive(factor) or factor == 1:
+            return n, "max_position_embeddings"
+        base, name = n, "max_position_embeddings"
+        if kind == "yarn" and _positive(rs.get("original_max_position_embeddings")):
+            base, name = rs["original_max_position_embeddings"], "original_max_position_embeddings"
+        return int(base * factor), f"{name} × {key}.factor {factor:g} ({kind})"
+    return n, "max_position_embeddings"
+
+
+def _positive(x) -> bool:
+    """A finite number > 0 (not a boolean): a field of a scaling dict worth multiplying by."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf")
+
+
 def architecture_from_config(cfg: dict) -> Architecture:
     """Normalise a Hugging Face config.json dict into an `Architecture`; raise ConfigError if incomplete."""
     missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
@@ -287,7 +325,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
     recurrent, conv = _linear_state_values(cfg) if linear_layers else (0, 0)
     return Architecture(
         family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
-        context=int(cfg.get("max_position_embeddings") or 0),
+        context=context_tokens(cfg)[0], context_from=context_tokens(cfg)[1],
         kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
         vocab=int(cfg["vocab_size"]), tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         attention=attention,

@@ -198,6 +198,8 @@ class HFConfig(Strict):
     vocab_size: Size
     tie_word_embeddings: bool | None = None
     max_position_embeddings: Size | None = None
+    rope_scaling: dict[str, Any] | None = None      # read for the context only (arch.context_tokens)
+    rope_parameters: dict[str, Any] | None = None   # transformers 5's name for it
     n_routed_experts: Count0 | None = None
     num_experts: Count0 | None = None
     num_local_experts: Count0 | None = None
@@ -259,8 +261,7 @@ def part_dtypes(weights: str, parts: dict[str, str | None]) -> tuple[tuple[str, 
     >>> part_dtypes("fp8", {"attention": "bf16", "dense_mlp": "fp8", "shared_experts": None})
     (('attention', 'bf16'),)
     """
-    unknown = set(parts) - set(PARTS)
-    if unknown:
+    if unknown := set(parts) - set(PARTS):
         raise ValueError(f"unknown weight parts {sorted(unknown)}; known: {', '.join(PARTS)}")
     return tuple((p, parts[p]) for p in PARTS if parts.get(p) and parts[p] != weights)  # type: ignore[misc]
 

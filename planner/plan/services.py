@@ -202,12 +202,13 @@ def note_context(res: Resolved, source: str) -> None:
     """A note (stderr) when a request's longest prompt and output pass the model's context
     (max_position_embeddings): engines refuse such requests unless RoPE scaling extends the context,
     and the plan would count requests no engine serves."""
-    ctx = res.model.arch.context
+    ctx, scaled = res.model.arch.context, res.model.arch.context_from != "max_position_embeddings"
     longest = max(v for v, _ in res.input_dist) + max(v for v, _ in res.output_dist)
     if ctx and longest > ctx:
         warnings.warn(f"{source}: {res.model.id}: requests of up to {longest:,.0f} tokens (prompt and output) "
-                      f"pass its context of {ctx:,} tokens (max_position_embeddings); engines refuse them "
-                      f"unless RoPE scaling extends it", PlannerNotice, stacklevel=2)
+                      f"pass its context of {ctx:,} tokens ({res.model.arch.context_from}); engines refuse "
+                      f"them unless {'a larger ' if scaled else ''}RoPE scaling extends it", PlannerNotice,
+                      stacklevel=2)
 
 
 def single_service(res: Resolved, cs: CandidateSet | None = None) -> Service:
