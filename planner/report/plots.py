@@ -176,14 +176,12 @@ def render_png(sweep: Sweep) -> bytes:
                        label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis])})")
         ax.set_xlabel(X_LABEL[axis])
         ax.set_ylabel(f"{sweep.currency} per million output tokens")
-        ax.set_title(_title(sweep, axis), fontsize=10)
         top, clipped = y_ceiling(series)
+        note = f"\n(clipped above {top:,.2f}: " + ", ".join(_label(c) for c in clipped) + ")" if clipped else ""
+        ax.set_title(_title(sweep, axis) + note, fontsize=10)   # above the plot: over no point
         if top is None and not any(p[1] > 0 for s in series for p in s.points):
             top = 1.0   # free cards: every cost 0 (matplotlib warns of an axis from 0 to 0)
         ax.set_ylim(bottom=0, top=top)
-        if clipped:
-            ax.text(0.99, 0.98, "clipped above " + f"{top:,.2f}: " + ", ".join(_label(c) for c in clipped),
-                    transform=ax.transAxes, ha="right", va="top", fontsize=7, color="#555555")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     if all_changes:
@@ -260,8 +258,8 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
     out.append(f'<clipPath id="{clip}"><rect x="{MARGIN["l"]}" y="{MARGIN["t"]}" width="{pw}" height="{ph}"/>'
                f'</clipPath>')
     if clipped:
-        out.append(f'<text x="{MARGIN["l"]+pw-6}" y="{MARGIN["t"]+14}" text-anchor="end" fill="#555">clipped above '
-                   f'{top:,.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')
+        out.append(f'<text x="{MARGIN["l"]+pw}" y="{MARGIN["t"]-4}" text-anchor="end" font-size="11" fill="#555">'
+                   f'clipped above {top:,.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')   # above the frame
     tx = target_x(sweep, axis)
     if tx is not None and x0 <= tx <= x1:
         out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
