@@ -881,9 +881,10 @@ def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:
               help="also run every closed-loop benchmark point event by event and compare the simulated "
                    "TTFT and TPOT with the analytic model and the measurement (JSON key 'closed_loop').")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--timings", is_flag=True, help="with --simulate: put wall-clock seconds in the JSON (else null)")
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
                  group_by: str | None, force: bool, as_json: bool, deployment: str | None,
-                 simulate: bool) -> None:
+                 simulate: bool, timings: bool) -> None:
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
@@ -896,12 +897,14 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     if out_plot:
         write_parity_plot(v, out_plot, force, inputs)
     if not simulate:
-        click.echo(render_json(v) if as_json else render_text(v))
+        click.echo(render_json(v) if as_json else render_text(v), nl=not as_json)   # to_json ends its line
         return
     from planner.report import closed_loop
     check = closed_loop.closed_loop_check(v)
     if as_json:
-        click.echo(json.dumps({**json.loads(render_json(v)), "closed_loop": closed_loop.as_dict(check)}, indent=2))
+        from planner.report.format import to_json
+        click.echo(to_json({**json.loads(render_json(v)), "closed_loop": closed_loop.as_dict(check, timings)}),
+                   nl=False)
     else:
         click.echo(render_text(v) + "\n" + closed_loop.render_text(check))
 

@@ -145,6 +145,21 @@ def test_validate_simulate_cli(tmp_path):
         + sorted(abs(c["analytic_ttft_s"] / c["measured_ttft_s"] - 1) for c in data["points"])[1] / 2)
 
 
+def test_validate_json_is_strict_and_the_same_run_after_run(tmp_path):
+    """A benchmark of 1-token outputs has no TPOT to simulate: its medians are NaN, which
+    `validate --json` printed as `NaN` (not JSON); and the simulation's wall-clock seconds made two
+    runs differ. NaN is null, keys are sorted, seconds are null unless --timings."""
+    path = _write(tmp_path, [{**_row("a", batch="8", conc=8), "osl": "1"}])
+    args = ["validate", str(path), "--folds", "0", "--simulate", "--json"]
+    outs = [CliRunner().invoke(main, args).output for _ in range(2)]
+    strict = json.loads(outs[0], parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert outs[0] == outs[1] and strict["closed_loop"]["seconds"] is None
+    assert strict["closed_loop"]["summary"][0]["tpot_sim_vs_analytic"] is None
+    assert list(strict) == sorted(strict)
+    timed = json.loads(CliRunner().invoke(main, [*args, "--timings"]).output)
+    assert timed["closed_loop"]["seconds"] > 0
+
+
 def test_eval_concurrency_prints_formula_and_simulation():
     """`plan eval --concurrency C`: the closed-loop benchmark of the configuration, the analytic
     formula (physics.benchmark) beside the simulation of the same loop, in text and JSON."""

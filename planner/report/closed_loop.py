@@ -128,9 +128,10 @@ def render_text(c: ClosedLoopCheck) -> str:
     return "\n".join(out)
 
 
-def as_dict(c: ClosedLoopCheck) -> dict:
-    """JSON: the medians per group and every case (key `closed_loop` of plan validate --json)."""
-    return {"seconds": c.seconds, "skipped": c.skipped,
+def as_dict(c: ClosedLoopCheck, timings: bool = False) -> dict:
+    """JSON: the medians per group and every case (key `closed_loop` of plan validate --json); the
+    wall-clock seconds only with `timings` (else null: the same JSON run after run)."""
+    return {"seconds": c.seconds if timings else None, "skipped": c.skipped,
             "summary": [ln.__dict__ for ln in c.lines()],
             "points": [cs.__dict__ for cs in c.cases]}
 

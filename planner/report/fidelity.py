@@ -6,7 +6,6 @@ imported inside `parity_png`, so importing this module stays light.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from planner.fidelity.crossval import MIN_GROUP_POINTS, Row, breakdown, group_of
 from planner.fidelity.validate import Calibrated, Validation
 from planner.input.files import atomic_write
 from planner.input.owned import PNG_METADATA
+from planner.report.format import to_json
 
 WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO
 ALL_ROWS_UP_TO = 60       # print every point up to this many observations
@@ -110,7 +110,7 @@ def render_json(v: Validation) -> str:
                     "error": r.error, "cv_predicted": r.cv_predicted, "cv_error": r.cv_error,
                     "source": r.point.source} for r in v.rows],
     }
-    return json.dumps(data, indent=2)
+    return to_json(data)   # sorted keys, NaN/inf as null (as every command's JSON)
 
 
 def write_parity_plot(v: Validation, path: str, force: bool = False, protect: tuple[str, ...] = ()) -> None:
