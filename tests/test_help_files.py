@@ -96,6 +96,22 @@ def test_schema_refuses_what_plan_refuses(data, kind, why):
     assert any(why in e or "colour" in e or "-1" in e or "cheap" in e for e in check(data, json_schema(kind)))
 
 
+def test_schema_accepts_what_plan_accepts_a_profile_in_requests_per_second(tmp_path):
+    """With `profile.qps` (requests/s) `workload.qps` may be left out (docs/horizon.md): plan solves
+    it, and the schema refused it (it asked for qps unless a trace was given)."""
+    w = {"input_tokens": 500, "output_tokens": 150, "profile": {"period": "1h", "qps": [3, 5, 4, 2] * 6}}
+    data = {"model": "llama-3.1-8b", "workload": w, "slo": {"ttft": "500ms", "tpot": "30ms"}, "gpus": ["h100"]}
+    assert check(data, json_schema("problem")) == []
+    fleet = {"gpus": ["h100"], "classes": [{"name": "a", "model": "llama-3.1-8b", "workload": w,
+                                            "slo": {"ttft": "500ms", "tpot": "30ms"}}]}
+    assert check(fleet, json_schema("fleet")) == []
+    fraction = {**w, "profile": {"period": "1h", "qps_fraction": [0.5, 1] * 12}}   # a fraction of qps needs qps
+    assert check({**data, "workload": fraction}, json_schema("problem")) != []
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(data))
+    r = CliRunner().invoke(cli.main, ["solve", str(tmp_path / "p.yaml")])
+    assert r.exit_code == 0, r.output
+
+
 def test_deprecated_keys_are_in_the_schema_marked():
     gpu = json_schema("problem")["$defs"]["GPUChoice"]["anyOf"][1]["properties"]
     assert gpu["price_rmb_per_gpu_hour"]["deprecated"] is True

@@ -42,12 +42,15 @@ def json_schema(kind: str) -> dict[str, Any]:
 
 
 def _trace_fills_workload(defs: dict) -> None:
-    """A workload with a `trace` may leave out qps and the lengths: the loader fills them from it."""
+    """A workload with a `trace` may leave out qps and the lengths: the loader fills them from it;
+    one with a profile in requests/s (`profile.qps`) may leave out qps, its busiest period's."""
     w = defs.get("Workload")
     if w is None or "trace" not in w.get("properties", {}):
         return
     required = w.pop("required", [])
-    w["anyOf"] = [{"required": ["trace"]}, {"required": required}]
+    w["anyOf"] = [{"required": ["trace"]}, {"required": required},
+                  {"required": [*(k for k in required if k != "qps"), "profile"],
+                   "properties": {"profile": {"required": ["qps"]}}}]
 
 
 def _models(model: type[BaseModel], seen: dict[str, type[Strict]]) -> dict[str, type[Strict]]:
