@@ -34,6 +34,11 @@ FLAGS = {"vllm": "vllm-0.11.0.txt", "sglang": "sglang-0.5.23.txt", "trtllm": "tr
 K8S_VERSION = "1.30.0"
 # (plan, target) an engine cannot realise: TensorRT-LLM is NVIDIA-only, rag_long_context prefills on MI300X
 UNREALISABLE = {("rag_long_context", "trtllm")}
+# plans whose colocated pools share a service with prefill/decode pools: SGLang and TensorRT-LLM run a
+# server either colocated or as one side of a P/D pair, so they are refused (vLLM's take KV both ways)
+MIXED = {(p, t) for p in ("fleet_mix", "rag_long_context", "sxm_or_pcie") for t in ("sglang", "trtllm")}
+# manifests run every pod from one image: H100 and MI300X pools need a CUDA and a ROCm build
+TWO_VENDORS = {("rag_long_context", "k8s"), ("rag_long_context", "dynamo")}
 
 
 def plan(name: str) -> dict:
@@ -100,6 +105,14 @@ def test_export_every_plan_every_target(name, target):
         model_path = "/models/checkpoint"
     if (name, target) in UNREALISABLE:
         with pytest.raises(BadInput, match=r"pools\[\d+\]\.gpu: TensorRT-LLM runs on NVIDIA GPUs only"):
+            render(d, target, source=f"{name}.json", model_path=model_path)
+        return
+    if (name, target) in TWO_VENDORS:
+        with pytest.raises(BadInput, match=r"pools on amd GPUs \(mi300x\) and nvidia GPUs \(h100\): one container"):
+            render(d, target, source=f"{name}.json", model_path=model_path)
+        return
+    if (name, target) in MIXED:
+        with pytest.raises(BadInput, match=r"colocated pools also take over prefill or decode work .* never both"):
             render(d, target, source=f"{name}.json", model_path=model_path)
         return
     files = render(d, target, source=f"{name}.json", model_path=model_path)
@@ -232,8 +245,10 @@ def test_colocated_pool_gets_its_chunk():
     o = opts(vllm[name][0])
     # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 4 sequences per DP rank (b8 over DP2)
     assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16004"
-    o = opts(commands(render(d, "sglang"))[name][0])
-    assert o["--chunked-prefill-size"] == "16000" and "--disaggregation-mode" not in o
+    d["pools"] = [p for p in d["pools"] if p["role"] == "colocated"]   # SGLang runs them alone (MIXED)
+    o = opts(commands(render(d, "sglang"))["colocated-mi300x-0"][0])
+    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP2 ranks 32,000 // 2
+    assert o["--chunked-prefill-size"] == "32000" and o["--dp-size"] == "2" and "--disaggregation-mode" not in o
 
 
 def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(llama70b_chat_colocated_json):
@@ -400,7 +415,7 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     assert opts(v)["--enable-expert-parallel"] is True and opts(v)["--data-parallel-size"] == "1"
     (s,) = commands(render(d, "sglang"))["decode-h200-0"]
     assert opts(s)["--ep-size"] == "8" and "--dp-size" not in opts(s) and "--enable-dp-attention" not in opts(s)
-    dense = plan("sxm_or_pcie")
+    dense = plan("llama70b_chat")
     (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
     (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)
@@ -470,3 +485,116 @@ def test_an_engine_loads_the_catalog_models_repository_or_a_config_json_s_folder
     assert default_model_path("Llama-3.1-8B") == "meta-llama/Llama-3.1-8B"
     assert default_model_path("/models/mine/config.json") == "/models/mine"
     assert default_model_path("some-org/some-model") == "some-org/some-model"
+
+
+def test_a_colocated_pool_beside_prefill_pools_takes_kv_in_vllm():
+    """router.json splits a service's prompts and generation over all its pools by capacity, so
+    rag_long_context's colocated MI300X pools decode prompts its prefill pools computed: their
+    vLLM engines take KV both ways (NixlConnector kv_both), besides chunked prefill."""
+    vllm = commands(render(plan("rag_long_context"), "vllm"))
+    for name in ("colocated-mi300x-3", "colocated-mi300x-4"):
+        o = opts(vllm[name][0])
+        assert o["--enable-chunked-prefill"] is True
+        assert json.loads(o["--kv-transfer-config"]) == {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
+    o = opts(commands(render(plan("llama70b_chat"), "vllm"))["decode-h100-1"][0])   # not colocated: unchanged
+    assert json.loads(o["--kv-transfer-config"])["kv_role"] == "kv_both"
+
+
+def test_a_multi_node_sglang_instance_gets_the_leader_address(tmp_path):
+    """`--dist-init-addr '${LEADER_ADDR}:5000'` was single-quoted, so the engine got those
+    characters; the script run with a stand-in python3 passes the address."""
+    import os
+    import stat
+    import subprocess
+    files = render(plan("deepseek_qps"), "sglang")
+    script = tmp_path / "prefill.sh"
+    script.write_text(files["prefill-h100-1.sh"])
+    fake = tmp_path / "python3"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "NODE_RANK": "1", "LEADER_ADDR": "10.0.0.1"}
+    argv = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, check=True).stdout.split("\n")
+    assert argv[argv.index("--dist-init-addr") + 1] == "10.0.0.1:5000"
+    assert argv[argv.index("--node-rank") + 1] == "1"
+
+
+def test_tensorrt_llm_decode_with_mtp_budgets_the_draft_tokens():
+    """A decode step of MTP with k draft tokens schedules 1 + k tokens per sequence: max_num_tokens
+    was the batch alone (318 for 318 sequences with one draft token)."""
+    d = plan("deepseek_mtp")
+    files = render(d, "trtllm")
+    (name,) = [k for k in commands(files) if k.startswith("decode-")]
+    o = opts(commands(files)[name][0])
+    pool = next(p for p in d["pools"] if p["role"] == "decode")
+    k = pool["speculative"]["draft_tokens"]
+    assert int(o["--max_num_tokens"]) == int(o["--max_batch_size"]) * (1 + k) and k >= 1
+
+
+def test_long_service_names_keep_pools_apart():
+    """Pool names were cut at 52 characters, index included: two classes named alike up to there
+    shared a launch script (one pool lost) and a Kubernetes name; names outside ASCII gave
+    invalid or empty names."""
+    d = plan("fleet_mix")
+    long = "customer-support-chat-assistant-for-the-european-market-"
+    keys = {s["key"]: long + s["key"] for s in d["services"]}
+    for s in d["services"]:
+        s["key"] = keys[s["key"]]
+    for p in d["pools"]:
+        p["service"] = keys[p["service"]]
+    files = render(d, "vllm")
+    scripts = [f for f in files if f.endswith(".sh") and not f.startswith(("loadtest", "pd-router"))]
+    assert len(scripts) == len(d["pools"]) and all(len(f) <= 52 + 3 for f in scripts), scripts
+    pd = {k for k in keys.values() if {p["role"] for p in d["pools"] if p["service"] == k} == {"prefill", "decode"}}
+    d_pd = {**d, "services": [s for s in d["services"] if s["key"] in pd],
+            "pools": [p for p in d["pools"] if p["service"] in pd]}
+    routers = [f for f in render(d_pd, "sglang") if f.startswith("pd-router")]   # one per P/D service
+    assert len(routers) == len(pd) == 3, routers
+    k8s = list(yaml.safe_load_all(render(d, "k8s")["k8s.yaml"]))
+    names = [(o["kind"], o["metadata"]["name"]) for o in k8s]
+    assert len(names) == len(set(names))
+    d = plan("llama70b_chat")
+    d["problem"] = "聊天服务"
+    graph = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])
+    assert graph["metadata"]["name"] == "plan"
+
+
+def test_manifests_need_an_image_built_for_the_pools_gpus():
+    """AMD pods ran the CUDA build of vLLM (the default image), Dynamo's SGLang workers its vLLM
+    runtime image: an AMD-only plan needs --image for k8s and is refused by Dynamo."""
+    d = plan("rag_long_context")
+    d["pools"] = [p for p in d["pools"] if p["gpu"] == "mi300x" and p["role"] == "colocated"]
+    with pytest.raises(BadInput, match=r"pools on mi300x: the default images are CUDA builds; give .* --image"):
+        render(d, "k8s")
+    assert "image: rocm/vllm:x" in render(d, "k8s", image="rocm/vllm:x")["k8s.yaml"]
+    with pytest.raises(BadInput, match=r"pools on mi300x: Dynamo's runtime images are CUDA builds"):
+        render(d, "dynamo", image="rocm/vllm:x")
+    graph = yaml.safe_load(render(plan("deepseek_qps"), "dynamo", engine="sglang")["dynamo.yaml"])
+    images = {s["extraPodSpec"]["mainContainer"]["image"] for s in graph["spec"]["services"].values()}
+    assert images == {"nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.6.0"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model-path", "a\nb"], "--model-path 'a\\nb': a path or Hugging Face id, without control characters"),
+    (["--model-path", "--trust-remote-code"], "not starting with '-' (the engines would read it as a flag)"),
+    (["--image", "--foo"], "--image '--foo': a container image reference does not start with '-'"),
+])
+def test_export_refuses_paths_and_images_an_engine_would_misread(tmp_path, args, message):
+    """A newline split the script's command over two lines, '--trust-remote-code' became an engine
+    flag and the model path vanished, '--foo' was written as the manifests' image."""
+    from click.testing import CliRunner
+
+    import cli
+    r = CliRunner().invoke(cli.main, ["export", str(GOLDEN / "deepseek_qps.json"), "--target", "k8s",
+                                      "--out", str(tmp_path / "x"), *args])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_load_tests_result_file_stays_in_its_directory():
+    """A problem named '../../evil x' wrote `--result-filename 'result-../../evil x.json'`."""
+    d = plan("llama70b_chat")
+    d["problem"] = "../../evil x"
+    for s in d.get("services", []):
+        s["key"] = "../../evil x"
+    text = render(d, "vllm")["loadtest.sh"]
+    assert "result-evil-x.json" in text and "../" not in text.split("--result-filename", 1)[1].split()[0]

@@ -24,6 +24,7 @@ from planner.errors import BadInput
 from planner.input.files import refuse_catalog_target
 from planner.report.export.engines import (
     ENGINES,
+    KV_BOTH_VLLM,
     KV_TRANSFER,
     PoolLaunch,
     dns_name,
@@ -39,8 +40,9 @@ from planner.report.format import one_line
 
 TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
 DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",
-                 "trtllm": "nvcr.io/nvidia/tensorrt-llm/release:1.1.0",
-                 "dynamo": "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0"}
+                 "trtllm": "nvcr.io/nvidia/tensorrt-llm/release:1.1.0"}
+DYNAMO_IMAGE = {"vllm": "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0",      # Dynamo's runtime image of each
+                "sglang": "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.6.0"}  # engine its workers run
 
 
 def default_model_path(name: str) -> str:
@@ -61,14 +63,56 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
     """Every pool's launch on `engine` (model path: the plan's model source unless given)."""
     out = []
     moe = {si: is_moe(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
+    mixed = {si for si, svc in enumerate(plan.services) if mixes_roles(svc.plan.pools)}
     for n, (si, i) in enumerate(plan.order):
         svc = plan.services[si]
         pool = svc.plan.pools[i]
         name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
         mp = model_path or default_model_path(svc.plan.model_source or svc.plan.model)
-        out.append(launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
-                          moe[si], model_path is not None))
+        pl = launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
+                    moe[si], model_path is not None)
+        if si in mixed and pool.role == "colocated":   # it also sends and receives KV (router.json's weights)
+            pl.node_commands = [cmd + KV_BOTH_VLLM for cmd in pl.node_commands]
+        out.append(pl)
+    for si in sorted(mixed):   # after each pool's own checks (its GPU, layout, weights)
+        if engine != "vllm":
+            svc = plan.services[si]
+            roles = ", ".join(f"{p.role} {p.gpu}" for p in svc.plan.pools)
+            raise BadInput(f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
+                           f"its colocated pools also take over prefill or decode work of its prefill/decode "
+                           f"pools ({roles}); {engine} runs a server either colocated or as one side of a "
+                           f"prefill/decode pair, never both: export it with --target vllm (or --engine vllm), "
+                           f"or re-plan with serving.modes [disaggregated] or [colocated]")
     return out
+
+
+def _one_image_fits(pls: list[PoolLaunch], target: str, image: str | None, source: str) -> None:
+    """Manifests run every pod from one image, built for one GPU vendor: BadInput for a plan whose
+    pools span vendors, for AMD pools without --image (the default images are CUDA builds), and
+    for AMD pools under Dynamo (its runtime images are CUDA builds)."""
+    if target not in ("k8s", "dynamo"):
+        return
+    by = {}
+    for pl in pls:
+        by.setdefault(pl.gpu.vendor, []).append(pl.gpu.id)
+    if len(by) > 1:
+        where = " and ".join(f"{v} GPUs ({', '.join(sorted(set(g)))})" for v, g in sorted(by.items()))
+        raise BadInput(f"{source}: pools on {where}: one container image cannot run both vendors' engine "
+                       f"builds; export the scripts (--target vllm or sglang) or re-plan on one vendor's GPUs")
+    if "nvidia" not in by and (target == "dynamo" or image is None):
+        cards = ", ".join(sorted({g for ids in by.values() for g in ids}))
+        raise BadInput(f"{source}: pools on {cards}: "
+                       + ("Dynamo's runtime images are CUDA builds; export the scripts (--target vllm or sglang) "
+                          "or k8s manifests with --image" if target == "dynamo" else
+                          "the default images are CUDA builds; give the engine's ROCm image with --image"))
+
+
+def mixes_roles(pools) -> bool:
+    """Whether a service's plan runs colocated pools beside prefill or decode pools: the router
+    (router.json) then splits prompts and generation over all of them by capacity, so a colocated
+    instance also decodes prompts a prefill pool computed, or prefills for a decode pool."""
+    roles = {p.role for p in pools}
+    return "colocated" in roles and bool(roles & {"prefill", "decode"})
 
 
 def render(plan_data: Any, target: str, image: str | None = None, model_path: str | None = None,
@@ -89,7 +133,8 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     pls = launches(plan, eng, model_path)
-    img = image or DEFAULT_IMAGE["dynamo" if target == "dynamo" else eng]
+    _one_image_fits(pls, target, image, source)
+    img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
     for pl in pls:
         files.update(pl.files)
@@ -113,11 +158,11 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
 def shell_join(argv: list[str]) -> str:
     """argv as one shell line; `${VAR}` references stay expandable, everything else is quoted."""
     import shlex
-    out = []
-    for a in argv:
-        q = shlex.quote(a)
-        out.append(q.replace("'${LEADER_ADDR}'", '"${LEADER_ADDR}"') if "${LEADER_ADDR}" in a else q)
-    return " ".join(out)
+    ref = "${LEADER_ADDR}"
+    # the pieces around the reference quoted on their own: '${LEADER_ADDR}:5000' in single quotes
+    # reached the engine as those characters, never as the address
+    return " ".join(f'"{ref}"'.join(shlex.quote(x) if x else "" for x in a.split(ref)) if ref in a
+                    else shlex.quote(a) for a in argv)
 
 
 def launch_script(pl: PoolLaunch) -> str:
@@ -141,11 +186,14 @@ def engine_router(pls: list[PoolLaunch], engine: str) -> dict[str, str]:
     """The engine's own disaggregation router, where it has one (SGLang router, trtllm-serve
     disaggregated); router.json carries the weights either way."""
     out: dict[str, str] = {}
-    for svc in dict.fromkeys(pl.service for pl in pls):
+    used: set[str] = set()
+    for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
         mine = [pl for pl in pls if pl.service == svc]
         if not any(pl.pool.role == "prefill" for pl in mine):
             continue
         tag = dns_name(svc)
+        tag = dns_name(svc, str(k)) if tag in used else tag   # names alike up to the cut: one router each
+        used.add(tag)
         if engine == "sglang":
             argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
             for pl in mine:

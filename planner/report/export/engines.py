@@ -73,12 +73,32 @@ class PoolLaunch:
     moe: bool = False               # the model has routed experts (spread over TP·DP, as planned)
 
 
-def dns_name(*parts: str) -> str:
-    s = "-".join(parts).lower()
-    s = "".join(c if c.isalnum() else "-" for c in s)
+DNS_NAME_CHARS = 52   # a Kubernetes object name (63) less the suffixes the manifests add
+
+
+def _dns_part(text: str) -> str:
+    """`text` in lower-case ASCII letters, digits and single hyphens (DNS-1123)."""
+    s = "".join(c if c.isascii() and c.isalnum() else "-" for c in text.lower())
     while "--" in s:
         s = s.replace("--", "-")
-    return s.strip("-")[:52].strip("-")
+    return s.strip("-")
+
+
+def dns_name(*parts: str) -> str:
+    """A DNS-1123 name of `parts` joined by hyphens, at most DNS_NAME_CHARS long: the first part is
+    cut, never the later ones (a pool's role, GPU and index keep two long service names apart);
+    'plan' when nothing is left (a name of no ASCII letter or digit).
+
+    >>> dns_name("customer-support-chat-assistant-for-the-european-market-a", "decode", "h100", "12")
+    'customer-support-chat-assistant-for-t-decode-h100-12'
+    >>> dns_name("聊天服务")
+    'plan'
+    """
+    clean = [c for c in map(_dns_part, parts) if c]
+    head, tail = (clean[0], "-".join(clean[1:])) if clean else ("", "")
+    room = DNS_NAME_CHARS - len(tail) - (1 if tail else 0)
+    head = head[:max(room, 0)].strip("-")
+    return "-".join(x for x in (head, tail) if x)[:DNS_NAME_CHARS].strip("-") or "plan"
 
 
 def prefill_tokens(pool: ExportPool, plan: ExportPlanFile) -> int:
@@ -201,11 +221,14 @@ def colocated_step_tokens(pool: ExportPool) -> int:
     return math.ceil(pool.step_token_budget) + math.ceil(pool.engine_batch / pool.parallelism.dp) * per_seq
 
 
+KV_BOTH_VLLM = ["--kv-transfer-config", json.dumps({"kv_connector": "NixlConnector", "kv_role": "kv_both"},
+                                                   separators=(",", ":"))]
+
+
 def _role_flags_vllm(pool: ExportPool, plan: ExportPlanFile) -> list[str]:
     if pool.role == "colocated":
         return ["--enable-chunked-prefill", "--max-num-batched-tokens", str(colocated_step_tokens(pool))]
-    cfg = {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
-    out = ["--kv-transfer-config", json.dumps(cfg, separators=(",", ":"))]
+    out = list(KV_BOTH_VLLM)
     if pool.role == "prefill":
         out = ["--max-num-batched-tokens", str(prefill_tokens(pool, plan))] + out
     return out
@@ -249,8 +272,8 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
         cmd += ["--ep-size", str(width)]
     cmd += ["--max-running-requests", str(out.pool.engine_batch),
             "--mem-fraction-static", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
-    if out.pool.role == "colocated":
-        cmd += ["--chunked-prefill-size", str(math.ceil(out.pool.step_token_budget))]
+    if out.pool.role == "colocated":   # the whole instance's: with DP attention SGLang divides it by --dp-size
+        cmd += ["--chunked-prefill-size", str(math.ceil(out.pool.step_token_budget) * p.dp)]
     else:
         if out.pool.role == "prefill":
             t = str(prefill_tokens(out.pool, plan))
@@ -279,8 +302,8 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
         tokens = colocated_step_tokens(out.pool)
     elif out.pool.role == "prefill":
         tokens = prefill_tokens(out.pool, plan)
-    else:
-        tokens = batch     # a decode step schedules one token per sequence
+    else:   # a decode step schedules one token per sequence, and its draft tokens under MTP
+        tokens = batch * (1 + (out.pool.speculative.draft_tokens if out.pool.speculative is not None else 0))
     cfg = [f"# TensorRT-LLM LLM API options for pool {one_line(out.name)} (trtllm-serve --config)",
            f"enable_attention_dp: {'true' if p.dp > 1 else 'false'}",
            "kv_cache_config:", f"  dtype: {kv}", f"  free_gpu_memory_fraction: {GPU_MEMORY_FRACTION:.2f}"]

@@ -58,6 +58,19 @@ def genai_perf_argv(model: str, qps: float, inp: float, outp: float) -> list[str
             "--extra-inputs", "ignore_eos:true", "--request-rate", f"{qps:g}", "--request-count", str(n)]
 
 
+def file_stem(name: str) -> str:
+    """`name` as a file name in the load test's directory: letters, digits, '.', '_', '+' and '-'
+    (a '/' in a problem's name wrote the result elsewhere, '..' above it), no leading dot or hyphen.
+
+    >>> file_stem("../../evil x"), file_stem("chat+coding")
+    ('evil-x', 'chat+coding')
+    """
+    s = "".join(c if c.isascii() and (c.isalnum() or c in "._+-") else "-" for c in name)
+    while "--" in s:
+        s = s.replace("--", "-")
+    return s.lstrip(".-").rstrip("-") or "service"
+
+
 def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
     bench = ["#!/bin/sh", "# The plan's operating point; BASE_URL = the router/frontend, TOKENIZER = the model path.",
              ': "${BASE_URL:=http://localhost:8000}"', ': "${TOKENIZER:?set TOKENIZER to the model path or HF id}"']
@@ -66,7 +79,7 @@ def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
     slo = {}
     for s in plan.services:
         w, lim = s.plan.workload, s.plan.slo
-        result = f"result-{one_line(s.key)}.json"
+        result = f"result-{file_stem(s.key)}.json"
         bench += ["", f"# service {one_line(s.key)}: {w.qps:g} req/s × {w.input_tokens:g} in / {w.output_tokens:g} out "
                   f"tokens (prefix cache hit {w.prefix_cache_hit:.0%}); SLO TTFT {lim.ttft_statistic} ≤ "
                   f"{lim.ttft_s * 1e3:g} ms, TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms",
