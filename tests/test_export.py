@@ -598,3 +598,25 @@ def test_the_load_tests_result_file_stays_in_its_directory():
         s["key"] = "../../evil x"
     text = render(d, "vllm")["loadtest.sh"]
     assert "result-evil-x.json" in text and "../" not in text.split("--result-filename", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
+    (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]), "services[].key: 'reasoning' is listed twice"),
+    (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "router"]),
+     "services[2]: service 'router' has no pool in pools[]"),
+])
+def test_a_fleet_plan_whose_pools_and_services_disagree(tmp_path, edit, message):
+    """A pool naming no service made `plan export` fail with an internal error (KeyError) and
+    `plan simulate` drop it without a word (the service's TTFT then looked 15 % worse)."""
+    from click.testing import CliRunner
+
+    import cli
+    d = plan("fleet_mix")
+    edit(d)
+    (tmp_path / "p.json").write_text(json.dumps(d))
+    for args in (["export", str(tmp_path / "p.json"), "--target", "vllm", "--out", str(tmp_path / "x")],
+                 ["simulate", str(tmp_path / "p.json"), "--requests", "1000"]):
+        r = CliRunner().invoke(cli.main, args)
+        assert r.exit_code == 2 and message in r.output, r.output

@@ -17,7 +17,7 @@ from pydantic import Field
 from planner.catalog.schemas import GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import validate
-from planner.studies.simulate.fleet import service_plan
+from planner.studies.simulate.fleet import service_keys, service_plan
 from planner.studies.simulate.planfile import PlanFile, PlanPool, plan_from_dict
 
 
@@ -56,13 +56,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
     if not isinstance(data, dict) or "pools" not in data:
         raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`)")
     if data.get("kind") == "fleet":
-        try:
-            keys = [s["key"] for s in data["services"]]
-            parts = [(k, service_plan(data, k)) for k in keys]
-        except (KeyError, TypeError, StopIteration) as e:
-            raise BadInput(f"{source}: services: not a fleet plan written by plan solve ({e!r})") from None
-        if not parts:
-            raise BadInput(f"{source}: services: a fleet plan lists at least one service")
+        parts = [(k, service_plan(data, k)) for k in service_keys(data, source)]
     else:
         parts = [(str(data.get("problem", "plan")), data)]
     services = []

@@ -56,7 +56,7 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
                 for i in period_indices(d, period, source)}
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
-    keys = _service_keys(d, source)
+    keys = service_keys(d, source)
     return {k: simulate(plan_from_dict(service_plan(d, k), f"{source}: service {k}"), n, seed, source,
                         resolved=catalogs.get(k)) for k in keys}
 
@@ -154,14 +154,28 @@ def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
             "pools": p["pools"]}
 
 
-def _service_keys(d: dict[str, Any], source: str) -> list[str]:
-    """The service keys of a fleet plan's data, checked enough to split it (BadInput otherwise)."""
+def service_keys(d: dict[str, Any], source: str) -> list[str]:
+    """The service keys of a fleet plan's data, checked enough to split it (BadInput otherwise):
+    keys unique, each with a pool, and each pool naming one of them (a pool of another name was
+    dropped by the simulator and made the export fail with an internal error)."""
     try:
         keys = [s["key"] for s in d["services"]]
+        pools = d["pools"]
+        named = [p["service"] for p in pools]
         for k in keys:
             service_plan(d, k)
     except (KeyError, TypeError, StopIteration) as e:
         raise BadInput(f"{source}: not a fleet plan written by plan solve (services/pools: {e!r})") from None
     if not keys:
         raise BadInput(f"{source}: services: a fleet plan lists at least one service")
+    twice = sorted({k for k in keys if keys.count(k) > 1}, key=str)
+    if twice:
+        raise BadInput(f"{source}: services[].key: {twice[0]!r} is listed twice")
+    for i, k in enumerate(named):
+        if k not in keys:
+            raise BadInput(f"{source}: pools[{i}].service: {k!r} is not a service of this plan "
+                           f"({', '.join(map(str, keys))})")
+    for i, k in enumerate(keys):
+        if k not in named:
+            raise BadInput(f"{source}: services[{i}]: service {k!r} has no pool in pools[]")
     return keys
