@@ -216,6 +216,13 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
         assert int(o["--random-input-len"]) + prefix == round(w["input_tokens"])
         assert int(o["--random-output-len"]) == round(w["output_tokens"])
         assert int(o["--num-prompts"]) >= 180 * w["qps"]
+    perf = [ln for ln in files["loadtest-genai-perf.sh"].replace("\\\n", " ").splitlines()
+            if ln.startswith("genai-perf")]
+    for line, s in zip(perf, services, strict=True):   # the same load: the cached share as a shared prefix
+        o = opts(shlex.split(line))
+        prefix = int(o.get("--prefix-prompt-length", 0))
+        assert int(o["--synthetic-input-tokens-mean"]) + prefix == round(s["workload"]["input_tokens"])
+        assert prefix == round(s["workload"]["prefix_cache_hit"] * s["workload"]["input_tokens"])
     slo = json.loads(files["slo.json"])
     assert all(len(v["limits_ms"]) == 2 for v in slo.values())
 
@@ -603,7 +610,8 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
      "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
-    (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]), "services[].key: 'reasoning' is listed twice"),
+    (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
+     "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "router"]),
      "services[2]: service 'router' has no pool in pools[]"),
 ])
@@ -620,3 +628,16 @@ def test_a_fleet_plan_whose_pools_and_services_disagree(tmp_path, edit, message)
                  ["simulate", str(tmp_path / "p.json"), "--requests", "1000"]):
         r = CliRunner().invoke(cli.main, args)
         assert r.exit_code == 2 and message in r.output, r.output
+
+
+def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
+    """rank 0 ran `mpirun -n 16` without hosts, so all 16 ranks started on its own 8-card node; a
+    dense model got --ep_size too."""
+    files = render(plan("deepseek_qps"), "trtllm", model_path="/m")
+    text = files["prefill-h100-1.sh"]
+    assert ': "${HOSTFILE:?set HOSTFILE to an MPI host file of the instance\'s 2 nodes' in text
+    argv = commands(files)["prefill-h100-1"][0]
+    assert argv[:4] == ["mpirun", "--hostfile", "${HOSTFILE}", "-n"] and 'mpirun --hostfile "${HOSTFILE}"' in text
+    assert "--ep_size" in argv
+    dense = commands(render(plan("llama70b_chat"), "trtllm", model_path="/m"))
+    assert all("--ep_size" not in argv for cmds in dense.values() for argv in cmds)

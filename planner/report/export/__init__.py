@@ -158,11 +158,16 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
 def shell_join(argv: list[str]) -> str:
     """argv as one shell line; `${VAR}` references stay expandable, everything else is quoted."""
     import shlex
-    ref = "${LEADER_ADDR}"
-    # the pieces around the reference quoted on their own: '${LEADER_ADDR}:5000' in single quotes
+    # the pieces around a reference quoted on their own: '${LEADER_ADDR}:5000' in single quotes
     # reached the engine as those characters, never as the address
-    return " ".join(f'"{ref}"'.join(shlex.quote(x) if x else "" for x in a.split(ref)) if ref in a
-                    else shlex.quote(a) for a in argv)
+    out = []
+    for a in argv:
+        ref = next((r for r in SHELL_REFS if r in a), None)
+        out.append(f'"{ref}"'.join(shlex.quote(x) if x else "" for x in a.split(ref)) if ref else shlex.quote(a))
+    return " ".join(out)
+
+
+SHELL_REFS = ("${LEADER_ADDR}", "${HOSTFILE}")   # what the launch scripts leave to the shell
 
 
 def launch_script(pl: PoolLaunch) -> str:
@@ -172,7 +177,11 @@ def launch_script(pl: PoolLaunch) -> str:
              f"design batch {p.design_batch}",
              "# run on each instance's node(s); NODE_RANK selects the node's command"]
     if pl.nodes > 1:
-        lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the instance's rank-0 node}\"")
+        if any("${HOSTFILE}" in a for a in pl.node_commands[0]):   # MPI: rank 0 starts the others
+            lines.append(f": \"${{HOSTFILE:?set HOSTFILE to an MPI host file of the instance's {pl.nodes} nodes, "
+                         f"rank 0's first, slots={pl.cards_per_node} each}}\"")
+        else:
+            lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the instance's rank-0 node}\"")
         lines.append("case \"${NODE_RANK:-0}\" in")
         for r, argv in enumerate(pl.node_commands):
             lines.append(f"  {r}) exec {shell_join(argv)} ;;")

@@ -318,13 +318,13 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     fname = f"{out.name}.trtllm.yaml"
     out.files[fname] = "\n".join(cfg) + "\n"
     cmd = ["trtllm-serve", "serve", model_path, "--backend", "pytorch",
-           "--tp_size", str(width), "--pp_size", str(p.pp), "--ep_size", str(width),
+           "--tp_size", str(width), "--pp_size", str(p.pp), *(["--ep_size", str(width)] if out.moe else []),
            "--max_batch_size", str(batch), "--max_num_tokens", str(tokens),
            "--kv_cache_free_gpu_memory_fraction", f"{GPU_MEMORY_FRACTION:.2f}",
            "--host", "0.0.0.0", "--port", str(PORT["trtllm"]), "--config", fname]
     if out.pool.role != "colocated":
         cmd += ["--server_role", "CONTEXT" if out.pool.role == "prefill" else "GENERATION"]
-    if out.nodes > 1:
-        cmd = ["mpirun", "-n", str(out.pool.cards_per_instance), "trtllm-llmapi-launch"] + cmd \
-            + ["--gpus_per_node", str(out.cards_per_node)]
+    if out.nodes > 1:   # MPI starts every rank from node 0, on the hosts its host file lists
+        cmd = ["mpirun", "--hostfile", "${HOSTFILE}", "-n", str(out.pool.cards_per_instance),
+               "trtllm-llmapi-launch"] + cmd + ["--gpus_per_node", str(out.cards_per_node)]
     out.node_commands = [cmd] + [["sleep", "infinity"]] * (out.nodes - 1)   # MPI starts the other ranks

@@ -49,13 +49,18 @@ def bench_argv(model: str, qps: float, inp: float, outp: float, hit: float, resu
     return argv
 
 
-def genai_perf_argv(model: str, qps: float, inp: float, outp: float) -> list[str]:
+def genai_perf_argv(model: str, qps: float, inp: float, outp: float, hit: float = 0.0) -> list[str]:
+    """genai-perf at loadtest.sh's load: the cached share as one prefix prompt every request starts
+    with (`--num-prefix-prompts 1 --prefix-prompt-length`), the rest synthetic, as `bench_argv`."""
+    prefix = int(round(hit * inp))
     n = max(MIN_PROMPTS, math.ceil(qps * DURATION_S))
-    return ["genai-perf", "profile", "-m", model, "--tokenizer", "${TOKENIZER}", "--url", "${BASE_URL}",
+    argv = ["genai-perf", "profile", "-m", model, "--tokenizer", "${TOKENIZER}", "--url", "${BASE_URL}",
             "--endpoint-type", "completions", "--streaming",
-            "--synthetic-input-tokens-mean", str(int(round(inp))), "--synthetic-input-tokens-stddev", "0",
-            "--output-tokens-mean", str(int(round(outp))), "--output-tokens-stddev", "0",
-            "--extra-inputs", "ignore_eos:true", "--request-rate", f"{qps:g}", "--request-count", str(n)]
+            "--synthetic-input-tokens-mean", str(int(round(inp)) - prefix), "--synthetic-input-tokens-stddev", "0"]
+    if prefix:
+        argv += ["--num-prefix-prompts", "1", "--prefix-prompt-length", str(prefix)]
+    return argv + ["--output-tokens-mean", str(int(round(outp))), "--output-tokens-stddev", "0",
+                   "--extra-inputs", "ignore_eos:true", "--request-rate", f"{qps:g}", "--request-count", str(n)]
 
 
 def file_stem(name: str) -> str:
@@ -85,7 +90,7 @@ def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
                   f"{lim.ttft_s * 1e3:g} ms, TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms",
                   _sh(bench_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens, w.prefix_cache_hit, result))]
         perf += ["", f"# service {one_line(s.key)}",
-                 _sh(genai_perf_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens))]
+                 _sh(genai_perf_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens, w.prefix_cache_hit))]
         slo[s.key] = {"result_file": result, "request_rate": w.qps,
                       "input_tokens": w.input_tokens, "output_tokens": w.output_tokens,
                       "limits_ms": {METRIC[lim.ttft_statistic].format(m="ttft"): lim.ttft_s * 1e3,
