@@ -291,7 +291,14 @@ def dominates(a: Row, b: Row, axes: Sequence[str]) -> bool:
 
 
 def _achieved(r: Row, axis: str) -> float:
-    return r.tpot_s if axis == "tpot" else r.ttft_s
+    """The achieved latency on `axis`, to LATENCY_DIGITS significant digits: one plan sized at two
+    limits achieves the same TPOT up to the last bits of a float (6e-17 s apart), which decided
+    which of its rows was on the frontier instead of the first."""
+    v = r.tpot_s if axis == "tpot" else r.ttft_s
+    return v if v == 0 or not math.isfinite(v) else round(v, LATENCY_DIGITS - 1 - int(math.floor(math.log10(abs(v)))))
+
+
+LATENCY_DIGITS = 9
 
 
 def frontier(rows: Sequence[Row], axes: Sequence[str]) -> set[int]:
