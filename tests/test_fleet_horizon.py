@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,6 +19,8 @@ import cli
 from planner.input.fleet import FleetProblem
 from planner.plan.horizon_fleet import solve_fleet_horizon
 from planner.plan.solve import solve
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DAY = [0.3] * 8 + [1.0] * 16
 NIGHT = [1.0] * 8 + [0.2] * 16
@@ -78,6 +81,18 @@ def test_cli_text_and_json(tmp_path):
     assert [c["name"] for c in d["classes"]] == ["chat", "batch"] and d["classes"][1]["peak_qps"] == 30
     assert {p["class"] for p in d["periods"][0]["pools"]} == {"chat", "batch"}
     assert d["comparison"]["static_peak_plan"]["kind"] == "fleet"
+
+
+def test_a_fleet_over_a_day_gives_each_class_its_precisions():
+    """fleet_day.yaml's JSON said weight_dtype fp8 for the fleet, DeepSeek-R1's, though its
+    Llama-3.1-8B class runs BF16 weights: each class carries its own; the fleet's are null."""
+    r = CliRunner().invoke(cli.main, ["solve", str(ROOT / "problems" / "fleet_day.yaml"), "--json"])
+    d = json.loads(r.stdout)
+    assert (d["weight_dtype"], d["expert_dtype"], d["kv_dtype"]) == (None, None, None)
+    got = {c["model"]: (c["weight_dtype"], c["kv_dtype"]) for c in d["classes"]}
+    assert got == {"deepseek-r1": ("fp8", "bf16"), "llama-3.1-8b": ("bf16", "bf16")}
+    static = {s["model"]: s["weight_dtype"] for s in d["comparison"]["static_peak_plan"]["services"]}
+    assert static == {m: w for m, (w, _) in got.items()}
 
 
 @pytest.mark.parametrize("change, message", [

@@ -77,6 +77,7 @@ class HorizonPlan:
     classes: tuple[tuple[str, str, float], ...] = ()   # a fleet: (class, model, its peak req/s)
     static_short: tuple[int, str] | None = None   # a period the static fleet cannot serve, and the check it fails
     static_checked: bool = False                  # whether every period was checked
+    class_res: tuple[Resolved, ...] = ()          # a fleet: each class resolved (its precisions), as `classes`
 
     kind = "horizon"
 

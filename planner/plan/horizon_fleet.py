@@ -170,7 +170,8 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
                        len(cands), static, indep, solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
-                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=compare)
+                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=compare,
+                       class_res=tuple(class_res))
 
 
 def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolved],

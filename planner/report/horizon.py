@@ -74,12 +74,13 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "status": h.status,
         "problem": h.problem.name,
         "model": r.model.id if not h.classes else ", ".join(dict.fromkeys(m for _, m, _ in h.classes)),
-        "classes": None if not h.classes else [{"name": n, "model": m, "peak_qps": q} for n, m, q in h.classes],
+        "classes": None if not h.classes else [
+            {"name": n, "model": m, "peak_qps": q, "weight_dtype": c.weight_dtype, "expert_dtype": c.expert_dtype,
+             **parts_json(c.part_dtypes), "kv_dtype": c.kv_dtype} for (n, m, q), c in zip(h.classes, h.class_res)],
         "sharing": "none" if h.classes else None,
-        "weight_dtype": r.weight_dtype,
-        "expert_dtype": r.expert_dtype,
-        **parts_json(r.part_dtypes),
-        "kv_dtype": r.kv_dtype,
+        **({"weight_dtype": r.weight_dtype, "expert_dtype": r.expert_dtype, **parts_json(r.part_dtypes),
+            "kv_dtype": r.kv_dtype} if not h.classes else   # a fleet's precisions are its classes'
+           {"weight_dtype": None, "expert_dtype": None, "kv_dtype": None}),
         "calibration": r.calib.name,
         "currency": h.problem.pricing.currency,
         "period_hours": h.periods[0].hours,
