@@ -425,3 +425,18 @@ def test_a_statistic_no_request_reached_breaks_its_slo():
     (v,) = violations(slo, nan, Summary(0.04, 0.04, 0.045, 0.046, 0.049), [])
     assert (v.scope, v.metric, v.statistic, v.limit_s) == ("all", "ttft", "mean", 2.0) and np.isnan(v.value_s)
     assert violations(slo, fine, Summary(0.04, 0.04, 0.045, 0.046, 0.049), []) == []
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("name", "a\nb"), "pools[0].name: a name is one line of printable text"),
+    (("batch", 5000.0), "pools[0]: batch 5000 is above design_batch 1183"),
+    (("tpot_s", None), "pools[0]: tpot_s is null; plan solve writes it for a decode pool"),
+])
+def test_a_plan_edited_past_what_plan_solve_writes_is_refused(tmp_path, edit, message):
+    """A pool name with a newline split the table's row, a batch above the design batch was
+    shown as planned ('batch plan 5000'), a decode pool without its TPOT was simulated with '-'."""
+    d = json.loads((Path(__file__).resolve().parents[1] / "tests/golden/solve/deepseek_qps.json").read_text())
+    d["pools"][0][edit[0]] = edit[1]
+    (tmp_path / "p.json").write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "50000"])
+    assert r.exit_code == 2 and message in r.output, r.output

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.errors import BadInput
 from planner.input.files import read_json, validate
@@ -52,7 +52,7 @@ class PlanSpeculative(_PlanPart):
 
 
 class PlanPool(_PlanPart):
-    name: str
+    name: Name   # one line: it heads the simulation's table rows
     role: Literal["prefill", "decode", "colocated"]
     gpu: str
     instances: Annotated[int, Field(ge=1, le=1_000_000)]
@@ -69,6 +69,19 @@ class PlanPool(_PlanPart):
     tpot_s: Latency | None = None
     batch_at_tpot_statistic: Batch | None = None
     speculative: PlanSpeculative | None = None
+
+    @model_validator(mode="after")
+    def _as_plan_solve_writes_it(self) -> PlanPool:
+        """What every pool `plan solve` writes holds: a mean batch within the design batch, and the
+        latency its role is held to (a decode pool's TPOT, a prefill pool's TTFT, a colocated
+        pool's both); an edit that breaks them was simulated and shown as if planned."""
+        if self.batch > self.design_batch * (1 + 1e-9):
+            raise ValueError(f"batch {self.batch:g} is above design_batch {self.design_batch}: an instance never "
+                             f"runs more sequences than it admits")
+        for key, roles in (("tpot_s", ("decode", "colocated")), ("ttft_s", ("prefill", "colocated"))):
+            if self.role in roles and getattr(self, key) is None:
+                raise ValueError(f"{key} is null; plan solve writes it for a {self.role} pool")
+        return self
 
     @property
     def step_token_budget(self) -> float:
