@@ -357,7 +357,7 @@ def test_force_replaces_a_previous_export_only(tmp_path):
 def test_unwritable_out_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(BadInput, match="cannot write there"):
+    with pytest.raises(BadInput, match=r"/file is a file, not a directory"):
         export(plan("deepseek_qps"), "vllm", None, None, blocker / "out")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
@@ -447,12 +447,9 @@ def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):
     with pytest.raises(BadInput, match="p.json: problem: a name is one line of printable text"):
         render(d, "vllm", source="p.json")
     d["problem"] = "chat"
-    d["pools"][0]["name"] = d["pools"][0]["name"] + "\ntouch PWNED #"
-    for target in ("vllm", "sglang", "trtllm"):
-        texts = render(d, target, source="p.json")
-        for text in texts.values():
-            assert not any(line.startswith("touch") for line in text.splitlines()), target
-        assert any("touch PWNED #" in t for t in texts.values())   # kept, on the comment's line
+    d["pools"][0]["name"] = d["pools"][0]["name"] + "\ntouch PWNED #"   # a pool's name too (2026-12-03:
+    with pytest.raises(BadInput, match=r"p.json: pools\[0\].name: a name is one line"):   # it was kept on
+        render(d, "vllm", source="p.json")                                            # the comment's line)
 
 
 def test_a_tp_that_splits_heads_is_refused():
@@ -641,3 +638,28 @@ def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
     assert "--ep_size" in argv
     dense = commands(render(plan("llama70b_chat"), "trtllm", model_path="/m"))
     assert all("--ep_size" not in argv for cmds in dense.values() for argv in cmds)
+
+
+def test_small_export_messages(tmp_path):
+    """A plan file holding `null` was 'the file is empty' to plan simulate, a 5,000-digit number Python's advice to
+    call sys.set_int_max_str_digits(), --out under a file 'cannot write there (File exists)', and
+    --image beside the script targets was accepted and named in their README as if used."""
+    from click.testing import CliRunner
+
+    import cli
+    (tmp_path / "null.json").write_text("null\n")
+    text = (GOLDEN / "deepseek_qps.json").read_text()
+    (tmp_path / "big.json").write_text(text.replace('"instances": 9', '"instances": ' + "9" * 5000, 1))
+    (tmp_path / "notes.txt").write_text("mine\n")
+    golden = str(GOLDEN / "deepseek_qps.json")
+    for args, message in (
+            (["simulate", str(tmp_path / "null.json")], "null.json: holds null, not a mapping of keys"),
+            (["export", str(tmp_path / "big.json"), "--target", "vllm", "--out", str(tmp_path / "a")],
+             "big.json: a whole number of more than 4,300 digits"),
+            (["export", golden, "--target", "vllm", "--out", str(tmp_path / "notes.txt" / "sub")],
+             f"{tmp_path / 'notes.txt'} is a file, not a directory"),
+            (["export", golden, "--target", "vllm", "--image", "foo:bar", "--out", str(tmp_path / "a")],
+             "--image: the vllm scripts run on your hosts")):
+        r = CliRunner().invoke(cli.main, args)
+        assert r.exit_code == 2 and message in r.output, r.output
+    assert (tmp_path / "notes.txt").read_text() == "mine\n" and not (tmp_path / "a").exists()

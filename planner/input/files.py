@@ -171,8 +171,9 @@ def loads_json(text: str, p: Path) -> Any:
         data = json.loads(text, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError:
         raise
-    except ValueError as e:
-        raise BadInput(f"{p}: {e}") from None
+    except ValueError as e:   # json's int limit: "Exceeds the limit (4300 digits) …; use sys.set_int_max_str_digits()"
+        why = "a whole number of more than 4,300 digits" if "digits" in str(e) else str(e)
+        raise BadInput(f"{p}: {why}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
     data = _shallow(data, p, len(text))
@@ -182,8 +183,10 @@ def loads_json(text: str, p: Path) -> Any:
 def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
     """model.model_validate(data), with errors raised as BadInput naming `source` (and `at`, the
     path of `data` inside that file when it is a part of it)."""
-    if data is None:
-        raise BadInput(f"{source}: {at}: empty" if at else f"{source}: the file is empty")
+    if data is None:   # an empty YAML file reads as null, as does a JSON file holding only `null`
+        empty = not Path(source).is_file() or Path(source).stat().st_size == 0 or source.endswith((".yaml", ".yml"))
+        raise BadInput(f"{source}: {at}: empty" if at else f"{source}: the file is empty" if empty
+                       else f"{source}: holds null, not a mapping of keys")
     if not isinstance(data, dict):
         if at:
             raise BadInput(f"{source}: {at}: expected a mapping of keys, got {type(data).__name__}")

@@ -49,15 +49,31 @@ def render_simulation(res: SimResult) -> str:
         out.append("Simulation: every SLO statistic met")
     else:
         out.append("Simulation: SLO BROKEN — " + "; ".join(
-            f"{v.scope} {v.metric.upper()} {v.statistic} {format_time(v.value_s)} > {format_time(v.limit_s)}"
+            f"{v.scope} {v.metric.upper()} {v.statistic} " + " > ".join(apart(v.value_s, v.limit_s))
             for v in res.violations))
     return "\n".join(out)
+
+
+def apart(value_s: float, limit_s: float) -> tuple[str, str]:
+    """A value above its limit and the limit as text, with as many decimals as it takes to tell
+    them apart (50.02 ms over 50 ms read '50.0 ms > 50.0 ms').
+
+    >>> apart(0.05002, 0.05), apart(0.0612, 0.05)
+    (('50.02 ms', '50.00 ms'), ('61.2 ms', '50.0 ms'))
+    """
+    a, b = format_time(value_s), format_time(limit_s)
+    for digits in (2, 3, 4):
+        if a != b or not (1e-3 <= limit_s < 1.0 and 1e-3 <= value_s < 1.0):
+            break
+        a, b = f"{value_s * 1e3:.{digits}f} ms", f"{limit_s * 1e3:.{digits}f} ms"
+    return a, b
 
 
 def slo_warnings(res: SimResult) -> list[str]:
     """One stderr line per SLO statistic the simulation finds above its limit, for a plan the
     analytic model passed (`plan solve --simulate`): the statistic asked for, simulated value, limit."""
     return [f"warning: simulation of {res.problem}: {v.metric.upper()} {v.statistic} "
-            f"({'all requests' if v.scope == 'all' else v.scope}) is {format_time(v.value_s)}, above the "
-            f"{v.metric.upper()} limit of {format_time(v.limit_s)}; the plan meets it only in the analytic model"
+            f"({'all requests' if v.scope == 'all' else v.scope}) is {apart(v.value_s, v.limit_s)[0]}, above the "
+            f"{v.metric.upper()} limit of {apart(v.value_s, v.limit_s)[1]}; the plan meets it only in the analytic "
+            f"model"
             for v in res.violations]

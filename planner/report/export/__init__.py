@@ -120,6 +120,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     """The files of an export, by relative name (nothing written)."""
     if target not in TARGETS:
         raise BadInput(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
+    if target in ENGINES and image is not None:
+        raise BadInput(f"--image: the {target} scripts run on your hosts, in no container this export names; "
+                       f"--image is for --target k8s and dynamo")
     if target in ENGINES and engine is not None and engine != target:
         raise BadInput(f"--engine: {engine} beside --target {target}, whose scripts launch {target}; --engine "
                        f"chooses the engine inside dynamo or k8s manifests (or use --target {engine})")
@@ -230,6 +233,9 @@ def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str |
     before the work by `plan solve --export` too."""
     out = Path(out_dir)
     refuse_catalog_target(out)   # never inside the shipped catalogs
+    above = next((a for a in out.parents if a.exists()), None)   # the directories to be made go under it
+    if above is not None and not above.is_dir():
+        raise BadInput(f"{out}: {above} is a file, not a directory")
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return out
     if not out.is_dir():

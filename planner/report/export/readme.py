@@ -35,7 +35,8 @@ def _what(name: str) -> str:
 
 def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[PoolLaunch], files: list[str],
            kv_transfer: str, prefill_tokens: dict[str, int]) -> str:
-    lines = [f"Export of plan {plan.problem!r} for target {target} (engine {engine}; image {image})", "",
+    lines = [f"Export of plan {plan.problem!r} for target {target} (engine {engine}"
+             + (f"; image {image})" if target in ("k8s", "dynamo") else ")"), "",
              "Files:"]
     lines += [f"  {n:<34} {_what(n)}" for n in files]
     lines += ["", "What the planner assumed:"]
