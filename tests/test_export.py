@@ -430,8 +430,7 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
 
 def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):
     """A problem name with a newline is refused at input (a name is one line), and in a hand-edited
-    plan file too; a hand-edited pool name with one lands in the generated scripts' comments as
-    one line: nothing after the newline runs as a command."""
+    plan file too, a pool's name as well: nothing after a newline can run as a command."""
     from click.testing import CliRunner
 
     import cli
