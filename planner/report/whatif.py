@@ -17,6 +17,7 @@ from planner.plan.model import Plan
 from planner.report.format import csv_text, per_million
 from planner.report.json import plan_json
 from planner.report.text import table
+from planner.studies.sweep import pool_summary
 from planner.studies.whatif import (
     ROLES,
     BreakEven,
@@ -30,8 +31,9 @@ from planner.studies.whatif import (
 
 
 def pools_line(plan: Plan) -> str:
-    """'P 3×8h200 + D 8×8h200': role initial, instances × cards and GPU type."""
-    return " + ".join(f"{c.role[0].upper()} {n}×{c.cards} {c.gpu}" for c, n in plan.chosen.items())
+    """'P 2×16 H100 | D 9×8 H200': role letter, instances × cards and GPU type, in the order and
+    form of a sweep's `pools` (`studies.sweep.pool_summary`), so one parser reads both."""
+    return pool_summary(st for states in plan.pools.values() for st in states)
 
 
 # ------------------------------------------------------------------------------------ JSON
@@ -44,12 +46,20 @@ def rent_or_buy_dict(r: RentOrBuy) -> dict:
             "buy_cash_monthly": r.cash_monthly, "payback_months": r.payback_months}
 
 
+def idle_bought(o: Outcome) -> dict[str, int]:
+    """Bought nodes the plan leaves idle, by GPU type ({} without `buy` or with every node used):
+    `cards`/`nodes` count the nodes in use, `purchase_amortisation_per_hour` pays for all."""
+    r = o.rent_or_buy
+    return {r.gpu: r.nodes - r.nodes_used} if r is not None and o.plan is not None and r.nodes > r.nodes_used else {}
+
+
 def outcome_dict(o: Outcome, base: Outcome) -> dict:
     """A scenario's summary with stable keys (the plan itself under 'plan')."""
     d: dict = {"scenario": o.name, "file": o.source, "status": o.status, "reason": o.reason or None,
                "cost_per_hour": None, "cost_per_million_output_tokens": None, "margin_per_hour": None,
                "delta_cost_per_hour": None, "delta_percent": None, "cards": {}, "nodes": {}, "pools": "",
                "cost_split_per_hour": None, "purchase_amortisation_per_hour": o.amortisation_per_hour,
+               "idle_bought_nodes": idle_bought(o),
                "rent_or_buy": rent_or_buy_dict(o.rent_or_buy) if o.rent_or_buy else None,
                "plan": None}
     if o.plan is None:
@@ -128,7 +138,10 @@ def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
         return [o.name, o.status.upper(), "-", "-", "-", "-", "-", o.reason or ""]
     pd = plan_json(o.plan)
     cards, nodes = pd["totals"]["cards"], pd["totals"]["nodes"]
-    fleet = ", ".join(f"{g} {cards[g]}/{nodes.get(g, 0)}" for g in cards)
+    idle = idle_bought(o)
+    fleet = ", ".join(f"{g} {cards[g]}/{nodes.get(g, 0)}" + (f" +{idle[g]} idle" if g in idle else "")
+                      for g in cards)
+    fleet += "".join(f", {g} +{n} idle" for g, n in idle.items() if g not in cards)   # bought, none used
     delta = o.delta(base)
     return [o.name, o.status, _money(o.cost_per_hour), per_million(o.cost_per_million_output_tokens),
             _money(o.margin_per_hour(pd["margin_per_hour"])),
