@@ -610,6 +610,8 @@ def test_the_load_tests_result_file_stays_in_its_directory():
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "router"]),
      "services[2]: service 'router' has no pool in pools[]"),
+    (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
+     "services[0].key: a service's key is text, got list"),
 ])
 def test_a_fleet_plan_whose_pools_and_services_disagree(tmp_path, edit, message):
     """A pool naming no service made `plan export` fail with an internal error (KeyError) and

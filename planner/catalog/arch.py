@@ -323,9 +323,10 @@ def architecture_from_config(cfg: dict) -> Architecture:
     if linear_layers and not cfg.get("linear_num_value_heads"):
         raise ConfigError("linear_attention layers need linear_num_key_heads/value_heads and head dims")
     recurrent, conv = _linear_state_values(cfg) if linear_layers else (0, 0)
+    context = context_tokens(cfg)
     return Architecture(
         family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
-        context=context_tokens(cfg)[0], context_from=context_tokens(cfg)[1],
+        context=context[0], context_from=context[1],
         kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
         vocab=int(cfg["vocab_size"]), tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         attention=attention,

@@ -55,8 +55,8 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
 
 def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
     """A file a problem names in `data[key]` (a model's config.json or its folder, a calibration
-    profile), read as a trace is: relative to the problem file; else, as before traces set the rule,
-    from the current directory. Rewritten in place to the path this process opens (so the plan's
+    profile), read as a trace is: relative to the problem file; else from the current directory
+    (where it alone was looked for until 2026-12-03). Rewritten in place to the path this process opens (so the plan's
     `model_source` works from here); a name that is no file in either place (a catalog or Hugging
     Face id, a profile name) is left alone, except a path ending in .json or .yaml, which is an
     error naming both places. A bare name (no '/', no such suffix) stays a catalog id or profile

@@ -160,8 +160,10 @@ def service_keys(d: dict[str, Any], source: str) -> list[str]:
     dropped by the simulator and made the export fail with an internal error)."""
     try:
         keys = [s["key"] for s in d["services"]]
-        pools = d["pools"]
-        named = [p["service"] for p in pools]
+        named = [p["service"] for p in d["pools"]]
+        for i, k in enumerate(keys):
+            if not isinstance(k, str):
+                raise BadInput(f"{source}: services[{i}].key: a service's key is text, got {type(k).__name__}")
         for k in keys:
             service_plan(d, k)
     except (KeyError, TypeError, StopIteration) as e:
