@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -41,8 +40,8 @@ from pydantic import Field
 from planner.catalog.schemas import Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import Point
-from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of, load_silicon_csv
-from planner.input.files import loads_json, read_text, read_yaml, validate
+from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
+from planner.input.files import read_text, read_yaml, validate
 from planner.input.schema import Precision, Strict
 from planner.physics.perf import Parallelism
 
@@ -209,7 +208,7 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
                  measured={"decode_tok_s_per_gpu": batch / (tpot_s * par.cards), "ttft_s": ttft_s})
 
 
-def _serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
+def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
                pid: str, origin: str) -> Point | str:
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
     done = _num(d, "completed", where)
@@ -226,7 +225,7 @@ def _serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Mode
                       models=models)
 
 
-def _genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model],
+def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model],
                     origin: str) -> Point | str:
     """A genai-perf profile export → Point, or the reason it is dropped."""
     def stat(name: str, unit: str | None = None) -> float | None:
@@ -294,7 +293,7 @@ def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Mo
                       models=models)
 
 
-def _guidellm_report(d: dict, path: Path, dep: BenchDeployment, models: dict[str, Model]) -> list[Point | str]:
+def guidellm_report(d: dict, path: Path, dep: BenchDeployment, models: dict[str, Model]) -> list[Point | str]:
     """Every benchmark of a GuideLLM report (module docstring)."""
     version = d["metadata"].get("version")
     if version != GUIDELLM_REPORT_VERSION:
@@ -358,93 +357,3 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
                               else _minimal_row(r, f"{path}: row {i + 2}", models, str(path), i)
                               for i, r in enumerate(rows)]
     return [g for g in got if isinstance(g, Point)], len(rows), Counter(g for g in got if isinstance(g, str))
-
-
-# ------------------------------------------------------------------------------ dispatch
-def _json_objects(text: str, path: Path) -> list[dict] | None:
-    """The file as one JSON object, or as JSON lines of objects; None when it is neither. A
-    later line that is not a JSON object, after lines that were, is BadInput naming the line."""
-    try:
-        data = loads_json(text, path)
-        return [data] if isinstance(data, dict) else None
-    except json.JSONDecodeError:
-        pass
-    out: list[dict] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = loads_json(line, path)
-        except json.JSONDecodeError:
-            obj = None
-        if not isinstance(obj, dict):
-            if not out:
-                return None
-            raise BadInput(f"{path}: line {n}: not a JSON object (JSON lines expected, one run per line)")
-        out.append(obj)
-    return out or None
-
-
-def sniff(path: Path, text: str) -> str:
-    """The format of a benchmark file from its content: 'silicon', 'minimal', 'vllm', 'sglang',
-    'genai-perf', 'guidellm'; BadInput naming the file and what it lacks when none matches."""
-    if text.lstrip()[:1] not in ("{", "["):   # a CSV: its header names its columns
-        cols = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
-        if "silicon_tpot_ms" in cols:
-            return "silicon"
-        if set(MINIMAL_COLUMNS) <= cols:
-            return "minimal"
-        if len(cols) > 1:
-            missing = ", ".join(c for c in MINIMAL_COLUMNS if c not in cols)
-            raise BadInput(f"{path}: a CSV that is neither the silicon CSV nor the minimal CSV "
-                           f"(missing column(s) {missing}; see docs/export.md)")
-    objs = _json_objects(text, path)
-    if not objs:
-        raise BadInput(f"{path}: not a benchmark file this planner reads (expected vLLM or SGLang "
-                       f"serving-benchmark JSON/JSONL, a genai-perf profile export, a GuideLLM "
-                       f"benchmarks.json, or a CSV)")
-    first = objs[0]
-    if isinstance(first.get("metadata"), dict) and "benchmarks" in first:
-        return "guidellm"
-    if "time_to_first_token" in first and "inter_token_latency" in first:
-        return "genai-perf"
-    if "mean_ttft_ms" in first and "backend" in first:
-        return "sglang" if len(objs) > 1 or "mean_e2e_latency_ms" in first else "vllm"
-    raise BadInput(f"{path}: JSON without the keys of a known benchmark format (vLLM/SGLang: "
-                   f"backend, mean_ttft_ms; genai-perf: time_to_first_token, inter_token_latency; "
-                   f"GuideLLM: metadata, benchmarks)")
-
-
-SELF_DESCRIBING = ("silicon", "minimal")   # formats that say what each point measured (no deployment)
-
-
-def read_bench_file(path: Path) -> tuple[str, str]:
-    """(text, format) of a benchmark file (`sniff`): read once, for `load_bench_file` too."""
-    return (text := read_text(path, "benchmark")), sniff(path, text)
-
-
-def load_bench_file(path: Path, dep: BenchDeployment | None,
-                    read: tuple[str, str] | None = None) -> tuple[list[Point], int, Counter]:
-    """A benchmark file (or its `read_bench_file`) → (points, runs read, drop reasons)."""
-    text, kind = read or read_bench_file(path)
-    if kind == "silicon":
-        return load_silicon_csv(path, text)
-    if kind == "minimal":
-        return load_minimal_csv(path, text)
-    if dep is None:
-        raise BadInput(f"{path}: a {kind} benchmark file does not say what it measured; "
-                       f"give --deployment DEP.yaml (docs/export.md)")
-    models = load_models()
-    objs = _json_objects(text, path) or []
-    got: list[Point | str] = []
-    if kind == "genai-perf":
-        got.append(_genai_perf_run(objs[0], str(path), dep, models, str(path)))
-    elif kind == "guidellm":
-        got += _guidellm_report(objs[0], path, dep, models)
-    else:
-        e2e = "mean_e2e_latency_ms" if kind == "sglang" else "mean_e2el_ms"
-        for i, d in enumerate(objs):
-            where = f"{path}: line {i + 1}" if kind == "sglang" else str(path)
-            got.append(_serve_run(d, where, dep, models, e2e, f"{path.name}#{i}", str(path)))
-    why = Counter(g for g in got if isinstance(g, str))
-    return [g for g in got if isinstance(g, Point)], len(got), why

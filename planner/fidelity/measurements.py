@@ -24,7 +24,8 @@ from pathlib import Path
 from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
-from planner.fidelity.bench_files import SELF_DESCRIBING, load_bench_file, load_deployment, read_bench_file
+from planner.fidelity.bench_dispatch import SELF_DESCRIBING, load_bench_file, read_bench_file
+from planner.fidelity.bench_files import load_deployment
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
 from planner.physics.benchmark import Benchmark, engine_kv_slots
