@@ -389,3 +389,83 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column_or_object(tmp_path):
     cfg.write_bytes(bom + b'{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, '
                           b'"num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}')
     assert model_from_config_json(cfg).arch.layers == 32
+
+
+# ------------------------------------------------------- the calibrate loop (2026-12-03 hunt)
+def _vllm(tmp_path, name="r.json", **changes) -> Path:
+    d = json.loads((DATA / "vllm_sample.json").read_text())
+    d.update(changes)
+    (tmp_path / name).write_text(json.dumps(d))
+    return tmp_path / name
+
+
+def test_a_run_written_in_seconds_is_a_unit_mistake(tmp_path):
+    """mean_ttft_ms 0.0618 (seconds in a ms field) was read as 62 µs, and calibrate wrote a profile
+    of 24,000 % TTFT error with exit 0."""
+    with pytest.raises(BadInput, match=r"r.json: TTFT \(s\) 6.18e-05 is outside \[0.001, 100000\]: .*unit mistake"):
+        load_points([_vllm(tmp_path, mean_ttft_ms=0.0618, mean_tpot_ms=0.00942)], DEP)
+
+
+def test_a_deployment_whose_weights_cannot_fit_drops_its_runs(tmp_path):
+    """Llama-3.1-70B recorded in BF16 on one H100 (141 GB of weights on an 80 GB card: the
+    deployment YAML left out weight_dtype fp8) was validated at −86 %; its runs are dropped."""
+    dep = tmp_path / "dep70.yaml"
+    dep.write_text("model: llama-3.1-70b\ngpu: h100\nengine: vllm\ncards: 1\nparallelism: {tp: 1}\n")
+    points, report = load_points([_vllm(tmp_path, model_id="meta-llama/Llama-3.1-70B")], str(dep))
+    assert points == [] and report.dropped == {
+        "weights alone overflow the card as recorded (llama-3.1-70b bf16 on h100, 1 card(s)): check the "
+        "deployment's weight_dtype and layout": 1}
+    dep.write_text(dep.read_text() + "weight_dtype: fp8\nkv_dtype: fp8\n")   # 70 GB of 80: it ran
+    assert len(load_points([tmp_path / "r.json"], str(dep))[0]) == 1
+
+
+def test_a_file_given_twice_is_refused(tmp_path):
+    """The same run counted twice in the fit, without a word."""
+    r = _vllm(tmp_path)
+    with pytest.raises(BadInput, match=r"r.json: given twice \(as .*r.json too\); give each file once"):
+        load_points([r, f"{tmp_path}/./r.json"], DEP)
+
+
+def test_vllm_append_result_lines_are_vllm_runs_with_their_own_line_numbers(tmp_path):
+    """`vllm bench serve --append-result` writes one object per line: read as SGLang's, every run
+    was dropped for a missing end-to-end latency (it is mean_e2el_ms there); and an error named the
+    object's count, not its line."""
+    d = json.loads((DATA / "vllm_sample.json").read_text())
+    d.update(max_concurrency=None, request_rate=4.0)
+    (tmp_path / "a.json").write_text("\n" + json.dumps(d) + "\n\n" + json.dumps(d) + "\n")
+    points, report = load_points([tmp_path / "a.json"], DEP)
+    assert len(points) == 2 and report.dropped == {}
+    bad = {k: v for k, v in d.items() if k != "mean_tpot_ms"}
+    (tmp_path / "b.json").write_text("\n" + json.dumps(d) + "\n\n" + json.dumps(bad) + "\n")
+    with pytest.raises(BadInput, match=r"b.json: line 4: mean_tpot_ms"):
+        load_points([tmp_path / "b.json"], DEP)
+
+
+def test_minimal_csv_header_names_are_trimmed_and_unknown_ones_refused(tmp_path):
+    """', gpu' stopped validate with an internal error (KeyError: 'gpu'); a misspelt optional column
+    (kv_dtpye) was ignored and its rows read at BF16."""
+    text = (DATA / "minimal_sample.csv").read_text()
+    head = text.index("\n")
+    (tmp_path / "s.csv").write_text(text[:head].replace(",", ", ") + text[head:])   # the header only
+    assert len(load_points([tmp_path / "s.csv"])[0]) == len(load_points([DATA / "minimal_sample.csv"])[0]) > 0
+    lines = text.splitlines()
+    (tmp_path / "t.csv").write_text("\n".join([lines[0] + ",kv_dtpye", *(ln + ",fp8" for ln in lines[1:])]) + "\n")
+    with pytest.raises(BadInput, match=r"t.csv: header: unknown column 'kv_dtpye'; .* Did you mean 'kv_dtype'"):
+        load_points([tmp_path / "t.csv"])
+
+
+def test_calibrate_on_own_runs_keeps_the_base_fixed_ttft_of_other_families(tmp_path):
+    """One Llama-8B run replaced DeepSeek-V3's fitted fixed TTFT (277.9 ms) by the shared one
+    (37 ms): the profile lost every family its runs do not measure. And with every run dropped it
+    pointed to a summary it never printed."""
+    import yaml
+    out = tmp_path / "mine.yaml"
+    run_calibrate([str(DATA / "vllm_sample.json")], str(out), folds=0, deployment=DEP)
+    fams = yaml.safe_load(out.read_text())["request_overhead_by_family_s"]
+    assert fams["deepseek_v3"]["value"] == pytest.approx(
+        load_calibration("default").request_overhead_by_family_s["deepseek_v3"].value, rel=1e-3)
+    unk = tmp_path / "unk.csv"
+    lines = (DATA / "minimal_sample.csv").read_text().splitlines()
+    unk.write_text(lines[0] + "\n" + ",".join(["mistral-7b", *lines[1].split(",")[1:]]) + "\n")
+    with pytest.raises(BadInput, match=r"unk.csv: no measured point to fit \(.*model not in catalog \(mistral-7b\)"):
+        run_calibrate([str(unk)], str(tmp_path / "x.yaml"), folds=0)

@@ -24,17 +24,20 @@ from planner.fidelity.points import Point
 from planner.fidelity.silicon import load_silicon_csv
 from planner.input.files import loads_json, read_text
 
-
 # ------------------------------------------------------------------------------ dispatch
-def _json_objects(text: str, path: Path) -> list[dict] | None:
-    """The file as one JSON object, or as JSON lines of objects; None when it is neither. A
-    later line that is not a JSON object, after lines that were, is BadInput naming the line."""
+E2E = {"vllm": "mean_e2el_ms", "sglang": "mean_e2e_latency_ms"}   # each serving benchmark's end-to-end key
+
+
+def _json_objects(text: str, path: Path) -> list[tuple[int, dict]] | None:
+    """The file as one JSON object (line 0: the whole file), or as JSON lines of objects, each with
+    its line number in the file (blank lines counted); None when it is neither. A later line that is
+    not a JSON object, after lines that were, is BadInput naming the line."""
     try:
         data = loads_json(text, path)
-        return [data] if isinstance(data, dict) else None
+        return [(0, data)] if isinstance(data, dict) else None
     except json.JSONDecodeError:
         pass
-    out: list[dict] = []
+    out: list[tuple[int, dict]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -46,7 +49,7 @@ def _json_objects(text: str, path: Path) -> list[dict] | None:
             if not out:
                 return None
             raise BadInput(f"{path}: line {n}: not a JSON object (JSON lines expected, one run per line)")
-        out.append(obj)
+        out.append((n, obj))
     return out or None
 
 
@@ -68,13 +71,13 @@ def sniff(path: Path, text: str) -> str:
         raise BadInput(f"{path}: not a benchmark file this planner reads (expected vLLM or SGLang "
                        f"serving-benchmark JSON/JSONL, a genai-perf profile export, a GuideLLM "
                        f"benchmarks.json, or a CSV)")
-    first = objs[0]
+    first = objs[0][1]
     if isinstance(first.get("metadata"), dict) and "benchmarks" in first:
         return "guidellm"
     if "time_to_first_token" in first and "inter_token_latency" in first:
         return "genai-perf"
-    if "mean_ttft_ms" in first and "backend" in first:
-        return "sglang" if len(objs) > 1 or "mean_e2e_latency_ms" in first else "vllm"
+    if "mean_ttft_ms" in first and "backend" in first:   # vLLM's --append-result writes JSON lines too
+        return "vllm" if "mean_e2el_ms" in first else "sglang" if len(objs) > 1 or E2E["sglang"] in first else "vllm"
     raise BadInput(f"{path}: JSON without the keys of a known benchmark format (vLLM/SGLang: "
                    f"backend, mean_ttft_ms; genai-perf: time_to_first_token, inter_token_latency; "
                    f"GuideLLM: metadata, benchmarks)")
@@ -103,13 +106,13 @@ def load_bench_file(path: Path, dep: BenchDeployment | None,
     objs = _json_objects(text, path) or []
     got: list[Point | str] = []
     if kind == "genai-perf":
-        got.append(genai_perf_run(objs[0], str(path), dep, models, str(path)))
+        got.append(genai_perf_run(objs[0][1], str(path), dep, models, str(path)))
     elif kind == "guidellm":
-        got += guidellm_report(objs[0], path, dep, models)
-    else:
-        e2e = "mean_e2e_latency_ms" if kind == "sglang" else "mean_e2el_ms"
-        for i, d in enumerate(objs):
-            where = f"{path}: line {i + 1}" if kind == "sglang" else str(path)
+        got += guidellm_report(objs[0][1], path, dep, models)
+    else:   # each run's end-to-end latency under its own tool's key
+        for i, (line, d) in enumerate(objs):
+            e2e = next((k for k in E2E.values() if k in d), E2E[kind])
+            where = f"{path}: line {line}" if line else str(path)
             got.append(serve_run(d, where, dep, models, e2e, f"{path.name}#{i}", str(path)))
     why = Counter(g for g in got if isinstance(g, str))
     return [g for g in got if isinstance(g, Point)], len(got), why

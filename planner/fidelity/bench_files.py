@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from planner.catalog.schemas import Model, load_gpus, load_models
-from planner.errors import BadInput
+from planner.errors import BadInput, suggest
 from planner.fidelity.points import Point
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import read_text, read_yaml, validate
@@ -167,9 +167,11 @@ def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where:
 
 # what a measured run can be: beyond these a number is a unit mistake or a corrupt file, and it
 # would make the fit's residuals infinite (a TTFT of 5e-324 ms) or dominate every median
+# keyword → (name in messages, lowest, highest); no engine answers in under a millisecond or streams
+# a user more than 10,000 tokens a second: a TTFT of 62 µs is a file written in seconds, read as ms
 RUN_DOMAIN = {"concurrency": ("concurrency", 1e-3, 1e6), "isl": ("input tokens", 1.0, 1e7),
-              "osl": ("output tokens", 1.0, 1e7), "ttft_s": ("TTFT (s)", 1e-6, 1e5),
-              "tpot_s": ("TPOT (s)", 1e-6, 1e3)}   # keyword → (name in messages, lowest, highest)
+              "osl": ("output tokens", 1.0, 1e7), "ttft_s": ("TTFT (s)", 1e-3, 1e5),
+              "tpot_s": ("TPOT (s)", 1e-4, 1e3)}
 
 
 def _check_run(where: str, **values: float) -> None:
@@ -346,11 +348,15 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
 def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], int, Counter]:
     """The minimal CSV → Points; rows naming a model/GPU outside the catalog are dropped, counted."""
     text = text if text is not None else read_text(path, "CSV")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    lines = io.StringIO(text, newline="")
+    header = [h.strip() for h in next(csv.reader(lines), [])]   # 'gpu' and ' gpu' are one column
+    reader = csv.DictReader(lines, fieldnames=header)
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:   # DictReader would keep the last of them silently
         raise BadInput(f"{path}: header: column {', '.join(map(repr, twice))} given twice")
+    if unknown := [h for h in header if h not in (*MINIMAL_COLUMNS, *MINIMAL_OPTIONAL)]:   # kv_dtpye: read as bf16
+        raise BadInput(f"{path}: header: unknown column {unknown[0]!r}; the minimal CSV has "
+                       f"{', '.join(MINIMAL_COLUMNS + MINIMAL_OPTIONAL)}.{suggest(unknown[0], MINIMAL_OPTIONAL)}")
     rows = list(reader)
     models = load_models()
     got: list[Point | str] = ["ragged row (a cell too few or too many)" if None in r or None in r.values()

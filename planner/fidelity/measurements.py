@@ -31,7 +31,7 @@ from planner.fidelity.public import load_public_yaml
 from planner.physics.benchmark import Benchmark, engine_kv_slots
 from planner.physics.benchmark import tpot as bench_tpot
 from planner.physics.benchmark import ttft as bench_ttft
-from planner.physics.perf import Deployment, Parallelism, prefill_pass
+from planner.physics.perf import Deployment, Parallelism, memory_use, prefill_pass
 
 # engines whose scheduler prefills a batch alone (Benchmark.prefill_first): SGLang (enable_mixed_chunk off)
 PREFILL_FIRST_ENGINES = frozenset({"sglang"})
@@ -95,6 +95,12 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     `deployment`: the YAML saying what the tool files measured (bench_files.BenchDeployment)."""
     if not paths:
         raise BadInput("no measurement files given")
+    seen: dict[Path, str | Path] = {}
+    for p in paths:   # a file given twice (a glob and its name) would weigh its runs twice in the fit
+        if Path(p).exists() and (q := Path(p).resolve()) in seen:
+            raise BadInput(f"{p}: given twice" + (f" (as {seen[q]} too)" if str(seen[q]) != str(p) else "")
+                           + "; give each file once")
+        seen[q if Path(p).exists() else Path(p)] = p
     dep = load_deployment(deployment) if deployment is not None else None
     bench = {Path(p): read_bench_file(Path(p)) for p in paths if Path(p).suffix not in (".yaml", ".yml")}
     if dep is not None and all(kind in SELF_DESCRIBING for _, kind in bench.values()):   # else ignored unsaid
@@ -112,9 +118,30 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
         read += n
         dropped.update(why)
     models, gpus = load_models(), load_gpus()
+    for p in list(points):   # a deployment YAML that says BF16 where FP8 ran, or a prompt past the context
+        if (why := impossible(p, models, gpus)) is not None:
+            points.remove(p)
+            dropped[why] += 1
     points = [attention_layout(p, models, gpus) for p in points]
     reread = Counter(ATTENTION_DP_REREAD for p in points if p.recorded_par is not None)
     return points, LoadReport(read, len(points), dict(dropped), dict(reread))
+
+
+def impossible(p: Point, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
+    """Why no engine can have run `p` as recorded, or None: its weights alone overflow the card at
+    the recorded precision and layout (Llama-3.1-70B in BF16 on one H100: 141 GB of 80 GB), or its
+    requests are longer than the model's context."""
+    model, gpu = models.get(p.model), gpus.get(p.gpu)
+    if model is None or gpu is None:
+        return None
+    dep = Deployment(model, gpu, p.par, load_calibration("default"), p.weight_dtype, p.kv_dtype)
+    use = memory_use(dep, 0, p.context_tokens)
+    if use.weights_bytes > use.capacity_bytes:
+        return (f"weights alone overflow the card as recorded ({p.model} {p.weight_dtype} on {p.gpu}, "
+                f"{p.par.cards} card(s)): check the deployment's weight_dtype and layout")
+    if model.arch.context and p.isl + p.osl > model.arch.context:
+        return f"requests longer than {p.model}'s context of {model.arch.context:,} tokens"
+    return None
 
 
 ATTENTION_DP_REREAD = ("MLA attention-TP layout that cannot hold its decode batch's KV cache, "

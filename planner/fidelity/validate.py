@@ -126,17 +126,22 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
         raise BadInput(f"--name {name or out_p.stem}: the name of a shipped profile ({shipped.name}); plans made with "
                        f"this fit would print it as that one: give it a name of its own (--name)")
     points, report = load_points(files, deployment)
+    if not points:   # the fit's own message pointed to a summary no one printed
+        raise BadInput(f"{', '.join(files)}: no measured point to fit ("
+                       + "; ".join(line.strip() for line in report.lines()) + ")")
     _check_folds(points, folds)
     if by:
         _check_labels(points, by)
-    base = without_families(load_calibration(base_name))
+    base_full = load_calibration(base_name)
+    base = without_families(base_full)
     result = fit(points, base)
+    kept = base_full if paths else base   # families your runs do not measure keep the base's fixed TTFT
     grouped = fit_grouped(points, base, by, shared=result) if by else None
     cv = cross_validate(points, base, k=folds, start=result.values, by=by) if folds > 1 else None
     all_rows = rows(points, grouped.calibration_for if grouped else result.calibration, cv)
     summary = summarise(all_rows)
     if grouped is None:
-        atomic_write(out_p, profile_yaml(result, base, name or out_p.stem, files, summary,
+        atomic_write(out_p, profile_yaml(result, kept, name or out_p.stem, files, summary,
                                          cv_rows=all_rows if cv else None), protect=protect, force=force,
                      catalog=PROFILES)
         return Calibrated(result, summary, report, out)
@@ -144,7 +149,7 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     texts: dict[str, str] = {}
     for label, res in grouped.groups.items():
         mine = [r for r in all_rows if group_of(r.point, by) == label]
-        texts[f"{label}.yaml"] = profile_yaml(res, base, label, files, summarise(mine), group=(by, label),
+        texts[f"{label}.yaml"] = profile_yaml(res, kept, label, files, summarise(mine), group=(by, label),
                                               shared=result, cv_rows=mine if cv else None)
         written[label] = GroupProfile(res, summarise(mine), str(out_p / f"{label}.yaml"))
     if texts:
