@@ -113,7 +113,7 @@ def test_a_purchase_is_sunk_used_or_not(base, tmp_path):
         d, pct = o.delta(base_o)
         assert d == pytest.approx(o.cost_per_hour - base_o.cost_per_hour)
     assert many.rent_or_buy.nodes_used < 14 and many.cost_per_hour > many.plan.cost_per_hour
-    from planner.report.whatif import _scenario_row, outcome_dict   # the idle bought nodes are in the row
+    from planner.report.whatif import _scenario_row, outcome_dict  # the idle bought nodes are in the row
     idle = 14 - many.rent_or_buy.nodes_used
     assert outcome_dict(many, base_o)["idle_bought_nodes"] == {"h200": idle}
     assert outcome_dict(dear, base_o)["idle_bought_nodes"] == {} == outcome_dict(base_o, base_o)["idle_bought_nodes"]
