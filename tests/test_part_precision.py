@@ -249,3 +249,12 @@ def test_dense_config_with_attention_left_out(tmp_path):
     p.write_text(json.dumps(cfg))
     m = model_from_config_json(p)
     assert (m.weight_dtype, m.expert_dtype, m.part_dtypes) == ("bf16", None, (("dense_mlp", "fp8"),))
+
+
+def test_fp4_weights_on_a_card_without_fp4_units_run_at_its_bf16_rate():
+    """Hopper runs MXFP4 weights as W4A16, at the BF16 rate, as the kernel curves say; the roofline
+    (`GPU.flops`) gave them the FP8 rate, so `calibration: roofline` prefilled FP4 as fast as FP8."""
+    h100, b200 = get_gpu("h100"), get_gpu("b200")
+    assert h100.flops("fp4") == h100.flops("bf16") == pytest.approx(989e12, rel=0.01)
+    assert h100.flops("fp8") == pytest.approx(2 * h100.flops("bf16"), rel=0.01)
+    assert b200.flops("fp4") == b200.dense_flops["fp4"].value > b200.flops("fp8")

@@ -164,9 +164,10 @@ class GPU(Strict):
         return self.price_rmb_per_gpu_hour.market
 
     def flops(self, precision: str) -> float:
-        """Dense peak FLOP/s for matmuls in `precision`; falls back to the next wider format
-        the card has (FP4 weights on a card without FP4 units run at its FP8 or BF16 rate)."""
-        order = {"fp4": ["fp4", "fp8", "int8", "bf16", "fp16"],
+        """Dense peak FLOP/s for matmuls in `precision`; falls back to the format the card runs them
+        in (FP4 weights on a card without FP4 units run as W4A16 at its BF16 rate, as Hopper runs
+        MXFP4 and as the kernel curves do: `kernels._choice`; it was the FP8 rate)."""
+        order = {"fp4": ["fp4", "bf16", "fp16"],
                  "fp8": ["fp8", "bf16", "fp16"], "int8": ["int8", "fp8", "bf16", "fp16"],
                  "bf16": ["bf16", "fp16"], "fp16": ["fp16", "bf16"]}[precision]
         for p in order:
