@@ -225,3 +225,26 @@ def test_collective_tables_are_shared_over_the_same_nvlink_only():
         assert "collectives: h200 tables" in k.basis
     for gid in ("h800", "h100-pcie", "a100-pcie"):
         assert kernels_for(gpus[gid]).allreduce(4) is None
+
+
+def test_pcie_cards_share_one_link_model():
+    """The L40S took the kernel tables' all-reduce, measured on a host without PCIe peer-to-peer
+    (~1 GB/s at 8 GPUs), while the RTX 4090 (no peer-to-peer either) took the nominal 32 GB/s: an
+    L40S TP8 decode step was 5.7x the RTX 4090's. Measured tables over PCIe are the measuring
+    host's; PCIe cards take the link model, so the two differ by their memory bandwidth only."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    k = kernels_for(get_gpu("l40s"))
+    assert not k._allreduce and "the PCIe link model" in k.basis
+    assert kernels_for(get_gpu("h100"))._allreduce   # NVLink cards keep their measured tables
+    r = {}
+    for g in ("l40s", "rtx4090"):
+        out = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-70b", "--gpu", g, "--cards", "8", "--batch", "64",
+                                        "--input-len", "1500", "--output-len", "400", "--weights", "fp8", "--kv",
+                                        "fp8", "--json"]).output
+        r[g] = json.loads(out)
+    tpot = {g: d["tpot_s"] for g, d in r.items()}
+    assert tpot["rtx4090"] < tpot["l40s"] < 1.2 * tpot["rtx4090"], tpot

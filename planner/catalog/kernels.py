@@ -330,7 +330,12 @@ def build_kernels(gpu: GPU, cat: KernelCatalog, catalog_gpus: dict[str, GPU] | N
               and same_nvlink(gpu, (catalog_gpus or {}).get(ref)))
     if shared:
         basis += f"; collectives: {ref} tables (the same {gpu.scale_up.kind} link)"
-    with_tables = measured or shared
+    # tables measured over PCIe hold the measuring host's topology (the L40S host had no peer-to-peer:
+    # ~1 GB/s at 8 GPUs, six times slower than the RTX 4090's nominal link): PCIe cards take the link model
+    host_specific = measured and not gpu.scale_up.kind.startswith("nvlink")
+    if host_specific:
+        basis += "; collectives: the PCIe link model (the measured tables are the measuring host's)"
+    with_tables = (measured and not host_specific) or shared
     return GpuKernels(gpu=gpu.id, family=family, basis=basis, _gemm=gemm, _moe=moe,
                       _allreduce=_collectives(data.all_reduce, ref) if with_tables else {},
                       _alltoall=_collectives(data.all_to_all, ref) if with_tables else {})
