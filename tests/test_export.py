@@ -15,13 +15,14 @@ import math
 import shlex
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
 import yaml
 
 from planner.errors import BadInput
-from planner.report.export import EXPORT_MANIFEST, TARGETS, export, render
+from planner.report.export import EXPORT_MANIFEST, TARGETS, export, mixes_roles, render
 from planner.report.export.manifests import NODE_LABEL
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -36,7 +37,13 @@ K8S_VERSION = "1.30.0"
 UNREALISABLE = {("rag_long_context", "trtllm")}
 # plans whose colocated pools share a service with prefill/decode pools: SGLang and TensorRT-LLM run a
 # server either colocated or as one side of a P/D pair, so they are refused (vLLM's take KV both ways)
-MIXED = {(p, t) for p in ("fleet_mix", "rag_long_context", "sxm_or_pcie") for t in ("sglang", "trtllm")}
+def _mixed(name: str) -> bool:
+    d = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+    return any(mixes_roles([SimpleNamespace(role=p["role"]) for p in d["pools"] if p.get("service", "") == key])
+               for key in {p.get("service", "") for p in d["pools"]})
+
+
+MIXED = {(p, t) for p in PLANS if _mixed(p) for t in ("sglang", "trtllm")}
 # manifests run every pod from one image: H100 and MI300X pools need a CUDA and a ROCm build
 TWO_VENDORS = {("rag_long_context", "k8s"), ("rag_long_context", "dynamo")}
 
@@ -605,11 +612,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
-    (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "router"]),
-     "services[2]: service 'router' has no pool in pools[]"),
+    (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
+     "services[2]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
