@@ -164,9 +164,8 @@ class GPU(Strict):
         return self.price_rmb_per_gpu_hour.market
 
     def flops(self, precision: str) -> float:
-        """Dense peak FLOP/s for matmuls in `precision`; falls back to the format the card runs them
-        in (FP4 weights on a card without FP4 units run as W4A16 at its BF16 rate, as Hopper runs
-        MXFP4 and as the kernel curves do: `kernels._choice`; it was the FP8 rate)."""
+        """Dense peak FLOP/s for matmuls in `precision`, else the format the card runs them in (FP4
+        weights without FP4 units: W4A16 at the BF16 rate, as Hopper runs MXFP4 and `kernels._choice`)."""
         order = {"fp4": ["fp4", "bf16", "fp16"],
                  "fp8": ["fp8", "bf16", "fp16"], "int8": ["int8", "fp8", "bf16", "fp16"],
                  "bf16": ["bf16", "fp16"], "fp16": ["fp16", "bf16"]}[precision]
