@@ -73,7 +73,6 @@ def slo_warnings(res: SimResult) -> list[str]:
     """One stderr line per SLO statistic the simulation finds above its limit, for a plan the
     analytic model passed (`plan solve --simulate`): the statistic asked for, simulated value, limit."""
     return [f"warning: simulation of {res.problem}: {v.metric.upper()} {v.statistic} "
-            f"({'all requests' if v.scope == 'all' else v.scope}) is {apart(v.value_s, v.limit_s)[0]}, above the "
-            f"{v.metric.upper()} limit of {apart(v.value_s, v.limit_s)[1]}; the plan meets it only in the analytic "
-            f"model"
-            for v in res.violations]
+            f"({'all requests' if v.scope == 'all' else v.scope}) is {value}, above the "
+            f"{v.metric.upper()} limit of {limit}; the plan meets it only in the analytic model"
+            for v in res.violations for value, limit in [apart(v.value_s, v.limit_s)]]
