@@ -248,3 +248,29 @@ def test_pcie_cards_share_one_link_model():
         r[g] = json.loads(out)
     tpot = {g: d["tpot_s"] for g, d in r.items()}
     assert tpot["rtx4090"] < tpot["l40s"] < 1.2 * tpot["rtx4090"], tpot
+
+
+# ------------------------------------------------------------------------------ (f) the peak bounds every GEMM
+@pytest.mark.parametrize("profile", ["default", "vllm", "sglang", "trtllm"])
+@pytest.mark.parametrize("gpu", ["h100", "h200", "b200", "mi300x"])
+def test_no_gemm_runs_above_the_cards_peak(profile, gpu):
+    """κ > 1 (an engine faster than the tables' kernels) times η_max up to 0.88 took large GEMMs past
+    the peak: Llama-3.1-70B's 16k-token prefill on one H100 came out at 2.26 s, below the 2.30 s its
+    linear layers need at the BF16 peak. η·κ is capped at 1: at any rows the GEMM time is at least
+    FLOPs/peak, and a whole prefill pass at least its linear FLOPs at the peak."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.schemas import get_model
+    from planner.physics.deployment import Deployment, Parallelism
+    from planner.physics.gemm import gemm_terms
+    from planner.physics.perf import prefill_pass
+
+    g = get_gpu(gpu)
+    dep = Deployment(get_model("llama-3.1-70b"), g, Parallelism(tp=1, pp=1, dp=1), load_calibration(profile),
+                     "bf16", "bf16")
+    terms = gemm_terms(dep)
+    peak = g.flops("bf16")
+    for rows in (1e3, 1e4, 1e5, 1e7):
+        assert terms.time(1e15, 0.0, rows, 0.0) >= 1e15 / peak * (1 - 1e-12)
+    tokens = 16384
+    linear = 2.0 * dep.arch.params_active * tokens
+    assert prefill_pass(dep, 1, tokens).time_s >= linear / peak

@@ -3,7 +3,9 @@
 A GEMM with M rows runs at η(M) = η_max·M/(M + M_half) of the card's dense peak
 (`planner.catalog.kernels`, fitted to per-op measurements); M is tokens/dp for dense GEMMs and
 the token-expert pairs per touched expert for grouped routed-expert GEMMs. κ =
-gemm_efficiency_scale is the share of the kernel tables' speed an engine reaches end to end.
+gemm_efficiency_scale is the share of the kernel tables' speed an engine reaches end to end; the
+product η(M)·κ is capped at 1, so no GEMM runs above the card's peak (κ > 1 would otherwise take
+large GEMMs past it: η_max reaches 0.88).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from planner.physics.deployment import Deployment, dense_flop_groups, experts_on
 class GemmTime:
     """The linear layers of one stage pass: time at the kernel curve, and rows vs ridge."""
 
-    time_s: float          # Σ FLOPs/(F·η(M)·κ)
+    time_s: float          # Σ FLOPs/(F·min(η(M)·κ, 1))
     below_ridge: bool      # the dense GEMMs' rows are below the card's ridge point
 
 
@@ -48,18 +50,19 @@ class CurveAt:
     peak_flops: float
 
     def time(self, flops: float, rows: float, kappa: float) -> float:
-        """FLOPs of GEMMs with `rows` rows at the curve: FLOPs/(F·η(rows)·κ)."""
+        """FLOPs of GEMMs with `rows` rows at the curve: FLOPs/(F·min(η(rows)·κ, 1)), never faster than
+        the peak."""
         if flops <= 0:
             return 0.0
         eta = self.eta_max * rows / (rows + self.m_half) if rows > 0 else 0.0
-        return flops / (self.peak_flops * max(eta, 1e-9) * kappa)
+        return flops / (self.peak_flops * min(max(eta, 1e-9) * kappa, 1.0))
 
     def times(self, flops, rows, kappa: float):
         """`time` for numpy arrays of FLOPs and rows (≥ 0), element by element the same floats. No
         denominator is 0 (M_half > 0, η ≥ 1e-9), so nothing needs numpy's warnings silenced."""
         import numpy as np
         eta = np.where(rows > 0, self.eta_max * rows / (rows + self.m_half), 0.0)
-        t = flops / (self.peak_flops * np.maximum(eta, 1e-9) * kappa)
+        t = flops / (self.peak_flops * np.minimum(np.maximum(eta, 1e-9) * kappa, 1.0))
         return np.where(flops <= 0, 0.0, t)
 
 
