@@ -342,6 +342,12 @@ def test_cli_validate_reads_a_vllm_file():
                                         "--folds", "0"])
     assert res.exit_code == 0, res.output
     assert "read 1 row, kept 1 point," in res.output
+    # the quantity named whole, TTFT in ms (to one decimal of a second, 61.8 and 120.5 ms were 0.1)
+    assert "2 observations (tokens/s per GPU; TTFT in ms):" in res.output
+    rows = [ln.split() for ln in res.output.splitlines() if ln.startswith("vllm_sample.json#0")]
+    assert [r[4] for r in rows] == ["decode", "ttft"]
+    assert float(rows[1][5]) == pytest.approx(61.8, abs=0.05)        # the file's mean TTFT, 61.8 ms
+    assert "p90 |error| (no cross-validation)" in res.output
 
 
 def test_cli_calibrate_on_own_runs_writes_a_profile(tmp_path):

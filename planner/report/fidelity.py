@@ -27,11 +27,23 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _qty(quantity: str) -> str:
+    """decode_tok_s_per_gpu → 'decode', ttft_s → 'ttft', prefill_tok_s_per_gpu → 'prefill'."""
+    return quantity.split("_tok")[0].removesuffix("_s")
+
+
+def _shown(quantity: str, x: float) -> str:
+    """A measured or predicted value in the table's units: tokens/s per GPU to 0.1, TTFT in ms to
+    0.1 ms (seconds to one decimal printed a 60 ms and a 140 ms TTFT both as 0.1)."""
+    return f"{x * 1e3:10.1f}" if quantity == "ttft_s" else f"{x:10.1f}"
+
+
 def _row_line(r: Row) -> str:
     """One observation as a table line."""
     p = r.point
-    return (f"{p.id[:46]:46s} {p.model:13s} {p.gpu:6s} {p.engine:8s} {r.quantity[:7]:7s} "
-            f"{r.measured:10.1f} {r.predicted:10.1f} {_pct(r.error):>8s} {_pct(r.cv_error):>8s}")
+    return (f"{p.id[:46]:46s} {p.model:13s} {p.gpu:6s} {p.engine:8s} {_qty(r.quantity):7s} "
+            f"{_shown(r.quantity, r.measured)} {_shown(r.quantity, r.predicted)} {_pct(r.error):>8s} "
+            f"{_pct(r.cv_error):>8s}")
 
 
 def render_text(v: Validation) -> str:
@@ -50,9 +62,13 @@ def render_text(v: Validation) -> str:
     if len(v.rows) > ALL_ROWS_UP_TO:
         key = (lambda r: abs(r.cv_error)) if v.rows[0].cv_error is not None else (lambda r: abs(r.error))
         shown = sorted(v.rows, key=key, reverse=True)[:WORST_SHOWN]
-        out.append(f"{len(v.rows)} observations; the {WORST_SHOWN} worst (tokens/s per GPU; TTFT in s):")
+        out.append(f"{len(v.rows)} observations; the {WORST_SHOWN} worst (tokens/s per GPU; TTFT in ms):")
+    else:
+        out.append(f"{len(v.rows)} observations (tokens/s per GPU; TTFT in ms):")
     out += [head, *[_row_line(r) for r in shown], ""]
-    out.append("by model / GPU / engine / quantity: n, median |error|, median |CV error|, p90 |CV error|")
+    cv_ran = any(r.cv_error is not None for r in v.rows)
+    out.append("by model / GPU / engine / quantity: n, median |error|, median |CV error|, "
+               + ("p90 |CV error|" if cv_ran else "p90 |error| (no cross-validation)"))
     for k, (n, med, cvm, p90) in breakdown(v.rows, _group_key).items():
         out.append(f"  {k:52s} {n:5d} {_pct(med):>8s} {_pct(cvm):>8s} {_pct(p90):>8s}")
     out.append("")
@@ -76,7 +92,8 @@ def group_table(rs: list[Row], by: tuple[str, ...]) -> list[str]:
     """One line per group and quantity column: n, median |error|, median |CV error|, p90 |CV error|."""
     b = breakdown(rs, lambda r: f"{group_of(r.point, by)}|{r.quantity}")
     cols = [(q, h) for q, h in GROUP_COLUMNS if any(k.endswith(f"|{q}") for k in b)]
-    out = ["  " + f"{'group':28s} " + "   ".join(f"{h:>9s} {'fit':>7s} {'CV':>7s} {'CV p90':>7s}" for _, h in cols)]
+    p90 = "CV p90" if any(r.cv_error is not None for r in rs) else "p90"
+    out = ["  " + f"{'group':28s} " + "   ".join(f"{h:>9s} {'fit':>7s} {'CV':>7s} {p90:>7s}" for _, h in cols)]
     for g in sorted({k.split('|')[0] for k in b}):
         cells = []
         for q, _ in cols:
@@ -90,7 +107,7 @@ def group_table(rs: list[Row], by: tuple[str, ...]) -> list[str]:
 def _group_key(r: Row) -> str:
     """model/gpu/engine/quantity label of an observation."""
     p = r.point
-    return f"{p.model}/{p.gpu}/{p.engine}/{r.quantity.split('_tok')[0].removesuffix('_s')}"
+    return f"{p.model}/{p.gpu}/{p.engine}/{_qty(r.quantity)}"
 
 
 def render_json(v: Validation) -> str:
