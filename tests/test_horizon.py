@@ -12,6 +12,7 @@ import copy
 import itertools
 import json
 import math
+import re
 
 import pytest
 import yaml
@@ -584,6 +585,21 @@ def test_simulating_a_horizon_plan_period_by_period(tmp_path):
     assert r.exit_code == 2 and "--period: 25 is not a period" in r.output
     r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "noon"])
     assert r.exit_code == 2 and "'peak', 'all' or a period index" in r.output
+
+
+def test_too_few_requests_for_every_period_give_one_advice_that_works(tmp_path):
+    """--period all with too few requests: one message with the count the most demanding period
+    needs (the first period's advice, followed, failed on the next; the random span of the advised
+    run could fall short by a few per cent), and that count simulates every period."""
+    out = tmp_path / "day.json"
+    assert CliRunner().invoke(cli.main, ["solve", "problems/deepseek_day.yaml", "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "all", "--requests", "2000"])
+    assert r.exit_code == 2
+    assert r.output.count("use at least") == 1 and "of the 24 simulated are short" in r.output
+    need = int(re.search(r"use at least ([\d,]+) requests", r.output).group(1).replace(",", ""))
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "all", "--requests", str(need), "--json"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)) == 24
 
 
 def test_solve_simulate_of_a_day_plan_simulates_the_busiest_period():

@@ -8,13 +8,14 @@ simulator looks nothing up again by name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from planner.errors import BadInput
 from planner.plan.resolve import Resolved
 from planner.studies.simulate.planfile import check_horizon, plan_from_dict
 from planner.studies.simulate.results import SimResult
-from planner.studies.simulate.run import DEFAULT_REQUESTS, DEFAULT_SEED, simulate
+from planner.studies.simulate.run import DEFAULT_REQUESTS, DEFAULT_SEED, TooFewRequests, simulate
 from planner.studies.simulate.tables import SimCatalog
 
 
@@ -48,17 +49,36 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
     if isinstance(d, dict) and d.get("kind") == "horizon":
         check_horizon(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
-            return {f"period {i}: {key}": simulate(plan_from_dict(plan, f"{source}: period {i}: {key}"), n, seed,
-                                                   f"{source}: period {i}: {key}", resolved=catalogs.get(key))
-                    for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)}
-        return {f"period {i}": simulate(plan_from_dict(period_plan(d, i, source), f"{source}: period {i}"), n, seed,
-                                        f"{source}: period {i}", resolved=catalogs.get(""))
-                for i in period_indices(d, period, source)}
+            return _each({f"period {i}: {key}": (lambda i=i, key=key, plan=plan: simulate(
+                plan_from_dict(plan, f"{source}: period {i}: {key}"), n, seed, f"{source}: period {i}: {key}",
+                resolved=catalogs.get(key)))
+                for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)})
+        return _each({f"period {i}": (lambda i=i: simulate(
+            plan_from_dict(period_plan(d, i, source), f"{source}: period {i}"), n, seed, f"{source}: period {i}",
+            resolved=catalogs.get(""))) for i in period_indices(d, period, source)})
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
     keys = service_keys(d, source)
-    return {k: simulate(plan_from_dict(service_plan(d, k), f"{source}: service {k}"), n, seed, source,
-                        resolved=catalogs.get(k)) for k in keys}
+    return _each({k: (lambda k=k: simulate(plan_from_dict(service_plan(d, k), f"{source}: service {k}"), n, seed,
+                                           source, resolved=catalogs.get(k))) for k in keys})
+
+
+def _each(runs: dict[str, Callable[[], SimResult]]) -> dict[str, SimResult]:
+    """Every run's result by its label. When --requests is too few for some, one error names the
+    count that does for all of them (the first one's advice, followed, could fail on the next)."""
+    out: dict[str, SimResult] = {}
+    short: list[tuple[str, TooFewRequests]] = []
+    for label, run in runs.items():
+        try:
+            out[label] = run()
+        except TooFewRequests as e:
+            short.append((label, e))
+    if not short:
+        return out
+    if len(runs) == 1:
+        raise short[0][1]
+    label, worst = max(short, key=lambda x: float("inf") if x[1].need is None else x[1].need)
+    raise BadInput(f"{worst} ({label} needs the most: {len(short)} of the {len(runs)} simulated are short)")
 
 
 def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:

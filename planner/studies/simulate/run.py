@@ -317,6 +317,15 @@ def decode_context(plan: PlanFile) -> float:
     return weighted_decode_context([(k.qps, k.input_tokens, k.output_tokens) for k in plan.classes])
 
 
+class TooFewRequests(BadInput):
+    """--requests too few for the plan's request lifetime; `need` is the count that would do (None:
+    more than the simulator takes)."""
+
+    def __init__(self, message: str, need: int | None):
+        super().__init__(message)
+        self.need = need
+
+
 def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float) -> tuple[float, float]:
     """Arrival times whose requests see a full, not yet draining system: the span without,
     at each end, max(WARMUP_FRACTION·span, TTFT + (longest output − 1)·TPOT at the SLO)."""
@@ -324,11 +333,15 @@ def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float
     lifetime = slo.ttft_s + max(longest_output - 1.0, 0.0) * slo.tpot_s
     trim = max(WARMUP_FRACTION * (t1 - t0), lifetime)
     if t1 - t0 <= 4 * trim:
-        need = math.ceil(arrivals.size * 4 * trim / max(t1 - t0, 1e-12)) + 1
+        # the span of random arrivals varies by ~1/√n: the rate read off this run (±3 of its standard
+        # errors) and the span of the advised run (±5 of its) keep the advice from failing once followed
+        need0 = arrivals.size * 4 * trim / max(t1 - t0, 1e-12)
+        need = math.ceil(need0 * (1 + 3 / math.sqrt(arrivals.size)) + 5 * math.sqrt(need0)) + 1
         advice = (f"use at least {need:,} requests" if need <= MAX_REQUESTS else
                   f"that needs {need:,} requests, more than the simulator's {MAX_REQUESTS:,}: at this rate "
                   f"too many requests are in flight to simulate in full (check a fraction of the traffic: "
                   f"the same problem at a lower QPS)")
-        raise BadInput(f"--requests: {arrivals.size:,} requests span {t1 - t0:.3g} s, too short beside "
-                       f"a request lifetime of {lifetime:.3g} s; {advice}")
+        raise TooFewRequests(f"--requests: {arrivals.size:,} requests span {t1 - t0:.3g} s, too short beside "
+                             f"a request lifetime of {lifetime:.3g} s; {advice}",
+                             need if need <= MAX_REQUESTS else None)
     return t0 + trim, t1 - trim
