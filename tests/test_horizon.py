@@ -468,6 +468,8 @@ def test_prohibitive_starts_keep_one_fleet_all_day():
     h = solve_horizon(p, compare=False)
     assert h.verification.passed
     assert all(not per.starts for per in h.periods) and all(per.start_cost == 0 for per in h.periods)
+    # money is a float in the JSON even when nothing starts (it was the integer 0 there)
+    assert all(type(per.start_cost) is float and type(per.cost_per_hour) is float for per in h.periods)
     shapes = [sorted((hm.shape_of(c), n) for c, n in per.chosen.items()) for per in h.periods]
     counts = [{k: sum(n for kk, n in sh if kk == k) for k, _ in sh} for sh in shapes]
     assert all(c == counts[-1] for c in counts)

@@ -231,10 +231,10 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
         pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
         st = started[per.index] if start_cost else {}
         plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
-                                sum(n.cost_per_hour(k, hm.spot_price_in(k, per.caps))
-                                    for k, n in zip(kinds, nodes[per.index].values())),
+                                sum((n.cost_per_hour(k, hm.spot_price_in(k, per.caps))
+                                     for k, n in zip(kinds, nodes[per.index].values())), 0.0),
                                 per.caps, r.input_mean, r.output_mean, st,
-                                sum(n * start_cost[k] for k, n in st.items())))
+                                sum((n * start_cost[k] for k, n in st.items()), 0.0)))   # 0.0, not 0, in the JSON
         checks += ch
     cost = sum(p.cost_per_hour * p.hours + p.start_cost for p in plans)
     cur = problem.pricing.currency
