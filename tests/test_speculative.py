@@ -187,3 +187,19 @@ def test_a_fleet_prices_its_plan_without_speculation_from_all_its_candidates():
     assert any(c.spec is not None for c in auto.chosen)
     assert auto.cost_per_hour < off.cost_per_hour
     assert auto.cost_without_speculation == pytest.approx(off.cost_per_hour)
+
+
+@pytest.mark.parametrize("gpu, par", [("h200", TP8), ("h200", Parallelism(tp=1, dp=8, pp=2)),
+                                      ("h100", Parallelism(tp=1, dp=8, pp=2)), ("h100", Parallelism(tp=1, dp=8, pp=4))])
+def test_the_largest_batch_fits_with_the_drafts_kv(gpu, par):
+    """max_batch counts the draft's layers' KV as memory_use does: it sized a TP1·DP8·PP2 H100 decode
+    instance of DeepSeek-R1 with MTP at 2,554 sequences, 72.05 GB a card against 72.0 GB usable, and
+    the plan failed its verification (exit 4)."""
+    d = dep(MTP1, gpu=gpu, par=par)
+    ctx = 1500.0
+    b = perf.max_batch(d, ctx)
+    assert b > 0
+    fits = memory_use(d, b, ctx)
+    over = memory_use(d, b + d.par.dp, ctx)
+    assert fits.weights_bytes + fits.kv_bytes <= fits.usable_bytes
+    assert over.weights_bytes + over.kv_bytes > over.usable_bytes

@@ -394,8 +394,9 @@ def draft_share(dep: Deployment) -> float:
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:
     """KV bytes one sequence of `context_tokens` adds to the busiest card of the instance (its
-    attention-DP rank holds 1/dp of the instance's sequences)."""
-    return context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp
+    attention-DP rank holds 1/dp of the instance's sequences), with the draft's layers' KV under
+    speculative decoding (as `memory_use` counts it: a batch sized without it overflowed)."""
+    return context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp * (1 + draft_share(dep))
 
 
 def max_batch(dep: Deployment, context_tokens: float) -> int:
