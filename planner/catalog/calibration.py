@@ -78,7 +78,7 @@ _TIME = (0.0, MAX_OVERHEAD_S, "a time in seconds")
 DOMAINS: dict[str, tuple[float, float, str]] = {
     **dict.fromkeys(("compute_efficiency", "memory_efficiency", "network_efficiency", "memory_usable_fraction"),
                     (1e-3, 1.0, "a fraction of the peak")),
-    "gemm_efficiency_scale": (0.01, 1.5, "a factor on the kernel tables' speed"),
+    "gemm_efficiency_scale": (0.01, 3.0, "a factor on the kernel tables' speed (η·κ capped at 1)"),
     "kv_bandwidth_scale": (0.01, 10.0, "a factor on the KV read bandwidth (never above the nominal)"),
     **dict.fromkeys(("decode_time_scale", "prefill_time_scale"), (0.01, 100.0, "a factor on step times")),
     "comm_overlap": (0.0, 1.0, "a fraction"),

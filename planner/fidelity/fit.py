@@ -47,7 +47,7 @@ FIT_PARAMS: dict[str, tuple[float, float, float]] = {
     "kv_bandwidth_scale": (1.0, 0.2, 1.5),
     "request_overhead_s": (5e-2, 0.0, 1.0),
     "moe_imbalance": (1.0, 1.0, 4.0),
-    "gemm_efficiency_scale": (1.0, 0.05, 1.5),
+    "gemm_efficiency_scale": (1.0, 0.05, 3.0),
     "comm_overlap": (0.5, 0.0, 1.0),
     "benchmark_requests_per_client": (10.0, 1.0, 200.0),
 }

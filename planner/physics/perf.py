@@ -7,7 +7,7 @@ of compute, memory and network (calibration parameters).
 
 One forward pass of a stage costs, per card (the slowest card sets the pace):
     t = max(T_gemm + FLOPs_attn/(F·η_c), bytes/(B·η_m)) + comm − overlap·min(comm, roof) + floors
-    T_gemm = Σ_groups FLOPs_g / (F_g·η_g(M_g)·κ),   η(M) = η_max·M/(M + M_half)
+    T_gemm = Σ_groups FLOPs_g / (F_g·min(η_g(M_g)·κ, 1)),   η(M) = η_max·M/(M + M_half)
 A GEMM's efficiency depends on its rows M (tokens per pass for dense GEMMs, tokens·k/E per
 expert for grouped routed-expert GEMMs): η(M) is fitted per GPU and precision to kernel-level
 measurements (`planner.catalog.kernels`, catalogs/kernels.yaml); κ = gemm_efficiency_scale is
