@@ -16,16 +16,23 @@ import math
 import os
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from planner.catalog.schemas import get_model
-from planner.report.export import render
-from tests.test_export import PLANS, commands, plan
+from planner.report.export import mixes_roles, render
+from tests.test_export import MIXED, NEEDS_CHECKPOINT, PLANS, TWO_VENDORS, UNREALISABLE, commands, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_PYTHON = os.environ.get("PLANNER_ENGINE_PYTHON")
 EXAMPLES = PLANS
+REFUSED = MIXED | UNREALISABLE | TWO_VENDORS     # what the export refuses to render (tests/test_export.py)
+
+
+def runnable(engine: str) -> list[str]:
+    """The example plans `engine` can run."""
+    return [name for name in EXAMPLES if (name, engine) not in REFUSED]
 
 pytestmark = pytest.mark.skipif(not ENGINE_PYTHON, reason="PLANNER_ENGINE_PYTHON not set (the engines' own parsers)")
 VERSIONS = {"sglang": "0.5.23", "vllm": "0.11.0"}
@@ -38,9 +45,12 @@ def _parse(engine: str, cmds: dict[str, list[list[str]]]) -> dict[str, list[dict
 
 
 def _parsed(engine: str) -> dict[str, tuple[dict, list[tuple[dict, list[dict]]]]]:
-    """Per example plan: its JSON and, per pool, the parser's reading of each node's command."""
-    plans = {name: plan(name) for name in EXAMPLES}
-    cmds = {name: commands(render(d, engine)) for name, d in plans.items()}
+    """Per example plan the engine can run (the export refuses the others: tests/test_export.py),
+    its JSON and, per pool, the parser's reading of each node's command."""
+    plans = {name: plan(name) for name in runnable(engine)}
+    cmds = {name: commands(render(d, engine, model_path="/models/checkpoint"
+                                  if (name, engine) in NEEDS_CHECKPOINT else None))
+            for name, d in plans.items()}
     flat = {f"{name}/{pool}": argvs for name, c in cmds.items() for pool, argvs in c.items()}
     got = _parse(engine, flat)
     return {name: (d, [(pool, got[f"{name}/{key}"]) for pool, key in zip(d["pools"], cmds[name])])
@@ -69,7 +79,7 @@ def test_engine_versions_are_the_pinned_ones(engine):
     assert out == VERSIONS[engine]
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", runnable("sglang"))
 def test_every_sglang_command_parses_to_the_pool(sglang, name):
     """No flag the parser does not know, no value it refuses, and the values it reads realise
     the pool: tp-size = TP·DP (SGLang counts attention-DP ranks in it), dp-size = DP with DP
@@ -95,7 +105,7 @@ def test_every_sglang_command_parses_to_the_pool(sglang, name):
                 assert a["speculative_num_draft_tokens"] == spec["draft_tokens"] + 1
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", runnable("vllm"))
 def test_every_vllm_command_parses_to_the_pool(vllm, name):
     """vLLM's `vllm serve` parser: no unknown flag or refused value; TP, PP and DP as planned (the
     DP ranks split over nodes add up to DP), experts spread over TP·DP cards for a MoE model on
@@ -116,7 +126,13 @@ def test_every_vllm_command_parses_to_the_pool(vllm, name):
             assert a["enable_expert_parallel"] == (moe and par["tp"] * par["dp"] > 1)
             assert a["max_num_seqs"] == math.ceil(_engine_batch(pool) / par["dp"])
             kv = a["kv_transfer_config"]
-            assert (kv is not None and kv["kv_connector"] == "NixlConnector") == (pool["role"] != "colocated")
+            # a colocated engine in a service that also has prefill/decode pools hands KV both ways
+            # (kv_both); a colocated engine of a service of its own moves none
+            mixed = mixes_roles([SimpleNamespace(role=p["role"]) for p in d["pools"]
+                                 if p.get("service", "") == pool.get("service", "")])
+            assert (kv is not None and kv["kv_connector"] == "NixlConnector") == (pool["role"] != "colocated" or mixed)
+            if pool["role"] == "colocated" and mixed:
+                assert kv["kv_role"] == "kv_both"
             spec = pool["speculative"]
             mtp = None if spec is None else {"method": "deepseek_mtp", "num_speculative_tokens": spec["draft_tokens"]}
             assert a["speculative_config"] == mtp
