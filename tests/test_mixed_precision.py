@@ -104,15 +104,23 @@ def test_problem_precision_rules(tmp_path):
 
 
 def test_example_plan_and_its_json():
-    """problems/deepseek_b200_fp4_experts.yaml: cheaper than all-FP8 on the same card; the JSON
-    says the experts' precision, and the simulator rebuilds the same deployments."""
+    """problems/deepseek_b200_fp4_experts.yaml: never dearer than all-FP8 on the same card, and
+    cheaper where the load is not a whole number of nodes either way (at 200 req/s both fit five
+    B200 nodes under the profile of 2026-12-04; at 300 req/s FP4 experts save two); the JSON says
+    the experts' precision, and the simulator rebuilds the same deployments."""
     path = ROOT / "problems" / "deepseek_b200_fp4_experts.yaml"
     plan = solve(load_any(path), str(path))
-    fp8 = load_any(path)
-    fp8 = fp8.model_copy(update={"precision": fp8.precision.model_copy(update={"experts": None})})
-    base = solve(fp8, "fp8")
+
+    def all_fp8(p):
+        return p.model_copy(update={"precision": p.precision.model_copy(update={"experts": None})})
+
+    base = solve(all_fp8(load_any(path)), "fp8")
     assert plan.cost_per_hour == pytest.approx(1698.40)
-    assert base.cost_per_hour == pytest.approx(2038.08)
+    assert base.cost_per_hour == pytest.approx(1698.40)
+    busy = load_any(path)
+    busy = busy.model_copy(update={"workload": busy.workload.model_copy(update={"qps": 300.0})})
+    assert solve(busy, "fp4").cost_per_hour == pytest.approx(2377.76)
+    assert solve(all_fp8(busy), "fp8").cost_per_hour == pytest.approx(2717.44)
     r = CliRunner().invoke(main, ["solve", str(path), "--json"])
     d = json.loads(r.output)
     assert (d["weight_dtype"], d["expert_dtype"], d["kv_dtype"]) == ("fp8", "fp4", "fp8")

@@ -180,9 +180,11 @@ def test_a_fleet_prices_its_plan_without_speculation_from_all_its_candidates():
             "name": "mtp-fleet", "gpus": [{"id": "h200", "price_per_gpu_hour": 20.83}, "h20"],
             "serving": {"modes": ["disaggregated"], **spec},
             "classes": [{"name": "chat", "model": "deepseek-r1", "precision": {"weights": "fp8"},
-                         "workload": {"qps": 50, "input_tokens": 1000, "output_tokens": 1000},
+                         "workload": {"qps": 60, "input_tokens": 1000, "output_tokens": 1000},
                          "slo": {"ttft": "2s", "tpot": "50ms"}}]})
 
+    # 60 req/s: MTP saves a node here (499.92 against 619.92 RMB/h under the profile of
+    # 2026-12-04; at 50 req/s, this test's load before, both fit the same nodes)
     auto, off = solve(fleet(True)), solve(fleet(False))
     assert any(c.spec is not None for c in auto.chosen)
     assert auto.cost_per_hour < off.cost_per_hour
