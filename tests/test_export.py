@@ -235,8 +235,14 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 
 def test_deepseek_vllm_command_realises_the_plan():
-    files = render(plan("deepseek_qps"), "vllm")
-    ranks = commands(files)["prefill-h100-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
+    """deepseek_qps's prefill pool (H800 TP1·DP8·PP2 since the profiles of 2026-12-04, H100
+    before) spans two 8-card nodes: one command per node, the second headless from DP rank 4;
+    a one-node decode pool gets no multi-node flags."""
+    d = plan("deepseek_qps")
+    assert [(p["role"], p["gpu"], p["cards_per_instance"]) for p in d["pools"][:2]] == [
+        ("decode", "h200", 8), ("prefill", "h800", 16)]   # the premise: pool 1 two nodes, pool 0 one
+    files = render(d, "vllm")
+    ranks = commands(files)["prefill-h800-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
     o = opts(ranks[0])
     assert ranks[0][:3] == ["vllm", "serve", "deepseek-ai/DeepSeek-R1"]   # the catalog's repository, not its id
     assert o["--enable-expert-parallel"] is True
@@ -516,9 +522,11 @@ def test_a_multi_node_sglang_instance_gets_the_leader_address(tmp_path):
     import os
     import stat
     import subprocess
-    files = render(plan("deepseek_qps"), "sglang")
+    d = plan("deepseek_qps")
+    assert d["pools"][1]["cards_per_instance"] == 16   # pool 1 (H800 prefill since 2026-12-04) spans 2 nodes
+    files = render(d, "sglang")
     script = tmp_path / "prefill.sh"
-    script.write_text(files["prefill-h100-1.sh"])
+    script.write_text(files["prefill-h800-1.sh"])
     fake = tmp_path / "python3"
     fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
@@ -530,14 +538,19 @@ def test_a_multi_node_sglang_instance_gets_the_leader_address(tmp_path):
 
 def test_tensorrt_llm_decode_with_mtp_budgets_the_draft_tokens():
     """A decode step of MTP with k draft tokens schedules 1 + k tokens per sequence: max_num_tokens
-    was the batch alone (318 for 318 sequences with one draft token)."""
+    was the batch alone (318 for 318 sequences with one draft token). deepseek_mtp decodes in three
+    MTP pools since the profiles of 2026-12-04 (one before): one H200 node, and two- and four-node
+    H100 instances started by mpirun; each is checked."""
     d = plan("deepseek_mtp")
     files = render(d, "trtllm")
-    (name,) = [k for k in commands(files) if k.startswith("decode-")]
-    o = opts(commands(files)[name][0])
-    pool = next(p for p in d["pools"] if p["role"] == "decode")
-    k = pool["speculative"]["draft_tokens"]
-    assert int(o["--max_num_tokens"]) == int(o["--max_batch_size"]) * (1 + k) and k >= 1
+    names = [k for k in commands(files) if k.startswith("decode-")]
+    assert len(names) == 3
+    for name in names:
+        o = opts(commands(files)[name][0])
+        pool = d["pools"][int(name.rsplit("-", 1)[1])]
+        assert pool["role"] == "decode"
+        k = pool["speculative"]["draft_tokens"]
+        assert int(o["--max_num_tokens"]) == int(o["--max_batch_size"]) * (1 + k) and k >= 1, name
 
 
 def test_long_service_names_keep_pools_apart():
@@ -557,8 +570,10 @@ def test_long_service_names_keep_pools_apart():
     pd = {k for k in keys.values() if {p["role"] for p in d["pools"] if p["service"] == k} == {"prefill", "decode"}}
     d_pd = {**d, "services": [s for s in d["services"] if s["key"] in pd],
             "pools": [p for p in d["pools"] if p["service"] in pd]}
-    routers = [f for f in render(d_pd, "sglang") if f.startswith("pd-router")]   # one per P/D service
-    assert len(routers) == len(pd) == 3, routers
+    # one per P/D service: rag and chat+coding since the profiles of 2026-12-04 (router+summarise
+    # too before); two names equal up to the cut already collided
+    routers = [f for f in render(d_pd, "sglang") if f.startswith("pd-router")]
+    assert len(routers) == len(pd) == 2, routers
     k8s = list(yaml.safe_load_all(render(d, "k8s")["k8s.yaml"]))
     names = [(o["kind"], o["metadata"]["name"]) for o in k8s]
     assert len(names) == len(set(names))
@@ -612,11 +627,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[2]: service 'chat+coding' has no pool in pools[]"),
+     "services[4]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
@@ -637,11 +652,14 @@ def test_a_fleet_plan_whose_pools_and_services_disagree(tmp_path, edit, message)
 
 def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
     """rank 0 ran `mpirun -n 16` without hosts, so all 16 ranks started on its own 8-card node; a
-    dense model got --ep_size too."""
-    files = render(plan("deepseek_qps"), "trtllm", model_path="/m")
-    text = files["prefill-h100-1.sh"]
+    dense model got --ep_size too. deepseek_qps's 16-card prefill pool (H800 since the profiles of
+    2026-12-04, H100 before) is the multi-node instance."""
+    d = plan("deepseek_qps")
+    assert d["pools"][1]["cards_per_instance"] == 16
+    files = render(d, "trtllm", model_path="/m")
+    text = files["prefill-h800-1.sh"]
     assert ': "${HOSTFILE:?set HOSTFILE to an MPI host file of the instance\'s 2 nodes' in text
-    argv = commands(files)["prefill-h100-1"][0]
+    argv = commands(files)["prefill-h800-1"][0]
     assert argv[:4] == ["mpirun", "--hostfile", "${HOSTFILE}", "-n"] and 'mpirun --hostfile "${HOSTFILE}"' in text
     assert "--ep_size" in argv
     dense = commands(render(plan("llama70b_chat"), "trtllm", model_path="/m"))
@@ -657,7 +675,10 @@ def test_small_export_messages(tmp_path):
     import cli
     (tmp_path / "null.json").write_text("null\n")
     text = (GOLDEN / "deepseek_qps.json").read_text()
-    (tmp_path / "big.json").write_text(text.replace('"instances": 9', '"instances": ' + "9" * 5000, 1))
+    n = plan("deepseek_qps")["pools"][0]["instances"]   # 7 since the profiles of 2026-12-04 (9 before)
+    big = text.replace(f'"instances": {n}', '"instances": ' + "9" * 5000, 1)
+    assert big != text                                  # the 5,000-digit number is in the file
+    (tmp_path / "big.json").write_text(big)
     (tmp_path / "notes.txt").write_text("mine\n")
     golden = str(GOLDEN / "deepseek_qps.json")
     for args, message in (

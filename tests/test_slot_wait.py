@@ -96,21 +96,28 @@ def test_unstable_and_far_from_full():
     assert got[0] == pytest.approx(1 / 3) and math.isinf(got[1]) and got[2] == 0.0
 
 
-def _seed_colocated_at_50(tmp_path) -> Path:
-    """The seed problem served colocated only at 50 req/s (docs/studies.md)."""
+def _seed_colocated_at(tmp_path, qps: int) -> Path:
+    """The seed problem served colocated only at `qps` req/s (docs/studies.md: 50)."""
     text = (ROOT / "problems" / "deepseek_qps.yaml").read_text()
-    text = text.replace("modes: [disaggregated, colocated]", "modes: [colocated]").replace("qps: 200", "qps: 50")
-    p = tmp_path / "colocated_50.yaml"
+    text = text.replace("modes: [disaggregated, colocated]", "modes: [colocated]").replace("qps: 200", f"qps: {qps}")
+    p = tmp_path / f"colocated_{qps}.yaml"
     p.write_text(text)
     return p
 
 
 def test_colocated_pool_keeps_headroom_in_its_slots_and_charges_the_wait_to_ttft(tmp_path):
-    """The seed problem colocated at 50 req/s: its H20 TP8 unit holds 17 sequences (it was planned
+    """The seed problem colocated at 53 req/s: its H20 TP8 unit holds 17 sequences (it was planned
     at a mean batch of 17 before); every pool now runs below its slots, and its TTFT is the chunk
     queue's plus the slot wait computed here from the pool's own numbers (M/D/c: fixed lengths).
-    The simulator, where a prompt waits for its slot before its first chunk, meets the SLO."""
-    prob = _seed_colocated_at_50(tmp_path)
+    The simulator, where a prompt waits for its slot before its first chunk, meets the SLO.
+
+    Until 2026-12-04 this was the problem at 50 req/s (docs/studies.md): six H200 TP1·DP8
+    instances and the H20 TP8 unit at a mean batch of 11.9, slot wait 0.271 s. Under the profiles
+    of 2026-12-04 50 req/s fits five H200 instances (833.20 RMB/h) with no H20 pool, whose slot
+    wait is 0; at 53 req/s the plan tops five H200 instances up with the H20 TP8 unit again
+    (893.20 RMB/h): a mean batch of 12.0 of its 17 slots, slot wait 0.266 s, TTFT 645 ms planned,
+    751 ms simulated against the 2 s limit."""
+    prob = _seed_colocated_at(tmp_path, 53)
     plan = solve(load_problem(prob), str(prob))
     res = plan.resolved
     w = workload_context(res)
@@ -128,6 +135,7 @@ def test_colocated_pool_keeps_headroom_in_its_slots_and_charges_the_wait_to_ttft
         queue, _ = worst_ttft(w, st.utilization, Servers.single(service), perf.request_overhead_s(dep))
         assert st.ttft_s == pytest.approx(queue + wait, rel=1e-9)
         waits[(c.gpu, slots)] = wait
+    assert ("h20", 17) in waits, f"no H20 TP8 pool of 17 slots in the plan: {sorted(waits)}"
     assert waits[("h20", 17)] > 0.1           # 12 of 17 slots at a mean: a quarter of a second
     assert simulate(plan_from_dict(plan_json(plan), "c50"), requests=20_000, seed=0).passed
 

@@ -108,14 +108,16 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node: three TP1 prefill instances of 4 prompts per pass and one TP4 decode
-    instance. Other layouts of the node cost the same, and the prompt-length terms of 2026-12-03
-    (twelfth session) flipped between them (two TP2 decode instances, TP2 prefill instances of 4);
-    before that, four TP1 prefill instances of 2 and one TP4 decode instance."""
+    """One rented H100 node (97.20 RMB/h): three TP1 prefill instances of 4 prompts per pass and
+    two TP2 decode instances (batch 129, TPOT 28.1 ms), profiles of 2026-12-04. Other layouts of
+    the node cost the same, and refits flip between them: one TP4 decode instance beside the same
+    prefill until 2026-12-04; the prompt-length terms of 2026-12-03 (twelfth session) gave two TP2
+    decode instances and TP2 prefill instances of 4; before that, four TP1 prefill instances of 2
+    and one TP4 decode instance. The checks below hold for any of them (both roles on one node)."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 4, 0, 1), ("prefill", 1, 4, 3)]
+        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
