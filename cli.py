@@ -902,6 +902,7 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
     if out_plot:
         write_parity_plot(v, out_plot, force, inputs)
+        click.echo(f"wrote {out_plot}", err=True)   # as every command that writes a file says
     if not simulate:
         click.echo(render_json(v) if as_json else render_text(v), nl=not as_json)   # to_json ends its line
         return

@@ -114,6 +114,7 @@ def test_cli_validate_prints_the_median_error(tmp_path):
     assert res.exit_code == 0, res.output
     assert "median |error|" in res.output and "cross-validated (2-fold)" in res.output
     assert plot.stat().st_size > 1000
+    assert f"wrote {plot}" in res.stderr      # the plot is announced, as every written file is
 
 
 def test_cli_calibrate_refuses_to_overwrite_its_base_profile():
