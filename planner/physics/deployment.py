@@ -374,11 +374,9 @@ def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUs
 
     Sequences are split over the dp attention groups; usable = HBM · memory_usable_fraction.
     """
-    seqs_per_card = batch / dep.par.dp
-    kv = seqs_per_card * context_tokens * kv_bytes_per_token_per_card(dep)
     cap = dep.gpu.memory_bytes
     extra = draft_share(dep)   # the draft's layers hold weights and KV like the model's
-    return MemoryUse(dep.weights_bytes_per_card * (1 + extra), kv * (1 + extra),
+    return MemoryUse(dep.weights_bytes_per_card * (1 + extra), batch * kv_bytes_per_sequence(dep, context_tokens),
                      cap * dep.calib.v("memory_usable_fraction"), cap)
 
 
