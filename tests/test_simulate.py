@@ -464,3 +464,32 @@ def test_a_plan_edited_past_what_plan_solve_writes_is_refused(tmp_path, edit, me
     (tmp_path / "p.json").write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "50000"])
     assert r.exit_code == 2 and message in r.output, r.output
+
+
+def test_the_short_fill_note_never_asks_for_more_requests_than_the_simulator_takes():
+    """The note on a nearly full decode pool read light suggests three times the requests, at most
+    the simulator's cap; at the cap it says to check a fraction of the traffic instead. A pool not
+    nearly full, or simulated at its batch, gets no note."""
+    import warnings
+    from types import SimpleNamespace as NS
+
+    from planner.errors import PlannerNotice
+    from planner.studies.simulate.run import MAX_REQUESTS, short_fill
+    plan = NS(pools=[NS(role="decode", name="decode[x]", batch=1348.0, design_batch=1369),
+                     NS(role="decode", name="decode[y]", batch=900.0, design_batch=1369)])
+    light = [NS(batch=1273.0), NS(batch=800.0)]
+
+    def notes(requests, pools):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            short_fill(plan, pools, requests, "p.json")
+        return [str(x.message) for x in w if issubclass(x.category, PlannerNotice)]
+
+    (one,) = notes(50_000, light)
+    assert one.startswith("p.json: decode[x]: planned at 1,348 of its 1,369 sequences, it averaged 1,273")
+    assert "rerun with more --requests (e.g. 150,000)" in one
+    (capped,) = notes(2_000_000, light)
+    assert f"(e.g. {MAX_REQUESTS:,})" in capped
+    (at_cap,) = notes(MAX_REQUESTS, light)
+    assert "takes no more --requests" in at_cap and "e.g." not in at_cap
+    assert notes(50_000, [NS(batch=1340.0), NS(batch=800.0)]) == []

@@ -8,7 +8,6 @@ simulator looks nothing up again by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from planner.errors import BadInput
@@ -49,28 +48,29 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
     if isinstance(d, dict) and d.get("kind") == "horizon":
         check_horizon(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
-            return _each({f"period {i}: {key}": (lambda i=i, key=key, plan=plan: simulate(
-                plan_from_dict(plan, f"{source}: period {i}: {key}"), n, seed, f"{source}: period {i}: {key}",
-                resolved=catalogs.get(key)))
-                for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)})
-        return _each({f"period {i}": (lambda i=i: simulate(
-            plan_from_dict(period_plan(d, i, source), f"{source}: period {i}"), n, seed, f"{source}: period {i}",
-            resolved=catalogs.get(""))) for i in period_indices(d, period, source)})
+            return _each({f"period {i}: {key}": (plan, f"{source}: period {i}: {key}", f"{source}: period {i}: {key}",
+                                                 catalogs.get(key))
+                          for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)},
+                         n, seed)
+        return _each({f"period {i}": (period_plan(d, i, source), f"{source}: period {i}", f"{source}: period {i}",
+                                      catalogs.get("")) for i in period_indices(d, period, source)}, n, seed)
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
-    keys = service_keys(d, source)
-    return _each({k: (lambda k=k: simulate(plan_from_dict(service_plan(d, k), f"{source}: service {k}"), n, seed,
-                                           source, resolved=catalogs.get(k))) for k in keys})
+    return _each({k: (service_plan(d, k), f"{source}: service {k}", source, catalogs.get(k))
+                  for k in service_keys(d, source)}, n, seed)
 
 
-def _each(runs: dict[str, Callable[[], SimResult]]) -> dict[str, SimResult]:
+Run = tuple[dict[str, Any], str, str, "SimCatalog | None"]   # plan data, its name in errors, in the result, catalog
+
+
+def _each(runs: dict[str, Run], n: int, seed: int) -> dict[str, SimResult]:
     """Every run's result by its label. When --requests is too few for some, one error names the
     count that does for all of them (the first one's advice, followed, could fail on the next)."""
     out: dict[str, SimResult] = {}
     short: list[tuple[str, TooFewRequests]] = []
-    for label, run in runs.items():
+    for label, (plan, where, name, resolved) in runs.items():
         try:
-            out[label] = run()
+            out[label] = simulate(plan_from_dict(plan, where), n, seed, name, resolved=resolved)
         except TooFewRequests as e:
             short.append((label, e))
     if not short:

@@ -332,8 +332,11 @@ def short_fill(plan: PlanFile, pools: list[PoolResult], requests: int, source: s
                 and r.batch < FULL_POOL * p.batch):
             warnings.warn(f"{source}: {p.name}: planned at {p.batch:,.0f} of its {p.design_batch:,} sequences, "
                           f"it averaged {r.batch:,.0f} over {requests:,} requests: a pool this full fills over "
-                          f"several request lifetimes, so its simulated TPOT reads light; rerun with more "
-                          f"--requests (e.g. {3 * requests:,})", PlannerNotice, stacklevel=2)
+                          f"several request lifetimes, so its simulated TPOT reads light; "
+                          + (f"rerun with more --requests (e.g. {min(3 * requests, MAX_REQUESTS):,})"
+                             if requests < MAX_REQUESTS else "the simulator takes no more --requests: check a "
+                             "fraction of the traffic (the same problem at a lower QPS)"),
+                          PlannerNotice, stacklevel=2)
 
 
 class TooFewRequests(BadInput):
