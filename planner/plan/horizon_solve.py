@@ -27,8 +27,12 @@ from planner.plan.horizon_milp import (
 )
 
 MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
-HEURISTICS = False      # every MILP of a plan over periods runs HiGHS without primal heuristics
-                        # (milp.solve; docs/optimisation.md: same costs, shorter proofs)
+HEURISTICS = False      # the MILPs of a plan over periods run HiGHS without primal heuristics
+                        # (milp.solve; docs/optimisation.md: same costs, shorter proofs) when they
+                        # start from a plan (warm) or are one commitment's periods; the cold joint
+                        # MILP keeps them: with nothing to start from, finding a plan is its time
+                        # (the node-redundancy day of tests/test_horizon.py: 149 s CPU without,
+                        # 6.7 s with, same optimum)
 
 
 @dataclass(frozen=True)
@@ -143,8 +147,9 @@ def replace_index(per: Period) -> Period:
 def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False,
                 warm: bool = False) -> Solved:
     """The joint MILP over all periods (the fallback of many commitment vectors, and the model
-    with instance starts); `warm`: started from the variables' values (`warm_start`)."""
-    rep = milp.solve(m, solver, time_limit, gap, verbose, warm, heuristics=HEURISTICS)
+    with instance starts); `warm`: started from the variables' values (`warm_start`), without
+    HiGHS's primal heuristics; cold, with them (`HEURISTICS`)."""
+    rep = milp.solve(m, solver, time_limit, gap, verbose, warm, heuristics=HEURISTICS or not warm)
     ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
     return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint", 0,
                   counts(m) if ok else None)
