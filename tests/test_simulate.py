@@ -254,11 +254,11 @@ def test_cli_simulate_prints_table(tmp_path, example_plan):
     r = CliRunner().invoke(main, ["simulate", str(path), "--requests", "60000", "--json"])
     assert r.exit_code == 0
     d = json.loads(r.stdout)     # the JSON alone on stdout; notes go to stderr
-    # the seed's decode pools are planned at 98-99 % of their slots and fill over several request
-    # lifetimes: at 6·10⁴ requests the H200 pool averages well under its planned batch, and says so
+    # the seed's H200 decode pool is planned at 98.5 % of its slots; started at its steady batch
+    # (`engine.start_full`) a run of 6·10⁴ requests reads it there, not 5 % light as from empty
     h200 = next(p for p in d["pools"] if p["name"].startswith("decode[h200"))
-    assert h200["simulated"]["batch"] < 0.97 * h200["analytic"]["batch"]
-    assert f"note: {path}: {h200['name']}: planned at" in r.stderr and "rerun with more --requests" in r.stderr
+    assert h200["simulated"]["batch"] == pytest.approx(h200["analytic"]["batch"], rel=0.015)
+    assert "note:" not in r.stderr
     assert d["requests"] == 60000 and set(d["ttft_s"]) == {"mean", "p50", "p90", "p95", "p99"}
     assert len(d["pools"]) == len(example_plan["pools"])
 
@@ -466,30 +466,48 @@ def test_a_plan_edited_past_what_plan_solve_writes_is_refused(tmp_path, edit, me
     assert r.exit_code == 2 and message in r.output, r.output
 
 
-def test_the_short_fill_note_never_asks_for_more_requests_than_the_simulator_takes():
-    """The note on a nearly full decode pool read light suggests three times the requests, at most
-    the simulator's cap; at the cap it says to check a fraction of the traffic instead. A pool not
-    nearly full, or simulated at its batch, gets no note."""
-    import warnings
-    from types import SimpleNamespace as NS
 
-    from planner.errors import PlannerNotice
-    from planner.studies.simulate.run import MAX_REQUESTS, short_fill
-    plan = NS(pools=[NS(role="decode", name="decode[x]", batch=1348.0, design_batch=1369),
-                     NS(role="decode", name="decode[y]", batch=900.0, design_batch=1369)])
-    light = [NS(batch=1273.0), NS(batch=800.0)]
 
-    def notes(requests, pools):
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            short_fill(plan, pools, requests, "p.json")
-        return [str(x.message) for x in w if issubclass(x.category, PlannerNotice)]
+def test_steady_batch_is_littles_law_on_the_instances_own_step_table():
+    """b = λ·E[steps]·t̄(b). A decode instance with steps of 10 ms + 0.1 ms per sequence, 10
+    requests/s of 100 steps: b = 10 + 0.1·b, so 11.11 by hand. Colocated, a chunk of C = 1,000
+    tokens adding 20 µs per token and 2,000 prompt tokens/s: a share q = 2000·t₀/(1000 − 40) of
+    the steps carries a chunk, t̄ = t₀·(1 + 0.02·2000/960), b = 10.4167 + 0.104167·b = 11.628.
+    Past its slots the instance starts full."""
+    from planner.studies.simulate.engine import Engine, steady_batch
+    from planner.studies.simulate.tables import CHUNK_GRID_POINTS
+    cap = 1000
+    decode = Engine(0, [0.01 + 1e-4 * b for b in range(cap + 1)], cap, 0.0, [], [], [])
+    assert steady_batch(decode, 10.0, 100.0, 0.0) == pytest.approx(100 / 9, rel=1e-9)
+    assert steady_batch(decode, 0.0, 100.0, 0.0) == 0.0
+    assert steady_batch(decode, 200.0, 100.0, 0.0) == cap     # 200·100·0.11 s > 1,000 slots
+    grid = np.linspace(0.0, 1000.0, CHUNK_GRID_POINTS)
+    coloc = Engine(0, [[0.01 + 1e-4 * b + 2e-5 * c for c in grid] for b in range(cap + 1)], cap, 1000.0, [], [], [])
+    assert steady_batch(coloc, 10.0, 100.0, 2000.0) == pytest.approx(10.4167 / 0.895833, rel=1e-4)
 
-    (one,) = notes(50_000, light)
-    assert one.startswith("p.json: decode[x]: planned at 1,348 of its 1,369 sequences, it averaged 1,273")
-    assert "rerun with more --requests (e.g. 150,000)" in one
-    (capped,) = notes(2_000_000, light)
-    assert f"(e.g. {MAX_REQUESTS:,})" in capped
-    (at_cap,) = notes(MAX_REQUESTS, light)
-    assert "takes no more --requests" in at_cap and "e.g." not in at_cap
-    assert notes(50_000, [NS(batch=1340.0), NS(batch=800.0)]) == []
+
+def test_start_full_holds_the_batch_with_residuals_of_requests_caught_in_service():
+    """The instance starts with its steady batch, each sequence with 1 … n steps left of a request
+    drawn ∝ its n: with requests of 100 and 300 steps in equal numbers, a quarter of them from
+    the short ones, and a mean left of (100·50.5 + 300·150.5)/400 = 125.5 steps."""
+    from planner.studies.simulate.engine import PHANTOM, Engine, start_full
+    e = Engine(0, [0.01] * 20_001, 20_000, 0.0, [], [], [])
+    start_full(e, np.random.default_rng(0), 12_000.4, np.array([100, 300] * 500))
+    assert e.b in (12_000, 12_001)
+    left = np.array([s + 1 for s, rs in e.ends.items() for r in rs])
+    assert all(r == PHANTOM for rs in e.ends.values() for r in rs) and left.size == e.b
+    assert 1 <= left.min() and left.max() <= 300
+    assert left.mean() == pytest.approx(125.5, rel=0.02)
+    assert (left > 100).mean() == pytest.approx(0.75 * 200 / 300, abs=0.015)   # long ones past step 100
+
+
+def test_a_decode_pool_planned_at_its_slots_is_simulated_at_its_planned_batch(example_plan):
+    """The seed's H200 decode pool is planned at 1,348 of 1,369 sequences. From empty, a run of
+    5·10⁴ requests read it at 1,273 (the queue for the last slots near the cap relaxes over several
+    lifetimes) and its TPOT 2 % light; started at its steady batch, within 1.5 %. The single H20
+    instance (472 of 478) read 433 (−8 %); now within its own scatter (one instance: ±3 %)."""
+    res = simulate(plan_from_dict(example_plan, "example"), requests=50_000, seed=0)
+    h200, h20 = (next(p for p in res.pools if p.name.startswith(f"decode[{g}-")) for g in ("h200", "h20"))
+    assert h200.batch == pytest.approx(h200.analytic_batch, rel=0.015)
+    assert h200.tpot.mean == pytest.approx(h200.analytic_tpot_s, rel=0.01)
+    assert h20.batch == pytest.approx(h20.analytic_batch, rel=0.03)

@@ -91,9 +91,9 @@ class Engine:
         b = self.p_arr[self.p_next] if self.p_next < len(self.p_arr) else math.inf
         return min(a, b)
 
-    def step_time(self, chunk: float) -> float:
-        """Seconds of a step at the current batch with `chunk` prefill tokens."""
-        row = self.steps_s[self.b]
+    def step_time(self, chunk: float, batch: int | None = None) -> float:
+        """Seconds of a step at the current batch (or `batch`) with `chunk` prefill tokens."""
+        row = self.steps_s[self.b if batch is None else batch]
         if not self.chunk:
             return row
         if chunk == 0.0:   # the interpolation below at x = 0, without the arithmetic: row[0]
@@ -102,6 +102,58 @@ class Engine:
         j = min(int(x), CHUNK_GRID_POINTS - 2)
         f = x - j
         return row[j] * (1 - f) + row[j + 1] * f
+
+
+PHANTOM = -1   # a sequence already decoding when the run starts: it holds a slot and is not measured
+
+
+def steady_batch(e: Engine, requests_per_s: float, mean_steps: float, prompt_tokens_per_s: float) -> float:
+    """The instance's mean number of sequences in decode in steady state, by Little's law from its
+    own step table and load: b = λ·E[steps]·t̄(b) (sequences in service = arrival rate × time in
+    service), t̄(b) the mean step at batch b. On a colocated instance t̄ mixes steps with a full
+    chunk of C prompt tokens, a share q that carries the prompt tokens arriving at rate r
+    (q·C = r·t̄, t̄ = q·t_C + (1 − q)·t_0, so q = r·t_0 / (C − r·(t_C − t_0))), and steps
+    without. The fixed point between the whole batches where λ·E[steps]·t̄ crosses b, at most the
+    slots (an overloaded instance starts full); 0 without load."""
+    if requests_per_s <= 0 or mean_steps <= 0:
+        return 0.0
+
+    def load(b: int) -> float:   # λ·E[steps]·t̄(b)
+        t0 = e.step_time(0.0, b)
+        if not e.chunk or prompt_tokens_per_s <= 0:
+            return requests_per_s * mean_steps * t0
+        tc = e.step_time(e.chunk, b)
+        room = e.chunk - prompt_tokens_per_s * (tc - t0)
+        q = 1.0 if room <= 0 else min(1.0, prompt_tokens_per_s * t0 / room)
+        return requests_per_s * mean_steps * (q * tc + (1.0 - q) * t0)
+
+    if load(e.cap) > e.cap:
+        return float(e.cap)
+    lo, hi = 0, e.cap            # load(lo) > lo (load(0) > 0) and load(hi) ≤ hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if load(mid) > mid else (lo, mid)
+    g_lo, g_hi = load(lo), load(hi)
+    slope = g_hi - g_lo
+    return lo + (g_lo - lo) / (1.0 - slope) if slope < 1.0 else float(hi)
+
+
+def start_full(e: Engine, rng: np.random.Generator, batch: float, steps: np.ndarray) -> None:
+    """Start the instance with `batch` sequences already decoding (a whole number: the fractional
+    part taken at random), as it holds them in steady state, instead of empty: an instance planned
+    at nearly all its slots otherwise fills over several request lifetimes (the queue for its last
+    slots relaxes slowly near the cap), longer than the measurement window's warm-up, and a run
+    reads its batch light and its TPOT optimistic. Each such sequence has the steps left of a
+    request caught in service: one drawn with probability ∝ its steps (`steps`: those of the
+    instance's own requests), with a uniform share of them left (1 … steps)."""
+    k = min(int(batch) + int(rng.random() < batch - int(batch)), e.cap)
+    if k <= 0 or steps.size == 0:
+        return
+    w = steps.astype(float)
+    left = (rng.random(k) * w[rng.choice(steps.size, size=k, p=w / w.sum())]).astype(np.int64) + 1
+    for n in left.tolist():
+        e.ends.setdefault(n - 1, []).append(PHANTOM)
+    e.b = k
 
 
 def _take_chunk(e: Engine, i: int, now: float, started: np.ndarray, here: list[int]) -> tuple[float, list[int]]:
@@ -145,7 +197,8 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
         if e is None:
             continue
         heapq.heapify(e.pending)
-        e.clock = e.next_wake()
+        e.clock = 0.0 if e.b else e.next_wake()   # started full (`start_full`): it steps from 0
+        e.idle = not e.b
         if e.clock < math.inf:
             heap.append((e.clock, i))
     heapq.heapify(heap)
@@ -181,7 +234,8 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
                 e.win_chunk_s += dt
         finished = e.ends.pop(e.step, ())
         for r in finished:
-            finish[r] = end
+            if r != PHANTOM:
+                finish[r] = end
         e.b -= len(finished)
         e.step += 1
         for r in completed:

@@ -14,7 +14,7 @@ from planner.errors import BadInput, PlannerNotice
 from planner.physics import perf
 from planner.physics.bulk_table import BATCHES, RHO_MAX, lookup
 from planner.plan.resolve import decode_context as weighted_decode_context
-from planner.studies.simulate.engine import Engine, prefill_instance, run_engines
+from planner.studies.simulate.engine import Engine, prefill_instance, run_engines, start_full, steady_batch
 from planner.studies.simulate.planfile import PlanFile, PlanPool, PlanSLO
 from planner.studies.simulate.results import (
     WARMUP_FRACTION,
@@ -97,7 +97,6 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     all_ttft = Summary.of(ttft[measured])
     all_tpot = Summary.of(tpot[measured & decodes])
     assert all_ttft is not None  # the window holds requests (checked in measurement_window)
-    short_fill(plan, pools, requests, source)
     classes = []
     for i, k in enumerate(plan.classes):
         mine = measured & (run.klass == i)
@@ -218,6 +217,14 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     for r in from_prefill[steps_needed[from_prefill] > 0].tolist():
         engines[dec_inst[r]].pending.append((ttft_at[r], r))
     live = [e for e in engines if e is not None]
+    duration = max(float(arrivals[-1] - arrivals[0]), 1e-12)
+    for x, e in enumerate(engines):   # each decode-capable instance starts at its steady batch
+        if e is None:
+            continue
+        steps = steps_needed[(dec_inst == x) & (steps_needed > 0)]
+        prompt_rate = float(s_in[pre_inst == x].sum()) * (1 - w.prefix_cache_hit) / duration if e.chunk else 0.0
+        start_full(e, rng, steady_batch(e, steps.size / duration, float(steps.mean()) if steps.size else 0.0,
+                                        prompt_rate), steps)
     note_long_run(steps_needed, np.array([max(1.0, pools[k].batch) for k in pool_of])[dec_inst], source)
     run_engines(engines, steps_needed, dec_inst, kv_s, per_step, window, first, finish, started)
     coloc = np.isnan(ttft_at)
@@ -316,27 +323,6 @@ def decode_context(plan: PlanFile) -> float:
     if not plan.classes:
         return plan.workload.input_tokens + plan.workload.output_tokens / 2.0
     return weighted_decode_context([(k.qps, k.input_tokens, k.output_tokens) for k in plan.classes])
-
-
-FULL_POOL = 0.97   # a decode pool planned at this share of its slots or more, simulated this far below its batch
-
-
-def short_fill(plan: PlanFile, pools: list[PoolResult], requests: int, source: str) -> None:
-    """A notice for each decode pool planned at nearly all its slots whose simulated batch stayed
-    well below the planned one: such a pool fills over several request lifetimes (the queue for its
-    last slots relaxes slowly), longer than the window's warm-up, so a short run reads its batch
-    light and its TPOT optimistic (the seed's H200 pool: 1,273 / 1,310 / 1,336 of 1,348 sequences
-    over 5·10⁴ / 10⁵ / 3·10⁵ requests). The numbers are not changed; the user is told."""
-    for p, r in zip(plan.pools, pools):
-        if (p.role == "decode" and r.batch is not None and p.batch >= FULL_POOL * p.design_batch
-                and r.batch < FULL_POOL * p.batch):
-            warnings.warn(f"{source}: {p.name}: planned at {p.batch:,.0f} of its {p.design_batch:,} sequences, "
-                          f"it averaged {r.batch:,.0f} over {requests:,} requests: a pool this full fills over "
-                          f"several request lifetimes, so its simulated TPOT reads light; "
-                          + (f"rerun with more --requests (e.g. {min(3 * requests, MAX_REQUESTS):,})"
-                             if requests < MAX_REQUESTS else "the simulator takes no more --requests: check a "
-                             "fraction of the traffic (the same problem at a lower QPS)"),
-                          PlannerNotice, stacklevel=2)
 
 
 class TooFewRequests(BadInput):
