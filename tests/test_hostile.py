@@ -64,6 +64,10 @@ def with_(path: tuple, value) -> dict:
     (("calibration_overrides",), {"compute_efficiency": float("nan")},
      "calibration_overrides.compute_efficiency: Input should be a finite number"),
     (("calibration_overrides",), {"compute_efficiency": True}, "true/false is not a number"),
+    # out of the parameter's domain: the file and field once ("calibration_overrides: calibration
+    # overrides: compute_efficiency" before)
+    (("calibration_overrides",), {"compute_efficiency": 5},
+     "p.yaml: calibration_overrides: compute_efficiency: must be a fraction of the peak: in [0.001, 1], got 5.0"),
 ])
 def test_numbers_have_a_domain(tmp_path, path, value, expected):
     code, out = run("solve", write(tmp_path, with_(path, value)))

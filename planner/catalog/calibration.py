@@ -168,7 +168,11 @@ class Calibration(Strict):
         for k, v in overrides.items():
             data[k] = {"value": float(v), "source": "problem override"}
         data["name"] = self.name + "+overrides"
-        return validate(Calibration, data, "calibration overrides")
+        try:
+            return validate(Calibration, data, "calibration overrides")
+        except BadInput as e:   # the caller names the file and its field (calibration_overrides) once
+            raise BadInput("\n".join(line.removeprefix("calibration overrides: ")
+                                     for line in str(e).splitlines())) from None
 
     def v(self, name: str) -> float:
         """Value of parameter `name`."""
