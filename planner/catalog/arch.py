@@ -54,6 +54,11 @@ class Architecture:
     # lightning indexer of DeepSeek-V3.2 / GLM-5 (weights per layer)
     attn_output_gate: bool = False
     indexer_params: int = 0
+    # DeepSeek sparse attention (DSA: DeepSeek-V3.2, GLM-5): the lightning indexer's heads and head
+    # dim score every cached token, and each query's MLA attends only the `index_topk` best (0: dense)
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
     context: int = 0   # tokens a request may hold (0: not given): `context_tokens` of the config
     context_from: str = "max_position_embeddings"   # how `context` was derived, for messages
 
@@ -205,13 +210,69 @@ class Architecture:
 
     def attended_tokens(self, context: float) -> float:
         """Mean keys attended per layer at `context`: sliding layers see at most the window,
-        linear-attention layers none (their fixed recurrent state is not modelled as traffic)."""
+        linear-attention layers none (their fixed recurrent state is not modelled as traffic),
+        DSA layers the indexer's top k (`index_topk`; the indexer itself is `index_flops_per_key`).
+        A batch of sequences at a mean context is charged min(mean, k), not the mean of min(ctxᵢ, k)."""
+        full_ctx = min(context, self.index_topk) if self.index_topk else context
         sliding = self.sliding_layers if self.sliding_window else 0
         if not sliding and not self.linear_layers:
-            return context
+            return full_ctx
         full = self.layers - sliding - self.linear_layers
         window = min(context, self.sliding_window) if sliding else 0.0
-        return (full * context + sliding * window) / self.layers
+        return (full * full_ctx + sliding * window) / self.layers
+
+    # ---- DeepSeek sparse attention (DSA) ------------------------------------------------
+    @property
+    def index_flops_per_key(self) -> int:
+        """FLOPs of the lightning indexer per (query, cached token) in one layer: index_heads dot
+        products of index_head_dim (2 FLOPs per MAC; ReLU and head weights lower order); 0 without
+        DSA. Every cached token is scored, whatever `index_topk`: linear in the context.
+
+        >>> Architecture("deepseek_v32", 7168, 61, 128, 128, 128, 18432, 129280, False, "mla",
+        ...     index_heads=64, index_head_dim=128, index_topk=2048).index_flops_per_key
+        16384
+        """
+        return 2 * self.index_heads * self.index_head_dim if self.index_topk else 0
+
+    @property
+    def index_key_bytes(self) -> int:
+        """Bytes of one token's index key in one layer, whatever the MLA cache's dtype: FP8 values
+        and one FP32 scale per block of 128, as DeepSeek-V3.2's indexer quantises its keys and engines
+        cache them (lightllm's Deepseek3_2MemoryManager: float8_e4m3 keys, float32 scales): 132 B."""
+        if not self.index_topk:
+            return 0
+        return self.index_head_dim + INDEX_SCALE_BYTES * -(-self.index_head_dim // INDEX_QUANT_BLOCK)
+
+    def sparse_pairs(self, new_tokens: float, cached_tokens: float = 0.0) -> float:
+        """(query, key) pairs of one DSA layer for a prompt's `new_tokens` queries after
+        `cached_tokens` cached ones: query i (1 … s) attends min(c + i, k) keys (causal, then the
+        top k), so s²/2 + s·c while the context stays within k, s·k once the cache alone holds k,
+        and between them (k² − c²)/2 below the cap plus k per query above it.
+
+        >>> a = Architecture("x", 1024, 2, 8, 8, 128, 4096, 1000, False, "mla", index_heads=4,
+        ...     index_head_dim=128, index_topk=2048)
+        >>> [a.sparse_pairs(1000), a.sparse_pairs(8192), a.sparse_pairs(100, 4000)]
+        [500000.0, 14680064.0, 204800.0]
+        """
+        s, c, k = float(new_tokens), float(cached_tokens), float(self.index_topk)
+        if c + s <= k:
+            return s * s / 2.0 + s * c
+        if c >= k:
+            return s * k
+        below = k - c
+        return below * below / 2.0 + below * c + (s - below) * k
+
+    def prefill_keys_per_query(self, prompt_tokens: float) -> float:
+        """Mean keys one prefill query of a `prompt_tokens` prompt attends per layer (causal: half
+        the prompt; a chunk of a colocated step is charged so): `attended_tokens(prompt/2)`, and
+        under DSA the exact mean `sparse_pairs(prompt)/prompt` (0.75·k for a prompt of 2k)."""
+        if self.index_topk and prompt_tokens > 0:
+            return self.sparse_pairs(prompt_tokens) / prompt_tokens
+        return self.attended_tokens(prompt_tokens / 2.0)
+
+
+INDEX_QUANT_BLOCK = 128   # DSA index keys: FP8 values with one FP32 scale per block of this many
+INDEX_SCALE_BYTES = 4
 
 
 def _get(cfg: dict, *names: str, default=None):
@@ -344,6 +405,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
         linear_recurrent_values=recurrent, linear_conv_values=conv,
         attn_output_gate=bool(cfg.get("attn_output_gate", False)),
         indexer_params=_indexer_params(cfg, h),
+        **_dsa(cfg),
     )
 
 
@@ -377,3 +439,12 @@ def _indexer_params(cfg: dict, h: int) -> int:
         return 0
     q_in = int(cfg.get("q_lora_rank") or 0) or h
     return q_in * n * d + h * d + 2 * d + h * n
+
+
+def _dsa(cfg: dict) -> dict[str, int]:
+    """The DSA fields (index_heads, index_head_dim, index_topk) of a config with a lightning
+    indexer and a top k; none (dense attention) otherwise."""
+    n, d, k = (int(cfg.get(f) or 0) for f in ("index_n_heads", "index_head_dim", "index_topk"))
+    if not (n > 0 and d > 0 and k > 0):
+        return {}
+    return {"index_heads": n, "index_head_dim": d, "index_topk": k}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planner.physics.deployment import ACT_BYTES, Deployment, PhaseTime
+from planner.physics.deployment import ACT_BYTES, Deployment, PhaseTime, indexer_flops, indexer_reads
 from planner.physics.gemm import roofline_seconds
 from planner.physics.queueing import wait
 from planner.physics.terms import StageTerms, stage_terms
@@ -181,6 +181,9 @@ def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_token
     ctx = dep.arch.attended_tokens(context_tokens)
     attn = qm * ctx * t.pair_decode * t.layers / t.pp / t.n_s
     kv_read = m / t.dp * (ctx * t.kv_card + t.state_card)
+    if dep.arch.index_topk:
+        attn = attn + indexer_flops(dep, qm, context_tokens)
+        kv_read = kv_read + indexer_reads(dep, m, context_tokens, ctx)
     step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read), qm, batch / t.dp)
     return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
 
@@ -209,10 +212,13 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     m = (t.q * batch + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
     dec_attn = t.q * batch * ctx * t.pair_decode
-    pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * t.pair_prefill
+    pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * t.pair_prefill
     attn = (dec_attn + pre_attn) / pp * t.layers / pp / t.n_s
     b_pp = batch / pp
     kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
+    if a.index_topk:   # `perf.mixed_step`'s indexer
+        attn = attn + indexer_flops(dep, (t.q * batch * context_tokens + chunk_tokens * prompt_tokens / 2.0) / pp, 1.0)
+        kv_read = kv_read + indexer_reads(dep, b_pp, context_tokens, ctx)
     step = pipeline(t, stage_pass(dep, t, m, attn, kv_read), m, (batch + 1.0) / t.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
     step = _with_eager(step, t, prompts, chunk_tokens > 0)
@@ -237,8 +243,13 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     t, a = stage_terms(dep), dep.arch
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
-    pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0) * (1.0 + length_cv2)
-    attn = pairs * t.pair_prefill * t.layers / t.pp / t.n_s
+    if a.index_topk:   # `perf.prefill_pass` under DSA: top-k pairs, and the indexer over every earlier token
+        attn = (prompts * a.sparse_pairs(s, c) * (1.0 + length_cv2) * t.pair_prefill
+                + prompts * (s * s / 2.0 + s * c) * (1.0 + length_cv2) * a.index_flops_per_key) \
+            * t.layers / t.pp / t.n_s
+    else:
+        pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0) * (1.0 + length_cv2)
+        attn = pairs * t.pair_prefill * t.layers / t.pp / t.n_s
     kv_io = prompts / t.dp * (s + c) * t.kv_card
     step = _with_eager(pipeline(t, stage_pass(dep, t, tokens, attn, kv_io), tokens, prompts / t.dp), t,
                        prompts, True)

@@ -250,14 +250,15 @@ def expected_experts_touched(experts: int, top_k: int, tokens: float) -> float:
 
 
 def kv_bytes_per_token(arch: Architecture, kv_dtype: str) -> float:
-    """KV-cache bytes of one token over all layers: L·(kv_lora+rope) for MLA, 2·L·nkv·hd for GQA.
+    """KV-cache bytes of one token over all layers: L·(kv_lora+rope) for MLA, 2·L·nkv·hd for GQA,
+    plus under DSA each layer's index key (`Architecture.index_key_bytes`, FP8 whatever the KV dtype).
 
     >>> from planner.catalog.arch import Architecture
     >>> a = Architecture("llama", 8192, 80, 64, 8, 128, 28672, 128256, False, "gqa")
     >>> kv_bytes_per_token(a, "bf16")
     327680.0
     """
-    return arch.kv_values_per_token() * BYTES_PER_VALUE[kv_dtype]
+    return arch.kv_values_per_token() * BYTES_PER_VALUE[kv_dtype] + arch.layers * arch.index_key_bytes
 
 
 # Bytes per value of a linear-attention layer's state: the recurrent state in FP32 (Qwen3.5's
@@ -292,6 +293,7 @@ def kv_bytes_per_token_per_card(dep: Deployment) -> float:
 
     MLA: the latent is shared by all heads, so every TP rank holds all of it (replicated);
     GQA: a rank holds ceil(nkv/tp) heads (heads are replicated when tp > nkv). Layers / pp.
+    Under DSA the index keys too (`index_bytes_per_token_per_card`).
     """
     a = dep.arch
     layers = a.layers / dep.par.pp
@@ -299,7 +301,28 @@ def kv_bytes_per_token_per_card(dep: Deployment) -> float:
         per_layer = a.kv_values_per_token_per_layer
     else:
         per_layer = 2 * math.ceil(a.kv_heads / dep.par.tp) * a.head_dim
-    return layers * per_layer * dep.kv_bytes
+    return layers * per_layer * dep.kv_bytes + index_bytes_per_token_per_card(dep)
+
+
+def index_bytes_per_token_per_card(dep: Deployment) -> float:
+    """The DSA index keys one card holds per token of one of its sequences (0 without DSA): one
+    key per layer of its stage, on every TP rank like the MLA latent beside it. Counted in
+    `kv_bytes_per_token_per_card`; a decode step reads them for the whole context, where the MLA
+    cache is read only for the top k (`perf`)."""
+    a = dep.arch
+    return a.layers / dep.par.pp * a.index_key_bytes if a.index_topk else 0.0
+
+
+def indexer_flops(dep: Deployment, queries, context_tokens: float):
+    """FLOPs per card of the DSA indexer: `queries` each scoring `context_tokens` in every layer."""
+    a, par = dep.arch, dep.par
+    return queries * context_tokens * a.index_flops_per_key * a.layers / par.pp / par.stage_cards
+
+
+def indexer_reads(dep: Deployment, sequences, context_tokens: float, attended: float):
+    """Bytes per card a decode step reads under DSA beyond `attended` (top-k) tokens of cache per
+    sequence, which already count their keys: the index keys of the rest of the context."""
+    return sequences / dep.par.dp * (context_tokens - attended) * index_bytes_per_token_per_card(dep)
 
 
 def weights_per_card_bytes(dep: Deployment) -> float:

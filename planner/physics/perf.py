@@ -39,6 +39,8 @@ from planner.physics.deployment import (
     expected_experts_touched,
     experts_on_card,
     experts_per_card,
+    indexer_flops,
+    indexer_reads,
     kv_bytes_per_token,
     kv_bytes_per_token_per_card,
     linear_state_traffic_per_sequence_per_card,
@@ -137,6 +139,9 @@ def _decode_raw(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
     ctx = a.attended_tokens(context_tokens)
     attn = q * m * ctx * a.attn_flops_per_pair(absorbed=True) * a.layers / par.pp / par.stage_cards
     kv_read = m / par.dp * (ctx * kv_bytes_per_token_per_card(dep) + linear_state_traffic_per_sequence_per_card(dep))
+    if a.index_topk:
+        attn = attn + indexer_flops(dep, q * m, context_tokens)
+        kv_read = kv_read + indexer_reads(dep, m, context_tokens, ctx)
     step = _pipeline(dep, _stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
     return step if dep.spec is None else plus(step, drafts(dep, batch, context_tokens))
 
@@ -192,9 +197,15 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
     a, par = dep.arch, dep.par
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
-    pairs = (prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
-             * (1.0 + length_cv2))
-    attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
+    if a.index_topk:   # each query attends its top k; the indexer scores every earlier token
+        pairs = prompts * a.sparse_pairs(s, c) * (1.0 + length_cv2)
+        attn = (pairs * a.attn_flops_per_pair(absorbed=False)
+                + prompts * (s * s / 2.0 + s * c) * (1.0 + length_cv2) * a.index_flops_per_key) \
+            * a.layers / par.pp / par.stage_cards
+    else:
+        pairs = (prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
+                 * (1.0 + length_cv2))
+        attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
     return slower(with_eager(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,
                              prompts),
@@ -211,10 +222,14 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
     ctx = a.attended_tokens(context_tokens)
     dec_attn = q * batch * ctx * a.attn_flops_per_pair(absorbed=True)
     # a chunk attends on average to half the prompt before it plus itself (causal)
-    pre_attn = chunk_tokens * a.attended_tokens(prompt_tokens / 2.0) * a.attn_flops_per_pair(absorbed=False)
+    pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * a.attn_flops_per_pair(absorbed=False)
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = ((batch / par.pp * ctx + chunk_tokens / par.pp) * kv_bytes_per_token_per_card(dep)
                + batch / par.pp * linear_state_traffic_per_sequence_per_card(dep)) / par.dp
+    if a.index_topk:   # the indexer: decodes score their context, a chunk's queries half the prompt
+        attn = attn + indexer_flops(dep, (q * batch * context_tokens + chunk_tokens * prompt_tokens / 2.0)
+                                    / par.pp, 1.0)
+        kv_read = kv_read + indexer_reads(dep, batch / par.pp, context_tokens, ctx)
     step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
     if chunk_tokens > 0:   # the chunk holds chunk/prompt prompts, or a piece of one
         step = with_eager(step, dep, max(chunk_tokens / max(prompt_tokens, 1.0), 1.0))
