@@ -790,7 +790,8 @@ def catalog_gpus(as_json: bool) -> None:
 @catalog_cmd.command("models")
 @click.option("--json", "as_json", is_flag=True)
 def catalog_models(as_json: bool) -> None:
-    """Models with total and active parameters and KV bytes per token."""
+    """Models with total and active parameters and KV bytes per token (+DSA: sparse attention over
+    the indexer's top k tokens, whose FP8 index keys the KV per token includes)."""
     from planner.catalog.schemas import load_models
     from planner.physics.perf import kv_bytes_per_token
     from planner.report.format import parts_text, table, to_json
@@ -800,7 +801,8 @@ def catalog_models(as_json: bool) -> None:
             continue
         seen.add(m.id)
         a = m.arch
-        data.append({"id": m.id, "name": m.name, "attention": a.attention, "moe": a.is_moe,
+        data.append({"id": m.id, "name": m.name, "attention": a.attention,
+                     "sparse_attention_topk": a.index_topk or None, "moe": a.is_moe,
                      "experts": a.experts, "experts_per_token": a.experts_per_token,
                      "params_total": a.params_total, "params_active": a.params_active,
                      "weight_dtype": m.weight_dtype, "expert_dtype": m.expert_dtype,
@@ -808,7 +810,8 @@ def catalog_models(as_json: bool) -> None:
     if as_json:
         click.echo(to_json(data), nl=False)
         return
-    rows = [[d["id"], d["attention"].upper(), f"{d['experts']}/top-{d['experts_per_token']}" if d["moe"] else "dense",
+    rows = [[d["id"], d["attention"].upper() + ("+DSA" if d["sparse_attention_topk"] else ""),
+             f"{d['experts']}/top-{d['experts_per_token']}" if d["moe"] else "dense",
              f"{d['params_total']/1e9:.1f} B", f"{d['params_active']/1e9:.1f} B",
              d["weight_dtype"] + parts_text(d["part_dtypes"])
              + (f", {d['expert_dtype']} experts" if d["expert_dtype"] else ""),

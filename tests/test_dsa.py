@@ -118,3 +118,19 @@ def test_the_numpy_twins_give_the_scalar_passes_under_dsa(model, par, calib):
             assert same(dec.at(i), perf.decode_step(d, b, ctx))
             assert same(mix.at(i), perf.mixed_step(d, b, ctx, float(ch[i]), prompt))
             assert same(pre.at(i), perf.prefill_pass(d, b, prompt, cached))
+
+
+def test_catalog_models_marks_sparse_attention():
+    """`plan catalog models`: MLA+DSA and the KV with its index keys (78.3 kB for DeepSeek-V3.2 with a
+    BF16 latent); dense models keep their column and a null top k in the JSON."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    text = CliRunner().invoke(main, ["catalog", "models"]).output
+    line = next(x for x in text.splitlines() if x.startswith("deepseek-v3.2 "))
+    assert " MLA+DSA " in line and line.endswith(" 78.3 kB")
+    assert " MLA " in next(x for x in text.splitlines() if x.startswith("deepseek-v3 "))
+    rows = {d["id"]: d for d in json.loads(CliRunner().invoke(main, ["catalog", "models", "--json"]).output)}
+    assert rows["glm-5"]["sparse_attention_topk"] == 2048 and rows["llama-3.1-8b"]["sparse_attention_topk"] is None
