@@ -152,3 +152,15 @@ def test_cbc_fallback_agrees_with_highs():
     a = milp.solve(milp.build(res, cands, d), "highs")
     b = milp.solve(milp.build(res, cands, d), "cbc")
     assert b.status == milp.SolverStatus.optimal and b.objective == pytest.approx(a.objective)
+
+
+def test_no_candidate_may_exceed_the_instances_a_plan_file_holds():
+    """The bound is min(⌈need⌉ + 1, MAX_INSTANCES): at qps 1e9 (the largest a problem takes) plan solve
+    wrote pools of 1,000,001 instances, which `plan simulate` and `plan export` then refused (their
+    plan reader holds at most 1,000,000 of one pool)."""
+    from planner.studies.simulate.planfile import PlanPool
+    c = cand("colocated", "h100", 1, pre=1000.0, dec=500.0)
+    assert milp.upper_bound(c, milp.Demand(1e20, 1e20)) == milp.MAX_INSTANCES
+    assert milp.upper_bound(c, milp.Demand(2500.0, 1000.0)) == 4
+    limit = next(m.le for m in PlanPool.model_fields["instances"].metadata if hasattr(m, "le"))
+    assert limit == milp.MAX_INSTANCES

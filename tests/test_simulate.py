@@ -455,6 +455,8 @@ def test_a_statistic_no_request_reached_breaks_its_slo():
     (("name", "a\nb"), "pools[0].name: a name is one line of printable text"),
     (("batch", 5000.0), "pools[0]: batch 5000 is above design_batch 1369"),
     (("tpot_s", None), "pools[0]: tpot_s is null; plan solve writes it for a decode pool"),
+    # a decode pool without capacity divided the simulated load by 0 (exit 5, an internal error)
+    (("capacity_decode_tokens_per_s", 0), "pools[0]: capacity_decode_tokens_per_s is 0; a decode pool decodes"),
 ])
 def test_a_plan_edited_past_what_plan_solve_writes_is_refused(tmp_path, edit, message):
     """A pool name with a newline split the table's row, a batch above the design batch was

@@ -159,14 +159,15 @@ def upper_bound(c: Candidate, d: Demand, spare: Demand | None = None) -> int:
     """No optimal plan needs more instances of one candidate than it takes to meet demand alone,
     plus one. With `spare` (per role, the most a redundancy rule can take away: the largest node
     loss), demand + spare: beyond that one instance fewer still survives any loss. At most
-    MAX_INSTANCES (an underflowing capacity, e.g. at 10^-308 % utilisation, needs infinitely many)."""
+    MAX_INSTANCES (an underflowing capacity, e.g. at 10^-308 % utilisation, needs infinitely many;
+    a plan file holds at most that many of one pool, `studies.simulate.planfile`)."""
     need = []
     sp = spare or Demand(0.0, 0.0)
     if c.prefill_tok_s > 0 and d.prefill_tok_s > 0:
         need.append((d.prefill_tok_s + sp.prefill_tok_s) / c.prefill_tok_s)
     if c.decode_tok_s > 0 and d.decode_tok_s > 0:
         need.append((d.decode_tok_s + sp.decode_tok_s) / c.decode_tok_s)
-    return int(math.ceil(min(max(need, default=0.0), MAX_INSTANCES))) + 1
+    return min(int(math.ceil(min(max(need, default=0.0), MAX_INSTANCES))) + 1, MAX_INSTANCES)
 
 
 def add_instance_variables(m: Model, shared: Shared) -> None:

@@ -55,7 +55,7 @@ class PlanPool(_PlanPart):
     name: Name   # one line: it heads the simulation's table rows
     role: Literal["prefill", "decode", "colocated"]
     gpu: str
-    instances: Annotated[int, Field(ge=1, le=1_000_000)]
+    instances: Annotated[int, Field(ge=1, le=1_000_000)]   # plan.milp.MAX_INSTANCES: what plan solve may write
     parallelism: PlanParallelism
     cards_per_instance: Annotated[int, Field(ge=1)] | None = None   # tp·pp·dp (checked in plan_from_dict)
     design_batch: Annotated[int, Field(ge=1, le=MAX_BATCH)]
@@ -81,6 +81,9 @@ class PlanPool(_PlanPart):
         for key, roles in (("tpot_s", ("decode", "colocated")), ("ttft_s", ("prefill", "colocated"))):
             if self.role in roles and getattr(self, key) is None:
                 raise ValueError(f"{key} is null; plan solve writes it for a {self.role} pool")
+        if self.role != "prefill" and self.capacity_decode_tokens_per_s <= 0:
+            raise ValueError(f"capacity_decode_tokens_per_s is 0; a {self.role} pool decodes (plan solve writes "
+                             f"its capacity, which the simulation measures its load against)")
         return self
 
     @property
