@@ -68,8 +68,9 @@ def vllm() -> dict:
 
 
 def _engine_batch(pool: dict) -> int:
-    """Sequences an instance admits: the design batch, or the batch a percentile TPOT was sized at."""
-    return max(pool["design_batch"], math.ceil(pool.get("batch_at_tpot_statistic") or 0))
+    """Sequences an instance admits: the plan's slots (`PlanPool.engine_batch`); a prefill pool's, the
+    prompts of a pass (its design batch)."""
+    return pool["slots"] if pool["role"] != "prefill" else pool["design_batch"]
 
 
 @pytest.mark.parametrize("engine", sorted(VERSIONS))

@@ -151,8 +151,11 @@ def _check_commands(d: dict, engine: str, files: dict[str, str]) -> None:
             assert bad == [], f"{engine} has no flag {bad} (flags/{FLAGS[engine]})"
         par = pool["parallelism"]
         tp, pp, dp, seqs = recover(engine, argv_list[0])
-        # the engine admits the design batch, or under a percentile TPOT the batch it was sized at
-        b = max(pool["design_batch"], math.ceil(pool.get("batch_at_tpot_statistic") or 0))
+        # the engine admits the plan's slots (its memory at the longest sequences), what the plan's
+        # slot-wait model and the simulation let in: not the design batch (the seed's H20 decode pool:
+        # 4,289, not 478, else requests wait for slots the plan did not count)
+        b = pool["slots"] if pool["role"] != "prefill" else pool["design_batch"]   # prefill: prompts a pass
+        assert b >= pool["batch"]
         d_ = par["dp"]
         if engine == "trtllm":   # --tp_size counts TP·DP; attention DP is enabled in the pool's YAML
             yml = yaml.safe_load(files[opts(argv_list[0])["--config"]])
@@ -263,8 +266,10 @@ def test_colocated_pool_gets_its_chunk():
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
-    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 4 sequences per DP rank (b8 over DP2)
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16004"
+    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 33 sequences per DP rank (the
+    # instance's 65 slots over DP2; 4, of its design batch 8, before the engine admitted its slots)
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16033"
+    assert o["--max-num-seqs"] == "33"
     d["pools"] = [p for p in d["pools"] if p["role"] == "colocated"]   # SGLang runs them alone (MIXED)
     o = opts(commands(render(d, "sglang"))["colocated-mi300x-0"][0])
     # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP2 ranks 32,000 // 2
@@ -279,12 +284,14 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(ll
     (pool,) = [p for p in d["pools"] if p["role"] == "colocated"]
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
-    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 83 sequences
-    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1883"
+    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 131 sequences the
+    # instance admits (its slots; 83, its design batch, before)
+    assert pool["slots"] == 131
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1931"
     assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
-    assert "--max_num_tokens 1883" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
+    assert "--max_num_tokens 1931" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
-    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1037"
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1085"   # 954 + 131
 
 
 def test_not_a_plan_is_bad_input():

@@ -513,3 +513,25 @@ def test_a_decode_pool_planned_at_its_slots_is_simulated_at_its_planned_batch(ex
     assert h200.batch == pytest.approx(h200.analytic_batch, rel=0.015)
     assert h200.tpot.mean == pytest.approx(h200.analytic_tpot_s, rel=0.01)
     assert h20.batch == pytest.approx(h20.analytic_batch, rel=0.03)
+
+
+def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(example_plan):
+    """A decode pool's `slots` (what the export gives vLLM as --max-num-seqs × DP, SGLang as
+    --max-running-requests) is the simulator's cap, its memory at the longest sequences, and not
+    the design batch: the seed's H20 pool admits 4,289, not 478. Capped at 478, as exported before,
+    the simulated pool queued requests for slots the plan did not count: 51.3 ms mean TPOT against
+    49.7 planned and a 50 ms limit. A plan written before the key falls back to the design batch."""
+    from planner.studies.simulate.planfile import PlanPool
+    from planner.studies.simulate.tables import physics
+    plan = plan_from_dict(example_plan, "example")
+    ph = physics(plan, "example")
+    peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+    for k, p in enumerate(plan.pools):
+        if p.role == "prefill":
+            assert p.slots is None and p.engine_batch == p.design_batch
+            continue
+        assert p.slots == perf.max_batch(ph.deployments[k], peak) == p.engine_batch
+    h20 = next(p for p in plan.pools if p.name.startswith("decode[h20-"))
+    assert (h20.design_batch, h20.slots) == (478, 4289)
+    old = {k: v for k, v in example_plan["pools"][0].items() if k != "slots"}
+    assert PlanPool.model_validate(old).engine_batch == old["design_batch"]

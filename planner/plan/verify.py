@@ -70,6 +70,8 @@ class PoolState:
                                   # TTFT); decode, between prefill's token and the second (in TPOT)
     engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given
                                        # (`colocated.engine_chunk_tokens`); else 0
+    slots: int = 0                # decode, colocated: the sequences an instance admits (its memory at the
+                                  # longest ones), the slot-wait model's servers and the engine's cap
     name: str = ""                # the pool's name in its plan, set by verify_service: the candidate's,
                                   # '#2', '#3' … after it when another pool of the service has it
 
@@ -175,7 +177,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
-                         tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait)
+                         tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait, slots=slots)
     lives = w.decode_lives
     t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
                                        per_step, float(w.pass_token_budget), c.batch, lives, w.cv2)
@@ -207,7 +209,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
                      tpot_mean_s=t_step / per_step, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s),
                      engine_chunk_tokens=colocated.engine_chunk_tokens(c.chunk_tokens, w.s_unc_max,
-                                                                       w.pass_token_budget))
+                                                                       w.pass_token_budget), slots=slots)
 
 
 def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):

@@ -118,7 +118,8 @@ def pool_dict(st: PoolState) -> dict[str, Any]:
     return {
         "role": c.role, "gpu": c.gpu, "cards_per_instance": c.cards, "instances": st.instances,
         "parallelism": {"tp": c.par.tp, "pp": c.par.pp, "dp": c.par.dp, "label": c.par.label()},
-        "batch": st.batch, "design_batch": c.batch, "chunk_tokens": c.chunk_tokens,
+        "batch": st.batch, "design_batch": c.batch, "slots": st.slots if c.role != "prefill" else None,
+        "chunk_tokens": c.chunk_tokens,
         "engine_chunk_tokens": st.engine_chunk_tokens if c.role == "colocated" else None,
         "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
         "tpot_s": st.tpot_s if c.role != "prefill" else None,

@@ -8,8 +8,8 @@ pinned version); tests/test_export.py checks that, and tests/test_engine_parsers
 command with SGLang's and vLLM's parsers where they are installed.
 
 How the plan's layout maps onto each engine (TP tensor, PP pipeline, DP data-parallel attention,
-experts over TP·DP cards, `engine_batch` sequences per instance: the design batch, or under a
-percentile TPOT the batch the statistic was sized at):
+experts over TP·DP cards, `engine_batch` sequences per instance: a decode or colocated pool's
+`slots`, what the plan's slot-wait model and the simulation admit; a prefill pool's design batch):
 - vLLM: `--tensor-parallel-size TP --pipeline-parallel-size PP --data-parallel-size DP`, and
   `--enable-expert-parallel` for a MoE model on TP·DP > 1 cards (the plan spreads experts over
   them; without it vLLM slices every expert over the TP group instead); `--max-num-seqs` is per
