@@ -535,3 +535,20 @@ def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(example_
     assert (h20.design_batch, h20.slots) == (478, 4289)
     old = {k: v for k, v in example_plan["pools"][0].items() if k != "slots"}
     assert PlanPool.model_validate(old).engine_batch == old["design_batch"]
+
+
+def test_a_loose_slo_does_not_stretch_the_warm_up_past_ten_planned_lifetimes():
+    """The warm-up and drain trim one request lifetime at each end: at the SLO's latencies, or ten
+    lifetimes at the plan's own when shorter. `tpot: 1h` asked for 2 + 199·3,600 s beside a pool
+    decoding at 10.9 ms a token, and refused to simulate (it needed 29 million requests)."""
+    from planner.studies.simulate.planfile import PlanSLO
+    from planner.studies.simulate.run import measurement_window
+    arrivals = np.linspace(0.0, 10_000.0, 100_001)
+    loose = PlanSLO(ttft_s=2.0, tpot_s=3600.0)
+    w0, w1 = measurement_window(arrivals, loose, 200.0, (0.5, 0.0109))
+    assert w0 == pytest.approx(max(0.05 * 10_000, 10 * (0.5 + 199 * 0.0109)))
+    assert w1 == pytest.approx(10_000 - w0)
+    tight = PlanSLO(ttft_s=2.0, tpot_s=0.05)   # the SLO's lifetime when it is the shorter: as before
+    assert measurement_window(arrivals, tight, 2000.0, (0.5, 0.049))[0] == pytest.approx(max(500.0, 2 + 1999 * 0.05))
+    with pytest.raises(BadInput, match="lifetime of 7.16e"):   # without the plan's latencies, as before
+        measurement_window(arrivals, loose, 200.0)

@@ -172,7 +172,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     dec_inst = decode_split(rng, pre_inst, dec_w, pool_of, [p.role for p in pools])
     per_step = np.array(ph.tokens_per_step)
     steps_needed = np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]).astype(np.int64)
-    window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()))
+    window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()), planned_latencies(plan))
     span = window[1] - window[0]
 
     started, first, ttft_at, finish = (np.full(n, np.nan) for _ in range(4))
@@ -334,11 +334,28 @@ class TooFewRequests(BadInput):
         self.need = need
 
 
-def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float) -> tuple[float, float]:
+PLANNED_LIFETIMES = 10   # a request lifetime at the plan's latencies, this many times, bounds the SLO's
+
+
+def planned_latencies(plan: PlanFile) -> tuple[float, float] | None:
+    """(slowest planned TTFT, slowest planned TPOT) over the plan's pools; None if a role is missing."""
+    ttfts = [p.ttft_s for p in plan.pools if p.ttft_s is not None]
+    tpots = [p.tpot_s for p in plan.pools if p.tpot_s is not None]
+    return (max(ttfts), max(tpots)) if ttfts and tpots else None
+
+
+def measurement_window(arrivals: np.ndarray, slo: PlanSLO, longest_output: float,
+                       planned: tuple[float, float] | None = None) -> tuple[float, float]:
     """Arrival times whose requests see a full, not yet draining system: the span without,
-    at each end, max(WARMUP_FRACTION·span, TTFT + (longest output − 1)·TPOT at the SLO)."""
+    at each end, max(WARMUP_FRACTION·span, a request lifetime): TTFT + (longest output − 1)·TPOT
+    at the SLO, or `PLANNED_LIFETIMES` times that at the plan's own latencies (`planned`) when
+    that is shorter — a loose SLO (TPOT 1 h) asked for a 7·10⁵ s lifetime of a pool decoding at
+    10.9 ms a token and refused every run."""
     t0, t1 = float(arrivals[0]), float(arrivals[-1])
-    lifetime = slo.ttft_s + max(longest_output - 1.0, 0.0) * slo.tpot_s
+    tail = max(longest_output - 1.0, 0.0)
+    lifetime = slo.ttft_s + tail * slo.tpot_s
+    if planned is not None:
+        lifetime = min(lifetime, PLANNED_LIFETIMES * (planned[0] + tail * planned[1]))
     trim = max(WARMUP_FRACTION * (t1 - t0), lifetime)
     if t1 - t0 <= 4 * trim:
         # the span of random arrivals varies by ~1/√n: the rate read off this run (±3 of its standard
