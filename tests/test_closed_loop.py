@@ -196,3 +196,16 @@ def test_eval_refuses_non_finite_numbers(option, value):
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert f"Invalid value for '{option}'" in r.output
+
+
+def test_a_wholly_cached_prompt_is_still_scheduled_in_the_closed_loop():
+    """`plan eval --prefix-hit 1 --concurrency 4` simulated nothing ('n/a simulated … nan output
+    tokens/s', all null in the JSON): a prompt with no uncached token never took a step. Engines
+    compute its last token to sample the first output, so it takes one token of a step."""
+    args = ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1", "--prefix-hit", "1",
+            "--concurrency", "4"]
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0 and "n/a" not in text.output and "nan" not in text.output, text.output
+    d = json.loads(CliRunner().invoke(main, args + ["--json"]).output)["closed_loop"]
+    assert d["simulated"]["requests"] > 0 and d["simulated"]["ttft_s"]["mean"] > 0
+    assert d["simulated"]["tpot_s"]["mean"] == pytest.approx(d["formula"]["tpot_s"], rel=0.05)

@@ -117,7 +117,10 @@ class _Loop:
         self.waiting: deque = deque()
         self.steps_needed = math.ceil(max(bm.osl - 1.0, 0.0) / bm.tokens_per_step)
         self.ctx = bm.context_tokens
-        self.packed = int(max(1.0, bm.budget_tokens // max(bm.uncached_tokens, 1.0)))
+        # an engine computes at least a prompt's last token to sample its first output token, so a
+        # wholly cached prompt still takes one token of a step (with none, it was never scheduled)
+        self.uncached = max(bm.uncached_tokens, 1.0)
+        self.packed = int(max(1.0, bm.budget_tokens // self.uncached))
         self.kv_s = kv_transfer_time(pd, bm.isl) if bm.mode == "disagg" else 0.0
         self.heap: list = []
         self.seq = 0
@@ -178,7 +181,7 @@ class _Loop:
             inst.used += 1
             self.home[r] = i
             if self.bm.mode == "agg":
-                inst.prompts.append([r, self.bm.uncached_tokens])
+                inst.prompts.append([r, self.uncached])
                 self.kick(i)
             else:
                 w = int(self.client[r]) % len(self.pre)
@@ -201,8 +204,8 @@ class _Loop:
         batch = [pw.queue.popleft() for _ in range(min(self.packed, len(pw.queue)))]
         key = ("pass", len(batch))
         if key not in self.cache:
-            u = self.bm.uncached_tokens
-            self.cache[key] = prefill_pass(self.pd, float(len(batch)), u, self.bm.isl - u).time_s
+            u = self.uncached
+            self.cache[key] = prefill_pass(self.pd, float(len(batch)), u, max(self.bm.isl - u, 0.0)).time_s
         pw.busy = True
         self.push(self.now + self.cache[key], "pass", w, batch)
 
