@@ -712,6 +712,11 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     for path in write_outputs(sweep, out_dir, inputs, force):
         click.echo(f"wrote {path}", err=True)
     click.echo(render_table(sweep))
+    from planner.errors import Infeasible
+    from planner.studies.sweep import nothing_solved
+    why = nothing_solved(sweep)
+    if why:   # the table said only 'infeasible', and the sweep exited 0
+        raise Infeasible(why)
 
 
 # ----------------------------------------------------------------------------- export

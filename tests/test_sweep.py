@@ -287,3 +287,16 @@ def test_commands_that_solve_nothing_import_no_solver(args, absent, tmp_path):
             f"print(sorted(m for m in {absent!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_a_sweep_without_a_single_plan_exits_3_with_the_reasons(tmp_path):
+    """Every point infeasible printed a table of 'infeasible' and exited 0, the reasons in the CSV
+    alone; now exit 3 with each reason on stderr, the files still written. One point with a plan
+    is a sweep that found plans: exit 0."""
+    args = ["sweep", "problems/llama70b_chat.yaml", "--workers", "1", "--no-per-gpu"]
+    r = CliRunner().invoke(main, args + ["--tpot", "1ms,2ms", "--out", str(tmp_path / "none")])
+    assert r.exit_code == 3, r.output
+    assert "none of its 2 points has a plan" in r.output and "TPOT 1 ms unreachable" in r.output
+    assert (tmp_path / "none" / "frontier.csv").is_file()
+    r = CliRunner().invoke(main, args + ["--tpot", "1ms,40ms", "--out", str(tmp_path / "one")])
+    assert r.exit_code == 0, r.output

@@ -402,3 +402,14 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
         raise Interrupted(f"interrupted: {points} of {len(tasks)} grid points had finished",
                           partial=finished()) from None
     return finished()
+
+
+def nothing_solved(sweep: Sweep) -> str | None:
+    """Why no point of the optimum's curve (every curve's, without one) has a plan, each distinct
+    reason once; None when one has."""
+    rows = [r for r in sweep.rows if r.curve == "all"] or list(sweep.rows)
+    if not rows or any(r.solved for r in rows):
+        return None
+    reasons = list(dict.fromkeys(r.reason.splitlines()[0] for r in rows if r.reason))
+    return (f"sweep: none of its {len(rows)} points has a plan"
+            + (": " + "; ".join(reasons[:3]) + ("; …" if len(reasons) > 3 else "") if reasons else ""))
