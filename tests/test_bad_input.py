@@ -267,3 +267,14 @@ def test_time_limit_must_be_finite(value):
     from cli import main
     r = CliRunner().invoke(main, ["solve", "problems/deepseek_qps.yaml", "--time-limit", value])
     assert r.exit_code == 2 and "Invalid value for '--time-limit'" in r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cards", "3"], "--cards 3 gives TP 3 (the cards over --pp × --dp; set --tp, --pp or --dp): "
+                       "3 does not divide the model's 32 attention heads"),
+    (["--cards", "3", "--tp", "3"], "--tp 3: 3 does not divide the model's 32 attention heads"),
+])
+def test_eval_names_the_option_the_user_gave_for_a_tp_that_does_not_divide_the_heads(args, message):
+    """`--cards 3` said '--tp 3 does not divide …' to a user who never gave --tp."""
+    r = CliRunner().invoke(cli.main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", *args])
+    assert r.exit_code == 2 and message in r.output, r.output

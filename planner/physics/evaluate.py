@@ -56,7 +56,9 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
     calib = calib or load_calibration(req.calibration)
     par = _parallelism(req)
     if model.arch.heads % par.tp:
-        raise BadInput(f"--tp {par.tp} does not divide the model's {model.arch.heads} attention heads")
+        given = (f"--tp {par.tp}" if req.tp is not None else
+                 f"--cards {req.cards} gives TP {par.tp} (the cards over --pp × --dp; set --tp, --pp or --dp)")
+        raise BadInput(f"{given}: {par.tp} does not divide the model's {model.arch.heads} attention heads")
     if par.pp > model.arch.layers:
         raise BadInput(f"--pp {par.pp}: more pipeline stages than the model's {model.arch.layers} layers")
     if missing := model.arch.missing_part(req.expert_dtype, req.shared_experts_dtype):
