@@ -97,6 +97,16 @@ def test_caps_too_small_report_the_reachable_fraction(tmp_path):
     assert served == pytest.approx(pct / 100 * 200, abs=0.1)  # pct is printed to 0.1 %
 
 
+def test_two_caps_each_binding_alone_are_both_named(tmp_path):
+    """A budget of 1 RMB/h and 1 kW of power each stop every node alone, so relaxing either one
+    serves no more: the message said only 'the caps together', naming neither."""
+    p = problem(**{"limits": {"budget_per_hour": 1, "power": "1kW"}})
+    code, out = run("solve", write(tmp_path, p))
+    assert code == 3, out
+    assert "the caps together (" in out and "power_cap" in out and "budget_cap" in out
+    assert "relaxing any one alone serves no more): at most 0.0 %" in out
+
+
 def test_budget_too_small_is_exit_3(tmp_path):
     """A budget of 150 RMB/h buys one 8-card node, not the fleet 2000 req/s needs."""
     p = problem(**{"limits": {"budget_per_hour": 150}, "workload.qps": 2000})

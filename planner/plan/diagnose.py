@@ -114,8 +114,13 @@ def explain_caps(build: Callable[[pulp.LpVariable], milp.Model], opts: SolverOpt
     """Caps or budget make the demand impossible: the largest fraction they allow, and which
     limit binds. `build(alpha)` builds the model with demand rows asking for the fraction alpha."""
     alpha = pulp.LpVariable("served_fraction", lowBound=0, upBound=1)
-    frac, binding = binding_caps(build(alpha), alpha, opts, name, verbose)
-    what = ", ".join(binding) if binding else "the caps together"
+    m = build(alpha)
+    frac, binding = binding_caps(m, alpha, opts, name, verbose)
+    caps = m.rows_of(CAP_FAMILIES)
+    # no cap binds alone when each of several would hold the demand back by itself: name them all
+    what = (", ".join(binding) if binding else
+            f"the caps together ({', '.join(caps)}: relaxing any one alone serves no more)" if caps else
+            "the caps together")
     return f"{what}: {what_is_served(frac)}"
 
 
