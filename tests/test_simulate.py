@@ -552,3 +552,13 @@ def test_a_loose_slo_does_not_stretch_the_warm_up_past_ten_planned_lifetimes():
     assert measurement_window(arrivals, tight, 2000.0, (0.5, 0.049))[0] == pytest.approx(max(500.0, 2 + 1999 * 0.05))
     with pytest.raises(BadInput, match="lifetime of 7.16e"):   # without the plan's latencies, as before
         measurement_window(arrivals, loose, 200.0)
+
+
+def test_an_unknown_calibration_source_names_that_field(tmp_path):
+    """The profile a plan was solved with is `calibration_source` (the name it was asked by is
+    `calibration`); an unknown one was reported under 'calibration', a field the user had not edited."""
+    d = json.loads((Path(__file__).resolve().parents[1] / "tests/golden/solve/deepseek_qps.json").read_text())
+    d["calibration_source"] = "nosuch"
+    (tmp_path / "p.json").write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "50000"])
+    assert r.exit_code == 2 and "p.json: calibration_source: unknown calibration profile 'nosuch'" in r.output, r.output

@@ -65,7 +65,7 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
     the objects in `resolved` when the caller already holds them."""
     if resolved is None:
         model = _catalog(source, "model", lambda: get_model(plan.model_source or plan.model))
-        calib = _catalog(source, "calibration",
+        calib = _catalog(source, "calibration_source" if plan.calibration_source else "calibration",
                          lambda: load_calibration(plan.calibration_source or plan.calibration))
         if plan.calibration_overrides:
             calib = _catalog(source, "calibration_overrides",
