@@ -58,12 +58,13 @@ def _search_round(dep: Deployment, ctx: float, lo: int, hi: int, step: int):
     return hit
 
 
-def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -> int:
+def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int, join: float = 1.0) -> int:
     """Largest mean batch ≤ b whose TPOT statistic, with the wait for one of the `slots` memory
     admits spread over the output (`WorkloadContext.slot_tpot_s`), stays within the TPOT limit:
     at a mean batch equal to the slots the slot queue never empties. The wait is nil below
     c − 6√c − 6 (`queueing.no_wait_below`), so only the top of that range is searched: its steps in
-    one numpy call, the waits by bisection (both terms grow with the batch)."""
+    one numpy call, the waits by bisection (both terms grow with the batch). `join`: the TPOT
+    factor of the wait to join the running batch (`WorkloadContext.join_factor`)."""
     floor = no_wait_below(slots)
     if b < 1 or b < floor:
         return b
@@ -74,7 +75,7 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int) -
         term = slot_terms.get(i)
         if term is None:
             term = slot_terms[i] = w.slot_tpot_s(float(start + i), slots, t[i])
-        return t_stat[i] + term <= w.tpot_limit
+        return t_stat[i] * join + term <= w.tpot_limit
 
     if ok(n - 1):
         return b
@@ -117,22 +118,23 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
-    b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit)
+    join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the batch, per token
+    b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
     b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
-    b = _within_slot_wait(dep, w, b_fit, mem_limit)
+    b = _within_slot_wait(dep, w, b_fit, mem_limit, join)
     if b == 0 and b_cap == mem_limit == 1:   # one slot: a whole mean batch of one waits forever
-        return _one_slot_decode(dep, w, opt, par, spec)
+        return _one_slot_decode(dep, w, opt, par, spec, join)
     if b == 0 < b_fit:   # the step is fast enough; the slots are too few
         t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
         t1_stat = t1 if not w.tpot_spread else \
             memoised(perf.tpot, dep, batch_at_statistic(1.0, w.tpot_spread), w.ctx_decode)
-        v = t1_stat + float(w.slot_tpot_s(1.0, mem_limit, t1))
+        v = t1_stat * join + float(w.slot_tpot_s(1.0, mem_limit, t1))
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
                         f"its memory holds {mem_limit} sequences of {w.ctx_peak:g} tokens: at batch 1 the wait "
                         f"for a batch slot takes TPOT to {v*1e3:.1f} ms", slots=True)
     if b == 0:
         b_one = batch_at_statistic(1.0, w.tpot_spread)
-        t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode)
+        t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode) * join
         return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
                         f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
                             f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
@@ -144,7 +146,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
     else:
         t_stat = t
-    t_stat += float(w.slot_tpot_s(b, mem_limit, t))   # the wait for a slot, spread over the output
+    t_stat = t_stat * join + float(w.slot_tpot_s(b, mem_limit, t))   # the waits to join, for a slot
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
     return _decode_at(dep, w, opt, spec, b, b / t, "memory" if b_cap == mem_limit else "tpot", t_stat,
                       mem.total_bytes, st.bound)
@@ -165,14 +167,14 @@ ONE_SLOT_OCCUPANCY = tuple(k / 20 for k in range(1, 20))   # mean batches of a o
 
 
 def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: Parallelism,
-                     spec: Speculation | None) -> Candidate | Rejected:
+                     spec: Speculation | None, join: float = 1.0) -> Candidate | Rejected:
     """A decode instance whose memory holds one sequence runs it alone at the step of batch 1
     (`batch_seen`) and is busy a share m < 1 of the time: the slot queue is M/G/1 at offered
     load m, whose wait (spread over the output, `WorkloadContext.slot_tpot_s`) stays finite.
     The largest m on a 0.05 grid whose TPOT meets the limit: capacity m / TPOT(1). The design
     batch stays 1 (the engine's running-request limit); the plan's pool state solves the mean."""
     t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
-    tpot = {m: t1 + float(w.slot_tpot_s(m, 1, t1)) for m in ONE_SLOT_OCCUPANCY}
+    tpot = {m: t1 * join + float(w.slot_tpot_s(m, 1, t1)) for m in ONE_SLOT_OCCUPANCY}
     ok = [m for m in ONE_SLOT_OCCUPANCY if tpot[m] <= w.tpot_limit]
     if not ok:
         v = tpot[ONE_SLOT_OCCUPANCY[0]]

@@ -170,6 +170,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         wait = 0.0
+        join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the running batch
+        t, t_q = t * join, t_q * join
         if b > 0:   # the wait for a batch slot, spread over the output (one Erlang computation)
             wait = float(w.decode_slot_wait_s(b, slots, perf.tpot(dep, b, w.ctx_decode)))
             slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0
