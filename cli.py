@@ -312,6 +312,9 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     for k, v in given.items():   # an empty option (a shell variable left unset) is not 'ask me'
         if isinstance(v, str) and not v.strip():
             raise BadInput(f"plan init: --{k.replace('_', '-')}: empty; leave the option out to take the default")
+    if given.get("tpot") is not None:
+        from planner.input.units import note_bare_tpot_seconds
+        note_bare_tpot_seconds("plan init: --tpot", given["tpot"])
     name = Path(out).stem if out else "my-problem"
     from planner.input.values import one_line_name
     try:   # the file name is the problem's name, written into the file: a newline broke its YAML (exit 5)

@@ -300,3 +300,19 @@ def test_a_sweep_without_a_single_plan_exits_3_with_the_reasons(tmp_path):
     assert (tmp_path / "none" / "frontier.csv").is_file()
     r = CliRunner().invoke(main, args + ["--tpot", "1ms,40ms", "--out", str(tmp_path / "one")])
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("text, noted", [("20:50", ["'20' is read as 20 s", "'50' is read as 50 s"]),
+                                         ("20ms:50ms", []), ("0.03,0.05", []), ("2s", [])])
+def test_a_bare_tpot_of_seconds_is_noted(text, noted):
+    """`--tpot 20:50` swept 20 to 50 s a token without a word (bare numbers are seconds): a note
+    says how a bare number of a second or more was read; units, and fractions of a second, pass."""
+    import warnings
+
+    from planner.errors import PlannerNotice
+    from planner.studies.sweep import parse_axis
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        parse_axis("tpot", text, 2)
+    got = [str(x.message) for x in w if issubclass(x.category, PlannerNotice)]
+    assert len(got) == len(noted) and all(n in g for n, g in zip(noted, got)), got

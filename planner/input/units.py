@@ -120,3 +120,19 @@ def format_time(seconds: float) -> str:
 def format_bytes(n: float) -> str:
     """Bytes in decimal GB: 84e9 → '84.0 GB'."""
     return f"{n / 1e9:.1f} GB"
+
+
+def note_bare_tpot_seconds(where: str, text: str) -> None:
+    """A PlannerNotice when a TPOT limit typed as a bare number is a second or more: bare numbers
+    are seconds (as in problem files), and `--tpot 20:50` swept 20 to 50 s a token where the user
+    meant milliseconds. The value is kept; the notice says how it was read."""
+    try:
+        v = float(text.strip())
+    except ValueError:   # it carries a unit (or is not a number: refused elsewhere)
+        return
+    if v >= 1.0:
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{where}: {text.strip()!r} is read as {v:g} s a token (a bare number is seconds); "
+                      f"write {text.strip()}ms for milliseconds", PlannerNotice, stacklevel=2)

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import SLO, Problem, Workload
-from planner.input.units import UnitError, format_time, parse_quantity
+from planner.input.units import UnitError, format_time, note_bare_tpot_seconds, parse_quantity
 from planner.plan.candidates import CandidateSet
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
@@ -57,6 +57,8 @@ def _parse_value(name: str, text: str) -> float:
         raise BadInput(f"--{name}: cannot read {text!r}; write values {hint}") from None
     if not (math.isfinite(v) and v > 0):
         raise BadInput(f"--{name}: {text!r} must be a positive number")
+    if name == "tpot":
+        note_bare_tpot_seconds("--tpot", text)
     try:   # the domain a problem file gives the same key (a range's values lie between its ends)
         _AXIS_DOMAIN[name].validate_python(v)
     except ValidationError as e:
