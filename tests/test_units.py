@@ -26,3 +26,11 @@ def test_bad_units_say_what_to_write(text, dim):
 def test_booleans_are_not_quantities():
     with pytest.raises(UnitError, match="expected a time quantity"):
         parse_quantity(True, "time")
+
+
+def test_format_time_never_prints_a_positive_time_as_zero():
+    """A TPOT limit of 1e-9 s was shown as '0 µs' ('TPOT mean 49.1 ms > 0 µs'): below a
+    microsecond a time keeps three significant digits in seconds; zero and the usual ranges as before."""
+    from planner.input.units import format_time
+    assert [format_time(v) for v in (1e-9, 4e-7, 9.99e-7, 0.0, 2e-6, 0.0175, 2.5)] == \
+        ["1e-09 s", "4e-07 s", "9.99e-07 s", "0 µs", "2 µs", "17.5 ms", "2.50 s"]

@@ -114,6 +114,8 @@ def format_time(seconds: float) -> str:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.1f} ms"
+    if 0 < abs(seconds) < 1e-6:   # under a microsecond: a limit of 1e-9 s read "49.1 ms > 0 µs"
+        return f"{seconds:.3g} s"
     return f"{seconds * 1e6:.0f} µs"
 
 
