@@ -562,3 +562,18 @@ def test_an_unknown_calibration_source_names_that_field(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "50000"])
     assert r.exit_code == 2 and "p.json: calibration_source: unknown calibration profile 'nosuch'" in r.output, r.output
+
+
+def test_a_colocated_pool_of_wholly_cached_prompts_has_its_ttft_row(tmp_path):
+    """With every prompt token cached no request is prefilled anywhere, and the colocated pool's
+    TTFT row was missing from the table (only 'all requests' had one): it is its engine's, the
+    fixed request time, as planned."""
+    p = tmp_path / "cached.yaml"
+    p.write_text("model: llama-3.1-8b\nworkload: {qps: 10, input_tokens: 1000, output_tokens: 200, "
+                 "prefix_cache_hit_percent: 100}\nslo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n")
+    plan = plan_json(solve(load_problem(p), str(p)))
+    (pool,) = [q for q in plan["pools"] if q["role"] == "colocated"]
+    res = simulate(plan_from_dict(plan, "cached"), requests=20_000, seed=0)
+    (sim,) = [q for q in res.pools if q.role == "colocated"]
+    assert sim.ttft is not None and sim.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.02)
+    assert sim.queue_wait is not None and sim.queue_wait.mean == 0.0
