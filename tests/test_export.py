@@ -699,3 +699,17 @@ def test_small_export_messages(tmp_path):
         r = CliRunner().invoke(cli.main, args)
         assert r.exit_code == 2 and message in r.output, r.output
     assert (tmp_path / "notes.txt").read_text() == "mine\n" and not (tmp_path / "a").exists()
+
+
+def test_an_export_directory_gets_the_mode_the_umask_allows(tmp_path):
+    """The export is written in a mkdtemp directory and renamed into place, so it was private
+    (0700): a manifest directory a deploy job or a colleague reads, made by plan, reads as any
+    directory made under the user's umask (here 022: 0755)."""
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        export(plan("deepseek_qps"), "vllm", None, None, tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755

@@ -293,7 +293,7 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
     except OSError as e:
         raise BadInput(f"{p}: cannot write it ({e.strerror or e})") from None
     try:
-        _give_usual_mode(tmp)
+        give_usual_mode(tmp)
         with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as f:
             f.write(text)
         os.replace(tmp, p)
@@ -321,9 +321,9 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
         for name, content in files.items():
             q = staging / name
             q.write_bytes(content) if isinstance(content, bytes) else q.write_text(content, encoding="utf-8")
-            _give_usual_mode(q)
+            give_usual_mode(q)
         if not d.exists():
-            _give_usual_mode(staging, 0o777)
+            give_usual_mode(staging, 0o777)
             os.rename(staging, d)
         else:
             for name in files:
@@ -334,7 +334,7 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
     return [str(d / name) for name in files]
 
 
-def _give_usual_mode(path: str | Path, mode: int = 0o666) -> None:
+def give_usual_mode(path: str | Path, mode: int = 0o666) -> None:
     """mkstemp/mkdtemp make private files; give the file the mode the umask allows."""
     umask = os.umask(0)
     os.umask(umask)

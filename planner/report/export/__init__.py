@@ -21,7 +21,7 @@ import yaml
 
 from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput
-from planner.input.files import refuse_catalog_target
+from planner.input.files import give_usual_mode, refuse_catalog_target
 from planner.report.export.engines import (
     ENGINES,
     KV_BOTH_VLLM,
@@ -292,6 +292,7 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
             if name.endswith(".sh"):
                 f.chmod(0o755)
         (tmp / EXPORT_MANIFEST).write_text("".join(f"{n}\n" for n in sorted(files)), encoding="utf-8")
+        give_usual_mode(tmp, 0o777)   # mkdtemp makes it private (0700); a directory made so reads as the umask allows
         if out.exists():
             # a fresh name for the previous export while it is swapped out: a fixed one
             # ('.deploy.old') would delete a directory of the user's that has that name
