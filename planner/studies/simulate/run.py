@@ -220,11 +220,14 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
         engines[dec_inst[r]].pending.append((ttft_at[r], r))
     live = [e for e in engines if e is not None]
     duration = max(float(arrivals[-1] - arrivals[0]), 1e-12)
+    decoding = np.flatnonzero(steps_needed > 0)   # grouped by instance once (in request order inside each),
+    by_inst = decoding[np.argsort(dec_inst[decoding], kind="stable")]   # not one scan of every request each
+    edges = np.searchsorted(dec_inst[by_inst], np.arange(len(engines) + 1))
     for x, e in enumerate(engines):   # each decode-capable instance starts at its steady batch
         if e is None:
             continue
-        steps = steps_needed[(dec_inst == x) & (steps_needed > 0)]
-        prompt_rate = float(s_in[pre_inst == x].sum()) * (1 - w.prefix_cache_hit) / duration if e.chunk else 0.0
+        steps = steps_needed[by_inst[edges[x]:edges[x + 1]]]
+        prompt_rate = float(np.sum(e.unc)) / duration if e.chunk else 0.0   # its uncached prompt tokens
         start_full(e, rng, steady_batch(e, steps.size / duration, float(steps.mean()) if steps.size else 0.0,
                                         prompt_rate), steps)
     note_long_run(steps_needed, np.array([max(1.0, pools[k].batch) for k in pool_of])[dec_inst], source)
