@@ -19,6 +19,7 @@ import numpy as np
 
 from planner.physics.deployment import ACT_BYTES, Deployment, PhaseTime, indexer_flops, indexer_reads
 from planner.physics.gemm import roofline_seconds
+from planner.physics.perf import prefill_attention_flops
 from planner.physics.queueing import wait
 from planner.physics.terms import StageTerms, stage_terms
 
@@ -240,16 +241,10 @@ def _with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_pre
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
                    cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseArrays:
     """`perf.prefill_pass` for every prompt count in `prompts` (uncached_tokens > 0)."""
-    t, a = stage_terms(dep), dep.arch
+    t = stage_terms(dep)
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
-    if a.index_topk:   # `perf.prefill_pass` under DSA: top-k pairs, and the indexer over every earlier token
-        attn = (prompts * a.sparse_pairs(s, c) * (1.0 + length_cv2) * t.pair_prefill
-                + prompts * (s * s / 2.0 + s * c) * (1.0 + length_cv2) * a.index_flops_per_key) \
-            * t.layers / t.pp / t.n_s
-    else:
-        pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0) * (1.0 + length_cv2)
-        attn = pairs * t.pair_prefill * t.layers / t.pp / t.n_s
+    attn = prefill_attention_flops(dep, prompts, s, c, length_cv2)
     kv_io = prompts / t.dp * (s + c) * t.kv_card
     step = _with_eager(pipeline(t, stage_pass(dep, t, tokens, attn, kv_io), tokens, prompts / t.dp), t,
                        prompts, True)

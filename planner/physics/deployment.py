@@ -309,8 +309,7 @@ def index_bytes_per_token_per_card(dep: Deployment) -> float:
     key per layer of its stage, on every TP rank like the MLA latent beside it. Counted in
     `kv_bytes_per_token_per_card`; a decode step reads them for the whole context, where the MLA
     cache is read only for the top k (`perf`)."""
-    a = dep.arch
-    return a.layers / dep.par.pp * a.index_key_bytes if a.index_topk else 0.0
+    return dep.arch.layers / dep.par.pp * dep.arch.index_key_bytes   # index_key_bytes is 0 without DSA
 
 
 def indexer_flops(dep: Deployment, queries, context_tokens: float):

@@ -185,6 +185,23 @@ def decode_tokens_per_s(dep: Deployment, batch: float, context_tokens: float) ->
     return batch / tpot(dep, batch, context_tokens)
 
 
+def prefill_attention_flops(dep: Deployment, prompts, new_tokens: float, cached_tokens: float, length_cv2: float):
+    """Attention FLOPs per card of a prefill pass of `prompts` prompts (a number, or an array)
+    of `new_tokens` after `cached_tokens`: causal pairs s²/2 + s·c per prompt (sliding and linear
+    layers as `attended_tokens` says), (1 + cv²) times that for prompts of unequal length; under
+    DSA the top-k pairs (`sparse_pairs`) plus the indexer over every earlier token. The one formula
+    of `perf.prefill_pass` and its numpy twin `batched.prefill_passes`."""
+    a, par = dep.arch, dep.par
+    s, c = new_tokens, cached_tokens
+    if a.index_topk:   # each query attends its top k; the indexer scores every earlier token
+        pairs = prompts * a.sparse_pairs(s, c) * (1.0 + length_cv2)
+        return (pairs * a.attn_flops_per_pair(absorbed=False)
+                + prompts * (s * s / 2.0 + s * c) * (1.0 + length_cv2) * a.index_flops_per_key) \
+            * a.layers / par.pp / par.stage_cards
+    pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0) * (1.0 + length_cv2)
+    return pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
+
+
 def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
                  cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseTime:
     """Prefill of `prompts` prompts, each `uncached_tokens` new after `cached_tokens` cached (on
@@ -194,18 +211,10 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
     in each prompt's own length, so the mean over unequal prompts is (1 + cv²) times the pairs of
     the mean prompt); cached tokens cost no linear FLOPs but are read as KV.
     """
-    a, par = dep.arch, dep.par
+    par = dep.par
     s, c = uncached_tokens, cached_tokens
     tokens = prompts * s
-    if a.index_topk:   # each query attends its top k; the indexer scores every earlier token
-        pairs = prompts * a.sparse_pairs(s, c) * (1.0 + length_cv2)
-        attn = (pairs * a.attn_flops_per_pair(absorbed=False)
-                + prompts * (s * s / 2.0 + s * c) * (1.0 + length_cv2) * a.index_flops_per_key) \
-            * a.layers / par.pp / par.stage_cards
-    else:
-        pairs = (prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0)
-                 * (1.0 + length_cv2))
-        attn = pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
+    attn = prefill_attention_flops(dep, prompts, s, c, length_cv2)
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
     return slower(with_eager(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,
                              prompts),
