@@ -94,7 +94,8 @@ def test_caps_too_small_report_the_reachable_fraction(tmp_path):
     pct = float(out.split("at most ")[1].split(" %")[0])
     assert 0 < pct < 100
     served = float(out.split("(")[1].split(" of 200")[0])
-    assert served == pytest.approx(pct / 100 * 200, abs=0.1)  # pct is printed to 0.1 %
+    # pct is printed to 0.1 % (±0.1 request/s of 200) and served to 4 digits (±0.05)
+    assert served == pytest.approx(pct / 100 * 200, abs=0.15)
 
 
 def test_two_caps_each_binding_alone_are_both_named(tmp_path):
@@ -183,13 +184,14 @@ def _one_node(d: dict) -> None:
 
 def _huge_qps(d: dict) -> None:
     """1e6 req/s of 1000-token prompts and 200-token answers: the recomputed capacity covers
-    1e9 prompt and 2e8 output tokens/s (to the verification's relative tolerance, the solver's
-    feasibility scale: 2e8 output tokens/s were once covered to 1.4e-7), and the cost is at most
+    1e9 prompt and 1.99e8 decoded tokens/s (the first of each answer is its prompt's; to the
+    verification's relative tolerance, the solver's feasibility scale: 2e8 output tokens/s were
+    once covered to 1.4e-7), and the cost is at most
     that of 50 000 copies of the 20 req/s plan (replicating that plan is feasible), while far
     above it."""
     from planner.plan.verify import REL_TOL
     assert _check(d, "prefill_capacity")["value"] >= 1e6 * 1000 * (1 - REL_TOL)
-    assert _check(d, "decode_capacity")["value"] >= 1e6 * 200 * (1 - REL_TOL)
+    assert _check(d, "decode_capacity")["value"] >= 1e6 * 199 * (1 - REL_TOL)
     base = solve(problem(), "base.yaml").cost_per_hour
     assert 1000 * base < d["cost_per_hour"] <= 50_000 * base * (1 + 1e-4)
 

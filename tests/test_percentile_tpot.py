@@ -133,14 +133,16 @@ def test_decode_pools_run_at_the_mean_batch_whose_quantile_meets_the_limit(p99_p
 
 
 def test_p99_costs_more_and_its_simulated_p99_matches(p99_plan, mean_plan):
-    """The p99 plan's decode instances hold fewer sequences than the mean plan's (1,299 against
-    1,368 on the H200 DP8 shape), which takes an eighth H200 node where the mean plan fills the
-    remainder with a two-node H20 instance: 1,721.92 against 1,675.28 RMB/h at 200 req/s
-    (profiles of 2026-12-04). Simulated (10⁵ requests), the p99 plan's decode pool's p99 TPOT is
+    """The p99 plan's decode instances hold fewer sequences per card than the mean plan's (5,116 on
+    32 H200 cards in TP1·DP8·PP4, 160 a card, against 1,368 on 8 in TP1·DP8, 171 a card), which
+    takes an eighth H200 node where the mean plan fills the remainder with a two-node H20
+    instance: 1,721.92 against 1,675.28 RMB/h at 200 req/s (profiles of 2026-12-04; with decode
+    counting L tokens instead of L − 1, the p99 plan's layout of the same cost was 1,299 on
+    TP1·DP8). Simulated (10⁵ requests), the p99 plan's decode pool's p99 TPOT is
     within 5 % of the plan's and under the limit, while the mean plan's p99 is above it."""
     p99, mean = ({(p["gpu"], p["parallelism"]["label"]): p["design_batch"]
                   for p in _clean_json(plan)["pools"] if p["role"] == "decode"} for plan in (p99_plan, mean_plan))
-    assert p99[("h200", "TP1·DP8")] == 1299 and mean[("h200", "TP1·DP8")] == 1368
+    assert p99[("h200", "TP1·DP8·PP4")] == 5116 and mean[("h200", "TP1·DP8")] == 1368
     assert (p99_plan.cost_per_hour, mean_plan.cost_per_hour) == pytest.approx((1721.92, 1675.28))
     sim = simulate(plan_from_dict(_clean_json(p99_plan), "p99"), requests=100_000)
     base = simulate(plan_from_dict(_clean_json(mean_plan), "mean"), requests=100_000)

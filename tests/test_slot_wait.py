@@ -130,8 +130,8 @@ def test_colocated_pool_keeps_headroom_in_its_slots_and_charges_the_wait_to_ttft
         assert c.batch < slots
         t_full = perf.mixed_step(dep, st.batch, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
         service = math.ceil(w.s_unc / c.chunk_tokens) * t_full
-        hold = service + w.s_out * st.tpot_mean_s
-        wait = slot_wait_s(st.batch * hold / (w.s_out * st.tpot_mean_s), slots, hold, 0.0)
+        hold = service + (w.s_out - 1) * st.tpot_mean_s   # the prompt's chunks, then its L − 1 decode steps
+        wait = slot_wait_s(st.batch * hold / ((w.s_out - 1) * st.tpot_mean_s), slots, hold, 0.0)
         queue, _ = worst_ttft(w, st.utilization, Servers.single(service), perf.request_overhead_s(dep))
         assert st.ttft_s == pytest.approx(queue + wait, rel=1e-9)
         waits[(c.gpu, slots)] = wait
@@ -179,7 +179,7 @@ def test_decode_pool_below_its_slots_with_the_wait_in_tpot():
         slots = perf.max_batch(dep, w.ctx_peak)
         assert c.batch < slots
         step = perf.tpot(dep, st.batch, w.ctx_decode)
-        wait = slot_wait_s(st.batch, slots, w.s_out * step, 0.0)
+        wait = slot_wait_s(st.batch, slots, (w.s_out - 1) * step, 0.0)   # a slot held for L − 1 steps
         assert wait > 0
         seen = perf.tpot(dep, min(st.batch + 1, c.batch), w.ctx_decode)
         join = 1 + 0.5 / (w.s_out - 1)   # half a step to join the running batch, over 299 tokens
@@ -209,7 +209,7 @@ def test_a_colocated_shape_holding_one_sequence_runs_below_a_whole_batch(tmp_pat
     assert all(ch.ok for ch in plan.verification.checks)
     t_full = perf.mixed_step(dep, st.batch, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full
-    life = w.s_out * st.tpot_s
+    life = (w.s_out - 1) * st.tpot_s                 # its L − 1 decode steps
     hold = service + life
     a = st.batch * hold / life                       # the slot's occupancy (Little)
     assert 0 < a < 1
@@ -220,8 +220,9 @@ def test_a_colocated_shape_holding_one_sequence_runs_below_a_whole_batch(tmp_pat
 
 def test_a_decode_shape_holding_one_sequence_by_hand(tmp_path):
     """The decode side of the same node: the largest occupancy m on the 0.05 grid with
-    TPOT(1) + W(m)/(L − 1) ≤ the limit, W(m) = m·L·TPOT(1)/(2(1 − m)) (M/D/1). With the limit at
-    1.5·TPOT(1) that is m/(1 − m) ≤ (L − 1)/L, so m = 0.45; capacity m/TPOT(1)."""
+    TPOT(1)·j + W(m)/(L − 1) ≤ the limit, W(m) = m·(L − 1)·TPOT(1)/(2(1 − m)) (M/D/1: a slot is held
+    for the L − 1 decode steps), j = 1 + ½/(L − 1) the wait to join the batch. With the limit at
+    1.5·TPOT(1) that is m/(1 − m) ≤ 1 − 1/(L − 1), so m = 0.45; capacity m/TPOT(1)."""
     from planner.physics.perf import Parallelism
     from planner.plan.candidates import decode_candidate
     from planner.plan.resolve import resolve
@@ -238,10 +239,10 @@ def test_a_decode_shape_holding_one_sequence_by_hand(tmp_path):
     assert c.batch == 1 and c.limited_by == "memory"
     L = w.s_out
     j = t1 * (1 + 0.5 / (L - 1))   # with half a step to join the batch, spread over L − 1 tokens
-    m = max(k / 20 for k in range(1, 20) if j + k / 20 * L * t1 / (2 * (1 - k / 20)) / (L - 1) <= w.tpot_limit)
+    m = max(k / 20 for k in range(1, 20) if j + k / 20 * (L - 1) * t1 / (2 * (1 - k / 20)) / (L - 1) <= w.tpot_limit)
     assert m == 0.45
     assert c.decode_tok_s == pytest.approx(m / t1, rel=1e-12)
-    assert c.tpot_s == pytest.approx(j + m * L * t1 / (2 * (1 - m)) / (L - 1), rel=1e-9)
+    assert c.tpot_s == pytest.approx(j + m * (L - 1) * t1 / (2 * (1 - m)) / (L - 1), rel=1e-9)
 
 
 def test_two_slots_too_few_for_the_tpot_limit_say_why(tmp_path):
@@ -266,7 +267,7 @@ def test_two_slots_too_few_for_the_tpot_limit_say_why(tmp_path):
     t1 = perf.tpot(dep, 1, w.ctx_decode)
     p.write_text(text % f"{1.1 * t1 * 1e3:.6f}ms")
     w = workload_context(resolve(load_problem(p), str(p)))
-    with_wait = t1 + slot_wait_s(1.0, 2, w.s_out * t1, 0.0) / (w.s_out - 1)
+    with_wait = t1 + slot_wait_s(1.0, 2, (w.s_out - 1) * t1, 0.0) / (w.s_out - 1)
     assert 1.15 * t1 < with_wait < 1.2 * t1
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == 3, r.output
@@ -275,7 +276,7 @@ def test_two_slots_too_few_for_the_tpot_limit_say_why(tmp_path):
 
 def test_a_long_decode_slot_wait_is_reported_and_noted(tmp_path):
     """The one-slot H20 decode instance of the P/D variant runs near its single slot: the JSON
-    carries its mean wait for the slot (M/D/1 by hand: ρ·H/(2(1 − ρ)), H = L·TPOT at the mean
+    carries its mean wait for the slot (M/D/1 by hand: ρ·H/(2(1 − ρ)), H = (L − 1)·TPOT at the mean
     batch), and the text says it is counted in TPOT, which a P/D proxy streaming from decode
     shows in TTFT (a note from a tenth of the TTFT limit up)."""
     from click.testing import CliRunner
@@ -290,7 +291,7 @@ def test_a_long_decode_slot_wait_is_reported_and_noted(tmp_path):
     (st,) = [st for sts in plan.pools.values() for st in sts if st.candidate.role == "decode"]
     dep = deployment(res, res.option(st.candidate.gpu), st.candidate.par, None)
     rho = st.batch
-    hold = w.s_out * perf.tpot(dep, rho, w.ctx_decode)
+    hold = (w.s_out - 1) * perf.tpot(dep, rho, w.ctx_decode)
     assert 0.5 < rho < 1
     assert st.slot_wait_s == pytest.approx(rho * hold / (2 * (1 - rho)), rel=1e-9)
     assert st.slot_wait_s > 0.1 * res.problem.slo.ttft

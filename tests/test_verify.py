@@ -46,6 +46,7 @@ QPS = 20.0
 S_IN = 0.3 * 800 + 0.5 * 1500 + 0.2 * 3000          # 1590 tokens
 S_UNC = S_IN * (1 - 0.4)                            # 954 uncached tokens to prefill
 S_OUT = 400.0
+S_DEC = S_OUT - 1                                   # tokens decode steps make: the first is the prompt's
 CTX_DECODE = S_IN + S_OUT / 2                       # mean context of a decoding sequence
 CTX_PEAK = 3000 + 400                               # longest prompt + its answer: KV held at the end
 CV2 = (0.3 * 800**2 + 0.5 * 1500**2 + 0.2 * 3000**2 - S_IN**2) / S_IN**2   # prompt length variability
@@ -99,7 +100,7 @@ def usable_capacity(plan, c) -> tuple[float, float]:
     rho = queueing.max_utilisation(TTFT - d * P90_LEN - overhead, d, "p90", CV2, CEILING)
     a = calib.v("decode_tokens_per_step")
     for k in (1.0, 1.25, 1.5, 2.0, 3.0):   # the design's prefill multiple: the one whose mean step it has
-        p = c.batch * S_UNC / S_OUT * k
+        p = c.batch * S_UNC / S_DEC * k
         share = p / c.chunk_tokens
         step = share * mixed + (1 - share) * decode
         if c.batch / (step / a) == pytest.approx(c.decode_tok_s, rel=1e-9):
@@ -108,30 +109,33 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node (97.20 RMB/h): three TP1 prefill instances of 4 prompts per pass and
-    two TP2 decode instances (batch 129, TPOT 28.1 ms), profiles of 2026-12-04. Other layouts of
-    the node cost the same, and refits flip between them: one TP4 decode instance beside the same
-    prefill until 2026-12-04; the prompt-length terms of 2026-12-03 (twelfth session) gave two TP2
-    decode instances and TP2 prefill instances of 4; before that, four TP1 prefill instances of 2
-    and one TP4 decode instance. The checks below hold for any of them (both roles on one node)."""
+    """One rented H100 node (97.20 RMB/h): one TP4 prefill instance of 16 prompts per pass and
+    two TP2 decode instances (batch 129, TPOT 28.1 ms), since decode counts the 399 tokens after
+    each request's first. Other layouts of the node cost the same, and small changes flip between
+    them: three TP1 prefill instances of 4 beside the same decode with the profiles of 2026-12-04,
+    one TP4 decode instance beside those prefill instances until then; the prompt-length terms of
+    2026-12-03 (twelfth session) gave two TP2 decode instances and TP2 prefill instances of 4;
+    before that, four TP1 prefill instances of 2 and one TP4 decode instance. The checks below
+    hold for any of them (both roles on one node)."""
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
+        == [("decode", 2, 0, 2), ("prefill", 4, 16, 1)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
     """prefill: Σ n·capacity ≥ qps·s_unc = 20·954 = 19 080 tokens/s;
-    decode: Σ n·capacity ≥ qps·s_out = 20·400 = 8 000 tokens/s."""
+    decode: Σ n·capacity ≥ qps·(s_out − 1) = 20·399 = 7 980 tokens/s (each request's first token
+    comes from its prompt's pass)."""
     pre = sum(n * usable_capacity(plan, c)[0] for c, n in plan.chosen.items())
     dec = sum(n * usable_capacity(plan, c)[1] for c, n in plan.chosen.items())
     c_pre, c_dec = checks["prefill_capacity"], checks["decode_capacity"]
     assert c_pre.limit == pytest.approx(QPS * S_UNC) == pytest.approx(19_080)
-    assert c_dec.limit == pytest.approx(QPS * S_OUT) == pytest.approx(8_000)
+    assert c_dec.limit == pytest.approx(QPS * S_DEC) == pytest.approx(7_980)
     assert c_pre.value == pytest.approx(pre, rel=1e-9)
     assert c_dec.value == pytest.approx(dec, rel=1e-9)
     assert (c_pre.sense, c_dec.sense) == (">=", ">=")
-    assert pre >= QPS * S_UNC and dec >= QPS * S_OUT
+    assert pre >= QPS * S_UNC and dec >= QPS * S_DEC
     assert c_pre.ok and c_dec.ok
 
 
@@ -184,12 +188,12 @@ def test_memory_checks_recomputed(plan, checks):
         if c.role == "prefill":
             expected = weights + c.batch * S_IN * kv_per_token_per_card(dep)
         elif c.role == "decode":
-            b = _decode_batch(plan, c, QPS * S_OUT * usable_capacity(plan, c)[1] / dec_total)
+            b = _decode_batch(plan, c, QPS * S_DEC * usable_capacity(plan, c)[1] / dec_total)
             assert 0 < b <= c.batch
             expected = weights + math.ceil(b) * CTX_PEAK * kv_per_token_per_card(dep)
         else:
             pre_cap, dec_cap = usable_capacity(plan, c)
-            b = _colocated_batch(plan, c, QPS * S_OUT * dec_cap / dec_total, QPS * S_UNC * pre_cap / pre_total)
+            b = _colocated_batch(plan, c, QPS * S_DEC * dec_cap / dec_total, QPS * S_UNC * pre_cap / pre_total)
             assert 0 < b <= c.batch
             expected = weights + math.ceil(b) * CTX_PEAK * kv_per_token_per_card(dep)
         chk = checks[f"memory[{c.name}]"]
@@ -231,7 +235,7 @@ def test_one_decode_instance_fewer_fails_the_capacity_check(plan):
     dec = by["decode_capacity"]
     assert not dec.ok
     assert dec.value == pytest.approx(sum(n * usable_capacity(plan, c)[1] for c, n in tampered.items()), rel=1e-9)
-    assert dec.value < QPS * S_OUT
+    assert dec.value < QPS * S_DEC
 
 
 def test_pool_and_check_names_are_unique_in_every_plan():

@@ -50,8 +50,9 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
     """Chunked-prefill instances (`colocated.colocated_step`): `b` decodes every step, and on a share
     f of the steps a chunk of C = min(budget, max(s_unc, p)) prompt tokens; keep the Pareto set.
 
-    The prefill tokens per step p are tried at multiples of b·s_unc/s_out (the ratio that serves
-    prefill and decode of the same requests). TTFT = ⌈s/C⌉ chunk steps + queueing at the share
+    The prefill tokens per step p are tried at multiples of b·s_unc/E[L − 1] (the ratio that serves
+    prefill and decode of the same requests: a request decodes its L − 1 tokens after the first,
+    which its prompt's last chunk step makes). TTFT = ⌈s/C⌉ chunk steps + queueing at the share
     of time spent in chunk steps + the wait for one of the batch slots memory admits (a prompt
     holds its slot from its first chunk); TPOT is the mean step. The whole batch × multiple grid of a
     shape is evaluated in one numpy call per pass (`physics.batched`, the same floats as `perf`).
@@ -229,7 +230,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     bs = np.repeat(np.array(means, dtype=float), ks)
     run = np.repeat(runs, ks)
     mult = np.tile(np.array(CHUNK_MULTIPLES), len(means))
-    p = np.maximum(1.0, bs * w.s_unc / w.s_out * mult)
+    p = np.maximum(1.0, bs * w.s_unc / max(w.s_dec, 1e-9) * mult)
     budget = float(w.pass_token_budget)
     chunk = np.minimum(budget, np.maximum(w.s_unc, p))          # colocated.colocated_chunk
     share = np.minimum(1.0, p / chunk)

@@ -92,7 +92,7 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
     per TPOT limit: the steps in one numpy call, the slot terms (`WorkloadContext.slot_tpot_s`)
     filled in as the bisections of successive limits ask for them. Elementwise arithmetic, so
     each entry is the float a search up to a lower batch computes."""
-    key = (w.ctx_decode, w.tpot_spread, w.s_out, w.s_out_var, w.decode_lives, slots)
+    key = (w.ctx_decode, w.tpot_spread, w.s_dec, w.p_dec, w.s_out_var, w.decode_lives, slots)
     hit = recall("_slot_table", dep, key)
     if hit is None:
         import numpy as np
@@ -155,8 +155,9 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
 def _decode_at(dep: Deployment, w: WorkloadContext, opt: GPUOption, spec: Speculation | None, batch: int,
                cap: float, limited: str, tpot_s: float, mem_bytes: float, bound: str) -> Candidate:
     """The decode Candidate of an operating point: design batch, capacity (output tokens/s) and
-    what limits it, capped by the KV its NICs can receive per output token served."""
-    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / w.s_out)
+    what limits it, capped by the KV its NICs can receive per token it generates."""
+    ratio = w.kv_prompt_per_decode_token
+    nic_cap = kv_nic_limit_tok_s(dep, ratio) if ratio > 0 else math.inf
     if nic_cap < cap:
         cap, limited = nic_cap, "nic"
     return Candidate("decode", opt.id, dep.par, batch, 0.0, 0.0, 0.0, cap, 0.0, 0.0, 0.0, tpot_s, 0.0,

@@ -8,7 +8,7 @@ nodes). `build()` is the formulation's table of contents (docs/horizon.md):
 
     x[c,p] ∈ ℤ≥0;  res[g], own[g] ≤ owned_nodes_g, od[g,p], spot[g,p] ∈ ℤ≥0
     Σ_c x[c,p]·prefill_tok_s[c] / (q_p·uncached input) ≥ 1          prefill_demand[p]
-    Σ_c x[c,p]·decode_tok_s[c]  / (q_p·output / u_d)   ≥ 1          decode_demand[p]
+    Σ_c x[c,p]·decode_tok_s[c]  / (q_p·(output − 1) / u_d) ≥ 1          decode_demand[p]
     Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + spot[g,p])   node_cover[g,p]
     spot[g,p] ≤ s_g·(res[g] + own[g] + od[g,p] + spot[g,p])                   spot_share[g,p]
     N_g·(nodes of g in p) ≤ max_cards_g;  power and budget per hour in every period

@@ -103,10 +103,11 @@ def row(family: str, key: str = "") -> str:
 
 
 def demand_of(res: Resolved) -> Demand:
-    """Prefill demand = QPS·uncached input tokens; decode demand = QPS·output tokens ÷ the decode
-    utilisation ceiling u_d (capacity ≥ demand/u_d keeps every decode pool at most u_d busy)."""
+    """Prefill demand = QPS·uncached input tokens; decode demand = QPS·output tokens after the first
+    (E[L − 1]: the first comes from the prompt's pass) ÷ the decode utilisation ceiling u_d
+    (capacity ≥ demand/u_d keeps every decode pool at most u_d busy)."""
     u_d = res.problem.serving.max_decode_utilization_percent / 100.0
-    return Demand(res.qps * res.uncached_mean, res.qps * res.output_mean / u_d)
+    return Demand(res.qps * res.uncached_mean, res.qps * res.decode_mean / u_d)
 
 
 # --------------------------------------------------------------------------------- build

@@ -109,13 +109,14 @@ def cost_difference(cost: float, base: float) -> float:
 
 
 def class_shares(names: tuple[str, ...], f: FleetProblem) -> dict[str, tuple[float, float]]:
-    """Per class (prefill share, decode share) of its service's load: q·s_uncached and q·s_out."""
+    """Per class (prefill share, decode share) of its service's load: q·s_uncached and q·(s_out − 1),
+    the tokens decode steps generate."""
     by_name = {k.name: k for k in f.classes}
     pre, dec = {}, {}
     for n in names:
         k = by_name[n]
         _, s_unc, s_out = class_lengths(k.workload)
-        pre[n], dec[n] = k.workload.qps * s_unc, k.workload.qps * s_out
+        pre[n], dec[n] = k.workload.qps * s_unc, k.workload.qps * max(s_out - 1.0, 0.0)
     sp, sd = sum(pre.values()), sum(dec.values())
     return {n: (pre[n] / sp if sp > 0 else 0.0, dec[n] / sd if sd > 0 else 0.0) for n in names}
 

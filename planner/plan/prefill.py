@@ -164,7 +164,9 @@ def _finish(dep: Deployment, w: WorkloadContext, disaggregated: bool,
     if best is None:
         return Rejected("prefill", dep.gpu.id, dep.par, "ttft", best_ttft, best_limit,
                         f"one prompt alone takes {best_ttft*1e3:.0f} ms to first token")
-    nic_cap = kv_nic_limit_tok_s(dep, w.s_in / max(w.s_unc, 1e-9)) if disaggregated else math.inf
+    # the KV of the prompts that go on to decode (share p_dec) leaves through the NICs
+    ratio = w.s_in * w.p_dec / max(w.s_unc, 1e-9)
+    nic_cap = kv_nic_limit_tok_s(dep, ratio) if disaggregated and ratio > 0 else math.inf
     if nic_cap < best.prefill_tok_s:
         return replace(best, prefill_tok_s=nic_cap, limited_by="nic")
     at_ceiling = best.rho_max >= min(w.util_ceiling, RHO_CEILING) - 1e-9

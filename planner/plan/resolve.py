@@ -86,6 +86,12 @@ class Resolved:
         return sum(v * p for v, p in self.output_dist)
 
     @property
+    def decode_mean(self) -> float:
+        """Mean output tokens after the first, E[L − 1]: what decode steps generate (a request's
+        first token comes from the pass that ends its prompt, in a prefill or colocated instance)."""
+        return max(self.output_mean - 1.0, 0.0)
+
+    @property
     def hit(self) -> float:
         return self.problem.workload.prefix_cache_hit
 

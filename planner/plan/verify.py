@@ -157,7 +157,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         kv_s = perf.kv_transfer_time(dep, w.s_in) + perf.request_overhead_s(dep)
         by_class, ttft = _ttft_by_class(w, rho, c.server(), kv_s)
         mem = perf.memory_use(dep, c.batch, w.s_in).total_bytes
-        kv_traffic = pre_load * (w.s_in / w.s_unc) * kvpt
+        kv_traffic = pre_load * (w.s_in * w.p_dec / w.s_unc) * kvpt   # prompts that go on to decode
         return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic, by_class)
     if c.role == "decode":
         b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)
@@ -177,7 +177,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0
             t, t_q = t + slot, t_q + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
-        kv_traffic = dec_load * (w.s_in / w.s_out) * kvpt
+        kv_traffic = dec_load * w.kv_prompt_per_decode_token * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
                          tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait, slots=slots)
     lives = w.decode_lives
@@ -247,7 +247,7 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int],
 
     `prefix` (a fleet's service key) is put in front of every check name."""
     w = workload_context(res)
-    pre_demand, dec_demand = res.qps * w.s_unc, res.qps * w.s_out
+    pre_demand, dec_demand = res.qps * w.s_unc, res.qps * w.s_dec   # the first token comes from the prompt's pass
     slo = res.problem.slo
     ceiling = res.problem.serving.max_utilization_percent / 100.0
     decode_ceiling = res.problem.serving.max_decode_utilization_percent / 100.0

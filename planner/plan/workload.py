@@ -40,6 +40,7 @@ class WorkloadContext:
     s_unc: float         # mean uncached prompt tokens
     s_cached: float
     s_out: float
+    s_dec: float         # mean output tokens after the first, E[L − 1]: what decode steps generate
     ctx_decode: float    # mean context during decode: s_in + s_out/2 (output-weighted over classes)
     ctx_peak: float      # KV a sequence holds at its end: s_in + s_out (memory sizing)
     cv2: float           # squared coefficient of variation of prompt length
@@ -52,6 +53,25 @@ class WorkloadContext:
     tpot_terms: tuple[tuple[float, float, float], ...] = ()   # batch_spread.life_terms of the outputs
     s_out_var: float = 0.0     # variance of the output length (tokens²): how a batch slot's hold varies
     s_unc_max: float = 0.0     # the longest uncached prompt: a colocated engine's step budget holds it
+    p_dec: float = 1.0         # share of requests with more than one output token (they decode)
+
+    @property
+    def kv_prompt_per_decode_token(self) -> float:
+        """Prompt tokens whose KV cache moves to a decode pool per token it generates: the requests
+        that decode (share p_dec) bring s_in tokens each and generate E[L − 1]/p_dec there
+        (0 when none decodes)."""
+        return self.s_in * self.p_dec / self.s_dec if self.s_dec > 0 else 0.0
+
+    @property
+    def decode_hold_cv2(self) -> float:
+        """Squared coefficient of variation of L − 1 over the requests that decode: how a decode
+        slot's hold varies."""
+        lives = self.decode_lives
+        share = sum(p for _, p in lives)
+        if share <= 0:
+            return 0.0
+        mean = sum(n * p for n, p in lives) / share
+        return sum(p * (n - mean) ** 2 for n, p in lives) / share / mean**2
 
     @property
     def decode_lives(self) -> tuple[tuple[float, float], ...]:
@@ -61,10 +81,10 @@ class WorkloadContext:
     def slot_wait_s(self, offered_batch, slots, service_s, tpot_s):
         """Mean wait for a batch slot (`queueing.slot_wait_s`) of a colocated instance whose mean
         decode batch is `offered_batch` at TPOT `tpot_s`: a request holds its slot for its chunked
-        prompt (`service_s`) and its s_out tokens, so the slots' offered load is the batch times
-        hold ÷ decode life (Little). Arrays or scalars."""
+        prompt (`service_s`) and its L − 1 decode tokens, so the slots' offered load is the batch
+        times hold ÷ decode life (Little). Arrays or scalars."""
         import numpy as np
-        life = self.s_out * np.asarray(tpot_s, dtype=float)
+        life = self.s_dec * np.asarray(tpot_s, dtype=float)
         hold = np.asarray(service_s, dtype=float) + life
         offered = np.asarray(offered_batch, dtype=float) * hold / np.where(life > 0, life, np.inf)
         cv2 = np.asarray(tpot_s, dtype=float) ** 2 * self.s_out_var / hold**2
@@ -72,7 +92,7 @@ class WorkloadContext:
 
     def slot_tpot_s(self, batch, slots, tpot_s):
         """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
-        from prefill holds one of `slots` for its s_out tokens at `tpot_s` (offered load = the mean
+        from prefill holds one of `slots` for its L − 1 tokens at `tpot_s` (offered load = the mean
         batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
         is measured (mean of 1/(L − 1) over the outputs). Arrays or scalars."""
         per_token = self.slot_wait_per_token
@@ -106,8 +126,12 @@ class WorkloadContext:
 
     def decode_slot_wait_s(self, batch, slots, tpot_s):
         """The mean wait itself that `slot_tpot_s` spreads over the output: M/G/c at offered load
-        the mean batch, a request holding its slot for s_out tokens at `tpot_s`."""
-        return queueing.slot_wait_s(batch, slots, self.s_out * tpot_s, self.s_out_var / self.s_out**2)
+        the mean batch, a request that decodes holding its slot for its L − 1 tokens at `tpot_s`
+        (E[L − 1] over those requests, `decode_hold_cv2` their spread)."""
+        if self.s_dec <= 0:
+            return 0.0 * tpot_s
+        hold = self.s_dec / self.p_dec * tpot_s
+        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2)
 
     @property
     def ttft_limit(self) -> float:
@@ -142,7 +166,7 @@ def workload_context(res: Resolved) -> WorkloadContext:
         targets = (TTFTTarget("", slo.ttft_statistic, _len_factor(dist, slo.ttft_statistic, mean), slo.ttft),)
     out_mean = res.output_mean
     return WorkloadContext(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
-                ctx_decode=res.decode_context_mean,
+                s_dec=res.decode_mean, ctx_decode=res.decode_context_mean,
                 ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
                 cv2=var / mean**2, targets=targets, tpot_limit=slo.tpot,
                 util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
@@ -150,7 +174,8 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 tpot_spread=tpot_spread(res.output_dist, slo.tpot_statistic),
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
                 s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist),
-                s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit))
+                s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit),
+                p_dec=sum(p for v, p in res.output_dist if v > 1))
 
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:

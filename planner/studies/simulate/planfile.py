@@ -233,7 +233,9 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     if plan.workload.prefix_cache_hit < 1 and \
             not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
-    if not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
+    decodes = plan.workload.output_tokens > 1 or any(k.output_tokens > 1 for k in plan.classes)
+    if decodes and not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
+        # (a workload whose every output is one token needs none: the prompt's pass makes it)
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")
     for i, p in enumerate(plan.pools):
         if p.gpu != p.gpu.strip().lower():   # as plan solve writes it, and as export and totals.cards key it

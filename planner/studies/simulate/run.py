@@ -173,7 +173,8 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     pre_inst = np.full(n, -1) if cached else split_exactly(rng, n, pre_w)
     dec_inst = decode_split(rng, pre_inst, dec_w, pool_of, [p.role for p in pools])
     per_step = np.array(ph.tokens_per_step)
-    steps_needed = np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]).astype(np.int64)
+    steps_needed = np.where(dec_inst >= 0, np.ceil(np.maximum(s_out - 1, 0) / per_step[pool_of[dec_inst]]),
+                            0).astype(np.int64)   # -1: no decode pool (every output one token)
     window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()), planned_latencies(plan))
     span = window[1] - window[0]
 
@@ -253,7 +254,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
         else:
             util.append(sum(e.win_tokens for e in mine) / span / p.capacity_decode_tokens_per_s)
     pre_pool = np.where(pre_inst >= 0, pool_of[pre_inst], -1)   # -1: nothing prefilled (all cached)
-    return _Run(arrivals, s_out, pre_pool, pool_of[dec_inst], started, ttft_at, finish,
+    return _Run(arrivals, s_out, pre_pool, np.where(dec_inst >= 0, pool_of[dec_inst], -1), started, ttft_at, finish,
                 window, tuple(util), tuple(batch), klass, tuple(planned))
 
 
@@ -309,6 +310,8 @@ def decode_split(rng: np.random.Generator, pre_inst: np.ndarray, weights: np.nda
     [0, 0, 0, 0, 1, 1]
     """
     n = pre_inst.size
+    if not np.any(weights > 0):   # no decode capacity: a plan whose every output is its first token
+        return np.full(n, -1)
     counts = exact_counts(n, weights)
     out = np.full(n, -1)
     for x in np.flatnonzero(np.array([roles[k] == "colocated" for k in pool_of.tolist()], dtype=bool)):

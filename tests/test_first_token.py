@@ -1,0 +1,81 @@
+"""A request's first output token comes from the pass that ends its prompt (a prefill instance, or a
+colocated instance's chunk step); decode steps make the L − 1 after it. Decode demand, a decode
+slot's hold and the KV a decode pool receives per token count those L − 1, as the simulator and
+the benchmark tools (TPOT = (last − first)/(L − 1)) do. Counting L rented a decode pool for
+one-token answers and sized short-output decode pools by L/(L − 1) too large (1.25× at L = 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.input.load import load_problem
+from planner.plan import milp
+from planner.plan.resolve import resolve
+from planner.plan.solve import solve
+from planner.plan.workload import workload_context
+from planner.report.json import plan_json
+from planner.studies.simulate import plan_from_dict, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBLEM = ("name: short\nmodel: deepseek-r1\nprecision: {weights: fp8, kv: bf16}\n"
+           "workload: {qps: 20, input_tokens: 1000, output_tokens: %s}\n"
+           "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h20]\n"
+           "serving: {modes: [disaggregated, colocated], parallelism: {max_cards_per_instance: 64}}\n")
+
+
+def _write(tmp_path: Path, output_tokens: str) -> Path:
+    p = tmp_path / "short.yaml"
+    p.write_text(PROBLEM % output_tokens)
+    return p
+
+
+def test_decode_demand_and_kv_count_the_tokens_after_the_first(tmp_path):
+    """Half the answers one token, half 101: E[L − 1] = 50 tokens per request, so decode demand is
+    20·50 = 1,000 tokens/s (÷ the default decode ceiling of 100 %); half the requests decode, each
+    bringing its 1,000-token prompt's KV for its 100 tokens: 1,000·0.5/50 = 10 prompt tokens of KV
+    per decoded token. A decode slot is held for L − 1 = 100 steps by the requests that decode."""
+    p = _write(tmp_path, "{values: [1, 101], weights: [1, 1]}")
+    res = resolve(load_problem(p), str(p))
+    w = workload_context(res)
+    assert (w.s_out, w.s_dec, w.p_dec) == pytest.approx((51.0, 50.0, 0.5))
+    assert milp.demand_of(res).decode_tok_s == pytest.approx(20 * 50)
+    assert milp.demand_of(res).prefill_tok_s == pytest.approx(20 * 1000)
+    assert w.kv_prompt_per_decode_token == pytest.approx(10.0)
+    assert w.decode_hold_cv2 == 0.0          # every request that decodes holds its slot 100 steps
+    # M/D/1 at occupancy 0.5 with holds of 100 steps of 10 ms: ρ·H/(2(1 − ρ)) = 0.5·1/(2·0.5) = 0.5 s
+    assert w.decode_slot_wait_s(0.5, 1, 0.01) == pytest.approx(0.5)
+
+
+def test_one_token_answers_rent_no_decode_pool(tmp_path):
+    """Every answer one token: nothing to decode. The plan is prompt passes alone (it was a prefill
+    pool beside an 8-card decode pool at 1 % use, 180 against 120 RMB/h), it passes verification,
+    and the simulator and the exports take it."""
+    p = _write(tmp_path, "1")
+    plan = solve(load_problem(p), str(p))
+    assert plan.verification.passed
+    roles = {st.candidate.role for st in plan.verification.pools}
+    assert "decode" not in roles
+    assert all(st.decode_load_tok_s == 0 for st in plan.verification.pools)
+    assert plan.cost_per_hour == pytest.approx(120.0)      # two H20 nodes of 7.50 RMB per card-hour
+    checks = {c.name: c for c in plan.verification.checks}
+    assert checks["decode_capacity"].limit == 0.0
+    sim = simulate(plan_from_dict(plan_json(plan), "short"), requests=5_000, seed=0)
+    assert sim.passed and sim.tpot is None
+
+
+def test_short_answers_plan_the_decode_load_the_simulation_measures(tmp_path):
+    """Five-token answers on the H20 decode pool: the plan's decode utilisation (demand ÷ capacity)
+    is the simulated one (6.0 % both; 7.5 % planned when decode counted five tokens a request)."""
+    p = _write(tmp_path, "5")
+    plan = solve(load_problem(p), str(p))
+    d = plan_json(plan)
+    sim = simulate(plan_from_dict(d, "short"), requests=40_000, seed=0)
+    decode = [(i, q) for i, q in enumerate(d["pools"]) if q["role"] == "decode"]
+    assert decode
+    for i, q in decode:
+        assert q["decode_tokens_per_s"] == pytest.approx(20 * 4 * q["decode_tokens_per_s"]
+                                                         / sum(x["decode_tokens_per_s"] for _, x in decode))
+        assert sim.pools[i].utilization == pytest.approx(q["utilization"], abs=0.005)
