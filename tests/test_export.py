@@ -442,9 +442,9 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     assert opts(v)["--enable-expert-parallel"] is True and opts(v)["--data-parallel-size"] == "1"
     (s,) = commands(render(d, "sglang"))["decode-h200-0"]
     assert opts(s)["--ep-size"] == "8" and "--dp-size" not in opts(s) and "--enable-dp-attention" not in opts(s)
-    dense = plan("llama70b_chat")
-    (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
-    (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
+    dense = plan("sxm_or_pcie")   # Llama-3.1-70B
+    (v,) = commands(render(dense, "vllm"))["decode-h100-0"]
+    (s,) = commands(render(dense, "sglang"))["decode-h100-0"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)
 
 
@@ -519,7 +519,7 @@ def test_a_colocated_pool_beside_prefill_pools_takes_kv_in_vllm():
         o = opts(vllm[name][0])
         assert o["--enable-chunked-prefill"] is True
         assert json.loads(o["--kv-transfer-config"]) == {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
-    o = opts(commands(render(plan("llama70b_chat"), "vllm"))["decode-h100-1"][0])   # not colocated: unchanged
+    o = opts(commands(render(plan("sxm_or_pcie"), "vllm"))["decode-h100-0"][0])   # not colocated: unchanged
     assert json.loads(o["--kv-transfer-config"])["kv_role"] == "kv_both"
 
 
