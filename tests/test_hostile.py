@@ -63,7 +63,9 @@ def with_(path: tuple, value) -> dict:
      "workload.input_tokens.weights[1]: Input should be a finite number"),
     (("calibration_overrides",), {"compute_efficiency": float("nan")},
      "calibration_overrides.compute_efficiency: Input should be a finite number"),
-    (("calibration_overrides",), {"compute_efficiency": True}, "true/false is not a number"),
+    # the key named as in the line below ("element .compute_efficiency" before)
+    (("calibration_overrides",), {"compute_efficiency": True},
+     "p.yaml: calibration_overrides: compute_efficiency: true/false is not a number"),
     # out of the parameter's domain: the file and field once ("calibration_overrides: calibration
     # overrides: compute_efficiency" before)
     (("calibration_overrides",), {"compute_efficiency": 5},

@@ -113,8 +113,9 @@ class Strict(BaseModel):
         if _huge_int(v, field.annotation) and _whole_numbers(field.annotation) and not _bounded_above(field):
             raise ValueError("too large; no planner value is above 10^18")
         where = _first_bool(v, field.annotation)
-        if where is not None:
-            raise ValueError(f"{'element ' + where + ': ' if where else ''}true/false is not a number "
+        if where is not None:   # a mapping's key reads 'field: key: …', a list's element 'field: element [i]: …'
+            at = where[1:] + ": " if where.startswith(".") else "element " + where + ": " if where else ""
+            raise ValueError(f"{at}true/false is not a number "
                              f"or a name here; write the value itself (YAML also reads yes/no/on/off "
                              f"as booleans)")
         return v
