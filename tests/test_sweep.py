@@ -298,8 +298,13 @@ def test_a_sweep_without_a_single_plan_exits_3_with_the_reasons(tmp_path):
     assert r.exit_code == 3, r.output
     assert "none of its 2 points has a plan" in r.output and "TPOT 1 ms unreachable" in r.output
     assert (tmp_path / "none" / "frontier.csv").is_file()
+    # the charts say so in the panel, with the loosest limit's reason (they were empty plots)
+    page = (tmp_path / "none" / "frontier.html").read_text(encoding="utf-8")
+    assert 'class="empty"' in page and "No plan at any limit swept:" in page and "TPOT 2 ms unreachable" in page
+    assert (tmp_path / "none" / "frontier.png").stat().st_size > 0
     r = CliRunner().invoke(main, args + ["--tpot", "1ms,40ms", "--out", str(tmp_path / "one")])
     assert r.exit_code == 0, r.output
+    assert 'class="empty"' not in (tmp_path / "one" / "frontier.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("text, noted", [("20:50", ["'20' is read as 20 s", "'50' is read as 50 s"]),

@@ -70,6 +70,20 @@ def panel_series(sweep: Sweep, axis: str) -> list[Series]:
     return out
 
 
+def empty_note(sweep: Sweep, axis: str, series: list[Series]) -> str | None:
+    """What an empty panel says instead of nothing: no limit on its slice has a plan, and why at
+    the loosest one (the optimum's reason, without the file name); None when a curve has a point."""
+    if any(s.points for s in series):
+        return None
+    fixed = {a.name: a.values[-1] for a in sweep.axes if a.name != axis}
+    rows = [r for r in sweep.curve(ALL) if all(abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
+    why = rows[-1].reason.splitlines()[0].removeprefix(f"{sweep.source}: ") if rows and rows[-1].reason else ""
+    words, lines = why.split(), [""]
+    for w in words:   # a few lines of at most ~60 characters, in the middle of the panel
+        lines[-1:] = [lines[-1] + " " + w] if len(lines[-1]) + len(w) < 60 else [lines[-1], w]
+    return "No plan at any limit swept" + (":\n" + "\n".join(x.strip() for x in lines[:4]) if why else "")
+
+
 def _value(r: Row, axis: str) -> float:
     return r.qps if axis == "qps" else getattr(r, f"{axis}_limit_s")
 
@@ -176,6 +190,10 @@ def render_png(sweep: Sweep) -> bytes:
                        label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis])})")
         ax.set_xlabel(X_LABEL[axis])
         ax.set_ylabel(f"{sweep.currency} per million output tokens")
+        empty = empty_note(sweep, axis, series)
+        if empty:
+            ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", fontsize=10,
+                    color="#b00020", bbox={"facecolor": "white", "edgecolor": "none"}, zorder=5)
         top, clipped = y_ceiling(series)
         note = f"\n(clipped above {top:,.2f}: " + ", ".join(_label(c) for c in clipped) + ")" if clipped else ""
         ax.set_title(_title(sweep, axis) + note, fontsize=10)   # above the plot: over no point
@@ -260,6 +278,10 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
     if clipped:
         out.append(f'<text x="{MARGIN["l"]+pw}" y="{MARGIN["t"]-4}" text-anchor="end" font-size="11" fill="#555">'
                    f'clipped above {top:,.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')   # above the frame
+    empty = empty_note(sweep, axis, panel_series(sweep, axis))
+    for i, line in enumerate(empty.split("\n") if empty else []):
+        out.append(f'<text class="empty" x="{MARGIN["l"] + pw / 2:.1f}" y="{MARGIN["t"] + ph / 2 + 16 * i:.1f}" '
+                   f'text-anchor="middle" fill="#b00020">{e(line)}</text>')
     tx = target_x(sweep, axis)
     if tx is not None and x0 <= tx <= x1:
         out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
