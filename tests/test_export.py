@@ -322,6 +322,17 @@ def test_k8s_and_dynamo_with_sglang(engine):
         render(d, "k8s", engine="trtllm")
 
 
+def test_dynamo_service_keys_name_the_gpu_and_the_pool_apart():
+    """The seed's pools as Dynamo services: the pool index follows 'Pool', so an H20 pool's key does
+    not read as H200 ('DecodeH202' was pool 2 of H20 cards, 'PrefillH2000' pool 0 of H200)."""
+    d = plan("deepseek_qps")
+    services = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])["spec"]["services"]
+    want = ["Frontend"] + [f"{p['role'].title()}{p['gpu'].title()}Pool{i}" for i, p in enumerate(d["pools"])]
+    assert list(services) == want
+    assert [(p["role"], p["gpu"]) for p in d["pools"]] == [("decode", "h200"), ("prefill", "h800"), ("decode", "h20")]
+    assert want[1:] == ["DecodeH200Pool0", "PrefillH800Pool1", "DecodeH20Pool2"]
+
+
 def test_kv_dtype_an_engine_lacks():
     d = plan("llama70b_chat")
     d["kv_dtype"] = "int8"

@@ -123,7 +123,12 @@ def dynamo_graph(name: str, launches: list[PoolLaunch], image: str, engine: str)
 
 
 def _camel(name: str) -> str:
-    return "".join(w[:1].upper() + w[1:] for w in name.split("-"))
+    """A pool's Dynamo service key: 'prefill-h20-0' → 'PrefillH20Pool0' (joined bare, the index ran
+    into the GPU's name: 'PrefillH200' was a pool of H20 cards)."""
+    words = name.split("-")
+    if words[-1].isdigit():
+        words[-1] = "pool" + words[-1]
+    return "".join(w[:1].upper() + w[1:] for w in words)
 
 
 def _dynamo_args(engine: str, argv: list[str], pl: PoolLaunch) -> list[str]:
