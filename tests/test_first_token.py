@@ -79,3 +79,23 @@ def test_short_answers_plan_the_decode_load_the_simulation_measures(tmp_path):
         assert q["decode_tokens_per_s"] == pytest.approx(20 * 4 * q["decode_tokens_per_s"]
                                                          / sum(x["decode_tokens_per_s"] for _, x in decode))
         assert sim.pools[i].utilization == pytest.approx(q["utilization"], abs=0.005)
+
+
+def test_a_sweep_of_one_token_answers_has_no_tpot_column_to_plot(tmp_path):
+    """A sweep of plans without a decoding pool: TPOT is '-' in the table and the tooltips, the TPOT
+    panel says why it is empty, the TTFT panel plots (exit 5, an internal error, before: the frontier
+    compared None)."""
+    from click.testing import CliRunner
+
+    from cli import main
+    p = _write(tmp_path, "1")
+    for axis, spec in (("tpot", "20ms:60ms"), ("ttft", "0.6s:2s")):
+        out = tmp_path / axis
+        r = CliRunner().invoke(main, ["sweep", str(p), f"--{axis}", spec, "--points", "2", "--workers", "1",
+                                      "--no-per-gpu", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        page = (out / "frontier.html").read_text(encoding="utf-8")
+        assert ("No plan here has a TPOT to plot" in page) == (axis == "tpot")
+        assert ("achieved TPOT - (no decode)" in page) == (axis == "ttft")   # the plotted points' tooltips
+        table = [ln for ln in r.output.splitlines() if ln.strip().endswith("H20") or "×" in ln]
+        assert table and all(" - " in ln for ln in table), r.output

@@ -39,7 +39,7 @@ class Series:
     changes: tuple[tuple[str, float, float, Row], ...]  # (letter, x, y, row); optimum only
 
 
-def x_of(axis: str, r: Row) -> float:
+def x_of(axis: str, r: Row) -> float | None:
     """The panel's x value of a row: 1/TPOT, achieved TTFT, or QPS."""
     if axis == "tpot":
         return r.interactivity
@@ -56,8 +56,8 @@ def panel_series(sweep: Sweep, axis: str) -> list[Series]:
             abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
         if axis in LATENCY_AXES:
             rows = [rows[i] for i in sorted(frontier(rows, [axis]))]
-        pts = sorted(((x_of(axis, r), r.cost_per_million_output_tokens, r) for r in rows),
-                     key=lambda p: p[0])
+        pts = sorted(((x_of(axis, r), r.cost_per_million_output_tokens, r) for r in rows
+                      if x_of(axis, r) is not None), key=lambda p: p[0])   # a plan without TPOT has no x
         changes = []
         if curve == ALL:
             last = None
@@ -77,6 +77,10 @@ def empty_note(sweep: Sweep, axis: str, series: list[Series]) -> str | None:
         return None
     fixed = {a.name: a.values[-1] for a in sweep.axes if a.name != axis}
     rows = [r for r in sweep.curve(ALL) if all(abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
+    if any(r.solved for r in rows):   # plans, none with a value on this axis
+        return (f"No plan here has a {axis.upper()} to plot" + {
+            "tpot": ":\nevery answer is its first token, made by the prompt's pass",
+            "ttft": ":\nno pool prefills a prompt"}.get(axis, ""))
     why = rows[-1].reason.splitlines()[0].removeprefix(f"{sweep.source}: ") if rows and rows[-1].reason else ""
     words, lines = why.split(), [""]
     for w in words:   # a few lines of at most ~60 characters, in the middle of the panel
@@ -239,8 +243,9 @@ def nice_ticks(lo: float, hi: float, n: int = TICKS) -> list[float]:
 
 
 def _tooltip(r: Row, currency: str) -> str:
-    return (f"{_label(r.curve)}\n{r.limits()}\nachieved TPOT {r.tpot_s*1e3:.1f} ms "
-            f"({r.interactivity:.1f} tok/s/user), TTFT {r.ttft_s:.2f} s\n"
+    tpot = f"{r.tpot_s * 1e3:.1f} ms ({r.interactivity:.1f} tok/s/user)" if r.tpot_s else "- (no decode)"
+    ttft = f"{r.ttft_s:.2f} s" if r.ttft_s is not None else "-"
+    return (f"{_label(r.curve)}\n{r.limits()}\nachieved TPOT {tpot}, TTFT {ttft}\n"
             f"{per_million(r.cost_per_million_output_tokens)} {currency}/M output tokens, "
             f"{r.cost_per_hour:,.0f} {currency}/h\n{r.plan}")
 
@@ -342,7 +347,8 @@ def render_html(sweep: Sweep) -> str:
     for r in sweep.rows:
         ok = r.solved
         cells = [r.curve, f"{r.tpot_limit_s*1e3:.1f}", f"{r.ttft_limit_s:.2f}", f"{r.qps:g}", r.status,
-                 f"{r.tpot_s*1e3:.1f}" if ok else "", f"{r.ttft_s:.2f}" if ok else "",
+                 f"{r.tpot_s*1e3:.1f}" if ok and r.tpot_s is not None else "",
+                 f"{r.ttft_s:.2f}" if ok and r.ttft_s is not None else "",
                  f"{r.cost_per_hour:,.0f}" if ok else "",
                  per_million(r.cost_per_million_output_tokens) if ok else "", "*" if r.on_frontier else "",
                  r.plan if ok else r.reason]

@@ -34,7 +34,9 @@ def render_table(sweep: Sweep) -> str:
     for r in sweep.curve(ALL):
         cells = [f"{r.qps:g}" if n == "qps" else format_time(getattr(r, f"{n}_limit_s")) for n in swept]
         if r.solved:
-            cells += [format_time(r.tpot_s), format_time(r.ttft_s), per_million(r.cost_per_million_output_tokens)]
+            cells += [format_time(r.tpot_s) if r.tpot_s is not None else "-",   # None: no pool decodes (prefills)
+                      format_time(r.ttft_s) if r.ttft_s is not None else "-",
+                      per_million(r.cost_per_million_output_tokens)]
         else:
             cells += ["-", "-", r.status]
         for g in singles:

@@ -297,6 +297,8 @@ def _achieved(r: Row, axis: str) -> float:
     limits achieves the same TPOT up to the last bits of a float (6e-17 s apart), which decided
     which of its rows was on the frontier instead of the first."""
     v = r.tpot_s if axis == "tpot" else r.ttft_s
+    if v is None:   # no pool has one (every answer its first token; every prompt cached): none to wait
+        return 0.0
     return v if v == 0 or not math.isfinite(v) else round(v, LATENCY_DIGITS - 1 - int(math.floor(math.log10(abs(v)))))
 
 
