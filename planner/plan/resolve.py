@@ -88,7 +88,11 @@ class Resolved:
     @property
     def decode_mean(self) -> float:
         """Mean output tokens after the first, E[L − 1]: what decode steps generate (a request's
-        first token comes from the pass that ends its prompt, in a prefill or colocated instance)."""
+        first token comes from the pass that ends its prompt, in a prefill or colocated instance).
+        With every prompt token cached no prompt pass runs and a decode step makes the first token
+        too: E[L]."""
+        if self.uncached_mean <= 0:
+            return self.output_mean
         return max(self.output_mean - 1.0, 0.0)
 
     @property

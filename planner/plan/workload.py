@@ -175,7 +175,7 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
                 s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist),
                 s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit),
-                p_dec=sum(p for v, p in res.output_dist if v > 1))
+                p_dec=sum(p for v, p in res.output_dist if v > 1) if res.uncached_mean > 0 else 1.0)
 
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
