@@ -99,3 +99,52 @@ def test_a_sweep_of_one_token_answers_has_no_tpot_column_to_plot(tmp_path):
         assert ("achieved TPOT - (no decode)" in page) == (axis == "ttft")   # the plotted points' tooltips
         table = [ln for ln in r.output.splitlines() if ln.strip().endswith("H20") or "×" in ln]
         assert table and all(" - " in ln for ln in table), r.output
+
+
+def test_a_wholly_cached_prompt_leaves_the_first_token_to_a_decode_step(tmp_path):
+    """Every prompt token cached and every answer one token: no prompt pass runs, so a decode step
+    makes the first token (E[L] decode tokens, not E[L − 1] = 0). The plan rents an instance for
+    it; counting L − 1 alone it was a plan of no card at all, which simulate and export refused."""
+    p = tmp_path / "cached.yaml"
+    p.write_text((PROBLEM % "1").replace("output_tokens: 1}", "output_tokens: 1, prefix_cache_hit_percent: 100}"))
+    res = resolve(load_problem(p), str(p))
+    w = workload_context(res)
+    assert (w.s_unc, w.s_dec, w.p_dec) == (0.0, 1.0, 1.0)
+    assert milp.demand_of(res).decode_tok_s == pytest.approx(20.0)
+    plan = solve(load_problem(p), str(p))
+    assert plan.verification.passed and sum(plan.nodes[g][0] + plan.nodes[g][1] for g in plan.nodes) >= 1
+    assert sum(st.instances * st.candidate.cards for st in plan.verification.pools) >= 1
+    assert simulate(plan_from_dict(plan_json(plan), "cached"), requests=2_000, seed=0).passed
+
+
+def test_a_plan_of_prefill_pools_alone_exports_as_plain_vllm_servers(tmp_path):
+    """One-token answers: the prefill pools' vLLM servers answer on their own (no KV connector, no
+    decode side); SGLang and Dynamo, whose prefill servers only run beside decode ones, refuse it
+    with the reason (they exported a P/D router and prefill workers with nothing to decode)."""
+    from planner.errors import BadInput
+    from planner.report.export import render
+    p = _write(tmp_path, "1")
+    d = plan_json(solve(load_problem(p), str(p)))
+    assert {q["role"] for q in d["pools"]} == {"prefill"}
+    files = render(d, "vllm", source="one.json")
+    scripts = [v for k, v in files.items() if k.endswith(".sh") and k.startswith("prefill-")]
+    assert scripts and all("vllm serve" in s and "--kv-transfer-config" not in s for s in scripts)
+    assert "No KV transfer: every answer is one token" in files["README.txt"]
+    for target in ("sglang", "dynamo"):
+        with pytest.raises(BadInput, match="every answer is one token, so the plan has prefill pools and no decode"):
+            render(d, target, source="one.json")
+
+
+def test_a_hand_edited_plan_without_decode_pools_is_refused_by_its_distribution(tmp_path):
+    """A plan file whose mean says one token but whose output distribution (what the simulator
+    draws) has longer answers still needs decode capacity: refused, as with the mean alone."""
+    from planner.errors import BadInput
+    p = _write(tmp_path, "5")
+    d = plan_json(solve(load_problem(p), str(p)))
+    assert d["workload"]["output_distribution"] == [[5.0, 1.0]]
+    d["workload"]["output_tokens"] = 1
+    d["pools"] = [q for q in d["pools"] if q["role"] == "prefill"]
+    with pytest.raises(BadInput, match=r"pools: no pool has decode capacity"):
+        plan_from_dict(d, "edited.json")
+    d["workload"]["output_distribution"] = [[1.0, 1.0]]
+    assert plan_from_dict(d, "edited.json").workload.output_tokens == 1

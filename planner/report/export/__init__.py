@@ -64,6 +64,7 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
     out = []
     moe = {si: is_moe(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
     mixed = {si for si, svc in enumerate(plan.services) if mixes_roles(svc.plan.pools)}
+    alone = {si for si, svc in enumerate(plan.services) if prefill_alone(svc.plan.pools)}
     for n, (si, i) in enumerate(plan.order):
         svc = plan.services[si]
         pool = svc.plan.pools[i]
@@ -73,7 +74,17 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
                     moe[si], model_path is not None)
         if si in mixed and pool.role == "colocated":   # it also sends and receives KV (router.json's weights)
             pl.node_commands = [cmd + KV_BOTH_VLLM for cmd in pl.node_commands]
+        if si in alone:   # no decode side to send KV to: a plain vLLM server that answers the one token
+            pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
         out.append(pl)
+    for si in sorted(alone):
+        if engine != "vllm":
+            svc = plan.services[si]
+            raise BadInput(f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
+                           f"every answer is one token, so the plan has prefill pools and no decode pool; "
+                           f"{engine} runs a prefill server only as one side of a prefill/decode pair: export "
+                           f"it with --target vllm (or --engine vllm), whose server of a prefill pool answers "
+                           f"the one token itself")
     for si in sorted(mixed):   # after each pool's own checks (its GPU, layout, weights)
         if engine != "vllm":
             svc = plan.services[si]
@@ -107,6 +118,11 @@ def _one_image_fits(pls: list[PoolLaunch], target: str, image: str | None, sourc
                           "the default images are CUDA builds; give the engine's ROCm image with --image"))
 
 
+def prefill_alone(pools) -> bool:
+    """A service planned as prefill pools alone (every answer one token: no decode work)."""
+    return bool(pools) and all(p.role == "prefill" for p in pools)
+
+
 def mixes_roles(pools) -> bool:
     """Whether a service's plan runs colocated pools beside prefill or decode pools: the router
     (router.json) then splits prompts and generation over all of them by capacity, so a colocated
@@ -136,6 +152,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     pls = launches(plan, eng, model_path)
+    if target == "dynamo" and any(prefill_alone(svc.plan.pools) for svc in plan.services):
+        raise BadInput(f"{source}: every answer is one token, so the plan has prefill pools and no decode pool; "
+                       f"a Dynamo prefill worker needs decode workers: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}

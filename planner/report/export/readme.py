@@ -59,7 +59,9 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
                      + f"; {gpu_resource(pl)} per pod, nodeSelector {sel}")
     lines += ["", "Choices and limits:",
               f"  - memory fraction {GPU_MEMORY_FRACTION:.2f} of each card for weights and KV cache.",
-              f"  - KV transfer between prefill and decode pools: {kv_transfer}.",
+              f"  - KV transfer between prefill and decode pools: {kv_transfer}."
+              if any(pl.pool.role != "prefill" for pl in pls) else
+              "  - No KV transfer: every answer is one token, which the prefill pool's own server returns.",
               "  - DP > 1 is data-parallel attention; a MoE model's experts are spread over the TP·DP cards",
               "    (expert parallelism: --enable-expert-parallel, --ep-size, --ep_size), as the plan modelled them.",
               "  - Engines whose batch limit is per DP rank (vLLM, TensorRT-LLM) get ceil(design batch / DP).",

@@ -222,6 +222,14 @@ def _check_header(data: dict, source: str) -> None:
                        f"({' or '.join(PLAN_STATUSES)})")
 
 
+def _decodes(w: PlanWorkload) -> bool:
+    """Some answer is longer than its first token: by the distribution the simulator draws from,
+    else by the mean."""
+    if w.output_distribution is not None:
+        return any(v > 1 for v, _ in w.output_distribution)
+    return w.output_tokens > 1
+
+
 def plan_from_dict(data: Any, source: str) -> PlanFile:
     """Validate plan data (the output of `Plan.as_dict()`); BadInput names source and field."""
     if isinstance(data, dict) and data.get("kind") == "horizon":
@@ -233,7 +241,7 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     if plan.workload.prefix_cache_hit < 1 and \
             not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
-    decodes = plan.workload.output_tokens > 1 or any(k.output_tokens > 1 for k in plan.classes)
+    decodes = any(_decodes(w) for w in [plan.workload, *plan.classes])
     if decodes and not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
         # (a workload whose every output is one token needs none: the prompt's pass makes it)
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")
