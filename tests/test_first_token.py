@@ -148,3 +148,18 @@ def test_a_hand_edited_plan_without_decode_pools_is_refused_by_its_distribution(
         plan_from_dict(d, "edited.json")
     d["workload"]["output_distribution"] = [[1.0, 1.0]]
     assert plan_from_dict(d, "edited.json").workload.output_tokens == 1
+
+
+def test_one_token_answers_are_planned_as_prompt_passes_whatever_the_modes(tmp_path):
+    """With serving.modes [colocated] alone, one-token answers were infeasible ('TPOT 40 ms
+    unreachable: the fastest candidate reaches 5676194239.3 ms'): a colocated grid sized by
+    b·s_unc/E[L − 1] had nothing to divide by. An engine with nothing to decode runs prompt passes:
+    the plan is the same prompt-pass pools as with both modes, and no decode candidate is made."""
+    p = _write(tmp_path, "1")
+    both = solve(load_problem(p), str(p))
+    p.write_text((PROBLEM % "1").replace("modes: [disaggregated, colocated]", "modes: [colocated]"))
+    only = solve(load_problem(p), str(p))
+    assert only.verification.passed and only.cost_per_hour == pytest.approx(both.cost_per_hour)
+    res = resolve(load_problem(p), str(p))
+    from planner.plan.candidates import generate
+    assert {c.role for c in generate(res).candidates} == {"prefill"}

@@ -270,6 +270,9 @@ def generate(res: Resolved) -> CandidateSet:
     all shapes evaluated together, `prefill.prefill_candidates`)."""
     w = workload_context(res)
     modes = res.problem.serving.modes
+    if w.s_dec <= 0:   # every answer is its first token: instances that run prompt passes alone,
+        # whatever the modes (a colocated engine with nothing to decode is one; exported as a server)
+        modes = ["disaggregated"]
     specs = speculations(res)
     shapes = [(opt, par) for opt in res.gpus for par in shapes_for(res, opt)]
     prefill = prefill_candidates(res, shapes, w) if "disaggregated" in modes else []
@@ -281,7 +284,8 @@ def generate(res: Resolved) -> CandidateSet:
         results: list = []
         if "disaggregated" in modes:
             results += [prefill[i]]
-            results += [decode_candidate(res, opt, par, w, s) for s in specs]
+            if w.s_dec > 0:   # no decode instance for answers of one token
+                results += [decode_candidate(res, opt, par, w, s) for s in specs]
         if "colocated" in modes:
             for r in coloc[i * len(specs):(i + 1) * len(specs)]:
                 results += r if isinstance(r, list) else [r]

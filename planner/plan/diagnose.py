@@ -22,13 +22,15 @@ from planner.plan.verify import Verification
 CAP_FAMILIES = ("availability", "power_cap", "budget_cap", "gpu_types_cap", "pool_shapes_cap")
 
 
-def missing_roles(cands: tuple[Candidate, ...] | list[Candidate], prefill_needed: bool = True) -> list[str]:
+def missing_roles(cands: tuple[Candidate, ...] | list[Candidate], prefill_needed: bool = True,
+                  decode_needed: bool = True) -> list[str]:
     """'prefill' / 'decode' when no candidate can provide that capacity (prefill only when there is
-    some to do: a wholly cached workload has no prompt tokens to prefill)."""
+    some to do: a wholly cached workload has no prompt tokens to prefill; decode only when some
+    answer is longer than its first token)."""
     out = []
     if prefill_needed and not any(c.prefill_tok_s > 0 for c in cands):
         out.append("prefill")
-    if not any(c.decode_tok_s > 0 for c in cands):
+    if decode_needed and not any(c.decode_tok_s > 0 for c in cands):
         out.append("decode")
     return out
 

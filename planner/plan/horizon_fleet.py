@@ -97,7 +97,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
             except BadInput as e:
                 raise in_class(e, source, k) from None
             cs = generate(r) if qps[k][busiest] > 0 else None
-            if cs is not None and (missing := missing_roles(cs.candidates, r.uncached_mean > 0)):
+            if cs is not None and (missing := missing_roles(cs.candidates, r.uncached_mean > 0, r.decode_mean > 0)):
                 # as a fleet at one QPS says it, not "the demand row of period 0 would be empty"
                 raise Infeasible(f"{source}: class {f.classes[k].name!r}: " + explain_no_candidates(r, cs, missing))
             kept = prune_dominated(cs.candidates) if cs is not None else ()

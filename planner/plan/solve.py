@@ -156,7 +156,8 @@ def _services(problem: Problem | FleetProblem, source: str, cs: CandidateSet | N
         svcs = fleet_services(problem, singles)
         for k, s in zip(problem.classes, svcs):   # the first len(classes) services are the single classes
             if not any(sv.candidates and k.name in sv.classes
-                       and not missing_roles(sv.candidates, sv.res.uncached_mean > 0) for sv in svcs):
+                       and not missing_roles(sv.candidates, sv.res.uncached_mean > 0, sv.res.decode_mean > 0)
+                       for sv in svcs):
                 raise Infeasible(f"{source}: class {k.name!r}: " + explain_no_candidates(s.res, s.cs))
         return svcs
     res = resolve(problem, source)
@@ -165,7 +166,7 @@ def _services(problem: Problem | FleetProblem, source: str, cs: CandidateSet | N
     if not svc.candidates:
         raise Infeasible(f"{source}: " + explain_no_candidates(svc.res, svc.cs),
                          [r.detail for r in svc.cs.rejected])
-    missing = missing_roles(svc.candidates, svc.res.uncached_mean > 0)
+    missing = missing_roles(svc.candidates, svc.res.uncached_mean > 0, svc.res.decode_mean > 0)
     if missing:
         raise Infeasible(f"{source}: " + explain_no_candidates(svc.res, svc.cs, missing))
     return [svc]
