@@ -224,6 +224,13 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     puts them through the queue)."""
     import numpy as np
     means = colocated_batch_grid(mem_limit)
+    if w.s_dec <= 1.0 and mem_limit > 1:
+        # a request decodes at most one token after its first on average: at a mean batch of 1 every
+        # step would carry b·s_unc/E[L − 1] ≥ s_unc prompt tokens, so the engine runs below a whole
+        # decoding sequence most of the time (each decoding alone at the step of batch 1): mean
+        # batches up to the one whose own prompts fill the step budget (or 1)
+        scale = min(1.0, w.pass_token_budget * w.s_dec / max(w.s_unc, 1e-9))
+        means = sorted({f * scale for f in ONE_SLOT_OCCUPANCY} | set(means))
     runs = np.maximum(np.array(means, dtype=float), 1.0)   # the batch its steps run at (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
     b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]
