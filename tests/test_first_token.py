@@ -181,3 +181,36 @@ def test_mostly_one_token_answers_run_colocated_below_one_decoding_sequence(tmp_
     assert pool["role"] == "colocated" and 0 < pool["batch"] < 1
     sim = simulate(plan_from_dict(d, "short"), requests=40_000, seed=0)
     assert sim.passed and sim.pools[0].tpot.mean == pytest.approx(pool["tpot_s"], rel=0.05)
+
+
+def test_an_equal_cost_without_speculation_saves_zero_not_minus_zero(tmp_path):
+    """deepseek_mtp with nine answers in ten of one token: MTP saves nothing, and the two equal costs,
+    summed in different orders, printed 'saves -0.0 %'."""
+    import yaml
+    from click.testing import CliRunner
+
+    from cli import main
+    d = yaml.safe_load((ROOT / "problems" / "deepseek_mtp.yaml").read_text(encoding="utf-8"))
+    d["workload"]["output_tokens"] = {"values": [1, 1000], "weights": [9, 1]}
+    p = tmp_path / "mtp_mix.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(main, ["solve", str(p), "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+    s = json.loads(r.output)["speculative"]
+    assert s["saving_fraction"] == 0.0 and str(s["saving_fraction"]) == "0.0"
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert "(saves 0.0 %)" in r.output and "-0.0" not in r.output
+
+
+def test_eval_of_one_token_answers_prints_no_tpot():
+    """`plan eval --output-len 1 --concurrency 8`: the closed loop has nothing to measure a TPOT on
+    (it printed 'TPOT 315.9 ms by the formula, - simulated')."""
+    from click.testing import CliRunner
+
+    from cli import main
+    r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-70b", "--gpu", "h100", "--cards", "4", "--weights",
+                                  "fp8", "--output-len", "1", "--concurrency", "8"])
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.output.splitlines() if "by the formula" in ln)
+    assert "no TPOT (one-token answers)" in line and "TPOT" not in line.replace("no TPOT", "")

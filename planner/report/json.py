@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.input.problem import SLO, LengthDist, Workload
 from planner.plan.candidates import Candidate
-from planner.plan.model import Plan, attribute_costs
+from planner.plan.model import Plan, attribute_costs, cost_difference
 from planner.plan.outcome import SolverReport
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification
@@ -203,7 +203,9 @@ def speculative_dict(p: Plan) -> dict[str, Any]:
         "tokens_per_step": sum(a**i for i in range(k + 1)),
         "pools_using": sum(1 for c in p.chosen if c.spec is not None), "pools": len(p.chosen),
         "cost_without_per_hour": without,
-        "saving_fraction": None if without is None or without <= 0 else (without - p.cost_per_hour) / without}}
+        # cost_difference: equal costs summed in another order read +0, not −0.0 % ('saves -0.0 %')
+        "saving_fraction": None if without is None or without <= 0 else
+        cost_difference(without, p.cost_per_hour) / without}}
 
 
 def redundancy_dict(serving) -> dict[str, str]:

@@ -171,12 +171,13 @@ def render_checks(v: Verification) -> str:
 def _closed_loop_lines(c: dict[str, Any]) -> list[str]:
     """The --concurrency block of `plan eval`: formula beside simulation."""
     f, s = c["formula"], c["simulated"]
-    tpot_sim = format_time(s["tpot_s"]["mean"]) if s["tpot_s"] else "-"
+    # no simulated TPOT: one-token answers, whose TPOT ((last − first)/(L − 1)) nothing measures
+    tpot = (f"TPOT {format_time(f['tpot_s'])} by the formula, {format_time(s['tpot_s']['mean'])} simulated"
+            if s["tpot_s"] else "no TPOT (one-token answers)")
     return [f"closed-loop benchmark at concurrency {c['concurrency']} ({c['requests_per_client']:.3g} requests per "
             f"client, the first {c['concurrency']} sent at once; decode slots {c['running_batch']:.0f}):",
             f"  TTFT {format_time(f['ttft_s'])} by the formula, {format_time(s['ttft_s']['mean'])} simulated "
-            f"(p90 {format_time(s['ttft_s']['p90'])}); TPOT {format_time(f['tpot_s'])} by the formula, "
-            f"{tpot_sim} simulated; {s['output_tokens_per_s']:,.0f} output tokens/s"]
+            f"(p90 {format_time(s['ttft_s']['p90'])}); {tpot}; {s['output_tokens_per_s']:,.0f} output tokens/s"]
 
 
 def render_eval(d: dict[str, Any]) -> str:
