@@ -214,3 +214,40 @@ def test_eval_of_one_token_answers_prints_no_tpot():
     assert r.exit_code == 0, r.output
     line = next(ln for ln in r.output.splitlines() if "by the formula" in ln)
     assert "no TPOT (one-token answers)" in line and "TPOT" not in line.replace("no TPOT", "")
+
+
+def test_speculative_steps_of_short_answers_by_hand():
+    """Steps to emit n tokens with k drafts accepted at α each: one MTP draft at 0.85 emits 2 tokens
+    a step with probability 0.85, else 1. n = 2: 0.85·1 + 0.15·2 = 1.15 steps; n = 4: 1 + 0.15·S(3)
+    + 0.85·S(2) with S(3) = 1 + 0.15·1.15 + 0.85·1 = 2.0225, so 2.2809 (not 4/1.85 = 2.16, nor the
+    simulator's former ⌈4/1.85⌉ = 3). Three EAGLE drafts at 0.7, n = 3: 0.49·1 + 0.21·2 + 0.3·2.3 =
+    1.6. Long answers approach n/1.85 plus a constant end term."""
+    from planner.physics.deployment import Speculation
+    mtp = Speculation("mtp", 1, 0.85)
+    assert mtp.expected_steps([0, 1, 2, 3, 4]).tolist() == pytest.approx([0, 1, 1.15, 2.0225, 2.280875])
+    assert Speculation("eagle", 3, 0.7).expected_steps([3])[0] == pytest.approx(1.6)
+    s = mtp.expected_steps([600, 700, 5000])
+    assert s[1] - s[0] == pytest.approx(100 / 1.85) and s[2] == pytest.approx(5000 / 1.85 + (s[0] - 600 / 1.85))
+
+
+def test_short_answers_with_mtp_plan_the_steps_the_simulation_takes(tmp_path):
+    """deepseek_mtp with five-token answers: four tokens after the first take 2.28 steps, so the plan
+    counts 1.75 tokens a step, not 1.85. The plan's decode TPOT is within 10 % of the simulated one;
+    counted at 1.85 tokens a step (and simulated at ⌈4/1.85⌉ = 3 steps) the plan read 12.6 ms where
+    the simulation measured 53.1 and broke the SLO."""
+    import yaml
+    d = yaml.safe_load((ROOT / "problems" / "deepseek_mtp.yaml").read_text(encoding="utf-8"))
+    d["workload"]["output_tokens"] = 5
+    p = tmp_path / "mtp5.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    res = resolve(load_problem(p), str(p))
+    from planner.plan.speculative import speculations
+    (on,) = [s for s in speculations(res) if s is not None]
+    assert on.tokens_per_step == pytest.approx(4 / 2.280875)
+    plan = solve(load_problem(p), str(p))
+    dj = plan_json(plan)
+    sim = simulate(plan_from_dict(dj, "mtp5"), requests=40_000, seed=0)
+    assert sim.passed
+    for i, q in enumerate(dj["pools"]):
+        if q["role"] == "decode":
+            assert sim.pools[i].tpot.mean == pytest.approx(q["tpot_s"], rel=0.10)

@@ -16,6 +16,7 @@ from typing import Literal
 from planner.catalog.arch import Architecture
 from planner.catalog.calibration import Calibration
 from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Model, part_dtypes
+from planner.physics.speculation import Speculation as Speculation
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)
@@ -62,35 +63,6 @@ class Parallelism:
         if self.moe_tp > 1:
             parts.append(f"ETP{self.moe_tp}")
         return "·".join(parts)
-
-
-@dataclass(frozen=True)
-class Speculation:
-    """Speculative decoding on one instance (serving.speculative): each step a draft of
-    `draft_layers` layers of the model's width (an MTP module or an EAGLE head: one layer)
-    proposes k = `draft_tokens` tokens one after another, and the model verifies them in one pass
-    over k + 1 tokens per sequence; each proposed token is accepted with probability α =
-    `acceptance` if all before it were."""
-
-    method: str
-    draft_tokens: int
-    acceptance: float
-    draft_layers: float = 1.0
-
-    @property
-    def accepted_per_step(self) -> float:
-        """Expected tokens one step emits: Σ_{i=0..k} α^i = (1 − α^{k+1})/(1 − α) (the verify pass
-        always yields one; the first rejection ends the run).
-
-        >>> Speculation("mtp", 1, 0.85).accepted_per_step
-        1.85
-        """
-        a, k = self.acceptance, self.draft_tokens
-        return sum(a**i for i in range(k + 1))
-
-    def label(self) -> str:
-        """'mtp1', 'eagle3': method and draft tokens (candidate names, exports)."""
-        return f"{self.method}{self.draft_tokens}"
 
 
 WEIGHTS_MAX_ENTRIES = 4096

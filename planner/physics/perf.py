@@ -171,8 +171,9 @@ def plus(a: PhaseTime, b: PhaseTime) -> PhaseTime:
 
 def tokens_per_step(dep: Deployment) -> float:
     """Output tokens one decode step emits per sequence: the speculation's expected accepted
-    tokens, else the calibration's decode_tokens_per_step (1 unless a profile says otherwise)."""
-    return dep.spec.accepted_per_step if dep.spec is not None else dep.calib.v("decode_tokens_per_step")
+    tokens over the workload's answers (`Speculation.tokens_per_step`), else the calibration's
+    decode_tokens_per_step (1 unless a profile says otherwise)."""
+    return dep.spec.tokens_per_step if dep.spec is not None else dep.calib.v("decode_tokens_per_step")
 
 
 def tpot(dep: Deployment, batch: float, context_tokens: float) -> float:
