@@ -23,15 +23,21 @@ def speculations(res: Resolved) -> list[Speculation | None]:
 
 
 def steps_factor(spec: Speculation, res: Resolved) -> float:
-    """E[steps] of the workload's answers ÷ E[tokens]/accepted_per_step: an answer's last step emits
-    only what is left of it, so short answers take more steps than their tokens ÷ the expected
-    tokens per step (4 tokens after the first with one MTP draft at α = 0.85: 2.28 steps, not
-    2.16; 999: 540.8, not 540.5). The decode tokens are L − 1 (L with every prompt cached)."""
+    """How many more steps than n/accepted_per_step an answer of n tokens after the first takes, as
+    TPOT sees it: the mean over the requests that decode of S(n)/n, × accepted_per_step. An
+    answer's last step emits only what is left of it (4 tokens with one MTP draft at α = 0.85: 2.28
+    steps, not 2.16; 999: 540.8, not 540.5), and TPOT, as benchmarks report it, is each request's
+    (last − first)/(L − 1) averaged over requests, so the short answers of a mixed workload weigh as
+    much as the long ones (a 2-token answer takes a whole step for its one token). The same
+    factor sizes capacity, which it understates for mixed lengths (the token-weighted
+    E[S(n)]/E[n] is smaller): on the safe side. The decode tokens are L − 1 (L with every prompt
+    cached)."""
     import numpy as np
     first = 0.0 if res.uncached_mean <= 0 else 1.0
     n = np.array([max(v - first, 0.0) for v, _ in res.output_dist])
     p = np.array([q for _, q in res.output_dist])
-    tokens = float(p @ n)
-    if tokens <= 0:
+    decodes = n > 0
+    if not decodes.any():
         return 1.0
-    return float(p @ spec.expected_steps(n)) * spec.accepted_per_step / tokens
+    n, p = n[decodes], p[decodes]
+    return float(p @ (spec.expected_steps(n) / n)) / float(p.sum()) * spec.accepted_per_step
