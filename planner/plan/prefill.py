@@ -164,8 +164,7 @@ def _finish(dep: Deployment, w: WorkloadContext, disaggregated: bool,
     if best is None:
         return Rejected("prefill", dep.gpu.id, dep.par, "ttft", best_ttft, best_limit,
                         f"one prompt alone takes {best_ttft*1e3:.0f} ms to first token")
-    # the KV of the prompts that go on to decode (share p_dec) leaves through the NICs
-    ratio = w.s_in * w.p_dec / max(w.s_unc, 1e-9)
+    ratio = w.kv_prompt_per_prefill_token   # the KV of the prompts that go on to decode
     nic_cap = kv_nic_limit_tok_s(dep, ratio) if disaggregated and ratio > 0 else math.inf
     if nic_cap < best.prefill_tok_s:
         return replace(best, prefill_tok_s=nic_cap, limited_by="nic")

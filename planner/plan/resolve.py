@@ -86,14 +86,22 @@ class Resolved:
         return sum(v * p for v, p in self.output_dist)
 
     @property
+    def first_token_decoded(self) -> int:
+        """1 when a decode step makes a request's first token too (every prompt token cached: no
+        prompt pass runs), else 0 (the pass that ends its prompt makes it, in a prefill or
+        colocated instance)."""
+        return 1 if self.uncached_mean <= 0 else 0
+
+    @property
+    def decode_lengths(self) -> list[tuple[float, float]]:
+        """(tokens decode steps make, probability) of each output length: L − 1, or L when a
+        decode step makes the first token too (`first_token_decoded`)."""
+        return [(max(v - 1.0 + self.first_token_decoded, 0.0), p) for v, p in self.output_dist]
+
+    @property
     def decode_mean(self) -> float:
-        """Mean output tokens after the first, E[L − 1]: what decode steps generate (a request's
-        first token comes from the pass that ends its prompt, in a prefill or colocated instance).
-        With every prompt token cached no prompt pass runs and a decode step makes the first token
-        too: E[L]."""
-        if self.uncached_mean <= 0:
-            return self.output_mean
-        return max(self.output_mean - 1.0, 0.0)
+        """Mean tokens decode steps make, E[L − 1] (E[L] with every prompt token cached)."""
+        return self.output_mean if self.first_token_decoded else max(self.output_mean - 1.0, 0.0)
 
     @property
     def hit(self) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from planner.errors import BadInput
 from planner.physics.perf import Speculation
 from planner.plan.resolve import Resolved
@@ -17,8 +19,8 @@ def speculations(res: Resolved) -> list[Speculation | None]:
         raise BadInput(f"{res.source}: serving.speculative.method: mtp needs the model's multi-token-"
                        f"prediction layers; {res.model.id} has none (config num_nextn_predict_layers); "
                        f"use eagle with its acceptance")
-    base = Speculation(s.method, s.draft_tokens, s.alpha, 1.0)
-    on = Speculation(s.method, s.draft_tokens, s.alpha, 1.0, steps_factor(base, res))
+    on = Speculation(s.method, s.draft_tokens, s.alpha, 1.0)
+    on = replace(on, steps_factor=steps_factor(on, res))
     return [on] if s.use == "on" else [None, on]
 
 
@@ -30,12 +32,10 @@ def steps_factor(spec: Speculation, res: Resolved) -> float:
     (last − first)/(L − 1) averaged over requests, so the short answers of a mixed workload weigh as
     much as the long ones (a 2-token answer takes a whole step for its one token). The same
     factor sizes capacity, which it understates for mixed lengths (the token-weighted
-    E[S(n)]/E[n] is smaller): on the safe side. The decode tokens are L − 1 (L with every prompt
-    cached)."""
+    E[S(n)]/E[n] is smaller): on the safe side. n: `Resolved.decode_lengths`."""
     import numpy as np
-    first = 0.0 if res.uncached_mean <= 0 else 1.0
-    n = np.array([max(v - first, 0.0) for v, _ in res.output_dist])
-    p = np.array([q for _, q in res.output_dist])
+    n = np.array([t for t, _ in res.decode_lengths])
+    p = np.array([q for _, q in res.decode_lengths])
     decodes = n > 0
     if not decodes.any():
         return 1.0

@@ -157,7 +157,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         kv_s = perf.kv_transfer_time(dep, w.s_in) + perf.request_overhead_s(dep)
         by_class, ttft = _ttft_by_class(w, rho, c.server(), kv_s)
         mem = perf.memory_use(dep, c.batch, w.s_in).total_bytes
-        kv_traffic = pre_load * (w.s_in * w.p_dec / w.s_unc) * kvpt   # prompts that go on to decode
+        kv_traffic = pre_load * w.kv_prompt_per_prefill_token * kvpt
         return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic, by_class)
     if c.role == "decode":
         b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)

@@ -56,6 +56,12 @@ class WorkloadContext:
     p_dec: float = 1.0         # share of requests with more than one output token (they decode)
 
     @property
+    def kv_prompt_per_prefill_token(self) -> float:
+        """Prompt tokens whose KV cache a prefill pool sends per uncached token it computes: only
+        the prompts that go on to decode (share p_dec) send theirs."""
+        return self.s_in * self.p_dec / max(self.s_unc, 1e-9)
+
+    @property
     def kv_prompt_per_decode_token(self) -> float:
         """Prompt tokens whose KV cache moves to a decode pool per token it generates: the requests
         that decode (share p_dec) bring s_in tokens each and generate E[L − 1]/p_dec there
@@ -175,7 +181,7 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
                 s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist),
                 s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit),
-                p_dec=sum(p for v, p in res.output_dist if v > 1) if res.uncached_mean > 0 else 1.0)
+                p_dec=sum(p for n, p in res.decode_lengths if n > 0))
 
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:

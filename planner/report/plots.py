@@ -46,14 +46,18 @@ def x_of(axis: str, r: Row) -> float | None:
     return r.ttft_s if axis == "ttft" else r.qps
 
 
+def slice_rows(sweep: Sweep, axis: str, curve: str) -> list[Row]:
+    """A curve's rows on the slice of a panel: the other axes at their last value."""
+    fixed = {a.name: a.values[-1] for a in sweep.axes if a.name != axis}
+    return [r for r in sweep.curve(curve) if all(abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
+
+
 def panel_series(sweep: Sweep, axis: str) -> list[Series]:
     """Each curve's rows on the slice where the other axes sit at their last value."""
-    fixed = {a.name: a.values[-1] for a in sweep.axes if a.name != axis}
     out = []
     letter = 0
     for curve in sweep.curves:
-        rows = [r for r in sweep.curve(curve) if r.solved and all(
-            abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
+        rows = [r for r in slice_rows(sweep, axis, curve) if r.solved]
         if axis in LATENCY_AXES:
             rows = [rows[i] for i in sorted(frontier(rows, [axis]))]
         pts = sorted(((x_of(axis, r), r.cost_per_million_output_tokens, r) for r in rows
@@ -75,8 +79,7 @@ def empty_note(sweep: Sweep, axis: str, series: list[Series]) -> str | None:
     the loosest one (the optimum's reason, without the file name); None when a curve has a point."""
     if any(s.points for s in series):
         return None
-    fixed = {a.name: a.values[-1] for a in sweep.axes if a.name != axis}
-    rows = [r for r in sweep.curve(ALL) if all(abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
+    rows = slice_rows(sweep, axis, ALL)
     if any(r.solved for r in rows):   # plans, none with a value on this axis
         return (f"No plan here has a {axis.upper()} to plot" + {
             "tpot": ":\nevery answer is its first token, made by the prompt's pass",
@@ -283,7 +286,7 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
     if clipped:
         out.append(f'<text x="{MARGIN["l"]+pw}" y="{MARGIN["t"]-4}" text-anchor="end" font-size="11" fill="#555">'
                    f'clipped above {top:,.2f}: {e(", ".join(_label(c) for c in clipped))}</text>')   # above the frame
-    empty = empty_note(sweep, axis, panel_series(sweep, axis))
+    empty = empty_note(sweep, axis, series)
     for i, line in enumerate(empty.split("\n") if empty else []):
         out.append(f'<text class="empty" x="{MARGIN["l"] + pw / 2:.1f}" y="{MARGIN["t"] + ph / 2 + 16 * i:.1f}" '
                    f'text-anchor="middle" fill="#b00020">{e(line)}</text>')
