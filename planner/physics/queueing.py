@@ -95,7 +95,7 @@ def closed_loop_response(clients: float, alone_s: float, busy_s: float, think_s:
     return r
 
 
-def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0):
+def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0, hold_full_s=None):
     """Mean wait for a batch slot (arrays or scalars): requests hold one of an engine's `slots`
     (the sequences its KV memory admits; vLLM `max_num_seqs`, SGLang `max_running_requests`)
     from their first prefill chunk to their last token, `hold_s` on average, and a prompt that
@@ -111,9 +111,23 @@ def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0):
     (`no_wait_below`) the chance to wait is below 1e-9 (Halfin–Whitt: φ(6)/6) and 0 is returned
     without computing Erlang B.
 
+    `hold_full_s`: the mean hold while every slot is taken, when it is longer than `hold_s` (the
+    hold at the mean load): an engine's step grows with its batch, so its requests leave more
+    slowly the fuller it is, and more so while a backlog of prompts is prefilled. The queue is
+    then the birth–death chain whose offered load a_n = λ·H(n) grows linearly from a at n = a
+    to a_c = λ·hold_full at n = c and stays there above c (`state_dependent_wait_mm`); its M/M
+    wait replaces W_M above, the M/D and cv² corrections unchanged. a_c ≥ c is unstable (inf):
+    when full, requests leave more slowly than they come. The seed problem colocated on one H20
+    TP8 instance at 0.7 req/s (a mean of 11.8 of its 17 slots, 17.0 s holds): its simulation waits
+    0.92 s for a slot; the constant hold said 0.23 s, this 0.90 s (tests/test_slot_wait.py).
+
     >>> round(float(slot_wait_s(1.0, 2, 1.0)), 4)   # M/M/2 at a = 1: C = 1/3, W = C/(c − a)
     0.3333
+    >>> round(float(slot_wait_s(1.0, 2, 1.0, 1.0, 1.0)), 4)   # a constant hold: the same queue
+    0.3333
     """
+    if hold_full_s is not None:
+        return _state_dependent(offered, slots, hold_s, hold_cv2, hold_full_s)
     if all(isinstance(x, (int, float)) for x in (offered, slots, hold_s, hold_cv2)):
         return _slot_wait_scalar(float(offered), float(slots), float(hold_s), float(hold_cv2))
     import numpy as np
@@ -133,9 +147,72 @@ def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0):
 NO_WAIT_SIGMAS = 6.0   # below c − 6√c − 6 offered Erlangs the chance to wait is under 1e-9 (φ(6)/6)
 
 
-def no_wait_below(slots, sqrt=math.sqrt):
-    """Offered load below which `slot_wait_s` is 0: c − 6√c − 6 (floats, or arrays with np.sqrt)."""
+def no_wait_below(slots, sqrt=math.sqrt, growth=0.0):
+    """Offered load below which `slot_wait_s` is 0: c − 6√c − 6 (floats, or arrays with np.sqrt).
+    `growth` s ∈ [0, 1): the most the offered load grows per slot filled (`slot_wait_s` with
+    `hold_full_s`, s = (a_full − a)/(c − a)), which widens the occupancy's spread to √(c/(1 − s)):
+    c − 6√(c/(1 − s)) − 6."""
+    if growth:
+        return slots - NO_WAIT_SIGMAS * sqrt(slots / (1.0 - growth)) - NO_WAIT_SIGMAS
     return slots - NO_WAIT_SIGMAS * sqrt(slots) - NO_WAIT_SIGMAS
+
+
+def state_dependent_wait_mm(a: float, c: float, hold: float, a_full: float) -> float:
+    """Mean wait of the M/M/c-like birth–death chain whose offered load grows with occupancy:
+    arrivals at λ = a/hold, departures at n/H(n) in state n ≤ c and c/H(c) above, with
+    a_n = λ·H(n) = a + s·(n − a), s = (a_full − a)/(c − a) ∈ [0, 1). Relative to state c,
+    p_{c−j}/p_c = Π_{i<j} (c − i)/a_{c−i} (summed to 1/B' as `erlang_b` sums Erlang B) and
+    p_{c+k} = p_c·ρ^k with ρ = a_full/c, so p_c = 1/(1/B' − 1 + 1/(1 − ρ)) and the mean queue
+    L_q = p_c·ρ/(1 − ρ)², W = L_q/λ. With a_full = a it is Erlang C's C·hold/(c − a).
+
+    >>> round(state_dependent_wait_mm(1.0, 2.0, 1.0, 1.0), 4)   # Erlang C: M/M/2 at a = 1
+    0.3333
+    """
+    if a <= 0:
+        return 0.0
+    rho = a_full / c
+    if a >= c or rho >= 1.0:
+        return math.inf
+    s = (a_full - a) / (c - a)
+    terms = int(min(c, math.ceil(c - a + 9.0 * math.sqrt(a / (1.0 - s)) + 10.0)))
+    total, term = 0.0, 1.0
+    for i in range(terms):
+        n = c - i
+        term *= n / max(a + s * (n - a), 0.1 * a)
+        total += term
+    inv_b = 1.0 + total
+    p_c = 1.0 / (inv_b - 1.0 + 1.0 / (1.0 - rho))
+    return p_c * rho / (1.0 - rho) ** 2 * hold / a
+
+
+def _state_dependent(offered, slots, hold_s, hold_cv2, hold_full_s):
+    """`slot_wait_s` with a hold that grows to `hold_full_s` at full slots, per element."""
+    import numpy as np
+    a, c, hold, cv2, full = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                                  (offered, slots, hold_s, hold_cv2, hold_full_s)))
+    out = np.zeros(a.shape)
+    for k in np.ndindex(a.shape):
+        out[k] = _state_dependent_scalar(float(a[k]), float(c[k]), float(hold[k]), float(cv2[k]), float(full[k]))
+    return out if out.ndim else float(out)
+
+
+@functools.lru_cache(maxsize=65536)
+def _state_dependent_scalar(a: float, c: float, hold: float, cv2: float, full: float) -> float:
+    if a >= c:
+        return math.inf
+    if a <= 0 or hold <= 0:
+        return 0.0
+    c = math.floor(c)
+    a_full = max(a, a * full / hold)
+    if a_full >= c:
+        return math.inf
+    s = (a_full - a) / (c - a) if c > a else 0.0
+    if a <= no_wait_below(c, growth=s):
+        return 0.0
+    w_mm = state_dependent_wait_mm(a, c, hold, a_full)
+    rho = a / c
+    w_d = w_mm / 2.0 * (1.0 + (1.0 - rho) * (c - 1.0) * (math.sqrt(4.0 + 5.0 * c) - 2.0) / (16.0 * rho * c))
+    return (1.0 + cv2) / 2.0 * w_mm if cv2 >= 1.0 else cv2 * w_mm + (1.0 - cv2) * w_d
 
 
 def _mgc_waits(a, c, b, hold, cv2, sqrt):

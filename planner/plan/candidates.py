@@ -121,6 +121,7 @@ class _ColocatedTable:
     chunk_c: object     # per fitting point: whole chunk tokens, a full chunk step, a prompt's
     full: object        # chunked service, the wait for a batch slot, ρ_max, and TTFT alone
     service: object     # with its limit (these four filled by `_queue_tables`)
+    t_full: object = None   # per fitting point: TPOT while every slot is taken
     slot_s: object = None
     rho: object = None
     alone: object = None
@@ -134,7 +135,8 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
     waits = w.slot_wait_s(np.concatenate([t.bs[t.fit] for t in tables]),
                           np.concatenate([np.full(len(t.fit), c, dtype=float) for t, c in zip(tables, slots)]),
                           np.concatenate([t.service for t in tables]),
-                          np.concatenate([t.t[t.fit] for t in tables]))
+                          np.concatenate([t.t[t.fit] for t in tables]),
+                          np.concatenate([t.t_full for t in tables]))
     for t, sw in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1])):
         t.slot_s = sw
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s for t, d in zip(tables, deps)])
@@ -269,7 +271,10 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)
     full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
-    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service)
+    # the TPOT while every slot is taken (`verify.full_slots_tpot`): the decode step at the slots
+    at_slots = batched.decode_steps(dep, np.array([float(mem_limit)]), w.ctx_decode).time_s[0]
+    t_full = t[fit] + np.maximum(at_slots - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
+    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full)
 
 
 def generate(res: Resolved) -> CandidateSet:

@@ -84,19 +84,23 @@ class WorkloadContext:
         """(decode tokens L − 1, share of requests) of the outputs longer than one token."""
         return tuple((s, p) for s, p, _ in self.tpot_terms)
 
-    def slot_wait_s(self, offered_batch, slots, service_s, tpot_s):
+    def slot_wait_s(self, offered_batch, slots, service_s, tpot_s, tpot_full_s=None):
         """Mean wait for a batch slot (`queueing.slot_wait_s`) of a colocated instance whose mean
         decode batch is `offered_batch` at TPOT `tpot_s`: a request holds its slot for its chunked
         prompt (`service_s`) and its L − 1 decode tokens, so the slots' offered load is the batch
-        times hold ÷ decode life (Little). Arrays or scalars."""
+        times hold ÷ decode life (Little). `tpot_full_s`: the TPOT while every slot is taken (the
+        hold grows to it, `queueing.slot_wait_s`'s `hold_full_s`); None: the hold stays.
+        Arrays or scalars."""
         import numpy as np
         life = self.s_dec * np.asarray(tpot_s, dtype=float)
         hold = np.asarray(service_s, dtype=float) + life
         offered = np.asarray(offered_batch, dtype=float) * hold / np.where(life > 0, life, np.inf)
         cv2 = np.asarray(tpot_s, dtype=float) ** 2 * self.s_out_var / hold**2
-        return queueing.slot_wait_s(offered, slots, hold, cv2)
+        full = None if tpot_full_s is None else \
+            np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
+        return queueing.slot_wait_s(offered, slots, hold, cv2, full)
 
-    def slot_tpot_s(self, batch, slots, tpot_s):
+    def slot_tpot_s(self, batch, slots, tpot_s, tpot_full_s=None):
         """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
         from prefill holds one of `slots` for its L − 1 tokens at `tpot_s` (offered load = the mean
         batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
@@ -109,7 +113,7 @@ class WorkloadContext:
                 return np.zeros(np.broadcast_shapes(np.shape(batch), tpot_s.shape))
         elif not per_token:   # no output beyond the first token: no TPOT to add to
             return 0.0
-        return self.decode_slot_wait_s(batch, slots, tpot_s) * per_token
+        return self.decode_slot_wait_s(batch, slots, tpot_s, tpot_full_s) * per_token
 
     def join_factor(self, tokens_per_step: float) -> float:
         """A disaggregated decode pool's TPOT as benchmarks measure it ((last − first token)/(L − 1)
@@ -130,14 +134,16 @@ class WorkloadContext:
         share = sum(p for _, p in lives)
         return sum(p / n for n, p in lives) / share if share > 0 else 0.0
 
-    def decode_slot_wait_s(self, batch, slots, tpot_s):
+    def decode_slot_wait_s(self, batch, slots, tpot_s, tpot_full_s=None):
         """The mean wait itself that `slot_tpot_s` spreads over the output: M/G/c at offered load
         the mean batch, a request that decodes holding its slot for its L − 1 tokens at `tpot_s`
-        (E[L − 1] over those requests, `decode_hold_cv2` their spread)."""
+        (E[L − 1] over those requests, `decode_hold_cv2` their spread); `tpot_full_s` the TPOT at
+        full slots, to which the hold grows (None: it stays)."""
         if self.s_dec <= 0:
             return 0.0 * tpot_s
         hold = self.s_dec / self.p_dec * tpot_s
-        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2)
+        full = None if tpot_full_s is None else self.s_dec / self.p_dec * tpot_full_s
+        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2, full)
 
     @property
     def ttft_limit(self) -> float:
