@@ -67,7 +67,9 @@ def test_quiet_colocated_pool_against_simulation():
     between its decodes; the example itself now disaggregates). At the batch requests see, with the
     share of chunk steps a decoding request sees (it starts right after its own prompt's step,
     `colocated.chunk_share_seen`, its burst after a prompt from the queue's residual busy run since
-    the twelfth session), it reads 19.06 ms against 19.54 ms simulated, 2.5 % under (profiles of
+    the twelfth session, and since the nineteenth the sequences those bursts pile up,
+    `colocated.burst_batch`), it reads 19.48 ms against 19.54 ms simulated, 0.3 % under (19.06 ms,
+    2.5 % under, without the piled-up batch; profiles of
     2026-12-04, GEMMs capped at the peak; 18.86 ms against 19.34 ms with those of 2026-12-03, 18.59 ms
     with the geometric runs before; the simulator no longer takes the fixed time per request off a
     colocated request's decode span): checked within 5 % (the mean step alone read 10 % under). Time
@@ -83,7 +85,7 @@ def test_quiet_colocated_pool_against_simulation():
     assert pool["batch"] < 1.0 and pool["design_batch"] == 4
     result = simulate(plan_from_dict(plan, "rag"), requests=30_000, seed=0)
     sim = next(p for p in result.pools if p.name == pool["name"])
-    assert pool["tpot_s"] == pytest.approx(0.019055, abs=5e-5)
+    assert pool["tpot_s"] == pytest.approx(0.019479, abs=5e-5)
     assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.05)
     assert sim.tpot.mean > pool["tpot_s"]                  # still on the optimistic side
     # utilisation of a colocated pool, planned and simulated alike: the share of time in chunk steps

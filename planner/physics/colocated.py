@@ -78,14 +78,17 @@ def colocated_step(dep: Deployment, batch: float, context_tokens: float, prompt_
 def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
                     uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
                     budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None,
-                    prompt_cv2: float = 0.0) -> tuple[PhaseTime, PhaseTime]:
+                    prompt_cv2: float = 0.0, here_share: float | None = None,
+                    max_batch: float = math.inf) -> tuple[PhaseTime, PhaseTime]:
     """(mean step `colocated_step`, the step a decoding request sees on average: its TPOT × tokens
     per step) from one evaluation of the mixed and the decode-only step. The second blends them
     with the share of chunk steps a request sees (`chunk_share_seen` over `lives`, or `share` when
     given: the mean batch's, for the step at a TPOT statistic's batch, since the queue's busy runs
     are the mean load's; `prompt_cv2` the prompt length's squared coefficient of variation) instead of
     the share f of all steps; capacity in prompt tokens/s stays with
-    the mean step."""
+    the mean step. `here_share`: the share of the prompts chunked here whose request decodes here;
+    given, the seen step is taken at the batch the bursts of chunk steps pile up (`burst_batch`,
+    at most `max_batch`), else at `batch`."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0:
         step = decode_step(dep, batch, context_tokens)
@@ -100,7 +103,44 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
             return mean, mean
         share = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
                                  prompt_cv2)
+    if here_share is not None and lives:
+        rho = f * mixed.time_s / mean.time_s
+        extra = min(float(burst_batch(rho, here_share, lives, uncached_tokens / chunk, dep_tokens_per_step(dep),
+                                      prompt_cv2)), max(max_batch - batch, 0.0))
+        if extra > 0:
+            mixed = mixed_step(dep, batch + extra, context_tokens, chunk, prompt_tokens)
+            plain = decode_step(dep, batch + extra, context_tokens)
     return mean, blend(mixed, plain, share)
+
+
+def burst_batch(rho, here_share, lives: tuple[tuple[float, float], ...], chunk_steps_per_prompt,
+                tokens_per_step: float = 1.0, prompt_cv2: float = 0.0):
+    """Sequences a decoding request of a colocated engine shares its steps with beyond the Poisson
+    count of `physics.batch_spread.batch_seen` (mean + 1), numpy arrays or floats.
+
+    A request decodes for n steps after its prompt's chunk step, so the batch at a step is the
+    number of prompts whose request decodes here among those completed in the n steps before it.
+    Prompts complete in the busy runs of the chunk queue (M/G/1 at the share of time in chunk
+    steps ρ), K prompts a run with E[K] = 1/(1 − ρ), E[K²] = (1 + ρ²cv²)/(1 − ρ)³, so their count
+    in a window is over-dispersed by D = E[K²]/E[K] = (1 + ρ²cv²)/(1 − ρ)², of which the requests
+    that decode here (share h) keep h·D + 1 − h. A request sees the batch's mean plus its variance
+    over its mean: 1 + (h·D + 1 − h − 1) more than the mean, i.e. h·(D − 1) beyond `batch_seen`,
+    for a window of n steps much longer than a run (k·D steps, k chunk steps a prompt); shorter
+    windows keep n/(n + k·D) of it, averaged over `lives` ((decode tokens, share)).
+
+    A long-prompt MoE pool (Qwen3-235B on MI300X, 16k in / 300 out, 56 % of the time in chunk
+    steps, 72 % of its prompts decoding there): the simulated requests saw 11.7 sequences where
+    the Poisson count gave 8.9, and took 59.8 ms a token against 54.2 planned."""
+    import numpy as np
+    rho = np.clip(np.asarray(rho, dtype=float), 0.0, 0.999)
+    d = (1.0 + rho**2 * prompt_cv2) / (1.0 - rho) ** 2
+    run = np.asarray(chunk_steps_per_prompt, dtype=float) * d
+    share = sum(p for _, p in lives)
+    if share <= 0:
+        return 0.0 * rho
+    g = sum(p * (n := max(t / tokens_per_step, 1.0)) / (n + run) for t, p in lives) / share
+    out = np.clip(np.asarray(here_share, dtype=float), 0.0, 1.0) * (d - 1.0) * g
+    return out if out.ndim else float(out)
 
 
 def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: float,

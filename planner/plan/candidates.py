@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from planner.physics import batched, perf
 from planner.physics.batch_spread import chunk_variance, tpot_offset
-from planner.physics.colocated import chunk_share_seen
+from planner.physics.colocated import burst_batch, chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
 from planner.plan.candidate import (  # noqa: F401  (the types and the memo, importable from here as before)
@@ -257,7 +257,21 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
                             perf.tokens_per_step(dep), w.cv2)
-    t = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, seen)) / perf.tokens_per_step(dep)
+    # bursts of chunk steps pile decoding requests up: a request sees more than the Poisson count
+    # (`colocated.burst_batch`, as `colocated_steps` with here_share), at most the memory's slots
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(share < 1, share * mixed.time_s / st.time_s, 1.0)
+    extra = np.where(share < 1, burst_batch(rho, w.p_dec / mult, w.decode_lives, w.s_unc / chunk,
+                                            perf.tokens_per_step(dep), w.cv2), 0.0)
+    extra = np.minimum(extra, np.maximum(mem_limit - run, 0.0))
+    piled = np.flatnonzero(extra > 0)
+    mixed_seen, dec_seen = mixed.time_s, dec.time_s
+    if len(piled):
+        (m_p,) = batched.mixed_steps_many(dep, [(run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in)
+        (d_p,) = batched.decode_steps_many(dep, [run[piled] + extra[piled]], w.ctx_decode)
+        mixed_seen, dec_seen = mixed_seen.copy(), dec_seen.copy()
+        mixed_seen[piled], dec_seen[piled] = m_p.time_s, d_p.time_s
+    t = np.where(share >= 1, mixed.time_s, seen * mixed_seen + (1.0 - seen) * dec_seen) / perf.tokens_per_step(dep)
     t_stat = t
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]

@@ -109,16 +109,20 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
 
 def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached: float, dec_load: float,
                        pre_load: float, t0: float, per_step: float, budget: float, slots: float,
-                       lives: tuple[tuple[float, float], ...] = (), prompt_cv2: float = 0.0) -> tuple[float, float]:
+                       lives: tuple[tuple[float, float], ...] = (), prompt_cv2: float = 0.0,
+                       memory_slots: float = math.inf) -> tuple[float, float]:
     """(mean step t̄, step a decoding request sees t) of a colocated instance at its loads: the
     batch is b = dec_load·t/per_step (Little: each token stays one seen step), the prompt tokens
     per step p = pre_load·t̄; (t̄, t) = colocated_steps(batch_seen(b), p)
     (iterate from t0)."""
     t_bar = t = t0
+    decodes = sum(p for _, p in lives)   # the share of requests that decode
+    mean_life = sum(n * p for n, p in lives) / decodes if decodes > 0 else 0.0
+    here = min(1.0, dec_load / mean_life * uncached / pre_load) if pre_load > 0 and mean_life > 0 else 1.0
     for _ in range(100):
         b = batch_seen(dec_load * t / per_step, slots)
         mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget,
-                                               prompt_cv2=prompt_cv2)
+                                               prompt_cv2=prompt_cv2, here_share=here, max_batch=memory_slots)
         new_bar, new = mean.time_s, seen.time_s
         if abs(new - t) <= 1e-9 * max(t, 1e-12) and abs(new_bar - t_bar) <= 1e-9 * max(t_bar, 1e-12):
             return new_bar, new
@@ -185,12 +189,12 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
                          tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait, slots=slots)
     lives = w.decode_lives
+    slots = perf.max_batch(dep, w.ctx_peak)   # a prompt waits for one before its first chunk
     t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
-                                       per_step, float(w.pass_token_budget), c.batch, lives, w.cv2)
+                                       per_step, float(w.pass_token_budget), c.batch, lives, w.cv2, slots)
     b = dec_load * t_step / per_step
     seen = batch_seen(b, c.batch)
     b_q, b_t, t_q = b, seen, t_step / per_step
-    slots = perf.max_batch(dep, w.ctx_peak)   # a prompt waits for one before its first chunk
     if w.tpot_spread and b > 0 and slots > 1:   # the same prefill per step beside the statistic's batch
         # (≥ the mean's); one slot runs one request, at batch 1 whatever the load
         b_q = batch_at_statistic(b, w.tpot_spread)
