@@ -259,21 +259,22 @@ def test_deepseek_vllm_command_realises_the_plan():
 
 
 def test_colocated_pool_gets_its_chunk():
-    """rag_long_context's colocated MI300X pools prefill whole 16,000-token prompts per step (the
+    """rag_long_context's colocated MI300X pool prefills whole 16,000-token prompts per step (the
     plan's chunk; llama70b_chat, which checked 954-token chunks, now disaggregates)."""
     d = plan("rag_long_context")
-    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0, 16000.0]
+    assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0]
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
-    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 33 sequences per DP rank (the
-    # instance's 65 slots over DP2; 4, of its design batch 8, before the engine admitted its slots)
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16033"
-    assert o["--max-num-seqs"] == "33"
+    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 69 sequences per DP rank (the
+    # TP1·DP4 instance's slots over its four ranks; the TP1·DP2 pools planned until 2026-12-04's
+    # nineteenth session had 33 a rank)
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16069"
+    assert o["--max-num-seqs"] == "69"
     d["pools"] = [p for p in d["pools"] if p["role"] == "colocated"]   # SGLang runs them alone (MIXED)
     o = opts(commands(render(d, "sglang"))["colocated-mi300x-0"][0])
-    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP2 ranks 32,000 // 2
-    assert o["--chunked-prefill-size"] == "32000" and o["--dp-size"] == "2" and "--disaggregation-mode" not in o
+    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP4 ranks 64,000 // 4
+    assert o["--chunked-prefill-size"] == "64000" and o["--dp-size"] == "4" and "--disaggregation-mode" not in o
 
 
 def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(llama70b_chat_colocated_json):
@@ -454,8 +455,8 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     (s,) = commands(render(d, "sglang"))["decode-h200-0"]
     assert opts(s)["--ep-size"] == "8" and "--dp-size" not in opts(s) and "--enable-dp-attention" not in opts(s)
     dense = plan("sxm_or_pcie")   # Llama-3.1-70B
-    (v,) = commands(render(dense, "vllm"))["decode-h100-0"]
-    (s,) = commands(render(dense, "sglang"))["decode-h100-0"]
+    (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
+    (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)
 
 
@@ -523,14 +524,14 @@ def test_an_engine_loads_the_catalog_models_repository_or_a_config_json_s_folder
 
 def test_a_colocated_pool_beside_prefill_pools_takes_kv_in_vllm():
     """router.json splits a service's prompts and generation over all its pools by capacity, so
-    rag_long_context's colocated MI300X pools decode prompts its prefill pools computed: their
-    vLLM engines take KV both ways (NixlConnector kv_both), besides chunked prefill."""
+    rag_long_context's colocated MI300X pool decodes prompts its prefill pools computed: its
+    vLLM engine takes KV both ways (NixlConnector kv_both), besides chunked prefill."""
     vllm = commands(render(plan("rag_long_context"), "vllm"))
-    for name in ("colocated-mi300x-3", "colocated-mi300x-4"):
+    for name in ("colocated-mi300x-3",):
         o = opts(vllm[name][0])
         assert o["--enable-chunked-prefill"] is True
         assert json.loads(o["--kv-transfer-config"]) == {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
-    o = opts(commands(render(plan("sxm_or_pcie"), "vllm"))["decode-h100-0"][0])   # not colocated: unchanged
+    o = opts(commands(render(plan("sxm_or_pcie"), "vllm"))["decode-h100-1"][0])   # not colocated: unchanged
     assert json.loads(o["--kv-transfer-config"])["kv_role"] == "kv_both"
 
 
@@ -645,11 +646,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[2]: service 'chat+coding' has no pool in pools[]"),
+     "services[4]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])

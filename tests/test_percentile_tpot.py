@@ -133,8 +133,9 @@ def test_decode_pools_run_at_the_mean_batch_whose_quantile_meets_the_limit(p99_p
 
 
 def test_p99_costs_more_and_its_simulated_p99_matches(p99_plan, mean_plan):
-    """The p99 plan's decode instances hold fewer sequences per card than the mean plan's (5,116 on
-    32 H200 cards in TP1·DP8·PP4, 160 a card, against 1,368 on 8 in TP1·DP8, 171 a card), which
+    """The p99 plan's decode instances hold fewer sequences per card than the mean plan's (2,602 on
+    16 H200 cards in TP1·DP8·PP2, 163 a card, against 1,368 on 8 in TP1·DP8, 171 a card; 5,116 on
+    32 cards in TP1·DP8·PP4, the same cost, until 2026-12-04's nineteenth session), which
     takes an eighth H200 node where the mean plan fills the remainder with a two-node H20
     instance: 1,721.92 against 1,675.28 RMB/h at 200 req/s (profiles of 2026-12-04; with decode
     counting L tokens instead of L − 1, the p99 plan's layout of the same cost was 1,299 on
@@ -142,7 +143,7 @@ def test_p99_costs_more_and_its_simulated_p99_matches(p99_plan, mean_plan):
     within 5 % of the plan's and under the limit, while the mean plan's p99 is above it."""
     p99, mean = ({(p["gpu"], p["parallelism"]["label"]): p["design_batch"]
                   for p in _clean_json(plan)["pools"] if p["role"] == "decode"} for plan in (p99_plan, mean_plan))
-    assert p99[("h200", "TP1·DP8·PP4")] == 5116 and mean[("h200", "TP1·DP8")] == 1368
+    assert p99[("h200", "TP1·DP8·PP2")] == 2602 and mean[("h200", "TP1·DP8")] == 1368
     assert (p99_plan.cost_per_hour, mean_plan.cost_per_hour) == pytest.approx((1721.92, 1675.28))
     sim = simulate(plan_from_dict(_clean_json(p99_plan), "p99"), requests=100_000)
     base = simulate(plan_from_dict(_clean_json(mean_plan), "mean"), requests=100_000)
