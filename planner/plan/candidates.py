@@ -40,7 +40,13 @@ from planner.plan.redundancy import unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
-from planner.plan.workload import WorkloadContext, queue_limits, workload_context, worst_ttft_many
+from planner.plan.workload import (
+    WorkloadContext,
+    first_decoded_step_s,
+    queue_limits,
+    workload_context,
+    worst_ttft_many,
+)
 
 CHUNK_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0)  # prefill share per step relative to the workload's ratio
 
@@ -139,7 +145,8 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
                           np.concatenate([t.t_full for t in tables]))
     for t, sw in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1])):
         t.slot_s = sw
-    fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s for t, d in zip(tables, deps)])
+    fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s
+                            + first_decoded_step_s(w, t.bs[t.fit], t.st.time_s[t.fit]) for t, d in zip(tables, deps)])
     servers = Servers.single(np.concatenate([t.service for t in tables]))
     for t, (rho, alone, limit) in zip(tables, queue_limits(w, servers, fixed, [len(t.service) for t in tables])):
         t.rho, t.alone, t.limit = rho, alone, limit

@@ -150,6 +150,20 @@ class WorkloadContext:
         return min(t.limit for t in self.targets)
 
 
+def first_decoded_step_s(w: WorkloadContext, batch, step_s):
+    """Time to a request's first token that a colocated engine's decode step makes when no prompt
+    pass runs (every prompt token cached, `Resolved.first_token_decoded`; else 0): it joins the
+    batch when the step in progress ends (half a step, at the share of time the engine is busy,
+    1 − e^(−b) at a mean batch b), then that step makes its token. Arrays or scalars.
+    A 100 %-cached Llama-3.1-8B on one H20 at 50 req/s and 20-token answers: 65.4 ms simulated
+    TTFT, where the plan had read the fixed 55.4 ms alone."""
+    import numpy as np
+    if w.s_unc > 0:
+        return 0.0 * np.asarray(step_s, dtype=float)
+    step = np.asarray(step_s, dtype=float)
+    return (1.0 - np.exp(-np.asarray(batch, dtype=float))) * step / 2.0 + step
+
+
 def _len_factor(dist: list[tuple[float, float]], stat: str, mean: float) -> float:
     """Prompt length at the statistic's quantile (or the mean) ÷ the queue's mean prompt length."""
     q = queueing.QUANTILE.get(stat)

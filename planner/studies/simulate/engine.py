@@ -72,6 +72,7 @@ class Engine:
         self.step = 0
         self.pending: list[tuple[float, int]] = []   # heap of (ready time, request)
         self.ends: dict[int, list[int]] = {}          # step index → requests finishing then
+        self.firsts: dict[int, list[int]] = {}        # step index → requests whose first token it makes
         self.win_s = self.win_batch_s = self.win_tokens = self.win_chunk_s = 0.0
 
     def slot_free(self) -> bool:
@@ -213,6 +214,9 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
             _, r = heapq.heappop(e.pending)
             e.ends.setdefault(e.step + int(steps_needed[r]) - 1, []).append(r)
             e.b += 1
+            if math.isnan(first[r]):   # nothing prefilled it (every prompt token cached): this step does
+                started[r] = now
+                e.firsts.setdefault(e.step, []).append(r)
         # a chunk only when a prompt has arrived (`_take_chunk` takes nothing otherwise)
         chunk, completed = _take_chunk(e, i, now, started, here) \
             if e.chunk and e.prompt_arrived(now) else (0.0, [])
@@ -232,6 +236,8 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
             e.win_tokens += e.b * tokens_per_step[e.pool]
             if chunk > 0:
                 e.win_chunk_s += dt
+        for r in e.firsts.pop(e.step, ()):
+            first[r] = end
         finished = e.ends.pop(e.step, ())
         for r in finished:
             if r != PHANTOM:

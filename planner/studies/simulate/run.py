@@ -173,8 +173,11 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     pre_inst = np.full(n, -1) if cached else split_exactly(rng, n, pre_w)
     dec_inst = decode_split(rng, pre_inst, dec_w, pool_of, [p.role for p in pools])
     per_step = np.array(ph.tokens_per_step)
-    steps_needed = decode_steps(rng, np.maximum(s_out - 1, 0), np.where(dec_inst >= 0, pool_of[dec_inst], -1),
-                                per_step, [d.spec for d in ph.deployments])
+    # a request's decode steps make the tokens after its first, and the first too when no prompt pass
+    # runs (every prompt token cached: its first token is a decode step's, as the plan counts it)
+    steps_needed = decode_steps(rng, s_out if cached else np.maximum(s_out - 1, 0),
+                                np.where(dec_inst >= 0, pool_of[dec_inst], -1), per_step,
+                                [d.spec for d in ph.deployments])
     window = measurement_window(arrivals, plan.slo, float(ph.lengths_out[0].max()), planned_latencies(plan))
     span = window[1] - window[0]
 
@@ -187,9 +190,6 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     planned: list[float | None] = [None] * len(pools)
     engines: list[Engine | None] = [None] * pool_of.size
     tables: dict[int, Any] = {}
-    if cached:   # every prompt token cached: the first token is the request's fixed time after arrival
-        started[:] = first[:] = arrivals
-        ttft_at[:] = arrivals + perf.request_overhead_s(ph.deployments[0])
     for x, k in enumerate(pool_of.tolist()):
         p, dep = pools[k], ph.deployments[k]
         ids = np.flatnonzero(pre_inst == x)
@@ -219,6 +219,9 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     finish[done_now] = ttft_at[done_now]
     for r in from_prefill[steps_needed[from_prefill] > 0].tolist():
         engines[dec_inst[r]].pending.append((ttft_at[r], r))
+    if cached:   # straight to a decode-capable engine on arrival; its first step makes the first token
+        for r in np.flatnonzero(dec_inst >= 0).tolist():
+            engines[dec_inst[r]].pending.append((arrivals[r], r))
     live = [e for e in engines if e is not None]
     duration = max(float(arrivals[-1] - arrivals[0]), 1e-12)
     decoding = np.flatnonzero(steps_needed > 0)   # grouped by instance once (in request order inside each),
