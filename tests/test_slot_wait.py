@@ -89,6 +89,15 @@ def test_against_an_event_simulation(offered, slots):
         assert got == pytest.approx(want, rel=0.10), (offered, slots, fixed)
 
 
+def test_fractional_slots_are_whole_slots():
+    """2.5 slots are 2: at 2.3 Erlangs the queue is unstable. The scalar path floored the slots
+    after its stability test and returned a negative wait (−4.10)."""
+    assert math.isinf(slot_wait_s(2.3, 2.5, 1.0, 1.0))
+    assert math.isinf(slot_wait_s(np.array([2.3]), np.array([2.5]), 1.0, 1.0)[0])
+    assert math.isinf(slot_wait_s(2.3, 2.5, 1.0, 1.0, 1.5))
+    assert slot_wait_s(1.0, 2.5, 1.0, 1.0) == pytest.approx(1 / 3, rel=1e-12)   # M/M/2 at a = 1
+
+
 def test_unstable_and_far_from_full():
     assert math.isinf(slot_wait_s(17.0, 17, 1.0))
     assert slot_wait_s(10.0, 200, 1.0) == 0.0

@@ -133,7 +133,7 @@ def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0, hold_full_s=None):
     import numpy as np
     a = np.asarray(offered, dtype=float)
     c = np.asarray(slots, dtype=float)
-    a, c, hold, cv2 = np.broadcast_arrays(a, c, np.asarray(hold_s, dtype=float),
+    a, c, hold, cv2 = np.broadcast_arrays(a, np.floor(c), np.asarray(hold_s, dtype=float),
                                           np.asarray(hold_cv2, dtype=float))
     out = np.where(a >= c, np.inf, 0.0)
     near = np.flatnonzero((a < c) & (a > no_wait_below(c, np.sqrt)) & (a > 0))
@@ -198,11 +198,11 @@ def _state_dependent(offered, slots, hold_s, hold_cv2, hold_full_s):
 
 @functools.lru_cache(maxsize=65536)
 def _state_dependent_scalar(a: float, c: float, hold: float, cv2: float, full: float) -> float:
+    c = math.floor(c)
     if a >= c:
         return math.inf
     if a <= 0 or hold <= 0:
         return 0.0
-    c = math.floor(c)
     a_full = max(a, a * full / hold)
     if a_full >= c:
         return math.inf
@@ -226,11 +226,11 @@ def _mgc_waits(a, c, b, hold, cv2, sqrt):
 
 def _slot_wait_scalar(a: float, c: float, hold: float, cv2: float) -> float:
     """`slot_wait_s` of one queue in floats (the candidates' batch search calls it per batch)."""
+    c = math.floor(c)   # whole slots first: 2.5 slots at 2.3 Erlangs is 2 slots, unstable
     if a >= c:
         return math.inf
     if a <= 0 or a <= no_wait_below(c):
         return 0.0
-    c = math.floor(c)
     terms = int(min(c, math.ceil(max(c - a, 0.0) + 9.0 * math.sqrt(a) + 10.0)))   # as `erlang_b` cuts its sum
     lee, mixed = _mgc_waits(a, c, _erlang_b_sum(a, c, terms), hold, cv2, math.sqrt)
     return lee if cv2 >= 1.0 else mixed

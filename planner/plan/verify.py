@@ -238,7 +238,7 @@ def imported_tpot_s(w: WorkloadContext, dep: perf.Deployment, pre_load: float, d
     weighted by the imported share of the requests it decodes. Requests it prefilled itself
     decode from its next step: none of that. Two colocated MTP pools of the seed at 3-token
     answers: one decoded 45 % imported requests and read 44.8 ms where its simulation measured
-    55.1 (SLO broken); with the term 54.8."""
+    55.1 (SLO broken); with the term 53.5, over the 50 ms limit."""
     decoding = dec_load * w.p_dec / w.s_dec if w.s_dec > 0 else 0.0     # requests/s that decode here
     own = pre_load / w.s_unc * w.p_dec if w.s_unc > 0 else 0.0           # of its own prompts
     if decoding <= 0 or own >= decoding or w.s_unc <= 0:   # wholly cached: nothing is prefilled anywhere
