@@ -175,11 +175,16 @@ def state_dependent_wait_mm(a: float, c: float, hold: float, a_full: float) -> f
         return math.inf
     s = (a_full - a) / (c - a)
     terms = int(min(c, math.ceil(c - a + 9.0 * math.sqrt(a / (1.0 - s)) + 10.0)))
-    total, term = 0.0, 1.0
-    for i in range(terms):
-        n = c - i
-        term *= n / max(a + s * (n - a), 0.1 * a)
-        total += term
+    if terms > ERLANG_LOOP_TERMS:   # the same operations in numpy, whose accumulations run in order
+        import numpy as np
+        n = c - np.arange(terms, dtype=float)
+        total = float(np.cumsum(np.cumprod(n / np.maximum(a + s * (n - a), 0.1 * a)))[-1])
+    else:
+        total, term = 0.0, 1.0
+        for i in range(terms):
+            n = c - i
+            term *= n / max(a + s * (n - a), 0.1 * a)
+            total += term
     inv_b = 1.0 + total
     p_c = 1.0 / (inv_b - 1.0 + 1.0 / (1.0 - rho))
     return p_c * rho / (1.0 - rho) ** 2 * hold / a
@@ -190,9 +195,18 @@ def _state_dependent(offered, slots, hold_s, hold_cv2, hold_full_s):
     import numpy as np
     a, c, hold, cv2, full = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                   (offered, slots, hold_s, hold_cv2, hold_full_s)))
-    out = np.zeros(a.shape)
-    for k in np.ndindex(a.shape):
-        out[k] = _state_dependent_scalar(float(a[k]), float(c[k]), float(hold[k]), float(cv2[k]), float(full[k]))
+    c = np.floor(c)
+    out = np.where(a >= c, np.inf, 0.0)
+    # the chain only where a wait is possible (the scalar's own tests, at once): most points of a
+    # candidate grid are far from their slots
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_full = np.maximum(a, a * full / np.where(hold > 0, hold, np.inf))
+        s = np.where(c > a, (a_full - a) / (c - a), 0.0)
+        near = (a < c) & (a > 0) & (hold > 0) & ((a_full >= c) | (a > c - NO_WAIT_SIGMAS * np.sqrt(
+            c / np.maximum(1.0 - s, 1e-300)) - NO_WAIT_SIGMAS))
+    for k in np.flatnonzero(near).tolist():
+        out.flat[k] = _state_dependent_scalar(float(a.flat[k]), float(c.flat[k]), float(hold.flat[k]),
+                                              float(cv2.flat[k]), float(full.flat[k]))
     return out if out.ndim else float(out)
 
 
