@@ -151,10 +151,8 @@ def no_wait_below(slots, sqrt=math.sqrt, growth=0.0):
     """Offered load below which `slot_wait_s` is 0: c − 6√c − 6 (floats, or arrays with np.sqrt).
     `growth` s ∈ [0, 1): the most the offered load grows per slot filled (`slot_wait_s` with
     `hold_full_s`, s = (a_full − a)/(c − a)), which widens the occupancy's spread to √(c/(1 − s)):
-    c − 6√(c/(1 − s)) − 6."""
-    if growth:
-        return slots - NO_WAIT_SIGMAS * sqrt(slots / (1.0 - growth)) - NO_WAIT_SIGMAS
-    return slots - NO_WAIT_SIGMAS * sqrt(slots) - NO_WAIT_SIGMAS
+    c − 6√(c/(1 − s)) − 6 (at s = 0 the same floats: c/1.0 is c)."""
+    return slots - NO_WAIT_SIGMAS * sqrt(slots / (1.0 - growth)) - NO_WAIT_SIGMAS
 
 
 def state_dependent_wait_mm(a: float, c: float, hold: float, a_full: float) -> float:
@@ -202,8 +200,7 @@ def _state_dependent(offered, slots, hold_s, hold_cv2, hold_full_s):
     with np.errstate(divide="ignore", invalid="ignore"):
         a_full = np.maximum(a, a * full / np.where(hold > 0, hold, np.inf))
         s = np.where(c > a, (a_full - a) / (c - a), 0.0)
-        near = (a < c) & (a > 0) & (hold > 0) & ((a_full >= c) | (a > c - NO_WAIT_SIGMAS * np.sqrt(
-            c / np.maximum(1.0 - s, 1e-300)) - NO_WAIT_SIGMAS))
+        near = (a < c) & (a > 0) & (hold > 0) & ((a_full >= c) | (a > no_wait_below(c, np.sqrt, s)))
     for k in np.flatnonzero(near).tolist():
         out.flat[k] = _state_dependent_scalar(float(a.flat[k]), float(c.flat[k]), float(hold.flat[k]),
                                               float(cv2.flat[k]), float(full.flat[k]))
@@ -223,16 +220,19 @@ def _state_dependent_scalar(a: float, c: float, hold: float, cv2: float, full: f
     s = (a_full - a) / (c - a) if c > a else 0.0
     if a <= no_wait_below(c, growth=s):
         return 0.0
-    w_mm = state_dependent_wait_mm(a, c, hold, a_full)
-    rho = a / c
-    w_d = w_mm / 2.0 * (1.0 + (1.0 - rho) * (c - 1.0) * (math.sqrt(4.0 + 5.0 * c) - 2.0) / (16.0 * rho * c))
-    return (1.0 + cv2) / 2.0 * w_mm if cv2 >= 1.0 else cv2 * w_mm + (1.0 - cv2) * w_d
+    lee, mixed = _held_waits(state_dependent_wait_mm(a, c, hold, a_full), a, c, cv2, math.sqrt)
+    return lee if cv2 >= 1.0 else mixed
 
 
 def _mgc_waits(a, c, b, hold, cv2, sqrt):
     """(Lee–Longton wait, M/M–M/D interpolated wait) from Erlang B `b`: the formulas of
     `slot_wait_s`, the same operations for floats and arrays."""
-    w_m = c * b / (c - a * (1.0 - b)) * hold / (c - a)
+    return _held_waits(c * b / (c - a * (1.0 - b)) * hold / (c - a), a, c, cv2, sqrt)
+
+
+def _held_waits(w_m, a, c, cv2, sqrt):
+    """(Lee–Longton wait, M/M–M/D interpolated wait) from the M/M wait `w_m` (Erlang C's, or the
+    growing-hold chain's): the hold's spread cv² and the Cosmetatos correction for fixed holds."""
     rho = a / c
     w_d = w_m / 2.0 * (1.0 + (1.0 - rho) * (c - 1.0) * (sqrt(4.0 + 5.0 * c) - 2.0) / (16.0 * rho * c))
     return (1.0 + cv2) / 2.0 * w_m, cv2 * w_m + (1.0 - cv2) * w_d

@@ -100,7 +100,7 @@ class WorkloadContext:
             np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
         return queueing.slot_wait_s(offered, slots, hold, cv2, full)
 
-    def slot_tpot_s(self, batch, slots, tpot_s, tpot_full_s=None):
+    def slot_tpot_s(self, batch, slots, tpot_s):
         """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
         from prefill holds one of `slots` for its L − 1 tokens at `tpot_s` (offered load = the mean
         batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
@@ -113,7 +113,7 @@ class WorkloadContext:
                 return np.zeros(np.broadcast_shapes(np.shape(batch), tpot_s.shape))
         elif not per_token:   # no output beyond the first token: no TPOT to add to
             return 0.0
-        return self.decode_slot_wait_s(batch, slots, tpot_s, tpot_full_s) * per_token
+        return self.decode_slot_wait_s(batch, slots, tpot_s) * per_token
 
     def join_factor(self, tokens_per_step: float) -> float:
         """A disaggregated decode pool's TPOT as benchmarks measure it ((last − first token)/(L − 1)
@@ -134,16 +134,15 @@ class WorkloadContext:
         share = sum(p for _, p in lives)
         return sum(p / n for n, p in lives) / share if share > 0 else 0.0
 
-    def decode_slot_wait_s(self, batch, slots, tpot_s, tpot_full_s=None):
+    def decode_slot_wait_s(self, batch, slots, tpot_s):
         """The mean wait itself that `slot_tpot_s` spreads over the output: M/G/c at offered load
         the mean batch, a request that decodes holding its slot for its L − 1 tokens at `tpot_s`
-        (E[L − 1] over those requests, `decode_hold_cv2` their spread); `tpot_full_s` the TPOT at
-        full slots, to which the hold grows (None: it stays)."""
+        (E[L − 1] over those requests, `decode_hold_cv2` their spread). The hold stays at the mean
+        batch's (see `verify.pool_state` for why decode pools keep it)."""
         if self.s_dec <= 0:
             return 0.0 * tpot_s
         hold = self.s_dec / self.p_dec * tpot_s
-        full = None if tpot_full_s is None else self.s_dec / self.p_dec * tpot_full_s
-        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2, full)
+        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2)
 
     @property
     def ttft_limit(self) -> float:
