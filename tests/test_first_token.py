@@ -311,3 +311,46 @@ def test_a_fully_cached_prompts_first_token_is_a_decode_step(tmp_path, answer):
     assert got.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.02)
     assert got.batch == pytest.approx(pool["batch"], rel=0.10)
     assert got.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.03)
+
+
+CACHED_DECODE = (ROOT / "problems" / "deepseek_qps.yaml").read_text().replace(
+    "  qps: 200\n", "  qps: 20\n").replace(
+    "  output_tokens: 1000\n", "  output_tokens: 1000\n  prefix_cache_hit_percent: 100\n").replace(
+    "modes: [disaggregated, colocated]", "modes: [disaggregated]")
+
+
+@pytest.mark.parametrize("ttft, limited_by", [("2s", "tpot"), ("330ms", "ttft")])
+def test_a_decode_pool_that_makes_the_first_token_is_held_to_the_ttft_limit(tmp_path, ttft, limited_by):
+    """Every prompt token cached and decode pools alone: the request goes straight to a decode
+    instance, whose step makes its first token. Until 2026-12-04 the plan checked no TTFT there
+    (JSON null, no `ttft[...]` check), and at a 330 ms limit it chose the pool of the 2 s limit,
+    whose first tokens take 335.8 ms (simulated 335.9): verified, and over the SLO. Now the pool's
+    TTFT is the fixed time, the wait for a slot and the steps (`waits.decoded_first_token_s`),
+    checked, and the decode candidates are held to it: at 330 ms a TP1·DP8·PP2 pool at 329.6 ms,
+    limited by TTFT; both within 1 % of their simulation. The wait to join the batch is in TTFT, so
+    TPOT carries no part of it."""
+    p = tmp_path / "cached.yaml"
+    p.write_text(CACHED_DECODE.replace("ttft: 2s", f"ttft: {ttft}"))
+    plan = solve(load_problem(p), str(p))
+    d = plan_json(plan)
+    (pool,) = d["pools"]
+    assert pool["role"] == "decode" and pool["limited_by"] == limited_by
+    checks = {c.name: c for c in plan.verification.checks}
+    check = checks[f"ttft[{pool['name']}]"]
+    assert check.value == pool["ttft_s"] and check.limit == d["slo"]["ttft_s"] and check.ok
+    (st,) = plan.verification.pools
+    from planner.physics import perf
+    from planner.plan.candidates import deployment
+    c = st.candidate
+    dep = deployment(plan.resolved, plan.resolved.option(c.gpu), c.par, c.spec)
+    step = perf.decode_step(dep, min(st.batch + 1, c.batch), workload_context(plan.resolved).ctx_decode).time_s
+    import math
+    hand = perf.request_overhead_s(dep) + st.slot_wait_s + (1 - math.exp(-st.batch)) * step / 2 + step
+    assert pool["ttft_s"] == pytest.approx(hand, rel=1e-9)
+    assert pool["tpot_s"] == pytest.approx(perf.tpot(dep, min(st.batch + 1, c.batch),
+                                                     workload_context(plan.resolved).ctx_decode), rel=1e-9)
+    sim = simulate(plan_from_dict(d, "cached"), requests=30_000, seed=0)
+    (got,) = sim.pools
+    assert got.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.01)
+    assert got.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.01)
+    assert sim.passed

@@ -15,6 +15,7 @@ from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
 from planner.plan.resolve import GPUOption, Resolved
+from planner.plan.waits import decoded_first_token_s
 from planner.plan.workload import WorkloadContext
 
 
@@ -118,12 +119,19 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
-    join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the batch, per token
+    cached = w.s_unc <= 0   # every prompt token cached: this instance makes the first token, and the
+    # waits to join the batch and for a slot come before it (TTFT), not between first and second
+    join = 1.0 if cached else w.join_factor(perf.tokens_per_step(dep))   # the wait to join, per token
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
     b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
-    b = _within_slot_wait(dep, w, b_fit, mem_limit, join)
+    b = _within_first_token(dep, w, b_fit, mem_limit) if cached else _within_slot_wait(dep, w, b_fit, mem_limit, join)
     if b == 0 and b_cap == mem_limit == 1:   # one slot: a whole mean batch of one waits forever
         return _one_slot_decode(dep, w, opt, par, spec, join)
+    if b == 0 < b_fit and cached:   # the step is fast enough; the first token is not
+        v = _first_token_s(dep, w, 1.0, mem_limit)
+        return Rejected("decode", opt.id, par, "ttft", v, w.ttft_limit,
+                        f"every prompt token cached, its decode step makes the first token: at batch 1 "
+                        f"that takes {v*1e3:.1f} ms")
     if b == 0 < b_fit:   # the step is fast enough; the slots are too few
         t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
         t1_stat = t1 if not w.tpot_spread else \
@@ -146,10 +154,33 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
     else:
         t_stat = t
-    t_stat = t_stat * join + float(w.slot_tpot_s(b, mem_limit, t))   # the waits to join, for a slot
+    if not cached:
+        t_stat = t_stat * join + float(w.slot_tpot_s(b, mem_limit, t))   # the waits to join, for a slot
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
-    return _decode_at(dep, w, opt, spec, b, b / t, "memory" if b_cap == mem_limit else "tpot", t_stat,
-                      mem.total_bytes, st.bound)
+    limited = "ttft" if cached and b < b_fit else "memory" if b_cap == mem_limit else "tpot"
+    return _decode_at(dep, w, opt, spec, b, b / t, limited, t_stat, mem.total_bytes, st.bound)
+
+
+def _first_token_s(dep: Deployment, w: WorkloadContext, b: float, slots: int) -> float:
+    """A wholly cached request's TTFT on a decode instance at mean batch b (`waits.decoded_first_token_s`):
+    the fixed time, the wait for one of `slots`, the step in progress and its own."""
+    t = memoised(perf.tpot, dep, b, w.ctx_decode)
+    step = memoised(perf.decode_step, dep, b, w.ctx_decode).time_s
+    return decoded_first_token_s(dep, w, b, step, float(w.decode_slot_wait_s(b, slots, t)))
+
+
+def _within_first_token(dep: Deployment, w: WorkloadContext, b: int, slots: int) -> int:
+    """Largest mean batch ≤ b whose wholly cached requests reach their first token within the
+    TTFT limit (it grows with the batch: a longer step, a longer wait for a slot); 0 if none."""
+    if b < 1:
+        return b
+    if _first_token_s(dep, w, float(b), slots) <= w.ttft_limit:
+        return b
+    lo, hi = 0, b                        # ok(lo) (or lo = 0), not ok(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _first_token_s(dep, w, float(mid), slots) <= w.ttft_limit else (lo, mid)
+    return lo
 
 
 def _decode_at(dep: Deployment, w: WorkloadContext, opt: GPUOption, spec: Speculation | None, batch: int,
@@ -175,8 +206,20 @@ def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: P
     The largest m on a 0.05 grid whose TPOT meets the limit: capacity m / TPOT(1). The design
     batch stays 1 (the engine's running-request limit); the plan's pool state solves the mean."""
     t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
-    tpot = {m: t1 * join + float(w.slot_tpot_s(m, 1, t1)) for m in ONE_SLOT_OCCUPANCY}
-    ok = [m for m in ONE_SLOT_OCCUPANCY if tpot[m] <= w.tpot_limit]
+    if w.s_unc <= 0:   # wholly cached: the wait for the slot delays the first token, not the second
+        tpot = dict.fromkeys(ONE_SLOT_OCCUPANCY, t1)
+        ok = [m for m in ONE_SLOT_OCCUPANCY if t1 <= w.tpot_limit and _first_token_s(dep, w, m, 1) <= w.ttft_limit]
+        if not ok and t1 > w.tpot_limit:
+            return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
+                            f"batch 1 already takes {t1*1e3:.1f} ms per token")
+        if not ok:
+            v = _first_token_s(dep, w, ONE_SLOT_OCCUPANCY[0], 1)
+            return Rejected("decode", opt.id, par, "ttft", v, w.ttft_limit,
+                            f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy a "
+                            f"wholly cached request's first token takes {v*1e3:.1f} ms")
+    else:
+        tpot = {m: t1 * join + float(w.slot_tpot_s(m, 1, t1)) for m in ONE_SLOT_OCCUPANCY}
+        ok = [m for m in ONE_SLOT_OCCUPANCY if tpot[m] <= w.tpot_limit]
     if not ok:
         v = tpot[ONE_SLOT_OCCUPANCY[0]]
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,

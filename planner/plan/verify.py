@@ -18,7 +18,8 @@ from planner.physics.batch_spread import batch_at_statistic, batch_seen, chunk_v
 from planner.physics.prefill_queue import Servers
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
-from planner.plan.workload import WorkloadContext, first_decoded_step_s, ttfts, workload_context
+from planner.plan.waits import decoded_first_token_s, full_slots_tpot, imported_tpot_s
+from planner.plan.workload import first_decoded_step_s, ttfts, workload_context
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
 
@@ -175,20 +176,26 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         wait = 0.0
-        join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the running batch
-        t, t_q = t * join, t_q * join
-        if b > 0:   # the wait for a batch slot, spread over the output (one Erlang computation)
+        if b > 0:   # the wait for a batch slot (one Erlang computation)
             # at a constant hold: a decode pool's arrivals are its prefill pools' departures, smoother
             # than Poisson, which offsets the slower steps when full that colocated pools charge
             # (rag_long_context's decode pool: 55.9 ms planned, 55.8 simulated; with the growing hold
             # 57.2 against 54.1)
             wait = float(w.decode_slot_wait_s(b, slots, perf.tpot(dep, b, w.ctx_decode)))
-            slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0
-            t, t_q = t + slot, t_q + slot
+        by_class, ttft = (), 0.0
+        if w.s_unc <= 0:   # every prompt token cached: the request comes straight here and this pool's
+            # step makes its first token, so both waits (for a slot, for the step in progress) come
+            # before it, in TTFT, none between its first and second token
+            step = perf.decode_step(dep, seen, w.ctx_decode).time_s if b > 0 else 0.0
+            by_class, ttft = _ttft_by_class(w, 0.0, Servers.single(0.0), decoded_first_token_s(dep, w, b, step, wait))
+        else:
+            join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the running batch
+            slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0   # spread over the output
+            t, t_q = t * join + slot, t_q * join + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * w.kv_prompt_per_decode_token * kvpt
-        return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, 0.0, t_q, mem, kv_traffic, nic,
-                         tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait, slots=slots)
+        return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, ttft, t_q, mem, kv_traffic, nic,
+                         by_class, tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait, slots=slots)
     lives = w.decode_lives
     slots = perf.max_batch(dep, w.ctx_peak)   # a prompt waits for one before its first chunk
     t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
@@ -226,33 +233,6 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
                      engine_chunk_tokens=colocated.engine_chunk_tokens(c.chunk_tokens, w.s_unc_max,
                                                                        w.pass_token_budget), slots=slots,
                      imported_tpot_s=imported)
-
-
-def imported_tpot_s(w: WorkloadContext, dep: perf.Deployment, pre_load: float, dec_load: float,
-                    step_s: float) -> float:
-    """TPOT a colocated instance's requests gain, on average, from those it decodes but did not
-    prefill (routing splits decode by capacity: an instance whose share of the decoding exceeds
-    its share of the prompts takes requests another instance prefilled). Such a request's KV
-    crosses the network and it joins the running batch when the step in progress ends (half a
-    mean step), before its second token: spread over its L − 1 later tokens (E[1/(L − 1)]) and
-    weighted by the imported share of the requests it decodes. Requests it prefilled itself
-    decode from its next step: none of that. Two colocated MTP pools of the seed at 3-token
-    answers: one decoded 45 % imported requests and read 44.8 ms where its simulation measured
-    55.1 (SLO broken); with the term 53.5, over the 50 ms limit."""
-    decoding = dec_load * w.p_dec / w.s_dec if w.s_dec > 0 else 0.0     # requests/s that decode here
-    own = pre_load / w.s_unc * w.p_dec if w.s_unc > 0 else 0.0           # of its own prompts
-    if decoding <= 0 or own >= decoding or w.s_unc <= 0:   # wholly cached: nothing is prefilled anywhere
-        return 0.0
-    share = 1.0 - own / decoding
-    return share * (perf.kv_transfer_time(dep, w.s_in) + 0.5 * step_s) * w.slot_wait_per_token
-
-
-def full_slots_tpot(dep: perf.Deployment, w: WorkloadContext, b: float, slots: int, tpot_s: float) -> float:
-    """A colocated instance's TPOT while every one of its `slots` is taken: its TPOT at the mean
-    batch b with the decode step at the slots in place of the step at b (the prompt chunks it
-    carries at that load unchanged)."""
-    grow = perf.decode_step(dep, slots, w.ctx_decode).time_s - perf.decode_step(dep, max(b, 1.0), w.ctx_decode).time_s
-    return tpot_s + max(grow, 0.0) / perf.tokens_per_step(dep)
 
 
 def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):
@@ -309,9 +289,9 @@ def verify_service(res: Resolved, chosen: dict[Candidate, int],
         st = replace(pool_state(res, c, chosen[c], pre, dec), name=unique_name(c.name, taken))
         pools.append(st)
         name = p + st.name
+        for label, ttft, limit in st.ttft_by_class:   # decode pools too when they make the first token
+            checks.append(Check(f"ttft[{label + ':' if label else ''}{name}]", ttft, limit, "s"))
         if c.role in ("prefill", "colocated"):
-            for label, ttft, limit in st.ttft_by_class:
-                checks.append(Check(f"ttft[{label + ':' if label else ''}{name}]", ttft, limit, "s"))
             checks.append(Check(f"utilization[{name}]", st.utilization, ceiling, "fraction"))
         if c.role in ("decode", "colocated"):
             checks.append(Check(f"tpot[{name}]", st.tpot_s, slo.tpot, "s"))

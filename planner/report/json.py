@@ -121,7 +121,7 @@ def pool_dict(st: PoolState) -> dict[str, Any]:
         "batch": st.batch, "design_batch": c.batch, "slots": st.slots if c.role != "prefill" else None,
         "chunk_tokens": c.chunk_tokens,
         "engine_chunk_tokens": st.engine_chunk_tokens if c.role == "colocated" else None,
-        "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" else None,
+        "utilization": st.utilization, "ttft_s": st.ttft_s if c.role != "decode" or st.ttft_by_class else None,
         "tpot_s": st.tpot_s if c.role != "prefill" else None,
         "tpot_mean_s": st.tpot_mean_s if c.role != "prefill" else None,
         "batch_at_tpot_statistic": st.batch_at_tpot_statistic if c.role != "prefill" else None,
@@ -182,7 +182,7 @@ def error_band_dict(p: Plan) -> dict[str, Any] | None:
         pools.append({"name": st.name,
                       "tpot_s": None if c.role == "prefill" else
                       [st.tpot_s / s_dec * band.tpot_factor(q) for q in (10, 90)],
-                      "ttft_s": None if c.role == "decode" else
+                      "ttft_s": None if c.role == "decode" and not st.ttft_by_class else
                       [st.ttft_s / s_pre * band.ttft_factor(q) for q in (10, 90)]})
     return {"source": band.source, "as_of": band.as_of, "confidence": r.problem.slo.confidence,
             "tpot_factor": {f"p{q}": band.tpot_factor(q) for q in (10, 50, 90)},

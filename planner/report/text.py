@@ -125,7 +125,8 @@ def _decode_slot_notes(pools: list[dict[str, Any]], ttft_limit_s: float) -> list
             f"after its first token; counted in TPOT here, in TTFT behind a P/D proxy that streams from "
             f"decode (vLLM, SGLang)"
             for p in pools
-            if p["role"] == "decode" and (p.get("slot_wait_s") or 0.0) >= SLOT_NOTE_FRACTION * ttft_limit_s]
+            if p["role"] == "decode" and p["ttft_s"] is None   # else it makes the first token: in its TTFT
+            and (p.get("slot_wait_s") or 0.0) >= SLOT_NOTE_FRACTION * ttft_limit_s]
 
 
 def _render_single(d: dict[str, Any]) -> str:

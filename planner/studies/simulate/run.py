@@ -86,13 +86,13 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     pools = []
     for k, p in enumerate(plan.pools):
         pre = measured & (run.pre_pool == k)
-        if p.role == "colocated":   # a wholly cached prompt is prefilled nowhere: its TTFT is its engine's
+        if p.role != "prefill":   # a wholly cached prompt is prefilled nowhere: its TTFT is its engine's
             pre |= measured & (run.pre_pool < 0) & (run.dec_pool == k)
         dec = measured & decodes & (run.dec_pool == k)
         planned = run.planned_busy[k] if run.planned_busy and run.planned_busy[k] is not None else p.utilization
         pools.append(PoolResult(p.name, p.role, p.gpu, p.instances, p.ttft_s, p.tpot_s,
                                 planned, p.batch,
-                                Summary.of(ttft[pre]) if p.role != "decode" else None,
+                                Summary.of(ttft[pre]) if p.role != "decode" or pre.any() else None,
                                 Summary.of(tpot[dec]) if p.role != "prefill" else None,
                                 Summary.of(wait[pre]) if p.role != "decode" else None,
                                 run.utilization[k], run.batch[k]))
