@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import replace
+from typing import NamedTuple
 
 import pulp
 
@@ -62,6 +63,35 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     opts = solver_options(problem, solver, time_limit)
     usable = [s for s in svcs if s.candidates]
     heuristics = not fleet if heuristics is None else heuristics
+    m, report, chosen, nodes, v, pools, solved, tb, t2 = _solve_verified(problem, usable, opts, verbose,
+                                                                         heuristics, source)
+    t3 = time.perf_counter()
+    plan = Plan(problem, tuple(solved), chosen, nodes, report.objective or 0.0, pools, v, report,
+                tuple(milp.binding_rows(m)), len(m.candidates), sum(len(s.cs.candidates) for s in solved),
+                {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2})
+    raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
+    if any(c.spec is not None for sel in chosen.values() for c in sel) and problem.serving.speculative.use == "auto":
+        plan = replace(plan, cost_without_speculation=_cost_without_speculation(problem, usable, opts, heuristics))
+    return plan
+
+
+class _Solved(NamedTuple):
+    m: milp.Model
+    report: milp.SolverReport
+    chosen: dict[str, dict[Candidate, int]]
+    nodes: dict[str, tuple[int, int]]
+    verification: Verification
+    pools: dict
+    usable: list[Service]      # the services' candidates the last solve had
+    built_at: float            # perf_counter after the last build, and after its solve
+    solved_at: float
+
+
+def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
+                    heuristics: bool, source: str) -> _Solved:
+    """Build, solve and verify; solved again without the colocated candidates that fail only by
+    the requests they import (`importing_over_tpot`), at most IMPORT_RETRIES times. Raises
+    Infeasible when the MILP has no plan; the last verification is returned, passed or not."""
     for attempt in range(IMPORT_RETRIES + 1):
         m = build(problem, usable)
         tb = time.perf_counter()
@@ -83,17 +113,11 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
         importing = importing_over_tpot(v)
         if v.passed or not importing or attempt == IMPORT_RETRIES:
             break
-        usable = [replace(s, candidates=tuple(c for c in s.candidates if c not in importing)) for s in usable]
-        if not all(s.candidates for s in usable):
+        fewer = [replace(s, candidates=tuple(c for c in s.candidates if c not in importing)) for s in usable]
+        if not all(s.candidates for s in fewer):
             break
-    t3 = time.perf_counter()
-    plan = Plan(problem, tuple(usable), chosen, nodes, report.objective or 0.0, pools, v, report,
-                tuple(milp.binding_rows(m)), len(m.candidates), sum(len(s.cs.candidates) for s in usable),
-                {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2})
-    raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
-    if any(c.spec is not None for sel in chosen.values() for c in sel) and problem.serving.speculative.use == "auto":
-        plan = replace(plan, cost_without_speculation=_cost_without_speculation(problem, usable, opts))
-    return plan
+        usable = fewer
+    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2)
 
 
 IMPORT_RETRIES = 4   # re-solves without colocated candidates whose imported requests broke TPOT
@@ -119,9 +143,10 @@ def importing_over_tpot(v: Verification) -> set[Candidate]:
 
 
 def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Service],
-                              opts: SolverOptions) -> float | None:
-    """Cost per hour of the best plan with speculative decoding off (the saving the plan reports);
-    None when there is none."""
+                              opts: SolverOptions, heuristics: bool) -> float | None:
+    """Cost per hour of the best verified plan with speculative decoding off (the saving the plan
+    reports), solved and verified as the plan itself is (`_solve_verified`; until 2026-12-04 the
+    MILP's optimum alone, unverified); None when there is none."""
     off = []
     for s in svcs:
         without = tuple(c for c in s.cs.candidates if c.spec is None)
@@ -130,10 +155,11 @@ def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Servic
         off.append(replace(s, candidates=needed(without, s.res) if s.candidates is not s.cs.candidates else without))
     if not all(s.candidates for s in off):
         return None
-    rep = milp.solve(build(problem, off), opts.name, opts.time_limit, opts.mip_gap, False, gap_abs=opts.node_gap,
-                     heuristics=not isinstance(problem, FleetProblem))
-    ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
-    return rep.objective if ok else None
+    try:
+        out = _solve_verified(problem, off, opts, False, heuristics, "without speculation")
+    except Infeasible:
+        return None
+    return out.report.objective if out.verification.passed else None
 
 
 def has_free_capacity(gpus) -> bool:
