@@ -338,6 +338,7 @@ def test_a_decode_pool_that_makes_the_first_token_is_held_to_the_ttft_limit(tmp_
     checks = {c.name: c for c in plan.verification.checks}
     check = checks[f"ttft[{pool['name']}]"]
     assert check.value == pool["ttft_s"] and check.limit == d["slo"]["ttft_s"] and check.ok
+    assert checks[f"kv_nic[{pool['name']}]"].value == 0.0   # no prompt's KV crosses the network
     (st,) = plan.verification.pools
     from planner.physics import perf
     from planner.plan.candidates import deployment

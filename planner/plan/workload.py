@@ -65,8 +65,9 @@ class WorkloadContext:
     def kv_prompt_per_decode_token(self) -> float:
         """Prompt tokens whose KV cache moves to a decode pool per token it generates: the requests
         that decode (share p_dec) bring s_in tokens each and generate E[L − 1]/p_dec there
-        (0 when none decodes)."""
-        return self.s_in * self.p_dec / self.s_dec if self.s_dec > 0 else 0.0
+        (0 when none decodes, and when every prompt token is cached: nothing prefills it
+        elsewhere, the request reads its prefix from the cache of the instance it decodes on)."""
+        return self.s_in * self.p_dec / self.s_dec if self.s_dec > 0 and self.s_unc > 0 else 0.0
 
     @property
     def decode_hold_cv2(self) -> float:
