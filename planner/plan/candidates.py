@@ -40,6 +40,7 @@ from planner.plan.redundancy import unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
+from planner.plan.waits import decode_growth_s
 from planner.plan.workload import (
     WorkloadContext,
     first_decoded_step_s,
@@ -146,7 +147,9 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
     for t, sw in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1])):
         t.slot_s = sw
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s
-                            + first_decoded_step_s(w, t.bs[t.fit], t.st.time_s[t.fit]) for t, d in zip(tables, deps)])
+                            + first_decoded_step_s(w, t.bs[t.fit], t.st.time_s[t.fit],
+                                                   t.st.time_s[t.fit] + decode_growth_s(d, w, t.bs[t.fit]))
+                            for t, d in zip(tables, deps)])
     servers = Servers.single(np.concatenate([t.service for t in tables]))
     for t, (rho, alone, limit) in zip(tables, queue_limits(w, servers, fixed, [len(t.service) for t in tables])):
         t.rho, t.alone, t.limit = rho, alone, limit

@@ -4,8 +4,8 @@ time to a wholly cached request's first token on a decode instance."""
 
 from __future__ import annotations
 
-from planner.physics import perf
-from planner.plan.workload import WorkloadContext, first_decoded_step_s
+from planner.physics import batched, perf
+from planner.plan.workload import WorkloadContext, first_decoded_step_s, ttft_batch_quantile
 
 
 def imported_tpot_s(w: WorkloadContext, dep: perf.Deployment, pre_load: float, dec_load: float,
@@ -34,7 +34,22 @@ def decoded_first_token_s(dep: perf.Deployment, w: WorkloadContext, batch: float
     the token (`first_decoded_step_s`), as on a colocated engine with no prompt to prefill.
     Until 2026-12-04 the plan checked no TTFT for such pools (the seed's example wholly cached
     at 20 req/s: 335.9 ms simulated, nothing planned)."""
-    return perf.request_overhead_s(dep) + slot_wait_s + float(first_decoded_step_s(w, batch, step_s))
+    return perf.request_overhead_s(dep) + slot_wait_s + float(first_decoded_step_s(
+        w, batch, step_s, step_s + decode_growth_s(dep, w, batch)))
+
+
+def decode_growth_s(dep: perf.Deployment, w: WorkloadContext, batch):
+    """How much longer a decode step is at the TTFT target's batch quantile than at the mean
+    batch (`ttft_batch_quantile`): 0 for a mean target, and where prompt passes make the first
+    tokens (no decode step does: `first_decoded_step_s`). Arrays or scalars."""
+    import numpy as np
+    b = np.asarray(batch, dtype=float)
+    if not w.ttft_quantile or w.s_unc > 0:
+        return 0.0 * b
+    bq = ttft_batch_quantile(w, b)
+    both = batched.decode_steps_many(dep, [np.atleast_1d(b), np.atleast_1d(bq)], w.ctx_decode)
+    grow = np.maximum(both[1].time_s - both[0].time_s, 0.0)
+    return grow if b.ndim else float(grow[0])
 
 
 def full_slots_tpot(dep: perf.Deployment, w: WorkloadContext, b: float, slots: int, tpot_s: float) -> float:
