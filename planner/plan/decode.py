@@ -121,7 +121,8 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
     cached = w.s_unc <= 0   # every prompt token cached: this instance makes the first token, and the
     # waits to join the batch and for a slot come before it (TTFT), not between first and second
-    join = 1.0 if cached else w.join_factor(perf.tokens_per_step(dep))   # the wait to join, per token
+    # the wait to join, per token, at the TPOT statistic (the candidate's TPOT is the statistic's)
+    join = 1.0 if cached else w.join_factor_at_statistic(perf.tokens_per_step(dep))
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
     b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
     b = _within_first_token(dep, w, b_fit, mem_limit) if cached else _within_slot_wait(dep, w, b_fit, mem_limit, join)

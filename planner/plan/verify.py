@@ -190,8 +190,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             by_class, ttft = _ttft_by_class(w, 0.0, Servers.single(0.0), decoded_first_token_s(dep, w, b, step, wait))
         else:
             join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the running batch
+            join_q = w.join_factor_at_statistic(perf.tokens_per_step(dep))   # at the TPOT statistic
             slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0   # spread over the output
-            t, t_q = t * join + slot, t_q * join + slot
+            t, t_q = t * join + slot, t_q * join_q + slot
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * w.kv_prompt_per_decode_token * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, ttft, t_q, mem, kv_traffic, nic,
