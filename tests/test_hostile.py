@@ -98,6 +98,28 @@ def test_duplicate_yaml_key_names_both_lines(tmp_path):
     assert code == 2 and "duplicate key 'qps' (first at line 10, again at line 11)" in out, out
 
 
+@pytest.mark.parametrize("flow, key, cols", [
+    ("slo: {ttft: 2s, tpot: 50ms, ttft: 3s}", "ttft", (7, 29)),
+    ("gpus: [{id: h100, id: h200}]", "id", (9, 19))])
+def test_duplicate_key_in_a_flow_mapping_is_refused(tmp_path, flow, key, cols):
+    """A flow mapping's keys share a line, and the duplicate check compared lines: `slo: {ttft: 2s,
+    tpot: 50ms, ttft: 3s}` planned at 3 s, and `[{id: h100, id: h200}]` on H200 (a hunt,
+    2026-12-04). Key nodes are now told apart by line and column."""
+    text = f"model: llama-3.1-8b\nworkload: {{qps: 10, input_tokens: 1000, output_tokens: 200}}\n" \
+           f"slo: {{ttft: 2s, tpot: 50ms}}\ngpus: [h100]\n"
+    field = flow.split(":")[0]
+    text = "\n".join(flow if line.startswith(field + ":") else line for line in text.splitlines()) + "\n"
+    code, out = run("solve", write(tmp_path, text))
+    assert code == 2 and f"duplicate key '{key}' (first at line" in out and f"column {cols[0]}, again at column {cols[1]}" \
+        in out, out
+    merged = "base: &b {qps: 10, input_tokens: 1000, output_tokens: 200}\nmodel: llama-3.1-8b\n" \
+             "workload:\n  <<: *b\n  qps: 20\nslo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n"
+    from planner.input.files import read_yaml
+    p = tmp_path / "merged.yaml"
+    p.write_text(merged)
+    assert read_yaml(p)["workload"]["qps"] == 20   # a merge key's value overridden is no duplicate
+
+
 @pytest.mark.parametrize("field, value", [("head_dim", 0), ("kv_lora_rank", -1), ("intermediate_size", 0),
                                           ("num_experts_per_tok", 0), ("hidden_size", True)])
 def test_bad_config_json_numbers_are_exit_2(tmp_path, field, value):

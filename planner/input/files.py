@@ -53,15 +53,16 @@ class _UniqueKeys:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node)
-            line = key_node.start_mark.line + 1
+            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             try:
-                first = seen.setdefault(key, line)
+                first = seen.setdefault(key, at)
             except TypeError:   # an unhashable key: SafeConstructor reports it
                 continue
-            if first != line:
+            if first != at:   # another key node (a flow mapping's keys share a line)
+                where = (f"line {first[0]}, again at line {at[0]}" if first[0] != at[0] else
+                         f"line {first[0]} column {first[1]}, again at column {at[1]}")
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first at line {first}, again at line {line})",
-                    key_node.start_mark)
+                    None, None, f"duplicate key {key!r} (first at {where})", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
 
 
