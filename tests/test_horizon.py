@@ -768,3 +768,20 @@ def test_a_period_capped_at_nothing_is_named():
     with pytest.raises(Infeasible, match=r"period 20 asks for 300 requests/s, and every GPU type is capped at 0 cards "
                                          r"then \(max_cards, max_nodes or max_cards_per_period\)"):
         solve_horizon(p, compare=False)
+
+
+@pytest.mark.parametrize("price, cost", [(0, 0.0), (0.01, 24 * 8 * 0.01)])
+def test_a_free_reservation_is_taken(tmp_path, price, cost):
+    """A reserved price of 0: the decomposition bounds each reserved count by what it costs over
+    the horizon, and a free node has no such bound, so it tried none and rented every hour on
+    demand (2,332.80 RMB, printed as optimal beside a 0.00 RMB static fleet, saving −2,332.80;
+    a hostile-input hunt, 2026-12-04). Now a free reservation goes to the joint MILP, which
+    reserves the one node the peak needs: 0 RMB over the day, as a price of 0.01 gives 1.92."""
+    p = tmp_path / "free.yaml"
+    p.write_text("model: llama-3.1-8b\nworkload:\n  qps: 10\n  input_tokens: 1000\n  output_tokens: 200\n"
+                 "  profile: {qps_fraction: [" + ", ".join(["0.5"] * 12 + ["1"] * 12) + "]}\n"
+                 f"slo: {{ttft: 2s, tpot: 50ms}}\ngpus: [{{id: h100, reserved_price_per_gpu_hour: {price}}}]\n")
+    h = solve_horizon(load_problem(p), str(p))
+    assert h.cost == pytest.approx(cost, abs=1e-9)
+    assert h.reserved == {"h100": 1}
+    assert h.cost <= h.static_cost + 1e-9   # a static fleet is one plan over the day: never cheaper

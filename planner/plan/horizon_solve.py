@@ -70,6 +70,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
     solve. None when there are more than MAX_COMMITMENTS count vectors (use the joint MILP)."""
     hours = sum(per.hours for per in periods)
+    if any(k.reserved_price is not None and k.reserved_price * k.node_cards * hours <= 0 for k in kinds):
+        return None   # a free reservation: no cost bounds its count, the joint MILP chooses it
     memo: dict[tuple, tuple[float, dict, dict, milp.SolverReport] | None] = {}
 
     runs: list[milp.SolverReport] = []   # every MILP solved
