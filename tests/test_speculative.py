@@ -144,6 +144,7 @@ def test_exports_realise_it(tmp_path, engine, needle):
     ({"method": "mtp", "draft_tokens": 1.5}, "serving.speculative.draft_tokens"),
     ({"method": "eagle", "draft_tokens": 2}, "serving.speculative: acceptance: required for eagle"),
     ({"method": "mtp", "use": "maybe"}, "serving.speculative.use"),
+    ({"method": "mtp", "use": False}, "serving.speculative.use: off (YAML reads an unquoted on/off"),
 ])
 def test_bad_speculative_exits_2(tmp_path, spec, field):
     d = yaml.safe_load((ROOT / "problems/deepseek_mtp.yaml").read_text())
@@ -152,6 +153,16 @@ def test_bad_speculative_exits_2(tmp_path, spec, field):
     f.write_text(yaml.safe_dump(d))
     r = CliRunner().invoke(cli.main, ["solve", str(f)])
     assert r.exit_code == 2 and field in r.output and "Traceback" not in r.output, r.output
+
+
+def test_use_on_unquoted_as_the_docs_write_it(tmp_path):
+    """`use: on`, as docs/problem-files.md writes it, is YAML 1.1's true: it was refused as 'true/false
+    is not a number or a name here' (hostile-input hunt, 2026-12-04); it now reads as 'on'."""
+    text = (ROOT / "problems/deepseek_mtp.yaml").read_text()
+    assert "use: auto" in text
+    f = tmp_path / "p.yaml"
+    f.write_text(text.replace("use: auto", "use: on"))
+    assert load_problem(f).serving.speculative.use == "on"
 
 
 def test_mtp_needs_the_models_mtp_layers(tmp_path):

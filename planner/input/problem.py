@@ -281,6 +281,17 @@ class Speculative(Strict):
     use: Literal["auto", "on"] = Field("auto", description="auto: the MILP chooses per pool; on: every "
                                                            "decode and colocated pool uses it")
 
+    @field_validator("use", mode="before")
+    @classmethod
+    def _on_unquoted(cls, v: Any) -> Any:
+        """`use: on` as the docs write it: YAML 1.1 reads an unquoted on as true."""
+        if v is True:
+            return "on"
+        if v is False:
+            raise ValueError("off (YAML reads an unquoted on/off as true/false): to plan without speculative "
+                             "decoding, remove serving.speculative")
+        return v
+
     @model_validator(mode="after")
     def _acceptance_known(self) -> Speculative:
         if self.acceptance is None and self.method != "mtp":
