@@ -42,9 +42,20 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
     'period N' for a plan over a load profile (`period`: 'peak', 'all' or an index).
 
     `catalogs` (by service key) are the resolved objects of an in-memory plan; without them the
-    plan's model, GPU and calibration names are looked up."""
+    plan's model, GPU and calibration names are looked up. With `requests` None (`plan solve
+    --simulate`, where the user chose no count) a run too short for the plan's request lifetime
+    is run again at the count it needs (`TooFewRequests.need`), within the simulator's limit."""
+    try:
+        return _simulate_services(d, source, requests or DEFAULT_REQUESTS, seed, catalogs, period)
+    except TooFewRequests as e:
+        if requests is not None or e.need is None:
+            raise
+        return _simulate_services(d, source, e.need, seed, catalogs, period)
+
+
+def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
+                       catalogs: dict[str, SimCatalog] | None, period: str) -> dict[str, SimResult]:
     catalogs = catalogs or {}
-    n = requests or DEFAULT_REQUESTS
     if isinstance(d, dict) and d.get("kind") == "horizon":
         check_horizon(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
@@ -78,7 +89,8 @@ def _each(runs: dict[str, Run], n: int, seed: int) -> dict[str, SimResult]:
     if len(runs) == 1:
         raise short[0][1]
     label, worst = max(short, key=lambda x: float("inf") if x[1].need is None else x[1].need)
-    raise BadInput(f"{worst} ({label} needs the most: {len(short)} of the {len(runs)} simulated are short)")
+    raise TooFewRequests(f"{worst} ({label} needs the most: {len(short)} of the {len(runs)} simulated are short)",
+                         worst.need)
 
 
 def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
