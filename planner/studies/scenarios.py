@@ -17,6 +17,7 @@ from planner.errors import BadInput
 from planner.input.files import describe_validation_error, validate
 from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
+from planner.input.values import MAX_PRICE
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,14 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
         if owned and _key(key, catalog) == gpu.id:
             raise BadInput(f"{source}: gpus.update.{key}: owned nodes of the GPU that buy: purchases; give them "
                            f"one way (buy: prices them from the purchase)")
-    cost = owned_cost(b, gpu).power_per_gpu_hour   # the purchase is sunk: running a bought card costs its power
+    oc = owned_cost(b, gpu)
+    parts = ((oc.power_per_gpu_hour, "electricity_per_kwh"), (oc.amortisation_per_gpu_hour, "price_per_node"))
+    for part, name in parts:
+        if part > MAX_PRICE:   # named here: the merged problem would blame gpus[…].owned_cost_per_gpu_hour
+            raise BadInput(f"{source}: buy.{name}: {getattr(b, name):g} makes a bought {gpu.id} card cost "
+                           f"{part:.3g} an hour, above {MAX_PRICE:g}, where a plan's cost overflows; no real "
+                           f"price is that large")
+    cost = oc.power_per_gpu_hour   # the purchase is sunk: running a bought card costs its power
     keys = [_key(g["id"], catalog) for g in gpus]
     entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
     if gpu.id in keys:
