@@ -725,3 +725,26 @@ def test_an_export_directory_gets_the_mode_the_umask_allows(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+
+
+def test_load_tests_of_services_whose_names_make_one_file_name_keep_both_results(tmp_path):
+    """Classes '.' and '..' (valid names) both became 'result-service.json' in loadtest.sh, so the
+    second class's run replaced the first's results (hostile-input hunt, 2026-12-04). Each
+    service now writes its own file, and slo.json points at it."""
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.format import to_json
+    from planner.report.json import plan_json
+    p = tmp_path / "dots.yaml"
+    p.write_text("classes:\n"
+                 "  - {name: '..', model: llama-3.1-8b, workload: {qps: 5, input_tokens: 1000, output_tokens: 200},"
+                 " slo: {ttft: 2s, tpot: 50ms}}\n"
+                 "  - {name: '.', model: qwen3-32b, workload: {qps: 5, input_tokens: 1000, output_tokens: 200},"
+                 " slo: {ttft: 2s, tpot: 50ms}}\nsharing: none\ngpus: [h100]\n")
+    d = json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
+    export(d, "vllm", None, None, tmp_path / "out", source=str(p))
+    script = (tmp_path / "out" / "loadtest.sh").read_text()
+    names = [a.split()[0] for a in script.split("--result-filename ")[1:]]
+    assert sorted(names) == ["result-service-2.json", "result-service.json"]
+    slo = json.loads((tmp_path / "out" / "slo.json").read_text())
+    assert sorted(v["result_file"] for v in slo.values()) == sorted(names)

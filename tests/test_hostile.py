@@ -105,13 +105,13 @@ def test_duplicate_key_in_a_flow_mapping_is_refused(tmp_path, flow, key, cols):
     """A flow mapping's keys share a line, and the duplicate check compared lines: `slo: {ttft: 2s,
     tpot: 50ms, ttft: 3s}` planned at 3 s, and `[{id: h100, id: h200}]` on H200 (a hunt,
     2026-12-04). Key nodes are now told apart by line and column."""
-    text = f"model: llama-3.1-8b\nworkload: {{qps: 10, input_tokens: 1000, output_tokens: 200}}\n" \
-           f"slo: {{ttft: 2s, tpot: 50ms}}\ngpus: [h100]\n"
+    text = "model: llama-3.1-8b\nworkload: {qps: 10, input_tokens: 1000, output_tokens: 200}\n" \
+           "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n"
     field = flow.split(":")[0]
     text = "\n".join(flow if line.startswith(field + ":") else line for line in text.splitlines()) + "\n"
     code, out = run("solve", write(tmp_path, text))
-    assert code == 2 and f"duplicate key '{key}' (first at line" in out and f"column {cols[0]}, again at column {cols[1]}" \
-        in out, out
+    assert code == 2 and f"duplicate key '{key}' (first at line" in out, out
+    assert f"column {cols[0]}, again at column {cols[1]}" in out, out
     merged = "base: &b {qps: 10, input_tokens: 1000, output_tokens: 200}\nmodel: llama-3.1-8b\n" \
              "workload:\n  <<: *b\n  qps: 20\nslo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n"
     from planner.input.files import read_yaml

@@ -76,15 +76,32 @@ def file_stem(name: str) -> str:
     return s.lstrip(".-").rstrip("-") or "service"
 
 
+def unique_result(stem: str, taken: set[str]) -> str:
+    """'result-<stem>.json', with '-2', '-3' … after the stem when another service's name made the
+    same file name (classes '.' and '..' both became 'service', 'chat x' and 'chat-x' one name:
+    the second run's results replaced the first's). Adds the name to `taken`.
+
+    >>> t = set(); unique_result("service", t), unique_result("service", t), unique_result("service-2", t)
+    ('result-service.json', 'result-service-2.json', 'result-service-2-2.json')
+    """
+    name, k = f"result-{stem}.json", 1
+    while name in taken:
+        k += 1
+        name = f"result-{stem}-{k}.json"
+    taken.add(name)
+    return name
+
+
 def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
     bench = ["#!/bin/sh", "# The plan's operating point; BASE_URL = the router/frontend, TOKENIZER = the model path.",
              ': "${BASE_URL:=http://localhost:8000}"', ': "${TOKENIZER:?set TOKENIZER to the model path or HF id}"']
     perf = ["#!/bin/sh", "# genai-perf variant of loadtest.sh (same load)",
             ': "${BASE_URL:=localhost:8000}"', ': "${TOKENIZER:?set TOKENIZER to the model path or HF id}"']
     slo = {}
+    taken: set[str] = set()
     for s in plan.services:
         w, lim = s.plan.workload, s.plan.slo
-        result = f"result-{file_stem(s.key)}.json"
+        result = unique_result(file_stem(s.key), taken)
         bench += ["", f"# service {one_line(s.key)}: {w.qps:g} req/s × {w.input_tokens:g} in / {w.output_tokens:g} out "
                   f"tokens (prefix cache hit {w.prefix_cache_hit:.0%}); SLO TTFT {lim.ttft_statistic} ≤ "
                   f"{lim.ttft_s * 1e3:g} ms, TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms",
