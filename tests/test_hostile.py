@@ -490,3 +490,16 @@ def test_a_problem_file_as_calibration_is_one_message(tmp_path):
     code, out = run("solve", prob, "--calibration", prob)
     assert code == 2 and "not a calibration profile (it reads as a problem file)" in out, out
     assert "required field is missing" not in out
+
+
+def test_a_model_or_trace_name_too_long_for_a_path_names_its_field(tmp_path):
+    """A 256-character model id, or trace file name, is longer than a file name may be: the path
+    checks raised 'File name too long' and the message named neither the problem file nor the
+    field, echoing the whole value (hostile-input hunt, 2026-12-04)."""
+    long = "x" * 300
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": long}))
+    assert code == 2 and "p.yaml: model: unknown model 'xxxx" in out and "(300 characters)" in out, out
+    assert len(out) < 1000, out
+    trace = {**SMALL, "workload": {"trace": {"file": long + ".csv"}}}
+    code, out = run("solve", write(tmp_path, trace, "t.yaml"))
+    assert code == 2 and "t.yaml: workload.trace.file:" in out and "cannot be a file name here" in out, out

@@ -401,15 +401,25 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
     if key in models:
         return models[key]
     p = Path(name)
-    if p.suffix == ".json" or p.exists():   # a device or a pipe is reported by the reader, not as a model name
+    if p.suffix == ".json" or _exists(p):   # a device or a pipe is reported by the reader, not as a model name
         if not p.exists() and not p.is_absolute():   # say where it was looked for: not beside the problem file
             raise BadInput(f"{name}: file not found in {Path.cwd()} (a model's config.json path is read from the "
                            f"current directory)")
         return model_from_config_json(p)
     if looks_like_hf_id(name):   # not in the catalog: the local Hugging Face cache, never the network
         return model_from_config_json(cached_config(name), model_id=name.strip())
-    raise BadInput(f"unknown model {name!r}; known: {', '.join(sorted(set(m.id for m in models.values())))}."
+    shown = repr(name) if len(name) <= 120 else f"{name[:60]!r}… ({len(name):,} characters)"
+    raise BadInput(f"unknown model {shown}; known: {', '.join(sorted(set(m.id for m in models.values())))}."
                    f"{suggest(key, models)} (Or give the path to a Hugging Face config.json.)")
+
+
+def _exists(p: Path) -> bool:
+    """Path.exists, False where the name cannot be a path (longer than the system allows: a
+    256-character model id raised 'File name too long' instead of 'unknown model')."""
+    try:
+        return p.exists()
+    except OSError:
+        return False
 
 
 def model_from_config_json(path: str | Path, model_id: str | None = None) -> Model:

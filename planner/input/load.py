@@ -161,9 +161,19 @@ def inputs_of(problem: Problem | FleetProblem, path: str | Path) -> tuple[tuple[
     models = [problem.model] if isinstance(problem, Problem) else [k.model for k in problem.classes]
     for m in models:
         p = Path(m)
-        p = p / "config.json" if p.is_dir() else p
-        if p.is_file():
+        p = p / "config.json" if _is(p, "dir") else p
+        if _is(p, "file"):
             out.append((str(p), "the model config this problem reads"))
-    if Path(problem.calibration).is_file():
+    if _is(Path(problem.calibration), "file"):
         out.append((problem.calibration, "the calibration profile this problem reads"))
     return tuple(dict.fromkeys(out))
+
+
+def _is(p: Path, kind: str) -> bool:
+    """Path.is_dir / is_file, False where the name cannot be a path at all (longer than the
+    system allows: a 256-character model id raised 'File name too long' here, before the
+    problem's own check could name the field)."""
+    try:
+        return p.is_dir() if kind == "dir" else p.is_file()
+    except OSError:
+        return False

@@ -117,10 +117,13 @@ def _tokens(text: str, path: Path, line: int, column: str) -> int:
 def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(arrival s, input tokens, output tokens) of every row; BadInput naming the line of a bad one."""
     import numpy as np
-    if not path.exists():
-        raise BadInput(f"{path}: trace file not found")
-    if not path.is_file():
-        raise BadInput(f"{path}: not a regular file (a trace is a CSV file)")
+    try:
+        if not path.exists():
+            raise BadInput(f"{path}: trace file not found")
+        if not path.is_file():
+            raise BadInput(f"{path}: not a regular file (a trace is a CSV file)")
+    except OSError as e:   # a name longer than the system allows
+        raise BadInput(f"{str(path)[:80]}…: cannot be a file name here ({e.strerror or e})") from None
     times, ins, outs = [], [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
