@@ -503,3 +503,17 @@ def test_a_model_or_trace_name_too_long_for_a_path_names_its_field(tmp_path):
     trace = {**SMALL, "workload": {"trace": {"file": long + ".csv"}}}
     code, out = run("solve", write(tmp_path, trace, "t.yaml"))
     assert code == 2 and "t.yaml: workload.trace.file:" in out and "cannot be a file name here" in out, out
+
+
+@pytest.mark.parametrize("workload, line", [
+    ({"qps": 10, "input_tokens": "1e9", "output_tokens": 200},
+     "p.yaml: workload.input_tokens: Input should be a valid integer, unable to parse string as an integer, "
+     "or a mapping of its fields (got '1e9')"),
+    ({"qps": 10, "input_tokens": 100, "output_tokens": 200, 1: 2},
+     "p.yaml: workload: key 1 is not a name; keys are names (quote it if it is meant as one)")])
+def test_one_line_per_problem_in_the_users_words(tmp_path, workload, line):
+    """A value no branch of a union accepts was two lines, the second naming an internal class
+    ('… instance of LengthDist'); a key YAML read as a number read like a list index ('[1]: Keys
+    should be strings'; hostile-input hunt, 2026-12-04). Now one line each, in the file's terms."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": workload}))
+    assert code == 2 and out.strip() == f"error: {tmp_path / line}", out

@@ -783,13 +783,13 @@ def test_a_plan_file_holds_what_a_problem_could_have_produced(tmp_path, small_pl
 
 
 @pytest.mark.parametrize("path, value, message", [
-    (("periods", 0), "x", "periods[0]: Input should be a valid dictionary"),
+    (("periods", 0), "x", "periods[0]: Input should be a mapping of its fields"),
     (("periods", 0, "qps"), "x", "periods[0].qps: Input should be a valid number"),
     (("periods", 0, "qps"), -1, "periods[0].qps: Input should be greater than or equal to 0"),
     (("problem",), ..., "problem: required field is missing"),
     (("periods", 0, "pools"), ..., "periods[0].pools: required field is missing"),
     (("periods", 0, "input_tokens_mean"), None, "periods[0].input_tokens_mean: missing"),
-    (("comparison",), "x", "comparison: Input should be a valid dictionary"),
+    (("comparison",), "x", "comparison: Input should be a mapping of its fields"),
     (("comparison", "static_peak_plan"), {}, "comparison.static_peak_plan.workload: not a plan's workload"),
     (("periods", 0, "pools", 0, "gpu"), "zz", "period 0: pools[0].gpu: unknown GPU 'zz'"),
 ])

@@ -108,6 +108,15 @@ def shown_value(x: Any, limit: int = 60) -> str:
 _NAMES_FIELD = re.compile(r"[A-Za-z_][\w]*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*: ")   # 'gpus[0].spot_price: '
 
 
+_CLASS_NAME = re.compile(r"a valid dictionary or instance of \w+")   # pydantic names the class, not the form
+
+
+def _form(msg: str) -> str:
+    """A union branch's 'Input should be X' as 'X', for 'Input should be A, or X'."""
+    msg = _CLASS_NAME.sub("a mapping of its fields", msg)
+    return msg[len("Input should be "):] if msg.startswith("Input should be ") else msg
+
+
 MAX_PROBLEMS = 20   # lines of one file's message: 100,000 unknown keys printed 100,000 lines in 6 s
 
 
@@ -132,10 +141,23 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             close[i] = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
     suggested = {errors[i][0][:-1] + (c[0],) for i, c in close.items() if c}
     lines = []
+    branch_line: dict[tuple, int] = {}   # a field's line of union-branch mismatches, to join the next into
     for i, (loc, e) in enumerate(errors):
+        if e["type"] == "invalid_key":   # a key YAML read as a number or true/false: not a list index
+            where = _field_path(loc[:-1])
+            lines.append(f"{source}: {at or where}: key {shown_value(loc[-1])} is not a name; keys are names "
+                         f"(quote it if it is meant as one)")
+            continue
         field = _field_path(loc)
         if at:
             field = at if field == "(top level)" else at + ("" if field.startswith("[") else ".") + field
+        if e["type"] in _BRANCH_MISMATCH and loc in branch_line:   # another accepted form: the same line
+            j = branch_line[loc]
+            lines[j] = lines[j].replace(" (got ", f", or {_form(e['msg'])} (got ", 1) \
+                if " (got " in lines[j] else f"{lines[j]}, or {_form(e['msg'])}"
+            continue
+        if e["type"] in _BRANCH_MISMATCH:
+            branch_line[loc] = len(lines)
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
             hint = f" Did you mean {close[i][0]!r}?" if close[i] else ""
@@ -144,7 +166,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             if loc not in suggested:
                 lines.append(f"{source}: {field}: required field is missing")
         else:
-            msg = e["msg"]
+            msg = _CLASS_NAME.sub("a mapping of its fields", e["msg"])
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
             got = e.get("input")
