@@ -125,3 +125,15 @@ def test_cli_calibrate_refuses_to_overwrite_its_base_profile():
     res = CliRunner().invoke(cli.main, ["calibrate", str(CATALOG_DIR / "measurements" / "public.yaml"),
                                         "--out", str(CATALOG_DIR / "calibration" / "default.yaml")])
     assert res.exit_code == 2
+
+
+def test_a_problem_file_given_as_measurements_is_one_line(tmp_path):
+    """A problem file given to plan validate (or calibrate) gave five lines: 'points: required field
+    is missing' and an 'unknown key' per key (hostile-input hunt, 2026-12-04). One line now says
+    what it is, as plan whatif does for a problem given as a scenario."""
+    from click.testing import CliRunner
+
+    import cli
+    r = CliRunner().invoke(cli.main, ["validate", "problems/deepseek_qps.yaml"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "deepseek_qps.yaml: a problem file (model:), given as measurements" in r.output

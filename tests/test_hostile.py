@@ -517,3 +517,16 @@ def test_one_line_per_problem_in_the_users_words(tmp_path, workload, line):
     should be strings'; hostile-input hunt, 2026-12-04). Now one line each, in the file's terms."""
     code, out = run("solve", write(tmp_path, {**SMALL, "workload": workload}))
     assert code == 2 and out.strip() == f"error: {tmp_path / line}", out
+
+
+@pytest.mark.parametrize("par, reason", [
+    ({"tp": [3]}, "tp 3: instances take a power of two of cards within a node, or whole nodes"),
+    ({"pp": [64]}, "pp 64: the model has 32 layers"),
+    ({"dp": [2], "tp": [1]}, "dp 2: attention data parallelism needs a mixture-of-experts model"),
+    ({"tp": [16]}, "tp 16 is beyond the scale-up domain of every GPU type (8 cards at most)")])
+def test_allowed_degrees_that_fit_no_layout_name_the_field(tmp_path, par, reason):
+    """serving.parallelism degrees that leave no layout on any GPU type exited 3 with 'no candidate
+    meets the limits (prefill, decode)', naming no field and no reason (hostile-input hunt,
+    2026-12-04): it is the user's setting, so exit 2 naming it and why each degree never fits."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "gpus": ["h100"], "serving": {"parallelism": par}}))
+    assert code == 2 and f"p.yaml: serving.parallelism: {reason}" in out, out

@@ -96,7 +96,13 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
 
 def load_public_yaml(path: Path) -> tuple[list[Point], int, Counter]:
     """public.yaml → Points; entries without an operating point are counted, not guessed."""
-    data = validate(PublicFile, read_yaml(path), str(path))
+    raw = read_yaml(path)
+    if isinstance(raw, dict) and "points" not in raw and ("model" in raw or "classes" in raw):
+        kind = "fleet" if "classes" in raw else "problem"
+        raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as "
+                       f"measurements; a measurement file lists points: (catalogs/measurements/public.yaml) or is "
+                       f"a benchmark tool's output (docs/export.md, 'Back from the benchmark')")
+    data = validate(PublicFile, raw, str(path))
     models, gpus = load_models(), load_gpus()
     why: Counter = Counter()
     points = []

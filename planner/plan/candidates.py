@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from planner.errors import BadInput
 from planner.physics import batched, perf
 from planner.physics.batch_spread import chunk_variance, tpot_offset
 from planner.physics.colocated import burst_batch, chunk_share_seen
@@ -38,7 +39,7 @@ from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
 from planner.plan.redundancy import unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
-from planner.plan.shapes import shapes_for
+from planner.plan.shapes import shapes_for, why_no_shapes
 from planner.plan.speculative import speculations
 from planner.plan.waits import decode_growth_s
 from planner.plan.workload import (
@@ -311,6 +312,8 @@ def generate(res: Resolved) -> CandidateSet:
         modes = ["disaggregated"]
     specs = speculations(res)
     shapes = [(opt, par) for opt in res.gpus for par in shapes_for(res, opt)]
+    if not shapes and res.problem.serving.parallelism != "auto":
+        raise BadInput(f"{res.source}: serving.parallelism: {why_no_shapes(res)}")
     prefill = prefill_candidates(res, shapes, w) if "disaggregated" in modes else []
     coloc = colocated_all(res, [(opt, par, s) for opt, par in shapes for s in specs], w) \
         if "colocated" in modes else []

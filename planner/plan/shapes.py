@@ -57,3 +57,31 @@ def shapes_for(res: Resolved, opt: GPUOption) -> list[Parallelism]:
             if par not in out:
                 out.append(par)
     return out
+
+
+def why_no_shapes(res: Resolved) -> str:
+    """Why the problem's allowed degrees (`serving.parallelism`) leave no layout on any of its GPU
+    types, one reason per degree that never fits, in the terms `plan eval` uses."""
+    a = res.model.arch
+    o = res.problem.serving.options()
+    sizes = {n for opt in res.gpus for n in instance_sizes(opt.gpu.node_cards, o.max_cards_per_instance)}
+    domain = max(opt.gpu.domain_cards for opt in res.gpus)
+    why = []
+    for tp in o.tp or ():
+        if tp not in sizes and not any(n % tp == 0 for n in sizes):
+            why.append(f"tp {tp}: instances take a power of two of cards within a node, or whole nodes (up "
+                       f"to max_cards_per_instance {o.max_cards_per_instance}); none is a multiple of {tp}")
+        elif a.heads % tp:
+            why.append(f"tp {tp} does not divide the model's {a.heads} attention heads")
+        elif tp > domain:
+            why.append(f"tp {tp} is beyond the scale-up domain of every GPU type ({domain} cards at most)")
+    for pp in o.pp or ():
+        if pp > a.layers:
+            why.append(f"pp {pp}: the model has {a.layers} layers")
+        elif not any(n % pp == 0 for n in sizes):
+            why.append(f"pp {pp} divides no instance size ({', '.join(map(str, sorted(sizes)))} cards)")
+    for dp in o.dp or ():
+        if dp > 1 and not a.is_moe:
+            why.append(f"dp {dp}: attention data parallelism needs a mixture-of-experts model")
+    return "; ".join(why) or (f"no layout tp·pp·dp of the allowed degrees makes an instance size "
+                              f"({', '.join(map(str, sorted(sizes)))} cards) on any GPU type")
