@@ -328,6 +328,14 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
                   for k in INIT_DEFAULTS}
     except click.Abort:   # Ctrl-C or Ctrl-D at a question: interrupted, as everywhere (exit 130)
         raise KeyboardInterrupt from None
+    from planner.catalog.schemas import get_gpu
+    ids = [x.strip() for x in str(values["gpus"]).split(",")]
+    if not all(ids):   # 'h100,,h200': an empty item is a slip, refused as --tpot's are
+        raise BadInput(f"plan init: --gpus: {values['gpus']!r} has an empty item; give GPU ids separated by commas")
+    try:   # a GPU `plan solve` would not know; written as the catalog's id ('H100' → h100)
+        values["gpus"] = ",".join(get_gpu(g).id for g in ids)
+    except BadInput as e:
+        raise BadInput(f"plan init: --gpus: {e}") from None
     text = problem_template(name, values)
     import yaml
     validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
@@ -336,12 +344,6 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
         get_model(str(values["model"]))                     # a model `plan solve` would not know
     except BadInput as e:
         raise BadInput(f"plan init: --model: {e}") from None
-    from planner.catalog.schemas import get_gpu
-    for g in filter(None, (x.strip() for x in str(values["gpus"]).split(","))):
-        try:
-            get_gpu(g)                                      # nor a GPU
-        except BadInput as e:
-            raise BadInput(f"plan init: --gpus: {e}") from None
     if out and Path(out).exists() and not force:
         raise BadInput(f"--out {out}: exists; plan init does not replace a file (it may hold your edits): "
                        f"choose another name or pass --force")

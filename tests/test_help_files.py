@@ -143,6 +143,16 @@ def test_init_then_solve(tmp_path):
     assert r.stdout.startswith("Plan for chat: llama-3.1-70b")
 
 
+def test_init_gpus_are_catalog_ids(tmp_path):
+    """--gpus 'h100,,h200' was accepted (an empty item dropped, where --tpot refuses one) and 'H100'
+    written as typed (hostile-input hunt, 2026-12-04): the empty item is refused, the ids written
+    as the catalog spells them."""
+    r = CliRunner().invoke(main, ["init", "--gpus", "h100,,h200"])
+    assert r.exit_code == 2 and "--gpus: 'h100,,h200' has an empty item" in r.output, r.output
+    r = CliRunner().invoke(main, ["init", "--gpus", "H100, h20"])
+    assert r.exit_code == 0 and "  - h100\n  - h20\n" in r.stdout, r.output
+
+
 def test_init_asks_at_a_terminal(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "stdin_is_terminal", lambda: True)
     answers = "\n".join(["qwen3-32b", "3", "2000", "", "", "40ms", "h200"]) + "\n"

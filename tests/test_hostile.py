@@ -530,3 +530,11 @@ def test_allowed_degrees_that_fit_no_layout_name_the_field(tmp_path, par, reason
     2026-12-04): it is the user's setting, so exit 2 naming it and why each degree never fits."""
     code, out = run("solve", write(tmp_path, {**SMALL, "gpus": ["h100"], "serving": {"parallelism": par}}))
     assert code == 2 and f"p.yaml: serving.parallelism: {reason}" in out, out
+
+
+def test_an_input_price_alone_makes_revenue(tmp_path):
+    """pricing.sell_per_million_input_tokens without an output price was silently ignored: no
+    revenue line, no note (hostile-input hunt, 2026-12-04). Output tokens now sell at 0 beside it:
+    5 req/s × 500 tokens × 3600 s × 5 per million = 45 an hour."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "pricing": {"sell_per_million_input_tokens": 5}}))
+    assert code == 0 and "Revenue: 45.00 RMB/h" in out, out

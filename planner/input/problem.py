@@ -381,6 +381,17 @@ class Pricing(Strict):
                              f"leave it out or change the currency")
         return self
 
+    @property
+    def sells(self) -> bool:
+        """A selling price is given (output, or input alone: output tokens then sell at 0), so
+        the plan reports revenue and margin."""
+        return self.sell_per_million_output_tokens is not None or self.sell_per_million_input_tokens > 0
+
+    @property
+    def output_price(self) -> float:
+        """Selling price per million output tokens, 0 when only the input price is given."""
+        return self.sell_per_million_output_tokens or 0.0
+
     def rate_per_rmb(self) -> float | None:
         """Units of the currency per RMB: 1 for RMB/CNY, else the stated rate (None if not given)."""
         return 1.0 if self.currency in RMB_CODES else self.exchange_rate_per_rmb

@@ -44,9 +44,8 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
     revenue = None
     margin = None
     breakeven = p.cost_per_hour / (tout / 1e6)
-    if pricing.sell_per_million_output_tokens is not None:
-        revenue = (tin * pricing.sell_per_million_input_tokens
-                   + tout * pricing.sell_per_million_output_tokens) / 1e6
+    if pricing.sells:   # an input price alone: output tokens sell at 0 (it was silently ignored)
+        revenue = (tin * pricing.sell_per_million_input_tokens + tout * pricing.output_price) / 1e6
         margin = revenue - p.cost_per_hour
         breakeven = (p.cost_per_hour - tin * pricing.sell_per_million_input_tokens / 1e6) / (tout / 1e6)
     return {
@@ -227,8 +226,8 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         tin, tout = k.workload.qps * 3600 * s_in, k.workload.qps * 3600 * s_out
         pr = k.pricing or f.pricing
         revenue = None
-        if pr.sell_per_million_output_tokens is not None:
-            revenue = (tin * pr.sell_per_million_input_tokens + tout * pr.sell_per_million_output_tokens) / 1e6
+        if pr.sells:
+            revenue = (tin * pr.sell_per_million_input_tokens + tout * pr.output_price) / 1e6
             rev_total += revenue
             any_price = True
         cost = per_class[k.name]
