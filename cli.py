@@ -684,9 +684,9 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     """Frontier of price against latency: solve at each limit, keep the non-dominated plans.
     Without an axis, the TPOT limit from half to twice the problem's own, 8 points."""
     from planner.errors import Interrupted
-    from planner.input.files import check_out_dir
+    from planner.input.files import check_set
     from planner.input.load import inputs_of, load_problem
-    from planner.report.sweep import render_table, write_outputs
+    from planner.report.sweep import OUTPUT_FILES, render_table, write_outputs
     from planner.studies.sweep import around_limit, parse_axis, run_sweep
     for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)):
         if t is not None and not t.strip():   # a shell variable left unset: not 'the default axis'
@@ -703,7 +703,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     n = 1
     for a in axes:
         n *= len(a.values)
-    check_out_dir(out_dir, inputs, force)
+    check_set(out_dir, OUTPUT_FILES, inputs, force)   # each file, before the solves
     try:
         with click.progressbar(length=n, label="sweep", file=sys.stderr, show_pos=True,
                                item_show_func=lambda s: s) as bar:

@@ -321,3 +321,17 @@ def test_a_bare_tpot_of_seconds_is_noted(text, noted):
         parse_axis("tpot", text, 2)
     got = [str(x.message) for x in w if issubclass(x.category, PlannerNotice)]
     assert len(got) == len(noted) and all(n in g for n, g in zip(noted, got)), got
+
+
+def test_a_users_frontier_file_is_refused_before_the_solves(tmp_path, monkeypatch):
+    """An output directory holding a frontier.csv that plan did not write was refused only when the
+    sweep's results were written, after every solve had run (hostile-input hunt, 2026-12-04):
+    each file of the set is now checked before the first solve."""
+    import cli
+    import planner.studies.sweep as sw
+    (tmp_path / "frontier.csv").write_text("mine\n")
+    monkeypatch.setattr(sw, "run_sweep", lambda *a, **k: pytest.fail("solved before refusing"))
+    r = CliRunner().invoke(cli.main, ["sweep", str(ROOT / "problems/deepseek_qps.yaml"), "--qps", "100,200",
+                                      "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "frontier.csv: exists and is not an output of plan" in r.output, r.output
+    assert (tmp_path / "frontier.csv").read_text() == "mine\n"
