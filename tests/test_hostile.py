@@ -538,3 +538,12 @@ def test_an_input_price_alone_makes_revenue(tmp_path):
     5 req/s × 500 tokens × 3600 s × 5 per million = 45 an hour."""
     code, out = run("solve", write(tmp_path, {**SMALL, "pricing": {"sell_per_million_input_tokens": 5}}))
     assert code == 0 and "Revenue: 45.00 RMB/h" in out, out
+
+
+@pytest.mark.parametrize("n, ok", [(10**18, True), (10**18 + 1, False)])
+def test_whole_numbers_above_ten_to_the_eighteen_are_refused(tmp_path, n, ok):
+    """docs/robustness.md: a whole number beyond 10¹⁸ in a field with no bound of its own is refused;
+    the check counted bits (2^60 ≈ 1.15·10¹⁸), so 10¹⁸ + 1 passed (hostile-input hunt, 2026-12-04)."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "limits": {"max_pool_shapes": n}}))
+    assert (code == 0) if ok else (code == 2 and "limits.max_pool_shapes: too large; no planner value is above "
+                                   "10^18" in out), out

@@ -55,7 +55,7 @@ def _first_bool(value: Any, annotation: Any) -> str | None:
     return None
 
 
-HUGE_INT_BITS = 60   # 2^60 ≈ 1.2·10^18: beyond it a whole number is no count, price or size planner takes
+HUGE_INT = 10**18   # beyond it a whole number is no count, price or size planner takes
 
 
 def _huge_int(value: Any, annotation: Any = None) -> int:
@@ -65,7 +65,7 @@ def _huge_int(value: Any, annotation: Any = None) -> int:
     mapping = isinstance(value, dict) and typing.get_origin(annotation) is dict
     items = value if isinstance(value, (list, tuple)) else value.values() if mapping else (value,)
     for x in items:
-        if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > HUGE_INT_BITS:
+        if isinstance(x, int) and not isinstance(x, bool) and abs(x) > HUGE_INT:   # as the message says
             return x.bit_length()
     return 0
 
