@@ -547,3 +547,11 @@ def test_whole_numbers_above_ten_to_the_eighteen_are_refused(tmp_path, n, ok):
     code, out = run("solve", write(tmp_path, {**SMALL, "limits": {"max_pool_shapes": n}}))
     assert (code == 0) if ok else (code == 2 and "limits.max_pool_shapes: too large; no planner value is above "
                                    "10^18" in out), out
+
+
+def test_a_profile_whose_busiest_period_is_below_the_rate_floor_is_refused(tmp_path):
+    """A single QPS below 1e-15 req/s is refused; a profile whose busiest period was 1e-16 was
+    planned (hostile-input hunt, 2026-12-04). The same floor now holds for the busiest period."""
+    w = {**SMALL["workload"], "qps": 10, "profile": {"qps_fraction": [1e-17] * 24}}
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": w}))
+    assert code == 2 and "workload: profile: the busiest period asks for 1e-16 requests/s, below 1e-15" in out, out

@@ -132,6 +132,9 @@ class Workload(Strict):
         """qps × qps_fraction is held to the 10⁹ req/s of every rate (10¹⁰ was planned as infeasible)."""
         if self.profile is not None and (top := max(self.period_qps(), default=0.0)) > MAX_QPS:
             raise ValueError(f"profile: the busiest period asks for {top:,.0f} requests/s, above {MAX_QPS:,.0f}")
+        if self.profile is not None and 0 < top < 1e-15:   # a single QPS is held to it (values.Rate)
+            raise ValueError(f"profile: the busiest period asks for {top:g} requests/s, below 1e-15 (one request "
+                             f"in 30 million years)")
         return self
 
     @model_validator(mode="after")
