@@ -52,7 +52,7 @@ def test_part_dtypes_reach_the_model(tmp_path):
 @pytest.mark.parametrize("parts, field, reason", [
     ({"attn": "bf16"}, "models[0].part_dtypes.attn", "unknown key 'attn'"),
     ({"attention": "fp3"}, "models[0].part_dtypes.attention", "got 'fp3'"),
-    ("bf16", "models[0].part_dtypes", "valid dictionary"),
+    ("bf16", "models[0].part_dtypes", "a mapping of its fields"),
 ])
 def test_bad_part_dtypes_name_file_and_field(tmp_path, parts, field, reason):
     p = _catalog(tmp_path, ("r1-bad", parts))

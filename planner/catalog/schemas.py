@@ -7,6 +7,7 @@ an as-of date. Unknown keys are errors. Look-ups of unknown names suggest close 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from planner.catalog.hf_cache import (
     parts_not_quantized,
     weight_precision,
 )
+from planner.catalog.parts import PARTS, part_dtypes  # noqa: F401  (importable from here as before)
 from planner.errors import BadInput, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
@@ -251,21 +253,6 @@ class HFConfig(Strict):
         return self
 
 
-PARTS = ("attention", "dense_mlp", "shared_experts")   # the dense parts whose weights may differ
-
-
-def part_dtypes(weights: str, parts: dict[str, str | None]) -> tuple[tuple[str, str], ...]:
-    """((part, precision), ...) of the parts (PARTS order) whose precision differs from `weights`;
-    empty when every part is stored at `weights` (the uniform deployment).
-
-    >>> part_dtypes("fp8", {"attention": "bf16", "dense_mlp": "fp8", "shared_experts": None})
-    (('attention', 'bf16'),)
-    """
-    if unknown := set(parts) - set(PARTS):
-        raise ValueError(f"unknown weight parts {sorted(unknown)}; known: {', '.join(PARTS)}")
-    return tuple((p, parts[p]) for p in PARTS if parts.get(p) and parts[p] != weights)  # type: ignore[misc]
-
-
 class PartPrecisions(Strict):
     """A catalog model's dense parts (PARTS) that its published checkpoint stores at their own
     precision; a part not given is stored at the entry's `weight_dtype`."""
@@ -401,8 +388,9 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
     if key in models:
         return models[key]
     p = Path(name)
-    if p.suffix == ".json" or _exists(p):   # a device or a pipe is reported by the reader, not as a model name
-        if not p.exists() and not p.is_absolute():   # say where it was looked for: not beside the problem file
+    found = os.path.exists(p)   # False for a name too long to be a path (Path.exists raised for 256 characters)
+    if p.suffix == ".json" or found:   # a device or a pipe is reported by the reader, not as a model name
+        if not found and not p.is_absolute():   # say where it was looked for: not beside the problem file
             raise BadInput(f"{name}: file not found in {Path.cwd()} (a model's config.json path is read from the "
                            f"current directory)")
         return model_from_config_json(p)
@@ -411,15 +399,6 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
     shown = repr(name) if len(name) <= 120 else f"{name[:60]!r}… ({len(name):,} characters)"
     raise BadInput(f"unknown model {shown}; known: {', '.join(sorted(set(m.id for m in models.values())))}."
                    f"{suggest(key, models)} (Or give the path to a Hugging Face config.json.)")
-
-
-def _exists(p: Path) -> bool:
-    """Path.exists, False where the name cannot be a path (longer than the system allows: a
-    256-character model id raised 'File name too long' instead of 'unknown model')."""
-    try:
-        return p.exists()
-    except OSError:
-        return False
 
 
 def model_from_config_json(path: str | Path, model_id: str | None = None) -> Model:

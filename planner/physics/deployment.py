@@ -15,7 +15,8 @@ from typing import Literal
 
 from planner.catalog.arch import Architecture
 from planner.catalog.calibration import Calibration
-from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Model, part_dtypes
+from planner.catalog.parts import part_dtypes
+from planner.catalog.schemas import BYTES_PER_VALUE, GPU, Model
 from planner.physics.speculation import Speculation as Speculation
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
