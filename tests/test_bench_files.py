@@ -475,3 +475,24 @@ def test_calibrate_on_own_runs_keeps_the_base_fixed_ttft_of_other_families(tmp_p
     unk.write_text(lines[0] + "\n" + ",".join(["mistral-7b", *lines[1].split(",")[1:]]) + "\n")
     with pytest.raises(BadInput, match=r"unk.csv: no measured point to fit \(.*model not in catalog \(mistral-7b\)"):
         run_calibrate([str(unk)], str(tmp_path / "x.yaml"), folds=0)
+
+
+@pytest.mark.parametrize("cap", [-4, 0, "8", True])
+def test_a_bad_concurrency_cap_is_refused_not_read_as_none(tmp_path, cap):
+    """max_concurrency -4, 0 or '8' in a vLLM result was read as no cap (a rate-only run, its
+    concurrency by Little's law), where the minimal CSV refuses the same value (hostile-input hunt,
+    2026-12-04). null and 'inf' still mean no cap."""
+    with pytest.raises(BadInput, match=r"r.json: max_concurrency: .* is not a number of requests in flight"):
+        load_points([_vllm(tmp_path, max_concurrency=cap)], DEP)
+    assert len(load_points([_vllm(tmp_path, "n.json", max_concurrency=None)], DEP)[0]) == 1
+
+
+def test_a_layout_whose_tp_does_not_divide_the_heads_drops_its_runs(tmp_path):
+    """A deployment of Llama-3.1-70B at tp 5 (64 heads) was fitted; plan eval refuses the layout
+    (hostile-input hunt, 2026-12-04). Its runs are dropped, with the reason."""
+    dep = tmp_path / "dep5.yaml"
+    dep.write_text("model: llama-3.1-70b\ngpu: h100\nengine: vllm\ncards: 5\nparallelism: {tp: 5}\n"
+                   "weight_dtype: fp8\n")
+    points, report = load_points([_vllm(tmp_path, model_id="meta-llama/Llama-3.1-70B")], str(dep))
+    assert points == [] and report.dropped == {
+        "tensor parallelism that does not divide the model's attention heads (llama-3.1-70b: 64)": 1}

@@ -748,3 +748,27 @@ def test_load_tests_of_services_whose_names_make_one_file_name_keep_both_results
     assert sorted(names) == ["result-service-2.json", "result-service.json"]
     slo = json.loads((tmp_path / "out" / "slo.json").read_text())
     assert sorted(v["result_file"] for v in slo.values()) == sorted(names)
+
+
+def test_a_hand_edited_plan_that_cannot_load_is_not_exported(tmp_path):
+    """A plan edited to other GPUs (Llama-3.1-70B's TP2 pools moved to RTX 4090s), or a colocated
+    pool relabelled decode, was exported with exit 0 on every target, where plan simulate refused
+    the first and planned the second (hostile-input hunt, 2026-12-04). Export now asks that each
+    instance holds its weights and one request, and a decode pool takes no prompt chunks."""
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.format import to_json
+    from planner.report.json import plan_json
+    p = Path(__file__).resolve().parents[1] / "problems" / "llama70b_chat.yaml"
+    d = json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
+    moved = json.loads(json.dumps(d))
+    for q in moved["pools"]:
+        q["gpu"] = "rtx4090"
+    with pytest.raises(BadInput, match=r"pools\[0\]: .* does not fit in the memory of 2 rtx4090 card\(s\)"):
+        export(moved, "vllm", None, None, tmp_path / "a", source="m.json")
+    relabelled = json.loads(json.dumps(d))
+    colocated = next(i for i, q in enumerate(relabelled["pools"]) if q["role"] == "colocated")
+    relabelled["pools"][colocated]["role"] = "decode"
+    with pytest.raises(BadInput, match=rf"pools\[{colocated}\]: chunk_tokens is .*; a decode pool takes no prompt"):
+        export(relabelled, "vllm", None, None, tmp_path / "b", source="r.json")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -139,6 +139,19 @@ def _opt(d: dict, key: str) -> float | None:
     return float(v) if ok else None
 
 
+def _cap(d: dict, key: str, where: str) -> float | None:
+    """A run's concurrency cap: None where the tool writes none (null, absent, 'inf': a rate-only
+    run), else a positive number; anything else is BadInput (a cap of -4 or '8' was read as no cap,
+    where the minimal CSV refuses the same value)."""
+    v = d.get(key)
+    if v is None or v == "inf" or (isinstance(v, float) and v == float("inf")):
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
+        raise BadInput(f"{where}: {key}: {v!r} is not a number of requests in flight (a positive number, or "
+                       f"null for a run without a cap)")
+    return float(v)
+
+
 def _concurrency(max_conc: float | None, sent: float | None, throughput: float | None,
                  e2e_s: float | None) -> float | str:
     """Requests in flight: the run's cap (at most the requests sent), else Little's law
@@ -215,7 +228,7 @@ def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
     done = _num(d, "completed", where)
     e2e_ms = _opt(d, e2e_key)
-    c = _concurrency(_opt(d, "max_concurrency"), _opt(d, "num_prompts") or done,
+    c = _concurrency(_cap(d, "max_concurrency", where), _opt(d, "num_prompts") or done,
                      _opt(d, "request_throughput"), e2e_ms * MS if e2e_ms is not None else None)
     if isinstance(c, str):
         return c
@@ -246,7 +259,8 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
 
     cfg = d.get("input_config") if isinstance(d.get("input_config"), dict) else {}
     latency = stat("request_latency", "ms")
-    c = _concurrency(_opt(cfg, "concurrency"), _opt(cfg, "request_count"), stat("request_throughput"),
+    c = _concurrency(_cap(cfg, "concurrency", f"{where}: input_config"), _opt(cfg, "request_count"),
+                     stat("request_throughput"),
                      latency * MS if latency else None)
     if isinstance(c, str):
         return c

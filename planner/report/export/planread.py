@@ -19,6 +19,7 @@ from planner.errors import BadInput
 from planner.input.files import validate
 from planner.studies.simulate.fleet import service_keys, service_plan
 from planner.studies.simulate.planfile import PlanFile, PlanPool, plan_from_dict
+from planner.studies.simulate.tables import check_fits, physics
 
 
 class ExportPool(PlanPool):
@@ -62,7 +63,8 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
     services = []
     for key, d in parts:
         src = source if data.get("kind") != "fleet" else f"{source}: service {key}"
-        plan_from_dict(d, src)                         # the simulator's checks of the same keys (layout too)
+        pf = plan_from_dict(d, src)                    # the simulator's checks of the same keys (layout too)
+        check_fits(physics(pf, src), src)              # and that each instance can load: weights + one request
         plan = validate(ExportPlanFile, d, src)
         services.append(Service(key, plan, src))
     cards = data.get("totals", {}).get("cards") if isinstance(data.get("totals"), dict) else None

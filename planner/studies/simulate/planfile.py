@@ -82,6 +82,9 @@ class PlanPool(_PlanPart):
         for key, roles in (("tpot_s", ("decode", "colocated")), ("ttft_s", ("prefill", "colocated"))):
             if self.role in roles and getattr(self, key) is None:
                 raise ValueError(f"{key} is null; plan solve writes it for a {self.role} pool")
+        if self.role != "colocated" and self.chunk_tokens > 0:   # a colocated pool relabelled: its chunks
+            raise ValueError(f"chunk_tokens is {self.chunk_tokens:g}; a {self.role} pool takes no prompt chunks "
+                             f"into its steps (plan solve writes 0), only a colocated one does")
         if self.role != "prefill" and self.capacity_decode_tokens_per_s <= 0:
             raise ValueError(f"capacity_decode_tokens_per_s is 0; a {self.role} pool decodes (plan solve writes "
                              f"its capacity, which the simulation measures its load against)")

@@ -90,6 +90,20 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
                       tuple(perf.tokens_per_step(d) for d in deps))
 
 
+def check_fits(ph: SimPhysics, source: str) -> None:
+    """BadInput naming the pool whose instance cannot hold one request at the longest prompt and
+    answer of the plan's workload (its weights and that sequence's KV in the card's memory): a
+    plan whose GPU or model was edited by hand. `plan simulate` refuses such a pool as it starts
+    it; `plan export` asks here first, so that no engine is launched that cannot load."""
+    longest_in = float(ph.lengths_in[0].max())
+    for k, (p, dep) in enumerate(zip(ph.plan.pools, ph.deployments)):
+        ctx = longest_in if p.role == "prefill" else longest_in + float(ph.lengths_out[0].max())
+        if perf.max_batch(dep, ctx) < 1:   # a prefill instance holds the prompt; the others the answer too
+            raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx:g} tokens does not fit "
+                           f"in the memory of {dep.par.cards} {p.gpu} card(s) ({dep.par.label()}); "
+                           f"re-solve the problem")
+
+
 def batch_grid(limit: int) -> np.ndarray:
     """Batch sizes to tabulate: 1…DENSE_BATCH_UPTO one by one, then geometric up to `limit`."""
     dense = np.arange(1, min(limit, DENSE_BATCH_UPTO) + 1)
