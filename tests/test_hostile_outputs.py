@@ -1050,3 +1050,23 @@ def test_a_parity_plot_draws_only_panels_with_points(tmp_path):
                "--out-plot", two)[0] == 0
     width = {p: struct.unpack(">I", p.read_bytes()[16:20])[0] for p in (one, two)}   # the PNG header's width
     assert width[one] < 0.6 * width[two], width
+
+
+def test_a_fleet_plan_without_its_kind_names_kind(tmp_path):
+    """A fleet plan whose `kind` was deleted was read as a single plan: five lines on the single
+    plan's missing keys (model, weight_dtype, kv_dtype, workload, slo), none naming `kind`
+    (hostile-input hunt, 2026-12-04)."""
+    import json as _json
+
+    from planner.errors import BadInput
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.format import to_json
+    from planner.report.json import plan_json
+    from planner.studies.simulate import simulate_services
+    p = Path(__file__).resolve().parents[1] / "problems" / "fleet_mix.yaml"
+    d = _json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
+    del d["kind"]
+    with pytest.raises(BadInput) as e:
+        simulate_services(d, "f.json")
+    assert str(e.value) == "f.json: kind: missing; a plan that lists services is a fleet plan, kind: fleet"

@@ -238,6 +238,10 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     if isinstance(data, dict) and data.get("kind") == "horizon":
         raise BadInput(f"{source}: kind: a plan over a load profile is simulated one period at a time "
                        f"(studies.simulate.period_plan; plan simulate --period)")
+    if isinstance(data, dict) and "services" in data and data.get("kind") != "fleet":   # not five lines on
+        # the single plan's missing keys (model, workload …), none naming the one at fault
+        got = "missing" if "kind" not in data else repr(data["kind"])
+        raise BadInput(f"{source}: kind: {got}; a plan that lists services is a fleet plan, kind: fleet")
     if isinstance(data, dict):
         _check_header(data, source)
     plan = validate(PlanFile, data, source)
