@@ -1070,3 +1070,23 @@ def test_a_fleet_plan_without_its_kind_names_kind(tmp_path):
     with pytest.raises(BadInput) as e:
         simulate_services(d, "f.json")
     assert str(e.value) == "f.json: kind: missing; a plan that lists services is a fleet plan, kind: fleet"
+
+
+def test_a_plan_whose_distribution_contradicts_its_token_count_is_refused():
+    """input_tokens edited to 500 beside a distribution of mean 1,590 was simulated from the
+    distribution while the pools had been sized for the count (hostile-input hunt, 2026-12-04)."""
+    import json as _json
+
+    from planner.errors import BadInput
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.format import to_json
+    from planner.report.json import plan_json
+    from planner.studies.simulate import plan_from_dict
+    p = Path(__file__).resolve().parents[1] / "problems" / "llama70b_chat.yaml"
+    d = _json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
+    plan_from_dict(d, "ok.json")   # as written: the mean is the count
+    d["workload"]["input_tokens"] = 500
+    with pytest.raises(BadInput, match=r"m.json: workload: input_distribution: its mean is 1,590 tokens, "
+                                       r"input_tokens 500"):
+        plan_from_dict(d, "m.json")

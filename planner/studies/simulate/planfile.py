@@ -131,6 +131,20 @@ class PlanWorkload(_PlanPart):
                 raise ValueError(f"each entry must be [tokens in 1 … {MAX_TOKENS:,}, probability > 0], got {pair}")
         return v
 
+    @model_validator(mode="after")
+    def _means_agree(self) -> PlanWorkload:
+        """Each distribution's mean is its token count, as plan solve writes them: an edit of one
+        (a mean of 150 beside input_tokens 500) was simulated from the distribution while the pools
+        had been sized for the count."""
+        for key in ("input", "output"):
+            dist, tokens = getattr(self, f"{key}_distribution"), getattr(self, f"{key}_tokens")
+            if dist:
+                mean = sum(v * p for v, p in dist) / sum(p for _, p in dist)
+                if abs(mean - tokens) > 1e-6 * tokens + 1e-9:
+                    raise ValueError(f"{key}_distribution: its mean is {mean:,.6g} tokens, {key}_tokens "
+                                     f"{tokens:,.6g}; plan solve writes them alike (edit both, or re-solve)")
+        return self
+
 
 class PlanSLO(_PlanPart):
     ttft_s: Latency
