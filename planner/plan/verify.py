@@ -68,7 +68,8 @@ class PoolState:
     tpot_mean_s: float = 0.0      # mean TPOT at the actual batch
     batch_at_tpot_statistic: float = 0.0   # life-averaged batch at the TPOT statistic's quantile
     slot_wait_s: float = 0.0      # mean wait for a batch slot: colocated, before the first chunk (in
-                                  # TTFT); decode, between prefill's token and the second (in TPOT)
+                                  # TTFT); decode, between prefill's token and the second (in TPOT),
+                                  # or before the first when every prompt token is cached (in TTFT)
     engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given
                                        # (`colocated.engine_chunk_tokens`); else 0
     slots: int = 0                # decode, colocated: the sequences an instance admits (its memory at the
