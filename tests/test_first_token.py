@@ -139,15 +139,20 @@ def test_a_plan_of_prefill_pools_alone_exports_as_plain_vllm_servers(tmp_path):
 
 def test_a_hand_edited_plan_without_decode_pools_is_refused_by_its_distribution(tmp_path):
     """A plan file whose mean says one token but whose output distribution (what the simulator
-    draws) has longer answers still needs decode capacity: refused, as with the mean alone."""
+    draws) has longer answers still needs decode capacity: refused, as with the mean alone (since
+    2026-12-04 by the contradiction itself: a distribution's mean is its token count)."""
     from planner.errors import BadInput
     p = _write(tmp_path, "5")
     d = plan_json(solve(load_problem(p), str(p)))
     assert d["workload"]["output_distribution"] == [[5.0, 1.0]]
     d["workload"]["output_tokens"] = 1
     d["pools"] = [q for q in d["pools"] if q["role"] == "prefill"]
+    with pytest.raises(BadInput, match=r"output_distribution: its mean is 5 tokens, output_tokens 1"):
+        plan_from_dict(d, "edited.json")
+    d["workload"]["output_tokens"] = 5   # the distribution's own mean: it decodes, and no pool does
     with pytest.raises(BadInput, match=r"pools: no pool has decode capacity"):
         plan_from_dict(d, "edited.json")
+    d["workload"]["output_tokens"] = 1
     d["workload"]["output_distribution"] = [[1.0, 1.0]]
     assert plan_from_dict(d, "edited.json").workload.output_tokens == 1
 
