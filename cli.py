@@ -261,10 +261,18 @@ def eval_cmd(**kw) -> None:
         raise BadInput("--requests-per-client: it sizes the closed loop of --concurrency; give --concurrency too")
     req = EvalRequest(**kw)
     d = evaluate(req)
+    from planner.physics.evaluate import deployment_of
+    arch = deployment_of(req).model.arch
+    if arch.context and req.input_len + req.output_len > arch.context:   # as plan solve notes it
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{kw['model']}: {req.input_len:,} + {req.output_len:,} tokens pass its context of "
+                      f"{arch.context:,} ({arch.context_from}); engines refuse such requests unless RoPE "
+                      f"scaling extends it", PlannerNotice, stacklevel=2)
     if sweep:
         d["curve"] = sweep_batch(req)
     if concurrency is not None:
-        from planner.physics.evaluate import deployment_of
         from planner.studies.simulate.closed import benchmark_check
         d["closed_loop"] = benchmark_check(deployment_of(req), req.input_len, req.output_len, concurrency,
                                            req.prefix_hit, k)

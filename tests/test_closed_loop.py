@@ -209,3 +209,13 @@ def test_a_wholly_cached_prompt_is_still_scheduled_in_the_closed_loop():
     d = json.loads(CliRunner().invoke(main, args + ["--json"]).output)["closed_loop"]
     assert d["simulated"]["requests"] > 0 and d["simulated"]["ttft_s"]["mean"] > 0
     assert d["simulated"]["tpot_s"]["mean"] == pytest.approx(d["formula"]["tpot_s"], rel=0.05)
+
+
+def test_eval_notes_lengths_past_the_context():
+    """plan eval computed a 10⁷-token request on Llama-3.1-8B (context 131,072) without a word, where
+    plan solve notes such requests (hostile-input hunt, 2026-12-04): it notes them too."""
+    r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1",
+                                      "--input-len", "200000"])
+    assert r.exit_code == 0 and "note: llama-3.1-8b: 200,000 + 1,000 tokens pass its context of 131,072" in r.output
+    r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1"])
+    assert r.exit_code == 0 and "note:" not in r.output
