@@ -161,19 +161,12 @@ def inputs_of(problem: Problem | FleetProblem, path: str | Path) -> tuple[tuple[
     models = [problem.model] if isinstance(problem, Problem) else [k.model for k in problem.classes]
     for m in models:
         p = Path(m)
-        p = p / "config.json" if _is(p, "dir") else p
-        if _is(p, "file"):
+        # os.path's checks are False for a name that cannot be a path (a 256-character model id made
+        # Path.is_dir raise 'File name too long' here, before the problem's own check named the field)
+        p = p / "config.json" if os.path.isdir(p) else p
+        if os.path.isfile(p):
             out.append((str(p), "the model config this problem reads"))
-    if _is(Path(problem.calibration), "file"):
+    if os.path.isfile(problem.calibration):
         out.append((problem.calibration, "the calibration profile this problem reads"))
     return tuple(dict.fromkeys(out))
 
-
-def _is(p: Path, kind: str) -> bool:
-    """Path.is_dir / is_file, False where the name cannot be a path at all (longer than the
-    system allows: a 256-character model id raised 'File name too long' here, before the
-    problem's own check could name the field)."""
-    try:
-        return p.is_dir() if kind == "dir" else p.is_file()
-    except OSError:
-        return False

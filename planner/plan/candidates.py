@@ -296,7 +296,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)
     full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
-    # the TPOT while every slot is taken (`verify.full_slots_tpot`): the decode step at the slots
+    # the TPOT while every slot is taken (`waits.full_slots_tpot`): the decode step at the slots
     at_slots = batched.decode_steps(dep, np.array([float(mem_limit)]), w.ctx_decode).time_s[0]
     t_full = t[fit] + np.maximum(at_slots - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
     return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full)

@@ -119,9 +119,10 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         return Rejected("decode", opt.id, par, "memory", mem.total_bytes, mem.usable_bytes,
                         f"weights+KV of one sequence need {mem.total_bytes/1e9:.1f} GB of "
                         f"{mem.usable_bytes/1e9:.1f} GB usable per card")
-    cached = w.s_unc <= 0   # every prompt token cached: this instance makes the first token, and the
-    # waits to join the batch and for a slot come before it (TTFT), not between first and second
-    # the wait to join, per token, at the TPOT statistic (the candidate's TPOT is the statistic's)
+    # every prompt token cached: this instance makes the first token, so the waits to join the batch and
+    # for a slot come before it (TTFT), not between first and second; else the wait to join, per token,
+    # at the TPOT statistic (the candidate's TPOT is the statistic's)
+    cached = w.first_token_decoded
     join = 1.0 if cached else w.join_factor_at_statistic(perf.tokens_per_step(dep))
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
     b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
@@ -207,7 +208,7 @@ def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: P
     The largest m on a 0.05 grid whose TPOT meets the limit: capacity m / TPOT(1). The design
     batch stays 1 (the engine's running-request limit); the plan's pool state solves the mean."""
     t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
-    if w.s_unc <= 0:   # wholly cached: the wait for the slot delays the first token, not the second
+    if w.first_token_decoded:   # the wait for the slot delays the first token, not the second
         tpot = dict.fromkeys(ONE_SLOT_OCCUPANCY, t1)
         ok = [m for m in ONE_SLOT_OCCUPANCY if t1 <= w.tpot_limit and _first_token_s(dep, w, m, 1) <= w.ttft_limit]
         if not ok and t1 > w.tpot_limit:

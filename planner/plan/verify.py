@@ -184,7 +184,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             # 57.2 against 54.1)
             wait = float(w.decode_slot_wait_s(b, slots, perf.tpot(dep, b, w.ctx_decode)))
         by_class, ttft = (), 0.0
-        if w.s_unc <= 0:   # every prompt token cached: the request comes straight here and this pool's
+        if w.first_token_decoded:   # the request comes straight here and this pool's
             # step makes its first token, so both waits (for a slot, for the step in progress) come
             # before it, in TTFT, none between its first and second token
             step = perf.decode_step(dep, seen, w.ctx_decode).time_s if b > 0 else 0.0

@@ -21,7 +21,7 @@ def imported_tpot_s(w: WorkloadContext, dep: perf.Deployment, pre_load: float, d
     55.1 (SLO broken); with the term 53.5, over the 50 ms limit."""
     decoding = dec_load * w.p_dec / w.s_dec if w.s_dec > 0 else 0.0     # requests/s that decode here
     own = pre_load / w.s_unc * w.p_dec if w.s_unc > 0 else 0.0           # of its own prompts
-    if decoding <= 0 or own >= decoding or w.s_unc <= 0:   # wholly cached: nothing is prefilled anywhere
+    if decoding <= 0 or own >= decoding or w.first_token_decoded:   # nothing is prefilled anywhere
         return 0.0
     share = 1.0 - own / decoding
     return share * (perf.kv_transfer_time(dep, w.s_in) + 0.5 * step_s) * w.slot_wait_per_token
@@ -44,7 +44,7 @@ def decode_growth_s(dep: perf.Deployment, w: WorkloadContext, batch):
     tokens (no decode step does: `first_decoded_step_s`). Arrays or scalars."""
     import numpy as np
     b = np.asarray(batch, dtype=float)
-    if not w.ttft_quantile or w.s_unc > 0:
+    if not w.ttft_quantile or not w.first_token_decoded:
         return 0.0 * b
     bq = ttft_batch_quantile(w, b)
     both = batched.decode_steps_many(dep, [np.atleast_1d(b), np.atleast_1d(bq)], w.ctx_decode)
