@@ -182,6 +182,12 @@ class OutPath(click.Path):
     def convert(self, value, param, ctx):
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path; give a file or directory name", param, ctx)
+        if value == "-":   # wrote a file named '-' where a user meant standard output
+            hint = "" if param is None or param.required else (
+                " (without the option the command prints to standard output; plan solve --json prints "
+                "the JSON plan)")
+            self.fail(f"'-' (standard output) is not a target here; give a "
+                      f"{'file' if self.file_okay else 'directory'} name{hint}", param, ctx)
         if isinstance(value, str) and not self.dir_okay and value.endswith("/"):
             self.fail(f"{value!r} ends with '/', a directory; give a file name", param, ctx)
         return super().convert(value, param, ctx)

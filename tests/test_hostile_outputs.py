@@ -1090,3 +1090,20 @@ def test_a_plan_whose_distribution_contradicts_its_token_count_is_refused():
     with pytest.raises(BadInput, match=r"m.json: workload: input_distribution: its mean is 1,590 tokens, "
                                        r"input_tokens 500"):
         plan_from_dict(d, "m.json")
+
+
+@pytest.mark.parametrize("args, kind", [
+    (("solve", "__P__", "--out", "-"), "give a file name (without the option the command prints to standard output"),
+    (("sweep", "__P__", "--tpot", "20ms:50ms", "--out", "-"), "give a directory name"),
+    (("export", "__PLAN__", "--target", "vllm", "--out", "-"), "give a directory name"),
+])
+def test_a_dash_for_out_is_refused_not_written_as_a_file_named_dash(tmp_path, monkeypatch, args, kind):
+    """`--out -` (standard output, as many tools read it) wrote a file named '-' in the current
+    directory and said 'wrote -'."""
+    monkeypatch.chdir(tmp_path)
+    problem = write(tmp_path, SMALL)
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}")
+    code, out = run(*({"__P__": problem, "__PLAN__": plan}.get(a, a) for a in args))
+    assert code == 2 and "'-' (standard output) is not a target here" in out and kind in out, out
+    assert not (tmp_path / "-").exists()
