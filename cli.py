@@ -587,7 +587,9 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 @click.option("--period", default="peak", show_default=True, metavar="peak|all|N",
               help="a plan over a load profile: which period to simulate (its pools at its QPS)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period: str) -> None:
+@click.option("--strict", is_flag=True,
+              help="exit 4 when a simulated SLO statistic is above its limit (the results are printed first)")
+def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period: str, strict: bool) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
     a fleet's plan is simulated service by service, a plan over a day period by period."""
     from planner.input.files import read_json
@@ -604,8 +606,13 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     if as_json:
         data = sims[""].as_dict() if "" in sims else {k: r.as_dict() for k, r in sims.items()}
         click.echo(to_json(data), nl=False)
-        return
-    click.echo("\n\n".join(render_simulation(r) for r in sims.values()))
+    else:
+        click.echo("\n\n".join(render_simulation(r) for r in sims.values()))
+    broken = sum(len(r.violations) for r in sims.values())
+    if strict and broken:
+        from planner.errors import VerificationFailed
+        raise VerificationFailed(f"{plan_file}: the simulation breaks {broken} SLO "
+                                 f"statistic{'s' if broken > 1 else ''} (listed under violations)")
 
 
 # ----------------------------------------------------------------------------- whatif

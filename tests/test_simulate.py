@@ -263,6 +263,25 @@ def test_cli_simulate_prints_table(tmp_path, example_plan):
     assert len(d["pools"]) == len(example_plan["pools"])
 
 
+def test_cli_simulate_strict_exits_4_only_when_an_slo_breaks(tmp_path, example_plan):
+    """`--strict` makes the simulation a gate (a CI job): exit 4 after the results when a simulated
+    SLO statistic is above its limit. The example meets its SLO; the same plan held to a TPOT
+    limit of 40 ms, below its pools' ~49.5 ms, breaks it."""
+    ok = tmp_path / "plan.json"
+    ok.write_text(json.dumps(example_plan))
+    r = CliRunner().invoke(main, ["simulate", str(ok), "--requests", "50000", "--strict"])
+    assert r.exit_code == 0 and "SLO BROKEN" not in r.output, r.output
+    tight = tmp_path / "tight.json"
+    tight.write_text(json.dumps({**example_plan, "slo": {**example_plan["slo"], "tpot_s": 0.040}}))
+    r = CliRunner().invoke(main, ["simulate", str(tight), "--requests", "50000"])
+    assert r.exit_code == 0 and "SLO BROKEN" in r.output, r.output
+    r = CliRunner().invoke(main, ["simulate", str(tight), "--requests", "50000", "--strict", "--json"])
+    assert r.exit_code == 4, r.output
+    d = json.loads(r.stdout)   # the results come first, whole
+    assert d["violations"] and all(v["metric"] == "tpot" for v in d["violations"])
+    assert r.stderr.strip().startswith(f"error: {tight}: the simulation breaks ") and "SLO statistic" in r.stderr
+
+
 def test_cli_simulate_bad_plan_exits_2(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"pools": [')
