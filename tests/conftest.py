@@ -39,7 +39,8 @@ def llama70b_chat_plan():
 def llama70b_chat_colocated_json():
     """problems/llama70b_chat.yaml served colocated only, as `plan solve --json` writes it, solved
     once per session (its optimum disaggregates at the same cost since 2026-12-03): four TP2 H100
-    instances at batch 83, chunk 954 tokens. Deep-copy it before editing."""
+    instances, chunk 954 tokens (since 2026-12-04 in two pools of equal cost, at batches 83 and
+    96). Deep-copy it before editing."""
     from pathlib import Path
 
     from planner.input.load import load_problem

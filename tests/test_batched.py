@@ -55,6 +55,7 @@ def test_twins_give_the_scalar_passes(dep):
     ch = np.array(CHUNKS)
     dec = batched.decode_steps(dep, bs, 1500.0)
     mix = batched.mixed_steps(dep, bs, 1500.0, ch, 1000.0)
+    mix_cv = batched.mixed_steps(dep, bs, 1500.0, ch, 1000.0, 1.2)
     pre = batched.prefill_passes(dep, bs, 800.0, 200.0)
     f = np.linspace(0.05, 1.0, len(BATCHES))
     mean = batched.blend(mix, dec, f)
@@ -63,6 +64,7 @@ def test_twins_give_the_scalar_passes(dep):
         m = perf.mixed_step(dep, b, 1500.0, CHUNKS[i], 1000.0)
         assert same(dec.at(i), d)
         assert same(mix.at(i), m)
+        assert same(mix_cv.at(i), perf.mixed_step(dep, b, 1500.0, CHUNKS[i], 1000.0, 1.2))
         assert same(pre.at(i), perf.prefill_pass(dep, b, 800.0, 200.0))
         assert same(mean.at(i), colocated.blend(m, d, float(f[i])))
 

@@ -282,7 +282,7 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(ll
     mean uncached prompt (954 tokens), the engines' step budget the longest (1,800), so that no
     prompt is split over two steps the plan did not count (`colocated.engine_chunk_tokens`)."""
     d = llama70b_chat_colocated_json
-    (pool,) = [p for p in d["pools"] if p["role"] == "colocated"]
+    pool = [p for p in d["pools"] if p["role"] == "colocated"][0]   # the first of its colocated pools
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
     # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 131 sequences the

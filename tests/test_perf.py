@@ -199,3 +199,23 @@ def test_a_hybrid_models_linear_attention_state_is_read_and_written_every_decode
     for ctx, nbytes in with_state.items():
         assert nbytes - perf.decode_step(dep, 64, ctx).bytes_per_card == pytest.approx(64 * 2 * 48_015_360)
     assert linear_state_bytes_per_sequence_per_card(make_dep("llama-3.1-70b", "h100", calib, tp=4)) == 0.0
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-70b", "qwen3-235b-a22b", "deepseek-r1", "deepseek-v3.2"])
+def test_a_chunk_of_unequal_prompts_pays_the_attention_a_prefill_pass_pays(roofline, model):
+    """A whole prompt chunked in one step (no decodes beside it) attends what a prefill pass of it
+    attends, and over prompts of unequal length both charge (1 + cv²) times the mean prompt's
+    pairs (E[L²]/(2E[L]) keys per prompt token). Until 2026-12-04 the chunk was charged the mean
+    prompt's keys whatever the spread: a 2k/16k/60k mix (cv² 2.0) on a colocated pool paid a
+    third of the attention the same prompts paid in a prefill pool, which tilted plans towards
+    colocated pools for long-tailed prompts."""
+    dep = make_dep(model, "h200", roofline, tp=8)
+    extra = {}
+    for cv2 in (0.0, 2.0):
+        chunk = perf.mixed_step(dep, 0, 8000, 8000, 8000, cv2).flops_per_card
+        whole = perf.prefill_pass(dep, 1, 8000, 0.0, cv2).flops_per_card
+        extra[cv2] = (chunk, whole)
+    attn = perf.prefill_attention_flops(dep, 1, 8000, 0.0, 0.0)
+    assert attn > 0
+    for i in (0, 1):   # the attention is all the two spreads differ by, in each
+        assert extra[2.0][i] - extra[0.0][i] == pytest.approx(2.0 * attn, rel=1e-9)

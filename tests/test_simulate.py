@@ -621,3 +621,21 @@ def test_solve_simulate_runs_as_many_requests_as_the_plan_needs(tmp_path):
     (tmp_path / "plan.json").write_text(CliRunner().invoke(cli.main, ["solve", str(p), "--json"]).output)
     r = CliRunner().invoke(cli.main, ["simulate", str(tmp_path / "plan.json"), "--requests", "100000"])
     assert r.exit_code == 2 and "use at least" in r.output, r.output
+
+
+def test_the_simulated_chunk_steps_take_the_plans_prompt_spread():
+    """`tables.prompt_cv2`: the squared coefficient of variation the planner's WorkloadContext
+    gives the same prompts (a fleet service's: its classes mixed by requests/s), which the
+    colocated step table's chunk attention takes (`perf.mixed_step`)."""
+    from types import SimpleNamespace
+
+    from planner.studies.simulate.tables import prompt_cv2
+    one = SimpleNamespace(classes=())
+    # 2k/16k/60k at 0.6/0.25/0.15: mean 14,200, E[L²] 6.064e8
+    lengths = (np.array([2000.0, 16000.0, 60000.0]), np.array([0.6, 0.25, 0.15]))
+    assert prompt_cv2(one, lengths) == pytest.approx(6.064e8 / 14200**2 - 1, rel=1e-12)
+    assert prompt_cv2(one, (np.array([1000.0]), np.array([1.0]))) == 0.0
+    # two classes of fixed lengths 1,000 and 8,000 at 3 and 1 req/s: mean 2,750, E[L²] 1.675e7
+    fleet = SimpleNamespace(classes=(SimpleNamespace(qps=3.0, input_distribution=None, input_tokens=1000.0),
+                                     SimpleNamespace(qps=1.0, input_distribution=None, input_tokens=8000.0)))
+    assert prompt_cv2(fleet, lengths) == pytest.approx(1.675e7 / 2750**2 - 1, rel=1e-12)

@@ -262,6 +262,28 @@ class Architecture:
         below = k - c
         return below * below / 2.0 + below * c + (s - below) * k
 
+    def prompt_attention_flops(self, new_tokens: float, cached_tokens: float = 0.0) -> float:
+        """Attention FLOPs of prefilling one prompt, all layers: causal pairs s²/2 + s·c (sliding
+        and linear layers as `attended_tokens` says), under DSA the top-k pairs (`sparse_pairs`)
+        plus the indexer over every earlier token.
+
+        >>> a = Architecture("x", 1024, 2, 8, 8, 128, 4096, 1000, False, "gqa")
+        >>> a.prompt_attention_flops(1000) == 1000 * 1000 / 2 * 4 * 8 * 128 * 2
+        True
+        """
+        s, c = float(new_tokens), float(cached_tokens)
+        if self.index_topk:
+            return (self.sparse_pairs(s, c) * self.attn_flops_per_pair(absorbed=False)
+                    + (s * s / 2.0 + s * c) * self.index_flops_per_key) * self.layers
+        return ((s * s / 2.0 + s * c) * self.attended_tokens(s + c) / max(s + c, 1.0)
+                * self.attn_flops_per_pair(absorbed=False) * self.layers)
+
+    def prompt_flops(self, new_tokens: float, cached_tokens: float = 0.0) -> float:
+        """FLOPs of prefilling one prompt of `new_tokens` after `cached_tokens` cached ones: 2 per
+        active weight per new token, plus its attention (`prompt_attention_flops`). Quadratic in
+        the prompt's own length: how a prefill queue's service varies with the prompts it serves."""
+        return 2.0 * self.params_active * float(new_tokens) + self.prompt_attention_flops(new_tokens, cached_tokens)
+
     def prefill_keys_per_query(self, prompt_tokens: float) -> float:
         """Mean keys one prefill query of a `prompt_tokens` prompt attends per layer (causal: half
         the prompt; a chunk of a colocated step is charged so): `attended_tokens(prompt/2)`, and

@@ -155,10 +155,11 @@ def decode_steps_many(dep: Deployment, batches: list[np.ndarray], context_tokens
 
 
 def mixed_steps_many(dep: Deployment, grids: list[tuple[np.ndarray, np.ndarray]], context_tokens: float,
-                     prompt_tokens: float) -> list[PhaseArrays]:
+                     prompt_tokens: float, length_cv2: float = 0.0) -> list[PhaseArrays]:
     """`mixed_steps` of each (batches, chunk tokens) of `grids`, in one call (as `decode_steps_many`)."""
     return split(mixed_steps(dep, np.concatenate([b for b, _ in grids]), context_tokens,
-                             np.concatenate([c for _, c in grids]), prompt_tokens), [len(b) for b, _ in grids])
+                             np.concatenate([c for _, c in grids]), prompt_tokens, length_cv2),
+                 [len(b) for b, _ in grids])
 
 
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
@@ -206,19 +207,20 @@ def _plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
 
 
 def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
-                prompt_tokens: float) -> PhaseArrays:
+                prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
     t, a = stage_terms(dep), dep.arch
     pp = t.pp
     m = (t.q * batch + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
     dec_attn = t.q * batch * ctx * t.pair_decode
-    pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * t.pair_prefill
+    pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * (1.0 + length_cv2) * t.pair_prefill
     attn = (dec_attn + pre_attn) / pp * t.layers / pp / t.n_s
     b_pp = batch / pp
     kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
     if a.index_topk:   # `perf.mixed_step`'s indexer
-        attn = attn + indexer_flops(dep, (t.q * batch * context_tokens + chunk_tokens * prompt_tokens / 2.0) / pp, 1.0)
+        attn = attn + indexer_flops(dep, (t.q * batch * context_tokens
+                                          + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
         kv_read = kv_read + indexer_reads(dep, b_pp, context_tokens, ctx)
     step = pipeline(t, stage_pass(dep, t, m, attn, kv_read), m, (batch + 1.0) / t.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)

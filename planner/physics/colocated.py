@@ -94,9 +94,10 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
         step = decode_step(dep, batch, context_tokens)
         return step, step
     if f >= 1.0:
-        step = mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens)
+        step = mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens, prompt_cv2)
         return step, step
-    mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
+    mixed = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens, prompt_cv2)
+    plain = decode_step(dep, batch, context_tokens)
     mean = blend(mixed, plain, f)
     if share is None:
         if not lives:
@@ -108,7 +109,7 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
         extra = min(float(burst_batch(rho, here_share, lives, uncached_tokens / chunk, dep_tokens_per_step(dep),
                                       prompt_cv2)), max(max_batch - batch, 0.0))
         if extra > 0:
-            mixed = mixed_step(dep, batch + extra, context_tokens, chunk, prompt_tokens)
+            mixed = mixed_step(dep, batch + extra, context_tokens, chunk, prompt_tokens, prompt_cv2)
             plain = decode_step(dep, batch + extra, context_tokens)
     return mean, blend(mixed, plain, share)
 
@@ -194,7 +195,8 @@ def seen_share(dep: Deployment, batch: float, context_tokens: float, prompt_toke
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0 or f >= 1.0:
         return f
-    mixed, plain = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens), decode_step(dep, batch, context_tokens)
+    mixed = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens, prompt_cv2)
+    plain = decode_step(dep, batch, context_tokens)
     return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
                             prompt_cv2)
 

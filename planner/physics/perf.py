@@ -192,15 +192,9 @@ def prefill_attention_flops(dep: Deployment, prompts, new_tokens: float, cached_
     layers as `attended_tokens` says), (1 + cv²) times that for prompts of unequal length; under
     DSA the top-k pairs (`sparse_pairs`) plus the indexer over every earlier token. The one formula
     of `perf.prefill_pass` and its numpy twin `batched.prefill_passes`."""
-    a, par = dep.arch, dep.par
-    s, c = new_tokens, cached_tokens
-    if a.index_topk:   # each query attends its top k; the indexer scores every earlier token
-        pairs = prompts * a.sparse_pairs(s, c) * (1.0 + length_cv2)
-        return (pairs * a.attn_flops_per_pair(absorbed=False)
-                + prompts * (s * s / 2.0 + s * c) * (1.0 + length_cv2) * a.index_flops_per_key) \
-            * a.layers / par.pp / par.stage_cards
-    pairs = prompts * (s * s / 2.0 + s * c) * a.attended_tokens(s + c) / max(s + c, 1.0) * (1.0 + length_cv2)
-    return pairs * a.attn_flops_per_pair(absorbed=False) * a.layers / par.pp / par.stage_cards
+    par = dep.par
+    return prompts * (1.0 + length_cv2) * dep.arch.prompt_attention_flops(new_tokens, cached_tokens) \
+        / par.pp / par.stage_cards
 
 
 def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
@@ -223,22 +217,26 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
 
 
 def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_tokens: float,
-               prompt_tokens: float) -> PhaseTime:
+               prompt_tokens: float, length_cv2: float = 0.0) -> PhaseTime:
     """A chunked-prefill step (colocated serving): `batch` decodes plus `chunk_tokens` of prefill
-    from prompts of `prompt_tokens`; weights are read once for both."""
+    from prompts of `prompt_tokens` on average; weights are read once for both. A chunk's queries
+    attend the prompt before them: over prompts of unequal length (squared coefficient of variation
+    `length_cv2`) a prompt token's mean keys are E[L²]/(2E[L]), (1 + cv²) times the mean prompt's,
+    as `prefill_attention_flops` charges a prefill pool for the same prompts."""
     a, par = dep.arch, dep.par
     q = verify_tokens(dep)
     m = (q * batch + chunk_tokens) / par.pp
     ctx = a.attended_tokens(context_tokens)
     dec_attn = q * batch * ctx * a.attn_flops_per_pair(absorbed=True)
     # a chunk attends on average to half the prompt before it plus itself (causal)
-    pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * a.attn_flops_per_pair(absorbed=False)
+    pre_attn = (chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * (1.0 + length_cv2)
+                * a.attn_flops_per_pair(absorbed=False))
     attn = (dec_attn + pre_attn) / par.pp * a.layers / par.pp / par.stage_cards
     kv_read = ((batch / par.pp * ctx + chunk_tokens / par.pp) * kv_bytes_per_token_per_card(dep)
                + batch / par.pp * linear_state_traffic_per_sequence_per_card(dep)) / par.dp
     if a.index_topk:   # the indexer: decodes score their context, a chunk's queries half the prompt
-        attn = attn + indexer_flops(dep, (q * batch * context_tokens + chunk_tokens * prompt_tokens / 2.0)
-                                    / par.pp, 1.0)
+        attn = attn + indexer_flops(dep, (q * batch * context_tokens
+                                          + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / par.pp, 1.0)
         kv_read = kv_read + indexer_reads(dep, batch / par.pp, context_tokens, ctx)
     step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
     if chunk_tokens > 0:   # the chunk holds chunk/prompt prompts, or a piece of one

@@ -261,7 +261,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     chunk_c = np.ceil(chunk[fit])
     # every mixed and every decode-only step of the table in one call each (the same floats as a call each)
     mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_stat, used)] if spread else []),
-                                                  (bs[fit], chunk_c)], w.ctx_decode, w.s_in)
+                                                  (bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
     dec, *dec_rest = batched.decode_steps_many(dep, [runs, *([b_stat] if spread else [])], w.ctx_decode)
     dec = dec.take(np.repeat(np.arange(len(means)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
@@ -278,7 +278,8 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     piled = np.flatnonzero(extra > 0)
     mixed_seen, dec_seen = mixed.time_s, dec.time_s
     if len(piled):
-        (m_p,) = batched.mixed_steps_many(dep, [(run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in)
+        (m_p,) = batched.mixed_steps_many(dep, [(run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in,
+                                          w.cv2)
         (d_p,) = batched.decode_steps_many(dep, [run[piled] + extra[piled]], w.ctx_decode)
         mixed_seen, dec_seen = mixed_seen.copy(), dec_seen.copy()
         mixed_seen[piled], dec_seen[piled] = m_p.time_s, d_p.time_s

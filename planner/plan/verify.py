@@ -213,16 +213,16 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget,
                                      w.cv2)
         t_bq = colocated.colocated_steps(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
-                                         budget, share)[1].time_s / per_step   # the mean load's share
+                                         budget, share, prompt_cv2=w.cv2)[1].time_s / per_step   # the mean load's share
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
-        per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in).time_s - d) / chunk if f > 0 else 0.0
+        per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in, w.cv2).time_s - d) / chunk if f > 0 else 0.0
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, (t_bq - t_q) / w.tpot_spread,
                                       chunk_variance(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
     imported = imported_tpot_s(w, dep, pre_load, dec_load, t_bar)
     t_q += imported
     # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
-    t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in).time_s
+    t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in, w.cv2).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, full_slots_tpot(dep, w, b, slots, t_step / per_step)) \

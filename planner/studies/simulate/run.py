@@ -33,6 +33,7 @@ from planner.studies.simulate.tables import (
     mixed_table,
     physics,
     prefill_table,
+    prompt_cv2,
 )
 
 DEFAULT_REQUESTS = 100_000
@@ -186,6 +187,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     ctx_decode = decode_context(plan)
     ctx_peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
     s_grid = length_grid(ph.lengths_in[0])
+    cv2_in = prompt_cv2(plan, ph.lengths_in)
     busy = np.zeros(len(pools))
     planned: list[float | None] = [None] * len(pools)
     engines: list[Engine | None] = [None] * pool_of.size
@@ -209,7 +211,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx_peak:g} tokens "
                            f"does not fit in memory; re-solve the problem")
         if k not in tables:
-            tables[k] = (mixed_table(dep, cap, ctx_decode, p.step_token_budget, w.input_tokens)
+            tables[k] = (mixed_table(dep, cap, ctx_decode, p.step_token_budget, w.input_tokens, cv2_in)
                          if p.role == "colocated" else decode_table(dep, cap, ctx_decode))
         chunk = p.step_token_budget if p.role == "colocated" else 0.0
         engines[x] = Engine(k, tables[k], cap, chunk, ids.tolist(), arrivals[ids].tolist(),

@@ -60,6 +60,21 @@ def distribution(pairs: list[list[float]] | None, mean: float) -> tuple[np.ndarr
     return v, w / w.sum()
 
 
+def prompt_cv2(plan: PlanFile, lengths_in: tuple[np.ndarray, np.ndarray]) -> float:
+    """Squared coefficient of variation of the plan's prompt lengths (a fleet service's: the mix of
+    its classes by their requests/s), as the planner's `WorkloadContext.cv2`: a colocated pool's
+    chunk steps charge each prompt token the mean keys E[L²]/(2E[L]) (`perf.mixed_step`)."""
+    if plan.classes:
+        parts = [(k.qps, *distribution(k.input_distribution, k.input_tokens)) for k in plan.classes]
+        total = sum(q for q, _, _ in parts)
+        v = np.concatenate([vals for _, vals, _ in parts])
+        p = np.concatenate([q / total * probs for q, _, probs in parts])
+    else:
+        v, p = lengths_in
+    mean = float(np.dot(p, v))
+    return float(np.dot(p, (v - mean) ** 2)) / mean**2 if mean > 0 else 0.0
+
+
 def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> SimPhysics:
     """Rebuild each pool's Deployment from catalog look-ups (model, GPU, calibration), or from
     the objects in `resolved` when the caller already holds them."""
@@ -142,12 +157,14 @@ def decode_table(dep: Deployment, cap: int, ctx: float) -> list[float]:
     return _fill(bs, [perf.decode_step(dep, b, ctx).time_s for b in bs], cap).tolist()
 
 
-def mixed_table(dep: Deployment, cap: int, ctx: float, chunk: float, prompt: float) -> list[list[float]]:
-    """Seconds of one chunked-prefill step, [batch 0…cap][chunk on linspace(0, C, CHUNK_GRID_POINTS)]."""
+def mixed_table(dep: Deployment, cap: int, ctx: float, chunk: float, prompt: float,
+                prompt_cv2: float = 0.0) -> list[list[float]]:
+    """Seconds of one chunked-prefill step, [batch 0…cap][chunk on linspace(0, C, CHUNK_GRID_POINTS)],
+    a chunk's attention at the mean keys of the workload's prompt tokens (`prompt_cv2`)."""
     bs = np.concatenate([[0], batch_grid(cap)])
     cols = []
     for c in np.linspace(0.0, chunk, CHUNK_GRID_POINTS):
-        t = [perf.mixed_step(dep, b, ctx, c, prompt).time_s if b or c else 0.0 for b in bs]
+        t = [perf.mixed_step(dep, b, ctx, c, prompt, prompt_cv2).time_s if b or c else 0.0 for b in bs]
         if c == 0:
             t[0] = t[1]  # an idle step never runs; keep the table monotone
         cols.append(np.interp(np.arange(cap + 1), bs, t))
