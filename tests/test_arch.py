@@ -2,7 +2,7 @@
 
 import pytest
 
-from planner.catalog.arch import ConfigError, architecture_from_config
+from planner.catalog.config_json import ConfigError, architecture_from_config
 from planner.catalog.schemas import get_model
 from planner.physics.perf import kv_bytes_per_token
 

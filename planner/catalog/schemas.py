@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner.catalog.arch import Architecture, ConfigError, architecture_from_config
+from planner.catalog.arch import Architecture
 from planner.catalog.cache import cached_load
+from planner.catalog.config_json import ConfigError, architecture_from_config
 from planner.catalog.hf_cache import (
     cached_config,
     looks_like_hf_id,

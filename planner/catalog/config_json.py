@@ -1,0 +1,182 @@
+"""An `Architecture` from a Hugging Face config.json: the fields each model family spells its own
+way, the MoE layer count, the context a checkpoint serves, and the parameters of hybrid
+(linear-attention) and DSA layers."""
+
+from __future__ import annotations
+
+from planner.catalog.arch import Architecture, AttentionKind
+
+
+def _get(cfg: dict, *names: str, default=None):
+    """First of `names` present in `cfg` (HF families spell the same field differently)."""
+    for n in names:
+        if cfg.get(n) is not None:
+            return cfg[n]
+    return default
+
+
+class ConfigError(ValueError):
+    """A config.json lacks a field the model needs, or holds an impossible value."""
+
+
+def _moe_layer_count(cfg: dict, layers: int, experts: int) -> int:
+    """How many layers route to experts, by each family's rule."""
+    if experts <= 0:
+        return 0
+    if "first_k_dense_replace" in cfg or "moe_layer_freq" in cfg:  # DeepSeek
+        first = int(cfg.get("first_k_dense_replace", 0))
+        freq = int(cfg.get("moe_layer_freq", 1)) or 1
+        return sum(1 for i in range(layers) if i >= first and i % freq == 0)
+    if "interleave_moe_layer_step" in cfg:  # Llama-4: every step-th layer, from layer step-1
+        step = int(cfg["interleave_moe_layer_step"]) or 1
+        return len(range(step - 1, layers, step))
+    if "decoder_sparse_step" in cfg or "mlp_only_layers" in cfg:  # Qwen MoE
+        step = int(cfg.get("decoder_sparse_step", 1)) or 1
+        dense = set(cfg.get("mlp_only_layers") or [])
+        return sum(1 for i in range(layers) if i not in dense and (i + 1) % step == 0)
+    return layers  # Mixtral, gpt-oss: every layer is MoE
+
+
+NO_RESCALE = ("su", "longrope", "llama3")   # RoPE kinds whose max_position_embeddings is already the context
+
+
+def context_tokens(cfg: dict) -> tuple[int, str]:
+    """(tokens a request may hold, how that was derived) from a config's max_position_embeddings
+    and its RoPE scaling (`rope_scaling`, or transformers 5's `rope_parameters`), as vLLM derives
+    max_model_len: a YaRN scaling gives original_max_position_embeddings × factor, a linear or
+    dynamic one max_position_embeddings × factor; Llama-3's, LongRoPE's and no scaling leave it.
+    (0, …) when the config gives no length.
+
+    >>> context_tokens({"max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+    ...                 "original_max_position_embeddings": 32768}})
+    (131072, 'original_max_position_embeddings × rope_scaling.factor 4 (yarn)')
+    >>> context_tokens({"max_position_embeddings": 131072, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})[0]
+    131072
+    """
+    n = int(cfg.get("max_position_embeddings") or 0)
+    for key in ("rope_scaling", "rope_parameters"):
+        rs = cfg.get(key)
+        if not (n and isinstance(rs, dict)):
+            continue
+        kind = rs.get("rope_type", rs.get("type"))
+        factor = rs.get("factor")
+        if kind in NO_RESCALE or not _positive(factor) or factor == 1:
+            return n, "max_position_embeddings"
+        base, name = n, "max_position_embeddings"
+        if kind == "yarn" and _positive(rs.get("original_max_position_embeddings")):
+            base, name = rs["original_max_position_embeddings"], "original_max_position_embeddings"
+        return int(base * factor), f"{name} × {key}.factor {factor:g} ({kind})"
+    return n, "max_position_embeddings"
+
+
+def _positive(x) -> bool:
+    """A finite number > 0 (not a boolean): a field of a scaling dict worth multiplying by."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf")
+
+
+def architecture_from_config(cfg: dict) -> Architecture:
+    """Normalise a Hugging Face config.json dict into an `Architecture`; raise ConfigError if incomplete."""
+    missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+               if cfg.get(k) is None]
+    if missing:
+        raise ConfigError("missing required field(s): " + ", ".join(missing))
+    h = int(cfg["hidden_size"])
+    layers = int(cfg["num_hidden_layers"])
+    heads = int(cfg["num_attention_heads"])
+    kv_heads = int(_get(cfg, "num_key_value_heads", default=heads))
+    head_dim = int(_get(cfg, "head_dim", default=h // heads if heads else 0))
+    for name, v in (("hidden_size", h), ("num_hidden_layers", layers),
+                    ("num_attention_heads", heads), ("num_key_value_heads", kv_heads),
+                    ("vocab_size", int(cfg["vocab_size"]))):
+        if v <= 0:
+            raise ConfigError(f"{name} must be positive, got {v}")
+    experts = int(_get(cfg, "n_routed_experts", "num_experts", "num_local_experts", default=0) or 0)
+    top_k = int(_get(cfg, "num_experts_per_tok", default=0) or 0)
+    if experts and not top_k:
+        raise ConfigError("a MoE config needs num_experts_per_tok")
+    if experts and top_k > experts:
+        raise ConfigError(f"num_experts_per_tok {top_k} exceeds the {experts} experts")
+    expert_inter = int(_get(cfg, "moe_intermediate_size", default=0) or 0)
+    dense_inter = int(_get(cfg, "intermediate_size", default=0) or 0)
+    if experts and not expert_inter:
+        expert_inter = dense_inter  # Mixtral / gpt-oss / Llama-4: intermediate_size is per expert
+    shared_inter = int(cfg.get("n_shared_experts") or 0) * expert_inter \
+        or int(cfg.get("shared_expert_intermediate_size") or 0)
+    if "interleave_moe_layer_step" in cfg:  # Llama-4: one shared expert per MoE layer
+        shared_inter = expert_inter
+        dense_inter = int(cfg.get("intermediate_size_mlp") or 0)
+    moe_layers = _moe_layer_count(cfg, layers, experts)
+    if moe_layers < layers and not dense_inter:
+        raise ConfigError("dense layers need intermediate_size")
+    mla = cfg.get("kv_lora_rank") is not None
+    attention: AttentionKind = "mla" if mla else ("mha" if kv_heads == heads else "gqa")
+    layer_types = cfg.get("layer_types") or []
+    sliding_layers = sum(1 for t in layer_types if "sliding" in str(t))
+    linear_layers = sum(1 for t in layer_types if "linear" in str(t))
+    if linear_layers and not cfg.get("linear_num_value_heads"):
+        raise ConfigError("linear_attention layers need linear_num_key_heads/value_heads and head dims")
+    recurrent, conv = _linear_state_values(cfg) if linear_layers else (0, 0)
+    context = context_tokens(cfg)
+    return Architecture(
+        family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
+        context=context[0], context_from=context[1],
+        kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
+        vocab=int(cfg["vocab_size"]), tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        attention=attention,
+        q_lora_rank=int(cfg.get("q_lora_rank") or 0) if mla else 0,
+        kv_lora_rank=int(cfg.get("kv_lora_rank") or 0) if mla else 0,
+        qk_nope_head_dim=int(cfg.get("qk_nope_head_dim") or 0) if mla else 0,
+        qk_rope_head_dim=int(cfg.get("qk_rope_head_dim") or 0) if mla else 0,
+        v_head_dim=int(cfg.get("v_head_dim") or 0) if mla else 0,
+        experts=experts, experts_per_token=top_k, expert_intermediate=expert_inter,
+        shared_intermediate=shared_inter, moe_layers=moe_layers,
+        sliding_window=int(cfg.get("sliding_window") or 0) if sliding_layers else 0,
+        sliding_layers=sliding_layers, mtp_layers=int(cfg.get("num_nextn_predict_layers") or 0),
+        linear_layers=linear_layers,
+        linear_layer_params=_linear_layer_params(cfg, h) if linear_layers else 0,
+        linear_recurrent_values=recurrent, linear_conv_values=conv,
+        attn_output_gate=bool(cfg.get("attn_output_gate", False)),
+        indexer_params=_indexer_params(cfg, h),
+        **_dsa(cfg),
+    )
+
+
+def _linear_layer_params(cfg: dict, h: int) -> int:
+    """Weights of one Gated DeltaNet layer (Qwen3-Next/3.5): q,k (nk·dk each), v and gate z
+    (nv·dv each) from h; β and decay a (nv each) from h; a depthwise causal conv over q,k,v;
+    per-head decay A and Δt bias; the gated RMSNorm of dv; the output projection back to h."""
+    nk, nv = int(cfg["linear_num_key_heads"]), int(cfg["linear_num_value_heads"])
+    dk, dv = int(cfg["linear_key_head_dim"]), int(cfg["linear_value_head_dim"])
+    kernel = int(cfg.get("linear_conv_kernel_dim") or 4)
+    key, value = nk * dk, nv * dv
+    return (h * (2 * key + 2 * value) + h * 2 * nv + (2 * key + value) * kernel
+            + 2 * nv + dv + value * h)
+
+
+def _linear_state_values(cfg: dict) -> tuple[int, int]:
+    """(recurrent, convolution) state values of one Gated DeltaNet layer for one sequence: the
+    delta-rule state S of each value head, dk × dv (key heads are shared by nv/nk value heads),
+    and the last kernel − 1 inputs of the depthwise convolution over q, k and v."""
+    nk, nv = int(cfg["linear_num_key_heads"]), int(cfg["linear_num_value_heads"])
+    dk, dv = int(cfg["linear_key_head_dim"]), int(cfg["linear_value_head_dim"])
+    kernel = int(cfg.get("linear_conv_kernel_dim") or 4)
+    return nv * dk * dv, (2 * nk * dk + nv * dv) * (kernel - 1)
+
+
+def _indexer_params(cfg: dict, h: int) -> int:
+    """DSA lightning indexer of one layer (DeepSeek-V3.2, GLM-5): its queries from the q latent
+    (q_lora·n·d), one key head from h (h·d) with its norm, and per-head weights (h·n)."""
+    n, d = int(cfg.get("index_n_heads") or 0), int(cfg.get("index_head_dim") or 0)
+    if not (n and d):
+        return 0
+    q_in = int(cfg.get("q_lora_rank") or 0) or h
+    return q_in * n * d + h * d + 2 * d + h * n
+
+
+def _dsa(cfg: dict) -> dict[str, int]:
+    """The DSA fields (index_heads, index_head_dim, index_topk) of a config with a lightning
+    indexer and a top k; none (dense attention) otherwise."""
+    n, d, k = (int(cfg.get(f) or 0) for f in ("index_n_heads", "index_head_dim", "index_topk"))
+    if not (n > 0 and d > 0 and k > 0):
+        return {}
+    return {"index_heads": n, "index_head_dim": d, "index_topk": k}
