@@ -639,3 +639,47 @@ def test_the_simulated_chunk_steps_take_the_plans_prompt_spread():
     fleet = SimpleNamespace(classes=(SimpleNamespace(qps=3.0, input_distribution=None, input_tokens=1000.0),
                                      SimpleNamespace(qps=1.0, input_distribution=None, input_tokens=8000.0)))
     assert prompt_cv2(fleet, lengths) == pytest.approx(1.675e7 / 2750**2 - 1, rel=1e-12)
+
+
+def test_a_prefill_queue_of_long_tailed_prompts_waits_by_the_spread_of_their_work(tmp_path):
+    """One H100 TP1·DP8 prefill instance (one prompt a pass) of Qwen3-235B-A22B at ρ = 0.7, prompts
+    of 2k/16k/60k tokens at 0.6/0.25/0.15. A pass's time grows with the prompt's attention pairs,
+    quadratic in its length, so the Pollaczek–Khinchine wait takes the spread of the prompts' work
+    (`workload.prompt_work`: cv² 3.3), not of their lengths (cv² 2.0): the simulated mean wait
+    (each prompt's own pass) is within 6 % of the first and a third above the second, which is
+    what plans read until 2026-12-04 (2.75 s planned against 3.26 s simulated for such a pool)."""
+    import yaml
+
+    from planner.plan.workload import workload_context
+    d = yaml.safe_load((ROOT / "problems" / "rag_long_context.yaml").read_text())
+    d["workload"]["input_tokens"] = {"values": [2000, 16000, 60000], "weights": [0.6, 0.25, 0.15]}
+    (tmp_path / "mix.yaml").write_text(yaml.safe_dump(d))
+    w = workload_context(resolve(load_problem(tmp_path / "mix.yaml")))
+    assert w.cv2 == pytest.approx(6.064e8 / 14200**2 - 1)
+    arch = get_model("qwen3-235b-a22b").arch
+    work = [(2 * arch.params_active * v + v * v / 2 * arch.attn_flops_per_pair(False) * arch.layers, p)
+            for v, p in ((2000, 0.6), (16000, 0.25), (60000, 0.15))]
+    mean = sum(v * p for v, p in work)
+    assert w.work_cv2 == pytest.approx(sum(p * v * v for v, p in work) / mean**2 - 1, rel=1e-9)
+    assert 3.2 < w.work_cv2 < 3.4
+    dep = perf.Deployment(get_model("qwen3-235b-a22b"), get_gpu("h100"), perf.Parallelism(1, 1, 8),
+                          load_calibration("default"), "fp8", "fp8")
+    passes = [(perf.prefill_pass(dep, 1, v).time_s, p) for v, p in ((2000, 0.6), (16000, 0.25), (60000, 0.15))]
+    service = sum(d * p for d, p in passes)
+    qps = 0.7 / service
+    pool = {"name": "prefill[h100]", "role": "prefill", "gpu": "h100", "instances": 1,
+            "parallelism": {"tp": 1, "pp": 1, "dp": 8}, "design_batch": 1, "chunk_tokens": 0.0,
+            "capacity_prefill_tokens_per_s": 14200 / service, "capacity_decode_tokens_per_s": 0.0,
+            "utilization": 0.7, "batch": 0.0, "ttft_s": 3.0, "tpot_s": None}
+    dec = dict(pool, name="decode[h100]", role="decode", design_batch=64, capacity_prefill_tokens_per_s=0.0,
+               capacity_decode_tokens_per_s=1e4, ttft_s=None, tpot_s=0.03)
+    plan = {"problem": "mix", "model": "qwen3-235b-a22b", "weight_dtype": "fp8", "kv_dtype": "fp8",
+            "calibration": "default",
+            "workload": {"qps": qps, "input_tokens": 14200.0, "output_tokens": 1.0, "prefix_cache_hit": 0.0,
+                         "input_distribution": [[2000, 0.6], [16000, 0.25], [60000, 0.15]]},
+            "slo": {"ttft_s": 30.0, "tpot_s": 0.05}, "pools": [pool, dec]}
+    sim = simulate(plan_from_dict(plan, "mix"), requests=200_000, seed=3).pools[0].queue_wait.mean
+    by_work = 0.7 * service * (1 + w.work_cv2) / (2 * 0.3)
+    by_length = 0.7 * service * (1 + w.cv2) / (2 * 0.3)
+    assert sim == pytest.approx(by_work, rel=0.06)
+    assert sim > 1.3 * by_length

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.catalog.schemas import get_gpu
+from planner.catalog.schemas import get_gpu, get_model
 from planner.physics import perf, prefill_queue, queueing
 from planner.physics.perf import Deployment
 from planner.physics.prefill_queue import Servers
@@ -50,7 +50,19 @@ S_DEC = S_OUT - 1                                   # tokens decode steps make: 
 CTX_DECODE = S_IN + S_OUT / 2                       # mean context of a decoding sequence
 CTX_PEAK = 3000 + 400                               # longest prompt + its answer: KV held at the end
 CV2 = (0.3 * 800**2 + 0.5 * 1500**2 + 0.2 * 3000**2 - S_IN**2) / S_IN**2   # prompt length variability
-P90_LEN = 3000 / S_IN                               # p90 prompt (cumulative 0.3, 0.8, 1.0) ÷ mean
+_A = get_model("llama-3.1-70b").arch
+
+
+def _work(length: float) -> float:
+    """FLOPs of prefilling one prompt, 40 % cached: 2·P_active per new token + causal pairs
+    (s²/2 + s·c) × FLOPs per pair × layers: a prefill queue's service grows with it."""
+    s, c = 0.6 * length, 0.4 * length
+    return 2 * _A.params_active * s + (s * s / 2 + s * c) * _A.attn_flops_per_pair(absorbed=False) * _A.layers
+
+
+W_MEAN = 0.3 * _work(800) + 0.5 * _work(1500) + 0.2 * _work(3000)
+WORK_CV2 = (0.3 * _work(800) ** 2 + 0.5 * _work(1500) ** 2 + 0.2 * _work(3000) ** 2) / W_MEAN**2 - 1
+P90_WORK = _work(3000) / W_MEAN                     # the p90 prompt's work ÷ the mean's
 TTFT, TPOT, CEILING = 1.0, 0.040, 0.95              # SLO; default max_utilization_percent 95
 
 
@@ -86,18 +98,18 @@ def usable_capacity(plan, c) -> tuple[float, float]:
         d1 = perf.prefill_pass(dep, 1, S_UNC, S_IN - S_UNC, CV2).time_s
         raw = c.batch * c.par.pp * S_UNC / d
         fixed = perf.kv_transfer_time(dep, S_IN) + overhead
-        rho = float(prefill_queue.max_rho("p90", TTFT, Servers.of(c.batch, c.par.pp, d, d1), fixed, CV2,
-                                          P90_LEN, CEILING))
+        rho = float(prefill_queue.max_rho("p90", TTFT, Servers.of(c.batch, c.par.pp, d, d1), fixed, WORK_CV2,
+                                          P90_WORK, CEILING))
         kv_bytes = 2 * dep.arch.layers * dep.arch.kv_heads * dep.arch.head_dim * 1
         nic = c.cards * dep.gpu.nic_bytes_per_s * calib.v("network_efficiency") / (kv_bytes * S_IN / S_UNC)
         return min(rho * raw, nic), 0.0
     if c.role == "decode":
         return 0.0, c.batch / (perf.decode_step(dep, c.batch, CTX_DECODE).time_s / calib.v("decode_tokens_per_step"))
     assert c.role == "colocated"
-    mixed = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN).time_s
+    mixed = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN, CV2).time_s
     decode = perf.decode_step(dep, c.batch, CTX_DECODE).time_s
     d = math.ceil(S_UNC / c.chunk_tokens) * mixed
-    rho = queueing.max_utilisation(TTFT - d * P90_LEN - overhead, d, "p90", CV2, CEILING)
+    rho = queueing.max_utilisation(TTFT - d * P90_WORK - overhead, d, "p90", WORK_CV2, CEILING)
     a = calib.v("decode_tokens_per_step")
     for k in (1.0, 1.25, 1.5, 2.0, 3.0):   # the design's prefill multiple: the one whose mean step it has
         p = c.batch * S_UNC / S_DEC * k
@@ -109,10 +121,11 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node (97.20 RMB/h): one TP4 prefill instance of 16 prompts per pass and
-    two TP2 decode instances (batch 129, TPOT 28.1 ms), since decode counts the 399 tokens after
-    each request's first. Other layouts of the node cost the same, and small changes flip between
-    them: three TP1 prefill instances of 4 beside the same decode with the profiles of 2026-12-04,
+    """One rented H100 node (97.20 RMB/h): three TP1 prefill instances of 4 prompts per pass and
+    two TP2 decode instances, since the prefill queue's wait takes the spread of the prompts'
+    work (2026-12-04; one TP4 prefill instance of 16 before, with the same decode). Other layouts
+    of the node cost the same, and small changes flip between them: three TP1 prefill instances
+    of 4 beside the same decode with the profiles of 2026-12-04 too,
     one TP4 decode instance beside those prefill instances until then; the prompt-length terms of
     2026-12-03 (twelfth session) gave two TP2 decode instances and TP2 prefill instances of 4;
     before that, four TP1 prefill instances of 2 and one TP4 decode instance. The checks below
@@ -120,7 +133,7 @@ def test_the_plan_is_what_the_other_tests_assume(plan, checks):
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 4, 16, 1)]
+        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
 
 
 def test_capacity_checks_recomputed(plan, checks):

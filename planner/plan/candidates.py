@@ -44,7 +44,7 @@ from planner.plan.speculative import speculations
 from planner.plan.waits import decode_growth_s
 from planner.plan.workload import (
     WorkloadContext,
-    first_decoded_step_s,
+    colocated_first_step_s,
     queue_limits,
     workload_context,
     worst_ttft_many,
@@ -148,8 +148,8 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
     for t, sw in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1])):
         t.slot_s = sw
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s
-                            + first_decoded_step_s(w, t.bs[t.fit], t.st.time_s[t.fit],
-                                                   t.st.time_s[t.fit] + decode_growth_s(d, w, t.bs[t.fit]))
+                            + colocated_first_step_s(w, t.bs[t.fit], t.st.time_s[t.fit],
+                                                     t.st.time_s[t.fit] + decode_growth_s(d, w, t.bs[t.fit]))
                             for t, d in zip(tables, deps)])
     servers = Servers.single(np.concatenate([t.service for t in tables]))
     for t, (rho, alone, limit) in zip(tables, queue_limits(w, servers, fixed, [len(t.service) for t in tables])):

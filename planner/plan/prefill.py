@@ -27,7 +27,8 @@ from planner.plan.workload import WorkloadContext, queue_limits, rho_max, worst_
 
 def prefill_side(w: WorkloadContext) -> tuple:
     """What of the workload a prefill candidate depends on (its memo key)."""
-    return (w.s_in, w.s_unc, w.s_cached, w.ctx_peak, w.cv2, w.targets, w.util_ceiling, w.pass_token_budget)
+    return (w.s_in, w.s_unc, w.s_cached, w.ctx_peak, w.cv2, w.work_cv2, w.targets, w.util_ceiling,
+            w.pass_token_budget)
 
 
 def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,

@@ -19,7 +19,7 @@ from planner.physics.prefill_queue import Servers
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
 from planner.plan.waits import decode_growth_s, decoded_first_token_s, full_slots_tpot, imported_tpot_s
-from planner.plan.workload import first_decoded_step_s, ttfts, workload_context
+from planner.plan.workload import colocated_first_step_s, ttfts, workload_context
 
 REL_TOL = 1e-6  # tolerance of float comparisons in checks (solver feasibility tolerance scale)
 
@@ -228,7 +228,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, full_slots_tpot(dep, w, b, slots, t_step / per_step)) \
         if b > 0 else 0.0
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service),
-                                    perf.request_overhead_s(dep) + slot_s + float(first_decoded_step_s(
+                                    perf.request_overhead_s(dep) + slot_s + float(colocated_first_step_s(
                                         w, b, t_step, t_step + decode_growth_s(dep, w, b))))
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,

@@ -24,7 +24,8 @@ max_utilisation = functools.lru_cache(maxsize=1 << 16)(queueing.max_utilisation)
 @dataclass(frozen=True)
 class TTFTTarget:
     """One TTFT limit a prefill queue must meet: a request class's statistic and limit, and its
-    prompt length (quantile or mean) relative to the queue's mean prompt (`len_factor`)."""
+    prompt's prefill work (at the statistic's quantile, or the mean) relative to the queue's mean
+    (`len_factor`; the prompt length's ratio for a model without attention cost, `prompt_work`)."""
 
     label: str           # '' for a single workload, else the request class
     stat: str
@@ -44,6 +45,7 @@ class WorkloadContext:
     ctx_decode: float    # mean context during decode: s_in + s_out/2 (output-weighted over classes)
     ctx_peak: float      # KV a sequence holds at its end: s_in + s_out (memory sizing)
     cv2: float           # squared coefficient of variation of prompt length
+    work_cv2: float      # … of a prompt's prefill FLOPs (`prompt_work`): the spread of a queue's service
     targets: tuple[TTFTTarget, ...]   # one per request class served by the queue
     tpot_limit: float
     util_ceiling: float
@@ -189,15 +191,31 @@ class WorkloadContext:
         return max((queueing.QUANTILE.get(t.stat, 0.0) for t in self.targets), default=0.0)
 
 
+def step_in_progress_s(w: WorkloadContext, batch, step_s, step_q_s=None):
+    """The rest of the step in progress that a request arriving at an engine decoding a mean batch
+    b waits out before its work enters the next step: engines form a step's batch when the step
+    before it ends. A step is running a share 1 − e^(−b) of the time, its rest uniform over a step
+    when it is: half a step at that share for a mean TTFT. For a percentile target (the strictest
+    quantile q of `w.targets`) the rest at its own q-quantile, step_q·(q − e^(−b))/(1 − e^(−b))
+    above e^(−b) (0 below), `step_q_s` the step at the batch's q-quantile (None: `step_s`).
+    Arrays or scalars."""
+    import numpy as np
+    step = np.asarray(step_s, dtype=float)
+    idle = np.exp(-np.asarray(batch, dtype=float))
+    q = w.ttft_quantile
+    if not q:
+        return (1.0 - idle) * step / 2.0
+    step_q = step if step_q_s is None else np.asarray(step_q_s, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(q > idle, step_q * (q - idle) / np.maximum(1.0 - idle, 1e-300), 0.0)
+
+
 def first_decoded_step_s(w: WorkloadContext, batch, step_s, step_q_s=None):
     """Time to a request's first token that a decode step makes when no prompt pass runs (every
     prompt token cached, `Resolved.first_token_decoded`; else 0): it joins the batch when the step
-    in progress ends, then that step makes its token. The step in progress is running a share
-    1 − e^(−b) of the time at a mean batch b, its rest uniform over a step when it is: half a step
-    at that share for a mean TTFT. For a percentile target (the strictest quantile q of
-    `w.targets`), both steps at the batch's q-quantile (`step_q_s`, from `ttft_batch_quantile`;
-    None: `step_s`) and the rest at its own q-quantile, step·(q − e^(−b))/(1 − e^(−b)) above e^(−b)
-    (0 below): the two are of one batch, so their quantiles add.
+    in progress ends (`step_in_progress_s`), then that step makes its token, at the batch's
+    q-quantile for a percentile target (`step_q_s`, from `ttft_batch_quantile`; None: `step_s`):
+    the two are of one batch, so their quantiles add.
     Arrays or scalars. A 100 %-cached Llama-3.1-8B on one H20 at 50 req/s and 20-token answers:
     65.4 ms simulated TTFT, where the plan had read the fixed 55.4 ms alone; Llama-3.1-70B on two
     H20 TP4 decode instances under a 100 ms p99 TTFT limit: 104.1 ms simulated p99, where the
@@ -207,14 +225,20 @@ def first_decoded_step_s(w: WorkloadContext, batch, step_s, step_q_s=None):
     if not w.first_token_decoded:
         return 0.0 * np.asarray(step_s, dtype=float)
     step = np.asarray(step_s, dtype=float)
-    idle = np.exp(-np.asarray(batch, dtype=float))
-    q = w.ttft_quantile
-    if not q:
-        return (1.0 - idle) * step / 2.0 + step
-    step_q = step if step_q_s is None else np.asarray(step_q_s, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rest = np.where(q > idle, step_q * (q - idle) / np.maximum(1.0 - idle, 1e-300), 0.0)
-    return rest + step_q
+    step_q = step if step_q_s is None or not w.ttft_quantile else np.asarray(step_q_s, dtype=float)
+    return step_in_progress_s(w, batch, step_s, step_q_s) + step_q
+
+
+def colocated_first_step_s(w: WorkloadContext, batch, step_s, step_q_s=None):
+    """What a colocated engine's steps add to a request's TTFT beyond its chunk queue: with every
+    prompt token cached the decode step that makes its first token (`first_decoded_step_s`); else
+    the step in progress when its prompt arrives (`step_in_progress_s`), which the chunk queue's
+    M/G/1 does not count while no prompt is queued, since the engine is then running decode
+    steps. Until 2026-12-04 left out: gpt-oss-120b on H100 TP1·DP2 colocated at 30 req/s planned
+    at 67.9 ms p90 TTFT simulated 81.5 ms, 0.35–0.7 of a ~20 ms step short. Arrays or scalars."""
+    if w.first_token_decoded:
+        return first_decoded_step_s(w, batch, step_s, step_q_s)
+    return step_in_progress_s(w, batch, step_s)
 
 
 def ttft_batch_quantile(w: WorkloadContext, batch):
@@ -229,8 +253,18 @@ def ttft_batch_quantile(w: WorkloadContext, batch):
     return b + max(NormalDist().inv_cdf(q), 0.0) * np.sqrt(np.maximum(b, 0.0))
 
 
+def prompt_work(res: Resolved, dist: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(FLOPs of prefilling the prompt, probability) of each prompt length of `dist` at the
+    problem's cached share (`Architecture.prompt_flops`): a prompt's service in a prefill queue
+    grows with its attention pairs, quadratic in its own length, so the queue's service varies
+    more than the lengths do. Qwen3-235B-A22B's prompts of 2k/16k/60k tokens at 0.6/0.25/0.15:
+    lengths of cv² 2.0, services (in FLOPs) of cv² 3.3."""
+    return [(res.model.arch.prompt_flops(v * (1.0 - res.hit), v * res.hit), p) for v, p in dist]
+
+
 def _len_factor(dist: list[tuple[float, float]], stat: str, mean: float) -> float:
-    """Prompt length at the statistic's quantile (or the mean) ÷ the queue's mean prompt length."""
+    """Value at the statistic's quantile (or the mean) of `dist` ÷ the queue's mean (`mean`): a
+    class's prompt work against the work of the queue's mean prompt."""
     q = queueing.QUANTILE.get(stat)
     if q is None:
         return sum(v * p for v, p in dist) / mean
@@ -249,17 +283,26 @@ def workload_context(res: Resolved) -> WorkloadContext:
     mean = res.input_mean
     var = sum(p * (v - mean) ** 2 for v, p in dist)
     slo = res.problem.slo
+    work = prompt_work(res, dist)
+    work_mean = sum(v * p for v, p in work)
+    if work_mean <= 0:   # every prompt token cached: no prompt pass runs; lengths stand in
+        work, work_mean = dist, mean
+    work_cv2 = sum(p * (v - work_mean) ** 2 for v, p in work) / work_mean**2
+
+    def factor(d: list[tuple[float, float]], stat: str) -> float:
+        return _len_factor(prompt_work(res, d) if work is not dist else d, stat, work_mean)
+
     if res.classes:
         targets = tuple(TTFTTarget(k.name, k.slo.ttft_statistic,
-                                   _len_factor(length_pairs(k.workload.input_tokens), k.slo.ttft_statistic, mean),
+                                   factor(length_pairs(k.workload.input_tokens), k.slo.ttft_statistic),
                                    k.slo.ttft) for k in res.classes)
     else:
-        targets = (TTFTTarget("", slo.ttft_statistic, _len_factor(dist, slo.ttft_statistic, mean), slo.ttft),)
+        targets = (TTFTTarget("", slo.ttft_statistic, factor(dist, slo.ttft_statistic), slo.ttft),)
     out_mean = res.output_mean
     return WorkloadContext(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
                 s_dec=res.decode_mean, ctx_decode=res.decode_context_mean,
                 ctx_peak=max(v for v, _ in dist) + max(v for v, _ in res.output_dist),
-                cv2=var / mean**2, targets=targets, tpot_limit=slo.tpot,
+                cv2=var / mean**2, work_cv2=work_cv2, targets=targets, tpot_limit=slo.tpot,
                 util_ceiling=res.problem.serving.max_utilization_percent / 100.0,
                 pass_token_budget=res.problem.serving.max_prefill_tokens_per_pass,
                 tpot_spread=tpot_spread(res.output_dist, slo.tpot_statistic),
@@ -271,7 +314,7 @@ def workload_context(res: Resolved) -> WorkloadContext:
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
     """TTFT of every target at utilisation ρ of one server (FCFS: all classes see the same queue)."""
-    return [(t, float(prefill_queue.ttft(t.stat, rho, server, fixed_s, w.cv2, t.len_factor))) for t in w.targets]
+    return [(t, float(prefill_queue.ttft(t.stat, rho, server, fixed_s, w.work_cv2, t.len_factor))) for t in w.targets]
 
 
 def worst_ttft(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> tuple[float, float]:
@@ -290,7 +333,7 @@ def worst_ttft_many(w: WorkloadContext, rho, servers: Servers, fixed_s):
     """`worst_ttft` per server of the arrays in `servers`: (TTFT, limit) arrays of the target with
     the least slack (the first of equals, like `min`)."""
     import numpy as np
-    vals = [prefill_queue.ttft(t.stat, rho, servers, fixed_s, w.cv2, t.len_factor) for t in w.targets]
+    vals = [prefill_queue.ttft(t.stat, rho, servers, fixed_s, w.work_cv2, t.len_factor) for t in w.targets]
     if len(vals) == 1:
         return vals[0], np.full(vals[0].shape, w.targets[0].limit)
     limits = np.array([t.limit for t in w.targets])
@@ -315,7 +358,7 @@ def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
     import numpy as np
     out = None
     for t in w.targets:
-        r = prefill_queue.max_rho(t.stat, t.limit, servers, fixed_s, w.cv2, t.len_factor, w.util_ceiling,
+        r = prefill_queue.max_rho(t.stat, t.limit, servers, fixed_s, w.work_cv2, t.len_factor, w.util_ceiling,
                                   max_utilisation)
         out = r if out is None else np.minimum(out, r)
     return out
