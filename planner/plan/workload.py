@@ -31,6 +31,9 @@ class TTFTTarget:
     stat: str
     len_factor: float
     limit: float
+    # a percentile over prompts of several lengths: each one's work over the queue's mean, with its
+    # probability (`prefill_queue.ttft` takes the quantile of the mixture); () for one length
+    own_mix: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,15 +292,16 @@ def workload_context(res: Resolved) -> WorkloadContext:
         work, work_mean = dist, mean
     work_cv2 = sum(p * (v - work_mean) ** 2 for v, p in work) / work_mean**2
 
-    def factor(d: list[tuple[float, float]], stat: str) -> float:
-        return _len_factor(prompt_work(res, d) if work is not dist else d, stat, work_mean)
+    def target(label: str, d: list[tuple[float, float]], stat: str, limit: float) -> TTFTTarget:
+        own = prompt_work(res, d) if work is not dist else d
+        mix = tuple((v / work_mean, p) for v, p in own) if stat != "mean" and len(own) > 1 else ()
+        return TTFTTarget(label, stat, _len_factor(own, stat, work_mean), limit, mix)
 
     if res.classes:
-        targets = tuple(TTFTTarget(k.name, k.slo.ttft_statistic,
-                                   factor(length_pairs(k.workload.input_tokens), k.slo.ttft_statistic),
-                                   k.slo.ttft) for k in res.classes)
+        targets = tuple(target(k.name, length_pairs(k.workload.input_tokens), k.slo.ttft_statistic, k.slo.ttft)
+                        for k in res.classes)
     else:
-        targets = (TTFTTarget("", slo.ttft_statistic, factor(dist, slo.ttft_statistic), slo.ttft),)
+        targets = (target("", dist, slo.ttft_statistic, slo.ttft),)
     out_mean = res.output_mean
     return WorkloadContext(s_in=mean, s_unc=res.uncached_mean, s_cached=mean * res.hit, s_out=out_mean,
                 s_dec=res.decode_mean, ctx_decode=res.decode_context_mean,
@@ -314,7 +318,8 @@ def workload_context(res: Resolved) -> WorkloadContext:
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:
     """TTFT of every target at utilisation ρ of one server (FCFS: all classes see the same queue)."""
-    return [(t, float(prefill_queue.ttft(t.stat, rho, server, fixed_s, w.work_cv2, t.len_factor))) for t in w.targets]
+    return [(t, float(prefill_queue.ttft(t.stat, rho, server, fixed_s, w.work_cv2, t.len_factor, t.own_mix)))
+            for t in w.targets]
 
 
 def worst_ttft(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> tuple[float, float]:
@@ -333,7 +338,8 @@ def worst_ttft_many(w: WorkloadContext, rho, servers: Servers, fixed_s):
     """`worst_ttft` per server of the arrays in `servers`: (TTFT, limit) arrays of the target with
     the least slack (the first of equals, like `min`)."""
     import numpy as np
-    vals = [prefill_queue.ttft(t.stat, rho, servers, fixed_s, w.work_cv2, t.len_factor) for t in w.targets]
+    vals = [prefill_queue.ttft(t.stat, rho, servers, fixed_s, w.work_cv2, t.len_factor, t.own_mix)
+            for t in w.targets]
     if len(vals) == 1:
         return vals[0], np.full(vals[0].shape, w.targets[0].limit)
     limits = np.array([t.limit for t in w.targets])
@@ -359,6 +365,6 @@ def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
     out = None
     for t in w.targets:
         r = prefill_queue.max_rho(t.stat, t.limit, servers, fixed_s, w.work_cv2, t.len_factor, w.util_ceiling,
-                                  max_utilisation)
+                                  max_utilisation, t.own_mix)
         out = r if out is None else np.minimum(out, r)
     return out
