@@ -266,15 +266,15 @@ def test_colocated_pool_gets_its_chunk():
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
-    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 69 sequences per DP rank (the
-    # TP1·DP4 instance's slots over its four ranks; the TP1·DP2 pools planned until 2026-12-04's
-    # nineteenth session had 33 a rank)
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16069"
-    assert o["--max-num-seqs"] == "69"
+    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 33 sequences per DP rank (the
+    # TP1·DP2 instance's 65 slots over its two ranks; the TP1·DP4 pool planned from 2026-12-04's
+    # nineteenth session until the step in progress of its twenty-first had 69 a rank)
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16033"
+    assert o["--max-num-seqs"] == "33"
     d["pools"] = [p for p in d["pools"] if p["role"] == "colocated"]   # SGLang runs them alone (MIXED)
     o = opts(commands(render(d, "sglang"))["colocated-mi300x-0"][0])
-    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP4 ranks 64,000 // 4
-    assert o["--chunked-prefill-size"] == "64000" and o["--dp-size"] == "4" and "--disaggregation-mode" not in o
+    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP2 ranks 32,000 // 2
+    assert o["--chunked-prefill-size"] == "32000" and o["--dp-size"] == "2" and "--disaggregation-mode" not in o
 
 
 def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(llama70b_chat_colocated_json):
@@ -285,14 +285,15 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(ll
     pool = [p for p in d["pools"] if p["role"] == "colocated"][0]   # the first of its colocated pools
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
-    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 131 sequences the
-    # instance admits (its slots; 83, its design batch, before)
-    assert pool["slots"] == 131
-    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1931"
+    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 390 sequences the
+    # TP4 instance admits (its slots; the TP2 instances of 2026-12-04 before the mixture quantile
+    # admitted 131)
+    assert pool["slots"] == 390
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "2190"
     assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
-    assert "--max_num_tokens 1931" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
+    assert "--max_num_tokens 2190" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
-    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1085"   # 954 + 131
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1344"   # 954 + 390
 
 
 def test_not_a_plan_is_bad_input():
@@ -646,11 +647,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[2]: service 'chat+coding' has no pool in pools[]"),
+     "services[4]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
@@ -750,23 +751,19 @@ def test_load_tests_of_services_whose_names_make_one_file_name_keep_both_results
     assert sorted(v["result_file"] for v in slo.values()) == sorted(names)
 
 
-def test_a_hand_edited_plan_that_cannot_load_is_not_exported(tmp_path):
-    """A plan edited to other GPUs (Llama-3.1-70B's TP2 pools moved to RTX 4090s), or a colocated
+def test_a_hand_edited_plan_that_cannot_load_is_not_exported(tmp_path, llama70b_chat_colocated_json):
+    """A plan edited to other GPUs (Llama-3.1-70B's pools moved to RTX 4090s), or a colocated
     pool relabelled decode, was exported with exit 0 on every target, where plan simulate refused
     the first and planned the second (hostile-input hunt, 2026-12-04). Export now asks that each
     instance holds its weights and one request, and a decode pool takes no prompt chunks."""
-    from planner.input.load import load_any
-    from planner.plan.solve import solve
     from planner.report.format import to_json
-    from planner.report.json import plan_json
-    p = Path(__file__).resolve().parents[1] / "problems" / "llama70b_chat.yaml"
-    d = json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
-    moved = json.loads(json.dumps(d))
+    moved = plan("llama70b_chat")   # its TP1 prefill pool first (70 GB of FP8 weights on one card)
     for q in moved["pools"]:
         q["gpu"] = "rtx4090"
-    with pytest.raises(BadInput, match=r"pools\[0\]: .* does not fit in the memory of 2 rtx4090 card\(s\)"):
+    cards = moved["pools"][0]["cards_per_instance"]
+    with pytest.raises(BadInput, match=rf"pools\[0\]: .* does not fit in the memory of {cards} rtx4090 card\(s\)"):
         export(moved, "vllm", None, None, tmp_path / "a", source="m.json")
-    relabelled = json.loads(json.dumps(d))
+    relabelled = json.loads(to_json(llama70b_chat_colocated_json))
     colocated = next(i for i, q in enumerate(relabelled["pools"]) if q["role"] == "colocated")
     relabelled["pools"][colocated]["role"] = "decode"
     with pytest.raises(BadInput, match=rf"pools\[{colocated}\]: chunk_tokens is .*; a decode pool takes no prompt"):

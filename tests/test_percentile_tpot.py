@@ -181,7 +181,7 @@ def test_colocated_p99_adds_the_chunk_bursts(tmp_path):
     plan = solve(load_any(path), str(path))
     d = _clean_json(plan)
     pools = [p for p in d["pools"] if p["role"] == "colocated"]
-    assert [(p["gpu"], p["parallelism"]["tp"], p["instances"]) for p in pools] == [("h100", 2, 4)]
+    assert [(p["gpu"], p["parallelism"]["tp"], p["instances"]) for p in pools] == [("h100", 4, 2)]
     res = plan.resolved
     from planner.physics import colocated
     from planner.physics.perf import Parallelism
