@@ -769,3 +769,26 @@ def test_a_hand_edited_plan_that_cannot_load_is_not_exported(tmp_path, llama70b_
     with pytest.raises(BadInput, match=rf"pools\[{colocated}\]: chunk_tokens is .*; a decode pool takes no prompt"):
         export(relabelled, "vllm", None, None, tmp_path / "b", source="r.json")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_wholly_cached_plan_of_decode_pools_alone_exports_plain_vllm_servers(tmp_path):
+    """Every prompt token cached: the plan is decode pools alone (their steps make the first token
+    too) and no KV cache moves. vLLM's export ran them with the NIXL connector and SGLang's as
+    `--disaggregation-mode decode` servers waiting for a prefill server the plan has none of
+    (hostile-input hunt, 2026-12-04): vLLM now runs plain servers, and the engines that serve a
+    decode side only beside a prefill side say so (exit 2), as for prefill pools alone."""
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.format import to_json
+    from planner.report.json import plan_json
+    text = (ROOT / "problems" / "small_model_cheap_card.yaml").read_text()
+    p = tmp_path / "cached.yaml"
+    p.write_text(text.replace("workload:\n", "workload:\n  prefix_cache_hit_percent: 100\n", 1))
+    d = json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
+    assert {q["role"] for q in d["pools"]} == {"decode"}
+    argvs = [a for cmds in commands(render(d, "vllm")).values() for a in cmds]
+    assert argvs and all(a[:2] == ["vllm", "serve"] and "--kv-transfer-config" not in a for a in argvs)
+    for target in ("sglang", "trtllm", "dynamo"):
+        with pytest.raises(BadInput, match="every prompt token is cached, so the plan has decode pools and no "
+                                           "prefill pool"):
+            render(d, target, source="c.json", model_path="/m")

@@ -65,6 +65,7 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
     moe = {si: is_moe(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
     mixed = {si for si, svc in enumerate(plan.services) if mixes_roles(svc.plan.pools)}
     alone = {si for si, svc in enumerate(plan.services) if prefill_alone(svc.plan.pools)}
+    decoding = {si for si, svc in enumerate(plan.services) if decode_alone(svc.plan.pools)}
     for n, (si, i) in enumerate(plan.order):
         svc = plan.services[si]
         pool = svc.plan.pools[i]
@@ -74,7 +75,7 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
                     moe[si], model_path is not None)
         if si in mixed and pool.role == "colocated":   # it also sends and receives KV (router.json's weights)
             pl.node_commands = [cmd + KV_BOTH_VLLM for cmd in pl.node_commands]
-        if si in alone:   # no decode side to send KV to: a plain vLLM server that answers the one token
+        if si in alone or si in decoding:   # no other side to move KV to or from: a plain vLLM server
             pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
         out.append(pl)
     for si in sorted(alone):
@@ -85,6 +86,14 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
                            f"{engine} runs a prefill server only as one side of a prefill/decode pair: export "
                            f"it with --target vllm (or --engine vllm), whose server of a prefill pool answers "
                            f"the one token itself")
+    for si in sorted(decoding):
+        if engine != "vllm":
+            svc = plan.services[si]
+            raise BadInput(f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
+                           f"every prompt token is cached, so the plan has decode pools and no prefill pool; "
+                           f"{engine} runs a decode server only as one side of a prefill/decode pair, whose "
+                           f"prefill server this plan has none of: export it with --target vllm (or --engine "
+                           f"vllm), whose server of a decode pool serves the cached prompts itself")
     for si in sorted(mixed):   # after each pool's own checks (its GPU, layout, weights)
         if engine != "vllm":
             svc = plan.services[si]
@@ -123,6 +132,12 @@ def prefill_alone(pools) -> bool:
     return bool(pools) and all(p.role == "prefill" for p in pools)
 
 
+def decode_alone(pools) -> bool:
+    """A service planned as decode pools alone (every prompt token cached: no prompt pass runs and
+    no KV cache moves; the instance that decodes a request makes its first token too)."""
+    return bool(pools) and all(p.role == "decode" for p in pools)
+
+
 def mixes_roles(pools) -> bool:
     """Whether a service's plan runs colocated pools beside prefill or decode pools: the router
     (router.json) then splits prompts and generation over all of them by capacity, so a colocated
@@ -155,6 +170,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if target == "dynamo" and any(prefill_alone(svc.plan.pools) for svc in plan.services):
         raise BadInput(f"{source}: every answer is one token, so the plan has prefill pools and no decode pool; "
                        f"a Dynamo prefill worker needs decode workers: export it with --target vllm or k8s")
+    if target == "dynamo" and any(decode_alone(svc.plan.pools) for svc in plan.services):
+        raise BadInput(f"{source}: every prompt token is cached, so the plan has decode pools and no prefill pool; "
+                       f"Dynamo's decode workers wait for prefill workers: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
