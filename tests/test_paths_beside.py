@@ -54,7 +54,7 @@ def test_a_config_json_beside_the_problem_file(tmp_path, monkeypatch):
     code, out = run("solve", "proj/p.yaml", "--json")
     assert code == 0, out
     plan = json.loads(out)
-    assert plan["model_source"] == str(Path("proj") / "llama" / "config.json")
+    assert plan["model_source"] == str(tmp_path / "proj" / "llama" / "config.json")   # absolute: see below
     assert plan["model"] == "llama"                  # the folder's name, as before
     code, again = run("solve", path, "--json")       # the same plan by an absolute path
     assert code == 0 and json.loads(again)["cost_per_hour"] == plan["cost_per_hour"] > 0, again
@@ -66,8 +66,8 @@ def test_a_folder_and_a_profile_beside_the_problem_file(tmp_path, monkeypatch):
     code, out = run("solve", "proj/p.yaml", "--json")
     assert code == 0, out
     plan = json.loads(out)
-    assert plan["model_source"] == str(Path("proj") / "llama")   # ./llama beside it
-    assert plan["calibration_source"] == str(Path("proj") / "mine.yaml")
+    assert plan["model_source"] == str(tmp_path / "proj" / "llama")   # ./llama beside it
+    assert plan["calibration_source"] == str(tmp_path / "proj" / "mine.yaml")
 
 
 def test_a_fleet_class_reads_its_model_beside_the_fleet_file(tmp_path, monkeypatch):
@@ -75,7 +75,7 @@ def test_a_fleet_class_reads_its_model_beside_the_fleet_file(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     code, out = run("solve", "proj/p.yaml", "--json")
     assert code == 0, out
-    assert json.loads(out)["services"][0]["model_source"] == str(Path("proj") / "llama" / "config.json")
+    assert json.loads(out)["services"][0]["model_source"] == str(tmp_path / "proj" / "llama" / "config.json")
 
 
 def test_the_current_directory_still_works(tmp_path, monkeypatch):
@@ -83,7 +83,7 @@ def test_the_current_directory_still_works(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out = run("solve", path, "--json")
     assert code == 0, out
-    assert json.loads(out)["model_source"] == "proj/llama/config.json"
+    assert json.loads(out)["model_source"] == str(tmp_path / "proj" / "llama" / "config.json")
 
 
 def test_in_neither_place_names_both(tmp_path, monkeypatch):
@@ -100,3 +100,21 @@ def test_in_neither_place_names_both(tmp_path, monkeypatch):
                                       + "calibration: gone.yaml\n")
     code, out = run("solve", "two/p.yaml")
     assert code == 2 and "two/p.yaml: calibration: gone.yaml: file not found beside the problem file" in out, out
+
+
+def test_a_plan_reads_its_profile_and_model_from_any_directory(tmp_path, monkeypatch):
+    """A plan recorded a profile or config.json by the path the solve opened, relative to where it
+    ran: `plan simulate` from another directory failed ('unknown calibration profile'), or read
+    another file of that name without a word (hostile-input hunt, 2026-12-04). Plans record them
+    by absolute path."""
+    project(tmp_path, "llama/config.json", calibration="mine.yaml")
+    monkeypatch.chdir(tmp_path)
+    code, out = run("solve", "proj/p.yaml", "--out", "proj/plan.json")
+    assert code == 0, out
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "proj").mkdir()
+    (elsewhere / "proj" / "mine.yaml").write_text("not: a profile\n")   # a decoy of the same relative name
+    monkeypatch.chdir(elsewhere)
+    code, out = run("simulate", str(tmp_path / "proj" / "plan.json"), "--requests", "20000")
+    assert code == 0 and "Simulation of" in out, out

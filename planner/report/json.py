@@ -59,8 +59,8 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "kv_dtype": r.kv_dtype,
         "calibration": r.calib.name,
         "calibration_overrides": dict(sorted(r.problem.calibration_overrides.items())),
-        "model_source": r.problem.model,
-        "calibration_source": r.problem.calibration,
+        "model_source": source_path(r.problem.model),
+        "calibration_source": source_path(r.problem.calibration),
         **r.calib.fixed_ttft_dict(r.model.arch.family),
         "currency": pricing.currency,
         "mode": p.mode,
@@ -153,11 +153,24 @@ def workload_dict(w: Workload) -> dict[str, Any]:
             "input_distribution": _pairs(w.input_tokens), "output_distribution": _pairs(w.output_tokens)}
 
 
+def source_path(value: str) -> str:
+    """A problem's `model` or `calibration` as a plan records it: a file or folder the solve read
+    (a config.json, a profile) by its absolute path, so that `plan simulate` and `plan export`
+    read the same file from any directory (a relative path was resolved against wherever they
+    ran: elsewhere it failed, or read another file of that name without a word); a catalog or
+    Hugging Face id, or a profile name, as written."""
+    import os
+    if ("/" in value or os.sep in value or value.endswith((".json", ".yaml", ".yml"))) and os.path.exists(value):
+        return os.path.abspath(value)
+    return value
+
+
 def service_dict(svc: Service) -> dict[str, Any]:
     """A service in use (JSON `services[]`): its classes, model, and the workload and SLO its
     pools were sized for (the classes' mixture and strictest limits when shared)."""
     r = svc.res
-    return {"key": svc.key, "model": r.model.id, "model_source": r.problem.model, "classes": list(svc.classes),
+    return {"key": svc.key, "model": r.model.id, "model_source": source_path(r.problem.model),
+            "classes": list(svc.classes),
             "weight_dtype": r.weight_dtype, "expert_dtype": r.expert_dtype, **parts_json(r.part_dtypes),
             "kv_dtype": r.kv_dtype,
             "workload": workload_dict(r.problem.workload), "slo": slo_dict(r.problem.slo),
@@ -263,7 +276,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "problem": f.name,
         "calibration": p.services[0].res.calib.name,
         "calibration_overrides": dict(sorted(f.calibration_overrides.items())),
-        "calibration_source": f.calibration,
+        "calibration_source": source_path(f.calibration),
         "currency": f.pricing.currency,
         **redundancy_dict(f.serving),
         "cost_per_hour": p.cost_per_hour,
