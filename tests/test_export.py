@@ -792,3 +792,19 @@ def test_a_wholly_cached_plan_of_decode_pools_alone_exports_plain_vllm_servers(t
         with pytest.raises(BadInput, match="every prompt token is cached, so the plan has decode pools and no "
                                            "prefill pool"):
             render(d, target, source="c.json", model_path="/m")
+
+
+@pytest.mark.parametrize("value", [True, -1, 0, 10**17, None, "missing"])
+def test_the_readme_counts_the_cards_the_pools_hold(value):
+    """An edited `totals.cards` (a boolean, a negative or huge count, a missing GPU type) was copied
+    into the export's README as the plan's cards (hostile-input hunt, 2026-12-04); the README
+    states what the pools hold (14 RTX 4090s: four TP2 prefill, one TP2 and one TP4 decode
+    instance) whatever `totals` says."""
+    d = plan("small_model_cheap_card")
+    if value == "missing":
+        d["totals"]["cards"] = {}
+    else:
+        d["totals"]["cards"]["rtx4090"] = value
+    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 14
+    readme = render(d, "vllm", source="p.json")["README.txt"]
+    assert "  cards per GPU type: rtx4090 14\n" in readme

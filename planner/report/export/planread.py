@@ -44,7 +44,7 @@ class ExportPlan:
     problem: str
     kind: str                         # "plan" or "fleet"
     services: list[Service]
-    cards: dict[str, int]             # totals.cards: the plan's cards per GPU type
+    cards: dict[str, int]             # cards per GPU type the pools hold
     gpus: dict[str, GPU]              # catalog entries of the GPU types used
     order: list[tuple[int, int]]      # (service index, pool index in it) in the file's `pools` order
 
@@ -67,9 +67,12 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
         check_fits(physics(pf, src), src)              # and that each instance can load: weights + one request
         plan = validate(ExportPlanFile, d, src)
         services.append(Service(key, plan, src))
-    cards = data.get("totals", {}).get("cards") if isinstance(data.get("totals"), dict) else None
-    if not isinstance(cards, dict) or not all(isinstance(v, int) for v in cards.values()):
-        raise BadInput(f"{source}: totals.cards: missing or not a mapping of GPU type to whole cards")
+    # the cards the pools hold, which the README states; the plan's `totals` is not read (a hand edit
+    # of it, a boolean or a negative count, was copied into the README as the plan's cards)
+    cards: Counter = Counter()
+    for s in services:
+        for p in s.plan.pools:
+            cards[p.gpu] += p.instances * p.cards_per_instance
     catalog = gpus if gpus is not None else load_gpus()
     used = sorted({p.gpu for s in services for p in s.plan.pools})
     for g in used:
