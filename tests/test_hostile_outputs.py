@@ -1107,3 +1107,21 @@ def test_a_dash_for_out_is_refused_not_written_as_a_file_named_dash(tmp_path, mo
     code, out = run(*({"__P__": problem, "__PLAN__": plan}.get(a, a) for a in args))
     assert code == 2 and "'-' (standard output) is not a target here" in out and kind in out, out
     assert not (tmp_path / "-").exists()
+
+
+def test_a_bare_tpot_of_a_second_or_more_in_a_problem_file_is_noted(tmp_path):
+    """`tpot: 50` in a problem file planned 50 s a token without a word, where `plan init --tpot 50`
+    and `plan sweep --tpot 5` say how a bare number reads (hostile-input hunt, 2026-12-04). The
+    value stands (a bare number is seconds); a note says so, for a single problem and a fleet
+    class alike, and nothing is said of 0.05."""
+    d = yaml.safe_load((ROOT / "problems" / "small_model_cheap_card.yaml").read_text())
+    d["slo"]["tpot"] = 50
+    code, out = run("solve", write(tmp_path, d))
+    assert code == 0 and "p.yaml: slo.tpot: '50' is read as 50 s a token (a bare number is seconds); write 50ms" in out
+    d["slo"]["tpot"] = 0.05
+    code, out = run("solve", write(tmp_path, d, "q.yaml"))
+    assert code == 0 and "note:" not in out, out
+    f = yaml.safe_load((ROOT / "problems" / "fleet_mix.yaml").read_text())
+    f["classes"][1]["slo"]["tpot"] = 2
+    code, out = run("solve", write(tmp_path, f, "f.yaml"))
+    assert code == 0 and "f.yaml: classes[1].slo.tpot: '2' is read as 2 s a token" in out, out

@@ -15,6 +15,7 @@ from planner.input.files import read_yaml, validate
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, TraceSpec
 from planner.input.trace import TraceLoad, read_trace
+from planner.input.units import note_bare_tpot_seconds
 
 
 def is_fleet(data: Any) -> bool:
@@ -77,10 +78,20 @@ def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
                        f"nor in the current directory ({Path.cwd()})")
 
 
+def note_bare_tpot(data: Any, where: str) -> None:
+    """A note when `slo.tpot` is a bare number of a second or more (a bare number is seconds:
+    `tpot: 50` planned 50 s a token, where `plan init --tpot 50` and `plan sweep` said so)."""
+    slo = data.get("slo") if isinstance(data, dict) else None
+    v = slo.get("tpot") if isinstance(slo, dict) else None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        note_bare_tpot_seconds(f"{where}slo.tpot", str(v))
+
+
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
     for key in ("model", "calibration"):
         beside(data, key, path)
+    note_bare_tpot(data, f"{path}: ")
     written_qps = _writes_qps(data)
     load = expand_trace(data, path)
     problem = validate(Problem, data, str(path))
@@ -124,6 +135,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
     classes = data.get("classes") if isinstance(data, dict) else None
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         beside(k, "model", path, f"classes[{i}].")
+        note_bare_tpot(k, f"{path}: classes[{i}].")
         try:
             loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
         except BadInput as e:
