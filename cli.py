@@ -261,6 +261,7 @@ def eval_cmd(**kw) -> None:
     if not kw["model"].strip():
         raise BadInput("--model: empty; give a catalog id (plan catalog models), a Hugging Face id or a "
                        "config.json path")
+    _no_empty((), calibration=kw["calibration"])
     for opt in ("model", "calibration"):   # printed in the header
         _one_line_option(opt, kw[opt])
     if k is not None and concurrency is None:
@@ -501,8 +502,8 @@ def _calibration_option(name: str) -> str:
     """The --calibration value, checked here so that an unknown profile is blamed on the option."""
     from planner.catalog.calibration import load_calibration
     from planner.errors import BadInput
-    _one_line_option("calibration", name)   # written into the plan as calibration_source
     _no_empty((), calibration=name)
+    _one_line_option("calibration", name)   # written into the plan as calibration_source
     try:
         load_calibration(name)
     except BadInput as e:
@@ -879,6 +880,10 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
     if name is not None:
         _one_line_option("name", name)
+        if "/" in name or "\\" in name or name.strip() in (".", ".."):
+            from planner.errors import BadInput
+            raise BadInput(f"--name {name!r}: a profile's name is a word that problems name it by "
+                           f"(calibration: NAME), not a path; --out says where the file goes")
     c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)
     click.echo(render_calibrate(c))
 

@@ -184,6 +184,8 @@ def test_a_file_with_thousands_of_problems_gets_a_message_of_twenty_lines(tmp_pa
     (("calibrate", "", "--out", "__OUT__"), "MEASUREMENTS: an empty path"),
     (("solve", ""), "Invalid value for 'PROBLEM': an empty path; give a file name"),
     (("solve", "__DENSE__", "--calibration", ""), "--calibration: empty; leave the option out instead"),
+    (("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", ""),
+     "--calibration: empty; leave the option out instead"),
     (("sweep", " ", "--tpot", "20ms:50ms", "--out", "__OUT__"), "Invalid value for 'PROBLEM': an empty path"),
     (("whatif", "__DENSE__", ""), "Invalid value for '[SCENARIOS]...': an empty path"),
     (("whatif", "", "__DENSE__"), "Invalid value for 'BASE': an empty path"),
@@ -1125,3 +1127,30 @@ def test_a_bare_tpot_of_a_second_or_more_in_a_problem_file_is_noted(tmp_path):
     f["classes"][1]["slo"]["tpot"] = 2
     code, out = run("solve", write(tmp_path, f, "f.yaml"))
     assert code == 0 and "f.yaml: classes[1].slo.tpot: '2' is read as 2 s a token" in out, out
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", "name: a name is empty; give one, or leave the key out for its default"),
+    ("  ", "name: a name is empty"),
+    ("chat\u202elat", "name: a name is printable text; it holds the invisible format character U+202E "
+                      "(RIGHT-TO-LEFT OVERRIDE)"),
+    ("chat\u200b", "U+200B (ZERO WIDTH SPACE)"),
+])
+def test_empty_and_invisible_names_are_refused(tmp_path, name, message):
+    """`name: ""` was accepted, and a name holding a right-to-left override printed the rest of the
+    table row reversed, a zero-width space made two names that look alike differ (hostile-input
+    hunt, 2026-12-04)."""
+    d = yaml.safe_load((ROOT / "problems" / "small_model_cheap_card.yaml").read_text())
+    d["name"] = name
+    code, out = run("solve", write(tmp_path, yaml.safe_dump(d, allow_unicode=True)))
+    assert code == 2 and message in out, out
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", "a\\b"])
+def test_a_profile_name_is_not_a_path(tmp_path, name):
+    """`plan calibrate --name ../x` wrote a profile named '../x' (hostile-input hunt, 2026-12-04)."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    code, out = run("calibrate", csv, "--folds", "0", "--name", name, "--out", tmp_path / "p.yaml")
+    assert code == 2 and f"--name {name!r}: a profile's name is a word" in out, out
+    assert not (tmp_path / "p.yaml").exists()

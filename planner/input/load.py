@@ -91,10 +91,10 @@ def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
     for key in ("model", "calibration"):
         beside(data, key, path)
-    note_bare_tpot(data, f"{path}: ")
     written_qps = _writes_qps(data)
     load = expand_trace(data, path)
     problem = validate(Problem, data, str(path))
+    note_bare_tpot(data, f"{path}: ")   # once it is valid: of a value out of its domain the error speaks
     problem.workload._trace_load = load
     if written_qps:
         _note_unused_qps(problem.workload, f"{path}: workload")
@@ -135,13 +135,14 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
     classes = data.get("classes") if isinstance(data, dict) else None
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         beside(k, "model", path, f"classes[{i}].")
-        note_bare_tpot(k, f"{path}: classes[{i}].")
         try:
             loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
         except BadInput as e:
             raise BadInput(str(e).replace(f"{path}: workload", f"{path}: classes[{i}].workload", 1)) from None
     written = [_writes_qps(k) for k in (classes if isinstance(classes, list) else [])]
     fleet = validate(FleetProblem, data, str(path))
+    for i, k in enumerate(classes if isinstance(classes, list) else []):
+        note_bare_tpot(k, f"{path}: classes[{i}].")
     for i, (k, load) in enumerate(zip(fleet.classes, loads)):
         k.workload._trace_load = load
         if written[i]:

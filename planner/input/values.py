@@ -67,10 +67,19 @@ Rate = Annotated[float, Field(gt=0, le=MAX_QPS, allow_inf_nan=False), AfterValid
 
 
 def one_line_name(v: str) -> str:
-    """A name shown in tables and written into generated files: printable, on one line."""
+    """A name shown in tables and written into generated files: printable, on one line, not empty,
+    and without invisible format characters (a right-to-left override U+202E printed the rest of a
+    table row reversed; a zero-width space U+200B made two names that look the same differ)."""
+    import unicodedata
     bad = [ch for ch in v if is_control(ch)]
     if bad:
         raise ValueError(f"a name is one line of printable text; it holds the control character {bad[0]!r}")
+    hidden = [ch for ch in v if unicodedata.category(ch) == "Cf"]
+    if hidden:
+        raise ValueError(f"a name is printable text; it holds the invisible format character "
+                         f"U+{ord(hidden[0]):04X} ({unicodedata.name(hidden[0], 'unnamed')})")
+    if not v.strip():
+        raise ValueError("a name is empty; give one, or leave the key out for its default")
     return v
 
 
