@@ -89,8 +89,8 @@ class _Solved(NamedTuple):
 
 def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
                     heuristics: bool, source: str) -> _Solved:
-    """Build, solve and verify; solved again without the colocated candidates that fail only by
-    the requests they import (`importing_over_tpot`), at most IMPORT_RETRIES times. Raises
+    """Build, solve and verify; solved again without the colocated candidates whose TPOT fails at
+    the mix the plan routes them (`colocated_over_tpot`), at most IMPORT_RETRIES times. Raises
     Infeasible when the MILP has no plan; the last verification is returned, passed or not."""
     for attempt in range(IMPORT_RETRIES + 1):
         m = build(problem, usable)
@@ -110,32 +110,44 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
             report = replace(report, objective=fleet_cost_per_hour(usable[0].res.gpus, nodes))
         v, pools = _verify(problem, usable, chosen, nodes, report.objective)
         v = Verification(v.pools, v.checks + tuple(optimality_checks(report, opts)))
-        importing = importing_over_tpot(v)
+        importing = colocated_over_tpot(v)
         if v.passed or not importing or attempt == IMPORT_RETRIES:
             break
-        fewer = [replace(s, candidates=tuple(c for c in s.candidates if c not in importing)) for s in usable]
+        # with the failing candidates, their siblings of other chunk sizes (the same shape and batch,
+        # which the same routing breaks the same way): one re-solve, not one per sibling
+        shapes = {_shape(c) for c in importing}
+        fewer = [replace(s, candidates=tuple(c for c in s.candidates if _shape(c) not in shapes)) for s in usable]
         if not all(s.candidates for s in fewer):
             break
         usable = fewer
     return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2)
 
 
-IMPORT_RETRIES = 4   # re-solves without colocated candidates whose imported requests broke TPOT
+IMPORT_RETRIES = 4   # re-solves without colocated candidates whose routed mix broke TPOT
 
 
-def importing_over_tpot(v: Verification) -> set[Candidate]:
-    """The colocated candidates of a plan that fails verification only on the TPOT of pools that
-    decode requests other instances prefilled (`verify.imported_tpot_s`, which the candidates
-    cannot know: routing decides it), else nothing. The solve is run again without them, the
-    lazy-constraint way: the MILP then finds the cheapest plan among the rest (two colocated MTP
-    shapes at 3-token answers: one decoded 45 % imported requests at 53.5 ms against the 50 ms
-    limit; without it the plan is verified)."""
+def _shape(c: Candidate) -> tuple:
+    """A colocated candidate's shape and design batch, whatever its chunk (`colocated_over_tpot`)."""
+    return c.role, c.gpu, c.par, c.batch, c.spec
+
+
+def colocated_over_tpot(v: Verification) -> set[Candidate]:
+    """The colocated candidates of a plan that fails verification only on the TPOT (or the share of
+    steps carrying a chunk, `utilization`) of colocated pools, else nothing. A colocated
+    candidate's TPOT holds at its design mix of prompts and decodes; the MILP may route it another
+    mix, which the candidate cannot know: requests other instances prefilled
+    (`verify.imported_tpot_s`; two colocated MTP shapes at 3-token answers: one decoded 45 %
+    imported requests at 53.5 ms against the 50 ms limit), or fewer prompts than its design, so
+    that steps no longer all carry a chunk and decodes pile up behind bursts of them
+    (`colocated.burst_batch`; in the fleet benchmark a DeepSeek-R1 GB200 TP1·DP8 instance designed
+    at 24.4k prompt tokens/s and 50.0 ms, routed 20k: 52.5 ms). The solve is run again without
+    them, the lazy-constraint way: the MILP then finds the cheapest plan among the rest."""
     failed = [c.name for c in v.failed]
-    if not failed or not all(n.startswith("tpot[") for n in failed):
+    if not failed or not all(n.startswith(("tpot[", "utilization[")) for n in failed):
         return set()
     bad: set[Candidate] = set()
     for name in failed:   # a fleet's check names carry the service before the pool's name
-        sts = [st for st in v.pools if name.endswith(f"{st.name}]") and st.imported_tpot_s > 0]
+        sts = [st for st in v.pools if name.endswith(f"{st.name}]") and st.candidate.role == "colocated"]
         if not sts:
             return set()
         bad |= {st.candidate for st in sts}
