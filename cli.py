@@ -714,6 +714,14 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
         if t is not None and not t.strip():   # a shell variable left unset: not 'the default axis'
             from planner.errors import BadInput
             raise BadInput(f"--{n}: empty; give LOW:HIGH (e.g. 20ms:120ms) or a comma-separated list")
+    if dask is not None and not dask.strip():
+        from planner.errors import BadInput
+        raise BadInput("--dask: empty; give a scheduler ADDRESS or 'local', or leave the option out")
+    given = [t for t in (tpot, ttft, qps) if t]
+    if points is not None and given and not any(":" in t for t in given):
+        from planner.errors import BadInput
+        raise BadInput(f"--points {points}: every axis given is a list of values; --points sizes LOW:HIGH "
+                       f"ranges (drop it, or give a range)")
     p = load_problem(problem)
     inputs = inputs_of(p, problem)
     axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]

@@ -186,6 +186,10 @@ def test_a_file_with_thousands_of_problems_gets_a_message_of_twenty_lines(tmp_pa
     (("solve", "__DENSE__", "--calibration", ""), "--calibration: empty; leave the option out instead"),
     (("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", ""),
      "--calibration: empty; leave the option out instead"),
+    (("sweep", "__DENSE__", "--tpot", "20ms:50ms", "--dask", "", "--out", "__OUT__"),
+     "--dask: empty; give a scheduler ADDRESS or 'local', or leave the option out"),
+    (("sweep", "__DENSE__", "--tpot", "20ms,50ms", "--points", "500", "--out", "__OUT__"),
+     "--points 500: every axis given is a list of values; --points sizes LOW:HIGH ranges"),
     (("sweep", " ", "--tpot", "20ms:50ms", "--out", "__OUT__"), "Invalid value for 'PROBLEM': an empty path"),
     (("whatif", "__DENSE__", ""), "Invalid value for '[SCENARIOS]...': an empty path"),
     (("whatif", "", "__DENSE__"), "Invalid value for 'BASE': an empty path"),
@@ -1154,3 +1158,10 @@ def test_a_profile_name_is_not_a_path(tmp_path, name):
     code, out = run("calibrate", csv, "--folds", "0", "--name", name, "--out", tmp_path / "p.yaml")
     assert code == 2 and f"--name {name!r}: a profile's name is a word" in out, out
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_an_infinite_sweep_value_is_called_infinite(tmp_path):
+    """`--tpot 1e400s` (infinite) was 'must be a positive number' (hostile-input hunt, 2026-12-04)."""
+    code, out = run("sweep", ROOT / "problems" / "deepseek_qps.yaml", "--tpot", "1e400s", "--out", tmp_path / "s")
+    assert code == 2 and "--tpot: '1e400s' is not a finite number" in out, out
+    assert not (tmp_path / "s").exists()

@@ -55,7 +55,9 @@ def _parse_value(name: str, text: str) -> float:
     except (UnitError, ValueError):
         hint = 'like "15ms" or "2s"' if name in LATENCY_AXES else "like 200"
         raise BadInput(f"--{name}: cannot read {text!r}; write values {hint}") from None
-    if not (math.isfinite(v) and v > 0):
+    if not math.isfinite(v):
+        raise BadInput(f"--{name}: {text!r} is not a finite number")
+    if not v > 0:
         raise BadInput(f"--{name}: {text!r} must be a positive number")
     if name == "tpot":
         note_bare_tpot_seconds("--tpot", text)
