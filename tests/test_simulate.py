@@ -724,3 +724,25 @@ def test_a_percentile_ttft_over_prompt_lengths_is_the_quantile_of_their_mixture(
     assert quantile(0.9) == pytest.approx(p90, rel=0.05)
     assert p99 <= quantile(0.99) <= 1.15 * p99
     assert passes[2][0] + queueing.wait("p90", rho, service, cv2) > 1.25 * p90
+
+
+def test_every_key_a_plan_writes_into_a_pool_is_known_and_others_are_refused(example_plan):
+    """A hand edit such as `tensor_parallel: 8` in a pool or `ep: 4` in its layout was ignored
+    without a word by plan simulate and plan export (hostile-input hunt, 2026-12-04): now exit 2,
+    naming the key. The keys are `planfile.POOL_KEYS`; every golden plan's pools, single, fleet and
+    over a day, use no other (a key added to `report.json.pool_dict` must be added there)."""
+    from planner.studies.simulate.planfile import PARALLELISM_KEYS, POOL_KEYS
+    for f in (ROOT / "tests" / "golden" / "solve").glob("*.json"):
+        d = json.loads(f.read_text())
+        pools = d.get("pools") or [p for per in d.get("periods", []) for p in per.get("pools", [])]
+        assert pools, f
+        for p in pools:
+            assert set(p) <= POOL_KEYS and set(p["parallelism"]) <= PARALLELISM_KEYS, (f.name, set(p) - POOL_KEYS)
+    edited = copy.deepcopy(example_plan)
+    edited["pools"][0]["tensor_parallel"] = 8
+    with pytest.raises(BadInput, match=r"x.json: pools\[0\].tensor_parallel: not a key of a plan's pools"):
+        plan_from_dict(edited, "x.json")
+    edited = copy.deepcopy(example_plan)
+    edited["pools"][1]["parallelism"]["ep"] = 4
+    with pytest.raises(BadInput, match=r"x.json: pools\[1\].parallelism.ep: not a key of a plan's pools.*'tp'"):
+        plan_from_dict(edited, "x.json")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner.errors import BadInput
+from planner.errors import BadInput, suggest
 from planner.input.files import read_json, validate
 from planner.input.values import MAX_QPS, Name
 
@@ -227,9 +227,37 @@ PLAN_SCHEMA_VERSION = 1
 PLAN_STATUSES = ("optimal", "feasible")   # what plan solve writes: a plan it found
 
 
+# the keys `report.json.pool_dict` writes into a pool, a fleet's pools' own (`service` …) and a
+# fleet day's (`class`); tests/test_simulate.py checks every golden plan's pools against them
+POOL_KEYS = frozenset({
+    "role", "gpu", "cards_per_instance", "instances", "parallelism", "batch", "design_batch", "slots",
+    "chunk_tokens", "engine_chunk_tokens", "utilization", "ttft_s", "tpot_s", "tpot_mean_s",
+    "batch_at_tpot_statistic", "slot_wait_s", "prefill_tokens_per_s", "decode_tokens_per_s",
+    "capacity_prefill_tokens_per_s", "capacity_decode_tokens_per_s", "memory_per_card_bytes", "bound",
+    "limited_by", "name", "speculative", "service", "model", "classes", "cost_per_hour", "class"})
+PARALLELISM_KEYS = frozenset({"tp", "pp", "dp", "label"})
+
+
+def _check_pool_keys(data: dict, source: str) -> None:
+    """BadInput for a key no plan writes into a pool or its layout: a hand edit such as
+    `tensor_parallel: 8` or `parallelism.ep: 4` was ignored without a word, and the plan simulated
+    and exported as if it had not been made (hostile-input hunt, 2026-12-04)."""
+    pools = data.get("pools")
+    for i, p in enumerate(pools if isinstance(pools, list) else []):
+        if not isinstance(p, dict):
+            continue
+        for where, keys, known in ((f"pools[{i}]", p, POOL_KEYS),
+                                   (f"pools[{i}].parallelism", p.get("parallelism"), PARALLELISM_KEYS)):
+            unknown = sorted(str(k) for k in keys if k not in known) if isinstance(keys, dict) else []
+            if unknown:
+                raise BadInput(f"{source}: {where}.{unknown[0]}: not a key of a plan's pools (a hand edit? "
+                               f"docs/reference.md lists them).{suggest(unknown[0], known)}")
+
+
 def _check_header(data: dict, source: str) -> None:
     """BadInput for a schema_version this reader does not know, or a status that is not a plan's
-    (both are optional: a hand-written plan may leave them out)."""
+    (both are optional: a hand-written plan may leave them out), or a pool key no plan writes."""
+    _check_pool_keys(data, source)
     if "schema_version" in data and (type(data["schema_version"]) is not int
                                      or data["schema_version"] != PLAN_SCHEMA_VERSION):
         raise BadInput(f"{source}: schema_version: {data['schema_version']!r}; this plan reads plan files "
