@@ -1150,6 +1150,18 @@ def test_empty_and_invisible_names_are_refused(tmp_path, name, message):
     assert code == 2 and message in out, out
 
 
+@pytest.mark.parametrize("name", ["fam\U0001F468\u200d\U0001F469\u200d\U0001F467",
+                                  "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "cafe\u0301", "\u2764\ufe0f"])
+def test_joiners_and_marks_in_names_are_printable_text(tmp_path, name):
+    """An emoji sequence joins with U+200D and Persian writes U+200C between letters: both are
+    format characters, and were refused with the invisible ones (a hunt on 2026-12-04's fix);
+    combining marks and variation selectors always passed."""
+    d = yaml.safe_load((ROOT / "problems" / "small_model_cheap_card.yaml").read_text())
+    d["name"] = name
+    code, out = run("solve", write(tmp_path, yaml.safe_dump(d, allow_unicode=True)))
+    assert code == 0 and f"Plan for {name}:" in out, out
+
+
 @pytest.mark.parametrize("name", ["../x", "a/b", "..", "a\\b"])
 def test_a_profile_name_is_not_a_path(tmp_path, name):
     """`plan calibrate --name ../x` wrote a profile named '../x' (hostile-input hunt, 2026-12-04)."""

@@ -74,7 +74,8 @@ def one_line_name(v: str) -> str:
     bad = [ch for ch in v if is_control(ch)]
     if bad:
         raise ValueError(f"a name is one line of printable text; it holds the control character {bad[0]!r}")
-    hidden = [ch for ch in v if unicodedata.category(ch) == "Cf"]
+    # format characters, but the joiners that emoji sequences and Persian or Indic words need
+    hidden = [ch for ch in v if unicodedata.category(ch) == "Cf" and ch not in "\u200c\u200d"]
     if hidden:
         raise ValueError(f"a name is printable text; it holds the invisible format character "
                          f"U+{ord(hidden[0]):04X} ({unicodedata.name(hidden[0], 'unnamed')})")
