@@ -145,8 +145,8 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
                           np.concatenate([t.service for t in tables]),
                           np.concatenate([t.t[t.fit] for t in tables]),
                           np.concatenate([t.t_full for t in tables]))
-    for t, sw in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1])):
-        t.slot_s = sw
+    for t, sw, c in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1]), slots):
+        t.slot_s = w.slot_wait_for_ttft_s(sw, t.bs[t.fit], float(c), t.service, t.t[t.fit], t.t_full)
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s
                             + colocated_first_step_s(w, t.bs[t.fit], t.st.time_s[t.fit],
                                                      t.st.time_s[t.fit] + decode_growth_s(d, w, t.bs[t.fit]))

@@ -227,8 +227,11 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, full_slots_tpot(dep, w, b, slots, t_step / per_step)) \
         if b > 0 else 0.0
+    slot_ttft_s = float(w.slot_wait_for_ttft_s(slot_s, b, slots, service, t_step / per_step,
+                                               full_slots_tpot(dep, w, b, slots, t_step / per_step))) \
+        if b > 0 else 0.0
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service),
-                                    perf.request_overhead_s(dep) + slot_s + float(colocated_first_step_s(
+                                    perf.request_overhead_s(dep) + slot_ttft_s + float(colocated_first_step_s(
                                         w, b, t_step, t_step + decode_growth_s(dep, w, b))))
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,

@@ -112,6 +112,33 @@ class WorkloadContext:
             np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
         return queueing.slot_wait_s(offered, slots, hold, cv2, full)
 
+    def slot_wait_for_ttft_s(self, wait_s, offered_batch, slots, service_s, tpot_s, tpot_full_s=None):
+        """The wait for a batch slot that a TTFT target counts: the mean `wait_s` for a mean target;
+        for a percentile (the strictest quantile q of the targets) its q-quantile, from the tail
+        of the queue of slots. A request that finds them full waits an exponential time of mean
+        θ = H/(c − a) (Erlang C's conditional wait; H and a at full slots where the hold grows),
+        so P(wait) = C = W/θ and the q-quantile is θ·ln(C/(1 − q)) above C > 1 − q (0 below).
+        Until 2026-12-04 every statistic counted the mean: Llama-3.1-70B on two MI300X TP2
+        colocated pools at 50 of 69 slots, p99 TTFT planned at 0.82 s (a 0.47 s mean slot wait)
+        and simulated at 10.1 s. Arrays or scalars."""
+        import numpy as np
+        q = self.ttft_quantile
+        wait = np.asarray(wait_s, dtype=float)
+        if not q:
+            return wait
+        life = self.s_dec * np.asarray(tpot_s, dtype=float)
+        hold = np.asarray(service_s, dtype=float) + life
+        a = np.asarray(offered_batch, dtype=float) * hold / np.where(life > 0, life, np.inf)
+        full = hold if tpot_full_s is None else \
+            np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
+        a_full = np.maximum(a, a * full / np.where(hold > 0, hold, np.inf))
+        c = np.floor(np.asarray(slots, dtype=float))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            theta = np.where(c > a_full, np.maximum(full, hold) / (c - a_full), np.inf)
+            chance = np.minimum(1.0, np.where(np.isfinite(theta), wait / theta, 1.0))
+            tail = np.where(chance > 1.0 - q, theta * np.log(chance / (1.0 - q)), 0.0)
+        return np.where(wait > 0, np.where(np.isfinite(wait), np.maximum(tail, 0.0), np.inf), 0.0)
+
     def slot_tpot_s(self, batch, slots, tpot_s):
         """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
         from prefill holds one of `slots` for its L − 1 tokens at `tpot_s` (offered load = the mean
