@@ -280,6 +280,16 @@ def test_cli_simulate_strict_exits_4_only_when_an_slo_breaks(tmp_path, example_p
     d = json.loads(r.stdout)   # the results come first, whole
     assert d["violations"] and all(v["metric"] == "tpot" for v in d["violations"])
     assert r.stderr.strip().startswith(f"error: {tight}: the simulation breaks ") and "SLO statistic" in r.stderr
+    # --tolerance: a statistic a few per cent over its limit (a simulation's noise) passes the gate
+    over = max(v["value_s"] / v["limit_s"] - 1 for v in d["violations"]) * 100
+    r = CliRunner().invoke(main, ["simulate", str(tight), "--requests", "50000", "--strict",
+                                  "--tolerance", f"{over + 1:.3f}"])
+    assert r.exit_code == 0 and "SLO BROKEN" in r.output, r.output
+    r = CliRunner().invoke(main, ["simulate", str(tight), "--requests", "50000", "--strict",
+                                  "--tolerance", f"{max(over - 1, 0):.3f}"])
+    assert r.exit_code == 4 and "by more than" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["simulate", str(ok), "--tolerance", "2"])
+    assert r.exit_code == 2 and "--tolerance: it loosens --strict's gate; give --strict too" in r.output
 
 
 def test_cli_simulate_bad_plan_exits_2(tmp_path):
