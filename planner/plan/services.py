@@ -141,6 +141,8 @@ def _model_source(r: Resolved) -> str:
     if src.lower() in load_models():   # an id or alias, as get_model reads it first
         return r.model.id
     p = Path(src)
+    if p.is_dir():   # a folder is read through its config.json: `m8` and `m8/config.json` are one model
+        p = p / "config.json"
     return str(p.resolve()) if p.exists() else src
 
 
