@@ -90,9 +90,9 @@ class _Solved(NamedTuple):
 def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
                     heuristics: bool, source: str) -> _Solved:
     """Build, solve and verify; solved again without the colocated candidates whose TPOT fails at
-    the mix the plan routes them (`colocated_over_tpot`), at most IMPORT_RETRIES times. Raises
+    the mix the plan routes them (`colocated_over_tpot`), at most CUT_RETRIES times. Raises
     Infeasible when the MILP has no plan; the last verification is returned, passed or not."""
-    for attempt in range(IMPORT_RETRIES + 1):
+    for attempt in range(CUT_RETRIES + 1):
         m = build(problem, usable)
         tb = time.perf_counter()
         report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
@@ -110,12 +110,12 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
             report = replace(report, objective=fleet_cost_per_hour(usable[0].res.gpus, nodes))
         v, pools = _verify(problem, usable, chosen, nodes, report.objective)
         v = Verification(v.pools, v.checks + tuple(optimality_checks(report, opts)))
-        importing = colocated_over_tpot(v)
-        if v.passed or not importing or attempt == IMPORT_RETRIES:
+        broken = colocated_over_tpot(v)
+        if v.passed or not broken or attempt == CUT_RETRIES:
             break
         # with the failing candidates, their siblings of other chunk sizes (the same shape and batch,
         # which the same routing breaks the same way): one re-solve, not one per sibling
-        shapes = {_shape(c) for c in importing}
+        shapes = {_shape(c) for c in broken}
         fewer = [replace(s, candidates=tuple(c for c in s.candidates if _shape(c) not in shapes)) for s in usable]
         if not all(s.candidates for s in fewer):
             break
@@ -123,7 +123,7 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
     return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2)
 
 
-IMPORT_RETRIES = 4   # re-solves without colocated candidates whose routed mix broke TPOT
+CUT_RETRIES = 4   # re-solves without colocated candidates whose routed mix broke TPOT
 
 
 def _shape(c: Candidate) -> tuple:
