@@ -78,31 +78,12 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         if si in alone or si in decoding:   # no other side to move KV to or from: a plain vLLM server
             pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
         out.append(pl)
-    for si in sorted(alone):
-        if engine != "vllm":
-            svc = plan.services[si]
-            raise BadInput(f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
-                           f"every answer is one token, so the plan has prefill pools and no decode pool; "
-                           f"{engine} runs a prefill server only as one side of a prefill/decode pair: export "
-                           f"it with --target vllm (or --engine vllm), whose server of a prefill pool answers "
-                           f"the one token itself")
-    for si in sorted(decoding):
-        if engine != "vllm":
-            svc = plan.services[si]
-            raise BadInput(f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
-                           f"every prompt token is cached, so the plan has decode pools and no prefill pool; "
-                           f"{engine} runs a decode server only as one side of a prefill/decode pair, whose "
-                           f"prefill server this plan has none of: export it with --target vllm (or --engine "
-                           f"vllm), whose server of a decode pool serves the cached prompts itself")
-    for si in sorted(mixed):   # after each pool's own checks (its GPU, layout, weights)
-        if engine != "vllm":
-            svc = plan.services[si]
-            roles = ", ".join(f"{p.role} {p.gpu}" for p in svc.plan.pools)
-            raise BadInput(f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
-                           f"its colocated pools also take over prefill or decode work of its prefill/decode "
-                           f"pools ({roles}); {engine} runs a server either colocated or as one side of a "
-                           f"prefill/decode pair, never both: export it with --target vllm (or --engine vllm), "
-                           f"or re-plan with serving.modes [disaggregated] or [colocated]")
+    if engine != "vllm":   # after each pool's own checks (its GPU, layout, weights)
+        for group, why in ((alone, _prefill_alone_why), (decoding, _decode_alone_why), (mixed, _mixed_why)):
+            for si in sorted(group):
+                svc = plan.services[si]
+                where = f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
+                raise BadInput(where + why(svc.plan.pools, engine))
     return out
 
 
@@ -125,6 +106,27 @@ def _one_image_fits(pls: list[PoolLaunch], target: str, image: str | None, sourc
                        + ("Dynamo's runtime images are CUDA builds; export the scripts (--target vllm or sglang) "
                           "or k8s manifests with --image" if target == "dynamo" else
                           "the default images are CUDA builds; give the engine's ROCm image with --image"))
+
+
+def _prefill_alone_why(pools, engine: str) -> str:
+    return (f"every answer is one token, so the plan has prefill pools and no decode pool; {engine} runs a "
+            f"prefill server only as one side of a prefill/decode pair: export it with --target vllm (or "
+            f"--engine vllm), whose server of a prefill pool answers the one token itself")
+
+
+def _decode_alone_why(pools, engine: str) -> str:
+    return (f"every prompt token is cached, so the plan has decode pools and no prefill pool; {engine} runs a "
+            f"decode server only as one side of a prefill/decode pair, whose prefill server this plan has none "
+            f"of: export it with --target vllm (or --engine vllm), whose server of a decode pool serves the "
+            f"cached prompts itself")
+
+
+def _mixed_why(pools, engine: str) -> str:
+    roles = ", ".join(f"{p.role} {p.gpu}" for p in pools)
+    return (f"its colocated pools also take over prefill or decode work of its prefill/decode pools ({roles}); "
+            f"{engine} runs a server either colocated or as one side of a prefill/decode pair, never both: "
+            f"export it with --target vllm (or --engine vllm), or re-plan with serving.modes [disaggregated] "
+            f"or [colocated]")
 
 
 def prefill_alone(pools) -> bool:
@@ -167,12 +169,12 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     pls = launches(plan, eng, model_path)
-    if target == "dynamo" and any(prefill_alone(svc.plan.pools) for svc in plan.services):
-        raise BadInput(f"{source}: every answer is one token, so the plan has prefill pools and no decode pool; "
-                       f"a Dynamo prefill worker needs decode workers: export it with --target vllm or k8s")
-    if target == "dynamo" and any(decode_alone(svc.plan.pools) for svc in plan.services):
-        raise BadInput(f"{source}: every prompt token is cached, so the plan has decode pools and no prefill pool; "
-                       f"Dynamo's decode workers wait for prefill workers: export it with --target vllm or k8s")
+    for one_sided, why in ((prefill_alone, "every answer is one token, so the plan has prefill pools and no "
+                                           "decode pool; a Dynamo prefill worker needs decode workers"),
+                           (decode_alone, "every prompt token is cached, so the plan has decode pools and no "
+                                          "prefill pool; Dynamo's decode workers wait for prefill workers")):
+        if target == "dynamo" and any(one_sided(svc.plan.pools) for svc in plan.services):
+            raise BadInput(f"{source}: {why}: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
