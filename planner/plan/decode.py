@@ -80,11 +80,17 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int, j
 
     if ok(n - 1):
         return b
-    lo, hi = -1, n - 1                   # ok(lo) (or none), not ok(hi)
+    lo = _last_ok(-1, n - 1, ok)
+    return start + lo if lo >= 0 else 0
+
+
+def _last_ok(lo: int, hi: int, ok) -> int:
+    """The largest i in (lo, hi) with ok(i), `ok` holding up to a point and failing after it and at
+    hi; lo when it holds nowhere in between (bisection)."""
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    return start + lo if lo >= 0 else 0
+    return lo
 
 
 def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
@@ -178,11 +184,7 @@ def _within_first_token(dep: Deployment, w: WorkloadContext, b: int, slots: int)
         return b
     if _first_token_s(dep, w, float(b), slots) <= w.ttft_limit:
         return b
-    lo, hi = 0, b                        # ok(lo) (or lo = 0), not ok(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if _first_token_s(dep, w, float(mid), slots) <= w.ttft_limit else (lo, mid)
-    return lo
+    return _last_ok(0, b, lambda m: _first_token_s(dep, w, float(m), slots) <= w.ttft_limit)
 
 
 def _decode_at(dep: Deployment, w: WorkloadContext, opt: GPUOption, spec: Speculation | None, batch: int,
