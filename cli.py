@@ -601,6 +601,9 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     from planner.report.format import to_json
     from planner.report.simulate import render_simulation
     from planner.studies.simulate import simulate_services
+    if tolerance and not strict:   # before the simulation, not after its minutes
+        from planner.errors import BadInput
+        raise BadInput("--tolerance: it loosens --strict's gate; give --strict too")
     d = read_json(plan_file)
     given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
     if given and not (isinstance(d, dict) and d.get("kind") == "horizon"):
@@ -613,9 +616,6 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
         click.echo(to_json(data), nl=False)
     else:
         click.echo("\n\n".join(render_simulation(r) for r in sims.values()))
-    if tolerance and not strict:
-        from planner.errors import BadInput
-        raise BadInput("--tolerance: it loosens --strict's gate; give --strict too")
     broken = sum(1 for r in sims.values() for v in r.violations if v.value_s > v.limit_s * (1 + tolerance / 100))
     if strict and broken:
         from planner.errors import VerificationFailed
