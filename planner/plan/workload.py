@@ -103,6 +103,12 @@ class WorkloadContext:
         times hold ÷ decode life (Little). `tpot_full_s`: the TPOT while every slot is taken (the
         hold grows to it, `queueing.slot_wait_s`'s `hold_full_s`); None: the hold stays.
         Arrays or scalars."""
+        offered, hold, cv2, full = self._slot_queue(offered_batch, service_s, tpot_s, tpot_full_s)
+        return queueing.slot_wait_s(offered, slots, hold, cv2, full)
+
+    def _slot_queue(self, offered_batch, service_s, tpot_s, tpot_full_s):
+        """(offered Erlangs, mean hold, the hold's cv², hold while full or None) of a colocated
+        instance's queue for batch slots (`slot_wait_s`)."""
         import numpy as np
         life = self.s_dec * np.asarray(tpot_s, dtype=float)
         hold = np.asarray(service_s, dtype=float) + life
@@ -110,7 +116,7 @@ class WorkloadContext:
         cv2 = np.asarray(tpot_s, dtype=float) ** 2 * self.s_out_var / hold**2
         full = None if tpot_full_s is None else \
             np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
-        return queueing.slot_wait_s(offered, slots, hold, cv2, full)
+        return offered, hold, cv2, full
 
     def slot_wait_for_ttft_s(self, wait_s, offered_batch, slots, service_s, tpot_s, tpot_full_s=None):
         """The wait for a batch slot that a TTFT target counts: the mean `wait_s` for a mean target;
@@ -126,11 +132,8 @@ class WorkloadContext:
         wait = np.asarray(wait_s, dtype=float)
         if not q:
             return wait
-        life = self.s_dec * np.asarray(tpot_s, dtype=float)
-        hold = np.asarray(service_s, dtype=float) + life
-        a = np.asarray(offered_batch, dtype=float) * hold / np.where(life > 0, life, np.inf)
-        full = hold if tpot_full_s is None else \
-            np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
+        a, hold, _, full = self._slot_queue(offered_batch, service_s, tpot_s, tpot_full_s)
+        full = hold if full is None else full
         a_full = np.maximum(a, a * full / np.where(hold > 0, hold, np.inf))
         c = np.floor(np.asarray(slots, dtype=float))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
