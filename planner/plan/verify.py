@@ -225,11 +225,11 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in, w.cv2).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
-    slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, full_slots_tpot(dep, w, b, slots, t_step / per_step)) \
-        if b > 0 else 0.0
-    slot_ttft_s = float(w.slot_wait_for_ttft_s(slot_s, b, slots, service, t_step / per_step,
-                                               full_slots_tpot(dep, w, b, slots, t_step / per_step))) \
-        if b > 0 else 0.0
+    slot_s = slot_ttft_s = 0.0
+    if b > 0:
+        t_full_slots = full_slots_tpot(dep, w, b, slots, t_step / per_step)
+        slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, t_full_slots)
+        slot_ttft_s = float(w.slot_wait_for_ttft_s(slot_s, b, slots, service, t_step / per_step, t_full_slots))
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service),
                                     perf.request_overhead_s(dep) + slot_ttft_s + float(colocated_first_step_s(
                                         w, b, t_step, t_step + decode_growth_s(dep, w, b))))
