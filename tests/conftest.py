@@ -56,4 +56,16 @@ def pytest_configure(config):
     directory, never in the user's ~/.cache; subprocesses (CLI tests) inherit it."""
     import os
     import tempfile
-    os.environ.setdefault("PLANNER_CACHE_DIR", tempfile.mkdtemp(prefix="planner-cache-"))
+    if "PLANNER_CACHE_DIR" not in os.environ:   # xdist workers inherit the controller's
+        config._planner_cache_dir = os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-cache-")
+
+
+def pytest_unconfigure(config):
+    """The session's catalog cache is removed by the process that made it (not left in /tmp)."""
+    import os
+    import shutil
+    made = getattr(config, "_planner_cache_dir", None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        if os.environ.get("PLANNER_CACHE_DIR") == made:
+            del os.environ["PLANNER_CACHE_DIR"]
