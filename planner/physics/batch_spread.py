@@ -128,8 +128,71 @@ def _erf(x):
 
 
 def batch_at_statistic(mean_batch: float, spread: float) -> float:
-    """The life-averaged batch at the statistic's quantile: m + ζ·√m."""
+    """The life-averaged batch at the statistic's quantile: m + ζ·√m (a step that does not slow with
+    the batch; `statistic_batch` for one that does)."""
     return mean_batch + spread * math.sqrt(max(mean_batch, 0.0))
+
+
+# A request's life over the integral time scale of the batch it shares, without feedback: the
+# M/D/∞ batch's autocorrelation 1 − u/S falls to zero over a life S and integrates to S/2.
+BASE_LIFE_WINDOWS = 2.0
+MAX_ELASTICITY = 0.95   # beyond it the instance runs at its peak throughput: the gain is held there
+
+
+def _window_variance(x):
+    """Variance of an Ornstein–Uhlenbeck process averaged over x of its relaxation times, per unit
+    of its stationary variance: 2/x²·(x − 1 + e^(−x)) (1 at x → 0, 2/x for long windows)."""
+    import numpy as np
+    x = np.asarray(x, dtype=float)
+    return 2.0 / (x * x) * (x - 1.0 + np.exp(-x))
+
+
+def elasticity(mean_batch, step_s, quantile_batch, quantile_step_s):
+    """ε = m·t′(m)/t(m), the step's relative growth per relative growth of the batch, from the
+    secant between the mean batch m and a batch above it (floats or arrays; 0 where they meet)."""
+    import numpy as np
+    m, t = np.asarray(mean_batch, dtype=float), np.asarray(step_s, dtype=float)
+    rise, run = np.asarray(quantile_step_s, dtype=float) - t, np.asarray(quantile_batch, dtype=float) - m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.where((run > 0) & (t > 0), m * rise / (run * t), 0.0)
+    return e if e.ndim else float(e)
+
+
+def feedback_gain(eps):
+    """Factor on the standard deviation of the life-averaged batch when the step slows as the batch
+    grows (floats or arrays; 1 at ε = 0).
+
+    Requests arrive in time (Poisson, rate λ) but leave in steps: each decodes S steps of t(b)
+    seconds, so the batch leaves at D(b) = b/(S·t(b)), and dD/db = (1 − ε)/(S·t) at the mean, ε the
+    step's elasticity (`elasticity`). A fuller batch runs slower steps, keeps its requests longer
+    and fills further: linearised, the batch is an Ornstein–Uhlenbeck process whose relaxation is
+    slowed by 1 − ε, so its stationary variance grows to m/(1 − ε) and its correlation time to
+    τ₀/(1 − ε). A request's TPOT averages the batch over its own life, x = S/τ of the relaxation
+    times, and the variance of that average relative to no feedback is
+    V(x₀(1 − ε)) / ((1 − ε)·V(x₀)), V = `_window_variance`, x₀ = 2 (`BASE_LIFE_WINDOWS`). The gain is
+    its square root: 1.5 at ε = 0.45, 2.2 at ε = 0.7 (Llama-3.1-8B at 8,000-token answers on H100
+    TP2/TP4 decode pools, p99 TPOT simulated 2.5 and 2.3 ms above the mean, 1.3 and 1.05 ms without
+    the gain, 2.4 and 2.3 with it; tests/test_percentile_tpot.py). ε is held at `MAX_ELASTICITY`.
+
+    >>> float(feedback_gain(0.0)), round(float(feedback_gain(0.5)), 2)
+    (1.0, 1.61)
+    """
+    import numpy as np
+    e = np.clip(np.asarray(eps, dtype=float), 0.0, MAX_ELASTICITY)
+    x = BASE_LIFE_WINDOWS * (1.0 - e)
+    g = np.sqrt(_window_variance(x) / ((1.0 - e) * _window_variance(BASE_LIFE_WINDOWS)))
+    return g if g.ndim else float(g)
+
+
+def statistic_batch(mean_batch: float, spread: float, step_at) -> float:
+    """The life-averaged batch at the statistic's quantile when the step slows with the batch:
+    m + ζ·gain(ε)·√m, ε the secant of `step_at` (batch → step or TPOT seconds) between m and m + ζ√m
+    (`feedback_gain`). m when ζ or m is 0."""
+    if spread <= 0 or mean_batch <= 0:
+        return mean_batch
+    b0 = batch_at_statistic(mean_batch, spread)
+    eps = elasticity(mean_batch, step_at(mean_batch), b0, step_at(b0))
+    return mean_batch + spread * feedback_gain(eps) * math.sqrt(mean_batch)
 
 
 def mean_batch_within(batch_cap: float, spread: float) -> float:

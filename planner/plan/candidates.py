@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
 from planner.physics import batched, perf
-from planner.physics.batch_spread import chunk_variance, tpot_offset
+from planner.physics.batch_spread import chunk_variance, elasticity, feedback_gain, tpot_offset
 from planner.physics.colocated import burst_batch, chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
@@ -288,7 +288,8 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]
         st_q = np.where(share >= 1, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
-        batch_sd = (st_q / perf.tokens_per_step(dep) - t) / w.tpot_spread
+        t_q = st_q / perf.tokens_per_step(dep)
+        batch_sd = feedback_gain(elasticity(bs, t, b_stat, t_q)) * (t_q - t) / w.tpot_spread   # with feedback
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
                                                 w.s_unc, w.cv2, perf.tokens_per_step(dep)))

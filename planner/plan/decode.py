@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from planner.physics import batched, perf
-from planner.physics.batch_spread import batch_at_statistic, mean_batch_within
+from planner.physics.batch_spread import elasticity, feedback_gain, mean_batch_within, statistic_batch
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -106,10 +106,15 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
         start = max(1, int(floor))
         pts = np.arange(start, slots + 1, dtype=float)
         per_step = perf.tokens_per_step(dep)
-        steps = batched.decode_steps_many(dep, [pts, *([pts + w.tpot_spread * np.sqrt(pts)] if w.tpot_spread else [])],
+        b0 = pts + w.tpot_spread * np.sqrt(pts)   # the statistic's batch without feedback (ε's secant)
+        steps = batched.decode_steps_many(dep, [pts, *([b0] if w.tpot_spread else [])],
                                           w.ctx_decode)   # with the TPOT statistic's batches: one call
         t = steps[0].time_s / per_step
-        t_stat = steps[-1].time_s / per_step if w.tpot_spread else t
+        t_stat = t
+        if w.tpot_spread:   # the statistic's batch with the step's feedback (batch_spread.statistic_batch)
+            gain = feedback_gain(elasticity(pts, t, b0, steps[-1].time_s / per_step))
+            b_q = pts + w.tpot_spread * gain * np.sqrt(pts)
+            t_stat = batched.decode_steps(dep, b_q, w.ctx_decode).time_s / per_step
         hit = (start, t.tolist(), t_stat.tolist(), {})
         remember("_slot_table", dep, key, hit)
     return hit
@@ -131,7 +136,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     cached = w.first_token_decoded
     join = 1.0 if cached else w.join_factor_at_statistic(perf.tokens_per_step(dep))
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
-    b_fit = int(mean_batch_within(b_cap, w.tpot_spread)) if w.tpot_spread else b_cap
+    b_fit = _fit_mean_batch(dep, w, b_cap) if w.tpot_spread else b_cap
     b = _within_first_token(dep, w, b_fit, mem_limit) if cached else _within_slot_wait(dep, w, b_fit, mem_limit, join)
     if b == 0 and b_cap == mem_limit == 1:   # one slot: a whole mean batch of one waits forever
         return _one_slot_decode(dep, w, opt, par, spec, join)
@@ -142,14 +147,13 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"that takes {v*1e3:.1f} ms")
     if b == 0 < b_fit:   # the step is fast enough; the slots are too few
         t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
-        t1_stat = t1 if not w.tpot_spread else \
-            memoised(perf.tpot, dep, batch_at_statistic(1.0, w.tpot_spread), w.ctx_decode)
+        t1_stat = t1 if not w.tpot_spread else memoised(perf.tpot, dep, _statistic_batch(dep, w, 1.0), w.ctx_decode)
         v = t1_stat * join + float(w.slot_tpot_s(1.0, mem_limit, t1))
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
                         f"its memory holds {mem_limit} sequences of {w.ctx_peak:g} tokens: at batch 1 the wait "
                         f"for a batch slot takes TPOT to {v*1e3:.1f} ms", slots=True)
     if b == 0:
-        b_one = batch_at_statistic(1.0, w.tpot_spread)
+        b_one = _statistic_batch(dep, w, 1.0)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode) * join
         return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
                         f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
@@ -158,7 +162,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     t = memoised(perf.tpot, dep, b, w.ctx_decode)
     b_stat = b
     if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
-        b_stat = batch_at_statistic(b, w.tpot_spread)
+        b_stat = _statistic_batch(dep, w, float(b))
         t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
     else:
         t_stat = t
@@ -167,6 +171,26 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
     limited = "ttft" if cached and b < b_fit else "memory" if b_cap == mem_limit else "tpot"
     return _decode_at(dep, w, opt, spec, b, b / t, limited, t_stat, mem.total_bytes, st.bound)
+
+
+def _statistic_batch(dep: Deployment, w: WorkloadContext, b: float) -> float:
+    """The TPOT statistic's batch at mean batch b: m + ζ·gain·√m, the gain from the step's
+    elasticity in the batch (`batch_spread.statistic_batch`)."""
+    return statistic_batch(b, w.tpot_spread, lambda x: memoised(perf.tpot, dep, x, w.ctx_decode))
+
+
+def _fit_mean_batch(dep: Deployment, w: WorkloadContext, b_cap: int) -> int:
+    """Largest whole mean batch whose TPOT statistic's batch stays within b_cap, the largest batch
+    meeting the TPOT limit: at most the batch without feedback (`mean_batch_within`, gain 1),
+    below it by bisection (the statistic's batch grows with the mean)."""
+    b0 = int(mean_batch_within(b_cap, w.tpot_spread))
+
+    def ok(m: int) -> bool:
+        return _statistic_batch(dep, w, float(m)) <= b_cap
+
+    if b0 < 1 or ok(b0):
+        return b0
+    return _last_ok(0, b0, ok)
 
 
 def _first_token_s(dep: Deployment, w: WorkloadContext, b: float, slots: int) -> float:

@@ -14,7 +14,15 @@ import math
 from dataclasses import dataclass, replace
 
 from planner.physics import colocated, perf
-from planner.physics.batch_spread import batch_at_statistic, batch_seen, chunk_variance, tpot_offset
+from planner.physics.batch_spread import (
+    batch_at_statistic,
+    batch_seen,
+    chunk_variance,
+    elasticity,
+    feedback_gain,
+    statistic_batch,
+    tpot_offset,
+)
 from planner.physics.prefill_queue import Servers
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
@@ -173,7 +181,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_q, b_t, t_q = b, seen, t                    # memory's batch, the TPOT statistic's batch and TPOT
         slots = perf.max_batch(dep, w.ctx_peak)       # beyond them a request waits (below), it does not run
         if w.tpot_spread and b > 0:   # a quantile's batch, never below the mean's
-            b_q = min(batch_at_statistic(b, w.tpot_spread), slots)
+            b_q = min(statistic_batch(b, w.tpot_spread, lambda x: perf.tpot(dep, x, w.ctx_decode)), slots)
             b_t = max(b_q, seen)
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         wait = 0.0
@@ -217,7 +225,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in, w.cv2).time_s - d) / chunk if f > 0 else 0.0
-        t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, (t_bq - t_q) / w.tpot_spread,
+        gain = feedback_gain(elasticity(b, t_q, b_t, t_bq))   # the step's feedback on the batch's spread
+        t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, gain * (t_bq - t_q) / w.tpot_spread,
                                       chunk_variance(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
     imported = imported_tpot_s(w, dep, pre_load, dec_load, t_bar)
     t_q += imported
