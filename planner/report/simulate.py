@@ -49,9 +49,19 @@ def render_simulation(res: SimResult) -> str:
         out.append("Simulation: every SLO statistic met")
     else:
         out.append("Simulation: SLO BROKEN — " + "; ".join(
-            f"{v.scope} {v.metric.upper()} {v.statistic} " + " > ".join(apart(v.value_s, v.limit_s))
+            f"{v.scope} {v.metric.upper()} {v.statistic} " + " > ".join(apart(v.value_s, v.limit_s)) + _noise(v)
             for v in res.violations))
+        if any(v.within_noise for v in res.violations):
+            out.append("  (±: the statistic's standard error in this run, by batch means; a break within two of "
+                       "them may be this run's noise: simulate more requests, or other seeds, to settle it)")
     return "\n".join(out)
+
+
+def _noise(v) -> str:
+    """' (± 0.41 s: within noise)' after a violation within two standard errors of its limit."""
+    if not v.within_noise:
+        return ""
+    return f" (± {format_time(v.stderr_s)}: within noise)"
 
 
 def apart(value_s: float, limit_s: float) -> tuple[str, str]:
@@ -74,5 +84,8 @@ def slo_warnings(res: SimResult) -> list[str]:
     analytic model passed (`plan solve --simulate`): the statistic asked for, simulated value, limit."""
     return [f"warning: simulation of {res.problem}: {v.metric.upper()} {v.statistic} "
             f"({'all requests' if v.scope == 'all' else v.scope}) is {value}, above the "
-            f"{v.metric.upper()} limit of {limit}; the plan meets it only in the analytic model"
+            f"{v.metric.upper()} limit of {limit}" + (
+                f", by less than two of its standard errors in this run (± {format_time(v.stderr_s)}): "
+                f"more requests or other seeds settle whether the plan meets it" if v.within_noise else
+                "; the plan meets it only in the analytic model")
             for v in res.violations for value, limit in [apart(v.value_s, v.limit_s)]]

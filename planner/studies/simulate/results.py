@@ -88,17 +88,50 @@ class ClassResult:
 
 @dataclass(frozen=True)
 class Violation:
-    """A simulated statistic above its SLO, for all requests ('all') or one pool."""
+    """A simulated statistic above its SLO, for all requests ('all') or one pool. `stderr_s`: the
+    statistic's standard error in this run (`batch_error`; None when it cannot be estimated)."""
 
     scope: str
     metric: Literal["ttft", "tpot"]
     statistic: str
     value_s: float
     limit_s: float
+    stderr_s: float | None = None
+
+    @property
+    def within_noise(self) -> bool:
+        """Above its limit by less than two standard errors: this run cannot tell it from a pass."""
+        return self.stderr_s is not None and self.value_s - self.limit_s < NOISE_SIGMAS * self.stderr_s
 
     def as_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "metric": self.metric, "statistic": self.statistic,
-                "value_s": self.value_s, "limit_s": self.limit_s}
+                "value_s": self.value_s, "limit_s": self.limit_s, "stderr_s": self.stderr_s}
+
+
+NOISE_SIGMAS = 2.0      # a violation closer to its limit than this many standard errors is within noise
+ERROR_BATCHES = 20      # consecutive batches of a scope's requests for `batch_error`
+QUANTILE_TAIL = 10      # a batch's quantile q needs 10/(1 − q) values (10 beyond it)
+
+
+def batch_error(x: np.ndarray, statistic: str, batches: int = ERROR_BATCHES) -> float | None:
+    """Standard error of a statistic of `x`, values in arrival order, by batch means: the values
+    cut into `batches` consecutive batches, the statistic of each, their standard deviation over
+    √batches. Consecutive requests of a busy queue wait alike, so the plain σ/√n of the values
+    understates the error many-fold; batches long beside the queue's memory are nearly
+    independent. None when a batch holds fewer than QUANTILE_TAIL/(1 − q) values of its quantile q
+    (or fewer than QUANTILE_TAIL for the mean).
+
+    >>> batch_error(np.repeat([1.0, 3.0], 100), "mean", batches=2)   # batch means 1 and 3: σ = √2
+    1.0
+    """
+    x = x[np.isfinite(x)]
+    q = {"mean": None, "p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}[statistic]
+    need = QUANTILE_TAIL if q is None else round(QUANTILE_TAIL / (1.0 - q))
+    if batches < 2 or x.size < batches * need:
+        return None
+    parts = np.array_split(x, batches)
+    stats = np.array([p.mean() if q is None else np.percentile(p, 100.0 * q) for p in parts])
+    return float(stats.std(ddof=1) / np.sqrt(batches))
 
 
 @dataclass(frozen=True)

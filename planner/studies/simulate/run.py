@@ -23,6 +23,7 @@ from planner.studies.simulate.results import (
     SimResult,
     Summary,
     Violation,
+    batch_error,
 )
 from planner.studies.simulate.tables import (
     SimCatalog,
@@ -86,10 +87,7 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     wait = run.started - run.arrivals
     pools = []
     for k, p in enumerate(plan.pools):
-        pre = measured & (run.pre_pool == k)
-        if p.role != "prefill":   # a wholly cached prompt is prefilled nowhere: its TTFT is its engine's
-            pre |= measured & (run.pre_pool < 0) & (run.dec_pool == k)
-        dec = measured & decodes & (run.dec_pool == k)
+        pre, dec = _pool_masks(plan, k, measured, decodes, run)
         planned = run.planned_busy[k] if run.planned_busy and run.planned_busy[k] is not None else p.utilization
         pools.append(PoolResult(p.name, p.role, p.gpu, p.instances, p.ttft_s, p.tpot_s,
                                 planned, p.batch,
@@ -111,8 +109,33 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
     for c in classes:   # shared pools: each class against its own SLO
         found += [Violation(f"class {c.name}", v.metric, v.statistic, v.value_s, v.limit_s)
                   for v in violations(c.slo, c.ttft, c.tpot, [])]
+    found = [_with_error(v, ttft, tpot, _scope_mask(v.scope, measured, decodes, run, plan)) for v in found]
     return SimResult(plan.problem, requests, int(measured.sum()), seed, float(np.nanmax(run.finish)),
                      plan.slo, all_ttft, all_tpot, tuple(pools), tuple(found), tuple(classes))
+
+
+def _scope_mask(scope: str, measured: np.ndarray, decodes: np.ndarray, run: _Run, plan: PlanFile):
+    """(requests counted in a violation's scope for TTFT, and for TPOT), in arrival order."""
+    if scope == "all":
+        return measured, measured & decodes
+    if scope.startswith("class "):
+        mine = measured & (run.klass == [k.name for k in plan.classes].index(scope[len("class "):]))
+        return mine, mine & decodes
+    return _pool_masks(plan, [p.name for p in plan.pools].index(scope), measured, decodes, run)
+
+
+def _pool_masks(plan: PlanFile, k: int, measured: np.ndarray, decodes: np.ndarray, run: _Run):
+    """(requests whose TTFT pool k measures, requests it decodes), in the window."""
+    pre = measured & (run.pre_pool == k)
+    if plan.pools[k].role != "prefill":   # a wholly cached prompt is prefilled nowhere: its TTFT is its engine's
+        pre |= measured & (run.pre_pool < 0) & (run.dec_pool == k)
+    return pre, measured & decodes & (run.dec_pool == k)
+
+
+def _with_error(v: Violation, ttft: np.ndarray, tpot: np.ndarray, masks) -> Violation:
+    """The violation with its statistic's standard error in this run (`results.batch_error`)."""
+    x = ttft[masks[0]] if v.metric == "ttft" else tpot[masks[1]]
+    return Violation(v.scope, v.metric, v.statistic, v.value_s, v.limit_s, batch_error(x, v.statistic))
 
 
 LONG_RUN_STEPS = 2e7   # engine steps (~1–2 µs each here) beyond which a simulation takes minutes
