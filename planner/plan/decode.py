@@ -75,7 +75,7 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int, j
     def ok(i: int) -> bool:
         term = slot_terms.get(i)
         if term is None:
-            term = slot_terms[i] = w.slot_tpot_s(float(start + i), slots, t[i])
+            term = slot_terms[i] = w.slot_tpot_s(float(start + i), slots, t[i], t[-1])
         return t_stat[i] * join + term <= w.tpot_limit
 
     if ok(n - 1):
@@ -167,7 +167,8 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     else:
         t_stat = t
     if not cached:
-        t_stat = t_stat * join + float(w.slot_tpot_s(b, mem_limit, t))   # the waits to join, for a slot
+        t_stat = t_stat * join + float(w.slot_tpot_s(b, mem_limit, t, memoised(perf.tpot, dep, mem_limit,
+                                                                                 w.ctx_decode)))   # to join, for a slot
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
     limited = "ttft" if cached and b < b_fit else "memory" if b_cap == mem_limit else "tpot"
     return _decode_at(dep, w, opt, spec, b, b / t, limited, t_stat, mem.total_bytes, st.bound)

@@ -142,7 +142,7 @@ class WorkloadContext:
             tail = np.where(chance > 1.0 - q, theta * np.log(chance / (1.0 - q)), 0.0)
         return np.where(wait > 0, np.where(np.isfinite(wait), np.maximum(tail, 0.0), np.inf), 0.0)
 
-    def slot_tpot_s(self, batch, slots, tpot_s):
+    def slot_tpot_s(self, batch, slots, tpot_s, tpot_full_s=None):
         """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
         from prefill holds one of `slots` for its L − 1 tokens at `tpot_s` (offered load = the mean
         batch); the wait before its second token is spread over its L − 1 later tokens, as TPOT
@@ -155,7 +155,7 @@ class WorkloadContext:
                 return np.zeros(np.broadcast_shapes(np.shape(batch), tpot_s.shape))
         elif not per_token:   # no output beyond the first token: no TPOT to add to
             return 0.0
-        return self.decode_slot_wait_s(batch, slots, tpot_s) * per_token
+        return self.decode_slot_wait_s(batch, slots, tpot_s, tpot_full_s) * per_token
 
     def join_factor(self, tokens_per_step: float) -> float:
         """A disaggregated decode pool's TPOT as benchmarks measure it ((last − first token)/(L − 1)
@@ -203,15 +203,17 @@ class WorkloadContext:
         share = sum(p for _, p in lives)
         return sum(p / n for n, p in lives) / share if share > 0 else 0.0
 
-    def decode_slot_wait_s(self, batch, slots, tpot_s):
+    def decode_slot_wait_s(self, batch, slots, tpot_s, tpot_full_s=None):
         """The mean wait itself that `slot_tpot_s` spreads over the output: M/G/c at offered load
         the mean batch, a request that decodes holding its slot for its L − 1 tokens at `tpot_s`
-        (E[L − 1] over those requests, `decode_hold_cv2` their spread). The hold stays at the mean
-        batch's (see `verify.pool_state` for why decode pools keep it)."""
+        (E[L − 1] over those requests, `decode_hold_cv2` their spread). `tpot_full_s`: the TPOT
+        while every slot is taken, to which the hold grows (`queueing.slot_wait_s`'s `hold_full_s`;
+        None: it stays at the mean batch's)."""
         if self.s_dec <= 0:
             return 0.0 * tpot_s
         hold = self.s_dec / self.p_dec * tpot_s
-        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2)
+        full = None if tpot_full_s is None else self.s_dec / self.p_dec * tpot_full_s
+        return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2, full)
 
     @property
     def ttft_limit(self) -> float:
