@@ -110,11 +110,13 @@ def architecture_from_config(cfg: dict) -> Architecture:
         raise ConfigError("dense layers need intermediate_size")
     mla = cfg.get("kv_lora_rank") is not None
     attention: AttentionKind = "mla" if mla else ("mha" if kv_heads == heads else "gqa")
-    layer_types = cfg.get("layer_types") or []
+    layer_types = layer_types_of(cfg, layers)
     sliding_layers = sum(1 for t in layer_types if "sliding" in str(t))
     linear_layers = sum(1 for t in layer_types if "linear" in str(t))
-    if linear_layers and not cfg.get("linear_num_value_heads"):
-        raise ConfigError("linear_attention layers need linear_num_key_heads/value_heads and head dims")
+    absent = [k for k in LINEAR_FIELDS if not cfg.get(k)]
+    if linear_layers and absent:
+        raise ConfigError(f"{', '.join(absent)}: required for its {linear_layers} linear_attention layers "
+                          f"(missing or null)")
     recurrent, conv = _linear_state_values(cfg) if linear_layers else (0, 0)
     context = context_tokens(cfg)
     return Architecture(
@@ -139,6 +141,33 @@ def architecture_from_config(cfg: dict) -> Architecture:
         indexer_params=_indexer_params(cfg, h),
         **_dsa(cfg),
     )
+
+
+LINEAR_FIELDS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim")
+# families whose config class derives layer_types from full_attention_interval (default 4) when a
+# config.json leaves them out (transformers' Qwen3NextConfig, Qwen3_5TextConfig)
+INTERVAL_FAMILIES = ("qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text")
+DEFAULT_FULL_ATTENTION_INTERVAL = 4
+
+
+def layer_types_of(cfg: dict, layers: int) -> list:
+    """Each layer's kind: `layer_types` as written, else, as transformers derives it for the hybrid
+    Qwen families (or wherever `full_attention_interval` is given), every interval-th layer full
+    attention and the others linear: layer i is full when (i + 1) % interval == 0.
+
+    >>> layer_types_of({"model_type": "qwen3_next", "full_attention_interval": 4}, 8)[:4]
+    ['linear_attention', 'linear_attention', 'linear_attention', 'full_attention']
+    >>> layer_types_of({"model_type": "llama"}, 2)
+    []
+    """
+    if cfg.get("layer_types"):
+        return list(cfg["layer_types"])
+    interval = cfg.get("full_attention_interval")
+    if interval is None and cfg.get("model_type") in INTERVAL_FAMILIES:
+        interval = DEFAULT_FULL_ATTENTION_INTERVAL
+    if not interval:
+        return []
+    return ["linear_attention" if (i + 1) % int(interval) else "full_attention" for i in range(layers)]
 
 
 def _linear_layer_params(cfg: dict, h: int) -> int:

@@ -71,6 +71,8 @@ def parts_not_quantized(config: dict[str, Any]) -> set[str]:
     q = config.get("quantization_config")
     excluded = (q.get("modules_to_not_convert") or q.get("exclude_modules") or q.get("ignore") or []) \
         if isinstance(q, dict) else []
+    if isinstance(excluded, str):   # one module written without its list
+        excluded = [excluded]
     if not isinstance(excluded, list):
         return set()
     out = set()
@@ -89,8 +91,11 @@ def weight_precision(config: dict[str, Any]) -> tuple[str | None, str]:
     none. fp8 → fp8; mxfp4/nvfp4 → fp4; 4-bit integer (AWQ, GPTQ, bitsandbytes) → fp4 with a note,
     as the same 4 bits per weight; 8-bit integer → int8."""
     q = config.get("quantization_config")
-    if not isinstance(q, dict) or not q:
+    if q is None or q == {}:
         return None, ""
+    if not isinstance(q, dict):
+        return None, (f"quantization_config {str(q)[:40]!r} is not an object, not recognised; weights taken at "
+                      f"the checkpoint dtype")
     text = str(q).lower()
     method = str(q.get("quant_method", "")).lower()
     bits = q.get("bits", q.get("w_bit", q.get("weight_bits")))

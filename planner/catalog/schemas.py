@@ -23,7 +23,7 @@ from planner.catalog.hf_cache import (
     weight_precision,
 )
 from planner.catalog.parts import PARTS, part_dtypes  # noqa: F401  (importable from here as before)
-from planner.errors import BadInput, suggest
+from planner.errors import BadInput, PlannerNotice, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
 from planner.input.units import Dimension, UnitError, parse_quantity
@@ -402,6 +402,9 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
                    f"{suggest(key, models)} (Or give the path to a Hugging Face config.json.)")
 
 
+_NOTED: set[tuple[str, str]] = set()   # (config.json, note) said in this process: a model read twice says it once
+
+
 def model_from_config_json(path: str | Path, model_id: str | None = None) -> Model:
     """A model from a local Hugging Face config.json (or a folder holding one); no network. The
     weight precision is the one `quantization_config` declares, else the checkpoint's dtype."""
@@ -421,6 +424,12 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
         raise BadInput(f"{p}: {e}") from None
     dtype = str(data.get("torch_dtype") or data.get("dtype") or "bfloat16")
     quantized, note = weight_precision(data)
+    if quantized is None and note and (str(p), note) not in _NOTED:   # declared in a form not read: said once
+        import warnings
+        _NOTED.add((str(p), note))
+        warnings.warn(f"{p}: {note} ({data.get('torch_dtype') or data.get('dtype') or 'bfloat16'}); give "
+                      f"precision.weights in the problem (plan eval --weights) to plan another", PlannerNotice,
+                      stacklevel=2)
     checkpoint: Precision = "fp16" if dtype == "float16" else "bf16"
     weight: Precision = quantized or checkpoint  # type: ignore[assignment]
     experts, parts = None, ()
