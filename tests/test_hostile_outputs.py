@@ -89,6 +89,30 @@ def test_out_through_a_symbolic_link_is_refused(tmp_path, target):
     assert link.is_symlink() and (tmp_path / "plan.json").read_text() == '{"schema_version": 1, "status": "optimal"}'
 
 
+@pytest.mark.parametrize("how", ["loop", "to a directory", "a loop above"])
+def test_an_export_directory_through_a_symbolic_link_is_refused(tmp_path, how):
+    """`plan export --out` and `plan solve --export-dir` at a link: a loop crashed both (exit 5,
+    RuntimeError: Symlink loop); a link to a directory was replaced by the export's own directory
+    (the link lost). Exit 2, the link untouched."""
+    code, _ = run("solve", write(tmp_path, SMALL), "--out", tmp_path / "plan.json")
+    assert code == 0
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link"
+    if how == "a loop above":
+        os.symlink(tmp_path / "b", tmp_path / "a")
+        os.symlink(tmp_path / "a", tmp_path / "b")
+        out, message = tmp_path / "a" / "deploy", "cannot be resolved"
+    else:
+        os.symlink(link if how == "loop" else tmp_path / "real", link)
+        out, message = link, "is a symbolic link"
+    for args in (("export", tmp_path / "plan.json", "--target", "vllm", "--out", out),
+                 ("solve", write(tmp_path, SMALL), "--export", "vllm", "--export-dir", out)):
+        code, text = run(*args)
+        assert code == 2 and message in text, text
+    assert how == "a loop above" or link.is_symlink()
+    assert not any((tmp_path / "real").iterdir())
+
+
 def test_two_outputs_at_one_path_are_refused(tmp_path):
     """--out and --chart (solve), --csv and --plot (whatif) naming one file: the second write
     would replace the first; exit 2 before any work."""

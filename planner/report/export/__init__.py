@@ -271,6 +271,12 @@ def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str |
     `protect`ed inputs: `--force` replaces an export, never a directory of the user's files. Called
     before the work by `plan solve --export` too."""
     out = Path(out_dir)
+    if out.is_symlink():   # the export is renamed into place: that would replace the link, not its target
+        raise BadInput(f"{out}: is a symbolic link; give the directory's own path")
+    try:
+        out.resolve()
+    except (RuntimeError, OSError) as e:   # a loop of links above it
+        raise BadInput(f"{out}: cannot be resolved ({e}); give a directory's own path") from None
     refuse_catalog_target(out)   # never inside the shipped catalogs
     above = next((a for a in out.parents if a.exists()), None)   # the directories to be made go under it
     if above is not None and not above.is_dir():
