@@ -121,9 +121,11 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node (97.20 RMB/h): three TP1 prefill instances of 4 prompts per pass and
-    two TP2 decode instances, since the prefill queue's wait takes the spread of the prompts'
-    work (2026-12-04; one TP4 prefill instance of 16 before, with the same decode). Other layouts
+    """One rented H100 node (97.20 RMB/h): two TP2 prefill instances of 16 prompts per pass and
+    one TP4 decode instance, since decode pools' slot wait takes the hold that grows as the slots
+    fill (twenty-second session); three TP1 prefill instances of 4 and two TP2 decode instances
+    from the prefill queue's wait taking the spread of the prompts' work (2026-12-04; one TP4
+    prefill instance of 16 before, with the same decode). Other layouts
     of the node cost the same, and small changes flip between them: three TP1 prefill instances
     of 4 beside the same decode with the profiles of 2026-12-04 too,
     one TP4 decode instance beside those prefill instances until then; the prompt-length terms of
@@ -133,7 +135,7 @@ def test_the_plan_is_what_the_other_tests_assume(plan, checks):
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
+        == [("decode", 4, 0, 1), ("prefill", 2, 16, 2)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
