@@ -301,5 +301,28 @@ def test_colocated_candidates_broken_by_their_routed_mix_are_cut_with_their_sibl
                                             "ttft[chat/prefill[h200-TP1·DP8-B8]]")) == set()
     assert colocated_over_tpot(verification("utilization[chat/prefill[h200-TP1·DP8-B8]]")) == set()
     assert colocated_over_tpot(verification()) == set()
+    # a colocated pool's TTFT beside its chunk share: the same queue run past its design
+    assert colocated_over_tpot(verification("ttft[chat/colocated[gb200-TP1·DP8-b1024-c1282]]",
+                                            "utilization[chat/colocated[gb200-TP1·DP8-b1024-c1282]]")) == {col}
+    assert colocated_over_tpot(verification("ttft[chat/colocated[gb200-TP1·DP8-b1024-c1282]]")) == set()
     sibling = Cand("colocated", "gb200", par, 1024, chunk_tokens=1026.0)
     assert _shape(sibling) == _shape(col) != _shape(Cand("colocated", "gb200", par, 512, chunk_tokens=1282.0))
+
+
+def test_a_colocated_pool_past_its_chunk_queue_design_is_cut_alone(tmp_path):
+    """A hunt's exit 4 on a plain problem: Llama-3.1-8B at 1,000 req/s (1,000 in, 300 out) on H100
+    and H200. Its colocated H100 TP1 candidate with 1,034-token chunks, designed at 95 % of its
+    steps carrying a chunk, verified at its design load at 96.7 % and 2.85 s TTFT against 2 s (the
+    verification's fixed point finds a 3 % longer step than the candidate's table). The cut now
+    takes a colocated pool whose TTFT fails beside its chunk share, and, a TTFT among the
+    failures, that candidate alone: its siblings of 1,292- and 1,551-token chunks verified at
+    93–94 % (cutting them too cost 555.44 RMB/h); the plan is verified at 486.00 RMB/h."""
+    from click.testing import CliRunner
+
+    from cli import main
+    p = tmp_path / "p.yaml"
+    p.write_text("name: v\nmodel: llama-3.1-8b\nworkload: {qps: 1000, input_tokens: 1000, output_tokens: 300}\n"
+                 "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100, h200]\n")
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "Cost: 486.00 RMB/h" in r.output and "Verification: PASSED" in r.output
