@@ -412,10 +412,15 @@ def set_objective(m: Model, shared: Shared) -> None:
 def add_budget_cap(m: Model, shared: Shared) -> None:
     """cost per hour ≤ budget. A node dearer than twice the budget enters with coefficient 2·budget:
     whole nodes then allow none of it either way (the integer plans are the same), and HiGHS refuses
-    matrix coefficients above 10^15 (a price of 10^15 per card-hour crashed PuLP reading its answer)."""
+    matrix coefficients above 10^15 (a price of 10^15 per card-hour crashed PuLP reading its answer).
+    The row is divided by the budget, coefficients in (0, 2] and right-hand side 1: a budget of
+    10^-12 per hour left coefficients under HiGHS's smallest matrix value, which it drops, and the
+    row held whatever the plan cost (exit 4 at verification instead of 3)."""
     b = shared.limits.budget_per_hour
     if b is not None:
-        m.add(cost_expr(m, shared, node_cap=2.0 * b) <= b, "budget_cap")
+        m.add(pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, 2.0 * b) / b * m.rent[opt.id]
+                         + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, 2.0 * b) / b * m.own[opt.id]
+                         for opt in shared.gpus) <= 1.0, "budget_cap")
 
 
 def selection(m: Model) -> dict[int, int]:
