@@ -295,3 +295,22 @@ def test_a_buy_priced_past_overflow_names_its_own_field(tmp_path, field, value):
     r = CliRunner().invoke(main, ["whatif", str(base), str(s)])
     assert r.exit_code == 2 and f"s.yaml: buy.{field}: {float(value):g}" in r.output and "above 1e+300" in r.output, \
         r.output
+
+
+@pytest.mark.parametrize("tpot, noted", [("50", True), ("0.05", False), ("50ms", False)])
+def test_a_scenarios_bare_tpot_is_noted_as_a_problems_is(tmp_path, tpot, noted):
+    """`slo: {tpot: 50}` in a scenario planned 50 s a token in silence, where a problem file's
+    says how it was read (a bare number is seconds)."""
+    import warnings
+
+    from planner.errors import PlannerNotice
+    from planner.input.scenario import load_scenario
+    p = tmp_path / "s.yaml"
+    p.write_text(f"slo: {{tpot: {tpot}}}\n")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        s = load_scenario(p)
+    notes = [str(w.message) for w in got if issubclass(w.category, PlannerNotice)]
+    assert notes == ([f"{p}: slo.tpot: '50' is read as 50 s a token (a bare number is seconds); write 50ms for "
+                      f"milliseconds"] if noted else [])
+    assert s.slo.tpot is not None
