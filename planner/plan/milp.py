@@ -377,12 +377,12 @@ def add_pool_shape_limit(m: Model, shared: Shared) -> None:
         m.add(pulp.lpSum(zs) <= cap, "pool_shapes_cap")
 
 
-def cost_expr(m: Model, shared: Shared, node_cap: float = math.inf) -> pulp.LpAffineExpression:
+def cost_expr(m: Model, shared: Shared, node_cap: float = math.inf, unit: float = 1.0) -> pulp.LpAffineExpression:
     """Cost per hour: Σ_g N_g·(price_g·rent[g] + owned_cost_g·own[g]); owned nodes are used first
     whenever they are cheaper, which the minimisation guarantees without binaries (convex). Each
-    node's hourly cost at most `node_cap` (the budget row's)."""
-    return pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, node_cap) * m.rent[opt.id]
-                      + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, node_cap) * m.own[opt.id]
+    node's hourly cost at most `node_cap`, in units of `unit` (the budget row's)."""
+    return pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, node_cap) / unit * m.rent[opt.id]
+                      + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, node_cap) / unit * m.own[opt.id]
                       for opt in shared.gpus)
 
 
@@ -413,14 +413,10 @@ def add_budget_cap(m: Model, shared: Shared) -> None:
     """cost per hour ≤ budget. A node dearer than twice the budget enters with coefficient 2·budget:
     whole nodes then allow none of it either way (the integer plans are the same), and HiGHS refuses
     matrix coefficients above 10^15 (a price of 10^15 per card-hour crashed PuLP reading its answer).
-    The row is divided by the budget, coefficients in (0, 2] and right-hand side 1: a budget of
-    10^-12 per hour left coefficients under HiGHS's smallest matrix value, which it drops, and the
-    row held whatever the plan cost (exit 4 at verification instead of 3)."""
+    In units of the budget (coefficients in (0, 2]): at 10^-12 a node's HiGHS dropped as too small."""
     b = shared.limits.budget_per_hour
     if b is not None:
-        m.add(pulp.lpSum(min(opt.gpu.node_cards * opt.price_per_card_hour, 2.0 * b) / b * m.rent[opt.id]
-                         + min(opt.gpu.node_cards * opt.owned_cost_per_card_hour, 2.0 * b) / b * m.own[opt.id]
-                         for opt in shared.gpus) <= 1.0, "budget_cap")
+        m.add(cost_expr(m, shared, node_cap=2.0 * b, unit=b) <= 1.0, "budget_cap")
 
 
 def selection(m: Model) -> dict[int, int]:
