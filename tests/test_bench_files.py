@@ -477,11 +477,13 @@ def test_calibrate_on_own_runs_keeps_the_base_fixed_ttft_of_other_families(tmp_p
         run_calibrate([str(unk)], str(tmp_path / "x.yaml"), folds=0)
 
 
-@pytest.mark.parametrize("cap", [-4, 0, "8", True])
+@pytest.mark.parametrize("cap", [-4, 0, "8", True, 0.5, 16.5, 1e30, 1e308])
 def test_a_bad_concurrency_cap_is_refused_not_read_as_none(tmp_path, cap):
     """max_concurrency -4, 0 or '8' in a vLLM result was read as no cap (a rate-only run, its
     concurrency by Little's law), where the minimal CSV refuses the same value (hostile-input hunt,
-    2026-12-04). null and 'inf' still mean no cap."""
+    2026-12-04); 0.5, 16.5 and 1e308 were read as caps (1e308 as the requests sent, a decode rate
+    of 33,970 tokens/s per GPU; the next hunt): a cap is the tools' --max-concurrency, a whole
+    number up to 10⁶. null and 'inf' still mean no cap."""
     with pytest.raises(BadInput, match=r"r.json: max_concurrency: .* is not a number of requests in flight"):
         load_points([_vllm(tmp_path, max_concurrency=cap)], DEP)
     assert len(load_points([_vllm(tmp_path, "n.json", max_concurrency=None)], DEP)[0]) == 1

@@ -146,9 +146,10 @@ def _cap(d: dict, key: str, where: str) -> float | None:
     v = d.get(key)
     if v is None or v == "inf" or (isinstance(v, float) and v == float("inf")):
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
-        raise BadInput(f"{where}: {key}: {v!r} is not a number of requests in flight (a positive number, or "
-                       f"null for a run without a cap)")
+    top = RUN_DOMAIN["concurrency"][2]
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 1 <= v <= top or v != int(v):
+        raise BadInput(f"{where}: {key}: {v!r} is not a number of requests in flight (a whole number from 1 to "
+                       f"{top:g}, the tools' --max-concurrency, or null for a run without a cap)")
     return float(v)
 
 
