@@ -20,6 +20,7 @@ from planner.physics.batch_spread import (
     chunk_variance,
     elasticity,
     feedback_gain,
+    short_answer_floor,
     statistic_batch,
     tpot_offset,
 )
@@ -213,6 +214,10 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     b = dec_load * t_step / per_step
     seen = batch_seen(b, c.batch)
     b_q, b_t, t_q = b, seen, t_step / per_step
+    # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
+    t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in, w.cv2).time_s
+    service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
+    rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     if w.tpot_spread and b > 0 and slots > 1:   # the same prefill per step beside the statistic's batch
         # (≥ the mean's); one slot runs one request, at batch 1 whatever the load
         b_q = batch_at_statistic(b, w.tpot_spread)
@@ -228,12 +233,12 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         gain = feedback_gain(elasticity(b, t_q, b_t, t_bq))   # the step's feedback on the batch's spread
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, gain * (t_bq - t_q) / w.tpot_spread,
                                       chunk_variance(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
+        # a few steps, one a chunk's: the step after a request's own prompt carries one while the
+        # chunk queue is busy (ρ, the M/G/1 departure property) or at the seen share, the larger
+        t_q = max(t_q, short_answer_floor(w.tpot_statistic, w.tpot_terms, d / per_step, per_token * chunk / per_step,
+                                          max(share, rho), per_step))
     imported = imported_tpot_s(w, dep, pre_load, dec_load, t_bar)
     t_q += imported
-    # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
-    t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in, w.cv2).time_s
-    service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
-    rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     slot_s = slot_ttft_s = 0.0
     if b > 0:
         t_full_slots = full_slots_tpot(dep, w, b, slots, t_step / per_step)
