@@ -88,3 +88,15 @@ def test_modules_to_not_convert_written_as_one_string(tmp_path):
     many = model_from_config_json(_write(tmp_path, listed, "b"))
     assert (one.weight_dtype, one.part_dtypes) == (many.weight_dtype, many.part_dtypes)
     assert one.weight_dtype == "bf16"
+
+
+@pytest.mark.parametrize("layers, interval", [(48, 4), (7, 2), (5, 5), (3, 4), (64, 1)])
+def test_the_layer_count_by_arithmetic_is_the_patterns(layers, interval):
+    """The model counts linear layers as layers − ⌊layers/interval⌋ without listing them (a
+    config.json of 10⁹ layers built a list of 10⁹ strings: minutes and gigabytes, a hunt)."""
+    from planner.catalog.config_json import _layer_kind_counts
+    cfg = {"model_type": "qwen3_next", "full_attention_interval": interval}
+    listed = layer_types_of(cfg, layers)
+    assert _layer_kind_counts(cfg, layers) == (0, sum(t == "linear_attention" for t in listed))
+    assert _layer_kind_counts({"model_type": "qwen3_next", "full_attention_interval": interval}, 10**9)[1] == \
+        10**9 - 10**9 // interval

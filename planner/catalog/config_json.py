@@ -110,9 +110,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
         raise ConfigError("dense layers need intermediate_size")
     mla = cfg.get("kv_lora_rank") is not None
     attention: AttentionKind = "mla" if mla else ("mha" if kv_heads == heads else "gqa")
-    layer_types = layer_types_of(cfg, layers)
-    sliding_layers = sum(1 for t in layer_types if "sliding" in str(t))
-    linear_layers = sum(1 for t in layer_types if "linear" in str(t))
+    sliding_layers, linear_layers = _layer_kind_counts(cfg, layers)
     absent = [k for k in LINEAR_FIELDS if not cfg.get(k)]
     if linear_layers and absent:
         raise ConfigError(f"{', '.join(absent)}: required for its {linear_layers} linear_attention layers "
@@ -162,12 +160,29 @@ def layer_types_of(cfg: dict, layers: int) -> list:
     """
     if cfg.get("layer_types"):
         return list(cfg["layer_types"])
+    interval = _interval(cfg)
+    if not interval:
+        return []
+    return ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(layers)]
+
+
+def _layer_kind_counts(cfg: dict, layers: int) -> tuple[int, int]:
+    """(sliding-window layers, linear-attention layers): counted in `layer_types`, or by arithmetic
+    from the interval (`layer_types_of`'s pattern: ⌊layers/interval⌋ full, the rest linear) without
+    building a list of a billion layers."""
+    if cfg.get("layer_types"):
+        kinds = [str(t) for t in cfg["layer_types"]]
+        return sum("sliding" in t for t in kinds), sum("linear" in t for t in kinds)
+    interval = _interval(cfg)
+    return (0, layers - layers // interval) if interval else (0, 0)
+
+
+def _interval(cfg: dict) -> int:
+    """The full-attention interval of a hybrid Qwen config (0: none)."""
     interval = cfg.get("full_attention_interval")
     if interval is None and cfg.get("model_type") in INTERVAL_FAMILIES:
         interval = DEFAULT_FULL_ATTENTION_INTERVAL
-    if not interval:
-        return []
-    return ["linear_attention" if (i + 1) % int(interval) else "full_attention" for i in range(layers)]
+    return int(interval or 0)
 
 
 def _linear_layer_params(cfg: dict, h: int) -> int:
