@@ -77,3 +77,14 @@ def test_a_saturated_small_pool_reads_broken_within_noise(tmp_path):
     assert "(± 296.9 ms: within noise)" in render_simulation(res)
     assert "by less than two of its standard errors" in slo_warnings(res)[0]
     assert simulate(plan, requests=300_000, seed=0).passed
+
+
+def test_a_break_in_a_scope_too_small_to_estimate_says_so():
+    """A violation whose scope has too few requests for 20 batches (`stderr_s` null) says its noise
+    was not estimated, not nothing (a pool of ~700 requests read 6.17 ms against a 6 ms p95)."""
+    from planner.report.simulate import _noise
+    assert _noise(Violation("decode[x]", "tpot", "p95", 0.00617, 0.006, None)) == \
+        " (noise not estimated: too few requests)"
+    assert _noise(Violation("decode[x]", "tpot", "p95", 0.00617, 0.006, 0.0001)) == " (± 100 µs: within noise)"
+    assert _noise(Violation("decode[x]", "tpot", "p95", 0.0070, 0.006, 0.0001)) == ""
+

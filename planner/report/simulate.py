@@ -58,7 +58,10 @@ def render_simulation(res: SimResult) -> str:
 
 
 def _noise(v) -> str:
-    """' (± 0.41 s: within noise)' after a violation within two standard errors of its limit."""
+    """' (± 0.41 s: within noise)' after a violation within two standard errors of its limit;
+    ' (noise not estimated: too few requests)' where its scope has too few to tell."""
+    if v.stderr_s is None:
+        return " (noise not estimated: too few requests)"
     if not v.within_noise:
         return ""
     return f" (± {format_time(v.stderr_s)}: within noise)"
