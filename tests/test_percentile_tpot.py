@@ -34,6 +34,14 @@ def _clean_json(plan):
     return json.loads(to_json(plan_json(plan)))
 
 
+def _solved(tmp_path, text: str):
+    """(plan, its JSON) of the problem `text`, written to a file in tmp_path."""
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    plan = solve(load_any(p), str(p))
+    return plan, _clean_json(plan)
+
+
 def test_life_variance_factor_closed_form_against_the_integral():
     """g(L) = (2/L²)∫₀ᴸ (L − u)ρ(u)du, ρ(u) = E[(S − u)⁺]/E[S], by quadrature."""
     life = [(99.0, 0.3), (399.0, 0.5), (1999.0, 0.2)]
@@ -260,13 +268,10 @@ def test_long_answers_p99_holds_with_the_steps_feedback(tmp_path):
     gain the verified plan (one TP1, one TP2, seven TP4, two TP8) simulated at 11.2–12.0 ms, its
     SLO broken; with it every decode pool's simulated p99 is under the limit and within 5 % of the
     plan's (thirteen TP4 instances, 8.8 ms planned, 9.0 ms simulated)."""
-    p = tmp_path / "long.yaml"
-    p.write_text("name: long-answers\nmodel: llama-3.1-8b\nprecision: {weights: fp8, kv: fp8}\n"
-                 "workload: {qps: 20, input_tokens: 1000, output_tokens: 8000}\n"
-                 "slo: {ttft: 2s, tpot: 10ms, tpot_statistic: p99}\ngpus: [h100]\n"
-                 "serving: {modes: [disaggregated]}\n")
-    plan = solve(load_any(p), str(p))
-    d = _clean_json(plan)
+    _, d = _solved(tmp_path, "name: long-answers\nmodel: llama-3.1-8b\nprecision: {weights: fp8, kv: fp8}\n"
+                             "workload: {qps: 20, input_tokens: 1000, output_tokens: 8000}\n"
+                             "slo: {ttft: 2s, tpot: 10ms, tpot_statistic: p99}\ngpus: [h100]\n"
+                             "serving: {modes: [disaggregated]}\n")
     decodes = [q for q in d["pools"] if q["role"] == "decode"]
     assert [(q["parallelism"]["label"], q["instances"]) for q in decodes] == [("TP4", 13)]
     sim = simulate(plan_from_dict(d, "long"), requests=50_000, seed=0)
@@ -284,13 +289,10 @@ def test_a_colocated_pool_whose_short_answers_ride_chunk_steps_fails_its_p99(tmp
     after its own prompt), so more than 1 % of requests take a whole chunk step: the p99 is one.
     Verification now bounds the statistic below by that count (`short_answer_floor`), the pool
     fails TPOT, the lazy cut drops it, and the same cost buys a plan that holds in simulation."""
-    p = tmp_path / "c3.yaml"
-    p.write_text("name: c3\nmodel: llama-3.1-70b\nprecision: {weights: fp8, kv: fp8}\n"
-                 "workload: {qps: 10, input_tokens: 1000, output_tokens: {values: [2, 2000], weights: [0.5, 0.5]}}\n"
-                 "slo: {ttft: 5s, tpot: 30ms, tpot_statistic: p99}\ngpus: [h100]\n"
-                 "serving: {modes: [disaggregated, colocated]}\n")
-    plan = solve(load_any(p), str(p))
-    d = _clean_json(plan)
+    plan, d = _solved(tmp_path, "name: c3\nmodel: llama-3.1-70b\nprecision: {weights: fp8, kv: fp8}\n"
+                                "workload: {qps: 10, input_tokens: 1000, output_tokens: {values: [2, 2000], "
+                                "weights: [0.5, 0.5]}}\nslo: {ttft: 5s, tpot: 30ms, tpot_statistic: p99}\n"
+                                "gpus: [h100]\nserving: {modes: [disaggregated, colocated]}\n")
     assert plan.cost_per_hour == pytest.approx(194.40)
     assert all(q["role"] != "colocated" for q in d["pools"])
     sim = simulate(plan_from_dict(d, "c3"), requests=60_000, seed=0)

@@ -235,6 +235,15 @@ def test_decode_pool_below_its_slots_with_the_wait_in_tpot():
         assert st.tpot_s == pytest.approx(seen * join + wait / (w.s_out - 1), rel=1e-9)
 
 
+def _solved_at(tmp_path, text: str, cost_per_hour: float):
+    """The plan of the problem `text` (written to a file in tmp_path), checked to cost `cost_per_hour`."""
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    plan = solve(load_problem(p), str(p))
+    assert plan.cost_per_hour == pytest.approx(cost_per_hour)
+    return plan
+
+
 def test_decode_pool_near_its_slots_holds_in_simulation(tmp_path):
     """A hunt's case: Qwen3-235B RAG prompts (16,000 tokens, 80 % cached, 300-token answers) at
     4.15 req/s on MI300X TP2 only. With a hold fixed at the mean batch's step the plan ran one
@@ -242,13 +251,10 @@ def test_decode_pool_near_its_slots_holds_in_simulation(tmp_path):
     read 62–65 ms over three seeds (SLO broken): at 95 % of the slots the wait is steep in the
     hold, and a full engine's steps are slower. With the growing hold the same cost (both
     instances fit the one MI300X node) buys two decode instances, and the plan holds."""
-    p = tmp_path / "rag.yaml"
-    p.write_text("name: rag\nmodel: qwen3-235b-a22b\nprecision: {weights: fp8, kv: fp8}\n"
-                 "workload: {qps: 4.15, input_tokens: 16000, output_tokens: 300, prefix_cache_hit_percent: 80}\n"
-                 "slo: {ttft: 3s, tpot: 60ms}\ngpus: [mi300x]\n"
-                 "serving: {modes: [disaggregated], parallelism: {tp: [2], dp: [1], pp: [1]}}\n")
-    plan = solve(load_problem(p), str(p))
-    assert plan.cost_per_hour == pytest.approx(147.12)
+    plan = _solved_at(tmp_path, "name: rag\nmodel: qwen3-235b-a22b\nprecision: {weights: fp8, kv: fp8}\n"
+                      "workload: {qps: 4.15, input_tokens: 16000, output_tokens: 300, prefix_cache_hit_percent: 80}\n"
+                      "slo: {ttft: 3s, tpot: 60ms}\ngpus: [mi300x]\n"
+                      "serving: {modes: [disaggregated], parallelism: {tp: [2], dp: [1], pp: [1]}}\n", 147.12)
     d = plan_json(plan)
     decodes = [q for q in d["pools"] if q["role"] == "decode"]
     assert [q["instances"] for q in decodes] == [2]
@@ -448,12 +454,10 @@ def test_a_p99_ttft_colocated_pool_near_its_slots_holds_in_simulation(tmp_path):
     answers, p99 TTFT ≤ 1 s: two TP2 colocated pools at 50 of their 69 slots were planned at
     0.82 s p99 TTFT with the mean slot wait (0.47 s) and simulated at 10.1 s (a hunt of
     2026-12-04). With the slot wait's p99 the plan (the same 147.12 RMB/h) holds."""
-    path = tmp_path / "s21.yaml"
-    path.write_text("name: s21\nmodel: llama-3.1-70b\nprecision: {weights: fp8}\n"
-                    "workload: {qps: 2, input_tokens: {values: [200, 1000, 8000], weights: [0.5, 0.3, 0.2]}, "
-                    "output_tokens: 4000, prefix_cache_hit_percent: 50}\n"
-                    "slo: {ttft: 1s, ttft_statistic: p99, tpot: 80ms, tpot_statistic: p99}\ngpus: [mi300x]\n")
-    plan = solve(load_problem(path), str(path))
-    assert plan.cost_per_hour == pytest.approx(147.12)
+    plan = _solved_at(tmp_path, "name: s21\nmodel: llama-3.1-70b\nprecision: {weights: fp8}\n"
+                      "workload: {qps: 2, input_tokens: {values: [200, 1000, 8000], weights: [0.5, 0.3, 0.2]}, "
+                      "output_tokens: 4000, prefix_cache_hit_percent: 50}\n"
+                      "slo: {ttft: 1s, ttft_statistic: p99, tpot: 80ms, tpot_statistic: p99}\ngpus: [mi300x]\n",
+                      147.12)
     res = simulate(plan_from_dict(plan_json(plan), "s21"), requests=30_000, seed=0)
     assert res.passed, res.violations
