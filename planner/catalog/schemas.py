@@ -427,7 +427,7 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
     if quantized is None and note and (str(p), note) not in _NOTED:   # declared in a form not read: said once
         import warnings
         _NOTED.add((str(p), note))
-        warnings.warn(f"{p}: {note} ({data.get('torch_dtype') or data.get('dtype') or 'bfloat16'}); give "
+        warnings.warn(f"{p}: {note} ({dtype}); give "
                       f"precision.weights in the problem (plan eval --weights) to plan another", PlannerNotice,
                       stacklevel=2)
     checkpoint: Precision = "fp16" if dtype == "float16" else "bf16"

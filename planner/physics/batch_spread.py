@@ -222,15 +222,23 @@ def feedback_gain(eps):
     return g if g.ndim else float(g)
 
 
+def feedback_batch(mean_batch, spread: float, step_s, quantile_step_s):
+    """m + ζ·gain(ε)·√m (floats or arrays of m > 0), ε the secant between the mean batch m, whose
+    step is `step_s`, and m + ζ√m, whose step is `quantile_step_s` (`elasticity`, `feedback_gain`)."""
+    import numpy as np
+    m = np.asarray(mean_batch, dtype=float)
+    root = np.sqrt(m)
+    out = m + spread * feedback_gain(elasticity(m, step_s, m + spread * root, quantile_step_s)) * root
+    return out if out.ndim else float(out)
+
+
 def statistic_batch(mean_batch: float, spread: float, step_at) -> float:
     """The life-averaged batch at the statistic's quantile when the step slows with the batch:
-    m + ζ·gain(ε)·√m, ε the secant of `step_at` (batch → step or TPOT seconds) between m and m + ζ√m
-    (`feedback_gain`). m when ζ or m is 0."""
+    `feedback_batch` with the steps of `step_at` (batch → step or TPOT seconds) at m and m + ζ√m.
+    m when ζ or m is 0."""
     if spread <= 0 or mean_batch <= 0:
         return mean_batch
-    b0 = batch_at_statistic(mean_batch, spread)
-    eps = elasticity(mean_batch, step_at(mean_batch), b0, step_at(b0))
-    return mean_batch + spread * feedback_gain(eps) * math.sqrt(mean_batch)
+    return feedback_batch(mean_batch, spread, step_at(mean_batch), step_at(batch_at_statistic(mean_batch, spread)))
 
 
 def mean_batch_within(batch_cap: float, spread: float) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from planner.physics import batched, perf
-from planner.physics.batch_spread import elasticity, feedback_gain, mean_batch_within, statistic_batch
+from planner.physics.batch_spread import feedback_batch, mean_batch_within, statistic_batch
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -112,8 +112,7 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
         t = steps[0].time_s / per_step
         t_stat = t
         if w.tpot_spread:   # the statistic's batch with the step's feedback (batch_spread.statistic_batch)
-            gain = feedback_gain(elasticity(pts, t, b0, steps[-1].time_s / per_step))
-            b_q = pts + w.tpot_spread * gain * np.sqrt(pts)
+            b_q = feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step)
             t_stat = batched.decode_steps(dep, b_q, w.ctx_decode).time_s / per_step
         hit = (start, t.tolist(), t_stat.tolist(), {})
         remember("_slot_table", dep, key, hit)

@@ -116,10 +116,9 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         # with the failing candidates, their siblings of other chunk sizes (the same shape and batch,
         # which the same routing breaks the same way): one re-solve, not one per sibling; a pool whose
         # chunk queue ran past its design (a TTFT among the failures) takes only its own chunk size
-        own = any(ch.name.startswith("ttft[") for ch in v.failed)
-        shapes = {c if own else _shape(c) for c in broken}
-        fewer = [replace(s, candidates=tuple(c for c in s.candidates if (c if own else _shape(c)) not in shapes))
-                 for s in usable]
+        key = (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
+        cut = {key(c) for c in broken}
+        fewer = [replace(s, candidates=tuple(c for c in s.candidates if key(c) not in cut)) for s in usable]
         if not all(s.candidates for s in fewer):
             break
         usable = fewer
