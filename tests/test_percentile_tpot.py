@@ -167,13 +167,13 @@ def test_decode_pools_run_at_the_mean_batch_whose_quantile_meets_the_limit(p99_p
         assert stat_batch(m) > batch_at_statistic(m, zeta) + 1   # the feedback counts here
         assert p["batch_at_tpot_statistic"] == pytest.approx(stat_batch(p["batch"]))
         assert p["tpot_s"] == pytest.approx(perf.tpot(dep, p["batch_at_tpot_statistic"], ctx) * join_q)
-        assert p["tpot_mean_s"] == pytest.approx(perf.tpot(dep, batch_seen(p["batch"], m), ctx) * join)
+        assert p["tpot_mean_s"] == pytest.approx(perf.tpot(dep, batch_seen(p["batch"], p["slots"]), ctx) * join)
         assert p["tpot_mean_s"] < p["tpot_s"] <= 0.050 * (1 + 1e-9)
 
 
 def test_p99_costs_more_and_its_simulated_p99_matches(p99_plan, mean_plan):
     """The p99 plan's decode instances hold fewer sequences per card than the mean plan's (1,245 on
-    8 H200 cards in TP1·DP8, 156 a card, against 1,368, 171 a card, since the step's feedback on the
+    8 H200 cards in TP1·DP8, 156 a card, against 1,367, 171 a card, since the step's feedback on the
     batch's spread, 2026-12-04's twenty-second session; before it 2,600 on 16 cards in TP1·DP8·PP2,
     163 a card), which takes an eighth H200 node where the mean plan fills the remainder with a
     two-node H20 instance: 1,721.92 against 1,675.28 RMB/h at 200 req/s. Simulated (10⁵
@@ -181,7 +181,7 @@ def test_p99_costs_more_and_its_simulated_p99_matches(p99_plan, mean_plan):
     limit, while the mean plan's p99 is above it."""
     p99, mean = ({(p["gpu"], p["parallelism"]["label"]): p["design_batch"]
                   for p in _clean_json(plan)["pools"] if p["role"] == "decode"} for plan in (p99_plan, mean_plan))
-    assert p99[("h200", "TP1·DP8")] == 1245 and mean[("h200", "TP1·DP8")] == 1368
+    assert p99[("h200", "TP1·DP8")] == 1245 and mean[("h200", "TP1·DP8")] == 1367
     assert (p99_plan.cost_per_hour, mean_plan.cost_per_hour) == pytest.approx((1721.92, 1675.28))
     sim = simulate(plan_from_dict(_clean_json(p99_plan), "p99"), requests=100_000)
     base = simulate(plan_from_dict(_clean_json(mean_plan), "mean"), requests=100_000)

@@ -488,7 +488,7 @@ def test_a_statistic_no_request_reached_breaks_its_slo():
 
 @pytest.mark.parametrize("edit, message", [
     (("name", "a\nb"), "pools[0].name: a name is one line of printable text"),
-    (("batch", 5000.0), "pools[0]: batch 5000 is above design_batch 1368"),
+    (("batch", 5000.0), "pools[0]: batch 5000 is above design_batch 1367"),
     (("tpot_s", None), "pools[0]: tpot_s is null; plan solve writes it for a decode pool"),
     # a decode pool without capacity divided the simulated load by 0 (exit 5, an internal error)
     (("capacity_decode_tokens_per_s", 0), "pools[0]: capacity_decode_tokens_per_s is 0; a decode pool decodes"),
@@ -553,7 +553,7 @@ def test_a_decode_pool_planned_at_its_slots_is_simulated_at_its_planned_batch(ex
 def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(example_plan):
     """A decode pool's `slots` (what the export gives vLLM as --max-num-seqs × DP, SGLang as
     --max-running-requests) is the simulator's cap, its memory at the longest sequences, and not
-    the design batch: the seed's H20 pool admits 4,289, not 477. Capped at 478, as exported before,
+    the design batch: the seed's H20 pool admits 4,289, not 476. Capped at 478, as exported before,
     the simulated pool queued requests for slots the plan did not count: 51.3 ms mean TPOT against
     49.7 planned and a 50 ms limit. A plan written before the key falls back to the design batch."""
     from planner.studies.simulate.planfile import PlanPool
@@ -567,7 +567,7 @@ def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(example_
             continue
         assert p.slots == perf.max_batch(ph.deployments[k], peak) == p.engine_batch
     h20 = next(p for p in plan.pools if p.name.startswith("decode[h20-"))
-    assert (h20.design_batch, h20.slots) == (477, 4289)
+    assert (h20.design_batch, h20.slots) == (476, 4289)
     old = {k: v for k, v in example_plan["pools"][0].items() if k != "slots"}
     assert PlanPool.model_validate(old).engine_batch == old["design_batch"]
 

@@ -103,8 +103,9 @@ def usable_capacity(plan, c) -> tuple[float, float]:
         kv_bytes = 2 * dep.arch.layers * dep.arch.kv_heads * dep.arch.head_dim * 1
         nic = c.cards * dep.gpu.nic_bytes_per_s * calib.v("network_efficiency") / (kv_bytes * S_IN / S_UNC)
         return min(rho * raw, nic), 0.0
-    if c.role == "decode":
-        return 0.0, c.batch / (perf.decode_step(dep, c.batch, CTX_DECODE).time_s / calib.v("decode_tokens_per_step"))
+    if c.role == "decode":   # at mean batch b a request sees itself and b others, within the slots
+        seen = min(c.batch + 1, perf.max_batch(dep, CTX_PEAK))
+        return 0.0, c.batch / (perf.decode_step(dep, seen, CTX_DECODE).time_s / calib.v("decode_tokens_per_step"))
     assert c.role == "colocated"
     mixed = perf.mixed_step(dep, c.batch, CTX_DECODE, c.chunk_tokens, S_IN, CV2).time_s
     decode = perf.decode_step(dep, c.batch, CTX_DECODE).time_s
@@ -121,9 +122,11 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node (97.20 RMB/h): two TP2 prefill instances of 16 prompts per pass and
-    one TP4 decode instance, since decode pools' slot wait takes the hold that grows as the slots
-    fill (twenty-second session); three TP1 prefill instances of 4 and two TP2 decode instances
+    """One rented H100 node (97.20 RMB/h): three TP1 prefill instances of 4 prompts per pass and
+    two TP2 decode instances, since a decode request sees the batch beyond the design one, up to
+    the slots (twenty-third session); two TP2 prefill instances of 16 and one TP4 decode instance
+    from decode pools' slot wait taking the hold that grows as the slots fill (twenty-second
+    session); three TP1 prefill instances of 4 and two TP2 decode instances
     from the prefill queue's wait taking the spread of the prompts' work (2026-12-04; one TP4
     prefill instance of 16 before, with the same decode). Other layouts
     of the node cost the same, and small changes flip between them: three TP1 prefill instances
@@ -135,7 +138,7 @@ def test_the_plan_is_what_the_other_tests_assume(plan, checks):
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 4, 0, 1), ("prefill", 2, 16, 2)]
+        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
 
 
 def test_capacity_checks_recomputed(plan, checks):
@@ -156,15 +159,15 @@ def test_capacity_checks_recomputed(plan, checks):
 
 def _decode_batch(plan, c, dec_load: float) -> float:
     """Sequences in flight of a decode instance at its load, by Little's law with the step a
-    request sees (its own sequence beside the others: `batch_seen`): b·a/decode(seen(b)) = load
-    (bisection)."""
+    request sees (its own sequence beside the others, within the slots its memory admits:
+    `batch_seen`): b·a/decode(seen(b)) = load (bisection)."""
     from planner.physics.batch_spread import batch_seen
     dep = dep_of(plan, c)
     a = dep.calib.v("decode_tokens_per_step")
     lo, hi = 1e-6, float(c.batch)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        step = perf.decode_step(dep, batch_seen(mid, c.batch), CTX_DECODE).time_s
+        step = perf.decode_step(dep, batch_seen(mid, perf.max_batch(dep, CTX_PEAK)), CTX_DECODE).time_s
         lo, hi = (mid, hi) if mid * a / step < dec_load else (lo, mid)
     return hi
 
@@ -257,19 +260,16 @@ def test_pool_and_check_names_are_unique_in_every_plan():
     """Two colocated operating points of one shape can share a candidate's name (fleet_day's H20
     batch pools in hour 21: the same batch and chunk, another share of prompt tokens per step);
     the second pool is `…#2`, so a name identifies one pool in the JSON, the checks and the
-    simulation. Checked on every plan the golden outputs hold."""
+    simulation. Checked on every plan the golden outputs hold, and on such a pair by hand."""
     import json
     from collections import Counter
-    seen_dup = False
 
     def walk(x):
-        nonlocal seen_dup
         if isinstance(x, dict):
             pools = x.get("pools")
             if isinstance(pools, list) and pools and isinstance(pools[0], dict) and "role" in pools[0]:
                 names = Counter((q.get("service"), q["name"]) for q in pools)
                 assert max(names.values()) == 1, names.most_common(1)
-                seen_dup |= any(q["name"].endswith("#2") for q in pools)
             checks = (x.get("verification") or {}).get("checks") if isinstance(x.get("verification"), dict) else None
             if checks:
                 names = Counter(c["name"] for c in checks)
@@ -281,4 +281,19 @@ def test_pool_and_check_names_are_unique_in_every_plan():
                 walk(v)
     for path in sorted((ROOT / "tests" / "golden").rglob("*.json")):
         walk(json.loads(path.read_text()))
-    assert seen_dup   # fleet_day's hour 21 has the case
+    # the goldens held such a pair until decode requests came to see the batch beyond the design one
+    # (the twenty-third session): two operating points of one colocated shape, by hand
+    from dataclasses import replace
+
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+
+    problem = load_problem(ROOT / "problems" / "llama70b_chat.yaml")
+    problem = problem.model_copy(update={"serving": problem.serving.model_copy(update={"modes": ["colocated"]})})
+    col = solve(problem, "llama70b_chat.yaml")
+    c = next(c for c in col.chosen if c.role == "colocated")
+    other = replace(c, prefill_tok_s=0.9 * c.prefill_tok_s)
+    assert other.name == c.name and other != c
+    pools, checks = verify_service(col.resolved, {c: 1, other: 1})
+    assert sorted(st.name for st in pools) == [c.name, c.name + "#2"]
+    assert max(Counter(ch.name for ch in checks).values()) == 1

@@ -78,7 +78,7 @@ class Rejected:
     value: float
     limit: float
     detail: str
-    slots: bool = False   # tpot: the wait for a batch slot (too few sequences fit), not the step, breaks it
+    slots: bool = False   # tpot: an instance below one sequence (too few slots, or the others' steps) breaks it
 
 
 @dataclass(frozen=True)

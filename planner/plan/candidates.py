@@ -34,7 +34,7 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     recall,
     remember,
 )
-from planner.plan.decode import ONE_SLOT_OCCUPANCY, decode_candidate  # noqa: F401  (importable from here as before)
+from planner.plan.decode import BELOW_ONE_OCCUPANCY, decode_candidate  # noqa: F401  (importable from here as before)
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
 from planner.plan.redundancy import unit_loss_of
@@ -225,7 +225,7 @@ def colocated_batch_grid(slots: int) -> list[float]:
     ([64, 96, 114, 128, 142, 156, 170], [1, 2, 3, 4, 6, 7, 8, 12, 16, 17], [0.9, 0.95, 1])
     """
     if slots == 1:
-        return [*ONE_SLOT_OCCUPANCY, 1]
+        return [*BELOW_ONE_OCCUPANCY, 1]
     step = math.isqrt(max(slots - 1, 0)) + 1
     near = [slots - k * step for k in (1, 2, 4) if slots - k * step > 1]
     return sorted(set(perf.batch_grid(slots)) | set(near))
@@ -243,7 +243,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         # decoding sequence most of the time (each decoding alone at the step of batch 1): mean
         # batches up to the one whose own prompts fill the step budget (or 1)
         scale = min(1.0, w.pass_token_budget * w.s_dec / max(w.s_unc, 1e-9))
-        means = sorted({f * scale for f in ONE_SLOT_OCCUPANCY} | set(means))
+        means = sorted({f * scale for f in BELOW_ONE_OCCUPANCY} | set(means))
     runs = np.maximum(np.array(means, dtype=float), 1.0)   # the batch its steps run at (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
     b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]

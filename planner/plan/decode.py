@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from planner.physics import batched, perf
-from planner.physics.batch_spread import feedback_batch, mean_batch_within, statistic_batch
+from planner.physics.batch_spread import batch_seen, feedback_batch, mean_batch_within, statistic_batch
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -94,11 +94,11 @@ def _last_ok(lo: int, hi: int, ok) -> int:
 
 
 def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
-    """(first batch, TPOT, TPOT statistic, slot terms found so far) of `_within_slot_wait` for
-    every batch from the no-wait bound to the slots, memoised per shape and workload but not
-    per TPOT limit: the steps in one numpy call, the slot terms (`WorkloadContext.slot_tpot_s`)
-    filled in as the bisections of successive limits ask for them. Elementwise arithmetic, so
-    each entry is the float a search up to a lower batch computes."""
+    """(first batch, TPOT a request sees, TPOT statistic, slot terms found so far) of
+    `_within_slot_wait` for every mean batch from the no-wait bound to the slots, memoised per shape
+    and workload but not per TPOT limit: the steps in one numpy call, the slot terms
+    (`WorkloadContext.slot_tpot_s`) filled in as the bisections of successive limits ask for them.
+    Elementwise arithmetic, so each entry is the float a search up to a lower batch computes."""
     key = (w.ctx_decode, w.tpot_spread, w.s_dec, w.p_dec, w.s_out_var, w.decode_lives, slots)
     hit = recall("_slot_table", dep, key)
     if hit is None:
@@ -106,15 +106,16 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
         start = max(1, int(floor))
         pts = np.arange(start, slots + 1, dtype=float)
         per_step = perf.tokens_per_step(dep)
+        seen = np.minimum(pts + 1.0, slots)       # the batch a request sees (`batch_seen`)
         b0 = pts + w.tpot_spread * np.sqrt(pts)   # the statistic's batch without feedback (ε's secant)
-        steps = batched.decode_steps_many(dep, [pts, *([b0] if w.tpot_spread else [])],
+        steps = batched.decode_steps_many(dep, [pts, seen, *([b0] if w.tpot_spread else [])],
                                           w.ctx_decode)   # with the TPOT statistic's batches: one call
         t = steps[0].time_s / per_step
-        t_stat = t
+        t_seen = t_stat = steps[1].time_s / per_step
         if w.tpot_spread:   # the statistic's batch with the step's feedback (batch_spread.statistic_batch)
-            b_q = feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step)
+            b_q = np.maximum(feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step), seen)
             t_stat = batched.decode_steps(dep, b_q, w.ctx_decode).time_s / per_step
-        hit = (start, t.tolist(), t_stat.tolist(), {})
+        hit = (start, t_seen.tolist(), t_stat.tolist(), {})
         remember("_slot_table", dep, key, hit)
     return hit
 
@@ -134,23 +135,18 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     # at the TPOT statistic (the candidate's TPOT is the statistic's)
     cached = w.first_token_decoded
     join = 1.0 if cached else w.join_factor_at_statistic(perf.tokens_per_step(dep))
+    # the largest batch a request may see within the limit; it sees itself and the mean batch of the
+    # others (`batch_seen`), so the mean batch stays one below it
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
-    b_fit = _fit_mean_batch(dep, w, b_cap) if w.tpot_spread else b_cap
+    b_fit = min(_fit_mean_batch(dep, w, b_cap), b_cap - 1) if w.tpot_spread else b_cap - 1
     b = _within_first_token(dep, w, b_fit, mem_limit) if cached else _within_slot_wait(dep, w, b_fit, mem_limit, join)
-    if b == 0 and b_cap == mem_limit == 1:   # one slot: a whole mean batch of one waits forever
-        return _one_slot_decode(dep, w, opt, par, spec, join)
+    if b == 0 and b_cap >= 1 and not (cached and b_fit > 0):   # below a mean batch of one
+        return _below_one_decode(dep, w, opt, par, spec, join, mem_limit)
     if b == 0 < b_fit and cached:   # the step is fast enough; the first token is not
         v = _first_token_s(dep, w, 1.0, mem_limit)
         return Rejected("decode", opt.id, par, "ttft", v, w.ttft_limit,
                         f"every prompt token cached, its decode step makes the first token: at batch 1 "
                         f"that takes {v*1e3:.1f} ms")
-    if b == 0 < b_fit:   # the step is fast enough; the slots are too few
-        t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
-        t1_stat = t1 if not w.tpot_spread else memoised(perf.tpot, dep, _statistic_batch(dep, w, 1.0), w.ctx_decode)
-        v = t1_stat * join + float(w.slot_tpot_s(1.0, mem_limit, t1))
-        return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
-                        f"its memory holds {mem_limit} sequences of {w.ctx_peak:g} tokens: at batch 1 the wait "
-                        f"for a batch slot takes TPOT to {v*1e3:.1f} ms", slots=True)
     if b == 0:
         b_one = _statistic_batch(dep, w, 1.0)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode) * join
@@ -158,10 +154,11 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
                             f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
     st = memoised(perf.decode_step, dep, b, w.ctx_decode)
-    t = memoised(perf.tpot, dep, b, w.ctx_decode)
+    seen = batch_seen(float(b), mem_limit)
+    t = memoised(perf.tpot, dep, seen, w.ctx_decode)
     b_stat = b
     if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
-        b_stat = _statistic_batch(dep, w, float(b))
+        b_stat = max(_statistic_batch(dep, w, float(b)), seen)
         t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
     else:
         t_stat = t
@@ -223,37 +220,47 @@ def _decode_at(dep: Deployment, w: WorkloadContext, opt: GPUOption, spec: Specul
                      dep.par.cards * opt.gpu.nic_bytes_per_s, mem_bytes, bound, limited, spec)
 
 
-ONE_SLOT_OCCUPANCY = tuple(k / 20 for k in range(1, 20))   # mean batches of a one-slot instance: 0.05 … 0.95
+BELOW_ONE_OCCUPANCY = tuple(k / 20 for k in range(1, 20))   # mean batches below one: 0.05 … 0.95
 
 
-def _one_slot_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: Parallelism,
-                     spec: Speculation | None, join: float = 1.0) -> Candidate | Rejected:
-    """A decode instance whose memory holds one sequence runs it alone at the step of batch 1
-    (`batch_seen`) and is busy a share m < 1 of the time: the slot queue is M/G/1 at offered
-    load m, whose wait (spread over the output, `WorkloadContext.slot_tpot_s`) stays finite.
-    The largest m on a 0.05 grid whose TPOT meets the limit: capacity m / TPOT(1). The design
-    batch stays 1 (the engine's running-request limit); the plan's pool state solves the mean."""
-    t1 = memoised(perf.tpot, dep, 1, w.ctx_decode)
+def _below_one_decode(dep: Deployment, w: WorkloadContext, opt: GPUOption, par: Parallelism,
+                      spec: Speculation | None, join: float, slots: int) -> Candidate | Rejected:
+    """A decode instance at a mean batch m < 1: where a request seeing one other sequence already
+    breaks the TPOT limit, or memory holds one sequence. A request sees itself and the mean
+    batch of the others, 1 + m (`batch_seen`; 1 when one slot makes the others wait), and the
+    slot queue is M/G/c at offered load m (its wait spread over the output,
+    `WorkloadContext.slot_tpot_s`). The largest m on a 0.05 grid whose TPOT meets the limit:
+    capacity m / TPOT(seen). The design batch stays 1; the plan's pool state solves the mean."""
+    def tpot_at(m: float) -> float:
+        return memoised(perf.tpot, dep, batch_seen(m, slots), w.ctx_decode)
+
+    t_full = memoised(perf.tpot, dep, slots, w.ctx_decode)
     if w.first_token_decoded:   # the wait for the slot delays the first token, not the second
-        tpot = dict.fromkeys(ONE_SLOT_OCCUPANCY, t1)
-        ok = [m for m in ONE_SLOT_OCCUPANCY if t1 <= w.tpot_limit and _first_token_s(dep, w, m, 1) <= w.ttft_limit]
-        if not ok and t1 > w.tpot_limit:
-            return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
-                            f"batch 1 already takes {t1*1e3:.1f} ms per token")
-        if not ok:
-            v = _first_token_s(dep, w, ONE_SLOT_OCCUPANCY[0], 1)
+        tpot = {m: tpot_at(m) for m in BELOW_ONE_OCCUPANCY}
+        ok = [m for m in BELOW_ONE_OCCUPANCY
+              if tpot[m] <= w.tpot_limit and _first_token_s(dep, w, m, slots) <= w.ttft_limit]
+        if not ok and tpot[BELOW_ONE_OCCUPANCY[0]] <= w.tpot_limit:
+            v = _first_token_s(dep, w, BELOW_ONE_OCCUPANCY[0], slots)
             return Rejected("decode", opt.id, par, "ttft", v, w.ttft_limit,
-                            f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy a "
-                            f"wholly cached request's first token takes {v*1e3:.1f} ms")
+                            f"its memory holds {slots} sequences of {w.ctx_peak:g} tokens: even at a 5 % "
+                            f"occupancy a wholly cached request's first token takes {v*1e3:.1f} ms")
     else:
-        tpot = {m: t1 * join + float(w.slot_tpot_s(m, 1, t1)) for m in ONE_SLOT_OCCUPANCY}
-        ok = [m for m in ONE_SLOT_OCCUPANCY if tpot[m] <= w.tpot_limit]
+        tpot = {m: tpot_at(m) * join + float(w.slot_tpot_s(m, slots, tpot_at(m), t_full))
+                for m in BELOW_ONE_OCCUPANCY}
+        ok = [m for m in BELOW_ONE_OCCUPANCY if tpot[m] <= w.tpot_limit]
     if not ok:
-        v = tpot[ONE_SLOT_OCCUPANCY[0]]
+        m = BELOW_ONE_OCCUPANCY[0]
+        v, step = tpot[m], tpot_at(m) * (1.0 if w.first_token_decoded else join)
+        if step > w.tpot_limit:
+            return Rejected("decode", opt.id, par, "tpot", step, w.tpot_limit,
+                            f"batch 1 already takes {step*1e3:.1f} ms per token" if slots == 1 else
+                            f"even at a 5 % occupancy a request's steps take {step*1e3:.1f} ms per token "
+                            f"(itself and {m:g} others on average)", slots=slots > 1)
         return Rejected("decode", opt.id, par, "tpot", v, w.tpot_limit,
-                        f"its memory holds 1 sequence of {w.ctx_peak:g} tokens: even at a 5 % occupancy "
-                        f"the wait for the batch slot takes TPOT to {v*1e3:.1f} ms", slots=True)
+                        f"its memory holds {slots} sequence{'s' if slots > 1 else ''} of {w.ctx_peak:g} tokens: "
+                        f"even at a 5 % occupancy the wait for a batch slot takes TPOT to {v*1e3:.1f} ms",
+                        slots=True)
     m = ok[-1]
-    return _decode_at(dep, w, opt, spec, 1, m / t1, "memory", tpot[m],
+    return _decode_at(dep, w, opt, spec, 1, m / tpot_at(m), "memory" if slots == 1 else "tpot", tpot[m],
                       memoised(perf.memory_use, dep, 1, w.ctx_peak).total_bytes,
                       memoised(perf.decode_step, dep, 1, w.ctx_decode).bound)

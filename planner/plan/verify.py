@@ -102,17 +102,17 @@ class Verification:
         return [c for c in self.checks if not c.ok]
 
 
-def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: float) -> float:
+def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: float, slots: float) -> float:
     """Time-average batch b ≤ b_max with b / TPOT(b) = load (Little's law; bisection, throughput
-    rises with b), TPOT the step at the batch a request sees (`batch_seen`)."""
+    rises with b), TPOT the step at the batch a request sees (`batch_seen`, at most the slots)."""
     if load_tok_s <= 0:
         return 0.0
-    if perf.decode_tokens_per_s(dep, b_max, ctx) <= load_tok_s:
+    if b_max / perf.tpot(dep, batch_seen(b_max, slots), ctx) <= load_tok_s:
         return b_max
     lo, hi = 0.0, b_max
     for _ in range(50):
         mid = 0.5 * (lo + hi)
-        if mid > 0 and mid / perf.tpot(dep, batch_seen(mid, b_max), ctx) < load_tok_s:
+        if mid > 0 and mid / perf.tpot(dep, batch_seen(mid, slots), ctx) < load_tok_s:
             lo = mid
         else:
             hi = mid
@@ -176,11 +176,11 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         kv_traffic = pre_load * w.kv_prompt_per_prefill_token * kvpt
         return PoolState(c, n, pre_load, 0.0, rho, 0.0, ttft, 0.0, mem, kv_traffic, nic, by_class)
     if c.role == "decode":
-        b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch)
-        seen = batch_seen(b, c.batch)                 # a request's view of the batch (mean TPOT)
+        slots = perf.max_batch(dep, w.ctx_peak)       # beyond them a request waits (below), it does not run
+        b = _solve_batch(dep, w.ctx_decode, dec_load, c.batch, slots)
+        seen = batch_seen(b, slots)                   # a request's view of the batch (mean TPOT)
         t = perf.tpot(dep, seen, w.ctx_decode) if b > 0 else 0.0
         b_q, b_t, t_q = b, seen, t                    # memory's batch, the TPOT statistic's batch and TPOT
-        slots = perf.max_batch(dep, w.ctx_peak)       # beyond them a request waits (below), it does not run
         if w.tpot_spread and b > 0:   # a quantile's batch, never below the mean's
             b_q = min(statistic_batch(b, w.tpot_spread, lambda x: perf.tpot(dep, x, w.ctx_decode)), slots)
             b_t = max(b_q, seen)
@@ -190,8 +190,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             # colocated pools: a fixed hold under-planned a pool at 95 % of its slots by 4–10 % of TPOT
             # (SLO broken in simulation); arrivals from prefill, smoother than Poisson, are left out
             # (rag_long_context's decode pool: 58.3 ms planned, 56.6–58.0 simulated over three seeds)
-            wait = float(w.decode_slot_wait_s(b, slots, perf.tpot(dep, b, w.ctx_decode),
-                                              perf.tpot(dep, slots, w.ctx_decode)))
+            wait = float(w.decode_slot_wait_s(b, slots, t, perf.tpot(dep, slots, w.ctx_decode)))
         by_class, ttft = (), 0.0
         if w.first_token_decoded:   # the request comes straight here and this pool's
             # step makes its first token, so both waits (for a slot, for the step in progress) come
