@@ -694,6 +694,27 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
 
 
 # ------------------------------------------------------------------------------ sweep
+class _Quiet:
+    """A progress bar that shows nothing: stderr is not a terminal (a script, a pipe, CI)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int, item=None) -> None:
+        return None
+
+
+def _progress(n: int, label: str):
+    """click's progress bar on a terminal; nothing elsewhere, where it printed its bare label as a
+    line of its own before any message (a stray 'sweep' above every scripted sweep's error)."""
+    if not sys.stderr.isatty():
+        return _Quiet()
+    return click.progressbar(length=n, label=label, file=sys.stderr, show_pos=True, item_show_func=lambda s: s)
+
+
 @main.command("sweep")
 @click.argument("problem", type=InPath(dir_okay=False))
 @click.option("--tpot", help="TPOT limits: LOW:HIGH (with --points) or a list 20ms,50ms")
@@ -743,8 +764,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
         n *= len(a.values)
     check_set(out_dir, OUTPUT_FILES, inputs, force)   # each file, before the solves
     try:
-        with click.progressbar(length=n, label="sweep", file=sys.stderr, show_pos=True,
-                               item_show_func=lambda s: s) as bar:
+        with _progress(n, "sweep") as bar:
             sweep = run_sweep(p, problem, axes, per_gpu=not no_per_gpu, workers=workers, dask=dask,
                               on_point=lambda rows: bar.update(1, rows[0].summary()))
     except Interrupted as e:   # Ctrl-C: keep what finished, then exit 130
@@ -768,8 +788,8 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 @click.option("--target", required=True, type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
               help="engine launch scripts, or Dynamo / Kubernetes manifests")
 @click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="directory to write")
-@click.option("--engine", type=click.Choice(["vllm", "sglang", "trtllm"]), default=None,
-              help="engine inside the dynamo/k8s manifests [vllm]")
+@click.option("--engine", type=click.Choice(["vllm", "sglang"]), default=None,
+              help="engine inside the dynamo/k8s manifests [vllm] (TensorRT-LLM: --target trtllm, scripts only)")
 @click.option("--image", default=None, help="container image of the engine (dynamo, k8s)")
 @click.option("--model-path", default=None,
               help="model path or id as the engine loads it [the catalog model's Hugging Face repository, "
@@ -954,6 +974,9 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     if out_plot:
         from planner.input.files import check_writable
         check_writable(out_plot, inputs, force)
+    if not measurements and folds > 1:   # minutes of silence read as a hang (first-hour hunt)
+        click.echo(f"validate: the shipped measurements, {folds}-fold cross-validation: every fold refits the "
+                   f"profile, several minutes on 2 cores (--folds 0: the fit's own error, in seconds)", err=True)
     v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
     if out_plot:
         write_parity_plot(v, out_plot, force, inputs)

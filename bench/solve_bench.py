@@ -26,12 +26,17 @@ def wall(args: list[str], repeat: int = 5) -> float:
 
 
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description="Time `plan solve` on every example problem: process start to "
+                                                 "printed plan (median of 5), and its stages in-process.")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per problem for the median (default 5)")
+    repeat = parser.parse_args().repeat
     print(f"{'problem':32s} {'end-to-end s':>12s} {'candidates s':>12s} {'milp s':>8s} {'verify s':>8s}")
     sys.path.insert(0, str(ROOT))
     from planner.input.load import load_any
     from planner.plan.solve import solve
     for p in sorted((ROOT / "problems").glob("*.yaml")):
-        e2e = wall([PLAN, "solve", str(p)])
+        e2e = wall([PLAN, "solve", str(p)], repeat)
         problem = load_any(p)
         over_periods = getattr(getattr(problem, "workload", None), "profile", None) is not None
         if over_periods or getattr(problem, "horizon", False):   # a single problem's or a fleet's load profile

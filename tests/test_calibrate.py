@@ -137,3 +137,25 @@ def test_a_problem_file_given_as_measurements_is_one_line(tmp_path):
     r = CliRunner().invoke(cli.main, ["validate", "problems/deepseek_qps.yaml"])
     assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
     assert "deepseek_qps.yaml: a problem file (model:), given as measurements" in r.output
+
+
+def test_validate_of_the_shipped_measurements_says_it_takes_minutes(monkeypatch):
+    """`plan validate` with no argument cross-validates the 2,138 shipped points (minutes on 2
+    cores) and printed nothing until done: a new user took it for a hang (first-hour hunt,
+    2026-12-04). It says so on stderr before the work; with --folds 0 (seconds) it does not."""
+    from click.testing import CliRunner
+
+    import cli
+    from planner.errors import BadInput
+    from planner.fidelity import validate
+
+    def stop(*args, **kwargs):
+        raise BadInput("stopped before the work")
+    monkeypatch.setattr(validate, "run_validate", stop)
+    r = CliRunner().invoke(cli.main, ["validate"])
+    assert r.exit_code == 2
+    lines = r.output.splitlines()
+    assert lines[0].startswith("validate: the shipped measurements, 5-fold cross-validation: every fold refits")
+    assert "stopped before the work" in lines[-1]
+    r = CliRunner().invoke(cli.main, ["validate", "--folds", "0"])
+    assert r.exit_code == 2 and "validate: the shipped" not in r.output

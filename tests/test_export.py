@@ -809,3 +809,19 @@ def test_the_readme_counts_the_cards_the_pools_hold(value):
     assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 11
     readme = render(d, "vllm", source="p.json")["README.txt"]
     assert "  cards per GPU type: rtx4090 11\n" in readme
+
+
+def test_the_engine_option_offers_only_what_manifests_can_run(tmp_path):
+    """`plan export --help` offered `--engine trtllm`, which every dynamo and k8s export refused
+    (first-hour hunt, 2026-12-04): the choice lists vllm and sglang, and trtllm is refused by the
+    option itself."""
+    from click.testing import CliRunner
+
+    from cli import main
+    r = CliRunner().invoke(main, ["export", "--help"])
+    assert "[vllm|sglang]" in r.output and "--target trtllm" in r.output
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps(plan("llama70b_chat")))
+    r = CliRunner().invoke(main, ["export", str(p), "--target", "k8s", "--engine", "trtllm",
+                                  "--out", str(tmp_path / "d")])
+    assert r.exit_code == 2 and "'trtllm' is not one of 'vllm', 'sglang'" in r.output, r.output

@@ -203,3 +203,31 @@ def test_unknown_calibration_option_is_blamed_on_the_option():
     code, out = run("solve", "problems/deepseek_qps.yaml", "--calibration", "nosuch")
     assert code == 2
     assert "--calibration: unknown calibration profile 'nosuch'" in out and "Traceback" not in out
+
+
+def test_a_profile_calibrated_into_the_working_directory_is_found_by_name(tmp_path, monkeypatch):
+    """The README's loop writes `plan calibrate ... --out catalogs/calibration/mine.yaml` and then
+    runs `plan solve P --calibration mine` from the same directory. Names were looked up among the
+    shipped profiles only, so in a regular install the second step failed ('unknown calibration
+    profile'; first-hour hunt, 2026-12-04). Now a name is found in catalogs/calibration/ of the
+    working directory after the shipped ones; the listing names both; a missing --out directory
+    says how to create it."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.catalog.calibration import CALIBRATION_DIR
+    problem = str(ROOT / "problems" / "llama70b_chat.yaml")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["solve", problem, "--calibration", "mine"])
+    assert r.exit_code == 2 and "unknown calibration profile 'mine'" in r.output, r.output
+    mine = tmp_path / "catalogs" / "calibration" / "mine.yaml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text((CALIBRATION_DIR / "vllm.yaml").read_text())
+    r = CliRunner().invoke(main, ["solve", problem, "--calibration", "mine", "--json"])
+    assert r.exit_code == 0, r.output
+    shipped = CliRunner().invoke(main, ["solve", problem, "--calibration", "vllm", "--json"])
+    assert json.loads(r.output)["cost_per_hour"] == json.loads(shipped.output)["cost_per_hour"]
+    r = CliRunner().invoke(main, ["solve", problem, "--calibration", "mien"])
+    assert r.exit_code == 2 and "mine" in r.output and "Did you mean 'mine'" in r.output, r.output
+    r = CliRunner().invoke(main, ["solve", problem, "--out", "new/dir/plan.json"])
+    assert r.exit_code == 2 and "directory new/dir does not exist (create it first: mkdir -p new/dir)" in r.output

@@ -335,3 +335,17 @@ def test_a_users_frontier_file_is_refused_before_the_solves(tmp_path, monkeypatc
                                       "--out", str(tmp_path)])
     assert r.exit_code == 2 and "frontier.csv: exists and is not an output of plan" in r.output, r.output
     assert (tmp_path / "frontier.csv").read_text() == "mine\n"
+
+
+def test_a_scripted_sweep_prints_no_bare_progress_label(tmp_path):
+    """click's progress bar, given a stderr that is not a terminal, printed its label as a line of
+    its own ('sweep'), above every scripted sweep's output and error messages (first-hour hunt,
+    2026-12-04); off a terminal there is no bar."""
+    from click.testing import CliRunner
+
+    from cli import main
+    r = CliRunner().invoke(main, ["sweep", str(ROOT / "problems" / "deepseek_qps.yaml"), "--qps", "50,100",
+                                  "--no-per-gpu", "--workers", "1", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    assert "sweep" not in [line.strip() for line in r.output.splitlines()], r.output
+    assert "qps limit" in r.output and f"wrote {tmp_path / 's' / 'frontier.csv'}" in r.output

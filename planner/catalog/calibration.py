@@ -203,17 +203,31 @@ SCALAR_PARAMS: tuple[str, ...] = tuple(k for k, f in Calibration.model_fields.it
                                        if f.annotation is CalibParam)
 
 
+def profile_dirs() -> list[Path]:
+    """Where a profile name is looked up, in order: the shipped profiles, then
+    catalogs/calibration/ in the working directory, where `plan calibrate --out
+    catalogs/calibration/NAME.yaml` puts a user's own (a shipped name is never shadowed)."""
+    dirs = [CALIBRATION_DIR]
+    here = Path.cwd() / "catalogs" / "calibration"
+    if here.is_dir() and here.resolve() != CALIBRATION_DIR:
+        dirs.append(here)
+    return dirs
+
+
 def load_calibration(name_or_path: str = "default") -> Calibration:
-    """Calibration profile by name (catalogs/calibration/NAME.yaml) or by path to a YAML file."""
+    """Calibration profile by name (NAME.yaml in `profile_dirs()`) or by path to a YAML file."""
     p = Path(name_or_path)
     if p.suffix and p.suffix not in (".yaml", ".yml") and p.is_file():   # not "unknown profile 'x.json'"
         raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
     if not (p.suffix in (".yaml", ".yml") and p.exists()):
-        p = CALIBRATION_DIR / f"{name_or_path}.yaml"
-        if not p.exists():
-            names = [q.stem for q in (CALIBRATION_DIR).glob("*.yaml")]
+        found = [d / f"{name_or_path}.yaml" for d in profile_dirs()
+                 if "/" not in name_or_path and (d / f"{name_or_path}.yaml").is_file()]
+        if not found:
+            names = sorted({q.stem for d in profile_dirs() for q in d.glob("*.yaml")})
             raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
-                           + ", ".join(sorted(names)) + "." + suggest(name_or_path, names))
+                           + ", ".join(names) + " (shipped, and catalogs/calibration/ in the working directory)."
+                           + suggest(name_or_path, names))
+        p = found[0]
     return _load_calibration_file(str(p))
 
 

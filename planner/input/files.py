@@ -231,7 +231,7 @@ def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise BadInput(f"{p}: {parent} is a file, not a directory" if parent.exists() else
-                       f"{p}: directory {parent} does not exist")
+                       f"{p}: directory {parent} does not exist (create it first: mkdir -p {parent})")
     if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise BadInput(f"{p}: directory {parent} is not writable")
     if p.is_dir():
