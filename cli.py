@@ -442,7 +442,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan_json(plan, timings=timings)
     band_line = _cost_band(p, problem, d, solver, time_limit) if band else None
-    sims = _simulate_plan(plan, d, problem) if simulate else {}
+    sims = _simulate_plan(plan, d, solved_plan(problem)) if simulate else {}
     if sims:
         d["simulation"] = (sims[""].as_dict() if plan.kind == "plan"
                            else {key: r.as_dict() for key, r in sims.items()})
@@ -558,7 +558,7 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         peak = h.static_peak
         catalogs = {"": catalog_of(peak.resolved)} if isinstance(p, Problem) else \
             {key: catalog_of(peak.service(key).res) for key in peak.chosen_by_service}
-        sims = simulate_services(json.loads(to_json(d)), problem, catalogs=catalogs)
+        sims = simulate_services(json.loads(to_json(d)), solved_plan(problem), catalogs=catalogs)
         d["simulation"] = {key: r.as_dict() for key, r in sims.items()}
     if out:
         _emit(to_json(d), out, inputs or (problem,), force)
@@ -568,6 +568,12 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         click.echo(f"wrote {chart}", err=True)
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
     _echo_simulations(sims, as_json)
+
+
+def solved_plan(problem: str) -> str:
+    """How `solve --simulate` names the plan it simulates in an error: a plan field's fault is not the
+    problem file's (`q.yaml: pools[1].utilization` sent a user to a file without pools)."""
+    return f"the plan solved from {problem}"
 
 
 def _simulate_plan(plan, d: dict, source: str) -> dict:

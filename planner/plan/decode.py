@@ -140,6 +140,11 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
     b_fit = min(_fit_mean_batch(dep, w, b_cap), b_cap - 1) if w.tpot_spread else b_cap - 1
     b = _within_first_token(dep, w, b_fit, mem_limit) if cached else _within_slot_wait(dep, w, b_fit, mem_limit, join)
+    if not cached and b > 0 and _tpot_statistic(dep, w, b, mem_limit, join)[2] > w.tpot_limit:
+        # below the slot search's floor c − 6√c − 6 the wait is nil only for a constant hold; with the
+        # hold growing to full slots' it is not (Llama-3.1-8B on H100 TP8, 3,173 of 3,559 slots: 50.23
+        # ms against 50, a candidate the MILP took at 10⁹ req/s and verification refused, exit 4)
+        b = _last_ok(0, b, lambda m: _tpot_statistic(dep, w, m, mem_limit, join)[2] <= w.tpot_limit)
     if b == 0 and b_cap >= 1 and not (cached and b_fit > 0):   # below a mean batch of one
         return _below_one_decode(dep, w, opt, par, spec, join, mem_limit)
     if b == 0 < b_fit and cached:   # the step is fast enough; the first token is not
@@ -154,20 +159,28 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
                             f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
     st = memoised(perf.decode_step, dep, b, w.ctx_decode)
-    seen = batch_seen(float(b), mem_limit)
-    t = memoised(perf.tpot, dep, seen, w.ctx_decode)
-    b_stat = b
-    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
-        b_stat = max(_statistic_batch(dep, w, float(b)), seen)
-        t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
-    else:
-        t_stat = t
-    if not cached:
-        t_stat = t_stat * join + float(w.slot_tpot_s(b, mem_limit, t, memoised(perf.tpot, dep, mem_limit,
-                                                                                 w.ctx_decode)))   # to join, for a slot
+    t, b_stat, t_stat = _tpot_statistic(dep, w, b, mem_limit, None if cached else join)
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
     limited = "ttft" if cached and b < b_fit else "memory" if b_cap == mem_limit else "tpot"
     return _decode_at(dep, w, opt, spec, b, b / t, limited, t_stat, mem.total_bytes, st.bound)
+
+
+def _tpot_statistic(dep: Deployment, w: WorkloadContext, b: int, slots: int,
+                    join: float | None) -> tuple[float, float, float]:
+    """(TPOT a request sees, the TPOT statistic's batch, the candidate's TPOT) at mean batch b: the
+    step at the batch a request sees (`batch_seen`) or the statistic's, and with `join` (None:
+    every prompt token cached, no wait after the first token) the waits to join the batch and for
+    one of `slots` spread over the output."""
+    seen = batch_seen(float(b), slots)
+    t = memoised(perf.tpot, dep, seen, w.ctx_decode)
+    b_stat: float = b
+    t_stat = t
+    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
+        b_stat = max(_statistic_batch(dep, w, float(b)), seen)
+        t_stat = memoised(perf.tpot, dep, b_stat, w.ctx_decode)
+    if join is not None:   # to join, for a slot
+        t_stat = t_stat * join + float(w.slot_tpot_s(b, slots, t, memoised(perf.tpot, dep, slots, w.ctx_decode)))
+    return t, b_stat, t_stat
 
 
 def _statistic_batch(dep: Deployment, w: WorkloadContext, b: float) -> float:

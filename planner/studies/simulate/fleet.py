@@ -44,13 +44,20 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
     `catalogs` (by service key) are the resolved objects of an in-memory plan; without them the
     plan's model, GPU and calibration names are looked up. With `requests` None (`plan solve
     --simulate`, where the user chose no count) a run too short for the plan's request lifetime
-    is run again at the count it needs (`TooFewRequests.need`), within the simulator's limit."""
+    is run again at the count it needs (`TooFewRequests.need`), within the simulator's limit; if
+    that is not enough, the error names --simulate (plan solve has no --requests to raise)."""
+    if requests is not None:
+        return _simulate_services(d, source, requests, seed, catalogs, period)
     try:
-        return _simulate_services(d, source, requests or DEFAULT_REQUESTS, seed, catalogs, period)
+        try:
+            return _simulate_services(d, source, DEFAULT_REQUESTS, seed, catalogs, period)
+        except TooFewRequests as e:
+            if e.need is None:
+                raise
+            return _simulate_services(d, source, e.need, seed, catalogs, period)
     except TooFewRequests as e:
-        if requests is not None or e.need is None:
-            raise
-        return _simulate_services(d, source, e.need, seed, catalogs, period)
+        raise TooFewRequests(f"--simulate: {str(e).removeprefix('--requests: ')}; plan solve --simulate sizes "
+                             f"its run itself, within that: leave --simulate out for this problem", None) from None
 
 
 def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,

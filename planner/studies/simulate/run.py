@@ -72,12 +72,14 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
         raise BadInput(f"--requests: need at least {MIN_REQUESTS} requests (got {requests})")
     instances = sum(p.instances for p in plan.pools)
     if instances > requests:   # the per-instance work (and memory) would dwarf the run, to no end
-        raise BadInput(f"--requests: {requests:,} requests over the plan's {instances:,} instances leave some "
-                       f"without a single request; " + (
+        # (a TooFewRequests: plan solve --simulate, whose user chose no count, runs again at `instances`)
+        raise TooFewRequests(f"--requests: {requests:,} requests over the plan's {instances:,} instances leave "
+                             f"some without a single request; " + (
                            f"simulate at least {instances:,} (a plan this large is better checked on a "
                            f"fraction of its traffic)" if instances <= MAX_REQUESTS else
                            f"the simulator takes at most {MAX_REQUESTS:,}, so check a fraction of the "
-                           f"traffic: the same problem at a lower QPS"))
+                           f"traffic: the same problem at a lower QPS"),
+                             instances if instances <= MAX_REQUESTS else None)
     run = _run(plan, physics(plan, source, resolved), requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals

@@ -1,0 +1,102 @@
+"""Findings of the second hostile-input hunt (2026-12-04, /tmp/huntB): a plan solve writes is read
+by its own readers, money and power have finite bounds, huge length distributions stay fast, YAML
+1.1 number forms and long values are not taken silently, and messages name what the user wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "problems" / "small_model_cheap_card.yaml"
+
+
+def run(*args) -> tuple[int, str]:
+    r = CliRunner().invoke(cli.main, [str(a) for a in args])
+    return r.exit_code, r.output
+
+
+def at_qps(tmp_path: Path, qps: str, name: str = "q.yaml") -> Path:
+    text = SMALL.read_text(encoding="utf-8")
+    assert "qps: 100\n" in text
+    p = tmp_path / name
+    p.write_text(text.replace("qps: 100\n", f"qps: {qps}\n"), encoding="utf-8")
+    return p
+
+
+def write(tmp_path: Path, data, name: str = "p.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return p
+
+
+# ------------------------------------------------------------------ 1. plans solve writes are readable
+def test_a_plan_at_ten_million_requests_a_second_is_exported(tmp_path):
+    plan = tmp_path / "q.json"
+    assert run("solve", at_qps(tmp_path, "10000000"), "--out", plan)[0] == 0
+    utilization = max(p["utilization"] for p in json.loads(plan.read_text())["pools"])
+    assert 1 < utilization <= 1 + 1e-6     # within the verification's tolerance, above 1
+    code, out = run("export", plan, "--target", "vllm", "--out", tmp_path / "ex")
+    assert code == 0, out
+    assert (tmp_path / "ex" / "README.txt").exists()
+
+
+def test_the_plan_files_utilization_tolerance_is_verifications():
+    from planner.plan.verify import REL_TOL
+    from planner.studies.simulate.planfile import UTILIZATION_TOL
+    assert UTILIZATION_TOL == REL_TOL
+
+
+def test_solve_simulate_names_the_plan_not_the_problem_for_a_plan_field(tmp_path, monkeypatch):
+    import planner.report.json as rj
+    real = rj.plan_json
+
+    def broken(plan, **kw):   # a plan field out of its domain, as the simulator's reader sees it
+        d = real(plan, **kw)
+        d["pools"][0]["utilization"] = 1.5
+        return d
+    monkeypatch.setattr(rj, "plan_json", broken)
+    p = write(tmp_path, yaml.safe_load(SMALL.read_text(encoding="utf-8")))
+    code, out = run("solve", p, "--simulate")
+    assert code == 2
+    assert f"error: the plan solved from {p}: pools[0].utilization: Input should be less than or equal to " \
+           f"1.000001 (got 1.5)" in out, out
+
+
+def test_solve_simulate_too_busy_to_simulate_names_no_requests_option(tmp_path):
+    code, out = run("solve", at_qps(tmp_path, "1000000"), "--simulate")
+    assert code == 2
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("error: --simulate: ") and "--requests" not in line, line
+    assert "more than the simulator's 5,000,000" in line and line.endswith("leave --simulate out for this problem")
+
+
+def test_a_decode_candidate_meets_its_own_tpot_limit_below_the_slot_floor():
+    """Llama-3.1-8B on H100 TP8 at 1,000 in / 200 out, TPOT 50 ms: the candidate was sized at
+    3,173 of its 3,559 slots, 50.23 ms with the slot wait, below the no-wait floor of a constant
+    hold; the MILP took it at 10⁹ req/s and verification refused the plan (exit 4)."""
+    from planner.input.problem import Problem
+    from planner.physics.deployment import Parallelism
+    from planner.plan.decode import decode_candidate
+    from planner.plan.resolve import resolve
+    from planner.plan.workload import workload_context
+    p = Problem.model_validate({"model": "llama-3.1-8b", "gpus": ["h100", "l40s"],
+                                "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 200},
+                                "slo": {"ttft": "2s", "tpot": "50ms"}})
+    res = resolve(p)
+    c = decode_candidate(res, res.option("h100"), Parallelism(tp=8, pp=1, dp=1, moe_tp=1), workload_context(res))
+    assert c.tpot_s <= 0.05
+    assert 3000 < c.batch < 3173
+
+
+def test_a_billion_requests_a_second_verifies(tmp_path):
+    p = write(tmp_path, {"model": "llama-3.1-8b", "gpus": ["h100", "l40s"],
+                         "workload": {"qps": 1e9, "input_tokens": 1000, "output_tokens": 200},
+                         "slo": {"ttft": "2s", "tpot": "50ms"}})
+    code, out = run("solve", p)
+    assert code == 0 and "Verification: PASSED" in out, out
