@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -100,3 +101,47 @@ def test_a_billion_requests_a_second_verifies(tmp_path):
                          "slo": {"ttft": "2s", "tpot": "50ms"}})
     code, out = run("solve", p)
     assert code == 0 and "Verification: PASSED" in out, out
+
+
+# ------------------------------------------------------------------ 2. money and power are bounded
+BASE = {"model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 200},
+        "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"]}
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e300}]},
+     "gpus[0].price_per_gpu_hour: 1e+300 is above 1e+09 a card-hour; no real price is that large"),
+    ({"gpus": [{"id": "h100", "price_per_gpu_hour": 2e9}]},
+     "gpus[0].price_per_gpu_hour: 2e+09 is above 1e+09 a card-hour"),
+    ({"gpus": [{"id": "h100", "reserved_price_per_gpu_hour": 1e300}]},
+     "gpus[0].reserved_price_per_gpu_hour: 1e+300 is above 1e+09 a card-hour"),
+    ({"gpus": [{"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 1e300}]},
+     "gpus[0].owned_cost_per_gpu_hour: 1e+300 is above 1e+09 a card-hour"),
+    ({"pricing": {"currency": "USD", "exchange_rate_per_rmb": 1e300}},
+     "pricing.exchange_rate_per_rmb: 1e+300 is above 1e+06 per RMB; no real rate is that large"),
+    ({"limits": {"power": 1e30}}, "limits.power: Input should be less than or equal to 1000000000000"),
+    ({"limits": {"budget_per_hour": 1e300}}, "limits.budget_per_hour: 1e+300 is above 1e+18 an hour"),
+])
+def test_money_and_power_in_a_problem_have_a_finite_bound(tmp_path, edit, message):
+    p = write(tmp_path, {**BASE, **edit})
+    code, out = run("solve", p)
+    assert code == 2 and f"{p}: {message}" in out, out
+
+
+def test_the_largest_price_still_plans_with_a_readable_cost(tmp_path):
+    code, out = run("solve", write(tmp_path, {**BASE, "gpus": [{"id": "h100", "price_per_gpu_hour": 1e9}]}))
+    assert code == 0 and "Cost: 8,000,000,000.00 RMB/h" in out, out
+
+
+@pytest.mark.parametrize("scenario, message", [
+    ({"buy": {"gpu": "h100", "nodes": 1, "price_per_node": 1e300, "months": 12, "electricity_per_kwh": 1}},
+     "buy.price_per_node: 1e+300 is above 1e+12 a node"),
+    ({"limits": {"power": 1e30}}, "limits.power: Input should be less than or equal to 1000000000000"),
+    ({"pricing": {"sell_per_million_output_tokens": 1e300}},
+     "pricing.sell_per_million_output_tokens: 1e+300 is above 1e+200, where a plan's revenue overflows"),
+])
+def test_money_and_power_in_a_scenario_have_a_finite_bound(tmp_path, scenario, message):
+    base = write(tmp_path, BASE)
+    s = write(tmp_path, scenario, "s.yaml")
+    code, out = run("whatif", base, s)
+    assert code == 2 and f"{s}: {message}" in out, out

@@ -21,6 +21,7 @@ from planner.input.values import (
     MAX_QPS,
     PROFILE_PERIODS,
     BelowAll,
+    Budget,
     Confidence,
     ExchangeRate,
     Length,
@@ -29,7 +30,6 @@ from planner.input.values import (
     NonNegative,
     Percent,
     Period,
-    Positive,
     Price,
     Rate,
     Seconds,
@@ -306,7 +306,7 @@ class Limits(Strict):
     RENAMED = {"budget_rmb_per_hour": "budget_per_hour"}
 
     power: Watts | None = None
-    budget_per_hour: Positive | None = Field(None, description="cost cap per hour, problem's currency")
+    budget_per_hour: Budget | None = Field(None, description="cost cap per hour, problem's currency")
     max_gpu_types: Annotated[int, Field(ge=1)] | None = None
     max_pool_shapes: Annotated[int, Field(ge=1)] | None = None
 

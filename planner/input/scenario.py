@@ -29,7 +29,6 @@ from planner.input.problem import (
     Mode,
     ParallelismOptions,
     Percent,
-    Positive,
     Price,
     Rate,
     Seconds,
@@ -37,12 +36,11 @@ from planner.input.problem import (
     Watts,
 )
 from planner.input.schema import Strict
-from planner.input.values import Name
+from planner.input.values import MAX_PRICE, Budget, Name, NodePrice, SellPrice
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 MAX_COUNT = 1_000_000   # nodes or cards: a million is beyond any fleet
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
@@ -100,9 +98,9 @@ class Buy(Strict):
 
     gpu: str
     nodes: Annotated[int, Field(ge=1, le=MAX_COUNT)]
-    price_per_node: NonNegative
+    price_per_node: NodePrice
     months: Annotated[int, Field(ge=1, le=240)]
-    electricity_per_kwh: NonNegative
+    electricity_per_kwh: Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]   # per kWh
     pue: Annotated[float, Field(ge=1, le=3)] = 1.0
 
 
@@ -135,15 +133,15 @@ class LimitsEdit(Strict):
     RENAMED = {"budget_rmb_per_hour": "budget_per_hour"}
 
     power: Watts | None = None
-    budget_per_hour: Positive | None = None
+    budget_per_hour: Budget | None = None
     max_gpu_types: Annotated[int, Field(ge=1)] | None = None
     max_pool_shapes: Annotated[int, Field(ge=1)] | None = None
 
 
 class PricingEdit(Strict):
     exchange_rate_per_rmb: ExchangeRate | None = None
-    sell_per_million_input_tokens: NonNegative | None = None
-    sell_per_million_output_tokens: NonNegative | None = None
+    sell_per_million_input_tokens: SellPrice | None = None
+    sell_per_million_output_tokens: SellPrice | None = None
 
 
 class Scenario(Strict):

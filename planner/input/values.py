@@ -35,7 +35,8 @@ MAX_SECONDS = 1e7
 Seconds = Annotated[float, quantity("time"), Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 # a period of a load profile or trace: at least a second (shorter periods round every cost to 0)
 Period = Annotated[float, quantity("time"), Field(ge=1, le=MAX_SECONDS, allow_inf_nan=False)]
-Watts = Annotated[float, quantity("power"), Field(gt=0, allow_inf_nan=False)]
+# a power cap: at most 1 TW, ~10⁵ times the largest data centres (1e30 W was taken; see MAX_PRICE)
+Watts = Annotated[float, quantity("power"), Field(gt=0, le=1e12, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
@@ -120,25 +121,39 @@ def length_mean(x: int | LengthDist) -> float:
     return sum(v * p for v, p in length_pairs(x))
 
 
-MAX_PRICE = 1e300   # a price or exchange rate above this overflows a plan's cost (hours × cards × nodes) to inf
+# Money and power stop where no real value reaches and a plan's cost still prints as a number one
+# can read: at 1e300 a card-hour the cost printed with 300 digits (hostile-input hunt, 2026-12-04).
+# With at most 10⁶ instances of one shape (plan.milp.MAX_INSTANCES) a plan's cost stays below ~10²⁰.
+MAX_PRICE = 1e9            # per card-hour (rent, reserved, spot, owned): ~10⁸ times an H100's rental
+MAX_EXCHANGE_RATE = 1e6    # units of a currency per RMB (the weakest today trade at ~10⁴)
+MAX_NODE_PRICE = 1e12      # a server bought (what-if buy:), in the problem's currency
+MAX_BUDGET = 1e18          # a cost cap per hour: beyond any plan's cost at MAX_PRICE
 
 
 MIN_PRICE = 1e-12   # a price or rate in (0, 1e-12) underflows the solver's scaled costs (1e-310 gave NaN)
 MAX_SELL_PRICE = 1e200   # a selling price per million tokens above this overflows a plan's revenue
 
 
-def below_max_price(v: float) -> float:
-    """Refuse a price or rate so large that a plan's cost would overflow to infinity, or so small
-    (but not zero) that the solver's scaled costs underflow."""
-    if v > MAX_PRICE:
-        raise ValueError(f"{v:g} is above {MAX_PRICE:g}, where a plan's cost overflows; no real price is that large")
-    if 0 < v < MIN_PRICE:
-        raise ValueError(f"{v:g} is below {MIN_PRICE:g}; write 0 for free, or a price in the currency's units")
-    return v
+def _below(limit: float, unit: str, what: str = "price"):
+    """A validator refusing a price or rate above `limit` (one `unit`), or so small (but not zero)
+    that the solver's scaled costs underflow."""
+    def check(v: float) -> float:
+        if v > limit:
+            raise ValueError(f"{v:g} is above {limit:g} {unit}; no real {what} is that large")
+        if 0 < v < MIN_PRICE:
+            raise ValueError(f"{v:g} is below {MIN_PRICE:g}; write 0 for free, or a price in the currency's units")
+        return v
+    return check
 
 
+below_max_price = _below(MAX_PRICE, "a card-hour")
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per card-hour
-ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per RMB
+ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False),
+                         AfterValidator(_below(MAX_EXCHANGE_RATE, "per RMB", "rate"))]   # per RMB
+NodePrice = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_below(MAX_NODE_PRICE, "a node"))]
+Budget = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_below(MAX_BUDGET, "an hour", "budget"))]
+
+
 def below_max_sell(v: float) -> float:
     """Refuse a selling price so large that a plan's revenue would overflow to infinity."""
     if v > MAX_SELL_PRICE:

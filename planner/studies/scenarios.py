@@ -167,7 +167,7 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
     for part, name in parts:
         if part > MAX_PRICE:   # named here: the merged problem would blame gpus[…].owned_cost_per_gpu_hour
             raise BadInput(f"{source}: buy.{name}: {getattr(b, name):g} makes a bought {gpu.id} card cost "
-                           f"{part:.3g} an hour, above {MAX_PRICE:g}, where a plan's cost overflows; no real "
+                           f"{part:.3g} an hour, above {MAX_PRICE:g} a card-hour; no real "
                            f"price is that large")
     cost = oc.power_per_gpu_hour   # the purchase is sunk: running a bought card costs its power
     keys = [_key(g["id"], catalog) for g in gpus]
