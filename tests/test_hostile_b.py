@@ -145,3 +145,63 @@ def test_money_and_power_in_a_scenario_have_a_finite_bound(tmp_path, scenario, m
     s = write(tmp_path, scenario, "s.yaml")
     code, out = run("whatif", base, s)
     assert code == 2 and f"{s}: {message}" in out, out
+
+
+# ------------------------------------------------------------------ 3. long length distributions
+def test_equal_lengths_are_merged_once_with_their_weights_summed():
+    from planner.input.values import LengthDist
+    d = LengthDist(values=[500, 2000, 500, 500], weights=[1, 2, 3, 4])
+    assert d.values == [500, 2000] and d.weights == [8.0, 2.0]
+    assert d.pairs() == [(500.0, 0.8), (2000.0, 0.2)]
+    assert LengthDist(values=[7, 7, 9]).pairs() == [(7.0, 2 / 3), (9.0, 1 / 3)]
+
+
+def test_a_distribution_without_duplicates_is_read_as_written():
+    from planner.input.values import LengthDist
+    d = LengthDist(values=[800, 1500, 3000], weights=[0.3, 0.5, 0.2])
+    assert d.values == [800, 1500, 3000] and d.weights == [0.3, 0.5, 0.2]
+    assert d.pairs() == [(800.0, 0.3 / 1.0), (1500.0, 0.5 / 1.0), (3000.0, 0.2 / 1.0)]
+
+
+def test_a_raw_list_of_many_lengths_costs_each_length_once(tmp_path, monkeypatch):
+    """200,000 prompt lengths among 900 values: the prefill work is computed for 900 lengths (a
+    1.2-million-value list, 4.8 MB, took a solve ~60 s, one FLOP count per value)."""
+    import random
+
+    from planner.plan import workload
+    rng = random.Random(1)
+    values = [rng.randint(100, 999) for _ in range(200_000)]
+    p = write(tmp_path, {**BASE, "workload": {"qps": 10, "input_tokens": {"values": values}, "output_tokens": 200}})
+    seen = []
+    real = workload.prompt_work
+    monkeypatch.setattr(workload, "prompt_work", lambda res, dist: seen.append(len(dist)) or real(res, dist))
+    code, out = run("solve", p)
+    assert code == 0 and "Verification: PASSED" in out, out
+    assert seen and max(seen) == len(set(values)) == 900
+
+
+def test_more_different_lengths_than_the_cap_are_refused(tmp_path):
+    p = write(tmp_path, {**BASE, "workload": {"qps": 10, "input_tokens": {"values": list(range(1, 10_002))},
+                                              "output_tokens": 200}})
+    code, out = run("solve", p)
+    assert code == 2
+    assert f"{p}: workload.input_tokens: values: 10,001 different lengths; at most 10,000 (each is costed once; " \
+           f"bucket them" in out, out
+
+
+# ------------------------------------------------------------------ 4. YAML 1.1 number forms
+@pytest.mark.parametrize("written, message", [
+    ("010", "010 is an octal number in YAML 1.1 (8); write 8, or 10 for the decimal number"),
+    ("-010", "-010 is an octal number in YAML 1.1 (-8); write -8, or -10 for the decimal number"),
+    ("0x10", "0x10 is a hexadecimal number in YAML 1.1 (16); write 16"),
+    ("0b10", "0b10 is a binary number in YAML 1.1 (2); write 2"),
+])
+def test_numbers_yaml_reads_in_another_base_are_refused(tmp_path, written, message):
+    code, out = run("solve", at_qps(tmp_path, written))
+    assert code == 2 and f"{tmp_path / 'q.yaml'}: line 8, column 8: {message}" in out, out
+
+
+@pytest.mark.parametrize("written, qps", [("'010'", "10 req/s"), ("10", "10 req/s"), ("08", "8 req/s")])
+def test_quoted_and_decimal_numbers_are_read_as_written(tmp_path, written, qps):
+    code, out = run("solve", at_qps(tmp_path, written))
+    assert code == 0 and f"llama-3.1-8b (bf16 weights, bf16 KV), {qps} × 500 in" in out, out

@@ -16,7 +16,13 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import BadInput, PlannerDeprecation
 from planner.input.messages import describe_validation_error as describe_validation_error
-from planner.input.yamltext import ESCAPED_SURROGATE, joined_surrogates, without_sexagesimal
+from planner.input.yamltext import (
+    ESCAPED_SURROGATE,
+    LegacyNumber,
+    decimal_ints_only,
+    joined_surrogates,
+    without_sexagesimal,
+)
 
 MAX_INPUT_BYTES = 5_000_000   # a planner input is a few kB; bigger is a wrong file or an attack
 MAX_DEPTH = 64                # a planner input nests about 6 levels; deeper is never a plan
@@ -75,6 +81,7 @@ class _FastLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  
 
 
 without_sexagesimal(_PyLoader, _FastLoader)
+decimal_ints_only(_PyLoader, _FastLoader)
 
 
 CLEAR_ERRORS_BELOW = 256_000   # bytes: a syntax error in a smaller file is re-read for the clearer message
@@ -97,6 +104,8 @@ def read_yaml(path: str | Path) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
+    except LegacyNumber as e:
+        raise BadInput(f"{p}: line {e.mark.line + 1}, column {e.mark.column + 1}: {e}") from None
     except RecursionError:
         raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file is") from None
     except (ValueError, OverflowError) as e:   # a scalar YAML types but cannot build: 2026-13-45, 10**5000

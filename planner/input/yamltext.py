@@ -1,5 +1,5 @@
 """What YAML reads otherwise than a person wrote it, undone for the planner's files: base-60
-numbers and escaped surrogate pairs."""
+numbers, octal, hexadecimal and binary numbers, and escaped surrogate pairs."""
 
 from __future__ import annotations
 
@@ -30,6 +30,38 @@ def without_sexagesimal(*loaders: type) -> None:
         cls.yaml_implicit_resolvers = {
             first: [(tag, _NoColon(rx) if tag in (INT_TAG, FLOAT_TAG) else rx) for tag, rx in resolvers]
             for first, resolvers in cls.yaml_implicit_resolvers.items()}
+
+
+# YAML 1.1 reads a plain 010 as octal (8), 0x10 as hexadecimal (16), 0b10 as binary (2): `qps: 010`
+# planned for 8 requests/s without a word (hostile-input hunt, 2026-12-04)
+LEGACY_INT = re.compile(r"[-+]?0(?:[0-7_]+|x[0-9a-fA-F_]+|b[01_]+)")
+BASES = {"x": "a hexadecimal", "b": "a binary"}
+
+
+class LegacyNumber(ValueError):
+    """A plain scalar YAML 1.1 reads as a number in another base; `mark` is where it was written."""
+
+    def __init__(self, message: str, mark) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+def _int(loader, node):
+    text = str(node.value)
+    if LEGACY_INT.fullmatch(text):
+        value = int(loader.construct_yaml_int(node))
+        kind = BASES.get(text.lstrip("+-")[1:2], "an octal")
+        decimal = int(text.replace("_", "")) if kind == "an octal" else value   # int() reads 010 as ten
+        advice = f"write {value}" + (f", or {decimal} for the decimal number" if decimal != value else "")
+        raise LegacyNumber(f"{text} is {kind} number in YAML 1.1 ({value}); {advice}", node.start_mark)
+    return loader.construct_yaml_int(node)
+
+
+def decimal_ints_only(*loaders: type) -> None:
+    """Give each loader an int constructor that refuses a plain number with a leading 0 (octal),
+    0x (hexadecimal) or 0b (binary), read in another base than anyone writing a rate means."""
+    for cls in loaders:
+        cls.add_constructor(INT_TAG, _int)
 
 
 # JSON writes a character beyond U+FFFF as two escapes ("\ud800\udc00"); YAML reads each escape
