@@ -205,3 +205,33 @@ def test_numbers_yaml_reads_in_another_base_are_refused(tmp_path, written, messa
 def test_quoted_and_decimal_numbers_are_read_as_written(tmp_path, written, qps):
     code, out = run("solve", at_qps(tmp_path, written))
     assert code == 0 and f"llama-3.1-8b (bf16 weights, bf16 KV), {qps} × 500 in" in out, out
+
+
+# ------------------------------------------------------------------ 5. a percentage written as a fraction
+NOTE_HALF = ("workload.prefix_cache_hit_percent: 0.5 is read as 0.5 % of prompt tokens cached (a percentage, "
+             "not a fraction); write 50 for 50 %")
+
+
+def test_a_cache_hit_percent_below_one_is_noted(tmp_path):
+    p = write(tmp_path, {**BASE, "workload": {**BASE["workload"], "prefix_cache_hit_percent": 0.5}})
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 0 and f"note: {p}: {NOTE_HALF}" in r.stderr, r.output
+    assert "Verification: PASSED" in r.stdout
+
+
+@pytest.mark.parametrize("value", [0, 1, 50, "0.5%"])
+def test_a_cache_hit_percent_of_zero_one_or_more_or_with_a_sign_is_not_noted(tmp_path, value):
+    p = write(tmp_path, {**BASE, "workload": {**BASE["workload"], "prefix_cache_hit_percent": value}})
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 0 and "prefix_cache_hit_percent" not in r.stderr, r.output
+
+
+def test_a_scenarios_and_a_classs_cache_hit_percent_below_one_are_noted(tmp_path):
+    base = write(tmp_path, BASE)
+    s = write(tmp_path, {"workload": {"prefix_cache_hit_percent": 0.5}}, "s.yaml")
+    r = CliRunner().invoke(cli.main, ["whatif", str(base), str(s)])
+    assert r.exit_code == 0 and f"note: {s}: {NOTE_HALF}" in r.stderr, r.output
+    fleet = write(tmp_path, {"classes": [{"name": "a", "model": "llama-3.1-8b", "workload": {
+        **BASE["workload"], "prefix_cache_hit_percent": 0.5}, "slo": BASE["slo"]}], "gpus": ["h100"]}, "f.yaml")
+    r = CliRunner().invoke(cli.main, ["solve", str(fleet)])
+    assert r.exit_code == 0 and f"note: {fleet}: classes[0].{NOTE_HALF}" in r.stderr, r.output

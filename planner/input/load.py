@@ -87,6 +87,25 @@ def note_bare_tpot(data: Any, where: str) -> None:
         note_bare_tpot_seconds(f"{where}slo.tpot", str(v))
 
 
+def note_small_percent(data: Any, where: str) -> None:
+    """A note when `workload.prefix_cache_hit_percent` is a bare number between 0 and 1: it is a
+    percentage, so 0.5 is half a per cent, where a fraction meant half (`slo.confidence: 0.9` is
+    refused so; a cache hit of 0.5 % is a real one, so this one stands, with a word)."""
+    w = data.get("workload") if isinstance(data, dict) else None
+    v = w.get("prefix_cache_hit_percent") if isinstance(w, dict) else None
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1:
+        warnings.warn(f"{where}workload.prefix_cache_hit_percent: {v:g} is read as {v:g} % of prompt tokens "
+                      f"cached (a percentage, not a fraction); write {v * 100:g} for {v * 100:g} %",
+                      PlannerNotice, stacklevel=2)
+
+
+def note_slips(data: Any, where: str) -> None:
+    """The notes of values that stand but were likely meant otherwise (`note_bare_tpot`,
+    `note_small_percent`), once the data is valid: of a value out of its domain the error speaks."""
+    note_bare_tpot(data, where)
+    note_small_percent(data, where)
+
+
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
     for key in ("model", "calibration"):
@@ -94,7 +113,7 @@ def _problem(data: Any, path: str | Path) -> Problem:
     written_qps = _writes_qps(data)
     load = expand_trace(data, path)
     problem = validate(Problem, data, str(path))
-    note_bare_tpot(data, f"{path}: ")   # once it is valid: of a value out of its domain the error speaks
+    note_slips(data, f"{path}: ")
     problem.workload._trace_load = load
     if written_qps:
         _note_unused_qps(problem.workload, f"{path}: workload")
@@ -142,7 +161,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
     written = [_writes_qps(k) for k in (classes if isinstance(classes, list) else [])]
     fleet = validate(FleetProblem, data, str(path))
     for i, k in enumerate(classes if isinstance(classes, list) else []):
-        note_bare_tpot(k, f"{path}: classes[{i}].")
+        note_slips(k, f"{path}: classes[{i}].")
     for i, (k, load) in enumerate(zip(fleet.classes, loads)):
         k.workload._trace_load = load
         if written[i]:

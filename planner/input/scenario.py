@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from planner.errors import BadInput, PlannerDeprecation
 from planner.input.files import describe_validation_error, read_yaml, validate
-from planner.input.load import note_bare_tpot
+from planner.input.load import note_slips
 from planner.input.problem import (
     Confidence,
     ExchangeRate,
@@ -169,7 +169,7 @@ def load_scenario(path: str | Path) -> Scenario:
                        f"docs/studies.md); the base is the first file")
     _check_gpu_updates(data, str(path))
     scenario = validate(Scenario, data, str(path))
-    note_bare_tpot(data, f"{path}: ")   # as a problem file's: `tpot: 50` is 50 s a token
+    note_slips(data, f"{path}: ")   # as a problem file's: `tpot: 50` is 50 s a token
     return scenario
 
 
