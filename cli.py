@@ -80,7 +80,8 @@ class PlanGroup(click.Group):
         if ctx.params.get("debug"):
             import traceback
             traceback.print_exception(exc, file=sys.stderr)
-        click.echo(f"error: {message}" if message else "", err=True)
+        from planner.errors import clipped
+        click.echo(f"error: {clipped(message)}" if message else "", err=True)
         ctx.exit(code)
 
 

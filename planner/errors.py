@@ -8,6 +8,7 @@ an unforeseen exception is a bug and exits 5 asking for a report.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -62,8 +63,40 @@ class PlannerNotice(UserWarning):
     stderr), e.g. a simulation of many small-batch steps."""
 
 
+SHOWN_CHARS = 60   # a value echoed in a message: a 200,000-character one made a 200 KB message
+
+
+def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
+    """`repr(x)` for a message, cut to `limit` characters; a whole number too long to print in
+    decimal (Python refuses more than 4,300 digits) by its size."""
+    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
+        return f"a whole number of {x.bit_length():,} bits"
+    r = repr(x)
+    return r if len(r) <= limit else r[:limit - 1] + "…"
+
+
+MAX_WORD = 200            # characters of one word (no space) of an error message, as printed
+MAX_LINE = 2_000          # characters of one line of it
+
+
+def clipped(message: str) -> str:
+    """An error message as printed: every word longer than MAX_WORD (a value or path echoed whole)
+    cut to SHOWN_CHARS, every line to MAX_LINE, saying how much was left out; the net under the
+    messages that cut their values themselves (`shown_value`)."""
+    def word(m: re.Match) -> str:
+        return f"{m.group(0)[:SHOWN_CHARS - 1]}…"
+    lines = []
+    for line in message.split("\n"):
+        line = re.sub(rf"\S{{{MAX_WORD + 1},}}", word, line)
+        lines.append(line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE:,} more "
+                                                        f"characters)")
+    return "\n".join(lines)
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' Did you mean …?' with the closest choices, or '' when none is close."""
+    if len(name) > MAX_WORD:   # nothing is close to it, and comparing costs its length squared
+        return ""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     if not close:
         return ""

@@ -235,3 +235,81 @@ def test_a_scenarios_and_a_classs_cache_hit_percent_below_one_are_noted(tmp_path
         **BASE["workload"], "prefix_cache_hit_percent": 0.5}, "slo": BASE["slo"]}], "gpus": ["h100"]}, "f.yaml")
     r = CliRunner().invoke(cli.main, ["solve", str(fleet)])
     assert r.exit_code == 0 and f"note: {fleet}: classes[0].{NOTE_HALF}" in r.stderr, r.output
+
+
+# ------------------------------------------------------------------ 6. long values are cut in messages
+LONG = "a" * 200_000
+
+
+def error_line(out: str) -> str:
+    lines = [ln for ln in out.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, out[:2000]
+    return lines[0]
+
+
+@pytest.mark.parametrize("edit, start", [
+    ({"slo": {"ttft": LONG, "tpot": "50ms"}}, "slo.ttft: cannot read 'aaaa"),
+    ({"slo": {"ttft": "1" + LONG, "tpot": "50ms"}}, "slo.ttft: unknown time unit 'aaaa"),
+    ({"slo": {"ttft": "2s", "tpot": LONG}}, "slo.tpot: cannot read 'aaaa"),
+    ({"solver": {"time_limit": LONG}}, "solver.time_limit: cannot read 'aaaa"),
+    ({"limits": {"power": LONG}}, "limits.power: cannot read 'aaaa"),
+    ({"gpus": [LONG]}, "gpus[0].id: unknown GPU 'aaaa"),
+    ({"workload": {"input_tokens": 1000, "output_tokens": 200, "trace": {"file": "t.csv", "period": LONG}}},
+     "workload.trace.period: cannot read 'aaaa"),
+])
+def test_a_long_bad_value_is_cut_in_its_message(tmp_path, edit, start):
+    p = write(tmp_path, {**BASE, **edit})
+    code, out = run("solve", p)
+    line = error_line(out)
+    assert code == 2 and line.startswith(f"error: {p}: {start}") and "…" in line, line[:300]
+    assert len(line) < 400, len(line)
+
+
+@pytest.mark.parametrize("scenario, start", [({"gpus": {"set": [LONG]}}, "unknown GPU 'aaaa"),
+                                             ({"limits": {"power": LONG}}, "limits.power: cannot read 'aaaa")])
+def test_a_long_bad_value_in_a_scenario_is_cut(tmp_path, scenario, start):
+    code, out = run("whatif", write(tmp_path, BASE), write(tmp_path, scenario, "s.yaml"))
+    line = error_line(out)
+    assert code == 2 and start in line and len(line) < 400, line[:300]
+
+
+@pytest.mark.parametrize("key", ["calibration_source", "gpu"])
+def test_a_long_bad_value_in_a_plan_file_is_cut(tmp_path, key):
+    plan = tmp_path / "plan.json"
+    assert run("solve", write(tmp_path, BASE), "--out", plan)[0] == 0
+    d = json.loads(plan.read_text())
+    (d["pools"][0] if key == "gpu" else d)[key] = LONG
+    plan.write_text(json.dumps(d))
+    code, out = run("export", plan, "--target", "vllm", "--out", tmp_path / "ex")
+    line = error_line(out)
+    assert code == 2 and "aaaa…" in line and len(line) < 400, line[:300]
+
+
+def test_clipped_cuts_long_words_and_lines():
+    from planner.errors import clipped
+    assert clipped("p.yaml: x: short words stay") == "p.yaml: x: short words stay"
+    assert clipped("a: " + "b" * 300 + " c") == "a: " + "b" * 59 + "… c"
+    assert clipped("w " * 2000).endswith("… (2,000 more characters)")
+
+
+# ------------------------------------------------------------------ 7. messages name what the user wrote
+CLASS = {"name": "a", "model": "llama-3.1-8b", "workload": BASE["workload"], "slo": BASE["slo"]}
+
+
+@pytest.mark.parametrize("pricing, message", [
+    ({"currency": "USD"}, "classes[0].pricing.currency: USD, where the fleet prices in RMB (pricing.currency): "
+                          "a fleet has one currency; leave it out of the class, or write the fleet's"),
+    ({"gpu_market": "global"}, "classes[0].pricing.gpu_market: it is the fleet's (pricing.gpu_market: the classes "
+                               "share its GPUs); leave it out of the class"),
+])
+def test_a_class_pricing_the_fleet_owns_names_the_class_field(tmp_path, pricing, message):
+    p = write(tmp_path, {"classes": [{**CLASS, "pricing": pricing}], "gpus": ["h100"]})
+    code, out = run("solve", p)
+    assert code == 2 and f"error: {p}: {message}" in out, out
+
+
+def test_a_fleet_with_a_top_level_model_says_where_it_goes(tmp_path):
+    p = write(tmp_path, {"model": "llama-3.1-8b", "classes": [CLASS], "gpus": ["h100"]})
+    code, out = run("solve", p)
+    assert code == 2 and f"error: {p}: model: unknown key 'model'. A fleet's model is given in each class " \
+                         f"(classes[i].model); move it there." in out, out

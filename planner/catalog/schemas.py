@@ -23,7 +23,7 @@ from planner.catalog.hf_cache import (
     weight_precision,
 )
 from planner.catalog.parts import PARTS, part_dtypes  # noqa: F401  (importable from here as before)
-from planner.errors import BadInput, PlannerNotice, suggest
+from planner.errors import BadInput, PlannerNotice, shown_value, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
 from planner.input.units import Dimension, UnitError, parse_quantity
@@ -379,7 +379,7 @@ def get_gpu(name: str, gpus: dict[str, GPU] | None = None) -> GPU:
     key = name.strip().lower()
     if key in gpus:
         return gpus[key]
-    raise BadInput(f"unknown GPU {name!r}; known: {', '.join(sorted(gpus))}.{suggest(key, gpus)}")
+    raise BadInput(f"unknown GPU {shown_value(name)}; known: {', '.join(sorted(gpus))}.{suggest(key, gpus)}")
 
 
 def get_model(name: str, models: dict[str, Model] | None = None) -> Model:

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from planner.errors import shown_value
+
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
 # another branch of the same field has a real complaint (e.g. a number below its minimum).
 _BRANCH_MISMATCH = {"literal_error", "model_type", "model_attributes_type", "dict_type", "float_type", "float_parsing",
@@ -94,15 +96,6 @@ def _relevant(errors: list[tuple[tuple, int | None, dict]]) -> list[tuple[tuple,
     real_roots = {loc[:b] for loc, b, e in errors if b is not None and e["type"] not in _BRANCH_MISMATCH}
     return [(loc, e) for loc, b, e in errors
             if not (b is not None and e["type"] in _BRANCH_MISMATCH and loc[:b] in real_roots)]
-
-
-def shown_value(x: Any, limit: int = 60) -> str:
-    """`repr(x)` for a message, cut to `limit` characters; a whole number too long to print in
-    decimal (Python refuses more than 4,300 digits) by its size."""
-    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
-        return f"a whole number of {x.bit_length():,} bits"
-    r = repr(x)
-    return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
 _NAMES_FIELD = re.compile(r"[A-Za-z_][\w]*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*: ")   # 'gpus[0].spot_price: '

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from planner.errors import shown_value
+
 Dimension = Literal["time", "bytes", "bandwidth", "flops", "power", "count"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
@@ -94,14 +96,14 @@ def parse_quantity(value: object, dim: Dimension) -> float:
         raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {value!r}")
     m = _PATTERN.match(value)
     if not m:
-        raise UnitError(f"cannot read {value!r} as a {dim} quantity; write it like {EXAMPLES[dim]}")
+        raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity; write it like {EXAMPLES[dim]}")
     number, unit = float(m.group(1)), (m.group(2) or "")
     if unit == "":
         return number
     scale = _scale(unit, dim)
     if scale is None:
         raise UnitError(
-            f"unknown {dim} unit {unit!r} in {value!r}; write it like {EXAMPLES[dim]}"
+            f"unknown {dim} unit {shown_value(unit)} in {shown_value(value)}; write it like {EXAMPLES[dim]}"
         )
     return number * scale
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from planner.errors import is_control
+from planner.errors import is_control, shown_value
 from planner.input.schema import Strict
 from planner.input.units import UnitError, parse_quantity
 
@@ -26,7 +26,7 @@ def percent(v: Any) -> float:
         try:
             return float(v.strip()[:-1])
         except ValueError:
-            raise ValueError(f"cannot read {v!r} as a percentage; write it like 56.3 or \"56.3%\"") from None
+            raise ValueError(f"cannot read {shown_value(v)} as a percentage; write it like 56.3 or \"56.3%\"") from None
     return v
 
 
