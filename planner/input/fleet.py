@@ -114,15 +114,19 @@ class FleetProblem(PlanSettings):
 
     @model_validator(mode="after")
     def _one_currency(self) -> FleetProblem:
-        for k in self.classes:
+        """A class's pricing holds its selling prices; the currency, exchange rate and GPU market are
+        the fleet's (the classes share its GPUs). Each message names the class's field."""
+        for i, k in enumerate(self.classes):
+            at = f"classes[{i}].pricing"
             if k.pricing is not None and k.pricing.currency != self.pricing.currency:
-                raise ValueError(f"class {k.name!r} prices in {k.pricing.currency}, the fleet in "
-                                 f"{self.pricing.currency}")
+                raise ValueError(f"{at}.currency: {k.pricing.currency}, where the fleet prices in "
+                                 f"{self.pricing.currency} (pricing.currency): a fleet has one currency; leave it "
+                                 f"out of the class, or write the fleet's")
             if k.pricing is not None and k.pricing.exchange_rate_per_rmb not in (
                     None, self.pricing.exchange_rate_per_rmb):
-                raise ValueError(f"class {k.name!r}: exchange_rate_per_rmb is the fleet's "
+                raise ValueError(f"{at}.exchange_rate_per_rmb: it is the fleet's "
                                  f"(pricing.exchange_rate_per_rmb); leave it out of the class")
             if k.pricing is not None and k.pricing.gpu_market not in (None, self.pricing.gpu_market):
-                raise ValueError(f"class {k.name!r}: gpu_market is the fleet's (pricing.gpu_market: the "
+                raise ValueError(f"{at}.gpu_market: it is the fleet's (pricing.gpu_market: the "
                                  f"classes share its GPUs); leave it out of the class")
         return self

@@ -159,7 +159,10 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
         except BadInput as e:
             raise BadInput(str(e).replace(f"{path}: workload", f"{path}: classes[{i}].workload", 1)) from None
     written = [_writes_qps(k) for k in (classes if isinstance(classes, list) else [])]
-    fleet = validate(FleetProblem, data, str(path))
+    try:
+        fleet = validate(FleetProblem, data, str(path))
+    except BadInput as e:
+        raise BadInput(_class_keys_hint(str(e), str(path))) from None
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         note_slips(k, f"{path}: classes[{i}].")
     for i, (k, load) in enumerate(zip(fleet.classes, loads)):
@@ -167,6 +170,19 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
         if written[i]:
             _note_unused_qps(k.workload, f"{path}: classes[{i}].workload")
     return fleet
+
+
+CLASS_KEYS = ("model", "precision", "workload", "slo")   # a single problem's keys a fleet has per class
+
+
+def _class_keys_hint(message: str, path: str) -> str:
+    """A fleet's message with a hint after each unknown top-level key that belongs in a class: a
+    single problem's `model:` left at the top said only `unknown key 'model'`."""
+    for key in CLASS_KEYS:
+        message = message.replace(f"{path}: {key}: unknown key {key!r}.",
+                                  f"{path}: {key}: unknown key {key!r}. A fleet's {key} is given in each class "
+                                  f"(classes[i].{key}); move it there.")
+    return message
 
 
 def load_fleet(path: str | Path) -> FleetProblem:
