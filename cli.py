@@ -22,6 +22,9 @@ INTERRUPTED = 130   # 128 + SIGINT, as shells report it
 # simulator (tests/test_simulate.py checks that they agree)
 MAX_SIM_REQUESTS = 5_000_000
 MAX_POINTS = 1_000             # values per sweep axis (the product is capped in studies.sweep)
+# = planner.input.values.MAX_SECONDS, a problem file's solver.time_limit's bound (a test checks): the
+# flag took 1e300 where the file refused it (hostile-input hunt, 2026-12-04)
+MAX_TIME_LIMIT = 1e7
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -375,8 +378,8 @@ def stdin_is_terminal() -> bool:
 @main.command("solve")
 @click.argument("problem", type=InPath(dir_okay=False))
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
-@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
-              help="seconds (> 0); override solver.time_limit")
+@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
+              help=f"seconds (> 0, at most {MAX_TIME_LIMIT:g}, as solver.time_limit); override solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
 @click.option("--out", type=OutPath(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")
@@ -644,8 +647,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
-@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True), default=None,
-              help="seconds per solve (> 0); override solver.time_limit")
+@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
+              help=f"seconds per solve (> 0, at most {MAX_TIME_LIMIT:g}); override solver.time_limit")
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
                sensitivity: bool, force: bool, solver, time_limit) -> None:
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
@@ -727,8 +730,8 @@ def _progress(n: int, label: str):
 @click.option("--tpot", help="TPOT limits: LOW:HIGH (with --points) or a list 20ms,50ms")
 @click.option("--ttft", help="TTFT limits: LOW:HIGH or a list 0.5s,2s")
 @click.option("--qps", help="request rates: LOW:HIGH or a list 100,200")
-@click.option("--points", type=click.IntRange(1, MAX_POINTS), default=None,
-              help=f"values per LOW:HIGH range (at most {MAX_POINTS:,}) [20; 8 without an axis]")
+@click.option("--points", type=click.IntRange(2, MAX_POINTS), default=None,
+              help=f"values per LOW:HIGH range, 2 to {MAX_POINTS:,} [20; 8 without an axis]")
 @click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")

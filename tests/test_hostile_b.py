@@ -313,3 +313,24 @@ def test_a_fleet_with_a_top_level_model_says_where_it_goes(tmp_path):
     code, out = run("solve", p)
     assert code == 2 and f"error: {p}: model: unknown key 'model'. A fleet's model is given in each class " \
                          f"(classes[i].model); move it there." in out, out
+
+
+# ------------------------------------------------------------------ 8. flags and files agree
+@pytest.mark.parametrize("command", ["solve", "whatif"])
+def test_the_time_limit_flag_has_the_files_range(tmp_path, command):
+    base = write(tmp_path, BASE)
+    args = [command, base] + ([write(tmp_path, {}, "s.yaml")] if command == "whatif" else [])
+    code, out = run(*args, "--time-limit", "1e300")
+    assert code == 2 and "'--time-limit': 1e+300 is not in the range 0<x<=10000000.0" in out, out
+
+
+def test_the_time_limit_flags_bound_is_the_files():
+    from planner.input.values import MAX_SECONDS
+    assert cli.MAX_TIME_LIMIT == MAX_SECONDS
+
+
+def test_sweep_points_help_and_check_agree(tmp_path):
+    code, out = run("sweep", write(tmp_path, BASE), "--points", "1", "--tpot", "20ms:50ms", "--out", tmp_path / "o")
+    assert code == 2 and "'--points': 1 is not in the range 2<=x<=1000" in out, out
+    help_text = " ".join(run("sweep", "--help")[1].split())
+    assert "values per LOW:HIGH range, 2 to 1,000" in help_text and "[2<=x<=1000]" in help_text
