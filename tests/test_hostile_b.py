@@ -334,3 +334,21 @@ def test_sweep_points_help_and_check_agree(tmp_path):
     assert code == 2 and "'--points': 1 is not in the range 2<=x<=1000" in out, out
     help_text = " ".join(run("sweep", "--help")[1].split())
     assert "values per LOW:HIGH range, 2 to 1,000" in help_text and "[2<=x<=1000]" in help_text
+
+
+# ------------------------------------------------------------------ 9. an empty scenario file
+@pytest.mark.parametrize("text", ["", "# nothing yet\n"])
+def test_an_empty_scenario_file_is_refused_as_an_empty_problem_file_is(tmp_path, text):
+    base = write(tmp_path, BASE)
+    s = tmp_path / "s.yaml"
+    s.write_text(text, encoding="utf-8")
+    code, out = run("whatif", base, s)
+    assert code == 2 and f"error: {s}: the file is empty" in out, out
+    empty_problem = tmp_path / "e.yaml"
+    empty_problem.write_text(text, encoding="utf-8")
+    assert f"error: {empty_problem}: the file is empty" in run("solve", empty_problem)[1]
+
+
+def test_a_scenario_of_an_empty_mapping_still_changes_nothing(tmp_path):
+    code, out = run("whatif", write(tmp_path, BASE), write(tmp_path, "{}\n", "s.yaml"))
+    assert code == 0, out

@@ -159,9 +159,10 @@ class Scenario(Strict):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (an empty file is the empty scenario)."""
+    """Read and validate a scenario file. An empty file is refused as a problem file is (it was
+    taken as the unchanged scenario: a file left empty by mistake compared the base with itself);
+    `{}` or a `name:` alone is the scenario that changes nothing."""
     data = read_yaml(path)
-    data = {} if data is None else data
     if isinstance(data, dict) and ("model" in data or "classes" in data):   # not a pydantic key list
         kind = "fleet" if "classes" in data else "problem"
         raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as a scenario; "
