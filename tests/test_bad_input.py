@@ -243,8 +243,8 @@ def test_out_writes_the_json_plan(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--time-limit", "-1"], "'--time-limit': -1.0 is not in the range x>0"),
-    (["--time-limit", "0"], "'--time-limit': 0.0 is not in the range x>0"),
+    (["--time-limit", "-1"], "'--time-limit': -1.0 is not in the range 0<x<=10000000.0"),
+    (["--time-limit", "0"], "'--time-limit': 0.0 is not in the range 0<x<=10000000.0"),
     (["--solver", "gurobi"], "'gurobi' is not one of 'highs', 'cbc'"),
 ])
 def test_bad_options_are_usage_errors(args, expected):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from planner.errors import BadInput
+from planner.errors import SHOWN_CHARS, BadInput, shown_value
 
 INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 
@@ -51,9 +51,13 @@ def _int(loader, node):
     if LEGACY_INT.fullmatch(text):
         value = int(loader.construct_yaml_int(node))
         kind = BASES.get(text.lstrip("+-")[1:2], "an octal")
-        decimal = int(text.replace("_", "")) if kind == "an octal" else value   # int() reads 010 as ten
-        advice = f"write {value}" + (f", or {decimal} for the decimal number" if decimal != value else "")
-        raise LegacyNumber(f"{text} is {kind} number in YAML 1.1 ({value}); {advice}", node.start_mark)
+        if abs(value) >= 10 ** 18 or len(text) > 40:   # beyond every planner value (or zeros), perhaps unprintable
+            advice = "no planner value is that large" if value else "write 0"
+        else:
+            decimal = int(text.replace("_", "")) if kind == "an octal" else value   # int() reads 010 as ten
+            advice = f"write {value}" + (f", or {decimal} for the decimal number" if decimal != value else "")
+        shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
+        raise LegacyNumber(f"{shown} is {kind} number in YAML 1.1 ({shown_value(value)}); {advice}", node.start_mark)
     return loader.construct_yaml_int(node)
 
 
