@@ -20,6 +20,7 @@ from planner.physics.batch_spread import (
     chunk_variance,
     elasticity,
     feedback_gain,
+    poisson_skew,
     short_answer_floor,
     statistic_batch,
     tpot_offset,
@@ -181,9 +182,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         seen = batch_seen(b, slots)                   # a request's view of the batch (mean TPOT)
         t = perf.tpot(dep, seen, w.ctx_decode) if b > 0 else 0.0
         b_q, b_t, t_q = b, seen, t                    # memory's batch, the TPOT statistic's batch and TPOT
-        if w.tpot_spread and b > 0:   # a quantile's batch, never below the mean's
+        if w.tpot_spread and b > 0:   # the batch's quantile (memory), and the statistic's request's
             b_q = min(statistic_batch(b, w.tpot_spread, lambda x: perf.tpot(dep, x, w.ctx_decode)), slots)
-            b_t = max(b_q, seen)
+            b_t = 1.0 if slots <= 1 else min(seen + b_q - b + poisson_skew(w.tpot_statistic), slots)   # and itself
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         wait = 0.0
         if b > 0:   # the wait for a batch slot, the hold growing to the step at full slots as for
@@ -201,7 +202,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the running batch
             join_q = w.join_factor_at_statistic(perf.tokens_per_step(dep))   # at the TPOT statistic
             slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0   # spread over the output
-            t, t_q = t * join + slot, t_q * join_q + slot
+            slot_q = float(w.slot_tpot_at_statistic_s(b, slots, t, perf.tpot(dep, slots, w.ctx_decode))) \
+                if b > 0 else 0.0   # the wait's own quantile under a percentile
+            t, t_q = t * join + slot, t_q * join_q + slot_q
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * w.kv_prompt_per_decode_token * kvpt
         return PoolState(c, n, 0.0, dec_load, dec_load / c.decode_tok_s, b, ttft, t_q, mem, kv_traffic, nic,

@@ -133,14 +133,24 @@ class WorkloadContext:
         if not q:
             return wait
         a, hold, _, full = self._slot_queue(offered_batch, service_s, tpot_s, tpot_full_s)
-        full = hold if full is None else full
-        a_full = np.maximum(a, a * full / np.where(hold > 0, hold, np.inf))
-        c = np.floor(np.asarray(slots, dtype=float))
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            theta = np.where(c > a_full, np.maximum(full, hold) / (c - a_full), np.inf)
-            chance = np.minimum(1.0, np.where(np.isfinite(theta), wait / theta, 1.0))
-            tail = np.where(chance > 1.0 - q, theta * np.log(chance / (1.0 - q)), 0.0)
-        return np.where(wait > 0, np.where(np.isfinite(wait), np.maximum(tail, 0.0), np.inf), 0.0)
+        return _wait_quantile(wait, a, hold, hold if full is None else full, slots, q)
+
+    def slot_tpot_at_statistic_s(self, batch, slots, tpot_s, tpot_full_s=None):
+        """`slot_tpot_s` for the TPOT statistic: the mean wait for a mean statistic, its quantile
+        for a percentile (`_wait_quantile`: Erlang C's exponential conditional wait, the hold of
+        L − 1 steps growing to the step at full slots), spread over the output. Until the
+        twenty-third session a p99 counted the mean wait: Llama-3.1-8B on one-slot L40S
+        instances at 110k-token prompts planned a p99 TPOT of 67 ms that simulated at 158 ms."""
+        mean = self.slot_tpot_s(batch, slots, tpot_s, tpot_full_s)
+        q = queueing.QUANTILE.get(self.tpot_statistic)
+        if not q or not self.slot_wait_per_token:
+            return mean
+        import numpy as np
+        hold = self.s_dec / self.p_dec * np.asarray(tpot_s, dtype=float)
+        full = hold if tpot_full_s is None else self.s_dec / self.p_dec * np.maximum(tpot_full_s, tpot_s)
+        wait = np.asarray(self.decode_slot_wait_s(batch, slots, tpot_s, tpot_full_s), dtype=float)
+        out = _wait_quantile(wait, np.asarray(batch, dtype=float), hold, full, slots, q) * self.slot_wait_per_token
+        return out if np.ndim(out) else float(out)
 
     def slot_tpot_s(self, batch, slots, tpot_s, tpot_full_s=None):
         """A decode instance's wait for a batch slot, as the TPOT it adds: a request that arrives
@@ -400,3 +410,18 @@ def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
                                   max_utilisation, t.own_mix)
         out = r if out is None else np.minimum(out, r)
     return out
+
+
+def _wait_quantile(wait, offered, hold, full, slots, q: float):
+    """The q-quantile of the wait for one of `slots` whose mean is `wait`: a request that finds them
+    full waits an exponential time of mean θ = H/(c − a) (Erlang C's conditional wait; H and a at
+    full slots, where the hold grows to `full`), so P(wait) = C = W/θ and the q-quantile is
+    θ·ln(C/(1 − q)) above C > 1 − q (0 below). Arrays or scalars."""
+    import numpy as np
+    a_full = np.maximum(offered, offered * full / np.where(hold > 0, hold, np.inf))
+    c = np.floor(np.asarray(slots, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        theta = np.where(c > a_full, np.maximum(full, hold) / (c - a_full), np.inf)
+        chance = np.minimum(1.0, np.where(np.isfinite(theta), wait / theta, 1.0))
+        tail = np.where(chance > 1.0 - q, theta * np.log(chance / (1.0 - q)), 0.0)
+    return np.where(wait > 0, np.where(np.isfinite(wait), np.maximum(tail, 0.0), np.inf), 0.0)
