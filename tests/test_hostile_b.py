@@ -273,7 +273,7 @@ def test_a_long_bad_value_is_cut_in_its_message(tmp_path, edit, start):
     assert len(line) < 400, len(line)
 
 
-@pytest.mark.parametrize("scenario, start", [({"gpus": {"set": [LONG]}}, "unknown GPU 'aaaa"),
+@pytest.mark.parametrize("scenario, start", [({"gpus": {"set": [LONG]}}, "s.yaml: gpus.set[0]: unknown GPU 'aaaa"),
                                              ({"limits": {"power": LONG}}, "limits.power: cannot read 'aaaa")])
 def test_a_long_bad_value_in_a_scenario_is_cut(tmp_path, scenario, start):
     code, out = run("whatif", write(tmp_path, BASE), write(tmp_path, scenario, "s.yaml"))
@@ -360,3 +360,11 @@ def test_an_empty_scenario_file_is_refused_as_an_empty_problem_file_is(tmp_path,
 def test_a_scenario_of_an_empty_mapping_still_changes_nothing(tmp_path):
     code, out = run("whatif", write(tmp_path, BASE), write(tmp_path, "{}\n", "s.yaml"))
     assert code == 0, out
+
+
+def test_an_unknown_gpu_in_a_scenarios_set_is_named_where_it_is_written(tmp_path):
+    """`gpus: {set: [h100, h999]}` in a scenario was reported as `gpus[1].id`, a field of the merged
+    problem the user never wrote; the message names `gpus.set[1]` of the scenario file."""
+    code, out = run("whatif", write(tmp_path, BASE), write(tmp_path, {"gpus": {"set": ["h100", "h999"]}}, "s.yaml"))
+    line = error_line(out)
+    assert code == 2 and line.startswith(f"error: {tmp_path / 's.yaml'}: gpus.set[1]: unknown GPU 'h999'"), line

@@ -106,7 +106,9 @@ def _index(gpus: list[dict], gpu_id: str, catalog: dict[str, GPU], where: str) -
 
 def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pricing: Pricing) -> list[dict]:
     """Replace, or remove → update → add; every name is checked against the list it edits."""
-    if e.set is not None:
+    if e.set is not None:   # each name checked here: the merged problem would blame gpus[i].id
+        for i, g in enumerate(e.set):
+            _catalog_gpu(g.id, catalog, f"{source}: gpus.set[{i}]")
         return [g.model_dump() for g in e.set]
     out = [dict(g) for g in base]
     for i, gid in enumerate(e.remove):
