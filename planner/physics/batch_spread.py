@@ -278,3 +278,13 @@ def poisson_skew(statistic: str) -> float:
     from statistics import NormalDist
     z = NormalDist().inv_cdf(q)
     return (z * z - 1.0) / 6.0
+
+
+def seen_statistic_batch(mean_batch, seen, quantile_batch, statistic: str, slots):
+    """The batch a decode pool's TPOT-statistic request sees: itself and the others' quantile,
+    `seen` (`batch_seen`) + (`quantile_batch` − m) + `poisson_skew`, at most the slots; 1 with one
+    slot (the others wait). Floats or arrays; candidates, their slot table and verification share it."""
+    import numpy as np
+    out = np.minimum(np.asarray(seen, dtype=float) + quantile_batch - mean_batch + poisson_skew(statistic), slots)
+    out = np.where(np.asarray(slots) <= 1, 1.0, out)
+    return out if out.ndim else float(out)

@@ -15,6 +15,7 @@ from planner.physics.batch_spread import (
     feedback_batch,
     mean_batch_within,
     poisson_skew,
+    seen_statistic_batch,
     statistic_batch,
 )
 from planner.physics.perf import Deployment, Parallelism, Speculation
@@ -119,8 +120,8 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
         t = steps[0].time_s / per_step
         t_seen = t_stat = steps[1].time_s / per_step
         if w.tpot_spread:   # the statistic's batch with the step's feedback (batch_spread.statistic_batch)
-            b_q = np.minimum(seen + feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step) - pts
-                             + poisson_skew(w.tpot_statistic), slots)   # itself and the others' quantile
+            b_q = seen_statistic_batch(pts, seen, feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step),
+                                       w.tpot_statistic, slots)   # itself and the others' quantile
             t_stat = batched.decode_steps(dep, b_q, w.ctx_decode).time_s / per_step
         hit = (start, t_seen.tolist(), t_stat.tolist(), {})
         remember("_slot_table", dep, key, hit)
@@ -203,10 +204,7 @@ def _seen_statistic_batch(dep: Deployment, w: WorkloadContext, b: float, slots: 
     slot). Taken around m alone, as until the twenty-third session, it left the request out:
     Llama-3.1-8B on L40S at a mean of 0.93 planned a p90 TPOT of 33.4 ms that simulated at 38.1 (a
     36 ms SLO broken)."""
-    if slots <= 1:
-        return 1.0
-    others = _statistic_batch(dep, w, b) - b + poisson_skew(w.tpot_statistic)
-    return min(batch_seen(b, slots) + others, float(slots))
+    return seen_statistic_batch(b, batch_seen(b, slots), _statistic_batch(dep, w, b), w.tpot_statistic, slots)
 
 
 def _fit_mean_batch(dep: Deployment, w: WorkloadContext, b_cap: int) -> int:

@@ -20,7 +20,7 @@ from planner.physics.batch_spread import (
     chunk_variance,
     elasticity,
     feedback_gain,
-    poisson_skew,
+    seen_statistic_batch,
     short_answer_floor,
     statistic_batch,
     tpot_offset,
@@ -184,14 +184,15 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_q, b_t, t_q = b, seen, t                    # memory's batch, the TPOT statistic's batch and TPOT
         if w.tpot_spread and b > 0:   # the batch's quantile (memory), and the statistic's request's
             b_q = min(statistic_batch(b, w.tpot_spread, lambda x: perf.tpot(dep, x, w.ctx_decode)), slots)
-            b_t = 1.0 if slots <= 1 else min(seen + b_q - b + poisson_skew(w.tpot_statistic), slots)   # and itself
+            b_t = seen_statistic_batch(b, seen, b_q, w.tpot_statistic, slots)   # itself and the others
             t_q = perf.tpot(dep, b_t, w.ctx_decode)
         wait = 0.0
         if b > 0:   # the wait for a batch slot, the hold growing to the step at full slots as for
             # colocated pools: a fixed hold under-planned a pool at 95 % of its slots by 4–10 % of TPOT
             # (SLO broken in simulation); arrivals from prefill, smoother than Poisson, are left out
             # (rag_long_context's decode pool: 58.3 ms planned, 56.6–58.0 simulated over three seeds)
-            wait = float(w.decode_slot_wait_s(b, slots, t, perf.tpot(dep, slots, w.ctx_decode)))
+            t_slots = perf.tpot(dep, slots, w.ctx_decode)
+            wait = float(w.decode_slot_wait_s(b, slots, t, t_slots))
         by_class, ttft = (), 0.0
         if w.first_token_decoded:   # the request comes straight here and this pool's
             # step makes its first token, so both waits (for a slot, for the step in progress) come
@@ -202,8 +203,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
             join = w.join_factor(perf.tokens_per_step(dep))   # the wait to join the running batch
             join_q = w.join_factor_at_statistic(perf.tokens_per_step(dep))   # at the TPOT statistic
             slot = wait * w.slot_wait_per_token if w.slot_wait_per_token else 0.0   # spread over the output
-            slot_q = float(w.slot_tpot_at_statistic_s(b, slots, t, perf.tpot(dep, slots, w.ctx_decode))) \
-                if b > 0 else 0.0   # the wait's own quantile under a percentile
+            slot_q = float(w.slot_tpot_at_statistic_s(b, slots, t, t_slots)) if b > 0 else 0.0   # at its quantile
             t, t_q = t * join + slot, t_q * join_q + slot_q
         mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
         kv_traffic = dec_load * w.kv_prompt_per_decode_token * kvpt

@@ -146,8 +146,8 @@ class WorkloadContext:
         if not q or not self.slot_wait_per_token:
             return mean
         import numpy as np
-        hold = self.s_dec / self.p_dec * np.asarray(tpot_s, dtype=float)
-        full = hold if tpot_full_s is None else self.s_dec / self.p_dec * np.maximum(tpot_full_s, tpot_s)
+        hold, full = self._decode_holds(np.asarray(tpot_s, dtype=float), tpot_full_s)
+        full = hold if full is None else np.maximum(full, hold)
         wait = np.asarray(self.decode_slot_wait_s(batch, slots, tpot_s, tpot_full_s), dtype=float)
         out = _wait_quantile(wait, np.asarray(batch, dtype=float), hold, full, slots, q) * self.slot_wait_per_token
         return out if np.ndim(out) else float(out)
@@ -221,9 +221,14 @@ class WorkloadContext:
         None: it stays at the mean batch's)."""
         if self.s_dec <= 0:
             return 0.0 * tpot_s
-        hold = self.s_dec / self.p_dec * tpot_s
-        full = None if tpot_full_s is None else self.s_dec / self.p_dec * tpot_full_s
+        hold, full = self._decode_holds(tpot_s, tpot_full_s)
         return queueing.slot_wait_s(batch, slots, hold, self.decode_hold_cv2, full)
+
+    def _decode_holds(self, tpot_s, tpot_full_s):
+        """(mean hold, hold while every slot is taken or None) of a decode slot: E[L − 1] over the
+        requests that decode, at `tpot_s` and at `tpot_full_s`."""
+        per = self.s_dec / self.p_dec
+        return per * tpot_s, None if tpot_full_s is None else per * tpot_full_s
 
     @property
     def ttft_limit(self) -> float:
