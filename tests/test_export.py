@@ -238,22 +238,23 @@ def _check_loadtest(d: dict, files: dict[str, str]) -> None:
 
 
 def test_deepseek_vllm_command_realises_the_plan():
-    """deepseek_qps's prefill pool (H800 TP1·DP8·PP2 since the profiles of 2026-12-04, H100
-    before) spans two 8-card nodes: one command per node, the second headless from DP rank 4;
-    a one-node decode pool gets no multi-node flags."""
+    """deepseek_qps's prefill pool (H100 TP1·DP8·PP4 since the twenty-fourth session's pick among
+    equal-cost plans, H800 TP1·DP8·PP2 under the profiles of 2026-12-04) spans four 8-card nodes:
+    one command per node, the others headless from DP ranks 2, 4 and 6 (a rank's four pipeline
+    stages on one node); a one-node decode pool gets no multi-node flags."""
     d = plan("deepseek_qps")
-    assert [(p["role"], p["gpu"], p["cards_per_instance"]) for p in d["pools"][:2]] == [
-        ("decode", "h200", 8), ("prefill", "h800", 16)]   # the premise: pool 1 two nodes, pool 0 one
+    assert [(p["role"], p["gpu"], p["cards_per_instance"]) for p in d["pools"]] == [
+        ("decode", "h200", 8), ("decode", "h20", 16), ("prefill", "h100", 32)]   # the premise: pool 2 four nodes
     files = render(d, "vllm")
-    ranks = commands(files)["prefill-h800-1"]                 # TP1·DP8·PP2: 16 cards = 2 nodes of 8
+    ranks = commands(files)["prefill-h100-2"]                 # TP1·DP8·PP4: 32 cards = 4 nodes of 8
     o = opts(ranks[0])
     assert ranks[0][:3] == ["vllm", "serve", "deepseek-ai/DeepSeek-R1"]   # the catalog's repository, not its id
     assert o["--enable-expert-parallel"] is True
     assert o["--max-num-batched-tokens"] == "16000"           # 16 prompts × 1,000 tokens a pass
     assert json.loads(o["--kv-transfer-config"])["kv_connector"] == "NixlConnector"
-    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "2", "8")
-    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "4"]   # 4 DP ranks per node
-    assert [a[-1] == "--headless" for a in ranks] == [False, True]
+    assert (o["--tensor-parallel-size"], o["--pipeline-parallel-size"], o["--data-parallel-size"]) == ("1", "4", "8")
+    assert [opts(a)["--data-parallel-start-rank"] for a in ranks] == ["0", "2", "4", "6"]   # 2 DP ranks per node
+    assert [a[-1] == "--headless" for a in ranks] == [False, True, True, True]
     (dec,) = commands(files)["decode-h200-0"]                 # one node: no multi-node flags
     assert "--data-parallel-start-rank" not in opts(dec)
 
@@ -266,15 +267,16 @@ def test_colocated_pool_gets_its_chunk():
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
     o = opts(vllm[name][0])
-    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 33 sequences per DP rank (the
-    # TP1·DP2 instance's 65 slots over its two ranks; the TP1·DP4 pool planned from 2026-12-04's
-    # nineteenth session until the step in progress of its twenty-first had 69 a rank)
-    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16033"
-    assert o["--max-num-seqs"] == "33"
+    # vLLM's budget holds the step's decodes too: 16,000 prompt tokens + 69 sequences per DP rank (the
+    # TP1·DP4 instance's 275 slots over its four ranks, as from 2026-12-04's nineteenth session until
+    # the step in progress of its twenty-first and again since its twenty-fourth; the TP1·DP2
+    # instances between had 33 a rank)
+    assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16069"
+    assert o["--max-num-seqs"] == "69"
     d["pools"] = [p for p in d["pools"] if p["role"] == "colocated"]   # SGLang runs them alone (MIXED)
     o = opts(commands(render(d, "sglang"))["colocated-mi300x-0"][0])
-    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP2 ranks 32,000 // 2
-    assert o["--chunked-prefill-size"] == "32000" and o["--dp-size"] == "2" and "--disaggregation-mode" not in o
+    # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP4 ranks 64,000 // 4
+    assert o["--chunked-prefill-size"] == "64000" and o["--dp-size"] == "4" and "--disaggregation-mode" not in o
 
 
 def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(llama70b_chat_colocated_json):
@@ -285,15 +287,15 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(ll
     pool = [p for p in d["pools"] if p["role"] == "colocated"][0]   # the first of its colocated pools
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
-    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 390 sequences the
-    # TP4 instance admits (its slots; the TP2 instances of 2026-12-04 before the mixture quantile
-    # admitted 131)
-    assert pool["slots"] == 390
-    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "2190"
+    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 131 sequences the
+    # TP2 instance admits (its slots; four TP2 instances again since the twenty-fourth session's
+    # batch grid near the slots, two TP4 of 390 slots at the same cost between)
+    assert pool["slots"] == 131
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1931"
     assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
-    assert "--max_num_tokens 2190" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
+    assert "--max_num_tokens 1931" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
-    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1344"   # 954 + 390
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1085"   # 954 + 131
 
 
 def test_not_a_plan_is_bad_input():
@@ -331,8 +333,8 @@ def test_dynamo_service_keys_name_the_gpu_and_the_pool_apart():
     services = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])["spec"]["services"]
     want = ["Frontend"] + [f"{p['role'].title()}{p['gpu'].title()}Pool{i}" for i, p in enumerate(d["pools"])]
     assert list(services) == want
-    assert [(p["role"], p["gpu"]) for p in d["pools"]] == [("decode", "h200"), ("prefill", "h800"), ("decode", "h20")]
-    assert want[1:] == ["DecodeH200Pool0", "PrefillH800Pool1", "DecodeH20Pool2"]
+    assert [(p["role"], p["gpu"]) for p in d["pools"]] == [("decode", "h200"), ("decode", "h20"), ("prefill", "h100")]
+    assert want[1:] == ["DecodeH200Pool0", "DecodeH20Pool1", "PrefillH100Pool2"]
 
 
 def test_kv_dtype_an_engine_lacks():
@@ -543,10 +545,10 @@ def test_a_multi_node_sglang_instance_gets_the_leader_address(tmp_path):
     import stat
     import subprocess
     d = plan("deepseek_qps")
-    assert d["pools"][1]["cards_per_instance"] == 16   # pool 1 (H800 prefill since 2026-12-04) spans 2 nodes
+    assert d["pools"][2]["cards_per_instance"] == 32   # pool 2 (H100 prefill, TP1·DP8·PP4) spans 4 nodes
     files = render(d, "sglang")
     script = tmp_path / "prefill.sh"
-    script.write_text(files["prefill-h800-1.sh"])
+    script.write_text(files["prefill-h100-2.sh"])
     fake = tmp_path / "python3"
     fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
@@ -648,11 +650,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[2]: service 'chat+coding' has no pool in pools[]"),
+     "services[4]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
@@ -673,14 +675,15 @@ def test_a_fleet_plan_whose_pools_and_services_disagree(tmp_path, edit, message)
 
 def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
     """rank 0 ran `mpirun -n 16` without hosts, so all 16 ranks started on its own 8-card node; a
-    dense model got --ep_size too. deepseek_qps's 16-card prefill pool (H800 since the profiles of
-    2026-12-04, H100 before) is the multi-node instance."""
+    dense model got --ep_size too. deepseek_qps's 32-card prefill pool (H100 TP1·DP8·PP4 since the
+    twenty-fourth session, a 16-card H800 one under the profiles of 2026-12-04) is the multi-node
+    instance."""
     d = plan("deepseek_qps")
-    assert d["pools"][1]["cards_per_instance"] == 16
+    assert d["pools"][2]["cards_per_instance"] == 32
     files = render(d, "trtllm", model_path="/m")
-    text = files["prefill-h800-1.sh"]
-    assert ': "${HOSTFILE:?set HOSTFILE to an MPI host file of the instance\'s 2 nodes' in text
-    argv = commands(files)["prefill-h800-1"][0]
+    text = files["prefill-h100-2.sh"]
+    assert ': "${HOSTFILE:?set HOSTFILE to an MPI host file of the instance\'s 4 nodes' in text
+    argv = commands(files)["prefill-h100-2"][0]
     assert argv[:4] == ["mpirun", "--hostfile", "${HOSTFILE}", "-n"] and 'mpirun --hostfile "${HOSTFILE}"' in text
     assert "--ep_size" in argv
     dense = commands(render(plan("llama70b_chat"), "trtllm", model_path="/m"))
@@ -799,16 +802,16 @@ def test_a_wholly_cached_plan_of_decode_pools_alone_exports_plain_vllm_servers(t
 def test_the_readme_counts_the_cards_the_pools_hold(value):
     """An edited `totals.cards` (a boolean, a negative or huge count, a missing GPU type) was copied
     into the export's README as the plan's cards (hostile-input hunt, 2026-12-04); the README
-    states what the pools hold (11 RTX 4090s: six TP1 prefill, one TP1 and two TP2 decode
+    states what the pools hold (14 RTX 4090s: six TP1 prefill, two TP2 and one TP4 decode
     instances) whatever `totals` says."""
     d = plan("small_model_cheap_card")
     if value == "missing":
         d["totals"]["cards"] = {}
     else:
         d["totals"]["cards"]["rtx4090"] = value
-    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 11
+    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 14
     readme = render(d, "vllm", source="p.json")["README.txt"]
-    assert "  cards per GPU type: rtx4090 11\n" in readme
+    assert "  cards per GPU type: rtx4090 14\n" in readme
 
 
 def test_the_engine_option_offers_only_what_manifests_can_run(tmp_path):

@@ -232,17 +232,18 @@ def test_two_small_classes_share_a_pool_and_it_is_cheaper():
 
 
 def test_a_cap_forces_a_second_gpu_type():
-    """Three H100 and three H20 nodes (471.60 RMB/h, profiles of 2026-12-04; two H20 nodes and
-    411.60 RMB/h before) serve both classes; with H100 capped at one node the rest moves to H20,
-    which costs more (twelve H20 nodes beside the H100 one, 817.20 RMB/h)."""
+    """Three H100 and two H20 nodes (411.60 RMB/h: colocated H100 pools at the batch grid's new
+    points near their slots, twenty-fourth session; three H20 nodes and 471.60 RMB/h under the
+    profiles of 2026-12-04 before it) serve both classes; with H100 capped at one node the rest
+    moves to H20, which costs more (twelve H20 nodes beside the H100 one, 817.20 RMB/h)."""
     classes = [small("chat", 300), small("bulk", 300, 2000, 500, ttft="3s")]
     free = solve(fleet(classes, ("h100", "h20")))
-    assert plan_json(free)["totals"]["nodes"] == {"h100": 3, "h20": 3}
+    assert plan_json(free)["totals"]["nodes"] == {"h100": 3, "h20": 2}
     capped = solve(fleet(classes, ({"id": "h100", "max_nodes": 1}, "h20")))
     d = plan_json(capped)
     assert d["totals"]["nodes"]["h100"] == 1 and d["totals"]["nodes"]["h20"] > 2
     assert "availability[h100]" in d["binding"]
-    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(471.6)
+    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(411.6)
     assert d["verification"]["passed"]
 
 

@@ -129,7 +129,10 @@ def test_example_plan_prefill_busy_share_and_ttft_match_the_batching_queue(examp
     full-pass capacity) is the simulated one within a point, and its mean TTFT within 5 %, the plan
     on the pessimistic side.
 
-    Profiles of 2026-12-04: two 16-card H800 TP1·DP8·PP2 instances (H800 and H100 at one price) at
+    Since the twenty-fourth session (the colocated candidates' change moved the MILP's pick among
+    equal-cost plans): one 32-card H100 TP1·DP8·PP4 instance at ρ = 81.9 %, 474.1 ms planned, the
+    plan 3.7-4.4 % above the simulation as below. Profiles of 2026-12-04: two 16-card H800
+    TP1·DP8·PP2 instances (H800 and H100 at one price) at
     ρ = 89.1 %, busy share 99.98 % planned, 99.95 % simulated; mean TTFT 553.2 ms planned,
     533.5 ms simulated (seed 0, 10⁵ requests: the plan 3.6 % above; seeds 1-3: 2.9, 3.8, 4.0 %;
     4·10⁵ requests: 3.8 %). The same problem without H800 plans one 32-card H100 PP4 instance at
@@ -140,7 +143,7 @@ def test_example_plan_prefill_busy_share_and_ttft_match_the_batching_queue(examp
     the plan must stay above the simulation (an optimistic TTFT fails even inside the band)."""
     (sim,) = [p for p in example_result.pools if p.role == "prefill"]
     (pool,) = [p for p in example_plan["pools"] if p["role"] == "prefill"]
-    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.8907, abs=1e-3)
+    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.8194, abs=1e-3)
     assert sim.analytic_utilization > pool["utilization"] + 0.05
     assert sim.analytic_utilization == pytest.approx(sim.utilization, abs=0.01)
     assert sim.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.05)

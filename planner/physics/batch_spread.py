@@ -74,31 +74,57 @@ def life_terms(output_lengths: list[tuple[float, float]]) -> tuple[tuple[float, 
     return tuple((s, p / total, life_variance_factor(s, lifetimes)) for s, p in weights)
 
 
-def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], batch_sd, chunk_var=0.0):
+def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], batch_sd, chunk_var=0.0,
+                chunk_k3=0.0):
     """How far the statistic's TPOT lies above the mean TPOT, per point (numpy arrays or floats):
     the x with Σ_L w_L·Φ(x/σ_L) = q, where a request of L − 1 decode tokens has
     σ_L² = batch_sd²·g(L) + chunk_var/(L − 1):
     - batch_sd: TPOT change of one standard deviation of the instantaneous batch (slope·√m);
     - chunk_var: f(1 − f)·E[Δ²]/a of a colocated engine — a share f of its steps carries a prompt
       chunk that lengthens the step by Δ, a the tokens per step; a request over n = (L − 1)/a
-      steps meets a binomial number of them, so its TPOT varies by f(1 − f)·E[Δ²]/(n·a²).
+      steps meets a binomial number of them, so its TPOT varies by f(1 − f)·E[Δ²]/(n·a²);
+    - chunk_k3: the chunk term's third cumulant, chunk_k3/(L − 1)² for that request
+      (`chunk_cumulants`): the count of chunk steps a short life meets is skewed like a Poisson
+      count, and each one lengthens the life that more arrive in. A component with skewness γ is
+      taken as a shifted gamma of its three cumulants (`_skewed_cdf`), a normal without.
     0 for the mean (and the median, the mixture being symmetric)."""
     import numpy as np
     q = QUANTILE.get(statistic)
     batch_sd = np.asarray(batch_sd, dtype=float)
     chunk_var = np.broadcast_to(np.asarray(chunk_var, dtype=float), batch_sd.shape)
+    chunk_k3 = np.broadcast_to(np.asarray(chunk_k3, dtype=float), batch_sd.shape)
     if q is None or q <= 0.5 or not terms:
         return np.zeros(batch_sd.shape)
     sds = [np.sqrt(batch_sd ** 2 * g + chunk_var / n) for n, _, g in terms]
-    hi = 10.0 * np.maximum(np.max(sds, axis=0), 1e-300)
+    skews = [chunk_k3 / (n * n) / np.maximum(sd, 1e-300) ** 3 for (n, _, _), sd in zip(terms, sds)]
+    hi = 10.0 * np.maximum(np.max(sds, axis=0), 1e-300) * (1.0 + np.max(skews, axis=0))
     lo = np.zeros(batch_sd.shape)
-    for _ in range(50):
+    for _ in range(60):
         mid = 0.5 * (lo + hi)
-        cdf = sum(w * 0.5 * (1.0 + _erf(mid / np.maximum(sd, 1e-300) / math.sqrt(2.0)))
-                  for (_, w, _), sd in zip(terms, sds))
+        cdf = sum(w * _skewed_cdf(mid, sd, g) for (_, w, _), sd, g in zip(terms, sds, skews))
         below = cdf < q
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return 0.5 * (lo + hi)
+
+
+# below this skewness a component is taken as normal (the gamma's shape 4/γ² would pass 4·10⁴)
+MIN_SKEW = 1e-2
+
+
+def _skewed_cdf(x, sd, skew):
+    """P(X ≤ x) of a zero-mean variable of standard deviation `sd` and skewness `skew` ≥ 0, at
+    x ≥ 0: the shifted gamma of those three cumulants (shape k = 4/γ², scale σγ/2, shifted by
+    −2σ/γ) by the Wilson–Hilferty cube root, Φ((∛(y/k) − 1 + 1/9k)·3√k); the normal Φ(x/σ)
+    below `MIN_SKEW`. Arrays of one shape."""
+    import numpy as np
+    sd = np.maximum(sd, 1e-300)
+    normal = 0.5 * (1.0 + _erf(x / sd / math.sqrt(2.0)))
+    g = np.maximum(skew, MIN_SKEW)
+    k = 4.0 / (g * g)
+    y = np.maximum((x / sd + 2.0 / g) * 2.0 / g, 0.0)   # in units of the gamma's scale
+    u = (np.cbrt(y / k) - 1.0 + 1.0 / (9.0 * k)) * 3.0 * np.sqrt(k)
+    gamma = 0.5 * (1.0 + np.sign(u) * _erf(np.abs(u) / math.sqrt(2.0)))
+    return np.where(skew < MIN_SKEW, normal, gamma)
 
 
 SHORT_STEPS = 16   # answers of at most this many decode steps get `short_answer_floor`'s exact count
@@ -151,10 +177,32 @@ def chunk_variance(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_token
     n·d·λ·E[E²]/(1 − ρ)³ — chunk steps come in bursts, and each one lengthens the life that more
     prompts arrive in. With λ·E[E²] = prefill_tok_s·δ²·s̄·(1 + cv²) and n = (L − 1)/a, the TPOT
     variance of that request is this value / (L − 1). Works on floats and numpy arrays."""
-    import numpy as np
-    rho = np.minimum(prefill_tok_s * extra_per_token_s, 0.99)
+    rho = _capped_load(prefill_tok_s * extra_per_token_s)
     second = prefill_tok_s * extra_per_token_s ** 2 * prompt_tokens * (1.0 + prompt_cv2)
     return decode_step_s * second / ((1.0 - rho) ** 3 * tokens_per_step)
+
+
+def chunk_cumulants(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens: float, prompt_cv2: float,
+                    tokens_per_step: float):
+    """(`chunk_variance`, its third cumulant) of a colocated engine's chunk term, the second for
+    `tpot_offset`'s chunk_k3: the busy period started by the work x = n·d has, per unit of x, the
+    cumulants 1/(1 − ρ), λE[E²]/(1 − ρ)³ and λE[E³]/(1 − ρ)⁴ + 3(λE[E²])²/(1 − ρ)⁵ (the first
+    passage of x + A(t) − t to zero, A the compound Poisson work of the prompts). A prompt's
+    third moment E[s³] = s̄³·(1 + cv²)(1 + 2cv²) (a gamma's; s̄³ for fixed lengths). Per request of
+    L − 1 decode tokens the TPOT's third cumulant is the value / (L − 1)²."""
+    rho = _capped_load(prefill_tok_s * extra_per_token_s)
+    second = prefill_tok_s * extra_per_token_s ** 2 * prompt_tokens * (1.0 + prompt_cv2)
+    third = (prefill_tok_s * extra_per_token_s ** 3 * prompt_tokens ** 2 * (1.0 + prompt_cv2)
+             * (1.0 + 2.0 * prompt_cv2))
+    k3 = third / (1.0 - rho) ** 4 + 3.0 * second ** 2 / (1.0 - rho) ** 5
+    return (chunk_variance(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens, prompt_cv2,
+                           tokens_per_step), decode_step_s * k3 / tokens_per_step)
+
+
+def _capped_load(rho):
+    """The chunk work's load ρ = λ·E[E], at most 0.99 (as `chunk_variance` takes it)."""
+    import numpy as np
+    return np.minimum(rho, 0.99)
 
 
 def _erf(x):

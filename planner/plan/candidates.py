@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
 from planner.physics import batched, perf
-from planner.physics.batch_spread import chunk_variance, elasticity, feedback_gain, tpot_offset
+from planner.physics.batch_spread import chunk_cumulants, elasticity, feedback_gain, tpot_offset
 from planner.physics.colocated import burst_batch, chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
@@ -214,20 +214,25 @@ def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: _Col
 
 
 def colocated_batch_grid(slots: int) -> list[float]:
-    """The mean batches a colocated shape is tried at: `perf.batch_grid` plus the batches 1, 2
-    and 4·⌈√c⌉ below the c slots memory admits: a pool at its slots has an unbounded wait for
-    one ([batch slots](docs/optimisation.md)), and the headroom that wait needs grows as √c, so
-    without these points the largest usable batch would fall back to the grid point below (170
-    slots: 128, a quarter of the capacity). One slot: the mean batches 0.05 … 0.95 below it (the
-    instance busy that share of the time, each request alone at the step of batch 1), and 1.
+    """The mean batches a colocated shape is tried at: `perf.batch_grid` plus the batches ½, ¾, 1,
+    1½, 2 and 4 times ⌈√c⌉ (rounded up) below the c slots memory admits: a pool at its slots has
+    an unbounded wait for one ([batch slots](docs/optimisation.md)), and the headroom that wait
+    needs grows as √c, so without these points the largest usable batch would fall back to the
+    grid point below (170 slots: 128, a quarter of the capacity). The steps of ¼·√c matter at a few
+    slots: the seed's H20 TP8 instance at 0.7 req/s (17 slots) meets its TTFT at a mean of 12.4
+    and not at 15; with 12 as the largest point below 15 its capacity at a request's batch
+    (`batch_seen`, 12/TPOT(13)) fell 2 % short of the load and the plan took two nodes. One slot:
+    the mean batches 0.05 … 0.95 below it (the instance busy that share of the time, each request
+    alone at the step of batch 1), and 1.
 
-    >>> colocated_batch_grid(170)[-7:], colocated_batch_grid(17), colocated_batch_grid(1)[-3:]
-    ([64, 96, 114, 128, 142, 156, 170], [1, 2, 3, 4, 6, 7, 8, 12, 16, 17], [0.9, 0.95, 1])
+    >>> colocated_batch_grid(170)[-10:], colocated_batch_grid(17), colocated_batch_grid(1)[-3:]
+    ([64, 96, 114, 128, 142, 149, 156, 159, 163, 170], [1, 2, 3, 4, 6, 7, 8, 9, 12, 13, 14, 16, 17], [0.9, 0.95, 1])
     """
     if slots == 1:
         return [*BELOW_ONE_OCCUPANCY, 1]
     step = math.isqrt(max(slots - 1, 0)) + 1
-    near = [slots - k * step for k in (1, 2, 4) if slots - k * step > 1]
+    heads = sorted({-(-num * step // den) for num, den in ((1, 2), (3, 4), (1, 1), (3, 2), (2, 1), (4, 1))})
+    near = [slots - h for h in heads if slots - h > 1]
     return sorted(set(perf.batch_grid(slots)) | set(near))
 
 
@@ -244,7 +249,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         # batches up to the one whose own prompts fill the step budget (or 1)
         scale = min(1.0, w.pass_token_budget * w.s_dec / max(w.s_unc, 1e-9))
         means = sorted({f * scale for f in BELOW_ONE_OCCUPANCY} | set(means))
-    runs = np.maximum(np.array(means, dtype=float), 1.0)   # the batch its steps run at (`batch_seen`)
+    runs = np.minimum(np.array(means, dtype=float) + 1.0, mem_limit)   # the batch a request sees (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
     b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]
     bs = np.repeat(np.array(means, dtype=float), ks)
@@ -256,13 +261,14 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     share = np.minimum(1.0, p / chunk)
     used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
     spread = bool(w.tpot_spread) and mem_limit > 1   # the TPOT statistic: the same prefill per step beside
-    b_stat = bs + w.tpot_spread * np.sqrt(bs) if spread else run   # the quantile batch
+    b_stat = bs + w.tpot_spread * np.sqrt(bs) if spread else run   # the quantile batch (memory's)
+    b_seen = np.minimum(run + b_stat - bs, mem_limit)   # the statistic's request: itself and the others' quantile
     fit = np.flatnonzero(b_stat <= mem_limit)
     chunk_c = np.ceil(chunk[fit])
     # every mixed and every decode-only step of the table in one call each (the same floats as a call each)
-    mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_stat, used)] if spread else []),
+    mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_seen, used)] if spread else []),
                                                   (bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
-    dec, *dec_rest = batched.decode_steps_many(dep, [runs, *([b_stat] if spread else [])], w.ctx_decode)
+    dec, *dec_rest = batched.decode_steps_many(dep, [runs, *([b_seen] if spread else [])], w.ctx_decode)
     dec = dec.take(np.repeat(np.arange(len(means)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
@@ -291,8 +297,8 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         t_q = st_q / perf.tokens_per_step(dep)
         batch_sd = feedback_gain(elasticity(bs, t, b_stat, t_q)) * (t_q - t) / w.tpot_spread   # with feedback
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
-                                 chunk_variance(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
-                                                w.s_unc, w.cv2, perf.tokens_per_step(dep)))
+                                 *chunk_cumulants(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
+                                                  w.s_unc, w.cv2, perf.tokens_per_step(dep)))
     if not len(fit):
         none = np.empty(0)
         return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)

@@ -17,7 +17,7 @@ from planner.physics import colocated, perf
 from planner.physics.batch_spread import (
     batch_at_statistic,
     batch_seen,
-    chunk_variance,
+    chunk_cumulants,
     elasticity,
     feedback_gain,
     seen_statistic_batch,
@@ -212,9 +212,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     lives = w.decode_lives
     slots = perf.max_batch(dep, w.ctx_peak)   # a prompt waits for one before its first chunk
     t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
-                                       per_step, float(w.pass_token_budget), c.batch, lives, w.cv2, slots)
+                                       per_step, float(w.pass_token_budget), slots, lives, w.cv2, slots)
     b = dec_load * t_step / per_step
-    seen = batch_seen(b, c.batch)
+    seen = batch_seen(b, slots)
     b_q, b_t, t_q = b, seen, t_step / per_step
     # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in, w.cv2).time_s
@@ -222,8 +222,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     rho = pre_load * t_full / c.chunk_tokens                 # share of steps that carry a chunk
     if w.tpot_spread and b > 0 and slots > 1:   # the same prefill per step beside the statistic's batch
         # (≥ the mean's); one slot runs one request, at batch 1 whatever the load
-        b_q = batch_at_statistic(b, w.tpot_spread)
-        b_t = max(b_q, seen)
+        b_q = batch_at_statistic(b, w.tpot_spread)   # memory's; the statistic's request sees itself and the
+        b_t = min(seen + b_q - b, slots)              # others' quantile (as a decode pool's, without the skew)
         budget = float(w.pass_token_budget)
         share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget,
                                      w.cv2)
@@ -232,9 +232,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in, w.cv2).time_s - d) / chunk if f > 0 else 0.0
-        gain = feedback_gain(elasticity(b, t_q, b_t, t_bq))   # the step's feedback on the batch's spread
+        gain = feedback_gain(elasticity(b, t_q, b_q, t_bq))   # the step's feedback on the batch's spread
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, gain * (t_bq - t_q) / w.tpot_spread,
-                                      chunk_variance(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
+                                      *chunk_cumulants(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
         # a few steps, one a chunk's: the step after a request's own prompt carries one while the
         # chunk queue is busy (ρ, the M/G/1 departure property) or at the seen share, the larger
         t_q = max(t_q, short_answer_floor(w.tpot_statistic, w.tpot_terms, d / per_step, per_token * chunk / per_step,

@@ -5,6 +5,7 @@ time to a wholly cached request's first token on a decode instance."""
 from __future__ import annotations
 
 from planner.physics import batched, perf
+from planner.physics.batch_spread import batch_seen
 from planner.plan.workload import WorkloadContext, first_decoded_step_s, ttft_batch_quantile
 
 
@@ -54,7 +55,8 @@ def decode_growth_s(dep: perf.Deployment, w: WorkloadContext, batch):
 
 def full_slots_tpot(dep: perf.Deployment, w: WorkloadContext, b: float, slots: int, tpot_s: float) -> float:
     """A colocated instance's TPOT while every one of its `slots` is taken: its TPOT at the mean
-    batch b with the decode step at the slots in place of the step at b (the prompt chunks it
-    carries at that load unchanged)."""
-    grow = perf.decode_step(dep, slots, w.ctx_decode).time_s - perf.decode_step(dep, max(b, 1.0), w.ctx_decode).time_s
+    batch b (`tpot_s`, the step at the batch a request sees, `batch_seen`) with the decode step at
+    the slots in place of that step (the prompt chunks it carries at that load unchanged)."""
+    grow = (perf.decode_step(dep, slots, w.ctx_decode).time_s
+            - perf.decode_step(dep, batch_seen(b, slots), w.ctx_decode).time_s)
     return tpot_s + max(grow, 0.0) / perf.tokens_per_step(dep)

@@ -1,0 +1,134 @@
+"""Colocated pools of a few sequences: the batch a request sees, the batch grid near the slots,
+and the skew of the chunk steps a short life meets (2026-12-04, twenty-fourth session).
+
+Why it exists: a colocated candidate's capacity and TPOT took the batch at the mean m, where a
+request shares its steps with itself and the others (`batch_seen`, m + 1 below the slots, as
+decode pools since the twenty-third session). A hunt of 43 colocated problems against the
+simulator found mean TPOT 4–11 % optimistic at 2–3 sequences (gpt-oss-120b on H100 TP1: 5.71 ms
+planned, 6.33 simulated, a 6 ms SLO broken) and p90/p99 TPOT 5–26 % optimistic.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.input.load import load_problem
+from planner.physics.batch_spread import _skewed_cdf, chunk_cumulants, tpot_offset
+from planner.plan.solve import solve
+from planner.report.json import plan_json
+from planner.studies.simulate import plan_from_dict, simulate
+
+
+def _gamma_cdf_shape4(x: float) -> float:
+    """P(G ≤ x) of a Gamma(4, 1) variable, in closed form: 1 − e^(−x)·Σ_{j<4} x^j/j!."""
+    return 1.0 - math.exp(-x) * sum(x ** j / math.factorial(j) for j in range(4))
+
+
+def test_skewed_cdf_is_the_gamma_of_three_cumulants():
+    """Skewness 1 is a Gamma(4, ½) shifted to mean 0 (sd 1): P(X ≤ x) = P(G ≤ 2x + 4) of a
+    Gamma(4, 1); the Wilson–Hilferty cube root is within 1e-3 of it over the upper tail; skewness
+    0 is the normal."""
+    xs = np.array([0.0, 0.5, 1.0, 2.0, 3.0, 4.0])
+    got = _skewed_cdf(xs, np.ones(6), np.ones(6))
+    exact = np.array([_gamma_cdf_shape4(2.0 * x + 4.0) for x in xs])
+    assert np.abs(got - exact).max() < 1e-3
+    assert got[4] == pytest.approx(0.98966, abs=1e-3)   # the normal's 0.99865: the tail is longer
+    normal = _skewed_cdf(xs, np.ones(6), np.zeros(6))
+    assert normal[3] == pytest.approx(0.977250, abs=1e-6)
+
+
+def test_chunk_cumulants_against_a_simulated_busy_period():
+    """A request's 50 decode steps of 10 ms among prompts of 2,000 tokens (0.2 s of chunk work
+    each) arriving at 1.5/s (ρ = 0.3): its decode time is the busy period started by 0.5 s of work.
+    4·10⁵ busy periods, built generation by generation (the prompts that arrive during the work
+    left add theirs), give the variance and third cumulant of the formulas within 2 % and 4 %."""
+    rng = np.random.default_rng(1)
+    s_bar, delta, d, n, lam = 2000.0, 1e-4, 0.01, 50, 1.5
+    var_term, k3_term = chunk_cumulants(lam * s_bar, d, delta, s_bar, 0.0, 1.0)
+    total = np.full(400_000, n * d)
+    pending = total.copy()
+    while pending.any():
+        pending = rng.poisson(lam * pending) * s_bar * delta
+        total += pending
+    c = total - total.mean()
+    assert total.mean() == pytest.approx(n * d / 0.7, rel=0.01)
+    assert (c ** 2).mean() == pytest.approx(n * var_term, rel=0.02)
+    assert (c ** 3).mean() == pytest.approx(n * k3_term, rel=0.04)
+    # by hand: λE[E²] = 1.5·0.04 = 0.06, λE[E³] = 1.5·0.008 = 0.012, per unit of work
+    assert var_term == pytest.approx(0.01 * 0.06 / 0.7 ** 3)
+    assert k3_term == pytest.approx(0.01 * (0.012 / 0.7 ** 4 + 3 * 0.06 ** 2 / 0.7 ** 5))
+
+
+def test_the_skew_lengthens_a_percentile_of_few_chunk_steps():
+    """A p99 over requests that meet few chunk steps lies further above the mean than the normal's
+    z·σ: with the third cumulant of the test above (skewness ~1.0 at 50 steps) the offset grows."""
+    var_term, k3_term = chunk_cumulants(3000.0, 0.01, 1e-4, 2000.0, 0.0, 1.0)
+    terms = ((50.0, 1.0, 2.0 / 3.0),)
+    plain = float(tpot_offset("p99", terms, 0.0, var_term))
+    skewed = float(tpot_offset("p99", terms, 0.0, var_term, k3_term))
+    sd = math.sqrt(var_term / 50.0)
+    assert plain == pytest.approx(2.3263 * sd, rel=1e-3)
+    assert 1.25 * plain < skewed < 1.6 * plain
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_few_sequence_colocated_mean_tpot_against_simulation(tmp_path):
+    """gpt-oss-120b on H100 at 5 req/s of 2k/500 tokens, mean TPOT ≤ 6 ms: with the batch at the
+    mean the plan took eight TP1 instances at 1.8 sequences, 5.71 ms planned and 6.33 simulated
+    (SLO broken). At the batch a request sees it plans one TP8 instance (11 sequences) and three
+    TP1 (below one sequence), each within 2 % of a 30,000-request simulation, which meets the SLO."""
+    prob = _write(tmp_path, "w04", "name: w04\nmodel: gpt-oss-120b\n"
+                  "workload: {qps: 5, input_tokens: 2000, output_tokens: 500}\n"
+                  "slo: {ttft: 1s, tpot: 6ms}\ngpus: [h100]\nserving: {modes: [colocated]}\n")
+    plan = plan_json(solve(load_problem(prob), str(prob)))
+    res = simulate(plan_from_dict(plan, "w04"), requests=30_000, seed=0)
+    assert plan["cost_per_hour"] == pytest.approx(194.40, abs=0.01)
+    for p, s in zip(plan["pools"], res.pools):
+        assert s.tpot.mean == pytest.approx(p["tpot_s"], rel=0.02)
+    assert res.tpot.mean <= 0.006
+
+
+def test_a_few_slot_colocated_pool_keeps_its_batch_between_the_grid_points(tmp_path):
+    """The seed's model on H20 alone at 0.7 req/s (1k/1k, TTFT ≤ 2 s, TPOT ≤ 50 ms): one TP8
+    instance of 17 slots at a mean of 12.4 sequences, TTFT 1.32 s with 0.93 s of it the wait for a
+    slot. At a request's batch its capacity at the grid point 12 is 12/TPOT(13), 2 % under the 700
+    decode tokens/s; the points 13 and 14 below the slots (`colocated_batch_grid`) keep one node
+    (60 RMB/h) where the grid's next point, 16, breaks the TTFT and the plan took two."""
+    prob = _write(tmp_path, "h20", "name: h20\nmodel: deepseek-r1\nprecision: {weights: fp8, kv: bf16}\n"
+                  "workload: {qps: 0.7, input_tokens: 1000, output_tokens: 1000}\n"
+                  "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h20]\n"
+                  "serving: {modes: [colocated], parallelism: {max_cards_per_instance: 64}}\n")
+    plan = plan_json(solve(load_problem(prob), str(prob)))
+    (pool,) = plan["pools"]
+    assert plan["cost_per_hour"] == pytest.approx(60.0)
+    assert (pool["instances"], pool["design_batch"]) == (1, 13)
+    assert pool["batch"] == pytest.approx(12.41, abs=0.01)
+    assert pool["ttft_s"] == pytest.approx(1.32, abs=0.01)
+
+
+def test_a_short_answer_colocated_p99_against_simulation(tmp_path):
+    """DeepSeek-V3 on H200 at 20 req/s of 2k/50 tokens, p99 TPOT ≤ 24 ms: a request of 49 decode
+    steps meets a few 2,000-token chunk steps, a skewed count. With the normal only the plan read
+    19.8 ms where the simulation measured 26.5 (SLO broken); with the skew and the statistic's
+    request seeing itself it plans six TP1·DP8 instances at 21.1 ms, and the simulation meets the
+    limit (23.5 ms at 10⁵ requests). The plan is still optimistic here (docs/model.md, "What is left
+    out": colocated percentiles with long prompts)."""
+    prob = _write(tmp_path, "x09", "name: x09\nmodel: deepseek-v3\n"
+                  "workload: {qps: 20, input_tokens: 2000, output_tokens: 50}\n"
+                  "slo: {ttft: 800ms, tpot: 24ms, tpot_statistic: p99}\ngpus: [h200]\n"
+                  "serving: {modes: [colocated]}\n")
+    plan = plan_json(solve(load_problem(prob), str(prob)))
+    res = simulate(plan_from_dict(plan, "x09"), requests=40_000, seed=0)
+    (pool,) = plan["pools"]
+    assert pool["tpot_s"] == pytest.approx(0.02109, abs=2e-4)
+    assert res.tpot.p99 <= 0.024
+    assert pool["tpot_s"] >= 0.85 * res.tpot.p99
