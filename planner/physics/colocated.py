@@ -114,6 +114,18 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
     return mean, blend(mixed, plain, share)
 
 
+def here_share(lives: tuple[tuple[float, float], ...], decode_tok_s: float, uncached_tokens: float,
+               prefill_tok_s: float) -> float:
+    """The share of the prompts chunked on an instance whose request decodes there too: its decode
+    tokens/s over the decode tokens of the prompts it prefills (`lives`: (decode tokens, share of
+    requests)), at most 1; 1 without prefill or decode."""
+    decodes = sum(p for _, p in lives)   # the share of requests that decode
+    mean_life = sum(n * p for n, p in lives) / decodes if decodes > 0 else 0.0
+    if prefill_tok_s <= 0 or mean_life <= 0:
+        return 1.0
+    return min(1.0, decode_tok_s / mean_life * uncached_tokens / prefill_tok_s)
+
+
 def burst_batch(rho, here_share, lives: tuple[tuple[float, float], ...], chunk_steps_per_prompt,
                 tokens_per_step: float = 1.0, prompt_cv2: float = 0.0):
     """Sequences a decoding request of a colocated engine shares its steps with beyond the Poisson

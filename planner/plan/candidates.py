@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
 from planner.physics import batched, perf
-from planner.physics.batch_spread import chunk_cumulants, elasticity, feedback_gain, tpot_offset
+from planner.physics.batch_spread import chunk_cross, chunk_cumulants, elasticity, feedback_gain, tpot_offset
 from planner.physics.colocated import burst_batch, chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
@@ -296,9 +296,12 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         st_q = np.where(share >= 1, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
         t_q = st_q / perf.tokens_per_step(dep)
         batch_sd = feedback_gain(elasticity(bs, t, b_stat, t_q)) * (t_q - t) / w.tpot_spread   # with feedback
+        per_token = (mixed.time_s - dec.time_s) / used
+        cross = chunk_cross(p / st.time_s / w.s_unc, st.time_s, batch_sd / np.sqrt(np.maximum(bs, 1e-12)),
+                            per_token * w.s_unc, perf.tokens_per_step(dep))   # the design mix decodes here
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
-                                 *chunk_cumulants(p / st.time_s, dec.time_s, (mixed.time_s - dec.time_s) / used,
-                                                  w.s_unc, w.cv2, perf.tokens_per_step(dep)))
+                                 *chunk_cumulants(p / st.time_s, dec.time_s, per_token, w.s_unc, w.cv2,
+                                                  perf.tokens_per_step(dep)), cross)
     if not len(fit):
         none = np.empty(0)
         return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)

@@ -17,6 +17,7 @@ from planner.physics import colocated, perf
 from planner.physics.batch_spread import (
     batch_at_statistic,
     batch_seen,
+    chunk_cross,
     chunk_cumulants,
     elasticity,
     feedback_gain,
@@ -129,9 +130,7 @@ def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached
     per step p = pre_load·t̄; (t̄, t) = colocated_steps(batch_seen(b), p)
     (iterate from t0)."""
     t_bar = t = t0
-    decodes = sum(p for _, p in lives)   # the share of requests that decode
-    mean_life = sum(n * p for n, p in lives) / decodes if decodes > 0 else 0.0
-    here = min(1.0, dec_load / mean_life * uncached / pre_load) if pre_load > 0 and mean_life > 0 else 1.0
+    here = colocated.here_share(lives, dec_load, uncached, pre_load)
     for _ in range(100):
         b = batch_seen(dec_load * t / per_step, slots)
         mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget,
@@ -233,8 +232,10 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in, w.cv2).time_s - d) / chunk if f > 0 else 0.0
         gain = feedback_gain(elasticity(b, t_q, b_q, t_bq))   # the step's feedback on the batch's spread
+        cross = chunk_cross(pre_load / w.s_unc * colocated.here_share(lives, dec_load, w.s_unc, pre_load), t_bar,
+                            gain * (t_bq - t_q) / (b_q - b), per_token * w.s_unc, per_step)
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, gain * (t_bq - t_q) / w.tpot_spread,
-                                      *chunk_cumulants(pre_load, d, per_token, w.s_unc, w.cv2, per_step)))
+                                      *chunk_cumulants(pre_load, d, per_token, w.s_unc, w.cv2, per_step), cross))
         # a few steps, one a chunk's: the step after a request's own prompt carries one while the
         # chunk queue is busy (ρ, the M/G/1 departure property) or at the seen share, the larger
         t_q = max(t_q, short_answer_floor(w.tpot_statistic, w.tpot_terms, d / per_step, per_token * chunk / per_step,
