@@ -1008,7 +1008,11 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
 # (pydantic models, candidates, PuLP rows), and CPython's default gen-0 threshold (700) runs a
 # collection every few hundred, each walking the survivors; at exit it walks everything again.
 # A higher threshold and a freeze before exit save ~70 ms of a 0.47 s `plan solve` (bench/solve_bench.py).
-GC_THRESHOLDS = (50_000, 20, 100)
+# The first collection after the lazy imports of a command walks every object they made (~15-20 ms
+# for `plan solve`'s): a gen-0 threshold above the ~80,000 objects one seed solve allocates (problems/
+# deepseek_qps.yaml) spares a single solve any collection; longer runs still collect, each walking
+# at most that many young objects (their cyclic garbage waits that much longer: a few tens of MB).
+GC_THRESHOLDS = (200_000, 20, 100)
 
 
 def run() -> None:
