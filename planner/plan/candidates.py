@@ -73,7 +73,10 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
     """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: each shape's
     grid on its own (memoised without the TPOT limit: a TPOT sweep computes it once), the chunk
     queue of every new grid in one call, and the TTFT of every kept point in one call. The
-    arithmetic per point is a shape's alone, so the candidates are the same floats."""
+    arithmetic per point is a shape's alone, so the candidates are the same floats. Of a grid only
+    the points within the TPOT limit go through the chunk queue, once (a later limit queues the
+    points it adds): the others' slot waits were most of the queue's work (a sum of ~1,000 terms
+    for each point near its slots, 927 of the seed problem's, all above its TPOT limit)."""
     import numpy as np
     w0 = replace(w, tpot_limit=0.0)
     deps, limits, tables, new = [], [], [], []
@@ -87,10 +90,13 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
             table = _colocated_table(dep, w0, mem_limit)
             new.append(k)
         tables.append(table)
-    if new:
-        _queue_tables([tables[k] for k in new], [deps[k] for k in new], [limits[k] for k in new], w0, np)
-        for k in new:
-            remember("_colocated_table", deps[k], (w0, limits[k]), tables[k])
+    for k in new:
+        remember("_colocated_table", deps[k], (w0, limits[k]), tables[k])
+    rows = {k: _unqueued(t, w.tpot_limit, np) for k, t in enumerate(tables) if t is not None}
+    todo = [k for k, r in rows.items() if len(r)]
+    if todo:
+        _queue_tables([tables[k] for k in todo], [deps[k] for k in todo], [limits[k] for k in todo],
+                      [rows[k] for k in todo], w0, np)
     picks = [_colocated_pick(deps[k], w, limits[k], tables[k], np) if limits[k] >= 1 else None
              for k in range(len(items))]
     kept = [q for q in picks if isinstance(q, _Pick)]
@@ -116,7 +122,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
 class _ColocatedTable:
     """A shape's colocated grid before the TPOT limit picks from it (`_colocated_table`): per point
     of the batch × multiple grid, and per point that fits in memory (`fit`) its chunk schedule
-    (the slot wait, ρ_max and TTFT alone filled by `_queue_tables`)."""
+    (the slot wait, ρ_max and TTFT alone filled by `_queue_tables` where `queued`, NaN elsewhere)."""
 
     b_int: list[int]
     bs: object          # batch per point
@@ -134,26 +140,36 @@ class _ColocatedTable:
     rho: object = None
     alone: object = None
     limit: object = None
+    queued: object = None   # per fitting point: its four queue values are filled in
 
 
-def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: list[int], w: WorkloadContext,
-                  np) -> None:
-    """The wait for a batch slot, ρ_max and the TTFT alone of every fitting point of `tables` in one
-    call each (the chunk queue: one prompt per 'pass', M/G/1), in place."""
-    waits = w.slot_wait_s(np.concatenate([t.bs[t.fit] for t in tables]),
-                          np.concatenate([np.full(len(t.fit), c, dtype=float) for t, c in zip(tables, slots)]),
-                          np.concatenate([t.service for t in tables]),
-                          np.concatenate([t.t[t.fit] for t in tables]),
-                          np.concatenate([t.t_full for t in tables]))
-    for t, sw, c in zip(tables, np.split(waits, np.cumsum([len(t.fit) for t in tables])[:-1]), slots):
-        t.slot_s = w.slot_wait_for_ttft_s(sw, t.bs[t.fit], float(c), t.service, t.t[t.fit], t.t_full)
-    fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s
-                            + colocated_first_step_s(w, t.bs[t.fit], t.st.time_s[t.fit],
-                                                     t.st.time_s[t.fit] + decode_growth_s(d, w, t.bs[t.fit]))
-                            for t, d in zip(tables, deps)])
-    servers = Servers.single(np.concatenate([t.service for t in tables]))
-    for t, (rho, alone, limit) in zip(tables, queue_limits(w, servers, fixed, [len(t.service) for t in tables])):
-        t.rho, t.alone, t.limit = rho, alone, limit
+def _unqueued(t: _ColocatedTable, tpot_limit: float, np):
+    """Rows (among the fitting points) of a table's points within `tpot_limit` whose chunk queue is
+    not yet filled in: the points `_colocated_pick` reads it at."""
+    return np.flatnonzero(~t.queued & ~(t.t_stat[t.fit] > tpot_limit))
+
+
+def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: list[int], rows: list,
+                  w: WorkloadContext, np) -> None:
+    """The wait for a batch slot, ρ_max and the TTFT alone of the fitting points `rows` of each of
+    `tables` in one call each (the chunk queue: one prompt per 'pass', M/G/1), in place. Every
+    formula is point by point, so a point's values do not depend on the others queued with it."""
+    at = [t.fit[r] for t, r in zip(tables, rows)]   # the rows' grid points
+    waits = w.slot_wait_s(np.concatenate([t.bs[i] for t, i in zip(tables, at)]),
+                          np.concatenate([np.full(len(r), c, dtype=float) for r, c in zip(rows, slots)]),
+                          np.concatenate([t.service[r] for t, r in zip(tables, rows)]),
+                          np.concatenate([t.t[i] for t, i in zip(tables, at)]),
+                          np.concatenate([t.t_full[r] for t, r in zip(tables, rows)]))
+    for t, i, r, sw, c in zip(tables, at, rows, np.split(waits, np.cumsum([len(r) for r in rows])[:-1]), slots):
+        t.slot_s[r] = w.slot_wait_for_ttft_s(sw, t.bs[i], float(c), t.service[r], t.t[i], t.t_full[r])
+    fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s[r]
+                            + colocated_first_step_s(w, t.bs[i], t.st.time_s[i],
+                                                     t.st.time_s[i] + decode_growth_s(d, w, t.bs[i]))
+                            for t, d, i, r in zip(tables, deps, at, rows)])
+    servers = Servers.single(np.concatenate([t.service[r] for t, r in zip(tables, rows)]))
+    for t, r, (rho, alone, limit) in zip(tables, rows, queue_limits(w, servers, fixed, [len(r) for r in rows])):
+        t.rho[r], t.alone[r], t.limit[r] = rho, alone, limit
+        t.queued[r] = True
 
 
 @dataclass
@@ -304,13 +320,16 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
                                                   perf.tokens_per_step(dep)), cross)
     if not len(fit):
         none = np.empty(0)
-        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none)
+        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none, none, none, none,
+                               none, np.zeros(0, dtype=bool))
     full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
     # the TPOT while every slot is taken (`waits.full_slots_tpot`): the decode step at the slots
     at_slots = batched.decode_steps(dep, np.array([float(mem_limit)]), w.ctx_decode).time_s[0]
     t_full = t[fit] + np.maximum(at_slots - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
-    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full)
+    unset = [np.full(len(fit), np.nan) for _ in range(4)]   # slot wait, ρ_max, TTFT alone, limit: `_queue_tables`
+    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full, *unset,
+                           np.zeros(len(fit), dtype=bool))
 
 
 def generate(res: Resolved) -> CandidateSet:
