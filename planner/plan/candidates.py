@@ -284,7 +284,9 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     # every mixed and every decode-only step of the table in one call each (the same floats as a call each)
     mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_seen, used)] if spread else []),
                                                   (bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
-    dec, *dec_rest = batched.decode_steps_many(dep, [runs, *([b_seen] if spread else [])], w.ctx_decode)
+    # and the decode step at the slots (the TPOT while every slot is taken, below)
+    dec, *dec_rest, at_slots = batched.decode_steps_many(dep, [runs, *([b_seen] if spread else []),
+                                                               np.array([float(mem_limit)])], w.ctx_decode)
     dec = dec.take(np.repeat(np.arange(len(means)), ks))
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
@@ -325,8 +327,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
     # the TPOT while every slot is taken (`waits.full_slots_tpot`): the decode step at the slots
-    at_slots = batched.decode_steps(dep, np.array([float(mem_limit)]), w.ctx_decode).time_s[0]
-    t_full = t[fit] + np.maximum(at_slots - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
+    t_full = t[fit] + np.maximum(at_slots.time_s[0] - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
     unset = [np.full(len(fit), np.nan) for _ in range(4)]   # slot wait, ρ_max, TTFT alone, limit: `_queue_tables`
     return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full, *unset,
                            np.zeros(len(fit), dtype=bool))
