@@ -1014,11 +1014,21 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
 # at most that many young objects (their cyclic garbage waits that much longer: a few tens of MB).
 GC_THRESHOLDS = (200_000, 20, 100)
 
+# numpy loads OpenBLAS, which starts a thread for every core as it loads: ~50 ms of a 0.46 s `plan
+# solve` on a busy 2-core machine (paired runs). planner's numpy is element by element on small
+# arrays; its few BLAS calls (a dot product of a length distribution, the bulk queue's table
+# builder) are far below the sizes OpenBLAS splits over threads, so one thread gives the same
+# floats. A value the user set is kept; child processes inherit it (none of them uses BLAS).
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
+
 
 def run() -> None:
-    """The `plan` executable: `main` with the collector tuned for one short-lived process. Tests call
-    `main` itself (a frozen heap would keep their garbage for the whole session)."""
+    """The `plan` executable: `main` with the collector and BLAS tuned for one short-lived process
+    (before numpy is imported). Tests call `main` itself (a frozen heap would keep their garbage for
+    the whole session)."""
     import gc
+    import os
+    os.environ.setdefault(*BLAS_THREADS)
     gc.set_threshold(*GC_THRESHOLDS)
     for stream in (sys.stdout, sys.stderr):   # ≤, × and · on a latin-1 or cp1252 terminal: '?', not exit 5
         if stream is not None and hasattr(stream, "reconfigure") and \
