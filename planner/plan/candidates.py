@@ -72,11 +72,11 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
                   w: WorkloadContext) -> list[list[Candidate] | Rejected]:
     """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: each shape's
     grid on its own (memoised without the TPOT limit: a TPOT sweep computes it once), the chunk
-    queue of every new grid in one call, and the TTFT of every kept point in one call. The
-    arithmetic per point is a shape's alone, so the candidates are the same floats. Of a grid only
-    the points within the TPOT limit go through the chunk queue, once (a later limit queues the
-    points it adds): the others' slot waits were most of the queue's work (a sum of ~1,000 terms
-    for each point near its slots, 927 of the seed problem's, all above its TPOT limit)."""
+    queue of every grid's points within the TPOT limit in one call, and the TTFT of every kept
+    point in one call. The arithmetic per point is a shape's alone, so the candidates are the same
+    floats. A point goes through the chunk queue once, when a limit first admits it: the points
+    above the limit were most of the queue's work (a slot wait sums ~1,000 terms for a point near
+    its slots; the seed problem has 927 such points, none within its TPOT limit)."""
     import numpy as np
     w0 = replace(w, tpot_limit=0.0)
     deps, limits, tables, new = [], [], [], []
