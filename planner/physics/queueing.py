@@ -127,7 +127,10 @@ def slot_wait_s(offered, slots, hold_s, hold_cv2=1.0, hold_full_s=None):
     0.3333
     """
     if hold_full_s is not None:
-        return _state_dependent(offered, slots, hold_s, hold_cv2, hold_full_s)
+        args = (offered, slots, hold_s, hold_cv2, hold_full_s)
+        if all(isinstance(x, (int, float)) and math.isfinite(x) for x in args):   # one queue (a decode
+            return _state_dependent_scalar(*map(float, args))   # shape's batch search): its floats alone
+        return _state_dependent(*args)
     if all(isinstance(x, (int, float)) for x in (offered, slots, hold_s, hold_cv2)):
         return _slot_wait_scalar(float(offered), float(slots), float(hold_s), float(hold_cv2))
     import numpy as np
