@@ -491,7 +491,7 @@ def test_a_statistic_no_request_reached_breaks_its_slo():
 
 @pytest.mark.parametrize("edit, message", [
     (("name", "a\nb"), "pools[0].name: a name is one line of printable text"),
-    (("batch", 5000.0), "pools[0]: batch 5000 is above design_batch 1367"),
+    (("batch", 5000.0), "pools[0]: batch 5000 is above slots 1782"),
     (("tpot_s", None), "pools[0]: tpot_s is null; plan solve writes it for a decode pool"),
     # a decode pool without capacity divided the simulated load by 0 (exit 5, an internal error)
     (("capacity_decode_tokens_per_s", 0), "pools[0]: capacity_decode_tokens_per_s is 0; a decode pool decodes"),
@@ -759,3 +759,24 @@ def test_every_key_a_plan_writes_into_a_pool_is_known_and_others_are_refused(exa
     edited["pools"][1]["parallelism"]["ep"] = 4
     with pytest.raises(BadInput, match=r"x.json: pools\[1\].parallelism.ep: not a key of a plan's pools.*'tp'"):
         plan_from_dict(edited, "x.json")
+
+
+def test_a_colocated_pool_may_run_above_its_design_batch_up_to_its_slots(tmp_path):
+    """A colocated pool routed more prompts than its design mix runs slower steps and a larger batch,
+    which verification allows up to the slots its engine admits (since the twenty-fourth session);
+    `plan simulate` refused such a verified plan ('batch 107.004 is above design_batch 96', a fleet
+    of Llama-3.1-8B classes on H100 found by a hunt). A batch above the slots is still refused; a
+    plan without slots is held to its design batch."""
+    d = json.loads((Path(__file__).resolve().parents[1] / "tests/golden/solve/rag_long_context.json").read_text())
+    k = next(i for i, p in enumerate(d["pools"]) if p["role"] == "colocated")
+    assert (d["pools"][k]["design_batch"], d["pools"][k]["slots"]) == (16, 275)
+    d["pools"][k]["batch"] = 20.0
+    (tmp_path / "p.json").write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "2000"])
+    assert r.exit_code in (0, 4) and "above" not in r.output, r.output
+    for batch, slots, message in ((300.0, 275, "batch 300 is above slots 275"),
+                                  (20.0, None, "batch 20 is above design_batch 16")):
+        d["pools"][k]["batch"], d["pools"][k]["slots"] = batch, slots
+        (tmp_path / "p.json").write_text(json.dumps(d))
+        r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "2000"])
+        assert r.exit_code == 2 and message in r.output, r.output

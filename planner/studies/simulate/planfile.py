@@ -77,12 +77,15 @@ class PlanPool(_PlanPart):
 
     @model_validator(mode="after")
     def _as_plan_solve_writes_it(self) -> PlanPool:
-        """What every pool `plan solve` writes holds: a mean batch within the design batch, and the
-        latency its role is held to (a decode pool's TPOT, a prefill pool's TTFT, a colocated
+        """What every pool `plan solve` writes holds: a mean batch within what an instance admits
+        (its `slots`, which a colocated pool's batch may reach beyond its design batch when it is
+        routed more prompts than its design mix; the design batch for plans without slots), and
+        the latency its role is held to (a decode pool's TPOT, a prefill pool's TTFT, a colocated
         pool's both); an edit that breaks them was simulated and shown as if planned."""
-        if self.batch > self.design_batch * (1 + 1e-9):
-            raise ValueError(f"batch {self.batch:g} is above design_batch {self.design_batch}: an instance never "
-                             f"runs more sequences than it admits")
+        admits, what = max(self.design_batch, self.slots or 0), "slots" if self.slots else "design_batch"
+        if self.batch > admits * (1 + 1e-9):
+            raise ValueError(f"batch {self.batch:g} is above {what} {admits}: an instance never runs more "
+                             f"sequences than it admits")
         for key, roles in (("tpot_s", ("decode", "colocated")), ("ttft_s", ("prefill", "colocated"))):
             if self.role in roles and getattr(self, key) is None:
                 raise ValueError(f"{key} is null; plan solve writes it for a {self.role} pool")
