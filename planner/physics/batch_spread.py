@@ -75,7 +75,7 @@ def life_terms(output_lengths: list[tuple[float, float]]) -> tuple[tuple[float, 
 
 
 def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], batch_sd, chunk_var=0.0,
-                chunk_k3=0.0, cross=0.0):
+                chunk_k3=0.0, cross=0.0, backlog=(0.0, 0.0)):
     """How far the statistic's TPOT lies above the mean TPOT, per point (numpy arrays or floats):
     the x with Σ_L w_L·Φ(x/σ_L) = q, where a request of L − 1 decode tokens has
     σ_L² = batch_sd²·g(L) + chunk_var/(L − 1):
@@ -87,7 +87,9 @@ def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], b
       (`chunk_cumulants`): the count of chunk steps a short life meets is skewed like a Poisson
       count, and each one lengthens the life that more arrive in. A component with skewness γ is
       taken as a shifted gamma of its three cumulants (`_skewed_cdf`), a normal without;
-    - cross: twice the covariance of the two (`chunk_cross`), added to every σ_L².
+    - cross: twice the covariance of the two (`chunk_cross`), added to every σ_L²;
+    - backlog: (variance, third cumulant) of the chunk work a request finds queued as it starts
+      decoding (`backlog_cumulants`), over (L − 1)² and (L − 1)³ for that request.
     0 for the mean (and the median, the mixture being symmetric)."""
     import numpy as np
     q = QUANTILE.get(statistic)
@@ -97,8 +99,9 @@ def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], b
     cross = np.maximum(np.broadcast_to(np.asarray(cross, dtype=float), batch_sd.shape), 0.0)
     if q is None or q <= 0.5 or not terms:
         return np.zeros(batch_sd.shape)
-    sds = [np.sqrt(batch_sd ** 2 * g + chunk_var / n + cross) for n, _, g in terms]
-    skews = [chunk_k3 / (n * n) / np.maximum(sd, 1e-300) ** 3 for (n, _, _), sd in zip(terms, sds)]
+    b_var, b_k3 = (np.broadcast_to(np.asarray(v, dtype=float), batch_sd.shape) for v in backlog)
+    sds = [np.sqrt(batch_sd ** 2 * g + chunk_var / n + cross + b_var / (n * n)) for n, _, g in terms]
+    skews = [(chunk_k3 / (n * n) + b_k3 / n ** 3) / np.maximum(sd, 1e-300) ** 3 for (n, _, _), sd in zip(terms, sds)]
     hi = 10.0 * np.maximum(np.max(sds, axis=0), 1e-300) * (1.0 + np.max(skews, axis=0))
     lo = np.zeros(batch_sd.shape)
     for _ in range(60):
@@ -211,6 +214,29 @@ def chunk_cross(prompts_per_s, step_s, tpot_per_sequence, extra_per_prompt_s, to
     it out read the p90 offset of Llama-3.1-8B on A100 with 8k-token prompts a third short of the
     simulated one. Floats or arrays."""
     return prompts_per_s * step_s * tpot_per_sequence * extra_per_prompt_s / tokens_per_step
+
+
+def backlog_cumulants(rho, extra_per_prompt_s, prompt_cv2: float):
+    """(variance, third cumulant) in s² and s³ of the chunk work queued when a colocated request
+    starts decoding, grown by the prompts that arrive while it is worked off: the request starts at
+    its own prompt's chunk step and leaves N prompts behind in the chunk queue (M/G/1 at the share
+    ρ of steps carrying a chunk, mean N̄ = ρ + ρ²(1 + cv²)/(2(1 − ρ)), taken as geometric: variance
+    N̄ + N̄², third cumulant N̄ + 3N̄² + 2N̄³), each prompt's work E (mean Ē = `extra_per_prompt_s`,
+    a gamma of the prompt's cv²). The compound sum's cumulants, times 1/(1 − ρ)² and 1/(1 − ρ)³
+    (each unit of work grows into a busy period). A short answer's TPOT spread is mostly this at
+    60–70 % chunk share: the mean counts the burst (`colocated.chunk_share_seen`), its spread was
+    missing. 0 where every step carries a chunk (ρ ≥ 1: no burst to start in). Floats or arrays."""
+    import numpy as np
+    rho_in = np.asarray(rho, dtype=float)
+    r = np.clip(rho_in, 0.0, 0.99)
+    n = r + r ** 2 * (1.0 + prompt_cv2) / (2.0 * (1.0 - r))
+    e = np.asarray(extra_per_prompt_s, dtype=float)
+    n2, n3 = n + n * n, n + 3.0 * n * n + 2.0 * n ** 3        # the geometric count's κ2, κ3
+    var = n * e * e * prompt_cv2 + n2 * e * e                 # κ1(N)κ2(E) + κ2(N)κ1(E)²
+    k3 = n * 2.0 * e ** 3 * prompt_cv2 ** 2 + 3.0 * n2 * e ** 3 * prompt_cv2 + n3 * e ** 3
+    none = rho_in >= 1.0
+    var, k3 = np.where(none, 0.0, var / (1.0 - r) ** 2), np.where(none, 0.0, k3 / (1.0 - r) ** 3)
+    return (var, k3) if var.ndim else (float(var), float(k3))
 
 
 def _capped_load(rho):

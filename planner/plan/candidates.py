@@ -16,7 +16,14 @@ from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
 from planner.physics import batched, perf
-from planner.physics.batch_spread import chunk_cross, chunk_cumulants, elasticity, feedback_gain, tpot_offset
+from planner.physics.batch_spread import (
+    backlog_cumulants,
+    chunk_cross,
+    chunk_cumulants,
+    elasticity,
+    feedback_gain,
+    tpot_offset,
+)
 from planner.physics.colocated import burst_batch, chunk_share_seen
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
@@ -319,7 +326,8 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
                             per_token * w.s_unc, perf.tokens_per_step(dep))   # the design mix decodes here
         t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  *chunk_cumulants(p / st.time_s, dec.time_s, per_token, w.s_unc, w.cv2,
-                                                  perf.tokens_per_step(dep)), cross)
+                                                  perf.tokens_per_step(dep)), cross,
+                                 backlog_cumulants(rho, per_token * w.s_unc, w.cv2))
     if not len(fit):
         none = np.empty(0)
         return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none, none, none, none,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from planner.physics import colocated, perf
 from planner.physics.batch_spread import (
+    backlog_cumulants,
     batch_at_statistic,
     batch_seen,
     chunk_cross,
@@ -235,7 +236,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         cross = chunk_cross(pre_load / w.s_unc * colocated.here_share(lives, dec_load, w.s_unc, pre_load), t_bar,
                             gain * (t_bq - t_q) / (b_q - b), per_token * w.s_unc, per_step)
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, gain * (t_bq - t_q) / w.tpot_spread,
-                                      *chunk_cumulants(pre_load, d, per_token, w.s_unc, w.cv2, per_step), cross))
+                                      *chunk_cumulants(pre_load, d, per_token, w.s_unc, w.cv2, per_step), cross,
+                                      backlog_cumulants(rho, per_token * w.s_unc, w.cv2)))
         # a few steps, one a chunk's: the step after a request's own prompt carries one while the
         # chunk queue is busy (ρ, the M/G/1 departure property) or at the seen share, the larger
         t_q = max(t_q, short_answer_floor(w.tpot_statistic, w.tpot_terms, d / per_step, per_token * chunk / per_step,
