@@ -77,8 +77,8 @@ def life_terms(output_lengths: list[tuple[float, float]]) -> tuple[tuple[float, 
 def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], batch_sd, chunk_var=0.0,
                 chunk_k3=0.0, cross=0.0, backlog=(0.0, 0.0)):
     """How far the statistic's TPOT lies above the mean TPOT, per point (numpy arrays or floats):
-    the x with Σ_L w_L·Φ(x/σ_L) = q, where a request of L − 1 decode tokens has
-    σ_L² = batch_sd²·g(L) + chunk_var/(L − 1):
+    the x with Σ_L w_L·F_L(x) = q, F_L the (skewed, below) law of a request of L − 1 decode tokens,
+    of variance σ_L² = batch_sd²·g(L) + chunk_var/(L − 1) + cross + backlog variance/(L − 1)²:
     - batch_sd: TPOT change of one standard deviation of the instantaneous batch (slope·√m);
     - chunk_var: f(1 − f)·E[Δ²]/a of a colocated engine — a share f of its steps carries a prompt
       chunk that lengthens the step by Δ, a the tokens per step; a request over n = (L − 1)/a
