@@ -170,38 +170,29 @@ def _binomial_tail(n: int, k: int, p: float) -> float:
     return sum(math.comb(n, j) * p ** j * (1.0 - p) ** (n - j) for j in range(max(k, 0), n + 1))
 
 
-def chunk_variance(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens: float, prompt_cv2: float,
-                   tokens_per_step: float):
-    """The chunk term of `tpot_offset` for a colocated engine: d·λ·E[E²]/((1 − ρ)³·a).
+def chunk_cumulants(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens: float, prompt_cv2: float,
+                    tokens_per_step: float):
+    """(variance, third cumulant) of a colocated engine's chunk term, `tpot_offset`'s chunk_var and
+    chunk_k3: d·λ·E[E²]/((1 − ρ)³·a) and d·(λE[E³]/(1 − ρ)⁴ + 3(λE[E²])²/(1 − ρ)⁵)/a.
 
     Prompts arrive as a Poisson stream of `prefill_tok_s` uncached tokens/s (mean `prompt_tokens`
     each, squared coefficient of variation `prompt_cv2`); a prompt of s tokens lengthens the steps
     that carry it by E = s·δ (δ = `extra_per_token_s`, a chunk step's time beyond the decode step
     of d = `decode_step_s`, per chunk token). A request's n decode steps then take the busy period
-    of an M/G/1 queue started by the work n·d: mean n·d/(1 − ρ), ρ = λ·E[E], variance
-    n·d·λ·E[E²]/(1 − ρ)³ — chunk steps come in bursts, and each one lengthens the life that more
-    prompts arrive in. With λ·E[E²] = prefill_tok_s·δ²·s̄·(1 + cv²) and n = (L − 1)/a, the TPOT
-    variance of that request is this value / (L − 1). Works on floats and numpy arrays."""
-    rho = _capped_load(prefill_tok_s * extra_per_token_s)
-    second = prefill_tok_s * extra_per_token_s ** 2 * prompt_tokens * (1.0 + prompt_cv2)
-    return decode_step_s * second / ((1.0 - rho) ** 3 * tokens_per_step)
-
-
-def chunk_cumulants(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens: float, prompt_cv2: float,
-                    tokens_per_step: float):
-    """(`chunk_variance`, its third cumulant) of a colocated engine's chunk term, the second for
-    `tpot_offset`'s chunk_k3: the busy period started by the work x = n·d has, per unit of x, the
-    cumulants 1/(1 − ρ), λE[E²]/(1 − ρ)³ and λE[E³]/(1 − ρ)⁴ + 3(λE[E²])²/(1 − ρ)⁵ (the first
-    passage of x + A(t) − t to zero, A the compound Poisson work of the prompts). A prompt's
-    third moment E[s³] = s̄³·(1 + cv²)(1 + 2cv²) (a gamma's; s̄³ for fixed lengths). Per request of
-    L − 1 decode tokens the TPOT's third cumulant is the value / (L − 1)²."""
-    rho = _capped_load(prefill_tok_s * extra_per_token_s)
+    of an M/G/1 queue started by the work x = n·d, which has, per unit of x, the cumulants
+    1/(1 − ρ), λE[E²]/(1 − ρ)³ and λE[E³]/(1 − ρ)⁴ + 3(λE[E²])²/(1 − ρ)⁵, ρ = λ·E[E] (at most 0.99;
+    the first passage of x + A(t) − t to zero, A the compound Poisson work of the prompts): chunk
+    steps come in bursts, and each one lengthens the life that more prompts arrive in. With
+    λ·E[E²] = prefill_tok_s·δ²·s̄·(1 + cv²), a prompt's third moment E[s³] = s̄³·(1 + cv²)(1 + 2cv²)
+    (a gamma's; s̄³ for fixed lengths) and n = (L − 1)/a, the TPOT variance of that request is the
+    first value / (L − 1), its third cumulant the second / (L − 1)². Floats or numpy arrays."""
+    import numpy as np
+    rho = np.minimum(prefill_tok_s * extra_per_token_s, 0.99)
     second = prefill_tok_s * extra_per_token_s ** 2 * prompt_tokens * (1.0 + prompt_cv2)
     third = (prefill_tok_s * extra_per_token_s ** 3 * prompt_tokens ** 2 * (1.0 + prompt_cv2)
              * (1.0 + 2.0 * prompt_cv2))
     k3 = third / (1.0 - rho) ** 4 + 3.0 * second ** 2 / (1.0 - rho) ** 5
-    return (chunk_variance(prefill_tok_s, decode_step_s, extra_per_token_s, prompt_tokens, prompt_cv2,
-                           tokens_per_step), decode_step_s * k3 / tokens_per_step)
+    return decode_step_s * second / ((1.0 - rho) ** 3 * tokens_per_step), decode_step_s * k3 / tokens_per_step
 
 
 def chunk_cross(prompts_per_s, step_s, tpot_per_sequence, extra_per_prompt_s, tokens_per_step: float):
@@ -237,12 +228,6 @@ def backlog_cumulants(rho, extra_per_prompt_s, prompt_cv2: float):
     none = rho_in >= 1.0
     var, k3 = np.where(none, 0.0, var / (1.0 - r) ** 2), np.where(none, 0.0, k3 / (1.0 - r) ** 3)
     return (var, k3) if var.ndim else (float(var), float(k3))
-
-
-def _capped_load(rho):
-    """The chunk work's load ρ = λ·E[E], at most 0.99 (as `chunk_variance` takes it)."""
-    import numpy as np
-    return np.minimum(rho, 0.99)
 
 
 def _erf(x):

@@ -183,9 +183,11 @@ def _tpot_statistic(dep: Deployment, w: WorkloadContext, b: int, slots: int,
     t = memoised(perf.tpot, dep, seen, w.ctx_decode)
     b_stat: float = b
     t_stat = t
-    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile
-        b_stat = min(_statistic_batch(dep, w, float(b)), float(slots))
-        t_stat = memoised(perf.tpot, dep, _seen_statistic_batch(dep, w, float(b), slots), w.ctx_decode)
+    if w.tpot_spread:   # the TPOT statistic: the step at the life-averaged batch's quantile, which the
+        b_q = _statistic_batch(dep, w, float(b))   # statistic's request sees beside itself (`_seen_statistic_batch`)
+        b_stat = min(b_q, float(slots))
+        t_stat = memoised(perf.tpot, dep, seen_statistic_batch(float(b), seen, b_q, w.tpot_statistic, slots),
+                          w.ctx_decode)
     if join is not None:   # to join, for a slot
         t_stat = t_stat * join + float(w.slot_tpot_at_statistic_s(b, slots, t, memoised(perf.tpot, dep, slots,
                                                                                          w.ctx_decode)))
