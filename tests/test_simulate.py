@@ -515,13 +515,13 @@ def test_steady_batch_is_littles_law_on_the_instances_own_step_table():
     the steps carries a chunk, t̄ = t₀·(1 + 0.02·2000/960), b = 10.4167 + 0.104167·b = 11.628.
     Past its slots the instance starts full."""
     from planner.studies.simulate.engine import Engine, steady_batch
-    from planner.studies.simulate.tables import CHUNK_GRID_POINTS
+    from planner.studies.simulate.tables import chunk_grid
     cap = 1000
     decode = Engine(0, [0.01 + 1e-4 * b for b in range(cap + 1)], cap, 0.0, [], [], [])
     assert steady_batch(decode, 10.0, 100.0, 0.0) == pytest.approx(100 / 9, rel=1e-9)
     assert steady_batch(decode, 0.0, 100.0, 0.0) == 0.0
     assert steady_batch(decode, 200.0, 100.0, 0.0) == cap     # 200·100·0.11 s > 1,000 slots
-    grid = np.linspace(0.0, 1000.0, CHUNK_GRID_POINTS)
+    grid = chunk_grid(1000.0)
     coloc = Engine(0, [[0.01 + 1e-4 * b + 2e-5 * c for c in grid] for b in range(cap + 1)], cap, 1000.0, [], [], [])
     assert steady_batch(coloc, 10.0, 100.0, 2000.0) == pytest.approx(10.4167 / 0.895833, rel=1e-4)
 
@@ -780,3 +780,43 @@ def test_a_colocated_pool_may_run_above_its_design_batch_up_to_its_slots(tmp_pat
         (tmp_path / "p.json").write_text(json.dumps(d))
         r = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.json"), "--requests", "2000"])
         assert r.exit_code == 2 and message in r.output, r.output
+
+
+def test_a_simulated_step_pays_the_host_time_of_the_prompts_it_holds():
+    """The simulator's step table holds the eager pass without its per-prompt host time, which the
+    engine adds for the prompts a step really holds (each piece its share of its prompt, as
+    `perf.mixed_step` counts the mean prompt). A step of one 300-token prompt is the model's
+    mixed step of 300 tokens exactly (one prompt; the workload's lengths are grid points); one of
+    a whole 8,000-token prompt is the model's step at 8,000 tokens less the host time of the
+    8,000/870 − 1 prompts the mean prompt would have made of it."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.schemas import get_gpu, get_model
+    from planner.physics import perf
+    from planner.physics.perf import Deployment, Parallelism
+    from planner.studies.simulate.engine import Engine
+    from planner.studies.simulate.tables import chunk_grid, eager_parts, mixed_table
+    dep = Deployment(get_model("llama-3.1-8b"), get_gpu("h100"), Parallelism(tp=1), load_calibration("default"),
+                     "bf16", "bf16")
+    ctx, mean, cv2 = 1000.0, 870.0, 5.368
+    grid = chunk_grid(8000.0, (300.0, 8000.0))
+    assert 300.0 in grid.tolist() and grid[-1] == 8000.0
+    e = Engine(0, mixed_table(dep, 20, ctx, 8000.0, mean, cv2, (300.0, 8000.0)), 20, 8000.0, [], [], [],
+               (*eager_parts(dep), mean), grid)
+    per_prompt = dep.calib.v("prompt_overhead_s")
+    assert e.step_time(300.0, 14, 1.0) == pytest.approx(perf.mixed_step(dep, 14, ctx, 300.0, mean, cv2).time_s,
+                                                        rel=1e-12)
+    assert e.step_time(8000.0, 14, 1.0) == pytest.approx(
+        perf.mixed_step(dep, 14, ctx, 8000.0, mean, cv2).time_s - (8000.0 / mean - 1.0) * per_prompt, rel=1e-12)
+    assert e.step_time(8000.0, 14) == pytest.approx(perf.mixed_step(dep, 14, ctx, 8000.0, mean, cv2).time_s,
+                                                    rel=1e-12)   # no count given: the mean prompt's
+
+
+def test_a_step_counts_each_prompt_piece_by_its_share_of_the_prompt():
+    """A 908-token budget over a queue of 870-token prompts takes one whole and 38 tokens of the
+    next: 1 + 38/870 prompts' worth of host time, as `perf.mixed_step` counts 908 tokens of the
+    mean prompt, not two (counted so, a saturated single-length pool of a hunt, Llama-3.1-8B on H100
+    at 94 % of its steps in chunks, simulated 24 % over its planned TPOT and 27× its TTFT)."""
+    from planner.studies.simulate.engine import Engine, _take_chunk
+    e = Engine(0, np.full((3, 13), 0.01), 2, 908.0, [0, 1], [0.0, 0.0], [870.0, 870.0])
+    tokens, done, held = _take_chunk(e, 0, 0.0, np.full(2, np.nan), [-1, -1])
+    assert (tokens, done) == (908.0, [0]) and held == pytest.approx(1.0 + 38.0 / 870.0)

@@ -10,7 +10,7 @@ from bisect import bisect_right
 import numpy as np
 
 from planner.studies.simulate.planfile import PlanPool
-from planner.studies.simulate.tables import CHUNK_GRID_POINTS
+from planner.studies.simulate.tables import chunk_grid
 
 
 # ----------------------------------------------------------------------------- prefill servers
@@ -60,8 +60,16 @@ class Engine:
     """Mutable state of one decode-capable instance during the run (internal to `simulate`)."""
 
     def __init__(self, pool: int, steps_s, cap: int, chunk: float, prefill_ids: list[int],
-                 prefill_arrivals: list[float], uncached: list[float]):
+                 prefill_arrivals: list[float], uncached: list[float],
+                 eager: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0), grid=None,
+                 prompt_tokens: list[float] | None = None):
         self.pool, self.steps_s, self.cap, self.chunk = pool, steps_s, cap, chunk
+        # the chunk sizes the table's columns hold (`tables.chunk_grid`)
+        self.grid = [float(x) for x in (chunk_grid(chunk) if grid is None else grid)]
+        # a step with prompt tokens: seconds per pass and per prompt, attention-DP ranks, and the
+        # table's mean prompt (`tables.eager_parts`; a step of unknown prompts holds chunk/mean)
+        self.eager_s, self.per_prompt_s, self.dp, self.prompt_mean = eager
+        self.prompt_tokens = uncached if prompt_tokens is None else prompt_tokens   # each prompt's whole length
         self.p_ids, self.p_arr, self.unc = prefill_ids, prefill_arrivals, uncached
         self.p_next = 0
         self.p_left = uncached[0] if uncached else 0.0
@@ -92,17 +100,20 @@ class Engine:
         b = self.p_arr[self.p_next] if self.p_next < len(self.p_arr) else math.inf
         return min(a, b)
 
-    def step_time(self, chunk: float, batch: int | None = None) -> float:
-        """Seconds of a step at the current batch (or `batch`) with `chunk` prefill tokens."""
+    def step_time(self, chunk: float, batch: int | None = None, prompts: float = 0.0) -> float:
+        """Seconds of a step at the current batch (or `batch`) with `chunk` prefill tokens that are
+        `prompts` prompts' worth (each piece its share of its prompt, as `perf.mixed_step` counts a
+        chunk of the mean prompt; 0: chunk/mean), the eager pass's host time for at least one."""
         row = self.steps_s[self.b if batch is None else batch]
         if not self.chunk:
             return row
         if chunk == 0.0:   # the interpolation below at x = 0, without the arithmetic: row[0]
             return row[0]
-        x = chunk / self.chunk * (CHUNK_GRID_POINTS - 1)
-        j = min(int(x), CHUNK_GRID_POINTS - 2)
-        f = x - j
-        return row[j] * (1 - f) + row[j + 1] * f
+        g = self.grid
+        j = min(bisect_right(g, chunk), len(g) - 1) - 1
+        f = (chunk - g[j]) / (g[j + 1] - g[j])
+        held = prompts if prompts > 0 else max(chunk / self.prompt_mean, 1.0)
+        return row[j] * (1 - f) + row[j + 1] * f + self.eager_s + max(held / self.dp, 1.0) * self.per_prompt_s
 
 
 PHANTOM = -1   # a sequence already decoding when the run starts: it holds a slot and is not measured
@@ -157,13 +168,15 @@ def start_full(e: Engine, rng: np.random.Generator, batch: float, steps: np.ndar
     e.b = k
 
 
-def _take_chunk(e: Engine, i: int, now: float, started: np.ndarray, here: list[int]) -> tuple[float, list[int]]:
+def _take_chunk(e: Engine, i: int, now: float, started: np.ndarray,
+                here: list[int]) -> tuple[float, list[int], float]:
     """Up to C prompt tokens from the head of instance i's prefill queue (arrived by `now`),
     first come first served; a prompt that will decode on this instance starts only when a batch
     slot is free for it (`Engine.slot_free`). `here[r]`: the instance request r decodes on if it
     decodes at all, else -1.
-    Returns the tokens taken and the prompts they complete."""
-    budget, done = e.chunk, []
+    Returns the tokens taken, the prompts they complete and how many prompts' worth they are (each
+    piece its share of its prompt)."""
+    budget, done, held = e.chunk, [], 0.0
     while budget > 0 and e.prompt_arrived(now):
         r = e.p_ids[e.p_next]
         if math.isnan(started[r]):
@@ -173,13 +186,14 @@ def _take_chunk(e: Engine, i: int, now: float, started: np.ndarray, here: list[i
                 e.prefilling += 1
             started[r] = now
         take = min(budget, e.p_left)
+        held += take / e.prompt_tokens[e.p_next]
         budget -= take
         e.p_left -= take
         if e.p_left <= 1e-9:
             done.append(r)
             e.p_next += 1
             e.p_left = e.unc[e.p_next] if e.p_next < len(e.unc) else 0.0
-    return e.chunk - budget, done
+    return e.chunk - budget, done, held
 
 
 def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst: np.ndarray,
@@ -218,8 +232,8 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
                 started[r] = now
                 e.firsts.setdefault(e.step, []).append(r)
         # a chunk only when a prompt has arrived (`_take_chunk` takes nothing otherwise)
-        chunk, completed = _take_chunk(e, i, now, started, here) \
-            if e.chunk and e.prompt_arrived(now) else (0.0, [])
+        chunk, completed, held = _take_chunk(e, i, now, started, here) \
+            if e.chunk and e.prompt_arrived(now) else (0.0, [], 0.0)
         if e.b == 0 and chunk == 0:
             e.idle, e.clock = True, e.next_wake()
             if e.clock <= now:   # the head prompt waits for a slot held by a request still in transfer
@@ -228,7 +242,7 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
                 heapq.heappush(heap, (e.clock, i))
             continue
         e.idle = False
-        dt = e.step_time(chunk)
+        dt = e.step_time(chunk, prompts=held)
         end = now + dt
         if w0 <= now <= w1:
             e.win_s += dt

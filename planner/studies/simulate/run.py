@@ -28,8 +28,10 @@ from planner.studies.simulate.results import (
 from planner.studies.simulate.tables import (
     SimCatalog,
     SimPhysics,
+    chunk_grid,
     decode_table,
     distribution,
+    eager_parts,
     length_grid,
     mixed_table,
     physics,
@@ -212,6 +214,7 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
     ctx_decode = decode_context(plan)
     ctx_peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
     s_grid = length_grid(ph.lengths_in[0])
+    unc_grid = tuple((s_grid * (1 - w.prefix_cache_hit)).tolist())   # a lone prompt's step read exactly
     cv2_in = prompt_cv2(plan, ph.lengths_in)
     busy = np.zeros(len(pools))
     planned: list[float | None] = [None] * len(pools)
@@ -236,11 +239,13 @@ def _run(plan: PlanFile, ph: SimPhysics, n: int, seed: int, source: str) -> _Run
             raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx_peak:g} tokens "
                            f"does not fit in memory; re-solve the problem")
         if k not in tables:
-            tables[k] = (mixed_table(dep, cap, ctx_decode, p.step_token_budget, w.input_tokens, cv2_in)
+            tables[k] = (mixed_table(dep, cap, ctx_decode, p.step_token_budget, w.input_tokens, cv2_in, unc_grid)
                          if p.role == "colocated" else decode_table(dep, cap, ctx_decode))
         chunk = p.step_token_budget if p.role == "colocated" else 0.0
         engines[x] = Engine(k, tables[k], cap, chunk, ids.tolist(), arrivals[ids].tolist(),
-                             (s_in[ids] * (1 - w.prefix_cache_hit)).tolist())
+                             (s_in[ids] * (1 - w.prefix_cache_hit)).tolist(),
+                             (*eager_parts(dep), max(float(w.input_tokens), 1.0)),
+                             chunk_grid(chunk, unc_grid) if chunk else None, s_in[ids].tolist())
     from_prefill = np.flatnonzero(~np.isnan(ttft_at))
     done_now = from_prefill[steps_needed[from_prefill] == 0]
     finish[done_now] = ttft_at[done_now]

@@ -17,7 +17,10 @@ from planner.studies.simulate.planfile import PlanFile
 DENSE_BATCH_UPTO = 32      # batch sizes tabulated one by one; geometric beyond
 GEOMETRIC_POINTS = 48      # grid points from DENSE_BATCH_UPTO to the largest batch
 LENGTH_GRID_POINTS = 32    # prompt lengths tabulated when the workload has more values
-CHUNK_GRID_POINTS = 9      # colocated prefill chunk sizes tabulated from 0 to C
+CHUNK_GRID_POINTS = 13     # colocated prefill chunk sizes tabulated from 0 to C, C·(j/12)², and the
+# workload's own uncached prompt lengths: dense where a step's compute still hides under its weight
+# read (a linear grid of 9 read a lone 300-token prompt's step of Llama-3.1-8B on H100 24 % slow,
+# interpolating across the roofline's knee)
 
 
 @dataclass(frozen=True)
@@ -158,14 +161,36 @@ def decode_table(dep: Deployment, cap: int, ctx: float) -> list[float]:
 
 
 def mixed_table(dep: Deployment, cap: int, ctx: float, chunk: float, prompt: float,
-                prompt_cv2: float = 0.0) -> list[list[float]]:
-    """Seconds of one chunked-prefill step, [batch 0…cap][chunk on linspace(0, C, CHUNK_GRID_POINTS)],
+                prompt_cv2: float = 0.0, lengths=()) -> list[list[float]]:
+    """Seconds of one chunked-prefill step, [batch 0…cap][chunk on `chunk_grid(C, lengths)`],
     a chunk's attention at the mean keys of the workload's prompt tokens (`prompt_cv2`)."""
     bs = np.concatenate([[0], batch_grid(cap)])
     cols = []
-    for c in np.linspace(0.0, chunk, CHUNK_GRID_POINTS):
+    fixed_s, per_prompt_s, dp = eager_parts(dep)
+    for c in chunk_grid(chunk, lengths):
         t = [perf.mixed_step(dep, b, ctx, c, prompt, prompt_cv2).time_s if b or c else 0.0 for b in bs]
         if c == 0:
             t[0] = t[1]  # an idle step never runs; keep the table monotone
+        else:   # without the eager pass, which the engine adds for the prompts each step really holds
+            t = [x - fixed_s - max(max(c / max(prompt, 1.0), 1.0) / dp, 1.0) * per_prompt_s for x in t]
         cols.append(np.interp(np.arange(cap + 1), bs, t))
     return np.stack(cols, axis=1).tolist()
+
+
+def chunk_grid(chunk: float, lengths=()) -> np.ndarray:
+    """The chunk sizes `mixed_table` tabulates: C·(j/(n − 1))², j = 0 … n − 1 (n = CHUNK_GRID_POINTS),
+    and the `lengths` (uncached prompt tokens) below C, so that a step of one prompt is read exactly."""
+    grid = chunk * (np.arange(CHUNK_GRID_POINTS) / (CHUNK_GRID_POINTS - 1)) ** 2
+    inside = [x for x in lengths if 0 < x < chunk]
+    return np.unique(np.concatenate([grid, inside])) if inside else grid
+
+
+def eager_parts(dep: Deployment) -> tuple[float, float, float]:
+    """(seconds per pass, seconds per prompt, attention-DP ranks) of the eager-pass overhead a step
+    with prompt tokens pays (`perf.eager_terms`, at the step-time scale of `perf.mixed_step`): the
+    engine adds it per step for the prompts that step holds. Tabulated inside the step at the mean
+    prompt, a step of one 8,000-token prompt among 300-token ones (mean 870) paid nine prompts' host time, and a
+    300-token step a third of the per-pass time (interpolated from an empty chunk)."""
+    layers, moe, _ = perf.eager_terms(dep, 1.0)
+    scale = dep.calib.v("decode_time_scale")
+    return (layers + moe) * scale, dep.calib.v("prompt_overhead_s") * scale, float(dep.par.dp)
