@@ -159,19 +159,21 @@ def _shared_colocated_plan(tmp_path: Path) -> dict:
     return service_plan(d, key)
 
 
-def test_a_shared_colocated_engine_takes_the_longest_prompt_in_one_step(tmp_path):
-    """With prompts of several lengths the model's chunk is the mean uncached prompt; an engine
-    given that as its step budget splits every longer prompt over two steps, which the plan does
-    not count. The plan gives the engine the longest uncached prompt (1,962 tokens, 3,000 × 0.654)
-    as its budget: simulated, the pool's TPOT and time in chunk steps match the plan (30.39 ms and
-    34.9 % planned, 30.35 ms and 34.0 % simulated, profiles of 2026-12-04; 29.5 ms and 35.1 %
-    planned before); at the mean's budget they did not (33.07 ms and 45.8 % simulated, reasoning's
-    TPOT over its 31 ms limit; 32.3 ms and 45.9 % before, over 30 ms)."""
+def test_a_shared_colocated_engine_takes_whole_prompts_at_the_pass_budget(tmp_path):
+    """With prompts of several lengths the model's chunk is the mean uncached prompt (1,215 tokens);
+    an engine given that as its step budget splits every longer prompt over several steps, which
+    the plan does not count. The plan gives the engine the pass budget (16,384 tokens), so each step
+    takes every prompt that arrived during the one before, whole (`physics.packed`): simulated, the
+    pool's mean TPOT and TTFT match the plan (29.89 ms and 364 ms planned, 30.05 ms and 347 ms
+    simulated; with the longest prompt's budget of 1,962 tokens, the plans' until the twenty-fifth
+    session, 30.43 ms). At the mean's budget they do not (33.2 ms and 46 % of the time in chunk
+    steps against 35 % planned, reasoning's TPOT over its 31 ms limit)."""
     d = _shared_colocated_plan(tmp_path)
     (pool,) = d["pools"]
-    assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (1215.0, 1962.0)
+    assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (1215.0, 16384.0)
     sim = simulate(plan_from_dict(d, "mix"), requests=20_000, seed=0).pools[0]
     assert sim.tpot.mean == pytest.approx(pool["tpot_s"], rel=0.03)
+    assert pool["ttft_s"] * 0.9 < sim.ttft.mean < pool["ttft_s"]
     assert sim.utilization == pytest.approx(pool["utilization"], abs=0.03)
     at_mean = dict(d, pools=[dict(pool, engine_chunk_tokens=None)])   # an older plan: the chunk is the budget
     split_run = simulate(plan_from_dict(at_mean, "mix"), requests=20_000, seed=0)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from planner.physics.comm import allreduce_time
 from planner.physics.deployment import Deployment, PhaseTime
+from planner.physics.packed import lone_chunk_step, packs_whole_prompts
+from planner.physics.packed import seen_share as packed_seen_share
 from planner.physics.perf import decode_step, mixed_step
 from planner.physics.perf import tokens_per_step as dep_tokens_per_step
 
@@ -46,21 +48,26 @@ def colocated_chunk(prefill_per_step: float, uncached_tokens: float, budget: flo
     return chunk, min(1.0, p / chunk)
 
 
-def engine_chunk_tokens(chunk_tokens: float, longest_uncached: float, pass_budget: float) -> float:
+def engine_chunk_tokens(chunk_tokens: float, longest_uncached: float, pass_budget: float,
+                        mean_uncached: float) -> float:
     """The prefill token budget per step to give the engine (vLLM `--max-num-batched-tokens`, SGLang
     `--chunked-prefill-size`, what `plan simulate` runs) so that it runs the schedule the plan
-    models: a step carries a prompt whole, or `chunk_tokens` of several. The model's chunk is the
-    *mean* uncached prompt (or the tokens per step, when larger); with prompts of several lengths
-    a budget of the mean would split every longer prompt into two or more chunk steps, each
-    paying a mixed step (for a MoE model, nearly every expert read again), which the plan did not
-    count: a pool shared by 1,000- and 3,000-token prompts at a 1,215-token budget ran 45 % of its
-    time in chunk steps against 35 % planned. So the budget holds the longest uncached prompt,
-    capped by `serving.max_prefill_tokens_per_pass`; with one prompt length it is the chunk.
+    models. Prompts of one length: the chunk (a step carries one prompt, or `chunk_tokens` of
+    several). Prompts of several lengths (`packed.packs_whole_prompts`): the pass budget
+    (`serving.max_prefill_tokens_per_pass`), so that a step takes every prompt that arrived
+    during the one before it, whole, as `physics.packed` models it. (A budget of the mean prompt
+    split every longer prompt into several chunk steps, each paying a mixed step, which the plan
+    did not count: a pool of 1,000- and 3,000-token prompts at a 1,215-token budget ran 45 % of its
+    time in chunk steps against 35 % planned; a budget of the longest prompt, used until the
+    twenty-fifth session, left a long prompt's step full, so the prompts behind it waited a step
+    more and the bursts outlasted the autoregression of `packed`.)
 
-    >>> [engine_chunk_tokens(c, s, 16384) for c, s in ((1215, 1962), (1000, 1000), (8000, 20000))]
-    [1962.0, 1000.0, 16384.0]
+    >>> [engine_chunk_tokens(c, s, 16384, m) for c, s, m in ((1215, 1962, 1215), (1000, 1000, 1000))]
+    [16384.0, 1000.0]
     """
-    return float(math.ceil(max(chunk_tokens, min(longest_uncached, pass_budget))))
+    if packs_whole_prompts(longest_uncached, mean_uncached):
+        return float(math.ceil(max(chunk_tokens, pass_budget)))
+    return float(math.ceil(chunk_tokens))
 
 
 def colocated_step(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
@@ -79,7 +86,8 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
                     uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
                     budget: float = DEFAULT_CHUNK_TOKENS, share: float | None = None,
                     prompt_cv2: float = 0.0, here_share: float | None = None,
-                    max_batch: float = math.inf) -> tuple[PhaseTime, PhaseTime]:
+                    max_batch: float = math.inf,
+                    mix: tuple[tuple[float, float, float], ...] = ()) -> tuple[PhaseTime, PhaseTime]:
     """(mean step `colocated_step`, the step a decoding request sees on average: its TPOT × tokens
     per step) from one evaluation of the mixed and the decode-only step. The second blends them
     with the share of chunk steps a request sees (`chunk_share_seen` over `lives`, or `share` when
@@ -88,28 +96,43 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
     the share f of all steps; capacity in prompt tokens/s stays with
     the mean step. `here_share`: the share of the prompts chunked here whose request decodes here;
     given, the seen step is taken at the batch the bursts of chunk steps pile up (`burst_batch`,
-    at most `max_batch`), else at `batch`."""
+    at most `max_batch`), else at `batch`. `mix`: prompts of several lengths, which the engine
+    takes whole (`packed`: their own work in the chunk step, and the share seen from the steps'
+    autoregression)."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0:
         step = decode_step(dep, batch, context_tokens)
         return step, step
-    if f >= 1.0:
+    if f >= 1.0 and not mix:
         step = mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens, prompt_cv2)
         return step, step
-    mixed = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens, prompt_cv2)
+    used = chunk if f < 1.0 else prefill_per_step   # prompt tokens a chunk step holds
+    mixed = mixed_step(dep, batch, context_tokens, used, prompt_tokens, prompt_cv2)
     plain = decode_step(dep, batch, context_tokens)
+    ratio = lone = inc = None
+    if mix:
+        mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget,
+                                                  uncached_tokens, prompt_tokens, prompt_cv2, used / uncached_tokens,
+                                                  prefill_per_step / uncached_tokens)
+    f = min(f, 1.0)
     mean = blend(mixed, plain, f)
     if share is None:
         if not lives:
             return mean, mean
-        share = chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
-                                 prompt_cv2)
-    if here_share is not None and lives:
+        share = (packed_seen_share(f, mixed.time_s, plain.time_s, used / uncached_tokens, ratio, lives,
+                                   dep_tokens_per_step(dep), lone, inc) if mix else
+                 chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives,
+                                  dep_tokens_per_step(dep), prompt_cv2))
+    if here_share is not None and lives and f < 1.0:
         rho = f * mixed.time_s / mean.time_s
         extra = min(float(burst_batch(rho, here_share, lives, uncached_tokens / chunk, dep_tokens_per_step(dep),
                                       prompt_cv2)), max(max_batch - batch, 0.0))
         if extra > 0:
+            d = mixed.time_s - mixed_step(dep, batch, context_tokens, chunk, prompt_tokens, prompt_cv2).time_s
             mixed = mixed_step(dep, batch + extra, context_tokens, chunk, prompt_tokens, prompt_cv2)
+            if d:   # the prompts' own work (`mix`) at the piled batch as at the mean one
+                mixed = PhaseTime(mixed.time_s + d, mixed.compute_s + d, mixed.memory_s, mixed.comm_s,
+                                  mixed.overhead_s, mixed.flops_per_card, mixed.bytes_per_card, mixed.below_ridge)
             plain = decode_step(dep, batch + extra, context_tokens)
     return mean, blend(mixed, plain, share)
 
@@ -201,14 +224,23 @@ def chunk_share_seen(f, t_chunk_s, t_plain_s, chunk_tokens, uncached_tokens: flo
 
 def seen_share(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
                uncached_tokens: float, prefill_per_step: float, lives: tuple[tuple[float, float], ...],
-               budget: float = DEFAULT_CHUNK_TOKENS, prompt_cv2: float = 0.0) -> float:
+               budget: float = DEFAULT_CHUNK_TOKENS, prompt_cv2: float = 0.0,
+               mix: tuple[tuple[float, float, float], ...] = ()) -> float:
     """`chunk_share_seen` of a colocated engine at `batch` decodes and `prefill_per_step` prompt
-    tokens a step (its steps with and without a chunk at that batch)."""
+    tokens a step (its steps with and without a chunk at that batch); with prompts of several
+    lengths taken whole (`mix`), `packed.seen_share` of the steps `colocated_steps` takes."""
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
-    if f <= 0 or f >= 1.0:
+    if f <= 0 or (f >= 1.0 and not mix):
         return f
-    mixed = mixed_step(dep, batch, context_tokens, chunk, prompt_tokens, prompt_cv2)
+    used = chunk if f < 1.0 else prefill_per_step
+    mixed = mixed_step(dep, batch, context_tokens, used, prompt_tokens, prompt_cv2)
     plain = decode_step(dep, batch, context_tokens)
+    if mix:
+        mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget,
+                                                  uncached_tokens, prompt_tokens, prompt_cv2, used / uncached_tokens,
+                                                  prefill_per_step / uncached_tokens)
+        return float(packed_seen_share(min(f, 1.0), mixed.time_s, plain.time_s, used / uncached_tokens, ratio, lives,
+                                       dep_tokens_per_step(dep), lone, inc))
     return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
                             prompt_cv2)
 

@@ -154,3 +154,21 @@ def kv_nic_limit_tok_s(dep: Deployment, kv_tokens_per_token: float) -> float:
     """Tokens/s whose KV the instance's NICs can ship: cards·NIC·η_n / (kv_bytes_per_token·ratio)."""
     per_token = perf.kv_bytes_per_token(dep.arch, dep.kv_dtype) * kv_tokens_per_token
     return dep.cards * dep.gpu.nic_bytes_per_s * dep.calib.v("network_efficiency") / per_token
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name#2`, `name#3` … when a pool of the same plan already has it, and add the
+    result to `taken`. A candidate's name gives its role, GPU, layout, batch and chunk; two
+    colocated operating points of one shape can share them and differ only in their share of
+    prompt tokens per step (fleet_day's H20 batch pools), and a pool's name must identify it in
+    the JSON, the checks and the simulation.
+
+    >>> taken = set(); [unique_name(n, taken) for n in ("a", "b", "a", "a")]
+    ['a', 'b', 'a#2', 'a#3']
+    """
+    out, k = name, 1
+    while out in taken:
+        k += 1
+        out = f"{name}#{k}"
+    taken.add(out)
+    return out

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
-from planner.physics import batched, perf
+from planner.physics import batched, packed, perf
 from planner.physics.batch_spread import (
     backlog_cumulants,
     chunk_cross,
@@ -107,7 +107,10 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
     picks = [_colocated_pick(deps[k], w, limits[k], tables[k], np) if limits[k] >= 1 else None
              for k in range(len(items))]
     kept = [q for q in picks if isinstance(q, _Pick)]
-    if kept:
+    if kept and w.packed_ttft:   # at each point's own load (`_queue_tables`)
+        for q, t in ((q, tables[k]) for k, q in enumerate(picks) if isinstance(q, _Pick)):
+            q.ttft = t.alone[q.sel]
+    elif kept:
         ttfts = worst_ttft_many(w, np.concatenate([q.rho for q in kept]),
                                 Servers.single(np.concatenate([q.service for q in kept])),
                                 np.concatenate([q.fixed for q in kept]))[0]
@@ -148,6 +151,8 @@ class _ColocatedTable:
     alone: object = None
     limit: object = None
     queued: object = None   # per fitting point: its four queue values are filled in
+    packed: object = None   # prompts taken whole (`physics.packed`): per point (plain step, lone work, wait
+    # before the first token beyond them); None otherwise
 
 
 def _unqueued(t: _ColocatedTable, tpot_limit: float, np):
@@ -177,6 +182,17 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
     for t, r, (rho, alone, limit) in zip(tables, rows, queue_limits(w, servers, fixed, [len(r) for r in rows])):
         t.rho[r], t.alone[r], t.limit[r] = rho, alone, limit
         t.queued[r] = True
+    if w.packed_ttft:   # the TTFT of whole prompts at each point's own load (`packed.first_token_wait`)
+        for t, d, i, r in zip(tables, deps, at, rows):
+            plain, lone, wait = (x[i] for x in t.packed)
+            base = perf.request_overhead_s(d) + t.slot_s[r] + plain + wait
+            vals = np.array([base + lone * tg.len_factor for tg in w.targets])
+            k = np.argmin(np.array([tg.limit for tg in w.targets])[:, None] - vals, axis=0)
+            worst = vals[k, np.arange(len(r))]
+            load = t.p[i] / t.st.time_s[i] / (t.chunk_c[r] / t.full[r])   # the point's prefill ÷ raw
+            ok = (vals <= np.array([tg.limit for tg in w.targets])[:, None]).all(axis=0)
+            t.rho[r] = np.where(ok, np.minimum(load, w.util_ceiling), 0.0)
+            t.alone[r], t.limit[r] = worst, np.array([tg.limit for tg in w.targets])[k]
 
 
 @dataclass
@@ -265,6 +281,9 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     puts them through the queue)."""
     import numpy as np
     means = colocated_batch_grid(mem_limit)
+    if w.prompt_mix:   # whole prompts: TPOT climbs steeply with the load, so points between the grid's
+        # (`tests/test_packed.py`: a pool at 14.8 ms at 8, over its 25 ms at 12, took nine instances, not 8)
+        means = sorted(set(means) | {m * f for m in means for f in (1.25, 1.5) if 2 <= m * f < mem_limit})
     if w.s_dec <= 1.0 and mem_limit > 1:
         # a request decodes at most one token after its first on average: at a mean batch of 1 every
         # step would carry b·s_unc/E[L − 1] ≥ s_unc prompt tokens, so the engine runs below a whole
@@ -292,13 +311,29 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_seen, used)] if spread else []),
                                                   (bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
     # and the decode step at the slots (the TPOT while every slot is taken, below)
-    dec, *dec_rest, at_slots = batched.decode_steps_many(dep, [runs, *([b_seen] if spread else []),
-                                                               np.array([float(mem_limit)])], w.ctx_decode)
-    dec = dec.take(np.repeat(np.arange(len(means)), ks))
+    dec_m, *dec_rest, at_slots = batched.decode_steps_many(dep, [runs, *([b_seen] if spread else []),
+                                                                 np.array([float(mem_limit)])], w.ctx_decode)
+    per_mean = np.repeat(np.arange(len(means)), ks)
+    dec = dec_m.take(per_mean)
+    packs = bool(w.prompt_mix)   # several prompt lengths, taken whole (`physics.packed`)
+    pk = None
+    if packs:   # each prompt's own work in the chunk step (`packed.lone_chunk_step`, per point)
+        lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_many(
+            dep, runs, w.ctx_decode, dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
+        d_w = dec.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc) - mixed.time_s
+        mixed = replace(mixed, time_s=mixed.time_s + d_w, compute_s=mixed.compute_s + d_w)
+        t_bar = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, share))
+        pk = (dec.time_s, lone, packed.first_token_wait(t_bar, dec.time_s, lone, inc, ratio, p / w.s_unc))
+        if spread:
+            rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w, compute_s=rest[0].compute_s + d_w)
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
-    seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
-                            perf.tokens_per_step(dep), w.cv2)
+    if packs:
+        seen = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
+                                 w.decode_lives, perf.tokens_per_step(dep), lone, inc)
+    else:
+        seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
+                                perf.tokens_per_step(dep), w.cv2)
     # bursts of chunk steps pile decoding requests up: a request sees more than the Poisson count
     # (`colocated.burst_batch`, as `colocated_steps` with here_share), at most the memory's slots
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -313,18 +348,23 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
                                           w.cv2)
         (d_p,) = batched.decode_steps_many(dep, [run[piled] + extra[piled]], w.ctx_decode)
         mixed_seen, dec_seen = mixed_seen.copy(), dec_seen.copy()
-        mixed_seen[piled], dec_seen[piled] = m_p.time_s, d_p.time_s
-    t = np.where(share >= 1, mixed.time_s, seen * mixed_seen + (1.0 - seen) * dec_seen) / perf.tokens_per_step(dep)
-    t_stat = t
+        mixed_seen[piled], dec_seen[piled] = m_p.time_s + (d_w[piled] if packs else 0.0), d_p.time_s
+    whole = (share >= 1) & (not packs)   # every step a chunk's, and no burst to see (one prompt length)
+    t = np.where(whole, mixed.time_s, seen * mixed_seen + (1.0 - seen) * dec_seen) / perf.tokens_per_step(dep)
+    t_stat = t   # the TPOT, a mean over requests; with prompts taken whole the capacity (Little) is a mean
+    if packs:    # over tokens (`packed.token_lives`), which a long answer's calmer steps weigh more
+        tok = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
+                                packed.token_lives(w.decode_lives), perf.tokens_per_step(dep), lone, inc)
+        t = (tok * mixed_seen + (1.0 - tok) * dec_seen) / perf.tokens_per_step(dep)
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]
-        st_q = np.where(share >= 1, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
+        st_q = np.where(whole, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
         t_q = st_q / perf.tokens_per_step(dep)
-        batch_sd = feedback_gain(elasticity(bs, t, b_stat, t_q)) * (t_q - t) / w.tpot_spread   # with feedback
+        batch_sd = feedback_gain(elasticity(bs, t_stat, b_stat, t_q)) * (t_q - t_stat) / w.tpot_spread   # feedback
         per_token = (mixed.time_s - dec.time_s) / used
         cross = chunk_cross(p / st.time_s / w.s_unc, st.time_s, batch_sd / np.sqrt(np.maximum(bs, 1e-12)),
                             per_token * w.s_unc, perf.tokens_per_step(dep))   # the design mix decodes here
-        t_stat = t + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
+        t_stat = t_stat + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  *chunk_cumulants(p / st.time_s, dec.time_s, per_token, w.s_unc, w.cv2,
                                                   perf.tokens_per_step(dep)), cross,
                                  backlog_cumulants(rho, per_token * w.s_unc, w.cv2))
@@ -338,7 +378,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     t_full = t[fit] + np.maximum(at_slots.time_s[0] - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
     unset = [np.full(len(fit), np.nan) for _ in range(4)]   # slot wait, ρ_max, TTFT alone, limit: `_queue_tables`
     return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full, *unset,
-                           np.zeros(len(fit), dtype=bool))
+                           np.zeros(len(fit), dtype=bool), pk)
 
 
 def generate(res: Resolved) -> CandidateSet:

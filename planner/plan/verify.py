@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from planner.physics import colocated, perf
+from planner.physics import colocated, packed, perf
 from planner.physics.batch_spread import (
     backlog_cumulants,
     batch_at_statistic,
@@ -28,6 +28,7 @@ from planner.physics.batch_spread import (
     tpot_offset,
 )
 from planner.physics.prefill_queue import Servers
+from planner.plan.candidate import unique_name
 from planner.plan.candidates import Candidate, deployment
 from planner.plan.resolve import Resolved
 from planner.plan.waits import decode_growth_s, decoded_first_token_s, full_slots_tpot, imported_tpot_s
@@ -125,40 +126,29 @@ def _solve_batch(dep: perf.Deployment, ctx: float, load_tok_s: float, b_max: flo
 def _mixed_fixed_point(dep: perf.Deployment, ctx: float, prompt: float, uncached: float, dec_load: float,
                        pre_load: float, t0: float, per_step: float, budget: float, slots: float,
                        lives: tuple[tuple[float, float], ...] = (), prompt_cv2: float = 0.0,
-                       memory_slots: float = math.inf) -> tuple[float, float]:
-    """(mean step t̄, step a decoding request sees t) of a colocated instance at its loads: the
-    batch is b = dec_load·t/per_step (Little: each token stays one seen step), the prompt tokens
-    per step p = pre_load·t̄; (t̄, t) = colocated_steps(batch_seen(b), p)
-    (iterate from t0)."""
+                       memory_slots: float = math.inf, mix: tuple = ()) -> tuple[float, float, float]:
+    """(mean step t̄, step a decoded token sees t, step a request sees on average) of a colocated
+    instance at its loads: the batch is b = dec_load·t/per_step (Little: each token stays one seen
+    step), the prompt tokens per step p = pre_load·t̄; (t̄, t) = colocated_steps(batch_seen(b), p)
+    (iterate from t0). With prompts taken whole (`mix`) a token and a request see different steps
+    (`packed.token_lives`); otherwise both are t."""
     t_bar = t = t0
     here = colocated.here_share(lives, dec_load, uncached, pre_load)
+    seen_by = packed.token_lives(lives) if mix else lives
+
+    def steps(b: float, t_bar: float, over) -> tuple[float, float]:
+        mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, over, budget,
+                                               prompt_cv2=prompt_cv2, here_share=here, max_batch=memory_slots,
+                                               mix=mix)
+        return mean.time_s, seen.time_s
     for _ in range(100):
         b = batch_seen(dec_load * t / per_step, slots)
-        mean, seen = colocated.colocated_steps(dep, b, ctx, prompt, uncached, pre_load * t_bar, lives, budget,
-                                               prompt_cv2=prompt_cv2, here_share=here, max_batch=memory_slots)
-        new_bar, new = mean.time_s, seen.time_s
+        new_bar, new = steps(b, t_bar, seen_by)
         if abs(new - t) <= 1e-9 * max(t, 1e-12) and abs(new_bar - t_bar) <= 1e-9 * max(t_bar, 1e-12):
-            return new_bar, new
+            t_bar, t = new_bar, new
+            break
         t_bar, t = new_bar, new
-    return t_bar, t
-
-
-def unique_name(name: str, taken: set[str]) -> str:
-    """`name`, or `name#2`, `name#3` … when a pool of the same plan already has it, and add the
-    result to `taken`. A candidate's name gives its role, GPU, layout, batch and chunk; two
-    colocated operating points of one shape can share them and differ only in their share of
-    prompt tokens per step (fleet_day's H20 batch pools), and a pool's name must identify it in
-    the JSON, the checks and the simulation.
-
-    >>> taken = set(); [unique_name(n, taken) for n in ("a", "b", "a", "a")]
-    ['a', 'b', 'a#2', 'a#3']
-    """
-    out, k = name, 1
-    while out in taken:
-        k += 1
-        out = f"{name}#{k}"
-    taken.add(out)
-    return out
+    return t_bar, t, (steps(batch_seen(dec_load * t / per_step, slots), t_bar, lives)[1] if mix else t)
 
 
 def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: float) -> PoolState:
@@ -211,11 +201,12 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
                          by_class, tpot_mean_s=t, batch_at_tpot_statistic=b_t, slot_wait_s=wait, slots=slots)
     lives = w.decode_lives
     slots = perf.max_batch(dep, w.ctx_peak)   # a prompt waits for one before its first chunk
-    t_bar, t_step = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load, c.tpot_s * per_step,
-                                       per_step, float(w.pass_token_budget), slots, lives, w.cv2, slots)
+    t_bar, t_step, t_req = _mixed_fixed_point(dep, w.ctx_decode, w.s_in, w.s_unc, dec_load, pre_load,
+                                              c.tpot_s * per_step, per_step, float(w.pass_token_budget), slots, lives,
+                                              w.cv2, slots, w.prompt_mix)
     b = dec_load * t_step / per_step
     seen = batch_seen(b, slots)
-    b_q, b_t, t_q = b, seen, t_step / per_step
+    b_q, b_t, t_q = b, seen, t_req / per_step
     # while a prompt is prefilled every step carries a full chunk C, so those steps are longer
     t_full = perf.mixed_step(dep, b, w.ctx_decode, c.chunk_tokens, w.s_in, w.cv2).time_s
     service = math.ceil(w.s_unc / c.chunk_tokens) * t_full   # a prompt gets C tokens per step
@@ -226,9 +217,9 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         b_t = min(seen + b_q - b, slots)              # others' quantile (as a decode pool's, without the skew)
         budget = float(w.pass_token_budget)
         share = colocated.seen_share(dep, seen, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget,
-                                     w.cv2)
-        t_bq = colocated.colocated_steps(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives,
-                                         budget, share, prompt_cv2=w.cv2)[1].time_s / per_step   # the mean load's share
+                                     w.cv2, w.prompt_mix)
+        t_bq = colocated.colocated_steps(dep, b_t, w.ctx_decode, w.s_in, w.s_unc, pre_load * t_bar, lives, budget,
+                                         share, prompt_cv2=w.cv2, mix=w.prompt_mix)[1].time_s / per_step   # mean share
         chunk, f = colocated.colocated_chunk(pre_load * t_bar, w.s_unc, budget)
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in, w.cv2).time_s - d) / chunk if f > 0 else 0.0
@@ -252,11 +243,19 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service),
                                     perf.request_overhead_s(dep) + slot_ttft_s + float(colocated_first_step_s(
                                         w, b, t_step, t_step + decode_growth_s(dep, w, b))))
+    if w.packed_ttft and pre_load > 0:   # whole prompts' steps (`packed.first_token_wait`)
+        plain = perf.decode_step(dep, seen, w.ctx_decode).time_s
+        lone, inc, ratio = packed.lone_parts(dep, seen, w.ctx_decode, plain, w.prompt_mix, float(w.pass_token_budget),
+                                             w.s_unc, w.s_in, w.cv2)
+        base = perf.request_overhead_s(dep) + slot_ttft_s + plain + float(packed.first_token_wait(
+            t_bar, plain, lone, inc, ratio, pre_load * t_bar / w.s_unc))
+        by_class = tuple((t.label, base + lone * t.len_factor, t.limit) for t in w.targets)
+        ttft = min(by_class, key=lambda r: r[2] - r[1])[1]
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
     return PoolState(c, n, pre_load, dec_load, rho, b, ttft, t_q, mem, 0.0, nic, by_class,
-                     tpot_mean_s=t_step / per_step + imported, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s),
+                     tpot_mean_s=t_req / per_step + imported, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s),
                      engine_chunk_tokens=colocated.engine_chunk_tokens(c.chunk_tokens, w.s_unc_max,
-                                                                       w.pass_token_budget), slots=slots,
+                                                                       w.pass_token_budget, w.s_unc), slots=slots,
                      imported_tpot_s=imported)
 
 

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 
 from planner.input.values import length_pairs
-from planner.physics import prefill_queue, queueing
+from planner.physics import packed, prefill_queue, queueing
 from planner.physics.batch_spread import life_terms, tpot_spread
 from planner.physics.prefill_queue import Servers
 from planner.plan.resolve import Resolved
@@ -59,6 +59,14 @@ class WorkloadContext:
     s_out_var: float = 0.0     # variance of the output length (tokens²): how a batch slot's hold varies
     s_unc_max: float = 0.0     # the longest uncached prompt: a colocated engine's step budget holds it
     p_dec: float = 1.0         # share of requests with more than one output token (they decode)
+    # several prompt lengths: a colocated engine takes them whole (`physics.packed`), () otherwise
+    prompt_mix: tuple[tuple[float, float, float], ...] = ()
+
+    @property
+    def packed_ttft(self) -> bool:
+        """A colocated TTFT from whole prompts' steps (`physics.packed.first_token_wait`): several
+        prompt lengths and every TTFT target a mean (a percentile keeps the chunk queue's)."""
+        return bool(self.prompt_mix) and all(t.stat == "mean" for t in self.targets)
 
     @property
     def first_token_decoded(self) -> bool:
@@ -360,7 +368,9 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
                 s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist),
                 s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit),
-                p_dec=sum(p for n, p in res.decode_lengths if n > 0))
+                p_dec=sum(p for n, p in res.decode_lengths if n > 0),
+                prompt_mix=packed.prompt_mix(dist, res.hit)
+                if packed.packs_whole_prompts(max(v for v, _ in dist) * (1.0 - res.hit), res.uncached_mean) else ())
 
 
 def ttfts(w: WorkloadContext, rho: float, server: Servers, fixed_s: float) -> list[tuple[TTFTTarget, float]]:

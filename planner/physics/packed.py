@@ -1,0 +1,209 @@
+"""A colocated engine that takes whole prompts of several lengths into its steps.
+
+With prompts of one length the plan gives the engine a step budget of one prompt (`colocated`:
+a queue of chunk steps, each a prompt). With several lengths it gives it the pass budget
+(`serving.max_prefill_tokens_per_pass`, 16,384 by default), which holds the longest prompt
+whole, so each step takes every prompt that arrived during the step before it. Two things then
+differ from the chunk queue of the mean prompt:
+
+- **A prompt's work is its own.** A step that carries one prompt of s tokens lasts
+  W(s) = T_mixed(s) − T_decode longer than a decode-only step, and W is not linear in s: a short
+  prompt's GEMMs hide under the weight read, a long one's do not, and each pays the eager pass
+  once. So the mean work per prompt is E[W(s)] over the lengths, not W(E[s]) (`lone_work`):
+  Llama-3.1-8B on one H100 with prompts of 300 and 8,000 tokens (150:12) does 19.9 ms of work per
+  prompt where the mean prompt's chunk step takes 18.6 ms.
+- **A long step begets a long step.** Step k + 1 carries the prompts that arrived during step k,
+  so step times form an autoregression T_{k+1} = T_d + Σ W over the arrivals in T_k: with φ the
+  share of time spent on prompt work (λ·E[W]·t̄ / t̄), E[T_{k+1} | T_k] = T_d + φ·T_k, the mean
+  step t̄ = T_d/(1 − φ) and the stationary variance V = λ·E[W²]·t̄/(1 − φ²). A request's prompt
+  arrives during a step picked by its length (mean t̄ + V/t̄, the inspection paradox), so its own
+  step, which carries the prompts that arrived with it, lasts T_own = T_d + φ·(t̄ + V/t̄) + E[W],
+  δ = φ·V/t̄ + E[W] above the mean; the steps of its decode relax from there by φ a step. Over
+  n decode steps it sees t̄ + δ·φ(1 − φⁿ)/(n(1 − φ)) on average (`seen_share`).
+
+Checked against the event simulation (`plan simulate`, which runs the same steps): for that
+Llama pool the simulated steps regress as T_{k+1} = 7.9 ms + 0.57·T_k with autocorrelations
+0.57, 0.34, 0.19 at lags 1–3 (φ, φ², φ³), and the 10-token answers' mean TPOT is 30.3 ms where
+the chunk queue of the mean prompt read 21 ms (`docs/model.md`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.physics.deployment import Deployment, PhaseTime
+
+
+def packs_whole_prompts(longest_uncached: float, mean_uncached: float) -> bool:
+    """Whether a colocated engine runs with the pass budget and whole prompts (several prompt
+    lengths), rather than a budget of one prompt (`colocated.engine_chunk_tokens`)."""
+    return mean_uncached > 0 and longest_uncached > mean_uncached * (1.0 + 1e-9)
+
+
+MIX_POINTS = 12   # prompt lengths `prompt_mix` keeps (each a step evaluation per operating point)
+
+
+def prompt_mix(lengths: list[tuple[float, float]], hit: float) -> tuple[tuple[float, float, float], ...]:
+    """(uncached tokens, prompt tokens, share) of each prompt length ((tokens, probability) pairs,
+    prefix-cache hit rate `hit`); more than MIX_POINTS lengths are merged into that many groups of
+    consecutive lengths, each at its mean (a trace's thousands of lengths: the mean work is kept,
+    its spread within a group is not)."""
+    pairs = sorted((v, p) for v, p in lengths if p > 0)
+    total = sum(p for _, p in pairs)
+    if len(pairs) > MIX_POINTS:
+        groups: list[list[tuple[float, float]]] = [[] for _ in range(MIX_POINTS)]
+        acc = 0.0
+        for v, p in pairs:   # by cumulative probability: each group about 1/MIX_POINTS of the prompts
+            groups[min(int((acc + p / 2) / total * MIX_POINTS), MIX_POINTS - 1)].append((v, p))
+            acc += p
+        pairs = [(sum(v * p for v, p in g) / sum(p for _, p in g), sum(p for _, p in g)) for g in groups if g]
+    return tuple((v * (1.0 - hit), v, p / total) for v, p in pairs)
+
+
+def lone_work(mixed_alone, dec_time_s, mix: tuple[tuple[float, float, float], ...], pass_budget: float):
+    """(E[W], E[W²]) over the prompt lengths of `mix` (`prompt_mix`), W the time a prompt adds to
+    the steps that carry it alone: ⌈s/C⌉ pieces of s/⌈s/C⌉ uncached tokens (C the pass budget),
+    each a step `mixed_alone(piece tokens, prompt tokens)` longer than the decode-only step
+    `dec_time_s`. numpy arrays (over batches) or floats."""
+    w1 = w2 = 0.0
+    for tokens, prompt, share in mix:
+        n = max(1, math.ceil(tokens / pass_budget))
+        w = n * np.maximum(mixed_alone(tokens / n, prompt) - dec_time_s, 0.0)
+        w1 = w1 + share * w
+        w2 = w2 + share * w * w
+    return w1, w2
+
+
+def token_lives(lives: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    """`lives` ((decode tokens, share of requests)) weighted by their tokens: what a decoded token,
+    rather than a request, sees. A request's mean TPOT averages over requests, but the decode
+    tokens/s an instance gives at its mean batch (Little's law) over tokens; with bursts a short
+    answer sees steps much longer than a long one, and the two differ (the 300/8,000-token pool:
+    30.3 ms for 10-token answers, 20.8 ms for 200-token ones)."""
+    total = sum(n * p for n, p in lives)
+    return tuple((n, n * p / total) for n, p in lives) if total > 0 else lives
+
+
+def effective_work(lone, inc, prompts_per_step):
+    """E[W_eff], the mean work a prompt adds when the steps take π = `prompts_per_step` prompts on
+    average: a step with prompts pays one prompt's work alone (`lone`: the eager pass, a MoE layer's
+    expert reads, the GEMMs past their knee) and each further prompt only its increment (`inc`), so
+    per step (1 − e^{−π})·(lone − inc) + π·inc over π prompts (Poisson arrivals over the step before).
+    numpy arrays or floats."""
+    pi = np.maximum(np.asarray(prompts_per_step, dtype=float), 1e-12)
+    out = inc + (lone - inc) * -np.expm1(-pi) / pi
+    return out if np.ndim(out) else float(out)
+
+
+def _bursts(t_bar, t_plain, lone, inc, work_sq_ratio, prompts_per_step):
+    """(λ prompts/s, φ' the steps' persistence, t̄ + V/t̄ the step a prompt arrives in) of an engine
+    taking whole prompts at mean step t̄ with π = `prompts_per_step` (`seen_share`)."""
+    pi = prompts_per_step
+    lam = pi / t_bar
+    work = (t_bar - t_plain) / pi                                            # E[W_eff]
+    phi = np.clip(lam * (inc + np.exp(-pi) * (lone - inc)), 0.0, 0.999)
+    var = pi * work**2 * work_sq_ratio / (1.0 - phi**2)                      # of the step times
+    return lam, phi, t_bar + var / t_bar
+
+
+def first_token_wait(t_bar, t_plain, lone, inc, work_sq_ratio, prompts_per_step):
+    """What a prompt waits beyond its own lone work and a decode step before its first token, on an
+    engine taking whole prompts: the rest of the step it arrives in, (t̄ + V/t̄)/2 (a step picked by
+    its length), and the increments of the prompts that arrived with it, λ·(t̄ + V/t̄)·inc, which
+    its own step carries too (`seen_share`). Its TTFT is T_plain + its lone work + this + the fixed
+    time. Until the twenty-fifth session a colocated TTFT queued prompts one by one through chunk
+    steps of the mean prompt: 14–94 % pessimistic against the simulation over 36 mixed-length
+    pools (median 36 %), and 13–200 % optimistic on three. numpy arrays or floats."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pi = np.maximum(np.asarray(prompts_per_step, dtype=float), 1e-12)
+        lam, _, arrived_in = _bursts(np.asarray(t_bar, dtype=float), np.asarray(t_plain, dtype=float),
+                                     np.asarray(lone, dtype=float), np.asarray(inc, dtype=float),
+                                     np.asarray(work_sq_ratio, dtype=float), pi)
+        out = arrived_in / 2.0 + lam * arrived_in * inc
+    return out if np.ndim(out) else float(out)
+
+
+def seen_share(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio,
+               lives: tuple[tuple[float, float], ...], tokens_per_step: float = 1.0, lone=None, inc=None):
+    """The share s of chunk steps that, blended as s·T_chunk + (1 − s)·T_plain, gives the mean step a
+    decoding request of an engine taking whole prompts sees (module docstring), averaged over
+    `lives` ((decode tokens, share of requests)); more than 1 when its bursts outlast a chunk step.
+    `f` the share of steps with a chunk, each holding `prompts_per_chunk_step` prompts of mean work
+    E[W_eff] = (T_chunk − T_plain)/that (`effective_work` of a prompt's `lone` work and its
+    increment `inc` in a step that has one; both E[W_eff] when not given); `work_sq_ratio`
+    E[W²]/E[W]² of the prompts. The mean step t̄ = T_plain + π·E[W_eff] (π = f·prompts per chunk
+    step); a step after one of length T carries λT prompts, so it relaxes by
+    φ' = λ·(inc + e^{−π}·(lone − inc)) a step (λ = π/t̄); the step a prompt arrives in is t̄ + V/t̄
+    long, V = π·E[W_eff]²·ratio/(1 − φ'²), and its own step T_d + lone + λ·(t̄ + V/t̄)·inc.
+    numpy arrays or floats, element by element."""
+    f = np.asarray(f, dtype=float)
+    t_c, t_d = np.asarray(t_chunk_s, dtype=float), np.asarray(t_plain_s, dtype=float)
+    extra = t_c - t_d
+    if not lives or not np.any((f > 0) & (extra > 0)):
+        return f if f.ndim else float(f)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t_bar = f * t_c + (1.0 - f) * t_d
+        k = np.asarray(prompts_per_chunk_step, dtype=float)
+        work = extra / k                                          # E[W_eff]
+        lone = work if lone is None else np.asarray(lone, dtype=float)
+        inc = work if inc is None else np.asarray(inc, dtype=float)
+        lam, phi, arrived_in = _bursts(t_bar, t_d, lone, inc, np.asarray(work_sq_ratio, dtype=float), f * k)
+        delta = t_d + lone + lam * arrived_in * inc - t_bar       # its own step above the mean
+        share = sum(p for _, p in lives)
+        g = 0.0
+        for tokens, p in lives:
+            n = max(tokens / tokens_per_step, 1.0)
+            g = g + p * phi * (1.0 - phi**n) / (n * (1.0 - phi))
+        seen = t_bar + delta * g / share
+        out = np.where((f > 0) & (extra > 0), (seen - t_d) / extra, f)
+    return out if out.ndim else float(out)
+
+
+def lone_parts(dep: Deployment, batch: float, context_tokens: float, plain_s: float,
+               mix: tuple[tuple[float, float, float], ...], pass_budget: float, mean_uncached: float,
+               mean_prompt: float, prompt_cv2: float) -> tuple[float, float, float]:
+    """(lone work E[W], the increment of a prompt in a step that has one, E[W²]/E[W]²) of one operating
+    point (`lone_work`; the increment is the mean prompt's on top of another's, 2·s̄ against s̄
+    tokens)."""
+    from planner.physics.perf import mixed_step
+
+    w1, w2 = lone_work(lambda n, s: mixed_step(dep, batch, context_tokens, n, s, 0.0).time_s, plain_s, mix,
+                       pass_budget)
+    w1, w2 = float(w1), float(w2)
+    one = mixed_step(dep, batch, context_tokens, mean_uncached, mean_prompt, prompt_cv2).time_s
+    inc = mixed_step(dep, batch, context_tokens, 2.0 * mean_uncached, mean_prompt, prompt_cv2).time_s - one
+    return w1, inc, (w2 / w1**2 if w1 > 0 else 1.0)
+
+
+def lone_parts_many(dep: Deployment, batches, context_tokens: float, plain_s,
+                    mix: tuple[tuple[float, float, float], ...], pass_budget: float, mean_uncached: float,
+                    mean_prompt: float, prompt_cv2: float):
+    """`lone_parts` at each batch of the array `batches` (`plain_s` the decode-only step at each),
+    through `batched.mixed_steps_many`: the same floats as the scalar function point by point."""
+    from planner.physics import batched
+
+    def alone(tokens, prompt):
+        return batched.mixed_steps_many(dep, [(batches, np.full(len(batches), tokens))], context_tokens, prompt,
+                                        0.0)[0].time_s
+    w1, w2 = lone_work(alone, plain_s, mix, pass_budget)
+    one, two = batched.mixed_steps_many(dep, [(batches, np.full(len(batches), mean_uncached)),
+                                              (batches, np.full(len(batches), 2.0 * mean_uncached))],
+                                        context_tokens, mean_prompt, prompt_cv2)
+    return w1, two.time_s - one.time_s, np.where(w1 > 0, w2 / np.maximum(w1, 1e-300) ** 2, 1.0)
+
+
+def lone_chunk_step(dep: Deployment, batch: float, context_tokens: float, mixed: PhaseTime, plain: PhaseTime,
+                    mix: tuple[tuple[float, float, float], ...], pass_budget: float, mean_uncached: float,
+                    mean_prompt: float, prompt_cv2: float, prompts_per_chunk_step: float,
+                    prompts_per_step: float) -> tuple[PhaseTime, float, float, float]:
+    """(`mixed`, the model's chunk step at `batch` holding `prompts_per_chunk_step` mean prompts,
+    with each prompt's `effective_work` (at `prompts_per_step`) in place of the mean prompt's;
+    E[W²]/E[W]²; the lone work; the increment): `lone_parts` of one operating point."""
+    lone, inc, ratio = lone_parts(dep, batch, context_tokens, plain.time_s, mix, pass_budget, mean_uncached,
+                                  mean_prompt, prompt_cv2)
+    d = plain.time_s + prompts_per_chunk_step * effective_work(lone, inc, prompts_per_step) - mixed.time_s
+    step = PhaseTime(mixed.time_s + d, mixed.compute_s + d, mixed.memory_s, mixed.comm_s, mixed.overhead_s,
+                     mixed.flops_per_card, mixed.bytes_per_card, mixed.below_ridge)
+    return step, ratio, lone, inc
