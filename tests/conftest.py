@@ -38,9 +38,9 @@ def llama70b_chat_plan():
 @pytest.fixture(scope="session")
 def llama70b_chat_colocated_json():
     """problems/llama70b_chat.yaml served colocated only, as `plan solve --json` writes it, solved
-    once per session (its optimum disaggregates at the same cost since 2026-12-03): four TP2 H100
-    instances, chunk 954 tokens (two TP4 instances of the same cost from 2026-12-04's mixture
-    quantile until its twenty-fourth session's batch grid). Deep-copy it before editing."""
+    once per session: two TP4 H100 instances, chunk 954 tokens (four TP2 instances of the same cost
+    in the twenty-fourth session, and from 2026-12-03 to 2026-12-04's mixture quantile). Deep-copy it
+    before editing."""
     from pathlib import Path
 
     from planner.input.load import load_problem

@@ -279,23 +279,25 @@ def test_colocated_pool_gets_its_chunk():
     assert o["--chunked-prefill-size"] == "64000" and o["--dp-size"] == "4" and "--disaggregation-mode" not in o
 
 
-def test_a_colocated_engine_of_several_prompt_lengths_takes_the_longest_whole(llama70b_chat_colocated_json):
+def test_a_colocated_engine_of_several_prompt_lengths_takes_them_whole(llama70b_chat_colocated_json):
     """llama70b_chat's prompts of 800, 1,500 and 3,000 tokens, 40 % cached: the model's chunk is the
-    mean uncached prompt (954 tokens), the engines' step budget the longest (1,800), so that no
-    prompt is split over two steps the plan did not count (`colocated.engine_chunk_tokens`)."""
+    mean uncached prompt (954 tokens), the engines' step budget the pass budget (16,384), so that a
+    step takes every prompt that arrived during the one before, whole, as the plan models it
+    (`colocated.engine_chunk_tokens`, `physics.packed`; the longest prompt, 1,800, until the
+    twenty-fifth session)."""
     d = llama70b_chat_colocated_json
     pool = [p for p in d["pools"] if p["role"] == "colocated"][0]   # the first of its colocated pools
-    assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 1800.0)
+    assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 16384.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
-    # vLLM counts a step's decodes in the same budget: 1,800 prompt tokens + the 131 sequences the
-    # TP2 instance admits (its slots; four TP2 instances again since the twenty-fourth session's
-    # batch grid near the slots, two TP4 of 390 slots at the same cost between)
-    assert pool["slots"] == 131
-    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "1931"
-    assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "1800"
-    assert "--max_num_tokens 1931" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
+    # vLLM counts a step's decodes in the same budget: 16,384 prompt tokens + the 390 sequences the
+    # TP4 instance admits (its slots; two TP4 instances since the twenty-fifth session, four TP2 of
+    # the same cost before)
+    assert pool["slots"] == 390
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "16774"
+    assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "16384"
+    assert "--max_num_tokens 16774" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
-    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1085"   # 954 + 131
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1344"   # 954 + 390
 
 
 def test_not_a_plan_is_bad_input():
@@ -650,11 +652,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[4]: service 'chat+coding' has no pool in pools[]"),
+     "services[2]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
