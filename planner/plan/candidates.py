@@ -281,8 +281,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     puts them through the queue)."""
     import numpy as np
     means = colocated_batch_grid(mem_limit)
-    if w.prompt_mix:   # whole prompts: TPOT climbs steeply with the load, so points between the grid's
-        # (`tests/test_packed.py`: a pool at 14.8 ms at 8, over its 25 ms at 12, took nine instances, not 8)
+    if w.prompt_mix:   # TPOT climbs steeply with the load: points between (`tests/test_packed.py`)
         means = sorted(set(means) | {m * f for m in means for f in (1.25, 1.5) if 2 <= m * f < mem_limit})
     if w.s_dec <= 1.0 and mem_limit > 1:
         # a request decodes at most one token after its first on average: at a mean batch of 1 every
