@@ -3,7 +3,7 @@
 With prompts of one length the plan gives the engine a step budget of one prompt (`colocated`:
 a queue of chunk steps, each a prompt). With several lengths it gives it the pass budget
 (`serving.max_prefill_tokens_per_pass`, 16,384 by default), which holds the longest prompt
-whole, so each step takes every prompt that arrived during the step before it. Two things then
+whole, so each step takes every prompt that arrived during the step before it. Three things then
 differ from the chunk queue of the mean prompt:
 
 - **A prompt's work is its own.** A step that carries one prompt of s tokens lasts
@@ -12,18 +12,25 @@ differ from the chunk queue of the mean prompt:
   once. So the mean work per prompt is E[W(s)] over the lengths, not W(E[s]) (`lone_work`):
   Llama-3.1-8B on one H100 with prompts of 300 and 8,000 tokens (150:12) does 19.9 ms of work per
   prompt where the mean prompt's chunk step takes 18.6 ms.
+- **Prompts pack.** A step that takes several prompts pays the eager pass and a MoE layer's
+  expert reads once: the first prompt its lone work, each further one only its increment, so with
+  π prompts a step on average a prompt adds E[W_eff] = inc + (lone − inc)·(1 − e^{−π})/π
+  (`effective_work`; Poisson arrivals over the step before).
 - **A long step begets a long step.** Step k + 1 carries the prompts that arrived during step k,
-  so step times form an autoregression T_{k+1} = T_d + Σ W over the arrivals in T_k: with φ the
-  share of time spent on prompt work (λ·E[W]·t̄ / t̄), E[T_{k+1} | T_k] = T_d + φ·T_k, the mean
-  step t̄ = T_d/(1 − φ) and the stationary variance V = λ·E[W²]·t̄/(1 − φ²). A request's prompt
-  arrives during a step picked by its length (mean t̄ + V/t̄, the inspection paradox), so its own
-  step, which carries the prompts that arrived with it, lasts T_own = T_d + φ·(t̄ + V/t̄) + E[W],
-  δ = φ·V/t̄ + E[W] above the mean; the steps of its decode relax from there by φ a step. Over
-  n decode steps it sees t̄ + δ·φ(1 − φⁿ)/(n(1 − φ)) on average (`seen_share`).
+  so step times form an autoregression: E[T_{k+1} | T_k] = T_d + work of λ·T_k prompts, whose
+  slope at the mean step is φ' = λ·(inc + e^{−π}·(lone − inc)) (λ prompts/s), the mean step
+  t̄ = T_d + π·E[W_eff] and the stationary variance V = π·E[W_eff]²·(E[W²]/E[W]²)/(1 − φ'²). A
+  request's prompt arrives during a step picked by its length (mean t̄ + V/t̄, the inspection
+  paradox); its own step carries the prompts that arrived with it, T_own = T_d + lone +
+  λ·(t̄ + V/t̄)·inc, δ = T_own − t̄ above the mean, and the steps of its decode relax from there by
+  φ' a step: over n decode steps it sees t̄ + δ·φ'(1 − φ'ⁿ)/(n(1 − φ')) on average (`seen_share`),
+  a request's mean TPOT averaging over requests and the decode capacity (Little's law) over tokens
+  (`token_lives`). Its TTFT is the rest of the step it arrived in, (t̄ + V/t̄)/2, plus its own step
+  (`first_token_wait`).
 
 Checked against the event simulation (`plan simulate`, which runs the same steps): for that
 Llama pool the simulated steps regress as T_{k+1} = 7.9 ms + 0.57·T_k with autocorrelations
-0.57, 0.34, 0.19 at lags 1–3 (φ, φ², φ³), and the 10-token answers' mean TPOT is 30.3 ms where
+0.57, 0.34, 0.19 at lags 1–3 (φ', φ'², φ'³), and the 10-token answers' mean TPOT is 30.3 ms where
 the chunk queue of the mean prompt read 21 ms (`docs/model.md`).
 """
 
