@@ -46,6 +46,29 @@ def test_effective_work_fades_from_the_lone_work_to_the_increment_as_prompts_pac
     assert packed.effective_work(10.0, 4.0, 1e4) == pytest.approx(4.0, rel=1e-3)
 
 
+def test_a_step_gets_no_prompt_as_a_gamma_of_the_step_times_says():
+    """16 prompts/s over steps of mean 32.7 ms and variance 1,118 ms²: (1 + λV/t̄)^{−t̄²/V} =
+    1.547^{−0.956} = 0.659, so 34 % of the steps carry a prompt (the simulation of that DeepSeek-V3
+    pool: 35 %), where e^{−λt̄} = 0.593 says 41 %; steps of one length, e^{−λt̄} exactly."""
+    q = packed._no_arrival(np.array([0.016, 0.016]), np.array([32.7, 32.7]), np.array([1118.0, 0.0]))
+    assert q.tolist() == pytest.approx([(1 + 0.016 * 1118 / 32.7) ** (-32.7**2 / 1118), math.exp(-0.016 * 32.7)])
+    assert 1 - q[0] == pytest.approx(0.341, abs=0.001)
+
+
+def test_effective_work_of_varying_steps_is_a_fixed_point_of_the_arrival_chance():
+    """Given the decode step and the work's spread, the work a prompt adds is the fixed point of
+    (1 − q)·(lone − inc)/π + inc with q from the steps' own spread: more than the increment, less
+    than with steps of one length (longer steps gather the arrivals: more prompts share a step)."""
+    one_length = packed.effective_work(40.0, 15.0, 0.6)
+    varying = packed.effective_work(40.0, 15.0, 0.6, 17.0, 1.8)
+    assert 15.0 < varying < one_length
+    w, lam, phi, var, t_bar = packed._fixed_point(np.array(17.0), np.array(40.0), np.array(15.0), np.array(1.8),
+                                                  np.array(0.6))
+    q = packed._no_arrival(lam, t_bar, var)
+    assert w == pytest.approx(15.0 + 25.0 * (1 - q) / 0.6, rel=1e-3)      # converged within its rounds
+    assert t_bar == pytest.approx(17.0 + 0.6 * w) and lam == pytest.approx(0.6 / t_bar)
+
+
 def test_seen_share_and_first_token_wait_by_hand():
     """Half the steps carry one prompt (k = 1), 30 ms against 10 ms without, every prompt's work
     20 ms alone and as an increment, E[W²] = E[W]²: t̄ = 20 ms, π = 0.5 prompts a step, λ = 0.025

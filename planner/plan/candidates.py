@@ -319,7 +319,8 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     if packs:   # each prompt's own work in the chunk step (`packed.lone_chunk_step`, per point)
         lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_many(
             dep, runs, w.ctx_decode, dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
-        d_w = dec.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc) - mixed.time_s
+        d_w = dec.time_s - mixed.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc,
+                                                                                 dec.time_s, ratio)
         mixed = replace(mixed, time_s=mixed.time_s + d_w, compute_s=mixed.compute_s + d_w)
         t_bar = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, share))
         pk = (dec.time_s, lone, packed.first_token_wait(t_bar, dec.time_s, lone, inc, ratio, p / w.s_unc))
