@@ -232,18 +232,21 @@ def test_two_small_classes_share_a_pool_and_it_is_cheaper():
 
 
 def test_a_cap_forces_a_second_gpu_type():
-    """Three H100 and two H20 nodes (411.60 RMB/h: colocated H100 pools at the batch grid's new
-    points near their slots, twenty-fourth session; three H20 nodes and 471.60 RMB/h under the
-    profiles of 2026-12-04 before it) serve both classes; with H100 capped at one node the rest
-    moves to H20, which costs more (twelve H20 nodes beside the H100 one, 817.20 RMB/h)."""
+    """Three H100 and three H20 nodes (471.60 RMB/h) serve both classes; with H100 capped at one
+    node the rest moves to H20, which costs more (twelve H20 nodes beside the H100 one, 817.20
+    RMB/h). Two H20 nodes (411.60 RMB/h) from the twenty-fourth session put the bulk class's
+    colocated H100 pool at 160 of its 170 slots, its TTFT 1.86 s with 1.45 s of slot wait; since
+    the slots' peakedness (`queueing.slot_peakedness`) the wait there reads over the 3 s limit and
+    the pool runs at 154. (That pool simulated at 0.82–0.97 s over two seeds of 10⁵ requests: so
+    near its slots the wait was already over-planned; left for later.)"""
     classes = [small("chat", 300), small("bulk", 300, 2000, 500, ttft="3s")]
     free = solve(fleet(classes, ("h100", "h20")))
-    assert plan_json(free)["totals"]["nodes"] == {"h100": 3, "h20": 2}
+    assert plan_json(free)["totals"]["nodes"] == {"h100": 3, "h20": 3}
     capped = solve(fleet(classes, ({"id": "h100", "max_nodes": 1}, "h20")))
     d = plan_json(capped)
     assert d["totals"]["nodes"]["h100"] == 1 and d["totals"]["nodes"]["h20"] > 2
     assert "availability[h100]" in d["binding"]
-    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(411.6)
+    assert capped.cost_per_hour > free.cost_per_hour == pytest.approx(471.6)
     assert d["verification"]["passed"]
 
 

@@ -1,11 +1,10 @@
 """Enumerate instance shapes and operating points; each candidate carries capacity, latency, cost.
 
-Glossary: a *shape* is (GPU type, Parallelism); a *candidate* is a shape in a role
-(prefill, decode, colocated) at an operating point (decode batch `b`, prefill prompts per
-pass `B`, colocated chunk `C` tokens per step). Capacities are tokens/s of one instance;
-prefill capacity is already derated by ρ_max, the largest utilisation whose queueing
-keeps TTFT within its limit. Candidates that break an SLO or do not fit are *rejected* and
-kept, with the value they reach, for the infeasibility explanation. The types and the memo are
+Glossary: a *shape* is (GPU type, Parallelism); a *candidate* is a shape in a role (prefill, decode,
+colocated) at an operating point (decode batch `b`, prefill prompts per pass `B`, colocated chunk `C` tokens
+per step). Capacities are tokens/s of one instance; prefill capacity is already derated by ρ_max, the largest
+utilisation whose queueing keeps TTFT within its limit. Candidates that break an SLO or do not fit are
+*rejected* and kept, with the value they reach, for the infeasibility explanation. The types and the memo are
 in `candidate`, prefill instances in `prefill`, decode instances in `decode`; colocated instances here.
 """
 
@@ -77,13 +76,12 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
 
 def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculation | None]],
                   w: WorkloadContext) -> list[list[Candidate] | Rejected]:
-    """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: each shape's
-    grid on its own (memoised without the TPOT limit: a TPOT sweep computes it once), the chunk
-    queue of every grid's points within the TPOT limit in one call, and the TTFT of every kept
-    point in one call. The arithmetic per point is a shape's alone, so the candidates are the same
-    floats. A point goes through the chunk queue once, when a limit first admits it: the points
-    above the limit were most of the queue's work (a slot wait sums ~1,000 terms for a point near
-    its slots; the seed problem has 927 such points, none within its TPOT limit)."""
+    """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: each shape's grid on its
+    own (memoised without the TPOT limit: a TPOT sweep computes it once), the chunk queue of every grid's points
+    within the TPOT limit in one call, and the TTFT of every kept point in one call. The arithmetic per point is
+    a shape's alone, so the candidates are the same floats. A point goes through the chunk queue once, when a
+    limit first admits it: the points above the limit were most of the queue's work (a slot wait sums ~1,000
+    terms for a point near its slots; the seed problem has 927 such points, none within its TPOT limit)."""
     import numpy as np
     w0 = replace(w, tpot_limit=0.0)
     deps, limits, tables, new = [], [], [], []
@@ -146,6 +144,7 @@ class _ColocatedTable:
     full: object        # chunked service, the wait for a batch slot, ρ_max, and TTFT alone
     service: object     # with its limit (these four filled by `_queue_tables`)
     t_full: object = None   # per fitting point: TPOT while every slot is taken
+    pre: object = None      # … and prefill's share of the time (`WorkloadContext.slot_peak`)
     slot_s: object = None
     rho: object = None
     alone: object = None
@@ -171,9 +170,10 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
                           np.concatenate([np.full(len(r), c, dtype=float) for r, c in zip(rows, slots)]),
                           np.concatenate([t.service[r] for t, r in zip(tables, rows)]),
                           np.concatenate([t.t[i] for t, i in zip(tables, at)]),
-                          np.concatenate([t.t_full[r] for t, r in zip(tables, rows)]))
+                          np.concatenate([t.t_full[r] for t, r in zip(tables, rows)]),
+                          np.concatenate([t.pre[r] for t, r in zip(tables, rows)]))
     for t, i, r, sw, c in zip(tables, at, rows, np.split(waits, np.cumsum([len(r) for r in rows])[:-1]), slots):
-        t.slot_s[r] = w.slot_wait_for_ttft_s(sw, t.bs[i], float(c), t.service[r], t.t[i], t.t_full[r])
+        t.slot_s[r] = w.slot_wait_for_ttft_s(sw, t.bs[i], float(c), t.service[r], t.t[i], t.t_full[r], t.pre[r])
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s[r]
                             + colocated_first_step_s(w, t.bs[i], t.st.time_s[i],
                                                      t.st.time_s[i] + decode_growth_s(d, w, t.bs[i]))
@@ -370,14 +370,14 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
                                  backlog_cumulants(rho, per_token * w.s_unc, w.cv2))
     if not len(fit):
         none = np.empty(0)
-        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, none, none, none, none, none, none, none,
-                               none, np.zeros(0, dtype=bool))
+        return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, *[none] * 9, np.zeros(0, dtype=bool))
     full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
     # the TPOT while every slot is taken (`waits.full_slots_tpot`): the decode step at the slots
     t_full = t[fit] + np.maximum(at_slots.time_s[0] - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
+    pre = 1.0 - dec.time_s[fit] / st.time_s[fit]   # prefill's share of the time (the slots' spread)
     unset = [np.full(len(fit), np.nan) for _ in range(4)]   # slot wait, ρ_max, TTFT alone, limit: `_queue_tables`
-    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full, *unset,
+    return _ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full, pre, *unset,
                            np.zeros(len(fit), dtype=bool), pk)
 
 

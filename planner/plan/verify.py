@@ -83,8 +83,8 @@ class PoolState:
     slot_wait_s: float = 0.0      # mean wait for a batch slot: colocated, before the first chunk (in
                                   # TTFT); decode, between prefill's token and the second (in TPOT),
                                   # or before the first when every prompt token is cached (in TTFT)
-    engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given
-                                       # (`colocated.engine_chunk_tokens`); else 0
+    engine_chunk_tokens: float = 0.0   # colocated: the step budget the engine is given (`engine_chunk_tokens`)
+    prefill_share: float = 0.0    # colocated: its share of time in prefill work (`WorkloadContext.slot_peak`)
     slots: int = 0                # decode, colocated: the sequences an instance admits (its memory at the
                                   # longest ones), the slot-wait model's servers and the engine's cap
     imported_tpot_s: float = 0.0  # colocated: TPOT from requests other instances prefilled (`imported_tpot_s`)
@@ -235,11 +235,12 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
                                           max(share, rho), per_step))
     imported = imported_tpot_s(w, dep, pre_load, dec_load, t_bar)
     t_q += imported
-    slot_s = slot_ttft_s = 0.0
+    slot_s = slot_ttft_s = pre = 0.0
     if b > 0:
         t_full_slots = full_slots_tpot(dep, w, b, slots, t_step / per_step)
-        slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, t_full_slots)
-        slot_ttft_s = float(w.slot_wait_for_ttft_s(slot_s, b, slots, service, t_step / per_step, t_full_slots))
+        pre = 1.0 - perf.decode_step(dep, seen, w.ctx_decode).time_s / t_bar   # prefill's share of the time
+        slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, t_full_slots, pre)
+        slot_ttft_s = float(w.slot_wait_for_ttft_s(slot_s, b, slots, service, t_step / per_step, t_full_slots, pre))
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service),
                                     perf.request_overhead_s(dep) + slot_ttft_s + float(colocated_first_step_s(
                                         w, b, t_step, t_step + decode_growth_s(dep, w, b))))
@@ -256,7 +257,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
                      tpot_mean_s=t_req / per_step + imported, batch_at_tpot_statistic=b_t, slot_wait_s=float(slot_s),
                      engine_chunk_tokens=colocated.engine_chunk_tokens(c.chunk_tokens, w.s_unc_max,
                                                                        w.pass_token_budget, w.s_unc), slots=slots,
-                     imported_tpot_s=imported)
+                     imported_tpot_s=imported, prefill_share=pre)
 
 
 def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):

@@ -104,15 +104,20 @@ class WorkloadContext:
         """(decode tokens L − 1, share of requests) of the outputs longer than one token."""
         return tuple((s, p) for s, p, _ in self.tpot_terms)
 
-    def slot_wait_s(self, offered_batch, slots, service_s, tpot_s, tpot_full_s=None):
+    def slot_wait_s(self, offered_batch, slots, service_s, tpot_s, tpot_full_s=None, prefill_share=0.0):
         """Mean wait for a batch slot (`queueing.slot_wait_s`) of a colocated instance whose mean
         decode batch is `offered_batch` at TPOT `tpot_s`: a request holds its slot for its chunked
         prompt (`service_s`) and its L − 1 decode tokens, so the slots' offered load is the batch
         times hold ÷ decode life (Little). `tpot_full_s`: the TPOT while every slot is taken (the
         hold grows to it, `queueing.slot_wait_s`'s `hold_full_s`); None: the hold stays.
-        Arrays or scalars."""
+        `prefill_share`: the engine's share of time in prefill work, whose bursts spread the busy
+        slots beyond Poisson's (`slot_peak`). Arrays or scalars."""
         offered, hold, cv2, full = self._slot_queue(offered_batch, service_s, tpot_s, tpot_full_s)
-        return queueing.slot_wait_s(offered, slots, hold, cv2, full)
+        return queueing.slot_wait_s(offered, slots, hold, cv2, full, self.slot_peak(prefill_share))
+
+    def slot_peak(self, prefill_share):
+        """`queueing.slot_peakedness` of a colocated engine's slots at its prefill share of time."""
+        return queueing.slot_peakedness(prefill_share, self.decode_lives)
 
     def _slot_queue(self, offered_batch, service_s, tpot_s, tpot_full_s):
         """(offered Erlangs, mean hold, the hold's cv², hold while full or None) of a colocated
@@ -126,12 +131,14 @@ class WorkloadContext:
             np.asarray(service_s, dtype=float) + self.s_dec * np.maximum(tpot_full_s, tpot_s)
         return offered, hold, cv2, full
 
-    def slot_wait_for_ttft_s(self, wait_s, offered_batch, slots, service_s, tpot_s, tpot_full_s=None):
+    def slot_wait_for_ttft_s(self, wait_s, offered_batch, slots, service_s, tpot_s, tpot_full_s=None,
+                             prefill_share=0.0):
         """The wait for a batch slot that a TTFT target counts: the mean `wait_s` for a mean target;
         for a percentile (the strictest quantile q of the targets) its q-quantile, from the tail
         of the queue of slots. A request that finds them full waits an exponential time of mean
         θ = H/(c − a) (Erlang C's conditional wait; H and a at full slots where the hold grows),
-        so P(wait) = C = W/θ and the q-quantile is θ·ln(C/(1 − q)) above C > 1 − q (0 below).
+        so P(wait) = C = W/θ and the q-quantile is θ·ln(C/(1 − q)) above C > 1 − q (0 below); z·θ
+        with the peaked slots (`slot_wait_s`'s `prefill_share`).
         Until 2026-12-04 every statistic counted the mean: Llama-3.1-70B on two MI300X TP2
         colocated pools at 50 of 69 slots, p99 TTFT planned at 0.82 s (a 0.47 s mean slot wait)
         and simulated at 10.1 s. Arrays or scalars."""
@@ -141,7 +148,7 @@ class WorkloadContext:
         if not q:
             return wait
         a, hold, _, full = self._slot_queue(offered_batch, service_s, tpot_s, tpot_full_s)
-        return _wait_quantile(wait, a, hold, hold if full is None else full, slots, q)
+        return _wait_quantile(wait, a, hold, hold if full is None else full, slots, q, self.slot_peak(prefill_share))
 
     def slot_tpot_at_statistic_s(self, batch, slots, tpot_s, tpot_full_s=None):
         """`slot_tpot_s` for the TPOT statistic: the mean wait for a mean statistic, its quantile
@@ -427,14 +434,14 @@ def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
     return out
 
 
-def _wait_quantile(wait, offered, hold, full, slots, q: float):
+def _wait_quantile(wait, offered, hold, full, slots, q: float, peak=1.0):
     """The q-quantile of the wait for one of `slots` whose mean is `wait`: a request that finds them
     full waits an exponential time of mean θ = H/(c − a) (Erlang C's conditional wait; H and a at
     full slots, where the hold grows to `full`), so P(wait) = C = W/θ and the q-quantile is
-    θ·ln(C/(1 − q)) above C > 1 − q (0 below). Arrays or scalars."""
+    θ·ln(C/(1 − q)) above C > 1 − q (0 below); `peak` z: the queue of c/z slots at a/z (z·θ)."""
     import numpy as np
-    a_full = np.maximum(offered, offered * full / np.where(hold > 0, hold, np.inf))
-    c = np.floor(np.asarray(slots, dtype=float))
+    a_full = np.maximum(offered, offered * full / np.where(hold > 0, hold, np.inf)) / peak
+    c = np.floor(np.asarray(slots, dtype=float)) / peak
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         theta = np.where(c > a_full, np.maximum(full, hold) / (c - a_full), np.inf)
         chance = np.minimum(1.0, np.where(np.isfinite(theta), wait / theta, 1.0))
