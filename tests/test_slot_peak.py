@@ -25,16 +25,16 @@ from planner.studies.simulate import plan_from_dict, simulate
 
 
 def test_peakedness_by_hand():
-    """z = 1 + g·ρ²(3 − 2ρ)/(1 − ρ)²: D = 1/(1 − ρ)² without its first-order part 2ρ, shared by lives
-    of different lengths as E[min(L, L′)]/E[L]. One length at ρ = ½: 1 + ¼·2/¼ = 3. Lives of 199 and
-    999 tokens half and half: E[min] = ¼·199 + ¼·999 + ½·199 = 399 of E[L] = 599, so z = 1 + 2·399/599.
-    ρ = ¼, one length: 1 + (1/16)(5/2)/(9/16) = 1 + 5/18. No prefill, no excess."""
-    assert slot_peakedness(0.5, ((100.0, 1.0),)) == pytest.approx(3.0, rel=1e-12)
-    assert slot_peakedness(0.5, ((199.0, 0.5), (999.0, 0.5))) == pytest.approx(1 + 2 * 399 / 599, rel=1e-12)
-    assert slot_peakedness(0.25, ((50.0, 1.0),)) == pytest.approx(1 + 5 / 18, rel=1e-12)
+    """z = 1 + 3g·ρ²/(1 − ρ)²: the second-order term 3ρ² of D = 1/(1 − ρ)², grown by D, shared by lives
+    of different lengths as E[min(L, L′)]/E[L]. One length at ρ = ½: 1 + 3·¼/¼ = 4. Lives of 199 and
+    999 tokens half and half: E[min] = ¼·199 + ¼·999 + ½·199 = 399 of E[L] = 599, so z = 1 + 3·399/599.
+    ρ = ¼, one length: 1 + 3·(1/16)/(9/16) = 4/3. No prefill, no excess."""
+    assert slot_peakedness(0.5, ((100.0, 1.0),)) == pytest.approx(4.0, rel=1e-12)
+    assert slot_peakedness(0.5, ((199.0, 0.5), (999.0, 0.5))) == pytest.approx(1 + 3 * 399 / 599, rel=1e-12)
+    assert slot_peakedness(0.25, ((50.0, 1.0),)) == pytest.approx(4 / 3, rel=1e-12)
     assert slot_peakedness(0.0, ((50.0, 1.0),)) == 1.0
     both = slot_peakedness(np.array([0.5, 0.25]), ((100.0, 1.0),))
-    assert both == pytest.approx([3.0, 1 + 5 / 18], rel=1e-12)
+    assert both == pytest.approx([4.0, 4 / 3], rel=1e-12)
 
 
 def test_a_peaked_queue_is_a_smaller_queue():
@@ -66,7 +66,7 @@ def test_a_percentile_waits_z_times_longer_once_blocked():
                                               "small_model_cheap_card.yaml")))
     w = replace(w, s_dec=1.0, targets=(TTFTTarget("", "p99", 1.0, 1.0),))
     rho = 0.4
-    z = w.slot_peak(rho)   # the workload's lives: 1 + g·ρ²(3 − 2ρ)/(1 − ρ)², more than 1
+    z = w.slot_peak(rho)   # the workload's lives: 1 + 3g·ρ²/(1 − ρ)², more than 1
     assert z == pytest.approx(slot_peakedness(rho, w.decode_lives), rel=1e-12) and z > 1.2
     got = w.slot_wait_for_ttft_s(1 / 3, 1.0, 2, 0.0, 1.0, None, rho)
     assert got == pytest.approx(z * math.log((1 / 3) / z / 0.01), rel=1e-9)

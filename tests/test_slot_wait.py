@@ -178,11 +178,11 @@ def test_colocated_pool_keeps_headroom_in_its_slots_and_charges_the_wait_to_ttft
             - perf.decode_step(dep, batch_seen(st.batch, slots), w.ctx_decode).time_s)
     life_full = (w.s_out - 1) * (st.tpot_mean_s + grow / perf.tokens_per_step(dep))
     hold = service + life
-    # prefill takes 6 % of the engine's time: the busy slots' peakedness, 1 + ρ²(3 − 2ρ)/(1 − ρ)² for
-    # one output length, is 1.012, and the wait 0.93 → 0.95 s (the simulation's, 0.95 s over 3·10⁵ requests)
+    # prefill takes 6 % of the engine's time: the busy slots' peakedness, 1 + 3ρ²/(1 − ρ)² for one
+    # output length, is 1.013, and the wait 0.93 → 0.95 s (the simulation's, 0.95 s over 3·10⁵ requests)
     rho = st.prefill_share
     assert rho == pytest.approx(0.06, abs=0.01)
-    peak = 1 + rho**2 * (3 - 2 * rho) / (1 - rho) ** 2
+    peak = 1 + 3 * rho**2 / (1 - rho) ** 2
     wait = slot_wait_s(st.batch * hold / life, slots, hold, 0.0, service + life_full, peak)
     assert slot_wait_s(st.batch * hold / life, slots, hold, 0.0, service + life_full) == pytest.approx(0.93, abs=0.02)
     queue, _ = worst_ttft(w, st.utilization, Servers.single(service), perf.request_overhead_s(dep))

@@ -177,22 +177,23 @@ def slot_peakedness(prefill_share, lives: tuple[tuple[float, float], ...]):
     they leave. With ρ the share of the engine's time in prefill work (1 − decode step ÷ mean
     step), a life meeting δN more arrivals than the mean holds their prefill too, which meets more
     again: the count in flight moves by δN/(1 − ρ), over-dispersed by D = 1/(1 − ρ)² = 1 + 2ρ + 3ρ²
-    + … (the bursts of `colocated.burst_batch`, without their prompt-length term). Its first-order
-    part 2ρ does not show in the waits: the seed problem colocated on one H20 TP8 instance (ρ =
-    0.06, 12.5 of 17 slots) waits 0.95 s in simulation against 0.93 s without it and 1.27 s with
-    it; at the slots a prompt that finds them taken does not prefill, so a burst stops lengthening
-    lives where the queue forms. The rest, ρ²(3 − 2ρ)/(1 − ρ)², is counted; lives of different
-    lengths share it as two sequences share a window, g = E[min(L, L′)]/E[L] (1 for one length):
-    z = 1 + g·ρ²(3 − 2ρ)/(1 − ρ)². Llama-3.1-70B on H200 TP4 at 1,000/4,000-token prompts and
-    200/1,000-token answers (ρ = 0.48, g = 2/3, 174 of 223 slots): z = 2.15, a 104 ms wait where
-    the simulation waits 144 ms and the Poisson count 1 ms.
+    + … (the bursts of `colocated.burst_batch`, without their prompt-length term). The waits do
+    not show its first-order part 2ρ: the seed problem colocated on one H20 TP8 instance (ρ = 0.06,
+    12.5 of 17 slots) waits 0.95 s in simulation, 0.93 s planned without it and 1.27 s with it (at
+    the slots a prompt that finds them taken does not prefill, so a burst stops lengthening lives
+    where the queue forms). The second-order part, grown by the same cascade, 3ρ²·D, is counted;
+    lives of different lengths share it as two sequences share a window, g = E[min(L, L′)]/E[L]
+    (1 for one length): z = 1 + 3g·ρ²/(1 − ρ)². Fitted against 18 simulated pools near their slots
+    (of Llama-3.1-8B/70B, Qwen3-32B/235B, gpt-oss-120b): Llama-3.1-70B on H200 TP4 at 1,000/4,000-
+    token prompts and 200/1,000-token answers (ρ = 0.48, g = 2/3, 174 of 223 slots) has z = 2.7
+    and waits 104 ms for a slot where the simulation waits 144 ms and the Poisson count 1 ms.
 
-    >>> round(float(slot_peakedness(0.5, ((100.0, 1.0),))), 3)   # ¼·2/¼ = 2 beyond Poisson
-    3.0
+    >>> round(float(slot_peakedness(0.5, ((100.0, 1.0),))), 3)   # 3·¼/¼ = 3 beyond Poisson's 1
+    4.0
     """
     import numpy as np
     rho = np.clip(np.asarray(prefill_share, dtype=float), 0.0, 0.95)
-    out = 1.0 + rho**2 * (3.0 - 2.0 * rho) / (1.0 - rho) ** 2 * _life_overlap(tuple(lives))
+    out = 1.0 + 3.0 * rho**2 / (1.0 - rho) ** 2 * _life_overlap(tuple(lives))
     return out if out.ndim else float(out)
 
 
