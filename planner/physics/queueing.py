@@ -183,7 +183,7 @@ def slot_peakedness(prefill_share, lives: tuple[tuple[float, float], ...]):
     the slots a prompt that finds them taken does not prefill, so a burst stops lengthening lives
     where the queue forms). The second-order part, grown by the same cascade, 3ρ²·D, is counted;
     lives of different lengths share it as two sequences share a window, g = E[min(L, L′)]/E[L]
-    (1 for one length): z = 1 + 3g·ρ²/(1 − ρ)². Fitted against 18 simulated pools near their slots
+    (1 for one length): z = 1 + 3g·ρ²/(1 − ρ)². Fitted against 19 simulated pools near their slots
     (of Llama-3.1-8B/70B, Qwen3-32B/235B, gpt-oss-120b): Llama-3.1-70B on H200 TP4 at 1,000/4,000-
     token prompts and 200/1,000-token answers (ρ = 0.48, g = 2/3, 174 of 223 slots) has z = 2.7
     and waits 104 ms for a slot where the simulation waits 144 ms and the Poisson count 1 ms.
