@@ -595,11 +595,11 @@ def test_long_service_names_keep_pools_apart():
     pd = {k for k in keys.values() if {p["role"] for p in d["pools"] if p["service"] == k} == {"prefill", "decode"}}
     d_pd = {**d, "services": [s for s in d["services"] if s["key"] in pd],
             "pools": [p for p in d["pools"] if p["service"] in pd]}
-    # one per P/D service: rag and chat+coding (router+summarise adds a colocated pool since a
-    # decode request sees the batch beyond the design one; a P/D service too from decode pools'
-    # growing slot hold until then); two names equal up to the cut already collided
+    # one per P/D service: rag, router and chat+coding (router a P/D service of its own since the
+    # twenty-fifth session's peaked slots; router+summarise, with a colocated pool, before it);
+    # names equal up to the cut already collided
     routers = [f for f in render(d_pd, "sglang") if f.startswith("pd-router")]
-    assert len(routers) == len(pd) == 2, routers
+    assert len(routers) == len(pd) == 3 and len(set(routers)) == 3, routers
     k8s = list(yaml.safe_load_all(render(d, "k8s")["k8s.yaml"]))
     names = [(o["kind"], o["metadata"]["name"]) for o in k8s]
     assert len(names) == len(set(names))
@@ -653,11 +653,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[2]: service 'chat+coding' has no pool in pools[]"),
+     "services[4]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
