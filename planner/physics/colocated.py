@@ -106,23 +106,15 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
     if f >= 1.0 and not mix:
         step = mixed_step(dep, batch, context_tokens, prefill_per_step, prompt_tokens, prompt_cv2)
         return step, step
-    used = chunk if f < 1.0 else prefill_per_step   # prompt tokens a chunk step holds
-    mixed = mixed_step(dep, batch, context_tokens, used, prompt_tokens, prompt_cv2)
-    plain = decode_step(dep, batch, context_tokens)
-    ratio = lone = inc = None
-    if mix:
-        mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget,
-                                                  uncached_tokens, prompt_tokens, prompt_cv2, used / uncached_tokens,
-                                                  prefill_per_step / uncached_tokens)
+    steps = _chunk_and_plain(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, chunk, f,
+                             budget, prompt_cv2, mix)
+    mixed, plain = steps.mixed, steps.plain
     f = min(f, 1.0)
     mean = blend(mixed, plain, f)
     if share is None:
         if not lives:
             return mean, mean
-        share = (packed_seen_share(f, mixed.time_s, plain.time_s, used / uncached_tokens, ratio, lives,
-                                   dep_tokens_per_step(dep), lone, inc) if mix else
-                 chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives,
-                                  dep_tokens_per_step(dep), prompt_cv2))
+        share = steps.share_seen(f, chunk, uncached_tokens, lives, dep_tokens_per_step(dep), prompt_cv2)
     if here_share is not None and lives and f < 1.0:
         rho = f * mixed.time_s / mean.time_s
         extra = min(float(burst_batch(rho, here_share, lives, uncached_tokens / chunk, dep_tokens_per_step(dep),
@@ -232,17 +224,47 @@ def seen_share(dep: Deployment, batch: float, context_tokens: float, prompt_toke
     chunk, f = colocated_chunk(prefill_per_step, uncached_tokens, budget)
     if f <= 0 or (f >= 1.0 and not mix):
         return f
+    steps = _chunk_and_plain(dep, batch, context_tokens, prompt_tokens, uncached_tokens, prefill_per_step, chunk, f,
+                             budget, prompt_cv2, mix)
+    return float(steps.share_seen(min(f, 1.0), chunk, uncached_tokens, lives, dep_tokens_per_step(dep), prompt_cv2))
+
+
+@dataclass(frozen=True)
+class _ChunkAndPlain:
+    """A colocated engine's step with a chunk and without one at one operating point, and with prompts
+    of several lengths taken whole the parts `packed` needs (`lone_chunk_step`); None otherwise."""
+
+    mixed: PhaseTime
+    plain: PhaseTime
+    used: float                 # the prompt tokens a chunk step holds
+    ratio: float | None = None  # E[W²]/E[W]² of the prompts' own work
+    lone: float | None = None   # a prompt's work alone in its step
+    inc: float | None = None    # its increment in a step that has one
+
+    def share_seen(self, f, chunk, uncached_tokens, lives, tokens_per_step, prompt_cv2):
+        """The share of chunk steps a decoding request sees: `packed.seen_share` with prompts taken
+        whole, else `chunk_share_seen`."""
+        if self.lone is not None:
+            return packed_seen_share(f, self.mixed.time_s, self.plain.time_s, self.used / uncached_tokens, self.ratio,
+                                     lives, tokens_per_step, self.lone, self.inc)
+        return chunk_share_seen(f, self.mixed.time_s, self.plain.time_s, chunk, uncached_tokens, lives,
+                                tokens_per_step, prompt_cv2)
+
+
+def _chunk_and_plain(dep: Deployment, batch: float, context_tokens: float, prompt_tokens: float,
+                     uncached_tokens: float, prefill_per_step: float, chunk: float, f: float, budget: float,
+                     prompt_cv2: float, mix: tuple[tuple[float, float, float], ...]) -> _ChunkAndPlain:
+    """The steps `colocated_steps` and `seen_share` blend: a chunk step holding the chunk (or, every
+    step carrying prompts, the prompt tokens a step), and the decode-only step."""
     used = chunk if f < 1.0 else prefill_per_step
     mixed = mixed_step(dep, batch, context_tokens, used, prompt_tokens, prompt_cv2)
     plain = decode_step(dep, batch, context_tokens)
-    if mix:
-        mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget,
-                                                  uncached_tokens, prompt_tokens, prompt_cv2, used / uncached_tokens,
-                                                  prefill_per_step / uncached_tokens)
-        return float(packed_seen_share(min(f, 1.0), mixed.time_s, plain.time_s, used / uncached_tokens, ratio, lives,
-                                       dep_tokens_per_step(dep), lone, inc))
-    return chunk_share_seen(f, mixed.time_s, plain.time_s, chunk, uncached_tokens, lives, dep_tokens_per_step(dep),
-                            prompt_cv2)
+    if not mix:
+        return _ChunkAndPlain(mixed, plain, used)
+    mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget, uncached_tokens,
+                                              prompt_tokens, prompt_cv2, used / uncached_tokens,
+                                              prefill_per_step / uncached_tokens)
+    return _ChunkAndPlain(mixed, plain, used, ratio, lone, inc)
 
 
 @dataclass(frozen=True)

@@ -183,16 +183,16 @@ def _queue_tables(tables: list[_ColocatedTable], deps: list[Deployment], slots: 
         t.rho[r], t.alone[r], t.limit[r] = rho, alone, limit
         t.queued[r] = True
     if w.packed_ttft:   # the TTFT of whole prompts at each point's own load (`packed.first_token_wait`)
+        limits = np.array([tg.limit for tg in w.targets])
         for t, d, i, r in zip(tables, deps, at, rows):
             plain, lone, wait = (x[i] for x in t.packed)
             base = perf.request_overhead_s(d) + t.slot_s[r] + plain + wait
             vals = np.array([base + lone * tg.len_factor for tg in w.targets])
-            k = np.argmin(np.array([tg.limit for tg in w.targets])[:, None] - vals, axis=0)
-            worst = vals[k, np.arange(len(r))]
+            k = np.argmin(limits[:, None] - vals, axis=0)   # the target with the least slack
             load = t.p[i] / t.st.time_s[i] / (t.chunk_c[r] / t.full[r])   # the point's prefill ÷ raw
-            ok = (vals <= np.array([tg.limit for tg in w.targets])[:, None]).all(axis=0)
+            ok = (vals <= limits[:, None]).all(axis=0)
             t.rho[r] = np.where(ok, np.minimum(load, w.util_ceiling), 0.0)
-            t.alone[r], t.limit[r] = worst, np.array([tg.limit for tg in w.targets])[k]
+            t.alone[r], t.limit[r] = vals[k, np.arange(len(r))], limits[k]
 
 
 @dataclass
@@ -315,18 +315,17 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     per_mean = np.repeat(np.arange(len(means)), ks)
     dec = dec_m.take(per_mean)
     packs = bool(w.prompt_mix)   # several prompt lengths, taken whole (`physics.packed`)
-    pk = None
     if packs:   # each prompt's own work in the chunk step (`packed.lone_chunk_step`, per point)
         lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_many(
             dep, runs, w.ctx_decode, dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
         d_w = dec.time_s - mixed.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc,
                                                                                  dec.time_s, ratio)
         mixed = replace(mixed, time_s=mixed.time_s + d_w, compute_s=mixed.compute_s + d_w)
-        t_bar = np.where(share >= 1, mixed.time_s, batched.blend_time(mixed, dec, share))
-        pk = (dec.time_s, lone, packed.first_token_wait(t_bar, dec.time_s, lone, inc, ratio, p / w.s_unc))
         if spread:
             rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w, compute_s=rest[0].compute_s + d_w)
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
+    pk = (dec.time_s, lone, packed.first_token_wait(st.time_s, dec.time_s, lone, inc, ratio, p / w.s_unc)) \
+        if packs else None
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     if packs:
         seen = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,

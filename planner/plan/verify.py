@@ -236,16 +236,16 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
     imported = imported_tpot_s(w, dep, pre_load, dec_load, t_bar)
     t_q += imported
     slot_s = slot_ttft_s = pre = 0.0
+    plain = perf.decode_step(dep, seen, w.ctx_decode).time_s   # the decode-only step at a request's batch
     if b > 0:
         t_full_slots = full_slots_tpot(dep, w, b, slots, t_step / per_step)
-        pre = 1.0 - perf.decode_step(dep, seen, w.ctx_decode).time_s / t_bar   # prefill's share of the time
+        pre = 1.0 - plain / t_bar   # prefill's share of the time
         slot_s = w.slot_wait_s(b, slots, service, t_step / per_step, t_full_slots, pre)
         slot_ttft_s = float(w.slot_wait_for_ttft_s(slot_s, b, slots, service, t_step / per_step, t_full_slots, pre))
     by_class, ttft = _ttft_by_class(w, rho, Servers.single(service),
                                     perf.request_overhead_s(dep) + slot_ttft_s + float(colocated_first_step_s(
                                         w, b, t_step, t_step + decode_growth_s(dep, w, b))))
     if w.packed_ttft and pre_load > 0:   # whole prompts' steps (`packed.first_token_wait`)
-        plain = perf.decode_step(dep, seen, w.ctx_decode).time_s
         lone, inc, ratio = packed.lone_parts(dep, seen, w.ctx_decode, plain, w.prompt_mix, float(w.pass_token_budget),
                                              w.s_unc, w.s_in, w.cv2)
         base = perf.request_overhead_s(dep) + slot_ttft_s + plain + float(packed.first_token_wait(
