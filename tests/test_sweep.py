@@ -349,3 +349,18 @@ def test_a_scripted_sweep_prints_no_bare_progress_label(tmp_path):
     assert r.exit_code == 0, r.output
     assert "sweep" not in [line.strip() for line in r.output.splitlines()], r.output
     assert "qps limit" in r.output and f"wrote {tmp_path / 's' / 'frontier.csv'}" in r.output
+
+
+def test_the_target_label_stays_inside_the_panel_when_the_target_is_the_last_point(tmp_path):
+    """llama70b_chat swept at 5 and 20 req/s, its own target 20: the label drawn right of the dashed
+    line ran past the panel's edge (a browser showed "the"); it is drawn left of a line in the
+    panel's right half, anchored at its end, and right of one in the left half."""
+    r = CliRunner().invoke(main, ["sweep", "problems/llama70b_chat.yaml", "--qps", "5,20", "--no-per-gpu",
+                                  "--workers", "1", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "s" / "frontier.html").read_text()
+    line = re.search(r'<line class="target" x1="([\d.]+)"', page)
+    label = re.search(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)" fill="#555">the problem\'s target '
+                      r'\(20 req/s\)</text>', page)
+    assert line and label and label.group(2) == "end"
+    assert float(label.group(1)) == pytest.approx(float(line.group(1)) - 4, abs=0.1)

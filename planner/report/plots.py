@@ -292,10 +292,13 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
                    f'text-anchor="middle" fill="#b00020">{e(line)}</text>')
     tx = target_x(sweep, axis)
     if tx is not None and x0 <= tx <= x1:
+        # the label on the side of the line with room: right of a line in the left half, else left of it
+        # (a target at the sweep's last point put it past the panel's edge, cut to "the")
+        side = (sx(tx) + 4, "start") if tx <= (x0 + x1) / 2 else (sx(tx) - 4, "end")
         out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
                    f'y2="{MARGIN["t"]+ph}" stroke="#555" stroke-dasharray="5,4"/>'
-                   f'<text x="{sx(tx)+4:.1f}" y="{MARGIN["t"]+ph-6}" fill="#555">the problem\'s target '
-                   f'({e(_fmt_axis(axis, dict(sweep.target)[axis]))})</text>')
+                   f'<text x="{side[0]:.1f}" y="{MARGIN["t"]+ph-6}" text-anchor="{side[1]}" fill="#555">'
+                   f'the problem\'s target ({e(_fmt_axis(axis, dict(sweep.target)[axis]))})</text>')
     out.append(f'<text x="{MARGIN["l"]+pw/2}" y="{SVG_H-10}" text-anchor="middle">{e(X_LABEL[axis])}</text>')
     out.append(f'<text transform="translate(16,{MARGIN["t"]+ph/2}) rotate(-90)" text-anchor="middle">'
                f'{e(sweep.currency)} per million output tokens</text>')
