@@ -240,13 +240,14 @@ class _ChunkAndPlain:
     ratio: float | None = None  # E[W²]/E[W]² of the prompts' own work
     lone: float | None = None   # a prompt's work alone in its step
     inc: float | None = None    # its increment in a step that has one
+    step_prompts: float | None = None   # the prompts a step holds at most (pass budget ÷ mean prompt)
 
     def share_seen(self, f, chunk, uncached_tokens, lives, tokens_per_step, prompt_cv2):
         """The share of chunk steps a decoding request sees: `packed.seen_share` with prompts taken
         whole, else `chunk_share_seen`."""
         if self.lone is not None:
             return packed_seen_share(f, self.mixed.time_s, self.plain.time_s, self.used / uncached_tokens, self.ratio,
-                                     lives, tokens_per_step, self.lone, self.inc)
+                                     lives, tokens_per_step, self.lone, self.inc, self.step_prompts)
         return chunk_share_seen(f, self.mixed.time_s, self.plain.time_s, chunk, uncached_tokens, lives,
                                 tokens_per_step, prompt_cv2)
 
@@ -264,7 +265,7 @@ def _chunk_and_plain(dep: Deployment, batch: float, context_tokens: float, promp
     mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget, uncached_tokens,
                                               prompt_tokens, prompt_cv2, used / uncached_tokens,
                                               prefill_per_step / uncached_tokens)
-    return _ChunkAndPlain(mixed, plain, used, ratio, lone, inc)
+    return _ChunkAndPlain(mixed, plain, used, ratio, lone, inc, budget / uncached_tokens)
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     per_mean = np.repeat(np.arange(len(means)), ks)
     dec = dec_m.take(per_mean)
     packs = bool(w.prompt_mix)   # several prompt lengths, taken whole (`physics.packed`)
+    n_max = float(w.pass_token_budget) / w.s_unc if packs else None   # the prompts a step holds at most
     if packs:   # each prompt's own work in the chunk step (`packed.lone_chunk_step`, per point)
         lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_many(
             dep, runs, w.ctx_decode, dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
@@ -324,12 +325,12 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         if spread:
             rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w, compute_s=rest[0].compute_s + d_w)
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
-    pk = (dec.time_s, lone, packed.first_token_wait(st.time_s, dec.time_s, lone, inc, ratio, p / w.s_unc)) \
+    pk = (dec.time_s, lone, packed.first_token_wait(st.time_s, dec.time_s, lone, inc, ratio, p / w.s_unc, n_max)) \
         if packs else None
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
     if packs:
         seen = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
-                                 w.decode_lives, perf.tokens_per_step(dep), lone, inc)
+                                 w.decode_lives, perf.tokens_per_step(dep), lone, inc, n_max)
     else:
         seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
                                 perf.tokens_per_step(dep), w.cv2)
@@ -353,7 +354,7 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     t_stat = t   # the TPOT, a mean over requests; with prompts taken whole the capacity (Little) is a mean
     if packs:    # over tokens (`packed.token_lives`), which a long answer's calmer steps weigh more
         tok = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
-                                packed.token_lives(w.decode_lives), perf.tokens_per_step(dep), lone, inc)
+                                packed.token_lives(w.decode_lives), perf.tokens_per_step(dep), lone, inc, n_max)
         t = (tok * mixed_seen + (1.0 - tok) * dec_seen) / perf.tokens_per_step(dep)
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]

@@ -249,7 +249,7 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         lone, inc, ratio = packed.lone_parts(dep, seen, w.ctx_decode, plain, w.prompt_mix, float(w.pass_token_budget),
                                              w.s_unc, w.s_in, w.cv2)
         base = perf.request_overhead_s(dep) + slot_ttft_s + plain + float(packed.first_token_wait(
-            t_bar, plain, lone, inc, ratio, pre_load * t_bar / w.s_unc))
+            t_bar, plain, lone, inc, ratio, pre_load * t_bar / w.s_unc, float(w.pass_token_budget) / w.s_unc))
         by_class = tuple((t.label, base + lone * t.len_factor, t.limit) for t in w.targets)
         ttft = min(by_class, key=lambda r: r[2] - r[1])[1]
     mem = perf.memory_use(dep, math.ceil(b_q), w.ctx_peak).total_bytes
