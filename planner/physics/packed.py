@@ -248,11 +248,20 @@ def seen_share(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio,
     long, V = π·E[W_eff]²·ratio/(1 − φ'²) (capped at `step_prompts` prompts a step,
     `capped_variance`), and its own step T_d + lone + λ·(t̄ + V/t̄)·inc. numpy arrays or floats,
     element by element."""
+    return seen_shares(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio, (lives,), tokens_per_step,
+                       lone, inc, step_prompts)[0]
+
+
+def seen_shares(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio,
+                lives_sets: tuple[tuple[tuple[float, float], ...], ...], tokens_per_step: float = 1.0,
+                lone=None, inc=None, step_prompts=None) -> list:
+    """`seen_share` for each of `lives_sets` (e.g. the requests' lives and the tokens'), the steps'
+    bursts computed once."""
     f = np.asarray(f, dtype=float)
     t_c, t_d = np.asarray(t_chunk_s, dtype=float), np.asarray(t_plain_s, dtype=float)
     extra = t_c - t_d
-    if not lives or not np.any((f > 0) & (extra > 0)):
-        return f if f.ndim else float(f)
+    if not np.any((f > 0) & (extra > 0)) or not any(lives_sets):
+        return [f if f.ndim else float(f) for _ in lives_sets]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t_bar = f * t_c + (1.0 - f) * t_d
         k = np.asarray(prompts_per_chunk_step, dtype=float)
@@ -262,14 +271,20 @@ def seen_share(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio,
         lam, phi, arrived_in = _bursts(t_bar, t_d, lone, inc, np.asarray(work_sq_ratio, dtype=float), f * k,
                                        step_prompts)
         delta = t_d + lone + lam * arrived_in * inc - t_bar       # its own step above the mean
-        share = sum(p for _, p in lives)
-        g = 0.0
-        for tokens, p in lives:
-            n = max(tokens / tokens_per_step, 1.0)
-            g = g + p * phi * (1.0 - phi**n) / (n * (1.0 - phi))
-        seen = t_bar + delta * g / share
-        out = np.where((f > 0) & (extra > 0), (seen - t_d) / extra, f)
-    return out if out.ndim else float(out)
+        outs = []
+        for lives in lives_sets:
+            if not lives:
+                outs.append(f if f.ndim else float(f))
+                continue
+            share = sum(p for _, p in lives)
+            g = 0.0
+            for tokens, p in lives:
+                n = max(tokens / tokens_per_step, 1.0)
+                g = g + p * phi * (1.0 - phi**n) / (n * (1.0 - phi))
+            seen = t_bar + delta * g / share
+            out = np.where((f > 0) & (extra > 0), (seen - t_d) / extra, f)
+            outs.append(out if out.ndim else float(out))
+    return outs
 
 
 def lone_parts(dep: Deployment, batch: float, context_tokens: float, plain_s: float,

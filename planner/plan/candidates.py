@@ -328,9 +328,10 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     pk = (dec.time_s, lone, packed.first_token_wait(st.time_s, dec.time_s, lone, inc, ratio, p / w.s_unc, n_max)) \
         if packs else None
     # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
-    if packs:
-        seen = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
-                                 w.decode_lives, perf.tokens_per_step(dep), lone, inc, n_max)
+    if packs:   # over requests (the TPOT) and over tokens (the capacity, below), the bursts once
+        seen, tok = packed.seen_shares(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
+                                       (w.decode_lives, packed.token_lives(w.decode_lives)),
+                                       perf.tokens_per_step(dep), lone, inc, n_max)
     else:
         seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
                                 perf.tokens_per_step(dep), w.cv2)
@@ -353,8 +354,6 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
     t = np.where(whole, mixed.time_s, seen * mixed_seen + (1.0 - seen) * dec_seen) / perf.tokens_per_step(dep)
     t_stat = t   # the TPOT, a mean over requests; with prompts taken whole the capacity (Little) is a mean
     if packs:    # over tokens (`packed.token_lives`), which a long answer's calmer steps weigh more
-        tok = packed.seen_share(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
-                                packed.token_lives(w.decode_lives), perf.tokens_per_step(dep), lone, inc, n_max)
         t = (tok * mixed_seen + (1.0 - tok) * dec_seen) / perf.tokens_per_step(dep)
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]
