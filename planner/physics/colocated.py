@@ -120,7 +120,7 @@ def colocated_steps(dep: Deployment, batch: float, context_tokens: float, prompt
         extra = min(float(burst_batch(rho, here_share, lives, uncached_tokens / chunk, dep_tokens_per_step(dep),
                                       prompt_cv2)), max(max_batch - batch, 0.0))
         if extra > 0:
-            d = mixed.time_s - mixed_step(dep, batch, context_tokens, chunk, prompt_tokens, prompt_cv2).time_s
+            d = steps.own_s
             mixed = mixed_step(dep, batch + extra, context_tokens, chunk, prompt_tokens, prompt_cv2)
             if d:   # the prompts' own work (`mix`) at the piled batch as at the mean one
                 mixed = PhaseTime(mixed.time_s + d, mixed.compute_s + d, mixed.memory_s, mixed.comm_s,
@@ -241,6 +241,7 @@ class _ChunkAndPlain:
     lone: float | None = None   # a prompt's work alone in its step
     inc: float | None = None    # its increment in a step that has one
     step_prompts: float | None = None   # the prompts a step holds at most (pass budget ÷ mean prompt)
+    own_s: float = 0.0          # what the prompts' own work adds to the chunk step of the mean prompt
 
     def share_seen(self, f, chunk, uncached_tokens, lives, tokens_per_step, prompt_cv2):
         """The share of chunk steps a decoding request sees: `packed.seen_share` with prompts taken
@@ -262,10 +263,10 @@ def _chunk_and_plain(dep: Deployment, batch: float, context_tokens: float, promp
     plain = decode_step(dep, batch, context_tokens)
     if not mix:
         return _ChunkAndPlain(mixed, plain, used)
-    mixed, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget, uncached_tokens,
-                                              prompt_tokens, prompt_cv2, used / uncached_tokens,
-                                              prefill_per_step / uncached_tokens)
-    return _ChunkAndPlain(mixed, plain, used, ratio, lone, inc, budget / uncached_tokens)
+    step, ratio, lone, inc = lone_chunk_step(dep, batch, context_tokens, mixed, plain, mix, budget, uncached_tokens,
+                                             prompt_tokens, prompt_cv2, used / uncached_tokens,
+                                             prefill_per_step / uncached_tokens)
+    return _ChunkAndPlain(step, plain, used, ratio, lone, inc, budget / uncached_tokens, step.time_s - mixed.time_s)
 
 
 @dataclass(frozen=True)
