@@ -181,6 +181,25 @@ def test_html_holds_the_data(sweep):
     assert front[0].pools.replace("×", "×") in page  # the hover text carries the plan
 
 
+def test_html_title_names_the_swept_axis_and_keeps_edge_letters_inside(sweep):
+    """A QPS sweep's page said "against latency"; a plan-change letter at the panel's left or right
+    edge was cut in half by the plot's clip (a three-point QPS sweep lost its "C" at the right edge)."""
+    from dataclasses import replace
+
+    from planner.report.plots import MARGIN, SVG_W, render_html
+    assert "per million output tokens against latency</h1>" in render_html(sweep)
+    qps = replace(sweep, axes=(Axis("qps", (200.0,)),))
+    page = render_html(qps)
+    assert "per million output tokens against load</h1>" in page and "price vs load</title>" in page
+    letters = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)" font-weight="bold">([A-Z])</text>',
+                         render_html(sweep) + page)
+    assert letters and any(a == "start" for _, a, _ in letters)   # the QPS panel's one x is its left edge
+    left, right = MARGIN["l"], SVG_W - MARGIN["r"]
+    for x, anchor, _ in letters:   # a bold letter is ~8 px wide: its whole box inside the frame
+        lo, hi = {"start": (0, 8), "end": (-8, 0), "middle": (-4, 4)}[anchor]
+        assert left <= float(x) + lo and float(x) + hi <= right, (x, anchor)
+
+
 def test_cli_writes_four_files(tmp_path):
     out = tmp_path / "frontier"
     res = CliRunner().invoke(main, ["sweep", PROBLEM, "--tpot", "30ms:60ms", "--points", "3",

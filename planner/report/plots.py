@@ -101,6 +101,18 @@ def panel_axes(sweep: Sweep) -> list[str]:
     return [n for n in ("tpot", "ttft", "qps") if n in names]
 
 
+def swept_words(sweep: Sweep) -> str:
+    """What the sweep's x axes measure, for the page's title: latency (TPOT, TTFT), load (QPS).
+
+    >>> from types import SimpleNamespace as N
+    >>> [swept_words(N(axes=[N(name=n) for n in ns])) for ns in (["tpot"], ["qps"], ["ttft", "qps"])]
+    ['latency', 'load', 'latency and load']
+    """
+    names = panel_axes(sweep)
+    words = (["latency"] if {"tpot", "ttft"} & set(names) else []) + (["load"] if "qps" in names else [])
+    return " and ".join(words) or "latency"
+
+
 def _colour(sweep: Sweep, curve: str) -> str:
     return OPTIMUM_COLOUR if curve == ALL else COLOURS[(sweep.curves.index(curve) - 1) % len(COLOURS)]
 
@@ -312,8 +324,9 @@ def _svg_panel(sweep: Sweep, axis: str) -> str:
             tip = e(_tooltip(r, sweep.currency))
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{5 if s.curve == ALL else 4}" fill="{c}" '
                        f'data-tip="{tip}"><title>{tip}</title></circle>')
-        for letter, x, y, _ in s.changes:
-            out.append(f'<text x="{sx(x):.1f}" y="{sy(y)-9:.1f}" text-anchor="middle" '
+        for letter, x, y, _ in s.changes:   # a letter at the panel's edge toward the inside (the clip cut it)
+            anchor = "start" if sx(x) - MARGIN["l"] < 8 else "end" if MARGIN["l"] + pw - sx(x) < 8 else "middle"
+            out.append(f'<text x="{sx(x):.1f}" y="{sy(y)-9:.1f}" text-anchor="{anchor}" '
                        f'font-weight="bold">{letter}</text>')
         out.append("</g>")
         ly = MARGIN["t"] + 14 + 16 * k
@@ -364,9 +377,9 @@ def render_html(sweep: Sweep) -> str:
     data = to_json(sweep_json(sweep)).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">{HTML_GENERATOR_META}
-<title>{e(sweep.problem)}: price vs latency</title>
+<title>{e(sweep.problem)}: price vs {swept_words(sweep)}</title>
 <style>{html_assets.CSS}</style></head><body>
-<h1>{e(sweep.problem)}: {e(sweep.currency)} per million output tokens against latency</h1>
+<h1>{e(sweep.problem)}: {e(sweep.currency)} per million output tokens against {swept_words(sweep)}</h1>
 <p>Each curve keeps its non-dominated verified plans; hover a point to see its plan
 (P prefill, D decode, C colocated; instances×cards GPU, parallelism, design batch).
 Click a curve's legend entry to hide or show it; scroll to zoom, drag to pan, double-click to reset;
