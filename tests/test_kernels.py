@@ -209,10 +209,10 @@ def test_deepseek_fp8_moe_on_h200_matches_public_numbers():
     assert 0.2 <= c.efficiency(16384 * 8 / 256) <= 0.4                  # 16k tokens: 512 rows per expert
 
 
-def test_collective_tables_are_shared_over_the_same_nvlink_only():
+def test_collective_tables_are_shared_over_the_same_nvlink_generation():
     """h20 and h200-nvl have no tables of their own but the h200's NVLink 4 at 450 GB/s each way:
-    they take its measured all-reduce (inside their own domain: 4 cards on the NVL bridge); h800
-    (NVLink 4 cut to 200 GB/s) and the PCIe cards keep the bandwidth model (None)."""
+    they take its measured all-reduce (inside their own domain: 4 cards on the NVL bridge). The
+    PCIe cards keep the bandwidth model (None)."""
     from planner.catalog.kernels import kernels_for
     from planner.catalog.schemas import load_gpus
     gpus = load_gpus()
@@ -222,9 +222,31 @@ def test_collective_tables_are_shared_over_the_same_nvlink_only():
         k = kernels_for(gpus[gid])
         got = k.allreduce(4)
         assert got is not None and (got.alpha_s, got.bytes_per_s) == (ref.alpha_s, ref.bytes_per_s)
-        assert "collectives: h200 tables" in k.basis
-    for gid in ("h800", "h100-pcie", "a100-pcie"):
+        assert "collectives: h200 tables (the same nvlink4 link)" in k.basis
+    for gid in ("h100-pcie", "a100-pcie"):
         assert kernels_for(gpus[gid]).allreduce(4) is None
+
+
+def test_h800_collectives_keep_the_latency_and_scale_the_bandwidth():
+    """The H800 is NVLink 4 with 8 links (200 GB/s each way) where the H200 has 18 (450): it takes
+    the H200's measured α(g) and 200/450 of its bandwidth. Under the ring model without α it had a
+    shorter small-message all-reduce than the H100's measured one (5 against 9 µs a collective in
+    a decode step), so its decode ran faster than the H100's on the same layout; DeepSeek measured
+    ~160 GB/s of NVLink bus bandwidth on H800 (arXiv:2412.19437 §3.2.2), and 200/450 of the
+    tables' 8-card algorithm bandwidth is that bus bandwidth within 10 %."""
+    from planner.catalog.kernels import kernels_for
+    from planner.catalog.schemas import load_gpus
+    gpus = load_gpus()
+    h800, h200 = (kernels_for(gpus[g]) for g in ("h800", "h200"))
+    assert "bandwidth ×0.44" in h800.basis
+    for g in (2, 4, 8):
+        ref, got = h200.allreduce(g), h800.allreduce(g)
+        assert got.alpha_s == ref.alpha_s
+        assert got.bytes_per_s == pytest.approx(ref.bytes_per_s * 200 / 450, rel=1e-12)
+        for nbytes in (1e3, 1e5, 1e7, 1e9):   # never faster than the full-link card at any size
+            assert got.alpha_s + nbytes / got.bytes_per_s > ref.alpha_s + nbytes / ref.bytes_per_s
+    bus = h800.allreduce(8).bytes_per_s * 2 * 7 / 8          # algorithm → bus bandwidth, ring of 8
+    assert bus == pytest.approx(160e9, rel=0.10)
 
 
 def test_pcie_cards_share_one_link_model():

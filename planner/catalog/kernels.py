@@ -232,11 +232,12 @@ def kernels_for(gpu: GPU) -> GpuKernels:
     return got
 
 
-def same_nvlink(gpu: GPU, ref: GPU | None) -> bool:
-    """Whether `gpu`'s scale-up link is `ref`'s: the same NVLink generation at the same rate per
-    direction (PCIe, xGMI and HCCS links never count: their topology differs between servers)."""
-    return (ref is not None and gpu.scale_up.kind.startswith("nvlink") and gpu.scale_up.kind == ref.scale_up.kind
-            and gpu.scale_up_bytes_per_s == ref.scale_up_bytes_per_s)
+def same_nvlink_generation(gpu: GPU, ref: GPU | None) -> bool:
+    """Whether `gpu`'s scale-up link is `ref`'s NVLink generation, at any rate per direction (the
+    H800: NVLink 4 with 8 links where the H100 and H200 have 18): the same switch and kernels, so
+    the measured latency holds and the bandwidth scales with the rate (`build_kernels`). PCIe, xGMI
+    and HCCS links never count: their topology differs between servers."""
+    return (ref is not None and gpu.scale_up.kind.startswith("nvlink") and gpu.scale_up.kind == ref.scale_up.kind)
 
 
 # ---------------------------------------------------------------------------- resolution
@@ -292,11 +293,16 @@ def _curve(kind: str, precision: str, gpu: GPU, ref: str, data: MeasuredGpu, mea
                      err_median=e.err_median, err_p90=e.err_p90, basis=basis)
 
 
-def _collectives(entry: CollectiveEntry | None, ref: str) -> dict[int, Collective]:
+def _collectives(entry: CollectiveEntry | None, ref: str, link_ratio: float = 1.0) -> dict[int, Collective]:
+    """The measured collectives of `ref` by group size; `link_ratio` (a card of the same NVLink
+    generation with fewer links: its rate per direction over `ref`'s) scales the bandwidth and
+    keeps the latency α(g), which is the kernel's and the switch's, not the links' count."""
     if entry is None:
         return {}
-    return {g: Collective(alpha_s=v.alpha_us * 1e-6, bytes_per_s=v.bw_GBps * 1e9,
-                          basis=f"measured ({ref}): {entry.kernel}, {g} GPUs, err p90 {v.err_p90:.0%} ({entry.file})")
+    scaled = f", bandwidth ×{link_ratio:.2f} by the link rate" if link_ratio != 1.0 else ""
+    return {g: Collective(alpha_s=v.alpha_us * 1e-6, bytes_per_s=v.bw_GBps * 1e9 * link_ratio,
+                          basis=f"measured ({ref}): {entry.kernel}, {g} GPUs, err p90 {v.err_p90:.0%} "
+                                f"({entry.file}){scaled}")
             for g, v in entry.groups.items()}
 
 
@@ -326,10 +332,15 @@ def build_kernels(gpu: GPU, cat: KernelCatalog, catalog_gpus: dict[str, GPU] | N
             basis = f"{ref} curves ({family} family; no kernel data for {gpu.id}), {scale}"
     gemm = {p: _curve("gemm", p, gpu, ref, data, measured) for p in PRECISIONS}
     moe = {p: _curve("moe", p, gpu, ref, data, measured) for p in PRECISIONS}
+    ref_gpu = (catalog_gpus or {}).get(ref)
     shared = (not measured and family in cat.families and not cat.families[family].by_analogy
-              and same_nvlink(gpu, (catalog_gpus or {}).get(ref)))
-    if shared:
+              and same_nvlink_generation(gpu, ref_gpu))
+    link_ratio = gpu.scale_up_bytes_per_s / ref_gpu.scale_up_bytes_per_s if shared else 1.0
+    if shared and link_ratio == 1.0:
         basis += f"; collectives: {ref} tables (the same {gpu.scale_up.kind} link)"
+    elif shared:
+        basis += (f"; collectives: {ref} tables, bandwidth ×{link_ratio:.2f} (the same {gpu.scale_up.kind} "
+                  f"generation with fewer links: the latency stays, the bandwidth goes with the link rate)")
     # tables measured over PCIe hold the measuring host's topology (the L40S host had no peer-to-peer:
     # ~1 GB/s at 8 GPUs, six times slower than the RTX 4090's nominal link): PCIe cards take the link model
     host_specific = measured and not gpu.scale_up.kind.startswith("nvlink")
@@ -337,5 +348,5 @@ def build_kernels(gpu: GPU, cat: KernelCatalog, catalog_gpus: dict[str, GPU] | N
         basis += "; collectives: the PCIe link model (the measured tables are the measuring host's)"
     with_tables = (measured and not host_specific) or shared
     return GpuKernels(gpu=gpu.id, family=family, basis=basis, _gemm=gemm, _moe=moe,
-                      _allreduce=_collectives(data.all_reduce, ref) if with_tables else {},
-                      _alltoall=_collectives(data.all_to_all, ref) if with_tables else {})
+                      _allreduce=_collectives(data.all_reduce, ref, link_ratio) if with_tables else {},
+                      _alltoall=_collectives(data.all_to_all, ref, link_ratio) if with_tables else {})
