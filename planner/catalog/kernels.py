@@ -111,8 +111,18 @@ class Family(Strict):
     name: str
     members: list[str] = Field(min_length=1)
     reference: str
+    # a member without tables whose silicon is another member's (the H800: the H100's die and memory
+    # with fewer NVLinks) takes that member's curves and collectives instead of the reference's
+    member_references: dict[str, str] = Field(default_factory=dict)
     by_analogy: bool
     note: str
+
+    @model_validator(mode="after")
+    def _members_only(self) -> Family:
+        for g, r in self.member_references.items():
+            if g not in self.members or r not in self.members:
+                raise ValueError(f"member_references: {g} → {r}: both must be members of the family")
+        return self
 
 
 class Source(Strict):
@@ -140,6 +150,9 @@ class KernelCatalog(Strict):
         for name, fam in self.families.items():
             if fam.reference not in self.gpus:
                 raise ValueError(f"families.{name}.reference {fam.reference!r} has no entry under gpus")
+            for g, r in fam.member_references.items():
+                if r not in self.gpus:
+                    raise ValueError(f"families.{name}.member_references.{g}: {r!r} has no entry under gpus")
         if self.unknown_family_reference not in self.gpus:
             raise ValueError(f"unknown_family_reference {self.unknown_family_reference!r} has no entry under gpus")
         seen: dict[str, str] = {}
@@ -314,7 +327,8 @@ def build_kernels(gpu: GPU, cat: KernelCatalog, catalog_gpus: dict[str, GPU] | N
     if measured:
         ref = gpu.id
     elif family is not None:
-        ref = cat.families[family].reference
+        fam = cat.families[family]
+        ref = fam.member_references.get(gpu.id, fam.reference)
     else:
         ref = cat.unknown_family_reference
     data = cat.gpus[ref]

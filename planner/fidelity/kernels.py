@@ -66,9 +66,11 @@ DTYPES = {"bfloat16": ("bf16", "bf16"), "fp8": ("fp8", "fp8"), "fp8_block": ("fp
 #: architecture families (curated): members, reference with data, whether the curves apply only by analogy
 FAMILIES: dict[str, dict] = {
     "hopper": {"name": "NVIDIA Hopper", "members": ["h100", "h200", "h800", "h20", "h100-pcie", "h200-nvl"],
-               "reference": "h200", "by_analogy": False,
-               "note": "h800, h20, h100-pcie and h200-nvl have no tables: they take the h200 curves with "
-                       "m_half scaled by the ridge point (h20's is ~5x lower than h200's)"},
+               "reference": "h200", "member_references": {"h800": "h100"}, "by_analogy": False,
+               "note": "h20, h100-pcie and h200-nvl have no tables: they take the h200 curves with m_half "
+                       "scaled by the ridge point (h20's is ~5x lower than h200's); h800, the h100's die and "
+                       "memory with 8 NVLinks instead of 18, takes the h100 curves and collectives (bandwidth "
+                       "scaled by the link rate)"},
     "blackwell": {"name": "NVIDIA Blackwell", "members": ["b200", "b300", "gb200", "gb300"], "reference": "b200",
                   "by_analogy": False, "note": "b200, b300, gb200 and gb300 measured (each GPU with tables uses its "
                                                "own curves; the family reference serves members without tables)"},
@@ -266,7 +268,10 @@ def derive(wheel: Wheel, gpus: dict[str, GPU], log=lambda s: None) -> dict:
         measured[gpu_id] = fit_gpu(wheel, system, gpus[gpu_id], log)
     if not measured:
         raise BadInput(f"{wheel.data_dir}: no system of the wheel matches a catalog GPU ({', '.join(SYSTEMS)})")
-    families = {k: dict(v) for k, v in FAMILIES.items() if v["reference"] in measured}
+    families = {k: {**v, "member_references": {g: r for g, r in v.get("member_references", {}).items()
+                                               if r in measured}}
+                if "member_references" in v else dict(v)
+                for k, v in FAMILIES.items() if v["reference"] in measured}
     return {
         "schema_version": 1,
         "source": {"wheel": wheel.name, "version": wheel.version, "license": wheel.license,
