@@ -36,6 +36,8 @@ class Plan:
     candidates_before_pruning: int
     timings: dict[str, float] = field(default_factory=dict)
     cost_without_speculation: float | None = None   # the best plan with speculative decoding off (auto)
+    dominated_gpus: dict[str, str] = field(default_factory=dict)   # GPU types left out before the MILP:
+    # {type: the listed type that does as much at no higher price} (`plan.dominance`)
 
     @property
     def kind(self) -> str:

@@ -27,6 +27,7 @@ from planner.plan.diagnose import (
     raise_unless_solved,
     raise_unless_verified,
 )
+from planner.plan.dominance import without_dominated_types
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
 from planner.plan.services import Service, fleet_services, needed, note_context, resolve_classes, single_service
@@ -63,12 +64,13 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     opts = solver_options(problem, solver, time_limit)
     usable = [s for s in svcs if s.candidates]
     heuristics = not fleet if heuristics is None else heuristics
-    m, report, chosen, nodes, v, pools, solved, tb, t2 = _solve_verified(problem, usable, opts, verbose,
-                                                                         heuristics, source)
+    m, report, chosen, nodes, v, pools, solved, tb, t2, dominated = _solve_verified(problem, usable, opts, verbose,
+                                                                                    heuristics, source)
     t3 = time.perf_counter()
     plan = Plan(problem, tuple(solved), chosen, nodes, report.objective or 0.0, pools, v, report,
                 tuple(milp.binding_rows(m)), len(m.candidates), sum(len(s.cs.candidates) for s in solved),
-                {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2})
+                {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2},
+                dominated_gpus=dominated)
     raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
     if any(c.spec is not None for sel in chosen.values() for c in sel) and problem.serving.speculative.use == "auto":
         plan = replace(plan, cost_without_speculation=_cost_without_speculation(problem, usable, opts, heuristics))
@@ -85,6 +87,7 @@ class _Solved(NamedTuple):
     usable: list[Service]      # the services' candidates the last solve had
     built_at: float            # perf_counter after the last build, and after its solve
     solved_at: float
+    dominated: dict[str, str]  # GPU types left out: {type: the type that replaces it} (`dominance`)
 
 
 def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
@@ -92,7 +95,9 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
     """Build, solve and verify; solved again without the colocated candidates whose TPOT fails at
     the mix the plan routes them (`colocated_over_tpot`), at most CUT_RETRIES times. Raises
     Infeasible when the MILP has no plan; the last verification is returned, passed or not."""
+    everything = usable
     for attempt in range(CUT_RETRIES + 1):
+        usable, dominated = without_dominated_types(problem, everything)
         m = build(problem, usable)
         tb = time.perf_counter()
         report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
@@ -118,11 +123,11 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         # chunk queue ran past its design (a TTFT among the failures) takes only its own chunk size
         key = (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
         cut = {key(c) for c in broken}
-        fewer = [replace(s, candidates=tuple(c for c in s.candidates if key(c) not in cut)) for s in usable]
+        fewer = [replace(s, candidates=tuple(c for c in s.candidates if key(c) not in cut)) for s in everything]
         if not all(s.candidates for s in fewer):
             break
-        usable = fewer
-    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2)
+        everything = fewer
+    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated)
 
 
 CUT_RETRIES = 4   # re-solves without colocated candidates whose routed mix broke TPOT

@@ -82,7 +82,7 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "totals": totals_dict(r.gpus, p.chosen, p.nodes),
         "binding": list(p.binding),
         "verification": verification_dict(p.verification),
-        "solver": solver_dict(p.solver, timings, candidates=p.candidates),
+        "solver": solver_dict(p.solver, timings, candidates=p.candidates, dominated_gpus=dict(p.dominated_gpus)),
     }
 
 
@@ -292,7 +292,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "verification": verification_dict(p.verification),
         "solver": solver_dict(p.solver, timings, candidates=p.candidates,
                               candidates_before_pruning=p.candidates_before_pruning,
-                              services_considered=len(p.services)),
+                              services_considered=len(p.services), dominated_gpus=dict(p.dominated_gpus)),
     }
 
 

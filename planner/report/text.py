@@ -146,8 +146,19 @@ def _render_single(d: dict[str, Any]) -> str:
                       "mem/card", "bound", "limited by"], rows, "llrlrrrrrrll"))
     out += _decode_slot_notes(d["pools"], slo["ttft_s"])
     out += _footer(d, _break_even(d['break_even_price_per_million_output_tokens'], cur),
-                   f"{d['solver']['candidates']} candidates")
+                   f"{d['solver']['candidates']} candidates" + _dominated(d["solver"]))
     return "\n".join(out)
+
+
+def _dominated(solver: dict[str, Any]) -> str:
+    """The GPU types left out before the MILP because another listed type does as much at no
+    higher price (`plan.dominance`), for the solver line.
+
+    >>> _dominated({"dominated_gpus": {"h800": "h100"}}), _dominated({"dominated_gpus": {}})
+    ('; h800 left out: h100 does as much at no higher price', '')
+    """
+    return "".join(f"; {b} left out: {a} does as much at no higher price"
+                   for b, a in (solver.get("dominated_gpus") or {}).items())
 
 
 def _break_even(price: float | None, cur: str) -> str:
@@ -258,5 +269,5 @@ def _render_fleet(d: dict[str, Any]) -> str:
         out += _decode_slot_notes([p for p in d["pools"] if p["service"] == key], limit)
     s = d["solver"]
     out += _footer(d, "", f"{s['services_considered']} services, {s['candidates']} candidates "
-                          f"({s['candidates_before_pruning']} before pruning dominated ones)")
+                          f"({s['candidates_before_pruning']} before pruning dominated ones)" + _dominated(s))
     return "\n".join(out)
