@@ -220,10 +220,11 @@ def launch_script(pl: PoolLaunch) -> str:
              "# run on each instance's node(s); NODE_RANK selects the node's command"]
     if pl.nodes > 1:
         if any("${HOSTFILE}" in a for a in pl.node_commands[0]):   # MPI: rank 0 starts the others
-            lines.append(f": \"${{HOSTFILE:?set HOSTFILE to an MPI host file of the instance's {pl.nodes} nodes, "
-                         f"rank 0's first, slots={pl.cards_per_node} each}}\"")
+            # no apostrophe in these messages: bash reads one inside "${VAR:?…}" as an open quote
+            lines.append(f": \"${{HOSTFILE:?set HOSTFILE to an MPI host file of the {pl.nodes} nodes of this "
+                         f"instance, rank 0 first, slots={pl.cards_per_node} each}}\"")
         else:
-            lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the instance's rank-0 node}\"")
+            lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the rank-0 node of this instance}\"")
         lines.append("case \"${NODE_RANK:-0}\" in")
         for r, argv in enumerate(pl.node_commands):
             lines.append(f"  {r}) exec {shell_join(argv)} ;;")
