@@ -38,9 +38,10 @@ def llama70b_chat_plan():
 @pytest.fixture(scope="session")
 def llama70b_chat_colocated_json():
     """problems/llama70b_chat.yaml served colocated only, as `plan solve --json` writes it, solved
-    once per session: two TP4 H100 instances, chunk 954 tokens (four TP2 instances of the same cost
-    in the twenty-fourth session, and from 2026-12-03 to 2026-12-04's mixture quantile). Deep-copy it
-    before editing."""
+    once per session: four TP2 H100 instances in two pools, chunk 954 tokens (two TP4 instances of
+    the same cost from the twenty-fifth session until L40S and A100, which the H20 replaces at a
+    lower price, were left out before the MILP; four TP2 ones in the twenty-fourth session, and from
+    2026-12-03 to 2026-12-04's mixture quantile). Deep-copy it before editing."""
     from pathlib import Path
 
     from planner.input.load import load_problem

@@ -289,15 +289,15 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_them_whole(llama70b_
     pool = [p for p in d["pools"] if p["role"] == "colocated"][0]   # the first of its colocated pools
     assert (pool["chunk_tokens"], pool["engine_chunk_tokens"]) == (954.0, 16384.0)
     name = next(k for k in commands(render(d, "vllm")) if k.startswith("colocated"))
-    # vLLM counts a step's decodes in the same budget: 16,384 prompt tokens + the 390 sequences the
-    # TP4 instance admits (its slots; two TP4 instances since the twenty-fifth session, four TP2 of
-    # the same cost before)
-    assert pool["slots"] == 390
-    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "16774"
+    # vLLM counts a step's decodes in the same budget: 16,384 prompt tokens + the 131 sequences a
+    # TP2 instance admits (its slots; four TP2 instances since the twenty-seventh session left the
+    # dominated L40S and A100 out, two TP4 ones of the same cost before, of 390 slots)
+    assert pool["slots"] == 131
+    assert opts(commands(render(d, "vllm"))[name][0])["--max-num-batched-tokens"] == "16515"
     assert opts(commands(render(d, "sglang"))[name][0])["--chunked-prefill-size"] == "16384"
-    assert "--max_num_tokens 16774" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
+    assert "--max_num_tokens 16515" in " ".join(commands(render(d, "trtllm", model_path="/m/fp8"))[name][0])
     older = dict(d, pools=[dict(p, engine_chunk_tokens=None) for p in d["pools"]])   # a plan before the key
-    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1344"   # 954 + 390
+    assert opts(commands(render(older, "vllm"))[name][0])["--max-num-batched-tokens"] == "1085"   # 954 + 131
 
 
 def test_not_a_plan_is_bad_input():
@@ -559,6 +559,40 @@ def test_a_multi_node_sglang_instance_gets_the_leader_address(tmp_path):
     argv = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, check=True).stdout.split("\n")
     assert argv[argv.index("--dist-init-addr") + 1] == "10.0.0.1:5000"
     assert argv[argv.index("--node-rank") + 1] == "1"
+
+
+@pytest.mark.parametrize("shell", ["bash", "sh"])
+def test_every_launch_script_parses_under_bash_and_sh(tmp_path, shell):
+    """A multi-node script's guard said "the instance's rank-0 node" inside "${LEADER_ADDR:?…}":
+    dash ran it, bash read the apostrophe as an open quote and stopped with 'unexpected EOF'
+    (every 2- and 4-node vLLM and SGLang script of the seed's plan). Every script of every target
+    of the seed, the MTP and the fleet plans, run through `SHELL -n` (and once with the guard
+    tripped, which must name the variable)."""
+    import shutil
+    import subprocess
+    if shutil.which(shell) is None:
+        pytest.skip(f"no {shell}")
+    seen = multi = 0
+    for name in ("deepseek_qps", "deepseek_mtp", "fleet_mix"):
+        for target in ("vllm", "sglang", "trtllm"):
+            try:
+                files = render(plan(name), target, model_path="/m" if target == "trtllm" else None)
+            except BadInput:   # a plan this engine cannot run (mixed colocated pools): refused elsewhere
+                continue
+            for fname, text in files.items():
+                if not fname.endswith(".sh"):
+                    continue
+                f = tmp_path / fname
+                f.write_text(text)
+                r = subprocess.run([shell, "-n", str(f)], capture_output=True, text=True)
+                assert r.returncode == 0, f"{name} {target} {fname}: {r.stderr}"
+                seen += 1
+                if "${LEADER_ADDR:?" in text or "${HOSTFILE:?" in text:
+                    multi += 1
+                    env = {"PATH": "/usr/bin:/bin", "NODE_RANK": "1"}
+                    r = subprocess.run([shell, str(f)], capture_output=True, text=True, env=env)
+                    assert r.returncode != 0 and ("LEADER_ADDR" in r.stderr or "HOSTFILE" in r.stderr), r.stderr
+    assert seen >= 10 and multi >= 4
 
 
 def test_tensorrt_llm_decode_with_mtp_budgets_the_draft_tokens():
