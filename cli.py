@@ -920,7 +920,7 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
                   force: bool, group_by: str | None, deployment: str | None) -> None:
     """Fit the calibration parameters to MEASUREMENTS (default: catalogs/measurements/*): the
     catalog's files, or your own vLLM/SGLang/genai-perf/GuideLLM results with --deployment, or the minimal
-    CSV (docs/export.md)."""
+    CSV (docs/export.md). On the shipped measurements a fit takes minutes, each fold as long again."""
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
     _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
@@ -930,6 +930,10 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
             from planner.errors import BadInput
             raise BadInput(f"--name {name!r}: a profile's name is a word that problems name it by "
                            f"(calibration: NAME), not a path; --out says where the file goes")
+    if not measurements:   # minutes of silence read as a hang (first-hour walkthrough, 2026-12-05)
+        folds_text = f", then each of {folds} cross-validation folds as long again" if folds > 1 else ""
+        click.echo(f"calibrate: the shipped measurements: the fit takes about two minutes on 2 cores{folds_text}"
+                   f"{' per group' if group_by else ''} (--folds 0: the fit alone)", err=True)
     c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)
     click.echo(render_calibrate(c))
 

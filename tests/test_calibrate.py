@@ -159,3 +159,32 @@ def test_validate_of_the_shipped_measurements_says_it_takes_minutes(monkeypatch)
     assert "stopped before the work" in lines[-1]
     r = CliRunner().invoke(cli.main, ["validate", "--folds", "0"])
     assert r.exit_code == 2 and "validate: the shipped" not in r.output
+
+
+def test_calibrate_of_the_shipped_measurements_says_it_takes_minutes(monkeypatch, tmp_path):
+    """`plan calibrate --out X.yaml` fits the shipped points (about two minutes, each fold as long
+    again) and printed nothing until done: killed at 300 s with empty output in a first-hour
+    walkthrough (2026-12-05). It says so on stderr first; on one's own runs (seconds) it does not."""
+    from click.testing import CliRunner
+
+    import cli
+    from planner.errors import BadInput
+    from planner.fidelity import validate
+
+    def stop(*args, **kwargs):
+        raise BadInput("stopped before the work")
+    monkeypatch.setattr(validate, "run_calibrate", stop)
+    out = str(tmp_path / "mine.yaml")
+    r = CliRunner().invoke(cli.main, ["calibrate", "--out", out])
+    assert r.exit_code == 2
+    lines = r.output.splitlines()
+    assert lines[0] == ("calibrate: the shipped measurements: the fit takes about two minutes on 2 cores, then each "
+                        "of 5 cross-validation folds as long again (--folds 0: the fit alone)")
+    assert "stopped before the work" in lines[-1]
+    r = CliRunner().invoke(cli.main, ["calibrate", "--out", out, "--folds", "0"])
+    assert r.output.splitlines()[0] == ("calibrate: the shipped measurements: the fit takes about two minutes "
+                                        "on 2 cores (--folds 0: the fit alone)")
+    mine = tmp_path / "runs.csv"
+    mine.write_text("x\n")
+    r = CliRunner().invoke(cli.main, ["calibrate", str(mine), "--out", out])
+    assert "calibrate: the shipped" not in r.output
