@@ -66,6 +66,16 @@ class PlannerNotice(UserWarning):
 SHOWN_CHARS = 60   # a value echoed in a message: a 200,000-character one made a 200 KB message
 
 
+def install_extra(extra: str) -> str:
+    """How to install one of the project's optional extras: from the checkout, since the PyPI
+    project named 'planner' is another one (`pip install 'planner[dask]'` fetched it).
+
+    >>> install_extra("dask")
+    "pip install -e '.[dask]' in the planner checkout"
+    """
+    return f"pip install -e '.[{extra}]' in the planner checkout"
+
+
 def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
     """`repr(x)` for a message, cut to `limit` characters; a whole number too long to print in
     decimal (Python refuses more than 4,300 digits) by its size."""

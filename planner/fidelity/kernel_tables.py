@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.errors import BadInput
+from planner.errors import BadInput, install_extra
 from planner.input.files import read_yaml
 
 FORBIDDEN = "silicon_sample*.csv"
@@ -56,7 +56,7 @@ def read_table(path: str | Path) -> Table:
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise BadInput(f"{p}: reading parquet needs pyarrow (pip install 'planner[kernels]')") from None
+            raise BadInput(f"{p}: reading parquet needs pyarrow ({install_extra('kernels')})") from None
         try:
             tbl = pq.read_table(p)
         except Exception as e:  # any pyarrow failure means the file is malformed
@@ -300,5 +300,5 @@ def installed_wheel_root() -> Path:
 
     spec = importlib.util.find_spec("aiconfigurator_core")
     if spec is None or not spec.submodule_search_locations:
-        raise BadInput("--from-installed: aiconfigurator-core is not installed (pip install 'planner[kernels]')")
+        raise BadInput(f"--from-installed: aiconfigurator-core is not installed ({install_extra('kernels')})")
     return Path(list(spec.submodule_search_locations)[0]).parent

@@ -5,7 +5,7 @@ tables of NVIDIA AIConfigurator (aiconfigurator-core 0.12.0, Apache-2.0).
     python -m planner.fidelity.kernels --from-installed [--out ...]
 
 WHEEL_DIR is an unpacked aiconfigurator-core wheel; --from-installed uses the installed package
-(`pip install 'planner[kernels]'`, which also brings pyarrow and scipy). Files named
+(`pip install -e '.[kernels]'` in the checkout, which also brings pyarrow and scipy). Files named
 silicon_sample*.csv are refused and never opened (see kernel_tables).
 
 Model of one kernel call (dense GEMM, or the grouped routed-expert op of one MoE layer)::

@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from planner.errors import BadInput
+from planner.errors import BadInput, install_extra
 
 
 def default_workers() -> int:
@@ -59,7 +59,7 @@ def run_dask(fn: Callable, address: str, tasks: list, collect: Callable) -> None
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
     except ImportError:
-        raise BadInput("--dask needs the 'dask' extra: pip install 'planner[dask]'") from None
+        raise BadInput(f"--dask needs the 'dask' extra: {install_extra('dask')}") from None
     if address != "local":
         probe_scheduler(address)
     cluster = None
