@@ -40,33 +40,39 @@ def _may_replace(a: GPUOption, b: GPUOption, limits: Limits) -> bool:
             and (limits.power is None or a.gpu.power_w <= b.gpu.power_w))
 
 
-def _covers(ours: Sequence[Candidate], theirs: Sequence[Candidate], node_cards: int | None,
-            same_shape: bool) -> bool:
-    """Every candidate of `theirs` is replaced by whole copies of one of `ours` (same role, as
-    much capacity; `node_cards`: losing no more with a node; `same_shape`: same parallelism)."""
-    if not theirs:
-        return True
-    if not ours:
-        return False
-    o_cards = np.array([o.cards for o in ours])
-    o_p = np.array([o.prefill_tok_s for o in ours])
-    o_d = np.array([o.decode_tok_s for o in ours])
-    o_role = np.array([o.role for o in ours])
-    if node_cards is not None:
-        o_lp = np.array([unit_loss_of(o, o.prefill_tok_s, "node", node_cards) for o in ours])
-        o_ld = np.array([unit_loss_of(o, o.decode_tok_s, "node", node_cards) for o in ours])
-    for c in theirs:
-        whole = c.cards % o_cards == 0
-        k = np.where(whole, c.cards // np.maximum(o_cards, 1), 0)
-        ok = whole & (o_role == c.role) & (k * o_p >= c.prefill_tok_s) & (k * o_d >= c.decode_tok_s)
-        if same_shape:
-            ok &= np.array([o.par == c.par for o in ours])
+class _Table:
+    """One GPU type's candidates in one service as arrays: cards, prefill and decode capacity, role
+    and parallelism as integer codes, and (node redundancy) what each loses with a node."""
+
+    def __init__(self, cands: Sequence[Candidate], codes: dict, node_cards: int | None):
+        self.n = len(cands)
+        self.cards = np.array([c.cards for c in cands], dtype=np.int64)
+        self.p = np.array([c.prefill_tok_s for c in cands], dtype=float)
+        self.d = np.array([c.decode_tok_s for c in cands], dtype=float)
+        self.role = np.array([codes.setdefault(("role", c.role), len(codes)) for c in cands], dtype=np.int64)
+        self.par = np.array([codes.setdefault(("par", c.par), len(codes)) for c in cands], dtype=np.int64)
         if node_cards is not None:
-            ok &= (o_lp <= unit_loss_of(c, c.prefill_tok_s, "node", node_cards)) & \
-                  (o_ld <= unit_loss_of(c, c.decode_tok_s, "node", node_cards))
-        if not ok.any():
-            return False
-    return True
+            self.lp = np.array([unit_loss_of(c, c.prefill_tok_s, "node", node_cards) for c in cands], dtype=float)
+            self.ld = np.array([unit_loss_of(c, c.decode_tok_s, "node", node_cards) for c in cands], dtype=float)
+
+
+def _covers(ours: _Table, theirs: _Table, node: bool, same_shape: bool) -> bool:
+    """Every candidate of `theirs` is replaced by whole copies of one of `ours` (same role, as
+    much capacity; `node`: losing no more with a node; `same_shape`: same parallelism): one
+    comparison of every pair, [their candidate, our candidate]."""
+    if theirs.n == 0:
+        return True
+    if ours.n == 0:
+        return False
+    whole = theirs.cards[:, None] % ours.cards[None, :] == 0
+    k = np.where(whole, theirs.cards[:, None] // ours.cards[None, :], 0)
+    ok = (whole & (theirs.role[:, None] == ours.role[None, :])
+          & (k * ours.p[None, :] >= theirs.p[:, None]) & (k * ours.d[None, :] >= theirs.d[:, None]))
+    if same_shape:
+        ok &= theirs.par[:, None] == ours.par[None, :]
+    if node:
+        ok &= (ours.lp[None, :] <= theirs.lp[:, None]) & (ours.ld[None, :] <= theirs.ld[:, None])
+    return bool(ok.any(axis=1).all())
 
 
 def dominated_types(services: Sequence[Sequence[Candidate]], gpus: Sequence[GPUOption], limits: Limits,
@@ -77,15 +83,19 @@ def dominated_types(services: Sequence[Sequence[Candidate]], gpus: Sequence[GPUO
     stays; dominance is transitive, so a type dropped for one that is dropped later is still
     replaced by the one that stays."""
     present = [o for o in gpus if any(c.gpu == o.id for cs in services for c in cs)]
-    by_type = {o.id: [[c for c in cs if c.gpu == o.id] for cs in services] for o in present}
+    if len(present) < 2:
+        return {}
+    node = redundancy == "node"
+    codes: dict = {}
+    tables = {o.id: [_Table([c for c in cs if c.gpu == o.id], codes, o.gpu.node_cards if node else None)
+                     for cs in services] for o in present}
+    same_shape = limits.max_pool_shapes is not None
     dropped: dict[str, str] = {}
     for b in reversed(present):
         for a in present:
             if a.id == b.id or a.id in dropped or not _may_replace(a, b, limits):
                 continue
-            node = b.gpu.node_cards if redundancy == "node" else None
-            if all(_covers(ours, theirs, node, limits.max_pool_shapes is not None)
-                   for ours, theirs in zip(by_type[a.id], by_type[b.id])):
+            if all(_covers(ours, theirs, node, same_shape) for ours, theirs in zip(tables[a.id], tables[b.id])):
                 dropped[b.id] = a.id
                 break
     return dropped
