@@ -314,3 +314,33 @@ def test_no_gemm_runs_above_the_cards_peak(profile, gpu):
     tokens = 16384
     linear = 2.0 * dep.arch.params_active * tokens
     assert prefill_pass(dep, 1, tokens).time_s >= linear / peak
+
+
+def test_cards_without_tables_pay_the_reference_latency_by_analogy():
+    """A collective's per-call latency α(g) is the kernel's launch and synchronisation. Cards
+    without collective tables took the link model alone, which has none: an MI300X or H100 PCIe
+    all-reduce in a decode step cost 5 µs against the measured NVLink cards' 9–11 µs, so an MI355X
+    decoded DeepSeek-R1 12 % faster than a B300 of the same price (18.4 against 20.8 ms), most of it
+    that latency. They now add their family reference's measured α(g) (H200's for Hopper PCIe,
+    CDNA3 and Ascend, B200's for CDNA4, A100 SXM's for A100 PCIe) to the link's bandwidth term; the
+    PCIe-measured L40S tables are the measuring host's, so the L40S and RTX 4090 get none."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.kernels import kernels_for
+    from planner.catalog.schemas import load_gpus, load_models
+    from planner.physics.colocated import floors
+    from planner.physics.deployment import Deployment
+    from planner.physics.perf import Parallelism
+    gpus = load_gpus()
+    for gid, ref in (("mi300x", "h200"), ("mi325x", "h200"), ("ascend-910b", "h200"), ("h100-pcie", "h200"),
+                     ("mi355x", "b200"), ("a100-pcie", "a100-80g")):
+        k, r = kernels_for(gpus[gid]), kernels_for(gpus[ref])
+        assert k.allreduce(8) is None and f"{ref}'s measured latency" in k.basis, gid
+        for g in (2, 4, 8):
+            assert k.alpha_by_analogy("allreduce", g) == r.allreduce(g).alpha_s, (gid, g)
+    for gid in ("l40s", "rtx4090", "h100", "h800"):
+        assert kernels_for(gpus[gid]).alpha_by_analogy("allreduce", 8) is None, gid
+    # a decode step's collective latency: the MI300X's is the H200's (the same α and fitted latency)
+    model = load_models()["deepseek-r1"]
+    lat = {g: floors(Deployment(model, gpus[g], Parallelism(tp=8), load_calibration("default"), "fp8", "bf16"),
+                     64).collective_latency_s for g in ("mi300x", "h200", "l40s")}
+    assert lat["mi300x"] == pytest.approx(lat["h200"], rel=1e-9) and lat["l40s"] < lat["mi300x"]

@@ -209,6 +209,9 @@ class GpuKernels:
     _moe: dict[str, GemmCurve] = field(repr=False, default_factory=dict)
     _allreduce: dict[int, Collective] = field(repr=False, default_factory=dict)
     _alltoall: dict[int, Collective] = field(repr=False, default_factory=dict)
+    # cards without tables of their own: the per-call latency α(g) of the family reference's measured
+    # NVLink tables, by kind ('allreduce', 'alltoall'), beside the link model's bandwidth
+    _alpha_by_analogy: dict[str, dict[int, float]] = field(repr=False, default_factory=dict)
 
     def gemm(self, precision: str) -> GemmCurve:
         """Dense GEMM curve for weights stored in `precision` (bf16, fp16, fp8, int8, fp4)."""
@@ -225,6 +228,12 @@ class GpuKernels:
     def alltoall(self, group: int) -> Collective | None:
         """All-to-all over `group` GPUs of one node; None when there is no data for that group size."""
         return self._alltoall.get(int(group))
+
+    def alpha_by_analogy(self, kind: str, group: int) -> float | None:
+        """A card without collective tables: the measured latency α of a `kind` collective over
+        `group` GPUs on its family reference's NVLink, which the link model adds to its own
+        bandwidth term; None with tables, or without a reference measured over NVLink."""
+        return self._alpha_by_analogy.get(kind, {}).get(int(group))
 
     def _curve(self, table: dict[str, GemmCurve], precision: str) -> GemmCurve:
         try:
@@ -361,6 +370,16 @@ def build_kernels(gpu: GPU, cat: KernelCatalog, catalog_gpus: dict[str, GPU] | N
     if host_specific:
         basis += "; collectives: the PCIe link model (the measured tables are the measuring host's)"
     with_tables = (measured and not host_specific) or shared
+    analogy: dict[str, dict[int, float]] = {}
+    if not with_tables and ref_gpu is not None and ref_gpu.scale_up.kind.startswith("nvlink"):
+        # a collective's per-call latency is the kernel's launch and synchronisation, which the link
+        # model has none of: without it an MI300X or PCIe all-reduce of a decode step cost 5 µs where
+        # the measured NVLink cards pay 9–11 µs, so those cards decoded faster than the tables allow
+        analogy = {kind: {g: v.alpha_us * 1e-6 for g, v in entry.groups.items()}
+                   for kind, entry in (("allreduce", data.all_reduce), ("alltoall", data.all_to_all)) if entry}
+        if analogy:
+            basis += f"; collectives: the link model plus {ref}'s measured latency α(g), by analogy"
     return GpuKernels(gpu=gpu.id, family=family, basis=basis, _gemm=gemm, _moe=moe,
                       _allreduce=_collectives(data.all_reduce, ref, link_ratio) if with_tables else {},
-                      _alltoall=_collectives(data.all_to_all, ref, link_ratio) if with_tables else {})
+                      _alltoall=_collectives(data.all_to_all, ref, link_ratio) if with_tables else {},
+                      _alpha_by_analogy=analogy)

@@ -30,21 +30,34 @@ def _measured(dep: Deployment, kind: str, group_cards: int):
     if not dep.calib.kernel_curves or group_cards > dep.gpu.domain_cards:
         return None
     k = kernels_for(dep.gpu)
-    fn = k.allreduce if kind == "allreduce" else k.alltoall
+    return _largest_group(k.allreduce if kind == "allreduce" else k.alltoall, group_cards)
+
+
+def _largest_group(fn, group_cards: int):
+    """fn(g) for the largest measured group size g not above `group_cards` (None if none is)."""
     for g in (group_cards, *sorted((2, 4, 8, 16, 32, 64, 72), reverse=True)):
         if g <= group_cards and (m := fn(g)) is not None:
             return m
     return None
 
 
+def _alpha_by_analogy(dep: Deployment, kind: str, group_cards: int) -> float:
+    """The per-call latency a card without tables takes from its family reference's measured
+    NVLink tables (`GpuKernels.alpha_by_analogy`), inside its scale-up domain; else 0."""
+    if not dep.calib.kernel_curves or group_cards > dep.gpu.domain_cards:
+        return 0.0
+    k = kernels_for(dep.gpu)
+    return _largest_group(lambda g: k.alpha_by_analogy(kind, g), group_cards) or 0.0
+
+
 @dataclass(frozen=True)
 class CollectiveCost:
     """What one collective of a kind on a group of cards costs: the kernel tables' α(g) +
     bytes/bw(g) + the link's latency where measured, else a ring's coef·bytes/bw + the latency,
-    coef = passes·(g−1)/g (`_collective`)."""
+    coef = passes·(g−1)/g (`_collective`), plus for a card without tables the reference's α(g)."""
 
     measured: bool
-    alpha_s: float       # measured α(g); 0 for the ring
+    alpha_s: float       # measured α(g); for the ring the reference's by analogy, or 0
     coef: float          # the ring's passes·(g−1)/g; 1 when measured
     bytes_per_s: float   # measured bw(g), or the link's bandwidth
     latency_s: float     # the link's latency per collective
@@ -53,7 +66,7 @@ class CollectiveCost:
         """Seconds to move `nbytes` (a number or an array, element by element)."""
         if self.measured:
             return self.alpha_s + nbytes / self.bytes_per_s + self.latency_s
-        return self.coef * nbytes / self.bytes_per_s + self.latency_s
+        return self.alpha_s + self.coef * nbytes / self.bytes_per_s + self.latency_s
 
 
 def collective_cost(dep: Deployment, kind: str, group_cards: int, passes: float) -> CollectiveCost | None:
@@ -65,7 +78,8 @@ def collective_cost(dep: Deployment, kind: str, group_cards: int, passes: float)
     m = _measured(dep, kind, group_cards)
     if m is not None:
         return CollectiveCost(True, m.alpha_s, 1.0, m.bytes_per_s, lat)
-    return CollectiveCost(False, 0.0, passes * (group_cards - 1) / group_cards, bw, lat)
+    return CollectiveCost(False, _alpha_by_analogy(dep, kind, group_cards), passes * (group_cards - 1) / group_cards,
+                          bw, lat)
 
 
 def _collective(dep: Deployment, kind: str, group_cards: int, nbytes, passes: float):
