@@ -29,27 +29,36 @@ kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "solve"
-PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "small_model_cheap_card", "fleet_mix",
-         "deepseek_mtp", "deepseek_p99", "deepseek_b200_fp4_experts", "sxm_or_pcie"]
+# rag_long_context_mixed: that example's plan of 2026-12-05 until collectives on cards without tables
+# paid their reference's latency (MI300X decode, prefill and colocated pools beside an H100 prefill
+# pool, 244.32 RMB/h), kept as a plan file: the example now plans on H100 and H20 alone
+FROZEN = ROOT / "tests" / "data" / "plans"
+PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "rag_long_context_mixed", "small_model_cheap_card",
+         "fleet_mix", "deepseek_mtp", "deepseek_p99", "deepseek_b200_fp4_experts", "sxm_or_pcie"]
 FLAGS = {"vllm": "vllm-0.11.0.txt", "sglang": "sglang-0.5.23.txt", "trtllm": "trtllm-serve.txt"}
+
+
+def plan(name: str) -> dict:
+    """A golden plan, or a plan file kept as written on its day (tests/data/plans: plans whose
+    pools the examples no longer give, e.g. MI300X beside H100)."""
+    frozen = FROZEN / f"{name}.json"
+    return json.loads((frozen if frozen.exists() else GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+
+
 K8S_VERSION = "1.30.0"
-# (plan, target) an engine cannot realise: TensorRT-LLM is NVIDIA-only, rag_long_context prefills on MI300X
-UNREALISABLE = {("rag_long_context", "trtllm")}
+# (plan, target) an engine cannot realise: TensorRT-LLM is NVIDIA-only, rag_long_context_mixed prefills on MI300X
+UNREALISABLE = {("rag_long_context_mixed", "trtllm")}
 # plans whose colocated pools share a service with prefill/decode pools: SGLang and TensorRT-LLM run a
 # server either colocated or as one side of a P/D pair, so they are refused (vLLM's take KV both ways)
 def _mixed(name: str) -> bool:
-    d = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+    d = plan(name)
     return any(mixes_roles([SimpleNamespace(role=p["role"]) for p in d["pools"] if p.get("service", "") == key])
                for key in {p.get("service", "") for p in d["pools"]})
 
 
 MIXED = {(p, t) for p in PLANS if _mixed(p) for t in ("sglang", "trtllm")}
 # manifests run every pod from one image: H100 and MI300X pools need a CUDA and a ROCm build
-TWO_VENDORS = {("rag_long_context", "k8s"), ("rag_long_context", "dynamo")}
-
-
-def plan(name: str) -> dict:
-    return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+TWO_VENDORS = {("rag_long_context_mixed", "k8s"), ("rag_long_context_mixed", "dynamo")}
 
 
 def flag_list(engine: str) -> set[str]:
@@ -98,7 +107,8 @@ CASES = [(p, t) for p in PLANS for t in TARGETS]
 # (plan, target) whose weights the engine cannot quantise from the catalog's checkpoint while loading:
 # TensorRT-LLM (FP8 weights of a BF16 model) and every engine for FP4 experts beside FP8 attention;
 # the export asks for --model-path to a checkpoint stored so (vLLM and SGLang get --quantization fp8)
-NEEDS_CHECKPOINT = {("llama70b_chat", "trtllm"), ("rag_long_context", "trtllm"), ("sxm_or_pcie", "trtllm"),
+NEEDS_CHECKPOINT = {("llama70b_chat", "trtllm"), ("rag_long_context", "trtllm"), ("rag_long_context_mixed", "trtllm"),
+                    ("sxm_or_pcie", "trtllm"),
                     *(("deepseek_b200_fp4_experts", t) for t in TARGETS)}
 
 
@@ -262,7 +272,7 @@ def test_deepseek_vllm_command_realises_the_plan():
 def test_colocated_pool_gets_its_chunk():
     """rag_long_context's colocated MI300X pool prefills whole 16,000-token prompts per step (the
     plan's chunk; llama70b_chat, which checked 954-token chunks, now disaggregates)."""
-    d = plan("rag_long_context")
+    d = plan("rag_long_context_mixed")
     assert [p["chunk_tokens"] for p in d["pools"] if p["role"] == "colocated"] == [16000.0]
     vllm = commands(render(d, "vllm"))
     name = [k for k in vllm if k.startswith("colocated-mi300x")][0]
@@ -356,7 +366,7 @@ def test_export_writes_all_or_nothing(tmp_path):
         export(plan("deepseek_qps"), "vllm", None, None, out)
     bad = tmp_path / "bad"
     with pytest.raises(BadInput, match="TensorRT-LLM runs on NVIDIA GPUs only"):
-        export(plan("rag_long_context"), "trtllm", None, "/models/qwen3-fp8", bad)
+        export(plan("rag_long_context_mixed"), "trtllm", None, "/models/qwen3-fp8", bad)
     assert not bad.exists() and [p.name for p in tmp_path.iterdir()] == ["out"]
     export(plan("small_model_cheap_card"), "vllm", None, None, out, force=True)
     assert not (out / "k8s.yaml").exists()
@@ -532,7 +542,7 @@ def test_a_colocated_pool_beside_prefill_pools_takes_kv_in_vllm():
     """router.json splits a service's prompts and generation over all its pools by capacity, so
     rag_long_context's colocated MI300X pool decodes prompts its prefill pools computed: its
     vLLM engine takes KV both ways (NixlConnector kv_both), besides chunked prefill."""
-    vllm = commands(render(plan("rag_long_context"), "vllm"))
+    vllm = commands(render(plan("rag_long_context_mixed"), "vllm"))
     for name in ("colocated-mi300x-3",):
         o = opts(vllm[name][0])
         assert o["--enable-chunked-prefill"] is True
@@ -646,7 +656,7 @@ def test_long_service_names_keep_pools_apart():
 def test_manifests_need_an_image_built_for_the_pools_gpus():
     """AMD pods ran the CUDA build of vLLM (the default image), Dynamo's SGLang workers its vLLM
     runtime image: an AMD-only plan needs --image for k8s and is refused by Dynamo."""
-    d = plan("rag_long_context")
+    d = plan("rag_long_context_mixed")
     d["pools"] = [p for p in d["pools"] if p["gpu"] == "mi300x" and p["role"] == "colocated"]
     with pytest.raises(BadInput, match=r"pools on mi300x: the default images are CUDA builds; give .* --image"):
         render(d, "k8s")
@@ -719,7 +729,7 @@ def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
     assert d["pools"][2]["cards_per_instance"] == 32
     files = render(d, "trtllm", model_path="/m")
     text = files["prefill-h100-2.sh"]
-    assert ': "${HOSTFILE:?set HOSTFILE to an MPI host file of the instance\'s 4 nodes' in text
+    assert ': "${HOSTFILE:?set HOSTFILE to an MPI host file of the 4 nodes of this instance' in text
     argv = commands(files)["prefill-h100-2"][0]
     assert argv[:4] == ["mpirun", "--hostfile", "${HOSTFILE}", "-n"] and 'mpirun --hostfile "${HOSTFILE}"' in text
     assert "--ep_size" in argv
