@@ -317,3 +317,22 @@ def test_a_scenarios_bare_tpot_is_noted_as_a_problems_is(tmp_path, tpot, noted):
     assert notes == ([f"{p}: slo.tpot: '50' is read as 50 s a token (a bare number is seconds); write 50ms for "
                       f"milliseconds"] if noted else [])
     assert s.slo.tpot is not None
+
+
+def test_a_dollar_sign_in_a_name_is_drawn_as_written(tmp_path):
+    """matplotlib read '$…$' in a scenario or problem name as a TeX formula and failed to parse
+    '$\\frac{$' (exit 5, 'internal error', after every solve had run; a hostile-input hunt): text is
+    drawn as written now, in every chart."""
+    problem = tmp_path / "p.yaml"
+    problem.write_text("name: 'cost in $\\frac{$'\nmodel: llama-3.1-70b\n"
+                       "workload: {qps: 20, input_tokens: 1500, output_tokens: 400}\n"
+                       "slo: {ttft: 1s, tpot: 40ms}\ngpus: [h100]\n")
+    scenario = _write(tmp_path, "s.yaml", "name: 'x $\\frac{$'\n")
+    png = tmp_path / "w.png"
+    r = CliRunner().invoke(main, ["whatif", str(problem), scenario, "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = CliRunner().invoke(main, ["sweep", str(problem), "--tpot", "30ms,60ms", "--no-per-gpu",
+                                  "--out", str(tmp_path / "sw")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "sw" / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

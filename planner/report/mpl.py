@@ -23,5 +23,8 @@ def import_matplotlib():
         finally:
             log.setLevel(level)
         matplotlib.use("Agg")
+        # text is drawn as written: a '$' in a problem or scenario name started a TeX formula that
+        # matplotlib failed to parse (exit 5 after the whole sweep had run); no chart uses mathtext
+        matplotlib.rcParams["text.parse_math"] = False
     import matplotlib
     return matplotlib
