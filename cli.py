@@ -366,7 +366,8 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     if out and Path(out).exists() and not force:
         raise BadInput(f"--out {out}: exists; plan init does not replace a file (it may hold your edits): "
                        f"choose another name or pass --force")
-    _emit(text, out, force=force)
+    model = Path(str(values["model"]))   # a config.json it reads is never replaced, --force or not
+    _emit(text, out, inputs=tuple(p for p in (model, model / "config.json") if p.is_file()), force=force)
 
 
 def stdin_is_terminal() -> bool:

@@ -203,3 +203,23 @@ def test_init_refuses_an_unknown_model_and_keeps_an_existing_file(tmp_path):
     assert out.read_text() == "# my edited problem\n"
     r = CliRunner().invoke(main, ["init", "--model", "llama-3.1-8b", "--out", str(out), "--force"])
     assert r.exit_code == 0 and "model: llama-3.1-8b" in out.read_text()
+
+
+def test_init_never_replaces_the_model_config_it_reads(tmp_path):
+    """`plan init --model m/config.json --out m/config.json --force` replaced the user's config with
+    a problem file (a hostile-input hunt); `plan solve` already refused the same, --force or not."""
+    cfg = tmp_path / "m" / "config.json"
+    cfg.parent.mkdir()
+    text = json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+                       "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 8,
+                       "num_hidden_layers": 32, "vocab_size": 128256, "max_position_embeddings": 131072,
+                       "torch_dtype": "bfloat16"})
+    cfg.write_text(text)
+    for target in (cfg, cfg.parent):
+        r = CliRunner().invoke(main, ["init", "--model", str(target), "--qps", "4", "--gpus", "h100",
+                                      "--out", str(cfg), "--force"])
+        assert r.exit_code == 2 and "refusing" in r.output and str(cfg) in r.output, r.output
+        assert cfg.read_text() == text
+    out = tmp_path / "p.yaml"
+    r = CliRunner().invoke(main, ["init", "--model", str(cfg), "--qps", "4", "--gpus", "h100", "--out", str(out)])
+    assert r.exit_code == 0 and f"model: {cfg}" in out.read_text(), r.output
