@@ -16,6 +16,7 @@ from planner.fidelity.validate import Calibrated, Validation
 from planner.input.files import atomic_write
 from planner.input.owned import PNG_METADATA
 from planner.report.format import to_json
+from planner.report.mpl import literal
 
 WORST_SHOWN = 15          # worst points listed when there are more than ALL_ROWS_UP_TO
 ALL_ROWS_UP_TO = 60       # print every point up to this many observations
@@ -154,7 +155,7 @@ def _parity_panel(ax, rs: list[Row], series, colours, xlabel: str, ylabel: str) 
                 continue
             x = [r.measured for r in sel]
             y = [r.cv_predicted if r.cv_predicted is not None else r.predicted for r in sel]
-            ax.scatter(x, y, s=9, marker=mk, alpha=0.5, color=colour, label=f"{m} {label}")
+            ax.scatter(x, y, s=9, marker=mk, alpha=0.5, color=colour, label=literal(f"{m} {label}"))
             shown += x + y
     if not shown:
         ax.set_visible(False)
@@ -195,7 +196,7 @@ def parity_png(rs: list[Row], title: str) -> bytes:
     colours = dict(zip(models, plt.cm.tab10(np.linspace(0, 1, 10))))
     for ax, (series, xlabel, ylabel) in zip(axes[0], panels):
         _parity_panel(ax, rs, series, colours, xlabel, ylabel)
-    fig.suptitle(f"Parity, {title}")
+    fig.suptitle(literal(f"Parity, {title}"))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", metadata=PNG_METADATA)
     plt.close(fig)

@@ -22,6 +22,7 @@ from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report import html_assets
 from planner.report.format import money
+from planner.report.mpl import literal
 
 SUFFIXES = (".png", ".html")
 KIND_LABEL = {"owned": "owned", "reserved": "reserved", "on_demand": "on demand", "spot": "spot"}
@@ -137,7 +138,7 @@ def _figure(d: ChartData):
     handles, labels = top.get_legend_handles_labels()
     h2, l2 = load.get_legend_handles_labels()
     top.legend(handles + h2, labels + l2, loc="upper left", fontsize=9, ncol=3, framealpha=0.9)
-    top.set_title(title(d), fontsize=11)
+    top.set_title(literal(title(d)), fontsize=11)
     bottom.bar(d.x, d.cost_per_hour, width=0.8, color="#9467bd", label="this plan, per period", zorder=2)
     bottom.axhline(d.static_cost_per_hour, color=STATIC_COLOUR, linestyle="--", linewidth=1.6, zorder=3,
                    label=f"static peak fleet ({money(d.static_cost_per_hour, d.currency)}/h)")

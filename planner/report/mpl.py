@@ -23,8 +23,18 @@ def import_matplotlib():
         finally:
             log.setLevel(level)
         matplotlib.use("Agg")
-        # text is drawn as written: a '$' in a problem or scenario name started a TeX formula that
-        # matplotlib failed to parse (exit 5 after the whole sweep had run); no chart uses mathtext
-        matplotlib.rcParams["text.parse_math"] = False
     import matplotlib
     return matplotlib
+
+
+def literal(text: str) -> str:
+    """`text` as matplotlib should draw it, as written: a '$' escaped. A problem or scenario named
+    'cost in $\\frac{$' started a TeX formula matplotlib failed to parse (exit 5, after every solve
+    of a sweep had run; a hostile-input hunt). Every name a user wrote goes through this; the
+    rest keeps mathtext, which log axes' tick labels use.
+
+    >>> literal("cost in $5 $x$")
+    'cost in \\\\$5 \\\\$x\\\\$'
+    """
+    return text.replace("$", r"\$")
+

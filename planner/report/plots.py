@@ -18,6 +18,7 @@ from planner.input.units import format_time
 from planner.report import html_assets
 from planner.report.format import per_million
 from planner.report.json import sweep_json, to_json
+from planner.report.mpl import literal
 from planner.studies.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -215,7 +216,7 @@ def render_png(sweep: Sweep) -> bytes:
                     color="#b00020", bbox={"facecolor": "white", "edgecolor": "none"}, zorder=5)
         top, clipped = y_ceiling(series)
         note = f"\n(clipped above {top:,.2f}: " + ", ".join(_label(c) for c in clipped) + ")" if clipped else ""
-        ax.set_title(_title(sweep, axis) + note, fontsize=10)   # above the plot: over no point
+        ax.set_title(literal(_title(sweep, axis) + note), fontsize=10)   # above the plot: over no point
         if top is None and not any(p[1] > 0 for s in series for p in s.points):
             top = 1.0   # free cards: every cost 0 (matplotlib warns of an axis from 0 to 0)
         ax.set_ylim(bottom=0, top=top)
@@ -225,8 +226,8 @@ def render_png(sweep: Sweep) -> bytes:
         swept = [a.name for a in sweep.axes]
         lines = [f"{letter}  {_achieved(r, swept)}  {r.cost_per_million_output_tokens:6,.2f}  {r.fleet}"
                  for letter, _, _, r in all_changes]
-        fig.text(0.01, 0.0, f"Optimum's fleet changes: achieved (limit), {sweep.currency}/M output tokens,\n"
-                 "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines),
+        fig.text(0.01, 0.0, literal(f"Optimum's fleet changes: achieved (limit), {sweep.currency}/M output tokens,\n"
+                 "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines)),
                  fontsize=7, va="bottom", family="monospace")
         fig.get_layout_engine().set(rect=(0, 0.05 + 0.018 * len(lines), 1, 1 - 0.05 - 0.018 * len(lines)))
     buf = io.BytesIO()

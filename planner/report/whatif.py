@@ -16,6 +16,7 @@ from planner.input.scenario import HOURS_PER_MONTH
 from planner.plan.model import Plan
 from planner.report.format import csv_text, per_million
 from planner.report.json import plan_json
+from planner.report.mpl import literal
 from planner.report.text import table
 from planner.studies.sweep import pool_summary
 from planner.studies.whatif import (
@@ -215,7 +216,7 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
         vals = [0.0 if o.plan is None or not o.cost_per_hour else split[role] / o.cost_per_hour * m  # free: no bar
                 for o, split, m in zip(outs, splits, per_m)]
         if any(vals):
-            ax.bar([o.name for o in outs], vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])
+            ax.bar([literal(o.name) for o in outs], vals, bottom=bottom, label=role, color=PLOT_COLOURS[role])
             bottom = [b + v for b, v in zip(bottom, vals)]
     top = max(bottom, default=1.0) or 1.0
     for i, (o, m) in enumerate(zip(outs, per_m)):
@@ -223,8 +224,8 @@ def plot(w: WhatIf, path: str, protect: tuple[str, ...] = (), force: bool = Fals
         ax.text(i, bottom[i] + 0.01 * top, label, ha="center", va="bottom", fontsize=8)
     ax.set_ylim(top=1.08 * top)   # room for the labels above the tallest bar
     ax.set_ylabel(f"{cur} per million output tokens")
-    ax.set_title(f"What-if on {w.base.problem.name}: cost per million output tokens")
-    ax.set_xticks(range(len(outs)), [o.name for o in outs])   # named even where no bar is drawn (free)
+    ax.set_title(literal(f"What-if on {w.base.problem.name}: cost per million output tokens"))
+    ax.set_xticks(range(len(outs)), [literal(o.name) for o in outs])   # named even where no bar is drawn (free)
     ax.set_xlim(-0.6, len(outs) - 0.4)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(title="share of cost")
