@@ -69,6 +69,25 @@ def test_plans_own_outputs_are_replaced_run_after_run(tmp_path):
             assert code == 0, out
 
 
+def test_an_output_of_plan_is_replaced_only_by_one_of_its_kind(tmp_path):
+    """Anything plan had written was replaceable by any command: a calibration profile fitted for
+    minutes became a JSON schema (`plan schema --out mine.yaml`) or a plan (a hostile-input hunt,
+    2026-12-05). Another kind of output is refused without --force and leaves the file as it was;
+    with --force it is replaced."""
+    from planner.input.owned import PROFILE_HEADER
+    profile = write(tmp_path, PROFILE_HEADER.decode() + "; edit by refitting, not by hand.\nname: mine\n", "mine.yaml")
+    before = profile.read_text()
+    prob = write(tmp_path, SMALL)
+    for args in (("schema", "--out", profile), ("solve", prob, "--out", profile)):
+        code, out = run(*args)
+        assert code == 2 and "an output of plan of another kind" in out and profile.read_text() == before, out
+    plan_json = tmp_path / "plan.json"
+    assert run("solve", prob, "--out", plan_json)[0] == 0
+    code, out = run("schema", "--out", plan_json)   # a plan is not a schema either
+    assert code == 2 and "another kind" in out and json.loads(plan_json.read_text())["status"] == "optimal"
+    assert run("schema", "--out", profile, "--force")[0] == 0 and profile.read_text() != before
+
+
 def test_an_empty_file_may_be_replaced(tmp_path):
     """An empty file holds nothing to lose (e.g. made by `touch` before the run)."""
     empty = write(tmp_path, "", "plan.json")

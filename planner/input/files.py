@@ -298,6 +298,10 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
     `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
     p = Path(path)
     parent = check_writable(p, protect, force, catalog)
+    from planner.input.owned import replaceable_by
+    if p.exists() and not force and not replaceable_by(p, text):
+        raise BadInput(f"{p}: an output of plan of another kind (a calibration profile, plan, table or chart); "
+                       f"refusing to replace it with this one (add --force to replace it)")
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     except OSError as e:

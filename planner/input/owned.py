@@ -33,42 +33,67 @@ PROFILE_HEADER = b"# Calibration profile written by `plan calibrate`"
 OUTPUT_SCAN_BYTES = 64 << 20   # a plan JSON this large is not one a user wrote by hand
 
 
-def _json_by_planner(data: bytes) -> bool:
-    """A JSON object with the top-level keys of one of plan's JSON outputs, or plan's own schema."""
+def _json_kind(data: bytes) -> str | None:
+    """Which of plan's JSON outputs `data` is ('json:schema', 'json:0' … by OUTPUT_JSON_KEYSETS), or
+    None: a JSON object with the top-level keys of one of them, or plan's own schema."""
     try:
         d = json.loads(data)
     except (ValueError, RecursionError):
-        return False
+        return None
     if not isinstance(d, dict):
-        return False
+        return None
     if isinstance(d.get("$schema"), str) and str(d.get("title", "")).startswith(SCHEMA_TITLE_PREFIX):
-        return True
-    return any(keys <= d.keys() for keys in OUTPUT_JSON_KEYSETS)
+        return "json:schema"
+    return next((f"json:{i}" for i, keys in enumerate(OUTPUT_JSON_KEYSETS) if keys <= d.keys()), None)
+
+
+def output_kind(data: bytes) -> str | None:
+    """The kind of plan's output `data` is: '' (empty), 'csv', 'json:…', 'html', 'png', 'profile';
+    None when plan did not write it (`written_by_planner`)."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        return ""
+    if head.startswith(OUTPUT_CSV_STARTS):
+        return "csv"
+    if head.startswith(b"{"):
+        return _json_kind(data)
+    if head[:15].lower() == b"<!doctype html>":
+        return "html" if HTML_GENERATOR in data[:4096] else None
+    if head.startswith(b"\x89PNG"):
+        return "png" if PNG_SOFTWARE in data[:4096] else None
+    return "profile" if head.startswith(PROFILE_HEADER) else None
+
+
+def _read_output(path: Path) -> bytes | None:
+    try:
+        if path.stat().st_size > OUTPUT_SCAN_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def replaceable_by(path: Path, new: str | bytes) -> bool:
+    """Whether writing `new` may replace the existing file at `path` without --force: it is empty, or
+    an output of plan of the same kind (`output_kind`). A calibration profile fitted for minutes
+    was replaced by `plan schema --out` or a plan JSON, as anything plan had written was
+    replaceable by any command (a hostile-input hunt, 2026-12-05)."""
+    old = _read_output(path)
+    if old is None:
+        return False
+    kind = output_kind(old)
+    return kind == "" or (kind is not None and kind == output_kind(new.encode() if isinstance(new, str) else new))
 
 
 def written_by_planner(path: Path) -> bool:
     """Whether an existing file may be replaced without --force: empty (nothing to lose), or what
     plan writes — a JSON output (plan, frontier, what-if, simulation, eval, schema:
-    `_json_by_planner`), a CSV table of sweep or what-if, an HTML chart carrying plan's generator
+    `output_kind`), a CSV table of sweep or what-if, an HTML chart carrying plan's generator
     mark, a PNG carrying plan's Software chunk, a calibration profile under plan's header line.
     Anything else (a problem file, notes, another tool's page, JSON or figure) is the user's and
     is never replaced by accident."""
-    try:
-        if path.stat().st_size > OUTPUT_SCAN_BYTES:
-            return False
-        data = path.read_bytes()
-    except OSError:
-        return False
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head or head.startswith(OUTPUT_CSV_STARTS):
-        return True
-    if head.startswith(b"{"):
-        return _json_by_planner(data)
-    if head[:15].lower() == b"<!doctype html>":
-        return HTML_GENERATOR in data[:4096]
-    if head.startswith(b"\x89PNG"):
-        return PNG_SOFTWARE in data[:4096]
-    return head.startswith(PROFILE_HEADER)
+    data = _read_output(path)
+    return data is not None and output_kind(data) is not None
 
 
 def check_distinct(outputs: dict[str, str | Path | None]) -> None:
