@@ -1223,3 +1223,31 @@ def test_an_infinite_sweep_value_is_called_infinite(tmp_path):
     code, out = run("sweep", ROOT / "problems" / "deepseek_qps.yaml", "--tpot", "1e400s", "--out", tmp_path / "s")
     assert code == 2 and "--tpot: '1e400s' is not a finite number" in out, out
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda d: d.update(kind="fleet", services=None) if "services" not in d else d.pop("services"),
+    lambda d: d["pools"][0].pop("service"),
+    lambda d: d.update(services=None),
+    lambda d: d.update(services="x"),
+    lambda d: d["pools"].__setitem__(0, None),
+])
+def test_a_tampered_fleet_plan_is_named_in_words(tmp_path, tamper):
+    """Tampered fleet plans were refused with Python's exception in the message ("KeyError('services')",
+    "TypeError(\"'NoneType' object is not iterable\")"; a hostile-input hunt): the message says what
+    is missing or of the wrong type."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "fleet_mix.json").read_text())
+    tamper(d)
+    f = write(tmp_path, json.dumps(d), "t.json")
+    for cmd in (("simulate", f, "--requests", "2000"), ("export", f, "--target", "vllm", "--out", tmp_path / "x")):
+        code, out = run(*cmd)
+        assert code == 2 and "Error(" not in out and "Error:" not in out, out
+
+
+def test_a_period_pool_of_no_class_is_refused_not_dropped(tmp_path):
+    """A pool of a fleet over a day without its `class` was left out of the simulation: the other
+    decode pool ran at 156 % and the run exited 0 (a hostile-input hunt)."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "fleet_day.json").read_text())
+    del d["periods"][20]["pools"][0]["class"]
+    code, out = run("simulate", write(tmp_path, json.dumps(d), "t.json"), "--period", "20", "--requests", "2000")
+    assert code == 2 and "periods[20].pools[0].class: missing" in out, out

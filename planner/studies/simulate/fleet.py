@@ -150,6 +150,11 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
     out = []
     try:
         keys = {s["key"] for s in base["services"]}
+        for j, pool in enumerate(per["pools"]):   # a pool of no class was left out of the simulation
+            if pool.get("class") not in keys:
+                raise BadInput(f"{source}: periods[{i}].pools[{j}].class: "
+                               + ("missing" if pool.get("class") is None else f"{pool.get('class')!r} is not a "
+                                  f"service of the plan") + "; every pool of a period serves one")
         for c in per["classes"]:
             key, qps = c["name"], c["qps"]
             if qps <= 0:
@@ -164,9 +169,23 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
                                f"not in the plan file, so it is not simulated")
             out.append((key, {**plan, "problem": f"{d['problem']}@period{i}:{key}",
                               "workload": {**plan["workload"], "qps": qps}, "pools": pools}))
-    except (KeyError, TypeError) as e:
-        raise BadInput(f"{source}: not a fleet over a day written by plan solve (periods/services: {e!r})") from None
+    except (KeyError, TypeError, AttributeError) as e:
+        raise BadInput(f"{source}: not a fleet over a day written by plan solve (periods/services: "
+                       f"{_why(e)})") from None
     return out
+
+
+def _why(e: Exception) -> str:
+    """What a tampered plan file lacks, in words (the exception's name and repr read as a crash).
+
+    >>> _why(KeyError("services")), _why(TypeError("'NoneType' object is not iterable"))[:24]
+    ("no 'services' key", 'a value of the wrong typ')
+    """
+    if isinstance(e, KeyError):
+        return f"no {e.args[0]!r} key" if e.args else "a key is missing"
+    if isinstance(e, StopIteration):
+        return "a pool names a service the plan does not list"
+    return "a value of the wrong type where a list, an object or a number belongs"
 
 
 def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
@@ -205,8 +224,8 @@ def service_keys(d: dict[str, Any], source: str) -> list[str]:
                 raise BadInput(f"{source}: services[{i}].key: a service's key is text, got {type(k).__name__}")
         for k in keys:
             service_plan(d, k)
-    except (KeyError, TypeError, StopIteration) as e:
-        raise BadInput(f"{source}: not a fleet plan written by plan solve (services/pools: {e!r})") from None
+    except (KeyError, TypeError, AttributeError, StopIteration) as e:
+        raise BadInput(f"{source}: not a fleet plan written by plan solve (services/pools: {_why(e)})") from None
     if not keys:
         raise BadInput(f"{source}: services: a fleet plan lists at least one service")
     twice = sorted({k for k in keys if keys.count(k) > 1}, key=str)
