@@ -278,3 +278,20 @@ def test_eval_names_the_option_the_user_gave_for_a_tp_that_does_not_divide_the_h
     """`--cards 3` said '--tp 3 does not divide …' to a user who never gave --tp."""
     r = CliRunner().invoke(cli.main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", *args])
     assert r.exit_code == 2 and message in r.output, r.output
+
+
+@pytest.mark.parametrize("key", ["max_utilization_percent", "max_decode_utilization_percent"])
+def test_a_utilisation_ceiling_written_as_a_fraction_is_refused(tmp_path, key):
+    """`max_utilization_percent: 0.9` (meant as 90 %) planned prefill pools at 0.9 % busy: 37 times
+    the cards, exit 0 (a hostile-input hunt). A fraction is refused with the percent to write;
+    "90%" is read as 90, as the other percent keys read it."""
+    from planner.errors import BadInput
+    from planner.input.load import load_problem
+    base = "model: llama-3.1-70b\nworkload: {qps: 20, input_tokens: 1500, output_tokens: 400}\n" \
+           "slo: {ttft: 1s, tpot: 40ms}\ngpus: [h100]\n"
+    p = tmp_path / "p.yaml"
+    p.write_text(base + f"serving: {{{key}: 0.9}}\n")
+    with pytest.raises(BadInput, match=rf"serving.{key}: 0.9 reads as 0.9 % \(a fraction\? 90 % is written 90"):
+        load_problem(p)
+    p.write_text(base + f"serving: {{{key}: '90%'}}\n")
+    assert getattr(load_problem(p).serving, key) == 90.0

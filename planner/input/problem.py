@@ -22,6 +22,7 @@ from planner.input.values import (
     PROFILE_PERIODS,
     BelowAll,
     Budget,
+    Ceiling,
     Confidence,
     ExchangeRate,
     Length,
@@ -269,8 +270,8 @@ class InstanceStart(Strict):
 class Serving(Strict):
     modes: list[Mode] = Field(default_factory=lambda: ["disaggregated", "colocated"], min_length=1)
     parallelism: Literal["auto"] | ParallelismOptions = "auto"
-    max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] = 95.0
-    max_decode_utilization_percent: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 100.0
+    max_utilization_percent: Annotated[Ceiling, Field(gt=1, lt=100)] = 95.0
+    max_decode_utilization_percent: Annotated[Ceiling, Field(gt=1, le=100, allow_inf_nan=False)] = 100.0
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] = 16384
     speculative: Speculative | None = Field(
         None, description="speculative decoding for decode and colocated pools (off without it)")

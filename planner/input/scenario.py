@@ -36,7 +36,7 @@ from planner.input.problem import (
     Watts,
 )
 from planner.input.schema import Strict
-from planner.input.values import MAX_PRICE, Budget, Name, NodePrice, SellPrice
+from planner.input.values import MAX_PRICE, Budget, Ceiling, Name, NodePrice, SellPrice
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -123,8 +123,8 @@ class SLOEdit(Strict):
 class ServingEdit(Strict):
     modes: list[Mode] | None = Field(default=None, min_length=1)
     parallelism: Literal["auto"] | ParallelismOptions | None = None  # replaces the base's wholesale
-    max_utilization_percent: Annotated[float, Field(gt=0, lt=100)] | None = None
-    max_decode_utilization_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    max_utilization_percent: Annotated[Ceiling, Field(gt=1, lt=100)] | None = None
+    max_decode_utilization_percent: Annotated[Ceiling, Field(gt=1, le=100, allow_inf_nan=False)] | None = None
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] | None = None
     redundancy: Literal["none", "n_plus_1", "node"] | None = None
 

@@ -42,6 +42,21 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
 
 
+def not_a_fraction(v: Any) -> Any:
+    """A percent ceiling above 1: `max_utilization_percent: 0.9` (a fraction meant as 90 %) planned
+    prefill pools at 0.9 % busy, 37 times the cards, without a word (a hostile-input hunt)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1:
+        raise ValueError(f"{v:g} reads as {v:g} % (a fraction? {v * 100:g} % is written {v * 100:g} or "
+                         f"\"{v * 100:g}%\")")
+    return v
+
+
+# a utilisation ceiling in percent, "90%" or 90, above 1 (a fraction is refused: `not_a_fraction`)
+# (pydantic runs the last BeforeValidator first: the fraction check sees the number as written)
+Ceiling = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
+                    BeforeValidator(not_a_fraction)]
+
+
 def at_least_the_median(v: float) -> float:
     """A confidence is a percentile of the model's error, ≥ 50: below the median a plan would count
     on the model being pessimistic, which the planner never does (the scales stay 1), so 0.9 —
