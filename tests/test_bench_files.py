@@ -522,3 +522,15 @@ def test_a_layout_whose_tp_does_not_divide_the_heads_drops_its_runs(tmp_path):
     points, report = load_points([_vllm(tmp_path, model_id="meta-llama/Llama-3.1-70B")], str(dep))
     assert points == [] and report.dropped == {
         "tensor parallelism that does not divide the model's attention heads (llama-3.1-70b: 64)": 1}
+
+
+def test_control_characters_in_a_measurement_name_are_refused(tmp_path):
+    """An escape sequence in the minimal CSV's engine column (or a deployment's) reached the
+    terminal inside validate's tables (it can set the window title), a newline broke them (a
+    hostile-input hunt): names there are one line of printable text, as everywhere else."""
+    f = tmp_path / "m.csv"
+    f.write_text("model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
+                 "llama-3.1-8b,h100,\x1b]0;pwned\x07vllm,1,1,1,1,1,agg,4,1024,256,80,10\n")
+    res = CliRunner().invoke(cli.main, ["validate", str(f), "--folds", "0"])
+    assert res.exit_code == 2 and "row 2: engine: a name is one line of printable text" in res.output
+    assert "\x07" not in res.output.replace(repr("\x07")[1:-1], "")   # shown escaped, never raw

@@ -43,6 +43,7 @@ from planner.fidelity.points import Point
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import read_text, read_yaml, validate
 from planner.input.schema import Precision, Strict
+from planner.input.values import Name
 from planner.physics.perf import Parallelism
 
 # the minimal CSV: required columns, then optional ones
@@ -70,10 +71,12 @@ class BenchDeployment(Strict):
     `prefill_workers` instances; agg: by `instances` identical instances (a load test sent to a
     router in front of several instances measures c requests in flight over all of them)."""
 
-    model: str | None = None
-    gpu: str
-    engine: str = Field(min_length=1)
-    engine_version: str = "unknown"
+    # printed in every table of validate and calibrate: one line of printable text (an escape sequence
+    # in a CSV's engine column reached the terminal; a newline broke the table)
+    model: Name | None = None
+    gpu: Name
+    engine: Name
+    engine_version: Name = "unknown"
     mode: Literal["agg", "disagg"] = "agg"
     cards: int = Field(ge=1, le=65536)
     parallelism: _Workers
