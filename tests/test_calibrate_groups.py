@@ -126,8 +126,9 @@ def test_group_labels_and_axes():
 
 
 def test_cli_group_by(tmp_path):
-    """calibrate --group-by writes nothing when no group has enough points (public.yaml: 3);
-    validate --group-by reports the per-engine table; a wrong axis exits 2."""
+    """calibrate --group-by refuses before the fit when no group has enough points (public.yaml:
+    3; until 2026-12-05 it fitted, said 'nothing written' and exited 0); validate --group-by
+    reports the per-engine table; a wrong axis exits 2."""
     from click.testing import CliRunner
 
     import cli
@@ -136,8 +137,9 @@ def test_cli_group_by(tmp_path):
     r = CliRunner()
     res = r.invoke(cli.main, ["calibrate", public, "--group-by", "engine", "--out", str(tmp_path),
                               "--folds", "0"])
-    assert res.exit_code == 0, res.output
-    assert "nothing written" in res.output and not list(tmp_path.iterdir())
+    assert res.exit_code == 2, res.output
+    assert "--group-by engine: a profile of its own needs 40 points in its group and none has them" in res.output
+    assert not list(tmp_path.iterdir())
     res = r.invoke(cli.main, ["calibrate", public, "--group-by", "engine", "--out",
                               str(tmp_path / "x.yaml"), "--folds", "0"])
     assert res.exit_code == 2 and "directory" in res.output

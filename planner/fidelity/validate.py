@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from planner.catalog.calibration import Calibration, is_profile_data, load_calib
 from planner.catalog.schemas import CATALOG_DIR
 from planner.errors import BadInput
 from planner.fidelity.crossval import (
+    MIN_GROUP_POINTS,
     CVResult,
     Row,
     Summary,
@@ -132,6 +134,7 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     _check_folds(points, folds)
     if by:
         _check_labels(points, by)
+        _check_group_sizes(points, by)
     base_full = load_calibration(base_name)
     base = without_families(base_full)
     result = fit(points, base)
@@ -182,6 +185,16 @@ def _check_labels(points, by: tuple[str, ...]) -> None:
             raise BadInput(f"--group-by {','.join(by)}: group label {label!r} (from the measurements' "
                            f"{'/'.join(by)} column) cannot name a profile file: use letters, digits and "
                            f"'.', '_', '+', '-', starting with a letter or digit")
+
+
+def _check_group_sizes(points, by: tuple[str, ...]) -> None:
+    """BadInput before the fit when no group has the points for a profile of its own: the fit ran,
+    printed 'nothing written' and exited 0 (a hostile-input hunt)."""
+    sizes = Counter(group_of(p, by) for p in points)
+    if max(sizes.values(), default=0) < MIN_GROUP_POINTS:
+        shown = ", ".join(f"{k}: {n}" for k, n in sorted(sizes.items()))
+        raise BadInput(f"--group-by {','.join(by)}: a profile of its own needs {MIN_GROUP_POINTS} points in its "
+                       f"group and none has them ({shown}); fit one profile without --group-by")
 
 
 def _is_profile(path: Path) -> bool:
