@@ -295,3 +295,29 @@ def test_a_utilisation_ceiling_written_as_a_fraction_is_refused(tmp_path, key):
         load_problem(p)
     p.write_text(base + f"serving: {{{key}: '90%'}}\n")
     assert getattr(load_problem(p).serving, key) == 90.0
+
+
+def test_a_prompt_past_the_pass_budget_has_no_prefill_pool(tmp_path):
+    """serving.max_prefill_tokens_per_pass: 1024 with 1,500-token prompts: prefill pools ran one
+    1,500-token prompt a pass and the export wrote --max-num-batched-tokens 1500, past the user's
+    budget (a hostile-input hunt). A prefill pass takes whole prompts, so no prefill pool serves
+    them: disaggregated alone is infeasible (exit 3, saying what to change); with colocated allowed
+    the plan prefills in chunks within the budget."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    base = "model: llama-3.1-70b\nworkload: {qps: 20, input_tokens: 1500, output_tokens: 400}\n" \
+           "slo: {ttft: 1s, tpot: 40ms}\ngpus: [h100]\n"
+    p = tmp_path / "p.yaml"
+    p.write_text(base + "serving: {max_prefill_tokens_per_pass: 1024, modes: [disaggregated]}\n")
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 3 and "serving.max_prefill_tokens_per_pass (1,024 tokens) is below the longest " \
+                                "uncached prompt (1,500)" in r.output, r.output
+    p.write_text(base + "serving: {max_prefill_tokens_per_pass: 1024}\n")
+    r = CliRunner().invoke(main, ["solve", str(p), "--json"])
+    assert r.exit_code == 0, r.output
+    pools = json.loads(r.output)["pools"]
+    assert not [q for q in pools if q["role"] == "prefill"]
+    assert all(q["engine_chunk_tokens"] <= 1024 for q in pools if q["role"] == "colocated")

@@ -74,7 +74,7 @@ class Rejected:
     role: Role
     gpu: str
     par: Parallelism
-    reason: Literal["memory", "tpot", "ttft"]
+    reason: Literal["memory", "tpot", "ttft", "budget"]   # budget: a prompt past the pass budget
     value: float
     limit: float
     detail: str

@@ -57,6 +57,11 @@ def explain_no_candidates(res: Resolved, cs: CandidateSet, roles: list[str] | No
         best = min(tt, key=lambda r: r.value)
         lines.append(f"TTFT {res.problem.slo.ttft:g} s unreachable: the fastest candidate reaches "
                      f"{best.value:.3f} s ({best.par.cards}x{best.gpu} {best.par.label()}, one prompt alone)")
+    bud = [r for r in rej if r.reason == "budget"]
+    if "prefill" in roles and bud:
+        lines.append(f"serving.max_prefill_tokens_per_pass ({bud[0].limit:,.0f} tokens) is below the longest "
+                     f"uncached prompt ({bud[0].value:,.0f}): a prefill instance takes whole prompts; raise it, "
+                     f"or serve colocated (serving.modes), whose engines split a prompt into chunks")
     if not lines:
         lines.append("no candidate meets the limits (" + ", ".join(roles) + ")")
     return "; ".join(lines)
