@@ -406,7 +406,7 @@ def test_calibration_overrides_have_a_domain(tmp_path, override, expected):
     ({"workload": {**SMALL["workload"], "input_tokens": {"values": [100, 2000], "weights": [1e308, 1e308]}}},
      "workload.input_tokens.weights[0]: Input should be less than or equal to 1000000000000"),
     ({"serving": {"max_decode_utilization_percent": 5e-324}},
-     "serving.max_decode_utilization_percent: Input should be greater than or equal to 1"),
+     "serving.max_decode_utilization_percent: Input should be greater than 1"),
     ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e-310}]},
      "gpus[0].price_per_gpu_hour: 1e-310 is below 1e-12; write 0 for free"),
     ({"pricing": {"exchange_rate_per_rmb": 5e-324, "currency": "USD"}},
@@ -768,8 +768,9 @@ def test_values_yaml_cannot_build_or_no_field_can_hold(tmp_path, line, message):
 # ------------------------------------------------------------ valid but extreme problems
 @pytest.mark.parametrize("extra, code_expected, text", [
     # a utilisation ceiling so small that a prefill instance's capacity underflows: the bound on its
-    # instances was infinite (OverflowError); now capped at a million and the plan is infeasible
-    ({"serving": {"max_utilization_percent": 1e-308}}, 3, "demand cannot be met"),
+    # instances was infinite (OverflowError); capped at a million the plan was infeasible; since
+    # 2026-12-05 a ceiling is a percent above 1 (a fraction such as 0.9 read as 0.9 %): bad input
+    ({"serving": {"max_utilization_percent": 1e-308}}, 2, "max_utilization_percent: Input should be greater than 1"),
     # a node dearer than 10^15 beside a budget: its coefficient in the budget row was beyond what
     # HiGHS takes, and PuLP failed reading the answer (IndexError); whole nodes of it fit no budget.
     # Prices stop at 1e9 a card-hour since the second hunt of 2026-12-04: the dearest one allowed
