@@ -45,7 +45,7 @@ BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=floa
 def not_a_fraction(v: Any) -> Any:
     """A percent ceiling above 1: `max_utilization_percent: 0.9` (a fraction meant as 90 %) planned
     prefill pools at 0.9 % busy, 37 times the cards, without a word (a hostile-input hunt)."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0.01 <= v <= 1:   # below: "greater than 1"
         raise ValueError(f"{v:g} reads as {v:g} % (a fraction? {v * 100:g} % is written {v * 100:g} or "
                          f"\"{v * 100:g}%\")")
     return v
