@@ -28,7 +28,7 @@ from planner.plan.workload import WorkloadContext, queue_limits, rho_max, worst_
 def prefill_side(w: WorkloadContext) -> tuple:
     """What of the workload a prefill candidate depends on (its memo key)."""
     return (w.s_in, w.s_unc, w.s_cached, w.ctx_peak, w.cv2, w.work_cv2, w.targets, w.util_ceiling,
-            w.pass_token_budget, w.s_unc_max)
+            w.pass_token_budget, w.s_unc_max, w.pass_budget_set)
 
 
 def prefill_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
@@ -73,8 +73,9 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
                                 f"weights+KV need {mem.total_bytes/1e9:.1f} GB of {mem.usable_bytes/1e9:.1f} GB "
                                 f"usable per card"))
             continue
-        if w.s_unc_max > w.pass_token_budget:   # a pass takes whole prompts: one past the budget has none
-            # (a hostile-input hunt: a 1,500-token prompt ran in passes of a 1,024-token budget, exported so)
+        if w.pass_budget_set and w.s_unc_max > w.pass_token_budget:   # a pass takes whole prompts: one past
+            # the budget the problem set has none (a hostile-input hunt: a 1,500-token prompt ran in passes of
+            # a 1,024-token budget, exported so); the default budget grows to the prompt in a prefill engine
             out.append(Rejected("prefill", opt.id, par, "budget", w.s_unc_max, w.pass_token_budget,
                                 f"a prompt of {w.s_unc_max:,.0f} uncached tokens passes the pass budget"))
             continue

@@ -58,6 +58,7 @@ class WorkloadContext:
     tpot_terms: tuple[tuple[float, float, float], ...] = ()   # batch_spread.life_terms of the outputs
     s_out_var: float = 0.0     # variance of the output length (tokens²): how a batch slot's hold varies
     s_unc_max: float = 0.0     # the longest uncached prompt: a colocated engine's step budget holds it
+    pass_budget_set: bool = False   # the problem set the pass budget (an engine's limit), not the default
     p_dec: float = 1.0         # share of requests with more than one output token (they decode)
     # several prompt lengths: a colocated engine takes them whole (`physics.packed`), () otherwise
     prompt_mix: tuple[tuple[float, float, float], ...] = ()
@@ -375,6 +376,7 @@ def workload_context(res: Resolved) -> WorkloadContext:
                 tpot_statistic=slo.tpot_statistic, tpot_terms=life_terms(res.output_dist),
                 s_out_var=sum(p * (v - out_mean) ** 2 for v, p in res.output_dist),
                 s_unc_max=max(v for v, _ in dist) * (1.0 - res.hit),
+                pass_budget_set="max_prefill_tokens_per_pass" in res.problem.serving.model_fields_set,
                 p_dec=sum(p for n, p in res.decode_lengths if n > 0),
                 prompt_mix=packed.prompt_mix(dist, res.hit)
                 if packed.packs_whole_prompts(max(v for v, _ in dist) * (1.0 - res.hit), res.uncached_mean) else ())
