@@ -60,8 +60,7 @@ class WorkloadContext:
     s_unc_max: float = 0.0     # the longest uncached prompt: a colocated engine's step budget holds it
     pass_budget_set: bool = False   # the problem set the pass budget (an engine's limit), not the default
     p_dec: float = 1.0         # share of requests with more than one output token (they decode)
-    # several prompt lengths: a colocated engine takes them whole (`physics.packed`), () otherwise
-    prompt_mix: tuple[tuple[float, float, float], ...] = ()
+    prompt_mix: tuple[tuple[float, float, float], ...] = ()   # several lengths, taken whole (physics.packed)
 
     @property
     def packed_ttft(self) -> bool:
