@@ -273,6 +273,9 @@ def test_time_limit_must_be_finite(value):
     (["--cards", "3"], "--cards 3 gives TP 3 (the cards over --pp × --dp; set --tp, --pp or --dp): "
                        "3 does not divide the model's 32 attention heads"),
     (["--cards", "3", "--tp", "3"], "--tp 3: 3 does not divide the model's 32 attention heads"),
+    # a dense model has no data-parallel attention ranks: a problem file refuses it, eval printed numbers
+    (["--cards", "8", "--tp", "4", "--dp", "2"], "--dp 2: attention data parallelism needs a mixture-of-experts "
+                                                 "model; llama-3.1-8b is dense"),
 ])
 def test_eval_names_the_option_the_user_gave_for_a_tp_that_does_not_divide_the_heads(args, message):
     """`--cards 3` said '--tp 3 does not divide …' to a user who never gave --tp."""

@@ -61,6 +61,9 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
         raise BadInput(f"{given}: {par.tp} does not divide the model's {model.arch.heads} attention heads")
     if par.pp > model.arch.layers:
         raise BadInput(f"--pp {par.pp}: more pipeline stages than the model's {model.arch.layers} layers")
+    if par.dp > 1 and not model.arch.is_moe:   # as a problem's serving.parallelism refuses it
+        raise BadInput(f"--dp {par.dp}: attention data parallelism needs a mixture-of-experts model; {model.id} is "
+                       f"dense (several instances of it are several instances, not data-parallel ranks)")
     if missing := model.arch.missing_part(req.expert_dtype, req.shared_experts_dtype):
         raise BadInput(f"--{missing.replace('_', '-')}: {model.id} has no "
                        f"{'routed experts (a dense model)' if missing == 'experts' else 'shared experts'}; drop it")
