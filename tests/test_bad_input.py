@@ -276,6 +276,8 @@ def test_time_limit_must_be_finite(value):
     # a dense model has no data-parallel attention ranks: a problem file refuses it, eval printed numbers
     (["--cards", "8", "--tp", "4", "--dp", "2"], "--dp 2: attention data parallelism needs a mixture-of-experts "
                                                  "model; llama-3.1-8b is dense"),
+    (["--gpu", "h999"], "--gpu: unknown GPU 'h999'"),   # the option named (it said 'unknown GPU' alone)
+    (["--model", "llama-9"], "--model llama-9: unknown model 'llama-9'"),
 ])
 def test_eval_names_the_option_the_user_gave_for_a_tp_that_does_not_divide_the_heads(args, message):
     """`--cards 3` said '--tp 3 does not divide …' to a user who never gave --tp."""

@@ -410,7 +410,7 @@ def test_calibration_overrides_have_a_domain(tmp_path, override, expected):
     ({"gpus": [{"id": "h100", "price_per_gpu_hour": 1e-310}]},
      "gpus[0].price_per_gpu_hour: 1e-310 is below 1e-12; write 0 for free"),
     ({"pricing": {"exchange_rate_per_rmb": 5e-324, "currency": "USD"}},
-     "pricing.exchange_rate_per_rmb: 4.94066e-324 is below 1e-12"),
+     "pricing.exchange_rate_per_rmb: 4.94066e-324 is below 1e-12; give the currency's units per RMB"),
     ({"pricing": {"sell_per_million_output_tokens": 1e308}},
      "pricing.sell_per_million_output_tokens: 1e+308 is above 1e+200, where a plan's revenue overflows"),
     ({"slo": {"ttft": "2s", "tpot": "1e300s"}}, "slo.tpot: Input should be less than or equal to 10000000"),

@@ -171,6 +171,8 @@ def _below(limit: float, unit: str, what: str = "price"):
         if v > limit:
             raise ValueError(f"{v:g} is above {limit:g} {unit}; no real {what} is that large")
         if 0 < v < MIN_PRICE:
+            if what == "rate":   # a rate of 0 is refused: no currency is worth nothing against the RMB
+                raise ValueError(f"{v:g} is below {MIN_PRICE:g}; give the currency's units per RMB (USD about 0.14)")
             raise ValueError(f"{v:g} is below {MIN_PRICE:g}; write 0 for free, or a price in the currency's units")
         return v
     return check

@@ -51,8 +51,14 @@ def deployment_of(req: EvalRequest, calib: Calibration | None = None) -> Deploym
             raise BadInput(f"{name} must be at least 1, got {v}")
     if not 0.0 <= req.prefix_hit <= 1.0:   # 1: every prompt token cached (no prefill compute, still KV)
         raise BadInput(f"--prefix-hit must be in [0, 1], got {req.prefix_hit}")
-    model = get_model(req.model)
-    gpu = get_gpu(req.gpu)
+    try:   # the message names the option the user gave (a hostile-input hunt: 'unknown GPU' alone)
+        model = get_model(req.model)
+    except BadInput as e:
+        raise BadInput(f"--model {req.model}: {e}") from None
+    try:
+        gpu = get_gpu(req.gpu)
+    except BadInput as e:
+        raise BadInput(f"--gpu: {e}") from None
     calib = calib or load_calibration(req.calibration)
     par = _parallelism(req)
     if model.arch.heads % par.tp:
