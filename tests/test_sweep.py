@@ -367,7 +367,7 @@ def test_a_scripted_sweep_prints_no_bare_progress_label(tmp_path):
                                   "--no-per-gpu", "--workers", "1", "--out", str(tmp_path / "s")])
     assert r.exit_code == 0, r.output
     assert "sweep" not in [line.strip() for line in r.output.splitlines()], r.output
-    assert "qps limit" in r.output and f"wrote {tmp_path / 's' / 'frontier.csv'}" in r.output
+    assert "load req/s" in r.output and f"wrote {tmp_path / 's' / 'frontier.csv'}" in r.output
 
 
 def test_the_target_label_stays_inside_the_panel_when_the_target_is_the_last_point(tmp_path):

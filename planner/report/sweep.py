@@ -28,7 +28,9 @@ def render_table(sweep: Sweep) -> str:
     swept = [a.name for a in sweep.axes]
     singles = [c for c in sweep.curves if c != ALL]
     by = {(r.curve, r.point): r for r in sweep.rows}
-    headers = [f"{n} limit" for n in swept] + ["TPOT", "TTFT", f"{sweep.currency}/M out"]
+    # a latency is a limit; QPS is the load swept, not a limit (a first-hour walkthrough read it as one)
+    headers = [f"{n} limit" if n != "qps" else "load req/s" for n in swept]
+    headers += ["TPOT", "TTFT", f"{sweep.currency}/M out"]
     headers += [f"{g} only" for g in singles] + ["frontier", "pools (optimum)"]
     rows = []
     for r in sweep.curve(ALL):

@@ -177,7 +177,7 @@ def render_checks(v: Verification) -> str:
     """Verification checks as value / limit / slack rows."""
     rows = [[c.name, f"{c.value:.4g}", c.sense, f"{c.limit:.4g}", f"{c.slack:.4g}", c.unit,
              "ok" if c.ok else "FAIL"] for c in v.checks]
-    return table(["check", "value", "", "limit", "slack", "unit", ""], rows, "lrlrrll")
+    return table(["check", "value", "is", "limit", "slack", "unit", "ok"], rows, "lrlrrll")
 
 
 def _closed_loop_lines(c: dict[str, Any]) -> list[str]:
