@@ -758,13 +758,14 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
         from planner.errors import BadInput
         raise BadInput("--dask: empty; give a scheduler ADDRESS or 'local', or leave the option out")
     given = [t for t in (tpot, ttft, qps) if t]
+    # the values read first: '--ttft 50%' was told about --points, not about the unreadable '50%'
+    axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
     if points is not None and given and not any(":" in t for t in given):
         from planner.errors import BadInput
         raise BadInput(f"--points {points}: every axis given is a list of values; --points sizes LOW:HIGH "
                        f"ranges (drop it, or give a range)")
     p = load_problem(problem)
     inputs = inputs_of(p, problem)
-    axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
     if not axes:
         axes = [around_limit(p, "tpot", points or 8, spacing)]
         lo, hi = axes[0].values[0], axes[0].values[-1]

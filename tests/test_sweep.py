@@ -383,3 +383,19 @@ def test_the_target_label_stays_inside_the_panel_when_the_target_is_the_last_poi
                       r'\(20 req/s\)</text>', page)
     assert line and label and label.group(2) == "end"
     assert float(label.group(1)) == pytest.approx(float(line.group(1)) - 4, abs=0.1)
+
+
+def test_an_unreadable_axis_value_is_named_before_points(tmp_path):
+    """`--ttft 50% --points 2` was told that --points sizes ranges, not that '50%' is no time (a
+    hostile-input hunt); a whatif given one scenario file twice was told the name was 'also the
+    name of' that file."""
+    from click.testing import CliRunner
+
+    from cli import main
+    r = CliRunner().invoke(main, ["sweep", str(ROOT / "problems" / "deepseek_qps.yaml"), "--ttft", "50%",
+                                  "--points", "2", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "--ttft: cannot read '50%'" in r.output, r.output
+    s = tmp_path / "s.yaml"
+    s.write_text("name: cheaper\ngpus: {update: {h200: {price_change_percent: -20}}}\n")
+    r = CliRunner().invoke(main, ["whatif", str(ROOT / "problems" / "deepseek_qps.yaml"), str(s), str(s)])
+    assert r.exit_code == 2 and f"{s}: given twice; list each scenario file once" in r.output, r.output

@@ -95,6 +95,8 @@ def distinct_names(named: list[tuple[str, str]]) -> None:
     JSON entries could not be told apart."""
     seen = {"base": "the base problem"}
     for name, path in named:
+        if seen.get(name) == path:   # the same file twice (a hostile-input hunt: "is also the name of s.yaml")
+            raise BadInput(f"{path}: given twice; list each scenario file once")
         if name in seen:
             raise BadInput(f"{path}: name: {name!r} is also the name of {seen[name]}; give each scenario a name of "
                            f"its own (name:)")
