@@ -283,6 +283,10 @@ def eval_cmd(**kw) -> None:
                       f"scaling extends it", PlannerNotice, stacklevel=2)
     if sweep:
         d["curve"] = sweep_batch(req)
+    if concurrency is not None and not d["fits"]:   # it printed a benchmark with 4 decode slots
+        raise BadInput(f"--concurrency {concurrency}: the configuration does not fit in memory (overflow "
+                       f"{d['overflow_bytes'] / 1e9:.1f} GB per card), so no benchmark runs on it; "
+                       f"give more cards (--cards) or a lower precision (--weights)")
     if concurrency is not None:
         from planner.studies.simulate.closed import benchmark_check
         d["closed_loop"] = benchmark_check(deployment_of(req), req.input_len, req.output_len, concurrency,

@@ -326,3 +326,17 @@ def test_a_prompt_past_the_pass_budget_has_no_prefill_pool(tmp_path):
     pools = json.loads(r.output)["pools"]
     assert not [q for q in pools if q["role"] == "prefill"]
     assert all(q["engine_chunk_tokens"] <= 1024 for q in pools if q["role"] == "colocated")
+
+
+def test_eval_runs_no_benchmark_on_a_configuration_that_does_not_fit():
+    """`plan eval --model llama-3.1-405b --gpu h100 --cards 1 --concurrency 4` printed a closed-loop
+    benchmark with 4 decode slots for a layout it reported as 'DOES NOT FIT', exit 0 (a hostile-input
+    hunt). Without --concurrency the memory line still says so (exit 0)."""
+    from click.testing import CliRunner
+
+    from cli import main
+    args = ["eval", "--model", "llama-3.1-405b", "--gpu", "h100", "--cards", "1"]
+    r = CliRunner().invoke(main, [*args, "--concurrency", "4"])
+    assert r.exit_code == 2 and "--concurrency 4: the configuration does not fit in memory" in r.output, r.output
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "DOES NOT FIT" in r.output
