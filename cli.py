@@ -359,7 +359,7 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
         values["gpus"] = ",".join(get_gpu(g).id for g in ids)
     except BadInput as e:
         raise BadInput(f"plan init: --gpus: {e}") from None
-    text = problem_template(name, values)
+    text = problem_template(name, values, out)
     import yaml
     validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
     from planner.catalog.schemas import get_model

@@ -138,6 +138,12 @@ def test_init_then_solve(tmp_path):
     assert r.exit_code == 0, r.output
     text = out.read_text()
     assert "model: llama-3.1-70b" in text and "ttft: 1s" in text and "tpot: 50ms" in text   # flag, flag, default
+    # the first line names the file written (it said 'plan solve <name>.yaml' whatever the file; printed
+    # without --out, 'Solve it with' a file none had written: a first-hour walkthrough)
+    assert text.splitlines()[0].endswith(f"Solve it with: plan solve {out}")
+    r = CliRunner().invoke(main, ["init", "--model", "llama-3.1-70b", "--gpus", "h100"])
+    assert r.stdout.splitlines()[0].endswith("Save it (plan init --out my-problem.yaml) and solve it with: "
+                                              "plan solve my-problem.yaml"), r.stdout
     r = CliRunner().invoke(main, ["solve", str(out)])
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("Plan for chat: llama-3.1-70b")

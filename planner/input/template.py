@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from planner.errors import is_control
+
 INIT_DEFAULTS: dict[str, Any] = {
     "model": "llama-3.1-8b", "qps": 10.0, "input_tokens": 1000, "output_tokens": 200,
     "ttft": "2s", "tpot": "50ms", "gpus": "h100,h20",
@@ -33,12 +35,17 @@ def gpu_list(text: str) -> list[str]:
     return [g.strip() for g in str(text).split(",") if g.strip()]
 
 
-def problem_template(name: str, v: dict[str, Any]) -> str:
-    """The problem file for values `v` (keys of INIT_DEFAULTS), with comments."""
+def problem_template(name: str, v: dict[str, Any], path: str | None = None) -> str:
+    """The problem file for values `v` (keys of INIT_DEFAULTS), with comments; `path`: the file it
+    is written to (None: printed, and the first line says how to keep it). The first line named
+    `plan solve <name>.yaml` whatever the file, and a printed file none had been written to."""
     qps = v["qps"]
     gpus = "\n".join(f"  - {_scalar(g)}" for g in gpu_list(v["gpus"]))
+    shown = "".join(" " if is_control(ch) else ch for ch in str(path or ""))
+    solve = (f"Solve it with: plan solve {shown}" if path else
+             f"Save it (plan init --out {name}.yaml) and solve it with: plan solve {name}.yaml")
     return _align(f"""\
-# A capacity-planning problem written by `plan init`. Solve it with: plan solve {name}.yaml
+# A capacity-planning problem written by `plan init`. {solve}
 # Every key, its default and its unit: docs/problem-files.md. Unknown keys are errors.
 name: {_scalar(name)}
 model: {_scalar(v["model"])}\t# catalog id (plan catalog models), Hugging Face id, or path to a config.json
