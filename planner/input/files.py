@@ -219,7 +219,7 @@ Protected = str | Path | tuple[str | Path, str]   # an input file, or (file, wha
 
 
 def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False,
-                   catalog: str | None = None) -> Path:
+                   catalog: str | None = None, new: str | bytes | None = None) -> Path:
     """BadInput unless `path` may be written; returns its directory. Called before long work, so
     a bad --out fails fast. The directory must exist and be writable; the target must be absent
     or a regular file (a FIFO, device or directory is never replaced); an input file (`protect`:
@@ -227,7 +227,8 @@ def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force:
     catalogs only what a command derives for them is written (`catalog`: the part of catalogs/ it
     writes, "calibration" for `plan calibrate`), and a shipped file is replaced only with --force:
     a plan, chart or problem written over catalogs/gpus.yaml or the default profile left every
-    command failing."""
+    command failing. An existing file plan wrote is replaced without --force, and with `new` (the
+    content about to be written) only by an output of its kind (`owned.same_kind`)."""
     p = Path(path)
     refuse_catalog_target(p, catalog)
     for item in protect:
@@ -250,10 +251,15 @@ def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force:
     if p.exists() and not force and p.resolve().is_relative_to(SHIPPED):
         raise BadInput(f"{p}: a shipped catalog file or calibration profile; refusing to overwrite it "
                        f"(add --force to replace it)")
-    from planner.input.owned import written_by_planner
-    if p.exists() and not force and not written_by_planner(p):
-        raise BadInput(f"{p}: exists and is not an output of plan (a plan, schema, table or chart it "
-                       f"wrote); refusing to replace it (add --force to replace it)")
+    if p.exists() and not force:
+        from planner.input.owned import existing_kind, same_kind
+        kind = existing_kind(p)
+        if kind is None:
+            raise BadInput(f"{p}: exists and is not an output of plan (a plan, schema, table or chart it "
+                           f"wrote); refusing to replace it (add --force to replace it)")
+        if new is not None and not same_kind(kind, new):   # `new`: the content about to be written
+            raise BadInput(f"{p}: an output of plan of another kind (a calibration profile, plan, table or "
+                           f"chart); refusing to replace it with this one (add --force to replace it)")
     return parent
 
 
@@ -297,11 +303,7 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
     """Write `text` (str or bytes) to `path` via a temporary file and rename; refuse to overwrite
     `protect`ed inputs, so a crash leaves the old file or the new one, never half of one."""
     p = Path(path)
-    parent = check_writable(p, protect, force, catalog)
-    from planner.input.owned import replaceable_by
-    if p.exists() and not force and not replaceable_by(p, text):
-        raise BadInput(f"{p}: an output of plan of another kind (a calibration profile, plan, table or chart); "
-                       f"refusing to replace it with this one (add --force to replace it)")
+    parent = check_writable(p, protect, force, catalog, new=text)
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     except OSError as e:

@@ -64,25 +64,23 @@ def output_kind(data: bytes) -> str | None:
     return "profile" if head.startswith(PROFILE_HEADER) else None
 
 
-def _read_output(path: Path) -> bytes | None:
+def existing_kind(path: Path) -> str | None:
+    """The `output_kind` of the file at `path` (read once, at most OUTPUT_SCAN_BYTES), None when
+    plan did not write it or it cannot be read."""
     try:
         if path.stat().st_size > OUTPUT_SCAN_BYTES:
             return None
-        return path.read_bytes()
+        return output_kind(path.read_bytes())
     except OSError:
         return None
 
 
-def replaceable_by(path: Path, new: str | bytes) -> bool:
-    """Whether writing `new` may replace the existing file at `path` without --force: it is empty, or
-    an output of plan of the same kind (`output_kind`). A calibration profile fitted for minutes
-    was replaced by `plan schema --out` or a plan JSON, as anything plan had written was
-    replaceable by any command (a hostile-input hunt, 2026-12-05)."""
-    old = _read_output(path)
-    if old is None:
-        return False
-    kind = output_kind(old)
-    return kind == "" or (kind is not None and kind == output_kind(new.encode() if isinstance(new, str) else new))
+def same_kind(kind: str, new: str | bytes) -> bool:
+    """Whether `new` may replace an output of plan of `kind` without --force: the old file is
+    empty, or `new` is an output of the same kind. A calibration profile fitted for minutes was
+    replaced by `plan schema --out` or a plan JSON, as anything plan had written was replaceable
+    by any command (a hostile-input hunt, 2026-12-05)."""
+    return kind == "" or kind == output_kind(new.encode() if isinstance(new, str) else new)
 
 
 def written_by_planner(path: Path) -> bool:
@@ -92,8 +90,7 @@ def written_by_planner(path: Path) -> bool:
     mark, a PNG carrying plan's Software chunk, a calibration profile under plan's header line.
     Anything else (a problem file, notes, another tool's page, JSON or figure) is the user's and
     is never replaced by accident."""
-    data = _read_output(path)
-    return data is not None and output_kind(data) is not None
+    return existing_kind(path) is not None
 
 
 def check_distinct(outputs: dict[str, str | Path | None]) -> None:
