@@ -117,3 +117,14 @@ def is_control(ch: str) -> bool:
     """Whether a character breaks or hides a line of text: C0 and C1 controls (newline, carriage
     return, tab, escape …) and the Unicode line and paragraph separators."""
     return ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029"
+
+
+def one_line(text: object) -> str:
+    """`text` fit for one line of a generated script or config comment: every control character
+    (newline, carriage return, tab, escape …) becomes a space, so a name a user wrote can never
+    end the comment and run as a command.
+
+    >>> one_line("chat\\ntouch /tmp/x #")
+    'chat touch /tmp/x #'
+    """
+    return "".join(" " if is_control(ch) else ch for ch in str(text))

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from planner.errors import is_control
+from planner.errors import one_line
 
 INIT_DEFAULTS: dict[str, Any] = {
     "model": "llama-3.1-8b", "qps": 10.0, "input_tokens": 1000, "output_tokens": 200,
@@ -41,8 +41,7 @@ def problem_template(name: str, v: dict[str, Any], path: str | None = None) -> s
     `plan solve <name>.yaml` whatever the file, and a printed file none had been written to."""
     qps = v["qps"]
     gpus = "\n".join(f"  - {_scalar(g)}" for g in gpu_list(v["gpus"]))
-    shown = "".join(" " if is_control(ch) else ch for ch in str(path or ""))
-    solve = (f"Solve it with: plan solve {shown}" if path else
+    solve = (f"Solve it with: plan solve {one_line(path)}" if path else
              f"Save it (plan init --out {name}.yaml) and solve it with: plan solve {name}.yaml")
     return _align(f"""\
 # A capacity-planning problem written by `plan init`. {solve}

@@ -1,4 +1,4 @@
-"""The formatting every command shares, with no planner imports but `errors`: deterministic JSON
+"""The formatting every command shares, with no planner imports: deterministic JSON
 and plain fixed-width tables. Commands that print catalogs or schemas use it without importing the solver."""
 
 from __future__ import annotations
@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
-
-from planner.errors import is_control
 
 
 def to_json(data: Any) -> str:
@@ -24,17 +22,6 @@ def json_safe(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [json_safe(v) for v in x]
     return x
-
-
-def one_line(text: object) -> str:
-    """`text` fit for one line of a generated script or config comment: every control character
-    (newline, carriage return, tab, escape …) becomes a space, so a name a user wrote can never
-    end the comment and run as a command.
-
-    >>> one_line("chat\\ntouch /tmp/x #")
-    'chat touch /tmp/x #'
-    """
-    return "".join(" " if is_control(ch) else ch for ch in str(text))
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV injection"):

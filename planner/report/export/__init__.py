@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from planner.catalog.schemas import GPU, load_models
-from planner.errors import BadInput
+from planner.errors import BadInput, one_line
 from planner.input.files import give_usual_mode, refuse_catalog_target
 from planner.report.export.engines import (
     ENGINES,
@@ -36,7 +36,6 @@ from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
-from planner.report.format import one_line
 
 TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
 DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",

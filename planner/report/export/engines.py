@@ -40,9 +40,8 @@ import math
 from dataclasses import dataclass, field
 
 from planner.catalog.schemas import GPU, get_model
-from planner.errors import BadInput
+from planner.errors import BadInput, one_line
 from planner.report.export.planread import ExportPlanFile, ExportPool
-from planner.report.format import one_line
 
 ENGINES = ("vllm", "sglang", "trtllm")
 GPU_MEMORY_FRACTION = 0.90       # of each card's memory for weights + KV (the engines' usual default)

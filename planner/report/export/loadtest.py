@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import math
 
+from planner.errors import one_line
 from planner.report.export.engines import PoolLaunch
 from planner.report.export.planread import ExportPlan
-from planner.report.format import one_line
 
 DURATION_S = 180      # "a few minutes" of arrivals
 MIN_PROMPTS = 200

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from planner.errors import one_line
 from planner.report.export.engines import GPU_MEMORY_FRACTION, PoolLaunch
 from planner.report.export.manifests import gpu_resource, node_selector
 from planner.report.export.planread import ExportPlan
-from planner.report.format import one_line
 from planner.report.text import precisions
 
 WHAT = {
