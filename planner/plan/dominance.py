@@ -23,6 +23,8 @@ dropping some of B's candidates and not others could split a node of B that two 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +32,11 @@ from planner.input.problem import Limits
 from planner.plan.candidate import Candidate
 from planner.plan.redundancy import unit_loss_of
 from planner.plan.resolve import GPUOption
+
+if TYPE_CHECKING:
+    from planner.input.fleet import FleetProblem
+    from planner.input.problem import Problem
+    from planner.plan.services import Service
 
 
 def _may_replace(a: GPUOption, b: GPUOption, limits: Limits) -> bool:
@@ -101,10 +108,10 @@ def dominated_types(services: Sequence[Sequence[Candidate]], gpus: Sequence[GPUO
     return dropped
 
 
-def without_dominated_types(problem, svcs: list) -> tuple[list, dict[str, str]]:
-    """The services (`services.Service`) without the candidates of the GPU types another replaces
-    at no extra cost (`dominated_types`), and {dropped type: the type that replaces it}."""
-    from dataclasses import replace
+def without_dominated_types(problem: Problem | FleetProblem,
+                            svcs: list[Service]) -> tuple[list[Service], dict[str, str]]:
+    """The services without the candidates of the GPU types another replaces at no extra cost
+    (`dominated_types`), and {dropped type: the type that replaces it}."""
     r0 = svcs[0].res
     dropped = dominated_types([s.candidates for s in svcs], r0.gpus, problem.limits, problem.serving.redundancy)
     if not dropped:

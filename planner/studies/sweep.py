@@ -289,7 +289,7 @@ def faster_of_equal_cost(rows: list[Row], point: dict[str, float]) -> list[Row]:
     if i is None or not rows[i].solved:
         return rows
     a = rows[i]
-    order = [ax for ax in point if ax in ("tpot", "ttft")] + [ax for ax in ("tpot", "ttft") if ax not in point]
+    order = [ax for ax in point if ax in LATENCY_AXES] + [ax for ax in LATENCY_AXES if ax not in point]
 
     def key(r: Row) -> tuple[float, ...]:
         return tuple(_achieved(r, ax) for ax in order)
