@@ -142,6 +142,18 @@ def test_union_error_names_the_real_branch_only(tmp_path):
     assert "LengthDist" not in out and "constrained-int" not in out, out
 
 
+def test_union_error_inside_a_mapping_drops_the_other_forms(tmp_path):
+    """`parallelism: {tp: '8'}` is the mapping form with a bad field: one line about `tp`, not a
+    first line saying the field should be 'auto' (a hostile-input hunt); a scalar still lists both."""
+    code, out = run("solve", write(tmp_path, mutated(**{"serving.parallelism": {"tp": "8"}})))
+    assert code == 2
+    assert out.strip().splitlines() == [
+        f"error: {tmp_path / 'p.yaml'}: serving.parallelism.tp: Input should be a valid list (got '8')"], out
+    code, out = run("solve", write(tmp_path, mutated(**{"serving.parallelism": 8})))
+    assert code == 2
+    assert "serving.parallelism: Input should be 'auto', or a mapping of its fields (got 8)" in out, out
+
+
 def test_yaml_syntax_error_gives_line_and_column(tmp_path):
     text = SEED.read_text().replace("  qps: 200", "  qps: [200")
     code, out = run("solve", write(tmp_path, text))

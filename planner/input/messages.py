@@ -92,10 +92,14 @@ def _unwrap_model(ann: Any) -> Any:
 
 
 def _relevant(errors: list[tuple[tuple, int | None, dict]]) -> list[tuple[tuple, dict]]:
-    """Drop union-branch 'wrong kind' errors for a field when another branch says something real."""
+    """Drop union-branch 'wrong kind' errors for a field when another branch says something real,
+    or when another branch got inside the value (a mapping whose fields it complains about: the
+    user wrote that branch's form, so "should be 'auto'" for `parallelism: {tp: '8'}` is noise)."""
     real_roots = {loc[:b] for loc, b, e in errors if b is not None and e["type"] not in _BRANCH_MISMATCH}
+    entered = {loc[:b] for loc, b, e in errors if b is not None and len(loc) > b}
     return [(loc, e) for loc, b, e in errors
-            if not (b is not None and e["type"] in _BRANCH_MISMATCH and loc[:b] in real_roots)]
+            if not (b is not None and e["type"] in _BRANCH_MISMATCH
+                    and (loc[:b] in real_roots or (len(loc) == b and loc[:b] in entered)))]
 
 
 _NAMES_FIELD = re.compile(r"[A-Za-z_][\w]*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*: ")   # 'gpus[0].spot_price: '
