@@ -17,7 +17,8 @@ def test_parse_quantity(text, dim, expected):
 
 @pytest.mark.parametrize("text,dim", [("50 mss", "time"), ("2 parsecs", "time"), ("fast", "time"),
                                       ("4.8TB", "bandwidth"), ("10 kg", "power"),
-                                      ("1__0ms", "time"), ("1_ms", "time")])
+                                      ("1__0ms", "time"), ("1_ms", "time"),
+                                      ("\u0662s", "time"), ("\u0665\u0660ms", "time"), ("\uff18", "count")])
 def test_bad_units_say_what_to_write(text, dim):
     with pytest.raises(UnitError, match="write it like"):
         parse_quantity(text, dim)

@@ -20,10 +20,11 @@ _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0
 
 _TIME = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
 
-# digits may be grouped with underscores between them ("1_000ms"), as YAML reads a bare 1_000
-_DIGITS = r"\d+(?:_\d+)*"
+# digits may be grouped with underscores between them ("1_000ms"), as YAML reads a bare 1_000;
+# ASCII digits only, as for a bare number (`re`'s \d and float() would read "١٠ms" as 10 ms)
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"
 _NUMBER = rf"[-+]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][-+]?{_DIGITS})?"
-_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$")
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([^\s0-9].*?)?\s*$")
 
 EXAMPLES: dict[Dimension, str] = {
     "time": '"50ms", "2s", "1.5min"',
