@@ -269,6 +269,22 @@ def test_tool_file_without_deployment_is_bad_input():
         load_points([DATA / "vllm_sample.json"])
 
 
+@pytest.mark.parametrize("name, kind", [("vllm_sample.json", "vllm"), ("sglang_sample.jsonl", "sglang"),
+                                        ("guidellm_sample.json", "guidellm"),
+                                        ("profile_export_genai_perf.json", "genai-perf")])
+def test_a_benchmark_result_given_as_deployment_is_one_line_naming_it(name, kind):
+    """A vLLM result passed as --deployment listed its keys as unknown, 21 lines (hostile-input hunt)."""
+    res = CliRunner().invoke(cli.main, ["validate", str(DATA / "vllm_sample.json"), "--deployment",
+                                        str(DATA / name), "--folds", "0"])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        f"error: {DATA / name}: a {kind} benchmark result, not a deployment: give it as a measurement file, "
+        f"and --deployment a YAML of what it measured (model, gpu, engine, cards, parallelism, mode; "
+        f"docs/export.md)"], res.output
+    with pytest.raises(BadInput, match=r"minimal_sample\.csv: a minimal CSV of measurements, not a deployment"):
+        load_points([DATA / "vllm_sample.json"], str(DATA / "minimal_sample.csv"))
+
+
 def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):
     line = json.loads((DATA / "sglang_sample.jsonl").read_text().splitlines()[1])
     del line["mean_e2e_latency_ms"]

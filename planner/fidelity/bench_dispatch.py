@@ -17,6 +17,7 @@ from planner.fidelity.bench_files import (
     BenchDeployment,
     genai_perf_run,
     guidellm_report,
+    load_deployment,
     load_minimal_csv,
     serve_run,
 )
@@ -81,6 +82,25 @@ def sniff(path: Path, text: str) -> str:
     raise BadInput(f"{path}: JSON without the keys of a known benchmark format (vLLM/SGLang: "
                    f"backend, mean_ttft_ms; genai-perf: time_to_first_token, inter_token_latency; "
                    f"GuideLLM: metadata, benchmarks)")
+
+
+def load_deployment_file(path: str | Path) -> BenchDeployment:
+    """`bench_files.load_deployment`, after checking the file is not a benchmark result itself: a
+    vLLM result given as --deployment listed its 40 keys as unknown (a hostile-input hunt)."""
+    p = Path(path)
+    text = read_text(p, "deployment")
+    try:
+        kind = sniff(p, text)
+    except BadInput:
+        kind = None
+    if kind in SELF_DESCRIBING:
+        raise BadInput(f"{p}: a {kind} CSV of measurements, not a deployment: give it as a measurement file; it "
+                       f"says what each point measured, so it needs no --deployment")
+    if kind is not None:
+        raise BadInput(f"{p}: a {kind} benchmark result, not a deployment: give it as a measurement file, and "
+                       f"--deployment a YAML of what it measured (model, gpu, engine, cards, parallelism, "
+                       f"mode; docs/export.md)")
+    return load_deployment(p)
 
 
 SELF_DESCRIBING = ("silicon", "minimal")   # formats that say what each point measured (no deployment)

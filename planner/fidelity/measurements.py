@@ -24,8 +24,7 @@ from pathlib import Path
 from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
-from planner.fidelity.bench_dispatch import SELF_DESCRIBING, load_bench_file, read_bench_file
-from planner.fidelity.bench_files import load_deployment
+from planner.fidelity.bench_dispatch import SELF_DESCRIBING, load_bench_file, load_deployment_file, read_bench_file
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
 from planner.physics.benchmark import Benchmark, engine_kv_slots
@@ -101,7 +100,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
             raise BadInput(f"{p}: given twice" + (f" (as {seen[q]} too)" if str(seen[q]) != str(p) else "")
                            + "; give each file once")
         seen[q if Path(p).exists() else Path(p)] = p
-    dep = load_deployment(deployment) if deployment is not None else None
+    dep = load_deployment_file(deployment) if deployment is not None else None
     bench = {Path(p): read_bench_file(Path(p)) for p in paths if Path(p).suffix not in (".yaml", ".yml")}
     if dep is not None and all(kind in SELF_DESCRIBING for _, kind in bench.values()):   # else ignored unsaid
         raise BadInput(f"--deployment {deployment}: no file given needs it (the measurement YAML and the "
