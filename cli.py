@@ -7,6 +7,7 @@ please report it with the input file), 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import warnings
@@ -67,6 +68,7 @@ class PlanGroup(click.Group):
                                   "for this machine; reduce it")
         except OSError as e:
             what = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            _stdout_failed(e)
             self._fail(ctx, e, 2, f"{what}{e.strerror or e} (a file or system operation failed)")
         except Exception as e:  # noqa: BLE001 - the boundary: anything unforeseen is a bug
             if type(e).__module__.split(".")[0] in ("pulp", "highspy"):
@@ -86,6 +88,61 @@ class PlanGroup(click.Group):
         from planner.errors import clipped
         click.echo(f"error: {clipped(message)}" if message else "", err=True)
         ctx.exit(code)
+
+
+STDOUT = "standard output"   # the file name of an OSError writing it (`_WholeWrites`)
+
+
+def _stdout_failed(e: OSError) -> None:
+    """After an error writing standard output (a full disk, a file-size limit under `> file`), make
+    it a sink: the text still buffered would fail the exit's own flush a second time."""
+    if e.filename == STDOUT:
+        import os
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+
+
+class _WholeWrites(io.RawIOBase):
+    """Descriptor 1 written in whole or with an error naming it: a short write (a full disk, `ulimit
+    -f`) is continued, so its error is raised. Python's own file writer took the short write as done
+    and `plan solve --json > f` under a file-size limit exited 0 with the JSON cut at the limit."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        import os
+        return os.isatty(self.fd)
+
+    def write(self, b) -> int:
+        import os
+        view, n = memoryview(b).cast("B"), 0
+        try:
+            while n < len(view):
+                n += os.write(self.fd, view[n:])
+        except BlockingIOError:
+            raise
+        except OSError as e:   # BrokenPipeError stays itself (`| head`: exit 1, quietly)
+            raise type(e)(e.errno, e.strerror, STDOUT) from None
+        return n
+
+
+def _whole_stdout() -> None:
+    """sys.stdout over `_WholeWrites`, with the encoding, error policy and line buffering it had."""
+    out = sys.stdout
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):   # not a descriptor (a test's capture): left as it is
+        return
+    out.flush()
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_WholeWrites(fd)), encoding=out.encoding, errors=out.errors,
+                                  line_buffering=out.line_buffering)
 
 
 class _ClosedStdout:
@@ -1044,6 +1101,8 @@ def run() -> None:
         if stream is not None and hasattr(stream, "reconfigure") and \
                 (stream.encoding or "").lower().replace("-", "") not in ("utf8", "utf8sig"):
             stream.reconfigure(errors="replace")
+    if sys.stdout is not None:
+        _whole_stdout()
     try:
         main()
     finally:

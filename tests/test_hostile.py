@@ -337,6 +337,46 @@ def test_both_standard_streams_closed_is_exit_1_not_120():
                           capture_output=True).returncode == 2
 
 
+def _under_file_limit(limit_bytes: int):
+    """preexec_fn: the child may write files of at most `limit_bytes` (`ulimit -f`), and is not killed
+    by SIGXFSZ when it tries to write more (Python ignores that signal, as `plan` does)."""
+    import resource
+    import signal
+
+    def set_limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return set_limit
+
+
+def test_output_cut_by_a_file_size_limit_or_a_full_disk_is_exit_2_naming_it(tmp_path):
+    """`plan solve --json > f` under `ulimit -f` exited 0 with the JSON cut at the limit (Python's
+    writer took the short write as done); `> /dev/full` said "No space left on device" without
+    naming the output; `--out` under the limit named no file either. Each is now exit 2 naming it,
+    and `--out` keeps the file that was there."""
+    cli_py = str(SEED.parents[1] / "cli.py")
+    with open(tmp_path / "cut.json", "w") as out:
+        p = subprocess.run([sys.executable, cli_py, "solve", str(SEED), "--json"], stdout=out, stderr=subprocess.PIPE,
+                           text=True, timeout=300, preexec_fn=_under_file_limit(4096))  # noqa: PLW1509
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == "error: standard output: File too large (a file or system operation failed)\n", p.stderr
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, cli_py, "solve", str(SEED)], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=300)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == "error: standard output: No space left on device (a file or system operation failed)\n"
+    kept = tmp_path / "plan.json"
+    subprocess.run([sys.executable, cli_py, "solve", str(SEED), "--json", "--out", str(kept)], check=True,
+                   capture_output=True, timeout=300)
+    before = kept.read_bytes()
+    p = subprocess.run([sys.executable, cli_py, "solve", str(SEED), "--json", "--out", str(kept)],
+                       capture_output=True, text=True, timeout=300, preexec_fn=_under_file_limit(4096))  # noqa: PLW1509
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == f"error: {kept}: cannot write it (File too large); the file is unchanged\n", p.stderr
+    assert kept.read_bytes() == before and len(before) > 4096
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []   # no temporary file left
+
+
 # ------------------------------------------------------------------- the boundary
 def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
     import planner.physics.evaluate as ev

@@ -313,9 +313,12 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
         with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as f:
             f.write(text)
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):   # a full disk, a file-size limit: name the output, not only the errno
+            raise BadInput(f"{p}: cannot write it ({e.strerror or e}); "
+                           f"{'the file is unchanged' if p.exists() else 'nothing was written'}") from None
         raise
 
 
@@ -345,7 +348,11 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
     try:
         for name, content in files.items():
             q = staging / name
-            q.write_bytes(content) if isinstance(content, bytes) else q.write_text(content, encoding="utf-8")
+            try:
+                q.write_bytes(content) if isinstance(content, bytes) else q.write_text(content, encoding="utf-8")
+            except OSError as e:   # a full disk, a file-size limit: the set stays as it was
+                kept = "no file of the set was replaced" if d.exists() else "nothing was written"
+                raise BadInput(f"{d / name}: cannot write it ({e.strerror or e}); {kept}") from None
             give_usual_mode(q)
         if not d.exists():
             give_usual_mode(staging, 0o777)
