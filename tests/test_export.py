@@ -465,6 +465,7 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     gets --enable-expert-parallel / --ep-size 8 too; a dense model gets neither."""
     d = plan("deepseek_qps")
     d["pools"][0]["parallelism"] = {"tp": 8, "pp": 1, "dp": 1, "label": "TP8"}
+    d["pools"][0].update(design_batch=400, slots=500, batch=400)   # TP8 replicates the MLA cache: 610 fit
     (v,) = commands(render(d, "vllm"))["decode-h200-0"]
     assert opts(v)["--enable-expert-parallel"] is True and opts(v)["--data-parallel-size"] == "1"
     (s,) = commands(render(d, "sglang"))["decode-h200-0"]
@@ -473,6 +474,23 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     (v,) = commands(render(dense, "vllm"))["decode-h100-1"]
     (s,) = commands(render(dense, "sglang"))["decode-h100-1"]
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)
+
+
+def test_an_edited_batch_no_memory_holds_is_refused_naming_the_pool():
+    """A hand-edited plan with a design batch of 10⁷ was exported as --max-num-seqs 10000000 (a
+    hostile-input hunt). An instance admitting more sequences than its memory holds even at the
+    shortest prompt is refused before any file is written; the plan as written passes."""
+    d = plan("deepseek_qps")
+    render(d, "vllm")
+    d["pools"][1].update(design_batch=10**7, slots=10**7)
+    with pytest.raises(BadInput, match=r"plan: pools\[1\]: decode\[.*\]: slots 10,000,000 but 16 h20 card\(s\) "
+                                       r"\(TP1·DP8·PP2\) hold at most [0-9,]+ sequences of 1001 tokens, the shortest"):
+        render(d, "vllm")
+    d = plan("deepseek_qps")
+    d["pools"][2].update(design_batch=10**6)
+    with pytest.raises(BadInput, match=r"pools\[2\]: prefill\[.*\]: design_batch 1,000,000 but .* sequences of "
+                                       r"1000 tokens"):
+        render(d, "sglang")
 
 
 def test_a_name_with_a_newline_stays_inside_the_comment(tmp_path):

@@ -110,16 +110,27 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
 
 def check_fits(ph: SimPhysics, source: str) -> None:
     """BadInput naming the pool whose instance cannot hold one request at the longest prompt and
-    answer of the plan's workload (its weights and that sequence's KV in the card's memory): a
-    plan whose GPU or model was edited by hand. `plan simulate` refuses such a pool as it starts
-    it; `plan export` asks here first, so that no engine is launched that cannot load."""
-    longest_in = float(ph.lengths_in[0].max())
+    answer of the plan's workload (its weights and that sequence's KV in the card's memory), or
+    admits more sequences than fit even at the shortest: a plan whose GPU, model or batch was
+    edited by hand. `plan simulate` refuses the first kind as it starts a pool (it admits by
+    memory, not by the plan's batch); `plan export` asks here first, so that no engine is
+    launched that cannot load or is told to admit what it cannot hold."""
+    longest_in, shortest_in = float(ph.lengths_in[0].max()), float(ph.lengths_in[0].min())
     for k, (p, dep) in enumerate(zip(ph.plan.pools, ph.deployments)):
         ctx = longest_in if p.role == "prefill" else longest_in + float(ph.lengths_out[0].max())
         if perf.max_batch(dep, ctx) < 1:   # a prefill instance holds the prompt; the others the answer too
             raise BadInput(f"{source}: pools[{k}]: {p.name}: one sequence of {ctx:g} tokens does not fit "
                            f"in the memory of {dep.par.cards} {p.gpu} card(s) ({dep.par.label()}); "
                            f"re-solve the problem")
+        # what an engine is told to admit (--max-num-seqs), against the most sequences its memory holds
+        # even at the shortest prompt (+ one token): more is an edited plan, a flag no engine can honour
+        admits, what = (p.design_batch, "design_batch") if p.role == "prefill" else \
+            (p.engine_batch, "slots" if p.slots is not None else "design_batch")
+        short = shortest_in if p.role == "prefill" else shortest_in + 1.0
+        if admits > (most := perf.max_batch(dep, short)):
+            raise BadInput(f"{source}: pools[{k}]: {p.name}: {what} {admits:,} but {dep.par.cards} {p.gpu} "
+                           f"card(s) ({dep.par.label()}) hold at most {most:,} sequences of {short:g} tokens, "
+                           f"the shortest; re-solve the problem")
 
 
 def batch_grid(limit: int) -> np.ndarray:
