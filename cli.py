@@ -65,7 +65,7 @@ class PlanGroup(click.Group):
             self._fail(ctx, e, 2, "the input is nested too deeply to process")
         except MemoryError as e:
             self._fail(ctx, e, 2, "out of memory: the input or the requested work is too large "
-                                  "for this machine; reduce it")
+                                  f"for this machine{_address_space_limit()}; reduce it")
         except OSError as e:
             what = f"{e.filename}: " if getattr(e, "filename", None) else ""
             _stdout_failed(e)
@@ -1089,12 +1089,42 @@ GC_THRESHOLDS = (200_000, 20, 100)
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
 
 
+# The address space `plan` needs to start (Python, numpy with one OpenBLAS thread, pydantic, PuLP with
+# highspy: 117 MiB measured on 2026-12-05; the seed's solve needs ~140). Under a lower `ulimit -v`
+# numpy's import failed with a page of its troubleshooting text (exit 5), or OpenBLAS ended the process
+# from C with "Memory allocation still failed" (exit 1). Above it, running out is a MemoryError (exit 2).
+MIN_ADDRESS_SPACE_BYTES = 128 * 2**20
+
+
+def _address_space_limit() -> str:
+    """' (under an address-space limit, ulimit -v, of N MiB)' when the process has one, else ''."""
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return ""
+    return f" (under an address-space limit, ulimit -v, of {soft / 2**20:.0f} MiB)"
+
+
+def _address_space_too_small() -> str | None:
+    """The message when the process's address-space limit is below MIN_ADDRESS_SPACE_BYTES, else None."""
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or soft >= MIN_ADDRESS_SPACE_BYTES:
+        return None
+    return (f"out of memory: the address-space limit (ulimit -v) is {soft / 2**20:.0f} MiB; plan needs at "
+            f"least {MIN_ADDRESS_SPACE_BYTES / 2**20:.0f} MiB to start; raise it")
+
+
 def run() -> None:
     """The `plan` executable: `main` with the collector and BLAS tuned for one short-lived process
     (before numpy is imported). Tests call `main` itself (a frozen heap would keep their garbage for
     the whole session)."""
     import gc
     import os
+    if (too_small := _address_space_too_small()) is not None:
+        if sys.stderr is not None:
+            sys.stderr.write(f"error: {too_small}\n")
+        sys.exit(2)
     os.environ.setdefault(*BLAS_THREADS)
     gc.set_threshold(*GC_THRESHOLDS)
     for stream in (sys.stdout, sys.stderr):   # ≤, × and · on a latin-1 or cp1252 terminal: '?', not exit 5

@@ -377,6 +377,21 @@ def test_output_cut_by_a_file_size_limit_or_a_full_disk_is_exit_2_naming_it(tmp_
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []   # no temporary file left
 
 
+def test_an_address_space_limit_too_small_to_start_is_exit_2_in_one_line():
+    """Under `ulimit -v` of 60 MB numpy's import failed with its page of troubleshooting text (exit 5),
+    at 100 MB OpenBLAS ended the process from C (exit 1): both are now one line, exit 2."""
+    import resource
+    cli_py = str(SEED.parents[1] / "cli.py")
+    for limit_mib in (60, 100):
+        def set_limit(n=limit_mib * 2**20):
+            resource.setrlimit(resource.RLIMIT_AS, (n, n))
+        p = subprocess.run([sys.executable, cli_py, "solve", str(SEED)], capture_output=True, text=True,
+                           timeout=120, preexec_fn=set_limit)  # noqa: PLW1509 - a test's child
+        assert p.returncode == 2, p.stderr
+        assert p.stderr == (f"error: out of memory: the address-space limit (ulimit -v) is {limit_mib} MiB; plan "
+                            f"needs at least 128 MiB to start; raise it\n"), p.stderr
+
+
 # ------------------------------------------------------------------- the boundary
 def test_an_unforeseen_error_is_exit_5_without_traceback(monkeypatch):
     import planner.physics.evaluate as ev
