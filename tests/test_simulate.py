@@ -205,6 +205,38 @@ def test_colocated_plan_serves_every_request(tmp_path):
         assert 0 < pool.utilization < 1
 
 
+@pytest.mark.parametrize("qps, modes, requests", [(0.5, "[colocated]", 4_000), (20, "[colocated]", 20_000),
+                                                  (3, "[disaggregated]", 4_000),
+                                                  (200, "[disaggregated, colocated]", 50_000)])
+def test_plain_steps_taken_inline_change_nothing(tmp_path, monkeypatch, qps, modes, requests):
+    """`engine._plain_steps` runs decode-only steps outside the heap loop (one by one, then in arrays)
+    to make low loads fast (`qps: 0.5` 11 → 5 s, `qps: 1e-6` 70 → 6 s); with it switched off every
+    step goes through the heap loop, and every number of the simulation is the same float."""
+    from planner.studies.simulate import engine
+    text = EXAMPLE.read_text().replace("modes: [disaggregated, colocated]", f"modes: {modes}")
+    prob = tmp_path / "p.yaml"
+    prob.write_text(text.replace("qps: 200", f"qps: {qps}"))
+    plan = plan_from_dict(plan_json(solve(load_problem(prob), str(prob))), "p")
+    calls = {"steps": 0, "runs": 0}
+    plain_steps, plain_run = engine._plain_steps, engine._plain_run
+
+    def counted_steps(*a):
+        calls["steps"] += 1
+        return plain_steps(*a)
+
+    def counted_run(*a):
+        calls["runs"] += 1
+        return plain_run(*a)
+    monkeypatch.setattr(engine, "_plain_steps", counted_steps)
+    monkeypatch.setattr(engine, "_plain_run", counted_run)
+    fast = simulate(plan, requests=requests, seed=3).as_dict()
+    assert calls["steps"] > 0
+    monkeypatch.setattr(engine, "_plain_steps", lambda *a: None)
+    assert simulate(plan, requests=requests, seed=3).as_dict() == fast
+    if qps == 0.5:
+        assert calls["runs"] > 0   # the arrays' path ran too
+
+
 def _one_slot_engine_run(chunk: float, prompt_tokens: float, decode_steps: int):
     """Two requests arrive together at a colocated instance with one batch slot and 10 ms steps."""
     from planner.studies.simulate.engine import Engine, run_engines

@@ -437,7 +437,7 @@ def test_a_fleet_notes_a_long_decode_slot_wait_too(tmp_path):
 def test_a_long_simulation_says_so_before_it_runs(tmp_path, monkeypatch):
     """Simulating the one-slot colocated plan steps every decode step of every request (mean batch
     below 1): 2,000 requests of 2,000 output tokens are 2,000 × 1,999 ≈ 4.0e6 steps. Beyond the
-    threshold (lowered here; 2e7 by default, ~4·10⁵ of these requests) the CLI says so on stderr
+    threshold (lowered here; 5e8 by default, ~2.5·10⁵ of these requests) the CLI says so on stderr
     before the run, and how to shorten it; below it, nothing."""
     from click.testing import CliRunner
 

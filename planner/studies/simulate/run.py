@@ -142,7 +142,10 @@ def _with_error(v: Violation, ttft: np.ndarray, tpot: np.ndarray, masks) -> Viol
     return Violation(v.scope, v.metric, v.statistic, v.value_s, v.limit_s, batch_error(x, v.statistic))
 
 
-LONG_RUN_STEPS = 2e7   # engine steps (~1–2 µs each here) beyond which a simulation takes minutes
+# engine steps beyond which a simulation takes a minute or more: a step with an event (an arrival,
+# a first token, a finish) is a heap-loop turn of ~1–2 µs; the plain decode steps between them run in
+# arrays (`engine._plain_steps`): qps 1e-6 on the seed, 10⁸ steps of lone requests, took 5 s (2026-12-05)
+LONG_RUN_STEPS = 5e8
 
 
 def note_long_run(steps_needed: np.ndarray, batch_of_request: np.ndarray, source: str) -> float:
