@@ -251,6 +251,10 @@ class OutPath(click.Path):
                       f"{'file' if self.file_okay else 'directory'} name{hint}", param, ctx)
         if isinstance(value, str) and not self.dir_okay and value.endswith("/"):
             self.fail(f"{value!r} ends with '/', a directory; give a file name", param, ctx)
+        from planner.errors import is_control
+        if isinstance(value, str) and any(is_control(ch) for ch in value):   # a pasted newline, say
+            self.fail(f"{value!r} holds a control character (a newline, tab or escape); every "
+                      f"message naming it would break; give a name without one", param, ctx)
         return super().convert(value, param, ctx)
 
 

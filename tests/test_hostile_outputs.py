@@ -175,7 +175,8 @@ def test_validate_group_labels_never_load_a_profile_from_a_path(tmp_path):
 
 def test_names_taken_from_paths_and_profiles_are_one_line(tmp_path):
     """Names the plan prints and writes into its JSON came unchecked from file names and profiles:
-    `calibrate --out $'x\ny.yaml'` wrote a profile named 'x\ny', a profile's `name: "a\nb"`, a
+    `calibrate --out $'x\ny.yaml'` wrote a profile named 'x\ny' (now refused as any --out name with a
+    control character), a profile's `name: "a\nb"`, a
     --calibration path or a config.json folder with a newline all made plans that printed a
     broken header and that `plan simulate` and `plan export` then refused. Each is refused where
     it is read."""
@@ -183,7 +184,7 @@ def test_names_taken_from_paths_and_profiles_are_one_line(tmp_path):
     csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
     bad = tmp_path / "x\ny.yaml"
     code, out = run("calibrate", csv, "--folds", "0", "--out", bad)
-    assert code == 2 and "the file name becomes the profile's name; a name is one line" in out and not bad.exists(), out
+    assert code == 2 and "holds a control character (a newline, tab or escape)" in out and not bad.exists(), out
     profile = tmp_path / "ab.yaml"
     profile.write_text((ROOT / "catalogs" / "calibration" / "default.yaml").read_text().replace(
         "name: default", 'name: "a\\nb"', 1))
@@ -639,6 +640,17 @@ def test_a_file_output_ending_in_a_slash_is_a_usage_error(tmp_path):
     code, out = run("solve", write(tmp_path, SMALL), "--out", f"{tmp_path}/plan.json/")
     assert code == 2 and "ends with '/', a directory; give a file name" in out, out
     assert not (tmp_path / "plan.json").exists()
+
+
+@pytest.mark.parametrize("name", ["plan\n.json", "plan\t.json", "plan\x1b[31m.json"])
+def test_an_output_name_with_a_control_character_is_a_usage_error(tmp_path, name):
+    """`--out $'plan\n.json'` wrote a file whose name broke every message naming it (a hunt);
+    nothing is written. Other characters (a space, an accented letter) stay allowed."""
+    code, out = run("solve", write(tmp_path, SMALL), "--out", str(tmp_path / name))
+    assert code == 2 and "holds a control character (a newline, tab or escape)" in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]
+    code, out = run("solve", write(tmp_path, SMALL), "--out", str(tmp_path / "plan é.json"))
+    assert code == 0 and (tmp_path / "plan é.json").exists(), out
 
 
 def test_kv_heads_divide_the_heads_and_stages_do_not_outnumber_layers(tmp_path):
