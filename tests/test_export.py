@@ -476,6 +476,26 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     assert "--enable-expert-parallel" not in opts(v) and "--ep-size" not in opts(s)
 
 
+def test_vllm_multi_node_pipelines_say_their_experts_cross_nodes(recwarn):
+    """The seed's 32-card TP1·DP8·PP4 prefill and 16-card TP1·DP8·PP2 decode were priced with a stage
+    a node (EP8 inside it); vLLM puts each DP rank's whole pipeline on one node, so a stage's experts
+    span every node (a first-hour walkthrough). The vLLM export says so in the script, README.txt and
+    on stderr; SGLang, which runs stage k on node k, and single-node pools say nothing."""
+    from planner.errors import PlannerNotice
+    files = render(plan("deepseek_qps"), "vllm")
+    notes = [str(w.message) for w in recwarn if issubclass(w.category, PlannerNotice)]
+    assert [n.split(": ")[1] for n in notes] == ["decode-h20-1", "prefill-h100-2"]
+    assert "4 pipeline stages on one node (2 ranks a node), so each stage's expert all-to-all crosses all 4 nodes" \
+        in notes[1]
+    assert "# note: vLLM runs each data-parallel rank's 4 pipeline stages" in files["prefill-h100-2.sh"]
+    assert "note:" not in files["decode-h200-0.sh"]
+    assert files["README.txt"].count("  - prefill-h100-2: vLLM runs") == 1
+    recwarn.clear()
+    files = render(plan("deepseek_qps"), "sglang")
+    assert not [w for w in recwarn if issubclass(w.category, PlannerNotice)]
+    assert "pipeline stages on one node" not in files["README.txt"]
+
+
 def test_an_edited_batch_no_memory_holds_is_refused_naming_the_pool():
     """A hand-edited plan with a design batch of 10⁷ was exported as --max-num-seqs 10000000 (a
     hostile-input hunt). An instance admitting more sequences than its memory holds even at the

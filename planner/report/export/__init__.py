@@ -14,13 +14,14 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from planner.catalog.schemas import GPU, load_models
-from planner.errors import BadInput, one_line
+from planner.errors import BadInput, PlannerNotice, one_line
 from planner.input.files import give_usual_mode, refuse_catalog_target
 from planner.report.export.engines import (
     ENGINES,
@@ -168,6 +169,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     pls = launches(plan, eng, model_path)
+    for pl in pls:   # also in the pool's script and README.txt
+        for c in pl.caveats:
+            warnings.warn(f"{source}: {pl.name}: {c}", PlannerNotice, stacklevel=2)
     for one_sided, why in ((prefill_alone, "every answer is one token, so the plan has prefill pools and no "
                                            "decode pool; a Dynamo prefill worker needs decode workers"),
                            (decode_alone, "every prompt token is cached, so the plan has decode pools and no "
@@ -217,6 +221,7 @@ def launch_script(pl: PoolLaunch) -> str:
              f"{p.cards_per_instance} cards ({p.parallelism.tp}·{p.parallelism.pp}·{p.parallelism.dp} TP·PP·DP), "
              f"design batch {p.design_batch}",
              "# run on each instance's node(s); NODE_RANK selects the node's command"]
+    lines += [f"# note: {c}" for c in pl.caveats]
     if pl.nodes > 1:
         if any("${HOSTFILE}" in a for a in pl.node_commands[0]):   # MPI: rank 0 starts the others
             # no apostrophe in these messages: bash reads one inside "${VAR:?…}" as an open quote

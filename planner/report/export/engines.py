@@ -70,6 +70,7 @@ class PoolLaunch:
     files: dict[str, str] = field(default_factory=dict)   # extra files (TensorRT-LLM YAML), by name
     port: int = 8000
     moe: bool = False               # the model has routed experts (spread over TP·DP, as planned)
+    caveats: list[str] = field(default_factory=list)   # where the launch differs from what the plan priced
 
 
 DNS_NAME_CHARS = 52   # a Kubernetes object name (63) less the suffixes the manifests add
@@ -258,6 +259,22 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
         extra = ["--data-parallel-size-local", str(local), "--data-parallel-start-rank", str(r * local),
                  "--data-parallel-address", "${LEADER_ADDR}", "--data-parallel-rpc-port", str(DIST_PORT)]
         out.node_commands.append(base + extra + (["--headless"] if r else []))
+    if p.pp > 1 and out.moe and p.tp * p.dp > 1:
+        out.caveats.append(vllm_stage_caveat(out))
+
+
+def vllm_stage_caveat(out: PoolLaunch) -> str:
+    """What vLLM's placement of a multi-node pipeline changes: each data-parallel rank runs its whole
+    pipeline on one node (`--data-parallel-size-local`), so the cards of one stage, whose experts
+    exchange tokens every MoE layer, sit on every node; the plan priced that all-to-all inside a node,
+    one stage a node, which is how SGLang (`--nnodes` = `--pp-size`: node k runs stage k) and
+    TensorRT-LLM (rank = stage·TP + TP rank) place it."""
+    p = out.pool.parallelism
+    return (f"vLLM runs each data-parallel rank's {p.pp} pipeline stages on one node ({p.dp // out.nodes} ranks "
+            f"a node), so each stage's expert all-to-all crosses all {out.nodes} nodes over the network; the "
+            f"plan priced it inside a node, one stage a node, as SGLang and TensorRT-LLM place it: expect this "
+            f"{out.pool.role} pool to run slower than planned (--target sglang or trtllm, or --engine sglang in "
+            f"manifests, launch the planned layout)")
 
 
 def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, source: str, i: int) -> None:

@@ -64,7 +64,9 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
               "  - No KV transfer: every answer is one token, which the prefill pool's own server returns.",
               "  - DP > 1 is data-parallel attention; a MoE model's experts are spread over the TP·DP cards",
               "    (expert parallelism: --enable-expert-parallel, --ep-size, --ep_size), as the plan modelled them.",
-              "  - Engines whose batch limit is per DP rank (vLLM, TensorRT-LLM) get ceil(design batch / DP).",
+              "  - Engines whose batch limit is per DP rank (vLLM, TensorRT-LLM) get ceil(sequences / DP): a decode or",
+              "    colocated pool's slots (what its memory holds at the longest sequences, which the plan's slot wait",
+              "    and its simulation admit), a prefill pool's design batch; SGLang gets the sequences whole.",
               "  - Multi-node instances: one command per node rank; LEADER_ADDR is rank 0's address. On Kubernetes",
               "    each rank is a StatefulSet and pod k of every rank forms instance k (pod-index label, k8s >= 1.28).",
               "  - nodeSelector values follow NVIDIA GPU Feature Discovery / AMD node labeller product names;",
@@ -72,4 +74,5 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
               "  - The random dataset reproduces mean lengths only; a plan with a length distribution is loaded",
               "    at its means (see slo.json for the limits and the planned per-pool values).",
               "  - Dynamo's frontend balances by load, not by static weights; router.json gives the planned split."]
+    lines += [f"  - {pl.name}: {c}." for pl in pls for c in pl.caveats]
     return "\n".join(lines) + "\n"
