@@ -50,7 +50,8 @@ def _mixed_markets(markets: dict[str, str]) -> list[str]:
 def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]:
     """Totals, owned nodes, cost, revenue, binding rows and verification lines of a plan or fleet."""
     cur, t = d["currency"], d["totals"]
-    out = ["", "Totals: " + ", ".join(f"{g}: {t['cards'][g]} cards in {_plural(t['nodes'].get(g, 0), 'node')}"
+    out = ["", "Totals: " + ", ".join(f"{g}: {_plural(t['cards'][g], 'card')} in "
+                                      f"{_plural(t['nodes'].get(g, 0), 'node')}"
                                       for g in t["cards"]) + f"; {t['power_kw']:.1f} kW card power"]
     if t.get("owned_nodes"):
         out.append("Owned nodes used: " + ", ".join(f"{g}: {n}" for g, n in t["owned_nodes"].items()))
