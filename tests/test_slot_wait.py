@@ -410,7 +410,12 @@ def test_a_long_decode_slot_wait_is_reported_and_noted(tmp_path):
     text = render_plan(plan)
     assert f"a request waits {st.slot_wait_s:.2f} s on average for a batch slot" in text
     r = CliRunner().invoke(main, ["solve", str(p)])
-    assert r.exit_code == 0 and "in TTFT behind a P/D proxy" in r.output
+    assert r.exit_code == 0 and "behind a P/D proxy that streams from decode (vLLM, SGLang) it is TTFT" in r.output
+    # the note adds the wait to the prefill pool's TTFT and names the limit, so a reader knows whether to act
+    (pre,) = [q["ttft_s"] for q in d["pools"] if q["role"] == "prefill"]
+    from planner.input.units import format_time
+    assert (f"it is TTFT: {format_time(pre)} + {format_time(st.slot_wait_s)} = "
+            f"{format_time(pre + st.slot_wait_s)} against the {format_time(res.problem.slo.ttft)} limit") in r.output
 
 
 def test_a_fleet_notes_a_long_decode_slot_wait_too(tmp_path):
