@@ -268,12 +268,19 @@ class InPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+def _wrote(path) -> None:
+    """'wrote PATH' on stderr, after what stdout holds: both streams piped into one reader showed the
+    line inside the table before it (`…H200wrote whatif.png`)."""
+    sys.stdout.flush()
+    click.echo(f"wrote {path}", err=True)
+
+
 def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -> None:
     """Print to stdout, or write atomically to --out (never over an input file)."""
     if out:
         from planner.input.files import atomic_write
         atomic_write(out, text, protect=inputs, force=force)
-        click.echo(f"wrote {out}", err=True)
+        _wrote(out)
     else:
         click.echo(text, nl=not text.endswith("\n"))
 
@@ -445,7 +452,7 @@ def stdin_is_terminal() -> bool:
 @click.argument("problem", type=InPath(dir_okay=False))
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
-              help=f"seconds (> 0, at most {MAX_TIME_LIMIT:g}, as solver.time_limit); override solver.time_limit")
+              help=f"seconds (> 0, at most {MAX_TIME_LIMIT:g}); overrides the problem's solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
 @click.option("--out", type=OutPath(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")
@@ -522,7 +529,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         from planner.report.export import export
         for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
                            force=force, protect=(*(q for q, _ in inputs), *((out,) if out else ()))):
-            click.echo(f"wrote {path}", err=True)
+            _wrote(path)
     _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
           checks)
     _echo_simulations(sims, as_json)
@@ -635,7 +642,7 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     if chart:
         from planner.report.horizon_chart import write_chart
         write_chart(h, chart, inputs or (problem,), force)
-        click.echo(f"wrote {chart}", err=True)
+        _wrote(chart)
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
     _echo_simulations(sims, as_json)
 
@@ -714,7 +721,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
-              help=f"seconds per solve (> 0, at most {MAX_TIME_LIMIT:g}); override solver.time_limit")
+              help=f"seconds per solve (> 0, at most {MAX_TIME_LIMIT:g}); overrides the problem's solver.time_limit")
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
                sensitivity: bool, force: bool, solver, time_limit) -> None:
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
@@ -743,7 +750,7 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
         _emit(report.to_csv(w), csv_out, inputs, force)
     if plot_out:
         report.plot(w, plot_out, inputs, force)
-        click.echo(f"wrote {plot_out}", err=True)
+        _wrote(plot_out)
     click.echo(to_json(report.result_dict(w)), nl=False) if as_json else click.echo(report.render_table(w))
     if w.base.plan is None:
         raise Infeasible(f"the base problem {base} is infeasible: {w.base.reason}")
@@ -850,7 +857,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
             e.args = (f"{e}; wrote them to {out_dir}",)
         raise
     for path in write_outputs(sweep, out_dir, inputs, force):
-        click.echo(f"wrote {path}", err=True)
+        _wrote(path)
     click.echo(render_table(sweep))
     from planner.errors import Infeasible
     from planner.studies.sweep import nothing_solved
@@ -891,7 +898,7 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     from planner.report.export import export
     for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
                        force=force):
-        click.echo(f"wrote {path}", err=True)
+        _wrote(path)
     click.echo(f"{target} export of {plan_file} in {out_dir}: see {Path(out_dir) / 'README.txt'}")
 
 
@@ -1061,7 +1068,7 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
     if out_plot:
         write_parity_plot(v, out_plot, force, inputs)
-        click.echo(f"wrote {out_plot}", err=True)   # as every command that writes a file says
+        _wrote(out_plot)   # as every command that writes a file says
     if not simulate:
         click.echo(render_json(v) if as_json else render_text(v), nl=not as_json)   # to_json ends its line
         return

@@ -108,12 +108,21 @@ def _money(x: float | None, digits: int = 0) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
+CENTS_BELOW = 1000.0   # hourly costs under this are shown with cents: a USD 36.40 plan read "36", its Δ "+8"
+
+
+def _cost_digits(outcomes: list[Outcome]) -> int:
+    """Decimals of the scenario table's hourly money: 2 when every solved cost is under CENTS_BELOW."""
+    costs = [o.cost_per_hour for o in outcomes if o.plan is not None]
+    return 2 if costs and max(costs) < CENTS_BELOW else 0
+
+
 def render_table(w: WhatIf) -> str:
     """Scenarios side by side, then break-even prices, sensitivity and rent-or-buy if present."""
     cur = w.base.problem.pricing.currency
     out = [table(["scenario", "status", f"{cur}/h", f"{cur}/M out", "margin/h", "Δ vs base",
                   "cards/nodes", "pools (instances×cards gpu)"],
-                 [_scenario_row(o, w.base) for o in w.outcomes], "llrrrrll")]
+                 [_scenario_row(o, w.base, _cost_digits(w.outcomes)) for o in w.outcomes], "llrrrrll")]
     rb = [(o.name, o.rent_or_buy) for o in w.outcomes if o.rent_or_buy]
     if rb:
         out += ["", f"Rent or buy ({cur} per month of {HOURS_PER_MONTH} h):",
@@ -134,7 +143,7 @@ def render_table(w: WhatIf) -> str:
     return "\n".join(out)
 
 
-def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
+def _scenario_row(o: Outcome, base: Outcome, digits: int = 0) -> list[str]:
     if o.plan is None:
         return [o.name, o.status.upper(), "-", "-", "-", "-", "-", o.reason or ""]
     pd = plan_json(o.plan)
@@ -144,9 +153,9 @@ def _scenario_row(o: Outcome, base: Outcome) -> list[str]:
                       for g in cards)
     fleet += "".join(f", {g} +{n} idle" for g, n in idle.items() if g not in cards)   # bought, none used
     delta = o.delta(base)
-    return [o.name, o.status, _money(o.cost_per_hour), per_million(o.cost_per_million_output_tokens),
-            _money(o.margin_per_hour(pd["margin_per_hour"])),
-            "" if delta is None else f"{delta[0]:+,.0f}{_percent(delta[1])}",
+    return [o.name, o.status, _money(o.cost_per_hour, digits), per_million(o.cost_per_million_output_tokens),
+            _money(o.margin_per_hour(pd["margin_per_hour"]), digits),
+            "" if delta is None else f"{delta[0]:+,.{digits}f}{_percent(delta[1])}",
             fleet, pools_line(o.plan)]
 
 
