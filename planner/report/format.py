@@ -76,6 +76,19 @@ def per_million(x: float) -> str:
     return f"{x:,.3f}"
 
 
+def rate(x: float) -> str:
+    """A request rate as the tables print it: two decimals at most, trailing zeros dropped ('87.65',
+    '120', '0.5'; a trace's hour printed '87.6456'), three significant digits below 1 ('0.00123').
+
+    >>> [rate(v) for v in (87.6456, 193.808, 120.0, 0.5, 0.001234, 12345.0)]
+    ['87.65', '193.81', '120', '0.5', '0.00123', '12,345']
+    """
+    if abs(x) < 1:
+        return f"{x:.3g}"
+    text = f"{x:,.2f}"
+    return text.rstrip("0").rstrip(".")
+
+
 def money(x: float | None, cur: str) -> str:
     """'1,888.56 RMB', or 'n/a' for a missing value."""
     return "n/a" if x is None else f"{x:,.2f} {cur}"

@@ -9,7 +9,7 @@ from planner.input.values import length_mean
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.plan.model import cost_difference
-from planner.report.format import money, per_million, status_text
+from planner.report.format import money, per_million, rate, status_text
 from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import precisions, table
 
@@ -138,7 +138,7 @@ def render_horizon(h: HorizonPlan) -> str:
     what = (f"{d['model']} ({precisions(d)})" if not h.classes else
             f"{len(h.classes)} classes ({d['model']}; each class on pools of its own)")
     out = [f"Horizon plan for {d['problem']}: {what}, "
-           f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {d['peak_qps']:g} req/s",
+           f"{len(d['periods'])} periods of {d['period_hours']:g} h, peak {rate(d['peak_qps'])} req/s",
            f"status: {status_text(d)}   candidates generated "
            + ("per class (and its length distributions) at its busiest period" if h.classes else
               "at the peak workload" if h.length_groups == 1 else
@@ -151,7 +151,7 @@ def render_horizon(h: HorizonPlan) -> str:
     rows = []
     for p in d["periods"]:
         util = "-" if p["utilization"] is None else f"{p['utilization'] * 100:.0f}%"
-        rows.append([str(p["index"]), f"{p['qps']:g}", _kinds_cell(p["nodes"], "reserved"),
+        rows.append([str(p["index"]), rate(p["qps"]), _kinds_cell(p["nodes"], "reserved"),
                      _kinds_cell(p["nodes"], "owned"), _kinds_cell(p["nodes"], "on_demand"),
                      _kinds_cell(p["nodes"], "spot"), f"{p['cards_used']}/{p['cards_rented']}", util,
                      f"{p['cost_per_hour']:,.2f}"])
