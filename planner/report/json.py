@@ -183,22 +183,45 @@ def error_band_dict(p: Plan) -> dict[str, Any] | None:
     profile's error_band; null without one): the factors at p10, p50, p90 and each pool's TPOT and
     TTFT at p10 and p90 around its point estimate (the printed values divided by the confidence
     scale when slo.confidence slowed them)."""
+    if p.kind == "fleet":
+        return _fleet_error_band(p)
     r = p.resolved
     band = r.calib.error_band
     if band is None:
         return None
-    s_dec, s_pre = r.calib.v("decode_time_scale"), r.calib.v("prefill_time_scale")
+    return _band(band, r.problem.slo.confidence, _band_pools(band, r.calib, p.verification.pools))
+
+
+def _band_pools(band, calib, states) -> list[dict[str, Any]]:
+    """Each pool's TPOT and TTFT at the band's p10 and p90 around its point estimate (the printed
+    values divided by the confidence scale when slo.confidence slowed them)."""
+    s_dec, s_pre = calib.v("decode_time_scale"), calib.v("prefill_time_scale")
     pools = []
-    for st in p.verification.pools:
+    for st in states:
         c = st.candidate
         pools.append({"name": st.name,
                       "tpot_s": None if c.role == "prefill" else
                       [st.tpot_s / s_dec * band.tpot_factor(q) for q in (10, 90)],
                       "ttft_s": None if c.role == "decode" and not st.ttft_by_class else
                       [st.ttft_s / s_pre * band.ttft_factor(q) for q in (10, 90)]})
-    return {"source": band.source, "as_of": band.as_of, "confidence": r.problem.slo.confidence,
+    return pools
+
+
+def _band(band, confidence: float | None, pools: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"source": band.source, "as_of": band.as_of, "confidence": confidence,
             "tpot_factor": {f"p{q}": band.tpot_factor(q) for q in (10, 50, 90)},
             "ttft_factor": {f"p{q}": band.ttft_factor(q) for q in (10, 50, 90)}, "pools": pools}
+
+
+def _fleet_error_band(p: Plan) -> dict[str, Any] | None:
+    """`error_band_dict` of a fleet (one profile for every class): each pool with its service's
+    scales; `confidence` the classes' slo.confidence when they all give the same, else null."""
+    band = p.services[0].res.calib.error_band
+    if band is None:
+        return None
+    pools = [x for key, states in p.pools.items() for x in _band_pools(band, p.service(key).res.calib, states)]
+    levels = {k.slo.confidence for k in p.problem.classes}
+    return _band(band, levels.pop() if len(levels) == 1 else None, pools)
 
 
 def speculative_dict(p: Plan) -> dict[str, Any]:
@@ -288,6 +311,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "services": [service_dict(p.service(key)) for key in p.chosen_by_service],
         "pools": pools,
         "totals": totals_dict(p.services[0].res.gpus, p.chosen, p.nodes),
+        "error_band": error_band_dict(p),
         "binding": list(p.binding),
         "verification": verification_dict(p.verification),
         "solver": solver_dict(p.solver, timings, candidates=p.candidates,
