@@ -558,3 +558,17 @@ def test_a_fleet_static_fleet_that_cannot_serve_a_class_period_of_other_lengths_
     h = solve_fleet_horizon(f, "f.yaml")
     assert h.static_short is not None and h.static_short[0] == 0 and h.static_short[1].startswith("a: "), h.static_short
     assert horizon_json(h)["comparison"]["static_peak_serves_every_period"] is False
+
+
+def test_a_fleet_plan_carries_the_error_band_of_its_profile():
+    """A fleet's JSON has `error_band` as a single plan's does (it had none, and printed no *Model
+    error* line): every pool, each at its own point estimate times the profile's p10 and p90 factor."""
+    from pathlib import Path
+    d = json.loads((Path(__file__).parent / "golden" / "solve" / "fleet_mix.json").read_text())
+    band = d["error_band"]
+    assert band["confidence"] is None and [p["name"] for p in band["pools"]] == [p["name"] for p in d["pools"]]
+    for pool, b in zip(d["pools"], band["pools"]):
+        for key, factor in (("tpot_s", band["tpot_factor"]), ("ttft_s", band["ttft_factor"])):
+            if b[key] is not None:
+                assert b[key] == pytest.approx([pool[key] * factor["p10"], pool[key] * factor["p90"]], rel=1e-12)
+    assert any(b["tpot_s"] for b in band["pools"]) and any(b["ttft_s"] for b in band["pools"])
