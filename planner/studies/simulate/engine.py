@@ -289,17 +289,19 @@ def _plain_steps(e: Engine, until: float, window: tuple[float, float], tokens: f
     the same order of float operations, without its heap and queue work: an instance alone at a
     low load ran one Python loop turn per step (`qps: 0.5`, 1.6·10⁷ steps, 11 s). Past
     PLAIN_ONE_BY_ONE steps the rest of the run is taken in arrays (`_plain_run`)."""
-    dt = e.step_time(0.0, prompts=0.0)
     ends, firsts, pending = e.ends, e.firsts, e.pending
+    dt = None
     for _ in range(PLAIN_ONE_BY_ONE):
         now = e.clock
         if now >= until or e.step in ends or e.step in firsts or \
                 (pending and pending[0][0] <= now and e.slot_free()) or (e.chunk and e.prompt_arrived(now)):
             return
+        if dt is None:   # only once a plain step is there: at a high load most calls end above
+            dt = e.step_time(0.0, prompts=0.0)
         _count(e, now, dt, window, tokens)
         e.step += 1
         e.clock = now + dt
-    if dt > 0 and len(ends) + len(firsts) <= PLAIN_ONE_BY_ONE:
+    if dt is not None and dt > 0 and len(ends) + len(firsts) <= PLAIN_ONE_BY_ONE:
         _plain_run(e, until, dt, window, tokens)
 
 
