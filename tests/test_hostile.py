@@ -574,6 +574,21 @@ def test_one_line_per_problem_in_the_users_words(tmp_path, workload, line):
     assert code == 2 and out.strip() == f"error: {tmp_path / line}", out
 
 
+@pytest.mark.parametrize("key, shown", [("1.5: 3", "1.5"), ("null: 3", "null"), ("~: 3", "null"),
+                                        ("2026-01-01: 3", "2026-01-01"), ("true: 3", "true")])
+@pytest.mark.parametrize("where", ["top", "workload"])
+def test_a_key_yaml_reads_as_a_float_null_date_or_boolean_is_named_as_written(tmp_path, key, shown, where):
+    """`1.5: 3`, `null: 3` or `2026-01-01: 3` at the top of a problem was exit 5 (IndexError: the
+    message looked for the key in a path that had dropped it; a hostile-input hunt). Each is one
+    line naming the key as the file wrote it."""
+    text = yaml.safe_dump(SMALL, sort_keys=False)
+    text = text + key + "\n" if where == "top" else text.replace("workload:\n", f"workload:\n  {key}\n", 1)
+    code, out = run("solve", write(tmp_path, text))
+    place = "(top level)" if where == "top" else "workload"
+    assert code == 2 and out.strip() == (f"error: {tmp_path / 'p.yaml'}: {place}: key {shown} is not a name; keys "
+                                         f"are names (quote it if it is meant as one)"), out
+
+
 @pytest.mark.parametrize("par, reason", [
     ({"tp": [3]}, "tp 3: instances take a power of two of cards within a node, or whole nodes"),
     ({"pp": [64]}, "pp 64: the model has 32 layers"),

@@ -45,7 +45,7 @@ def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tupl
             dict_key_next = False
             continue
         fields = getattr(current, "model_fields", None)
-        user_key = error_type == "extra_forbidden" and i == len(loc) - 1
+        user_key = error_type in ("extra_forbidden", "invalid_key") and i == len(loc) - 1
         # below a field that is not a model (a number, a list), a name can only be pydantic's
         # tag of a union branch ('list[…]', 'constrained-float'): users' keys live in models
         tag = isinstance(part, str) and not user_key and (
@@ -117,6 +117,18 @@ def _form(msg: str) -> str:
 MAX_PROBLEMS = 20   # lines of one file's message: 100,000 unknown keys printed 100,000 lines in 6 s
 
 
+def _yaml_key(key: Any) -> str:
+    """A mapping key YAML did not read as text, as it was written: 7, 1.5, true, null, 2026-01-01."""
+    import datetime
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (datetime.date, datetime.datetime)):
+        return key.isoformat()
+    return shown_value(key)
+
+
 def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
     """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
     path of the validated part inside its file (e.g. 'workload.trace'), put before every field.
@@ -140,10 +152,10 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
     lines = []
     branch_line: dict[tuple, int] = {}   # a field's line of union-branch mismatches, to join the next into
     for i, (loc, e) in enumerate(errors):
-        if e["type"] == "invalid_key":   # a key YAML read as a number or true/false: not a list index
+        if e["type"] == "invalid_key":   # a key YAML read as a number, true/false, null or a date: not a name
             where = _field_path(loc[:-1])
-            lines.append(f"{source}: {at or where}: key {shown_value(loc[-1])} is not a name; keys are names "
-                         f"(quote it if it is meant as one)")
+            lines.append(f"{source}: {at or where}: key {_yaml_key(e.get('input', loc[-1] if loc else ''))} is not "
+                         f"a name; keys are names (quote it if it is meant as one)")
             continue
         field = _field_path(loc)
         if at:
