@@ -392,3 +392,23 @@ def test_a_percentile_ttft_of_decoded_first_tokens(tmp_path, stat, limit):
     assert first_decoded_step_s(w, 80.0, 0.02, 0.025) == pytest.approx(0.025 * (q - math.exp(-80.0))
                                                                       / (1 - math.exp(-80.0)) + 0.025)
     assert sim.passed
+
+
+@pytest.mark.parametrize("statistic", ["p90", "p99"])
+def test_a_wholly_cached_workload_under_a_percentile_tpot_plans_without_nan(tmp_path, statistic):
+    """Every prompt token cached and a p90 TPOT: the colocated candidates' prompt rate was 0/0 (NaN,
+    two RuntimeWarnings) and verification divided by the uncached prompt, exit 5 (a hostile-input
+    hunt, third round). Now the plan verifies, with nothing on stderr, and meets its SLO simulated."""
+    import warnings
+
+    from planner.studies.simulate import plan_from_dict, simulate
+    p = tmp_path / "cached.yaml"
+    p.write_text("name: cached\nmodel: llama-3.1-8b\nworkload: {qps: 1, input_tokens: 1000, output_tokens: 800, "
+                 f"prefix_cache_hit_percent: 100}}\nslo: {{ttft: 10s, tpot: 50ms, tpot_statistic: {statistic}}}\n"
+                 "gpus: [h100]\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        plan = solve(load_problem(p), str(p))
+    assert plan.verification.passed
+    res = simulate(plan_from_dict(plan_json(plan), "cached"), requests=4_000, seed=0)
+    assert res.passed

@@ -101,7 +101,9 @@ def tpot_offset(statistic: str, terms: tuple[tuple[float, float, float], ...], b
         return np.zeros(batch_sd.shape)
     b_var, b_k3 = (np.broadcast_to(np.asarray(v, dtype=float), batch_sd.shape) for v in backlog)
     sds = [np.sqrt(batch_sd ** 2 * g + chunk_var / n + cross + b_var / (n * n)) for n, _, g in terms]
-    skews = [(chunk_k3 / (n * n) + b_k3 / n ** 3) / np.maximum(sd, 1e-300) ** 3 for (n, _, _), sd in zip(terms, sds)]
+    # (a spread of 0, every prompt token cached and the batch fixed: no skew, where 0/1e-900 was 0/0)
+    skews = [np.divide(chunk_k3 / (n * n) + b_k3 / n ** 3, sd ** 3, out=np.zeros(batch_sd.shape), where=sd > 0)
+             for (n, _, _), sd in zip(terms, sds)]
     hi = 10.0 * np.maximum(np.max(sds, axis=0), 1e-300) * (1.0 + np.max(skews, axis=0))
     lo = np.zeros(batch_sd.shape)
     for _ in range(60):

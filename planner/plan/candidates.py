@@ -361,7 +361,8 @@ def _colocated_table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> _Co
         t_q = st_q / perf.tokens_per_step(dep)
         batch_sd = feedback_gain(elasticity(bs, t_stat, b_stat, t_q)) * (t_q - t_stat) / w.tpot_spread   # feedback
         per_token = (mixed.time_s - dec.time_s) / used
-        cross = chunk_cross(p / st.time_s / w.s_unc, st.time_s, batch_sd / np.sqrt(np.maximum(bs, 1e-12)),
+        # prompts a second (none when every prompt token is cached: 0/0 was NaN, exit 5 under a p90 TPOT)
+        cross = chunk_cross(p / st.time_s / (w.s_unc or np.inf), st.time_s, batch_sd / np.sqrt(np.maximum(bs, 1e-12)),
                             per_token * w.s_unc, perf.tokens_per_step(dep))   # the design mix decodes here
         t_stat = t_stat + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
                                  *chunk_cumulants(p / st.time_s, dec.time_s, per_token, w.s_unc, w.cv2,

@@ -224,8 +224,8 @@ def pool_state(res: Resolved, c: Candidate, n: int, pre_load: float, dec_load: f
         d = perf.decode_step(dep, b, w.ctx_decode).time_s
         per_token = (perf.mixed_step(dep, b, w.ctx_decode, chunk, w.s_in, w.cv2).time_s - d) / chunk if f > 0 else 0.0
         gain = feedback_gain(elasticity(b, t_q, b_q, t_bq))   # the step's feedback on the batch's spread
-        cross = chunk_cross(pre_load / w.s_unc * colocated.here_share(lives, dec_load, w.s_unc, pre_load), t_bar,
-                            gain * (t_bq - t_q) / (b_q - b), per_token * w.s_unc, per_step)
+        cross = chunk_cross(pre_load / (w.s_unc or math.inf) * colocated.here_share(lives, dec_load, w.s_unc, pre_load),
+                            t_bar, gain * (t_bq - t_q) / (b_q - b), per_token * w.s_unc, per_step)
         t_q = t_q + float(tpot_offset(w.tpot_statistic, w.tpot_terms, gain * (t_bq - t_q) / w.tpot_spread,
                                       *chunk_cumulants(pre_load, d, per_token, w.s_unc, w.cv2, per_step), cross,
                                       backlog_cumulants(rho, per_token * w.s_unc, w.cv2)))
