@@ -236,3 +236,21 @@ def test_the_cost_without_speculation_is_a_verified_plans(tmp_path):
     assert any(c.spec is not None for c in plan.chosen) and all(c.spec is None for c in plain.chosen)
     assert plan.cost_per_hour == pytest.approx(194.40)
     assert plan.cost_without_speculation == pytest.approx(plain.cost_per_hour) == pytest.approx(666.56)
+
+
+def test_a_day_whose_plan_without_speculation_has_no_decode_candidate_still_plans(tmp_path):
+    """EAGLE at 50-token answers over a day: the comparison's plan without speculation had no decode
+    candidate, its MILP's empty decode row raised BadInput ('no candidate can decode', no file
+    named) and the whole day plan ended with exit 2 (a hostile-input hunt, third round). No plan
+    without speculation is now 'none' (no saving reported), as an infeasible one was."""
+    p = tmp_path / "day.yaml"
+    p.write_text("name: r08\nmodel: llama-3.1-8b\nworkload:\n  qps: 40\n  input_tokens: 1000\n  output_tokens: 50\n"
+                 "  profile: {qps_fraction: [" + ", ".join(["1"] * 12 + ["0.5"] * 12) + "]}\n"
+                 "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n"
+                 "serving: {speculative: {method: eagle, acceptance: 0.7}}\n")
+    from click.testing import CliRunner
+
+    from cli import main
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "Verification: PASSED" in r.output

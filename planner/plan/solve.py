@@ -181,7 +181,7 @@ def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Servic
         return None
     try:
         out = _solve_verified(problem, off, opts, False, heuristics, "without speculation")
-    except Infeasible:
+    except (Infeasible, BadInput):   # BadInput: a role no candidate without it can serve (an empty demand row)
         return None
     return out.report.objective if out.verification.passed else None
 
