@@ -290,3 +290,18 @@ def test_example_survives_the_loss_of_any_node(tmp_path):
             assert left >= dem * (1 - 1e-9)
     code, out = run("solve", with_redundancy(path, tmp_path, "node"))
     assert code == 0 and "redundancy: any one node" in out.splitlines()[1]
+
+
+def test_a_free_gpu_under_n_plus_1_is_a_verified_plan_of_cost_0(tmp_path):
+    """A free L40S (price 0) with N+1: HiGHS proved the plan of cost 0 with a relative gap of 1 (its
+    tie-break terms against a bound of 0), which the optimality check read as a gap, exit 4 (a
+    hostile-input hunt, third round). A plan of cost 0 has nothing cheaper: verified, gap 0."""
+    from planner.input.load import load_problem
+    from planner.plan.solve import solve
+    p = tmp_path / "free.yaml"
+    p.write_text("name: free-nplus1\nmodel: llama-3.1-8b\nworkload: {qps: 3, input_tokens: 1000, output_tokens: 200}\n"
+                 "slo: {ttft: 200ms, tpot: 30ms}\ngpus: [{id: l40s, price_per_gpu_hour: 0}, h100]\n"
+                 "serving: {redundancy: n_plus_1}\n")
+    plan = solve(load_problem(p), str(p))
+    assert plan.verification.passed and plan.cost_per_hour == 0.0 and plan.solver.gap == 0.0
+    assert {c.gpu for c in plan.chosen} == {"l40s"}
