@@ -5,6 +5,7 @@ by its own readers, money and power have finite bounds, huge length distribution
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -243,6 +244,25 @@ def test_a_scenarios_and_a_classs_cache_hit_percent_below_one_are_noted(tmp_path
         **BASE["workload"], "prefix_cache_hit_percent": 0.5}, "slo": BASE["slo"]}], "gpus": ["h100"]}, "f.yaml")
     r = CliRunner().invoke(cli.main, ["solve", str(fleet)])
     assert r.exit_code == 0 and f"note: {fleet}: classes[0].{NOTE_HALF}" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("key, what", [("spot_max_share_percent", "of the nodes spot at most"),
+                                       ("spot_interruption_percent", "of the spot nodes interrupted")])
+def test_a_spot_percent_below_one_is_noted_in_problems_and_fleets(tmp_path, key, what):
+    """`spot_max_share_percent: 0.5` planned with 0.5 % of the nodes spot at most, without a word
+    (a hostile-input hunt, third round), where a cache hit of 0.5 got a note."""
+    from planner.errors import PlannerNotice
+    from planner.input.load import load_fleet, load_problem
+    gpus = [{"id": "h100", "spot_price_per_gpu_hour": 5, key: 0.5}]
+    day = {**BASE["workload"], "profile": {"qps_fraction": [1] * 24}}
+    note = f"gpus[0].{key}: 0.5 is read as 0.5 % {what} (a percentage, not a fraction); write 50 for 50 %"
+    p = write(tmp_path, {**BASE, "workload": day, "gpus": gpus})
+    with pytest.warns(PlannerNotice, match=re.escape(f"{p}: {note}")):
+        load_problem(p)
+    fleet = write(tmp_path, {"classes": [{"name": "a", "model": "llama-3.1-8b", "workload": day,
+                                          "slo": BASE["slo"]}], "gpus": gpus}, "f.yaml")
+    with pytest.warns(PlannerNotice, match=re.escape(f"{fleet}: {note}")):
+        load_fleet(fleet)
 
 
 # ------------------------------------------------------------------ 6. long values are cut in messages

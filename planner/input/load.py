@@ -97,6 +97,14 @@ def note_small_percent(data: Any, where: str) -> None:
         warnings.warn(f"{where}workload.prefix_cache_hit_percent: {v:g} is read as {v:g} % of prompt tokens "
                       f"cached (a percentage, not a fraction); write {v * 100:g} for {v * 100:g} %",
                       PlannerNotice, stacklevel=2)
+    gpus = data.get("gpus") if isinstance(data, dict) else None
+    for i, g in enumerate(gpus if isinstance(gpus, list) else []):   # `spot_max_share_percent: 0.5` was 0.5 %
+        for key, what in (("spot_max_share_percent", "of the nodes spot at most"),
+                          ("spot_interruption_percent", "of the spot nodes interrupted")):
+            v = g.get(key) if isinstance(g, dict) else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1:
+                warnings.warn(f"{where}gpus[{i}].{key}: {v:g} is read as {v:g} % {what} (a percentage, not a "
+                              f"fraction); write {v * 100:g} for {v * 100:g} %", PlannerNotice, stacklevel=2)
 
 
 def note_slips(data: Any, where: str) -> None:
@@ -165,6 +173,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
         raise BadInput(_class_keys_hint(str(e), str(path))) from None
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         note_slips(k, f"{path}: classes[{i}].")
+    note_small_percent({"gpus": data.get("gpus")}, f"{path}: ")   # the fleet's GPUs' spot shares
     for i, (k, load) in enumerate(zip(fleet.classes, loads)):
         k.workload._trace_load = load
         if written[i]:
