@@ -283,6 +283,10 @@ def test_a_benchmark_result_given_as_deployment_is_one_line_naming_it(name, kind
         f"docs/export.md)"], res.output
     with pytest.raises(BadInput, match=r"minimal_sample\.csv: a minimal CSV of measurements, not a deployment"):
         load_points([DATA / "vllm_sample.json"], str(DATA / "minimal_sample.csv"))
+    root = DATA.parents[2] / "problems"
+    for name, kind in (("deepseek_qps.yaml", "problem"), ("fleet_mix.yaml", "fleet")):   # 8 lines before
+        with pytest.raises(BadInput, match=rf"{name}: a {kind} file, not a deployment: --deployment is a YAML"):
+            load_points([DATA / "vllm_sample.json"], str(root / name))
 
 
 def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):

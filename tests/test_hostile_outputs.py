@@ -1264,3 +1264,18 @@ def test_a_period_pool_of_no_class_is_refused_not_dropped(tmp_path):
     del d["periods"][20]["pools"][0]["class"]
     code, out = run("simulate", write(tmp_path, json.dumps(d), "t.json"), "--period", "20", "--requests", "2000")
     assert code == 2 and "periods[20].pools[0].class: missing" in out, out
+
+
+def test_simulate_on_a_json_that_is_not_a_plan_is_one_line(tmp_path):
+    """`plan simulate` on a JSON without `pools` listed eight 'required field is missing' lines
+    (a hostile-input hunt, third round), where `plan export` said it in one."""
+    p = write(tmp_path, json.dumps({"a": 1}), "x.json")
+    code, out = run("simulate", p)
+    assert code == 2 and out.strip() == (f"error: {p}: not a plan file written by plan solve (no `pools`); "
+                                         f"write one with plan solve PROBLEM --out PLAN.json"), out
+
+
+def test_a_file_nested_too_deep_says_so_in_a_whole_sentence(tmp_path):
+    p = write(tmp_path, "a: " + "[" * 200 + "]" * 200 + "\n")
+    code, out = run("solve", p)
+    assert code == 2 and out.strip().endswith("levels deep; no planner file nests that deep"), out

@@ -291,6 +291,10 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
         # the single plan's missing keys (model, workload …), none naming the one at fault
         got = "missing" if "kind" not in data else repr(data["kind"])
         raise BadInput(f"{source}: kind: {got}; a plan that lists services is a fleet plan, kind: fleet")
+    if isinstance(data, dict) and "pools" not in data:   # one line, as `plan export` says it, not eight
+        # lines of missing keys
+        raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`); write one with "
+                       f"plan solve PROBLEM --out PLAN.json")
     if isinstance(data, dict):
         _check_header(data, source)
     plan = validate(PlanFile, data, source)
