@@ -388,3 +388,32 @@ def test_an_unknown_gpu_in_a_scenarios_set_is_named_where_it_is_written(tmp_path
     code, out = run("whatif", write(tmp_path, BASE), write(tmp_path, {"gpus": {"set": ["h100", "h999"]}}, "s.yaml"))
     line = error_line(out)
     assert code == 2 and line.startswith(f"error: {tmp_path / 's.yaml'}: gpus.set[1]: unknown GPU 'h999'"), line
+
+
+def test_a_period_no_candidate_can_serve_is_infeasible_naming_the_period(tmp_path):
+    """One hour of 10⁶-token prompts in a day: 'no candidate can prefill: the prefill demand row of
+    period 0 would be empty', exit 2, no file and the wrong period (a hostile-input hunt, third
+    round). Now exit 3, the file, the period and what no candidate reaches, as at one QPS."""
+    lengths = [1000] * 24
+    lengths[5] = 1_000_000
+    day = {**BASE["workload"], "profile": {"qps_fraction": [1] * 24, "input_tokens": lengths}}
+    p = write(tmp_path, {**BASE, "workload": day})
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 3, r.output
+    assert r.output.startswith(f"error: {p}: period 5: TTFT "), r.output
+    assert "unreachable: the fastest candidate reaches" in r.output
+
+
+def test_a_cut_that_leaves_no_prefill_candidate_is_infeasible_not_a_bare_message(tmp_path):
+    """60k-token prompts over a 4,096-token pass budget under a p90 TPOT: the only candidates that
+    could prefill were colocated ones whose TPOT broke at their routed mix; the lazy cut removed
+    them and the next build said 'no candidate can prefill: the prefill demand row would be
+    empty', exit 2 without a file (hostile hunt, third round). Now exit 3 naming them."""
+    p = write(tmp_path, {"name": "r09b", "model": "llama-3.1-8b",
+                         "workload": {"qps": 20, "input_tokens": 60000, "output_tokens": 2},
+                         "slo": {"ttft": "5s", "tpot": "100ms", "tpot_statistic": "p90"}, "gpus": ["h100"],
+                         "serving": {"max_prefill_tokens_per_pass": 4096}})
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 3, r.output
+    assert r.output.startswith(f"error: {p}: no candidate can prefill: the only ones that could (colocated["), r.output
+    assert "break their TPOT at the mix a plan routes them" in r.output

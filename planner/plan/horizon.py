@@ -23,7 +23,7 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp, spot
 from planner.plan.candidates import Candidate, deployment, generate, prune_dominated
-from planner.plan.diagnose import raise_unless_solved, raise_unless_verified
+from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import needed
@@ -171,6 +171,11 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
         r = resolve(period_problem(problem, busiest), source) if qps[busiest] > 0 else None
         res_g.append(r)
         cs_g.append(generate(r) if r is not None else None)
+        # a length group no candidate can serve: named with its periods, as a single QPS says it (it
+        # was "no candidate can prefill: … row of period 0 would be empty", exit 2, no file)
+        if r is not None and (gone := missing_roles(cs_g[-1].candidates, r.uncached_mean > 0, r.decode_mean > 0)):
+            raise Infeasible(f"{source}: period{'s' if len(idx) > 1 else ''} {', '.join(map(str, idx))}: "
+                             + explain_no_candidates(r, cs_g[-1], gone))
     peak = res_g[group_of[top]]
     assert peak is not None
     peak = at_qps(peak, max(qps))

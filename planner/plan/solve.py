@@ -131,6 +131,12 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         fewer = [replace(s, candidates=tuple(c for c in s.candidates if key(c) not in cut)) for s in everything]
         if not all(s.candidates for s in fewer):
             break
+        for s in fewer:   # the cut took a role's last candidates: no plan is left (was a bare BadInput, exit 2)
+            if gone := missing_roles(s.candidates, s.res.uncached_mean > 0, s.res.decode_mean > 0):
+                raise Infeasible(f"{source}: {'service ' + s.key + ': ' if s.key else ''}no candidate can "
+                                 f"{' or '.join(gone)}: the only ones that could "
+                                 f"({', '.join(sorted({c.name for c in broken}))}) break their TPOT at the mix a "
+                                 f"plan routes them")
         everything = fewer
     return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated)
 
