@@ -123,8 +123,13 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
 
 
 def _percent(fraction: float | None) -> str:
-    """A fraction as a percent to 0.1, never '-0.0' (a plan dearer within the MIP gap by a hair)."""
-    return f"{round((fraction or 0.0) * 100, 1) + 0.0:.1f}"
+    """' (12.3 %)': a fraction as a percent to 0.1, never '-0.0' (a plan dearer within the MIP gap
+    by a hair); nothing when there is none (a saving against a fleet of cost 0 read '(0.0 %)').
+
+    >>> _percent(0.1234), _percent(-0.00001), _percent(None)
+    (' (12.3 %)', ' (0.0 %)', '')
+    """
+    return "" if fraction is None else f" ({round(fraction * 100, 1) + 0.0:.1f} %)"
 
 
 def _kinds_cell(nodes: dict[str, dict[str, int]], kind: str) -> str:
@@ -165,7 +170,7 @@ def render_horizon(h: HorizonPlan) -> str:
             f"{per_million(d['cost_per_million_tokens'])} {cur} per million tokens",
             f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
             f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
-            f"saving {money(c['static_peak_saving'], cur)} ({_percent(c['static_peak_saving_fraction'])} %)"]
+            f"saving {money(c['static_peak_saving'], cur)}{_percent(c['static_peak_saving_fraction'])}"]
     if (short := c["static_peak_short_of"]) is not None:
         out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']}, "
                    f"whose lengths ask more: {short['check']}; a fleet that does costs more, so the saving "
@@ -177,8 +182,7 @@ def render_horizon(h: HorizonPlan) -> str:
                    f"(start-up {st['overhead_s']:g} s + weights at {bw} per card; included in the cost)")
     if c["independent_cost"] is not None:
         out.append(f"Independent per-period plans (on demand): {money(c['independent_cost'], cur)}   "
-                   f"saving {money(c['independent_saving'], cur)} "
-                   f"({_percent(c['independent_saving_fraction'])} %)")
+                   f"saving {money(c['independent_saving'], cur)}{_percent(c['independent_saving_fraction'])}")
     v, s = d["verification"], d["solver"]
     n_ok = sum(1 for x in v["checks"] if x["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks, every "
