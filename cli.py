@@ -1057,6 +1057,8 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
+    if timings and not simulate:   # accepted and ignored until 2026-12-05 (hostile hunt, third round)
+        raise click.UsageError("--timings puts the closed-loop simulation's seconds in the JSON; it needs --simulate")
     _no_empty(measurements, group_by=group_by, deployment=deployment, calibration=calibration)
     inputs = (*measurements, *([deployment] if deployment else []))
     if out_plot:

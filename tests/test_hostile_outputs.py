@@ -1279,3 +1279,9 @@ def test_a_file_nested_too_deep_says_so_in_a_whole_sentence(tmp_path):
     p = write(tmp_path, "a: " + "[" * 200 + "]" * 200 + "\n")
     code, out = run("solve", p)
     assert code == 2 and out.strip().endswith("levels deep; no planner file nests that deep"), out
+
+
+def test_validate_timings_without_simulate_is_a_usage_error():
+    """`plan validate --timings` without `--simulate` was accepted and did nothing (hostile hunt, third round)."""
+    code, out = run("validate", ROOT / "tests" / "data" / "bench" / "minimal_sample.csv", "--timings", "--folds", "0")
+    assert code == 2 and "--timings puts the closed-loop simulation's seconds in the JSON; it needs --simulate" in out
