@@ -785,3 +785,21 @@ def test_a_free_reservation_is_taken(tmp_path, price, cost):
     assert h.cost == pytest.approx(cost, abs=1e-9)
     assert h.reserved == {"h100": 1}
     assert h.cost <= h.static_cost + 1e-9   # a static fleet is one plan over the day: never cheaper
+
+
+def test_a_load_bandwidth_below_a_megabyte_a_second_is_refused(tmp_path):
+    """`load_bandwidth_per_card: 1B/s` was taken and priced the day's starts at 1.6e9 RMB (a hostile
+    hunt, third round); below 1 MB/s (a 16 GB shard in 4.4 h) no link is that slow."""
+    from pathlib import Path
+
+    import yaml as _yaml
+    from click.testing import CliRunner
+
+    from cli import main
+    d = _yaml.safe_load((Path(__file__).resolve().parents[1] / "problems" / "deepseek_day.yaml").read_text())
+    d.setdefault("serving", {})["instance_start"] = {"load_bandwidth_per_card": "1B/s"}
+    p = tmp_path / "bw.yaml"
+    p.write_text(_yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(main, ["solve", str(p)])
+    assert r.exit_code == 2 and "serving.instance_start.load_bandwidth_per_card: Input should be greater than or " \
+        "equal to 1000000 (got '1B/s')" in r.output, r.output

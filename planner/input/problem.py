@@ -262,7 +262,8 @@ class InstanceStart(Strict):
 
     overhead: Annotated[float, quantity("time"), Field(ge=0, le=86_400, allow_inf_nan=False)] = Field(
         0.0, description="engine start beyond loading the weights (CUDA graphs, compilation): \"90s\"")
-    load_bandwidth_per_card: Annotated[float, quantity("bandwidth"), Field(gt=0, allow_inf_nan=False)] | None = Field(
+    # at least 1 MB/s (a 16 GB shard in 4.4 h): 1 B/s was taken and priced starts at 1.6e9 RMB
+    load_bandwidth_per_card: Annotated[float, quantity("bandwidth"), Field(ge=1e6, allow_inf_nan=False)] | None = Field(
         None, description="bytes/s at which each card reads its weight shard (default: the card's NIC, "
                           "a networked store); a local NVMe drive or a cache reads at its own speed")
 
