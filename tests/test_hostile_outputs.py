@@ -303,7 +303,8 @@ def test_no_minus_zero_and_notes_that_name_the_right_knob(tmp_path):
     printed '-0.0 %'; a trace beside an unused qps was told to use profile.qps_fraction, which a
     trace cannot take; fleet rates summing past 10⁹ said '1e+09 … above 1e+09'."""
     from planner.report.horizon import _percent
-    assert _percent(-1e-15) == "0.0" and _percent(-0.0004) == "0.0" and _percent(0.123) == "12.3"
+    assert _percent(-1e-15) == " (0.0 %)" and _percent(-0.0004) == " (0.0 %)" and _percent(0.123) == " (12.3 %)"
+    assert _percent(None) == ""   # no percent of a fleet of cost 0
     from planner.input.problem import Problem
     wl = {**SMALL["workload"], "profile": {"period": "1h", "qps_fraction": [-0.0] + [1.0] * 23}}
     p = Problem.model_validate({**SMALL, "workload": wl})
