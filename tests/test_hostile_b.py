@@ -417,3 +417,23 @@ def test_a_cut_that_leaves_no_prefill_candidate_is_infeasible_not_a_bare_message
     assert r.exit_code == 3, r.output
     assert r.output.startswith(f"error: {p}: no candidate can prefill: the only ones that could (colocated["), r.output
     assert "break their TPOT at the mix a plan routes them" in r.output
+
+
+@pytest.mark.parametrize("kind", ["problem", "fleet", "scenario"])
+def test_a_name_longer_than_256_characters_is_refused(tmp_path, kind):
+    """A problem named with 1 MB of text was echoed whole in every header (about 1 MB of stdout; a
+    hostile-input hunt, third round); a name heads every output, so it is at most 256 characters."""
+    long = "a" * 300
+    if kind == "problem":
+        p = write(tmp_path, {**BASE, "name": long})
+        r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    elif kind == "fleet":
+        p = write(tmp_path, {"name": long, "classes": [{"name": "a", "model": "llama-3.1-8b",
+                                                         "workload": BASE["workload"], "slo": BASE["slo"]}],
+                              "gpus": ["h100"]}, "f.yaml")
+        r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    else:
+        p = write(tmp_path, {"name": long, "workload": {"qps": 20}}, "s.yaml")
+        r = CliRunner().invoke(cli.main, ["whatif", str(write(tmp_path, BASE)), str(p)])
+    assert r.exit_code == 2 and "name: String should have at most 256 characters" in r.output, r.output
+    assert len(r.output) < 1000

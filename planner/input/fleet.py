@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, StrictBool, field_validator, model_v
 
 from planner.input.problem import SLO, PlanSettings, Precisions, Pricing, Workload
 from planner.input.schema import Strict
-from planner.input.values import MAX_QPS, Name
+from planner.input.values import MAX_QPS, Name, Title
 
 
 def _class_name(v: Any) -> Any:
@@ -41,7 +41,7 @@ class RequestClass(Strict):
 class FleetProblem(PlanSettings):
     """Several request classes on one fleet, plus the settings every problem has."""
 
-    name: Name = "fleet"
+    name: Title = "fleet"
     classes: list[RequestClass] = Field(min_length=1, max_length=MAX_CLASSES)
     sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
     prune_dominated: StrictBool = True   # true or false: not "yes" in quotes, not 1

@@ -36,6 +36,7 @@ from planner.input.values import (
     Seconds,
     SellPrice,
     Statistic,
+    Title,
     Watts,
     percent,
     quantity,
@@ -384,7 +385,7 @@ class PlanSettings(Strict):
     """What a single-workload problem and a fleet share: GPU choices, serving options, limits,
     prices, solver and calibration."""
 
-    name: Name = "problem"
+    name: Title = "problem"
     description: str = ""
     gpus: list[GPUChoice] = Field(min_length=1)
     serving: Serving = Serving()

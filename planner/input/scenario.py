@@ -36,7 +36,7 @@ from planner.input.problem import (
     Watts,
 )
 from planner.input.schema import Strict
-from planner.input.values import MAX_PRICE, Budget, Ceiling, Name, NodePrice, SellPrice
+from planner.input.values import MAX_PRICE, Budget, Ceiling, NodePrice, SellPrice, Title
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -147,7 +147,7 @@ class PricingEdit(Strict):
 class Scenario(Strict):
     """What changes against the base problem; an empty scenario changes nothing."""
 
-    name: Name | None = None
+    name: Title | None = None
     description: str = ""
     workload: WorkloadEdit = WorkloadEdit()
     slo: SLOEdit = SLOEdit()
