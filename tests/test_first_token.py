@@ -412,3 +412,21 @@ def test_a_wholly_cached_workload_under_a_percentile_tpot_plans_without_nan(tmp_
     assert plan.verification.passed
     res = simulate(plan_from_dict(plan_json(plan), "cached"), requests=4_000, seed=0)
     assert res.passed
+
+
+def test_a_wholly_cached_decode_pool_holds_its_ttft_with_the_slot_hold_verification_uses(tmp_path):
+    """8,000-token prompts wholly cached and 8,000-token answers, TTFT 200 ms on H100: the decode
+    candidates checked their first token with a constant slot hold at their own batch (0.17 s),
+    verification with the hold growing to full slots at the batch a request sees (0.24 s), exit 4
+    (a hostile-input hunt, third round). Both now read the same wait; the plan verifies and meets
+    its TTFT simulated."""
+    from planner.studies.simulate import plan_from_dict, simulate
+    p = tmp_path / "cached.yaml"
+    p.write_text("name: r03\nmodel: llama-3.1-8b\nworkload: {qps: 1, input_tokens: 8000, output_tokens: 8000, "
+                 "prefix_cache_hit_percent: 100}\nslo: {ttft: 200ms, tpot: 30ms}\ngpus: [h100]\n")
+    plan = solve(load_problem(p), str(p))
+    assert plan.verification.passed
+    (st,) = [st for sts in plan.pools.values() for st in sts]
+    assert st.ttft_s <= 0.2
+    res = simulate(plan_from_dict(plan_json(plan), "r03"), requests=2_000, seed=0)
+    assert res.passed and res.ttft.mean <= 0.2
