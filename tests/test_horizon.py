@@ -803,3 +803,23 @@ def test_a_load_bandwidth_below_a_megabyte_a_second_is_refused(tmp_path):
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == 2 and "serving.instance_start.load_bandwidth_per_card: Input should be greater than or " \
         "equal to 1000000 (got '1B/s')" in r.output, r.output
+
+
+def test_independent_plans_pay_the_owned_nodes_every_hour_as_the_plan_does(tmp_path):
+    """A day with two busy hours on one owned H100 node (8 cards at 1 RMB/h each): the horizon plan
+    pays the node all 24 h (192 RMB), the periods' own plans paid it only in the two hours they
+    used it, and the day read 'saving -175.91 RMB (-1093.6 %)' (a hostile-input hunt, third round).
+    Both now pay it every hour."""
+    from planner.input.load import load_problem
+    from planner.plan.horizon import solve_horizon
+    fractions = [0.0] * 24
+    fractions[5], fractions[6] = 1.0, 0.5
+    p = tmp_path / "owned.yaml"
+    p.write_text("name: owned\nmodel: llama-3.1-8b\nworkload:\n  qps: 1\n  input_tokens: 1000\n  output_tokens: 50\n"
+                 f"  profile: {{qps_fraction: {fractions}}}\nslo: {{ttft: 2s, tpot: 50ms}}\n"
+                 "gpus:\n  - {id: h100, reserved_price_per_gpu_hour: 3.8, owned_nodes: 1, owned_cost_per_gpu_hour: 1}\n"
+                 "pricing: {gpu_market: global}\n")
+    h = solve_horizon(load_problem(p), str(p))
+    assert h.cost == pytest.approx(24 * 8 * 1.0)
+    assert h.independent_cost is not None and h.independent_cost >= 24 * 8 * 1.0 - 1e-9
+    assert h.independent_cost == pytest.approx(h.cost, rel=0.01)

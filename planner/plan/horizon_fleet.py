@@ -29,6 +29,7 @@ from planner.plan.horizon import (
     PeriodPlan,
     at_qps,
     first_failed_check,
+    idle_owned_per_hour,
     length_groups,
     period_node_checks,
     period_problem,
@@ -219,10 +220,11 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
     when a period has none, or when the solves pass `deadline` (perf_counter: the problem's time
     limit; 256 classes over a day spent 154 s on it under a limit of 20 s). One solve per distinct
     (loads, caps)."""
-    per_hour: dict[tuple, float] = {}
+    per_hour: dict[tuple, tuple[float, dict]] = {}
     total = 0.0
     for per in periods:
         if per.qps <= 0:
+            total += per.hours * idle_owned_per_hour(first.gpus, {})
             continue
         caps = tuple((c.gpu, c.max_cards, c.on_demand_max_cards) for c in per.caps)
         key = (tuple(q[per.index] for q in qps), caps, per.loads)
@@ -234,8 +236,11 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
             fleet = _fleet_at(f.model_copy(update={"classes": [f.classes[i] for i in busy]}), sub, first,
                               [per.index] * len(busy), False, per.caps)
             try:
-                per_hour[key] = solve(fleet, first.source, solver=solver, time_limit=time_limit).cost_per_hour
+                plan = solve(fleet, first.source, solver=solver, time_limit=time_limit)
             except Infeasible:
                 return None
-        total += per_hour[key] * per.hours
+            per_hour[key] = (plan.cost_per_hour, plan.nodes)
+        cost, nodes = per_hour[key]
+        total += (cost + idle_owned_per_hour(first.gpus, nodes)) * per.hours
     return total
+
