@@ -1109,22 +1109,25 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
 MIN_ADDRESS_SPACE_BYTES = 128 * 2**20
 
 
-def _address_space_limit() -> str:
-    """' (under an address-space limit, ulimit -v, of N MiB)' when the process has one, else ''."""
+def _address_space() -> int | None:
+    """The process's address-space limit in bytes (`ulimit -v`), None when it has none."""
     import resource
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
-        return ""
-    return f" (under an address-space limit, ulimit -v, of {soft / 2**20:.0f} MiB)"
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _address_space_limit() -> str:
+    """' (under an address-space limit, ulimit -v, of N MiB)' when the process has one, else ''."""
+    limit = _address_space()
+    return "" if limit is None else f" (under an address-space limit, ulimit -v, of {limit / 2**20:.0f} MiB)"
 
 
 def _address_space_too_small() -> str | None:
     """The message when the process's address-space limit is below MIN_ADDRESS_SPACE_BYTES, else None."""
-    import resource
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY or soft >= MIN_ADDRESS_SPACE_BYTES:
+    limit = _address_space()
+    if limit is None or limit >= MIN_ADDRESS_SPACE_BYTES:
         return None
-    return (f"out of memory: the address-space limit (ulimit -v) is {soft / 2**20:.0f} MiB; plan needs at "
+    return (f"out of memory: the address-space limit (ulimit -v) is {limit / 2**20:.0f} MiB; plan needs at "
             f"least {MIN_ADDRESS_SPACE_BYTES / 2**20:.0f} MiB to start; raise it")
 
 

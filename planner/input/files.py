@@ -87,6 +87,11 @@ decimal_ints_only(_PyLoader, _FastLoader)
 CLEAR_ERRORS_BELOW = 256_000   # bytes: a syntax error in a smaller file is re-read for the clearer message
 
 
+def _too_deep(p: Path) -> BadInput:
+    """The error of a file nested past MAX_DEPTH (YAML, JSON, or past the walk of either)."""
+    return BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file nests that deep")
+
+
 def read_yaml(path: str | Path) -> Any:
     """Parse a YAML file; a missing file, a syntax error, a duplicate key or absurd size or
     nesting is BadInput with the line and column where known."""
@@ -107,7 +112,7 @@ def read_yaml(path: str | Path) -> Any:
     except LegacyNumber as e:
         raise BadInput(f"{p}: line {e.mark.line + 1}, column {e.mark.column + 1}: {e}") from None
     except RecursionError:
-        raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file nests that deep") from None
+        raise _too_deep(p) from None
     except (ValueError, OverflowError) as e:   # a scalar YAML types but cannot build: 2026-13-45, 10**5000
         raise BadInput(f"{p}: a value YAML cannot read: {_unreadable(e)}; quote it to keep it as text") from None
     data = _shallow(data, p, len(text))   # without aliases a value takes at least a character
@@ -133,7 +138,7 @@ def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
     while stack:
         x, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file nests that deep")
+            raise _too_deep(p)
         seen += 1
         if seen > limit:
             raise BadInput(f"{p}: its YAML aliases (*name) expand to more than {limit:,} values; "
@@ -185,7 +190,7 @@ def loads_json(text: str, p: Path) -> Any:
         why = "a whole number of more than 4,300 digits" if "digits" in str(e) else str(e)
         raise BadInput(f"{p}: {why}") from None
     except RecursionError:
-        raise BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file nests that deep") from None
+        raise _too_deep(p) from None
     data = _shallow(data, p, len(text))
     return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
 
