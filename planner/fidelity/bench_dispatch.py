@@ -23,7 +23,7 @@ from planner.fidelity.bench_files import (
 )
 from planner.fidelity.points import Point
 from planner.fidelity.silicon import load_silicon_csv
-from planner.input.files import loads_json, read_text, read_yaml
+from planner.input.files import loads_json, read_text
 
 # ------------------------------------------------------------------------------ dispatch
 E2E = {"vllm": "mean_e2el_ms", "sglang": "mean_e2e_latency_ms"}   # each serving benchmark's end-to-end key
@@ -100,11 +100,6 @@ def load_deployment_file(path: str | Path) -> BenchDeployment:
         raise BadInput(f"{p}: a {kind} benchmark result, not a deployment: give it as a measurement file, and "
                        f"--deployment a YAML of what it measured (model, gpu, engine, cards, parallelism, "
                        f"mode; docs/export.md)")
-    data = read_yaml(p)
-    if isinstance(data, dict) and ({"workload", "slo"} <= set(data) or "classes" in data):   # not 8 lines of
-        kind = "fleet" if "classes" in data else "problem"                                      # unknown keys
-        raise BadInput(f"{p}: a {kind} file, not a deployment: --deployment is a YAML of what the benchmark "
-                       f"measured (model, gpu, engine, cards, parallelism, mode; docs/export.md)")
     return load_deployment(p)
 
 

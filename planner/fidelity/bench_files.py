@@ -104,7 +104,12 @@ def _par(w: _Workers, where: str, moe: bool = True) -> Parallelism:
 
 def load_deployment(path: str | Path) -> BenchDeployment:
     """The deployment YAML, validated (unknown keys and out-of-domain numbers are BadInput)."""
-    dep = validate(BenchDeployment, read_yaml(path), str(path))
+    data = read_yaml(path)
+    if isinstance(data, dict) and ({"workload", "slo"} <= set(data) or "classes" in data):   # not 8 lines of
+        kind = "fleet" if "classes" in data else "problem"                                      # unknown keys
+        raise BadInput(f"{path}: a {kind} file, not a deployment: --deployment is a YAML of what the benchmark "
+                       f"measured (model, gpu, engine, cards, parallelism, mode; docs/export.md)")
+    dep = validate(BenchDeployment, data, str(path))
     gpus = load_gpus()
     if dep.gpu not in gpus:
         raise BadInput(f"{path}: gpu: unknown GPU {dep.gpu!r}; known: {', '.join(sorted(gpus))}")
