@@ -87,31 +87,42 @@ def note_bare_tpot(data: Any, where: str) -> None:
         note_bare_tpot_seconds(f"{where}slo.tpot", str(v))
 
 
-def note_small_percent(data: Any, where: str) -> None:
-    """A note when `workload.prefix_cache_hit_percent` is a bare number between 0 and 1: it is a
-    percentage, so 0.5 is half a per cent, where a fraction meant half (`slo.confidence: 0.9` is
-    refused so; a cache hit of 0.5 % is a real one, so this one stands, with a word)."""
-    w = data.get("workload") if isinstance(data, dict) else None
-    v = w.get("prefix_cache_hit_percent") if isinstance(w, dict) else None
+def _note_percent(field: str, v: Any, what: str) -> None:
+    """A note when a percent field holds a bare number between 0 and 1: it is read as a percentage,
+    0.5 as half a per cent, where a fraction meant half (`slo.confidence: 0.9` is refused so; a
+    cache hit or a spot share of 0.5 % is a real one, so these stand, with a word)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1:
-        warnings.warn(f"{where}workload.prefix_cache_hit_percent: {v:g} is read as {v:g} % of prompt tokens "
-                      f"cached (a percentage, not a fraction); write {v * 100:g} for {v * 100:g} %",
-                      PlannerNotice, stacklevel=2)
+        warnings.warn(f"{field}: {v:g} is read as {v:g} % {what} (a percentage, not a fraction); write "
+                      f"{v * 100:g} for {v * 100:g} %", PlannerNotice, stacklevel=3)
+
+
+def note_small_percent(data: Any, where: str) -> None:
+    """`_note_percent` of `workload.prefix_cache_hit_percent`."""
+    w = data.get("workload") if isinstance(data, dict) else None
+    if isinstance(w, dict):
+        _note_percent(f"{where}workload.prefix_cache_hit_percent", w.get("prefix_cache_hit_percent"),
+                      "of prompt tokens cached")
+
+
+def note_gpu_percents(data: Any, where: str) -> None:
+    """`_note_percent` of each GPU's spot share and interruption (`spot_max_share_percent: 0.5` was
+    0.5 % without a word)."""
     gpus = data.get("gpus") if isinstance(data, dict) else None
-    for i, g in enumerate(gpus if isinstance(gpus, list) else []):   # `spot_max_share_percent: 0.5` was 0.5 %
-        for key, what in (("spot_max_share_percent", "of the nodes spot at most"),
-                          ("spot_interruption_percent", "of the spot nodes interrupted")):
-            v = g.get(key) if isinstance(g, dict) else None
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1:
-                warnings.warn(f"{where}gpus[{i}].{key}: {v:g} is read as {v:g} % {what} (a percentage, not a "
-                              f"fraction); write {v * 100:g} for {v * 100:g} %", PlannerNotice, stacklevel=2)
+    for i, g in enumerate(gpus if isinstance(gpus, list) else []):
+        if isinstance(g, dict):
+            _note_percent(f"{where}gpus[{i}].spot_max_share_percent", g.get("spot_max_share_percent"),
+                          "of the nodes spot at most")
+            _note_percent(f"{where}gpus[{i}].spot_interruption_percent", g.get("spot_interruption_percent"),
+                          "of the spot nodes interrupted")
 
 
 def note_slips(data: Any, where: str) -> None:
     """The notes of values that stand but were likely meant otherwise (`note_bare_tpot`,
-    `note_small_percent`), once the data is valid: of a value out of its domain the error speaks."""
+    `note_small_percent`, `note_gpu_percents`), once the data is valid: of a value out of its
+    domain the error speaks."""
     note_bare_tpot(data, where)
     note_small_percent(data, where)
+    note_gpu_percents(data, where)
 
 
 def _problem(data: Any, path: str | Path) -> Problem:
@@ -173,7 +184,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
         raise BadInput(_class_keys_hint(str(e), str(path))) from None
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         note_slips(k, f"{path}: classes[{i}].")
-    note_small_percent({"gpus": data.get("gpus")}, f"{path}: ")   # the fleet's GPUs' spot shares
+    note_gpu_percents(data, f"{path}: ")   # the fleet's GPUs (its classes have none)
     for i, (k, load) in enumerate(zip(fleet.classes, loads)):
         k.workload._trace_load = load
         if written[i]:
