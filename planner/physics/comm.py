@@ -23,13 +23,20 @@ def _link(dep: Deployment, group_cards: int) -> tuple[float, float]:
     return g.nic_bytes_per_s * eta, c.v("collective_latency_inter_s")
 
 
+def _domain_kernels(dep: Deployment, group_cards: int):
+    """The card's kernel tables for a collective of `group_cards` inside its scale-up domain; None
+    beyond the domain or under the roofline calibration (no kernel curves)."""
+    if not dep.calib.kernel_curves or group_cards > dep.gpu.domain_cards:
+        return None
+    return kernels_for(dep.gpu)
+
+
 def _measured(dep: Deployment, kind: str, group_cards: int):
     """The kernel tables' latency and bandwidth of a collective inside one scale-up domain, for
     the largest measured group not above `group_cards` (None beyond the domain or without data,
     or under the roofline calibration)."""
-    if not dep.calib.kernel_curves or group_cards > dep.gpu.domain_cards:
+    if (k := _domain_kernels(dep, group_cards)) is None:
         return None
-    k = kernels_for(dep.gpu)
     return _largest_group(k.allreduce if kind == "allreduce" else k.alltoall, group_cards)
 
 
@@ -44,9 +51,8 @@ def _largest_group(fn, group_cards: int):
 def _alpha_by_analogy(dep: Deployment, kind: str, group_cards: int) -> float:
     """The per-call latency a card without tables takes from its family reference's measured
     NVLink tables (`GpuKernels.alpha_by_analogy`), inside its scale-up domain; else 0."""
-    if not dep.calib.kernel_curves or group_cards > dep.gpu.domain_cards:
+    if (k := _domain_kernels(dep, group_cards)) is None:
         return 0.0
-    k = kernels_for(dep.gpu)
     return _largest_group(lambda g: k.alpha_by_analogy(kind, g), group_cards) or 0.0
 
 
