@@ -105,11 +105,6 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         t2 = time.perf_counter()
         raise_unless_solved(report, source, opts.time_limit,
                             lambda svcs=usable: _explain_caps(problem, svcs, opts, verbose))
-        if report.gap and report.objective is not None and abs(report.objective) <= 1e-9:
-            # a plan of cost 0 (free GPU types) has nothing cheaper, prices never being negative;
-            # HiGHS reports a relative gap of 1 there (tie-break terms of 1e-7 against a bound of 0),
-            # and a free L40S under N+1 failed verification on it, exit 4
-            report = replace(report, gap=0.0)
         if has_free_capacity(usable[0].res.gpus):
             m = fewest_nodes_at_cost(problem, usable, report, opts, verbose) or m
         chosen: dict[str, dict[Candidate, int]] = {}

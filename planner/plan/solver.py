@@ -59,6 +59,9 @@ class WarmHiGHS(pulp.HiGHS):
 NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False}
 
 
+NO_GAP_BELOW = 1e-6   # in the objective's units: an objective and a gap this small are none
+
+
 def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False,
             gap_abs: float | None = None, heuristics: bool = True):
     if name == "highs":
@@ -100,6 +103,12 @@ def _normalise(m, name: str) -> tuple[SolverStatus, float | None]:
         ms = h.getModelStatus()
         info = h.getInfo()
         gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        if gap and abs(info.objective_function_value) <= NO_GAP_BELOW and \
+                abs(info.objective_function_value - info.mip_dual_bound) <= NO_GAP_BELOW:
+            # HiGHS's gap is relative, meaningless at an objective of ~0: free GPU types (the
+            # objective's 1e-7 tie-break terms against a bound of 0) read 1, and a plan of cost 0
+            # failed its optimality check (exit 4); a difference this small proves the optimum
+            gap = 0.0
         if ms == highspy.HighsModelStatus.kOptimal:
             return SolverStatus.optimal, gap
         if ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
