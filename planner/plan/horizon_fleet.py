@@ -243,4 +243,3 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
         cost, nodes = per_hour[key]
         total += (cost + idle_owned_per_hour(first.gpus, nodes)) * per.hours
     return total
-

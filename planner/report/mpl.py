@@ -37,4 +37,3 @@ def literal(text: str) -> str:
     'cost in \\\\$5 \\\\$x\\\\$'
     """
     return text.replace("$", r"\$")
-

@@ -336,9 +336,9 @@ def _plain_run(e: Engine, until: float, dt: float, window: tuple[float, float], 
         a, z = (int(np.searchsorted(starts[:k], w0, side="left")),
                 int(np.searchsorted(starts[:k], w1, side="right")))              # those inside the window
         if z > a:
-            e.win_s = float(np.add.accumulate(np.concatenate(([e.win_s], np.full(z - a, dt))))[-1])
-            e.win_batch_s = float(np.add.accumulate(np.concatenate(([e.win_batch_s], np.full(z - a, e.b * dt))))[-1])
-            e.win_tokens = float(np.add.accumulate(np.concatenate(([e.win_tokens], np.full(z - a, e.b * tokens))))[-1])
+            e.win_s = _added(e.win_s, dt, z - a)
+            e.win_batch_s = _added(e.win_batch_s, e.b * dt, z - a)
+            e.win_tokens = _added(e.win_tokens, e.b * tokens, z - a)
         e.step += k
         e.clock = float(starts[k])
         if k < n:
@@ -346,6 +346,11 @@ def _plain_run(e: Engine, until: float, dt: float, window: tuple[float, float], 
 
 
 PLAIN_CHUNK = 1 << 16   # steps of one array in `_plain_run`
+
+
+def _added(total: float, x: float, n: int) -> float:
+    """`total` with `x` added `n` times, left to right (the float a loop of `total += x` gives)."""
+    return float(np.add.accumulate(np.concatenate(([total], np.full(n, x))))[-1])
 
 
 def prefill_instance(arrivals: np.ndarray, s_in: np.ndarray, p: PlanPool, s_grid: np.ndarray,
