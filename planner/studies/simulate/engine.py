@@ -277,8 +277,9 @@ def run_engines(engines: list[Engine | None], steps_needed: np.ndarray, dec_inst
                 target.clock = ready
                 heapq.heappush(heap, (ready, y))
         e.clock = end
-        if e.b and not completed:
-            _plain_steps(e, heap[0][0] if heap else math.inf, window, tokens_per_step[e.pool])
+        until = heap[0][0] if heap else math.inf
+        if e.b and not completed and end < until:   # (at a high load another instance is next: no call)
+            _plain_steps(e, until, window, tokens_per_step[e.pool])
         heapq.heappush(heap, (e.clock, i))
 
 
