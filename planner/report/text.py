@@ -123,14 +123,17 @@ def _decode_slot_notes(pools: list[dict[str, Any]], ttft_limit_s: float) -> list
     limit: the plan counts it in TPOT (after prefill's first token, as `plan simulate` measures),
     where a P/D proxy streaming from decode shows it in TTFT (docs/optimisation.md#batch-slots)."""
     prefill = max((p["ttft_s"] for p in pools if p["role"] == "prefill" and p["ttft_s"] is not None), default=None)
-    # behind such a proxy the wait adds to the TTFT of the prompts prefilled elsewhere: say by how much
-    # and against what, so that the note tells whether to act (a first-hour walkthrough could not)
-    ttft = "" if prefill is None else ": {} + {} = {} against the {} limit"
+
+    def comes_to(wait: float) -> str:
+        """Behind such a proxy the wait adds to the TTFT of the prompts prefilled elsewhere: by how
+        much and against what, so that the note tells whether to act (a first-hour walkthrough could not)."""
+        if prefill is None:
+            return ""
+        return (f": {format_time(prefill)} + {format_time(wait)} = {format_time(prefill + wait)} against the "
+                f"{format_time(ttft_limit_s)} limit")
     return [f"Note: {p['name']}: a request waits {format_time(p['slot_wait_s'])} on average for a batch slot "
             f"after its first token; counted in TPOT here; behind a P/D proxy that streams from decode (vLLM, "
-            f"SGLang) it is TTFT" + ttft.format(format_time(prefill or 0.0), format_time(p["slot_wait_s"]),
-                                                  format_time((prefill or 0.0) + p["slot_wait_s"]),
-                                                  format_time(ttft_limit_s))
+            f"SGLang) it is TTFT{comes_to(p['slot_wait_s'])}"
             for p in pools
             if p["role"] == "decode" and p["ttft_s"] is None   # else it makes the first token: in its TTFT
             and (p.get("slot_wait_s") or 0.0) >= SLOT_NOTE_FRACTION * ttft_limit_s]

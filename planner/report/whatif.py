@@ -120,9 +120,10 @@ def _cost_digits(outcomes: list[Outcome]) -> int:
 def render_table(w: WhatIf) -> str:
     """Scenarios side by side, then break-even prices, sensitivity and rent-or-buy if present."""
     cur = w.base.problem.pricing.currency
+    digits = _cost_digits(w.outcomes)
     out = [table(["scenario", "status", f"{cur}/h", f"{cur}/M out", "margin/h", "Δ vs base",
                   "cards/nodes", "pools (instances×cards gpu)"],
-                 [_scenario_row(o, w.base, _cost_digits(w.outcomes)) for o in w.outcomes], "llrrrrll")]
+                 [_scenario_row(o, w.base, digits) for o in w.outcomes], "llrrrrll")]
     rb = [(o.name, o.rent_or_buy) for o in w.outcomes if o.rent_or_buy]
     if rb:
         out += ["", f"Rent or buy ({cur} per month of {HOURS_PER_MONTH} h):",
