@@ -164,22 +164,3 @@ def test_the_chart_draws_a_fleet(tmp_path):
     h = solve_fleet_horizon(fleet(), compare=False)
     d = chart_data(h)
     assert d.static_cards == sum((rn + on) * 8 for rn, on in h.static_peak.nodes.values())
-
-
-def test_a_fleets_independent_plans_pay_the_owned_nodes_every_hour(tmp_path):
-    """The fleet version of `test_horizon.test_independent_plans_pay_the_owned_nodes_every_hour…`:
-    a one-class fleet busy two hours of a day on one owned H100 node (8 RMB/h); its periods' own
-    plans now pay the node in the idle hours too, as the horizon plan does."""
-    from planner.input.load import load_fleet
-    from planner.plan.horizon_fleet import solve_fleet_horizon
-    fractions = [0.0] * 24
-    fractions[5], fractions[6] = 1.0, 0.5
-    p = tmp_path / "owned.yaml"
-    p.write_text("name: owned\nclasses:\n  - name: chat\n    model: llama-3.1-8b\n    workload:\n      qps: 1\n"
-                 f"      input_tokens: 1000\n      output_tokens: 50\n      profile: {{qps_fraction: {fractions}}}\n"
-                 "    slo: {ttft: 2s, tpot: 50ms}\n"
-                 "gpus:\n  - {id: h100, reserved_price_per_gpu_hour: 3.8, owned_nodes: 1, owned_cost_per_gpu_hour: 1}\n"
-                 "pricing: {gpu_market: global}\n")
-    h = solve_fleet_horizon(load_fleet(p), str(p))
-    assert h.cost == pytest.approx(24 * 8 * 1.0)
-    assert h.independent_cost is not None and h.independent_cost == pytest.approx(h.cost, rel=0.01)

@@ -805,21 +805,28 @@ def test_a_load_bandwidth_below_a_megabyte_a_second_is_refused(tmp_path):
         "equal to 1000000 (got '1B/s')" in r.output, r.output
 
 
-def test_independent_plans_pay_the_owned_nodes_every_hour_as_the_plan_does(tmp_path):
+@pytest.mark.parametrize("kind", ["problem", "fleet"])
+def test_independent_plans_pay_the_owned_nodes_every_hour_as_the_plan_does(tmp_path, kind):
     """A day with two busy hours on one owned H100 node (8 cards at 1 RMB/h each): the horizon plan
     pays the node all 24 h (192 RMB), the periods' own plans paid it only in the two hours they
     used it, and the day read 'saving -175.91 RMB (-1093.6 %)' (a hostile-input hunt, third round).
-    Both now pay it every hour."""
-    from planner.input.load import load_problem
+    Both now pay it every hour, for a problem and for a one-class fleet (`horizon_fleet`)."""
+    import yaml as _yaml
+
+    from planner.input.load import load_fleet, load_problem
     from planner.plan.horizon import solve_horizon
+    from planner.plan.horizon_fleet import solve_fleet_horizon
     fractions = [0.0] * 24
     fractions[5], fractions[6] = 1.0, 0.5
+    work = {"qps": 1, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": fractions}}
+    slo = {"ttft": "2s", "tpot": "50ms"}
+    d = {"name": "owned", "gpus": [{"id": "h100", "reserved_price_per_gpu_hour": 3.8, "owned_nodes": 1,
+                                    "owned_cost_per_gpu_hour": 1}], "pricing": {"gpu_market": "global"}}
+    d |= {"model": "llama-3.1-8b", "workload": work, "slo": slo} if kind == "problem" else \
+        {"classes": [{"name": "chat", "model": "llama-3.1-8b", "workload": work, "slo": slo}]}
     p = tmp_path / "owned.yaml"
-    p.write_text("name: owned\nmodel: llama-3.1-8b\nworkload:\n  qps: 1\n  input_tokens: 1000\n  output_tokens: 50\n"
-                 f"  profile: {{qps_fraction: {fractions}}}\nslo: {{ttft: 2s, tpot: 50ms}}\n"
-                 "gpus:\n  - {id: h100, reserved_price_per_gpu_hour: 3.8, owned_nodes: 1, owned_cost_per_gpu_hour: 1}\n"
-                 "pricing: {gpu_market: global}\n")
-    h = solve_horizon(load_problem(p), str(p))
+    p.write_text(_yaml.safe_dump(d, sort_keys=False))
+    h = solve_horizon(load_problem(p), str(p)) if kind == "problem" else solve_fleet_horizon(load_fleet(p), str(p))
     assert h.cost == pytest.approx(24 * 8 * 1.0)
     assert h.independent_cost is not None and h.independent_cost >= 24 * 8 * 1.0 - 1e-9
     assert h.independent_cost == pytest.approx(h.cost, rel=0.01)
