@@ -27,7 +27,8 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
-from planner.plan.horizon import at_qps, solve_horizon
+from planner.plan.horizon import solve_horizon
+from planner.plan.periods import at_qps
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
 

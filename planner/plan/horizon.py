@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from planner.errors import Infeasible
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem
-from planner.input.values import length_pairs
 from planner.physics.deployment import weights_per_card_bytes
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
@@ -25,6 +24,7 @@ from planner.plan import milp, spot
 from planner.plan.candidates import Candidate, deployment, generate, prune_dominated
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
+from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import needed
 from planner.plan.solve import solve, solver_options
@@ -117,37 +117,6 @@ class HorizonPlan:
     def reserved(self) -> dict[str, int]:
         """Reserved nodes by GPU type (the same in every period)."""
         return {g: n.reserved for g, n in self.periods[0].nodes.items() if n.reserved}
-
-
-def at_qps(res: Resolved, qps: float) -> Resolved:
-    """The same resolved problem at another QPS, without its profile (a period's workload)."""
-    return replace(res, problem=at_qps_problem(res.problem, qps))
-
-
-def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool,
-                       caps: tuple[hm.Availability, ...] = ()) -> Problem:
-    """The problem at one QPS renting every GPU type at one price: its on-demand price, or with
-    `commit` the cheaper of on-demand and reserved (a fleet held over the whole horizon), within
-    one period's own caps `caps` (its cards of every kind)."""
-    gpus = []
-    by_gpu: dict[str, int] = {}
-    for c in caps:   # on demand only (not committed): its own per-period cap applies too
-        limits = [x for x in (c.max_cards, None if commit else c.on_demand_max_cards) if x is not None]
-        if limits:
-            by_gpu[c.gpu] = min(limits)
-    for k, ch in zip(hm.gpu_kinds(res), problem.gpus):
-        price = k.opt.price_per_card_hour
-        if commit and k.reserved_price is not None:
-            price = min(price, k.reserved_price)
-        cap = ch.max_cards
-        if k.id in by_gpu:
-            cap = by_gpu[k.id] if cap is None else min(cap, by_gpu[k.id])
-        gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
-                                          "spot_price_per_gpu_hour": None, "spot_max_share_percent": None,
-                                          "spot_interruption_percent": None, "max_cards_per_period": None,
-                                          "spot_max_cards_per_period": None, "max_cards": cap,
-                                          "on_demand_max_cards_per_period": None}))
-    return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus})
 
 
 def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | None = None,
@@ -314,34 +283,6 @@ def start_costs(problem: Problem, res: Resolved, kinds: tuple[hm.GPUKinds, ...],
         if k not in out:
             out[k] = start_seconds(problem, res, c) / 3600.0 * c.cards * price[c.gpu]
     return out
-
-
-def length_groups(problem: Problem) -> tuple[list[int], list[list[int]]]:
-    """Periods grouped by their length distributions (`workload.profile.input_tokens` /
-    `output_tokens`, else the workload's): the group of every period, and each group's periods."""
-    keys: dict[tuple, int] = {}
-    group_of = []
-    for p in range(len(problem.workload.period_qps())):
-        inp, out = problem.workload.period_lengths(p)
-        key = (tuple(length_pairs(inp)), tuple(length_pairs(out)))
-        group_of.append(keys.setdefault(key, len(keys)))
-    members = [[p for p, g in enumerate(group_of) if g == k] for k in range(len(keys))]
-    return group_of, members
-
-
-def period_problem(problem: Problem, p: int) -> Problem:
-    """The single-QPS problem of period p: its QPS and its lengths, without the profile (or the
-    trace read into it)."""
-    inp, out = problem.workload.period_lengths(p)
-    wl = problem.workload.model_copy(update={"qps": problem.workload.period_qps()[p], "profile": None, "trace": None,
-                                             "input_tokens": inp, "output_tokens": out})
-    return problem.model_copy(update={"workload": wl})
-
-
-def at_qps_problem(problem: Problem, qps: float) -> Problem:
-    """The problem at one QPS without its profile or trace (a period's, or the peak's, workload)."""
-    wl = problem.workload.model_copy(update={"qps": qps, "profile": None, "trace": None})
-    return problem.model_copy(update={"workload": wl})
 
 
 def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period, chosen: dict[Candidate, int],

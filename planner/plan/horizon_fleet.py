@@ -24,18 +24,9 @@ from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
-from planner.plan.horizon import (
-    HorizonPlan,
-    PeriodPlan,
-    at_qps,
-    first_failed_check,
-    idle_owned_per_hour,
-    length_groups,
-    period_node_checks,
-    period_problem,
-    single_qps_problem,
-)
+from planner.plan.horizon import HorizonPlan, PeriodPlan, first_failed_check, idle_owned_per_hour, period_node_checks
 from planner.plan.model import Plan
+from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem, in_class, one_model_per_name
 from planner.plan.solve import solve, solver_options
