@@ -831,3 +831,21 @@ def test_independent_plans_pay_the_owned_nodes_every_hour_as_the_plan_does(tmp_p
     assert h.cost == pytest.approx(24 * 8 * 1.0)
     assert h.independent_cost is not None and h.independent_cost >= 24 * 8 * 1.0 - 1e-9
     assert h.independent_cost == pytest.approx(h.cost, rel=0.01)
+
+
+def test_a_day_plan_re_solves_without_colocated_candidates_its_routing_breaks():
+    """The lazy cut of the single solve, over the periods: gpt-oss-20b on L40S at 20 req/s every
+    hour (200-token prompts, 500-token answers). The horizon MILP picked a colocated TP1 instance
+    designed at batch 512 that, at the mix the plan routed it, runs 59.0 ms per token against the
+    50 ms limit: the day plan ended with exit 4 in every period while the same load at a single
+    QPS solved. It is now solved again without that shape and costs, hour by hour, what the single
+    QPS plan costs."""
+    flat = Problem.model_validate({
+        "name": "r05", "model": "gpt-oss-20b", "gpus": ["l40s"], "slo": {"ttft": "500ms", "tpot": "50ms"},
+        "workload": {"qps": 20, "input_tokens": 200, "output_tokens": 500, "profile": {"qps_fraction": [1] * 24}}})
+    h = solve_horizon(flat, "r05.yaml", compare=False)
+    single = solve(flat.model_copy(update={"workload": flat.workload.model_copy(update={"profile": None})}), "r05")
+    assert h.verification.passed
+    assert h.cost == pytest.approx(24 * single.cost_per_hour, rel=1e-9)
+    assert all(st.tpot_s <= 0.05 for st in h.verification.pools)
+    assert not any(c.name == "colocated[l40s-TP1-b512-c308]" for p in h.periods for c in p.chosen)

@@ -27,7 +27,7 @@ from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import needed
-from planner.plan.solve import solve, solver_options
+from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, cut_key, solve, solver_options
 from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
 
 
@@ -161,17 +161,56 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     t2 = time.perf_counter()
     opts = solver_options(problem, solver, time_limit, over_periods=source)
     kinds = hm.gpu_kinds(peak)
-    # k copies of a smaller shape do as well in every period (and lose no more: prune_dominated)
-    node_cards = {k.id: k.node_cards for k in kinds} if problem.serving.redundancy == "node" else None
-    cands: list[Candidate] = []
-    sets = []
-    for c in cs_g:
-        kept = prune_dominated(c.candidates, node_cards) if c is not None else ()
-        sets.append(tuple(range(len(cands), len(cands) + len(kept))))
-        cands += kept
     periods = tuple(hm.Period(p, q, hours, milp.demand_of(at_qps(res_g[group_of[p]], q)) if q > 0
                               else milp.Demand(0.0, 0.0), hm.period_availability(peak, p), group_of[p])
                     for p, q in enumerate(qps))
+    start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
+    groups = [None if c is None else c.candidates for c in cs_g]
+    for attempt in range(CUT_RETRIES + 1):
+        solved, n_cands = solve_periods(problem, peak, kinds, groups, periods, opts, verbose, start_cost, source)
+        t3 = time.perf_counter()
+        plans, cost, v = verify_periods(problem, res_g, peak, kinds, periods, solved, start_cost)
+        broken = colocated_over_tpot(v)
+        if v.passed or not broken or attempt == CUT_RETRIES:
+            break
+        # as the single solve does: without the colocated candidates whose routed mix broke their TPOT
+        key = cut_key(v)
+        cut = {key(b) for b in broken}
+        groups = [None if g is None else tuple(c for c in g if key(c) not in cut) for g in groups]
+        for idx, (r, g) in enumerate(zip(res_g, groups)):
+            if r is not None and (gone := missing_roles(g, r.uncached_mean > 0, r.decode_mean > 0)):
+                raise Infeasible(f"{source}: period{'s' if len(members[idx]) > 1 else ''} "
+                                 f"{', '.join(map(str, members[idx]))}: no candidate can {' or '.join(gone)}: the "
+                                 f"only ones that could ({', '.join(sorted({c.name for c in broken}))}) break "
+                                 f"their TPOT at the mix a plan routes them")
+    raise_unless_verified(v, f"{source}: the solver's horizon plan")
+    report = solved.report
+    t4 = time.perf_counter()
+    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit, start_cost,
+                             time.perf_counter() + opts.time_limit) if compare else None
+    t5 = time.perf_counter()
+    return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, n_cands, static, indep,
+                       solved.method, solved.subproblems,
+                       {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
+                        "independent_s": t5 - t4},
+                       static_short=static_shortfall(static, res_g, group_of, qps) if compare else None,
+                       static_checked=compare)
+
+
+def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ...],
+                  groups: list[tuple[Candidate, ...] | None], periods: tuple[hm.Period, ...], opts, verbose: bool,
+                  start_cost: dict[hm.Shape, float], source: str) -> tuple[hs.Solved, int]:
+    """The horizon MILP over the length groups' candidates (dominated ones dropped: k copies of a
+    smaller shape do as well in every period and lose no more, `prune_dominated`), by commitment
+    or jointly; with instance starts priced, the joint MILP started from the plan without them.
+    (the solve, the number of candidates it chose from)."""
+    node_cards = {k.id: k.node_cards for k in kinds} if problem.serving.redundancy == "node" else None
+    cands: list[Candidate] = []
+    sets = []
+    for g in groups:
+        kept = prune_dominated(g, node_cards) if g is not None else ()
+        sets.append(tuple(range(len(cands), len(cands) + len(kept))))
+        cands += kept
     sets_arg = tuple(sets) if len(sets) > 1 else ()
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     red = problem.serving.redundancy
@@ -187,16 +226,21 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                                 "power or budget per hour, applied in every period)" if capped else
                                 f"some period's demand is more than a plan may hold ({milp.MAX_INSTANCES:,} "
                                 f"instances of one shape; no cap is set): lower the load")
-    start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
     if start_cost:   # starts couple the periods: the joint MILP, started from the plan without them
         m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
         hs.warm_start(m, solved.selection, solved.nodes)
         joint = hs.solve_joint(m, *args, warm=True)
         if joint.selection:
             solved = replace(joint, method="joint, warm-started", subproblems=solved.subproblems)
-    report = solved.report
-    raise_unless_solved(report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
-    t3 = time.perf_counter()
+    raise_unless_solved(solved.report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
+    return solved, len(cands)
+
+
+def verify_periods(problem: Problem, res_g: list[Resolved | None], peak: Resolved, kinds: tuple[hm.GPUKinds, ...],
+                   periods: tuple[hm.Period, ...], solved: hs.Solved,
+                   start_cost: dict[hm.Shape, float]) -> tuple[list[PeriodPlan], float, Verification]:
+    """Every period's pools recomputed at its QPS and lengths, its nodes and cost, and the cost
+    against the solver's: (period plans, cost over the horizon, the verification)."""
     sel, nodes = solved.selection, solved.nodes
     started = hs.starts_of(sel)
     plans, checks = [], []
@@ -204,27 +248,16 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
         r = res_g[per.group] or peak
         pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
         st = started[per.index] if start_cost else {}
-        plans.append(PeriodPlan(per.index, per.qps, hours, sel[per.index], nodes[per.index], tuple(pools),
+        plans.append(PeriodPlan(per.index, per.qps, per.hours, sel[per.index], nodes[per.index], tuple(pools),
                                 sum((n.cost_per_hour(k, hm.spot_price_in(k, per.caps))
                                      for k, n in zip(kinds, nodes[per.index].values())), 0.0),
                                 per.caps, r.input_mean, r.output_mean, st,
                                 sum((n * start_cost[k] for k, n in st.items()), 0.0)))   # 0.0, not 0, in the JSON
         checks += ch
     cost = sum(p.cost_per_hour * p.hours + p.start_cost for p in plans)
-    cur = problem.pricing.currency
-    checks.append(Check("cost_matches_solver", abs(cost - (report.objective or 0.0)), 1e-6 * max(1.0, cost), cur))
-    v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
-    raise_unless_verified(v, f"{source}: the solver's horizon plan")
-    t4 = time.perf_counter()
-    indep = independent_cost(problem, peak, periods, cs_g, solver, time_limit, start_cost,
-                             time.perf_counter() + opts.time_limit) if compare else None
-    t5 = time.perf_counter()
-    return HorizonPlan(problem, peak, kinds, tuple(plans), cost, v, report, len(cands), static, indep,
-                       solved.method, solved.subproblems,
-                       {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
-                        "independent_s": t5 - t4},
-                       static_short=static_shortfall(static, res_g, group_of, qps) if compare else None,
-                       static_checked=compare)
+    checks.append(Check("cost_matches_solver", abs(cost - (solved.report.objective or 0.0)), 1e-6 * max(1.0, cost),
+                        problem.pricing.currency))
+    return plans, cost, Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
 
 
 def static_shortfall(static: Plan, res_g: list[Resolved | None], group_of: list[int],

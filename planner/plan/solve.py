@@ -118,10 +118,7 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         broken = colocated_over_tpot(v)
         if v.passed or not broken or attempt == CUT_RETRIES:
             break
-        # with the failing candidates, their siblings of other chunk sizes (the same shape and batch,
-        # which the same routing breaks the same way): one re-solve, not one per sibling; a pool whose
-        # chunk queue ran past its design (a TTFT among the failures) takes only its own chunk size
-        key = (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
+        key = cut_key(v)
         cut = {key(c) for c in broken}
         fewer = [replace(s, candidates=tuple(c for c in s.candidates if key(c) not in cut)) for s in everything]
         if not all(s.candidates for s in fewer):
@@ -137,6 +134,14 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
 
 
 CUT_RETRIES = 4   # re-solves without colocated candidates whose routed mix broke TPOT
+
+
+def cut_key(v: Verification):
+    """What a lazy cut removes with a failing colocated candidate: its siblings of other chunk sizes
+    (the same shape and batch, which the same routing breaks the same way: one re-solve, not one
+    per sibling), or, when a TTFT is among the failures (a pool whose chunk queue ran past its
+    design), its own chunk size only."""
+    return (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
 
 
 def _shape(c: Candidate) -> tuple:
