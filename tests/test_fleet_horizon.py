@@ -164,3 +164,18 @@ def test_the_chart_draws_a_fleet(tmp_path):
     h = solve_fleet_horizon(fleet(), compare=False)
     d = chart_data(h)
     assert d.static_cards == sum((rn + on) * 8 for rn, on in h.static_peak.nodes.values())
+
+
+def test_a_fleet_day_re_solves_without_colocated_candidates_its_routing_breaks():
+    """As a single problem's day: one class of gpt-oss-20b on L40S at 20 req/s every hour ended
+    with exit 4 in all 24 periods (a colocated TP1 batch-512 pool routed a mix at which its TPOT is
+    59.0 ms against 50 ms); the fleet horizon now solves again without that shape, at the
+    single-QPS plan's 79.28 RMB/h."""
+    f = FleetProblem.model_validate({"name": "r05f", "sharing": "none", "gpus": ["l40s"], "classes": [
+        {"name": "a", "model": "gpt-oss-20b", "slo": {"ttft": "500ms", "tpot": "50ms"},
+         "workload": {"qps": 20, "input_tokens": 200, "output_tokens": 500, "profile": {"qps_fraction": [1] * 24}}}]})
+    h = solve_fleet_horizon(f, "f.yaml", compare=False)
+    assert h.verification.passed
+    assert h.cost == pytest.approx(24 * 79.28)
+    assert all(st.tpot_s <= 0.05 for st in h.verification.pools)
+    assert not any(c.name == "colocated[l40s-TP1-b512-c308]" for p in h.periods for c in p.chosen)

@@ -29,7 +29,7 @@ from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem, in_class, one_model_per_name
-from planner.plan.solve import solve, solver_options
+from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, cut_key, solve, solver_options
 from planner.plan.verify import Check, Verification, verify_service
 
 
@@ -71,8 +71,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     n, period_s = f.periods()
     hours = period_s / 3600.0
     qps = [p.workload.period_qps() for p in problems]          # [class][period]
-    cands: list[Candidate] = []
-    sets: list[tuple[int, ...]] = []
+    group_cands: list[tuple[Candidate, ...]] = []             # per global length group
     group_res: list[Resolved] = []
     group_of: list[list[int]] = []                              # [class][period] → global group
     class_res: list[Resolved] = []                              # one per class
@@ -83,7 +82,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
         busiest_of.append([])
         for idx in members:
             busiest = max(idx, key=lambda p, k=k: qps[k][p])
-            busiest_of[k].append((len(sets), busiest))
+            busiest_of[k].append((len(group_cands), busiest))
             try:
                 r = resolve(period_problem(prob, busiest), source)
             except BadInput as e:
@@ -92,10 +91,8 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
             if cs is not None and (missing := missing_roles(cs.candidates, r.uncached_mean > 0, r.decode_mean > 0)):
                 # as a fleet at one QPS says it, not "the demand row of period 0 would be empty"
                 raise Infeasible(f"{source}: class {f.classes[k].name!r}: " + explain_no_candidates(r, cs, missing))
-            kept = prune_dominated(cs.candidates) if cs is not None else ()
-            ids.append(len(sets))
-            sets.append(tuple(range(len(cands), len(cands) + len(kept))))
-            cands += kept
+            ids.append(len(group_cands))
+            group_cands.append(prune_dominated(cs.candidates) if cs is not None else ())
             group_res.append(r)
         group_of.append([ids[g] for g in local])
         class_res.append(group_res[ids[0]])
@@ -112,14 +109,57 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     opts = solver_options(f, solver, time_limit, over_periods=source)
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     conf = None if f.serving.spot_confidence_percent is None else f.serving.spot_confidence_percent / 100
-    solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
-                                     spot_confidence=conf)
-              or hs.solve_joint(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
-                                         spot_confidence=conf), *args))
-    raise_unless_solved(solved.report, source, opts.time_limit,
-                        lambda: "some period's demand cannot be met within the caps (availability, "
-                                "power or budget per hour, applied in every period)")
-    t2 = time.perf_counter()
+    for attempt in range(CUT_RETRIES + 1):
+        cands = [c for g in group_cands for c in g]
+        starts = [sum(map(len, group_cands[:g])) for g in range(len(group_cands))]
+        sets = [tuple(range(a, a + len(g))) for a, g in zip(starts, group_cands)]
+        solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
+                                         spot_confidence=conf)
+                  or hs.solve_joint(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
+                                             spot_confidence=conf), *args))
+        raise_unless_solved(solved.report, source, opts.time_limit,
+                            lambda: "some period's demand cannot be met within the caps (availability, "
+                                    "power or budget per hour, applied in every period)")
+        t2 = time.perf_counter()
+        plans, cost, v = verify_fleet_periods(f, qps, group_of, group_res, cands, sets, first, kinds, periods, solved)
+        broken = colocated_over_tpot(v)
+        if v.passed or not broken or attempt == CUT_RETRIES:
+            break
+        # as the single solve does: without the colocated candidates whose routed mix broke their TPOT
+        key = cut_key(v)
+        cut = {key(b) for b in broken}
+        group_cands = [tuple(c for c in g if key(c) not in cut) for g in group_cands]
+        for k, groups in enumerate(busiest_of):
+            for g, busiest in groups:
+                r = group_res[g]
+                if qps[k][busiest] > 0 and (gone := missing_roles(group_cands[g], r.uncached_mean > 0,
+                                                                  r.decode_mean > 0)):
+                    raise Infeasible(f"{source}: class {f.classes[k].name!r}: no candidate can {' or '.join(gone)}: "
+                                     f"the only ones that could ({', '.join(sorted({c.name for c in broken}))}) "
+                                     f"break their TPOT at the mix a plan routes them")
+    report = solved.report
+    raise_unless_verified(v, f"{source}: the solver's horizon plan")
+    t3 = time.perf_counter()
+    static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
+    short = fleet_static_shortfall(f, static, group_res, busiest_of, qps) if compare else None
+    t4 = time.perf_counter()
+    indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
+                                   time.perf_counter() + opts.time_limit) if compare else None
+    t5 = time.perf_counter()
+    peaks = tuple((k.name, prob.model, max(q)) for k, prob, q in zip(f.classes, problems, qps))
+    return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
+                       len(cands), static, indep, solved.method, solved.subproblems,
+                       {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
+                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=compare,
+                       class_res=tuple(class_res))
+
+
+def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list[list[int]],
+                         group_res: list[Resolved], cands: list[Candidate], sets: list[tuple[int, ...]],
+                         first: Resolved, kinds: tuple[hm.GPUKinds, ...], periods: tuple[hm.Period, ...],
+                         solved: hs.Solved) -> tuple[list[PeriodPlan], float, Verification]:
+    """Every period's pools, class by class at its requests/s and lengths, its nodes and cost, and
+    the cost against the solver's: (period plans, cost over the horizon, the verification)."""
     plans, checks = [], []
     for per in periods:
         by_index = solved.counts[per.index] if solved.counts is not None else {}
@@ -140,30 +180,15 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
             tin += qps[i][per.index] * r.input_mean
             tout += qps[i][per.index] * r.output_mean
         checks += period_node_checks(first, kinds, per, chosen, nodes)
-        plans.append(PeriodPlan(per.index, per.qps, hours, chosen, nodes, tuple(pools),
+        plans.append(PeriodPlan(per.index, per.qps, per.hours, chosen, nodes, tuple(pools),
                                 sum(nd.cost_per_hour(kd, hm.spot_price_in(kd, per.caps))
                                     for kd, nd in zip(kinds, nodes.values())),
                                 per.caps, tin / per.qps if per.qps else 0.0, tout / per.qps if per.qps else 0.0,
                                 classes=tuple(classes)))
     cost = sum(p.cost_per_hour * p.hours for p in plans)
-    report = solved.report
-    checks.append(Check("cost_matches_solver", abs(cost - (report.objective or 0.0)), 1e-6 * max(1.0, cost),
+    checks.append(Check("cost_matches_solver", abs(cost - (solved.report.objective or 0.0)), 1e-6 * max(1.0, cost),
                         f.pricing.currency))
-    v = Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
-    raise_unless_verified(v, f"{source}: the solver's horizon plan")
-    t3 = time.perf_counter()
-    static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
-    short = fleet_static_shortfall(f, static, group_res, busiest_of, qps) if compare else None
-    t4 = time.perf_counter()
-    indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
-                                   time.perf_counter() + opts.time_limit) if compare else None
-    t5 = time.perf_counter()
-    peaks = tuple((k.name, prob.model, max(q)) for k, prob, q in zip(f.classes, problems, qps))
-    return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
-                       len(cands), static, indep, solved.method, solved.subproblems,
-                       {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
-                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=compare,
-                       class_res=tuple(class_res))
+    return plans, cost, Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
 
 
 def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolved],
