@@ -849,3 +849,32 @@ def test_a_day_plan_re_solves_without_colocated_candidates_its_routing_breaks():
     assert h.cost == pytest.approx(24 * single.cost_per_hour, rel=1e-9)
     assert all(st.tpot_s <= 0.05 for st in h.verification.pools)
     assert not any(c.name == "colocated[l40s-TP1-b512-c308]" for p in h.periods for c in p.chosen)
+
+
+def test_a_time_limited_plans_slack_starts_are_not_its_cost():
+    """The start rows bound the starts from below (s ≥ n[p] − n[p−1]); a plan the solver stops at
+    may carry more, and its objective then exceeds what the plan costs (a node-redundant day,
+    time-limited: 0.02 RMB, and `cost_matches_solver` failed, exit 4). `tight_starts` sets each
+    start to those the chosen instances make and returns the cost with them."""
+    from planner.plan.horizon import start_costs
+    p = problem(**{"serving": {"modes": ["disaggregated"],
+                               "instance_start": {"overhead": "60s", "load_bandwidth_per_card": "1GB/s"}}})
+    free = solve_horizon(problem(), compare=False)
+    h = solve_horizon(p, compare=False)
+    cands = tuple(prune_dominated(generate(resolve(single(p, 300))).candidates))
+    cands = tuple(dict.fromkeys(cands + tuple(c for per in free.periods for c in per.chosen)))
+    periods = tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(h.peak, q)))
+                    for i, q in enumerate(p.workload.period_qps()))
+    costs = start_costs(p, h.peak, h.kinds, list(cands))
+    m = hm.build("t", h.kinds, p.limits, cands, periods, start_cost=costs)
+    sel = [per.chosen for per in free.periods]
+    hs.warm_start(m, sel, [per.nodes for per in free.periods])
+    exact = sum(n * costs[k] for st in hs.starts_of(sel) for k, n in st.items())
+    import pulp
+    tight = pulp.value(m.cost)
+    assert exact > 0
+    for s in m.starts.values():
+        s.varValue = (s.varValue or 0.0) + 1.0     # a start in every period and shape, made by no one
+    assert pulp.value(m.cost) > tight + 1.0
+    assert hs.tight_starts(m) == pytest.approx(tight, rel=1e-12)
+    assert tight == pytest.approx(free.cost + exact, rel=1e-9)

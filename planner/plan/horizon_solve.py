@@ -6,7 +6,7 @@ starts that couple the periods).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulp
 
@@ -22,6 +22,7 @@ from planner.plan.horizon_milp import (
     build,
     counts,
     node_counts,
+    running,
     selection,
     shape_of,
 )
@@ -153,8 +154,22 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
     HiGHS's primal heuristics; cold, with them (`HEURISTICS`)."""
     rep = milp.solve(m, solver, time_limit, gap, verbose, warm, heuristics=HEURISTICS or not warm)
     ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
+    if ok and m.starts:
+        rep = replace(rep, objective=tight_starts(m))
     return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint", 0,
                   counts(m) if ok else None)
+
+
+def tight_starts(m: HorizonModel) -> float:
+    """Set each start variable to the instances its period actually starts, max(0, n[k,p] −
+    n[k,p−1]), and return the cost with them. The rows only bound the starts from below, so a plan
+    found before the time limit may carry starts it does not make (a node-redundant day of
+    Llama-3.1-8B on H100, time-limited at a 55 % gap: 0.02 RMB of them), and its verification, which
+    counts the starts of the chosen instances, failed `cost_matches_solver` (exit 4)."""
+    n = len(m.periods)
+    for (k, p), s in m.starts.items():
+        s.varValue = max(0.0, pulp.value(running(m, k, p)) - pulp.value(running(m, k, (p - 1) % n)))
+    return pulp.value(m.cost)
 
 
 def starts_of(selection: list[dict[Candidate, int]]) -> list[dict[Shape, int]]:
