@@ -46,6 +46,7 @@ class Solved:
     method: str                 # 'commitment' (exact decomposition) or 'joint' (one MILP)
     subproblems: int = 0
     counts: list[dict[int, int]] | None = None   # instances by candidate index, per period
+    start: str | None = None    # a joint MILP's start: 'plan_without_start_costs' or 'static_fleet'
 
 
 def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
@@ -158,6 +159,30 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
         rep = replace(rep, objective=tight_starts(m))
     return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint", 0,
                   counts(m) if ok else None)
+
+
+def cheapest_start(m: HorizonModel, plans: list[tuple[list[dict[Candidate, int]], list[dict[str, Nodes]], str]]) -> str:
+    """Set `m`'s variables to the cheapest of `plans` (selection, nodes, name) that meets every row
+    of `m` (`warm_start`); its name. The first is the fallback when none does."""
+    best = None
+    for sel, nodes, name in plans:
+        warm_start(m, sel, nodes)
+        if not violated(m) and (best is None or pulp.value(m.cost) < best[0]):
+            best = (pulp.value(m.cost), sel, nodes, name)
+    sel, nodes, name = (best[1:] if best else plans[0])
+    warm_start(m, sel, nodes)
+    return name
+
+
+def violated(m: HorizonModel, tol: float = 1e-6) -> bool:
+    """Whether the variables' current values break a row or a bound of `m`."""
+    for c in m.prob.constraints.values():
+        v = c.value()
+        if (c.sense >= 0 and v < -tol) or (c.sense <= 0 and v > tol):
+            return True
+    return any(v.varValue is not None and ((v.lowBound is not None and v.varValue < v.lowBound - tol)
+                                           or (v.upBound is not None and v.varValue > v.upBound + tol))
+               for v in m.prob.variables())
 
 
 def tight_starts(m: HorizonModel) -> float:

@@ -13,6 +13,10 @@ from planner.report.format import money, per_million, rate, status_text
 from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
 from planner.report.text import precisions, table
 
+# the joint MILP's starts (`solver.started_from` in the JSON), as the text says them
+STARTS = {"plan_without_start_costs": "the plan without start costs",
+          "static_fleet": "the static fleet held every period"}
+
 
 def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
     """Where the profile came from when a trace made it (workload.trace), else None."""
@@ -117,7 +121,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         },
         "verification": verification_dict(h.verification),
         "solver": solver_dict(h.solver, timings, candidates=h.candidates, method=h.method,
-                              subproblems=h.subproblems),
+                              subproblems=h.subproblems, started_from=h.started_from),
         "timings": {k: round(v, 3) for k, v in h.timings.items()} if timings else None,
     }
 
@@ -190,7 +194,7 @@ def render_horizon(h: HorizonPlan) -> str:
                + (f"{s['subproblems']} single-period MILPs over the commitments" if s["method"] == "commitment"
                   else f"one MILP of {s['variables']} variables" + (f", gap {s['gap'] * 100:.2f} %"
                                                                    if s.get("gap") else "")
-                  + (" (started from the plan without start costs)" if "warm" in s["method"] else "")))
+                  + (f" (started from {STARTS[s['started_from']]})" if s.get("started_from") else "")))
     return "\n".join(out)
 
 
