@@ -421,27 +421,3 @@ def test_the_optimum_takes_the_faster_of_equal_cost_plans(tmp_path):
     for curve, row in at80.items():   # no curve of the same cost reaches a shorter TPOT than the optimum
         if row["cost_per_hour"] == pytest.approx(at80["all"]["cost_per_hour"]):
             assert at80["all"]["tpot_s"] <= row["tpot_s"] + 1e-12, curve
-
-
-def test_single_gpu_curves_solve_without_primal_heuristics_and_cost_the_same(problem, monkeypatch):
-    """Each single-GPU curve's MILP runs without HiGHS's primal heuristics (a sixth of the 50-point
-    sweep's time: bench/sweep_bench.py), the optimum's with `plan solve`'s defaults so that it is
-    the plan `plan solve` prints. Without the heuristics the single-GPU MILPs land on the same
-    costs (all 200 of the benchmark's, checked against the heuristics' run)."""
-    import planner.studies.sweep as sw
-    seen = []
-    real = sw.solve
-
-    def spy(p, source, *, candidates=None, heuristics=None):
-        seen.append(heuristics)
-        return real(p, source, candidates=candidates, heuristics=heuristics)
-    monkeypatch.setattr(sw, "solve", spy)
-    axes = [parse_axis("tpot", "30ms,80ms", 2)]
-    off = run_sweep(problem, "p.yaml", axes, workers=1)
-    n_gpus = len({r.curve for r in off.rows}) - 1
-    assert seen == ([None] + [False] * n_gpus) * 2
-    monkeypatch.setattr(sw, "solve", lambda p, source, *, candidates=None, heuristics=None:
-                        real(p, source, candidates=candidates))
-    on = run_sweep(problem, "p.yaml", axes, workers=1)
-    assert [r.curve for r in off.rows] == [r.curve for r in on.rows]
-    assert [r.cost_per_hour for r in off.rows] == pytest.approx([r.cost_per_hour for r in on.rows], rel=1e-9)

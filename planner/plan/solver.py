@@ -55,9 +55,7 @@ class WarmHiGHS(pulp.HiGHS):
 # relaxations round to good plans, and the proof, not the search for a plan, is their time. On the
 # fleet benchmark's MILPs of 1,000–31,000 columns this cut the solve by a quarter to a third at the
 # same cost (docs/fleet_bench.md, ninth session). Single problems keep HiGHS's defaults: their
-# MILPs take milliseconds, and without heuristics HiGHS lands on other plans of equal cost. A
-# sweep's single-GPU curves run without them (their MILPs of a few hundred columns spent half
-# their time in RINS/RENS sub-MIPs; 5.8 → 4.9 s for the 50-point sweep, the same costs).
+# MILPs take milliseconds, and without heuristics HiGHS lands on other plans of equal cost.
 NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False}
 
 

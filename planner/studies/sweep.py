@@ -246,7 +246,7 @@ def solve_row(problem: Problem, source: str, point: dict[str, float], index: int
             every = [st for per in h.periods for st in per.pools]
             return _solved_row(base, h.status, every, max(h.periods, key=lambda per: per.qps).pools,
                                h.cost / h.hours, h.cost_per_million_output_tokens, h.cost_per_million_tokens)
-        plan = solve(p, source, candidates=candidates, heuristics=False if curve != ALL else None)
+        plan = solve(p, source, candidates=candidates)
     except Infeasible as e:
         return Row(**base, status="infeasible", reason=str(e))
     except VerificationFailed as e:
