@@ -231,3 +231,21 @@ def test_a_profile_calibrated_into_the_working_directory_is_found_by_name(tmp_pa
     assert r.exit_code == 2 and "mine" in r.output and "Did you mean 'mine'" in r.output, r.output
     r = CliRunner().invoke(main, ["solve", problem, "--out", "new/dir/plan.json"])
     assert r.exit_code == 2 and "directory new/dir does not exist (create it first: mkdir -p new/dir)" in r.output
+
+
+def test_a_check_failing_alike_in_many_periods_is_said_once_with_its_periods():
+    """A flat day's failing pool was listed once per period (24 times, ~3,000 characters); checks
+    that differ only in their period prefix, with the same value and limit as printed, are said
+    once with the periods; others as they are."""
+    from types import SimpleNamespace as NS
+
+    from planner.plan.diagnose import failed_text
+    failed = [NS(name=f"tpot[p{i}/colocated[l40s-TP1-b512-c308]]", value=0.05898, unit="s", limit=0.05)
+              for i in (*range(12), 13, 14, 20)]
+    failed += [NS(name="tpot[p12/colocated[l40s-TP1-b512-c308]]", value=0.0612, unit="s", limit=0.05),
+               NS(name="cost_matches_solver", value=0.02168, unit="RMB", limit=0.005152),
+               NS(name="p7/availability_period[h800]", value=16, unit="cards", limit=8)]
+    assert failed_text(failed) == (
+        "tpot[colocated[l40s-TP1-b512-c308]] = 0.05898 s vs limit 0.05 in periods 0–11, 13–14, 20; "
+        "tpot[colocated[l40s-TP1-b512-c308]] = 0.0612 s vs limit 0.05 in period 12; "
+        "cost_matches_solver = 0.02168 RMB vs limit 0.005152; availability_period[h800] = 16 cards vs limit 8 in period 7")

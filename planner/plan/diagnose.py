@@ -7,6 +7,7 @@ caps allow (found by re-solving the same model with the served fraction as a var
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pulp
@@ -132,11 +133,37 @@ def explain_caps(build: Callable[[pulp.LpVariable], milp.Model], opts: SolverOpt
 
 
 def raise_unless_verified(v: Verification, what: str) -> None:
-    """VerificationFailed (exit 4) naming every failed check, value against limit."""
+    """VerificationFailed (exit 4) naming every failed check, value against limit; checks of a plan
+    over periods that fail alike in several periods once, with the periods (`failed_text`)."""
     if not v.passed:
-        raise VerificationFailed(f"{what} fails verification: "
-                                 + "; ".join(f"{c.name} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
-                                             for c in v.failed), v.failed)
+        raise VerificationFailed(f"{what} fails verification: " + failed_text(v.failed), v.failed)
+
+
+def failed_text(failed) -> str:
+    """'name = value unit vs limit L' per failed check, joined by '; '. A plan over periods names
+    its checks 'p7/…': those that differ only in the period, with the same value and limit as
+    printed, are said once with their periods ('in periods 0–23'; a flat day's failing pool was
+    listed 24 times over 3,000 characters)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for c in failed:
+        m = re.fullmatch(r"(\w*\[?)p(\d+)/(.*)", c.name)
+        rest = f"{m.group(1)}{m.group(3)}" if m else c.name
+        said = f"{rest} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
+        groups.setdefault((said, "p" if m else ""), []).append(int(m.group(2)) if m else -1)
+    return "; ".join(f"{said} in period{'s' if len(ps) > 1 else ''} {_ranges(ps)}" if kind else said
+                     for (said, kind), ps in groups.items())
+
+
+def _ranges(ps: list[int]) -> str:
+    """'0–3, 7, 9–10' for [0, 1, 2, 3, 7, 9, 10]."""
+    out, start = [], None
+    ps = sorted(set(ps))
+    for i, p in enumerate(ps):
+        start = p if start is None else start
+        if i + 1 == len(ps) or ps[i + 1] != p + 1:
+            out.append(f"{start}" if start == p else f"{start}–{p}")
+            start = None
+    return ", ".join(out)
 
 
 def raise_unless_solved(report: milp.SolverReport, source: str, time_limit: float,
