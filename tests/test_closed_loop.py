@@ -118,6 +118,21 @@ def test_a_requests_own_prompt_is_not_in_its_tpot(llama, clients):
         assert analytic_tpot(bm, llama) == pytest.approx(decode_step(llama, 1.0, 16064.0).time_s, rel=1e-12)
 
 
+@pytest.mark.parametrize("isl, osl, clients", [(100_000, 100, 64), (100_000, 100, 16), (50_000, 50, 32),
+                                               (20_000, 20, 64)])
+def test_a_prefill_bound_loop_holds_at_most_a_chunk_a_step(isl, osl, clients):
+    """Prompts 1,000 times their answers: the other sequences ask more prompt tokens a step than the
+    budget (8,192), and the loop is prefill-bound, every step a full chunk beside the decodes. The
+    formula spread the asked tokens over the steps as if a step could hold them all (100k-token
+    prompts, 64 clients: 626 ms TPOT and 58.7 s TTFT against 124 ms and 77.8 s simulated); a step
+    now holds at most the budget, as the engine's does."""
+    dep = make_dep("llama-3.1-8b", "h100", CAL, tp=8)
+    bm = Benchmark("agg", isl=isl, osl=osl, concurrency=clients, batch=clients)
+    sim = simulate_benchmark(bm, dep, k=4.5)
+    assert analytic_tpot(bm, dep) == pytest.approx(sim.tpot.mean, rel=0.08)
+    assert analytic_ttft(bm, dep) == pytest.approx(sim.ttft.mean, rel=0.05)
+
+
 def test_prefill_first_engine_keeps_waves(llama):
     """An engine that prefills first (SGLang's default) prefills a whole wave of simultaneous
     prompts before any of it decodes; with fixed lengths every round stays such a wave, so TPOT

@@ -248,4 +248,5 @@ def test_a_check_failing_alike_in_many_periods_is_said_once_with_its_periods():
     assert failed_text(failed) == (
         "tpot[colocated[l40s-TP1-b512-c308]] = 0.05898 s vs limit 0.05 in periods 0–11, 13–14, 20; "
         "tpot[colocated[l40s-TP1-b512-c308]] = 0.0612 s vs limit 0.05 in period 12; "
-        "cost_matches_solver = 0.02168 RMB vs limit 0.005152; availability_period[h800] = 16 cards vs limit 8 in period 7")
+        "cost_matches_solver = 0.02168 RMB vs limit 0.005152; "
+        "availability_period[h800] = 16 cards vs limit 8 in period 7")
