@@ -248,3 +248,34 @@ def test_eval_notes_lengths_past_the_context():
     assert r.exit_code == 0 and "note: llama-3.1-8b: 200,000 + 1,000 tokens pass its context of 131,072" in r.output
     r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1"])
     assert r.exit_code == 0 and "note:" not in r.output
+
+
+@pytest.mark.parametrize("mode, prefill_first, isl, osl, clients", [
+    ("agg", False, 1000, 1000, 32), ("agg", True, 8000, 128, 4), ("agg", False, 2048, 512, 1),
+    ("disagg", False, 1000, 1000, 32), ("disagg", False, 8000, 128, 128)])
+def test_plain_decode_steps_run_as_one_event_with_the_same_results(llama, monkeypatch, mode, prefill_first, isl,
+                                                                   osl, clients):
+    """A run of decode steps in which nothing changes is one event (`_Loop.plain_steps`): the same
+    TTFT, TPOT and duration as the loop stepped one event per step, to float round-off; and a 1M-token
+    answer at 64 clients (130 s of events before) takes a few thousand events."""
+    from planner.studies.simulate import closed
+    pd = make_dep("llama-3.1-70b", "h100", CAL, tp=8)
+    bm = Benchmark(mode, isl=isl, osl=osl, concurrency=clients, batch=clients, prefill_first=prefill_first)
+    fast = simulate_benchmark(bm, llama, pd if mode == "disagg" else None, k=3)
+    monkeypatch.setattr(closed._Loop, "plain_steps", lambda self, inst, b, chunk: 1)
+    slow = simulate_benchmark(bm, llama, pd if mode == "disagg" else None, k=3)
+    for a, b in ((fast.ttft.mean, slow.ttft.mean), (fast.tpot.mean, slow.tpot.mean),
+                 (fast.ttft.p99, slow.ttft.p99), (fast.duration_s, slow.duration_s)):
+        assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_a_million_token_answer_is_simulated_in_few_events(monkeypatch):
+    from planner.studies.simulate import closed
+    dep = make_dep("llama-3.1-8b", "h100", CAL, tp=1)
+    pushes = []
+    real = closed._Loop.push
+    monkeypatch.setattr(closed._Loop, "push", lambda self, *a: (pushes.append(1), real(self, *a))[1])
+    bm = Benchmark("agg", isl=1_000_000, osl=1_000_000, concurrency=64, batch=64)
+    sim = simulate_benchmark(bm, dep, k=1)
+    assert sim.requests == 64 and len(pushes) < 20_000
+    assert sim.tpot.mean == pytest.approx(analytic_tpot(bm, dep), rel=0.02)

@@ -244,7 +244,19 @@ class _Loop:
             inst.busy = False
             return
         inst.busy = True
-        self.push(self.now + self.step_time(b, chunk), "step", i, (decodes, completed))
+        k = self.plain_steps(inst, b, chunk)
+        self.push(self.now + k * self.step_time(b, chunk), "step", i, (decodes, completed, k))
+
+    def plain_steps(self, inst: _Instance, b: int, chunk: float) -> int:
+        """Steps the instance runs before anything changes, as one event: a decode step without a
+        chunk, no prompt admitted and none joining, repeats until the step whose end finishes a
+        request (only a finished request sends, admits or frees a slot; a disaggregated loop's
+        prefill workers may hand over a request at any time, so there only with no event pending).
+        One event per step made a 1M-token answer at 64 clients run 130 s; the times are the same
+        steps', summed as k × step."""
+        if chunk or not b or inst.prompts or inst.joining or not inst.ends or (self.bm.mode != "agg" and self.heap):
+            return 1
+        return max(1, min(inst.ends) - inst.step + 1)
 
     def take_chunk(self, inst: _Instance) -> tuple[float, list[int]]:
         """Up to the token budget from the head of the instance's admitted prompts."""
@@ -259,8 +271,9 @@ class _Loop:
                 inst.prompts.popleft()
         return self.bm.budget_tokens - budget, completed
 
-    def step_end(self, i: int, decodes: bool, completed: list[int]) -> None:
+    def step_end(self, i: int, decodes: bool, completed: list[int], k: int = 1) -> None:
         inst = self.insts[i]
+        inst.step += k - 1   # the plain steps before this one (`plain_steps`)
         if decodes and inst.b:
             ended = inst.ends.pop(inst.step, [])
             inst.step += 1
