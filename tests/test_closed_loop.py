@@ -279,3 +279,20 @@ def test_a_million_token_answer_is_simulated_in_few_events(monkeypatch):
     sim = simulate_benchmark(bm, dep, k=1)
     assert sim.requests == 64 and len(pushes) < 20_000
     assert sim.tpot.mean == pytest.approx(analytic_tpot(bm, dep), rel=0.02)
+
+
+def test_eval_says_when_its_colocated_batch_is_not_a_steady_state():
+    """16 sequences of 100k-token prompts and 100-token answers ask 16,000 prompt tokens a step,
+    more than a step holds: `plan eval` printed a colocated TPOT and throughput at that batch as if
+    an engine could hold it; it now says it cannot (JSON `holds` false), and a batch within the
+    budget holds."""
+    r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "8", "--tp", "8",
+                                  "--batch", "16", "--input-len", "100000", "--output-len", "100", "--json"])
+    col = json.loads(r.output)["colocated"]
+    assert col["prompt_tokens_per_step"] == pytest.approx(16_000) and col["holds"] is False
+    text = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "8", "--tp", "8",
+                                     "--batch", "16", "--input-len", "100000", "--output-len", "100"]).output
+    assert "not a steady state: its prompts ask 16,000 tokens a step, more than the 8,192 a step holds" in text
+    r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "16",
+                                  "--input-len", "1000", "--output-len", "100", "--json"])
+    assert json.loads(r.output)["colocated"]["holds"] is True

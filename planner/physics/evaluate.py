@@ -122,7 +122,10 @@ def evaluate(req: EvalRequest, calib: Calibration | None = None) -> dict[str, An
         "decode_tokens_per_s_per_card": req.batch / tpot / par.cards,
         "colocated": {"tpot_s": col_tpot, "output_tokens_per_s": req.batch / col_tpot,
                       "prompt_tokens_per_s": prompt_per_step / col.time_s, "chunk_tokens": chunk,
-                      "steps_with_chunk": share, "bound": col.bound},
+                      "steps_with_chunk": share, "bound": col.bound,
+                      # a step holds at most the budget: above it this batch is not a steady state
+                      "prompt_tokens_per_step": prompt_per_step,
+                      "holds": prompt_per_step <= colocated.DEFAULT_CHUNK_TOKENS},
         "floors": {"step_s": fl.step_s, "layers_s": fl.layers_s, "moe_layers_s": fl.moe_layers_s,
                    "collectives": fl.collectives, "collective_latency_s": fl.collective_latency_s,
                    "sequences_s": fl.sequences_s, "total_s": fl.total_s},

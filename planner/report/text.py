@@ -226,7 +226,11 @@ def render_eval(d: dict[str, Any]) -> str:
         f"colocated at batch {d['batch']} (prompts of these lengths prefilled beside the decodes, chunks of "
         f"{d['colocated']['chunk_tokens']:,.0f} tokens on {d['colocated']['steps_with_chunk']:.0%} of the steps): "
         f"TPOT {format_time(d['colocated']['tpot_s'])}, {d['colocated']['output_tokens_per_s']:,.0f} output + "
-        f"{d['colocated']['prompt_tokens_per_s']:,.0f} prompt tokens/s  [{d['colocated']['bound']}-bound]",
+        f"{d['colocated']['prompt_tokens_per_s']:,.0f} prompt tokens/s  [{d['colocated']['bound']}-bound]"
+        + ("" if d["colocated"].get("holds", True) else
+           f"; not a steady state: its prompts ask {d['colocated']['prompt_tokens_per_step']:,.0f} tokens a step, more "
+           f"than the {d['colocated']['chunk_tokens']:,.0f} a step holds, so an engine at these lengths is "
+           f"prefill-bound with fewer sequences decoding"),
         f"floors of a decode step: {format_time(d['floors']['total_s'])} = step {format_time(d['floors']['step_s'])}"
         f" + layers {format_time(d['floors']['layers_s'])} + MoE layers {format_time(d['floors']['moe_layers_s'])}"
         f" + {d['floors']['collectives']} collectives × {format_time(d['floors']['collective_latency_s'])}"
