@@ -902,3 +902,40 @@ def test_with_starts_priced_the_joint_milp_starts_from_the_static_fleet_when_it_
     assert h.started_from == "static_fleet"
     assert h.static_peak.cost_per_hour * 24 == pytest.approx(4665.60)
     assert h.cost <= h.static_peak.cost_per_hour * 24 + 1e-6
+
+
+DIURNAL = [0.55, 0.45, 0.37, 0.32, 0.3, 0.32, 0.38, 0.48, 0.6, 0.72, 0.8, 0.85, 0.85, 0.83, 0.82, 0.83, 0.85, 0.88,
+           0.92, 0.97, 1.0, 0.97, 0.85, 0.7]
+
+
+def test_a_cut_candidate_of_the_static_fleet_is_no_start_for_the_joint_milp():
+    """A hunt's exit 5 (KeyError in warm_start): with starts priced, the first day plan failed on a
+    colocated H100 pool and the cut removed it; the static fleet, solved before the cut, still ran
+    that candidate, and the re-solve started the joint MILP from it. A start whose instances are
+    not all the model's candidates is now passed over."""
+    p = Problem.model_validate({
+        "name": "s5", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "30ms"},
+        "workload": {"qps": 300, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "max_cards_per_period": [0, 0, 0] + [64] * 21}, "h200"],
+        "serving": {"instance_start": {"overhead": "120s"}}, "solver": {"time_limit": "10s"}})
+    h = solve_horizon(p, "s5.yaml", compare=False)
+    assert h.verification.passed and h.started_from == "plan_without_start_costs"
+    static = {c for c in h.static_peak.chosen}
+    assert any(c.role == "colocated" and c.gpu == "h100" for c in static)
+
+
+def test_the_joint_milp_starts_from_a_plan_with_spot_at_a_confidence():
+    """With `spot_confidence_percent` the node cover counts spot nodes through one binary per count
+    (`spot_count`), which the warm start left at 0: every start broke those rows, HiGHS had no
+    incumbent and a 1 s solve returned 3,863.89 RMB against its 2,684.39 RMB start (the static
+    fleet 3,072.00). The binaries are now set: the plan costs no more than its start."""
+    p = Problem.model_validate({
+        "name": "c1", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "30ms"},
+        "workload": {"qps": 600, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "l40s", "spot_price_per_gpu_hour": [1, 9] * 12, "spot_interruption_percent": 5},
+                 {"id": "h100", "reserved_price_per_gpu_hour": 8}],
+        "serving": {"instance_start": {"overhead": "1800s"}, "spot_confidence_percent": 90}})
+    h = solve_horizon(p, "c1.yaml", time_limit=1, compare=False)
+    assert h.verification.passed and h.started_from in ("plan_without_start_costs", "static_fleet")
+    assert h.cost <= 2684.39 + 0.01
+    assert h.cost <= h.static_peak.cost_per_hour * 24 + 1e-6

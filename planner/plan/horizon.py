@@ -236,9 +236,10 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
         m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
         begin = hs.cheapest_start(m, [(solved.selection, solved.nodes, "plan_without_start_costs")]
                                   + ([(*flat, "static_fleet")] if flat else []))
-        joint = hs.solve_joint(m, *args, warm=True)
+        joint = hs.solve_joint(m, *args, warm=begin is not None)   # none meets the rows: cold, with heuristics
         if joint.selection:
-            solved = replace(joint, method="joint, warm-started", subproblems=solved.subproblems, start=begin)
+            solved = replace(joint, method="joint, warm-started" if begin else "joint", subproblems=solved.subproblems,
+                             start=begin)
     raise_unless_solved(solved.report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
     return solved, len(cands)
 

@@ -170,6 +170,7 @@ class HorizonModel:
     sets: tuple[tuple[int, ...], ...] = ()           # candidate indices of each length group (() = all)
     starts: dict[tuple[Shape, int], pulp.LpVariable] = field(default_factory=dict)   # instances started
     start_cost: dict[Shape, float] = field(default_factory=dict)   # currency per instance start, by shape
+    spot_count: dict[tuple[str, int], list[pulp.LpVariable]] = field(default_factory=dict)   # λ_j: j spot nodes
 
     def of_period(self, p: int) -> list[tuple[int, Candidate]]:
         """(index, candidate) of the candidates period p may use: its loads' groups'."""
@@ -336,6 +337,7 @@ def add_node_cover(m: HorizonModel, p: int, spot_confidence: float | None = None
         most = sum((m.x[(i, p)].upBound or 0) * c.cards for i, c in m.of_period(p) if c.gpu == k.id)
         top = spot.nodes_for(-(-int(most) // k.node_cards), k.spot_interruption, spot_confidence)
         lam = [pulp.LpVariable(f"spot_{k.id}_{p}_{j}", cat="Binary") for j in range(top + 1)]
+        m.spot_count[(k.id, p)] = lam
         m.prob += pulp.lpSum(lam) == 1, f"spot_count_{k.id}_{p}"
         m.prob += s == pulp.lpSum(j * v for j, v in enumerate(lam)), f"spot_nodes_{k.id}_{p}"
         up = pulp.lpSum(spot.up_at(j, k.spot_interruption, spot_confidence) * v for j, v in enumerate(lam))

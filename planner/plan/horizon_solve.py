@@ -161,17 +161,23 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
                   counts(m) if ok else None)
 
 
-def cheapest_start(m: HorizonModel, plans: list[tuple[list[dict[Candidate, int]], list[dict[str, Nodes]], str]]) -> str:
-    """Set `m`'s variables to the cheapest of `plans` (selection, nodes, name) that meets every row
-    of `m` (`warm_start`); its name. The first is the fallback when none does."""
+def cheapest_start(m: HorizonModel,
+                   plans: list[tuple[list[dict[Candidate, int]], list[dict[str, Nodes]], str]]) -> str | None:
+    """Set `m`'s variables to the cheapest of `plans` (selection, nodes, name) whose instances are
+    all `m`'s candidates and that meets every row of `m` (`warm_start`); its name, or None when
+    none does (a cut may have taken a plan's candidates; the variables are then left as they are)."""
+    have = {(m.candidates[i], p) for (i, p) in m.x}
     best = None
     for sel, nodes, name in plans:
+        if any((c, p) not in have for p, chosen in enumerate(sel) for c in chosen):
+            continue
         warm_start(m, sel, nodes)
         if not violated(m) and (best is None or pulp.value(m.cost) < best[0]):
             best = (pulp.value(m.cost), sel, nodes, name)
-    sel, nodes, name = (best[1:] if best else plans[0])
-    warm_start(m, sel, nodes)
-    return name
+    if best is None:
+        return None
+    warm_start(m, best[1], best[2])
+    return best[3]
 
 
 def violated(m: HorizonModel, tol: float = 1e-6) -> bool:
@@ -235,6 +241,10 @@ def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dic
             need = getattr(m.periods[p].demand, f"{kind}_tok_s")
             v.varValue = sum((m.x[(i, p)].varValue or 0) * min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP)
                              for i, c in m.of_period(p))
+    for (g, p), lam in m.spot_count.items():   # spot at a confidence: the count's indicator (add_node_cover)
+        n = nodes[p][g].spot if g in nodes[p] else 0
+        if n < len(lam):
+            lam[n].varValue = 1.0
     started = starts_of(sel)
     for (k, p), s in m.starts.items():
         s.varValue = started[p].get(k, 0)
