@@ -24,7 +24,7 @@ from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
-from planner.plan.horizon import HorizonPlan, PeriodPlan, first_failed_check, idle_owned_per_hour, period_node_checks
+from planner.plan.horizon import HorizonPlan, PeriodPlan, first_failed_check, idle_owned_cost, period_node_checks
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
@@ -238,9 +238,10 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
     (loads, caps)."""
     per_hour: dict[tuple, tuple[float, dict]] = {}
     total = 0.0
+    used = []   # (hours, nodes in use) per period, for the owned nodes kept all horizon (`idle_owned_cost`)
     for per in periods:
         if per.qps <= 0:
-            total += per.hours * idle_owned_per_hour(first.gpus, {})
+            used.append((per.hours, {}))
             continue
         caps = tuple((c.gpu, c.max_cards, c.on_demand_max_cards) for c in per.caps)
         key = (tuple(q[per.index] for q in qps), caps, per.loads)
@@ -257,5 +258,6 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
                 return None
             per_hour[key] = (plan.cost_per_hour, plan.nodes)
         cost, nodes = per_hour[key]
-        total += (cost + idle_owned_per_hour(first.gpus, nodes)) * per.hours
-    return total
+        total += cost * per.hours
+        used.append((per.hours, nodes))
+    return total + idle_owned_cost(first.gpus, used)
