@@ -721,7 +721,7 @@ def test_independent_plans_cost_the_same_with_dominated_candidates_dropped(redun
     (only their cost is compared; with redundancy rows per candidate their MILPs shrink most: the
     N+1 example day's comparison 38.8 → 6.8 s). Solved again with every candidate kept, the cost is
     the same."""
-    import planner.plan.horizon as H
+    import planner.plan.comparisons as H
     p = problem(**{"serving.redundancy": redundancy, "gpus": [BASE["gpus"][0], {"id": "h20"}],
                    "workload.profile": {"qps_fraction": [0.3, 0.5, 0.7, 1.0] * 6}})
     pruned = solve_horizon(p, "t").independent_cost
@@ -959,8 +959,35 @@ def test_idle_owned_cost_by_hand():
     owned; 8 cards at 1.5 per card-hour: 2 idle hours × 8 × 1.5 = 24."""
     from types import SimpleNamespace as NS
 
-    from planner.plan.horizon import idle_owned_cost
+    from planner.plan.comparisons import idle_owned_cost
     gpus = [NS(id="h100", owned_nodes=2, owned_cost_per_card_hour=1.5, gpu=NS(node_cards=8)),
             NS(id="l40s", owned_nodes=0, owned_cost_per_card_hour=9.0, gpu=NS(node_cards=8))]
     periods = [(1.0, {"h100": (0, 1)}), (1.0, {}), (1.0, {"h100": (2, 1)}), (1.0, {"l40s": (1, 0)})]
     assert idle_owned_cost(gpus, periods) == pytest.approx(24.0)
+
+
+@pytest.mark.parametrize("kind", ["problem", "fleet"])
+def test_a_static_fleet_above_a_periods_own_cap_is_said_not_to_serve_it(tmp_path, kind):
+    """The static fleet is sized within the busiest period's caps and held all day; H100 capped at
+    0 cards for the first three hours cannot hold it then. It was reported as serving every period
+    (JSON `static_peak_serves_every_period` true) beside a saving of −9.2 %; now the first such
+    period and its cap are named, in the JSON and the text."""
+    import yaml as _yaml
+
+    from planner.input.load import load_fleet
+    from planner.plan.horizon_fleet import solve_fleet_horizon
+    from planner.report.horizon import horizon_json, render_horizon
+    work = {"qps": 300, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}}
+    slo = {"ttft": "500ms", "tpot": "30ms"}
+    d = {"name": "s9", "gpus": [{"id": "h100", "max_cards_per_period": [0, 0, 0] + [64] * 21}, "h200"],
+         "serving": {"modes": ["disaggregated"]}}
+    d |= {"model": "llama-3.1-8b", "workload": work, "slo": slo} if kind == "problem" else \
+        {"classes": [{"name": "chat", "model": "llama-3.1-8b", "workload": work, "slo": slo}]}
+    p = tmp_path / "s9.yaml"
+    p.write_text(_yaml.safe_dump(d, sort_keys=False))
+    h = solve_horizon(load_problem(p), str(p)) if kind == "problem" else solve_fleet_horizon(load_fleet(p), str(p))
+    c = horizon_json(h)["comparison"]
+    assert c["static_peak_serves_every_period"] is False
+    assert c["static_peak_short_of"] == {"period": 0, "check": "availability_period[h100]: 8 cards held, at most "
+                                                                "0 in that period"}
+    assert "it cannot be held in period 0: availability_period[h100]" in render_horizon(h)

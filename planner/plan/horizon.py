@@ -22,11 +22,11 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp, spot
 from planner.plan.candidates import Candidate, deployment, generate, prune_dominated
+from planner.plan.comparisons import independent_cost, static_over_caps, static_shortfall
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
-from planner.plan.services import needed
 from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, cut_key, solve, solver_options
 from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
 
@@ -195,7 +195,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                        solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
                         "independent_s": t5 - t4},
-                       static_short=static_shortfall(static, res_g, group_of, qps) if compare else None,
+                       static_short=(static_over_caps(static, kinds, periods)
+                                     or static_shortfall(static, res_g, group_of, qps)) if compare else None,
                        static_checked=compare, started_from=solved.start)
 
 
@@ -283,28 +284,6 @@ def verify_periods(problem: Problem, res_g: list[Resolved | None], peak: Resolve
     checks.append(Check("cost_matches_solver", abs(cost - (solved.report.objective or 0.0)), 1e-6 * max(1.0, cost),
                         problem.pricing.currency))
     return plans, cost, Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
-
-
-def static_shortfall(static: Plan, res_g: list[Resolved | None], group_of: list[int],
-                     qps: list[float]) -> tuple[int, str] | None:
-    """The first period (and the check it fails) that the static fleet's pools cannot serve, or None.
-    Periods of the peak's lengths ask less of them than the peak; a period of other lengths (a
-    trace, per-period lengths) can ask more (an hour of 55 req/s × 2,000 output tokens more decode
-    than the peak's 60 × 1,000): each length group's busiest period is verified on the static pools."""
-    top = qps.index(max(qps))
-    for g, res in enumerate(res_g):
-        if res is None or g == group_of[top]:
-            continue
-        busiest = max((p for p in range(len(qps)) if group_of[p] == g), key=lambda p: qps[p])
-        if (failed := first_failed_check(at_qps(res, qps[busiest]), static.chosen)) is not None:
-            return busiest, failed
-    return None
-
-
-def first_failed_check(res: Resolved, chosen: dict[Candidate, int]) -> str | None:
-    """The name of the first check the pools `chosen` fail at the workload `res`, or None."""
-    _, checks = verify_service(res, chosen)
-    return next((c.name for c in checks if not c.ok), None)
 
 
 def cards_in(res: Resolved, availability: tuple[hm.Availability, ...]) -> float:
@@ -397,61 +376,3 @@ def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.P
     return checks
 
 
-def independent_key(per: hm.Period) -> tuple:
-    """What a period's own single-QPS plan depends on: its QPS, cards caps and lengths (it rents
-    no spot, so spot prices and caps do not matter)."""
-    return per.qps, tuple((c.gpu, c.max_cards, c.on_demand_max_cards) for c in per.caps), per.group
-
-
-def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period, ...], cs_g,
-                     solver: str | None, time_limit: float | None,
-                     start_cost: dict[hm.Shape, float] | None = None, deadline: float = math.inf) -> float | None:
-    """Σ_p h_p·(cost per hour of period p's own single-QPS plan: on demand, its lengths, within its
-    own caps, and the owned nodes it leaves idle, paid as the horizon plan pays them), plus the
-    starts from one period's plan to the next when instance starts are priced;
-    None when a period has no single-QPS plan (e.g. a budget it cannot meet alone). One solve per
-    distinct QPS, caps and lengths; None too once the solves pass `deadline` (the problem's time
-    limit, from when the comparison starts). Only the cost is compared, so without start costs (which count
-    the plans' instances) each solve drops dominated candidates first (`services.needed`: the
-    optimum's cost is unchanged, and with redundancy rows per candidate the MILP shrinks most)."""
-    plans: dict[tuple, Plan] = {}
-    if not start_cost:   # peak carries the problem's redundancy and limits: its pruning rules
-        cs_g = [c if c is None else replace(c, candidates=needed(c.candidates, peak)) for c in cs_g]
-    for per in periods:
-        key = independent_key(per)
-        if per.qps <= 0 or key in plans:
-            continue
-        if time.perf_counter() > deadline:
-            return None
-        single = single_qps_problem(period_problem(problem, per.index), peak, per.qps, False, per.caps)
-        try:
-            plans[key] = solve(single, peak.source, solver=solver, time_limit=time_limit, candidates=cs_g[per.group],
-                               heuristics=bool(start_cost))   # only the cost is read without starts
-        except Infeasible:
-            return None
-    keys = [independent_key(per) for per in periods]
-    cost = sum(plans[k].cost_per_hour * per.hours for k, per in zip(keys, periods) if k in plans)
-    cost += idle_owned_cost(peak.gpus, [(per.hours, plans[k].nodes if k in plans else {})
-                                        for k, per in zip(keys, periods)])
-    if start_cost:
-        started = hs.starts_of([plans[k].chosen if k in plans else {} for k in keys])
-        cost += sum(n * start_cost[s] for st in started for s, n in st.items())
-    return cost
-
-
-def idle_owned_cost(gpus, periods: list[tuple[float, dict[str, tuple[int, int]]]]) -> float:
-    """What the owned nodes the periods' own plans keep but leave idle cost over the horizon
-    (`periods`: (hours, GPU type → (rented, owned) nodes in use) each). The horizon plan keeps its
-    owned nodes all horizon (a count chosen once, paid every hour); so do these plans: the most any
-    period uses, paid in every period, of which each period's own cost holds those it used. (They
-    paid only the hours they used, and a day with two busy hours on one owned node read "saving
-    −1,093.6 %"; then every owned node every hour, also those no plan used, and a day whose plan
-    kept none of three owned nodes read "saving 83.2 %".)"""
-    total = 0.0
-    for o in gpus:
-        if not o.owned_nodes:
-            continue
-        most = max((nodes.get(o.id, (0, 0))[1] for _, nodes in periods), default=0)
-        total += sum(h * (most - nodes.get(o.id, (0, 0))[1]) for h, nodes in periods) \
-            * o.gpu.node_cards * o.owned_cost_per_card_hour
-    return total

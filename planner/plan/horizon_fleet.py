@@ -23,8 +23,9 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
+from planner.plan.comparisons import first_failed_check, idle_owned_cost, static_over_caps
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
-from planner.plan.horizon import HorizonPlan, PeriodPlan, first_failed_check, idle_owned_cost, period_node_checks
+from planner.plan.horizon import HorizonPlan, PeriodPlan, period_node_checks
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
@@ -141,7 +142,8 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t3 = time.perf_counter()
     static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
-    short = fleet_static_shortfall(f, static, group_res, busiest_of, qps) if compare else None
+    short = (static_over_caps(static, kinds, periods)
+             or fleet_static_shortfall(f, static, group_res, busiest_of, qps)) if compare else None
     t4 = time.perf_counter()
     indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
                                    time.perf_counter() + opts.time_limit) if compare else None

@@ -175,7 +175,12 @@ def render_horizon(h: HorizonPlan) -> str:
             f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
             f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
             f"saving {money(c['static_peak_saving'], cur)}{_percent(c['static_peak_saving_fraction'])}"]
-    if (short := c["static_peak_short_of"]) is not None:
+    if (short := c["static_peak_short_of"]) is not None and \
+            short["check"].startswith(("availability_period[", "on_demand_availability[")):
+        out.append(f"  (sized within the busiest period's caps, it cannot be held in period {short['period']}: "
+                   f"{short['check']}; a fleet that can be held every period costs more, if one exists, so the "
+                   f"saving against it is a lower bound)")
+    elif short is not None:
         out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']}, "
                    f"whose lengths ask more: {short['check']}; a fleet that does costs more, so the saving "
                    f"against it is a lower bound)")
