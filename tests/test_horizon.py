@@ -991,3 +991,20 @@ def test_a_static_fleet_above_a_periods_own_cap_is_said_not_to_serve_it(tmp_path
     assert c["static_peak_short_of"] == {"period": 0, "check": "availability_period[h100]: 8 cards held, at most "
                                                                 "0 in that period"}
     assert "it cannot be held in period 0: availability_period[h100]" in render_horizon(h)
+
+
+def test_an_owned_node_beside_an_hour_capped_below_it_is_no_input_error():
+    """One owned H100 node and an hour whose `max_cards_per_period` is 0: the comparisons' single-QPS
+    plan of that hour was refused as 'owned inventory of 1 node(s) (8 cards) exceeds the availability
+    cap of 0 cards; raise max_cards/max_nodes…' (exit 2 for a file that sets neither). That hour's
+    plan now runs none of the owned nodes its cap excludes."""
+    caps = [64] * 24
+    caps[10] = 0
+    p = Problem.model_validate({
+        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
+        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
+                 "h200"]})
+    h = solve_horizon(p, "z.yaml")
+    assert h.verification.passed and h.independent_cost is not None
+    assert h.periods[10].nodes["h100"].total == 0

@@ -34,13 +34,17 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
         if commit and k.reserved_price is not None:
             price = min(price, k.reserved_price)
         cap = ch.max_cards
+        owned = ch.owned_nodes
         if k.id in by_gpu:
             cap = by_gpu[k.id] if cap is None else min(cap, by_gpu[k.id])
+            # the period's cap holds the owned nodes too: those above it cannot run then (an owned
+            # node beside an hour capped at 0 cards was refused as "inventory exceeds the cap", exit 2)
+            owned = min(owned, cap // k.node_cards)
         gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
                                           "spot_price_per_gpu_hour": None, "spot_max_share_percent": None,
                                           "spot_interruption_percent": None, "max_cards_per_period": None,
                                           "spot_max_cards_per_period": None, "max_cards": cap,
-                                          "on_demand_max_cards_per_period": None}))
+                                          "on_demand_max_cards_per_period": None, "owned_nodes": owned}))
     return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus})
 
 
