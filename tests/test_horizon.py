@@ -1008,3 +1008,20 @@ def test_an_owned_node_beside_an_hour_capped_below_it_is_no_input_error():
     h = solve_horizon(p, "z.yaml")
     assert h.verification.passed and h.independent_cost is not None
     assert h.periods[10].nodes["h100"].total == 0
+
+
+def test_a_busiest_period_its_caps_cannot_serve_is_named_with_them(tmp_path):
+    """A flat day of gpt-oss-20b at 400 req/s on L40S capped at 8–64 cards hour by hour: exit 3 said
+    'demand cannot be met within availability[l40s]: …', a cap the file does not write, in no
+    period; it now names the busiest period whose caps it is."""
+    import yaml as _yaml
+    caps = [16, 8, 8, 32, 64, 64, 16, 8, 16, 16, 32, 64, 64, 64, 16, 64, 64, 64, 32, 8, 8, 32, 32, 64]
+    d = {"name": "z3", "model": "gpt-oss-20b", "slo": {"ttft": "300ms", "tpot": "20ms"},
+         "workload": {"qps": 400, "input_tokens": 500, "output_tokens": 1000, "profile": {"qps_fraction": [1] * 24}},
+         "gpus": [{"id": "l40s", "max_cards_per_period": caps}]}
+    p = tmp_path / "z3.yaml"
+    p.write_text(_yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(cli.main, ["solve", str(p)])
+    assert r.exit_code == 3
+    assert f"{p}: period 0, the busiest, within its own caps (the per-period caps of l40s): demand cannot be met " \
+        "within availability[l40s]" in r.output, r.output

@@ -156,9 +156,14 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                              f"0 cards then (max_cards, max_nodes or max_cards_per_period)")
     t1 = time.perf_counter()
     # the static fleet for the peak: also the infeasibility diagnosis of the peak period
-    static = solve(single_qps_problem(period_problem(problem, top), peak, max(qps), True,
-                                      hm.period_availability(peak, top)), source,
-                   solver=solver, time_limit=time_limit, verbose=verbose, candidates=cs)
+    caps = hm.period_availability(peak, top)
+    try:
+        static = solve(single_qps_problem(period_problem(problem, top), peak, max(qps), True, caps), source,
+                       solver=solver, time_limit=time_limit, verbose=verbose, candidates=cs)
+    except Infeasible as e:   # say when, and whose caps (it named a cap the file does not write)
+        raise Infeasible(f"{source}: period {top}, the busiest, within its own caps"
+                         + (f" (the per-period caps of {', '.join(c.gpu for c in caps)})" if caps else "")
+                         + ": " + str(e).removeprefix(f"{source}: ")) from None
     t2 = time.perf_counter()
     opts = solver_options(problem, solver, time_limit, over_periods=source)
     kinds = hm.gpu_kinds(peak)
