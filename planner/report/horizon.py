@@ -192,6 +192,9 @@ def render_horizon(h: HorizonPlan) -> str:
     if c["independent_cost"] is not None:
         out.append(f"Independent per-period plans (on demand): {money(c['independent_cost'], cur)}   "
                    f"saving {money(c['independent_saving'], cur)}{_percent(c['independent_saving_fraction'])}")
+    elif c["static_peak_serves_every_period"] is not None:   # compared, and left out (the line was dropped unsaid)
+        out.append("Independent per-period plans (on demand): not compared (a period has no plan of its own "
+                   "within its caps, or their solves ran past solver.time_limit)")
     v, s = d["verification"], d["solver"]
     n_ok = sum(1 for x in v["checks"] if x["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks, every "
