@@ -179,3 +179,28 @@ def test_a_fleet_day_re_solves_without_colocated_candidates_its_routing_breaks()
     assert h.cost == pytest.approx(24 * 79.28)
     assert all(st.tpot_s <= 0.05 for st in h.verification.pools)
     assert not any(c.name == "colocated[l40s-TP1-b512-c308]" for p in h.periods for c in p.chosen)
+
+
+def test_a_fleet_day_whose_static_fleet_cannot_exist_is_still_planned(tmp_path):
+    """Two classes peaking apart (300 and 10 req/s, swapping at 08:00 and 18:00) on H100 capped at
+    8 cards: every hour asks 310 req/s, which one node serves, but the static fleet holds every
+    class at its own peak at once (600 req/s), which the cap cannot. Its solve raised, after the
+    day plan was found and verified: exit 3 for a feasible day (a hunt's finding). The day is now
+    planned and the static fleet said to be none, with why (text, JSON, chart)."""
+    day = [10] * 8 + [300] * 10 + [10] * 6
+    night = [300] * 8 + [10] * 10 + [300] * 6
+    work = {"input_tokens": 500, "output_tokens": 150}
+    slo = {"ttft": "500ms", "tpot": "30ms"}
+    d = {"name": "apart", "gpus": [{"id": "h100", "max_cards": 8}], "classes": [
+        {"name": "day", "model": "llama-3.1-8b", "workload": {**work, "profile": {"qps": day}}, "slo": slo},
+        {"name": "night", "model": "llama-3.1-8b", "workload": {**work, "profile": {"qps": night}}, "slo": slo}]}
+    f = tmp_path / "f.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(cli.main, ["solve", str(f), "--json", "--chart", str(tmp_path / "c.html")])
+    assert r.exit_code == 0, r.output
+    c = json.loads(r.stdout)["comparison"]
+    assert c["static_peak_cost"] is None and c["static_peak_plan"] is None
+    assert c["static_peak_none_because"].startswith("every class at its own peak at once, held all horizon: ")
+    assert "No static peak fleet." in (tmp_path / "c.html").read_text()
+    text = CliRunner().invoke(cli.main, ["solve", str(f)]).output
+    assert "Static fleet for the peak: none (every class at its own peak at once" in text

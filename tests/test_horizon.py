@@ -1026,5 +1026,21 @@ def test_a_busiest_period_its_caps_cannot_serve_is_named_with_them(tmp_path):
     p.write_text(_yaml.safe_dump(d, sort_keys=False))
     r = CliRunner().invoke(cli.main, ["solve", str(p)])
     assert r.exit_code == 3
-    assert f"{p}: period 0, the busiest, within its own caps (the per-period caps of l40s): demand cannot be met " \
-        "within availability[l40s]" in r.output, r.output
+    assert f"{p}: period 0, the busiest, within its own caps (the per-period caps of l40s), held all horizon: " \
+        "demand cannot be met within availability[l40s]" in r.output, r.output
+
+
+def test_a_day_whose_busiest_period_no_static_fleet_serves_is_still_planned():
+    """L40S on spot only within a budget of 200 RMB/h: the static fleet rents no spot, so at the
+    busiest hour it meets 31 % of the load within the budget, and its diagnosis ended the day with
+    exit 3, though the day plan on spot costs at most 112 RMB an hour (a hunt's finding). The day
+    is planned; the static fleet is none, and says why."""
+    p = Problem.model_validate({
+        "name": "b", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "30ms"},
+        "workload": {"qps": 600, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "l40s", "spot_price_per_gpu_hour": 2.0}], "limits": {"budget_per_hour": 200}})
+    h = solve_horizon(p, "b.yaml")
+    assert h.verification.passed and h.static_peak is None and h.static_cost is None
+    assert h.static_reason.startswith("period 20, the busiest, held all horizon: demand cannot be met within "
+                                      "budget_cap")
+    assert max(per.cost_per_hour for per in h.periods) <= 200

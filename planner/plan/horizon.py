@@ -69,7 +69,7 @@ class HorizonPlan:
     verification: Verification
     solver: milp.SolverReport
     candidates: int
-    static_peak: Plan                   # the single-QPS plan at the peak, held over the horizon
+    static_peak: Plan | None            # the single-QPS plan at the peak, held over the horizon (None: none)
     independent_cost: float | None      # Σ_p h_p·cost of period p's own single-QPS plan (None: one failed)
     method: str = "commitment"          # 'commitment' (exact decomposition) or 'joint' (one MILP)
     subproblems: int = 0                # single-period MILPs solved by the decomposition
@@ -79,6 +79,7 @@ class HorizonPlan:
     static_checked: bool = False                  # whether every period was checked
     class_res: tuple[Resolved, ...] = ()          # a fleet: each class resolved (its precisions), as `classes`
     started_from: str | None = None               # the joint MILP's start (`horizon_solve.Solved.start`)
+    static_reason: str | None = None              # why there is no static fleet (`static_peak` None)
 
     kind = "horizon"
 
@@ -91,8 +92,8 @@ class HorizonPlan:
         return sum(p.hours for p in self.periods)
 
     @property
-    def static_cost(self) -> float:
-        return self.static_peak.cost_per_hour * self.hours
+    def static_cost(self) -> float | None:
+        return None if self.static_peak is None else self.static_peak.cost_per_hour * self.hours
 
     def tokens(self) -> tuple[float, float]:
         """(input, output) tokens served over the horizon: each period's requests × its lengths."""
@@ -157,13 +158,14 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     t1 = time.perf_counter()
     # the static fleet for the peak: also the infeasibility diagnosis of the peak period
     caps = hm.period_availability(peak, top)
+    static, static_error = None, None
     try:
         static = solve(single_qps_problem(period_problem(problem, top), peak, max(qps), True, caps), source,
                        solver=solver, time_limit=time_limit, verbose=verbose, candidates=cs)
     except Infeasible as e:   # say when, and whose caps (it named a cap the file does not write)
-        raise Infeasible(f"{source}: period {top}, the busiest, within its own caps"
-                         + (f" (the per-period caps of {', '.join(c.gpu for c in caps)})" if caps else "")
-                         + ": " + str(e).removeprefix(f"{source}: ")) from None
+        static_error = (f"period {top}, the busiest" + (f", within its own caps (the per-period caps of "
+                                                        f"{', '.join(c.gpu for c in caps)})" if caps else "")
+                        + ", held all horizon: " + str(e).removeprefix(f"{source}: "))
     t2 = time.perf_counter()
     opts = solver_options(problem, solver, time_limit, over_periods=source)
     kinds = hm.gpu_kinds(peak)
@@ -173,8 +175,13 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
     start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
     groups = [None if c is None else c.candidates for c in cs_g]
     for attempt in range(CUT_RETRIES + 1):
-        solved, n_cands = solve_periods(problem, peak, kinds, groups, periods, opts, verbose, start_cost, source,
-                                        static)
+        try:
+            solved, n_cands = solve_periods(problem, peak, kinds, groups, periods, opts, verbose, start_cost, source,
+                                            static)
+        except Infeasible:   # the static fleet's diagnosis names the busiest period's binding limit
+            if static_error is None:
+                raise
+            raise Infeasible(f"{source}: {static_error}") from None
         t3 = time.perf_counter()
         plans, cost, v = verify_periods(problem, res_g, peak, kinds, periods, solved, start_cost)
         broken = colocated_over_tpot(v)
@@ -201,8 +208,10 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                        {"candidates_s": t1 - t0, "static_s": t2 - t1, "solve_s": t3 - t2, "verify_s": t4 - t3,
                         "independent_s": t5 - t4},
                        static_short=(static_over_caps(static, kinds, periods)
-                                     or static_shortfall(static, res_g, group_of, qps)) if compare else None,
-                       static_checked=compare, started_from=solved.start)
+                                     or static_shortfall(static, res_g, group_of, qps))
+                       if compare and static is not None else None,
+                       static_checked=compare and static is not None, started_from=solved.start,
+                       static_reason=static_error)
 
 
 def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ...],

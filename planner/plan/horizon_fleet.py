@@ -141,9 +141,13 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     report = solved.report
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t3 = time.perf_counter()
-    static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
+    static, static_error = None, None
+    try:   # every class at its own peak at once may be more than any period asks (classes peaking apart)
+        static = solve(static_fleet(f, problems, first, qps), source, solver=solver, time_limit=time_limit)
+    except Infeasible as e:
+        static_error = "every class at its own peak at once, held all horizon: " + str(e).removeprefix(f"{source}: ")
     short = (static_over_caps(static, kinds, periods)
-             or fleet_static_shortfall(f, static, group_res, busiest_of, qps)) if compare else None
+             or fleet_static_shortfall(f, static, group_res, busiest_of, qps)) if compare and static else None
     t4 = time.perf_counter()
     indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
                                    time.perf_counter() + opts.time_limit) if compare else None
@@ -152,8 +156,9 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     return HorizonPlan(f, at_qps(first, max(per.qps for per in periods)), kinds, tuple(plans), cost, v, report,
                        len(cands), static, indep, solved.method, solved.subproblems,
                        {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
-                        "independent_s": t5 - t4}, peaks, static_short=short, static_checked=compare,
-                       class_res=tuple(class_res))
+                        "independent_s": t5 - t4}, peaks, static_short=short,
+                       static_checked=compare and static is not None, class_res=tuple(class_res),
+                       static_reason=static_error)
 
 
 def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list[list[int]],

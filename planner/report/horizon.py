@@ -108,16 +108,17 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         "periods": periods,
         "comparison": {
             "static_peak_cost": static,
-            "static_peak_cost_per_hour": h.static_peak.cost_per_hour,
-            "static_peak_saving": cost_difference(static, h.cost),
-            "static_peak_saving_fraction": cost_difference(static, h.cost) / static if static > 0 else None,
+            "static_peak_cost_per_hour": None if h.static_peak is None else h.static_peak.cost_per_hour,
+            "static_peak_saving": None if static is None else cost_difference(static, h.cost),
+            "static_peak_saving_fraction": cost_difference(static, h.cost) / static if static else None,
+            "static_peak_none_because": h.static_reason,
             "independent_cost": indep,
             "independent_saving": None if indep is None else cost_difference(indep, h.cost),
             "independent_saving_fraction": cost_difference(indep, h.cost) / indep if indep else None,
             "static_peak_serves_every_period": (h.static_short is None) if h.static_checked else None,
             "static_peak_short_of": None if h.static_short is None else
             {"period": h.static_short[0], "check": h.static_short[1]},
-            "static_peak_plan": plan_json(h.static_peak, timings),
+            "static_peak_plan": None if h.static_peak is None else plan_json(h.static_peak, timings),
         },
         "verification": verification_dict(h.verification),
         "solver": solver_dict(h.solver, timings, candidates=h.candidates, method=h.method,
@@ -174,7 +175,9 @@ def render_horizon(h: HorizonPlan) -> str:
             f"{per_million(d['cost_per_million_tokens'])} {cur} per million tokens",
             f"Static fleet for the peak: {money(c['static_peak_cost'], cur)} "
             f"({money(c['static_peak_cost_per_hour'], cur)}/h at the cheaper of on-demand and reserved prices)   "
-            f"saving {money(c['static_peak_saving'], cur)}{_percent(c['static_peak_saving_fraction'])}"]
+            f"saving {money(c['static_peak_saving'], cur)}{_percent(c['static_peak_saving_fraction'])}"
+            if c["static_peak_cost"] is not None else
+            f"Static fleet for the peak: none ({c['static_peak_none_because']})"]
     if (short := c["static_peak_short_of"]) is not None and \
             short["check"].startswith(("availability_period[", "on_demand_availability[")):
         out.append(f"  (sized within the busiest period's caps, it cannot be held in period {short['period']}: "
@@ -192,7 +195,7 @@ def render_horizon(h: HorizonPlan) -> str:
     if c["independent_cost"] is not None:
         out.append(f"Independent per-period plans (on demand): {money(c['independent_cost'], cur)}   "
                    f"saving {money(c['independent_saving'], cur)}{_percent(c['independent_saving_fraction'])}")
-    elif c["static_peak_serves_every_period"] is not None:   # compared, and left out (the line was dropped unsaid)
+    else:   # left out: a period without a plan of its own, or the time limit (the line was dropped unsaid)
         out.append("Independent per-period plans (on demand): not compared (a period has no plan of its own "
                    "within its caps, or their solves ran past solver.time_limit)")
     v, s = d["verification"], d["solver"]

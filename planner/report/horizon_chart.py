@@ -47,17 +47,17 @@ class ChartData:
     cost_per_hour: tuple[float, ...]
     static_cards: int                           # cards of the static peak fleet
     static_fleet: str                           # its nodes by GPU type, e.g. "14 h200 nodes"
-    static_cost_per_hour: float
+    static_cost_per_hour: float | None          # None: no static fleet (its line is not drawn)
     cost: float                                 # the horizon's cost
-    static_cost: float                          # the static peak fleet over the horizon
+    static_cost: float | None                   # the static peak fleet over the horizon
 
     @property
     def saving(self) -> float:
-        return self.static_cost - self.cost
+        return (self.static_cost or 0.0) - self.cost
 
     @property
     def saving_fraction(self) -> float:
-        return self.saving / self.static_cost if self.static_cost > 0 else 0.0
+        return self.saving / self.static_cost if self.static_cost else 0.0
 
     def rented(self, i: int) -> int:
         """All cards rented in period i (the sum of its kinds)."""
@@ -80,12 +80,14 @@ def x_axis(h: HorizonPlan) -> tuple[tuple[float, ...], str]:
 def static_cards(h: HorizonPlan) -> int:
     """Cards of the static peak fleet: its rented and owned nodes × cards per node."""
     node_cards = {k.id: k.node_cards for k in h.kinds}
-    return sum((rn + on) * node_cards[g] for g, (rn, on) in h.static_peak.nodes.items())
+    return 0 if h.static_peak is None else \
+        sum((rn + on) * node_cards[g] for g, (rn, on) in h.static_peak.nodes.items())
 
 
 def static_fleet(h: HorizonPlan) -> str:
     """The static peak fleet's nodes by GPU type, for its legend entry."""
-    used = {g: rn + on for g, (rn, on) in sorted(h.static_peak.nodes.items()) if rn + on}
+    used = {} if h.static_peak is None else {g: rn + on for g, (rn, on) in sorted(h.static_peak.nodes.items())
+                                             if rn + on}
     return ", ".join(f"{n} {g} node{'s' if n != 1 else ''}" for g, n in used.items()) or "no nodes"
 
 
@@ -99,11 +101,14 @@ def chart_data(h: HorizonPlan) -> ChartData:
                      qps=tuple(p.qps for p in h.periods), cards=cards,
                      cost_per_hour=tuple(p.cost_per_hour for p in h.periods), static_cards=static_cards(h),
                      static_fleet=static_fleet(h),
-                     static_cost_per_hour=h.static_peak.cost_per_hour, cost=h.cost, static_cost=h.static_cost)
+                     static_cost_per_hour=None if h.static_peak is None else h.static_peak.cost_per_hour,
+                     cost=h.cost, static_cost=h.static_cost)
 
 
 def title(d: ChartData) -> str:
     """Problem name, the horizon's cost and its saving against the static peak fleet (as in the text)."""
+    if d.static_cost is None:
+        return f"{d.problem}: {money(d.cost, d.currency)} over {len(d.x)} periods; no static peak fleet"
     return (f"{d.problem}: {money(d.cost, d.currency)} over {len(d.x)} periods; static peak fleet "
             f"{money(d.static_cost, d.currency)}, saving {money(d.saving, d.currency)} "
             f"({d.saving_fraction * 100:.1f} %)")
@@ -125,8 +130,9 @@ def _figure(d: ChartData):
         top.bar(d.x, d.cards[kind], bottom=base, width=0.8, color=KIND_COLOUR[kind], label=KIND_LABEL[kind],
                 edgecolor="white", linewidth=0.4, zorder=2)
         base = [b + c for b, c in zip(base, d.cards[kind])]
-    top.axhline(d.static_cards, color=STATIC_COLOUR, linestyle="--", linewidth=1.6, zorder=3,
-                label=f"static peak fleet: {d.static_cards} cards ({d.static_fleet})")
+    if d.static_cost_per_hour is not None:
+        top.axhline(d.static_cards, color=STATIC_COLOUR, linestyle="--", linewidth=1.6, zorder=3,
+                    label=f"static peak fleet: {d.static_cards} cards ({d.static_fleet})")
     top.set_ylabel("cards rented (all GPU types)")
     top.set_ylim(0, max(max(base), d.static_cards) * 1.15)
     top.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -140,10 +146,11 @@ def _figure(d: ChartData):
     top.legend(handles + h2, labels + l2, loc="upper left", fontsize=9, ncol=3, framealpha=0.9)
     top.set_title(literal(title(d)), fontsize=11)
     bottom.bar(d.x, d.cost_per_hour, width=0.8, color="#9467bd", label="this plan, per period", zorder=2)
-    bottom.axhline(d.static_cost_per_hour, color=STATIC_COLOUR, linestyle="--", linewidth=1.6, zorder=3,
-                   label=f"static peak fleet ({money(d.static_cost_per_hour, d.currency)}/h)")
+    if d.static_cost_per_hour is not None:
+        bottom.axhline(d.static_cost_per_hour, color=STATIC_COLOUR, linestyle="--", linewidth=1.6, zorder=3,
+                       label=f"static peak fleet ({money(d.static_cost_per_hour, d.currency)}/h)")
     bottom.set_ylabel(f"cost per hour ({d.currency}/h)")
-    bottom.set_ylim(0, max(max(d.cost_per_hour), d.static_cost_per_hour) * 1.2)
+    bottom.set_ylim(0, max(max(d.cost_per_hour), d.static_cost_per_hour or 0.0) * 1.2)
     bottom.grid(True, axis="y", alpha=0.3, zorder=0)
     bottom.legend(loc="upper left", fontsize=9, ncol=2, framealpha=0.9)
     bottom.set_xlabel(d.x_label)
@@ -190,8 +197,9 @@ def render_html(d: ChartData) -> str:
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>{HTML_GENERATOR_META}"
             f"<title>{name}: horizon plan</title>"
             f"<style>{html_assets.CSS}</style></head><body>\n<h2>{html.escape(title(d))}</h2>\n"
-            f"<p>Static peak fleet: {d.static_cards} cards ({html.escape(d.static_fleet)}), "
-            f"{html.escape(money(d.static_cost_per_hour, d.currency))}/h.</p>\n"
+            + (f"<p>Static peak fleet: {d.static_cards} cards ({html.escape(d.static_fleet)}), "
+               f"{html.escape(money(d.static_cost_per_hour, d.currency))}/h.</p>\n"
+               if d.static_cost_per_hour is not None else "<p>No static peak fleet.</p>\n") +
             f"{_svg_body(render(d, 'svg'))}\n{period_table(d)}\n</body></html>\n")
 
 
