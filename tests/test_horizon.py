@@ -1044,3 +1044,29 @@ def test_a_day_whose_busiest_period_no_static_fleet_serves_is_still_planned():
     assert h.static_reason.startswith("period 20, the busiest, held all horizon: demand cannot be met within "
                                       "budget_cap")
     assert max(per.cost_per_hour for per in h.periods) <= 200
+
+
+def test_owned_nodes_are_beside_an_on_demand_cap_in_the_periods_own_plans():
+    """One owned H100 node and 8 on-demand H100 cards an hour: the day plan runs both (2,226.00 RMB),
+    but each period's own plan took the on-demand cap as its cap of every kind, which the owned
+    node used up: no period plan of its own, and the comparison was left out (a hunt's finding)."""
+    p = Problem.model_validate({
+        "name": "o", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "30ms"},
+        "workload": {"qps": 600, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 4.0,
+                  "on_demand_max_cards_per_period": [8] * 24}]})
+    h = solve_horizon(p, "o.yaml")
+    assert h.cost == pytest.approx(2226.00) and h.independent_cost == pytest.approx(2226.00)
+
+
+def test_the_static_fleet_rented_on_demand_keeps_to_the_on_demand_cap():
+    """H100 without a reserved price, 8 on-demand cards an hour, beside L40S: the static fleet held
+    16 on-demand H100 cards (194.40 RMB/h, 'saving 19.4 %') that no hour allows; within the cap it
+    is the busiest hour's own plan, one H100 node and two L40S ones (255.76 RMB/h, saving 38.7 %)."""
+    p = Problem.model_validate({
+        "name": "od", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "30ms"},
+        "workload": {"qps": 600, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "on_demand_max_cards_per_period": [8] * 24}, "l40s"]})
+    h = solve_horizon(p, "od.yaml")
+    assert h.static_peak.cost_per_hour == pytest.approx(255.76)
+    assert h.static_peak.nodes.get("h100", (0, 0))[0] * 8 <= 8 and h.static_short is None

@@ -22,24 +22,29 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
                        caps: tuple[hm.Availability, ...] = ()) -> Problem:
     """The problem at one QPS renting every GPU type at one price: its on-demand price, or with
     `commit` the cheaper of on-demand and reserved (a fleet held over the whole horizon), within
-    one period's own caps `caps` (its cards of every kind)."""
+    one period's own caps `caps`: its cards of every kind, and its on-demand cards for a type
+    rented on demand (committed or not: the static fleet's on-demand nodes were held to no cap)."""
     gpus = []
-    by_gpu: dict[str, int] = {}
-    for c in caps:   # on demand only (not committed): its own per-period cap applies too
-        limits = [x for x in (c.max_cards, None if commit else c.on_demand_max_cards) if x is not None]
-        if limits:
-            by_gpu[c.gpu] = min(limits)
+    caps_of = {c.gpu: c for c in caps}
     for k, ch in zip(hm.gpu_kinds(res), problem.gpus):
         price = k.opt.price_per_card_hour
-        if commit and k.reserved_price is not None:
-            price = min(price, k.reserved_price)
+        reserved = commit and k.reserved_price is not None and k.reserved_price < price
+        if reserved:
+            price = k.reserved_price
         cap = ch.max_cards
         owned = ch.owned_nodes
-        if k.id in by_gpu:
-            cap = by_gpu[k.id] if cap is None else min(cap, by_gpu[k.id])
-            # the period's cap holds the owned nodes too: those above it cannot run then (an owned
-            # node beside an hour capped at 0 cards was refused as "inventory exceeds the cap", exit 2)
-            owned = min(owned, cap // k.node_cards)
+        if (c := caps_of.get(k.id)) is not None:
+            # the period's cards of every kind, and the on-demand ones (rented on demand: not at a reserved
+            # price) beside the owned nodes, which the on-demand cap does not hold (they used it up: a
+            # type with one owned node and 8 on-demand cards an hour had no period plan of its own)
+            on_demand = None if reserved or c.on_demand_max_cards is None else \
+                c.on_demand_max_cards + ch.owned_nodes * k.node_cards
+            limits = [x for x in (cap, c.max_cards, on_demand) if x is not None]
+            cap = min(limits) if limits else None
+            if cap is not None:
+                # the period's cap holds the owned nodes too: those above it cannot run then (an owned
+                # node beside an hour capped at 0 cards was refused as "inventory exceeds the cap", exit 2)
+                owned = min(owned, cap // k.node_cards)
         gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
                                           "spot_price_per_gpu_hour": None, "spot_max_share_percent": None,
                                           "spot_interruption_percent": None, "max_cards_per_period": None,
