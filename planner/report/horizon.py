@@ -184,9 +184,9 @@ def render_horizon(h: HorizonPlan) -> str:
                    f"{short['check']}; a fleet that can be held every period costs more, if one exists, so the "
                    f"saving against it is a lower bound)")
     elif short is not None:
-        out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']}, "
-                   f"whose lengths ask more: {short['check']}; a fleet that does costs more, so the saving "
-                   f"against it is a lower bound)")
+        out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']} "
+                   f"at that period's load and lengths: {short['check']}; a fleet that does costs more, so the "
+                   f"saving against it is a lower bound)")
     st = d["instance_start"]
     if st is not None:
         bw = "the NIC" if st["load_bandwidth_per_card"] is None else f"{st['load_bandwidth_per_card'] / 1e9:g} GB/s"
