@@ -204,3 +204,4 @@ def test_a_fleet_day_whose_static_fleet_cannot_exist_is_still_planned(tmp_path):
     assert "No static peak fleet." in (tmp_path / "c.html").read_text()
     text = CliRunner().invoke(cli.main, ["solve", str(f)]).output
     assert "Static fleet for the peak: none (every class at its own peak at once" in text
+

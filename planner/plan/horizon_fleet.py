@@ -147,7 +147,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     except Infeasible as e:
         static_error = "every class at its own peak at once, held all horizon: " + str(e).removeprefix(f"{source}: ")
     short = (static_over_caps(static, kinds, periods)
-             or fleet_static_shortfall(f, static, group_res, busiest_of, qps)) if compare and static else None
+             or fleet_static_shortfall(f, static, group_res, group_of, qps)) if compare and static else None
     t4 = time.perf_counter()
     indep = independent_fleet_cost(f, problems, first, qps, periods, solver, time_limit,
                                    time.perf_counter() + opts.time_limit) if compare else None
@@ -198,20 +198,23 @@ def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list
     return plans, cost, Verification(tuple(s for p in plans for s in p.pools), tuple(checks))
 
 
-def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolved],
-                           busiest_of: list[list[tuple[int, int]]], qps: list[list[float]]) -> tuple[int, str] | None:
-    """As `horizon.static_shortfall`, class by class: the static fleet holds each class at its peak
-    requests/s and lengths; each other length group's busiest period of the class (a trace's hours)
-    is verified on the class's static pools. The first period one fails, with the check, or None."""
+def fleet_static_shortfall(f: FleetProblem, static: Plan, group_res: list[Resolved], group_of: list[list[int]],
+                           qps: list[list[float]]) -> tuple[int, str] | None:
+    """As `comparisons.static_shortfall`, class by class: the static fleet holds each class at its
+    peak requests/s and lengths; every other load of the class (once per length group and QPS) is
+    verified on the class's static pools. The first period one fails, with the check, or None."""
     service_of = static.service_of_class()
-    for k, groups in enumerate(busiest_of):
+    for k in range(len(f.classes)):
         top = max(range(len(qps[k])), key=lambda p, k=k: qps[k][p])
         chosen = static.chosen_by_service.get(service_of.get(f.classes[k].name, ""), {})
-        for g, busiest in groups:
-            if top == busiest or qps[k][busiest] <= 0 or not chosen:
+        seen = {(group_of[k][top], qps[k][top])}
+        for p, q in enumerate(qps[k]):
+            g = group_of[k][p]
+            if q <= 0 or not chosen or (g, q) in seen:
                 continue
-            if (failed := first_failed_check(at_qps(group_res[g], qps[k][busiest]), chosen)) is not None:
-                return busiest, f"{f.classes[k].name}: {failed}"
+            seen.add((g, q))
+            if (failed := first_failed_check(at_qps(group_res[g], q), chosen)) is not None:
+                return p, f"{f.classes[k].name}: {failed}"
     return None
 
 
