@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from planner.errors import PlannerDeprecation, PlannerError, PlannerNotice
+from planner.errors import BadInput, PlannerDeprecation, PlannerError, PlannerNotice
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -633,6 +633,10 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
     if simulate:   # the busiest period's pools at its QPS (plan simulate --period for the others)
         from planner.studies.simulate import catalog_of, simulate_services
         peak = h.static_peak
+        if peak is None:   # a period's plan to simulate is built from the static fleet's (its SLO, lengths)
+            raise BadInput(f"{problem}: --simulate: this day has no static fleet ({h.static_reason}), from whose "
+                           f"plan a period's is built; such a day's periods cannot be simulated yet: solve it "
+                           f"without --simulate")
         catalogs = {"": catalog_of(peak.resolved)} if isinstance(p, Problem) else \
             {key: catalog_of(peak.service(key).res) for key in peak.chosen_by_service}
         sims = simulate_services(json.loads(to_json(d)), solved_plan(problem), catalogs=catalogs)

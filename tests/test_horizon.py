@@ -1110,3 +1110,21 @@ def test_the_commitment_enumeration_keeps_to_the_time_limit_and_tries_the_likeli
     # the likeliest vector keeps both cheap owned nodes: a plan, not proven optimal (the optimum keeps one)
     assert any(n.owned == 2 for n in quick.nodes[0].values())
     assert full.report.objective == pytest.approx(192.0) and quick.report.objective == pytest.approx(384.0)
+
+
+def test_a_day_without_a_static_fleet_is_not_simulated_and_says_so(tmp_path):
+    """A period's plan to simulate is built from the static fleet's JSON (its SLO, lengths and
+    calibration); a day without one (spot only within a budget) is refused in one line by `plan
+    solve --simulate` and `plan simulate DAY.json`, exit 2 (it was exit 5 and a schema error)."""
+    import yaml as _yaml
+    d = {"name": "b", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "30ms"},
+         "workload": {"qps": 600, "input_tokens": 500, "output_tokens": 150, "profile": {"qps_fraction": DIURNAL}},
+         "gpus": [{"id": "l40s", "spot_price_per_gpu_hour": 2.0}], "limits": {"budget_per_hour": 200}}
+    p = tmp_path / "b.yaml"
+    p.write_text(_yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(cli.main, ["solve", str(p), "--simulate"])
+    assert r.exit_code == 2 and "--simulate: this day has no static fleet (period 20, the busiest" in r.output
+    out = tmp_path / "b.json"
+    assert CliRunner().invoke(cli.main, ["solve", str(p), "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(cli.main, ["simulate", str(out)])
+    assert r.exit_code == 2 and "comparison.static_peak_plan: null (this day has no static fleet)" in r.output

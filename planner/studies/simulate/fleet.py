@@ -144,6 +144,10 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
     keeps in every period; classes do not share pools over a day) with the period's QPS of the
     class and the pools the period gives it."""
     base = (d.get("comparison") or {}).get("static_peak_plan")
+    if base is None:   # a day whose static fleet cannot exist (comparison.static_peak_none_because)
+        raise BadInput(f"{source}: comparison.static_peak_plan: null (this day has no static fleet), and a period's "
+                       f"plan is built from it (its model, SLO, calibration and lengths); such a day's periods "
+                       f"cannot be simulated yet")
     per = d["periods"][i] if isinstance(d.get("periods"), list) else None
     if not isinstance(base, dict) or base.get("kind") != "fleet" or not isinstance(per, dict):
         raise BadInput(f"{source}: comparison.static_peak_plan: not a fleet over a day written by plan solve")
@@ -193,6 +197,10 @@ def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
     the static peak plan's model, SLO, calibration and length distributions, with the period's QPS
     and pools. Per-period length distributions (which the plan file does not carry) are refused."""
     base = (d.get("comparison") or {}).get("static_peak_plan")
+    if base is None:   # a day whose static fleet cannot exist (comparison.static_peak_none_because)
+        raise BadInput(f"{source}: comparison.static_peak_plan: null (this day has no static fleet), and a period's "
+                       f"plan is built from it (its model, SLO, calibration and lengths); such a day's periods "
+                       f"cannot be simulated yet")
     if not isinstance(base, dict) or base.get("kind") == "fleet":
         raise BadInput(f"{source}: comparison.static_peak_plan: not a plan over a load profile written by plan solve")
     p = d["periods"][i]

@@ -205,7 +205,7 @@ class HorizonPeriod(_PlanPart):
 
 
 class HorizonComparison(_PlanPart):
-    static_peak_plan: dict[str, Any]           # validated as a plan when a period is simulated
+    static_peak_plan: dict[str, Any] | None    # validated as a plan when a period is simulated (null: none)
 
 
 class HorizonFile(_PlanPart):
