@@ -205,3 +205,28 @@ def test_a_fleet_day_whose_static_fleet_cannot_exist_is_still_planned(tmp_path):
     text = CliRunner().invoke(cli.main, ["solve", str(f)]).output
     assert "Static fleet for the peak: none (every class at its own peak at once" in text
 
+
+
+def test_a_fleets_static_pools_are_checked_at_every_load_of_their_class(monkeypatch):
+    """`fleet_static_shortfall` verifies a class's static pools at each of its loads but its peak
+    (once per length group and QPS), not only at other length groups' busiest periods: with one
+    length group and a check that fails below 0.6 of the peak, the first such hour is named."""
+    import planner.plan.horizon_fleet as hf
+    f = fleet()
+    h = solve_fleet_horizon(f, compare=False)
+    seen = []
+
+    def check(res, chosen):
+        seen.append(res.qps)
+        return "tpot[x]" if res.qps < 0.6 * 60 else None
+    monkeypatch.setattr(hf, "first_failed_check", check)
+    groups = [[0] * 24, [0] * 24]
+    short = hf.fleet_static_shortfall(f, h.static_peak, [h.class_res[0]], groups,
+                                      [[60 * x for x in DAY], [30 * x for x in NIGHT]])
+    assert short == (0, "chat: tpot[x]")          # hour 0: chat at 18 req/s
+    assert seen == [pytest.approx(18.0)]            # the first load checked fails; nothing after it
+    monkeypatch.setattr(hf, "first_failed_check", lambda res, chosen: seen.append(res.qps))
+    seen.clear()
+    assert hf.fleet_static_shortfall(f, h.static_peak, [h.class_res[0]], groups,
+                                     [[60 * x for x in DAY], [30 * x for x in NIGHT]]) is None
+    assert sorted(seen) == pytest.approx(sorted([18.0, 6.0]))   # chat at 0.3 of 60, batch at 0.2 of 30
