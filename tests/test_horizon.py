@@ -1128,3 +1128,13 @@ def test_a_day_without_a_static_fleet_is_not_simulated_and_says_so(tmp_path):
     assert CliRunner().invoke(cli.main, ["solve", str(p), "--out", str(out)]).exit_code == 0
     r = CliRunner().invoke(cli.main, ["simulate", str(out)])
     assert r.exit_code == 2 and "comparison.static_peak_plan: null (this day has no static fleet)" in r.output
+
+
+def test_a_period_without_requests_reports_its_own_mean_lengths():
+    """A period without requests whose lengths are its own (per-period lengths; a trace's empty
+    hours take the horizon's) printed the peak's mean lengths: no problem is resolved for a length
+    group without traffic, and the peak's stood in (a hunt's finding on a sparse trace)."""
+    p = problem(**{"workload.profile": {"qps_fraction": [0.0] + [1.0] * 23,
+                                        "input_tokens": [2000] + [1000] * 23}})
+    h = solve_horizon(p, compare=False)
+    assert h.periods[0].qps == 0 and h.periods[0].input_mean == 2000 and h.periods[1].input_mean == 1000

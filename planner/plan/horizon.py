@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from planner.errors import Infeasible
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem
+from planner.input.values import length_mean
 from planner.physics.deployment import weights_per_card_bytes
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
@@ -285,13 +286,15 @@ def verify_periods(problem: Problem, res_g: list[Resolved | None], peak: Resolve
     started = hs.starts_of(sel)
     plans, checks = [], []
     for per in periods:
-        r = res_g[per.group] or peak
+        r = res_g[per.group] or peak   # a length group without requests has no problem resolved
+        means = (r.input_mean, r.output_mean) if res_g[per.group] is not None else \
+            tuple(length_mean(x) for x in problem.workload.period_lengths(per.index))   # its own, not the peak's
         pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
         st = started[per.index] if start_cost else {}
         plans.append(PeriodPlan(per.index, per.qps, per.hours, sel[per.index], nodes[per.index], tuple(pools),
                                 sum((n.cost_per_hour(k, hm.spot_price_in(k, per.caps))
                                      for k, n in zip(kinds, nodes[per.index].values())), 0.0),
-                                per.caps, r.input_mean, r.output_mean, st,
+                                per.caps, *means, st,
                                 sum((n * start_cost[k] for k, n in st.items()), 0.0)))   # 0.0, not 0, in the JSON
         checks += ch
     cost = sum(p.cost_per_hour * p.hours + p.start_cost for p in plans)
