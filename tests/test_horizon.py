@@ -39,6 +39,11 @@ BASE = {"model": "llama-3.1-8b",
         "gpus": [{"id": "h100", "price_per_gpu_hour": 10}]}
 
 
+def hourly_periods(p: Problem, peak) -> tuple[hm.Period, ...]:
+    """The horizon MILP's periods of `p`'s profile, one hour each, demand rows at `peak`'s lengths."""
+    return tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(peak, q))) for i, q in enumerate(p.workload.period_qps()))
+
+
 def problem(**changes) -> Problem:
     d = copy.deepcopy(BASE)
     for path, v in changes.items():
@@ -381,8 +386,7 @@ def test_decomposition_by_commitment_equals_the_joint_milp(gpu):
     peak = resolve(single(p, 300))
     cands = prune_dominated(generate(peak).candidates)
     kinds = hm.gpu_kinds(peak)
-    periods = tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(peak, q)))
-                    for i, q in enumerate(p.workload.period_qps()))
+    periods = hourly_periods(p, peak)
     dec = hs.solve_by_commitment("t", kinds, p.limits, cands, periods, "highs", 60, 1e-6)
     joint = hs.solve_joint(hm.build("t", kinds, p.limits, cands, periods), "highs", 60, 1e-6)
     assert dec is not None and dec.method == "commitment"
@@ -407,8 +411,7 @@ def test_decomposition_equals_the_joint_milp_with_redundancy(redundancy):
     peak = resolve(single(p, 300))
     cands = generate(peak).candidates
     kinds = hm.gpu_kinds(peak)
-    periods = tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(peak, q)))
-                    for i, q in enumerate(p.workload.period_qps()))
+    periods = hourly_periods(p, peak)
     # generous time limits still: a loaded 2-core machine, where a stopped solve is not a wrong one
     dec = hs.solve_by_commitment("t", kinds, p.limits, cands, periods, "highs", 300, 1e-6, redundancy=redundancy)
     assert dec is not None
@@ -430,8 +433,7 @@ def test_the_cold_joint_milp_runs_with_primal_heuristics_and_the_warm_one_withou
     peak = resolve(single(p, 300))
     cands = prune_dominated(generate(peak).candidates)
     kinds = hm.gpu_kinds(peak)
-    periods = tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(peak, q)))
-                    for i, q in enumerate(p.workload.period_qps()))
+    periods = hourly_periods(p, peak)
     seen = []
     real = milp.solve
 
@@ -1099,8 +1101,7 @@ def test_the_commitment_enumeration_keeps_to_the_time_limit_and_tries_the_likeli
     peak = resolve(single(p, 20))
     cands = prune_dominated(generate(peak).candidates)
     kinds = hm.gpu_kinds(peak)
-    periods = tuple(hm.Period(i, q, 1.0, milp.demand_of(at_qps(peak, q)))
-                    for i, q in enumerate(p.workload.period_qps()))
+    periods = hourly_periods(p, peak)
     full = hs.solve_by_commitment("t", kinds, p.limits, cands, periods, "highs", 60, 1e-4)
     quick = hs.solve_by_commitment("t", kinds, p.limits, cands, periods, "highs", 1e-9, 1e-4)
     assert full.report.status == milp.SolverStatus.optimal

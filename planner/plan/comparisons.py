@@ -55,7 +55,7 @@ def static_over_caps(static: Plan, kinds: tuple[hm.GPUKinds, ...],
             if k is None:
                 continue
             rented, owned = static.nodes.get(k.id, (0, 0))
-            on_demand = k.reserved_price is None or k.reserved_price >= k.opt.price_per_card_hour
+            on_demand = not k.reserved_cheaper
             for what, cards, limit in (("availability_period", (rented + owned) * k.node_cards, cap.max_cards),
                                        ("on_demand_availability", rented * k.node_cards,
                                         cap.on_demand_max_cards if on_demand else None)):

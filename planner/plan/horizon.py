@@ -28,7 +28,7 @@ from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_un
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
-from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, cut_key, solve, solver_options
+from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, kept_by_cut, none_left_after_cut, solve, solver_options
 from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
 
 
@@ -189,15 +189,12 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
         if v.passed or not broken or attempt == CUT_RETRIES:
             break
         # as the single solve does: without the colocated candidates whose routed mix broke their TPOT
-        key = cut_key(v)
-        cut = {key(b) for b in broken}
-        groups = [None if g is None else tuple(c for c in g if key(c) not in cut) for g in groups]
+        keep = kept_by_cut(v, broken)
+        groups = [None if g is None else tuple(filter(keep, g)) for g in groups]
         for idx, (r, g) in enumerate(zip(res_g, groups)):
             if r is not None and (gone := missing_roles(g, r.uncached_mean > 0, r.decode_mean > 0)):
                 raise Infeasible(f"{source}: period{'s' if len(members[idx]) > 1 else ''} "
-                                 f"{', '.join(map(str, members[idx]))}: no candidate can {' or '.join(gone)}: the "
-                                 f"only ones that could ({', '.join(sorted({c.name for c in broken}))}) break "
-                                 f"their TPOT at the mix a plan routes them")
+                                 f"{', '.join(map(str, members[idx]))}: " + none_left_after_cut(gone, broken))
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     report = solved.report
     t4 = time.perf_counter()
@@ -271,7 +268,7 @@ def flat_start(static: Plan, kinds: tuple[hm.GPUKinds, ...], periods: tuple[hm.P
     nodes = {}
     for k in kinds:
         rented, owned = static.nodes.get(k.id, (0, 0))
-        reserved = k.reserved_price is not None and k.reserved_price < k.opt.price_per_card_hour
+        reserved = k.reserved_cheaper
         nodes[k.id] = hm.Nodes(reserved=rented if reserved else 0, owned=owned,
                                on_demand=0 if reserved else rented)
     return [dict(chosen) for _ in periods], [dict(nodes) for _ in periods]

@@ -13,6 +13,7 @@ fleet at every class's own peak at once and with independent per-period fleet pl
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -30,7 +31,7 @@ from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem, in_class, one_model_per_name
-from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, cut_key, solve, solver_options
+from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, kept_by_cut, none_left_after_cut, solve, solver_options
 from planner.plan.verify import Check, Verification, verify_service
 
 
@@ -112,8 +113,8 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     conf = None if f.serving.spot_confidence_percent is None else f.serving.spot_confidence_percent / 100
     for attempt in range(CUT_RETRIES + 1):
         cands = [c for g in group_cands for c in g]
-        starts = [sum(map(len, group_cands[:g])) for g in range(len(group_cands))]
-        sets = [tuple(range(a, a + len(g))) for a, g in zip(starts, group_cands)]
+        ends = list(itertools.accumulate(map(len, group_cands)))
+        sets = [tuple(range(end - len(g), end)) for end, g in zip(ends, group_cands)]
         solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
                                          spot_confidence=conf)
                   or hs.solve_joint(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
@@ -127,17 +128,14 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
         if v.passed or not broken or attempt == CUT_RETRIES:
             break
         # as the single solve does: without the colocated candidates whose routed mix broke their TPOT
-        key = cut_key(v)
-        cut = {key(b) for b in broken}
-        group_cands = [tuple(c for c in g if key(c) not in cut) for g in group_cands]
+        keep = kept_by_cut(v, broken)
+        group_cands = [tuple(filter(keep, g)) for g in group_cands]
         for k, groups in enumerate(busiest_of):
             for g, busiest in groups:
                 r = group_res[g]
                 if qps[k][busiest] > 0 and (gone := missing_roles(group_cands[g], r.uncached_mean > 0,
                                                                   r.decode_mean > 0)):
-                    raise Infeasible(f"{source}: class {f.classes[k].name!r}: no candidate can {' or '.join(gone)}: "
-                                     f"the only ones that could ({', '.join(sorted({c.name for c in broken}))}) "
-                                     f"break their TPOT at the mix a plan routes them")
+                    raise Infeasible(f"{source}: class {f.classes[k].name!r}: " + none_left_after_cut(gone, broken))
     report = solved.report
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t3 = time.perf_counter()

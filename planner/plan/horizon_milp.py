@@ -59,6 +59,12 @@ class GPUKinds:
     def node_cards(self) -> int:
         return self.opt.gpu.node_cards
 
+    @property
+    def reserved_cheaper(self) -> bool:
+        """Whether a fleet held all horizon (the static one) rents this type reserved: a reserved
+        price below the on-demand one."""
+        return self.reserved_price is not None and self.reserved_price < self.opt.price_per_card_hour
+
 
 def gpu_kinds(res: Resolved) -> tuple[GPUKinds, ...]:
     """The capacity kinds of every GPU type of a resolved problem (same order as `res.gpus`)."""

@@ -27,10 +27,8 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
     gpus = []
     caps_of = {c.gpu: c for c in caps}
     for k, ch in zip(hm.gpu_kinds(res), problem.gpus):
-        price = k.opt.price_per_card_hour
-        reserved = commit and k.reserved_price is not None and k.reserved_price < price
-        if reserved:
-            price = k.reserved_price
+        reserved = commit and k.reserved_cheaper
+        price = k.reserved_price if reserved else k.opt.price_per_card_hour
         cap = ch.max_cards
         owned = ch.owned_nodes
         if (c := caps_of.get(k.id)) is not None:

@@ -118,17 +118,14 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         broken = colocated_over_tpot(v)
         if v.passed or not broken or attempt == CUT_RETRIES:
             break
-        key = cut_key(v)
-        cut = {key(c) for c in broken}
-        fewer = [replace(s, candidates=tuple(c for c in s.candidates if key(c) not in cut)) for s in everything]
+        keep = kept_by_cut(v, broken)
+        fewer = [replace(s, candidates=tuple(filter(keep, s.candidates))) for s in everything]
         if not all(s.candidates for s in fewer):
             break
         for s in fewer:   # the cut took a role's last candidates: no plan is left (was a bare BadInput, exit 2)
             if gone := missing_roles(s.candidates, s.res.uncached_mean > 0, s.res.decode_mean > 0):
-                raise Infeasible(f"{source}: {'service ' + s.key + ': ' if s.key else ''}no candidate can "
-                                 f"{' or '.join(gone)}: the only ones that could "
-                                 f"({', '.join(sorted({c.name for c in broken}))}) break their TPOT at the mix a "
-                                 f"plan routes them")
+                raise Infeasible(f"{source}: {'service ' + s.key + ': ' if s.key else ''}"
+                                 + none_left_after_cut(gone, broken))
         everything = fewer
     return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated)
 
@@ -136,12 +133,21 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
 CUT_RETRIES = 4   # re-solves without colocated candidates whose routed mix broke TPOT
 
 
-def cut_key(v: Verification):
-    """What a lazy cut removes with a failing colocated candidate: its siblings of other chunk sizes
-    (the same shape and batch, which the same routing breaks the same way: one re-solve, not one
-    per sibling), or, when a TTFT is among the failures (a pool whose chunk queue ran past its
-    design), its own chunk size only."""
-    return (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
+def kept_by_cut(v: Verification, broken: set[Candidate]):
+    """A predicate: whether a candidate survives the lazy cut of `broken` (`colocated_over_tpot`).
+    With a failing colocated candidate go its siblings of other chunk sizes (the same shape and
+    batch, which the same routing breaks the same way: one re-solve, not one per sibling), or, when
+    a TTFT is among the failures (a pool whose chunk queue ran past its design), its own chunk size
+    only. Used by the single solve and by plans over periods."""
+    key = (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
+    cut = {key(c) for c in broken}
+    return lambda c: key(c) not in cut
+
+
+def none_left_after_cut(gone: list[str], broken: set[Candidate]) -> str:
+    """Why no plan is left once the cut took a role's last candidates."""
+    return (f"no candidate can {' or '.join(gone)}: the only ones that could "
+            f"({', '.join(sorted({c.name for c in broken}))}) break their TPOT at the mix a plan routes them")
 
 
 def _shape(c: Candidate) -> tuple:
@@ -163,7 +169,7 @@ def colocated_over_tpot(v: Verification) -> set[Candidate]:
     that fails with them is the same pool's chunk queue run past its design (a hunt: Llama-3.1-8B
     at 1,000 req/s on H100 and H200, a colocated H100 pool at 96.7 % of its steps carrying a chunk
     and 2.85 s TTFT against 2 s, the plan exit 4). A colocated pool whose TTFT alone fails is cut
-    too, its own chunk size only (`cut_key`): the mix it was routed is not its design's either (a
+    too, its own chunk size only (`kept_by_cut`): the mix it was routed is not its design's either (a
     hunt: gpt-oss-20b at 5,000 req/s with a p90 TTFT at 90 % confidence, 166 TP1 batch-1
     instances prefilling for decode pools, 207 ms against 200, exit 4 until 2026-12-05)."""
     failed = [c.name for c in v.failed]
