@@ -201,7 +201,8 @@ def test_a_fleet_day_whose_static_fleet_cannot_exist_is_still_planned(tmp_path):
     c = json.loads(r.stdout)["comparison"]
     assert c["static_peak_cost"] is None and c["static_peak_plan"] is None
     assert c["static_peak_none_because"].startswith("every class at its own peak at once, held all horizon: ")
-    assert "No static peak fleet." in (tmp_path / "c.html").read_text()
+    assert "No static peak fleet: every class at its own peak at once, held all horizon: " in \
+        (tmp_path / "c.html").read_text()
     text = CliRunner().invoke(cli.main, ["solve", str(f)]).output
     assert "Static fleet for the peak: none (every class at its own peak at once" in text
 

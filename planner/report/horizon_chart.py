@@ -50,6 +50,7 @@ class ChartData:
     static_cost_per_hour: float | None          # None: no static fleet (its line is not drawn)
     cost: float                                 # the horizon's cost
     static_cost: float | None                   # the static peak fleet over the horizon
+    static_reason: str | None = None            # why there is none (`HorizonPlan.static_reason`)
 
     @property
     def saving(self) -> float:
@@ -102,7 +103,7 @@ def chart_data(h: HorizonPlan) -> ChartData:
                      cost_per_hour=tuple(p.cost_per_hour for p in h.periods), static_cards=static_cards(h),
                      static_fleet=static_fleet(h),
                      static_cost_per_hour=None if h.static_peak is None else h.static_peak.cost_per_hour,
-                     cost=h.cost, static_cost=h.static_cost)
+                     cost=h.cost, static_cost=h.static_cost, static_reason=h.static_reason)
 
 
 def title(d: ChartData) -> str:
@@ -199,7 +200,8 @@ def render_html(d: ChartData) -> str:
             f"<style>{html_assets.CSS}</style></head><body>\n<h2>{html.escape(title(d))}</h2>\n"
             + (f"<p>Static peak fleet: {d.static_cards} cards ({html.escape(d.static_fleet)}), "
                f"{html.escape(money(d.static_cost_per_hour, d.currency))}/h.</p>\n"
-               if d.static_cost_per_hour is not None else "<p>No static peak fleet.</p>\n") +
+               if d.static_cost_per_hour is not None else
+               f"<p>No static peak fleet: {html.escape(d.static_reason or 'none could be sized')}.</p>\n") +
             f"{_svg_body(render(d, 'svg'))}\n{period_table(d)}\n</body></html>\n")
 
 
