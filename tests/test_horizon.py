@@ -1012,7 +1012,39 @@ def test_an_owned_node_beside_an_hour_capped_below_it_is_no_input_error():
                  "h200"]})
     h = solve_horizon(p, "z.yaml")
     assert h.verification.passed and h.independent_cost is not None
-    assert h.periods[10].nodes["h100"].total == 0
+    assert h.periods[10].nodes["h100"].in_service == 0
+
+
+def test_an_owned_node_is_kept_idle_through_an_hour_capped_below_it():
+    """`max_cards_per_period` holds the cards in service: one owned H100 node (8.30 per card-hour,
+    66.40 an hour) beside an hour capped at 0 H100 cards is kept all day and idle in that hour, which
+    rents one on-demand H200 node (20.83 × 8 = 166.64 an hour): 23 × 66.40 + (66.40 + 166.64) =
+    1,760.24, what the periods' own plans cost. Until 2026-12-05 the cap held the nodes held, no
+    plan could keep the node, and the day rented on-demand H100 every hour: 2,402.24, 36.5 % dearer
+    than those plans."""
+    caps = [64] * 24
+    caps[10] = 0
+    p = Problem.model_validate({
+        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
+        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
+                 "h200"]})
+    from planner.report.horizon import horizon_json, render_horizon
+    h = solve_horizon(p, "z.yaml")
+    assert h.verification.passed
+    Nodes = hm.Nodes
+    assert h.periods[10].nodes["h100"] == Nodes(owned=1, idle=1)
+    assert h.periods[10].nodes["h200"] == Nodes(on_demand=1)
+    assert all(per.nodes["h100"] == Nodes(owned=1) and per.nodes["h200"].total == 0
+               for per in h.periods if per.index != 10)
+    assert h.cost == pytest.approx(23 * 66.40 + 66.40 + 8 * 20.83, abs=1e-6)
+    assert h.cost == pytest.approx(h.independent_cost, abs=1e-6)
+    d = horizon_json(h)
+    assert d["periods"][10]["nodes"]["h100"] == {"reserved": 0, "owned": 1, "on_demand": 0, "spot": 0, "idle": 1}
+    assert d["periods"][10]["cards_rented"] == 16
+    assert "1×h100 (1 idle)" in render_horizon(h)
+    checks = {c.name: c for c in h.verification.checks}
+    assert checks["p10/availability_period[h100]"].value == 0
 
 
 def test_a_busiest_period_its_caps_cannot_serve_is_named_with_them(tmp_path):

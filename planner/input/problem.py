@@ -210,7 +210,8 @@ class GPUChoice(Strict):
         None, description="share of the spot nodes interrupted (down, awaiting a replacement) at any time: "
                           "the plan counts 1 − share of its spot nodes as capacity (default 0)")
     max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, description="cards of this type available in each period of the profile (every kind)")
+        None, description="cards of this type in service in each period of the profile (every kind; "
+                          "reserved or owned nodes above it sit idle that period, still paid)")
     on_demand_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="on-demand cards of this type available in each period of the profile")
     spot_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = Field(

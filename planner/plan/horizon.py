@@ -353,7 +353,9 @@ def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.P
     p = f"p{per.index}"
     checks: list[Check] = []
     limits = peak.problem.limits.model_copy(update={"budget_per_hour": None})
-    flat = {g: (n.reserved + n.on_demand + n.spot, n.owned) for g, n in nodes.items()}
+    # nodes in service: idle reserved and owned ones (a period capped below them) run nothing
+    flat = {g: (n.reserved + n.on_demand + n.spot - max(n.idle - n.owned, 0), max(n.owned - n.idle, 0))
+            for g, n in nodes.items()}
     checks += [replace(c, name=f"{p}/{c.name}") for c in
                fleet_checks(peak.gpus, limits, chosen, flat, None, peak.problem.pricing.currency)]
     for k in kinds:
@@ -365,8 +367,8 @@ def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.P
             conf = peak.problem.serving.spot_confidence_percent
             spot_up = ((1.0 - k.spot_interruption) * n.spot if conf is None
                        else spot.up_at(n.spot, k.spot_interruption, conf / 100))
-            checks.append(Check(f"{p}/cards_up[{k.id}]", used, k.node_cards * (n.reserved + n.owned + n.on_demand
-                                                                              + spot_up), "cards"))
+            checks.append(Check(f"{p}/cards_up[{k.id}]", used, k.node_cards * (n.reserved + n.owned - n.idle
+                                                                              + n.on_demand + spot_up), "cards"))
         if k.spot_price is None:
             checks.append(Check(f"{p}/spot_offered[{k.id}]", n.spot, 0, "nodes"))
         if k.reserved_price is None:
@@ -375,7 +377,7 @@ def period_node_checks(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.P
     for cap in per.caps:
         n = nodes[cap.gpu]
         if cap.max_cards is not None:
-            checks.append(Check(f"{p}/availability_period[{cap.gpu}]", node_cards[cap.gpu] * n.total,
+            checks.append(Check(f"{p}/availability_period[{cap.gpu}]", node_cards[cap.gpu] * n.in_service,
                                 cap.max_cards, "cards"))
         if cap.spot_max_cards is not None:
             checks.append(Check(f"{p}/spot_availability[{cap.gpu}]", node_cards[cap.gpu] * n.spot,

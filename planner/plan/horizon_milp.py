@@ -9,9 +9,10 @@ nodes). `build()` is the formulation's table of contents (docs/horizon.md):
     x[c,p] ∈ ℤ≥0;  res[g], own[g] ≤ owned_nodes_g, od[g,p], spot[g,p] ∈ ℤ≥0
     Σ_c x[c,p]·prefill_tok_s[c] / (q_p·uncached input) ≥ 1          prefill_demand[p]
     Σ_c x[c,p]·decode_tok_s[c]  / (q_p·(output − 1) / u_d) ≥ 1          decode_demand[p]
-    Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] + od[g,p] + spot[g,p])   node_cover[g,p]
+    Σ_{c on g} x[c,p]·cards_c ≤ N_g·(res[g] + own[g] − idle[g,p] + od[g,p] + spot[g,p])   node_cover[g,p]
     spot[g,p] ≤ s_g·(res[g] + own[g] + od[g,p] + spot[g,p])                   spot_share[g,p]
     N_g·(nodes of g in p) ≤ max_cards_g;  power and budget per hour in every period
+    N_g·(nodes of g in p − idle[g,p]) ≤ max_cards_per_period_g[p], idle ≤ res + own (held, paid, not run)
     minimise Σ_p h_p·Σ_g N_g·(od[g,p]·price_g + spot[g,p]·spot_g)
              + H·Σ_g N_g·(res[g]·reserved_g + own[g]·owned_cost_g)
 """
@@ -61,8 +62,7 @@ class GPUKinds:
 
     @property
     def reserved_cheaper(self) -> bool:
-        """Whether a fleet held all horizon (the static one) rents this type reserved: a reserved
-        price below the on-demand one."""
+        """Whether a fleet held all horizon (the static one) rents it reserved: reserved is cheaper."""
         return self.reserved_price is not None and self.reserved_price < self.opt.price_per_card_hour
 
 
@@ -119,10 +119,15 @@ class Nodes:
     owned: int = 0
     on_demand: int = 0
     spot: int = 0
+    idle: int = 0   # of the reserved and owned ones: held (and paid) but out of service this period
 
     @property
-    def total(self) -> int:
+    def total(self) -> int:   # held in the period, in service or not (paid)
         return self.reserved + self.owned + self.on_demand + self.spot
+
+    @property
+    def in_service(self) -> int:   # what the period runs, and what its own cap holds
+        return self.total - self.idle
 
     def cost_per_hour(self, k: GPUKinds, spot_price: float | None = None) -> float:
         """N_g·(reserved·r_g + owned·o_g + on_demand·price_g + spot·s_g) per hour (s_g: the period's
@@ -172,6 +177,7 @@ class HorizonModel:
     owned: dict[str, pulp.LpVariable | int] = field(default_factory=dict)
     on_demand: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     spot: dict[tuple[str, int], pulp.LpVariable | int] = field(default_factory=dict)
+    idle: dict[tuple[str, int], pulp.LpVariable | int] = field(default_factory=dict)   # reserved/owned out of service
     cost: pulp.LpAffineExpression | None = None      # the horizon's cost (currency)
     sets: tuple[tuple[int, ...], ...] = ()           # candidate indices of each length group (() = all)
     starts: dict[tuple[Shape, int], pulp.LpVariable] = field(default_factory=dict)   # instances started
@@ -194,8 +200,8 @@ class HorizonModel:
         return self.reserved[g] + self.owned[g] + self.on_demand[(g, p)] + self.spot[(g, p)]
 
     def nodes_up(self, k: GPUKinds, p: int):
-        """Nodes expected up: res + own + od + (1 − r_g)·spot, r_g the spot interruption share."""
-        return (self.reserved[k.id] + self.owned[k.id] + self.on_demand[(k.id, p)]
+        """Nodes expected up: res + own − idle + od + (1 − r_g)·spot, r_g the spot interruption share."""
+        return (self.reserved[k.id] + self.owned[k.id] - self.idle[(k.id, p)] + self.on_demand[(k.id, p)]
                 + (1.0 - k.spot_interruption) * self.spot[(k.id, p)])
 
     def cost_per_hour(self, p: int):
@@ -263,7 +269,9 @@ def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
     """x[c,p] ≤ ⌈demand_p / capacity_c⌉ + 1 (0 when the period has no demand; with `spare`, the
     largest node loss, added to the demand: milp.upper_bound); with starts priced, the largest of
     these over the periods (keeping an idle instance through a trough may be cheaper than a
-    restart); nodes per kind, a kind without a price fixed at 0."""
+    restart); nodes per kind, a kind without a price fixed at 0; idle[g,p] ≤ res[g] + own[g] where
+    period p caps g (`max_cards_per_period`): a node held all horizon need not run in an hour capped
+    below it (an owned node beside an hour capped at 0 was kept by no plan: 36.5 % dearer a day)."""
     def bound(c: Candidate, d: milp.Demand) -> int:
         return milp.upper_bound(c, d, spare) if d.prefill_tok_s > 0 or d.decode_tok_s > 0 else 0
 
@@ -288,6 +296,11 @@ def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
             m.on_demand[(g, p)] = pulp.LpVariable(f"od_{g}_{p}", lowBound=0, cat="Integer")
             m.spot[(g, p)] = (pulp.LpVariable(f"spot_{g}_{p}", lowBound=0, cat="Integer")
                               if k.spot_price is not None and k.spot_share > 0 else 0)
+            m.idle[(g, p)] = 0
+            if (held := [v for v in (m.reserved[g], m.owned[g]) if isinstance(v, pulp.LpVariable)]) and \
+                    any(c.gpu == g and c.max_cards is not None for c in m.periods[p].caps):
+                m.idle[(g, p)] = v = pulp.LpVariable(f"idle_{g}_{p}", lowBound=0, cat="Integer")
+                m.prob += v <= pulp.lpSum(held), f"idle_{g}_{p}"
 
 
 def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
@@ -347,8 +360,8 @@ def add_node_cover(m: HorizonModel, p: int, spot_confidence: float | None = None
         m.prob += pulp.lpSum(lam) == 1, f"spot_count_{k.id}_{p}"
         m.prob += s == pulp.lpSum(j * v for j, v in enumerate(lam)), f"spot_nodes_{k.id}_{p}"
         up = pulp.lpSum(spot.up_at(j, k.spot_interruption, spot_confidence) * v for j, v in enumerate(lam))
-        m.prob += cards <= k.node_cards * (m.reserved[k.id] + m.owned[k.id] + m.on_demand[(k.id, p)] + up), \
-            f"node_cover_{k.id}_{p}"
+        m.prob += cards <= k.node_cards * (m.reserved[k.id] + m.owned[k.id] - m.idle[(k.id, p)]
+                                           + m.on_demand[(k.id, p)] + up), f"node_cover_{k.id}_{p}"
 
 
 def add_spot_share(m: HorizonModel, p: int) -> None:
@@ -361,8 +374,8 @@ def add_spot_share(m: HorizonModel, p: int) -> None:
 
 
 def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
-    """Availability N_g·nodes ≤ max_cards_g and the period's own caps (all kinds, and spot alone),
-    power and budget per hour, in period p."""
+    """Availability N_g·nodes ≤ max_cards_g and the period's own caps (all kinds in service, and
+    spot alone, on demand alone), power and budget per hour, in period p."""
     for k in m.kinds:
         if k.opt.max_cards is not None:
             m.prob += k.node_cards * m.nodes(k.id, p) <= k.opt.max_cards, f"availability_{k.id}_{p}"
@@ -370,7 +383,8 @@ def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
     for cap in m.periods[p].caps:
         k = kinds[cap.gpu]
         if cap.max_cards is not None:
-            m.prob += k.node_cards * m.nodes(k.id, p) <= cap.max_cards, f"availability_period_{k.id}_{p}"
+            m.prob += (k.node_cards * (m.nodes(k.id, p) - m.idle[(k.id, p)]) <= cap.max_cards,
+                       f"availability_period_{k.id}_{p}")   # nodes in service
         if cap.spot_max_cards is not None and isinstance(m.spot[(k.id, p)], pulp.LpVariable):
             m.prob += k.node_cards * m.spot[(k.id, p)] <= cap.spot_max_cards, f"spot_availability_{k.id}_{p}"
         if cap.on_demand_max_cards is not None:
@@ -384,9 +398,9 @@ def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
 
 
 def set_objective(m: HorizonModel) -> None:
-    """minimise the horizon's cost ÷ c_ref + ε·Σ nodes + ε'·Σ cards in use, over periods; c_ref the
-    cheapest node-period (the single-QPS MILP's scaling and tie-break: fewest nodes among equal
-    costs, then fewest cards in instances, so a period's utilisation is not padded)."""
+    """minimise the horizon's cost ÷ c_ref + ε·Σ (nodes + idle) + ε'·Σ cards in use, over periods;
+    c_ref the cheapest node-period (the single-QPS MILP's scaling and tie-break: fewest nodes among
+    equal costs, then fewest cards in instances, so a period's utilisation is not padded)."""
     hours = sum(per.hours for per in m.periods)
     m.cost = pulp.lpSum(
         per.hours * k.node_cards * (k.opt.price_per_card_hour * m.on_demand[(k.id, per.index)]
@@ -402,7 +416,8 @@ def set_objective(m: HorizonModel) -> None:
         return
     ref = min(prices) * min(per.hours for per in m.periods)
     cards = pulp.LpAffineExpression([(v, m.candidates[i].cards) for (i, _), v in m.x.items()])
-    m.prob += (1.0 / ref) * m.cost + milp.NODE_TIE_BREAK * nodes + CARD_TIE_BREAK * cards
+    m.prob += (1.0 / ref) * m.cost + milp.NODE_TIE_BREAK * (nodes + pulp.lpSum(m.idle.values())) \
+        + CARD_TIE_BREAK * cards   # held nodes idle only where a period's cap takes them out
 
 
 def _int(v) -> int:
@@ -431,4 +446,5 @@ def counts(m: HorizonModel) -> list[dict[int, int]]:
 def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
     """Nodes by GPU type and kind, per period."""
     return [{k.id: Nodes(_int(m.reserved[k.id]), _int(m.owned[k.id]), _int(m.on_demand[(k.id, p)]),
-                         _int(m.spot[(k.id, p)])) for k in m.kinds} for p in range(len(m.periods))]
+                         _int(m.spot[(k.id, p)]), _int(m.idle[(k.id, p)])) for k in m.kinds}
+            for p in range(len(m.periods))]

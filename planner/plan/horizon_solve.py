@@ -264,7 +264,7 @@ def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dic
     for p, per_nodes in enumerate(nodes):
         for g, nd in per_nodes.items():
             for var, val in ((m.reserved[g], nd.reserved), (m.owned[g], nd.owned), (m.on_demand[(g, p)], nd.on_demand),
-                             (m.spot[(g, p)], nd.spot)):
+                             (m.spot[(g, p)], nd.spot), (m.idle[(g, p)], nd.idle)):
                 if isinstance(var, pulp.LpVariable):
                     var.varValue = val
     for v in m.prob.variables():

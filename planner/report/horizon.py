@@ -62,7 +62,8 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
                        for k, n in sorted(p.starts.items())],
             "start_cost": p.start_cost,
             "cost": p.cost_per_hour * p.hours + p.start_cost,   # Σ periods[].cost = cost
-            "nodes": {g: {kind: getattr(n, kind) for kind in KINDS} for g, n in sorted(p.nodes.items()) if n.total},
+            "nodes": {g: {**{kind: getattr(n, kind) for kind in KINDS}, "idle": n.idle}
+                      for g, n in sorted(p.nodes.items()) if n.total},
             "cards_used": p.cards_used, "cards_rented": rented,
             "utilization": p.cards_used / rented if rented else None,
             "pools": ([pool_dict(st) for st in p.pools] if not p.classes else
@@ -138,7 +139,12 @@ def _percent(fraction: float | None) -> str:
 
 
 def _kinds_cell(nodes: dict[str, dict[str, int]], kind: str) -> str:
-    return " ".join(f"{n[kind]}×{g}" for g, n in nodes.items() if n[kind]) or "-"
+    """'2×h100' per GPU type holding nodes of `kind`; held reserved or owned nodes the period's own
+    cap takes out of service are said beside the owned ones (else the reserved): '1×h100 (1 idle)'."""
+    def idle(g: str, n: dict[str, int]) -> str:
+        shown = kind == "owned" or (kind == "reserved" and not n["owned"])
+        return f" ({n['idle']} idle)" if n["idle"] and shown else ""
+    return " ".join(f"{n[kind]}×{g}{idle(g, n)}" for g, n in nodes.items() if n[kind]) or "-"
 
 
 def render_horizon(h: HorizonPlan) -> str:
