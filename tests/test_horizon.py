@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import re
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -1045,6 +1046,45 @@ def test_an_owned_node_is_kept_idle_through_an_hour_capped_below_it():
     assert "1×h100 (1 idle)" in render_horizon(h)
     checks = {c.name: c for c in h.verification.checks}
     assert checks["p10/availability_period[h100]"].value == 0
+
+
+def test_no_period_runs_an_instance_its_demand_does_not_need():
+    """The horizon MILP's tie-break for fewest cards in use (10⁻¹⁰ a card) lies below its gap, so a
+    solve padded periods with instances on nodes it paid for anyway: the day above ran four to seven
+    1-card instances on its owned node at 6–20 req/s (4/8 to 7/8 cards) where one or two serve. Now
+    no instance can be taken out of any period without breaking a prefill or decode demand row, at
+    the same cost."""
+    caps = [64] * 24
+    caps[10] = 0
+    p = Problem.model_validate({
+        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
+        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
+                 "h200"]})
+    h = solve_horizon(p, "z.yaml")
+    assert h.verification.passed and h.cost == pytest.approx(1760.24, abs=1e-6)
+    for per in h.periods:
+        d = milp.demand_of(at_qps(h.peak, per.qps))
+
+        def rows_hold(chosen, d=d):
+            return all(sum(n * getattr(c, f"{k}_tok_s") for c, n in chosen.items()) >= (1 - 1e-9) * need
+                       for k, need in (("prefill", d.prefill_tok_s), ("decode", d.decode_tok_s)) if need > 0)
+        assert rows_hold(per.chosen)
+        for c in per.chosen:
+            assert not rows_hold({**per.chosen, c: per.chosen[c] - 1}), (per.index, c.name)
+    assert max(per.cards_used for per in h.periods) <= 2
+
+
+def test_a_leaner_plan_that_fails_verification_gives_way_to_the_plan_as_solved(monkeypatch):
+    """Taking instances out changes the mix a colocated pool is routed, which its TPOT may not hold:
+    the plan is then verified as solved. Here the trim is made to take every instance of period 0."""
+    def too_lean(solved, cands, periods, sets=()):
+        counts = [{} if p == 0 else dict(c) for p, c in enumerate(solved.counts)]
+        sel = [{} if p == 0 else dict(s) for p, s in enumerate(solved.selection)]
+        return replace(solved, selection=sel, counts=counts, padded=solved)
+    monkeypatch.setattr(hs, "without_padding", too_lean)
+    h = solve_horizon(Problem.model_validate(BASE), "p.yaml")
+    assert h.verification.passed and h.periods[0].chosen
 
 
 def test_a_busiest_period_its_caps_cannot_serve_is_named_with_them(tmp_path):

@@ -185,6 +185,9 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
             raise Infeasible(f"{source}: {static_error}") from None
         t3 = time.perf_counter()
         plans, cost, v = verify_periods(problem, res_g, peak, kinds, periods, solved, start_cost)
+        if not v.passed and solved.padded is not None:   # as solved, should the leaner plan fail
+            solved = solved.padded
+            plans, cost, v = verify_periods(problem, res_g, peak, kinds, periods, solved, start_cost)
         broken = colocated_over_tpot(v)
         if v.passed or not broken or attempt == CUT_RETRIES:
             break
@@ -254,6 +257,8 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
             solved = replace(joint, method="joint, warm-started" if begin else "joint", subproblems=solved.subproblems,
                              start=begin)
     raise_unless_solved(solved.report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
+    if not start_cost and red == "none":
+        solved = hs.without_padding(solved, tuple(cands), periods, sets_arg)
     return solved, len(cands)
 
 

@@ -123,7 +123,12 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                             lambda: "some period's demand cannot be met within the caps (availability, "
                                     "power or budget per hour, applied in every period)")
         t2 = time.perf_counter()
+        solved = hs.without_padding(solved, tuple(cands), periods, tuple(sets))
         plans, cost, v = verify_fleet_periods(f, qps, group_of, group_res, cands, sets, first, kinds, periods, solved)
+        if not v.passed and solved.padded is not None:   # as solved, should the leaner plan fail
+            solved = solved.padded
+            plans, cost, v = verify_fleet_periods(f, qps, group_of, group_res, cands, sets, first, kinds, periods,
+                                                  solved)
         broken = colocated_over_tpot(v)
         if v.passed or not broken or attempt == CUT_RETRIES:
             break

@@ -49,6 +49,7 @@ class Solved:
     subproblems: int = 0
     counts: list[dict[int, int]] | None = None   # instances by candidate index, per period
     start: str | None = None    # a joint MILP's start: 'plan_without_start_costs' or 'static_fleet'
+    padded: Solved | None = None   # the solution as solved, before `without_padding` took instances out
 
 
 def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
@@ -283,3 +284,40 @@ def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dic
     started = starts_of(sel)
     for (k, p), s in m.starts.items():
         s.varValue = started[p].get(k, 0)
+
+
+def without_padding(solved: Solved, cands: tuple[Candidate, ...], periods: tuple[Period, ...],
+                    sets: tuple[tuple[int, ...], ...] = ()) -> Solved:
+    """The solution without the instances no demand row needs: in each period instances are taken
+    out, most cards first, while every load's prefill and decode rows (Σ x·capacity / demand ≥ 1,
+    normalised as the MILP's `add_demand`) still hold. The nodes, and so the cost, stay: the
+    MILP's tie-break for fewest cards in use (CARD_TIE_BREAK, 10⁻¹⁰ a card) lies far below its
+    gap, so a solve could pad a period with instances on nodes it pays for anyway (a day of
+    Llama-3.1-8B at 6–17 req/s ran four to seven 1-card instances on an owned 8-card node where one
+    served the peak). For plans without redundancy and instance starts, whose rows the instances
+    enter beside these; `padded` keeps the solution as solved (the caller verifies it instead
+    should the leaner plan fail its verification)."""
+    if solved.counts is None:
+        return solved
+    new_counts = []
+    for per, cnt in zip(periods, solved.counts):
+        cnt = dict(cnt)
+        rows = []   # (coefficient by candidate index) of each demand row of the period
+        for ld in per.all_loads():
+            idx = sets[ld.group] if sets else range(len(cands))
+            for kind in ("prefill", "decode"):
+                if (need := getattr(ld.demand, f"{kind}_tok_s")) > 0:
+                    rows.append({i: min(cap / need, milp.DEMAND_COEF_CAP) for i in idx
+                                 if (cap := getattr(cands[i], f"{kind}_tok_s")) > 0})
+        for i in sorted(cnt, key=lambda i: (-cands[i].cards, i)):
+            while cnt[i] > 0 and all(sum(n * row.get(j, 0.0) for j, n in cnt.items()) - row.get(i, 0.0)
+                                     >= 1.0 - 1e-9 for row in rows if i in row):
+                cnt[i] -= 1
+        new_counts.append({i: n for i, n in cnt.items() if n > 0})
+    if new_counts == solved.counts:
+        return solved
+    sel: list[dict[Candidate, int]] = [{} for _ in new_counts]
+    for p, cnt in enumerate(new_counts):
+        for i, n in sorted(cnt.items()):
+            sel[p][cands[i]] = sel[p].get(cands[i], 0) + n
+    return replace(solved, selection=sel, counts=new_counts, padded=solved)
