@@ -260,7 +260,7 @@ def test_missing_field_names_file_and_field(tmp_path):
     del d["mean_tpot_ms"]
     f = tmp_path / "run.json"
     f.write_text(json.dumps(d))
-    with pytest.raises(BadInput, match=r"run\.json: mean_tpot_ms: expected a positive number"):
+    with pytest.raises(BadInput, match=r"run\.json: mean_tpot_ms: expected a positive finite number, got None"):
         load_points([f], DEP)
 
 
@@ -554,3 +554,79 @@ def test_control_characters_in_a_measurement_name_are_refused(tmp_path):
     res = CliRunner().invoke(cli.main, ["validate", str(f), "--folds", "0"])
     assert res.exit_code == 2 and "row 2: engine: a name is one line of printable text" in res.output
     assert "\x07" not in res.output.replace(repr("\x07")[1:-1], "")   # shown escaped, never raw
+
+
+# -------------------------------------------------------------- a hostile-input hunt (2026-12-05)
+def test_a_cell_past_the_csv_limit_or_a_quote_never_closed_is_bad_input(tmp_path):
+    """The csv module's own errors were internal errors (exit 5) in the minimal CSV, the silicon
+    CSV and the format sniffing."""
+    text = (DATA / "minimal_sample.csv").read_text()
+    header, row = text.splitlines()[:2]
+    long_cell = tmp_path / "long.csv"
+    long_cell.write_text(header + "\n" + row.replace(",", ',"' + "x" * 140_000 + '",', 1) + "\n")
+    quote = tmp_path / "quote.csv"
+    quote.write_text(header + "\n" + '"' + row + "\n" + (row + "\n") * 3000)   # the quote runs on
+    long_header = tmp_path / "header.csv"
+    long_header.write_text("x" * 140_000 + "," + header + "\n" + row + "\n")
+    for f in (long_cell, quote, long_header):
+        with pytest.raises(BadInput, match=rf"{f.name}: not a readable CSV \(field larger than field limit"):
+            load_points([f])
+    silicon = Path("catalogs/measurements/silicon_sample_subset.csv").read_text().splitlines()
+    s = tmp_path / "silicon.csv"
+    s.write_text(silicon[0] + "\n" + silicon[1].replace(",", ',"' + "y" * 140_000 + '",', 1) + "\n")
+    with pytest.raises(BadInput, match=r"silicon.csv: not a readable CSV"):
+        load_points([s])
+
+
+@pytest.mark.parametrize("key", ["mean_tpot_ms", "completed"])
+def test_an_integer_too_large_for_a_float_is_bad_input(tmp_path, key):
+    """A JSON integer of 309 digits or more raised OverflowError converting to float (exit 5); the
+    message shows the start of it, not 401 characters."""
+    with pytest.raises(BadInput, match=rf"r.json: {key}: expected a positive finite number, got 1000000000"
+                                       rf"0+… \(401 characters\)"):
+        load_points([_vllm(tmp_path, **{key: 10**400})], DEP)
+
+
+SILICON = Path("catalogs/measurements/silicon_sample_subset.csv")
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("osl", "0", "osl is below 1 token"),                    # ZeroDivisionError in the TPOT formula (exit 5)
+    ("tp_size", "1.5", "tp_size is not a whole number"),      # was read as TP1
+    ("silicon_tpot_ms", "1e300", "silicon_tpot_ms 1e+300 is outside [0.1, 1e+06] ms: not a measured run"),
+    ("silicon_ttft_ms", "1e-300", "silicon_ttft_ms 1e-300 is outside [1, 1e+08] ms"),
+    ("batch_size", "0", "agg without batch size"),           # ZeroDivisionError in the error (exit 5)
+    ("silicon_data_source", "silicon_concurrency=0", "concurrency 0 recorded"),   # same
+])
+def test_a_silicon_row_outside_what_a_run_measures_is_dropped_with_its_reason(tmp_path, column, value, reason):
+    rows = list(csv.DictReader(SILICON.open()))
+    agg = next(r for r in rows if r["mode"] == "agg")
+    bad = {**agg, column: value}
+    out = tmp_path / "s.csv"
+    with out.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(agg))
+        w.writeheader()
+        w.writerows([agg, bad])
+    points, report = load_points([out])
+    (why,) = report.dropped
+    assert len(points) == 1 and why.startswith(reason) and report.dropped[why] == 1
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("tpot_s", 1e300, r"measured.tpot_s: Input should be less than or equal to 1000"),
+    ("decode_tok_s_per_gpu", 1e-300, r"measured.decode_tok_s_per_gpu: Input should be greater than or equal to 0.001"),
+    ("tokens_per_step", 1e300, r"points\[0\].tokens_per_step: Input should be less than or equal to 32"),
+])
+def test_a_measurement_yaml_outside_what_a_run_measures_is_bad_input(tmp_path, field, value, match):
+    """A TPOT of 10^300 s was fitted to: calibrate printed a 300-digit error and wrote a profile."""
+    pt = {"id": "p", "model": "llama-3.1-8b", "weight_dtype": "bf16", "gpu": "h100", "cards": 1,
+          "parallelism": {"tp": 1}, "role": "agg", "engine": "vllm", "isl": 1024, "osl": 256,
+          "concurrency": 16, "measured": {"tpot_s": 0.0094}, "source": "my own run", "kind": "measured"}
+    if field == "tokens_per_step":
+        pt[field] = value
+    else:
+        pt["measured"] = {field: value}
+    f = tmp_path / "m.yaml"
+    f.write_text(yaml.safe_dump({"points": [pt]}))
+    with pytest.raises(BadInput, match=match):
+        load_points([f])

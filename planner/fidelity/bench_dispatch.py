@@ -23,7 +23,7 @@ from planner.fidelity.bench_files import (
 )
 from planner.fidelity.points import Point
 from planner.fidelity.silicon import load_silicon_csv
-from planner.input.files import loads_json, read_text
+from planner.input.files import csv_errors, loads_json, read_text
 
 # ------------------------------------------------------------------------------ dispatch
 E2E = {"vllm": "mean_e2el_ms", "sglang": "mean_e2e_latency_ms"}   # each serving benchmark's end-to-end key
@@ -58,7 +58,8 @@ def sniff(path: Path, text: str) -> str:
     """The format of a benchmark file from its content: 'silicon', 'minimal', 'vllm', 'sglang',
     'genai-perf', 'guidellm'; BadInput naming the file and what it lacks when none matches."""
     if text.lstrip()[:1] not in ("{", "["):   # a CSV: its header names its columns
-        cols = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
+        with csv_errors(path):
+            cols = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
         if "silicon_tpot_ms" in cols:
             return "silicon"
         if set(MINIMAL_COLUMNS) <= cols:

@@ -41,7 +41,7 @@ from planner.catalog.schemas import Model, load_gpus, load_models
 from planner.errors import BadInput, suggest
 from planner.fidelity.points import Point
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
-from planner.input.files import read_text, read_yaml, validate
+from planner.input.files import csv_errors, read_text, read_yaml, validate
 from planner.input.schema import Precision, Strict
 from planner.input.values import Name
 from planner.physics.perf import Parallelism
@@ -136,15 +136,25 @@ def load_deployment(path: str | Path) -> BenchDeployment:
 def _num(d: dict, key: str, where: str) -> float:
     """A positive finite number at d[key]; BadInput naming file and field otherwise."""
     if (v := _opt(d, key)) is None:
-        raise BadInput(f"{where}: {key}: expected a positive number, got {d.get(key)!r}")
+        raise BadInput(f"{where}: {key}: expected a positive finite number, got {_shown(d.get(key))}")
     return v
+
+
+def _shown(v: object, most: int = 40) -> str:
+    """repr(v), a long one cut (a 4,000-digit integer is not a message)."""
+    r = repr(v)
+    return r if len(r) <= most else f"{r[:most]}… ({len(r):,} characters)"
 
 
 def _opt(d: dict, key: str) -> float | None:
     """d[key] when it is a positive finite number, else None (the tools write null or 'inf')."""
     v = d.get(key)
-    ok = not isinstance(v, bool) and isinstance(v, int | float) and 0 < v < float("inf")
-    return float(v) if ok else None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
+        return None
+    try:
+        return float(v) if float(v) < float("inf") else None
+    except OverflowError:   # a JSON integer of 309 digits or more is no float (it was exit 5)
+        return None
 
 
 def _cap(d: dict, key: str, where: str) -> float | None:
@@ -372,7 +382,8 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     """The minimal CSV → Points; rows naming a model/GPU outside the catalog are dropped, counted."""
     text = text if text is not None else read_text(path, "CSV")
     lines = io.StringIO(text, newline="")
-    header = [h.strip() for h in next(csv.reader(lines), [])]   # 'gpu' and ' gpu' are one column
+    with csv_errors(path):
+        header = [h.strip() for h in next(csv.reader(lines), [])]   # 'gpu' and ' gpu' are one column
     reader = csv.DictReader(lines, fieldnames=header)
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:   # DictReader would keep the last of them silently
@@ -380,7 +391,8 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     if unknown := [h for h in header if h not in (*MINIMAL_COLUMNS, *MINIMAL_OPTIONAL)]:   # kv_dtpye: read as bf16
         raise BadInput(f"{path}: header: unknown column {unknown[0]!r}; the minimal CSV has "
                        f"{', '.join(MINIMAL_COLUMNS + MINIMAL_OPTIONAL)}.{suggest(unknown[0], MINIMAL_OPTIONAL)}")
-    rows = list(reader)
+    with csv_errors(path):
+        rows = list(reader)
     models = load_models()
     got: list[Point | str] = ["ragged row (a cell too few or too many)" if None in r or None in r.values()
                               else _minimal_row(r, f"{path}: row {i + 2}", models, str(path), i)

@@ -23,12 +23,15 @@ class _Par(Strict):
 
 
 class _Measured(Strict):
-    decode_tok_s_per_gpu: float | None = Field(None, gt=0)
-    prefill_tok_s_per_gpu: float | None = Field(None, gt=0)
-    tpot_s: float | None = Field(None, gt=0)
-    ttft_s: float | None = Field(None, gt=0)
-    tok_s_per_user: float | None = Field(None, gt=0)
-    tok_s_per_instance: float | None = Field(None, gt=0)
+    """What a point measured; each within what a serving run can measure (bench_files.RUN_DOMAIN:
+    a TPOT of 10^300 s was fitted to, and printed a 300-digit error)."""
+
+    decode_tok_s_per_gpu: float | None = Field(None, ge=1e-3, le=1e7)
+    prefill_tok_s_per_gpu: float | None = Field(None, ge=1e-3, le=1e8)
+    tpot_s: float | None = Field(None, ge=1e-4, le=1e3)
+    ttft_s: float | None = Field(None, ge=1e-3, le=1e5)
+    tok_s_per_user: float | None = Field(None, ge=1e-3, le=1e5)
+    tok_s_per_instance: float | None = Field(None, ge=1e-3, le=1e8)
 
 
 class PublicPoint(Strict):
@@ -43,13 +46,13 @@ class PublicPoint(Strict):
     parallelism: _Par
     role: Literal["agg", "decode", "prefill"]
     engine: str
-    isl: float | None = Field(None, gt=0)
-    osl: float | None = Field(None, gt=0)
-    concurrency: float | None = Field(None, gt=0)
-    batch: float | None = Field(None, gt=0)
-    prefill_prompts: float = Field(1.0, gt=0)
+    isl: float | None = Field(None, ge=1, le=1e7)
+    osl: float | None = Field(None, ge=1, le=1e7)
+    concurrency: float | None = Field(None, ge=1e-3, le=1e6)
+    batch: float | None = Field(None, gt=0, le=1e6)
+    prefill_prompts: float = Field(1.0, gt=0, le=1e6)
     cached_fraction: float = Field(0.0, ge=0, lt=1)
-    tokens_per_step: float = Field(1.0, ge=1)
+    tokens_per_step: float = Field(1.0, ge=1, le=32)   # accepted tokens a decode step (MTP: at most k + 1)
     measured: _Measured
     source: str = Field(min_length=5)
     kind: Literal["measured", "vendor_claim"]

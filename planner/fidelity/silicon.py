@@ -15,7 +15,7 @@ from pathlib import Path
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import Point
-from planner.input.files import read_text
+from planner.input.files import csv_errors, read_text
 from planner.physics.perf import Parallelism
 
 MS = 1e-3                      # the CSV's TTFT/TPOT are in milliseconds
@@ -70,7 +70,18 @@ def _bad_number(r: dict) -> str | None:
             return f"{col} is not a number"
         if not math.isfinite(x) or x < 0 or (col.endswith("_ms") and x == 0):
             return f"{col} is not a finite {'positive' if col.endswith('_ms') else 'non-negative'} number"
+        if col.endswith(("_size", "_workers")) and x != int(x):   # tp_size 1.5 was read as TP1
+            return f"{col} is not a whole number"
+        if col in ("isl", "osl") and x < 1:   # osl 0 divided by zero in the benchmark formula (exit 5)
+            return f"{col} is below 1 token"
+        lo, hi = DOMAIN_MS.get(col, (0.0, math.inf))
+        if not lo <= x <= hi:   # a TPOT of 1e300 ms was fitted to (a 300-digit error)
+            return f"{col} {x:g} is outside [{lo:g}, {hi:g}] ms: not a measured run (a unit mistake?)"
     return None
+
+
+# a measured TTFT or TPOT in ms: the bounds of the benchmark readers (bench_files.RUN_DOMAIN)
+DOMAIN_MS = {"silicon_ttft_ms": (1.0, 1e8), "silicon_tpot_ms": (0.1, 1e6)}
 
 
 def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
@@ -91,7 +102,9 @@ def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str
         return "no TPOT"
     if _concurrency(r["silicon_data_source"]) is None:
         return "no concurrency recorded"
-    if r["mode"] == "agg" and not r["batch_size"]:
+    if not _concurrency(r["silicon_data_source"]):   # 0 divided by zero (exit 5)
+        return "concurrency 0 recorded"
+    if r["mode"] == "agg" and not float(r["batch_size"] or 0):
         return "agg without batch size"
     if r["mode"] == "agg" and not _one_instance(r):
         return "agg concurrency is not batch size x attention-DP size (requests per instance unknown)"
@@ -197,11 +210,12 @@ def load_silicon_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     # a regular UTF-8 file of bounded size; a ragged row (too few or too many cells) is dropped
     rows, ragged = [], 0
     text = text if text is not None else read_text(Path(path), "CSV")
-    for r in csv.DictReader(io.StringIO(text, newline=""), restval=None):
-        if None in r or None in r.values():
-            ragged += 1
-        else:
-            rows.append(r)
+    with csv_errors(path):
+        for r in csv.DictReader(io.StringIO(text, newline=""), restval=None):
+            if None in r or None in r.values():
+                ragged += 1
+            else:
+                rows.append(r)
     need = {"id", "model_path", "system", "mode", "silicon_tpot_ms", "silicon_data_source", *_CONFIG_COLUMNS}
     if rows and (missing := need - set(rows[0])):
         raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}")

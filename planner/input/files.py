@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import os
 import shutil
@@ -47,6 +49,17 @@ def read_text(p: Path, kind: str) -> str:
         return p.read_text(encoding="utf-8-sig")   # a byte-order mark (Excel's "CSV UTF-8") is not text
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{p}: cannot read the file ({e})") from None
+
+
+@contextlib.contextmanager
+def csv_errors(p: Path | str):
+    """The csv module's own errors (a cell past its 131,072-character limit, a quote never closed,
+    a NUL byte) as BadInput naming the file, not an internal error (exit 5)."""
+    try:
+        yield
+    except csv.Error as e:
+        raise BadInput(f"{p}: not a readable CSV ({e}; a quote never closed, or a cell of more than "
+                       f"{csv.field_size_limit():,} characters)") from None
 
 
 class _UniqueKeys:
