@@ -630,3 +630,18 @@ def test_a_measurement_yaml_outside_what_a_run_measures_is_bad_input(tmp_path, f
     f.write_text(yaml.safe_dump({"points": [pt]}))
     with pytest.raises(BadInput, match=match):
         load_points([f])
+
+
+def test_a_run_paced_below_its_cap_has_littles_law_in_flight(tmp_path):
+    """`vllm bench serve --request-rate 1 --max-concurrency 256`: 0.99 req/s at 2.452 s each keeps
+    2.43 requests in flight (Little's law), not 256; read as the cap, its decode tokens/s per GPU
+    was 100× the run's and calibrate fitted to it. Unpaced (request_rate inf) the cap stands."""
+    paced = _vllm(tmp_path, "paced.json", request_rate=1.0, max_concurrency=256, request_throughput=0.99,
+                  mean_e2el_ms=2452.0, mean_tpot_ms=7.4)
+    (p,), _ = load_points([paced], DEP)
+    assert p.concurrency == pytest.approx(0.99 * 2.452)
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(0.99 * 2.452 / 0.0074)
+    free = _vllm(tmp_path, "free.json", request_rate="inf", max_concurrency=16, request_throughput=0.99,
+                 mean_e2el_ms=2452.0)
+    (q,), _ = load_points([free], DEP)
+    assert q.concurrency == 16
