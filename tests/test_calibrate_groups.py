@@ -148,3 +148,28 @@ def test_cli_group_by(tmp_path):
     assert "per-engine profiles" in res.output and "deepseek-in-house" in res.output
     res = r.invoke(cli.main, ["validate", public, "--group-by", "backend", "--folds", "0"])
     assert res.exit_code == 2 and "--group-by backend" in res.output
+
+
+def test_group_by_refuses_a_users_file_in_out_before_the_fit(tmp_path, monkeypatch):
+    """A file of the user's named as a group's profile (vllm.yaml) was refused only after the whole
+    fit (15 s on 60 points, minutes on the shipped data); it is refused before fitting."""
+    import csv
+
+    import pytest
+
+    from planner.errors import BadInput
+    from planner.fidelity import validate
+    src = "catalogs/measurements/silicon_sample_subset.csv"
+    rows = [r for r in csv.DictReader(open(src)) if r["backend"] == "vllm"][:45]
+    data = tmp_path / "runs.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "profiles"
+    out.mkdir()
+    (out / "vllm.yaml").write_text("my notes\n")
+    monkeypatch.setattr(validate, "fit", lambda *a, **k: pytest.fail("fitted before refusing"))
+    with pytest.raises(BadInput, match=r"vllm.yaml: exists and is not an output of plan"):
+        validate.run_calibrate([str(data)], str(out), folds=0, group_by=("engine",))
+    assert (out / "vllm.yaml").read_text() == "my notes\n"

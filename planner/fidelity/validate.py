@@ -35,7 +35,7 @@ from planner.fidelity.fit import FitResult, fit, free_params, param_value, ttft_
 from planner.fidelity.measurements import LoadReport, default_measurement_files, load_points
 from planner.fidelity.points import Point
 from planner.fidelity.profile import profile_yaml
-from planner.input.files import atomic_write, check_out_dir, check_writable, read_yaml, write_set
+from planner.input.files import atomic_write, check_out_dir, check_set, check_writable, read_yaml, write_set
 from planner.input.values import one_line_name
 
 
@@ -135,6 +135,9 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     if by:
         _check_labels(points, by)
         _check_group_sizes(points, by)
+        sizes = Counter(group_of(p, by) for p in points)   # the profiles the fit will write: checked now,
+        check_set(out_p, tuple(f"{k}.yaml" for k, n in sorted(sizes.items()) if n >= MIN_GROUP_POINTS),
+                  protect, force, PROFILES)   # not refused after minutes of fitting
     base_full = load_calibration(base_name)
     base = without_families(base_full)
     result = fit(points, base)
