@@ -645,3 +645,18 @@ def test_a_run_paced_below_its_cap_has_littles_law_in_flight(tmp_path):
                  mean_e2el_ms=2452.0)
     (q,), _ = load_points([free], DEP)
     assert q.concurrency == 16
+
+
+def test_an_aiperf_export_reads_its_nested_concurrency_and_model(tmp_path):
+    """aiperf's profile_export_aiperf.json nests input_config.loadgen.concurrency and
+    input_config.endpoint.model_names: its concurrency was ignored (Little's law, 86.2, where the
+    run held 100) and without a model in the deployment the file was refused (model: None)."""
+    d = json.loads((DATA / "profile_export_genai_perf.json").read_text())
+    d["input_config"] = {"endpoint": {"model_names": ["meta-llama/Llama-3.1-8B-Instruct"], "streaming": True},
+                         "loadgen": {"concurrency": 100, "request_count": 1000}}
+    f = tmp_path / "profile_export_aiperf.json"
+    f.write_text(json.dumps(d))
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(yaml.safe_dump({k: v for k, v in yaml.safe_load(Path(DEP).read_text()).items() if k != "model"}))
+    (p,), _ = load_points([f], str(dep))
+    assert p.concurrency == 100 and p.model == "llama-3.1-8b"

@@ -267,7 +267,7 @@ def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model
 
 def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model],
                     origin: str) -> Point | str:
-    """A genai-perf profile export → Point, or the reason it is dropped."""
+    """A genai-perf (or aiperf) profile export → Point, or the reason it is dropped."""
     def stat(name: str, unit: str | None = None) -> float | None:
         m = d.get(name)
         if not isinstance(m, dict):
@@ -283,13 +283,19 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
         return v
 
     cfg = d.get("input_config") if isinstance(d.get("input_config"), dict) else {}
+    # aiperf (genai-perf's successor, profile_export_aiperf.json) nests the load generator and the
+    # endpoint: input_config.loadgen.concurrency, input_config.endpoint.model_names; its
+    # concurrency was ignored (Little's law taken instead) and its model not found
+    nested = isinstance(cfg.get("loadgen"), dict)
+    load, key = (cfg["loadgen"], "input_config.loadgen") if nested else (cfg, "input_config")
     latency = stat("request_latency", "ms")
-    c = _concurrency(_cap(cfg, "concurrency", f"{where}: input_config"), _opt(cfg, "request_count"),
+    c = _concurrency(_cap(load, "concurrency", f"{where}: {key}"), _opt(load, "request_count"),
                      stat("request_throughput"),
                      latency * MS if latency else None)
     if isinstance(c, str):
         return c
-    hf = cfg.get("model")
+    endpoint = cfg.get("endpoint") if isinstance(cfg.get("endpoint"), dict) else {}
+    hf = cfg.get("model", endpoint.get("model_names"))
     hf = hf[0] if isinstance(hf, list) and len(hf) == 1 else hf
     return make_point(where=where, pid=f"{Path(origin).name}#0", origin=origin, dep=dep,
                       model=_model_of(dep, hf, models, where),
