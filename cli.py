@@ -1008,12 +1008,18 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
             from planner.errors import BadInput
             raise BadInput(f"--name {name!r}: a profile's name is a word that problems name it by "
                            f"(calibration: NAME), not a path; --out says where the file goes")
+        if len(name) > MAX_PROFILE_NAME:   # it names a catalog file: 500 characters said 'File name too long'
+            from planner.errors import BadInput
+            raise BadInput(f"--name: {len(name):,} characters; a profile's name has at most {MAX_PROFILE_NAME}")
     if not measurements:   # minutes of silence read as a hang (first-hour walkthrough, 2026-12-05)
         folds_text = f", then each of {folds} cross-validation folds as long again" if folds > 1 else ""
         click.echo(f"calibrate: the shipped measurements: the fit takes about two minutes on 2 cores{folds_text}"
                    f"{' per group' if group_by else ''} (--folds 0: the fit alone)", err=True)
     c = run_calibrate(list(measurements), out, base, name, folds, _axes(group_by), force, deployment)
     click.echo(render_calibrate(c))
+
+
+MAX_PROFILE_NAME = 100   # characters of `plan calibrate --name` (it is also a file name: 255 bytes at most)
 
 
 def _axes(text: str | None) -> tuple[str, ...]:

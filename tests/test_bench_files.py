@@ -660,3 +660,23 @@ def test_an_aiperf_export_reads_its_nested_concurrency_and_model(tmp_path):
     dep.write_text(yaml.safe_dump({k: v for k, v in yaml.safe_load(Path(DEP).read_text()).items() if k != "model"}))
     (p,), _ = load_points([f], str(dep))
     assert p.concurrency == 100 and p.model == "llama-3.1-8b"
+
+
+def test_a_profile_or_a_deployment_given_as_measurements_is_said_in_one_line(tmp_path):
+    """A calibration profile given as measurements printed 21 lines of missing and unknown keys; a
+    deployment YAML was called 'a problem file (model:)'."""
+    profile = Path("catalogs/calibration/default.yaml")
+    with pytest.raises(BadInput, match=r"default.yaml: a calibration profile \(plan calibrate's output\), given as "
+                                       r"measurements; use it with --calibration") as e:
+        load_points([profile])
+    assert "\n" not in str(e.value)
+    with pytest.raises(BadInput, match=r"dep.yaml: a deployment file \(what a benchmark run measured\), given as "
+                                       r"measurements; give it as --deployment"):
+        load_points([DEP])
+
+
+def test_a_profile_name_too_long_for_a_file_name_is_refused_by_name(tmp_path):
+    r = CliRunner().invoke(cli.main, ["calibrate", str(DATA / "vllm_sample.json"), "--deployment", DEP,
+                                      "--folds", "0", "--name", "n" * 500, "--out", str(tmp_path / "p.yaml")])
+    assert r.exit_code == 2 and "--name: 500 characters; a profile's name has at most 100" in r.output
+    assert not (tmp_path / "p.yaml").exists()

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from planner.catalog.calibration import is_profile_data
 from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import Point
@@ -100,6 +101,12 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
 def load_public_yaml(path: Path) -> tuple[list[Point], int, Counter]:
     """public.yaml → Points; entries without an operating point are counted, not guessed."""
     raw = read_yaml(path)
+    if isinstance(raw, dict) and "points" not in raw and is_profile_data(raw):   # 21 lines of unknown keys
+        raise BadInput(f"{path}: a calibration profile (plan calibrate's output), given as measurements; use it "
+                       f"with --calibration, and give measurements as points: or a benchmark tool's output")
+    if isinstance(raw, dict) and "points" not in raw and "engine" in raw and "parallelism" in raw:
+        raise BadInput(f"{path}: a deployment file (what a benchmark run measured), given as measurements; give it "
+                       f"as --deployment beside the benchmark tool's output (docs/export.md)")
     if isinstance(raw, dict) and "points" not in raw and ("model" in raw or "classes" in raw):
         kind = "fleet" if "classes" in raw else "problem"
         raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as "
