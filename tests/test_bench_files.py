@@ -474,6 +474,10 @@ def test_a_file_given_twice_is_refused(tmp_path):
     r = _vllm(tmp_path)
     with pytest.raises(BadInput, match=r"r.json: given twice \(as .*r.json too\); give each file once"):
         load_points([r, f"{tmp_path}/./r.json"], DEP)
+    import os
+    os.link(r, tmp_path / "hard.json")   # one file under two names: resolve() kept both (a hunt)
+    with pytest.raises(BadInput, match=r"hard.json: given twice \(as .*r.json too\)"):
+        load_points([r, tmp_path / "hard.json"], DEP)
 
 
 def test_vllm_append_result_lines_are_vllm_runs_with_their_own_line_numbers(tmp_path):

@@ -94,12 +94,16 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     `deployment`: the YAML saying what the tool files measured (bench_files.BenchDeployment)."""
     if not paths:
         raise BadInput("no measurement files given")
-    seen: dict[Path, str | Path] = {}
-    for p in paths:   # a file given twice (a glob and its name) would weigh its runs twice in the fit
-        if Path(p).exists() and (q := Path(p).resolve()) in seen:
-            raise BadInput(f"{p}: given twice" + (f" (as {seen[q]} too)" if str(seen[q]) != str(p) else "")
-                           + "; give each file once")
-        seen[q if Path(p).exists() else Path(p)] = p
+    seen: dict[object, str | Path] = {}
+    for p in paths:   # a file given twice (a glob and its name, a link) would weigh its runs twice in the fit
+        q: object = Path(p)
+        if Path(p).exists():
+            st = Path(p).stat()
+            q = (st.st_dev, st.st_ino)   # one file under two names (a hard link: resolve() keeps both)
+            if q in seen:
+                raise BadInput(f"{p}: given twice" + (f" (as {seen[q]} too)" if str(seen[q]) != str(p) else "")
+                               + "; give each file once")
+        seen[q] = p
     dep = load_deployment_file(deployment) if deployment is not None else None
     bench = {Path(p): read_bench_file(Path(p)) for p in paths if Path(p).suffix not in (".yaml", ".yml")}
     if dep is not None and all(kind in SELF_DESCRIBING for _, kind in bench.values()):   # else ignored unsaid
