@@ -1051,6 +1051,9 @@ def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:
               help="Predict each point with its group's profile (catalogs/calibration/LABEL.yaml, "
                    "else --calibration) and cross-validate per group: engine, gpu, model, or a "
                    "comma-separated combination.")
+@click.option("--profiles", default=None, metavar="DIR",
+              help="with --group-by: the directory of the group profiles (plan calibrate --group-by --out DIR) "
+                   "[the catalog's]")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--deployment", default=None, type=click.Path(dir_okay=False),
@@ -1062,14 +1065,14 @@ def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--timings", is_flag=True, help="with --simulate: put wall-clock seconds in the JSON (else null)")
 def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str | None, folds: int,
-                 group_by: str | None, force: bool, as_json: bool, deployment: str | None,
+                 group_by: str | None, profiles: str | None, force: bool, as_json: bool, deployment: str | None,
                  simulate: bool, timings: bool) -> None:
     """Predicted against measured for every point, with the cross-validated error."""
     from planner.fidelity.validate import run_validate
     from planner.report.fidelity import render_json, render_text, write_parity_plot
     if timings and not simulate:   # accepted and ignored until 2026-12-05 (hostile hunt, third round)
         raise click.UsageError("--timings puts the closed-loop simulation's seconds in the JSON; it needs --simulate")
-    _no_empty(measurements, group_by=group_by, deployment=deployment, calibration=calibration)
+    _no_empty(measurements, group_by=group_by, deployment=deployment, calibration=calibration, profiles=profiles)
     inputs = (*measurements, *([deployment] if deployment else []))
     if out_plot:
         from planner.input.files import check_writable
@@ -1077,7 +1080,7 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     if not measurements and folds > 1:   # minutes of silence read as a hang (first-hour hunt)
         click.echo(f"validate: the shipped measurements, {folds}-fold cross-validation: every fold refits the "
                    f"profile, several minutes on 2 cores (--folds 0: the fit's own error, in seconds)", err=True)
-    v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment)
+    v = run_validate(list(measurements), calibration, folds, _axes(group_by), deployment, profiles)
     if out_plot:
         write_parity_plot(v, out_plot, force, inputs)
         _wrote(out_plot)   # as every command that writes a file says

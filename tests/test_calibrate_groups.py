@@ -173,3 +173,36 @@ def test_group_by_refuses_a_users_file_in_out_before_the_fit(tmp_path, monkeypat
     with pytest.raises(BadInput, match=r"vllm.yaml: exists and is not an output of plan"):
         validate.run_calibrate([str(data)], str(out), folds=0, group_by=("engine",))
     assert (out / "vllm.yaml").read_text() == "my notes\n"
+
+
+def test_validate_group_by_reads_the_group_profiles_calibrate_wrote(tmp_path):
+    """`calibrate --group-by engine --out DIR` wrote DIR/vllm.yaml, which `validate --group-by
+    engine` never read: it predicted with the shipped vllm profile while its table said 'vllm'.
+    `--profiles DIR` reads them (the table names each by its path), as --calibration DIR/vllm.yaml
+    would for one engine."""
+    import csv
+
+    from click.testing import CliRunner
+
+    import cli
+    from planner.fidelity.validate import run_validate
+    rows = [r for r in csv.DictReader(open("catalogs/measurements/silicon_sample_subset.csv"))
+            if r["backend"] == "vllm"][:45]
+    data = tmp_path / "runs.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "profiles"
+    out.mkdir()
+    r = CliRunner().invoke(cli.main, ["calibrate", str(data), "--group-by", "engine", "--out", str(out),
+                                      "--folds", "0"])
+    assert r.exit_code == 0 and (out / "vllm.yaml").exists(), r.output
+    mine = run_validate([str(data)], folds=0, group_by=("engine",), profiles=str(out))
+    alone = run_validate([str(data)], str(out / "vllm.yaml"), folds=0)
+    shipped = run_validate([str(data)], folds=0, group_by=("engine",))
+    assert [x.predicted for x in mine.rows] == [x.predicted for x in alone.rows]
+    assert [x.predicted for x in mine.rows] != [x.predicted for x in shipped.rows]
+    assert mine.profiles == {"vllm": str(out / "vllm.yaml")} and shipped.profiles == {"vllm": "vllm"}
+    r = CliRunner().invoke(cli.main, ["validate", str(data), "--profiles", str(out), "--folds", "0"])
+    assert r.exit_code == 2 and "--profiles" in r.output and "needs --group-by" in r.output

@@ -209,31 +209,41 @@ def _is_profile(path: Path) -> bool:
     return is_profile_data(data)
 
 
-def group_profiles(points: list, by: tuple[str, ...],
-                   fallback: Calibration) -> tuple[dict[str, Calibration], dict[str, str]]:
-    """Per group label among `points`: the catalog profile named after it (catalogs/calibration/
-    LABEL.yaml, written by `plan calibrate --group-by`), else `fallback`; and the names used. A
-    label that cannot name a profile file (SAFE_LABEL: '/tmp/x', '../x') has none: as a path it
-    loaded a profile from anywhere the measurements' engine column pointed."""
+def group_profiles(points: list, by: tuple[str, ...], fallback: Calibration,
+                   directory: Path | None = None) -> tuple[dict[str, Calibration], dict[str, str]]:
+    """Per group label among `points`: the profile named after it in `directory` (`plan calibrate
+    --group-by --out DIR`; default the catalog's, catalogs/calibration/LABEL.yaml), else
+    `fallback`; and the names used (a profile of `directory` by its path: its own name is its
+    label, a shipped profile's too). A label that cannot name a profile file (SAFE_LABEL:
+    '/tmp/x', '../x') has none: as a path it loaded a profile from anywhere the measurements'
+    engine column pointed."""
     cal: dict[str, Calibration] = {}
     names: dict[str, str] = {}
     for label in sorted({group_of(p, by) for p in points}):
-        if SAFE_LABEL.fullmatch(label) and (CATALOG_DIR / "calibration" / f"{label}.yaml").exists():
-            cal[label], names[label] = load_calibration(label), label
+        own = (directory or CATALOG_DIR / "calibration") / f"{label}.yaml"
+        if SAFE_LABEL.fullmatch(label) and own.exists():
+            cal[label] = load_calibration(str(own) if directory else label)
+            names[label] = str(own) if directory else label
         else:
             cal[label], names[label] = fallback, fallback.name
     return cal, names
 
 
 def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
-                 group_by: tuple[str, ...] = (), deployment: str | None = None) -> Validation:
+                 group_by: tuple[str, ...] = (), deployment: str | None = None,
+                 profiles: str | None = None) -> Validation:
     """Predicted vs measured under `calibration`, with k-fold CV refits started from it.
 
-    With `group_by`, each point is predicted by its group's catalog profile (fallback:
-    `calibration`), and the CV refits per group inside each fold (crossval.cross_validate)."""
+    With `group_by`, each point is predicted by its group's profile (in the directory `profiles`,
+    default the catalog's; fallback: `calibration`), and the CV refits per group inside each fold
+    (crossval.cross_validate)."""
     t0 = time.perf_counter()
     files = _files(paths)
     by = check_group_by(group_by) if group_by else ()
+    if profiles is not None and not by:
+        raise BadInput(f"--profiles {profiles}: the directory of per-group profiles needs --group-by")
+    if profiles is not None and not Path(profiles).is_dir():
+        raise BadInput(f"--profiles {profiles}: not a directory (plan calibrate --group-by --out DIR writes one)")
     points, report = load_points(files, deployment)
     if not points:   # an empty report would read as a model without error
         raise BadInput(f"{', '.join(files)}: no measured point to validate against ("
@@ -244,9 +254,9 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     if folds > 1:
         start = {k: param_value(calib, k) for k in free_params(points)}
         cv = cross_validate(points, calib, k=folds, start=start, by=by)
-    profiles: dict[str, str] | None = None
+    used: dict[str, str] | None = None
     if by:
-        cal, profiles = group_profiles(points, by, calib)
+        cal, used = group_profiles(points, by, calib, Path(profiles) if profiles is not None else None)
 
         def calib_of(p: Point) -> Calibration:
             return cal[group_of(p, by)]
@@ -256,7 +266,7 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     rs = rows(points, calib_of, cv)
     done = min(folds, len({p.group for p in points})) if folds > 1 else 0   # folds hold whole configurations
     return Validation(calib.name, files, report, rs, summarise(rs), done, time.perf_counter() - t0,
-                      by, profiles, calib_of)
+                      by, used, calib_of)
 
 
 def check_calibration_name(name: str) -> Calibration:
