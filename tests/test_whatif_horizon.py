@@ -100,3 +100,24 @@ def test_buy_and_kinds_on_a_single_qps_base_exit_2(files, tmp_path):
     (tmp_path / "single.yaml").write_text(yaml.safe_dump(single))
     r = CliRunner().invoke(main, ["whatif", str(tmp_path / "single.yaml"), str(files / "cheap.yaml")])
     assert r.exit_code == 2 and "reserved and spot capacity need a load profile" in r.output
+
+
+def test_a_scenario_prices_instance_starts_and_sets_per_period_spot_prices_and_caps():
+    """A scenario could not set serving.instance_start, spot_confidence_percent or speculative,
+    nor a spot price or a card cap per period (unknown keys, exit 2): the day's what-ifs about
+    restarts and spot markets could not be asked. Each now merges into the base as the same keys
+    written in the problem file do."""
+    base = Problem.model_validate(BASE)
+    spot = [6.0 + 0.1 * p for p in range(24)]
+    caps = [0] * 8 + [64] * 16
+    s = Scenario.model_validate({
+        "serving": {"instance_start": {"overhead": "120s"}, "spot_confidence_percent": 90,
+                    "speculative": {"method": "eagle", "acceptance": 0.7}},
+        "gpus": {"update": {"h100": {"spot_price_per_gpu_hour": spot, "max_cards_per_period": caps}}}})
+    merged = apply(base, s)
+    written = copy.deepcopy(BASE)
+    written["serving"].update({"instance_start": {"overhead": "120s"}, "spot_confidence_percent": 90,
+                               "speculative": {"method": "eagle", "acceptance": 0.7}})
+    written["gpus"][0].update({"spot_price_per_gpu_hour": spot, "max_cards_per_period": caps})
+    assert merged == Problem.model_validate(written)
+    assert merged.serving.instance_start.overhead == 120 and merged.gpus[0].spot_price_per_gpu_hour == spot

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from planner.errors import BadInput, PlannerDeprecation
 from planner.input.files import describe_validation_error, read_yaml, validate
@@ -25,6 +25,7 @@ from planner.input.problem import (
     Confidence,
     ExchangeRate,
     GPUChoice,
+    InstanceStart,
     Length,
     Mode,
     ParallelismOptions,
@@ -36,7 +37,8 @@ from planner.input.problem import (
     Watts,
 )
 from planner.input.schema import Strict
-from planner.input.values import MAX_PRICE, Budget, Ceiling, NodePrice, SellPrice, Title
+from planner.input.speculative import Speculative
+from planner.input.values import MAX_PRICE, Budget, Ceiling, NodePrice, SellPrice, Title, percent
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -60,9 +62,12 @@ class GPUUpdate(Strict):
     owned_cost_per_gpu_hour: Price | None = None
     # capacity kinds of a load profile (docs/horizon.md); a single-QPS base refuses them
     reserved_price_per_gpu_hour: Price | None = None
-    spot_price_per_gpu_hour: Price | None = None
+    spot_price_per_gpu_hour: Price | list[Price] | None = None   # one per period: spot markets move
     spot_max_share_percent: Percent | None = None
     spot_interruption_percent: Annotated[float, Field(ge=0, lt=100)] | None = None
+    max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = None   # replace the base's lists
+    on_demand_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = None
+    spot_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = None
 
     @model_validator(mode="after")
     def _one_price(self) -> GPUUpdate:
@@ -127,6 +132,12 @@ class ServingEdit(Strict):
     max_decode_utilization_percent: Annotated[Ceiling, Field(gt=1, le=100, allow_inf_nan=False)] | None = None
     max_prefill_tokens_per_pass: Annotated[int, Field(ge=1)] | None = None
     redundancy: Literal["none", "n_plus_1", "node"] | None = None
+    # as in a problem file (replacing the base's; a scenario cannot turn them off); until
+    # 2026-12-05 refused as unknown keys, so no scenario could price instance starts
+    speculative: Speculative | None = None
+    instance_start: InstanceStart | None = None
+    spot_confidence_percent: Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
+                                       Field(gt=0, lt=100)] | None = None
 
 
 class LimitsEdit(Strict):
