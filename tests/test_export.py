@@ -913,3 +913,32 @@ def test_the_engine_option_offers_only_what_manifests_can_run(tmp_path):
     r = CliRunner().invoke(main, ["export", str(p), "--target", "k8s", "--engine", "trtllm",
                                   "--out", str(tmp_path / "d")])
     assert r.exit_code == 2 and "'trtllm' is not one of 'vllm', 'sglang'" in r.output, r.output
+
+
+def _solved(tmp_path, text: str) -> dict:
+    from planner.input.load import load_any
+    from planner.plan.solve import solve
+    from planner.report.format import to_json
+    from planner.report.json import plan_json
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    return json.loads(to_json(plan_json(solve(load_any(p), str(p)))))
+
+
+def test_a_checkpoint_storing_its_experts_apart_exports_at_its_own_precisions(tmp_path):
+    """gpt-oss-20b's checkpoint stores its experts in MXFP4 beside BF16: a plan at those precisions
+    was refused by every target ('the checkpoint … is stored in bf16, and vllm cannot quantise it'),
+    the plan's parts compared with the BF16 alone (a hostile-input hunt). It exports with no
+    --quantization; an FP8 plan is refused (vLLM will not re-quantise an MXFP4 checkpoint), and so
+    is one with BF16 experts (no engine upcasts them while loading)."""
+    base = "model: gpt-oss-20b\nworkload: {qps: 10, input_tokens: 1000, output_tokens: 500}\n" \
+           "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n"
+    d = _solved(tmp_path, base)
+    assert (d["weight_dtype"], d["expert_dtype"]) == ("bf16", "fp4")
+    for engine in ("vllm", "sglang"):
+        assert "--quantization" not in str(commands(render(d, engine)))
+    for extra, stored in (("precision: {weights: fp8}\n", "fp8"),
+                          ("precision: {weights: bf16, experts: bf16}\n", "bf16")):
+        with pytest.raises(BadInput, match=rf"the plan holds the weights in {stored}, the checkpoint of gpt-oss-20b "
+                                           r"is stored in bf16/fp4, and vllm cannot quantise it"):
+            render(_solved(tmp_path, base + extra), "vllm", source="p.json")

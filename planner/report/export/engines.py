@@ -136,18 +136,24 @@ def online_quantization(engine: str, plan: ExportPlanFile, source: str, model_pa
     if model_path_given:
         return None
     try:
-        native = get_model(plan.model_source or plan.model).weight_dtype
+        model = get_model(plan.model_source or plan.model)
     except BadInput as e:
         raise BadInput(f"{source}: model: {e}") from None
-    parts = {plan.weight_dtype, plan.expert_dtype or plan.weight_dtype, *plan.part_dtypes.values()}
-    if parts == {native}:
+    # part by part: gpt-oss's checkpoint stores its experts in MXFP4 beside BF16, and a plan at those
+    # precisions was refused as needing a quantisation (it compared every part with the BF16 alone)
+    stored = {"weights": model.weight_dtype, "experts": model.expert_dtype or model.weight_dtype,
+              **dict(model.part_dtypes)}
+    planned = {"weights": plan.weight_dtype, "experts": plan.expert_dtype or plan.weight_dtype,
+               **plan.part_dtypes}
+    if all(planned.get(k, planned["weights"]) == stored.get(k, stored["weights"]) for k in {*stored, *planned}):
         return None
-    if parts == {"fp8"} and native in ("bf16", "fp16") and engine in ("vllm", "sglang"):
-        return "fp8"
+    native, parts = set(stored.values()), set(planned.values())
+    if parts == {"fp8"} and native <= {"bf16", "fp16"} and engine in ("vllm", "sglang"):
+        return "fp8"   # a checkpoint of another quantisation (gpt-oss's MXFP4) refuses a --quantization of its own
     raise BadInput(f"{source}: weight_dtype: the plan holds the weights in {'/'.join(sorted(parts))}, the "
-                   f"checkpoint of {plan.model} is stored in {native}, and {engine} cannot quantise it so while "
-                   f"loading; give a checkpoint stored in the plan's precision (plan export PLAN.json "
-                   f"--model-path PATH)")
+                   f"checkpoint of {plan.model} is stored in {'/'.join(sorted(native))}, and {engine} cannot "
+                   f"quantise it so while loading; give a checkpoint stored in the plan's precision (plan "
+                   f"export PLAN.json --model-path PATH)")
 
 
 def is_moe(plan: ExportPlanFile, source: str) -> bool:
