@@ -56,7 +56,7 @@ def _mixed(name: str) -> bool:
                for key in {p.get("service", "") for p in d["pools"]})
 
 
-MIXED = {(p, t) for p in PLANS if _mixed(p) for t in ("sglang", "trtllm")}
+MIXED = {(p, t) for p in PLANS if _mixed(p) for t in ("sglang", "trtllm", "dynamo")}   # dynamo: a 2026-12-05 hunt
 # manifests run every pod from one image: H100 and MI300X pools need a CUDA and a ROCm build
 TWO_VENDORS = {("rag_long_context_mixed", "k8s"), ("rag_long_context_mixed", "dynamo")}
 
@@ -129,7 +129,8 @@ def test_export_every_plan_every_target(name, target):
             render(d, target, source=f"{name}.json", model_path=model_path)
         return
     if (name, target) in MIXED:
-        with pytest.raises(BadInput, match=r"colocated pools also take over prefill or decode work .* never both"):
+        with pytest.raises(BadInput, match=r"colocated pools also take over prefill or decode work .* (never both|"
+                                           r"either aggregated or one side of a prefill/decode pair)"):
             render(d, target, source=f"{name}.json", model_path=model_path)
         return
     files = render(d, target, source=f"{name}.json", model_path=model_path)
@@ -673,7 +674,7 @@ def test_long_service_names_keep_pools_apart():
         p["service"] = keys[p["service"]]
     files = render(d, "vllm")
     scripts = [f for f in files if f.endswith(".sh") and not f.startswith(("loadtest", "pd-router"))]
-    assert len(scripts) == len(d["pools"]) and all(len(f) <= 52 + 3 for f in scripts), scripts
+    assert len(scripts) == len(d["pools"]) and all(len(f) <= 48 + 3 for f in scripts), scripts
     pd = {k for k in keys.values() if {p["role"] for p in d["pools"] if p["service"] == k} == {"prefill", "decode"}}
     d_pd = {**d, "services": [s for s in d["services"] if s["key"] in pd],
             "pools": [p for p in d["pools"] if p["service"] in pd]}
@@ -685,7 +686,7 @@ def test_long_service_names_keep_pools_apart():
     k8s = list(yaml.safe_load_all(render(d, "k8s")["k8s.yaml"]))
     names = [(o["kind"], o["metadata"]["name"]) for o in k8s]
     assert len(names) == len(set(names))
-    d = plan("llama70b_chat")
+    d = plan("deepseek_qps")   # llama70b_chat mixes colocated and decode pools: Dynamo refuses it since 2026-12-05
     d["problem"] = "聊天服务"
     graph = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])
     assert graph["metadata"]["name"] == "plan"
@@ -942,3 +943,23 @@ def test_a_checkpoint_storing_its_experts_apart_exports_at_its_own_precisions(tm
         with pytest.raises(BadInput, match=rf"the plan holds the weights in {stored}, the checkpoint of gpt-oss-20b "
                                            r"is stored in bf16/fp4, and vllm cannot quantise it"):
             render(_solved(tmp_path, base + extra), "vllm", source="p.json")
+
+
+def test_kubernetes_names_start_with_a_letter_and_leave_room_for_their_suffixes():
+    """A class '1st.Class_A' gave a Service '1st-class-a-…', which the API server refuses (a
+    DNS-1035 label starts with a letter); a 64-character class name gave 55-character StatefulSets
+    ('…-r0'), whose pods' controller-revision-hash label passes 63 characters: none was created.
+    kubernetes-validate checks neither (a 2026-12-05 hunt)."""
+    import re
+    d = plan("fleet_mix")
+    keys = {s["key"]: n for s, n in zip(d["services"], ["1st.Class_A", "x" * 64, "2nd", "3rd", "4th", "5th", "6th"])}
+    for s in d["services"]:
+        s["key"] = keys[s["key"]]
+    for p in d["pools"]:
+        p["service"] = keys[p["service"]]
+    objs = list(yaml.safe_load_all(render(d, "k8s")["k8s.yaml"]))
+    for o in objs:
+        name = o["metadata"]["name"]
+        assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
+        if o["kind"] == "StatefulSet":
+            assert len(name) <= 52, name

@@ -80,10 +80,8 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         out.append(pl)
     if engine != "vllm":   # after each pool's own checks (its GPU, layout, weights)
         for group, why in ((alone, _prefill_alone_why), (decoding, _decode_alone_why), (mixed, _mixed_why)):
-            for si in sorted(group):
-                svc = plan.services[si]
-                where = f"{svc.source}: {'service ' + repr(svc.key) + ': ' if plan.kind == 'fleet' else ''}"
-                raise BadInput(where + why(svc.plan.pools, engine))
+            for si in sorted(group):   # a fleet's source names its service already ('p.json: service x')
+                raise BadInput(f"{plan.services[si].source}: " + why(plan.services[si].plan.pools, engine))
     return out
 
 
@@ -179,6 +177,12 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         if target == "dynamo" and any(one_sided(svc.plan.pools) for svc in plan.services):
             raise BadInput(f"{source}: {why}: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
+    if target == "dynamo" and any(mixes_roles(svc.plan.pools) for svc in plan.services):
+        # its decode workers would prefill their own prompts (exported with exit 0 until 2026-12-05)
+        raise BadInput(f"{source}: its colocated pools also take over prefill or decode work of its prefill/decode "
+                       f"pools, and a Dynamo worker is either aggregated or one side of a prefill/decode pair: "
+                       f"export it with --target vllm or k8s, or re-plan with serving.modes [disaggregated] or "
+                       f"[colocated]")
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
     for pl in pls:

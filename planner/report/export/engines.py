@@ -73,7 +73,10 @@ class PoolLaunch:
     caveats: list[str] = field(default_factory=list)   # where the launch differs from what the plan priced
 
 
-DNS_NAME_CHARS = 52   # a Kubernetes object name (63) less the suffixes the manifests add
+# a pool's name: a StatefulSet `<name>-r<k>` (k < 100) stays within 52 characters, past which its
+# pods' controller-revision-hash label (name + '-' + 10 characters) breaks the 63 of a label and no
+# pod is ever created (a 55-character StatefulSet of a long class name, until 2026-12-05)
+DNS_NAME_CHARS = 48
 
 
 def _dns_part(text: str) -> str:
@@ -85,20 +88,25 @@ def _dns_part(text: str) -> str:
 
 
 def dns_name(*parts: str) -> str:
-    """A DNS-1123 name of `parts` joined by hyphens, at most DNS_NAME_CHARS long: the first part is
+    """A DNS-1035 name of `parts` joined by hyphens (lower-case letters, digits and hyphens,
+    starting with a letter: a Kubernetes Service's), at most DNS_NAME_CHARS long: the first part is
     cut, never the later ones (a pool's role, GPU and index keep two long service names apart);
-    'plan' when nothing is left (a name of no ASCII letter or digit).
+    'plan' when nothing is left (a name of no ASCII letter or digit), and 's-' before one that would
+    start with a digit (a class '1st.Class_A' gave a Service the API server refuses).
 
     >>> dns_name("customer-support-chat-assistant-for-the-european-market-a", "decode", "h100", "12")
-    'customer-support-chat-assistant-for-t-decode-h100-12'
-    >>> dns_name("聊天服务")
-    'plan'
+    'customer-support-chat-assistant-f-decode-h100-12'
+    >>> dns_name("聊天服务"), dns_name("1st.Class_A", "colocated", "h100", "0")
+    ('plan', 's-1st-class-a-colocated-h100-0')
     """
     clean = [c for c in map(_dns_part, parts) if c]
+    if clean and clean[0][0].isdigit():
+        clean[0] = "s-" + clean[0]
     head, tail = (clean[0], "-".join(clean[1:])) if clean else ("", "")
     room = DNS_NAME_CHARS - len(tail) - (1 if tail else 0)
     head = head[:max(room, 0)].strip("-")
-    return "-".join(x for x in (head, tail) if x)[:DNS_NAME_CHARS].strip("-") or "plan"
+    out = "-".join(x for x in (head, tail) if x)[:DNS_NAME_CHARS].strip("-")
+    return ("s-" + out)[:DNS_NAME_CHARS].strip("-") if out[:1].isdigit() else out or "plan"
 
 
 def prefill_tokens(pool: ExportPool, plan: ExportPlanFile) -> int:
