@@ -492,8 +492,8 @@ def test_vllm_multi_node_pipelines_say_their_experts_cross_nodes(recwarn):
     assert "note:" not in files["decode-h200-0.sh"]
     assert files["README.txt"].count("  - prefill-h100-2: vLLM runs") == 1
     recwarn.clear()
-    files = render(plan("deepseek_qps"), "sglang")
-    assert not [w for w in recwarn if issubclass(w.category, PlannerNotice)]
+    files = render(plan("deepseek_qps"), "sglang")   # (its router's even split is another note)
+    assert not [w for w in recwarn if issubclass(w.category, PlannerNotice) and "pipeline" in str(w.message)]
     assert "pipeline stages on one node" not in files["README.txt"]
 
 
@@ -963,3 +963,25 @@ def test_kubernetes_names_start_with_a_letter_and_leave_room_for_their_suffixes(
         assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
         if o["kind"] == "StatefulSet":
             assert len(name) <= 52, name
+
+
+def test_an_even_router_over_unlike_instances_is_said(recwarn):
+    """trtllm-serve's disaggregated config and SGLang's router share a role's requests evenly over
+    its instances: the seed's H20 decode instance, planned 4.7 % of decode beside seven H200 ones
+    at 13.6 %, would get 12.5 %, 2.6× its planned load, and nothing said so (a 2026-12-05 hunt)."""
+    from planner.errors import PlannerNotice
+    d = plan("deepseek_qps")
+    trt = render(d, "trtllm", source="q.json")
+    yaml_name = next(f for f in trt if f.startswith("disagg-"))
+    assert trt[yaml_name].startswith("# note: the router shares decode requests evenly over its 8 instances (each "
+                                     "12.5%), but the plan gives decode-h20-1's instances 4.7% each, 13.6% at most: "
+                                     "they would get 2.6× their planned load")
+    assert yaml.safe_load(trt[yaml_name])["generation_servers"]["num_instances"] == 8
+    sg = render(d, "sglang", source="q.json")
+    assert "# note: the router shares decode requests evenly" in next(v for f, v in sg.items()
+                                                                     if f.startswith("pd-router-"))
+    notes = [str(w.message) for w in recwarn if issubclass(w.category, PlannerNotice)]
+    assert sum("the router shares decode requests evenly" in n for n in notes) == 2
+    router = json.loads(trt["router.json"])["services"]
+    shares = sorted(p["decode_weight_per_instance"] for s in router.values() for p in s if p["role"] == "decode")
+    assert shares[0] == pytest.approx(0.0474, abs=5e-4) and shares[-1] == pytest.approx(0.136, abs=5e-4)

@@ -196,7 +196,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     else:
         files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng), sort_keys=False)
     files["router.json"] = json.dumps(router_config(pls, eng), indent=2, sort_keys=True) + "\n"
-    files.update(engine_router(pls, eng))
+    files.update(engine_router(pls, eng, source))
     files.update(loadtest_files(plan, pls))
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
@@ -242,9 +242,13 @@ def launch_script(pl: PoolLaunch) -> str:
     return "\n".join(lines) + "\n"
 
 
-def engine_router(pls: list[PoolLaunch], engine: str) -> dict[str, str]:
+def engine_router(pls: list[PoolLaunch], engine: str, source: str = "plan") -> dict[str, str]:
     """The engine's own disaggregation router, where it has one (SGLang router, trtllm-serve
-    disaggregated); router.json carries the weights either way."""
+    disaggregated); router.json carries the weights either way. Both routers share a role's
+    requests out evenly over its instances, which serves the plan only when its instances are
+    alike: where they are not (the seed's seven H200 decode instances planned 13.6 % each beside
+    one H20 planned 4.7 %, sent 12.5 %: 2.6× its planned load) the file and stderr say so
+    (`uneven_shares`)."""
     out: dict[str, str] = {}
     used: set[str] = set()
     for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
@@ -254,21 +258,48 @@ def engine_router(pls: list[PoolLaunch], engine: str) -> dict[str, str]:
         tag = dns_name(svc)
         tag = dns_name(svc, str(k)) if tag in used else tag   # names alike up to the cut: one router each
         used.add(tag)
+        notes = uneven_shares(mine) if engine in ("sglang", "trtllm") else []
+        for n in notes:
+            warnings.warn(f"{source}: {'service ' + svc + ': ' if svc else ''}{n}", PlannerNotice, stacklevel=2)
+        comment = "".join(f"# note: {n}\n" for n in notes)
         if engine == "sglang":
             argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
             for pl in mine:
                 for k in range(pl.pool.instances):
                     url = f"http://{pl.name}-{k}:{pl.port}"
                     argv += ["--prefill", url, "8998"] if pl.pool.role == "prefill" else ["--decode", url]
-            out[f"pd-router-{tag}.sh"] = "#!/bin/sh\nexec " + shell_join(argv) + "\n"
+            out[f"pd-router-{tag}.sh"] = "#!/bin/sh\n" + comment + "exec " + shell_join(argv) + "\n"
         elif engine == "trtllm":
             cfg = {"hostname": "0.0.0.0", "port": 8000, "backend": "pytorch"}
             for role, key in (("prefill", "context_servers"), ("decode", "generation_servers")):
                 urls = [f"{pl.name}-{k}:{pl.port}" for pl in mine if pl.pool.role == role
                         for k in range(pl.pool.instances)]
                 cfg[key] = {"num_instances": len(urls), "urls": urls}
-            out[f"disagg-{tag}.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
+            out[f"disagg-{tag}.yaml"] = comment + yaml.safe_dump(cfg, sort_keys=False)
     return out
+
+
+UNEVEN = 1.05   # a role's planned per-instance shares apart by more than this: an even router misroutes
+
+
+def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
+    """Per role of one service whose instances the plan gives unequal shares of its requests (their
+    capacities differ): what an even split sends the least-planned one against its plan."""
+    notes = []
+    for role, attr in (("prefill", "capacity_prefill_tokens_per_s"), ("decode", "capacity_decode_tokens_per_s")):
+        side = [pl for pl in pls if pl.pool.role == role and getattr(pl.pool, attr) > 0]
+        total = sum(getattr(pl.pool, attr) for pl in side)
+        n = sum(pl.pool.instances for pl in side)
+        if not side or total <= 0:
+            continue
+        share = {pl.name: getattr(pl.pool, attr) / pl.pool.instances / total for pl in side}
+        low = min(share, key=share.get)
+        if max(share.values()) > UNEVEN * share[low]:
+            notes.append(f"the router shares {role} requests evenly over its {n} instances (each {1 / n:.1%}), "
+                         f"but the plan gives {low}'s instances {share[low]:.1%} each, "
+                         f"{max(share.values()):.1%} at most: they would get {1 / n / share[low]:.1f}× their "
+                         f"planned load; weight them as router.json does, or run one router per pool")
+    return notes
 
 
 EXPORT_MANIFEST = ".planner-export"   # in every export directory: the files the export wrote, one per line
