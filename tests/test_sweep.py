@@ -421,3 +421,19 @@ def test_the_optimum_takes_the_faster_of_equal_cost_plans(tmp_path):
     for curve, row in at80.items():   # no curve of the same cost reaches a shorter TPOT than the optimum
         if row["cost_per_hour"] == pytest.approx(at80["all"]["cost_per_hour"]):
             assert at80["all"]["tpot_s"] <= row["tpot_s"] + 1e-12, curve
+
+
+def test_gpu_ids_written_in_capitals_or_with_spaces_make_their_own_curves():
+    """`gpus: [H100, ' L40S']` (accepted by plan solve) made every single-GPU curve infeasible: the
+    curves were named as written, the candidates carry the catalog's ids (a 2026-12-05 hunt)."""
+    from planner.input.problem import Problem
+    from planner.plan.solve import solve
+    p = Problem.model_validate({"model": "llama-3.1-8b", "workload": {"qps": 5, "input_tokens": 1000,
+                                                                      "output_tokens": 200},
+                                "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["H100", " L40S"]})
+    s = run_sweep(p, "p.yaml", [parse_axis("tpot", "50ms", 1)], workers=1)
+    by = {r.curve: r for r in s.rows}
+    assert set(by) == {ALL, "h100", "l40s"} and all(r.solved for r in s.rows), [(r.curve, r.reason) for r in s.rows]
+    for g in ("h100", "l40s"):
+        alone = solve(p.model_copy(update={"gpus": [x for x in p.gpus if x.id.strip().lower() == g]}))
+        assert by[g].cost_per_hour == pytest.approx(alone.cost_per_hour)

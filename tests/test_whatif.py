@@ -336,3 +336,18 @@ def test_a_dollar_sign_in_a_name_is_drawn_as_written(tmp_path):
                                   "--out", str(tmp_path / "sw")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "sw" / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_price_or_cap_change_reaches_a_gpu_written_with_spaces_or_capitals():
+    """with_price and the availability relaxation compared `g.id.lower()` with the catalog id: a GPU
+    written ' L40S' kept its price (break-even 'still in the plan at 634.24') and its cap (a
+    relaxation '97 → 97'), where plan solve reads it as l40s (a 2026-12-05 hunt)."""
+    from planner.input.problem import Problem
+    p = Problem.model_validate({"model": "llama-3.1-8b", "workload": {"qps": 5, "input_tokens": 1000,
+                                                                      "output_tokens": 200},
+                                "slo": {"ttft": "2s", "tpot": "50ms"},
+                                "gpus": [{"id": "h100 ", "max_nodes": 1}, {"id": " L40S", "max_nodes": 1}]})
+    assert [g.price_per_gpu_hour for g in with_price(p, "l40s", 3.0).gpus] == [None, 3.0]
+    clean = p.model_copy(update={"gpus": [g.model_copy(update={"id": g.id.strip().lower()}) for g in p.gpus]})
+    assert solve(with_price(p, "l40s", 3.0), "p").cost_per_hour == \
+        pytest.approx(solve(with_price(clean, "l40s", 3.0), "p").cost_per_hour)

@@ -373,10 +373,17 @@ def _models_of(p: Path) -> dict[str, Model]:
     return out
 
 
+def gpu_key(name: str) -> str:
+    """The catalog id a GPU name as written stands for ('H100 ' → 'h100'): what `get_gpu` looks up,
+    and what every comparison of a problem's GPU names with candidates' must use (a sweep of
+    `gpus: [H100, L40S]` found no candidate for its 'H100' curve; a break-even of ' l40s' none)."""
+    return name.strip().lower()
+
+
 def get_gpu(name: str, gpus: dict[str, GPU] | None = None) -> GPU:
     """GPU by id (case-insensitive); BadInput with close matches when unknown."""
     gpus = gpus if gpus is not None else load_gpus()
-    key = name.strip().lower()
+    key = gpu_key(name)
     if key in gpus:
         return gpus[key]
     raise BadInput(f"unknown GPU {shown_value(name)}; known: {', '.join(sorted(gpus))}.{suggest(key, gpus)}")

@@ -402,9 +402,9 @@ class PlanSettings(Strict):
         """A GPU type may be listed once (its caps and prices would otherwise be ambiguous)."""
         seen = set()
         for g in v:
-            if g.id.lower() in seen:
+            if g.id.strip().lower() in seen:   # as the catalog reads it (schemas.gpu_key)
                 raise ValueError(f"GPU {g.id!r} is listed twice")
-            seen.add(g.id.lower())
+            seen.add(g.id.strip().lower())
         return v
 
 

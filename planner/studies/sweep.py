@@ -22,6 +22,7 @@ from typing import Annotated
 
 from pydantic import TypeAdapter, ValidationError
 
+from planner.catalog.schemas import gpu_key
 from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import SLO, Problem, Workload
 from planner.input.units import UnitError, format_time, note_bare_tpot_seconds, parse_quantity
@@ -143,7 +144,7 @@ def problem_at(problem: Problem, point: dict[str, float], curve: str = ALL) -> P
         factor = point["qps"] / max(prof.qps)
         update["profile"] = prof.model_copy(update={"qps": [q * factor for q in prof.qps]})
     workload = problem.workload.model_copy(update=update)
-    gpus = problem.gpus if curve == ALL else [g for g in problem.gpus if g.id == curve]
+    gpus = problem.gpus if curve == ALL else [g for g in problem.gpus if gpu_key(g.id) == curve]
     return problem.model_copy(update={"slo": slo, "workload": workload, "gpus": gpus})
 
 
@@ -381,7 +382,7 @@ def problem_at_peak(problem: Problem) -> Problem:
 
 def curves_of(problem: Problem, per_gpu: bool) -> tuple[str, ...]:
     """'all', then each GPU type alone when there is more than one."""
-    singles = [g.id for g in problem.gpus] if per_gpu and len(problem.gpus) > 1 else []
+    singles = [gpu_key(g.id) for g in problem.gpus] if per_gpu and len(problem.gpus) > 1 else []   # candidates' ids
     return (ALL, *singles)
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.catalog.schemas import get_gpu
+from planner.catalog.schemas import get_gpu, gpu_key
 from planner.errors import BadInput, Infeasible, VerificationFailed
 from planner.input.problem import Problem
 from planner.input.scenario import HOURS_PER_MONTH, Scenario, load_scenario, scenario_name
@@ -233,7 +233,7 @@ class BreakEven:
 
 def with_price(problem: Problem, gpu_id: str, price: float) -> Problem:
     """A copy of the problem with one GPU type's rental price set."""
-    gpus = [g.model_copy(update={"price_per_gpu_hour": price}) if g.id.lower() == gpu_id else g
+    gpus = [g.model_copy(update={"price_per_gpu_hour": price}) if gpu_key(g.id) == gpu_id else g
             for g in problem.gpus]
     return problem.model_copy(update={"gpus": gpus})
 
@@ -339,7 +339,7 @@ def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sens
             continue
         row, n = f"availability[{opt.id}]", opt.gpu.node_cards
         gpus = [g.model_copy(update={"max_cards": opt.max_cards + n, "max_nodes": None})
-                if g.id.lower() == opt.id else g for g in p.gpus]
+                if gpu_key(g.id) == opt.id else g for g in p.gpus]
         out.append(_relaxed(plan, p.model_copy(update={"gpus": gpus}), source, solver, row,
                             f"+{n} cards (one node)", n, "card"))
     for key, more, row, step, unit in (("power", POWER_STEP_W, "power_cap", "+100 kW", "100 kW"),
