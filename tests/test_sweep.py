@@ -437,3 +437,26 @@ def test_gpu_ids_written_in_capitals_or_with_spaces_make_their_own_curves():
     for g in ("h100", "l40s"):
         alone = solve(p.model_copy(update={"gpus": [x for x in p.gpus if x.id.strip().lower() == g]}))
         assert by[g].cost_per_hour == pytest.approx(alone.cost_per_hour)
+
+
+def test_a_sweep_of_many_fleet_changes_draws_and_letters_each_apart():
+    """From ~53 changes of the optimum's fleet the list under the chart left the panels a negative
+    height and matplotlib's layout raised (exit 5, nothing written, even the finished solves'
+    CSV); after Z the letters began again at A, so two fleets shared one on the chart (a hunt)."""
+    from planner.report.plots import PNG_CHANGES, change_letter, render_html, render_png
+    from planner.studies.sweep import Row, Sweep
+    assert [change_letter(i) for i in (0, 25, 26, 27, 51, 52, 701, 702)] == \
+        ["A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]
+    n = 80
+    rows = tuple(Row(ALL, i, tpot_limit_s=0.01 + 0.001 * i, ttft_limit_s=2.0, qps=10.0, status="optimal",
+                     tpot_s=0.01 + 0.001 * i, ttft_s=0.5, cost_per_hour=100.0 - i,
+                     cost_per_million_output_tokens=10.0 - 0.1 * i, cost_per_million_tokens=5.0,
+                     pools="P 1×8 H100 | D 1×8 H20", fleet=f"P {'H100' if i % 2 else 'H200'} | D H20")
+                 for i in range(n))
+    s = Sweep("many", "p.yaml", "RMB", (Axis("tpot", tuple(r.tpot_limit_s for r in rows)),), (ALL,), rows)
+    png = render_png(s)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    html = render_html(s)
+    letters = re.findall(r"<li><b>([A-Z]+)</b>", html)
+    assert len(letters) == n and len(set(letters)) == n and letters[-1] == "CB"
+    assert PNG_CHANGES < n

@@ -68,7 +68,7 @@ def panel_series(sweep: Sweep, axis: str) -> list[Series]:
             last = None
             for x, y, r in pts:
                 if r.fleet != last:
-                    changes.append((chr(ord("A") + letter % 26), x, y, r))
+                    changes.append((change_letter(letter), x, y, r))
                     letter += 1
                     last = r.fleet
         out.append(Series(curve, tuple(pts), tuple(changes)))
@@ -136,6 +136,21 @@ def _title(sweep: Sweep, axis: str) -> str:
     return f"{sweep.problem}: price vs {axis.upper()} ({', '.join(held)})"
 
 
+def change_letter(i: int) -> str:
+    """The i-th plan change's label: A … Z, then AA, AB … (spreadsheet columns; after Z the labels
+    started again at A, so two fleets shared a letter on the chart)."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(ord("A") + r) + out
+    return out
+
+
+PNG_CHANGES = 30          # plan changes listed under the PNG chart; frontier.html lists every one
+CHANGE_LINE_IN = 0.125    # height of one listed line (7 pt monospace), inches
+
+
 def _fmt_axis(axis: str, v: float) -> str:
     return f"{v:g} req/s" if axis == "qps" else format_time(v)
 
@@ -185,7 +200,11 @@ def render_png(sweep: Sweep) -> bytes:
     from matplotlib.figure import Figure
     axes_names = panel_axes(sweep)
     all_changes = []
-    fig = Figure(figsize=(PANEL_SIZE_IN[0] * len(axes_names), PANEL_SIZE_IN[1] + 1.6), dpi=PNG_DPI,
+    shown = min(max((len(s.changes) for a in axes_names for s in panel_series(sweep, a)), default=0), PNG_CHANGES)
+    listed = (shown + 3) * CHANGE_LINE_IN if shown else 0.0   # the list, its two headings and a '… more' line
+    # the figure grows with the list: a fixed height left the panels a negative share from ~53 changes on,
+    # and matplotlib's layout raised (exit 5, nothing written)
+    fig = Figure(figsize=(PANEL_SIZE_IN[0] * len(axes_names), PANEL_SIZE_IN[1] + 1.6 + listed), dpi=PNG_DPI,
                  layout="constrained")
     axs = fig.subplots(1, len(axes_names), squeeze=False)[0]
     for ax, axis in zip(axs, axes_names):
@@ -225,11 +244,14 @@ def render_png(sweep: Sweep) -> bytes:
     if all_changes:
         swept = [a.name for a in sweep.axes]
         lines = [f"{letter}  {_achieved(r, swept)}  {r.cost_per_million_output_tokens:6,.2f}  {r.fleet}"
-                 for letter, _, _, r in all_changes]
+                 for letter, _, _, r in all_changes[:PNG_CHANGES]]
+        if len(all_changes) > PNG_CHANGES:
+            lines.append(f"… {len(all_changes) - PNG_CHANGES} more in frontier.html")
         fig.text(0.01, 0.0, literal(f"Optimum's fleet changes: achieved (limit), {sweep.currency}/M output tokens,\n"
                  "GPU types of P prefill, D decode, C colocated (plans in frontier.html)\n" + "\n".join(lines)),
                  fontsize=7, va="bottom", family="monospace")
-        fig.get_layout_engine().set(rect=(0, 0.05 + 0.018 * len(lines), 1, 1 - 0.05 - 0.018 * len(lines)))
+        bottom = (len(lines) + 2.5) * CHANGE_LINE_IN / fig.get_figheight()
+        fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata=PNG_METADATA)
     return buf.getvalue()
