@@ -460,3 +460,20 @@ def test_a_sweep_of_many_fleet_changes_draws_and_letters_each_apart():
     letters = re.findall(r"<li><b>([A-Z]+)</b>", html)
     assert len(letters) == n and len(set(letters)) == n and letters[-1] == "CB"
     assert PNG_CHANGES < n
+
+
+def test_a_decode_only_plan_has_its_ttft_in_the_sweep_and_the_chart_draws(tmp_path):
+    """Every prompt token cached: the plan is decode pools alone, whose step makes the first token
+    (plan solve: TTFT 68.3 ms, limited by ttft). The sweep's rows had no TTFT, its TTFT panel said
+    no plan had one, and a TPOT × TTFT grid ended in a TypeError drawing it (exit 5, a hunt)."""
+    from planner.plan.solve import solve
+    p = tmp_path / "cached.yaml"
+    p.write_text("model: llama-3.1-8b\nworkload: {qps: 100, input_tokens: 1000, output_tokens: 200, "
+                 "prefix_cache_hit_percent: 100}\nslo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n")
+    r = CliRunner().invoke(main, ["sweep", str(p), "--tpot", "10ms,50ms", "--ttft", "2s",
+                                  "--out", str(tmp_path / "grid")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "grid" / "frontier.png").stat().st_size > 10_000
+    rows = json.loads((tmp_path / "grid" / "frontier.json").read_text())["rows"]
+    want = max(st.ttft_s for st in solve(load_problem(p), str(p)).verification.pools)
+    assert want > 0 and all(row["ttft_s"] == pytest.approx(want) for row in rows)

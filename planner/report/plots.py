@@ -151,7 +151,9 @@ PNG_CHANGES = 30          # plan changes listed under the PNG chart; frontier.ht
 CHANGE_LINE_IN = 0.125    # height of one listed line (7 pt monospace), inches
 
 
-def _fmt_axis(axis: str, v: float) -> str:
+def _fmt_axis(axis: str, v: float | None) -> str:
+    if v is None:   # a plan without that latency (no pool prefills, or none decodes): it was a TypeError
+        return "–"
     return f"{v:g} req/s" if axis == "qps" else format_time(v)
 
 

@@ -218,10 +218,12 @@ def fleet_summary(pools: Iterable[PoolState]) -> str:
 
 
 def worst_latency(pools: Iterable[PoolState], which: str) -> float | None:
-    """The slowest pool's TTFT ('ttft': prefill and colocated pools) or TPOT ('tpot': decode and
-    colocated pools), or None when no pool has one."""
+    """The slowest pool's TTFT ('ttft': prefill and colocated pools, and decode pools that make the
+    first token, every prompt token cached) or TPOT ('tpot': decode and colocated pools), or None
+    when no pool has one (a sweep showed no TTFT for a decode-only plan whose TTFT plan solve
+    printed and bound)."""
     skip = "decode" if which == "ttft" else "prefill"
-    vals = [getattr(p, f"{which}_s") for p in pools if p.candidate.role != skip]
+    vals = [v for p in pools if (v := getattr(p, f"{which}_s")) > 0 or p.candidate.role != skip]
     return max(vals) if vals else None
 
 
