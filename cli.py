@@ -824,7 +824,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     from planner.errors import Interrupted
     from planner.input.files import check_set
     from planner.input.load import inputs_of, load_problem
-    from planner.report.sweep import OUTPUT_FILES, render_table, write_outputs
+    from planner.report.sweep import OUTPUT_FILES, OUTPUT_KINDS, render_table, write_outputs
     from planner.studies.sweep import around_limit, parse_axis, run_sweep
     for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)):
         if t is not None and not t.strip():   # a shell variable left unset: not 'the default axis'
@@ -850,7 +850,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     n = 1
     for a in axes:
         n *= len(a.values)
-    check_set(out_dir, OUTPUT_FILES, inputs, force)   # each file, before the solves
+    check_set(out_dir, OUTPUT_FILES, inputs, force, new=OUTPUT_KINDS)   # each file, before the solves
     try:
         with _progress(n, "sweep") as bar:
             sweep = run_sweep(p, problem, axes, per_gpu=not no_per_gpu, workers=workers, dask=dask,

@@ -477,3 +477,22 @@ def test_a_decode_only_plan_has_its_ttft_in_the_sweep_and_the_chart_draws(tmp_pa
     rows = json.loads((tmp_path / "grid" / "frontier.json").read_text())["rows"]
     want = max(st.ttft_s for st in solve(load_problem(p), str(p)).verification.pools)
     assert want > 0 and all(row["ttft_s"] == pytest.approx(want) for row in rows)
+
+
+def test_a_sweep_keeps_a_plan_json_named_frontier_json_without_force(tmp_path):
+    """plan solve --out refused to replace a sweep's frontier.json, but a sweep replaced a plan JSON
+    named frontier.json without --force (its set was checked without the content it would write);
+    it is refused before the solves, and nothing of the set is written."""
+    p = tmp_path / "p.yaml"
+    p.write_text("model: llama-3.1-8b\nworkload: {qps: 5, input_tokens: 1000, output_tokens: 200}\n"
+                 "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = CliRunner().invoke(main, ["solve", str(p), "--out", str(out / "frontier.json")])
+    assert r.exit_code == 0, r.output
+    before = (out / "frontier.json").read_bytes()
+    r = CliRunner().invoke(main, ["sweep", str(p), "--tpot", "20ms", "--no-per-gpu", "--out", str(out)])
+    assert r.exit_code == 2 and "frontier.json: an output of plan of another kind" in r.output
+    assert (out / "frontier.json").read_bytes() == before and sorted(f.name for f in out.iterdir()) == ["frontier.json"]
+    r = CliRunner().invoke(main, ["sweep", str(p), "--tpot", "20ms", "--no-per-gpu", "--out", str(out), "--force"])
+    assert r.exit_code == 0 and json.loads((out / "frontier.json").read_text())["rows"]

@@ -341,16 +341,19 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
 
 
 def check_set(directory: str | Path, names: tuple[str, ...], protect: tuple[Protected, ...] = (),
-              force: bool = False, catalog: str | None = None) -> Path:
+              force: bool = False, catalog: str | None = None,
+              new: dict[str, str | bytes] | None = None) -> Path:
     """BadInput unless every file of a set may be written into `directory` (`check_out_dir`, then
     each name's own check): called before long work too, so that a sweep does not run its solves
-    only to refuse a frontier.csv of the user's at the end."""
+    only to refuse a frontier.csv of the user's at the end. `new`: a file's content, or one of its
+    kind (`check_writable`: an output of plan of another kind is kept; a sweep's frontier.json
+    replaced a plan JSON of that name, where plan solve refused the reverse)."""
     d = check_out_dir(directory, protect, force, catalog)
     for name in names:
         if Path(name).name != name or name in (".", "..") or "\\" in name:
             raise BadInput(f"{name!r}: not a plain file name; refusing to write outside {d}")
         if d.exists():
-            check_writable(d / name, protect, force, catalog)
+            check_writable(d / name, protect, force, catalog, new=(new or {}).get(name))
     return d
 
 
@@ -360,7 +363,7 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
     directory beside them first, then moved into place (a new directory is renamed in whole), so
     a kill during the writing leaves the old set; only the renames themselves, microseconds, can
     be interrupted. Returns the paths written."""
-    d = check_set(directory, tuple(files), protect, force, catalog)
+    d = check_set(directory, tuple(files), protect, force, catalog, files)
     staging = Path(tempfile.mkdtemp(dir=d if d.exists() else (d.parent if str(d.parent) else "."),
                                     prefix=f".{d.name}.", suffix=".tmp"))
     try:

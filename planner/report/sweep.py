@@ -51,6 +51,8 @@ def render_table(sweep: Sweep) -> str:
 
 
 OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")
+# what frontier.json will be, for the check before the solves (files.check_set's `new`)
+OUTPUT_KINDS = {"frontier.json": '{"schema_version": 0, "curves": [], "rows": []}'}
 
 
 def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = (), force: bool = False) -> list[str]:
