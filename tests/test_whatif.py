@@ -351,3 +351,47 @@ def test_a_price_or_cap_change_reaches_a_gpu_written_with_spaces_or_capitals():
     clean = p.model_copy(update={"gpus": [g.model_copy(update={"id": g.id.strip().lower()}) for g in p.gpus]})
     assert solve(with_price(p, "l40s", 3.0), "p").cost_per_hour == \
         pytest.approx(solve(with_price(clean, "l40s", 3.0), "p").cost_per_hour)
+
+
+def test_a_gpu_updated_twice_or_bought_beside_its_own_nodes_is_refused():
+    """Two gpus.update keys naming one GPU were both applied (−10 % twice: −19 %); buy: of a type the
+    base owns nodes of replaced them (two owned nodes gone, the scenario 25 % dearer, unsaid)."""
+    from planner.errors import BadInput
+    from planner.input.problem import Problem
+    base = Problem.model_validate({"model": "llama-3.1-8b", "workload": {"qps": 5, "input_tokens": 1000,
+                                                                         "output_tokens": 200},
+                                   "slo": {"ttft": "2s", "tpot": "50ms"},
+                                   "gpus": [{"id": "h100", "owned_nodes": 2, "owned_cost_per_gpu_hour": 2}]})
+    twice = _scenario({"gpus": {"update": {"h100": {"price_change_percent": -10},
+                                           "H100": {"price_change_percent": -10}}}})
+    with pytest.raises(BadInput, match=r"s.yaml: gpus.update.H100: the GPU of gpus.update.h100 too"):
+        apply(base, twice, "s.yaml")
+    buy = _scenario({"buy": {"gpu": "h100", "nodes": 1, "price_per_node": 2_000_000, "months": 36,
+                             "electricity_per_kwh": 0.8}})
+    with pytest.raises(BadInput, match=r"s.yaml: buy.gpu: the base already owns 2 h100 node\(s\)"):
+        apply(base, buy, "s.yaml")
+
+
+def test_sensitivity_holds_the_time_limit_and_the_scenarios_amortisation(monkeypatch):
+    """`--time-limit` held the scenarios' solves, not the re-solves of --sensitivity and
+    --breakeven (a base stopped at 4 ms read a TPOT 1 ms looser as 1,353 an hour cheaper); a
+    bought node's amortisation was in the table's cost, not in the sensitivity's (424 beside 1,134)."""
+    from planner.studies import whatif
+    seen = []
+    real = whatif.solve_outcome
+
+    def spy(*a, **k):
+        seen.append(k.get("time_limit"))
+        return real(*a, **k)
+    monkeypatch.setattr(whatif, "solve_outcome", spy)
+    base = load_problem(BASE)
+    plan = solve(base, "base")
+    rows = whatif.sensitivity(plan, "base", time_limit=7.0, fixed_per_hour=100.0)
+    assert seen and set(seen) == {7.0}
+    tpot = next(r for r in rows if r.limit == "tpot")
+    assert tpot.cost_before == pytest.approx(plan.cost_per_hour + 100.0)
+    relaxed = solve(base.model_copy(update={"slo": base.slo.model_copy(update={"tpot": base.slo.tpot + 1e-3})}))
+    assert tpot.cost_after == pytest.approx(relaxed.cost_per_hour + 100.0)
+    seen.clear()
+    whatif.breakeven(base, "base", ["h20"], time_limit=9.0)
+    assert seen and set(seen) == {9.0}

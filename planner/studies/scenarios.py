@@ -113,8 +113,12 @@ def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pr
     out = [dict(g) for g in base]
     for i, gid in enumerate(e.remove):
         out.pop(_index(out, gid, catalog, f"{source}: gpus.remove[{i}]"))
+    seen: dict[str, str] = {}
     for gid, upd in e.update.items():
         where = f"{source}: gpus.update.{gid}"
+        if (k := _key(gid, catalog)) in seen:   # both were applied: a -10 % twice made -19 %
+            raise BadInput(f"{where}: the GPU of gpus.update.{seen[k]} too; give each GPU's changes once")
+        seen[k] = gid
         j = _index(out, gid, catalog, where)
         out[j] = _updated(out[j], upd, catalog, where, pricing)
     out += [g.model_dump() for g in e.add]
@@ -174,6 +178,14 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
     cost = oc.power_per_gpu_hour   # the purchase is sunk: running a bought card costs its power
     keys = [_key(g["id"], catalog) for g in gpus]
     entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
+    if gpu.id in keys and gpus[keys.index(gpu.id)].get("owned_nodes"):
+        # one GPU entry has one owned cost: the base's own nodes at theirs and the bought ones at their
+        # electricity cannot both be held (the purchase replaced the base's nodes without a word)
+        j = keys.index(gpu.id)
+        raise BadInput(f"{source}: buy.gpu: the base already owns {gpus[j]['owned_nodes']} {gpu.id} node(s) "
+                       f"(gpus[{j}].owned_nodes); one GPU entry holds one owned cost, so buying more of it cannot "
+                       f"be priced beside them: buy another GPU type, or give the total as gpus.update.{gpu.id}"
+                       f".owned_nodes with one owned_cost_per_gpu_hour")
     if gpu.id in keys:
         j = keys.index(gpu.id)
         caps = [c for c in (gpus[j].get("max_cards"),

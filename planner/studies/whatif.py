@@ -244,7 +244,8 @@ def _uses(plan: Plan | None, gpu_id: str) -> bool:
 
 
 def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *,
-              rel_tol: float = BREAKEVEN_REL_TOL, solver: str | None = None) -> list[BreakEven]:
+              rel_tol: float = BREAKEVEN_REL_TOL, solver: str | None = None,
+              time_limit: float | None = None) -> list[BreakEven]:
     """Bisection on the rental price of each GPU type, re-solving the MILP at each step.
 
     Why bisection is sound: if prices p1 < p2 have optimal plans using u1, u2 rented cards of
@@ -259,11 +260,11 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
     ids = gpu_ids or [o.id for o in res.gpus]
     scale = max((o.price_per_card_hour for o in res.gpus), default=1.0) or 1.0
     return [_breakeven_one(problem, source, cs, res.option(g).price_per_card_hour,
-                           g, rel_tol, solver, scale) for g in ids]
+                           g, rel_tol, solver, scale, time_limit) for g in ids]
 
 
 def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, gid: str,
-                   rel_tol: float, solver: str | None, scale: float) -> BreakEven:
+                   rel_tol: float, solver: str | None, scale: float, time_limit: float | None = None) -> BreakEven:
     """One GPU type; `scale` replaces a zero base price as the size of the first step up."""
     solves = 0
 
@@ -271,7 +272,7 @@ def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, g
         nonlocal solves
         solves += 1
         return solve_outcome(with_price(problem, gid, price), source, source, solver=solver,
-                             candidates=cs).plan
+                             time_limit=time_limit, candidates=cs).plan
 
     tol = max(rel_tol * p0, BREAKEVEN_ABS_TOL)
     base_plan = at(p0)
@@ -325,14 +326,19 @@ class Sensitivity:
         return (self.cost_after - self.cost_before) / self.units_per_step
 
 
-def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sensitivity]:
+def sensitivity(plan: Plan, source: str, solver: str | None = None, time_limit: float | None = None,
+                fixed_per_hour: float = 0.0) -> list[Sensitivity]:
     """Relax each cap the problem sets by one step (a node of a capped GPU type, 100 kW, one more
     GPU type under limits.max_gpu_types, one more pool shape under limits.max_pool_shapes) and
     always the SLOs (1 ms TPOT, 100 ms TTFT); report the new optimal cost. Caps are relaxed
     even with slack left: with whole nodes a cap can shape the plan without zero slack
     (`binding` says whether its row had zero slack). A card more of a capped type is reported
-    per card: nodes are rented whole, so the step is one node (N_g cards)."""
+    per card: nodes are rented whole, so the step is one node (N_g cards). `time_limit` holds each
+    re-solve as it held the plan's (a base limited to 4 ms compared with re-solves at the file's 20 s
+    read a TPOT 1 ms looser as 1,353 cheaper an hour); `fixed_per_hour`, a scenario's amortisation
+    of bought nodes, is in both costs, as in the what-if table (the rows read 424 beside 1,134)."""
     p = plan.resolved.problem
+    how = (solver, time_limit, fixed_per_hour)
     out = []
     for opt in plan.resolved.gpus:
         if opt.max_cards is None:
@@ -340,7 +346,7 @@ def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sens
         row, n = f"availability[{opt.id}]", opt.gpu.node_cards
         gpus = [g.model_copy(update={"max_cards": opt.max_cards + n, "max_nodes": None})
                 if gpu_key(g.id) == opt.id else g for g in p.gpus]
-        out.append(_relaxed(plan, p.model_copy(update={"gpus": gpus}), source, solver, row,
+        out.append(_relaxed(plan, p.model_copy(update={"gpus": gpus}), source, how, row,
                             f"+{n} cards (one node)", n, "card"))
     for key, more, row, step, unit in (("power", POWER_STEP_W, "power_cap", "+100 kW", "100 kW"),
                                        ("max_gpu_types", 1, "gpu_types_cap", "+1 GPU type", "GPU type"),
@@ -348,20 +354,22 @@ def sensitivity(plan: Plan, source: str, solver: str | None = None) -> list[Sens
         cap = getattr(p.limits, key)
         if cap is not None:
             limits = p.limits.model_copy(update={key: cap + more})
-            out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, solver, row, step, 1.0, unit))
+            out.append(_relaxed(plan, p.model_copy(update={"limits": limits}), source, how, row, step, 1.0, unit))
     for key, step, label, unit, units in (("tpot", TPOT_STEP_S, "+1 ms", "ms", 1.0),
                                           ("ttft", TTFT_STEP_S, "+100 ms", "100 ms", 1.0)):
         slo = p.slo.model_copy(update={key: getattr(p.slo, key) + step})
-        out.append(_relaxed(plan, p.model_copy(update={"slo": slo}), source, solver, key, label, units, unit))
+        out.append(_relaxed(plan, p.model_copy(update={"slo": slo}), source, how, key, label, units, unit))
     return out
 
 
-def _relaxed(plan: Plan, relaxed: Problem, source: str, solver, limit: str, step: str,
+def _relaxed(plan: Plan, relaxed: Problem, source: str, how: tuple, limit: str, step: str,
              units: float, unit: str) -> Sensitivity:
-    """Re-solve with one limit relaxed; `binding` is whether its row had zero slack before."""
-    o = solve_outcome(relaxed, limit, source, solver=solver)
-    return Sensitivity(limit, limit in plan.binding, step, units, unit, plan.cost_per_hour,
-                       o.cost_per_hour, o.reason)
+    """Re-solve with one limit relaxed (`how`: solver, time limit, fixed cost per hour); `binding`
+    is whether its row had zero slack before."""
+    solver, time_limit, fixed = how
+    o = solve_outcome(relaxed, limit, source, solver=solver, time_limit=time_limit)
+    return Sensitivity(limit, limit in plan.binding, step, units, unit, plan.cost_per_hour + fixed,
+                       None if o.cost_per_hour is None else o.cost_per_hour + fixed, o.reason)
 
 
 # ---------------------------------------------------------------------------------- study
@@ -385,10 +393,10 @@ def run_whatif(base: Problem, base_source: str, paths: list[str], *, with_breake
     """The scenarios solved; break-even prices of the base's GPU types (if the base is feasible)
     and the sensitivity of every feasible outcome, when asked for."""
     outcomes = tuple(run_scenarios(base, base_source, paths, solver=solver, time_limit=time_limit))
-    be = tuple(breakeven(outcomes[0].problem, base_source, solver=solver)) \
+    be = tuple(breakeven(outcomes[0].problem, base_source, solver=solver, time_limit=time_limit)) \
         if with_breakeven and outcomes[0].plan else None
-    sens = tuple((o.name, tuple(sensitivity(o.plan, o.source, solver))) for o in outcomes
-                 if o.plan) if with_sensitivity else None
+    sens = tuple((o.name, tuple(sensitivity(o.plan, o.source, solver, time_limit, o.amortisation_per_hour)))
+                 for o in outcomes if o.plan) if with_sensitivity else None
     return WhatIf(outcomes, be, sens)
 
 
