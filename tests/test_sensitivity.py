@@ -77,3 +77,11 @@ def test_cli_prints_the_new_rows(tmp_path):
     assert r.exit_code == 0, r.output
     line = next(x for x in r.output.splitlines() if "gpu_types_cap" in x)
     assert "+1 GPU type" in line
+
+
+def test_equal_costs_summed_apart_change_by_zero_not_minus_zero():
+    """1,888.5599999999997 against 1,888.56: the sensitivity read '-0.0 per ms' and 1.14e-12."""
+    from planner.studies.whatif import Sensitivity
+    s = Sensitivity("tpot", False, "+1 ms", 1.0, "ms", 1888.56, 1888.5599999999997)
+    assert s.delta_per_unit == 0.0 and str(s.delta_per_unit) == "0.0"
+    assert Sensitivity("tpot", False, "+1 ms", 2.0, "ms", 10.0, 7.0).delta_per_unit == -1.5

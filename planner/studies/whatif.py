@@ -323,7 +323,8 @@ class Sensitivity:
     def delta_per_unit(self) -> float | None:
         if self.cost_after is None:
             return None
-        return (self.cost_after - self.cost_before) / self.units_per_step
+        # the difference to a millionth, never −0: equal costs summed apart read '-0.0 per ms', 1.1e-12
+        return cost_difference(self.cost_after, self.cost_before) / self.units_per_step + 0.0
 
 
 def sensitivity(plan: Plan, source: str, solver: str | None = None, time_limit: float | None = None,
