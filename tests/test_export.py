@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 from collections import Counter
 from pathlib import Path
@@ -985,3 +986,28 @@ def test_an_even_router_over_unlike_instances_is_said(recwarn):
     router = json.loads(trt["router.json"])["services"]
     shares = sorted(p["decode_weight_per_instance"] for s in router.values() for p in s if p["role"] == "decode")
     assert shares[0] == pytest.approx(0.0474, abs=5e-4) and shares[-1] == pytest.approx(0.136, abs=5e-4)
+
+
+def test_services_sharing_a_model_are_asked_for_by_names_of_their_own():
+    """fleet_mix serves deepseek-r1 to 'reasoning' (TPOT 30 ms, pools of its own) and to
+    'chat+coding' (50 ms): Dynamo's frontend routes by model name, and every worker said
+    deepseek-r1, so reasoning requests could land on chat pools; the load test asked every service
+    for the same name too (a 2026-12-05 hunt). Services sharing a model are named model-service."""
+    d = plan("fleet_mix")
+    graph = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])
+    by_service: dict[str, set[str]] = {}
+    for name, svc in graph["spec"]["services"].items():
+        args = svc.get("extraPodSpec", {}).get("mainContainer", {}).get("args", [])
+        if "--served-model-name" in args:
+            by_service.setdefault(name, set()).add(args[args.index("--served-model-name") + 1])
+    served = {n for names in by_service.values() for n in names}
+    assert {"deepseek-r1-reasoning", "deepseek-r1-chat-coding", "llama-3.1-8b-router",
+            "llama-3.1-8b-summarise"} <= served and "deepseek-r1" not in served
+    files = render(d, "vllm")
+    asked = re.findall(r"--model (\S+)", files["loadtest.sh"])
+    assert sorted(asked) == sorted(json.loads(files["slo.json"])[k]["model"] for k in json.loads(files["slo.json"]))
+    for pool, argvs in commands(files).items():
+        for argv in argvs:
+            assert argv[argv.index("--served-model-name") + 1] in asked, pool
+    single = render(plan("deepseek_qps"), "vllm")   # one service: its model's own name
+    assert re.findall(r"--model (\S+)", single["loadtest.sh"]) == ["deepseek-r1"]

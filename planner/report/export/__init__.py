@@ -78,11 +78,29 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         if si in alone or si in decoding:   # no other side to move KV to or from: a plain vLLM server
             pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
         out.append(pl)
+    names = served_names(plan)
+    for pl in out:
+        pl.served = names[pl.service]
+        for cmd in pl.node_commands:   # vLLM's and SGLang's flag (TensorRT-LLM serves the model's path)
+            if "--served-model-name" in cmd:
+                cmd[cmd.index("--served-model-name") + 1] = pl.served
     if engine != "vllm":   # after each pool's own checks (its GPU, layout, weights)
         for group, why in ((alone, _prefill_alone_why), (decoding, _decode_alone_why), (mixed, _mixed_why)):
             for si in sorted(group):   # a fleet's source names its service already ('p.json: service x')
                 raise BadInput(f"{plan.services[si].source}: " + why(plan.services[si].plan.pools, engine))
     return out
+
+
+def served_names(plan: ExportPlan) -> dict[str, str]:
+    """The model name each service's requests ask for: its model, or, where a fleet's services share
+    one model, the model and the service ('deepseek-r1-reasoning'): Dynamo's frontend and any router
+    route by it, and fleet_mix's reasoning requests, sized for TPOT 30 ms on pools of their own,
+    would otherwise land on the chat pools of the same model (a 2026-12-05 hunt)."""
+    count: dict[str, int] = {}
+    for svc in plan.services:
+        count[svc.plan.model] = count.get(svc.plan.model, 0) + 1
+    return {svc.key: svc.plan.model if count[svc.plan.model] == 1 or not svc.key
+            else f"{svc.plan.model}-{dns_name(svc.key)}" for svc in plan.services}
 
 
 def _one_image_fits(pls: list[PoolLaunch], target: str, image: str | None, source: str) -> None:
@@ -197,7 +215,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng), sort_keys=False)
     files["router.json"] = json.dumps(router_config(pls, eng), indent=2, sort_keys=True) + "\n"
     files.update(engine_router(pls, eng, source))
-    files.update(loadtest_files(plan, pls))
+    files.update(loadtest_files(plan, pls, served_names(plan)))
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
                                                                         if s.key == pl.service)) for pl in pls})

@@ -71,6 +71,7 @@ class PoolLaunch:
     port: int = 8000
     moe: bool = False               # the model has routed experts (spread over TP·DP, as planned)
     caveats: list[str] = field(default_factory=list)   # where the launch differs from what the plan priced
+    served: str = ""                # the model name requests ask for (`served_names`; '' = the plan's model)
 
 
 # a pool's name: a StatefulSet `<name>-r<k>` (k < 100) stays within 52 characters, past which its

@@ -92,7 +92,10 @@ def unique_result(stem: str, taken: set[str]) -> str:
     return name
 
 
-def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
+def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch], served: dict[str, str] | None = None) -> dict[str, str]:
+    """loadtest.sh, its genai-perf twin and slo.json: each service at its own rate and lengths,
+    asking for its `served` model name (export.served_names: its model, or model and service)."""
+    served = served or {}
     bench = ["#!/bin/sh", "# The plan's operating point; BASE_URL = the router/frontend, TOKENIZER = the model path.",
              ': "${BASE_URL:=http://localhost:8000}"', ': "${TOKENIZER:?set TOKENIZER to the model path or HF id}"']
     perf = ["#!/bin/sh", "# genai-perf variant of loadtest.sh (same load)",
@@ -105,10 +108,12 @@ def loadtest_files(plan: ExportPlan, pls: list[PoolLaunch]) -> dict[str, str]:
         bench += ["", f"# service {one_line(s.key)}: {w.qps:g} req/s × {w.input_tokens:g} in / {w.output_tokens:g} out "
                   f"tokens (prefix cache hit {w.prefix_cache_hit:.0%}); SLO TTFT {lim.ttft_statistic} ≤ "
                   f"{lim.ttft_s * 1e3:g} ms, TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms",
-                  _sh(bench_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens, w.prefix_cache_hit, result))]
+                  _sh(bench_argv(served.get(s.key, s.plan.model), w.qps, w.input_tokens, w.output_tokens,
+                                 w.prefix_cache_hit, result))]
         perf += ["", f"# service {one_line(s.key)}",
-                 _sh(genai_perf_argv(s.plan.model, w.qps, w.input_tokens, w.output_tokens, w.prefix_cache_hit))]
-        slo[s.key] = {"result_file": result, "request_rate": w.qps,
+                 _sh(genai_perf_argv(served.get(s.key, s.plan.model), w.qps, w.input_tokens, w.output_tokens,
+                                     w.prefix_cache_hit))]
+        slo[s.key] = {"result_file": result, "request_rate": w.qps, "model": served.get(s.key, s.plan.model),
                       "input_tokens": w.input_tokens, "output_tokens": w.output_tokens,
                       "limits_ms": {METRIC[lim.ttft_statistic].format(m="ttft"): lim.ttft_s * 1e3,
                                     METRIC[lim.tpot_statistic].format(m="tpot"): lim.tpot_s * 1e3},

@@ -169,7 +169,8 @@ def router_config(launches: list[PoolLaunch], engine: str) -> dict[str, Any]:
     for key, pls in services.items():
         tp = sum(pl.pool.capacity_prefill_tokens_per_s for pl in pls) or 1.0
         td = sum(pl.pool.capacity_decode_tokens_per_s for pl in pls) or 1.0
-        out[key] = [{"pool": pl.name, "role": pl.pool.role, "gpu": pl.gpu.id, "instances": pl.pool.instances,
+        out[key] = [{"pool": pl.name, "model": pl.served, "role": pl.pool.role, "gpu": pl.gpu.id,
+                     "instances": pl.pool.instances,
                      "url": f"http://{pl.name}:{pl.port}",
                      "prefill_weight": pl.pool.capacity_prefill_tokens_per_s / tp,
                      "decode_weight": pl.pool.capacity_decode_tokens_per_s / td,

@@ -40,9 +40,12 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
              "Files:"]
     lines += [f"  {n:<34} {_what(n)}" for n in files]
     lines += ["", "What the planner assumed:"]
+    served = {pl.service: pl.served for pl in pls}
     for s in plan.services:
         w, lim = s.plan.workload, s.plan.slo
-        lines.append(f"  service {one_line(s.key)}: model {s.plan.model} ({precisions(s.plan.model_dump())}), "
+        name = served.get(s.key, s.plan.model)
+        asked = f" (requests ask for {one_line(name)})" if name != s.plan.model else ""
+        lines.append(f"  service {one_line(s.key)}: model {s.plan.model}{asked} ({precisions(s.plan.model_dump())}), "
                      f"{w.qps:g} req/s, {w.input_tokens:g} prompt / {w.output_tokens:g} output tokens (means), "
                      f"prefix cache hit {w.prefix_cache_hit:.0%}; SLO TTFT {lim.ttft_statistic} ≤ {lim.ttft_s:g} s, "
                      f"TPOT {lim.tpot_statistic} ≤ {lim.tpot_s * 1e3:g} ms; calibration {s.plan.calibration}")
