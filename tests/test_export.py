@@ -1011,3 +1011,10 @@ def test_services_sharing_a_model_are_asked_for_by_names_of_their_own():
             assert argv[argv.index("--served-model-name") + 1] in asked, pool
     single = render(plan("deepseek_qps"), "vllm")   # one service: its model's own name
     assert re.findall(r"--model (\S+)", single["loadtest.sh"]) == ["deepseek-r1"]
+
+
+def test_a_load_test_at_a_trickle_of_requests_lasts_an_hour_at_most():
+    """0.001 req/s asked for the 200 prompts of a load test's statistics: 55 hours of arrivals."""
+    from planner.report.export.loadtest import prompts
+    assert prompts(0.001) == 4 and prompts(0.0001) == 1       # an hour of arrivals, at least one
+    assert prompts(0.5) == 200 and prompts(10) == 1800        # the statistics' 200, or three minutes

@@ -17,6 +17,13 @@ from planner.report.export.planread import ExportPlan
 
 DURATION_S = 180      # "a few minutes" of arrivals
 MIN_PROMPTS = 200
+MAX_DURATION_S = 3600  # at most an hour of arrivals for MIN_PROMPTS (0.001 req/s asked for 55 hours)
+
+
+def prompts(qps: float) -> int:
+    """Requests a load test sends: DURATION_S of arrivals at `qps`, at least MIN_PROMPTS for its
+    statistics unless that takes more than MAX_DURATION_S, and at least one."""
+    return max(math.ceil(qps * DURATION_S), min(MIN_PROMPTS, math.ceil(qps * MAX_DURATION_S)), 1)
 METRIC = {"mean": "mean_{m}_ms", "p50": "median_{m}_ms", "p90": "p90_{m}_ms", "p95": "p95_{m}_ms",
           "p99": "p99_{m}_ms"}
 
@@ -36,7 +43,7 @@ def _sh(argv: list[str]) -> str:
 
 def bench_argv(model: str, qps: float, inp: float, outp: float, hit: float, result: str) -> list[str]:
     prefix = int(round(hit * inp))
-    n = max(MIN_PROMPTS, math.ceil(qps * DURATION_S))
+    n = prompts(qps)
     argv = ["vllm", "bench", "serve", "--backend", "openai", "--base-url", "${BASE_URL}", "--model", model,
             "--tokenizer", "${TOKENIZER}", "--dataset-name", "random",
             "--random-input-len", str(int(round(inp)) - prefix), "--random-output-len", str(int(round(outp))),
@@ -53,7 +60,7 @@ def genai_perf_argv(model: str, qps: float, inp: float, outp: float, hit: float 
     """genai-perf at loadtest.sh's load: the cached share as one prefix prompt every request starts
     with (`--num-prefix-prompts 1 --prefix-prompt-length`), the rest synthetic, as `bench_argv`."""
     prefix = int(round(hit * inp))
-    n = max(MIN_PROMPTS, math.ceil(qps * DURATION_S))
+    n = prompts(qps)
     argv = ["genai-perf", "profile", "-m", model, "--tokenizer", "${TOKENIZER}", "--url", "${BASE_URL}",
             "--endpoint-type", "completions", "--streaming",
             "--synthetic-input-tokens-mean", str(int(round(inp)) - prefix), "--synthetic-input-tokens-stddev", "0"]
