@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -898,6 +899,10 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     if image is not None and (not image.strip() or any(ch.isspace() or not ch.isprintable() for ch in image)):
         raise BadInput(f"--image {image!r}: a container image reference has no spaces or control characters "
                        f"(e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.4.0); it is written into the manifests")
+    if image is not None and not IMAGE_REFERENCE.fullmatch(image):   # "reg.io/a'b", 'a:b$(id)' were written
+        raise BadInput(f"--image {image!r}: not a container image reference ([registry[:port]/]path[:tag][@digest], "
+                       f"path in lower-case letters, digits and . _ -; e.g. nvcr.io/nvidia/ai-dynamo/"
+                       f"vllm-runtime:0.4.0)")
     from planner.input.files import read_json
     from planner.report.export import export
     for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
@@ -1019,6 +1024,12 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     click.echo(render_calibrate(c))
 
 
+# a container image reference (the distribution/reference grammar, simplified): an optional registry
+# host[:port], lower-case path components, an optional tag and digest
+IMAGE_REFERENCE = re.compile(
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
 MAX_PROFILE_NAME = 100   # characters of `plan calibrate --name` (it is also a file name: 255 bytes at most)
 
 

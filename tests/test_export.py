@@ -1018,3 +1018,20 @@ def test_a_load_test_at_a_trickle_of_requests_lasts_an_hour_at_most():
     from planner.report.export.loadtest import prompts
     assert prompts(0.001) == 4 and prompts(0.0001) == 1       # an hour of arrivals, at least one
     assert prompts(0.5) == 200 and prompts(10) == 1800        # the statistics' 200, or three minutes
+
+
+@pytest.mark.parametrize("image", ["reg.io/a'b", "reg.io/a:b$(id)", "reg.io/a:{b}#c", 'reg.io/a:"b', "a//b"])
+def test_an_image_that_is_no_image_reference_is_refused(tmp_path, image):
+    """Only spaces and control characters were refused: quotes, $(…) and braces were written into
+    the manifests (a 2026-12-05 hunt)."""
+    from click.testing import CliRunner
+
+    import cli
+    src = Path(__file__).resolve().parent / "golden" / "solve" / "deepseek_qps.json"
+    r = CliRunner().invoke(cli.main, ["export", str(src), "--target", "k8s", "--image", image,
+                                      "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "not a container image reference" in r.output, r.output
+    assert not (tmp_path / "x").exists()
+    ok = CliRunner().invoke(cli.main, ["export", str(src), "--target", "k8s", "--out", str(tmp_path / "y"),
+                                       "--image", "registry.example.com:5000/team/vllm-openai:v0.11.0"])
+    assert ok.exit_code == 0, ok.output
