@@ -352,3 +352,16 @@ def test_eval_runs_no_benchmark_on_a_configuration_that_does_not_fit():
     assert r.exit_code == 2 and "--concurrency 4: the configuration does not fit in memory" in r.output, r.output
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0 and "DOES NOT FIT" in r.output
+
+
+def test_a_what_if_scenario_given_as_a_problem_is_said_so(tmp_path):
+    """plan solve / sweep of a scenario file listed every field a problem misses (gpus, model,
+    workload.qps, …) where one line says what the file is and which command reads it."""
+    from planner.errors import BadInput
+    from planner.input.load import load_any
+    for name in ("traffic_3x.yaml", "h200_minus_20.yaml", "own_h200.yaml"):
+        path = Path(__file__).resolve().parents[1] / "problems" / "whatif" / name
+        with pytest.raises(BadInput, match=rf"{name}: a what-if scenario \(it edits a base problem: .*\), given as a "
+                                           rf"problem; run plan whatif BASE.yaml") as e:
+            load_any(path)
+        assert "\n" not in str(e.value)

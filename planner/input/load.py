@@ -125,8 +125,25 @@ def note_slips(data: Any, where: str) -> None:
     note_gpu_percents(data, where)
 
 
+SCENARIO_ONLY = ("buy",)   # top-level keys only a what-if scenario has
+SCENARIO_EDITS = {"gpus": ("update", "add", "remove", "set"), "workload": ("qps_multiplier",)}
+
+
+def is_scenario(data: Any) -> bool:
+    """Whether a file without `model:` reads as a what-if scenario (docs/studies.md): it buys, edits
+    the GPU list (update/add/remove/set) or scales the load (qps_multiplier)."""
+    if not isinstance(data, dict) or "model" in data or "classes" in data:
+        return False
+    return any(k in data for k in SCENARIO_ONLY) or any(
+        isinstance(data.get(section), dict) and any(k in data[section] for k in keys)
+        for section, keys in SCENARIO_EDITS.items())
+
+
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
+    if is_scenario(data):   # it listed every missing field of a problem (a hunt, 2026-12-05)
+        raise BadInput(f"{path}: a what-if scenario (it edits a base problem: gpus.update/add/remove/set, "
+                       f"qps_multiplier or buy), given as a problem; run plan whatif BASE.yaml {path}")
     for key in ("model", "calibration"):
         beside(data, key, path)
     written_qps = _writes_qps(data)
