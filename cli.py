@@ -834,6 +834,9 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     if dask is not None and not dask.strip():
         from planner.errors import BadInput
         raise BadInput("--dask: empty; give a scheduler ADDRESS or 'local', or leave the option out")
+    if dask is not None and workers is not None:   # it was ignored without a word
+        raise click.UsageError("--workers sizes the local process pool; with --dask the scheduler's workers run the "
+                               "solves: give one of them")
     given = [t for t in (tpot, ttft, qps) if t]
     # the values read first: '--ttft 50%' was told about --points, not about the unreadable '50%'
     axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]

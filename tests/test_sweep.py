@@ -496,3 +496,18 @@ def test_a_sweep_keeps_a_plan_json_named_frontier_json_without_force(tmp_path):
     assert (out / "frontier.json").read_bytes() == before and sorted(f.name for f in out.iterdir()) == ["frontier.json"]
     r = CliRunner().invoke(main, ["sweep", str(p), "--tpot", "20ms", "--no-per-gpu", "--out", str(out), "--force"])
     assert r.exit_code == 0 and json.loads((out / "frontier.json").read_text())["rows"]
+
+
+def test_sweep_values_are_ascii_and_workers_do_not_go_with_dask(tmp_path):
+    """'１０' (fullwidth) and '1_000' were read as 10 and 1000 where a problem file refuses them;
+    --workers beside --dask was ignored without a word (a hunt)."""
+    from planner.errors import BadInput
+    for text in ("１０", "1_000"):
+        with pytest.raises(BadInput, match=r"--qps: cannot read .*ASCII digits"):
+            parse_axis("qps", text, 2)
+    p = tmp_path / "p.yaml"
+    p.write_text("model: llama-3.1-8b\nworkload: {qps: 5, input_tokens: 1000, output_tokens: 200}\n"
+                 "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\n")
+    r = CliRunner().invoke(main, ["sweep", str(p), "--tpot", "20ms", "--workers", "2", "--dask", "local",
+                                  "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--workers sizes the local process pool" in r.output

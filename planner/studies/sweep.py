@@ -50,7 +50,11 @@ class Axis:
 
 
 def _parse_value(name: str, text: str) -> float:
-    """'15ms' → 0.015 for the latency axes; '200' → 200.0 requests/s for qps; must be > 0."""
+    """'15ms' → 0.015 for the latency axes; '200' → 200.0 requests/s for qps; must be > 0. ASCII
+    only, as in a problem file: float() read '１０' (fullwidth) as 10 and '1_000' as 1000."""
+    if not text.isascii() or "_" in text:
+        hint = 'like "15ms" or "2s"' if name in LATENCY_AXES else "like 200"
+        raise BadInput(f"--{name}: cannot read {text!r}; write values {hint} (ASCII digits, no '_')")
     try:
         v = parse_quantity(text, "time") if name in LATENCY_AXES else float(text)
     except (UnitError, ValueError):
