@@ -684,3 +684,13 @@ def test_a_profile_name_too_long_for_a_file_name_is_refused_by_name(tmp_path):
                                       "--folds", "0", "--name", "n" * 500, "--out", str(tmp_path / "p.yaml")])
     assert r.exit_code == 2 and "--name: 500 characters; a profile's name has at most 100" in r.output
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_a_guidellm_run_of_fractional_streams_is_refused_as_vllms_is(tmp_path):
+    """GuideLLM `streams: 2.5` was read as 2.5 requests in flight, where vLLM's max_concurrency 2.5
+    is refused (a hunt)."""
+    d = json.loads((DATA / "guidellm_sample.json").read_text())
+    d["benchmarks"][0]["config"]["strategy"]["streams"] = 2.5
+    (tmp_path / "g.json").write_text(json.dumps(d))
+    with pytest.raises(BadInput, match=r"config.strategy: streams: 2.5 is not a whole number"):
+        load_points([tmp_path / "g.json"], DEP)

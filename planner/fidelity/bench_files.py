@@ -332,6 +332,8 @@ def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Mo
         c: float = 1.0
     elif kind == "concurrent":
         c = _num(strategy, "streams", f"{where}: config.strategy")
+        if c != int(c):   # as vLLM's max_concurrency: 2.5 streams is no run GuideLLM makes
+            raise BadInput(f"{where}: config.strategy: streams: {c:g} is not a whole number of concurrent streams")
     else:   # throughput, constant, poisson: what the run held in flight
         c = mean("request_concurrency")
     return make_point(where=where, pid=pid, origin=origin, dep=dep, model=_model_of(dep, hf, models, where), c=c,
