@@ -22,6 +22,7 @@ from planner.catalog.hf_cache import (
     parts_not_quantized,
     weight_precision,
 )
+from planner.catalog.ids import gpu_key
 from planner.catalog.parts import PARTS, part_dtypes  # noqa: F401  (importable from here as before)
 from planner.errors import BadInput, PlannerNotice, shown_value, suggest
 from planner.input.files import read_json, read_yaml, validate
@@ -371,13 +372,6 @@ def _models_of(p: Path) -> dict[str, Model]:
                 raise BadInput(f"{p}: duplicate model id or alias {key!r}")
             out[key] = model
     return out
-
-
-def gpu_key(name: str) -> str:
-    """The catalog id a GPU name as written stands for ('H100 ' → 'h100'): what `get_gpu` looks up,
-    and what every comparison of a problem's GPU names with candidates' must use (a sweep of
-    `gpus: [H100, L40S]` found no candidate for its 'H100' curve; a break-even of ' l40s' none)."""
-    return name.strip().lower()
 
 
 def get_gpu(name: str, gpus: dict[str, GPU] | None = None) -> GPU:

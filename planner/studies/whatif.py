@@ -252,9 +252,8 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
     g (everything else priced alike), optimality of each gives (p2 − p1)(u2 − u1) ≤ 0, so the
     cards of g never grow with its price and 'g is in the plan' flips once. Bracket: [0, p0]
     to find the entry price; [p0, 2^k·p0] (k ≤ 6) to find the exit price. Stops when the
-    bracket is narrower than max(rel_tol·p0, 0.01 of the currency). Candidates do not depend on prices,
-    so they are generated once and reused.
-    """
+    bracket is narrower than max(rel_tol·p0, 0.01 of the currency). Candidates do not depend on
+    prices: generated once and reused. Each solve holds `time_limit`, as the base's did."""
     res = resolve(problem, source)
     cs = generate(res)
     ids = gpu_ids or [o.id for o in res.gpus]
@@ -263,8 +262,8 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
                            g, rel_tol, solver, scale, time_limit) for g in ids]
 
 
-def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, gid: str,
-                   rel_tol: float, solver: str | None, scale: float, time_limit: float | None = None) -> BreakEven:
+def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, gid: str, rel_tol: float,
+                   solver: str | None, scale: float, time_limit: float | None = None) -> BreakEven:
     """One GPU type; `scale` replaces a zero base price as the size of the first step up."""
     solves = 0
 
@@ -321,9 +320,8 @@ class Sensitivity:
 
     @property
     def delta_per_unit(self) -> float | None:
-        if self.cost_after is None:
+        if self.cost_after is None:   # below, to a millionth and never −0 (it read '-0.0 per ms', 1.1e-12)
             return None
-        # the difference to a millionth, never −0: equal costs summed apart read '-0.0 per ms', 1.1e-12
         return cost_difference(self.cost_after, self.cost_before) / self.units_per_step + 0.0
 
 
@@ -335,9 +333,8 @@ def sensitivity(plan: Plan, source: str, solver: str | None = None, time_limit: 
     even with slack left: with whole nodes a cap can shape the plan without zero slack
     (`binding` says whether its row had zero slack). A card more of a capped type is reported
     per card: nodes are rented whole, so the step is one node (N_g cards). `time_limit` holds each
-    re-solve as it held the plan's (a base limited to 4 ms compared with re-solves at the file's 20 s
-    read a TPOT 1 ms looser as 1,353 cheaper an hour); `fixed_per_hour`, a scenario's amortisation
-    of bought nodes, is in both costs, as in the what-if table (the rows read 424 beside 1,134)."""
+    re-solve as the plan's; `fixed_per_hour` (a scenario's amortisation) is in both costs, as in the
+    what-if table (until 2026-12-05 neither: 1,353 an hour 'saved', 424 beside the table's 1,134)."""
     p = plan.resolved.problem
     how = (solver, time_limit, fixed_per_hour)
     out = []
@@ -389,8 +386,7 @@ class WhatIf:
 
 
 def run_whatif(base: Problem, base_source: str, paths: list[str], *, with_breakeven: bool = False,
-               with_sensitivity: bool = False, solver: str | None = None,
-               time_limit: float | None = None) -> WhatIf:
+               with_sensitivity: bool = False, solver: str | None = None, time_limit: float | None = None) -> WhatIf:
     """The scenarios solved; break-even prices of the base's GPU types (if the base is feasible)
     and the sensitivity of every feasible outcome, when asked for."""
     outcomes = tuple(run_scenarios(base, base_source, paths, solver=solver, time_limit=time_limit))
