@@ -150,22 +150,28 @@ def test_cli_group_by(tmp_path):
     assert res.exit_code == 2 and "--group-by backend" in res.output
 
 
-def test_group_by_refuses_a_users_file_in_out_before_the_fit(tmp_path, monkeypatch):
-    """A file of the user's named as a group's profile (vllm.yaml) was refused only after the whole
-    fit (15 s on 60 points, minutes on the shipped data); it is refused before fitting."""
+def vllm_runs(tmp_path):
+    """A silicon CSV of the shipped subset's first 45 vLLM rows: one group of enough points."""
     import csv
-
-    import pytest
-
-    from planner.errors import BadInput
-    from planner.fidelity import validate
-    src = "catalogs/measurements/silicon_sample_subset.csv"
-    rows = [r for r in csv.DictReader(open(src)) if r["backend"] == "vllm"][:45]
+    rows = [r for r in csv.DictReader(open("catalogs/measurements/silicon_sample_subset.csv"))
+            if r["backend"] == "vllm"][:45]
     data = tmp_path / "runs.csv"
     with data.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    return data
+
+
+def test_group_by_refuses_a_users_file_in_out_before_the_fit(tmp_path, monkeypatch):
+    """A file of the user's named as a group's profile (vllm.yaml) was refused only after the whole
+    fit (15 s on 60 points, minutes on the shipped data); it is refused before fitting."""
+
+    import pytest
+
+    from planner.errors import BadInput
+    from planner.fidelity import validate
+    data = vllm_runs(tmp_path)
     out = tmp_path / "profiles"
     out.mkdir()
     (out / "vllm.yaml").write_text("my notes\n")
@@ -180,19 +186,12 @@ def test_validate_group_by_reads_the_group_profiles_calibrate_wrote(tmp_path):
     engine` never read: it predicted with the shipped vllm profile while its table said 'vllm'.
     `--profiles DIR` reads them (the table names each by its path), as --calibration DIR/vllm.yaml
     would for one engine."""
-    import csv
 
     from click.testing import CliRunner
 
     import cli
     from planner.fidelity.validate import run_validate
-    rows = [r for r in csv.DictReader(open("catalogs/measurements/silicon_sample_subset.csv"))
-            if r["backend"] == "vllm"][:45]
-    data = tmp_path / "runs.csv"
-    with data.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    data = vllm_runs(tmp_path)
     out = tmp_path / "profiles"
     out.mkdir()
     r = CliRunner().invoke(cli.main, ["calibrate", str(data), "--group-by", "engine", "--out", str(out),

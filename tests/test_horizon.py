@@ -999,18 +999,24 @@ def test_a_static_fleet_above_a_periods_own_cap_is_said_not_to_serve_it(tmp_path
     assert "it cannot be held in period 0: availability_period[h100]" in render_horizon(h)
 
 
+def owned_node_beside_an_hour_capped_at_zero() -> Problem:
+    """Llama-3.1-8B over a diurnal day at 20 req/s on one owned H100 node (8.30 a card-hour) and
+    on-demand H200, H100 capped at 0 cards in hour 10."""
+    caps = [64] * 24
+    caps[10] = 0
+    return Problem.model_validate({
+        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
+        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
+                 "h200"]})
+
+
 def test_an_owned_node_beside_an_hour_capped_below_it_is_no_input_error():
     """One owned H100 node and an hour whose `max_cards_per_period` is 0: the comparisons' single-QPS
     plan of that hour was refused as 'owned inventory of 1 node(s) (8 cards) exceeds the availability
     cap of 0 cards; raise max_cards/max_nodes…' (exit 2 for a file that sets neither). That hour's
     plan now runs none of the owned nodes its cap excludes."""
-    caps = [64] * 24
-    caps[10] = 0
-    p = Problem.model_validate({
-        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
-        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
-        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
-                 "h200"]})
+    p = owned_node_beside_an_hour_capped_at_zero()
     h = solve_horizon(p, "z.yaml")
     assert h.verification.passed and h.independent_cost is not None
     assert h.periods[10].nodes["h100"].in_service == 0
@@ -1023,13 +1029,7 @@ def test_an_owned_node_is_kept_idle_through_an_hour_capped_below_it():
     1,760.24, what the periods' own plans cost. Until 2026-12-05 the cap held the nodes held, no
     plan could keep the node, and the day rented on-demand H100 every hour: 2,402.24, 36.5 % dearer
     than those plans."""
-    caps = [64] * 24
-    caps[10] = 0
-    p = Problem.model_validate({
-        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
-        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
-        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
-                 "h200"]})
+    p = owned_node_beside_an_hour_capped_at_zero()
     from planner.report.horizon import horizon_json, render_horizon
     h = solve_horizon(p, "z.yaml")
     assert h.verification.passed
@@ -1054,13 +1054,7 @@ def test_no_period_runs_an_instance_its_demand_does_not_need():
     1-card instances on its owned node at 6–20 req/s (4/8 to 7/8 cards) where one or two serve. Now
     no instance can be taken out of any period without breaking a prefill or decode demand row, at
     the same cost."""
-    caps = [64] * 24
-    caps[10] = 0
-    p = Problem.model_validate({
-        "name": "z", "model": "llama-3.1-8b", "slo": {"ttft": "500ms", "tpot": "80ms"},
-        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 50, "profile": {"qps_fraction": DIURNAL}},
-        "gpus": [{"id": "h100", "max_cards_per_period": caps, "owned_nodes": 1, "owned_cost_per_gpu_hour": 8.3},
-                 "h200"]})
+    p = owned_node_beside_an_hour_capped_at_zero()
     h = solve_horizon(p, "z.yaml")
     assert h.verification.passed and h.cost == pytest.approx(1760.24, abs=1e-6)
     for per in h.periods:
