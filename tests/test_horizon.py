@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import replace
 
+import pulp
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -1205,3 +1206,49 @@ def test_a_period_without_requests_reports_its_own_mean_lengths():
                                         "input_tokens": [2000] + [1000] * 23}})
     h = solve_horizon(p, compare=False)
     assert h.periods[0].qps == 0 and h.periods[0].input_mean == 2000 and h.periods[1].input_mean == 1000
+
+
+def test_an_idle_node_draws_no_power_under_a_day_s_power_cap():
+    """The power row counted idle nodes: one owned H100 node (2.00 a card-hour) idle in the twelve
+    hours H100 is capped at 0, beside an A100 node, broke an 8 kW cap, so no plan kept the owned
+    node: an OPTIMAL day of 1,895.04 against its own per-period plans' 1,331.52 (a hunt). Idle
+    nodes draw no power in the MILP, as in the verification and the comparison."""
+    p = Problem.model_validate({
+        "name": "c05", "model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+        "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 500, "profile": {"qps_fraction": [1] * 24}},
+        "gpus": [{"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 2.0,
+                  "max_cards_per_period": [0] * 12 + [8] * 12}, "a100-80g"],
+        "limits": {"power": "8kW"}})
+    h = solve_horizon(p, "c05.yaml")
+    assert h.verification.passed and h.solver.status.value == "optimal"
+    assert h.cost == pytest.approx(h.independent_cost, abs=1e-6) and h.cost == pytest.approx(1331.52, abs=1e-6)
+    assert all(per.nodes["h100"] == hm.Nodes(owned=1, idle=1) for per in h.periods[:12])
+
+
+def test_idle_is_the_fewest_a_cap_needs_and_said_beside_each_kind():
+    """One reserved and one owned H100 node, H100 capped at 8 cards in some hours and 0 in one: the
+    table printed '1×h100 (2 idle)' in the owned column beside a reserved node (one count for
+    both); a time-limited solve could report held nodes idle under a cap that holds them all."""
+    from planner.plan.horizon_solve import node_counts
+    from planner.report.horizon import _kinds_cell
+    nodes = {"h100": {"reserved": 1, "owned": 1, "on_demand": 0, "spot": 0, "idle": 2}}
+    assert (_kinds_cell(nodes, "reserved"), _kinds_cell(nodes, "owned")) == ("1×h100 (1 idle)", "1×h100 (1 idle)")
+    nodes["h100"]["idle"] = 1
+    assert (_kinds_cell(nodes, "reserved"), _kinds_cell(nodes, "owned")) == ("1×h100", "1×h100 (1 idle)")
+    caps = [16] * 24
+    caps[3] = 8
+    p = Problem.model_validate({
+        "name": "c18", "model": "llama-3.1-8b", "slo": {"ttft": "1s", "tpot": "50ms"},
+        "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": DIURNAL}},
+        "gpus": [{"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 4.0, "reserved_price_per_gpu_hour": 4.5,
+                  "max_cards_per_period": caps}, "h20"]})
+    peak = resolve(p.model_copy(update={"workload": p.workload.model_copy(update={"profile": None})}))
+    kinds = hm.gpu_kinds(peak)
+    periods = tuple(hm.Period(i, 20.0, 1.0, milp.Demand(1.0, 1.0), hm.period_availability(peak, i)) for i in range(24))
+    m = hm.build("c18", kinds, p.limits, tuple(generate(peak).candidates), periods)
+    m.reserved["h100"].varValue, m.owned["h100"].varValue = 1, 1
+    for v in m.idle.values():
+        if isinstance(v, pulp.LpVariable):
+            v.varValue = 2   # what a solve stopped early may leave: every held node idle, every hour
+    got = node_counts(m)
+    assert [got[i]["h100"].idle for i in range(24)] == [0, 0, 0, 1] + [0] * 20

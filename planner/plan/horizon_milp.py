@@ -390,9 +390,9 @@ def add_period_caps(m: HorizonModel, limits: Limits, p: int) -> None:
         if cap.on_demand_max_cards is not None:
             m.prob += (k.node_cards * m.on_demand[(k.id, p)] <= cap.on_demand_max_cards,
                        f"on_demand_availability_{k.id}_{p}")
-    if limits.power is not None:
-        m.prob += (pulp.lpSum(k.node_cards * k.opt.gpu.power_w / 1e3 * m.nodes(k.id, p) for k in m.kinds)
-                   <= limits.power / 1e3), f"power_cap_{p}"
+    if limits.power is not None:   # nodes in service: an idle one draws none (as verified and compared)
+        m.prob += (pulp.lpSum(k.node_cards * k.opt.gpu.power_w / 1e3 * (m.nodes(k.id, p) - m.idle[(k.id, p)])
+                              for k in m.kinds) <= limits.power / 1e3), f"power_cap_{p}"
     if limits.budget_per_hour is not None:
         m.prob += m.cost_per_hour(p) <= limits.budget_per_hour, f"budget_cap_{p}"
 
@@ -419,32 +419,3 @@ def set_objective(m: HorizonModel) -> None:
     m.prob += (1.0 / ref) * m.cost + milp.NODE_TIE_BREAK * (nodes + pulp.lpSum(m.idle.values())) \
         + CARD_TIE_BREAK * cards   # held nodes idle only where a period's cap takes them out
 
-
-def _int(v) -> int:
-    return int(round(v.varValue or 0)) if isinstance(v, pulp.LpVariable) else int(v)
-
-
-def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
-    """Chosen instances by candidate, per period (equal candidates of two fleet classes added)."""
-    out: list[dict[Candidate, int]] = [{} for _ in m.periods]
-    for p, by_index in enumerate(counts(m)):
-        for i, n in by_index.items():
-            out[p][m.candidates[i]] = out[p].get(m.candidates[i], 0) + n
-    return out
-
-
-def counts(m: HorizonModel) -> list[dict[int, int]]:
-    """Chosen instances by candidate index, per period (what tells a fleet's classes apart)."""
-    out: list[dict[int, int]] = [{} for _ in m.periods]
-    for (i, p), v in sorted(m.x.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        n = _int(v)
-        if n > 0:
-            out[p][i] = n
-    return out
-
-
-def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
-    """Nodes by GPU type and kind, per period."""
-    return [{k.id: Nodes(_int(m.reserved[k.id]), _int(m.owned[k.id]), _int(m.on_demand[(k.id, p)]),
-                         _int(m.spot[(k.id, p)]), _int(m.idle[(k.id, p)])) for k in m.kinds}
-            for p in range(len(m.periods))]

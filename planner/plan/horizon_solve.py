@@ -21,10 +21,7 @@ from planner.plan.horizon_milp import (
     Period,
     Shape,
     build,
-    counts,
-    node_counts,
     running,
-    selection,
     shape_of,
 )
 
@@ -50,6 +47,46 @@ class Solved:
     counts: list[dict[int, int]] | None = None   # instances by candidate index, per period
     start: str | None = None    # a joint MILP's start: 'plan_without_start_costs' or 'static_fleet'
     padded: Solved | None = None   # the solution as solved, before `without_padding` took instances out
+
+
+# ------------------------------------------------------------------------ a solved model read
+def _int(v) -> int:
+    return int(round(v.varValue or 0)) if isinstance(v, pulp.LpVariable) else int(v)
+
+
+def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
+    """Chosen instances by candidate, per period (equal candidates of two fleet classes added)."""
+    out: list[dict[Candidate, int]] = [{} for _ in m.periods]
+    for p, by_index in enumerate(counts(m)):
+        for i, n in by_index.items():
+            out[p][m.candidates[i]] = out[p].get(m.candidates[i], 0) + n
+    return out
+
+
+def counts(m: HorizonModel) -> list[dict[int, int]]:
+    """Chosen instances by candidate index, per period (what tells a fleet's classes apart)."""
+    out: list[dict[int, int]] = [{} for _ in m.periods]
+    for (i, p), v in sorted(m.x.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        n = _int(v)
+        if n > 0:
+            out[p][i] = n
+    return out
+
+
+def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
+    """Nodes by GPU type and kind, per period; idle the fewest the period's cap needs (a solve stopped
+    by its time limit could leave held nodes idle under a cap of 64 cards: more in service is free)."""
+    out = []
+    for p, per in enumerate(m.periods):
+        caps = {c.gpu: c.max_cards for c in per.caps if c.max_cards is not None}
+        row = {}
+        for k in m.kinds:
+            n = Nodes(_int(m.reserved[k.id]), _int(m.owned[k.id]), _int(m.on_demand[(k.id, p)]),
+                      _int(m.spot[(k.id, p)]))
+            need = max(n.total - caps[k.id] // k.node_cards, 0) if k.id in caps else 0
+            row[k.id] = replace(n, idle=min(need, n.reserved + n.owned, _int(m.idle[(k.id, p)])))
+        out.append(row)
+    return out
 
 
 def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:

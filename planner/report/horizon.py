@@ -140,11 +140,13 @@ def _percent(fraction: float | None) -> str:
 
 def _kinds_cell(nodes: dict[str, dict[str, int]], kind: str) -> str:
     """'2×h100' per GPU type holding nodes of `kind`; held reserved or owned nodes the period's own
-    cap takes out of service are said beside the owned ones (else the reserved): '1×h100 (1 idle)'."""
-    def idle(g: str, n: dict[str, int]) -> str:
-        shown = kind == "owned" or (kind == "reserved" and not n["owned"])
-        return f" ({n['idle']} idle)" if n["idle"] and shown else ""
-    return " ".join(f"{n[kind]}×{g}{idle(g, n)}" for g, n in nodes.items() if n[kind]) or "-"
+    cap takes out of service are said beside them, the owned ones first: '1×h100 (1 idle)' (one
+    count for both printed '1×h100 (2 idle)' beside one owned node and one reserved)."""
+    def idle(n: dict[str, int]) -> str:
+        owned_idle = min(n["idle"], n["owned"])
+        k = owned_idle if kind == "owned" else n["idle"] - owned_idle if kind == "reserved" else 0
+        return f" ({k} idle)" if k else ""
+    return " ".join(f"{n[kind]}×{g}{idle(n)}" for g, n in nodes.items() if n[kind]) or "-"
 
 
 def render_horizon(h: HorizonPlan) -> str:
