@@ -115,10 +115,11 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
         cands = [c for g in group_cands for c in g]
         ends = list(itertools.accumulate(map(len, group_cands)))
         sets = [tuple(range(end - len(g), end)) for end, g in zip(ends, group_cands)]
-        solved = (hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
-                                         spot_confidence=conf)
-                  or hs.solve_joint(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
-                                             spot_confidence=conf), *args))
+        starts: list = []   # as solve_periods: the plan of no commitment starts the joint MILP
+        solved = hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
+                                        spot_confidence=conf, starts=starts) or \
+            hs.solve_joint_from(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
+                                         spot_confidence=conf), args, starts)
         raise_unless_solved(solved.report, source, opts.time_limit,
                             lambda: "some period's demand cannot be met within the caps (availability, "
                                     "power or budget per hour, applied in every period)")

@@ -45,7 +45,7 @@ class Solved:
     method: str                 # 'commitment' (exact decomposition) or 'joint' (one MILP)
     subproblems: int = 0
     counts: list[dict[int, int]] | None = None   # instances by candidate index, per period
-    start: str | None = None    # a joint MILP's start: 'plan_without_start_costs' or 'static_fleet'
+    start: str | None = None    # a joint MILP's start: plan_without_start_costs, static_fleet, plan_without_commitments
     padded: Solved | None = None   # the solution as solved, before `without_padding` took instances out
 
 
@@ -106,14 +106,18 @@ def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -
 def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
                         periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
                         verbose: bool = False, redundancy: str = "none",
-                        sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None) -> Solved | None:
+                        sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None,
+                        starts: list | None = None) -> Solved | None:
     """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
     share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
     solve. None when there are more than MAX_COMMITMENTS count vectors (use the joint MILP).
     `time_limit` holds for the whole enumeration (each MILP gets what is left, at least
     MIN_MILP_SECONDS): past it the best commitment so far stands, not proven optimal (it held each
-    of 108 MILPs alone, and a 5 s limit ran 76 s)."""
+    of 108 MILPs alone, and a 5 s limit ran 76 s). Given too many vectors, the plan of no
+    commitment (each period's own optimum on demand, which the enumeration solves first) is put in
+    `starts` as (selection, nodes) for the joint MILP: cold, under a 10 s limit, it returned a day
+    16 times its optimum with hundreds of idle on-demand nodes."""
     t0 = time.perf_counter()
     hours = sum(per.hours for per in periods)
     if any(k.reserved_price is not None and k.reserved_price * k.node_cards * hours <= 0 for k in kinds):
@@ -163,6 +167,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     for r in ranges.values():
         combos *= len(r)
     if combos > MAX_COMMITMENTS:
+        if starts is not None:
+            starts.append(([r[1] for r in first], [r[2] for r in first]))
         return None
     stopped = False
     for i, combo in enumerate(_likely_first(itertools.product(*ranges.values()), names, ranges, first, kinds)):
@@ -232,6 +238,15 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
         rep = replace(rep, objective=tight_starts(m))
     return Solved(selection(m) if ok else [], node_counts(m) if ok else [], rep, "joint", 0,
                   counts(m) if ok else None)
+
+
+def solve_joint_from(m: HorizonModel, args: tuple, starts: list) -> Solved:
+    """The joint MILP (`args`: solver, time limit, gap, verbose), warm-started from the cheapest of
+    `starts` ((selection, nodes) pairs: `solve_by_commitment`'s plan of no commitment) that meets
+    its rows, else cold; a time-limited solve then returns no plan dearer than its start."""
+    begin = cheapest_start(m, [(sel, nodes, "plan_without_commitments") for sel, nodes in starts]) if starts else None
+    solved = solve_joint(m, *args, warm=begin is not None)
+    return replace(solved, method="joint, warm-started", start=begin) if begin else solved
 
 
 def cheapest_start(m: HorizonModel,

@@ -15,7 +15,8 @@ from planner.report.text import precisions, table
 
 # the joint MILP's starts (`solver.started_from` in the JSON), as the text says them
 STARTS = {"plan_without_start_costs": "the plan without start costs",
-          "static_fleet": "the static fleet held every period"}
+          "static_fleet": "the static fleet held every period",
+          "plan_without_commitments": "each period's own plan, nothing reserved or owned"}
 
 
 def _trace_dict(h: HorizonPlan) -> dict[str, Any] | None:
