@@ -751,7 +751,8 @@ def test_the_independent_comparison_keeps_to_the_time_limit(monkeypatch):
     assert h.independent_cost is None and h.verification.passed
     from planner.report.horizon import render_horizon  # said, not dropped unsaid (a hunt's finding)
     assert "Independent per-period plans (on demand): not compared (a period has no plan of its own within its " \
-        "caps, or their solves ran past solver.time_limit)" in render_horizon(h)
+        "caps and budget, the owned nodes it leaves idle paid too, or their solves ran past solver.time_limit)" \
+        in render_horizon(h)
 
 
 def test_a_load_past_any_plan_says_so_and_fractions_keep_to_the_rate_domain():
@@ -1265,3 +1266,19 @@ def test_the_joint_milp_of_many_commitments_starts_from_each_period_s_own_plan(m
     assert h.verification.passed and h.started_from == "plan_without_commitments"
     assert h.method == "joint, warm-started"
     assert h.cost <= h.independent_cost + 1e-6
+
+
+def test_per_period_plans_that_break_the_budget_with_their_idle_owned_nodes_are_not_compared():
+    """Under budget_per_hour 90, a day keeping an owned H100 node (16.00 an hour) idle through
+    twelve hours capped at 0 beside an on-demand A100 node (78.96) pays 94.96 in those hours; the
+    per-period plans' figure added the idle node after the solves, a day over the budget, and the
+    OPTIMAL plan read 'saving −42.3 %' against it (a hunt). That comparison is not made."""
+    p = Problem.model_validate({
+        "name": "c06", "model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+        "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 500, "profile": {"qps_fraction": [1] * 24}},
+        "gpus": [{"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 2.0,
+                  "max_cards_per_period": [0] * 12 + [8] * 12}, "a100-80g"],
+        "limits": {"budget_per_hour": 90}})
+    h = solve_horizon(p, "c06.yaml")
+    assert h.verification.passed and h.independent_cost is None
+    assert h.cost == pytest.approx(24 * 78.96, abs=1e-6)

@@ -104,27 +104,34 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
             return None
     keys = [independent_key(per) for per in periods]
     cost = sum(plans[k].cost_per_hour * per.hours for k, per in zip(keys, periods) if k in plans)
-    cost += idle_owned_cost(peak.gpus, [(per.hours, plans[k].nodes if k in plans else {})
-                                        for k, per in zip(keys, periods)])
+    nodes = [plans[k].nodes if k in plans else {} for k in keys]
+    cost += idle_owned_cost(peak.gpus, [(per.hours, n) for per, n in zip(periods, nodes)])
+    budget = problem.limits.budget_per_hour
+    if budget is not None and any(plans[k].cost_per_hour + idle_owned_cost(peak.gpus, [(1.0, n)], nodes)
+                                  > budget * (1 + 1e-9) for k, n in zip(keys, nodes) if k in plans):
+        return None   # an hour's own plan and the owned nodes it leaves idle, paid, break the budget
     if start_cost:
         started = hs.starts_of([plans[k].chosen if k in plans else {} for k in keys])
         cost += sum(n * start_cost[s] for st in started for s, n in st.items())
     return cost
 
 
-def idle_owned_cost(gpus, periods: list[tuple[float, dict[str, tuple[int, int]]]]) -> float:
+def idle_owned_cost(gpus, periods: list[tuple[float, dict[str, tuple[int, int]]]],
+                    over: list[dict[str, tuple[int, int]]] | None = None) -> float:
     """What the owned nodes the periods' own plans keep but leave idle cost over the horizon
     (`periods`: (hours, GPU type → (rented, owned) nodes in use) each). The horizon plan keeps its
     owned nodes all horizon (a count chosen once, paid every hour); so do these plans: the most any
     period uses, paid in every period, of which each period's own cost holds those it used. (They
     paid only the hours they used, and a day with two busy hours on one owned node read "saving
     −1,093.6 %"; then every owned node every hour, also those no plan used, and a day whose plan
-    kept none of three owned nodes read "saving 83.2 %".)"""
+    kept none of three owned nodes read "saving 83.2 %".) `over`: the periods the kept count is
+    the most of (default `periods`'), to price one period's idle nodes alone."""
     total = 0.0
     for o in gpus:
         if not o.owned_nodes:
             continue
-        most = max((nodes.get(o.id, (0, 0))[1] for _, nodes in periods), default=0)
+        most = max((nodes.get(o.id, (0, 0))[1] for nodes in (over if over is not None else
+                                                              [n for _, n in periods])), default=0)
         total += sum(h * (most - nodes.get(o.id, (0, 0))[1]) for h, nodes in periods) \
             * o.gpu.node_cards * o.owned_cost_per_card_hour
     return total

@@ -206,7 +206,8 @@ def render_horizon(h: HorizonPlan) -> str:
                    f"saving {money(c['independent_saving'], cur)}{_percent(c['independent_saving_fraction'])}")
     else:   # left out: a period without a plan of its own, or the time limit (the line was dropped unsaid)
         out.append("Independent per-period plans (on demand): not compared (a period has no plan of its own "
-                   "within its caps, or their solves ran past solver.time_limit)")
+                   "within its caps and budget, the owned nodes it leaves idle paid too, or their solves ran past "
+                   "solver.time_limit)")
     v, s = d["verification"], d["solver"]
     n_ok = sum(1 for x in v["checks"] if x["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks, every "
