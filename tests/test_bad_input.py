@@ -365,3 +365,17 @@ def test_a_what_if_scenario_given_as_a_problem_is_said_so(tmp_path):
                                            rf"problem; run plan whatif BASE.yaml") as e:
             load_any(path)
         assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("serving, key", [({"instance_start": {"overhead": "60s"}}, "instance_start"),
+                                          ({"spot_confidence_percent": 90}, "spot_confidence_percent")])
+def test_instance_starts_and_spot_confidence_without_a_profile_are_refused(serving, key):
+    """Both were accepted and ignored without a word on a single QPS, where per-period caps are
+    refused (a hunt)."""
+    from planner.errors import BadInput
+    from planner.input.files import validate
+    from planner.input.problem import Problem
+    data = {"model": "llama-3.1-8b", "workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200},
+            "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"], "serving": serving}
+    with pytest.raises(BadInput, match=rf"p.yaml: serving.{key}: .* needs a load profile \(workload.profile\)"):
+        validate(Problem, data, "p.yaml")

@@ -418,8 +418,15 @@ class Problem(PlanSettings):
 
     @model_validator(mode="after")
     def _kinds_need_profile(self) -> Problem:
-        """Reserved and spot capacity are priced over a horizon: without a profile there is none."""
+        """Reserved and spot capacity are priced over a horizon: without a profile there is none;
+        nor are instance starts (between periods) or spot confidence (until 2026-12-05 both were
+        accepted and ignored without a word)."""
         if self.workload.profile is None:
+            for key, why in (("instance_start", "what starting an instance costs between periods"),
+                             ("spot_confidence_percent", "spot capacity at a confidence")):
+                if getattr(self.serving, key) is not None:
+                    raise ValueError(f"serving.{key}: {why} needs a load profile (workload.profile); a single "
+                                     f"QPS rents on demand and starts nothing")
             for i, g in enumerate(self.gpus):
                 for key in ("reserved_price_per_gpu_hour", "spot_price_per_gpu_hour"):
                     if getattr(g, key) is not None:
