@@ -184,10 +184,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                 raise
             raise Infeasible(f"{source}: {static_error}") from None
         t3 = time.perf_counter()
-        plans, cost, v = verify_periods(problem, res_g, peak, kinds, periods, solved, start_cost)
-        if not v.passed and solved.padded is not None:   # as solved, should the leaner plan fail
-            solved = solved.padded
-            plans, cost, v = verify_periods(problem, res_g, peak, kinds, periods, solved, start_cost)
+        solved, (plans, cost, v) = hs.leanest_verified(
+            solved, lambda s: verify_periods(problem, res_g, peak, kinds, periods, s, start_cost))
         broken = colocated_over_tpot(v)
         if v.passed or not broken or attempt == CUT_RETRIES:
             break

@@ -125,11 +125,8 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                                     "power or budget per hour, applied in every period)")
         t2 = time.perf_counter()
         solved = hs.without_padding(solved, tuple(cands), periods, tuple(sets))
-        plans, cost, v = verify_fleet_periods(f, qps, group_of, group_res, cands, sets, first, kinds, periods, solved)
-        if not v.passed and solved.padded is not None:   # as solved, should the leaner plan fail
-            solved = solved.padded
-            plans, cost, v = verify_fleet_periods(f, qps, group_of, group_res, cands, sets, first, kinds, periods,
-                                                  solved)
+        solved, (plans, cost, v) = hs.leanest_verified(solved, lambda s, c=cands, g=sets: verify_fleet_periods(
+            f, qps, group_of, group_res, c, g, first, kinds, periods, s))
         broken = colocated_over_tpot(v)
         if v.passed or not broken or attempt == CUT_RETRIES:
             break
