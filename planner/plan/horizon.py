@@ -237,7 +237,8 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
     conf = None if problem.serving.spot_confidence_percent is None else problem.serving.spot_confidence_percent / 100
     starts: list = []   # the plan of no commitment when the vectors are too many: the joint MILP's start
     solved = hs.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
-                                    redundancy=red, sets=sets_arg, spot_confidence=conf, starts=starts)
+                                    redundancy=red, sets=sets_arg, spot_confidence=conf, starts=starts,
+                                    hints=static_commitment(static, kinds))
     if solved is None:
         solved = hs.solve_joint_from(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red,
                                               sets_arg, spot_confidence=conf), args, starts)
@@ -260,6 +261,19 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
     if not start_cost and red == "none":
         solved = hs.without_padding(solved, tuple(cands), periods, sets_arg)
     return solved, len(cands)
+
+
+def static_commitment(static: Plan | None, kinds: tuple[hm.GPUKinds, ...]) -> tuple[dict[str, int], ...]:
+    """The static fleet's reserved and owned counts ('res:g' / 'own:g' → nodes) as a commitment
+    vector for `solve_by_commitment` to try early; () without a static fleet."""
+    if static is None:
+        return ()
+    out = {}
+    for k in kinds:
+        rented, owned = static.nodes.get(k.id, (0, 0))
+        out[f"res:{k.id}"] = rented if k.reserved_cheaper else 0
+        out[f"own:{k.id}"] = owned
+    return (out,)
 
 
 def flat_start(static: Plan, kinds: tuple[hm.GPUKinds, ...], periods: tuple[hm.Period, ...]):
