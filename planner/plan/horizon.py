@@ -245,10 +245,12 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
     capped = problem.limits.power or problem.limits.budget_per_hour or any(o.max_cards is not None for o in peak.gpus) \
         or any(c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
     raise_unless_solved(solved.report, source, opts.time_limit,
-                        lambda: "some period's demand cannot be met within the caps (availability, "
-                                "power or budget per hour, applied in every period)" if capped else
-                                f"some period's demand is more than a plan may hold ({milp.MAX_INSTANCES:,} "
-                                f"instances of one shape; no cap is set): lower the load")
+                        lambda: (first_unservable(problem.name, kinds, problem.limits, tuple(cands), periods, args,
+                                                  red, sets_arg, conf) or "some period's demand")
+                        + " cannot be met within the caps (availability, power or budget per hour, applied in every "
+                          "period)" if capped else
+                        f"some period's demand is more than a plan may hold ({milp.MAX_INSTANCES:,} "
+                        f"instances of one shape; no cap is set): lower the load")
     if start_cost:   # starts couple the periods: the joint MILP, started from the cheapest known plan
         m = hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red, sets_arg, start_cost, conf)
         begin = hs.cheapest_start(m, [(solved.selection, solved.nodes, "plan_without_start_costs")]
@@ -261,6 +263,19 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
     if not start_cost and red == "none":
         solved = hs.without_padding(solved, tuple(cands), periods, sets_arg)
     return solved, len(cands)
+
+
+def first_unservable(name: str, kinds, limits, cands, periods: tuple[hm.Period, ...], args: tuple, red: str,
+                     sets: tuple, conf: float | None) -> str | None:
+    """'period 21 (70 req/s)': the first period no plan can serve alone within its own caps, with
+    every reserved and owned node it may hold; None when each can (the caps clash across periods,
+    e.g. a commitment). The horizon's infeasibility named no period but the busiest (a hunt)."""
+    for per in periods:
+        if per.qps > 0:
+            m = hm.build(name, kinds, limits, cands, (hs.replace_index(per),), red, sets, spot_confidence=conf)
+            if milp.solve(m, *args[:3]).status == milp.SolverStatus.infeasible:
+                return f"period {per.index} ({per.qps:g} req/s)"
+    return None
 
 
 def static_commitment(static: Plan | None, kinds: tuple[hm.GPUKinds, ...]) -> tuple[dict[str, int], ...]:
