@@ -1035,3 +1035,15 @@ def test_an_image_that_is_no_image_reference_is_refused(tmp_path, image):
     ok = CliRunner().invoke(cli.main, ["export", str(src), "--target", "k8s", "--out", str(tmp_path / "y"),
                                        "--image", "registry.example.com:5000/team/vllm-openai:v0.11.0"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_services_whose_names_cut_alike_still_get_names_of_their_own():
+    """Classes 'chat' and 'chat.' of one model both became '<model>-chat'."""
+    from types import SimpleNamespace
+
+    from planner.report.export import served_names
+    svc = [SimpleNamespace(key=k, plan=SimpleNamespace(model="m")) for k in ("chat", "chat.", "code")]
+    assert served_names(SimpleNamespace(services=svc)) == {"chat": "m-chat", "chat.": "m-chat-1", "code": "m-code"}
+    one = [SimpleNamespace(key="chat", plan=SimpleNamespace(model="m")),
+           SimpleNamespace(key="code", plan=SimpleNamespace(model="n"))]
+    assert served_names(SimpleNamespace(services=one)) == {"chat": "m", "code": "n"}

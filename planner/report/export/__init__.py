@@ -99,8 +99,11 @@ def served_names(plan: ExportPlan) -> dict[str, str]:
     count: dict[str, int] = {}
     for svc in plan.services:
         count[svc.plan.model] = count.get(svc.plan.model, 0) + 1
-    return {svc.key: svc.plan.model if count[svc.plan.model] == 1 or not svc.key
-            else f"{svc.plan.model}-{dns_name(svc.key)}" for svc in plan.services}
+    out: dict[str, str] = {}
+    for k, svc in enumerate(plan.services):   # names alike once cut ('chat', 'chat.') get the index
+        name = svc.plan.model if count[svc.plan.model] == 1 or not svc.key else f"{svc.plan.model}-{dns_name(svc.key)}"
+        out[svc.key] = f"{name}-{k}" if name in out.values() else name
+    return out
 
 
 def _one_image_fits(pls: list[PoolLaunch], target: str, image: str | None, source: str) -> None:
