@@ -694,3 +694,19 @@ def test_a_guidellm_run_of_fractional_streams_is_refused_as_vllms_is(tmp_path):
     (tmp_path / "g.json").write_text(json.dumps(d))
     with pytest.raises(BadInput, match=r"config.strategy: streams: 2.5 is not a whole number"):
         load_points([tmp_path / "g.json"], DEP)
+
+
+def test_a_quote_never_closed_is_refused_however_little_it_swallows(tmp_path):
+    """A quote opened in row 2 and never closed swallowed the rows after it as one cell: validate
+    read 2 rows, dropped one as ragged and calibrate fitted a profile to the other (a re-check of
+    the 131,072-character fix: only a quote that swallowed more than that was refused)."""
+    header, row = (DATA / "minimal_sample.csv").read_text().splitlines()[:2]
+    f = tmp_path / "open.csv"
+    f.write_text(header + "\n" + row + "\n" + row.replace(",", ',"', 1) + "\n" + (row + "\n") * 4)
+    with pytest.raises(BadInput, match=r"open.csv: not a readable CSV \(unexpected end of data; a quote never closed"):
+        load_points([f])
+    silicon = Path("catalogs/measurements/silicon_sample_subset.csv").read_text().splitlines()
+    s = tmp_path / "silicon.csv"
+    s.write_text("\n".join([silicon[0], silicon[1], silicon[2].replace(",", ',"', 1), *silicon[3:6]]) + "\n")
+    with pytest.raises(BadInput, match=r"silicon.csv: not a readable CSV \(unexpected end of data"):
+        load_points([s])

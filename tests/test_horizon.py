@@ -1346,3 +1346,21 @@ def test_a_day_infeasible_in_an_hour_that_is_not_the_busiest_names_the_hour():
                  {"id": "a100-80g", "on_demand_max_cards_per_period": [16] * 24}]})
     with pytest.raises(Infeasible, match=r"c07.yaml: period 21 \(15 req/s\) cannot be met within the caps"):
         solve_horizon(p, "c07.yaml")
+
+
+def test_a_day_whose_periods_clash_over_one_owned_count_says_so():
+    """Each hour alone fits a budget of 85 an hour, but the busy hours need the owned H100 node and
+    the two hours H100 is capped at 0 cannot pay it idle beside an L40S node (8 + 79.28): the day
+    is infeasible, and the message said 'some period's demand' as if one hour were (a re-check)."""
+    from planner.errors import Infeasible
+    frac = [0.3] * 6 + [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 0.9, 0.8, 0.8, 0.7, 0.7, 0.6, 0.6, 0.5, 0.5, 0.4, 0.3]
+    caps = [8] * 24
+    caps[3] = caps[4] = 0
+    p = Problem.model_validate({
+        "name": "b85", "model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+        "workload": {"qps": 60, "input_tokens": 1000, "output_tokens": 500, "profile": {"qps_fraction": frac}},
+        "gpus": [{"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 1.0, "max_cards_per_period": caps},
+                 "l40s"], "limits": {"budget_per_hour": 85}})
+    with pytest.raises(Infeasible, match=r"b85.yaml: each period alone can be served, but not all of them with one "
+                                         r"count of reserved and owned nodes"):
+        solve_horizon(p, "b85.yaml")

@@ -397,8 +397,8 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     text = text if text is not None else read_text(path, "CSV")
     lines = io.StringIO(text, newline="")
     with csv_errors(path):
-        header = [h.strip() for h in next(csv.reader(lines), [])]   # 'gpu' and ' gpu' are one column
-    reader = csv.DictReader(lines, fieldnames=header)
+        header = [h.strip() for h in next(csv.reader(lines, strict=True), [])]   # 'gpu', ' gpu': one column
+    reader = csv.DictReader(lines, fieldnames=header, strict=True)   # strict: a quote never closed is an error
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:   # DictReader would keep the last of them silently
         raise BadInput(f"{path}: header: column {', '.join(map(repr, twice))} given twice")

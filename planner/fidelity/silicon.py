@@ -211,7 +211,7 @@ def load_silicon_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     rows, ragged = [], 0
     text = text if text is not None else read_text(Path(path), "CSV")
     with csv_errors(path):
-        for r in csv.DictReader(io.StringIO(text, newline=""), restval=None):
+        for r in csv.DictReader(io.StringIO(text, newline=""), restval=None, strict=True):
             if None in r or None in r.values():
                 ragged += 1
             else:

@@ -246,7 +246,9 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
         or any(c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
     raise_unless_solved(solved.report, source, opts.time_limit,
                         lambda: (first_unservable(problem.name, kinds, problem.limits, tuple(cands), periods, args,
-                                                  red, sets_arg, conf) or "some period's demand")
+                                                  red, sets_arg, conf) or "each period alone can be served, but "
+                                 "not all of them with one count of reserved and owned nodes (held, and paid, in "
+                                 "every period): the day's demand")
                         + " cannot be met within the caps (availability, power or budget per hour, applied in every "
                           "period)" if capped else
                         f"some period's demand is more than a plan may hold ({milp.MAX_INSTANCES:,} "

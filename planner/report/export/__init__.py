@@ -198,12 +198,13 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         if target == "dynamo" and any(one_sided(svc.plan.pools) for svc in plan.services):
             raise BadInput(f"{source}: {why}: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
-    if target == "dynamo" and any(mixes_roles(svc.plan.pools) for svc in plan.services):
+    mixed = next((svc for svc in plan.services if mixes_roles(svc.plan.pools)), None)
+    if target == "dynamo" and mixed is not None:
         # its decode workers would prefill their own prompts (exported with exit 0 until 2026-12-05)
-        raise BadInput(f"{source}: its colocated pools also take over prefill or decode work of its prefill/decode "
-                       f"pools, and a Dynamo worker is either aggregated or one side of a prefill/decode pair: "
-                       f"export it with --target vllm or k8s, or re-plan with serving.modes [disaggregated] or "
-                       f"[colocated]")
+        raise BadInput(f"{mixed.source}: its colocated pools also take over prefill or decode work of its "
+                       f"prefill/decode pools, and a Dynamo worker is either aggregated or one side of a "
+                       f"prefill/decode pair: export it with --target vllm or k8s, or re-plan with serving.modes "
+                       f"[disaggregated] or [colocated]")
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
     for pl in pls:
