@@ -121,3 +121,17 @@ def test_a_scenario_prices_instance_starts_and_sets_per_period_spot_prices_and_c
     written["gpus"][0].update({"spot_price_per_gpu_hour": spot, "max_cards_per_period": caps})
     assert merged == Problem.model_validate(written)
     assert merged.serving.instance_start.overhead == 120 and merged.gpus[0].spot_price_per_gpu_hour == spot
+
+
+def test_a_scenario_s_per_period_value_that_does_not_fit_is_named_as_the_scenario_wrote_it():
+    """'s.yaml (applied to the base): gpus[0].max_cards_per_period: 3 values …' named the merged
+    list's index; the scenario wrote gpus.update.h100.max_cards_per_period (a hunt)."""
+    from planner.errors import BadInput
+    base = Problem.model_validate(BASE)
+    for update, message in (({"max_cards_per_period": [8, 8, 8]},
+                             r"s.yaml: gpus.update.h100.max_cards_per_period: 3 values; the profile has 24 periods"),
+                            ({"spot_max_cards_per_period": [8] * 24},
+                             r"s.yaml: gpus.update.h20: spot_max_cards_per_period needs spot_price_per_gpu_hour")):
+        gid = "h20" if "spot" in next(iter(update)) else "h100"
+        with pytest.raises(BadInput, match=message):
+            apply(base, Scenario.model_validate({"gpus": {"update": {gid: update}}}), "s.yaml")

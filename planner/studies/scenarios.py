@@ -62,7 +62,26 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
         data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update)
     if s.name:
         data["name"] = s.name
-    return validate(Problem, data, f"{source} (applied to the base)")
+    try:
+        return validate(Problem, data, f"{source} (applied to the base)")
+    except BadInput as e:
+        raise BadInput(_as_written(str(e), source, data["gpus"], s.gpus.update, catalog)) from None
+
+
+def _as_written(message: str, source: str, gpus: list[dict], updates: dict, catalog: dict[str, GPU]) -> str:
+    """A merged problem's message about `gpus[j].field` told as the scenario wrote it,
+    `gpus.update.<id>.field`, where the scenario's update set that field (it named the merged
+    list's index: 'gpus[0].max_cards_per_period: 3 values', a hunt)."""
+    keys = [_key(g["id"], catalog) for g in gpus]
+    for gid, upd in updates.items():
+        if (k := _key(gid, catalog)) not in keys:
+            continue
+        j = keys.index(k)
+        for field in upd.model_dump(exclude_none=True):
+            for merged, written in ((f"gpus[{j}].{field}", f"gpus.update.{gid}.{field}"),   # its value, or
+                                    (f"gpus[{j}]: {field}", f"gpus.update.{gid}: {field}")):   # beside another
+                message = message.replace(f"{source} (applied to the base): {merged}", f"{source}: {written}")
+    return message
 
 
 def _workload(base: dict, w: WorkloadEdit, source: str = "scenario") -> dict:
