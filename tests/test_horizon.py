@@ -667,6 +667,15 @@ def test_periods_with_lengths_of_their_own_are_not_simulated(tmp_path):
     assert CliRunner().invoke(cli.main, ["solve", "problems/deepseek_trace.yaml", "--out", str(out)]).exit_code == 0
     r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "3"])
     assert r.exit_code == 2 and "periods[3].input_tokens_mean: the period has lengths of its own" in r.output
+    # --period all simulates the periods of the file's lengths and names the others (it refused the day)
+    d = json.loads(out.read_text())
+    w = d["comparison"]["static_peak_plan"]["workload"]
+    same = [i for i, p in enumerate(d["periods"]) if p["qps"] > 0
+            and abs(p["input_tokens_mean"] - w["input_tokens"]) <= 1e-9 * w["input_tokens"]
+            and abs(p["output_tokens_mean"] - w["output_tokens"]) <= 1e-9 * w["output_tokens"]]
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "all", "--json"])
+    assert r.exit_code == 0 and "have lengths of their own, whose distributions are not in the plan file" in r.output
+    assert same and sorted(json.loads(r.stdout)) == sorted(f"period {i}" for i in same)
 
 
 

@@ -70,8 +70,9 @@ def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
                                                  catalogs.get(key))
                           for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)},
                          n, seed)
+        simulated = _without_own_lengths(d, period_indices(d, period, source), period, source)
         return _each({f"period {i}": (period_plan(d, i, source), f"{source}: period {i}", f"{source}: period {i}",
-                                      catalogs.get("")) for i in period_indices(d, period, source)}, n, seed)
+                                      catalogs.get("")) for i in simulated}, n, seed)
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
     return _each({k: (service_plan(d, k), f"{source}: service {k}", source, catalogs.get(k))
@@ -126,6 +127,25 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
 
 
 MEANS = (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean"))   # workload → period key
+
+
+def _without_own_lengths(d: dict[str, Any], indices: list[int], period: str, source: str) -> list[int]:
+    """With --period all, the periods whose lengths are the plan file's (a period of its own lengths
+    is not simulated: their distributions are not in the file), the others named on stderr; one
+    such period refused the whole day (a hunt). A single period asked for is `period_plan`'s to
+    refuse."""
+    w = ((d.get("comparison") or {}).get("static_peak_plan") or {}).get("workload")
+    if period != "all" or not isinstance(w, dict) or not all(isinstance(w.get(k), (int, float)) for k, _ in MEANS):
+        return indices
+    own = [i for i in indices if isinstance(d["periods"][i], dict) and lengths_of_their_own(d["periods"][i], w)]
+    if own and len(own) < len(indices):
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{source}: periods {', '.join(map(str, own))} have lengths of their own, whose distributions "
+                      f"are not in the plan file: not simulated", PlannerNotice, stacklevel=2)
+        return [i for i in indices if i not in own]
+    return indices
 
 
 def lengths_of_their_own(period: dict[str, Any], workload: dict[str, Any]) -> tuple[str, float, float] | None:
