@@ -710,3 +710,20 @@ def test_a_quote_never_closed_is_refused_however_little_it_swallows(tmp_path):
     s.write_text("\n".join([silicon[0], silicon[1], silicon[2].replace(",", ',"', 1), *silicon[3:6]]) + "\n")
     with pytest.raises(BadInput, match=r"silicon.csv: not a readable CSV \(unexpected end of data"):
         load_points([s])
+
+
+def test_a_point_id_with_a_newline_stays_on_its_table_row(tmp_path):
+    """An id holding a newline (the silicon CSV's first column) split its row of the validate table
+    in two (a hunt)."""
+    from planner.fidelity.validate import run_validate
+    from planner.report.fidelity import render_text
+    rows = list(csv.DictReader(SILICON.open()))[:1]
+    rows[0]["id"] = "a\nb"
+    f = tmp_path / "s.csv"
+    with f.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    text = render_text(run_validate([str(f)], folds=0))
+    assert [ln for ln in text.splitlines() if ln.startswith("a b ")] and not any(ln == "b" or ln.startswith("b ")
+                                                                                for ln in text.splitlines())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.errors import BadInput
+from planner.errors import BadInput, one_line
 from planner.fidelity.crossval import MIN_GROUP_POINTS, Row, breakdown, group_of
 from planner.fidelity.validate import Calibrated, Validation
 from planner.input.files import atomic_write
@@ -41,8 +41,8 @@ def _shown(quantity: str, x: float) -> str:
 
 def _row_line(r: Row) -> str:
     """One observation as a table line."""
-    p = r.point
-    return (f"{p.id[:46]:46s} {p.model:13s} {p.gpu:6s} {p.engine:8s} {_qty(r.quantity):7s} "
+    p = r.point   # a file's id or engine label may hold a newline: it split the row in two (a hunt)
+    return (f"{one_line(p.id)[:46]:46s} {p.model:13s} {p.gpu:6s} {one_line(p.engine):8s} {_qty(r.quantity):7s} "
             f"{_shown(r.quantity, r.measured)} {_shown(r.quantity, r.predicted)} {_pct(r.error):>8s} "
             f"{_pct(r.cv_error):>8s}")
 
