@@ -511,3 +511,17 @@ def test_sweep_values_are_ascii_and_workers_do_not_go_with_dask(tmp_path):
     r = CliRunner().invoke(main, ["sweep", str(p), "--tpot", "20ms", "--workers", "2", "--dask", "local",
                                   "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--workers sizes the local process pool" in r.output
+
+
+def test_the_default_axis_stays_inside_the_domain_of_its_limit():
+    """A problem whose TPOT is the largest allowed (10^7 s) was swept to 2·10^7 s, which --tpot
+    refuses (a hunt)."""
+    from planner.input.problem import Problem
+    from planner.input.values import MAX_SECONDS
+    from planner.studies.sweep import around_limit
+    p = Problem.model_validate({"model": "llama-3.1-8b", "workload": {"qps": 5, "input_tokens": 1000,
+                                                                      "output_tokens": 200},
+                                "slo": {"ttft": "2s", "tpot": f"{MAX_SECONDS:g}s"}, "gpus": ["h100"]})
+    a = around_limit(p, "tpot", 8)
+    assert max(a.values) == MAX_SECONDS and min(a.values) == MAX_SECONDS / 2
+    assert around_limit(p, "ttft", 3).values == (1.0, 2.0, 4.0)

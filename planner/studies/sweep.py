@@ -26,6 +26,7 @@ from planner.catalog.schemas import gpu_key
 from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import SLO, Problem, Workload
 from planner.input.units import UnitError, format_time, note_bare_tpot_seconds, parse_quantity
+from planner.input.values import MAX_QPS, MAX_SECONDS
 from planner.plan.candidates import CandidateSet
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
@@ -126,7 +127,8 @@ def around_limit(problem: Problem, name: str, points: int, spacing: str = "log")
     """The axis a sweep uses when none is given: the problem's own limit (or QPS) from half to
     twice its value, so its plan sits in the middle of the frontier."""
     v = {"tpot": problem.slo.tpot, "ttft": problem.slo.ttft, "qps": problem.workload.qps}[name]
-    return Axis(name, tuple(_spaced(v / 2.0, v * 2.0, points, spacing)) if points > 1 else (v,))
+    top = MAX_QPS if name == "qps" else MAX_SECONDS   # a limit of 1e7 s swept to 2e7 s, past what --tpot takes
+    return Axis(name, tuple(_spaced(v / 2.0, min(v * 2.0, top), points, spacing)) if points > 1 else (v,))
 
 
 def grid(axes: Sequence[Axis]) -> list[dict[str, float]]:
