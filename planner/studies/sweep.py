@@ -127,8 +127,8 @@ def around_limit(problem: Problem, name: str, points: int, spacing: str = "log")
     """The axis a sweep uses when none is given: the problem's own limit (or QPS) from half to
     twice its value, so its plan sits in the middle of the frontier."""
     v = {"tpot": problem.slo.tpot, "ttft": problem.slo.ttft, "qps": problem.workload.qps}[name]
-    top = MAX_QPS if name == "qps" else MAX_SECONDS   # a limit of 1e7 s swept to 2e7 s, past what --tpot takes
-    return Axis(name, tuple(_spaced(v / 2.0, min(v * 2.0, top), points, spacing)) if points > 1 else (v,))
+    top = min(v * 2.0, MAX_QPS if name == "qps" else MAX_SECONDS)   # a limit of 1e7 s was swept to 2e7 s
+    return Axis(name, tuple(_spaced(v / 2.0, top, points, spacing)) if points > 1 else (v,))
 
 
 def grid(axes: Sequence[Axis]) -> list[dict[str, float]]:
@@ -225,9 +225,8 @@ def fleet_summary(pools: Iterable[PoolState]) -> str:
 
 def worst_latency(pools: Iterable[PoolState], which: str) -> float | None:
     """The slowest pool's TTFT ('ttft': prefill and colocated pools, and decode pools that make the
-    first token, every prompt token cached) or TPOT ('tpot': decode and colocated pools), or None
-    when no pool has one (a sweep showed no TTFT for a decode-only plan whose TTFT plan solve
-    printed and bound)."""
+    first token: a decode-only plan's TTFT was missing) or TPOT ('tpot': decode and colocated
+    pools), or None when no pool has one."""
     skip = "decode" if which == "ttft" else "prefill"
     vals = [v for p in pools if (v := getattr(p, f"{which}_s")) > 0 or p.candidate.role != skip]
     return max(vals) if vals else None
