@@ -727,3 +727,17 @@ def test_a_point_id_with_a_newline_stays_on_its_table_row(tmp_path):
     text = render_text(run_validate([str(f)], folds=0))
     assert [ln for ln in text.splitlines() if ln.startswith("a b ")] and not any(ln == "b" or ln.startswith("b ")
                                                                                 for ln in text.splitlines())
+
+
+@pytest.mark.parametrize("rate, ok", [("abc", False), ("-5", False), ("2.5", True), ("inf", True), ("", True)])
+def test_the_minimal_csv_request_rate_is_a_positive_number_or_inf(tmp_path, rate, ok):
+    """The optional request_rate column was neither read nor checked: 'abc' and -5 passed."""
+    lines = (DATA / "minimal_sample.csv").read_text().splitlines()
+    header, rows = lines[0] + ",request_rate", [ln + f",{rate}" for ln in lines[1:] if ln]
+    f = tmp_path / "m.csv"
+    f.write_text("\n".join([header, *rows]) + "\n")
+    if ok:
+        assert load_points([f])[0]
+    else:
+        with pytest.raises(BadInput, match=r"m.csv: row 2: request_rate: .*(not a number|expected a positive number)"):
+            load_points([f])

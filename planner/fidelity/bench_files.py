@@ -374,6 +374,8 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
             raise BadInput(f"{where}: {k}: {r[k]!r}, expected a whole number")
         return int(v)
 
+    if (rate := (r.get("request_rate") or "").strip()) and rate.lower() != "inf":
+        num("request_rate")   # the run's pacing, for the record (concurrency is given): 'abc', -5 were taken
     if r["model"] not in models:
         return f"model not in catalog ({r['model']})"
     opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
