@@ -205,3 +205,19 @@ def test_validate_group_by_reads_the_group_profiles_calibrate_wrote(tmp_path):
     assert mine.profiles == {"vllm": str(out / "vllm.yaml")} and shipped.profiles == {"vllm": "vllm"}
     r = CliRunner().invoke(cli.main, ["validate", str(data), "--profiles", str(out), "--folds", "0"])
     assert r.exit_code == 2 and "--profiles" in r.output and "needs --group-by" in r.output
+
+
+def test_calibrate_says_how_long_a_fit_of_many_points_takes(tmp_path, monkeypatch):
+    """A user's 60,000-row CSV fitted for minutes without a word (only the shipped measurements were
+    announced); past LONG_FIT_POINTS the fit says how long it takes, before it starts."""
+    import pytest
+
+    from planner.errors import PlannerNotice
+    from planner.fidelity import validate
+    data = vllm_runs(tmp_path)
+    monkeypatch.setattr(validate, "LONG_FIT_POINTS", 10)
+    monkeypatch.setattr(validate, "fit", lambda *a, **k: pytest.fail("stop after the note"))
+    with pytest.warns(PlannerNotice, match=r"calibrate: \d+ points: the fit takes about 1 min on 2 cores \(the "
+                                           r"shipped 2,138 take two\), then each of 5 folds as long again"):
+        with pytest.raises(pytest.fail.Exception):
+            validate.run_calibrate([str(data)], str(tmp_path / "p.yaml"), folds=5)

@@ -92,6 +92,9 @@ def _check_folds(points: list, folds: int) -> None:
                        f"add --folds 0, or measure another configuration too")
 
 
+LONG_FIT_POINTS = 1000   # a user's measurements past which calibrate says how long its fit takes
+
+
 def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: str | None = None,
                   folds: int = 5, group_by: tuple[str, ...] = (), force: bool = False,
                   deployment: str | None = None) -> Calibrated:
@@ -132,6 +135,13 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
         raise BadInput(f"{', '.join(files)}: no measured point to fit ("
                        + "; ".join(line.strip() for line in report.lines()) + ")")
     _check_folds(points, folds)
+    if paths and len(points) >= LONG_FIT_POINTS:   # 60,000 rows fitted for minutes without a word
+        import warnings
+
+        from planner.errors import PlannerNotice
+        then = f", then each of {folds} folds as long again" if folds > 1 else ""
+        warnings.warn(f"calibrate: {len(points):,} points: the fit takes about {max(1, round(len(points) / 1000))} "
+                      f"min on 2 cores (the shipped 2,138 take two){then}", PlannerNotice, stacklevel=2)
     if by:
         _check_labels(points, by)
         _check_group_sizes(points, by)
