@@ -39,7 +39,7 @@ from pydantic import Field
 
 from planner.catalog.schemas import Model, load_gpus, load_models
 from planner.errors import BadInput, suggest
-from planner.fidelity.points import Point
+from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
 from planner.input.schema import Precision, Strict
@@ -152,7 +152,7 @@ def _opt(d: dict, key: str) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
         return None
     try:
-        return float(v) if float(v) < float("inf") else None
+        return float(v)
     except OverflowError:   # a JSON integer of 309 digits or more is no float (it was exit 5)
         return None
 
@@ -204,13 +204,6 @@ def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where:
 
 # what a measured run can be: beyond these a number is a unit mistake or a corrupt file, and it
 # would make the fit's residuals infinite (a TTFT of 5e-324 ms) or dominate every median
-# keyword → (name in messages, lowest, highest); no engine answers in under a millisecond or streams
-# a user more than 10,000 tokens a second: a TTFT of 62 µs is a file written in seconds, read as ms
-RUN_DOMAIN = {"concurrency": ("concurrency", 1e-3, 1e6), "isl": ("input tokens", 1.0, 1e7),
-              "osl": ("output tokens", 1.0, 1e7), "ttft_s": ("TTFT (s)", 1e-3, 1e5),
-              "tpot_s": ("TPOT (s)", 1e-4, 1e3)}
-
-
 def _check_run(where: str, **values: float) -> None:
     """BadInput naming the first value outside RUN_DOMAIN (keywords: its keys)."""
     for key, v in values.items():

@@ -15,6 +15,12 @@ Quantity = Literal["decode_tok_s_per_gpu", "ttft_s", "prefill_tok_s_per_gpu"]
 QUANTITIES: tuple[Quantity, ...] = ("decode_tok_s_per_gpu", "ttft_s", "prefill_tok_s_per_gpu")
 SIDE: dict[str, str] = {"decode_tok_s_per_gpu": "decode", "ttft_s": "prefill", "prefill_tok_s_per_gpu": "prefill"}
 Mode = Literal["agg", "disagg", "decode", "prefill"]
+# what a measured run can be, for every reader of measurements: keyword → (name in messages,
+# lowest, highest); no engine answers in under a millisecond or streams a user more than 10,000
+# tokens a second: a TTFT of 62 µs is a file written in seconds, read as ms
+RUN_DOMAIN = {"concurrency": ("concurrency", 1e-3, 1e6), "isl": ("input tokens", 1.0, 1e7),
+              "osl": ("output tokens", 1.0, 1e7), "ttft_s": ("TTFT (s)", 1e-3, 1e5),
+              "tpot_s": ("TPOT (s)", 1e-4, 1e3)}
 
 @dataclass(frozen=True)
 class Point:

@@ -12,7 +12,7 @@ from pydantic import Field
 from planner.catalog.calibration import is_profile_data
 from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
-from planner.fidelity.points import Point
+from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import read_yaml, validate
 from planner.physics.perf import Parallelism
 
@@ -24,13 +24,13 @@ class _Par(Strict):
 
 
 class _Measured(Strict):
-    """What a point measured; each within what a serving run can measure (bench_files.RUN_DOMAIN:
+    """What a point measured; each within what a serving run can measure (points.RUN_DOMAIN:
     a TPOT of 10^300 s was fitted to, and printed a 300-digit error)."""
 
     decode_tok_s_per_gpu: float | None = Field(None, ge=1e-3, le=1e7)
     prefill_tok_s_per_gpu: float | None = Field(None, ge=1e-3, le=1e8)
-    tpot_s: float | None = Field(None, ge=1e-4, le=1e3)
-    ttft_s: float | None = Field(None, ge=1e-3, le=1e5)
+    tpot_s: float | None = Field(None, ge=RUN_DOMAIN["tpot_s"][1], le=RUN_DOMAIN["tpot_s"][2])
+    ttft_s: float | None = Field(None, ge=RUN_DOMAIN["ttft_s"][1], le=RUN_DOMAIN["ttft_s"][2])
     tok_s_per_user: float | None = Field(None, ge=1e-3, le=1e5)
     tok_s_per_instance: float | None = Field(None, ge=1e-3, le=1e8)
 
@@ -47,9 +47,9 @@ class PublicPoint(Strict):
     parallelism: _Par
     role: Literal["agg", "decode", "prefill"]
     engine: str
-    isl: float | None = Field(None, ge=1, le=1e7)
-    osl: float | None = Field(None, ge=1, le=1e7)
-    concurrency: float | None = Field(None, ge=1e-3, le=1e6)
+    isl: float | None = Field(None, ge=RUN_DOMAIN["isl"][1], le=RUN_DOMAIN["isl"][2])
+    osl: float | None = Field(None, ge=RUN_DOMAIN["osl"][1], le=RUN_DOMAIN["osl"][2])
+    concurrency: float | None = Field(None, ge=RUN_DOMAIN["concurrency"][1], le=RUN_DOMAIN["concurrency"][2])
     batch: float | None = Field(None, gt=0, le=1e6)
     prefill_prompts: float = Field(1.0, gt=0, le=1e6)
     cached_fraction: float = Field(0.0, ge=0, lt=1)

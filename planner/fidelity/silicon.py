@@ -14,7 +14,7 @@ from pathlib import Path
 
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
 from planner.errors import BadInput
-from planner.fidelity.points import Point
+from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import csv_errors, read_text
 from planner.physics.perf import Parallelism
 
@@ -80,8 +80,9 @@ def _bad_number(r: dict) -> str | None:
     return None
 
 
-# a measured TTFT or TPOT in ms: the bounds of the benchmark readers (bench_files.RUN_DOMAIN)
-DOMAIN_MS = {"silicon_ttft_ms": (1.0, 1e8), "silicon_tpot_ms": (0.1, 1e6)}
+# a measured TTFT or TPOT in ms: the bounds of every measurement reader (points.RUN_DOMAIN)
+DOMAIN_MS = {f"silicon_{q}_ms": (RUN_DOMAIN[f"{q}_s"][1] * 1000.0, RUN_DOMAIN[f"{q}_s"][2] * 1000.0)
+             for q in ("ttft", "tpot")}
 
 
 def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:

@@ -139,6 +139,11 @@ def raise_unless_verified(v: Verification, what: str) -> None:
         raise VerificationFailed(f"{what} fails verification: " + failed_text(v.failed), v.failed)
 
 
+# the name of a check of one period of a plan over periods: 'p6/availability_period[h100]',
+# 'tpot[p6/colocated[…]]' (groups: what precedes the period, its index, the rest)
+PERIOD_CHECK = re.compile(r"(\w*\[?)p(\d+)/(.*)")
+
+
 def failed_text(failed) -> str:
     """'name = value unit vs limit L' per failed check, joined by '; '. A plan over periods names
     its checks 'p7/…': those that differ only in the period, with the same value and limit as
@@ -146,7 +151,7 @@ def failed_text(failed) -> str:
     listed 24 times over 3,000 characters)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for c in failed:
-        m = re.fullmatch(r"(\w*\[?)p(\d+)/(.*)", c.name)
+        m = PERIOD_CHECK.fullmatch(c.name)
         rest = f"{m.group(1)}{m.group(3)}" if m else c.name
         said = f"{rest} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
         groups.setdefault((said, "p" if m else ""), []).append(int(m.group(2)) if m else -1)

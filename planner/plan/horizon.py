@@ -285,12 +285,19 @@ def static_commitment(static: Plan | None, kinds: tuple[hm.GPUKinds, ...]) -> tu
     vector for `solve_by_commitment` to try early; () without a static fleet."""
     if static is None:
         return ()
+    nodes = static_nodes(static, kinds)
+    return ({**{f"res:{g}": n.reserved for g, n in nodes.items()}, **{f"own:{g}": n.owned for g, n in nodes.items()}},)
+
+
+def static_nodes(static: Plan, kinds: tuple[hm.GPUKinds, ...]) -> dict[str, hm.Nodes]:
+    """The static fleet's nodes by kind: its owned ones, and its rented ones reserved where the
+    reserved price is the cheaper (as it was sized), else on demand."""
     out = {}
     for k in kinds:
         rented, owned = static.nodes.get(k.id, (0, 0))
-        out[f"res:{k.id}"] = rented if k.reserved_cheaper else 0
-        out[f"own:{k.id}"] = owned
-    return (out,)
+        out[k.id] = hm.Nodes(reserved=rented if k.reserved_cheaper else 0, owned=owned,
+                             on_demand=0 if k.reserved_cheaper else rented)
+    return out
 
 
 def flat_start(static: Plan, kinds: tuple[hm.GPUKinds, ...], periods: tuple[hm.Period, ...]):
@@ -300,14 +307,8 @@ def flat_start(static: Plan, kinds: tuple[hm.GPUKinds, ...], periods: tuple[hm.P
     are priced, which the plan without them can miss by far: restarting instances as cheaper spot
     cards come and go cost a day of Llama-3.1-8B 10 % more than the static fleet it was compared
     with, the solver stopped at its time limit from that start."""
-    chosen = static.chosen
-    nodes = {}
-    for k in kinds:
-        rented, owned = static.nodes.get(k.id, (0, 0))
-        reserved = k.reserved_cheaper
-        nodes[k.id] = hm.Nodes(reserved=rented if reserved else 0, owned=owned,
-                               on_demand=0 if reserved else rented)
-    return [dict(chosen) for _ in periods], [dict(nodes) for _ in periods]
+    nodes = static_nodes(static, kinds)
+    return [dict(static.chosen) for _ in periods], [dict(nodes) for _ in periods]
 
 
 def verify_periods(problem: Problem, res_g: list[Resolved | None], peak: Resolved, kinds: tuple[hm.GPUKinds, ...],

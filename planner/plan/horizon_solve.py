@@ -6,7 +6,6 @@ starts that couple the periods).
 from __future__ import annotations
 
 import itertools
-import re
 import time
 from dataclasses import dataclass, replace
 
@@ -15,6 +14,7 @@ import pulp
 from planner.input.problem import Limits
 from planner.plan import milp
 from planner.plan.candidates import Candidate
+from planner.plan.diagnose import PERIOD_CHECK
 from planner.plan.horizon_milp import (
     GPUKinds,
     HorizonModel,
@@ -57,10 +57,15 @@ def _int(v) -> int:
 
 def selection(m: HorizonModel) -> list[dict[Candidate, int]]:
     """Chosen instances by candidate, per period (equal candidates of two fleet classes added)."""
-    out: list[dict[Candidate, int]] = [{} for _ in m.periods]
-    for p, by_index in enumerate(counts(m)):
-        for i, n in by_index.items():
-            out[p][m.candidates[i]] = out[p].get(m.candidates[i], 0) + n
+    return by_candidate(counts(m), m.candidates)
+
+
+def by_candidate(by_index: list[dict[int, int]], cands) -> list[dict[Candidate, int]]:
+    """Instances by candidate index, per period → by candidate (indices of one candidate added)."""
+    out: list[dict[Candidate, int]] = [{} for _ in by_index]
+    for p, cnt in enumerate(by_index):
+        for i, n in sorted(cnt.items()):
+            out[p][cands[i]] = out[p].get(cands[i], 0) + n
     return out
 
 
@@ -375,11 +380,7 @@ def without_padding(solved: Solved, cands: tuple[Candidate, ...], periods: tuple
         new_counts.append({i: n for i, n in cnt.items() if n > 0})
     if new_counts == solved.counts:
         return solved
-    sel: list[dict[Candidate, int]] = [{} for _ in new_counts]
-    for p, cnt in enumerate(new_counts):
-        for i, n in sorted(cnt.items()):
-            sel[p][cands[i]] = sel[p].get(cands[i], 0) + n
-    return replace(solved, selection=sel, counts=new_counts, padded=solved)
+    return replace(solved, selection=by_candidate(new_counts, cands), counts=new_counts, padded=solved)
 
 
 def leanest_verified(solved: Solved, verify) -> tuple[Solved, tuple]:
@@ -391,7 +392,7 @@ def leanest_verified(solved: Solved, verify) -> tuple[Solved, tuple]:
     if out[2].passed or solved.padded is None:
         return solved, out
     # a period's checks: 'p6/availability_period[h100]', 'tpot[p6/colocated[…]]'
-    bad = {int(m.group(1)) for c in out[2].failed if (m := re.search(r"(?:^|\[)p(\d+)/", c.name))}
+    bad = {int(m.group(2)) for c in out[2].failed if (m := PERIOD_CHECK.fullmatch(c.name))}
     if bad and solved.counts is not None and solved.padded.counts is not None:
         def pick(lean: list, full: list) -> list:
             return [full[p] if p in bad else x for p, x in enumerate(lean)]

@@ -202,7 +202,8 @@ def render_png(sweep: Sweep) -> bytes:
     from matplotlib.figure import Figure
     axes_names = panel_axes(sweep)
     all_changes = []
-    shown = min(max((len(s.changes) for a in axes_names for s in panel_series(sweep, a)), default=0), PNG_CHANGES)
+    series_of = {a: panel_series(sweep, a) for a in axes_names}
+    shown = min(max((len(s.changes) for ss in series_of.values() for s in ss), default=0), PNG_CHANGES)
     listed = (shown + 3) * CHANGE_LINE_IN if shown else 0.0   # the list, its two headings and a '… more' line
     # the figure grows with the list: a fixed height left the panels a negative share from ~53 changes on,
     # and matplotlib's layout raised (exit 5, nothing written)
@@ -210,7 +211,7 @@ def render_png(sweep: Sweep) -> bytes:
                  layout="constrained")
     axs = fig.subplots(1, len(axes_names), squeeze=False)[0]
     for ax, axis in zip(axs, axes_names):
-        series = panel_series(sweep, axis)
+        series = series_of[axis]
         for s in series:
             if not s.points:
                 continue

@@ -197,16 +197,15 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
     cost = oc.power_per_gpu_hour   # the purchase is sunk: running a bought card costs its power
     keys = [_key(g["id"], catalog) for g in gpus]
     entry = {"owned_nodes": b.nodes, "owned_cost_per_gpu_hour": cost}
-    if gpu.id in keys and gpus[keys.index(gpu.id)].get("owned_nodes"):
+    j = keys.index(gpu.id) if gpu.id in keys else None
+    if j is not None and gpus[j].get("owned_nodes"):
         # one GPU entry has one owned cost: the base's own nodes at theirs and the bought ones at their
         # electricity cannot both be held (the purchase replaced the base's nodes without a word)
-        j = keys.index(gpu.id)
         raise BadInput(f"{source}: buy.gpu: the base already owns {gpus[j]['owned_nodes']} {gpu.id} node(s) "
                        f"(gpus[{j}].owned_nodes); one GPU entry holds one owned cost, so buying more of it cannot "
                        f"be priced beside them: buy another GPU type, or give the total as gpus.update.{gpu.id}"
                        f".owned_nodes with one owned_cost_per_gpu_hour")
-    if gpu.id in keys:
-        j = keys.index(gpu.id)
+    if j is not None:
         caps = [c for c in (gpus[j].get("max_cards"),
                             None if gpus[j].get("max_nodes") is None else gpus[j]["max_nodes"] * gpu.node_cards)
                 if c is not None]
