@@ -1028,9 +1028,11 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
 
 
 # a container image reference (the distribution/reference grammar, simplified): an optional registry
-# host[:port], lower-case path components, an optional tag and digest
+# host[:port], lower-case path components, an optional tag and digest; a first part is a registry
+# only with a dot, a port or the name localhost, else a path part (`UPPER/x` is no reference)
+_HOST_PART = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 IMAGE_REFERENCE = re.compile(
-    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+    rf"(?:(?:localhost(?::[0-9]+)?|{_HOST_PART}(?:\.{_HOST_PART})+(?::[0-9]+)?|{_HOST_PART}:[0-9]+)/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
 MAX_PROFILE_NAME = 100   # characters of `plan calibrate --name` (it is also a file name: 255 bytes at most)

@@ -1020,7 +1020,8 @@ def test_a_load_test_at_a_trickle_of_requests_lasts_an_hour_at_most():
     assert prompts(0.5) == 200 and prompts(10) == 1800        # the statistics' 200, or three minutes
 
 
-@pytest.mark.parametrize("image", ["reg.io/a'b", "reg.io/a:b$(id)", "reg.io/a:{b}#c", 'reg.io/a:"b', "a//b"])
+@pytest.mark.parametrize("image", ["reg.io/a'b", "reg.io/a:b$(id)", "reg.io/a:{b}#c", 'reg.io/a:"b', "a//b",
+                                   "UPPER/x", "Team/vllm:1"])
 def test_an_image_that_is_no_image_reference_is_refused(tmp_path, image):
     """Only spaces and control characters were refused: quotes, $(…) and braces were written into
     the manifests (a 2026-12-05 hunt)."""
@@ -1035,6 +1036,18 @@ def test_an_image_that_is_no_image_reference_is_refused(tmp_path, image):
     ok = CliRunner().invoke(cli.main, ["export", str(src), "--target", "k8s", "--out", str(tmp_path / "y"),
                                        "--image", "registry.example.com:5000/team/vllm-openai:v0.11.0"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_an_image_reference_names_a_registry_only_with_a_dot_a_port_or_localhost():
+    """`UPPER/x` was taken for a registry named UPPER: a first part without a dot, a port or the
+    name localhost is a path, lower-case as every path part (the reference grammar's rule)."""
+    from cli import IMAGE_REFERENCE
+    ok = ["vllm/vllm-openai:v0.11.0", "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.4.0", "localhost/x",
+          "localhost:5000/team/img", "Registry.Example.com/team/img", "myreg:5000/img", "lmsysorg/sglang@sha256:"
+          + "a" * 64]
+    bad = ["UPPER/x", "Localhost/x", "Team/vllm", "reg/Team/x"]
+    assert [i for i in ok if not IMAGE_REFERENCE.fullmatch(i)] == []
+    assert [i for i in bad if IMAGE_REFERENCE.fullmatch(i)] == []
 
 
 def test_services_whose_names_cut_alike_still_get_names_of_their_own():
