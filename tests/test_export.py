@@ -1060,3 +1060,24 @@ def test_services_whose_names_cut_alike_still_get_names_of_their_own():
     one = [SimpleNamespace(key="chat", plan=SimpleNamespace(model="m")),
            SimpleNamespace(key="code", plan=SimpleNamespace(model="n"))]
     assert served_names(SimpleNamespace(services=one)) == {"chat": "m", "code": "n"}
+
+
+def test_an_unwritable_out_is_said_before_the_plans_notes_and_a_refused_plan_leaves_no_directory(tmp_path):
+    """`--out /proc/x` printed the router's and vLLM's notes about the plan, then "cannot write
+    there"; the place is now checked first. A plan the target refuses leaves none of the
+    directories made for --out."""
+    from click.testing import CliRunner
+
+    import cli
+    src = GOLDEN / "deepseek_qps.json"
+    blocked = tmp_path / "file"
+    blocked.write_text("mine", encoding="utf-8")
+    r = CliRunner().invoke(cli.main, ["export", str(src), "--target", "vllm", "--out", str(blocked / "x")])
+    assert r.exit_code == 2 and "note:" not in r.output and "is a file, not a directory" in r.output, r.output
+    amd = tmp_path / "amd.json"
+    d = plan("rag_long_context_mixed")
+    d["pools"] = [p for p in d["pools"] if p["gpu"] == "mi300x" and p["role"] == "colocated"]
+    amd.write_text(json.dumps(d), encoding="utf-8")
+    r = CliRunner().invoke(cli.main, ["export", str(amd), "--target", "k8s", "--out", str(tmp_path / "a" / "b" / "c")])
+    assert r.exit_code == 2 and "default images are CUDA builds" in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["amd.json", "file"]

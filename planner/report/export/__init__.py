@@ -384,14 +384,19 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
     """Render and write the export into `out_dir` (created; with `force` a previous export there is
     replaced, see check_out_dir); `source` (the plan or problem file) and `protect` are never inside
     what is replaced."""
-    files = render(plan_data, target, image, model_path, source, engine)
     out = check_out_dir(out_dir, force, (source, *protect))
     parent = out.resolve().parent
-    try:
+    made = next((a for a in reversed((parent, *parent.parents)) if not a.exists()), None)
+    try:   # where it goes is checked before the plan is read: its notes came before "cannot write there"
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     except OSError as e:
         raise BadInput(f"{out}: cannot write there ({e.strerror or e})") from None
+    try:
+        files = render(plan_data, target, image, model_path, source, engine)
+    except BaseException:
+        shutil.rmtree(made or tmp, ignore_errors=True)   # a refused plan leaves no directory behind
+        raise
     try:
         for name, text in files.items():
             f = tmp / name
