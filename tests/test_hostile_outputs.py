@@ -958,6 +958,21 @@ def test_a_purchase_beyond_the_bases_cap_names_buy_nodes(tmp_path):
                           f"cap of 8 cards (gpus[1]" in out, out
 
 
+def test_buying_a_gpu_a_usd_base_does_not_list_names_buy_gpu(tmp_path):
+    """The merged problem blamed pricing.exchange_rate_per_rmb of gpus[1], an entry no file has;
+    the scenario's buy.gpu is named, with the two ways out, and the first of them runs."""
+    usd = {**SMALL, "gpus": [{"id": "h100", "price_per_gpu_hour": 2.0}], "pricing": {"currency": "USD"}}
+    base = write(tmp_path, usd)
+    buy = {"gpu": "h200", "nodes": 1, "price_per_node": 3e5, "months": 36, "electricity_per_kwh": 0.1}
+    scen = write(tmp_path, {"name": "b", "buy": buy}, "s.yaml")
+    code, out = run("whatif", base, scen)
+    assert code == 2 and f"{scen}: buy.gpu: h200 is not in the base's gpus" in out and "gpus[" not in out, out
+    listed = write(tmp_path, {"name": "b", "gpus": {"add": [{"id": "h200", "price_per_gpu_hour": 3.0}]},
+                              "buy": buy}, "t.yaml")
+    code, out = run("whatif", base, listed)
+    assert code == 0 and "1×h200" in out, out
+
+
 def test_a_what_if_on_free_cards_has_no_percent_of_zero(tmp_path):
     """A base whose cards cost nothing: every scenario's change was a percent of 0 (exit 5)."""
     base = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "price_per_gpu_hour": 0}]})

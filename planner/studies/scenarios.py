@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from planner.catalog.schemas import GPU, get_gpu, load_gpus
 from planner.errors import BadInput
 from planner.input.files import describe_validation_error, validate
-from planner.input.problem import GPUChoice, Pricing, Problem
+from planner.input.problem import RMB_CODES, GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
 from planner.input.values import MAX_PRICE
 
@@ -59,7 +59,7 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")
     data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
     if s.buy is not None:
-        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update)
+        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update, pricing)
     if s.name:
         data["name"] = s.name
     try:
@@ -174,7 +174,8 @@ def _catalog_gpu(gpu_id: str, catalog: dict[str, GPU], where: str) -> GPU:
         raise BadInput(f"{where}: {e}") from None
 
 
-def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates: dict) -> list[dict]:
+def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates: dict,
+         pricing: Pricing) -> list[dict]:
     """Owned nodes on the bought GPU type (added to the list if absent), priced at what using one
     costs once it is bought: its electricity. The amortisation is paid whether a node runs or not,
     so it is the scenario's fixed cost (whatif.Outcome), not the MILP's: priced per node used, a
@@ -214,6 +215,12 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
                            f"exceed the base's availability cap of {min(caps)} cards (gpus[{j}]: max_cards/"
                            f"max_nodes); buy fewer, or raise the cap in gpus.update")
         return [({**g, **entry} if i == j else g) for i, g in enumerate(gpus)]
+    if pricing.currency not in RMB_CODES and pricing.exchange_rate_per_rmb is None:
+        # named here: the merged problem blamed pricing.exchange_rate_per_rmb of gpus[4], an entry no file has
+        raise BadInput(f"{source}: buy.gpu: {gpu.id} is not in the base's gpus, so renting more of it than the "
+                       f"{b.nodes} bought node(s) takes the catalog's price, in RMB, while the base prices in "
+                       f"{pricing.currency}; list it with its price (gpus: {{add: [{{id: {gpu.id}, "
+                       f"price_per_gpu_hour: …}}]}}) or give pricing.exchange_rate_per_rmb")
     return gpus + [{**GPUChoice(id=gpu.id).model_dump(), **entry}]
 
 
