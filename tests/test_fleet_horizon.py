@@ -231,3 +231,13 @@ def test_a_fleets_static_pools_are_checked_at_every_load_of_their_class(monkeypa
     assert hf.fleet_static_shortfall(f, h.static_peak, [h.class_res[0]], groups,
                                      [[60 * x for x in DAY], [30 * x for x in NIGHT]]) is None
     assert sorted(seen) == pytest.approx(sorted([18.0, 6.0]))   # chat at 0.3 of 60, batch at 0.2 of 30
+
+
+def test_a_fleet_day_over_its_caps_names_the_first_hour_and_its_classes_rates():
+    """'some period's demand cannot be met within the caps', as a model's day named its hour: here
+    the night (48 req/s, batch 30 of it) fails on four H100 cards although the day (66 req/s) is
+    busier; each class's rate is said beside it."""
+    from planner.errors import Infeasible
+    with pytest.raises(Infeasible, match=r"^two.yaml: period 0 \(48 req/s: chat 18, batch 30\) cannot be met within "
+                                         r"the caps \(availability"):
+        solve_fleet_horizon(fleet(gpus=[{"id": "h100", "price_per_gpu_hour": 10, "max_cards": 4}]), "two.yaml")

@@ -245,12 +245,8 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
     capped = problem.limits.power or problem.limits.budget_per_hour or any(o.max_cards is not None for o in peak.gpus) \
         or any(c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
     raise_unless_solved(solved.report, source, opts.time_limit,
-                        lambda: (first_unservable(problem.name, kinds, problem.limits, tuple(cands), periods, args,
-                                                  red, sets_arg, conf) or "each period alone can be served, but "
-                                 "not all of them with one count of reserved and owned nodes (held, and paid, in "
-                                 "every period): the day's demand")
-                        + " cannot be met within the caps (availability, power or budget per hour, applied in every "
-                          "period)" if capped else
+                        lambda: over_caps(first_unservable(problem.name, kinds, problem.limits, tuple(cands), periods,
+                                                           args, red, sets_arg, conf)) if capped else
                         f"some period's demand is more than a plan may hold ({milp.MAX_INSTANCES:,} "
                         f"instances of one shape; no cap is set): lower the load")
     if start_cost:   # starts couple the periods: the joint MILP, started from the cheapest known plan
@@ -268,16 +264,25 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
 
 
 def first_unservable(name: str, kinds, limits, cands, periods: tuple[hm.Period, ...], args: tuple, red: str,
-                     sets: tuple, conf: float | None) -> str | None:
-    """'period 21 (70 req/s)': the first period no plan can serve alone within its own caps, with
-    every reserved and owned node it may hold; None when each can (the caps clash across periods,
-    e.g. a commitment). The horizon's infeasibility named no period but the busiest (a hunt)."""
+                     sets: tuple, conf: float | None) -> hm.Period | None:
+    """The first period no plan can serve alone within its own caps, with every reserved and owned
+    node it may hold; None when each can (the caps clash across periods, e.g. a commitment). The
+    horizon's infeasibility named no period but the busiest (a hunt)."""
     for per in periods:
         if per.qps > 0:
             m = hm.build(name, kinds, limits, cands, (hs.replace_index(per),), red, sets, spot_confidence=conf)
             if milp.solve(m, *args[:3]).status == milp.SolverStatus.infeasible:
-                return f"period {per.index} ({per.qps:g} req/s)"
+                return per
     return None
+
+
+def over_caps(per: hm.Period | None, loads: str = "") -> str:
+    """Why a day within caps has no plan: 'period 21 (70 req/s) cannot be met within the caps …',
+    `loads` said beside the rate (a fleet's classes), or that the periods clash."""
+    what = f"period {per.index} ({per.qps:g} req/s{loads})" if per is not None else \
+        "each period alone can be served, but not all of them with one count of reserved and owned nodes " \
+        "(held, and paid, in every period): the day's demand"
+    return what + " cannot be met within the caps (availability, power or budget per hour, applied in every period)"
 
 
 def static_commitment(static: Plan | None, kinds: tuple[hm.GPUKinds, ...]) -> tuple[dict[str, int], ...]:

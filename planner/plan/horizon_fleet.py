@@ -26,7 +26,7 @@ from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
 from planner.plan.comparisons import first_failed_check, idle_owned_cost, static_over_caps
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
-from planner.plan.horizon import HorizonPlan, PeriodPlan, period_node_checks
+from planner.plan.horizon import HorizonPlan, PeriodPlan, first_unservable, over_caps, period_node_checks
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
@@ -120,9 +120,9 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                                         spot_confidence=conf, starts=starts) or \
             hs.solve_joint_from(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
                                          spot_confidence=conf), args, starts)
-        raise_unless_solved(solved.report, source, opts.time_limit,
-                            lambda: "some period's demand cannot be met within the caps (availability, "
-                                    "power or budget per hour, applied in every period)")
+        raise_unless_solved(solved.report, source, opts.time_limit,   # the first hour no plan serves alone
+                            lambda c=cands, s=sets: _over_caps(f, qps, first_unservable(
+                                f.name, kinds, f.limits, tuple(c), periods, args, "none", tuple(s), conf)))
         t2 = time.perf_counter()
         solved = hs.without_padding(solved, tuple(cands), periods, tuple(sets))
         solved, (plans, cost, v) = hs.leanest_verified(solved, lambda s, c=cands, g=sets: verify_fleet_periods(
@@ -272,3 +272,12 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
         total += cost * per.hours
         used.append((per.hours, nodes))
     return total + idle_owned_cost(first.gpus, used)
+
+
+def _over_caps(f: FleetProblem, qps: list[list[float]], per: hm.Period | None) -> str:
+    """over_caps with the period's rate per class: a fleet's first unservable hour need not be its
+    busiest (chat at 30 req/s beside a batch job at 2 is more than both at 22 and 20)."""
+    loads = ": " + ", ".join(f"{c.name} {qps[k][per.index]:.3g}" for k, c in enumerate(f.classes)
+                              if qps[k][per.index] > 0) if per is not None and len(f.classes) > 1 else ""
+    return over_caps(per, loads)
+
