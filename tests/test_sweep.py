@@ -525,3 +525,12 @@ def test_the_default_axis_stays_inside_the_domain_of_its_limit():
     a = around_limit(p, "tpot", 8)
     assert max(a.values) == MAX_SECONDS and min(a.values) == MAX_SECONDS / 2
     assert around_limit(p, "ttft", 3).values == (1.0, 2.0, 4.0)
+
+
+def test_limits_that_format_time_writes_alike_get_the_decimals_that_tell_them_apart():
+    """--tpot 30.001ms,30.002ms,30.0031ms printed three rows of '30.0 ms'."""
+    from planner.report.sweep import distinct_times
+    assert distinct_times([0.030001, 0.030002, 0.0300031]) == {0.030001: "30.001 ms", 0.030002: "30.002 ms",
+                                                              0.0300031: "30.003 ms"}
+    assert distinct_times([0.02, 0.05, 0.02]) == {0.02: "20.0 ms", 0.05: "50.0 ms"}   # as format_time
+    assert distinct_times([1.5, 1.501]) == {1.5: "1.500 s", 1.501: "1.501 s"}

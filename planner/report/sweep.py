@@ -33,8 +33,9 @@ def render_table(sweep: Sweep) -> str:
     headers += ["TPOT", "TTFT", f"{sweep.currency}/M out"]
     headers += [f"{g} only" for g in singles] + ["frontier", "pools (optimum)"]
     rows = []
+    labels = {n: distinct_times([getattr(r, f"{n}_limit_s") for r in sweep.curve(ALL)]) for n in swept if n != "qps"}
     for r in sweep.curve(ALL):
-        cells = [f"{r.qps:g}" if n == "qps" else format_time(getattr(r, f"{n}_limit_s")) for n in swept]
+        cells = [f"{r.qps:g}" if n == "qps" else labels[n][getattr(r, f"{n}_limit_s")] for n in swept]
         if r.solved:
             cells += [format_time(r.tpot_s) if r.tpot_s is not None else "-",   # None: no pool decodes (prefills)
                       format_time(r.ttft_s) if r.ttft_s is not None else "-",
@@ -48,6 +49,28 @@ def render_table(sweep: Sweep) -> str:
         rows.append(cells)
     align = "r" * (len(headers) - 1) + "l"
     return table(headers, rows, align)
+
+
+def distinct_times(values: list[float]) -> dict[float, str]:
+    """Each value as format_time writes it, with more decimals where that writes two values alike
+    (limits of 30.001, 30.002 and 30.0031 ms all read '30.0 ms')."""
+    distinct = sorted(set(values))
+    for extra in range(7):
+        labels = {v: _time_with(v, extra) for v in distinct}
+        if len(set(labels.values())) == len(distinct):
+            return labels
+    return {v: f"{v!r} s" for v in distinct}
+
+
+def _time_with(seconds: float, extra: int) -> str:
+    """format_time with `extra` more decimals (0: format_time itself)."""
+    if extra == 0 or seconds != seconds or 0 < abs(seconds) < 1e-6:
+        return format_time(seconds)
+    if seconds >= 1.0:
+        return f"{seconds:.{2 + extra}f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.{1 + extra}f} ms"
+    return f"{seconds * 1e6:.{extra}f} µs"
 
 
 OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")
