@@ -37,6 +37,25 @@ def test_batch_one_reads_only_routed_experts(roofline):
     assert perf.expected_experts_touched(256, 8, 256) > 250
 
 
+@pytest.mark.parametrize("calib", ["roofline", "default"])
+def test_fewer_sequences_than_stages_run_one_sequence_a_micro_batch(calib):
+    """A token of a MoE model reads its top-k experts in every layer: with b < pp sequences the
+    stages held b/pp of one (DeepSeek-R1, TP8·PP4 on H200, read 7.6 ms a token at b = 1 and
+    7.8 ms on TP8 alone; a hunt). Fewer sequences than stages leave stages idle, so TPOT is flat
+    for 1 ≤ b ≤ pp, and one token through four stages is not faster than through one."""
+    from planner.catalog.calibration import load_calibration
+    c = load_calibration(calib)
+    pp4 = make_dep("deepseek-r1", "h200", c, tp=8, pp=4)
+    steps = [perf.decode_step(pp4, b, 1000).time_s for b in (1, 2, 3, 4)]
+    if calib == "roofline":
+        assert steps == [steps[3]] * 4
+    else:   # but the host time per scheduled sequence (µs each)
+        assert steps == sorted(steps) and steps[3] - steps[0] < 1e-5
+    assert perf.decode_step(pp4, 8, 1000).time_s > steps[3]
+    assert steps[0] >= perf.decode_step(make_dep("deepseek-r1", "h200", c, tp=8), 1, 1000).time_s
+    assert perf.stage_batch(0.25, 4) == 1.0 and perf.stage_batch(2, 4) == 4.0 and perf.stage_batch(12, 4) == 12.0
+
+
 def test_seed_expert_per_card_step(roofline, deepseek):
     """One expert per card over 320 cards: the seed rounds it to 2 GB → 0.4 ms; counted, 2.55 GB → 0.53 ms."""
     assert perf.experts_per_card(deepseek.arch, 320) == 1.0

@@ -176,9 +176,14 @@ def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
 
+def _stage_batch(batch: np.ndarray, pp: int) -> np.ndarray:
+    """`perf.stage_batch` per point."""
+    return np.maximum(batch, np.minimum(batch, 1.0) * pp)
+
+
 def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf._decode_raw` per point (`t`: the deployment's terms)."""
-    m = batch / t.pp
+    m = _stage_batch(batch, t.pp) / t.pp
     qm = t.q * m
     ctx = dep.arch.attended_tokens(context_tokens)
     attn = qm * ctx * t.pair_decode * t.layers / t.pp / t.n_s
@@ -211,15 +216,16 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
     t, a = stage_terms(dep), dep.arch
     pp = t.pp
-    m = (t.q * batch + chunk_tokens) / pp
+    sb = _stage_batch(batch, pp)
+    m = (t.q * sb + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
-    dec_attn = t.q * batch * ctx * t.pair_decode
+    dec_attn = t.q * sb * ctx * t.pair_decode
     pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * (1.0 + length_cv2) * t.pair_prefill
     attn = (dec_attn + pre_attn) / pp * t.layers / pp / t.n_s
-    b_pp = batch / pp
+    b_pp = sb / pp
     kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
     if a.index_topk:   # `perf.mixed_step`'s indexer
-        attn = attn + indexer_flops(dep, (t.q * batch * context_tokens
+        attn = attn + indexer_flops(dep, (t.q * sb * context_tokens
                                           + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
         kv_read = kv_read + indexer_reads(dep, b_pp, context_tokens, ctx)
     step = pipeline(t, stage_pass(dep, t, m, attn, kv_read), m, (batch + 1.0) / t.dp)
