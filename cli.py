@@ -481,8 +481,9 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
               export_dir: str, chart: str | None, band: bool) -> None:
     """Cheapest fleet meeting the problem's SLOs at its QPS, verified. A file that lists
     `classes:` plans one fleet for several request classes and models (docs/fleets.md)."""
+    from planner.catalog.inputs import inputs_of
     from planner.input.files import check_writable
-    from planner.input.load import inputs_of, load_any
+    from planner.input.load import load_any
     from planner.input.owned import check_distinct
     from planner.input.problem import Problem
     from planner.plan.solve import solve
@@ -730,9 +731,10 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
                sensitivity: bool, force: bool, solver, time_limit) -> None:
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""
+    from planner.catalog.inputs import inputs_of
     from planner.errors import Infeasible
     from planner.input.files import check_writable
-    from planner.input.load import inputs_of, load_problem
+    from planner.input.load import load_problem
     from planner.input.owned import check_distinct
     from planner.report import whatif as report
     from planner.report.format import to_json
@@ -822,9 +824,10 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
               dask, force: bool, no_per_gpu: bool) -> None:
     """Frontier of price against latency: solve at each limit, keep the non-dominated plans.
     Without an axis, the TPOT limit from half to twice the problem's own, 8 points."""
+    from planner.catalog.inputs import inputs_of
     from planner.errors import Interrupted
     from planner.input.files import check_set
-    from planner.input.load import inputs_of, load_problem
+    from planner.input.load import load_problem
     from planner.report.sweep import OUTPUT_FILES, OUTPUT_KINDS, render_table, write_outputs
     from planner.studies.sweep import around_limit, parse_axis, run_sweep
     for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)):

@@ -87,3 +87,28 @@ def test_a_problem_names_the_model_by_hf_id(hub):
                                 "workload": {"qps": 2, "input_tokens": 500, "output_tokens": 100},
                                 "slo": {"ttft": "2s", "tpot": "50ms"}})
     assert solve(p, "p").verification.passed
+
+
+def test_an_output_never_replaces_the_profile_or_cached_config_a_problem_reads_by_name(tmp_path, monkeypatch):
+    """`--out catalogs/calibration/mine.yaml --force` replaced the profile `calibration: mine` read,
+    and `--out <the cached config.json> --force` the config `model: acme/tiny` read (every later
+    run failed); both named by path were already refused (a hunt)."""
+    from click.testing import CliRunner
+
+    from cli import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    config = fake_cache(tmp_path / "hub", "acme/tiny", LLAMA_8B)
+    prof = tmp_path / "catalogs" / "calibration" / "mine.yaml"
+    prof.parent.mkdir(parents=True)
+    prof.write_text((ROOT / "catalogs" / "calibration" / "default.yaml").read_text())
+    p = tmp_path / "p.yaml"
+    p.write_text("model: acme/tiny\nworkload: {qps: 10, input_tokens: 1000, output_tokens: 200}\n"
+                 "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\ncalibration: mine\n")
+    for target, what in ((prof, "the calibration profile this problem reads"),
+                         (config, "the model config this problem reads")):
+        before = target.read_bytes()
+        r = CliRunner().invoke(main, ["solve", str(p), "--out", str(target), "--force"])
+        assert r.exit_code == 2 and f"refusing to overwrite {what}" in r.output, r.output
+        assert target.read_bytes() == before
+    assert CliRunner().invoke(main, ["solve", str(p)]).exit_code == 0

@@ -219,16 +219,25 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
     p = Path(name_or_path)
     if p.suffix and p.suffix not in (".yaml", ".yml") and p.is_file():   # not "unknown profile 'x.json'"
         raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
-    if not (p.suffix in (".yaml", ".yml") and p.exists()):
-        found = [d / f"{name_or_path}.yaml" for d in profile_dirs()
-                 if "/" not in name_or_path and (d / f"{name_or_path}.yaml").is_file()]
-        if not found:
-            names = sorted({q.stem for d in profile_dirs() for q in d.glob("*.yaml")})
-            raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
-                           + ", ".join(names) + " (shipped, and catalogs/calibration/ in the working directory)."
-                           + suggest(name_or_path, names))
-        p = found[0]
-    return _load_calibration_file(str(p))
+    found = profile_file(name_or_path)
+    if found is None:
+        names = sorted({q.stem for d in profile_dirs() for q in d.glob("*.yaml")})
+        raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
+                       + ", ".join(names) + " (shipped, and catalogs/calibration/ in the working directory)."
+                       + suggest(name_or_path, names))
+    return _load_calibration_file(str(found))
+
+
+def profile_file(name_or_path: str) -> Path | None:
+    """The file `load_calibration` reads for a name or path, or None when there is none: a path
+    to a .yaml that exists, else NAME.yaml in the first of `profile_dirs()` that has it (what an
+    output must never overwrite, whichever way the problem named it)."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    if "/" in name_or_path:
+        return None
+    return next((d / f"{name_or_path}.yaml" for d in profile_dirs() if (d / f"{name_or_path}.yaml").is_file()), None)
 
 
 @functools.lru_cache(maxsize=16)

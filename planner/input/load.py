@@ -231,27 +231,3 @@ def load_any(path: str | Path) -> Problem | FleetProblem:
     """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
     data = read_yaml(path)
     return _fleet(data, path) if is_fleet(data) else _problem(data, path)
-
-
-def inputs_of(problem: Problem | FleetProblem, path: str | Path) -> tuple[tuple[str, str], ...]:
-    """Every file a loaded problem was read from, as (path, what it is) pairs no output may
-    overwrite, --force or not (`files.check_writable`'s protect): the problem file, each trace
-    its workloads read, each model given as a config.json (or a folder holding one), and a
-    calibration profile given as a path."""
-    out = [(str(path), "the input file")]
-    workloads = [problem.workload] if isinstance(problem, Problem) else [k.workload for k in problem.classes]
-    for w in workloads:
-        if w.trace_load is not None:
-            out.append((w.trace_load.file, "the trace this problem reads"))
-    models = [problem.model] if isinstance(problem, Problem) else [k.model for k in problem.classes]
-    for m in models:
-        p = Path(m)
-        # os.path's checks are False for a name that cannot be a path (a 256-character model id made
-        # Path.is_dir raise 'File name too long' here, before the problem's own check named the field)
-        p = p / "config.json" if os.path.isdir(p) else p
-        if os.path.isfile(p):
-            out.append((str(p), "the model config this problem reads"))
-    if os.path.isfile(problem.calibration):
-        out.append((problem.calibration, "the calibration profile this problem reads"))
-    return tuple(dict.fromkeys(out))
-
