@@ -47,11 +47,25 @@ class PlanGroup(click.Group):
     naming what failed, Ctrl-C to 130, anything else to exit 5 with a request for a bug report.
     The traceback is printed only with `plan --debug`. Usage errors are exit 2 (click)."""
 
-    def invoke(self, ctx: click.Context):
+    def main(self, *args, **kwargs):
+        """The streams made safe before click parses: `--version` and `--help` write while parsing,
+        before `invoke`, and `plan --version > /dev/full` ended in a traceback (exit 120), with
+        stdout closed in exit 0."""
         if sys.stdout is None:   # started with stdout closed (`>&-`)
             _stdout_closed()
         if sys.stderr is None:   # stderr closed too (`2>&-`): messages go nowhere, not to an exit 120
             _stderr_closed()
+        try:
+            return super().main(*args, **kwargs)
+        except BrokenPipeError:
+            raise
+        except OSError as e:   # only parsing's own output gets here: invoke's errors are handled below
+            _stdout_failed(e)
+            what = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            click.echo(f"error: {what}{e.strerror or e} (a file or system operation failed)", err=True)
+            sys.exit(2)
+
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except PlannerError as e:

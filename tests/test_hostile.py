@@ -377,6 +377,21 @@ def test_output_cut_by_a_file_size_limit_or_a_full_disk_is_exit_2_naming_it(tmp_
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []   # no temporary file left
 
 
+@pytest.mark.parametrize("args", [["--version"], ["-h"], ["solve", "--help"]])
+def test_version_and_help_to_a_full_disk_or_a_closed_stdout_are_the_commands_exits(args):
+    """`plan --version > /dev/full` and `plan -h > /dev/full` printed a traceback (exit 120): they
+    write while click parses, before the error boundary; `plan --version >&-` exited 0 (a hunt)."""
+    cli_py = str(SEED.parents[1] / "cli.py")
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, cli_py, *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == "error: standard output: No space left on device (a file or system operation failed)\n"
+    p = subprocess.run([sys.executable, cli_py, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       timeout=60, preexec_fn=lambda: os.close(1))  # noqa: PLW1509 - a test's child
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+
+
 def test_an_address_space_limit_too_small_to_start_is_exit_2_in_one_line():
     """Under `ulimit -v` of 60 MB numpy's import failed with its page of troubleshooting text (exit 5),
     at 100 MB OpenBLAS ended the process from C (exit 1): both are now one line, exit 2."""
