@@ -408,3 +408,22 @@ def test_large_costs_per_million_tokens_print_grouped(tmp_path):
     row = next(x for x in out.splitlines() if x.lstrip().startswith("50.0 ms"))
     costs = re.findall(r"\s(\d[\d,]*\.\d{3})(?=\s)", row)
     assert len(costs) == 3 and all(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d{3}", c) for c in costs), row
+
+
+def test_a_tpot_limit_below_every_batch_one_step_rejects_decode_and_names_the_true_floor(tmp_path):
+    """DeepSeek-R1 at TPOT limits under one sequence's step: a decode shape whose batch-1 step broke
+    the limit became a candidate of batch −1 and negative capacity (25 of them at 10 ms), hiding its
+    rejection, and 'the fastest candidate reaches 8.0 ms (16xh200 TP8·PP2)' was said at 7.8 ms
+    while 7.9 ms solved on 8-card TP8 (a hunt)."""
+    from planner.input.load import load_problem
+    text = SEED.read_text()
+    for limit in ("7.8ms", "10ms"):
+        p = tmp_path / "t.yaml"
+        p.write_text(text.replace("tpot: 50ms", f"tpot: {limit}"))
+        cs = generate(resolve(load_problem(p), str(p)))
+        assert cs.candidates and all(c.decode_tok_s >= 0 and c.prefill_tok_s >= 0 and c.batch >= 0
+                                     for c in cs.candidates)
+    p.write_text(text.replace("tpot: 50ms", "tpot: 7.8ms"))
+    with pytest.raises(Infeasible, match=r"TPOT 7.8 ms unreachable: the fastest candidate reaches 7.9 ms "
+                                         r"\(8xh200 TP8, batch 1\)"):
+        solve(load_problem(p), "t.yaml")

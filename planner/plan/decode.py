@@ -160,7 +160,8 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
         return Rejected("decode", opt.id, par, "ttft", v, w.ttft_limit,
                         f"every prompt token cached, its decode step makes the first token: at batch 1 "
                         f"that takes {v*1e3:.1f} ms")
-    if b == 0:
+    if b <= 0:   # −1: not even one sequence's step is within the limit (b_cap 0; a candidate of batch −1
+        # and negative capacity hid this rejection, and the floor said was another shape's)
         b_one = _statistic_batch(dep, w, 1.0)
         t1 = memoised(perf.tpot, dep, b_one, w.ctx_decode) * join
         return Rejected("decode", opt.id, par, "tpot", t1, w.tpot_limit,
