@@ -427,3 +427,22 @@ def test_a_tpot_limit_below_every_batch_one_step_rejects_decode_and_names_the_tr
     with pytest.raises(Infeasible, match=r"TPOT 7.8 ms unreachable: the fastest candidate reaches 7.9 ms "
                                          r"\(8xh200 TP8, batch 1\)"):
         solve(load_problem(p), "t.yaml")
+
+
+def test_a_demand_just_over_its_budget_never_prints_as_served_whole_and_no_cap_is_named_that_is_not_set(tmp_path):
+    from planner.input.load import load_problem
+    """At 192.6 req/s under a budget of 1,675.27 RMB/h the message said 'at most 100.0 % of the target
+    (192.6 of 192.6 requests/s)' — rounded up; 10⁸ req/s with no cap at all blamed 'the caps
+    together' (a hunt): the fraction is rounded down, and the plan's own bound is named."""
+    text = SEED.read_text().replace("qps: 200", "qps: 192.6").replace("pricing:", "limits: {budget_per_hour: 1675.27}"
+                                                                                 "\npricing:")
+    p = tmp_path / "b.yaml"
+    p.write_text(text)
+    with pytest.raises(Infeasible, match=r"within budget_cap: at most 99\.9 % of the target can be served \(192\.5 of "
+                                         r"192\.6 requests/s\)"):
+        solve(load_problem(p), "b.yaml")
+    p.write_text("model: llama-3.1-8b\nworkload: {qps: 1e8, input_tokens: 100000, output_tokens: 1000}\n"
+                 "slo: {ttft: 1h, tpot: 1h}\ngpus: [h100]\n")
+    with pytest.raises(Infeasible, match=r"within the 1,000,000 instances of one shape a plan may hold \(no cap is "
+                                         r"set\): at most 80\.3 % of the target can be served"):
+        solve(load_problem(p), "big.yaml")

@@ -7,6 +7,7 @@ caps allow (found by re-solving the same model with the served fraction as a var
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -125,11 +126,28 @@ def explain_caps(build: Callable[[pulp.LpVariable], milp.Model], opts: SolverOpt
     m = build(alpha)
     frac, binding = binding_caps(m, alpha, opts, name, verbose)
     caps = m.rows_of(CAP_FAMILIES)
+    if not caps:   # 'the caps together' was said of a problem without any (a hunt): the plan's own bound
+        return (f"the {milp.MAX_INSTANCES:,} instances of one shape a plan may hold (no cap is set): "
+                f"{what_is_served(frac)}; lower the load")
     # no cap binds alone when each of several would hold the demand back by itself: name them all
     what = (", ".join(binding) if binding else
-            f"the caps together ({', '.join(caps)}: relaxing any one alone serves no more)" if caps else
-            "the caps together")
+            f"the caps together ({', '.join(caps)}: relaxing any one alone serves no more)")
     return f"{what}: {what_is_served(frac)}"
+
+
+def floor_text(x: float, digits: int = 4) -> str:
+    """x in `digits` significant digits, rounded down: a fraction served below the target must not
+    print as the target ('at most 100.0 % … (192.6 of 192.6 requests/s)' said of an infeasible
+    problem; a hunt)."""
+    if not math.isfinite(x) or x <= 0:
+        return f"{x:.{digits}g}"
+    scale = 10 ** (digits - 1 - math.floor(math.log10(x)))
+    return f"{math.floor(x * scale * (1 + 1e-12)) / scale:.{digits}g}"
+
+
+def floor_percent(fraction: float) -> str:
+    """A fraction as a percent with one decimal, rounded down (as `floor_text`)."""
+    return f"{math.floor(fraction * 1000 * (1 + 1e-12)) / 10:.1f}"
 
 
 def raise_unless_verified(v: Verification, what: str) -> None:

@@ -23,6 +23,8 @@ from planner.plan.candidates import Candidate, CandidateSet
 from planner.plan.diagnose import (
     explain_caps,
     explain_no_candidates,
+    floor_percent,
+    floor_text,
     missing_roles,
     raise_unless_solved,
     raise_unless_verified,
@@ -284,11 +286,12 @@ def _explain_caps(problem: Problem | FleetProblem, svcs: list[Service], opts: So
     if isinstance(problem, FleetProblem):
         return "the fleet's demand cannot be met within " + explain_caps(
             lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
-            lambda f: f"at most {f*100:.1f} % of every class's target QPS")
+            lambda f: f"at most {floor_percent(f)} % of every class's target QPS")
     qps = svcs[0].res.qps
     return "demand cannot be met within " + explain_caps(
         lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
-        lambda f: f"at most {f*100:.1f} % of the target can be served ({f*qps:.4g} of {qps:g} requests/s)")
+        lambda f: f"at most {floor_percent(f)} % of the target can be served ({floor_text(f * qps)} of "
+                  f"{qps:g} requests/s)")
 
 
 def solver_options(problem: Problem | FleetProblem, solver: str | None, time_limit: float | None,
