@@ -1199,6 +1199,9 @@ def test_a_bare_tpot_of_a_second_or_more_in_a_problem_file_is_noted(tmp_path):
     d["slo"]["tpot"] = 50
     code, out = run("solve", write(tmp_path, d))
     assert code == 0 and "p.yaml: slo.tpot: '50' is read as 50 s a token (a bare number is seconds); write 50ms" in out
+    d["slo"]["tpot"] = "50"   # quoted: the same bare number, and it said nothing (a hunt, 2026-12-05)
+    code, out = run("solve", write(tmp_path, d, "s.yaml"))
+    assert code == 0 and "s.yaml: slo.tpot: '50' is read as 50 s a token (a bare number is seconds); write 50ms" in out
     d["slo"]["tpot"] = 0.05
     code, out = run("solve", write(tmp_path, d, "q.yaml"))
     assert code == 0 and "note:" not in out, out
