@@ -80,10 +80,11 @@ def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
 
 def note_bare_tpot(data: Any, where: str) -> None:
     """A note when `slo.tpot` is a bare number of a second or more (a bare number is seconds:
-    `tpot: 50` planned 50 s a token, where `plan init --tpot 50` and `plan sweep` said so)."""
+    `tpot: 50` planned 50 s a token, where `plan init --tpot 50` and `plan sweep` said so; `tpot:
+    "50"`, quoted, said nothing)."""
     slo = data.get("slo") if isinstance(data, dict) else None
     v = slo.get("tpot") if isinstance(slo, dict) else None
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, (int, float, str)) and not isinstance(v, bool):   # "50" quoted is a bare number too
         note_bare_tpot_seconds(f"{where}slo.tpot", str(v))
 
 
