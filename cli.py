@@ -720,6 +720,9 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     else:
         click.echo("\n\n".join(render_simulation(r) for r in sims.values()))
     broken = sum(1 for r in sims.values() for v in r.violations if v.value_s > v.limit_s * (1 + tolerance / 100))
+    if strict and not broken and any(r.violations for r in sims.values()) and not as_json:
+        # "SLO BROKEN" above and exit 0 read as a contradiction (a hunt): say why the gate let it pass
+        click.echo(f"--strict: every break is within the {tolerance:g} % tolerance of its limit (exit 0)")
     if strict and broken:
         from planner.errors import VerificationFailed
         beyond = f" by more than {tolerance:g} %" if tolerance else ""
