@@ -379,3 +379,19 @@ def test_instance_starts_and_spot_confidence_without_a_profile_are_refused(servi
             "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"], "serving": serving}
     with pytest.raises(BadInput, match=rf"p.yaml: serving.{key}: .* needs a load profile \(workload.profile\)"):
         validate(Problem, data, "p.yaml")
+
+
+def test_spot_confidence_without_any_spot_price_is_refused():
+    """A day with `spot_confidence_percent: 90` and no GPU priced for spot planned without a word
+    (its siblings, spot_max_share_percent and the like, are refused without a spot price; a hunt)."""
+    from planner.errors import BadInput
+    from planner.input.files import validate
+    from planner.input.problem import Problem
+    data = {"model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+            "workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200,
+                         "profile": {"qps_fraction": [0.5] * 12 + [1.0] * 12}},
+            "gpus": ["h100"], "serving": {"spot_confidence_percent": 90}}
+    with pytest.raises(BadInput, match=r"p.yaml: serving.spot_confidence_percent: no GPU has spot_price_per_gpu_hour"):
+        validate(Problem, data, "p.yaml")
+    data["gpus"] = [{"id": "h100", "spot_price_per_gpu_hour": 6.0}]
+    assert validate(Problem, data, "p.yaml").serving.spot_confidence_percent == 90
