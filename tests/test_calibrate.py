@@ -188,3 +188,24 @@ def test_calibrate_of_the_shipped_measurements_says_it_takes_minutes(monkeypatch
     mine.write_text("x\n")
     r = CliRunner().invoke(cli.main, ["calibrate", str(mine), "--out", out])
     assert "calibrate: the shipped" not in r.output
+
+
+def test_a_profile_name_that_is_a_pipe_or_a_directory_is_said_so(tmp_path, monkeypatch):
+    """`--calibration ff` with catalogs/calibration/ff.yaml a pipe said 'unknown calibration profile
+    'ff'; available: default, ff, …' (a hunt): its path is named as not a regular file, and the
+    list of profiles holds regular files only."""
+    import os
+
+    from planner.catalog.calibration import load_calibration
+    from planner.errors import BadInput
+    monkeypatch.chdir(tmp_path)
+    here = tmp_path / "catalogs" / "calibration"
+    here.mkdir(parents=True)
+    os.mkfifo(here / "ff.yaml")
+    (here / "dirprof.yaml").mkdir()
+    for name in ("ff", "dirprof"):
+        with pytest.raises(BadInput, match=rf"{name}.yaml: not a regular file \(a directory, pipe or device\)"):
+            load_calibration(name)
+    with pytest.raises(BadInput, match=r"unknown calibration profile 'nope'; available: default, roofline, sglang, "
+                                       r"trtllm, vllm \("):
+        load_calibration("nope")

@@ -220,8 +220,13 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
     if p.suffix and p.suffix not in (".yaml", ".yml") and p.is_file():   # not "unknown profile 'x.json'"
         raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
     found = profile_file(name_or_path)
+    if found is None and "/" not in name_or_path:   # 'unknown profile ff; available: ff' of a pipe ff.yaml
+        odd = next((q for d in profile_dirs() if (q := d / f"{name_or_path}.yaml").exists()), None)
+        if odd is not None:
+            raise BadInput(f"{odd}: not a regular file (a directory, pipe or device); a calibration profile "
+                           f"is a YAML file written by plan calibrate")
     if found is None:
-        names = sorted({q.stem for d in profile_dirs() for q in d.glob("*.yaml")})
+        names = sorted({q.stem for d in profile_dirs() for q in d.glob("*.yaml") if q.is_file()})
         raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
                        + ", ".join(names) + " (shipped, and catalogs/calibration/ in the working directory)."
                        + suggest(name_or_path, names))
