@@ -107,8 +107,10 @@ Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
 
 
 # lengths of a distribution costed one by one (plan.workload.prompt_work …): 1.2 million different
-# ones (a 4.8 MB file) took a solve ~60 s; equal lengths are merged first, their weights summed
-MAX_LENGTH_VALUES = 10_000
+# ones (a 4.8 MB file) took a solve ~60 s; equal lengths are merged first, their weights summed. The
+# work grows faster than the count: 10,000 output lengths took 228 s past a 30 s time limit, 3,000
+# took 22 s, 1,000 input and 1,000 output lengths on three GPU types 3.4 s (a hunt, 2026-12-05)
+MAX_LENGTH_VALUES = 1_000
 
 
 class LengthDist(Strict):
