@@ -23,6 +23,7 @@ from planner.input.yamltext import (
     LegacyNumber,
     decimal_ints_only,
     joined_surrogates,
+    refuse_hidden_breaks,
     without_sexagesimal,
 )
 
@@ -110,6 +111,7 @@ def read_yaml(path: str | Path) -> Any:
     nesting is BadInput with the line and column where known."""
     p = Path(path)
     text = read_text(p, "YAML")
+    refuse_hidden_breaks(text, p)
     try:
         try:
             data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader

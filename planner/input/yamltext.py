@@ -1,5 +1,6 @@
 """What YAML reads otherwise than a person wrote it, undone for the planner's files: base-60
-numbers, octal, hexadecimal and binary numbers, and escaped surrogate pairs."""
+numbers, octal, hexadecimal and binary numbers, escaped surrogate pairs, and line breaks that
+only YAML sees."""
 
 from __future__ import annotations
 
@@ -87,3 +88,24 @@ def joined_surrogates(x: Any, p: Path) -> Any:
     if isinstance(x, list):
         return [joined_surrogates(v, p) for v in x]
     return x
+
+
+# YAML 1.1 breaks lines at U+0085, U+2028 and U+2029 as at a newline; editors, `cat` and diffs do
+# not: `output_tokens: 200   # tokens per answer<U+2028>  prefix_cache_hit_percent: 100` showed
+# the key inside the comment but planned with it (194.40 RMB/h instead of 777.60; a hunt, 2026-12-05)
+HIDDEN_BREAKS = {"\x85": "U+0085 (NEXT LINE)", "\u2028": "U+2028 (LINE SEPARATOR)",
+                 "\u2029": "U+2029 (PARAGRAPH SEPARATOR)"}
+HIDDEN_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+def refuse_hidden_breaks(text: str, p: Path) -> None:
+    """BadInput naming the line of the first line break YAML reads but editors do not show: what
+    YAML then reads (a key after a comment, a value cut in two) is not what the file shows. Refused
+    anywhere, quoted text too: a planner file has no use for them, and the escape "\\u2028" in
+    double quotes still writes one."""
+    m = HIDDEN_BREAK.search(text)
+    if m:
+        line = text.count("\n", 0, m.start()) + 1
+        raise BadInput(f"{p}: line {line}: {HIDDEN_BREAKS[m.group()]} is a line break to YAML but not to "
+                       f"editors, which show what follows it on the same line (in a comment, say); "
+                       f"use a plain newline")
