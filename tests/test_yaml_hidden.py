@@ -44,3 +44,45 @@ def test_the_same_file_with_plain_newlines_still_plans(tmp_path):
     """The refusal is of the hidden break alone: the key on its own line is read, and plans."""
     code, out = run("solve", write(tmp_path, PROBLEM.format(sep="\n")))
     assert code == 0 and "RMB/h" in out, out
+
+
+def workload(tmp_path: Path, lines: str) -> Path:
+    """A problem whose `workload:` mapping is `lines` (indented by two spaces)."""
+    return write(tmp_path, f"model: llama-3.1-8b\nworkload:\n{lines}slo: {{ttft: 2s, tpot: 50ms}}\ngpus: [h100]\n")
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("  <<: {qps: 10, qps: 20, input_tokens: 1000, output_tokens: 200}\n",
+     "p.yaml: YAML syntax error at line 3, column 17: duplicate key 'qps' (first at line 3 column 8, "
+     "again at column 17)"),
+    ("  <<: &b\n    qps: 10\n    input_tokens: 1000\n    qps: 20\n    output_tokens: 200\n",
+     "p.yaml: YAML syntax error at line 6, column 5: duplicate key 'qps' (first at line 4, again at line 6)"),
+    ("  <<: [{qps: 5, input_tokens: 1000, input_tokens: 9, output_tokens: 200}]\n",
+     "duplicate key 'input_tokens' (first at line 3 column 17, again at column 37)"),
+    ("  <<: {qps: 10, input_tokens: 1000, output_tokens: 200}\n  <<: {qps: 20}\n",
+     "p.yaml: YAML syntax error at line 4, column 3: duplicate key '<<' (first at line 3, again at line 4); "
+     "merge several mappings with one key, `<<: [*a, *b]`")])
+def test_a_key_written_twice_in_a_merge_is_refused_naming_both_lines(tmp_path, lines, message):
+    """A hunt found merge keys past the duplicate-key check: `<<: {qps: 10, qps: 20, …}` planned at
+    20 req/s (exit 0) where the same duplicate without the merge is exit 2, and of two `<<` keys in
+    one mapping the later was taken without a word."""
+    code, out = run("solve", workload(tmp_path, lines))
+    assert code == 2 and message in out, out
+    assert "Traceback" not in out and "RMB/h" not in out, out
+
+
+def test_merges_follow_the_yaml_spec_earlier_mappings_and_own_keys_win(tmp_path):
+    """A hunt found `<<: [{qps: 10}, {qps: 5, …}]` planned at 5 req/s: the YAML merge spec gives the
+    earlier mapping's 10. A mapping's own keys still win over merged ones (no duplicate), and a
+    merged mapping that merges another keeps its own value for a key both have."""
+    from planner.input.files import read_yaml
+    p = write(tmp_path, "a: &a {qps: 1, input_tokens: 1000}\nb: &b {<<: *a, qps: 2}\n"
+                        "first: {<<: [{qps: 10}, {qps: 5, input_tokens: 1000}]}\n"
+                        "own: {<<: *a, qps: 20}\nnested: {<<: *b}\nlisted: {<<: [*b, *a]}\n", "m.yaml")
+    data = read_yaml(p)
+    assert data["first"] == {"qps": 10, "input_tokens": 1000}
+    assert data["own"] == {"qps": 20, "input_tokens": 1000}
+    assert data["b"] == data["nested"] == data["listed"] == {"qps": 2, "input_tokens": 1000}
+    lines = "  <<: [{qps: 10}, {qps: 5, input_tokens: 1000, output_tokens: 200}]\n"
+    code, out = run("solve", workload(tmp_path, lines))
+    assert code == 0 and "10 req/s" in out, out

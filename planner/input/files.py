@@ -21,6 +21,7 @@ from planner.input.messages import describe_validation_error as describe_validat
 from planner.input.yamltext import (
     ESCAPED_SURROGATE,
     LegacyNumber,
+    UniqueKeys,
     decimal_ints_only,
     joined_surrogates,
     refuse_hidden_breaks,
@@ -63,34 +64,11 @@ def csv_errors(p: Path | str):
                        f"{csv.field_size_limit():,} characters)") from None
 
 
-class _UniqueKeys:
-    """Mixin for a safe YAML loader: a key written twice in one mapping is an error naming both
-    lines (plain YAML loading silently keeps the last value)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node)
-            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            try:
-                first = seen.setdefault(key, at)
-            except TypeError:   # an unhashable key: SafeConstructor reports it
-                continue
-            if first != at:   # another key node (a flow mapping's keys share a line)
-                where = (f"line {first[0]}, again at line {at[0]}" if first[0] != at[0] else
-                         f"line {first[0]} column {first[1]}, again at column {at[1]}")
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first at {where})", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
-
-
-class _PyLoader(_UniqueKeys, yaml.SafeLoader):
+class _PyLoader(UniqueKeys, yaml.SafeLoader):
     """Pure-Python parser: slow, but its syntax errors are the clearer ones."""
 
 
-class _FastLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class _FastLoader(UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's C parser when installed (about 10x faster on big files)."""
 
 

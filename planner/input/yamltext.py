@@ -1,6 +1,6 @@
 """What YAML reads otherwise than a person wrote it, undone for the planner's files: base-60
-numbers, octal, hexadecimal and binary numbers, escaped surrogate pairs, and line breaks that
-only YAML sees."""
+numbers, octal, hexadecimal and binary numbers, escaped surrogate pairs, line breaks that only
+YAML sees, and keys written twice (merge keys' too)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,90 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from planner.errors import SHOWN_CHARS, BadInput, shown_value
 
 INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class UniqueKeys:
+    """Mixin for a safe YAML loader: a key written twice in one mapping is an error naming both
+    lines (plain YAML loading silently keeps the last value), in a mapping merged in with `<<`
+    too, and `<<` itself twice; merges follow the YAML merge spec, where the mapping's own keys
+    win, then the earlier of the merged mappings. PyYAML checked nothing inside merged mappings
+    (`<<: {qps: 10, qps: 20}` planned at 20), kept the later of two `<<` keys and, from 6.0.2 on,
+    the later of `<<: [{qps: 10}, {qps: 5}]` (a hunt, 2026-12-05)."""
+
+    def construct_mapping(self, node, deep=False):
+        self.flatten_mapping(node)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+    def flatten_mapping(self, node) -> None:
+        """Check the keys of `node` as written, then put the pairs of its merged mappings first:
+        once per node (an alias merged twice, or merged before its own construction, is checked
+        on the keys it was written with, never on its merged ones)."""
+        done = self.__dict__.setdefault("_flattened", set())
+        if id(node) in done:
+            return
+        done.add(id(node))
+        self._refuse_duplicates(node)
+        merges = [v for k, v in node.value if k.tag == MERGE_TAG]
+        if not merges:
+            return super().flatten_mapping(node)  # type: ignore[misc]
+        merged = self._first_of_each_key(self._merged(node, merges[0]))
+        node.value = [pair for pair in node.value if pair[0].tag != MERGE_TAG]
+        super().flatten_mapping(node)  # type: ignore[misc]
+        node.value = merged + node.value   # a later pair wins: the mapping's own keys
+
+    def _merged(self, node, value) -> list:
+        """The mappings `<<: value` merges, each flattened (checked, its own merges done)."""
+        subs = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        for sub in subs:
+            if not isinstance(sub, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"expected a mapping or list of mappings for merging, but found {sub.id}", sub.start_mark)
+            self.flatten_mapping(sub)
+        return subs
+
+    def _first_of_each_key(self, subs: list) -> list:
+        """The pairs of the merged mappings, one per key: an earlier mapping wins, and within one
+        (flattened: its merged pairs, then its own) the last pair, as in the mapping it makes."""
+        seen, kept = set(), set()
+        for sub in subs:
+            for pair in reversed(sub.value):
+                if pair[0].tag == MERGE_TAG:   # a mapping merged into itself (`&a {<<: *a}`)
+                    continue
+                key = self.construct_object(pair[0]) if isinstance(pair[0], yaml.ScalarNode) else pair[0]
+                try:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                except TypeError:   # an unhashable key: SafeConstructor reports it
+                    pass
+                kept.add(id(pair))
+        return [pair for sub in subs for pair in sub.value if id(pair) in kept]
+
+    def _refuse_duplicates(self, node) -> None:
+        """ConstructorError at the second of two equal keys of `node` as written, naming both."""
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = "<<" if key_node.tag == MERGE_TAG else self.construct_object(key_node)
+            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            try:
+                first = seen.setdefault(key, at)
+            except TypeError:   # an unhashable key: SafeConstructor reports it
+                continue
+            if first != at:   # another key node (a flow mapping's keys share a line)
+                where = (f"line {first[0]}, again at line {at[0]}" if first[0] != at[0] else
+                         f"line {first[0]} column {first[1]}, again at column {at[1]}")
+                hint = "; merge several mappings with one key, `<<: [*a, *b]`" if key == "<<" else ""
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at {where}){hint}", key_node.start_mark)
 
 
 class _NoColon:
