@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from planner.errors import BadInput, PlannerDeprecation, PlannerError, PlannerNotice
+from planner.errors import BadInput, PlannerDeprecation, PlannerError, PlannerNotice, printable_lines
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -242,11 +242,11 @@ _python_showwarning = warnings.showwarning
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A deprecated key is one line on stderr ('warning: FILE: old is deprecated; write new');
-    other warnings as Python shows them."""
+    other warnings as Python shows them. A file name or key in it is printed escaped."""
     if issubclass(category, PlannerDeprecation):
-        click.echo(f"warning: {message}", err=True)
+        click.echo(f"warning: {printable_lines(str(message))}", err=True)
     elif issubclass(category, PlannerNotice):
-        click.echo(f"note: {message}", err=True)
+        click.echo(f"note: {printable_lines(str(message))}", err=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 

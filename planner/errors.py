@@ -85,18 +85,38 @@ def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
     return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
+def shown_text(text: object) -> str:
+    """`text` (a key, a file name) for a message, every character that is not printable (a control
+    character, a line separator, a format character such as U+202E) written as its escape, as
+    `shown_value` writes a value's: printed raw, a carriage return or an escape sequence rewrote
+    the line or the terminal the message was read on (a hunt, 2026-12-05).
+
+    >>> shown_text("evil\\r\\x1b]0;T\\x07.yaml")
+    'evil\\\\r\\\\x1b]0;T\\\\x07.yaml'
+    """
+    s = str(text)
+    return s if s.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
+
+
+def printable_lines(message: str) -> str:
+    """A message's lines, each through `shown_text`: the net under the messages that escape the
+    keys and file names they quote themselves (a file name reaches many)."""
+    return "\n".join(shown_text(line) for line in message.split("\n"))
+
+
 MAX_WORD = 200            # characters of one word (no space) of an error message, as printed
 MAX_LINE = 2_000          # characters of one line of it
 
 
 def clipped(message: str) -> str:
     """An error message as printed: every word longer than MAX_WORD (a value or path echoed whole)
-    cut to SHOWN_CHARS, every line to MAX_LINE, saying how much was left out; the net under the
-    messages that cut their values themselves (`shown_value`)."""
+    cut to SHOWN_CHARS, every line to MAX_LINE, saying how much was left out, and every character
+    that is not printable escaped; the net under the messages that cut and escape their values
+    themselves (`shown_value`, `shown_text`)."""
     def word(m: re.Match) -> str:
         return f"{m.group(0)[:SHOWN_CHARS - 1]}…"
     lines = []
-    for line in message.split("\n"):
+    for line in printable_lines(message).split("\n"):
         line = re.sub(rf"\S{{{MAX_WORD + 1},}}", word, line)
         lines.append(line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE:,} more "
                                                         f"characters)")

@@ -86,3 +86,47 @@ def test_merges_follow_the_yaml_spec_earlier_mappings_and_own_keys_win(tmp_path)
     lines = "  <<: [{qps: 10}, {qps: 5, input_tokens: 1000, output_tokens: 200}]\n"
     code, out = run("solve", workload(tmp_path, lines))
     assert code == 0 and "10 req/s" in out, out
+
+
+RAW = ["\r", "\x1b", "\x07", "\x00", "\x7f", "\x9b", "\u2028", "\u202e"]   # none may reach a terminal
+
+
+def message(p: Path) -> str:
+    """The message of the BadInput `plan solve` raises for `p`, as the CLI prints it (click's echo
+    strips escape sequences when not printing to a terminal, so the message itself is read)."""
+    from planner.errors import BadInput, clipped
+    from planner.input.load import load_problem
+    with pytest.raises(BadInput) as e:
+        load_problem(p)
+    return clipped(str(e.value))
+
+
+@pytest.mark.parametrize("key, shown", [
+    ("\\rplan: all good     ", "\\rplan: all good     "), ("\\e[2Jqps", "\\x1b[2Jqps"),
+    ("\\e]0;owned\\a", "\\x1b]0;owned\\x07"), ("a\\0b\\x7f", "a\\x00b\\x7f"), ("\\x9b2J", "\\x9b2J"),
+    ("\\L\\u202eqps", "\\u2028\\u202eqps"), ("qps\\np.yaml: all good", "qps\\np.yaml: all good")])
+def test_a_keys_control_characters_are_escaped_in_the_field_path(tmp_path, key, shown):
+    """A hunt found an unknown key's control characters printed raw in the field path (its value
+    part, `unknown key '…'`, was escaped): `"\\rplan: all good     ": 1` wrote over the file name
+    with a carriage return, `"\\e[2Jqps"` cleared the terminal; also OSC, BEL, NUL, DEL, U+009B,
+    U+2028 and U+202E; a newline made a line of its own."""
+    p = write(tmp_path, f'model: llama-3.1-8b\nworkload: {{"{key}": 1, qps: 10, input_tokens: 1000, '
+                        f'output_tokens: 200}}\nslo: {{ttft: 2s, tpot: 50ms}}\ngpus: [h100]\n"{key}": 1\n')
+    out = message(p)
+    assert f"p.yaml: workload.{shown}: unknown key '{shown}'." in out, out
+    assert f"p.yaml: {shown}: unknown key '{shown}'." in out, out
+    assert not any(ch in out for ch in RAW), repr(out)
+
+
+def test_a_file_names_control_characters_are_escaped(tmp_path):
+    """A hunt found `plan solve $'evil\\r\\e]0;T\\a.yaml'` echoing the file name raw: a carriage
+    return, then an escape sequence setting the terminal's title, before every line of the
+    message; a newline in the name made a second `error:` line of it."""
+    bad = write(tmp_path, "model: llama-3.1-8b\nworkload: {qps: 10}\n", "evil\r\x1b]0;T\x07.yaml")
+    out = message(bad)
+    assert "evil\\r\\x1b]0;T\\x07.yaml: workload.input_tokens: required field is missing" in out, out
+    code, out = run("solve", tmp_path / "nope\r\x1b]0;T\x07.yaml")
+    assert code == 2 and "nope\\r\\x1b]0;T\\x07.yaml: file not found" in out, repr(out)
+    code, out = run("solve", tmp_path / "nope\nerror: all good.yaml")
+    assert code == 2 and "nope\\nerror: all good.yaml: file not found" in out and out.count("\n") == 1, out
+    assert not any(ch in text for text in (out, message(bad)) for ch in RAW), repr(out)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import BadInput, PlannerDeprecation
+from planner.errors import BadInput, PlannerDeprecation, shown_text
 from planner.input.messages import describe_validation_error as describe_validation_error
 from planner.input.yamltext import (
     ESCAPED_SURROGATE,
@@ -37,20 +37,20 @@ SHIPPED = Path(__file__).resolve().parents[2] / "catalogs"   # the shipped catal
 def read_text(p: Path, kind: str) -> str:
     """The text of a regular file of at most MAX_INPUT_BYTES; BadInput naming the file otherwise."""
     if not p.exists():
-        raise BadInput(f"{p}: " + ("a symbolic link to nothing (its target is missing, or links loop)"
+        raise BadInput(f"{shown_text(p)}: " + ("a symbolic link to nothing (its target is missing, or links loop)"
                                    if p.is_symlink() else "file not found"))
     if p.is_dir():
-        raise BadInput(f"{p}: is a directory, expected a {kind} file")
+        raise BadInput(f"{shown_text(p)}: is a directory, expected a {kind} file")
     try:
         st = p.stat()
         if not stat.S_ISREG(st.st_mode):   # a FIFO or a device would block or never end
-            raise BadInput(f"{p}: not a regular file (a pipe, device or socket); expected a {kind} file")
+            raise BadInput(f"{shown_text(p)}: not a regular file (a pipe, device or socket); expected a {kind} file")
         if st.st_size > MAX_INPUT_BYTES:
-            raise BadInput(f"{p}: {st.st_size:,} bytes; input files are limited to "
+            raise BadInput(f"{shown_text(p)}: {st.st_size:,} bytes; input files are limited to "
                            f"{MAX_INPUT_BYTES:,} bytes (5 MB)")
         return p.read_text(encoding="utf-8-sig")   # a byte-order mark (Excel's "CSV UTF-8") is not text
     except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"{p}: cannot read the file ({e})") from None
+        raise BadInput(f"{shown_text(p)}: cannot read the file ({e})") from None
 
 
 @contextlib.contextmanager
@@ -60,7 +60,7 @@ def csv_errors(p: Path | str):
     try:
         yield
     except csv.Error as e:
-        raise BadInput(f"{p}: not a readable CSV ({e}; a quote never closed, or a cell of more than "
+        raise BadInput(f"{shown_text(p)}: not a readable CSV ({e}; a quote never closed, or a cell of more than "
                        f"{csv.field_size_limit():,} characters)") from None
 
 
@@ -81,7 +81,7 @@ CLEAR_ERRORS_BELOW = 256_000   # bytes: a syntax error in a smaller file is re-r
 
 def _too_deep(p: Path) -> BadInput:
     """The error of a file nested past MAX_DEPTH (YAML, JSON, or past the walk of either)."""
-    return BadInput(f"{p}: nested more than {MAX_DEPTH} levels deep; no planner file nests that deep")
+    return BadInput(f"{shown_text(p)}: nested more than {MAX_DEPTH} levels deep; no planner file nests that deep")
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -101,13 +101,14 @@ def read_yaml(path: str | Path) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise BadInput(f"{p}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
+        raise BadInput(f"{shown_text(p)}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
     except LegacyNumber as e:
-        raise BadInput(f"{p}: line {e.mark.line + 1}, column {e.mark.column + 1}: {e}") from None
+        raise BadInput(f"{shown_text(p)}: line {e.mark.line + 1}, column {e.mark.column + 1}: {e}") from None
     except RecursionError:
         raise _too_deep(p) from None
     except (ValueError, OverflowError) as e:   # a scalar YAML types but cannot build: 2026-13-45, 10**5000
-        raise BadInput(f"{p}: a value YAML cannot read: {_unreadable(e)}; quote it to keep it as text") from None
+        raise BadInput(f"{shown_text(p)}: a value YAML cannot read: {_unreadable(e)}; "
+                       f"quote it to keep it as text") from None
     data = _shallow(data, p, len(text))   # without aliases a value takes at least a character
     return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
 
@@ -134,7 +135,7 @@ def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
             raise _too_deep(p)
         seen += 1
         if seen > limit:
-            raise BadInput(f"{p}: its YAML aliases (*name) expand to more than {limit:,} values; "
+            raise BadInput(f"{shown_text(p)}: its YAML aliases (*name) expand to more than {limit:,} values; "
                            f"no planner file is that big (repeat the values, or refer to fewer aliases)")
         if isinstance(x, dict):
             stack += [(v, depth + 1) for v in x.values()]
@@ -169,7 +170,7 @@ def read_json(path: str | Path) -> Any:
     try:
         return loads_json(read_text(p, "JSON"), p)
     except json.JSONDecodeError as e:
-        raise BadInput(f"{p}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        raise BadInput(f"{shown_text(p)}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
 
 
 def loads_json(text: str, p: Path) -> Any:
@@ -181,7 +182,7 @@ def loads_json(text: str, p: Path) -> Any:
         raise
     except ValueError as e:   # json's int limit: "Exceeds the limit (4300 digits) …; use sys.set_int_max_str_digits()"
         why = "a whole number of more than 4,300 digits" if "digits" in str(e) else str(e)
-        raise BadInput(f"{p}: {why}") from None
+        raise BadInput(f"{shown_text(p)}: {why}") from None
     except RecursionError:
         raise _too_deep(p) from None
     data = _shallow(data, p, len(text))
@@ -191,14 +192,15 @@ def loads_json(text: str, p: Path) -> Any:
 def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
     """model.model_validate(data), with errors raised as BadInput naming `source` (and `at`, the
     path of `data` inside that file when it is a part of it)."""
+    name = shown_text(source)   # the file as named in messages: a newline or escape in it escaped
     if data is None:   # an empty YAML file reads as null, as does a JSON file holding only `null`
         empty = not Path(source).is_file() or Path(source).stat().st_size == 0 or source.endswith((".yaml", ".yml"))
-        raise BadInput(f"{source}: {at}: empty" if at else f"{source}: the file is empty" if empty
-                       else f"{source}: holds null, not a mapping of keys")
+        raise BadInput(f"{name}: {at}: empty" if at else f"{name}: the file is empty" if empty
+                       else f"{name}: holds null, not a mapping of keys")
     if not isinstance(data, dict):
         if at:
-            raise BadInput(f"{source}: {at}: expected a mapping of keys, got {type(data).__name__}")
-        raise BadInput(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+            raise BadInput(f"{name}: {at}: expected a mapping of keys, got {type(data).__name__}")
+        raise BadInput(f"{name}: expected a mapping of keys at the top level, got {type(data).__name__}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PlannerDeprecation)
         try:
@@ -206,7 +208,7 @@ def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
         except ValidationError as e:
             raise BadInput(describe_validation_error(source, e, model, at)) from None
     for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PlannerDeprecation)):
-        warnings.warn(f"{source}: {note}", PlannerDeprecation, stacklevel=2)
+        warnings.warn(f"{name}: {note}", PlannerDeprecation, stacklevel=2)
     for w in caught:
         if not issubclass(w.category, PlannerDeprecation):
             warnings.warn(w.message, w.category, stacklevel=2)

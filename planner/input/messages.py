@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import shown_value
+from planner.errors import shown_text, shown_value
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
 # another branch of the same field has a real complaint (e.g. a number below its minimum).
@@ -19,13 +19,15 @@ _BRANCH_MISMATCH = {"literal_error", "model_type", "model_attributes_type", "dic
 
 
 def _field_path(loc: tuple) -> str:
-    """('workload', 'qps') → 'workload.qps'; list indices become [i]."""
+    """('workload', 'qps') → 'workload.qps'; list indices become [i]. A key's control and format
+    characters are escaped, as the value's are: `"\\rplan: all good": 1` printed a raw carriage
+    return that wrote over the file name, and `"\\e[2Jqps"` cleared the terminal."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + shown_text(part)
     return out or "(top level)"
 
 
@@ -136,6 +138,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
     A misspelt key gives one line ('unknown key 'qsp'. Did you mean 'qps'?'), not also a
     'required field is missing' line for the key it was meant to be.
     """
+    source = shown_text(source)   # a file name holding a newline or an escape sequence
     raw = []
     for e in err.errors():
         user, branch_at = _user_loc(model, tuple(e["loc"]), e["type"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from planner.errors import SHOWN_CHARS, BadInput, shown_value
+from planner.errors import SHOWN_CHARS, BadInput, shown_text, shown_value
 
 INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -162,7 +162,7 @@ def joined_surrogates(x: Any, p: Path) -> Any:
         try:
             return x.encode("utf-16", "surrogatepass").decode("utf-16")
         except UnicodeDecodeError:
-            raise BadInput(f"{p}: the text {x.encode('unicode_escape').decode()!r} holds half of a UTF-16 "
+            raise BadInput(f"{shown_text(p)}: the text {x.encode('unicode_escape').decode()!r} holds half of a UTF-16 "
                            f"surrogate pair (an escape like \\ud800 without its partner): not valid Unicode") from None
     if isinstance(x, dict):
         return {joined_surrogates(k, p): joined_surrogates(v, p) for k, v in x.items()}
@@ -187,6 +187,6 @@ def refuse_hidden_breaks(text: str, p: Path) -> None:
     m = HIDDEN_BREAK.search(text)
     if m:
         line = text.count("\n", 0, m.start()) + 1
-        raise BadInput(f"{p}: line {line}: {HIDDEN_BREAKS[m.group()]} is a line break to YAML but not to "
+        raise BadInput(f"{shown_text(p)}: line {line}: {HIDDEN_BREAKS[m.group()]} is a line break to YAML but not to "
                        f"editors, which show what follows it on the same line (in a comment, say); "
                        f"use a plain newline")
