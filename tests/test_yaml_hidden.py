@@ -130,3 +130,39 @@ def test_a_file_names_control_characters_are_escaped(tmp_path):
     code, out = run("solve", tmp_path / "nope\nerror: all good.yaml")
     assert code == 2 and "nope\\nerror: all good.yaml: file not found" in out and out.count("\n") == 1, out
     assert not any(ch in text for text in (out, message(bad)) for ch in RAW), repr(out)
+
+
+def named(tmp_path: Path, name: str) -> Path:
+    """A problem file whose `name:` is `name`, written with YAML escapes (\\uXXXX)."""
+    return write(tmp_path, f'name: "{name}"\nmodel: llama-3.1-8b\nworkload: {{qps: 10, input_tokens: 1000, '
+                           f'output_tokens: 200}}\nslo: {{ttft: 2s, tpot: 50ms}}\ngpus: [h100]\n')
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("\\u200d", "it holds nothing visible, only U+200D (ZERO WIDTH JOINER): give a name one can read"),
+    ("\\u034f", "it holds nothing visible, only U+034F (COMBINING GRAPHEME JOINER): give a name one can read"),
+    ("\\u200c\\u0301\\ufe0f", "it holds nothing visible, only U+200C (ZERO WIDTH NON-JOINER) and other characters "
+                              "that show nothing"),
+    ("\\u3164", "it holds the invisible blank letter U+3164 (HANGUL FILLER)"),
+    ("\\u115f", "it holds the invisible blank letter U+115F (HANGUL CHOSEONG FILLER)"),
+    ("h100\\uffa0", "it holds the invisible blank letter U+FFA0 (HALFWIDTH HANGUL FILLER)"),
+    ("\\u200b", "it holds the invisible format character U+200B (ZERO WIDTH SPACE)"),
+    ("\\u00ad", "it holds the invisible format character U+00AD (SOFT HYPHEN)")])
+def test_a_name_that_shows_nothing_is_refused(tmp_path, name, reason):
+    """A hunt found names of invisible characters only accepted (exit 0, a plan headed by a blank
+    name): the joiner U+200D, the Hangul fillers U+3164 and U+115F, the combining grapheme joiner
+    U+034F, where U+200B, U+2060 and U+00AD were refused as format characters."""
+    code, out = run("solve", named(tmp_path, name))
+    assert code == 2 and f"p.yaml: name: a name is printable text; {reason}" in out, out
+    assert "Plan for" not in out, out
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("\\U0001F468\\u200d\\U0001F469", "\U0001F468\u200d\U0001F469"), ("cafe\\u0301", "cafe\u0301"),
+    ("\\u0645\\u06cc\\u200c\\u062e", "\u0645\u06cc\u200c\u062e"), ("\\u2764\\ufe0f", "\u2764\ufe0f"),
+    ("\\ud55c\\uad6d", "\ud55c\uad6d")])
+def test_joiners_and_marks_inside_a_visible_name_are_still_read(tmp_path, name, shown):
+    """The joiners, combining marks and variation selectors that emoji, accented, Persian and
+    Korean names need stay accepted beside a visible character."""
+    code, out = run("solve", named(tmp_path, name))
+    assert code == 0 and f"Plan for {shown}: llama-3.1-8b" in out, out

@@ -82,21 +82,42 @@ MAX_QPS = 1e9
 Rate = Annotated[float, Field(gt=0, le=MAX_QPS, allow_inf_nan=False), AfterValidator(not_vanishing)]
 
 
+# letters that show as blank space (Hangul fillers, the blank Braille cell): `name: "\u3164"` headed
+# every output with nothing where a format character was refused (a hunt, 2026-12-05)
+BLANK_LETTERS = "\u115f\u1160\u3164\uffa0\u2800"
+
+
+def _shows_nothing(ch: str) -> bool:
+    """Whether `ch` alone draws nothing a reader can see: a space, a format character (the
+    joiners, which one_line_name lets inside words), a combining mark with no letter to sit on
+    (U+034F, variation selectors), or a blank letter."""
+    import unicodedata
+    return ch.isspace() or unicodedata.category(ch) in ("Cf", "Mn", "Me") or ch in BLANK_LETTERS
+
+
 def one_line_name(v: str) -> str:
     """A name shown in tables and written into generated files: printable, on one line, not empty,
     and without invisible format characters (a right-to-left override U+202E printed the rest of a
-    table row reversed; a zero-width space U+200B made two names that look the same differ)."""
+    table row reversed; a zero-width space U+200B made two names that look the same differ) or
+    blank letters, and with something to see: a joiner or a combining mark alone (U+200D, U+034F),
+    which words need inside them, headed a plan with an invisible name."""
     import unicodedata
     bad = [ch for ch in v if is_control(ch)]
     if bad:
         raise ValueError(f"a name is one line of printable text; it holds the control character {bad[0]!r}")
     # format characters, but the joiners that emoji sequences and Persian or Indic words need
-    hidden = [ch for ch in v if unicodedata.category(ch) == "Cf" and ch not in "\u200c\u200d"]
+    hidden = [ch for ch in v if (unicodedata.category(ch) == "Cf" and ch not in "\u200c\u200d") or ch in BLANK_LETTERS]
     if hidden:
-        raise ValueError(f"a name is printable text; it holds the invisible format character "
+        kind = "blank letter" if hidden[0] in BLANK_LETTERS else "format character"
+        raise ValueError(f"a name is printable text; it holds the invisible {kind} "
                          f"U+{ord(hidden[0]):04X} ({unicodedata.name(hidden[0], 'unnamed')})")
     if not v.strip():
         raise ValueError("a name is empty; give one, or leave the key out for its default")
+    if all(_shows_nothing(ch) for ch in v):
+        ch = v.strip()[0]
+        others = " and other characters that show nothing" if len(v.strip()) > 1 else ""
+        raise ValueError(f"a name is printable text; it holds nothing visible, only U+{ord(ch):04X} "
+                         f"({unicodedata.name(ch, 'unnamed')}){others}: give a name one can read")
     return v
 
 
