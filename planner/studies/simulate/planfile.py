@@ -10,11 +10,11 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.errors import BadInput, suggest
 from planner.input.files import read_json, validate
-from planner.input.values import MAX_QPS, Name
+from planner.input.values import MAX_QPS, Name, one_line_name
 
 
 class _PlanPart(BaseModel):
@@ -41,6 +41,29 @@ PeriodQps = Annotated[float, Field(ge=0, le=MAX_QPS, allow_inf_nan=False)]   # 0
 # they agree): verification passes a utilization up to 1 + this, so plan solve writes such plans, and
 # at 10^7 req/s a pool at 1.0000005 of its capacity was refused by export and simulate (2026-12-04)
 UTILIZATION_TOL = 1e-6
+
+
+def served_model_name(v: str) -> str:
+    """A plan's `model` is the name the exported engines serve it under (--served-model-name) and
+    the router and load test ask for: a word an engine cannot read as a flag or split in two
+    (`--trust-remote-code` was exported as the served name, after --served-model-name)."""
+    if v.startswith("-") or any(ch.isspace() for ch in v):
+        raise ValueError("not a model name an engine serves (one word, not starting with '-'); plan solve "
+                         "writes the catalog id of the model it planned")
+    return v
+
+
+def not_a_flag(v: str) -> str:
+    """A plan's `model_source` becomes the path the engines load when --model-path is not given:
+    one starting with '-' would be read as a flag."""
+    if v.startswith("-"):
+        raise ValueError("starts with '-', which the engines would read as a flag; write ./ before a path "
+                         "of that name")
+    return v
+
+
+ServedName = Annotated[str, AfterValidator(one_line_name), AfterValidator(served_model_name)]
+SourceName = Annotated[str, AfterValidator(one_line_name), AfterValidator(not_a_flag)]
 
 
 class PlanParallelism(_PlanPart):
@@ -171,8 +194,8 @@ class PlanFile(_PlanPart):
     # names written into exported commands, manifests and tables: one printable line each
     problem: Name
     classes: list[PlanClass] = []   # request classes sharing the pools (fleets); empty: one workload
-    model: Name
-    model_source: Name | None = None       # what the problem wrote (catalog id or config path)
+    model: ServedName
+    model_source: SourceName | None = None       # what the problem wrote (catalog id or config path)
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
     expert_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"] | None = None   # plans before it: None
     # dense parts stored apart (attention, dense_mlp, shared_experts); absent: all at weight_dtype

@@ -46,6 +46,16 @@ class SimPhysics:
     tokens_per_step: tuple[float, ...]         # a: accepted tokens per decode step, per pool
 
 
+def check_model_id(plan: PlanFile, model_id: str, source: str) -> None:
+    """BadInput unless the plan's `model` is the model its `model_source` resolves to, as plan solve
+    writes it: the simulation and the export's weights follow the source, the served name, router and
+    load test the `model`, so an edited one (`llama-9` beside llama-3.1-8b) was exported as if served."""
+    if plan.model != model_id:
+        src = f"its model_source {plan.model_source!r} is" if plan.model_source else "the catalog names it"
+        raise BadInput(f"{source}: model: {plan.model!r}, but {src} model {model_id!r}; plan solve writes "
+                       f"the model it planned (edit both, or re-solve)")
+
+
 def _catalog(source: str, field: str, fn):
     """Run a catalog look-up; a BadInput names the plan file and field."""
     try:
@@ -83,6 +93,7 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
     the objects in `resolved` when the caller already holds them."""
     if resolved is None:
         model = _catalog(source, "model", lambda: get_model(plan.model_source or plan.model))
+        check_model_id(plan, model.id, source)
         calib = _catalog(source, "calibration_source" if plan.calibration_source else "calibration",
                          lambda: load_calibration(plan.calibration_source or plan.calibration))
         if plan.calibration_overrides:
