@@ -67,3 +67,40 @@ def test_model_source_is_no_engine_flag(tmp_path, plan_data):
     code, out = run("export", edited(tmp_path, plan_data, model_source="--trust-remote-code"), "--target", "vllm",
                     "--out", tmp_path / "o")
     assert code == 2 and "r.json: model_source: starts with '-', which the engines would read as a flag" in out
+
+
+# ------------------------------------------------------------------------ --force
+def _export_with_user_folder(tmp_path: Path, plan_data: dict, folder: str, list_it: bool) -> tuple[Path, Path]:
+    """A previous export in o5 with a user's folder `folder` holding notes.txt (listed in the
+    manifest when `list_it`; else it takes the place of the export's own file of that name)."""
+    plan, out = edited(tmp_path, plan_data), tmp_path / "o5"
+    code, text = run("export", plan, "--target", "vllm", "--out", out)
+    assert code == 0, text
+    if (out / folder).exists():
+        (out / folder).unlink()
+    (out / folder).mkdir()
+    (out / folder / "notes.txt").write_text("precious\n", encoding="utf-8")
+    if list_it:
+        with open(out / ".planner-export", "a", encoding="utf-8") as f:
+            f.write(f"{folder}\n")
+    return plan, out
+
+
+@pytest.mark.parametrize("folder, list_it", [("slo.json", False), ("sub", True)])
+def test_force_never_deletes_a_folder_of_the_users(tmp_path, plan_data, folder, list_it):
+    """A hunt found `plan export --force` deleting a user's folder with its files: one made where
+    the export's slo.json was, or one whose name was appended to the .planner-export manifest."""
+    plan, out = _export_with_user_folder(tmp_path, plan_data, folder, list_it)
+    code, text = run("export", plan, "--target", "vllm", "--out", out, "--force")
+    assert code == 2, text
+    assert f"o5/{folder}: is a directory, and an export writes files only" in text
+    assert (out / folder / "notes.txt").read_text(encoding="utf-8") == "precious\n"
+
+
+def test_force_still_replaces_a_previous_export(tmp_path, plan_data):
+    """What --force is for still works: a previous export of files only is replaced."""
+    plan, out = edited(tmp_path, plan_data), tmp_path / "o5"
+    assert run("export", plan, "--target", "vllm", "--out", out)[0] == 0
+    code, text = run("export", plan, "--target", "sglang", "--out", out, "--force")
+    assert code == 0, text
+    assert "sglang" in (out / "README.txt").read_text(encoding="utf-8")

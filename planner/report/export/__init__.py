@@ -22,7 +22,7 @@ import yaml
 
 from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput, PlannerNotice, one_line
-from planner.input.files import give_usual_mode, refuse_catalog_target
+from planner.input.files import give_usual_mode
 from planner.report.export.engines import (
     ENGINES,
     KV_BOTH_VLLM,
@@ -35,6 +35,7 @@ from planner.report.export.engines import (
 )
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
+from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
 
@@ -322,60 +323,6 @@ def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
                          f"{max(share.values()):.1%} at most: they would get {1 / n / share[low]:.1f}× their "
                          f"planned load; weight them as router.json does, or run one router per pool")
     return notes
-
-
-EXPORT_MANIFEST = ".planner-export"   # in every export directory: the files the export wrote, one per line
-
-
-def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str | Path, ...] = ()) -> Path:
-    """The export directory, refused when it exists and is not empty, unless `force` and it holds a
-    previous export and nothing else (its EXPORT_MANIFEST lists every file in it) and none of the
-    `protect`ed inputs: `--force` replaces an export, never a directory of the user's files. Called
-    before the work by `plan solve --export` too."""
-    out = Path(out_dir)
-    if out.is_symlink():   # the export is renamed into place: that would replace the link, not its target
-        raise BadInput(f"{out}: is a symbolic link; give the directory's own path")
-    try:
-        out.resolve()
-    except (RuntimeError, OSError) as e:   # a loop of links above it
-        raise BadInput(f"{out}: cannot be resolved ({e}); give a directory's own path") from None
-    refuse_catalog_target(out)   # never inside the shipped catalogs
-    above = next((a for a in out.parents if a.exists()), None)   # the directories to be made go under it
-    if above is not None and not above.is_dir():
-        raise BadInput(f"{out}: {above} is a file, not a directory")
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return out
-    if not out.is_dir():
-        raise BadInput(f"{out}: exists and is not a directory")
-    if not force:
-        raise BadInput(f"{out}: exists and is not empty; pass --force to replace a previous export there")
-    inside = [str(p) for p in protect if _within(Path(p), out)]
-    if inside:
-        raise BadInput(f"{out}: holds the input {inside[0]}; --force would delete it: export somewhere else")
-    foreign = sorted(set(p.name for p in out.iterdir()) - set(_manifest(out)) - {EXPORT_MANIFEST})
-    if not (out / EXPORT_MANIFEST).is_file() or foreign:
-        what = f"it holds {', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}" if foreign else \
-            "it has no export manifest"
-        raise BadInput(f"{out}: --force replaces only a previous export of plan, and {what}; "
-                       f"choose a new or empty directory")
-    return out
-
-
-def _manifest(out: Path) -> list[str]:
-    """The names a previous export listed in its manifest (none when unreadable)."""
-    try:
-        return [n for n in (out / EXPORT_MANIFEST).read_text(encoding="utf-8").splitlines() if n]
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
-def _within(path: Path, directory: Path) -> bool:
-    """Whether `path` (an input file) lies in `directory` or below it."""
-    try:
-        path.resolve().relative_to(directory.resolve())
-        return True
-    except (ValueError, OSError):
-        return False
 
 
 def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,
