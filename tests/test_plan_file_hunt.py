@@ -104,3 +104,19 @@ def test_force_still_replaces_a_previous_export(tmp_path, plan_data):
     code, text = run("export", plan, "--target", "sglang", "--out", out, "--force")
     assert code == 0, text
     assert "sglang" in (out / "README.txt").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------ a failed verification
+def test_a_plan_that_failed_its_verification_is_not_exported(tmp_path, plan_data):
+    """A hunt found a plan whose `verification.passed` is false exported with exit 0, while a
+    plan of `status: infeasible` is refused: its pools break a limit and would be deployed."""
+    v = json.loads(json.dumps(plan_data["verification"]))
+    v["passed"], v["checks"][2]["ok"] = False, False
+    code, out = run("export", edited(tmp_path, plan_data, verification=v), "--target", "vllm", "--out", tmp_path / "o")
+    assert code == 2, out
+    assert ("r.json: verification.passed: the plan failed its verification (ttft[prefill[rtx4090-TP1-B8]] failed); "
+            "export a plan that passed") in out
+    assert not (tmp_path / "o").exists()
+    v["checks"][2]["ok"] = True   # no check named: the flag alone
+    code, out = run("export", edited(tmp_path, plan_data, verification=v), "--target", "k8s", "--out", tmp_path / "o")
+    assert code == 2 and "the plan failed its verification (passed: false)" in out, out

@@ -8,6 +8,7 @@ additively). Every check names the source file and the field.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -49,6 +50,21 @@ class ExportPlan:
     order: list[tuple[int, int]]      # (service index, pool index in it) in the file's `pools` order
 
 
+def _check_verified(data: dict, source: str) -> None:
+    """BadInput for a plan whose own verification failed (plan solve writes it, and exits 4): its
+    pools break a limit the plan states, and exported they would be deployed as if they kept it,
+    as a plan of `status: infeasible` is refused. A hand-written plan without `verification` passes."""
+    v = data.get("verification")
+    if not isinstance(v, dict) or "passed" not in v or v["passed"] is True:
+        return
+    checks = v.get("checks") if isinstance(v.get("checks"), list) else []
+    failed = [str(c.get("name"))[:80] for c in checks if isinstance(c, dict) and c.get("ok") is not True]
+    why = f"{', '.join(failed[:3])}{' …' if len(failed) > 3 else ''} failed" if failed else \
+        f"passed: {json.dumps(v['passed'])[:40]}"
+    raise BadInput(f"{source}: verification.passed: the plan failed its verification ({why}); export a plan "
+                   f"that passed")
+
+
 def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:
     """Validate plan data of either kind; BadInput naming `source`, the field and the reason."""
     if isinstance(data, dict) and data.get("kind") == "horizon":
@@ -56,6 +72,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
                        f"fleet for the peak is, as a plan file: jq .comparison.static_peak_plan {source}")
     if not isinstance(data, dict) or "pools" not in data:
         raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`)")
+    _check_verified(data, source)
     if data.get("kind") == "fleet":
         parts = [(k, service_plan(data, k)) for k in service_keys(data, source)]
     else:
