@@ -120,3 +120,30 @@ def test_a_plan_that_failed_its_verification_is_not_exported(tmp_path, plan_data
     v["checks"][2]["ok"] = True   # no check named: the flag alone
     code, out = run("export", edited(tmp_path, plan_data, verification=v), "--target", "k8s", "--out", tmp_path / "o")
     assert code == 2 and "the plan failed its verification (passed: false)" in out, out
+
+
+# ------------------------------------------------------------------------ names of any length
+def test_a_pools_name_is_capped_as_a_problems(tmp_path, plan_data):
+    """A hunt found a pool named with 4 million characters printed whole by plan simulate (48 MB);
+    a problem file's name stops at 256 characters, and so now does a plan file's pool name."""
+    pools = json.loads(json.dumps(plan_data["pools"]))
+    pools[1]["name"] = "a" * 4_000_000
+    plan = edited(tmp_path, plan_data, pools=pools)
+    for args in (("simulate", plan, "--requests", "20000"),
+                 ("export", plan, "--target", "k8s", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and "r.json: pools[1].name: String should have at most 256 characters" in out, out[:300]
+        assert len(out) < 1000
+    pools[1]["name"] = "a" * 256   # the cap itself is a name
+    assert run("simulate", edited(tmp_path, plan_data, pools=pools), "--requests", "2000")[0] == 0
+
+
+def test_a_plans_problem_name_is_capped_as_a_problems(tmp_path, plan_data):
+    """A hunt found `problem` of 4 million characters written into a 31 MB k8s export."""
+    plan = edited(tmp_path, plan_data, problem="p" * 4_000_000)
+    why = "r.json: problem: 4,000,000 characters; a problem's name is at most 256"
+    for args in (("simulate", plan, "--requests", "20000"),
+                 ("export", plan, "--target", "k8s", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and why in out and len(out) < 1000, out[:300]
+    assert not (tmp_path / "o").exists()

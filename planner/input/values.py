@@ -123,7 +123,8 @@ def one_line_name(v: str) -> str:
 
 Name = Annotated[str, AfterValidator(one_line_name)]
 # a problem's, fleet's or scenario's name heads every output: a 1 MB one was echoed whole (a hostile hunt)
-Title = Annotated[str, Field(max_length=256), AfterValidator(one_line_name)]
+MAX_TITLE = 256
+Title = Annotated[str, Field(max_length=MAX_TITLE), AfterValidator(one_line_name)]
 Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
 
 

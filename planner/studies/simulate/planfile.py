@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from planner.errors import BadInput, suggest
 from planner.input.files import read_json, validate
-from planner.input.values import MAX_QPS, Name, one_line_name
+from planner.input.values import MAX_QPS, MAX_TITLE, Name, Title, one_line_name
 
 
 class _PlanPart(BaseModel):
@@ -79,7 +79,7 @@ class PlanSpeculative(_PlanPart):
 
 
 class PlanPool(_PlanPart):
-    name: Name   # one line: it heads the simulation's table rows
+    name: Title   # one line, as a problem's name: it heads the simulation's table rows (4 MB were printed whole)
     role: Literal["prefill", "decode", "colocated"]
     gpu: str
     instances: Annotated[int, Field(ge=1, le=1_000_000)]   # plan.milp.MAX_INSTANCES: what plan solve may write
@@ -235,9 +235,20 @@ class HorizonFile(_PlanPart):
     """The keys of a plan over a load profile (`kind: horizon`) the simulator reads, before it
     builds each period's plan from them."""
 
-    problem: Name
+    problem: Title
     periods: list[HorizonPeriod] = Field(min_length=1)
     comparison: HorizonComparison
+
+
+def check_problem_name(data: Any, source: str) -> None:
+    """BadInput for a plan file's `problem` longer than a problem file's name may be: it heads the
+    simulation's tables and names the export's files and manifests (4 million characters made a
+    31 MB k8s export). Checked on the file as read: a fleet's services and a day's periods are
+    simulated under longer names made of it (`name:service`, `name@period3`)."""
+    name = data.get("problem") if isinstance(data, dict) else None
+    if isinstance(name, str) and len(name) > MAX_TITLE:
+        raise BadInput(f"{source}: problem: {len(name):,} characters; a problem's name is at most {MAX_TITLE} "
+                       f"(plan solve writes the problem file's)")
 
 
 def check_horizon(data: dict, source: str) -> HorizonFile:
