@@ -147,3 +147,32 @@ def test_a_plans_problem_name_is_capped_as_a_problems(tmp_path, plan_data):
         code, out = run(*args)
         assert code == 2 and why in out and len(out) < 1000, out[:300]
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------ numbers out of their domain
+@pytest.mark.parametrize("change, why", [
+    ({"fixed_ttft_s": float("nan")}, "r.json: fixed_ttft_s: NaN; a plan file holds finite numbers"),
+    ({"cost_per_hour": float("-inf")}, "r.json: cost_per_hour: -Infinity; a plan file holds finite numbers"),
+    ({"cost_per_hour": -3.5}, "r.json: cost_per_hour: -3.5; a cost or latency is a number, 0 or more"),
+    ({"fixed_ttft_s": -0.05}, "r.json: fixed_ttft_s: -0.05; a cost or latency is a number, 0 or more"),
+])
+def test_numbers_out_of_their_domain_are_refused(tmp_path, plan_data, change, why):
+    """A hunt found `fixed_ttft_s: NaN` and `cost_per_hour: -Infinity` in a plan file simulated
+    and exported with exit 0 (the readers' schemas skipped the keys they do not read)."""
+    plan = edited(tmp_path, plan_data, **change)
+    for args in (("simulate", plan, "--requests", "2000"),
+                 ("export", plan, "--target", "vllm", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and why in out, out
+
+
+def test_a_nan_deep_in_the_file_is_named_by_its_path(tmp_path, plan_data):
+    """Also found: NaN in a pool's or a check's numbers (`pools[2].tpot_mean_s`), which no reader
+    reads but the file carries as the plan's."""
+    pools = json.loads(json.dumps(plan_data["pools"]))
+    pools[2]["tpot_mean_s"], pools[2]["cost_per_hour"] = float("inf"), 1.0
+    code, out = run("export", edited(tmp_path, plan_data, pools=pools), "--target", "vllm", "--out", tmp_path / "o")
+    assert code == 2 and "r.json: pools[2].tpot_mean_s: Infinity; a plan file holds finite numbers" in out, out
+    pools[2]["tpot_mean_s"], pools[2]["cost_per_hour"] = 0.02, -1
+    code, out = run("simulate", edited(tmp_path, plan_data, pools=pools), "--requests", "2000")
+    assert code == 2 and "r.json: pools[2].cost_per_hour: -1; a cost or latency is a number, 0 or more" in out, out

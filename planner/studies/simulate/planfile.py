@@ -6,6 +6,7 @@ plan by simulation"); `load_plan` reads a file, `plan_from_dict` checks data alr
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -249,6 +250,33 @@ def check_problem_name(data: Any, source: str) -> None:
     if isinstance(name, str) and len(name) > MAX_TITLE:
         raise BadInput(f"{source}: problem: {len(name):,} characters; a problem's name is at most {MAX_TITLE} "
                        f"(plan solve writes the problem file's)")
+
+
+# numbers a plan file holds that no cost or latency can make negative (the readers' own numbers are
+# checked by their schemas); `pools[i].cost_per_hour` too
+NON_NEGATIVE = ("cost_per_hour", "fixed_ttft_s", "cost_per_million_tokens", "cost_per_million_output_tokens")
+
+
+def check_numbers(data: Any, source: str) -> None:
+    """BadInput naming the first NaN or infinity anywhere in a plan file (plan solve writes null
+    where it has no number, so one is a hand edit), and a negative cost or fixed TTFT: `fixed_ttft_s:
+    NaN` and `cost_per_hour: -Infinity` were simulated and exported without a word."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        at, v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise BadInput(f"{source}: {at}: {json.dumps(v)}; a plan file holds finite numbers (plan solve writes null "
+                           f"where it has none)")
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        stack.extend(reversed([(f"{at}[{k}]" if isinstance(v, list) else f"{at}.{k}" if at else str(k), x)
+                               for k, x in items]))
+    pools = data.get("pools") if isinstance(data, dict) else None
+    owners = [("", data), *((f"pools[{i}].", p) for i, p in enumerate(pools if isinstance(pools, list) else []))]
+    for where, d in owners:
+        for key in NON_NEGATIVE if not where else ("cost_per_hour",):
+            v = d.get(key) if isinstance(d, dict) else None
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+                raise BadInput(f"{source}: {where}{key}: {str(v)[:40]}; a cost or latency is a number, 0 or more")
 
 
 def check_horizon(data: dict, source: str) -> HorizonFile:
