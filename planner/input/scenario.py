@@ -203,7 +203,7 @@ def _check_gpu_updates(data: object, source: str) -> None:
                 warnings.simplefilter("ignore", PlannerDeprecation)
                 GPUUpdate.model_validate(entry)
         except ValidationError as e:
-            marker = "\x00"
+            marker = "@@gpu-update@@"   # printable: messages escape control characters of file names
             text = describe_validation_error(marker, e, GPUUpdate)
             raise BadInput(text.replace(f"{marker}: (top level)", f"{source}: gpus.update.{key}")
                            .replace(f"{marker}: ", f"{source}: gpus.update.{key}.")) from None
