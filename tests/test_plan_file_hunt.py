@@ -176,3 +176,22 @@ def test_a_nan_deep_in_the_file_is_named_by_its_path(tmp_path, plan_data):
     pools[2]["tpot_mean_s"], pools[2]["cost_per_hour"] = 0.02, -1
     code, out = run("simulate", edited(tmp_path, plan_data, pools=pools), "--requests", "2000")
     assert code == 2 and "r.json: pools[2].cost_per_hour: -1; a cost or latency is a number, 0 or more" in out, out
+
+
+# ------------------------------------------------------------------------ slots
+def test_slots_below_the_batch_are_refused_by_simulate_and_export(tmp_path, plan_data):
+    """A hunt found `slots: 10` beside a mean batch of 68.6 simulated at 69 sequences an instance
+    (it checked the batch against the larger of slots and the design batch) and exported
+    `--max-num-seqs 10`; a batch above slots named the design batch as 'slots'."""
+    pools = json.loads(json.dumps(plan_data["pools"]))
+    k = next(i for i, p in enumerate(pools) if p.get("slots"))
+    pools[k]["slots"] = 10
+    p = edited(tmp_path, plan_data, pools=pools)
+    for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "vllm", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and f"pools[{k}]: slots 10 is below design_batch {pools[k]['design_batch']}" in out, out
+    pools[k]["slots"] = pools[k]["design_batch"]
+    pools[k]["batch"] = pools[k]["design_batch"] + 0.5
+    code, out = run("simulate", edited(tmp_path, plan_data, pools=pools), "--requests", "2000")
+    assert code == 2 and f"batch {pools[k]['batch']:g} is above slots {pools[k]['design_batch']}" in out, out
+    assert not (tmp_path / "o").exists()
