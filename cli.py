@@ -700,14 +700,14 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
                  tolerance: float) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
     a fleet's plan is simulated service by service, a plan over a day period by period."""
-    from planner.input.files import read_json
+    from planner.input.files import read_plan_json
     from planner.report.format import to_json
     from planner.report.simulate import render_simulation
     from planner.studies.simulate import simulate_services
     if tolerance and not strict:   # before the simulation, not after its minutes
         from planner.errors import BadInput
         raise BadInput("--tolerance: it loosens --strict's gate; give --strict too")
-    d = read_json(plan_file)
+    d = read_plan_json(plan_file)
     given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
     if given and not (isinstance(d, dict) and d.get("kind") == "horizon"):
         from planner.errors import BadInput
@@ -926,9 +926,9 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
         raise BadInput(f"--image {image!r}: not a container image reference ([registry[:port]/]path[:tag][@digest], "
                        f"path in lower-case letters, digits and . _ -; e.g. nvcr.io/nvidia/ai-dynamo/"
                        f"vllm-runtime:0.4.0)")
-    from planner.input.files import read_json
+    from planner.input.files import read_plan_json
     from planner.report.export import export
-    for path in export(read_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
+    for path in export(read_plan_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
                        force=force):
         _wrote(path)
     click.echo(f"{target} export of {plan_file} in {out_dir}: see {Path(out_dir) / 'README.txt'}")

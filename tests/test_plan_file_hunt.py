@@ -195,3 +195,25 @@ def test_slots_below_the_batch_are_refused_by_simulate_and_export(tmp_path, plan
     code, out = run("simulate", edited(tmp_path, plan_data, pools=pools), "--requests", "2000")
     assert code == 2 and f"batch {pools[k]['batch']:g} is above slots {pools[k]['design_batch']}" in out, out
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------ files of another kind
+def test_a_problem_given_as_a_plan_and_a_plan_given_as_a_problem_are_one_line_each(tmp_path, plan_data):
+    """A hunt found a problem YAML given to simulate or export read 'not valid JSON at line 1,
+    column 1', and a plan, profile, schema, catalog or measurements file given to solve listed 20
+    missing and unknown keys with '… and 18 more problems'."""
+    problem = ROOT / "problems" / "deepseek_qps.yaml"
+    for args in (("simulate", problem), ("export", problem, "--target", "vllm", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and out.strip() == (f"error: {problem}: a problem file, given as a plan; solve it first: "
+                                             f"plan solve {problem} --out plan.json"), out
+    plan = edited(tmp_path, plan_data)
+    schema = tmp_path / "schema.json"
+    assert run("schema", "--out", schema)[0] == 0
+    for path, kind in ((plan, "a plan file (written by plan solve --out)"),
+                       (ROOT / "catalogs" / "calibration" / "default.yaml", "a calibration profile"),
+                       (schema, "a JSON schema (plan schema)"),
+                       (ROOT / "catalogs" / "gpus.yaml", "a catalog file (catalogs/)"),
+                       (ROOT / "catalogs" / "measurements" / "public.yaml", "a measurements file")):
+        code, out = run("solve", path)
+        assert code == 2 and out.startswith(f"error: {path}: {kind}") and out.count("\n") == 1, out

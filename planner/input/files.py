@@ -173,6 +173,24 @@ def read_json(path: str | Path) -> Any:
         raise BadInput(f"{shown_text(p)}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
 
 
+def read_plan_json(path: str | Path) -> Any:
+    """read_json of a plan file; a problem YAML given instead is said so in one line (it read 'not
+    valid JSON at line 1, column 1: Expecting value', a hunt)."""
+    try:
+        return read_json(path)
+    except BadInput as e:
+        if "not valid JSON" not in str(e):
+            raise
+        try:
+            data = read_yaml(path)
+        except BadInput:
+            raise e from None
+        if isinstance(data, dict) and ("model" in data or "classes" in data):
+            raise BadInput(f"{shown_text(Path(path))}: a problem file, given as a plan; solve it first: plan solve "
+                           f"{shown_text(Path(path))} --out plan.json") from None
+        raise
+
+
 def loads_json(text: str, p: Path) -> Any:
     """JSON text from file `p` with read_json's guards: a duplicate key or absurd nesting is
     BadInput; a syntax error stays json.JSONDecodeError for the caller (e.g. to try JSON lines)."""

@@ -140,8 +140,37 @@ def is_scenario(data: Any) -> bool:
         for section, keys in SCENARIO_EDITS.items())
 
 
+def other_kind(data: Any) -> str | None:
+    """What a file given as a problem is instead, when it is plainly another of the project's files
+    (a plan, profile, schema, catalog or measurements: each listed up to twenty missing and unknown
+    keys, a hunt), with what reads it; None otherwise."""
+    if not isinstance(data, dict):
+        return None
+    if ("pools" in data or "periods" in data) and ("verification" in data or "kind" in data):
+        return "a plan file (written by plan solve --out): plan simulate and plan export read it"
+    if "model" in data or "classes" in data:
+        return None
+    if "compute_efficiency" in data:
+        return "a calibration profile: a problem names it as calibration: NAME or PATH"
+    if "$schema" in data or "$defs" in data:
+        return "a JSON schema (plan schema): editors read it"
+    if set(data) in ({"gpus"}, {"models"}) or {"families", "unknown_family_reference"} <= set(data):
+        return "a catalog file (catalogs/): plan reads it on every run"
+    if set(data) == {"points"}:
+        return "a measurements file: plan validate and plan calibrate read it"
+    return None
+
+
+def _refuse_other_kind(data: Any, path: str | Path) -> None:
+    """BadInput in one line when `other_kind` knows the file."""
+    if (kind := other_kind(data)) is not None:
+        raise BadInput(f"{path}: {kind}; a problem file is YAML with model, workload and slo (plan init "
+                       f"writes one)")
+
+
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
+    _refuse_other_kind(data, path)
     if is_scenario(data):   # it listed every missing field of a problem (a hunt, 2026-12-05)
         raise BadInput(f"{path}: a what-if scenario (it edits a base problem: gpus.update/add/remove/set, "
                        f"qps_multiplier or buy), given as a problem; run plan whatif BASE.yaml {path}")
@@ -231,4 +260,5 @@ def load_fleet(path: str | Path) -> FleetProblem:
 def load_any(path: str | Path) -> Problem | FleetProblem:
     """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
     data = read_yaml(path)
+    _refuse_other_kind(data, path)
     return _fleet(data, path) if is_fleet(data) else _problem(data, path)
