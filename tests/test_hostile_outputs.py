@@ -857,7 +857,7 @@ def test_a_plan_file_holds_what_a_problem_could_have_produced(tmp_path, small_pl
     (("periods", 0, "input_tokens_mean"), None, "periods[0].input_tokens_mean: missing"),
     (("comparison",), "x", "comparison: Input should be a mapping of its fields"),
     (("comparison", "static_peak_plan"), {}, "comparison.static_peak_plan.workload: not a plan's workload"),
-    (("periods", 0, "pools", 0, "gpu"), "zz", "period 0: pools[0].gpu: unknown GPU 'zz'"),
+    (("periods", 0, "pools", 0, "gpu"), "zz", "periods[0].pools[0].gpu: unknown GPU 'zz'"),
 ])
 def test_a_plan_over_a_profile_is_checked_before_its_periods_are_simulated(tmp_path, small_plans, path, value,
                                                                           message):

@@ -217,3 +217,22 @@ def test_a_problem_given_as_a_plan_and_a_plan_given_as_a_problem_are_one_line_ea
                        (ROOT / "catalogs" / "measurements" / "public.yaml", "a measurements file")):
         code, out = run("solve", path)
         assert code == 2 and out.startswith(f"error: {path}: {kind}") and out.count("\n") == 1, out
+
+
+# ------------------------------------------------------------------------ plans over a day
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["periods"][20]["pools"][0].update(gpu="h999"), "periods[20].pools[0].gpu: unknown GPU 'h999'"),
+    (lambda d: d["periods"][20]["pools"][0].update(instances=0), "periods[20].pools[0].instances: Input should be "
+                                                                 "greater than or equal to 1"),
+    (lambda d: d["periods"][5].update(hours=-1), "periods[5].hours: Input should be greater than 0"),
+    (lambda d: d["periods"][5].update(index=7), "periods[5].index is 7; plan solve writes the periods in order")])
+def test_every_period_of_a_day_is_checked_whichever_is_simulated(tmp_path, edit, message):
+    """A hunt found `plan simulate --period 3` of a day whose period 20 named GPU h999, or ran 0
+    instances, or whose period 5 lasted −1 h or was indexed 7, simulated and exited 0; only the
+    periods simulated were checked."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "deepseek_day.json").read_text(encoding="utf-8"))
+    edit(d)
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(d), encoding="utf-8")
+    code, out = run("simulate", p, "--period", "3", "--requests", "2000")
+    assert code == 2 and message in out, out

@@ -226,10 +226,12 @@ class HorizonClassLoad(_PlanPart):
 class HorizonPeriod(_PlanPart):
     """The keys of one period of a plan over a load profile that the simulator reads."""
 
+    index: Annotated[int, Field(ge=0)] | None = None
+    hours: Latency | None = None               # hours, not seconds: a positive finite length
     qps: PeriodQps
     input_tokens_mean: Tokens | None = None    # a single workload's; a fleet's periods list classes
     output_tokens_mean: Tokens | None = None
-    pools: list[dict[str, Any]]                # each validated as a PlanPool when simulated
+    pools: list[PlanPool]                      # every period's, whichever is simulated (a hunt: only its own)
     classes: list[HorizonClassLoad] | None = None
 
 
@@ -244,6 +246,15 @@ class HorizonFile(_PlanPart):
     problem: Title
     periods: list[HorizonPeriod] = Field(min_length=1)
     comparison: HorizonComparison
+
+    @model_validator(mode="after")
+    def _in_order(self) -> HorizonFile:
+        """Period i is written at position i (an index -3, 1000 or twice was taken)."""
+        for i, per in enumerate(self.periods):
+            if per.index is not None and per.index != i:
+                raise ValueError(f"periods[{i}].index is {per.index}; plan solve writes the periods in order, "
+                                 f"period i at position i")
+        return self
 
 
 def check_problem_name(data: Any, source: str) -> None:
@@ -288,7 +299,15 @@ def check_horizon(data: dict, source: str) -> HorizonFile:
     """Validate the parts of a plan over a load profile a period's simulation reads (BadInput
     naming the file and field; a period's pools are checked as a plan's when it is simulated)."""
     _check_header(data, source)
-    return validate(HorizonFile, data, source)
+    h = validate(HorizonFile, data, source)
+    from planner.catalog.schemas import load_gpus
+    known = load_gpus()
+    for i, per in enumerate(h.periods):   # every period's, whichever is simulated (only its own were, a hunt)
+        for k, pool in enumerate(per.pools):
+            if pool.gpu.strip().lower() not in known:
+                raise BadInput(f"{source}: periods[{i}].pools[{k}].gpu: unknown GPU {pool.gpu!r}"
+                               + suggest(pool.gpu, sorted(known)))
+    return h
 
 
 def load_plan(path: str | Path) -> PlanFile:
