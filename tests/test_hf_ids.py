@@ -112,3 +112,15 @@ def test_an_output_never_replaces_the_profile_or_cached_config_a_problem_reads_b
         assert r.exit_code == 2 and f"refusing to overwrite {what}" in r.output, r.output
         assert target.read_bytes() == before
     assert CliRunner().invoke(main, ["solve", str(p)]).exit_code == 0
+
+
+@pytest.mark.parametrize("factor", [float("nan"), True, -4, 0, "x", 1e300])
+def test_a_rope_scaling_factor_that_is_no_factor_is_refused(factor):
+    """A hunt found rope_scaling.factor NaN, true, -4, 0 or 'x' ignored without a word (the context
+    read as if unscaled) and 1e300 taken, a context no check noticed; a real one stretches it."""
+    from planner.catalog.config_json import ConfigError, context_tokens
+    cfg = {"max_position_embeddings": 8192, "rope_scaling": {"rope_type": "linear", "factor": factor}}
+    with pytest.raises(ConfigError, match=r"rope_scaling.factor: .* is not a RoPE scaling factor \(a number above 0, "
+                                          r"at most 1024\)"):
+        context_tokens(cfg)
+    assert context_tokens({**cfg, "rope_scaling": {"rope_type": "linear", "factor": 4}})[0] == 32768

@@ -354,7 +354,7 @@ def test_a_model_path_that_is_a_device_says_so():
     ({"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}, 131072),   # Qwen2.5's own advice
     ({"rope_type": "linear", "factor": 2}, 65536),
     ({"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192}, 32768),   # already in it
-    ({"rope_type": "yarn", "factor": True}, 32768), ({"rope_type": "default"}, 32768),
+    ({"rope_type": "default"}, 32768),   # a factor of true: refused since 2026-12-05 (test_hf_ids)
 ])
 def test_the_context_counts_the_configs_rope_scaling(tmp_path, scaling, context):
     """A config.json with YaRN scaling (Qwen2.5: 32,768 positions × 4) was noted as passing its

@@ -37,6 +37,7 @@ def _moe_layer_count(cfg: dict, layers: int, experts: int) -> int:
     return layers  # Mixtral, gpt-oss: every layer is MoE
 
 
+MAX_ROPE_FACTOR = 1024.0   # published scalings stretch a context 4–64×; 1e300 made a context no check noticed
 NO_RESCALE = ("su", "longrope", "llama3")   # RoPE kinds whose max_position_embeddings is already the context
 
 
@@ -60,7 +61,10 @@ def context_tokens(cfg: dict) -> tuple[int, str]:
             continue
         kind = rs.get("rope_type", rs.get("type"))
         factor = rs.get("factor")
-        if kind in NO_RESCALE or not _positive(factor) or factor == 1:
+        if factor is not None and not (_positive(factor) and factor <= MAX_ROPE_FACTOR):   # NaN, true, -4 were ignored
+            raise ConfigError(f"{key}.factor: {factor!r} is not a RoPE scaling factor (a number above 0, at most "
+                              f"{MAX_ROPE_FACTOR:g})")
+        if kind in NO_RESCALE or factor is None or factor == 1:
             return n, "max_position_embeddings"
         base, name = n, "max_position_embeddings"
         if kind == "yarn" and _positive(rs.get("original_max_position_embeddings")):
