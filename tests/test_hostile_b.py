@@ -146,8 +146,10 @@ def test_the_largest_price_still_plans_with_a_readable_cost(tmp_path):
     ({"buy": {"gpu": "h100", "nodes": 1, "price_per_node": 1e300, "months": 12, "electricity_per_kwh": 1}},
      "buy.price_per_node: 1e+300 is above 1e+12 a node"),
     ({"limits": {"power": 1e30}}, "limits.power: Input should be less than or equal to 1000000000000"),
+    ({"pricing": {"sell_per_million_output_tokens": 1e200}},   # a 200-digit revenue until 2026-12-05 (a hunt)
+     "pricing.sell_per_million_output_tokens: 1e+200 is above 1e+09 per million tokens; no real price"),
     ({"pricing": {"sell_per_million_output_tokens": 1e300}},
-     "pricing.sell_per_million_output_tokens: 1e+300 is above 1e+200, where a plan's revenue overflows"),
+     "pricing.sell_per_million_output_tokens: 1e+300 is above 1e+09 per million tokens; no real price"),
 ])
 def test_money_and_power_in_a_scenario_have_a_finite_bound(tmp_path, scenario, message):
     base = write(tmp_path, BASE)

@@ -187,7 +187,9 @@ MAX_BUDGET = 1e18          # a cost cap per hour: beyond any plan's cost at MAX_
 
 
 MIN_PRICE = 1e-12   # a price or rate in (0, 1e-12) underflows the solver's scaled costs (1e-310 gave NaN)
-MAX_SELL_PRICE = 1e200   # a selling price per million tokens above this overflows a plan's revenue
+# a selling price per million tokens (10⁹: a thousand a token); 10²⁰⁰, where revenue overflows, printed a
+# 200-digit revenue and margin (a hunt)
+MAX_SELL_PRICE = 1e9
 
 
 def _below(limit: float, unit: str, what: str = "price"):
@@ -223,8 +225,7 @@ Budget = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_budg
 def below_max_sell(v: float) -> float:
     """Refuse a selling price so large that a plan's revenue would overflow to infinity."""
     if v > MAX_SELL_PRICE:
-        raise ValueError(f"{v:g} is above {MAX_SELL_PRICE:g}, where a plan's revenue overflows; "
-                         f"no real price is that large")
+        raise ValueError(f"{v:g} is above {MAX_SELL_PRICE:g} per million tokens; no real price is that large")
     return v
 
 
