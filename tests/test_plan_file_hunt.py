@@ -236,3 +236,24 @@ def test_every_period_of_a_day_is_checked_whichever_is_simulated(tmp_path, edit,
     p.write_text(json.dumps(d), encoding="utf-8")
     code, out = run("simulate", p, "--period", "3", "--requests", "2000")
     assert code == 2 and message in out, out
+
+
+# ------------------------------------------------------------------------ layouts the model cannot take
+@pytest.mark.parametrize("golden, model, message", [
+    ("deepseek_qps", "llama-3.1-8b", "pools[0].parallelism.dp: 8: attention data parallelism needs a "
+                                     "mixture-of-experts model; llama-3.1-8b is dense"),
+    ("deepseek_mtp", "qwen3-235b-a22b", ".speculative.method: mtp, but qwen3-235b-a22b has no "
+                                        "multi-token-prediction layers")])
+def test_a_plans_model_swapped_for_one_its_layout_does_not_fit_is_refused(tmp_path, golden, model, message):
+    """A hunt found DeepSeek's plan relabelled Llama-3.1-8B simulated ('every SLO statistic met') and
+    exported `--dp-size 8 --enable-dp-attention` for the dense model; MTP pools relabelled a model
+    without MTP layers simulated too. A problem file, or plan eval, refuses both layouts."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / f"{golden}.json").read_text(encoding="utf-8"))
+    if golden == "deepseek_mtp":   # a MoE model whose heads the pools' TP divide, without MTP layers
+        for p in d["pools"]:
+            p["parallelism"].update(tp=1, dp=p["parallelism"]["tp"] * p["parallelism"]["dp"])
+    p = edited(tmp_path, d, model=model, model_source=model)
+    for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "sglang", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and message in out, out
+    assert not (tmp_path / "o").exists()

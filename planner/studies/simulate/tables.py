@@ -88,6 +88,22 @@ def prompt_cv2(plan: PlanFile, lengths_in: tuple[np.ndarray, np.ndarray]) -> flo
     return float(np.dot(p, (v - mean) ** 2)) / mean**2 if mean > 0 else 0.0
 
 
+def _check_layout(model, par: Parallelism, spec, where: str) -> None:
+    """BadInput for a layout or speculation a problem's candidates never take for this model, as
+    `plan eval` and serving.parallelism refuse them: a plan's model swapped by hand (DeepSeek's
+    pools on Llama-3.1-8B exported `--dp-size 8 --enable-dp-attention`, MTP on Llama simulated)."""
+    a = model.arch
+    if a.heads % par.tp:
+        raise BadInput(f"{where}.parallelism.tp: TP{par.tp} does not divide {model.id}'s {a.heads} attention heads")
+    if par.pp > a.layers:
+        raise BadInput(f"{where}.parallelism.pp: {par.pp} stages, more than {model.id}'s {a.layers} layers")
+    if par.dp > 1 and not a.is_moe:
+        raise BadInput(f"{where}.parallelism.dp: {par.dp}: attention data parallelism needs a mixture-of-experts "
+                       f"model; {model.id} is dense")
+    if spec is not None and spec.method == "mtp" and a.mtp_layers < 1:
+        raise BadInput(f"{where}.speculative.method: mtp, but {model.id} has no multi-token-prediction layers")
+
+
 def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> SimPhysics:
     """Rebuild each pool's Deployment from catalog look-ups (model, GPU, calibration), or from
     the objects in `resolved` when the caller already holds them."""
@@ -109,6 +125,7 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
     for i, p in enumerate(plan.pools):
         gpu = _catalog(source, f"pools[{i}].gpu", lambda p=p: get_gpu(p.gpu, gpus))
         par = Parallelism(tp=p.parallelism.tp, pp=p.parallelism.pp, dp=p.parallelism.dp)
+        _check_layout(model, par, p.speculative, f"{source}: pools[{i}]")
         s = p.speculative
         spec = None if s is None else Speculation(s.method, s.draft_tokens, s.acceptance)
         deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype, spec, plan.expert_dtype,
