@@ -257,3 +257,14 @@ def test_a_plans_model_swapped_for_one_its_layout_does_not_fit_is_refused(tmp_pa
         code, out = run(*args)
         assert code == 2 and message in out, out
     assert not (tmp_path / "o").exists()
+
+
+def test_an_engine_budget_of_a_fraction_of_a_token_is_refused(tmp_path):
+    """A hunt found engine_chunk_tokens 16384.5 exported as `--max-num-batched-tokens 16516`."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "llama70b_chat.json").read_text(encoding="utf-8"))
+    k = next(i for i, p in enumerate(d["pools"]) if p.get("engine_chunk_tokens"))
+    d["pools"][k]["engine_chunk_tokens"] += 0.5
+    p = edited(tmp_path, d)
+    for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "vllm", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and f"pools[{k}].engine_chunk_tokens: " in out and "is no whole number of tokens" in out, out

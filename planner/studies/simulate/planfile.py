@@ -402,6 +402,10 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
         if p.role == "colocated" and p.chunk_tokens < 1:
             raise BadInput(f"{source}: pools[{i}].chunk_tokens: a colocated pool needs at least 1 "
                            f"prefill token per step (got {p.chunk_tokens:g})")
+        if p.engine_chunk_tokens is not None and p.engine_chunk_tokens != int(p.engine_chunk_tokens):
+            # 16384.5 was exported as --max-num-batched-tokens 16516 (a hunt): an engine's budget is tokens
+            raise BadInput(f"{source}: pools[{i}].engine_chunk_tokens: {p.engine_chunk_tokens:g} is no whole number of "
+                           f"tokens; plan writes the engine's prefill budget per step in tokens")
         if p.engine_chunk_tokens is not None and p.engine_chunk_tokens < p.chunk_tokens:
             raise BadInput(f"{source}: pools[{i}].engine_chunk_tokens: {p.engine_chunk_tokens:g} is below the "
                            f"pool's chunk_tokens ({p.chunk_tokens:g}); plan writes the chunk or more "
