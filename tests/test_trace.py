@@ -230,3 +230,28 @@ def test_absurd_spans_and_non_files_are_named(tmp_path):
         read_trace(write(tmp_path, [(0, 5, 5), (86400 * 365 * 11, 5, 5)], "b.csv"), fold="day")
     with pytest.raises(BadInput, match="not a regular file"):
         read_trace(tmp_path)
+
+
+def test_a_trace_row_past_the_models_context_is_noted(tmp_path):
+    """A hunt found a 200,000-token row of a DeepSeek trace planned and verified without a word: the
+    trace's lengths are bucket means, so the context note, which reads the longest length, never saw
+    it. The longest row is kept beside the buckets; a trace within the context says nothing."""
+    import warnings
+
+    from planner.errors import PlannerNotice
+    from planner.plan.resolve import resolve
+    from planner.plan.services import note_context
+    rows = hourly([3] * 24)
+    for long in (False, True):
+        t = write(tmp_path, rows + ([(5000.0, 200_000, 451)] if long else []))
+        (tmp_path / "p.yaml").write_text(f"model: deepseek-r1\nworkload:\n  trace: {{file: {t.name}}}\n"
+                                         "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h200]\n")
+        p = load_problem(tmp_path / "p.yaml")
+        assert p.workload.trace_load.longest_tokens == (200_451 if long else max(a + b for _, a, b in rows))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            note_context(resolve(p, "p.yaml"), "p.yaml")
+        notes = [str(w.message) for w in seen if issubclass(w.category, PlannerNotice) and "context" in str(w.message)]
+        assert notes == (["p.yaml: deepseek-r1: requests of up to 200,451 tokens (prompt and output) pass its context "
+                          "of 163,840 tokens (max_position_embeddings); engines refuse them unless RoPE scaling "
+                          "extends it"] if long else []), notes

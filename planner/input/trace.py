@@ -59,6 +59,7 @@ class TraceLoad:
     period_mean_output: list[float]
     period_input: list[tuple[list[int], list[float]]]   # per period (values, weights); the horizon's if empty
     period_output: list[tuple[list[int], list[float]]]
+    longest_tokens: int = 0         # the longest request's prompt + output, which its bucket's mean hides
 
     def summary(self) -> str:
         """One line for the plan: the trace, its span and how the lengths move over the periods."""
@@ -238,4 +239,5 @@ def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, f
         per_in.append(length_buckets(ins[sel]) if len(sel) else (iv, iw))
         per_out.append(length_buckets(outs[sel]) if len(sel) else (ov, ow))
     return TraceLoad(str(path), int(len(t)), float(t.max() - t.min()), period_s, fold, [float(x) for x in qps],
-                     iv, iw, ov, ow, [float(x) for x in mean_in], [float(x) for x in mean_out], per_in, per_out)
+                     iv, iw, ov, ow, [float(x) for x in mean_in], [float(x) for x in mean_out], per_in, per_out,
+                     int((ins + outs).max()))

@@ -206,6 +206,9 @@ def note_context(res: Resolved, source: str) -> None:
     and the plan would count requests no engine serves."""
     ctx, scaled = res.model.arch.context, res.model.arch.context_from != "max_position_embeddings"
     longest = max(v for v, _ in res.input_dist) + max(v for v, _ in res.output_dist)
+    trace = res.problem.workload.trace_load
+    if trace is not None:   # a trace's lengths are bucket means: a 200,000-token row in a bucket said nothing
+        longest = max(longest, trace.longest_tokens)
     if ctx and longest > ctx:
         warnings.warn(f"{source}: {res.model.id}: requests of up to {longest:,.0f} tokens (prompt and output) "
                       f"pass its context of {ctx:,} tokens ({res.model.arch.context_from}); engines refuse "
