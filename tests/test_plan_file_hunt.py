@@ -268,3 +268,14 @@ def test_an_engine_budget_of_a_fraction_of_a_token_is_refused(tmp_path):
     for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "vllm", "--out", tmp_path / "o")):
         code, out = run(*args)
         assert code == 2 and f"pools[{k}].engine_chunk_tokens: " in out and "is no whole number of tokens" in out, out
+
+
+def test_a_plan_files_lengths_past_the_models_context_are_noted(tmp_path, plan_data):
+    """A hunt found a plan edited to 200,000-token answers on Llama-3.1-8B (131,072 tokens of
+    context) exported without a word; a problem file of those lengths is noted."""
+    w = {**plan_data["workload"], "output_tokens": 200000, "output_distribution": [[200000.0, 1.0]]}
+    code, out = run("export", edited(tmp_path, plan_data, workload=w), "--target", "vllm", "--out", tmp_path / "o")
+    said = "llama-3.1-8b: requests of up to 200,500 tokens (prompt and output) pass its context of 131,072 tokens"
+    assert code == 0 and "note: " in out and said in out, out
+    code, out = run("export", edited(tmp_path, plan_data), "--target", "vllm", "--out", tmp_path / "p")
+    assert code == 0 and "context" not in out, out

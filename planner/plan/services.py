@@ -204,16 +204,21 @@ def note_context(res: Resolved, source: str) -> None:
     """A note (stderr) when a request's longest prompt and output pass the model's context
     (max_position_embeddings): engines refuse such requests unless RoPE scaling extends the context,
     and the plan would count requests no engine serves."""
-    ctx, scaled = res.model.arch.context, res.model.arch.context_from != "max_position_embeddings"
     longest = max(v for v, _ in res.input_dist) + max(v for v, _ in res.output_dist)
     trace = res.problem.workload.trace_load
     if trace is not None:   # a trace's lengths are bucket means: a 200,000-token row in a bucket said nothing
         longest = max(longest, trace.longest_tokens)
+    note_past_context(res.model, longest, source)
+
+
+def note_past_context(model, longest: float, source: str) -> None:
+    """`note_context`'s note for requests of up to `longest` tokens (a plan file's too)."""
+    ctx, scaled = model.arch.context, model.arch.context_from != "max_position_embeddings"
     if ctx and longest > ctx:
-        warnings.warn(f"{source}: {res.model.id}: requests of up to {longest:,.0f} tokens (prompt and output) "
-                      f"pass its context of {ctx:,} tokens ({res.model.arch.context_from}); engines refuse "
+        warnings.warn(f"{source}: {model.id}: requests of up to {longest:,.0f} tokens (prompt and output) "
+                      f"pass its context of {ctx:,} tokens ({model.arch.context_from}); engines refuse "
                       f"them unless {'a larger ' if scaled else ''}RoPE scaling extends it", PlannerNotice,
-                      stacklevel=2)
+                      stacklevel=3)
 
 
 def single_service(res: Resolved, cs: CandidateSet | None = None) -> Service:

@@ -131,9 +131,12 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
         deps.append(Deployment(model, gpu, par, calib, plan.weight_dtype, plan.kv_dtype, spec, plan.expert_dtype,
                                tuple(plan.part_dtypes.items())))
     w = plan.workload
-    return SimPhysics(plan, tuple(deps), distribution(w.input_distribution, w.input_tokens),
-                      distribution(w.output_distribution, w.output_tokens),
-                      tuple(perf.tokens_per_step(d) for d in deps))
+    lengths_in, lengths_out = distribution(w.input_distribution, w.input_tokens), \
+        distribution(w.output_distribution, w.output_tokens)
+    if resolved is None:   # a plan file's lengths, as a problem's are noted (200,000-token answers on Llama-3.1-8B)
+        from planner.plan.services import note_past_context
+        note_past_context(model, float(lengths_in[0].max() + lengths_out[0].max()), source)
+    return SimPhysics(plan, tuple(deps), lengths_in, lengths_out, tuple(perf.tokens_per_step(d) for d in deps))
 
 
 def check_fits(ph: SimPhysics, source: str) -> None:
