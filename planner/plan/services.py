@@ -27,6 +27,7 @@ from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dom
 from planner.plan.resolve import ClassLoad, Resolved, resolve
 
 if TYPE_CHECKING:
+    from planner.catalog.schemas import Model
     from planner.plan import milp
 
 ALL_SUBSETS_UP_TO = 4   # classes of one model: every subset may share pools up to this many;
@@ -211,7 +212,7 @@ def note_context(res: Resolved, source: str) -> None:
     note_past_context(res.model, longest, source)
 
 
-def note_past_context(model, longest: float, source: str) -> None:
+def note_past_context(model: Model, longest: float, source: str) -> None:
     """`note_context`'s note for requests of up to `longest` tokens (a plan file's too)."""
     ctx, scaled = model.arch.context, model.arch.context_from != "max_position_embeddings"
     if ctx and longest > ctx:
