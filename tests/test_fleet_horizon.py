@@ -241,3 +241,24 @@ def test_a_fleet_day_over_its_caps_names_the_first_hour_and_its_classes_rates():
     with pytest.raises(Infeasible, match=r"^two.yaml: period 0 \(48 req/s: chat 18, batch 30\) cannot be met within "
                                          r"the caps \(availability"):
         solve_fleet_horizon(fleet(gpus=[{"id": "h100", "price_per_gpu_hour": 10, "max_cards": 4}]), "two.yaml")
+
+
+def test_a_fleet_day_with_spot_at_a_confidence_is_planned_and_its_misuses_named():
+    """problems/fleet_day.yaml with `serving.spot_confidence_percent: 90` ended in exit 5: its static
+    fleet's classes, single-QPS problems, refused the setting (a re-check of a hunt). The setting
+    on a fleet without profiles, or without a spot price, is refused in the fleet's own words."""
+    from planner.errors import BadInput
+    from planner.input.files import validate
+    d = yaml.safe_load((ROOT / "problems" / "fleet_day.yaml").read_text(encoding="utf-8"))
+    d["serving"] = {"spot_confidence_percent": 90}
+    h = solve_fleet_horizon(FleetProblem.model_validate(d), "f.yaml")
+    assert h.status == "optimal" and h.verification.passed and h.static_cost is not None
+    no_spot = {**d, "gpus": [g for g in d["gpus"] if not (isinstance(g, dict) and "spot_price_per_gpu_hour" in g)]}
+    with pytest.raises(BadInput, match=r"f.yaml: serving.spot_confidence_percent: no GPU has spot_price_per_gpu_hour"):
+        validate(FleetProblem, no_spot, "f.yaml")
+    flat = copy.deepcopy(no_spot)
+    for k in flat["classes"]:
+        k["workload"].pop("profile")
+    with pytest.raises(BadInput, match=r"f.yaml: serving.spot_confidence_percent: spot capacity at a confidence needs "
+                                       r"a load profile in a class"):
+        validate(FleetProblem, flat, "f.yaml")

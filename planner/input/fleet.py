@@ -84,6 +84,15 @@ class FleetProblem(PlanSettings):
                 raise ValueError(f"classes[{i}].workload.profile: {len(k.workload.period_qps())} periods of "
                                  f"{k.workload.profile.period:g} s, but classes[0..] with a profile have "
                                  f"{shape[0]} of {shape[1]:g} s; every profile of a fleet has the same periods")
+        for key, why in (("instance_start", "what starting an instance costs between periods"),
+                         ("spot_confidence_percent", "spot capacity at a confidence")):
+            if shape is None and getattr(self.serving, key) is not None:   # each class's Problem refused it: exit 5
+                raise ValueError(f"serving.{key}: {why} needs a load profile in a class (classes[].workload.profile); "
+                                 f"a single QPS rents on demand and starts nothing")
+        if self.serving.spot_confidence_percent is not None and \
+                not any(g.spot_price_per_gpu_hour is not None for g in self.gpus):
+            raise ValueError("serving.spot_confidence_percent: no GPU has spot_price_per_gpu_hour, so there is no "
+                             "spot capacity to hold at a confidence")
         for i, g in enumerate(self.gpus):
             per_period = [key for key in ("max_cards_per_period", "on_demand_max_cards_per_period",
                                           "spot_max_cards_per_period") if getattr(g, key)]

@@ -224,12 +224,12 @@ def _fleet_at(f: FleetProblem, problems: list[Problem], first: Resolved, periods
     """The fleet at one period per class (its QPS and lengths), renting on demand (or at the cheaper
     of on-demand and reserved with `commit`) within `caps`, classes not sharing pools."""
     classes = []
-    gpus = None
+    gpus, serving = None, f.serving
     for k, prob, p in zip(f.classes, problems, periods_of_class):
         single = single_qps_problem(period_problem(prob, p), first, prob.workload.period_qps()[p], commit, caps)
-        gpus = single.gpus
+        gpus, serving = single.gpus, single.serving   # without the horizon's spot confidence and starts
         classes.append(k.model_copy(update={"workload": single.workload}))
-    return f.model_copy(update={"classes": classes, "gpus": gpus, "sharing": "none"})
+    return f.model_copy(update={"classes": classes, "gpus": gpus, "serving": serving, "sharing": "none"})
 
 
 def static_fleet(f: FleetProblem, problems: list[Problem], first: Resolved, qps: list[list[float]]) -> FleetProblem:

@@ -48,7 +48,10 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
                                           "spot_interruption_percent": None, "max_cards_per_period": None,
                                           "spot_max_cards_per_period": None, "max_cards": cap,
                                           "on_demand_max_cards_per_period": None, "owned_nodes": owned}))
-    return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus})
+    # nor starts between periods or spot at a confidence: a fleet's classes are validated as problems, and
+    # a day of spot_confidence_percent ended in exit 5 (its static fleet's classes refused it)
+    serving = problem.serving.model_copy(update={"instance_start": None, "spot_confidence_percent": None})
+    return at_qps_problem(problem, qps).model_copy(update={"gpus": gpus, "serving": serving})
 
 
 def length_groups(problem: Problem) -> tuple[list[int], list[list[int]]]:
