@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, StrictBool, field_validator, model_v
 
 from planner.input.problem import SLO, PlanSettings, Precisions, Pricing, Workload
 from planner.input.schema import Strict
-from planner.input.values import MAX_QPS, Name, Title
+from planner.input.values import MAX_QPS, Name, Title, spot_confidence_needs_spot
 
 
 def _class_name(v: Any) -> Any:
@@ -89,10 +89,7 @@ class FleetProblem(PlanSettings):
             if shape is None and getattr(self.serving, key) is not None:   # each class's Problem refused it: exit 5
                 raise ValueError(f"serving.{key}: {why} needs a load profile in a class (classes[].workload.profile); "
                                  f"a single QPS rents on demand and starts nothing")
-        if self.serving.spot_confidence_percent is not None and \
-                not any(g.spot_price_per_gpu_hour is not None for g in self.gpus):
-            raise ValueError("serving.spot_confidence_percent: no GPU has spot_price_per_gpu_hour, so there is no "
-                             "spot capacity to hold at a confidence")
+        spot_confidence_needs_spot(self.serving, self.gpus)
         for i, g in enumerate(self.gpus):
             per_period = [key for key in ("max_cards_per_period", "on_demand_max_cards_per_period",
                                           "spot_max_cards_per_period") if getattr(g, key)]

@@ -150,7 +150,7 @@ def other_kind(data: Any) -> str | None:
         return "a plan file (written by plan solve --out): plan simulate and plan export read it"
     if "model" in data or "classes" in data:
         return None
-    if "compute_efficiency" in data:
+    if "compute_efficiency" in data:   # catalog.calibration.is_profile_data's test: input/ imports no catalog
         return "a calibration profile: a problem names it as calibration: NAME or PATH"
     if "$schema" in data or "$defs" in data:
         return "a JSON schema (plan schema): editors read it"
@@ -215,6 +215,7 @@ def load_problem(path: str | Path) -> Problem:
 
 def _fleet(data: Any, path: str | Path) -> FleetProblem:
     """Validate a fleet, every class's trace read into its profile first."""
+    _refuse_other_kind(data, path)   # a fleet's or a day's plan lists classes too
     loads = []
     beside(data, "calibration", path)
     classes = data.get("classes") if isinstance(data, dict) else None
@@ -260,5 +261,4 @@ def load_fleet(path: str | Path) -> FleetProblem:
 def load_any(path: str | Path) -> Problem | FleetProblem:
     """A problem file of either kind: a fleet (it lists `classes`) or a single workload."""
     data = read_yaml(path)
-    _refuse_other_kind(data, path)
     return _fleet(data, path) if is_fleet(data) else _problem(data, path)

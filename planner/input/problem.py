@@ -40,6 +40,7 @@ from planner.input.values import (
     Watts,
     percent,
     quantity,
+    spot_confidence_needs_spot,
 )
 
 
@@ -432,10 +433,7 @@ class Problem(PlanSettings):
                     if getattr(g, key) is not None:
                         raise ValueError(f"gpus[{i}].{key}: reserved and spot capacity need a load "
                                          f"profile (workload.profile); a single QPS rents on demand")
-        if self.serving.spot_confidence_percent is not None and \
-                not any(g.spot_price_per_gpu_hour is not None for g in self.gpus):   # it was ignored (a hunt)
-            raise ValueError("serving.spot_confidence_percent: no GPU has spot_price_per_gpu_hour, so there is no "
-                             "spot capacity to hold at a confidence")
+        spot_confidence_needs_spot(self.serving, self.gpus)
         periods = len(self.workload.period_qps()) if self.workload.profile is not None else None
         for i, g in enumerate(self.gpus):
             for key in ("max_cards_per_period", "on_demand_max_cards_per_period", "spot_max_cards_per_period",

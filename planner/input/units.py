@@ -109,17 +109,18 @@ def parse_quantity(value: object, dim: Dimension) -> float:
     return number * scale
 
 
-def format_time(seconds: float) -> str:
-    """Seconds as a short human string: 0.0175 → '17.5 ms'."""
+def format_time(seconds: float, extra: int = 0) -> str:
+    """Seconds as a short human string: 0.0175 → '17.5 ms'; `extra` more decimals (a sweep's limits
+    that read alike, `report.sweep.distinct_times`)."""
     if seconds != seconds:  # NaN
         return "n/a"
     if seconds >= 1.0:
-        return f"{seconds:.2f} s"
+        return f"{seconds:.{2 + extra}f} s"
     if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
+        return f"{seconds * 1e3:.{1 + extra}f} ms"
     if 0 < abs(seconds) < 1e-6:   # under a microsecond: a limit of 1e-9 s read "49.1 ms > 0 µs"
         return f"{seconds:.3g} s"
-    return f"{seconds * 1e6:.0f} µs"
+    return f"{seconds * 1e6:.{extra}f} µs"
 
 
 def format_bytes(n: float) -> str:

@@ -232,3 +232,11 @@ def below_max_sell(v: float) -> float:
 SellPrice = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_sell)]   # per million tokens
 PROFILE_PERIODS = (24, 168)   # a day or a week of periods
 NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), AfterValidator(lambda v: v + 0.0)]  # -0 → 0
+
+
+def spot_confidence_needs_spot(serving: Any, gpus: list[Any]) -> None:
+    """ValueError when serving.spot_confidence_percent is set and no GPU has a spot price (a problem's
+    and a fleet's: it was ignored without a word, a hunt)."""
+    if serving.spot_confidence_percent is not None and not any(g.spot_price_per_gpu_hour is not None for g in gpus):
+        raise ValueError("serving.spot_confidence_percent: no GPU has spot_price_per_gpu_hour, so there is no "
+                         "spot capacity to hold at a confidence")

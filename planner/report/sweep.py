@@ -56,21 +56,10 @@ def distinct_times(values: list[float]) -> dict[float, str]:
     (limits of 30.001, 30.002 and 30.0031 ms all read '30.0 ms')."""
     distinct = sorted(set(values))
     for extra in range(7):
-        labels = {v: _time_with(v, extra) for v in distinct}
+        labels = {v: format_time(v, extra) for v in distinct}
         if len(set(labels.values())) == len(distinct):
             return labels
     return {v: f"{v!r} s" for v in distinct}
-
-
-def _time_with(seconds: float, extra: int) -> str:
-    """format_time with `extra` more decimals (0: format_time itself)."""
-    if extra == 0 or seconds != seconds or 0 < abs(seconds) < 1e-6:
-        return format_time(seconds)
-    if seconds >= 1.0:
-        return f"{seconds:.{2 + extra}f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.{1 + extra}f} ms"
-    return f"{seconds * 1e6:.{extra}f} µs"
 
 
 OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html")

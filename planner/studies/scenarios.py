@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from planner.catalog.schemas import GPU, get_gpu, load_gpus
 from planner.errors import BadInput
 from planner.input.files import describe_validation_error, validate
-from planner.input.problem import RMB_CODES, GPUChoice, Pricing, Problem
+from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
 from planner.input.values import MAX_PRICE
 
@@ -215,7 +215,7 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
                            f"exceed the base's availability cap of {min(caps)} cards (gpus[{j}]: max_cards/"
                            f"max_nodes); buy fewer, or raise the cap in gpus.update")
         return [({**g, **entry} if i == j else g) for i, g in enumerate(gpus)]
-    if pricing.currency not in RMB_CODES and pricing.exchange_rate_per_rmb is None:
+    if pricing.rate_per_rmb() is None:
         # named here: the merged problem blamed pricing.exchange_rate_per_rmb of gpus[4], an entry no file has
         raise BadInput(f"{source}: buy.gpu: {gpu.id} is not in the base's gpus, so renting more of it than the "
                        f"{b.nodes} bought node(s) takes the catalog's price, in RMB, while the base prices in "
