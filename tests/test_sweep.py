@@ -534,3 +534,20 @@ def test_limits_that_format_time_writes_alike_get_the_decimals_that_tell_them_ap
                                                               0.0300031: "30.003 ms"}
     assert distinct_times([0.02, 0.05, 0.02]) == {0.02: "20.0 ms", 0.05: "50.0 ms"}   # as format_time
     assert distinct_times([1.5, 1.501]) == {1.5: "1.500 s", 1.501: "1.501 s"}
+
+
+def test_the_sweep_pages_table_tells_close_limits_apart(tmp_path):
+    """The text table was mended for limits of 30.001 and 30.002 ms; frontier.html's table still
+    printed both as 30.0 (a new-user run of the read-through)."""
+    import re
+
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.report.format import fewest_decimals
+    assert fewest_decimals([30.001, 30.002, 30.001], 1) == 3 and fewest_decimals([20.0, 50.0], 1) == 1
+    r = CliRunner().invoke(main, ["sweep", str(ROOT / "problems" / "llama70b_chat.yaml"), "--tpot", "30.001ms,30.002ms",
+                                  "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "s" / "frontier.html").read_text(encoding="utf-8")
+    assert re.findall(r'<td class="l">all</td><td>([^<]*)</td>', page) == ["30.001", "30.002"]

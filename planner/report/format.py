@@ -70,6 +70,14 @@ def parts_text(parts: dict[str, str]) -> str:
     return "".join(f", {v} {k.replace('_', ' ')}" for k, v in parts.items())
 
 
+def fewest_decimals(values: list[float], base: int) -> int:
+    """Decimals, `base` or up to six more, that write every distinct value apart (the sweep page's
+    limits of 30.001 and 30.002 ms both read 30.0)."""
+    distinct = set(values)
+    return next((d for d in range(base, base + 7) if len({f"{v:.{d}f}" for v in distinct}) == len(distinct)),
+                base + 6)
+
+
 def per_million(x: float) -> str:
     """A cost or price per million tokens, as every table and line prints it: '2.623',
     '41,666,666.667' (three decimals, thousands grouped like `money`)."""
