@@ -1264,6 +1264,48 @@ def test_idle_is_the_fewest_a_cap_needs_and_said_beside_each_kind():
     assert [got[i]["h100"].idle for i in range(24)] == [0, 0, 0, 1] + [0] * 20
 
 
+def _power_day() -> Problem:
+    """Six owned L40S nodes (free) and on-demand H200 under an 18 kW limit; 16 req/s of Llama-3.1-70B
+    for twelve hours, then 40: the trough runs on the L40S nodes (6 × 8 × 350 W = 16.8 kW), the peak
+    adds an H200 node (5.6 kW), which fits only with two L40S nodes out of service (4 × 2.8 + 5.6)."""
+    return Problem.model_validate({
+        "name": "power-idle", "model": "llama-3.1-70b", "precision": {"weights": "fp8", "kv": "fp8"},
+        "slo": {"ttft": "2s", "tpot": "40ms"},
+        "workload": {"qps": 40, "input_tokens": 1500, "output_tokens": 400,
+                     "profile": {"qps_fraction": [0.4] * 12 + [1.0] * 12}},
+        "gpus": [{"id": "l40s", "owned_nodes": 6}, "h200"], "limits": {"power": "18kW"}})
+
+
+def test_a_held_node_may_idle_for_the_power_limit_alone():
+    """Idle nodes were allowed only in hours with a card cap: under a power limit alone the day kept
+    4 owned nodes and rented a fifth L40S node for each trough hour (2,951.04 RMB, 47.6 % above
+    its own per-period plans) rather than idle two at the peak. Now 1,999.68: the peak's H200 node
+    at 166.64 RMB an hour for twelve hours, as the per-period plans."""
+    h = solve_horizon(_power_day(), "power-idle.yaml")
+    assert h.verification.passed and h.solver.status.value == "optimal"
+    assert h.cost == pytest.approx(1999.68, abs=1e-6) and h.cost == pytest.approx(h.independent_cost, abs=1e-6)
+    assert all(per.nodes["l40s"] == hm.Nodes(owned=6, idle=2) for per in h.periods[12:])
+    assert all(per.nodes["l40s"].idle == 0 for per in h.periods[:12])
+
+
+def test_idle_is_the_fewest_the_power_limit_needs():
+    """A solve stopped early may leave every held node idle: the report keeps out of service only
+    what the power limit needs. 6 L40S owned, 1 H200 on demand, 18 kW: 5.6 + 4 × 2.8 = 16.8 ≤ 18,
+    a fifth L40S node would draw 19.6: 2 idle; with no H200 node 6 × 2.8 = 16.8: none."""
+    from planner.plan.horizon_solve import node_counts
+    p = _power_day()
+    peak = resolve(p.model_copy(update={"workload": p.workload.model_copy(update={"profile": None})}))
+    periods = tuple(hm.Period(i, 40.0, 1.0, milp.Demand(1.0, 1.0), hm.period_availability(peak, i)) for i in range(2))
+    m = hm.build("p", hm.gpu_kinds(peak), p.limits, tuple(generate(peak).candidates), periods)
+    m.owned["l40s"].varValue = 6
+    m.on_demand[("h200", 0)].varValue, m.on_demand[("h200", 1)].varValue = 1, 0
+    for p_ in range(2):
+        m.on_demand[("l40s", p_)].varValue = 0
+        m.idle[("l40s", p_)].varValue = 6
+    got = node_counts(m)
+    assert (got[0]["l40s"].idle, got[1]["l40s"].idle) == (2, 0)
+
+
 def test_the_joint_milp_of_many_commitments_starts_from_each_period_s_own_plan(monkeypatch):
     """Past MAX_COMMITMENTS reserved/owned count vectors the joint MILP ran cold: under a 10 s
     limit a day of three reserved/owned GPU types came out 16 times its optimum (630,586.88 against

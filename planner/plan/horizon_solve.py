@@ -80,8 +80,8 @@ def counts(m: HorizonModel) -> list[dict[int, int]]:
 
 
 def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
-    """Nodes by GPU type and kind, per period; idle the fewest the period's cap needs (a solve stopped
-    by its time limit could leave held nodes idle under a cap of 64 cards: more in service is free)."""
+    """Nodes by GPU type and kind, per period; idle the fewest the period's cap and the power limit
+    need (a solve stopped by its time limit could leave held nodes idle: more in service is free)."""
     out = []
     for p, per in enumerate(m.periods):
         caps = {c.gpu: c.max_cards for c in per.caps if c.max_cards is not None}
@@ -89,9 +89,30 @@ def node_counts(m: HorizonModel) -> list[dict[str, Nodes]]:
         for k in m.kinds:
             n = Nodes(_int(m.reserved[k.id]), _int(m.owned[k.id]), _int(m.on_demand[(k.id, p)]),
                       _int(m.spot[(k.id, p)]))
-            need = max(n.total - caps[k.id] // k.node_cards, 0) if k.id in caps else 0
-            row[k.id] = replace(n, idle=min(need, n.reserved + n.owned, _int(m.idle[(k.id, p)])))
-        out.append(row)
+            row[k.id] = replace(n, idle=min(n.reserved + n.owned, _int(m.idle[(k.id, p)])))
+        out.append(fewest_idle(m, row, caps))
+    return out
+
+
+def node_kw(k: GPUKinds) -> float:
+    """What one node of the type draws in service, kW (its cards' power, as the power row counts)."""
+    return k.node_cards * k.opt.gpu.power_w / 1e3
+
+
+def fewest_idle(m: HorizonModel, row: dict[str, Nodes], caps: dict[str, int]) -> dict[str, Nodes]:
+    """The solved period's nodes with idle ones put back in service while the period's card cap of
+    their type and the power limit (shared by the types, in the order of m.kinds) still hold."""
+    slack = None if m.power_kw is None else m.power_kw - sum(node_kw(k) * row[k.id].in_service for k in m.kinds)
+    out = dict(row)
+    for k in m.kinds:
+        n = row[k.id]
+        back = n.idle - (max(n.total - caps[k.id] // k.node_cards, 0) if k.id in caps else 0)
+        if slack is not None and node_kw(k) > 0:
+            back = min(back, int((slack + 1e-9) // node_kw(k)))
+        if back > 0:
+            out[k.id] = replace(n, idle=n.idle - back)
+            if slack is not None:
+                slack -= back * node_kw(k)
     return out
 
 
