@@ -1415,3 +1415,35 @@ def test_a_day_whose_periods_clash_over_one_owned_count_says_so():
     with pytest.raises(Infeasible, match=r"b85.yaml: each period alone can be served, but not all of them with one "
                                          r"count of reserved and owned nodes"):
         solve_horizon(p, "b85.yaml")
+
+
+def test_first_unservable_solves_periods_alike_once_within_one_time_limit(monkeypatch):
+    """Why a capped day has no plan: each period was solved alone, every one with the whole time
+    limit. 24 hours at two rates are two MILPs; with the clock past the limit after the first, the
+    second gets hs.MIN_MILP_SECONDS, not the limit again."""
+    from planner.plan import horizon
+    p = _power_day()
+    peak = resolve(p.model_copy(update={"workload": p.workload.model_copy(update={"profile": None})}))
+    periods = tuple(hm.Period(i, q, 1.0, milp.Demand(q * 1500.0, q * 400.0), hm.period_availability(peak, i))
+                    for i, q in enumerate([16.0] * 12 + [40.0] * 12))
+    limits, real = [], milp.solve
+
+    def solve(m, name, time_limit, gap):
+        limits.append(time_limit)
+        return real(m, name, time_limit, gap)
+
+    class Clock:   # 30 s pass between reading the clock for the deadline and for each MILP
+        t = 0.0
+
+        def perf_counter(self):
+            self.t += 30.0
+            return self.t
+    monkeypatch.setattr(milp, "solve", solve)
+    monkeypatch.setattr(horizon, "time", Clock())
+    got = horizon.first_unservable("p", hm.gpu_kinds(peak), p.limits, tuple(generate(peak).candidates), periods,
+                                   ("highs", 100.0, 1e-4, False), "none", (), None)
+    assert got is None and limits == [70.0, 40.0]
+    limits.clear()
+    horizon.first_unservable("p", hm.gpu_kinds(peak), p.limits, tuple(generate(peak).candidates), periods,
+                             ("highs", 20.0, 1e-4, False), "none", (), None)
+    assert limits == [hs.MIN_MILP_SECONDS] * 2

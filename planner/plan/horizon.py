@@ -267,12 +267,21 @@ def first_unservable(name: str, kinds, limits, cands, periods: tuple[hm.Period, 
                      sets: tuple, conf: float | None) -> hm.Period | None:
     """The first period no plan can serve alone within its own caps, with every reserved and owned
     node it may hold; None when each can (the caps clash across periods, e.g. a commitment). The
-    horizon's infeasibility named no period but the busiest (a hunt)."""
+    horizon's infeasibility named no period but the busiest (a hunt). Periods alike (rate, caps,
+    lengths) are solved once, and the time limit (`args[1]`) holds for all of them together, each
+    MILP getting what is left, at least hs.MIN_MILP_SECONDS (each had the whole limit)."""
+    deadline = time.perf_counter() + args[1]
+    infeasible: dict[tuple, bool] = {}
     for per in periods:
-        if per.qps > 0:
+        if per.qps <= 0:
+            continue
+        key = (per.qps, per.demand, per.caps, per.group, per.loads)
+        if key not in infeasible:
             m = hm.build(name, kinds, limits, cands, (hs.replace_index(per),), red, sets, spot_confidence=conf)
-            if milp.solve(m, *args[:3]).status == milp.SolverStatus.infeasible:
-                return per
+            left = max(deadline - time.perf_counter(), hs.MIN_MILP_SECONDS)
+            infeasible[key] = milp.solve(m, args[0], left, args[2]).status == milp.SolverStatus.infeasible
+        if infeasible[key]:
+            return per
     return None
 
 
