@@ -67,24 +67,19 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
     mixed = {si for si, svc in enumerate(plan.services) if mixes_roles(svc.plan.pools)}
     alone = {si for si, svc in enumerate(plan.services) if prefill_alone(svc.plan.pools)}
     decoding = {si for si, svc in enumerate(plan.services) if decode_alone(svc.plan.pools)}
+    names = served_names(plan)   # vLLM's and SGLang's --served-model-name (TensorRT-LLM serves the model's path)
     for n, (si, i) in enumerate(plan.order):
         svc = plan.services[si]
         pool = svc.plan.pools[i]
         name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
         mp = model_path or default_model_path(svc.plan.model_source or svc.plan.model)
         pl = launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
-                    moe[si], model_path is not None)
+                    moe[si], model_path is not None, names[svc.key])
         if si in mixed and pool.role == "colocated":   # it also sends and receives KV (router.json's weights)
             pl.node_commands = [cmd + KV_BOTH_VLLM for cmd in pl.node_commands]
         if si in alone or si in decoding:   # no other side to move KV to or from: a plain vLLM server
             pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
         out.append(pl)
-    names = served_names(plan)
-    for pl in out:
-        pl.served = names[pl.service]
-        for cmd in pl.node_commands:   # vLLM's and SGLang's flag (TensorRT-LLM serves the model's path)
-            if "--served-model-name" in cmd:
-                cmd[cmd.index("--served-model-name") + 1] = pl.served
     if engine != "vllm":   # after each pool's own checks (its GPU, layout, weights)
         for group, why in ((alone, _prefill_alone_why), (decoding, _decode_alone_why), (mixed, _mixed_why)):
             for si in sorted(group):   # a fleet's source names its service already ('p.json: service x')
@@ -220,7 +215,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng), sort_keys=False)
     files["router.json"] = json.dumps(router_config(pls, eng), indent=2, sort_keys=True) + "\n"
     files.update(engine_router(pls, eng, source))
-    files.update(loadtest_files(plan, pls, served_names(plan)))
+    files.update(loadtest_files(plan, pls, {pl.service: pl.served for pl in pls}))
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
                                                                         if s.key == pl.service)) for pl in pls})

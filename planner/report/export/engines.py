@@ -195,30 +195,19 @@ def _speculative(engine: str, pool: ExportPool, plan: ExportPlanFile, source: st
     return s.draft_tokens
 
 
-def _tp_divides_heads(pool: ExportPool, plan: ExportPlanFile, source: str, i: int) -> None:
-    """BadInput unless the pool's tensor parallelism divides the model's attention heads: no engine
-    shards a head (the same rule as `plan eval --tp`)."""
-    tp = pool.parallelism.tp
-    try:
-        heads = get_model(plan.model_source or plan.model).arch.heads
-    except BadInput as e:
-        raise BadInput(f"{source}: model: {e}") from None
-    if heads % tp:
-        raise BadInput(f"{source}: pools[{i}].parallelism.tp: TP{tp} does not divide {plan.model}'s {heads} "
-                       f"attention heads; no engine runs that layout")
-
-
 def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_path: str,
            name: str, service: str, source: str, i: int, moe: bool = False,
-           model_path_given: bool = False) -> PoolLaunch:
-    """The launch of pool `i` of `plan` on `engine`; BadInput when the engine cannot realise it
-    (its GPU and layout first, then the weights' precision: `online_quantization`)."""
+           model_path_given: bool = False, served: str = "") -> PoolLaunch:
+    """The launch of pool `i` of `plan` on `engine`, its requests asking for model `served` ('' = the
+    plan's model); BadInput when the engine cannot realise it (its GPU and layout first, then the
+    weights' precision: `online_quantization`). A layout the model cannot take (TP not dividing its
+    heads, attention DP on a dense model) was refused when the plan file was read (planread)."""
     _speculative(engine, pool, plan, source, i)
-    _tp_divides_heads(pool, plan, source, i)
     nodes, per_node = layout(pool, gpu, source, i)
     kv = _kv(engine, plan, source)
     build = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[engine]
-    out = PoolLaunch(name, service, pool, gpu, nodes, per_node, [], port=PORT[engine], moe=moe)
+    out = PoolLaunch(name, service, pool, gpu, nodes, per_node, [], port=PORT[engine], moe=moe,
+                     served=served or plan.model)
     build(out, plan, model_path, kv, source, i)
     quant = online_quantization(engine, plan, source, model_path_given)
     if quant is not None:   # after the model path, before the engine's other flags read it
@@ -255,7 +244,7 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
         raise BadInput(f"{source}: pools[{i}].parallelism: a TP{p.tp}·PP{p.pp} group spans "
                        f"{p.tp * p.pp} cards, more than one {out.gpu.id} node ({out.cards_per_node}); "
                        f"vLLM needs Ray for that, which this export does not set up")
-    base = ["vllm", "serve", model_path, "--served-model-name", plan.model,
+    base = ["vllm", "serve", model_path, "--served-model-name", out.served,
             "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
             "--data-parallel-size", str(p.dp)]
     if out.moe and p.tp * p.dp > 1:
@@ -295,7 +284,7 @@ def vllm_stage_caveat(out: PoolLaunch) -> str:
 def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, source: str, i: int) -> None:
     p = out.pool.parallelism
     width = p.tp * p.dp
-    cmd = ["python3", "-m", "sglang.launch_server", "--model-path", model_path, "--served-model-name", plan.model,
+    cmd = ["python3", "-m", "sglang.launch_server", "--model-path", model_path, "--served-model-name", out.served,
            "--tp-size", str(width), "--pp-size", str(p.pp)]
     if p.dp > 1:
         cmd += ["--dp-size", str(p.dp), "--enable-dp-attention"]
