@@ -235,13 +235,8 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     red = problem.serving.redundancy
     conf = None if problem.serving.spot_confidence_percent is None else problem.serving.spot_confidence_percent / 100
-    starts: list = []   # the plan of no commitment when the vectors are too many: the joint MILP's start
-    solved = hs.solve_by_commitment(problem.name, kinds, problem.limits, tuple(cands), periods, *args,
-                                    redundancy=red, sets=sets_arg, spot_confidence=conf, starts=starts,
-                                    hints=static_commitment(static, kinds))
-    if solved is None:
-        solved = hs.solve_joint_from(hm.build(problem.name, kinds, problem.limits, tuple(cands), periods, red,
-                                              sets_arg, spot_confidence=conf), args, starts)
+    solved = hs.solve_horizon_milp(problem.name, kinds, problem.limits, tuple(cands), periods, args, red, sets_arg,
+                                   conf, static_commitment(static, kinds))
     capped = problem.limits.power or problem.limits.budget_per_hour or any(o.max_cards is not None for o in peak.gpus) \
         or any(c.max_cards is not None or c.on_demand_max_cards is not None for per in periods for c in per.caps)
     raise_unless_solved(solved.report, source, opts.time_limit,

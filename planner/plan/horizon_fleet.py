@@ -115,11 +115,8 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
         cands = [c for g in group_cands for c in g]
         ends = list(itertools.accumulate(map(len, group_cands)))
         sets = [tuple(range(end - len(g), end)) for end, g in zip(ends, group_cands)]
-        starts: list = []   # as solve_periods: the plan of no commitment starts the joint MILP
-        solved = hs.solve_by_commitment(f.name, kinds, f.limits, tuple(cands), periods, *args, sets=tuple(sets),
-                                        spot_confidence=conf, starts=starts) or \
-            hs.solve_joint_from(hm.build(f.name, kinds, f.limits, tuple(cands), periods, sets=tuple(sets),
-                                         spot_confidence=conf), args, starts)
+        solved = hs.solve_horizon_milp(f.name, kinds, f.limits, tuple(cands), periods, args, sets=tuple(sets),
+                                       spot_confidence=conf)
         raise_unless_solved(solved.report, source, opts.time_limit,   # the first hour no plan serves alone
                             lambda c=cands, s=sets: _over_caps(f, qps, first_unservable(
                                 f.name, kinds, f.limits, tuple(c), periods, args, "none", tuple(s), conf)))

@@ -273,6 +273,22 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
                   counts(m) if ok else None)
 
 
+def solve_horizon_milp(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
+                       periods: tuple[Period, ...], args: tuple, redundancy: str = "none",
+                       sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None,
+                       hints: tuple[dict[str, int], ...] = ()) -> Solved:
+    """The horizon's MILP without instance starts (`args`: solver, time limit, gap, verbose): by
+    commitment (`solve_by_commitment`), or, given too many commitment vectors, jointly, started from
+    the plan of no commitment the enumeration solved first (`solve_joint_from`)."""
+    starts: list = []
+    solved = solve_by_commitment(name, kinds, limits, cands, periods, *args, redundancy=redundancy, sets=sets,
+                                 spot_confidence=spot_confidence, starts=starts, hints=hints)
+    if solved is None:
+        solved = solve_joint_from(build(name, kinds, limits, cands, periods, redundancy, sets,
+                                        spot_confidence=spot_confidence), args, starts)
+    return solved
+
+
 def solve_joint_from(m: HorizonModel, args: tuple, starts: list) -> Solved:
     """The joint MILP (`args`: solver, time limit, gap, verbose), warm-started from the cheapest of
     `starts` ((selection, nodes) pairs: `solve_by_commitment`'s plan of no commitment) that meets
