@@ -59,6 +59,15 @@ class WarmHiGHS(pulp.HiGHS):
 NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False}
 
 
+# HiGHS's presolve rules (`presolve_rule_off`, a bit per rule): bit 5, dominated columns, is off in
+# every solve. Under a power or budget row, beside a day's 1e-10 card tie-break costs (below HiGHS's
+# dual tolerance), HiGHS 1.16 cut the optimum off a period's MILP and returned OPTIMAL at 2.99
+# where 1.00 was feasible (without presolve, or without the rule: 1.00): a free owned node left
+# idle and an A100 node rented every hour (a 2026-12-05 hunt). The seed, the sweep and the
+# fleets solve in the same time without it (docs/fleet_bench.md, thirty-second session).
+PRESOLVE_RULES_OFF = 1 << 5
+
+
 NO_GAP_BELOW = 1e-6   # in the objective's units: an objective and a gap this small are none
 
 
@@ -67,7 +76,7 @@ def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool 
     if name == "highs":
         cls = WarmHiGHS if warm else pulp.HiGHS
         return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, gapAbs=gap_abs,
-                   **({} if heuristics else NO_HEURISTICS))
+                   presolve_rule_off=PRESOLVE_RULES_OFF, **({} if heuristics else NO_HEURISTICS))
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm,
                              gapAbs=gap_abs)
 
