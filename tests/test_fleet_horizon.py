@@ -262,3 +262,40 @@ def test_a_fleet_day_with_spot_at_a_confidence_is_planned_and_its_misuses_named(
     with pytest.raises(BadInput, match=r"f.yaml: serving.spot_confidence_percent: spot capacity at a confidence needs "
                                        r"a load profile in a class"):
         validate(FleetProblem, flat, "f.yaml")
+
+
+
+def _two_classes(fraction: list[float], qps: float, **top) -> FleetProblem:
+    cls = {"model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+           "workload": {"qps": qps, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": fraction}}}
+    return FleetProblem.model_validate({"name": "f", "classes": [{"name": "a", **cls}, {"name": "b", **cls}],
+                                        "solver": {"time_limit": "20s"}, **top})
+
+
+def test_per_period_plans_over_the_budget_are_not_compared_on_a_fleet():
+    """An owned H100 node (5 a card-hour) capped at 0 cards in the twelve quiet hours, where one L40S
+    node (79.28 an hour) serves both classes beside the idle owned node: 119.28 an hour over a budget
+    of 100. The fleet's comparison left the budget out (1,911.36, 'saving −10.8 %' against a day of
+    2,117.76, a hunt); a single problem's already did not compare it."""
+    h = solve_fleet_horizon(_two_classes([1.0] * 12 + [0.25] * 12, 40, limits={"budget_per_hour": 100}, gpus=[
+        {"id": "h100", "owned_nodes": 1, "owned_cost_per_gpu_hour": 5, "max_cards_per_period": [64] * 12 + [0] * 12},
+        "l40s"]))
+    assert h.verification.passed and h.cost == pytest.approx(2117.76, abs=1e-6)
+    assert h.independent_cost is None
+
+
+def test_per_period_plans_renting_past_the_on_demand_cap_are_not_compared():
+    """One owned H100 node at 20 a card-hour, renting at 10 but 0 on-demand cards in every hour: the
+    day holds the owned node (3,840); each hour's own single-QPS plan capped owned and rented cards
+    together and rented a node (1,920, 'saving −100 %', a hunt), as a fleet's did."""
+    gpus = [{"id": "h100", "price_per_gpu_hour": 10, "owned_nodes": 1, "owned_cost_per_gpu_hour": 20,
+             "on_demand_max_cards_per_period": [0] * 24}]
+    h = solve_fleet_horizon(_two_classes([1.0] * 24, 5, gpus=gpus))
+    assert h.cost == pytest.approx(3840.0, abs=1e-6) and h.independent_cost is None
+    from planner.input.problem import Problem
+    from planner.plan.horizon import solve_horizon
+    p = Problem.model_validate({"name": "t1", "model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+                                "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 200,
+                                             "profile": {"qps_fraction": [1.0] * 24}}, "gpus": gpus})
+    h = solve_horizon(p, "t1.yaml")
+    assert h.cost == pytest.approx(3840.0, abs=1e-6) and h.independent_cost is None

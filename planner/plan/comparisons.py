@@ -103,17 +103,37 @@ def independent_cost(problem: Problem, peak: Resolved, periods: tuple[hm.Period,
         except Infeasible:
             return None
     keys = [independent_key(per) for per in periods]
-    cost = sum(plans[k].cost_per_hour * per.hours for k, per in zip(keys, periods) if k in plans)
-    nodes = [plans[k].nodes if k in plans else {} for k in keys]
-    cost += idle_owned_cost(peak.gpus, [(per.hours, n) for per, n in zip(periods, nodes)])
-    budget = problem.limits.budget_per_hour
-    if budget is not None and any(plans[k].cost_per_hour + idle_owned_cost(peak.gpus, [(1.0, n)], nodes)
-                                  > budget * (1 + 1e-9) for k, n in zip(keys, nodes) if k in plans):
-        return None   # an hour's own plan and the owned nodes it leaves idle, paid, break the budget
+    hourly = [(plans[k].cost_per_hour, plans[k].nodes) if k in plans else None for k in keys]
+    if own_plans_break_caps(peak, periods, hourly, problem.limits.budget_per_hour):
+        return None
+    cost = sum(h[0] * per.hours for h, per in zip(hourly, periods) if h is not None)
+    cost += idle_owned_cost(peak.gpus, [(per.hours, h[1] if h else {}) for per, h in zip(periods, hourly)])
     if start_cost:
         started = hs.starts_of([plans[k].chosen if k in plans else {} for k in keys])
         cost += sum(n * start_cost[s] for st in started for s, n in st.items())
     return cost
+
+
+def own_plans_break_caps(peak: Resolved, periods: tuple[hm.Period, ...],
+                         hourly: list[tuple[float, dict[str, tuple[int, int]]] | None], budget: float | None) -> bool:
+    """Whether the periods' own plans (`hourly`: cost per hour and GPU type → (rented, owned) nodes,
+    None for a period without load) break what the horizon plan is held to: an hour's plan and the
+    owned nodes it leaves idle, paid, above the budget; or more rented cards than the period's
+    on-demand cap — its single-QPS problem caps rented and owned cards together, so where an owned
+    node costs more than renting, it rented in its place (a day of one owned H100 node at 20 a
+    card-hour with 0 on-demand cards an hour was compared with 1,920 of rented ones, "saving
+    −100 %", a hunt)."""
+    nodes = [h[1] if h else {} for h in hourly]
+    cards = {k.id: k.node_cards for k in hm.gpu_kinds(peak)}
+    for per, h in zip(periods, hourly):
+        if h is None:
+            continue
+        if budget is not None and h[0] + idle_owned_cost(peak.gpus, [(1.0, h[1])], nodes) > budget * (1 + 1e-9):
+            return True
+        if any(c.on_demand_max_cards is not None and h[1].get(c.gpu, (0, 0))[0] * cards[c.gpu] > c.on_demand_max_cards
+               for c in per.caps if c.gpu in cards):
+            return True
+    return False
 
 
 def idle_owned_cost(gpus, periods: list[tuple[float, dict[str, tuple[int, int]]]],

@@ -24,7 +24,7 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
-from planner.plan.comparisons import first_failed_check, idle_owned_cost, static_over_caps
+from planner.plan.comparisons import first_failed_check, idle_owned_cost, own_plans_break_caps, static_over_caps
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.horizon import HorizonPlan, PeriodPlan, first_unservable, over_caps, period_node_checks
 from planner.plan.model import Plan
@@ -243,13 +243,12 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
     """Σ_p h_p·(cost per hour of the fleet's own plan for period p, on demand, in its caps); None
     when a period has none, or when the solves pass `deadline` (perf_counter: the problem's time
     limit; 256 classes over a day spent 154 s on it under a limit of 20 s). One solve per distinct
-    (loads, caps)."""
+    (loads, caps); None too where those plans break a cap or the budget (`own_plans_break_caps`)."""
     per_hour: dict[tuple, tuple[float, dict]] = {}
-    total = 0.0
-    used = []   # (hours, nodes in use) per period, for the owned nodes kept all horizon (`idle_owned_cost`)
+    hourly: list[tuple[float, dict] | None] = []   # each period's (cost per hour, nodes in use)
     for per in periods:
         if per.qps <= 0:
-            used.append((per.hours, {}))
+            hourly.append(None)
             continue
         caps = tuple((c.gpu, c.max_cards, c.on_demand_max_cards) for c in per.caps)
         key = (tuple(q[per.index] for q in qps), caps, per.loads)
@@ -265,10 +264,11 @@ def independent_fleet_cost(f: FleetProblem, problems: list[Problem], first: Reso
             except Infeasible:
                 return None
             per_hour[key] = (plan.cost_per_hour, plan.nodes)
-        cost, nodes = per_hour[key]
-        total += cost * per.hours
-        used.append((per.hours, nodes))
-    return total + idle_owned_cost(first.gpus, used)
+        hourly.append(per_hour[key])
+    if own_plans_break_caps(first, periods, hourly, f.limits.budget_per_hour):
+        return None
+    total = sum(h[0] * per.hours for h, per in zip(hourly, periods) if h is not None)
+    return total + idle_owned_cost(first.gpus, [(per.hours, h[1] if h else {}) for per, h in zip(periods, hourly)])
 
 
 def _over_caps(f: FleetProblem, qps: list[list[float]], per: hm.Period | None) -> str:

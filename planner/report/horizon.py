@@ -189,7 +189,7 @@ def render_horizon(h: HorizonPlan) -> str:
             f"Static fleet for the peak: none ({c['static_peak_none_because']})"]
     if (short := c["static_peak_short_of"]) is not None and \
             short["check"].startswith(("availability_period[", "on_demand_availability[")):
-        out.append(f"  (sized within the busiest period's caps, it cannot be held in period {short['period']}: "
+        out.append(f"  (sized for the busiest period, it cannot be held in period {short['period']}: "
                    f"{short['check']}; a fleet that can be held every period costs more, if one exists, so the "
                    f"saving against it is a lower bound)")
     elif short is not None:
