@@ -417,7 +417,8 @@ def test_fleets_run_highs_without_primal_heuristics_single_problems_with_them(mo
     from planner.plan import solver
     off = solver._solver("highs", 10.0, 1e-4, False, heuristics=False).optionsDict
     on = solver._solver("highs", 10.0, 1e-4, False).optionsDict
-    assert off == {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False} and on == {}
+    rules = {"presolve_rule_off": solver.PRESOLVE_RULES_OFF}   # in every solve (plan.solver)
+    assert off == {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False, **rules} and on == rules
     seen: list[bool] = []
     real = milp.solve
 
