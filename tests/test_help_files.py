@@ -9,6 +9,7 @@ catch an unknown key, a missing key or a wrong type.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -230,3 +231,78 @@ def test_init_never_replaces_the_model_config_it_reads(tmp_path):
     out = tmp_path / "p.yaml"
     r = CliRunner().invoke(main, ["init", "--model", str(cfg), "--qps", "4", "--gpus", "h100", "--out", str(out)])
     assert r.exit_code == 0 and f"model: {cfg}" in out.read_text(), r.output
+
+
+QUANTITY_TEXTS = ["50ms", " 2 s ", "1.5min", "1_000ms", ".5h", "2e3us", "50µs", "50", "2 S", "2sec", "1,000ms",
+                  "abc", "", "٢s", "-50ms", "2mw", "2MW", "10.2kW", "700 W", "2 TW", "4.8TB/s", "400Gb/s",
+                  "2GB", "50Gbps", "141GiB", "989TFLOPS", "1.5k", "8", "1.5x", "ms"]
+
+
+@pytest.mark.parametrize("dim", ["time", "power", "bandwidth", "bytes", "flops", "count"])
+def test_the_schema_pattern_of_a_quantity_is_what_plan_reads(dim):
+    """An editor checks a quantity's text against the schema: its pattern takes exactly the strings
+    `parse_quantity` reads in that dimension ('2 S', '2mw', '2GB' as a bandwidth passed the schema
+    and were refused by plan: the string branch had no pattern, a hunt)."""
+    import re
+
+    from planner.input.units import UnitError, parse_quantity, quantity_pattern
+    pattern = re.compile(quantity_pattern(dim))
+    for text in QUANTITY_TEXTS:
+        try:
+            parse_quantity(text, dim)
+            reads = True
+        except UnitError:
+            reads = False
+        assert bool(pattern.search(text)) == reads, (dim, text)
+
+
+PROBLEM = {"model": "llama-3.1-8b", "workload": {"qps": 1, "input_tokens": 100, "output_tokens": 10},
+           "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"]}
+
+
+def _with(path: str, value):
+    d = copy.deepcopy(PROBLEM)
+    *keys, last = path.split(".")
+    node = d
+    for k in keys:
+        node = node.setdefault(k, {})
+    node[last] = value
+    return d
+
+
+@pytest.mark.parametrize("path, value", [
+    ("slo.tpot", "2 S"), ("limits.power", "2mw"), ("serving.prefix_cache_hit_percent", "abc"),
+    ("pricing.sell_per_million_output_tokens", 1e13), ("pricing.currency", "US"), ("name", " "),
+    ("name", "two\nlines"), ("workload.profile", {"qps_fraction": [1.0] * 23}),
+    ("workload.profile", {"qps_fraction": [0.0] * 24}), ("workload.trace", None),
+    ("gpus", [{"id": "h100", "price_per_gpu_hour": 1e13}]), ("gpus", [{"id": "h100", "max_cards": 10**19}]),
+])
+def test_schema_refuses_what_plan_refuses_and_a_schema_can_say(path, value, tmp_path):
+    """Rules the loader held in validators the schema did not carry (a hunt, 2026-12-05): unit and
+    percent text, maxima of prices, the currency code, blank or multi-line names, a profile's 24 or
+    168 periods, `trace: null`, whole numbers above 10^18. Each is refused by both."""
+    d = _with(path, value)
+    assert check(d, json_schema("problem")) != [], (path, value)
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(d, allow_unicode=True))
+    assert CliRunner().invoke(cli.main, ["solve", str(tmp_path / "p.yaml")]).exit_code == 2
+
+
+def test_schema_accepts_what_plan_accepts_aliases_and_renamed_required_keys(tmp_path):
+    """`serving.modes: [aggregated]` (the colocated mode, as engines call it) and a scenario's
+    `buy` with its deprecated `price_rmb_per_node` alone are read by plan; the schema refused both
+    (the renamed key's replacement stayed required). A class name and a scenario's percent text."""
+    assert check(_with("serving.modes", ["aggregated"]), json_schema("problem")) == []
+    buy = {"buy": {"gpu": "h200", "nodes": 1, "price_rmb_per_node": 2300000, "months": 36,
+                   "electricity_per_kwh": 0.8}}
+    assert check(buy, json_schema("scenario")) == []
+    assert check({**buy, "buy": {k: v for k, v in buy["buy"].items() if k != "price_rmb_per_node"}},
+                 json_schema("scenario")) != []
+    update = {"gpus": {"update": {"h100": {"spot_price_per_gpu_hour": 5, "spot_interruption_percent": "20%",
+                                            "price_change_percent": "-20%"}}}}
+    assert check(update, json_schema("scenario")) == []
+    from planner.input.scenario import Scenario
+    got = Scenario.model_validate(update).gpus.update["h100"]
+    assert (got.spot_interruption_percent, got.price_change_percent) == (20.0, -20.0)
+    cls = {"name": "chat bot", "model": "llama-3.1-8b", "workload": PROBLEM["workload"], "slo": PROBLEM["slo"]}
+    fleet = {"gpus": ["h100"], "classes": [cls]}
+    assert check(fleet, json_schema("fleet")) != []

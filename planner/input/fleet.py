@@ -23,7 +23,7 @@ def _class_name(v: Any) -> Any:
     return v
 
 
-ClassName = Annotated[str, AfterValidator(_class_name)]
+ClassName = Annotated[str, AfterValidator(_class_name), Field(json_schema_extra={"pattern": "^[A-Za-z0-9_.-]{1,64}$"})]
 MAX_CLASSES = 256   # request classes in one fleet: each adds a service and its candidates
 
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem
 from planner.input.scenario import Scenario
-from planner.input.schema import Strict
+from planner.input.schema import HUGE_INT, Strict
+from planner.input.values import PROFILE_PERIODS
 
 KINDS: dict[str, type[BaseModel]] = {"problem": Problem, "fleet": FleetProblem, "scenario": Scenario}
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -38,7 +39,42 @@ def json_schema(kind: str) -> dict[str, Any]:
             defs[name] = {"anyOf": [{"type": "string", "description": "catalog id alone"}, defs[name]]}
     _unit_bounds(schema)
     _trace_fills_workload(defs)
+    _profile_periods(defs)
+    _whole_numbers_at_most(schema)
+    _mode_alias(defs)
     return {"$schema": DRAFT, **schema, "title": f"planner {kind} file"}
+
+
+def _profile_periods(defs: dict) -> None:
+    """A profile's `qps` / `qps_fraction`: 24 (a day) or 168 (a week) values, one of them above 0
+    (`Profile._period_count`)."""
+    props = defs.get("Profile", {}).get("properties", {})
+    for key in ("qps", "qps_fraction"):
+        for branch in props.get(key, {}).get("anyOf", []):
+            if branch.get("type") == "array":
+                branch["oneOf"] = [{"minItems": n, "maxItems": n} for n in PROFILE_PERIODS]
+                branch["contains"] = {"exclusiveMinimum": 0}
+
+
+def _whole_numbers_at_most(node: Any) -> None:
+    """Every integer at most HUGE_INT, as the loader holds every whole number (`schema._huge_int`)."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer" and "maximum" not in node and "exclusiveMaximum" not in node:
+            node["maximum"] = HUGE_INT
+        for v in node.values():
+            _whole_numbers_at_most(v)
+    elif isinstance(node, list):
+        for v in node:
+            _whole_numbers_at_most(v)
+
+
+def _mode_alias(defs: dict) -> None:
+    """serving.modes takes 'aggregated' for colocated (`problem._mode_name`), as engines name it."""
+    for d in defs.values():
+        modes = d.get("properties", {}).get("modes", {})
+        enum = modes.get("items", {}).get("enum")
+        if enum is not None and "colocated" in enum and "aggregated" not in enum:
+            enum.append("aggregated")
 
 
 def _trace_fills_workload(defs: dict) -> None:
@@ -47,6 +83,8 @@ def _trace_fills_workload(defs: dict) -> None:
     w = defs.get("Workload")
     if w is None or "trace" not in w.get("properties", {}):
         return
+    trace = w["properties"]["trace"]   # `trace: null` is refused ("empty"): leave it out instead
+    trace["anyOf"] = [b for b in trace.get("anyOf", []) if b.get("type") != "null"]
     required = w.pop("required", [])
     w["anyOf"] = [{"required": ["trace"]}, {"required": required},
                   {"required": [*(k for k in required if k != "qps"), "profile"],
@@ -79,19 +117,20 @@ def _deprecated_keys(model: type[BaseModel], schema: dict, defs: dict) -> None:
         for old, new in cls.RENAMED.items():
             props[old] = {**copy.deepcopy(props[new]), "deprecated": True,
                           "description": f"deprecated: write {new} (same value, in the problem's currency)"}
+            if new in target.get("required", []):   # either key gives it
+                target["required"] = [k for k in target["required"] if k != new]
+                target.setdefault("allOf", []).append({"anyOf": [{"required": [new]}, {"required": [old]}]})
 
 
 def _unit_bounds(node: Any) -> None:
     """A number-or-string field keeps pydantic's bounds (gt/ge/lt/le, not JSON Schema words) on
-    its number branch, and says what the string is."""
+    its number branch (its string branch has the pattern of the text `plan` reads)."""
     if isinstance(node, dict):
         if "anyOf" in node and any(k in node for k in _BOUNDS):
             bounds = {_BOUNDS[k]: node.pop(k) for k in list(node) if k in _BOUNDS}
             for branch in node["anyOf"]:
                 if branch.get("type") in ("number", "integer"):
                     branch.update(bounds)
-                elif branch.get("type") == "string":
-                    branch.setdefault("description", "a value with its unit, e.g. 50ms, 2s, 2MW, 56.3%")
         for v in node.values():
             _unit_bounds(v)
     elif isinstance(node, list):

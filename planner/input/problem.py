@@ -325,7 +325,7 @@ def _currency(v: Any) -> Any:
     return v.strip().upper() if isinstance(v, str) else v
 
 
-Currency = Annotated[str, BeforeValidator(_currency)]
+Currency = Annotated[str, BeforeValidator(_currency), Field(json_schema_extra={"pattern": r"^\s*[A-Za-z]{3}\s*$"})]
 
 
 class Pricing(Strict):

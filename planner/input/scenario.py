@@ -38,7 +38,7 @@ from planner.input.problem import (
 )
 from planner.input.schema import Strict
 from planner.input.speculative import Speculative
-from planner.input.values import MAX_PRICE, Budget, Ceiling, NodePrice, SellPrice, Title, percent
+from planner.input.values import MAX_PRICE, BelowAll, Budget, Ceiling, NodePrice, PercentText, SellPrice, Title, percent
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -54,8 +54,9 @@ class GPUUpdate(Strict):
                "owned_cost_rmb_per_gpu_hour": "owned_cost_per_gpu_hour"}
 
     price_per_gpu_hour: Price | None = None   # in the base problem's currency
-    price_change_percent: Annotated[float, Field(ge=PRICE_CHANGE_FLOOR_PERCENT, le=1e6,   # ≤ ×10,001
-                                                 allow_inf_nan=False)] | None = None
+    price_change_percent: Annotated[float, BeforeValidator(percent, json_schema_input_type=float | PercentText),
+                                    Field(ge=PRICE_CHANGE_FLOOR_PERCENT, le=1e6,   # ≤ ×10,001
+                                          allow_inf_nan=False)] | None = None
     max_cards: Count | None = None
     max_nodes: Count | None = None
     owned_nodes: Count | None = None
@@ -64,7 +65,7 @@ class GPUUpdate(Strict):
     reserved_price_per_gpu_hour: Price | None = None
     spot_price_per_gpu_hour: Price | list[Price] | None = None   # one per period: spot markets move
     spot_max_share_percent: Percent | None = None
-    spot_interruption_percent: Annotated[float, Field(ge=0, lt=100)] | None = None
+    spot_interruption_percent: BelowAll | None = None   # "20%" as in a problem's gpus[]
     max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = None   # replace the base's lists
     on_demand_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = None
     spot_max_cards_per_period: list[Annotated[int, Field(ge=0)]] | None = None

@@ -26,6 +26,27 @@ _DIGITS = r"[0-9]+(?:_[0-9]+)*"
 _NUMBER = rf"[-+]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][-+]?{_DIGITS})?"
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([^\s0-9].*?)?\s*$")
 
+# the units `_scale` reads, per dimension, as one regular expression (the schema's string pattern)
+UNIT_PATTERNS: dict[Dimension, str] = {
+    "time": "|".join(sorted(_TIME, key=len, reverse=True)),
+    "count": "[kKMGTP]",
+    "flops": "[kKMGTP]?(?:FLOPS|FLOP/s|flops|flop/s)",
+    "power": "[kKMG]?W",
+    "bytes": "(?:[kKMGTP]i?)?(?:B|b|bit)",
+    "bandwidth": "(?:[kKMGTP]i?)?(?:B|b|bit)(?:/s|ps)|[kKMGTP]?bps",
+}
+
+
+def quantity_pattern(dim: Dimension) -> str:
+    """What `parse_quantity` reads as a string of `dim`, as a regular expression of the ECMA-262
+    subset JSON Schema uses: a number, then one of the dimension's units or none. Its bounds (a
+    duration above 0 …) are the number's; a schema cannot hold them on the string."""
+    return rf"^\s*{_NUMBER}\s*(?:{UNIT_PATTERNS[dim]})?\s*$"
+
+
+PERCENT_PATTERN = rf"^\s*{_NUMBER}\s*%?\s*$"   # "56.3%", "56.3": what values.percent reads
+
+
 EXAMPLES: dict[Dimension, str] = {
     "time": '"50ms", "2s", "1.5min"',
     "bytes": '"141GB", "80GiB", "512MB"',

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from planner.errors import is_control, shown_value
 from planner.input.schema import Strict
-from planner.input.units import UnitError, parse_quantity
+from planner.input.units import EXAMPLES, PERCENT_PATTERN, UnitError, parse_quantity, quantity_pattern
 
 
 def quantity(dim):
@@ -18,7 +18,13 @@ def quantity(dim):
             return parse_quantity(v, dim)
         except UnitError as e:
             raise ValueError(str(e)) from None
-    return BeforeValidator(parse, json_schema_input_type=float | str)
+    text = Annotated[str, Field(pattern=quantity_pattern(dim),
+                                description=f"a value with its unit, e.g. {EXAMPLES[dim].replace(chr(34), '')}")]
+    return BeforeValidator(parse, json_schema_input_type=float | text)
+
+
+# a percentage as text: "56.3%" or "56.3" (the schema's string branch of a percent field)
+PercentText = Annotated[str, Field(pattern=PERCENT_PATTERN, description='a percentage, e.g. 56.3 or "56.3%"')]
 
 
 def percent(v: Any) -> float:
@@ -37,9 +43,9 @@ Seconds = Annotated[float, quantity("time"), Field(gt=0, le=MAX_SECONDS, allow_i
 Period = Annotated[float, quantity("time"), Field(ge=1, le=MAX_SECONDS, allow_inf_nan=False)]
 # a power cap: at most 1 TW, ~10⁵ times the largest data centres (1e30 W was taken; see MAX_PRICE)
 Watts = Annotated[float, quantity("power"), Field(gt=0, le=1e12, allow_inf_nan=False)]
-Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, le=100)]
+Percent = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | PercentText), Field(ge=0, le=100)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str), Field(ge=0, lt=100)]
+BelowAll = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | PercentText), Field(ge=0, lt=100)]
 
 
 def not_a_fraction(v: Any) -> Any:
@@ -53,7 +59,7 @@ def not_a_fraction(v: Any) -> Any:
 
 # a utilisation ceiling in percent, "90%" or 90, above 1 (a fraction is refused: `not_a_fraction`)
 # (pydantic runs the last BeforeValidator first: the fraction check sees the number as written)
-Ceiling = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
+Ceiling = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | PercentText),
                     BeforeValidator(not_a_fraction)]
 
 
@@ -67,7 +73,7 @@ def at_least_the_median(v: float) -> float:
     return v
 
 
-Confidence = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | str),
+Confidence = Annotated[float, BeforeValidator(percent, json_schema_input_type=float | PercentText),
                        Field(gt=0, lt=100, json_schema_extra={"minimum": 50}), AfterValidator(at_least_the_median)]
 # requests/s: at least one request in 30 million years (a denormal rate underflows the token
 # rates to zero), at most 10⁹ (beyond any fleet)
@@ -79,7 +85,8 @@ def not_vanishing(v: float) -> float:
 
 
 MAX_QPS = 1e9
-Rate = Annotated[float, Field(gt=0, le=MAX_QPS, allow_inf_nan=False), AfterValidator(not_vanishing)]
+Rate = Annotated[float, Field(gt=0, le=MAX_QPS, allow_inf_nan=False, json_schema_extra={"minimum": 1e-15}),
+                 AfterValidator(not_vanishing)]
 
 
 # letters that show as blank space (Hangul fillers, the blank Braille cell): `name: "\u3164"` headed
@@ -121,10 +128,13 @@ def one_line_name(v: str) -> str:
     return v
 
 
-Name = Annotated[str, AfterValidator(one_line_name)]
+# what a schema can say of a name: one line with something not blank (the invisible characters are the loader's)
+NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+Name = Annotated[str, AfterValidator(one_line_name), Field(json_schema_extra={"pattern": NAME_PATTERN})]
 # a problem's, fleet's or scenario's name heads every output: a 1 MB one was echoed whole (a hostile hunt)
 MAX_TITLE = 256
-Title = Annotated[str, Field(max_length=MAX_TITLE), AfterValidator(one_line_name)]
+Title = Annotated[str, Field(max_length=MAX_TITLE, json_schema_extra={"pattern": NAME_PATTERN}),
+                  AfterValidator(one_line_name)]
 Statistic = Literal["mean", "p50", "p90", "p95", "p99"]
 
 
@@ -207,10 +217,12 @@ def _below(limit: float, unit: str, what: str = "price"):
 
 
 below_max_price = _below(MAX_PRICE, "a card-hour")
-Price = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_price)]   # per card-hour
-ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False),
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_PRICE}),
+                  AfterValidator(below_max_price)]   # per card-hour
+ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_EXCHANGE_RATE}),
                          AfterValidator(_below(MAX_EXCHANGE_RATE, "per RMB", "rate"))]   # per RMB
-NodePrice = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_below(MAX_NODE_PRICE, "a node"))]
+NodePrice = Annotated[float, Field(ge=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_NODE_PRICE}),
+                      AfterValidator(_below(MAX_NODE_PRICE, "a node"))]
 def _budget_at_most(v: float) -> float:
     """A cost cap per hour up to MAX_BUDGET; a tiny one stays valid (the budget row is divided by
     it, so even 5e-324 is held: exit 3, `tests/test_milp.py`)."""
@@ -219,7 +231,8 @@ def _budget_at_most(v: float) -> float:
     return v
 
 
-Budget = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_budget_at_most)]
+Budget = Annotated[float, Field(gt=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_BUDGET}),
+                   AfterValidator(_budget_at_most)]
 
 
 def below_max_sell(v: float) -> float:
@@ -229,7 +242,8 @@ def below_max_sell(v: float) -> float:
     return v
 
 
-SellPrice = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(below_max_sell)]   # per million tokens
+SellPrice = Annotated[float, Field(ge=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_SELL_PRICE}),
+                      AfterValidator(below_max_sell)]   # per million tokens
 PROFILE_PERIODS = (24, 168)   # a day or a week of periods
 NonNegative = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), AfterValidator(lambda v: v + 0.0)]  # -0 → 0
 
