@@ -395,3 +395,27 @@ def test_sensitivity_holds_the_time_limit_and_the_scenarios_amortisation(monkeyp
     seen.clear()
     whatif.breakeven(base, "base", ["h20"], time_limit=9.0)
     assert seen and set(seen) == {9.0}
+
+
+@pytest.mark.parametrize("budget, status", [(60, None), (119, "infeasible"), (200, "optimal")])
+def test_a_purchase_s_amortisation_counts_against_the_scenario_s_budget(tmp_path, budget, status):
+    """Two H20 nodes bought at 500,000 over 12 months: 2 × 500,000 / (12 × 720) = 115.74 an hour,
+    paid whether they run or not. The budget held the plan alone (their electricity), so a scenario
+    under a budget of 60 read 'optimal' at 119.58 an hour (a hunt). The budget now holds the whole:
+    60 cannot pay the amortisation (exit 2), 119 leaves 3.26 for a plan that needs 3.84 (infeasible),
+    200 plans 119.58."""
+    base = _write(tmp_path, "base.yaml", "name: bb\nmodel: llama-3.1-8b\n"
+                  "workload: {qps: 100, input_tokens: 1000, output_tokens: 200}\n"
+                  "slo: {ttft: 1s, tpot: 30ms}\ngpus: [h100, h20]\n")
+    s = _write(tmp_path, "s.yaml", f"name: buy\nlimits: {{budget_per_hour: {budget}}}\n"
+               "buy: {gpu: h20, nodes: 2, price_per_node: 500000, months: 12, electricity_per_kwh: 0.6}\n")
+    r = CliRunner().invoke(main, ["whatif", base, s])
+    if status is None:
+        assert r.exit_code == 2 and "limits.budget_per_hour: 60.00 an hour cannot pay the purchase's " \
+                                    "amortisation of 115.74 an hour" in r.output
+        return
+    out = {o.name: o for o in run_scenarios(load_problem(base), base, [s])}["buy"]
+    assert out.status == status
+    if status == "optimal":
+        assert out.cost_per_hour == pytest.approx(119.58, abs=0.005) and out.cost_per_hour <= budget
+        assert out.problem.limits.budget_per_hour == pytest.approx(budget - 1e6 / (12 * 720))
