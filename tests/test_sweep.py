@@ -551,3 +551,30 @@ def test_the_sweep_pages_table_tells_close_limits_apart(tmp_path):
     assert r.exit_code == 0, r.output
     page = (tmp_path / "s" / "frontier.html").read_text(encoding="utf-8")
     assert re.findall(r'<td class="l">all</td><td>([^<]*)</td>', page) == ["30.001", "30.002"]
+
+
+def test_pool_detail_keeps_pools_of_one_shape_at_other_batches_apart():
+    """A plan with one TP8·PP2 colocated L40S instance at batch 40 and two at 60 read
+    'C 3×16 L40S TP8·PP2 b60' in frontier.json's `plan` and the page's tooltips (a hunt)."""
+    from planner.physics.perf import Parallelism
+
+    def pool(role, batch, n, pp=2):
+        c = SimpleNamespace(role=role, gpu="l40s", cards=8 * pp, par=Parallelism(tp=8, pp=pp), batch=batch)
+        return SimpleNamespace(candidate=c, instances=n)
+    pools = [pool("colocated", 40, 1), pool("colocated", 60, 2), pool("decode", 101, 1, 1), pool("prefill", 4, 2, 1),
+             pool("prefill", 8, 1, 1)]
+    assert pool_summary(pools, detail=True) == ("P 3×8 L40S TP8 | D 1×8 L40S TP8 b101 | C 1×16 L40S TP8·PP2 b40 | "
+                                                "C 2×16 L40S TP8·PP2 b60")
+    assert pool_summary(pools) == "P 3×8 L40S | D 1×8 L40S | C 3×16 L40S"
+
+
+def test_a_row_s_load_is_the_busiest_period_of_a_profile_in_requests_per_second():
+    """With `profile.qps` the rows said the unused `workload.qps: 1000` beside a day peaking at 60
+    (a hunt); a qps axis scales the profile to its point (problem_at), which the row reports."""
+    from planner.input.problem import Problem
+    p = Problem.model_validate({
+        "name": "lq", "model": "llama-3.1-8b", "slo": {"ttft": "1s", "tpot": "50ms"}, "gpus": ["h100"],
+        "workload": {"qps": 1000, "input_tokens": 1000, "output_tokens": 200,
+                     "profile": {"qps": [30.0] * 12 + [60.0] * 12}}})
+    assert p.workload.rate == 60.0 and problem_at(p, {"qps": 90.0}).workload.rate == pytest.approx(90.0)
+    assert p.workload.model_copy(update={"profile": None}).rate == 1000.0

@@ -133,17 +133,14 @@ class Workload(Strict):
 
     @model_validator(mode="after")
     def _busiest_period_in_domain(self) -> Workload:
-        """qps × qps_fraction is held to the 10⁹ req/s of every rate (10¹⁰ was planned as infeasible)."""
+        """qps × qps_fraction is held to the 10⁹ req/s of every rate (10¹⁰ was planned as infeasible);
+        a trace is read into the profile by the loader (a single problem file; not fleets yet)."""
         if self.profile is not None and (top := max(self.period_qps(), default=0.0)) > MAX_QPS:
             raise ValueError(f"profile: the busiest period asks for {top:,.0f} requests/s, above {MAX_QPS:,.0f}")
         if self.profile is not None and 0 < top < 1e-15:   # a single QPS is held to it (values.Rate)
             raise ValueError(f"profile: the busiest period asks for {top:g} requests/s, below 1e-15 (one request "
                              f"in 30 million years)")
-        return self
-
-    @model_validator(mode="after")
-    def _trace_read(self) -> Workload:
-        if self.trace is not None and self.profile is None:
+        if self.trace is not None and self.profile is None:   # the loader reads a trace into the profile
             raise ValueError("workload.trace is read into workload.profile when a single problem file is loaded "
                              "(plan solve FILE); fleets do not take traces yet")
         return self
@@ -159,6 +156,11 @@ class Workload(Strict):
         inp = prof.input_tokens[p] if prof is not None and prof.input_tokens is not None else self.input_tokens
         out = prof.output_tokens[p] if prof is not None and prof.output_tokens is not None else self.output_tokens
         return inp, out
+
+    @property
+    def rate(self) -> float:
+        """workload.qps, or a profile's busiest requests/s where it gives them (a sweep row's load)."""
+        return max(self.profile.qps) if self.profile is not None and self.profile.qps is not None else self.qps
 
     def period_qps(self) -> list[float]:
         """QPS of every period of the profile (requests/s); [qps] without a profile."""

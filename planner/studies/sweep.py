@@ -198,18 +198,21 @@ class Row:
 
 
 def pool_summary(pools: Iterable[PoolState], detail: bool = False) -> str:
-    """'P 3×8 H800 | D 12×8 H20': role letter, instances × cards per instance, GPU."""
+    """'P 3×8 H800 | D 12×8 H20': role letter, instances × cards per instance, GPU; with `detail`
+    the parallelism and the design batch too ('C 1×16 L40S TP8·PP2 b40 | C 2×16 L40S TP8·PP2 b60':
+    merged under the last pool's batch, three instances read b60, a hunt)."""
     merged: dict[tuple, int] = {}
     extra: dict[tuple, str] = {}
-    for p in pools:
+    for p in pools:   # with detail, pools of one shape at other design batches stay apart
         c = p.candidate
-        key = (list(ROLE_LETTER).index(c.role), c.gpu, c.cards, c.par.label() if detail else "")
+        key = (list(ROLE_LETTER).index(c.role), c.gpu, c.cards, c.par.label() if detail else "",
+               c.batch if detail and c.role != "prefill" else 0)
         merged[key] = merged.get(key, 0) + p.instances
         if detail:
             extra[key] = (f" b{c.batch}" if c.role != "prefill" else "")
     parts = []
     for key in sorted(merged):
-        role, gpu, cards, label = key
+        role, gpu, cards, label, _ = key
         s = f"{list(ROLE_LETTER.values())[role]} {merged[key]}×{cards} {gpu.upper()}"
         parts.append(s + (f" {label}{extra[key]}" if detail else ""))
     return " | ".join(parts)
@@ -245,8 +248,7 @@ def solve_row(problem: Problem, source: str, point: dict[str, float], index: int
     A load profile is planned over its horizon (without the comparisons): cost per hour is the
     horizon's mean, the latencies the worst pool of any period, the pools those of the busiest."""
     p = problem_at(problem, point, curve)
-    base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft,
-                qps=p.workload.qps)
+    base = dict(curve=curve, point=index, tpot_limit_s=p.slo.tpot, ttft_limit_s=p.slo.ttft, qps=p.workload.rate)
     try:
         if p.workload.profile is not None:
             from planner.plan.horizon import solve_horizon
@@ -396,10 +398,8 @@ def curves_of(problem: Problem, per_gpu: bool) -> tuple[str, ...]:
 def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: bool = True,
               workers: int | None = None, dask: str | None = None,
               on_point: Callable[[list[Row]], None] | None = None) -> Sweep:
-    """Solve every grid point on every curve (in parallel), mark the frontier, return the Sweep.
-
-    `on_point` is called with each grid point's rows as it finishes (progress, streaming).
-    """
+    """Solve every grid point on every curve (in parallel), mark the frontier, return the Sweep;
+    `on_point` is called with each grid point's rows as it finishes (progress, streaming)."""
     names = [a.name for a in axes]
     if len(set(names)) != len(names) or not axes:
         raise BadInput("sweep: give each of --tpot, --ttft, --qps at most once, and at least one")
@@ -421,7 +421,7 @@ def run_sweep(problem: Problem, source: str, axes: Sequence[Axis], *, per_gpu: b
     def finished() -> Sweep:
         order = {c: k for k, c in enumerate(curves)}
         rows = sorted(done, key=lambda r: (order[r.curve], r.point))
-        target = (("tpot", problem.slo.tpot), ("ttft", problem.slo.ttft), ("qps", problem.workload.qps))
+        target = (("tpot", problem.slo.tpot), ("ttft", problem.slo.ttft), ("qps", problem.workload.rate))
         prof = problem.workload.profile
         hours = None if prof is None else prof.period / 3600.0 * len(problem.workload.period_qps())
         return Sweep(problem.name, source, problem.pricing.currency, tuple(axes), curves,
