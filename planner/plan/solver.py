@@ -68,7 +68,7 @@ NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jum
 PRESOLVE_RULES_OFF = 1 << 5
 
 
-NO_GAP_BELOW = 1e-6   # in the objective's units: an objective and a gap this small are none
+NO_GAP_BELOW = 1e-6   # in the objective's units: an objective this close to its bound has no gap
 
 
 def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False,
