@@ -116,3 +116,26 @@ def test_layout_and_model_key_the_terms():
         assert terms.stage_terms(other) != terms.stage_terms(a)
         assert passes(other) == cold(other)
         assert other.weights_bytes_per_card == weights_per_card_bytes(other)   # shared by value too
+
+
+@pytest.mark.parametrize("gpu, par", [("h200", dict(tp=1, dp=8)), ("b200", dict(tp=1, dp=8)), ("h200", dict(tp=8)),
+                                      ("h100", dict(tp=4, pp=2))])
+def test_plan_eval_s_collective_floor_is_the_step_s_own(gpu, par):
+    """`plan eval`'s floors printed every collective at the all-reduce's latency; the step charges
+    an all-to-all its own, larger α: DeepSeek-V3 on 8 H200 at DP8 printed 119 × 9 µs = 1.06 ms of
+    the 1.71 ms the step charges (a hunt). The printed collectives × latency is the step's
+    collective time of a message of no bytes, over its pp stages."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.schemas import get_gpu, get_model
+    from planner.physics.colocated import floors
+    from planner.physics.comm import allreduce_time
+    from planner.physics.deployment import Deployment
+    from planner.physics.perf import Parallelism
+    from planner.physics.terms import stage_terms
+    p = Parallelism(**par)
+    dep = Deployment(get_model("deepseek-v3"), get_gpu(gpu), p, load_calibration("default"))
+    f = floors(dep, 8)
+    zero = stage_terms(dep).comm.time(1e-9) * p.pp
+    assert f.collectives * f.collective_latency_s == pytest.approx(zero, rel=1e-6)
+    if p.dp > 1:   # all-to-alls: above the all-reduce's α
+        assert f.collective_latency_s > 1.3 * allreduce_time(dep, 8, 1.0)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.physics.comm import allreduce_time
 from planner.physics.deployment import Deployment, PhaseTime
 from planner.physics.packed import lone_chunk_step, packs_whole_prompts
 from planner.physics.packed import seen_share as packed_seen_share
 from planner.physics.perf import decode_step, mixed_step
 from planner.physics.perf import tokens_per_step as dep_tokens_per_step
+from planner.physics.terms import stage_terms
 
 DEFAULT_CHUNK_TOKENS = 8192   # engines' default prefill token budget per step: vLLM
 # max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens
@@ -287,6 +287,9 @@ class Floors:
                 + self.sequences_s)
 
 
+LATENCY_TOKENS = 1e-9   # a message this small costs its collectives' latency alone
+
+
 def floors(dep: Deployment, batch: float = 1.0) -> Floors:
     """The floors of one decode step of `dep` at `batch` sequences (`plan eval` prints them)."""
     a, par, c = dep.arch, dep.par, dep.calib
@@ -294,8 +297,10 @@ def floors(dep: Deployment, batch: float = 1.0) -> Floors:
     allreduces = (a.layers * (1 if par.tp > 1 else 0) + a.dense_layers * (1 if n_s > 1 else 0)
                   + (a.moe_layers if a.is_moe and par.moe_tp > 1 else 0))
     alltoalls = a.moe_layers * 2 if a.is_moe and par.moe_ep > 1 else 0
-    group = par.tp if par.tp > 1 else n_s
-    latency = allreduce_time(dep, group, 1.0) if group > 1 else 0.0
+    # the mean latency of one, as the step charges them: each kind its own α (an all-to-all's is
+    # larger than an all-reduce's; the all-reduce's for all of them printed 1.06 of 1.71 ms, a hunt)
+    count = allreduces + alltoalls
+    latency = stage_terms(dep).comm.time(LATENCY_TOKENS) * par.pp / count if count else 0.0
     return Floors(c.v("step_overhead_s"), a.layers * c.v("layer_overhead_s"),
                   a.moe_layers * c.v("moe_layer_overhead_s"), allreduces + alltoalls, latency,
                   batch / par.dp * c.v("sequence_overhead_s"))
