@@ -198,7 +198,9 @@ def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_token
 def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
     plain_dep = replace(dep, spec=None)
-    plain = _decode_raw(plain_dep, stage_terms(plain_dep), np.maximum(batch, 1.0), context_tokens)
+    # as the scalar `perf.drafts`, at the batch itself (a mean below one sequence too; it took one
+    # there, 3.5e-4 apart at b = 0.5, a hunt); 1 where there is none, whose drafts f zeroes
+    plain = _decode_raw(plain_dep, stage_terms(plain_dep), np.where(batch > 0, batch, 1.0), context_tokens)
     f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
     return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
                        plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
