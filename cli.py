@@ -348,9 +348,8 @@ def eval_cmd(**kw) -> None:
     if not kw["model"].strip():
         raise BadInput("--model: empty; give a catalog id (plan catalog models), a Hugging Face id or a "
                        "config.json path")
-    _no_empty((), calibration=kw["calibration"])
-    for opt in ("model", "calibration"):   # printed in the header
-        _one_line_option(opt, kw[opt])
+    _one_line_option("model", kw["model"])   # printed in the header
+    _calibration_option(kw["calibration"])
     if k is not None and concurrency is None:
         raise BadInput("--requests-per-client: it sizes the closed loop of --concurrency; give --concurrency too")
     req = EvalRequest(**kw)
@@ -418,6 +417,9 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     for k, v in given.items():   # an empty option (a shell variable left unset) is not 'ask me'
         if isinstance(v, str) and not v.strip():
             raise BadInput(f"plan init: --{k.replace('_', '-')}: empty; leave the option out to take the default")
+    for k in ("model", "ttft", "tpot", "gpus"):   # written into the file: '1s\n' wrote a value over two lines
+        if isinstance(given.get(k), str):
+            _one_line_option(k, given[k])
     if given.get("tpot") is not None:
         from planner.input.units import note_bare_tpot_seconds
         note_bare_tpot_seconds("plan init: --tpot", given["tpot"])
@@ -591,16 +593,17 @@ def _show(d: dict, text, verification, as_json: bool, checks: bool) -> None:
             click.echo("\n" + render_checks(verification))
 
 
-def _calibration_option(name: str) -> str:
-    """The --calibration value, checked here so that an unknown profile is blamed on the option."""
+def _calibration_option(name: str, option: str = "calibration") -> str:
+    """The --calibration (or --base) value, checked here so that an unknown profile is blamed on
+    the option (eval, validate and calibrate --base named none, a hunt)."""
     from planner.catalog.calibration import load_calibration
     from planner.errors import BadInput
-    _no_empty((), calibration=name)
-    _one_line_option("calibration", name)   # written into the plan as calibration_source
+    _no_empty((), **{option: name})
+    _one_line_option(option, name)   # written into the plan as calibration_source
     try:
         load_calibration(name)
     except BadInput as e:
-        raise BadInput(f"--calibration: {e}") from None
+        raise BadInput(f"--{option}: {e}") from None
     return name
 
 
@@ -777,7 +780,7 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
         _wrote(plot_out)
     click.echo(to_json(report.result_dict(w)), nl=False) if as_json else click.echo(report.render_table(w))
     if w.base.plan is None:
-        raise Infeasible(f"the base problem {base} is infeasible: {w.base.reason}")
+        raise Infeasible(f"the base problem {base} has no plan: {w.base.reason}")
 
 
 def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_out, breakeven: bool,
@@ -797,7 +800,7 @@ def _whatif_horizon(problem, base: str, scenarios, as_json: bool, csv_out, plot_
     click.echo(to_json(report.horizon_result_dict(outcomes)), nl=False) if as_json \
         else click.echo(report.render_horizon_table(outcomes))
     if outcomes[0].plan is None:
-        raise Infeasible(f"the base problem {base} is infeasible: {outcomes[0].reason}")
+        raise Infeasible(f"the base problem {base} has no plan: {outcomes[0].reason}")
 
 
 # ------------------------------------------------------------------------------ sweep
@@ -1030,6 +1033,7 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
     _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
+    _calibration_option(base, "base")
     if name is not None:
         _one_line_option("name", name)
         if "/" in name or "\\" in name or name.strip() in (".", ".."):
@@ -1109,6 +1113,7 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     if timings and not simulate:   # accepted and ignored until 2026-12-05 (hostile hunt, third round)
         raise click.UsageError("--timings puts the closed-loop simulation's seconds in the JSON; it needs --simulate")
     _no_empty(measurements, group_by=group_by, deployment=deployment, calibration=calibration, profiles=profiles)
+    _calibration_option(calibration)
     inputs = (*measurements, *([deployment] if deployment else []))
     if out_plot:
         from planner.input.files import check_writable

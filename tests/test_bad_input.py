@@ -395,3 +395,32 @@ def test_spot_confidence_without_any_spot_price_is_refused():
         validate(Problem, data, "p.yaml")
     data["gpus"] = [{"id": "h100", "spot_price_per_gpu_hour": 6.0}]
     assert validate(Problem, data, "p.yaml").serving.spot_confidence_percent == 90
+
+
+MEASUREMENTS = ROOT / "catalogs" / "measurements" / "public.yaml"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", "nosuch"],
+     "--calibration: unknown calibration profile 'nosuch'"),
+    (["validate", str(MEASUREMENTS), "--folds", "0", "--calibration", "nosuch"],
+     "--calibration: unknown calibration profile 'nosuch'"),
+    (["validate", str(MEASUREMENTS), "--folds", "0", "--calibration", "/etc/passwd"],
+     "--calibration: /etc/passwd: a calibration profile is a .yaml file"),
+    (["validate", str(MEASUREMENTS), "--folds", "0", "--calibration", str(MEASUREMENTS)],
+     "not a calibration profile (it reads as a measurements file: plan validate and plan calibrate read it)"),
+    (["calibrate", str(MEASUREMENTS), "--out", "OUT", "--base", str(MEASUREMENTS)],
+     "--base: " + str(MEASUREMENTS) + ": not a calibration profile (it reads as a measurements file"),
+    (["validate", str(MEASUREMENTS), "--folds", "0", "--deployment", str(MEASUREMENTS)],
+     "a measurements file: plan validate and plan calibrate read it, not a deployment"),
+    (["init", "--tpot", "1s\n"], "--tpot '1s\\n': "),
+])
+def test_options_naming_another_kind_of_file_or_none_say_so_in_one_line(args, message, tmp_path):
+    """A measurements file given as a profile (--calibration, --base) or as --deployment listed 5–17
+    lines of missing and unknown keys; eval, validate and calibrate --base named no option for an
+    unknown profile; an existing path was an 'unknown profile'; `plan init --tpot '1s<newline>'`
+    wrote a value over two lines (a hunt of the command-line options)."""
+    r = CliRunner().invoke(cli.main, [a.replace("OUT", str(tmp_path / "c.yaml")) for a in args])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], r.output

@@ -164,7 +164,8 @@ def test_time_limit_without_solution_is_infeasible_with_advice(monkeypatch):
     def no_solution(m, name="highs", time_limit=30.0, gap=1e-4, verbose=False, gap_abs=None, heuristics=True):
         return milp.SolverReport(name, milp.SolverStatus.no_solution_time_limit, 0.0, None, None, 0, 0)
     monkeypatch.setattr(milp, "solve", no_solution)
-    with pytest.raises(Infeasible, match="found no plan within the time limit of 0.5 s; raise solver.time_limit"):
+    with pytest.raises(Infeasible, match=r"found no plan within the time limit of 0.5 s; raise solver.time_limit "
+                                         r"\(or --time-limit"):
         solve(problem(), "p.yaml", time_limit=0.5)
 
 

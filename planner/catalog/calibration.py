@@ -13,6 +13,7 @@ from pydantic import Field, StrictBool, ValidationInfo, field_validator
 from planner.catalog.cache import cached_load
 from planner.errors import BadInput, suggest
 from planner.input.files import read_yaml, validate
+from planner.input.load import other_kind
 from planner.input.schema import Strict
 from planner.input.values import Name
 
@@ -217,7 +218,8 @@ def profile_dirs() -> list[Path]:
 def load_calibration(name_or_path: str = "default") -> Calibration:
     """Calibration profile by name (NAME.yaml in `profile_dirs()`) or by path to a YAML file."""
     p = Path(name_or_path)
-    if p.suffix and p.suffix not in (".yaml", ".yml") and p.is_file():   # not "unknown profile 'x.json'"
+    if (p.suffix or "/" in name_or_path) and p.suffix not in (".yaml", ".yml") and p.exists():
+        # not "unknown profile 'x.json'" (or '/etc/passwd', '/dev/null': a path that exists)
         raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
     found = profile_file(name_or_path)
     if found is None and "/" not in name_or_path:   # 'unknown profile ff; available: ff' of a pipe ff.yaml
@@ -259,9 +261,10 @@ def _profile_data(path: str) -> object:
     """The YAML of a calibration profile; a file of another kind (a problem file, say) is one
     message, not a line per missing parameter."""
     data = read_yaml(path)
-    if isinstance(data, dict) and not is_profile_data(data) and ("model" in data or "workload" in data
-                                                                  or "classes" in data):
-        raise BadInput(f"{path}: not a calibration profile (it reads as a problem file); give a profile "
-                       f"name ({', '.join(sorted(q.stem for q in CALIBRATION_DIR.glob('*.yaml')))}) or a "
-                       f"file written by plan calibrate")
+    if isinstance(data, dict) and not is_profile_data(data):   # a measurements file listed 17 lines of keys
+        kind = "a problem file" if ("model" in data or "workload" in data or "classes" in data) else other_kind(data)
+        if kind is not None:
+            raise BadInput(f"{path}: not a calibration profile (it reads as {kind}); give a profile "
+                           f"name ({', '.join(sorted(q.stem for q in CALIBRATION_DIR.glob('*.yaml')))}) or a "
+                           f"file written by plan calibrate")
     return data

@@ -42,6 +42,7 @@ from planner.errors import BadInput, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
+from planner.input.load import other_kind
 from planner.input.schema import Precision, Strict
 from planner.input.values import Name
 from planner.physics.perf import Parallelism
@@ -109,6 +110,9 @@ def load_deployment(path: str | Path) -> BenchDeployment:
         kind = "fleet" if "classes" in data else "problem"                                      # unknown keys
         raise BadInput(f"{path}: a {kind} file, not a deployment: --deployment is a YAML of what the benchmark "
                        f"measured (model, gpu, engine, cards, parallelism, mode; docs/export.md)")
+    if isinstance(data, dict) and (other := other_kind(data)) is not None:   # a measurements file: 5 lines of keys
+        raise BadInput(f"{path}: {other}, not a deployment: --deployment is a YAML of what the benchmark measured "
+                       f"(model, gpu, engine, cards, parallelism, mode; docs/export.md)")
     dep = validate(BenchDeployment, data, str(path))
     gpus = load_gpus()
     if dep.gpu not in gpus:

@@ -197,7 +197,7 @@ def raise_unless_solved(report: milp.SolverReport, source: str, time_limit: floa
         raise Infeasible(f"{source}: " + explain())
     if report.status == milp.SolverStatus.no_solution_time_limit:
         raise Infeasible(f"{source}: the solver found no plan within the time limit of "
-                         f"{time_limit:g} s; raise solver.time_limit")
+                         f"{time_limit:g} s; raise solver.time_limit (or --time-limit, which overrides it)")
     if report.status == milp.SolverStatus.error:
         other = "cbc" if report.name == "highs" else "highs"
         raise Infeasible(f"{source}: the {report.name} solver failed; try --solver {other}")
