@@ -29,9 +29,23 @@ MAX_POINTS = 1_000             # values per sweep axis (the product is capped in
 MAX_TIME_LIMIT = 1e7
 
 
-class FiniteFloatRange(click.FloatRange):
-    """click's FloatRange, refusing NaN and ±inf as well: NaN compares false with every bound, so
-    FloatRange lets it through (and inf past an open upper end)."""
+class AsciiDigits:
+    """A number option written in ASCII: click reads '٣٠٠٠' and '８' as numbers (Python's int and
+    float do), which a file's values and a sweep's axes refuse (a hunt of the options)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.isascii():
+            self.fail(f"{value!r}: write the number in ASCII digits (0-9)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class IntRange(AsciiDigits, click.IntRange):
+    """click's IntRange, of ASCII digits."""
+
+
+class FiniteFloatRange(AsciiDigits, click.FloatRange):
+    """click's FloatRange, of ASCII digits, refusing NaN and ±inf as well: NaN compares false with
+    every bound, so FloatRange lets it through (and inf past an open upper end)."""
 
     def convert(self, value, param, ctx):
         import math
@@ -304,15 +318,15 @@ def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -
 @main.command("eval")
 @click.option("--model", required=True, help="catalog id (plan catalog models) or path to a config.json")
 @click.option("--gpu", required=True, help="catalog id (plan catalog gpus)")
-@click.option("--cards", type=click.IntRange(1, 65536), default=8, show_default=True)
-@click.option("--batch", type=click.IntRange(1, 10_000_000), default=1, show_default=True,
+@click.option("--cards", type=IntRange(1, 65536), default=8, show_default=True)
+@click.option("--batch", type=IntRange(1, 10_000_000), default=1, show_default=True,
               help="decode batch / prompts in a prefill pass")
-@click.option("--input-len", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
-@click.option("--output-len", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
-@click.option("--tp", type=click.IntRange(1, 65536), default=None,
+@click.option("--input-len", type=IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option("--output-len", type=IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option("--tp", type=IntRange(1, 65536), default=None,
               help="tensor parallel degree (default cards/(pp·dp))")
-@click.option("--pp", type=click.IntRange(1, 65536), default=1, show_default=True)
-@click.option("--dp", type=click.IntRange(1, 65536), default=1, show_default=True,
+@click.option("--pp", type=IntRange(1, 65536), default=1, show_default=True)
+@click.option("--dp", type=IntRange(1, 65536), default=1, show_default=True,
               help="data-parallel attention groups (MoE)")
 @click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
 @click.option("--experts", "expert_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None,
@@ -329,7 +343,7 @@ def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -
               help="prefix-cache hit ratio 0–1")
 @click.option("--calibration", default="default", show_default=True)
 @click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")
-@click.option("--concurrency", type=click.IntRange(1, 20_000), default=None,
+@click.option("--concurrency", type=IntRange(1, 20_000), default=None,
               help="also a closed-loop benchmark of this instance at this many requests in flight (what "
                    "`vllm bench serve --max-concurrency C` measures): the analytic TTFT/TPOT and a simulation "
                    "of the same loop (JSON key closed_loop)")
@@ -398,8 +412,8 @@ def schema_cmd(kind: str, out: str | None, force: bool) -> None:
 @main.command("init")
 @click.option("--model", help="catalog id, Hugging Face id or path to a config.json")
 @click.option("--qps", type=FiniteFloatRange(min=0, min_open=True, max=1e9), help="requests per second")
-@click.option("--input-tokens", type=click.IntRange(1, 10_000_000), help="prompt tokens per request")
-@click.option("--output-tokens", type=click.IntRange(1, 10_000_000), help="output tokens per request")
+@click.option("--input-tokens", type=IntRange(1, 10_000_000), help="prompt tokens per request")
+@click.option("--output-tokens", type=IntRange(1, 10_000_000), help="output tokens per request")
 @click.option("--ttft", help="time-to-first-token limit, e.g. 2s")
 @click.option("--tpot", help="time-per-output-token limit, e.g. 50ms")
 @click.option("--gpus", help="GPU types, comma-separated, e.g. h100,h20")
@@ -687,9 +701,9 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 # --------------------------------------------------------------------------- simulate
 @main.command("simulate")
 @click.argument("plan_file", metavar="PLAN.json", type=InPath(dir_okay=False))
-@click.option("--requests", type=click.IntRange(100, MAX_SIM_REQUESTS), default=100_000, show_default=True,
+@click.option("--requests", type=IntRange(100, MAX_SIM_REQUESTS), default=100_000, show_default=True,
               help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them)")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+@click.option("--seed", type=IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="random seed (same seed, same result)")
 @click.option("--period", default="peak", show_default=True, metavar="peak|all|N",
               help="a plan over a load profile: which period to simulate (its pools at its QPS)")
@@ -830,12 +844,12 @@ def _progress(n: int, label: str):
 @click.option("--tpot", help="TPOT limits: LOW:HIGH (with --points) or a list 20ms,50ms")
 @click.option("--ttft", help="TTFT limits: LOW:HIGH or a list 0.5s,2s")
 @click.option("--qps", help="request rates: LOW:HIGH or a list 100,200")
-@click.option("--points", type=click.IntRange(2, MAX_POINTS), default=None,
+@click.option("--points", type=IntRange(2, MAX_POINTS), default=None,
               help=f"values per LOW:HIGH range, 2 to {MAX_POINTS:,} [20; 8 without an axis]")
 @click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="local processes [cores]")
+@click.option("--workers", type=IntRange(1, 256), default=None, help="local processes [cores]")
 @click.option("--dask", default=None, help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
@@ -1015,7 +1029,7 @@ def catalog_models(as_json: bool) -> None:
 @click.option("--base", default="default", show_default=True,
               help="Profile whose values start the fit and fill the parameters not fitted.")
 @click.option("--name", default=None, help="Profile name (default: the --out file's stem).")
-@click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
+@click.option("--folds", default=5, show_default=True, type=IntRange(0, 50),
               help="Cross-validation folds for the error written into the profile (0: none).")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
@@ -1085,7 +1099,7 @@ def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:
               help="Calibration profile name or path.")
 @click.option("--out-plot", default=None, type=OutPath(dir_okay=False),
               help="Write a log-log parity plot (PNG) with ±15 % and ±30 % bands.")
-@click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 50),
+@click.option("--folds", default=5, show_default=True, type=IntRange(0, 50),
               help="k of the grouped k-fold cross-validation (0 or 1: no CV).")
 @click.option("--group-by", "group_by", default=None, metavar="AXES",
               help="Predict each point with its group's profile (catalogs/calibration/LABEL.yaml, "

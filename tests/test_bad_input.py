@@ -424,3 +424,26 @@ def test_options_naming_another_kind_of_file_or_none_say_so_in_one_line(args, me
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], r.output
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "８"],
+    ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "٤"],
+    ["solve", str(ROOT / "problems" / "small_model_cheap_card.yaml"), "--time-limit", "١٠"],
+    ["sweep", str(ROOT / "problems" / "small_model_cheap_card.yaml"), "--tpot", "20ms,30ms", "--points", "٣"],
+])
+def test_number_options_are_ascii_digits(args):
+    """click read '٣٠٠٠', '８' and '١٠' as numbers (Python's int and float do) where a file's values
+    and a sweep's axes refuse them (a hunt of the options): exit 2 naming the option."""
+    r = CliRunner().invoke(cli.main, args)
+    assert r.exit_code == 2 and "write the number in ASCII digits" in r.output, r.output
+
+
+def test_a_period_index_is_ascii_digits():
+    """`plan simulate day.json --period ١` simulated period 1 (int() reads Arabic-Indic digits)."""
+    from planner.errors import BadInput
+    from planner.studies.simulate.fleet import period_indices
+    day = {"periods": [{"qps": 1.0}, {"qps": 2.0}]}
+    assert period_indices(day, "1", "d.json") == [1]
+    with pytest.raises(BadInput, match="--period: 'peak', 'all' or a period index, got '١'"):
+        period_indices(day, "١", "d.json")

@@ -117,8 +117,8 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
         return [i for i in range(len(periods)) if has_load(i)]
     if period == "peak":
         return [max(range(len(periods)), key=lambda i: periods[i].get("qps", 0.0))]
-    try:
-        i = int(period)
+    try:   # ASCII digits, as every number option ('١' ran period 1, a hunt)
+        i = int(period) if period.isascii() else int("x")
     except ValueError:
         raise BadInput(f"--period: 'peak', 'all' or a period index, got {period!r}") from None
     if not 0 <= i < len(periods):
