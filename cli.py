@@ -55,6 +55,26 @@ class FiniteFloatRange(AsciiDigits, click.FloatRange):
         return rv
 
 
+def _refuse_repeated_options(cmd: click.Command, args: list[str], ctx: click.Context) -> None:
+    """A usage error for an option of one value given twice: click keeps the last without a word
+    (`--tpot 20ms,30ms --tpot 40ms` swept 40 ms alone, `--out a.json --out b.json` wrote b.json,
+    a hunt). Options that take several (`multiple`) and flags may repeat."""
+    takes = {o: p for p in cmd.params if isinstance(p, click.Option) and not (p.multiple or p.is_flag or p.count)
+             for o in p.opts}
+    seen: dict[str, str] = {}
+    i = 0
+    while i < len(args) and args[i] != "--":
+        key = args[i].split("=", 1)[0]
+        if key not in takes:
+            i += 1
+            continue
+        name = takes[key].name or key
+        if name in seen:
+            raise click.UsageError(f"{key}: given twice; only the last value would be read: give it once", ctx)
+        seen[name] = key
+        i += 1 if "=" in args[i] else 1 + takes[key].nargs
+
+
 class PlanGroup(click.Group):
     """The CLI's one error boundary: the project's errors map to their exit codes, the
     environment's (a full disk, a read-only directory, memory, a solver library) to one line
@@ -78,6 +98,12 @@ class PlanGroup(click.Group):
             what = f"{e.filename}: " if getattr(e, "filename", None) else ""
             click.echo(f"error: {what}{e.strerror or e} (a file or system operation failed)", err=True)
             sys.exit(2)
+
+    def resolve_command(self, ctx: click.Context, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            _refuse_repeated_options(cmd, rest, ctx)
+        return name, cmd, rest
 
     def invoke(self, ctx: click.Context):
         try:

@@ -293,7 +293,9 @@ def test_time_limit_must_be_finite(value):
 ])
 def test_eval_names_the_option_the_user_gave_for_a_tp_that_does_not_divide_the_heads(args, message):
     """`--cards 3` said '--tp 3 does not divide …' to a user who never gave --tp."""
-    r = CliRunner().invoke(cli.main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", *args])
+    base = {"--model": "llama-3.1-8b", "--gpu": "h100"}   # an option the case gives replaces its default here
+    given = [x for k, v in base.items() if k not in args for x in (k, v)]
+    r = CliRunner().invoke(cli.main, ["eval", *given, *args])
     assert r.exit_code == 2 and message in r.output, r.output
 
 
@@ -447,3 +449,22 @@ def test_a_period_index_is_ascii_digits():
     assert period_indices(day, "1", "d.json") == [1]
     with pytest.raises(BadInput, match="--period: 'peak', 'all' or a period index, got '١'"):
         period_indices(day, "١", "d.json")
+
+
+@pytest.mark.parametrize("args, option", [
+    (["sweep", "P", "--tpot", "20ms,30ms", "--tpot", "40ms", "--out", "OUT"], "--tpot"),
+    (["solve", "P", "--json", "--out", "OUT", "--out=OUT2"], "--out"),
+    (["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--gpu", "h200"], "--gpu"),
+])
+def test_an_option_of_one_value_given_twice_is_a_usage_error(args, option, tmp_path):
+    """click keeps the last of a repeated option without a word: `--tpot 20ms,30ms --tpot 40ms` swept
+    40 ms alone, `--out a.json --out b.json` wrote b.json (a hunt). Flags and multiple-value
+    options may repeat (`--force --force`)."""
+    p = str(ROOT / "problems" / "small_model_cheap_card.yaml")
+    out = [a.replace("OUT2", str(tmp_path / "b.json")).replace("OUT", str(tmp_path / "a")) if "OUT" in a else
+           (p if a == "P" else a) for a in args]
+    r = CliRunner().invoke(cli.main, out)
+    assert r.exit_code == 2 and f"{option}: given twice; only the last value would be read" in r.output, r.output
+    assert not list(tmp_path.iterdir())
+    ok = CliRunner().invoke(cli.main, ["solve", p, "--force", "--force", "--json", "--out", str(tmp_path / "c.json")])
+    assert ok.exit_code == 0, ok.output
