@@ -907,6 +907,11 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
         from planner.errors import BadInput
         raise BadInput(f"--points {points}: every axis given is a list of values; --points sizes LOW:HIGH "
                        f"ranges (drop it, or give a range)")
+    if given and not any(":" in t for t in given) and \
+            click.get_current_context().get_parameter_source("spacing") == click.core.ParameterSource.COMMANDLINE:
+        from planner.errors import BadInput  # accepted and ignored until 2026-12-05 (a hunt)
+        raise BadInput(f"--spacing {spacing}: every axis given is a list of values; --spacing spaces LOW:HIGH "
+                       f"ranges (drop it, or give a range)")
     p = load_problem(problem)
     inputs = inputs_of(p, problem)
     if not axes:
@@ -1074,6 +1079,9 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     from planner.report.fidelity import render_calibrate
     _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
     _calibration_option(base, "base")
+    if name is not None and group_by:   # written as each group's label, without a word (a hunt)
+        raise click.UsageError("--name names the one profile of a fit; with --group-by each profile is named by its "
+                               "group (LABEL.yaml in --out): drop --name")
     if name is not None:
         _one_line_option("name", name)
         if "/" in name or "\\" in name or name.strip() in (".", ".."):

@@ -468,3 +468,18 @@ def test_an_option_of_one_value_given_twice_is_a_usage_error(args, option, tmp_p
     assert not list(tmp_path.iterdir())
     ok = CliRunner().invoke(cli.main, ["solve", p, "--force", "--force", "--json", "--out", str(tmp_path / "c.json")])
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "P", "--tpot", "20ms,30ms", "--spacing", "linear", "--out", "OUT"],
+     "--spacing linear: every axis given is a list of values"),
+    (["calibrate", str(MEASUREMENTS), "--out", "OUT", "--group-by", "engine", "--name", "foo"],
+     "--name names the one profile of a fit; with --group-by"),
+])
+def test_options_that_would_be_ignored_are_refused(args, message, tmp_path):
+    """`--spacing` beside axes given as lists, and `--name` beside `--group-by` (each profile was
+    named by its group, 'name: vllm'), were accepted and ignored (a hunt)."""
+    p = str(ROOT / "problems" / "small_model_cheap_card.yaml")
+    r = CliRunner().invoke(cli.main, [str(tmp_path / "o") if a == "OUT" else (p if a == "P" else a) for a in args])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not (tmp_path / "o").exists()
