@@ -903,15 +903,14 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
     given = [t for t in (tpot, ttft, qps) if t]
     # the values read first: '--ttft 50%' was told about --points, not about the unreadable '50%'
     axes = [parse_axis(n, t, points or 20, spacing) for n, t in (("tpot", tpot), ("ttft", ttft), ("qps", qps)) if t]
-    if points is not None and given and not any(":" in t for t in given):
+    if given and not any(":" in t for t in given):   # the options of LOW:HIGH ranges mean nothing to lists
         from planner.errors import BadInput
-        raise BadInput(f"--points {points}: every axis given is a list of values; --points sizes LOW:HIGH "
-                       f"ranges (drop it, or give a range)")
-    if given and not any(":" in t for t in given) and \
-            click.get_current_context().get_parameter_source("spacing") == click.core.ParameterSource.COMMANDLINE:
-        from planner.errors import BadInput  # accepted and ignored until 2026-12-05 (a hunt)
-        raise BadInput(f"--spacing {spacing}: every axis given is a list of values; --spacing spaces LOW:HIGH "
-                       f"ranges (drop it, or give a range)")
+        spaced = click.get_current_context().get_parameter_source("spacing") == click.core.ParameterSource.COMMANDLINE
+        for opt, value, does, on in (("points", points, "sizes", points is not None),
+                                     ("spacing", spacing, "spaces", spaced)):   # --spacing ignored until 2026-12-05
+            if on:
+                raise BadInput(f"--{opt} {value}: every axis given is a list of values; --{opt} {does} LOW:HIGH "
+                               f"ranges (drop it, or give a range)")
     p = load_problem(problem)
     inputs = inputs_of(p, problem)
     if not axes:
@@ -1077,7 +1076,7 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
     CSV (docs/export.md). On the shipped measurements a fit takes minutes, each fold as long again."""
     from planner.fidelity.validate import run_calibrate
     from planner.report.fidelity import render_calibrate
-    _no_empty(measurements, name=name, group_by=group_by, deployment=deployment, base=base)
+    _no_empty(measurements, name=name, group_by=group_by, deployment=deployment)
     _calibration_option(base, "base")
     if name is not None and group_by:   # written as each group's label, without a word (a hunt)
         raise click.UsageError("--name names the one profile of a fit; with --group-by each profile is named by its "
@@ -1160,7 +1159,7 @@ def validate_cmd(measurements: tuple[str, ...], calibration: str, out_plot: str 
     from planner.report.fidelity import render_json, render_text, write_parity_plot
     if timings and not simulate:   # accepted and ignored until 2026-12-05 (hostile hunt, third round)
         raise click.UsageError("--timings puts the closed-loop simulation's seconds in the JSON; it needs --simulate")
-    _no_empty(measurements, group_by=group_by, deployment=deployment, calibration=calibration, profiles=profiles)
+    _no_empty(measurements, group_by=group_by, deployment=deployment, profiles=profiles)
     _calibration_option(calibration)
     inputs = (*measurements, *([deployment] if deployment else []))
     if out_plot:

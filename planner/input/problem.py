@@ -132,7 +132,7 @@ class Workload(Strict):
         return v
 
     @model_validator(mode="after")
-    def _busiest_period_in_domain(self) -> Workload:
+    def _profile_in_domain(self) -> Workload:
         """qps × qps_fraction is held to the 10⁹ req/s of every rate (10¹⁰ was planned as infeasible);
         a trace is read into the profile by the loader (a single problem file; not fleets yet)."""
         if self.profile is not None and (top := max(self.period_qps(), default=0.0)) > MAX_QPS:

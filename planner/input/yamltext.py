@@ -176,7 +176,7 @@ def joined_surrogates(x: Any, p: Path) -> Any:
 # the key inside the comment but planned with it (194.40 RMB/h instead of 777.60; a hunt, 2026-12-05)
 HIDDEN_BREAKS = {"\x85": "U+0085 (NEXT LINE)", "\u2028": "U+2028 (LINE SEPARATOR)",
                  "\u2029": "U+2029 (PARAGRAPH SEPARATOR)"}
-HIDDEN_BREAK = re.compile("[\x85\u2028\u2029]")
+HIDDEN_BREAK = re.compile("[" + "".join(HIDDEN_BREAKS) + "]")
 
 
 def refuse_hidden_breaks(text: str, p: Path) -> None:

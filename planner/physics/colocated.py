@@ -302,5 +302,5 @@ def floors(dep: Deployment, batch: float = 1.0) -> Floors:
     count = allreduces + alltoalls
     latency = stage_terms(dep).comm.time(LATENCY_TOKENS) * par.pp / count if count else 0.0
     return Floors(c.v("step_overhead_s"), a.layers * c.v("layer_overhead_s"),
-                  a.moe_layers * c.v("moe_layer_overhead_s"), allreduces + alltoalls, latency,
+                  a.moe_layers * c.v("moe_layer_overhead_s"), count, latency,
                   batch / par.dp * c.v("sequence_overhead_s"))

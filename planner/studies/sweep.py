@@ -202,19 +202,16 @@ def pool_summary(pools: Iterable[PoolState], detail: bool = False) -> str:
     the parallelism and the design batch too ('C 1×16 L40S TP8·PP2 b40 | C 2×16 L40S TP8·PP2 b60':
     merged under the last pool's batch, three instances read b60, a hunt)."""
     merged: dict[tuple, int] = {}
-    extra: dict[tuple, str] = {}
     for p in pools:   # with detail, pools of one shape at other design batches stay apart
         c = p.candidate
         key = (list(ROLE_LETTER).index(c.role), c.gpu, c.cards, c.par.label() if detail else "",
-               c.batch if detail and c.role != "prefill" else 0)
+               c.batch if detail and c.role != "prefill" else None)
         merged[key] = merged.get(key, 0) + p.instances
-        if detail:
-            extra[key] = (f" b{c.batch}" if c.role != "prefill" else "")
     parts = []
-    for key in sorted(merged):
-        role, gpu, cards, label, _ = key
+    for key in sorted(merged, key=lambda k: (*k[:4], k[4] or 0)):
+        role, gpu, cards, label, batch = key
         s = f"{list(ROLE_LETTER.values())[role]} {merged[key]}×{cards} {gpu.upper()}"
-        parts.append(s + (f" {label}{extra[key]}" if detail else ""))
+        parts.append(s + (f" {label}" + (f" b{batch}" if batch is not None else "") if detail else ""))
     return " | ".join(parts)
 
 

@@ -117,10 +117,12 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
         return [i for i in range(len(periods)) if has_load(i)]
     if period == "peak":
         return [max(range(len(periods)), key=lambda i: periods[i].get("qps", 0.0))]
-    try:   # ASCII digits, as every number option ('١' ran period 1, a hunt)
-        i = int(period) if period.isascii() else int("x")
+    try:
+        i = int(period)
     except ValueError:
-        raise BadInput(f"--period: 'peak', 'all' or a period index, got {period!r}") from None
+        i = None
+    if i is None or not period.isascii():   # ASCII digits, as every number option ('١' ran period 1, a hunt)
+        raise BadInput(f"--period: 'peak', 'all' or a period index, got {period!r}")
     if not 0 <= i < len(periods):
         raise BadInput(f"--period: {i} is not a period of {source} (0 … {len(periods) - 1})")
     if not has_load(i):
