@@ -239,15 +239,15 @@ def _stderr_closed() -> None:
     sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - held for the process's life
 
 
-def _one_line_option(option: str, value: str) -> None:
+def _one_line_option(option: str, value: str, noun: str = "a name") -> None:
     """BadInput unless an option's value is one line of printable text (it is printed in headers and
     written into plans and profiles: a newline or an escape would garble them)."""
     from planner.errors import BadInput
     from planner.input.values import one_line_name
     try:
         one_line_name(value)
-    except ValueError as e:
-        raise BadInput(f"--{option} {value!r}: {e}") from None
+    except ValueError as e:   # not every option is a name: `--tpot '1s\n'` read "a name is one line …"
+        raise BadInput(f"--{option} {value!r}: {str(e).replace('a name is', f'{noun} is', 1)}") from None
 
 
 def _version() -> str:
@@ -459,7 +459,7 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
             raise BadInput(f"plan init: --{k.replace('_', '-')}: empty; leave the option out to take the default")
     for k in ("model", "ttft", "tpot", "gpus"):   # written into the file: '1s\n' wrote a value over two lines
         if isinstance(given.get(k), str):
-            _one_line_option(k, given[k])
+            _one_line_option(k, given[k], "a name" if k in ("model", "gpus") else "a limit")
     if given.get("tpot") is not None:
         from planner.input.units import note_bare_tpot_seconds
         note_bare_tpot_seconds("plan init: --tpot", given["tpot"])

@@ -415,7 +415,7 @@ MEASUREMENTS = ROOT / "catalogs" / "measurements" / "public.yaml"
      "--base: " + str(MEASUREMENTS) + ": not a calibration profile (it reads as a measurements file"),
     (["validate", str(MEASUREMENTS), "--folds", "0", "--deployment", str(MEASUREMENTS)],
      "a measurements file: plan validate and plan calibrate read it, not a deployment"),
-    (["init", "--tpot", "1s\n"], "--tpot '1s\\n': "),
+    (["init", "--tpot", "1s\n"], "--tpot '1s\\n': a limit is one line of printable text"),
 ])
 def test_options_naming_another_kind_of_file_or_none_say_so_in_one_line(args, message, tmp_path):
     """A measurements file given as a profile (--calibration, --base) or as --deployment listed 5–17
