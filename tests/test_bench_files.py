@@ -289,14 +289,47 @@ def test_a_benchmark_result_given_as_deployment_is_one_line_naming_it(name, kind
             load_points([DATA / "vllm_sample.json"], str(root / name))
 
 
-def test_rate_only_run_without_e2e_latency_is_dropped_with_a_reason(tmp_path):
+def test_a_run_without_end_to_end_latency_takes_ttft_plus_tpot_per_further_token(tmp_path):
+    """vLLM writes mean_e2el_ms only when --percentile-metrics names e2el (its default does not):
+    Little's law then takes TTFT + TPOT·(osl − 1), how the tools define TPOT. A rate-only run was
+    dropped; a paced run with a cap was read at the cap, 105× over (a hunt)."""
     line = json.loads((DATA / "sglang_sample.jsonl").read_text().splitlines()[1])
     del line["mean_e2e_latency_ms"]
     f = tmp_path / "r.jsonl"
-    f.write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n")
-    points, report = load_points([f], DEP)
-    assert points == [] and report.read == 2
-    assert report.dropped == {"rate-only run without end-to-end latency (concurrency unknown)": 2}
+    f.write_text(json.dumps(line) + "\n")
+    (p,), report = load_points([f], DEP)
+    assert report.kept == 1
+    assert p.concurrency == pytest.approx(3.9 * (0.070 + 0.0092 * 127))   # 4.83 (4.875 with the file's 1.25 s)
+    run = json.loads((DATA / "vllm_sample.json").read_text())
+    for k in [k for k in run if k.endswith("e2el_ms")]:
+        del run[k]
+    run.update(request_rate=1.0, max_concurrency=256, request_throughput=0.99)
+    g = tmp_path / "paced.json"
+    g.write_text(json.dumps(run))
+    (q,), _ = load_points([g], DEP)
+    osl = 81408 / 320
+    assert q.concurrency == pytest.approx(0.99 * (0.0618 + 0.00942 * (osl - 1)))   # 2.42, not 256
+    assert q.measured["decode_tok_s_per_gpu"] == pytest.approx(q.concurrency / 0.00942)
+    del run["request_throughput"]   # a paced cap with no throughput: no count of requests in flight
+    g.write_text(json.dumps(run))
+    points, report = load_points([g], DEP)
+    assert points == [] and report.dropped == {
+        "paced run with a concurrency cap but without throughput and latency (concurrency unknown)": 1}
+
+
+def test_an_aiperf_run_paced_under_a_concurrency_ceiling_takes_littles_law(tmp_path):
+    """aiperf's --request-rate with --concurrency: the ceiling is not the count in flight (read as
+    min(256, request_count) = 100, 63× over; a hunt)."""
+    d = json.loads((DATA / "profile_export_genai_perf.json").read_text())
+    d["input_config"] = {"endpoint": {"model_names": ["meta-llama/Llama-3.1-8B"]},
+                         "loadgen": {"concurrency": 256, "request_rate": 1.0, "request_count": 100}}
+    d["request_throughput"]["avg"] = 0.99
+    d["request_latency"]["avg"] = 1610.6
+    f = tmp_path / "profile_export_aiperf.json"
+    f.write_text(json.dumps(d))
+    (p,), _ = load_points([f], DEP)
+    assert p.concurrency == pytest.approx(0.99 * 1.6106)
+    assert p.measured["decode_tok_s_per_gpu"] == pytest.approx(0.99 * 1.6106 / (d["inter_token_latency"]["avg"] / 1e3))
 
 
 @pytest.mark.parametrize("text, match", [

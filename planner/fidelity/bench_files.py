@@ -183,12 +183,21 @@ def _concurrency(max_conc: float | None, sent: float | None, throughput: float |
     what the cap would carry: the lesser of the two (`--request-rate 1 --max-concurrency 256` with
     0.99 req/s at 2.45 s each, 2.4 in flight, was read as 256, decode tokens/s per GPU 100× over)."""
     little = throughput * e2e_s if throughput is not None and e2e_s is not None else None
+    if paced and max_conc is not None and little is None:   # the cap alone is no count: 105× over
+        return "paced run with a concurrency cap but without throughput and latency (concurrency unknown)"
     if max_conc is not None:
         cap = min(max_conc, sent) if sent is not None else max_conc
         return min(cap, little) if paced and little is not None else cap
     if little is not None:
         return little
     return "rate-only run without end-to-end latency (concurrency unknown)"
+
+
+def e2e_latency_s(measured_s: float | None, ttft_s: float, tpot_s: float, osl: float) -> float:
+    """A request's mean end-to-end latency: the file's, else TTFT + TPOT·(osl − 1), what the tools
+    define TPOT by ((e2e − TTFT)/(output − 1) a request; exact for answers of one length). vLLM
+    writes `mean_e2el_ms` only when `--percentile-metrics` names e2el, which its default does not."""
+    return measured_s if measured_s is not None else ttft_s + tpot_s * max(osl - 1.0, 0.0)
 
 
 def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where: str) -> str:
@@ -249,17 +258,17 @@ def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
     done = _num(d, "completed", where)
     e2e_ms = _opt(d, e2e_key)
+    isl, osl = _num(d, "total_input_tokens", where) / done, _num(d, "total_output_tokens", where) / done
+    ttft_s, tpot_s = _num(d, "mean_ttft_ms", where) * MS, _num(d, "mean_tpot_ms", where) * MS
     c = _concurrency(_cap(d, "max_concurrency", where), _opt(d, "num_prompts") or done,
-                     _opt(d, "request_throughput"), e2e_ms * MS if e2e_ms is not None else None,
+                     _opt(d, "request_throughput"),
+                     e2e_latency_s(e2e_ms * MS if e2e_ms is not None else None, ttft_s, tpot_s, osl),
                      paced=_opt(d, "request_rate") is not None)   # the tools write inf for no pacing
     if isinstance(c, str):
         return c
     return make_point(where=where, pid=pid, origin=origin, dep=dep,
                       model=_model_of(dep, d.get("model_id"), models, where),
-                      c=c, isl=_num(d, "total_input_tokens", where) / done,
-                      osl=_num(d, "total_output_tokens", where) / done,
-                      ttft_s=_num(d, "mean_ttft_ms", where) * MS, tpot_s=_num(d, "mean_tpot_ms", where) * MS,
-                      models=models)
+                      c=c, isl=isl, osl=osl, ttft_s=ttft_s, tpot_s=tpot_s, models=models)
 
 
 def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model],
@@ -286,9 +295,13 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
     nested = isinstance(cfg.get("loadgen"), dict)
     load, key = (cfg["loadgen"], "input_config.loadgen") if nested else (cfg, "input_config")
     latency = stat("request_latency", "ms")
+    isl, osl = need("input_sequence_length"), need("output_sequence_length")
+    ttft_s, tpot_s = need("time_to_first_token", "ms") * MS, need("inter_token_latency", "ms") * MS
+    # aiperf paces at --request-rate under a --concurrency ceiling (genai-perf takes one or the other)
     c = _concurrency(_cap(load, "concurrency", f"{where}: {key}"), _opt(load, "request_count"),
                      stat("request_throughput"),
-                     latency * MS if latency else None)
+                     e2e_latency_s(latency * MS if latency else None, ttft_s, tpot_s, osl),
+                     paced=_opt(load, "request_rate") is not None)
     if isinstance(c, str):
         return c
     endpoint = cfg.get("endpoint") if isinstance(cfg.get("endpoint"), dict) else {}
@@ -296,9 +309,7 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
     hf = hf[0] if isinstance(hf, list) and len(hf) == 1 else hf
     return make_point(where=where, pid=f"{Path(origin).name}#0", origin=origin, dep=dep,
                       model=_model_of(dep, hf, models, where),
-                      c=c, isl=need("input_sequence_length"), osl=need("output_sequence_length"),
-                      ttft_s=need("time_to_first_token", "ms") * MS,
-                      tpot_s=need("inter_token_latency", "ms") * MS, models=models)
+                      c=c, isl=isl, osl=osl, ttft_s=ttft_s, tpot_s=tpot_s, models=models)
 
 
 GUIDELLM_REPORT_VERSION = 2   # GenerativeBenchmarkMetadata.version of the reports read
