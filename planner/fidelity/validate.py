@@ -153,7 +153,9 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     result = fit(points, base)
     kept = _unmeasured_families(base_full, points) if paths else base
     grouped = fit_grouped(points, base, by, shared=result) if by else None
-    cv = cross_validate(points, base, k=folds, start=result.values, by=by) if folds > 1 else None
+    # each fold starts from the base, which saw none of its points (started at the fit to all points,
+    # four points in two folds read 15 % / 10 % where validate from the same base read 27 % / 59 %)
+    cv = cross_validate(points, base, k=folds, by=by) if folds > 1 else None
     all_rows = rows(points, grouped.calibration_for if grouped else result.calibration, cv)
     summary = summarise(all_rows)
     if grouped is None:
