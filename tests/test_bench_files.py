@@ -789,3 +789,19 @@ def test_calibrates_cross_validation_starts_each_fold_from_the_base_not_from_the
     cv = {s.quantity: (s.cv_median_abs, s.cv_p90_abs, s.cv_max_abs) for s in cal.summary}
     assert cv == {s.quantity: (s.cv_median_abs, s.cv_p90_abs, s.cv_max_abs) for s in val.summary}
     assert cv["ttft_s"][0] > 0.3   # the 8B's TTFT from a fit to the 70B alone, and the other way
+
+
+def test_a_hugging_face_alias_with_its_organisation_names_its_model(tmp_path):
+    """`meta-llama/Meta-Llama-3.1-70B-Instruct` is a catalog alias; only its last part was looked
+    up, so a 70B run beside an 8B deployment YAML was read as the 8B without a word (a hunt)."""
+    run = json.loads((DATA / "vllm_sample.json").read_text())
+    run["model_id"] = "meta-llama/Meta-Llama-3.1-70B-Instruct"
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(run))
+    with pytest.raises(BadInput, match=r"r\.json: model: the file measured 'meta-llama/Meta-Llama-3\.1-70B-Instruct' "
+                                       r"\(llama-3\.1-70b\), the deployment YAML says llama-3\.1-8b"):
+        load_points([f], DEP)
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("gpu: h100\nengine: vllm\ncards: 4\nparallelism: {tp: 4}\n")
+    (p,), _ = load_points([f], str(dep))
+    assert p.model == "llama-3.1-70b"

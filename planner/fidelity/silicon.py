@@ -49,10 +49,13 @@ def _concurrency(source: str) -> int | None:
 
 
 def catalog_model_id(hf_id: str, models: dict[str, Model]) -> str | None:
-    """Catalog id for a CSV model path: explicit map, else the lower-cased repo name or alias."""
+    """Catalog id for a CSV model path: explicit map, else the lower-cased path as an alias
+    (`meta-llama/meta-llama-3.1-70b-instruct`), else its repo name as an id or alias."""
     key = hf_id.strip().lower()
     if key in MODEL_IDS:
         return MODEL_IDS[key]
+    if key in models:   # an alias with its organisation: the repo name alone is none
+        return models[key].id
     name = key.split("/")[-1]
     return models[name].id if name in models else None
 
