@@ -805,3 +805,26 @@ def test_a_hugging_face_alias_with_its_organisation_names_its_model(tmp_path):
     dep.write_text("gpu: h100\nengine: vllm\ncards: 4\nparallelism: {tp: 4}\n")
     (p,), _ = load_points([f], str(dep))
     assert p.model == "llama-3.1-70b"
+
+
+def test_a_run_given_twice_in_other_files_or_lines_is_counted_once(tmp_path):
+    """A copied result file, a JSONL line written twice and a repeated CSV row were each kept twice
+    (the same inode given twice was already refused); the fit weighed those runs double (a hunt)."""
+    copy = tmp_path / "copy.json"
+    copy.write_text((DATA / "vllm_sample.json").read_text())
+    points, report = load_points([DATA / "vllm_sample.json", copy], DEP)
+    assert len(points) == 1 and report.read == 2
+    assert report.dropped == {"the same run as an earlier one (a copied file or line): counted once": 1}
+    line = (DATA / "sglang_sample.jsonl").read_text().splitlines()[0]
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(line + "\n" + line + "\n")
+    assert len(load_points([twice], DEP)[0]) == 1
+    rows = (DATA / "minimal_sample.csv").read_text().splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([*rows, rows[1]]) + "\n")
+    points, report = load_points([dup])
+    assert len(points) == 2 and report.read == 3
+    other = tmp_path / "other.json"   # another run of the same deployment stays
+    other.write_text((DATA / "vllm_sample.json").read_text().replace('"mean_tpot_ms": 9.42', '"mean_tpot_ms": 9.5'))
+    assert '"mean_tpot_ms": 9.5' in other.read_text()
+    assert len(load_points([DATA / "vllm_sample.json", other], DEP)[0]) == 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from planner.catalog.calibration import Calibration, load_calibration
@@ -120,6 +120,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
         points += pts
         read += n
         dropped.update(why)
+    points = _without_repeats(points, dropped)
     models, gpus = load_models(), load_gpus()
     for p in list(points):   # a deployment YAML that says BF16 where FP8 ran, or a prompt past the context
         if (why := impossible(p, models, gpus)) is not None:
@@ -128,6 +129,27 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     points = [attention_layout(p, models, gpus) for p in points]
     reread = Counter(ATTENTION_DP_REREAD for p in points if p.recorded_par is not None)
     return points, LoadReport(read, len(points), dict(dropped), dict(reread))
+
+
+_NOT_THE_RUN = ("id", "origin", "source", "group", "measured")   # what a copy of a run may change
+REPEATED_RUN = "the same run as an earlier one (a copied file or line): counted once"
+
+
+def _without_repeats(points: list[Point], dropped: Counter) -> list[Point]:
+    """`points` with each run kept once: a point whose every measured field (deployment, lengths,
+    concurrency, latencies, measured values) equals an earlier one's, whatever its file, id or
+    source, is a copy; it would weigh that run twice in the fit. (The silicon CSV reader drops its
+    own repeats and near repeats first.)"""
+    kept, seen = [], set()
+    for p in points:
+        key = (tuple(getattr(p, f.name) for f in fields(p) if f.name not in _NOT_THE_RUN),
+               tuple(sorted(p.measured.items())))
+        if key in seen:
+            dropped[REPEATED_RUN] += 1
+            continue
+        seen.add(key)
+        kept.append(p)
+    return kept
 
 
 def impossible(p: Point, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
