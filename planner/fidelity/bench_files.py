@@ -35,7 +35,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from planner.catalog.schemas import Model, load_gpus, load_models
 from planner.errors import BadInput, suggest
@@ -88,6 +88,13 @@ class BenchDeployment(Strict):
     prefill_workers: int = Field(1, ge=1, le=4096)
     decode_workers: int = Field(1, ge=1, le=4096)
     cached_fraction: float = Field(0.0, ge=0, lt=1)   # prefix-cache hit fraction of the prompts
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_id(cls, v: str) -> str:
+        """Lower-cased: `SGLang` is the engine `sglang` (its scheduler, its profile, its group), not a
+        label of its own (it was predicted as another engine's)."""
+        return v.lower()
 
 
 def _par(w: _Workers, where: str, moe: bool = True) -> Parallelism:

@@ -27,14 +27,12 @@ from planner.errors import BadInput
 from planner.fidelity.bench_dispatch import SELF_DESCRIBING, load_bench_file, load_deployment_file, read_bench_file
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
-from planner.physics.benchmark import Benchmark, engine_kv_slots
+from planner.physics.benchmark import PREFILL_FIRST_ENGINES, Benchmark, engine_kv_slots
 from planner.physics.benchmark import tpot as bench_tpot
 from planner.physics.benchmark import ttft as bench_ttft
 from planner.physics.perf import Deployment, Parallelism, memory_use, prefill_pass
 
 # engines whose scheduler prefills a batch alone (Benchmark.prefill_first): SGLang (enable_mixed_chunk off)
-PREFILL_FIRST_ENGINES = frozenset({"sglang"})
-
 __all__ = ["QUANTITIES", "SIDE", "LoadReport", "Mode", "Point", "Quantity", "with_group"]  # the point types, here too
 
 
