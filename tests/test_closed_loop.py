@@ -296,3 +296,13 @@ def test_eval_says_when_its_colocated_batch_is_not_a_steady_state():
     r = CliRunner().invoke(main, ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "16",
                                   "--input-len", "1000", "--output-len", "100", "--json"])
     assert json.loads(r.output)["colocated"]["holds"] is True
+
+
+def test_the_concurrency_bands_hold_every_point_whole_or_not():
+    """Little's law and GuideLLM's rate runs give 4.875 or 0.6 clients: the bands 1–4 and 5–64 held
+    neither, so `all 5` sat above bands of 1 and 2 (a hunt). The bands are (lo, hi] now."""
+    from planner.report.closed_loop import Case, ClosedLoopCheck
+    cases = [Case(f"p{i}", "vllm", "agg", c, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01)
+             for i, c in enumerate((0.6, 4, 4.875, 64, 64.5, 512, 600.25))]
+    lines = {ln.label: ln.n for ln in ClosedLoopCheck(cases, 0, 0.0).lines()}
+    assert lines == {"all": 7, "vllm": 7, "c ≤ 4": 2, "4 < c ≤ 64": 2, "64 < c ≤ 512": 2, "c > 512": 1}

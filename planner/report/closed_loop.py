@@ -9,6 +9,7 @@ Errors are |a/b − 1| as fractions here and percentages in the text.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -21,7 +22,9 @@ from planner.physics.benchmark import tpot as analytic_tpot
 from planner.physics.benchmark import ttft as analytic_ttft
 from planner.studies.simulate.closed import MAX_REQUESTS, simulate_benchmark
 
-CONCURRENCY_BANDS = ((1, 4), (5, 64), (65, 512), (513, 10**9))   # clients, inclusive
+# clients (lo, hi]: a Little's-law count or a rate run's measured concurrency is no whole number
+# (4.875 fell between bands 1–4 and 5–64, so the bands' counts did not add up to all)
+CONCURRENCY_BANDS = ((0, 4), (4, 64), (64, 512), (512, math.inf))
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,14 @@ class ClosedLoopCheck:
         """All, per engine, per concurrency band."""
         groups: list[tuple[str, list[Case]]] = [("all", self.cases)]
         groups += [(e, [c for c in self.cases if c.engine == e]) for e in sorted({c.engine for c in self.cases})]
-        groups += [(f"c {lo}–{hi}" if hi < 10**9 else f"c ≥ {lo}", [c for c in self.cases if lo <= c.clients <= hi])
+        groups += [(band_label(lo, hi), [c for c in self.cases if lo < c.clients <= hi])
                    for lo, hi in CONCURRENCY_BANDS]
         return [_line(label, cs) for label, cs in groups if cs]
+
+
+def band_label(lo: float, hi: float) -> str:
+    """`c ≤ 4`, `4 < c ≤ 64`, …, `c > 512`: the clients of a band (lo, hi]."""
+    return f"c ≤ {hi:g}" if lo == 0 else f"c > {lo:g}" if hi == math.inf else f"{lo:g} < c ≤ {hi:g}"
 
 
 def _med(a: list[float | None], b: list[float | None]) -> float:
