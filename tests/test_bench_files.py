@@ -195,8 +195,9 @@ def _write_all(tmp_path, truth) -> list[Path]:
 def test_round_trip_every_format_then_fit_recovers_the_predictions(tmp_path):
     truth = _truth()
     files = _write_all(tmp_path, truth)
-    points, report = load_points(files, DEP)
-    assert report.kept == len(points) == 5 * len(truth)
+    points = [p for f in files for p in load_points([f], None if f.suffix == ".csv" else DEP)[0]]   # one by one:
+    # together, the copies count once
+    assert len(points) == 5 * len(truth)
     by_c: dict[float, list] = {}
     for p in points:
         by_c.setdefault(round(p.concurrency, 6), []).append(p)
@@ -519,7 +520,8 @@ def test_vllm_append_result_lines_are_vllm_runs_with_their_own_line_numbers(tmp_
     object's count, not its line."""
     d = json.loads((DATA / "vllm_sample.json").read_text())
     d.update(max_concurrency=None, request_rate=4.0)
-    (tmp_path / "a.json").write_text("\n" + json.dumps(d) + "\n\n" + json.dumps(d) + "\n")
+    d2 = {**d, "request_rate": 8.0, "request_throughput": 7.7}
+    (tmp_path / "a.json").write_text("\n" + json.dumps(d) + "\n\n" + json.dumps(d2) + "\n")
     points, report = load_points([tmp_path / "a.json"], DEP)
     assert len(points) == 2 and report.dropped == {}
     bad = {k: v for k, v in d.items() if k != "mean_tpot_ms"}
@@ -847,3 +849,26 @@ def test_the_engine_of_a_deployment_yaml_is_read_whatever_its_case(tmp_path):
     f = tmp_path / "m.csv"
     f.write_text(rows)
     assert {p.engine for p in load_points([f])[0]} == {"vllm"}
+
+
+@pytest.mark.parametrize("rate", [-1, 0, "fast", True])
+def test_a_request_rate_that_is_no_rate_is_refused(tmp_path, rate):
+    """-1 or 'fast' was read as a run without pacing (a hunt)."""
+    run = json.loads((DATA / "vllm_sample.json").read_text())
+    run["request_rate"] = rate
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(run))
+    with pytest.raises(BadInput, match=r"r\.json: request_rate: .* is not a request rate"):
+        load_points([f], DEP)
+
+
+def test_minimal_csv_cells_are_decimal_numbers_and_infinity_is_no_pacing(tmp_path):
+    """float() read '1_80' as 180; 'Infinity' (SGLang's word for no pacing) was refused (a hunt)."""
+    head, row, _ = (DATA / "minimal_sample.csv").read_text().split("\n", 2)
+    f = tmp_path / "m.csv"
+    f.write_text(head + ",request_rate\n" + row.replace(",180.5,", ",1_80,") + ",inf\n")
+    with pytest.raises(BadInput, match=r"m\.csv: row 2: ttft_ms: '1_80' is not a number"):
+        load_points([f])
+    f.write_text(head + ",request_rate\n" + row + ",Infinity\n")
+    (p,), _ = load_points([f])
+    assert p.ttft_s == pytest.approx(0.1805)

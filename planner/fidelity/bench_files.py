@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -168,6 +169,21 @@ def _opt(d: dict, key: str) -> float | None:
         return None
 
 
+DECIMAL = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")   # a number as a CSV cell writes it
+
+
+def _paced(d: dict, key: str, where: str) -> bool:
+    """Whether a run was paced at a finite request rate: a positive number; null, absent, 'inf' or
+    Infinity (SGLang) is no pacing; anything else is BadInput (-1 and 'fast' were read as none)."""
+    v = d.get(key)
+    if v is None or (isinstance(v, str) and v.strip().lower() in ("inf", "infinity")) or v == float("inf"):
+        return False
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
+        raise BadInput(f"{where}: {key}: {v!r} is not a request rate (a positive number of requests a second, "
+                       f"or inf for a run without pacing)")
+    return True
+
+
 def _cap(d: dict, key: str, where: str) -> float | None:
     """A run's concurrency cap: None where the tool writes none (null, absent, 'inf': a rate-only
     run), else a positive number; anything else is BadInput (a cap of -4 or '8' was read as no cap,
@@ -270,7 +286,7 @@ def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model
     c = _concurrency(_cap(d, "max_concurrency", where), _opt(d, "num_prompts") or done,
                      _opt(d, "request_throughput"),
                      e2e_latency_s(e2e_ms * MS if e2e_ms is not None else None, ttft_s, tpot_s, osl),
-                     paced=_opt(d, "request_rate") is not None)   # the tools write inf for no pacing
+                     paced=_paced(d, "request_rate", where))   # the tools write inf for no pacing
     if isinstance(c, str):
         return c
     return make_point(where=where, pid=pid, origin=origin, dep=dep,
@@ -308,7 +324,7 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
     c = _concurrency(_cap(load, "concurrency", f"{where}: {key}"), _opt(load, "request_count"),
                      stat("request_throughput"),
                      e2e_latency_s(latency * MS if latency else None, ttft_s, tpot_s, osl),
-                     paced=_opt(load, "request_rate") is not None)
+                     paced=_paced(load, "request_rate", f"{where}: {key}"))
     if isinstance(c, str):
         return c
     endpoint = cfg.get("endpoint") if isinstance(cfg.get("endpoint"), dict) else {}
@@ -375,10 +391,10 @@ def guidellm_report(d: dict, path: Path, dep: BenchDeployment, models: dict[str,
 def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: int) -> Point | str:
     """One minimal-CSV row → Point, or the reason it is dropped; the row carries its deployment."""
     def num(k: str) -> float:
-        try:
-            v = float(r[k])
-        except (TypeError, ValueError):
-            raise BadInput(f"{where}: {k}: {r[k]!r} is not a number") from None
+        text = r[k].strip() if isinstance(r[k], str) else ""
+        if not DECIMAL.fullmatch(text):   # float() also reads '1_80' as 180 and ' nan'
+            raise BadInput(f"{where}: {k}: {r[k]!r} is not a number")
+        v = float(text)
         if not 0 < v < float("inf"):
             raise BadInput(f"{where}: {k}: {r[k]!r}, expected a positive number")
         return v
@@ -389,7 +405,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
             raise BadInput(f"{where}: {k}: {r[k]!r}, expected a whole number")
         return int(v)
 
-    if (rate := (r.get("request_rate") or "").strip()) and rate.lower() != "inf":
+    if (rate := (r.get("request_rate") or "").strip()) and rate.lower() not in ("inf", "infinity"):
         num("request_rate")   # the run's pacing, for the record (concurrency is given): 'abc', -5 were taken
     if r["model"] not in models:
         return f"model not in catalog ({r['model']})"
