@@ -154,7 +154,7 @@ def test_calibrate_group_labels_never_leave_the_out_directory(tmp_path, engine):
     (tmp_path / "out").mkdir()
     before = set(tmp_path.rglob("*")) | set(Path("/tmp").glob("abs_escape*"))
     code, out = run("calibrate", csv, "--folds", "0", "--group-by", "engine", "--out", tmp_path / "out")
-    assert code == 2 and "cannot name a profile file" in out, out
+    assert code == 2 and "(the measurements' engine, or the deployment YAML's) cannot name a profile file" in out, out
     assert set(tmp_path.rglob("*")) | set(Path("/tmp").glob("abs_escape*")) == before
 
 

@@ -197,9 +197,9 @@ def _check_labels(points, by: tuple[str, ...]) -> None:
     name inside --out, e.g. '../escaped' or '/tmp/x': it would write outside the directory."""
     for label in sorted({group_of(p, by) for p in points}):
         if not SAFE_LABEL.fullmatch(label):
-            raise BadInput(f"--group-by {','.join(by)}: group label {label!r} (from the measurements' "
-                           f"{'/'.join(by)} column) cannot name a profile file: use letters, digits and "
-                           f"'.', '_', '+', '-', starting with a letter or digit")
+            raise BadInput(f"--group-by {','.join(by)}: group label {label!r} (the measurements' "
+                           f"{'/'.join(by)}, or the deployment YAML's) cannot name a profile file: use letters, "
+                           f"digits and '.', '_', '+', '-', starting with a letter or digit")
 
 
 def _check_group_sizes(points, by: tuple[str, ...]) -> None:
