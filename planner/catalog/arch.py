@@ -61,6 +61,7 @@ class Architecture:
     index_head_dim: int = 0
     index_topk: int = 0
     context: int = 0   # tokens a request may hold (0: not given): `context_tokens` of the config
+    gated_mlp: bool = True   # gate, up and down projections (SwiGLU, GeGLU); False: up and down (GPT-2, Phi-2)
     context_from: str = "max_position_embeddings"   # how `context` was derived, for messages
 
     @property
@@ -117,8 +118,8 @@ class Architecture:
 
     @property
     def dense_mlp_params(self) -> int:
-        """Gated MLP of a dense layer: 3·h·intermediate (gate, up, down)."""
-        return 3 * self.hidden * self.dense_intermediate
+        """MLP of a dense layer: 3·h·intermediate when gated (gate, up, down), else 2·h·intermediate."""
+        return (3 if self.gated_mlp else 2) * self.hidden * self.dense_intermediate
 
     @property
     def expert_params(self) -> int:

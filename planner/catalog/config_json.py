@@ -78,12 +78,64 @@ def _positive(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf")
 
 
+# families whose MLP is up and down projections, no gate (transformers' modelling code)
+UNGATED_MLP_FAMILIES = frozenset({"gpt2", "gpt_bigcode", "gpt_neox", "gptj", "phi", "starcoder2", "falcon", "opt",
+                                  "bloom", "mpt", "codegen"})
+# families whose config class ties the LM head to the embedding when config.json does not say
+# (transformers' PretrainedConfig default, kept by Gemma's, GPT-2's and StarCoder2's; Llama, Qwen, Mistral and
+# DeepSeek default to untied)
+TIED_BY_DEFAULT = frozenset({"gemma", "gemma2", "gemma3", "gemma3_text", "gpt2", "gpt_bigcode", "starcoder2"})
+# state-space (Mamba) hybrids: their SSM layers hold a state and weights this model has no terms for
+SSM_FAMILIES = frozenset({"jamba", "nemotron_h", "zamba", "zamba2", "bamba", "falcon_h1", "mamba", "mamba2",
+                          "granitemoehybrid", "falcon_mamba", "plamo2", "lfm2"})
+SSM_KEYS = ("attn_layer_period", "hybrid_override_pattern", "layers_block_type", "mamba_d_state", "mamba_expand",
+            "ssm_state_size", "mamba_d_conv", "mamba_n_heads")
+# the MoE fields read here, and those every MoE family writes that change no count
+MOE_KEYS_READ = frozenset({"n_routed_experts", "num_experts", "num_local_experts", "num_experts_per_tok",
+                           "moe_intermediate_size", "n_shared_experts", "shared_expert_intermediate_size",
+                           "first_k_dense_replace", "moe_layer_freq", "interleave_moe_layer_step",
+                           "decoder_sparse_step", "num_nextn_predict_layers"})
+
+
+def _unread_moe_keys(cfg: dict) -> list[str]:
+    """Keys of a config that read as experts of a MoE (a count above 0 under a name with 'expert'
+    or 'moe_') where none of the names read here is: ERNIE-4.5's moe_num_experts and moe_k made a
+    21.8 B model a dense 3.3 B one."""
+    return sorted(k for k, v in cfg.items() if k not in MOE_KEYS_READ and ("expert" in k or k.startswith("moe_"))
+                  and isinstance(v, int) and not isinstance(v, bool) and v > 0)
+
+
+def refuse_unmodelled(cfg: dict, layers: int) -> None:
+    """ConfigError for the configs this model would count wrong without a word: state-space hybrids,
+    experts under names not read here, a `layer_types` of another length than the layers, an MLA
+    config without its head dims."""
+    family = str(cfg.get("model_type", ""))
+    ssm = [k for k in SSM_KEYS if cfg.get(k) is not None]
+    if family in SSM_FAMILIES or ssm:
+        raise ConfigError(f"model_type {family!r}{' (' + ', '.join(ssm) + ')' if ssm else ''}: state-space (Mamba) "
+                          f"layers are not modelled (their state and weights have no terms here; Jamba-v0.1 was "
+                          f"counted 92 B for 52 B)")
+    read = any(cfg.get(k) for k in ("n_routed_experts", "num_experts", "num_local_experts"))
+    if not read and (unread := _unread_moe_keys(cfg)):
+        raise ConfigError(f"{', '.join(unread)}: experts under names this planner does not read; write them as "
+                          f"num_experts, num_experts_per_tok and moe_intermediate_size (and first_k_dense_replace "
+                          f"for leading dense layers), or the model is counted as dense")
+    types = cfg.get("layer_types")
+    if isinstance(types, list) and types and len(types) != layers:
+        raise ConfigError(f"layer_types: {len(types)} entries for num_hidden_layers {layers}")
+    if cfg.get("kv_lora_rank") is not None:
+        absent = [k for k in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim") if not cfg.get(k)]
+        if absent:
+            raise ConfigError(f"{', '.join(absent)}: required beside kv_lora_rank (MLA attention; missing, null or 0)")
+
+
 def architecture_from_config(cfg: dict) -> Architecture:
     """Normalise a Hugging Face config.json dict into an `Architecture`; raise ConfigError if incomplete."""
     missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
                if cfg.get(k) is None]
     if missing:
         raise ConfigError("missing required field(s): " + ", ".join(missing))
+    refuse_unmodelled(cfg, int(cfg["num_hidden_layers"]))
     h = int(cfg["hidden_size"])
     layers = int(cfg["num_hidden_layers"])
     heads = int(cfg["num_attention_heads"])
@@ -125,7 +177,8 @@ def architecture_from_config(cfg: dict) -> Architecture:
         family=str(cfg.get("model_type", "unknown")), hidden=h, layers=layers, heads=heads,
         context=context[0], context_from=context[1],
         kv_heads=kv_heads, head_dim=head_dim, dense_intermediate=dense_inter,
-        vocab=int(cfg["vocab_size"]), tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        vocab=int(cfg["vocab_size"]),
+        tied_embeddings=bool(cfg.get("tie_word_embeddings", cfg.get("model_type") in TIED_BY_DEFAULT)),
         attention=attention,
         q_lora_rank=int(cfg.get("q_lora_rank") or 0) if mla else 0,
         kv_lora_rank=int(cfg.get("kv_lora_rank") or 0) if mla else 0,
@@ -141,6 +194,7 @@ def architecture_from_config(cfg: dict) -> Architecture:
         linear_recurrent_values=recurrent, linear_conv_values=conv,
         attn_output_gate=bool(cfg.get("attn_output_gate", False)),
         indexer_params=_indexer_params(cfg, h),
+        gated_mlp=cfg.get("model_type") not in UNGATED_MLP_FAMILIES,
         **_dsa(cfg),
     )
 

@@ -42,8 +42,12 @@ def cached_config(hf_id: str) -> Path:
         repo = root / f"models--{org}--{name}"
         looked.append(str(repo / "snapshots" / "*" / "config.json"))
         ref = repo / "refs" / "main"
-        if ref.is_file():
-            p = repo / "snapshots" / ref.read_text(encoding="utf-8").strip() / "config.json"
+        try:   # a ref that is no revision (corrupt bytes, unreadable) leaves the newest snapshot below
+            revision = ref.read_text(encoding="utf-8").strip() if ref.is_file() else ""
+        except (OSError, UnicodeDecodeError):
+            revision = ""
+        if revision and "/" not in revision and revision not in (".", ".."):
+            p = repo / "snapshots" / revision / "config.json"
             if p.is_file():
                 return p
         found = sorted(repo.glob("snapshots/*/config.json"), key=lambda p: p.stat().st_mtime)
@@ -86,6 +90,10 @@ def parts_not_quantized(config: dict[str, Any]) -> set[str]:
     return out
 
 
+INT4_NOTE = ("int4 weights ({method}) modelled as 4-bit weights: fp4 bytes, and FP4 compute where the card has it "
+             "(int4 kernels run W4A16, so Blackwell compute is optimistic)")
+
+
 def weight_precision(config: dict[str, Any]) -> tuple[str | None, str]:
     """(precision, note) of the weights `quantization_config` declares; (None, '') when it declares
     none. fp8 → fp8; mxfp4/nvfp4 → fp4; 4-bit integer (AWQ, GPTQ, bitsandbytes) → fp4 with a note,
@@ -96,16 +104,51 @@ def weight_precision(config: dict[str, Any]) -> tuple[str | None, str]:
     if not isinstance(q, dict):
         return None, (f"quantization_config {str(q)[:40]!r} is not an object, not recognised; weights taken at "
                       f"the checkpoint dtype")
-    text = str(q).lower()
+    # the weights' declaration only: a KV-cache setting (ModelOpt's kv_cache_quant_algo FP8 beside
+    # INT4_AWQ weights) made a 4-bit checkpoint FP8
+    text = str({k: v for k, v in q.items() if "kv" not in str(k).lower()}).lower()
     method = str(q.get("quant_method", "")).lower()
     bits = q.get("bits", q.get("w_bit", q.get("weight_bits")))
+    algo = str(q.get("quant_algo", "")).lower()   # ModelOpt: FP8, NVFP4, INT4_AWQ, W4A8_AWQ, INT8_SQ
+    if bits is None and re.match(r"(int4|w4a)", algo):
+        bits = 4
+    elif bits is None and algo.startswith(("int8", "w8a")):
+        bits = 8
+    if method == "compressed-tensors":
+        return _compressed_tensors(q)
     if "fp4" in method or "nvfp4" in text or "mxfp4" in text:
         return "fp4", ""
     if "fp8" in text or "float8" in text or "e4m3" in text:
         return "fp8", ""
     if bits == 4 or q.get("load_in_4bit"):
-        return "fp4", (f"int4 weights ({method or 'quantized'}) modelled as 4-bit weights: fp4 bytes, and FP4 "
-                       f"compute where the card has it (int4 kernels run W4A16, so Blackwell compute is optimistic)")
+        return "fp4", INT4_NOTE.format(method=method or "quantized")
     if bits == 8 or q.get("load_in_8bit"):
         return "int8", ""
     return None, f"quantization_config {method or '?'} not recognised; weights taken at the checkpoint dtype"
+
+
+def _compressed_tensors(q: dict[str, Any]) -> tuple[str | None, str]:
+    """(precision, note) of a compressed-tensors `quantization_config`: its `config_groups`' weights
+    (`num_bits`, `type` float or int) of the groups, or its `format` (`float-quantized` FP8,
+    `nvfp4-pack-quantized` FP4); several groups of different widths take the widest. Its FP8, W4A16 and
+    W8A8 checkpoints read as BF16 with a note."""
+    groups = q.get("config_groups")
+    widths = set()
+    for g in (groups.values() if isinstance(groups, dict) else []):
+        w = g.get("weights") if isinstance(g, dict) else None
+        if isinstance(w, dict) and isinstance(w.get("num_bits"), int) and not isinstance(w.get("num_bits"), bool):
+            widths.add((w["num_bits"], str(w.get("type", "int")).lower()))
+    fmt = str(q.get("format", "")).lower()
+    if not widths:
+        if "nvfp4" in fmt or "mxfp4" in fmt:
+            return "fp4", ""
+        if fmt == "float-quantized":
+            return "fp8", ""
+        return None, (f"compressed-tensors format {fmt or '?'} without weight widths; weights taken at the "
+                      f"checkpoint dtype")
+    bits, kind = max(widths)
+    if bits == 8:
+        return ("fp8", "") if kind == "float" else ("int8", "")
+    if bits == 4:
+        return "fp4", ("" if kind == "float" else INT4_NOTE.format(method="compressed-tensors"))
+    return None, f"compressed-tensors {bits}-bit {kind} weights not modelled; weights taken at the checkpoint dtype"

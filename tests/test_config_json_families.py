@@ -1,0 +1,80 @@
+"""config.json of families the model reads otherwise, and what it refuses (a hunt of user-supplied
+models, 2026-12-05, thirty-third session): parameter counts against the published totals, and
+exit 2 where a count would be silently wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.catalog.schemas import get_model, model_from_config_json
+from planner.errors import BadInput
+from tests.test_hf_ids import LLAMA_8B, fake_cache, hub  # noqa: F401  (hub: a fixture)
+
+
+def _model(tmp_path, cfg: dict):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    return model_from_config_json(p)
+
+
+# the published configs' fields that set the count (Hugging Face, the models' config.json)
+PHI_2 = {"model_type": "phi", "hidden_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 32,
+         "intermediate_size": 10240, "vocab_size": 51200, "max_position_embeddings": 2048}
+PYTHIA_6_9B = {"model_type": "gpt_neox", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+               "intermediate_size": 16384, "vocab_size": 50432, "max_position_embeddings": 2048,
+               "tie_word_embeddings": False}
+GEMMA_2_9B = {"model_type": "gemma2", "hidden_size": 3584, "num_hidden_layers": 42, "num_attention_heads": 16,
+              "num_key_value_heads": 8, "head_dim": 256, "intermediate_size": 14336, "vocab_size": 256000,
+              "max_position_embeddings": 8192}
+
+
+@pytest.mark.parametrize("cfg, published_b", [(PHI_2, 2.78), (PYTHIA_6_9B, 6.9), (GEMMA_2_9B, 9.24)])
+def test_ungated_mlps_and_tied_by_default_heads_count_as_published(tmp_path, cfg, published_b):
+    """Phi-2 and Pythia's MLPs are up and down projections (3·h·I made them 3.6 B and 9.0 B);
+    Gemma's config class ties the head when config.json does not say (10.2 B)."""
+    assert _model(tmp_path, cfg).arch.params_total / 1e9 == pytest.approx(published_b, rel=0.015)
+
+
+@pytest.mark.parametrize("extra, match", [
+    ({"model_type": "ernie4_5_moe", "moe_num_experts": 64, "moe_k": 6, "moe_intermediate_size": 1536},
+     r"moe_k, moe_num_experts: experts under names this planner does not read"),
+    ({"model_type": "jamba", "attn_layer_period": 8, "mamba_d_state": 16},
+     r"model_type 'jamba' \(attn_layer_period, mamba_d_state\): state-space \(Mamba\) layers are not modelled"),
+    ({"hybrid_override_pattern": "M-M-M*"}, r"\(hybrid_override_pattern\): state-space"),
+    ({"layer_types": ["full_attention"] * 5}, r"layer_types: 5 entries for num_hidden_layers 4"),
+    ({"kv_lora_rank": 512}, r"qk_nope_head_dim, qk_rope_head_dim, v_head_dim: required beside kv_lora_rank"),
+])
+def test_what_would_be_counted_wrong_is_refused(tmp_path, extra, match):
+    """ERNIE-4.5-21B-A3B was a dense 3.3 B model on one RTX 4090 (43 GB of weights); Jamba 92 B for
+    52 B; 100 layer kinds for 32 layers gave a decode step of −1,020 µs; an MLA config without its
+    head dims had no attention weights."""
+    cfg = {**LLAMA_8B, "num_hidden_layers": 4, **extra}
+    with pytest.raises(BadInput, match=match):
+        _model(tmp_path, cfg)
+
+
+@pytest.mark.parametrize("quant, dtype", [
+    ({"quant_method": "modelopt", "quant_algo": "INT4_AWQ", "kv_cache_quant_algo": "FP8"}, "fp4"),
+    ({"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}, "fp8"),
+    ({"quant_method": "compressed-tensors", "format": "float-quantized",
+      "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "float"}, "targets": ["Linear"]}}}, "fp8"),
+    ({"quant_method": "compressed-tensors", "format": "pack-quantized",
+      "kv_cache_scheme": {"num_bits": 8, "type": "float"},
+      "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int"}, "targets": ["Linear"]}}}, "fp4"),
+    ({"quant_method": "compressed-tensors", "format": "int-quantized",
+      "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "int"}, "targets": ["Linear"]}}}, "int8"),
+])
+def test_the_weights_declaration_alone_sets_their_precision(hub, quant, dtype):  # noqa: F811
+    """An FP8 KV cache beside INT4-AWQ weights made them FP8 (8.0 GB for 4.0); compressed-tensors'
+    FP8, W4A16 and W8A8 checkpoints read as BF16."""
+    fake_cache(hub, "Acme/Q", {**LLAMA_8B, "quantization_config": quant})
+    assert get_model("Acme/Q").weight_dtype == dtype
+
+
+def test_a_corrupt_ref_falls_back_to_the_newest_snapshot(hub):  # noqa: F811
+    """refs/main holding bytes that are no UTF-8 was exit 5 (UnicodeDecodeError)."""
+    fake_cache(hub, "Acme/R", LLAMA_8B)
+    (hub / "models--Acme--R" / "refs" / "main").write_bytes(b"\xff\xfe\x00junk")
+    assert get_model("Acme/R").arch.params_total == get_model("llama-3.1-8b").arch.params_total
