@@ -177,3 +177,29 @@ def test_no_home_directory_means_no_cache_not_an_error(tmp_path, monkeypatch):
     schemas.load_gpus.cache_clear()
     assert schemas.load_gpus(str(_copy(tmp_path)))["h200"].memory_bytes == 141e9
     schemas.load_gpus.cache_clear()
+
+
+@pytest.mark.parametrize("path, value, match", [
+    (("memory_bandwidth",), "0TB/s", r"memory_bandwidth\.value.*0: expected a finite bandwidth above 0"),
+    (("dense_flops", "bf16"), "0TFLOPS", r"dense_flops\.bf16\.value.*expected a finite FLOP/s above 0"),
+    (("memory",), "-80GB", r"memory\.value.*expected a finite size above 0"),
+    (("cards_per_node",), 2.5, r"cards_per_node\.value.*2\.5 is not a whole number"),
+    (("cards_per_node",), 0, r"cards_per_node\.value.*expected a finite number above 0"),
+    (("scale_up", "domain_cards"), 0, r"scale_up\.domain_cards\.value"),
+    (("power",), "-700W", r"power\.value.*expected a finite power above 0"),
+    (("price_rmb_per_gpu_hour",), -12.15, r"price_rmb_per_gpu_hour\.value.*-12\.15 is not a price per card-hour"),
+    (("price_rmb_per_gpu_hour",), 1e300, r"is not a price per card-hour \(from 0 to 1e\+09\)"),
+])
+def test_an_edited_gpu_catalog_is_checked_for_each_numbers_domain(tmp_path, path, value, match):
+    """0 TB/s, 0 TFLOPS, 0 cards a node were exit 5 (ZeroDivisionError, IndexError); a negative
+    price planned a negative cost and 2.5 cards a node was read as 2 (a hunt of edited catalogs)."""
+    import yaml
+    cat = yaml.safe_load(GPUS.read_text())
+    node = next(g for g in cat["gpus"] if g["id"] == "h100")
+    for k in path:
+        node = node[k]
+    node["value"] = value
+    p = tmp_path / "gpus.yaml"
+    p.write_text(yaml.safe_dump(cat, allow_unicode=True))
+    with pytest.raises(BadInput, match=match):
+        schemas.load_gpus(str(p))
