@@ -177,3 +177,25 @@ def test_header_fixed_ttft_is_the_scaled_one(tmp_path):
     want = base.request_overhead_for("deepseek_v3")[0] * scaled.v("prefill_time_scale")
     assert scaled.v("prefill_time_scale") > 2
     assert d["fixed_ttft_s"] == pytest.approx(want)
+
+
+def test_a_step_time_scale_of_the_users_own_lies_inside_its_band_and_never_beside_a_confidence(tmp_path):
+    """calibration_overrides {decode_time_scale: 2.0}: the band was divided by it as if slo.confidence
+    had set it ('worst pool TPOT 23.6 ms at p90' beside a 36.8 ms pool); with slo.confidence the
+    override was replaced without a word; 0.01 planned a TPOT of 73 µs (a hunt)."""
+    def with_over(over, **slo):
+        d = {**PROBLEM, "slo": {**PROBLEM["slo"], **slo}, "calibration": profile(tmp_path),
+             "calibration_overrides": over}
+        f = tmp_path / "o.yaml"
+        f.write_text(yaml.safe_dump(d))
+        return CliRunner().invoke(cli.main, ["solve", str(f), "--json"])
+    d = json.loads(with_over({"decode_time_scale": 2.0}).output)
+    for pool in d["error_band"]["pools"]:
+        if pool["tpot_s"]:
+            st = next(p for p in d["pools"] if p["name"] == pool["name"])
+            assert pool["tpot_s"] == pytest.approx([st["tpot_s"] * math.exp(-0.2), st["tpot_s"] * math.exp(0.25)])
+    r = with_over({"decode_time_scale": 2.0}, confidence="90%")
+    assert r.exit_code == 2 and ("slo.confidence: the calibration already scales step times (decode_time_scale 2); "
+                                 "slo.confidence sets them from the error band: give one or the other") in r.output
+    r = with_over({"decode_time_scale": 0.01})
+    assert r.exit_code == 2 and "decode_time_scale" in r.output and "0.25" in r.output, r.output

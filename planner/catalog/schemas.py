@@ -311,20 +311,6 @@ class ModelEntry(Strict):
     def _date_as_text(cls, v: Any) -> str:
         return str(v)
 
-    @field_validator("value")
-    @classmethod
-    def _in_domain(cls, v: float) -> float:
-        """A card's memory, bandwidths, FLOP/s and power are finite and above 0 (0 TB/s divided by
-        zero, exit 5; −80 GB planned 'of −72.0 GB usable'); counts are whole and at least 1 (2.5 cards
-        a node was read as 2 and priced as 2); prices `SourcedPrice._in_domain` (an edited catalog
-        is reloaded on the next run, a hunt)."""
-        dim = cls._dim.default  # type: ignore[attr-defined]
-        if not math.isfinite(v) or v <= 0:
-            raise ValueError(f"{v:g}: expected a finite {DIM_WORDS.get(dim, dim)} above 0")
-        if dim == "count" and v != int(v):
-            raise ValueError(f"{v:g} is not a whole number")
-        return v
-
 
 class ModelCatalog(Strict):
     models: list[ModelEntry]

@@ -190,6 +190,19 @@ def _in(source: str, field: str, fn):
         raise BadInput("\n".join(f"{source}: {field}: {line}" for line in str(e).splitlines())) from None
 
 
+CONFIDENCE_NOTE = "slo.confidence"   # how `at_confidence` begins the source of the scales it sets
+
+
+def confidence_scales(calib: Calibration) -> tuple[float, float]:
+    """(decode, prefill) time scales that slo.confidence set (`at_confidence`), 1 where it set none:
+    a scale from a profile or an override is the model's own, and a plan's error band lies around
+    the times it prints (it was divided out: a 2× override read 'p90 23.6 ms' beside a 36.8 ms pool)."""
+    def of(name: str) -> float:
+        p = getattr(calib, name)
+        return p.value if p.source.startswith(CONFIDENCE_NOTE) else 1.0
+    return of("decode_time_scale"), of("prefill_time_scale")
+
+
 def at_confidence(calib: Calibration, percent: float, source: str) -> Calibration:
     """The profile with its steps and passes slowed by its cross-validated error at `percent`
     (slo.confidence): decode by the TPOT factor, prefill and the fixed TTFT by the TTFT factor, each
@@ -199,7 +212,12 @@ def at_confidence(calib: Calibration, percent: float, source: str) -> Calibratio
         raise BadInput(f"{source}: slo.confidence: the calibration profile {calib.name!r} carries no "
                        f"cross-validated error band (error_band); use one that does (default, vllm, sglang, "
                        f"trtllm) or leave slo.confidence out")
-    note = f"slo.confidence {percent:g} %: the error at that percentile ({band.source})"
+    scaled = [k for k in ("decode_time_scale", "prefill_time_scale") if calib.v(k) != 1.0]
+    if scaled:   # the scale was replaced without a word (a 2× override planned as none)
+        raise BadInput(f"{source}: slo.confidence: the calibration already scales step times "
+                       f"({', '.join(f'{k} {calib.v(k):g}' for k in scaled)}); slo.confidence sets them from the "
+                       f"error band: give one or the other")
+    note = f"{CONFIDENCE_NOTE} {percent:g} %: the error at that percentile ({band.source})"
     dec = CalibParam(value=max(1.0, band.tpot_factor(percent)), source=note)
     pre = CalibParam(value=max(1.0, band.ttft_factor(percent)), source=note)
     return calib.model_copy(update={"decode_time_scale": dec, "prefill_time_scale": pre,

@@ -15,6 +15,7 @@ from planner.input.problem import SLO, LengthDist, Workload
 from planner.plan.candidates import Candidate
 from planner.plan.model import Plan, attribute_costs, cost_difference
 from planner.plan.outcome import SolverReport
+from planner.plan.resolve import confidence_scales
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification
 from planner.report.format import to_json  # noqa: F401 - re-exported: callers take it from here
@@ -195,7 +196,7 @@ def error_band_dict(p: Plan) -> dict[str, Any] | None:
 def _band_pools(band, calib, states) -> list[dict[str, Any]]:
     """Each pool's TPOT and TTFT at the band's p10 and p90 around its point estimate (the printed
     values divided by the confidence scale when slo.confidence slowed them)."""
-    s_dec, s_pre = calib.v("decode_time_scale"), calib.v("prefill_time_scale")
+    s_dec, s_pre = confidence_scales(calib)
     pools = []
     for st in states:
         c = st.candidate
