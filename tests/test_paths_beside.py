@@ -118,3 +118,14 @@ def test_a_plan_reads_its_profile_and_model_from_any_directory(tmp_path, monkeyp
     monkeypatch.chdir(elsewhere)
     code, out = run("simulate", str(tmp_path / "proj" / "plan.json"), "--requests", "20000")
     assert code == 0 and "Simulation of" in out, out
+
+
+def test_a_bare_name_of_a_folder_beside_the_problem_says_how_to_read_it(tmp_path, monkeypatch):
+    """`model: llama` is a catalog id (a bare name always was); from another directory it read
+    'unknown model' without a word about the folder beside the problem file (a hunt)."""
+    p = project(tmp_path, "llama")
+    monkeypatch.chdir(tmp_path)
+    code, out = run("solve", p)
+    assert code == 2 and ("A folder 'llama' is beside the problem file: a bare name is a catalog id; write "
+                          "model: ./llama to read its config.json") in out, out
+    assert run("solve", project(tmp_path / "b", "./llama"))[0] == 0

@@ -8,6 +8,7 @@ pools), `GPUOption` a GPU type as the problem sees it, `ClassLoad` one class ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from planner.catalog.calibration import CalibParam, Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
@@ -128,9 +129,23 @@ def decode_context(classes: list[tuple[float, float, float]]) -> float:
             / sum(q * s_out for q, _, s_out in classes))
 
 
+def _model_or_hint(name: str, source: str):
+    """`get_model(name)`; an unknown bare name that is a file or folder beside the problem file says
+    how to read it (a bare name is a catalog id: `model: ernie45_21b` worked from the problem's own
+    directory alone, and elsewhere read 'unknown model' without a word on why)."""
+    try:
+        return get_model(name)
+    except BadInput as e:
+        near = Path(source).parent / name
+        if "/" in name or not str(e).startswith("unknown model") or not (near.is_dir() or near.is_file()):
+            raise
+        raise BadInput(f"{e} A {'folder' if near.is_dir() else 'file'} {name!r} is beside the problem file: a bare "
+                       f"name is a catalog id; write model: ./{name} to read its config.json") from None
+
+
 def resolve(problem: Problem, source: str = "problem") -> Resolved:
     """Look up model, GPUs and calibration; check cross-field consistency (caps vs inventory)."""
-    model = _in(source, "model", lambda: get_model(problem.model))
+    model = _in(source, "model", lambda: _model_or_hint(problem.model, source))
     catalog = load_gpus()
     options = []
     for i, choice in enumerate(problem.gpus):
