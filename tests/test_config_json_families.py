@@ -78,3 +78,11 @@ def test_a_corrupt_ref_falls_back_to_the_newest_snapshot(hub):  # noqa: F811
     fake_cache(hub, "Acme/R", LLAMA_8B)
     (hub / "models--Acme--R" / "refs" / "main").write_bytes(b"\xff\xfe\x00junk")
     assert get_model("Acme/R").arch.params_total == get_model("llama-3.1-8b").arch.params_total
+
+
+@pytest.mark.parametrize("value", ["false", "no", 0])
+def test_a_boolean_field_written_as_text_or_a_number_is_refused(tmp_path, value):
+    """tie_word_embeddings: "false" was read as False, where transformers takes the non-empty string as
+    true (a hunt): a config.json writes JSON booleans."""
+    with pytest.raises(BadInput, match=r"tie_word_embeddings: Input should be a valid boolean"):
+        _model(tmp_path, {**LLAMA_8B, "tie_word_embeddings": value})

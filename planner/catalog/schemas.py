@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from planner.catalog.arch import Architecture
 from planner.catalog.cache import cached_load
@@ -228,7 +228,7 @@ class HFConfig(Strict):
     head_dim: Size | None = None
     intermediate_size: Size | None = None
     vocab_size: Size
-    tie_word_embeddings: bool | None = None
+    tie_word_embeddings: StrictBool | None = None   # "false" in a config.json is truthy to transformers
     max_position_embeddings: Size | None = None
     rope_scaling: dict[str, Any] | None = None      # read for the context only (arch.context_tokens)
     rope_parameters: dict[str, Any] | None = None   # transformers 5's name for it
@@ -251,14 +251,14 @@ class HFConfig(Strict):
     num_nextn_predict_layers: Count0 | None = None
     sliding_window: Count0 | None = None
     layer_types: list[str] | None = None
-    attention_bias: bool | None = None  # below: Qwen3.5 linear attention, DSA indexer, Llama-4 MoE
+    attention_bias: StrictBool | None = None  # below: Qwen3.5 linear attention, DSA indexer, Llama-4 MoE
     linear_num_key_heads: Size | None = None
     linear_num_value_heads: Size | None = None
     linear_key_head_dim: Size | None = None
     linear_value_head_dim: Size | None = None
     linear_conv_kernel_dim: Size | None = None
     full_attention_interval: Size | None = None
-    attn_output_gate: bool | None = None
+    attn_output_gate: StrictBool | None = None
     index_n_heads: Size | None = None
     index_head_dim: Size | None = None
     index_topk: Size | None = None
