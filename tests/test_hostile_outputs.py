@@ -388,7 +388,7 @@ def test_requests_longer_than_the_models_context_get_a_note(tmp_path):
 
 # ------------------------------------------------------------------------ numbers
 @pytest.mark.parametrize("override, expected", [
-    ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.01, 100], got -1.0"),
+    ({"prefill_time_scale": -1}, "prefill_time_scale: must be a factor on step times: in [0.25, 100], got -1.0"),
     ({"decode_time_scale": 0}, "decode_time_scale: must be a factor on step times"),
     ({"decode_tokens_per_step": 100000}, "decode_tokens_per_step: must be accepted tokens per decode step: in [1, 64]"),
     ({"kv_bandwidth_scale": -1},

@@ -7,7 +7,6 @@ an as-of date. Unknown keys are errors. Look-ups of unknown names suggest close 
 from __future__ import annotations
 
 import functools
-import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,95 +24,22 @@ from planner.catalog.hf_cache import (
 )
 from planner.catalog.ids import gpu_key
 from planner.catalog.parts import PARTS, part_dtypes  # noqa: F401  (importable from here as before)
+from planner.catalog.sourced import (  # noqa: F401  (importable from here as before)
+    SourcedBandwidth,
+    SourcedBytes,
+    SourcedCount,
+    SourcedFlops,
+    SourcedPower,
+    SourcedPrice,
+    SourcedTime,
+)
 from planner.errors import BadInput, PlannerNotice, shown_value, suggest
 from planner.input.files import read_json, read_yaml, validate
 from planner.input.schema import Precision, Strict
-from planner.input.units import Dimension, UnitError, parse_quantity
-from planner.input.values import MAX_PRICE
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"
 
 BYTES_PER_VALUE: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
-
-
-DIM_WORDS = {"bytes": "size", "flops": "FLOP/s", "count": "number"}   # a dimension in a message
-
-
-class _Sourced(Strict):
-    value: float
-    source: str = Field(min_length=3)
-    as_of: str = Field(min_length=4)
-    note: str | None = None
-
-    _dim: Dimension = "count"
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _parse(cls, v: Any) -> float:
-        try:
-            return parse_quantity(v, cls._dim.default)  # type: ignore[attr-defined]
-        except UnitError as e:
-            raise ValueError(str(e)) from None
-
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _date_as_text(cls, v: Any) -> str:
-        return str(v)
-
-    @field_validator("value")
-    @classmethod
-    def _in_domain(cls, v: float) -> float:
-        """A card's memory, bandwidths, FLOP/s and power are finite and above 0 (0 TB/s divided by
-        zero, exit 5; −80 GB planned 'of −72.0 GB usable'); counts are whole and at least 1 (2.5 cards
-        a node was read as 2 and priced as 2); prices `SourcedPrice._in_domain` (an edited catalog
-        is reloaded on the next run, a hunt)."""
-        dim = cls._dim.default  # type: ignore[attr-defined]
-        if not math.isfinite(v) or v <= 0:
-            raise ValueError(f"{v:g}: expected a finite {DIM_WORDS.get(dim, dim)} above 0")
-        if dim == "count" and v != int(v):
-            raise ValueError(f"{v:g} is not a whole number")
-        return v
-
-
-class SourcedBytes(_Sourced):
-    _dim: Dimension = "bytes"
-
-
-class SourcedBandwidth(_Sourced):
-    _dim: Dimension = "bandwidth"
-
-
-class SourcedFlops(_Sourced):
-    _dim: Dimension = "flops"
-
-
-class SourcedPower(_Sourced):
-    _dim: Dimension = "power"
-
-
-class SourcedCount(_Sourced):
-    _dim: Dimension = "count"
-
-
-class SourcedTime(_Sourced):
-    _dim: Dimension = "time"
-
-
-class SourcedPrice(_Sourced):
-    """A rental price and the market it was read in (or, for an assumption, the market of the
-    figure it was derived from): `china` (China contracts and clouds) or `global` (US/EU clouds'
-    on-demand prices). The two are not comparable: a plan that mixes them says so."""
-    _dim: Dimension = "count"
-    market: Literal["china", "global"]
-
-    @field_validator("value")
-    @classmethod
-    def _in_domain(cls, v: float) -> float:
-        """A price per card-hour: finite, ≥ 0 and at most MAX_PRICE, as a problem file's (−12.15
-        planned a cost of −97.20 RMB/h; 1e300 printed 300 digits)."""
-        if not (math.isfinite(v) and 0 <= v <= MAX_PRICE):
-            raise ValueError(f"{v:g} is not a price per card-hour (from 0 to {MAX_PRICE:g})")
-        return v
 
 
 # ---------------------------------------------------------------------------------- GPUs
