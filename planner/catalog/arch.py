@@ -185,9 +185,9 @@ class Architecture:
         return 2 * self.kv_heads * self.head_dim
 
     def kv_values_per_token(self) -> int:
-        """Cached values per token over all layers (sliding-window and linear-attention layers
-        included at full size: the per-card memory formula charges every layer a KV cache, so a
-        hybrid model's fixed recurrent state is approximated by full-size KV, see docs/model.md).
+        """Cached values per token over all layers, each at full size (what a layer holds for a
+        token it keeps; `held_tokens` says how many tokens sliding-window and linear-attention
+        layers keep).
 
         >>> deepseek_like = Architecture("deepseek_v3", 7168, 61, 128, 128, 128, 18432, 129280,
         ...     False, "mla", 1536, 512, 128, 64, 128)
@@ -222,6 +222,19 @@ class Architecture:
         full = self.layers - sliding - self.linear_layers
         window = min(context, self.sliding_window) if sliding else 0.0
         return (full * full_ctx + sliding * window) / self.layers
+
+    def held_tokens(self, context: float) -> float:
+        """Mean tokens a layer keeps in its KV cache for one sequence of `context` tokens:
+        full-attention layers (DSA's too: the indexer picks from every cached token) all of them,
+        sliding-window layers the window (engines free the blocks behind it: vLLM's hybrid KV
+        cache manager, SGLang's SWA pool), linear-attention layers none (their fixed state is
+        `deployment.linear_state_bytes_per_sequence_per_card`)."""
+        sliding = self.sliding_layers if self.sliding_window else 0
+        if not sliding and not self.linear_layers:
+            return context
+        full = self.layers - sliding - self.linear_layers
+        window = min(context, self.sliding_window) if sliding else 0.0
+        return (full * context + sliding * window) / self.layers
 
     # ---- DeepSeek sparse attention (DSA) ------------------------------------------------
     @property

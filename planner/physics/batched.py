@@ -101,12 +101,13 @@ def gemm_times(dep: Deployment, t: StageTerms, m_dense: np.ndarray, dense: np.nd
 
 
 def stage_pass(dep: Deployment, t: StageTerms, tokens: np.ndarray, attn_flops: np.ndarray,
-               kv_read_bytes: np.ndarray) -> PhaseArrays:
+               kv_read_bytes: np.ndarray, logits: np.ndarray, head_share: float = 1.0) -> PhaseArrays:
     """`perf._stage_pass` per point (`t`: the deployment's terms)."""
-    lin_flops = t.dense2 * tokens / t.n_s     # linear layers (perf._linear_flops_per_card)
-    m_dense = tokens / t.dp
+    # linear layers and the LM head (perf._linear_flops_per_card)
+    lin_flops = t.dense2 * tokens / t.n_s + t.head2 * logits * head_share / t.n_s
+    m_dense = np.maximum(tokens, logits) / t.dp   # `perf._stage_pass`'s
     routed: np.ndarray | float = 0.0
-    wbytes = t.wbytes_dense
+    wbytes = t.wbytes_dense + t.head_bytes * head_share + np.minimum(tokens, t.vocab) * t.embed_row_bytes / t.pp
     pt = None
     if t.is_moe:
         pt = experts_on_card(t, tokens)
@@ -191,7 +192,7 @@ def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_token
     if dep.arch.index_topk:
         attn = attn + indexer_flops(dep, qm, context_tokens)
         kv_read = kv_read + indexer_reads(dep, m, context_tokens, ctx)
-    step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read), qm, batch / t.dp)
+    step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read, qm), qm, batch / t.dp)
     return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
 
 
@@ -230,7 +231,8 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
         attn = attn + indexer_flops(dep, (t.q * sb * context_tokens
                                           + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
         kv_read = kv_read + indexer_reads(dep, b_pp, context_tokens, ctx)
-    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read), m, (batch + 1.0) / t.dp)
+    logits = (t.q * sb + chunk_tokens / max(prompt_tokens, 1.0)) / pp   # `perf.mixed_step`'s
+    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read, logits), m, (batch + 1.0) / t.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
     step = _with_eager(step, t, prompts, chunk_tokens > 0)
     if dep.spec is not None:
@@ -256,8 +258,8 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     tokens = prompts * s
     attn = prefill_attention_flops(dep, prompts, s, c, length_cv2)
     kv_io = prompts / t.dp * (s + c) * t.kv_card
-    step = _with_eager(pipeline(t, stage_pass(dep, t, tokens, attn, kv_io), tokens, prompts / t.dp), t,
-                       prompts, True)
+    stage = stage_pass(dep, t, tokens, attn, kv_io, prompts, 1.0 / t.pp)
+    step = _with_eager(pipeline(t, stage, tokens, prompts / t.dp), t, prompts, True)
     return _slower(step, t.prefill_scale)
 
 

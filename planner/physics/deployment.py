@@ -297,9 +297,21 @@ def indexer_reads(dep: Deployment, sequences, context_tokens: float, attended: f
     return sequences / dep.par.dp * (context_tokens - attended) * index_bytes_per_token_per_card(dep)
 
 
+def edge_params_per_card(dep: Deployment) -> float:
+    """Embedding and LM-head weights on the card holding most of them, vocab-parallel over tp: one
+    stage holds the embedding and the head (one tensor when tied); over pipeline stages the first
+    holds the embedding and the last the head (a copy of its own when tied), so the busier card holds
+    one V·h/tp (Megatron's and vLLM's pipeline split)."""
+    a, par = dep.arch, dep.par
+    if par.pp > 1:
+        return max(a.embed_params, a.lm_head_params) / par.tp
+    return (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
+
+
 def weights_per_card_bytes(dep: Deployment) -> float:
-    """Weight bytes on one card: attention and LM head /tp, dense MLP and shared experts /(tp·dp),
-    routed experts max(E/n_s, 1) per MoE layer, layers /pp; embedding and head on every stage."""
+    """Weight bytes on the busiest card: attention /tp, dense MLP and shared experts /(tp·dp),
+    routed experts max(E/n_s, 1) per MoE layer, layers /pp; embedding and LM head as
+    `edge_params_per_card` says."""
     a, par = dep.arch, dep.par
     n_s = par.stage_cards
     per_stage = (a.layers * a.attn_params / par.tp
@@ -307,7 +319,7 @@ def weights_per_card_bytes(dep: Deployment) -> float:
                  + a.moe_layers * (a.shared_params / n_s + a.router_params
                                    + routed_experts_per_card(a, par) * a.expert_params)
                  + a.norm_params) / par.pp
-    head = (a.embed_params + (0 if a.tied_embeddings else a.lm_head_params)) / par.tp
+    head = edge_params_per_card(dep)
     if dep.dense_split:   # each part at its own precision, the rest (embedding, head, norms, router) at weights'
         parts = part_params_per_card(dep)
         routed = a.moe_layers * routed_experts_per_card(a, par) * a.expert_params / par.pp
@@ -387,9 +399,12 @@ def draft_share(dep: Deployment) -> float:
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:
     """KV bytes one sequence of `context_tokens` adds to the busiest card of the instance (its
-    attention-DP rank holds 1/dp of the instance's sequences), with the draft's layers' KV under
-    speculative decoding (as `memory_use` counts it: a batch sized without it overflowed)."""
-    return context_tokens * kv_bytes_per_token_per_card(dep) / dep.par.dp * (1 + draft_share(dep))
+    attention-DP rank holds 1/dp of the instance's sequences): the tokens its layers keep
+    (`Architecture.held_tokens`: a sliding window's, none in linear-attention layers), with the
+    draft's layers' KV under speculative decoding (as `memory_use` counts it: a batch sized
+    without it overflowed), and a hybrid model's fixed linear-attention state."""
+    kv = dep.arch.held_tokens(context_tokens) * kv_bytes_per_token_per_card(dep) * (1 + draft_share(dep))
+    return (kv + linear_state_bytes_per_sequence_per_card(dep)) / dep.par.dp
 
 
 def max_batch(dep: Deployment, context_tokens: float) -> int:

@@ -15,6 +15,11 @@ the fitted share of the kernel tables' speed an engine reaches end to end. The f
 kernels' fixed time per call (t0, from the same tables) plus the fitted engine overheads per
 layer, per MoE layer and per step; collectives cost the measured latency and bandwidth of their
 group size (`kernels_for(gpu).allreduce(g)`) plus a fitted engine latency per collective.
+Bytes: the stage's dense shards, the routed experts its tokens touch, the embedding rows of its
+tokens (a lookup, not the table) and the LM head, which sits on the last stage (a micro-batched
+step runs at that stage's pace, so each of its stage passes is charged the whole head; a prefill
+passes through once, 1/pp a stage); the head's FLOPs count only the tokens sampled (every decoded
+token, a prompt's last; `_linear_flops_per_card`).
 Decode: TPOT = (pp·t_stage(b'/pp) + handoffs + step_overhead) / tokens_per_step, b' = b but one
 sequence a stage when there are fewer sequences than stages (`stage_batch`).
 Speculative decoding (Deployment.spec, k draft tokens accepted with probability α each): the
@@ -62,17 +67,26 @@ __all__ = [  # the building blocks other stages use through `perf`
 
 
 # --------------------------------------------------------------------------- forward passes
-def _linear_flops_per_card(dep: Deployment, t: StageTerms, tokens: float) -> tuple[float, float, float, float]:
+def _linear_flops_per_card(dep: Deployment, t: StageTerms, tokens: float, logits: float,
+                           head_share: float) -> tuple[float, float, float, float]:
     """(dense FLOPs, routed-expert FLOPs, weight bytes, rows of one routed expert's GEMM) of the
     matmuls of one stage pass of `tokens` tokens, per card (`t`: the deployment's terms).
 
-    Dense FLOPs = 2·params·tokens for attention, dense MLP, shared experts and LM head, spread
-    over n_s cards; routed FLOPs = 2·expert_params·top-k pairs of the busiest card (× imbalance).
-    Weight bytes: the card's dense shards plus the routed experts that the tokens touch on it.
+    Dense FLOPs = 2·params·tokens for attention, dense MLP and shared experts, spread over n_s
+    cards, plus the LM head's 2·V·h for each of the `logits` tokens whose next token is sampled
+    (every decoded token; a prompt's last); routed FLOPs = 2·expert_params·top-k pairs of the
+    busiest card (× imbalance). Weight bytes: the card's dense shards, the LM head once a pass,
+    the embedding rows of the tokens (not the table), the routed experts the tokens touch.
     Rows: the pairs over the experts they touch (`gemm.gemm_rows`).
+
+    `head_share`: the LM head sits on the last pipeline stage. A pass that runs once through the
+    stages (a prefill) pays it once, 1/pp of it a stage; micro-batched steps (decode, chunked)
+    run at the pace of the busiest stage, the head's, so each stage pass is charged all of it.
+    The embedding rows are read on the first stage only (1/pp of them a stage).
     """
-    flops = t.dense2 * tokens / t.n_s
-    routed, wbytes, m_expert = 0.0, t.wbytes_dense, 0.0
+    flops = t.dense2 * tokens / t.n_s + t.head2 * logits * head_share / t.n_s
+    routed, m_expert = 0.0, 0.0
+    wbytes = t.wbytes_dense + t.head_bytes * head_share + min(tokens, t.vocab) * t.embed_row_bytes / t.pp
     if t.is_moe:
         pairs, touched = experts_on_card(dep, tokens)
         routed = t.routed2 * pairs
@@ -81,11 +95,13 @@ def _linear_flops_per_card(dep: Deployment, t: StageTerms, tokens: float) -> tup
     return flops, routed, wbytes, m_expert
 
 
-def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes: float) -> PhaseTime:
-    """One stage's forward pass over `tokens` tokens on each card (see module docstring)."""
+def _stage_pass(dep: Deployment, tokens: float, attn_flops: float, kv_read_bytes: float, logits: float,
+                head_share: float = 1.0) -> PhaseTime:
+    """One stage's forward pass over `tokens` tokens on each card, `logits` of them sampled
+    (see module docstring and `_linear_flops_per_card`)."""
     t = stage_terms(dep)
-    lin_flops, routed_flops, wbytes, m_expert = _linear_flops_per_card(dep, t, tokens)
-    m_dense = tokens / t.dp
+    lin_flops, routed_flops, wbytes, m_expert = _linear_flops_per_card(dep, t, tokens, logits, head_share)
+    m_dense = max(tokens, logits) / t.dp   # a wholly cached prompt's pass: the head's rows alone
     gt = gemm_seconds(dep, t.gemm, lin_flops, routed_flops, m_dense, m_expert)
     compute = gt.time_s + attn_flops / t.attn_peak
     act_bytes = m_dense * t.hidden * ACT_BYTES * 2 * t.layers / t.pp
@@ -154,7 +170,7 @@ def _decode_raw(dep: Deployment, batch: float, context_tokens: float) -> PhaseTi
     if a.index_topk:
         attn = attn + indexer_flops(dep, q * m, context_tokens)
         kv_read = kv_read + indexer_reads(dep, m, context_tokens, ctx)
-    step = _pipeline(dep, _stage_pass(dep, q * m, attn, kv_read), q * m, batch / par.dp)
+    step = _pipeline(dep, _stage_pass(dep, q * m, attn, kv_read, q * m), q * m, batch / par.dp)
     return step if dep.spec is None else plus(step, drafts(dep, batch, context_tokens))
 
 
@@ -223,8 +239,8 @@ def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
     tokens = prompts * s
     attn = prefill_attention_flops(dep, prompts, s, c, length_cv2)
     kv_io = prompts / par.dp * (s + c) * kv_bytes_per_token_per_card(dep)
-    return slower(with_eager(_pipeline(dep, _stage_pass(dep, tokens, attn, kv_io), tokens, prompts / par.dp), dep,
-                             prompts),
+    stage = _stage_pass(dep, tokens, attn, kv_io, prompts, 1.0 / par.pp)
+    return slower(with_eager(_pipeline(dep, stage, tokens, prompts / par.dp), dep, prompts),
                   dep.calib.v("prefill_time_scale"))
 
 
@@ -251,7 +267,8 @@ def mixed_step(dep: Deployment, batch: float, context_tokens: float, chunk_token
         attn = attn + indexer_flops(dep, (q * sb * context_tokens
                                           + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / par.pp, 1.0)
         kv_read = kv_read + indexer_reads(dep, sb / par.pp, context_tokens, ctx)
-    step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read), m, (batch + 1.0) / par.dp)
+    logits = (q * sb + chunk_tokens / max(prompt_tokens, 1.0)) / par.pp   # decodes and the prompts the chunk ends
+    step = _pipeline(dep, _stage_pass(dep, m, attn, kv_read, logits), m, (batch + 1.0) / par.dp)
     if chunk_tokens > 0:   # the chunk holds chunk/prompt prompts, or a piece of one
         step = with_eager(step, dep, max(chunk_tokens / max(prompt_tokens, 1.0), 1.0))
     if dep.spec is not None and batch > 0:

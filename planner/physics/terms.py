@@ -22,6 +22,7 @@ from planner.physics.comm import StageComm, p2p_link, stage_comm
 from planner.physics.deployment import (
     Deployment,
     by_value,
+    edge_params_per_card,
     experts_per_card,
     kv_bytes_per_token_per_card,
     kv_scale,
@@ -43,8 +44,12 @@ class StageTerms:
     is_moe: bool
     hidden: int
     layers: int
-    dense2: float          # 2·dense params of a stage (perf._linear_flops_per_card)
-    wbytes_dense: float    # weight bytes on a card but the routed experts'
+    dense2: float          # 2·dense params of a stage but the LM head (perf._linear_flops_per_card)
+    wbytes_dense: float    # weight bytes a stage pass reads on a card but the routed experts' and the edges'
+    head2: float           # 2·LM-head params: FLOPs a token's logits cost
+    head_bytes: float      # LM-head bytes on a card of its stage (read once a pass)
+    embed_row_bytes: float  # one token's embedding row per card (vocab-parallel over tp, tokens over dp)
+    vocab: int
     moe_pp: float          # L_moe/pp
     routed2: float         # L_moe/pp·2·expert params
     expert_params: int
@@ -83,13 +88,15 @@ def build(dep: Deployment) -> StageTerms:
     g, c, par, a = dep.gpu, dep.calib, dep.par, dep.arch
     pp = par.pp
     dense_params = (a.layers * a.attn_params + a.dense_layers * a.dense_mlp_params
-                    + a.moe_layers * (a.shared_params + a.router_params)) / pp + a.lm_head_params / pp
+                    + a.moe_layers * (a.shared_params + a.router_params)) / pp
     routed_bytes = a.moe_layers / pp * routed_experts_per_card(a, par) * a.expert_params * dep.e_bytes
     ep = par.moe_ep
     hand_bw, hand_lat = p2p_link(dep, par.cards > g.domain_cards)
     return StageTerms(
         pp, par.dp, par.stage_cards, a.is_moe, a.hidden, a.layers, 2.0 * dense_params,
-        dep.weights_bytes_per_card - routed_bytes, a.moe_layers / pp, a.moe_layers / pp * 2.0 * a.expert_params,
+        dep.weights_bytes_per_card - routed_bytes - edge_params_per_card(dep) * dep.w_bytes,
+        2.0 * a.lm_head_params, a.lm_head_params / par.tp * dep.w_bytes,
+        a.hidden * dep.w_bytes / par.stage_cards, a.vocab, a.moe_layers / pp, a.moe_layers / pp * 2.0 * a.expert_params,
         a.expert_params, dep.e_bytes, a.experts, a.experts_per_token,
         c.v("moe_imbalance") if ep > 1 else 1.0, experts_per_card(a, ep),
         max(ep / a.experts, 1.0) if a.experts else 1.0, 1.0 - a.experts_per_token / a.experts if a.experts else 1.0,
