@@ -175,19 +175,20 @@ def test_one_token_answers_are_planned_as_prompt_passes_whatever_the_modes(tmp_p
 def test_mostly_one_token_answers_run_colocated_below_one_decoding_sequence(tmp_path):
     """99 % one-token answers and 1 % of 100 tokens, colocated engines alone: E[L − 1] = 0.99, so at a
     mean decode batch of 1 every step would carry 1,010 prompt tokens per decoding sequence. The grid
-    also tries mean batches below one (each decoding request alone at the step of batch 1): two
-    16-card H20 instances at means of 0.21 and 0.27, 240 RMB/h, instead of 480 at a whole sequence
-    (which two of the equal-cost shapes changes with the model: two TP1·DP8·PP2 until 2026-12-04's
-    nineteenth session); the simulated TPOT of the 1 % that decode is within 5 % of the plan's
-    (22.2 and 26.4 ms planned, 21.4 and 25.8 simulated)."""
+    also tries mean batches below one (each decoding request alone at the step of batch 1): three
+    8-card H20 TP8 instances at a mean of 0.14, 180 RMB/h since 2026-12-05's physics (two 16-card
+    instances at 0.21 and 0.27, 240 RMB/h, before), instead of 480 at a whole sequence (which of
+    the equal-cost shapes changes with the model: two TP1·DP8·PP2 until 2026-12-04's nineteenth
+    session); the simulated TPOT of the 1 % that decode is within 5 % of the plan's (21.7 ms
+    planned, 21.2 simulated)."""
     p = tmp_path / "short.yaml"
     p.write_text((PROBLEM % "{values: [1, 100], weights: [99, 1]}")
                  .replace("modes: [disaggregated, colocated]", "modes: [colocated]"))
     plan = solve(load_problem(p), str(p))
     d = plan_json(plan)
-    assert plan.cost_per_hour == pytest.approx(240.0)
+    assert plan.cost_per_hour == pytest.approx(180.0)
     assert d["pools"] and all(p["role"] == "colocated" and 0 < p["batch"] < 1 for p in d["pools"])
-    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 32
+    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 24
     sim = simulate(plan_from_dict(d, "short"), requests=40_000, seed=0)
     assert sim.passed
     for pool, got in zip(d["pools"], sim.pools):
@@ -196,13 +197,15 @@ def test_mostly_one_token_answers_run_colocated_below_one_decoding_sequence(tmp_
 
 def test_an_equal_cost_without_speculation_saves_zero_not_minus_zero(tmp_path):
     """deepseek_mtp with nine answers in ten of one token: MTP saves nothing, and the two equal costs,
-    summed in different orders, printed 'saves -0.0 %'."""
+    summed in different orders, printed 'saves -0.0 %'. Since 2026-12-05's physics nine in ten
+    choose no MTP pool (no saving is computed); ten in eleven do, at 555.4399999999997 RMB/h against
+    555.44 without: a difference of one rounding error, which must read 0.0."""
     import yaml
     from click.testing import CliRunner
 
     from cli import main
     d = yaml.safe_load((ROOT / "problems" / "deepseek_mtp.yaml").read_text(encoding="utf-8"))
-    d["workload"]["output_tokens"] = {"values": [1, 1000], "weights": [9, 1]}
+    d["workload"]["output_tokens"] = {"values": [1, 1000], "weights": [10, 1]}
     p = tmp_path / "mtp_mix.yaml"
     p.write_text(yaml.safe_dump(d, sort_keys=False))
     r = CliRunner().invoke(main, ["solve", str(p), "--json"])
@@ -326,7 +329,7 @@ CACHED_DECODE = (ROOT / "problems" / "deepseek_qps.yaml").read_text().replace(
     "modes: [disaggregated, colocated]", "modes: [disaggregated]")
 
 
-@pytest.mark.parametrize("ttft, limited_by", [("2s", "tpot"), ("330ms", "ttft")])
+@pytest.mark.parametrize("ttft, limited_by", [("2s", "tpot"), ("328ms", "ttft")])
 def test_a_decode_pool_that_makes_the_first_token_is_held_to_the_ttft_limit(tmp_path, ttft, limited_by):
     """Every prompt token cached and decode pools alone: the request goes straight to a decode
     instance, whose step makes its first token. Until 2026-12-04 the plan checked no TTFT there
@@ -335,7 +338,9 @@ def test_a_decode_pool_that_makes_the_first_token_is_held_to_the_ttft_limit(tmp_
     TTFT is the fixed time, the wait for a slot and the steps (`waits.decoded_first_token_s`),
     checked, and the decode candidates are held to it: at 330 ms a TP1·DP8·PP2 pool at 329.6 ms,
     limited by TTFT; both within 1 % of their simulation. The wait to join the batch is in TTFT, so
-    TPOT carries no part of it."""
+    TPOT carries no part of it. Since 2026-12-05's physics the 2 s pool is an 8-card TP1·DP8 one
+    whose first tokens take 335.0 ms, and at 330 ms the plan splits the load over two pools (one
+    of H20): the limit is 328 ms, one pool of two 8-card H200 TP1·DP8 instances at 327.9 ms."""
     p = tmp_path / "cached.yaml"
     p.write_text(CACHED_DECODE.replace("ttft: 2s", f"ttft: {ttft}"))
     plan = solve(load_problem(p), str(p))

@@ -170,15 +170,23 @@ def test_a_fleet_day_re_solves_without_colocated_candidates_its_routing_breaks()
     """As a single problem's day: one class of gpt-oss-20b on L40S at 20 req/s every hour ended
     with exit 4 in all 24 periods (a colocated TP1 batch-512 pool routed a mix at which its TPOT is
     59.0 ms against 50 ms); the fleet horizon now solves again without that shape, at the
-    single-QPS plan's 79.28 RMB/h."""
-    f = FleetProblem.model_validate({"name": "r05f", "sharing": "none", "gpus": ["l40s"], "classes": [
-        {"name": "a", "model": "gpt-oss-20b", "slo": {"ttft": "500ms", "tpot": "50ms"},
-         "workload": {"qps": 20, "input_tokens": 200, "output_tokens": 500, "profile": {"qps_fraction": [1] * 24}}}]})
+    single-QPS plan's 79.28 RMB/h. Since 2026-12-05's physics that shape holds there and no
+    gpt-oss-20b day tried needs the cut: the class is now DeepSeek-R1 with MTP and 3-token answers,
+    colocated only (`test_colocated_seen`), whose first day plan routes
+    colocated[h100-TP1·DP8·PP2-b12-c6000-mtp1] a mix at 52.2 ms; re-solved, 583.20 RMB/h, the
+    single-QPS plan's."""
+    f = FleetProblem.model_validate({
+        "name": "r05f", "sharing": "none", "gpus": [{"id": "h200", "price_per_gpu_hour": 20.83}, "h800", "h20", "h100"],
+        "serving": {"modes": ["colocated"], "speculative": {"method": "mtp", "draft_tokens": 1, "use": "auto"}},
+        "classes": [{"name": "a", "model": "deepseek-r1", "precision": {"weights": "fp8", "kv": "bf16"},
+                     "slo": {"ttft": "2s", "tpot": "50ms"},
+                     "workload": {"qps": 200, "input_tokens": 1000, "output_tokens": 3,
+                                  "profile": {"qps_fraction": [1] * 24}}}]})
     h = solve_fleet_horizon(f, "f.yaml", compare=False)
     assert h.verification.passed
-    assert h.cost == pytest.approx(24 * 79.28)
+    assert h.cost == pytest.approx(24 * 583.20)
     assert all(st.tpot_s <= 0.05 for st in h.verification.pools)
-    assert not any(c.name == "colocated[l40s-TP1-b512-c308]" for p in h.periods for c in p.chosen)
+    assert not any(c.name == "colocated[h100-TP1·DP8·PP2-b12-c6000-mtp1]" for p in h.periods for c in p.chosen)
 
 
 def test_a_fleet_day_whose_static_fleet_cannot_exist_is_still_planned(tmp_path):
