@@ -7,6 +7,7 @@ pools), `GPUOption` a GPU type as the problem sees it, `ClassLoad` one class ins
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,11 +137,12 @@ def _model_or_hint(name: str, source: str):
     try:
         return get_model(name)
     except BadInput as e:
-        near = Path(source).parent / name
-        if "/" in name or not str(e).startswith("unknown model") or not (near.is_dir() or near.is_file()):
+        near = Path(source).parent / name   # os.path: False for a name too long to be a path (Path raised)
+        if "/" in name or not str(e).startswith("unknown model") or not (os.path.isdir(near) or os.path.isfile(near)):
             raise
-        raise BadInput(f"{e} A {'folder' if near.is_dir() else 'file'} {name!r} is beside the problem file: a bare "
-                       f"name is a catalog id; write model: ./{name} to read its config.json") from None
+        kind = "folder" if os.path.isdir(near) else "file"
+        raise BadInput(f"{e} A {kind} {name!r} is beside the problem file: a bare name is a catalog id; write "
+                       f"model: ./{name} to read its config.json") from None
 
 
 def resolve(problem: Problem, source: str = "problem") -> Resolved:
