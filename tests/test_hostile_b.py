@@ -89,7 +89,11 @@ def test_solve_simulate_too_busy_to_simulate_names_no_requests_option(tmp_path):
 def test_a_decode_candidate_meets_its_own_tpot_limit_below_the_slot_floor():
     """Llama-3.1-8B on H100 TP8 at 1,000 in / 200 out, TPOT 50 ms: the candidate was sized at
     3,173 of its 3,559 slots, 50.23 ms with the slot wait, below the no-wait floor of a constant
-    hold; the MILP took it at 10⁹ req/s and verification refused the plan (exit 4)."""
+    hold; the MILP took it at 10⁹ req/s and verification refused the plan (exit 4). Since the
+    embedding is looked up rather than read whole, the step is faster and at 50 ms the batch the
+    limit allows (3,558) lies above that floor, where the slot search itself sizes it; at 44 ms it
+    lies below again: 3,160 of 3,559 slots read 44.11 ms with the growing hold, and the check
+    sizes the candidate at 3,152 (44.00 ms)."""
     from planner.input.problem import Problem
     from planner.physics.deployment import Parallelism
     from planner.plan.decode import decode_candidate
@@ -97,11 +101,11 @@ def test_a_decode_candidate_meets_its_own_tpot_limit_below_the_slot_floor():
     from planner.plan.workload import workload_context
     p = Problem.model_validate({"model": "llama-3.1-8b", "gpus": ["h100", "l40s"],
                                 "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 200},
-                                "slo": {"ttft": "2s", "tpot": "50ms"}})
+                                "slo": {"ttft": "2s", "tpot": "44ms"}})
     res = resolve(p)
     c = decode_candidate(res, res.option("h100"), Parallelism(tp=8, pp=1, dp=1, moe_tp=1), workload_context(res))
-    assert c.tpot_s <= 0.05
-    assert 3000 < c.batch < 3173
+    assert c.tpot_s <= 0.044
+    assert 3000 < c.batch < 3160
 
 
 def test_a_billion_requests_a_second_verifies(tmp_path):

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import cli
@@ -23,9 +24,18 @@ def run(*args) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def plan_data(tmp_path_factory) -> dict:
-    """The plan of problems/small_model_cheap_card.yaml (llama-3.1-8b on RTX 4090s)."""
-    out = tmp_path_factory.mktemp("plan") / "S.json"
-    code, text = run("solve", ROOT / "problems" / "small_model_cheap_card.yaml", "--out", out)
+    """The plan of problems/small_model_cheap_card.yaml (llama-3.1-8b on RTX 4090s), served
+    disaggregated: prefill[rtx4090-TP1-B4] ×4, prefill[rtx4090-TP4-B16], decode[rtx4090-TP4-b386]
+    ×2. The hunt's plan was prefill and decode pools; since the embedding and LM-head physics
+    (physics-edges) the example's own plan, at the same 19.84 RMB/h, is a decode pool beside a
+    colocated one, which sglang refuses to export and which has no third pool, so the copy here
+    asks for serving.modes [disaggregated]."""
+    d = tmp_path_factory.mktemp("plan")
+    out, prob = d / "S.json", d / "small_model_cheap_card.yaml"
+    problem = yaml.safe_load((ROOT / "problems" / "small_model_cheap_card.yaml").read_text(encoding="utf-8"))
+    prob.write_text(yaml.safe_dump({**problem, "serving": {"modes": ["disaggregated"]}}, sort_keys=False),
+                    encoding="utf-8")
+    code, text = run("solve", prob, "--out", out)
     assert code == 0, text
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -114,7 +124,7 @@ def test_a_plan_that_failed_its_verification_is_not_exported(tmp_path, plan_data
     v["passed"], v["checks"][2]["ok"] = False, False
     code, out = run("export", edited(tmp_path, plan_data, verification=v), "--target", "vllm", "--out", tmp_path / "o")
     assert code == 2, out
-    assert ("r.json: verification.passed: the plan failed its verification (ttft[prefill[rtx4090-TP1-B8]] failed); "
+    assert ("r.json: verification.passed: the plan failed its verification (ttft[prefill[rtx4090-TP1-B4]] failed); "
             "export a plan that passed") in out
     assert not (tmp_path / "o").exists()
     v["checks"][2]["ok"] = True   # no check named: the flag alone

@@ -37,6 +37,19 @@ def example_plan() -> dict:
 
 
 @pytest.fixture(scope="module")
+def disaggregated_plan(tmp_path_factory) -> dict:
+    """The example problem served disaggregated (serving.modes [disaggregated] in a copy): since the
+    embedding and LM-head physics (physics-edges) the example's own plan, at the same 1,675.28
+    RMB/h, serves its H20 cards as a colocated pool, where the seed's had a decode pool on them."""
+    import yaml
+    d = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    d["serving"]["modes"] = ["disaggregated"]
+    path = tmp_path_factory.mktemp("disaggregated") / "deepseek_qps.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    return plan_json(solve(load_problem(path), str(path)))
+
+
+@pytest.fixture(scope="module")
 def example_result(example_plan):
     return simulate(plan_from_dict(example_plan, "example"), requests=100_000, seed=0)
 
@@ -140,10 +153,15 @@ def test_example_plan_prefill_busy_share_and_ttft_match_the_batching_queue(examp
     16-card PP2 instances since the twelfth session, one 32-card PP4 at 92.9 % before that, at the
     same cost), the plan was 0.7-2.1 % above the simulation and the check was within 3 %: the
     batching queue's mean wait reads high at these lower ρ. The band is 5 % since 2026-12-04, and
-    the plan must stay above the simulation (an optimistic TTFT fails even inside the band)."""
+    the plan must stay above the simulation (an optimistic TTFT fails even inside the band).
+
+    Since the embedding and LM-head physics (physics-edges; the same 1,675.28 RMB/h, its H20 cards
+    now a colocated pool): two 16-card H100 TP1·DP8·PP2 instances at ρ = 78.3 %, busy share
+    99.92 % planned, 99.85 % simulated; mean TTFT 473.8 ms planned, 451.5 ms simulated (seed 0,
+    10⁵ requests: the plan 4.7 % above; seeds 1-3: 4.4, 4.7, 5.0 %, the last at the band's edge)."""
     (sim,) = [p for p in example_result.pools if p.role == "prefill"]
     (pool,) = [p for p in example_plan["pools"] if p["role"] == "prefill"]
-    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.8194, abs=1e-3)
+    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.7825, abs=1e-3)
     assert sim.analytic_utilization > pool["utilization"] + 0.05
     assert sim.analytic_utilization == pytest.approx(sim.utilization, abs=0.01)
     assert sim.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.05)
@@ -575,26 +593,33 @@ def test_start_full_holds_the_batch_with_residuals_of_requests_caught_in_service
     assert (left > 100).mean() == pytest.approx(0.75 * 200 / 300, abs=0.015)   # long ones past step 100
 
 
-def test_a_decode_pool_planned_at_its_slots_is_simulated_at_its_planned_batch(example_plan):
+def test_a_decode_pool_planned_at_its_slots_is_simulated_at_its_planned_batch(disaggregated_plan):
     """The seed's H200 decode pool is planned at 1,348 of 1,369 sequences. From empty, a run of
     5·10⁴ requests read it at 1,273 (the queue for the last slots near the cap relaxes over several
     lifetimes) and its TPOT 2 % light; started at its steady batch, within 1.5 %. The single H20
-    instance (472 of 478) read 433 (−8 %); now within its own scatter (one instance: ±3 %)."""
-    res = simulate(plan_from_dict(example_plan, "example"), requests=50_000, seed=0)
+    instance (472 of 478) read 433 (−8 %); now within its own scatter (one instance: ±3 %).
+    Since the embedding and LM-head physics the example plans no H20 decode pool, so this is its
+    disaggregated plan: H200 at 1,282.9 of 1,409 (96 % busy), simulated at 1,298.1 (+1.2 %, TPOT
+    +0.4 %; from empty 1,236.7, −3.6 %, and TPOT −1.5 %), and one H20 TP8·PP2 instance at 452.8 of
+    495, simulated at 444.3 (−1.9 %; from empty −4.9 %)."""
+    res = simulate(plan_from_dict(disaggregated_plan, "example"), requests=50_000, seed=0)
     h200, h20 = (next(p for p in res.pools if p.name.startswith(f"decode[{g}-")) for g in ("h200", "h20"))
     assert h200.batch == pytest.approx(h200.analytic_batch, rel=0.015)
     assert h200.tpot.mean == pytest.approx(h200.analytic_tpot_s, rel=0.01)
     assert h20.batch == pytest.approx(h20.analytic_batch, rel=0.03)
 
 
-def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(example_plan):
+def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(disaggregated_plan):
     """A decode pool's `slots` (what the export gives vLLM as --max-num-seqs × DP, SGLang as
     --max-running-requests) is the simulator's cap, its memory at the longest sequences, and not
     the design batch: the seed's H20 pool admits 4,289, not 476. Capped at 478, as exported before,
     the simulated pool queued requests for slots the plan did not count: 51.3 ms mean TPOT against
-    49.7 planned and a 50 ms limit. A plan written before the key falls back to the design batch."""
+    49.7 planned and a 50 ms limit. A plan written before the key falls back to the design batch.
+    Since the embedding and LM-head physics the example's H20 cards are a colocated pool; in its
+    disaggregated plan the H20 decode pool (TP8·PP2) admits 632, not 495."""
     from planner.studies.simulate.planfile import PlanPool
     from planner.studies.simulate.tables import physics
+    example_plan = disaggregated_plan
     plan = plan_from_dict(example_plan, "example")
     ph = physics(plan, "example")
     peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
@@ -604,7 +629,7 @@ def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(example_
             continue
         assert p.slots == perf.max_batch(ph.deployments[k], peak) == p.engine_batch
     h20 = next(p for p in plan.pools if p.name.startswith("decode[h20-"))
-    assert (h20.design_batch, h20.slots) == (476, 4289)
+    assert (h20.design_batch, h20.slots) == (495, 632)
     old = {k: v for k, v in example_plan["pools"][0].items() if k != "slots"}
     assert PlanPool.model_validate(old).engine_batch == old["design_batch"]
 

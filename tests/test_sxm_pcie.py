@@ -11,10 +11,18 @@ from tests.conftest import make_dep
 
 ROOT = Path(__file__).resolve().parents[1]
 PATH = ROOT / "problems" / "sxm_or_pcie.yaml"
+# at the example's 20 req/s one SXM node (152.80 RMB/h) serves it all since the embedding and
+# LM-head physics (physics-edges); at 21 the answer is again one node of each
+QPS = 21
+
+
+def _problem():
+    p = load_any(PATH)
+    return p.model_copy(update={"workload": p.workload.model_copy(update={"qps": QPS})})
 
 
 def _only(gpu: str):
-    p = load_any(PATH)
+    p = _problem()
     return p.model_copy(update={"gpus": [g for g in p.gpus if g.id == gpu]})
 
 
@@ -22,8 +30,8 @@ def test_one_node_of_each_beats_either_alone():
     """One SXM node and one PCIe node (265.84 RMB/h) beat SXM only (305.60) and PCIe only (339.12).
     Several layouts of the two nodes cost the same (decode on SXM with the PCIe node prefilling, or
     a TP8 decode instance on PCIe beside SXM prefill and decode); the solver returns one of them,
-    so the test holds the nodes and the cost, not the layout."""
-    plan = solve(load_any(PATH), str(PATH))
+    so the test holds the nodes and the cost, not the layout. At 21 req/s (`QPS`)."""
+    plan = solve(_problem(), str(PATH))
     assert plan.cost_per_hour == pytest.approx(265.84)
     assert {g: n for g, n in plan.nodes.items() if sum(n)} == {"h100": (1, 0), "h100-pcie": (1, 0)}
     sxm, pcie = solve(_only("h100"), "sxm"), solve(_only("h100-pcie"), "pcie")
@@ -43,8 +51,9 @@ def test_why_decode_stays_on_nvlink():
 
 
 def test_at_secure_cloud_prices_pcie_buys_nothing():
-    """With H100 PCIe at $2.79 (19.81 RMB) above SXM at $2.69, the plan is SXM throughout."""
-    p = load_any(PATH)
+    """With H100 PCIe at $2.79 (19.81 RMB) above SXM at $2.69, the plan is SXM throughout
+    (at 21 req/s, `QPS`, where the spot prices buy a PCIe node)."""
+    p = _problem()
     gpus = [g.model_copy(update={"price_per_gpu_hour": 19.81}) if g.id == "h100-pcie" else g for g in p.gpus]
     plan = solve(p.model_copy(update={"gpus": gpus}), "secure")
     assert plan.cost_per_hour == pytest.approx(305.60)
