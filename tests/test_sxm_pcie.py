@@ -11,14 +11,14 @@ from tests.conftest import make_dep
 
 ROOT = Path(__file__).resolve().parents[1]
 PATH = ROOT / "problems" / "sxm_or_pcie.yaml"
-# at the example's 20 req/s one SXM node (152.80 RMB/h) serves it all since the embedding and
-# LM-head physics (physics-edges); at 21 the answer is again one node of each
-QPS = 21
 
 
 def _problem():
+    """The example as written: 21 req/s (at its former 20 one SXM node, 152.80 RMB/h, has served it
+    all since the LM head is charged for each prompt's last token alone, 2026-12-05)."""
     p = load_any(PATH)
-    return p.model_copy(update={"workload": p.workload.model_copy(update={"qps": QPS})})
+    assert p.workload.qps == 21
+    return p
 
 
 def _only(gpu: str):
