@@ -41,7 +41,10 @@ FLAGS = {"vllm": "vllm-0.11.0.txt", "sglang": "sglang-0.5.23.txt", "trtllm": "tr
 
 def plan(name: str) -> dict:
     """A golden plan, or a plan file kept as written on its day (tests/data/plans: plans whose
-    pools the examples no longer give, e.g. MI300X beside H100)."""
+    pools the examples no longer give, e.g. MI300X beside H100; `*_disaggregated`: the examples'
+    plans of 2026-12-04, all prefill and decode pools, which SGLang, TensorRT-LLM and Dynamo run,
+    where since the refit of 2026-12-05 deepseek_qps, deepseek_mtp and small_model_cheap_card mix a
+    colocated pool in at the same cost)."""
     frozen = FROZEN / f"{name}.json"
     return json.loads((frozen if frozen.exists() else GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
 
@@ -254,7 +257,7 @@ def test_deepseek_vllm_command_realises_the_plan():
     equal-cost plans, H800 TP1·DP8·PP2 under the profiles of 2026-12-04) spans four 8-card nodes:
     one command per node, the others headless from DP ranks 2, 4 and 6 (a rank's four pipeline
     stages on one node); a one-node decode pool gets no multi-node flags."""
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     assert [(p["role"], p["gpu"], p["cards_per_instance"]) for p in d["pools"]] == [
         ("decode", "h200", 8), ("decode", "h20", 16), ("prefill", "h100", 32)]   # the premise: pool 2 four nodes
     files = render(d, "vllm")
@@ -315,12 +318,12 @@ def test_a_colocated_engine_of_several_prompt_lengths_takes_them_whole(llama70b_
 def test_not_a_plan_is_bad_input():
     with pytest.raises(BadInput, match=r"x.json: not a plan file"):
         render({"hello": 1}, "vllm", source="x.json")
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     d["pools"][0]["cards_per_instance"] = 4
     with pytest.raises(BadInput, match=r"pools\[0\]\.cards_per_instance: 4 cards, but tp·pp·dp"):
         render(d, "k8s", source="x.json")
     with pytest.raises(BadInput, match="--target"):
-        render(plan("deepseek_qps"), "ollama")
+        render(plan("deepseek_qps_disaggregated"), "ollama")
     day = json.loads((GOLDEN / "deepseek_day.json").read_text())
     with pytest.raises(BadInput, match=r"day\.json: a plan over a load profile \(kind: horizon\) is not exportable"):
         render(day, "vllm", source="day.json")
@@ -330,7 +333,7 @@ def test_not_a_plan_is_bad_input():
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_k8s_and_dynamo_with_sglang(engine):
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     docs = list(yaml.safe_load_all(render(d, "k8s", engine=engine)["k8s.yaml"]))
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -343,7 +346,7 @@ def test_k8s_and_dynamo_with_sglang(engine):
 def test_dynamo_service_keys_name_the_gpu_and_the_pool_apart():
     """The seed's pools as Dynamo services: the pool index follows 'Pool', so an H20 pool's key does
     not read as H200 ('DecodeH202' was pool 2 of H20 cards, 'PrefillH2000' pool 0 of H200)."""
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     services = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])["spec"]["services"]
     want = ["Frontend"] + [f"{p['role'].title()}{p['gpu'].title()}Pool{i}" for i, p in enumerate(d["pools"])]
     assert list(services) == want
@@ -360,12 +363,12 @@ def test_kv_dtype_an_engine_lacks():
 
 def test_export_writes_all_or_nothing(tmp_path):
     out = tmp_path / "out"
-    written = export(plan("deepseek_qps"), "k8s", "img:1", "/models/r1", out)
+    written = export(plan("deepseek_qps_disaggregated"), "k8s", "img:1", "/models/r1", out)
     assert {p.name for p in written} | {EXPORT_MANIFEST} == {p.name for p in out.iterdir()}
     assert (out / EXPORT_MANIFEST).read_text().split() == sorted(p.name for p in written)
     assert "image: img:1" in (out / "k8s.yaml").read_text()
     with pytest.raises(BadInput, match="exists and is not empty; pass --force"):
-        export(plan("deepseek_qps"), "vllm", None, None, out)
+        export(plan("deepseek_qps_disaggregated"), "vllm", None, None, out)
     bad = tmp_path / "bad"
     with pytest.raises(BadInput, match="TensorRT-LLM runs on NVIDIA GPUs only"):
         export(plan("rag_long_context_mixed"), "trtllm", None, "/models/qwen3-fp8", bad)
@@ -385,7 +388,7 @@ def test_force_replaces_a_previous_export_only(tmp_path):
     (mine / "sub").mkdir(parents=True)
     (mine / "sub" / "thesis.txt").write_text("important")
     with pytest.raises(BadInput, match="replaces only a previous export of plan, and it holds sub"):
-        export(plan("deepseek_qps"), "vllm", None, None, mine, force=True)
+        export(plan("deepseek_qps_disaggregated"), "vllm", None, None, mine, force=True)
     assert (mine / "sub" / "thesis.txt").read_text() == "important"
     inside = tmp_path / "inside"
     inside.mkdir()
@@ -394,12 +397,12 @@ def test_force_replaces_a_previous_export_only(tmp_path):
                                       str(inside), "--force"])
     assert r.exit_code == 2 and "holds the input" in r.stderr and (inside / "plan.json").exists(), r.output
     out = tmp_path / "out"
-    export(plan("deepseek_qps"), "vllm", None, None, out)
+    export(plan("deepseek_qps_disaggregated"), "vllm", None, None, out)
     (out / "notes.txt").write_text("added by hand")
     with pytest.raises(BadInput, match="it holds notes.txt"):
-        export(plan("deepseek_qps"), "vllm", None, None, out, force=True)
+        export(plan("deepseek_qps_disaggregated"), "vllm", None, None, out, force=True)
     (out / "notes.txt").unlink()
-    export(plan("deepseek_qps"), "sglang", None, None, out, force=True)   # a previous export: replaced
+    export(plan("deepseek_qps_disaggregated"), "sglang", None, None, out, force=True)   # a previous export: replaced
     assert not (out / "notes.txt").exists() and (out / EXPORT_MANIFEST).exists()
 
 
@@ -407,7 +410,7 @@ def test_unwritable_out_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(BadInput, match=r"/file is a file, not a directory"):
-        export(plan("deepseek_qps"), "vllm", None, None, blocker / "out")
+        export(plan("deepseek_qps_disaggregated"), "vllm", None, None, blocker / "out")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
@@ -465,7 +468,7 @@ def test_experts_are_spread_as_planned_whatever_the_attention_layout():
     """The plan models a MoE model's experts spread over all TP·DP cards; without the flag vLLM
     and SGLang would slice every expert over the TP group. A TP8 (DP1) DeepSeek pool therefore
     gets --enable-expert-parallel / --ep-size 8 too; a dense model gets neither."""
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     d["pools"][0]["parallelism"] = {"tp": 8, "pp": 1, "dp": 1, "label": "TP8"}
     d["pools"][0].update(design_batch=400, slots=500, batch=400)   # TP8 replicates the MLA cache: 610 fit
     (v,) = commands(render(d, "vllm"))["decode-h200-0"]
@@ -484,7 +487,7 @@ def test_vllm_multi_node_pipelines_say_their_experts_cross_nodes(recwarn):
     span every node (a first-hour walkthrough). The vLLM export says so in the script, README.txt and
     on stderr; SGLang, which runs stage k on node k, and single-node pools say nothing."""
     from planner.errors import PlannerNotice
-    files = render(plan("deepseek_qps"), "vllm")
+    files = render(plan("deepseek_qps_disaggregated"), "vllm")
     notes = [str(w.message) for w in recwarn if issubclass(w.category, PlannerNotice)]
     assert [n.split(": ")[1] for n in notes] == ["decode-h20-1", "prefill-h100-2"]
     assert "4 pipeline stages on one node (2 ranks a node), so each stage's expert all-to-all crosses all 4 nodes" \
@@ -493,7 +496,7 @@ def test_vllm_multi_node_pipelines_say_their_experts_cross_nodes(recwarn):
     assert "note:" not in files["decode-h200-0.sh"]
     assert files["README.txt"].count("  - prefill-h100-2: vLLM runs") == 1
     recwarn.clear()
-    files = render(plan("deepseek_qps"), "sglang")   # (its router's even split is another note)
+    files = render(plan("deepseek_qps_disaggregated"), "sglang")   # (its router's even split is another note)
     assert not [w for w in recwarn if issubclass(w.category, PlannerNotice) and "pipeline" in str(w.message)]
     assert "pipeline stages on one node" not in files["README.txt"]
 
@@ -502,13 +505,13 @@ def test_an_edited_batch_no_memory_holds_is_refused_naming_the_pool():
     """A hand-edited plan with a design batch of 10⁷ was exported as --max-num-seqs 10000000 (a
     hostile-input hunt). An instance admitting more sequences than its memory holds even at the
     shortest prompt is refused before any file is written; the plan as written passes."""
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     render(d, "vllm")
     d["pools"][1].update(design_batch=10**7, slots=10**7)
     with pytest.raises(BadInput, match=r"plan: pools\[1\]: decode\[.*\]: slots 10,000,000 but 16 h20 card\(s\) "
                                        r"\(TP1·DP8·PP2\) hold at most [0-9,]+ sequences of 1001 tokens, the shortest"):
         render(d, "vllm")
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     d["pools"][2].update(design_batch=10**6)
     with pytest.raises(BadInput, match=r"pools\[2\]: prefill\[.*\]: design_batch 1,000,000 but .* sequences of "
                                        r"1000 tokens"):
@@ -564,7 +567,7 @@ def test_weights_quantised_further_than_the_checkpoint(llama70b_chat_colocated_j
         assert "--quantization" not in str(commands(render(d, engine, model_path="/models/l70b-fp8")))
     with pytest.raises(BadInput, match="the checkpoint of llama-3.1-70b is stored in bf16, and trtllm cannot"):
         render(d, "trtllm", source="p.json")
-    assert "--quantization" not in str(commands(render(plan("deepseek_qps"), "vllm")))
+    assert "--quantization" not in str(commands(render(plan("deepseek_qps_disaggregated"), "vllm")))
 
 
 def test_an_engine_loads_the_catalog_models_repository_or_a_config_json_s_folder():
@@ -597,7 +600,7 @@ def test_a_multi_node_sglang_instance_gets_the_leader_address(tmp_path):
     import os
     import stat
     import subprocess
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     assert d["pools"][2]["cards_per_instance"] == 32   # pool 2 (H100 prefill, TP1·DP8·PP4) spans 4 nodes
     files = render(d, "sglang")
     script = tmp_path / "prefill.sh"
@@ -650,7 +653,7 @@ def test_tensorrt_llm_decode_with_mtp_budgets_the_draft_tokens():
     was the batch alone (318 for 318 sequences with one draft token). deepseek_mtp decodes in three
     MTP pools since the profiles of 2026-12-04 (one before): one H200 node, and two- and four-node
     H100 instances started by mpirun; each is checked."""
-    d = plan("deepseek_mtp")
+    d = plan("deepseek_mtp_disaggregated")   # the example's plan of 2026-12-04 (it mixes a colocated pool in since)
     files = render(d, "trtllm")
     names = [k for k in commands(files) if k.startswith("decode-")]
     assert len(names) == 3
@@ -679,15 +682,15 @@ def test_long_service_names_keep_pools_apart():
     pd = {k for k in keys.values() if {p["role"] for p in d["pools"] if p["service"] == k} == {"prefill", "decode"}}
     d_pd = {**d, "services": [s for s in d["services"] if s["key"] in pd],
             "pools": [p for p in d["pools"] if p["service"] in pd]}
-    # one per P/D service: rag, router and chat+coding (router a P/D service of its own since the
-    # twenty-fifth session's peaked slots; router+summarise, with a colocated pool, before it);
-    # names equal up to the cut already collided
+    # one per P/D service: rag and chat+coding (router+summarise shares colocated units since the
+    # refit of 2026-12-05; router a P/D service of its own from the twenty-fifth session's peaked
+    # slots to it); names equal up to the cut already collided
     routers = [f for f in render(d_pd, "sglang") if f.startswith("pd-router")]
-    assert len(routers) == len(pd) == 3 and len(set(routers)) == 3, routers
+    assert len(routers) == len(pd) == 2 and len(set(routers)) == 2, routers
     k8s = list(yaml.safe_load_all(render(d, "k8s")["k8s.yaml"]))
     names = [(o["kind"], o["metadata"]["name"]) for o in k8s]
     assert len(names) == len(set(names))
-    d = plan("deepseek_qps")   # llama70b_chat mixes colocated and decode pools: Dynamo refuses it since 2026-12-05
+    d = plan("deepseek_qps_disaggregated")   # a plan Dynamo runs: all prefill and decode pools
     d["problem"] = "聊天服务"
     graph = yaml.safe_load(render(d, "dynamo")["dynamo.yaml"])
     assert graph["metadata"]["name"] == "plan"
@@ -703,7 +706,7 @@ def test_manifests_need_an_image_built_for_the_pools_gpus():
     assert "image: rocm/vllm:x" in render(d, "k8s", image="rocm/vllm:x")["k8s.yaml"]
     with pytest.raises(BadInput, match=r"pools on mi300x: Dynamo's runtime images are CUDA builds"):
         render(d, "dynamo", image="rocm/vllm:x")
-    graph = yaml.safe_load(render(plan("deepseek_qps"), "dynamo", engine="sglang")["dynamo.yaml"])
+    graph = yaml.safe_load(render(plan("deepseek_qps_disaggregated"), "dynamo", engine="sglang")["dynamo.yaml"])
     images = {s["extraPodSpec"]["mainContainer"]["image"] for s in graph["spec"]["services"].values()}
     assert images == {"nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.6.0"}
 
@@ -737,11 +740,11 @@ def test_the_load_tests_result_file_stays_in_its_directory():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["pools"][5].__setitem__("service", "nosuch"),
-     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, router, summarise, chat+coding)"),
+     "pools[5].service: 'nosuch' is not a service of this plan (reasoning, rag, chat+coding, router+summarise)"),
     (lambda d: d["services"][1].__setitem__("key", d["services"][0]["key"]),
      "services[].key: 'reasoning' is listed twice"),
     (lambda d: d.__setitem__("pools", [p for p in d["pools"] if p["service"] != "chat+coding"]),
-     "services[4]: service 'chat+coding' has no pool in pools[]"),
+     "services[2]: service 'chat+coding' has no pool in pools[]"),
     (lambda d: [s.__setitem__("key", ["x"]) for s in d["services"][:2]],
      "services[0].key: a service's key is text, got list"),
 ])
@@ -765,7 +768,7 @@ def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
     dense model got --ep_size too. deepseek_qps's 32-card prefill pool (H100 TP1·DP8·PP4 since the
     twenty-fourth session, a 16-card H800 one under the profiles of 2026-12-04) is the multi-node
     instance."""
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     assert d["pools"][2]["cards_per_instance"] == 32
     files = render(d, "trtllm", model_path="/m")
     text = files["prefill-h100-2.sh"]
@@ -773,7 +776,7 @@ def test_a_multi_node_tensorrt_llm_instance_is_started_on_its_hosts():
     argv = commands(files)["prefill-h100-2"][0]
     assert argv[:4] == ["mpirun", "--hostfile", "${HOSTFILE}", "-n"] and 'mpirun --hostfile "${HOSTFILE}"' in text
     assert "--ep_size" in argv
-    dense = commands(render(plan("small_model_cheap_card"), "trtllm", model_path="/m"))
+    dense = commands(render(plan("small_model_cheap_card_disaggregated"), "trtllm", model_path="/m"))
     assert dense and all("--ep_size" not in argv for cmds in dense.values() for argv in cmds)
 
 
@@ -786,7 +789,7 @@ def test_small_export_messages(tmp_path):
     import cli
     (tmp_path / "null.json").write_text("null\n")
     text = (GOLDEN / "deepseek_qps.json").read_text()
-    n = plan("deepseek_qps")["pools"][0]["instances"]   # 7 since the profiles of 2026-12-04 (9 before)
+    n = plan("deepseek_qps_disaggregated")["pools"][0]["instances"]   # 7 since the profiles of 2026-12-04 (9 before)
     big = text.replace(f'"instances": {n}', '"instances": ' + "9" * 5000, 1)
     assert big != text                                  # the 5,000-digit number is in the file
     (tmp_path / "big.json").write_text(big)
@@ -813,7 +816,7 @@ def test_an_export_directory_gets_the_mode_the_umask_allows(tmp_path):
     import stat
     old = os.umask(0o022)
     try:
-        export(plan("deepseek_qps"), "vllm", None, None, tmp_path / "out")
+        export(plan("deepseek_qps_disaggregated"), "vllm", None, None, tmp_path / "out")
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
@@ -889,16 +892,16 @@ def test_a_wholly_cached_plan_of_decode_pools_alone_exports_plain_vllm_servers(t
 def test_the_readme_counts_the_cards_the_pools_hold(value):
     """An edited `totals.cards` (a boolean, a negative or huge count, a missing GPU type) was copied
     into the export's README as the plan's cards (hostile-input hunt, 2026-12-04); the README
-    states what the pools hold (14 RTX 4090s: six TP1 prefill, two TP2 and one TP4 decode
-    instances) whatever `totals` says."""
+    states what the pools hold (16 RTX 4090s since 2026-12-05's refit: two TP2 decode and six TP2
+    colocated instances; 14 before) whatever `totals` says."""
     d = plan("small_model_cheap_card")
     if value == "missing":
         d["totals"]["cards"] = {}
     else:
         d["totals"]["cards"]["rtx4090"] = value
-    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 14
+    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 16
     readme = render(d, "vllm", source="p.json")["README.txt"]
-    assert "  cards per GPU type: rtx4090 14\n" in readme
+    assert "  cards per GPU type: rtx4090 16\n" in readme
 
 
 def test_the_engine_option_offers_only_what_manifests_can_run(tmp_path):
@@ -971,7 +974,7 @@ def test_an_even_router_over_unlike_instances_is_said(recwarn):
     its instances: the seed's H20 decode instance, planned 4.7 % of decode beside seven H200 ones
     at 13.6 %, would get 12.5 %, 2.6× its planned load, and nothing said so (a 2026-12-05 hunt)."""
     from planner.errors import PlannerNotice
-    d = plan("deepseek_qps")
+    d = plan("deepseek_qps_disaggregated")
     trt = render(d, "trtllm", source="q.json")
     yaml_name = next(f for f in trt if f.startswith("disagg-"))
     assert trt[yaml_name].startswith("# note: the router shares decode requests evenly over its 8 instances (each "
@@ -1001,15 +1004,16 @@ def test_services_sharing_a_model_are_asked_for_by_names_of_their_own():
         if "--served-model-name" in args:
             by_service.setdefault(name, set()).add(args[args.index("--served-model-name") + 1])
     served = {n for names in by_service.values() for n in names}
-    assert {"deepseek-r1-reasoning", "deepseek-r1-chat-coding", "llama-3.1-8b-router",
-            "llama-3.1-8b-summarise"} <= served and "deepseek-r1" not in served
+    # (router and summarise share one service since the refit of 2026-12-05: Llama's name is its own)
+    assert {"deepseek-r1-reasoning", "deepseek-r1-chat-coding", "llama-3.1-8b"} <= served
+    assert "deepseek-r1" not in served
     files = render(d, "vllm")
     asked = re.findall(r"--model (\S+)", files["loadtest.sh"])
     assert sorted(asked) == sorted(json.loads(files["slo.json"])[k]["model"] for k in json.loads(files["slo.json"]))
     for pool, argvs in commands(files).items():
         for argv in argvs:
             assert argv[argv.index("--served-model-name") + 1] in asked, pool
-    single = render(plan("deepseek_qps"), "vllm")   # one service: its model's own name
+    single = render(plan("deepseek_qps_disaggregated"), "vllm")   # one service: its model's own name
     assert re.findall(r"--model (\S+)", single["loadtest.sh"]) == ["deepseek-r1"]
 
 
