@@ -215,13 +215,7 @@ class Architecture:
         linear-attention layers none (their fixed recurrent state is not modelled as traffic),
         DSA layers the indexer's top k (`index_topk`; the indexer itself is `index_flops_per_key`).
         A batch of sequences at a mean context is charged min(mean, k), not the mean of min(ctxᵢ, k)."""
-        full_ctx = min(context, self.index_topk) if self.index_topk else context
-        sliding = self.sliding_layers if self.sliding_window else 0
-        if not sliding and not self.linear_layers:
-            return full_ctx
-        full = self.layers - sliding - self.linear_layers
-        window = min(context, self.sliding_window) if sliding else 0.0
-        return (full * full_ctx + sliding * window) / self.layers
+        return self._layer_mean(min(context, self.index_topk) if self.index_topk else context, context)
 
     def held_tokens(self, context: float) -> float:
         """Mean tokens a layer keeps in its KV cache for one sequence of `context` tokens:
@@ -229,12 +223,17 @@ class Architecture:
         sliding-window layers the window (engines free the blocks behind it: vLLM's hybrid KV
         cache manager, SGLang's SWA pool), linear-attention layers none (their fixed state is
         `deployment.linear_state_bytes_per_sequence_per_card`)."""
+        return self._layer_mean(context, context)
+
+    def _layer_mean(self, full_ctx: float, context: float) -> float:
+        """The mean over layers of `full_ctx` in full-attention layers, min(context, window) in
+        sliding-window ones and 0 in linear-attention ones (`attended_tokens`, `held_tokens`)."""
         sliding = self.sliding_layers if self.sliding_window else 0
         if not sliding and not self.linear_layers:
-            return context
+            return full_ctx
         full = self.layers - sliding - self.linear_layers
         window = min(context, self.sliding_window) if sliding else 0.0
-        return (full * context + sliding * window) / self.layers
+        return (full * full_ctx + sliding * window) / self.layers
 
     # ---- DeepSeek sparse attention (DSA) ------------------------------------------------
     @property
