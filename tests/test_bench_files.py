@@ -872,3 +872,14 @@ def test_minimal_csv_cells_are_decimal_numbers_and_infinity_is_no_pacing(tmp_pat
     f.write_text(head + ",request_rate\n" + row + ",Infinity\n")
     (p,), _ = load_points([f])
     assert p.ttft_s == pytest.approx(0.1805)
+
+
+def test_a_guidellm_benchmark_without_its_strategy_type_is_refused(tmp_path):
+    """A concurrent run whose `config.strategy.type_` was missing was read at its measured
+    concurrency (7.9 of its 8 streams) without a word (a hunt)."""
+    d = json.loads((DATA / "guidellm_sample.json").read_text())
+    del d["benchmarks"][0]["config"]["strategy"]["type_"]
+    f = tmp_path / "benchmarks.json"
+    f.write_text(json.dumps(d))
+    with pytest.raises(BadInput, match=r"benchmarks\[0\]: config\.strategy\.type_: None is not a GuideLLM strategy"):
+        load_points([f], DEP)

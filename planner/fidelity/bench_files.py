@@ -335,6 +335,7 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
                       c=c, isl=isl, osl=osl, ttft_s=ttft_s, tpot_s=tpot_s, models=models)
 
 
+GUIDELLM_RATE_KINDS = ("throughput", "constant", "poisson")   # strategies whose concurrency is measured
 GUIDELLM_REPORT_VERSION = 2   # GenerativeBenchmarkMetadata.version of the reports read
 
 
@@ -365,8 +366,11 @@ def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Mo
         c = _num(strategy, "streams", f"{where}: config.strategy")
         if c != int(c):   # as vLLM's max_concurrency: 2.5 streams is no run GuideLLM makes
             raise BadInput(f"{where}: config.strategy: streams: {c:g} is not a whole number of concurrent streams")
-    else:   # throughput, constant, poisson: what the run held in flight
+    elif kind in GUIDELLM_RATE_KINDS:   # what the run held in flight
         c = mean("request_concurrency")
+    else:   # a concurrent run without its type was read at its measured concurrency (7.9 of 8 streams)
+        raise BadInput(f"{where}: config.strategy.type_: {kind!r} is not a GuideLLM strategy this reader knows "
+                       f"(synchronous, concurrent, {', '.join(GUIDELLM_RATE_KINDS)})")
     return make_point(where=where, pid=pid, origin=origin, dep=dep, model=_model_of(dep, hf, models, where), c=c,
                       isl=mean("prompt_token_count"), osl=mean("output_token_count"),
                       ttft_s=mean("time_to_first_token_ms") * MS, tpot_s=mean("inter_token_latency_ms") * MS,
