@@ -93,8 +93,7 @@ class BenchDeployment(Strict):
     @field_validator("engine")
     @classmethod
     def _engine_id(cls, v: str) -> str:
-        """Lower-cased: `SGLang` is the engine `sglang` (its scheduler, its profile, its group), not a
-        label of its own (it was predicted as another engine's)."""
+        """Lower-cased: `SGLang` is `sglang` (its scheduler, profile and group), not a label of its own."""
         return v.lower()
 
 
