@@ -105,7 +105,7 @@ def _unread_moe_keys(cfg: dict) -> list[str]:
                   and isinstance(v, int) and not isinstance(v, bool) and v > 0)
 
 
-def refuse_unmodelled(cfg: dict, layers: int) -> None:
+def _refuse_unmodelled(cfg: dict, layers: int) -> None:
     """ConfigError for the configs this model would count wrong without a word: state-space hybrids,
     experts under names not read here, a `layer_types` of another length than the layers, an MLA
     config without its head dims."""
@@ -129,13 +129,15 @@ def refuse_unmodelled(cfg: dict, layers: int) -> None:
             raise ConfigError(f"{', '.join(absent)}: required beside kv_lora_rank (MLA attention; missing, null or 0)")
 
 
-def architecture_from_config(cfg: dict) -> Architecture:
-    """Normalise a Hugging Face config.json dict into an `Architecture`; raise ConfigError if incomplete."""
+def architecture_from_config(cfg: dict, raw: dict | None = None) -> Architecture:
+    """Normalise a Hugging Face config.json dict into an `Architecture`; raise ConfigError if incomplete.
+    `raw`: the file's every key, where `cfg` holds only those the schema reads (`_refuse_unmodelled`
+    looks at the keys it does not read)."""
     missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
                if cfg.get(k) is None]
     if missing:
         raise ConfigError("missing required field(s): " + ", ".join(missing))
-    refuse_unmodelled(cfg, int(cfg["num_hidden_layers"]))
+    _refuse_unmodelled(raw if raw is not None else cfg, int(cfg["num_hidden_layers"]))
     h = int(cfg["hidden_size"])
     layers = int(cfg["num_hidden_layers"])
     heads = int(cfg["num_attention_heads"])

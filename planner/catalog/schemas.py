@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from planner.catalog.arch import Architecture
 from planner.catalog.cache import cached_load
-from planner.catalog.config_json import ConfigError, architecture_from_config, refuse_unmodelled
+from planner.catalog.config_json import ConfigError, architecture_from_config
 from planner.catalog.hf_cache import (
     cached_config,
     looks_like_hf_id,
@@ -374,8 +374,7 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
     known = {k: v for k, v in data.items() if k in HFConfig.model_fields}
     cfg = validate(HFConfig, known, str(p))
     try:
-        refuse_unmodelled(data, cfg.num_hidden_layers)   # on every key: the schema keeps the ones it reads
-        arch = architecture_from_config(cfg.model_dump(exclude_none=True))
+        arch = architecture_from_config(cfg.model_dump(exclude_none=True), raw=data)
     except ConfigError as e:
         raise BadInput(f"{p}: {e}") from None
     dtype = str(data.get("torch_dtype") or data.get("dtype") or "bfloat16")
