@@ -892,16 +892,17 @@ def test_a_wholly_cached_plan_of_decode_pools_alone_exports_plain_vllm_servers(t
 def test_the_readme_counts_the_cards_the_pools_hold(value):
     """An edited `totals.cards` (a boolean, a negative or huge count, a missing GPU type) was copied
     into the export's README as the plan's cards (hostile-input hunt, 2026-12-04); the README
-    states what the pools hold (16 RTX 4090s since 2026-12-05's refit: two TP2 decode and six TP2
-    colocated instances; 14 before) whatever `totals` says."""
+    states what the pools hold (14 RTX 4090s: six 1-card prefill and one TP8 decode instances; 16
+    between 2026-12-05's refit and its one-mode stage, two TP2 decode and six TP2 colocated
+    instances; 14 before) whatever `totals` says."""
     d = plan("small_model_cheap_card")
     if value == "missing":
         d["totals"]["cards"] = {}
     else:
         d["totals"]["cards"]["rtx4090"] = value
-    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 16
+    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 14
     readme = render(d, "vllm", source="p.json")["README.txt"]
-    assert "  cards per GPU type: rtx4090 16\n" in readme
+    assert "  cards per GPU type: rtx4090 14\n" in readme
 
 
 def test_the_engine_option_offers_only_what_manifests_can_run(tmp_path):

@@ -179,17 +179,18 @@ def test_p99_costs_more_and_its_simulated_p99_matches(p99_plan, mean_plan):
     against 1,367 before it, since the step's feedback on the batch's spread, 2026-12-04's
     twenty-second session; before that 2,600 on 16 cards in TP1·DP8·PP2, 163 a card), which takes
     an eighth H200 node where the mean plan fills the remainder with a two-node H20 instance
-    (colocated TP8·DP2 since the refit, decode TP1·DP8·PP2 before): 1,721.92 against 1,675.28 RMB/h
-    at 200 req/s. Simulated (10⁵ requests), the p99 plan's decode pool's p99 TPOT is within 5 % of
-    the plan's and under the limit (44.1 ms against 44.6 planned), while the mean plan's p99 is
-    above it (52.0 ms)."""
+    (decode TP8·PP2; colocated TP8·DP2 between the refit and the one-mode stage of 2026-12-05, decode
+    TP1·DP8·PP2 before): 1,721.92 against 1,675.28 RMB/h at 200 req/s. Simulated (10⁵ requests), the
+    p99 plan's decode pool's p99 TPOT is within 5 % of the plan's and under the limit (44.1 ms
+    against 44.6 planned), while a pool of the mean plan is above it (its H20 pool 50.5 ms, its H200
+    pool 49.7 ms; with the colocated H20 pool all of its requests' p99 was 52.0 ms)."""
     p99, mean = ({(p["gpu"], p["parallelism"]["label"]): p["design_batch"]
                   for p in _clean_json(plan)["pools"] if p["role"] == "decode"} for plan in (p99_plan, mean_plan))
     assert p99[("h200", "TP1·DP8")] == 1282 and mean[("h200", "TP1·DP8")] == 1409
     assert (p99_plan.cost_per_hour, mean_plan.cost_per_hour) == pytest.approx((1721.92, 1675.28))
     sim = simulate(plan_from_dict(_clean_json(p99_plan), "p99"), requests=100_000)
     base = simulate(plan_from_dict(_clean_json(mean_plan), "mean"), requests=100_000)
-    assert base.tpot.p99 > 0.050
+    assert max(pool.tpot.p99 for pool in base.pools if pool.role == "decode") > 0.050
     for pool in sim.pools:
         if pool.role == "decode":
             assert pool.tpot.p99 == pytest.approx(pool.analytic_tpot_s, rel=0.05)

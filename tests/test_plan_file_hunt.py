@@ -271,9 +271,10 @@ def test_a_plans_model_swapped_for_one_its_layout_does_not_fit_is_refused(tmp_pa
 
 def test_an_engine_budget_of_a_fraction_of_a_token_is_refused(tmp_path):
     """A hunt found engine_chunk_tokens 16384.5 exported as `--max-num-batched-tokens 16516`. (A plan
-    with a colocated pool: small_model_cheap_card's since the refit of 2026-12-05, llama70b_chat's
-    before it.)"""
-    d = json.loads((ROOT / "tests" / "golden" / "solve" / "small_model_cheap_card.json").read_text(encoding="utf-8"))
+    with a colocated pool: fleet_mix's since small_model_cheap_card's is served by prefill and decode
+    pools at the same cost (2026-12-05's one-mode stage), small_model_cheap_card's from the refit of
+    2026-12-05, llama70b_chat's before it.)"""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "fleet_mix.json").read_text(encoding="utf-8"))
     k = next(i for i, p in enumerate(d["pools"]) if p.get("engine_chunk_tokens"))
     d["pools"][k]["engine_chunk_tokens"] += 0.5
     p = edited(tmp_path, d)

@@ -40,7 +40,8 @@ def example_plan() -> dict:
 def disaggregated_plan(tmp_path_factory) -> dict:
     """The example problem served disaggregated (serving.modes [disaggregated] in a copy): since the
     embedding and LM-head physics (physics-edges) the example's own plan, at the same 1,675.28
-    RMB/h, serves its H20 cards as a colocated pool, where the seed's had a decode pool on them."""
+    RMB/h, served its H20 cards as a colocated pool, where the seed's had a decode pool on them;
+    since the one-mode stage (2026-12-05) the example's own plan is this one again."""
     import yaml
     d = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     d["serving"]["modes"] = ["disaggregated"]
@@ -158,10 +159,15 @@ def test_example_plan_prefill_busy_share_and_ttft_match_the_batching_queue(examp
     Since the embedding and LM-head physics (physics-edges; the same 1,675.28 RMB/h, its H20 cards
     now a colocated pool): two 16-card H100 TP1·DP8·PP2 instances at ρ = 78.3 %, busy share
     99.92 % planned, 99.85 % simulated; mean TTFT 473.8 ms planned, 451.5 ms simulated (seed 0,
-    10⁵ requests: the plan 4.7 % above; seeds 1-3: 4.4, 4.7, 5.0 %, the last at the band's edge)."""
+    10⁵ requests: the plan 4.7 % above; seeds 1-3: 4.4, 4.7, 5.0 %, the last at the band's edge).
+
+    Since the one-mode stage (2026-12-05: among plans of equal cost, one serving mode a service; the
+    H20 cards a decode pool again, so the H100 prefill pool takes every prompt): ρ = 80.0 %, busy
+    share 99.95 % planned, 99.87 % simulated; mean TTFT 481.3 ms planned, 459.2 ms simulated (seed
+    0: the plan 4.8 % above; seeds 1-3: 4.5, 4.9, 5.2 %, the last just outside the band)."""
     (sim,) = [p for p in example_result.pools if p.role == "prefill"]
     (pool,) = [p for p in example_plan["pools"] if p["role"] == "prefill"]
-    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.7825, abs=1e-3)
+    assert pool["design_batch"] == 16 and pool["utilization"] == pytest.approx(0.8002, abs=1e-3)
     assert sim.analytic_utilization > pool["utilization"] + 0.05
     assert sim.analytic_utilization == pytest.approx(sim.utilization, abs=0.01)
     assert sim.ttft.mean == pytest.approx(pool["ttft_s"], rel=0.05)
@@ -615,8 +621,10 @@ def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(disaggre
     the design batch: the seed's H20 pool admits 4,289, not 476. Capped at 478, as exported before,
     the simulated pool queued requests for slots the plan did not count: 51.3 ms mean TPOT against
     49.7 planned and a 50 ms limit. A plan written before the key falls back to the design batch.
-    Since the embedding and LM-head physics the example's H20 cards are a colocated pool; in its
-    disaggregated plan the H20 decode pool (TP8·PP2) admits 632, not 495."""
+    From the embedding and LM-head physics to 2026-12-05's one-mode stage the example's H20 cards
+    were a colocated pool, and in its disaggregated plan the H20 decode pool (TP8·PP2) admitted
+    632, not 495; since that stage it is TP1·DP8·PP2 (eight 2-card groups, no group over two
+    nodes), admitting 4,395, not 485."""
     from planner.studies.simulate.planfile import PlanPool
     from planner.studies.simulate.tables import physics
     example_plan = disaggregated_plan
@@ -629,7 +637,7 @@ def test_the_engine_admits_the_slots_the_plan_and_its_simulation_assume(disaggre
             continue
         assert p.slots == perf.max_batch(ph.deployments[k], peak) == p.engine_batch
     h20 = next(p for p in plan.pools if p.name.startswith("decode[h20-"))
-    assert (h20.design_batch, h20.slots) == (495, 632)
+    assert (h20.design_batch, h20.slots) == (485, 4395)
     old = {k: v for k, v in example_plan["pools"][0].items() if k != "slots"}
     assert PlanPool.model_validate(old).engine_batch == old["design_batch"]
 

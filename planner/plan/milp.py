@@ -437,11 +437,11 @@ def nodes(m: Model) -> dict[str, tuple[int, int]]:
     return {g: (int(round(m.rent[g].varValue or 0)), int(round(m.own[g].varValue or 0))) for g in m.rent}
 
 
-def binding_rows(m: Model, tol: float = 1e-6) -> list[str]:
-    """Display names of rows with (relative) zero slack at the solution, skipping empty ones (0 ≤ 0)."""
+def binding_rows(m: Model, tol: float = 1e-6, skip: tuple[str, ...] = ()) -> list[str]:
+    """Names of rows with (relative) zero slack at the solution, but empty ones (0 ≤ 0) and `skip`."""
     out = []
     for name, c in m.rows.items():
-        if c.sense == pulp.LpConstraintEQ:
+        if c.sense == pulp.LpConstraintEQ or name in skip:
             continue
         v = c.value()
         active = any(abs(var.varValue or 0) > ACTIVE_TOL for var in c.keys())

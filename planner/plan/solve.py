@@ -66,11 +66,12 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     opts = solver_options(problem, solver, time_limit)
     usable = [s for s in svcs if s.candidates]
     heuristics = not fleet if heuristics is None else heuristics
-    m, report, chosen, nodes, v, pools, solved, tb, t2, dominated = _solve_verified(problem, usable, opts, verbose,
-                                                                                    heuristics, source)
+    m, report, chosen, nodes, v, pools, solved, tb, t2, dominated, offered = _solve_verified(
+        problem, usable, opts, verbose, heuristics, source)
     t3 = time.perf_counter()
     plan = Plan(problem, tuple(solved), chosen, nodes, report.objective or 0.0, pools, v, report,
-                tuple(milp.binding_rows(m)), len(m.candidates), sum(len(s.cs.candidates) for s in solved),
+                tuple(milp.binding_rows(m, skip=(COST_CAP_ROW,))), offered,
+                sum(len(s.cs.candidates) for s in solved),
                 {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2},
                 dominated_gpus=dominated)
     raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
@@ -90,6 +91,7 @@ class _Solved(NamedTuple):
     built_at: float            # perf_counter after the last build, and after its solve
     solved_at: float
     dominated: dict[str, str]  # GPU types left out: {type: the type that replaces it} (`dominance`)
+    offered: int               # candidates the last first-stage MILP chose from (a second stage may hold fewer)
 
 
 def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
@@ -101,12 +103,15 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
     for attempt in range(CUT_RETRIES + 1):
         usable, dominated = without_dominated_types(problem, everything)
         m = build(problem, usable)
+        offered = len(m.candidates)
         tb = time.perf_counter()
         report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
                             heuristics=heuristics)
         t2 = time.perf_counter()
         raise_unless_solved(report, source, opts.time_limit,
                             lambda svcs=usable: _explain_caps(problem, svcs, opts, verbose))
+        if (one := one_mode_at_cost(problem, usable, m, report, opts, verbose, heuristics)) is not None:
+            usable, m, report = one
         if has_free_capacity(usable[0].res.gpus):
             m = fewest_nodes_at_cost(problem, usable, report, opts, verbose) or m
         chosen: dict[str, dict[Candidate, int]] = {}
@@ -129,7 +134,7 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
                 raise Infeasible(f"{source}: {'service ' + s.key + ': ' if s.key else ''}"
                                  + none_left_after_cut(gone, broken))
         everything = fewer
-    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated)
+    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated, offered)
 
 
 # re-solves without colocated candidates whose routed mix broke TPOT. A colocated pool routed below
@@ -137,6 +142,9 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
 # output-length mixture each cut's plan may fail on the next shape: three problems of a hunt ended
 # in exit 4 after 4 cuts and found verified plans within 8 (docs/model.md, "What is left out")
 CUT_RETRIES = 8
+# the row of a lexicographic second stage (`one_mode_at_cost`, `fewest_nodes_at_cost`) holding the cost
+# at the first solve's: a choice among plans of equal cost, not a limit (left out of "Binding")
+COST_CAP_ROW = "cost_at_optimum"
 
 
 def kept_by_cut(v: Verification, broken: set[Candidate]):
@@ -219,13 +227,60 @@ def has_free_capacity(gpus) -> bool:
 LEX_INSTANCE_WEIGHT = 1e-3   # second stage: instances count a thousandth of a node
 
 
+def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: milp.Model,
+                     first: milp.SolverReport, opts: SolverOptions, verbose: bool, heuristics: bool
+                     ) -> tuple[list[Service], milp.Model, milp.SolverReport] | None:
+    """Lexicographic second stage: among plans of the first solve's cost (Σ cost ≤ C*, within
+    float round-off), the one engines deploy most simply. A service whose plan runs colocated
+    pools beside prefill or decode pools is held to one serving mode (prefill/decode pools first,
+    else colocated pools): SGLang, TensorRT-LLM and Dynamo refuse the mix. Within that, the fewest
+    instances whose tensor·pipeline group spans more than one node (`spans_nodes`: every engine
+    then needs a multi-node launcher, vLLM Ray). None when the first plan has neither, or no plan
+    of one mode a service reaches the cost."""
+    picked = milp.selection(m)
+    roles: dict[int, set[str]] = {}
+    for i in picked:
+        roles.setdefault(m.service_of[i], set()).add(m.candidates[i].role)
+    mixed = {si for si, r in roles.items() if "colocated" in r and r & {"prefill", "decode"}}
+    per_node = {o.id: o.gpu.node_cards for o in svcs[0].res.gpus}
+    if not mixed and not any(spans_nodes(m.candidates[i], per_node) for i in picked):
+        return None
+    cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
+    modes = (lambda c: c.role != "colocated", lambda c: c.role == "colocated") if mixed else (lambda c: True,)
+    for keep in modes:
+        held = [replace(s, candidates=tuple(filter(keep, s.candidates))) if si in mixed else s
+                for si, s in enumerate(svcs)]
+        if any(missing_roles(s.candidates, s.res.uncached_mean > 0, s.res.decode_mean > 0) for s in held):
+            continue
+        m2 = build(problem, held, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
+        spanning = [x for i, x in m2.x.items() if spans_nodes(m2.candidates[i], per_node)]
+        if spanning:   # the cost is held: fewest spanning instances first, then the usual objective
+            m2.prob.setObjective(pulp.lpSum(spanning) + SPAN_OBJECTIVE_WEIGHT * m2.prob.objective)
+        rep = milp.solve(m2, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
+                         heuristics=heuristics)
+        if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):
+            return held, m2, rep
+    return None
+
+
+# weight of the usual objective (cost over the cheapest node-hour, tens to thousands) beside the count of
+# spanning instances in `one_mode_at_cost`: the cost is held there, so it only orders equal counts
+SPAN_OBJECTIVE_WEIGHT = 1e-6
+
+
+def spans_nodes(c: Candidate, cards_per_node: dict[str, int]) -> bool:
+    """Whether an instance's tensor·pipeline group is wider than one node of its GPU type (data-
+    parallel ranks on other nodes are separate groups)."""
+    return c.par.tp * c.par.pp > cards_per_node[c.gpu]
+
+
 def fewest_nodes_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport,
                          opts: SolverOptions, verbose: bool) -> milp.Model | None:
     """Lexicographic second stage: with the cost held at the first solve's (Σ cost ≤ C*, within
     float round-off), minimise Σ nodes + 10⁻³·Σ instances, so free capacity is not bought idle.
     None when the second solve finds no plan (the first one stands)."""
     cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
-    m = build(problem, svcs, extra_rows=[("cost_at_optimum", lambda mm: mm.cost <= cap)])
+    m = build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
     m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent)
                         + LEX_INSTANCE_WEIGHT * pulp.lpSum(m.x.values()))
     rep = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose)

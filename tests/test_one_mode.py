@@ -1,0 +1,88 @@
+"""Among plans of equal cost, the one engines deploy most simply (`solve.one_mode_at_cost`): the
+seed's MILP returns a colocated H20 instance beside its prefill and decode pools at the cost of a
+plan with a decode instance on the same cards (1,675.28 RMB/h either way); SGLang, TensorRT-LLM
+and Dynamo cannot deploy the mix, so the second stage takes prefill/decode pools. Held to those,
+HiGHS returns the H20 decode instance as TP8·PP2, a 16-card group over two nodes (vLLM would need
+Ray), where TP1·DP8·PP2 (2-card groups) does as much at the same cost: the stage takes that."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from planner.input.load import load_problem
+from planner.plan import milp
+from planner.plan import solve as S
+from planner.plan.dominance import without_dominated_types
+from planner.report.json import plan_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def seed_first_stage():
+    """The seed's services, their first-stage MILP and its report (HiGHS as `plan solve` runs it)."""
+    path = ROOT / "problems" / "deepseek_qps.yaml"
+    problem = load_problem(path)
+    usable, _ = without_dominated_types(problem, [s for s in S._services(problem, str(path), None) if s.candidates])
+    opts = S.solver_options(problem, None, None)
+    m = S.build(problem, usable)
+    rep = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, gap_abs=opts.node_gap, heuristics=True)
+    return problem, usable, m, rep, opts
+
+
+def _roles(m) -> set[str]:
+    return {m.candidates[i].role for i in milp.selection(m)}
+
+
+def test_the_seeds_first_stage_mixes_modes_and_the_second_takes_one_at_the_same_cost(seed_first_stage):
+    problem, usable, m, rep, opts = seed_first_stage
+    assert _roles(m) == {"colocated", "prefill", "decode"}        # what HiGHS returns first
+    assert rep.objective == pytest.approx(1675.28)
+    held, m2, rep2 = S.one_mode_at_cost(problem, usable, m, rep, opts, False, True)
+    assert _roles(m2) == {"prefill", "decode"}
+    per_node = {o.id: o.gpu.node_cards for o in usable[0].res.gpus}
+    assert not any(S.spans_nodes(m2.candidates[i], per_node) for i in milp.selection(m2))
+    assert rep2.objective == pytest.approx(1675.28, abs=1e-6)
+    assert not any(c.role == "colocated" for s in held for c in s.candidates)
+    assert len(held[0].candidates) < len(usable[0].candidates)
+
+
+def test_no_second_stage_when_one_mode_alone_costs_more(seed_first_stage):
+    """Held to a cost just below the optimum, neither mode alone reaches it: the first plan stands."""
+    problem, usable, m, rep, opts = seed_first_stage
+    lower = replace(rep, objective=rep.objective * (1 - 1e-4))
+    assert S.one_mode_at_cost(problem, usable, m, lower, opts, False, True) is None
+
+
+def test_a_one_mode_plan_with_a_group_over_two_nodes_gets_the_stage_too(seed_first_stage):
+    """Held to prefill/decode pools by hand, the seed's MILP returns the H20 decode instance as
+    TP8·PP2 (its group spans two 8-card nodes); the stage keeps the cost and takes TP1·DP8·PP2."""
+    problem, usable, _, rep, opts = seed_first_stage
+    pd = [replace(s, candidates=tuple(c for c in s.candidates if c.role != "colocated")) for s in usable]
+    m = S.build(problem, pd)
+    first = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, gap_abs=opts.node_gap)
+    per_node = {o.id: o.gpu.node_cards for o in usable[0].res.gpus}
+    wide = {m.candidates[i].par.label() for i in milp.selection(m) if S.spans_nodes(m.candidates[i], per_node)}
+    assert wide == {"TP8·PP2"} and first.objective == pytest.approx(1675.28)
+    _, m2, rep2 = S.one_mode_at_cost(problem, pd, m, first, opts, False, True)
+    assert rep2.objective == pytest.approx(1675.28, abs=1e-6)
+    h20 = {m2.candidates[i].par.label() for i in milp.selection(m2) if m2.candidates[i].gpu == "h20"}
+    assert h20 == {"TP1·DP8·PP2"}
+    assert not any(S.spans_nodes(m2.candidates[i], per_node) for i in milp.selection(m2))
+
+
+def test_no_second_stage_for_a_plan_in_one_mode_within_nodes(seed_first_stage):
+    problem, usable, m, rep, opts = seed_first_stage
+    _, m2, rep2 = S.one_mode_at_cost(problem, usable, m, rep, opts, False, True)
+    assert S.one_mode_at_cost(problem, usable, m2, rep2, opts, False, True) is None
+
+
+def test_plan_solve_gives_the_seed_in_one_mode_and_says_nothing_of_the_cost_row():
+    path = ROOT / "problems" / "deepseek_qps.yaml"
+    plan = S.solve(load_problem(path), str(path))
+    assert plan.cost_per_hour == pytest.approx(1675.28)
+    assert {p["role"] for p in plan_json(plan)["pools"]} == {"prefill", "decode"}
+    assert plan.binding and S.COST_CAP_ROW not in plan.binding
