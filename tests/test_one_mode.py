@@ -86,3 +86,16 @@ def test_plan_solve_gives_the_seed_in_one_mode_and_says_nothing_of_the_cost_row(
     assert plan.cost_per_hour == pytest.approx(1675.28)
     assert {p["role"] for p in plan_json(plan)["pools"]} == {"prefill", "decode"}
     assert plan.binding and S.COST_CAP_ROW not in plan.binding
+
+
+def test_fleets_keep_the_first_plan(monkeypatch):
+    """The stage runs on single problems only (on the 4 × 12 fleet benchmark its MILP took 20 s)."""
+    from planner.input.load import load_any
+    calls = []
+    monkeypatch.setattr(S, "one_mode_at_cost", lambda *a, **k: calls.append(a) or None)
+    path = ROOT / "problems" / "fleet_mix.yaml"
+    plan = S.solve(load_any(path), str(path))
+    assert plan.cost_per_hour == pytest.approx(1651.92) and calls == []
+    single = ROOT / "problems" / "deepseek_qps.yaml"
+    S.solve(load_problem(single), str(single))
+    assert len(calls) == 1
