@@ -112,7 +112,8 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
                             lambda svcs=usable: _explain_caps(problem, svcs, opts, verbose))
         if isinstance(problem, Problem) and (one := one_mode_at_cost(problem, usable, m, report, opts, verbose,
                                                                         heuristics)) is not None:
-            usable, m, report = one
+            # the first solve proved the cost (its status and gap stand); the second chose among its equals
+            usable, m, report = one[0], one[1], replace(report, objective=one[2].objective)
         if has_free_capacity(usable[0].res.gpus):
             m = fewest_nodes_at_cost(problem, usable, report, opts, verbose) or m
         chosen: dict[str, dict[Candidate, int]] = {}
