@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.input.load import load_problem
+from planner.input.load import load_any, load_problem
 from planner.plan import milp
 from planner.plan import solve as S
 from planner.plan.dominance import without_dominated_types
@@ -33,16 +33,16 @@ def seed_first_stage():
     return problem, usable, m, rep, opts
 
 
-def _roles(m) -> set[str]:
+def _model_roles(m) -> set[str]:
     return {m.candidates[i].role for i in milp.selection(m)}
 
 
 def test_the_seeds_first_stage_mixes_modes_and_the_second_takes_one_at_the_same_cost(seed_first_stage):
     problem, usable, m, rep, opts = seed_first_stage
-    assert _roles(m) == {"colocated", "prefill", "decode"}        # what HiGHS returns first
+    assert _model_roles(m) == {"colocated", "prefill", "decode"}        # what HiGHS returns first
     assert rep.objective == pytest.approx(1675.28)
     held, m2, rep2 = S.one_mode_at_cost(problem, usable, m, rep, opts, False, True)
-    assert _roles(m2) == {"prefill", "decode"}
+    assert _model_roles(m2) == {"prefill", "decode"}
     per_node = {o.id: o.gpu.node_cards for o in usable[0].res.gpus}
     assert not any(S.spans_nodes(m2.candidates[i], per_node) for i in milp.selection(m2))
     assert rep2.objective == pytest.approx(1675.28, abs=1e-6)
@@ -90,7 +90,6 @@ def test_plan_solve_gives_the_seed_in_one_mode_and_says_nothing_of_the_cost_row(
 
 def test_fleets_keep_the_first_plan(monkeypatch):
     """The stage runs on single problems only (on the 4 × 12 fleet benchmark its MILP took 20 s)."""
-    from planner.input.load import load_any
     calls = []
     monkeypatch.setattr(S, "one_mode_at_cost", lambda *a, **k: calls.append(a) or None)
     path = ROOT / "problems" / "fleet_mix.yaml"
@@ -99,3 +98,54 @@ def test_fleets_keep_the_first_plan(monkeypatch):
     single = ROOT / "problems" / "deepseek_qps.yaml"
     S.solve(load_problem(single), str(single))
     assert len(calls) == 1
+
+
+def _spanning(plan) -> int:
+    per_node = {o.id: o.gpu.node_cards for o in plan.services[0].res.gpus}
+    return sum(n for c, n in plan.chosen.items() if S.spans_nodes(c, per_node))
+
+
+def _roles(plan) -> set[str]:
+    return {c.role for c in plan.chosen}
+
+
+def _first_plan(path: Path):
+    """The plan without the stage (its first MILP's, then fewest_nodes where capacity is free)."""
+    keep = S.one_mode_at_cost
+    S.one_mode_at_cost = lambda *a, **k: None
+    try:
+        return S.solve(load_any(path), str(path))
+    finally:
+        S.one_mode_at_cost = keep
+
+
+def test_a_plan_in_one_mode_is_not_made_to_mix_when_its_spanning_groups_go():
+    """Llama-3.1-70B on L40S with TP16 allowed (a hunt, 2026-12-05): the first plan is prefill/decode
+    with two TP16 instances over two 8-card nodes; the stage took a colocated TP8 pool in beside them
+    ("serving: mixed") to drop one. A service in one mode keeps it: prefill/decode, one TP16 group."""
+    path = ROOT / "tests" / "data" / "one_mode" / "llama_l40s_tp16.yaml"
+    first, plan = _first_plan(path), S.solve(load_any(path), str(path))
+    assert _roles(first) == {"prefill", "decode"} and _spanning(first) == 2
+    assert _roles(plan) == {"prefill", "decode"}
+    assert _spanning(plan) == 1 and plan.cost_per_hour == pytest.approx(first.cost_per_hour) == pytest.approx(1268.48)
+
+
+def test_the_stage_solves_without_the_node_gap_and_reports_the_first_solves_gap():
+    """With `solver.node_gap: 2` the stage's MILP (whose unit is one spanning instance, not a
+    node-hour) stopped within two of them and returned three where the first plan had two, and the
+    plan printed that MILP's gap ("optimal within 66.67 %"). Now one, and the cost's own gap."""
+    path = ROOT / "tests" / "data" / "one_mode" / "l40s_tp16_node_gap.yaml"
+    first, plan = _first_plan(path), S.solve(load_any(path), str(path))
+    assert _spanning(first) == 2 and _spanning(plan) == 1
+    assert plan.cost_per_hour == pytest.approx(first.cost_per_hour) == pytest.approx(840.0)
+    assert plan.solver.gap == pytest.approx(first.solver.gap) and plan.solver.gap < 0.1
+
+
+def test_the_free_capacity_stage_does_not_take_back_a_group_over_two_nodes():
+    """The seed with two owned H20 nodes (capacity already paid for, so `fewest_nodes_at_cost`
+    runs after this stage): it put a TP8·PP2 H20 decode instance back where this stage had none
+    (1,555.28 RMB/h either way). It counts a spanning instance as a tenth of a node now."""
+    path = ROOT / "tests" / "data" / "one_mode" / "owned_h20.yaml"
+    plan = S.solve(load_any(path), str(path))
+    assert plan.cost_per_hour == pytest.approx(1555.28) and _spanning(plan) == 0
+    assert plan.nodes["h20"] == (0, 2)

@@ -227,6 +227,7 @@ def has_free_capacity(gpus) -> bool:
 
 
 LEX_INSTANCE_WEIGHT = 1e-3   # second stage: instances count a thousandth of a node
+LEX_SPAN_WEIGHT = 0.1        # … and an instance whose group spans nodes a tenth (`spans_nodes`)
 
 
 def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: milp.Model,
@@ -235,23 +236,27 @@ def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: mi
     """Lexicographic second stage: among plans of the first solve's cost (Σ cost ≤ C*, within
     float round-off), the one engines deploy most simply. A service whose plan runs colocated
     pools beside prefill or decode pools is held to one serving mode (prefill/decode pools first,
-    else colocated pools): SGLang, TensorRT-LLM and Dynamo refuse the mix. Within that, the fewest
-    instances whose tensor·pipeline group spans more than one node (`spans_nodes`: every engine
-    then needs a multi-node launcher, vLLM Ray). None when the first plan has neither, or no plan
-    of one mode a service reaches the cost. Single problems only: on the 4 × 12 fleet benchmark
-    the second MILP, held at the first one's cost, took 20 s beside the first one's 6 s."""
+    else colocated pools): SGLang, TensorRT-LLM and Dynamo refuse the mix; a service in one mode
+    keeps it. Within that, the fewest instances whose tensor·pipeline group spans more than one
+    node (`spans_nodes`: every engine then needs a multi-node launcher, vLLM Ray); when neither
+    mode alone reaches the cost, the mix stays and only those are fewer. None when the first plan
+    neither mixes nor spans, or no such plan reaches the cost. Single problems only: on the 4 × 12
+    fleet benchmark the second MILP, held at the first one's cost, took 20 s beside the first's 6 s."""
     picked = milp.selection(m)
     roles: dict[int, set[str]] = {}
     for i in picked:
         roles.setdefault(m.service_of[i], set()).add(m.candidates[i].role)
     mixed = {si for si, r in roles.items() if "colocated" in r and r & {"prefill", "decode"}}
     per_node = {o.id: o.gpu.node_cards for o in svcs[0].res.gpus}
-    if not mixed and not any(spans_nodes(m.candidates[i], per_node) for i in picked):
+    spanned = any(spans_nodes(m.candidates[i], per_node) for i in picked)
+    if not mixed and not spanned:
         return None
+    own = {si: (lambda c, co=("colocated" in r): (c.role == "colocated") == co) for si, r in roles.items()}
+    attempts = ([lambda c: c.role != "colocated", lambda c: c.role == "colocated"] if mixed else []) \
+        + ([lambda c: True] if spanned else [])
     cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
-    modes = (lambda c: c.role != "colocated", lambda c: c.role == "colocated") if mixed else (lambda c: True,)
-    for keep in modes:
-        held = [replace(s, candidates=tuple(filter(keep, s.candidates))) if si in mixed else s
+    for keep in attempts:
+        held = [replace(s, candidates=tuple(filter(keep if si in mixed else own.get(si, keep), s.candidates)))
                 for si, s in enumerate(svcs)]
         if any(missing_roles(s.candidates, s.res.uncached_mean > 0, s.res.decode_mean > 0) for s in held):
             continue
@@ -259,8 +264,8 @@ def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: mi
         spanning = [x for i, x in m2.x.items() if spans_nodes(m2.candidates[i], per_node)]
         if spanning:   # the cost is held: fewest spanning instances first, then the usual objective
             m2.prob.setObjective(pulp.lpSum(spanning) + SPAN_OBJECTIVE_WEIGHT * m2.prob.objective)
-        rep = milp.solve(m2, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
-                         heuristics=heuristics)
+        # no node_gap: its unit (the cheapest node-hour) is not this objective's (a spanning instance)
+        rep = milp.solve(m2, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics)
         if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):
             return held, m2, rep
     return None
@@ -280,11 +285,14 @@ def spans_nodes(c: Candidate, cards_per_node: dict[str, int]) -> bool:
 def fewest_nodes_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport,
                          opts: SolverOptions, verbose: bool) -> milp.Model | None:
     """Lexicographic second stage: with the cost held at the first solve's (Σ cost ≤ C*, within
-    float round-off), minimise Σ nodes + 10⁻³·Σ instances, so free capacity is not bought idle.
-    None when the second solve finds no plan (the first one stands)."""
+    float round-off), minimise Σ nodes + 10⁻¹·Σ instances whose group spans nodes + 10⁻³·Σ
+    instances, so free capacity is not bought idle, nor a group over two nodes taken back after
+    `one_mode_at_cost` left it out. None when the second solve finds no plan (the first one stands)."""
     cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
     m = build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
-    m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent)
+    per_node = {o.id: o.gpu.node_cards for o in svcs[0].res.gpus}
+    wide = [x for i, x in m.x.items() if spans_nodes(m.candidates[i], per_node)]
+    m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent) + LEX_SPAN_WEIGHT * pulp.lpSum(wide)
                         + LEX_INSTANCE_WEIGHT * pulp.lpSum(m.x.values()))
     rep = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose)
     return m if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit) else None
