@@ -189,6 +189,7 @@ def test_no_home_directory_means_no_cache_not_an_error(tmp_path, monkeypatch):
     (("power",), "-700W", r"power\.value.*expected a finite power above 0"),
     (("price_rmb_per_gpu_hour",), -12.15, r"price_rmb_per_gpu_hour\.value.*-12\.15 is not a price per card-hour"),
     (("price_rmb_per_gpu_hour",), 1e300, r"is not a price per card-hour \(from 0 to 1e\+09\)"),
+    (("price_rmb_per_gpu_hour",), 1e-310, r"price_rmb_per_gpu_hour\.value.*is below 1e-12; write 0 for free"),
 ])
 def test_an_edited_gpu_catalog_is_checked_for_each_numbers_domain(tmp_path, path, value, match):
     """0 TB/s, 0 TFLOPS, 0 cards a node were exit 5 (ZeroDivisionError, IndexError); a negative

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from planner.input.schema import Strict
 from planner.input.units import Dimension, UnitError, parse_quantity
-from planner.input.values import MAX_PRICE
+from planner.input.values import MAX_PRICE, below_max_price
 
 DIM_WORDS = {"bytes": "size", "flops": "FLOP/s", "count": "number"}   # a dimension in a message
 
@@ -85,8 +85,9 @@ class SourcedPrice(_Sourced):
     @field_validator("value")
     @classmethod
     def _in_domain(cls, v: float) -> float:
-        """A price per card-hour: finite, ≥ 0 and at most MAX_PRICE, as a problem file's (−12.15
-        planned a cost of −97.20 RMB/h; 1e300 printed 300 digits)."""
+        """A price per card-hour: finite, ≥ 0 and at most MAX_PRICE (−12.15 planned a cost of −97.20
+        RMB/h; 1e300 printed 300 digits), and 0 or at least MIN_PRICE, as a problem file's
+        (`below_max_price`: 1e-310 underflows the solver's scaled costs)."""
         if not (math.isfinite(v) and 0 <= v <= MAX_PRICE):
             raise ValueError(f"{v:g} is not a price per card-hour (from 0 to {MAX_PRICE:g})")
-        return v
+        return below_max_price(v)
