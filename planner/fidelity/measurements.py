@@ -32,7 +32,6 @@ from planner.physics.benchmark import tpot as bench_tpot
 from planner.physics.benchmark import ttft as bench_ttft
 from planner.physics.perf import Deployment, Parallelism, memory_use, prefill_pass
 
-# engines whose scheduler prefills a batch alone (Benchmark.prefill_first): SGLang (enable_mixed_chunk off)
 __all__ = ["QUANTITIES", "SIDE", "LoadReport", "Mode", "Point", "Quantity", "with_group"]  # the point types, here too
 
 

@@ -230,6 +230,13 @@ LEX_INSTANCE_WEIGHT = 1e-3   # second stage: instances count a thousandth of a n
 LEX_SPAN_WEIGHT = 0.1        # … and an instance whose group spans nodes a tenth (`spans_nodes`)
 
 
+def build_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport) -> milp.Model:
+    """The MILP of `svcs` with the cost held at the first solve's (Σ cost ≤ C*, within float
+    round-off: the `COST_CAP_ROW`), for a second stage to choose among plans of that cost."""
+    cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
+    return build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
+
+
 def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: milp.Model,
                      first: milp.SolverReport, opts: SolverOptions, verbose: bool, heuristics: bool
                      ) -> tuple[list[Service], milp.Model, milp.SolverReport] | None:
@@ -254,13 +261,12 @@ def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: mi
     own = {si: (lambda c, co=("colocated" in r): (c.role == "colocated") == co) for si, r in roles.items()}
     attempts = ([lambda c: c.role != "colocated", lambda c: c.role == "colocated"] if mixed else []) \
         + ([lambda c: True] if spanned else [])
-    cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
     for keep in attempts:
         held = [replace(s, candidates=tuple(filter(keep if si in mixed else own.get(si, keep), s.candidates)))
                 for si, s in enumerate(svcs)]
         if any(missing_roles(s.candidates, s.res.uncached_mean > 0, s.res.decode_mean > 0) for s in held):
             continue
-        m2 = build(problem, held, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
+        m2 = build_at_cost(problem, held, first)
         spanning = [x for i, x in m2.x.items() if spans_nodes(m2.candidates[i], per_node)]
         if spanning:   # the cost is held: fewest spanning instances first, then the usual objective
             m2.prob.setObjective(pulp.lpSum(spanning) + SPAN_OBJECTIVE_WEIGHT * m2.prob.objective)
@@ -288,8 +294,7 @@ def fewest_nodes_at_cost(problem: Problem | FleetProblem, svcs: list[Service], f
     float round-off), minimise Σ nodes + 10⁻¹·Σ instances whose group spans nodes + 10⁻³·Σ
     instances, so free capacity is not bought idle, nor a group over two nodes taken back after
     `one_mode_at_cost` left it out. None when the second solve finds no plan (the first one stands)."""
-    cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
-    m = build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
+    m = build_at_cost(problem, svcs, first)
     per_node = {o.id: o.gpu.node_cards for o in svcs[0].res.gpus}
     wide = [x for i, x in m.x.items() if spans_nodes(m.candidates[i], per_node)]
     m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent) + LEX_SPAN_WEIGHT * pulp.lpSum(wide)
