@@ -25,6 +25,7 @@ from planner.plan.horizon_milp import (
     running,
     shape_of,
 )
+from planner.plan.horizon_modes import settle_modes
 
 MIN_MILP_SECONDS = 0.5  # a single-period MILP's time limit once the enumeration's is spent
 MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
@@ -134,7 +135,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
                         periods: tuple[Period, ...], solver: str, time_limit: float, gap: float,
                         verbose: bool = False, redundancy: str = "none",
                         sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None,
-                        starts: list | None = None, hints: tuple[dict[str, int], ...] = ()) -> Solved | None:
+                        starts: list | None = None, hints: tuple[dict[str, int], ...] = (), settle: bool = True
+                        ) -> Solved | None:
     """Exact decomposition: once the reserved and owned counts are fixed the periods no longer
     share anything, so the horizon's optimum is min over those counts of Σ_p (period p's own
     optimum with them fixed; each period pays h_p·its commitment). Periods of equal QPS share one
@@ -146,27 +148,31 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     `starts` as (selection, nodes) for the joint MILP: cold, under a 10 s limit, it returned a day
     16 times its optimum with hundreds of idle on-demand nodes. `hints`: count vectors ('res:g' /
     'own:g' → n) tried right after the likeliest, e.g. the static fleet's (a 10 s limit stopped a
-    node-redundant day at 4,427.92 beside a static fleet of 2,323.20 that serves every period)."""
+    node-redundant day at 4,427.92 beside a static fleet of 2,323.20 that serves every period).
+    `settle`: each period's plan then held to one serving mode at its cost (`horizon_modes`)."""
     t0 = time.perf_counter()
     hours = sum(per.hours for per in periods)
     if any(k.reserved_price is not None and k.reserved_price * k.node_cards * hours <= 0 for k in kinds):
         return None   # a free reservation: no cost bounds its count, the joint MILP chooses it
     memo: dict[tuple, tuple[float, dict, dict, milp.SolverReport] | None] = {}
-
     runs: list[milp.SolverReport] = []   # every MILP solved
+
+    def model_for(per: Period, fixed: tuple[tuple[str, int], ...]) -> HorizonModel:
+        m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets, spot_confidence=spot_confidence)
+        for var, n in fixed:   # 'res:g' / 'own:g'
+            v = (m.reserved if var.startswith("res:") else m.owned)[var.split(":", 1)[1]]
+            v.lowBound = v.upBound = n
+        return m
+
+    def run(m: HorizonModel) -> milp.SolverReport:
+        rep = milp.solve(m, solver, max(time_limit - (time.perf_counter() - t0), MIN_MILP_SECONDS), gap, verbose,
+                         heuristics=HEURISTICS)
+        return runs.append(rep) or rep
 
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
         key = (per.qps, per.hours, per.caps, per.group, per.loads, fixed)
         if key not in memo:
-            m = build(name, kinds, limits, cands, (replace_index(per),), redundancy, sets,
-                      spot_confidence=spot_confidence)
-            for var, n in fixed:
-                kind, g = var.split(":", 1)
-                v = (m.reserved if kind == "res" else m.owned)[g]
-                v.lowBound = v.upBound = n
-            left = max(time_limit - (time.perf_counter() - t0), MIN_MILP_SECONDS)
-            rep = milp.solve(m, solver, left, gap, verbose, heuristics=HEURISTICS)
-            runs.append(rep)
+            rep = run(m := model_for(per, fixed))
             ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
             memo[key] = (rep.objective or 0.0, selection(m)[0], node_counts(m)[0], rep, counts(m)[0]) if ok else None
         return memo[key]
@@ -184,7 +190,7 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     first = total(zero)
     if first is None:
         return None   # some period cannot be served: the joint MILP says why
-    best_cost, best = sum(r[0] for r in first), first
+    best_cost, best, best_fixed = sum(r[0] for r in first), first, zero
     ranges = commitment_ranges(kinds, hours, best_cost)
     names = tuple(ranges)
 
@@ -211,7 +217,10 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
             break
         res = total(tuple(zip(names, combo)))
         if res is not None and sum(r[0] for r in res) < best_cost * (1 - 1e-12):
-            best_cost, best = sum(r[0] for r in res), res
+            best_cost, best, best_fixed = sum(r[0] for r in res), res, tuple(zip(names, combo))
+    if settle:   # among each period's plans of its cost, one serving mode, fewest groups over nodes
+        best = settle_modes(best, best_fixed, periods, model_for, {k.id: k.node_cards for k in kinds}, run,
+                            lambda m: (selection(m)[0], node_counts(m)[0], counts(m)[0]))
     reps = [r[3] for r in best]
     status = (milp.SolverStatus.optimal if not stopped and all(r.status == milp.SolverStatus.optimal for r in reps)
               else milp.SolverStatus.feasible_time_limit)
@@ -276,13 +285,13 @@ def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, ver
 def solve_horizon_milp(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[Candidate, ...],
                        periods: tuple[Period, ...], args: tuple, redundancy: str = "none",
                        sets: tuple[tuple[int, ...], ...] = (), spot_confidence: float | None = None,
-                       hints: tuple[dict[str, int], ...] = ()) -> Solved:
+                       hints: tuple[dict[str, int], ...] = (), settle: bool = True) -> Solved:
     """The horizon's MILP without instance starts (`args`: solver, time limit, gap, verbose): by
-    commitment (`solve_by_commitment`), or, given too many commitment vectors, jointly, started from
-    the plan of no commitment the enumeration solved first (`solve_joint_from`)."""
+    commitment (`solve_by_commitment`; `settle` as there), or, given too many commitment vectors,
+    jointly, started from the plan of no commitment the enumeration solved first (`solve_joint_from`)."""
     starts: list = []
     solved = solve_by_commitment(name, kinds, limits, cands, periods, *args, redundancy=redundancy, sets=sets,
-                                 spot_confidence=spot_confidence, starts=starts, hints=hints)
+                                 spot_confidence=spot_confidence, starts=starts, hints=hints, settle=settle)
     if solved is None:
         solved = solve_joint_from(build(name, kinds, limits, cands, periods, redundancy, sets,
                                         spot_confidence=spot_confidence), args, starts)

@@ -1,0 +1,97 @@
+"""Among plans of a period of equal cost, the one engines deploy: the one-mode stage of a plan over
+a load profile (`solve.one_mode_at_cost` is the single problem's).
+
+After the enumeration of commitments (`horizon_solve.solve_by_commitment`) has fixed the reserved
+and owned counts and each period's cost, each period whose plan runs colocated pools beside
+prefill/decode pools of one service (a fleet's class), or an instance whose tensor·pipeline group
+spans nodes, is solved once more with its cost held (Σ cost ≤ C*_p, within float round-off): a
+mixing service held to prefill/decode pools, else to colocated pools (a service in one mode keeps
+it), and, within that, the fewest instances spanning nodes. A period none of whose held modes
+reaches the cost keeps its mix with the fewest spanning instances. Costs, status and gaps are the
+first solve's; the plan of each period is the second's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pulp
+
+from planner.plan import milp
+from planner.plan.candidates import Candidate
+from planner.plan.horizon_milp import HorizonModel, Nodes, Period
+
+SPAN_OBJECTIVE_WEIGHT = 1e-6   # the usual objective beside the count of spanning instances (as solve.py's)
+COST_ROUND_OFF = 1e-9          # the cost held at C*·(1 + this) + this
+
+
+def spans_nodes(c: Candidate, node_cards: dict[str, int]) -> bool:
+    """Whether an instance's tensor·pipeline group is wider than one node of its GPU type."""
+    return c.par.tp * c.par.pp > node_cards[c.gpu]
+
+
+def _loads(m: HorizonModel) -> list[list[int]]:
+    """The candidate indices of each of period 0's loads (a fleet's classes; one for a problem)."""
+    return [[i for i, _ in m.of_load(ld)] for ld in m.periods[0].all_loads()]
+
+
+def triggers(picked: dict[int, int], m: HorizonModel, node_cards: dict[str, int]) -> tuple[set[int], bool]:
+    """(the loads whose picks mix colocated with prefill/decode pools, whether a pick spans nodes)."""
+    mixed = set()
+    for k, idx in enumerate(_loads(m)):
+        roles = {m.candidates[i].role for i in idx if picked.get(i)}
+        if "colocated" in roles and roles & {"prefill", "decode"}:
+            mixed.add(k)
+    return mixed, any(spans_nodes(m.candidates[i], node_cards) for i, n in picked.items() if n)
+
+
+def one_mode_period(model: Callable[[], HorizonModel], cost: float, picked: dict[int, int],
+                    node_cards: dict[str, int], solve: Callable[[HorizonModel], milp.SolverReport]
+                    ) -> HorizonModel | None:
+    """The period's model solved at the first solve's `cost` with its plan held to one mode per
+    load and the fewest spanning instances (module docstring); None when the first plan (`picked`,
+    instances by candidate index) neither mixes nor spans, or no held plan reaches the cost.
+    `model()` builds the period's model with its commitment fixed; `solve` runs the solver."""
+    first = model()
+    mixed, spanned = triggers(picked, first, node_cards)
+    if not mixed and not spanned:
+        return None
+    loads = _loads(first)
+    own = {k: any(first.candidates[i].role == "colocated" and picked.get(i) for i in idx)
+           for k, idx in enumerate(loads)}
+    attempts: list[bool | None] = ([False, True] if mixed else []) + ([None] if spanned else [])
+    for n, colocated in enumerate(attempts):   # False: prefill/decode pools, True: colocated, None: the mix stays
+        m = first if n == 0 else model()
+        for k, idx in enumerate(loads):
+            # a mixing load takes the attempt's mode; one in a single mode keeps it (no mix comes in)
+            keep = colocated if k in mixed else own[k] if any(picked.get(i) for i in idx) else None
+            if keep is None:
+                continue
+            for i in idx:
+                if (m.candidates[i].role == "colocated") != keep:
+                    m.x[(i, 0)].upBound = 0
+        m.prob += m.cost <= cost * (1.0 + COST_ROUND_OFF) + COST_ROUND_OFF, "cost_at_optimum"
+        wide = [x for (i, _), x in m.x.items() if spans_nodes(m.candidates[i], node_cards)]
+        if wide:
+            m.prob.setObjective(pulp.lpSum(wide) + SPAN_OBJECTIVE_WEIGHT * m.prob.objective)
+        rep = solve(m)
+        if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):
+            return m
+    return None
+
+
+def settle_modes(best: list[tuple], fixed: tuple, periods: tuple[Period, ...],
+                 model_for: Callable[[Period, tuple], HorizonModel], node_cards: dict[str, int],
+                 solve: Callable[[HorizonModel], milp.SolverReport],
+                 read: Callable[[HorizonModel], tuple[dict, dict[str, Nodes], dict[int, int]]]) -> list[tuple]:
+    """`best` (per period: cost, selection, nodes, report, counts by candidate index) with each
+    period's plan replaced by `one_mode_period`'s where it runs one (periods alike solved once)."""
+    out, memo = [], {}
+    for per, r in zip(periods, best):
+        key = (per.qps, per.hours, per.caps, per.group, per.loads)
+        if key not in memo:
+            m = one_mode_period(lambda per=per: model_for(per, fixed), r[0], r[4], node_cards, solve)
+            memo[key] = None if m is None else read(m)
+        got = memo[key]
+        out.append(r if got is None else (r[0], got[0], got[1], r[3], got[2]))
+    return out
