@@ -565,12 +565,11 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if chart:
         _check_chart(chart, problem, horizon, force, inputs)
     if horizon:
-        if export_target or band:
+        if band:
             from planner.errors import BadInput
-            raise BadInput(f"{problem}: --{'export' if export_target else 'band'} takes a single-QPS plan"
-                           f"{' or a fleet' if export_target else ''}, not a load profile (workload.profile) yet")
+            raise BadInput(f"{problem}: --band takes a single-QPS plan, not a load profile (workload.profile) yet")
         return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
-                              simulate, chart, inputs)
+                              simulate, chart, inputs, (export_target, export_dir))
     if band and not isinstance(p, Problem):
         from planner.errors import BadInput
         raise BadInput(f"{problem}: --band takes a single problem (one workload), not a fleet")
@@ -675,9 +674,9 @@ def _check_chart(chart: str, problem: str, horizon: bool, force: bool, inputs: t
 
 def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, checks: bool, timings: bool,
                    verbose: bool, force: bool, simulate: bool, chart: str | None = None,
-                   inputs: tuple = ()) -> None:
+                   inputs: tuple = (), export_to: tuple = (None, None)) -> None:
     """`plan solve` of a problem with a load profile: one plan over all periods (docs/horizon.md);
-    `inputs`: the files it read, which no output overwrites."""
+    `inputs`: the files it read, which no output overwrites; `export_to`: (--export, --export-dir)."""
     from planner.input.problem import Problem
     from planner.plan.horizon import solve_horizon
     from planner.report.format import to_json
@@ -706,6 +705,12 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         from planner.report.horizon_chart import write_chart
         write_chart(h, chart, inputs or (problem,), force)
         _wrote(chart)
+    if export_to[0]:
+        from planner.report.export import export
+        for path in export(json.loads(to_json(d)), export_to[0], None, None, export_to[1], source=problem,
+                           force=force, protect=(*(tuple(q for q, _ in inputs) if inputs else (problem,)),
+                                                 *((out,) if out else ()))):
+            _wrote(path)
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
     _echo_simulations(sims, as_json)
 
@@ -953,8 +958,11 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 @click.option("--model-path", default=None,
               help="model path or id as the engine loads it [the catalog model's Hugging Face repository, "
                    "or the folder of the config.json the problem named]")
+@click.option("--time-zone", default=None, metavar="TZ",
+              help="a plan over a load profile, k8s/dynamo: the IANA time zone its scaling CronJobs run in, period 0 "
+                   "at midnight [the cluster's, UTC on most]")
 @click.option("--force", is_flag=True, help="replace a previous export in --out (only that: see docs/export.md)")
-def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, force: bool) -> None:
+def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_path, time_zone, force: bool) -> None:
     """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the
     plan's layout and batch, a router split, manifests, a load test at the plan's operating point."""
     from planner.errors import BadInput
@@ -976,7 +984,7 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     from planner.input.files import read_plan_json
     from planner.report.export import export
     for path in export(read_plan_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
-                       force=force):
+                       force=force, time_zone=time_zone):
         _wrote(path)
     click.echo(f"{target} export of {plan_file} in {out_dir}: see {Path(out_dir) / 'README.txt'}")
 

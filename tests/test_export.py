@@ -324,11 +324,10 @@ def test_not_a_plan_is_bad_input():
         render(d, "k8s", source="x.json")
     with pytest.raises(BadInput, match="--target"):
         render(plan("deepseek_qps_disaggregated"), "ollama")
-    day = json.loads((GOLDEN / "deepseek_day.json").read_text())
-    with pytest.raises(BadInput, match=r"day\.json: a plan over a load profile \(kind: horizon\) is not exportable"):
-        render(day, "vllm", source="day.json")
-    assert "pools" in day["comparison"]["static_peak_plan"]   # the exportable part the message names
-    render(day["comparison"]["static_peak_plan"], "vllm", source="peak.json")
+    day = json.loads((GOLDEN / "deepseek_day.json").read_text())   # its schedule: tests/test_export_schedule.py
+    with pytest.raises(BadInput, match=r"day\.json: over the horizon it runs colocated pools \(periods 3, 5, 8, 23\)"):
+        render(day, "sglang", source="day.json")
+    render(day["comparison"]["static_peak_plan"], "vllm", source="peak.json")   # its static fleet, as a plan
 
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
@@ -435,8 +434,9 @@ def test_cli_export_writes_the_files_and_refuses_bad_input(tmp_path):
 def test_solve_export_writes_what_export_of_the_solved_plan_writes(tmp_path):
     """`plan solve P --export vllm --export-dir D` = `plan solve P --out plan.json` then `plan export
     plan.json --target vllm --out D`: the same files, byte for byte, but for the source named in
-    README.txt. A non-empty --export-dir is refused before the solve (exit 2), and a load profile
-    (not exportable yet) is exit 2 naming the profile."""
+    README.txt. A non-empty --export-dir is refused before the solve (exit 2); a load profile's export
+    is refused after it where the engine cannot run its pools (exit 2, nothing written; its schedule:
+    tests/test_export_schedule.py)."""
     from click.testing import CliRunner
 
     import cli
@@ -460,7 +460,7 @@ def test_solve_export_writes_what_export_of_the_solved_plan_writes(tmp_path):
     assert again.exit_code == 2 and "not empty" in again.stderr and "Plan for" not in again.output
     day = run(cli.main, ["solve", "problems/deepseek_day.yaml", "--export", "k8s", "--export-dir",
                          str(tmp_path / "d")])
-    assert day.exit_code == 2 and "workload.profile" in day.stderr
+    assert day.exit_code == 2 and "TP8·PP2 group spans 16 cards" in day.stderr and "periods[" in day.stderr
     assert not (tmp_path / "d").exists()
 
 

@@ -34,10 +34,20 @@ from planner.report.export.engines import (
     prefill_tokens,
 )
 from planner.report.export.loadtest import loadtest_files
-from planner.report.export.manifests import dynamo_graph, k8s_objects, router_config
+from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
 from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
+from planner.report.export.schedule import (
+    Horizon,
+    check_modes,
+    dynamo_schedule,
+    k8s_schedule,
+    read_horizon,
+    readme_section,
+    schedule_csv,
+    schedule_json,
+)
 
 TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
 DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",
@@ -164,8 +174,11 @@ def mixes_roles(pools) -> bool:
 
 
 def render(plan_data: Any, target: str, image: str | None = None, model_path: str | None = None,
-           source: str = "plan", engine: str | None = None, gpus: dict[str, GPU] | None = None) -> dict[str, str]:
-    """The files of an export, by relative name (nothing written)."""
+           source: str = "plan", engine: str | None = None, gpus: dict[str, GPU] | None = None,
+           time_zone: str | None = None) -> dict[str, str]:
+    """The files of an export, by relative name (nothing written). A plan over a load profile is
+    exported as the union of its periods' pools with their schedule (`schedule`); `time_zone` (an
+    IANA name) is its CronJobs'."""
     if target not in TARGETS:
         raise BadInput(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
     if target in ENGINES and image is not None:
@@ -174,7 +187,12 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if target in ENGINES and engine is not None and engine != target:
         raise BadInput(f"--engine: {engine} beside --target {target}, whose scripts launch {target}; --engine "
                        f"chooses the engine inside dynamo or k8s manifests (or use --target {engine})")
-    plan = read_plan(plan_data, source, gpus)
+    horizon = None
+    if isinstance(plan_data, dict) and plan_data.get("kind") == "horizon":
+        horizon = read_horizon(plan_data, source)
+        plan_data = horizon.union
+    check_time_zone(time_zone, target, horizon is not None)
+    plan = _located(horizon, lambda: read_plan(plan_data, source, gpus))
     models = sorted({svc.plan.model for svc in plan.services})
     if model_path is not None and len(models) > 1:
         raise BadInput(f"--model-path: one path for a plan of {len(models)} models ({', '.join(models)}); "
@@ -183,7 +201,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if eng not in ENGINES or (target in ("dynamo", "k8s") and eng == "trtllm"):
         # TensorRT-LLM pods would need their per-pool YAML mounted (a ConfigMap) and an MPI launcher
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
-    pls = launches(plan, eng, model_path)
+    if horizon is not None:   # before `launches`, whose refusal of a mix reads as one period's
+        check_modes(horizon, eng, target, source)
+    pls = _located(horizon, lambda: launches(plan, eng, model_path))
     for pl in pls:   # also in the pool's script and README.txt
         for c in pl.caveats:
             warnings.warn(f"{source}: {pl.name}: {c}", PlannerNotice, stacklevel=2)
@@ -209,17 +229,79 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         for pl in pls:
             files[f"{pl.name}.sh"] = launch_script(pl)
     elif target == "k8s":
-        docs = [o for pl in pls for o in k8s_objects(pl, img)]
+        docs = [o for n, pl in enumerate(pls) for o in k8s_objects(pl, img, horizon.first(n) if horizon else None)]
         files["k8s.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
     else:
-        files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng), sort_keys=False)
+        files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng,
+                                                           [horizon.first(n) for n in range(len(pls))]
+                                                           if horizon else None), sort_keys=False)
+    if horizon is not None:
+        files.update(schedule_files(horizon, pls, target, dns_name(plan.problem), time_zone))
     files["router.json"] = json.dumps(router_config(pls, eng), indent=2, sort_keys=True) + "\n"
     files.update(engine_router(pls, eng, source))
     files.update(loadtest_files(plan, pls, {pl.service: pl.served for pl in pls}))
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
                                                                         if s.key == pl.service)) for pl in pls})
+    if horizon is not None:
+        files["README.txt"] += readme_section(horizon, target, [pl.name for pl in pls], schedule_prefix(plan.problem),
+                                              time_zone)
     return files
+
+
+def _located(horizon: Horizon | None, fn):
+    """fn(); for a plan over a load profile, a BadInput about the union's pools[k] names the plan
+    file's periods[i].pools[j] instead (`Horizon.locate`)."""
+    if horizon is None:
+        return fn()
+    try:
+        return fn()
+    except BadInput as e:
+        raise BadInput(horizon.locate(str(e))) from None
+
+
+def schedule_prefix(problem: str) -> str:
+    """The name the schedule's CronJobs and scaler account start with: a CronJob's name is at most
+    52 characters, and '-p167' (a week's last period) follows it."""
+    return dns_name(problem)[:40].strip("-") or "plan"
+
+
+def check_time_zone(time_zone: str | None, target: str, horizon: bool) -> None:
+    """BadInput for --time-zone where no CronJob runs (a plan of one period, launch scripts) or
+    naming no IANA time zone Kubernetes knows (it reads the same database)."""
+    if time_zone is None:
+        return
+    if not horizon or target not in ("k8s", "dynamo"):
+        raise BadInput("--time-zone: the time zone of the scaling CronJobs that --target k8s and dynamo write for a "
+                       "plan over a load profile; " + ("this plan is of one period" if not horizon else
+                                                        f"--target {target} writes launch scripts, run by you"))
+    import zoneinfo
+    try:
+        ok = bool(time_zone.strip()) and not time_zone.startswith(("/", ".")) \
+            and zoneinfo.ZoneInfo(time_zone) is not None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        ok = False
+    if not ok:
+        raise BadInput(f"--time-zone {time_zone!r}: not an IANA time zone name (e.g. Europe/Berlin, Asia/Shanghai, "
+                       f"UTC)")
+
+
+def schedule_files(h: Horizon, pls: list[PoolLaunch], target: str, graph: str, time_zone: str | None) -> dict[str, str]:
+    """schedule.csv, schedule.json and, for k8s and dynamo when a CronJob runs, schedule.yaml."""
+    names = [pl.name for pl in pls]
+    out = {"schedule.csv": schedule_csv(h, names), "schedule.json": schedule_json(h, names, time_zone)}
+    prefix = schedule_prefix(graph)
+    if target == "k8s":
+        objs = [[("deployment", pl.name)] if pl.nodes == 1 else
+                [("statefulset", f"{pl.name}-r{r}") for r in range(pl.nodes)] for pl in pls]
+        docs = k8s_schedule(h, prefix, objs, time_zone)
+    elif target == "dynamo":
+        docs = dynamo_schedule(h, prefix, graph, [dynamo_service(pl.name) for pl in pls], time_zone)
+    else:
+        docs = []
+    if any(d["kind"] == "CronJob" for d in docs):
+        out["schedule.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
+    return out
 
 
 def shell_join(argv: list[str]) -> str:
@@ -322,7 +404,7 @@ def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
 
 def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,
            source: str = "plan", engine: str | None = None, force: bool = False,
-           protect: tuple[str | Path, ...] = ()) -> list[Path]:
+           protect: tuple[str | Path, ...] = (), time_zone: str | None = None) -> list[Path]:
     """Render and write the export into `out_dir` (created; with `force` a previous export there is
     replaced, see check_out_dir); `source` (the plan or problem file) and `protect` are never inside
     what is replaced."""
@@ -335,7 +417,7 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
     except OSError as e:
         raise BadInput(f"{out}: cannot write there ({e.strerror or e})") from None
     try:
-        files = render(plan_data, target, image, model_path, source, engine)
+        files = render(plan_data, target, image, model_path, source, engine, time_zone=time_zone)
     except BaseException:
         shutil.rmtree(made or tmp, ignore_errors=True)   # a refused plan leaves no directory behind
         raise

@@ -64,8 +64,10 @@ def _pod(pl: PoolLaunch, argv: list[str], image: str, labels: dict, env: list[di
                      "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]}}
 
 
-def k8s_objects(pl: PoolLaunch, image: str) -> list[dict[str, Any]]:
-    """The pool's workload objects and its Service(s)."""
+def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None) -> list[dict[str, Any]]:
+    """The pool's workload objects and its Service(s); `replicas` (default: the pool's instances)
+    those it starts with (a plan over a load profile: period 0's)."""
+    n = pl.pool.instances if replicas is None else replicas
     labels = {"app.kubernetes.io/name": pl.name, "app.kubernetes.io/part-of": "planner-export",
               "planner/role": pl.pool.role, "planner/gpu": pl.gpu.id}
     meta = {"name": pl.name, "labels": labels}
@@ -73,7 +75,7 @@ def k8s_objects(pl: PoolLaunch, image: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if pl.nodes == 1:
         out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-                    "spec": {"replicas": pl.pool.instances, "selector": {"matchLabels": svc_sel},
+                    "spec": {"replicas": n, "selector": {"matchLabels": svc_sel},
                              "template": _pod(pl, pl.node_commands[0], image, labels, [])}})
     else:
         hs = f"{pl.name}-hs"
@@ -85,7 +87,7 @@ def k8s_objects(pl: PoolLaunch, image: str) -> list[dict[str, Any]]:
             sel = svc_sel | {"planner/rank": str(r)}
             out.append({"apiVersion": "apps/v1", "kind": "StatefulSet",
                         "metadata": {"name": f"{pl.name}-r{r}", "labels": rl},
-                        "spec": {"replicas": pl.pool.instances, "serviceName": hs,
+                        "spec": {"replicas": n, "serviceName": hs,
                                  "podManagementPolicy": "Parallel", "selector": {"matchLabels": sel},
                                  "template": _pod(pl, argv, image, rl, env)}})
         out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": hs, "labels": labels},
@@ -97,18 +99,21 @@ def k8s_objects(pl: PoolLaunch, image: str) -> list[dict[str, Any]]:
     return out
 
 
-def dynamo_graph(name: str, launches: list[PoolLaunch], image: str, engine: str) -> dict[str, Any]:
-    """A DynamoGraphDeployment: a frontend plus one worker service per pool."""
+def dynamo_graph(name: str, launches: list[PoolLaunch], image: str, engine: str,
+                 replicas: list[int] | None = None) -> dict[str, Any]:
+    """A DynamoGraphDeployment: a frontend plus one worker service per pool (`replicas`: each pool's
+    starting count, default its instances)."""
     services: dict[str, Any] = {
         "Frontend": {"componentType": "frontend", "replicas": 1,
                      "extraPodSpec": {"mainContainer": {"image": image, "command": ["python3"],
                                                         "args": ["-m", "dynamo.frontend", "--http-port", "8000"]}}},
     }
-    for pl in launches:
+    for n, pl in enumerate(launches):
         argv = pl.node_commands[0]
         args = _dynamo_args(engine, argv, pl)
         svc: dict[str, Any] = {
-            "componentType": "worker", "replicas": pl.pool.instances, "envFromSecret": "hf-token-secret",
+            "componentType": "worker", "replicas": pl.pool.instances if replicas is None else replicas[n],
+            "envFromSecret": "hf-token-secret",
             "resources": {"requests": {"gpu": str(pl.cards_per_node)}, "limits": {"gpu": str(pl.cards_per_node)}},
             "extraPodSpec": {"nodeSelector": node_selector(pl),
                              "mainContainer": {"image": image, "command": ["python3"], "args": args}},
@@ -117,12 +122,12 @@ def dynamo_graph(name: str, launches: list[PoolLaunch], image: str, engine: str)
             svc["subComponentType"] = pl.pool.role
         if pl.nodes > 1:
             svc["multinode"] = {"nodeCount": pl.nodes}
-        services[_camel(pl.name)] = svc
+        services[dynamo_service(pl.name)] = svc
     return {"apiVersion": "nvidia.com/v1alpha1", "kind": "DynamoGraphDeployment",
             "metadata": {"name": name}, "spec": {"backendFramework": engine, "services": services}}
 
 
-def _camel(name: str) -> str:
+def dynamo_service(name: str) -> str:
     """A pool's Dynamo service key: 'prefill-h20-0' → 'PrefillH20Pool0' (joined bare, the index ran
     into the GPU's name: 'PrefillH200' was a pool of H20 cards)."""
     words = name.split("-")

@@ -67,9 +67,9 @@ def _check_verified(data: dict, source: str) -> None:
 
 def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:
     """Validate plan data of either kind; BadInput naming `source`, the field and the reason."""
-    if isinstance(data, dict) and data.get("kind") == "horizon":
-        raise BadInput(f"{source}: a plan over a load profile (kind: horizon) is not exportable yet; its "
-                       f"fleet for the peak is, as a plan file: jq .comparison.static_peak_plan {source}")
+    if isinstance(data, dict) and data.get("kind") == "horizon":   # `export.schedule.read_horizon` reads it
+        raise BadInput(f"{source}: a plan over a load profile (kind: horizon) is read as its periods' pools "
+                       f"and schedule, not as one plan")
     if not isinstance(data, dict) or "pools" not in data:
         raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`)")
     check_problem_name(data, source)

@@ -18,6 +18,11 @@ WHAT = {
     "k8s.yaml": "Deployments (single-node instances) or StatefulSets per node rank (multi-node instances) "
                 "with Services; kubectl apply -f k8s.yaml",
     "dynamo.yaml": "NVIDIA Dynamo DynamoGraphDeployment: a frontend and one worker service per pool",
+    "schedule.csv": "a plan over a load profile: per period its start, hours, QPS, instances of each pool, and "
+                    "nodes per GPU type and capacity kind",
+    "schedule.json": "the same schedule as JSON, with each period's cron schedule",
+    "schedule.yaml": "a ServiceAccount, Role and RoleBinding, and a CronJob per change of the counts that "
+                     "scales the pools to the period's (kubectl apply -f schedule.yaml)",
 }
 
 

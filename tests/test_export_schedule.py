@@ -1,0 +1,235 @@
+"""`plan export` of a plan over a load profile (`planner.report.export.schedule`): the union of the
+periods' pools, each deployed once, and the schedule of how many instances each period runs.
+
+Oracle: the plan file itself. Each period's instances of a pool are those of the plan's period
+(pools of one engine shape added, whatever their batch); the manifests start at period 0's; a
+CronJob fires at the start of each period whose counts differ from the period before (cyclic),
+scaling every pool's objects to that period's counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import cli
+from planner.errors import BadInput
+from planner.report.export import render
+from planner.report.export.schedule import _shape, cron, read_horizon
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden" / "solve"
+K8S_VERSION = "1.30.0"
+
+
+def day(name: str) -> dict:
+    return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def trace():
+    """deepseek_trace: 24 hourly periods of lengths of their own, prefill/decode pools only."""
+    return day("deepseek_trace")
+
+
+def expected_counts(d: dict, names: list[str], shapes: list[tuple]) -> list[list[int]]:
+    """Per period, the instances of each export pool: the plan's pools of its shape, added."""
+    out = []
+    for per in d["periods"]:
+        got = Counter()
+        for p in per["pools"]:
+            got[_shape(p)] += p["instances"]
+        out.append([got[s] for s in shapes])
+    return out
+
+
+def test_the_schedule_is_each_periods_instances(trace):
+    """schedule.csv: one row per period with the plan's QPS and, per export pool, the instances the
+    plan's period runs of its shape; every pool runs in some period, and the union holds the most
+    any period runs (the README's pool lines)."""
+    files = render(trace, "vllm", source="day.json")
+    h = read_horizon(trace, "day.json")
+    rows = list(csv.DictReader(io.StringIO(files["schedule.csv"])))
+    names = [n for n in rows[0] if "-" in n and not n.endswith(" nodes")]
+    assert len(rows) == len(trace["periods"]) == 24
+    shapes = [_shape(p) for p in h.union["pools"]]
+    assert len(set(shapes)) == len(shapes) == len(names) < sum(len(p["pools"]) for p in trace["periods"])
+    want = expected_counts(trace, names, shapes)
+    for row, per, counts in zip(rows, trace["periods"], want):
+        assert float(row["qps"]) == pytest.approx(per["qps"], rel=1e-5)
+        assert [int(row[n]) for n in names] == counts
+        for g, kinds in per["nodes"].items():
+            for k, n in kinds.items():
+                if f"{g} {k} nodes" in row:
+                    assert int(row[f"{g} {k} nodes"]) == n
+    most = [max(c[k] for c in want) for k in range(len(names))]
+    assert all(m > 0 for m in most)
+    assert [p["instances"] for p in h.union["pools"]] == most
+    for name, m in zip(names, most):
+        assert f"  {name}: " in files["README.txt"] and f"{name}.sh" in files
+        assert f"{name}: {h.union['pools'][names.index(name)]['role']}, {m} × " in files["README.txt"]
+    sched = json.loads(files["schedule.json"])
+    assert sched["pools"] == names and sched["period_0_starts"] == "00:00"
+    assert [list(p["instances"].values()) for p in sched["periods"]] == want
+    assert [p["cron"] for p in sched["periods"]] == [f"0 {i} * * *" for i in range(24)]
+    assert "schedule.yaml" not in files   # launch scripts: nothing in the cluster scales them
+
+
+def test_k8s_manifests_start_at_period_0_and_cronjobs_scale_at_each_change(trace):
+    """k8s: every object passes the 1.30 schemas (strict); each pool's Deployment or StatefulSets
+    start at period 0's count; a CronJob per period whose counts differ from the period before,
+    at its hour, scales every pool's objects to that period's counts, under a Role that may."""
+    files = render(trace, "k8s", source="day.json", time_zone="Asia/Shanghai")
+    docs = list(yaml.safe_load_all(files["k8s.yaml"])) + list(yaml.safe_load_all(files["schedule.yaml"]))
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    h = read_horizon(trace, "day.json")
+    names = json.loads(files["schedule.json"])["pools"]
+    counts = [list(p.instances) for p in h.periods]
+    objects = {n: [] for n in names}
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            pool = doc["metadata"]["labels"]["app.kubernetes.io/name"]
+            objects[pool].append(f"{doc['kind'].lower()}/{doc['metadata']['name']}")
+            assert doc["spec"]["replicas"] == counts[0][names.index(pool)]
+    changes = [i for i in range(24) if counts[i] != counts[i - 1]]
+    jobs = [d for d in docs if d["kind"] == "CronJob"]
+    assert [int(j["metadata"]["labels"]["planner/period"]) for j in jobs] == changes and changes
+    for j in jobs:
+        i = int(j["metadata"]["labels"]["planner/period"])
+        assert j["spec"]["schedule"] == f"0 {i} * * *" and j["spec"]["timeZone"] == "Asia/Shanghai"
+        pod = j["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        scaled = {c["args"][1]: int(c["args"][2].removeprefix("--replicas=")) for c in pod["containers"]}
+        assert scaled == {o: counts[i][k] for k, n in enumerate(names) for o in objects[n]}
+        assert all(c["command"] == ["kubectl"] and c["args"][0] == "scale" for c in pod["containers"])
+        assert pod["serviceAccountName"] == "deepseek-trace-scaler" and len(j["metadata"]["name"]) <= 52
+    (role,) = [d for d in docs if d["kind"] == "Role"]
+    assert {"deployments/scale", "statefulsets/scale"} <= set(role["rules"][0]["resources"])
+    assert "kubectl create job --from=cronjob/deepseek-trace-pN" in files["README.txt"]
+    assert "Asia/Shanghai" in files["README.txt"]
+
+
+def test_dynamo_cronjobs_patch_the_graphs_replicas(trace):
+    """dynamo: the graph's workers start at period 0's counts; each CronJob's merge patch sets every
+    worker to its period's count."""
+    files = render(trace, "dynamo", engine="sglang", source="day.json")
+    graph = yaml.safe_load(files["dynamo.yaml"])
+    schema = json.loads((ROOT / "tests/data/dynamo_dgd_schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(graph, schema)
+    h = read_horizon(trace, "day.json")
+    workers = [k for k, s in graph["spec"]["services"].items() if s["componentType"] == "worker"]
+    assert [graph["spec"]["services"][k]["replicas"] for k in workers] == list(h.periods[0].instances)
+    jobs = [d for d in yaml.safe_load_all(files["schedule.yaml"]) if d["kind"] == "CronJob"]
+    for d in yaml.safe_load_all(files["schedule.yaml"]):
+        kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+    for j in jobs:
+        i = int(j["metadata"]["labels"]["planner/period"])
+        (c,) = j["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert c["args"][:3] == ["patch", "dynamographdeployment", graph["metadata"]["name"]]
+        patch = json.loads(c["args"][-1])["spec"]["services"]
+        assert [patch[k]["replicas"] for k in workers] == list(h.periods[i].instances)
+
+
+def test_a_mode_that_changes_with_the_hour_is_refused_naming_the_periods():
+    """fleet_day's chat runs colocated pools in hours 2 and 20 and prefill/decode pools in the
+    others: SGLang (and Dynamo) serve one mode per server, so it is refused naming those hours;
+    vLLM's servers take both, but its TP8·PP2 H20 decode instance spans two nodes (Ray): refused,
+    naming the pool in the plan file (periods[i].pools[j]), not in the export's union."""
+    d = day("fleet_day")
+    with pytest.raises(BadInput, match=r"class chat: over the horizon it runs colocated pools \(periods 2, 20\) "
+                                       r"and prefill/decode pools \(periods 0–1, 3–23\), both in period 20; sglang"):
+        render(d, "sglang", source="day.json")
+    with pytest.raises(BadInput, match="Dynamo runs a server either colocated"):
+        render(d, "dynamo", engine="sglang", source="day.json")
+    with pytest.raises(BadInput, match=r"service chat: periods\[(\d+)\]\.pools\[(\d+)\]\.parallelism: a TP8·PP2") as e:
+        render(d, "vllm", source="day.json")
+    i, j = (int(x) for x in e.value.args[0].split("periods[")[1].replace("].pools[", " ").split("]")[0].split())
+    pool = d["periods"][i]["pools"][j]
+    assert pool["class"] == "chat" and (pool["parallelism"]["tp"], pool["parallelism"]["pp"]) == (8, 2)
+
+
+@pytest.mark.parametrize("tz, target, why", [
+    ("Mars/Olympus", "k8s", "not an IANA time zone"), ("", "k8s", "not an IANA time zone"),
+    ("../etc/passwd", "k8s", "not an IANA time zone"), ("UTC", "vllm", "writes launch scripts")])
+def test_time_zone_refusals(trace, tz, target, why):
+    with pytest.raises(BadInput, match=f"--time-zone.*{why}"):
+        render(trace, target, source="day.json", time_zone=tz)
+
+
+def test_time_zone_of_a_plan_of_one_period_is_refused():
+    with pytest.raises(BadInput, match="--time-zone: .*this plan is of one period"):
+        render(day("deepseek_qps"), "k8s", source="p.json", time_zone="UTC")
+
+
+def test_cron_of_days_weeks_and_other_horizons():
+    """A day: minute and hour; a week: period 0 on Monday 00:00 (cron's day 1; Sunday 0); other
+    horizons, or a start off the minute: none."""
+    assert cron(0.0, 24.0) == "0 0 * * *" and cron(23.5, 24.0) == "30 23 * * *"
+    assert cron(0.0, 168.0) == "0 0 * * 1" and cron(145.0, 168.0) == "0 1 * * 0" and cron(167.0, 168.0) == "0 23 * * 0"
+    assert cron(1.0, 36.0) is None and cron(1.0 / 7.0, 24.0) is None
+
+
+def test_a_horizon_that_is_no_day_gets_no_cronjobs(trace):
+    """36 periods of an hour: no cron calendar repeats them; schedule.csv only, as the README says."""
+    d = json.loads(json.dumps(trace))
+    d["periods"] = d["periods"] + d["periods"][:12]
+    for i, p in enumerate(d["periods"]):
+        p["index"] = i
+    files = render(d, "k8s", source="day.json")
+    assert "schedule.yaml" not in files and "schedule.csv" in files
+    assert "No CronJobs: a horizon of 36 h" in files["README.txt"]
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["comparison"].update(static_peak_plan=None), "comparison.static_peak_plan: null"),
+    (lambda d: d.update(periods=[]), "periods: not a plan over a load profile"),
+    (lambda d: d["periods"][3].update(qps=-1), r"periods\[3\]\.qps: a finite number ≥ 0"),
+    (lambda d: d["periods"][3]["pools"][0].update(instances=1.5), r"periods\[3\]\.pools\[0\]\.instances"),
+    (lambda d: d["periods"][3]["pools"][0].update(instances=True), r"periods\[3\]\.pools\[0\]\.instances"),
+    (lambda d: d["periods"][2].update(pools="x"), r"periods\[2\]\.pools: missing"),
+    (lambda d: [p.update(pools=[]) for p in d["periods"]], "no period runs a pool"),
+])
+def test_a_tampered_plan_over_a_day_is_exit_2_naming_the_field(trace, edit, field):
+    d = json.loads(json.dumps(trace))
+    edit(d)
+    with pytest.raises(BadInput, match=field):
+        render(d, "vllm", source="day.json")
+
+
+def test_plan_solve_export_of_a_day_writes_what_plan_export_writes(tmp_path):
+    """`plan solve DAY --export k8s` = `plan solve DAY --out day.json` then `plan export day.json
+    --target k8s`: the same files but for the source README.txt names."""
+    src = tmp_path / "day.yaml"
+    src.write_text((ROOT / "problems" / "deepseek_day.yaml").read_text().replace(
+        "modes: [disaggregated, colocated]", "modes: [disaggregated]"), encoding="utf-8")
+    run = CliRunner().invoke
+    one = tmp_path / "one"
+    out = str(tmp_path / "d.json")
+    r = run(cli.main, ["solve", str(src), "--export", "k8s", "--export-dir", str(one), "--out", out])
+    assert r.exit_code == 2 and "periods[" in r.stderr and "Ray" in r.stderr   # TP8·PP2 on vLLM
+    assert not one.exists()
+    r = run(cli.main, ["solve", str(src), "--export", "sglang", "--export-dir", str(one), "--out", out])
+    assert r.exit_code == 0, r.output
+    two = tmp_path / "two"
+    r = run(cli.main, ["export", str(tmp_path / "d.json"), "--target", "sglang", "--out", str(two)])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir()) and "schedule.csv" in names
+    for n in names:
+        a, b = (one / n).read_text(), (two / n).read_text()
+        if n == "README.txt":
+            a, b = a.replace(str(src), "SRC"), b.replace(str(tmp_path / "d.json"), "SRC")
+        assert a == b, n
+    bad = run(cli.main, ["export", str(tmp_path / "d.json"), "--target", "k8s", "--engine", "sglang", "--out",
+                         str(tmp_path / "three"), "--time-zone", "Nowhere/Land"])
+    assert bad.exit_code == 2 and "--time-zone 'Nowhere/Land'" in bad.stderr and not (tmp_path / "three").exists()
