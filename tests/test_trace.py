@@ -61,6 +61,27 @@ def test_a_partly_covered_period_is_divided_by_the_time_covered(tmp_path):
     assert t.qps[1] == pytest.approx(10 / 3600.0)
 
 
+@pytest.mark.parametrize("times, short", [
+    ([3600.0 * h for h in range(24)], [23]),                            # the last request on the hour
+    ([3600.0 * h for h in range(23)] + [82810.0], [23]),                # 10 s into the last hour
+    ([3599.999] + [3600.0 * h for h in range(1, 24)], [0, 23]),        # 1 ms before the end of the first
+])
+def test_a_period_the_trace_barely_enters_is_measured_over_the_mean_gap(tmp_path, times, short):
+    """One request an hour: the span ends at the last request (and starts at the first), so an edge
+    hour the trace enters for 1 µs, 10 s or 1 ms held one request in that time and read 10⁶, 0.1
+    or 1,000 requests/s (a hunt, 2026-12-05). Such a period's rate is taken over the mean gap between
+    requests (span ÷ (requests − 1), at most the period: 3,443–3,600 s here), with a note; the fully
+    covered hours are as before."""
+    p = write(tmp_path, [(t, 1000, 200) for t in times])
+    which = ", ".join(map(str, short))
+    with pytest.warns(UserWarning, match=rf"covers period\(s\) {which} for less than the mean gap"):
+        t = read_trace(p, 3600.0)
+    gap = min((max(times) - min(times)) / (len(times) - 1), 3600.0)
+    for i in short:
+        assert t.qps[i] == pytest.approx(1 / gap)
+    assert t.qps[5] == pytest.approx(1 / 3600.0) and max(t.qps) < 1 / 1700.0
+
+
 def test_fold_onto_one_day(tmp_path):
     two_days = hourly([10] * 24 + [30] * 24)
     t = read_trace(write(tmp_path, two_days), 3600.0, fold="day")

@@ -11,7 +11,11 @@ Binning: each period's QPS is its requests divided by the time the trace covers 
 that starts at 18:15 covers 45 minutes of the 18:00 period), times `scale`. `fold: none` keeps
 consecutive periods from the first request's (24 or 168 of them); `fold: day` / `week` lays every
 day / week of the trace on one: period i of the day holds the requests of that hour of every day,
-divided by the hours of it the trace covers. Lengths: LENGTH_BUCKETS equal-count buckets of the
+divided by the hours of it the trace covers. A period the trace covers for less than the mean gap
+between its requests (its span over their count less one; a period if it holds one request) has
+its rate measured over that gap (`measured_over`): the span ends at the last request, so a period
+it barely enters holds one by construction, and one request 1 µs into the last hour read as
+10⁶ requests/s (a hunt, 2026-12-05). Lengths: LENGTH_BUCKETS equal-count buckets of the
 lengths, each at its mean, for every period (of its own requests; the horizon's for a period
 without any) and for the whole horizon; the problem plans with the first (`lengths: period`,
 the default) or the second (`lengths: horizon`).
@@ -209,6 +213,24 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.nda
     return idx, covered
 
 
+def measured_over(covered: np.ndarray, t: np.ndarray, period_s: float, path: Path) -> np.ndarray:
+    """Seconds each period's rate is measured over: the time the trace covers of it, at least the
+    mean gap between requests (module docstring; at most a period), with a note naming the
+    periods so measured."""
+    import numpy as np
+    gap = min(float(t.max() - t.min()) / (len(t) - 1) if len(t) > 1 else period_s, period_s)
+    short = [i for i in range(len(covered)) if covered[i] < gap]
+    if short:
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{path}: the trace covers period(s) {', '.join(map(str, short[:6]))}"
+                      f"{' …' if len(short) > 6 else ''} for less than the mean gap between its requests "
+                      f"({gap:,.4g} s, e.g. {covered[short[0]]:.3g} s of period {short[0]}): their rate is taken "
+                      f"over that gap", PlannerNotice, stacklevel=3)
+    return np.maximum(covered, gap)
+
+
 def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, fold: str = "none") -> TraceLoad:
     """The load of a trace file binned into 24 or 168 periods (module docstring)."""
     import numpy as np
@@ -220,6 +242,7 @@ def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, f
     if empty:
         raise BadInput(f"{p}: the trace covers no time of period(s) {', '.join(map(str, empty[:6]))}"
                        f"{' …' if len(empty) > 6 else ''} of the {fold}; its load there is unknown")
+    covered = measured_over(covered, t, period_s, p)
     qps = counts / covered * scale
     if qps.max() <= 0:
         raise BadInput(f"{p}: no requests fall in any period")
