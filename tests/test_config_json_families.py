@@ -86,3 +86,35 @@ def test_a_boolean_field_written_as_text_or_a_number_is_refused(tmp_path, value)
     true (a hunt): a config.json writes JSON booleans."""
     with pytest.raises(BadInput, match=r"tie_word_embeddings: Input should be a valid boolean"):
         _model(tmp_path, {**LLAMA_8B, "tie_word_embeddings": value})
+
+
+def test_a_folder_name_with_spaces_is_served_as_one_word(tmp_path):
+    """`model: my model/config.json`: the plan's model (the name engines serve) is 'my-model', so
+    the plan exports and simulates (it was 'my model', which plan solve wrote and plan export and
+    plan simulate refused as no name an engine serves: a hunt, 2026-12-05); the engines still load
+    the folder 'my model' (model_source, quoted in the scripts)."""
+    import yaml
+    from click.testing import CliRunner
+
+    import cli
+    folder = tmp_path / "my model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+        "intermediate_size": 14336, "vocab_size": 128256}))
+    prob = tmp_path / "p.yaml"
+    prob.write_text(yaml.safe_dump({"name": "cfg", "model": "my model/config.json",
+                                    "workload": {"qps": 5, "input_tokens": 1000, "output_tokens": 200},
+                                    "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"]}))
+    run = CliRunner().invoke
+    plan = tmp_path / "plan.json"
+    r = run(cli.main, ["solve", str(prob), "--out", str(plan)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(plan.read_text())
+    assert d["model"] == "my-model" and d["model_source"].endswith("my model/config.json")
+    r = run(cli.main, ["export", str(plan), "--target", "vllm", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 0, r.output
+    script = next(f for f in (tmp_path / "x").glob("*.sh") if not f.name.startswith("loadtest")).read_text()
+    assert f"'{folder}'" in script and "--served-model-name my-model" in script
+    r = run(cli.main, ["simulate", str(plan), "--requests", "2000"])
+    assert r.exit_code == 0, r.output

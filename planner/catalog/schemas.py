@@ -357,6 +357,17 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
                    f"{suggest(key, models)} (Or give the path to a Hugging Face config.json.)")
 
 
+def served_id(folder: str) -> str:
+    """The id of a model read from a config.json: its folder's name, as one word an engine serves
+    (`--served-model-name`) and no flag: runs of whitespace become '-', leading '-' go ('my
+    model/config.json' was planned as 'my model', which export and simulate then refused).
+
+    >>> served_id("my model"), served_id("--x"), served_id("Llama 3  70B"), served_id(" ")
+    ('my-model', 'x', 'Llama-3-70B', 'model')
+    """
+    return "-".join(folder.split()).lstrip("-") or "model"
+
+
 _NOTED: set[tuple[str, str]] = set()   # (config.json, note) said in this process: a model read twice says it once
 
 
@@ -399,6 +410,6 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
                                                                                   if experts else []))
         note = (note + "; " if note else "") + (f"attention excluded from quantization: {checkpoint} weights, "
                                                  f"{at}")
-    return Model(id=model_id or p.parent.name or p.stem, name=str(p), weight_dtype=weight,
+    return Model(id=model_id or served_id(p.parent.name or p.stem), name=str(p), weight_dtype=weight,
                  source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch, expert_dtype=experts,
                  part_dtypes=parts)
