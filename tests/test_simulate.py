@@ -888,3 +888,24 @@ def test_a_step_counts_each_prompt_piece_by_its_share_of_the_prompt():
     e = Engine(0, np.full((3, 13), 0.01), 2, 908.0, [0, 1], [0.0, 0.0], [870.0, 870.0])
     tokens, done, held = _take_chunk(e, 0, 0.0, np.full(2, np.nan), [-1, -1])
     assert (tokens, done) == (908.0, [0]) and held == pytest.approx(1.0 + 38.0 / 870.0)
+
+
+def test_a_load_so_low_the_clock_cannot_resolve_the_steps_is_refused(tmp_path):
+    """At 1e-12 req/s 2,000 requests take the simulated clock to ~2e15 s, where a double moves in
+    0.25 s steps: the plan's 7 ms decode steps added nothing and the simulation reported TPOT 0 µs
+    with every SLO met (a hunt, 2026-12-05). Such a run is refused naming the clock's resolution;
+    at 1e-7 req/s (the clock at ~2e10 s moves by 4 µs) the simulated TPOT is the planned one."""
+    runner = CliRunner()
+    for qps, ok in (("1e-12", False), ("1e-9", False), ("1e-7", True)):
+        prob = tmp_path / f"q{qps}.yaml"
+        prob.write_text(f"name: t\nmodel: llama-3.1-8b\nworkload: {{qps: {qps}, input_tokens: 1000, "
+                        f"output_tokens: 200}}\nslo: {{ttft: 2s, tpot: 50ms}}\ngpus: [h100]\n")
+        out = tmp_path / f"q{qps}.json"
+        assert runner.invoke(main, ["solve", str(prob), "--out", str(out)]).exit_code == 0
+        r = runner.invoke(main, ["simulate", str(out), "--requests", "2000", "--json"])
+        if ok:
+            assert r.exit_code == 0, r.output
+            (pool,) = json.loads(r.stdout)["pools"]
+            assert pool["simulated"]["tpot_s"]["p50"] == pytest.approx(pool["analytic"]["tpot_s"], rel=1e-3)
+        else:
+            assert r.exit_code == 2 and "clock moves in steps of" in r.stderr and "Traceback" not in r.output

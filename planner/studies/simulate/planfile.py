@@ -411,3 +411,21 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
                            f"pool's chunk_tokens ({p.chunk_tokens:g}); plan writes the chunk or more "
                            f"(an engine budget below it splits the prompts the plan sized)")
     return plan
+
+
+# the plan's shortest step (TTFT or TPOT) in units of the simulated clock's resolution at the run's end,
+# at the least: at 1e-12 req/s the clock reached 2e15 s, where a double moves by 0.25 s, and 7 ms steps
+# added nothing (TPOT "0 µs", every SLO "met"; a hunt, 2026-12-05)
+CLOCK_STEPS = 100
+
+
+def check_clock(plan: PlanFile, requests: int) -> None:
+    """BadInput when `requests` arrivals at the plan's QPS take the simulated clock where its
+    resolution (a double's spacing) is coarser than CLOCK_STEPS⁻¹ of the plan's shortest step."""
+    steps = [v for p in plan.pools for v in (p.ttft_s, p.tpot_s) if v is not None and v > 0]
+    span = requests / plan.workload.qps
+    if steps and math.ulp(span) * CLOCK_STEPS > min(steps):
+        raise BadInput(f"--requests: {requests:,} requests at {plan.workload.qps:g} req/s span about {span:.3g} s "
+                       f"of simulated time, where its clock moves in steps of {math.ulp(span):.2g} s, too coarse "
+                       f"for the plan's {min(steps) * 1e3:.3g} ms steps: simulate the problem at a higher QPS (at "
+                       f"so low a load a plan's pools are its fewest instances at any QPS), or fewer requests")

@@ -15,7 +15,7 @@ from planner.physics import perf
 from planner.physics.bulk_table import BATCHES, RHO_MAX, lookup
 from planner.plan.resolve import decode_context as weighted_decode_context
 from planner.studies.simulate.engine import Engine, prefill_instance, run_engines, start_full, steady_batch
-from planner.studies.simulate.planfile import PlanFile, PlanPool, PlanSLO
+from planner.studies.simulate.planfile import PlanFile, PlanPool, PlanSLO, check_clock
 from planner.studies.simulate.results import (
     WARMUP_FRACTION,
     ClassResult,
@@ -82,6 +82,7 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
                            f"the simulator takes at most {MAX_REQUESTS:,}, so check a fraction of the "
                            f"traffic: the same problem at a lower QPS"),
                              instances if instances <= MAX_REQUESTS else None)
+    check_clock(plan, requests)
     run = _run(plan, physics(plan, source, resolved), requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals
