@@ -205,6 +205,17 @@ def test_validate_group_by_reads_the_group_profiles_calibrate_wrote(tmp_path):
     assert mine.profiles == {"vllm": str(out / "vllm.yaml")} and shipped.profiles == {"vllm": "vllm"}
     r = CliRunner().invoke(cli.main, ["validate", str(data), "--profiles", str(out), "--folds", "0"])
     assert r.exit_code == 2 and "--profiles" in r.output and "needs --group-by" in r.output
+    # a directory without the group's profile (a mistyped one, an empty one) predicts with the
+    # --calibration profile, and says so (a hunt, 2026-12-05: silent, the table's 'vllm: default' alone)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    import pytest
+
+    from planner.errors import PlannerNotice
+    with pytest.warns(PlannerNotice, match=r"--profiles .*empty: no profile vllm\.yaml there; that group is "
+                                           r"predicted with default"):
+        none = run_validate([str(data)], folds=0, group_by=("engine",), profiles=str(empty))
+    assert none.profiles == {"vllm": "default"}
 
 
 def test_calibrate_says_how_long_a_fit_of_many_points_takes(tmp_path, monkeypatch):

@@ -238,6 +238,14 @@ def group_profiles(points: list, by: tuple[str, ...], fallback: Calibration,
             names[label] = str(own) if directory else label
         else:
             cal[label], names[label] = fallback, fallback.name
+    missing = [f"{label}.yaml" for label in names if names[label] == fallback.name]
+    if directory is not None and missing:   # a mistyped --profiles read as 'predicted by the default' (a hunt)
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"--profiles {directory}: no profile {', '.join(missing[:4])}{' …' if len(missing) > 4 else ''} "
+                      f"there; {'those groups are' if len(missing) > 1 else 'that group is'} predicted with "
+                      f"{fallback.name}", PlannerNotice, stacklevel=2)
     return cal, names
 
 
