@@ -95,6 +95,20 @@ def test_minimal_csv_carries_its_deployment():
     assert b.measured["decode_tok_s_per_gpu"] == pytest.approx(64 / (0.0279 * 4))
 
 
+def test_one_token_answers_measure_no_decode_rate(tmp_path):
+    """A run of one-token answers has no time between tokens: its row's TPOT is no decode step, so
+    the point measures TTFT alone (it entered the fit as a decode point; a hunt, 2026-12-05); the
+    same row at 512 tokens measures both."""
+    head = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
+    row = "llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,32,2048,{},180.5,21.3\n"
+    f = tmp_path / "runs.csv"
+    f.write_text(head + row.format(1) + row.format(512))
+    (one, many), _ = load_points([f], None)
+    assert set(one.measured) == {"ttft_s"} and one.measured["ttft_s"] == pytest.approx(0.1805)
+    assert set(many.measured) == {"ttft_s", "decode_tok_s_per_gpu"}
+    assert many.measured["decode_tok_s_per_gpu"] == pytest.approx(32 / (0.0213 * 4))
+
+
 def test_disagg_deployment_splits_the_load_over_decode_workers(tmp_path):
     dep = tmp_path / "dep.yaml"
     dep.write_text("model: llama-3.1-8b\ngpu: h100\nengine: sglang\nmode: disagg\ncards: 4\n"

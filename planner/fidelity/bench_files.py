@@ -40,7 +40,7 @@ from pydantic import Field, field_validator
 
 from planner.catalog.schemas import Model, load_gpus, load_models
 from planner.errors import BadInput, suggest
-from planner.fidelity.points import RUN_DOMAIN, Point
+from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
 from planner.input.load import other_kind
@@ -271,8 +271,8 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
                  mode=dep.mode, par=par, isl=isl, osl=osl, concurrency=conc, batch=batch,
                  prefill_par=ppar, prefill_workers=dep.prefill_workers if ppar else 1, clients=c,
                  cached_fraction=dep.cached_fraction,
-                 ttft_s=ttft_s, tpot_s=tpot_s, group=group,
-                 measured={"decode_tok_s_per_gpu": batch / (tpot_s * par.cards), "ttft_s": ttft_s})
+                 ttft_s=ttft_s, tpot_s=tpot_s, group=group, measured=measured_of(batch, tpot_s, ttft_s, osl, par))
+
 
 
 def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
