@@ -18,7 +18,7 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate
-from planner.plan.horizon_modes import one_mode_period, settle_modes, triggers
+from planner.plan.horizon_modes import INSTANCE_WEIGHT, lean_period, one_mode_period, settle_modes, triggers
 from planner.plan.resolve import resolve
 
 NODE = {"h100": 8}
@@ -93,9 +93,38 @@ def test_fewest_instances_over_nodes_at_the_same_cost(kinds):
     m = one_mode_period(lambda: hm.build("t", ks, limits, (P, D, wide), (per,)), 240.0, {0: 4, 2: 1}, NODE,
                         lambda mm: milp.solve(mm, gap=1e-9))
     coef = {v.name: a for v, a in m.prob.objective.items()}
-    assert coef[m.x[(2, 0)].name] == pytest.approx(1.0, abs=1e-5)   # the spanning instance
-    assert coef[m.x[(1, 0)].name] < 1e-6                             # a decode instance on one node
+    assert coef[m.x[(2, 0)].name] == pytest.approx(1.0 + INSTANCE_WEIGHT, abs=1e-5)   # the spanning instance
+    assert coef[m.x[(1, 0)].name] == pytest.approx(INSTANCE_WEIGHT, abs=1e-5)         # one on one node
     assert "cost_at_optimum" in m.prob.constraints
+
+
+def test_a_spanning_instance_no_plan_of_the_cost_avoids_keeps_the_first_plan(kinds):
+    """Only a TP8·PP2 decode instance decodes (no D): the second solve cannot span fewer nodes, and
+    its plan, however it shuffles equal-cost pools, is not taken (None: the first plan stands; a
+    hunt saw 4 colocated instances become 8 of another shape at the same cost and spanning)."""
+    wide = cand("decode", 16, dec=4000, pp=2)
+    got, cost = run(kinds, (P, C, wide), (2000, 4000), {P: 4, wide: 1})
+    assert got is None and cost == pytest.approx(240.0)
+
+
+def test_instances_no_demand_row_needs_do_not_make_a_plan_mixed(kinds):
+    """4C serve 1,000/1,000 (one node, 80); a prefill instance beside them serves nothing (padding,
+    which `without_padding` takes out after the solve). Read lean, the first plan is in one mode:
+    kept (None), where read as solved it looked mixed and was taken to 2P + 2D at 80 (a hunt:
+    fleet_day's batch class and a week of Llama-70B on H800 switched modes so)."""
+    ks, limits = kinds
+    per = hm.Period(0, 1.0, 1.0, milp.Demand(1000, 1000))
+    cands = (P, D, C)
+
+    def model():
+        return hm.build("t", ks, limits, cands, (per,))
+
+    def solve(m):
+        return milp.solve(m, gap=1e-9)
+    padded = {0: 1, 2: 4}
+    assert one_mode_period(model, 80.0, padded, NODE, solve, lambda c: lean_period(per, c, cands)) is None
+    m = one_mode_period(model, 80.0, padded, NODE, solve)
+    assert {cands[i].role for i, n in hs.counts(m)[0].items()} == {"prefill", "decode"}
 
 
 def test_a_plan_in_one_mode_on_one_node_is_kept(kinds):

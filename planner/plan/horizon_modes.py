@@ -6,9 +6,13 @@ and owned counts and each period's cost, each period whose plan runs colocated p
 prefill/decode pools of one service (a fleet's class), or an instance whose tensor·pipeline group
 spans nodes, is solved once more with its cost held (Σ cost ≤ C*_p, within float round-off): a
 mixing service held to prefill/decode pools, else to colocated pools (a service in one mode keeps
-it), and, within that, the fewest instances spanning nodes. A period none of whose held modes
-reaches the cost keeps its mix with the fewest spanning instances. Costs, status and gaps are the
-first solve's; the plan of each period is the second's.
+it), and, within that, the fewest instances spanning nodes, then the fewest instances. A period
+none of whose held modes reaches the cost keeps its mix with the fewest spanning instances; a
+period whose second plan neither takes one mode nor spans fewer nodes keeps its first plan (a
+re-solve that only reshuffled equal-cost pools, 4 instances into 8, was churn). The first plan is
+read as `without_padding` leaves it (instances no demand row needs, on nodes paid anyway, made a
+period of colocated pools look mixed and took it to prefill/decode pools; a hunt, 2026-12-05).
+Costs, status and gaps are the first solve's; the plan of each period is the second's.
 """
 
 from __future__ import annotations
@@ -21,7 +25,28 @@ from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.plan.horizon_milp import HorizonModel, Nodes, Period
 
+
+def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
+                sets: tuple[tuple[int, ...], ...] = ()) -> dict[int, int]:
+    """A period's instances (by candidate index) without those no demand row needs: taken out, most
+    cards first, while every load's prefill and decode rows (Σ x·capacity / demand ≥ 1, normalised
+    as the MILP's `add_demand`) still hold (`horizon_solve.without_padding`)."""
+    cnt = dict(cnt)
+    rows = []   # (coefficient by candidate index) of each demand row of the period
+    for ld in per.all_loads():
+        idx = sets[ld.group] if sets else range(len(cands))
+        for kind in ("prefill", "decode"):
+            if (need := getattr(ld.demand, f"{kind}_tok_s")) > 0:
+                rows.append({i: min(cap / need, milp.DEMAND_COEF_CAP) for i in idx
+                             if (cap := getattr(cands[i], f"{kind}_tok_s")) > 0})
+    for i in sorted(cnt, key=lambda i: (-cands[i].cards, i)):
+        while cnt[i] > 0 and all(sum(n * row.get(j, 0.0) for j, n in cnt.items()) - row.get(i, 0.0)
+                                 >= 1.0 - 1e-9 for row in rows if i in row):
+            cnt[i] -= 1
+    return {i: n for i, n in cnt.items() if n > 0}
+
 SPAN_OBJECTIVE_WEIGHT = 1e-6   # the usual objective beside the count of spanning instances (as solve.py's)
+INSTANCE_WEIGHT = 1e-3         # an instance beside a spanning one (solve.LEX_INSTANCE_WEIGHT's role)
 COST_ROUND_OFF = 1e-9          # the cost held at C*·(1 + this) + this
 
 
@@ -46,12 +71,14 @@ def triggers(picked: dict[int, int], m: HorizonModel, node_cards: dict[str, int]
 
 
 def one_mode_period(model: Callable[[], HorizonModel], cost: float, picked: dict[int, int],
-                    node_cards: dict[str, int], solve: Callable[[HorizonModel], milp.SolverReport]
-                    ) -> HorizonModel | None:
+                    node_cards: dict[str, int], solve: Callable[[HorizonModel], milp.SolverReport],
+                    lean: Callable[[dict[int, int]], dict[int, int]] | None = None) -> HorizonModel | None:
     """The period's model solved at the first solve's `cost` with its plan held to one mode per
     load and the fewest spanning instances (module docstring); None when the first plan (`picked`,
-    instances by candidate index) neither mixes nor spans, or no held plan reaches the cost.
+    instances by candidate index, as `lean` leaves it) neither mixes nor spans, when no held plan
+    reaches the cost, or when the second plan is no better (one mode, or fewer spanning instances).
     `model()` builds the period's model with its commitment fixed; `solve` runs the solver."""
+    picked = lean(picked) if lean is not None else picked
     first = model()
     mixed, spanned = triggers(picked, first, node_cards)
     if not mixed and not spanned:
@@ -72,25 +99,35 @@ def one_mode_period(model: Callable[[], HorizonModel], cost: float, picked: dict
                     m.x[(i, 0)].upBound = 0
         m.prob += m.cost <= cost * (1.0 + COST_ROUND_OFF) + COST_ROUND_OFF, "cost_at_optimum"
         wide = [x for (i, _), x in m.x.items() if spans_nodes(m.candidates[i], node_cards)]
-        if wide:
-            m.prob.setObjective(pulp.lpSum(wide) + SPAN_OBJECTIVE_WEIGHT * m.prob.objective)
+        m.prob.setObjective(pulp.lpSum(wide) + INSTANCE_WEIGHT * pulp.lpSum(m.x.values())
+                            + SPAN_OBJECTIVE_WEIGHT * m.prob.objective)
         rep = solve(m)
         if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):
-            return m
+            got = {i: int(round(x.varValue or 0)) for (i, _), x in m.x.items() if round(x.varValue or 0)}
+            got = lean(got) if lean is not None else got
+            better = colocated is not None or _spanning(got, m, node_cards) < _spanning(picked, m, node_cards)
+            return m if better else None
     return None
+
+
+def _spanning(picked: dict[int, int], m: HorizonModel, node_cards: dict[str, int]) -> int:
+    return sum(n for i, n in picked.items() if spans_nodes(m.candidates[i], node_cards))
 
 
 def settle_modes(best: list[tuple], fixed: tuple, periods: tuple[Period, ...],
                  model_for: Callable[[Period, tuple], HorizonModel], node_cards: dict[str, int],
                  solve: Callable[[HorizonModel], milp.SolverReport],
-                 read: Callable[[HorizonModel], tuple[dict, dict[str, Nodes], dict[int, int]]]) -> list[tuple]:
+                 read: Callable[[HorizonModel], tuple[dict, dict[str, Nodes], dict[int, int]]],
+                 lean: Callable[[Period, dict[int, int]], dict[int, int]] | None = None) -> list[tuple]:
     """`best` (per period: cost, selection, nodes, report, counts by candidate index) with each
-    period's plan replaced by `one_mode_period`'s where it runs one (periods alike solved once)."""
+    period's plan replaced by `one_mode_period`'s where it runs one (periods alike solved once);
+    `lean(period, counts)`: the counts as `without_padding` leaves them (None: as solved)."""
     out, memo = [], {}
     for per, r in zip(periods, best):
         key = (per.qps, per.hours, per.caps, per.group, per.loads)
         if key not in memo:
-            m = one_mode_period(lambda per=per: model_for(per, fixed), r[0], r[4], node_cards, solve)
+            m = one_mode_period(lambda per=per: model_for(per, fixed), r[0], r[4], node_cards, solve,
+                                None if lean is None else (lambda c, per=per: lean(per, c)))
             memo[key] = None if m is None else read(m)
         got = memo[key]
         out.append(r if got is None else (r[0], got[0], got[1], r[3], got[2]))

@@ -25,7 +25,7 @@ from planner.plan.horizon_milp import (
     running,
     shape_of,
 )
-from planner.plan.horizon_modes import settle_modes
+from planner.plan.horizon_modes import lean_period, settle_modes
 
 MIN_MILP_SECONDS = 0.5  # a single-period MILP's time limit once the enumeration's is spent
 MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP
@@ -220,7 +220,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
             best_cost, best, best_fixed = sum(r[0] for r in res), res, tuple(zip(names, combo))
     if settle:   # among each period's plans of its cost, one serving mode, fewest groups over nodes
         best = settle_modes(best, best_fixed, periods, model_for, {k.id: k.node_cards for k in kinds}, run,
-                            lambda m: (selection(m)[0], node_counts(m)[0], counts(m)[0]))
+                            lambda m: (selection(m)[0], node_counts(m)[0], counts(m)[0]),
+                            (lambda per, cnt: lean_period(per, cnt, cands, sets)) if redundancy == "none" else None)
     reps = [r[3] for r in best]
     status = (milp.SolverStatus.optimal if not stopped and all(r.status == milp.SolverStatus.optimal for r in reps)
               else milp.SolverStatus.feasible_time_limit)
@@ -409,21 +410,7 @@ def without_padding(solved: Solved, cands: tuple[Candidate, ...], periods: tuple
     should the leaner plan fail its verification)."""
     if solved.counts is None:
         return solved
-    new_counts = []
-    for per, cnt in zip(periods, solved.counts):
-        cnt = dict(cnt)
-        rows = []   # (coefficient by candidate index) of each demand row of the period
-        for ld in per.all_loads():
-            idx = sets[ld.group] if sets else range(len(cands))
-            for kind in ("prefill", "decode"):
-                if (need := getattr(ld.demand, f"{kind}_tok_s")) > 0:
-                    rows.append({i: min(cap / need, milp.DEMAND_COEF_CAP) for i in idx
-                                 if (cap := getattr(cands[i], f"{kind}_tok_s")) > 0})
-        for i in sorted(cnt, key=lambda i: (-cands[i].cards, i)):
-            while cnt[i] > 0 and all(sum(n * row.get(j, 0.0) for j, n in cnt.items()) - row.get(i, 0.0)
-                                     >= 1.0 - 1e-9 for row in rows if i in row):
-                cnt[i] -= 1
-        new_counts.append({i: n for i, n in cnt.items() if n > 0})
+    new_counts = [lean_period(per, cnt, cands, sets) for per, cnt in zip(periods, solved.counts)]
     if new_counts == solved.counts:
         return solved
     return replace(solved, selection=by_candidate(new_counts, cands), counts=new_counts, padded=solved)
