@@ -583,10 +583,8 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if out:
         _emit(to_json(d), out, inputs, force)
     if export_target:
-        from planner.report.export import export
-        for path in export(json.loads(to_json(d)), export_target, None, None, export_dir, source=problem,
-                           force=force, protect=(*(q for q, _ in inputs), *((out,) if out else ()))):
-            _wrote(path)
+        _export_solved(d, export_target, export_dir, problem, force,
+                       (*(q for q, _ in inputs), *((out,) if out else ())))
     _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
           checks)
     _echo_simulations(sims, as_json)
@@ -706,13 +704,28 @@ def _solve_horizon(p, problem: str, solver, time_limit, as_json: bool, out, chec
         write_chart(h, chart, inputs or (problem,), force)
         _wrote(chart)
     if export_to[0]:
-        from planner.report.export import export
-        for path in export(json.loads(to_json(d)), export_to[0], None, None, export_to[1], source=problem,
-                           force=force, protect=(*(tuple(q for q, _ in inputs) if inputs else (problem,)),
-                                                 *((out,) if out else ()))):
-            _wrote(path)
+        _export_solved(d, export_to[0], export_to[1], problem, force,
+                       (*(tuple(q for q, _ in inputs) if inputs else (problem,)), *((out,) if out else ())))
     _show(d, lambda: render_horizon(h), h.verification, as_json, checks)
     _echo_simulations(sims, as_json)
+
+
+def _export_solved(d: dict, target: str, export_dir: str, problem: str, force: bool, protect: tuple) -> None:
+    """`plan solve --export`: the solved plan's files, as `plan export` of it writes them; a refusal
+    names the plan solved from the problem (its `periods[9].pools[2]` are the plan's, not the
+    problem file's fields; a hunt)."""
+    from planner.errors import BadInput
+    from planner.report.export import export
+    from planner.report.format import to_json
+    try:
+        paths = export(json.loads(to_json(d)), target, None, None, export_dir, source=problem, force=force,
+                       protect=protect)
+    except BadInput as e:
+        msg = str(e)
+        raise BadInput(f"{solved_plan(problem)}: {msg.removeprefix(problem + ': ')}" if msg.startswith(problem + ": ")
+                       else msg) from None
+    for path in paths:
+        _wrote(path)
 
 
 def solved_plan(problem: str) -> str:

@@ -197,7 +197,7 @@ def test_a_horizon_that_is_no_day_gets_no_cronjobs(trace):
     (lambda d: d["periods"][3]["pools"][0].update(instances=1.5), r"periods\[3\]\.pools\[0\]\.instances"),
     (lambda d: d["periods"][3]["pools"][0].update(instances=True), r"periods\[3\]\.pools\[0\]\.instances"),
     (lambda d: d["periods"][2].update(pools="x"), r"periods\[2\]\.pools: missing"),
-    (lambda d: [p.update(pools=[]) for p in d["periods"]], "no period runs a pool"),
+    (lambda d: [p.update(pools=[], qps=0) for p in d["periods"]], "no period runs a pool"),
 ])
 def test_a_tampered_plan_over_a_day_is_exit_2_naming_the_field(trace, edit, field):
     d = json.loads(json.dumps(trace))
@@ -233,3 +233,37 @@ def test_plan_solve_export_of_a_day_writes_what_plan_export_writes(tmp_path):
     bad = run(cli.main, ["export", str(tmp_path / "d.json"), "--target", "k8s", "--engine", "sglang", "--out",
                          str(tmp_path / "three"), "--time-zone", "Nowhere/Land"])
     assert bad.exit_code == 2 and "--time-zone 'Nowhere/Land'" in bad.stderr and not (tmp_path / "three").exists()
+
+
+def test_hand_edits_a_day_plan_gets_refused_and_odd_horizons(trace):
+    """A busy hour without pools would scale every pool to 0 (exit 2 naming it); a period of 0 hours
+    is none plan solve writes; 72 periods of 1/3 h add up to 23.99999999999998 h and are a day
+    (CronJobs); `--time-zone` takes IANA names only ('localtime' and 'Factory' are files of this
+    host's database, no zone a cluster knows; a hunt)."""
+    d = json.loads(json.dumps(trace))
+    d["periods"][5]["pools"] = []
+    with pytest.raises(BadInput, match=r"periods\[5\]\.pools: empty, but the period has .* req/s to serve"):
+        render(d, "vllm", source="day.json")
+    d = json.loads(json.dumps(trace))
+    d["periods"][5]["hours"] = 0
+    with pytest.raises(BadInput, match=r"periods\[5\]\.hours: a finite number > 0, got 0"):
+        render(d, "vllm", source="day.json")
+    d = json.loads(json.dumps(trace))
+    thirds = []
+    for p in d["periods"]:
+        for _ in range(3):
+            thirds.append({**p, "hours": 1 / 3, "index": len(thirds)})
+    d["periods"] = thirds
+    assert sum(p["hours"] for p in thirds) != 24.0
+    files = render(d, "k8s", source="day.json")
+    assert "schedule.yaml" in files
+    crons = {json.loads(files["schedule.json"])["periods"][i]["cron"] for i in (1, 2, 3)}
+    assert crons == {"20 0 * * *", "40 0 * * *", "0 1 * * *"}
+    for tz in ("localtime", "Factory"):
+        with pytest.raises(BadInput, match="not an IANA time zone"):
+            render(trace, "k8s", source="day.json", time_zone=tz)
+    d = json.loads(json.dumps(trace))
+    d["comparison"]["static_peak_plan"] = None
+    d["comparison"].pop("static_peak_none_because", None)
+    with pytest.raises(BadInput, match=r"no static fleet: no reason given\)"):
+        render(d, "vllm", source="day.json")

@@ -276,9 +276,10 @@ def check_time_zone(time_zone: str | None, target: str, horizon: bool) -> None:
                        "plan over a load profile; " + ("this plan is of one period" if not horizon else
                                                         f"--target {target} writes launch scripts, run by you"))
     import zoneinfo
-    try:
-        ok = bool(time_zone.strip()) and not time_zone.startswith(("/", ".")) \
-            and zoneinfo.ZoneInfo(time_zone) is not None
+    known = zoneinfo.available_timezones() - {"localtime", "Factory"}   # a host's files, not zones a cluster has
+    try:   # without a time zone database on this host (none found), what ZoneInfo reads
+        ok = time_zone in known if known else (bool(time_zone.strip()) and not time_zone.startswith(("/", "."))
+                                                and zoneinfo.ZoneInfo(time_zone) is not None)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         ok = False
     if not ok:

@@ -107,8 +107,9 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     base = (d.get("comparison") or {}).get("static_peak_plan") if isinstance(d.get("comparison"), dict) else None
     if not isinstance(base, dict):
         raise BadInput(f"{source}: comparison.static_peak_plan: "
-                       + ("null (this day has no static fleet: " + str(d["comparison"].get("static_peak_none_because"))
-                          + ")" if isinstance(d.get("comparison"), dict) and "static_peak_plan" in d["comparison"]
+                       + ("null (this day has no static fleet: " + str(d["comparison"].get("static_peak_none_because")
+                                                                         or "no reason given") + ")"
+                          if isinstance(d.get("comparison"), dict) and "static_peak_plan" in d["comparison"]
                           else "missing")
                        + "; the export takes the model, SLO, calibration and lengths from it")
     periods = d.get("periods")
@@ -126,9 +127,12 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         if not isinstance(per, dict) or not isinstance(per.get("pools"), list):
             raise BadInput(f"{where}.pools: missing; not a plan over a load profile written by plan solve")
         hours, qps = per.get("hours"), per.get("qps")
-        for name, v in (("hours", hours), ("qps", qps)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
-                raise BadInput(f"{where}.{name}: a finite number ≥ 0, got {json.dumps(v)[:40]}")
+        for name, v, low in (("hours", hours, "> 0"), ("qps", qps, "≥ 0")):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 if name == "hours" else v >= 0) \
+                    or v == float("inf"):
+                raise BadInput(f"{where}.{name}: a finite number {low}, got {json.dumps(v)[:40]}")
+        if qps > 0 and not per["pools"]:   # scaled to nothing in a busy hour (a hand edit, a hunt)
+            raise BadInput(f"{where}.pools: empty, but the period has {qps:g} req/s to serve")
         here: dict[int, int] = {}
         for j, p in enumerate(per["pools"]):
             if not isinstance(p, dict) or not isinstance(p.get("name"), str):
@@ -167,6 +171,8 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             pools[k] = {**p, "instances": most, **scaled}
     sched = tuple(Period(i, s, h, q, tuple(c.get(k, 0) for k in range(len(pools))), _nodes(nodes))
                   for (i, s, h, q, nodes), c in zip(rows, counts))
+    for whole in (DAY_H, WEEK_H):   # 72 periods of 1/3 h add up to 23.99999999999998 h
+        start = whole if abs(start - whole) <= 1e-9 * whole else start
     union = {**base, "problem": d.get("problem", base.get("problem", "plan")), "pools": pools,
              "verification": d.get("verification")}
     if fleet:
