@@ -231,6 +231,8 @@ def test_a_profile_calibrated_into_the_working_directory_is_found_by_name(tmp_pa
     assert r.exit_code == 2 and "mine" in r.output and "Did you mean 'mine'" in r.output, r.output
     r = CliRunner().invoke(main, ["solve", problem, "--out", "new/dir/plan.json"])
     assert r.exit_code == 2 and "directory new/dir does not exist (create it first: mkdir -p new/dir)" in r.output
+    r = CliRunner().invoke(main, ["solve", problem, "--out", "new dir/plan.json"])   # a hint the shell runs as said
+    assert r.exit_code == 2 and "(create it first: mkdir -p 'new dir')" in r.output
 
 
 def test_a_check_failing_alike_in_many_periods_is_said_once_with_its_periods():

@@ -236,6 +236,16 @@ def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
 Protected = str | Path | tuple[str | Path, str]   # an input file, or (file, what it is for the message)
 
 
+def _shell_quoted(path: Path) -> str:
+    """`path` as a shell word ('new dir' quoted: the hint `mkdir -p …/new dir` made two folders).
+
+    >>> _shell_quoted(Path("new/dir")), _shell_quoted(Path("new dir"))
+    ('new/dir', "'new dir'")
+    """
+    import shlex
+    return shlex.quote(str(path))
+
+
 def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False,
                    catalog: str | None = None, new: str | bytes | None = None) -> Path:
     """BadInput unless `path` may be written; returns its directory. Called before long work, so
@@ -259,7 +269,7 @@ def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise BadInput(f"{p}: {parent} is a file, not a directory" if parent.exists() else
-                       f"{p}: directory {parent} does not exist (create it first: mkdir -p {parent})")
+                       f"{p}: directory {parent} does not exist (create it first: mkdir -p {_shell_quoted(parent)})")
     if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise BadInput(f"{p}: directory {parent} is not writable")
     if p.is_dir():
