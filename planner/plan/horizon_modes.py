@@ -25,6 +25,10 @@ from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.plan.horizon_milp import HorizonModel, Nodes, Period
 
+SPAN_OBJECTIVE_WEIGHT = 1e-6   # the usual objective beside the count of spanning instances (as solve.py's)
+INSTANCE_WEIGHT = 1e-3         # an instance beside a spanning one (solve.LEX_INSTANCE_WEIGHT's role)
+COST_ROUND_OFF = 1e-9          # the cost held at C*·(1 + this) + this
+
 
 def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
                 sets: tuple[tuple[int, ...], ...] = ()) -> dict[int, int]:
@@ -44,10 +48,6 @@ def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
                                  >= 1.0 - 1e-9 for row in rows if i in row):
             cnt[i] -= 1
     return {i: n for i, n in cnt.items() if n > 0}
-
-SPAN_OBJECTIVE_WEIGHT = 1e-6   # the usual objective beside the count of spanning instances (as solve.py's)
-INSTANCE_WEIGHT = 1e-3         # an instance beside a spanning one (solve.LEX_INSTANCE_WEIGHT's role)
-COST_ROUND_OFF = 1e-9          # the cost held at C*·(1 + this) + this
 
 
 def spans_nodes(c: Candidate, node_cards: dict[str, int]) -> bool:
