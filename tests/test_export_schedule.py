@@ -267,3 +267,26 @@ def test_hand_edits_a_day_plan_gets_refused_and_odd_horizons(trace):
     d["comparison"].pop("static_peak_none_because", None)
     with pytest.raises(BadInput, match=r"no static fleet: no reason given\)"):
         render(d, "vllm", source="day.json")
+
+
+def test_each_period_carries_its_own_router_split(trace):
+    """router.json splits traffic over the union at its most instances, which no period runs;
+    schedule.json gives each period's split: a pool's share of its role's capacity in that period,
+    from the plan file's own entries (pools of one shape added)."""
+    files = render(trace, "vllm", source="day.json")
+    sched = json.loads(files["schedule.json"])
+    h = read_horizon(trace, "day.json")
+    shapes = [_shape(p) for p in h.union["pools"]]
+    for per, row in zip(trace["periods"], sched["periods"]):
+        want = {}
+        for f, role in (("capacity_prefill_tokens_per_s", "prefill"), ("capacity_decode_tokens_per_s", "decode")):
+            total = sum(p[f] for p in per["pools"])
+            for p in per["pools"]:
+                name = sched["pools"][shapes.index(_shape(p))]
+                want.setdefault(name, {}).setdefault(f"{role}_weight", 0.0)
+                want[name][f"{role}_weight"] += p[f] / total
+        assert set(row["router"]) == set(want) == {n for n, c in row["instances"].items() if c}
+        for name, w in want.items():
+            assert row["router"][name] == pytest.approx(w)
+        for role in ("prefill", "decode"):
+            assert sum(w[f"{role}_weight"] for w in row["router"].values()) == pytest.approx(1.0)

@@ -20,7 +20,7 @@ WHAT = {
     "dynamo.yaml": "NVIDIA Dynamo DynamoGraphDeployment: a frontend and one worker service per pool",
     "schedule.csv": "a plan over a load profile: per period its start, hours, QPS, instances of each pool, and "
                     "nodes per GPU type and capacity kind",
-    "schedule.json": "the same schedule as JSON, with each period's cron schedule",
+    "schedule.json": "the same schedule as JSON, with each period's cron schedule and router split",
     "schedule.yaml": "a ServiceAccount, Role and RoleBinding, and a CronJob per change of the counts that "
                      "scales the pools to the period's (kubectl apply -f schedule.yaml)",
 }

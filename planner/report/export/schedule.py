@@ -33,6 +33,7 @@ from planner.errors import BadInput
 KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"   # the Kubernetes project's kubectl image (no shell in it)
 KINDS = ("owned", "reserved", "on_demand", "spot")  # a period's nodes by capacity kind (`idle` owned nodes run nothing)
 DAY_H, WEEK_H = 24.0, 168.0
+CAPACITY = ("capacity_prefill_tokens_per_s", "capacity_decode_tokens_per_s")   # a pool's, as router.json reads them
 # a pool entry's totals over its instances, scaled with them where entries of one shape are added
 SCALED = ("capacity_prefill_tokens_per_s", "capacity_decode_tokens_per_s", "prefill_tokens_per_s",
           "decode_tokens_per_s")
@@ -42,7 +43,8 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 @dataclass(frozen=True)
 class Period:
     """One period of the schedule: start (hours from the horizon's start), hours, QPS, instances of
-    each pool of the union (by its index there) and nodes {gpu: {kind: count}}."""
+    each pool of the union (by its index there), nodes {gpu: {kind: count}}, and each union pool's
+    (prefill, decode) capacity in the period (tokens/s; its entries of the plan file added)."""
 
     index: int
     start_h: float
@@ -50,6 +52,7 @@ class Period:
     qps: float
     instances: tuple[int, ...]
     nodes: dict[str, dict[str, int]]
+    capacity: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     origin: list[tuple[int, int]] = []      # (period, index) each union pool's entry comes from
     pools: list[dict[str, Any]] = []
     counts: list[dict[int, int]] = []       # per period: union index → instances
+    capacity: list[dict[int, tuple[float, float]]] = []   # per period: union index → (prefill, decode) tokens/s
     rows: list[tuple[int, float, float, float, dict]] = []
     start = 0.0
     for i, per in enumerate(periods):
@@ -134,6 +138,7 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         if qps > 0 and not per["pools"]:   # scaled to nothing in a busy hour (a hand edit, a hunt)
             raise BadInput(f"{where}.pools: empty, but the period has {qps:g} req/s to serve")
         here: dict[int, int] = {}
+        caps: dict[int, tuple[float, float]] = {}
         for j, p in enumerate(per["pools"]):
             if not isinstance(p, dict) or not isinstance(p.get("name"), str):
                 raise BadInput(f"{where}.pools[{j}]: not a pool of a plan file (no name)")
@@ -156,7 +161,9 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             else:
                 pools[k] = _widest(pools[k], entry)
             here[k] = here.get(k, 0) + n
+            caps[k] = tuple(a + _number(p.get(f)) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
         counts.append(here)
+        capacity.append(caps)
         nodes = per.get("nodes") if isinstance(per.get("nodes"), dict) else {}
         rows.append((i, start, float(hours), float(qps), nodes))
         start += float(hours)
@@ -169,8 +176,9 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             scaled = {f: p[f] * ratio for f in SCALED
                       if isinstance(p.get(f), (int, float)) and not isinstance(p[f], bool)}
             pools[k] = {**p, "instances": most, **scaled}
-    sched = tuple(Period(i, s, h, q, tuple(c.get(k, 0) for k in range(len(pools))), _nodes(nodes))
-                  for (i, s, h, q, nodes), c in zip(rows, counts))
+    sched = tuple(Period(i, s, h, q, tuple(c.get(k, 0) for k in range(len(pools))), _nodes(nodes),
+                         tuple(cp.get(k, (0.0, 0.0)) for k in range(len(pools))))
+                  for (i, s, h, q, nodes), c, cp in zip(rows, counts, capacity))
     for whole in (DAY_H, WEEK_H):   # 72 periods of 1/3 h add up to 23.99999999999998 h
         start = whole if abs(start - whole) <= 1e-9 * whole else start
     union = {**base, "problem": d.get("problem", base.get("problem", "plan")), "pools": pools,
@@ -180,6 +188,11 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         union["services"] = [s for s in base.get("services") or [] if isinstance(s, dict) and s.get("key") in used]
     run_by = tuple(tuple(p.index for p in sched if p.instances[k] > 0) for k in range(len(pools)))
     return Horizon(union, sched, start, run_by, tuple(origin))
+
+
+def _number(v: Any) -> float:
+    """A capacity of the plan file, 0 where it is none (the pool reader checks the entry itself)."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and v != float("inf") else 0.0
 
 
 def _nodes(nodes: dict) -> dict[str, dict[str, int]]:
@@ -264,13 +277,29 @@ def schedule_csv(h: Horizon, names: list[str]) -> str:
     return buf.getvalue()
 
 
+def router_split(h: Horizon, names: list[str], period: Period) -> dict[str, dict[str, float]]:
+    """The period's traffic split, as router.json's but over what the period runs: per pool, its
+    share of its service's prompts (prefill weight) and generation (decode weight), in proportion
+    to its capacity in the period (router.json holds the union's at its most instances, which no
+    period runs)."""
+    pools = h.union["pools"]
+    out = {}
+    for k, p in enumerate(pools):
+        if not period.instances[k]:
+            continue
+        mine = [j for j, q in enumerate(pools) if q.get("service", "") == p.get("service", "")]
+        out[names[k]] = {f"{role}_weight": period.capacity[k][r] / (sum(period.capacity[j][r] for j in mine) or 1.0)
+                         for r, role in enumerate(("prefill", "decode"))}
+    return out
+
+
 def schedule_json(h: Horizon, names: list[str], time_zone: str | None) -> str:
     start = "Monday 00:00" if h.horizon_h == WEEK_H else "00:00"
     data = {"horizon_hours": h.horizon_h, "period_0_starts": start if h.horizon_h in (DAY_H, WEEK_H) else None,
             "time_zone": time_zone, "pools": names,
             "periods": [{"index": p.index, "start_h": p.start_h, "hours": p.hours, "qps": p.qps,
                          "cron": cron(p.start_h, h.horizon_h), "instances": dict(zip(names, p.instances)),
-                         "nodes": p.nodes} for p in h.periods]}
+                         "nodes": p.nodes, "router": router_split(h, names, p)} for p in h.periods]}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -347,7 +376,8 @@ def readme_section(h: Horizon, target: str, names: list[str], prefix: str, time_
     lines = ["", "A plan over a load profile:",
              f"  {len(h.periods)} periods over {h.horizon_h:g} h. Every pool any period runs is exported once (its "
              f"command is its shape's, whatever the hour); launch scripts, routers and router.json list the most "
-             f"instances any period runs (the instance counts above), the load test runs the peak's QPS.",
+             f"instances any period runs (the instance counts above; each period's split is in schedule.json), "
+             f"the load test runs the peak's QPS.",
              "  schedule.csv / schedule.json: per period its start (hours from the start of the horizon), QPS, "
              "instances of each pool and nodes per GPU type and capacity kind; run (and rent) only those."]
     if target in ("k8s", "dynamo"):
