@@ -458,9 +458,9 @@ def test_solve_export_writes_what_export_of_the_solved_plan_writes(tmp_path):
         assert a == b, n
     again = run(cli.main, ["solve", src, "--export", "vllm", "--export-dir", str(one)])
     assert again.exit_code == 2 and "not empty" in again.stderr and "Plan for" not in again.output
-    day = run(cli.main, ["solve", "problems/deepseek_day.yaml", "--export", "k8s", "--export-dir",
+    day = run(cli.main, ["solve", "problems/deepseek_day.yaml", "--export", "sglang", "--export-dir",
                          str(tmp_path / "d")])
-    assert day.exit_code == 2 and "TP8·PP2 group spans 16 cards" in day.stderr and "periods[" in day.stderr
+    assert day.exit_code == 2 and "the plan solved from problems/deepseek_day.yaml: over the horizon" in day.stderr
     assert not (tmp_path / "d").exists()
 
 
@@ -1086,3 +1086,39 @@ def test_an_unwritable_out_is_said_before_the_plans_notes_and_a_refused_plan_lea
     r = CliRunner().invoke(cli.main, ["export", str(amd), "--target", "k8s", "--out", str(tmp_path / "a" / "b" / "c")])
     assert r.exit_code == 2 and "default images are CUDA builds" in r.output, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["amd.json", "file"]
+
+
+def test_a_group_over_two_nodes_runs_on_a_ray_cluster_under_vllm():
+    """deepseek_day's busiest hour decodes on an H20 TP8·PP2 instance: one tensor·pipeline group over
+    two 8-card nodes, which vLLM runs on a Ray cluster (it was refused: 'vLLM needs Ray'). Rank 0
+    starts the head and `vllm serve … --distributed-executor-backend ray`; rank 1 joins and blocks.
+    In k8s, rank 0's StatefulSet runs the head before the engine's own argv ("$0" "$@"), rank 1's
+    `ray start` at the leader's DNS name; every object passes the schemas. Dynamo's graph sets up no
+    Ray cluster: refused. Groups over nodes beside data-parallel ranks stay refused (one rank only)."""
+    from planner.studies.simulate.fleet import period_plan
+    d = period_plan(json.loads((GOLDEN / "deepseek_day.json").read_text()), 20, "day.json")
+    (k,) = [k for k, p in enumerate(d["pools"]) if (p["parallelism"]["tp"], p["parallelism"]["pp"]) == (8, 2)]
+    files = render(d, "vllm", source="h20.json")
+    name = next(n for n in commands(files) if n.startswith(f"decode-h20-{k}"))
+    script = files[f"{name}.sh"]
+    assert "  0) ray start --head --port=6379 && exec vllm serve " in script
+    head, worker = commands(files)[name]
+    assert (opts(head)["--tensor-parallel-size"], opts(head)["--pipeline-parallel-size"],
+            opts(head)["--data-parallel-size"], opts(head)["--distributed-executor-backend"]) == ("8", "2", "1", "ray")
+    assert worker == ["ray", "start", "--address=${LEADER_ADDR}:6379", "--block"]
+    docs = list(yaml.safe_load_all(render(d, "k8s", source="h20.json")["k8s.yaml"]))
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    ranks = {doc["metadata"]["name"]: doc["spec"]["template"]["spec"]["containers"][0] for doc in docs
+             if doc["kind"] == "StatefulSet" and doc["metadata"]["name"].startswith(name)}
+    r0, r1 = ranks[f"{name}-r0"], ranks[f"{name}-r1"]
+    assert r0["command"] == ["sh"] and r0["args"][:2] == ["-c", 'ray start --head --port=6379 && exec "$0" "$@"']
+    assert r0["args"][2:] == head
+    assert r1["command"] == ["ray"] and r1["args"] == ["start", "--address=$(LEADER_ADDR):6379", "--block"]
+    with pytest.raises(BadInput, match="a TP8·PP2 group over 2 nodes, which vLLM runs on a Ray cluster"):
+        render(d, "dynamo", source="h20.json")
+    d["pools"][k]["parallelism"] = {"tp": 8, "pp": 2, "dp": 2, "label": "TP8·DP2·PP2"}
+    d["pools"][k]["cards_per_instance"] = 32
+    with pytest.raises(BadInput, match=r"pools\[\d+\]\.parallelism: TP8·PP2 groups span 16 cards.*beside 2 "
+                                       r"data-parallel ranks"):
+        render(d, "vllm", source="h20.json")

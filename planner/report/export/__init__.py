@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from planner.catalog.schemas import GPU, load_models
-from planner.errors import BadInput, PlannerNotice, one_line
+from planner.errors import BadInput, PlannerNotice
 from planner.input.files import give_usual_mode
 from planner.report.export.engines import (
     ENGINES,
@@ -31,7 +31,9 @@ from planner.report.export.engines import (
     dns_name,
     is_moe,
     launch,
+    launch_script,
     prefill_tokens,
+    shell_join,
 )
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
@@ -86,7 +88,7 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         pl = launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
                     moe[si], model_path is not None, names[svc.key])
         if si in mixed and pool.role == "colocated":   # it also sends and receives KV (router.json's weights)
-            pl.node_commands = [cmd + KV_BOTH_VLLM for cmd in pl.node_commands]
+            pl.node_commands = [cmd + KV_BOTH_VLLM if cmd[:1] != ["ray"] else cmd for cmd in pl.node_commands]
         if si in alone or si in decoding:   # no other side to move KV to or from: a plain vLLM server
             pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
         out.append(pl)
@@ -214,6 +216,11 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         if target == "dynamo" and any(one_sided(svc.plan.pools) for svc in plan.services):
             raise BadInput(f"{source}: {why}: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
+    ray = next((pl for pl in pls if pl.head_setup), None)
+    if target == "dynamo" and ray is not None:   # the operator sets up a multi-node worker its own way
+        raise BadInput(f"{source}: {ray.name}: a TP{ray.pool.parallelism.tp}·PP{ray.pool.parallelism.pp} group over "
+                       f"{ray.nodes} nodes, which vLLM runs on a Ray cluster; the Dynamo graph does not set one up: "
+                       f"export it with --target vllm or k8s, or --engine sglang")
     mixed = next((svc for svc in plan.services if mixes_roles(svc.plan.pools)), None)
     if target == "dynamo" and mixed is not None:
         # its decode workers would prefill their own prompts (exported with exit 0 until 2026-12-05)
@@ -303,44 +310,6 @@ def schedule_files(h: Horizon, pls: list[PoolLaunch], target: str, graph: str, t
     if any(d["kind"] == "CronJob" for d in docs):
         out["schedule.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
     return out
-
-
-def shell_join(argv: list[str]) -> str:
-    """argv as one shell line; `${VAR}` references stay expandable, everything else is quoted."""
-    import shlex
-    # the pieces around a reference quoted on their own: '${LEADER_ADDR}:5000' in single quotes
-    # reached the engine as those characters, never as the address
-    out = []
-    for a in argv:
-        ref = next((r for r in SHELL_REFS if r in a), None)
-        out.append(f'"{ref}"'.join(shlex.quote(x) if x else "" for x in a.split(ref)) if ref else shlex.quote(a))
-    return " ".join(out)
-
-
-SHELL_REFS = ("${LEADER_ADDR}", "${HOSTFILE}")   # what the launch scripts leave to the shell
-
-
-def launch_script(pl: PoolLaunch) -> str:
-    p = pl.pool
-    lines = ["#!/bin/sh", f"# pool {one_line(p.name)}: {p.role} on {pl.gpu.id}, {p.instances} instance(s) of "
-             f"{p.cards_per_instance} cards ({p.parallelism.tp}·{p.parallelism.pp}·{p.parallelism.dp} TP·PP·DP), "
-             f"design batch {p.design_batch}",
-             "# run on each instance's node(s); NODE_RANK selects the node's command"]
-    lines += [f"# note: {c}" for c in pl.caveats]
-    if pl.nodes > 1:
-        if any("${HOSTFILE}" in a for a in pl.node_commands[0]):   # MPI: rank 0 starts the others
-            # no apostrophe in these messages: bash reads one inside "${VAR:?…}" as an open quote
-            lines.append(f": \"${{HOSTFILE:?set HOSTFILE to an MPI host file of the {pl.nodes} nodes of this "
-                         f"instance, rank 0 first, slots={pl.cards_per_node} each}}\"")
-        else:
-            lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the rank-0 node of this instance}\"")
-        lines.append("case \"${NODE_RANK:-0}\" in")
-        for r, argv in enumerate(pl.node_commands):
-            lines.append(f"  {r}) exec {shell_join(argv)} ;;")
-        lines.append("esac")
-    else:
-        lines.append(f"exec {shell_join(pl.node_commands[0])}")
-    return "\n".join(lines) + "\n"
 
 
 def engine_router(pls: list[PoolLaunch], engine: str, source: str = "plan") -> dict[str, str]:

@@ -47,6 +47,7 @@ ENGINES = ("vllm", "sglang", "trtllm")
 GPU_MEMORY_FRACTION = 0.90       # of each card's memory for weights + KV (the engines' usual default)
 PORT = {"vllm": 8000, "sglang": 30000, "trtllm": 8000}
 DIST_PORT = 5000                 # SGLang --dist-init-addr / vLLM --data-parallel-rpc-port
+RAY_PORT = 6379                  # the Ray head's GCS port (ray start --head's default)
 KV_DTYPE = {   # the plan's kv_dtype → the engine's value (missing: the engine cannot store it)
     "vllm": {"bf16": "auto", "fp16": "auto", "fp8": "fp8"},
     "sglang": {"bf16": "auto", "fp16": "auto", "fp8": "fp8_e4m3"},
@@ -72,6 +73,11 @@ class PoolLaunch:
     moe: bool = False               # the model has routed experts (spread over TP·DP, as planned)
     caveats: list[str] = field(default_factory=list)   # where the launch differs from what the plan priced
     served: str = ""                # the model name requests ask for (`served_names`; '' = the plan's model)
+    head_setup: list[str] = field(default_factory=list)   # run on rank 0 before its command (a Ray head)
+
+    def engine_commands(self) -> list[list[str]]:
+        """The node commands that start the engine (a Ray worker's `ray start` is none)."""
+        return [c for c in self.node_commands if c[:1] != ["ray"]]
 
 
 # a pool's name: a StatefulSet `<name>-r<k>` (k < 100) stays within 52 characters, past which its
@@ -211,7 +217,8 @@ def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_
     build(out, plan, model_path, kv, source, i)
     quant = online_quantization(engine, plan, source, model_path_given)
     if quant is not None:   # after the model path, before the engine's other flags read it
-        out.node_commands = [cmd[:3] + ["--quantization", quant] + cmd[3:] for cmd in out.node_commands]
+        out.node_commands = [cmd[:3] + ["--quantization", quant] + cmd[3:] if cmd[:1] != ["ray"] else cmd
+                             for cmd in out.node_commands]
     return out
 
 
@@ -240,10 +247,12 @@ def _role_flags_vllm(pool: ExportPool, plan: ExportPlanFile) -> list[str]:
 
 def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, source: str, i: int) -> None:
     p = out.pool.parallelism
-    if p.tp * p.pp > out.cards_per_node:
-        raise BadInput(f"{source}: pools[{i}].parallelism: a TP{p.tp}·PP{p.pp} group spans "
-                       f"{p.tp * p.pp} cards, more than one {out.gpu.id} node ({out.cards_per_node}); "
-                       f"vLLM needs Ray for that, which this export does not set up")
+    ray = p.tp * p.pp > out.cards_per_node
+    if ray and p.dp > 1:
+        raise BadInput(f"{source}: pools[{i}].parallelism: TP{p.tp}·PP{p.pp} groups span "
+                       f"{p.tp * p.pp} cards, more than one {out.gpu.id} node ({out.cards_per_node}), beside "
+                       f"{p.dp} data-parallel ranks; vLLM runs a group over nodes on a Ray cluster, which this "
+                       f"export sets up for one rank only (--target sglang or trtllm launch it)")
     base = ["vllm", "serve", model_path, "--served-model-name", out.served,
             "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
             "--data-parallel-size", str(p.dp)]
@@ -257,6 +266,12 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
         base += ["--speculative-config", json.dumps(cfg, separators=(",", ":"))]
     if out.nodes == 1:
         out.node_commands = [base]
+        return
+    if ray:   # one TP·PP group over the instance's nodes: a Ray cluster, its head on rank 0 (vLLM's
+        # multi-node serving; TP inside a node and PP across them, as the plan priced the layout)
+        out.head_setup = ["ray", "start", "--head", f"--port={RAY_PORT}"]
+        out.node_commands = [base + ["--distributed-executor-backend", "ray"]] + [
+            ["ray", "start", f"--address=${{LEADER_ADDR}}:{RAY_PORT}", "--block"] for _ in range(out.nodes - 1)]
         return
     local = p.dp // out.nodes
     for r in range(out.nodes):
@@ -348,3 +363,45 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
         cmd = ["mpirun", "--hostfile", "${HOSTFILE}", "-n", str(out.pool.cards_per_instance),
                "trtllm-llmapi-launch"] + cmd + ["--gpus_per_node", str(out.cards_per_node)]
     out.node_commands = [cmd] + [["sleep", "infinity"]] * (out.nodes - 1)   # MPI starts the other ranks
+
+
+def shell_join(argv: list[str]) -> str:
+    """argv as one shell line; `${VAR}` references stay expandable, everything else is quoted."""
+    import shlex
+    # the pieces around a reference quoted on their own: '${LEADER_ADDR}:5000' in single quotes
+    # reached the engine as those characters, never as the address
+    out = []
+    for a in argv:
+        ref = next((r for r in SHELL_REFS if r in a), None)
+        out.append(f'"{ref}"'.join(shlex.quote(x) if x else "" for x in a.split(ref)) if ref else shlex.quote(a))
+    return " ".join(out)
+
+
+SHELL_REFS = ("${LEADER_ADDR}", "${HOSTFILE}")   # what the launch scripts leave to the shell
+
+
+def launch_script(pl: PoolLaunch) -> str:
+    p = pl.pool
+    lines = ["#!/bin/sh", f"# pool {one_line(p.name)}: {p.role} on {pl.gpu.id}, {p.instances} instance(s) of "
+             f"{p.cards_per_instance} cards ({p.parallelism.tp}·{p.parallelism.pp}·{p.parallelism.dp} TP·PP·DP), "
+             f"design batch {p.design_batch}",
+             "# run on each instance's node(s); NODE_RANK selects the node's command"]
+    lines += [f"# note: {c}" for c in pl.caveats]
+    if pl.head_setup:
+        lines.append(f"# a Ray cluster over the instance's {pl.nodes} nodes: rank 0 starts its head, the others join "
+                     f"it and block; vLLM on rank 0 runs the group on it")
+    if pl.nodes > 1:
+        if any("${HOSTFILE}" in a for a in pl.node_commands[0]):   # MPI: rank 0 starts the others
+            # no apostrophe in these messages: bash reads one inside "${VAR:?…}" as an open quote
+            lines.append(f": \"${{HOSTFILE:?set HOSTFILE to an MPI host file of the {pl.nodes} nodes of this "
+                         f"instance, rank 0 first, slots={pl.cards_per_node} each}}\"")
+        else:
+            lines.append(": \"${LEADER_ADDR:?set LEADER_ADDR to the address of the rank-0 node of this instance}\"")
+        lines.append("case \"${NODE_RANK:-0}\" in")
+        for r, argv in enumerate(pl.node_commands):
+            setup = f"{shell_join(pl.head_setup)} && " if r == 0 and pl.head_setup else ""
+            lines.append(f"  {r}) {setup}exec {shell_join(argv)} ;;")
+        lines.append("esac")
+    else:
+        lines.append(f"exec {shell_join(pl.node_commands[0])}")
+    return "\n".join(lines) + "\n"

@@ -83,6 +83,8 @@ def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None) -> list
                     "fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}}},
                {"name": "LEADER_ADDR", "value": f"{pl.name}-r0-$(INSTANCE).{hs}"}]
         for r, argv in enumerate(pl.node_commands):
+            if r == 0 and pl.head_setup:   # the Ray head first, then the engine as its own argv ("$0" "$@")
+                argv = ["sh", "-c", " ".join(pl.head_setup) + ' && exec "$0" "$@"', *argv]
             rl = labels | {"planner/rank": str(r)}
             sel = svc_sel | {"planner/rank": str(r)}
             out.append({"apiVersion": "apps/v1", "kind": "StatefulSet",
