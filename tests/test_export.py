@@ -1102,6 +1102,9 @@ def test_a_group_over_two_nodes_runs_on_a_ray_cluster_under_vllm():
     name = next(n for n in commands(files) if n.startswith(f"decode-h20-{k}"))
     script = files[f"{name}.sh"]
     assert "  0) ray start --head --port=6379 && exec vllm serve " in script
+    import subprocess
+    for sh in ("sh", "bash"):   # the case branches parse (no shell runs the commands)
+        assert subprocess.run([sh, "-n"], input=script, text=True, capture_output=True).returncode == 0, sh
     head, worker = commands(files)[name]
     assert (opts(head)["--tensor-parallel-size"], opts(head)["--pipeline-parallel-size"],
             opts(head)["--data-parallel-size"], opts(head)["--distributed-executor-backend"]) == ("8", "2", "1", "ray")
