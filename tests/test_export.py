@@ -1109,6 +1109,7 @@ def test_a_group_over_two_nodes_runs_on_a_ray_cluster_under_vllm():
     assert (opts(head)["--tensor-parallel-size"], opts(head)["--pipeline-parallel-size"],
             opts(head)["--data-parallel-size"], opts(head)["--distributed-executor-backend"]) == ("8", "2", "1", "ray")
     assert worker == ["ray", "start", "--address=${LEADER_ADDR}:6379", "--block"]
+    assert [a for a in head if a.startswith("--") and a not in flag_list("vllm")] == []   # vLLM 0.11.0's flags
     docs = list(yaml.safe_load_all(render(d, "k8s", source="h20.json")["k8s.yaml"]))
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
