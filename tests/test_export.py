@@ -1119,10 +1119,14 @@ def test_a_group_over_two_nodes_runs_on_a_ray_cluster_under_vllm():
     assert r0["command"] == ["sh"] and r0["args"][:2] == ["-c", 'ray start --head --port=6379 && exec "$0" "$@"']
     assert r0["args"][2:] == head
     assert r1["command"] == ["ray"] and r1["args"] == ["start", "--address=$(LEADER_ADDR):6379", "--block"]
-    with pytest.raises(BadInput, match="a TP8·PP2 group over 2 nodes, which vLLM runs on a Ray cluster"):
+    assert f"{name}: its TP8·PP2 group spans 2 nodes: a Ray cluster over them" in files["README.txt"]
+    with pytest.raises(BadInput, match=rf"h20\.json: pools\[{k}\]\.parallelism: a TP8·PP2 group over 2 nodes, which "
+                                       r"vLLM runs on a Ray cluster"):
         render(d, "dynamo", source="h20.json")
     d["pools"][k]["parallelism"] = {"tp": 8, "pp": 2, "dp": 2, "label": "TP8·DP2·PP2"}
     d["pools"][k]["cards_per_instance"] = 32
-    with pytest.raises(BadInput, match=r"pools\[\d+\]\.parallelism: TP8·PP2 groups span 16 cards.*beside 2 "
-                                       r"data-parallel ranks"):
-        render(d, "vllm", source="h20.json")
+    for target in ("vllm", "k8s"):
+        with pytest.raises(BadInput, match=r"pools\[\d+\]\.parallelism: TP8·PP2 groups span 16 cards.*beside 2 "
+                                           r"data-parallel ranks.*or --engine sglang in manifests"):
+            render(d, target, source="h20.json")
+    assert "k8s.yaml" in render(d, "k8s", engine="sglang", source="h20.json")   # the way out it names

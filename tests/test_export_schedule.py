@@ -219,6 +219,7 @@ def test_plan_solve_export_of_a_day_writes_what_plan_export_writes(tmp_path):
     out = str(tmp_path / "d.json")
     r = run(cli.main, ["solve", str(src), "--export", "dynamo", "--export-dir", str(one), "--out", out])
     assert r.exit_code == 2 and "the plan solved from" in r.stderr and "Ray cluster" in r.stderr   # TP8·PP2 on vLLM
+    assert ".pools[" in r.stderr and "periods[" in r.stderr
     assert not one.exists()
     r = run(cli.main, ["solve", str(src), "--export", "sglang", "--export-dir", str(one), "--out", out])
     assert r.exit_code == 0, r.output

@@ -216,11 +216,14 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         if target == "dynamo" and any(one_sided(svc.plan.pools) for svc in plan.services):
             raise BadInput(f"{source}: {why}: export it with --target vllm or k8s")
     _one_image_fits(pls, target, image, source)
-    ray = next((pl for pl in pls if pl.head_setup), None)
+    ray = next((n for n, pl in enumerate(pls) if pl.head_setup), None)
     if target == "dynamo" and ray is not None:   # the operator sets up a multi-node worker its own way
-        raise BadInput(f"{source}: {ray.name}: a TP{ray.pool.parallelism.tp}·PP{ray.pool.parallelism.pp} group over "
-                       f"{ray.nodes} nodes, which vLLM runs on a Ray cluster; the Dynamo graph does not set one up: "
-                       f"export it with --target vllm or k8s, or --engine sglang")
+        si, i = plan.order[ray]
+        pl = pls[ray]
+        _located(horizon, lambda: _refuse(
+            f"{plan.services[si].source}: pools[{i}].parallelism: a TP{pl.pool.parallelism.tp}·"
+            f"PP{pl.pool.parallelism.pp} group over {pl.nodes} nodes, which vLLM runs on a Ray cluster; the "
+            f"Dynamo graph does not set one up: export it with --target vllm or k8s, or --engine sglang"))
     mixed = next((svc for svc in plan.services if mixes_roles(svc.plan.pools)), None)
     if target == "dynamo" and mixed is not None:
         # its decode workers would prefill their own prompts (exported with exit 0 until 2026-12-05)
@@ -254,6 +257,10 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         files["README.txt"] += readme_section(horizon, target, [pl.name for pl in pls], schedule_prefix(plan.problem),
                                               time_zone)
     return files
+
+
+def _refuse(message: str):
+    raise BadInput(message)
 
 
 def _located(horizon: Horizon | None, fn):

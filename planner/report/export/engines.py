@@ -18,8 +18,8 @@ experts over TP·DP cards, `engine_batch` sequences per instance: a decode or co
   DP rank, so ceil(batch / DP); a colocated pool's `--max-num-batched-tokens` is its prompt budget
   (`engine_chunk_tokens`) plus a step's decode tokens (`colocated_step_tokens`).
   A multi-node instance splits its DP ranks over nodes (`--data-parallel-size-local`,
-  `--data-parallel-start-rank`, `--headless` on the others); a TP·PP group wider than a node
-  would need Ray and is refused.
+  `--data-parallel-start-rank`, `--headless` on the others); a TP·PP group wider than a node (one
+  DP rank) runs on a Ray cluster (`--distributed-executor-backend ray`; beside DP ranks: refused).
 - SGLang: `--tp-size TP·DP --dp-size DP --enable-dp-attention` (SGLang counts the attention-DP
   ranks inside tp-size) and, for a MoE model on TP·DP > 1 cards, `--ep-size TP·DP` (experts
   spread, as planned, not sliced), `--pp-size PP`, `--max-running-requests` = batch;
@@ -250,7 +250,8 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
         raise BadInput(f"{source}: pools[{i}].parallelism: TP{p.tp}·PP{p.pp} groups span "
                        f"{p.tp * p.pp} cards, more than one {out.gpu.id} node ({out.cards_per_node}), beside "
                        f"{p.dp} data-parallel ranks; vLLM runs a group over nodes on a Ray cluster, which this "
-                       f"export sets up for one rank only (--target sglang or trtllm launch it)")
+                       f"export sets up for one rank only (SGLang and TensorRT-LLM launch it: --target sglang or "
+                       f"trtllm, or --engine sglang in manifests)")
     base = ["vllm", "serve", model_path, "--served-model-name", out.served,
             "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
             "--data-parallel-size", str(p.dp)]

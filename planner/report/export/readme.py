@@ -83,4 +83,7 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
               "    at its means (see slo.json for the limits and the planned per-pool values).",
               "  - Dynamo's frontend balances by load, not by static weights; router.json gives the planned split."]
     lines += [f"  - {pl.name}: {c}." for pl in pls for c in pl.caveats]
+    lines += [f"  - {pl.name}: its TP{pl.pool.parallelism.tp}·PP{pl.pool.parallelism.pp} group spans {pl.nodes} "
+              f"nodes: a Ray cluster over them (rank 0: ray start --head, then vllm serve --distributed-executor-"
+              f"backend ray; the other ranks join it and block)." for pl in pls if pl.head_setup]
     return "\n".join(lines) + "\n"

@@ -161,7 +161,8 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             else:
                 pools[k] = _widest(pools[k], entry)
             here[k] = here.get(k, 0) + n
-            caps[k] = tuple(a + _number(p.get(f)) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
+            if n:   # an entry of no instance serves nothing (a hand edit): no share of the split
+                caps[k] = tuple(a + _number(p.get(f)) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
         counts.append(here)
         capacity.append(caps)
         nodes = per.get("nodes") if isinstance(per.get("nodes"), dict) else {}
