@@ -18,8 +18,9 @@ from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
 from planner.plan import milp
 from planner.plan.candidates import Candidate
-from planner.plan.horizon_modes import INSTANCE_WEIGHT, lean_period, one_mode_period, settle_modes, triggers
+from planner.plan.horizon_modes import lean_period, one_mode_period, settle_modes, triggers
 from planner.plan.resolve import resolve
+from planner.plan.solve import LEX_INSTANCE_WEIGHT
 
 NODE = {"h100": 8}
 
@@ -93,8 +94,8 @@ def test_fewest_instances_over_nodes_at_the_same_cost(kinds):
     m = one_mode_period(lambda: hm.build("t", ks, limits, (P, D, wide), (per,)), 240.0, {0: 4, 2: 1}, NODE,
                         lambda mm: milp.solve(mm, gap=1e-9))
     coef = {v.name: a for v, a in m.prob.objective.items()}
-    assert coef[m.x[(2, 0)].name] == pytest.approx(1.0 + INSTANCE_WEIGHT, abs=1e-5)   # the spanning instance
-    assert coef[m.x[(1, 0)].name] == pytest.approx(INSTANCE_WEIGHT, abs=1e-5)         # one on one node
+    assert coef[m.x[(2, 0)].name] == pytest.approx(1.0 + LEX_INSTANCE_WEIGHT, abs=1e-5)   # the spanning instance
+    assert coef[m.x[(1, 0)].name] == pytest.approx(LEX_INSTANCE_WEIGHT, abs=1e-5)         # one on one node
     assert "cost_at_optimum" in m.prob.constraints
 
 

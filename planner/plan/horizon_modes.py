@@ -24,10 +24,7 @@ import pulp
 from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.plan.horizon_milp import HorizonModel, Nodes, Period
-
-SPAN_OBJECTIVE_WEIGHT = 1e-6   # the usual objective beside the count of spanning instances (as solve.py's)
-INSTANCE_WEIGHT = 1e-3         # an instance beside a spanning one (solve.LEX_INSTANCE_WEIGHT's role)
-COST_ROUND_OFF = 1e-9          # the cost held at C*·(1 + this) + this
+from planner.plan.solve import COST_CAP_ROW, LEX_INSTANCE_WEIGHT, SPAN_OBJECTIVE_WEIGHT, cost_cap, spans_nodes
 
 
 def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
@@ -48,11 +45,6 @@ def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
                                  >= 1.0 - 1e-9 for row in rows if i in row):
             cnt[i] -= 1
     return {i: n for i, n in cnt.items() if n > 0}
-
-
-def spans_nodes(c: Candidate, node_cards: dict[str, int]) -> bool:
-    """Whether an instance's tensor·pipeline group is wider than one node of its GPU type."""
-    return c.par.tp * c.par.pp > node_cards[c.gpu]
 
 
 def _loads(m: HorizonModel) -> list[list[int]]:
@@ -97,9 +89,9 @@ def one_mode_period(model: Callable[[], HorizonModel], cost: float, picked: dict
             for i in idx:
                 if (m.candidates[i].role == "colocated") != keep:
                     m.x[(i, 0)].upBound = 0
-        m.prob += m.cost <= cost * (1.0 + COST_ROUND_OFF) + COST_ROUND_OFF, "cost_at_optimum"
+        m.prob += m.cost <= cost_cap(cost), COST_CAP_ROW
         wide = [x for (i, _), x in m.x.items() if spans_nodes(m.candidates[i], node_cards)]
-        m.prob.setObjective(pulp.lpSum(wide) + INSTANCE_WEIGHT * pulp.lpSum(m.x.values())
+        m.prob.setObjective(pulp.lpSum(wide) + LEX_INSTANCE_WEIGHT * pulp.lpSum(m.x.values())
                             + SPAN_OBJECTIVE_WEIGHT * m.prob.objective)
         rep = solve(m)
         if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):

@@ -167,7 +167,8 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
     def run(m: HorizonModel) -> milp.SolverReport:
         rep = milp.solve(m, solver, max(time_limit - (time.perf_counter() - t0), MIN_MILP_SECONDS), gap, verbose,
                          heuristics=HEURISTICS)
-        return runs.append(rep) or rep
+        runs.append(rep)
+        return rep
 
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
         key = (per.qps, per.hours, per.caps, per.group, per.loads, fixed)

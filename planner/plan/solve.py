@@ -233,8 +233,13 @@ LEX_SPAN_WEIGHT = 0.1        # … and an instance whose group spans nodes a ten
 def build_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport) -> milp.Model:
     """The MILP of `svcs` with the cost held at the first solve's (Σ cost ≤ C*, within float
     round-off: the `COST_CAP_ROW`), for a second stage to choose among plans of that cost."""
-    cap = (first.objective or 0.0) * (1.0 + 1e-9) + 1e-9
+    cap = cost_cap(first.objective or 0.0)
     return build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
+
+
+def cost_cap(cost: float) -> float:
+    """The cost a second stage is held to: the first solve's, within float round-off."""
+    return cost * (1.0 + 1e-9) + 1e-9
 
 
 def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: milp.Model,
