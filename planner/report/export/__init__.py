@@ -220,10 +220,10 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if target == "dynamo" and ray is not None:   # the operator sets up a multi-node worker its own way
         si, i = plan.order[ray]
         pl = pls[ray]
-        _located(horizon, lambda: _refuse(
-            f"{plan.services[si].source}: pools[{i}].parallelism: a TP{pl.pool.parallelism.tp}·"
-            f"PP{pl.pool.parallelism.pp} group over {pl.nodes} nodes, which vLLM runs on a Ray cluster; the "
-            f"Dynamo graph does not set one up: export it with --target vllm or k8s, or --engine sglang"))
+        why = (f"{plan.services[si].source}: pools[{i}].parallelism: a TP{pl.pool.parallelism.tp}·"
+               f"PP{pl.pool.parallelism.pp} group over {pl.nodes} nodes, which vLLM runs on a Ray cluster; the "
+               f"Dynamo graph does not set one up: export it with --target vllm or k8s, or --engine sglang")
+        raise BadInput(horizon.locate(why) if horizon is not None else why)
     mixed = next((svc for svc in plan.services if mixes_roles(svc.plan.pools)), None)
     if target == "dynamo" and mixed is not None:
         # its decode workers would prefill their own prompts (exported with exit 0 until 2026-12-05)
@@ -257,10 +257,6 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         files["README.txt"] += readme_section(horizon, target, [pl.name for pl in pls], schedule_prefix(plan.problem),
                                               time_zone)
     return files
-
-
-def _refuse(message: str):
-    raise BadInput(message)
 
 
 def _located(horizon: Horizon | None, fn):

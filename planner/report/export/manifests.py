@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report.export.engines import PoolLaunch
+from planner.report.export.engines import PoolLaunch, shell_join
 
 # vendor → (device-plugin resource, node label, label value by GPU id; default: catalog name, dashed)
 GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "huawei": "huawei.com/Ascend910"}
@@ -84,7 +84,7 @@ def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None) -> list
                {"name": "LEADER_ADDR", "value": f"{pl.name}-r0-$(INSTANCE).{hs}"}]
         for r, argv in enumerate(pl.node_commands):
             if r == 0 and pl.head_setup:   # the Ray head first, then the engine as its own argv ("$0" "$@")
-                argv = ["sh", "-c", " ".join(pl.head_setup) + ' && exec "$0" "$@"', *argv]
+                argv = ["sh", "-c", shell_join(pl.head_setup) + ' && exec "$0" "$@"', *argv]
             rl = labels | {"planner/rank": str(r)}
             sel = svc_sel | {"planner/rank": str(r)}
             out.append({"apiVersion": "apps/v1", "kind": "StatefulSet",

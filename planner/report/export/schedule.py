@@ -62,8 +62,11 @@ class Horizon:
     union: dict[str, Any]
     periods: tuple[Period, ...]
     horizon_h: float
-    pool_periods: tuple[tuple[int, ...], ...]   # per union pool, the periods that run it
     origin: tuple[tuple[int, int], ...] = ()     # per union pool, (period, index there) of its entry
+
+    def running(self, n: int) -> list[int]:
+        """The periods that run union pool n."""
+        return [p.index for p in self.periods if p.instances[n] > 0]
 
     def first(self, n: int) -> int:
         """Instances of union pool n in period 0 (what the manifests start with)."""
@@ -187,8 +190,7 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     if fleet:
         used = {p["service"] for p in pools}
         union["services"] = [s for s in base.get("services") or [] if isinstance(s, dict) and s.get("key") in used]
-    run_by = tuple(tuple(p.index for p in sched if p.instances[k] > 0) for k in range(len(pools)))
-    return Horizon(union, sched, start, run_by, tuple(origin))
+    return Horizon(union, sched, start, tuple(origin))
 
 
 def _number(v: Any) -> float:
@@ -215,8 +217,8 @@ def check_modes(h: Horizon, engine: str, target: str, source: str) -> None:
     pools = h.union["pools"]
     for svc in dict.fromkeys(p.get("service", "") for p in pools):
         mine = [k for k, p in enumerate(pools) if p.get("service", "") == svc]
-        co = sorted({i for k in mine if pools[k].get("role") == "colocated" for i in h.pool_periods[k]})
-        pd = sorted({i for k in mine if pools[k].get("role") in ("prefill", "decode") for i in h.pool_periods[k]})
+        co = sorted({i for k in mine if pools[k].get("role") == "colocated" for i in h.running(k)})
+        pd = sorted({i for k in mine if pools[k].get("role") in ("prefill", "decode") for i in h.running(k)})
         if co and pd:
             both = sorted(set(co) & set(pd))
             who = "Dynamo" if target == "dynamo" else engine
