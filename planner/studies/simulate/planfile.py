@@ -425,7 +425,8 @@ def check_clock(plan: PlanFile, requests: int) -> None:
     steps = [v for p in plan.pools for v in (p.ttft_s, p.tpot_s) if v is not None and v > 0]
     span = requests / plan.workload.qps
     if steps and math.ulp(span) * CLOCK_STEPS > min(steps):
-        raise BadInput(f"--requests: {requests:,} requests at {plan.workload.qps:g} req/s span about {span:.3g} s "
+        raise BadInput(f"simulation: {requests:,} requests at {plan.workload.qps:g} req/s span about {span:.3g} s "
                        f"of simulated time, where its clock moves in steps of {math.ulp(span):.2g} s, too coarse "
                        f"for the plan's {min(steps) * 1e3:.3g} ms steps: simulate the problem at a higher QPS (at "
-                       f"so low a load a plan's pools are its fewest instances at any QPS), or fewer requests")
+                       f"so low a load a plan's pools are its fewest instances at any QPS), or fewer requests "
+                       f"(plan simulate --requests)")
