@@ -114,7 +114,8 @@ def test_a_folder_name_with_spaces_is_served_as_one_word(tmp_path):
     assert d["model"] == "my-model" and d["model_source"].endswith("my model/config.json")
     r = run(cli.main, ["export", str(plan), "--target", "vllm", "--out", str(tmp_path / "x")])
     assert r.exit_code == 0, r.output
-    script = next(f for f in (tmp_path / "x").glob("*.sh") if not f.name.startswith("loadtest")).read_text()
+    script = next(f for f in (tmp_path / "x").glob("*.sh")
+                  if not f.name.startswith(("loadtest", "launch-node"))).read_text()
     assert f"'{folder}'" in script and "--served-model-name my-model" in script
     r = run(cli.main, ["simulate", str(plan), "--requests", "2000"])
     assert r.exit_code == 0, r.output

@@ -71,14 +71,19 @@ def flag_list(engine: str) -> set[str]:
 
 
 def commands(files: dict[str, str]) -> dict[str, list[list[str]]]:
-    """Every `exec` line of every pool script, re-read with shlex, by pool name."""
+    """Every `exec` line of every pool script, re-read with shlex, by pool name, with the script's
+    defaults (`: "${PORT:=8000}"`) in place of its per-instance references, as the shell runs it
+    without a node script's settings."""
     out: dict[str, list[list[str]]] = {}
     for name, text in files.items():
-        if not name.endswith(".sh") or name.startswith(("loadtest", "pd-router-")):
+        if not name.endswith(".sh") or name.startswith(("loadtest", "pd-router-", "launch-node")):
             continue
+        defaults = dict(re.findall(r'^: "\$\{(\w+):=([^}]*)\}"$', text, flags=re.M))
         for line in text.splitlines():
             if "exec " in line:
                 argv = shlex.split(line.split("exec ", 1)[1].rstrip(" ;"))
+                for k, v in defaults.items():
+                    argv = [a.replace("${" + k + "}", v) for a in argv]
                 out.setdefault(name[:-3], []).append(argv)
     return out
 
@@ -173,7 +178,7 @@ def _check_commands(d: dict, engine: str, files: dict[str, str]) -> None:
         assert b >= pool["batch"]
         d_ = par["dp"]
         if engine == "trtllm":   # --tp_size counts TP·DP; attention DP is enabled in the pool's YAML
-            yml = yaml.safe_load(files[opts(argv_list[0])["--config"]])
+            yml = yaml.safe_load(files[str(opts(argv_list[0])["--config"]).removeprefix("${DIR}/")])
             dp = d_ if yml["enable_attention_dp"] else 1
             assert (tp // dp, pp, dp, seqs * dp) == (par["tp"], par["pp"], d_, math.ceil(b / d_) * d_)
         elif engine == "vllm":
@@ -677,7 +682,7 @@ def test_long_service_names_keep_pools_apart():
     for p in d["pools"]:
         p["service"] = keys[p["service"]]
     files = render(d, "vllm")
-    scripts = [f for f in files if f.endswith(".sh") and not f.startswith(("loadtest", "pd-router"))]
+    scripts = [f for f in files if f.endswith(".sh") and not f.startswith(("loadtest", "pd-router", "launch-node"))]
     assert len(scripts) == len(d["pools"]) and all(len(f) <= 48 + 3 for f in scripts), scripts
     pd = {k for k in keys.values() if {p["role"] for p in d["pools"] if p["service"] == k} == {"prefill", "decode"}}
     d_pd = {**d, "services": [s for s in d["services"] if s["key"] in pd],

@@ -24,6 +24,7 @@ from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput, PlannerNotice
 from planner.input.files import give_usual_mode
 from planner.report.export.engines import (
+    BOOTSTRAP_PORT,
     ENGINES,
     KV_BOTH_VLLM,
     KV_TRANSFER,
@@ -38,6 +39,7 @@ from planner.report.export.engines import (
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
 from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir
+from planner.report.export.placement import instance_addresses, place, placement_files, shortfall
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
 from planner.report.export.schedule import (
@@ -235,9 +237,16 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     files: dict[str, str] = {}
     for pl in pls:
         files.update(pl.files)
+    addr = None   # where each instance listens: (url, SGLang bootstrap port) by (pool, instance)
     if target in ENGINES:
         for pl in pls:
             files[f"{pl.name}.sh"] = launch_script(pl)
+        seats = place(pls)
+        files.update(placement_files(pls, seats))
+        for note in shortfall(pls, seats, plan.cards):
+            warnings.warn(f"{source}: {note}", PlannerNotice, stacklevel=2)
+            pls[0].caveats.append(note)
+        addr = instance_addresses(pls, seats)
     elif target == "k8s":
         docs = [o for n, pl in enumerate(pls) for o in k8s_objects(pl, img, horizon.first(n) if horizon else None)]
         files["k8s.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
@@ -247,8 +256,8 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
                                                            if horizon else None), sort_keys=False)
     if horizon is not None:
         files.update(schedule_files(horizon, pls, target, dns_name(plan.problem), time_zone))
-    files["router.json"] = json.dumps(router_config(pls, eng), indent=2, sort_keys=True) + "\n"
-    files.update(engine_router(pls, eng, source))
+    files["router.json"] = json.dumps(router_config(pls, eng, addr), indent=2, sort_keys=True) + "\n"
+    files.update(engine_router(pls, eng, source, addr))
     files.update(loadtest_files(plan, pls, {pl.service: pl.served for pl in pls}))
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
@@ -315,13 +324,18 @@ def schedule_files(h: Horizon, pls: list[PoolLaunch], target: str, graph: str, t
     return out
 
 
-def engine_router(pls: list[PoolLaunch], engine: str, source: str = "plan") -> dict[str, str]:
+def engine_router(pls: list[PoolLaunch], engine: str, source: str = "plan",
+                  addr: dict[tuple[str, int], tuple[str, int]] | None = None) -> dict[str, str]:
     """The engine's own disaggregation router, where it has one (SGLang router, trtllm-serve
     disaggregated); router.json carries the weights either way. Both routers share a role's
     requests out evenly over its instances, which serves the plan only when its instances are
     alike: where they are not (the seed's seven H200 decode instances planned 13.6 % each beside
     one H20 planned 4.7 %, sent 12.5 %: 2.6× its planned load) the file and stderr say so
-    (`uneven_shares`)."""
+    (`uneven_shares`). `addr`: each instance's URL and bootstrap port (`instance_addresses`; None:
+    `<pool>-<k>` host names on the engine's port)."""
+    def at(pl: PoolLaunch, k: int) -> tuple[str, int]:
+        return addr[(pl.name, k)] if addr else (f"http://{pl.name}-{k}:{pl.port}", BOOTSTRAP_PORT)
+
     out: dict[str, str] = {}
     used: set[str] = set()
     for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
@@ -339,19 +353,21 @@ def engine_router(pls: list[PoolLaunch], engine: str, source: str = "plan") -> d
             argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
             for pl in mine:
                 for k in range(pl.pool.instances):
-                    url = f"http://{pl.name}-{k}:{pl.port}"
-                    argv += ["--prefill", url, "8998"] if pl.pool.role == "prefill" else ["--decode", url]
+                    url, boot = at(pl, k)
+                    argv += ["--prefill", url, str(boot)] if pl.pool.role == "prefill" else ["--decode", url]
+            argv += ["--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # its defaults: 127.0.0.1, SGLang's 30000
             out[f"pd-router-{tag}.sh"] = "#!/bin/sh\n" + comment + "exec " + shell_join(argv) + "\n"
         elif engine == "trtllm":
-            cfg = {"hostname": "0.0.0.0", "port": 8000, "backend": "pytorch"}
+            cfg = {"hostname": "0.0.0.0", "port": ROUTER_PORT, "backend": "pytorch"}
             for role, key in (("prefill", "context_servers"), ("decode", "generation_servers")):
-                urls = [f"{pl.name}-{k}:{pl.port}" for pl in mine if pl.pool.role == role
+                urls = [at(pl, k)[0].removeprefix("http://") for pl in mine if pl.pool.role == role
                         for k in range(pl.pool.instances)]
                 cfg[key] = {"num_instances": len(urls), "urls": urls}
             out[f"disagg-{tag}.yaml"] = comment + yaml.safe_dump(cfg, sort_keys=False)
     return out
 
 
+ROUTER_PORT = 8000   # where the routers listen (the load test's default BASE_URL)
 UNEVEN = 1.05   # a role's planned per-instance shares apart by more than this: an even router misroutes
 
 

@@ -48,6 +48,7 @@ from planner.report.export.planread import ExportPlanFile, ExportPool
 ENGINES = ("vllm", "sglang", "trtllm")
 GPU_MEMORY_FRACTION = 0.90       # of each card's memory for weights + KV (the engines' usual default)
 PORT = {"vllm": 8000, "sglang": 30000, "trtllm": 8000}
+BOOTSTRAP_PORT = 8998           # SGLang's --disaggregation-bootstrap-port default (a prefill server's)
 DIST_PORT = 5000                 # SGLang --dist-init-addr / vLLM --data-parallel-rpc-port
 RAY_PORT = 6379                  # the Ray head's GCS port (ray start --head's default)
 KV_DTYPE = {   # the plan's kv_dtype → the engine's value (missing: the engine cannot store it)
@@ -254,7 +255,7 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
                        f"trtllm, or --engine sglang in manifests)")
     base = ["vllm", "serve", model_path, "--served-model-name", out.served,
             "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
-            "--data-parallel-size", str(p.dp)]
+            "--data-parallel-size", str(p.dp), "--port", str(PORT["vllm"])]
     if out.moe and p.tp * p.dp > 1:
         base.append("--enable-expert-parallel")
     base += ["--max-num-seqs", str(math.ceil(out.pool.engine_batch / p.dp)),
@@ -311,7 +312,8 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     else:
         if out.pool.role == "prefill":
             t = str(prefill_tokens(out.pool, plan))
-            cmd += ["--max-prefill-tokens", t, "--chunked-prefill-size", t]
+            cmd += ["--max-prefill-tokens", t, "--chunked-prefill-size", t,
+                    "--disaggregation-bootstrap-port", str(BOOTSTRAP_PORT)]
         cmd += ["--disaggregation-mode", out.pool.role, "--disaggregation-transfer-backend", "nixl"]
     if out.pool.speculative is not None:
         k = out.pool.speculative.draft_tokens
@@ -376,7 +378,42 @@ def shell_join(argv: list[str]) -> str:
     return " ".join(out)
 
 
-SHELL_REFS = ("${LEADER_ADDR}", "${HOSTFILE}")   # what the launch scripts leave to the shell
+# what the launch scripts leave to the shell: addresses, and the settings of one instance among
+# several on a node (`placement`: its port, SGLang bootstrap port, the script's own directory)
+SHELL_REFS = ("${LEADER_ADDR}", "${HOSTFILE}", "${PORT}", "${BOOTSTRAP_PORT}", "${DIR}")
+PER_INSTANCE = {"--port": "${PORT}", "--disaggregation-bootstrap-port": "${BOOTSTRAP_PORT}"}
+VISIBLE = {"nvidia": "CUDA_VISIBLE_DEVICES", "amd": "HIP_VISIBLE_DEVICES", "huawei": "ASCEND_RT_VISIBLE_DEVICES"}
+
+
+def _script_argv(argv: list[str]) -> list[str]:
+    """A node's argv with its per-instance values as shell references (PER_INSTANCE) and a TensorRT-LLM
+    config read from the script's directory (`--config x.yaml` from another directory found nothing)."""
+    out = list(argv)
+    for i, a in enumerate(out[:-1]):
+        if a in PER_INSTANCE:
+            out[i + 1] = PER_INSTANCE[a]
+        elif a == "--config" and out[0] in ("trtllm-serve", "mpirun"):
+            out[i + 1] = "${DIR}/" + out[i + 1]
+    return out
+
+
+def _instance_settings(pl: PoolLaunch) -> list[str]:
+    """Shell lines before a pool's command: the port, the cards (GPUS, a comma list of the node's card
+    indices, when instances share a node: launch-node.sh sets them), vLLM's NIXL side channel (its host
+    must be an address the decode side reaches: vLLM's default, localhost, is not), SGLang's bootstrap
+    port and the script's directory."""
+    argv = pl.node_commands[0]
+    lines = [f': "${{PORT:={pl.port}}}"',
+             f'if [ -n "${{GPUS:-}}" ]; then export {VISIBLE.get(pl.gpu.vendor, VISIBLE["nvidia"])}="$GPUS"; fi']
+    if "--kv-transfer-config" in argv:
+        lines += ['export VLLM_NIXL_SIDE_CHANNEL_PORT="${NIXL_PORT:-5600}"',
+                  "export VLLM_NIXL_SIDE_CHANNEL_HOST="
+                  "\"${VLLM_NIXL_SIDE_CHANNEL_HOST:-$(hostname -I | cut -d' ' -f1)}\""]
+    if "--disaggregation-bootstrap-port" in argv:
+        lines.append(f': "${{BOOTSTRAP_PORT:={BOOTSTRAP_PORT}}}"')
+    if "--config" in argv:
+        lines.append('DIR=$(cd "$(dirname "$0")" && pwd)')
+    return lines
 
 
 def launch_script(pl: PoolLaunch) -> str:
@@ -384,8 +421,10 @@ def launch_script(pl: PoolLaunch) -> str:
     lines = ["#!/bin/sh", f"# pool {one_line(p.name)}: {p.role} on {pl.gpu.id}, {p.instances} instance(s) of "
              f"{p.cards_per_instance} cards ({p.parallelism.tp}·{p.parallelism.pp}·{p.parallelism.dp} TP·PP·DP), "
              f"design batch {p.design_batch}",
-             "# run on each instance's node(s); NODE_RANK selects the node's command"]
+             "# run on each instance's node(s); NODE_RANK selects the node's command; PORT, GPUS (and NIXL_PORT,",
+             "# BOOTSTRAP_PORT) tell apart instances on one node: launch-node.sh sets them from placement.csv"]
     lines += [f"# note: {c}" for c in pl.caveats]
+    lines += _instance_settings(pl)
     if pl.head_setup:
         lines.append(f"# a Ray cluster over the instance's {pl.nodes} nodes: rank 0 starts its head, the others join "
                      f"it and block; vLLM on rank 0 runs the group on it")
@@ -399,8 +438,10 @@ def launch_script(pl: PoolLaunch) -> str:
         lines.append("case \"${NODE_RANK:-0}\" in")
         for r, argv in enumerate(pl.node_commands):
             setup = f"{shell_join(pl.head_setup)} && " if r == 0 and pl.head_setup else ""
-            lines.append(f"  {r}) {setup}exec {shell_join(argv)} ;;")
+            lines.append(f"  {r}) {setup}exec {shell_join(_script_argv(argv))} ;;")
+        lines.append(f'  *) echo "NODE_RANK=${{NODE_RANK}}: this instance has ranks 0 to {pl.nodes - 1}" >&2; '
+                     f'exit 2 ;;')
         lines.append("esac")
     else:
-        lines.append(f"exec {shell_join(pl.node_commands[0])}")
+        lines.append(f"exec {shell_join(_script_argv(pl.node_commands[0]))}")
     return "\n".join(lines) + "\n"

@@ -143,7 +143,7 @@ def _dynamo_args(engine: str, argv: list[str], pl: PoolLaunch) -> list[str]:
     single-process flags of a multi-node launch are the operator's job (multinode.nodeCount)."""
     drop = {"--data-parallel-size-local", "--data-parallel-start-rank", "--data-parallel-address",
             "--data-parallel-rpc-port", "--nnodes", "--node-rank", "--dist-init-addr", "--host", "--port",
-            "--kv-transfer-config", "--disaggregation-transfer-backend"}
+            "--kv-transfer-config", "--disaggregation-transfer-backend", "--disaggregation-bootstrap-port"}
     if engine == "vllm":
         rest = ["--model", argv[2]] + argv[3:]
     else:
@@ -165,10 +165,13 @@ def _dynamo_args(engine: str, argv: list[str], pl: PoolLaunch) -> list[str]:
     return ["-m", f"dynamo.{engine}"] + out
 
 
-def router_config(launches: list[PoolLaunch], engine: str) -> dict[str, Any]:
+def router_config(launches: list[PoolLaunch], engine: str,
+                  addr: dict[tuple[str, int], tuple[str, int]] | None = None) -> dict[str, Any]:
     """Traffic split per pool and instance, in proportion to the capacities verification used:
     prompts by `capacity_prefill_tokens_per_s`, generation by `capacity_decode_tokens_per_s`, per
-    service (a fleet's services are routed by model name)."""
+    service (a fleet's services are routed by model name). `url` is the pool's Service (Kubernetes) or
+    a name for a balancer over its instances; with `addr` (script targets: `placement`) each
+    instance's own URL too (`instance_urls`)."""
     services: dict[str, list[PoolLaunch]] = {}
     for pl in launches:
         services.setdefault(pl.service, []).append(pl)
@@ -183,6 +186,7 @@ def router_config(launches: list[PoolLaunch], engine: str) -> dict[str, Any]:
                      "decode_weight": pl.pool.capacity_decode_tokens_per_s / td,
                      "prefill_weight_per_instance": pl.pool.capacity_prefill_tokens_per_s / tp / pl.pool.instances,
                      "decode_weight_per_instance": pl.pool.capacity_decode_tokens_per_s / td / pl.pool.instances}
+                    | ({"instance_urls": [addr[(pl.name, k)][0] for k in range(pl.pool.instances)]} if addr else {})
                     for pl in pls]
     return {"engine": engine, "basis": "capacity_prefill_tokens_per_s / capacity_decode_tokens_per_s of each "
             "pool in the plan (what verification assumed)", "services": out}

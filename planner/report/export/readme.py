@@ -11,7 +11,11 @@ from planner.report.text import precisions
 WHAT = {
     "README.txt": "this file",
     "router.json": "traffic split per pool and instance, in proportion to the prefill/decode capacities "
-                   "the plan's verification used",
+                   "the plan's verification used (script targets: each instance's URL too)",
+    "placement.csv": "each instance's node (placeholder names <gpu>-node-<k>: map them to your hosts), cards and "
+                     "port; instances smaller than a node share one",
+    "launch-node.sh": "sh launch-node.sh NODE, on that node: starts the instances placement.csv puts there, each on "
+                      "its cards and ports",
     "loadtest.sh": "vllm bench serve at the plan's QPS and mean lengths (set BASE_URL, TOKENIZER)",
     "loadtest-genai-perf.sh": "the same load with genai-perf",
     "slo.json": "the limits the load test's saved result should meet, by result key, and the planned values",
@@ -32,7 +36,8 @@ def _what(name: str) -> str:
     if name.endswith(".trtllm.yaml"):
         return "TensorRT-LLM LLM-API options of a pool (trtllm-serve --config)"
     if name.startswith("pd-router-"):
-        return "SGLang prefill/decode router over every instance (one host name per instance)"
+        return "SGLang prefill/decode router over every instance, where it listens (placement.csv)"
+
     if name.startswith("disagg-"):
         return "trtllm-serve disaggregated -c: context and generation servers"
     return "launch command of one pool's instances (NODE_RANK and LEADER_ADDR for multi-node instances)"
