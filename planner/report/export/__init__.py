@@ -10,6 +10,7 @@ half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ from planner.report.export.schedule import (
     schedule_csv,
     schedule_json,
 )
+from planner.studies.simulate.fleet import in_file_order
 
 TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
 DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",
@@ -196,7 +198,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         horizon = read_horizon(plan_data, source)
         plan_data = horizon.union
     check_time_zone(time_zone, target, horizon is not None)
-    plan = _located(horizon, lambda: read_plan(plan_data, source, gpus))
+    plan = _located(horizon, plan_data, source, lambda: read_plan(plan_data, source, gpus))
     models = sorted({svc.plan.model for svc in plan.services})
     if model_path is not None and len(models) > 1:
         raise BadInput(f"--model-path: one path for a plan of {len(models)} models ({', '.join(models)}); "
@@ -207,7 +209,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     if horizon is not None:   # before `launches`, whose refusal of a mix reads as one period's
         check_modes(horizon, eng, target, source)
-    pls = _located(horizon, lambda: launches(plan, eng, model_path))
+    pls = _located(horizon, plan_data, source, lambda: launches(plan, eng, model_path))
     for pl in pls:   # also in the pool's script and README.txt
         for c in pl.caveats:
             warnings.warn(f"{source}: {pl.name}: {c}", PlannerNotice, stacklevel=2)
@@ -225,7 +227,10 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         why = (f"{plan.services[si].source}: pools[{i}].parallelism: a TP{pl.pool.parallelism.tp}·"
                f"PP{pl.pool.parallelism.pp} group over {pl.nodes} nodes, which vLLM runs on a Ray cluster; the "
                f"Dynamo graph does not set one up: export it with --target vllm or k8s, or --engine sglang")
-        raise BadInput(horizon.locate(why) if horizon is not None else why)
+
+        def refuse():
+            raise BadInput(why)
+        _located(horizon, plan_data, source, refuse)
     mixed = next((svc for svc in plan.services if mixes_roles(svc.plan.pools)), None)
     if target == "dynamo" and mixed is not None:
         # its decode workers would prefill their own prompts (exported with exit 0 until 2026-12-05)
@@ -268,14 +273,17 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     return files
 
 
-def _located(horizon: Horizon | None, fn):
-    """fn(); for a plan over a load profile, a BadInput about the union's pools[k] names the plan
-    file's periods[i].pools[j] instead (`Horizon.locate`)."""
-    if horizon is None:
-        return fn()
+def _located(horizon: Horizon | None, data: Any, source: str, fn):
+    """fn(); a BadInput about a fleet service's pools[j] (its j-th pool) names the file's index of
+    that pool (`in_file_order`), and for a plan over a load profile the union's pools[k] names the
+    plan file's periods[i].pools[j] instead (`Horizon.locate`)."""
+    fleet = isinstance(data, dict) and data.get("kind") == "fleet"
     try:
-        return fn()
+        with in_file_order(data, source) if fleet else contextlib.nullcontext():
+            return fn()
     except BadInput as e:
+        if horizon is None:
+            raise
         raise BadInput(horizon.locate(str(e))) from None
 
 

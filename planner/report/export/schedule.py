@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -73,18 +74,15 @@ class Horizon:
         return self.periods[0].instances[n] if self.periods else 0
 
     def locate(self, message: str) -> str:
-        """A message about the union's `pools[k]` (of a fleet's service: its k-th pool) naming the
-        plan file's `periods[i].pools[j]` the pool was taken from instead."""
-        pools = self.union["pools"]
-
+        """A message about the union's `pools[k]` (a fleet's too: `in_file_order` names the union's
+        index) naming the plan file's `periods[i].pools[j]` the pool was taken from instead."""
         def where(m: re.Match) -> str:
-            svc, k = m.group(1), int(m.group(2))
-            idx = [n for n, p in enumerate(pools) if svc is None or p.get("service") == svc]
-            if k >= len(idx):
+            k = int(m.group(2))
+            if k >= len(self.origin):
                 return m.group(0)
-            i, j = self.origin[idx[k]]
-            return (f"service {svc}: " if svc else "") + f"periods[{i}].pools[{j}]"
-        return re.sub(r"(?:service (\S+): )?pools\[(\d+)\]", where, message)
+            i, j = self.origin[k]
+            return (m.group(1) or "") + f"periods[{i}].pools[{j}]"
+        return re.sub(r"(service \S+: )?pools\[(\d+)\]", where, message)
 
 
 def _shape(p: dict[str, Any]) -> tuple:
@@ -164,15 +162,24 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             else:
                 pools[k] = _widest(pools[k], entry)
             here[k] = here.get(k, 0) + n
+            for f in CAPACITY:   # a string or an infinity read as 0 gave a service no decode weight at all
+                v = p.get(f)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf):
+                    raise BadInput(f"{where}.pools[{j}].{f}: a finite number ≥ 0 (tokens/s), got {json.dumps(v)[:40]}")
             if n:   # an entry of no instance serves nothing (a hand edit): no share of the split
                 caps[k] = tuple(a + _number(p.get(f)) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
         counts.append(here)
         capacity.append(caps)
         nodes = per.get("nodes") if isinstance(per.get("nodes"), dict) else {}
+        for g, by in nodes.items():
+            for kind, v in (by.items() if isinstance(by, dict) else []):
+                if kind in KINDS and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                    raise BadInput(f"{where}.nodes.{g}.{kind}: a whole number ≥ 0, got {json.dumps(v)[:40]}")
         rows.append((i, start, float(hours), float(qps), nodes))
         start += float(hours)
     if not pools:
         raise BadInput(f"{source}: periods[].pools: no period runs a pool; there is nothing to deploy")
+    _check_served(pools, keys, rows, counts, capacity, source)
     for k, p in enumerate(pools):   # the most instances a period runs (entries of one shape in it added)
         most = max(c.get(k, 0) for c in counts)
         if most != p["instances"] and p["instances"] > 0:
@@ -191,6 +198,26 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         used = {p["service"] for p in pools}
         union["services"] = [s for s in base.get("services") or [] if isinstance(s, dict) and s.get("key") in used]
     return Horizon(union, sched, start, tuple(origin))
+
+
+def _check_served(pools: list[dict], keys: list[tuple[str, tuple]], rows: list, counts: list[dict],
+                  capacity: list[dict], source: str) -> None:
+    """BadInput for a period with requests to serve where a service (a fleet's class) running pools has
+    no prefill or no decode capacity left that its pools give in other periods (a hand edit to 0
+    instances: its schedule scaled every decode pool to 0 at that hour)."""
+    for (i, _, _, qps, _), here, caps in zip(rows, counts, capacity):
+        if qps <= 0:
+            continue
+        for cls in dict.fromkeys(c for c, _ in keys):
+            mine = [k for k, (c, _) in enumerate(keys) if c == cls]
+            if not any(k in here for k in mine):   # a fleet's class this period does not list
+                continue
+            for r, role in enumerate(("prefill", "decode")):
+                needed = any(_number(pools[k].get(CAPACITY[r])) > 0 for k in mine)
+                if needed and not any(caps.get(k, (0.0, 0.0))[r] > 0 for k in mine):
+                    who = f" for class {cls!r}" if cls else ""
+                    raise BadInput(f"{source}: periods[{i}].pools: no running pool has {role} capacity{who} "
+                                   f"({CAPACITY[r]}), but the period has {qps:g} req/s to serve")
 
 
 def _number(v: Any) -> float:

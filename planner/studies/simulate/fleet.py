@@ -8,6 +8,7 @@ simulator looks nothing up again by name.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from planner.errors import BadInput
@@ -77,8 +78,30 @@ def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
                                       catalogs.get("")) for i in simulated}, n, seed)
     if not (isinstance(d, dict) and d.get("kind") == "fleet"):
         return {"": simulate(plan_from_dict(d, source), n, seed, source, resolved=catalogs.get(""))}
-    return _each({k: (service_plan(d, k), f"{source}: service {k}", source, catalogs.get(k))
-                  for k in service_keys(d, source)}, n, seed)
+    with in_file_order(d, source):
+        return _each({k: (service_plan(d, k), f"{source}: service {k}", source, catalogs.get(k))
+                      for k in service_keys(d, source)}, n, seed)
+
+
+@contextlib.contextmanager
+def in_file_order(d: dict[str, Any], source: str):
+    """A BadInput about a fleet service's `pools[j]` (the j-th of its own pools, as `service_plan`
+    lists them) names the plan file's index of that pool: 'service rag: pools[1].instances' sent a
+    user to the file's pools[1], another service's pool, where rag's was pools[2]."""
+    try:
+        yield
+    except BadInput as e:
+        if type(e) is not BadInput:
+            raise
+        text = str(e)
+        for key in {p.get("service") for p in d.get("pools") or [] if isinstance(p, dict)}:
+            idx = [i for i, p in enumerate(d["pools"]) if isinstance(p, dict) and p.get("service") == key]
+            head = f"{source}: service {key}: pools["
+            if text.startswith(head):
+                j = text[len(head):].split("]", 1)[0]
+                if j.isdigit() and int(j) < len(idx):
+                    raise BadInput(f"{head}{idx[int(j)]}]{text[len(head) + len(j) + 1:]}") from None
+        raise
 
 
 Run = tuple[dict[str, Any], str, str, "SimCatalog | None"]   # plan data, its name in errors, in the result, catalog
