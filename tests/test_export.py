@@ -197,7 +197,7 @@ def _check_k8s(d: dict, text: str) -> None:
     requested: Counter = Counter()
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)   # raises ValidationError
-        if doc["kind"] in ("Deployment", "StatefulSet"):
+        if doc["kind"] in ("Deployment", "StatefulSet") and doc["metadata"]["labels"]["planner/role"] != "router":
             pod = doc["spec"]["template"]
             (c,) = pod["spec"]["containers"]
             gpu = _gpu_of(pod["spec"]["nodeSelector"], pod["metadata"]["labels"])

@@ -25,7 +25,6 @@ from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput, PlannerNotice
 from planner.input.files import give_usual_mode
 from planner.report.export.engines import (
-    BOOTSTRAP_PORT,
     ENGINES,
     KV_BOTH_VLLM,
     KV_TRANSFER,
@@ -35,7 +34,6 @@ from planner.report.export.engines import (
     launch,
     launch_script,
     prefill_tokens,
-    shell_join,
 )
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
@@ -43,6 +41,7 @@ from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir
 from planner.report.export.placement import instance_addresses, place, placement_files, shortfall
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
+from planner.report.export.routers import engine_router, sglang_router_k8s
 from planner.report.export.schedule import (
     Horizon,
     check_modes,
@@ -253,8 +252,10 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
             pls[0].caveats.append(note)
         addr = instance_addresses(pls, seats)
     elif target == "k8s":
-        docs = [o for n, pl in enumerate(pls) for o in k8s_objects(pl, img, horizon.first(n) if horizon else None)]
-        files["k8s.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
+        routers, names = sglang_router_k8s(pls, img, source) if eng == "sglang" else ([], {})
+        docs = [o for n, pl in enumerate(pls)
+                for o in k8s_objects(pl, img, horizon.first(n) if horizon else None, names.get(pl.service))]
+        files["k8s.yaml"] = yaml.safe_dump_all(docs + routers, sort_keys=False)
     else:
         files["dynamo.yaml"] = yaml.safe_dump(dynamo_graph(dns_name(plan.problem), pls, img, eng,
                                                            [horizon.first(n) for n in range(len(pls))]
@@ -262,7 +263,8 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if horizon is not None:
         files.update(schedule_files(horizon, pls, target, dns_name(plan.problem), time_zone))
     files["router.json"] = json.dumps(router_config(pls, eng, addr), indent=2, sort_keys=True) + "\n"
-    files.update(engine_router(pls, eng, source, addr))
+    if addr is not None:   # on Kubernetes the router is in k8s.yaml; Dynamo's frontend routes
+        files.update(engine_router(pls, eng, addr, source))
     files.update(loadtest_files(plan, pls, {pl.service: pl.served for pl in pls}))
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
@@ -330,73 +332,6 @@ def schedule_files(h: Horizon, pls: list[PoolLaunch], target: str, graph: str, t
     if any(d["kind"] == "CronJob" for d in docs):
         out["schedule.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
     return out
-
-
-def engine_router(pls: list[PoolLaunch], engine: str, source: str = "plan",
-                  addr: dict[tuple[str, int], tuple[str, int]] | None = None) -> dict[str, str]:
-    """The engine's own disaggregation router, where it has one (SGLang router, trtllm-serve
-    disaggregated); router.json carries the weights either way. Both routers share a role's
-    requests out evenly over its instances, which serves the plan only when its instances are
-    alike: where they are not (the seed's seven H200 decode instances planned 13.6 % each beside
-    one H20 planned 4.7 %, sent 12.5 %: 2.6× its planned load) the file and stderr say so
-    (`uneven_shares`). `addr`: each instance's URL and bootstrap port (`instance_addresses`; None:
-    `<pool>-<k>` host names on the engine's port)."""
-    def at(pl: PoolLaunch, k: int) -> tuple[str, int]:
-        return addr[(pl.name, k)] if addr else (f"http://{pl.name}-{k}:{pl.port}", BOOTSTRAP_PORT)
-
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
-        mine = [pl for pl in pls if pl.service == svc]
-        if not any(pl.pool.role == "prefill" for pl in mine):
-            continue
-        tag = dns_name(svc)
-        tag = dns_name(svc, str(k)) if tag in used else tag   # names alike up to the cut: one router each
-        used.add(tag)
-        notes = uneven_shares(mine) if engine in ("sglang", "trtllm") else []
-        for n in notes:
-            warnings.warn(f"{source}: {'service ' + svc + ': ' if svc else ''}{n}", PlannerNotice, stacklevel=2)
-        comment = "".join(f"# note: {n}\n" for n in notes)
-        if engine == "sglang":
-            argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
-            for pl in mine:
-                for k in range(pl.pool.instances):
-                    url, boot = at(pl, k)
-                    argv += ["--prefill", url, str(boot)] if pl.pool.role == "prefill" else ["--decode", url]
-            argv += ["--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # its defaults: 127.0.0.1, SGLang's 30000
-            out[f"pd-router-{tag}.sh"] = "#!/bin/sh\n" + comment + "exec " + shell_join(argv) + "\n"
-        elif engine == "trtllm":
-            cfg = {"hostname": "0.0.0.0", "port": ROUTER_PORT, "backend": "pytorch"}
-            for role, key in (("prefill", "context_servers"), ("decode", "generation_servers")):
-                urls = [at(pl, k)[0].removeprefix("http://") for pl in mine if pl.pool.role == role
-                        for k in range(pl.pool.instances)]
-                cfg[key] = {"num_instances": len(urls), "urls": urls}
-            out[f"disagg-{tag}.yaml"] = comment + yaml.safe_dump(cfg, sort_keys=False)
-    return out
-
-
-ROUTER_PORT = 8000   # where the routers listen (the load test's default BASE_URL)
-UNEVEN = 1.05   # a role's planned per-instance shares apart by more than this: an even router misroutes
-
-
-def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
-    """Per role of one service whose instances the plan gives unequal shares of its requests (their
-    capacities differ): what an even split sends the least-planned one against its plan."""
-    notes = []
-    for role, attr in (("prefill", "capacity_prefill_tokens_per_s"), ("decode", "capacity_decode_tokens_per_s")):
-        side = [pl for pl in pls if pl.pool.role == role and getattr(pl.pool, attr) > 0]
-        total = sum(getattr(pl.pool, attr) for pl in side)
-        n = sum(pl.pool.instances for pl in side)
-        if not side or total <= 0:
-            continue
-        share = {pl.name: getattr(pl.pool, attr) / pl.pool.instances / total for pl in side}
-        low = min(share, key=share.get)
-        if max(share.values()) > UNEVEN * share[low]:
-            notes.append(f"the router shares {role} requests evenly over its {n} instances (each {1 / n:.1%}), "
-                         f"but the plan gives {low}'s instances {share[low]:.1%} each, "
-                         f"{max(share.values()):.1%} at most: they would get {1 / n / share[low]:.1f}× their "
-                         f"planned load; weight them as router.json does, or run one router per pool")
-    return notes
 
 
 def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,

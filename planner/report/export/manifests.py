@@ -17,7 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report.export.engines import PoolLaunch, shell_join
+from planner.report.export.engines import BOOTSTRAP_PORT, PoolLaunch, shell_join
+
+ROUTER_LABEL = "planner/pd-router"          # the SGLang router whose discovery takes the pod
+SERVES_LABEL = "planner/serves"             # prefill or decode, on the pods that serve HTTP
+BOOTSTRAP_ANNOTATION = "sglang.ai/bootstrap-port"   # where sglang_router reads a prefill pod's
 
 # vendor → (device-plugin resource, node label, label value by GPU id; default: catalog name, dashed)
 GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "huawei": "huawei.com/Ascend910"}
@@ -58,25 +62,32 @@ def _container(pl: PoolLaunch, argv: list[str], image: str, env: list[dict]) -> 
     return c
 
 
-def _pod(pl: PoolLaunch, argv: list[str], image: str, labels: dict, env: list[dict]) -> dict[str, Any]:
-    return {"metadata": {"labels": labels},
+def _pod(pl: PoolLaunch, argv: list[str], image: str, labels: dict, env: list[dict],
+         annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"metadata": {"labels": labels} | ({"annotations": annotations} if annotations else {}),
             "spec": {"nodeSelector": node_selector(pl), "containers": [_container(pl, argv, image, env)],
                      "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]}}
 
 
-def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None) -> list[dict[str, Any]]:
+def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None,
+                router: str | None = None) -> list[dict[str, Any]]:
     """The pool's workload objects and its Service(s); `replicas` (default: the pool's instances)
-    those it starts with (a plan over a load profile: period 0's)."""
+    those it starts with (a plan over a load profile: period 0's). `router`: the SGLang router that
+    discovers the pool's serving pods (a single-node instance's, a multi-node one's rank 0) by the
+    labels `planner/pd-router` (its name) and `planner/serves` (the role), a prefill pod's bootstrap
+    port by its `sglang.ai/bootstrap-port` annotation."""
     n = pl.pool.instances if replicas is None else replicas
     labels = {"app.kubernetes.io/name": pl.name, "app.kubernetes.io/part-of": "planner-export",
               "planner/role": pl.pool.role, "planner/gpu": pl.gpu.id}
     meta = {"name": pl.name, "labels": labels}
     svc_sel = {"app.kubernetes.io/name": pl.name}
+    serving = labels | ({ROUTER_LABEL: router, SERVES_LABEL: pl.pool.role} if router else {})
+    annotations = {BOOTSTRAP_ANNOTATION: str(BOOTSTRAP_PORT)} if router and pl.pool.role == "prefill" else {}
     out: list[dict[str, Any]] = []
     if pl.nodes == 1:
         out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
                     "spec": {"replicas": n, "selector": {"matchLabels": svc_sel},
-                             "template": _pod(pl, pl.node_commands[0], image, labels, [])}})
+                             "template": _pod(pl, pl.node_commands[0], image, serving, [], annotations)}})
     else:
         hs = f"{pl.name}-hs"
         env = [{"name": "INSTANCE", "valueFrom": {"fieldRef": {
@@ -91,7 +102,8 @@ def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None) -> list
                         "metadata": {"name": f"{pl.name}-r{r}", "labels": rl},
                         "spec": {"replicas": n, "serviceName": hs,
                                  "podManagementPolicy": "Parallel", "selector": {"matchLabels": sel},
-                                 "template": _pod(pl, argv, image, rl, env)}})
+                                 "template": _pod(pl, argv, image, serving | rl if r == 0 else rl, env,
+                                                  annotations if r == 0 else {})}})
         out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": hs, "labels": labels},
                     "spec": {"clusterIP": "None", "selector": svc_sel,
                              "ports": [{"name": "http", "port": pl.port}]}})
@@ -190,3 +202,16 @@ def router_config(launches: list[PoolLaunch], engine: str,
                     for pl in pls]
     return {"engine": engine, "basis": "capacity_prefill_tokens_per_s / capacity_decode_tokens_per_s of each "
             "pool in the plan (what verification assumed)", "services": out}
+
+
+def rbac_objects(account: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A ServiceAccount `account` and a Role and RoleBinding granting it `rules` in the namespace
+    the objects are applied to."""
+    labels = {"app.kubernetes.io/part-of": "planner-export"}
+    return [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "labels": labels}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+             "metadata": {"name": account, "labels": labels}, "rules": rules},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": {"name": account, "labels": labels},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+             "subjects": [{"kind": "ServiceAccount", "name": account}]}]

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from planner.errors import one_line
 from planner.report.export.engines import GPU_MEMORY_FRACTION, PoolLaunch
-from planner.report.export.manifests import gpu_resource, node_selector
+from planner.report.export.manifests import (
+    BOOTSTRAP_ANNOTATION,
+    ROUTER_LABEL,
+    SERVES_LABEL,
+    gpu_resource,
+    node_selector,
+)
 from planner.report.export.planread import ExportPlan
+from planner.report.export.routers import ROUTER_PORT, routed_services, router_name, uneven_shares
 from planner.report.text import precisions
 
 WHAT = {
@@ -20,7 +27,7 @@ WHAT = {
     "loadtest-genai-perf.sh": "the same load with genai-perf",
     "slo.json": "the limits the load test's saved result should meet, by result key, and the planned values",
     "k8s.yaml": "Deployments (single-node instances) or StatefulSets per node rank (multi-node instances) "
-                "with Services; kubectl apply -f k8s.yaml",
+                "with Services (SGLang: and each prefill/decode service's router); kubectl apply -f k8s.yaml",
     "dynamo.yaml": "NVIDIA Dynamo DynamoGraphDeployment: a frontend and one worker service per pool",
     "schedule.csv": "a plan over a load profile: per period its start, hours, QPS, instances of each pool, and "
                     "nodes per GPU type and capacity kind",
@@ -87,6 +94,18 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
               "  - The random dataset reproduces mean lengths only; a plan with a length distribution is loaded",
               "    at its means (see slo.json for the limits and the planned per-pool values).",
               "  - Dynamo's frontend balances by load, not by static weights; router.json gives the planned split."]
+    if target == "k8s" and engine == "sglang":
+        for svc, tag, mine in routed_services(pls):
+            name = router_name(tag)
+            lines += [f"  - {'Service ' + one_line(svc) + ': ' if plan.kind == 'fleet' else ''}SGLang's router "
+                      f"`{name}` (a Deployment, and a Service on port {ROUTER_PORT}):",
+                      f"    it finds the serving pods by their labels {ROUTER_LABEL}={name} and "
+                      f"{SERVES_LABEL}=prefill|decode",
+                      f"    (a prefill pod's bootstrap port: annotation {BOOTSTRAP_ANNOTATION}) and follows them as "
+                      f"they scale;",
+                      f"    its Role may get, list and watch pods. Requests go to it: "
+                      f"kubectl port-forward svc/{name} {ROUTER_PORT}."]
+            lines += [f"    Note: {n}." for n in uneven_shares(mine)]
     lines += [f"  - {pl.name}: {c}." for pl in pls for c in pl.caveats]
     lines += [f"  - {pl.name}: its TP{pl.pool.parallelism.tp}·PP{pl.pool.parallelism.pp} group spans {pl.nodes} "
               f"nodes: a Ray cluster over them (rank 0: ray start --head, then vllm serve --distributed-executor-"

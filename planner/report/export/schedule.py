@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import BadInput
+from planner.report.export.manifests import rbac_objects
 
 KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"   # the Kubernetes project's kubectl image (no shell in it)
 KINDS = ("owned", "reserved", "on_demand", "spot")  # a period's nodes by capacity kind (`idle` owned nodes run nothing)
@@ -350,25 +351,15 @@ def _cron_job(name: str, period: Period, when: str, account: str, time_zone: str
             "spec": spec}
 
 
-def _rbac(account: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    labels = {"app.kubernetes.io/part-of": "planner-export"}
-    return [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "labels": labels}},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-             "metadata": {"name": account, "labels": labels}, "rules": rules},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-             "metadata": {"name": account, "labels": labels},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
-             "subjects": [{"kind": "ServiceAccount", "name": account}]}]
-
-
 def k8s_schedule(h: Horizon, prefix: str, targets: list[list[tuple[str, str]]], time_zone: str | None) -> list[dict]:
     """RBAC and a CronJob per change: each scales every workload object of every pool (`targets[n]`:
     pool n's (kind, name) objects, a Deployment or one StatefulSet per node rank) to its period's
     count, one container per object (the kubectl image has no shell to chain commands)."""
     account = f"{prefix}-scaler"
-    docs = _rbac(account, [{"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "deployments/scale",
-                                                                  "statefulsets/scale"],
-                            "verbs": ["get", "patch", "update"]}])
+    docs = rbac_objects(account, [{"apiGroups": ["apps"],
+                                   "resources": ["deployments", "statefulsets",
+                                                 "deployments/scale", "statefulsets/scale"],
+                                   "verbs": ["get", "patch", "update"]}])
     for p in changes(h):
         when = cron(p.start_h, h.horizon_h)
         if when is None:
@@ -385,7 +376,7 @@ def dynamo_schedule(h: Horizon, prefix: str, graph: str, services: list[str], ti
     """RBAC and a CronJob per change patching the DynamoGraphDeployment `graph`: each pool's service
     (`services[n]`) to its period's replicas, in one merge patch."""
     account = f"{prefix}-scaler"
-    docs = _rbac(account, [{"apiGroups": ["nvidia.com"], "resources": ["dynamographdeployments"],
+    docs = rbac_objects(account, [{"apiGroups": ["nvidia.com"], "resources": ["dynamographdeployments"],
                             "verbs": ["get", "patch"]}])
     for p in changes(h):
         when = cron(p.start_h, h.horizon_h)

@@ -1,0 +1,142 @@
+"""The engines' own prefill/decode routers, for the services of a plan that have prefill pools:
+SGLang's router (`sglang_router.launch_router --pd-disaggregation`) and `trtllm-serve
+disaggregated`. Script targets get a script or config over every instance's address
+(`placement`); on Kubernetes the SGLang router runs as a Deployment that discovers the serving pods
+by label (its `--service-discovery`), so it follows the pods a schedule scales up and down, behind
+a Service of its own and with a Role that lets it watch pods. Dynamo's frontend routes by itself.
+Argument names: sglang-router 0.3.2 (`router_args.py`), read by its own parser in tests.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import yaml
+
+from planner.errors import PlannerNotice
+from planner.report.export.engines import PoolLaunch, dns_name, shell_join
+from planner.report.export.manifests import ROUTER_LABEL, SERVES_LABEL, rbac_objects
+
+ROUTER_PORT = 8000   # where the routers listen (the load test's default BASE_URL)
+UNEVEN = 1.05   # a role's planned per-instance shares apart by more than this: an even router misroutes
+ROUTER_CPU, ROUTER_MEMORY = "2", "4Gi"   # the router pod's requests: a Rust process, no GPU
+
+
+def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, list[PoolLaunch]]]:
+    """(service key, router tag, its pools) of each service that has prefill pools; the tag is the
+    service's DNS name, made unique where two names are alike up to the cut."""
+    out, used = [], set()
+    for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
+        mine = [pl for pl in pls if pl.service == svc]
+        if not any(pl.pool.role == "prefill" for pl in mine):
+            continue
+        tag = dns_name(svc)
+        tag = dns_name(svc, str(k)) if tag in used else tag   # names alike up to the cut: one router each
+        used.add(tag)
+        out.append((svc, tag, mine))
+    return out
+
+
+def router_name(tag: str) -> str:
+    """The Kubernetes name of a service's SGLang router (Deployment, Service, RBAC, pod label)."""
+    return dns_name(tag, "pd-router")
+
+
+def _notes(svc: str, mine: list[PoolLaunch], engine: str, source: str) -> list[str]:
+    notes = uneven_shares(mine) if engine in ("sglang", "trtllm") else []
+    for n in notes:
+        warnings.warn(f"{source}: {'service ' + svc + ': ' if svc else ''}{n}", PlannerNotice, stacklevel=3)
+    return notes
+
+
+def engine_router(pls: list[PoolLaunch], engine: str, addr: dict[tuple[str, int], tuple[str, int]],
+                  source: str = "plan") -> dict[str, str]:
+    """The engine's own disaggregation router for launch scripts, where it has one (SGLang router,
+    trtllm-serve disaggregated); router.json carries the weights either way. Both routers share a role's
+    requests out evenly over its instances, which serves the plan only when its instances are
+    alike: where they are not (the seed's seven H200 decode instances planned 13.6 % each beside
+    one H20 planned 4.7 %, sent 12.5 %: 2.6× its planned load) the file and stderr say so
+    (`uneven_shares`). `addr`: each instance's URL and bootstrap port (`instance_addresses`)."""
+    def at(pl: PoolLaunch, k: int) -> tuple[str, int]:
+        return addr[(pl.name, k)]
+
+    out: dict[str, str] = {}
+    for svc, tag, mine in routed_services(pls):
+        comment = "".join(f"# note: {n}\n" for n in _notes(svc, mine, engine, source))
+        if engine == "sglang":
+            argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
+            for pl in mine:
+                for k in range(pl.pool.instances):
+                    url, boot = at(pl, k)
+                    argv += ["--prefill", url, str(boot)] if pl.pool.role == "prefill" else ["--decode", url]
+            argv += ["--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # its defaults: 127.0.0.1, SGLang's 30000
+            out[f"pd-router-{tag}.sh"] = "#!/bin/sh\n" + comment + "exec " + shell_join(argv) + "\n"
+        elif engine == "trtllm":
+            cfg = {"hostname": "0.0.0.0", "port": ROUTER_PORT, "backend": "pytorch"}
+            for role, key in (("prefill", "context_servers"), ("decode", "generation_servers")):
+                urls = [at(pl, k)[0].removeprefix("http://") for pl in mine if pl.pool.role == role
+                        for k in range(pl.pool.instances)]
+                cfg[key] = {"num_instances": len(urls), "urls": urls}
+            out[f"disagg-{tag}.yaml"] = comment + yaml.safe_dump(cfg, sort_keys=False)
+    return out
+
+
+def sglang_router_k8s(pls: list[PoolLaunch], image: str, source: str = "plan") -> tuple[list[dict[str, Any]],
+                                                                                      dict[str, str]]:
+    """Per service with prefill pools, SGLang's router on Kubernetes: a ServiceAccount, Role and
+    RoleBinding that may get, list and watch pods, a Deployment of one router that discovers the
+    service's prefill and decode pods by their labels (`k8s_objects(router=...)`) in its own
+    namespace, and a Service `<tag>-pd-router` on ROUTER_PORT. Returns the objects and, per service
+    key, the router's name the pools' pods are labelled with."""
+    docs: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    for svc, tag, mine in routed_services(pls):
+        name = router_name(tag)
+        names[svc] = name
+        notes = _notes(svc, mine, "sglang", source)
+        argv = ["--pd-disaggregation", "--service-discovery",
+                "--prefill-selector", f"{ROUTER_LABEL}={name}", f"{SERVES_LABEL}=prefill",
+                "--decode-selector", f"{ROUTER_LABEL}={name}", f"{SERVES_LABEL}=decode",
+                "--service-discovery-port", str(mine[0].port),   # one engine: one port
+                "--service-discovery-namespace", "$(POD_NAMESPACE)",
+                "--host", "0.0.0.0", "--port", str(ROUTER_PORT)]
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "planner-export",
+                  "planner/role": "router"}
+        meta = {"name": name, "labels": labels} | ({"annotations": {"planner/note": " ".join(notes)}} if notes else {})
+        res = {"cpu": ROUTER_CPU, "memory": ROUTER_MEMORY}
+        container = {"name": "router", "image": image, "command": ["python3", "-m", "sglang_router.launch_router"],
+                     "args": argv, "ports": [{"name": "http", "containerPort": ROUTER_PORT}],
+                     "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+                     "resources": {"requests": dict(res), "limits": dict(res)}}
+        docs += rbac_objects(name, [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}])
+        docs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+                     "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                              "template": {"metadata": {"labels": labels},
+                                           "spec": {"serviceAccountName": name, "containers": [container]}}}})
+        docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
+                     "spec": {"selector": {"app.kubernetes.io/name": name},
+                              "ports": [{"name": "http", "port": ROUTER_PORT, "targetPort": "http"}]}})
+    return docs, names
+
+
+def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
+    """Per role of one service whose instances the plan gives unequal shares of its requests (their
+    capacities differ): what an even split sends the least-planned one against its plan."""
+    notes = []
+    for role, attr in (("prefill", "capacity_prefill_tokens_per_s"), ("decode", "capacity_decode_tokens_per_s")):
+        side = [pl for pl in pls if pl.pool.role == role and getattr(pl.pool, attr) > 0]
+        total = sum(getattr(pl.pool, attr) for pl in side)
+        n = sum(pl.pool.instances for pl in side)
+        if not side or total <= 0:
+            continue
+        share = {pl.name: getattr(pl.pool, attr) / pl.pool.instances / total for pl in side}
+        low = min(share, key=share.get)
+        if max(share.values()) > UNEVEN * share[low]:
+            notes.append(f"the router shares {role} requests evenly over its {n} instances (each {1 / n:.1%}), "
+                         f"but the plan gives {low}'s instances {share[low]:.1%} each, "
+                         f"{max(share.values()):.1%} at most: they would get {1 / n / share[low]:.1f}× their "
+                         f"planned load; weight them as router.json does, or run one router per pool")
+    return notes
+
+

@@ -1,0 +1,149 @@
+"""SGLang's prefill/decode router in an export. Launch scripts list every instance's address
+(tests/test_export_placement.py); on Kubernetes the router runs in the cluster and discovers the
+serving pods by label (until 2026-12-06 k8s and dynamo exports shipped a pd-router script over
+`<pool>-<k>` host names no Deployment has, and no router pod). Its arguments are read by
+sglang-router's own parser (pinned in the test extra)."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+import yaml
+
+from planner.report.export import render
+from tests.test_export import K8S_VERSION, plan
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+
+def _docs(name: str, **kw) -> list[dict]:
+    return list(yaml.safe_load_all(render(plan(name), "k8s", engine="sglang", **kw)["k8s.yaml"]))
+
+
+def _selectors(args: list[str]) -> dict[str, dict[str, str]]:
+    """--prefill-selector k=v ... and --decode-selector k=v ... of the router's arguments."""
+    out, key = {}, None
+    for a in args:
+        if a.startswith("--"):
+            key = a.removeprefix("--").removesuffix("-selector") if a.endswith("-selector") else None
+            if key:
+                out[key] = {}
+        elif key:
+            k, v = a.split("=", 1)
+            out[key][k] = v
+    return out
+
+
+def _arg(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+@pytest.mark.parametrize("name", ["deepseek_qps", "fleet_mix"])
+def test_each_pd_service_gets_a_router_that_selects_exactly_its_serving_pods(name):
+    d = plan(name)
+    docs = _docs(name)
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    routers = [o for o in docs if o["kind"] == "Deployment" and o["metadata"]["labels"]["planner/role"] == "router"]
+    pods = [o for o in docs if o["kind"] in ("Deployment", "StatefulSet") and o not in routers]
+    pools = d["pools"] if d.get("kind") == "fleet" else [dict(p, service="") for p in d["pools"]]
+    pd_services = {p["service"] for p in pools if p["role"] == "prefill"}
+    assert len(routers) == len(pd_services) >= 1
+    seen = []
+    for r in routers:
+        name_ = r["metadata"]["name"]
+        (c,) = r["spec"]["template"]["spec"]["containers"]
+        assert c["command"] == ["python3", "-m", "sglang_router.launch_router"]
+        args = c["args"]
+        assert "--pd-disaggregation" in args and "--service-discovery" in args
+        assert _arg(args, "--service-discovery-namespace") == "$(POD_NAMESPACE)"
+        assert {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} in c["env"]
+        assert (_arg(args, "--host"), _arg(args, "--port")) == ("0.0.0.0", "8000")
+        assert r["spec"]["template"]["spec"]["serviceAccountName"] == name_
+        role = next(o for o in docs if o["kind"] == "Role" and o["metadata"]["name"] == name_)
+        assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+        binding = next(o for o in docs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == name_)
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name_}]
+        svc = next(o for o in docs if o["kind"] == "Service" and o["metadata"]["name"] == name_)
+        assert svc["spec"]["ports"][0]["port"] == 8000
+        assert svc["spec"]["selector"] == r["spec"]["selector"]["matchLabels"]
+        sel = _selectors(args)
+        for side in ("prefill", "decode"):
+            chosen = [o for o in pods if sel[side].items() <= o["spec"]["template"]["metadata"]["labels"].items()]
+            # the pods that serve HTTP: a Deployment's, a StatefulSet's of rank 0
+            assert chosen and all(o["kind"] == "Deployment" or o["metadata"]["name"].endswith("-r0") for o in chosen)
+            assert {o["metadata"]["labels"]["planner/role"] for o in chosen} == {side}
+            for o in chosen:
+                (pc,) = o["spec"]["template"]["spec"]["containers"]
+                assert pc["ports"][0]["containerPort"] == int(_arg(args, "--service-discovery-port"))
+                notes = o["spec"]["template"]["metadata"].get("annotations", {})
+                if side == "prefill":   # where the router tells decode to fetch the KV from
+                    assert notes == {"sglang.ai/bootstrap-port": _arg(pc["args"], "--disaggregation-bootstrap-port")}
+                else:
+                    assert notes == {}
+            seen += [(side, o["metadata"]["labels"]["app.kubernetes.io/name"]) for o in chosen]
+    # every prefill and decode pool is routed by exactly one router; colocated pools by none
+    want = sorted((p["role"], n) for p, n in zip(pools, _pool_names(docs)) if p["role"] != "colocated")
+    assert sorted(seen) == want
+
+
+def _pool_names(docs: list[dict]) -> list[str]:
+    """The export's pool names in plan order (one Service per pool, without the headless ones)."""
+    return [o["metadata"]["name"] for o in docs if o["kind"] == "Service" and not o["metadata"]["name"].endswith("-hs")
+            and o["metadata"]["labels"].get("planner/role") in ("prefill", "decode", "colocated")]
+
+
+def test_manifests_ship_no_router_script_and_vllm_no_router():
+    """A router script of host names the cluster does not have is gone from k8s and dynamo exports;
+    Dynamo's frontend routes; with vLLM the manifests carry no SGLang router."""
+    d = plan("deepseek_qps")
+    assert not [f for f in render(d, "k8s", engine="sglang") if f.startswith("pd-router")]
+    assert not [f for f in render(d, "dynamo", engine="sglang") if f.startswith("pd-router")]
+    vllm = list(yaml.safe_load_all(render(d, "k8s", engine="vllm")["k8s.yaml"]))
+    assert not [o for o in vllm if o["metadata"]["labels"].get("planner/role") == "router"]
+    assert not [o for o in vllm if "planner/pd-router" in o.get("spec", {}).get("template", {})
+                .get("metadata", {}).get("labels", {})]
+    readme = render(d, "k8s", engine="sglang")["README.txt"]
+    assert "kubectl port-forward svc/deepseek-qps-pd-router 8000" in readme
+    assert "Note: the router shares decode requests evenly over its 8 instances" in readme
+
+
+def test_a_day_plans_schedule_scales_the_pools_and_leaves_the_router():
+    from tests.test_export_schedule import day
+    files = render(day("deepseek_trace"), "k8s", engine="sglang", source="day.json")
+    docs = list(yaml.safe_load_all(files["k8s.yaml"]))
+    (router,) = [o for o in docs if o["kind"] == "Deployment" and o["metadata"]["labels"]["planner/role"] == "router"]
+    scaled = {a for job in yaml.safe_load_all(files["schedule.yaml"]) if job["kind"] == "CronJob"
+              for c in job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"] for a in c["args"]}
+    assert f"deployment/{router['metadata']['name']}" not in scaled and router["spec"]["replicas"] == 1
+    assert any(a.startswith(("deployment/", "statefulset/")) for a in scaled)
+
+
+def test_router_arguments_read_by_sglang_routers_own_parser():
+    """The Kubernetes router's and the launch scripts' pd-router arguments, as sglang-router 0.3.2
+    parses and validates them (its Router is built, not started)."""
+    launch = pytest.importorskip("sglang_router.launch_router")
+    from sglang_router.router import Router
+    d = plan("deepseek_qps")
+    r = next(o for o in _docs("deepseek_qps") if o["metadata"]["labels"].get("planner/role") == "router"
+             and o["kind"] == "Deployment")
+    args = [a.replace("$(POD_NAMESPACE)", "default") for a in r["spec"]["template"]["spec"]["containers"][0]["args"]]
+    got = launch.parse_router_args(args)
+    got._validate_router_args()
+    Router.from_args(got)
+    name = r["metadata"]["name"]
+    assert got.pd_disaggregation and got.service_discovery and got.service_discovery_namespace == "default"
+    assert got.prefill_selector == {"planner/pd-router": name, "planner/serves": "prefill"}
+    assert got.decode_selector == {"planner/pd-router": name, "planner/serves": "decode"}
+    assert (got.service_discovery_port, got.port, got.bootstrap_port_annotation) == (30000, 8000,
+                                                                                   "sglang.ai/bootstrap-port")
+    script = next(v for f, v in render(d, "sglang").items() if f.startswith("pd-router-"))
+    argv = shlex.split(script.splitlines()[-1].removeprefix("exec "))[3:]
+    got = launch.parse_router_args(argv)
+    got._validate_router_args()
+    Router.from_args(got)
+    n_pre = sum(p["instances"] for p in d["pools"] if p["role"] == "prefill")
+    n_dec = sum(p["instances"] for p in d["pools"] if p["role"] == "decode")
+    assert len(got.prefill_urls) == n_pre and len(got.decode_urls) == n_dec
+    assert all(boot == 8998 for _, boot in got.prefill_urls) and not got.service_discovery
