@@ -147,3 +147,18 @@ def test_router_arguments_read_by_sglang_routers_own_parser():
     n_dec = sum(p["instances"] for p in d["pools"] if p["role"] == "decode")
     assert len(got.prefill_urls) == n_pre and len(got.decode_urls) == n_dec
     assert all(boot == 8998 for _, boot in got.prefill_urls) and not got.service_discovery
+
+
+@pytest.mark.parametrize("engine, want", [("sglang", ["--disaggregation-transfer-backend", "nixl"]), ("vllm", [])])
+def test_dynamo_sglang_workers_move_kv_over_nixl_as_dynamos_example_does(engine, want):
+    """dynamo.sglang workers keep `--disaggregation-transfer-backend nixl` (Dynamo's SGLang
+    disagg.yaml passes it; without it SGLang moves KV with Mooncake, its default), dynamo.vllm
+    workers no connector flag (Dynamo sets its own)."""
+    graph = yaml.safe_load(render(plan("deepseek_qps_disaggregated"), "dynamo", engine=engine)["dynamo.yaml"])
+    workers = [s for s in graph["spec"]["services"].values() if s["componentType"] == "worker"]
+    assert len(workers) == 3
+    for s in workers:
+        args = s["extraPodSpec"]["mainContainer"]["args"]
+        tail = args[args.index("--disaggregation-transfer-backend"):][:2] if want else []
+        assert tail == want and ("--disaggregation-transfer-backend" in args) == bool(want)
+        assert "--kv-transfer-config" not in args

@@ -152,10 +152,13 @@ def dynamo_service(name: str) -> str:
 
 def _dynamo_args(engine: str, argv: list[str], pl: PoolLaunch) -> list[str]:
     """The engine's own flags under Dynamo's worker module (dynamo.vllm / dynamo.sglang); the
-    single-process flags of a multi-node launch are the operator's job (multinode.nodeCount)."""
+    single-process flags of a multi-node launch are the operator's job (multinode.nodeCount), and
+    dynamo.vllm sets up its own KV connector. dynamo.sglang keeps `--disaggregation-transfer-backend
+    nixl`, as Dynamo's own SGLang disagg.yaml passes it (SGLang's default is Mooncake; the flag was
+    dropped until 2026-12-06)."""
     drop = {"--data-parallel-size-local", "--data-parallel-start-rank", "--data-parallel-address",
             "--data-parallel-rpc-port", "--nnodes", "--node-rank", "--dist-init-addr", "--host", "--port",
-            "--kv-transfer-config", "--disaggregation-transfer-backend", "--disaggregation-bootstrap-port"}
+            "--kv-transfer-config", "--disaggregation-bootstrap-port"}
     if engine == "vllm":
         rest = ["--model", argv[2]] + argv[3:]
     else:
