@@ -108,6 +108,17 @@ def test_two_caps_each_binding_alone_are_both_named(tmp_path):
     assert "relaxing any one alone serves no more): at most 0.0 %" in out
 
 
+def test_a_power_cap_below_one_node_says_every_card_of_a_node_counts(tmp_path):
+    """1 kW under a plan that needs one H100 card: the cap counts the whole 8-card node it rents
+    (5.6 kW), which the message now says (a first-hour walkthrough read 'at most 0.0 %' as a bug)."""
+    p = dict(SMALL, gpus=["h100"], limits={"power": "1kW"})
+    code, out = run("solve", write(tmp_path, p))
+    assert code == 3, out
+    assert "power_cap: at most 0.0 %" in out
+    assert "counts the board power of every card of each node the plan rents or owns, used or not: the " \
+           "least any listed node draws is 5.6 kW (8 × 700 W, h100)" in " ".join(out.split())
+
+
 def test_budget_too_small_is_exit_3(tmp_path):
     """A budget of 150 RMB/h buys one 8-card node, not the fleet 2000 req/s needs."""
     p = problem(**{"limits": {"budget_per_hour": 150}, "workload.qps": 2000})

@@ -135,6 +135,19 @@ def explain_caps(build: Callable[[pulp.LpVariable], milp.Model], opts: SolverOpt
     return f"{what}: {what_is_served(frac)}"
 
 
+def power_cap_note(cap_w: float | None, gpus, text: str) -> str:
+    """Where the power cap binds (`text` names it): that it counts every card of a node the plan
+    rents or owns (a 1 kW cap refused a one-card plan on an 8-card H100 node, 5.6 kW, and read as
+    if one card's 0.7 kW fit), and the least any listed node (`gpus`: GpuOptions) draws."""
+    if cap_w is None or "power_cap" not in text:
+        return ""
+    least = min(gpus, key=lambda o: o.gpu.node_cards * o.gpu.power_w)
+    kw = least.gpu.node_cards * least.gpu.power_w / 1e3
+    return (f"; the power cap counts the board power of every card of each node the plan rents or owns, "
+            f"used or not: the least any listed node draws is {kw:g} kW ({least.gpu.node_cards} × "
+            f"{least.gpu.power_w:g} W, {least.gpu.id})")
+
+
 def floor_text(x: float, digits: int = 4) -> str:
     """x in `digits` significant digits, rounded down: a fraction served below the target must not
     print as the target ('at most 100.0 % … (192.6 of 192.6 requests/s)' said of an infeasible

@@ -26,6 +26,7 @@ from planner.plan.diagnose import (
     floor_percent,
     floor_text,
     missing_roles,
+    power_cap_note,
     raise_unless_solved,
     raise_unless_verified,
 )
@@ -364,14 +365,16 @@ def build(problem: Problem | FleetProblem, svcs: list[Service],
 def _explain_caps(problem: Problem | FleetProblem, svcs: list[Service], opts: SolverOptions,
                   verbose: bool) -> str:
     if isinstance(problem, FleetProblem):
-        return "the fleet's demand cannot be met within " + explain_caps(
+        text = "the fleet's demand cannot be met within " + explain_caps(
             lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
             lambda f: f"at most {floor_percent(f)} % of every class's target QPS")
-    qps = svcs[0].res.qps
-    return "demand cannot be met within " + explain_caps(
-        lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
-        lambda f: f"at most {floor_percent(f)} % of the target can be served ({floor_text(f * qps)} of "
-                  f"{qps:g} requests/s)")
+    else:
+        qps = svcs[0].res.qps
+        text = "demand cannot be met within " + explain_caps(
+            lambda a: build(problem, svcs, served=a), opts, opts.name, verbose,
+            lambda f: f"at most {floor_percent(f)} % of the target can be served ({floor_text(f * qps)} of "
+                      f"{qps:g} requests/s)")
+    return text + power_cap_note(problem.limits.power, svcs[0].res.gpus, text)
 
 
 def solver_options(problem: Problem | FleetProblem, solver: str | None, time_limit: float | None,
