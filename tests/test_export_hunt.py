@@ -30,11 +30,16 @@ def test_a_busy_period_without_decode_is_refused():
     d = _trace()
     i = _busy(d)
     assert render(d, "k8s", source="day.json")   # as solved: exported
-    for q in d["periods"][i]["pools"]:
+    d["periods"][i]["pools"] = [q for q in d["periods"][i]["pools"] if q["role"] == "prefill"]
+    with pytest.raises(BadInput, match=rf"day.json: periods\[{i}\].pools: no pool has decode capacity "
+                                       rf"\(capacity_decode_tokens_per_s\)"):
+        render(d, "k8s", source="day.json")
+    d = _trace()
+    for q in d["periods"][i]["pools"]:   # a running pool has an instance: the schedule's 0 is its absence
         if q["role"] != "prefill":
             q["instances"] = 0
-    with pytest.raises(BadInput, match=rf"day.json: periods\[{i}\].pools: no running pool has decode capacity "
-                                       rf"\(capacity_decode_tokens_per_s\), but the period has [0-9.]+ req/s"):
+    with pytest.raises(BadInput, match=rf"day.json: periods\[{i}\].pools\[\d+\].instances: Input should be greater "
+                                       rf"than or equal to 1 \(got 0\)"):
         render(d, "k8s", source="day.json")
 
 
@@ -44,7 +49,7 @@ def test_a_capacity_that_is_no_finite_number_is_refused(value):
     i = _busy(d)
     d["periods"][i]["pools"][0]["capacity_decode_tokens_per_s"] = value
     with pytest.raises(BadInput, match=rf"day.json: periods\[{i}\].pools\[0\].capacity_decode_tokens_per_s: "
-                                       r"a finite number ≥ 0 \(tokens/s\), got "):
+                                       r"Input should be (a valid number|a finite number|greater than or equal to 0)"):
         render(d, "vllm", source="day.json")
 
 
@@ -82,3 +87,56 @@ def test_an_engine_refusal_of_a_fleet_pool_names_the_files_index():
     with pytest.raises(BadInput, match=r"fleet.json: service chat\+coding: pools\[4\]\.parallelism: TP8·PP2 groups "
                                        r"span 16 cards, more than one h200 node \(8\), beside 2 data-parallel ranks"):
         render(d, "vllm", source="fleet.json")
+
+
+def _quiet(d: dict) -> int:
+    """A period with load other than the busiest (the one `plan simulate` runs by default)."""
+    peak = max(range(len(d["periods"])), key=lambda i: d["periods"][i]["qps"])
+    return next(i for i, p in enumerate(d["periods"]) if p["qps"] > 0 and i != peak)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda p: p.update(ep=8), r"pools\[0\]\.ep: not a key of a plan's pools"),
+    (lambda p: p.update(batch=-5), r"pools\[0\]\.batch: Input should be greater than or equal to 0"),
+    (lambda p: p["parallelism"].update(tp=3), r"pools\[0\]"),
+])
+def test_a_hand_edit_of_any_period_is_refused_by_export_and_simulate_alike(edit, field):
+    """Every period with load is read as a plan before one is simulated or exported: a pool key,
+    a negative batch or a broken layout in an hour other than the peak passed `plan simulate`
+    (it reads the peak), and `plan export` took what the simulator refuses (a 2026-12-06 hunt)."""
+    d = _trace()
+    i = _quiet(d)
+    edit(d["periods"][i]["pools"][0])
+    want = rf"day.json: periods\[{i}\]\.{field}"
+    with pytest.raises(BadInput, match=want):
+        render(d, "vllm", source="day.json")
+    with pytest.raises(BadInput, match=want):
+        simulate_services(d, "day.json", requests=300)
+
+
+def test_a_day_plans_model_must_be_its_static_plans():
+    d = _trace()
+    d["model"] = "qwen3-32b"
+    want = r"day.json: model: 'qwen3-32b', but the periods' pools are the static peak plan's, for deepseek-r1"
+    with pytest.raises(BadInput, match=want):
+        render(d, "k8s", source="day.json")
+    with pytest.raises(BadInput, match=want):
+        simulate_services(d, "day.json", requests=300)
+
+
+def test_periods_out_of_order_are_refused_by_export():
+    d = _trace()
+    d["periods"][1]["index"] = 0
+    with pytest.raises(BadInput, match=r"day.json: .*periods\[1\]\.index is 0; plan solve writes the periods in order"):
+        render(d, "k8s", source="day.json")
+
+
+def test_a_service_key_with_a_newline_is_refused_on_one_line():
+    """A fleet plan's service key edited to 'a\\nb' split the error over two lines and named the
+    pool instead of the key (a hunt): plan solve writes keys without control characters."""
+    d = plan("fleet_mix")
+    d["services"][0]["key"] = "chat\nrag"
+    for run in (lambda: render(d, "k8s", source="f.json"), lambda: simulate_services(d, "f.json", requests=300)):
+        with pytest.raises(BadInput, match=r"^f.json: services\[0\]\.key: 'chat\\nrag' holds a control character") as e:
+            run()
+        assert "\n" not in str(e.value)

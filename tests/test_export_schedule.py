@@ -184,7 +184,7 @@ def test_cron_of_days_weeks_and_other_horizons():
 def test_a_horizon_that_is_no_day_gets_no_cronjobs(trace):
     """36 periods of an hour: no cron calendar repeats them; schedule.csv only, as the README says."""
     d = json.loads(json.dumps(trace))
-    d["periods"] = d["periods"] + d["periods"][:12]
+    d["periods"] = d["periods"] + json.loads(json.dumps(d["periods"][:12]))
     for i, p in enumerate(d["periods"]):
         p["index"] = i
     files = render(d, "k8s", source="day.json")
@@ -194,11 +194,11 @@ def test_a_horizon_that_is_no_day_gets_no_cronjobs(trace):
 
 @pytest.mark.parametrize("edit, field", [
     (lambda d: d["comparison"].update(static_peak_plan=None), "comparison.static_peak_plan: null"),
-    (lambda d: d.update(periods=[]), "periods: not a plan over a load profile"),
-    (lambda d: d["periods"][3].update(qps=-1), r"periods\[3\]\.qps: a finite number ≥ 0"),
+    (lambda d: d.update(periods=[]), r"periods: List should have at least 1 item"),
+    (lambda d: d["periods"][3].update(qps=-1), r"periods\[3\]\.qps: Input should be greater than or equal to 0"),
     (lambda d: d["periods"][3]["pools"][0].update(instances=1.5), r"periods\[3\]\.pools\[0\]\.instances"),
     (lambda d: d["periods"][3]["pools"][0].update(instances=True), r"periods\[3\]\.pools\[0\]\.instances"),
-    (lambda d: d["periods"][2].update(pools="x"), r"periods\[2\]\.pools: missing"),
+    (lambda d: d["periods"][2].update(pools="x"), r"periods\[2\]\.pools: Input should be a valid list"),
     (lambda d: [p.update(pools=[], qps=0) for p in d["periods"]], "no period runs a pool"),
 ])
 def test_a_tampered_plan_over_a_day_is_exit_2_naming_the_field(trace, edit, field):
@@ -245,11 +245,11 @@ def test_hand_edits_a_day_plan_gets_refused_and_odd_horizons(trace):
     host's database, no zone a cluster knows; a hunt)."""
     d = json.loads(json.dumps(trace))
     d["periods"][5]["pools"] = []
-    with pytest.raises(BadInput, match=r"periods\[5\]\.pools: empty, but the period has .* req/s to serve"):
+    with pytest.raises(BadInput, match=r"periods\[5\]\.pools: List should have at least 1 item"):
         render(d, "vllm", source="day.json")
     d = json.loads(json.dumps(trace))
     d["periods"][5]["hours"] = 0
-    with pytest.raises(BadInput, match=r"periods\[5\]\.hours: a finite number > 0, got 0"):
+    with pytest.raises(BadInput, match=r"periods\[5\]\.hours: Input should be greater than 0 \(got 0\)"):
         render(d, "vllm", source="day.json")
     d = json.loads(json.dumps(trace))
     thirds = []

@@ -151,6 +151,19 @@ def test_binding_power_cap_raises_cost(base):
     assert plan_json(plan)["totals"]["power_kw"] <= cap_kw + 1e-6
 
 
+def test_a_null_limit_lifts_the_bases_cap(base, tmp_path):
+    """`limits: {power: null, budget_per_hour: null}` removes the base's caps (as a problem
+    without them): the seed under a cap that binds costs more than the scenario that lifts it,
+    which is the seed's own plan."""
+    capped = apply(base, _scenario({"limits": {"power": "150kW", "budget_per_hour": 10_000}}))
+    path = _write(tmp_path, "lift.yaml", "limits: {power: null, budget_per_hour: null}\n")
+    from planner.input.scenario import load_scenario
+    lifted = apply(capped, load_scenario(path), path)
+    assert (capped.limits.power, capped.limits.budget_per_hour) == (150_000.0, 10_000)
+    assert (lifted.limits.power, lifted.limits.budget_per_hour) == (None, None)
+    assert lifted.model_dump() == base.model_dump()
+
+
 def test_breakeven_both_sides(base, base_plan):
     """H100 is in the seed plan; its exit price is bracketed by [price_in, price_out]: just
     below price_in it is still used, just above price_out it is not. H800 (out at 12.15) has an
@@ -185,6 +198,13 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
     ("buy: {gpu: h200, nodes: 2, price_per_node: 1, months: 36}\n",
      "buy.electricity_per_kwh: required field is missing"),
     ("gpus: {remove: [b300]}\n", "gpus.remove[0]: GPU 'b300' is not in the base list"),
+    # a null was read as 'unchanged' without a word (a 2026-12-06 hunt): only a limit lifts with it
+    ("serving: {redundancy: null}\n", "serving.redundancy: null; a scenario names only what changes"),
+    ("workload: {qps: null}\n", "workload.qps: null; a scenario names only what changes"),
+    ("slo: {ttft: null}\n", "slo.ttft: null"),
+    ("gpus:\n  update:\n    h200: {price_per_gpu_hour: null}\n", "gpus.update.h200.price_per_gpu_hour: null"),
+    ("name: null\n", "name: null"),
+    ("buy: null\n", "buy: null"),
 ])
 def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, text, field):
     path = _write(tmp_path, "bad.yaml", text)

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from planner.errors import BadInput, PlannerDeprecation
+from planner.errors import BadInput, PlannerDeprecation, one_line
 from planner.input.files import describe_validation_error, read_yaml, validate
 from planner.input.load import note_slips
 from planner.input.problem import (
@@ -180,10 +180,26 @@ def load_scenario(path: str | Path) -> Scenario:
         raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as a scenario; "
                        f"a scenario edits the base (gpus, workload, slo, serving, limits, pricing, buy: "
                        f"docs/studies.md); the base is the first file")
+    _refuse_nulls(data, str(path))
     _check_gpu_updates(data, str(path))
     scenario = validate(Scenario, data, str(path))
     note_slips(data, f"{path}: ")   # as a problem file's: `tpot: 50` is 50 s a token
     return scenario
+
+
+def _refuse_nulls(data: object, source: str, path: tuple[str, ...] = ()) -> None:
+    """BadInput for a key set to null anywhere but `limits`: a scenario names what changes, and a
+    null was read as 'unchanged' without a word (`serving: {redundancy: null}` kept the base's N+1,
+    `workload: {qps: null}` its QPS; a 2026-12-06 hunt). Under `limits` null lifts the base's cap."""
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        where = (*path, one_line(key))
+        if value is None and where[:1] != ("limits",):
+            raise BadInput(f"{source}: {'.'.join(where)}: null; a scenario names only what changes: leave the key "
+                           f"out to keep the base's value, or give the new one (a limit lifts with null: "
+                           f"limits: {{power: null}})")
+        _refuse_nulls(value, source, where)
 
 
 def _check_gpu_updates(data: object, source: str) -> None:

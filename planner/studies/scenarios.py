@@ -54,6 +54,8 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     data = base.model_dump()
     for section in ("slo", "serving", "limits", "pricing"):
         data[section] = {**data[section], **getattr(s, section).model_dump(exclude_none=True)}
+    # `limits.power: null` lifts the base's cap (every other null is refused as the file is read)
+    data["limits"].update({f: None for f in s.limits.model_fields_set if getattr(s.limits, f) is None})
     data["workload"] = _workload(data["workload"], s.workload, source)
     catalog = load_gpus()
     pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")

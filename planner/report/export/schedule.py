@@ -24,13 +24,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import BadInput
 from planner.report.export.manifests import rbac_objects
+from planner.studies.simulate.fleet import check_periods
 
 KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"   # the Kubernetes project's kubectl image (no shell in it)
 KINDS = ("owned", "reserved", "on_demand", "spot")  # a period's nodes by capacity kind (`idle` owned nodes run nothing)
@@ -110,6 +110,8 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     model, SLO, calibration and lengths (the plan file's only whole description of them; the pools'
     commands do not depend on them) with the horizon's own verification."""
     base = (d.get("comparison") or {}).get("static_peak_plan") if isinstance(d.get("comparison"), dict) else None
+    if isinstance(base, dict):   # every period as `plan simulate` reads it (hand edits it refused were exported)
+        check_periods(d, source)
     if not isinstance(base, dict):
         raise BadInput(f"{source}: comparison.static_peak_plan: "
                        + ("null (this day has no static fleet: " + str(d["comparison"].get("static_peak_none_because")
@@ -163,10 +165,6 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             else:
                 pools[k] = _widest(pools[k], entry)
             here[k] = here.get(k, 0) + n
-            for f in CAPACITY:   # a string or an infinity read as 0 gave a service no decode weight at all
-                v = p.get(f)
-                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf):
-                    raise BadInput(f"{where}.pools[{j}].{f}: a finite number ≥ 0 (tokens/s), got {json.dumps(v)[:40]}")
             if n:   # an entry of no instance serves nothing (a hand edit): no share of the split
                 caps[k] = tuple(a + _number(p.get(f)) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
         counts.append(here)
@@ -180,7 +178,6 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         start += float(hours)
     if not pools:
         raise BadInput(f"{source}: periods[].pools: no period runs a pool; there is nothing to deploy")
-    _check_served(pools, keys, rows, counts, capacity, source)
     for k, p in enumerate(pools):   # the most instances a period runs (entries of one shape in it added)
         most = max(c.get(k, 0) for c in counts)
         if most != p["instances"] and p["instances"] > 0:
@@ -199,26 +196,6 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         used = {p["service"] for p in pools}
         union["services"] = [s for s in base.get("services") or [] if isinstance(s, dict) and s.get("key") in used]
     return Horizon(union, sched, start, tuple(origin))
-
-
-def _check_served(pools: list[dict], keys: list[tuple[str, tuple]], rows: list, counts: list[dict],
-                  capacity: list[dict], source: str) -> None:
-    """BadInput for a period with requests to serve where a service (a fleet's class) running pools has
-    no prefill or no decode capacity left that its pools give in other periods (a hand edit to 0
-    instances: its schedule scaled every decode pool to 0 at that hour)."""
-    for (i, _, _, qps, _), here, caps in zip(rows, counts, capacity):
-        if qps <= 0:
-            continue
-        for cls in dict.fromkeys(c for c, _ in keys):
-            mine = [k for k, (c, _) in enumerate(keys) if c == cls]
-            if not any(k in here for k in mine):   # a fleet's class this period does not list
-                continue
-            for r, role in enumerate(("prefill", "decode")):
-                needed = any(_number(pools[k].get(CAPACITY[r])) > 0 for k in mine)
-                if needed and not any(caps.get(k, (0.0, 0.0))[r] > 0 for k in mine):
-                    who = f" for class {cls!r}" if cls else ""
-                    raise BadInput(f"{source}: periods[{i}].pools: no running pool has {role} capacity{who} "
-                                   f"({CAPACITY[r]}), but the period has {qps:g} req/s to serve")
 
 
 def _number(v: Any) -> float:

@@ -9,6 +9,7 @@ simulator looks nothing up again by name.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 from planner.errors import BadInput
@@ -67,7 +68,7 @@ def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
     check_problem_name(d, source)
     check_numbers(d, source)
     if isinstance(d, dict) and d.get("kind") == "horizon":
-        check_horizon(d, source)
+        check_periods(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
             return _each({f"period {i}: {key}": (plan, f"{source}: period {i}: {key}", f"{source}: period {i}: {key}",
                                                  catalogs.get(key))
@@ -185,11 +186,13 @@ def lengths_of_their_own(period: dict[str, Any], workload: dict[str, Any]) -> tu
     return None
 
 
-def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str, dict[str, Any]]]:
+def fleet_period_plans(d: dict[str, Any], i: int, source: str,
+                       own_lengths: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """Period i of a fleet over a day as one single plan's JSON per class with traffic then: the
     class's service in the static peak plan (its model, SLO, calibration and lengths, which a class
     keeps in every period; classes do not share pools over a day) with the period's QPS of the
-    class and the pools the period gives it."""
+    class and the pools the period gives it. A class with lengths of its own in the period is
+    refused, unless `own_lengths` (the period read to check its pools, not to simulate it)."""
     base = (d.get("comparison") or {}).get("static_peak_plan")
     if base is None:   # a day whose static fleet cannot exist (comparison.static_peak_none_because)
         raise BadInput(f"{source}: comparison.static_peak_plan: null (this day has no static fleet), and a period's "
@@ -214,7 +217,7 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str) -> list[tuple[str
             if key not in keys or not pools:
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has traffic but no pools of its own")
             plan = service_plan(base, key)
-            if (own := lengths_of_their_own(c, plan["workload"])) is not None:
+            if not own_lengths and (own := lengths_of_their_own(c, plan["workload"])) is not None:
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has lengths of its own in the period "
                                f"({own[0]} {own[1]:g} against {own[2]:g} at the peak); their distributions are "
                                f"not in the plan file, so it is not simulated")
@@ -239,10 +242,54 @@ def _why(e: Exception) -> str:
     return "a value of the wrong type where a list, an object or a number belongs"
 
 
-def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
+def check_periods(d: dict[str, Any], source: str) -> None:
+    """What `plan simulate` and `plan export` check of a plan over a load profile before either
+    reads a period: its periods and header (`check_horizon`), its `model` against the static peak
+    plan's (whose model every period's plan is built on), and every period with load read as a
+    plan is (`plan_from_dict`: its pools' keys, numbers and layouts). Until 2026-12-06 a hand edit
+    of a period other than the one simulated passed `plan simulate`, and `plan export` took pool
+    keys, negative batches and an edited model that the simulator refuses (a hunt)."""
+    check_horizon(d, source)
+    base = (d.get("comparison") or {}).get("static_peak_plan")
+    if isinstance(base, dict) and "model" in d:
+        fleet = base.get("kind") == "fleet"
+        models = ({s.get("model") for s in base.get("services") or [] if isinstance(s, dict)} if fleet
+                  else {base.get("model")})
+        said = set(d["model"].split(", ")) if isinstance(d["model"], str) else None
+        if all(isinstance(m, str) for m in models) and said != models:   # a broken static plan: refused below
+            raise BadInput(f"{source}: model: {str(d['model'])[:80]!r}, but the periods' pools are the static peak "
+                           f"plan's, for {', '.join(sorted(map(str, models)))} (comparison.static_peak_plan."
+                           f"{'services[].' if fleet else ''}model): a hand edit of one of them")
+    for i in period_indices(d, "all", source):
+        runs = ([(f"{source}: period {i}: {key}", plan) for key, plan in fleet_period_plans(d, i, source, True)]
+                if d.get("classes") else [(f"{source}: period {i}", period_plan(d, i, source, own_lengths=True))])
+        for where, plan in runs:
+            try:
+                plan_from_dict(plan, where)
+            except BadInput as e:
+                if type(e) is not BadInput:
+                    raise
+                raise BadInput(_in_file(str(e), where, plan["pools"], d["periods"][i]["pools"], i,
+                                        source + (f": service {where.rsplit(': ', 1)[1]}" if d.get("classes")
+                                                  else ""))) from None
+
+
+def _in_file(text: str, where: str, pools: list, file_pools: list, i: int, head: str) -> str:
+    """A message about a period plan's `pools[k]` naming the plan file's `periods[i].pools[j]`
+    (the same pool object: a fleet's class plan holds the class's pools of the period)."""
+    def at(m: re.Match) -> str:
+        k = int(m.group(1))
+        j = next((j for j, p in enumerate(file_pools) if k < len(pools) and p is pools[k]), None)
+        return m.group(0) if j is None else f"{head}: periods[{i}].pools[{j}]"
+    text = re.sub(re.escape(where) + r": pools\[(\d+)\]", at, text)
+    return text.replace(f"{where}: pools:", f"{head}: periods[{i}].pools:")
+
+
+def period_plan(d: dict[str, Any], i: int, source: str, own_lengths: bool = False) -> dict[str, Any]:
     """Period i of a plan over a load profile as a single plan's JSON (what `plan simulate` reads):
     the static peak plan's model, SLO, calibration and length distributions, with the period's QPS
-    and pools. Per-period length distributions (which the plan file does not carry) are refused."""
+    and pools. Per-period length distributions (which the plan file does not carry) are refused,
+    unless `own_lengths` (a period read to check its pools, not to simulate it)."""
     base = (d.get("comparison") or {}).get("static_peak_plan")
     if base is None:   # a day whose static fleet cannot exist (comparison.static_peak_none_because)
         raise BadInput(f"{source}: comparison.static_peak_plan: null (this day has no static fleet), and a period's "
@@ -259,7 +306,7 @@ def period_plan(d: dict[str, Any], i: int, source: str) -> dict[str, Any]:
     for _, mean in MEANS:
         if p.get(mean) is None:
             raise BadInput(f"{source}: periods[{i}].{mean}: missing; a period of a single workload carries it")
-    if (own := lengths_of_their_own(p, w)) is not None:
+    if not own_lengths and (own := lengths_of_their_own(p, w)) is not None:
         raise BadInput(f"{source}: periods[{i}].{own[0]}: the period has lengths of its own ({own[1]:g} "
                        f"against {own[2]:g} over the horizon); their distributions are not in the plan file, "
                        f"so it is not simulated")
@@ -277,6 +324,9 @@ def service_keys(d: dict[str, Any], source: str) -> list[str]:
         for i, k in enumerate(keys):
             if not isinstance(k, str):
                 raise BadInput(f"{source}: services[{i}].key: a service's key is text, got {type(k).__name__}")
+            if not k.isprintable():   # a newline in it split the error message over lines (a hunt)
+                raise BadInput(f"{source}: services[{i}].key: {k!r} holds a control character; plan solve writes "
+                               f"the problem's class and service names, which have none")
         for k in keys:
             service_plan(d, k)
     except (KeyError, TypeError, AttributeError, StopIteration) as e:
@@ -289,7 +339,7 @@ def service_keys(d: dict[str, Any], source: str) -> list[str]:
     for i, k in enumerate(named):
         if k not in keys:
             raise BadInput(f"{source}: pools[{i}].service: {k!r} is not a service of this plan "
-                           f"({', '.join(map(str, keys))})")
+                           f"({', '.join(map(repr, keys))})")
     for i, k in enumerate(keys):
         if k not in named:
             raise BadInput(f"{source}: services[{i}]: service {k!r} has no pool in pools[]")
