@@ -297,6 +297,9 @@ def run(tmp_path, data) -> tuple[int, str]:
     ({"profile": {"qps": [1.0] * 23 + [None]}}, "workload.profile.qps[23]"),
     ({"profile": {"qps": [1.0] * 23}}, "workload.profile.qps: 23 values"),
     ({"profile": {"qps_fraction": [0.0] * 24}}, "workload.profile.qps_fraction: every period has zero"),
+    # 1e-300 of 300 req/s planned idle hours at 12 % util and simulated in 1e288 s steps (a hunt)
+    ({"profile": {"qps_fraction": [1e-300] * 23 + [1.0]}},
+     "workload: profile: period 0 asks for 3e-298 requests/s, below 1e-15"),
     ({"profile": {"period": "1h"}}, "workload.profile: give the QPS"),
     ({"profile": {"qps": [1.0] * 24, "qps_fraction": [1.0] * 24}}, "workload.profile: give the QPS"),
     ({"profile": {"qps": [1.0] * 24, "period": "-1h"}}, "workload.profile.period"),

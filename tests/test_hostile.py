@@ -639,4 +639,4 @@ def test_a_profile_whose_busiest_period_is_below_the_rate_floor_is_refused(tmp_p
     planned (hostile-input hunt, 2026-12-04). The same floor now holds for the busiest period."""
     w = {**SMALL["workload"], "qps": 10, "profile": {"qps_fraction": [1e-17] * 24}}
     code, out = run("solve", write(tmp_path, {**SMALL, "workload": w}))
-    assert code == 2 and "workload: profile: the busiest period asks for 1e-16 requests/s, below 1e-15" in out, out
+    assert code == 2 and "workload: profile: period 0 asks for 1e-16 requests/s, below 1e-15" in out, out

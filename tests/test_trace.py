@@ -124,6 +124,11 @@ def test_the_real_azure_layout():
     ("TIMESTAMP,ContextTokens,prompt_tokens,GeneratedTokens\n0,3,4,5\n", "2 input columns"),
     ("timestamp,input_tokens,output_tokens\n", "no requests"),
     ("", "empty"),
+    # Python's float() reads Arabic-Indic digits and '_' (a hunt planned a day of '١٨' timestamps)
+    ("timestamp,input_tokens,output_tokens\n\u0661\u0668,3,5\n", "line 2: timestamp '\u0661\u0668': write the "
+                                                                 "number in ASCII digits, without '_'"),
+    ("timestamp,input_tokens,output_tokens\n0,1_000,5\n", "line 2: input_tokens '1_000': write the number in ASCII"),
+    ("timestamp,input_tokens,output_tokens\n0,3,\uff15\n", "line 2: output_tokens '\uff15': write the number"),
 ])
 def test_bad_rows_are_named(tmp_path, body, match):
     p = tmp_path / "bad.csv"

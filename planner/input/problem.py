@@ -133,13 +133,13 @@ class Workload(Strict):
 
     @model_validator(mode="after")
     def _profile_in_domain(self) -> Workload:
-        """qps × qps_fraction is held to the 10⁹ req/s of every rate (10¹⁰ was planned as infeasible);
-        a trace is read into the profile by the loader (a single problem file; not fleets yet)."""
+        """qps × qps_fraction is held to 10⁹ req/s (10¹⁰ was planned as infeasible), a period with load
+        to 1e-15 as a single QPS (1e-300 planned an idle hour); a trace is read in by the loader."""
         if self.profile is not None and (top := max(self.period_qps(), default=0.0)) > MAX_QPS:
             raise ValueError(f"profile: the busiest period asks for {top:,.0f} requests/s, above {MAX_QPS:,.0f}")
-        if self.profile is not None and 0 < top < 1e-15:   # a single QPS is held to it (values.Rate)
-            raise ValueError(f"profile: the busiest period asks for {top:g} requests/s, below 1e-15 (one request "
-                             f"in 30 million years)")
+        for i, q in ((i, q) for i, q in enumerate(self.period_qps() if self.profile else []) if 0 < q < 1e-15):
+            raise ValueError(f"profile: period {i} asks for {q:g} requests/s, below 1e-15 (one request in 30 million "
+                             f"years), which underflows the token rates to zero; write 0 for a period without load")
         if self.trace is not None and self.profile is None:   # the loader reads a trace into the profile
             raise ValueError("workload.trace is read into workload.profile when a single problem file is loaded "
                              "(plan solve FILE); fleets do not take traces yet")

@@ -94,6 +94,7 @@ def _find(header: list[str], kind: str, path: Path) -> int:
 
 def _time_s(text: str, path: Path, line: int) -> float:
     t = text.strip()
+    _ascii(t, path, line, "timestamp")
     try:
         v = float(t)
     except ValueError:
@@ -108,8 +109,16 @@ def _time_s(text: str, path: Path, line: int) -> float:
     return v
 
 
+def _ascii(t: str, path: Path, line: int, column: str) -> None:
+    """BadInput for a number not written in ASCII digits: Python reads '١٨' (Arabic-Indic) as 18 and
+    '1_000' as 1000, which no CSV writer means (a hunt planned a day of Arabic-Indic timestamps)."""
+    if not t.isascii() or "_" in t:
+        raise BadInput(f"{path}: line {line}: {column} {t!r}: write the number in ASCII digits, without '_'")
+
+
 def _tokens(text: str, path: Path, line: int, column: str) -> int:
     t = text.strip()
+    _ascii(t, path, line, column)
     try:
         v = float(t)
     except ValueError:
