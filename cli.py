@@ -30,12 +30,13 @@ MAX_TIME_LIMIT = 1e7
 
 
 class AsciiDigits:
-    """A number option written in ASCII: click reads '٣٠٠٠' and '８' as numbers (Python's int and
-    float do), which a file's values and a sweep's axes refuse (a hunt of the options)."""
+    """A number option written in ASCII: click reads '٣٠٠٠' and '８' as numbers and '1_6' as 16
+    (Python's int and float do), which a file's values and a sweep's axes refuse (hunts of the
+    options, 2026-12-04 and -06)."""
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and not value.isascii():
-            self.fail(f"{value!r}: write the number in ASCII digits (0-9)", param, ctx)
+        if isinstance(value, str) and (not value.isascii() or "_" in value):
+            self.fail(f"{value!r}: write the number in ASCII digits (0-9), without '_'", param, ctx)
         return super().convert(value, param, ctx)
 
 

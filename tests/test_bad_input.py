@@ -433,6 +433,8 @@ def test_options_naming_another_kind_of_file_or_none_say_so_in_one_line(args, me
     ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "٤"],
     ["solve", str(ROOT / "problems" / "small_model_cheap_card.yaml"), "--time-limit", "١٠"],
     ["sweep", str(ROOT / "problems" / "small_model_cheap_card.yaml"), "--tpot", "20ms,30ms", "--points", "٣"],
+    ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1_6"],   # ran as 16 cards (2026-12-06)
+    ["solve", str(ROOT / "problems" / "small_model_cheap_card.yaml"), "--time-limit", "1_0"],
 ])
 def test_number_options_are_ascii_digits(args):
     """click read '٣٠٠٠', '８' and '١٠' as numbers (Python's int and float do) where a file's values
