@@ -140,3 +140,14 @@ def test_a_service_key_with_a_newline_is_refused_on_one_line():
         with pytest.raises(BadInput, match=r"^f.json: services\[0\]\.key: 'chat\\nrag' holds a control character") as e:
             run()
         assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["bogus", None, 3])
+def test_a_kind_plan_solve_does_not_write_is_refused(kind):
+    d = plan("deepseek_qps")
+    d["kind"] = kind
+    want = rf"^p.json: kind: '{kind}'; plan solve writes kind: fleet \(a fleet plan\), kind: horizon"
+    with pytest.raises(BadInput, match=want):
+        render(d, "vllm", source="p.json")
+    with pytest.raises(BadInput, match=want):
+        simulate_services(d, "p.json", requests=300)

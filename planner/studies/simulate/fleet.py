@@ -14,7 +14,13 @@ from typing import Any
 
 from planner.errors import BadInput
 from planner.plan.resolve import Resolved
-from planner.studies.simulate.planfile import check_horizon, check_numbers, check_problem_name, plan_from_dict
+from planner.studies.simulate.planfile import (
+    check_horizon,
+    check_kind,
+    check_numbers,
+    check_problem_name,
+    plan_from_dict,
+)
 from planner.studies.simulate.results import SimResult
 from planner.studies.simulate.run import DEFAULT_REQUESTS, DEFAULT_SEED, TooFewRequests, simulate
 from planner.studies.simulate.tables import SimCatalog
@@ -65,6 +71,7 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
 def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
                        catalogs: dict[str, SimCatalog] | None, period: str) -> dict[str, SimResult]:
     catalogs = catalogs or {}
+    check_kind(d, source)
     check_problem_name(d, source)
     check_numbers(d, source)
     if isinstance(d, dict) and d.get("kind") == "horizon":

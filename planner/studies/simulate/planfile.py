@@ -257,6 +257,17 @@ class HorizonFile(_PlanPart):
         return self
 
 
+PLAN_KINDS = ("fleet", "horizon")   # a plan file's `kind`, which a single plan's has none of
+
+
+def check_kind(data: Any, source: str) -> None:
+    """BadInput for a plan file's `kind` that plan solve does not write: 'bogus' was read as a
+    single plan (a hunt)."""
+    if isinstance(data, dict) and "kind" in data and data["kind"] not in PLAN_KINDS:
+        raise BadInput(f"{source}: kind: {str(data['kind'])[:40]!r}; plan solve writes kind: fleet (a fleet plan), "
+                       f"kind: horizon (a plan over a load profile), or no kind (a plan of one service)")
+
+
 def check_problem_name(data: Any, source: str) -> None:
     """BadInput for a plan file's `problem` longer than a problem file's name may be: it heads the
     simulation's tables and names the export's files and manifests (4 million characters made a
