@@ -151,3 +151,19 @@ def test_a_kind_plan_solve_does_not_write_is_refused(kind):
         render(d, "vllm", source="p.json")
     with pytest.raises(BadInput, match=want):
         simulate_services(d, "p.json", requests=300)
+
+
+@pytest.mark.parametrize("service", [["rag"], {"k": 1}])
+def test_a_pool_service_that_is_no_text_is_bad_input(service):
+    """A list or mapping as a pool's service crashed the file-index mapping (exit 5; a review)."""
+    d = plan("fleet_mix")
+    d["pools"][0]["service"] = service
+    for run in (lambda: render(d, "vllm", source="f.json"), lambda: simulate_services(d, "f.json", requests=300)):
+        with pytest.raises(BadInput, match=r"f.json: pools\[0\]\.service: .* is not a service of this plan"):
+            run()
+
+
+@pytest.mark.parametrize("period", ["1_0", " 3", "+3"])
+def test_a_period_is_ascii_digits(period):
+    with pytest.raises(BadInput, match=r"--period: 'peak', 'all' or a period index"):
+        simulate_services(_trace(), "day.json", requests=300, period=period)

@@ -162,3 +162,30 @@ def test_dynamo_sglang_workers_move_kv_over_nixl_as_dynamos_example_does(engine,
         tail = args[args.index("--disaggregation-transfer-backend"):][:2] if want else []
         assert tail == want and ("--disaggregation-transfer-backend" in args) == bool(want)
         assert "--kv-transfer-config" not in args
+
+
+def test_services_alike_up_to_the_cut_get_a_router_each():
+    """Two services alike in their first 38 characters shared one router, its RBAC and its pod
+    label (the router name is cut shorter than the tag a script file is named by): one router
+    picked both models' pods, and the second set of objects overwrote the first (a review)."""
+    d = plan("fleet_mix")
+    keys = {"rag": "customer-support-chat-assistant-europe-alpha",
+            "chat+coding": "customer-support-chat-assistant-europe-bravo"}
+    for s in d["services"]:
+        s["key"] = keys.get(s["key"], s["key"])
+    for p in d["pools"]:
+        p["service"] = keys.get(p["service"], p["service"])
+    docs = list(yaml.safe_load_all(render(d, "k8s", engine="sglang")["k8s.yaml"]))
+    names = [(o["kind"], o["metadata"]["name"]) for o in docs]
+    assert len(names) == len(set(names))
+    routers = [o for o in docs if o["kind"] == "Deployment" and o["metadata"]["labels"]["planner/role"] == "router"]
+    assert len(routers) == 2 and len({r["metadata"]["name"] for r in routers}) == 2
+    pods = [o for o in docs if o["kind"] in ("Deployment", "StatefulSet") and o not in routers]
+    for r in routers:
+        sel = _selectors(r["spec"]["template"]["spec"]["containers"][0]["args"])
+        chosen = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in pods
+                  if sel["decode"].items() <= o["spec"]["template"]["metadata"]["labels"].items()}
+        served = {o["spec"]["template"]["spec"]["containers"][0]["args"][o["spec"]["template"]["spec"]["containers"][0]
+                  ["args"].index("--served-model-name") + 1] for o in pods
+                  if o["metadata"]["labels"]["app.kubernetes.io/name"] in chosen}
+        assert len(chosen) >= 1 and len(served) == 1, (r["metadata"]["name"], chosen, served)

@@ -180,23 +180,23 @@ def load_scenario(path: str | Path) -> Scenario:
         raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as a scenario; "
                        f"a scenario edits the base (gpus, workload, slo, serving, limits, pricing, buy: "
                        f"docs/studies.md); the base is the first file")
-    _refuse_nulls(data, str(path))
     _check_gpu_updates(data, str(path))
-    scenario = validate(Scenario, data, str(path))
+    scenario = validate(Scenario, data, str(path))   # first: a misspelt key is named as one
+    _refuse_nulls(data, str(path))
     note_slips(data, f"{path}: ")   # as a problem file's: `tpot: 50` is 50 s a token
     return scenario
 
 
-def _refuse_nulls(data: object, source: str, path: tuple[str, ...] = ()) -> None:
+def _refuse_nulls(data: object, source: str, path: str = "") -> None:
     """BadInput for a key set to null anywhere but `limits`: a scenario names what changes, and a
     null was read as 'unchanged' without a word (`serving: {redundancy: null}` kept the base's N+1,
     `workload: {qps: null}` its QPS; a 2026-12-06 hunt). Under `limits` null lifts the base's cap."""
-    if not isinstance(data, dict):
-        return
-    for key, value in data.items():
-        where = (*path, one_line(key))
-        if value is None and where[:1] != ("limits",):
-            raise BadInput(f"{source}: {'.'.join(where)}: null; a scenario names only what changes: leave the key "
+    items = (data.items() if isinstance(data, dict) else
+             ((f"[{i}]", v) for i, v in enumerate(data)) if isinstance(data, list) else ())
+    for key, value in items:
+        where = f"{path}{key}" if str(key).startswith("[") else f"{path}.{one_line(key)}" if path else one_line(key)
+        if value is None and not where.startswith("limits."):
+            raise BadInput(f"{source}: {where}: null; a scenario names only what changes: leave the key "
                            f"out to keep the base's value, or give the new one (a limit lifts with null: "
                            f"limits: {{power: null}})")
         _refuse_nulls(value, source, where)

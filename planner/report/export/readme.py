@@ -12,7 +12,7 @@ from planner.report.export.manifests import (
     node_selector,
 )
 from planner.report.export.planread import ExportPlan
-from planner.report.export.routers import ROUTER_PORT, routed_services, router_name, uneven_shares
+from planner.report.export.routers import ROUTER_PORT, routed_services, uneven_shares
 from planner.report.text import precisions
 
 WHAT = {
@@ -95,8 +95,7 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
               "    at its means (see slo.json for the limits and the planned per-pool values).",
               "  - Dynamo's frontend balances by load, not by static weights; router.json gives the planned split."]
     if target == "k8s" and engine == "sglang":
-        for svc, tag, mine in routed_services(pls):
-            name = router_name(tag)
+        for svc, _, name, mine in routed_services(pls):
             lines += [f"  - {'Service ' + one_line(svc) + ': ' if plan.kind == 'fleet' else ''}SGLang's router "
                       f"`{name}` (a Deployment, and a Service on port {ROUTER_PORT}):",
                       f"    it finds the serving pods by their labels {ROUTER_LABEL}={name} and "

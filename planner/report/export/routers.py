@@ -23,24 +23,24 @@ UNEVEN = 1.05   # a role's planned per-instance shares apart by more than this: 
 ROUTER_CPU, ROUTER_MEMORY = "2", "4Gi"   # the router pod's requests: a Rust process, no GPU
 
 
-def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, list[PoolLaunch]]]:
-    """(service key, router tag, its pools) of each service that has prefill pools; the tag is the
-    service's DNS name, made unique where two names are alike up to the cut."""
-    out, used = [], set()
+def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, str, list[PoolLaunch]]]:
+    """(service key, router tag, Kubernetes router name, its pools) of each service that has
+    prefill pools: the tag (script file names) is the service's DNS name and the router's name
+    `<tag>-pd-router`, both made unique where two services' names are alike up to their cuts (the
+    name is cut shorter: two services alike in their first 38 characters shared one router, its
+    RBAC and its pod label, until a review of 2026-12-06)."""
+    out, tags, names = [], set(), set()
     for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
         mine = [pl for pl in pls if pl.service == svc]
         if not any(pl.pool.role == "prefill" for pl in mine):
             continue
-        tag = dns_name(svc)
-        tag = dns_name(svc, str(k)) if tag in used else tag   # names alike up to the cut: one router each
-        used.add(tag)
-        out.append((svc, tag, mine))
+        tag, name = dns_name(svc), dns_name(svc, "pd-router")
+        if tag in tags or name in names:   # names alike up to the cut: one router each
+            tag, name = dns_name(svc, str(k)), dns_name(svc, str(k), "pd-router")
+        tags.add(tag)
+        names.add(name)
+        out.append((svc, tag, name, mine))
     return out
-
-
-def router_name(tag: str) -> str:
-    """The Kubernetes name of a service's SGLang router (Deployment, Service, RBAC, pod label)."""
-    return dns_name(tag, "pd-router")
 
 
 def _notes(svc: str, mine: list[PoolLaunch], engine: str, source: str) -> list[str]:
@@ -62,7 +62,7 @@ def engine_router(pls: list[PoolLaunch], engine: str, addr: dict[tuple[str, int]
         return addr[(pl.name, k)]
 
     out: dict[str, str] = {}
-    for svc, tag, mine in routed_services(pls):
+    for svc, tag, _, mine in routed_services(pls):
         comment = "".join(f"# note: {n}\n" for n in _notes(svc, mine, engine, source))
         if engine == "sglang":
             argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
@@ -91,8 +91,7 @@ def sglang_router_k8s(pls: list[PoolLaunch], image: str, source: str = "plan") -
     key, the router's name the pools' pods are labelled with."""
     docs: list[dict[str, Any]] = []
     names: dict[str, str] = {}
-    for svc, tag, mine in routed_services(pls):
-        name = router_name(tag)
+    for svc, _, name, mine in routed_services(pls):
         names[svc] = name
         notes = _notes(svc, mine, "sglang", source)
         argv = ["--pd-disaggregation", "--service-discovery",

@@ -102,7 +102,8 @@ def in_file_order(d: dict[str, Any], source: str):
         if type(e) is not BadInput:
             raise
         text = str(e)
-        for key in {p.get("service") for p in d.get("pools") or [] if isinstance(p, dict)}:
+        for key in {p.get("service") for p in d.get("pools") or [] if isinstance(p, dict)
+                    and isinstance(p.get("service"), str)}:
             idx = [i for i, p in enumerate(d["pools"]) if isinstance(p, dict) and p.get("service") == key]
             head = f"{source}: service {key}: pools["
             if text.startswith(head):
@@ -152,7 +153,7 @@ def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
         i = int(period)
     except ValueError:
         i = None
-    if i is None or not period.isascii():   # ASCII digits, as every number option ('١' ran period 1, a hunt)
+    if i is None or not (period.isascii() and period.isdigit()):   # ASCII digits as every number option ('١', '1_0')
         raise BadInput(f"--period: 'peak', 'all' or a period index, got {period!r}")
     if not 0 <= i < len(periods):
         raise BadInput(f"--period: {i} is not a period of {source} (0 … {len(periods) - 1})")
@@ -268,17 +269,16 @@ def check_periods(d: dict[str, Any], source: str) -> None:
                            f"plan's, for {', '.join(sorted(map(str, models)))} (comparison.static_peak_plan."
                            f"{'services[].' if fleet else ''}model): a hand edit of one of them")
     for i in period_indices(d, "all", source):
-        runs = ([(f"{source}: period {i}: {key}", plan) for key, plan in fleet_period_plans(d, i, source, True)]
-                if d.get("classes") else [(f"{source}: period {i}", period_plan(d, i, source, own_lengths=True))])
-        for where, plan in runs:
+        runs = ([(f"{source}: period {i}: {key}", f"{source}: service {key}", plan)
+                 for key, plan in fleet_period_plans(d, i, source, True)] if d.get("classes") else
+                [(f"{source}: period {i}", source, period_plan(d, i, source, own_lengths=True))])
+        for where, head, plan in runs:
             try:
                 plan_from_dict(plan, where)
             except BadInput as e:
                 if type(e) is not BadInput:
                     raise
-                raise BadInput(_in_file(str(e), where, plan["pools"], d["periods"][i]["pools"], i,
-                                        source + (f": service {where.rsplit(': ', 1)[1]}" if d.get("classes")
-                                                  else ""))) from None
+                raise BadInput(_in_file(str(e), where, plan["pools"], d["periods"][i]["pools"], i, head)) from None
 
 
 def _in_file(text: str, where: str, pools: list, file_pools: list, i: int, head: str) -> str:
