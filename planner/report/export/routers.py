@@ -26,9 +26,9 @@ ROUTER_CPU, ROUTER_MEMORY = "2", "4Gi"   # the router pod's requests: a Rust pro
 def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, str, list[PoolLaunch]]]:
     """(service key, router tag, Kubernetes router name, its pools) of each service that has
     prefill pools: the tag (script file names) is the service's DNS name and the router's name
-    `<tag>-pd-router`, both made unique where two services' names are alike up to their cuts (the
-    name is cut shorter: two services alike in their first 38 characters shared one router, its
-    RBAC and its pod label, until a review of 2026-12-06)."""
+    `<service>-pd-router` (cut shorter), both made unique where two services' names are alike up
+    to their cuts (two services alike in their first 38 characters shared one router, its RBAC and
+    its pod label, until a review of 2026-12-06)."""
     out, tags, names = [], set(), set()
     for k, svc in enumerate(dict.fromkeys(pl.service for pl in pls)):
         mine = [pl for pl in pls if pl.service == svc]
