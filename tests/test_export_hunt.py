@@ -167,3 +167,25 @@ def test_a_pool_service_that_is_no_text_is_bad_input(service):
 def test_a_period_is_ascii_digits(period):
     with pytest.raises(BadInput, match=r"--period: 'peak', 'all' or a period index"):
         simulate_services(_trace(), "day.json", requests=300, period=period)
+
+
+def test_instances_edited_by_hand_are_said_to_leave_the_router_weights_stale(recwarn):
+    """router.json weighs pools by their capacity_* (totals over the plan's own instances): a pool
+    scaled from 7 instances to 5 by hand kept its share of the traffic without a word (a hunt).
+    The pools' cards against totals.cards say so, in README.txt and on stderr; no example plan
+    as solved gets the note."""
+    from tests.test_export import PLANS
+    for name in PLANS + ["fleet_mix"]:
+        for target in ("vllm", "k8s"):
+            try:
+                files = render(plan(name), target)
+            except BadInput:   # a plan this target refuses (tests/test_export.py)
+                continue
+            assert "totals.cards says" not in files["README.txt"], (name, target)
+    d = plan("deepseek_qps")
+    assert (d["pools"][0]["gpu"], d["pools"][0]["instances"], d["totals"]["cards"]["h200"]) == ("h200", 7, 56)
+    d["pools"][0]["instances"] = 5
+    readme = render(d, "vllm", source="p.json")["README.txt"]
+    assert "  - decode-h200-0: the pools hold 40 h200 cards where the plan's totals.cards says 56 (instances " \
+           "edited by hand?): router.json weighs each pool by its capacity_*" in readme
+    assert any("the pools hold 40 h200 cards" in str(w.message) for w in recwarn)

@@ -209,6 +209,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if horizon is not None:   # before `launches`, whose refusal of a mix reads as one period's
         check_modes(horizon, eng, target, source)
     pls = _located(horizon, plan_data, source, lambda: launches(plan, eng, model_path))
+    if horizon is None:   # a day's union holds the most any period runs, which no totals state
+        for g, note in stale_capacities(plan_data, plan.cards):   # said by the first pool of those cards
+            next((pl for pl in pls if pl.gpu.id == g), pls[0]).caveats.append(note)
     for pl in pls:   # also in the pool's script and README.txt
         for c in pl.caveats:
             warnings.warn(f"{source}: {pl.name}: {c}", PlannerNotice, stacklevel=2)
@@ -273,6 +276,24 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         files["README.txt"] += readme_section(horizon, target, [pl.name for pl in pls], schedule_prefix(plan.problem),
                                               time_zone)
     return files
+
+
+def stale_capacities(data: Any, cards: dict[str, int]) -> list[tuple[str, str]]:
+    """Where the pools hold other cards than the plan's `totals.cards` says: `instances` edited by
+    hand, whose pools' `capacity_*` (totals over the plan's own instances) router.json's weights
+    still read (a hunt scaled a pool down and exported its old share of the traffic)."""
+    said = (data.get("totals") or {}).get("cards") if isinstance(data, dict) and \
+        isinstance(data.get("totals"), dict) else None
+    if not isinstance(said, dict):
+        return []
+    out = []
+    for g in sorted(set(cards) | set(said), key=str):
+        n, m = cards.get(g, 0), said.get(g, 0)
+        if isinstance(m, int) and not isinstance(m, bool) and m != n:
+            out.append((g, f"the pools hold {n} {g} cards where the plan's totals.cards says {m} (instances edited "
+                           f"by hand?): router.json weighs each pool by its capacity_*, computed for the plan's own "
+                           f"instances; re-solve, or scale an edited pool's capacity_* with its instances"))
+    return out
 
 
 def _located(horizon: Horizon | None, data: Any, source: str, fn):
