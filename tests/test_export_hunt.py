@@ -20,6 +20,13 @@ def _trace() -> dict:
     return json.loads((GOLDEN / "deepseek_trace.json").read_text(encoding="utf-8"))
 
 
+def _both_refuse(d: dict, source: str, want: str, target: str = "vllm") -> None:
+    """`plan export` (to `target`) and `plan simulate` refuse the plan data alike, matching `want`."""
+    for run in (lambda: render(d, target, source=source), lambda: simulate_services(d, source, requests=300)):
+        with pytest.raises(BadInput, match=want):
+            run()
+
+
 def _busy(d: dict) -> int:
     """A period with requests whose pools include a decode or colocated one."""
     return next(i for i, p in enumerate(d["periods"]) if p["qps"] > 0
@@ -70,11 +77,8 @@ def test_a_fleet_plans_errors_name_the_files_pool_index():
     key = d["pools"][i]["service"]
     assert key in svc
     d["pools"][i]["instances"] = -1
-    want = rf"fleet.json: service {re.escape(key)}: pools\[{i}\].instances: Input should be greater than or equal to 1"
-    with pytest.raises(BadInput, match=want):
-        render(d, "vllm", source="fleet.json")
-    with pytest.raises(BadInput, match=want):
-        simulate_services(d, "fleet.json", requests=300)
+    _both_refuse(d, "fleet.json", rf"fleet.json: service {re.escape(key)}: pools\[{i}\].instances: Input should be "
+                                  rf"greater than or equal to 1")
 
 
 def test_an_engine_refusal_of_a_fleet_pool_names_the_files_index():
@@ -107,21 +111,14 @@ def test_a_hand_edit_of_any_period_is_refused_by_export_and_simulate_alike(edit,
     d = _trace()
     i = _quiet(d)
     edit(d["periods"][i]["pools"][0])
-    want = rf"day.json: periods\[{i}\]\.{field}"
-    with pytest.raises(BadInput, match=want):
-        render(d, "vllm", source="day.json")
-    with pytest.raises(BadInput, match=want):
-        simulate_services(d, "day.json", requests=300)
+    _both_refuse(d, "day.json", rf"day.json: periods\[{i}\]\.{field}")
 
 
 def test_a_day_plans_model_must_be_its_static_plans():
     d = _trace()
     d["model"] = "qwen3-32b"
-    want = r"day.json: model: 'qwen3-32b', but the periods' pools are the static peak plan's, for deepseek-r1"
-    with pytest.raises(BadInput, match=want):
-        render(d, "k8s", source="day.json")
-    with pytest.raises(BadInput, match=want):
-        simulate_services(d, "day.json", requests=300)
+    _both_refuse(d, "day.json", r"day.json: model: 'qwen3-32b', but the periods' pools are the static peak plan's, "
+                                r"for deepseek-r1", "k8s")
 
 
 def test_periods_out_of_order_are_refused_by_export():
@@ -146,11 +143,8 @@ def test_a_service_key_with_a_newline_is_refused_on_one_line():
 def test_a_kind_plan_solve_does_not_write_is_refused(kind):
     d = plan("deepseek_qps")
     d["kind"] = kind
-    want = rf"^p.json: kind: '{kind}'; plan solve writes kind: fleet \(a fleet plan\), kind: horizon"
-    with pytest.raises(BadInput, match=want):
-        render(d, "vllm", source="p.json")
-    with pytest.raises(BadInput, match=want):
-        simulate_services(d, "p.json", requests=300)
+    _both_refuse(d, "p.json", rf"^p.json: kind: '{kind}'; plan solve writes kind: fleet \(a fleet plan\), "
+                              r"kind: horizon")
 
 
 @pytest.mark.parametrize("service", [["rag"], {"k": 1}])
@@ -158,9 +152,7 @@ def test_a_pool_service_that_is_no_text_is_bad_input(service):
     """A list or mapping as a pool's service crashed the file-index mapping (exit 5; a review)."""
     d = plan("fleet_mix")
     d["pools"][0]["service"] = service
-    for run in (lambda: render(d, "vllm", source="f.json"), lambda: simulate_services(d, "f.json", requests=300)):
-        with pytest.raises(BadInput, match=r"f.json: pools\[0\]\.service: .* is not a service of this plan"):
-            run()
+    _both_refuse(d, "f.json", r"f.json: pools\[0\]\.service: .* is not a service of this plan")
 
 
 @pytest.mark.parametrize("period", ["1_0", " 3", "+3"])
