@@ -181,3 +181,13 @@ def test_instances_edited_by_hand_are_said_to_leave_the_router_weights_stale(rec
     assert "  - decode-h200-0: the pools hold 40 h200 cards where the plan's totals.cards says 56 (instances " \
            "edited by hand?): router.json weighs each pool by its capacity_*" in readme
     assert any("the pools hold 40 h200 cards" in str(w.message) for w in recwarn)
+
+
+def test_every_line_of_a_fleet_message_names_the_files_pool_index():
+    """A message of several lines (one per field pydantic refuses) had only its first renumbered:
+    chat+coding's second pool read pools[1], the file's rag pool."""
+    d = plan("fleet_mix")
+    assert [p["service"] for p in d["pools"]][3:5] == ["chat+coding", "chat+coding"]
+    d["pools"][3]["instances"], d["pools"][4]["instances"] = -1, -2
+    _both_refuse(d, "f.json", r"f.json: service chat\+coding: pools\[3\]\.instances: .*\n"
+                              r"f.json: service chat\+coding: pools\[4\]\.instances: .*\(got -2\)")

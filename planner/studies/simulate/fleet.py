@@ -102,15 +102,14 @@ def in_file_order(d: dict[str, Any], source: str):
         if type(e) is not BadInput:
             raise
         text = str(e)
-        for key in {p.get("service") for p in d.get("pools") or [] if isinstance(p, dict)
-                    and isinstance(p.get("service"), str)}:
-            idx = [i for i, p in enumerate(d["pools"]) if isinstance(p, dict) and p.get("service") == key]
-            head = f"{source}: service {key}: pools["
-            if text.startswith(head):
-                j = text[len(head):].split("]", 1)[0]
-                if j.isdigit() and int(j) < len(idx):
-                    raise BadInput(f"{head}{idx[int(j)]}]{text[len(head) + len(j) + 1:]}") from None
-        raise
+        file = d.get("pools") if isinstance(d.get("pools"), list) else []
+        named = [p for p in file if isinstance(p, dict) and isinstance(p.get("service"), str)]
+        for key in dict.fromkeys(p["service"] for p in named):
+            where = f"{source}: service {key}"
+            text = renumbered(text, where, [p for p in named if p["service"] == key], file, f"{where}: pools")
+        if text == str(e):
+            raise
+        raise BadInput(text) from None
 
 
 Run = tuple[dict[str, Any], str, str, "SimCatalog | None"]   # plan data, its name in errors, in the result, catalog
@@ -278,18 +277,19 @@ def check_periods(d: dict[str, Any], source: str) -> None:
             except BadInput as e:
                 if type(e) is not BadInput:
                     raise
-                raise BadInput(_in_file(str(e), where, plan["pools"], d["periods"][i]["pools"], i, head)) from None
+                raise BadInput(renumbered(str(e), where, plan["pools"], d["periods"][i]["pools"],
+                                          f"{head}: periods[{i}].pools")) from None
 
 
-def _in_file(text: str, where: str, pools: list, file_pools: list, i: int, head: str) -> str:
-    """A message about a period plan's `pools[k]` naming the plan file's `periods[i].pools[j]`
-    (the same pool object: a fleet's class plan holds the class's pools of the period)."""
+def renumbered(text: str, where: str, pools: list, file_pools: list, to: str) -> str:
+    """`text` with each `{where}: pools[k]` (k an index of `pools`, a plan's pools taken from the
+    file's `file_pools`: a fleet service's, a period's) as `{to}[j]`, j the file's index of that
+    same pool object, and `{where}: pools:` as `{to}:` (every line of a message of several)."""
     def at(m: re.Match) -> str:
         k = int(m.group(1))
         j = next((j for j, p in enumerate(file_pools) if k < len(pools) and p is pools[k]), None)
-        return m.group(0) if j is None else f"{head}: periods[{i}].pools[{j}]"
-    text = re.sub(re.escape(where) + r": pools\[(\d+)\]", at, text)
-    return text.replace(f"{where}: pools:", f"{head}: periods[{i}].pools:")
+        return m.group(0) if j is None else f"{to}[{j}]"
+    return re.sub(re.escape(where) + r": pools\[(\d+)\]", at, text).replace(f"{where}: pools:", f"{to}:")
 
 
 def period_plan(d: dict[str, Any], i: int, source: str, own_lengths: bool = False) -> dict[str, Any]:
