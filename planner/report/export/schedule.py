@@ -110,8 +110,6 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     model, SLO, calibration and lengths (the plan file's only whole description of them; the pools'
     commands do not depend on them) with the horizon's own verification."""
     base = (d.get("comparison") or {}).get("static_peak_plan") if isinstance(d.get("comparison"), dict) else None
-    if isinstance(base, dict):   # every period as `plan simulate` reads it (hand edits it refused were exported)
-        check_periods(d, source)
     if not isinstance(base, dict):
         raise BadInput(f"{source}: comparison.static_peak_plan: "
                        + ("null (this day has no static fleet: " + str(d["comparison"].get("static_peak_none_because")
@@ -119,9 +117,10 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
                           if isinstance(d.get("comparison"), dict) and "static_peak_plan" in d["comparison"]
                           else "missing")
                        + "; the export takes the model, SLO, calibration and lengths from it")
-    periods = d.get("periods")
-    if not isinstance(periods, list) or not periods:
-        raise BadInput(f"{source}: periods: not a plan over a load profile written by plan solve (no periods)")
+    # every period as `plan simulate` reads it (hand edits it refused were exported): the periods a
+    # list of at least one, each pool's name, instances (≥ 1) and capacities as a plan's
+    check_periods(d, source)
+    periods = d["periods"]
     fleet = base.get("kind") == "fleet"
     keys: list[tuple[str, tuple]] = []      # (class, shape) of each union pool
     origin: list[tuple[int, int]] = []      # (period, index) each union pool's entry comes from
@@ -132,23 +131,13 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     start = 0.0
     for i, per in enumerate(periods):
         where = f"{source}: periods[{i}]"
-        if not isinstance(per, dict) or not isinstance(per.get("pools"), list):
-            raise BadInput(f"{where}.pools: missing; not a plan over a load profile written by plan solve")
-        hours, qps = per.get("hours"), per.get("qps")
-        for name, v, low in (("hours", hours, "> 0"), ("qps", qps, "≥ 0")):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 if name == "hours" else v >= 0) \
-                    or v == float("inf"):
-                raise BadInput(f"{where}.{name}: a finite number {low}, got {json.dumps(v)[:40]}")
-        if qps > 0 and not per["pools"]:   # scaled to nothing in a busy hour (a hand edit, a hunt)
-            raise BadInput(f"{where}.pools: empty, but the period has {qps:g} req/s to serve")
+        hours, qps = per.get("hours"), per["qps"]
+        if hours is None:   # optional to the simulator, which reads no period's length
+            raise BadInput(f"{where}.hours: a finite number > 0, got null")
         here: dict[int, int] = {}
         caps: dict[int, tuple[float, float]] = {}
         for j, p in enumerate(per["pools"]):
-            if not isinstance(p, dict) or not isinstance(p.get("name"), str):
-                raise BadInput(f"{where}.pools[{j}]: not a pool of a plan file (no name)")
-            n = p.get("instances")
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise BadInput(f"{where}.pools[{j}].instances: a whole number ≥ 0, got {json.dumps(n)[:40]}")
+            n = p["instances"]
             cls = p.get("class", "") if fleet else ""
             if fleet and not isinstance(cls, str):
                 raise BadInput(f"{where}.pools[{j}].class: the class the pool serves, got {json.dumps(cls)[:40]}")
@@ -165,8 +154,7 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
             else:
                 pools[k] = _widest(pools[k], entry)
             here[k] = here.get(k, 0) + n
-            if n:   # an entry of no instance serves nothing (a hand edit): no share of the split
-                caps[k] = tuple(a + _number(p.get(f)) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
+            caps[k] = tuple(a + float(p[f]) for a, f in zip(caps.get(k, (0.0, 0.0)), CAPACITY))
         counts.append(here)
         capacity.append(caps)
         nodes = per.get("nodes") if isinstance(per.get("nodes"), dict) else {}
@@ -196,11 +184,6 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
         used = {p["service"] for p in pools}
         union["services"] = [s for s in base.get("services") or [] if isinstance(s, dict) and s.get("key") in used]
     return Horizon(union, sched, start, tuple(origin))
-
-
-def _number(v: Any) -> float:
-    """A capacity of the plan file, 0 where it is none (the pool reader checks the entry itself)."""
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and v != float("inf") else 0.0
 
 
 def _nodes(nodes: dict) -> dict[str, dict[str, int]]:
