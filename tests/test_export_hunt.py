@@ -50,13 +50,17 @@ def test_a_busy_period_without_decode_is_refused():
         render(d, "k8s", source="day.json")
 
 
-@pytest.mark.parametrize("value", ["x", float("inf"), -1.0, True])
-def test_a_capacity_that_is_no_finite_number_is_refused(value):
+@pytest.mark.parametrize("value, why", [
+    ("x", r"Input should be a valid number \(got 'x'\)"),
+    (float("inf"), r"Infinity; a plan file holds finite numbers"),   # as plan simulate names it
+    (-1.0, r"Input should be greater than or equal to 0 \(got -1.0\)"),
+    (True, r"Input should be a valid number \(got True\)"),
+])
+def test_a_capacity_that_is_no_finite_number_is_refused(value, why):
     d = _trace()
     i = _busy(d)
     d["periods"][i]["pools"][0]["capacity_decode_tokens_per_s"] = value
-    with pytest.raises(BadInput, match=rf"day.json: periods\[{i}\].pools\[0\].capacity_decode_tokens_per_s: "
-                                       r"Input should be (a valid number|a finite number|greater than or equal to 0)"):
+    with pytest.raises(BadInput, match=rf"day.json: periods\[{i}\].pools\[0\].capacity_decode_tokens_per_s: {why}"):
         render(d, "vllm", source="day.json")
 
 
@@ -191,3 +195,9 @@ def test_every_line_of_a_fleet_message_names_the_files_pool_index():
     d["pools"][3]["instances"], d["pools"][4]["instances"] = -1, -2
     _both_refuse(d, "f.json", r"f.json: service chat\+coding: pools\[3\]\.instances: .*\n"
                               r"f.json: service chat\+coding: pools\[4\]\.instances: .*\(got -2\)")
+
+
+def test_a_nan_in_a_day_plan_is_named_alike_by_export_and_simulate():
+    d = _trace()
+    d["periods"][3]["pools"][0]["batch"] = float("nan")
+    _both_refuse(d, "day.json", r"^day.json: periods\[3\]\.pools\[0\]\.batch: NaN; a plan file holds finite numbers")

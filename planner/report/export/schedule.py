@@ -31,6 +31,7 @@ from typing import Any
 from planner.errors import BadInput
 from planner.report.export.manifests import rbac_objects
 from planner.studies.simulate.fleet import check_periods
+from planner.studies.simulate.planfile import check_numbers
 
 KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.0"   # the Kubernetes project's kubectl image (no shell in it)
 KINDS = ("owned", "reserved", "on_demand", "spot")  # a period's nodes by capacity kind (`idle` owned nodes run nothing)
@@ -118,7 +119,9 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
                           else "missing")
                        + "; the export takes the model, SLO, calibration and lengths from it")
     # every period as `plan simulate` reads it (hand edits it refused were exported): the periods a
-    # list of at least one, each pool's name, instances (≥ 1) and capacities as a plan's
+    # list of at least one, each pool's name, instances (≥ 1) and capacities as a plan's; a NaN
+    # anywhere named as simulate names it
+    check_numbers(d, source)
     check_periods(d, source)
     periods = d["periods"]
     fleet = base.get("kind") == "fleet"
