@@ -1,8 +1,9 @@
-"""SGLang's prefill/decode router in an export. Launch scripts list every instance's address
-(tests/test_export_placement.py); on Kubernetes the router runs in the cluster and discovers the
-serving pods by label (until 2026-12-06 k8s and dynamo exports shipped a pd-router script over
-`<pool>-<k>` host names no Deployment has, and no router pod). Its arguments are read by
-sglang-router's own parser (pinned in the test extra)."""
+"""SGLang's and vLLM's prefill/decode routers in an export. Launch scripts list every instance's
+address (tests/test_export_placement.py); on Kubernetes the router runs in the cluster and
+discovers the serving pods by label (until 2026-12-06 k8s and dynamo exports shipped a pd-router
+script over `<pool>-<k>` host names no Deployment has, and no router pod; vLLM had no router at
+all). Their arguments are read by sglang-router's and vllm-router's own parsers (pinned in the
+test extra)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from tests.test_export import K8S_VERSION, plan
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 
-def _docs(name: str, **kw) -> list[dict]:
-    return list(yaml.safe_load_all(render(plan(name), "k8s", engine="sglang", **kw)["k8s.yaml"]))
+def _docs(name: str, engine: str = "sglang", **kw) -> list[dict]:
+    return list(yaml.safe_load_all(render(plan(name), "k8s", engine=engine, **kw)["k8s.yaml"]))
 
 
 def _selectors(args: list[str]) -> dict[str, dict[str, str]]:
@@ -39,10 +40,15 @@ def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
 
+VLLM_COMMAND = ["sh", "-c", 'pip install --no-cache-dir vllm-router==0.1.17 && exec python3 -m '
+                'vllm_router.launch_router "$@"', "sh"]
+
+
+@pytest.mark.parametrize("engine", ["sglang", "vllm"])
 @pytest.mark.parametrize("name", ["deepseek_qps", "fleet_mix"])
-def test_each_pd_service_gets_a_router_that_selects_exactly_its_serving_pods(name):
+def test_each_pd_service_gets_a_router_that_selects_exactly_its_serving_pods(name, engine):
     d = plan(name)
-    docs = _docs(name)
+    docs = _docs(name, engine)
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     routers = [o for o in docs if o["kind"] == "Deployment" and o["metadata"]["labels"]["planner/role"] == "router"]
@@ -54,9 +60,11 @@ def test_each_pd_service_gets_a_router_that_selects_exactly_its_serving_pods(nam
     for r in routers:
         name_ = r["metadata"]["name"]
         (c,) = r["spec"]["template"]["spec"]["containers"]
-        assert c["command"] == ["python3", "-m", "sglang_router.launch_router"]
+        sglang = ["python3", "-m", "sglang_router.launch_router"]
+        assert c["command"] == (sglang if engine == "sglang" else VLLM_COMMAND)
         args = c["args"]
-        assert "--pd-disaggregation" in args and "--service-discovery" in args
+        assert ("--pd-disaggregation" if engine == "sglang" else "--vllm-pd-disaggregation") in args
+        assert "--service-discovery" in args
         assert _arg(args, "--service-discovery-namespace") == "$(POD_NAMESPACE)"
         assert {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} in c["env"]
         assert (_arg(args, "--host"), _arg(args, "--port")) == ("0.0.0.0", "8000")
@@ -78,10 +86,13 @@ def test_each_pd_service_gets_a_router_that_selects_exactly_its_serving_pods(nam
                 (pc,) = o["spec"]["template"]["spec"]["containers"]
                 assert pc["ports"][0]["containerPort"] == int(_arg(args, "--service-discovery-port"))
                 notes = o["spec"]["template"]["metadata"].get("annotations", {})
-                if side == "prefill":   # where the router tells decode to fetch the KV from
+                if side == "prefill" and engine == "sglang":   # where the router tells decode to fetch the KV from
                     assert notes == {"sglang.ai/bootstrap-port": _arg(pc["args"], "--disaggregation-bootstrap-port")}
                 else:
                     assert notes == {}
+                side_channel = [e for e in pc.get("env", []) if e["name"] == "VLLM_NIXL_SIDE_CHANNEL_HOST"]
+                assert side_channel == ([{"name": "VLLM_NIXL_SIDE_CHANNEL_HOST", "valueFrom": {
+                    "fieldRef": {"fieldPath": "status.podIP"}}}] if engine == "vllm" else [])
             seen += [(side, o["metadata"]["labels"]["app.kubernetes.io/name"]) for o in chosen]
     # every prefill and decode pool is routed by exactly one router; colocated pools by none
     want = sorted((p["role"], n) for p, n in zip(pools, _pool_names(docs)) if p["role"] != "colocated")
@@ -94,19 +105,18 @@ def _pool_names(docs: list[dict]) -> list[str]:
             and o["metadata"]["labels"].get("planner/role") in ("prefill", "decode", "colocated")]
 
 
-def test_manifests_ship_no_router_script_and_vllm_no_router():
+@pytest.mark.parametrize("engine", ["sglang", "vllm"])
+def test_manifests_ship_no_router_script_and_dynamo_no_router(engine):
     """A router script of host names the cluster does not have is gone from k8s and dynamo exports;
-    Dynamo's frontend routes; with vLLM the manifests carry no SGLang router."""
+    Dynamo's frontend routes, so its graph has no router either."""
     d = plan("deepseek_qps")
-    assert not [f for f in render(d, "k8s", engine="sglang") if f.startswith("pd-router")]
-    assert not [f for f in render(d, "dynamo", engine="sglang") if f.startswith("pd-router")]
-    vllm = list(yaml.safe_load_all(render(d, "k8s", engine="vllm")["k8s.yaml"]))
-    assert not [o for o in vllm if o["metadata"]["labels"].get("planner/role") == "router"]
-    assert not [o for o in vllm if "planner/pd-router" in o.get("spec", {}).get("template", {})
-                .get("metadata", {}).get("labels", {})]
-    readme = render(d, "k8s", engine="sglang")["README.txt"]
+    assert not [f for f in render(d, "k8s", engine=engine) if f.startswith("pd-router")]
+    dynamo = render(plan("deepseek_qps_disaggregated"), "dynamo", engine=engine)
+    assert not [f for f in dynamo if f.startswith("pd-router")] and "router" not in dynamo["dynamo.yaml"]
+    readme = render(d, "k8s", engine=engine)["README.txt"]
     assert "kubectl port-forward svc/deepseek-qps-pd-router 8000" in readme
     assert "Note: the router shares decode requests evenly over its 8 instances" in readme
+    assert ("vllm-router==0.1.17, installed as its pod starts" in readme) == (engine == "vllm")
 
 
 def test_a_day_plans_schedule_scales_the_pools_and_leaves_the_router():
@@ -149,6 +159,43 @@ def test_router_arguments_read_by_sglang_routers_own_parser():
     assert all(boot == 8998 for _, boot in got.prefill_urls) and not got.service_discovery
 
 
+def test_vllm_router_arguments_read_by_its_own_parser():
+    """vLLM's router (vllm-router 0.1.17, the vllm-project fork of SGLang's) in prefill/decode mode
+    over NIXL: the Kubernetes router's service discovery and the launch script's instance list, as
+    its own parser reads and validates them (its Router built, not started). Before 2026-12-06 a vLLM
+    export had no router: router.json's split was the user's to implement."""
+    launch = pytest.importorskip("vllm_router.launch_router")
+    from vllm_router.router import Router
+    d = plan("deepseek_qps")
+    r = next(o for o in _docs("deepseek_qps", "vllm") if o["metadata"]["labels"].get("planner/role") == "router"
+             and o["kind"] == "Deployment")
+    (c,) = r["spec"]["template"]["spec"]["containers"]
+    assert c["image"] == "vllm/vllm-openai:v0.11.0" and c["command"] == VLLM_COMMAND
+    got = launch.parse_router_args([a.replace("$(POD_NAMESPACE)", "default") for a in c["args"]])
+    got._validate_router_args()
+    Router.from_args(got)
+    name = r["metadata"]["name"]
+    assert got.vllm_pd_disaggregation and got.kv_connector == "nixl" and got.service_discovery
+    assert got.prefill_selector == {"planner/pd-router": name, "planner/serves": "prefill"}
+    assert got.decode_selector == {"planner/pd-router": name, "planner/serves": "decode"}
+    assert (got.service_discovery_port, got.service_discovery_namespace, got.host, got.port) == (
+        8000, "default", "0.0.0.0", 8000)
+    files = render(d, "vllm")
+    (script,) = [v for f, v in files.items() if f.startswith("pd-router-")]
+    assert "# vLLM's router: pip install vllm-router==0.1.17" in script
+    argv = shlex.split(script.splitlines()[-1].removeprefix("exec "))
+    assert argv[:3] == ["python3", "-m", "vllm_router.launch_router"]
+    got = launch.parse_router_args(argv[3:])
+    got._validate_router_args()
+    Router.from_args(got)
+    placed = {f"http://{r[0]}:{r[6]}" for r in (row.split(",") for row in files["placement.csv"].splitlines()[1:])}
+    n_pre = sum(p["instances"] for p in d["pools"] if p["role"] == "prefill")
+    n_dec = sum(p["instances"] for p in d["pools"] if p["role"] == "decode")
+    assert len(got.prefill_urls) == n_pre and len(got.decode_urls) == n_dec and not got.service_discovery
+    assert {u for u, _ in got.prefill_urls} | set(got.decode_urls) <= placed
+    assert all(boot is None for _, boot in got.prefill_urls)   # NIXL: no bootstrap port
+
+
 @pytest.mark.parametrize("engine, want", [("sglang", ["--disaggregation-transfer-backend", "nixl"]), ("vllm", [])])
 def test_dynamo_sglang_workers_move_kv_over_nixl_as_dynamos_example_does(engine, want):
     """dynamo.sglang workers keep `--disaggregation-transfer-backend nixl` (Dynamo's SGLang
@@ -189,3 +236,33 @@ def test_services_alike_up_to_the_cut_get_a_router_each():
                   ["args"].index("--served-model-name") + 1] for o in pods
                   if o["metadata"]["labels"]["app.kubernetes.io/name"] in chosen}
         assert len(chosen) >= 1 and len(served) == 1, (r["metadata"]["name"], chosen, served)
+
+
+def test_a_mixed_vllm_service_routes_its_colocated_pool_as_a_decode_server_and_says_so():
+    """vLLM exports a service whose colocated pool runs beside its prefill/decode pools (the other
+    engines refuse it); its router takes the colocated instance as a decode server (its engine's
+    connector is kv_both), in the script and on Kubernetes alike, and the script and stderr say
+    what of the plan's share it then misses (its prefill work: 26.5 % of rag_long_context_mixed's)."""
+    d = plan("rag_long_context_mixed")
+    with pytest.warns(Warning, match=r"the router takes the colocated pool colocated-mi300x-3 as a decode server "
+                                     r"only; the plan also gives it 26.5% of the service's prefill work"):
+        files = render(d, "vllm")
+    (script,) = [v for f, v in files.items() if f.startswith("pd-router-")]
+    assert "# note: the router takes the colocated pool colocated-mi300x-3 as a decode server only" in script
+    argv = shlex.split(script.splitlines()[-1].removeprefix("exec "))
+    routed = {b: a for a, b in zip(argv, argv[1:]) if a in ("--prefill", "--decode")}
+    rows = [r.split(",") for r in files["placement.csv"].splitlines()[1:]]
+    url = {r[2]: f"http://{r[0]}:{r[6]}" for r in rows if r[4] == "0"}   # pool → its instance's URL (one each)
+    assert routed == {url["prefill-h100-0"]: "--prefill", url["prefill-mi300x-2"]: "--prefill",
+                      url["decode-mi300x-1"]: "--decode", url["colocated-mi300x-3"]: "--decode"}
+    one_vendor = plan("rag_long_context_mixed")   # k8s runs one image: the H100 prefill pool on MI300X cards
+    one_vendor["pools"][0]["gpu"] = "mi300x"
+    with pytest.warns(Warning, match="as a decode server only"):
+        files = render(one_vendor, "k8s", image="rocm/vllm:latest", source="p.json")
+    docs = list(yaml.safe_load_all(files["k8s.yaml"]))
+    assert "Note: the router takes the colocated pool colocated-mi300x-3 as a decode server only" in files["README.txt"]
+    serves = {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"].get("planner/serves")
+              for o in docs if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"]["labels"]["planner/role"]
+              != "router"}
+    assert serves == {"prefill-mi300x-0": "prefill", "decode-mi300x-1": "decode", "prefill-mi300x-2": "prefill",
+                      "colocated-mi300x-3": "decode"}

@@ -98,7 +98,7 @@ def test_k8s_manifests_start_at_period_0_and_cronjobs_scale_at_each_change(trace
     counts = [list(p.instances) for p in h.periods]
     objects = {n: [] for n in names}
     for doc in docs:
-        if doc["kind"] in ("Deployment", "StatefulSet"):
+        if doc["kind"] in ("Deployment", "StatefulSet") and doc["metadata"]["labels"]["planner/role"] != "router":
             pool = doc["metadata"]["labels"]["app.kubernetes.io/name"]
             objects[pool].append(f"{doc['kind'].lower()}/{doc['metadata']['name']}")
             assert doc["spec"]["replicas"] == counts[0][names.index(pool)]
@@ -113,7 +113,7 @@ def test_k8s_manifests_start_at_period_0_and_cronjobs_scale_at_each_change(trace
         assert scaled == {o: counts[i][k] for k, n in enumerate(names) for o in objects[n]}
         assert all(c["command"] == ["kubectl"] and c["args"][0] == "scale" for c in pod["containers"])
         assert pod["serviceAccountName"] == "deepseek-trace-scaler" and len(j["metadata"]["name"]) <= 52
-    (role,) = [d for d in docs if d["kind"] == "Role"]
+    (role,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "deepseek-trace-scaler"]
     assert {"deployments/scale", "statefulsets/scale"} <= set(role["rules"][0]["resources"])
     assert "kubectl create job --from=cronjob/deepseek-trace-pN" in files["README.txt"]
     assert "Asia/Shanghai" in files["README.txt"]

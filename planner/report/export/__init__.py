@@ -41,7 +41,7 @@ from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir
 from planner.report.export.placement import instance_addresses, place, placement_files, shortfall
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
-from planner.report.export.routers import engine_router, sglang_router_k8s
+from planner.report.export.routers import engine_router, router_k8s
 from planner.report.export.schedule import (
     Horizon,
     check_modes,
@@ -255,7 +255,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
             pls[0].caveats.append(note)
         addr = instance_addresses(pls, seats)
     elif target == "k8s":
-        routers, names = sglang_router_k8s(pls, img, source) if eng == "sglang" else ([], {})
+        routers, names = router_k8s(pls, eng, img, source)
         docs = [o for n, pl in enumerate(pls)
                 for o in k8s_objects(pl, img, horizon.first(n) if horizon else None, names.get(pl.service))]
         files["k8s.yaml"] = yaml.safe_dump_all(docs + routers, sort_keys=False)

@@ -19,7 +19,7 @@ from typing import Any
 
 from planner.report.export.engines import BOOTSTRAP_PORT, PoolLaunch, shell_join
 
-ROUTER_LABEL = "planner/pd-router"          # the SGLang router whose discovery takes the pod
+ROUTER_LABEL = "planner/pd-router"          # the router (SGLang's, vLLM's) whose discovery takes the pod
 SERVES_LABEL = "planner/serves"             # prefill or decode, on the pods that serve HTTP
 BOOTSTRAP_ANNOTATION = "sglang.ai/bootstrap-port"   # where sglang_router reads a prefill pod's
 
@@ -49,8 +49,15 @@ def _k8s_args(argv: list[str]) -> list[str]:
     return [a.replace("${LEADER_ADDR}", "$(LEADER_ADDR)") for a in argv]
 
 
+# vLLM's NIXL side channel: the address its prefill side announces to decode (vLLM's default,
+# localhost, sent decode pods to themselves until 2026-12-06); the launch scripts set it likewise
+SIDE_CHANNEL_ENV = {"name": "VLLM_NIXL_SIDE_CHANNEL_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+
+
 def _container(pl: PoolLaunch, argv: list[str], image: str, env: list[dict]) -> dict[str, Any]:
     res = {gpu_resource(pl): str(pl.cards_per_node)}
+    if "--kv-transfer-config" in argv:
+        env = [*env, SIDE_CHANNEL_ENV]
     c: dict[str, Any] = {
         "name": "engine", "image": image, "command": _k8s_args(argv[:1]), "args": _k8s_args(argv[1:]),
         "ports": [{"name": "http", "containerPort": pl.port}],
@@ -72,17 +79,20 @@ def _pod(pl: PoolLaunch, argv: list[str], image: str, labels: dict, env: list[di
 def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None,
                 router: str | None = None) -> list[dict[str, Any]]:
     """The pool's workload objects and its Service(s); `replicas` (default: the pool's instances)
-    those it starts with (a plan over a load profile: period 0's). `router`: the SGLang router that
+    those it starts with (a plan over a load profile: period 0's). `router`: the router that
     discovers the pool's serving pods (a single-node instance's, a multi-node one's rank 0) by the
-    labels `planner/pd-router` (its name) and `planner/serves` (the role), a prefill pod's bootstrap
-    port by its `sglang.ai/bootstrap-port` annotation."""
+    labels `planner/pd-router` (its name) and `planner/serves` (the role), an SGLang prefill pod's
+    bootstrap port by its `sglang.ai/bootstrap-port` annotation."""
     n = pl.pool.instances if replicas is None else replicas
     labels = {"app.kubernetes.io/name": pl.name, "app.kubernetes.io/part-of": "planner-export",
               "planner/role": pl.pool.role, "planner/gpu": pl.gpu.id}
     meta = {"name": pl.name, "labels": labels}
     svc_sel = {"app.kubernetes.io/name": pl.name}
-    serving = labels | ({ROUTER_LABEL: router, SERVES_LABEL: pl.pool.role} if router else {})
-    annotations = {BOOTSTRAP_ANNOTATION: str(BOOTSTRAP_PORT)} if router and pl.pool.role == "prefill" else {}
+    # a colocated pool beside prefill/decode ones (vLLM only) serves the router as a decode server, as in the scripts
+    serving = labels | ({ROUTER_LABEL: router, SERVES_LABEL: "prefill" if pl.pool.role == "prefill" else "decode"}
+                        if router else {})
+    annotations = {BOOTSTRAP_ANNOTATION: str(BOOTSTRAP_PORT)} if router and pl.pool.role == "prefill" \
+        and "--disaggregation-bootstrap-port" in pl.node_commands[0] else {}
     out: list[dict[str, Any]] = []
     if pl.nodes == 1:
         out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,

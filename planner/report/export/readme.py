@@ -12,7 +12,13 @@ from planner.report.export.manifests import (
     node_selector,
 )
 from planner.report.export.planread import ExportPlan
-from planner.report.export.routers import ROUTER_PORT, routed_services, uneven_shares
+from planner.report.export.routers import (
+    ROUTER_PORT,
+    VLLM_ROUTER,
+    colocated_beside,
+    routed_services,
+    uneven_shares,
+)
 from planner.report.text import precisions
 
 WHAT = {
@@ -27,7 +33,7 @@ WHAT = {
     "loadtest-genai-perf.sh": "the same load with genai-perf",
     "slo.json": "the limits the load test's saved result should meet, by result key, and the planned values",
     "k8s.yaml": "Deployments (single-node instances) or StatefulSets per node rank (multi-node instances) "
-                "with Services (SGLang: and each prefill/decode service's router); kubectl apply -f k8s.yaml",
+                "with Services (SGLang, vLLM: and each prefill/decode service's router); kubectl apply -f k8s.yaml",
     "dynamo.yaml": "NVIDIA Dynamo DynamoGraphDeployment: a frontend and one worker service per pool",
     "schedule.csv": "a plan over a load profile: per period its start, hours, QPS, instances of each pool, and "
                     "nodes per GPU type and capacity kind",
@@ -43,8 +49,7 @@ def _what(name: str) -> str:
     if name.endswith(".trtllm.yaml"):
         return "TensorRT-LLM LLM-API options of a pool (trtllm-serve --config)"
     if name.startswith("pd-router-"):
-        return "SGLang prefill/decode router over every instance, where it listens (placement.csv)"
-
+        return "prefill/decode router (SGLang's, vLLM's) over every instance, where it listens (placement.csv)"
     if name.startswith("disagg-"):
         return "trtllm-serve disaggregated -c: context and generation servers"
     return "launch command of one pool's instances (NODE_RANK and LEADER_ADDR for multi-node instances)"
@@ -94,17 +99,20 @@ def readme(plan: ExportPlan, target: str, engine: str, image: str, pls: list[Poo
               "  - The random dataset reproduces mean lengths only; a plan with a length distribution is loaded",
               "    at its means (see slo.json for the limits and the planned per-pool values).",
               "  - Dynamo's frontend balances by load, not by static weights; router.json gives the planned split."]
-    if target == "k8s" and engine == "sglang":
+    if target == "k8s" and engine in ("sglang", "vllm"):
+        who = "SGLang's router" if engine == "sglang" else f"vLLM's router ({VLLM_ROUTER}, installed as its pod starts)"
         for svc, _, name, mine in routed_services(pls):
-            lines += [f"  - {'Service ' + one_line(svc) + ': ' if plan.kind == 'fleet' else ''}SGLang's router "
+            lines += [f"  - {'Service ' + one_line(svc) + ': ' if plan.kind == 'fleet' else ''}{who} "
                       f"`{name}` (a Deployment, and a Service on port {ROUTER_PORT}):",
                       f"    it finds the serving pods by their labels {ROUTER_LABEL}={name} and "
                       f"{SERVES_LABEL}=prefill|decode",
                       f"    (a prefill pod's bootstrap port: annotation {BOOTSTRAP_ANNOTATION}) and follows them as "
-                      f"they scale;",
+                      f"they scale;" if engine == "sglang" else
+                      "    (KV moves over NIXL: each pod announces its own IP as VLLM_NIXL_SIDE_CHANNEL_HOST) and "
+                      "follows them as they scale;",
                       f"    its Role may get, list and watch pods. Requests go to it: "
                       f"kubectl port-forward svc/{name} {ROUTER_PORT}."]
-            lines += [f"    Note: {n}." for n in uneven_shares(mine)]
+            lines += [f"    Note: {n}." for n in uneven_shares(mine) + colocated_beside(mine)]
     lines += [f"  - {pl.name}: {c}." for pl in pls for c in pl.caveats]
     lines += [f"  - {pl.name}: its TP{pl.pool.parallelism.tp}·PP{pl.pool.parallelism.pp} group spans {pl.nodes} "
               f"nodes: a Ray cluster over them (rank 0: ray start --head, then vllm serve --distributed-executor-"

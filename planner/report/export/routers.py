@@ -1,10 +1,12 @@
-"""The engines' own prefill/decode routers, for the services of a plan that have prefill pools:
-SGLang's router (`sglang_router.launch_router --pd-disaggregation`) and `trtllm-serve
-disaggregated`. Script targets get a script or config over every instance's address
-(`placement`); on Kubernetes the SGLang router runs as a Deployment that discovers the serving pods
-by label (its `--service-discovery`), so it follows the pods a schedule scales up and down, behind
-a Service of its own and with a Role that lets it watch pods. Dynamo's frontend routes by itself.
-Argument names: sglang-router 0.3.2 (`router_args.py`), read by its own parser in tests.
+"""The prefill/decode routers of the services of a plan that have prefill pools: SGLang's router
+(`sglang_router.launch_router --pd-disaggregation`), vLLM's (`vllm_router.launch_router
+--vllm-pd-disaggregation --kv-connector nixl`, the vllm-project router, a fork of SGLang's) and
+`trtllm-serve disaggregated`. Script targets get a script or config over every instance's address
+(`placement`); on Kubernetes the SGLang and vLLM routers run as a Deployment that discovers the
+serving pods by label (`--service-discovery`), so it follows the pods a schedule scales up and down,
+behind a Service of its own and with a Role that lets it watch pods. Dynamo's frontend routes by
+itself. Argument names: sglang-router 0.3.2 and vllm-router 0.1.17 (`router_args.py`), read by
+their own parsers in tests.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from planner.report.export.manifests import ROUTER_LABEL, SERVES_LABEL, rbac_obj
 ROUTER_PORT = 8000   # where the routers listen (the load test's default BASE_URL)
 UNEVEN = 1.05   # a role's planned per-instance shares apart by more than this: an even router misroutes
 ROUTER_CPU, ROUTER_MEMORY = "2", "4Gi"   # the router pod's requests: a Rust process, no GPU
+VLLM_ROUTER = "vllm-router==0.1.17"   # the version whose arguments the export writes (its parser reads them in tests)
+# the routers' launchers and the flags of prefill/decode mode (vLLM's moves KV over NIXL, as the pools' connector)
+LAUNCHER = {"sglang": ["python3", "-m", "sglang_router.launch_router"],
+            "vllm": ["python3", "-m", "vllm_router.launch_router"]}
+PD_FLAGS = {"sglang": ["--pd-disaggregation"], "vllm": ["--vllm-pd-disaggregation", "--kv-connector", "nixl"]}
 
 
 def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, str, list[PoolLaunch]]]:
@@ -44,7 +51,8 @@ def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, str, list[Poo
 
 
 def _notes(svc: str, mine: list[PoolLaunch], engine: str, source: str) -> list[str]:
-    notes = uneven_shares(mine) if engine in ("sglang", "trtllm") else []
+    notes = uneven_shares(mine) if engine in ("sglang", "vllm", "trtllm") else []
+    notes += colocated_beside(mine)
     for n in notes:
         warnings.warn(f"{source}: {'service ' + svc + ': ' if svc else ''}{n}", PlannerNotice, stacklevel=3)
     return notes
@@ -52,8 +60,8 @@ def _notes(svc: str, mine: list[PoolLaunch], engine: str, source: str) -> list[s
 
 def engine_router(pls: list[PoolLaunch], engine: str, addr: dict[tuple[str, int], tuple[str, int]],
                   source: str = "plan") -> dict[str, str]:
-    """The engine's own disaggregation router for launch scripts, where it has one (SGLang router,
-    trtllm-serve disaggregated); router.json carries the weights either way. Both routers share a role's
+    """The engine's disaggregation router for launch scripts (SGLang's and vLLM's routers,
+    trtllm-serve disaggregated); router.json carries the weights either way. The routers share a role's
     requests out evenly over its instances, which serves the plan only when its instances are
     alike: where they are not (the seed's seven H200 decode instances planned 13.6 % each beside
     one H20 planned 4.7 %, sent 12.5 %: 2.6× its planned load) the file and stderr say so
@@ -64,13 +72,17 @@ def engine_router(pls: list[PoolLaunch], engine: str, addr: dict[tuple[str, int]
     out: dict[str, str] = {}
     for svc, tag, _, mine in routed_services(pls):
         comment = "".join(f"# note: {n}\n" for n in _notes(svc, mine, engine, source))
-        if engine == "sglang":
-            argv = ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
+        if engine in LAUNCHER:
+            argv = LAUNCHER[engine] + PD_FLAGS[engine]
             for pl in mine:
                 for k in range(pl.pool.instances):
-                    url, boot = at(pl, k)
-                    argv += ["--prefill", url, str(boot)] if pl.pool.role == "prefill" else ["--decode", url]
-            argv += ["--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # its defaults: 127.0.0.1, SGLang's 30000
+                    url, boot = at(pl, k)   # vLLM's decode side learns the NIXL side channel from the prefill reply
+                    argv += (["--prefill", url] + ([str(boot)] if engine == "sglang" else [])
+                             if pl.pool.role == "prefill" else ["--decode", url])
+            argv += ["--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # its defaults: 127.0.0.1, port 30000
+            if engine == "vllm":
+                comment += (f"# vLLM's router: pip install {VLLM_ROUTER}; run it where port {ROUTER_PORT} is free "
+                            f"(not beside a vLLM instance on its default port)\n")
             out[f"pd-router-{tag}.sh"] = "#!/bin/sh\n" + comment + "exec " + shell_join(argv) + "\n"
         elif engine == "trtllm":
             cfg = {"hostname": "0.0.0.0", "port": ROUTER_PORT, "backend": "pytorch"}
@@ -82,19 +94,23 @@ def engine_router(pls: list[PoolLaunch], engine: str, addr: dict[tuple[str, int]
     return out
 
 
-def sglang_router_k8s(pls: list[PoolLaunch], image: str, source: str = "plan") -> tuple[list[dict[str, Any]],
-                                                                                      dict[str, str]]:
-    """Per service with prefill pools, SGLang's router on Kubernetes: a ServiceAccount, Role and
-    RoleBinding that may get, list and watch pods, a Deployment of one router that discovers the
-    service's prefill and decode pods by their labels (`k8s_objects(router=...)`) in its own
-    namespace, and a Service `<tag>-pd-router` on ROUTER_PORT. Returns the objects and, per service
-    key, the router's name the pools' pods are labelled with."""
+def router_k8s(pls: list[PoolLaunch], engine: str, image: str, source: str = "plan") -> tuple[list[dict[str, Any]],
+                                                                                          dict[str, str]]:
+    """Per service with prefill pools, the engine's router on Kubernetes (SGLang, vLLM; none for
+    another engine): a ServiceAccount, Role and RoleBinding that may get, list and watch pods, a
+    Deployment of one router that discovers the service's prefill and decode pods by their labels
+    (`k8s_objects(router=...)`) in its own namespace, and a Service `<tag>-pd-router` on
+    ROUTER_PORT. SGLang's image carries its router; vLLM's does not, so its router pod installs
+    VLLM_ROUTER first (a no-op, without the network, on an image that has it). Returns the objects
+    and, per service key, the router's name the pools' pods are labelled with."""
     docs: list[dict[str, Any]] = []
     names: dict[str, str] = {}
+    if engine not in LAUNCHER:
+        return docs, names
     for svc, _, name, mine in routed_services(pls):
         names[svc] = name
-        notes = _notes(svc, mine, "sglang", source)
-        argv = ["--pd-disaggregation", "--service-discovery",
+        notes = _notes(svc, mine, engine, source)
+        argv = [*PD_FLAGS[engine], "--service-discovery",
                 "--prefill-selector", f"{ROUTER_LABEL}={name}", f"{SERVES_LABEL}=prefill",
                 "--decode-selector", f"{ROUTER_LABEL}={name}", f"{SERVES_LABEL}=decode",
                 "--service-discovery-port", str(mine[0].port),   # one engine: one port
@@ -104,7 +120,11 @@ def sglang_router_k8s(pls: list[PoolLaunch], image: str, source: str = "plan") -
                   "planner/role": "router"}
         meta = {"name": name, "labels": labels} | ({"annotations": {"planner/note": " ".join(notes)}} if notes else {})
         res = {"cpu": ROUTER_CPU, "memory": ROUTER_MEMORY}
-        container = {"name": "router", "image": image, "command": ["python3", "-m", "sglang_router.launch_router"],
+        command = LAUNCHER[engine]
+        if engine == "vllm":   # sh -c '… && exec python3 -m … "$@"' sh ARGS: the arguments stay a list
+            command, argv = ["sh", "-c", f"pip install --no-cache-dir {VLLM_ROUTER} && exec "
+                             f"{shell_join(LAUNCHER[engine])} \"$@\"", "sh"], argv
+        container = {"name": "router", "image": image, "command": command,
                      "args": argv, "ports": [{"name": "http", "containerPort": ROUTER_PORT}],
                      "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
                      "resources": {"requests": dict(res), "limits": dict(res)}}
@@ -117,6 +137,24 @@ def sglang_router_k8s(pls: list[PoolLaunch], image: str, source: str = "plan") -
                      "spec": {"selector": {"app.kubernetes.io/name": name},
                               "ports": [{"name": "http", "port": ROUTER_PORT, "targetPort": "http"}]}})
     return docs, names
+
+
+def colocated_beside(mine: list[PoolLaunch]) -> list[str]:
+    """A service whose colocated pools run beside its prefill/decode pools (vLLM exports it; the
+    other engines refuse it): the router takes each colocated instance as a decode server (KV from
+    a prefill instance; its engine's connector is kv_both), so the prefill work the plan gives it
+    goes to the prefill pools instead."""
+    attr = "capacity_prefill_tokens_per_s"
+    total = sum(getattr(pl.pool, attr) for pl in mine)
+    out = []
+    for pl in mine:
+        share = getattr(pl.pool, attr) / total if pl.pool.role == "colocated" and total > 0 else 0.0
+        if share > 0:
+            out.append(f"the router takes the colocated pool {pl.name} as a decode server only; the plan also gives it "
+                       f"{share:.1%} of the service's prefill work (router.json), which the prefill pools would take "
+                       f"instead: put a split by router.json's weights before the router, or re-plan with "
+                       f"serving.modes [disaggregated]")
+    return out
 
 
 def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
