@@ -9,6 +9,7 @@ is the RMB cost times the rate (units of the currency per RMB).
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import pytest
@@ -96,6 +97,23 @@ def test_percentage_price_change_converts_the_catalog_price():
 def test_bad_pricing(pricing, reason):
     with pytest.raises(BadInput, match=reason.replace("$", r"\$")):
         validate(Problem, {**SMALL, "pricing": pricing}, "p.yaml")
+
+
+def test_unknown_currency_code_is_refused_with_exit_2(tmp_path):
+    """Three letters ISO 4217 does not list (`ZZZ`, a typo `UDS`) were taken until 2026-12-06 and
+    every cost printed in them; a listed code in any case still reads, and the schema agrees."""
+    path = tmp_path / "p.yaml"
+    for code, hint in (("ZZZ", ""), ("uds", ". Did you mean 'UZS' or 'USN' or 'USD'?")):
+        path.write_text(yaml.safe_dump(usd(SMALL) | {"pricing": {"currency": code, "exchange_rate_per_rmb": RATE}}))
+        r = CliRunner().invoke(main, ["solve", str(path)])
+        assert r.exit_code == 2, r.output
+        assert r.stderr == (f"error: {path}: pricing.currency: {code.upper()} is not an ISO 4217 currency code "
+                            f"(USD, EUR, CNY, RMB, …){hint} (got {code!r})\n")
+    for code, read in (("eur", "EUR"), (" Chf ", "CHF"), ("RMB", "RMB"), ("cny", "CNY")):
+        assert Problem.model_validate({**SMALL, "pricing": {"currency": code}}).pricing.currency == read
+    from planner.input.currency import PATTERN
+    assert [bool(re.match(PATTERN, c)) for c in ("USD", "eur", " Chf ", "RMB", "ZZZ", "XXX", "US")] == \
+        [True, True, True, True, False, False, False]
 
 
 def test_old_keys_are_read_with_one_deprecation_note_each():

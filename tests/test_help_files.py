@@ -272,7 +272,8 @@ def _with(path: str, value):
 
 @pytest.mark.parametrize("path, value", [
     ("slo.tpot", "2 S"), ("limits.power", "2mw"), ("serving.prefix_cache_hit_percent", "abc"),
-    ("pricing.sell_per_million_output_tokens", 1e13), ("pricing.currency", "US"), ("name", " "),
+    ("pricing.sell_per_million_output_tokens", 1e13), ("pricing.currency", "US"), ("pricing.currency", "ZZZ"),
+    ("name", " "),
     ("name", "two\nlines"), ("workload.profile", {"qps_fraction": [1.0] * 23}),
     ("workload.profile", {"qps_fraction": [0.0] * 24}), ("workload.trace", None),
     ("gpus", [{"id": "h100", "price_per_gpu_hour": 1e13}]), ("gpus", [{"id": "h100", "max_cards": 10**19}]),

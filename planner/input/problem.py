@@ -9,11 +9,11 @@ Percentages are written as percent and read back as fractions through properties
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
+from planner.input.currency import RMB_CODES, Currency
 from planner.input.schema import Precision, Strict
 from planner.input.speculative import MTP_ACCEPTANCE, Speculative  # noqa: F401  (importable from here)
 from planner.input.trace import TraceLoad
@@ -316,18 +316,6 @@ class Limits(Strict):
     budget_per_hour: Budget | None = Field(None, description="cost cap per hour, problem's currency")
     max_gpu_types: Annotated[int, Field(ge=1)] | None = None
     max_pool_shapes: Annotated[int, Field(ge=1)] | None = None
-
-
-RMB_CODES = ("RMB", "CNY")   # the catalog's currency under its common and its ISO 4217 name
-
-
-def _currency(v: Any) -> Any:
-    if isinstance(v, str) and not re.fullmatch(r"[A-Za-z]{3}", v.strip()):
-        raise ValueError(f"{v!r} is not an ISO 4217 currency code (three letters: USD, EUR, CNY, RMB)")
-    return v.strip().upper() if isinstance(v, str) else v
-
-
-Currency = Annotated[str, BeforeValidator(_currency), Field(json_schema_extra={"pattern": r"^\s*[A-Za-z]{3}\s*$"})]
 
 
 class Pricing(Strict):
