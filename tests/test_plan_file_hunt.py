@@ -292,3 +292,34 @@ def test_a_plan_files_lengths_past_the_models_context_are_noted(tmp_path, plan_d
     assert code == 0 and "note: " in out and said in out, out
     code, out = run("export", edited(tmp_path, plan_data), "--target", "vllm", "--out", tmp_path / "p")
     assert code == 0 and "context" not in out, out
+
+
+# ------------------------------------------------------------------------ mode and redundancy
+@pytest.mark.parametrize("change, message", [
+    ({"mode": "bogus"}, "r.json: mode: 'bogus'; plan solve writes disaggregated, colocated or mixed, as its "
+                        "pools' roles make it"),
+    ({"mode": ["mixed"]}, "r.json: mode: ['mixed']; plan solve writes disaggregated, colocated or mixed, as its "
+                          "pools' roles make it"),
+    ({"redundancy": "n_plus_2"}, "r.json: redundancy: 'n_plus_2'; plan solve writes n_plus_1 or node "
+                                 "(serving.redundancy), and leaves the key out for none")])
+def test_a_mode_or_redundancy_plan_solve_does_not_write_is_refused(tmp_path, plan_data, change, message):
+    """A review found `mode: bogus` and `redundancy: bogus` simulated and exported with exit 0 (neither
+    key is read: the pools' roles are); plan solve writes neither so."""
+    assert plan_data["mode"] == "disaggregated" and "redundancy" not in plan_data
+    p = edited(tmp_path, plan_data, **change)
+    for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "vllm", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert (code, out) == (2, f"error: {tmp_path / message}\n")
+    assert not (tmp_path / "o").exists()
+    assert run("simulate", edited(tmp_path, plan_data, redundancy="n_plus_1"), "--requests", "2000")[0] == 0
+
+
+def test_a_days_static_plan_mode_is_checked_too(tmp_path):
+    """The day's periods are built on its static peak plan, whose `mode` was taken as edited."""
+    d = json.loads((ROOT / "tests" / "golden" / "solve" / "deepseek_day.json").read_text(encoding="utf-8"))
+    d["comparison"]["static_peak_plan"]["mode"] = "aggregated"
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(d), encoding="utf-8")
+    for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "vllm", "--out", tmp_path / "o")):
+        code, out = run(*args)
+        assert code == 2 and "r.json: comparison.static_peak_plan.mode: 'aggregated'; plan solve writes" in out, out

@@ -18,7 +18,7 @@ from pydantic import Field
 from planner.catalog.schemas import GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import validate
-from planner.studies.simulate.fleet import service_keys, service_plan
+from planner.studies.simulate.fleet import check_mode, service_keys, service_plan
 from planner.studies.simulate.planfile import (
     PlanFile,
     PlanPool,
@@ -80,6 +80,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
     if not isinstance(data, dict) or "pools" not in data:
         raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`)")
     check_kind(data, source)
+    check_mode(data, source)
     check_problem_name(data, source)
     check_numbers(data, source)
     _check_verified(data, source)

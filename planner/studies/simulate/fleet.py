@@ -12,7 +12,7 @@ import contextlib
 import re
 from typing import Any
 
-from planner.errors import BadInput
+from planner.errors import BadInput, shown_value
 from planner.plan.resolve import Resolved
 from planner.studies.simulate.planfile import (
     check_horizon,
@@ -72,6 +72,7 @@ def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
                        catalogs: dict[str, SimCatalog] | None, period: str) -> dict[str, SimResult]:
     catalogs = catalogs or {}
     check_kind(d, source)
+    check_mode(d, source)
     check_problem_name(d, source)
     check_numbers(d, source)
     if isinstance(d, dict) and d.get("kind") == "horizon":
@@ -249,6 +250,23 @@ def _why(e: Exception) -> str:
     return "a value of the wrong type where a list, an object or a number belongs"
 
 
+MODES = ("disaggregated", "colocated", "mixed")   # a plan's `mode` (plan.model.Plan.mode, from its pools' roles)
+REDUNDANCIES = ("n_plus_1", "node")               # a plan's `redundancy` (the key is left out for none)
+
+
+def check_mode(d: Any, source: str, at: str = "") -> None:
+    """BadInput for a plan file's `mode` or `redundancy` that plan solve does not write (`at`: the
+    plan's place in the file). Neither is read by plan simulate or plan export (the pools' roles
+    are; a day's periods and a test's edits keep the `mode` of other pools, so it is not held to
+    them), and until 2026-12-06 `mode: bogus` or `redundancy: bogus` passed both in silence."""
+    if isinstance(d, dict) and "mode" in d and d["mode"] not in MODES:
+        raise BadInput(f"{source}: {at}mode: {shown_value(d['mode'])}; plan solve writes disaggregated, colocated "
+                       f"or mixed, as its pools' roles make it")
+    if isinstance(d, dict) and "redundancy" in d and d["redundancy"] not in REDUNDANCIES:
+        raise BadInput(f"{source}: {at}redundancy: {shown_value(d['redundancy'])}; plan solve writes n_plus_1 or node "
+                       f"(serving.redundancy), and leaves the key out for none")
+
+
 def check_periods(d: dict[str, Any], source: str) -> None:
     """What `plan simulate` and `plan export` check of a plan over a load profile before either
     reads a period: its periods and header (`check_horizon`), its `model` against the static peak
@@ -258,6 +276,7 @@ def check_periods(d: dict[str, Any], source: str) -> None:
     keys, negative batches and an edited model that the simulator refuses (a hunt)."""
     check_horizon(d, source)
     base = (d.get("comparison") or {}).get("static_peak_plan")
+    check_mode(base, source, "comparison.static_peak_plan.")
     if isinstance(base, dict) and "model" in d:
         fleet = base.get("kind") == "fleet"
         models = ({s.get("model") for s in base.get("services") or [] if isinstance(s, dict)} if fleet
