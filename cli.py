@@ -776,6 +776,10 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
         raise BadInput(f"--period {period}: {plan_file} is not a plan over a load profile; it has no periods "
                        f"to pick (leave --period out)")
     sims = simulate_services(d, plan_file, requests, seed, period=period)
+    from planner.studies.simulate.fleet import failed_verification
+    if (why := failed_verification(d)) is not None:   # simulated, a check of it; plan export refuses it
+        click.echo(f"warning: {printable_lines(plan_file)}: verification.passed: the plan failed its verification "
+                   f"({printable_lines(why)}); simulated as written, which plan export refuses", err=True)
     if as_json:
         data = sims[""].as_dict() if "" in sims else {k: r.as_dict() for k, r in sims.items()}
         click.echo(to_json(data), nl=False)

@@ -132,6 +132,21 @@ def test_a_plan_that_failed_its_verification_is_not_exported(tmp_path, plan_data
     assert code == 2 and "the plan failed its verification (passed: false)" in out, out
 
 
+def test_a_plan_that_failed_its_verification_is_simulated_with_a_warning(tmp_path, plan_data):
+    """plan simulate is a check, so it still runs such a plan; until 2026-12-06 it said nothing of the
+    failed verification that plan export refuses the plan for."""
+    v = json.loads(json.dumps(plan_data["verification"]))
+    v["passed"], v["checks"][2]["ok"] = False, False
+    p = edited(tmp_path, plan_data, verification=v)
+    r = CliRunner().invoke(cli.main, ["simulate", str(p), "--requests", "2000"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr == (f"warning: {p}: verification.passed: the plan failed its verification "
+                        f"(ttft[prefill[rtx4090-TP1-B4]] failed); simulated as written, which plan export refuses\n")
+    assert r.stdout.startswith("Simulation of ")
+    r = CliRunner().invoke(cli.main, ["simulate", str(edited(tmp_path, plan_data)), "--requests", "2000"])
+    assert r.exit_code == 0 and r.stderr == "", r.output
+
+
 # ------------------------------------------------------------------------ names of any length
 def test_a_pools_name_is_capped_as_a_problems(tmp_path, plan_data):
     """A hunt found a pool named with 4 million characters printed whole by plan simulate (48 MB);

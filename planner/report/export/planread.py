@@ -8,7 +8,6 @@ additively). Every check names the source file and the field.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from pydantic import Field
 from planner.catalog.schemas import GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import validate
-from planner.studies.simulate.fleet import check_mode, service_keys, service_plan
+from planner.studies.simulate.fleet import check_mode, failed_verification, service_keys, service_plan
 from planner.studies.simulate.planfile import (
     PlanFile,
     PlanPool,
@@ -61,15 +60,10 @@ def _check_verified(data: dict, source: str) -> None:
     """BadInput for a plan whose own verification failed (plan solve writes it, and exits 4): its
     pools break a limit the plan states, and exported they would be deployed as if they kept it,
     as a plan of `status: infeasible` is refused. A hand-written plan without `verification` passes."""
-    v = data.get("verification")
-    if not isinstance(v, dict) or "passed" not in v or v["passed"] is True:
-        return
-    checks = v.get("checks") if isinstance(v.get("checks"), list) else []
-    failed = [str(c.get("name"))[:80] for c in checks if isinstance(c, dict) and c.get("ok") is not True]
-    why = f"{', '.join(failed[:3])}{' …' if len(failed) > 3 else ''} failed" if failed else \
-        f"passed: {json.dumps(v['passed'])[:40]}"
-    raise BadInput(f"{source}: verification.passed: the plan failed its verification ({why}); export a plan "
-                   f"that passed")
+    why = failed_verification(data)
+    if why is not None:
+        raise BadInput(f"{source}: verification.passed: the plan failed its verification ({why}); export a plan "
+                       f"that passed")
 
 
 def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:

@@ -9,6 +9,7 @@ simulator looks nothing up again by name.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from typing import Any
 
@@ -265,6 +266,18 @@ def check_mode(d: Any, source: str, at: str = "") -> None:
     if isinstance(d, dict) and "redundancy" in d and d["redundancy"] not in REDUNDANCIES:
         raise BadInput(f"{source}: {at}redundancy: {shown_value(d['redundancy'])}; plan solve writes n_plus_1 or node "
                        f"(serving.redundancy), and leaves the key out for none")
+
+
+def failed_verification(d: Any) -> str | None:
+    """Why a plan file's own verification failed ("ttft[…] failed", or "passed: false" when no check
+    is named), None when it passed or the file says nothing (a hand-written plan without one)."""
+    v = d.get("verification") if isinstance(d, dict) else None
+    if not isinstance(v, dict) or "passed" not in v or v["passed"] is True:
+        return None
+    checks = v.get("checks") if isinstance(v.get("checks"), list) else []
+    failed = [str(c.get("name"))[:80] for c in checks if isinstance(c, dict) and c.get("ok") is not True]
+    return (f"{', '.join(failed[:3])}{' …' if len(failed) > 3 else ''} failed" if failed else
+            f"passed: {json.dumps(v['passed'])[:40]}")
 
 
 def check_periods(d: dict[str, Any], source: str) -> None:
