@@ -249,6 +249,9 @@ def test_a_mixed_vllm_service_routes_its_colocated_pool_as_a_decode_server_and_s
         files = render(d, "vllm")
     (script,) = [v for f, v in files.items() if f.startswith("pd-router-")]
     assert "# note: the router takes the colocated pool colocated-mi300x-3 as a decode server only" in script
+    # and counts it among the decode servers its even split shares out (19.1 % planned beside 80.9 %)
+    assert "# note: the router shares decode requests evenly over its 2 instances (each 50.0%), but the plan gives " \
+           "colocated-mi300x-3's instances 19.1% each, 80.9% at most: they would get 2.6× their planned load" in script
     argv = shlex.split(script.splitlines()[-1].removeprefix("exec "))
     routed = {b: a for a, b in zip(argv, argv[1:]) if a in ("--prefill", "--decode")}
     rows = [r.split(",") for r in files["placement.csv"].splitlines()[1:]]

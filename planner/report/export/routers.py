@@ -162,7 +162,8 @@ def uneven_shares(pls: list[PoolLaunch]) -> list[str]:
     capacities differ): what an even split sends the least-planned one against its plan."""
     notes = []
     for role, attr in (("prefill", "capacity_prefill_tokens_per_s"), ("decode", "capacity_decode_tokens_per_s")):
-        side = [pl for pl in pls if pl.pool.role == role and getattr(pl.pool, attr) > 0]
+        side = [pl for pl in pls if (pl.pool.role == role or (role, pl.pool.role) == ("decode", "colocated"))
+                and getattr(pl.pool, attr) > 0]   # a colocated pool beside P/D ones: a decode server to the router
         total = sum(getattr(pl.pool, attr) for pl in side)
         n = sum(pl.pool.instances for pl in side)
         if not side or total <= 0:
