@@ -293,3 +293,86 @@ def test_each_period_carries_its_own_router_split(trace):
             assert row["router"][name] == pytest.approx(w)
         for role in ("prefill", "decode"):
             assert sum(w[f"{role}_weight"] for w in row["router"].values()) == pytest.approx(1.0)
+
+
+def test_dst_gaps_of_the_tz_database():
+    """The wall-clock hours a zone's clock jumps over, as hours of a day or a week from Monday
+    00:00: Berlin and New York 02:00–03:00 on a Sunday, London 01:00–02:00, Lord Howe's half hour,
+    Chatham's quarter-hour offset; none where there is no daylight saving."""
+    from planner.report.export.dst import catch_ups, gaps, inside
+    assert gaps("Europe/Berlin", 24.0, (2026,)) == [(2.0, 3.0)]
+    assert gaps("Europe/Berlin", 168.0, (2026,)) == [(146.0, 147.0)]   # Sunday 02:00 = 6 × 24 + 2
+    assert gaps("America/New_York", 24.0, (2026, 2027)) == [(2.0, 3.0)]
+    assert gaps("Europe/London", 24.0, (2026,)) == [(1.0, 2.0)]
+    assert gaps("Australia/Lord_Howe", 24.0, (2026,)) == [(2.0, 2.5)]
+    assert gaps("Pacific/Chatham", 24.0, (2026,)) == [(2.75, 3.75)]
+    assert gaps("Asia/Shanghai", 24.0, (2026,)) == gaps("UTC", 168.0, (2026,)) == []
+    assert inside(23.5, (23.0, 0.5)) and inside(0.25, (23.0, 0.5)) and not inside(0.5, (23.0, 0.5))
+    assert catch_ups([2.0, 7.0], 24.0, "Europe/Berlin", (2026,)) == [3.0]
+    assert catch_ups([2.5], 24.0, "Europe/Berlin", (2026,)) == [3.0]
+    assert catch_ups([2.0, 3.0], 24.0, "Europe/Berlin", (2026,)) == []   # the change at 03:00 has its own job
+    assert catch_ups([2.0], 24.0, "Asia/Shanghai", (2026,)) == catch_ups([2.0], 24.0, None) == []
+
+
+def _counts_over_the_day(jobs: list[dict], start_counts: dict, day: str, zone: str) -> dict[str, dict]:
+    """Kubernetes' cron over one local day, minute by minute in UTC: a job fires when the zone's wall
+    clock reads its `m h`; a wall time the clock jumps over never reads. Returns the counts running
+    at each wall time 'HH:MM' that exists that day."""
+    import zoneinfo
+    from datetime import datetime, timedelta, timezone
+    z = zoneinfo.ZoneInfo(zone)
+    t = datetime.fromisoformat(day).replace(tzinfo=z).astimezone(timezone.utc)
+    running, seen = dict(start_counts), {}
+    while (wall := t.astimezone(z)).date().isoformat() == day:
+        for j in jobs:
+            m, h = (int(x) for x in j["spec"]["schedule"].split()[:2])
+            if (wall.hour, wall.minute) == (h, m):
+                for c in j["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]:
+                    running[c["args"][1]] = int(c["args"][2].removeprefix("--replicas="))
+        seen.setdefault(wall.strftime("%H:%M"), dict(running))
+        t += timedelta(minutes=1)
+    return seen
+
+
+def test_a_change_the_clock_jumps_over_is_caught_up_after_the_jump(trace):
+    """Europe/Berlin skips 02:00–03:00 on 2026-03-29. With period 3 running period 2's counts, the
+    only job that scales to them is period 2's, at 02:00, which Kubernetes never runs that day:
+    period 1's counts would run through period 3, until period 4's job at 04:00. A catch-up
+    `-p3-dst` at 03:00 re-applies period 3's counts (on other days a no-op). Replayed minute by
+    minute over that day and a normal one, the running counts are each wall time's period's;
+    without the catch-up they are not."""
+    d = json.loads(json.dumps(trace))
+    d["periods"][3]["pools"] = json.loads(json.dumps(d["periods"][2]["pools"]))
+    files = render(d, "k8s", source="day.json", time_zone="Europe/Berlin")
+    docs = list(yaml.safe_load_all(files["schedule.yaml"]))
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    jobs = [j for j in docs if j["kind"] == "CronJob"]
+    (dst,) = [j for j in jobs if j["metadata"]["name"].endswith("-dst")]
+    assert (dst["metadata"]["name"], dst["spec"]["schedule"], dst["metadata"]["labels"]["planner/period"]) == (
+        "deepseek-trace-p3-dst", "0 3 * * *", "3")
+    assert "deepseek-trace-p3-dst (0 3 * * *): in Europe/Berlin the clock jumps over a change's time" \
+        in files["README.txt"]
+    h = read_horizon(d, "day.json")
+    names = json.loads(files["schedule.json"])["pools"]
+    objects = [f"deployment/{n}" if f"deployment/{n}" in {a for j in jobs for c in j["spec"]["jobTemplate"]["spec"]
+                                                          ["template"]["spec"]["containers"] for a in c["args"]}
+               else None for n in names]
+
+    def want(wall: str) -> dict:
+        hour = int(wall[:2])
+        p = [q for q in h.periods if q.start_h <= hour][-1]
+        return {o: n for o, n in zip(objects, p.instances) if o}
+
+    start = want("23:59")
+    for day in ("2026-03-29", "2026-03-30"):
+        seen = _counts_over_the_day(jobs, start, day, "Europe/Berlin")
+        assert ("02:30" in seen) == (day != "2026-03-29")
+        assert all({k: v for k, v in got.items() if k in want(w)} == want(w) for w, got in seen.items())
+        without = _counts_over_the_day([j for j in jobs if j is not dst], start, day, "Europe/Berlin")
+        wrong = [w for w, got in without.items() if {k: v for k, v in got.items() if k in want(w)} != want(w)]
+        assert wrong == ([f"03:{mm:02d}" for mm in range(60)] if day == "2026-03-29" else [])
+    assert not [j for j in yaml.safe_load_all(render(d, "k8s", source="day.json", time_zone="Asia/Shanghai")
+                                              ["schedule.yaml"]) if j["metadata"]["name"].endswith("-dst")]
+    graph = list(yaml.safe_load_all(render(d, "dynamo", source="day.json", time_zone="Europe/Berlin")["schedule.yaml"]))
+    assert [j["spec"]["schedule"] for j in graph if j["metadata"]["name"].endswith("-dst")] == ["0 3 * * *"]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import BadInput
+from planner.report.export.dst import catch_ups
 from planner.report.export.manifests import rbac_objects
 from planner.studies.simulate.fleet import check_periods
 from planner.studies.simulate.planfile import check_numbers
@@ -258,6 +259,18 @@ def changes(h: Horizon) -> list[Period]:
     return [p for j, p in enumerate(ps) if len(ps) > 1 and p.instances != ps[j - 1].instances]
 
 
+def scheduled(h: Horizon, time_zone: str | None) -> list[tuple[Period, str, str]]:
+    """(period whose counts a CronJob sets, its cron, its name's suffix): a job per change that
+    starts on the minute (`-pN`), then in a zone with daylight saving a catch-up at the end of each
+    gap the clock jumps over a change in (`-pN-dst`, N the period in force then; `dst`)."""
+    out = [(p, when, f"p{p.index}") for p in changes(h) if (when := cron(p.start_h, h.horizon_h)) is not None]
+    for b in catch_ups([p.start_h for p, _, _ in out], h.horizon_h, time_zone):
+        p = [q for q in h.periods if q.start_h <= b][-1]
+        if (when := cron(b, h.horizon_h)) is not None:
+            out.append((p, when, f"p{p.index}-dst"))
+    return out
+
+
 def schedule_csv(h: Horizon, names: list[str]) -> str:
     """A row per period: start, hours, QPS, instances per pool, nodes per GPU type and kind used."""
     kinds = [(g, k) for g in sorted({g for p in h.periods for g in p.nodes}) for k in KINDS
@@ -323,15 +336,12 @@ def k8s_schedule(h: Horizon, prefix: str, targets: list[list[tuple[str, str]]], 
                                    "resources": ["deployments", "statefulsets",
                                                  "deployments/scale", "statefulsets/scale"],
                                    "verbs": ["get", "patch", "update"]}])
-    for p in changes(h):
-        when = cron(p.start_h, h.horizon_h)
-        if when is None:
-            continue
+    for p, when, suffix in scheduled(h, time_zone):
         scale = [(n, kind, name) for n, objs in zip(p.instances, targets) for kind, name in objs]
         containers = [{"name": f"scale-{j}", "image": KUBECTL_IMAGE, "command": ["kubectl"],
                        "args": ["scale", f"{kind}/{name}", f"--replicas={n}"]}
                       for j, (n, kind, name) in enumerate(scale)]
-        docs.append(_cron_job(f"{prefix}-p{p.index}", p, when, account, time_zone, containers))
+        docs.append(_cron_job(f"{prefix}-{suffix}", p, when, account, time_zone, containers))
     return docs
 
 
@@ -341,15 +351,12 @@ def dynamo_schedule(h: Horizon, prefix: str, graph: str, services: list[str], ti
     account = f"{prefix}-scaler"
     docs = rbac_objects(account, [{"apiGroups": ["nvidia.com"], "resources": ["dynamographdeployments"],
                             "verbs": ["get", "patch"]}])
-    for p in changes(h):
-        when = cron(p.start_h, h.horizon_h)
-        if when is None:
-            continue
+    for p, when, suffix in scheduled(h, time_zone):
         patch = json.dumps({"spec": {"services": {s: {"replicas": n} for s, n in zip(services, p.instances)}}},
                            sort_keys=True)
         containers = [{"name": "scale", "image": KUBECTL_IMAGE, "command": ["kubectl"],
                        "args": ["patch", "dynamographdeployment", graph, "--type", "merge", "-p", patch]}]
-        docs.append(_cron_job(f"{prefix}-p{p.index}", p, when, account, time_zone, containers))
+        docs.append(_cron_job(f"{prefix}-{suffix}", p, when, account, time_zone, containers))
     return docs
 
 
@@ -380,6 +387,11 @@ def readme_section(h: Horizon, target: str, names: list[str], prefix: str, time_
                       f"  kubectl apply -f {target}.yaml -f schedule.yaml, then bring the running counts to the "
                       f"current period's: kubectl create job --from=cronjob/{prefix}-pN {prefix}-now (N the latest "
                       f"period with a CronJob that has started)."]
+            for p, when, suffix in scheduled(h, time_zone)[len(jobs):]:
+                lines.append(f"  {prefix}-{suffix} ({when}): in {time_zone} the clock jumps over a change's time once "
+                             f"a year and Kubernetes runs no job then; this one re-applies period {p.index}'s counts "
+                             f"after the jump (on other days they are already running). A repeated hour runs its "
+                             f"jobs twice, which is harmless: each sets absolute counts.")
             skipped = len(changes(h)) - len(jobs)
             if skipped:
                 lines.append(f"  {skipped} change(s) start off the minute and have no CronJob: scale them by "
