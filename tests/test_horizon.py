@@ -1482,3 +1482,24 @@ def test_highs_presolve_does_not_drop_a_free_owned_node_under_a_power_limit():
         h = solve_horizon(p, "v4c.yaml")
         assert h.verification.passed and h.cost == 0.0
         assert all(per.nodes["l40s"] == hm.Nodes(owned=1) and per.nodes["a100-80g"].total == 0 for per in h.periods)
+
+
+def test_a_large_owned_inventory_is_enumerated_up_to_what_it_could_save():
+    """Owned nodes cost their price all horizon whether used or not, so a count whose own cost
+    reaches a feasible plan's cannot be optimal: the enumeration tries only those below it. A
+    node-redundant day on cheap owned H100 nodes (5 RMB per card-hour, 960 RMB a node-day) beside
+    H20 on demand: with 3 owned nodes the commitments were enumerated, optimal at 1,920 RMB (two
+    owned nodes all day); with 1,000 (a hunt) the 1,001 vectors went to the joint MILP, which
+    stopped at its time limit on 2,880 RMB, dearer than the static fleet it was compared with.
+    Both inventories now give the same optimum by enumeration, as does 10^18 nodes."""
+    frac = [0.5] * 12 + [1.0] * 12
+    for owned in (3, 1000, 10**18):
+        d = {"name": "small", "model": "llama-3.1-8b",
+             "gpus": [{"id": "h100", "owned_nodes": owned, "owned_cost_per_gpu_hour": 5}, "h20"],
+             "serving": {"parallelism": {"max_cards_per_instance": 8}, "redundancy": "node"},
+             "slo": {"ttft": "2s", "tpot": "50ms"}, "solver": {"time_limit": "20s"},
+             "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 200, "profile": {"qps_fraction": frac}}}
+        h = solve_horizon(Problem.model_validate(d), "owned.yaml")
+        assert h.method == "commitment" and h.status == "optimal", owned
+        assert h.cost == pytest.approx(1920.0), owned
+        assert {g: n.owned for g, n in h.periods[0].nodes.items() if n.owned} == {"h100": 2}, owned

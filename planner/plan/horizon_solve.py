@@ -118,16 +118,20 @@ def fewest_idle(m: HorizonModel, row: dict[str, Nodes], caps: dict[str, int]) ->
 
 
 def commitment_ranges(kinds: tuple[GPUKinds, ...], hours: float, bound: float) -> dict[str, range]:
-    """Reserved (and owned) node counts worth trying per GPU type: a commitment whose own cost over
-    the horizon reaches `bound` (a feasible plan's cost) cannot be optimal; owned nodes up to
-    the inventory."""
+    """Reserved and owned node counts worth trying per GPU type: a commitment whose own cost over
+    the horizon reaches `bound` (a feasible plan's cost) cannot be optimal; owned nodes up to the
+    inventory, and, where they cost anything, up to that bound too (until 2026-12-06 an inventory
+    of 1,000 cheap owned nodes made 1,001 vectors, too many to enumerate, and the joint MILP stopped
+    at its time limit on a node-redundant day 50 % dearer than the 3-node optimum)."""
     out = {}
     for k in kinds:
         if k.reserved_price is not None:
             per_node = hours * k.node_cards * k.reserved_price
             out[f"res:{k.id}"] = range(int(bound / per_node) + 1 if per_node > 0 else 1)
         if k.opt.owned_nodes:
-            out[f"own:{k.id}"] = range(k.opt.owned_nodes + 1)
+            per_node = hours * k.node_cards * k.opt.owned_cost_per_card_hour
+            top = k.opt.owned_nodes if per_node <= 0 else min(k.opt.owned_nodes, int(bound / per_node))
+            out[f"own:{k.id}"] = range(top + 1)
     return out
 
 
