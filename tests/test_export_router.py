@@ -180,6 +180,7 @@ def test_vllm_router_arguments_read_by_its_own_parser():
     assert got.decode_selector == {"planner/pd-router": name, "planner/serves": "decode"}
     assert (got.service_discovery_port, got.service_discovery_namespace, got.host, got.port) == (
         8000, "default", "0.0.0.0", 8000)
+    assert got.worker_startup_timeout_secs == 3600
     files = render(d, "vllm")
     (script,) = [v for f, v in files.items() if f.startswith("pd-router-")]
     assert "# vLLM's router: pip install vllm-router==0.1.17" in script
@@ -269,3 +270,30 @@ def test_a_mixed_vllm_service_routes_its_colocated_pool_as_a_decode_server_and_s
               != "router"}
     assert serves == {"prefill-mi300x-0": "prefill", "decode-mi300x-1": "decode", "prefill-mi300x-2": "prefill",
                       "colocated-mi300x-3": "decode"}
+
+
+@pytest.mark.parametrize("engine", ["sglang", "vllm"])
+def test_serving_pods_are_ready_only_when_their_engine_answers(engine):
+    """The routers' discovery takes a pod once it is Ready and waits for its /health a bounded time
+    (vLLM's router 600 s, then never again: a pod without a probe was Ready while its engine still
+    loaded its weights, and was dropped for good; a review). Every container that serves HTTP (a
+    single-node pod, rank 0 of a multi-node instance) is Ready when GET /health answers; the other
+    ranks serve nothing; the headless Service of a multi-node instance publishes its pods before
+    they are Ready, so rank 1 finds rank 0 while both start. Routers wait an hour for instances."""
+    docs = _docs("deepseek_qps", engine)
+    pods = [o for o in docs if o["kind"] in ("Deployment", "StatefulSet")
+            and o["metadata"]["labels"]["planner/role"] != "router"]
+    assert any(o["kind"] == "StatefulSet" for o in pods)
+    for o in pods:
+        (c,) = o["spec"]["template"]["spec"]["containers"]
+        serves = o["kind"] == "Deployment" or o["metadata"]["name"].endswith("-r0")
+        assert c.get("readinessProbe") == ({"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10,
+                                            "failureThreshold": 3} if serves else None), o["metadata"]["name"]
+    headless = [o for o in docs if o["kind"] == "Service" and o["metadata"]["name"].endswith("-hs")]
+    assert headless and all(o["spec"]["publishNotReadyAddresses"] is True for o in headless)
+    (router,) = [o for o in docs if o["kind"] == "Deployment" and o["metadata"]["labels"]["planner/role"] == "router"]
+    args = router["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert _arg(args, "--worker-startup-timeout-secs") == "3600"
+    (script,) = [v for f, v in render(plan("deepseek_qps"), engine).items() if f.startswith("pd-router-")]
+    argv = shlex.split(script.splitlines()[-1].removeprefix("exec "))
+    assert _arg(argv, "--worker-startup-timeout-secs") == "3600"

@@ -54,7 +54,12 @@ def _k8s_args(argv: list[str]) -> list[str]:
 SIDE_CHANNEL_ENV = {"name": "VLLM_NIXL_SIDE_CHANNEL_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
 
 
-def _container(pl: PoolLaunch, argv: list[str], image: str, env: list[dict]) -> dict[str, Any]:
+# the routers' service discovery adds a pod once it is Ready and gives up on it after its worker
+# startup timeout (600 s): without a probe a pod is Ready while its engine still loads the weights
+READINESS = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+
+
+def _container(pl: PoolLaunch, argv: list[str], image: str, env: list[dict], serves: bool = True) -> dict[str, Any]:
     res = {gpu_resource(pl): str(pl.cards_per_node)}
     if "--kv-transfer-config" in argv:
         env = [*env, SIDE_CHANNEL_ENV]
@@ -64,15 +69,17 @@ def _container(pl: PoolLaunch, argv: list[str], image: str, env: list[dict]) -> 
         "resources": {"requests": dict(res), "limits": dict(res)},
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
     }
+    if serves:
+        c["readinessProbe"] = READINESS
     if env:
         c["env"] = env
     return c
 
 
 def _pod(pl: PoolLaunch, argv: list[str], image: str, labels: dict, env: list[dict],
-         annotations: dict[str, str] | None = None) -> dict[str, Any]:
+         annotations: dict[str, str] | None = None, serves: bool = True) -> dict[str, Any]:
     return {"metadata": {"labels": labels} | ({"annotations": annotations} if annotations else {}),
-            "spec": {"nodeSelector": node_selector(pl), "containers": [_container(pl, argv, image, env)],
+            "spec": {"nodeSelector": node_selector(pl), "containers": [_container(pl, argv, image, env, serves)],
                      "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]}}
 
 
@@ -113,9 +120,9 @@ def k8s_objects(pl: PoolLaunch, image: str, replicas: int | None = None,
                         "spec": {"replicas": n, "serviceName": hs,
                                  "podManagementPolicy": "Parallel", "selector": {"matchLabels": sel},
                                  "template": _pod(pl, argv, image, serving | rl if r == 0 else rl, env,
-                                                  annotations if r == 0 else {})}})
+                                                  annotations if r == 0 else {}, serves=r == 0)}})
         out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": hs, "labels": labels},
-                    "spec": {"clusterIP": "None", "selector": svc_sel,
+                    "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": svc_sel,
                              "ports": [{"name": "http", "port": pl.port}]}})
         svc_sel = svc_sel | {"planner/rank": "0"}
     out.append({"apiVersion": "v1", "kind": "Service", "metadata": meta,

@@ -28,6 +28,9 @@ VLLM_ROUTER = "vllm-router==0.1.17"   # the version whose arguments the export w
 LAUNCHER = {"sglang": ["python3", "-m", "sglang_router.launch_router"],
             "vllm": ["python3", "-m", "vllm_router.launch_router"]}
 PD_FLAGS = {"sglang": ["--pd-disaggregation"], "vllm": ["--vllm-pd-disaggregation", "--kv-connector", "nixl"]}
+# how long a router waits for its instances to report healthy before it gives up (SGLang's default
+# 1,800 s, vLLM's 600: a DeepSeek-R1 instance loading its weights from network storage takes longer)
+STARTUP = ["--worker-startup-timeout-secs", "3600"]
 
 
 def routed_services(pls: list[PoolLaunch]) -> list[tuple[str, str, str, list[PoolLaunch]]]:
@@ -79,7 +82,7 @@ def engine_router(pls: list[PoolLaunch], engine: str, addr: dict[tuple[str, int]
                     url, boot = at(pl, k)   # vLLM's decode side learns the NIXL side channel from the prefill reply
                     argv += (["--prefill", url] + ([str(boot)] if engine == "sglang" else [])
                              if pl.pool.role == "prefill" else ["--decode", url])
-            argv += ["--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # its defaults: 127.0.0.1, port 30000
+            argv += [*STARTUP, "--host", "0.0.0.0", "--port", str(ROUTER_PORT)]   # defaults 127.0.0.1, port 30000
             if engine == "vllm":
                 comment += (f"# vLLM's router: pip install {VLLM_ROUTER}; run it where port {ROUTER_PORT} is free "
                             f"(not beside a vLLM instance on its default port)\n")
@@ -114,7 +117,7 @@ def router_k8s(pls: list[PoolLaunch], engine: str, image: str, source: str = "pl
                 "--prefill-selector", f"{ROUTER_LABEL}={name}", f"{SERVES_LABEL}=prefill",
                 "--decode-selector", f"{ROUTER_LABEL}={name}", f"{SERVES_LABEL}=decode",
                 "--service-discovery-port", str(mine[0].port),   # one engine: one port
-                "--service-discovery-namespace", "$(POD_NAMESPACE)",
+                "--service-discovery-namespace", "$(POD_NAMESPACE)", *STARTUP,
                 "--host", "0.0.0.0", "--port", str(ROUTER_PORT)]
         labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "planner-export",
                   "planner/role": "router"}
