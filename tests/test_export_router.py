@@ -40,7 +40,7 @@ def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
 
-VLLM_COMMAND = ["sh", "-c", 'pip install --no-cache-dir vllm-router==0.1.17 && exec python3 -m '
+VLLM_COMMAND = ["sh", "-c", 'python3 -m pip install --no-cache-dir vllm-router==0.1.17 && exec python3 -m '
                 'vllm_router.launch_router "$@"', "sh"]
 
 

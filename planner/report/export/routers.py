@@ -125,7 +125,7 @@ def router_k8s(pls: list[PoolLaunch], engine: str, image: str, source: str = "pl
         res = {"cpu": ROUTER_CPU, "memory": ROUTER_MEMORY}
         command = LAUNCHER[engine]
         if engine == "vllm":   # sh -c '… && exec python3 -m … "$@"' sh ARGS: the arguments stay a list
-            command, argv = ["sh", "-c", f"pip install --no-cache-dir {VLLM_ROUTER} && exec "
+            command, argv = ["sh", "-c", f"python3 -m pip install --no-cache-dir {VLLM_ROUTER} && exec "
                              f"{shell_join(LAUNCHER[engine])} \"$@\"", "sh"], argv
         container = {"name": "router", "image": image, "command": command,
                      "args": argv, "ports": [{"name": "http", "containerPort": ROUTER_PORT}],
