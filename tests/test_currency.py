@@ -109,11 +109,11 @@ def test_unknown_currency_code_is_refused_with_exit_2(tmp_path):
         assert r.exit_code == 2, r.output
         assert r.stderr == (f"error: {path}: pricing.currency: {code.upper()} is not an ISO 4217 currency code "
                             f"(USD, EUR, CNY, RMB, …){hint} (got {code!r})\n")
-    for code, read in (("eur", "EUR"), (" Chf ", "CHF"), ("RMB", "RMB"), ("cny", "CNY")):
+    for code, read in (("eur", "EUR"), (" Chf ", "CHF"), ("RMB", "RMB"), ("cny", "CNY"), ("cnh", "CNH")):
         assert Problem.model_validate({**SMALL, "pricing": {"currency": code}}).pricing.currency == read
     from planner.input.currency import PATTERN
-    assert [bool(re.match(PATTERN, c)) for c in ("USD", "eur", " Chf ", "RMB", "ZZZ", "XXX", "US")] == \
-        [True, True, True, True, False, False, False]
+    assert [bool(re.match(PATTERN, c)) for c in ("USD", "eur", " Chf ", "RMB", "CNH", "ZZZ", "XXX", "US")] == \
+        [True, True, True, True, True, False, False, False]
 
 
 def test_old_keys_are_read_with_one_deprecation_note_each():

@@ -25,7 +25,7 @@ KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP 
 MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR
 SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD
 USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU
-XUA YER ZAR ZMW ZWG ZWL""".split()) | {"RMB"}
+XUA YER ZAR ZMW ZWG ZWL""".split()) | {"RMB", "CNH"}   # and offshore yuan, as banks and price lists quote it
 
 # the schema's pattern of the same codes, in any case (plan reads `eur` as EUR)
 PATTERN = r"^\s*(?:" + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(ISO_4217)) + r")\s*$"
