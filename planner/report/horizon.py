@@ -196,6 +196,12 @@ def render_horizon(h: HorizonPlan) -> str:
         out.append(f"  (sized for the peak's requests/s at its lengths, it does not serve period {short['period']} "
                    f"at that period's load and lengths: {short['check']}; a fleet that does costs more, so the "
                    f"saving against it is a lower bound)")
+    elif c["static_peak_serves_every_period"] and c["static_peak_saving"] < -1e-6 * max(1.0, d["cost"]):
+        # the plan could hold the static fleet all horizon: a dearer plan is one the solver did not reach
+        out.append("  (it serves every period and costs less than this plan, which the solver did not reach: a "
+                   "re-solve after a colocated pool failed at the mix it was routed lost the candidates it needed, "
+                   "or a time limit (docs/optimisation.md, \"What the cut gives up\"); the static fleet is a "
+                   "verified alternative)")
     st = d["instance_start"]
     if st is not None:
         bw = "the NIC" if st["load_bandwidth_per_card"] is None else f"{st['load_bandwidth_per_card'] / 1e9:g} GB/s"
