@@ -135,9 +135,11 @@ class Workload(Strict):
     def _profile_in_domain(self) -> Workload:
         """qps × qps_fraction is held to 10⁹ req/s (10¹⁰ was planned as infeasible), a period with load
         to 1e-15 as a single QPS (1e-300 planned an idle hour); a trace is read in by the loader."""
-        if self.profile is not None and (top := max(self.period_qps(), default=0.0)) > MAX_QPS:
+        qps = self.period_qps() if self.profile is not None else []
+        if (top := max(qps, default=0.0)) > MAX_QPS:
             raise ValueError(f"profile: the busiest period asks for {top:,.0f} requests/s, above {MAX_QPS:,.0f}")
-        for i, q in ((i, q) for i, q in enumerate(self.period_qps() if self.profile else []) if 0 < q < 1e-15):
+        if (low := next(((i, q) for i, q in enumerate(qps) if 0 < q < 1e-15), None)) is not None:
+            i, q = low
             raise ValueError(f"profile: period {i} asks for {q:g} requests/s, below 1e-15 (one request in 30 million "
                              f"years), which underflows the token rates to zero; write 0 for a period without load")
         if self.trace is not None and self.profile is None:   # the loader reads a trace into the profile

@@ -4,8 +4,9 @@ Kubernetes runs a CronJob at the next wall-clock time of its `timeZone` that mat
 and a time the clock jumps over at the spring-forward change does not exist: the job of a period
 starting at 02:00 in Europe/Berlin does not run that Sunday, and the counts of the period before
 stay until the next change's job, hours later if the periods after it keep the same counts. A
-repeated hour at the fall-back change runs its jobs twice (kubernetes/kubernetes#121594), which
-does no harm here: each job sets absolute counts. So for each gap [a, b) a change's job falls in,
+repeated hour at the fall-back change runs its jobs a second time (kubernetes/kubernetes#121594);
+each sets absolute counts, so only the stretch from the turn back to the hour's first job keeps
+the counts of the hour's last period. So for each gap [a, b) a change's job falls in,
 a catch-up job at b sets the counts in force at b — on every other day a no-op, as those counts are
 the ones running then. (Until 2026-12-06 a scale-up inside a gap was missed once a year.)
 """

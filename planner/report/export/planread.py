@@ -17,15 +17,8 @@ from pydantic import Field
 from planner.catalog.schemas import GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import validate
-from planner.studies.simulate.fleet import check_mode, failed_verification, service_keys, service_plan
-from planner.studies.simulate.planfile import (
-    PlanFile,
-    PlanPool,
-    check_kind,
-    check_numbers,
-    check_problem_name,
-    plan_from_dict,
-)
+from planner.studies.simulate.fleet import check_header, failed_verification, service_keys, service_plan
+from planner.studies.simulate.planfile import PlanFile, PlanPool, plan_from_dict
 from planner.studies.simulate.tables import check_fits, physics
 
 
@@ -73,10 +66,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
                        f"and schedule, not as one plan")
     if not isinstance(data, dict) or "pools" not in data:
         raise BadInput(f"{source}: not a plan file written by plan solve (no `pools`)")
-    check_kind(data, source)
-    check_mode(data, source)
-    check_problem_name(data, source)
-    check_numbers(data, source)
+    check_header(data, source)
     _check_verified(data, source)
     if data.get("kind") == "fleet":
         parts = [(k, service_plan(data, k)) for k in service_keys(data, source)]

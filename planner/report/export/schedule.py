@@ -362,7 +362,8 @@ def dynamo_schedule(h: Horizon, prefix: str, graph: str, services: list[str], ti
 
 def readme_section(h: Horizon, target: str, names: list[str], prefix: str, time_zone: str | None) -> str:
     """What README.txt adds for a plan over a load profile."""
-    jobs = [p for p in changes(h) if cron(p.start_h, h.horizon_h) is not None]
+    sched = scheduled(h, time_zone)
+    jobs = [job for job in sched if not job[2].endswith("-dst")]   # a change's own, then the catch-ups
     zone = time_zone or "the cluster's time zone (UTC on most)"
     lines = ["", "A plan over a load profile:",
              f"  {len(h.periods)} periods over {h.horizon_h:g} h. Every pool any period runs is exported once (its "
@@ -387,11 +388,12 @@ def readme_section(h: Horizon, target: str, names: list[str], prefix: str, time_
                       f"  kubectl apply -f {target}.yaml -f schedule.yaml, then bring the running counts to the "
                       f"current period's: kubectl create job --from=cronjob/{prefix}-pN {prefix}-now (N the latest "
                       f"period with a CronJob that has started)."]
-            for p, when, suffix in scheduled(h, time_zone)[len(jobs):]:
+            for p, when, suffix in sched[len(jobs):]:
                 lines.append(f"  {prefix}-{suffix} ({when}): in {time_zone} the clock jumps over a change's time once "
                              f"a year and Kubernetes runs no job then; this one re-applies period {p.index}'s counts "
-                             f"after the jump (on other days they are already running). A repeated hour runs its "
-                             f"jobs twice, which is harmless: each sets absolute counts.")
+                             f"after the jump (on other days they are already running). In the hour the clock "
+                             f"repeats in autumn the jobs run again as it passes their times; until the first of "
+                             f"them the pools keep the counts of that hour's last period.")
             skipped = len(changes(h)) - len(jobs)
             if skipped:
                 lines.append(f"  {skipped} change(s) start off the minute and have no CronJob: scale them by "

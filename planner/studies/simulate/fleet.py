@@ -72,10 +72,7 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
 def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
                        catalogs: dict[str, SimCatalog] | None, period: str) -> dict[str, SimResult]:
     catalogs = catalogs or {}
-    check_kind(d, source)
-    check_mode(d, source)
-    check_problem_name(d, source)
-    check_numbers(d, source)
+    check_header(d, source)
     if isinstance(d, dict) and d.get("kind") == "horizon":
         check_periods(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
@@ -266,6 +263,15 @@ def check_mode(d: Any, source: str, at: str = "") -> None:
     if isinstance(d, dict) and "redundancy" in d and d["redundancy"] not in REDUNDANCIES:
         raise BadInput(f"{source}: {at}redundancy: {shown_value(d['redundancy'])}; plan solve writes n_plus_1 or node "
                        f"(serving.redundancy), and leaves the key out for none")
+
+
+def check_header(d: Any, source: str) -> None:
+    """What `plan simulate` and `plan export` check of a plan file before reading its plan: its
+    `kind`, `mode` and `redundancy`, its problem's name, and that no number is NaN or infinite."""
+    check_kind(d, source)
+    check_mode(d, source)
+    check_problem_name(d, source)
+    check_numbers(d, source)
 
 
 def failed_verification(d: Any) -> str | None:
