@@ -243,7 +243,7 @@ def test_a_colocated_pool_decoding_requests_others_prefilled_counts_their_wait(t
     its second token, which over 2 tokens is most of a step: that pool read 44.8 ms and its
     simulation measured 55.1, breaking the 50 ms SLO. Verification now counts it
     (`verify.imported_tpot_s`: that pool 53.5 ms), and the solve is run again without candidates
-    that broke TPOT that way (`solve.colocated_over_tpot`): every pool within 5 % of its
+    that broke TPOT that way (`cuts.colocated_over_tpot`): every pool within 5 % of its
     simulation, the SLO met."""
     import yaml
     d = yaml.safe_load((Path(__file__).resolve().parent.parent / "problems" / "deepseek_mtp.yaml").read_text())
@@ -283,19 +283,19 @@ def test_a_colocated_prompt_waits_for_the_step_in_progress(tmp_path, stat, limit
 
 
 def test_colocated_candidates_broken_by_their_routed_mix_are_cut_with_their_siblings():
-    """`solve.colocated_over_tpot`: a plan failing only on colocated pools' TPOT or chunk-step share
+    """`cuts.colocated_over_tpot`: a plan failing only on colocated pools' TPOT or chunk-step share
     (the mix the MILP routed them, which their candidates cannot know) is solved again without
     those candidates; any other failing check (a prefill pool's TTFT, memory) returns nothing, so
     the failure is reported. The fleet benchmark's DeepSeek-R1 chat service met it on a GB200
     TP1·DP8 instance designed at 24.4k prompt tokens/s, where every step carries a chunk, and
     routed 20k: steps without a chunk appear, decodes pile up behind bursts, 52.5 ms against the
     50 ms limit (exit 4 until 2026-12-04); its sibling of another chunk size failed the same way,
-    so siblings go in the same re-solve (`solve._shape`)."""
+    so siblings go in the same re-solve (`cuts._shape`)."""
     from dataclasses import dataclass
     from types import SimpleNamespace as NS
 
     from planner.physics.perf import Parallelism
-    from planner.plan.solve import _shape, colocated_over_tpot
+    from planner.plan.cuts import _shape, colocated_over_tpot
 
     @dataclass(frozen=True)
     class Cand:   # the fields the cut reads

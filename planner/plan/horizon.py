@@ -19,16 +19,16 @@ from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem
 from planner.input.values import length_mean
 from planner.physics.deployment import weights_per_card_bytes
+from planner.plan import cuts, milp, spot
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
-from planner.plan import milp, spot
 from planner.plan.candidates import Candidate, deployment, generate, prune_dominated
 from planner.plan.comparisons import independent_cost, static_over_caps, static_shortfall
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
-from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, kept_by_cut, none_left_after_cut, solve, solver_options
+from planner.plan.solve import solve, solver_options
 from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
 
 
@@ -81,6 +81,7 @@ class HorizonPlan:
     class_res: tuple[Resolved, ...] = ()          # a fleet: each class resolved (its precisions), as `classes`
     started_from: str | None = None               # the joint MILP's start (`horizon_solve.Solved.start`)
     static_reason: str | None = None              # why there is no static fleet (`static_peak` None)
+    cuts: tuple[int, int] = (0, 0)                # as Plan.cuts: failing plans excluded, candidate cuts
 
     kind = "horizon"
 
@@ -175,7 +176,8 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                     for p, q in enumerate(qps))
     start_cost = start_costs(problem, peak, kinds, [c for cs_ in cs_g if cs_ is not None for c in cs_.candidates])
     groups = [None if c is None else c.candidates for c in cs_g]
-    for attempt in range(CUT_RETRIES + 1):
+    excluded, n_cuts = [], 0   # period plans excluded, by round; candidate cuts
+    for _ in range(cuts.NO_GOOD_RETRIES + cuts.CUT_RETRIES + 1):
         try:
             solved, n_cands = solve_periods(problem, peak, kinds, groups, periods, opts, verbose, start_cost, source,
                                             static)
@@ -185,17 +187,21 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
             raise Infeasible(f"{source}: {static_error}") from None
         t3 = time.perf_counter()
         solved, (plans, cost, v) = hs.leanest_verified(
-            solved, lambda s: verify_periods(problem, res_g, peak, kinds, periods, s, start_cost))
-        broken = colocated_over_tpot(v)
-        if v.passed or not broken or attempt == CUT_RETRIES:
+            solved, lambda s, ps=periods: verify_periods(problem, res_g, peak, kinds, ps, s, start_cost))
+        broken = cuts.colocated_over_tpot(v)
+        if v.passed or not broken or n_cuts == cuts.CUT_RETRIES:
             break
-        # as the single solve does: without the colocated candidates whose routed mix broke their TPOT
-        keep = kept_by_cut(v, broken)
+        if len(excluded) < cuts.NO_GOOD_RETRIES:   # as the single solve does: first the failing periods' plans
+            excluded.append(cuts.period_points(v, solved.selection))
+            periods = cuts.with_excluded(periods, excluded[-1])
+            continue
+        n_cuts += 1   # then without the colocated candidates whose routed mix broke their TPOT
+        keep = cuts.kept_by_cut(v, broken)
         groups = [None if g is None else tuple(filter(keep, g)) for g in groups]
         for idx, (r, g) in enumerate(zip(res_g, groups)):
             if r is not None and (gone := missing_roles(g, r.uncached_mean > 0, r.decode_mean > 0)):
                 raise Infeasible(f"{source}: period{'s' if len(members[idx]) > 1 else ''} "
-                                 f"{', '.join(map(str, members[idx]))}: " + none_left_after_cut(gone, broken))
+                                 f"{', '.join(map(str, members[idx]))}: " + cuts.none_left_after_cut(gone, broken))
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     report = solved.report
     t4 = time.perf_counter()
@@ -210,7 +216,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                                      or static_shortfall(static, res_g, group_of, qps))
                        if compare and static is not None else None,
                        static_checked=compare and static is not None, started_from=solved.start,
-                       static_reason=static_error)
+                       static_reason=static_error, cuts=(sum(map(len, excluded)), n_cuts))
 
 
 def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ...],

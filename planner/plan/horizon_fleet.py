@@ -20,9 +20,9 @@ import time
 from planner.errors import BadInput, Infeasible
 from planner.input.fleet import FleetProblem, RequestClass
 from planner.input.problem import Problem, Profile
+from planner.plan import cuts, milp
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
-from planner.plan import milp
 from planner.plan.candidates import Candidate, generate, prune_dominated
 from planner.plan.comparisons import first_failed_check, idle_owned_cost, own_plans_break_caps, static_over_caps
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
@@ -31,7 +31,7 @@ from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem, in_class, one_model_per_name
-from planner.plan.solve import CUT_RETRIES, colocated_over_tpot, kept_by_cut, none_left_after_cut, solve, solver_options
+from planner.plan.solve import solve, solver_options
 from planner.plan.verify import Check, Verification, verify_service
 
 
@@ -111,31 +111,37 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     opts = solver_options(f, solver, time_limit, over_periods=source)
     args = (opts.name, opts.time_limit, opts.mip_gap, verbose)
     conf = None if f.serving.spot_confidence_percent is None else f.serving.spot_confidence_percent / 100
-    for attempt in range(CUT_RETRIES + 1):
+    excluded, n_cuts = [], 0   # period plans excluded, by round; candidate cuts
+    for _ in range(cuts.NO_GOOD_RETRIES + cuts.CUT_RETRIES + 1):
         cands = [c for g in group_cands for c in g]
         ends = list(itertools.accumulate(map(len, group_cands)))
         sets = [tuple(range(end - len(g), end)) for end, g in zip(ends, group_cands)]
         solved = hs.solve_horizon_milp(f.name, kinds, f.limits, tuple(cands), periods, args, sets=tuple(sets),
                                        spot_confidence=conf)
         raise_unless_solved(solved.report, source, opts.time_limit,   # the first hour no plan serves alone
-                            lambda c=cands, s=sets: _over_caps(f, qps, first_unservable(
-                                f.name, kinds, f.limits, tuple(c), periods, args, "none", tuple(s), conf)))
+                            lambda c=cands, s=sets, ps=periods: _over_caps(f, qps, first_unservable(
+                                f.name, kinds, f.limits, tuple(c), ps, args, "none", tuple(s), conf)))
         t2 = time.perf_counter()
         solved = hs.without_padding(solved, tuple(cands), periods, tuple(sets))
-        solved, (plans, cost, v) = hs.leanest_verified(solved, lambda s, c=cands, g=sets: verify_fleet_periods(
-            f, qps, group_of, group_res, c, g, first, kinds, periods, s))
-        broken = colocated_over_tpot(v)
-        if v.passed or not broken or attempt == CUT_RETRIES:
+        solved, (plans, cost, v) = hs.leanest_verified(solved, lambda s, c=cands, g=sets, ps=periods: (
+            verify_fleet_periods(f, qps, group_of, group_res, c, g, first, kinds, ps, s)))
+        broken = cuts.colocated_over_tpot(v)
+        if v.passed or not broken or n_cuts == cuts.CUT_RETRIES:
             break
-        # as the single solve does: without the colocated candidates whose routed mix broke their TPOT
-        keep = kept_by_cut(v, broken)
+        if len(excluded) < cuts.NO_GOOD_RETRIES and solved.counts is not None:   # first the failing periods' plans
+            excluded.append(cuts.load_points(v, solved.counts, cands, periods, sets))
+            periods = cuts.with_excluded(periods, excluded[-1])
+            continue
+        n_cuts += 1   # then without the colocated candidates whose routed mix broke their TPOT
+        keep = cuts.kept_by_cut(v, broken)
         group_cands = [tuple(filter(keep, g)) for g in group_cands]
         for k, groups in enumerate(busiest_of):
             for g, busiest in groups:
                 r = group_res[g]
                 if qps[k][busiest] > 0 and (gone := missing_roles(group_cands[g], r.uncached_mean > 0,
                                                                   r.decode_mean > 0)):
-                    raise Infeasible(f"{source}: class {f.classes[k].name!r}: " + none_left_after_cut(gone, broken))
+                    raise Infeasible(f"{source}: class {f.classes[k].name!r}: "
+                                     + cuts.none_left_after_cut(gone, broken))
     report = solved.report
     raise_unless_verified(v, f"{source}: the solver's horizon plan")
     t3 = time.perf_counter()
@@ -156,7 +162,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                        {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
                         "independent_s": t5 - t4}, peaks, static_short=short,
                        static_checked=compare and static is not None, class_res=tuple(class_res),
-                       static_reason=static_error)
+                       static_reason=static_error, cuts=(sum(map(len, excluded)), n_cuts))
 
 
 def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list[list[int]],

@@ -27,6 +27,7 @@ from planner.errors import BadInput
 from planner.input.problem import Limits, Problem
 from planner.plan import milp, spot
 from planner.plan.candidates import Candidate
+from planner.plan.cuts import exclude
 from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 
@@ -158,6 +159,8 @@ class Period:
     caps: tuple[Availability, ...] = ()   # this period's own caps (gpus[].max_cards_per_period, ...)
     group: int = 0                        # its lengths' candidate set (HorizonModel.sets)
     loads: tuple[Load, ...] = ()          # a fleet's classes (each its own group and demand)
+    excluded: tuple[tuple[tuple[tuple[str, Candidate], int], ...], ...] = ()   # its plans that failed
+    # verification, as ((load key, candidate), instances) pairs: excluded from its rows (`cuts.exclude`)
 
     def all_loads(self) -> tuple[Load, ...]:
         """The period's demands: a fleet's classes, or the one of a single problem."""
@@ -244,6 +247,9 @@ def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[C
         add_node_cover(m, per.index, spot_confidence)
         add_spot_share(m, per.index)
         add_period_caps(m, limits, per.index)
+        if per.excluded:
+            exclude(m.prob, {(ld.key, c): m.x[(i, per.index)] for ld in per.all_loads() for i, c in m.of_load(ld)},
+                    [dict(pt) for pt in per.excluded], f"_{per.index}")
     if m.start_cost:
         add_starts(m)
     set_objective(m)

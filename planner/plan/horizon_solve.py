@@ -175,7 +175,7 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
         return rep
 
     def period_cost(per: Period, fixed: tuple[tuple[str, int], ...]):
-        key = (per.qps, per.hours, per.caps, per.group, per.loads, fixed)
+        key = (per.qps, per.hours, per.caps, per.group, per.loads, per.excluded, fixed)
         if key not in memo:
             rep = run(m := model_for(per, fixed))
             ok = rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit)
@@ -272,7 +272,7 @@ def per_hour_commitment(kinds: tuple[GPUKinds, ...], fixed: tuple[tuple[str, int
 
 def replace_index(per: Period) -> Period:
     """The period as the only one of a model (index 0)."""
-    return Period(0, per.qps, per.hours, per.demand, per.caps, per.group, per.loads)
+    return replace(per, index=0)
 
 
 def solve_joint(m: HorizonModel, solver: str, time_limit: float, gap: float, verbose: bool = False,

@@ -38,6 +38,8 @@ class Plan:
     cost_without_speculation: float | None = None   # the best plan with speculative decoding off (auto)
     dominated_gpus: dict[str, str] = field(default_factory=dict)   # GPU types left out before the MILP:
     # {type: the listed type that does as much at no higher price} (`plan.dominance`)
+    cuts: tuple[int, int] = (0, 0)   # plans that failed verification and were excluded, and candidate
+    # cuts after those (`planner.plan.cuts`): with any of the latter the optimum is over the candidates left
 
     @property
     def kind(self) -> str:

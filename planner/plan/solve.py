@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -20,6 +21,17 @@ from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, SolverOptions
 from planner.plan import milp
 from planner.plan.candidates import Candidate, CandidateSet
+from planner.plan.cuts import (
+    CUT_RETRIES,
+    NO_GOOD_RETRIES,
+    Point,
+    add_no_goods,
+    colocated_over_tpot,
+    kept_by_cut,
+    none_left_after_cut,
+    none_left_after_no_goods,
+    point_of,
+)
 from planner.plan.diagnose import (
     explain_caps,
     explain_no_candidates,
@@ -67,14 +79,14 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     opts = solver_options(problem, solver, time_limit)
     usable = [s for s in svcs if s.candidates]
     heuristics = not fleet if heuristics is None else heuristics
-    m, report, chosen, nodes, v, pools, solved, tb, t2, dominated, offered = _solve_verified(
+    m, report, chosen, nodes, v, pools, solved, tb, t2, dominated, offered, cuts = _solve_verified(
         problem, usable, opts, verbose, heuristics, source)
     t3 = time.perf_counter()
     plan = Plan(problem, tuple(solved), chosen, nodes, report.objective or 0.0, pools, v, report,
                 tuple(milp.binding_rows(m, skip=(COST_CAP_ROW,))), offered,
                 sum(len(s.cs.candidates) for s in solved),
                 {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2},
-                dominated_gpus=dominated)
+                dominated_gpus=dominated, cuts=cuts)
     raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
     if any(c.spec is not None for sel in chosen.values() for c in sel) and problem.serving.speculative.use == "auto":
         plan = replace(plan, cost_without_speculation=_cost_without_speculation(problem, usable, opts, heuristics))
@@ -93,6 +105,7 @@ class _Solved(NamedTuple):
     solved_at: float
     dominated: dict[str, str]  # GPU types left out: {type: the type that replaces it} (`dominance`)
     offered: int               # candidates the last first-stage MILP chose from (a second stage may hold fewer)
+    cuts: tuple[int, int]      # failing plans excluded, and candidate cuts made (`planner.plan.cuts`)
 
 
 def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
@@ -100,23 +113,25 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
     """Build, solve and verify; solved again without the colocated candidates whose TPOT fails at
     the mix the plan routes them (`colocated_over_tpot`), at most CUT_RETRIES times. Raises
     Infeasible when the MILP has no plan; the last verification is returned, passed or not."""
-    everything = usable
-    for attempt in range(CUT_RETRIES + 1):
+    everything, points, cuts = usable, [], 0
+    for _ in range(NO_GOOD_RETRIES + CUT_RETRIES + 1):
         usable, dominated = without_dominated_types(problem, everything)
-        m = build(problem, usable)
+        m = build(problem, usable, excluded=points)
         offered = len(m.candidates)
         tb = time.perf_counter()
         report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
                             heuristics=heuristics)
         t2 = time.perf_counter()
+        if points and report.status == milp.SolverStatus.infeasible:   # every plan left was excluded
+            raise Infeasible(f"{source}: " + none_left_after_no_goods(len(points)))
         raise_unless_solved(report, source, opts.time_limit,
                             lambda svcs=usable: _explain_caps(problem, svcs, opts, verbose))
         if isinstance(problem, Problem) and (one := one_mode_at_cost(problem, usable, m, report, opts, verbose,
-                                                                        heuristics)) is not None:
+                                                                        heuristics, points)) is not None:
             # the first solve proved the cost (its status and gap stand); the second chose among its equals
             usable, m, report = one[0], one[1], replace(report, objective=one[2].objective)
         if has_free_capacity(usable[0].res.gpus):
-            m = fewest_nodes_at_cost(problem, usable, report, opts, verbose) or m
+            m = fewest_nodes_at_cost(problem, usable, report, opts, verbose, points) or m
         chosen: dict[str, dict[Candidate, int]] = {}
         for i, n in sorted(milp.selection(m).items()):
             chosen.setdefault(usable[m.service_of[i]].key, {})[m.candidates[i]] = n
@@ -126,8 +141,12 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         v, pools = _verify(problem, usable, chosen, nodes, report.objective)
         v = Verification(v.pools, v.checks + tuple(optimality_checks(report, opts)))
         broken = colocated_over_tpot(v)
-        if v.passed or not broken or attempt == CUT_RETRIES:
+        if v.passed or not broken or cuts == CUT_RETRIES:
             break
+        if len(points) < NO_GOOD_RETRIES:   # exact: this plan only (`cuts`)
+            points.append(point_of(chosen))
+            continue
+        cuts += 1
         keep = kept_by_cut(v, broken)
         fewer = [replace(s, candidates=tuple(filter(keep, s.candidates))) for s in everything]
         if not all(s.candidates for s in fewer):
@@ -137,68 +156,12 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
                 raise Infeasible(f"{source}: {'service ' + s.key + ': ' if s.key else ''}"
                                  + none_left_after_cut(gone, broken))
         everything = fewer
-    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated, offered)
+    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated, offered, (len(points), cuts))
 
 
-# re-solves without colocated candidates whose routed mix broke TPOT. A colocated pool routed below
-# its design load can read a higher percentile TPOT (short answers see more chunk steps), so over an
-# output-length mixture each cut's plan may fail on the next shape: three problems of a hunt ended
-# in exit 4 after 4 cuts and found verified plans within 8 (docs/model.md, "What is left out")
-CUT_RETRIES = 8
 # the row of a lexicographic second stage (`one_mode_at_cost`, `fewest_nodes_at_cost`) holding the cost
 # at the first solve's: a choice among plans of equal cost, not a limit (left out of "Binding")
 COST_CAP_ROW = "cost_at_optimum"
-
-
-def kept_by_cut(v: Verification, broken: set[Candidate]):
-    """A predicate: whether a candidate survives the lazy cut of `broken` (`colocated_over_tpot`).
-    With a failing colocated candidate go its siblings of other chunk sizes (the same shape and
-    batch, which the same routing breaks the same way: one re-solve, not one per sibling), or, when
-    a TTFT is among the failures (a pool whose chunk queue ran past its design), its own chunk size
-    only. Used by the single solve and by plans over periods."""
-    key = (lambda c: c) if any(ch.name.startswith("ttft[") for ch in v.failed) else _shape
-    cut = {key(c) for c in broken}
-    return lambda c: key(c) not in cut
-
-
-def none_left_after_cut(gone: list[str], broken: set[Candidate]) -> str:
-    """Why no plan is left once the cut took a role's last candidates."""
-    return (f"no candidate can {' or '.join(gone)}: the only ones that could "
-            f"({', '.join(sorted({c.name for c in broken}))}) break their TPOT at the mix a plan routes them")
-
-
-def _shape(c: Candidate) -> tuple:
-    """A colocated candidate's shape and design batch, whatever its chunk (`colocated_over_tpot`)."""
-    return c.role, c.gpu, c.par, c.batch, c.spec
-
-
-def colocated_over_tpot(v: Verification) -> set[Candidate]:
-    """The colocated candidates of a plan that fails verification only on the TPOT (or the share of
-    steps carrying a chunk, `utilization`) of colocated pools, else nothing. A colocated
-    candidate's TPOT holds at its design mix of prompts and decodes; the MILP may route it another
-    mix, which the candidate cannot know: requests other instances prefilled
-    (`verify.imported_tpot_s`; two colocated MTP shapes at 3-token answers: one decoded 45 %
-    imported requests at 53.5 ms against the 50 ms limit), or fewer prompts than its design, so
-    that steps no longer all carry a chunk and decodes pile up behind bursts of them
-    (`colocated.burst_batch`; in the fleet benchmark a DeepSeek-R1 GB200 TP1·DP8 instance designed
-    at 24.4k prompt tokens/s and 50.0 ms, routed 20k: 52.5 ms). The solve is run again without
-    them, the lazy-constraint way: the MILP then finds the cheapest plan among the rest. A TTFT
-    that fails with them is the same pool's chunk queue run past its design (a hunt: Llama-3.1-8B
-    at 1,000 req/s on H100 and H200, a colocated H100 pool at 96.7 % of its steps carrying a chunk
-    and 2.85 s TTFT against 2 s, the plan exit 4). A colocated pool whose TTFT alone fails is cut
-    too, its own chunk size only (`kept_by_cut`): the mix it was routed is not its design's either (a
-    hunt: gpt-oss-20b at 5,000 req/s with a p90 TTFT at 90 % confidence, 166 TP1 batch-1
-    instances prefilling for decode pools, 207 ms against 200, exit 4 until 2026-12-05)."""
-    failed = [c.name for c in v.failed]
-    if not failed or not all(n.startswith(("tpot[", "utilization[", "ttft[")) for n in failed):
-        return set()
-    bad: set[Candidate] = set()
-    for name in failed:   # a fleet's check names carry the service before the pool's name
-        sts = [st for st in v.pools if name.endswith(f"{st.name}]") and st.candidate.role == "colocated"]
-        if not sts:
-            return set()
-        bad |= {st.candidate for st in sts}
-    return bad
 
 
 def _cost_without_speculation(problem: Problem | FleetProblem, svcs: list[Service],
@@ -231,11 +194,12 @@ LEX_INSTANCE_WEIGHT = 1e-3   # second stage: instances count a thousandth of a n
 LEX_SPAN_WEIGHT = 0.1        # … and an instance whose group spans nodes a tenth (`spans_nodes`)
 
 
-def build_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport) -> milp.Model:
+def build_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport,
+                  excluded: Sequence[Point] = ()) -> milp.Model:
     """The MILP of `svcs` with the cost held at the first solve's (Σ cost ≤ C*, within float
     round-off: the `COST_CAP_ROW`), for a second stage to choose among plans of that cost."""
     cap = cost_cap(first.objective or 0.0)
-    return build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)])
+    return build(problem, svcs, extra_rows=[(COST_CAP_ROW, lambda mm: mm.cost <= cap)], excluded=excluded)
 
 
 def cost_cap(cost: float) -> float:
@@ -244,8 +208,8 @@ def cost_cap(cost: float) -> float:
 
 
 def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: milp.Model,
-                     first: milp.SolverReport, opts: SolverOptions, verbose: bool, heuristics: bool
-                     ) -> tuple[list[Service], milp.Model, milp.SolverReport] | None:
+                     first: milp.SolverReport, opts: SolverOptions, verbose: bool, heuristics: bool,
+                     excluded: Sequence[Point] = ()) -> tuple[list[Service], milp.Model, milp.SolverReport] | None:
     """Lexicographic second stage: among plans of the first solve's cost (Σ cost ≤ C*, within
     float round-off), the one engines deploy most simply. A service whose plan runs colocated
     pools beside prefill or decode pools is held to one serving mode (prefill/decode pools first,
@@ -272,7 +236,7 @@ def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: mi
                 for si, s in enumerate(svcs)]
         if any(missing_roles(s.candidates, s.res.uncached_mean > 0, s.res.decode_mean > 0) for s in held):
             continue
-        m2 = build_at_cost(problem, held, first)
+        m2 = build_at_cost(problem, held, first, excluded)
         spanning = [x for i, x in m2.x.items() if spans_nodes(m2.candidates[i], per_node)]
         if spanning:   # the cost is held: fewest spanning instances first, then the usual objective
             m2.prob.setObjective(pulp.lpSum(spanning) + SPAN_OBJECTIVE_WEIGHT * m2.prob.objective)
@@ -295,12 +259,12 @@ def spans_nodes(c: Candidate, cards_per_node: dict[str, int]) -> bool:
 
 
 def fewest_nodes_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: milp.SolverReport,
-                         opts: SolverOptions, verbose: bool) -> milp.Model | None:
+                         opts: SolverOptions, verbose: bool, excluded: Sequence[Point] = ()) -> milp.Model | None:
     """Lexicographic second stage: with the cost held at the first solve's (Σ cost ≤ C*, within
     float round-off), minimise Σ nodes + 10⁻¹·Σ instances whose group spans nodes + 10⁻³·Σ
     instances, so free capacity is not bought idle, nor a group over two nodes taken back after
     `one_mode_at_cost` left it out. None when the second solve finds no plan (the first one stands)."""
-    m = build_at_cost(problem, svcs, first)
+    m = build_at_cost(problem, svcs, first, excluded)
     per_node = {o.id: o.gpu.node_cards for o in svcs[0].res.gpus}
     wide = [x for i, x in m.x.items() if spans_nodes(m.candidates[i], per_node)]
     m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent) + LEX_SPAN_WEIGHT * pulp.lpSum(wide)
@@ -353,13 +317,16 @@ def _services(problem: Problem | FleetProblem, source: str, cs: CandidateSet | N
 
 
 def build(problem: Problem | FleetProblem, svcs: list[Service],
-          served: pulp.LpVariable | float = 1.0, extra_rows=()) -> milp.Model:
-    """The MILP of these services; a fleet adds the valid 'at least one instance' rows."""
+          served: pulp.LpVariable | float = 1.0, extra_rows=(), excluded: Sequence[Point] = ()) -> milp.Model:
+    """The MILP of these services without the `excluded` plans (`cuts.add_no_goods`); a fleet adds
+    the valid 'at least one instance' rows."""
     r0 = svcs[0].res
-    return milp.build_fleet(milp.Shared(problem.name, r0.gpus, problem.limits,
+    m = milp.build_fleet(milp.Shared(problem.name, r0.gpus, problem.limits,
                                         problem.serving.redundancy),
                             [s.milp_service() for s in svcs], extra_rows=extra_rows, served=served,
                             floor_rows=isinstance(problem, FleetProblem))
+    add_no_goods(m, excluded)
+    return m
 
 
 def _explain_caps(problem: Problem | FleetProblem, svcs: list[Service], opts: SolverOptions,
