@@ -102,10 +102,24 @@ def money(x: float | None, cur: str) -> str:
     return "n/a" if x is None else f"{x:,.2f} {cur}"
 
 
+def excluded_text(solver: dict[str, Any], what: str = "plan") -> str:
+    """', 2 plans excluded that failed verification' (the plans the MILP found first whose colocated
+    pools broke their TPOT at the mix routed them, `planner.plan.cuts`), or nothing.
+
+    >>> excluded_text({"verification_cuts": {"plans_excluded": 1, "candidate_cuts": 0}})
+    ', 1 plan excluded that failed verification'
+    """
+    n = (solver.get("verification_cuts") or {}).get("plans_excluded", 0)
+    return f", {n} {what}{'s' if n > 1 else ''} excluded that failed verification" if n else ""
+
+
 def status_text(d: dict[str, Any]) -> str:
     """'OPTIMAL', or 'FEASIBLE, NOT PROVEN OPTIMAL (gap 2.86 %)' for a plan the solver stopped on
-    (the gap as a percentage, 'unknown' where the solver reports none)."""
-    if d["status"] == "optimal":
-        return "OPTIMAL"
+    (the gap as a percentage, 'unknown' where the solver reports none), or 'OPTIMAL OVER THE
+    CANDIDATES LEFT AFTER 2 VERIFICATION CUTS' (`planner.plan.cuts`: not proven over the problem)."""
+    cut = (d["solver"].get("verification_cuts") or {}).get("candidate_cuts", 0)
+    if d["status"] == "optimal":   # after candidate cuts the optimum is over the candidates left
+        return f"OPTIMAL OVER THE CANDIDATES LEFT AFTER {cut} VERIFICATION CUT{'S' if cut > 1 else ''}" if cut \
+            else "OPTIMAL"
     gap = d["solver"]["gap"]
     return f"FEASIBLE, NOT PROVEN OPTIMAL (gap {'unknown' if gap is None else f'{gap * 100:.2f} %'})"

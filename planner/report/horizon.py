@@ -9,8 +9,16 @@ from planner.input.values import length_mean
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.plan.model import cost_difference
-from planner.report.format import money, per_million, rate, status_text
-from planner.report.json import SCHEMA_VERSION, parts_json, plan_json, pool_dict, solver_dict, verification_dict
+from planner.report.format import excluded_text, money, per_million, rate, status_text
+from planner.report.json import (
+    SCHEMA_VERSION,
+    cuts_dict,
+    parts_json,
+    plan_json,
+    pool_dict,
+    solver_dict,
+    verification_dict,
+)
 from planner.report.text import precisions, table
 
 # the joint MILP's starts (`solver.started_from` in the JSON), as the text says them
@@ -124,7 +132,8 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         },
         "verification": verification_dict(h.verification),
         "solver": solver_dict(h.solver, timings, candidates=h.candidates, method=h.method,
-                              subproblems=h.subproblems, started_from=h.started_from),
+                              subproblems=h.subproblems, started_from=h.started_from,
+                              verification_cuts=cuts_dict(h.cuts)),
         "timings": {k: round(v, 3) for k, v in h.timings.items()} if timings else None,
     }
 
@@ -198,9 +207,9 @@ def render_horizon(h: HorizonPlan) -> str:
                    f"saving against it is a lower bound)")
     elif c["static_peak_serves_every_period"] and c["static_peak_saving"] < -1e-6 * max(1.0, d["cost"]):
         # the plan could hold the static fleet all horizon: a dearer plan is one the solver did not reach
-        out.append("  (it serves every period and costs less than this plan, which the solver did not reach: a "
-                   "re-solve after a colocated pool failed at the mix it was routed lost the candidates it needed, "
-                   "or a time limit (docs/optimisation.md, \"What the cut gives up\"); the static fleet is a "
+        out.append("  (it serves every period and costs less than this plan, which the solver did not reach: "
+                   "candidates cut after a colocated pool failed at the mix it was routed, or a time limit "
+                   "(docs/optimisation.md, \"What the cut gives up\"); the static fleet is a "
                    "verified alternative)")
     st = d["instance_start"]
     if st is not None:
@@ -221,7 +230,8 @@ def render_horizon(h: HorizonPlan) -> str:
                + (f"{s['subproblems']} single-period MILPs over the commitments" if s["method"] == "commitment"
                   else f"one MILP of {s['variables']} variables" + (f", gap {s['gap'] * 100:.2f} %"
                                                                    if s.get("gap") else "")
-                  + (f" (started from {STARTS[s['started_from']]})" if s.get("started_from") else "")))
+                  + (f" (started from {STARTS[s['started_from']]})" if s.get("started_from") else ""))
+               + excluded_text(s, "period plan"))
     return "\n".join(out)
 
 

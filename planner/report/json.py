@@ -83,7 +83,8 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "totals": totals_dict(r.gpus, p.chosen, p.nodes),
         "binding": list(p.binding),
         "verification": verification_dict(p.verification),
-        "solver": solver_dict(p.solver, timings, candidates=p.candidates, dominated_gpus=dict(p.dominated_gpus)),
+        "solver": solver_dict(p.solver, timings, candidates=p.candidates, dominated_gpus=dict(p.dominated_gpus),
+                              verification_cuts=cuts_dict(p.cuts)),
     }
 
 
@@ -103,6 +104,13 @@ def totals_dict(gpus, chosen: dict[Candidate, int], nodes: dict[str, tuple[int, 
 
 def verification_dict(v: Verification) -> dict[str, Any]:
     return {"passed": v.passed, "checks": [c.as_dict() for c in v.checks]}
+
+
+def cuts_dict(cuts: tuple[int, int]) -> dict[str, int]:
+    """What the solve did after a plan failed verification on a colocated pool's routed mix
+    (`planner.plan.cuts`): plans excluded exactly, then candidate cuts (with any, the optimum is
+    over the candidates left)."""
+    return {"plans_excluded": cuts[0], "candidate_cuts": cuts[1]}
 
 
 def solver_dict(rep: SolverReport, timings: bool, **extra) -> dict[str, Any]:
@@ -317,7 +325,8 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "verification": verification_dict(p.verification),
         "solver": solver_dict(p.solver, timings, candidates=p.candidates,
                               candidates_before_pruning=p.candidates_before_pruning,
-                              services_considered=len(p.services), dominated_gpus=dict(p.dominated_gpus)),
+                              services_considered=len(p.services), dominated_gpus=dict(p.dominated_gpus),
+                              verification_cuts=cuts_dict(p.cuts)),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from planner.input.units import format_bytes, format_time
 from planner.plan.model import Plan
 from planner.plan.verify import Verification
-from planner.report.format import money, parts_text, per_million, status_text, table
+from planner.report.format import excluded_text, money, parts_text, per_million, status_text, table
 from planner.report.json import plan_json
 
 
@@ -90,7 +90,8 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
                f"   solver: {s['name']} {s['status']}"
                # a gap above the default mip_gap (10⁻⁴) was allowed by the problem (node_gap, mip_gap): say it
                + (f" within {s['gap'] * 100:.2f} %" if s["status"] == "optimal" and (s["gap"] or 0) > 1.0001e-4 else "")
-               + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "") + ", " + solver_tail)
+               + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "") + excluded_text(s)
+               + ", " + solver_tail)
     return out
 
 
