@@ -114,3 +114,33 @@ def test_a_diurnal_day_costs_no_more_than_its_periods_planned_alone():
     assert h.independent_cost is not None
     assert h.cost <= h.independent_cost * (1 + 1e-9)
     assert h.cost == pytest.approx(2818.80)
+
+
+def test_every_plan_failing_is_exit_3_saying_so(monkeypatch):
+    """With one colocated candidate the MILP has a handful of plans (its count from the demand's to
+    its bound); when verification rejects every one at its routed mix, each is excluded in turn and
+    the MILP is left with none: Infeasible (exit 3) naming why, not a plan nor a bare 'infeasible'."""
+    from planner.errors import Infeasible
+    from planner.plan import solve as S
+    from planner.plan.candidates import CandidateSet, generate
+    from planner.plan.resolve import resolve
+
+    problem = Problem.model_validate({**LLAMA, "serving": {"modes": ["colocated"]}})
+    cs = generate(resolve(problem))
+    one = CandidateSet(tuple(c for c in cs.candidates if c.role == "colocated")[:1], ())
+    verify, tried = S._verify, []
+
+    def rejecting(problem, svcs, chosen, nodes, objective):
+        v, pools = verify(problem, svcs, chosen, nodes, objective)
+        tried.append(dict(chosen[""]))
+        over = tuple(Check(f"tpot[{st.name}]", 1.0, 0.04, "s") for st in v.pools)
+        return Verification(v.pools, v.checks + over), pools
+
+    monkeypatch.setattr(S, "_verify", rejecting)
+    with pytest.raises(Infeasible) as err:
+        S.solve(problem, candidates=one)
+    counts = [n for sel in tried for n in sel.values()]
+    assert len(tried) >= 2 and len(set(counts)) == len(counts)   # each plan tried once: one count each
+    assert str(err.value) == (f"problem: every plan within the limits breaks a colocated pool's TPOT at the mix it "
+                              f"routes it ({len(tried)} plans tried and excluded); allow other GPU types or "
+                              f"serving modes, or relax the TPOT limit")

@@ -98,14 +98,26 @@ def colocated_over_tpot(v: Verification) -> set[Candidate]:
     return bad
 
 
-def point_of(chosen: dict[str, dict[Candidate, int]]) -> Point:
-    """A plan's instance counts as a point to exclude (`add_no_goods`)."""
-    return {(key, c): n for key, sel in chosen.items() for c, n in sel.items() if n > 0}
+def points_of(chosen: dict[str, dict[Candidate, int]], v: Verification) -> list[Point]:
+    """The failing services' instance counts, each a point to exclude (`add_no_goods`). A service's
+    pools are routed its own requests only, so its TPOT at the routed mix is its selection's alone:
+    a fleet excludes the failing service's selection, whatever the other services run (a fleet's
+    check names carry the service: 'tpot[chat/colocated[…]]'; a single problem's service is '')."""
+    failed = [c.name for c in v.failed]
+    keys = [k for k in chosen if not k or any(f"[{k}/" in name for name in failed)]
+    return [{(k, c): n for c, n in chosen[k].items() if n > 0} for k in keys]
 
 
 def add_no_goods(m: milp.Model, points: Sequence[Point]) -> None:
-    """The single-QPS MILP without the failing plans `points` (`exclude`)."""
-    exclude(m.prob, {(m.services[m.service_of[i]].key, c): m.x[i] for i, c in enumerate(m.candidates)}, points, "")
+    """The MILP without the failing selections `points` (`exclude`), each over its service's counts."""
+    xs: dict[str, dict[Hashable, pulp.LpVariable]] = {}
+    for i, c in enumerate(m.candidates):
+        key = m.services[m.service_of[i]].key
+        xs.setdefault(key, {})[(key, c)] = m.x[i]
+    for k, point in enumerate(points):
+        services = {key for key, _ in point}
+        if len(services) == 1 and (key := services.pop()) in xs:
+            exclude(m.prob, xs[key], [point], f"_{k}")
 
 
 def exclude(prob: pulp.LpProblem, xs: dict[Hashable, pulp.LpVariable], points: Sequence[dict[Hashable, int]],

@@ -30,7 +30,7 @@ from planner.plan.cuts import (
     kept_by_cut,
     none_left_after_cut,
     none_left_after_no_goods,
-    point_of,
+    points_of,
 )
 from planner.plan.diagnose import (
     explain_caps,
@@ -110,9 +110,11 @@ class _Solved(NamedTuple):
 
 def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts: SolverOptions, verbose: bool,
                     heuristics: bool, source: str) -> _Solved:
-    """Build, solve and verify; solved again without the colocated candidates whose TPOT fails at
-    the mix the plan routes them (`colocated_over_tpot`), at most CUT_RETRIES times. Raises
-    Infeasible when the MILP has no plan; the last verification is returned, passed or not."""
+    """Build, solve and verify; when a colocated pool's TPOT fails at the mix the plan routes it
+    (`colocated_over_tpot`), solved again without the failing services' selections (exact, up to
+    NO_GOOD_RETRIES of them), then without the failing candidates (up to CUT_RETRIES times;
+    `planner.plan.cuts`). Raises Infeasible when the MILP has no plan; the last verification is
+    returned, passed or not."""
     everything, points, cuts = usable, [], 0
     for _ in range(NO_GOOD_RETRIES + CUT_RETRIES + 1):
         usable, dominated = without_dominated_types(problem, everything)
@@ -143,8 +145,8 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         broken = colocated_over_tpot(v)
         if v.passed or not broken or cuts == CUT_RETRIES:
             break
-        if len(points) < NO_GOOD_RETRIES:   # exact: this plan only (`cuts`)
-            points.append(point_of(chosen))
+        if new := (points_of(chosen, v) if len(points) < NO_GOOD_RETRIES else []):   # exact: these plans only
+            points += new
             continue
         cuts += 1
         keep = kept_by_cut(v, broken)

@@ -116,7 +116,13 @@ def excluded_text(solver: dict[str, Any], what: str = "plan") -> str:
 def status_text(d: dict[str, Any]) -> str:
     """'OPTIMAL', or 'FEASIBLE, NOT PROVEN OPTIMAL (gap 2.86 %)' for a plan the solver stopped on
     (the gap as a percentage, 'unknown' where the solver reports none), or 'OPTIMAL OVER THE
-    CANDIDATES LEFT AFTER 2 VERIFICATION CUTS' (`planner.plan.cuts`: not proven over the problem)."""
+    CANDIDATES LEFT AFTER 2 VERIFICATION CUTS' (`planner.plan.cuts`: not proven over the problem).
+
+    >>> status_text({"status": "optimal", "solver": {"verification_cuts": {"candidate_cuts": 1}}})
+    'OPTIMAL OVER THE CANDIDATES LEFT AFTER 1 VERIFICATION CUT'
+    >>> status_text({"status": "feasible_time_limit", "solver": {"gap": 0.0286}})
+    'FEASIBLE, NOT PROVEN OPTIMAL (gap 2.86 %)'
+    """
     cut = (d["solver"].get("verification_cuts") or {}).get("candidate_cuts", 0)
     if d["status"] == "optimal":   # after candidate cuts the optimum is over the candidates left
         return f"OPTIMAL OVER THE CANDIDATES LEFT AFTER {cut} VERIFICATION CUT{'S' if cut > 1 else ''}" if cut \
