@@ -576,3 +576,29 @@ def test_a_fleet_plan_carries_the_error_band_of_its_profile():
             if b[key] is not None:
                 assert b[key] == pytest.approx([pool[key] * factor["p10"], pool[key] * factor["p90"]], rel=1e-12)
     assert any(b["tpot_s"] for b in band["pools"]) and any(b["ttft_s"] for b in band["pools"])
+
+
+@pytest.mark.parametrize("profile", [None, {"qps_fraction": [0.5] * 12 + [1.0] * 12}])
+def test_classes_whose_names_differ_in_dash_and_underscore_are_planned(tmp_path, profile):
+    """Classes 'a_b' and 'a-b' are both valid names; PuLP writes '-' as '_' in a row's name and
+    refuses a name twice, so the fleet stopped with exit 5 ('the MILP solver library failed:
+    PulpError: overlapping constraint names: assign_a_b_', or prefill_demand_a_b_0 over a day)
+    and advised the other solver, which failed alike."""
+    import yaml
+    from click.testing import CliRunner
+
+    import cli
+    k = {"workload": {"qps": 3, "input_tokens": 500, "output_tokens": 100}, "slo": {"ttft": "2s", "tpot": "50ms"}}
+    if profile:
+        k["workload"]["profile"] = profile
+    fleet = {"name": "twins", "gpus": ["h100"], "solver": {"time_limit": "10s"},
+             "classes": [{"name": "a_b", "model": "llama-3.1-8b", **k}, {"name": "a-b", "model": "llama-3.1-8b", **k}]}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(fleet))
+    for solver in ("highs", "cbc"):
+        r = CliRunner().invoke(cli.main, ["solve", str(tmp_path / "f.yaml"), "--solver", solver, "--json"])
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.stdout)
+        assert d["status"] == "optimal" and d["verification"]["passed"] is True
+        pools, key = (d["periods"][0]["pools"], "class") if profile else (d["pools"], "service")
+        served = {c for p in pools for c in p[key].split("+")}
+        assert served == {"a_b", "a-b"}, served

@@ -317,7 +317,7 @@ def add_variables(m: HorizonModel, spare: milp.Demand | None = None) -> None:
 def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
     """Σ_c x[c,p]·{kind}_tok_s[c] / demand_p ≥ 1 (normalised as in the single-QPS MILP), per load
     (a fleet's class draws on its own candidates)."""
-    for ld in per.all_loads():
+    for j, ld in enumerate(per.all_loads()):
         need = getattr(ld.demand, f"{kind}_tok_s")
         if need <= 0:
             continue
@@ -326,7 +326,8 @@ def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
         who = f" for {ld.key}" if ld.key else ""
         if not terms:
             raise BadInput(f"no candidate can {kind}{who}: the {kind} demand row of period {per.index} would be empty")
-        m.prob += pulp.LpAffineExpression(terms) >= 1, f"{kind}_demand_{ld.key + '_' if ld.key else ''}{per.index}"
+        # the load's position first: PuLP writes '-' as '_', and classes 'a_b' and 'a-b' made one name (exit 5)
+        m.prob += pulp.LpAffineExpression(terms) >= 1, f"{kind}_demand_{j}{'_' + ld.key if ld.key else ''}_{per.index}"
 
 
 def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: dict[str, int]) -> None:

@@ -84,10 +84,10 @@ class Model:
         """Add a row of `family` (e.g. 'node_cover') for `key` (e.g. 'h200'); it is kept under its
         display name `row(family, key)` (PuLP rewrites '[' and '-') and its family recorded, so
         that diagnosis selects rows by family, never by parsing names."""
-        name = row(family, key)
-        self.prob += constraint, name
-        self.rows[name] = constraint
-        self.family[name] = family
+        name, lp = row(family, key), row(family, key).translate(pulp.LpAffineExpression.trans)
+        # PuLP writes '-', '[', ']' … as '_' and refuses a name twice (classes 'a_b' and 'a-b': exit 5)
+        self.prob += constraint, lp if lp not in self.prob.constraints else f"{lp}{len(self.rows)}"
+        self.rows[name], self.family[name] = constraint, family
 
     def rows_of(self, families: tuple[str, ...]) -> list[str]:
         """Display names of the rows of the given families, in the order they were added."""
