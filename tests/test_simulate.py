@@ -909,3 +909,20 @@ def test_a_load_so_low_the_clock_cannot_resolve_the_steps_is_refused(tmp_path):
             assert pool["simulated"]["tpot_s"]["p50"] == pytest.approx(pool["analytic"]["tpot_s"], rel=1e-3)
         else:
             assert r.exit_code == 2 and "clock moves in steps of" in r.stderr and "Traceback" not in r.output
+
+
+def test_a_prefill_pool_edited_onto_cards_its_weights_overflow_is_not_simulated(tmp_path):
+    """Only a decode or colocated pool was asked to hold its model: Llama-3.1-70B's prefill pool
+    moved to one RTX 4090 (70 GB of FP8 weights on 24 GB) was simulated at 99.9 % busy, a TTFT of
+    minutes, exit 0, where plan export refused the file (hostile-input hunt, 2026-12-06)."""
+    path = ROOT / "problems" / "llama70b_chat.yaml"
+    d = json.loads(json.dumps(plan_json(solve(load_problem(path), str(path)))))
+    k = next(i for i, q in enumerate(d["pools"]) if q["role"] == "prefill")
+    d["pools"][k]["gpu"] = "rtx4090"
+    cards = d["pools"][k]["cards_per_instance"]
+    with pytest.raises(BadInput, match=rf"^m\.json: pools\[{k}\]: prefill\[h100-.*\]: one sequence of 3000 tokens "
+                                       rf"does not fit in the memory of {cards} rtx4090 card\(s\)"):
+        simulate(plan_from_dict(d, "m.json"), requests=5_000, source="m.json")
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "m.json"), "--requests", "5000"])
+    assert r.exit_code == 2 and "does not fit in the memory of" in r.output and "Simulation" not in r.output, r.output

@@ -28,6 +28,7 @@ from planner.studies.simulate.results import (
 from planner.studies.simulate.tables import (
     SimCatalog,
     SimPhysics,
+    check_fits,
     chunk_grid,
     decode_table,
     distribution,
@@ -83,7 +84,9 @@ def simulate(plan: PlanFile, requests: int = DEFAULT_REQUESTS, seed: int = DEFAU
                            f"traffic: the same problem at a lower QPS"),
                              instances if instances <= MAX_REQUESTS else None)
     check_clock(plan, requests)
-    run = _run(plan, physics(plan, source, resolved), requests, seed, source)
+    ph = physics(plan, source, resolved)
+    check_fits(ph, source)   # as plan export: a prefill pool edited onto cards its weights overflow ran at 99.9 %
+    run = _run(plan, ph, requests, seed, source)
     measured = (run.arrivals >= run.window[0]) & (run.arrivals <= run.window[1])
     ttft = run.ttft_at - run.arrivals
     decodes = run.s_out > 1
