@@ -10,6 +10,7 @@ request add up to the plan's cards per GPU type.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -369,7 +370,9 @@ def test_export_writes_all_or_nothing(tmp_path):
     out = tmp_path / "out"
     written = export(plan("deepseek_qps_disaggregated"), "k8s", "img:1", "/models/r1", out)
     assert {p.name for p in written} | {EXPORT_MANIFEST} == {p.name for p in out.iterdir()}
-    assert (out / EXPORT_MANIFEST).read_text().split() == sorted(p.name for p in written)
+    lines = [ln.split("  ") for ln in (out / EXPORT_MANIFEST).read_text().splitlines()]   # as sha256sum writes
+    assert [n for _, n in lines] == sorted(p.name for p in written)
+    assert all(h == hashlib.sha256((out / n).read_bytes()).hexdigest() for h, n in lines)
     assert "image: img:1" in (out / "k8s.yaml").read_text()
     with pytest.raises(BadInput, match="exists and is not empty; pass --force"):
         export(plan("deepseek_qps_disaggregated"), "vllm", None, None, out)
@@ -408,6 +411,30 @@ def test_force_replaces_a_previous_export_only(tmp_path):
     (out / "notes.txt").unlink()
     export(plan("deepseek_qps_disaggregated"), "sglang", None, None, out, force=True)   # a previous export: replaced
     assert not (out / "notes.txt").exists() and (out / EXPORT_MANIFEST).exists()
+
+
+def test_force_keeps_an_exported_file_edited_since(tmp_path):
+    """The scripts are there to be edited (a plan of several models needs its paths set by hand),
+    and --force replaced the edits without a word (hostile-input hunt, 2026-12-06). The manifest
+    holds each file's SHA-256 now; an edited file is refused by name, exit 2, nothing replaced.
+    A manifest of names only (exports before) is replaced as before."""
+    from click.testing import CliRunner
+
+    import cli
+    out = tmp_path / "out"
+    export(plan("deepseek_qps_disaggregated"), "vllm", None, None, out)
+    export(plan("deepseek_qps_disaggregated"), "k8s", None, None, out, force=True)   # unedited: replaced
+    (out / "loadtest.sh").write_text((out / "loadtest.sh").read_text() + "# my change\n")
+    src = Path(__file__).resolve().parent / "golden" / "solve" / "deepseek_qps.json"
+    r = CliRunner().invoke(cli.main, ["export", str(src), "--target", "vllm", "--out", str(out), "--force"])
+    assert r.exit_code == 2 and r.stderr == (f"error: {out}/loadtest.sh: edited since plan exported it; --force "
+                                             f"would replace your edits: move it out, or choose a new or empty "
+                                             f"directory\n"), r.output
+    assert (out / "loadtest.sh").read_text().endswith("# my change\n") and (out / "k8s.yaml").exists()
+    names = [ln.split("  ")[1] for ln in (out / EXPORT_MANIFEST).read_text().splitlines()]
+    (out / EXPORT_MANIFEST).write_text("".join(f"{n}\n" for n in names))   # an export of before: names only
+    export(plan("deepseek_qps_disaggregated"), "vllm", None, None, out, force=True)
+    assert not (out / "k8s.yaml").exists()
 
 
 def test_unwritable_out_dir(tmp_path):

@@ -37,7 +37,7 @@ from planner.report.export.engines import (
 )
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
-from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir
+from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir, manifest_text
 from planner.report.export.placement import instance_addresses, place, placement_files, shortfall
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
@@ -380,7 +380,7 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
             f.write_text(text, encoding="utf-8")
             if name.endswith(".sh"):
                 f.chmod(0o755)
-        (tmp / EXPORT_MANIFEST).write_text("".join(f"{n}\n" for n in sorted(files)), encoding="utf-8")
+        (tmp / EXPORT_MANIFEST).write_text(manifest_text(files), encoding="utf-8")
         give_usual_mode(tmp, 0o777)   # mkdtemp makes it private (0700); a directory made so reads as the umask allows
         if out.exists():
             # a fresh name for the previous export while it is swapped out: a fixed one

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from planner.errors import BadInput
 from planner.input.files import refuse_catalog_target
 
 EXPORT_MANIFEST = ".planner-export"   # in every export directory: the files the export wrote, one per line
+_LINE = re.compile(r"([0-9a-f]{64})  (.+)")   # a manifest line: SHA-256, two spaces, the name
 
 
 def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str | Path, ...] = ()) -> Path:
@@ -43,7 +46,25 @@ def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str |
         raise BadInput(f"{out}: --force replaces only a previous export of plan, and {what}; "
                        f"choose a new or empty directory")
     _only_files(out)
+    _unedited(out)
     return out
+
+
+def manifest_text(files: dict[str, str]) -> str:
+    """The manifest of an export: `SHA-256  name` a line, as sha256sum writes them (`sha256sum -c
+    .planner-export` checks an export), so that --force can tell a file edited since."""
+    return "".join(f"{hashlib.sha256(files[n].encode('utf-8')).hexdigest()}  {n}\n" for n in sorted(files))
+
+
+def _unedited(out: Path) -> None:
+    """BadInput naming the first file of a previous export whose content is no longer what the export
+    wrote (its manifest's SHA-256): the scripts are there to be edited (a plan of several models
+    needs its paths set by hand), and --force replaced the edits without a word."""
+    for name, digest in _entries(out):
+        f = out / name
+        if digest is not None and f.is_file() and hashlib.sha256(f.read_bytes()).hexdigest() != digest:
+            raise BadInput(f"{f}: edited since plan exported it; --force would replace your edits: move it "
+                           f"out, or choose a new or empty directory")
 
 
 def _only_files(out: Path) -> None:
@@ -60,10 +81,17 @@ def _only_files(out: Path) -> None:
 
 def _manifest(out: Path) -> list[str]:
     """The names a previous export listed in its manifest (none when unreadable)."""
+    return [n for n, _ in _entries(out)]
+
+
+def _entries(out: Path) -> list[tuple[str, str | None]]:
+    """(name, SHA-256) of each file a previous export listed; the digest None in a manifest of names
+    only (exports before 2026-12-06); none when unreadable."""
     try:
-        return [n for n in (out / EXPORT_MANIFEST).read_text(encoding="utf-8").splitlines() if n]
+        lines = [n for n in (out / EXPORT_MANIFEST).read_text(encoding="utf-8").splitlines() if n]
     except (OSError, UnicodeDecodeError):
         return []
+    return [(m.group(2), m.group(1)) if (m := _LINE.fullmatch(n)) else (n, None) for n in lines]
 
 
 def _within(path: Path, directory: Path) -> bool:
