@@ -51,3 +51,29 @@ def test_the_page_renders_and_its_controls_work(page, tmp_path):
     assert got["toggled"] == "true" and got["zoomed"] == "true" and got["sorted"] == "true"
     assert int(got["bbox"]) > 100          # the optimum's line was laid out with a real width
     assert "Key: where the optimum" in dom and "the problem's target" in dom
+
+
+def test_a_problem_name_opening_an_html_comment_leaves_the_scripts_running(tmp_path):
+    """The sweep's JSON sits in a <script type="application/json"> block with only '</' escaped: a
+    problem named '<!--<script>' put HTML's tokenizer into its escaped script states, the block's
+    own </script> no longer closed it, and the page's script never ran (no legend, zoom or sort;
+    hostile-input hunt, 2026-12-06). Every '<' of the data is written \\u003c now."""
+    import json
+
+    import yaml
+    name = "<!--<script>"
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump({"name": name, "model": "llama-3.1-8b", "gpus": ["h100"],
+                                 "workload": {"qps": 3, "input_tokens": 500, "output_tokens": 100},
+                                 "slo": {"ttft": "2s", "tpot": "50ms"}}))
+    sweep = run_sweep(load_problem(p), str(p), [parse_axis("tpot", "30ms:80ms", 3)], workers=1)
+    html = tmp_path / "frontier.html"
+    html.write_text(render_html(sweep), encoding="utf-8")
+    block = re.search(r'<script type="application/json" id="frontier-data">(.*?)</script>', html.read_text(), re.S)
+    assert "<" not in block.group(1) and json.loads(block.group(1))["problem"] == name
+    if BROWSER is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    m = re.search(r'<pre id="selftest">(.*?)</pre>', dump_dom(html.as_uri() + "#selftest", tmp_path / "profile"), re.S)
+    assert m, "the self-test did not run (no script output in the DOM)"
+    got = dict(line.split(" ", 1) for line in m.group(1).strip().splitlines())
+    assert got["toggled"] == "true" and got["zoomed"] == "true" and got["sorted"] == "true", got

@@ -402,7 +402,9 @@ def render_html(sweep: Sweep) -> str:
         tds = "".join(f'<td class="l">{e(c)}</td>' if i in (0, 4, 10) else f"<td>{e(c)}</td>"
                       for i, c in enumerate(cells))
         body.append(f'<tr class="{"front" if r.on_frontier else ""}">{tds}</tr>')
-    data = to_json(sweep_json(sweep)).replace("</", "<\\/")
+    # every '<' as \u003c (JSON reads it back): '</' alone was escaped, and a problem named '<!--<script>'
+    # held the block open past its </script> (HTML's escaped script states), so the page's script never ran
+    data = to_json(sweep_json(sweep)).replace("<", "\\u003c")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">{HTML_GENERATOR_META}
 <title>{e(sweep.problem)}: price vs {swept_words(sweep)}</title>
