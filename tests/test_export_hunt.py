@@ -201,3 +201,22 @@ def test_a_nan_in_a_day_plan_is_named_alike_by_export_and_simulate():
     d = _trace()
     d["periods"][3]["pools"][0]["batch"] = float("nan")
     _both_refuse(d, "day.json", r"^day.json: periods\[3\]\.pools\[0\]\.batch: NaN; a plan file holds finite numbers")
+
+
+@pytest.mark.parametrize("target", ["vllm", "sglang"])
+def test_a_router_named_like_another_services_pool_does_not_replace_its_script(target):
+    """Pool and router file names come from the service names: service 'a-prefill-h100-1's router
+    pd-router-a-prefill-h100-1.sh replaced the launch script of pool 1, the h100 prefill pool of
+    service 'pd-router-a' (exit 0, that pool left without a script; hostile-input hunt, 2026-12-06)."""
+    d = plan("fleet_mix")
+    names = {"rag": "pd-router-a", "chat+coding": "a-prefill-h100-1"}
+    for s in d["services"]:
+        s["key"] = names.get(s["key"], s["key"])
+    for p in d["pools"]:
+        p["service"] = names.get(p["service"], p["service"])
+    assert (d["pools"][1]["role"], d["pools"][1]["gpu"], d["pools"][1]["service"]) == ("prefill", "h100", "pd-router-a")
+    with pytest.raises(BadInput, match=r"^f\.json: two files of the export would be named "
+                                       r"pd-router-a-prefill-h100-1\.sh \(their services' names make one name\)"):
+        render(d, target, source="f.json")
+    files = render(plan("fleet_mix"), target, source="f.json")   # the plan as written: every pool its script
+    assert {"rag-prefill-h100-1.sh", "pd-router-rag.sh", "pd-router-chat-coding.sh"} <= set(files)

@@ -178,6 +178,16 @@ def mixes_roles(pools) -> bool:
     return "colocated" in roles and bool(roles & {"prefill", "decode"})
 
 
+def _add(files: dict[str, str], more: dict[str, str], source: str) -> None:
+    """`more` into `files`, refusing a name given twice: the pool and router names come from the
+    service names, and a router 'pd-router-a-prefill-h100-1.sh' (service 'a-prefill-h100-1') replaced
+    the launch script of pool 1 (service 'pd-router-a'), exit 0 (hostile-input hunt, 2026-12-06)."""
+    if twice := sorted(set(files) & set(more)):
+        raise BadInput(f"{source}: two files of the export would be named {twice[0]} (their services' names "
+                       f"make one name); rename a class or service, or re-solve with other class names")
+    files.update(more)
+
+
 def render(plan_data: Any, target: str, image: str | None = None, model_path: str | None = None,
            source: str = "plan", engine: str | None = None, gpus: dict[str, GPU] | None = None,
            time_zone: str | None = None) -> dict[str, str]:
@@ -243,13 +253,12 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
     for pl in pls:
-        files.update(pl.files)
+        _add(files, pl.files, source)
     addr = None   # where each instance listens: (url, SGLang bootstrap port) by (pool, instance)
     if target in ENGINES:
-        for pl in pls:
-            files[f"{pl.name}.sh"] = launch_script(pl)
+        _add(files, {f"{pl.name}.sh": launch_script(pl) for pl in pls}, source)
         seats = place(pls)
-        files.update(placement_files(pls, seats))
+        _add(files, placement_files(pls, seats), source)
         for note in shortfall(pls, seats, plan.cards):
             warnings.warn(f"{source}: {note}", PlannerNotice, stacklevel=2)
             pls[0].caveats.append(note)
@@ -264,11 +273,11 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
                                                            [horizon.first(n) for n in range(len(pls))]
                                                            if horizon else None), sort_keys=False)
     if horizon is not None:
-        files.update(schedule_files(horizon, pls, target, dns_name(plan.problem), time_zone))
+        _add(files, schedule_files(horizon, pls, target, dns_name(plan.problem), time_zone), source)
     files["router.json"] = json.dumps(router_config(pls, eng, addr), indent=2, sort_keys=True) + "\n"
     if addr is not None:   # on Kubernetes the router is in k8s.yaml; Dynamo's frontend routes
-        files.update(engine_router(pls, eng, addr, source))
-    files.update(loadtest_files(plan, pls, {pl.service: pl.served for pl in pls}))
+        _add(files, engine_router(pls, eng, addr, source), source)
+    _add(files, loadtest_files(plan, pls, {pl.service: pl.served for pl in pls}), source)
     files["README.txt"] = readme(plan, target, eng, img, pls, sorted(files) + ["README.txt"], KV_TRANSFER[eng],
                                  {pl.name: prefill_tokens(pl.pool, next(s.plan for s in plan.services
                                                                         if s.key == pl.service)) for pl in pls})
