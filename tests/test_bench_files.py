@@ -3,6 +3,7 @@ values read from realistic samples, a round trip through `plan calibrate`'s fit,
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -897,3 +898,16 @@ def test_a_guidellm_benchmark_without_its_strategy_type_is_refused(tmp_path):
     f.write_text(json.dumps(d))
     with pytest.raises(BadInput, match=r"benchmarks\[0\]: config\.strategy\.type_: None is not a GuideLLM strategy"):
         load_points([f], DEP)
+
+
+@pytest.mark.parametrize("cell, why", [("-180.5", "'-180.5', expected a positive number"),
+                                       ("0", "'0', expected a positive number"),
+                                       ("--5", "'--5' is not a number"), ("-nan", "'-nan' is not a number")])
+def test_a_negative_minimal_csv_cell_is_called_negative_not_a_non_number(tmp_path, cell, why):
+    """'-180.5' in ttft_ms was refused as "'-180.5' is not a number": a number, of the wrong sign
+    (hostile-input hunt, 2026-12-06)."""
+    head, row, _ = (DATA / "minimal_sample.csv").read_text().split("\n", 2)
+    f = tmp_path / "m.csv"
+    f.write_text(head + "\n" + row.replace(",180.5,", f",{cell},") + "\n")
+    with pytest.raises(BadInput, match=rf"^{re.escape(f'{f}: row 2: ttft_ms: {why}')}$"):
+        load_points([f])

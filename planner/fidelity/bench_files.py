@@ -395,7 +395,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     """One minimal-CSV row → Point, or the reason it is dropped; the row carries its deployment."""
     def num(k: str) -> float:
         text = r[k].strip() if isinstance(r[k], str) else ""
-        if not DECIMAL.fullmatch(text):   # float() also reads '1_80' as 180 and ' nan'
+        if not DECIMAL.fullmatch(text.removeprefix("-")):   # float() also reads '1_80' as 180; '-5' is one
             raise BadInput(f"{where}: {k}: {r[k]!r} is not a number")
         v = float(text)
         if not 0 < v < float("inf"):
