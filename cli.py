@@ -276,9 +276,14 @@ def main(debug: bool) -> None:
     """Capacity planner for LLM inference: which GPUs, how many prefill and decode instances,
     and what a million tokens costs."""
     warnings.showwarning = _show_warning
+    _GLYPHS.clear()
 
 
 _python_showwarning = warnings.showwarning
+# matplotlib warns once per character its font lacks ("Glyph 26085 (\N{CJK UNIFIED IDEOGRAPH-65E5})
+# missing from font(s) DejaVu Sans."), each as two lines of Python: a name in Chinese printed a dozen
+_GLYPH = re.compile(r"Glyph \d+ \((.*)\) missing from font\(s\) (.+?)\.?")
+_GLYPHS: list[str] = []
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -288,6 +293,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         click.echo(f"warning: {printable_lines(str(message))}", err=True)
     elif issubclass(category, PlannerNotice):
         click.echo(f"note: {printable_lines(str(message))}", err=True)
+    elif (m := _GLYPH.fullmatch(str(message))) is not None:   # one line for all of them
+        if not _GLYPHS:
+            try:
+                ch = m.group(1).encode("ascii").decode("unicode_escape")   # '\N{…}' → the character
+                first = f"'{ch}', U+{ord(ch):04X}" if len(ch) == 1 else m.group(1)
+            except (UnicodeError, ValueError):
+                first = m.group(1)
+            click.echo(f"note: the chart's font ({m.group(2)}) cannot draw some characters of a name (the first: "
+                       f"{printable_lines(first)}); the chart shows them as empty boxes", err=True)
+        _GLYPHS.append(m.group(1))
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 

@@ -1304,3 +1304,19 @@ def test_validate_timings_without_simulate_is_a_usage_error():
     """`plan validate --timings` without `--simulate` was accepted and did nothing (hostile hunt, third round)."""
     code, out = run("validate", ROOT / "tests" / "data" / "bench" / "minimal_sample.csv", "--timings", "--folds", "0")
     assert code == 2 and "--timings puts the closed-loop simulation's seconds in the JSON; it needs --simulate" in out
+
+
+def test_a_name_the_charts_font_cannot_draw_is_one_note_not_matplotlibs_warnings(tmp_path):
+    """A scenario named in Japanese with an emoji printed matplotlib's UserWarning, two lines of
+    Python (file, line, source) for each of its characters the font lacks, on `whatif --plot` and
+    a sweep's PNG (hostile-input hunt, 2026-12-06); now one note, and the chart is written."""
+    import warnings
+    base = write(tmp_path, SMALL)
+    scenario = write(tmp_path, {"name": "日本語シナリオ😀", "workload": {"qps_multiplier": 2}}, "s.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")   # as at the command line: each warning shown once
+        r = CliRunner().invoke(cli.main, ["whatif", str(base), str(scenario), "--plot", str(tmp_path / "w.png")])
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ("note: the chart's font (DejaVu Sans) cannot draw some characters of a name (the first: "
+                        f"'日', U+65E5); the chart shows them as empty boxes\nwrote {tmp_path / 'w.png'}\n"), r.stderr
+    assert (tmp_path / "w.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
