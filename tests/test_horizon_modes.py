@@ -156,7 +156,7 @@ def test_settle_keeps_costs_and_solves_periods_alike_once(kinds):
     best = [(80.0, {"first": 1}, {}, rep, {0: 1, 1: 1, 2: 2}), (80.0, {"first": 1}, {}, rep, {0: 1, 1: 1, 2: 2}),
             (40.0, {"first": 2}, {}, rep, {0: 1, 1: 1})]
     out = settle_modes(best, (), periods, model_for, NODE, lambda m: milp.solve(m, gap=1e-9),
-                       lambda m: ({c: n for c, n in hs.selection(m)[0].items()}, {}, hs.counts(m)[0]))
+                       lambda m: (dict(hs.selection(m)[0]), {}, hs.counts(m)[0], pulp.value(m.cost)))
     assert [r[0] for r in out] == [80.0, 80.0, 40.0] and all(r[3] is rep for r in out)
     assert out[0][1] == out[1][1] == {P: 2, D: 2} and out[2][1] == {"first": 2}
     assert built.count(0) >= 1 and 1 not in built   # period 1 is period 0's twin

@@ -12,7 +12,10 @@ period whose second plan neither takes one mode nor spans fewer nodes keeps its 
 re-solve that only reshuffled equal-cost pools, 4 instances into 8, was churn). The first plan is
 read as `without_padding` leaves it (instances no demand row needs, on nodes paid anyway, made a
 period of colocated pools look mixed and took it to prefill/decode pools; a hunt, 2026-12-05).
-Costs, status and gaps are the first solve's; the plan of each period is the second's.
+Status and gaps are the first solve's; the plan of each period is the second's, and so is its cost:
+the same when the first was proven optimal, lower when the first stopped at its time limit and the
+second found a cheaper plan within the cap (the day's cost was the first's, verification then
+failed on `cost_matches_solver`, exit 4: fleet_day on a loaded machine, 2026-12-06).
 """
 
 from __future__ import annotations
@@ -109,18 +112,22 @@ def _spanning(picked: dict[int, int], m: HorizonModel, node_cards: dict[str, int
 def settle_modes(best: list[tuple], fixed: tuple, periods: tuple[Period, ...],
                  model_for: Callable[[Period, tuple], HorizonModel], node_cards: dict[str, int],
                  solve: Callable[[HorizonModel], milp.SolverReport],
-                 read: Callable[[HorizonModel], tuple[dict, dict[str, Nodes], dict[int, int]]],
+                 read: Callable[[HorizonModel], tuple[dict, dict[str, Nodes], dict[int, int], float]],
                  lean: Callable[[Period, dict[int, int]], dict[int, int]] | None = None) -> list[tuple]:
     """`best` (per period: cost, selection, nodes, report, counts by candidate index) with each
-    period's plan replaced by `one_mode_period`'s where it runs one (periods alike solved once);
+    period's plan and cost replaced by `one_mode_period`'s where it runs one (periods alike solved
+    once; `read`: a solved model's selection, nodes, counts and cost);
     `lean(period, counts)`: the counts as `without_padding` leaves them (None: as solved)."""
     out, memo = [], {}
     for per, r in zip(periods, best):
-        key = (per.qps, per.hours, per.caps, per.group, per.loads)
+        key = (per.qps, per.hours, per.caps, per.group, per.loads, per.excluded)
         if key not in memo:
             m = one_mode_period(lambda per=per: model_for(per, fixed), r[0], r[4], node_cards, solve,
                                 None if lean is None else (lambda c, per=per: lean(per, c)))
             memo[key] = None if m is None else read(m)
         got = memo[key]
-        out.append(r if got is None else (r[0], got[0], got[1], r[3], got[2]))
+        # the second's cost where it is lower (a first solve stopped at its time limit), else the first's:
+        # within the cap's round-off they are the same plan cost
+        cost = r[0] if got is None or got[3] >= r[0] - 1e-9 * max(1.0, abs(r[0])) else got[3]
+        out.append(r if got is None else (cost, got[0], got[1], r[3], got[2]))
     return out

@@ -225,8 +225,9 @@ def solve_by_commitment(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, 
             best_cost, best, best_fixed = sum(r[0] for r in res), res, tuple(zip(names, combo))
     if settle:   # among each period's plans of its cost, one serving mode, fewest groups over nodes
         best = settle_modes(best, best_fixed, periods, model_for, {k.id: k.node_cards for k in kinds}, run,
-                            lambda m: (selection(m)[0], node_counts(m)[0], counts(m)[0]),
+                            lambda m: (selection(m)[0], node_counts(m)[0], counts(m)[0], pulp.value(m.cost)),
                             (lambda per, cnt: lean_period(per, cnt, cands, sets)) if redundancy == "none" else None)
+        best_cost = sum(r[0] for r in best)   # lower where a time-limited period's second plan was cheaper
     reps = [r[3] for r in best]
     status = (milp.SolverStatus.optimal if not stopped and all(r.status == milp.SolverStatus.optimal for r in reps)
               else milp.SolverStatus.feasible_time_limit)

@@ -132,8 +132,11 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
                                                                         heuristics, points)) is not None:
             # the first solve proved the cost (its status and gap stand); the second chose among its equals
             usable, m, report = one[0], one[1], replace(report, objective=one[2].objective)
-        if has_free_capacity(usable[0].res.gpus):
-            m = fewest_nodes_at_cost(problem, usable, report, opts, verbose, points) or m
+        if has_free_capacity(usable[0].res.gpus) and \
+                (second := fewest_nodes_at_cost(problem, usable, report, opts, verbose, points)) is not None:
+            m = second   # cheaper than the first where that stopped at its time limit: its cost then
+            if (cost := pulp.value(m.cost)) < (report.objective or 0.0) - 1e-9 * max(1.0, abs(report.objective or 0.0)):
+                report = replace(report, objective=cost)
         chosen: dict[str, dict[Candidate, int]] = {}
         for i, n in sorted(milp.selection(m).items()):
             chosen.setdefault(usable[m.service_of[i]].key, {})[m.candidates[i]] = n
