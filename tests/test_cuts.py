@@ -32,8 +32,7 @@ def _feasible(point: dict[str, int], excluded: list[dict[str, int]]) -> bool:
         prob += x == point[k], f"fix_{k}"
     prob += pulp.lpSum(xs.values())
     exclude(prob, xs, excluded, "")
-    prob.solve(pulp.PULP_CBC_CMD(msg=False))   # a process of its own: pulp.HiGHS here left highspy in a state
-    # that failed the next planner solve in this process
+    prob.solve(pulp.HiGHS(msg=False))   # default threads: planner solves after it in this process still run
     return pulp.LpStatus[prob.status] == "Optimal"
 
 

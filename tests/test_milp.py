@@ -182,3 +182,24 @@ def test_a_budget_of_any_size_is_held(tmp_path, budget, exit_code):
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == exit_code, r.output
     assert ("within budget_cap" in r.output) if exit_code else ("Cost: 97.20 RMB/h" in r.output)
+
+
+def test_a_highs_run_with_other_threads_before_does_not_fail_the_plan():
+    """HiGHS sizes one process-wide thread pool at its first run; a notebook's own pulp.HiGHS()
+    (default threads) before planner's runs (threads=1) made each of them fail, 'the highs solver
+    failed; try --solver cbc' (2026-12-06). The pool is made again and the solve runs."""
+    import pulp
+
+    from planner.input.problem import Problem
+    from planner.plan.solve import solve
+
+    prob = pulp.LpProblem("theirs", pulp.LpMinimize)
+    x = pulp.LpVariable("x", 0, 3, cat="Integer")
+    prob += x
+    prob += x >= 1
+    prob.solve(pulp.HiGHS(msg=False))
+    assert pulp.value(x) == 1
+    plan = solve(Problem.model_validate({"model": "llama-3.1-8b", "gpus": ["h100"],
+                                         "slo": {"ttft": "1s", "tpot": "40ms"},
+                                         "workload": {"qps": 10, "input_tokens": 1000, "output_tokens": 200}}))
+    assert plan.verification.passed and plan.nodes == {"h100": (1, 0)}

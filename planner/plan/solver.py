@@ -89,14 +89,22 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
     absolute gap in the objective's units (None: the relative `gap` alone); `heuristics` False:
     HiGHS without its primal heuristics (`NO_HEURISTICS`; CBC ignores it)."""
     t0 = time.perf_counter()
-    with quiet_stdout(not verbose):
-        try:
-            m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics))
-        except pulp.PulpSolverError:
-            return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
-                                len(m.prob.variables()), m.prob.numConstraints())
+    for attempt in range(2):
+        with quiet_stdout(not verbose):
+            try:
+                m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics))
+            except pulp.PulpSolverError:
+                return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
+                                    len(m.prob.variables()), m.prob.numConstraints())
+        status, gap_value = _normalise(m, name)
+        if status != SolverStatus.error or name != "highs" or attempt:
+            break
+        # HiGHS runs on one process-wide thread pool, sized by the first run: a run with other
+        # threads (a notebook's own pulp.HiGHS() before planner's) made every planner solve fail
+        # ('the highs solver failed'); the pool is made again at this run's one thread
+        import highspy
+        highspy.Highs.resetGlobalScheduler(True)
     seconds = time.perf_counter() - t0
-    status, gap_value = _normalise(m, name)
     found = status in (SolverStatus.optimal, SolverStatus.feasible_time_limit)
     obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
