@@ -285,7 +285,7 @@ def test_a_colocated_prompt_waits_for_the_step_in_progress(tmp_path, stat, limit
 def test_colocated_candidates_broken_by_their_routed_mix_are_cut_with_their_siblings():
     """`cuts.colocated_over_tpot`: a plan failing only on colocated pools' TPOT or chunk-step share
     (the mix the MILP routed them, which their candidates cannot know) is solved again without
-    those candidates; any other failing check (a prefill pool's TTFT, memory) returns nothing, so
+    those candidates; any other failing check (a prefill pool's TTFT or memory) returns nothing, so
     the failure is reported. The fleet benchmark's DeepSeek-R1 chat service met it on a GB200
     TP1·DP8 instance designed at 24.4k prompt tokens/s, where every step carries a chunk, and
     routed 20k: steps without a chunk appear, decodes pile up behind bursts, 52.5 ms against the
@@ -318,6 +318,9 @@ def test_colocated_candidates_broken_by_their_routed_mix_are_cut_with_their_sibl
     assert colocated_over_tpot(verification("tpot[chat/colocated[gb200-TP1·DP8-b1024-c1282]]",
                                             "ttft[chat/prefill[h200-TP1·DP8-B8]]")) == set()
     assert colocated_over_tpot(verification("utilization[chat/prefill[h200-TP1·DP8-B8]]")) == set()
+    # a colocated pool's memory at its routed batch (2026-12-06); a prefill pool's is no routed mix
+    assert colocated_over_tpot(verification("memory[chat/colocated[gb200-TP1·DP8-b1024-c1282]]")) == {col}
+    assert colocated_over_tpot(verification("memory[chat/prefill[h200-TP1·DP8-B8]]")) == set()
     assert colocated_over_tpot(verification()) == set()
     # a colocated pool's TTFT beside its chunk share: the same queue run past its design
     assert colocated_over_tpot(verification("ttft[chat/colocated[gb200-TP1·DP8-b1024-c1282]]",
@@ -362,3 +365,19 @@ def test_a_colocated_pool_whose_ttft_alone_fails_at_its_routed_mix_is_cut():
     assert plan.verification.passed
     col = [st for st in plan.verification.pools if st.candidate.role == "colocated"]
     assert col and all(st.ttft_s <= 0.2 for st in col)
+
+
+def test_a_colocated_pool_whose_memory_fails_at_its_routed_batch_is_excluded():
+    """A hunt's exit 4 (2026-12-06): Llama-3.1-8B at 315 req/s on MI300X, colocated only, p90 TPOT.
+    The MILP's plan routed a TP1 b389 pool a mix whose verified batch held 173.5 GB a card against
+    172.8 (its design batch fits); `memory[…]` was not a routed-mix failure, so nothing was
+    excluded and the solve ended in exit 4, though a plan of the same 294.24 RMB/h verifies."""
+    p = Problem.model_validate({
+        "name": "c19", "model": "llama-3.1-8b", "gpus": ["mi300x"],
+        "workload": {"qps": 315.0, "input_tokens": 2295,
+                     "output_tokens": {"values": [154, 299, 544], "weights": [0.64, 0.2, 0.47]}},
+        "slo": {"ttft": 2.43, "tpot": "68ms", "tpot_statistic": "p90"},
+        "serving": {"modes": ["colocated"]}})
+    plan = solve(p, "c19.yaml")
+    assert plan.verification.passed and plan.status == "optimal"
+    assert plan.cost_per_hour == pytest.approx(294.24) and plan.cuts[0] >= 1 and plan.cuts[1] == 0

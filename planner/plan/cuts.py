@@ -85,9 +85,13 @@ def colocated_over_tpot(v: Verification) -> set[Candidate]:
     and 2.85 s TTFT against 2 s, the plan exit 4). A colocated pool whose TTFT alone fails is cut
     too, its own chunk size only (`kept_by_cut`): the mix it was routed is not its design's either (a
     hunt: gpt-oss-20b at 5,000 req/s with a p90 TTFT at 90 % confidence, 166 TP1 batch-1
-    instances prefilling for decode pools, 207 ms against 200, exit 4 until 2026-12-05)."""
+    instances prefilling for decode pools, 207 ms against 200, exit 4 until 2026-12-05). A colocated
+    pool's memory that fails is its routed mix too: the candidate's memory holds at its design batch,
+    and the verified batch (Little's law at the routed load) grows past it where the routed mix slows
+    the steps (a hunt: Llama-3.1-8B at 315 req/s on MI300X, colocated only, a TP1 b389 pool at
+    173.5 GB against 172.8, exit 4 while a plan of the same 294.24 RMB/h verifies)."""
     failed = [c.name for c in v.failed]
-    if not failed or not all(n.startswith(("tpot[", "utilization[", "ttft[")) for n in failed):
+    if not failed or not all(n.startswith(("tpot[", "utilization[", "ttft[", "memory[")) for n in failed):
         return set()
     bad: set[Candidate] = set()
     for name in failed:   # a fleet's check names carry the service before the pool's name
