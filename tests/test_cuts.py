@@ -15,7 +15,7 @@ import pulp
 import pytest
 
 from planner.input.problem import Problem
-from planner.plan.cuts import exclude, failing_periods, with_excluded
+from planner.plan.cuts import exclude, excluded_count, failing_periods, load_points, with_excluded
 from planner.plan.horizon import solve_horizon
 from planner.plan.solve import solve
 from planner.plan.verify import Check, Verification
@@ -59,9 +59,23 @@ def test_with_excluded_adds_to_the_failing_periods_only():
     from planner.plan import horizon_milp as hm
     from planner.plan.milp import Demand
     periods = tuple(hm.Period(p, 1.0, 1.0, Demand(1.0, 1.0)) for p in range(3))
-    once = with_excluded(periods, {1: ((("", "c1"), 2),)})
-    twice = with_excluded(once, {1: ((("", "c2"), 1),), 2: ()})
+    once = with_excluded(periods, {1: (((("", "c1"), 2),),)})
+    twice = with_excluded(once, {1: (((("", "c2"), 1),),), 2: ((),)})   # an empty plan excludes nothing
     assert [p.excluded for p in twice] == [(), (((("", "c1"), 2),), ((("", "c2"), 1),)), ()]
+    assert excluded_count([{1: (((("", "c1"), 2),),)}, {1: (((("", "c2"), 1),),), 2: ((),)}]) == 2
+
+
+def test_a_fleet_period_excludes_its_failing_class_only():
+    """Over a day a fleet's class (load) is routed its own requests: period 1's failing 'chat' pools
+    exclude chat's instances, not 'code''s (its check names: 'tpot[p1/chat/colocated[…]]')."""
+    from planner.plan import horizon_milp as hm
+    from planner.plan.milp import Demand
+    loads = (hm.Load("chat", 0, Demand(1.0, 1.0)), hm.Load("code", 1, Demand(1.0, 1.0)))
+    periods = tuple(hm.Period(p, 1.0, 1.0, Demand(0.0, 0.0), loads=loads) for p in range(2))
+    v = Verification((), (Check("tpot[p1/chat/colocated[a]]", 2.0, 1.0, "s"),))
+    counts = [{0: 1, 2: 1}, {0: 2, 1: 1, 2: 3}]
+    got = load_points(v, counts, ["a", "b", "c"], periods, [(0, 1), (2,)])
+    assert got == {1: (((("chat", "a"), 2), (("chat", "b"), 1)),)}
 
 
 LLAMA = {"model": "llama-3.1-8b", "gpus": ["h100"],

@@ -155,8 +155,6 @@ def exclude(prob: pulp.LpProblem, xs: dict[Hashable, pulp.LpVariable], points: S
         prob += pulp.lpSum(flips) + pulp.lpSum(others) >= 1, f"no_good{tag}_{k}"
 
 
-
-
 def failing_periods(v: Verification) -> set[int]:
     """The periods of a plan over periods with a failed check ('tpot[p6/colocated[…]]')."""
     return {int(m.group(2)) for c in v.failed if (m := PERIOD_CHECK.fullmatch(c.name))}
@@ -164,20 +162,28 @@ def failing_periods(v: Verification) -> set[int]:
 
 def period_points(v: Verification, selection: list[dict[Candidate, int]]) -> dict[int, tuple]:
     """The plans of a single problem's failing periods (`failing_periods`), to exclude (`with_excluded`)."""
-    return {p: tuple((("", c), n) for c, n in selection[p].items() if n > 0) for p in failing_periods(v)}
+    return {p: (tuple((("", c), n) for c, n in selection[p].items() if n > 0),) for p in failing_periods(v)}
 
 
 def load_points(v: Verification, counts: list[dict[int, int]], cands: Sequence[Candidate], periods: tuple,
                 sets: Sequence[Sequence[int]]) -> dict[int, tuple]:
-    """The plans of a fleet's failing periods: each class's (load's) instances, by candidate index
-    of its group (`sets`), to exclude (`with_excluded`)."""
-    return {p: tuple(((ld.key, cands[i]), n) for ld in periods[p].all_loads() for i in sets[ld.group]
-                     if (n := counts[p].get(i, 0)) > 0) for p in failing_periods(v)}
+    """The plans of a fleet's failing periods, one per failing class (load: its pools are routed its
+    own requests only; check names 'tpot[p3/chat/colocated[…]]'), its instances by candidate index of
+    its group (`sets`), to exclude (`with_excluded`)."""
+    failed = [c.name for c in v.failed]
+    return {p: tuple(tuple(((ld.key, cands[i]), n) for i in sets[ld.group] if (n := counts[p].get(i, 0)) > 0)
+                     for ld in periods[p].all_loads() if any(f"p{p}/{ld.key}/" in name for name in failed))
+            for p in failing_periods(v)}
+
+
+def excluded_count(rounds: Sequence[dict[int, tuple]]) -> int:
+    """Period plans excluded over the rounds of `period_points` or `load_points`."""
+    return sum(len([pt for pt in pts if pt]) for r in rounds for pts in r.values())
 
 
 def with_excluded(periods: tuple, points: dict[int, tuple]) -> tuple:
-    """The horizon's periods (`horizon_milp.Period`), each failing one with its failing plan `points[p]`
-    (((load key, candidate), instances) pairs) added to those its rows exclude (`exclude`). A period's
-    TPOT at its routed mix is its own pools' alone, so the cut is exact per period."""
-    return tuple(replace(per, excluded=per.excluded + (points[per.index],)) if points.get(per.index) else per
+    """The horizon's periods (`horizon_milp.Period`), each failing one with its failing plans `points[p]`
+    (each of ((load key, candidate), instances) pairs) added to those its rows exclude (`exclude`). A
+    period's TPOT at its routed mix is its own pools' alone, so the cut is exact per period."""
+    return tuple(replace(per, excluded=per.excluded + tuple(pt for pt in points.get(per.index, ()) if pt))
                  for per in periods)

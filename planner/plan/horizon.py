@@ -191,9 +191,10 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
         broken = cuts.colocated_over_tpot(v)
         if v.passed or not broken or n_cuts == cuts.CUT_RETRIES:
             break
-        if len(excluded) < cuts.NO_GOOD_RETRIES:   # as the single solve does: first the failing periods' plans
-            excluded.append(cuts.period_points(v, solved.selection))
-            periods = cuts.with_excluded(periods, excluded[-1])
+        new = cuts.period_points(v, solved.selection) if len(excluded) < cuts.NO_GOOD_RETRIES else {}
+        if cuts.excluded_count([new]):   # as the single solve does: first the failing periods' plans
+            excluded.append(new)
+            periods = cuts.with_excluded(periods, new)
             continue
         n_cuts += 1   # then without the colocated candidates whose routed mix broke their TPOT
         keep = cuts.kept_by_cut(v, broken)
@@ -216,7 +217,7 @@ def solve_horizon(problem: Problem, source: str = "problem", *, solver: str | No
                                      or static_shortfall(static, res_g, group_of, qps))
                        if compare and static is not None else None,
                        static_checked=compare and static is not None, started_from=solved.start,
-                       static_reason=static_error, cuts=(sum(map(len, excluded)), n_cuts))
+                       static_reason=static_error, cuts=(cuts.excluded_count(excluded), n_cuts))
 
 
 def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ...],

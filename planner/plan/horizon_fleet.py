@@ -128,9 +128,10 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
         broken = cuts.colocated_over_tpot(v)
         if v.passed or not broken or n_cuts == cuts.CUT_RETRIES:
             break
-        if len(excluded) < cuts.NO_GOOD_RETRIES and solved.counts is not None:   # first the failing periods' plans
-            excluded.append(cuts.load_points(v, solved.counts, cands, periods, sets))
-            periods = cuts.with_excluded(periods, excluded[-1])
+        if len(excluded) < cuts.NO_GOOD_RETRIES and solved.counts is not None and \
+                cuts.excluded_count([new := cuts.load_points(v, solved.counts, cands, periods, sets)]):
+            excluded.append(new)   # first the failing periods' plans, class by class
+            periods = cuts.with_excluded(periods, new)
             continue
         n_cuts += 1   # then without the colocated candidates whose routed mix broke their TPOT
         keep = cuts.kept_by_cut(v, broken)
@@ -162,7 +163,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
                        {"candidates_s": t1 - t0, "solve_s": t2 - t1, "verify_s": t3 - t2, "static_s": t4 - t3,
                         "independent_s": t5 - t4}, peaks, static_short=short,
                        static_checked=compare and static is not None, class_res=tuple(class_res),
-                       static_reason=static_error, cuts=(sum(map(len, excluded)), n_cuts))
+                       static_reason=static_error, cuts=(cuts.excluded_count(excluded), n_cuts))
 
 
 def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list[list[int]],

@@ -248,8 +248,10 @@ def build(name: str, kinds: tuple[GPUKinds, ...], limits: Limits, cands: tuple[C
         add_spot_share(m, per.index)
         add_period_caps(m, limits, per.index)
         if per.excluded:
-            exclude(m.prob, {(ld.key, c): m.x[(i, per.index)] for ld in per.all_loads() for i, c in m.of_load(ld)},
-                    [dict(pt) for pt in per.excluded], f"_{per.index}")
+            for k, pt in enumerate(per.excluded):   # over the loads it names: a fleet's failing class
+                keys = {key for (key, _), _ in pt}
+                exclude(m.prob, {(ld.key, c): m.x[(i, per.index)] for ld in per.all_loads() if ld.key in keys
+                                 for i, c in m.of_load(ld)}, [dict(pt)], f"_{per.index}_{k}")
     if m.start_cost:
         add_starts(m)
     set_objective(m)
