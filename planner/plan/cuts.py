@@ -114,6 +114,8 @@ def points_of(chosen: dict[str, dict[Candidate, int]], v: Verification) -> list[
 
 def add_no_goods(m: milp.Model, points: Sequence[Point]) -> None:
     """The MILP without the failing selections `points` (`exclude`), each over its service's counts."""
+    if not points:
+        return
     xs: dict[str, dict[Hashable, pulp.LpVariable]] = {}
     for i, c in enumerate(m.candidates):
         key = m.services[m.service_of[i]].key
