@@ -26,10 +26,10 @@ from planner.plan.candidates import Candidate, deployment, generate, prune_domin
 from planner.plan.comparisons import independent_cost, static_over_caps, static_shortfall
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.model import Plan
-from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
+from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem, verified_at
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.solve import solve, solver_options
-from planner.plan.verify import Check, PoolState, Verification, fleet_checks, verify_service
+from planner.plan.verify import Check, PoolState, Verification, fleet_checks
 
 
 @dataclass(frozen=True)
@@ -336,12 +336,12 @@ def verify_periods(problem: Problem, res_g: list[Resolved | None], peak: Resolve
     against the solver's: (period plans, cost over the horizon, the verification)."""
     sel, nodes = solved.selection, solved.nodes
     started = hs.starts_of(sel)
-    plans, checks = [], []
+    plans, checks, memo = [], [], {}
     for per in periods:
         r = res_g[per.group] or peak   # a length group without requests has no problem resolved
         means = (r.input_mean, r.output_mean) if res_g[per.group] is not None else \
             tuple(length_mean(x) for x in problem.workload.period_lengths(per.index))   # its own, not the peak's
-        pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index])
+        pools, ch = verify_period(r, kinds, per, sel[per.index], nodes[per.index], memo)
         st = started[per.index] if start_cost else {}
         plans.append(PeriodPlan(per.index, per.qps, per.hours, sel[per.index], nodes[per.index], tuple(pools),
                                 sum((n.cost_per_hour(k, hm.spot_price_in(k, per.caps))
@@ -392,11 +392,11 @@ def start_costs(problem: Problem, res: Resolved, kinds: tuple[hm.GPUKinds, ...],
 
 
 def verify_period(peak: Resolved, kinds: tuple[hm.GPUKinds, ...], per: hm.Period, chosen: dict[Candidate, int],
-                  nodes: dict[str, hm.Nodes]) -> tuple[list[PoolState], list[Check]]:
+                  nodes: dict[str, hm.Nodes], memo: dict | None = None) -> tuple[list[PoolState], list[Check]]:
     """A period's pools recomputed at its QPS (verify_service; `peak`: the problem resolved with
-    the period's lengths, any QPS), then its nodes (`period_node_checks`)."""
-    p = f"p{per.index}"
-    pools, checks = verify_service(at_qps(peak, per.qps), chosen, prefix=p) if per.qps > 0 else ([], [])
+    the period's lengths, any QPS; `memo`: periods alike once, `verified_at`), then its nodes
+    (`period_node_checks`)."""
+    pools, checks = verified_at(peak, per.qps, chosen, f"p{per.index}", memo)
     return pools, checks + period_node_checks(peak, kinds, per, chosen, nodes)
 
 
