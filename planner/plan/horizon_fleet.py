@@ -28,11 +28,11 @@ from planner.plan.comparisons import first_failed_check, idle_owned_cost, own_pl
 from planner.plan.diagnose import explain_no_candidates, missing_roles, raise_unless_solved, raise_unless_verified
 from planner.plan.horizon import HorizonPlan, PeriodPlan, first_unservable, over_caps, period_node_checks
 from planner.plan.model import Plan
-from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem
+from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem, verified_at
 from planner.plan.resolve import Resolved, resolve
 from planner.plan.services import class_problem, in_class, one_model_per_name
 from planner.plan.solve import solve, solver_options
-from planner.plan.verify import Check, Verification, verify_service
+from planner.plan.verify import Check, Verification
 
 
 def refuse_unsupported(f: FleetProblem, source: str) -> None:
@@ -171,8 +171,9 @@ def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list
                          first: Resolved, kinds: tuple[hm.GPUKinds, ...], periods: tuple[hm.Period, ...],
                          solved: hs.Solved) -> tuple[list[PeriodPlan], float, Verification]:
     """Every period's pools, class by class at its requests/s and lengths, its nodes and cost, and
-    the cost against the solver's: (period plans, cost over the horizon, the verification)."""
-    plans, checks = [], []
+    the cost against the solver's: (period plans, cost over the horizon, the verification); each
+    class's pools at one QPS and selection verified once (`verified_at`)."""
+    plans, checks, memo = [], [], {}
     for per in periods:
         by_index = solved.counts[per.index] if solved.counts is not None else {}
         chosen = solved.selection[per.index]
@@ -184,8 +185,8 @@ def verify_fleet_periods(f: FleetProblem, qps: list[list[float]], group_of: list
                 continue
             g = group_of[i][per.index]
             own = {cands[j]: by_index[j] for j in sets[g] if j in by_index}
-            r = at_qps(group_res[g], qps[i][per.index])
-            st, ch = verify_service(r, own, prefix=f"p{per.index}/{k.name}")
+            r = group_res[g]
+            st, ch = verified_at(r, qps[i][per.index], own, f"p{per.index}/{k.name}", memo)
             classes.append((k.name, qps[i][per.index], tuple(st)))
             pools += st
             checks += ch
