@@ -27,7 +27,7 @@ import pulp
 from planner.plan import milp
 from planner.plan.candidates import Candidate
 from planner.plan.horizon_milp import HorizonModel, Nodes, Period
-from planner.plan.solve import COST_CAP_ROW, LEX_INSTANCE_WEIGHT, SPAN_OBJECTIVE_WEIGHT, cost_cap, spans_nodes
+from planner.plan.solve import COST_CAP_ROW, LEX_INSTANCE_WEIGHT, SPAN_OBJECTIVE_WEIGHT, below, cost_cap, spans_nodes
 
 
 def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
@@ -126,8 +126,6 @@ def settle_modes(best: list[tuple], fixed: tuple, periods: tuple[Period, ...],
                                 None if lean is None else (lambda c, per=per: lean(per, c)))
             memo[key] = None if m is None else read(m)
         got = memo[key]
-        # the second's cost where it is lower (a first solve stopped at its time limit), else the first's:
-        # within the cap's round-off they are the same plan cost
-        cost = r[0] if got is None or got[3] >= r[0] - 1e-9 * max(1.0, abs(r[0])) else got[3]
+        cost = got[3] if got is not None and below(got[3], r[0]) else r[0]   # within round-off, the first's
         out.append(r if got is None else (cost, got[0], got[1], r[3], got[2]))
     return out

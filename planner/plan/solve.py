@@ -134,8 +134,8 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
             usable, m, report = one[0], one[1], replace(report, objective=one[2].objective)
         if has_free_capacity(usable[0].res.gpus) and \
                 (second := fewest_nodes_at_cost(problem, usable, report, opts, verbose, points)) is not None:
-            m = second   # cheaper than the first where that stopped at its time limit: its cost then
-            if (cost := pulp.value(m.cost)) < (report.objective or 0.0) - 1e-9 * max(1.0, abs(report.objective or 0.0)):
+            m = second
+            if below(cost := pulp.value(m.cost), report.objective or 0.0):
                 report = replace(report, objective=cost)
         chosen: dict[str, dict[Candidate, int]] = {}
         for i, n in sorted(milp.selection(m).items()):
@@ -210,6 +210,12 @@ def build_at_cost(problem: Problem | FleetProblem, svcs: list[Service], first: m
 def cost_cap(cost: float) -> float:
     """The cost a second stage is held to: the first solve's, within float round-off."""
     return cost * (1.0 + 1e-9) + 1e-9
+
+
+def below(second: float, first: float) -> bool:
+    """A second stage's cost is lower than the first solve's beyond round-off: the first stopped at
+    its time limit and the second, held under `cost_cap`, found a cheaper plan (its cost stands)."""
+    return second < first - 1e-9 * max(1.0, abs(first))
 
 
 def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: milp.Model,
