@@ -38,6 +38,9 @@ FROZEN = ROOT / "tests" / "data" / "plans"
 PLANS = ["deepseek_qps", "llama70b_chat", "rag_long_context", "rag_long_context_mixed", "small_model_cheap_card",
          "fleet_mix", "deepseek_mtp", "deepseek_p99", "deepseek_b200_fp4_experts", "sxm_or_pcie"]
 FLAGS = {"vllm": "vllm-0.11.0.txt", "sglang": "sglang-0.5.23.txt", "trtllm": "trtllm-serve.txt"}
+# the flags of the engine version in the export's default image, where it is not the parser's version:
+# a command must pass both (SGLang's parser 0.5.23 installs here; the image runs 0.5.3)
+IMAGE_FLAGS = {"sglang": "sglang-0.5.3.txt"}
 
 
 def plan(name: str) -> dict:
@@ -66,8 +69,8 @@ MIXED = {(p, t) for p in PLANS if _mixed(p) for t in ("sglang", "trtllm", "dynam
 TWO_VENDORS = {("rag_long_context_mixed", "k8s"), ("rag_long_context_mixed", "dynamo")}
 
 
-def flag_list(engine: str) -> set[str]:
-    text = (ROOT / "planner/report/export/flags" / FLAGS[engine]).read_text(encoding="utf-8")
+def flag_list(engine: str, name: str | None = None) -> set[str]:
+    text = (ROOT / "planner/report/export/flags" / (name or FLAGS[engine])).read_text(encoding="utf-8")
     return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
 
 
@@ -163,13 +166,15 @@ def _pools(d: dict) -> list[dict]:
 
 def _check_commands(d: dict, engine: str, files: dict[str, str]) -> None:
     known = flag_list(engine)
+    if engine in IMAGE_FLAGS:
+        known &= flag_list(engine, IMAGE_FLAGS[engine])
     cmds = commands(files)
     assert len(cmds) == len(_pools(d))
     for argv_list, pool in zip(cmds.values(), _pools(d)):
         for argv in argv_list:
             start = argv.index("trtllm-serve") if "trtllm-serve" in argv else 0
             bad = [a for a in argv[start:] if a.startswith("--") and a not in known]
-            assert bad == [], f"{engine} has no flag {bad} (flags/{FLAGS[engine]})"
+            assert bad == [], f"{engine} has no flag {bad} (flags/{FLAGS[engine]}, {IMAGE_FLAGS.get(engine, '')})"
         par = pool["parallelism"]
         tp, pp, dp, seqs = recover(engine, argv_list[0])
         # the engine admits the plan's slots (its memory at the longest sequences), what the plan's
@@ -1163,3 +1168,20 @@ def test_a_group_over_two_nodes_runs_on_a_ray_cluster_under_vllm():
                                            r"data-parallel ranks.*or --engine sglang in manifests"):
             render(d, target, source="h20.json")
     assert "k8s.yaml" in render(d, "k8s", engine="sglang", source="h20.json")   # the way out it names
+
+
+def test_each_default_image_runs_the_engine_version_whose_flags_are_checked():
+    """The default images' engine versions are those of the flag lists the commands are checked
+    against (the image's own list where the parser's version differs): bumping an image without its
+    flag list would let a flag the image's engine does not know through."""
+    from planner.report.export import DEFAULT_IMAGE
+    for engine, image in DEFAULT_IMAGE.items():
+        if engine == "trtllm":   # its list is read from a pinned source commit, not a version
+            continue
+        version = re.search(r":v?(\d+\.\d+\.\d+)", image).group(1)
+        assert IMAGE_FLAGS.get(engine, FLAGS[engine]) == f"{engine}-{version}.txt", (engine, image)
+    # the SGLang image's list is the older one: every flag the export uses today is in both
+    old, new = flag_list("sglang", IMAGE_FLAGS["sglang"]), flag_list("sglang")
+    assert {"--enable-dp-attention", "--ep-size", "--disaggregation-mode", "--speculative-num-draft-tokens"} <= old
+    assert len(old) == 254 and len(new - old) > 100   # 0.5.23 added options 0.5.3 lacks (e.g. --attn-cp-size)
+    assert "--attn-cp-size" in new and "--attn-cp-size" not in old
