@@ -128,8 +128,9 @@ class PlanPool(_PlanPart):
 
     @property
     def step_token_budget(self) -> float:
-        """Prompt tokens a colocated engine takes into one step: the plan's engine budget (the
-        longest uncached prompt or the chunk, `colocated.engine_chunk_tokens`); older plans, the chunk."""
+        """Prompt tokens a colocated engine takes into one step: the plan's engine budget (the chunk
+        with prompts of one length, the pass budget with several: `colocated.engine_chunk_tokens`);
+        older plans, the chunk."""
         return self.engine_chunk_tokens or self.chunk_tokens
 
     @property
