@@ -911,3 +911,18 @@ def test_a_negative_minimal_csv_cell_is_called_negative_not_a_non_number(tmp_pat
     f.write_text(head + "\n" + row.replace(",180.5,", f",{cell},") + "\n")
     with pytest.raises(BadInput, match=rf"^{re.escape(f'{f}: row 2: ttft_ms: {why}')}$"):
         load_points([f])
+
+
+def test_gpu_and_model_written_in_capitals_are_the_catalog_ids_as_in_a_problem(tmp_path):
+    """`H100` and `Llama-3.1-70B` in the minimal CSV or a deployment YAML are the catalog's h100 and
+    llama-3.1-70b, as a problem file reads them (every such row was dropped as "GPU not in catalog
+    (H100)", and the deployment refused as "unknown GPU 'H100'", until 2026-12-06)."""
+    text = (DATA / "minimal_sample.csv").read_text().replace(",h100,", ", H100 ,").replace("llama-3.1-70b,", "Llama-3.1-70B,")
+    (tmp_path / "m.csv").write_text(text)
+    points, report = load_points([tmp_path / "m.csv"])
+    assert report.kept == 2 and {(p.model, p.gpu) for p in points} == {("llama-3.1-70b", "h100")}
+    dep = tmp_path / "dep.yaml"
+    dep.write_text((DATA / "dep.yaml").read_text().replace("gpu: h100", "gpu: H100").replace("model: llama-3.1-8b",
+                                                                                              "model: Llama-3.1-8B"))
+    (p,), _ = _one("vllm_sample.json", str(dep))
+    assert (p.model, p.gpu) == ("llama-3.1-8b", "h100")

@@ -90,11 +90,11 @@ class BenchDeployment(Strict):
     decode_workers: int = Field(1, ge=1, le=4096)
     cached_fraction: float = Field(0.0, ge=0, lt=1)   # prefix-cache hit fraction of the prompts
 
-    @field_validator("engine")
+    @field_validator("engine", "gpu", "model")
     @classmethod
-    def _engine_id(cls, v: str) -> str:
-        """Lower-cased: `SGLang` is `sglang` (its scheduler, profile and group), not a label of its own."""
-        return v.lower()
+    def _engine_id(cls, v: str | None) -> str | None:
+        """Lower-cased as a problem reads them: `SGLang` is sglang, `H100` h100 (its rows were dropped)."""
+        return v if v is None else v.strip().lower()
 
 
 def _par(w: _Workers, where: str, moe: bool = True) -> Parallelism:
@@ -410,7 +410,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
 
     if (rate := (r.get("request_rate") or "").strip()) and rate.lower() not in ("inf", "infinity"):
         num("request_rate")   # the run's pacing, for the record (concurrency is given): 'abc', -5 were taken
-    if r["model"] not in models:
+    if r["model"].strip().lower() not in models:   # the catalog's ids, as get_model reads them
         return f"model not in catalog ({r['model']})"
     opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
     dep = validate(BenchDeployment, {
