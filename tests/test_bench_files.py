@@ -926,3 +926,15 @@ def test_gpu_and_model_written_in_capitals_are_the_catalog_ids_as_in_a_problem(t
                                                                                               "model: Llama-3.1-8B"))
     (p,), _ = _one("vllm_sample.json", str(dep))
     assert (p.model, p.gpu) == ("llama-3.1-8b", "h100")
+
+
+def test_a_measurement_yaml_point_names_gpu_and_model_in_any_case(tmp_path):
+    """`gpu: H100`, `model: Llama-3.1-8B` in a measurement YAML were exit 2 as "unknown GPU 'H100'"
+    (until 2026-12-06), though a problem file reads them as h100 and llama-3.1-8b."""
+    pt = {"id": "p", "model": "Llama-3.1-8B", "weight_dtype": "bf16", "gpu": " H100", "cards": 1,
+          "parallelism": {"tp": 1}, "role": "agg", "engine": "vllm", "isl": 1024, "osl": 256,
+          "concurrency": 16, "measured": {"tpot_s": 0.0094}, "source": "my own run", "kind": "measured"}
+    f = tmp_path / "m.yaml"
+    f.write_text(yaml.safe_dump({"points": [pt]}))
+    (p,), _ = load_points([f])
+    assert (p.model, p.gpu) == ("llama-3.1-8b", "h100")

@@ -68,9 +68,10 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
                   i: int) -> Point | str:
     """A PublicPoint → Point, or the reason it cannot be compared with the model."""
     where = f"{path}: points[{i}] ({pp.id})"
-    if pp.model not in models:
+    model, gpu = pp.model.strip().lower(), pp.gpu.strip().lower()   # as a problem reads them: H100 is h100
+    if model not in models:
         raise BadInput(f"{where}.model: unknown model {pp.model!r}")
-    if pp.gpu not in gpus:
+    if gpu not in gpus:
         raise BadInput(f"{where}.gpu: unknown GPU {pp.gpu!r}")
     par = Parallelism(pp.parallelism.tp, pp.parallelism.pp, pp.parallelism.dp)
     if par.cards != pp.cards:
@@ -90,8 +91,8 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
         measured["prefill_tok_s_per_gpu"] = m.prefill_tok_s_per_gpu
     if not measured:
         return "public point without a comparable measured figure"
-    return Point(id=pp.id, origin=str(path), source=pp.source, kind=pp.kind, model=models[pp.model].id,
-                 gpu=pp.gpu, engine=pp.engine, engine_version="", weight_dtype=pp.weight_dtype,
+    return Point(id=pp.id, origin=str(path), source=pp.source, kind=pp.kind, model=models[model].id,
+                 gpu=gpu, engine=pp.engine, engine_version="", weight_dtype=pp.weight_dtype,
                  kv_dtype=pp.kv_dtype, mode=pp.role, par=par, isl=pp.isl, osl=pp.osl,
                  concurrency=pp.concurrency or batch, batch=batch, prefill_prompts=pp.prefill_prompts,
                  cached_fraction=pp.cached_fraction, tokens_per_step=pp.tokens_per_step,
