@@ -938,3 +938,20 @@ def test_a_measurement_yaml_point_names_gpu_and_model_in_any_case(tmp_path):
     f.write_text(yaml.safe_dump({"points": [pt]}))
     (p,), _ = load_points([f])
     assert (p.model, p.gpu) == ("llama-3.1-8b", "h100")
+
+
+def test_a_measurement_yaml_ttft_is_compared_not_dropped(tmp_path):
+    """`measured: {tpot_s, ttft_s}` of an agg point: the TTFT was checked for its domain and then
+    never compared (validate showed the decode row alone; calibrate fitted no TTFT) until 2026-12-06;
+    on a decode point, where no first token is measured, it is refused."""
+    pt = {"id": "p", "model": "llama-3.1-8b", "weight_dtype": "bf16", "gpu": "h100", "cards": 1,
+          "parallelism": {"tp": 1}, "role": "agg", "engine": "vllm", "isl": 1024, "osl": 256,
+          "concurrency": 16, "measured": {"tpot_s": 0.0094, "ttft_s": 0.0618}, "source": "my own run",
+          "kind": "measured"}
+    f = tmp_path / "m.yaml"
+    f.write_text(yaml.safe_dump({"points": [pt]}))
+    (p,), _ = load_points([f])
+    assert p.measured["ttft_s"] == 0.0618 and "decode_tok_s_per_gpu" in p.measured
+    f.write_text(yaml.safe_dump({"points": [{**pt, "role": "decode"}]}))
+    with pytest.raises(BadInput, match=r"points\[0\] \(p\).measured.ttft_s: a decode point's first token"):
+        load_points([f])

@@ -89,6 +89,11 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
             measured["decode_tok_s_per_gpu"] = batch / (tpot * par.cards)
     if m.prefill_tok_s_per_gpu:
         measured["prefill_tok_s_per_gpu"] = m.prefill_tok_s_per_gpu
+    if m.ttft_s and pp.role == "decode":   # it was read, checked and never compared
+        raise BadInput(f"{where}.measured.ttft_s: a decode point's first token is its prefill pool's; "
+                       f"give it on the agg or prefill point")
+    if m.ttft_s:
+        measured["ttft_s"] = m.ttft_s
     if not measured:
         return "public point without a comparable measured figure"
     return Point(id=pp.id, origin=str(path), source=pp.source, kind=pp.kind, model=models[model].id,
