@@ -926,3 +926,21 @@ def test_a_prefill_pool_edited_onto_cards_its_weights_overflow_is_not_simulated(
     (tmp_path / "m.json").write_text(json.dumps(d))
     r = CliRunner().invoke(main, ["simulate", str(tmp_path / "m.json"), "--requests", "5000"])
     assert r.exit_code == 2 and "does not fit in the memory of" in r.output and "Simulation" not in r.output, r.output
+
+
+def test_instances_edited_by_hand_are_said_to_leave_the_capacities_stale(tmp_path):
+    """A decode pool scaled from 1 instance to 3 by hand was simulated at `util sim` 81.7 %, its
+    tokens over the capacity_* of the plan's single instance (27 % of three), beside `util plan`
+    81.3 %, without a word (plan export said it, plan simulate did not; a hunt, 2026-12-06)."""
+    problem = ROOT / "problems" / "small_model_cheap_card.yaml"
+    d = plan_json(solve(load_problem(problem), str(problem)))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(path), "--requests", "3000"])
+    assert r.exit_code == 0 and "totals.cards says" not in r.output, r.output
+    k = next(i for i, p in enumerate(d["pools"]) if p["role"] == "decode")
+    d["pools"][k]["instances"] += 2
+    path.write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["simulate", str(path), "--requests", "3000"])
+    assert r.exit_code == 0, r.output
+    assert "cards where the plan's totals.cards says 14 (instances edited by hand?): the simulation splits" in r.stderr

@@ -287,7 +287,8 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     return files
 
 
-def stale_capacities(data: Any, cards: dict[str, int]) -> list[tuple[str, str]]:
+def stale_capacities(data: Any, cards: dict[str, int],
+                     reads: str = "router.json weighs each pool by its capacity_*") -> list[tuple[str, str]]:
     """Where the pools hold other cards than the plan's `totals.cards` says: `instances` edited by
     hand, whose pools' `capacity_*` (totals over the plan's own instances) router.json's weights
     still read (a hunt scaled a pool down and exported its old share of the traffic)."""
@@ -300,8 +301,8 @@ def stale_capacities(data: Any, cards: dict[str, int]) -> list[tuple[str, str]]:
         n, m = cards.get(g, 0), said.get(g, 0)
         if isinstance(m, int) and not isinstance(m, bool) and m != n:
             out.append((g, f"the pools hold {n} {g} cards where the plan's totals.cards says {m} (instances edited "
-                           f"by hand?): router.json weighs each pool by its capacity_*, computed for the plan's own "
-                           f"instances; re-solve, or scale an edited pool's capacity_* with its instances"))
+                           f"by hand?): {reads}, computed for the plan's own instances; re-solve, or scale an "
+                           f"edited pool's capacity_* with its instances"))
     return out
 
 
