@@ -93,6 +93,20 @@ def test_fold_onto_one_day(tmp_path):
         read_trace(write(tmp_path, two_days, "c.csv"), 1200.0, fold="day")
 
 
+def test_a_week_fold_starts_on_monday_as_the_export_schedules_it(tmp_path):
+    """Folded onto a week, period 0 is Monday 00:00 (plan export's CronJobs start it there): the
+    Unix epoch fell on a Thursday, and a fortnight busy on Mondays alone had its busy hours in
+    periods 96-119, scaled up on Fridays (a hunt, 2026-12-06)."""
+    import datetime as dt
+    rows = []
+    for day in range(14):                                  # from Monday 2026-11-30
+        d = dt.datetime(2026, 11, 30) + dt.timedelta(days=day)
+        n = 12 if d.weekday() == 0 else 2
+        rows += [((d + dt.timedelta(seconds=k * 86400 / (24 * n))).isoformat(sep=" "), 500, 100) for k in range(24 * n)]
+    q = np.array(read_trace(write(tmp_path, rows), 3600.0, fold="week").qps)
+    assert len(q) == 168 and [i for i in range(168) if q[i] > 2 * q.min()] == list(range(24))
+    assert q[0] == pytest.approx(12 / 3600) and q[30] == pytest.approx(2 / 3600)
+
 def test_length_buckets_keep_the_mean_and_the_spread():
     rng = np.random.default_rng(1)
     x = np.round(rng.lognormal(7, 0.8, 10_000))

@@ -41,6 +41,9 @@ COLUMNS = {"time": ("timestamp", "time", "arrival_time"),
 LENGTH_BUCKETS = 8          # values of the length distributions read from a trace
 PROFILE_PERIODS = (24, 168)
 FOLD_SPAN_S = {"day": 86_400.0, "week": 604_800.0}
+# a folded period 0 starts at midnight, or Monday midnight (as plan export schedules it): the Unix
+# epoch fell on a Thursday, and a week's fold put Monday's load in periods 96-119 (a hunt, 2026-12-06)
+FOLD_ORIGIN_S = {"day": 0.0, "week": 4 * 86_400.0}
 MAX_TOKENS = 10_000_000
 MAX_SPAN_S = 10 * 365 * 86_400.0   # ten years of timestamps at most (a fold walks every day of them)
 
@@ -211,10 +214,10 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.nda
         raise BadInput(f"{path}: folding onto one {fold} with periods of {period_s:g} s gives {n:g} periods; "
                        f"a profile has 24 or 168 (e.g. period: 1h with fold: "
                        f"{'day' if fold == 'day' else 'week'})")
-    n = int(round(n))
-    idx = (((t % span) // period_s).astype(int)) % n
+    n, origin = int(round(n)), FOLD_ORIGIN_S[fold]
+    idx = ((((t - origin) % span) // period_s).astype(int)) % n
     covered = np.zeros(n)
-    c0 = math.floor(first / span) * span
+    c0 = math.floor((first - origin) / span) * span + origin
     while c0 <= last:
         lo = c0 + period_s * np.arange(n)
         covered += _covered(lo, lo + period_s, first, last_end)
