@@ -107,6 +107,17 @@ def test_a_week_fold_starts_on_monday_as_the_export_schedules_it(tmp_path):
     assert len(q) == 168 and [i for i in range(168) if q[i] > 2 * q.min()] == list(range(24))
     assert q[0] == pytest.approx(12 / 3600) and q[30] == pytest.approx(2 / 3600)
 
+def test_a_fold_places_a_request_by_its_wall_clock_as_written(tmp_path):
+    """A day written in +08:00, busy at 20:00: unfolded its busy period is 20; folded onto a day it
+    was 12, the UTC hour (until 2026-12-06), and plan export --time-zone Asia/Shanghai scaled up
+    for it at noon."""
+    import datetime as dt
+    start = dt.datetime(2026, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    rows = [((start + dt.timedelta(hours=h, seconds=k * 3600 / (12 if h == 20 else 2))).isoformat(), 500, 100)
+            for h in range(24) for k in range(12 if h == 20 else 2)]
+    for fold in ("none", "day"):
+        assert int(np.argmax(read_trace(write(tmp_path, rows), 3600.0, fold=fold).qps)) == 20, fold
+
 def test_length_buckets_keep_the_mean_and_the_spread():
     rng = np.random.default_rng(1)
     x = np.round(rng.lognormal(7, 0.8, 10_000))
@@ -119,7 +130,7 @@ def test_length_buckets_keep_the_mean_and_the_spread():
 
 
 def test_the_real_azure_layout():
-    t, i, o = read_rows(DATA / "azure_conv_2023_head.csv")
+    t, i, o, _ = read_rows(DATA / "azure_conv_2023_head.csv")
     assert len(t) == 12 and i[0] == 374 and o[0] == 44 and i[6] == 1313
     assert t[1] - t[0] == pytest.approx(4.314579, abs=1e-6)   # 18:15:46.6805900 → 18:15:50.9951690
 

@@ -95,7 +95,8 @@ def _find(header: list[str], kind: str, path: Path) -> int:
                    f"{', '.join(COLUMNS[kind])} (case-insensitive)")
 
 
-def _time_s(text: str, path: Path, line: int) -> float:
+def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
+    """(seconds since the epoch, the timestamp's UTC offset in seconds: 0 without one)."""
     t = text.strip()
     _ascii(t, path, line, "timestamp")
     try:
@@ -106,10 +107,12 @@ def _time_s(text: str, path: Path, line: int) -> float:
         except ValueError:
             raise BadInput(f"{path}: line {line}: timestamp {t!r} is neither an ISO 8601 date-time "
                            f"nor seconds") from None
-        return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
+        offset = d.utcoffset()
+        return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp(), \
+            offset.total_seconds() if offset is not None else 0.0
     if not math.isfinite(v):
         raise BadInput(f"{path}: line {line}: timestamp {t!r} is not a finite number of seconds")
-    return v
+    return v, 0.0
 
 
 def _ascii(t: str, path: Path, line: int, column: str) -> None:
@@ -131,8 +134,8 @@ def _tokens(text: str, path: Path, line: int, column: str) -> int:
     return int(v)
 
 
-def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(arrival s, input tokens, output tokens) of every row; BadInput naming the line of a bad one."""
+def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(arrival s, input tokens, output tokens, UTC offset s) of every row; BadInput naming the line of a bad one."""
     import numpy as np
     try:
         if not path.exists():
@@ -141,7 +144,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise BadInput(f"{path}: not a regular file (a trace is a CSV file)")
     except OSError as e:   # a name longer than the system allows
         raise BadInput(f"{str(path)[:80]}…: cannot be a file name here ({e.strerror or e})") from None
-    times, ins, outs = [], [], []
+    times, ins, outs, offsets = [], [], [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = csv.reader(f)
@@ -156,7 +159,9 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 # more fields than the header names: a stray comma, or not the file the header describes
                 if len(row) <= need or len(row) > len(header):
                     raise BadInput(f"{path}: line {n}: {len(row)} fields, the header has {len(header)}")
-                times.append(_time_s(row[it], path, n))
+                at, offset = _time_s(row[it], path, n)
+                times.append(at)
+                offsets.append(offset)
                 ins.append(_tokens(row[ii], path, n, header[ii].strip()))
                 outs.append(_tokens(row[io], path, n, header[io].strip()))
     except UnicodeDecodeError as e:
@@ -165,7 +170,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     if not times:
         raise BadInput(f"{path}: the trace has a header but no requests")
-    return np.array(times), np.array(ins, dtype=float), np.array(outs, dtype=float)
+    return np.array(times), np.array(ins, dtype=float), np.array(outs, dtype=float), np.array(offsets)
 
 
 def length_buckets(lengths: np.ndarray, buckets: int = LENGTH_BUCKETS) -> tuple[list[int], list[float]]:
@@ -189,8 +194,11 @@ def _covered(lo: np.ndarray, hi: np.ndarray, first: float, last: float) -> np.nd
     return np.clip(np.minimum(hi, last) - np.maximum(lo, first), 0.0, None)
 
 
-def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(period index of each request, seconds of each period the trace covers)."""
+def _bins(t: np.ndarray, period_s: float, fold: str, path: Path, offsets: np.ndarray | float = 0.0
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(period index of each request, seconds of each period the trace covers). A fold lays each
+    request on the day or week by its wall-clock time as written (its UTC offset added): a trace in
+    +08:00 had its 20:00 in period 12, where its unfolded day and plan export --time-zone put 20."""
     import numpy as np
     first, last = float(t.min()), float(t.max())
     if not last - first <= MAX_SPAN_S:
@@ -209,6 +217,9 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path) -> tuple[np.nda
         lo = origin + period_s * np.arange(n)
         return idx, _covered(lo, lo + period_s, first, last_end)
     span = FOLD_SPAN_S[fold]
+    t = t + offsets
+    first, last = float(t.min()), float(t.max())
+    last_end = last + 1e-6
     n = span / period_s
     if abs(n - round(n)) > 1e-9 or int(round(n)) not in PROFILE_PERIODS:
         raise BadInput(f"{path}: folding onto one {fold} with periods of {period_s:g} s gives {n:g} periods; "
@@ -247,8 +258,8 @@ def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, f
     """The load of a trace file binned into 24 or 168 periods (module docstring)."""
     import numpy as np
     p = Path(path)
-    t, ins, outs = read_rows(p)
-    idx, covered = _bins(t, period_s, fold, p)
+    t, ins, outs, offsets = read_rows(p)
+    idx, covered = _bins(t, period_s, fold, p, offsets)
     counts = np.bincount(idx, minlength=len(covered)).astype(float)
     empty = [i for i in range(len(covered)) if covered[i] <= 0]
     if empty:
