@@ -118,6 +118,20 @@ def test_a_fold_places_a_request_by_its_wall_clock_as_written(tmp_path):
     for fold in ("none", "day"):
         assert int(np.argmax(read_trace(write(tmp_path, rows), 3600.0, fold=fold).qps)) == 20, fold
 
+def test_an_unfolded_trace_not_starting_at_midnight_says_where_its_period_0_is(tmp_path):
+    """A day from 18:15 has its period 0 at 18:00, which plan export schedules at midnight: the
+    20:00 load of period 2 was scaled up for at 02:00 without a word (a hunt, 2026-12-06)."""
+    from planner.errors import PlannerNotice
+    rows = [(f"2026-11-30 {18 + m // 60:02d}:{m % 60:02d}:00" if m < 360 else
+             f"2026-12-01 {(m - 360) // 60:02d}:{m % 60:02d}:00", 500, 100) for m in range(15, 24 * 60, 2)]
+    with pytest.warns(PlannerNotice, match=r"period 0 is the trace's first period, from 18:00; plan export "
+                                           r"schedules period 0 at midnight: fold the trace"):
+        read_trace(write(tmp_path, rows), 3600.0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PlannerNotice)
+        read_trace(ROOT / "problems" / "traces" / "chat_day_sample.csv", 3600.0)   # from 00:00: no note
+
 def test_length_buckets_keep_the_mean_and_the_spread():
     rng = np.random.default_rng(1)
     x = np.round(rng.lognormal(7, 0.8, 10_000))

@@ -215,6 +215,7 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path, offsets: np.nda
                            f"onto one day or week (workload.trace.fold: day | week)")
         idx = np.minimum(((t - origin) // period_s).astype(int), n - 1)
         lo = origin + period_s * np.arange(n)
+        _note_start(origin + float(np.broadcast_to(offsets, t.shape)[int(np.argmin(t))]), n, path)
         return idx, _covered(lo, lo + period_s, first, last_end)
     span = FOLD_SPAN_S[fold]
     t = t + offsets
@@ -234,6 +235,22 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path, offsets: np.nda
         covered += _covered(lo, lo + period_s, first, last_end)
         c0 += span
     return idx, covered
+
+
+def _note_start(wall_s: float, n: int, path: Path) -> None:
+    """A note when an unfolded trace's period 0 (its first request's, on the wall clock as written)
+    is not midnight (a day) or Monday midnight (a week), where plan export's CronJobs start it: a
+    trace from 18:15 had its 20:00 load in period 2, scaled up at 02:00 (a hunt, 2026-12-06)."""
+    span = 86_400.0 if n == 24 else FOLD_SPAN_S["week"]
+    into = (wall_s - (0.0 if n == 24 else FOLD_ORIGIN_S["week"])) % span
+    if into:
+        import warnings
+
+        from planner.errors import PlannerNotice
+        when = datetime.fromtimestamp(wall_s, timezone.utc).strftime("%H:%M" if n == 24 else "%A %H:%M")
+        warnings.warn(f"{path}: period 0 is the trace's first period, from {when}; plan export schedules period 0 "
+                      f"at {'midnight' if n == 24 else 'Monday midnight'}: fold the trace (workload.trace.fold: "
+                      f"{'day' if n == 24 else 'week'}) to plan by the clock", PlannerNotice, stacklevel=4)
 
 
 def measured_over(covered: np.ndarray, t: np.ndarray, period_s: float, path: Path) -> np.ndarray:
