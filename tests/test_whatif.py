@@ -442,3 +442,18 @@ def test_a_purchase_s_amortisation_counts_against_the_scenario_s_budget(tmp_path
     if status == "optimal":
         assert out.cost_per_hour == pytest.approx(119.58, abs=0.005) and out.cost_per_hour <= budget
         assert out.problem.limits.budget_per_hour == pytest.approx(budget - 1e6 / (12 * 720))
+
+
+def test_owned_nodes_past_the_cap_are_refused_as_the_scenario_is_applied(tmp_path):
+    """`gpus.update.h100.owned_nodes: 3` beside the base's `max_nodes: 1` was refused only when the
+    scenario was solved, after the base, as `s.yaml: gpus[0].owned_nodes`, a field the scenario does
+    not have (a hunt, 2026-12-06); now at apply(), in the scenario's own words."""
+    from planner.errors import BadInput
+    from planner.input.problem import Problem
+    base = Problem.model_validate({
+        "name": "b", "model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 500, "output_tokens": 100},
+        "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": [{"id": "h100", "max_nodes": 1}, "l40s"]})
+    s = Scenario.model_validate({"name": "own3", "gpus": {"update": {"h100": {"owned_nodes": 3}}}})
+    with pytest.raises(BadInput, match=r"^s.yaml: gpus.update.h100.owned_nodes: owned inventory of 3 node\(s\) "
+                                       r"\(24 cards\) exceeds the availability cap of 8 cards"):
+        apply(base, s, "s.yaml")

@@ -14,7 +14,7 @@ from pathlib import Path
 from planner.catalog.calibration import CalibParam, Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
 from planner.errors import BadInput
-from planner.input.problem import SLO, Problem, Workload
+from planner.input.problem import SLO, GPUChoice, Problem, Workload
 from planner.input.values import length_mean, length_pairs
 
 
@@ -145,6 +145,20 @@ def _model_or_hint(name: str, source: str):
                        f"model: ./{name} to read its config.json") from None
 
 
+def card_cap(choice: GPUChoice, gpu: GPU, where: str) -> int | None:
+    """The cards of `gpu` a problem may use (max_cards, max_nodes), or None; BadInput when its owned
+    nodes exceed them (also checked as a what-if scenario is applied, before any solve)."""
+    cap = choice.max_cards
+    if choice.max_nodes is not None:
+        node_cap = choice.max_nodes * gpu.node_cards
+        cap = node_cap if cap is None else min(cap, node_cap)
+    if cap is not None and choice.owned_nodes * gpu.node_cards > cap:
+        raise BadInput(f"{where}.owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
+                       f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
+                       f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
+    return cap
+
+
 def resolve(problem: Problem, source: str = "problem") -> Resolved:
     """Look up model, GPUs and calibration; check cross-field consistency (caps vs inventory)."""
     model = _in(source, "model", lambda: _model_or_hint(problem.model, source))
@@ -152,14 +166,7 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
     options = []
     for i, choice in enumerate(problem.gpus):
         gpu = _in(source, f"gpus[{i}].id", lambda c=choice: get_gpu(c.id, catalog))
-        cap = choice.max_cards
-        if choice.max_nodes is not None:
-            node_cap = choice.max_nodes * gpu.node_cards
-            cap = node_cap if cap is None else min(cap, node_cap)
-        if cap is not None and choice.owned_nodes * gpu.node_cards > cap:
-            raise BadInput(f"{source}: gpus[{i}].owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
-                           f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
-                           f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
+        cap = card_cap(choice, gpu, f"{source}: gpus[{i}]")
         price, market = choice.price_per_gpu_hour, None
         if price is None:
             listed = gpu.price_in(problem.pricing.gpu_market)

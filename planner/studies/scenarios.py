@@ -18,6 +18,7 @@ from planner.input.files import describe_validation_error, validate
 from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
 from planner.input.values import MAX_PRICE
+from planner.plan.resolve import card_cap
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,10 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     if s.name:
         data["name"] = s.name
     try:
-        return validate(Problem, data, f"{source} (applied to the base)")
+        problem = validate(Problem, data, f"{source} (applied to the base)")
+        for j, g in enumerate(problem.gpus):   # owned nodes within the caps, before any solve
+            card_cap(g, get_gpu(g.id, catalog), f"{source} (applied to the base): gpus[{j}]")
+        return problem
     except BadInput as e:
         raise BadInput(_as_written(str(e), source, data["gpus"], s.gpus.update, catalog)) from None
 
