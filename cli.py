@@ -790,16 +790,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
         from planner.errors import BadInput
         raise BadInput(f"--period {period}: {plan_file} is not a plan over a load profile; it has no periods "
                        f"to pick (leave --period out)")
-    if isinstance(d, dict) and "kind" not in d:   # a single plan whose instances were edited, as plan export says
-        import warnings
-        from planner.report.export import stale_capacities
-        from planner.studies.simulate.planfile import plan_from_dict
-        held: dict[str, int] = {}
-        for p in plan_from_dict(d, plan_file).pools:
-            held[p.gpu] = held.get(p.gpu, 0) + p.instances * p.parallelism.tp * p.parallelism.pp * p.parallelism.dp
-        for _, note in stale_capacities(d, held, "the simulation splits the load between pools, and measures a "
-                                                 "decode pool's utilisation (util sim), by their capacity_*"):
-            warnings.warn(f"{plan_file}: {note}", PlannerNotice, stacklevel=2)
+    from planner.studies.simulate.fleet import note_edited_instances
+    note_edited_instances(d, plan_file)   # instances edited by hand: capacities of the plan's own
     sims = simulate_services(d, plan_file, requests, seed, period=period)
     from planner.studies.simulate.fleet import failed_verification
     if (why := failed_verification(d)) is not None:   # simulated, a check of it; plan export refuses it

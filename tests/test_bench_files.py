@@ -917,7 +917,8 @@ def test_gpu_and_model_written_in_capitals_are_the_catalog_ids_as_in_a_problem(t
     """`H100` and `Llama-3.1-70B` in the minimal CSV or a deployment YAML are the catalog's h100 and
     llama-3.1-70b, as a problem file reads them (every such row was dropped as "GPU not in catalog
     (H100)", and the deployment refused as "unknown GPU 'H100'", until 2026-12-06)."""
-    text = (DATA / "minimal_sample.csv").read_text().replace(",h100,", ", H100 ,").replace("llama-3.1-70b,", "Llama-3.1-70B,")
+    text = (DATA / "minimal_sample.csv").read_text()
+    text = text.replace(",h100,", ", H100 ,").replace("llama-3.1-70b,", "Llama-3.1-70B,")
     (tmp_path / "m.csv").write_text(text)
     points, report = load_points([tmp_path / "m.csv"])
     assert report.kept == 2 and {(p.model, p.gpu) for p in points} == {("llama-3.1-70b", "h100")}

@@ -52,7 +52,7 @@ from planner.report.export.schedule import (
     schedule_csv,
     schedule_json,
 )
-from planner.studies.simulate.fleet import in_file_order
+from planner.studies.simulate.fleet import in_file_order, stale_capacities
 
 TARGETS = ("vllm", "sglang", "trtllm", "dynamo", "k8s")
 DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:v0.5.3-cu129",
@@ -285,25 +285,6 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         files["README.txt"] += readme_section(horizon, target, [pl.name for pl in pls], schedule_prefix(plan.problem),
                                               time_zone)
     return files
-
-
-def stale_capacities(data: Any, cards: dict[str, int],
-                     reads: str = "router.json weighs each pool by its capacity_*") -> list[tuple[str, str]]:
-    """Where the pools hold other cards than the plan's `totals.cards` says: `instances` edited by
-    hand, whose pools' `capacity_*` (totals over the plan's own instances) router.json's weights
-    still read (a hunt scaled a pool down and exported its old share of the traffic)."""
-    said = (data.get("totals") or {}).get("cards") if isinstance(data, dict) and \
-        isinstance(data.get("totals"), dict) else None
-    if not isinstance(said, dict):
-        return []
-    out = []
-    for g in sorted(set(cards) | set(said), key=str):
-        n, m = cards.get(g, 0), said.get(g, 0)
-        if isinstance(m, int) and not isinstance(m, bool) and m != n:
-            out.append((g, f"the pools hold {n} {g} cards where the plan's totals.cards says {m} (instances edited "
-                           f"by hand?): {reads}, computed for the plan's own instances; re-solve, or scale an "
-                           f"edited pool's capacity_* with its instances"))
-    return out
 
 
 def _located(horizon: Horizon | None, data: Any, source: str, fn):
