@@ -956,3 +956,19 @@ def test_a_measurement_yaml_ttft_is_compared_not_dropped(tmp_path):
     f.write_text(yaml.safe_dump({"points": [{**pt, "role": "decode"}]}))
     with pytest.raises(BadInput, match=r"points\[0\] \(p\).measured.ttft_s: a decode point's first token"):
         load_points([f])
+
+
+def test_calibrate_on_fewer_observations_than_parameters_says_its_error_means_nothing(tmp_path):
+    """The minimal CSV's 2 rows are 4 observations for the 14 parameters a fit moves: the fit passes
+    through every point (fit error 0.0 %), and printed that alone until a hunt of 2026-12-06."""
+    from planner.report.fidelity import few_observations
+    out = tmp_path / "mine.yaml"
+    res = CliRunner().invoke(cli.main, ["calibrate", str(DATA / "minimal_sample.csv"), "--folds", "0",
+                                        "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("fit: 4 observations"))
+    assert lines[at + 1].startswith("note: 4 observations for 14 fitted parameters: the fit can pass through "
+                                    "every point"), res.output
+    assert out.exists()
+    assert few_observations(15, 14) == [] and len(few_observations(14, 14)) == 1

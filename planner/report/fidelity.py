@@ -203,10 +203,21 @@ def parity_png(rs: list[Row], title: str) -> bytes:
     return buf.getvalue()
 
 
+def few_observations(n_observations: int, n_parameters: int) -> list[str]:
+    """A note when a fit has no more observations than parameters: it can pass through every point
+    (4 observations fitted 14 parameters to a 0.0 % error, a hunt of 2026-12-06), so its error says
+    nothing about points it has not seen."""
+    if n_observations > n_parameters:
+        return []
+    return [f"note: {n_observations} observations for {n_parameters} fitted parameters: the fit can pass "
+            f"through every point, so its error below says nothing about new ones; add measurements "
+            f"(other batches, lengths, layouts) and read the cross-validated error (--folds)"]
+
+
 def render_calibrate(c: Calibrated) -> str:
     """What `plan calibrate` prints: load summary, fitted values, CV error, output path(s)."""
     lines = [*c.load.lines(), f"fit: {c.fit.n_observations} observations, {c.fit.evaluations} "
-             f"evaluations, {c.fit.seconds:.1f} s"]
+             f"evaluations, {c.fit.seconds:.1f} s", *few_observations(c.fit.n_observations, len(c.fit.values))]
     lines += [f"  {k:28s} {v:.4g}" for k, v in c.fit.values.items()]
     for label, g in (c.groups or {}).items():
         lines.append(f"group {label}: {g.fit.n_points} points, {g.fit.evaluations} evaluations")
