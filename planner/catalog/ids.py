@@ -8,3 +8,9 @@ def gpu_key(name: str) -> str:
     looks up, and what every comparison of a problem's GPU names with candidates' must use (a sweep
     of `gpus: [H100, L40S]` found no candidate for its 'H100' curve; a break-even of ' l40s' none)."""
     return name.strip().lower()
+
+
+def model_key(name: str) -> str:
+    """The catalog id a model name as written stands for ('Llama-3.1-70B' → 'llama-3.1-70b'): what
+    `schemas.get_model` looks up before trying the name as a config.json path."""
+    return name.strip().lower()

@@ -22,7 +22,7 @@ from planner.catalog.hf_cache import (
     parts_not_quantized,
     weight_precision,
 )
-from planner.catalog.ids import gpu_key
+from planner.catalog.ids import gpu_key, model_key
 from planner.catalog.parts import PARTS, part_dtypes  # noqa: F401  (importable from here as before)
 from planner.catalog.sourced import (  # noqa: F401  (importable from here as before)
     SourcedBandwidth,
@@ -340,7 +340,7 @@ def get_gpu(name: str, gpus: dict[str, GPU] | None = None) -> GPU:
 def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
     """Model by catalog id/alias, or by path to a Hugging Face config.json."""
     models = models if models is not None else load_models()
-    key = name.strip().lower()
+    key = model_key(name)
     if key in models:
         return models[key]
     p = Path(name)

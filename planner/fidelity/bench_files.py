@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from planner.catalog.schemas import Model, load_gpus, load_models
+from planner.catalog.schemas import Model, load_gpus, load_models, model_key
 from planner.errors import BadInput, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
@@ -92,7 +92,7 @@ class BenchDeployment(Strict):
 
     @field_validator("engine", "gpu", "model")
     @classmethod
-    def _engine_id(cls, v: str | None) -> str | None:
+    def _lower_id(cls, v: str | None) -> str | None:
         """Lower-cased as a problem reads them: `SGLang` is sglang, `H100` h100 (its rows were dropped)."""
         return v if v is None else v.strip().lower()
 
@@ -410,7 +410,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
 
     if (rate := (r.get("request_rate") or "").strip()) and rate.lower() not in ("inf", "infinity"):
         num("request_rate")   # the run's pacing, for the record (concurrency is given): 'abc', -5 were taken
-    if r["model"].strip().lower() not in models:   # the catalog's ids, as get_model reads them
+    if model_key(r["model"]) not in models:   # the catalog's ids, as get_model reads them
         return f"model not in catalog ({r['model']})"
     opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
     dep = validate(BenchDeployment, {

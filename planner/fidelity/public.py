@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from planner.catalog.calibration import is_profile_data
+from planner.catalog.ids import gpu_key, model_key
 from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import RUN_DOMAIN, Point
@@ -68,7 +69,7 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
                   i: int) -> Point | str:
     """A PublicPoint → Point, or the reason it cannot be compared with the model."""
     where = f"{path}: points[{i}] ({pp.id})"
-    model, gpu = pp.model.strip().lower(), pp.gpu.strip().lower()   # as a problem reads them: H100 is h100
+    model, gpu = model_key(pp.model), gpu_key(pp.gpu)   # as a problem reads them: H100 is h100
     if model not in models:
         raise BadInput(f"{where}.model: unknown model {pp.model!r}")
     if gpu not in gpus:

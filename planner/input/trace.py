@@ -241,16 +241,15 @@ def _note_start(wall_s: float, n: int, path: Path) -> None:
     """A note when an unfolded trace's period 0 (its first request's, on the wall clock as written)
     is not midnight (a day) or Monday midnight (a week), where plan export's CronJobs start it: a
     trace from 18:15 had its 20:00 load in period 2, scaled up at 02:00 (a hunt, 2026-12-06)."""
-    span = 86_400.0 if n == 24 else FOLD_SPAN_S["week"]
-    into = (wall_s - (0.0 if n == 24 else FOLD_ORIGIN_S["week"])) % span
-    if into:
+    kind = "day" if n == 24 else "week"
+    if (wall_s - FOLD_ORIGIN_S[kind]) % FOLD_SPAN_S[kind]:
         import warnings
 
         from planner.errors import PlannerNotice
-        when = datetime.fromtimestamp(wall_s, timezone.utc).strftime("%H:%M" if n == 24 else "%A %H:%M")
+        when = datetime.fromtimestamp(wall_s, timezone.utc).strftime("%H:%M" if kind == "day" else "%A %H:%M")
         warnings.warn(f"{path}: period 0 is the trace's first period, from {when}; plan export schedules period 0 "
-                      f"at {'midnight' if n == 24 else 'Monday midnight'}: fold the trace (workload.trace.fold: "
-                      f"{'day' if n == 24 else 'week'}) to plan by the clock", PlannerNotice, stacklevel=4)
+                      f"at {'midnight' if kind == 'day' else 'Monday midnight'}: fold the trace "
+                      f"(workload.trace.fold: {kind}) to plan by the clock", PlannerNotice, stacklevel=4)
 
 
 def measured_over(covered: np.ndarray, t: np.ndarray, period_s: float, path: Path) -> np.ndarray:

@@ -39,14 +39,15 @@ def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str |
     inside = [str(p) for p in protect if _within(Path(p), out)]
     if inside:
         raise BadInput(f"{out}: holds the input {inside[0]}; --force would delete it: export somewhere else")
-    foreign = sorted(set(p.name for p in out.iterdir()) - set(_manifest(out)) - {EXPORT_MANIFEST})
+    entries = _entries(out)   # the previous export's manifest, read once
+    foreign = sorted(set(p.name for p in out.iterdir()) - {n for n, _ in entries} - {EXPORT_MANIFEST})
     if not (out / EXPORT_MANIFEST).is_file() or foreign:
         what = f"it holds {', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}" if foreign else \
             "it has no export manifest"
         raise BadInput(f"{out}: --force replaces only a previous export of plan, and {what}; "
                        f"choose a new or empty directory")
     _only_files(out)
-    _unedited(out)
+    _unedited(out, entries)
     return out
 
 
@@ -56,11 +57,12 @@ def manifest_text(files: dict[str, str]) -> str:
     return "".join(f"{hashlib.sha256(files[n].encode('utf-8')).hexdigest()}  {n}\n" for n in sorted(files))
 
 
-def _unedited(out: Path) -> None:
+def _unedited(out: Path, entries: list[tuple[str, str | None]]) -> None:
     """BadInput naming the first file of a previous export whose content is no longer what the export
     wrote (its manifest's SHA-256): the scripts are there to be edited (a plan of several models
-    needs its paths set by hand), and --force replaced the edits without a word."""
-    for name, digest in _entries(out):
+    needs its paths set by hand), and --force replaced the edits without a word. `entries`: its
+    manifest (`_entries`)."""
+    for name, digest in entries:
         f = out / name
         if digest is not None and f.is_file() and hashlib.sha256(f.read_bytes()).hexdigest() != digest:
             raise BadInput(f"{f}: edited since plan exported it; --force would replace your edits: move it "
@@ -77,11 +79,6 @@ def _only_files(out: Path) -> None:
             what = "a directory" if p.is_dir() and not p.is_symlink() else "not a regular file"
             raise BadInput(f"{p}: is {what}, and an export writes files only: it is not the export's, and "
                            f"--force would delete it; move it out, or choose a new or empty directory")
-
-
-def _manifest(out: Path) -> list[str]:
-    """The names a previous export listed in its manifest (none when unreadable)."""
-    return [n for n, _ in _entries(out)]
 
 
 def _entries(out: Path) -> list[tuple[str, str | None]]:
