@@ -972,3 +972,12 @@ def test_calibrate_on_fewer_observations_than_parameters_says_its_error_means_no
                                     "every point"), res.output
     assert out.exists()
     assert few_observations(15, 14) == [] and len(few_observations(14, 14)) == 1
+
+
+def test_a_minimal_csv_row_of_an_unknown_gpu_is_named_as_written(tmp_path):
+    """The reason names the GPU as the row wrote it ('NaN', not the lower-cased 'nan' the lookup
+    used since GPU names are read case-insensitively)."""
+    (tmp_path / "m.csv").write_text((DATA / "minimal_sample.csv").read_text().replace(",h100,", ", NaN ,"))
+    res = CliRunner().invoke(cli.main, ["validate", str(tmp_path / "m.csv"), "--folds", "0"])
+    assert res.exit_code == 2, res.output
+    assert "GPU not in catalog (NaN)" in res.output and "(nan)" not in res.output, res.output

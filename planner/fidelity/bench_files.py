@@ -419,7 +419,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     if dep.mode != "agg":
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
     if dep.gpu not in load_gpus():
-        return f"GPU not in catalog ({dep.gpu})"
+        return f"GPU not in catalog ({r['gpu'].strip()})"   # as written
     par = _par(dep.parallelism, f"{where}: parallelism", models[dep.model].arch.is_moe)
     if par.cards != dep.cards:
         raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")
