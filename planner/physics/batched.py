@@ -177,14 +177,14 @@ def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
 
-def _stage_batch(batch: np.ndarray, pp: int) -> np.ndarray:
+def stage_batch(batch: np.ndarray, pp: int) -> np.ndarray:
     """`perf.stage_batch` per point."""
     return np.maximum(batch, np.minimum(batch, 1.0) * pp)
 
 
 def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf._decode_raw` per point (`t`: the deployment's terms)."""
-    m = _stage_batch(batch, t.pp) / t.pp
+    m = stage_batch(batch, t.pp) / t.pp
     qm = t.q * m
     ctx = dep.arch.attended_tokens(context_tokens)
     attn = qm * ctx * t.pair_decode * t.layers / t.pp / t.n_s
@@ -193,7 +193,7 @@ def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_token
         attn = attn + indexer_flops(dep, qm, context_tokens)
         kv_read = kv_read + indexer_reads(dep, m, context_tokens, ctx)
     step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read, qm), qm, batch / t.dp)
-    return step if dep.spec is None else _plus(step, _drafts(dep, batch, context_tokens))
+    return step if dep.spec is None else plus(step, _drafts(dep, batch, context_tokens))
 
 
 def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
@@ -207,7 +207,7 @@ def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseA
                        plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
 
 
-def _plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
+def plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
     """`perf.plus` per point."""
     return PhaseArrays(a.time_s + b.time_s, a.compute_s + b.compute_s, a.memory_s + b.memory_s,
                        a.comm_s + b.comm_s, a.overhead_s + b.overhead_s, a.flops_per_card + b.flops_per_card,
@@ -219,7 +219,7 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
     t, a = stage_terms(dep), dep.arch
     pp = t.pp
-    sb = _stage_batch(batch, pp)
+    sb = stage_batch(batch, pp)
     m = (t.q * sb + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
     dec_attn = t.q * sb * ctx * t.pair_decode
@@ -236,7 +236,7 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
     step = _with_eager(step, t, prompts, chunk_tokens > 0)
     if dep.spec is not None:
-        step = _plus(step, _drafts(dep, batch, context_tokens))
+        step = plus(step, _drafts(dep, batch, context_tokens))
     return _slower(step, t.decode_scale)
 
 

@@ -310,14 +310,23 @@ def lone_parts_many(dep: Deployment, batches, context_tokens: float, plain_s,
     through `batched.mixed_steps_many`: the same floats as the scalar function point by point."""
     from planner.physics import batched
 
+    def mixed_times(chunks, prompt, cv2):
+        return [s.time_s for s in batched.mixed_steps_many(dep, [(batches, c) for c in chunks], context_tokens,
+                                                           prompt, cv2)]
+    return lone_parts_by(mixed_times, len(batches), plain_s, mix, pass_budget, mean_uncached, mean_prompt,
+                         prompt_cv2)
+
+
+def lone_parts_by(mixed_times, n: int, plain_s, mix: tuple[tuple[float, float, float], ...], pass_budget: float,
+                  mean_uncached: float, mean_prompt: float, prompt_cv2: float):
+    """`lone_parts` at n operating points whose mixed steps `mixed_times(chunks, prompt tokens, cv²)`
+    gives (the step times of the n points at each array of chunk tokens of `chunks`, in one call):
+    `lone_parts_many` of one deployment, or of many (`physics.many`)."""
     def alone(tokens, prompt):
-        return batched.mixed_steps_many(dep, [(batches, np.full(len(batches), tokens))], context_tokens, prompt,
-                                        0.0)[0].time_s
+        return mixed_times([np.full(n, tokens)], prompt, 0.0)[0]
     w1, w2 = lone_work(alone, plain_s, mix, pass_budget)
-    one, two = batched.mixed_steps_many(dep, [(batches, np.full(len(batches), mean_uncached)),
-                                              (batches, np.full(len(batches), 2.0 * mean_uncached))],
-                                        context_tokens, mean_prompt, prompt_cv2)
-    return w1, two.time_s - one.time_s, np.where(w1 > 0, w2 / np.maximum(w1, 1e-300) ** 2, 1.0)
+    one, two = mixed_times([np.full(n, mean_uncached), np.full(n, 2.0 * mean_uncached)], mean_prompt, prompt_cv2)
+    return w1, two - one, np.where(w1 > 0, w2 / np.maximum(w1, 1e-300) ** 2, 1.0)
 
 
 def lone_chunk_step(dep: Deployment, batch: float, context_tokens: float, mixed: PhaseTime, plain: PhaseTime,

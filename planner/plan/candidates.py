@@ -17,6 +17,7 @@ from planner.errors import BadInput
 from planner.physics import perf
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
+from planner.plan import colocated_many
 from planner.plan.candidate import (  # noqa: F401  (the types and the memo, importable from here as before)
     MEMO_MAX_ENTRIES,
     Candidate,
@@ -32,7 +33,6 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     remember,
 )
 from planner.plan.colocated_table import CHUNK_MULTIPLES, ColocatedTable, colocated_batch_grid  # noqa: F401
-from planner.plan.colocated_table import table as _colocated_table
 from planner.plan.decode import BELOW_ONE_OCCUPANCY, decode_candidate  # noqa: F401  (importable from here as before)
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
@@ -67,8 +67,9 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
 
 def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculation | None]],
                   w: WorkloadContext) -> list[list[Candidate] | Rejected]:
-    """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: each shape's grid on its
-    own (memoised without the TPOT limit: a TPOT sweep computes it once), the chunk queue of every grid's points
+    """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: the grids not yet memoised
+    together (`colocated_many`: each the floats of the shape's own `colocated_table.table`; memoised without the
+    TPOT limit, so a TPOT sweep computes each once), the chunk queue of every grid's points
     within the TPOT limit in one call, and the TTFT of every kept point in one call. The arithmetic per point is
     a shape's alone, so the candidates are the same floats. A point goes through the chunk queue once, when a
     limit first admits it: the points above the limit were most of the queue's work (a slot wait sums ~1,000
@@ -83,9 +84,10 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
         limits.append(mem_limit)
         table = recall("_colocated_table", dep, (w0, mem_limit)) if mem_limit >= 1 else None
         if mem_limit >= 1 and table is None:
-            table = _colocated_table(dep, w0, mem_limit)
             new.append(k)
         tables.append(table)
+    for k, t in zip(new, colocated_many.tables([deps[k] for k in new], w0, [limits[k] for k in new])):
+        tables[k] = t
     for k in new:
         remember("_colocated_table", deps[k], (w0, limits[k]), tables[k])
     rows = {k: _unqueued(t, w.tpot_limit, np) for k, t in enumerate(tables) if t is not None}

@@ -81,11 +81,9 @@ def colocated_batch_grid(slots: int) -> list[float]:
     return sorted(set(perf.batch_grid(slots)) | set(near))
 
 
-def table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> ColocatedTable:
-    """Every point of a shape's batch × multiple grid at once, whatever the TPOT limit: its steps
-    and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
-    puts them through the queue)."""
-    import numpy as np
+def grid_means(w: WorkloadContext, mem_limit: int) -> list[float]:
+    """The mean batches of a shape's grid at `mem_limit` memory slots: `colocated_batch_grid`, with
+    several prompt lengths points between, and below one decoding sequence where answers are short."""
     means = colocated_batch_grid(mem_limit)
     if w.prompt_mix:   # TPOT climbs steeply with the load: points between (`tests/test_packed.py`)
         means = sorted(set(means) | {m * f for m in means for f in (1.25, 1.5) if 2 <= m * f < mem_limit})
@@ -96,6 +94,15 @@ def table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> ColocatedTable
         # batches up to the one whose own prompts fill the step budget (or 1)
         scale = min(1.0, w.pass_token_budget * w.s_dec / max(w.s_unc, 1e-9))
         means = sorted({f * scale for f in BELOW_ONE_OCCUPANCY} | set(means))
+    return means
+
+
+def table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> ColocatedTable:
+    """Every point of a shape's batch × multiple grid at once, whatever the TPOT limit: its steps
+    and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
+    puts them through the queue)."""
+    import numpy as np
+    means = grid_means(w, mem_limit)
     runs = np.minimum(np.array(means, dtype=float) + 1.0, mem_limit)   # the batch a request sees (`batch_seen`)
     ks = len(CHUNK_MULTIPLES)
     b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]

@@ -1,0 +1,295 @@
+"""The decode and mixed steps of many deployments in one numpy call.
+
+`batched` evaluates one deployment's passes over many operating points; a colocated candidate
+search asks the same passes of dozens of deployments (every GPU type, layout and speculation of a
+service), each at a grid of 20–60 points, so most of its time was numpy's per-call overhead. Here a
+`ShapeGroup` holds the `StageTerms` of several deployments as arrays (one value per deployment),
+and each pass takes a per-point index of the deployment it runs on: every scalar of a deployment
+is broadcast to its points, and each point goes through the very operations `batched` (and so
+`perf`) applies to it, in the same order, so every element is the same float (IEEE +, −, ×, ÷,
+min, max are exact per element; a product of two deployment scalars is taken in Python first where
+the per-deployment formula takes it first; powers one element at a time with Python's `**`).
+Branches on a deployment's layout (one pipeline stage or several, which collectives it runs) are
+taken per point by selection; the branches a group's deployments must share (the architecture,
+the speculation, kernel curves or the roofline, the overlap of compute and communication) are
+its `group_key`. tests/test_many_shapes.py checks each pass against `batched` point by point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from planner.physics.batched import PhaseArrays, plus, stage_batch
+from planner.physics.deployment import ACT_BYTES, Deployment
+from planner.physics.terms import StageTerms, stage_terms
+
+_SCALARS = ("pp", "dp", "n_s", "hidden", "layers", "dense2", "head2", "vocab", "embed_row_bytes", "moe_pp",
+            "routed2", "expert_params", "e_bytes", "experts", "top_k", "imbalance", "epc", "replicas", "untouched",
+            "moe_tp", "attn_peak", "kv_scale", "mem_peak", "overlap", "overhead", "step_s", "sequence_s", "hand_bw",
+            "hand_lat", "eager_pass_s", "prompt_s", "decode_scale", "q", "kv_card", "state_card", "pair_decode",
+            "pair_prefill")
+_COSTS = ("tp", "ns", "ep", "etp")   # `StageComm`'s collective groups
+
+
+def group_key(dep: Deployment) -> tuple | None:
+    """What deployments evaluated together must share (their passes take the same branches): the
+    architecture (by identity: one service's deployments share its object), the speculation, and of
+    the terms MoE or dense, kernel curves (their dense groups) or none, and whether compute hides
+    communication. None: a deployment this module does not take (indexer attention, no kernel
+    curves), which `batched` evaluates alone."""
+    t = stage_terms(dep)
+    if dep.arch.index_topk or t.gemm is None:
+        return None
+    return (id(dep.arch), dep.spec, t.is_moe, tuple(s is None for s, _ in t.gemm.dense), t.overlap == 0.0,
+            t.decode_scale == 1.0)
+
+
+def _columns(deps: list[Deployment]) -> dict[str, np.ndarray]:
+    """One array per scalar a pass reads, one element per deployment."""
+    terms = [stage_terms(d) for d in deps]
+    col = {f: np.array([getattr(t, f) for t in terms]) for f in _SCALARS}
+    col["wbytes_head"] = np.array([t.wbytes_dense + t.head_bytes * 1.0 for t in terms])   # head_share 1
+    col["pp1"] = col["pp"] == 1
+    gts = [t.gemm for t in terms]
+    col["kappa"] = np.array([g.kappa for g in gts])
+    col["ridge"] = np.array([g.ridge for g in gts])
+    for j in range(len(gts[0].dense)):
+        col[f"share{j}"] = np.array([g.dense[j][0] or 0.0 for g in gts])
+        for f in ("eta_max", "m_half", "peak_flops"):
+            col[f"d{j}_{f}"] = np.array([getattr(g.dense[j][1], f) for g in gts])
+    for f in ("eta_max", "m_half", "peak_flops"):
+        col[f"moe_{f}"] = np.array([getattr(g.moe, f) for g in gts])
+    comms = [t.comm for t in terms]
+    for f in ("layers", "dense", "moe2", "moe", "dp", "n_s", "moe_tp", "act", "experts_per_token", "imbalance"):
+        col[f"c_{f}"] = np.array([getattr(c, f) for c in comms])
+    for name in _COSTS:
+        costs = [getattr(c, f"{name}_cost") for c in comms]
+        col[f"{name}_none"] = np.array([c is None for c in costs])
+        col[f"{name}_alpha"] = np.array([0.0 if c is None else c.alpha_s for c in costs])
+        col[f"{name}_coef"] = np.array([1.0 if c is None else c.coef for c in costs])
+        col[f"{name}_bw"] = np.array([1.0 if c is None else c.bytes_per_s for c in costs])
+        col[f"{name}_lat"] = np.array([0.0 if c is None else c.latency_s for c in costs])
+    return col
+
+
+class ShapeGroup:
+    """Deployments of one `group_key`, their passes evaluated together (`decode_steps`,
+    `mixed_steps`); `idx` arrays name each point's deployment by its position in `deps`."""
+
+    def __init__(self, deps: list[Deployment]):
+        self.deps = deps
+        self.arch = deps[0].arch
+        self.spec = deps[0].spec
+        t0 = stage_terms(deps[0])
+        self.is_moe, self.overlap0, self.scale1 = t0.is_moe, t0.overlap == 0.0, t0.decode_scale == 1.0
+        self.dense_one = t0.gemm.dense[0][0] is None
+        self.n_dense = len(t0.gemm.dense)
+        self.col = _columns(deps)
+        self.all_pp1 = bool(self.col["pp1"].all())
+        self.no_pp1 = not self.col["pp1"].any()
+        self.comm_flags = {n: (bool(self.col[f"{n}_none"].all()), bool(self.col[f"{n}_none"].any())) for n in _COSTS}
+        self.all_dp1 = bool((self.col["c_dp"] == 1).all())
+        self._plain = None
+        if self.spec is not None:   # the draft's factor per deployment (`batched._drafts`)
+            self.col["draft_f"] = np.array([d.spec.draft_tokens * d.spec.draft_layers / d.arch.layers for d in deps])
+
+    def plain(self) -> ShapeGroup:
+        """The group of the same deployments without speculation (the drafts' plain steps)."""
+        if self._plain is None:
+            self._plain = ShapeGroup([replace(d, spec=None) for d in self.deps])
+        return self._plain
+
+    def at(self, idx: np.ndarray) -> _Points:
+        """The scalars of each point's deployment."""
+        return _Points(self.col, idx)
+
+    # ---------------------------------------------------------------------- passes
+    def decode_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+        """`batched.decode_steps` of point i on deployment idx[i] at batch[i]."""
+        pt = self.at(idx)
+        return self._slower(self._decode_raw(pt, idx, batch, context_tokens), pt)
+
+    def _slower(self, t: PhaseArrays, pt: _Points) -> PhaseArrays:
+        """`batched._slower` per point."""
+        if self.scale1:
+            return t
+        s = pt.decode_scale
+        return PhaseArrays(t.time_s * s, t.compute_s * s, t.memory_s * s, t.comm_s * s, t.overhead_s * s,
+                           t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
+
+    def _decode_raw(self, pt: _Points, idx: np.ndarray, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+        """`batched._decode_raw` per point."""
+        pp = pt.pp
+        m = stage_batch(batch, pp) / pp
+        qm = pt.q * m
+        ctx = self.arch.attended_tokens(context_tokens)
+        attn = qm * ctx * pt.pair_decode * pt.layers / pp / pt.n_s
+        # (ctx·kv_card + state_card) is one number per deployment in `batched`: taken per deployment
+        per_seq = np.array([ctx * kc + sc for kc, sc in zip(self.col["kv_card"].tolist(),
+                                                               self.col["state_card"].tolist())])
+        kv_read = m / pt.dp * per_seq[idx]
+        step = self._pipeline(pt, self._stage_pass(pt, qm, attn, kv_read, qm), qm, batch / pt.dp)
+        return step if self.spec is None else plus(step, self._drafts(idx, batch, context_tokens))
+
+    def _drafts(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+        """`batched._drafts` per point."""
+        g = self.plain()
+        plain = g._decode_raw(g.at(idx), idx, np.where(batch > 0, batch, 1.0), context_tokens)
+        f = self.col["draft_f"][idx] * (batch > 0)
+        return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
+                           plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
+
+    def mixed_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
+                    prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
+        """`batched.mixed_steps` of point i on deployment idx[i]: batch[i] decodes and chunk_tokens[i]
+        of prefill."""
+        pt, a = self.at(idx), self.arch
+        pp = pt.pp
+        sb = stage_batch(batch, pp)
+        m = (pt.q * sb + chunk_tokens) / pp
+        ctx = a.attended_tokens(context_tokens)
+        dec_attn = pt.q * sb * ctx * pt.pair_decode
+        pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * (1.0 + length_cv2) * pt.pair_prefill
+        attn = (dec_attn + pre_attn) / pp * pt.layers / pp / pt.n_s
+        b_pp = sb / pp
+        kv_read = ((b_pp * ctx + chunk_tokens / pp) * pt.kv_card + b_pp * pt.state_card) / pt.dp
+        logits = (pt.q * sb + chunk_tokens / max(prompt_tokens, 1.0)) / pp
+        step = self._pipeline(pt, self._stage_pass(pt, m, attn, kv_read, logits), m, (batch + 1.0) / pt.dp)
+        prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
+        e = pt.eager_pass_s + np.maximum(prompts / pt.dp, 1.0) * pt.prompt_s   # `batched._with_eager`
+        e = np.where(chunk_tokens > 0, e, 0.0)
+        step = PhaseArrays(step.time_s + e, step.compute_s, step.memory_s, step.comm_s, step.overhead_s + e,
+                           step.flops_per_card, step.bytes_per_card, step.below_ridge)
+        if self.spec is not None:
+            step = plus(step, self._drafts(idx, batch, context_tokens))
+        return self._slower(step, pt)
+
+    def _pipeline(self, pt: _Points, stage: PhaseArrays, tokens_per_stage: np.ndarray,
+                  seqs: np.ndarray) -> PhaseArrays:
+        """`batched.pipeline` per point: one stage's arrays as they are where pp = 1."""
+        step = pt.step_s + seqs * pt.sequence_s
+        one = PhaseArrays(stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s,
+                          stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+        if self.all_pp1:
+            return one
+        pp = pt.pp
+        handoff = (pp - 1) * (tokens_per_stage / pt.dp * pt.hidden * ACT_BYTES / pt.hand_bw + pt.hand_lat)
+        many = PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
+                           pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
+                           stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+        if self.no_pp1:
+            return many
+        one_pp = pt.pp1
+        return PhaseArrays(*(np.where(one_pp, getattr(one, f), getattr(many, f)) for f in one.__dataclass_fields__))
+
+    def _stage_pass(self, pt: _Points, tokens: np.ndarray, attn_flops: np.ndarray, kv_read_bytes: np.ndarray,
+                    logits: np.ndarray) -> PhaseArrays:
+        """`batched.stage_pass` per point (head_share 1)."""
+        lin_flops = pt.dense2 * tokens / pt.n_s + pt.head2 * logits * 1.0 / pt.n_s
+        m_dense = np.maximum(tokens, logits) / pt.dp
+        routed: np.ndarray | float = 0.0
+        wbytes = pt.wbytes_head + np.minimum(tokens, pt.vocab) * pt.embed_row_bytes / pt.pp
+        pairs = touched = None
+        if self.is_moe:
+            touched = pt.experts * (1.0 - _pow_pairs(pt.untouched, tokens / pt.replicas))
+            p_touched = touched / pt.experts
+            pairs = tokens * pt.top_k / pt.n_s * pt.imbalance
+            touched = np.minimum(pt.epc, pt.epc * p_touched * pt.imbalance) / pt.moe_tp
+            routed = pt.routed2 * pairs
+            wbytes = wbytes + pt.moe_pp * touched * pt.expert_params * pt.e_bytes
+        gt, below = self._gemm_times(pt, m_dense, lin_flops, routed, pairs, touched)
+        compute = gt + attn_flops / pt.attn_peak
+        act_bytes = m_dense * pt.hidden * ACT_BYTES * 2 * pt.layers / pt.pp
+        nbytes = wbytes + kv_read_bytes + act_bytes
+        memory = (wbytes + kv_read_bytes / pt.kv_scale + act_bytes) / pt.mem_peak
+        roof = np.maximum(compute, memory)
+        comm = self._comm_times(pt, tokens)
+        if self.overlap0:
+            exposed = comm if isinstance(comm, np.ndarray) else np.full(len(tokens), comm)
+        else:
+            exposed = comm - pt.overlap * np.minimum(comm, roof)
+        return PhaseArrays(roof + exposed + pt.overhead, compute, memory, exposed, pt.overhead.copy(),
+                           lin_flops + routed + attn_flops, nbytes, below)
+
+    def _gemm_times(self, pt: _Points, m_dense, dense, routed, pairs, touched):
+        """`batched.gemm_times` per point, each deployment's kernel curves broadcast to its points."""
+        kappa = pt.kappa
+        if self.dense_one:
+            time = _curve_times(pt, "d0", dense, m_dense, kappa)
+        else:
+            time = sum(_curve_times(pt, f"d{j}", dense * pt.get(f"share{j}"), m_dense, kappa)
+                       for j in range(self.n_dense))
+        if pairs is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m_expert = np.where(touched > 0, pairs / touched, 0.0)
+            time = time + _curve_times(pt, "moe", routed, m_expert, kappa)
+        return time, m_dense < pt.ridge
+
+    def _comm_times(self, pt: _Points, tokens):
+        """`StageComm.times` per point, a collective a deployment does not run taken as 0 (as there)."""
+        act = pt.c_act
+        attn = self._allreduce(pt, "tp", tokens / pt.c_dp * act)
+        t = pt.c_layers * attn
+        if self.all_dp1:
+            dense = attn
+        else:
+            dense = np.where(pt.c_dp == 1, attn, self._allreduce(pt, "ns", tokens * act))
+        t = t + pt.c_dense * dense
+        if not self.comm_flags["ep"][0]:
+            per_card = tokens / pt.c_n_s * pt.c_experts_per_token * act * pt.c_imbalance
+            more = t + pt.c_moe2 * _cost(pt, "ep", per_card)
+            t = np.where(pt.ep_none, t, more) if self.comm_flags["ep"][1] else more
+        if not self.comm_flags["etp"][0]:
+            more = t + pt.c_moe * self._allreduce(pt, "etp", tokens * pt.c_moe_tp / pt.c_n_s * act)
+            t = np.where(pt.etp_none, t, more) if self.comm_flags["etp"][1] else more
+        return t
+
+    def _allreduce(self, pt: _Points, name: str, nbytes):
+        """A collective's time per point, 0.0 where the deployment has none (one card)."""
+        every, some = self.comm_flags[name]
+        if every:
+            return np.zeros(len(nbytes))
+        cost = _cost(pt, name, nbytes)
+        return np.where(pt.get(f"{name}_none"), 0.0, cost) if some else cost
+
+
+def _cost(pt: _Points, name: str, nbytes):
+    """`CollectiveCost.time` per point: α + coef·bytes/bw + latency (coef 1 where measured, the
+    same float as bytes/bw)."""
+    return pt.get(f"{name}_alpha") + pt.get(f"{name}_coef") * nbytes / pt.get(f"{name}_bw") + pt.get(f"{name}_lat")
+
+
+def _curve_times(pt: _Points, curve: str, flops, rows, kappa):
+    """`CurveAt.times` per point, each point at its deployment's curve."""
+    eta = np.where(rows > 0, pt.get(f"{curve}_eta_max") * rows / (rows + pt.get(f"{curve}_m_half")), 0.0)
+    t = flops / (pt.get(f"{curve}_peak_flops") * np.minimum(np.maximum(eta, 1e-9) * kappa, 1.0))
+    return np.where(flops <= 0, 0.0, t)
+
+
+def _pow_pairs(bases: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+    """bases[i] ** exponents[i] with Python's float power (`batched._pow_each`'s)."""
+    return np.array([b ** e for b, e in zip(bases.tolist(), exponents.tolist())], dtype=float)
+
+
+class _Points:
+    """Each point's value of a deployment scalar (`ShapeGroup.col` taken at the points' deployments),
+    read as attributes and taken once."""
+
+    def __init__(self, col: dict[str, np.ndarray], idx: np.ndarray):
+        self._col, self._idx = col, idx
+
+    def get(self, name: str) -> np.ndarray:
+        v = self.__dict__.get(name)
+        if v is None:
+            v = self.__dict__[name] = self._col[name][self._idx]
+        return v
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+
+__all__ = ["ShapeGroup", "StageTerms", "group_key"]
