@@ -72,7 +72,7 @@ def groups(calib):
     return out
 
 
-@pytest.mark.parametrize("overrides", [{}, {"comm_overlap": 0.6, "decode_time_scale": 1.15}],
+@pytest.mark.parametrize("overrides", [{}, {"comm_overlap": 0.6, "decode_time_scale": 1.15, "prefill_time_scale": 0.9}],
                          ids=["default", "overlap-and-slower-decode"])
 def test_a_group_s_passes_are_each_deployment_s(overrides):
     calib = load_calibration("default").with_overrides(overrides) if overrides else load_calibration("default")
@@ -86,11 +86,13 @@ def test_a_group_s_passes_are_each_deployment_s(overrides):
         bs, ch = np.tile(BATCHES, len(deps))[::-1].copy(), np.tile(CHUNKS, len(deps))[::-1].copy()
         dec = g.decode_steps(idx, bs, 1500.0)
         mix = g.mixed_steps(idx, bs, 1500.0, ch, 1000.0, 0.7)
+        pre = g.prefill_passes(idx, np.ceil(bs), 800.0, 200.0, 0.4)
         for k, dep in enumerate(deps):
             at = np.flatnonzero(idx == k)
             same(dec.take(at), batched.decode_steps(dep, bs[at], 1500.0), f"decode {dep.par} {dep.spec}")
             same(mix.take(at), batched.mixed_steps(dep, bs[at], 1500.0, ch[at], 1000.0, 0.7),
                  f"mixed {dep.par} {dep.spec}")
+            same(pre.take(at), batched.prefill_passes(dep, np.ceil(bs[at]), 800.0, 200.0, 0.4), f"prefill {dep.par}")
 
 
 def shapes_of(res, w):

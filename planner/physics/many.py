@@ -49,7 +49,7 @@ def group_key(dep: Deployment) -> tuple | None:
 def _columns(deps: list[Deployment]) -> dict[str, np.ndarray]:
     """One array per scalar a pass reads, one element per deployment."""
     terms = [stage_terms(d) for d in deps]
-    col = {f: np.array([getattr(t, f) for t in terms]) for f in _SCALARS}
+    col = {f: np.array([getattr(t, f) for t in terms]) for f in (*_SCALARS, "prefill_scale")}
     col["wbytes_head"] = np.array([t.wbytes_dense + t.head_bytes * 1.0 for t in terms])   # head_share 1
     col["pp1"] = col["pp"] == 1
     gts = [t.gemm for t in terms]
@@ -87,6 +87,7 @@ class ShapeGroup:
         self.dense_one = t0.gemm.dense[0][0] is None
         self.n_dense = len(t0.gemm.dense)
         self.col = _columns(deps)
+        self.terms = [stage_terms(d) for d in deps]
         self.all_pp1 = bool(self.col["pp1"].all())
         self.no_pp1 = not self.col["pp1"].any()
         self.comm_flags = {n: (bool(self.col[f"{n}_none"].all()), bool(self.col[f"{n}_none"].any())) for n in _COSTS}
@@ -166,6 +167,30 @@ class ShapeGroup:
             step = plus(step, self._drafts(idx, batch, context_tokens))
         return self._slower(step, pt)
 
+    def prefill_passes(self, idx: np.ndarray, prompts: np.ndarray, uncached_tokens: float,
+                       cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseArrays:
+        """`batched.prefill_passes` of point i on deployment idx[i] with prompts[i] prompts (the
+        deployments without speculation: a prefill pass drafts nothing)."""
+        pt, s, c = self.at(idx), uncached_tokens, cached_tokens
+        pp = pt.pp
+        tokens = prompts * s
+        attn = prompts * (1.0 + length_cv2) * self.arch.prompt_attention_flops(s, c) / pp / pt.n_s
+        kv_io = prompts / pt.dp * (s + c) * pt.kv_card
+        heads = [1.0 / p for p in self.col["pp"].tolist()]   # the LM head's share of a stage: 1/pp
+        wbytes = np.array([t.wbytes_dense + t.head_bytes * h for t, h in zip(self.terms, heads)])
+        stage = self._stage_pass(pt, tokens, attn, kv_io, prompts, np.array(heads)[idx], wbytes[idx])
+        step = self._pipeline(pt, stage, tokens, prompts / pt.dp)
+        e = pt.eager_pass_s + np.maximum(prompts / pt.dp, 1.0) * pt.prompt_s   # `batched._with_eager`, every point
+        step = PhaseArrays(step.time_s + e, step.compute_s, step.memory_s, step.comm_s, step.overhead_s + e,
+                           step.flops_per_card, step.bytes_per_card, step.below_ridge)
+        scale = self.col["prefill_scale"]
+        if (scale == 1.0).all():
+            return step
+        s_pt = scale[idx]   # `batched._slower` (x·1 is x where a deployment's scale is 1)
+        return PhaseArrays(step.time_s * s_pt, step.compute_s * s_pt, step.memory_s * s_pt, step.comm_s * s_pt,
+                           step.overhead_s * s_pt, step.flops_per_card * s_pt, step.bytes_per_card * s_pt,
+                           step.below_ridge)
+
     def _pipeline(self, pt: _Points, stage: PhaseArrays, tokens_per_stage: np.ndarray,
                   seqs: np.ndarray) -> PhaseArrays:
         """`batched.pipeline` per point: one stage's arrays as they are where pp = 1."""
@@ -185,12 +210,14 @@ class ShapeGroup:
         return PhaseArrays(*(np.where(one_pp, getattr(one, f), getattr(many, f)) for f in one.__dataclass_fields__))
 
     def _stage_pass(self, pt: _Points, tokens: np.ndarray, attn_flops: np.ndarray, kv_read_bytes: np.ndarray,
-                    logits: np.ndarray) -> PhaseArrays:
-        """`batched.stage_pass` per point (head_share 1)."""
-        lin_flops = pt.dense2 * tokens / pt.n_s + pt.head2 * logits * 1.0 / pt.n_s
+                    logits: np.ndarray, head_share=1.0, wbytes_head=None) -> PhaseArrays:
+        """`batched.stage_pass` per point; `head_share` per point (or 1) with `wbytes_head`, each point's
+        weight bytes but the routed experts' and the embedding rows at it (as `batched` sums them)."""
+        lin_flops = pt.dense2 * tokens / pt.n_s + pt.head2 * logits * head_share / pt.n_s
         m_dense = np.maximum(tokens, logits) / pt.dp
         routed: np.ndarray | float = 0.0
-        wbytes = pt.wbytes_head + np.minimum(tokens, pt.vocab) * pt.embed_row_bytes / pt.pp
+        wbytes = (pt.wbytes_head if wbytes_head is None else wbytes_head) \
+            + np.minimum(tokens, pt.vocab) * pt.embed_row_bytes / pt.pp
         pairs = touched = None
         if self.is_moe:
             touched = pt.experts * (1.0 - _pow_pairs(pt.untouched, tokens / pt.replicas))

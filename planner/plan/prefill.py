@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from planner.physics import batched, perf
 from planner.physics.bulk_table import BATCHES
+from planner.physics.many import ShapeGroup, group_key
 from planner.physics.perf import Deployment, Parallelism
 from planner.physics.prefill_queue import RHO_CEILING, Servers
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -58,7 +59,7 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
     import numpy as np
     side = (prefill_side(w), disaggregated)
     out: list[Candidate | Rejected | None] = []
-    grids: dict[int, _Grid] = {}
+    pending: dict[int, tuple[Deployment, float]] = {}   # shapes whose passes are evaluated together, below
     new: dict[int, Deployment] = {}     # shapes not in the memo: remembered at the end
     for i, (opt, par) in enumerate(shapes):
         dep = deployment(res, opt, par)
@@ -84,8 +85,9 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
         if w.s_unc <= 0:
             out.append(_finish(dep, w, disaggregated, _prefill_scan(dep, opt, par, w, kv_s)))
             continue
-        grids[i] = _passes(dep, w, kv_s)
+        pending[i] = (dep, kv_s)
         out.append(None)
+    grids = dict(zip(pending, _passes_all(list(pending.values()), w)))
     if grids:
         _queue_all(list(grids.values()), w, np)
         for i, found in zip(grids, _choose_all(list(grids.values()), w)):
@@ -95,10 +97,9 @@ def prefill_candidates(res: Resolved, shapes: list[tuple[GPUOption, Parallelism]
     return out  # type: ignore[return-value]
 
 
-def _passes(dep: Deployment, w: WorkloadContext, kv_s: float) -> _Grid:
+def _prompt_counts(dep: Deployment, w: WorkloadContext) -> tuple[list[int], list]:
     """B = 1, 2, 4, … up to the pass token budget, the first B that does not fit or 256 prompts
-    (the batching queue's table), and every pass in one numpy call."""
-    import numpy as np
+    (the batching queue's table), with the memory each takes."""
     bs, mems = [], []
     b = 1
     while True:
@@ -107,9 +108,35 @@ def _passes(dep: Deployment, w: WorkloadContext, kv_s: float) -> _Grid:
         b *= 2
         if b * w.s_unc > w.pass_token_budget or not mems[-1].fits or b > BATCHES[-1]:
             break
-    ph = batched.prefill_passes(dep, np.array(bs, dtype=float), w.s_unc, w.s_cached, w.cv2)
-    raw = np.array(bs, dtype=float) * dep.par.pp * w.s_unc / ph.time_s
-    return _Grid(dep, kv_s, bs, mems, ph, raw)
+    return bs, mems
+
+
+def _passes_all(shapes: list[tuple[Deployment, float]], w: WorkloadContext) -> list[_Grid]:
+    """The `_Grid` of each (deployment, fixed time) of `shapes`, in order: every pass of the shapes of one
+    `physics.many.group_key` in one numpy call (`ShapeGroup.prefill_passes`, the floats of
+    `batched.prefill_passes`), of any other shape in one call of its own."""
+    import numpy as np
+    counts = [_prompt_counts(dep, w) for dep, _ in shapes]
+    passes: list = [None] * len(shapes)
+    groups: dict[tuple, list[int]] = {}
+    for k, (dep, _) in enumerate(shapes):
+        key = group_key(dep)
+        if key is None:
+            passes[k] = batched.prefill_passes(dep, np.array(counts[k][0], dtype=float), w.s_unc, w.s_cached, w.cv2)
+        else:
+            groups.setdefault(key, []).append(k)
+    for ks in groups.values():
+        sizes = [len(counts[k][0]) for k in ks]
+        ph = ShapeGroup([shapes[k][0] for k in ks]).prefill_passes(
+            np.repeat(np.arange(len(ks)), sizes), np.array([b for k in ks for b in counts[k][0]], dtype=float),
+            w.s_unc, w.s_cached, w.cv2)
+        for k, part in zip(ks, batched.split(ph, sizes)):
+            passes[k] = part
+    out = []
+    for (dep, kv_s), (bs, mems), ph in zip(shapes, counts, passes):
+        raw = np.array(bs, dtype=float) * dep.par.pp * w.s_unc / ph.time_s
+        out.append(_Grid(dep, kv_s, bs, mems, ph, raw))
+    return out
 
 
 def _queue_all(grids: list[_Grid], w: WorkloadContext, np) -> None:
