@@ -5,7 +5,8 @@ Candidates must not move by a bit, so the many-shape path must give every elemen
 compared as bytes, on deployments dense and MoE, pp = 1 and > 1, dp and expert slicing, with and
 without speculative decoding, under the default profile and one whose compute hides communication
 and whose decode runs slower (the branches `physics.many.group_key` groups by); and on whole
-problems' grids with one prompt length and a mix, a mean and a p99 TPOT, MTP drafts.
+problems' grids with one prompt length and a mix, a mean and a p99 TPOT, MTP drafts; and the decode
+instances' batch searches run together (`decode.search_all`) against each shape's own.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from planner.physics import batched, perf
 from planner.physics.deployment import Deployment, Parallelism
 from planner.physics.many import ShapeGroup, group_key
 from planner.physics.speculation import Speculation
+from planner.plan import candidate as candidate_mod
 from planner.plan.candidate import deployment
 from planner.plan.colocated_many import tables
 from planner.plan.colocated_table import table
+from planner.plan.decode import decode_candidate, search_all
 from planner.plan.resolve import resolve
 from planner.plan.shapes import shapes_for
 from planner.plan.speculative import speculations
@@ -138,3 +141,26 @@ def test_shapes_many_does_not_take_are_evaluated_alone():
     assert all(group_key(d) is None for d, _ in shapes)
     for (dep, slots), t in zip(shapes, tables([d for d, _ in shapes], w, [c for _, c in shapes])):
         same(t, table(dep, w, slots))
+
+
+@pytest.mark.parametrize("name", ["deepseek_mtp.yaml", "deepseek_p99.yaml", "llama70b_chat.yaml",
+                                  "small_model_cheap_card.yaml"])
+def test_decode_searches_together_are_each_shape_s_search(name):
+    """`decode.search_all` visits exactly the rounds each shape's own search visits, with the same
+    floats, and the decode candidates read from them are those of each shape alone."""
+    res = resolve(load_problem(ROOT / "problems" / name), name)
+    w = workload_context(res)
+    items = [(opt, par, s) for opt in res.gpus for par in shapes_for(res, opt) for s in speculations(res)]
+
+    def rounds():
+        return {k: v[1] for k, v in candidate_mod.memo_table.items() if k[0] == "_search_round"}
+    candidate_mod.clear_memo()
+    alone = [decode_candidate(res, opt, par, w, s) for opt, par, s in items]
+    alone_rounds = rounds()
+    candidate_mod.clear_memo()
+    search_all(res, items, w)
+    together = rounds()
+    assert len(together) > 10 and together.keys() == alone_rounds.keys()
+    for k, v in together.items():
+        same(v, alone_rounds[k], str(k))
+    assert [decode_candidate(res, opt, par, w, s) for opt, par, s in items] == alone

@@ -33,7 +33,7 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     remember,
 )
 from planner.plan.colocated_table import CHUNK_MULTIPLES, ColocatedTable, colocated_batch_grid  # noqa: F401
-from planner.plan.decode import BELOW_ONE_OCCUPANCY, decode_candidate  # noqa: F401  (importable from here as before)
+from planner.plan.decode import BELOW_ONE_OCCUPANCY, decode_candidate, search_all  # noqa: F401  (importable from here as before)
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
 from planner.plan.redundancy import unit_loss_of
@@ -232,6 +232,8 @@ def generate(res: Resolved) -> CandidateSet:
     prefill = prefill_candidates(res, shapes, w) if "disaggregated" in modes else []
     coloc = colocated_all(res, [(opt, par, s) for opt, par in shapes for s in specs], w) \
         if "colocated" in modes else []
+    if "disaggregated" in modes and w.s_dec > 0:   # the decode instances' batch searches together
+        search_all(res, [(opt, par, s) for opt, par in shapes for s in specs], w)
     out: list[Candidate] = []
     rejected: list[Rejected] = []
     for i, (opt, par) in enumerate(shapes):

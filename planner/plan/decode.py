@@ -18,6 +18,7 @@ from planner.physics.batch_spread import (
     seen_statistic_batch,
     statistic_batch,
 )
+from planner.physics.many import ShapeGroup, group_key
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -30,27 +31,47 @@ def _max_batch_within(dep: Deployment, ctx: float, limit_b: int, tpot_limit: flo
     """Largest b ≤ limit_b with TPOT(b) ≤ tpot_limit (TPOT is increasing in b); 0 if none.
     A search over [1, limit_b] that evaluates up to SEARCH_POINTS batches per round in one numpy
     call (`batched.decode_steps`): two or three rounds instead of a dozen bisection steps."""
-    if limit_b < 1 or memoised(perf.tpot, dep, 1, ctx) > tpot_limit:
-        return 0
-    if memoised(perf.tpot, dep, limit_b, ctx) <= tpot_limit:
-        return limit_b
-    import numpy as np
+    known = _without_search(dep, ctx, limit_b, tpot_limit)
+    if known is not None:
+        return known
     lo, hi = 1, limit_b          # TPOT(lo) ≤ limit < TPOT(hi)
     while hi - lo > 1:
-        step = -(-(hi - lo) // SEARCH_POINTS)
+        step = _round_step(lo, hi)
         pts, t = _search_round(dep, ctx, lo, hi, step)
-        within = np.flatnonzero(t <= tpot_limit)
-        if len(within):
-            lo = int(pts[within[-1]])
-        beyond = np.flatnonzero(t > tpot_limit)
-        if len(beyond):
-            hi = int(pts[beyond[0]])
+        lo, hi = _narrow(lo, hi, pts, t, tpot_limit)
         if step == 1:
             break
     return lo
 
 
 SEARCH_POINTS = 48
+
+
+def _without_search(dep: Deployment, ctx: float, limit_b: int, tpot_limit: float) -> int | None:
+    """`_max_batch_within` where it needs no search: 0 when no batch is within the limit (or memory
+    holds none), limit_b when memory's is; None otherwise."""
+    if limit_b < 1 or memoised(perf.tpot, dep, 1, ctx) > tpot_limit:
+        return 0
+    if memoised(perf.tpot, dep, limit_b, ctx) <= tpot_limit:
+        return limit_b
+    return None
+
+
+def _round_step(lo: int, hi: int) -> int:
+    """The spacing of a search round's batches between lo and hi: at most SEARCH_POINTS of them."""
+    return -(-(hi - lo) // SEARCH_POINTS)
+
+
+def _narrow(lo: int, hi: int, pts, t, tpot_limit: float) -> tuple[int, int]:
+    """The bracket after a round: the last batch within the limit, the first beyond it."""
+    import numpy as np
+    within = np.flatnonzero(t <= tpot_limit)
+    if len(within):
+        lo = int(pts[within[-1]])
+    beyond = np.flatnonzero(t > tpot_limit)
+    if len(beyond):
+        hi = int(pts[beyond[0]])
+    return lo, hi
 
 
 def _search_round(dep: Deployment, ctx: float, lo: int, hi: int, step: int):
@@ -64,6 +85,59 @@ def _search_round(dep: Deployment, ctx: float, lo: int, hi: int, step: int):
         hit = (pts, batched.decode_steps(dep, pts.astype(float), ctx).time_s / perf.tokens_per_step(dep))
         remember("_search_round", dep, (ctx, lo, hi, step), hit)
     return hit
+
+
+def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculation | None]],
+               w: WorkloadContext) -> None:
+    """The batch searches (`_max_batch_within`) of the decode instances of every (GPU, layout,
+    speculation) of `items` in lock-step, each round of all searches that is not memoised in one numpy
+    call per `physics.many.group_key` (`ShapeGroup.decode_steps`, the floats of `batched.decode_steps`),
+    and each round remembered as `_search_round` would: `decode_candidate` then reads them. A search
+    here ends where `decode_candidate`'s does; one that did not would be computed again there."""
+    import numpy as np
+    searches, groups = [], {}
+    for opt, par, spec in items:
+        dep = deployment(res, opt, par, spec)
+        limit_b = memoised(perf.max_batch, dep, w.ctx_peak)
+        if limit_b < 1:
+            continue
+        limit = w.tpot_limit / _join(dep, w)
+        if limit_b > 2 and _without_search(dep, w.ctx_decode, limit_b, limit) is None:   # a bracket to search
+            key = group_key(dep)
+            members = groups.setdefault(None if key is None else (key, perf.tokens_per_step(dep)), [])
+            searches.append([dep, 1, limit_b, limit, len(members), members])
+            members.append(dep)
+    shape_groups = {id(m): ShapeGroup(m) for k, m in groups.items() if k is not None}
+    while searches:
+        rounds: dict[int, list] = {}   # the searches whose round is not memoised, by group
+        for k, (dep, lo, hi, _, _, members) in enumerate(searches):
+            if recall("_search_round", dep, (w.ctx_decode, lo, hi, _round_step(lo, hi))) is None:
+                rounds.setdefault(id(members), []).append(k)
+        for gid, ks in rounds.items():
+            if gid not in shape_groups:   # deployments `physics.many` does not take: one call each
+                continue
+            pts = [np.arange(searches[k][1] + _round_step(*searches[k][1:3]), searches[k][2],
+                             _round_step(*searches[k][1:3])) for k in ks]
+            t = shape_groups[gid].decode_steps(np.repeat([searches[k][4] for k in ks], [len(p) for p in pts]),
+                                               np.concatenate(pts).astype(float), w.ctx_decode).time_s
+            for k, p, part in zip(ks, pts, np.split(t, np.cumsum([len(p) for p in pts])[:-1])):
+                dep, lo, hi = searches[k][:3]
+                remember("_search_round", dep, (w.ctx_decode, lo, hi, _round_step(lo, hi)),
+                         (p, part / perf.tokens_per_step(dep)))
+        left = []
+        for search in searches:
+            dep, lo, hi, limit = search[:4]
+            step = _round_step(lo, hi)
+            search[1:3] = _narrow(lo, hi, *_search_round(dep, w.ctx_decode, lo, hi, step), limit)
+            if step > 1 and search[2] - search[1] > 1:
+                left.append(search)
+        searches = left
+
+
+def _join(dep: Deployment, w: WorkloadContext) -> float:
+    """The TPOT factor of the wait to join the running batch, at the TPOT statistic (1 when every
+    prompt token is cached: the decode step makes the first token, and the waits come before it)."""
+    return 1.0 if w.first_token_decoded else w.join_factor_at_statistic(perf.tokens_per_step(dep))
 
 
 def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int, join: float = 1.0) -> int:
@@ -142,7 +216,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     # for a slot come before it (TTFT), not between first and second; else the wait to join, per token,
     # at the TPOT statistic (the candidate's TPOT is the statistic's)
     cached = w.first_token_decoded
-    join = 1.0 if cached else w.join_factor_at_statistic(perf.tokens_per_step(dep))
+    join = _join(dep, w)
     # the largest batch a request may see within the limit; it sees itself and the mean batch of the
     # others (`batch_seen`), so the mean batch stays one below it
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
