@@ -87,6 +87,7 @@ class ShapeGroup:
         self.dense_one = t0.gemm.dense[0][0] is None
         self.n_dense = len(t0.gemm.dense)
         self.col = _columns(deps)
+        self.same = {k: v[0].item() for k, v in self.col.items() if (v == v[0]).all()}   # shared by all
         self.terms = [stage_terms(d) for d in deps]
         self.all_pp1 = bool(self.col["pp1"].all())
         self.no_pp1 = not self.col["pp1"].any()
@@ -104,7 +105,7 @@ class ShapeGroup:
 
     def at(self, idx: np.ndarray) -> _Points:
         """The scalars of each point's deployment."""
-        return _Points(self.col, idx)
+        return _Points(self.col, idx, self.same)
 
     # ---------------------------------------------------------------------- passes
     def decode_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
@@ -237,7 +238,8 @@ class ShapeGroup:
             exposed = comm if isinstance(comm, np.ndarray) else np.full(len(tokens), comm)
         else:
             exposed = comm - pt.overlap * np.minimum(comm, roof)
-        return PhaseArrays(roof + exposed + pt.overhead, compute, memory, exposed, pt.overhead.copy(),
+        return PhaseArrays(roof + exposed + pt.overhead, compute, memory, exposed,
+                           np.full(len(tokens), pt.overhead) if np.ndim(pt.overhead) == 0 else pt.overhead.copy(),
                            lin_flops + routed + attn_flops, nbytes, below)
 
     def _gemm_times(self, pt: _Points, m_dense, dense, routed, pairs, touched):
@@ -295,22 +297,29 @@ def _curve_times(pt: _Points, curve: str, flops, rows, kappa):
     return np.where(flops <= 0, 0.0, t)
 
 
-def _pow_pairs(bases: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """bases[i] ** exponents[i] with Python's float power (`batched._pow_each`'s)."""
-    return np.array([b ** e for b, e in zip(bases.tolist(), exponents.tolist())], dtype=float)
+def _pow_pairs(bases, exponents: np.ndarray) -> np.ndarray:
+    """bases[i] ** exponents[i] (or bases ** exponents[i], one base) with Python's float power
+    (`batched._pow_each`'s: the builtin `pow` of two floats is `**`)."""
+    if isinstance(bases, np.ndarray):
+        return np.array(list(map(pow, bases.tolist(), exponents.tolist())), dtype=float)
+    return np.array(list(map(float(bases).__pow__, exponents.tolist())), dtype=float)
 
 
 class _Points:
     """Each point's value of a deployment scalar (`ShapeGroup.col` taken at the points' deployments),
-    read as attributes and taken once."""
+    read as attributes and taken once; a scalar all the group's deployments share is that number
+    (a Python int, float or bool, as `StageTerms` holds it: the same operation on every element)."""
 
-    def __init__(self, col: dict[str, np.ndarray], idx: np.ndarray):
-        self._col, self._idx = col, idx
+    def __init__(self, col: dict[str, np.ndarray], idx: np.ndarray, same: dict):
+        self._col, self._idx, self._same = col, idx, same
 
-    def get(self, name: str) -> np.ndarray:
+    def get(self, name: str):
         v = self.__dict__.get(name)
         if v is None:
-            v = self.__dict__[name] = self._col[name][self._idx]
+            v = self._same.get(name)
+            if v is None:
+                v = self._col[name][self._idx]
+            self.__dict__[name] = v
         return v
 
     def __getattr__(self, name: str) -> np.ndarray:
