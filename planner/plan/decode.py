@@ -95,7 +95,7 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
     and each round remembered as `_search_round` would: `decode_candidate` then reads them. A search
     here ends where `decode_candidate`'s does; one that did not would be computed again there."""
     import numpy as np
-    searches, groups = [], {}
+    searches = []
     for opt, par, spec in items:
         dep = deployment(res, opt, par, spec)
         limit_b = memoised(perf.max_batch, dep, w.ctx_peak)
@@ -103,30 +103,29 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
             continue
         limit = w.tpot_limit / _join(dep, w)
         if limit_b > 2 and _without_search(dep, w.ctx_decode, limit_b, limit) is None:   # a bracket to search
-            key = group_key(dep)
-            members = groups.setdefault(None if key is None else (key, perf.tokens_per_step(dep)), [])
-            searches.append([dep, 1, limit_b, limit, len(members), members])
-            members.append(dep)
-    shape_groups = {id(m): ShapeGroup(m) for k, m in groups.items() if k is not None}
+            searches.append([dep, 1, limit_b, limit])
+    built: dict[tuple, tuple[ShapeGroup, dict[int, int]]] = {}   # a group's deployments and their positions
     while searches:
-        rounds: dict[int, list] = {}   # the searches whose round is not memoised, by group
-        for k, (dep, lo, hi, _, _, members) in enumerate(searches):
+        todo: dict[tuple, list] = {}   # the searches whose round is not memoised (a sweep's mostly are), by group
+        for search in searches:
+            dep, lo, hi = search[:3]
             if recall("_search_round", dep, (w.ctx_decode, lo, hi, _round_step(lo, hi))) is None:
-                rounds.setdefault(id(members), []).append(k)
-        for gid, ks in rounds.items():
-            if gid not in shape_groups:   # deployments `physics.many` does not take: one call each
-                continue
-            pts = [np.arange(searches[k][1] + _round_step(*searches[k][1:3]), searches[k][2],
-                             _round_step(*searches[k][1:3])) for k in ks]
-            t = shape_groups[gid].decode_steps(np.repeat([searches[k][4] for k in ks], [len(p) for p in pts]),
-                                               np.concatenate(pts).astype(float), w.ctx_decode).time_s
-            for k, p, part in zip(ks, pts, np.split(t, np.cumsum([len(p) for p in pts])[:-1])):
-                dep, lo, hi = searches[k][:3]
+                key = group_key(dep)
+                if key is not None:   # else `_search_round` computes it alone, below
+                    todo.setdefault((key, perf.tokens_per_step(dep)), []).append(search)
+        for key, group in todo.items():
+            if key not in built or any(id(s[0]) not in built[key][1] for s in group):
+                built[key] = (ShapeGroup([s[0] for s in group]), {id(s[0]): i for i, s in enumerate(group)})
+            g, pos = built[key]
+            pts = [np.arange(lo + _round_step(lo, hi), hi, _round_step(lo, hi)) for _, lo, hi, _ in group]
+            t = g.decode_steps(np.repeat([pos[id(s[0])] for s in group], [len(p) for p in pts]),
+                               np.concatenate(pts).astype(float), w.ctx_decode).time_s
+            for (dep, lo, hi, _), p, part in zip(group, pts, np.split(t, np.cumsum([len(p) for p in pts])[:-1])):
                 remember("_search_round", dep, (w.ctx_decode, lo, hi, _round_step(lo, hi)),
-                         (p, part / perf.tokens_per_step(dep)))
+                         (p, part / key[1]))
         left = []
         for search in searches:
-            dep, lo, hi, limit = search[:4]
+            dep, lo, hi, limit = search
             step = _round_step(lo, hi)
             search[1:3] = _narrow(lo, hi, *_search_round(dep, w.ctx_decode, lo, hi, step), limit)
             if step > 1 and search[2] - search[1] > 1:
