@@ -46,9 +46,8 @@ def group_key(dep: Deployment) -> tuple | None:
             t.decode_scale == 1.0)
 
 
-def _columns(deps: list[Deployment]) -> dict[str, np.ndarray]:
-    """One array per scalar a pass reads, one element per deployment."""
-    terms = [stage_terms(d) for d in deps]
+def _columns(terms: list[StageTerms]) -> dict[str, np.ndarray]:
+    """One array per scalar a pass reads, one element per deployment (of each one's `terms`)."""
     col = {f: np.array([getattr(t, f) for t in terms]) for f in (*_SCALARS, "prefill_scale")}
     col["wbytes_head"] = np.array([t.wbytes_dense + t.head_bytes * 1.0 for t in terms])   # head_share 1
     col["pp1"] = col["pp"] == 1
@@ -86,9 +85,9 @@ class ShapeGroup:
         self.is_moe, self.overlap0, self.scale1 = t0.is_moe, t0.overlap == 0.0, t0.decode_scale == 1.0
         self.dense_one = t0.gemm.dense[0][0] is None
         self.n_dense = len(t0.gemm.dense)
-        self.col = _columns(deps)
-        self.same = {k: v[0].item() for k, v in self.col.items() if (v == v[0]).all()}   # shared by all
         self.terms = [stage_terms(d) for d in deps]
+        self.col = _columns(self.terms)
+        self.same = {k: v[0].item() for k, v in self.col.items() if (v == v[0]).all()}   # shared by all
         self.all_pp1 = bool(self.col["pp1"].all())
         self.no_pp1 = not self.col["pp1"].any()
         self.comm_flags = {n: (bool(self.col[f"{n}_none"].all()), bool(self.col[f"{n}_none"].any())) for n in _COSTS}
@@ -327,5 +326,3 @@ class _Points:
             raise AttributeError(name)
         return self.get(name)
 
-
-__all__ = ["ShapeGroup", "StageTerms", "group_key"]
