@@ -20,22 +20,24 @@ from planner.plan.outcome import SolverStatus as SolverStatus
 
 
 @contextlib.contextmanager
-def quiet_stdout(enabled: bool):
-    """Send file descriptor 1 to /dev/null (highspy prints its banner there from C++)."""
+def quiet_stdout(enabled: bool, to_stderr: bool = False):
+    """Send file descriptor 1 to /dev/null (highspy prints its banner there from C++), or with
+    `to_stderr` to standard error: a solver's log (--verbose) is no output of the command, and on
+    standard output it came before `plan solve --json --verbose`'s JSON, which no reader parsed."""
     if not enabled:
         yield
         return
     sys.stdout.flush()
     saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    target = os.dup(2) if to_stderr else os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 1)
+        os.dup2(target, 1)
         yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-        os.close(devnull)
+        os.close(target)
 
 
 class WarmHiGHS(pulp.HiGHS):
@@ -90,7 +92,7 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
     HiGHS without its primal heuristics (`NO_HEURISTICS`; CBC ignores it)."""
     t0 = time.perf_counter()
     for attempt in range(2):
-        with quiet_stdout(not verbose):
+        with quiet_stdout(True, to_stderr=verbose):
             try:
                 m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics))
             except pulp.PulpSolverError:
