@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 import warnings
@@ -329,13 +330,23 @@ class OutPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+STDIN_DASH = "'-' (standard input) is not read here; give a file name"
+
+
+def _stdin_dash(value) -> bool:
+    """`-` meant as standard input (no file of that name here): 'file not found' read as a bug."""
+    return value == "-" and not os.path.lexists(value)
+
+
 class InPath(click.Path):
     """An input file argument: an empty one (a shell variable left unset) is a usage error naming
-    the argument, not '.: is a directory'."""
+    the argument, not '.: is a directory'; so is `-` (standard input), which plan does not read."""
 
     def convert(self, value, param, ctx):
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path; give a file name", param, ctx)
+        if _stdin_dash(value):
+            self.fail(STDIN_DASH, param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -1163,9 +1174,13 @@ def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:
     from planner.errors import BadInput
     if any(not m.strip() for m in measurements):
         raise BadInput("MEASUREMENTS: an empty path; give the measurement files (or none, for the catalog's)")
+    if any(_stdin_dash(m) for m in measurements):
+        raise BadInput(f"MEASUREMENTS: {STDIN_DASH}")
     for k, v in options.items():
         if v is not None and not v.strip():
             raise BadInput(f"--{k.replace('_', '-')}: empty; leave the option out instead")
+        if k == "deployment" and _stdin_dash(v):
+            raise BadInput(f"--deployment: {STDIN_DASH}")
 
 
 # --------------------------------------------------------------------------- validate

@@ -57,3 +57,26 @@ def test_eval_every_prompt_token_cached_keeps_the_first_tokens_step_in_the_formu
     (full, sim_full), (near, _) = formula_ttft("1"), formula_ttft("0.999")
     assert abs(full - near) / near < 0.01, (full, near)
     assert abs(full - sim_full) / sim_full < 0.05, (full, sim_full)
+
+
+def test_dash_for_standard_input_is_named_not_file_not_found(tmp_path, monkeypatch):
+    """`plan solve - < p.yaml` (and whatif, simulate, export, sweep, validate, calibrate,
+    --deployment) said '-: file not found', as if plan had a bug reading standard input; plan
+    reads files only, and says so. A file really named '-' is still read."""
+    monkeypatch.chdir(tmp_path)
+    text = yaml.safe_dump(SMALL)
+    want = "'-' (standard input) is not read here; give a file name"
+    for args in (["solve", "-"], ["sweep", "-", "--qps", "1,2", "--out", "sw"], ["simulate", "-"],
+                 ["export", "-", "--target", "vllm", "--out", "ex"]):
+        code, out = run(*args, stdin=text)
+        assert code == 2 and "Invalid value for 'P" in out and want in out, (args, out)
+    write(tmp_path, SMALL, "base.yaml")
+    code, out = run("whatif", "base.yaml", "-", stdin="name: s\n")
+    assert code == 2 and f"Invalid value for '[SCENARIOS]...': {want}" in out, out
+    for args, what in ((["validate", "-"], "MEASUREMENTS"), (["calibrate", "-", "--out", "c.yaml"], "MEASUREMENTS"),
+                       (["validate", "r.json", "--deployment", "-"], "--deployment")):
+        code, out = run(*args, stdin="")
+        assert code == 2 and out.strip() == f"error: {what}: {want}", (args, out)
+    write(tmp_path, SMALL, "-")   # a file of that name: read as any other
+    code, out = run("solve", "-")
+    assert code == 0 and "Plan for hostile" in out, out
