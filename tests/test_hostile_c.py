@@ -80,3 +80,17 @@ def test_dash_for_standard_input_is_named_not_file_not_found(tmp_path, monkeypat
     write(tmp_path, SMALL, "-")   # a file of that name: read as any other
     code, out = run("solve", "-")
     assert code == 0 and "Plan for hostile" in out, out
+
+
+def test_an_alias_inside_its_own_anchor_is_named_a_loop_not_deep_nesting(tmp_path):
+    """`workload: &w {qps: 1, nested: *w}` or `a: &a [*a]`, a file of three lines, was refused as
+    'nested more than 64 levels deep': the alias makes a value that holds itself, a loop of any
+    depth. Nesting that is deep is still called so."""
+    loop = "a: &a\n  b: &b\n    c: *a\n"
+    for text in ("a: &a [*a]\n", loop):
+        code, out = run("solve", write(tmp_path, text))
+        assert code == 2 and out.strip() == (
+            f"error: {tmp_path / 'p.yaml'}: a YAML alias (*name) stands inside the mapping or list its anchor "
+            "(&name) marks, so the value would hold itself without end; write the values out instead"), out
+    code, out = run("solve", write(tmp_path, "a: " + "[" * 100 + "]" * 100 + "\n"))
+    assert code == 2 and "nested more than 64 levels deep" in out, out

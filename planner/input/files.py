@@ -132,7 +132,7 @@ def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
     while stack:
         x, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise _too_deep(p)
+            raise _self_holding(p) if _holds_itself(data) else _too_deep(p)
         seen += 1
         if seen > limit:
             raise BadInput(f"{shown_text(p)}: its YAML aliases (*name) expand to more than {limit:,} values; "
@@ -142,6 +142,31 @@ def _shallow(data: Any, p: Path, budget: int = 0) -> Any:
         elif isinstance(x, list):
             stack += [(v, depth + 1) for v in x]
     return data
+
+
+def _holds_itself(data: Any) -> bool:
+    """True when a list or mapping holds itself (`a: &a [*a]`: YAML aliases make loops, which
+    read as endless nesting). A walk without recursion, marking the containers on its path."""
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        x, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(x))
+            continue
+        if not isinstance(x, (dict, list)):
+            continue
+        if id(x) in on_path:
+            return True
+        on_path.add(id(x))
+        stack.append((x, True))
+        stack += [(v, False) for v in (x.values() if isinstance(x, dict) else x)]
+    return False
+
+
+def _self_holding(p: Path) -> BadInput:
+    return BadInput(f"{shown_text(p)}: a YAML alias (*name) stands inside the mapping or list its anchor (&name) "
+                    f"marks, so the value would hold itself without end; write the values out instead")
 
 
 def _yaml_context(e: yaml.YAMLError) -> str:
