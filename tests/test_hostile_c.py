@@ -94,3 +94,18 @@ def test_an_alias_inside_its_own_anchor_is_named_a_loop_not_deep_nesting(tmp_pat
             "(&name) marks, so the value would hold itself without end; write the values out instead"), out
     code, out = run("solve", write(tmp_path, "a: " + "[" * 100 + "]" * 100 + "\n"))
     assert code == 2 and "nested more than 64 levels deep" in out, out
+
+
+def test_a_class_name_in_another_script_is_told_the_letters_are_ascii(tmp_path):
+    """A fleet class named `聊天-批处理` was refused as 'a class name is 1–64 letters, digits, …':
+    those are letters, so the message contradicted itself; the rule is ASCII letters (names become
+    engine, Kubernetes and file names)."""
+    fleet = {"name": "f", "gpus": ["h100"],
+             "classes": [{"name": "聊天-批处理", "model": "llama-3.1-8b", "slo": {"ttft": "2s", "tpot": "50ms"},
+                          "workload": {"qps": 1, "input_tokens": 100, "output_tokens": 10}}]}
+    p = tmp_path / "f.yaml"
+    p.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == (
+        f"error: {p}: classes[0].name: a class name is 1–64 ASCII letters (a–z, A–Z), digits, '_', '.' or '-' "
+        "('+' joins the names of classes that share pools) (got '聊天-批处理')"), out

@@ -18,7 +18,7 @@ from planner.input.values import MAX_QPS, Name, Title, spot_confidence_needs_spo
 
 def _class_name(v: Any) -> Any:
     if isinstance(v, str) and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
-        raise ValueError("a class name is 1–64 letters, digits, '_', '.' or '-' "
+        raise ValueError("a class name is 1–64 ASCII letters (a–z, A–Z), digits, '_', '.' or '-' "
                          "('+' joins the names of classes that share pools)")
     return v
 
