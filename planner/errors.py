@@ -7,6 +7,7 @@ an unforeseen exception is a bug and exits 5 asking for a report.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Iterable
@@ -81,6 +82,8 @@ def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
     decimal (Python refuses more than 4,300 digits) by its size."""
     if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
         return f"a whole number of {x.bit_length():,} bits"
+    if isinstance(x, (datetime.date, datetime.time)):   # `name: 2026-01-01`: not datetime.date(2026, 1, 1)
+        return f"{x}, which YAML reads as a date unless quoted"
     r = repr(x)
     return r if len(r) <= limit else r[:limit - 1] + "…"
 

@@ -109,3 +109,19 @@ def test_a_class_name_in_another_script_is_told_the_letters_are_ascii(tmp_path):
     assert code == 2 and out.strip() == (
         f"error: {p}: classes[0].name: a class name is 1–64 ASCII letters (a–z, A–Z), digits, '_', '.' or '-' "
         "('+' joins the names of classes that share pools) (got '聊天-批处理')"), out
+
+
+def test_a_value_yaml_reads_as_a_date_is_shown_as_written_not_as_python(tmp_path):
+    """`name: 2026-01-01` (a problem named by its date), `qps: 2001-12-14` or
+    `tpot: 2026-01-01 10:00:00` printed Python's `datetime.date(2026, 1, 1)`: the message now shows
+    the value as the file wrote it and says why it is no text."""
+    base = dict(SMALL)
+    cases = [({**base, "name": "DATE"}, "name: Input should be a valid string (got 2026-01-01, which YAML reads "
+              "as a date unless quoted)"),
+             ({**base, "slo": {"ttft": "2s", "tpot": "DATE"}}, "slo.tpot: expected a time quantity such as "
+              "\"50ms\", \"2s\", \"1.5min\", got 2026-01-01, which YAML reads as a date unless quoted")]
+    for data, want in cases:
+        p = write(tmp_path, yaml.safe_dump(data).replace("DATE", "2026-01-01"))
+        code, out = run("solve", p)
+        assert code == 2 and out.strip() == f"error: {p}: {want}", out
+        assert "datetime" not in out

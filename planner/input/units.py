@@ -115,7 +115,7 @@ def parse_quantity(value: object, dim: Dimension) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     if not isinstance(value, str):
-        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {value!r}")
+        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {shown_value(value)}")
     m = _PATTERN.match(value)
     if not m:
         raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity; write it like {EXAMPLES[dim]}")
