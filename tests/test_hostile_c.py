@@ -5,6 +5,7 @@ a base install. Each case was found by trying it; each test fails without its fi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,31 @@ def test_a_value_yaml_reads_as_a_date_is_shown_as_written_not_as_python(tmp_path
         code, out = run("solve", p)
         assert code == 2 and out.strip() == f"error: {p}: {want}", out
         assert "datetime" not in out
+
+
+def _bytes_named(tmp_path: Path, raw: bytes, text: str) -> str:
+    """A file whose name holds bytes that are not UTF-8 (b'sc\\xe9.yaml', a Latin-1 'é'), as its
+    str path (Python reads such names with lone surrogates: 'sc\\udce9.yaml')."""
+    with open(os.fsencode(tmp_path) + b"/" + raw, "wb") as f:
+        f.write(text.encode())
+    return os.fsdecode(os.fsencode(tmp_path) + b"/" + raw)
+
+
+def test_outputs_naming_a_file_whose_name_is_not_utf8_are_written(tmp_path):
+    """`plan whatif base.yaml $'sc\\xe9.yaml' --csv w.csv` and a sweep of $'lat\\xe9.yaml' with an
+    infeasible point (its reason names the file) stopped with exit 5, UnicodeEncodeError: the
+    name's byte reaches Python as a lone surrogate, which strict UTF-8 cannot write. Written as
+    its escape, as the messages print it; a second run replaces the first (its kind is read off
+    the new text the same way)."""
+    base = _bytes_named(tmp_path, b"base\xe9.yaml", yaml.safe_dump(SMALL))
+    scen = _bytes_named(tmp_path, b"sc\xe9.yaml", "name: x\n")
+    csv_out = tmp_path / "w.csv"
+    for _ in range(2):
+        code, out = run("whatif", base, scen, "--csv", csv_out)
+        assert code == 0, out
+    rows = csv_out.read_text(encoding="utf-8").splitlines()
+    assert "base\\udce9.yaml,optimal," in rows[1] and "sc\\udce9.yaml,optimal," in rows[2], rows
+    code, out = run("sweep", base, "--tpot", "1ms,50ms", "--no-per-gpu", "--workers", "1", "--out", tmp_path / "sw")
+    assert code == 0, out
+    reasons = [r["reason"] for r in json.loads((tmp_path / "sw/frontier.json").read_text())["rows"]]
+    assert "base\udce9.yaml: TPOT 1 ms unreachable" in reasons[0], reasons   # JSON's escape, read back

@@ -76,6 +76,11 @@ without_sexagesimal(_PyLoader, _FastLoader)
 decimal_ints_only(_PyLoader, _FastLoader)
 
 
+# a file name of bytes that are not UTF-8 (b'lat\xe9.yaml') reaches Python as a lone surrogate
+# ('lat\udce9.yaml'); a table or JSON that names it (whatif's CSV, a sweep's reasons) writes it as
+# its escape, as every message prints it: strict UTF-8 stopped the write with exit 5
+TEXT_ERRORS = "backslashreplace"
+
 CLEAR_ERRORS_BELOW = 256_000   # bytes: a syntax error in a smaller file is re-read for the clearer message
 
 
@@ -363,7 +368,8 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
         raise BadInput(f"{p}: cannot write it ({e.strerror or e})") from None
     try:
         give_usual_mode(tmp)
-        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as f:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes)
+              else os.fdopen(fd, "w", encoding="utf-8", errors=TEXT_ERRORS)) as f:
             f.write(text)
         os.replace(tmp, p)
     except BaseException as e:
@@ -405,7 +411,8 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
         for name, content in files.items():
             q = staging / name
             try:
-                q.write_bytes(content) if isinstance(content, bytes) else q.write_text(content, encoding="utf-8")
+                q.write_bytes(content) if isinstance(content, bytes) else q.write_text(content, encoding="utf-8",
+                                                                                      errors=TEXT_ERRORS)
             except OSError as e:   # a full disk, a file-size limit: the set stays as it was
                 kept = "no file of the set was replaced" if d.exists() else "nothing was written"
                 raise BadInput(f"{d / name}: cannot write it ({e.strerror or e}); {kept}") from None

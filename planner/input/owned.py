@@ -80,7 +80,7 @@ def same_kind(kind: str, new: str | bytes) -> bool:
     empty, or `new` is an output of the same kind. A calibration profile fitted for minutes was
     replaced by `plan schema --out` or a plan JSON, as anything plan had written was replaceable
     by any command (a hostile-input hunt, 2026-12-05)."""
-    return kind == "" or kind == output_kind(new.encode() if isinstance(new, str) else new)
+    return kind == "" or kind == output_kind(new.encode(errors="backslashreplace") if isinstance(new, str) else new)
 
 
 def written_by_planner(path: Path) -> bool:
