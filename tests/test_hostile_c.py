@@ -154,3 +154,19 @@ def test_outputs_naming_a_file_whose_name_is_not_utf8_are_written(tmp_path):
     assert code == 0, out
     reasons = [r["reason"] for r in json.loads((tmp_path / "sw/frontier.json").read_text())["rows"]]
     assert "base\udce9.yaml: TPOT 1 ms unreachable" in reasons[0], reasons   # JSON's escape, read back
+
+
+def test_init_and_calibrate_refuse_an_out_name_that_is_not_utf8(tmp_path, monkeypatch):
+    """`plan init --out $'i\\xe9.yaml'` stopped with exit 5 (its YAML refused the name it had
+    written, a lone surrogate), and `plan calibrate --out $'c\\xe9.yaml'` wrote a profile whose name
+    no later run could read. The file name becomes the name: both now refuse it, before any work."""
+    monkeypatch.chdir(tmp_path)
+    csv = write(tmp_path, "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
+                "llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3\n", "m.csv")
+    for args, what in ((["init"], "problem"), (["calibrate", csv, "--folds", "0"], "profile")):
+        out_name = os.fsdecode(b"c\xe9.yaml")
+        code, out = run(*args, "--out", out_name)
+        assert code == 2 and out.strip() == (
+            f"error: --out 'c\\udce9.yaml': the file name becomes the {what}'s name; a name is UTF-8 text; it holds "
+            "the byte 0xE9, which is not (a file name in another encoding, such as Latin-1?)"), out
+        assert not os.path.exists(os.fsencode(tmp_path) + b"/c\xe9.yaml")

@@ -112,6 +112,12 @@ def one_line_name(v: str) -> str:
     bad = [ch for ch in v if is_control(ch)]
     if bad:
         raise ValueError(f"a name is one line of printable text; it holds the control character {bad[0]!r}")
+    # a file name's byte that is not UTF-8 (init's and calibrate's --out name the problem or profile)
+    # reaches here as a lone surrogate: written, it broke init's YAML (exit 5) and a profile no run reads
+    odd = [ch for ch in v if "\udc80" <= ch <= "\udcff"]
+    if odd:
+        raise ValueError(f"a name is UTF-8 text; it holds the byte 0x{ord(odd[0]) - 0xDC00:02X}, which is not "
+                         f"(a file name in another encoding, such as Latin-1?)")
     # format characters, but the joiners that emoji sequences and Persian or Indic words need
     hidden = [ch for ch in v if (unicodedata.category(ch) == "Cf" and ch not in "\u200c\u200d") or ch in BLANK_LETTERS]
     if hidden:
