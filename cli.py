@@ -1015,9 +1015,11 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     if model_path is not None and not model_path.strip():
         raise BadInput("--model-path: empty; leave it out to load the plan's model")
     if model_path is not None and (model_path.startswith("-") or any(not ch.isprintable() for ch in model_path)):
+        # './NAME' helps a name that starts with '-' only; it was offered for a newline too ('write ./a\nb')
+        hint = f"; write ./{model_path.lstrip('-')} for a folder of that name" \
+            if model_path.isprintable() else ": it holds a character that is not printable text"
         raise BadInput(f"--model-path {model_path!r}: a path or Hugging Face id, without control characters and "
-                       f"not starting with '-' (the engines would read it as a flag); write ./{model_path.lstrip('-')} "
-                       f"for a folder of that name")
+                       f"not starting with '-' (the engines would read it as a flag){hint}")
     if image is not None and image.startswith("-"):
         raise BadInput(f"--image {image!r}: a container image reference does not start with '-'")
     if image is not None and (not image.strip() or any(ch.isspace() or not ch.isprintable() for ch in image)):

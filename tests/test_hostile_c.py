@@ -170,3 +170,18 @@ def test_init_and_calibrate_refuse_an_out_name_that_is_not_utf8(tmp_path, monkey
             f"error: --out 'c\\udce9.yaml': the file name becomes the {what}'s name; a name is UTF-8 text; it holds "
             "the byte 0xE9, which is not (a file name in another encoding, such as Latin-1?)"), out
         assert not os.path.exists(os.fsencode(tmp_path) + b"/c\xe9.yaml")
+
+
+def test_model_path_with_a_control_character_is_not_told_to_prefix_dot_slash(tmp_path):
+    """`plan export P --model-path $'a\\nb'` (or a Latin-1 byte) was refused with the advice for a
+    name starting with '-': 'write ./a\\nb for a folder of that name', which is refused again. The
+    './' advice is kept for the dash alone."""
+    plan = tmp_path / "s.json"
+    code, out = run("solve", write(tmp_path, SMALL), "--out", plan)
+    assert code == 0, out
+    code, out = run("export", plan, "--target", "vllm", "--out", tmp_path / "ex", "--model-path", "a\nb")
+    assert code == 2 and out.strip() == (
+        "error: --model-path 'a\\nb': a path or Hugging Face id, without control characters and not starting "
+        "with '-' (the engines would read it as a flag): it holds a character that is not printable text"), out
+    code, out = run("export", plan, "--target", "vllm", "--out", tmp_path / "ex", "--model-path", "-m")
+    assert code == 2 and out.strip().endswith("; write ./m for a folder of that name"), out
