@@ -185,3 +185,29 @@ def test_model_path_with_a_control_character_is_not_told_to_prefix_dot_slash(tmp
         "with '-' (the engines would read it as a flag): it holds a character that is not printable text"), out
     code, out = run("export", plan, "--target", "vllm", "--out", tmp_path / "ex", "--model-path", "-m")
     assert code == 2 and out.strip().endswith("; write ./m for a folder of that name"), out
+
+
+def test_a_two_axis_sweep_letters_each_panels_changes_apart_and_lists_them_all():
+    """`plan sweep P --tpot 20ms:50ms --qps 10:100 --points 100`: the QPS panel lettered its fleet
+    changes A … AA again from A, and the key under the chart (and the page's) listed only the TPOT
+    panel's A, another plan: B … AA were explained nowhere. The letters now go on from panel to
+    panel and the key lists every one."""
+    import re
+
+    from planner.report.plots import render_html, render_png
+    from planner.studies.sweep import ALL, Axis, Row, Sweep
+    tpots, qpss = (0.02, 0.03, 0.05), (10.0, 20.0, 40.0, 80.0)
+    rows, i = [], 0
+    for t in tpots:
+        for q in qpss:   # a fleet change at each QPS; a tighter TPOT costs more
+            rows.append(Row(ALL, i, tpot_limit_s=t, ttft_limit_s=2.0, qps=q, status="optimal", tpot_s=t * 0.8,
+                            ttft_s=0.5, cost_per_hour=100.0 * q / t, cost_per_million_output_tokens=1.0 / t - q / 100,
+                            cost_per_million_tokens=1.0, pools="P 1×8 H100 | D 1×8 H20",
+                            fleet=f"P {'H100' if i % 2 else 'H200'} | D H{int(q)}"))
+            i += 1
+    s = Sweep("two", "p.yaml", "RMB", (Axis("tpot", tpots), Axis("qps", qpss)), (ALL,), tuple(rows))
+    html = render_html(s)
+    drawn = re.findall(r'font-weight="bold">([A-Z]+)</text>', html)   # on both panels
+    assert len(drawn) > 4 and len(set(drawn)) == len(drawn), drawn   # the QPS panel's start after the TPOT panel's
+    assert sorted(re.findall(r"<li><b>([A-Z]+)</b>", html)) == sorted(drawn)   # each one in the key
+    assert render_png(s)[:8] == b"\x89PNG\r\n\x1a\n"

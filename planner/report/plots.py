@@ -53,10 +53,11 @@ def slice_rows(sweep: Sweep, axis: str, curve: str) -> list[Row]:
     return [r for r in sweep.curve(curve) if all(abs(_value(r, k) - v) <= 1e-12 * v for k, v in fixed.items())]
 
 
-def panel_series(sweep: Sweep, axis: str) -> list[Series]:
-    """Each curve's rows on the slice where the other axes sit at their last value."""
+def panel_series(sweep: Sweep, axis: str, first_letter: int = 0) -> list[Series]:
+    """Each curve's rows on the slice where the other axes sit at their last value; the optimum's
+    plan changes lettered from `first_letter` on."""
     out = []
-    letter = 0
+    letter = first_letter
     for curve in sweep.curves:
         rows = [r for r in slice_rows(sweep, axis, curve) if r.solved]
         if axis in LATENCY_AXES:
@@ -72,6 +73,18 @@ def panel_series(sweep: Sweep, axis: str) -> list[Series]:
                     letter += 1
                     last = r.fleet
         out.append(Series(curve, tuple(pts), tuple(changes)))
+    return out
+
+
+def lettered_panels(sweep: Sweep) -> dict[str, list[Series]]:
+    """Every panel's series, the letters going on from one panel to the next: each panel began
+    again at A, and the key listed the first panel's changes alone (a TPOT × QPS sweep drew A … AA
+    on its QPS panel and explained only the TPOT panel's A, another plan, a hunt)."""
+    out: dict[str, list[Series]] = {}
+    start = 0
+    for axis in panel_axes(sweep):
+        out[axis] = panel_series(sweep, axis, start)
+        start += sum(len(s.changes) for s in out[axis])
     return out
 
 
@@ -200,10 +213,10 @@ def render_png(sweep: Sweep) -> bytes:
     from planner.report.mpl import import_matplotlib
     import_matplotlib()
     from matplotlib.figure import Figure
-    axes_names = panel_axes(sweep)
-    all_changes = []
-    series_of = {a: panel_series(sweep, a) for a in axes_names}
-    shown = min(max((len(s.changes) for ss in series_of.values() for s in ss), default=0), PNG_CHANGES)
+    series_of = lettered_panels(sweep)
+    axes_names = list(series_of)
+    all_changes = [c for ss in series_of.values() for s in ss for c in s.changes]
+    shown = min(len(all_changes), PNG_CHANGES)
     listed = (shown + 3) * CHANGE_LINE_IN if shown else 0.0   # the list, its two headings and a '… more' line
     # the figure grows with the list: a fixed height left the panels a negative share from ~53 changes on,
     # and matplotlib's layout raised (exit 5, nothing written)
@@ -224,8 +237,6 @@ def render_png(sweep: Sweep) -> bytes:
             for letter, x, y, _row in s.changes:
                 ax.annotate(letter, (x, y), xytext=(0, 7), textcoords="offset points", ha="center",
                             fontsize=8, fontweight="bold", zorder=4)
-            if s.changes and axis == axes_names[0]:
-                all_changes = s.changes
         tx = target_x(sweep, axis)
         if tx is not None:
             ax.axvline(tx, color="#555555", linestyle="--", linewidth=1.0, zorder=1,
@@ -291,9 +302,9 @@ def _tooltip(r: Row, currency: str) -> str:
             f"{r.cost_per_hour:,.0f} {currency}/h\n{r.plan}")
 
 
-def _svg_panel(sweep: Sweep, axis: str) -> str:
+def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
     """One panel as inline SVG: axes, ticks, a polyline and hoverable circles per curve."""
-    series = [s for s in panel_series(sweep, axis) if s.points]
+    series = [s for s in lettered if s.points]
     xs = [p[0] for s in series for p in s.points] or [0.0, 1.0]
     ys = [p[1] for s in series for p in s.points] or [0.0, 1.0]
     top, clipped = y_ceiling(series)
@@ -371,8 +382,7 @@ def _key(sweep: Sweep) -> str:
     """The optimum's plan changes, lettered as on the charts: what each achieves, its price, its
     GPU types per role (the key the PNG prints under the chart)."""
     e = html.escape
-    axes = panel_axes(sweep)
-    changes = panel_series(sweep, axes[0])[0].changes if axes else ()
+    changes = [c for ss in lettered_panels(sweep).values() for s in ss for c in s.changes]
     if not changes:
         return ""
     swept = [a.name for a in sweep.axes]
@@ -385,7 +395,7 @@ def _key(sweep: Sweep) -> str:
 def render_html(sweep: Sweep) -> str:
     """A self-contained page: one SVG panel per swept axis, hover tooltips, the data as JSON and a table."""
     e = html.escape
-    panels = "\n".join(_svg_panel(sweep, a) for a in panel_axes(sweep))
+    panels = "\n".join(_svg_panel(sweep, a, series) for a, series in lettered_panels(sweep).items())
     head = ["curve", "TPOT limit (ms)", "TTFT limit (s)", "QPS", "status", "TPOT (ms)", "TTFT (s)",
             f"{sweep.currency}/h", f"{sweep.currency}/M out", "frontier", "plan"]
     body = []
