@@ -276,7 +276,8 @@ def test_missing_field_names_file_and_field(tmp_path):
     del d["mean_tpot_ms"]
     f = tmp_path / "run.json"
     f.write_text(json.dumps(d))
-    with pytest.raises(BadInput, match=r"run\.json: mean_tpot_ms: expected a positive finite number, got None"):
+    with pytest.raises(BadInput, match=r"run\.json: mean_tpot_ms: expected a positive finite number, "
+                                       r"got nothing \(the key is missing\)"):
         load_points([f], DEP)
 
 

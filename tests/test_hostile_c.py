@@ -211,3 +211,18 @@ def test_a_two_axis_sweep_letters_each_panels_changes_apart_and_lists_them_all()
     assert len(drawn) > 4 and len(set(drawn)) == len(drawn), drawn   # the QPS panel's start after the TPOT panel's
     assert sorted(re.findall(r"<li><b>([A-Z]+)</b>", html)) == sorted(drawn)   # each one in the key
     assert render_png(s)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_benchmark_result_missing_a_key_or_holding_null_says_so_not_got_none(tmp_path):
+    """A vLLM result without `completed` (or with `"completed": null`) was refused as 'completed:
+    expected a positive finite number, got None': Python's word, and for a key the file does not
+    have at all. Now 'got nothing (the key is missing)' and 'got null', JSON's word."""
+    sample = json.loads((ROOT / "tests/data/bench/vllm_sample.json").read_text())
+    dep = ROOT / "tests/data/bench/dep.yaml"
+    for value, said in ((..., "got nothing (the key is missing)"), (None, "got null")):
+        d = {k: v for k, v in sample.items() if k != "completed"}
+        if value is None:
+            d["completed"] = None
+        f = write(tmp_path, json.dumps(d), "r.json")
+        code, out = run("validate", f, "--deployment", dep, "--folds", "0")
+        assert code == 2 and out.strip() == f"error: {f}: completed: expected a positive finite number, {said}", out

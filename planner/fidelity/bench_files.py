@@ -147,13 +147,13 @@ def load_deployment(path: str | Path) -> BenchDeployment:
 def _num(d: dict, key: str, where: str) -> float:
     """A positive finite number at d[key]; BadInput naming file and field otherwise."""
     if (v := _opt(d, key)) is None:
-        raise BadInput(f"{where}: {key}: expected a positive finite number, got {_shown(d.get(key))}")
+        raise BadInput(f"{where}: {key}: expected a positive finite number, got {_shown(d.get(key, ...))}")
     return v
 
 
 def _shown(v: object, most: int = 40) -> str:
-    """repr(v), a long one cut (a 4,000-digit integer is not a message)."""
-    r = repr(v)
+    """repr(v), a long one cut; JSON's null and a key left out (`...`) in words (both read 'got None')."""
+    r = "null" if v is None else "nothing (the key is missing)" if v is ... else repr(v)
     return r if len(r) <= most else f"{r[:most]}… ({len(r):,} characters)"
 
 
