@@ -226,3 +226,25 @@ def test_a_benchmark_result_missing_a_key_or_holding_null_says_so_not_got_none(t
         f = write(tmp_path, json.dumps(d), "r.json")
         code, out = run("validate", f, "--deployment", dep, "--folds", "0")
         assert code == 2 and out.strip() == f"error: {f}: completed: expected a positive finite number, {said}", out
+
+
+def test_a_scenario_key_the_base_keeps_is_told_why_not_a_look_alike(tmp_path):
+    """A what-if scenario `precision: {kv: fp8}` (a natural what-if) was refused as 'unknown key
+    'precision'. Did you mean 'pricing'?', a key that does something else; `pricing.currency`,
+    `workload.profile`, `calibration` and `solver` said 'unknown key' alone. Each now says the base
+    keeps it, and what to do instead; a misspelt key keeps its suggestion."""
+    base = write(tmp_path, SMALL, "base.yaml")
+    for text, want in (
+            ("precision: {kv: fp8}\n", "precision: a scenario does not change it: the base's precisions hold in every "
+             "scenario; to compare precisions, solve a copy of the base problem with the others (or give it as "
+             "another base)"),
+            ("pricing: {currency: USD}\n", "pricing.currency: a scenario does not change it: plan whatif compares "
+             "costs in the base's currency"),
+            ("workload: {profile: {qps_fraction: [1, 0.5]}}\n", "workload.profile: a scenario does not change it: "
+             "the base's load shape holds in every scenario; scale it with workload.qps_multiplier")):
+        s = write(tmp_path, "name: s\n" + text, "s.yaml")
+        code, out = run("whatif", base, s)
+        assert code == 2 and out.strip() == f"error: {s}: {want}", out
+    s = write(tmp_path, "name: s\nworkload: {qsp: 3}\n", "s.yaml")
+    code, out = run("whatif", base, s)
+    assert code == 2 and out.strip() == f"error: {s}: workload.qsp: unknown key 'qsp'. Did you mean 'qps'?", out

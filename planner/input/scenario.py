@@ -170,6 +170,29 @@ class Scenario(Strict):
     buy: Buy | None = None
 
 
+# a problem's keys a scenario leaves to the base, and why: `precision` was 'unknown key. Did you mean
+# 'pricing'?', a change of KV precision being a natural what-if (a hunt, 2026-12-06)
+BASE_ONLY = {
+    "precision": "the base's precisions hold in every scenario; to compare precisions, solve a copy of the "
+                 "base problem with the others (or give it as another base)",
+    "calibration": "the base's calibration holds in every scenario (plan whatif compares plans under one model)",
+    "solver": "the base's solver settings hold in every scenario (plan whatif --time-limit sets the limit)",
+    "workload.trace": "the base's load shape holds in every scenario; scale it with workload.qps_multiplier",
+    "workload.profile": "the base's load shape holds in every scenario; scale it with workload.qps_multiplier",
+    "pricing.currency": "plan whatif compares costs in the base's currency",
+    "pricing.gpu_market": "the base's card prices hold; change a GPU's with gpus.update (price_per_gpu_hour)",
+}
+
+
+def _base_only_hint(message: str, path: str) -> str:
+    """`message` with each unknown key of BASE_ONLY told why, instead of a look-alike key."""
+    for key, why in BASE_ONLY.items():
+        line = f"{path}: {key}: unknown key {key.rsplit('.', 1)[-1]!r}."
+        message = "\n".join(f"{path}: {key}: a scenario does not change it: {why}" if m.startswith(line) else m
+                            for m in message.split("\n"))
+    return message
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file. An empty file is refused as a problem file is (it was
     taken as the unchanged scenario: a file left empty by mistake compared the base with itself);
@@ -181,7 +204,10 @@ def load_scenario(path: str | Path) -> Scenario:
                        f"a scenario edits the base (gpus, workload, slo, serving, limits, pricing, buy: "
                        f"docs/studies.md); the base is the first file")
     _check_gpu_updates(data, str(path))
-    scenario = validate(Scenario, data, str(path))   # first: a misspelt key is named as one
+    try:
+        scenario = validate(Scenario, data, str(path))   # first: a misspelt key is named as one
+    except BadInput as e:
+        raise BadInput(_base_only_hint(str(e), str(path))) from None
     _refuse_nulls(data, str(path))
     note_slips(data, f"{path}: ")   # as a problem file's: `tpot: 50` is 50 s a token
     return scenario
