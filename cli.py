@@ -103,8 +103,8 @@ class PlanGroup(click.Group):
 
     def resolve_command(self, ctx: click.Context, args):
         name, cmd, rest = super().resolve_command(ctx, args)
-        if cmd is not None:
-            _refuse_repeated_options(cmd, rest, ctx)
+        if cmd is not None:   # the command's own context: its usage line, not the group's (`plan [OPTIONS] COMMAND`)
+            _refuse_repeated_options(cmd, rest, click.Context(cmd, info_name=name, parent=ctx))
         return name, cmd, rest
 
     def invoke(self, ctx: click.Context):

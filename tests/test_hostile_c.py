@@ -248,3 +248,17 @@ def test_a_scenario_key_the_base_keeps_is_told_why_not_a_look_alike(tmp_path):
     s = write(tmp_path, "name: s\nworkload: {qsp: 3}\n", "s.yaml")
     code, out = run("whatif", base, s)
     assert code == 2 and out.strip() == f"error: {s}: workload.qsp: unknown key 'qsp'. Did you mean 'qps'?", out
+
+
+def test_an_option_given_twice_shows_the_commands_usage_not_the_groups(tmp_path):
+    """`plan schema --kind problem --kind fleet` was refused under 'Usage: plan [OPTIONS] COMMAND
+    [ARGS]...' and "Try 'plan --help'", the group's lines, though the mistake is schema's option."""
+    def plan(*args) -> tuple[int, str]:
+        r = CliRunner().invoke(cli.main, [str(a) for a in args], prog_name="plan")
+        return r.exit_code, r.output
+    code, out = plan("schema", "--kind", "problem", "--kind", "fleet")
+    assert code == 2 and out.splitlines()[:2] == ["Usage: plan schema [OPTIONS]",
+                                                  "Try 'plan schema --help' for help."], out
+    assert out.strip().endswith("Error: --kind: given twice; only the last value would be read: give it once"), out
+    code, out = plan("sweep", write(tmp_path, SMALL), "--tpot", "20ms", "--tpot", "30ms", "--out", tmp_path / "s")
+    assert code == 2 and out.startswith("Usage: plan sweep [OPTIONS] PROBLEM\n"), out
