@@ -51,10 +51,13 @@ class FiniteFloatRange(AsciiDigits, click.FloatRange):
 
     def convert(self, value, param, ctx):
         import math
-        rv = super().convert(value, param, ctx)
-        if not math.isfinite(rv):
+        try:   # before the range: '1e400' is read as inf, and the range said 'inf is not in the range …'
+            finite = math.isfinite(float(value))
+        except (TypeError, ValueError):
+            finite = True   # not a number: click's own message
+        if not finite:
             self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return rv
+        return super().convert(value, param, ctx)
 
 
 def _refuse_repeated_options(cmd: click.Command, args: list[str], ctx: click.Context) -> None:

@@ -262,3 +262,16 @@ def test_an_option_given_twice_shows_the_commands_usage_not_the_groups(tmp_path)
     assert out.strip().endswith("Error: --kind: given twice; only the last value would be read: give it once"), out
     code, out = plan("sweep", write(tmp_path, SMALL), "--tpot", "20ms", "--tpot", "30ms", "--out", tmp_path / "s")
     assert code == 2 and out.startswith("Usage: plan sweep [OPTIONS] PROBLEM\n"), out
+
+
+def test_a_float_option_overflowing_to_inf_is_named_as_written():
+    """`plan init --qps 1e400` (or `plan solve --time-limit 1e999`, `eval --prefix-hit 1e400`) said
+    "'--qps': inf is not in the range 0<x<=1000000000.0", a value the user did not write, where
+    'nan' and 'inf' were 'not a finite number' and a sweep axis says so of '1e400s' too."""
+    for args, opt, value in ((["init", "--qps", "1e400"], "--qps", "1e400"),
+                             (["init", "--qps", "-1e400"], "--qps", "-1e400"),
+                             (["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "1e400"],
+                              "--prefix-hit", "1e400")):
+        code, out = run(*args)
+        assert code == 2 and out.strip().endswith(f"Error: Invalid value for '{opt}': '{value}' is not a finite "
+                                                  "number."), out
