@@ -801,9 +801,9 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     d = read_plan_json(plan_file)
     given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
     if given and not (isinstance(d, dict) and d.get("kind") == "horizon"):
-        from planner.errors import BadInput
-        raise BadInput(f"--period {period}: {plan_file} is not a plan over a load profile; it has no periods "
-                       f"to pick (leave --period out)")
+        from planner.errors import BadInput, shown_text
+        raise BadInput(f"--period {shown_text(period)}: {plan_file} is not a plan over a load profile; it has no "
+                       f"periods to pick (leave --period out)")
     from planner.studies.simulate.fleet import note_edited_instances
     note_edited_instances(d, plan_file)   # instances edited by hand: capacities of the plan's own
     sims = simulate_services(d, plan_file, requests, seed, period=period)

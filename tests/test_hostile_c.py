@@ -275,3 +275,22 @@ def test_a_float_option_overflowing_to_inf_is_named_as_written():
         code, out = run(*args)
         assert code == 2 and out.strip().endswith(f"Error: Invalid value for '{opt}': '{value}' is not a finite "
                                                   "number."), out
+
+
+def test_options_echoed_in_a_message_escape_a_newline(tmp_path):
+    """`--dask $'a\\nb'`, `--group-by`, `--profiles` and `simulate --period` (of a plan without
+    periods) echoed the value raw: the message broke into two lines, the second reading as its own
+    ('b: write the scheduler address as HOST:PORT …'). The value is escaped, as other options' are."""
+    prob, plan = write(tmp_path, SMALL), tmp_path / "s.json"
+    assert run("solve", prob, "--out", plan)[0] == 0
+    csv = write(tmp_path, "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
+                "llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3\n", "m.csv")
+    nl = "a\nb"
+    for args, start in ((["sweep", prob, "--qps", "1,2", "--out", tmp_path / "sw", "--dask", nl], "--dask a\\nb: "),
+                        (["validate", csv, "--folds", "0", "--group-by", nl], "--group-by a\\nb: "),
+                        (["validate", csv, "--folds", "0", "--group-by", "engine", "--profiles", nl],
+                         "--profiles a\\nb: "),
+                        (["simulate", plan, "--period", nl], "--period a\\nb: ")):
+        code, out = run(*args)
+        errors = [line for line in out.splitlines() if not line.startswith(("sweep: ", "note: "))]
+        assert code == 2 and len(errors) == 1 and errors[0].startswith(f"error: {start}"), out

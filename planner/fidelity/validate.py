@@ -18,7 +18,7 @@ from pathlib import Path
 
 from planner.catalog.calibration import Calibration, is_profile_data, load_calibration
 from planner.catalog.schemas import CATALOG_DIR
-from planner.errors import BadInput
+from planner.errors import BadInput, shown_text
 from planner.fidelity.crossval import (
     MIN_GROUP_POINTS,
     CVResult,
@@ -261,9 +261,10 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     files = _files(paths)
     by = check_group_by(group_by) if group_by else ()
     if profiles is not None and not by:
-        raise BadInput(f"--profiles {profiles}: the directory of per-group profiles needs --group-by")
+        raise BadInput(f"--profiles {shown_text(profiles)}: the directory of per-group profiles needs --group-by")
     if profiles is not None and not Path(profiles).is_dir():
-        raise BadInput(f"--profiles {profiles}: not a directory (plan calibrate --group-by --out DIR writes one)")
+        raise BadInput(f"--profiles {shown_text(profiles)}: not a directory (plan calibrate --group-by --out DIR "
+                       f"writes one)")
     points, report = load_points(files, deployment)
     if not points:   # an empty report would read as a model without error
         raise BadInput(f"{', '.join(files)}: no measured point to validate against ("

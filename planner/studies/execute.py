@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from planner.errors import BadInput, install_extra
+from planner.errors import BadInput, install_extra, shown_text
 
 
 def default_workers() -> int:
@@ -100,7 +100,7 @@ def probe_scheduler(address: str, timeout_s: float = 5.0) -> None:
     hostport = rest if sep else address
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
-        raise BadInput(f"--dask {address}: write the scheduler address as HOST:PORT or tcp://HOST:PORT")
+        raise BadInput(f"--dask {shown_text(address)}: write the scheduler address as HOST:PORT or tcp://HOST:PORT")
     why = "it sent something that is not the Dask protocol"
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
