@@ -294,3 +294,18 @@ def test_options_echoed_in_a_message_escape_a_newline(tmp_path):
         code, out = run(*args)
         errors = [line for line in out.splitlines() if not line.startswith(("sweep: ", "note: "))]
         assert code == 2 and len(errors) == 1 and errors[0].startswith(f"error: {start}"), out
+
+
+def test_a_quoted_newline_in_a_csv_cell_or_header_stays_on_the_messages_line(tmp_path):
+    """A minimal CSV whose model cell is `"lla<newline>ma"` (a quoted newline, which CSV allows)
+    ended its summary on a second line ('ma))'), and a trace whose header names a column
+    `"Context<newline>Tokens"` listed it across two lines: both texts are echoed escaped now."""
+    csv = write(tmp_path, 'model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n'
+                '"lla\nma",h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3\n', "m.csv")
+    code, out = run("validate", csv, "--folds", "0")
+    assert code == 2 and len(out.strip().splitlines()) == 1 and "model not in catalog (lla\\nma))" in out, out
+    write(tmp_path, 'TIMESTAMP,"Context\nTokens",GeneratedTokens\n2026-11-30 00:00:22,320,275\n', "t.csv")
+    prob = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv", "period": "1h"}}})
+    code, out = run("solve", prob)
+    assert code == 2 and len(out.strip().splitlines()) == 1, out
+    assert "the header has TIMESTAMP, Context\\nTokens, GeneratedTokens, expected one of" in out, out

@@ -39,7 +39,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from planner.catalog.schemas import Model, load_gpus, load_models, model_key
-from planner.errors import BadInput, suggest
+from planner.errors import BadInput, shown_text, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
@@ -411,7 +411,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     if (rate := (r.get("request_rate") or "").strip()) and rate.lower() not in ("inf", "infinity"):
         num("request_rate")   # the run's pacing, for the record (concurrency is given): 'abc', -5 were taken
     if model_key(r["model"]) not in models:   # the catalog's ids, as get_model reads them
-        return f"model not in catalog ({r['model']})"
+        return f"model not in catalog ({shown_text(r['model'])})"   # escaped: a quoted newline broke the summary
     opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
     dep = validate(BenchDeployment, {
         "model": r["model"], "gpu": r["gpu"], "engine": r["engine"], "mode": r["mode"], "cards": whole("cards"),
@@ -419,7 +419,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     if dep.mode != "agg":
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
     if dep.gpu not in load_gpus():
-        return f"GPU not in catalog ({r['gpu'].strip()})"   # as written
+        return f"GPU not in catalog ({shown_text(r['gpu'].strip())})"   # as written
     par = _par(dep.parallelism, f"{where}: parallelism", models[dep.model].arch.is_moe)
     if par.cards != dep.cards:
         raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from planner.catalog.schemas import GPU, Model, load_gpus, load_models
-from planner.errors import BadInput
+from planner.errors import BadInput, shown_text
 from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import csv_errors, read_text
 from planner.physics.perf import Parallelism
@@ -91,7 +91,7 @@ DOMAIN_MS = {f"silicon_{q}_ms": (RUN_DOMAIN[f"{q}_s"][1] * 1000.0, RUN_DOMAIN[f"
 def _row_problem(r: dict, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
     """The reason a CSV row cannot be interpreted, or None when it can."""
     if catalog_model_id(r["model_path"], models) is None:
-        return f"model not in catalog ({r['model_path']})"
+        return f"model not in catalog ({shown_text(r['model_path'])})"
     gid = SYSTEMS.get(r["system"])
     if gid is None or gid not in gpus:
         return f"GPU system not in catalog ({r['system']})"

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.errors import BadInput
+from planner.errors import BadInput, shown_text
 
 if TYPE_CHECKING:   # numpy is imported where a trace is read: problem files without one need none of it
     import numpy as np
@@ -88,11 +88,11 @@ def _find(header: list[str], kind: str, path: Path) -> int:
     found = [i for i, n in enumerate(names) if n in COLUMNS[kind]]
     if len(found) > 1:
         raise BadInput(f"{path}: the header has {len(found)} {kind} columns "
-                       f"({', '.join(header[i].strip() for i in found)}); keep one")
+                       f"({', '.join(shown_text(header[i].strip()) for i in found)}); keep one")
     if found:
         return found[0]
-    raise BadInput(f"{path}: no {kind} column; the header has {', '.join(header) or 'nothing'}, expected one of "
-                   f"{', '.join(COLUMNS[kind])} (case-insensitive)")
+    raise BadInput(f"{path}: no {kind} column; the header has {shown_text(', '.join(header)) or 'nothing'}, "
+                   f"expected one of {', '.join(COLUMNS[kind])} (case-insensitive)")
 
 
 def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
