@@ -101,6 +101,21 @@ def shown_text(text: object) -> str:
     return s if s.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
 
 
+def unexpanded(name: object) -> str:
+    """What to add to 'file not found' for a name that starts with '~' or holds '$': a shell expands
+    those on a command line, plan opens a name as it is written (a problem file's `model:
+    ~/models/config.json` was a bare 'file not found', a hunt of 2026-12-06).
+
+    >>> unexpanded("~/m/config.json")
+    ' (plan does not expand ~ or $VARIABLES in a file name: write the path out)'
+    >>> unexpanded("models/config.json")
+    ''
+    """
+    s = str(name)
+    return " (plan does not expand ~ or $VARIABLES in a file name: write the path out)" \
+        if s.startswith("~") or "/~" in s or "$" in s else ""   # "/~": read beside a problem file, dir/~/x
+
+
 def printable_lines(message: str) -> str:
     """A message's lines, each through `shown_text`: the net under the messages that escape the
     keys and file names they quote themselves (a file name reaches many)."""

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import BadInput, PlannerDeprecation, shown_text
+from planner.errors import BadInput, PlannerDeprecation, shown_text, unexpanded
 from planner.input.messages import describe_validation_error as describe_validation_error
 from planner.input.yamltext import (
     ESCAPED_SURROGATE,
@@ -38,7 +38,7 @@ def read_text(p: Path, kind: str) -> str:
     """The text of a regular file of at most MAX_INPUT_BYTES; BadInput naming the file otherwise."""
     if not p.exists():
         raise BadInput(f"{shown_text(p)}: " + ("a symbolic link to nothing (its target is missing, or links loop)"
-                                   if p.is_symlink() else "file not found"))
+                                   if p.is_symlink() else "file not found" + unexpanded(p)))
     if p.is_dir():
         raise BadInput(f"{shown_text(p)}: is a directory, expected a {kind} file")
     try:

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from planner.errors import BadInput, PlannerNotice
+from planner.errors import BadInput, PlannerNotice, unexpanded
 from planner.input.files import read_yaml, validate
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, TraceSpec
@@ -75,7 +75,7 @@ def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
         return
     if not Path(value).exists() and Path(value).suffix.lower() in suffixes and "\n" not in value:
         raise BadInput(f"{path}: {at}{key}: {value}: file not found beside the problem file ({here}) "
-                       f"nor in the current directory ({Path.cwd()})")
+                       f"nor in the current directory ({Path.cwd()}){unexpanded(value)}")
 
 
 def note_bare_tpot(data: Any, where: str) -> None:

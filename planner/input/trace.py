@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.errors import BadInput, shown_text
+from planner.errors import BadInput, shown_text, unexpanded
 
 if TYPE_CHECKING:   # numpy is imported where a trace is read: problem files without one need none of it
     import numpy as np
@@ -139,7 +139,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     import numpy as np
     try:
         if not path.exists():
-            raise BadInput(f"{path}: trace file not found")
+            raise BadInput(f"{path}: trace file not found{unexpanded(path)}")
         if not path.is_file():
             raise BadInput(f"{path}: not a regular file (a trace is a CSV file)")
     except OSError as e:   # a name longer than the system allows
