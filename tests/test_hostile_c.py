@@ -309,3 +309,37 @@ def test_a_quoted_newline_in_a_csv_cell_or_header_stays_on_the_messages_line(tmp
     code, out = run("solve", prob)
     assert code == 2 and len(out.strip().splitlines()) == 1, out
     assert "the header has TIMESTAMP, Context\\nTokens, GeneratedTokens, expected one of" in out, out
+
+
+def test_a_name_with_tilde_or_dollar_is_told_plan_does_not_expand_it(tmp_path, monkeypatch):
+    """`model: ~/models/config.json` in a problem file, a trace `file: ~/traces/t.csv` read beside a
+    problem in another directory, and a quoted '~/p.yaml' argument were a bare 'file not found': the
+    shell expands ~ and $HOME on a command line, plan opens a name as written, and says so now."""
+    monkeypatch.chdir(tmp_path)
+    hint = "(plan does not expand ~ or $VARIABLES in a file name: write the path out)"
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": "~/models/config.json"}))
+    assert code == 2 and out.strip().endswith(f"file not found beside the problem file ({tmp_path}) nor in the "
+                                              f"current directory ({tmp_path}) {hint}"), out
+    (tmp_path / "sub").mkdir()
+    prob = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "~/traces/t.csv", "period": "1h"}}}, "sub/t.yaml")
+    code, out = run("solve", prob)
+    assert code == 2 and f"sub/~/traces/t.csv: trace file not found {hint}" in out, out
+    code, out = run("solve", "$HOME/p.yaml")
+    assert code == 2 and f"$HOME/p.yaml: file not found {hint}" in out, out
+    code, out = run("solve", tmp_path / "nope.yaml")   # no ~ or $: no hint
+    assert code == 2 and out.strip().endswith("nope.yaml: file not found"), out
+
+
+def test_export_into_the_directory_holding_its_plan_is_not_told_to_pass_force(tmp_path):
+    """`plan export DIR/plan.json --out DIR` said 'pass --force to replace a previous export there',
+    and with --force 'holds the input DIR/plan.json; --force would delete it': advice that led to a
+    refusal. The input is named first, with or without --force."""
+    d = tmp_path / "d"
+    d.mkdir()
+    plan = d / "plan.json"
+    plan.write_bytes((ROOT / "tests" / "golden" / "solve" / "deepseek_qps.json").read_bytes())
+    for extra in ([], ["--force"]):
+        code, out = run("export", plan, "--target", "vllm", "--out", d, *extra)
+        assert code == 2 and f"{d}: holds the input {plan}; --force would delete it: export somewhere else" in out \
+            and "pass --force" not in out, out
+    assert plan.read_bytes() == (ROOT / "tests" / "golden" / "solve" / "deepseek_qps.json").read_bytes()

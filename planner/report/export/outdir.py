@@ -34,11 +34,11 @@ def check_out_dir(out_dir: str | Path, force: bool = False, protect: tuple[str |
         return out
     if not out.is_dir():
         raise BadInput(f"{out}: exists and is not a directory")
+    inside = [str(p) for p in protect if _within(Path(p), out)]
+    if inside:   # before the advice to pass --force, which would then refuse (a loop a hunt walked into)
+        raise BadInput(f"{out}: holds the input {inside[0]}; --force would delete it: export somewhere else")
     if not force:
         raise BadInput(f"{out}: exists and is not empty; pass --force to replace a previous export there")
-    inside = [str(p) for p in protect if _within(Path(p), out)]
-    if inside:
-        raise BadInput(f"{out}: holds the input {inside[0]}; --force would delete it: export somewhere else")
     entries = _entries(out)   # the previous export's manifest, read once
     foreign = sorted(set(p.name for p in out.iterdir()) - {n for n, _ in entries} - {EXPORT_MANIFEST})
     if not (out / EXPORT_MANIFEST).is_file() or foreign:
