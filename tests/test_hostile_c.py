@@ -343,3 +343,14 @@ def test_export_into_the_directory_holding_its_plan_is_not_told_to_pass_force(tm
         assert code == 2 and f"{d}: holds the input {plan}; --force would delete it: export somewhere else" in out \
             and "pass --force" not in out, out
     assert plan.read_bytes() == (ROOT / "tests" / "golden" / "solve" / "deepseek_qps.json").read_bytes()
+
+
+def test_a_plan_given_as_the_model_is_named_a_plan_not_four_missing_fields(tmp_path, monkeypatch):
+    """`model: plan.json` (a plan of `plan solve --out`, not a config.json) listed four missing
+    config.json fields, one line each; it is named for what it is, in one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plan.json").write_bytes((ROOT / "tests" / "golden" / "solve" / "deepseek_qps.json").read_bytes())
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": "plan.json"}))
+    assert code == 2 and len(out.strip().splitlines()) == 1, out
+    assert out.strip().endswith(f"model: {tmp_path / 'plan.json'}: is a plan (JSON of plan solve --out), not a "
+                                "model's config.json: give the model's id or its Hugging Face config.json"), out

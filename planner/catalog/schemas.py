@@ -380,6 +380,9 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
     data = read_json(p)
     if not isinstance(data, dict):
         raise BadInput(f"{p}: expected a JSON object")
+    if {"schema_version", "pools"} <= data.keys() and "hidden_size" not in data:   # listed 4 missing fields
+        raise BadInput(f"{p}: is a plan (JSON of plan solve --out), not a model's config.json: give the "
+                       f"model's id or its Hugging Face config.json")
     if isinstance(data.get("text_config"), dict):  # multimodal wrappers keep the LM inside
         data = {**data, **data["text_config"]}
     known = {k: v for k, v in data.items() if k in HFConfig.model_fields}
