@@ -354,3 +354,15 @@ def test_a_plan_given_as_the_model_is_named_a_plan_not_four_missing_fields(tmp_p
     assert code == 2 and len(out.strip().splitlines()) == 1, out
     assert out.strip().endswith(f"model: {tmp_path / 'plan.json'}: is a plan (JSON of plan solve --out), not a "
                                 "model's config.json: give the model's id or its Hugging Face config.json"), out
+
+
+def test_a_quantity_past_the_largest_float_is_named_as_written_without_advice_to_add_ms(tmp_path):
+    """`tpot: 1e400ms` was refused as 'got inf', and `plan init --tpot 1e400` first advised writing
+    '1e400ms' (as for a bare 20, read as seconds), then refused 'got inf': the value is named as
+    written, and a number no float holds gets no advice about its unit."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": "1e400ms"}}))
+    assert code == 2 and "slo.tpot: '1e400ms' is past the largest number plan reads" in out and "inf" not in out, out
+    code, out = run("init", "--model", "llama-3.1-8b", "--tpot", "1e400", "--out", tmp_path / "i.yaml")
+    assert code == 2 and out.strip() == ("error: plan init: slo.tpot: '1e400' is past the largest number plan reads; "
+                                         "write it like \"50ms\", \"2s\", \"1.5min\" (got '1e400')"), out
+    assert not (tmp_path / "i.yaml").exists()

@@ -8,6 +8,7 @@ written (``GiB``). ``B`` is a byte, ``b`` a bit. Bare numbers are taken as alrea
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -59,6 +60,10 @@ EXAMPLES: dict[Dimension, str] = {
 
 class UnitError(ValueError):
     """A quantity string that cannot be read in the dimension asked for."""
+
+
+class QuantityOverflow(UnitError):
+    """A quantity string past the largest float ('1e400ms'): read, but no finite number."""
 
 
 def _prefix(p: str) -> float | None:
@@ -120,14 +125,15 @@ def parse_quantity(value: object, dim: Dimension) -> float:
     if not m:
         raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity; write it like {EXAMPLES[dim]}")
     number, unit = float(m.group(1)), (m.group(2) or "")
-    if unit == "":
-        return number
-    scale = _scale(unit, dim)
+    scale = _scale(unit, dim) if unit else 1.0
     if scale is None:
         raise UnitError(
             f"unknown {dim} unit {shown_value(unit)} in {shown_value(value)}; write it like {EXAMPLES[dim]}"
         )
-    return number * scale
+    if math.isinf(number * scale):   # '1e400ms' was refused as 'got inf', not as written
+        raise QuantityOverflow(f"{shown_value(value)} is past the largest number plan reads; "
+                               f"write it like {EXAMPLES[dim]}")
+    return number if not unit else number * scale
 
 
 def format_time(seconds: float, extra: int = 0) -> str:
@@ -157,7 +163,7 @@ def note_bare_tpot_seconds(where: str, text: str) -> None:
         v = float(text.strip())
     except ValueError:   # it carries a unit (or is not a number: refused elsewhere)
         return
-    if v >= 1.0:
+    if 1.0 <= v < math.inf:   # inf (1e400) is refused with its own message: no advice to write 1e400ms
         import warnings
 
         from planner.errors import PlannerNotice

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from planner.catalog.schemas import gpu_key
 from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import SLO, Problem, Workload
-from planner.input.units import UnitError, format_time, note_bare_tpot_seconds, parse_quantity
+from planner.input.units import QuantityOverflow, UnitError, format_time, note_bare_tpot_seconds, parse_quantity
 from planner.input.values import MAX_QPS, MAX_SECONDS
 from planner.plan.candidates import CandidateSet
 from planner.plan.resolve import resolve
@@ -58,6 +58,8 @@ def _parse_value(name: str, text: str) -> float:
         raise BadInput(f"--{name}: cannot read {text!r}; write values {hint} (ASCII digits, no '_')")
     try:
         v = parse_quantity(text, "time") if name in LATENCY_AXES else float(text)
+    except QuantityOverflow:   # '1e400s': read, but past the largest float (below, as for '1e400')
+        v = math.inf
     except (UnitError, ValueError):
         hint = 'like "15ms" or "2s"' if name in LATENCY_AXES else "like 200"
         raise BadInput(f"--{name}: cannot read {text!r}; write values {hint}") from None
