@@ -1,0 +1,54 @@
+"""The queues and candidates of many shapes as arrays against the per-element path they replace.
+
+Candidates must not move by a bit, so each array path must give every element the float the
+scalar code gives it: the slot queue's growing-hold chain (`queueing.state_dependent_many`
+against `_state_dependent_scalar`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.physics import queueing
+
+
+def bits(x) -> bytes:
+    return np.asarray(x, dtype=float).tobytes()
+
+
+def _queues(n: int, seed: int):
+    """Slot queues near and far from their slots, stable and not, peaked and not, short chains
+    (a float loop in the scalar) and long ones (numpy in the scalar), fewer slots than the peak."""
+    rng = np.random.default_rng(seed)
+    c = np.floor(np.exp(rng.uniform(0.0, 10.0, n)))
+    a = c * rng.uniform(0.3, 1.02, n) - rng.uniform(0.0, 3.0, n) * np.sqrt(c) * rng.integers(0, 2, n)
+    hold = rng.uniform(0.01, 30.0, n) * (rng.uniform(size=n) > 0.01)
+    full = hold * rng.uniform(0.9, 1.6, n)
+    cv2 = rng.uniform(0.0, 4.0, n)
+    peak = np.where(rng.uniform(size=n) < 0.4, 1.0, rng.uniform(1.0, 5.0, n))
+    return a, c, hold, cv2, full, peak
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_chains_as_arrays_are_each_queue_s_scalar(seed):
+    a, c, hold, cv2, full, peak = _queues(20_000, seed)
+    got = queueing.state_dependent_many(a, c, hold, cv2, full, peak)
+    want = [queueing._state_dependent_scalar(*map(float, q)) for q in zip(a, c, hold, cv2, full, peak)]
+    assert bits(got) == bits(want)
+    finite = np.isfinite(got) & (got > 0)
+    assert finite.sum() > 5_000 and np.isinf(got).sum() > 1_000 and (got == 0).sum() > 1_000
+    terms = np.minimum(c, np.ceil(c - a + 9.0 * np.sqrt(np.maximum(a, 0.0)) + 10.0))
+    assert (finite & (terms > queueing.ERLANG_LOOP_TERMS)).any() and (finite & (terms <= 20)).any()
+
+
+def test_the_array_slot_wait_takes_the_chains_as_arrays():
+    """`slot_wait_s` of arrays with a growing hold: each element the scalar call's float (one slot
+    at a peak above one: no chain terms at all; an unstable queue; one far from its slots)."""
+    a = np.array([0.5, 11.8, 3.0, 16.9, 10.0, 60.0, 2900.0])
+    c = np.array([1, 17, 4, 17, 200, 70, 3000])
+    hold, full = np.full(7, 18.5), np.array([20.0, 21.6, 20.0, 30.0, 19.0, 25.0, 19.0])
+    for peak in (1.0, 1.7):
+        got = queueing.slot_wait_s(a, c, hold, 0.6, full, peak)
+        want = [queueing.slot_wait_s(float(x), int(y), 18.5, 0.6, float(f), peak) for x, y, f in zip(a, c, full)]
+        assert bits(got) == bits(want)
