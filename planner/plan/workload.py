@@ -88,7 +88,7 @@ class WorkloadContext:
         elsewhere, the request reads its prefix from the cache of the instance it decodes on)."""
         return self.s_in * self.p_dec / self.s_dec if self.s_dec > 0 and not self.first_token_decoded else 0.0
 
-    @property
+    @functools.cached_property
     def decode_hold_cv2(self) -> float:
         """Squared coefficient of variation of L − 1 over the requests that decode: how a decode
         slot's hold varies."""
@@ -99,7 +99,7 @@ class WorkloadContext:
         mean = sum(n * p for n, p in lives) / share
         return sum(p * (n - mean) ** 2 for n, p in lives) / share / mean**2
 
-    @property
+    @functools.cached_property
     def decode_lives(self) -> tuple[tuple[float, float], ...]:
         """(decode tokens L − 1, share of requests) of the outputs longer than one token."""
         return tuple((s, p) for s, p, _ in self.tpot_terms)
@@ -220,7 +220,7 @@ class WorkloadContext:
             lo, hi = (mid, hi) if above(mid) > 1.0 - q else (lo, mid)
         return hi
 
-    @property
+    @functools.cached_property
     def slot_wait_per_token(self) -> float:
         """The TPOT one second of wait before the second token adds: the mean of 1/(L − 1) over
         the outputs longer than one token (0 when there are none)."""
@@ -245,11 +245,11 @@ class WorkloadContext:
         per = self.s_dec / self.p_dec
         return per * tpot_s, None if tpot_full_s is None else per * tpot_full_s
 
-    @property
+    @functools.cached_property
     def ttft_limit(self) -> float:
         return min(t.limit for t in self.targets)
 
-    @property
+    @functools.cached_property
     def ttft_quantile(self) -> float:
         """The highest quantile among the TTFT targets' statistics (0.99 for p99), 0 when every
         target is the mean."""
