@@ -2,7 +2,8 @@
 
 Candidates must not move by a bit, so each array path must give every element the float the
 scalar code gives it: the slot queue's growing-hold chain (`queueing.state_dependent_many`
-against `_state_dependent_scalar`).
+against `_state_dependent_scalar`) and the MoE passes' powers taken once per run of equal pairs
+(`physics.many._pow_pairs` against one `pow` per pair).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.physics import queueing
+from planner.physics import many, queueing
 
 
 def bits(x) -> bytes:
@@ -52,3 +53,16 @@ def test_the_array_slot_wait_takes_the_chains_as_arrays():
         got = queueing.slot_wait_s(a, c, hold, 0.6, full, peak)
         want = [queueing.slot_wait_s(float(x), int(y), 18.5, 0.6, float(f), peak) for x, y, f in zip(a, c, full)]
         assert bits(got) == bits(want)
+
+
+def test_powers_once_per_run_are_each_pair_s_power():
+    rng = np.random.default_rng(3)
+    exps = np.repeat(rng.uniform(0.0, 300.0, 50), rng.integers(1, 6, 50))
+    exps[:3] = [0.0, -0.0, 0.0]
+    exps[10:12] = np.nan
+    bases = np.repeat(rng.uniform(0.0, 1.0, 20), len(exps) // 20 + 1)[:len(exps)]
+    bases[5:8] = [0.0, -0.0, -0.0]
+    for b in (bases, 0.96875):
+        got = many._pow_pairs(b, exps)
+        assert bits(got) == bits(many._pow_list(b, exps))
+    assert bits(many._pow_pairs(bases[:1], exps[:1])) == bits([bases[0] ** exps[0]])

@@ -298,7 +298,27 @@ def _curve_times(pt: _Points, curve: str, flops, rows, kappa):
 
 def _pow_pairs(bases, exponents: np.ndarray) -> np.ndarray:
     """bases[i] ** exponents[i] (or bases ** exponents[i], one base) with Python's float power
-    (`batched._pow_each`'s: the builtin `pow` of two floats is `**`)."""
+    (`batched._pow_each`'s: the builtin `pow` of two floats is `**`), taken once for a run of pairs
+    equal bit for bit (a grid's chunk multiples often share a pass's tokens) and repeated."""
+    n = len(exponents)
+    if n < 2:
+        return _pow_list(bases, exponents)
+    bits = np.ascontiguousarray(exponents, dtype=float).view(np.int64)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(bits[1:], bits[:-1], out=new[1:])
+    if isinstance(bases, np.ndarray):
+        b_bits = np.ascontiguousarray(bases, dtype=float).view(np.int64)
+        new[1:] |= b_bits[1:] != b_bits[:-1]
+    starts = np.flatnonzero(new)
+    if len(starts) == n:
+        return _pow_list(bases, exponents)
+    firsts = _pow_list(bases[starts] if isinstance(bases, np.ndarray) else bases, exponents[starts])
+    return np.repeat(firsts, np.diff(np.append(starts, n)))
+
+
+def _pow_list(bases, exponents: np.ndarray) -> np.ndarray:
+    """bases[i] ** exponents[i] (or bases ** exponents[i]) one pair at a time, with Python's `pow`."""
     if isinstance(bases, np.ndarray):
         return np.array(list(map(pow, bases.tolist(), exponents.tolist())), dtype=float)
     return np.array(list(map(float(bases).__pow__, exponents.tolist())), dtype=float)
