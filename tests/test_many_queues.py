@@ -2,16 +2,25 @@
 
 Candidates must not move by a bit, so each array path must give every element the float the
 scalar code gives it: the slot queue's growing-hold chain (`queueing.state_dependent_many`
-against `_state_dependent_scalar`) and the MoE passes' powers taken once per run of equal pairs
-(`physics.many._pow_pairs` against one `pow` per pair).
+against `_state_dependent_scalar`), the MoE passes' powers taken once per run of equal pairs
+(`physics.many._pow_pairs` against one `pow` per pair), and whole problems' candidates (MoE and
+dense, pp > 1, MTP drafts, prompt mixes, a p99 TPOT) against those of the per-element path.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from planner.input.load import load_problem
 from planner.physics import many, queueing
+from planner.plan import candidate as candidate_mod
+from planner.plan import candidates as candidates_mod
+from planner.plan.resolve import resolve
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bits(x) -> bytes:
@@ -66,3 +75,43 @@ def test_powers_once_per_run_are_each_pair_s_power():
         got = many._pow_pairs(b, exps)
         assert bits(got) == bits(many._pow_list(b, exps))
     assert bits(many._pow_pairs(bases[:1], exps[:1])) == bits([bases[0] ** exps[0]])
+
+
+def _one_by_one_candidates(self, dep, w, mem_limit, g):
+    """`_Pick.candidates` point by point, as before the arrays: each point's memory at its batch
+    (`perf.memory_use`) and its step's `PhaseTime.bound`."""
+    import math
+
+    from planner.physics import perf
+    nic = dep.par.cards * dep.gpu.nic_bytes_per_s
+    out = []
+    for j, (pt, r) in enumerate(zip(self.at.tolist(), self.sel.tolist())):
+        out.append(candidates_mod.Candidate(
+            "colocated", dep.gpu.id, dep.par, g.b_int[pt], float(g.chunk_c[r]), float(self.prefill[j]),
+            float(self.raw[j]), float(self.decode[j]), float(g.rho[r]), float(g.service[r]), float(self.ttft[j]),
+            float(g.t_stat[pt]), 0.0, nic, perf.memory_use(dep, math.ceil(g.b_stat[pt]), w.ctx_peak).total_bytes,
+            g.st.at(pt).bound, "memory" if math.ceil(g.b_stat[pt]) >= mem_limit else "slo", dep.spec))
+    return out
+
+
+def _per_element_chains(a, c, hold, cv2, full, peak):
+    return np.array([queueing._state_dependent_scalar(*map(float, q)) for q in zip(a, c, hold, cv2, full, peak)])
+
+
+@pytest.mark.parametrize("name", ["deepseek_qps.yaml", "deepseek_mtp.yaml", "deepseek_trace.yaml", "deepseek_p99.yaml",
+                                  "llama70b_chat.yaml", "rag_long_context.yaml", "deepseek_b200_fp4_experts.yaml"])
+def test_a_problem_s_candidates_are_the_per_element_path_s(name, monkeypatch):
+    """Every candidate and rejection of the problem (MoE and dense, pp > 1, MTP, prompt mixes, p99)
+    the same, by repr, as with the chains, the powers and the colocated candidates one by one."""
+    res = resolve(load_problem(ROOT / "problems" / name), name)
+    candidate_mod.clear_memo()
+    got = candidates_mod.generate(res)
+    with monkeypatch.context() as m:
+        m.setattr(queueing, "state_dependent_many", _per_element_chains)
+        m.setattr(many, "_pow_pairs", many._pow_list)
+        m.setattr(candidates_mod._Pick, "candidates", _one_by_one_candidates)
+        candidate_mod.clear_memo()
+        want = candidates_mod.generate(res)
+    candidate_mod.clear_memo()
+    assert len(got.candidates) > 10
+    assert repr(got) == repr(want)

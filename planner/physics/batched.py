@@ -17,7 +17,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planner.physics.deployment import ACT_BYTES, Deployment, PhaseTime, indexer_flops, indexer_reads
+from planner.physics.deployment import (
+    ACT_BYTES,
+    Deployment,
+    PhaseTime,
+    draft_share,
+    indexer_flops,
+    indexer_reads,
+    kv_bytes_per_sequence,
+)
 from planner.physics.gemm import roofline_seconds
 from planner.physics.perf import prefill_attention_flops
 from planner.physics.queueing import wait
@@ -45,6 +53,27 @@ class PhaseArrays:
 
     def take(self, idx: np.ndarray) -> PhaseArrays:
         return PhaseArrays(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+
+BOUNDS = ("compute", "memory", "communication", "overhead")   # `PhaseTime.bound`'s order of parts
+
+
+def bounds(t: PhaseArrays) -> list[str]:
+    """`PhaseTime.bound` of every point: the largest of compute, memory, communication and overhead
+    (the first of equals, as `max` takes it), compute below the ridge counted as memory."""
+    parts = np.stack([t.compute_s, t.memory_s, t.comm_s, t.overhead_s])
+    if np.isnan(parts).any():   # `max` and `argmax` treat NaN differently: each point's own
+        return [t.at(i).bound for i in range(len(t.time_s))]
+    top = np.argmax(parts, axis=0)
+    top[(top == 0) & t.below_ridge] = 1
+    return [BOUNDS[k] for k in top.tolist()]
+
+
+def memory_totals(dep: Deployment, batches: np.ndarray, context_tokens: float) -> np.ndarray:
+    """`deployment.memory_use(dep, b, context_tokens).total_bytes` of every whole batch b: the weights
+    (with the draft's) plus b sequences' KV, the same operations per element."""
+    weights = dep.weights_bytes_per_card * (1 + draft_share(dep))
+    return weights + np.asarray(batches, dtype=np.int64) * kv_bytes_per_sequence(dep, context_tokens)
 
 
 def where(mask: np.ndarray, a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:

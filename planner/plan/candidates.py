@@ -10,11 +10,10 @@ in `candidate`, prefill instances in `prefill`, decode instances in `decode`; co
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
-from planner.physics import perf
+from planner.physics import batched, perf
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
 from planner.plan import colocated_many
@@ -176,18 +175,21 @@ class _Pick:
 
     def candidates(self, dep: Deployment, w: WorkloadContext, mem_limit: int,
                    g: ColocatedTable) -> list[Candidate]:
-        par, gpu_id = dep.par, dep.gpu.id
+        """The kept points as `Candidate`s, each field the float the point's own arithmetic gives (memory
+        and what bounds the step: `batched.memory_totals`, `batched.bounds`)."""
+        import numpy as np
+        par, gpu_id, spec = dep.par, dep.gpu.id, dep.spec
         nic = par.cards * dep.gpu.nic_bytes_per_s
-        out = []
-        for j, (pt, r) in enumerate(zip(self.at.tolist(), self.sel.tolist())):
-            b = g.b_int[pt]
-            out.append(Candidate("colocated", gpu_id, par, b, float(g.chunk_c[r]), float(self.prefill[j]),
-                                 float(self.raw[j]), float(self.decode[j]), float(g.rho[r]), float(g.service[r]),
-                                 float(self.ttft[j]), float(g.t_stat[pt]), 0.0, nic,
-                                 memoised(perf.memory_use, dep, math.ceil(g.b_stat[pt]), w.ctx_peak).total_bytes,
-                                 g.st.at(pt).bound, "memory" if math.ceil(g.b_stat[pt]) >= mem_limit else "slo",
-                                 dep.spec))
-        return out
+        b_mem = np.ceil(g.b_stat[self.at]).astype(np.int64)   # the batch memory holds at the statistic
+        mem = batched.memory_totals(dep, b_mem, w.ctx_peak).tolist()
+        bound = batched.bounds(g.st.take(self.at))
+        b_int, chunk, rho, service, t_stat = g.b_int, g.chunk_c[self.sel], g.rho[self.sel], g.service[self.sel], \
+            g.t_stat[self.at]
+        return [Candidate("colocated", gpu_id, par, b_int[pt], c, p, x, d, r, s, tt, ts, 0.0, nic, m, bd,
+                          "memory" if bm >= mem_limit else "slo", spec)
+                for pt, c, p, x, d, r, s, tt, ts, m, bd, bm in zip(
+                    self.at.tolist(), chunk.tolist(), self.prefill.tolist(), self.raw.tolist(), self.decode.tolist(),
+                    rho.tolist(), service.tolist(), self.ttft.tolist(), t_stat.tolist(), mem, bound, b_mem.tolist())]
 
 
 def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: ColocatedTable,
