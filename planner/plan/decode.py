@@ -131,6 +131,22 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
             if step > 1 and search[2] - search[1] > 1:
                 left.append(search)
         searches = left
+    if not w.first_token_decoded:   # the slot tables the candidates' slot searches read (a mean batch
+        # below the largest batch within the limit, at or above the no-wait bound: `_within_slot_wait`)
+        slot_tables_all([(dep, c) for dep, c, b_cap in _batch_caps(res, items, w)
+                         if b_cap - 1 >= max(1.0, no_wait_below(c))], w)
+
+
+def _batch_caps(res: Resolved, items, w: WorkloadContext) -> list[tuple[Deployment, int, int]]:
+    """(deployment, memory slots, largest batch within the TPOT limit: `_max_batch_within`, its search
+    memoised) of each item whose memory holds a sequence."""
+    out = []
+    for opt, par, spec in items:
+        dep = deployment(res, opt, par, spec)
+        slots = memoised(perf.max_batch, dep, w.ctx_peak)
+        if slots >= 1:
+            out.append((dep, slots, _max_batch_within(dep, w.ctx_decode, slots, w.tpot_limit / _join(dep, w))))
+    return out
 
 
 def _join(dep: Deployment, w: WorkloadContext) -> float:
@@ -179,7 +195,7 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
     and workload but not per TPOT limit: the steps in one numpy call, the slot terms
     (`WorkloadContext.slot_tpot_s`) filled in as the bisections of successive limits ask for them.
     Elementwise arithmetic, so each entry is the float a search up to a lower batch computes."""
-    key = (w.ctx_decode, w.tpot_spread, w.s_dec, w.p_dec, w.s_out_var, w.decode_lives, slots)
+    key = _slot_key(w, slots)
     hit = recall("_slot_table", dep, key)
     if hit is None:
         import numpy as np
@@ -199,6 +215,47 @@ def _slot_table(dep: Deployment, w: WorkloadContext, slots: int, floor: float):
         hit = (start, t_seen.tolist(), t_stat.tolist(), {})
         remember("_slot_table", dep, key, hit)
     return hit
+
+
+def _slot_key(w: WorkloadContext, slots: int) -> tuple:
+    """What a `_slot_table` depends on beyond its deployment: the workload's decode side and the slots."""
+    return (w.ctx_decode, w.tpot_spread, w.s_dec, w.p_dec, w.s_out_var, w.decode_lives, slots)
+
+
+def slot_tables_all(items: list[tuple[Deployment, int]], w: WorkloadContext) -> None:
+    """`_slot_table` of every (deployment, slots) of `items` not yet memoised, remembered as it would
+    be: the steps of the deployments of one `physics.many.group_key` (and tokens per step) in one
+    `ShapeGroup.decode_steps` call per pass, each point the float of the deployment's own table (the
+    same elementwise arithmetic, each point at its deployment's slots); others each alone."""
+    import numpy as np
+    todo: dict[tuple, list[tuple[Deployment, int]]] = {}
+    for dep, slots in items:
+        if recall("_slot_table", dep, _slot_key(w, slots)) is None:
+            key = group_key(dep)
+            if key is None:
+                _slot_table(dep, w, slots, no_wait_below(slots))
+            else:
+                todo.setdefault((key, perf.tokens_per_step(dep)), []).append((dep, slots))
+    for (_, per_step), group in todo.items():
+        g = ShapeGroup([dep for dep, _ in group])
+        starts = [max(1, int(no_wait_below(c))) for _, c in group]
+        sizes = [c + 1 - s for s, (_, c) in zip(starts, group)]
+        idx = np.repeat(np.arange(len(group)), sizes)
+        pts = np.concatenate([np.arange(s, c + 1, dtype=float) for s, (_, c) in zip(starts, group)])
+        slots = np.repeat(np.array([c for _, c in group], dtype=float), sizes)
+        seen = np.minimum(pts + 1.0, slots)        # the batch a request sees (`batch_seen`)
+        grids = [pts, seen, *([pts + w.tpot_spread * np.sqrt(pts)] if w.tpot_spread else [])]
+        steps = batched.split(g.decode_steps(np.tile(idx, len(grids)), np.concatenate(grids), w.ctx_decode),
+                              [len(pts)] * len(grids))
+        t = steps[0].time_s / per_step
+        t_seen = t_stat = steps[1].time_s / per_step
+        if w.tpot_spread:   # as `_slot_table`: the statistic's batch with the step's feedback
+            b_q = seen_statistic_batch(pts, seen, feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step),
+                                       w.tpot_statistic, slots)
+            t_stat = g.decode_steps(idx, b_q, w.ctx_decode).time_s / per_step
+        cuts = np.cumsum(sizes)[:-1]
+        for (dep, c), start, a, b in zip(group, starts, np.split(t_seen, cuts), np.split(t_stat, cuts)):
+            remember("_slot_table", dep, _slot_key(w, c), (start, a.tolist(), b.tolist(), {}))
 
 
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
