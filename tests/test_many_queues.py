@@ -148,3 +148,20 @@ def test_slot_tables_together_are_each_shape_s_table(name):
     candidate_mod.clear_memo()
     for (d, _), x, y in zip(items, together, alone):
         assert x[0] == y[0] and bits(x[1]) == bits(y[1]) and bits(x[2]) == bits(y[2]) and x[3] == y[3] == {}, d.par
+
+
+def test_seen_shares_of_sets_together_are_each_set_s_alone():
+    """`packed.seen_shares` takes 1 − φⁿ and n·(1 − φ) once for a length both sets of lives hold
+    (the requests' and the tokens'): each set's shares the floats of that set asked alone."""
+    from planner.physics import packed
+    rng = np.random.default_rng(5)
+    n = 2_000
+    f = rng.uniform(0.05, 1.0, n)
+    t_d = rng.uniform(0.01, 0.05, n)
+    t_c = t_d + rng.uniform(0.0, 0.2, n)
+    k, ratio = rng.uniform(0.2, 3.0, n), rng.uniform(1.0, 3.0, n)
+    lives = ((199.0, 0.5), (999.0, 0.3), (3999.0, 0.2))
+    sets = (lives, packed.token_lives(lives), ())
+    together = packed.seen_shares(f, t_c, t_d, k, ratio, sets, 1.7)
+    for s, got in zip(sets, together):
+        assert bits(got) == bits(packed.seen_shares(f, t_c, t_d, k, ratio, (s,), 1.7)[0])

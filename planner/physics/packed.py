@@ -272,6 +272,7 @@ def seen_shares(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio,
                                        step_prompts)
         delta = t_d + lone + lam * arrived_in * inc - t_bar       # its own step above the mean
         outs = []
+        parts: dict[float, tuple] = {}   # (1 − φⁿ, n·(1 − φ)) of each n: the sets share their lengths
         for lives in lives_sets:
             if not lives:
                 outs.append(f if f.ndim else float(f))
@@ -280,7 +281,9 @@ def seen_shares(f, t_chunk_s, t_plain_s, prompts_per_chunk_step, work_sq_ratio,
             g = 0.0
             for tokens, p in lives:
                 n = max(tokens / tokens_per_step, 1.0)
-                g = g + p * phi * (1.0 - phi**n) / (n * (1.0 - phi))
+                if n not in parts:
+                    parts[n] = (1.0 - phi**n, n * (1.0 - phi))
+                g = g + p * phi * parts[n][0] / parts[n][1]
             seen = t_bar + delta * g / share
             out = np.where((f > 0) & (extra > 0), (seen - t_d) / extra, f)
             outs.append(out if out.ndim else float(out))
