@@ -12,7 +12,6 @@ to it, in the same order, so every value is the same float (tests/test_many_shap
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -142,11 +141,12 @@ def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk) -> li
     out = []
     edges = np.concatenate([[0], np.cumsum(sizes)])
     f_edges = np.searchsorted(fit, edges)
-    for k, means in enumerate(per_shape):
+    # each point's whole batch, max(1, ⌈mean⌉) (`table`'s, from the grid's means: the same floats)
+    b_ints = np.maximum(np.ceil(bs), 1.0).astype(np.int64).tolist()
+    for k in range(len(per_shape)):
         lo, hi, flo, fhi = int(edges[k]), int(edges[k + 1]), int(f_edges[k]), int(f_edges[k + 1])
-        b_int = [m for m in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]
         cut = slice(lo, hi)
-        head = (b_int, bs[cut], p[cut], st.take(cut), t[cut], t_stat[cut], b_stat[cut], fit[flo:fhi] - lo)
+        head = (b_ints[lo:hi], bs[cut], p[cut], st.take(cut), t[cut], t_stat[cut], b_stat[cut], fit[flo:fhi] - lo)
         if fhi == flo:
             none = np.empty(0)
             out.append(ColocatedTable(*head, *[none] * 9, np.zeros(0, dtype=bool)))
