@@ -120,12 +120,12 @@ def test_a_problem_s_candidates_are_the_per_element_path_s(name, monkeypatch):
 @pytest.mark.parametrize("name", ["deepseek_mtp.yaml", "deepseek_p99.yaml", "llama70b_chat.yaml", "deepseek_trace.yaml",
                                   "small_model_cheap_card.yaml"])
 def test_slot_tables_together_are_each_shape_s_table(name):
-    """`decode.slot_tables_all` remembers for every shape the very table `_slot_table` builds alone
+    """`decode_tables.slot_tables_all` remembers for every shape the very table `slot_table` builds alone
     (MTP drafts, a p99 TPOT's statistic batches, prompt mixes, pp > 1)."""
     from planner.physics import perf
     from planner.physics.queueing import no_wait_below
     from planner.plan.candidate import deployment
-    from planner.plan.decode import _slot_key, _slot_table, slot_tables_all
+    from planner.plan.decode_tables import slot_key, slot_table, slot_tables_all
     from planner.plan.shapes import shapes_for
     from planner.plan.speculative import speculations
     from planner.plan.workload import workload_context
@@ -142,9 +142,9 @@ def test_slot_tables_together_are_each_shape_s_table(name):
     assert len(items) > 5 and any(d.par.pp > 1 for d, _ in items)
     candidate_mod.clear_memo()
     slot_tables_all(items, w)
-    together = [candidate_mod.recall("_slot_table", d, _slot_key(w, c)) for d, c in items]
+    together = [candidate_mod.recall("_slot_table", d, slot_key(w, c)) for d, c in items]
     candidate_mod.clear_memo()
-    alone = [_slot_table(d, w, c, no_wait_below(c)) for d, c in items]
+    alone = [slot_table(d, w, c, no_wait_below(c)) for d, c in items]
     candidate_mod.clear_memo()
     for (d, _), x, y in zip(items, together, alone):
         assert x[0] == y[0] and bits(x[1]) == bits(y[1]) and bits(x[2]) == bits(y[2]) and x[3] == y[3] == {}, d.par
