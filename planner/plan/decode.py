@@ -96,14 +96,17 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
     here ends where `decode_candidate`'s does; one that did not would be computed again there."""
     import numpy as np
     searches = []
+    caps = []   # (deployment, slots, largest batch within the limit, or the search that finds it)
     for opt, par, spec in items:
         dep = deployment(res, opt, par, spec)
         limit_b = memoised(perf.max_batch, dep, w.ctx_peak)
         if limit_b < 1:
             continue
         limit = w.tpot_limit / _join(dep, w)
-        if limit_b > 2 and _without_search(dep, w.ctx_decode, limit_b, limit) is None:   # a bracket to search
+        known = _without_search(dep, w.ctx_decode, limit_b, limit) if limit_b > 2 else None
+        if limit_b > 2 and known is None:   # a bracket to search
             searches.append([dep, 1, limit_b, limit])
+        caps.append((dep, limit_b, searches[-1] if limit_b > 2 and known is None else known))
     built: dict[tuple, tuple[ShapeGroup, dict[int, int]]] = {}   # a group's deployments and their positions
     while searches:
         todo: dict[tuple, list] = {}   # the searches whose round is not memoised (a sweep's mostly are), by group
@@ -133,20 +136,16 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
         searches = left
     if not w.first_token_decoded:   # the slot tables the candidates' slot searches read (a mean batch
         # below the largest batch within the limit, at or above the no-wait bound: `_within_slot_wait`)
-        slot_tables_all([(dep, c) for dep, c, b_cap in _batch_caps(res, items, w)
-                         if b_cap - 1 >= max(1.0, no_wait_below(c))], w)
+        slot_tables_all([(dep, c) for dep, c, b_cap in caps
+                         if _cap_of(dep, w, c, b_cap) - 1 >= max(1.0, no_wait_below(c))], w)
 
 
-def _batch_caps(res: Resolved, items, w: WorkloadContext) -> list[tuple[Deployment, int, int]]:
-    """(deployment, memory slots, largest batch within the TPOT limit: `_max_batch_within`, its search
-    memoised) of each item whose memory holds a sequence."""
-    out = []
-    for opt, par, spec in items:
-        dep = deployment(res, opt, par, spec)
-        slots = memoised(perf.max_batch, dep, w.ctx_peak)
-        if slots >= 1:
-            out.append((dep, slots, _max_batch_within(dep, w.ctx_decode, slots, w.tpot_limit / _join(dep, w))))
-    return out
+def _cap_of(dep: Deployment, w: WorkloadContext, slots: int, found) -> int:
+    """`_max_batch_within` of a shape from what `search_all` found: its value, its ended search's
+    bracket, or (None: two slots or fewer) the function itself."""
+    if found is None:
+        return _max_batch_within(dep, w.ctx_decode, slots, w.tpot_limit / _join(dep, w))
+    return found[1] if isinstance(found, list) else found
 
 
 def _join(dep: Deployment, w: WorkloadContext) -> float:
