@@ -165,3 +165,30 @@ def test_seen_shares_of_sets_together_are_each_set_s_alone():
     together = packed.seen_shares(f, t_c, t_d, k, ratio, sets, 1.7)
     for s, got in zip(sets, together):
         assert bits(got) == bits(packed.seen_shares(f, t_c, t_d, k, ratio, (s,), 1.7)[0])
+
+
+@pytest.mark.parametrize("name", ["deepseek_mtp.yaml", "deepseek_p99.yaml", "llama70b_chat.yaml",
+                                  "small_model_cheap_card.yaml", "deepseek_b200_fp4_experts.yaml"])
+def test_first_tpots_together_are_perf_s(name):
+    """`decode._first_tpots` remembers, for the batches each decode search starts from (one sequence
+    and the memory's slots), the very float `perf.tpot` gives each shape alone (MoE and dense,
+    pp > 1, MTP drafts, FP4 experts)."""
+    from planner.physics import perf
+    from planner.plan.candidate import deployment
+    from planner.plan.decode import _first_tpots
+    from planner.plan.shapes import shapes_for
+    from planner.plan.speculative import speculations
+    from planner.plan.workload import workload_context
+    res = resolve(load_problem(ROOT / "problems" / name), name)
+    w = workload_context(res)
+    items = [(d, perf.max_batch(d, w.ctx_peak)) for d in (deployment(res, opt, par, s) for opt in res.gpus
+                                                          for par in shapes_for(res, opt) for s in speculations(res))]
+    items = [(d, c) for d, c in items if c >= 1]
+    assert len(items) > 5 and any(d.par.pp > 1 for d, _ in items)
+    candidate_mod.clear_memo()
+    _first_tpots(items, w.ctx_decode, {})
+    for dep, c in items:
+        for b in (1, c):
+            got = candidate_mod.recall("tpot", dep, (b, w.ctx_decode))
+            assert got is not None and bits(got) == bits(perf.tpot(dep, b, w.ctx_decode)), (dep.par, b)
+    candidate_mod.clear_memo()

@@ -97,9 +97,11 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
     import numpy as np
     searches = []
     caps = []   # (deployment, slots, largest batch within the limit, or the search that finds it)
-    for opt, par, spec in items:
-        dep = deployment(res, opt, par, spec)
-        limit_b = memoised(perf.max_batch, dep, w.ctx_peak)
+    deps = [deployment(res, opt, par, spec) for opt, par, spec in items]
+    slots = [memoised(perf.max_batch, dep, w.ctx_peak) for dep in deps]
+    built: dict[tuple, tuple[ShapeGroup, dict[int, int]]] = {}   # a group's deployments and their positions
+    _first_tpots([(d, c) for d, c in zip(deps, slots) if c >= 1], w.ctx_decode, built)
+    for dep, limit_b in zip(deps, slots):
         if limit_b < 1:
             continue
         limit = w.tpot_limit / _join(dep, w)
@@ -107,7 +109,6 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
         if limit_b > 2 and known is None:   # a bracket to search
             searches.append([dep, 1, limit_b, limit])
         caps.append((dep, limit_b, searches[-1] if limit_b > 2 and known is None else known))
-    built: dict[tuple, tuple[ShapeGroup, dict[int, int]]] = {}   # a group's deployments and their positions
     while searches:
         todo: dict[tuple, list] = {}   # the searches whose round is not memoised (a sweep's mostly are), by group
         for search in searches:
@@ -138,6 +139,30 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
         # below the largest batch within the limit, at or above the no-wait bound: `_within_slot_wait`)
         slot_tables_all([(dep, c) for dep, c, b_cap in caps
                          if _cap_of(dep, w, c, b_cap) - 1 >= max(1.0, no_wait_below(c))], w)
+
+
+def _first_tpots(items: list[tuple[Deployment, int]], ctx: float, built: dict) -> None:
+    """`perf.tpot` at one sequence and at the slots of each (deployment, slots) of `items` (what each
+    batch search starts from, `_without_search`) where not yet memoised, remembered as
+    `memoised(perf.tpot, ...)` would: a group's in one `ShapeGroup.decode_steps` call (the floats of
+    `batched`, which are `perf`'s: tests/test_batched.py), its `ShapeGroup` of all the group's shapes
+    kept in `built` for the search rounds. Shapes without a group are left to `memoised`."""
+    import numpy as np
+    groups: dict[tuple, list[tuple[Deployment, int]]] = {}
+    for dep, c in items:
+        key = group_key(dep)
+        if key is not None:
+            groups.setdefault((key, perf.tokens_per_step(dep)), []).append((dep, c))
+    for key, group in groups.items():
+        todo = [(k, b) for k, (dep, c) in enumerate(group) for b in (1, c) if recall("tpot", dep, (b, ctx)) is None]
+        if not todo:   # a sweep's later points: all memoised, no group built
+            continue
+        if key not in built:
+            built[key] = (ShapeGroup([dep for dep, _ in group]), {id(dep): i for i, (dep, _) in enumerate(group)})
+        t = built[key][0].decode_steps(np.array([k for k, _ in todo]), np.array([b for _, b in todo], dtype=float),
+                                       ctx).time_s / key[1]
+        for (k, b), v in zip(todo, t.tolist()):
+            remember("tpot", group[k][0], (b, ctx), v)
 
 
 def _cap_of(dep: Deployment, w: WorkloadContext, slots: int, found) -> int:
