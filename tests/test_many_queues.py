@@ -192,3 +192,18 @@ def test_first_tpots_together_are_perf_s(name):
             got = candidate_mod.recall("tpot", dep, (b, w.ctx_decode))
             assert got is not None and bits(got) == bits(perf.tpot(dep, b, w.ctx_decode)), (dep.par, b)
     candidate_mod.clear_memo()
+
+
+def test_bulk_fields_read_flat_are_the_table_s_cells():
+    """`bulk_table.BulkLookup.field` reads each cell corner by its flat index: the very elements, and
+    so the very bilinear floats, of indexing the table by (B, g, field, x)."""
+    from planner.physics import bulk_table
+    rng = np.random.default_rng(7)
+    n = 5_000
+    batch = 2 ** rng.integers(1, len(bulk_table.BATCHES) + 1, n)
+    look = bulk_table.lookup(batch, rng.uniform(0.0, 1.2, n), rng.uniform(0.0, 1.0, n), rng.integers(1, 20, n))
+    t, b, i0, j0, fr, fx = bulk_table.table(), look.b, look.i0, look.j0, look.fr, look.fx
+    for name, k in bulk_table.FIELD_INDEX.items():
+        want = ((1 - fr) * ((1 - fx) * t[b, i0, k, j0] + fx * t[b, i0, k, j0 + 1])
+                + fr * ((1 - fx) * t[b, i0 + 1, k, j0] + fx * t[b, i0 + 1, k, j0 + 1]))
+        assert bits(look.field(name)) == bits(want), name

@@ -97,9 +97,15 @@ class BulkLookup:
 
     def field(self, name: str) -> np.ndarray:
         """One tabulated field, bilinear in (ln g, x), as stored (waits × (1 − ρ))."""
-        t, k, b, i0, j0 = table(), FIELD_INDEX[name], self.b, self.i0, self.j0
-        return ((1 - self.fr) * ((1 - self.fx) * t[b, i0, k, j0] + self.fx * t[b, i0, k, j0 + 1])
-                + self.fr * ((1 - self.fx) * t[b, i0 + 1, k, j0] + self.fx * t[b, i0 + 1, k, j0 + 1]))
+        t, at = table().reshape(-1), self.corner + FIELD_INDEX[name] * len(XS)   # t[b, i0, k, j0], flat
+        row = len(FIELDS) * len(XS)                                              # i0 → i0 + 1
+        return ((1 - self.fr) * ((1 - self.fx) * t[at] + self.fx * t[at + 1])
+                + self.fr * ((1 - self.fx) * t[at + row] + self.fx * t[at + row + 1]))
+
+    @functools.cached_property
+    def corner(self) -> np.ndarray:
+        """The flat index of each point's cell corner (b, i0, field 0, j0) in the table."""
+        return ((self.b * ONE_POINTS + self.i0) * len(FIELDS)) * len(XS) + self.j0
 
     @property
     def wait(self) -> np.ndarray:
