@@ -306,25 +306,12 @@ def lone_parts(dep: Deployment, batch: float, context_tokens: float, plain_s: fl
     return w1, inc, (w2 / w1**2 if w1 > 0 else 1.0)
 
 
-def lone_parts_many(dep: Deployment, batches, context_tokens: float, plain_s,
-                    mix: tuple[tuple[float, float, float], ...], pass_budget: float, mean_uncached: float,
-                    mean_prompt: float, prompt_cv2: float):
-    """`lone_parts` at each batch of the array `batches` (`plain_s` the decode-only step at each),
-    through `batched.mixed_steps_many`: the same floats as the scalar function point by point."""
-    from planner.physics import batched
-
-    def mixed_times(chunks, prompt, cv2):
-        return [s.time_s for s in batched.mixed_steps_many(dep, [(batches, c) for c in chunks], context_tokens,
-                                                           prompt, cv2)]
-    return lone_parts_by(mixed_times, len(batches), plain_s, mix, pass_budget, mean_uncached, mean_prompt,
-                         prompt_cv2)
-
-
 def lone_parts_by(mixed_times, n: int, plain_s, mix: tuple[tuple[float, float, float], ...], pass_budget: float,
                   mean_uncached: float, mean_prompt: float, prompt_cv2: float):
     """`lone_parts` at n operating points whose mixed steps `mixed_times(chunks, prompt tokens, cv²)`
-    gives (the step times of the n points at each array of chunk tokens of `chunks`, in one call):
-    `lone_parts_many` of one deployment, or of many (`physics.many`)."""
+    gives (the step times of the n points at each array of chunk tokens of `chunks`, in one call): one
+    deployment's through `physics.batched`, or many deployments' through `physics.many`; the same
+    floats as the scalar function point by point."""
     def alone(tokens, prompt):
         return mixed_times([np.full(n, tokens)], prompt, 0.0)[0]
     w1, w2 = lone_work(alone, plain_s, mix, pass_budget)

@@ -1,14 +1,16 @@
 """A colocated shape's batch × chunk-multiple grid, evaluated before a TPOT limit picks from it.
 
-`table` is one shape's grid in one numpy call per pass (`physics.batched`); `colocated_many`
-evaluates the grids of many shapes together (`physics.many`), the same floats point by point.
-`candidates.colocated_all` puts the tables' points through the chunk queue and picks from them.
+`grid_tables` evaluates the grids of one deployment (`table`, through `physics.batched`) or of
+many together (`colocated_many`, through `physics.many`) with one code: the same floats point by
+point. `candidates.colocated_all` puts the tables' points through the chunk queue and picks.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from planner.physics import batched, packed, perf
 from planner.physics.batch_spread import (
@@ -20,6 +22,7 @@ from planner.physics.batch_spread import (
     tpot_offset,
 )
 from planner.physics.colocated import burst_batch, chunk_share_seen
+from planner.physics.many import ShapeGroup
 from planner.physics.perf import Deployment
 from planner.plan.decode import BELOW_ONE_OCCUPANCY
 from planner.plan.workload import WorkloadContext
@@ -97,98 +100,148 @@ def grid_means(w: WorkloadContext, mem_limit: int) -> list[float]:
     return means
 
 
+class OneShape:
+    """One deployment's passes through `batched`, read as `grid_tables` reads a `ShapeGroup` (every
+    point's shape index is 0): the deployments `physics.many` does not take (indexer attention, no
+    kernel curves) and `table`."""
+
+    def __init__(self, dep: Deployment):
+        self.deps = [dep]
+
+    def mixed_steps(self, idx, batch, context_tokens: float, chunk_tokens, prompt_tokens: float,
+                    length_cv2: float = 0.0):
+        return batched.mixed_steps(self.deps[0], batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2)
+
+    def decode_steps(self, idx, batch, context_tokens: float):
+        return batched.decode_steps(self.deps[0], batch, context_tokens)
+
+
 def table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> ColocatedTable:
-    """Every point of a shape's batch × multiple grid at once, whatever the TPOT limit: its steps
-    and TPOT, and for the points that fit in memory the chunked prompt service (`colocated_all`
-    puts them through the queue)."""
-    import numpy as np
-    means = grid_means(w, mem_limit)
-    runs = np.minimum(np.array(means, dtype=float) + 1.0, mem_limit)   # the batch a request sees (`batch_seen`)
+    """One shape's colocated table at `mem_limit` memory slots (`grid_tables`)."""
+    return grid_tables(OneShape(dep), w, [mem_limit])[0]
+
+
+def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int]) -> list[ColocatedTable]:
+    """The colocated table of each deployment of `g` at its memory slots `limits[k]` (each ≥ 1): every
+    point of its batch × multiple grid at once, whatever the TPOT limit, its steps and TPOT, and for
+    the points that fit in memory the chunked prompt service (`colocated_all` puts them through the
+    queue). The grids of all of `g`'s deployments are concatenated and each formula runs once over
+    their points: a `ShapeGroup` broadcasts each deployment's terms to its points, a `OneShape` is
+    one deployment through `batched`; every point sees the same operations either way."""
     ks = len(CHUNK_MULTIPLES)
-    b_int = [n for n in [max(1, math.ceil(b)) for b in means] for _ in CHUNK_MULTIPLES]
-    bs = np.repeat(np.array(means, dtype=float), ks)
+    n = len(limits)
+    tps = perf.tokens_per_step(g.deps[0])
+    per_shape = [grid_means(w, c) for c in limits]
+    counts = np.array([len(m) for m in per_shape])
+    means = np.array([x for m in per_shape for x in m], dtype=float)
+    m_shape = np.repeat(np.arange(n), counts)               # each mean's shape
+    lim_m = np.repeat(np.array(limits), counts)
+    runs = np.minimum(means + 1.0, lim_m)                   # the batch a request sees (`batch_seen`)
+    bs = np.repeat(means, ks)
     run = np.repeat(runs, ks)
+    lim = np.repeat(lim_m, ks)
+    shape = np.repeat(m_shape, ks)                          # each point's shape
     mult = np.tile(np.array(CHUNK_MULTIPLES), len(means))
     p = np.maximum(1.0, bs * w.s_unc / max(w.s_dec, 1e-9) * mult)
     budget = float(w.pass_token_budget)
-    chunk = np.minimum(budget, np.maximum(w.s_unc, p))          # colocated.colocated_chunk
+    chunk = np.minimum(budget, np.maximum(w.s_unc, p))
     share = np.minimum(1.0, p / chunk)
-    used = np.where(share < 1, chunk, p)                           # prompt tokens of a chunk step
-    spread = bool(w.tpot_spread) and mem_limit > 1   # the TPOT statistic: the same prefill per step beside
-    b_stat = bs + w.tpot_spread * np.sqrt(bs) if spread else run   # the quantile batch (memory's)
-    b_seen = np.minimum(run + b_stat - bs, mem_limit)   # the statistic's request: itself and the others' quantile
-    fit = np.flatnonzero(b_stat <= mem_limit)
+    used = np.where(share < 1, chunk, p)
+    spread = bool(w.tpot_spread) and limits[0] > 1
+    b_stat = bs + w.tpot_spread * np.sqrt(bs) if spread else run
+    b_seen = np.minimum(run + b_stat - bs, lim)
+    fit = np.flatnonzero(b_stat <= lim)
     chunk_c = np.ceil(chunk[fit])
-    # every mixed and every decode-only step of the table in one call each (the same floats as a call each)
-    mixed, *rest = batched.mixed_steps_many(dep, [(run, used), *([(b_seen, used)] if spread else []),
-                                                  (bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
-    # and the decode step at the slots (the TPOT while every slot is taken, below)
-    dec_m, *dec_rest, at_slots = batched.decode_steps_many(dep, [runs, *([b_seen] if spread else []),
-                                                                 np.array([float(mem_limit)])], w.ctx_decode)
+    mixed, *rest = _mixed(g, [(shape, run, used), *([(shape, b_seen, used)] if spread else []),
+                              (shape[fit], bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
+    dec_m, *dec_rest, at_slots = _decode(g, [(m_shape, runs), *([(shape, b_seen)] if spread else []),
+                                             (np.arange(n), np.array(limits, dtype=float))], w.ctx_decode)
     per_mean = np.repeat(np.arange(len(means)), ks)
     dec = dec_m.take(per_mean)
-    packs = bool(w.prompt_mix)   # several prompt lengths, taken whole (`physics.packed`)
-    n_max = float(w.pass_token_budget) / w.s_unc if packs else None   # the prompts a step holds at most
-    if packs:   # each prompt's own work in the chunk step (`packed.lone_chunk_step`, per point)
-        lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_many(
-            dep, runs, w.ctx_decode, dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
+    packs = bool(w.prompt_mix)
+    n_max = float(w.pass_token_budget) / w.s_unc if packs else None
+    if packs:
+        def mixed_times(chunks, prompt, cv2):
+            return [s.time_s for s in _mixed(g, [(m_shape, runs, c) for c in chunks], w.ctx_decode, prompt, cv2)]
+        lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_by(
+            mixed_times, len(runs), dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
         d_w = dec.time_s - mixed.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc,
                                                                                  dec.time_s, ratio)
         mixed = replace(mixed, time_s=mixed.time_s + d_w, compute_s=mixed.compute_s + d_w)
         if spread:
             rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w, compute_s=rest[0].compute_s + d_w)
-    st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))   # the mean step
+    st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
     pk = (dec.time_s, lone, packed.first_token_wait(st.time_s, dec.time_s, lone, inc, ratio, p / w.s_unc, n_max)) \
         if packs else None
-    # what a decoding request sees: its TPOT (and, by Little's law, the decode capacity at batch b)
-    if packs:   # over requests (the TPOT) and over tokens (the capacity, below), the bursts once
+    if packs:
         seen, tok = packed.seen_shares(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
-                                       (w.decode_lives, packed.token_lives(w.decode_lives)),
-                                       perf.tokens_per_step(dep), lone, inc, n_max)
+                                       (w.decode_lives, packed.token_lives(w.decode_lives)), tps, lone, inc, n_max)
     else:
-        seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives,
-                                perf.tokens_per_step(dep), w.cv2)
-    # bursts of chunk steps pile decoding requests up: a request sees more than the Poisson count
-    # (`colocated.burst_batch`, as `colocated_steps` with here_share), at most the memory's slots
+        seen = chunk_share_seen(share, mixed.time_s, dec.time_s, chunk, w.s_unc, w.decode_lives, tps, w.cv2)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.where(share < 1, share * mixed.time_s / st.time_s, 1.0)
-    extra = np.where(share < 1, burst_batch(rho, w.p_dec / mult, w.decode_lives, w.s_unc / chunk,
-                                            perf.tokens_per_step(dep), w.cv2), 0.0)
-    extra = np.minimum(extra, np.maximum(mem_limit - run, 0.0))
+    extra = np.where(share < 1, burst_batch(rho, w.p_dec / mult, w.decode_lives, w.s_unc / chunk, tps, w.cv2), 0.0)
+    extra = np.minimum(extra, np.maximum(lim - run, 0.0))
     piled = np.flatnonzero(extra > 0)
     mixed_seen, dec_seen = mixed.time_s, dec.time_s
     if len(piled):
-        (m_p,) = batched.mixed_steps_many(dep, [(run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in,
-                                          w.cv2)
-        (d_p,) = batched.decode_steps_many(dep, [run[piled] + extra[piled]], w.ctx_decode)
+        (m_p,) = _mixed(g, [(shape[piled], run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in, w.cv2)
+        (d_p,) = _decode(g, [(shape[piled], run[piled] + extra[piled])], w.ctx_decode)
         mixed_seen, dec_seen = mixed_seen.copy(), dec_seen.copy()
         mixed_seen[piled], dec_seen[piled] = m_p.time_s + (d_w[piled] if packs else 0.0), d_p.time_s
-    whole = (share >= 1) & (not packs)   # every step a chunk's, and no burst to see (one prompt length)
-    t = np.where(whole, mixed.time_s, seen * mixed_seen + (1.0 - seen) * dec_seen) / perf.tokens_per_step(dep)
-    t_stat = t   # the TPOT, a mean over requests; with prompts taken whole the capacity (Little) is a mean
-    if packs:    # over tokens (`packed.token_lives`), which a long answer's calmer steps weigh more
-        t = (tok * mixed_seen + (1.0 - tok) * dec_seen) / perf.tokens_per_step(dep)
+    whole = (share >= 1) & (not packs)
+    t = np.where(whole, mixed.time_s, seen * mixed_seen + (1.0 - seen) * dec_seen) / tps
+    t_stat = t
+    if packs:
+        t = (tok * mixed_seen + (1.0 - tok) * dec_seen) / tps
     if spread:
         mixed_q, dec_q = rest[0], dec_rest[0]
         st_q = np.where(whole, mixed_q.time_s, batched.blend_time(mixed_q, dec_q, seen))
-        t_q = st_q / perf.tokens_per_step(dep)
-        batch_sd = feedback_gain(elasticity(bs, t_stat, b_stat, t_q)) * (t_q - t_stat) / w.tpot_spread   # feedback
+        t_q = st_q / tps
+        batch_sd = feedback_gain(elasticity(bs, t_stat, b_stat, t_q)) * (t_q - t_stat) / w.tpot_spread
         per_token = (mixed.time_s - dec.time_s) / used
-        # prompts a second (none when every prompt token is cached: 0/0 was NaN, exit 5 under a p90 TPOT)
         cross = chunk_cross(p / st.time_s / (w.s_unc or np.inf), st.time_s, batch_sd / np.sqrt(np.maximum(bs, 1e-12)),
-                            per_token * w.s_unc, perf.tokens_per_step(dep))   # the design mix decodes here
+                            per_token * w.s_unc, tps)
         t_stat = t_stat + tpot_offset(w.tpot_statistic, w.tpot_terms, batch_sd,
-                                 *chunk_cumulants(p / st.time_s, dec.time_s, per_token, w.s_unc, w.cv2,
-                                                  perf.tokens_per_step(dep)), cross,
+                                 *chunk_cumulants(p / st.time_s, dec.time_s, per_token, w.s_unc, w.cv2, tps), cross,
                                  backlog_cumulants(rho, per_token * w.s_unc, w.cv2))
-    if not len(fit):
-        none = np.empty(0)
-        return ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, *[none] * 9, np.zeros(0, dtype=bool))
     full = rest[-1].time_s
     service = np.ceil(w.s_unc / chunk_c) * full
-    # the TPOT while every slot is taken (`waits.full_slots_tpot`): the decode step at the slots
-    t_full = t[fit] + np.maximum(at_slots.time_s[0] - dec.time_s[fit], 0.0) / perf.tokens_per_step(dep)
-    pre = 1.0 - dec.time_s[fit] / st.time_s[fit]   # prefill's share of the time (the slots' spread)
-    unset = [np.full(len(fit), np.nan) for _ in range(4)]   # slot wait, ρ_max, TTFT alone, limit: `_queue_tables`
-    return ColocatedTable(b_int, bs, p, st, t, t_stat, b_stat, fit, chunk_c, full, service, t_full, pre, *unset,
-                           np.zeros(len(fit), dtype=bool), pk)
+    t_full = t[fit] + np.maximum(at_slots.time_s[shape[fit]] - dec.time_s[fit], 0.0) / tps
+    pre = 1.0 - dec.time_s[fit] / st.time_s[fit]
+    return _cut(per_shape, counts * ks, fit, bs, p, st, t, t_stat, b_stat, (chunk_c, full, service, t_full, pre), pk)
+
+
+def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk) -> list[ColocatedTable]:
+    """The group's arrays cut into each shape's `ColocatedTable` (as `table` builds it)."""
+    out = []
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    f_edges = np.searchsorted(fit, edges)
+    # each point's whole batch, max(1, ⌈mean⌉) (`table`'s, from the grid's means: the same floats)
+    b_ints = np.maximum(np.ceil(bs), 1.0).astype(np.int64).tolist()
+    for k in range(len(per_shape)):
+        lo, hi, flo, fhi = int(edges[k]), int(edges[k + 1]), int(f_edges[k]), int(f_edges[k + 1])
+        cut = slice(lo, hi)
+        head = (b_ints[lo:hi], bs[cut], p[cut], st.take(cut), t[cut], t_stat[cut], b_stat[cut], fit[flo:fhi] - lo)
+        if fhi == flo:
+            none = np.empty(0)
+            out.append(ColocatedTable(*head, *[none] * 9, np.zeros(0, dtype=bool)))
+            continue
+        m = fhi - flo
+        out.append(ColocatedTable(*head, *(x[flo:fhi] for x in fitting), *[np.full(m, np.nan) for _ in range(4)],
+                                  np.zeros(m, dtype=bool), None if pk is None else tuple(x[cut] for x in pk)))
+    return out
+
+
+def _mixed(g: ShapeGroup, grids, context_tokens: float, prompt_tokens: float, cv2: float):
+    """`ShapeGroup.mixed_steps` of each (shape index, batches, chunk tokens) of `grids`, in one call."""
+    whole = g.mixed_steps(np.concatenate([i for i, _, _ in grids]), np.concatenate([b for _, b, _ in grids]),
+                          context_tokens, np.concatenate([c for _, _, c in grids]), prompt_tokens, cv2)
+    return batched.split(whole, [len(b) for _, b, _ in grids])
+
+
+def _decode(g: ShapeGroup, grids, context_tokens: float):
+    """`ShapeGroup.decode_steps` of each (shape index, batches) of `grids`, in one call."""
+    whole = g.decode_steps(np.concatenate([i for i, _ in grids]), np.concatenate([b for _, b in grids]),
+                           context_tokens)
+    return batched.split(whole, [len(b) for _, b in grids])
