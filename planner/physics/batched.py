@@ -200,8 +200,11 @@ def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> P
 
 def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
     """`perf.slower` per point."""
-    if s == 1.0:
-        return t
+    return t if s == 1.0 else scaled(t, s)
+
+
+def scaled(t: PhaseArrays, s) -> PhaseArrays:
+    """Every time, flop and byte of `t` times s (a number, or one per point); below_ridge as it is."""
     return PhaseArrays(t.time_s * s, t.compute_s * s, t.memory_s * s, t.comm_s * s, t.overhead_s * s,
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
@@ -232,8 +235,7 @@ def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseA
     # there, 3.5e-4 apart at b = 0.5, a hunt); 1 where there is none, whose drafts f zeroes
     plain = _decode_raw(plain_dep, stage_terms(plain_dep), np.where(batch > 0, batch, 1.0), context_tokens)
     f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
-    return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
-                       plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
+    return scaled(plain, f)
 
 
 def plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
@@ -248,6 +250,27 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
     t, a = stage_terms(dep), dep.arch
     pp = t.pp
+    sb, m, ctx, attn, kv_read, logits = mixed_inputs(t, a, batch, context_tokens, chunk_tokens, prompt_tokens,
+                                                     length_cv2)
+    if a.index_topk:   # `perf.mixed_step`'s indexer
+        attn = attn + indexer_flops(dep, (t.q * sb * context_tokens
+                                          + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
+        kv_read = kv_read + indexer_reads(dep, sb / pp, context_tokens, ctx)
+    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read, logits), m, (batch + 1.0) / t.dp)
+    prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
+    step = with_eager(step, t, prompts, chunk_tokens > 0)
+    if dep.spec is not None:
+        step = plus(step, _drafts(dep, batch, context_tokens))
+    return _slower(step, t.decode_scale)
+
+
+def mixed_inputs(t, a, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray, prompt_tokens: float,
+                 length_cv2: float):
+    """What `perf.mixed_step`'s stage pass reads per point, before an indexer's share: (the stage's
+    batch, tokens of a stage pass, attended context, attention flops, KV bytes read, logits). `t`
+    holds the deployment's terms as numbers (`StageTerms`) or one per point (`physics.many`): the
+    same operations on each element either way."""
+    pp = t.pp
     sb = stage_batch(batch, pp)
     m = (t.q * sb + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
@@ -256,20 +279,11 @@ def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk
     attn = (dec_attn + pre_attn) / pp * t.layers / pp / t.n_s
     b_pp = sb / pp
     kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
-    if a.index_topk:   # `perf.mixed_step`'s indexer
-        attn = attn + indexer_flops(dep, (t.q * sb * context_tokens
-                                          + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
-        kv_read = kv_read + indexer_reads(dep, b_pp, context_tokens, ctx)
     logits = (t.q * sb + chunk_tokens / max(prompt_tokens, 1.0)) / pp   # `perf.mixed_step`'s
-    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read, logits), m, (batch + 1.0) / t.dp)
-    prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
-    step = _with_eager(step, t, prompts, chunk_tokens > 0)
-    if dep.spec is not None:
-        step = plus(step, _drafts(dep, batch, context_tokens))
-    return _slower(step, t.decode_scale)
+    return sb, m, ctx, attn, kv_read, logits
 
 
-def _with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_prefill) -> PhaseArrays:
+def with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_prefill) -> PhaseArrays:
     """`perf.with_eager` per point: the eager-pass overhead of passes prefilling prompts[i] prompts,
     added where `where_prefill` holds (True: at every point)."""
     e = t.eager_pass_s + np.maximum(prompts / t.dp, 1.0) * t.prompt_s   # per pass, then per prompt
@@ -288,7 +302,7 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
     attn = prefill_attention_flops(dep, prompts, s, c, length_cv2)
     kv_io = prompts / t.dp * (s + c) * t.kv_card
     stage = stage_pass(dep, t, tokens, attn, kv_io, prompts, 1.0 / t.pp)
-    step = _with_eager(pipeline(t, stage, tokens, prompts / t.dp), t, prompts, True)
+    step = with_eager(pipeline(t, stage, tokens, prompts / t.dp), t, prompts, True)
     return _slower(step, t.prefill_scale)
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from planner.physics.batched import PhaseArrays, plus, stage_batch
+from planner.physics.batched import PhaseArrays, mixed_inputs, plus, scaled, stage_batch, with_eager
 from planner.physics.deployment import ACT_BYTES, Deployment
 from planner.physics.terms import StageTerms, stage_terms
 
@@ -114,11 +114,7 @@ class ShapeGroup:
 
     def _slower(self, t: PhaseArrays, pt: _Points) -> PhaseArrays:
         """`batched._slower` per point."""
-        if self.scale1:
-            return t
-        s = pt.decode_scale
-        return PhaseArrays(t.time_s * s, t.compute_s * s, t.memory_s * s, t.comm_s * s, t.overhead_s * s,
-                           t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
+        return t if self.scale1 else scaled(t, pt.decode_scale)
 
     def _decode_raw(self, pt: _Points, idx: np.ndarray, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
         """`batched._decode_raw` per point."""
@@ -139,30 +135,18 @@ class ShapeGroup:
         g = self.plain()
         plain = g._decode_raw(g.at(idx), idx, np.where(batch > 0, batch, 1.0), context_tokens)
         f = self.col["draft_f"][idx] * (batch > 0)
-        return PhaseArrays(plain.time_s * f, plain.compute_s * f, plain.memory_s * f, plain.comm_s * f,
-                           plain.overhead_s * f, plain.flops_per_card * f, plain.bytes_per_card * f, plain.below_ridge)
+        return scaled(plain, f)
 
     def mixed_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
                     prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
         """`batched.mixed_steps` of point i on deployment idx[i]: batch[i] decodes and chunk_tokens[i]
         of prefill."""
-        pt, a = self.at(idx), self.arch
-        pp = pt.pp
-        sb = stage_batch(batch, pp)
-        m = (pt.q * sb + chunk_tokens) / pp
-        ctx = a.attended_tokens(context_tokens)
-        dec_attn = pt.q * sb * ctx * pt.pair_decode
-        pre_attn = chunk_tokens * a.prefill_keys_per_query(prompt_tokens) * (1.0 + length_cv2) * pt.pair_prefill
-        attn = (dec_attn + pre_attn) / pp * pt.layers / pp / pt.n_s
-        b_pp = sb / pp
-        kv_read = ((b_pp * ctx + chunk_tokens / pp) * pt.kv_card + b_pp * pt.state_card) / pt.dp
-        logits = (pt.q * sb + chunk_tokens / max(prompt_tokens, 1.0)) / pp
+        pt = self.at(idx)
+        _, m, _, attn, kv_read, logits = mixed_inputs(pt, self.arch, batch, context_tokens, chunk_tokens,
+                                                      prompt_tokens, length_cv2)
         step = self._pipeline(pt, self._stage_pass(pt, m, attn, kv_read, logits), m, (batch + 1.0) / pt.dp)
         prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
-        e = pt.eager_pass_s + np.maximum(prompts / pt.dp, 1.0) * pt.prompt_s   # `batched._with_eager`
-        e = np.where(chunk_tokens > 0, e, 0.0)
-        step = PhaseArrays(step.time_s + e, step.compute_s, step.memory_s, step.comm_s, step.overhead_s + e,
-                           step.flops_per_card, step.bytes_per_card, step.below_ridge)
+        step = with_eager(step, pt, prompts, chunk_tokens > 0)
         if self.spec is not None:
             step = plus(step, self._drafts(idx, batch, context_tokens))
         return self._slower(step, pt)
@@ -180,16 +164,10 @@ class ShapeGroup:
         wbytes = np.array([t.wbytes_dense + t.head_bytes * h for t, h in zip(self.terms, heads)])
         stage = self._stage_pass(pt, tokens, attn, kv_io, prompts, np.array(heads)[idx], wbytes[idx])
         step = self._pipeline(pt, stage, tokens, prompts / pt.dp)
-        e = pt.eager_pass_s + np.maximum(prompts / pt.dp, 1.0) * pt.prompt_s   # `batched._with_eager`, every point
-        step = PhaseArrays(step.time_s + e, step.compute_s, step.memory_s, step.comm_s, step.overhead_s + e,
-                           step.flops_per_card, step.bytes_per_card, step.below_ridge)
+        step = with_eager(step, pt, prompts, True)
         scale = self.col["prefill_scale"]
-        if (scale == 1.0).all():
-            return step
-        s_pt = scale[idx]   # `batched._slower` (x·1 is x where a deployment's scale is 1)
-        return PhaseArrays(step.time_s * s_pt, step.compute_s * s_pt, step.memory_s * s_pt, step.comm_s * s_pt,
-                           step.overhead_s * s_pt, step.flops_per_card * s_pt, step.bytes_per_card * s_pt,
-                           step.below_ridge)
+        # `batched._slower` (x·1 is x where a deployment's scale is 1)
+        return step if (scale == 1.0).all() else scaled(step, scale[idx])
 
     def _pipeline(self, pt: _Points, stage: PhaseArrays, tokens_per_stage: np.ndarray,
                   seqs: np.ndarray) -> PhaseArrays:
