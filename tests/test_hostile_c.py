@@ -15,21 +15,10 @@ from click.testing import CliRunner
 
 import cli
 from tests.test_hostile import SMALL  # the small problem of the first round
+from tests.test_hostile_outputs import run, write
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_PY = str(ROOT / "cli.py")
-
-
-def run(*args, stdin: str | None = None) -> tuple[int, str]:
-    r = CliRunner().invoke(cli.main, [str(a) for a in args], input=stdin)
-    assert "Traceback" not in r.output
-    return r.exit_code, r.output
-
-
-def write(tmp_path: Path, data, name: str = "p.yaml") -> Path:
-    p = tmp_path / name
-    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
-    return p
 
 
 def test_verbose_solver_log_goes_to_stderr_not_into_the_json(tmp_path):

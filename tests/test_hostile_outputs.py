@@ -22,8 +22,8 @@ MINIMAL_HEADER = ("model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,t
                   "weight_dtype\n")
 
 
-def run(*args) -> tuple[int, str]:
-    r = CliRunner().invoke(cli.main, [str(a) for a in args])
+def run(*args, stdin: str | None = None) -> tuple[int, str]:
+    r = CliRunner().invoke(cli.main, [str(a) for a in args], input=stdin)
     assert "Traceback" not in r.output
     return r.exit_code, r.output
 
