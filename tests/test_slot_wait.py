@@ -496,3 +496,16 @@ def test_a_p99_ttft_colocated_pool_near_its_slots_holds_in_simulation(tmp_path):
                       147.12)
     res = simulate(plan_from_dict(plan_json(plan), "s21"), requests=30_000, seed=0)
     assert res.passed, res.violations
+
+
+def test_erlang_b_of_a_row_does_not_depend_on_the_rows_beside_it_when_its_product_overflows():
+    """B(200 slots, 1 Erlang) is 0.0 alone (its Π (c − i)/a passes the largest float, so 1/B is
+    inf), but beside a 400-slot row it was NaN: padded with zeros to the longer row's terms, its
+    cumulative product read inf·0. A row now sums its own terms only (`blocked_chain_sums`)."""
+    import numpy as np
+
+    from planner.physics.queueing import erlang_b
+    alone = erlang_b([1.0], [200.0])
+    beside = erlang_b([1.0, 1.0, 100.0], [200.0, 400.0, 110.0])
+    assert alone.tolist() == [0.0] and beside[0] == 0.0 and not np.isnan(beside).any()
+    assert beside[2] == erlang_b([100.0], [110.0])[0]   # an ordinary row: the same float beside others

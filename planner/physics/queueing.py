@@ -305,14 +305,24 @@ def _chain_sums(a, c, s, terms):
     """Σ_{j<terms} Π_{i≤j} (c − i)/max(a + s·(c − i − a), 0.1·a) of each row: the sum of
     `state_dependent_wait_mm`, a row's products and sums in order (its own terms only)."""
     import numpy as np
-    terms = terms.astype(np.int64)
-    out = np.zeros(len(a))   # a row of no terms (fewer than one slot, peaked) sums to 0
+    return blocked_chain_sums(lambda sl, i: (c[sl, None] - i) / np.maximum(a[sl, None] + s[sl, None] * (
+        c[sl, None] - i - a[sl, None]), 0.1 * a[sl, None]), terms)
+
+
+def blocked_chain_sums(ratio_of, terms):
+    """Σ_{j<terms[r]} Π_{i≤j} ratio[r, i] of each row r (0 for a row of no terms), `ratio_of(rows, i)`
+    giving the ratios of rows `rows` at i = 0, 1, …: each row's products and sums in order, so its
+    value does not depend on the rows beside it, in blocks of ERLANG_ROWS_PER_BLOCK rows sorted by
+    their term counts (a 17-term row beside a 51,607-term one was 2,900 columns wide). A product
+    past the largest float is inf, and so is its sum."""
+    import numpy as np
+    terms = np.asarray(terms).astype(np.int64)
+    out = np.zeros(len(terms))
     order = np.argsort(terms, kind="stable")
     order = order[terms[order] > 0]
     for lo in range(0, len(order), ERLANG_ROWS_PER_BLOCK):
         sl = order[lo:lo + ERLANG_ROWS_PER_BLOCK]
-        n = c[sl, None] - np.arange(int(terms[sl].max()), dtype=float)
-        ratio = n / np.maximum(a[sl, None] + s[sl, None] * (n - a[sl, None]), 0.1 * a[sl, None])
+        ratio = ratio_of(sl, np.arange(int(terms[sl].max()), dtype=float))
         with np.errstate(over="ignore", invalid="ignore"):
             sums = np.cumsum(np.cumprod(ratio, axis=1), axis=1)
         out[sl] = sums[np.arange(len(sl)), terms[sl] - 1]
@@ -381,19 +391,11 @@ def erlang_b(offered, slots):
     a = np.asarray(offered, dtype=float).ravel()
     c = np.asarray(slots, dtype=float).ravel()
     terms = np.minimum(c, np.ceil(np.maximum(c - a, 0.0) + 9.0 * np.sqrt(a) + 10.0))
-    out = np.empty(a.size)
-    order = np.argsort(terms, kind="stable")
-    for lo in range(0, a.size, ERLANG_ROWS_PER_BLOCK):
-        sl = order[lo:lo + ERLANG_ROWS_PER_BLOCK]
-        n = int(terms[sl].max()) if terms[sl].size else 0
-        i = np.arange(n, dtype=float)
-        ratio = (c[sl, None] - i) / a[sl, None]
-        ratio[i >= terms[sl, None]] = 0.0
-        # sequential products and sums, so a row's value does not depend on the block it is in
-        # (nor on the float loop `_erlang_b_sum`, which does the same operations in order)
-        total = np.cumsum(np.cumprod(ratio, axis=1), axis=1)[:, -1] if n else np.zeros(len(ratio))
-        out[sl] = 1.0 / (1.0 + total)
-    return out.reshape(np.shape(offered))
+    # each row's products and sums in order (those of the float loop `_erlang_b_sum`), its own terms only:
+    # padded with zeros to its block's longest row, a row whose product passed the largest float read
+    # inf·0 = NaN (B(200 slots, 1 Erlang) was NaN beside a 400-slot row, 0 alone)
+    total = blocked_chain_sums(lambda sl, i: (c[sl, None] - i) / a[sl, None], terms)
+    return (1.0 / (1.0 + total)).reshape(np.shape(offered))
 
 
 ERLANG_ROWS_PER_BLOCK = 64    # rows of `erlang_b`'s cumulative product at once (memory ~ rows × 15√c floats)
