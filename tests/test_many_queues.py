@@ -144,7 +144,7 @@ def test_slot_tables_together_are_each_shape_s_table(name):
     slot_tables_all(items, w)
     together = [candidate_mod.recall("_slot_table", d, slot_key(w, c)) for d, c in items]
     candidate_mod.clear_memo()
-    alone = [slot_table(d, w, c, no_wait_below(c)) for d, c in items]
+    alone = [slot_table(d, w, c) for d, c in items]
     candidate_mod.clear_memo()
     for (d, _), x, y in zip(items, together, alone):
         assert x[0] == y[0] and bits(x[1]) == bits(y[1]) and bits(x[2]) == bits(y[2]) and x[3] == y[3] == {}, d.par

@@ -21,7 +21,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from planner.physics.batched import PhaseArrays, mixed_inputs, plus, scaled, stage_batch, with_eager
+from planner.physics.batched import (
+    PhaseArrays,
+    decode_steps,
+    mixed_inputs,
+    mixed_steps,
+    plus,
+    scaled,
+    stage_batch,
+    with_eager,
+)
 from planner.physics.deployment import ACT_BYTES, Deployment
 from planner.physics.terms import StageTerms, stage_terms
 
@@ -300,6 +309,22 @@ def _pow_list(bases, exponents: np.ndarray) -> np.ndarray:
     if isinstance(bases, np.ndarray):
         return np.array(list(map(pow, bases.tolist(), exponents.tolist())), dtype=float)
     return np.array(list(map(float(bases).__pow__, exponents.tolist())), dtype=float)
+
+
+class OneShape:
+    """One deployment's passes through `batched`, with the interface of a `ShapeGroup` (every point's
+    deployment index is 0): code written for a group runs one deployment, including those a group
+    does not take (indexer attention, no kernel curves), with `batched`'s floats."""
+
+    def __init__(self, dep: Deployment):
+        self.deps = [dep]
+
+    def mixed_steps(self, idx, batch, context_tokens: float, chunk_tokens, prompt_tokens: float,
+                    length_cv2: float = 0.0):
+        return mixed_steps(self.deps[0], batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2)
+
+    def decode_steps(self, idx, batch, context_tokens: float):
+        return decode_steps(self.deps[0], batch, context_tokens)
 
 
 class _Points:

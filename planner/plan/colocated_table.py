@@ -22,7 +22,7 @@ from planner.physics.batch_spread import (
     tpot_offset,
 )
 from planner.physics.colocated import burst_batch, chunk_share_seen
-from planner.physics.many import ShapeGroup
+from planner.physics.many import OneShape, ShapeGroup
 from planner.physics.perf import Deployment
 from planner.plan.decode import BELOW_ONE_OCCUPANCY
 from planner.plan.workload import WorkloadContext
@@ -98,22 +98,6 @@ def grid_means(w: WorkloadContext, mem_limit: int) -> list[float]:
         scale = min(1.0, w.pass_token_budget * w.s_dec / max(w.s_unc, 1e-9))
         means = sorted({f * scale for f in BELOW_ONE_OCCUPANCY} | set(means))
     return means
-
-
-class OneShape:
-    """One deployment's passes through `batched`, read as `grid_tables` reads a `ShapeGroup` (every
-    point's shape index is 0): the deployments `physics.many` does not take (indexer attention, no
-    kernel curves) and `table`."""
-
-    def __init__(self, dep: Deployment):
-        self.deps = [dep]
-
-    def mixed_steps(self, idx, batch, context_tokens: float, chunk_tokens, prompt_tokens: float,
-                    length_cv2: float = 0.0):
-        return batched.mixed_steps(self.deps[0], batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2)
-
-    def decode_steps(self, idx, batch, context_tokens: float):
-        return batched.decode_steps(self.deps[0], batch, context_tokens)
 
 
 def table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> ColocatedTable:

@@ -189,7 +189,7 @@ def _within_slot_wait(dep: Deployment, w: WorkloadContext, b: int, slots: int, j
     floor = no_wait_below(slots)
     if b < 1 or b < floor:
         return b
-    start, t, t_stat, slot_terms = slot_table(dep, w, slots, floor)
+    start, t, t_stat, slot_terms = slot_table(dep, w, slots)
     n = b - start + 1                    # the batches start … b
 
     def ok(i: int) -> bool:
