@@ -225,3 +225,17 @@ def test_the_shipped_measurements_count_no_run_twice():
         by_key.setdefault(key, []).append((t, q))
     assert report.dropped["same TTFT and TPOT as another row (relabelled, rounded or re-printed copy)"] == 206
     assert report.kept == 2138
+
+
+def test_held_out_public_points_load_and_stay_out_of_the_default_fit():
+    """catalogs/measurements/held_out/ holds published points no fit may see (an independent check of
+    the shipped profiles, docs/model.md "Held-out public points"): `plan calibrate` and `plan validate`
+    without arguments read catalogs/measurements/*.yaml and *.csv only. Every held-out point has a
+    full operating point and loads."""
+    from planner.catalog.schemas import CATALOG_DIR
+    held = CATALOG_DIR / "measurements" / "held_out" / "public_held_out.yaml"
+    assert held not in default_measurement_files()
+    assert not any("held_out" in str(f) for f in default_measurement_files())
+    points, report = load_points([held])
+    assert report.read == report.kept == len(points) == 15 and not report.dropped
+    assert all(p.kind == "measured" and p.source.count("http") >= 1 for p in points)
