@@ -3,7 +3,7 @@
 Candidates must not move by a bit, so each array path must give every element the float the
 scalar code gives it: the slot queue's growing-hold chain (`queueing.state_dependent_many`
 against `_state_dependent_scalar`), the MoE passes' powers taken once per run of equal pairs
-(`physics.many._pow_pairs` against one `pow` per pair), and whole problems' candidates (MoE and
+(`physics.batched._pow_pairs` against one `pow` per pair), and whole problems' candidates (MoE and
 dense, pp > 1, MTP drafts, prompt mixes, a p99 TPOT) against those of the per-element path.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from planner.input.load import load_problem
-from planner.physics import many, queueing
+from planner.physics import batched, queueing
 from planner.plan import candidate as candidate_mod
 from planner.plan import candidates as candidates_mod
 from planner.plan.resolve import resolve
@@ -72,9 +72,9 @@ def test_powers_once_per_run_are_each_pair_s_power():
     bases = np.repeat(rng.uniform(0.0, 1.0, 20), len(exps) // 20 + 1)[:len(exps)]
     bases[5:8] = [0.0, -0.0, -0.0]
     for b in (bases, 0.96875):
-        got = many._pow_pairs(b, exps)
-        assert bits(got) == bits(many._pow_list(b, exps))
-    assert bits(many._pow_pairs(bases[:1], exps[:1])) == bits([bases[0] ** exps[0]])
+        got = batched._pow_pairs(b, exps)
+        assert bits(got) == bits(batched._pow_list(b, exps))
+    assert bits(batched._pow_pairs(bases[:1], exps[:1])) == bits([bases[0] ** exps[0]])
 
 
 def _one_by_one_candidates(self, dep, w, mem_limit, g):
@@ -108,7 +108,7 @@ def test_a_problem_s_candidates_are_the_per_element_path_s(name, monkeypatch):
     got = candidates_mod.generate(res)
     with monkeypatch.context() as m:
         m.setattr(queueing, "state_dependent_many", _per_element_chains)
-        m.setattr(many, "_pow_pairs", many._pow_list)
+        m.setattr(batched, "_pow_pairs", batched._pow_list)
         m.setattr(candidates_mod._Pick, "candidates", _one_by_one_candidates)
         candidate_mod.clear_memo()
         want = candidates_mod.generate(res)

@@ -27,9 +27,8 @@ from planner.physics.deployment import (
     kv_bytes_per_sequence,
 )
 from planner.physics.gemm import roofline_seconds
-from planner.physics.perf import prefill_attention_flops
 from planner.physics.queueing import wait
-from planner.physics.terms import StageTerms, stage_terms
+from planner.physics.terms import stage_terms
 
 
 @dataclass(frozen=True)
@@ -96,26 +95,48 @@ def blend_time(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> np.ndarray:
     return f * a.time_s + (1.0 - f) * b.time_s
 
 
-def _pow_each(base: float, exponents: np.ndarray) -> np.ndarray:
-    """base ** e for every e, with Python's float power (the scalar code's)."""
-    return np.array([base ** e for e in exponents.tolist()], dtype=float)
+def _pow_pairs(bases, exponents: np.ndarray) -> np.ndarray:
+    """bases[i] ** exponents[i] (or bases ** exponents[i], one base) with Python's float power (the
+    scalar code's: the builtin `pow` of two floats is `**`), taken once for a run of pairs equal bit
+    for bit (a grid's chunk multiples often share a pass's tokens) and repeated."""
+    n = len(exponents)
+    if n < 2:
+        return _pow_list(bases, exponents)
+    bits = np.ascontiguousarray(exponents, dtype=float).view(np.int64)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(bits[1:], bits[:-1], out=new[1:])
+    if isinstance(bases, np.ndarray):
+        b_bits = np.ascontiguousarray(bases, dtype=float).view(np.int64)
+        new[1:] |= b_bits[1:] != b_bits[:-1]
+    starts = np.flatnonzero(new)
+    if len(starts) == n:
+        return _pow_list(bases, exponents)
+    firsts = _pow_list(bases[starts] if isinstance(bases, np.ndarray) else bases, exponents[starts])
+    return np.repeat(firsts, np.diff(np.append(starts, n)))
 
 
-def experts_on_card(t: StageTerms, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`deployment.experts_on_card` per point (tokens > 0), from the deployment's terms: (pairs,
-    experts touched)."""
-    touched = t.experts * (1.0 - _pow_each(t.untouched, tokens / t.replicas))
+def _pow_list(bases, exponents: np.ndarray) -> np.ndarray:
+    """bases[i] ** exponents[i] (or bases ** exponents[i]) one pair at a time, with Python's `pow`."""
+    if isinstance(bases, np.ndarray):
+        return np.array(list(map(pow, bases.tolist(), exponents.tolist())), dtype=float)
+    return np.array(list(map(float(bases).__pow__, exponents.tolist())), dtype=float)
+
+
+def experts_on_card(t, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`deployment.experts_on_card` per point (tokens > 0), from the terms: (pairs, experts touched)."""
+    touched = t.experts * (1.0 - _pow_pairs(t.untouched, tokens / t.replicas))
     p_touched = touched / t.experts
     return (tokens * t.top_k / t.n_s * t.imbalance,
             np.minimum(t.epc, t.epc * p_touched * t.imbalance) / t.moe_tp)
 
 
-def gemm_times(dep: Deployment, t: StageTerms, m_dense: np.ndarray, dense: np.ndarray, routed,
+def gemm_times(s, t, m_dense: np.ndarray, dense: np.ndarray, routed,
                pairs_touched) -> tuple[np.ndarray, np.ndarray]:
     """`gemm.gemm_time` per point, the dense GEMMs at rows `m_dense` (tokens/dp): (time, below_ridge)."""
     gt = t.gemm
-    if gt is None:
-        return roofline_seconds(dep, dense, routed), np.zeros(len(m_dense), dtype=bool)
+    if gt is None:   # the roofline: one deployment (a group's have kernel curves)
+        return roofline_seconds(s, dense, routed), np.zeros(len(m_dense), dtype=bool)
     kappa = gt.kappa
     if gt.dense[0][0] is None:
         time = gt.dense[0][1].times(dense, m_dense, kappa)
@@ -129,9 +150,9 @@ def gemm_times(dep: Deployment, t: StageTerms, m_dense: np.ndarray, dense: np.nd
     return time, m_dense < gt.ridge
 
 
-def stage_pass(dep: Deployment, t: StageTerms, tokens: np.ndarray, attn_flops: np.ndarray,
-               kv_read_bytes: np.ndarray, logits: np.ndarray, head_share: float = 1.0) -> PhaseArrays:
-    """`perf._stage_pass` per point (`t`: the deployment's terms)."""
+def stage_pass(s, t, tokens: np.ndarray, attn_flops: np.ndarray, kv_read_bytes: np.ndarray,
+               logits: np.ndarray, head_share=1.0) -> PhaseArrays:
+    """`perf._stage_pass` per point (`head_share`: a number, or one per point)."""
     # linear layers and the LM head (perf._linear_flops_per_card)
     lin_flops = t.dense2 * tokens / t.n_s + t.head2 * logits * head_share / t.n_s
     m_dense = np.maximum(tokens, logits) / t.dp   # `perf._stage_pass`'s
@@ -143,32 +164,46 @@ def stage_pass(dep: Deployment, t: StageTerms, tokens: np.ndarray, attn_flops: n
         pairs, touched = pt
         routed = t.routed2 * pairs
         wbytes = wbytes + t.moe_pp * touched * t.expert_params * t.e_bytes
-    gt, below = gemm_times(dep, t, m_dense, lin_flops, routed, pt)
+    gt, below = gemm_times(s, t, m_dense, lin_flops, routed, pt)
     compute = gt + attn_flops / t.attn_peak
     act_bytes = m_dense * t.hidden * ACT_BYTES * 2 * t.layers / t.pp
     nbytes = wbytes + kv_read_bytes + act_bytes
     memory = (wbytes + kv_read_bytes / t.kv_scale + act_bytes) / t.mem_peak
     roof = np.maximum(compute, memory)
     comm = t.comm.times(tokens)
-    if t.overlap == 0.0:   # comm − 0·min(comm, roof) is comm (both finite and ≥ 0): the default profile
+    overlap = t.overlap
+    if not isinstance(overlap, np.ndarray) and overlap == 0.0:
+        # comm − 0·min(comm, roof) is comm (finite, ≥ 0): the default profile
         exposed = comm if isinstance(comm, np.ndarray) else np.full(len(tokens), comm)
     else:
-        exposed = comm - t.overlap * np.minimum(comm, roof)
-    return PhaseArrays(roof + exposed + t.overhead, compute, memory, exposed, np.full(len(tokens), t.overhead),
+        exposed = comm - overlap * np.minimum(comm, roof)
+    overhead = t.overhead   # a number, or one per point
+    return PhaseArrays(roof + exposed + overhead, compute, memory, exposed,
+                       overhead.copy() if isinstance(overhead, np.ndarray) else np.full(len(tokens), overhead),
                        lin_flops + routed + attn_flops, nbytes, below)
 
 
-def pipeline(t: StageTerms, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
+def pipeline(t, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
     """`perf._pipeline` per point: pp·stage + (pp−1) hand-offs + step overhead. One stage (pp = 1):
-    1·x is x and x + 0 is x (no time is −0), so the stage's arrays are taken as they are."""
+    1·x is x and x + 0 is x (no time is −0), so the stage's arrays are taken as they are (where
+    pp = 1, when `t` holds one per point)."""
     pp = t.pp
     step = t.step_s + seqs * t.sequence_s
-    if pp == 1:
+    one_stage = pp == 1
+    if one_stage is True:
         return PhaseArrays(stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s,
                            stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
     handoff = (pp - 1) * (tokens_per_stage / t.dp * t.hidden * ACT_BYTES / t.hand_bw + t.hand_lat)
-    return PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
+    many = PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                        pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
+                       stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+    if not isinstance(one_stage, np.ndarray) or not one_stage.any():
+        return many
+    return PhaseArrays(np.where(one_stage, stage.time_s + step, many.time_s),
+                       np.where(one_stage, stage.compute_s, many.compute_s),
+                       np.where(one_stage, stage.memory_s, many.memory_s),
+                       np.where(one_stage, stage.comm_s, many.comm_s),
+                       np.where(one_stage, stage.overhead_s + step, many.overhead_s),
                        stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
 
 
@@ -194,13 +229,33 @@ def mixed_steps_many(dep: Deployment, grids: list[tuple[np.ndarray, np.ndarray]]
 
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
-    t = stage_terms(dep)
-    return _slower(_decode_raw(dep, t, batch, context_tokens), t.decode_scale)
+    return decode_pass(dep, stage_terms(dep), batch, context_tokens)
 
 
-def _slower(t: PhaseArrays, s: float) -> PhaseArrays:
-    """`perf.slower` per point."""
-    return t if s == 1.0 else scaled(t, s)
+def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
+                prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
+    """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
+    return mixed_pass(dep, stage_terms(dep), batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2)
+
+
+def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
+                   cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseArrays:
+    """`perf.prefill_pass` for every prompt count in `prompts` (uncached_tokens > 0)."""
+    return prefill_pass(dep, stage_terms(dep), prompts, uncached_tokens, cached_tokens, length_cv2)
+
+
+# The passes proper. `s` is what they run on: a `Deployment`, or a `physics.many.ShapeGroup` (whose
+# deployments share the architecture and the speculation); `t` its terms: the deployment's
+# `StageTerms`, or the group's terms at each point's deployment (`ShapeGroup.at`: numbers all its
+# deployments share, one per point otherwise). Each point goes through the same operations either way.
+def decode_pass(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+    """`perf.decode_step` per point."""
+    return _slower(_decode_raw(s, t, batch, context_tokens), t.decode_scale)
+
+
+def _slower(t: PhaseArrays, s) -> PhaseArrays:
+    """`perf.slower` per point (`s` a number, or one per point: x·1 is x)."""
+    return t if not isinstance(s, np.ndarray) and s == 1.0 else scaled(t, s)
 
 
 def scaled(t: PhaseArrays, s) -> PhaseArrays:
@@ -209,33 +264,38 @@ def scaled(t: PhaseArrays, s) -> PhaseArrays:
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
 
-def stage_batch(batch: np.ndarray, pp: int) -> np.ndarray:
+def stage_batch(batch: np.ndarray, pp) -> np.ndarray:
     """`perf.stage_batch` per point."""
     return np.maximum(batch, np.minimum(batch, 1.0) * pp)
 
 
-def _decode_raw(dep: Deployment, t: StageTerms, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
-    """`perf._decode_raw` per point (`t`: the deployment's terms)."""
+def _decode_raw(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+    """`perf._decode_raw` per point."""
     m = stage_batch(batch, t.pp) / t.pp
     qm = t.q * m
-    ctx = dep.arch.attended_tokens(context_tokens)
+    ctx = s.arch.attended_tokens(context_tokens)
     attn = qm * ctx * t.pair_decode * t.layers / t.pp / t.n_s
     kv_read = m / t.dp * (ctx * t.kv_card + t.state_card)
-    if dep.arch.index_topk:
-        attn = attn + indexer_flops(dep, qm, context_tokens)
-        kv_read = kv_read + indexer_reads(dep, m, context_tokens, ctx)
-    step = pipeline(t, stage_pass(dep, t, qm, attn, kv_read, qm), qm, batch / t.dp)
-    return step if dep.spec is None else plus(step, _drafts(dep, batch, context_tokens))
+    if s.arch.index_topk:   # one deployment (a group's have no indexer)
+        attn = attn + indexer_flops(s, qm, context_tokens)
+        kv_read = kv_read + indexer_reads(s, m, context_tokens, ctx)
+    step = pipeline(t, stage_pass(s, t, qm, attn, kv_read, qm), qm, batch / t.dp)
+    return step if s.spec is None else plus(step, _drafts(s, t, batch, context_tokens))
 
 
-def _drafts(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+def _drafts(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
-    plain_dep = replace(dep, spec=None)
+    if isinstance(s, Deployment):
+        plain = replace(s, spec=None)
+        plain_t = stage_terms(plain)
+    else:
+        plain = s.plain()
+        plain_t = plain.at(t.idx)
     # as the scalar `perf.drafts`, at the batch itself (a mean below one sequence too; it took one
     # there, 3.5e-4 apart at b = 0.5, a hunt); 1 where there is none, whose drafts f zeroes
-    plain = _decode_raw(plain_dep, stage_terms(plain_dep), np.where(batch > 0, batch, 1.0), context_tokens)
-    f = dep.spec.draft_tokens * dep.spec.draft_layers / dep.arch.layers * (batch > 0)   # none without decodes
-    return scaled(plain, f)
+    steps = _decode_raw(plain, plain_t, np.where(batch > 0, batch, 1.0), context_tokens)
+    f = s.spec.draft_tokens * s.spec.draft_layers / s.arch.layers * (batch > 0)   # none without decodes
+    return scaled(steps, f)
 
 
 def plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
@@ -245,32 +305,10 @@ def plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
                        a.bytes_per_card + b.bytes_per_card, a.below_ridge)
 
 
-def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
-                prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
+def mixed_pass(s, t, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray, prompt_tokens: float,
+               length_cv2: float = 0.0) -> PhaseArrays:
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
-    t, a = stage_terms(dep), dep.arch
-    pp = t.pp
-    sb, m, ctx, attn, kv_read, logits = mixed_inputs(t, a, batch, context_tokens, chunk_tokens, prompt_tokens,
-                                                     length_cv2)
-    if a.index_topk:   # `perf.mixed_step`'s indexer
-        attn = attn + indexer_flops(dep, (t.q * sb * context_tokens
-                                          + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
-        kv_read = kv_read + indexer_reads(dep, sb / pp, context_tokens, ctx)
-    step = pipeline(t, stage_pass(dep, t, m, attn, kv_read, logits), m, (batch + 1.0) / t.dp)
-    prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
-    step = with_eager(step, t, prompts, chunk_tokens > 0)
-    if dep.spec is not None:
-        step = plus(step, _drafts(dep, batch, context_tokens))
-    return _slower(step, t.decode_scale)
-
-
-def mixed_inputs(t, a, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray, prompt_tokens: float,
-                 length_cv2: float):
-    """What `perf.mixed_step`'s stage pass reads per point, before an indexer's share: (the stage's
-    batch, tokens of a stage pass, attended context, attention flops, KV bytes read, logits). `t`
-    holds the deployment's terms as numbers (`StageTerms`) or one per point (`physics.many`): the
-    same operations on each element either way."""
-    pp = t.pp
+    a, pp = s.arch, t.pp
     sb = stage_batch(batch, pp)
     m = (t.q * sb + chunk_tokens) / pp
     ctx = a.attended_tokens(context_tokens)
@@ -280,10 +318,19 @@ def mixed_inputs(t, a, batch: np.ndarray, context_tokens: float, chunk_tokens: n
     b_pp = sb / pp
     kv_read = ((b_pp * ctx + chunk_tokens / pp) * t.kv_card + b_pp * t.state_card) / t.dp
     logits = (t.q * sb + chunk_tokens / max(prompt_tokens, 1.0)) / pp   # `perf.mixed_step`'s
-    return sb, m, ctx, attn, kv_read, logits
+    if a.index_topk:   # `perf.mixed_step`'s indexer (one deployment: a group's have none)
+        attn = attn + indexer_flops(s, (t.q * sb * context_tokens
+                                        + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
+        kv_read = kv_read + indexer_reads(s, sb / pp, context_tokens, ctx)
+    step = pipeline(t, stage_pass(s, t, m, attn, kv_read, logits), m, (batch + 1.0) / t.dp)
+    prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
+    step = with_eager(step, t, prompts, chunk_tokens > 0)
+    if s.spec is not None:
+        step = plus(step, _drafts(s, t, batch, context_tokens))
+    return _slower(step, t.decode_scale)
 
 
-def with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_prefill) -> PhaseArrays:
+def with_eager(step: PhaseArrays, t, prompts: np.ndarray, where_prefill) -> PhaseArrays:
     """`perf.with_eager` per point: the eager-pass overhead of passes prefilling prompts[i] prompts,
     added where `where_prefill` holds (True: at every point)."""
     e = t.eager_pass_s + np.maximum(prompts / t.dp, 1.0) * t.prompt_s   # per pass, then per prompt
@@ -293,15 +340,14 @@ def with_eager(step: PhaseArrays, t: StageTerms, prompts: np.ndarray, where_pref
                        step.flops_per_card, step.bytes_per_card, step.below_ridge)
 
 
-def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
-                   cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseArrays:
-    """`perf.prefill_pass` for every prompt count in `prompts` (uncached_tokens > 0)."""
-    t = stage_terms(dep)
-    s, c = uncached_tokens, cached_tokens
-    tokens = prompts * s
-    attn = prefill_attention_flops(dep, prompts, s, c, length_cv2)
-    kv_io = prompts / t.dp * (s + c) * t.kv_card
-    stage = stage_pass(dep, t, tokens, attn, kv_io, prompts, 1.0 / t.pp)
+def prefill_pass(s, t, prompts: np.ndarray, uncached_tokens: float, cached_tokens: float = 0.0,
+                 length_cv2: float = 0.0) -> PhaseArrays:
+    """`perf.prefill_pass` per point, prompts[i] prompts (the attention as `perf.prefill_attention_flops`)."""
+    u, c = uncached_tokens, cached_tokens
+    tokens = prompts * u
+    attn = prompts * (1.0 + length_cv2) * s.arch.prompt_attention_flops(u, c) / t.pp / t.n_s
+    kv_io = prompts / t.dp * (u + c) * t.kv_card
+    stage = stage_pass(s, t, tokens, attn, kv_io, prompts, 1.0 / t.pp)
     step = with_eager(pipeline(t, stage, tokens, prompts / t.dp), t, prompts, True)
     return _slower(step, t.prefill_scale)
 
