@@ -67,12 +67,17 @@ class CollectiveCost:
     coef: float          # the ring's passes·(g−1)/g; 1 when measured
     bytes_per_s: float   # measured bw(g), or the link's bandwidth
     latency_s: float     # the link's latency per collective
+    absent: object = None   # a group's costs (`physics.many`, each field one per point): where there is none
 
     def time(self, nbytes):
-        """Seconds to move `nbytes` (a number or an array, element by element)."""
+        """Seconds to move `nbytes` (a number or an array, element by element); 0 where `absent`."""
         if self.measured:
             return self.alpha_s + nbytes / self.bytes_per_s + self.latency_s
-        return self.alpha_s + self.coef * nbytes / self.bytes_per_s + self.latency_s
+        t = self.alpha_s + self.coef * nbytes / self.bytes_per_s + self.latency_s
+        if self.absent is None:
+            return t
+        import numpy as np
+        return np.where(self.absent, 0.0, t)
 
 
 def collective_cost(dep: Deployment, kind: str, group_cards: int, passes: float) -> CollectiveCost | None:
@@ -143,7 +148,9 @@ def stage_comm_time(dep: Deployment, tokens: float) -> float:
 @dataclass(frozen=True)
 class StageComm:
     """The collectives of one stage pass of a deployment (`stage_comm_time`): each group's
-    `CollectiveCost` (None on one card) and how many of it a stage runs."""
+    `CollectiveCost` (None on one card) and how many of it a stage runs. `physics.many` builds one
+    of several deployments, each field one per point (a cost None where no deployment runs it,
+    `absent` where some do not)."""
 
     layers: float                    # L/pp attention all-reduces over tp
     dense: float                     # L_dense/pp dense-MLP all-reduces over n_s
@@ -179,14 +186,26 @@ class StageComm:
         t = self.layers * attn
         # dense MLP sharded over all n_s cards; with dp = 1 that is the attention's all-reduce (n_s = tp,
         # tokens/1 is tokens)
-        dense = attn if self.dp == 1 else allreduce(self.ns_cost, tokens * act)
+        one_rank = self.dp == 1
+        dense = attn if one_rank is True else allreduce(self.ns_cost, tokens * act)
+        if not isinstance(one_rank, bool):   # per point
+            import numpy as np
+            dense = np.where(one_rank, attn, dense)
         t = t + self.dense * dense
         if self.ep_cost is not None:
             per_card = tokens / n_s * self.experts_per_token * act * self.imbalance
-            t = t + self.moe2 * self.ep_cost.time(per_card)
+            t = _where_run(self.ep_cost, t, t + self.moe2 * self.ep_cost.time(per_card))
         if self.etp_cost is not None:
-            t = t + self.moe * allreduce(self.etp_cost, tokens * self.moe_tp / n_s * act)
+            t = _where_run(self.etp_cost, t, t + self.moe * allreduce(self.etp_cost, tokens * self.moe_tp / n_s * act))
         return t
+
+
+def _where_run(cost: CollectiveCost, without, with_):
+    """`with_` where the collective runs, `without` where its cost is `absent`."""
+    if cost.absent is None:
+        return with_
+    import numpy as np
+    return np.where(cost.absent, without, with_)
 
 
 def stage_comm(dep: Deployment) -> StageComm:

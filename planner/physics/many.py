@@ -24,6 +24,7 @@ import numpy as np
 
 from planner.physics import batched
 from planner.physics.batched import PhaseArrays, decode_steps, mixed_steps
+from planner.physics.comm import CollectiveCost, StageComm
 from planner.physics.deployment import Deployment
 from planner.physics.gemm import CurveAt, GemmTerms
 from planner.physics.terms import StageTerms, stage_terms
@@ -33,7 +34,8 @@ _SCALARS = ("pp", "dp", "n_s", "hidden", "layers", "dense2", "wbytes_dense", "he
             "epc", "replicas", "untouched", "moe_tp", "attn_peak", "kv_scale", "mem_peak", "overlap", "overhead",
             "step_s", "sequence_s", "hand_bw", "hand_lat", "eager_pass_s", "prompt_s", "decode_scale",
             "prefill_scale", "q", "kv_card", "state_card", "pair_decode", "pair_prefill")
-_COSTS = ("tp", "ns", "ep", "etp")   # `StageComm`'s collective groups
+_COMM = ("layers", "dense", "moe2", "moe", "dp", "n_s", "moe_tp", "act", "experts_per_token", "imbalance")
+_COSTS = ("tp", "ns", "ep", "etp")   # `StageComm`'s fields: the above and its collective groups' costs
 
 
 def group_key(dep: Deployment) -> tuple | None:
@@ -62,7 +64,7 @@ def _columns(terms: list[StageTerms]) -> dict[str, np.ndarray]:
     for f in ("eta_max", "m_half", "peak_flops"):
         col[f"moe_{f}"] = np.array([getattr(g.moe, f) for g in gts])
     comms = [t.comm for t in terms]
-    for f in ("layers", "dense", "moe2", "moe", "dp", "n_s", "moe_tp", "act", "experts_per_token", "imbalance"):
+    for f in _COMM:
         col[f"c_{f}"] = np.array([getattr(c, f) for c in comms])
     for name in _COSTS:
         costs = [getattr(c, f"{name}_cost") for c in comms]
@@ -90,7 +92,6 @@ class ShapeGroup:
         self.same = {k: v[0].item() for k, v in self.col.items() if (v == v[0]).all()}   # shared by all
         self.same["is_moe"] = t0.is_moe
         self.comm_flags = {n: (bool(self.col[f"{n}_none"].all()), bool(self.col[f"{n}_none"].any())) for n in _COSTS}
-        self.all_dp1 = bool((self.col["c_dp"] == 1).all())
         self._plain = None
 
     def plain(self) -> ShapeGroup:
@@ -119,47 +120,6 @@ class ShapeGroup:
         """`batched.prefill_passes` of point i on deployment idx[i] with prompts[i] prompts (the
         deployments without speculation: a prefill pass drafts nothing)."""
         return batched.prefill_pass(self, self.at(idx), prompts, uncached_tokens, cached_tokens, length_cv2)
-
-
-class _PointComm:
-    """`StageComm` per point: each point's deployment's collectives."""
-
-    def __init__(self, g: ShapeGroup, pt: _Points):
-        self.g, self.pt = g, pt
-
-    def times(self, tokens):
-        """`StageComm.times` per point, a collective a deployment does not run taken as 0 (as there)."""
-        pt, flags = self.pt, self.g.comm_flags
-        act = pt.c_act
-        attn = self._allreduce("tp", tokens / pt.c_dp * act)
-        t = pt.c_layers * attn
-        if self.g.all_dp1:
-            dense = attn
-        else:
-            dense = np.where(pt.c_dp == 1, attn, self._allreduce("ns", tokens * act))
-        t = t + pt.c_dense * dense
-        if not flags["ep"][0]:
-            per_card = tokens / pt.c_n_s * pt.c_experts_per_token * act * pt.c_imbalance
-            more = t + pt.c_moe2 * _cost(pt, "ep", per_card)
-            t = np.where(pt.ep_none, t, more) if flags["ep"][1] else more
-        if not flags["etp"][0]:
-            more = t + pt.c_moe * self._allreduce("etp", tokens * pt.c_moe_tp / pt.c_n_s * act)
-            t = np.where(pt.etp_none, t, more) if flags["etp"][1] else more
-        return t
-
-    def _allreduce(self, name: str, nbytes):
-        """A collective's time per point, 0.0 where the deployment has none (one card)."""
-        every, some = self.g.comm_flags[name]
-        if every:
-            return np.zeros(len(nbytes))
-        cost = _cost(self.pt, name, nbytes)
-        return np.where(self.pt.get(f"{name}_none"), 0.0, cost) if some else cost
-
-
-def _cost(pt: _Points, name: str, nbytes):
-    """`CollectiveCost.time` per point: α + coef·bytes/bw + latency (coef 1 where measured, the
-    same float as bytes/bw)."""
-    return pt.get(f"{name}_alpha") + pt.get(f"{name}_coef") * nbytes / pt.get(f"{name}_bw") + pt.get(f"{name}_lat")
 
 
 class OneShape:
@@ -211,5 +171,11 @@ class _Points:
         return GemmTerms(self.kappa, dense, curve("moe"), self.ridge)
 
     @cached_property
-    def comm(self) -> _PointComm:
-        return _PointComm(self._g, self)
+    def comm(self) -> StageComm:
+        def cost(name: str) -> CollectiveCost | None:
+            every, some = self._g.comm_flags[name]
+            if every:
+                return None
+            return CollectiveCost(False, *(self.get(f"{name}_{f}") for f in ("alpha", "coef", "bw", "lat")),
+                                  self.get(f"{name}_none") if some else None)
+        return StageComm(*(self.get(f"c_{f}") for f in _COMM), *(cost(n) for n in _COSTS))
