@@ -98,9 +98,10 @@ def blend_time(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> np.ndarray:
 def _pow_pairs(bases, exponents: np.ndarray) -> np.ndarray:
     """bases[i] ** exponents[i] (or bases ** exponents[i], one base) with Python's float power (the
     scalar code's: the builtin `pow` of two floats is `**`), taken once for a run of pairs equal bit
-    for bit (a grid's chunk multiples often share a pass's tokens) and repeated."""
+    for bit (a grid's chunk multiples often share a pass's tokens) and repeated. Fewer than 64 pairs
+    one by one: the search for runs costs about what 64 powers do."""
     n = len(exponents)
-    if n < 2:
+    if n < 64:
         return _pow_list(bases, exponents)
     bits = np.ascontiguousarray(exponents, dtype=float).view(np.int64)
     new = np.empty(n, dtype=bool)

@@ -192,20 +192,13 @@ class StageComm:
             import numpy as np
             dense = np.where(one_rank, attn, dense)
         t = t + self.dense * dense
+        # where a group's cost is `absent` it adds n·0 (t + 0 is t: no time is −0)
         if self.ep_cost is not None:
             per_card = tokens / n_s * self.experts_per_token * act * self.imbalance
-            t = _where_run(self.ep_cost, t, t + self.moe2 * self.ep_cost.time(per_card))
+            t = t + self.moe2 * self.ep_cost.time(per_card)
         if self.etp_cost is not None:
-            t = _where_run(self.etp_cost, t, t + self.moe * allreduce(self.etp_cost, tokens * self.moe_tp / n_s * act))
+            t = t + self.moe * allreduce(self.etp_cost, tokens * self.moe_tp / n_s * act)
         return t
-
-
-def _where_run(cost: CollectiveCost, without, with_):
-    """`with_` where the collective runs, `without` where its cost is `absent`."""
-    if cost.absent is None:
-        return with_
-    import numpy as np
-    return np.where(cost.absent, without, with_)
 
 
 def stage_comm(dep: Deployment) -> StageComm:

@@ -18,7 +18,6 @@ its `group_key`. tests/test_many_shapes.py checks each pass against `batched` po
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cached_property
 
 import numpy as np
 
@@ -156,26 +155,31 @@ class _Points:
             self.__dict__[name] = v
         return v
 
-    def __getattr__(self, name: str) -> np.ndarray:
+    def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        return self.get(name)
+        if name == "gemm":   # the kernel curves of each point's deployment
+            v = self.__dict__[name] = self._gemm()
+        elif name == "comm":   # its collectives
+            v = self.__dict__[name] = StageComm(*(self.get(f"c_{f}") for f in _COMM), *map(self._cost, _COSTS))
+        else:
+            v = self.get(name)
+        return v
 
-    @cached_property
-    def gemm(self) -> GemmTerms:
+    def _gemm(self) -> GemmTerms:
         def curve(c: str) -> CurveAt:
             return CurveAt(self.get(f"{c}_eta_max"), self.get(f"{c}_m_half"), self.get(f"{c}_peak_flops"))
         g = self._g
         dense = ((None, curve("d0")),) if g.dense_one else \
             tuple((self.get(f"share{j}"), curve(f"d{j}")) for j in range(g.n_dense))
-        return GemmTerms(self.kappa, dense, curve("moe"), self.ridge)
+        return GemmTerms(self.kappa, dense, curve("moe") if self.is_moe else None, self.ridge)   # dense: no experts
 
-    @cached_property
-    def comm(self) -> StageComm:
-        def cost(name: str) -> CollectiveCost | None:
-            every, some = self._g.comm_flags[name]
-            if every:
-                return None
-            return CollectiveCost(False, *(self.get(f"{name}_{f}") for f in ("alpha", "coef", "bw", "lat")),
-                                  self.get(f"{name}_none") if some else None)
-        return StageComm(*(self.get(f"c_{f}") for f in _COMM), *(cost(n) for n in _COSTS))
+    def _cost(self, group: str) -> CollectiveCost | None:
+        """The `CollectiveCost` of a collective group at each point: None where no deployment runs it,
+        `absent` where some do not."""
+        every, some = self._g.comm_flags[group]
+        if every:
+            return None
+        get = self.get
+        return CollectiveCost(False, get(f"{group}_alpha"), get(f"{group}_coef"), get(f"{group}_bw"),
+                              get(f"{group}_lat"), get(f"{group}_none") if some else None)
