@@ -2,11 +2,13 @@
 
 Twins of `perf.decode_step`, `perf.mixed_step`, `perf.prefill_pass` and `colocated.blend` that
 take arrays of batches / chunk tokens / prompts and return a `PhaseArrays`, one element per
-point. Candidate generation evaluates a shape's whole batch × chunk grid with them; the scalar
-functions stay the reference (verification, `plan eval`), and tests/test_batched.py checks that
-both agree. Each formula keeps the scalar one's order of operations, so every element is the
-very float the scalar function returns (IEEE +, −, ×, ÷, min, max and ceil are exact per
-element; powers are taken one element at a time with Python's `**`, like the scalar code).
+point. Candidate generation evaluates a shape's whole batch × chunk grid with them, and the grids
+of many shapes at once (`physics.many`: the same formulas, `decode_pass`, `mixed_pass` and
+`prefill_pass`, over each point's deployment's terms); the scalar functions stay the reference
+(verification, `plan eval`), and tests/test_batched.py checks that both agree. Each formula keeps
+the scalar one's order of operations, so every element is the very float the scalar function
+returns (IEEE +, −, ×, ÷, min, max and ceil are exact per element; powers are taken one element
+at a time with Python's `**`, like the scalar code).
 Glossary as in `perf`: `b` batch, `m` tokens of one stage pass, `n_s = tp·dp`.
 """
 
