@@ -222,14 +222,6 @@ def decode_steps_many(dep: Deployment, batches: list[np.ndarray], context_tokens
     return split(decode_steps(dep, np.concatenate(batches), context_tokens), [len(b) for b in batches])
 
 
-def mixed_steps_many(dep: Deployment, grids: list[tuple[np.ndarray, np.ndarray]], context_tokens: float,
-                     prompt_tokens: float, length_cv2: float = 0.0) -> list[PhaseArrays]:
-    """`mixed_steps` of each (batches, chunk tokens) of `grids`, in one call (as `decode_steps_many`)."""
-    return split(mixed_steps(dep, np.concatenate([b for b, _ in grids]), context_tokens,
-                             np.concatenate([c for _, c in grids]), prompt_tokens, length_cv2),
-                 [len(b) for b, _ in grids])
-
-
 def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
     return decode_pass(dep, stage_terms(dep), batch, context_tokens)
