@@ -80,8 +80,14 @@ def fewest_decimals(values: list[float], base: int) -> int:
 
 def per_million(x: float) -> str:
     """A cost or price per million tokens, as every table and line prints it: '2.623',
-    '41,666,666.667' (three decimals, thousands grouped like `money`)."""
-    return f"{x:,.3f}"
+    '41,666,666.667' (three decimals, thousands grouped like `money`); from a billion on, four
+    significant digits and a power of ten (`qps: 1e-15` cost '270,000,000,000,000,000.000' per
+    million output tokens, an 18-digit number no one reads; the JSON keeps the float).
+
+    >>> [per_million(v) for v in (2.6234, 41666666.6667, 2.7e17, -1.5e12)]
+    ['2.623', '41,666,666.667', '2.700e+17', '-1.500e+12']
+    """
+    return f"{x:.3e}" if abs(x) >= 1e9 else f"{x:,.3f}"
 
 
 def rate(x: float) -> str:
