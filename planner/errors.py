@@ -88,6 +88,13 @@ def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
     return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
+def shown_json(x: object, limit: int = SHOWN_CHARS) -> str:
+    """`shown_value` of a value read from a JSON file (a plan): true, false and null as JSON spells
+    them, not Python's True, False and None (`"model": null` read 'got None' until 2026-12-06)."""
+    return ("null" if x is None else "true" if x else "false") if x is None or isinstance(x, bool) \
+        else shown_value(x, limit)
+
+
 def shown_text(text: object) -> str:
     """`text` (a key, a file name) for a message, every character that is not printable (a control
     character, a line separator, a format character such as U+202E) written as its escape, as

@@ -26,3 +26,33 @@ def test_a_tiny_rates_huge_cost_per_million_tokens_reads_in_powers_of_ten(tmp_pa
     code, out = run("solve", prob, "--json")
     assert code == 0, out
     assert json.loads(out)["cost_per_million_output_tokens"] > 2.6e17
+
+
+def _plan(tmp_path, edit) -> str:
+    code, out = run("solve", write(tmp_path, SMALL), "--out", tmp_path / "plan.json")
+    assert code == 0, out
+    d = json.loads((tmp_path / "plan.json").read_text())
+    edit(d)
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    return str(tmp_path / "m.json")
+
+
+def test_a_plan_files_true_and_null_are_shown_as_json_spells_them(tmp_path):
+    """A plan file is JSON: `"model": null` read `(got None)` and `"batch": true` `(got True)`,
+    Python's words for values the file does not spell so (`plan simulate`, `plan export`). Now
+    `null` and `true`, as `plan calibrate` already wrote a vLLM result's `"completed": null`."""
+    def edit(d):
+        d["model"] = None
+        d["pools"][0]["batch"] = True
+    plan = _plan(tmp_path, edit)
+    for args in (("simulate", plan, "--requests", 100), ("export", plan, "--target", "vllm", "--out", tmp_path / "x")):
+        code, out = run(*args)
+        assert code == 2, out
+        assert "m.json: model: Input should be a valid string (got null)" in out
+        assert "m.json: pools[0].batch: Input should be a valid number (got true)" in out
+        assert "None" not in out and "True" not in out
+    for key, value, said in (("status", None, "status: null; a plan file holds a plan that was found"),
+                             ("cost_per_hour", True, "cost_per_hour: true; a cost or latency is a number"),
+                             ("mode", False, "mode: false; plan solve writes disaggregated")):
+        code, out = run("simulate", _plan(tmp_path, lambda d, k=key, v=value: d.__setitem__(k, v)), "--requests", 100)
+        assert code == 2 and said in out, out

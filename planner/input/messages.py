@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import shown_text, shown_value
+from planner.errors import shown_json, shown_text, shown_value
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
 # another branch of the same field has a real complaint (e.g. a number below its minimum).
@@ -131,9 +131,11 @@ def _yaml_key(key: Any) -> str:
     return shown_value(key)
 
 
-def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
+def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "",
+                              json_file: bool = False) -> str:
     """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
-    path of the validated part inside its file (e.g. 'workload.trace'), put before every field.
+    path of the validated part inside its file (e.g. 'workload.trace'), put before every field;
+    `json_file`: a value shown as JSON spells it (true, null), not as Python does.
 
     A misspelt key gives one line ('unknown key 'qsp'. Did you mean 'qps'?'), not also a
     'required field is missing' line for the key it was meant to be.
@@ -182,7 +184,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
             got = e.get("input")
-            shown = "" if isinstance(got, (dict, list)) else f" (got {shown_value(got)})"
+            shown = "" if isinstance(got, (dict, list)) else f" (got {(shown_json if json_file else shown_value)(got)})"
             if msg.endswith(shown[2:-1]):   # the check's own message already says what it got
                 shown = ""
             if field == "(top level)" and _NAMES_FIELD.match(msg):   # a model's check names the field itself

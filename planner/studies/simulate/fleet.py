@@ -14,7 +14,7 @@ import re
 import warnings
 from typing import Any
 
-from planner.errors import BadInput, PlannerNotice, shown_value
+from planner.errors import BadInput, PlannerNotice, shown_json
 from planner.plan.resolve import Resolved
 from planner.studies.simulate.planfile import (
     check_horizon,
@@ -259,10 +259,10 @@ def check_mode(d: Any, source: str, at: str = "") -> None:
     are; a day's periods and a test's edits keep the `mode` of other pools, so it is not held to
     them), and until 2026-12-06 `mode: bogus` or `redundancy: bogus` passed both in silence."""
     if isinstance(d, dict) and "mode" in d and d["mode"] not in MODES:
-        raise BadInput(f"{source}: {at}mode: {shown_value(d['mode'])}; plan solve writes disaggregated, colocated "
+        raise BadInput(f"{source}: {at}mode: {shown_json(d['mode'])}; plan solve writes disaggregated, colocated "
                        f"or mixed, as its pools' roles make it")
     if isinstance(d, dict) and "redundancy" in d and d["redundancy"] not in REDUNDANCIES:
-        raise BadInput(f"{source}: {at}redundancy: {shown_value(d['redundancy'])}; plan solve writes n_plus_1 or node "
+        raise BadInput(f"{source}: {at}redundancy: {shown_json(d['redundancy'])}; plan solve writes n_plus_1 or node "
                        f"(serving.redundancy), and leaves the key out for none")
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner.errors import BadInput, suggest
+from planner.errors import BadInput, shown_json, suggest
 from planner.input.files import read_json, validate
 from planner.input.values import MAX_QPS, MAX_TITLE, Name, Title, one_line_name
 
@@ -265,7 +265,7 @@ def check_kind(data: Any, source: str) -> None:
     """BadInput for a plan file's `kind` that plan solve does not write: 'bogus' was read as a
     single plan (a hunt)."""
     if isinstance(data, dict) and "kind" in data and data["kind"] not in PLAN_KINDS:
-        raise BadInput(f"{source}: kind: {str(data['kind'])[:40]!r}; plan solve writes kind: fleet (a fleet plan), "
+        raise BadInput(f"{source}: kind: {shown_json(data['kind'], 40)}; plan solve writes kind: fleet (a fleet plan), "
                        f"kind: horizon (a plan over a load profile), or no kind (a plan of one service)")
 
 
@@ -304,14 +304,14 @@ def check_numbers(data: Any, source: str) -> None:
         for key in NON_NEGATIVE if not where else ("cost_per_hour",):
             v = d.get(key) if isinstance(d, dict) else None
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-                raise BadInput(f"{source}: {where}{key}: {str(v)[:40]}; a cost or latency is a number, 0 or more")
+                raise BadInput(f"{source}: {where}{key}: {shown_json(v, 40)}; a cost or latency is a number, 0 or more")
 
 
 def check_horizon(data: dict, source: str) -> HorizonFile:
     """Validate the parts of a plan over a load profile a period's simulation reads (BadInput
     naming the file and field; a period's pools are checked as a plan's when it is simulated)."""
     _check_header(data, source)
-    h = validate(HorizonFile, data, source)
+    h = validate(HorizonFile, data, source, json_file=True)
     from planner.catalog.schemas import load_gpus
     known = load_gpus()
     for i, per in enumerate(h.periods):   # every period's, whichever is simulated (only its own were, a hunt)
@@ -365,10 +365,10 @@ def _check_header(data: dict, source: str) -> None:
     _check_pool_keys(data, source)
     if "schema_version" in data and (type(data["schema_version"]) is not int
                                      or data["schema_version"] != PLAN_SCHEMA_VERSION):
-        raise BadInput(f"{source}: schema_version: {data['schema_version']!r}; this plan reads plan files "
+        raise BadInput(f"{source}: schema_version: {shown_json(data['schema_version'])}; this plan reads plan files "
                        f"of version {PLAN_SCHEMA_VERSION}")
     if "status" in data and data["status"] not in PLAN_STATUSES:
-        raise BadInput(f"{source}: status: {data['status']!r}; a plan file holds a plan that was found "
+        raise BadInput(f"{source}: status: {shown_json(data['status'])}; a plan file holds a plan that was found "
                        f"({' or '.join(PLAN_STATUSES)})")
 
 
@@ -395,7 +395,7 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
                        f"plan solve PROBLEM --out PLAN.json")
     if isinstance(data, dict):
         _check_header(data, source)
-    plan = validate(PlanFile, data, source)
+    plan = validate(PlanFile, data, source, json_file=True)
     if plan.workload.prefix_cache_hit < 1 and \
             not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
