@@ -88,6 +88,11 @@ def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
     return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
+def plural(n: int, word: str) -> str:
+    """'1 card', '8 cards' (`cap of 1 cards` read a message until 2026-12-06)."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def shown_json(x: object, limit: int = SHOWN_CHARS) -> str:
     """`shown_value` of a value read from a JSON file (a plan): true, false and null as JSON spells
     them, not Python's True, False and None (`"model": null` read 'got None' until 2026-12-06)."""

@@ -56,3 +56,18 @@ def test_a_plan_files_true_and_null_are_shown_as_json_spells_them(tmp_path):
                              ("mode", False, "mode: false; plan solve writes disaggregated")):
         code, out = run("simulate", _plan(tmp_path, lambda d, k=key, v=value: d.__setitem__(k, v)), "--requests", 100)
         assert code == 2 and said in out, out
+
+
+def test_one_card_is_written_in_the_singular(tmp_path):
+    """`gpus: [{id: h100, max_cards: 1, owned_nodes: 1}]` read `exceeds the availability cap of 1
+    cards`; a plan edited to `cards_per_instance: 1` beside TP2 read `1 cards, but tp·pp·dp = …`."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": 1, "owned_nodes": 1}]}))
+    assert code == 2, out
+    assert "owned inventory of 1 node(s) (8 cards) exceeds the availability cap of 1 card; raise" in out
+
+    def edit(d):
+        d["pools"][0]["parallelism"]["tp"] = 2
+        d["pools"][0]["cards_per_instance"] = 1
+    code, out = run("simulate", _plan(tmp_path, edit), "--requests", 100)
+    assert code == 2, out
+    assert "m.json: pools[0].cards_per_instance: 1 card, but tp·pp·dp = 2·1·1 = 2" in out

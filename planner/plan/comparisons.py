@@ -8,7 +8,7 @@ import math
 import time
 from dataclasses import replace
 
-from planner.errors import Infeasible
+from planner.errors import Infeasible, plural
 from planner.input.problem import Problem
 from planner.plan import horizon_milp as hm
 from planner.plan import horizon_solve as hs
@@ -60,7 +60,7 @@ def static_over_caps(static: Plan, kinds: tuple[hm.GPUKinds, ...],
                                        ("on_demand_availability", rented * k.node_cards,
                                         cap.on_demand_max_cards if on_demand else None)):
                 if limit is not None and cards > limit:
-                    return per.index, f"{what}[{k.id}]: {cards} cards held, at most {limit} in that period"
+                    return per.index, f"{what}[{k.id}]: {plural(cards, 'card')} held, at most {limit} in that period"
     return None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from planner.catalog.calibration import CalibParam, Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
-from planner.errors import BadInput
+from planner.errors import BadInput, plural
 from planner.input.problem import SLO, GPUChoice, Problem, Workload
 from planner.input.values import length_mean, length_pairs
 
@@ -154,8 +154,8 @@ def card_cap(choice: GPUChoice, gpu: GPU, where: str) -> int | None:
         cap = node_cap if cap is None else min(cap, node_cap)
     if cap is not None and choice.owned_nodes * gpu.node_cards > cap:
         raise BadInput(f"{where}.owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
-                       f"({choice.owned_nodes * gpu.node_cards} cards) exceeds the availability cap "
-                       f"of {cap} cards; raise max_cards/max_nodes or lower owned_nodes")
+                       f"({plural(choice.owned_nodes * gpu.node_cards, 'card')}) exceeds the availability cap "
+                       f"of {plural(cap, 'card')}; raise max_cards/max_nodes or lower owned_nodes")
     return cap
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.errors import plural as _plural
 from planner.input.units import format_bytes, format_time
 from planner.plan.model import Plan
 from planner.plan.verify import Verification
@@ -98,11 +99,6 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
 def _batch(b: float) -> str:
     """Mean decode batch: one decimal below 10 (a lightly loaded pool is not '0'), whole above."""
     return f"{b:.1f}" if b < 10 else f"{b:.0f}"
-
-
-def _plural(n: int, word: str) -> str:
-    """'1 node', '3 nodes'."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_plan(plan: Plan) -> str:

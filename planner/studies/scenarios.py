@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from planner.catalog.schemas import GPU, get_gpu, load_gpus
-from planner.errors import BadInput
+from planner.errors import BadInput, plural
 from planner.input.files import describe_validation_error, validate
 from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
@@ -218,9 +218,10 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
                             None if gpus[j].get("max_nodes") is None else gpus[j]["max_nodes"] * gpu.node_cards)
                 if c is not None]
         if caps and b.nodes * gpu.node_cards > min(caps):   # named here: resolve would blame gpus[j].owned_nodes
-            raise BadInput(f"{source}: buy.nodes: {b.nodes} node(s) of {gpu.id} ({b.nodes * gpu.node_cards} cards) "
-                           f"exceed the base's availability cap of {min(caps)} cards (gpus[{j}]: max_cards/"
-                           f"max_nodes); buy fewer, or raise the cap in gpus.update")
+            raise BadInput(f"{source}: buy.nodes: {b.nodes} node(s) of {gpu.id} "
+                           f"({plural(b.nodes * gpu.node_cards, 'card')}) exceed the base's availability cap of "
+                           f"{plural(min(caps), 'card')} (gpus[{j}]: max_cards/max_nodes); buy fewer, or raise the "
+                           f"cap in gpus.update")
         return [({**g, **entry} if i == j else g) for i, g in enumerate(gpus)]
     if pricing.rate_per_rmb() is None:
         # named here: the merged problem blamed pricing.exchange_rate_per_rmb of gpus[4], an entry no file has

@@ -14,7 +14,7 @@ import re
 import warnings
 from typing import Any
 
-from planner.errors import BadInput, PlannerNotice, shown_json
+from planner.errors import BadInput, PlannerNotice, plural, shown_json
 from planner.plan.resolve import Resolved
 from planner.studies.simulate.planfile import (
     check_horizon,
@@ -288,9 +288,9 @@ def stale_capacities(data: Any, cards: dict[str, int],
     for g in sorted(set(cards) | set(said), key=str):
         n, m = cards.get(g, 0), said.get(g, 0)
         if isinstance(m, int) and not isinstance(m, bool) and m != n:
-            out.append((g, f"the pools hold {n} {g} cards where the plan's totals.cards says {m} (instances edited "
-                           f"by hand?): {reads}, computed for the plan's own instances; re-solve, or scale an "
-                           f"edited pool's capacity_* with its instances"))
+            out.append((g, f"the pools hold {plural(n, g + ' card')} where the plan's totals.cards says {m} "
+                           f"(instances edited by hand?): {reads}, computed for the plan's own instances; re-solve, "
+                           f"or scale an edited pool's capacity_* with its instances"))
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner.errors import BadInput, shown_json, suggest
+from planner.errors import BadInput, plural, shown_json, suggest
 from planner.input.files import read_json, validate
 from planner.input.values import MAX_QPS, MAX_TITLE, Name, Title, one_line_name
 
@@ -409,7 +409,7 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
                            f"case ({p.gpu.strip().lower()!r})")
         par = p.parallelism
         if p.cards_per_instance is not None and par.tp * par.pp * par.dp != p.cards_per_instance:
-            raise BadInput(f"{source}: pools[{i}].cards_per_instance: {p.cards_per_instance} cards, but "
+            raise BadInput(f"{source}: pools[{i}].cards_per_instance: {plural(p.cards_per_instance, 'card')}, but "
                            f"tp·pp·dp = {par.tp}·{par.pp}·{par.dp} = {par.tp * par.pp * par.dp}")
         if p.role == "colocated" and p.chunk_tokens < 1:
             raise BadInput(f"{source}: pools[{i}].chunk_tokens: a colocated pool needs at least 1 "
