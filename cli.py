@@ -1149,6 +1149,12 @@ def calibrate_cmd(measurements: tuple[str, ...], out: str, base: str, name: str 
         if len(name) > MAX_PROFILE_NAME:   # it names a catalog file: 500 characters said 'File name too long'
             from planner.errors import BadInput
             raise BadInput(f"--name: {len(name):,} characters; a profile's name has at most {MAX_PROFILE_NAME}")
+        from planner.fidelity.validate import SAFE_LABEL
+        if not SAFE_LABEL.fullmatch(name):   # `--name -` headed plans 'calibration: -', a name no problem writes
+            from planner.errors import BadInput
+            raise BadInput(f"--name {name!r}: a profile's name is a word that problems name it by (calibration: "
+                           f"NAME): letters, digits and '.', '_', '+', '-', starting with a letter or digit (as "
+                           f"--group-by's labels)")
     if not measurements:   # minutes of silence read as a hang (first-hour walkthrough, 2026-12-05)
         folds_text = f", then each of {folds} cross-validation folds as long again" if folds > 1 else ""
         click.echo(f"calibrate: the shipped measurements: the fit takes about two minutes on 2 cores{folds_text}"

@@ -4,9 +4,14 @@ Each case was reproduced first; each test fails without its fix."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from tests.test_hostile import SMALL  # the small problem of the first round
 from tests.test_hostile_outputs import run, write
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _with(**workload) -> dict:
@@ -71,3 +76,19 @@ def test_one_card_is_written_in_the_singular(tmp_path):
     code, out = run("simulate", _plan(tmp_path, edit), "--requests", 100)
     assert code == 2, out
     assert "m.json: pools[0].cards_per_instance: 1 card, but tp·pp·dp = 2·1·1 = 2" in out
+
+
+@pytest.mark.parametrize("name", ["-", "-x", " fit ", "my fit"])
+def test_a_profile_name_is_a_word_problems_can_name(tmp_path, name):
+    """`plan calibrate --name -` wrote a profile named '-': plans made with it were headed
+    `calibration: -` (read as no profile), and `calibration: -` in a problem is a YAML list. A
+    profile's name obeys the rule of --group-by's labels, which name profiles too."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    code, out = run("calibrate", csv, "--folds", "0", "--name", name, "--out", tmp_path / "p.yaml")
+    assert code == 2 and out.strip() == (
+        f"error: --name {name!r}: a profile's name is a word that problems name it by (calibration: NAME): letters, "
+        "digits and '.', '_', '+', '-', starting with a letter or digit (as --group-by's labels)"), out
+    assert not (tmp_path / "p.yaml").exists()
+    code, out = run("calibrate", csv, "--folds", "0", "--name", "my-fit.v2", "--out", tmp_path / "p.yaml")
+    assert code == 0 and "name: my-fit.v2" in (tmp_path / "p.yaml").read_text(), out
