@@ -92,3 +92,15 @@ def test_a_profile_name_is_a_word_problems_can_name(tmp_path, name):
     assert not (tmp_path / "p.yaml").exists()
     code, out = run("calibrate", csv, "--folds", "0", "--name", "my-fit.v2", "--out", tmp_path / "p.yaml")
     assert code == 0 and "name: my-fit.v2" in (tmp_path / "p.yaml").read_text(), out
+
+
+def test_an_empty_time_zone_is_called_empty(tmp_path):
+    """`plan export day.json --target k8s --time-zone ''` (a shell variable left unset) read `--time-zone '':
+    not an IANA time zone name`, as if '' were a misspelt zone; other options say they are empty."""
+    day = tmp_path / "day.json"
+    assert run("solve", ROOT / "problems" / "deepseek_day.yaml", "--out", day)[0] == 0
+    for tz in ("", "  "):
+        code, out = run("export", day, "--target", "k8s", "--out", tmp_path / "x", "--time-zone", tz)
+        assert code == 2 and out.strip() == ("error: --time-zone: empty; leave it out for the cluster's time zone "
+                                             "(UTC on most), or name one (e.g. Europe/Berlin)"), out
+        assert not (tmp_path / "x").exists()

@@ -312,6 +312,9 @@ def check_time_zone(time_zone: str | None, target: str, horizon: bool) -> None:
     naming no IANA time zone Kubernetes knows (it reads the same database)."""
     if time_zone is None:
         return
+    if not time_zone.strip():   # a shell variable left unset: 'not an IANA time zone name' of ''
+        raise BadInput("--time-zone: empty; leave it out for the cluster's time zone (UTC on most), or name one "
+                       "(e.g. Europe/Berlin)")
     if not horizon or target not in ("k8s", "dynamo"):
         raise BadInput("--time-zone: the time zone of the scaling CronJobs that --target k8s and dynamo write for a "
                        "plan over a load profile; " + ("this plan is of one period" if not horizon else
