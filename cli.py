@@ -1037,7 +1037,9 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     for path in export(read_plan_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
                        force=force, time_zone=time_zone):
         _wrote(path)
-    click.echo(f"{target} export of {plan_file} in {out_dir}: see {Path(out_dir) / 'README.txt'}")
+    from planner.errors import shown_text  # a name's byte that is not UTF-8 escaped, as `wrote …` prints it
+    click.echo(f"{target} export of {shown_text(plan_file)} in {shown_text(out_dir)}: see "
+               f"{shown_text(Path(out_dir) / 'README.txt')}")
 
 
 # ---------------------------------------------------------------------------- catalog

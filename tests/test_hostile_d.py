@@ -4,6 +4,9 @@ Each case was reproduced first; each test fails without its fix."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,19 @@ def test_an_empty_time_zone_is_called_empty(tmp_path):
         assert code == 2 and out.strip() == ("error: --time-zone: empty; leave it out for the cluster's time zone "
                                              "(UTC on most), or name one (e.g. Europe/Berlin)"), out
         assert not (tmp_path / "x").exists()
+
+
+def test_the_export_line_escapes_a_file_name_that_is_not_utf8(tmp_path):
+    """`plan export $'pl\\xe9.json' --out $'o\\xe9'` printed `vllm export of pl?.json in o?: …` with
+    the raw byte 0xE9 on standard output (invalid UTF-8 to the terminal or a reader), where the
+    `wrote …` lines and every message print its escape, `pl\\udce9.json`."""
+    code, out = run("solve", write(tmp_path, SMALL), "--out", tmp_path / "plan.json")
+    assert code == 0, out
+    raw = os.fsencode(tmp_path)
+    os.rename(tmp_path / "plan.json", raw + b"/pl\xe9.json")
+    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), "export", raw + b"/pl\xe9.json", "--target", "vllm",
+                        "--out", raw + b"/o\xe9"], capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert b"\xe9" not in p.stdout and b"wrote " + raw + b"/o\\udce9/README.txt" in p.stderr
+    assert p.stdout.decode() == (f"vllm export of {tmp_path}/pl\\udce9.json in {tmp_path}/o\\udce9: see "
+                                 f"{tmp_path}/o\\udce9/README.txt\n")
