@@ -123,3 +123,20 @@ def test_the_export_line_escapes_a_file_name_that_is_not_utf8(tmp_path):
     assert b"\xe9" not in p.stdout and b"wrote " + raw + b"/o\\udce9/README.txt" in p.stderr
     assert p.stdout.decode() == (f"vllm export of {tmp_path}/pl\\udce9.json in {tmp_path}/o\\udce9: see "
                                  f"{tmp_path}/o\\udce9/README.txt\n")
+
+
+FLEET_CLASS = {"model": "llama-3.1-8b", "workload": SMALL["workload"], "slo": SMALL["slo"]}
+
+
+def test_classes_written_as_a_mapping_or_holding_the_fleets_gpus_get_a_hint(tmp_path):
+    """`classes: {chat: {…}}` read `classes: Input should be a valid list` and `classes[0].gpus`
+    `unknown key 'gpus'.`, neither saying what to write instead."""
+    code, out = run("solve", write(tmp_path, {"name": "f", "classes": {"chat": FLEET_CLASS}, "gpus": ["h100"]}))
+    assert code == 2 and out.strip().endswith(
+        "p.yaml: classes: a list, one entry per class with its name, not a mapping of names (chat): write "
+        "`- name: chat` and the class's keys under it"), out
+    code, out = run("solve", write(tmp_path, {"name": "f", "gpus": ["h100"],
+                                              "classes": [{"name": "chat", **FLEET_CLASS, "gpus": ["h100"]}]}))
+    assert code == 2 and out.strip().endswith(
+        "p.yaml: classes[0].gpus: a setting of the fleet, shared by its classes: write gpus at the top level "
+        "of the file, beside classes"), out

@@ -46,6 +46,25 @@ class FleetProblem(PlanSettings):
     sharing: Literal["auto", "none"] = "auto"   # may classes of one model share pools?
     prune_dominated: StrictBool = True   # true or false: not "yes" in quotes, not 1
 
+    @model_validator(mode="before")
+    @classmethod
+    def _classes_as_written(cls, v: Any) -> Any:
+        """A hint for two ways of writing classes that read naturally but are not the schema: a
+        mapping of names (`classes: {chat: {…}}`) and a fleet setting inside a class
+        (`classes[0].gpus`); they read 'Input should be a valid list' and 'unknown key' alone."""
+        classes = v.get("classes") if isinstance(v, dict) else None
+        if isinstance(classes, dict):
+            names = ", ".join(map(str, list(classes)[:3]))
+            raise ValueError(f"classes: a list, one entry per class with its name, not a mapping of names ({names}): "
+                             f"write `- name: {str(next(iter(classes), 'chat'))[:64]}` and the class's keys under it")
+        shared = sorted(set(PlanSettings.model_fields) - set(RequestClass.model_fields) - {"description"})
+        for i, k in enumerate(classes if isinstance(classes, list) else []):
+            key = next((key for key in shared if isinstance(k, dict) and key in k), None)
+            if key is not None:
+                raise ValueError(f"classes[{i}].{key}: a setting of the fleet, shared by its classes: write {key} at "
+                                 f"the top level of the file, beside classes")
+        return v
+
     @field_validator("classes")
     @classmethod
     def _unique_classes(cls, v: list[RequestClass]) -> list[RequestClass]:
