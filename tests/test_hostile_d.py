@@ -140,3 +140,25 @@ def test_classes_written_as_a_mapping_or_holding_the_fleets_gpus_get_a_hint(tmp_
     assert code == 2 and out.strip().endswith(
         "p.yaml: classes[0].gpus: a setting of the fleet, shared by its classes: write gpus at the top level "
         "of the file, beside classes"), out
+
+
+def test_cbc_in_a_temporary_directory_it_cannot_write_names_tmpdir(tmp_path):
+    """`TMPDIR=/sys plan solve P --solver cbc` (a temporary directory that cannot be written, which
+    PuLP's own check lets through for root) read `/sys/818c…-pulp.mps: Permission denied (a file
+    or system operation failed)`, naming a file the user never heard of. Now the directory and
+    TMPDIR, and what to do. (Not root: PuLP writes in the current directory instead, here a
+    read-only one.)"""
+    prob = write(tmp_path, SMALL)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    env = {k: v for k, v in os.environ.items() if k not in ("TMP", "TEMP")}
+    for d in ("/sys", "/proc") if os.geteuid() == 0 else (str(ro),):
+        p = subprocess.run([sys.executable, str(ROOT / "cli.py"), "solve", str(prob), "--solver", "cbc"],
+                           capture_output=True, text=True, timeout=300, env={**env, "TMPDIR": d}, cwd=ro)
+        where = d if os.geteuid() == 0 else f"the current directory ({ro})"
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.startswith(f"error: TMPDIR={d}: CBC's temporary directory {where} is not writable ("), \
+            p.stderr
+        assert p.stderr.rstrip().endswith("): set TMPDIR to a writable directory, or use --solver highs"), p.stderr
+        assert "-pulp." not in p.stderr

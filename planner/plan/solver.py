@@ -15,6 +15,7 @@ import time
 
 import pulp
 
+from planner.errors import BadInput
 from planner.plan.outcome import SolverReport as SolverReport
 from planner.plan.outcome import SolverStatus as SolverStatus
 
@@ -93,8 +94,11 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
     t0 = time.perf_counter()
     for attempt in range(2):
         with quiet_stdout(True, to_stderr=verbose):
+            solver = _solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics)
             try:
-                m.prob.solve(_solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics))
+                m.prob.solve(solver)
+            except OSError as e:
+                raise _temporary_files(e, solver) from None
             except pulp.PulpSolverError:
                 return SolverReport(name, SolverStatus.error, time.perf_counter() - t0, None, None,
                                     len(m.prob.variables()), m.prob.numConstraints())
@@ -111,6 +115,19 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
     obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
                         m.prob.numConstraints(), pulp.value(m.prob.objective) if found else None)
+
+
+def _temporary_files(e: OSError, solver) -> Exception:
+    """CBC reads the MILP from a file PuLP writes in $TMPDIR ($TMP first; the current directory
+    when neither is a writable directory): a temporary directory it could not write said
+    '/proc/ce7d…-pulp.mps: No such file or directory', a file the user never named."""
+    if "-pulp." not in str(getattr(e, "filename", "") or ""):
+        return e
+    where = solver.tmpDir or f"the current directory ({os.getcwd()})"
+    var = "TMP" if "TMP" in os.environ else "TMPDIR"
+    given = f"{var}={os.environ[var]}" if var in os.environ else "TMPDIR unset"
+    return BadInput(f"{given}: CBC's temporary directory {where} is not writable ({e.strerror or e}): set "
+                    f"{var} to a writable directory, or use --solver highs")
 
 
 def _normalise(m, name: str) -> tuple[SolverStatus, float | None]:
