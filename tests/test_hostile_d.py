@@ -162,3 +162,20 @@ def test_cbc_in_a_temporary_directory_it_cannot_write_names_tmpdir(tmp_path):
             p.stderr
         assert p.stderr.rstrip().endswith("): set TMPDIR to a writable directory, or use --solver highs"), p.stderr
         assert "-pulp." not in p.stderr
+
+
+def test_a_minimal_csvs_unknown_engine_is_noted_with_its_row(tmp_path):
+    """A minimal CSV's `engine` cell `vlllm` (a typo) or `bogus` was a label of its own without a
+    word, its points modelled as vLLM's scheduler where `sglang` prefills first. Kept (a run on
+    another engine is still a measurement), with a note naming the file, row and column."""
+    head = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
+    row = "llama-3.1-70b,h100,{},4,4,1,1,1,agg,32,2048,512,180.5,21.3\n"
+    csv = write(tmp_path, head + row.format("vllm") + row.format("vlllm") + row.format("vlllm") + row.format("SGLang"),
+                "m.csv")
+    code, out = run("validate", csv, "--folds", "0")
+    assert code == 0, out
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
+    assert notes == [f"note: {csv}: row 3: engine: 'vlllm' is none of the engines plan knows (vllm, sglang, trtllm): "
+                     "its points are kept under that label and modelled as an engine that mixes prompt chunks into "
+                     "decode steps (as vllm and trtllm do; sglang prefills first). Did you mean 'vllm' or "
+                     "'trtllm'?"], out

@@ -40,6 +40,9 @@ BENCH_KV_FREE_FRACTION = 0.9
 # engines whose default scheduler runs a prefill batch on its own, before the decode batch, instead
 # of mixing prompt chunks into decode steps: SGLang (server_args enable_mixed_chunk = False)
 PREFILL_FIRST_ENGINES = frozenset({"sglang"})
+# the engines plan models (their schedulers, above), exports launch scripts for and ships a fitted
+# profile of (catalogs/calibration/ENGINE.yaml)
+ENGINES = ("vllm", "sglang", "trtllm")
 
 
 @dataclass(frozen=True)

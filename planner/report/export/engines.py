@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 
 from planner.catalog.schemas import GPU, get_model
 from planner.errors import BadInput, one_line
+from planner.physics.benchmark import ENGINES as ENGINES  # the engines plan knows
 from planner.report.export.planread import ExportPlanFile, ExportPool
 
-ENGINES = ("vllm", "sglang", "trtllm")
 GPU_MEMORY_FRACTION = 0.90       # of each card's memory for weights + KV (the engines' usual default)
 PORT = {"vllm": 8000, "sglang": 30000, "trtllm": 8000}
 BOOTSTRAP_PORT = 8998           # SGLang's --disaggregation-bootstrap-port default (a prefill server's)
