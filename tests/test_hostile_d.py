@@ -64,6 +64,13 @@ def test_a_plan_files_true_and_null_are_shown_as_json_spells_them(tmp_path):
                              ("mode", False, "mode: false; plan solve writes disaggregated")):
         code, out = run("simulate", _plan(tmp_path, lambda d, k=key, v=value: d.__setitem__(k, v)), "--requests", 100)
         assert code == 2 and said in out, out
+    fleet = tmp_path / "fleet.json"
+    assert run("solve", ROOT / "problems" / "fleet_mix.yaml", "--out", fleet)[0] == 0
+    d = json.loads(fleet.read_text())
+    d["services"][0]["key"] = None
+    fleet.write_text(json.dumps(d))
+    code, out = run("simulate", fleet, "--requests", 100)
+    assert code == 2 and "fleet.json: services[0].key: a service's key is text, got null" in out, out
 
 
 def test_one_card_is_written_in_the_singular(tmp_path):

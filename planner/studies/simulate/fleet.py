@@ -403,7 +403,8 @@ def service_keys(d: dict[str, Any], source: str) -> list[str]:
         named = [p["service"] for p in d["pools"]]
         for i, k in enumerate(keys):
             if not isinstance(k, str):
-                raise BadInput(f"{source}: services[{i}].key: a service's key is text, got {type(k).__name__}")
+                got = type(k).__name__ if isinstance(k, (list, dict)) else shown_json(k, 40)   # null, not None
+                raise BadInput(f"{source}: services[{i}].key: a service's key is text, got {got}")
             if not k.isprintable():   # a newline in it split the error message over lines (a hunt)
                 raise BadInput(f"{source}: services[{i}].key: {k!r} holds a control character; plan solve writes "
                                f"the problem's class and service names, which have none")
