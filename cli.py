@@ -802,8 +802,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
     given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
     if given and not (isinstance(d, dict) and d.get("kind") == "horizon"):
         from planner.errors import BadInput, shown_text
-        raise BadInput(f"--period {shown_text(period)}: {plan_file} is not a plan over a load profile; it has no "
-                       f"periods to pick (leave --period out)")
+        raise BadInput(f"--period {shown_text(period)}: {shown_text(plan_file)} is not a plan over a load profile; "
+                       f"it has no periods to pick (leave --period out)")
     from planner.studies.simulate.fleet import note_edited_instances
     note_edited_instances(d, plan_file)   # instances edited by hand: capacities of the plan's own
     sims = simulate_services(d, plan_file, requests, seed, period=period)

@@ -186,3 +186,17 @@ def test_a_minimal_csvs_unknown_engine_is_noted_with_its_row(tmp_path):
                      "its points are kept under that label and modelled as an engine that mixes prompt chunks into "
                      "decode steps (as vllm and trtllm do; sglang prefills first). Did you mean 'vllm' or "
                      "'trtllm'?"], out
+
+
+def test_simulate_periods_message_escapes_the_plan_files_name(tmp_path):
+    """`plan simulate $'a\\nb.json' --period 1` on a plan of one period quoted the file name raw in
+    its message, so its newline broke the one-line message in two (`{plan_file}` unescaped, noticed
+    by the fourth round)."""
+    code, out = run("solve", write(tmp_path, SMALL), "--out", tmp_path / "plan.json")
+    assert code == 0, out
+    odd = tmp_path / "a\nb.json"
+    os.rename(tmp_path / "plan.json", odd)
+    code, out = run("simulate", odd, "--period", "1")
+    assert code == 2, out
+    assert out.strip().splitlines() == [f"error: --period 1: {tmp_path}/a\\nb.json is not a plan over a load "
+                                        f"profile; it has no periods to pick (leave --period out)"], out
