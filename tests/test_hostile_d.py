@@ -200,3 +200,15 @@ def test_simulate_periods_message_escapes_the_plan_files_name(tmp_path):
     assert code == 2, out
     assert out.strip().splitlines() == [f"error: --period 1: {tmp_path}/a\\nb.json is not a plan over a load "
                                         f"profile; it has no periods to pick (leave --period out)"], out
+
+
+def test_a_problem_files_true_and_null_are_shown_as_yaml_spells_them(tmp_path):
+    """The JSON spelling of the plan readers, for YAML problem files too: `model: null` read
+    `(got None)` and `name: true` `(got True)`, Python's words for values the file spelt null and
+    true (noticed by the fourth round: only plan files had been mended)."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": None}))
+    assert code == 2 and out.strip().endswith("p.yaml: model: Input should be a valid string (got null)"), out
+    code, out = run("solve", write(tmp_path, {**SMALL, "name": True}))
+    assert code == 2 and out.strip().endswith(
+        "p.yaml: name: true/false is not a number or a name here; write the value itself (YAML also reads "
+        "yes/no/on/off as booleans) (got true)"), out

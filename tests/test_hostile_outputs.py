@@ -947,7 +947,7 @@ def test_export_model_path_empty_is_refused(tmp_path, small_plans):
 
 def test_a_message_that_says_what_it_got_does_not_say_it_twice(tmp_path):
     code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": None}}))
-    assert code == 2 and out.rstrip().endswith('"1.5min", got None'), out
+    assert code == 2 and out.rstrip().endswith('"1.5min", got null'), out
 
 
 def test_a_purchase_beyond_the_bases_cap_names_buy_nodes(tmp_path):

@@ -207,7 +207,7 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
     ("buy: null\n", "buy: null"),
     ("gpus: {add: [{id: h800, max_cards: null}]}\n", "gpus.add[0].max_cards: null"),   # in a list too (a review)
     ("limitz: {power: null}\n", "limitz: unknown key 'limitz'. Did you mean 'limits'?"),   # the typo first
-    ("limits: null\n", "limits: Input should be a mapping of its fields (got None)"),
+    ("limits: null\n", "limits: Input should be a mapping of its fields (got null)"),
 ])
 def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, text, field):
     path = _write(tmp_path, "bad.yaml", text)

@@ -237,10 +237,9 @@ def loads_json(text: str, p: Path) -> Any:
     return joined_surrogates(data, p) if ESCAPED_SURROGATE.search(text) else data
 
 
-def validate(model: type[BaseModel], data: Any, source: str, at: str = "", json_file: bool = False):
+def validate(model: type[BaseModel], data: Any, source: str, at: str = ""):
     """model.model_validate(data), with errors raised as BadInput naming `source` (and `at`, the
-    path of `data` inside that file when it is a part of it; `json_file`: values shown as JSON
-    spells them)."""
+    path of `data` inside that file when it is a part of it)."""
     name = shown_text(source)   # the file as named in messages: a newline or escape in it escaped
     if data is None:   # an empty YAML file reads as null, as does a JSON file holding only `null`
         empty = not Path(source).is_file() or Path(source).stat().st_size == 0 or source.endswith((".yaml", ".yml"))
@@ -255,7 +254,7 @@ def validate(model: type[BaseModel], data: Any, source: str, at: str = "", json_
         try:
             out = model.model_validate(data)
         except ValidationError as e:
-            raise BadInput(describe_validation_error(source, e, model, at, json_file)) from None
+            raise BadInput(describe_validation_error(source, e, model, at)) from None
     for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PlannerDeprecation)):
         warnings.warn(f"{name}: {note}", PlannerDeprecation, stacklevel=2)
     for w in caught:

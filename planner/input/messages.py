@@ -131,11 +131,11 @@ def _yaml_key(key: Any) -> str:
     return shown_value(key)
 
 
-def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "",
-                              json_file: bool = False) -> str:
+def describe_validation_error(source: str, err: ValidationError, model: type[BaseModel], at: str = "") -> str:
     """One line per problem: 'file: field: reason', with a suggestion for misspelt keys; `at`: the
-    path of the validated part inside its file (e.g. 'workload.trace'), put before every field;
-    `json_file`: a value shown as JSON spells it (true, null), not as Python does.
+    path of the validated part inside its file (e.g. 'workload.trace'), put before every field. A
+    value is shown as the file spells it: true, false and null (YAML and JSON), not Python's True,
+    False and None.
 
     A misspelt key gives one line ('unknown key 'qsp'. Did you mean 'qps'?'), not also a
     'required field is missing' line for the key it was meant to be.
@@ -184,7 +184,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
             got = e.get("input")
-            shown = "" if isinstance(got, (dict, list)) else f" (got {(shown_json if json_file else shown_value)(got)})"
+            shown = "" if isinstance(got, (dict, list)) else f" (got {shown_json(got)})"
             if msg.endswith(shown[2:-1]):   # the check's own message already says what it got
                 shown = ""
             if field == "(top level)" and _NAMES_FIELD.match(msg):   # a model's check names the field itself

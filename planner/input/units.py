@@ -12,7 +12,7 @@ import math
 import re
 from typing import Literal
 
-from planner.errors import shown_value
+from planner.errors import shown_json, shown_value
 
 Dimension = Literal["time", "bytes", "bandwidth", "flops", "power", "count"]
 
@@ -116,11 +116,11 @@ def parse_quantity(value: object, dim: Dimension) -> float:
     50000000000.0
     """
     if isinstance(value, bool):
-        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {value!r}")
+        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {shown_json(value)}")
     if isinstance(value, (int, float)):
         return float(value)
     if not isinstance(value, str):
-        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {shown_value(value)}")
+        raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {shown_json(value)}")
     m = _PATTERN.match(value)
     if not m:
         raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity; write it like {EXAMPLES[dim]}")

@@ -77,7 +77,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
         src = source if data.get("kind") != "fleet" else f"{source}: service {key}"
         pf = plan_from_dict(d, src)                    # the simulator's checks of the same keys (layout too)
         check_fits(physics(pf, src), src)              # each instance loads, and holds the batch it admits
-        plan = validate(ExportPlanFile, d, src, json_file=True)
+        plan = validate(ExportPlanFile, d, src)
         services.append(Service(key, plan, src))
     # the cards the pools hold, which the README states; the plan's `totals` is not read (a hand edit
     # of it, a boolean or a negative count, was copied into the README as the plan's cards)

@@ -311,7 +311,7 @@ def check_horizon(data: dict, source: str) -> HorizonFile:
     """Validate the parts of a plan over a load profile a period's simulation reads (BadInput
     naming the file and field; a period's pools are checked as a plan's when it is simulated)."""
     _check_header(data, source)
-    h = validate(HorizonFile, data, source, json_file=True)
+    h = validate(HorizonFile, data, source)
     from planner.catalog.schemas import load_gpus
     known = load_gpus()
     for i, per in enumerate(h.periods):   # every period's, whichever is simulated (only its own were, a hunt)
@@ -395,7 +395,7 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
                        f"plan solve PROBLEM --out PLAN.json")
     if isinstance(data, dict):
         _check_header(data, source)
-    plan = validate(PlanFile, data, source, json_file=True)
+    plan = validate(PlanFile, data, source)
     if plan.workload.prefix_cache_hit < 1 and \
             not any(p.role != "decode" and p.capacity_prefill_tokens_per_s > 0 for p in plan.pools):
         raise BadInput(f"{source}: pools: no pool has prefill capacity (capacity_prefill_tokens_per_s)")
