@@ -135,14 +135,18 @@ def test_a_profile_without_a_band_refuses_a_confidence(tmp_path):
 def test_calibrate_writes_the_band_from_its_cross_validation():
     """plan calibrate --folds N: the profile's error_band holds the percentiles of
     log(cv predicted / measured) per quantity (here: ratios e^{-0.1·i}, by hand), loadable."""
+    from types import SimpleNamespace
+
     from planner.fidelity.crossval import Row
     from planner.fidelity.profile import MIN_BAND_POINTS, error_band
-    pt = object()
+    pt, other = SimpleNamespace(gpu="h100"), SimpleNamespace(gpu="b200")
     rows = [Row(pt, "decode_tok_s_per_gpu", 100.0, 100.0, 100.0 * math.exp(0.01 * i)) for i in range(-50, 51)]
-    rows += [Row(pt, "ttft_s", 1.0, 1.0, math.exp(-0.02 * i)) for i in range(0, 101)]
+    rows += [Row(other if i == 0 else pt, "ttft_s", 1.0, 1.0, math.exp(-0.02 * i)) for i in range(0, 101)]
+    rows += [Row(SimpleNamespace(gpu="h200"), "prefill_tok_s_per_gpu", 1.0, 1.0, 1.0)]   # not in the band
     b = ErrorBand.model_validate(error_band(rows, "test fit", "2026-12-01"))
     assert b.decode[50] == pytest.approx(0.0) and b.decode[90] == pytest.approx(0.4)
     assert b.ttft[10] == pytest.approx(-1.8) and b.ttft[90] == pytest.approx(-0.2)
+    assert b.gpus == ("b200", "h100")   # the GPUs of the rows the band was measured on
     assert error_band(rows[:MIN_BAND_POINTS - 1] + rows[101:], "x", "d") is None
 
 
@@ -199,3 +203,26 @@ def test_a_step_time_scale_of_the_users_own_lies_inside_its_band_and_never_besid
                                  "slo.confidence sets them from the error band: give one or the other") in r.output
     r = with_over({"decode_time_scale": 0.01})
     assert r.exit_code == 2 and "decode_time_scale" in r.output and "0.25" in r.output, r.output
+
+
+def test_a_plan_on_gpus_the_band_never_measured_says_so(tmp_path):
+    """The band is cross-validated on the fitted runs' GPUs (the default profile: B200, B300, GB200,
+    GB300, H100, H800, MI300X); the seed plans H200 and H20 too, where published DeepSeek-R1 runs
+    decoded 1.7-5.3x slower than predicted (docs/model.md, held-out points): the plan says the band
+    is no bound there. A profile that does not record its GPUs claims nothing either way."""
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_qps.yaml", "--json"])
+    assert r.exit_code == 0, r.output
+    eb = json.loads(r.stdout)["error_band"]
+    assert eb["measured_on_gpus"] == ["b200", "b300", "gb200", "gb300", "h100", "h800", "mi300x"]
+    assert eb["gpus_not_measured"] == ["h20", "h200"]
+    r = CliRunner().invoke(cli.main, ["solve", "problems/deepseek_qps.yaml"])
+    assert ("  the band was measured on runs on b200, b300, gb200, gb300, h100, h800, mi300x; none on h20, h200: "
+            "there it is no bound (calibrate on your own runs)\n") in r.output
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump({**PROBLEM, "name": "p", "calibration": profile(tmp_path)}))
+    r = CliRunner().invoke(cli.main, ["solve", str(f), "--json"])
+    assert r.exit_code == 0, r.output
+    eb = json.loads(r.stdout)["error_band"]
+    assert eb["measured_on_gpus"] is None and eb["gpus_not_measured"] is None
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert "the band was measured on" not in r.output

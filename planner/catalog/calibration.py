@@ -38,6 +38,9 @@ class ErrorBand(Strict):
     as_of: str
     decode: dict[int, float]
     ttft: dict[int, float]
+    # GPU types (catalog ids) of the runs the band was measured on; None: not recorded (a profile
+    # written before 2026-12-06). A plan on other GPUs is told the band is no bound there.
+    gpus: tuple[str, ...] | None = None
 
     @field_validator("decode", "ttft")
     @classmethod

@@ -26,11 +26,15 @@ def error_band(rows, source: str, day: str) -> dict | None:
 
     from planner.catalog.calibration import BAND_PERCENTILES
     out: dict = {"source": source, "as_of": day}
+    gpus: set[str] = set()
     for q, key in (("decode_tok_s_per_gpu", "decode"), ("ttft_s", "ttft")):
-        x = [math.log(r.cv_predicted / r.measured) for r in rows if r.quantity == q and r.cv_predicted]
-        if len(x) < MIN_BAND_POINTS:
+        used = [r for r in rows if r.quantity == q and r.cv_predicted]
+        if len(used) < MIN_BAND_POINTS:
             return None
-        out[key] = {p: round(float(np.percentile(x, p)), 4) for p in BAND_PERCENTILES}
+        out[key] = {p: round(float(np.percentile([math.log(r.cv_predicted / r.measured) for r in used], p)), 4)
+                    for p in BAND_PERCENTILES}
+        gpus |= {r.point.gpu for r in used}
+    out["gpus"] = sorted(gpus)
     return out
 
 

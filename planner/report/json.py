@@ -198,7 +198,8 @@ def error_band_dict(p: Plan) -> dict[str, Any] | None:
     band = r.calib.error_band
     if band is None:
         return None
-    return _band(band, r.problem.slo.confidence, _band_pools(band, r.calib, p.verification.pools))
+    return _band(band, r.problem.slo.confidence, _band_pools(band, r.calib, p.verification.pools),
+                 {st.candidate.gpu for st in p.verification.pools})
 
 
 def _band_pools(band, calib, states) -> list[dict[str, Any]]:
@@ -216,10 +217,15 @@ def _band_pools(band, calib, states) -> list[dict[str, Any]]:
     return pools
 
 
-def _band(band, confidence: float | None, pools: list[dict[str, Any]]) -> dict[str, Any]:
+def _band(band, confidence: float | None, pools: list[dict[str, Any]], used: set[str]) -> dict[str, Any]:
+    """The band's JSON; `measured_on_gpus`: the GPU types of the runs it was measured on (null when
+    the profile does not record them), `gpus_not_measured`: the plan's GPU types among none of them,
+    where the band is no bound (null when unrecorded)."""
+    on = list(band.gpus) if band.gpus is not None else None
     return {"source": band.source, "as_of": band.as_of, "confidence": confidence,
             "tpot_factor": {f"p{q}": band.tpot_factor(q) for q in (10, 50, 90)},
-            "ttft_factor": {f"p{q}": band.ttft_factor(q) for q in (10, 50, 90)}, "pools": pools}
+            "ttft_factor": {f"p{q}": band.ttft_factor(q) for q in (10, 50, 90)}, "pools": pools,
+            "measured_on_gpus": on, "gpus_not_measured": None if on is None else sorted(used - set(on))}
 
 
 def _fleet_error_band(p: Plan) -> dict[str, Any] | None:
@@ -230,7 +236,8 @@ def _fleet_error_band(p: Plan) -> dict[str, Any] | None:
         return None
     pools = [x for key, states in p.pools.items() for x in _band_pools(band, p.service(key).res.calib, states)]
     levels = {k.slo.confidence for k in p.problem.classes}
-    return _band(band, levels.pop() if len(levels) == 1 else None, pools)
+    return _band(band, levels.pop() if len(levels) == 1 else None, pools,
+                 {st.candidate.gpu for states in p.pools.values() for st in states})
 
 
 def speculative_dict(p: Plan) -> dict[str, Any]:

@@ -71,6 +71,9 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
             worst = [x for p in band["pools"] for x in (p["tpot_s"] or [])]
             line += (f"; worst pool TPOT {max(worst) * 1e3:.1f} ms at p90" if worst else "")
         out.append(line)
+        if band.get("gpus_not_measured"):
+            out.append(f"  the band was measured on runs on {', '.join(band['measured_on_gpus'])}; none on "
+                       f"{', '.join(band['gpus_not_measured'])}: there it is no bound (calibrate on your own runs)")
     if d.get("speculative"):
         s = d["speculative"]
         line = (f"Speculative decoding ({s['method']}, {s['draft_tokens']} draft token"
