@@ -122,23 +122,13 @@ def test_a_problem_s_candidates_are_the_per_element_path_s(name, monkeypatch):
 def test_slot_tables_together_are_each_shape_s_table(name):
     """`decode_tables.slot_tables_all` remembers for every shape the very table `slot_table` builds alone
     (MTP drafts, a p99 TPOT's statistic batches, prompt mixes, pp > 1)."""
-    from planner.physics import perf
     from planner.physics.queueing import no_wait_below
-    from planner.plan.candidate import deployment
     from planner.plan.decode_tables import slot_key, slot_table, slot_tables_all
-    from planner.plan.shapes import shapes_for
-    from planner.plan.speculative import speculations
     from planner.plan.workload import workload_context
+    from tests.test_many_shapes import shapes_of
     res = resolve(load_problem(ROOT / "problems" / name), name)
     w = workload_context(res)
-    items = []
-    for opt in res.gpus:
-        for par in shapes_for(res, opt):
-            for s in speculations(res):
-                dep = deployment(res, opt, par, s)
-                slots = perf.max_batch(dep, w.ctx_peak)
-                if slots > max(1.0, no_wait_below(slots)):
-                    items.append((dep, slots))
+    items = [(dep, slots) for dep, slots in shapes_of(res, w) if slots > max(1.0, no_wait_below(slots))]
     assert len(items) > 5 and any(d.par.pp > 1 for d, _ in items)
     candidate_mod.clear_memo()
     slot_tables_all(items, w)

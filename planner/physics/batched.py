@@ -29,6 +29,7 @@ from planner.physics.deployment import (
     kv_bytes_per_sequence,
 )
 from planner.physics.gemm import roofline_seconds
+from planner.physics.perf import prompt_attention_flops
 from planner.physics.queueing import wait
 from planner.physics.terms import stage_terms
 
@@ -193,21 +194,18 @@ def pipeline(t, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarr
     pp = t.pp
     step = t.step_s + seqs * t.sequence_s
     one_stage = pp == 1
-    if one_stage is True:
-        return PhaseArrays(stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s,
-                           stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+    if one_stage is not False:   # True, or one per point
+        single = PhaseArrays(stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s,
+                             stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+        if one_stage is True:
+            return single
     handoff = (pp - 1) * (tokens_per_stage / t.dp * t.hidden * ACT_BYTES / t.hand_bw + t.hand_lat)
     many = PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
                        pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
                        stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
     if not isinstance(one_stage, np.ndarray) or not one_stage.any():
         return many
-    return PhaseArrays(np.where(one_stage, stage.time_s + step, many.time_s),
-                       np.where(one_stage, stage.compute_s, many.compute_s),
-                       np.where(one_stage, stage.memory_s, many.memory_s),
-                       np.where(one_stage, stage.comm_s, many.comm_s),
-                       np.where(one_stage, stage.overhead_s + step, many.overhead_s),
-                       stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+    return where(one_stage, single, many)   # flops, bytes and below_ridge are the stage's on both sides
 
 
 def split(t: PhaseArrays, sizes: list[int]) -> list[PhaseArrays]:
@@ -337,10 +335,10 @@ def with_eager(step: PhaseArrays, t, prompts: np.ndarray, where_prefill) -> Phas
 
 def prefill_pass(s, t, prompts: np.ndarray, uncached_tokens: float, cached_tokens: float = 0.0,
                  length_cv2: float = 0.0) -> PhaseArrays:
-    """`perf.prefill_pass` per point, prompts[i] prompts (the attention as `perf.prefill_attention_flops`)."""
+    """`perf.prefill_pass` per point, prompts[i] prompts."""
     u, c = uncached_tokens, cached_tokens
     tokens = prompts * u
-    attn = prompts * (1.0 + length_cv2) * s.arch.prompt_attention_flops(u, c) / t.pp / t.n_s
+    attn = prompt_attention_flops(s.arch, prompts, u, c, length_cv2, t.pp, t.n_s)
     kv_io = prompts / t.dp * (u + c) * t.kv_card
     stage = stage_pass(s, t, tokens, attn, kv_io, prompts, 1.0 / t.pp)
     step = with_eager(pipeline(t, stage, tokens, prompts / t.dp), t, prompts, True)

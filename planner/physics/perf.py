@@ -218,11 +218,16 @@ def prefill_attention_flops(dep: Deployment, prompts, new_tokens: float, cached_
     """Attention FLOPs per card of a prefill pass of `prompts` prompts (a number, or an array)
     of `new_tokens` after `cached_tokens`: causal pairs s²/2 + s·c per prompt (sliding and linear
     layers as `attended_tokens` says), (1 + cv²) times that for prompts of unequal length; under
-    DSA the top-k pairs (`sparse_pairs`) plus the indexer over every earlier token. The one formula
-    of `perf.prefill_pass` and its numpy twin `batched.prefill_passes`."""
-    par = dep.par
-    return prompts * (1.0 + length_cv2) * dep.arch.prompt_attention_flops(new_tokens, cached_tokens) \
-        / par.pp / par.stage_cards
+    DSA the top-k pairs (`sparse_pairs`) plus the indexer over every earlier token."""
+    return prompt_attention_flops(dep.arch, prompts, new_tokens, cached_tokens, length_cv2, dep.par.pp,
+                                  dep.par.stage_cards)
+
+
+def prompt_attention_flops(arch, prompts, new_tokens: float, cached_tokens: float, length_cv2: float, pp, n_s):
+    """`prefill_attention_flops` of an architecture over `pp` stages of `n_s` cards (numbers, or one
+    per point): the one formula of `prefill_pass` and of its numpy twins (`batched.prefill_pass`,
+    a `physics.many` group's terms per point)."""
+    return prompts * (1.0 + length_cv2) * arch.prompt_attention_flops(new_tokens, cached_tokens) / pp / n_s
 
 
 def prefill_pass(dep: Deployment, prompts: float, uncached_tokens: float,
