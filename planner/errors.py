@@ -94,10 +94,13 @@ def plural(n: int, word: str) -> str:
 
 
 def shown_json(x: object, limit: int = SHOWN_CHARS) -> str:
-    """`shown_value` of a value read from a JSON file (a plan): true, false and null as JSON spells
-    them, not Python's True, False and None (`"model": null` read 'got None' until 2026-12-06)."""
-    return ("null" if x is None else "true" if x else "false") if x is None or isinstance(x, bool) \
-        else shown_value(x, limit)
+    """`shown_value` of a value read from a YAML or JSON file: true, false and null as both spell
+    them, not Python's True, False and None (`model: null` read 'got None' until 2026-12-06)."""
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return shown_value(x, limit)
 
 
 def shown_text(text: object) -> str:
