@@ -147,6 +147,8 @@ def test_calibrate_writes_the_band_from_its_cross_validation():
     assert b.decode[50] == pytest.approx(0.0) and b.decode[90] == pytest.approx(0.4)
     assert b.ttft[10] == pytest.approx(-1.8) and b.ttft[90] == pytest.approx(-0.2)
     assert b.gpus == ("b200", "h100")   # the GPUs of the rows the band was measured on
+    with pytest.raises(ValueError):   # no runs: 'measured on runs on ; none on …' (a hand-written profile)
+        ErrorBand.model_validate({**BAND, "gpus": []})
     assert error_band(rows[:MIN_BAND_POINTS - 1] + rows[101:], "x", "d") is None
 
 

@@ -40,7 +40,7 @@ class ErrorBand(Strict):
     ttft: dict[int, float]
     # GPU types (catalog ids) of the runs the band was measured on; None: not recorded (a profile
     # written before 2026-12-06). A plan on other GPUs is told the band is no bound there.
-    gpus: tuple[str, ...] | None = None
+    gpus: tuple[str, ...] | None = Field(None, min_length=1)   # a band is measured on some runs
 
     @field_validator("decode", "ttft")
     @classmethod
