@@ -126,6 +126,10 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
             one_line_name(out_p.stem)
         except ValueError as e:
             raise BadInput(f"--out {out!r}: the file name becomes the profile's name; {e}") from None
+        if not SAFE_LABEL.fullmatch(out_p.stem):   # held to --name's rule: '-.yaml' named a profile '-'
+            raise BadInput(f"--out {out!r}: the file name becomes the profile's name, {out_p.stem!r}, which no "
+                           f"problem can name (calibration: NAME): letters, digits and '.', '_', '+', '-', starting "
+                           f"with a letter or digit; rename the file or give --name")
     shipped = CATALOG_DIR / "calibration" / f"{name or out_p.stem}.yaml"
     if not by and shipped.exists() and out_p.resolve() != shipped.resolve():
         raise BadInput(f"--name {name or out_p.stem}: the name of a shipped profile ({shipped.name}); plans made with "

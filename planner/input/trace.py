@@ -107,12 +107,23 @@ def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
         except ValueError:
             raise BadInput(f"{path}: line {line}: timestamp {t!r} is neither an ISO 8601 date-time "
                            f"nor seconds") from None
+        _separator(t, path, line)
         offset = d.utcoffset()
         return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp(), \
             offset.total_seconds() if offset is not None else 0.0
     if not math.isfinite(v):
         raise BadInput(f"{path}: line {line}: timestamp {t!r} is not a finite number of seconds")
     return v, 0.0
+
+
+def _separator(t: str, path: Path, line: int) -> None:
+    """BadInput for a date and time joined by anything but 'T' or a space (ISO 8601, RFC 3339):
+    Python 3.11 reads any one character there, so a quoted field '2026-12-01<newline>10:00' or
+    '2026-12-01x10:00' passed as a date-time."""
+    date = len(t) - len(t.lstrip("0123456789-W"))   # the date as written: digits, '-', 'W' (week dates)
+    if date < len(t) and t[date] not in "Tt ":
+        raise BadInput(f"{path}: line {line}: timestamp {t!r}: its date and time are joined by "
+                       f"{t[date]!r}; write 'T' or a space between them")
 
 
 def _ascii(t: str, path: Path, line: int, column: str) -> None:

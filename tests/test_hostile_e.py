@@ -1,0 +1,59 @@
+"""Hostile input, fifth round (2026-12-06): what the fourth round's note left open."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_hostile import SMALL  # the small problem of the first round
+from tests.test_hostile_d import ROOT
+from tests.test_hostile_outputs import run, write
+
+
+def _iso_trace(tmp_path, joined_by: str):
+    """A day of ISO 8601 timestamps, the 13th request's (line 14's) date and time joined by `joined_by`."""
+    rows = ["timestamp,input_tokens,output_tokens"]
+    for h in range(24):
+        rows += [f"2026-12-01T{h:02d}:{m:02d}:00,800,100" for m in range(0, 60, 10)]
+    rows[13] = f'"2026-12-01{joined_by}02:00:00",800,100'
+    p = tmp_path / "trace.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+@pytest.mark.parametrize("joined_by", ["\n", "x", "\t"])
+def test_a_timestamps_date_and_time_joined_by_another_character_is_refused(tmp_path, joined_by):
+    """Python 3.11 reads any one character between an ISO 8601 date and time: a quoted field with a
+    newline there passed as a date-time. Now exit 2 naming the file, the line and the character."""
+    _iso_trace(tmp_path, joined_by)
+    p = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "trace.csv"}}})
+    code, out = run("solve", p)
+    assert code == 2, out
+    assert "trace.csv: line 14: timestamp" in out and f"its date and time are joined by {joined_by!r}" in out, out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("joined_by", ["T", " ", "t"])
+def test_a_timestamps_date_and_time_joined_by_t_or_a_space_is_read(tmp_path, joined_by):
+    _iso_trace(tmp_path, joined_by)
+    p = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "trace.csv"}}})
+    code, out = run("solve", p)
+    assert code == 0, out
+    assert "load from trace" in out and "144 requests over" in out, out
+
+
+@pytest.mark.parametrize("stem", ["-", "_x", "my fit"])
+def test_the_out_files_stem_that_names_a_profile_obeys_the_name_rule(tmp_path, stem):
+    """Without --name the --out file's stem names the profile: `--out -.yaml` wrote a profile named
+    '-', which `--name -` is refused for. The stem is held to the same rule; --name still names a
+    profile whatever its file is called."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    out_file = tmp_path / f"{stem}.yaml"
+    code, out = run("calibrate", csv, "--folds", "0", "--out", out_file)
+    assert code == 2 and out.strip() == (
+        f"error: --out {str(out_file)!r}: the file name becomes the profile's name, {stem!r}, which no problem can "
+        "name (calibration: NAME): letters, digits and '.', '_', '+', '-', starting with a letter or digit; rename "
+        "the file or give --name"), out
+    assert not out_file.exists()
+    code, out = run("calibrate", csv, "--folds", "0", "--out", out_file, "--name", "my-fit")
+    assert code == 0 and "name: my-fit" in out_file.read_text(), out
