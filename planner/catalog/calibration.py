@@ -26,6 +26,13 @@ class CalibParam(Strict):
     note: str | None = None
 
 
+def _default(value: float, source: str) -> CalibParam:
+    """A field's default CalibParam, built without validation (`model_construct`; the same object
+    `CalibParam(...)` makes from these values): validating one at import built CalibParam's
+    validator in every `plan solve`, whose profiles come validated from the catalog cache."""
+    return CalibParam.model_construct(value=value, source=source)
+
+
 BAND_PERCENTILES = (5, 10, 25, 50, 75, 90, 95)   # quantiles kept of a profile's error
 
 
@@ -112,15 +119,15 @@ class Calibration(Strict):
     step_overhead_s: CalibParam
     # the KV cache is read at memory_efficiency × this, at most the nominal bandwidth (attention
     # kernels stream paged KV blocks, not the long weight tensors memory_efficiency is fitted on)
-    kv_bandwidth_scale: CalibParam = CalibParam(value=1.0, source="none assumed (fitted by plan calibrate)")
+    kv_bandwidth_scale: CalibParam = _default(value=1.0, source="none assumed (fitted by plan calibrate)")
     # host time per sequence a scheduler handles in a step (scheduling, sampling, detokenising)
-    sequence_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
+    sequence_overhead_s: CalibParam = _default(value=0.0, source="none assumed (fitted by plan calibrate)")
     # a pass that carries prefill tokens runs eagerly (engines capture only decode-only steps in CUDA
     # graphs): extra host/launch time per layer and per MoE layer of such a pass
-    prefill_layer_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
-    prefill_moe_layer_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
+    prefill_layer_overhead_s: CalibParam = _default(value=0.0, source="none assumed (fitted by plan calibrate)")
+    prefill_moe_layer_overhead_s: CalibParam = _default(value=0.0, source="none assumed (fitted by plan calibrate)")
     # host time per prompt (or chunk of one) a pass prefills: admission, block tables, inputs
-    prompt_overhead_s: CalibParam = CalibParam(value=0.0, source="none assumed (fitted by plan calibrate)")
+    prompt_overhead_s: CalibParam = _default(value=0.0, source="none assumed (fitted by plan calibrate)")
     request_overhead_s: CalibParam
     moe_imbalance: CalibParam
     gemm_efficiency_scale: CalibParam
@@ -129,13 +136,13 @@ class Calibration(Strict):
     decode_tokens_per_step: CalibParam
     # describes the measured benchmarks, not the engine: requests each closed-loop client sent
     # (the first wave of simultaneous prompts weighs 1/k of a point's mean TTFT); plans never use it
-    benchmark_requests_per_client: CalibParam = CalibParam(value=10.0, source="assumed; fitted by plan calibrate")
+    benchmark_requests_per_client: CalibParam = _default(value=10.0, source="assumed; fitted by plan calibrate")
     # fixed TTFT per architecture family (HF model_type): replaces request_overhead_s for it
     request_overhead_by_family_s: dict[str, CalibParam] = {}
     # slo.confidence (never fitted): decode steps and prefill passes (with the fixed TTFT) run this
     # many times slower, the model's error at that confidence (ErrorBand)
-    decode_time_scale: CalibParam = CalibParam(value=1.0, source="none: the point estimate")
-    prefill_time_scale: CalibParam = CalibParam(value=1.0, source="none: the point estimate")
+    decode_time_scale: CalibParam = _default(value=1.0, source="none: the point estimate")
+    prefill_time_scale: CalibParam = _default(value=1.0, source="none: the point estimate")
     error_band: ErrorBand | None = None
     # GEMMs at the kernel tables' efficiency curve η(M)·gemm_efficiency_scale (catalogs/kernels.yaml);
     # false: at compute_efficiency whatever their shape (the roofline profile)

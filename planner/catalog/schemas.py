@@ -227,7 +227,7 @@ class ModelEntry(Strict):
     aliases: list[str] = []
     weight_dtype: Precision = "bf16"
     expert_dtype: Precision | None = None   # routed experts stored apart (gpt-oss: MXFP4 experts, BF16 rest)
-    part_dtypes: PartPrecisions = PartPrecisions()   # dense parts stored apart from weight_dtype
+    part_dtypes: PartPrecisions = PartPrecisions.model_construct()   # dense parts stored apart from weight_dtype
     source: str
     as_of: str
     config: HFConfig
@@ -245,7 +245,9 @@ class ModelCatalog(Strict):
 class Model(BaseModel):
     """A resolved model: name, default weight precision, source and normalised architecture."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    # defer_build: its validator is built on the first Model(...), not at import (plan solve reads
+    # the models catalog from the cache and never validates one)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     id: str
     name: str

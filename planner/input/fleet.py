@@ -32,7 +32,7 @@ class RequestClass(Strict):
 
     name: ClassName
     model: Name
-    precision: Precisions = Precisions()
+    precision: Precisions = Precisions.model_construct()
     workload: Workload
     slo: SLO
     pricing: Pricing | None = None   # default: the fleet's pricing

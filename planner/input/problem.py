@@ -382,10 +382,10 @@ class PlanSettings(Strict):
     name: Title = "problem"
     description: str = ""
     gpus: list[GPUChoice] = Field(min_length=1)
-    serving: Serving = Serving()
-    limits: Limits = Limits()
-    pricing: Pricing = Pricing()
-    solver: SolverOptions = SolverOptions()
+    serving: Serving = Serving.model_construct()
+    limits: Limits = Limits.model_construct()
+    pricing: Pricing = Pricing.model_construct()
+    solver: SolverOptions = SolverOptions.model_construct()
     calibration: Name = "default"   # a profile name or path, shown and written into plans: one line
     calibration_overrides: dict[str, float] = {}
 
@@ -405,7 +405,7 @@ class Problem(PlanSettings):
     """A capacity-planning problem: model, workload, SLOs, plus the shared settings."""
 
     model: Name   # a catalog or Hugging Face id, or a config.json path: one line
-    precision: Precisions = Precisions()
+    precision: Precisions = Precisions.model_construct()
     workload: Workload
     slo: SLO
 
