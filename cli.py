@@ -1321,10 +1321,14 @@ def run() -> None:
             stream.reconfigure(errors="replace")
     if sys.stdout is not None:
         _whole_stdout()
+    from planner.codecache import install
+    compiled = install()   # before the commands import their modules: their dataclasses' methods
     try:
         main()
     finally:
         gc.freeze()   # nothing left to collect: exit without walking the heap again
+        if compiled is not None:
+            compiled.save()
 
 
 if __name__ == "__main__":

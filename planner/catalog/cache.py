@@ -10,8 +10,8 @@ value is the same either way), and so is an entry that is not a regular file or 
 code wrote. Only values that passed validation are stored, so an error in a catalog file is
 reported exactly as without the cache.
 
-Where: `$PLANNER_CACHE_DIR`, else `$XDG_CACHE_HOME/planner`, else `~/.cache/planner`;
-`PLANNER_CACHE_DIR=off` turns it off. The entries are written by this user's own runs and read
+Where (`planner.codecache.cache_dir`): `$PLANNER_CACHE_DIR`, else `$XDG_CACHE_HOME/planner`, else
+`~/.cache/planner`; `PLANNER_CACHE_DIR=off` turns it off. The entries are written by this user's own runs and read
 with pickle, as pip and pytest read theirs: do not point the variable at a directory others write.
 """
 
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from planner.codecache import cache_dir
 from planner.input.files import MAX_INPUT_BYTES
 
 T = TypeVar("T")
@@ -35,19 +36,6 @@ T = TypeVar("T")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 FORMAT = 2   # bump when the entry layout changes (2: the value inside a (FORMAT, kind, value) record)
 KEEP = 16    # entries kept per kind (the oldest go when a new one is written)
-
-
-def cache_dir() -> Path | None:
-    """The cache directory, or None when turned off or when there is no home to put it in (a
-    container whose user has no home directory: planning goes on without the cache)."""
-    env = os.environ.get("PLANNER_CACHE_DIR")
-    try:
-        if env is not None:
-            return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base).expanduser() / "planner"
-    except (RuntimeError, KeyError, OSError):   # no $HOME and no passwd entry, or '~nosuchuser/x'
-        return None
 
 
 @functools.cache

@@ -1,0 +1,119 @@
+"""Code that Python compiles from text while `plan` starts, kept between runs; and where planner caches.
+
+Python 3.11's `dataclasses` writes each class's `__init__`, `__repr__`, `__eq__`, `__hash__` (and,
+frozen, `__setattr__` and `__delattr__`) as source text and compiles each with `exec`: ~0.1 ms a
+method, ~35 ms of a `plan solve` that creates ~100 dataclasses (planner's, pydantic's, PuLP's)
+while it imports; `typing.ForwardRef` compiles every string annotation (~9 ms more). `plan`
+(cli.run, one short-lived process) gives those two modules an `exec` and a `compile` that look each
+text up among the code objects compiled by earlier runs (marshal, as .pyc files hold them) and
+compile only the new ones: the same text compiled the same way is the same code, so the classes
+are the same (`plan solve` 0.39 -> 0.35 s). The table is keyed by the interpreter (implementation,
+release, optimisation level); a missing, unreadable or foreign file is a table of none, and one
+that cannot be written costs speed, nothing else. Tests and library users never install it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+from pathlib import Path
+from types import CodeType
+
+MAX_ENTRIES = 8192   # texts kept (a table at the limit keeps what it has and compiles the rest)
+
+
+def cache_dir() -> Path | None:
+    """The cache directory, or None when turned off or when there is no home to put it in (a
+    container whose user has no home directory: planning goes on without the cache)."""
+    env = os.environ.get("PLANNER_CACHE_DIR")
+    try:
+        if env is not None:
+            return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base).expanduser() / "planner"
+    except (RuntimeError, KeyError, OSError):   # no $HOME and no passwd entry, or '~nosuchuser/x'
+        return None
+
+
+class CompiledCode:
+    """Source texts compiled once across runs: an `exec` for `dataclasses` and a `compile` for
+    `typing` (whose ForwardRef compiles every string annotation pydantic evaluates, ~9 ms of a
+    solve). Both modules have no __future__ imports, so their texts compile with flags 0."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.code: dict[tuple[str, str], CodeType] = {}
+        self.added = 0
+        if path is not None:
+            import marshal
+            try:
+                with open(path, "rb") as f:
+                    table = marshal.load(f)
+                if isinstance(table, dict):
+                    self.code = table
+            except Exception:   # noqa: BLE001 - missing, truncated or not ours: compile afresh
+                pass
+
+    def compiled(self, source: str, mode: str):
+        """`source` compiled in `mode` ('exec' or 'eval') as from a module without __future__ imports."""
+        code = self.code.get((mode, source))
+        if type(code) is not CodeType:   # absent, or a table of something else: compile it
+            code = builtins.compile(source, "<string>", mode, dont_inherit=True)
+            if len(self.code) < MAX_ENTRIES:
+                self.code[mode, source] = code
+                self.added += 1
+        return code
+
+    def exec(self, source, globals=None, locals=None, /):   # noqa: A002 - exec's own parameters
+        if isinstance(source, str):
+            source = self.compiled(source, "exec")
+        return builtins.exec(source, globals, locals)  # noqa: S102 - exec's own behaviour
+
+    def compile(self, source, filename, mode, flags=0, dont_inherit=False, optimize=-1):  # noqa: ARG002
+        if isinstance(source, str) and filename == "<string>" and mode == "eval" and not flags and optimize == -1:
+            return self.compiled(source, "eval")
+        return builtins.compile(source, filename, mode, flags, True, optimize)   # the caller inherits none
+
+    def save(self) -> None:
+        """Write the table (atomically) when this run compiled texts it did not hold; give up
+        quietly on any error."""
+        if self.path is None or not self.added:
+            return
+        import marshal
+        import tempfile
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".marshal")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    marshal.dump(self.code, f)
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except Exception:   # noqa: BLE001 - a read-only home or full disk costs speed, nothing else
+            pass
+
+
+def table_path() -> Path | None:
+    """This interpreter's table in the cache directory (None: no cache)."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    v = sys.version_info   # marshal's code format is the interpreter's (each release its own here)
+    key = f"{sys.implementation.cache_tag}-{'.'.join(map(str, v[:3]))}{v.releaselevel}{v.serial}-O{sys.flags.optimize}"
+    return directory / f"compiled-{key}.marshal"
+
+
+def install() -> CompiledCode | None:
+    """Give `dataclasses` the caching `exec` and `typing` the caching `compile` (before the
+    classes are made); None on a Python whose dataclasses make methods otherwise (3.13 on)."""
+    import dataclasses
+    import typing
+    if not hasattr(dataclasses, "_create_fn"):
+        return None
+    code = CompiledCode(table_path())
+    dataclasses.exec = code.exec        # module globals: they shadow the builtins in those modules alone
+    typing.compile = code.compile
+    return code
