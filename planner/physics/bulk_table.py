@@ -25,7 +25,7 @@ import numpy as np
 
 from planner.physics.bulk_queue import QUANTILES, STAGES, solve_chain
 
-TABLE_PATH = Path(__file__).with_name("bulk_queue.npy")   # uncompressed: read in ~2 ms, not ~10
+TABLE_PATH = Path(__file__).with_name("bulk_queue.npy")   # uncompressed: mapped, not unpacked
 BATCHES = (2, 4, 8, 16, 32, 64, 128, 256)
 ONE_POINTS = 25                           # grid of ln g from ln(1/B) to 0
 X_MAX = math.log(100.0)
@@ -74,8 +74,9 @@ def build() -> np.ndarray:
 
 @functools.cache
 def table() -> np.ndarray:
-    """The shipped table (loaded once)."""
-    t = np.load(TABLE_PATH)
+    """The shipped table (loaded once), mapped read-only: a run reads a few hundred of its 358,400
+    values, so mapping the file (~0.5 ms) beats reading its 2.8 MB (~2-6 ms); a plain ndarray view."""
+    t = np.load(TABLE_PATH, mmap_mode="r").view(np.ndarray)
     if t.shape != (len(BATCHES), ONE_POINTS, len(FIELDS), len(XS)):
         raise RuntimeError(f"{TABLE_PATH}: shape {t.shape} does not match the table's axes; rebuild it "
                            f"with python -m planner.physics.bulk_table")
