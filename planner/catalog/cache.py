@@ -44,9 +44,14 @@ def code_key() -> str:
     Python and pydantic versions: what the pickled objects' classes and loaders depend on."""
     import pydantic
     h = hashlib.sha256(f"{FORMAT}|{sys.version}|{pydantic.VERSION}".encode())
-    for p in sorted(PACKAGE_DIR.rglob("*.py")):
-        st = p.stat()
-        h.update(f"|{p.relative_to(PACKAGE_DIR)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    root = str(PACKAGE_DIR)
+    sources = []   # os.walk, not Path.rglob and relative_to: a third of the time (~2 ms of a plan command)
+    for directory, _, files in os.walk(root):
+        parts = tuple(directory[len(root) + 1:].split(os.sep)) if directory != root else ()
+        sources += [(*parts, f) for f in files if f.endswith(".py")]
+    for parts in sorted(sources):   # as Path.rglob's paths sort: part by part
+        st = os.stat(os.path.join(root, *parts))
+        h.update(f"|{'/'.join(parts)}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
 
 
