@@ -8,7 +8,6 @@ an unforeseen exception is a bug and exits 5 asking for a report.
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -160,6 +159,7 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     """' Did you mean …?' with the closest choices, or '' when none is close."""
     if len(name) > MAX_WORD:   # nothing is close to it, and comparing costs its length squared
         return ""
+    import difflib  # here: only a mistake needs it (~1 ms of every command's start)
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     if not close:
         return ""

@@ -4,7 +4,6 @@ given; an unknown key with the closest allowed one. `files.validate` raises thes
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -149,6 +148,7 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
     more = len(errors) - MAX_PROBLEMS
     errors = errors[:MAX_PROBLEMS]
     close: dict[int, list[str]] = {}   # an unknown key's closest allowed key, by error (searched once)
+    import difflib  # here: only an invalid file needs it
     for i, (loc, e) in enumerate(errors):
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
