@@ -1322,7 +1322,8 @@ def run() -> None:
     if sys.stdout is not None:
         _whole_stdout()
     from planner.codecache import install
-    compiled = install()   # before the commands import their modules: their dataclasses' methods
+    command = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in main.commands else "plan"
+    compiled = install(command)   # before the commands import their modules: their dataclasses' methods
     try:
         main()
     finally:

@@ -9,9 +9,9 @@ short-lived process) gives those modules an `exec`, a `compile` and a pattern co
 each text up among what earlier runs compiled (code objects, marshalled as .pyc files hold them;
 a pattern's arguments to `_sre.compile`) and compile only the new ones: the same text compiled the
 same way is the same code, so the classes and patterns are the same (`plan solve` 0.39 -> 0.34 s).
-The table is keyed by the interpreter (implementation, release, optimisation level); a missing,
-unreadable or foreign file is a table of none, and one that cannot be written costs speed,
-nothing else. Tests and library users never install it.
+A table per command, keyed by the interpreter (implementation, release, optimisation level); a
+missing, unreadable or foreign file is a table of none, and one that cannot be written costs
+speed, nothing else. Tests and library users never install it.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class CompiledCode:
         rc._sre = Recording()
 
         def cached(p, flags=0):
-            if not isinstance(p, (str, bytes)) or not isinstance(flags, int) or flags & rc.SRE_FLAG_DEBUG:
+            if type(p) not in (str, bytes) or type(flags) is not int or flags & rc.SRE_FLAG_DEBUG:
                 return compile_pattern(p, flags)   # a parsed pattern (re.Scanner), or one printed as compiled
             key = ("re", p, flags)
             args = self.code.get(key)
@@ -136,17 +136,18 @@ class CompiledCode:
             pass
 
 
-def table_path() -> Path | None:
-    """This interpreter's table in the cache directory (None: no cache)."""
+def table_path(command: str) -> Path | None:
+    """This interpreter's table for `command` in the cache directory (None: no cache): one per
+    command, so that a solve does not read what `plan calibrate` or `plan simulate` compiled."""
     directory = cache_dir()
     if directory is None:
         return None
     v = sys.version_info   # marshal's code format is the interpreter's (each release its own here)
     key = f"{sys.implementation.cache_tag}-{'.'.join(map(str, v[:3]))}{v.releaselevel}{v.serial}-O{sys.flags.optimize}"
-    return directory / f"compiled-{key}.marshal"
+    return directory / f"compiled-{command}-{key}.marshal"
 
 
-def install() -> CompiledCode | None:
+def install(command: str) -> CompiledCode | None:
     """Give `dataclasses` the caching `exec`, `typing` the caching `compile` and `re` the caching
     pattern compiler (before the commands import their modules); None on a Python whose
     dataclasses make methods otherwise (3.13 on)."""
@@ -155,7 +156,7 @@ def install() -> CompiledCode | None:
     if not hasattr(dataclasses, "_create_fn"):
         return None
     import re._compiler
-    code = CompiledCode(table_path())
+    code = CompiledCode(table_path(command))
     dataclasses.exec = code.exec        # module globals: they shadow the builtins in those modules alone
     typing.compile = code.compile
     re._compiler.compile = code.regex(re._compiler.compile)   # re.compile's patterns not yet in its cache
