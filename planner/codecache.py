@@ -47,6 +47,7 @@ class CompiledCode:
         self.path = path
         self.code: dict[tuple, CodeType | tuple] = {}
         self.added = 0
+        self.used: set[tuple] = set()   # what this run looked up: a table rewritten keeps only these
         if path is not None:
             import marshal
             try:
@@ -60,6 +61,7 @@ class CompiledCode:
     def compiled(self, source: str, mode: str):
         """`source` compiled in `mode` ('exec' or 'eval') as from a module without __future__ imports."""
         code = self.code.get((mode, source))
+        self.used.add((mode, source))
         if type(code) is not CodeType:   # absent, or a table of something else: compile it
             code = builtins.compile(source, "<string>", mode, dont_inherit=True)
             if len(self.code) < MAX_ENTRIES:
@@ -101,6 +103,7 @@ class CompiledCode:
                 return compile_pattern(p, flags)   # a parsed pattern (re.Scanner), or one printed as compiled
             key = ("re", p, flags)
             args = self.code.get(key)
+            self.used.add(key)
             if type(args) is tuple and len(args) == 5 and type(args[3]) is dict:
                 return sre.compile(p, args[0], args[1], args[2], dict(args[3]), args[4])
             recorded.clear()
@@ -116,8 +119,8 @@ class CompiledCode:
         return cached
 
     def save(self) -> None:
-        """Write the table (atomically) when this run compiled texts it did not hold; give up
-        quietly on any error."""
+        """Write the table (atomically) when this run compiled texts it did not hold, with what
+        this run used (texts of classes since edited or removed go); give up quietly on any error."""
         if self.path is None or not self.added:
             return
         import marshal
@@ -127,7 +130,7 @@ class CompiledCode:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".marshal")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    marshal.dump(self.code, f)
+                    marshal.dump({k: v for k, v in self.code.items() if k in self.used}, f)
                 os.replace(tmp, self.path)
             except BaseException:
                 os.unlink(tmp)

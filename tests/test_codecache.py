@@ -133,3 +133,16 @@ def test_cached_regexes_are_the_patterns_re_compiles(tmp_path):
         for text in ("abccc", "FOObar foo", "tab\tok\x00\x7f", "12 kb 7mb", "xxy\nY"):
             subject = text.encode() if isinstance(a.pattern, bytes) else text
             assert [m.span() for m in a.finditer(subject)] == [m.span() for m in c.finditer(subject)]
+
+
+def test_a_rewritten_table_keeps_what_the_run_used(tmp_path):
+    p = tmp_path / "t.marshal"
+    first = codecache.CompiledCode(p)
+    first.exec("a = 1\n", {})
+    first.exec("b = 2\n", {})
+    first.save()
+    second = codecache.CompiledCode(p)
+    second.exec("a = 1\n", {})
+    second.exec("c = 3\n", {})   # new: the table is rewritten, without the unused "b = 2"
+    second.save()
+    assert sorted(s for _, s in codecache.CompiledCode(p).code) == ["a = 1\n", "c = 3\n"]
