@@ -39,9 +39,10 @@ def cache_dir() -> Path | None:
 
 
 class CompiledCode:
-    """Source texts compiled once across runs: an `exec` for `dataclasses` and a `compile` for
+    """Source texts compiled once across runs: an `exec` for `dataclasses`, a `compile` for
     `typing` (whose ForwardRef compiles every string annotation pydantic evaluates, ~9 ms of a
-    solve). Both modules have no __future__ imports, so their texts compile with flags 0."""
+    solve), both modules without __future__ imports, so their texts compile with flags 0; and
+    a pattern compiler for `re` (`regex`)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -81,9 +82,9 @@ class CompiledCode:
 
     def regex(self, compile_pattern):
         """`re._compiler.compile` (given) keeping what it passes to `_sre.compile` for a pattern
-        text: its parse and code generation (~18 ms of a solve's 80 patterns, 6 of them PyYAML's
-        printable-character class) run once across runs. A hit calls `_sre.compile` with the very
-        arguments the miss recorded (it validates the code it is given)."""
+        text: its parse and code generation (~13 ms of the ~60 patterns a solve compiles after it
+        starts, 6 of them PyYAML's printable-character class) run once across runs. A hit calls
+        `_sre.compile` with the very arguments the miss recorded (it validates the code it is given)."""
         import re._compiler as rc
         sre = rc._sre
         recorded: list[tuple] = []
@@ -104,7 +105,7 @@ class CompiledCode:
             key = ("re", p, flags)
             args = self.code.get(key)
             self.used.add(key)
-            if type(args) is tuple and len(args) == 5 and type(args[3]) is dict:
+            if type(args) is tuple and len(args) == 5 and type(args[1]) is list and type(args[3]) is dict:
                 return sre.compile(p, args[0], args[1], args[2], dict(args[3]), args[4])
             recorded.clear()
             out = compile_pattern(p, flags)
