@@ -3,12 +3,13 @@
 Python 3.11's `dataclasses` writes each class's `__init__`, `__repr__`, `__eq__`, `__hash__` (and,
 frozen, `__setattr__` and `__delattr__`) as source text and compiles each with `exec`: ~0.1 ms a
 method, ~35 ms of a `plan solve` that creates ~100 dataclasses (planner's, pydantic's, PuLP's)
-while it imports; `typing.ForwardRef` compiles every string annotation (~9 ms more), and `re`
-parses and generates the code of ~60 patterns (~13 ms, 6 of them PyYAML's). `plan` (cli.run, one
-short-lived process) gives those modules an `exec`, a `compile` and a pattern compiler that look
-each text up among what earlier runs compiled (code objects, marshalled as .pyc files hold them;
-a pattern's arguments to `_sre.compile`) and compile only the new ones: the same text compiled the
-same way is the same code, so the classes and patterns are the same (`plan solve` 0.39 -> 0.34 s).
+while it imports, and `typing.ForwardRef` compiles every string annotation (~9 ms more). `plan`
+(cli.run, one short-lived process) gives those two modules an `exec` and a `compile` that look
+each text up among what earlier runs compiled (code objects, marshalled as .pyc files hold them)
+and compile only the new ones: the same text compiled the same way is the same code, so the
+classes are the same. Both hooks are module globals that shadow a builtin, in modules that look
+the builtin up by name; `re`'s pattern compilation (~13 ms more) is left alone: caching it would
+mean replacing `re._compiler`'s private `_sre` calls, which change between Python releases.
 A table per command, keyed by the interpreter (implementation, release, optimisation level); a
 missing, unreadable or foreign file is a table of none, and one that cannot be written costs
 speed, nothing else. Tests and library users never install it.
@@ -41,12 +42,11 @@ def cache_dir() -> Path | None:
 class CompiledCode:
     """Source texts compiled once across runs: an `exec` for `dataclasses`, a `compile` for
     `typing` (whose ForwardRef compiles every string annotation pydantic evaluates, ~9 ms of a
-    solve), both modules without __future__ imports, so their texts compile with flags 0; and
-    a pattern compiler for `re` (`regex`)."""
+    solve), both modules without __future__ imports, so their texts compile with flags 0."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.code: dict[tuple, CodeType | tuple] = {}
+        self.code: dict[tuple, CodeType] = {}
         self.added = 0
         self.used: set[tuple] = set()   # what this run looked up: a table rewritten keeps only these
         if path is not None:
@@ -79,45 +79,6 @@ class CompiledCode:
         if isinstance(source, str) and filename == "<string>" and mode == "eval" and not flags and optimize == -1:
             return self.compiled(source, "eval")
         return builtins.compile(source, filename, mode, flags, True, optimize)   # the caller inherits none
-
-    def regex(self, compile_pattern):
-        """`re._compiler.compile` (given) keeping what it passes to `_sre.compile` for a pattern
-        text: its parse and code generation (~13 ms of the ~60 patterns a solve compiles after it
-        starts, 6 of them PyYAML's printable-character class) run once across runs. A hit calls
-        `_sre.compile` with the very arguments the miss recorded (it validates the code it is given)."""
-        import re._compiler as rc
-        sre = rc._sre
-        recorded: list[tuple] = []
-
-        class Recording:   # `_sre` as re._compiler sees it: compile's arguments noted on the way
-            def __getattr__(self, name):
-                return getattr(sre, name)
-
-            def compile(self, *args):
-                recorded.append(args)
-                return sre.compile(*args)
-
-        rc._sre = Recording()
-
-        def cached(p, flags=0):
-            if type(p) not in (str, bytes) or type(flags) is not int or flags & rc.SRE_FLAG_DEBUG:
-                return compile_pattern(p, flags)   # a parsed pattern (re.Scanner), or one printed as compiled
-            key = ("re", p, flags)
-            args = self.code.get(key)
-            self.used.add(key)
-            if type(args) is tuple and len(args) == 5 and type(args[1]) is list and type(args[3]) is dict:
-                return sre.compile(p, args[0], args[1], args[2], dict(args[3]), args[4])
-            recorded.clear()
-            out = compile_pattern(p, flags)
-            if len(recorded) == 1 and recorded[0][0] == p and len(self.code) < MAX_ENTRIES:
-                _, flags_out, code, groups, groupindex, indexgroup = recorded[0]
-                # plain ints: the code holds re's named opcode constants, which marshal refuses
-                self.code[key] = (int(flags_out), [int(c) for c in code], int(groups),
-                                  {k: int(v) for k, v in groupindex.items()}, indexgroup)
-                self.added += 1
-            return out
-
-        return cached
 
     def save(self) -> None:
         """Write the table (atomically) when this run compiled texts it did not hold, with what
@@ -152,16 +113,13 @@ def table_path(command: str) -> Path | None:
 
 
 def install(command: str) -> CompiledCode | None:
-    """Give `dataclasses` the caching `exec`, `typing` the caching `compile` and `re` the caching
-    pattern compiler (before the commands import their modules); None on a Python whose
-    dataclasses make methods otherwise (3.13 on)."""
+    """Give `dataclasses` the caching `exec` and `typing` the caching `compile` (before the commands
+    import their modules); None on a Python whose dataclasses make methods otherwise (3.13 on)."""
     import dataclasses
     import typing
     if not hasattr(dataclasses, "_create_fn"):
         return None
-    import re._compiler
     code = CompiledCode(table_path(command))
     dataclasses.exec = code.exec        # module globals: they shadow the builtins in those modules alone
     typing.compile = code.compile
-    re._compiler.compile = code.regex(re._compiler.compile)   # re.compile's patterns not yet in its cache
     return code

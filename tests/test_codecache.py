@@ -106,35 +106,6 @@ def test_plan_prints_the_same_with_and_without_the_table(tmp_path):
     assert [p.name.split("-")[1] for p in (tmp_path / "c").glob("compiled-*.marshal")] == ["solve"]
 
 
-PATTERNS = [("a(?P<x>b)c+", 0), (r"(?i)\bfoo(bar)?", 0),
-            ("[^\t\n\r -~\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", 0),   # PyYAML's printable check
-            (rb"(?P<n>[0-9]+)\s*(kb|mb)", 0), ("x*y", 2 | 8)]   # re.IGNORECASE | re.MULTILINE as ints
-
-
-def test_cached_regexes_are_the_patterns_re_compiles(tmp_path):
-    import re._compiler
-    original = re._compiler.compile
-    sre = re._compiler._sre
-    try:
-        first = codecache.CompiledCode(tmp_path / "t.marshal")
-        made = [first.regex(original)(p, f) for p, f in PATTERNS]
-        assert first.added == len(PATTERNS)
-        first.save()
-        re._compiler._sre = sre
-        second = codecache.CompiledCode(tmp_path / "t.marshal")
-        again = [second.regex(original)(p, f) for p, f in PATTERNS]
-        assert second.added == 0   # every pattern from the table
-    finally:
-        re._compiler._sre = sre
-    plain = [original(p, f) for p, f in PATTERNS]
-    for a, b, c in zip(plain, made, again):
-        facts = [(x.pattern, x.flags, x.groups, dict(x.groupindex)) for x in (a, b, c)]
-        assert facts[0] == facts[1] == facts[2]
-        for text in ("abccc", "FOObar foo", "tab\tok\x00\x7f", "12 kb 7mb", "xxy\nY"):
-            subject = text.encode() if isinstance(a.pattern, bytes) else text
-            assert [m.span() for m in a.finditer(subject)] == [m.span() for m in c.finditer(subject)]
-
-
 def test_a_rewritten_table_keeps_what_the_run_used(tmp_path):
     p = tmp_path / "t.marshal"
     first = codecache.CompiledCode(p)
