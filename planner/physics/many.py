@@ -75,6 +75,24 @@ def _columns(terms: list[StageTerms]) -> dict[str, np.ndarray]:
     return col
 
 
+GROUPS_MAX_ENTRIES = 1024   # a 28-service fleet on 11 GPU types asks for ~120 groups, ~60 of them distinct
+groups_table: dict[tuple, ShapeGroup] = {}
+
+
+def shape_group(deps: list[Deployment]) -> ShapeGroup:
+    """The `ShapeGroup` of `deps`, built once for every caller that asks for the same deployments (by
+    identity, in order: a fleet's services of one model group the same shapes). A group holds only its
+    deployments' terms, never a workload's, and keeps its deployments alive, so an id cannot be reused
+    while its entry exists."""
+    key = tuple(map(id, deps))
+    got = groups_table.get(key)
+    if got is None:
+        if len(groups_table) >= GROUPS_MAX_ENTRIES:
+            groups_table.clear()
+        got = groups_table[key] = ShapeGroup(list(deps))
+    return got
+
+
 class ShapeGroup:
     """Deployments of one `group_key`, their passes evaluated together by `batched`'s formulas over
     each point's deployment's terms (`decode_steps`, `mixed_steps`, `prefill_passes`); `idx` arrays

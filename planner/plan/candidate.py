@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from planner.physics import perf
+from planner.physics import many, perf
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
 from planner.plan.resolve import GPUOption, Resolved
@@ -94,10 +94,11 @@ memo_table: dict[tuple, tuple] = {}
 
 
 def clear_memo() -> None:
-    """Forget memoised physics results and the deployments that keep derived values (benchmarks time
-    candidate generation from scratch)."""
+    """Forget memoised physics results, the deployments that keep derived values and the shape
+    groups (benchmarks time candidate generation from scratch)."""
     memo_table.clear()
     deployments.clear()
+    many.groups_table.clear()
 
 
 def _key(name: str, dep: Deployment, args: tuple) -> tuple:

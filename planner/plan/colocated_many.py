@@ -13,7 +13,7 @@ is the same float (tests/test_many_shapes.py). Shapes `physics.many` does not ta
 from __future__ import annotations
 
 from planner.physics import perf
-from planner.physics.many import ShapeGroup, group_key
+from planner.physics.many import group_key, shape_group
 from planner.physics.perf import Deployment
 from planner.plan.colocated_table import ColocatedTable, grid_tables, table
 from planner.plan.workload import WorkloadContext
@@ -32,6 +32,6 @@ def tables(deps: list[Deployment], w: WorkloadContext, mem_limits: list[int]) ->
         else:
             groups.setdefault((key, perf.tokens_per_step(dep), mem_limits[k] > 1), []).append(k)
     for ks in groups.values():
-        for k, t in zip(ks, grid_tables(ShapeGroup([deps[k] for k in ks]), w, [mem_limits[k] for k in ks])):
+        for k, t in zip(ks, grid_tables(shape_group([deps[k] for k in ks]), w, [mem_limits[k] for k in ks])):
             out[k] = t
     return out

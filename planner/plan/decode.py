@@ -17,7 +17,7 @@ from planner.physics.batch_spread import (
     seen_statistic_batch,
     statistic_batch,
 )
-from planner.physics.many import ShapeGroup, group_key
+from planner.physics.many import ShapeGroup, group_key, shape_group
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -119,7 +119,7 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
                     todo.setdefault((key, perf.tokens_per_step(dep)), []).append(search)
         for key, group in todo.items():
             if key not in built or any(id(s[0]) not in built[key][1] for s in group):
-                built[key] = (ShapeGroup([s[0] for s in group]), {id(s[0]): i for i, s in enumerate(group)})
+                built[key] = (shape_group([s[0] for s in group]), {id(s[0]): i for i, s in enumerate(group)})
             g, pos = built[key]
             pts = [np.arange(lo + _round_step(lo, hi), hi, _round_step(lo, hi)) for _, lo, hi, _ in group]
             t = g.decode_steps(np.repeat([pos[id(s[0])] for s in group], [len(p) for p in pts]),
@@ -158,7 +158,7 @@ def _first_tpots(items: list[tuple[Deployment, int]], ctx: float, built: dict) -
         if not todo:   # a sweep's later points: all memoised, no group built
             continue
         if key not in built:
-            built[key] = (ShapeGroup([dep for dep, _ in group]), {id(dep): i for i, (dep, _) in enumerate(group)})
+            built[key] = (shape_group([dep for dep, _ in group]), {id(dep): i for i, (dep, _) in enumerate(group)})
         t = built[key][0].decode_steps(np.array([k for k, _ in todo]), np.array([b for _, b in todo], dtype=float),
                                        ctx).time_s / key[1]
         for (k, b), v in zip(todo, t.tolist()):

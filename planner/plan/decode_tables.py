@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from planner.physics import batched, perf
 from planner.physics.batch_spread import feedback_batch, seen_statistic_batch
-from planner.physics.many import OneShape, ShapeGroup, group_key
+from planner.physics.many import OneShape, ShapeGroup, group_key, shape_group
 from planner.physics.perf import Deployment
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import recall, remember
@@ -43,7 +43,7 @@ def slot_tables_all(items: list[tuple[Deployment, int]], w: WorkloadContext) -> 
             else:
                 todo.setdefault((key, perf.tokens_per_step(dep)), []).append((dep, slots))
     for group in todo.values():
-        _tables(ShapeGroup([dep for dep, _ in group]), [c for _, c in group], w)
+        _tables(shape_group([dep for dep, _ in group]), [c for _, c in group], w)
 
 
 def _tables(g: ShapeGroup | OneShape, slots_of: list[int], w: WorkloadContext) -> list[tuple]:

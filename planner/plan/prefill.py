@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from planner.physics import batched, perf
 from planner.physics.bulk_table import BATCHES
-from planner.physics.many import ShapeGroup, group_key
+from planner.physics.many import group_key, shape_group
 from planner.physics.perf import Deployment, Parallelism
 from planner.physics.prefill_queue import RHO_CEILING, Servers
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
@@ -127,7 +127,7 @@ def _passes_all(shapes: list[tuple[Deployment, float]], w: WorkloadContext) -> l
             groups.setdefault(key, []).append(k)
     for ks in groups.values():
         sizes = [len(counts[k][0]) for k in ks]
-        ph = ShapeGroup([shapes[k][0] for k in ks]).prefill_passes(
+        ph = shape_group([shapes[k][0] for k in ks]).prefill_passes(
             np.repeat(np.arange(len(ks)), sizes), np.array([b for k in ks for b in counts[k][0]], dtype=float),
             w.s_unc, w.s_cached, w.cv2)
         for k, part in zip(ks, batched.split(ph, sizes)):
