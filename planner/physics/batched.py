@@ -54,7 +54,10 @@ class PhaseArrays:
                          float(self.bytes_per_card[i]), bool(self.below_ridge[i]))
 
     def take(self, idx: np.ndarray) -> PhaseArrays:
-        return PhaseArrays(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+        """The points `idx` (an index array or a slice), field by field."""
+        return PhaseArrays(self.time_s[idx], self.compute_s[idx], self.memory_s[idx], self.comm_s[idx],
+                           self.overhead_s[idx], self.flops_per_card[idx], self.bytes_per_card[idx],
+                           self.below_ridge[idx])
 
 
 BOUNDS = ("compute", "memory", "communication", "overhead")   # `PhaseTime.bound`'s order of parts
@@ -80,7 +83,11 @@ def memory_totals(dep: Deployment, batches: np.ndarray, context_tokens: float) -
 
 def where(mask: np.ndarray, a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
     """a where mask, else b, field by field."""
-    return PhaseArrays(*(np.where(mask, getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__))
+    w = np.where
+    return PhaseArrays(w(mask, a.time_s, b.time_s), w(mask, a.compute_s, b.compute_s), w(mask, a.memory_s, b.memory_s),
+                       w(mask, a.comm_s, b.comm_s), w(mask, a.overhead_s, b.overhead_s),
+                       w(mask, a.flops_per_card, b.flops_per_card), w(mask, a.bytes_per_card, b.bytes_per_card),
+                       w(mask, a.below_ridge, b.below_ridge))
 
 
 def blend(a: PhaseArrays, b: PhaseArrays, f: np.ndarray) -> PhaseArrays:

@@ -43,11 +43,13 @@ def group_key(dep: Deployment) -> tuple | None:
     the terms MoE or dense, kernel curves (their dense groups) or none, and whether compute hides
     communication. None: a deployment this module does not take (indexer attention, no kernel
     curves), which `batched` evaluates alone."""
-    t = stage_terms(dep)
-    if dep.arch.index_topk or t.gemm is None:
-        return None
-    return (id(dep.arch), dep.spec, t.is_moe, tuple(s is None for s, _ in t.gemm.dense), t.overlap == 0.0,
+    derived = dep.derived
+    if "group_key" not in derived:   # kept with the deployment (asked once per shape and pass)
+        t = stage_terms(dep)
+        derived["group_key"] = None if dep.arch.index_topk or t.gemm is None else (
+            id(dep.arch), dep.spec, t.is_moe, tuple(s is None for s, _ in t.gemm.dense), t.overlap == 0.0,
             t.decode_scale == 1.0)
+    return derived["group_key"]
 
 
 def _columns(terms: list[StageTerms]) -> dict[str, np.ndarray]:
