@@ -25,6 +25,7 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     Role,
     clear_memo,
     deployment,
+    gc_paused,
     kv_nic_limit_tok_s,
     memo_table,
     memoised,
@@ -221,7 +222,14 @@ def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: Colo
 
 def generate(res: Resolved) -> CandidateSet:
     """All candidates of the problem: every GPU type × shape × allowed role (prefill instances of
-    all shapes evaluated together, `prefill.prefill_candidates`)."""
+    all shapes evaluated together, `prefill.prefill_candidates`), the garbage collector paused
+    (`candidate.gc_paused`)."""
+    with gc_paused():
+        return _generate(res)
+
+
+def _generate(res: Resolved) -> CandidateSet:
+    """`generate`'s candidates."""
     w = workload_context(res)
     modes = res.problem.serving.modes
     if w.s_dec <= 0:   # every answer is its first token: instances that run prompt passes alone,

@@ -23,6 +23,7 @@ from planner.errors import BadInput, PlannerNotice
 from planner.input.fleet import FleetProblem, RequestClass
 from planner.input.problem import SLO, Problem, Workload
 from planner.input.values import LengthDist, length_mean
+from planner.plan.candidate import gc_paused
 from planner.plan.candidates import Candidate, CandidateSet, generate, prune_dominated
 from planner.plan.resolve import ClassLoad, Resolved, resolve
 
@@ -193,7 +194,8 @@ def fleet_services(f: FleetProblem, singles: list[Resolved], workers: int | None
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             sets = list(pool.map(generate, [r for _, r in plans], chunksize=1))
     else:
-        sets = [generate(r) for _, r in plans]
+        with gc_paused():   # across the services too (`generate` pauses it for each)
+            sets = [generate(r) for _, r in plans]
     out = []
     for (ks, res), cs in zip(plans, sets):
         kept = needed(cs.candidates, res) if f.prune_dominated else cs.candidates
