@@ -171,7 +171,7 @@ class _Points:
         if v is None:
             v = self._g.same.get(name)
             if v is None:
-                v = self._g.col[name][self.idx]
+                v = self._g.col[name].take(self.idx)   # a gather: `take` is faster than indexing
             self.__dict__[name] = v
         return v
 
