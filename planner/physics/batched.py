@@ -215,6 +215,13 @@ def pipeline(t, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarr
     return where(one_stage, single, many)   # flops, bytes and below_ridge are the stage's on both sides
 
 
+def parts(a: np.ndarray, sizes) -> list[np.ndarray]:
+    """`a` cut into consecutive views of `sizes` elements (which sum to its length): `np.split` at
+    their running sums, without its two axis swaps per piece (29,000 of them on the 4 × 12 fleet)."""
+    edges = [0, *itertools.accumulate(sizes)]
+    return [a[lo:hi] for lo, hi in zip(edges, edges[1:])]
+
+
 def split(t: PhaseArrays, sizes: list[int]) -> list[PhaseArrays]:
     """`t` cut into consecutive parts of `sizes` points."""
     edges = [0, *itertools.accumulate(sizes)]

@@ -105,7 +105,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
         ttfts = worst_ttft_many(w, np.concatenate([q.rho for q in kept]),
                                 Servers.single(np.concatenate([q.service for q in kept])),
                                 np.concatenate([q.fixed for q in kept]))[0]
-        for q, t in zip(kept, np.split(ttfts, np.cumsum([len(q.rho) for q in kept])[:-1])):
+        for q, t in zip(kept, batched.parts(ttfts, [len(q.rho) for q in kept])):
             q.ttft = t
     out: list[list[Candidate] | Rejected] = []
     for k, (opt, par, _) in enumerate(items):
@@ -137,7 +137,7 @@ def _queue_tables(tables: list[ColocatedTable], deps: list[Deployment], slots: l
                           np.concatenate([t.t[i] for t, i in zip(tables, at)]),
                           np.concatenate([t.t_full[r] for t, r in zip(tables, rows)]),
                           np.concatenate([t.pre[r] for t, r in zip(tables, rows)]))
-    for t, i, r, sw, c in zip(tables, at, rows, np.split(waits, np.cumsum([len(r) for r in rows])[:-1]), slots):
+    for t, i, r, sw, c in zip(tables, at, rows, batched.parts(waits, [len(r) for r in rows]), slots):
         t.slot_s[r] = w.slot_wait_for_ttft_s(sw, t.bs[i], float(c), t.service[r], t.t[i], t.t_full[r], t.pre[r])
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s[r]
                             + colocated_first_step_s(w, t.bs[i], t.st.time_s[i],

@@ -124,7 +124,7 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
             pts = [np.arange(lo + _round_step(lo, hi), hi, _round_step(lo, hi)) for _, lo, hi, _ in group]
             t = g.decode_steps(np.repeat([pos[id(s[0])] for s in group], [len(p) for p in pts]),
                                np.concatenate(pts).astype(float), w.ctx_decode).time_s
-            for (dep, lo, hi, _), p, part in zip(group, pts, np.split(t, np.cumsum([len(p) for p in pts])[:-1])):
+            for (dep, lo, hi, _), p, part in zip(group, pts, batched.parts(t, [len(p) for p in pts])):
                 remember("_search_round", dep, (w.ctx_decode, lo, hi, _round_step(lo, hi)),
                          (p, part / key[1]))
         left = []

@@ -69,8 +69,8 @@ def _tables(g: ShapeGroup | OneShape, slots_of: list[int], w: WorkloadContext) -
                                    w.tpot_statistic, slots)   # itself and the others' quantile
         t_stat = g.decode_steps(idx, b_q, w.ctx_decode).time_s / per_step
     out = []
-    cuts = np.cumsum(sizes)[:-1]
-    for dep, c, start, a, b in zip(g.deps, slots_of, starts, np.split(t_seen, cuts), np.split(t_stat, cuts)):
+    cut = batched.parts
+    for dep, c, start, a, b in zip(g.deps, slots_of, starts, cut(t_seen, sizes), cut(t_stat, sizes)):
         out.append((start, a.tolist(), b.tolist(), {}))
         remember("_slot_table", dep, slot_key(w, c), out[-1])
     return out

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 
 from planner.input.values import length_pairs
-from planner.physics import packed, prefill_queue, queueing
+from planner.physics import batched, packed, prefill_queue, queueing
 from planner.physics.batch_spread import life_terms, tpot_spread
 from planner.physics.prefill_queue import Servers
 from planner.plan.resolve import Resolved
@@ -417,11 +417,9 @@ def queue_limits(w: WorkloadContext, servers: Servers, fixed_s, sizes: list[int]
     """ρ_max and the worst TTFT alone with its limit for every server of `servers` (the servers of
     several candidates concatenated) in one call each, split back into consecutive groups of
     `sizes`: per group (ρ_max, TTFT alone, limit) arrays."""
-    import numpy as np
     rho = rho_max_many(w, servers, fixed_s)
     alone, limit = worst_ttft_many(w, 0.0, servers, fixed_s)
-    cuts = np.cumsum(sizes)[:-1]
-    return list(zip(np.split(rho, cuts), np.split(alone, cuts), np.split(limit, cuts)))
+    return list(zip(*(batched.parts(x, sizes) for x in (rho, alone, limit))))
 
 
 def rho_max_many(w: WorkloadContext, servers: Servers, fixed_s):
