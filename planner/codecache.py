@@ -50,10 +50,8 @@ class CompiledCode:
         self.added = 0
         self.used: set[tuple] = set()   # what this run looked up: a table rewritten keeps only these
         if path is not None:
-            import marshal
             try:
-                with open(path, "rb") as f:
-                    table = marshal.load(f)
+                table = _read_table(path)
                 if isinstance(table, dict):
                     self.code = table
             except Exception:   # noqa: BLE001 - missing, truncated or not ours: compile afresh
@@ -99,6 +97,23 @@ class CompiledCode:
                 raise
         except Exception:   # noqa: BLE001 - a read-only home or full disk costs speed, nothing else
             pass
+
+
+MAX_TABLE_BYTES = 64 << 20   # a table of MAX_ENTRIES texts is a few MB; anything larger is not ours
+
+
+def _read_table(path: Path):
+    """The marshalled table at `path`, or None when it is not a regular file of at most
+    MAX_TABLE_BYTES: opened without blocking and checked before reading, since a FIFO put in its
+    place made every `plan` command wait forever, and /dev/zero linked there would fill memory."""
+    import marshal
+    import stat
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_TABLE_BYTES:
+            return None
+        return marshal.load(f)
 
 
 def table_path(command: str) -> Path | None:

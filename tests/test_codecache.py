@@ -117,3 +117,18 @@ def test_a_rewritten_table_keeps_what_the_run_used(tmp_path):
     second.exec("c = 3\n", {})   # new: the table is rewritten, without the unused "b = 2"
     second.save()
     assert sorted(s for _, s in codecache.CompiledCode(p).code) == ["a = 1\n", "c = 3\n"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_table_that_is_no_regular_file_is_not_read(tmp_path, kind):
+    """A FIFO in the table's place made every `plan` command wait forever on the read (found
+    checking the merge, 2026-12-06); /dev/zero linked there would fill memory. Neither is read."""
+    p = tmp_path / "t.marshal"
+    if kind == "fifo":
+        os.mkfifo(p)
+    else:
+        p.symlink_to("/dev/zero")
+    code = ("from pathlib import Path; from planner.codecache import CompiledCode; "
+            f"print(len(CompiledCode(Path({str(p)!r})).code))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr
