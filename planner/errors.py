@@ -130,6 +130,26 @@ def unexpanded(name: object) -> str:
         if s.startswith("~") or "/~" in s or "$" in s else ""   # "/~": read beside a problem file, dir/~/x
 
 
+def wide_unicode(data: bytes) -> str | None:
+    """Why a UTF-16 or UTF-32 file cannot be read, for '{file}: ...' (None for other bytes): Windows
+    PowerShell 5's `plan init > p.yaml` writes UTF-16 with a byte-order mark, and the message was
+    Python's "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte".
+
+    >>> wide_unicode("name: x".encode("utf-16"))
+    'UTF-16 text (it starts with the UTF-16 byte-order mark FF FE); plan reads UTF-8: save the file as UTF-8'
+    """
+    for name, bom in (("UTF-32", b"\xff\xfe\x00\x00"), ("UTF-32", b"\x00\x00\xfe\xff"),
+                      ("UTF-16", b"\xff\xfe"), ("UTF-16", b"\xfe\xff")):
+        try:   # and reads as such: mostly ASCII, as planner files are (not binary bytes that start so)
+            text = data.decode(name) if data.startswith(bom) else ""
+        except UnicodeDecodeError:
+            text = ""
+        if text and sum(ch.isascii() for ch in text) * 2 >= len(text):
+            return (f"{name} text (it starts with the {name} byte-order mark {bom.hex(' ').upper()}); "
+                    f"plan reads UTF-8: save the file as UTF-8")
+    return None
+
+
 def printable_lines(message: str) -> str:
     """A message's lines, each through `shown_text`: the net under the messages that escape the
     keys and file names they quote themselves (a file name reaches many)."""

@@ -57,3 +57,21 @@ def test_the_out_files_stem_that_names_a_profile_obeys_the_name_rule(tmp_path, s
     assert not out_file.exists()
     code, out = run("calibrate", csv, "--folds", "0", "--out", out_file, "--name", "my-fit")
     assert code == 0 and "name: my-fit" in out_file.read_text(), out
+
+
+# ------------------------------------------------------------------ sixth round (2026-12-06, later)
+@pytest.mark.parametrize("encoding, mark", [("utf-16", "UTF-16 text (it starts with the UTF-16 byte-order mark FF FE)"),
+                                            ("utf-32", "UTF-32 text (it starts with the UTF-32 byte-order mark FF FE 00 00)")])
+def test_a_utf16_file_is_named_so(tmp_path, encoding, mark):
+    """Windows PowerShell 5's `plan init > p.yaml` writes UTF-16 with a byte-order mark: the message
+    was Python's "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte". Now it
+    names the encoding and what to do, for a problem file and for a trace."""
+    import yaml
+    p = tmp_path / "p.yaml"
+    p.write_bytes(yaml.safe_dump(SMALL).encode(encoding))
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == f"error: {p}: {mark}; plan reads UTF-8: save the file as UTF-8", out
+    (tmp_path / "t.csv").write_bytes("timestamp,input_tokens,output_tokens\n0,800,100\n".encode(encoding))
+    t = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv"}}}, "t.yaml")
+    code, out = run("solve", t)
+    assert code == 2 and out.strip().endswith(f"t.csv: {mark}; plan reads UTF-8: save the file as UTF-8"), out

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import BadInput, PlannerDeprecation, shown_text, unexpanded
+from planner.errors import BadInput, PlannerDeprecation, shown_text, unexpanded, wide_unicode
 from planner.input.messages import describe_validation_error as describe_validation_error
 from planner.input.yamltext import (
     ESCAPED_SURROGATE,
@@ -48,8 +48,11 @@ def read_text(p: Path, kind: str) -> str:
         if st.st_size > MAX_INPUT_BYTES:
             raise BadInput(f"{shown_text(p)}: {st.st_size:,} bytes; input files are limited to "
                            f"{MAX_INPUT_BYTES:,} bytes (5 MB)")
-        return p.read_text(encoding="utf-8-sig")   # a byte-order mark (Excel's "CSV UTF-8") is not text
-    except (OSError, UnicodeDecodeError) as e:
+        data = p.read_bytes()
+        return data.decode("utf-8-sig")   # a byte-order mark (Excel's "CSV UTF-8") is not text
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{shown_text(p)}: {wide_unicode(data) or f'cannot read the file ({e})'}") from None
+    except OSError as e:
         raise BadInput(f"{shown_text(p)}: cannot read the file ({e})") from None
 
 

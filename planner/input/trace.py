@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.errors import BadInput, shown_text, unexpanded
+from planner.errors import BadInput, shown_text, unexpanded, wide_unicode
 
 if TYPE_CHECKING:   # numpy is imported where a trace is read: problem files without one need none of it
     import numpy as np
@@ -176,7 +176,9 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
                 ins.append(_tokens(row[ii], path, n, header[ii].strip()))
                 outs.append(_tokens(row[io], path, n, header[io].strip()))
     except UnicodeDecodeError as e:
-        raise BadInput(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        raise BadInput(f"{path}: {wide_unicode(head) or f'not a UTF-8 text file ({e.reason} at byte {e.start})'}") from None
     except csv.Error as e:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     if not times:
