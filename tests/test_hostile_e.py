@@ -60,8 +60,9 @@ def test_the_out_files_stem_that_names_a_profile_obeys_the_name_rule(tmp_path, s
 
 
 # ------------------------------------------------------------------ sixth round (2026-12-06, later)
-@pytest.mark.parametrize("encoding, mark", [("utf-16", "UTF-16 text (it starts with the UTF-16 byte-order mark FF FE)"),
-                                            ("utf-32", "UTF-32 text (it starts with the UTF-32 byte-order mark FF FE 00 00)")])
+@pytest.mark.parametrize("encoding, mark", [
+    ("utf-16", "UTF-16 text (it starts with the UTF-16 byte-order mark FF FE)"),
+    ("utf-32", "UTF-32 text (it starts with the UTF-32 byte-order mark FF FE 00 00)")])
 def test_a_utf16_file_is_named_so(tmp_path, encoding, mark):
     """Windows PowerShell 5's `plan init > p.yaml` writes UTF-16 with a byte-order mark: the message
     was Python's "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte". Now it

@@ -178,7 +178,8 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     except UnicodeDecodeError as e:
         with open(path, "rb") as f:
             head = f.read(4096)
-        raise BadInput(f"{path}: {wide_unicode(head) or f'not a UTF-8 text file ({e.reason} at byte {e.start})'}") from None
+        why = wide_unicode(head) or f"not a UTF-8 text file ({e.reason} at byte {e.start})"
+        raise BadInput(f"{path}: {why}") from None
     except csv.Error as e:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     if not times:
