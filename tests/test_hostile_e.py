@@ -76,3 +76,20 @@ def test_a_utf16_file_is_named_so(tmp_path, encoding, mark):
     t = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv"}}}, "t.yaml")
     code, out = run("solve", t)
     assert code == 2 and out.strip().endswith(f"t.csv: {mark}; plan reads UTF-8: save the file as UTF-8"), out
+
+
+def test_a_trace_in_unix_milliseconds_is_refused_not_read_as_seconds(tmp_path):
+    """A day of timestamps in Unix milliseconds (1764547200000, …) was read as seconds: with
+    `fold: day`, 144 requests over 23,833 h, a plan at a peak of 2.24e-06 requests/s. Now exit 2
+    naming the line and the unit."""
+    rows = ["timestamp,input_tokens,output_tokens"] + [f"{1764547200000 + i * 600_000},800,100" for i in range(144)]
+    (tmp_path / "ms.csv").write_text("\n".join(rows) + "\n")
+    p = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "ms.csv", "fold": "day"}}})
+    code, out = run("solve", p)
+    assert code == 2 and "ms.csv: line 2: timestamp '1764547200000' as seconds falls past the year 9999; plan " \
+        "reads a number as seconds: milliseconds or microseconds (Unix time in ms is 13 digits)? divide the column " \
+        "by 1,000 or 1,000,000" in out, out
+    (tmp_path / "ms.csv").write_text("\n".join(r if i == 0 else f"{int(r.split(',')[0]) // 1000},800,100"
+                                               for i, r in enumerate(rows)) + "\n")
+    code, out = run("solve", p)
+    assert code == 0 and "144 requests over 23.8 h, folded onto one day" in out, out

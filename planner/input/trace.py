@@ -5,7 +5,7 @@ Columns, by header name (case-insensitive): the public Azure LLM inference trace
 (`TIMESTAMP,ContextTokens,GeneratedTokens`, github.com/Azure/AzurePublicDataset, 2023 and 2024) or
 `timestamp,input_tokens,output_tokens`. Timestamps are ISO 8601 date-times (any number of
 fractional digits, with or without a UTC offset; without one they are taken as UTC) or numbers of
-seconds from any origin.
+seconds from any origin (below 2.5e11, the year 10000: milliseconds are refused, not read as seconds).
 
 Binning: each period's QPS is its requests divided by the time the trace covers in it (a trace
 that starts at 18:15 covers 45 minutes of the 18:00 period), times `scale`. `fold: none` keeps
@@ -46,6 +46,9 @@ FOLD_SPAN_S = {"day": 86_400.0, "week": 604_800.0}
 FOLD_ORIGIN_S = {"day": 0.0, "week": 4 * 86_400.0}
 MAX_TOKENS = 10_000_000
 MAX_SPAN_S = 10 * 365 * 86_400.0   # ten years of timestamps at most (a fold walks every day of them)
+# a number of seconds past the last ISO 8601 date-time (10000-01-01): Unix milliseconds or
+# microseconds (1.7e12, 1.7e15 today), read as seconds and folded into a day of 1e-6 requests/s
+MAX_SECONDS = 253_402_300_800.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
             offset.total_seconds() if offset is not None else 0.0
     if not math.isfinite(v):
         raise BadInput(f"{path}: line {line}: timestamp {t!r} is not a finite number of seconds")
+    if abs(v) >= MAX_SECONDS:
+        raise BadInput(f"{path}: line {line}: timestamp {t!r} as seconds falls past the year 9999; plan reads a "
+                       f"number as seconds: milliseconds or microseconds (Unix time in ms is 13 digits)? "
+                       f"divide the column by 1,000 or 1,000,000")
     return v, 0.0
 
 
