@@ -1023,6 +1023,11 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
             if model_path.isprintable() else ": it holds a character that is not printable text"
         raise BadInput(f"--model-path {model_path!r}: a path or Hugging Face id, without control characters and "
                        f"not starting with '-' (the engines would read it as a flag){hint}")
+    if model_path is not None and (model_path.startswith("~") or "$" in model_path):
+        # `--model-path=~/m` reaches plan unexpanded (bash expands ~ after '=' only in assignments)
+        raise BadInput(f"--model-path {model_path!r}: the scripts and manifests quote it, so no shell expands "
+                       f"~ or $VARIABLES in it and the engine would look for a folder of that very name: write "
+                       f"the path out (e.g. /home/me/models/x)")
     if image is not None and image.startswith("-"):
         raise BadInput(f"--image {image!r}: a container image reference does not start with '-'")
     if image is not None and (not image.strip() or any(ch.isspace() or not ch.isprintable() for ch in image)):

@@ -93,3 +93,20 @@ def test_a_trace_in_unix_milliseconds_is_refused_not_read_as_seconds(tmp_path):
                                                for i, r in enumerate(rows)) + "\n")
     code, out = run("solve", p)
     assert code == 0 and "144 requests over 23.8 h, folded onto one day" in out, out
+
+
+@pytest.mark.parametrize("model_path", ["~/models/llama", "$HOME/models/llama", "/data/${MODEL}"])
+def test_a_model_path_with_tilde_or_a_variable_is_refused(tmp_path, model_path):
+    """`plan export … --model-path=~/models/llama` reaches plan unexpanded (bash expands ~ after '='
+    in assignments only), and the launch scripts wrote `vllm serve '~/models/llama'`: quoted, so the
+    engine looked for a folder named '~'. Now exit 2 before anything is written."""
+    p = write(tmp_path, SMALL)
+    code, out = run("solve", p, "--out", tmp_path / "plan.json")
+    assert code == 0, out
+    code, out = run("export", tmp_path / "plan.json", "--target", "vllm", "--out", tmp_path / "ex",
+                    f"--model-path={model_path}")
+    assert code == 2 and out.strip() == (
+        f"error: --model-path {model_path!r}: the scripts and manifests quote it, so no shell expands ~ or "
+        "$VARIABLES in it and the engine would look for a folder of that very name: write the path out "
+        "(e.g. /home/me/models/x)"), out
+    assert not (tmp_path / "ex").exists()
