@@ -33,8 +33,12 @@ def cache_dir() -> Path | None:
     try:
         if env is not None:
             return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base).expanduser() / "planner"
+        base = os.environ.get("XDG_CACHE_HOME", "")
+        if not os.path.isabs(base):   # unset, or relative: ignored, as the XDG spec says (not the working directory)
+            if not Path.home().is_absolute():   # HOME=rel: no home to put it in either
+                return None
+            base = str(Path.home() / ".cache")
+        return Path(base) / "planner"
     except (RuntimeError, KeyError, OSError):   # no $HOME and no passwd entry, or '~nosuchuser/x'
         return None
 

@@ -110,3 +110,20 @@ def test_a_model_path_with_tilde_or_a_variable_is_refused(tmp_path, model_path):
         "$VARIABLES in it and the engine would look for a folder of that very name: write the path out "
         "(e.g. /home/me/models/x)"), out
     assert not (tmp_path / "ex").exists()
+
+
+@pytest.mark.parametrize("env", [{"XDG_CACHE_HOME": "rel"}, {"XDG_CACHE_HOME": "", "HOME": "rel"}])
+def test_a_relative_cache_home_is_ignored_not_written_into_the_working_directory(tmp_path, monkeypatch, env):
+    """`XDG_CACHE_HOME=rel plan catalog gpus` made `rel/planner/` in whatever directory plan ran in
+    (the XDG spec: a relative path is invalid and ignored). Now the home's .cache is used, and with
+    a relative HOME too, no cache at all."""
+    monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    from planner.codecache import cache_dir
+    assert cache_dir() == (None if env.get("HOME") else tmp_path / "home" / ".cache" / "planner")
+    code, out = run("catalog", "gpus")
+    assert code == 0, out
+    assert not (tmp_path / "rel").exists()
