@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from types import CodeType
 
-MAX_ENTRIES = 8192   # texts kept (a table at the limit keeps what it has and compiles the rest)
+MAX_ENTRIES = 8192   # texts a run keeps (beyond it compiles the rest); a table holds one run's texts
 
 
 def cache_dir() -> Path | None:
@@ -67,7 +67,7 @@ class CompiledCode:
         self.used.add((mode, source))
         if type(code) is not CodeType:   # absent, or a table of something else: compile it
             code = builtins.compile(source, "<string>", mode, dont_inherit=True)
-            if len(self.code) < MAX_ENTRIES:
+            if len(self.used) <= MAX_ENTRIES:   # this run's texts: a table filled by others is rewritten
                 self.code[mode, source] = code
                 self.added += 1
         return code

@@ -127,3 +127,19 @@ def test_a_relative_cache_home_is_ignored_not_written_into_the_working_directory
     code, out = run("catalog", "gpus")
     assert code == 0, out
     assert not (tmp_path / "rel").exists()
+
+
+def test_a_compile_table_full_of_texts_not_ours_is_rewritten(tmp_path):
+    """A compile table of 9,000 entries (valid marshal, nothing planner compiles) filled the 8,192
+    the table may keep: every run compiled everything and, having kept nothing new, never rewrote
+    it, so the cache stayed useless for good. Now a run's own texts are kept and the table rewritten
+    with them alone."""
+    import marshal
+
+    from planner.codecache import CompiledCode
+    path = tmp_path / "compiled-solve.marshal"
+    path.write_bytes(marshal.dumps({("exec", f"x = {i}"): 0 for i in range(9000)}))
+    code = CompiledCode(path)
+    code.compiled("y = 1", "exec")
+    code.save()
+    assert list(marshal.loads(path.read_bytes())) == [("exec", "y = 1")]
