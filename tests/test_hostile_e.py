@@ -143,3 +143,17 @@ def test_a_compile_table_full_of_texts_not_ours_is_rewritten(tmp_path):
     code.compiled("y = 1", "exec")
     code.save()
     assert list(marshal.loads(path.read_bytes())) == [("exec", "y = 1")]
+
+
+def test_calibrate_out_named_only_dot_yaml_is_told_what_is_missing(tmp_path):
+    """`plan calibrate M --out .yaml` was told "the profile must be a .yaml file", of a name that
+    ends in .yaml (Python reads '.yaml' as a hidden file without a suffix). Now the message says
+    the name before .yaml is missing."""
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    out_file = tmp_path / ".yaml"
+    code, out = run("calibrate", csv, "--folds", "0", "--out", out_file)
+    assert code == 2 and out.strip() == (
+        f"error: --out {out_file}: no name before .yaml (a hidden file of that name); the profile's file is "
+        "NAME.yaml, and NAME becomes the profile's name"), out
+    assert not out_file.exists()

@@ -112,6 +112,9 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
             why = "is a file" if out_p.exists() else "does not exist"
             raise BadInput(f"--out {out}: {why}; with --group-by, --out is the directory the profiles go to "
                            f"(an existing one)")
+    elif out_p.name in (".yaml", ".yml"):   # a hidden file named 'yaml': told "must be a .yaml file"
+        raise BadInput(f"--out {out}: no name before {out_p.name} (a hidden file of that name); the profile's "
+                       f"file is NAME{out_p.name}, and NAME becomes the profile's name")
     elif out_p.suffix not in (".yaml", ".yml"):
         raise BadInput(f"--out {out}: the profile must be a .yaml file")
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
