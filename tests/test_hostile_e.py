@@ -157,3 +157,21 @@ def test_calibrate_out_named_only_dot_yaml_is_told_what_is_missing(tmp_path):
         f"error: --out {out_file}: no name before .yaml (a hidden file of that name); the profile's file is "
         "NAME.yaml, and NAME becomes the profile's name"), out
     assert not out_file.exists()
+
+
+def test_the_catalog_cache_prunes_its_own_entries_alone(tmp_path, monkeypatch):
+    """With PLANNER_CACHE_DIR=. in a project folder holding `models-v1.pickle` … `models-v20.pickle`,
+    a solve deleted the five oldest of the user's files: the catalog cache keeps 16 entries a kind
+    and pruned every `models-*.pickle`. Now only names of its own form (32 hex digits) go."""
+    import os
+
+    from planner.catalog import cache
+    for i in range(1, 21):
+        f = tmp_path / f"models-v{i}.pickle"
+        f.write_text(f"my model {i}\n")
+        os.utime(f, (1e9 + i, 1e9 + i))
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path))
+    cache._store(tmp_path / ("models-" + "0" * 32 + ".pickle"), (cache.FORMAT, "models", 1))
+    kept = sorted(p.name for p in tmp_path.glob("models-v*.pickle"))
+    assert kept == sorted(f"models-v{i}.pickle" for i in range(1, 21)), kept
+    assert (tmp_path / "models-v1.pickle").read_text() == "my model 1\n"

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import os
 import pickle
+import re
 import stat
 import sys
 import tempfile
@@ -101,8 +102,10 @@ def _store(entry: Path, value: object) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
-        kind = entry.name.rsplit("-", 1)[0]
-        old = sorted(entry.parent.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        kind = entry.name.rsplit("-", 1)[0]   # ours alone: `models-v1.pickle` of the user's went too
+        ours = re.compile(re.escape(kind) + r"-[0-9a-f]{32}\.pickle")
+        old = sorted((p for p in entry.parent.glob(f"{kind}-*.pickle") if ours.fullmatch(p.name)),
+                     key=lambda p: p.stat().st_mtime_ns)
         for p in old[:-KEEP]:
             p.unlink()
     except Exception:   # noqa: BLE001 - a read-only home or full disk costs speed, nothing else
