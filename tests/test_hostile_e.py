@@ -175,3 +175,22 @@ def test_the_catalog_cache_prunes_its_own_entries_alone(tmp_path, monkeypatch):
     kept = sorted(p.name for p in tmp_path.glob("models-v*.pickle"))
     assert kept == sorted(f"models-v{i}.pickle" for i in range(1, 21)), kept
     assert (tmp_path / "models-v1.pickle").read_text() == "my model 1\n"
+
+
+def test_a_trace_mixing_timestamps_with_and_without_an_offset_is_refused(tmp_path):
+    """A day in +08:00 whose first half lost its offset (`2026-12-01T11:50:00` then
+    `2026-12-01T12:00:00+08:00`): the rows without were taken as UTC, 8 h from the others: the day
+    was "15.8 h" (16 periods, refused without the cause; a fold read each row's clock as written, the
+    docs' UTC aside). Now exit 2 naming both lines;
+    'Z' beside rows without an offset is still read."""
+    rows = ["timestamp,input_tokens,output_tokens"]
+    rows += [f"2026-12-01T{i // 6:02d}:{i % 6 * 10:02d}:00{'+08:00' if i >= 72 else ''},800,100" for i in range(144)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    p = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv"}}})
+    code, out = run("solve", p)
+    assert code == 2 and "t.csv: line 74: timestamp '2026-12-01T12:00:00+08:00' has a UTC offset where line 2's " \
+        "'2026-12-01T00:00:00' has none, which plan takes as UTC (8 h from the same clock time with the offset): " \
+        "give every timestamp its offset, or none" in out, out
+    (tmp_path / "t.csv").write_text("\n".join(r.replace("+08:00", "Z") for r in rows) + "\n")
+    code, out = run("solve", p)
+    assert code == 0 and "144 requests over 23.8 h" in out, out

@@ -98,8 +98,8 @@ def _find(header: list[str], kind: str, path: Path) -> int:
                    f"expected one of {', '.join(COLUMNS[kind])} (case-insensitive)")
 
 
-def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
-    """(seconds since the epoch, the timestamp's UTC offset in seconds: 0 without one)."""
+def _time_s(text: str, path: Path, line: int) -> tuple[float, float | None]:
+    """(seconds since the epoch, the timestamp's UTC offset in seconds: None without one)."""
     t = text.strip()
     _ascii(t, path, line, "timestamp")
     try:
@@ -113,7 +113,7 @@ def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
         _separator(t, path, line)
         offset = d.utcoffset()
         return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp(), \
-            offset.total_seconds() if offset is not None else 0.0
+            offset.total_seconds() if offset is not None else None
     if not math.isfinite(v):
         raise BadInput(f"{path}: line {line}: timestamp {t!r} is not a finite number of seconds")
     if MAX_SECONDS <= abs(v) < 1e19:   # beyond Unix nanoseconds: the span's own check names it
@@ -121,6 +121,25 @@ def _time_s(text: str, path: Path, line: int) -> tuple[float, float]:
                        f"number as seconds: milliseconds or microseconds (Unix time in ms is 13 digits)? "
                        f"divide the column by 1,000 or 1,000,000")
     return v, 0.0
+
+
+def _one_clock(zones: dict[bool, tuple[int, str, float | None]], path: Path) -> None:
+    """BadInput for ISO 8601 timestamps some with a UTC offset other than 0 and some without, taken
+    as UTC: a trace written in +08:00 whose rows lose the offset half-way was read 8 h apart."""
+    if len(zones) < 2 or not zones[False][2] or _numeric(zones[True][1]):
+        return
+    (n, t, offset), (m, u, _) = zones[False], zones[True]
+    raise BadInput(f"{path}: line {n}: timestamp {t!r} has a UTC offset where line {m}'s {u!r} has none, which "
+                   f"plan takes as UTC ({abs(offset) / 3600:g} h from the same clock time with the offset): give "
+                   f"every timestamp its offset, or none")
+
+
+def _numeric(t: str) -> bool:
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
 
 
 def _separator(t: str, path: Path, line: int) -> None:
@@ -163,6 +182,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     except OSError as e:   # a name longer than the system allows
         raise BadInput(f"{str(path)[:80]}…: cannot be a file name here ({e.strerror or e})") from None
     times, ins, outs, offsets = [], [], [], []
+    zones: dict[bool, tuple[int, str, float | None]] = {}   # the first row without a UTC offset, and with one
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = csv.reader(f)
@@ -178,8 +198,9 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
                 if len(row) <= need or len(row) > len(header):
                     raise BadInput(f"{path}: line {n}: {len(row)} fields, the header has {len(header)}")
                 at, offset = _time_s(row[it], path, n)
+                zones.setdefault(offset is None, (n, row[it].strip(), offset))
                 times.append(at)
-                offsets.append(offset)
+                offsets.append(offset or 0.0)
                 ins.append(_tokens(row[ii], path, n, header[ii].strip()))
                 outs.append(_tokens(row[io], path, n, header[io].strip()))
     except UnicodeDecodeError as e:
@@ -191,6 +212,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     if not times:
         raise BadInput(f"{path}: the trace has a header but no requests")
+    _one_clock(zones, path)
     return np.array(times), np.array(ins, dtype=float), np.array(outs, dtype=float), np.array(offsets)
 
 
