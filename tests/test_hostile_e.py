@@ -194,3 +194,21 @@ def test_a_trace_mixing_timestamps_with_and_without_an_offset_is_refused(tmp_pat
     (tmp_path / "t.csv").write_text("\n".join(r.replace("+08:00", "Z") for r in rows) + "\n")
     code, out = run("solve", p)
     assert code == 0 and "144 requests over 23.8 h" in out, out
+
+
+@pytest.mark.parametrize("cell", ["٣٢", "３２"])
+def test_measurement_numbers_in_other_digits_are_refused_as_in_traces(tmp_path, cell):
+    """A minimal-CSV concurrency of '٣٢' (Arabic-Indic) or '３２' (fullwidth), or a silicon-CSV TTFT
+    so written, was read as 32 (Python's float reads any script's digits): traces and problem files
+    refuse them as no CSV writer's. Now the minimal row is refused by name and the silicon row dropped."""
+    csv = tmp_path / "m.csv"
+    text = (ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_text()
+    lines = text.splitlines()
+    assert ",agg,32," in lines[1]
+    csv.write_text("\n".join([lines[0], lines[1].replace(",agg,32,", f",agg,{cell},"), *lines[2:]]) + "\n")
+    code, out = run("validate", csv, "--folds", "0")
+    assert code == 2 and f"m.csv: row 2: concurrency: '{cell}' is not a number in ASCII digits" in out, out
+    from planner.fidelity.measurements import load_points
+    from tests.test_measurements import _row, _write
+    points, report = load_points([_write(tmp_path, [_row("ok"), _row("odd", ttft=cell, tpot="13")])])
+    assert report.kept == 1 and report.dropped == {"silicon_ttft_ms is not a number": 1}, report.dropped

@@ -168,7 +168,7 @@ def _opt(d: dict, key: str) -> float | None:
         return None
 
 
-DECIMAL = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")   # a number as a CSV cell writes it
+DECIMAL = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)   # as a CSV cell writes it (not '٣٢')
 
 
 def _paced(d: dict, key: str, where: str) -> bool:
@@ -396,7 +396,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     def num(k: str) -> float:
         text = r[k].strip() if isinstance(r[k], str) else ""
         if not DECIMAL.fullmatch(text.removeprefix("-")):   # float() also reads '1_80' as 180; '-5' is one
-            raise BadInput(f"{where}: {k}: {r[k]!r} is not a number")
+            raise BadInput(f"{where}: {k}: {r[k]!r} is not a number{'' if text.isascii() else ' in ASCII digits'}")
         v = float(text)
         if not 0 < v < float("inf"):
             raise BadInput(f"{where}: {k}: {r[k]!r}, expected a positive number")

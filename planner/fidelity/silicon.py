@@ -68,6 +68,8 @@ def _bad_number(r: dict) -> str | None:
         if not v or not (col in ("isl", "osl") or col.endswith(("_size", "_workers", "_ms"))):
             continue
         try:
+            if not v.isascii() or "_" in v:   # float() reads '٣٢' and '3_2' as 32, which no CSV writer means
+                raise ValueError(v)
             x = float(v)
         except ValueError:
             return f"{col} is not a number"
