@@ -212,3 +212,16 @@ def test_measurement_numbers_in_other_digits_are_refused_as_in_traces(tmp_path, 
     from tests.test_measurements import _row, _write
     points, report = load_points([_write(tmp_path, [_row("ok"), _row("odd", ttft=cell, tpot="13")])])
     assert report.kept == 1 and report.dropped == {"silicon_ttft_ms is not a number": 1}, report.dropped
+
+
+def test_an_empty_plan_or_config_json_is_called_empty(tmp_path):
+    """`plan solve p.yaml --json > plan.json` that stops on an error leaves plan.json empty, and
+    `plan simulate plan.json` said `not valid JSON at line 1, column 1: Expecting value` (an empty
+    YAML file is 'the file is empty'). Now said so, for a plan and a model's config.json."""
+    (tmp_path / "plan.json").write_text("")
+    code, out = run("simulate", tmp_path / "plan.json")
+    assert code == 2 and out.strip() == (f"error: {tmp_path / 'plan.json'}: the file is empty, as `plan solve … "
+                                         "--json > FILE` leaves it when it stops on an error"), out
+    (tmp_path / "config.json").write_text("\n \n")
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": "config.json"}))
+    assert code == 2 and out.strip().endswith("p.yaml: model: config.json: the file is empty"), out

@@ -201,7 +201,9 @@ def read_json(path: str | Path) -> Any:
     json accepts) are read as such and refused by the schemas."""
     p = Path(path)
     try:
-        return loads_json(read_text(p, "JSON"), p)
+        if not (text := read_text(p, "JSON")).strip():   # was 'not valid JSON at line 1, column 1: Expecting value'
+            raise BadInput(f"{shown_text(p)}: the file is empty")
+        return loads_json(text, p)
     except json.JSONDecodeError as e:
         raise BadInput(f"{shown_text(p)}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
 
@@ -212,6 +214,8 @@ def read_plan_json(path: str | Path) -> Any:
     try:
         return read_json(path)
     except BadInput as e:
+        if str(e).endswith(": the file is empty"):
+            raise BadInput(f"{e}, as `plan solve … --json > FILE` leaves it when it stops on an error") from None
         if "not valid JSON" not in str(e):
             raise
         try:
