@@ -224,4 +224,4 @@ def test_an_empty_plan_or_config_json_is_called_empty(tmp_path):
                                          "--json > FILE` leaves it when it stops on an error"), out
     (tmp_path / "config.json").write_text("\n \n")
     code, out = run("solve", write(tmp_path, {**SMALL, "model": "config.json"}))
-    assert code == 2 and out.strip().endswith("p.yaml: model: config.json: the file is empty"), out
+    assert code == 2 and out.strip().endswith("config.json: the file is empty"), out
