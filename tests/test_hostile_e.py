@@ -225,3 +225,21 @@ def test_an_empty_plan_or_config_json_is_called_empty(tmp_path):
     (tmp_path / "config.json").write_text("\n \n")
     code, out = run("solve", write(tmp_path, {**SMALL, "model": "config.json"}))
     assert code == 2 and out.strip().endswith("config.json: the file is empty"), out
+
+
+def test_a_chart_or_plot_named_only_by_its_extension_is_told_what_is_missing(tmp_path):
+    """`plan solve DAY --chart .html` was told "the file name must end .png or .html", and `plan
+    validate M --out-plot .png` "use a .png path", of names that end so (Python reads '.html' as a
+    hidden file without a suffix). Now both say the name before it is missing."""
+    day = {**SMALL, "workload": {**SMALL["workload"], "profile": {"period": "1h", "qps_fraction": [0.5] * 23 + [1.0]}}}
+    chart = tmp_path / ".html"
+    code, out = run("solve", write(tmp_path, day), "--chart", chart)
+    assert code == 2 and out.strip() == (f"error: --chart {chart}: no name before .html (a hidden file of that name); "
+                                         "name the chart NAME.png or NAME.html"), out
+    csv = tmp_path / "m.csv"
+    csv.write_bytes((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_bytes())
+    plot = tmp_path / ".png"
+    code, out = run("validate", csv, "--folds", "0", "--out-plot", plot)
+    assert code == 2 and out.strip().endswith(f"error: --out-plot {plot}: no name before .png (a hidden file of that "
+                                              "name); name the plot NAME.png"), out
+    assert not chart.exists() and not plot.exists()

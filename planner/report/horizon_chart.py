@@ -67,6 +67,9 @@ class ChartData:
 
 def check_chart_path(path: str) -> None:
     """BadInput naming --chart unless the file name ends .png or .html."""
+    if Path(path).name.lower() in SUFFIXES:   # a hidden file without a suffix to Python: "must end .html" of one
+        raise BadInput(f"--chart {path}: no name before {Path(path).name} (a hidden file of that name); name the "
+                       f"chart NAME.png or NAME.html")
     if Path(path).suffix.lower() not in SUFFIXES:
         raise BadInput(f"--chart {path}: the file name must end .png or .html (the chart's format)")
 
