@@ -243,3 +243,18 @@ def test_a_chart_or_plot_named_only_by_its_extension_is_told_what_is_missing(tmp
     assert code == 2 and out.strip().endswith(f"error: --out-plot {plot}: no name before .png (a hidden file of that "
                                               "name); name the plot NAME.png"), out
     assert not chart.exists() and not plot.exists()
+
+
+@pytest.mark.parametrize("address", ["https://huggingface.co/meta-llama/Llama-3.1-8B",
+                                     "huggingface.co/meta-llama/Llama-3.1-8B/tree/main",
+                                     "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json"])
+def test_a_hugging_face_address_as_the_model_is_told_its_id(tmp_path, address):
+    """`model: https://huggingface.co/meta-llama/Llama-3.1-8B` (an address pasted from the browser)
+    read `unknown model …; known: deepseek-r1, …` (or, ending config.json, `file not found`), though
+    the id it holds is in the catalog. Now the message gives the id to write."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": address}))
+    assert code == 2 and out.strip() == (
+        f"error: {tmp_path / 'p.yaml'}: model: unknown model {address!r}: the address of a Hugging Face page; give the "
+        "model's id, meta-llama/Llama-3.1-8B (plan reads ids and config.json files, never the network)"), out
+    code, out = run("solve", write(tmp_path, {**SMALL, "model": "meta-llama/Llama-3.1-8B"}))
+    assert code == 0, out

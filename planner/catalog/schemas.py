@@ -35,6 +35,7 @@ from planner.catalog.sourced import (  # noqa: F401  (importable from here as be
 )
 from planner.errors import BadInput, PlannerNotice, shown_value, suggest
 from planner.input.files import read_json, read_yaml, validate
+from planner.input.load import hf_page_id
 from planner.input.schema import Precision, Strict
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"
@@ -347,6 +348,9 @@ def get_model(name: str, models: dict[str, Model] | None = None) -> Model:
         return models[key]
     p = Path(name)
     found = os.path.exists(p)   # False for a name too long to be a path (Path.exists raised for 256 characters)
+    if not found and (page := hf_page_id(name)):   # was 'unknown model' and the catalog's list
+        raise BadInput(f"unknown model {name.strip()!r}: the address of a Hugging Face page; give the model's id, "
+                       f"{page} (plan reads ids and config.json files, never the network)")
     if p.suffix == ".json" or found:   # a device or a pipe is reported by the reader, not as a model name
         if not found and not p.is_absolute():   # say where it was looked for: not beside the problem file
             raise BadInput(f"{name}: file not found in {Path.cwd()} (a model's config.json path is read from the "

@@ -6,6 +6,7 @@ Errors name the file, the field path and the reason (BadInput, exit 2).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,21 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
     return load
 
 
+HF_PAGE = re.compile(r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/([\w.-]+/[\w.-]+)/?(?:[/?#].*)?")
+
+
+def hf_page_id(name: str) -> str | None:
+    """The model id in the address of a Hugging Face page (`https://huggingface.co/ORG/NAME/…`, as
+    pasted from a browser), or None: `model:` and `--model` of one read 'unknown model' beside the
+    catalog's list, or 'file not found' ending config.json, though the id was in the catalog.
+
+    >>> hf_page_id("https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json")
+    'meta-llama/Llama-3.1-8B'
+    """
+    page = HF_PAGE.fullmatch(name.strip())
+    return page[1] if page else None
+
+
 def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
     """A file a problem names in `data[key]` (a model's config.json or its folder, a calibration
     profile), read as a trace is: relative to the problem file; else from the current directory
@@ -73,7 +89,8 @@ def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
     if here != Path(".") and near.exists():
         data[key] = str(near)
         return
-    if not Path(value).exists() and Path(value).suffix.lower() in suffixes and "\n" not in value:
+    if not Path(value).exists() and Path(value).suffix.lower() in suffixes and "\n" not in value \
+            and not (key == "model" and hf_page_id(value)):   # the model's reader names the id
         raise BadInput(f"{path}: {at}{key}: {value}: file not found beside the problem file ({here}) "
                        f"nor in the current directory ({Path.cwd()}){unexpanded(value)}")
 
