@@ -258,3 +258,22 @@ def test_a_hugging_face_address_as_the_model_is_told_its_id(tmp_path, address):
         "model's id, meta-llama/Llama-3.1-8B (plan reads ids and config.json files, never the network)"), out
     code, out = run("solve", write(tmp_path, {**SMALL, "model": "meta-llama/Llama-3.1-8B"}))
     assert code == 0, out
+
+
+def test_a_semicolon_separated_csv_is_named_so(tmp_path):
+    """A trace or minimal CSV saved by a spreadsheet in a decimal-comma locale separates its columns
+    by ';': the trace read `no time column; the header has timestamp;input_tokens;output_tokens,
+    expected one of timestamp, …` (timestamp is there) and the measurements `not a benchmark file
+    this planner reads (… or a CSV)`. Now both name the separator."""
+    (tmp_path / "t.csv").write_text("timestamp;input_tokens;output_tokens\n0;800;100\n600;800;100\n")
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv"}}}))
+    assert code == 2 and out.strip().endswith(
+        "t.csv: the header is one column, 'timestamp;input_tokens;output_tokens': its columns are separated by ';' "
+        "(a spreadsheet's CSV where the decimal mark is a comma?); plan reads columns separated by commas: save it "
+        "with ',' between columns"), out
+    m = tmp_path / "m.csv"
+    m.write_text((ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_text().replace(",", ";"))
+    code, out = run("validate", m)
+    assert code == 2 and out.strip() == (
+        f"error: {m}: the header is one column: its columns are separated by ';' (a spreadsheet's CSV where the "
+        "decimal mark is a comma?); plan reads columns separated by commas: save it with ',' between columns"), out

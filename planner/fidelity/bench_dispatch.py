@@ -64,6 +64,10 @@ def sniff(path: Path, text: str) -> str:
             return "silicon"
         if set(MINIMAL_COLUMNS) <= cols:
             return "minimal"
+        if len(cols) == 1 and (sep := next((c for c in ";\t|" if c in next(iter(cols))), None)):
+            why = " (a spreadsheet's CSV where the decimal mark is a comma?)" if sep == ";" else ""
+            raise BadInput(f"{path}: the header is one column: its columns are separated by {sep!r}{why}; plan "
+                           f"reads columns separated by commas: save it with ',' between columns")
         if len(cols) > 1:
             missing = ", ".join(c for c in MINIMAL_COLUMNS if c not in cols)
             raise BadInput(f"{path}: a CSV that is neither the silicon CSV nor the minimal CSV "

@@ -94,6 +94,10 @@ def _find(header: list[str], kind: str, path: Path) -> int:
                        f"({', '.join(shown_text(header[i].strip()) for i in found)}); keep one")
     if found:
         return found[0]
+    if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):   # Excel's ';' CSV
+        why = " (a spreadsheet's CSV where the decimal mark is a comma?)" if sep == ";" else ""
+        raise BadInput(f"{path}: the header is one column, {header[0]!r}: its columns are separated by {sep!r}{why}; "
+                       f"plan reads columns separated by commas: save it with ',' between columns")
     raise BadInput(f"{path}: no {kind} column; the header has {shown_text(', '.join(header)) or 'nothing'}, "
                    f"expected one of {', '.join(COLUMNS[kind])} (case-insensitive)")
 
