@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from types import CodeType
 
+OFF = ("", "off", "0", "no", "n", "false", "f", "none", "disable", "disabled")   # PLANNER_CACHE_DIR: no cache
 MAX_ENTRIES = 8192   # texts a run keeps (beyond it compiles the rest); a table holds one run's texts
 
 
@@ -32,7 +33,8 @@ def cache_dir() -> Path | None:
     env = os.environ.get("PLANNER_CACHE_DIR")
     try:
         if env is not None:
-            return None if env.strip().lower() in ("", "off", "0", "no") else Path(env).expanduser()
+            # the words that turn a switch off ('false' made ./false/ and filled it with the cache)
+            return None if env.strip().lower() in OFF else Path(env).expanduser()
         base = os.environ.get("XDG_CACHE_HOME", "")
         if not os.path.isabs(base):   # unset, or relative: ignored, as the XDG spec says (not the working directory)
             if not Path.home().is_absolute():   # HOME=rel: no home to put it in either

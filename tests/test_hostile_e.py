@@ -277,3 +277,16 @@ def test_a_semicolon_separated_csv_is_named_so(tmp_path):
     assert code == 2 and out.strip() == (
         f"error: {m}: the header is one column: its columns are separated by ';' (a spreadsheet's CSV where the "
         "decimal mark is a comma?); plan reads columns separated by commas: save it with ',' between columns"), out
+
+
+@pytest.mark.parametrize("value", ["false", "None", "disabled"])
+def test_the_cache_turned_off_by_the_usual_words(tmp_path, monkeypatch, value):
+    """`PLANNER_CACHE_DIR=false` (as a switch is turned off) made a directory `false/` wherever plan
+    ran and filled it with the cache; only off, 0, no and an empty value turned it off. Now false,
+    none and disabled do too."""
+    from planner.codecache import cache_dir
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLANNER_CACHE_DIR", value)
+    assert cache_dir() is None
+    code, out = run("catalog", "gpus")
+    assert code == 0 and not (tmp_path / value).exists(), out
