@@ -493,6 +493,9 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     if given.get("tpot") is not None:
         from planner.input.units import note_bare_tpot_seconds
         note_bare_tpot_seconds("plan init: --tpot", given["tpot"])
+    if out and Path(out).name in (".yaml", ".yml"):   # a hidden file, and a problem named '.yaml'
+        raise BadInput(f"--out {out}: no name before {Path(out).name} (a hidden file of that name); the problem's "
+                       f"file is NAME{Path(out).name}, and NAME becomes the problem's name")
     name = Path(out).stem if out else "my-problem"
     from planner.input.values import one_line_name
     try:   # the file name is the problem's name, written into the file: a newline broke its YAML (exit 5)
