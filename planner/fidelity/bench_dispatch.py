@@ -24,6 +24,7 @@ from planner.fidelity.bench_files import (
 from planner.fidelity.points import Point
 from planner.fidelity.silicon import load_silicon_csv
 from planner.input.files import csv_errors, loads_json, read_text
+from planner.input.trace import separated_otherwise
 
 # ------------------------------------------------------------------------------ dispatch
 E2E = {"vllm": "mean_e2el_ms", "sglang": "mean_e2e_latency_ms"}   # each serving benchmark's end-to-end key
@@ -64,10 +65,8 @@ def sniff(path: Path, text: str) -> str:
             return "silicon"
         if set(MINIMAL_COLUMNS) <= cols:
             return "minimal"
-        if len(cols) == 1 and (sep := next((c for c in ";\t|" if c in next(iter(cols))), None)):
-            why = " (a spreadsheet's CSV where the decimal mark is a comma?)" if sep == ";" else ""
-            raise BadInput(f"{path}: the header is one column: its columns are separated by {sep!r}{why}; plan "
-                           f"reads columns separated by commas: save it with ',' between columns")
+        if (e := separated_otherwise(path, list(cols))) is not None:
+            raise e
         if len(cols) > 1:
             missing = ", ".join(c for c in MINIMAL_COLUMNS if c not in cols)
             raise BadInput(f"{path}: a CSV that is neither the silicon CSV nor the minimal CSV "

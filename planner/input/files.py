@@ -195,14 +195,15 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
-def read_json(path: str | Path) -> Any:
+def read_json(path: str | Path, empty_why: str = "") -> Any:
     """Parse a JSON file; a missing file, a syntax error, a duplicate key or absurd size or
     nesting is BadInput with the line and column where known. NaN and Infinity (which Python's
-    json accepts) are read as such and refused by the schemas."""
+    json accepts) are read as such and refused by the schemas. `empty_why`: what an empty file
+    usually means, added to the message that says it is empty."""
     p = Path(path)
     try:
         if not (text := read_text(p, "JSON")).strip():   # was 'not valid JSON at line 1, column 1: Expecting value'
-            raise BadInput(f"{shown_text(p)}: the file is empty")
+            raise BadInput(f"{shown_text(p)}: the file is empty{empty_why}")
         return loads_json(text, p)
     except json.JSONDecodeError as e:
         raise BadInput(f"{shown_text(p)}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
@@ -212,10 +213,8 @@ def read_plan_json(path: str | Path) -> Any:
     """read_json of a plan file; a problem YAML given instead is said so in one line (it read 'not
     valid JSON at line 1, column 1: Expecting value', a hunt)."""
     try:
-        return read_json(path)
+        return read_json(path, ", as `plan solve … --json > FILE` leaves it when it stops on an error")
     except BadInput as e:
-        if str(e).endswith(": the file is empty"):
-            raise BadInput(f"{e}, as `plan solve … --json > FILE` leaves it when it stops on an error") from None
         if "not valid JSON" not in str(e):
             raise
         try:

@@ -94,10 +94,8 @@ def _find(header: list[str], kind: str, path: Path) -> int:
                        f"({', '.join(shown_text(header[i].strip()) for i in found)}); keep one")
     if found:
         return found[0]
-    if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):   # Excel's ';' CSV
-        why = " (a spreadsheet's CSV where the decimal mark is a comma?)" if sep == ";" else ""
-        raise BadInput(f"{path}: the header is one column, {header[0]!r}: its columns are separated by {sep!r}{why}; "
-                       f"plan reads columns separated by commas: save it with ',' between columns")
+    if (e := separated_otherwise(path, header, f", {header[0]!r}" if header else "")) is not None:
+        raise e
     raise BadInput(f"{path}: no {kind} column; the header has {shown_text(', '.join(header)) or 'nothing'}, "
                    f"expected one of {', '.join(COLUMNS[kind])} (case-insensitive)")
 
@@ -130,20 +128,12 @@ def _time_s(text: str, path: Path, line: int) -> tuple[float, float | None]:
 def _one_clock(zones: dict[bool, tuple[int, str, float | None]], path: Path) -> None:
     """BadInput for ISO 8601 timestamps some with a UTC offset other than 0 and some without, taken
     as UTC: a trace written in +08:00 whose rows lose the offset half-way was read 8 h apart."""
-    if len(zones) < 2 or not zones[False][2] or _numeric(zones[True][1]):
+    if len(zones) < 2 or not zones[False][2]:   # one kind, or offsets of 0 (Z) and numbers of seconds (0.0)
         return
     (n, t, offset), (m, u, _) = zones[False], zones[True]
     raise BadInput(f"{path}: line {n}: timestamp {t!r} has a UTC offset where line {m}'s {u!r} has none, which "
                    f"plan takes as UTC ({abs(offset) / 3600:g} h from the same clock time with the offset): give "
                    f"every timestamp its offset, or none")
-
-
-def _numeric(t: str) -> bool:
-    try:
-        float(t)
-    except ValueError:
-        return False
-    return True
 
 
 def _separator(t: str, path: Path, line: int) -> None:
@@ -154,6 +144,19 @@ def _separator(t: str, path: Path, line: int) -> None:
     if date < len(t) and t[date] not in "Tt ":
         raise BadInput(f"{path}: line {line}: timestamp {t!r}: its date and time are joined by "
                        f"{t[date]!r}; write 'T' or a space between them")
+
+
+def separated_otherwise(path: Path, header: list[str], shown: str = "") -> BadInput | None:
+    """The error of a CSV whose header is one column holding ';', a tab or '|' (a spreadsheet's CSV in a
+    locale whose decimal mark is a comma writes ';'), read 'no time column' naming one that is there;
+    None for any other header. `shown`: the header as the message quotes it after 'one column'. The
+    traces' and the measurement CSVs' readers (`fidelity.bench_dispatch.sniff`) both ask."""
+    sep = next((c for c in ";\t|" if c in header[0]), None) if len(header) == 1 else None
+    if sep is None:
+        return None
+    why = " (a spreadsheet's CSV where the decimal mark is a comma?)" if sep == ";" else ""
+    return BadInput(f"{path}: the header is one column{shown}: its columns are separated by {sep!r}{why}; plan reads "
+                    f"columns separated by commas: save it with ',' between columns")
 
 
 def _ascii(t: str, path: Path, line: int, column: str) -> None:
