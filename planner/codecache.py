@@ -90,19 +90,29 @@ class CompiledCode:
         if self.path is None or not self.added:
             return
         import marshal
-        import tempfile
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".marshal")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    marshal.dump({k: v for k, v in self.code.items() if k in self.used}, f)
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            kept = {k: v for k, v in self.code.items() if k in self.used}
+            write_atomically(self.path, lambda f: marshal.dump(kept, f))
         except Exception:   # noqa: BLE001 - a read-only home or full disk costs speed, nothing else
             pass
+
+
+def write_atomically(path: Path, dump) -> None:
+    """`dump(file)` written to a temporary file beside `path`, then renamed onto it: a reader sees the old
+    file or the whole new one, never a part (two `plan` processes may write at once). Raises what the
+    writing raises; the temporary file does not stay behind. The caches' one writer (this table, and
+    `catalog.cache`'s entries); not `input.files.atomic_write`, whose checks guard a user's outputs
+    and whose module imports PyYAML and pydantic, which `plan` must not before the cache is in place."""
+    import tempfile
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            dump(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 MAX_TABLE_BYTES = 64 << 20   # a table of MAX_ENTRIES texts is a few MB; anything larger is not ours

@@ -24,12 +24,11 @@ import pickle
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from planner.codecache import cache_dir
+from planner.codecache import cache_dir, write_atomically
 from planner.input.files import MAX_INPUT_BYTES
 
 T = TypeVar("T")
@@ -93,15 +92,7 @@ def cached_load(path: str | Path, kind: str, load: Callable[[], T]) -> T:
 def _store(entry: Path, value: object) -> None:
     """Write atomically (a temporary file renamed into place); give up quietly on any error."""
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".pickle")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(entry, lambda f: pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL))
         kind = entry.name.rsplit("-", 1)[0]   # ours alone: `models-v1.pickle` of the user's went too
         ours = re.compile(re.escape(kind) + r"-[0-9a-f]{32}\.pickle")
         old = sorted((p for p in entry.parent.glob(f"{kind}-*.pickle") if ours.fullmatch(p.name)),
