@@ -14,6 +14,7 @@ from planner.errors import SHOWN_CHARS, BadInput, shown_text, shown_value
 
 INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+BINARY_TAG = "tag:yaml.org,2002:binary"
 
 
 class UniqueKeys:
@@ -121,7 +122,8 @@ BASES = {"x": "a hexadecimal", "b": "a binary"}
 
 
 class LegacyNumber(ValueError):
-    """A plain scalar YAML 1.1 reads as a number in another base; `mark` is where it was written."""
+    """A scalar YAML 1.1 reads as other than what it shows (a number in another base, bytes);
+    `mark` is where it was written."""
 
     def __init__(self, message: str, mark) -> None:
         super().__init__(message)
@@ -140,14 +142,39 @@ def _int(loader, node):
             advice = f"write {value}" + (f", or {decimal} for the decimal number" if decimal != value else "")
         shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
         raise LegacyNumber(f"{shown} is {kind} number in YAML 1.1 ({shown_value(value)}); {advice}", node.start_mark)
+    if ":" in text:
+        _base_60(loader.construct_yaml_int(node), text, node)
     return loader.construct_yaml_int(node)
 
 
+def _float(loader, node):
+    if ":" in str(node.value):
+        _base_60(loader.construct_yaml_float(node), str(node.value), node)
+    return loader.construct_yaml_float(node)
+
+
+def _base_60(value, text: str, node) -> None:
+    """Refuse a number written in base 60. The implicit resolvers leave a plain `3:20` text
+    (`without_sexagesimal`), but an explicit tag, `!!int 3:20` or `!!float 1:30.5`, still had
+    YAML 1.1 read 200 and 90.5 and plan with them at exit 0 (sixth hostile round)."""
+    shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
+    raise LegacyNumber(f"{shown} is a base-60 number in YAML 1.1 ({shown_value(value)}); write {shown_value(value)}",
+                       node.start_mark)
+
+
+def _binary(loader, node):
+    """Refuse `!!binary`: no planner value is bytes, and the schema's message showed Python's b'…'."""
+    raise LegacyNumber("!!binary data: no planner value is binary; write the value itself", node.start_mark)
+
+
 def decimal_ints_only(*loaders: type) -> None:
-    """Give each loader an int constructor that refuses a plain number with a leading 0 (octal),
-    0x (hexadecimal) or 0b (binary), read in another base than anyone writing a rate means."""
+    """Give each loader number constructors that refuse a plain number with a leading 0 (octal),
+    0x (hexadecimal) or 0b (binary), or a tagged one in base 60 (`!!int 3:20`), each read in
+    another base than anyone writing a rate means; and a `!!binary` constructor that refuses."""
     for cls in loaders:
         cls.add_constructor(INT_TAG, _int)
+        cls.add_constructor(FLOAT_TAG, _float)
+        cls.add_constructor(BINARY_TAG, _binary)
 
 
 # JSON writes a character beyond U+FFFF as two escapes ("\ud800\udc00"); YAML reads each escape
