@@ -1040,6 +1040,8 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
         raise BadInput(f"--image {image!r}: not a container image reference ([registry[:port]/]path[:tag][@digest], "
                        f"path in lower-case letters, digits and . _ -; e.g. nvcr.io/nvidia/ai-dynamo/"
                        f"vllm-runtime:0.4.0)")
+    if image is not None and (why := _image_limits(image)):
+        raise BadInput(f"--image {image[:80] + '…' if len(image) > 80 else image!r}: {why}")
     from planner.input.files import read_plan_json
     from planner.report.export import export
     for path in export(read_plan_json(plan_file), target, image, model_path, out_dir, source=plan_file, engine=engine,
@@ -1181,6 +1183,24 @@ IMAGE_REFERENCE = re.compile(
     rf"(?:(?:localhost(?::[0-9]+)?|{_HOST_PART}(?:\.{_HOST_PART})+(?::[0-9]+)?|{_HOST_PART}:[0-9]+)/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+IMAGE_NAME_MAX = 255   # characters of an image's name (registry and path), distribution/reference's limit
+
+
+def _image_limits(image: str) -> str:
+    """What IMAGE_REFERENCE's grammar leaves to limits, else '': a name (registry and path, before
+    the tag and digest) of at most IMAGE_NAME_MAX characters and a registry port of at most 65535;
+    a pull refuses either, so the manifests would not start (`reg.io:99999/x` was written)."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    host = name.split("/", 1)[0] if "/" in name else ""
+    if ":" in host and int(host.rsplit(":", 1)[1]) > 65535:
+        return f"the registry's port {host.rsplit(':', 1)[1]} is past 65535"
+    if len(name) > IMAGE_NAME_MAX:
+        return f"its name (registry and path) has {len(name)} characters; an image name has at most {IMAGE_NAME_MAX}"
+    return ""
+
+
 MAX_PROFILE_NAME = 100   # characters of `plan calibrate --name` (it is also a file name: 255 bytes at most)
 
 
