@@ -333,7 +333,7 @@ def read_trace(path: str | Path, period_s: float = 3600.0, scale: float = 1.0, f
                        f"{' …' if len(empty) > 6 else ''} of the {fold}; its load there is unknown")
     covered = measured_over(covered, t, period_s, p)
     qps = counts / covered * scale
-    if qps.max() <= 0:
+    if not counts.any():   # counted, not qps: `scale: 5e-324` underflows qps to 0, which load.py names
         raise BadInput(f"{p}: no requests fall in any period")
     if qps.max() > 1e9:
         raise BadInput(f"{p}: the busiest period reaches {qps.max():.3g} requests/s (above 1e9): "
