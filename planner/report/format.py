@@ -135,3 +135,14 @@ def status_text(d: dict[str, Any]) -> str:
             else "OPTIMAL"
     gap = d["solver"]["gap"]
     return f"FEASIBLE, NOT PROVEN OPTIMAL (gap {'unknown' if gap is None else f'{gap * 100:.2f} %'})"
+
+
+def distinct_numbers(values: list[float]) -> dict[float, str]:
+    """Each value in 6 significant digits ('%g'), more where that writes two values alike (loads
+    of 5, 5.0000005 and 5.000001 req/s all read '5')."""
+    distinct = sorted(set(values))
+    for digits in range(6, 18):
+        labels = {v: f"{v:.{digits}g}" for v in distinct}
+        if len(set(labels.values())) == len(distinct):
+            return labels
+    return {v: repr(v) for v in distinct}

@@ -16,7 +16,7 @@ from planner.input.files import atomic_write
 from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA
 from planner.input.units import format_time
 from planner.report import html_assets
-from planner.report.format import fewest_decimals, per_million
+from planner.report.format import distinct_numbers, fewest_decimals, per_million
 from planner.report.json import sweep_json, to_json
 from planner.report.mpl import literal
 from planner.studies.sweep import ALL, LATENCY_AXES, Row, Sweep, frontier
@@ -401,9 +401,10 @@ def render_html(sweep: Sweep) -> str:
     body = []
     tpot_d = fewest_decimals([r.tpot_limit_s * 1e3 for r in sweep.rows], 1)
     ttft_d = fewest_decimals([r.ttft_limit_s for r in sweep.rows], 2)
+    loads = distinct_numbers([r.qps for r in sweep.rows])
     for r in sweep.rows:
         ok = r.solved
-        cells = [r.curve, f"{r.tpot_limit_s*1e3:.{tpot_d}f}", f"{r.ttft_limit_s:.{ttft_d}f}", f"{r.qps:g}", r.status,
+        cells = [r.curve, f"{r.tpot_limit_s*1e3:.{tpot_d}f}", f"{r.ttft_limit_s:.{ttft_d}f}", loads[r.qps], r.status,
                  f"{r.tpot_s*1e3:.1f}" if ok and r.tpot_s is not None else "",
                  f"{r.ttft_s:.2f}" if ok and r.ttft_s is not None else "",
                  f"{r.cost_per_hour:,.0f}" if ok else "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from planner.input.files import write_set
 from planner.input.units import format_time
 from planner.report import plots
-from planner.report.format import csv_text, per_million
+from planner.report.format import csv_text, distinct_numbers, per_million
 from planner.report.json import sweep_json, to_json
 from planner.report.text import table
 from planner.studies.sweep import ALL, Sweep
@@ -34,8 +34,9 @@ def render_table(sweep: Sweep) -> str:
     headers += [f"{g} only" for g in singles] + ["frontier", "pools (optimum)"]
     rows = []
     labels = {n: distinct_times([getattr(r, f"{n}_limit_s") for r in sweep.curve(ALL)]) for n in swept if n != "qps"}
+    loads = distinct_numbers([r.qps for r in sweep.curve(ALL)]) if "qps" in swept else {}
     for r in sweep.curve(ALL):
-        cells = [f"{r.qps:g}" if n == "qps" else labels[n][getattr(r, f"{n}_limit_s")] for n in swept]
+        cells = [loads[r.qps] if n == "qps" else labels[n][getattr(r, f"{n}_limit_s")] for n in swept]
         if r.solved:
             cells += [format_time(r.tpot_s) if r.tpot_s is not None else "-",   # None: no pool decodes (prefills)
                       format_time(r.ttft_s) if r.ttft_s is not None else "-",
