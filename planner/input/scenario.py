@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from planner.errors import BadInput, PlannerDeprecation, one_line
 from planner.input.files import describe_validation_error, read_yaml, validate
@@ -84,6 +84,13 @@ class GPUEdit(Strict):
     add: list[GPUChoice] = []
     remove: list[str] = []
     update: dict[str, GPUUpdate] = {}
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _set_not_empty(cls, v: Any) -> Any:
+        if isinstance(v, list) and not v:   # pydantic's 'at least 1 item after validation, not 0'
+            raise ValueError("an empty list leaves no GPU type to plan on; list at least one (or leave gpus out)")
+        return v
 
     @model_validator(mode="after")
     def _set_alone(self) -> GPUEdit:

@@ -148,6 +148,10 @@ def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pr
         j = _index(out, gid, catalog, where)
         out[j] = _updated(out[j], upd, catalog, where, pricing)
     out += [g.model_dump() for g in e.add]
+    if not out:   # else the merged problem's 'gpus: List should have at least 1 item' (a hunt)
+        listed = ", ".join(str(g["id"]) for g in base)
+        raise BadInput(f"{source}: gpus.remove: removes every GPU type of the base ({listed}) and adds none; "
+                       f"a plan needs at least one (gpus.set replaces the list)")
     return out
 
 
