@@ -235,7 +235,10 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
         raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
     found = profile_file(name_or_path)
     if found is None and "/" not in name_or_path:   # 'unknown profile ff; available: ff' of a pipe ff.yaml
-        odd = next((q for d in profile_dirs() if (q := d / f"{name_or_path}.yaml").exists()), None)
+        odd = next((q for d in profile_dirs() if (q := d / f"{name_or_path}.yaml").exists() or q.is_symlink()), None)
+        if odd is not None and not odd.exists():   # a link in a loop, or to nothing: 'unknown profile' said
+            raise BadInput(f"{odd}: a symbolic link that leads to no file (to a missing path, or round a loop "
+                           f"of links); a calibration profile is a YAML file written by plan calibrate")
         if odd is not None:
             raise BadInput(f"{odd}: not a regular file (a directory, pipe or device); a calibration profile "
                            f"is a YAML file written by plan calibrate")
