@@ -1,0 +1,129 @@
+"""Hostile input, seventh round (2026-12-06): what the sixth round's note left open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_hostile import SMALL  # the small problem of the first round
+from tests.test_hostile_outputs import run, write
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_PLAN = ROOT / "tests" / "golden" / "solve" / "deepseek_qps.json"
+
+
+@pytest.mark.parametrize("value, shown, read", [
+    ("!!int 3:20", "3:20", "200"), ("!!float 1:30.5", "1:30.5", "90.5"), ("!!int -1:00", "-1:00", "-60")])
+def test_a_tagged_base_60_number_is_refused(tmp_path, value, shown, read):
+    """The resolvers leave a plain `3:20` text, but with the tag YAML 1.1 read `!!int 3:20` as 200
+    and planned 200 req/s at exit 0. Now exit 2 naming the line and what YAML would read."""
+    p = write(tmp_path, yaml.safe_dump(SMALL).replace("qps: 5", f"qps: {value}"))
+    code, out = run("solve", p)
+    line = next(i for i, t in enumerate(p.read_text().splitlines(), 1) if "qps:" in t)
+    assert code == 2, out
+    assert f"p.yaml: line {line}, column 8: {shown} is a base-60 number in YAML 1.1 ({read}); write {read}" in out, out
+
+
+def test_tagged_numbers_in_base_10_are_still_read(tmp_path):
+    from planner.input.files import read_yaml
+    assert read_yaml(write(tmp_path, "a: !!int 12\nb: !!float 1.5\nc: !!float 1e3\nd: 3:20\n", "y.yaml")) == \
+        {"a": 12, "b": 1.5, "c": 1000.0, "d": "3:20"}
+
+
+def test_binary_data_is_refused_in_its_own_words(tmp_path):
+    """`qps: !!binary aGVsbG8=` reached the schema as bytes: 'unable to parse string as a number (got b'hello')'."""
+    p = write(tmp_path, yaml.safe_dump(SMALL).replace("qps: 5", "qps: !!binary aGVsbG8="))
+    code, out = run("solve", p)
+    assert code == 2 and "!!binary data: no planner value is binary; write the value itself" in out, out
+    assert "b'hello'" not in out
+
+
+@pytest.mark.parametrize("image, message", [
+    ("reg.io:99999/x", "--image 'reg.io:99999/x': the registry's port 99999 is past 65535"),
+    ("a" * 300, "its name (registry and path) has 300 characters; an image name has at most 255"),
+    ("reg.io/" + "a" * 250 + ":v1", "its name (registry and path) has 257 characters"),
+])
+def test_export_refuses_an_image_no_registry_serves(tmp_path, image, message):
+    """The reference grammar accepted a port past 65535 and a name of any length; a pull refuses
+    both, so the manifests were written and never started."""
+    code, out = run("export", GOLDEN_PLAN, "--target", "k8s", "--out", tmp_path / "x", "--image", image)
+    assert code == 2 and message in out, out
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("image", ["reg.io:65535/x:1", "reg.io/" + "a" * 248 + ":" + "t" * 100,
+                                   "localhost:5000/x@sha256:" + "a" * 64])
+def test_export_takes_images_at_the_limits(tmp_path, image):
+    code, out = run("export", GOLDEN_PLAN, "--target", "k8s", "--out", tmp_path / "x", "--image", image)
+    assert code == 0, out
+    assert f"image: {image}" in "".join(p.read_text() for p in (tmp_path / "x").glob("*.yaml"))
+
+
+def _trace(tmp_path):
+    rows = ["timestamp,input_tokens,output_tokens"]
+    rows += [f"2026-12-01T{h:02d}:{m:02d}:00,800,100" for h in range(24) for m in range(0, 60, 10)]
+    (tmp_path / "trace.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_a_trace_scale_that_underflows_is_blamed_on_the_scale(tmp_path):
+    """`scale: 5e-324` turned every period's requests/s into 0 and was told 'no requests fall in
+    any period' of a trace of 144 requests; it is now the scale's message, as at 1e-300."""
+    _trace(tmp_path)
+    p = write(tmp_path, {**SMALL, "workload": {"trace": {"file": "trace.csv", "scale": 5e-324}}})
+    code, out = run("solve", p)
+    assert code == 2, out
+    assert "p.yaml: workload.trace.scale: 4.94066e-324 makes the busiest period 0 requests/s, below 1e-15" in out, out
+
+
+def test_load_labels_of_a_narrow_qps_sweep_are_told_apart(tmp_path):
+    """`--qps 5:5.000001` printed three rows reading '5' (a label in %g); as the latency limits
+    do, the labels take the digits that tell them apart, in the table and the HTML."""
+    code, out = run("sweep", write(tmp_path, SMALL), "--qps", "5:5.000001", "--points", "3", "--out", tmp_path / "s")
+    assert code == 0, out
+    labels = [line.split()[0] for line in out.splitlines()[-3:]]
+    assert labels == ["5", "5.0000005", "5.000001"], out
+    page = (tmp_path / "s" / "frontier.html").read_text()
+    assert all(f"<td>{x}</td>" in page for x in labels)
+
+
+def test_narrow_labels_keep_six_digits_when_they_differ():
+    from planner.report.format import distinct_numbers
+    assert distinct_numbers([5.0, 7.5, 10.0]) == {5.0: "5", 7.5: "7.5", 10.0: "10"}
+    assert distinct_numbers([1.0, 1.0 + 2 ** -52]) == {1.0: "1", 1.0 + 2 ** -52: "1.0000000000000002"}
+
+
+def test_a_scenario_that_removes_every_gpu_is_told_so(tmp_path):
+    """The merged problem's pydantic wording ('gpus: List should have at least 1 item after
+    validation, not 0') named neither the scenario's field nor what happened."""
+    base = write(tmp_path, {**SMALL, "gpus": ["h100", "h200"]})
+    s = write(tmp_path, "name: none\ngpus:\n  remove: [h100, H200]\n", "s.yaml")
+    code, out = run("whatif", base, s)
+    assert code == 2 and out.strip() == (
+        f"error: {s}: gpus.remove: removes every GPU type of the base (h100, h200) and adds none; a plan "
+        f"needs at least one (gpus.set replaces the list)"), out
+    e = write(tmp_path, "name: none\ngpus: {set: []}\n", "e.yaml")
+    code, out = run("whatif", base, e)
+    assert code == 2 and "e.yaml: gpus.set: an empty list leaves no GPU type to plan on" in out, out
+    assert "List should have at least 1 item" not in out
+
+
+def test_a_scenario_may_swap_every_gpu_for_another(tmp_path):
+    base = write(tmp_path, {**SMALL, "gpus": ["h100"]})
+    s = write(tmp_path, "name: swap\ngpus:\n  remove: [h100]\n  add: [h200]\n", "s.yaml")
+    code, out = run("whatif", base, s)
+    assert code == 0 and "H200" in out.split("swap", 1)[1], out
+
+
+@pytest.mark.parametrize("link", ["loop", "dangling"])
+def test_a_profile_link_that_leads_nowhere_is_named(tmp_path, monkeypatch, link):
+    """A link in ./catalogs/calibration round a loop, or to a missing file, was 'unknown
+    calibration profile' beside a listing that did not show it."""
+    d = tmp_path / "catalogs" / "calibration"
+    d.mkdir(parents=True)
+    (d / "mine.yaml").symlink_to("mine.yaml" if link == "loop" else "gone.yaml")
+    monkeypatch.chdir(tmp_path)
+    code, out = run("solve", write(tmp_path, {**SMALL, "calibration": "mine"}))
+    assert code == 2, out
+    assert f"calibration: {d / 'mine.yaml'}: a symbolic link that leads to no file" in out, out
