@@ -101,7 +101,7 @@ def test_a_scenario_that_removes_every_gpu_is_told_so(tmp_path):
     s = write(tmp_path, "name: none\ngpus:\n  remove: [h100, H200]\n", "s.yaml")
     code, out = run("whatif", base, s)
     assert code == 2 and out.strip() == (
-        f"error: {s}: gpus.remove: removes every GPU type of the base (h100, h200) and adds none; a plan "
+        f"error: {s}: gpus.remove: removes every GPU type of the base (h100, h200) and adds or buys none; a plan "
         f"needs at least one (gpus.set replaces the list)"), out
     e = write(tmp_path, "name: none\ngpus: {set: []}\n", "e.yaml")
     code, out = run("whatif", base, e)
@@ -109,11 +109,19 @@ def test_a_scenario_that_removes_every_gpu_is_told_so(tmp_path):
     assert "List should have at least 1 item" not in out
 
 
-def test_a_scenario_may_swap_every_gpu_for_another(tmp_path):
+BUY_H200 = "buy: {gpu: h200, nodes: 1, price_per_node: 2300000, months: 36, electricity_per_kwh: 0.6}\n"
+
+
+@pytest.mark.parametrize("instead", ["  add: [h200]\n", BUY_H200])
+def test_a_scenario_may_swap_every_gpu_for_another(tmp_path, instead):
+    """Removing every GPU type is fine when the scenario adds one, or buys one (`buy:` adds its GPU
+    to the list after the removals)."""
     base = write(tmp_path, {**SMALL, "gpus": ["h100"]})
-    s = write(tmp_path, "name: swap\ngpus:\n  remove: [h100]\n  add: [h200]\n", "s.yaml")
+    s = write(tmp_path, "name: swap\ngpus:\n  remove: [h100]\n" + instead, "s.yaml")
     code, out = run("whatif", base, s)
     assert code == 0 and "H200" in out.split("swap", 1)[1], out
+    if instead == BUY_H200:   # renting instead of buying has no GPU left: the comparison says so
+        assert "n/a (renting alone is infeasible)" in out, out
 
 
 @pytest.mark.parametrize("link", ["loop", "dangling"])

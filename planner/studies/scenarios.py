@@ -21,6 +21,11 @@ from planner.input.values import MAX_PRICE
 from planner.plan.resolve import card_cap
 
 
+class NoGPUsLeft(BadInput):
+    """A scenario whose edits leave the base no GPU type: bad input, except on the rent side of a
+    rent-or-buy comparison, where the scenario without its purchase has nothing left to rent."""
+
+
 @dataclass(frozen=True)
 class OwnedCost:
     """What one owned card costs per hour, split into amortisation and electricity."""
@@ -64,6 +69,10 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     if s.buy is not None:
         data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update, pricing)
         data["limits"] = _budget_after_purchase(data["limits"], s.buy, catalog, source)
+    if not data["gpus"]:   # else the merged problem's 'gpus: List should have at least 1 item' (a hunt)
+        listed = ", ".join(str(g.id) for g in base.gpus)
+        raise NoGPUsLeft(f"{source}: gpus.remove: removes every GPU type of the base ({listed}) and adds or buys "
+                       f"none; a plan needs at least one (gpus.set replaces the list)")
     if s.name:
         data["name"] = s.name
     try:
@@ -148,10 +157,6 @@ def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pr
         j = _index(out, gid, catalog, where)
         out[j] = _updated(out[j], upd, catalog, where, pricing)
     out += [g.model_dump() for g in e.add]
-    if not out:   # else the merged problem's 'gpus: List should have at least 1 item' (a hunt)
-        listed = ", ".join(str(g["id"]) for g in base)
-        raise BadInput(f"{source}: gpus.remove: removes every GPU type of the base ({listed}) and adds none; "
-                       f"a plan needs at least one (gpus.set replaces the list)")
     return out
 
 
@@ -255,9 +260,18 @@ def _budget_after_purchase(limits: dict, b: Buy, catalog: dict[str, GPU], source
     return {**limits, "budget_per_hour": budget - amortisation}
 
 
+def renting_instead(base: Problem, s: Scenario, source: str) -> Problem | None:
+    """The scenario applied without its purchase (the rent side of rent-or-buy), or None when that
+    leaves no GPU type to rent: the scenario removed every type and bought one."""
+    try:
+        return apply(base, without_buy(s), source)
+    except NoGPUsLeft:
+        return None
+
+
 def without_buy(s: Scenario) -> Scenario:
     """The same scenario renting instead of buying (the other side of rent-or-buy)."""
     return s.model_copy(update={"buy": None})
 
 
-__all__ = ["OwnedCost", "apply", "owned_cost", "without_buy"]
+__all__ = ["NoGPUsLeft", "OwnedCost", "apply", "owned_cost", "renting_instead", "without_buy"]

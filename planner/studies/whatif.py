@@ -22,7 +22,7 @@ from planner.plan.horizon import HorizonPlan
 from planner.plan.model import Plan, cost_difference
 from planner.plan.resolve import resolve
 from planner.plan.solve import solve
-from planner.studies.scenarios import OwnedCost, apply, owned_cost, without_buy
+from planner.studies.scenarios import OwnedCost, apply, owned_cost, renting_instead
 
 ROLES = ("prefill", "decode", "colocated")
 BREAKEVEN_REL_TOL = 0.01        # stop bisecting when the bracket is 1 % of the base price …
@@ -191,14 +191,14 @@ class RentOrBuy:
 def _with_rent_or_buy(o: Outcome, base: Problem, s: Scenario, path: str, solver, time_limit) -> Outcome:
     """Attach the rent-or-buy comparison: the same scenario solved again without the purchase."""
     b = s.buy
-    rented = solve_outcome(apply(base, without_buy(s), path), o.name, path, solver=solver,
-                           time_limit=time_limit)
+    renting = renting_instead(base, s, path)   # None: it removed every GPU type and bought one
+    rent_h = None if renting is None else solve_outcome(renting, o.name, path, solver=solver,
+                                                        time_limit=time_limit).cost_per_hour
     opt = next(x for x in o.plan.resolved.gpus if x.id == get_gpu(b.gpu).id)
     oc = owned_cost(b, opt.gpu)
     used = o.plan.nodes.get(opt.id, (0, 0))[1]
     amortisation_h = b.nodes * oc.amortisation_per_gpu_hour * opt.gpu.node_cards   # every bought node
     cash_h = o.plan.cost_per_hour      # power of the bought nodes used, and the rented remainder
-    rent_h = rented.cost_per_hour
     rb = RentOrBuy(opt.id, b.nodes, used, b.nodes * b.price_per_node, b.months, oc,
                    None if rent_h is None else rent_h * HOURS_PER_MONTH,
                    (cash_h + amortisation_h) * HOURS_PER_MONTH, cash_h * HOURS_PER_MONTH)
