@@ -130,11 +130,12 @@ def _key(gpu_id: str, catalog: dict[str, GPU]) -> str:
         return gpu_id.lower()
 
 
-def _index(gpus: list[dict], gpu_id: str, catalog: dict[str, GPU], where: str) -> int:
+def _index(gpus: list[dict], gpu_id: str, catalog: dict[str, GPU], where: str, base: list[dict]) -> int:
+    """Index of `gpu_id` in `gpus` (the base's list less what the scenario removed); the message lists `base`."""
     keys = [_key(g["id"], catalog) for g in gpus]
     k = _key(gpu_id, catalog)
     if k not in keys:
-        listed = ", ".join(g["id"] for g in gpus)
+        listed = ", ".join(g["id"] for g in base)
         raise BadInput(f"{where}: GPU {gpu_id!r} is not in the base list ({listed})")
     return keys.index(k)
 
@@ -146,15 +147,25 @@ def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pr
             _catalog_gpu(g.id, catalog, f"{source}: gpus.set[{i}]")
         return [g.model_dump() for g in e.set]
     out = [dict(g) for g in base]
+    # a GPU removed already is named as such: `remove: [h100, H100]`, or an update of a removed GPU,
+    # was told "GPU 'H100' is not in the base list (h20)" of a base listing h100 (a hunt, 2026-12-06)
+    removed: dict[str, int] = {}
     for i, gid in enumerate(e.remove):
-        out.pop(_index(out, gid, catalog, f"{source}: gpus.remove[{i}]"))
+        if (k := _key(gid, catalog)) in removed:
+            raise BadInput(f"{source}: gpus.remove[{i}]: GPU {gid!r} is removed already by gpus.remove[{removed[k]}]; "
+                           f"name each GPU once")
+        out.pop(_index(out, gid, catalog, f"{source}: gpus.remove[{i}]", base))
+        removed[k] = i
     seen: dict[str, str] = {}
     for gid, upd in e.update.items():
         where = f"{source}: gpus.update.{gid}"
         if (k := _key(gid, catalog)) in seen:   # both were applied: a -10 % twice made -19 %
             raise BadInput(f"{where}: the GPU of gpus.update.{seen[k]} too; give each GPU's changes once")
+        if k in removed:
+            raise BadInput(f"{where}: GPU {gid!r} is removed by gpus.remove[{removed[k]}]; update it or remove "
+                           f"it, not both")
         seen[k] = gid
-        j = _index(out, gid, catalog, where)
+        j = _index(out, gid, catalog, where, base)
         out[j] = _updated(out[j], upd, catalog, where, pricing)
     out += [g.model_dump() for g in e.add]
     return out
