@@ -1026,6 +1026,11 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
             if model_path.isprintable() else ": it holds a character that is not printable text"
         raise BadInput(f"--model-path {model_path!r}: a path or Hugging Face id, without control characters and "
                        f"not starting with '-' (the engines would read it as a flag){hint}")
+    if model_path is not None and model_path != model_path.strip():
+        # `--model-path " /models/x "` (a copied path's spaces) was written quoted into every script and
+        # manifest, and the engine looked for a folder whose name begins with a space
+        raise BadInput(f"--model-path {model_path!r}: begins or ends with a space, which the scripts and manifests "
+                       f"would keep in the path the engine loads; write it without ({model_path.strip()!r})")
     if model_path is not None and (model_path.startswith("~") or "$" in model_path):
         # `--model-path=~/m` reaches plan unexpanded (bash expands ~ after '=' only in assignments)
         raise BadInput(f"--model-path {model_path!r}: the scripts and manifests quote it, so no shell expands "

@@ -27,3 +27,20 @@ def test_a_scenario_naming_a_removed_gpu_again_is_told_so(tmp_path, edit, messag
     s = write(tmp_path, {"gpus": edit}, "s.yaml")
     code, out = run("whatif", base, s)
     assert code == 2 and message in out, out
+
+
+@pytest.mark.parametrize("path", [" /models/x", "/models/x ", " meta-llama/Llama-3.1-8B "])
+def test_export_refuses_a_model_path_with_spaces_at_its_ends(tmp_path, path):
+    """`--model-path " /models/x"` was written quoted into the scripts and manifests, so the engine
+    looked for a folder whose name begins with a space; a path of spaces alone was already refused."""
+    code, out = run("export", GOLDEN_PLAN, "--target", "k8s", "--out", tmp_path / "x", "--model-path", path)
+    assert code == 2, out
+    assert f"--model-path {path!r}: begins or ends with a space, which the scripts and manifests would keep in " \
+           f"the path the engine loads; write it without ({path.strip()!r})" in out, out
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_keeps_a_model_path_with_a_space_inside(tmp_path):
+    code, out = run("export", GOLDEN_PLAN, "--target", "vllm", "--out", tmp_path / "x", "--model-path", "/my models/x")
+    assert code == 0, out
+    assert "'/my models/x'" in "".join(p.read_text() for p in (tmp_path / "x").glob("*.sh"))
