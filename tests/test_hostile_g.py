@@ -44,3 +44,32 @@ def test_export_keeps_a_model_path_with_a_space_inside(tmp_path):
     code, out = run("export", GOLDEN_PLAN, "--target", "vllm", "--out", tmp_path / "x", "--model-path", "/my models/x")
     assert code == 0, out
     assert "'/my models/x'" in "".join(p.read_text() for p in (tmp_path / "x").glob("*.sh"))
+
+
+def _ms_trace(tmp_path: Path, fold: str | None) -> Path:
+    """A day at 5 requests/s timed in milliseconds from 0, as a problem's trace."""
+    rows = ["timestamp,input_tokens,output_tokens"] + [f"{i * 200},500,100" for i in range(432_001)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    trace = {"file": "t.csv", **({"fold": fold} if fold else {})}
+    return write(tmp_path, {**SMALL, "workload": {"trace": trace}})
+
+
+NOTE_MS = ("t.csv: its timestamps, read as seconds, span 1,000.0 days at 0.005 requests/s; if they are milliseconds, "
+           "divide the column by 1,000 (as milliseconds they span 24 h at 5 requests/s)")
+
+
+def test_a_trace_in_milliseconds_from_zero_is_noted(tmp_path):
+    """Read as seconds, a day of milliseconds from 0 spans 1,000 days: folded onto a day it planned
+    0.005 requests/s for a 5 requests/s service at exit 0 without a word, and unfolded its refusal
+    (24,001 periods) advised the fold. The note says how it was read and what milliseconds would be."""
+    code, out = run("solve", _ms_trace(tmp_path, "day"))
+    assert code == 0 and NOTE_MS in out, out
+    code, out = run("solve", _ms_trace(tmp_path, None))
+    assert code == 2 and NOTE_MS in out and "the trace spans 24001 periods" in out, out
+
+
+def test_a_day_of_seconds_says_nothing_of_milliseconds(tmp_path):
+    rows = ["timestamp,input_tokens,output_tokens"] + [f"{i * 20},500,100" for i in range(4320)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv"}}}))
+    assert code == 0 and "milliseconds" not in out, out

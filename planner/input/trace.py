@@ -189,6 +189,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     except OSError as e:   # a name longer than the system allows
         raise BadInput(f"{str(path)[:80]}…: cannot be a file name here ({e.strerror or e})") from None
     times, ins, outs, offsets = [], [], [], []
+    numbers = 0   # rows whose timestamp is a number of seconds (not ISO 8601): `_note_milliseconds`
     zones: dict[bool, tuple[int, str, float | None]] = {}   # the first row without a UTC offset, and with one
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -205,6 +206,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
                 if len(row) <= need or len(row) > len(header):
                     raise BadInput(f"{path}: line {n}: {len(row)} fields, the header has {len(header)}")
                 at, offset = _time_s(row[it], path, n)
+                numbers += offset == 0.0 and _is_number(row[it])
                 zones.setdefault(offset is None, (n, row[it].strip(), offset))
                 times.append(at)
                 offsets.append(offset or 0.0)
@@ -220,7 +222,38 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     if not times:
         raise BadInput(f"{path}: the trace has a header but no requests")
     _one_clock(zones, path)
+    if numbers == len(times):
+        _note_milliseconds(times, path)
     return np.array(times), np.array(ins, dtype=float), np.array(outs, dtype=float), np.array(offsets)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+# numbers of seconds spanning more than a week at under 0.1 requests/s: what a trace of milliseconds
+# from 0 reads as (an hour at 5 req/s spans 41.7 days at 0.005 req/s as seconds)
+MS_NOTE_SPAN_S, MS_NOTE_RATE = 7 * 86_400.0, 0.1
+
+
+def _note_milliseconds(times: list[float], path: Path) -> None:
+    """A note when numeric timestamps read as seconds span over a week at under 0.1 requests/s: a
+    trace timed in milliseconds from 0 (below the Unix-milliseconds refusal of `_time_s`), folded
+    onto a day, planned a thousandth of its load at exit 0, and the refusal of its 24,001 periods
+    unfolded advised the fold (a hunt, 2026-12-06). Seconds of so sparse a trace stand, with a word."""
+    span = max(times) - min(times)
+    if span > MS_NOTE_SPAN_S and (len(times) - 1) / span < MS_NOTE_RATE:
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{path}: its timestamps, read as seconds, span {span / 86_400:,.1f} days at "
+                      f"{(len(times) - 1) / span:.3g} requests/s; if they are milliseconds, divide the column by "
+                      f"1,000 (as milliseconds they span {span / 3.6e6:,.3g} h at "
+                      f"{(len(times) - 1) / span * 1e3:.3g} requests/s)", PlannerNotice, stacklevel=3)
 
 
 def length_buckets(lengths: np.ndarray, buckets: int = LENGTH_BUCKETS) -> tuple[list[int], list[float]]:
