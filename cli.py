@@ -493,6 +493,9 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     if given.get("tpot") is not None:
         from planner.input.units import note_bare_tpot_seconds
         note_bare_tpot_seconds("plan init: --tpot", given["tpot"])
+    if given.get("ttft") is not None:
+        from planner.input.units import note_bare_ttft_seconds
+        note_bare_ttft_seconds("plan init: --ttft", given["ttft"])
     if out and Path(out).name in (".yaml", ".yml"):   # a hidden file, and a problem named '.yaml'
         raise BadInput(f"--out {out}: no name before {Path(out).name} (a hidden file of that name); the problem's "
                        f"file is NAME{Path(out).name}, and NAME becomes the problem's name")

@@ -73,3 +73,27 @@ def test_a_day_of_seconds_says_nothing_of_milliseconds(tmp_path):
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     code, out = run("solve", write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv"}}}))
     assert code == 0 and "milliseconds" not in out, out
+
+
+@pytest.mark.parametrize("ttft", [500, "2000", 100])
+def test_a_bare_ttft_of_100_or_more_is_noted(tmp_path, ttft):
+    """`ttft: 500` planned a first token within 500 s (8 minutes) without a word, where `tpot: 50`
+    was noted: the value stands, and the note says how it was read."""
+    p = write(tmp_path, {**SMALL, "slo": {"ttft": ttft, "tpot": "50ms"}})
+    code, out = run("solve", p)
+    assert code == 0, out
+    assert f"p.yaml: slo.ttft: '{ttft}' is read as {ttft} s to the first token (a bare number is seconds); " \
+           f"write {ttft}ms for milliseconds" in out, out
+
+
+def test_a_bare_ttft_in_sweep_and_init_is_noted(tmp_path):
+    code, out = run("sweep", write(tmp_path, SMALL), "--ttft", "500,2000", "--workers", "1", "--out", tmp_path / "s")
+    assert code == 0 and "--ttft: '500' is read as 500 s to the first token" in out, out
+    code, out = run("init", "--ttft", "800")
+    assert code == 0 and "plan init: --ttft: '800' is read as 800 s to the first token" in out, out
+
+
+@pytest.mark.parametrize("ttft", [2, "30", 99.9, "500ms", "2min"])
+def test_a_ttft_in_seconds_or_with_its_unit_is_not_noted(tmp_path, ttft):
+    code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": ttft, "tpot": "50ms"}}))
+    assert code == 0 and "to the first token" not in out, out

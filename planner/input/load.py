@@ -16,7 +16,7 @@ from planner.input.files import read_yaml, validate
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, TraceSpec
 from planner.input.trace import TraceLoad, read_trace
-from planner.input.units import note_bare_tpot_seconds
+from planner.input.units import note_bare_tpot_seconds, note_bare_ttft_seconds
 
 
 def is_fleet(data: Any) -> bool:
@@ -103,6 +103,9 @@ def note_bare_tpot(data: Any, where: str) -> None:
     v = slo.get("tpot") if isinstance(slo, dict) else None
     if isinstance(v, (int, float, str)) and not isinstance(v, bool):   # "50" quoted is a bare number too
         note_bare_tpot_seconds(f"{where}slo.tpot", str(v))
+    v = slo.get("ttft") if isinstance(slo, dict) else None   # `ttft: 500`: 500 s (note_bare_ttft_seconds)
+    if isinstance(v, (int, float, str)) and not isinstance(v, bool):
+        note_bare_ttft_seconds(f"{where}slo.ttft", str(v))
 
 
 def _note_percent(field: str, v: Any, what: str) -> None:

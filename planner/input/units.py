@@ -169,3 +169,28 @@ def note_bare_tpot_seconds(where: str, text: str) -> None:
         from planner.errors import PlannerNotice
         warnings.warn(f"{where}: {text.strip()!r} is read as {v:g} s a token (a bare number is seconds); "
                       f"write {text.strip()}ms for milliseconds", PlannerNotice, stacklevel=2)
+
+
+# a bare TTFT limit this large is milliseconds meant: `ttft: 500` planned a first token within 500 s
+# (8 minutes) without a word, where `tpot: 50` was noted (a hunt, 2026-12-06); 2 or 30 s are real limits
+BARE_TTFT_NOTE_S = 100.0
+
+
+def note_bare_ttft_seconds(where: str, text: str) -> None:
+    """A PlannerNotice when a TTFT limit typed as a bare number is BARE_TTFT_NOTE_S or more (bare numbers
+    are seconds). The value is kept; the notice says how it was read."""
+    try:
+        v = float(text.strip())
+    except ValueError:   # it carries a unit (or is not a number: refused elsewhere)
+        return
+    if BARE_TTFT_NOTE_S <= v <= 1e7:   # above 10⁷ s a TTFT is refused with its own message
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{where}: {text.strip()!r} is read as {v:g} s to the first token (a bare number is "
+                      f"seconds); write {text.strip()}ms for milliseconds", PlannerNotice, stacklevel=2)
+
+
+def note_bare_limit(slo: str, where: str, text: str) -> None:
+    """`note_bare_tpot_seconds` or `note_bare_ttft_seconds` of the limit `slo` ('tpot' or 'ttft')."""
+    (note_bare_tpot_seconds if slo == "tpot" else note_bare_ttft_seconds)(where, text)

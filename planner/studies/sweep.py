@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from planner.catalog.schemas import gpu_key
 from planner.errors import BadInput, Infeasible, Interrupted, VerificationFailed
 from planner.input.problem import SLO, Problem, Workload
-from planner.input.units import QuantityOverflow, UnitError, format_time, note_bare_tpot_seconds, parse_quantity
+from planner.input.units import QuantityOverflow, UnitError, format_time, note_bare_limit, parse_quantity
 from planner.input.values import MAX_QPS, MAX_SECONDS
 from planner.plan.candidates import CandidateSet
 from planner.plan.resolve import resolve
@@ -67,8 +67,8 @@ def _parse_value(name: str, text: str) -> float:
         raise BadInput(f"--{name}: {text!r} is not a finite number")
     if not v > 0:
         raise BadInput(f"--{name}: {text!r} must be a positive number")
-    if name == "tpot":
-        note_bare_tpot_seconds("--tpot", text)
+    if name in LATENCY_AXES:   # bare numbers are seconds: `--tpot 20:50`, `--ttft 500` are noted
+        note_bare_limit(name, f"--{name}", text)
     try:   # the domain a problem file gives the same key (a range's values lie between its ends)
         _AXIS_DOMAIN[name].validate_python(v)
     except ValidationError as e:
