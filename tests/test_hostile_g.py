@@ -97,3 +97,11 @@ def test_a_bare_ttft_in_sweep_and_init_is_noted(tmp_path):
 def test_a_ttft_in_seconds_or_with_its_unit_is_not_noted(tmp_path, ttft):
     code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": ttft, "tpot": "50ms"}}))
     assert code == 0 and "to the first token" not in out, out
+
+
+def test_a_span_past_ten_years_even_as_milliseconds_gets_no_advice_to_divide(tmp_path):
+    """Timestamps ±1e308 apart are refused by their span; the milliseconds note said 'inf days at 0
+    requests/s' before it."""
+    (tmp_path / "t.csv").write_text("timestamp,input_tokens,output_tokens\n1e308,5,5\n-1e308,5,5\n")
+    code, out = run("solve", write(tmp_path, {**SMALL, "workload": {"trace": {"file": "t.csv", "fold": "day"}}}))
+    assert code == 2 and "more than 10 years" in out and "milliseconds" not in out, out
