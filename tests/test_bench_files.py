@@ -982,3 +982,20 @@ def test_a_minimal_csv_row_of_an_unknown_gpu_is_named_as_written(tmp_path):
     res = CliRunner().invoke(cli.main, ["validate", str(tmp_path / "m.csv"), "--folds", "0"])
     assert res.exit_code == 2, res.output
     assert "GPU not in catalog (NaN)" in res.output and "(nan)" not in res.output, res.output
+
+
+def test_the_validate_table_widens_its_model_and_gpu_columns_to_fit_them():
+    """`plan validate catalogs/measurements/held_out/public_held_out.yaml --folds 0` (docs/model.md)
+    printed `llama-3.1-405b mi300x` past the fixed 13-character model column, every later column of
+    those rows shifted by one against the header (a documentation audit)."""
+    from planner.fidelity.validate import run_validate
+    from planner.report.fidelity import render_text
+    held_out = Path(__file__).resolve().parents[1] / "catalogs" / "measurements" / "held_out" / "public_held_out.yaml"
+    lines = render_text(run_validate([str(held_out)], folds=0)).splitlines()
+    head = next(ln for ln in lines if ln.startswith("point "))
+    rows = [ln for ln in lines if "-oracle " in ln or "-dstack " in ln]
+    assert rows and any("llama-3.1-405b" in ln for ln in rows)
+    for col in ("gpu", "engine", "qty"):
+        at = head.index(f" {col} ") + 1
+        assert all(ln[at - 1] == " " and ln[at] != " " for ln in rows), col
+    assert all(len(ln) == len(head) for ln in rows)

@@ -39,10 +39,11 @@ def _shown(quantity: str, x: float) -> str:
     return f"{x * 1e3:10.1f}" if quantity == "ttft_s" else f"{x:10.1f}"
 
 
-def _row_line(r: Row) -> str:
-    """One observation as a table line."""
+def _row_line(r: Row, model_w: int = 13, gpu_w: int = 6) -> str:
+    """One observation as a table line; the model and GPU columns `model_w` and `gpu_w` wide."""
     p = r.point   # a file's id or engine label may hold a newline: it split the row in two (a hunt)
-    return (f"{one_line(p.id)[:46]:46s} {p.model:13s} {p.gpu:6s} {one_line(p.engine):8s} {_qty(r.quantity):7s} "
+    return (f"{one_line(p.id)[:46]:46s} {p.model:{model_w}s} {p.gpu:{gpu_w}s} {one_line(p.engine):8s} "
+            f"{_qty(r.quantity):7s} "
             f"{_shown(r.quantity, r.measured)} {_shown(r.quantity, r.predicted)} {_pct(r.error):>8s} "
             f"{_pct(r.cv_error):>8s}")
 
@@ -57,8 +58,6 @@ def render_text(v: Validation) -> str:
                    f"{MIN_GROUP_POINTS} training points inside each fold; "
                    "other groups: the fold's shared fit")
     out.append("")
-    head = (f"{'point':46s} {'model':13s} {'gpu':6s} {'engine':8s} {'qty':7s} "
-            f"{'measured':>10s} {'predicted':>10s} {'error':>8s} {'CV err':>8s}")
     shown = v.rows
     if len(v.rows) > ALL_ROWS_UP_TO:
         key = (lambda r: abs(r.cv_error)) if v.rows[0].cv_error is not None else (lambda r: abs(r.error))
@@ -66,7 +65,12 @@ def render_text(v: Validation) -> str:
         out.append(f"{len(v.rows)} observations; the {WORST_SHOWN} worst (tokens/s per GPU; TTFT in ms):")
     else:
         out.append(f"{len(v.rows)} observations (tokens/s per GPU; TTFT in ms):")
-    out += [head, *[_row_line(r) for r in shown], ""]
+    # catalog ids run past the columns' old fixed widths (llama-3.1-405b, h100-pcie): widen to fit
+    mw = max([13, *(len(r.point.model) for r in shown)])
+    gw = max([6, *(len(r.point.gpu) for r in shown)])
+    head = (f"{'point':46s} {'model':{mw}s} {'gpu':{gw}s} {'engine':8s} {'qty':7s} "
+            f"{'measured':>10s} {'predicted':>10s} {'error':>8s} {'CV err':>8s}")
+    out += [head, *[_row_line(r, mw, gw) for r in shown], ""]
     cv_ran = any(r.cv_error is not None for r in v.rows)
     out.append("by model / GPU / engine / quantity: n, median |error|, median |CV error|, "
                + ("p90 |CV error|" if cv_ran else "p90 |error| (no cross-validation)"))
