@@ -1202,8 +1202,9 @@ def _image_limits(image: str) -> str:
     if ":" in name.rsplit("/", 1)[-1]:
         name = name.rsplit(":", 1)[0]
     host = name.split("/", 1)[0] if "/" in name else ""
-    if ":" in host and int(host.rsplit(":", 1)[1]) > 65535:
-        return f"the registry's port {host.rsplit(':', 1)[1]} is past 65535"
+    port = host.rsplit(":", 1)[1] if ":" in host else "0"
+    if len(port) > 5 or int(port) > 65535:   # by length first: int() of 4,301 digits raises
+        return f"the registry's port {port if len(port) <= 12 else port[:11] + '…'} is past 65535"
     if len(name) > IMAGE_NAME_MAX:
         return f"its name (registry and path) has {len(name)} characters; an image name has at most {IMAGE_NAME_MAX}"
     return ""

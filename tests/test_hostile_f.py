@@ -44,6 +44,8 @@ def test_binary_data_is_refused_in_its_own_words(tmp_path):
     ("reg.io:99999/x", "--image 'reg.io:99999/x': the registry's port 99999 is past 65535"),
     ("a" * 300, "its name (registry and path) has 300 characters; an image name has at most 255"),
     ("reg.io/" + "a" * 250 + ":v1", "its name (registry and path) has 257 characters"),
+    ("reg.io:" + "9" * 5000 + "/x", "the registry's port 99999999999… is past 65535"),   # int() of it raised
+    ("reg.io:065536/x", "the registry's port 065536 is past 65535"),
 ])
 def test_export_refuses_an_image_no_registry_serves(tmp_path, image, message):
     """The reference grammar accepted a port past 65535 and a name of any length; a pull refuses
