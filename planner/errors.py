@@ -180,7 +180,16 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     if len(name) > MAX_WORD:   # nothing is close to it, and comparing costs its length squared
         return ""
     import difflib  # here: only a mistake needs it (~1 ms of every command's start)
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    import unicodedata
+    # compared in compatibility form and any case: a full-width 'h１00' (an IME's digit) was offered
+    # 'h800' or 'h200'; the choices are named as written
+    def fold(text: str) -> str:
+        return unicodedata.normalize("NFKC", text).casefold()
+    by_fold = {fold(c): c for c in reversed(list(choices))}   # the first of choices alike wins
+    if fold(name) in by_fold:
+        close = [by_fold[fold(name)]]
+    else:
+        close = [by_fold[k] for k in difflib.get_close_matches(fold(name), list(by_fold), n=3, cutoff=0.5)]
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -137,3 +137,12 @@ def test_a_profile_link_that_leads_nowhere_is_named(tmp_path, monkeypatch, link)
     code, out = run("solve", write(tmp_path, {**SMALL, "calibration": "mine"}))
     assert code == 2, out
     assert f"calibration: {d / 'mine.yaml'}: a symbolic link that leads to no file" in out, out
+
+
+@pytest.mark.parametrize("written, offered", [("h１00", "Did you mean 'h100'?"), ("Ｈ２００", "Did you mean 'h200'?"),
+                                              ("H200x", "Did you mean 'h200' or 'h20' or 'h800'?")])
+def test_a_gpu_in_full_width_or_capitals_is_offered_its_catalog_id(tmp_path, written, offered):
+    """'h１00' (a full-width digit an input method typed) was offered 'h800' or 'h200': the names
+    are compared in Unicode compatibility form and any case (round eight left this)."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "gpus": [written]}))
+    assert code == 2 and f"unknown GPU {written!r}" in out and out.rstrip().endswith(offered), out
