@@ -490,12 +490,10 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     for k in ("model", "ttft", "tpot", "gpus"):   # written into the file: '1s\n' wrote a value over two lines
         if isinstance(given.get(k), str):
             _one_line_option(k, given[k], "a name" if k in ("model", "gpus") else "a limit")
-    if given.get("tpot") is not None:
-        from planner.input.units import note_bare_tpot_seconds
-        note_bare_tpot_seconds("plan init: --tpot", given["tpot"])
-    if given.get("ttft") is not None:
-        from planner.input.units import note_bare_ttft_seconds
-        note_bare_ttft_seconds("plan init: --ttft", given["ttft"])
+    from planner.input.units import note_bare_limit
+    for k in ("tpot", "ttft"):   # bare numbers are seconds: `--tpot 50`, `--ttft 800` are noted
+        if given.get(k) is not None:
+            note_bare_limit(k, f"plan init: --{k}", given[k])
     if out and Path(out).name in (".yaml", ".yml"):   # a hidden file, and a problem named '.yaml'
         raise BadInput(f"--out {out}: no name before {Path(out).name} (a hidden file of that name); the problem's "
                        f"file is NAME{Path(out).name}, and NAME becomes the problem's name")

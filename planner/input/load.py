@@ -16,7 +16,7 @@ from planner.input.files import read_yaml, validate
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, TraceSpec
 from planner.input.trace import TraceLoad, read_trace
-from planner.input.units import note_bare_tpot_seconds, note_bare_ttft_seconds
+from planner.input.units import note_bare_limit
 
 
 def is_fleet(data: Any) -> bool:
@@ -95,17 +95,16 @@ def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
                        f"nor in the current directory ({Path.cwd()}){unexpanded(value)}")
 
 
-def note_bare_tpot(data: Any, where: str) -> None:
-    """A note when `slo.tpot` is a bare number of a second or more (a bare number is seconds:
-    `tpot: 50` planned 50 s a token, where `plan init --tpot 50` and `plan sweep` said so; `tpot:
-    "50"`, quoted, said nothing)."""
+def note_bare_limits(data: Any, where: str) -> None:
+    """A note when `slo.tpot` is a bare number of a second or more, or `slo.ttft` one of 100 or more
+    (`units.note_bare_limit`; a bare number is seconds: `tpot: 50` planned 50 s a token and `ttft:
+    500` a first token within 500 s, where `plan init` and `plan sweep` said so; `tpot: "50"`,
+    quoted, said nothing)."""
     slo = data.get("slo") if isinstance(data, dict) else None
-    v = slo.get("tpot") if isinstance(slo, dict) else None
-    if isinstance(v, (int, float, str)) and not isinstance(v, bool):   # "50" quoted is a bare number too
-        note_bare_tpot_seconds(f"{where}slo.tpot", str(v))
-    v = slo.get("ttft") if isinstance(slo, dict) else None   # `ttft: 500`: 500 s (note_bare_ttft_seconds)
-    if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-        note_bare_ttft_seconds(f"{where}slo.ttft", str(v))
+    for key in ("tpot", "ttft"):
+        v = slo.get(key) if isinstance(slo, dict) else None
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool):   # "50" quoted is a bare number too
+            note_bare_limit(key, f"{where}slo.{key}", str(v))
 
 
 def _note_percent(field: str, v: Any, what: str) -> None:
@@ -138,10 +137,10 @@ def note_gpu_percents(data: Any, where: str) -> None:
 
 
 def note_slips(data: Any, where: str) -> None:
-    """The notes of values that stand but were likely meant otherwise (`note_bare_tpot`,
+    """The notes of values that stand but were likely meant otherwise (`note_bare_limits`,
     `note_small_percent`, `note_gpu_percents`), once the data is valid: of a value out of its
     domain the error speaks."""
-    note_bare_tpot(data, where)
+    note_bare_limits(data, where)
     note_small_percent(data, where)
     note_gpu_percents(data, where)
 
