@@ -119,17 +119,23 @@ MAX_TABLE_BYTES = 64 << 20   # a table of MAX_ENTRIES texts is a few MB; anythin
 
 
 def _read_table(path: Path):
-    """The marshalled table at `path`, or None when it is not a regular file of at most
-    MAX_TABLE_BYTES: opened without blocking and checked before reading, since a FIFO put in its
-    place made every `plan` command wait forever, and /dev/zero linked there would fill memory."""
+    """The marshalled table at `path`, or None when it is not a regular file of at most MAX_TABLE_BYTES."""
     import marshal
+    return read_regular(path, marshal.load, MAX_TABLE_BYTES)
+
+
+def read_regular(path: Path, load, max_bytes: int | None = None):
+    """`load(file)` of the file at `path`, or None when it is not a regular file (of at most
+    `max_bytes`): opened without blocking and checked on the open file, since a FIFO put in its
+    place made every `plan` command wait forever, and /dev/zero linked there would fill memory.
+    Raises what opening or `load` raises. The caches' one reader (this table, `catalog.cache`'s entries)."""
     import stat
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_TABLE_BYTES:
+        if not stat.S_ISREG(st.st_mode) or (max_bytes is not None and st.st_size > max_bytes):
             return None
-        return marshal.load(f)
+        return load(f)
 
 
 def table_path(command: str) -> Path | None:

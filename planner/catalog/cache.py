@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from planner.codecache import cache_dir, write_atomically
+from planner.codecache import cache_dir, read_regular, write_atomically
 from planner.input.files import MAX_INPUT_BYTES
 
 T = TypeVar("T")
@@ -77,11 +77,9 @@ def cached_load(path: str | Path, kind: str, load: Callable[[], T]) -> T:
     except OSError:   # the file, or a source file keyed on, vanished or cannot be read
         return load()
     try:
-        if stat.S_ISREG(os.stat(entry).st_mode):   # a FIFO put there would block the read
-            with open(entry, "rb") as f:
-                record = pickle.load(f)   # noqa: S301 - our own entry, keyed by content and code
-            if isinstance(record, tuple) and len(record) == 3 and record[:2] == (FORMAT, kind):
-                return record[2]
+        record = read_regular(entry, pickle.load)   # a FIFO put there would block a plain read
+        if isinstance(record, tuple) and len(record) == 3 and record[:2] == (FORMAT, kind):   # our own entry
+            return record[2]
     except Exception:   # noqa: BLE001 - missing, truncated, stale or not an entry: load afresh
         pass
     value = load()
