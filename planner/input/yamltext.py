@@ -140,7 +140,7 @@ def _int(loader, node):
         else:
             decimal = int(text.replace("_", "")) if kind == "an octal" else value   # int() reads 010 as ten
             advice = f"write {value}" + (f", or {decimal} for the decimal number" if decimal != value else "")
-        shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
+        shown = _shown(text)
         raise LegacyNumber(f"{shown} is {kind} number in YAML 1.1 ({shown_value(value)}); {advice}", node.start_mark)
     if ":" in text:
         _base_60(loader.construct_yaml_int(node), text, node)
@@ -157,9 +157,13 @@ def _base_60(value, text: str, node) -> None:
     """Refuse a number written in base 60. The implicit resolvers leave a plain `3:20` text
     (`without_sexagesimal`), but an explicit tag, `!!int 3:20` or `!!float 1:30.5`, still had
     YAML 1.1 read 200 and 90.5 and plan with them at exit 0 (sixth hostile round)."""
-    shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
-    raise LegacyNumber(f"{shown} is a base-60 number in YAML 1.1 ({shown_value(value)}); write {shown_value(value)}",
-                       node.start_mark)
+    raise LegacyNumber(f"{_shown(text)} is a base-60 number in YAML 1.1 ({shown_value(value)}); write "
+                       f"{shown_value(value)}", node.start_mark)
+
+
+def _shown(text: str) -> str:
+    """A scalar's text as a message shows it: at most SHOWN_CHARS characters."""
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
 
 
 def _binary(loader, node):
