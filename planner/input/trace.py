@@ -100,8 +100,9 @@ def _find(header: list[str], kind: str, path: Path) -> int:
                    f"expected one of {', '.join(COLUMNS[kind])} (case-insensitive)")
 
 
-def _time_s(text: str, path: Path, line: int) -> tuple[float, float | None]:
-    """(seconds since the epoch, the timestamp's UTC offset in seconds: None without one)."""
+def _time_s(text: str, path: Path, line: int) -> tuple[float, float | None, bool]:
+    """(seconds since the epoch, the timestamp's UTC offset in seconds: None without one, whether it
+    is a number of seconds rather than an ISO 8601 date-time)."""
     t = text.strip()
     _ascii(t, path, line, "timestamp")
     try:
@@ -115,14 +116,14 @@ def _time_s(text: str, path: Path, line: int) -> tuple[float, float | None]:
         _separator(t, path, line)
         offset = d.utcoffset()
         return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp(), \
-            offset.total_seconds() if offset is not None else None
+            offset.total_seconds() if offset is not None else None, False
     if not math.isfinite(v):
         raise BadInput(f"{path}: line {line}: timestamp {t!r} is not a finite number of seconds")
     if MAX_SECONDS <= abs(v) < 1e19:   # beyond Unix nanoseconds: the span's own check names it
         raise BadInput(f"{path}: line {line}: timestamp {t!r} as seconds falls past the year 9999; plan reads a "
                        f"number as seconds: milliseconds or microseconds (Unix time in ms is 13 digits)? "
                        f"divide the column by 1,000 or 1,000,000")
-    return v, 0.0
+    return v, 0.0, True
 
 
 def _one_clock(zones: dict[bool, tuple[int, str, float | None]], path: Path) -> None:
@@ -205,8 +206,8 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
                 # more fields than the header names: a stray comma, or not the file the header describes
                 if len(row) <= need or len(row) > len(header):
                     raise BadInput(f"{path}: line {n}: {len(row)} fields, the header has {len(header)}")
-                at, offset = _time_s(row[it], path, n)
-                numbers += offset == 0.0 and _is_number(row[it])
+                at, offset, number = _time_s(row[it], path, n)
+                numbers += number
                 zones.setdefault(offset is None, (n, row[it].strip(), offset))
                 times.append(at)
                 offsets.append(offset or 0.0)
@@ -225,14 +226,6 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     if numbers == len(times):
         _note_milliseconds(times, path)
     return np.array(times), np.array(ins, dtype=float), np.array(outs, dtype=float), np.array(offsets)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 # numbers of seconds spanning more than a week at under 0.1 requests/s: what a trace of milliseconds
