@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,9 @@ def test_load_labels_of_a_narrow_qps_sweep_are_told_apart(tmp_path):
     assert labels == ["5", "5.0000005", "5.000001"], out
     page = (tmp_path / "s" / "frontier.html").read_text()
     assert all(f"<td>{x}</td>" in page for x in labels)
+    # the chart's load axis too: its ticks all read '5' in %g
+    ticks = re.findall(r'text-anchor="middle">([0-9.]+)</text>', page)
+    assert len(ticks) > 2 and len(set(ticks)) == len(ticks) and "5.0000002" in ticks, ticks
 
 
 def test_narrow_labels_keep_six_digits_when_they_differ():

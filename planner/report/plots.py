@@ -322,12 +322,13 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
     out = [f'<svg class="panel" xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
            f'viewBox="0 0 {SVG_W} {SVG_H}" font-family="sans-serif" font-size="12">',
            f'<text x="{SVG_W/2}" y="20" text-anchor="middle" font-size="14">{e(_title(sweep, axis))}</text>']
+    xl, yl = distinct_numbers(xt), distinct_numbers(yt)   # a narrow sweep's ticks all read '150' in %g
     for t in xt:
         out.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{MARGIN["t"]}" y2="{MARGIN["t"]+ph}" stroke="#eee"/>'
-                   f'<text x="{sx(t):.1f}" y="{MARGIN["t"]+ph+16}" text-anchor="middle">{t:g}</text>')
+                   f'<text x="{sx(t):.1f}" y="{MARGIN["t"]+ph+16}" text-anchor="middle">{xl[t]}</text>')
     for t in yt:
         out.append(f'<line x1="{MARGIN["l"]}" x2="{MARGIN["l"]+pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
-                   f'<text x="{MARGIN["l"]-6}" y="{sy(t)+4:.1f}" text-anchor="end">{t:g}</text>')
+                   f'<text x="{MARGIN["l"]-6}" y="{sy(t)+4:.1f}" text-anchor="end">{yl[t]}</text>')
     out.append(f'<rect x="{MARGIN["l"]}" y="{MARGIN["t"]}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
     clip = f"plot-{axis}"
     out.append(f'<clipPath id="{clip}"><rect x="{MARGIN["l"]}" y="{MARGIN["t"]}" width="{pw}" height="{ph}"/>'
