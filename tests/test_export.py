@@ -1171,14 +1171,19 @@ def test_a_group_over_two_nodes_runs_on_a_ray_cluster_under_vllm():
 
 
 def test_each_default_image_runs_the_engine_version_whose_flags_are_checked():
-    """The default images' engine versions are those of the flag lists the commands are checked
-    against (the image's own list where the parser's version differs): bumping an image without its
-    flag list would let a flag the image's engine does not know through."""
-    from planner.report.export import DEFAULT_IMAGE
+    """The default images' engine versions (and those inside Dynamo's runtime images) are those of
+    the flag lists the commands are checked against (the image's own list where the parser's
+    version differs): bumping an image without its flag list would let a flag the image's engine
+    does not know through."""
+    from planner.report.export import DEFAULT_IMAGE, DYNAMO_IMAGE, DYNAMO_IMAGE_ENGINE
     for engine, image in DEFAULT_IMAGE.items():
         if engine == "trtllm":   # its list is read from a pinned source commit, not a version
             continue
         version = re.search(r":v?(\d+\.\d+\.\d+)", image).group(1)
+        assert IMAGE_FLAGS.get(engine, FLAGS[engine]) == f"{engine}-{version}.txt", (engine, image)
+    for engine, image in DYNAMO_IMAGE.items():   # Dynamo's runtime images likewise (vLLM 0.11.0; SGLang
+        # 0.5.3.post2, a patch of 0.5.3)
+        version = DYNAMO_IMAGE_ENGINE[image].split(".post")[0]
         assert IMAGE_FLAGS.get(engine, FLAGS[engine]) == f"{engine}-{version}.txt", (engine, image)
     # the SGLang image's list is the older one: every flag the export uses today is in both
     old, new = flag_list("sglang", IMAGE_FLAGS["sglang"]), flag_list("sglang")

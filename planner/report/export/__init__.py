@@ -59,6 +59,11 @@ DEFAULT_IMAGE = {"vllm": "vllm/vllm-openai:v0.11.0", "sglang": "lmsysorg/sglang:
                  "trtllm": "nvcr.io/nvidia/tensorrt-llm/release:1.1.0"}
 DYNAMO_IMAGE = {"vllm": "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0",      # Dynamo's runtime image of each
                 "sglang": "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.6.0"}  # engine its workers run
+# the engine version inside each of Dynamo's runtime images (Dynamo's release-artifacts table,
+# ai-dynamo/dynamo docs of v0.9.0, 2026-02-11): the flag lists the commands are checked against
+# must be that version's (tests/test_export.py ties them)
+DYNAMO_IMAGE_ENGINE = {"nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0": "0.11.0",
+                       "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.6.0": "0.5.3.post2"}
 
 
 def default_model_path(name: str) -> str:
