@@ -367,7 +367,7 @@ def test_a_colocated_pool_whose_ttft_alone_fails_at_its_routed_mix_is_cut():
     assert col and all(st.ttft_s <= 0.2 for st in col)
 
 
-def test_a_colocated_pool_whose_memory_fails_at_its_routed_batch_is_excluded():
+def test_a_colocated_pool_whose_memory_fails_at_its_routed_batch_is_excluded(earlier_ties):
     """A hunt's exit 4 (2026-12-06): Llama-3.1-8B at 315 req/s on MI300X, colocated only, p90 TPOT.
     The MILP's plan routed a TP1 b389 pool a mix whose verified batch held 173.5 GB a card against
     172.8 (its design batch fits); `memory[…]` was not a routed-mix failure, so nothing was

@@ -81,7 +81,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     return p
 
 
-def test_few_sequence_colocated_mean_tpot_against_simulation(tmp_path):
+def test_few_sequence_colocated_mean_tpot_against_simulation(tmp_path, earlier_ties):
     """gpt-oss-120b on H100 at 5 req/s of 2k/500 tokens, mean TPOT ≤ 6 ms: with the batch at the
     mean the plan took eight TP1 instances at 1.8 sequences, 5.71 ms planned and 6.33 simulated
     (SLO broken). At the batch a request sees it planned one TP8 instance (11 sequences) and three

@@ -431,7 +431,7 @@ def test_a_wholly_cached_decode_pool_holds_its_ttft_with_the_slot_hold_verificat
                  "prefix_cache_hit_percent: 100}\nslo: {ttft: 200ms, tpot: 30ms}\ngpus: [h100]\n")
     plan = solve(load_problem(p), str(p))
     assert plan.verification.passed
-    (st,) = [st for sts in plan.pools.values() for st in sts]
-    assert st.ttft_s <= 0.2
+    states = [st for sts in plan.pools.values() for st in sts]
+    assert {st.candidate.role for st in states} == {"decode"} and all(st.ttft_s <= 0.2 for st in states)
     res = simulate(plan_from_dict(plan_json(plan), "r03"), requests=2_000, seed=0)
     assert res.passed and res.ttft.mean <= 0.2

@@ -416,12 +416,15 @@ def test_many_classes_of_one_model_grow_the_services_linearly():
 
 def test_fleets_run_highs_without_primal_heuristics_single_problems_with_them(monkeypatch):
     """The large MILPs (fleets; plans over periods likewise) run HiGHS with its primal heuristics
-    off — the options reach highspy — while a single problem keeps HiGHS's defaults."""
+    off — the options reach highspy — while a single problem keeps them but for feasibility jump,
+    RINS and RENS (`LIGHT_SEARCH`)."""
     from planner.plan import solver
     off = solver._solver("highs", 10.0, 1e-4, False, heuristics=False).optionsDict
     on = solver._solver("highs", 10.0, 1e-4, False).optionsDict
     rules = {"presolve_rule_off": solver.PRESOLVE_RULES_OFF}   # in every solve (plan.solver)
-    assert off == {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False, **rules} and on == rules
+    assert off == {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False, **rules}
+    assert on == {"mip_heuristic_run_feasibility_jump": False, "mip_heuristic_run_rins": False,
+                  "mip_heuristic_run_rens": False, **rules}
     seen: list[bool] = []
     real = milp.solve
 

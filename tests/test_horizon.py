@@ -935,7 +935,7 @@ DIURNAL = [0.55, 0.45, 0.37, 0.32, 0.3, 0.32, 0.38, 0.48, 0.6, 0.72, 0.8, 0.85, 
            0.92, 0.97, 1.0, 0.97, 0.85, 0.7]
 
 
-def test_a_cut_candidate_of_the_static_fleet_is_no_start_for_the_joint_milp():
+def test_a_cut_candidate_of_the_static_fleet_is_no_start_for_the_joint_milp(earlier_ties):
     """A hunt's exit 5 (KeyError in warm_start): with starts priced, the first day plan failed on a
     colocated H100 pool and the cut removed it; the static fleet, solved before the cut, still ran
     that candidate, and the re-solve started the joint MILP from it. A start whose instances are
@@ -1164,7 +1164,7 @@ def test_the_static_fleet_rented_on_demand_keeps_to_the_on_demand_cap():
     assert h.static_peak.nodes.get("h100", (0, 0))[0] * 8 <= 8 and h.static_short is None
 
 
-def test_a_static_colocated_fleet_that_fails_a_lower_load_of_the_peaks_lengths_is_named():
+def test_a_static_colocated_fleet_that_fails_a_lower_load_of_the_peaks_lengths_is_named(earlier_ties):
     """Llama-3.1-8B at 300 req/s at its peak on H100 (three owned nodes dearer than L40S beside
     it): the static fleet's colocated H100 pools run 24.1 ms TPOT at the peak, but at 255 req/s,
     with fewer steps carrying a chunk, 30.3 ms against 30. Periods of the peak's lengths were taken

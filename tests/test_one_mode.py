@@ -119,7 +119,7 @@ def _first_plan(path: Path):
         S.one_mode_at_cost = keep
 
 
-def test_a_plan_in_one_mode_is_not_made_to_mix_when_its_spanning_groups_go():
+def test_a_plan_in_one_mode_is_not_made_to_mix_when_its_spanning_groups_go(earlier_ties):
     """Llama-3.1-70B on L40S with TP16 allowed (a hunt, 2026-12-05): the first plan is prefill/decode
     with two TP16 instances over two 8-card nodes; the stage took a colocated TP8 pool in beside them
     ("serving: mixed") to drop one. A service in one mode keeps it: prefill/decode, one TP16 group."""

@@ -270,7 +270,7 @@ def test_short_answers_percentile_tpot_counts_the_wait_to_join(tmp_path, answer,
     assert sim.passed
 
 
-def test_long_answers_p99_holds_with_the_steps_feedback(tmp_path):
+def test_long_answers_p99_holds_with_the_steps_feedback(tmp_path, earlier_ties):
     """Llama-3.1-8B (FP8) at 8,000-token answers, 20 req/s, p99 TPOT ≤ 10 ms on H100: the steps of
     these decode pools grow with their batch (ε 0.5–0.7: KV reads of 4,500-token contexts), so
     the batch fluctuates more, and more slowly, than M/G/∞ in steps says. Without the feedback

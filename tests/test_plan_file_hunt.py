@@ -25,11 +25,12 @@ def run(*args) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def plan_data(tmp_path_factory) -> dict:
     """The plan of problems/small_model_cheap_card.yaml (llama-3.1-8b on RTX 4090s), served
-    disaggregated: prefill[rtx4090-TP1-B4] ×4, prefill[rtx4090-TP4-B16], decode[rtx4090-TP4-b386]
-    ×2. The hunt's plan was prefill and decode pools; since the embedding and LM-head physics
-    (physics-edges) the example's own plan, at the same 19.84 RMB/h, is a decode pool beside a
-    colocated one, which sglang refuses to export and which has no third pool, so the copy here
-    asks for serving.modes [disaggregated]."""
+    disaggregated: prefill[rtx4090-TP1-B4] ×6 beside decode[rtx4090-TP8-b547] since HiGHS's lighter
+    search (forty-fifth session; before it prefill[rtx4090-TP1-B4] ×4, prefill[rtx4090-TP4-B16],
+    decode[rtx4090-TP4-b386] ×2, at the same cost). The hunt's plan was prefill and decode pools;
+    since the embedding and LM-head physics (physics-edges) the example's own plan, at the same
+    19.84 RMB/h, is a decode pool beside a colocated one, which sglang refuses to export and which
+    has no third pool, so the copy here asks for serving.modes [disaggregated]."""
     d = tmp_path_factory.mktemp("plan")
     out, prob = d / "S.json", d / "small_model_cheap_card.yaml"
     problem = yaml.safe_load((ROOT / "problems" / "small_model_cheap_card.yaml").read_text(encoding="utf-8"))
@@ -192,15 +193,17 @@ def test_numbers_out_of_their_domain_are_refused(tmp_path, plan_data, change, wh
 
 
 def test_a_nan_deep_in_the_file_is_named_by_its_path(tmp_path, plan_data):
-    """Also found: NaN in a pool's or a check's numbers (`pools[2].tpot_mean_s`), which no reader
-    reads but the file carries as the plan's."""
+    """Also found: NaN in a pool's or a check's numbers (`pools[2].tpot_mean_s`, the last pool),
+    which no reader reads but the file carries as the plan's."""
     pools = json.loads(json.dumps(plan_data["pools"]))
-    pools[2]["tpot_mean_s"], pools[2]["cost_per_hour"] = float("inf"), 1.0
+    k = len(pools) - 1
+    assert k >= 1
+    pools[k]["tpot_mean_s"], pools[k]["cost_per_hour"] = float("inf"), 1.0
     code, out = run("export", edited(tmp_path, plan_data, pools=pools), "--target", "vllm", "--out", tmp_path / "o")
-    assert code == 2 and "r.json: pools[2].tpot_mean_s: Infinity; a plan file holds finite numbers" in out, out
-    pools[2]["tpot_mean_s"], pools[2]["cost_per_hour"] = 0.02, -1
+    assert code == 2 and f"r.json: pools[{k}].tpot_mean_s: Infinity; a plan file holds finite numbers" in out, out
+    pools[k]["tpot_mean_s"], pools[k]["cost_per_hour"] = 0.02, -1
     code, out = run("simulate", edited(tmp_path, plan_data, pools=pools), "--requests", "2000")
-    assert code == 2 and "r.json: pools[2].cost_per_hour: -1; a cost or latency is a number, 0 or more" in out, out
+    assert code == 2 and f"r.json: pools[{k}].cost_per_hour: -1; a cost or latency is a number, 0 or more" in out, out
 
 
 # ------------------------------------------------------------------------ slots

@@ -73,7 +73,7 @@ def test_a_percentile_waits_z_times_longer_once_blocked():
     assert w.slot_wait_for_ttft_s(1 / 3, 1.0, 2, 0.0, 1.0) == pytest.approx(math.log(100 / 3), rel=1e-12)
 
 
-def test_a_colocated_pool_near_its_slots_holds_its_ttft_in_simulation(tmp_path, monkeypatch):
+def test_a_colocated_pool_near_its_slots_holds_its_ttft_in_simulation(tmp_path, monkeypatch, earlier_ties):
     """Llama-3.1-8B on H100 at 40 req/s, prompts of 500/8,000 tokens (4:1), answers of 50/400: five
     TP1 colocated instances at 34.7 of their 50 slots, prefill 33 % of their time (z = 1.43). The
     peaked slots wait 41 ms for a slot, and the planned mean TTFT is within 12 % of the simulation's

@@ -122,10 +122,11 @@ def usable_capacity(plan, c) -> tuple[float, float]:
 
 
 def test_the_plan_is_what_the_other_tests_assume(plan, checks):
-    """One rented H100 node (97.20 RMB/h): three TP1 prefill instances of 4 prompts per pass and
-    two TP2 decode instances, since a decode request sees the batch beyond the design one, up to
-    the slots (twenty-third session); two TP2 prefill instances of 16 and one TP4 decode instance
-    from decode pools' slot wait taking the hold that grows as the slots fill (twenty-second
+    """One rented H100 node (97.20 RMB/h): one TP4 prefill instance of 16 prompts per pass and two
+    TP2 decode instances, since HiGHS's lighter search (`solver.LIGHT_SEARCH`, forty-fifth session);
+    three TP1 prefill instances of 4 beside the same decode since a decode request sees the batch
+    beyond the design one, up to the slots (twenty-third session); two TP2 prefill instances of 16
+    and one TP4 decode instance from decode pools' slot wait taking the hold that grows as the slots fill (twenty-second
     session); three TP1 prefill instances of 4 and two TP2 decode instances
     from the prefill queue's wait taking the spread of the prompts' work (2026-12-04; one TP4
     prefill instance of 16 before, with the same decode). Other layouts
@@ -138,7 +139,7 @@ def test_the_plan_is_what_the_other_tests_assume(plan, checks):
     assert plan.verification.passed
     assert {g for g, (r, o) in plan.nodes.items() if r + o} == {"h100"}
     assert sorted((c.role, c.par.tp, c.batch if c.role == "prefill" else 0, n) for c, n in plan.chosen.items()) \
-        == [("decode", 2, 0, 2), ("prefill", 1, 4, 3)]
+        == [("decode", 2, 0, 2), ("prefill", 4, 16, 1)]
 
 
 def test_capacity_checks_recomputed(plan, checks):

@@ -21,6 +21,7 @@ from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, SolverOptions
 from planner.plan import milp
 from planner.plan.candidates import Candidate, CandidateSet
+from planner.plan.consolidate import fewer_pools_at_cost
 from planner.plan.cuts import (
     CUT_RETRIES,
     NO_GOOD_RETRIES,
@@ -137,14 +138,15 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
             m = second
             if below(cost := pulp.value(m.cost), report.objective or 0.0):
                 report = replace(report, objective=cost)
-        chosen: dict[str, dict[Candidate, int]] = {}
-        for i, n in sorted(milp.selection(m).items()):
-            chosen.setdefault(usable[m.service_of[i]].key, {})[m.candidates[i]] = n
-        nodes = trim_nodes(milp.nodes(m), chosen, usable[0].res.gpus)
-        if nodes != milp.nodes(m):
-            report = replace(report, objective=fleet_cost_per_hour(usable[0].res.gpus, nodes))
-        v, pools = _verify(problem, usable, chosen, nodes, report.objective)
-        v = Verification(v.pools, v.checks + tuple(optimality_checks(report, opts)))
+        first = m
+        if isinstance(problem, Problem) and (fewer := fewer_pools_at_cost(
+                m, lambda svcs=usable, r=report, ex=points: build_at_cost(problem, svcs, r, ex),
+                lambda mm: milp.solve(mm, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics),
+                {o.id: o.gpu.node_cards for o in usable[0].res.gpus})) is not None:
+            m = fewer
+        chosen, nodes, report, v, pools = _picked(problem, usable, m, report, opts)
+        if not v.passed and m is not first:   # fewer pools, verified at their loads, break a limit
+            chosen, nodes, report, v, pools = _picked(problem, usable, m := first, report, opts)
         broken = colocated_over_tpot(v)
         if v.passed or not broken or cuts == CUT_RETRIES:
             break
@@ -162,6 +164,19 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
                                  + none_left_after_cut(gone, broken))
         everything = fewer
     return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated, offered, (len(points), cuts))
+
+
+def _picked(problem: Problem | FleetProblem, usable: list[Service], m: milp.Model, report: milp.SolverReport,
+            opts: SolverOptions):
+    """The solved model's plan (instances by service, whole nodes) and its verification."""
+    chosen: dict[str, dict[Candidate, int]] = {}
+    for i, n in sorted(milp.selection(m).items()):
+        chosen.setdefault(usable[m.service_of[i]].key, {})[m.candidates[i]] = n
+    nodes = trim_nodes(milp.nodes(m), chosen, usable[0].res.gpus)
+    if nodes != milp.nodes(m):
+        report = replace(report, objective=fleet_cost_per_hour(usable[0].res.gpus, nodes))
+    v, pools = _verify(problem, usable, chosen, nodes, report.objective)
+    return chosen, nodes, report, Verification(v.pools, v.checks + tuple(optimality_checks(report, opts))), pools
 
 
 # the row of a lexicographic second stage (`one_mode_at_cost`, `fewest_nodes_at_cost`) holding the cost

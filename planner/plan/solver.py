@@ -57,9 +57,21 @@ class WarmHiGHS(pulp.HiGHS):
 # HiGHS without its primal heuristics, for the large MILPs (fleets, plans over periods): their
 # relaxations round to good plans, and the proof, not the search for a plan, is their time. On the
 # fleet benchmark's MILPs of 1,000–31,000 columns this cut the solve by a quarter to a third at the
-# same cost (docs/fleet_bench.md, ninth session). Single problems keep HiGHS's defaults: their
+# same cost (docs/fleet_bench.md, ninth session). Single problems keep them (`LIGHT_SEARCH`): their
 # MILPs take milliseconds, and without heuristics HiGHS lands on other plans of equal cost.
 NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False}
+
+
+# HiGHS's search for the small MILPs (single problems, sweeps, what-ifs): its primal heuristics on
+# but for feasibility jump, RINS and RENS, which on these MILPs (tens to hundreds of columns, ~10 ms
+# each) look for plans the relaxation's rounding and the branching find anyway: the 50-point
+# sweep's HiGHS time 4.5 -> 2.7 s (6.2 -> 4.3 s in all), every cost the same. Where a problem has
+# several plans of equal cost HiGHS returns another of them than with its defaults, no simpler on
+# its own (59 of the sweep's 250 rows, 17 with more pools and 15 with fewer); with the fewer-pools
+# stage after it (`planner.plan.consolidate`) 71 rows move, 35 to fewer pools and 5 to more
+# (docs/fleet_bench.md, forty-fifth session). The same settings return the same plan on every run.
+LIGHT_SEARCH = {"mip_heuristic_run_feasibility_jump": False, "mip_heuristic_run_rins": False,
+                "mip_heuristic_run_rens": False}
 
 
 # HiGHS's presolve rules (`presolve_rule_off`, a bit per rule): bit 5, dominated columns, is off in
@@ -79,7 +91,7 @@ def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool 
     if name == "highs":
         cls = WarmHiGHS if warm else pulp.HiGHS
         return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, gapAbs=gap_abs,
-                   presolve_rule_off=PRESOLVE_RULES_OFF, **({} if heuristics else NO_HEURISTICS))
+                   presolve_rule_off=PRESOLVE_RULES_OFF, **(LIGHT_SEARCH if heuristics else NO_HEURISTICS))
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm,
                              gapAbs=gap_abs)
 
@@ -89,8 +101,8 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
           heuristics: bool = True) -> SolverReport:
     """Run HiGHS (default) or CBC on `m` (a built milp.Model: its `prob` and `cost`); normalise the
     outcome into a SolverReport. `warm`: start from the variables' current values; `gap_abs`: an
-    absolute gap in the objective's units (None: the relative `gap` alone); `heuristics` False:
-    HiGHS without its primal heuristics (`NO_HEURISTICS`; CBC ignores it)."""
+    absolute gap in the objective's units (None: the relative `gap` alone); `heuristics`: HiGHS's
+    primal heuristics but three (`LIGHT_SEARCH`), or False: none (`NO_HEURISTICS`; CBC ignores both)."""
     t0 = time.perf_counter()
     for attempt in range(2):
         with quiet_stdout(True, to_stderr=verbose):
