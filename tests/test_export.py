@@ -930,7 +930,8 @@ def test_a_wholly_cached_plan_of_decode_pools_alone_exports_plain_vllm_servers(t
 def test_the_readme_counts_the_cards_the_pools_hold(value):
     """An edited `totals.cards` (a boolean, a negative or huge count, a missing GPU type) was copied
     into the export's README as the plan's cards (hostile-input hunt, 2026-12-04); the README
-    states what the pools hold (14 RTX 4090s: six 1-card prefill and one TP8 decode instances; 16
+    states what the pools hold (12 RTX 4090s: six 1-card prefill and three TP2 decode instances
+    since the forty-fifth session's fewer-pools stage; 14 before, one TP8 decode instance; 16
     between 2026-12-05's refit and its one-mode stage, two TP2 decode and six TP2 colocated
     instances; 14 before) whatever `totals` says."""
     d = plan("small_model_cheap_card")
@@ -938,9 +939,9 @@ def test_the_readme_counts_the_cards_the_pools_hold(value):
         d["totals"]["cards"] = {}
     else:
         d["totals"]["cards"]["rtx4090"] = value
-    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 14
+    assert sum(p["instances"] * p["cards_per_instance"] for p in d["pools"]) == 12
     readme = render(d, "vllm", source="p.json")["README.txt"]
-    assert "  cards per GPU type: rtx4090 14\n" in readme
+    assert "  cards per GPU type: rtx4090 12\n" in readme
 
 
 def test_the_engine_option_offers_only_what_manifests_can_run(tmp_path):
