@@ -53,6 +53,22 @@ def test_the_page_renders_and_its_controls_work(page, tmp_path):
     assert "Key: where the optimum" in dom and "the problem's target" in dom
 
 
+def test_a_narrow_sweeps_tick_labels_stay_inside_the_chart(tmp_path):
+    """`--qps 150:150.0001`: the last tick label, centred on the panel's right edge, ran past the
+    SVG's and was cut to '150.000'. Chromium lays the labels out; the self-test checks their boxes."""
+    if BROWSER is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    path = ROOT / "problems" / "deepseek_qps.yaml"
+    sweep = run_sweep(load_problem(path), str(path), [parse_axis("qps", "150:150.0001", 7)], workers=1,
+                      per_gpu=False)
+    html = tmp_path / "frontier.html"
+    html.write_text(render_html(sweep), encoding="utf-8")
+    m = re.search(r'<pre id="selftest">(.*?)</pre>', dump_dom(html.as_uri() + "#selftest", tmp_path / "profile"), re.S)
+    assert m, "the self-test did not run (no script output in the DOM)"
+    got = dict(line.split(" ", 1) for line in m.group(1).strip().splitlines())
+    assert got["xticks"] == "7 inside 7", got   # 6 inside of 7 before
+
+
 def test_a_problem_name_opening_an_html_comment_leaves_the_scripts_running(tmp_path):
     """The sweep's JSON sits in a <script type="application/json"> block with only '</' escaped: a
     problem named '<!--<script>' put HTML's tokenizer into its escaped script states, the block's

@@ -94,6 +94,26 @@ def test_load_labels_of_a_narrow_qps_sweep_are_told_apart(tmp_path):
     assert len(ticks) > 2 and len(set(ticks)) == len(ticks) and "5.0000002" in ticks, ticks
 
 
+def test_a_narrow_sweeps_last_tick_stays_on_the_page_and_its_tooltips_tell_loads_apart(tmp_path):
+    """`--qps 150:150.0001`: the last tick, '150.0001', was centred on the panel's right edge and
+    ran past the SVG's (Chromium showed '150.000'); it now ends at its tick. The points' tooltips
+    all read '150 req/s' (%g) while the ticks and the table told the loads apart."""
+    code, out = run("sweep", write(tmp_path, SMALL), "--qps", "5:5.000001", "--points", "3", "--out", tmp_path / "s")
+    assert code == 0, out
+    page = (tmp_path / "s" / "frontier.html").read_text()
+    ticks = re.findall(r'<text class="xtick" x="([0-9.]+)" y="[0-9.]+" text-anchor="(\w+)">([0-9.]+)</text>', page)
+    assert ticks[-1] == ("840.0", "end", "5.0000012"), ticks   # the plot's right edge, 20 px inside the SVG's
+    assert {a for _, a, _ in ticks[:-1]} == {"middle"}, ticks
+    tips = re.findall(r'data-tip="[^"]*?(\S+) req/s\n', page)
+    assert tips == ["5", "5.0000005", "5.000001"], tips
+
+
+def test_a_tick_label_is_centred_unless_it_would_pass_the_right_edge():
+    from planner.report.plots import tick_anchor
+    assert [tick_anchor(840.0, s) for s in ("200", "1000", "150.0001")] == ["middle", "middle", "end"]
+    assert tick_anchor(455.0, "150.00004") == "middle"
+
+
 def test_narrow_labels_keep_six_digits_when_they_differ():
     from planner.report.format import distinct_numbers
     assert distinct_numbers([5.0, 7.5, 10.0]) == {5.0: "5", 7.5: "7.5", 10.0: "10"}

@@ -69,6 +69,8 @@ if (location.hash === '#selftest') {
     .map(r => parseFloat(r.children[col].textContent)).filter(v => !isNaN(v));
   out.push('sorted ' + vals.every((v, i) => i === 0 || vals[i - 1] <= v));
   out.push('bbox ' + Math.round(svg.querySelector('g.curve polyline').getBBox().width));
+  const w = svg.width.baseVal.value, ticks = [...document.querySelectorAll('text.xtick')].map(t => t.getBBox());
+  out.push('xticks ' + ticks.length + ' inside ' + ticks.filter(b => b.x >= 0 && b.x + b.width <= w).length);
   const pre = document.createElement('pre'); pre.id = 'selftest'; pre.textContent = out.join('\\n');
   document.body.appendChild(pre);
 }

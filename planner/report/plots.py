@@ -140,7 +140,7 @@ def _title(sweep: Sweep, axis: str) -> str:
     r = sweep.rows[0]
     fixed = {"tpot": r.tpot_limit_s, "ttft": r.ttft_limit_s, "qps": r.qps}
     fixed.update({a.name: a.values[-1] for a in sweep.axes})
-    held = [f"{k.upper()} ≤ {_fmt_axis(k, v)}" if k != "qps" else _fmt_axis(k, v)
+    held = [f"{k.upper()} ≤ {_fmt_axis(k, v)}" if k != "qps" else _fmt_axis(k, v, load_labels(sweep))
             for k, v in fixed.items() if k != axis]
     if sweep.horizon_hours is not None:   # a load profile: qps is its reference (workload.qps)
         held = [h + f" ref., {sweep.horizon_hours:g} h profile" if h.endswith("req/s") else h for h in held]
@@ -164,26 +164,31 @@ PNG_CHANGES = 30          # plan changes listed under the PNG chart; frontier.ht
 CHANGE_LINE_IN = 0.125    # height of one listed line (7 pt monospace), inches
 
 
-def _fmt_axis(axis: str, v: float | None) -> str:
+def _fmt_axis(axis: str, v: float | None, loads: dict[float, str] | None = None) -> str:
+    """A value of an axis, a load in `loads`' digits (in %g a narrow sweep's tooltips all read 150)."""
     if v is None:   # a plan without that latency (no pool prefills, or none decodes): it was a TypeError
         return "–"
-    return f"{v:g} req/s" if axis == "qps" else format_time(v)
+    return f"{(loads or {}).get(v, f'{v:g}')} req/s" if axis == "qps" else format_time(v)
 
 
-def _limits(r: Row, swept: list[str]) -> str:
-    """The swept limits of a row only, e.g. 'TPOT ≤ 50 ms'."""
-    vals = {"tpot": r.tpot_limit_s, "ttft": r.ttft_limit_s, "qps": r.qps}
-    return ", ".join(f"{k.upper()} ≤ {_fmt_axis(k, vals[k])}" if k != "qps" else _fmt_axis(k, vals[k])
-                     for k in swept)
+def load_labels(sweep: Sweep) -> dict[float, str]:
+    """Each load of the sweep (and its target) in the digits that tell them apart, as the table's."""
+    return distinct_numbers([r.qps for r in sweep.rows] + [v for k, v in sweep.target if k == "qps"])
 
 
-def _achieved(r: Row, swept: list[str]) -> str:
+def _limits(r: Row, loads: dict[float, str]) -> str:
+    """A row's limits, e.g. 'TPOT ≤ 50 ms, TTFT ≤ 2 s, 150.00002 req/s' (Row.limits in %g)."""
+    return (f"TPOT ≤ {format_time(r.tpot_limit_s)}, TTFT ≤ {format_time(r.ttft_limit_s)}, "
+            f"{_fmt_axis('qps', r.qps, loads)}")
+
+
+def _achieved(r: Row, swept: list[str], loads: dict[float, str] | None = None) -> str:
     """What a row's plan achieves on the swept axes (the charts' x values), e.g. 'TPOT 45.8 ms
     (limit 49.0 ms)': plan changes are labelled where they sit on the chart."""
     got = {"tpot": r.tpot_s, "ttft": r.ttft_s, "qps": r.qps}
     lim = {"tpot": r.tpot_limit_s, "ttft": r.ttft_limit_s}
     return ", ".join(f"{k.upper()} {_fmt_axis(k, got[k])} (limit {_fmt_axis(k, lim[k])})" if k != "qps"
-                     else _fmt_axis(k, got[k]) for k in swept)
+                     else _fmt_axis(k, got[k], loads) for k in swept)
 
 
 def target_x(sweep: Sweep, axis: str) -> float | None:
@@ -216,6 +221,7 @@ def render_png(sweep: Sweep) -> bytes:
     series_of = lettered_panels(sweep)
     axes_names = list(series_of)
     all_changes = [c for ss in series_of.values() for s in ss for c in s.changes]
+    loads = load_labels(sweep)
     shown = min(len(all_changes), PNG_CHANGES)
     listed = (shown + 3) * CHANGE_LINE_IN if shown else 0.0   # the list, its two headings and a '… more' line
     # the figure grows with the list: a fixed height left the panels a negative share from ~53 changes on,
@@ -240,7 +246,7 @@ def render_png(sweep: Sweep) -> bytes:
         tx = target_x(sweep, axis)
         if tx is not None:
             ax.axvline(tx, color="#555555", linestyle="--", linewidth=1.0, zorder=1,
-                       label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis])})")
+                       label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis], loads)})")
         ax.set_xlabel(X_LABEL[axis])
         ax.set_ylabel(f"{sweep.currency} per million output tokens")
         empty = empty_note(sweep, axis, series)
@@ -257,7 +263,7 @@ def render_png(sweep: Sweep) -> bytes:
         ax.legend(fontsize=8, loc="upper left")
     if all_changes:
         swept = [a.name for a in sweep.axes]
-        lines = [f"{letter}  {_achieved(r, swept)}  {r.cost_per_million_output_tokens:6,.2f}  {r.fleet}"
+        lines = [f"{letter}  {_achieved(r, swept, loads)}  {r.cost_per_million_output_tokens:6,.2f}  {r.fleet}"
                  for letter, _, _, r in all_changes[:PNG_CHANGES]]
         if len(all_changes) > PNG_CHANGES:
             lines.append(f"… {len(all_changes) - PNG_CHANGES} more in frontier.html")
@@ -294,10 +300,16 @@ def nice_ticks(lo: float, hi: float, n: int = TICKS) -> list[float]:
     return [start + i * step for i in range(int(math.ceil((hi - start) / step)) + 1)]
 
 
-def _tooltip(r: Row, currency: str) -> str:
+def tick_anchor(x: float, label: str) -> str:
+    """Centred on its tick, or ending at it where centred it would run past the SVG's right edge (a
+    narrow sweep's last tick was cut to '150.000'); 0.65 em a character, over a digit's 0.636."""
+    return "end" if x + 0.65 * 12 * len(label) / 2 > SVG_W - 2 else "middle"
+
+
+def _tooltip(r: Row, currency: str, loads: dict[float, str]) -> str:
     tpot = f"{r.tpot_s * 1e3:.1f} ms ({r.interactivity:.1f} tok/s/user)" if r.tpot_s else "- (no decode)"
     ttft = f"{r.ttft_s:.2f} s" if r.ttft_s is not None else "-"
-    return (f"{_label(r.curve)}\n{r.limits()}\nachieved TPOT {tpot}, TTFT {ttft}\n"
+    return (f"{_label(r.curve)}\n{_limits(r, loads)}\nachieved TPOT {tpot}, TTFT {ttft}\n"
             f"{per_million(r.cost_per_million_output_tokens)} {currency}/M output tokens, "
             f"{r.cost_per_hour:,.0f} {currency}/h\n{r.plan}")
 
@@ -318,14 +330,15 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
     def sy(y: float) -> float:
         return MARGIN["t"] + ph - (y - y0) / (y1 - y0) * ph
 
-    e = html.escape
+    e, loads = html.escape, load_labels(sweep)
     out = [f'<svg class="panel" xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
            f'viewBox="0 0 {SVG_W} {SVG_H}" font-family="sans-serif" font-size="12">',
            f'<text x="{SVG_W/2}" y="20" text-anchor="middle" font-size="14">{e(_title(sweep, axis))}</text>']
     xl, yl = distinct_numbers(xt), distinct_numbers(yt)   # a narrow sweep's ticks all read '150' in %g
     for t in xt:
         out.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{MARGIN["t"]}" y2="{MARGIN["t"]+ph}" stroke="#eee"/>'
-                   f'<text x="{sx(t):.1f}" y="{MARGIN["t"]+ph+16}" text-anchor="middle">{xl[t]}</text>')
+                   f'<text class="xtick" x="{sx(t):.1f}" y="{MARGIN["t"]+ph+16}" '
+                   f'text-anchor="{tick_anchor(sx(t), xl[t])}">{xl[t]}</text>')
     for t in yt:
         out.append(f'<line x1="{MARGIN["l"]}" x2="{MARGIN["l"]+pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
                    f'<text x="{MARGIN["l"]-6}" y="{sy(t)+4:.1f}" text-anchor="end">{yl[t]}</text>')
@@ -348,7 +361,7 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
         out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
                    f'y2="{MARGIN["t"]+ph}" stroke="#555" stroke-dasharray="5,4"/>'
                    f'<text x="{side[0]:.1f}" y="{MARGIN["t"]+ph-6}" text-anchor="{side[1]}" fill="#555">'
-                   f'the problem\'s target ({e(_fmt_axis(axis, dict(sweep.target)[axis]))})</text>')
+                   f'the problem\'s target ({e(_fmt_axis(axis, dict(sweep.target)[axis], loads))})</text>')
     out.append(f'<text x="{MARGIN["l"]+pw/2}" y="{SVG_H-10}" text-anchor="middle">{e(X_LABEL[axis])}</text>')
     out.append(f'<text transform="translate(16,{MARGIN["t"]+ph/2}) rotate(-90)" text-anchor="middle">'
                f'{e(sweep.currency)} per million output tokens</text>')
@@ -359,7 +372,7 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
         out.append(f'<g class="curve" data-curve="{e(s.curve)}" clip-path="url(#{clip})"><polyline points="{pts}" '
                    f'fill="none" stroke="{c}" stroke-width="{width}"/>')
         for x, y, r in s.points:
-            tip = e(_tooltip(r, sweep.currency))
+            tip = e(_tooltip(r, sweep.currency, loads))
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{5 if s.curve == ALL else 4}" fill="{c}" '
                        f'data-tip="{tip}"><title>{tip}</title></circle>')
         for letter, x, y, _ in s.changes:   # a letter at the panel's edge toward the inside (the clip cut it)
@@ -376,19 +389,16 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
     return "\n".join(out)
 
 
-
-
-
 def _key(sweep: Sweep) -> str:
     """The optimum's plan changes, lettered as on the charts: what each achieves, its price, its
     GPU types per role (the key the PNG prints under the chart)."""
-    e = html.escape
+    e, loads, swept = html.escape, load_labels(sweep), [a.name for a in sweep.axes]
     changes = [c for ss in lettered_panels(sweep).values() for s in ss for c in s.changes]
     if not changes:
         return ""
-    swept = [a.name for a in sweep.axes]
-    items = "".join(f"<li><b>{letter}</b> {e(_achieved(r, swept))}: {per_million(r.cost_per_million_output_tokens)} "
-                    f"{e(sweep.currency)}/M output tokens; {e(r.fleet)}</li>" for letter, _, _, r in changes)
+    items = "".join(f"<li><b>{letter}</b> {e(_achieved(r, swept, loads))}: "
+                    f"{per_million(r.cost_per_million_output_tokens)} {e(sweep.currency)}/M output tokens; "
+                    f"{e(r.fleet)}</li>" for letter, _, _, r in changes)
     return (f"<h2>Key: where the optimum's plan changes</h2><ul class=\"key\">{items}</ul>"
             "<p>P prefill, D decode, C colocated (aggregated); GPU types per role.</p>")
 
