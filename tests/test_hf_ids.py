@@ -101,7 +101,8 @@ def test_an_output_never_replaces_the_profile_or_cached_config_a_problem_reads_b
     config = fake_cache(tmp_path / "hub", "acme/tiny", LLAMA_8B)
     prof = tmp_path / "catalogs" / "calibration" / "mine.yaml"
     prof.parent.mkdir(parents=True)
-    prof.write_text((ROOT / "catalogs" / "calibration" / "default.yaml").read_text())
+    prof.write_text((ROOT / "catalogs" / "calibration" / "default.yaml").read_text()   # a profile's name is its file's
+                    .replace("\nname: default\n", "\nname: mine\n"))
     p = tmp_path / "p.yaml"
     p.write_text("model: acme/tiny\nworkload: {qps: 10, input_tokens: 1000, output_tokens: 200}\n"
                  "slo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\ncalibration: mine\n")

@@ -170,3 +170,54 @@ def test_a_gpu_in_full_width_or_capitals_is_offered_its_catalog_id(tmp_path, wri
     are compared in Unicode compatibility form and any case (round eight left this)."""
     code, out = run("solve", write(tmp_path, {**SMALL, "gpus": [written]}))
     assert code == 2 and f"unknown GPU {written!r}" in out and out.rstrip().endswith(offered), out
+
+
+def _profile(tmp_path, stem: str, inner: str) -> Path:
+    here = tmp_path / "catalogs" / "calibration"
+    here.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "catalogs" / "calibration" / "vllm.yaml").read_text()
+    return write(here, text.replace("\nname: vllm\n", f"\nname: {inner}\n"), f"{stem}.yaml")
+
+
+def test_a_profile_whose_name_is_not_its_files_is_refused_by_name(tmp_path, monkeypatch):
+    """catalogs/calibration/mine.yaml holding `name: prod`: `calibration: mine` planned at exit 0
+    and every plan printed 'calibration: prod', a name no problem could give (unknown profile)."""
+    monkeypatch.chdir(tmp_path)
+    _profile(tmp_path, "mine", "prod")
+    code, out = run("solve", write(tmp_path, SMALL), "--calibration", "mine")
+    assert code == 2, out
+    assert (f"{tmp_path}/catalogs/calibration/mine.yaml: name: 'prod' differs from the file's name 'mine'; "
+            "problems name a profile by its file (calibration: mine) and plans print its name: write name: mine, "
+            "or rename the file to prod.yaml") in " ".join(out.split()), out
+    _profile(tmp_path, "prod", "prod")   # the fix it names plans
+    code, out = run("solve", write(tmp_path, SMALL), "--calibration", "prod")
+    assert code == 0 and "calibration: prod " in out, out
+
+
+def test_a_profile_named_by_path_keeps_the_name_plan_calibrate_gave_it(tmp_path, monkeypatch):
+    """`plan calibrate --out mine.yaml --name prod` writes name: prod on purpose; given by path, it plans."""
+    monkeypatch.chdir(tmp_path)
+    p = _profile(tmp_path, "mine", "prod")
+    code, out = run("solve", write(tmp_path, SMALL), "--calibration", p)
+    assert code == 0 and "calibration: prod " in out, out
+
+
+def test_every_shipped_profile_is_named_as_its_file():
+    from planner.catalog.calibration import CALIBRATION_DIR, load_calibration
+    stems = sorted(q.stem for q in CALIBRATION_DIR.glob("*.yaml"))
+    assert stems == ["default", "roofline", "sglang", "trtllm", "vllm"]
+    assert [load_calibration(s).name for s in stems] == stems
+
+
+def test_calibrate_refuses_a_name_unlike_its_file_among_the_profiles(tmp_path, monkeypatch):
+    """`plan calibrate --out catalogs/calibration/mine.yaml --name prod` would write a profile that
+    `calibration: mine` refuses and `calibration: prod` cannot find: refused before any fitting."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "catalogs" / "calibration").mkdir(parents=True)
+    runs = write(tmp_path, "x\n", "runs.csv")
+    code, out = run("calibrate", runs, "--out", "catalogs/calibration/mine.yaml", "--name", "prod")
+    assert code == 2, out
+    assert ("--name prod: the profile goes to catalogs/calibration/mine.yaml, where problems name it by its file "
+            "(calibration: mine) and a profile's name must be its file's; drop --name, or write --out "
+            "catalogs/calibration/prod.yaml") in " ".join(out.split()), out
+    assert not (tmp_path / "catalogs" / "calibration" / "mine.yaml").exists()

@@ -222,7 +222,8 @@ def test_a_profile_calibrated_into_the_working_directory_is_found_by_name(tmp_pa
     assert r.exit_code == 2 and "unknown calibration profile 'mine'" in r.output, r.output
     mine = tmp_path / "catalogs" / "calibration" / "mine.yaml"
     mine.parent.mkdir(parents=True)
-    mine.write_text((CALIBRATION_DIR / "vllm.yaml").read_text())
+    mine.write_text((CALIBRATION_DIR / "vllm.yaml").read_text()   # as plan calibrate writes it: named as its file
+                    .replace("\nname: vllm\n", "\nname: mine\n"))
     r = CliRunner().invoke(main, ["solve", problem, "--calibration", "mine", "--json"])
     assert r.exit_code == 0, r.output
     shipped = CliRunner().invoke(main, ["solve", problem, "--calibration", "vllm", "--json"])

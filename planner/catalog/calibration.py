@@ -247,7 +247,13 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
         raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
                        + ", ".join(names) + " (shipped, and catalogs/calibration/ in the working directory)."
                        + suggest(name_or_path, names))
-    return _load_calibration_file(str(found))
+    calib = _load_calibration_file(str(found))
+    if found.stem == name_or_path and calib.name != name_or_path:   # by name: the file's stem and its name: agree
+        # the problem said `calibration: mine` and every plan printed the inner name, which no problem could name
+        raise BadInput(f"{found}: name: {calib.name!r} differs from the file's name {found.stem!r}; problems name "
+                       f"a profile by its file (calibration: {found.stem}) and plans print its name: write "
+                       f"name: {found.stem}, or rename the file to {calib.name}.yaml")
+    return calib
 
 
 def profile_file(name_or_path: str) -> Path | None:

@@ -137,6 +137,11 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     if not by and shipped.exists() and out_p.resolve() != shipped.resolve():
         raise BadInput(f"--name {name or out_p.stem}: the name of a shipped profile ({shipped.name}); plans made with "
                        f"this fit would print it as that one: give it a name of its own (--name)")
+    if not by and name and name != out_p.stem and out_p.parent.resolve() in (
+            (CATALOG_DIR / "calibration").resolve(), (Path.cwd() / "catalogs" / "calibration").resolve()):
+        raise BadInput(f"--name {name}: the profile goes to {out}, where problems name it by its file "
+                       f"(calibration: {out_p.stem}) and a profile's name must be its file's; drop --name, "
+                       f"or write --out {out_p.with_name(name + out_p.suffix)}")
     points, report = load_points(files, deployment)
     if not points:   # the fit's own message pointed to a summary no one printed
         raise BadInput(f"{', '.join(files)}: no measured point to fit ("
