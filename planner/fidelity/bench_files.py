@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +40,7 @@ from pydantic import Field, field_validator
 from planner.catalog.schemas import Model, load_gpus, load_models, model_key
 from planner.errors import BadInput, shown_text, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
+from planner.fidelity.run_values import DECIMAL, cap, concurrency, e2e_latency_s, number, optional, paced
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
 from planner.input.load import other_kind
@@ -144,84 +144,6 @@ def load_deployment(path: str | Path) -> BenchDeployment:
 
 
 # ------------------------------------------------------------------------------ one run → Point
-def _num(d: dict, key: str, where: str) -> float:
-    """A positive finite number at d[key]; BadInput naming file and field otherwise."""
-    if (v := _opt(d, key)) is None:
-        raise BadInput(f"{where}: {key}: expected a positive finite number, got {_shown(d.get(key, ...))}")
-    return v
-
-
-def _shown(v: object, most: int = 40) -> str:
-    """repr(v), a long one cut; JSON's null and a key left out (`...`) in words (both read 'got None')."""
-    r = "null" if v is None else "nothing (the key is missing)" if v is ... else repr(v)
-    return r if len(r) <= most else f"{r[:most]}… ({len(r):,} characters)"
-
-
-def _opt(d: dict, key: str) -> float | None:
-    """d[key] when it is a positive finite number, else None (the tools write null or 'inf')."""
-    v = d.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
-        return None
-    try:
-        return float(v)
-    except OverflowError:   # a JSON integer of 309 digits or more is no float (it was exit 5)
-        return None
-
-
-DECIMAL = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)   # as a CSV cell writes it (not '٣٢')
-
-
-def _paced(d: dict, key: str, where: str) -> bool:
-    """Whether a run was paced at a finite request rate: a positive number; null, absent, 'inf' or
-    Infinity (SGLang) is no pacing; anything else is BadInput (-1 and 'fast' were read as none)."""
-    v = d.get(key)
-    if v is None or (isinstance(v, str) and v.strip().lower() in ("inf", "infinity")) or v == float("inf"):
-        return False
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
-        raise BadInput(f"{where}: {key}: {v!r} is not a request rate (a positive number of requests a second, "
-                       f"or inf for a run without pacing)")
-    return True
-
-
-def _cap(d: dict, key: str, where: str) -> float | None:
-    """A run's concurrency cap: None where the tool writes none (null, absent, 'inf': a rate-only
-    run), else a positive number; anything else is BadInput (a cap of -4 or '8' was read as no cap,
-    where the minimal CSV refuses the same value)."""
-    v = d.get(key)
-    if v is None or v == "inf" or (isinstance(v, float) and v == float("inf")):
-        return None
-    top = RUN_DOMAIN["concurrency"][2]
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 1 <= v <= top or v != int(v):
-        raise BadInput(f"{where}: {key}: {v!r} is not a number of requests in flight (a whole number from 1 to "
-                       f"{top:g}, the tools' --max-concurrency, or null for a run without a cap)")
-    return float(v)
-
-
-def _concurrency(max_conc: float | None, sent: float | None, throughput: float | None,
-                 e2e_s: float | None, paced: bool = False) -> float | str:
-    """Requests in flight: the run's cap (at most the requests sent), else Little's law
-    (request throughput × mean end-to-end latency), else the reason the point is dropped. A run
-    `paced` at a finite request rate keeps fewer in flight than its cap when the rate is below
-    what the cap would carry: the lesser of the two (`--request-rate 1 --max-concurrency 256` with
-    0.99 req/s at 2.45 s each, 2.4 in flight, was read as 256, decode tokens/s per GPU 100× over)."""
-    little = throughput * e2e_s if throughput is not None and e2e_s is not None else None
-    if paced and max_conc is not None and little is None:   # the cap alone is no count: 105× over
-        return "paced run with a concurrency cap but without throughput and latency (concurrency unknown)"
-    if max_conc is not None:
-        cap = min(max_conc, sent) if sent is not None else max_conc
-        return min(cap, little) if paced and little is not None else cap
-    if little is not None:
-        return little
-    return "rate-only run without end-to-end latency (concurrency unknown)"
-
-
-def e2e_latency_s(measured_s: float | None, ttft_s: float, tpot_s: float, osl: float) -> float:
-    """A request's mean end-to-end latency: the file's, else TTFT + TPOT·(osl − 1), what the tools
-    define TPOT by ((e2e − TTFT)/(output − 1) a request; exact for answers of one length). vLLM
-    writes `mean_e2el_ms` only when `--percentile-metrics` names e2el, which its default does not."""
-    return measured_s if measured_s is not None else ttft_s + tpot_s * max(osl - 1.0, 0.0)
-
-
 def _model_of(dep: BenchDeployment, hf_id: Any, models: dict[str, Model], where: str) -> str:
     """Catalog model id: the deployment's, else the file's Hugging Face id mapped to the catalog.
     BadInput when both name catalog models and they differ (a deployment YAML of another run)."""
@@ -278,14 +200,14 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
 def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
                pid: str, origin: str) -> Point | str:
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
-    done = _num(d, "completed", where)
-    e2e_ms = _opt(d, e2e_key)
-    isl, osl = _num(d, "total_input_tokens", where) / done, _num(d, "total_output_tokens", where) / done
-    ttft_s, tpot_s = _num(d, "mean_ttft_ms", where) * MS, _num(d, "mean_tpot_ms", where) * MS
-    c = _concurrency(_cap(d, "max_concurrency", where), _opt(d, "num_prompts") or done,
-                     _opt(d, "request_throughput"),
-                     e2e_latency_s(e2e_ms * MS if e2e_ms is not None else None, ttft_s, tpot_s, osl),
-                     paced=_paced(d, "request_rate", where))   # the tools write inf for no pacing
+    done = number(d, "completed", where)
+    e2e_ms = optional(d, e2e_key)
+    isl, osl = number(d, "total_input_tokens", where) / done, number(d, "total_output_tokens", where) / done
+    ttft_s, tpot_s = number(d, "mean_ttft_ms", where) * MS, number(d, "mean_tpot_ms", where) * MS
+    c = concurrency(cap(d, "max_concurrency", where), optional(d, "num_prompts") or done,
+                    optional(d, "request_throughput"),
+                    e2e_latency_s(e2e_ms * MS if e2e_ms is not None else None, ttft_s, tpot_s, osl),
+                    paced=paced(d, "request_rate", where))   # the tools write inf for no pacing
     if isinstance(c, str):
         return c
     return make_point(where=where, pid=pid, origin=origin, dep=dep,
@@ -302,7 +224,7 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
             return None
         if unit is not None and m.get("unit") != unit:
             raise BadInput(f"{where}: {name}.unit: {m.get('unit')!r}, expected {unit!r}")
-        return _opt(m, "avg")
+        return optional(m, "avg")
 
     def need(name: str, unit: str | None = None) -> float:
         v = stat(name, unit)
@@ -320,10 +242,10 @@ def genai_perf_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, 
     isl, osl = need("input_sequence_length"), need("output_sequence_length")
     ttft_s, tpot_s = need("time_to_first_token", "ms") * MS, need("inter_token_latency", "ms") * MS
     # aiperf paces at --request-rate under a --concurrency ceiling (genai-perf takes one or the other)
-    c = _concurrency(_cap(load, "concurrency", f"{where}: {key}"), _opt(load, "request_count"),
-                     stat("request_throughput"),
-                     e2e_latency_s(latency * MS if latency else None, ttft_s, tpot_s, osl),
-                     paced=_paced(load, "request_rate", f"{where}: {key}"))
+    c = concurrency(cap(load, "concurrency", f"{where}: {key}"), optional(load, "request_count"),
+                    stat("request_throughput"),
+                    e2e_latency_s(latency * MS if latency else None, ttft_s, tpot_s, osl),
+                    paced=paced(load, "request_rate", f"{where}: {key}"))
     if isinstance(c, str):
         return c
     endpoint = cfg.get("endpoint") if isinstance(cfg.get("endpoint"), dict) else {}
@@ -350,7 +272,7 @@ def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Mo
         s = m.get("successful") if isinstance(m, dict) else None
         if not isinstance(s, dict):
             raise BadInput(f"{where}: metrics.{name}.successful: missing")
-        return _num(s, "mean", f"{where}: metrics.{name}.successful")
+        return number(s, "mean", f"{where}: metrics.{name}.successful")
 
     cfg = b.get("config") if isinstance(b.get("config"), dict) else {}
     strategy = cfg.get("strategy") if isinstance(cfg.get("strategy"), dict) else {}
@@ -362,7 +284,7 @@ def _guidellm_run(b: Any, where: str, dep: BenchDeployment, models: dict[str, Mo
     if kind == "synchronous":
         c: float = 1.0
     elif kind == "concurrent":
-        c = _num(strategy, "streams", f"{where}: config.strategy")
+        c = number(strategy, "streams", f"{where}: config.strategy")
         if c != int(c):   # as vLLM's max_concurrency: 2.5 streams is no run GuideLLM makes
             raise BadInput(f"{where}: config.strategy: streams: {c:g} is not a whole number of concurrent streams")
     elif kind in GUIDELLM_RATE_KINDS:   # what the run held in flight
