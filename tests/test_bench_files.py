@@ -999,3 +999,23 @@ def test_the_validate_table_widens_its_model_and_gpu_columns_to_fit_them():
         at = head.index(f" {col} ") + 1
         assert all(ln[at - 1] == " " and ln[at] != " " for ln in rows), col
     assert all(len(ln) == len(head) for ln in rows)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"completed": 99.5}, "completed: 99.5 is not a whole number of requests"),
+    ({"completed": 400}, "completed: 400 requests, more than the 320 sent (num_prompts): not the result of one run"),
+])
+def test_a_completed_count_no_run_gives_is_refused(tmp_path, changes, reason):
+    """`completed` divides the run's token totals into its mean lengths: 99.5 read a mean prompt of
+    327680 / 99.5 = 3293.3 tokens, and 400 of 320 prompts sent a mean of 819.2 where every prompt
+    had 1024; both were fitted at exit 0. Now exit 2 naming the file, the field and the reason."""
+    f = _vllm(tmp_path, **changes)
+    with pytest.raises(BadInput, match=re.escape(f"{f}: {reason}")):
+        load_points([f], DEP)
+    res = CliRunner().invoke(cli.main, ["validate", str(f), "--deployment", DEP, "--folds", "0"])
+    assert res.exit_code == 2 and f"r.json: {reason}" in " ".join(res.output.split()), res.output
+
+
+def test_a_run_that_completed_every_prompt_sent_still_reads():
+    (p,), _ = load_points([DATA / "vllm_sample.json"], DEP)
+    assert p.isl == 1024 and p.osl == pytest.approx(81408 / 320)

@@ -40,7 +40,7 @@ from pydantic import Field, field_validator
 from planner.catalog.schemas import Model, load_gpus, load_models, model_key
 from planner.errors import BadInput, shown_text, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
-from planner.fidelity.run_values import DECIMAL, cap, concurrency, e2e_latency_s, number, optional, paced
+from planner.fidelity.run_values import DECIMAL, cap, concurrency, count, e2e_latency_s, number, optional, paced
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
 from planner.input.load import other_kind
@@ -200,11 +200,14 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
 def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
                pid: str, origin: str) -> Point | str:
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
-    done = number(d, "completed", where)
+    done, sent = count(d, "completed", where), optional(d, "num_prompts")
+    if sent is not None and done > sent:   # the token totals, divided by it, gave means of no request sent
+        raise BadInput(f"{where}: completed: {done:g} requests, more than the {sent:g} sent (num_prompts): "
+                       f"not the result of one run")
     e2e_ms = optional(d, e2e_key)
     isl, osl = number(d, "total_input_tokens", where) / done, number(d, "total_output_tokens", where) / done
     ttft_s, tpot_s = number(d, "mean_ttft_ms", where) * MS, number(d, "mean_tpot_ms", where) * MS
-    c = concurrency(cap(d, "max_concurrency", where), optional(d, "num_prompts") or done,
+    c = concurrency(cap(d, "max_concurrency", where), sent or done,
                     optional(d, "request_throughput"),
                     e2e_latency_s(e2e_ms * MS if e2e_ms is not None else None, ttft_s, tpot_s, osl),
                     paced=paced(d, "request_rate", where))   # the tools write inf for no pacing

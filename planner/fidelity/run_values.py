@@ -17,6 +17,15 @@ def number(d: dict, key: str, where: str) -> float:
     return v
 
 
+def count(d: dict, key: str, where: str) -> float:
+    """A whole positive number of requests at d[key] (vLLM and SGLang write `completed` as an
+    integer: 99.5 read as one divided the run's token totals into a made-up mean length)."""
+    v = number(d, key, where)
+    if v != int(v):
+        raise BadInput(f"{where}: {key}: {v:g} is not a whole number of requests")
+    return v
+
+
 def shown(v: object, most: int = 40) -> str:
     """repr(v), a long one cut; JSON's null and a key left out (`...`) in words (both read 'got None')."""
     r = "null" if v is None else "nothing (the key is missing)" if v is ... else repr(v)
