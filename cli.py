@@ -494,9 +494,10 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     for k in ("tpot", "ttft"):   # bare numbers are seconds: `--tpot 50`, `--ttft 800` are noted
         if given.get(k) is not None:
             note_bare_limit(k, f"plan init: --{k}", given[k])
-    if out and Path(out).name in (".yaml", ".yml"):   # a hidden file, and a problem named '.yaml'
-        raise BadInput(f"--out {out}: no name before {Path(out).name} (a hidden file of that name); the problem's "
-                       f"file is NAME{Path(out).name}, and NAME becomes the problem's name")
+    if out:   # a hidden file, and a problem named '.yaml'
+        from planner.input.owned import check_named
+        check_named("--out", out, (".yaml", ".yml"), "the problem's file is NAME{name}, and NAME becomes the "
+                    "problem's name")
     name = Path(out).stem if out else "my-problem"
     from planner.input.values import one_line_name
     try:   # the file name is the problem's name, written into the file: a newline broke its YAML (exit 5)
@@ -1019,24 +1020,8 @@ def export_cmd(plan_file: str, target: str, out_dir: str, engine, image, model_p
     """Deployable files for a plan (JSON of plan solve --out): per pool the engine command with the
     plan's layout and batch, a router split, manifests, a load test at the plan's operating point."""
     from planner.errors import BadInput
-    if model_path is not None and not model_path.strip():
-        raise BadInput("--model-path: empty; leave it out to load the plan's model")
-    if model_path is not None and (model_path.startswith("-") or any(not ch.isprintable() for ch in model_path)):
-        # './NAME' helps a name that starts with '-' only; it was offered for a newline too ('write ./a\nb')
-        hint = f"; write ./{model_path.lstrip('-')} for a folder of that name" \
-            if model_path.isprintable() else ": it holds a character that is not printable text"
-        raise BadInput(f"--model-path {model_path!r}: a path or Hugging Face id, without control characters and "
-                       f"not starting with '-' (the engines would read it as a flag){hint}")
-    if model_path is not None and model_path != model_path.strip():
-        # `--model-path " /models/x "` (a copied path's spaces) was written quoted into every script and
-        # manifest, and the engine looked for a folder whose name begins with a space
-        raise BadInput(f"--model-path {model_path!r}: begins or ends with a space, which the scripts and manifests "
-                       f"would keep in the path the engine loads; write it without ({model_path.strip()!r})")
-    if model_path is not None and (model_path.startswith("~") or "$" in model_path):
-        # `--model-path=~/m` reaches plan unexpanded (bash expands ~ after '=' only in assignments)
-        raise BadInput(f"--model-path {model_path!r}: the scripts and manifests quote it, so no shell expands "
-                       f"~ or $VARIABLES in it and the engine would look for a folder of that very name: write "
-                       f"the path out (e.g. /home/me/models/x)")
+    if model_path is not None:
+        _check_model_path(model_path)
     if image is not None and image.startswith("-"):
         raise BadInput(f"--image {image!r}: a container image reference does not start with '-'")
     if image is not None and (not image.strip() or any(ch.isspace() or not ch.isprintable() for ch in image)):
@@ -1190,6 +1175,31 @@ IMAGE_REFERENCE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
 IMAGE_NAME_MAX = 255   # characters of an image's name (registry and path), distribution/reference's limit
+
+
+def _check_model_path(model_path: str) -> None:
+    """BadInput unless `plan export --model-path` is a path or id the scripts and manifests can
+    hand the engine as it is: not empty, no flag, no control character, no edge spaces, nothing
+    a shell would have expanded."""
+    from planner.errors import BadInput
+    if not model_path.strip():
+        raise BadInput("--model-path: empty; leave it out to load the plan's model")
+    if model_path.startswith("-") or any(not ch.isprintable() for ch in model_path):
+        # './NAME' helps a name that starts with '-' only; it was offered for a newline too ('write ./a\nb')
+        hint = f"; write ./{model_path.lstrip('-')} for a folder of that name" \
+            if model_path.isprintable() else ": it holds a character that is not printable text"
+        raise BadInput(f"--model-path {model_path!r}: a path or Hugging Face id, without control characters and "
+                       f"not starting with '-' (the engines would read it as a flag){hint}")
+    if model_path != model_path.strip():
+        # `--model-path " /models/x "` (a copied path's spaces) was written quoted into every script and
+        # manifest, and the engine looked for a folder whose name begins with a space
+        raise BadInput(f"--model-path {model_path!r}: begins or ends with a space, which the scripts and manifests "
+                       f"would keep in the path the engine loads; write it without ({model_path.strip()!r})")
+    if model_path.startswith("~") or "$" in model_path:
+        # `--model-path=~/m` reaches plan unexpanded (bash expands ~ after '=' only in assignments)
+        raise BadInput(f"--model-path {model_path!r}: the scripts and manifests quote it, so no shell expands "
+                       f"~ or $VARIABLES in it and the engine would look for a folder of that very name: write "
+                       f"the path out (e.g. /home/me/models/x)")
 
 
 def _image_limits(image: str) -> str:

@@ -36,6 +36,7 @@ from planner.fidelity.measurements import LoadReport, default_measurement_files,
 from planner.fidelity.points import Point
 from planner.fidelity.profile import profile_yaml
 from planner.input.files import atomic_write, check_out_dir, check_set, check_writable, read_yaml, write_set
+from planner.input.owned import check_named
 from planner.input.values import one_line_name
 
 
@@ -112,11 +113,11 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
             why = "is a file" if out_p.exists() else "does not exist"
             raise BadInput(f"--out {out}: {why}; with --group-by, --out is the directory the profiles go to "
                            f"(an existing one)")
-    elif out_p.name in (".yaml", ".yml"):   # a hidden file named 'yaml': told "must be a .yaml file"
-        raise BadInput(f"--out {out}: no name before {out_p.name} (a hidden file of that name); the profile's "
-                       f"file is NAME{out_p.name}, and NAME becomes the profile's name")
-    elif out_p.suffix not in (".yaml", ".yml"):
-        raise BadInput(f"--out {out}: the profile must be a .yaml file")
+    else:   # '.yaml' alone is a hidden file without a suffix: told "must be a .yaml file"
+        check_named("--out", out, (".yaml", ".yml"), "the profile's file is NAME{name}, and NAME becomes the "
+                    "profile's name")
+        if out_p.suffix not in (".yaml", ".yml"):
+            raise BadInput(f"--out {out}: the profile must be a .yaml file")
     base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     protect = (*files, base_file, *([deployment] if deployment else []))

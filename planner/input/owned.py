@@ -93,6 +93,16 @@ def written_by_planner(path: Path) -> bool:
     return existing_kind(path) is not None
 
 
+def check_named(option: str, path: str | Path, suffixes: tuple[str, ...], fix: str, any_case: bool = False) -> None:
+    """BadInput when an output's file name is one of `suffixes` alone ('.yaml', '.png'): a hidden
+    file without a suffix to Python, so the caller's suffix check told "must end .yaml" of '.yaml'.
+    `fix` ends the message; '{name}' in it stands for the name given. `any_case`: '.PNG' too."""
+    name = Path(path).name
+    if (name.lower() if any_case else name) in suffixes:
+        raise BadInput(f"{option} {path}: no name before {name} (a hidden file of that name); "
+                       + fix.format(name=name))
+
+
 def check_distinct(outputs: dict[str, str | Path | None]) -> None:
     """BadInput when two output options (name → path; None: not given) name one file: the second
     write would replace the first's output."""

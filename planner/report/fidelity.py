@@ -14,7 +14,7 @@ from planner.errors import BadInput, one_line
 from planner.fidelity.crossval import MIN_GROUP_POINTS, Row, breakdown, group_of
 from planner.fidelity.validate import Calibrated, Validation
 from planner.input.files import atomic_write
-from planner.input.owned import PNG_METADATA
+from planner.input.owned import PNG_METADATA, check_named
 from planner.report.format import to_json
 from planner.report.mpl import literal
 
@@ -138,8 +138,7 @@ def render_json(v: Validation) -> str:
 def write_parity_plot(v: Validation, path: str, force: bool = False, protect: tuple[str, ...] = ()) -> None:
     """The parity plot of `v` written as PNG to `path` (atomically; never over a measurement file or
     another input in `protect`, e.g. the deployment YAML)."""
-    if Path(path).name.lower() == ".png":   # a hidden file without a suffix to Python: "use a .png path" of one
-        raise BadInput(f"--out-plot {path}: no name before .png (a hidden file of that name); name the plot NAME.png")
+    check_named("--out-plot", path, (".png",), "name the plot NAME.png", any_case=True)
     if Path(path).suffix.lower() != ".png":
         raise BadInput(f"--out-plot {path}: the plot is written as PNG; use a .png path")
     title = f"calibration {v.calibration}" + (f", per {'/'.join(v.group_by)}" if v.group_by else "")

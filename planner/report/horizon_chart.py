@@ -17,7 +17,7 @@ from pathlib import Path
 
 from planner.errors import BadInput
 from planner.input.files import atomic_write
-from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA
+from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA, check_named
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report import html_assets
@@ -67,9 +67,7 @@ class ChartData:
 
 def check_chart_path(path: str) -> None:
     """BadInput naming --chart unless the file name ends .png or .html."""
-    if Path(path).name.lower() in SUFFIXES:   # a hidden file without a suffix to Python: "must end .html" of one
-        raise BadInput(f"--chart {path}: no name before {Path(path).name} (a hidden file of that name); name the "
-                       f"chart NAME.png or NAME.html")
+    check_named("--chart", path, SUFFIXES, "name the chart NAME.png or NAME.html", any_case=True)
     if Path(path).suffix.lower() not in SUFFIXES:
         raise BadInput(f"--chart {path}: the file name must end .png or .html (the chart's format)")
 
