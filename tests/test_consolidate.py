@@ -98,3 +98,17 @@ def test_the_pass_keeps_every_example_s_cost(name, monkeypatch):
     without = solve(load_problem(path), name)
     assert with_pass.cost_per_hour == pytest.approx(without.cost_per_hour, rel=1e-9)
     assert len(with_pass.chosen) <= len(without.chosen)
+
+
+def test_a_pool_over_two_nodes_is_not_made_the_one_pool_beside_others_that_are_not(monkeypatch):
+    """The serving-mode stage left the fewest instances whose group spans nodes; this stage does not
+    take one back: in a group where not every pool spans, a spanning candidate is not tried. Here
+    the candidate the stage keeps is made to 'span': the other one is kept instead, alone."""
+    p = Problem.model_validate(TIGHT)
+    ((kept, _),) = solve(p, "tight.yaml").chosen.items()
+    real = consolidate.fewer_pools_at_cost
+    monkeypatch.setattr(solve_module, "fewer_pools_at_cost",
+                        lambda m, build, run, per_node, spans: real(m, build, run, per_node, lambda c: c == kept))
+    plan = solve(p, "tight.yaml")
+    ((other, n),) = plan.chosen.items()
+    assert other != kept and other.name == kept.name and n == 2 and plan.cost_per_hour == 120.0

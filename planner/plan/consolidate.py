@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import pulp
+
 from planner.plan import milp
 
 ROLE_CAPACITY = ("prefill_tok_s", "decode_tok_s")
@@ -61,22 +63,27 @@ def replacement_count(m: milp.Model, picked: dict[int, int], group: list[int], i
 
 def fewer_pools_at_cost(m: milp.Model, build_at_cost: Callable[[], milp.Model],
                         solve: Callable[[milp.Model], milp.SolverReport],
-                        cards_per_node: dict[str, int]) -> milp.Model | None:
+                        cards_per_node: dict[str, int], spans: Callable[[object], bool]) -> milp.Model | None:
     """The solved model of the plan with each fragmented group (`fragmented`) replaced by one of its
     candidates, tried largest pool first (cards, then column order), where `replacement_count`
-    allows it and the MILP at the first solve's cost, every other count fixed, finds a plan; None
-    when no group could be replaced (the first plan stands)."""
+    allows it and the MILP at the first solve's cost, every other count fixed, finds a plan (its
+    objective then the fewest instances and nodes: the cost is held by the row); None when no
+    group could be replaced (the first plan stands). A candidate whose group spans nodes (`spans`)
+    is tried only where every pool of its group does: the serving-mode stage made them fewest."""
     picked, nodes = milp.selection(m), milp.nodes(m)
     out = None
     for group in fragmented(m, picked):
+        wide = all(spans(m.candidates[j]) for j in group)
         for i in sorted(group, key=lambda j: (-picked[j] * m.candidates[j].cards, j)):
-            if replacement_count(m, picked, group, i, cards_per_node, nodes) is None:
+            if (spans(m.candidates[i]) and not wide) or \
+                    replacement_count(m, picked, group, i, cards_per_node, nodes) is None:
                 continue
             trial = build_at_cost()
             for j, x in trial.x.items():
                 if j == i:
                     continue
                 x.lowBound = x.upBound = 0 if j in group else picked.get(j, 0)
+            trial.prob.setObjective(trial.x[i] + pulp.lpSum([*trial.rent.values(), *trial.own.values()]))
             rep = solve(trial)
             if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):
                 out, picked, nodes = trial, milp.selection(trial), milp.nodes(trial)

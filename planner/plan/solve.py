@@ -138,11 +138,11 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
             m = second
             if below(cost := pulp.value(m.cost), report.objective or 0.0):
                 report = replace(report, objective=cost)
-        first = m
+        first, per_node = m, {o.id: o.gpu.node_cards for o in usable[0].res.gpus}
         if isinstance(problem, Problem) and (fewer := fewer_pools_at_cost(
                 m, lambda svcs=usable, r=report, ex=points: build_at_cost(problem, svcs, r, ex),
                 lambda mm: milp.solve(mm, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics),
-                {o.id: o.gpu.node_cards for o in usable[0].res.gpus})) is not None:
+                per_node, lambda c, n=per_node: spans_nodes(c, n))) is not None:
             m = fewer
         chosen, nodes, report, v, pools = _picked(problem, usable, m, report, opts)
         if not v.passed and m is not first:   # fewer pools, verified at their loads, break a limit
