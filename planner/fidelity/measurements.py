@@ -151,7 +151,8 @@ def _without_repeats(points: list[Point], dropped: Counter) -> list[Point]:
 
 def impossible(p: Point, models: dict[str, Model], gpus: dict[str, GPU]) -> str | None:
     """Why no engine can have run `p` as recorded, or None: its tensor parallelism does not divide
-    the attention heads of a GQA/MHA model (tp 3 for Llama-3.1-70B's 64), its weights alone overflow the card
+    the attention heads of a GQA/MHA model (tp 3 for Llama-3.1-70B's 64), it has more pipeline
+    stages than the model has layers (pp 128 for its 80), its weights alone overflow the card
     at the recorded precision and layout (Llama-3.1-70B in BF16 on one H100: 141 GB of 80 GB), or
     its requests are longer than the model's context."""
     model, gpu = models.get(p.model), gpus.get(p.gpu)
@@ -160,6 +161,8 @@ def impossible(p: Point, models: dict[str, Model], gpus: dict[str, GPU]) -> str 
     if model.arch.attention != "mla" and model.arch.heads % p.par.tp:   # plan eval refuses the same layout
         # (MLA runs recorded at TP 12-72 on GB200 ran: attention data-parallel, `attention_layout`)
         return f"tensor parallelism that does not divide the model's attention heads ({p.model}: {model.arch.heads})"
+    if p.par.pp > model.arch.layers:   # plan eval refuses it too; perf would give each empty stage a step
+        return f"more pipeline stages than the model's layers ({p.model}: {model.arch.layers})"
     dep = Deployment(model, gpu, p.par, load_calibration("default"), p.weight_dtype, p.kv_dtype)
     use = memory_use(dep, 0, p.context_tokens)
     if use.weights_bytes > use.capacity_bytes:
