@@ -129,6 +129,9 @@ class PlanGroup(click.Group):
         except OSError as e:
             what = f"{e.filename}: " if getattr(e, "filename", None) else ""
             _stdout_failed(e)
+            if not what and _cwd_gone():   # os.getcwd's error names no file: 'No such file or directory' alone
+                self._fail(ctx, e, 2, "the current directory no longer exists (deleted or moved since the shell "
+                                      "entered it); cd into a directory that exists and run plan again")
             self._fail(ctx, e, 2, f"{what}{e.strerror or e} (a file or system operation failed)")
         except Exception as e:  # noqa: BLE001 - the boundary: anything unforeseen is a bug
             if type(e).__module__.split(".")[0] in ("pulp", "highspy"):
@@ -148,6 +151,18 @@ class PlanGroup(click.Group):
         from planner.errors import clipped
         click.echo(f"error: {clipped(message)}" if message else "", err=True)
         ctx.exit(code)
+
+
+def _cwd_gone() -> bool:
+    """Whether the current directory was deleted under the process: plan looks beside it for a
+    problem's relative files and for ./catalogs, and `plan solve /abs/p.yaml` run in a deleted
+    directory said only `No such file or directory (a file or system operation failed)`."""
+    import os
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 STDOUT = "standard output"   # the file name of an OSError writing it (`_WholeWrites`)

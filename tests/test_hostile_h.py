@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_hostile import SMALL  # the small problem of the first round
 from tests.test_hostile_outputs import run, write
 
 MINIMAL = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms,engine_version,weight_dtype\n"
@@ -36,3 +37,45 @@ def test_a_run_with_as_many_pipeline_stages_as_layers_is_kept(tmp_path):
     m = _minimal(tmp_path, "llama-3.1-8b,h100,vllm,32,1,32,1,1,agg,64,2048,512,260.0,27.9,0.11.0,fp8\n")
     code, out = run("validate", m, "--folds", "0")
     assert code == 0 and "read 2 rows, kept 2 points, dropped 0" in out, out
+
+
+GONE = "the current directory no longer exists (deleted or moved since the shell entered it); " \
+       "cd into a directory that exists and run plan again"
+
+
+def _in_a_deleted_directory(tmp_path: Path, monkeypatch) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "{p}"],
+    ["eval", "--model", "llama-3.1-8b", "--gpu", "h100"],
+])
+def test_a_deleted_current_directory_is_named(tmp_path, monkeypatch, args):
+    """`plan solve /abs/p.yaml` run in a directory deleted under the shell said only `No such file
+    or directory (a file or system operation failed)`: plan looks in ./catalogs, and os.getcwd's
+    error names no file."""
+    p = write(tmp_path, SMALL)
+    _in_a_deleted_directory(tmp_path, monkeypatch)
+    code, out = run(*[a.format(p=p) for a in args])
+    assert code == 2 and out.strip() == f"error: {GONE}", out
+
+
+@pytest.mark.parametrize("command", [["init"], ["schema"]])
+def test_out_into_a_deleted_current_directory_is_not_called_unwritable(tmp_path, monkeypatch, command):
+    """`plan init --out x.yaml` in a deleted directory said `directory . is not writable`."""
+    _in_a_deleted_directory(tmp_path, monkeypatch)
+    code, out = run(*command, "--out", "x.yaml" if command == ["init"] else "x.json")
+    assert code == 2, out
+    assert "directory . no longer exists (deleted since the shell entered it); cd into a directory that exists" \
+           in out, out
+
+
+def test_catalog_and_init_to_stdout_still_work_in_a_deleted_directory(tmp_path, monkeypatch):
+    _in_a_deleted_directory(tmp_path, monkeypatch)
+    assert run("catalog", "gpus")[0] == 0
+    code, out = run("init")
+    assert code == 0 and "name: my-problem" in out, out

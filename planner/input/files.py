@@ -307,6 +307,9 @@ def check_writable(path: str | Path, protect: tuple[Protected, ...] = (), force:
         raise BadInput(f"{p}: {parent} is a file, not a directory" if parent.exists() else
                        f"{p}: directory {parent} does not exist (create it first: mkdir -p {_shell_quoted(parent)})")
     if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
+        if os.stat(parent).st_nlink == 0:   # removed while open: a shell's current directory after `rm -r` of it
+            raise BadInput(f"{p}: directory {parent} no longer exists (deleted since the shell entered it); "
+                           f"cd into a directory that exists")
         raise BadInput(f"{p}: directory {parent} is not writable")
     if p.is_dir():
         raise BadInput(f"{p}: is a directory; give a file name")
