@@ -79,3 +79,22 @@ def test_catalog_and_init_to_stdout_still_work_in_a_deleted_directory(tmp_path, 
     assert run("catalog", "gpus")[0] == 0
     code, out = run("init")
     assert code == 0 and "name: my-problem" in out, out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pp", "3"], "--cards 8 is not a multiple of --pp 3 × --dp 1 = 3: TP is the cards over them; "
+                    "set --tp, --pp or --dp so that tp·pp·dp = --cards"),
+    (["--pp", "16"], "--cards 8 is not a multiple of --pp 16 × --dp 1 = 16"),
+])
+def test_eval_without_tp_names_no_tp(args, message):
+    """`plan eval --cards 8 --pp 3` said `--tp 2 × --pp 3 × --dp 1 = 6 cards, but --cards is 8`, of a
+    --tp never given (and `--tp 1` for --pp 16); the option given (--tp 2 --pp 3) is still named."""
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "8", *args)
+    assert code == 2 and message in out and "--tp" not in out.split(":")[0], out
+
+
+def test_eval_with_tp_and_a_whole_tp_still_work():
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "8", "--tp", "2", "--pp", "3")
+    assert code == 2 and "--tp 2 × --pp 3 × --dp 1 = 6 cards, but --cards is 8" in out, out
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "8", "--pp", "4")
+    assert code == 0 and "(TP2·PP4)" in out, out

@@ -35,6 +35,9 @@ class EvalRequest:
 
 def _parallelism(req: EvalRequest) -> Parallelism:
     """TP defaults to cards/(pp·dp); the product must equal the card count."""
+    if req.tp is None and req.cards % (req.pp * req.dp):   # the message named a --tp no one gave
+        raise BadInput(f"--cards {req.cards} is not a multiple of --pp {req.pp} × --dp {req.dp} = {req.pp * req.dp}: "
+                       f"TP is the cards over them; set --tp, --pp or --dp so that tp·pp·dp = --cards")
     tp = req.tp if req.tp is not None else req.cards // (req.pp * req.dp)
     par = Parallelism(tp=max(tp, 1), pp=req.pp, dp=req.dp)
     if par.cards != req.cards:
