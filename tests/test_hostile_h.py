@@ -98,3 +98,32 @@ def test_eval_with_tp_and_a_whole_tp_still_work():
     assert code == 2 and "--tp 2 × --pp 3 × --dp 1 = 6 cards, but --cards is 8" in out, out
     code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "8", "--pp", "4")
     assert code == 0 and "(TP2·PP4)" in out, out
+
+
+@pytest.mark.parametrize("given", ["./nosuch.yaml", "nosuch.yaml", "sub/nosuch"])
+@pytest.mark.parametrize("command", ["eval", "calibrate"])
+def test_a_calibration_path_not_found_is_said_so(tmp_path, monkeypatch, given, command):
+    """`plan eval --calibration ./mine.yaml` (a typo of the path) said `unknown calibration profile
+    './mine.yaml'; available: default, roofline, …`, a list of names for a path."""
+    monkeypatch.chdir(tmp_path)
+    if command == "eval":
+        args = ["eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", given]
+    else:
+        args = ["calibrate", _minimal(tmp_path), "--folds", "0", "--out", "c.yaml", "--base", given]
+    code, out = run(*args)
+    option = "--calibration" if command == "eval" else "--base"
+    assert code == 2, out
+    assert f"{option}: {given}: file not found (from {tmp_path}); a calibration profile is named by its name " \
+           f"or by the path of its .yaml file" in out, out
+    assert "available" not in out, out
+
+
+def test_a_calibration_by_path_or_by_name_still_loads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out = run("calibrate", _minimal(tmp_path), "--folds", "0", "--out", "mine.yaml")
+    assert code == 0, out
+    for given in ("mine.yaml", "./mine.yaml", str(tmp_path / "mine.yaml"), "vllm"):
+        code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--cards", "1", "--calibration", given)
+        assert code == 0, out
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", "nosuch")
+    assert code == 2 and "unknown calibration profile 'nosuch'; available: default" in out, out

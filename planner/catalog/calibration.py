@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from pathlib import Path
 
 from pydantic import Field, StrictBool, ValidationInfo, field_validator
@@ -242,6 +243,9 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
         if odd is not None:
             raise BadInput(f"{odd}: not a regular file (a directory, pipe or device); a calibration profile "
                            f"is a YAML file written by plan calibrate")
+    if found is None and (p.suffix in (".yaml", ".yml") or "/" in name_or_path):   # a path: a name has neither
+        raise BadInput(f"{name_or_path}: file not found (from {os.getcwd()}); a calibration profile is named "
+                       f"by its name or by the path of its .yaml file")
     if found is None:
         names = sorted({q.stem for d in profile_dirs() for q in d.glob("*.yaml") if q.is_file()})
         raise BadInput(f"unknown calibration profile {name_or_path!r}; available: "
