@@ -127,3 +127,38 @@ def test_a_calibration_by_path_or_by_name_still_loads(tmp_path, monkeypatch):
         assert code == 0, out
     code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", "nosuch")
     assert code == 2 and "unknown calibration profile 'nosuch'; available: default" in out, out
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "solve"
+
+
+@pytest.mark.parametrize("edit", [("qps", 10.0), ("prefix_cache_hit", 0.5)])
+def test_export_of_a_plan_whose_workload_was_edited_says_the_pools_were_sized_for_another(tmp_path, edit):
+    """A plan's `qps` edited from 10 to 100 (or its prefix-cache hit) was exported at exit 0 without a
+    word: the same engines, with README.txt, slo.json and the load test at the new load."""
+    import json
+    d = json.loads((GOLDEN / "deepseek_qps.json").read_text())
+    key, factor = edit
+    d["workload"][key] = d["workload"][key] * factor if key == "qps" else factor
+    src = write(tmp_path, json.dumps(d), "edited.json")
+    code, out = run("export", src, "--target", "vllm", "--out", tmp_path / "x")
+    assert code == 0, out
+    assert "uncached prompt tokens a second, but the pools were sized for" in out, out
+    assert "(their prefill_tokens_per_s; the workload or the pools edited by hand?): README.txt, slo.json and the " \
+           "load test state the workload's load; re-solve the problem for it" in out, out
+    assert "the pools were sized for" in (tmp_path / "x" / "README.txt").read_text()
+
+
+def test_export_of_a_fleet_service_whose_qps_was_edited_is_noted(tmp_path):
+    import json
+    d = json.loads((GOLDEN / "fleet_mix.json").read_text())
+    d["services"][0]["workload"]["qps"] *= 5
+    src = write(tmp_path, json.dumps(d), "edited.json")
+    code, out = run("export", src, "--target", "k8s", "--out", tmp_path / "x")
+    assert code == 0 and "the pools were sized for" in out, out
+
+
+@pytest.mark.parametrize("name", ["deepseek_qps", "fleet_mix", "llama70b_chat", "small_model_cheap_card"])
+def test_export_of_a_solved_plan_notes_no_edited_workload(tmp_path, name):
+    code, out = run("export", GOLDEN / f"{name}.json", "--target", "k8s", "--out", tmp_path / "x")
+    assert code == 0 and "sized for" not in out, out

@@ -227,6 +227,9 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if horizon is None:   # a day's union holds the most any period runs, which no totals state
         for g, note in stale_capacities(plan_data, plan.cards):   # said by the first pool of those cards
             next((pl for pl in pls if pl.gpu.id == g), pls[0]).caveats.append(note)
+        for svc in plan.services:   # a day's union of periods' pools serves no one load
+            if svc.unsized is not None:
+                next((pl for pl in pls if pl.service == svc.key), pls[0]).caveats.append(svc.unsized)
     for pl in pls:   # also in the pool's script and README.txt
         for c in pl.caveats:
             warnings.warn(f"{source}: {pl.name}: {c}", PlannerNotice, stacklevel=2)

@@ -37,6 +37,7 @@ class Service:
     key: str
     plan: ExportPlanFile
     source: str       # "<file>" or "<file>: service <key>", for messages
+    unsized: str | None = None   # the workload is not what the pools were sized for (`load_mismatch`)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,29 @@ def _check_verified(data: dict, source: str) -> None:
                        f"that passed")
 
 
+def load_mismatch(d: dict) -> str | None:
+    """Why the workload is not the load the pools were sized for, or None: plan solve writes each
+    pool's share of the prompt tokens to prefill (`prefill_tokens_per_s`), which sum to the
+    workload's (its decode shares hold the first token or not, as prefill pools make it). A plan whose `qps`
+    (or lengths, or prefix-cache hit) was edited by hand exported the same engines with a README,
+    slo.json and load test at the new load, which they cannot serve (a hunt: 10 → 100 req/s, exit 0,
+    without a word). Plans without these keys are not checked."""
+    w, pools = d.get("workload"), d.get("pools")
+    if not isinstance(w, dict) or not isinstance(pools, list) or not all(isinstance(p, dict) for p in pools):
+        return None
+    qps, isl, hit = w.get("qps"), w.get("input_tokens"), w.get("prefix_cache_hit", 0.0)
+    have = [p.get("prefill_tokens_per_s") for p in pools]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in have):
+        return None
+    need, have_s = qps * isl * (1.0 - hit), sum(have)
+    if abs(have_s - need) <= 1e-6 * max(need, have_s) + 1e-6:
+        return None
+    return (f"the workload, {qps:g} req/s of {isl:g} prompt tokens (prefix-cache hit {hit:.0%}), is {need:,.6g} "
+            f"uncached prompt tokens a second, but the pools were sized for {have_s:,.6g} (their "
+            f"prefill_tokens_per_s; the workload or the pools edited by hand?): README.txt, slo.json and the load "
+            f"test state the workload's load; re-solve the problem for it")
+
+
 def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:
     """Validate plan data of either kind; BadInput naming `source`, the field and the reason."""
     if isinstance(data, dict) and data.get("kind") == "horizon":   # `export.schedule.read_horizon` reads it
@@ -78,7 +102,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
         pf = plan_from_dict(d, src)                    # the simulator's checks of the same keys (layout too)
         check_fits(physics(pf, src), src)              # each instance loads, and holds the batch it admits
         plan = validate(ExportPlanFile, d, src)
-        services.append(Service(key, plan, src))
+        services.append(Service(key, plan, src, load_mismatch(d)))
     # the cards the pools hold, which the README states; the plan's `totals` is not read (a hand edit
     # of it, a boolean or a negative count, was copied into the README as the plan's cards)
     cards: Counter = Counter()
