@@ -162,3 +162,34 @@ def test_export_of_a_fleet_service_whose_qps_was_edited_is_noted(tmp_path):
 def test_export_of_a_solved_plan_notes_no_edited_workload(tmp_path, name):
     code, out = run("export", GOLDEN / f"{name}.json", "--target", "k8s", "--out", tmp_path / "x")
     assert code == 0 and "sized for" not in out, out
+
+
+def test_files_named_in_upper_case_yaml_are_read_as_yaml(tmp_path, monkeypatch):
+    """`--calibration MINE.YAML` (a profile saved on Windows, say) said `a calibration profile is a
+    .yaml file`, of a .YAML file; a problem's `calibration: MINE.YAML` likewise; `plan validate
+    runs.YML` said `not a benchmark file this planner reads (… or a CSV)`, naming no YAML at all."""
+    monkeypatch.chdir(tmp_path)
+    code, out = run("calibrate", _minimal(tmp_path), "--folds", "0", "--out", "mine.yaml")
+    assert code == 0, out
+    (tmp_path / "mine.yaml").rename(tmp_path / "MINE.YAML")
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--calibration", "MINE.YAML")
+    assert code == 0 and "calibration mine" in out, out
+    p = write(tmp_path, {**SMALL, "calibration": "MINE.YAML"})
+    code, out = run("solve", p)
+    assert code == 0 and "calibration: mine" in out, out
+    code, out = run("calibrate", _minimal(tmp_path), "--folds", "0", "--out", "again.yaml", "--base", "MINE.YAML")
+    assert code == 0, out
+    runs = write(tmp_path, {"points": [{
+        "id": "x", "model": "llama-3.1-70b", "weight_dtype": "fp8", "gpu": "h100", "cards": 4,
+        "parallelism": {"tp": 4}, "role": "agg", "engine": "vllm", "isl": 2048, "osl": 512, "concurrency": 32,
+        "measured": {"tpot_s": 0.0213, "ttft_s": 0.18}, "source": "my bench", "kind": "measured"}]}, "runs.YML")
+    code, out = run("validate", runs, "--folds", "0")
+    assert code == 0 and "read 1 row, kept 1 point, dropped 0" in out, out
+
+
+def test_calibrate_out_in_upper_case_yaml_says_why(tmp_path):
+    code, out = run("calibrate", _minimal(tmp_path), "--folds", "0", "--out", tmp_path / "X.YAML")
+    assert code == 2, out
+    assert "X.YAML: write the suffix .yaml in lower case: a problem names a profile by its name, found as " \
+           "NAME.yaml (or give --calibration the file's path)" in out, out
+    assert not (tmp_path / "X.YAML").exists()

@@ -85,6 +85,11 @@ def observations(points: list[Point]) -> list[tuple[int, Quantity, float]]:
 
 
 # ---------------------------------------------------------------------------------- loading
+def _yaml(path: str | Path) -> bool:
+    """A measurement YAML by its name, in any case (`runs.YML` was 'not a benchmark file')."""
+    return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
 def load_points(paths: list[str | Path], deployment: str | Path | None = None) -> tuple[list[Point], LoadReport]:
     """Points from YAML (public format) files and benchmark files read by content (the silicon
     CSV, the minimal CSV, vLLM/SGLang/genai-perf output: bench_files.py), with one drop report.
@@ -102,7 +107,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
                                + "; give each file once")
         seen[q] = p
     dep = load_deployment_file(deployment) if deployment is not None else None
-    bench = {Path(p): read_bench_file(Path(p)) for p in paths if Path(p).suffix not in (".yaml", ".yml")}
+    bench = {Path(p): read_bench_file(Path(p)) for p in paths if not _yaml(p)}
     if dep is not None and all(kind in SELF_DESCRIBING for _, kind in bench.values()):   # else ignored unsaid
         raise BadInput(f"--deployment {deployment}: no file given needs it (the measurement YAML and the "
                        f"silicon and minimal CSVs say what each point measured); drop it")
@@ -110,7 +115,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     read, dropped = 0, Counter()
     for path in paths:
         p = Path(path)
-        if p.suffix in (".yaml", ".yml"):
+        if _yaml(p):
             pts, n, why = load_public_yaml(p)
         else:
             pts, n, why = load_bench_file(p, dep, bench[p])

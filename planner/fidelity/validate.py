@@ -116,9 +116,12 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     else:   # '.yaml' alone is a hidden file without a suffix: told "must be a .yaml file"
         check_named("--out", out, (".yaml", ".yml"), "the profile's file is NAME{name}, and NAME becomes the "
                     "profile's name")
+        if out_p.suffix.lower() in (".yaml", ".yml") and out_p.suffix not in (".yaml", ".yml"):
+            raise BadInput(f"--out {out}: write the suffix {out_p.suffix.lower()} in lower case: a problem names a "
+                           f"profile by its name, found as NAME.yaml (or give --calibration the file's path)")
         if out_p.suffix not in (".yaml", ".yml"):
             raise BadInput(f"--out {out}: the profile must be a .yaml file")
-    base_file = Path(base_name) if Path(base_name).suffix in (".yaml", ".yml") else \
+    base_file = Path(base_name) if Path(base_name).suffix.lower() in (".yaml", ".yml") else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     protect = (*files, base_file, *([deployment] if deployment else []))
     (check_out_dir if by else check_writable)(out_p, protect, force, catalog=PROFILES)
