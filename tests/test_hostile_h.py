@@ -193,3 +193,41 @@ def test_calibrate_out_in_upper_case_yaml_says_why(tmp_path):
     assert "X.YAML: write the suffix .yaml in lower case: a problem names a profile by its name, found as " \
            "NAME.yaml (or give --calibration the file's path)" in out, out
     assert not (tmp_path / "X.YAML").exists()
+
+
+CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+          "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 8, "num_hidden_layers": 32,
+          "vocab_size": 128256, "max_position_embeddings": 131072, "torch_dtype": "bfloat16", "head_dim": 128}
+
+
+@pytest.mark.parametrize("given, written", [("cfg/config.json", "../cfg/config.json"), ("./cfg", "../cfg")])
+def test_init_writes_a_config_path_the_problem_file_finds_from_anywhere(tmp_path, monkeypatch, given, written):
+    """`plan init --model cfg/config.json --out sub/p.yaml` wrote `model: cfg/config.json`, a path
+    from the directory init ran in: `cd sub && plan solve p.yaml` said file not found, where plan
+    solve reads a relative path beside the problem file first."""
+    import json
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").write_text(json.dumps(CONFIG))
+    (tmp_path / "sub").mkdir()
+    code, out = run("init", "--model", given, "--out", "sub/p.yaml")
+    assert code == 0, out
+    assert f"model: {written} " in (tmp_path / "sub" / "p.yaml").read_text()
+    monkeypatch.chdir(tmp_path / "sub")
+    code, out = run("solve", "p.yaml")
+    assert code == 0 and "Plan for p: cfg" in out, out
+
+
+def test_init_keeps_ids_and_paths_from_its_own_directory(tmp_path, monkeypatch):
+    import json
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").write_text(json.dumps(CONFIG))
+    (tmp_path / "sub").mkdir()
+    for model, out, written in (("cfg/config.json", "here.yaml", "cfg/config.json"),
+                                ("meta-llama/Llama-3.1-8B", "sub/q.yaml", "meta-llama/Llama-3.1-8B"),
+                                (str(tmp_path / "cfg"), "sub/r.yaml", str(tmp_path / "cfg"))):
+        code, text = run("init", "--model", model, "--out", out)
+        assert code == 0 and f"model: {written} " in Path(out).read_text(), text
+    code, text = run("init", "--model", "cfg/config.json")
+    assert code == 0 and "model: cfg/config.json " in text, text

@@ -7,6 +7,8 @@ a terminal): a small model on two common GPU types, so that the file solves as w
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,11 +37,26 @@ def gpu_list(text: str) -> list[str]:
     return [g.strip() for g in str(text).split(",") if g.strip()]
 
 
+def model_beside(model: str, path: str | None) -> str:
+    """`model` as the problem file at `path` names it: a config.json (or its folder) given by a path
+    relative to here, rewritten relative to the file's directory, where plan solve reads a relative
+    path first. `plan init --model cfg/config.json --out sub/p.yaml` wrote `cfg/config.json`, which
+    plan solve found only from this directory: `cd sub && plan solve p.yaml` said file not found.
+    Catalog and Hugging Face ids (no such file here), absolute paths and printed files are kept."""
+    m = Path(model)
+    if path is None or m.is_absolute() or not ("/" in model or m.suffix.lower() == ".json") or not m.exists():
+        return model
+    where = Path(path).parent
+    if where.resolve() == Path.cwd().resolve():
+        return model
+    return Path(os.path.relpath(m.resolve(), where.resolve())).as_posix()
+
+
 def problem_template(name: str, v: dict[str, Any], path: str | None = None) -> str:
     """The problem file for values `v` (keys of INIT_DEFAULTS), with comments; `path`: the file it
     is written to (None: printed, and the first line says how to keep it). The first line named
     `plan solve <name>.yaml` whatever the file, and a printed file none had been written to."""
-    qps = v["qps"]
+    qps, model = v["qps"], model_beside(str(v["model"]), path)
     gpus = "\n".join(f"  - {_scalar(g)}" for g in gpu_list(v["gpus"]))
     solve = (f"Solve it with: plan solve {one_line(path)}" if path else
              f"Save it (plan init --out {name}.yaml) and solve it with: plan solve {name}.yaml")
@@ -47,7 +64,7 @@ def problem_template(name: str, v: dict[str, Any], path: str | None = None) -> s
 # A capacity-planning problem written by `plan init`. {solve}
 # Every key, its default and its unit: docs/problem-files.md. Unknown keys are errors.
 name: {_scalar(name)}
-model: {_scalar(v["model"])}\t# catalog id (plan catalog models), Hugging Face id, or path to a config.json
+model: {_scalar(model)}\t# catalog id (plan catalog models), Hugging Face id, or path to a config.json
 workload:
   qps: {_scalar(int(qps) if float(qps).is_integer() else qps)}\t# requests per second to serve
   input_tokens: {_scalar(v["input_tokens"])}\t# prompt tokens per request, or {{values: [...], weights: [...]}}
