@@ -512,7 +512,7 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     if out:   # a hidden file, and a problem named '.yaml'
         from planner.input.owned import check_named
         check_named("--out", out, (".yaml", ".yml"), "the problem's file is NAME{name}, and NAME becomes the "
-                    "problem's name")
+                    "problem's name", any_case=True)   # plan solve reads p.YAML: '.YAML' alone was written
     name = Path(out).stem if out else "my-problem"
     from planner.input.values import one_line_name
     try:   # the file name is the problem's name, written into the file: a newline broke its YAML (exit 5)

@@ -292,10 +292,11 @@ def test_the_cache_turned_off_by_the_usual_words(tmp_path, monkeypatch, value):
     assert code == 0 and not (tmp_path / value).exists(), out
 
 
-@pytest.mark.parametrize("name", [".yaml", ".yml"])
+@pytest.mark.parametrize("name", [".yaml", ".yml", ".YAML"])
 def test_plan_init_out_with_no_name_before_yaml_is_refused(tmp_path, name):
     """`plan init --out .yaml` wrote a hidden file whose problem was named '.yaml' (the sixth round
-    saw it; `plan calibrate --out .yaml` was already refused): exit 2, nothing written."""
+    saw it; `plan calibrate --out .yaml` was already refused): exit 2, nothing written. `.YAML` too
+    (plan solve reads p.YAML; it was written until the forty-fifth session)."""
     out = tmp_path / name
     code, msg = run("init", "--out", out)
     assert code == 2 and msg.strip() == (f"error: --out {out}: no name before {name} (a hidden file of that name); "
