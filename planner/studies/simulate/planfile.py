@@ -98,6 +98,7 @@ class PlanPool(_PlanPart):
     tpot_s: Latency | None = None
     batch_at_tpot_statistic: Batch | None = None
     speculative: PlanSpeculative | None = None
+    memory_per_card_bytes: NonNegative | None = None   # as sized (tables.check_precision); None: not said
 
     @model_validator(mode="after")
     def _as_plan_solve_writes_it(self) -> PlanPool:

@@ -3,6 +3,7 @@ prefill-pass and step times tabulated on a grid (the engines interpolate them)."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model
 from planner.errors import BadInput
 from planner.physics import perf
+from planner.physics.deployment import kv_bytes_per_sequence
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.studies.simulate.planfile import PlanFile
 
@@ -139,6 +141,42 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
     return SimPhysics(plan, tuple(deps), lengths_in, lengths_out, tuple(perf.tokens_per_step(d) for d in deps))
 
 
+DTYPES = ("bf16", "fp16", "fp8", "int8", "fp4")   # a plan's weight_dtype (PlanFile's Literal)
+
+
+def _sized_at(ph: SimPhysics, deps: tuple[Deployment, ...]) -> bool:
+    """Whether every pool's `memory_per_card_bytes` is its weights a card and a whole number of
+    sequences' KV under `deps`, as plan solve sizes them (`plan.verify.pool_state`): a prefill pool
+    its design batch of mean prompts, the others a batch at the longest prompt and answer."""
+    mean_in = float(np.dot(*ph.lengths_in))
+    peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+    for p, dep in zip(ph.plan.pools, deps):
+        if p.memory_per_card_bytes is None:
+            continue
+        ctx = mean_in if p.role == "prefill" else peak
+        per_seq = kv_bytes_per_sequence(dep, ctx)
+        k = (p.memory_per_card_bytes - perf.memory_use(dep, 0, ctx).weights_bytes) / per_seq if per_seq > 0 else 0.0
+        if k < -1e-6 or abs(k - round(k)) > 1e-6 * max(1.0, k):
+            return False
+    return True
+
+
+def check_precision(ph: SimPhysics, source: str) -> None:
+    """BadInput when the pools' `memory_per_card_bytes` are the model's weights at another
+    `weight_dtype` than the plan's, and not at its own: the precision edited by hand after the
+    pools were sized (bf16 → fp4 was simulated with FP4 steps, TPOT 3.1 ms against 7.2 ms planned,
+    "every SLO statistic met", at exit 0; plan export refused it only as no engine quantises to FP4).
+    A plan without the key, or whose memory no precision explains (an older plan), is not judged."""
+    if _sized_at(ph, ph.deployments):
+        return
+    wrote = ph.plan.weight_dtype
+    for d in DTYPES:
+        if d != wrote and _sized_at(ph, tuple(dataclasses.replace(x, weight_dtype=d) for x in ph.deployments)):
+            raise BadInput(f"{source}: weight_dtype: {wrote}, but the pools were sized for {d} weights (their "
+                           f"memory_per_card_bytes hold the weights at {d}; a hand edit?): write back weight_dtype: "
+                           f"{d}, or re-solve the problem with weight_dtype: {wrote}")
+
+
 def check_fits(ph: SimPhysics, source: str) -> None:
     """BadInput naming the pool whose instance cannot hold one request at the longest prompt and
     answer of the plan's workload (its weights and that sequence's KV in the card's memory), or
@@ -146,6 +184,7 @@ def check_fits(ph: SimPhysics, source: str) -> None:
     edited by hand. `plan simulate` refuses the first kind as it starts a pool (it admits by
     memory, not by the plan's batch); `plan export` asks here first, so that no engine is
     launched that cannot load or is told to admit what it cannot hold."""
+    check_precision(ph, source)
     longest_in, shortest_in = float(ph.lengths_in[0].max()), float(ph.lengths_in[0].min())
     for k, (p, dep) in enumerate(zip(ph.plan.pools, ph.deployments)):
         ctx = longest_in if p.role == "prefill" else longest_in + float(ph.lengths_out[0].max())

@@ -1,0 +1,70 @@
+"""Hostile input, tenth round (2026-12-07): plan files edited by hand, duplicate measurement ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_hostile_outputs import run, write
+
+
+@pytest.fixture(scope="module")
+def small_plan(tmp_path_factory) -> dict:
+    """`plan init --model llama-3.1-8b` solved: a decode pool beside a prefill pool of H20s, bf16 weights."""
+    d = tmp_path_factory.mktemp("plan")
+    assert run("init", "--model", "llama-3.1-8b", "--out", d / "s.yaml")[0] == 0
+    code, out = run("solve", d / "s.yaml", "--out", d / "s.json")
+    assert code == 0, out
+    data = json.loads((d / "s.json").read_text(encoding="utf-8"))
+    assert data["weight_dtype"] == "bf16" and data["mode"] == "disaggregated", data
+    assert sorted(p["role"] for p in data["pools"]) == ["decode", "prefill"], data["pools"]
+    return data
+
+
+def _edited(tmp_path: Path, data: dict, **changes) -> Path:
+    return write(tmp_path, json.dumps({**data, **changes}), "e.json")
+
+
+def _export(path: Path) -> tuple[int, str]:
+    return run("export", path, "--target", "vllm", "--out", path.parent / "out")
+
+
+# ------------------------------------------------------------------------ weight_dtype edited by hand
+@pytest.mark.parametrize("dtype", ["fp4", "fp8"])
+@pytest.mark.parametrize("command", ["simulate", "export"])
+def test_a_weight_dtype_edited_after_sizing_is_refused(tmp_path, small_plan, dtype, command):
+    """`weight_dtype: fp4` written into a bf16 plan was simulated with FP4 steps (TPOT 3.1 ms against
+    7.2 ms planned, "every SLO statistic met", exit 0); export refused fp4 only as vLLM cannot quantise
+    to it, and exported fp8 (--quantization fp8) for pools sized for bf16 weights."""
+    e = _edited(tmp_path, small_plan, weight_dtype=dtype)
+    code, out = run("simulate", e, "--requests", "300") if command == "simulate" else _export(e)
+    assert code == 2, out
+    assert out.strip() == (f"error: {e}: weight_dtype: {dtype}, but the pools were sized for bf16 weights (their "
+                           f"memory_per_card_bytes hold the weights at bf16; a hand edit?): write back "
+                           f"weight_dtype: bf16, or re-solve the problem with weight_dtype: {dtype}"), out
+
+
+@pytest.mark.parametrize("name", ["deepseek_b200_fp4_experts", "deepseek_qps", "deepseek_mtp", "llama70b_chat",
+                                  "rag_long_context", "small_model_cheap_card", "sxm_or_pcie"])
+def test_plans_solved_at_their_precisions_pass(name):
+    """The check reads the pools' memory at the plan's own precisions: every golden single plan as plan
+    solve wrote it passes (FP8 weights beside FP4 experts on B200, MTP's draft layers, bf16 Llama)."""
+    from planner.studies.simulate.planfile import plan_from_dict
+    from planner.studies.simulate.tables import check_fits, physics
+    golden = Path(__file__).parent / "golden" / "solve" / f"{name}.json"
+    plan = plan_from_dict(json.loads(golden.read_text(encoding="utf-8")), str(golden))
+    assert any(p.memory_per_card_bytes for p in plan.pools)
+    check_fits(physics(plan, str(golden)), str(golden))
+
+
+def test_an_unedited_plan_and_a_workload_edit_still_simulate(tmp_path, small_plan):
+    """A plan as written simulates; a workload edit (simulate's way to see the pools under another
+    load) is not taken for a precision edit."""
+    e = _edited(tmp_path, small_plan)
+    code, out = run("simulate", e, "--requests", "2000")
+    assert code == 0 and "Simulation:" in out, out
+    w = {**small_plan["workload"], "input_tokens": 900.0, "input_distribution": [[900.0, 1.0]]}
+    code, out = run("simulate", _edited(tmp_path, small_plan, workload=w), "--requests", "2000")
+    assert code == 0 and "Simulation:" in out, out
