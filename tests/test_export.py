@@ -300,6 +300,7 @@ def test_colocated_pool_gets_its_chunk():
     assert o["--enable-chunked-prefill"] is True and o["--max-num-batched-tokens"] == "16069"
     assert o["--max-num-seqs"] == "69"
     d["pools"] = [p for p in d["pools"] if p["role"] == "colocated"]   # SGLang runs them alone (MIXED)
+    d["mode"] = "colocated"   # as its pools make it now (plan files' mode is held to them)
     o = opts(commands(render(d, "sglang"))["colocated-mi300x-0"][0])
     # SGLang's is the instance's: with --enable-dp-attention it gives each of the DP4 ranks 64,000 // 4
     assert o["--chunked-prefill-size"] == "64000" and o["--dp-size"] == "4" and "--disaggregation-mode" not in o
@@ -738,6 +739,7 @@ def test_manifests_need_an_image_built_for_the_pools_gpus():
     runtime image: an AMD-only plan needs --image for k8s and is refused by Dynamo."""
     d = plan("rag_long_context_mixed")
     d["pools"] = [p for p in d["pools"] if p["gpu"] == "mi300x" and p["role"] == "colocated"]
+    d["mode"] = "colocated"   # as its pools make it now (plan files' mode is held to them)
     with pytest.raises(BadInput, match=r"pools on mi300x: the default images are CUDA builds; give .* --image"):
         render(d, "k8s")
     assert "image: rocm/vllm:x" in render(d, "k8s", image="rocm/vllm:x")["k8s.yaml"]
@@ -898,6 +900,7 @@ def test_a_hand_edited_plan_that_cannot_load_is_not_exported(tmp_path, llama70b_
     relabelled = json.loads(to_json(llama70b_chat_colocated_json))
     colocated = next(i for i, q in enumerate(relabelled["pools"]) if q["role"] == "colocated")
     relabelled["pools"][colocated]["role"] = "decode"
+    relabelled["mode"] = "disaggregated" if all(q["role"] != "colocated" for q in relabelled["pools"]) else "mixed"
     with pytest.raises(BadInput, match=rf"pools\[{colocated}\]: chunk_tokens is .*; a decode pool takes no prompt"):
         export(relabelled, "vllm", None, None, tmp_path / "b", source="r.json")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -1121,6 +1124,7 @@ def test_an_unwritable_out_is_said_before_the_plans_notes_and_a_refused_plan_lea
     amd = tmp_path / "amd.json"
     d = plan("rag_long_context_mixed")
     d["pools"] = [p for p in d["pools"] if p["gpu"] == "mi300x" and p["role"] == "colocated"]
+    d["mode"] = "colocated"   # as its pools make it now (plan files' mode is held to them)
     amd.write_text(json.dumps(d), encoding="utf-8")
     r = CliRunner().invoke(cli.main, ["export", str(amd), "--target", "k8s", "--out", str(tmp_path / "a" / "b" / "c")])
     assert r.exit_code == 2 and "default images are CUDA builds" in r.output, r.output

@@ -68,3 +68,28 @@ def test_an_unedited_plan_and_a_workload_edit_still_simulate(tmp_path, small_pla
     w = {**small_plan["workload"], "input_tokens": 900.0, "input_distribution": [[900.0, 1.0]]}
     code, out = run("simulate", _edited(tmp_path, small_plan, workload=w), "--requests", "2000")
     assert code == 0 and "Simulation:" in out, out
+
+
+# ------------------------------------------------------------------------ mode against the pools' roles
+@pytest.mark.parametrize("mode, made", [("colocated", "disaggregated"), ("mixed", "disaggregated")])
+@pytest.mark.parametrize("command", ["simulate", "export"])
+def test_a_mode_the_pools_roles_contradict_is_refused(tmp_path, small_plan, mode, made, command):
+    """`mode: colocated` on prefill and decode pools passed simulate and export and was ignored,
+    where `mode: banana` was refused as not what plan solve writes "as its pools' roles make it"."""
+    e = _edited(tmp_path, small_plan, mode=mode)
+    code, out = run("simulate", e, "--requests", "2000") if command == "simulate" else _export(e)
+    assert code == 2, out
+    assert out.strip() == (f"error: {e}: mode: '{mode}'; plan solve writes disaggregated, colocated or mixed, as "
+                           f"its pools' roles make it: its pools' (decode, prefill) make it {made}"), out
+
+
+def test_a_mode_the_pools_make_passes_and_a_colocated_plan_keeps_its_own(tmp_path, small_plan):
+    """The mode plan solve wrote passes; so does a plan of colocated pools beside decode ones, `mixed`."""
+    code, out = _export(_edited(tmp_path, small_plan))
+    assert code == 0, out
+    mixed = json.loads((Path(__file__).parent / "data" / "plans" / "rag_long_context_mixed.json").read_text("utf-8"))
+    assert mixed["mode"] == "mixed"
+    from planner.studies.simulate.fleet import check_header
+    check_header(mixed, "r.json")
+    with pytest.raises(Exception, match="its pools' .* make it mixed"):
+        check_header({**mixed, "mode": "colocated"}, "r.json")

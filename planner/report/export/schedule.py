@@ -182,7 +182,9 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
                   for (i, s, h, q, nodes), c, cp in zip(rows, counts, capacity))
     for whole in (DAY_H, WEEK_H):   # 72 periods of 1/3 h add up to 23.99999999999998 h
         start = whole if abs(start - whole) <= 1e-9 * whole else start
-    union = {**base, "problem": d.get("problem", base.get("problem", "plan")), "pools": pools,
+    # the static plan's `mode` is its own pools' (checked there), not the union's: left out of it
+    union = {**{k: v for k, v in base.items() if k != "mode"}, "problem": d.get("problem", base.get("problem", "plan")),
+             "pools": pools,
              "verification": d.get("verification")}
     if fleet:
         used = {p["service"] for p in pools}
