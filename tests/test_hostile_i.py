@@ -93,3 +93,35 @@ def test_a_mode_the_pools_make_passes_and_a_colocated_plan_keeps_its_own(tmp_pat
     check_header(mixed, "r.json")
     with pytest.raises(Exception, match="its pools' .* make it mixed"):
         check_header({**mixed, "mode": "colocated"}, "r.json")
+
+
+# ------------------------------------------------------------------------ calibration's name
+@pytest.mark.parametrize("name", ["nosuch", "roofline"])
+@pytest.mark.parametrize("command", ["simulate", "export"])
+def test_a_calibration_name_edited_away_from_its_source_is_refused(tmp_path, small_plan, name, command):
+    """`calibration: nosuch` passed: simulate read the profile of calibration_source (default) and
+    export wrote "calibration nosuch" into the README; `roofline` was printed for default's numbers."""
+    e = _edited(tmp_path, small_plan, calibration=name)
+    code, out = run("simulate", e, "--requests", "2000") if command == "simulate" else _export(e)
+    assert code == 2, out
+    assert out.strip() == (f"error: {e}: calibration: '{name}', but the profile the plan was solved with "
+                           f"(calibration_source 'default') is named 'default'; plan solve writes the name of the "
+                           f"profile it read: write it back, or re-solve the problem with the profile you mean"), out
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_plan_of_another_profile_or_with_overrides_passes(tmp_path, small_plan):
+    """Both names edited to another profile is a plan of that profile (simulated with it), and a plan
+    solved with calibration_overrides carries the name plan solve gives it (`default+overrides`)."""
+    code, out = run("simulate", _edited(tmp_path, small_plan, calibration="roofline", calibration_source="roofline"),
+                    "--requests", "2000")
+    assert code == 0 and "Simulation:" in out, out
+    import yaml
+    assert run("init", "--model", "llama-3.1-8b", "--out", tmp_path / "o.yaml")[0] == 0
+    p = yaml.safe_load((tmp_path / "o.yaml").read_text(encoding="utf-8"))
+    write(tmp_path, {**p, "calibration_overrides": {"compute_efficiency": 0.5}}, "o.yaml")
+    code, out = run("solve", tmp_path / "o.yaml", "--out", tmp_path / "o.json")
+    assert code == 0, out
+    assert json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))["calibration"] == "default+overrides"
+    code, out = run("export", tmp_path / "o.json", "--target", "vllm", "--out", tmp_path / "x")
+    assert code == 0 and "calibration default+overrides" in (tmp_path / "x" / "README.txt").read_text("utf-8"), out

@@ -114,6 +114,13 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
         check_model_id(plan, model.id, source)
         calib = _catalog(source, "calibration_source" if plan.calibration_source else "calibration",
                          lambda: load_calibration(plan.calibration_source or plan.calibration))
+        # the name the README prints: the profile read (plan solve adds '+overrides' when it has them;
+        # overrides added by hand are simulated as a what-if), never one that names another profile
+        if plan.calibration_source and plan.calibration not in (calib.name, calib.name + "+overrides"):
+            raise BadInput(f"{source}: calibration: {plan.calibration!r}, but the profile the plan was solved with "
+                           f"(calibration_source {plan.calibration_source!r}) is named {calib.name!r}; plan solve "
+                           f"writes the name of the profile it read: write it back, or re-solve the problem with "
+                           f"the profile you mean")
         if plan.calibration_overrides:
             calib = _catalog(source, "calibration_overrides",
                              lambda: calib.with_overrides(plan.calibration_overrides))
