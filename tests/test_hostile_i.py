@@ -125,3 +125,31 @@ def test_a_plan_of_another_profile_or_with_overrides_passes(tmp_path, small_plan
     assert json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))["calibration"] == "default+overrides"
     code, out = run("export", tmp_path / "o.json", "--target", "vllm", "--out", tmp_path / "x")
     assert code == 0 and "calibration default+overrides" in (tmp_path / "x" / "README.txt").read_text("utf-8"), out
+
+
+# ------------------------------------------------------------------------ measurement ids
+PUBLIC = Path(__file__).parent.parent / "catalogs" / "measurements" / "public.yaml"
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_two_measurement_points_of_one_id_are_refused(tmp_path, command):
+    """Two different points under one `id` were both accepted and merged into one cross-validation
+    group (`public|id`), and shown under one name; no document makes a repeated id a grouping."""
+    import yaml
+    data = yaml.safe_load(PUBLIC.read_text(encoding="utf-8"))
+    dup = data["points"][1]["id"]
+    data["points"][2]["id"] = dup
+    m = write(tmp_path, yaml.safe_dump(data, sort_keys=False), "m.yaml")
+    extra = ["--out", tmp_path / "c.yaml"] if command == "calibrate" else []
+    code, out = run(command, m, "--folds", "0", *extra)
+    assert code == 2, out
+    assert out.strip().splitlines()[-1] == (f"error: {m}: points[2].id: {dup!r} is also the id of points[1]; each "
+                                            f"point has an id of its own (its cross-validation group and its row "
+                                            f"in plan validate): rename one"), out
+    assert not (tmp_path / "c.yaml").exists()
+
+
+def test_the_shipped_measurement_files_have_distinct_ids():
+    for f in (PUBLIC, PUBLIC.parent / "held_out" / "public_held_out.yaml"):
+        code, out = run("validate", f, "--folds", "0")
+        assert code == 0 and "all: n=" in out, out

@@ -120,6 +120,12 @@ def load_public_yaml(path: Path) -> tuple[list[Point], int, Counter]:
                        f"measurements; a measurement file lists points: (catalogs/measurements/public.yaml) or is "
                        f"a benchmark tool's output (docs/export.md, 'Back from the benchmark')")
     data = validate(PublicFile, raw, str(path))
+    first: dict[str, int] = {}
+    for i, pp in enumerate(data.points):   # each point its own CV group (`public|id`) and table row
+        j = first.setdefault(pp.id, i)
+        if j != i:   # two points of one id were merged into one group, and shown under one name
+            raise BadInput(f"{path}: points[{i}].id: {pp.id!r} is also the id of points[{j}]; each point has an id "
+                           f"of its own (its cross-validation group and its row in plan validate): rename one")
     models, gpus = load_models(), load_gpus()
     why: Counter = Counter()
     points = []
