@@ -127,6 +127,19 @@ def test_a_plan_of_another_profile_or_with_overrides_passes(tmp_path, small_plan
     assert code == 0 and "calibration default+overrides" in (tmp_path / "x" / "README.txt").read_text("utf-8"), out
 
 
+def test_a_plan_solved_at_a_confidence_passes(tmp_path):
+    """slo.confidence names the profile `default@90%` (plan.resolve.at_confidence): a plan as solved."""
+    import yaml
+    assert run("init", "--model", "llama-3.1-8b", "--out", tmp_path / "p.yaml")[0] == 0
+    p = yaml.safe_load((tmp_path / "p.yaml").read_text(encoding="utf-8"))
+    write(tmp_path, {**p, "slo": {**p["slo"], "confidence": 90}}, "p.yaml")
+    code, out = run("solve", tmp_path / "p.yaml", "--out", tmp_path / "p.json")
+    assert code == 0, out
+    assert json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))["calibration"] == "default@90%"
+    code, out = run("simulate", tmp_path / "p.json", "--requests", "2000")
+    assert code == 0 and "Simulation:" in out, out
+
+
 # ------------------------------------------------------------------------ measurement ids
 PUBLIC = Path(__file__).parent.parent / "catalogs" / "measurements" / "public.yaml"
 

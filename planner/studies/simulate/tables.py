@@ -106,6 +106,23 @@ def _check_layout(model, par: Parallelism, spec, where: str) -> None:
         raise BadInput(f"{where}.speculative.method: mtp, but {model.id} has no multi-token-prediction layers")
 
 
+def _profile_named(name: str) -> str:
+    """The profile a plan's `calibration` names, without what plan solve appends to it: '+overrides'
+    (`Calibration.with_overrides`) and '@P%' (`plan.resolve.at_confidence`).
+
+    >>> _profile_named("default+overrides@90%"), _profile_named("mine@99.5%"), _profile_named("a@b")
+    ('default', 'mine', 'a@b')
+    """
+    base, at, pct = name.rpartition("@")
+    if at and pct.endswith("%"):
+        try:
+            float(pct[:-1])
+            name = base
+        except ValueError:
+            pass
+    return name.removesuffix("+overrides")
+
+
 def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> SimPhysics:
     """Rebuild each pool's Deployment from catalog look-ups (model, GPU, calibration), or from
     the objects in `resolved` when the caller already holds them."""
@@ -114,9 +131,10 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
         check_model_id(plan, model.id, source)
         calib = _catalog(source, "calibration_source" if plan.calibration_source else "calibration",
                          lambda: load_calibration(plan.calibration_source or plan.calibration))
-        # the name the README prints: the profile read (plan solve adds '+overrides' when it has them;
-        # overrides added by hand are simulated as a what-if), never one that names another profile
-        if plan.calibration_source and plan.calibration not in (calib.name, calib.name + "+overrides"):
+        # the name the README prints: the profile read, as plan solve names it ('+overrides' beside
+        # calibration_overrides, '@90%' under slo.confidence; overrides added by hand are simulated as
+        # a what-if), never one that names another profile
+        if plan.calibration_source and _profile_named(plan.calibration) != calib.name:
             raise BadInput(f"{source}: calibration: {plan.calibration!r}, but the profile the plan was solved with "
                            f"(calibration_source {plan.calibration_source!r}) is named {calib.name!r}; plan solve "
                            f"writes the name of the profile it read: write it back, or re-solve the problem with "
