@@ -166,3 +166,30 @@ def test_the_shipped_measurement_files_have_distinct_ids():
     for f in (PUBLIC, PUBLIC.parent / "held_out" / "public_held_out.yaml"):
         code, out = run("validate", f, "--folds", "0")
         assert code == 0 and "all: n=" in out, out
+
+
+# ------------------------------------------------------------------------ a fleet service's checks in simulate
+GOLDEN_FLEET = Path(__file__).parent / "golden" / "solve" / "fleet_mix.json"
+
+
+def test_simulate_names_a_fleet_services_pool_by_the_files_index(tmp_path):
+    """plan simulate said `f.json: pools[1]: decode[…]: slots 1,000,000 …` of rag's decode pool, the
+    file's pools[2] (pools[1] is rag's prefill pool): the service's own index under the file's name.
+    plan export said `service rag: pools[2]`; simulate now says it too."""
+    d = json.loads(GOLDEN_FLEET.read_text(encoding="utf-8"))
+    assert [(p["service"], p["role"]) for p in d["pools"][1:3]] == [("rag", "prefill"), ("rag", "decode")]
+    d["pools"][2]["slots"] = 1_000_000
+    f = write(tmp_path, json.dumps(d), "f.json")
+    for code, out in (run("simulate", f, "--requests", "2000"), _export(f)):
+        assert code == 2, out
+        assert out.startswith(f"error: {f}: service rag: pools[2]: decode[h20-TP1·DP8-b32]: slots 1,000,000 but "), out
+
+
+def test_simulate_names_the_fleet_service_whose_weight_dtype_was_edited(tmp_path):
+    d = json.loads(GOLDEN_FLEET.read_text(encoding="utf-8"))
+    assert d["services"][1]["key"] == "rag" and d["services"][1]["weight_dtype"] == "bf16"
+    d["services"][1]["weight_dtype"] = "fp4"
+    f = write(tmp_path, json.dumps(d), "f.json")
+    code, out = run("simulate", f, "--requests", "2000")
+    assert code == 2 and out.startswith(f"error: {f}: service rag: weight_dtype: fp4, but the pools were sized "
+                                        f"for bf16 weights"), out

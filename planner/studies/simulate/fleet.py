@@ -125,6 +125,11 @@ def _each(runs: dict[str, Run], n: int, seed: int) -> dict[str, SimResult]:
             out[label] = simulate(plan_from_dict(plan, where), n, seed, name, resolved=resolved)
         except TooFewRequests as e:
             short.append((label, e))
+        except BadInput as e:   # a fleet service's own check names its service, as plan_from_dict's do
+            text = str(e)
+            if type(e) is not BadInput or where == name or not text.startswith(f"{name}: ") or text.startswith(where):
+                raise
+            raise BadInput(where + text[len(name):]) from None
     if not short:
         return out
     if len(runs) == 1:
