@@ -43,7 +43,25 @@ def test_a_weight_dtype_edited_after_sizing_is_refused(tmp_path, small_plan, dty
     assert code == 2, out
     assert out.strip() == (f"error: {e}: weight_dtype: {dtype}, but the pools were sized for bf16 weights (their "
                            f"memory_per_card_bytes hold the weights at bf16; a hand edit?): write back "
-                           f"weight_dtype: bf16, or re-solve the problem with weight_dtype: {dtype}"), out
+                           f"weight_dtype: bf16, or re-solve the problem with precision.weights: {dtype}"), out
+
+
+@pytest.mark.parametrize("field, value, sized, key, what", [
+    ("expert_dtype", "fp8", "fp4", "experts", "routed experts"),
+    ("weight_dtype", "bf16", "fp8", "weights", "weights"),   # beside FP4 experts, which stay
+])
+def test_a_moe_plans_expert_or_weight_dtype_edited_after_sizing_is_refused(tmp_path, field, value, sized, key, what):
+    """The same edit of the routed experts' precision (DeepSeek on B200: FP4 experts beside FP8
+    weights, edited to FP8) was simulated and exported at the edited precision."""
+    golden = Path(__file__).parent / "golden" / "solve" / "deepseek_b200_fp4_experts.json"
+    data = json.loads(golden.read_text("utf-8"))
+    assert data[field] == sized
+    e = _edited(tmp_path, data, **{field: value})
+    code, out = _export(e)
+    assert code == 2, out
+    assert out.strip() == (f"error: {e}: {field}: {value}, but the pools were sized for {sized} {what} (their "
+                           f"memory_per_card_bytes hold the {what} at {sized}; a hand edit?): write back {field}: "
+                           f"{sized}, or re-solve the problem with precision.{key}: {value}"), out
 
 
 @pytest.mark.parametrize("name", ["deepseek_b200_fp4_experts", "deepseek_qps", "deepseek_mtp", "llama70b_chat",

@@ -188,18 +188,25 @@ def _sized_at(ph: SimPhysics, deps: tuple[Deployment, ...]) -> bool:
 
 def check_precision(ph: SimPhysics, source: str) -> None:
     """BadInput when the pools' `memory_per_card_bytes` are the model's weights at another
-    `weight_dtype` than the plan's, and not at its own: the precision edited by hand after the
-    pools were sized (bf16 → fp4 was simulated with FP4 steps, TPOT 3.1 ms against 7.2 ms planned,
-    "every SLO statistic met", at exit 0; plan export refused it only as no engine quantises to FP4).
-    A plan without the key, or whose memory no precision explains (an older plan), is not judged."""
+    `weight_dtype` (or `expert_dtype`) than the plan's, and not at its own: the precision
+    edited by hand after the pools were sized (bf16 → fp4 was simulated with FP4 steps, TPOT 3.1 ms
+    against 7.2 ms planned, "every SLO statistic met", at exit 0; plan export refused it only as no
+    engine quantises to FP4). A plan without the key, or whose memory no precision explains (an
+    older plan), is not judged. `kv_dtype` is not: bf16 → fp8 halves a sequence's KV, and the
+    memory is then as whole a number of sequences (twice as many)."""
     if _sized_at(ph, ph.deployments):
         return
-    wrote = ph.plan.weight_dtype
-    for d in DTYPES:
-        if d != wrote and _sized_at(ph, tuple(dataclasses.replace(x, weight_dtype=d) for x in ph.deployments)):
-            raise BadInput(f"{source}: weight_dtype: {wrote}, but the pools were sized for {d} weights (their "
-                           f"memory_per_card_bytes hold the weights at {d}; a hand edit?): write back weight_dtype: "
-                           f"{d}, or re-solve the problem with weight_dtype: {wrote}")
+    plan = ph.plan
+    fields = [("weight_dtype", "weights", plan.weight_dtype, DTYPES)]
+    if ph.deployments[0].arch.is_moe:
+        fields.append(("expert_dtype", "experts", plan.expert_dtype or plan.weight_dtype, DTYPES))
+    for field, key, wrote, values in fields:
+        for d in values:
+            if d != wrote and _sized_at(ph, tuple(dataclasses.replace(x, **{field: d}) for x in ph.deployments)):
+                what = "weights" if key == "weights" else "routed experts"
+                raise BadInput(f"{source}: {field}: {wrote}, but the pools were sized for {d} {what} (their "
+                               f"memory_per_card_bytes hold the {what} at {d}; a hand edit?): write back {field}: {d}, "
+                               f"or re-solve the problem with precision.{key}: {wrote}")
 
 
 def check_fits(ph: SimPhysics, source: str) -> None:
