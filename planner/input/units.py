@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Literal
 
 from planner.errors import shown_json, shown_value
@@ -155,42 +156,27 @@ def format_bytes(n: float) -> str:
     return f"{n / 1e9:.1f} GB"
 
 
-def note_bare_tpot_seconds(where: str, text: str) -> None:
-    """A PlannerNotice when a TPOT limit typed as a bare number is a second or more: bare numbers
-    are seconds (as in problem files), and `--tpot 20:50` swept 20 to 50 s a token where the user
-    meant milliseconds. The value is kept; the notice says how it was read."""
-    try:
-        v = float(text.strip())
-    except ValueError:   # it carries a unit (or is not a number: refused elsewhere)
-        return
-    if 1.0 <= v < math.inf:   # inf (1e400) is refused with its own message: no advice to write 1e400ms
-        import warnings
-
-        from planner.errors import PlannerNotice
-        warnings.warn(f"{where}: {text.strip()!r} is read as {v:g} s a token (a bare number is seconds); "
-                      f"write {text.strip()}ms for milliseconds", PlannerNotice, stacklevel=2)
-
-
-# a bare TTFT limit this large is milliseconds meant: `ttft: 500` planned a first token within 500 s
-# (8 minutes) without a word, where `tpot: 50` was noted (a hunt, 2026-12-06); 2 or 30 s are real limits
+# a bare limit in these bounds (seconds) is likely milliseconds meant, and how it reads: `tpot: 50`
+# (or `--tpot 20:50`) planned 50 s a token; `ttft: 500` a first token within 500 s (8 minutes), where 2
+# or 30 s are real limits (a hunt, 2026-12-06). Beyond the upper bound a limit is refused with its own
+# message (inf, 1e400, takes no advice to write 1e400ms; a TTFT above 10⁷ s is out of its domain).
 BARE_TTFT_NOTE_S = 100.0
-
-
-def note_bare_ttft_seconds(where: str, text: str) -> None:
-    """A PlannerNotice when a TTFT limit typed as a bare number is BARE_TTFT_NOTE_S or more (bare numbers
-    are seconds). The value is kept; the notice says how it was read."""
-    try:
-        v = float(text.strip())
-    except ValueError:   # it carries a unit (or is not a number: refused elsewhere)
-        return
-    if BARE_TTFT_NOTE_S <= v <= 1e7:   # above 10⁷ s a TTFT is refused with its own message
-        import warnings
-
-        from planner.errors import PlannerNotice
-        warnings.warn(f"{where}: {text.strip()!r} is read as {v:g} s to the first token (a bare number is "
-                      f"seconds); write {text.strip()}ms for milliseconds", PlannerNotice, stacklevel=2)
+BARE_LIMIT_NOTE = {"tpot": (1.0, sys.float_info.max, "a token"),
+                   "ttft": (BARE_TTFT_NOTE_S, 1e7, "to the first token")}
 
 
 def note_bare_limit(slo: str, where: str, text: str) -> None:
-    """`note_bare_tpot_seconds` or `note_bare_ttft_seconds` of the limit `slo` ('tpot' or 'ttft')."""
-    (note_bare_tpot_seconds if slo == "tpot" else note_bare_ttft_seconds)(where, text)
+    """A PlannerNotice when the limit `slo` ('tpot' or 'ttft') typed as a bare number falls in its
+    `BARE_LIMIT_NOTE` bounds: bare numbers are seconds (as in problem files). The value is kept; the
+    notice says how it was read."""
+    try:
+        v = float(text.strip())
+    except ValueError:   # it carries a unit (or is not a number: refused elsewhere)
+        return
+    low, high, what = BARE_LIMIT_NOTE[slo]
+    if low <= v <= high:
+        import warnings
+
+        from planner.errors import PlannerNotice
+        warnings.warn(f"{where}: {text.strip()!r} is read as {v:g} s {what} (a bare number is seconds); "
+                      f"write {text.strip()}ms for milliseconds", PlannerNotice, stacklevel=2)
