@@ -31,6 +31,11 @@ def _export(path: Path) -> tuple[int, str]:
     return run("export", path, "--target", "vllm", "--out", path.parent / "out")
 
 
+def _command(command: str, path: Path, requests: str = "2000") -> tuple[int, str]:
+    """`plan simulate` (of `requests`) or `plan export` (to vLLM) of the plan file at `path`."""
+    return run("simulate", path, "--requests", requests) if command == "simulate" else _export(path)
+
+
 # ------------------------------------------------------------------------ weight_dtype edited by hand
 @pytest.mark.parametrize("dtype", ["fp4", "fp8"])
 @pytest.mark.parametrize("command", ["simulate", "export"])
@@ -39,7 +44,7 @@ def test_a_weight_dtype_edited_after_sizing_is_refused(tmp_path, small_plan, dty
     7.2 ms planned, "every SLO statistic met", exit 0); export refused fp4 only as vLLM cannot quantise
     to it, and exported fp8 (--quantization fp8) for pools sized for bf16 weights."""
     e = _edited(tmp_path, small_plan, weight_dtype=dtype)
-    code, out = run("simulate", e, "--requests", "300") if command == "simulate" else _export(e)
+    code, out = _command(command, e, "300")
     assert code == 2, out
     assert out.strip() == (f"error: {e}: weight_dtype: {dtype}, but the pools were sized for bf16 weights (their "
                            f"memory_per_card_bytes hold the weights at bf16; a hand edit?): write back "
@@ -95,7 +100,7 @@ def test_a_mode_the_pools_roles_contradict_is_refused(tmp_path, small_plan, mode
     """`mode: colocated` on prefill and decode pools passed simulate and export and was ignored,
     where `mode: banana` was refused as not what plan solve writes "as its pools' roles make it"."""
     e = _edited(tmp_path, small_plan, mode=mode)
-    code, out = run("simulate", e, "--requests", "2000") if command == "simulate" else _export(e)
+    code, out = _command(command, e)
     assert code == 2, out
     assert out.strip() == (f"error: {e}: mode: '{mode}'; plan solve writes disaggregated, colocated or mixed, as "
                            f"its pools' roles make it: its pools' (decode, prefill) make it {made}"), out
@@ -120,7 +125,7 @@ def test_a_calibration_name_edited_away_from_its_source_is_refused(tmp_path, sma
     """`calibration: nosuch` passed: simulate read the profile of calibration_source (default) and
     export wrote "calibration nosuch" into the README; `roofline` was printed for default's numbers."""
     e = _edited(tmp_path, small_plan, calibration=name)
-    code, out = run("simulate", e, "--requests", "2000") if command == "simulate" else _export(e)
+    code, out = _command(command, e)
     assert code == 2, out
     assert out.strip() == (f"error: {e}: calibration: '{name}', but the profile the plan was solved with "
                            f"(calibration_source 'default') is named 'default'; plan solve writes the name of the "
