@@ -29,7 +29,7 @@ def fragmented(m: milp.Model, picked: dict[int, int]) -> list[list[int]]:
     groups: dict[tuple[int, str, str], list[int]] = {}
     for i in sorted(picked):
         c = m.candidates[i]
-        groups.setdefault((m.service_of[i] if m.service_of else 0, c.role, c.gpu), []).append(i)
+        groups.setdefault((m.service_of[i], c.role, c.gpu), []).append(i)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -40,7 +40,7 @@ def replacement_count(m: milp.Model, picked: dict[int, int], group: list[int], i
     the cards of the nodes the plan already pays for on i's GPU type (so no plan of that cost
     has them). A necessary condition only: other rows (redundancy, caps) may still refuse it."""
     c = m.candidates[i]
-    s = m.service_of[i] if m.service_of else 0
+    s = m.service_of[i]
     demand = m.services[s].demand
     n = 1
     for attr in ROLE_CAPACITY:
@@ -48,7 +48,7 @@ def replacement_count(m: milp.Model, picked: dict[int, int], group: list[int], i
         if need <= 0:
             continue
         others = sum(k * getattr(m.candidates[j], attr) for j, k in picked.items()
-                     if j not in group and (m.service_of[j] if m.service_of else 0) == s)
+                     if j not in group and m.service_of[j] == s)
         rest = need - others
         if rest <= 0:
             continue
