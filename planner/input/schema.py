@@ -9,6 +9,7 @@ and integrality with `Field(...)`.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 import warnings
@@ -81,6 +82,18 @@ def _bounded_above(field: Any) -> bool:
     return any(getattr(m, "le", None) is not None or getattr(m, "lt", None) is not None for m in field.metadata)
 
 
+@functools.cache
+def _number_checks(cls: type[BaseModel], name: str) -> tuple[Any, bool] | None:
+    """What `Strict` checks of field `name` of `cls`, worked out once per class and field (the
+    annotation walk was a third of validating a catalog): None when a boolean is a value there (or
+    there is no such field), else its annotation and whether a whole number above 10^18 is refused
+    (a field of whole numbers with no upper bound of its own)."""
+    field = cls.model_fields.get(name)
+    if field is None or admits_bool(field.annotation):
+        return None
+    return field.annotation, _whole_numbers(field.annotation) and not _bounded_above(field)
+
+
 class Strict(BaseModel):
     """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers."""
 
@@ -107,12 +120,13 @@ class Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_as_number(cls, v: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name or "")
-        if field is None or admits_bool(field.annotation):
+        checks = _number_checks(cls, info.field_name or "")
+        if checks is None:
             return v
-        if _huge_int(v, field.annotation) and _whole_numbers(field.annotation) and not _bounded_above(field):
+        annotation, refuse_huge = checks
+        if refuse_huge and _huge_int(v, annotation):
             raise ValueError("too large; no planner value is above 10^18")
-        where = _first_bool(v, field.annotation)
+        where = _first_bool(v, annotation)
         if where is not None:   # a mapping's key reads 'field: key: …', a list's element 'field: element [i]: …'
             at = where[1:] + ": " if where.startswith(".") else "element " + where + ": " if where else ""
             raise ValueError(f"{at}true/false is not a number "
