@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -1333,6 +1334,48 @@ GC_THRESHOLDS = (200_000, 20, 100)
 # floats. A value the user set is kept; child processes inherit it (none of them uses BLAS).
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
 
+# pydantic looks for plugins (packages that observe validation, such as logfire) the first time it
+# builds a validator: it imports importlib.metadata (and with it the email package) and reads every
+# installed package's entry points, ~25 ms of a 0.35 s `plan solve` (-X importtime, 2026-12-07), for
+# plugins no plan command uses. `plan` sets pydantic's own switch, PYDANTIC_DISABLE_PLUGINS=__all__,
+# unless the user set the variable (to anything, even empty: pydantic then looks as usual), and while
+# the switch is on it does not import the discovery at all. Child processes inherit the switch.
+PYDANTIC_PLUGINS = ("PYDANTIC_DISABLE_PLUGINS", "__all__")
+PLUGIN_LOADER = "pydantic.plugin._loader"
+PLUGINS_OFF = ("__all__", "1", "true")   # the values pydantic reads as "no plugins at all"
+
+
+class _PluginsOff(types.ModuleType):
+    """Stands in for pydantic's plugin loader: `get_plugins()` is () while the switch is on, as
+    pydantic's own is then; with the switch turned off again, or for any other name, the real
+    loader is imported in its place."""
+
+    def get_plugins(self):
+        if os.environ.get(PYDANTIC_PLUGINS[0]) in PLUGINS_OFF:
+            return ()
+        return self.real().get_plugins()
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):   # what the import system asks of any module (__path__: not a package)
+            raise AttributeError(name)
+        return getattr(self.real(), name)
+
+    def real(self) -> types.ModuleType:
+        """pydantic's loader, imported on first use (this stand-in removed from sys.modules)."""
+        import importlib
+        if sys.modules.get(PLUGIN_LOADER) is self:
+            del sys.modules[PLUGIN_LOADER]
+        return importlib.import_module(PLUGIN_LOADER)
+
+
+def _pydantic_plugins_off() -> None:
+    """PYDANTIC_DISABLE_PLUGINS=__all__ unless set, and the stand-in loader (before pydantic builds
+    a validator); nothing when the user set the variable or pydantic already loaded its plugins."""
+    if PYDANTIC_PLUGINS[0] in os.environ or PLUGIN_LOADER in sys.modules:
+        return
+    os.environ[PYDANTIC_PLUGINS[0]] = PYDANTIC_PLUGINS[1]
+    sys.modules[PLUGIN_LOADER] = _PluginsOff(PLUGIN_LOADER)
+
 
 # The address space `plan` needs to start (Python, numpy with one OpenBLAS thread, pydantic, PuLP with
 # highspy: 117 MiB measured on 2026-12-05; the seed's solve needs ~140). Under a lower `ulimit -v`
@@ -1374,6 +1417,7 @@ def run() -> None:
             sys.stderr.write(f"error: {too_small}\n")
         sys.exit(2)
     os.environ.setdefault(*BLAS_THREADS)
+    _pydantic_plugins_off()
     gc.set_threshold(*GC_THRESHOLDS)
     for stream in (sys.stdout, sys.stderr):   # ≤, × and · on a latin-1 or cp1252 terminal: '?', not exit 5
         if stream is not None and hasattr(stream, "reconfigure") and \
