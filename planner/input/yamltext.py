@@ -14,6 +14,7 @@ from planner.errors import SHOWN_CHARS, BadInput, shown_text, shown_value
 
 INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 BINARY_TAG = "tag:yaml.org,2002:binary"
 
 
@@ -77,6 +78,9 @@ class UniqueKeys:
 
     def _refuse_duplicates(self, node) -> None:
         """ConstructorError at the second of two equal keys of `node` as written, naming both."""
+        texts = [k.value for k, _ in node.value if k.tag == STR_TAG and isinstance(k, yaml.ScalarNode)]
+        if len(texts) == len(node.value) == len(set(texts)):   # distinct text keys (a str key is its text)
+            return
         seen: dict = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
