@@ -51,6 +51,33 @@ def test_a_weight_dtype_edited_after_sizing_is_refused(tmp_path, small_plan, dty
                            f"weight_dtype: bf16, or re-solve the problem with precision.weights: {dtype}"), out
 
 
+# ------------------------------------------------------------------------ kv_dtype edited by hand
+@pytest.mark.parametrize("command", ["simulate", "export"])
+def test_a_kv_dtype_edited_after_sizing_is_refused(tmp_path, small_plan, command):
+    """`kv_dtype: fp8` written into a plan sized for a bf16 KV cache was simulated ("every SLO
+    statistic met") and exported (--kv-cache-dtype fp8) at exit 0: its memory is as whole a number
+    of fp8 sequences (twice as many), so the weights' check did not see it; the prefill pool's
+    design batch and the decode pool's slots do."""
+    e = _edited(tmp_path, small_plan, kv_dtype="fp8")
+    code, out = _command(command, e, "300")
+    assert code == 2, out
+    assert out.strip() == (f"error: {e}: kv_dtype: fp8, but the pools were sized for a bf16 KV cache (their "
+                           f"memory_per_card_bytes and slots hold sequences at bf16; a hand edit?): write back "
+                           f"kv_dtype: bf16, or re-solve the problem with precision.kv: fp8"), out
+
+
+def test_a_kv_dtype_edit_is_judged_by_the_slots_alone(tmp_path, small_plan):
+    """A decode or colocated pool says its KV precision by its `slots` (the sequences its memory
+    holds at the longest prompt and answer): with the prefill pool's memory not said, the edit
+    is still refused; and with neither said, nothing judges it (an older plan)."""
+    pools = [{**p, "memory_per_card_bytes": None} if p["role"] == "prefill" else p for p in small_plan["pools"]]
+    code, out = _export(_edited(tmp_path, small_plan, pools=pools, kv_dtype="fp8"))
+    assert code == 2 and "kv_dtype: fp8, but the pools were sized for a bf16 KV cache" in out, out
+    older = [{k: v for k, v in p.items() if k != "slots"} for p in pools]
+    code, out = _export(_edited(tmp_path, small_plan, pools=older, kv_dtype="fp8"))
+    assert code == 0 and "vllm export of" in out, out
+
+
 @pytest.mark.parametrize("field, value, sized, key, what", [
     ("expert_dtype", "fp8", "fp4", "experts", "routed experts"),
     ("weight_dtype", "bf16", "fp8", "weights", "weights"),   # beside FP4 experts, which stay

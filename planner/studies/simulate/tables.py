@@ -186,27 +186,59 @@ def _sized_at(ph: SimPhysics, deps: tuple[Deployment, ...]) -> bool:
     return True
 
 
+def _kv_sized_at(ph: SimPhysics, deps: tuple[Deployment, ...]) -> bool | None:
+    """Whether the pools' own figures agree with a sequence's KV under `deps` (None: no pool says):
+    a prefill pool's memory holds its design batch of mean prompts, as plan solve sizes it; a pool's
+    `slots` are the sequences its memory holds at the longest prompt and answer (`deployment.max_batch`)."""
+    mean_in = float(np.dot(*ph.lengths_in))
+    peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+    said = False
+    for p, dep in zip(ph.plan.pools, deps):
+        if p.role == "prefill" and p.memory_per_card_bytes is not None:
+            per_seq = kv_bytes_per_sequence(dep, mean_in)
+            k = (p.memory_per_card_bytes - perf.memory_use(dep, 0, mean_in).weights_bytes) / per_seq \
+                if per_seq > 0 else 0.0
+            said = True
+            if abs(k - p.design_batch) > 1e-6 * max(1.0, k):
+                return False
+        elif p.role != "prefill" and p.slots is not None:
+            said = True
+            if perf.max_batch(dep, peak) != p.slots:
+                return False
+    return True if said else None
+
+
 def check_precision(ph: SimPhysics, source: str) -> None:
     """BadInput when the pools' `memory_per_card_bytes` are the model's weights at another
     `weight_dtype` (or `expert_dtype`) than the plan's, and not at its own: the precision
     edited by hand after the pools were sized (bf16 → fp4 was simulated with FP4 steps, TPOT 3.1 ms
     against 7.2 ms planned, "every SLO statistic met", at exit 0; plan export refused it only as no
     engine quantises to FP4). A plan without the key, or whose memory no precision explains (an
-    older plan), is not judged. `kv_dtype` is not: bf16 → fp8 halves a sequence's KV, and the
-    memory is then as whole a number of sequences (twice as many)."""
-    if _sized_at(ph, ph.deployments):
-        return
+    older plan), is not judged. `kv_dtype` is judged by what the memory holds rather than its
+    total (bf16 → fp8 halves a sequence's KV, and the memory is then as whole a number of sequences,
+    twice as many): a prefill pool's design batch and the others' `slots` (`_kv_sized_at`);
+    kv_dtype bf16 → fp8 on a bf16 plan was simulated and exported at exit 0."""
     plan = ph.plan
-    fields = [("weight_dtype", "weights", plan.weight_dtype, DTYPES)]
-    if ph.deployments[0].arch.is_moe:
-        fields.append(("expert_dtype", "experts", plan.expert_dtype or plan.weight_dtype, DTYPES))
-    for field, key, wrote, values in fields:
-        for d in values:
-            if d != wrote and _sized_at(ph, tuple(dataclasses.replace(x, **{field: d}) for x in ph.deployments)):
-                what = "weights" if key == "weights" else "routed experts"
-                raise BadInput(f"{source}: {field}: {wrote}, but the pools were sized for {d} {what} (their "
-                               f"memory_per_card_bytes hold the {what} at {d}; a hand edit?): write back {field}: {d}, "
-                               f"or re-solve the problem with precision.{key}: {wrote}")
+    if not _sized_at(ph, ph.deployments):
+        fields = [("weight_dtype", "weights", plan.weight_dtype, DTYPES)]
+        if ph.deployments[0].arch.is_moe:
+            fields.append(("expert_dtype", "experts", plan.expert_dtype or plan.weight_dtype, DTYPES))
+        for field, key, wrote, values in fields:
+            for d in values:
+                if d != wrote and _sized_at(ph, tuple(dataclasses.replace(x, **{field: d}) for x in ph.deployments)):
+                    what = "weights" if key == "weights" else "routed experts"
+                    raise BadInput(f"{source}: {field}: {wrote}, but the pools were sized for {d} {what} (their "
+                                   f"memory_per_card_bytes hold the {what} at {d}; a hand edit?): write back "
+                                   f"{field}: {d}, or re-solve the problem with precision.{key}: {wrote}")
+        return
+    if _kv_sized_at(ph, ph.deployments) is not False:
+        return
+    for d in DTYPES:
+        if d != plan.kv_dtype and _kv_sized_at(ph, tuple(dataclasses.replace(x, kv_dtype=d)
+                                                         for x in ph.deployments)):
+            raise BadInput(f"{source}: kv_dtype: {plan.kv_dtype}, but the pools were sized for a {d} KV cache "
+                           f"(their memory_per_card_bytes and slots hold sequences at {d}; a hand edit?): write "
+                           f"back kv_dtype: {d}, or re-solve the problem with precision.kv: {plan.kv_dtype}")
 
 
 def check_fits(ph: SimPhysics, source: str) -> None:
