@@ -212,6 +212,29 @@ def test_two_measurement_points_of_one_id_are_refused(tmp_path, command):
     assert not (tmp_path / "c.yaml").exists()
 
 
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_one_id_in_two_measurement_files_is_refused(tmp_path, command):
+    """The same id in two files given together (each file's own ids distinct) was accepted: both
+    points merged into one cross-validation group (`public|id`) and shown under one name."""
+    import yaml
+    held = yaml.safe_load((PUBLIC.parent / "held_out" / "public_held_out.yaml").read_text(encoding="utf-8"))
+    held["points"] = held["points"][:2]
+    held["points"][1]["id"] = "deepseek-v3-h800-production-decode"   # a point of public.yaml
+    m = write(tmp_path, yaml.safe_dump(held, sort_keys=False), "m.yaml")
+    extra = ["--out", tmp_path / "c.yaml"] if command == "calibrate" else []
+    code, out = run(command, PUBLIC, m, "--folds", "0", *extra)
+    assert code == 2, out
+    assert out.strip().splitlines()[-1] == (f"error: {m}: id 'deepseek-v3-h800-production-decode' is also the id of "
+                                            f"a point in {PUBLIC}; each point has an id of its own across the files "
+                                            f"given together (its cross-validation group and its row in plan "
+                                            f"validate): rename one"), out
+    assert not (tmp_path / "c.yaml").exists()
+    held["points"][1]["id"] = "renamed"
+    code, out = run("validate", PUBLIC, write(tmp_path, yaml.safe_dump(held, sort_keys=False), "m.yaml"),
+                    "--folds", "0")
+    assert code == 0 and "renamed" in out, out
+
+
 def test_the_shipped_measurement_files_have_distinct_ids():
     for f in (PUBLIC, PUBLIC.parent / "held_out" / "public_held_out.yaml"):
         code, out = run("validate", f, "--folds", "0")

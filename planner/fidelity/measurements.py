@@ -113,12 +113,15 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
                        f"silicon and minimal CSVs say what each point measured); drop it")
     points: list[Point] = []
     read, dropped = 0, Counter()
+    written: dict[str, Path] = {}   # the ids files write themselves (measurement YAML, silicon CSV): where first
     for path in paths:
         p = Path(path)
         if _yaml(p):
             pts, n, why = load_public_yaml(p)
         else:
             pts, n, why = load_bench_file(p, dep, bench[p])
+        if _yaml(p) or bench[p][1] == "silicon":
+            _check_ids(pts, p, written)
         points += pts
         read += n
         dropped.update(why)
@@ -131,6 +134,18 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     points = [attention_layout(p, models, gpus) for p in points]
     reread = Counter(ATTENTION_DP_REREAD for p in points if p.recorded_par is not None)
     return points, LoadReport(read, len(points), dict(dropped), dict(reread))
+
+
+def _check_ids(pts: list[Point], path: Path, written: dict[str, Path]) -> None:
+    """BadInput for an id of `path` that an earlier file given with it has too: each file's own
+    are checked as it is read (`public.load_public_yaml`), but two files' points of one id were both
+    accepted, merged into one cross-validation group (`public|id`) and shown under one name."""
+    for p in pts:
+        first = written.setdefault(p.id, path)
+        if first != path:
+            raise BadInput(f"{path}: id {p.id!r} is also the id of a point in {first}; each point has an id of its "
+                           f"own across the files given together (its cross-validation group and its row in plan "
+                           f"validate): rename one")
 
 
 _NOT_THE_RUN = ("id", "origin", "source", "group", "measured")   # what a copy of a run may change
