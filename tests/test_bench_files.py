@@ -976,12 +976,30 @@ def test_calibrate_on_fewer_observations_than_parameters_says_its_error_means_no
 
 
 def test_a_minimal_csv_row_of_an_unknown_gpu_is_named_as_written(tmp_path):
-    """The reason names the GPU as the row wrote it ('NaN', not the lower-cased 'nan' the lookup
+    """The error names the GPU as the row wrote it ('NaN', not the lower-cased 'nan' the lookup
     used since GPU names are read case-insensitively)."""
     (tmp_path / "m.csv").write_text((DATA / "minimal_sample.csv").read_text().replace(",h100,", ", NaN ,"))
     res = CliRunner().invoke(cli.main, ["validate", str(tmp_path / "m.csv"), "--folds", "0"])
     assert res.exit_code == 2, res.output
-    assert "GPU not in catalog (NaN)" in res.output and "(nan)" not in res.output, res.output
+    assert f"error: {tmp_path / 'm.csv'}: row 2: gpu: unknown GPU 'NaN'; known: a100-80g, " in res.output, res.output
+    assert "'nan'" not in res.output, res.output
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_a_minimal_csv_row_of_a_misspelt_gpu_is_refused_as_deployment_is(tmp_path, command):
+    """Rows naming `h10O` (a letter O) were dropped and counted, and the rest fitted at exit 0, where
+    `--deployment` naming it exits 2: now the row's line, the known GPUs and the close ones are named."""
+    from planner.catalog.schemas import load_gpus
+    rows = (DATA / "minimal_sample.csv").read_text().splitlines()
+    text = "\n".join([rows[0], rows[1], rows[2].replace(",h100,", ",h10O,"), rows[1].replace(",32,", ",16,")]) + "\n"
+    (tmp_path / "m.csv").write_text(text)
+    extra = ["--out", str(tmp_path / "c.yaml")] if command == "calibrate" else []
+    res = CliRunner().invoke(cli.main, [command, str(tmp_path / "m.csv"), "--folds", "0", *extra])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'm.csv'}: row 3: gpu: unknown GPU 'h10O'; known: {', '.join(sorted(load_gpus()))}. "
+        f"Did you mean 'h100' or 'h20' or 'h800'?"), res.output
+    assert not (tmp_path / "c.yaml").exists()
 
 
 def test_the_validate_table_widens_its_model_and_gpu_columns_to_fit_them():

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from planner.catalog.schemas import Model, load_gpus, load_models, model_key
-from planner.errors import BadInput, shown_text, suggest
+from planner.errors import BadInput, shown_text, shown_value, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
 from planner.fidelity.run_values import DECIMAL, cap, concurrency, count, e2e_latency_s, number, optional, paced
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
@@ -343,8 +343,9 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
         "parallelism": {k: whole(k) for k in ("tp", "pp", "dp", "ep")}, **opt}, where)
     if dep.mode != "agg":
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
-    if dep.gpu not in load_gpus():
-        return f"GPU not in catalog ({shown_text(r['gpu'].strip())})"   # as written
+    if dep.gpu not in (gpus := load_gpus()):   # as --deployment's: a misspelt GPU's rows were dropped, exit 0
+        raise BadInput(f"{where}: gpu: unknown GPU {shown_value(r['gpu'].strip())}; known: "   # as written
+                       f"{', '.join(sorted(gpus))}.{suggest(dep.gpu, gpus)}")
     par = _par(dep.parallelism, f"{where}: parallelism", models[dep.model].arch.is_moe)
     if par.cards != dep.cards:
         raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")
@@ -354,7 +355,8 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
 
 
 def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], int, Counter]:
-    """The minimal CSV → Points; rows naming a model/GPU outside the catalog are dropped, counted."""
+    """The minimal CSV → Points; rows naming a model outside the catalog are dropped, counted (a GPU
+    outside it is an error, as in --deployment: the catalog lists every GPU plan can model)."""
     text = text if text is not None else read_text(path, "CSV")
     lines = io.StringIO(text, newline="")
     with csv_errors(path):
