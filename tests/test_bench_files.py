@@ -1034,6 +1034,30 @@ def test_a_completed_count_no_run_gives_is_refused(tmp_path, changes, reason):
     assert res.exit_code == 2 and f"r.json: {reason}" in " ".join(res.output.split()), res.output
 
 
+@pytest.mark.parametrize("value, shown", [(320.5, "320.5"), (0, "0"), (-320, "-320"), ("320", "'320'"),
+                                          (True, "True")])
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_a_num_prompts_no_run_sends_is_refused(tmp_path, value, shown, command):
+    """`num_prompts: 320.5` (beside `completed: 320`) was read and divided into the run's
+    concurrency at exit 0, and 0, -320 or '320' were read as if the key were left out; the
+    requests a run sent are a whole number, 1 or more (null or absent: not said)."""
+    f = _vllm(tmp_path, num_prompts=value)
+    reason = (f"num_prompts: {shown} is not a number of requests sent (a whole number from 1 to 1e+15, the tools' "
+              f"--num-prompts)")
+    with pytest.raises(BadInput, match=re.escape(f"{f}: {reason}")):
+        load_points([f], DEP)
+    extra = ["--out", str(tmp_path / "c.yaml")] if command == "calibrate" else []
+    res = CliRunner().invoke(cli.main, [command, str(f), "--deployment", DEP, "--folds", "0", *extra])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines()[-1] == f"error: {f}: {reason}", res.output
+
+
+@pytest.mark.parametrize("value", [320, 320.0, None])
+def test_a_whole_or_unsaid_num_prompts_still_reads(tmp_path, value):
+    (p,), _ = load_points([_vllm(tmp_path, num_prompts=value)], DEP)
+    assert p.isl == 1024
+
+
 def test_a_run_that_completed_every_prompt_sent_still_reads():
     (p,), _ = load_points([DATA / "vllm_sample.json"], DEP)
     assert p.isl == 1024 and p.osl == pytest.approx(81408 / 320)

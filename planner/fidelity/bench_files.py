@@ -40,7 +40,17 @@ from pydantic import Field, field_validator
 from planner.catalog.schemas import Model, load_gpus, load_models, model_key
 from planner.errors import BadInput, shown_text, shown_value, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
-from planner.fidelity.run_values import DECIMAL, cap, concurrency, count, e2e_latency_s, number, optional, paced
+from planner.fidelity.run_values import (
+    DECIMAL,
+    cap,
+    concurrency,
+    count,
+    e2e_latency_s,
+    number,
+    optional,
+    paced,
+    sent_count,
+)
 from planner.fidelity.silicon import MS, catalog_model_id, kv_dtype_of
 from planner.input.files import csv_errors, read_text, read_yaml, validate
 from planner.input.load import other_kind
@@ -200,7 +210,7 @@ def make_point(*, pid: str, origin: str, dep: BenchDeployment, model: str, c: fl
 def serve_run(d: dict, where: str, dep: BenchDeployment, models: dict[str, Model], e2e_key: str,
                pid: str, origin: str) -> Point | str:
     """A vLLM or SGLang serving-benchmark result object → Point, or the reason it is dropped."""
-    done, sent = count(d, "completed", where), optional(d, "num_prompts")
+    done, sent = count(d, "completed", where), sent_count(d, "num_prompts", where)
     if sent is not None and done > sent:   # the token totals, divided by it, gave means of no request sent
         raise BadInput(f"{where}: completed: {done:g} requests, more than the {sent:g} sent (num_prompts): "
                        f"not the result of one run")

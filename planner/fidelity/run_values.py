@@ -26,6 +26,22 @@ def count(d: dict, key: str, where: str) -> float:
     return v
 
 
+MAX_SENT = 1e15   # requests a run sent: beyond any benchmark (and below where a JSON integer stops being a float)
+
+
+def sent_count(d: dict, key: str, where: str) -> float | None:
+    """The requests a run sent (vLLM's and SGLang's `num_prompts`): None where the tool writes none
+    (null, absent), else a whole number, 1 or more; anything else is BadInput (320.5 was read, and
+    divided into the run's concurrency)."""
+    v = d.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 1 <= v <= MAX_SENT or v != int(v):
+        raise BadInput(f"{where}: {key}: {shown(v)} is not a number of requests sent (a whole number from 1 to "
+                       f"{MAX_SENT:g}, the tools' --num-prompts)")
+    return float(v)
+
+
 def shown(v: object, most: int = 40) -> str:
     """repr(v), a long one cut; JSON's null and a key left out (`...`) in words (both read 'got None')."""
     r = "null" if v is None else "nothing (the key is missing)" if v is ... else repr(v)
