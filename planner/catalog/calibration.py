@@ -17,6 +17,7 @@ from planner.input.files import read_yaml, validate
 from planner.input.load import other_kind
 from planner.input.schema import Strict
 from planner.input.values import Name
+from planner.input.yamltext import is_yaml_name
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calibration"
 
@@ -231,7 +232,7 @@ def profile_dirs() -> list[Path]:
 def load_calibration(name_or_path: str = "default") -> Calibration:
     """Calibration profile by name (NAME.yaml in `profile_dirs()`) or by path to a YAML file."""
     p = Path(name_or_path)
-    if (p.suffix or "/" in name_or_path) and p.suffix.lower() not in (".yaml", ".yml") and p.exists():
+    if (p.suffix or "/" in name_or_path) and not is_yaml_name(p) and p.exists():
         # not "unknown profile 'x.json'" (or '/etc/passwd', '/dev/null': a path that exists)
         raise BadInput(f"{name_or_path}: a calibration profile is a .yaml file (written by plan calibrate)")
     found = profile_file(name_or_path)
@@ -243,7 +244,7 @@ def load_calibration(name_or_path: str = "default") -> Calibration:
         if odd is not None:
             raise BadInput(f"{odd}: not a regular file (a directory, pipe or device); a calibration profile "
                            f"is a YAML file written by plan calibrate")
-    if found is None and (p.suffix.lower() in (".yaml", ".yml") or "/" in name_or_path):   # a path: a name has neither
+    if found is None and (is_yaml_name(p) or "/" in name_or_path):   # a path: a name has neither
         raise BadInput(f"{name_or_path}: file not found (from {os.getcwd()}); a calibration profile is named "
                        f"by its name or by the path of its .yaml file")
     if found is None:
@@ -265,7 +266,7 @@ def profile_file(name_or_path: str) -> Path | None:
     to a .yaml that exists, else NAME.yaml in the first of `profile_dirs()` that has it (what an
     output must never overwrite, whichever way the problem named it)."""
     p = Path(name_or_path)
-    if p.suffix.lower() in (".yaml", ".yml") and p.exists():   # any case: a profile.YAML was 'not a .yaml file'
+    if is_yaml_name(p) and p.exists():   # any case: a profile.YAML was 'not a .yaml file'
         return p
     if "/" in name_or_path:
         return None

@@ -27,6 +27,7 @@ from planner.errors import BadInput
 from planner.fidelity.bench_dispatch import SELF_DESCRIBING, load_bench_file, load_deployment_file, read_bench_file
 from planner.fidelity.points import QUANTITIES, SIDE, LoadReport, Mode, Point, Quantity, with_group
 from planner.fidelity.public import load_public_yaml
+from planner.input.yamltext import is_yaml_name
 from planner.physics.benchmark import PREFILL_FIRST_ENGINES, Benchmark, engine_kv_slots
 from planner.physics.benchmark import tpot as bench_tpot
 from planner.physics.benchmark import ttft as bench_ttft
@@ -85,11 +86,6 @@ def observations(points: list[Point]) -> list[tuple[int, Quantity, float]]:
 
 
 # ---------------------------------------------------------------------------------- loading
-def _yaml(path: str | Path) -> bool:
-    """A measurement YAML by its name, in any case (`runs.YML` was 'not a benchmark file')."""
-    return Path(path).suffix.lower() in (".yaml", ".yml")
-
-
 def load_points(paths: list[str | Path], deployment: str | Path | None = None) -> tuple[list[Point], LoadReport]:
     """Points from YAML (public format) files and benchmark files read by content (the silicon
     CSV, the minimal CSV, vLLM/SGLang/genai-perf output: bench_files.py), with one drop report.
@@ -107,7 +103,7 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
                                + "; give each file once")
         seen[q] = p
     dep = load_deployment_file(deployment) if deployment is not None else None
-    bench = {Path(p): read_bench_file(Path(p)) for p in paths if not _yaml(p)}
+    bench = {Path(p): read_bench_file(Path(p)) for p in paths if not is_yaml_name(p)}
     if dep is not None and all(kind in SELF_DESCRIBING for _, kind in bench.values()):   # else ignored unsaid
         raise BadInput(f"--deployment {deployment}: no file given needs it (the measurement YAML and the "
                        f"silicon and minimal CSVs say what each point measured); drop it")
@@ -116,11 +112,11 @@ def load_points(paths: list[str | Path], deployment: str | Path | None = None) -
     written: dict[str, Path] = {}   # the ids files write themselves (measurement YAML, silicon CSV): where first
     for path in paths:
         p = Path(path)
-        if _yaml(p):
+        if is_yaml_name(p):
             pts, n, why = load_public_yaml(p)
         else:
             pts, n, why = load_bench_file(p, dep, bench[p])
-        if _yaml(p) or bench[p][1] == "silicon":
+        if is_yaml_name(p) or bench[p][1] == "silicon":
             _check_ids(pts, p, written)
         points += pts
         read += n

@@ -38,6 +38,7 @@ from planner.fidelity.profile import profile_yaml
 from planner.input.files import atomic_write, check_out_dir, check_set, check_writable, read_yaml, write_set
 from planner.input.owned import check_named
 from planner.input.values import one_line_name
+from planner.input.yamltext import YAML_SUFFIXES, is_yaml_name
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,14 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
             raise BadInput(f"--out {out}: {why}; with --group-by, --out is the directory the profiles go to "
                            f"(an existing one)")
     else:   # '.yaml' alone is a hidden file without a suffix: told "must be a .yaml file"
-        check_named("--out", out, (".yaml", ".yml"), "the profile's file is NAME{name}, and NAME becomes the "
+        check_named("--out", out, YAML_SUFFIXES, "the profile's file is NAME{name}, and NAME becomes the "
                     "profile's name")
-        if out_p.suffix.lower() in (".yaml", ".yml") and out_p.suffix not in (".yaml", ".yml"):
+        if is_yaml_name(out_p) and out_p.suffix not in YAML_SUFFIXES:
             raise BadInput(f"--out {out}: write the suffix {out_p.suffix.lower()} in lower case: a problem names a "
                            f"profile by its name, found as NAME.yaml (or give --calibration the file's path)")
-        if out_p.suffix not in (".yaml", ".yml"):
+        if out_p.suffix not in YAML_SUFFIXES:
             raise BadInput(f"--out {out}: the profile must be a .yaml file")
-    base_file = Path(base_name) if Path(base_name).suffix.lower() in (".yaml", ".yml") else \
+    base_file = Path(base_name) if is_yaml_name(base_name) else \
         Path(CATALOG_DIR / "calibration" / f"{base_name}.yaml")
     protect = (*files, base_file, *([deployment] if deployment else []))
     (check_out_dir if by else check_writable)(out_p, protect, force, catalog=PROFILES)

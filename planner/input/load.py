@@ -17,6 +17,7 @@ from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, TraceSpec
 from planner.input.trace import TraceLoad, read_trace
 from planner.input.units import note_bare_limit
+from planner.input.yamltext import YAML_SUFFIXES
 
 
 def is_fleet(data: Any) -> bool:
@@ -81,7 +82,7 @@ def beside(data: Any, key: str, path: str | Path, at: str = "") -> None:
     value = data.get(key) if isinstance(data, dict) else None
     if not isinstance(value, str) or not value.strip() or "\0" in value or Path(value).is_absolute():
         return   # (a NUL byte is no path: the schema's Name refuses it with a message)
-    suffixes = (".json",) if key == "model" else (".yaml", ".yml")
+    suffixes = (".json",) if key == "model" else YAML_SUFFIXES
     if "/" not in value and os.sep not in value and Path(value).suffix.lower() not in suffixes:
         return   # a bare name is a catalog id or profile name first, as it always was
     here = Path(path).parent

@@ -16,6 +16,14 @@ INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
 BINARY_TAG = "tag:yaml.org,2002:binary"
+YAML_SUFFIXES = (".yaml", ".yml")   # a YAML file's name ends in one of these
+
+
+def is_yaml_name(path: str | Path) -> bool:
+    """Whether `path` names a YAML file by its suffix, in any case: measurement files, calibration
+    profiles and a calibrate --base (`runs.YML` was 'not a benchmark file', `profile.YAML` 'not a
+    .yaml file')."""
+    return Path(path).suffix.lower() in YAML_SUFFIXES
 
 
 class UniqueKeys:
