@@ -288,7 +288,7 @@ def _profile_data(path: str) -> object:
     message, not a line per missing parameter."""
     data = read_yaml(path)
     if isinstance(data, dict) and not is_profile_data(data):   # a measurements file listed 17 lines of keys
-        kind = "a problem file" if ("model" in data or "workload" in data or "classes" in data) else other_kind(data)
+        kind = other_kind(data) or ("a problem file" if {"model", "workload", "classes"} & set(data) else None)
         if kind is not None:
             raise BadInput(f"{path}: not a calibration profile (it reads as {kind}); give a profile "
                            f"name ({', '.join(sorted(q.stem for q in CALIBRATION_DIR.glob('*.yaml')))}) or a "

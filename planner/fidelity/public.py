@@ -15,6 +15,7 @@ from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
 from planner.errors import BadInput
 from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import read_yaml, validate
+from planner.input.load import other_kind
 from planner.physics.perf import Parallelism
 
 
@@ -119,6 +120,9 @@ def load_public_yaml(path: Path) -> tuple[list[Point], int, Counter]:
         raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as "
                        f"measurements; a measurement file lists points: (catalogs/measurements/public.yaml) or is "
                        f"a benchmark tool's output (docs/export.md, 'Back from the benchmark')")
+    if isinstance(raw, dict) and "points" not in raw and (kind := other_kind(raw)) is not None:   # a scenario:
+        raise BadInput(f"{path}: {kind}; given as measurements, which list points: or are a benchmark "  # 3 lines
+                       f"tool's output (docs/export.md, 'Back from the benchmark')")
     data = validate(PublicFile, raw, str(path))
     first: dict[str, int] = {}
     for i, pp in enumerate(data.points):   # each point its own CV group (`public|id`) and table row

@@ -144,6 +144,37 @@ def note_slips(data: Any, where: str) -> None:
     note_bare_limits(data, where)
     note_small_percent(data, where)
     note_gpu_percents(data, where)
+    note_percent_fractions(data, where)
+
+
+PERCENT_LIKE_FRACTION = 10.0   # a busiest qps_fraction from here to 100 reads like a percentage
+
+
+def note_percent_fractions(data: Any, where: str) -> None:
+    """A note when `workload.profile.qps_fraction` peaks between 10 and 100: fractions written as
+    percentages (`[55, …, 100]`) planned a day at 100 × workload.qps without a word (a hunt,
+    2026-12-07). A peak above workload.qps is a real one (1 is workload.qps), so it stands."""
+    w = data.get("workload") if isinstance(data, dict) else None
+    profile = w.get("profile") if isinstance(w, dict) else None
+    fractions = profile.get("qps_fraction") if isinstance(profile, dict) else None
+    values = [_as_float(f) for f in fractions] if isinstance(fractions, list) else []
+    if not values or None in values:   # valid by now: numbers, or numbers YAML 1.1 left as text
+        return
+    peak = max(values)
+    if PERCENT_LIKE_FRACTION <= peak <= 100:
+        qps = _as_float(w.get("qps"))
+        rate = f", {peak * qps:,.6g} req/s" if qps is not None else ""
+        warnings.warn(f"{where}workload.profile.qps_fraction: the busiest period is {peak:g} × workload.qps{rate} "
+                      f"(1 is workload.qps itself); if these are percentages, divide them by 100", PlannerNotice,
+                      stacklevel=3)
+
+
+def _as_float(x: Any) -> float | None:
+    """x as a number, or None (a boolean, a word)."""
+    try:
+        return None if isinstance(x, bool) else float(x)
+    except (TypeError, ValueError):
+        return None
 
 
 SCENARIO_ONLY = ("buy",)   # top-level keys only a what-if scenario has
@@ -170,6 +201,8 @@ def other_kind(data: Any) -> str | None:
         return "a plan file (written by plan solve --out): plan simulate and plan export read it"
     if "model" in data or "classes" in data:
         return None
+    if is_scenario(data):   # given as a profile or measurements it listed each missing key (a hunt, 2026-12-07)
+        return "a what-if scenario: plan whatif BASE.yaml SCENARIO.yaml reads it after its base"
     if "compute_efficiency" in data:   # catalog.calibration.is_profile_data's test: input/ imports no catalog
         return "a calibration profile: a problem names it as calibration: NAME or PATH"
     if "$schema" in data or "$defs" in data:
@@ -178,6 +211,8 @@ def other_kind(data: Any) -> str | None:
         return "a catalog file (catalogs/): plan reads it on every run"
     if set(data) == {"points"}:
         return "a measurements file: plan validate and plan calibrate read it"
+    if {"base", "scenarios"} <= set(data) or {"axes", "curves", "rows"} <= set(data):
+        return "a study's results (plan whatif --json, or a sweep's frontier.json): no command reads them back"
     return None
 
 
@@ -190,10 +225,10 @@ def _refuse_other_kind(data: Any, path: str | Path) -> None:
 
 def _problem(data: Any, path: str | Path) -> Problem:
     """Validate a single-workload problem, its trace read first."""
-    _refuse_other_kind(data, path)
     if is_scenario(data):   # it listed every missing field of a problem (a hunt, 2026-12-05)
         raise BadInput(f"{path}: a what-if scenario (it edits a base problem: gpus.update/add/remove/set, "
                        f"qps_multiplier or buy), given as a problem; run plan whatif BASE.yaml {path}")
+    _refuse_other_kind(data, path)
     for key in ("model", "calibration"):
         beside(data, key, path)
     written_qps = _writes_qps(data)

@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 
 from planner.errors import BadInput, PlannerDeprecation, one_line
 from planner.input.files import describe_validation_error, read_yaml, validate
-from planner.input.load import note_slips
+from planner.input.load import is_scenario, note_slips, other_kind
 from planner.input.problem import (
     Confidence,
     ExchangeRate,
@@ -205,6 +205,9 @@ def load_scenario(path: str | Path) -> Scenario:
     taken as the unchanged scenario: a file left empty by mistake compared the base with itself);
     `{}` or a `name:` alone is the scenario that changes nothing."""
     data = read_yaml(path)
+    if not is_scenario(data) and (kind := other_kind(data)) is not None:   # a plan was 'a problem file', a profile
+        raise BadInput(f"{path}: {kind}; given as a scenario, which edits the base (gpus, workload, slo, "  # 21 lines
+                       f"serving, limits, pricing, buy: docs/studies.md)")
     if isinstance(data, dict) and ("model" in data or "classes" in data):   # not a pydantic key list
         kind = "fleet" if "classes" in data else "problem"
         raise BadInput(f"{path}: a {kind} file ({'classes' if kind == 'fleet' else 'model'}:), given as a scenario; "

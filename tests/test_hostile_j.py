@@ -1,0 +1,104 @@
+"""Hostile input, eleventh round (2026-12-07): files of another kind where a scenario, profile or
+measurements go; profile fractions written as percentages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_hostile_outputs import ROOT, run, write
+
+SMALL = {"name": "small", "model": "llama-3.1-8b",
+         "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 200},
+         "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"]}
+SCENARIO = {"name": "cheaper", "gpus": {"update": {"h100": {"price_change_percent": -20}}}}
+WHERE_SCENARIO = "given as a scenario, which edits the base (gpus, workload, slo, serving, limits, pricing, buy"
+
+
+# ------------------------------------------------------------------------ another kind as a scenario
+@pytest.mark.parametrize("name, text, kind", [
+    ("plan.json", json.dumps({"pools": [], "verification": {}, "model": "llama-3.1-8b", "problem": "x"}),
+     "a plan file (written by plan solve --out)"),
+    ("day.json", json.dumps({"kind": "horizon", "periods": [], "model": "llama-3.1-8b", "classes": []}),
+     "a plan file (written by plan solve --out)"),
+    ("default.yaml", (ROOT / "catalogs" / "calibration" / "default.yaml").read_text(encoding="utf-8"),
+     "a calibration profile"),
+    ("public.yaml", "points: []\n", "a measurements file"),
+    ("w.json", json.dumps({"base": {}, "scenarios": [], "currency": "RMB"}), "a study's results"),
+    ("frontier.json", json.dumps({"axes": [], "curves": [], "rows": [], "schema_version": 1}), "a study's results"),
+])
+def test_a_file_of_another_kind_given_as_a_scenario_says_which(tmp_path, name, text, kind):
+    """A plan file given as a scenario was called 'a problem file (model:)', a day plan 'a fleet file
+    (classes:)'; a profile, schema or what-if JSON listed a line per unknown key."""
+    code, out = run("whatif", write(tmp_path, SMALL), write(tmp_path, text, name))
+    assert code == 2 and out.startswith(f"error: {tmp_path / name}: {kind}") and WHERE_SCENARIO in out, out
+    assert len(out.strip().split("\n")) == 1 and "unknown key" not in out, out
+
+
+@pytest.mark.parametrize("args", [("solve", "{p}", "--calibration", "{s}"),
+                                  ("calibrate", ROOT / "tests/data/bench/minimal_sample.csv", "--folds", "0",
+                                   "--base", "{s}", "--out", "{o}")])
+def test_a_scenario_given_as_a_profile_is_named_in_one_line(tmp_path, args):
+    """`--calibration cheaper.yaml` listed the profile's eleven missing parameters and the scenario's keys."""
+    p, s, o = write(tmp_path, SMALL), write(tmp_path, SCENARIO, "cheaper.yaml"), tmp_path / "mine.yaml"
+    code, out = run(*(str(a).format(p=p, s=s, o=o) for a in args))
+    assert code == 2 and f"{s}: not a calibration profile (it reads as a what-if scenario: plan whatif BASE.yaml " \
+                          f"SCENARIO.yaml reads it after its base)" in out, out
+    assert len(out.strip().split("\n")) == 1 and not o.exists(), out
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_a_scenario_given_as_measurements_is_named_in_one_line(tmp_path, command):
+    """`plan validate cheaper.yaml` said 'points: required field is missing' and a line per key."""
+    s = write(tmp_path, SCENARIO, "cheaper.yaml")
+    extra = ("--out", tmp_path / "mine.yaml") if command == "calibrate" else ()
+    code, out = run(command, s, *extra)
+    assert code == 2 and out.strip() == (
+        f"error: {s}: a what-if scenario: plan whatif BASE.yaml SCENARIO.yaml reads it after its base; given as "
+        f"measurements, which list points: or are a benchmark tool's output (docs/export.md, 'Back from the "
+        f"benchmark')"), out
+
+
+def test_problems_and_scenarios_keep_their_own_messages(tmp_path):
+    """A problem as a scenario, and a scenario as a problem, say so as before."""
+    p, s = write(tmp_path, SMALL), write(tmp_path, SCENARIO, "cheaper.yaml")
+    code, out = run("whatif", p, p)
+    assert code == 2 and f"{p}: a problem file (model:), given as a scenario" in out, out
+    code, out = run("solve", s)
+    assert code == 2 and f"{s}: a what-if scenario (it edits a base problem: gpus.update/add/remove/set, " \
+                          f"qps_multiplier or buy), given as a problem" in out, out
+    code, out = run("whatif", p, s)
+    assert code == 0 and "cheaper" in out, out
+
+
+# ------------------------------------------------------------------------ qps_fraction as percentages
+DAY_PERCENT = [55, 45, 37, 32, 30, 32, 38, 48, 60, 72, 80, 85, 85, 83, 82, 83, 85, 88, 92, 97, 100, 97, 85, 70]
+
+
+def test_qps_fractions_written_as_percentages_are_noted(tmp_path):
+    """`qps_fraction: [55, …, 100]` planned a day peaking at 100 × workload.qps without a word."""
+    day = {**SMALL, "workload": {**SMALL["workload"], "profile": {"qps_fraction": DAY_PERCENT}}}
+    code, out = run("solve", write(tmp_path, day))
+    assert code == 0 and (f"note: {tmp_path / 'p.yaml'}: workload.profile.qps_fraction: the busiest period is "
+                          f"100 × workload.qps, 500 req/s (1 is workload.qps itself); if these are percentages, "
+                          f"divide them by 100") in out, out
+    assert "peak 500 req/s" in out, out   # the value stands
+
+
+def test_a_fleet_class_whose_fractions_read_as_percentages_is_noted(tmp_path):
+    klass = {k: SMALL[k] for k in ("model", "slo")}
+    fleet = {"name": "f", "gpus": ["h100"], "classes": [
+        {**klass, "name": "a", "workload": {**SMALL["workload"], "profile": {"qps_fraction": [10] * 24}}},
+        {**klass, "name": "b", "workload": SMALL["workload"]}]}
+    code, out = run("solve", write(tmp_path, fleet))
+    assert code == 0 and "classes[0].workload.profile.qps_fraction: the busiest period is 10 × workload.qps, " \
+                         "50 req/s" in out and "classes[1]" not in out, out
+
+
+@pytest.mark.parametrize("peak", [1, 1.5, 9.5, 101])
+def test_fractions_that_read_as_fractions_are_not_noted(tmp_path, peak):
+    """A peak above workload.qps (1.5 ×) is a real one; above 100 it is no percentage either."""
+    day = {**SMALL, "workload": {**SMALL["workload"], "profile": {"qps_fraction": [0.5] * 23 + [peak]}}}
+    code, out = run("solve", write(tmp_path, day))
+    assert code == 0 and "qps_fraction" not in out, out
