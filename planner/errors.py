@@ -175,16 +175,20 @@ def clipped(message: str) -> str:
     return "\n".join(lines)
 
 
+def folded(text: str) -> str:
+    """`text` as names are compared for a suggestion: in Unicode compatibility form and any case."""
+    import unicodedata
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' Did you mean …?' with the closest choices, or '' when none is close."""
     if len(name) > MAX_WORD:   # nothing is close to it, and comparing costs its length squared
         return ""
     import difflib  # here: only a mistake needs it (~1 ms of every command's start)
-    import unicodedata
     # compared in compatibility form and any case: a full-width 'h１00' (an IME's digit) was offered
     # 'h800' or 'h200'; the choices are named as written
-    def fold(text: str) -> str:
-        return unicodedata.normalize("NFKC", text).casefold()
+    fold = folded
     by_fold = {fold(c): c for c in reversed(list(choices))}   # the first of choices alike wins
     if fold(name) in by_fold:
         close = [by_fold[fold(name)]]

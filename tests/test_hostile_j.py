@@ -102,3 +102,54 @@ def test_fractions_that_read_as_fractions_are_not_noted(tmp_path, peak):
     day = {**SMALL, "workload": {**SMALL["workload"], "profile": {"qps_fraction": [0.5] * 23 + [peak]}}}
     code, out = run("solve", write(tmp_path, day))
     assert code == 0 and "qps_fraction" not in out, out
+
+
+# ------------------------------------------------------------------------ keys in capitals
+@pytest.mark.parametrize("section, written, meant", [("workload", "QPS", "qps"), ("slo", "TTFT", "ttft"),
+                                                     ("slo", "TPOT", "tpot"), ("workload", "Input_Tokens",
+                                                                               "input_tokens")])
+def test_a_key_in_capitals_is_offered_its_name_in_one_line(tmp_path, section, written, meant):
+    """`QPS: 5` (as the docs write QPS, TTFT and TPOT) read 'required field is missing' for qps and
+    'unknown key 'QPS'.' with no hint, where 'Ttft' was offered 'ttft': keys are compared in any case."""
+    data = json.loads(json.dumps(SMALL))
+    data[section][written] = data[section].pop(meant)
+    code, out = run("solve", write(tmp_path, data))
+    assert code == 2 and out.strip() == (f"error: {tmp_path / 'p.yaml'}: {section}.{written}: unknown key "
+                                         f"{written!r}. Did you mean {meant!r}?"), out
+
+
+def test_a_key_in_full_width_letters_is_offered_its_name(tmp_path):
+    data = json.loads(json.dumps(SMALL))
+    data["slo"]["ｔｐｏｔ"] = data["slo"].pop("tpot")
+    code, out = run("solve", write(tmp_path, data))
+    assert code == 2 and "slo.ｔｐｏｔ: unknown key 'ｔｐｏｔ'. Did you mean 'tpot'?" in out, out
+    assert "required field is missing" not in out, out
+
+
+# ------------------------------------------------------------------------ a prefill point's decode figures
+PREFILL_POINT = {"id": "p1", "model": "llama-3.1-8b", "weight_dtype": "bf16", "gpu": "h100", "cards": 1,
+                 "parallelism": {"tp": 1}, "role": "prefill", "engine": "vllm", "isl": 1000, "osl": 200,
+                 "concurrency": 8, "source": "a test", "kind": "measured",
+                 "measured": {"prefill_tok_s_per_gpu": 9000.0}}
+
+
+@pytest.mark.parametrize("field, value", [("tpot_s", 0.01), ("tok_s_per_user", 100.0),
+                                          ("decode_tok_s_per_gpu", 800.0)])
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_a_prefill_points_decode_figure_is_refused(tmp_path, field, value, command):
+    """A prefill point's TPOT was read, checked and never compared (as a decode point's TTFT was,
+    which is refused): its validation said nothing of it."""
+    point = {**PREFILL_POINT, "measured": {**PREFILL_POINT["measured"], field: value}}
+    m = write(tmp_path, {"points": [point]}, "m.yaml")
+    extra = ("--out", tmp_path / "mine.yaml") if command == "calibrate" else ()
+    code, out = run(command, m, "--folds", "0", *extra)
+    assert code == 2 and out.strip() == (
+        f"error: {m}: points[0] (p1).measured.{field}: a prefill point makes only first tokens; what comes "
+        f"after them is its decode pool's: give it on the agg or decode point"), out
+
+
+def test_a_prefill_points_own_figures_are_compared(tmp_path):
+    m = write(tmp_path, {"points": [{**PREFILL_POINT, "measured": {"prefill_tok_s_per_gpu": 9000.0,
+                                                                   "ttft_s": 0.2}}]}, "m.yaml")
+    code, out = run("validate", m, "--folds", "0")
+    assert code == 0 and "kept 1 point" in out, out

@@ -91,6 +91,10 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
             measured["decode_tok_s_per_gpu"] = batch / (tpot * par.cards)
     if m.prefill_tok_s_per_gpu:
         measured["prefill_tok_s_per_gpu"] = m.prefill_tok_s_per_gpu
+    after = [k for k in ("tpot_s", "tok_s_per_user", "decode_tok_s_per_gpu") if getattr(m, k)]
+    if after and pp.role == "prefill":   # read, checked and never compared, as a decode point's TTFT was
+        raise BadInput(f"{where}.measured.{after[0]}: a prefill point makes only first tokens; what comes after "
+                       f"them is its decode pool's: give it on the agg or decode point")
     if m.ttft_s and pp.role == "decode":   # it was read, checked and never compared
         raise BadInput(f"{where}.measured.ttft_s: a decode point's first token is its prefill pool's; "
                        f"give it on the agg or prefill point")

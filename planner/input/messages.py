@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import shown_json, shown_text, shown_value
+from planner.errors import folded, shown_json, shown_text, shown_value
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
 # another branch of the same field has a real complaint (e.g. a number below its minimum).
@@ -152,7 +152,10 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
     for i, (loc, e) in enumerate(errors):
         if e["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
-            close[i] = difflib.get_close_matches(key, _allowed_keys(model, loc), n=1, cutoff=0.6)
+            # in any case and compatibility form: `QPS: 5` (as the docs write QPS) was 'unknown key' with no
+            # hint beside 'qps: required field is missing', where 'Ttft' was offered 'ttft' (a hunt, 2026-12-07)
+            allowed = {folded(k): k for k in reversed(_allowed_keys(model, loc))}
+            close[i] = [allowed[k] for k in difflib.get_close_matches(folded(key), list(allowed), n=1, cutoff=0.6)]
     suggested = {errors[i][0][:-1] + (c[0],) for i, c in close.items() if c}
     lines = []
     branch_line: dict[tuple, int] = {}   # a field's line of union-branch mismatches, to join the next into
