@@ -243,12 +243,13 @@ def test_a_fleets_static_pools_are_checked_at_every_load_of_their_class(monkeypa
 
 def test_a_fleet_day_over_its_caps_names_the_first_hour_and_its_classes_rates():
     """'some period's demand cannot be met within the caps', as a model's day named its hour: here
-    the night (48 req/s, batch 30 of it) fails on four H100 cards although the day (66 req/s) is
-    busier; each class's rate is said beside it."""
+    the night (48 req/s, batch 30 of it) fails with H100 capped at 0 cards although the day (66 req/s)
+    is busier; each class's rate is said beside it. (It was capped at four cards, which leave no whole
+    node either: a cap below one node is refused since 2026-12-07.)"""
     from planner.errors import Infeasible
     with pytest.raises(Infeasible, match=r"^two.yaml: period 0 \(48 req/s: chat 18, batch 30\) cannot be met within "
                                          r"the caps \(availability"):
-        solve_fleet_horizon(fleet(gpus=[{"id": "h100", "price_per_gpu_hour": 10, "max_cards": 4}]), "two.yaml")
+        solve_fleet_horizon(fleet(gpus=[{"id": "h100", "price_per_gpu_hour": 10, "max_cards": 0}]), "two.yaml")
 
 
 def test_a_fleet_day_with_spot_at_a_confidence_is_planned_and_its_misuses_named():

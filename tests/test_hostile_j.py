@@ -153,3 +153,29 @@ def test_a_prefill_points_own_figures_are_compared(tmp_path):
                                                                    "ttft_s": 0.2}}]}, "m.yaml")
     code, out = run("validate", m, "--folds", "0")
     assert code == 0 and "kept 1 point" in out, out
+
+
+# ------------------------------------------------------------------------ a card cap below one node
+@pytest.mark.parametrize("cap", [1, 4, 7])
+def test_a_card_cap_below_one_node_is_refused(tmp_path, cap):
+    """`{id: h100, max_cards: 4, price_per_gpu_hour: 1}` beside L40S planned on L40S at 79.28 an
+    hour without a word: plan rents whole nodes (8 H100 cards), so a cap of 4 left H100 out."""
+    p = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": cap, "price_per_gpu_hour": 1}, "l40s"]})
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == (
+        f"error: {p}: gpus[0].max_cards: {cap} card{'s' if cap > 1 else ''}, less than one h100 node (8 cards); "
+        f"plan rents whole nodes, so h100 would never be used: give 8 or more (or max_nodes), or 0 to leave it "
+        f"out"), out
+
+
+def test_a_scenarios_card_cap_below_one_node_is_refused(tmp_path):
+    s = write(tmp_path, {"name": "cap", "gpus": {"update": {"h100": {"max_cards": 4}}}}, "cap.yaml")
+    code, out = run("whatif", write(tmp_path, SMALL), s)
+    assert code == 2 and f"{s}: gpus.update.h100.max_cards: 4 cards, less than one h100 node (8 cards)" in out, out
+
+
+@pytest.mark.parametrize("cap", [0, 8, 12])
+def test_a_card_cap_of_none_or_whole_nodes_stands(tmp_path, cap):
+    gpus = [{"id": "h100", "max_cards": cap, "price_per_gpu_hour": 1}, "l40s"]
+    code, out = run("solve", write(tmp_path, {**SMALL, "gpus": gpus}))
+    assert code == 0 and ("colocated  h100" in out) == (cap > 0), out

@@ -156,6 +156,10 @@ def card_cap(choice: GPUChoice, gpu: GPU, where: str) -> int | None:
         raise BadInput(f"{where}.owned_nodes: owned inventory of {choice.owned_nodes} node(s) "
                        f"({plural(choice.owned_nodes * gpu.node_cards, 'card')}) exceeds the availability cap "
                        f"of {plural(cap, 'card')}; raise max_cards/max_nodes or lower owned_nodes")
+    if cap is not None and 0 < cap < gpu.node_cards:   # it left the GPU out without a word (a hunt, 2026-12-07)
+        raise BadInput(f"{where}.max_cards: {plural(cap, 'card')}, less than one {gpu.id} node "
+                       f"({plural(gpu.node_cards, 'card')}); plan rents whole nodes, so {gpu.id} would never be "
+                       f"used: give {gpu.node_cards} or more (or max_nodes), or 0 to leave it out")
     return cap
 
 
