@@ -33,7 +33,7 @@ from planner.plan.candidate import (  # noqa: F401  (the types and the memo, imp
     remember,
 )
 from planner.plan.colocated_table import CHUNK_MULTIPLES, ColocatedTable, colocated_batch_grid  # noqa: F401
-from planner.plan.decode import BELOW_ONE_OCCUPANCY, decode_candidate, search_all  # noqa: F401  (importable from here as before)
+from planner.plan.decode import BELOW_ONE_OCCUPANCY, decode_candidate, decode_candidates, search_all  # noqa: F401  (importable from here as before)
 from planner.plan.pareto import pareto_front
 from planner.plan.prefill import prefill_candidate, prefill_candidates  # noqa: F401
 from planner.plan.redundancy import unit_loss_of
@@ -242,16 +242,19 @@ def _generate(res: Resolved) -> CandidateSet:
     prefill = prefill_candidates(res, shapes, w) if "disaggregated" in modes else []
     coloc = colocated_all(res, [(opt, par, s) for opt, par in shapes for s in specs], w) \
         if "colocated" in modes else []
+    decodes: list = []
     if "disaggregated" in modes and w.s_dec > 0:   # the decode instances' batch searches together
-        search_all(res, [(opt, par, s) for opt, par in shapes for s in specs], w)
+        items = [(opt, par, s) for opt, par in shapes for s in specs]
+        search_all(res, items, w)
+        decodes = decode_candidates(res, items, w)
     out: list[Candidate] = []
     rejected: list[Rejected] = []
-    for i, (opt, par) in enumerate(shapes):
+    for i in range(len(shapes)):
         results: list = []
         if "disaggregated" in modes:
             results += [prefill[i]]
             if w.s_dec > 0:   # no decode instance for answers of one token
-                results += [decode_candidate(res, opt, par, w, s) for s in specs]
+                results += decodes[i * len(specs):(i + 1) * len(specs)]
         if "colocated" in modes:
             for r in coloc[i * len(specs):(i + 1) * len(specs)]:
                 results += r if isinstance(r, list) else [r]

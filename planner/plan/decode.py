@@ -21,7 +21,7 @@ from planner.physics.many import ShapeGroup, group_key, shape_group
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.queueing import no_wait_below
 from planner.plan.candidate import Candidate, Rejected, deployment, kv_nic_limit_tok_s, memoised, recall, remember
-from planner.plan.decode_tables import slot_table, slot_tables_all
+from planner.plan.decode_tables import final_steps_all, slot_table, slot_tables_all
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.waits import decoded_first_token_s
 from planner.plan.workload import WorkloadContext
@@ -213,9 +213,28 @@ def _last_ok(lo: int, hi: int, ok) -> int:
     return lo
 
 
+def decode_candidates(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculation | None]],
+                      w: WorkloadContext) -> list[Candidate | Rejected]:
+    """`decode_candidate` of every (GPU, layout, speculation) of `items`, in order: each shape's batch
+    found as there, then the steps at each batch found and at the batch a request sees there, of all
+    shapes in one call per group (`decode_tables.final_steps_all`, remembered as `memoised` would:
+    the same floats), then each candidate from them."""
+    found = [_batch_of(res, opt, par, w, spec) for opt, par, spec in items]
+    final_steps_all([(f[0], f[-1], f[4]) for f in found if isinstance(f, tuple) and f[-1] > 0], w)
+    return [_candidate_at(w, *f) if isinstance(f, tuple) else f for f in found]
+
+
 def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext,
                      spec: Speculation | None = None) -> Candidate | Rejected:
     """Decode instance at the largest batch that fits in memory and meets the TPOT limit."""
+    found = _batch_of(res, opt, par, w, spec)
+    return _candidate_at(w, *found) if isinstance(found, tuple) else found
+
+
+def _batch_of(res: Resolved, opt: GPUOption, par: Parallelism, w: WorkloadContext, spec: Speculation | None):
+    """`decode_candidate`'s rejection for memory, or what it found before its final steps: (deployment,
+    GPU, layout, speculation, slots, every prompt token cached, join factor, largest batch within the
+    limit, largest mean batch whose statistic fits it, the mean batch within the waits)."""
     dep = deployment(res, opt, par, spec)
     mem_limit = memoised(perf.max_batch, dep, w.ctx_peak)
     if mem_limit < 1:
@@ -233,11 +252,21 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
     b_cap = _max_batch_within(dep, w.ctx_decode, mem_limit, w.tpot_limit / join)
     b_fit = min(_fit_mean_batch(dep, w, b_cap), b_cap - 1) if w.tpot_spread else b_cap - 1
     b = _within_first_token(dep, w, b_fit, mem_limit) if cached else _within_slot_wait(dep, w, b_fit, mem_limit, join)
-    if not cached and b > 0 and _tpot_statistic(dep, w, b, mem_limit, join)[2] > w.tpot_limit:
+    return dep, opt, par, spec, mem_limit, cached, join, b_cap, b_fit, b
+
+
+def _candidate_at(w: WorkloadContext, dep: Deployment, opt: GPUOption, par: Parallelism, spec: Speculation | None,
+                  mem_limit: int, cached: bool, join: float, b_cap: int, b_fit: int, b: int) -> Candidate | Rejected:
+    """`decode_candidate` from what `_batch_of` found."""
+    stat = None   # the TPOT statistic at b (with the waits), as the candidate reads it
+    if not cached and b > 0:
+        stat = _tpot_statistic(dep, w, b, mem_limit, join)
+    if stat is not None and stat[2] > w.tpot_limit:
         # below the slot search's floor c − 6√c − 6 the wait is nil only for a constant hold; with the
         # hold growing to full slots' it is not (Llama-3.1-8B on H100 TP8, 3,173 of 3,559 slots: 50.23
         # ms against 50, a candidate the MILP took at 10⁹ req/s and verification refused, exit 4)
         b = _last_ok(0, b, lambda m: _tpot_statistic(dep, w, m, mem_limit, join)[2] <= w.tpot_limit)
+        stat = None
     if b == 0 and b_cap >= 1 and not (cached and b_fit > 0):   # below a mean batch of one
         return _below_one_decode(dep, w, opt, par, spec, join, mem_limit)
     if b == 0 < b_fit and cached:   # the step is fast enough; the first token is not
@@ -253,7 +282,7 @@ def decode_candidate(res: Resolved, opt: GPUOption, par: Parallelism, w: Workloa
                         f"batch 1 already takes {t1*1e3:.1f} ms per token" + (
                             f" at the TPOT statistic's batch {b_one:.1f}" if w.tpot_spread else ""))
     st = memoised(perf.decode_step, dep, b, w.ctx_decode)
-    t, b_stat, t_stat = _tpot_statistic(dep, w, b, mem_limit, None if cached else join)
+    t, b_stat, t_stat = stat if stat is not None else _tpot_statistic(dep, w, b, mem_limit, None if cached else join)
     mem = memoised(perf.memory_use, dep, math.ceil(b_stat), w.ctx_peak)
     limited = "ttft" if cached and b < b_fit else "memory" if b_cap == mem_limit else "tpot"
     return _decode_at(dep, w, opt, spec, b, b / t, limited, t_stat, mem.total_bytes, st.bound)

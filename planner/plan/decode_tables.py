@@ -7,7 +7,7 @@ floats.
 from __future__ import annotations
 
 from planner.physics import batched, perf
-from planner.physics.batch_spread import feedback_batch, seen_statistic_batch
+from planner.physics.batch_spread import batch_seen, feedback_batch, seen_statistic_batch
 from planner.physics.many import OneShape, ShapeGroup, group_key, shape_group
 from planner.physics.perf import Deployment
 from planner.physics.queueing import no_wait_below
@@ -59,11 +59,15 @@ def _tables(g: ShapeGroup | OneShape, slots_of: list[int], w: WorkloadContext) -
     slots = np.repeat(np.array(slots_of, dtype=float), sizes)
     seen = np.minimum(pts + 1.0, slots)        # the batch a request sees (`batch_seen`)
     b0 = [pts + w.tpot_spread * np.sqrt(pts)] if w.tpot_spread else []   # the statistic's batch without feedback
-    grids = [pts, seen, *b0]
+    grids = [pts, *b0]
     steps = batched.split(g.decode_steps(np.tile(idx, len(grids)), np.concatenate(grids), w.ctx_decode),
                           [len(pts)] * len(grids))
     t = steps[0].time_s / per_step
-    t_seen = t_stat = steps[1].time_s / per_step
+    # the batch seen is the next point's (the last point's own at the slots): its step read there, not again
+    ends = np.cumsum(sizes)
+    nxt = np.arange(1, len(pts) + 1)
+    nxt[ends - 1] -= 1
+    t_seen = t_stat = t.take(nxt)
     if w.tpot_spread:   # the statistic's batch with the step's feedback (batch_spread.statistic_batch)
         b_q = seen_statistic_batch(pts, seen, feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step),
                                    w.tpot_statistic, slots)   # itself and the others' quantile
@@ -74,3 +78,35 @@ def _tables(g: ShapeGroup | OneShape, slots_of: list[int], w: WorkloadContext) -
         out.append((start, a.tolist(), b.tolist(), {}))
         remember("_slot_table", dep, slot_key(w, c), out[-1])
     return out
+
+
+def final_steps_all(items: list[tuple[Deployment, int, int]], w: WorkloadContext) -> None:
+    """The memo entries a decode candidate at mean batch b reads last (`decode._candidate_at`): the
+    step at b (`perf.decode_step`) and the TPOT at the batch a request sees (`perf.tpot` at
+    `batch_seen(b, slots)`), for every (deployment, b, slots) of `items` not yet memoised; the
+    deployments of one `physics.many.group_key` (and tokens per step) in one `ShapeGroup.decode_steps`
+    call, remembered under the keys `memoised` gives them (the floats of `batched`, which are
+    `perf`'s: tests/test_batched.py). Others are left to `memoised`."""
+    import numpy as np
+    ctx = w.ctx_decode
+    groups: dict[tuple, list[tuple[Deployment, str, object]]] = {}
+    for dep, b, slots in items:
+        key = group_key(dep)
+        if key is None:
+            continue
+        todo = groups.setdefault((key, perf.tokens_per_step(dep)), [])
+        seen = batch_seen(float(b), slots)
+        if recall("tpot", dep, (seen, ctx)) is None:
+            todo.append((dep, "tpot", seen))
+        if recall("decode_step", dep, (b, ctx)) is None:
+            todo.append((dep, "decode_step", b))
+    for (_, per_step), todo in groups.items():
+        if not todo:
+            continue
+        deps = list({id(d): d for d, _, _ in todo}.values())
+        pos = {id(d): i for i, d in enumerate(deps)}
+        steps = shape_group(deps).decode_steps(np.array([pos[id(d)] for d, _, _ in todo]),
+                                               np.array([float(x) for _, _, x in todo]), ctx)
+        tpots = (steps.time_s / per_step).tolist()
+        for i, (dep, name, x) in enumerate(todo):
+            remember(name, dep, (x, ctx), tpots[i] if name == "tpot" else steps.at(i))
