@@ -213,25 +213,26 @@ def _mixture_max_rho(q: float, budget, entry_s, pass_s, cv2: float, own_mix, cei
 
 
 def _bulk_max_rho(stat, limit, s: Servers, fixed, cv2, len_factor, ceiling) -> np.ndarray:
-    col = Servers(s.batch[:, None], s.stages[:, None], s.pass_s[:, None], s.pass_one_s[:, None])
-
-    def last_ok(rho):
-        """Per point, the index of the last ρ of the row before its first failure (−1: none)."""
-        ok = ttft(stat, rho, col, fixed[:, None], cv2, len_factor) <= limit[:, None]
+    def last_ok(rho, at=slice(None)):
+        """Per point (of the rows `at`), the index of the last ρ of the row before its first failure (−1: none)."""
+        col = Servers(s.batch[at, None], s.stages[at, None], s.pass_s[at, None], s.pass_one_s[at, None])
+        ok = ttft(stat, rho, col, fixed[at, None], cv2, len_factor) <= limit[at, None]
         return np.where(ok.all(axis=-1), ok.shape[1], np.argmin(ok, axis=-1)) - 1
 
     grid = sorted_unique(np.minimum(np.append(1.0 - np.exp(-bulk_table.XS), ceiling), ceiling))
     rows = np.broadcast_to(grid, (len(limit), len(grid)))
     k = last_ok(rows)                       # TTFT grows with ρ: the limit is crossed after grid[k]
     feasible = k >= 0
-    open_ = feasible & (k < len(grid) - 1)
     lo = grid[np.maximum(k, 0)]
-    hi = grid[np.minimum(k + 1, len(grid) - 1)]
+    # the crossing's cell, refined 16-fold four times, where it lies inside the grid (each point's
+    # TTFT is its own: the rows outside it are left out)
+    at = np.flatnonzero(feasible & (k < len(grid) - 1))
+    lo_at, hi_at = lo[at], grid[k[at] + 1]
     steps = np.linspace(0.0, 1.0, 17)
-    for _ in range(4):                      # the crossing's cell, refined 16-fold four times
-        sub = lo[:, None] + (hi - lo)[:, None] * steps[None, :]
-        j = np.maximum(last_ok(sub), 0)     # sub[:, 0] = lo meets the limit
-        take = np.take_along_axis(sub, j[:, None], 1)[:, 0]
-        nxt = np.take_along_axis(sub, np.minimum(j + 1, 16)[:, None], 1)[:, 0]
-        lo, hi = np.where(open_, take, lo), np.where(open_, nxt, hi)
+    for _ in range(4 if len(at) else 0):
+        sub = lo_at[:, None] + (hi_at - lo_at)[:, None] * steps[None, :]
+        j = np.maximum(last_ok(sub, at), 0)   # sub[:, 0] = lo meets the limit
+        lo_at = np.take_along_axis(sub, j[:, None], 1)[:, 0]
+        hi_at = np.take_along_axis(sub, np.minimum(j + 1, 16)[:, None], 1)[:, 0]
+    lo[at] = lo_at
     return np.where(feasible, lo, 0.0)
