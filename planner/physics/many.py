@@ -165,13 +165,18 @@ class _Points:
 
     def __init__(self, g: ShapeGroup, idx: np.ndarray):
         self._g, self.idx = g, idx
+        self._runs = None
 
     def get(self, name: str):
         v = self.__dict__.get(name)
         if v is None:
             v = self._g.same.get(name)
-            if v is None:
-                v = self._g.col[name].take(self.idx)   # a gather: `take` is faster than indexing
+            if v is None:   # each run of equal indices repeats its deployment's value: the same values as
+                # a gather (`take`), an order of magnitude faster where the points come shape by shape
+                if self._runs is None:
+                    self._runs = _runs_of(np.asarray(self.idx))
+                first, lengths = self._runs
+                v = np.repeat(self._g.col[name].take(first), lengths)
             self.__dict__[name] = v
         return v
 
@@ -203,3 +208,14 @@ class _Points:
         get = self.get
         return CollectiveCost(False, get(f"{group}_alpha"), get(f"{group}_coef"), get(f"{group}_bw"),
                               get(f"{group}_lat"), get(f"{group}_none") if some else None)
+
+
+def _runs_of(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the value of each run of equal consecutive elements of `idx`, its length)."""
+    if not len(idx):
+        return idx, np.zeros(0, dtype=np.int64)
+    new = np.empty(len(idx), dtype=bool)
+    new[0] = True
+    np.not_equal(idx[1:], idx[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    return idx.take(starts), np.diff(starts, append=len(idx))
