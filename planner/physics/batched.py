@@ -60,6 +60,15 @@ class PhaseArrays:
                            self.below_ridge[idx])
 
 
+    def repeat(self, counts) -> PhaseArrays:
+        """Each point repeated `counts` times (a number, or one per point), field by field (`np.repeat`:
+        the values `take` of the repeated indices gives, without a gather)."""
+        r = np.repeat
+        return PhaseArrays(r(self.time_s, counts), r(self.compute_s, counts), r(self.memory_s, counts),
+                           r(self.comm_s, counts), r(self.overhead_s, counts), r(self.flops_per_card, counts),
+                           r(self.bytes_per_card, counts), r(self.below_ridge, counts))
+
+
 BOUNDS = ("compute", "memory", "communication", "overhead")   # `PhaseTime.bound`'s order of parts
 
 

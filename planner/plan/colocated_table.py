@@ -140,14 +140,13 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int])
                               (shape[fit], bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
     dec_m, *dec_rest, at_slots = _decode(g, [(m_shape, runs), *([(shape, b_seen)] if spread else []),
                                              (np.arange(n), np.array(limits, dtype=float))], w.ctx_decode)
-    per_mean = np.repeat(np.arange(len(means)), ks)
-    dec = dec_m.take(per_mean)
+    dec = dec_m.repeat(ks)   # each mean's step at its ks points
     packs = bool(w.prompt_mix)
     n_max = float(w.pass_token_budget) / w.s_unc if packs else None
     if packs:
         def mixed_times(chunks, prompt, cv2):
             return [s.time_s for s in _mixed(g, [(m_shape, runs, c) for c in chunks], w.ctx_decode, prompt, cv2)]
-        lone, inc, ratio = (x.take(per_mean) for x in packed.lone_parts_by(
+        lone, inc, ratio = (np.repeat(x, ks) for x in packed.lone_parts_by(
             mixed_times, len(runs), dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
         d_w = dec.time_s - mixed.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc,
                                                                                  dec.time_s, ratio)
@@ -224,7 +223,9 @@ def _mixed(g: ShapeGroup, grids, context_tokens: float, prompt_tokens: float, cv
     idx, batch, chunk = (np.concatenate([x[j] for x in grids]) for j in range(3))
     at, firsts = _runs(idx, batch, chunk)
     whole = g.mixed_steps(idx[firsts], batch[firsts], context_tokens, chunk[firsts], prompt_tokens, cv2)
-    return batched.split(whole if at is None else whole.take(at), [len(b) for _, b, _ in grids])
+    if at is not None:   # each run's pass repeated over its points
+        whole = whole.repeat(np.diff(firsts, append=len(idx)))
+    return batched.split(whole, [len(b) for _, b, _ in grids])
 
 
 def _runs(*columns) -> tuple[np.ndarray | None, np.ndarray]:
