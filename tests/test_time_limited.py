@@ -71,3 +71,18 @@ def test_a_single_plans_second_stage_cheaper_than_its_time_limited_first_sets_it
     assert len(reports) >= 2   # the second stage ran
     assert plan.verification.passed, [c.name for c in plan.verification.failed]
     assert plan.cost_per_hour == pytest.approx(0.0, abs=1e-9)   # one owned node at no cost serves it
+
+
+def test_a_problems_time_limit_has_slack_under_the_tests_and_a_tests_own_does_not():
+    """conftest.wall_clock_slack: the examples' 20 s is 200 s here (a busy machine ran a day plan
+    past 20 s: 'not proven optimal' against its golden), in all three places a plan reads it; a
+    limit a test sets to run out is kept."""
+    from pathlib import Path
+
+    from planner.input.load import load_problem
+    from planner.plan import horizon, horizon_fleet, solve
+    seed = load_problem(Path(__file__).resolve().parents[1] / "problems" / "deepseek_qps.yaml")
+    assert seed.solver.time_limit == 20.0
+    for module in (solve, horizon, horizon_fleet):
+        assert module.solver_options(seed, None, None).time_limit == 200.0
+        assert module.solver_options(seed, None, 0.5).time_limit == 0.5
