@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from planner.errors import BadInput, PlannerDeprecation, PlannerError, PlannerNotice, printable_lines
+from planner.errors import NOTED, BadInput, PlannerDeprecation, PlannerError, PlannerNotice, printable_lines
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -297,6 +297,7 @@ def main(debug: bool) -> None:
     and what a million tokens costs."""
     warnings.showwarning = _show_warning
     _GLYPHS.clear()
+    NOTED.clear()
 
 
 _python_showwarning = warnings.showwarning

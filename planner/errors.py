@@ -63,6 +63,18 @@ class PlannerNotice(UserWarning):
     stderr), e.g. a simulation of many small-batch steps."""
 
 
+NOTED: set[tuple] = set()   # notes said in this command (the CLI clears it): one a value, not one a solve
+
+
+def first_time(key: tuple) -> bool:
+    """True the first time `key` is seen in this command: a note on a value the base problem gives is
+    said once, not again for every what-if scenario, period or class that carries it."""
+    if key in NOTED:
+        return False
+    NOTED.add(key)
+    return True
+
+
 SHOWN_CHARS = 60   # a value echoed in a message: a 200,000-character one made a 200 KB message
 
 

@@ -1396,9 +1396,10 @@ def test_the_static_fleets_commitment_is_tried_right_after_the_likeliest():
 
 
 def test_a_day_infeasible_in_an_hour_that_is_not_the_busiest_names_the_hour():
-    """H100 capped at 4 cards in hours 21–22 where qwen3-32b's 15 req/s need more than the other
+    """H100 capped at 0 cards in hours 21–22 where qwen3-32b's 15 req/s need more than the other
     caps allow: exit 3 said 'some period's demand cannot be met within the caps', naming the
-    busiest hour only when it was the one (a hunt)."""
+    busiest hour only when it was the one (a hunt). (It was capped at 4 cards, which leave no whole
+    node either: a per-period cap below one node is refused since 2026-12-07.)"""
     from planner.errors import Infeasible
     frac = [0.2, 0.2, 0.2, 0.25, 0.3, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 0.9, 0.8, 0.8, 0.7, 0.7, 0.6, 0.6,
             0.5, 0.5, 0.4, 0.3]
@@ -1407,7 +1408,7 @@ def test_a_day_infeasible_in_an_hour_that_is_not_the_busiest_names_the_hour():
         "workload": {"qps": 30, "input_tokens": 3000, "output_tokens": 300, "profile": {"qps_fraction": frac}},
         "serving": {"modes": ["colocated"]},
         "gpus": [{"id": "h100", "owned_nodes": 2, "owned_cost_per_gpu_hour": 6.0,
-                  "max_cards_per_period": [8] * 6 + [16] * 15 + [4, 4, 8]},
+                  "max_cards_per_period": [8] * 6 + [16] * 15 + [0, 0, 8]},
                  {"id": "h20", "reserved_price_per_gpu_hour": 5.0, "max_cards_per_period": [8] * 24},
                  {"id": "a100-80g", "on_demand_max_cards_per_period": [16] * 24}]})
     with pytest.raises(Infeasible, match=r"c07.yaml: period 21 \(15 req/s\) cannot be met within the caps"):

@@ -60,6 +60,8 @@ def single_qps_problem(problem: Problem, res: Resolved, qps: float, commit: bool
                 # the period's cap holds the owned nodes too: those above it cannot run then (an owned
                 # node beside an hour capped at 0 cards was refused as "inventory exceeds the cap", exit 2)
                 owned = min(owned, cap // k.node_cards)
+        if cap is not None:   # whole nodes, as the MILP counts them: a derived cap is not the file's to note
+            cap -= cap % k.node_cards
         gpus.append(ch.model_copy(update={"price_per_gpu_hour": price, "reserved_price_per_gpu_hour": None,
                                           "spot_price_per_gpu_hour": None, "spot_max_share_percent": None,
                                           "spot_interruption_percent": None, "max_cards_per_period": None,

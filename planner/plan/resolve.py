@@ -8,12 +8,13 @@ pools), `GPUOption` a GPU type as the problem sees it, `ClassLoad` one class ins
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from planner.catalog.calibration import CalibParam, Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model, load_gpus
-from planner.errors import BadInput, plural
+from planner.errors import BadInput, PlannerNotice, first_time, plural
 from planner.input.problem import SLO, GPUChoice, Problem, Workload
 from planner.input.values import length_mean, length_pairs
 
@@ -145,9 +146,16 @@ def _model_or_hint(name: str, source: str):
                        f"model: ./{name} to read its config.json") from None
 
 
-def card_cap(choice: GPUChoice, gpu: GPU, where: str) -> int | None:
+def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: bool = False) -> int | None:
     """The cards of `gpu` a problem may use (max_cards, max_nodes), or None; BadInput when its owned
-    nodes exceed them (also checked as a what-if scenario is applied, before any solve)."""
+    nodes exceed them or a cap (per period too) is below one node (also checked as a what-if scenario
+    is applied, before any solve). With `note`, a max_cards that is not whole nodes is noted."""
+    for key in ("max_cards_per_period", "on_demand_max_cards_per_period", "spot_max_cards_per_period"):
+        for p, v in enumerate(getattr(choice, key) or ()):   # that period would never have a node (a hunt)
+            if 0 < v < gpu.node_cards:
+                raise BadInput(f"{where}.{key}[{p}]: {plural(v, 'card')} in period {p}, less than one {gpu.id} "
+                               f"node ({plural(gpu.node_cards, 'card')}); plan rents whole nodes, so that period "
+                               f"would have none: give {gpu.node_cards} or more, or 0 for none that period")
     cap = choice.max_cards
     if choice.max_nodes is not None:
         node_cap = choice.max_nodes * gpu.node_cards
@@ -160,6 +168,13 @@ def card_cap(choice: GPUChoice, gpu: GPU, where: str) -> int | None:
         raise BadInput(f"{where}.max_cards: {plural(cap, 'card')}, less than one {gpu.id} node "
                        f"({plural(gpu.node_cards, 'card')}); plan rents whole nodes, so {gpu.id} would never be "
                        f"used: give {gpu.node_cards} or more (or max_nodes), or 0 to leave it out")
+    if note and cap is not None and cap == choice.max_cards and cap % gpu.node_cards \
+            and first_time(('max_cards', gpu.id, cap)):   # it was rounded down to whole nodes without a word
+        nodes = cap // gpu.node_cards
+        warnings.warn(f"{where}.max_cards: {plural(cap, 'card')} is not a whole number of {gpu.id} nodes "
+                      f"({plural(gpu.node_cards, 'card')} each); plan rents whole nodes, so it is used as "
+                      f"{plural(nodes * gpu.node_cards, 'card')} ({plural(nodes, 'node')})", PlannerNotice,
+                      stacklevel=2)
     return cap
 
 
@@ -170,7 +185,7 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
     options = []
     for i, choice in enumerate(problem.gpus):
         gpu = _in(source, f"gpus[{i}].id", lambda c=choice: get_gpu(c.id, catalog))
-        cap = card_cap(choice, gpu, f"{source}: gpus[{i}]")
+        cap = card_cap(choice, gpu, f"{source}: gpus[{i}]", note=True)
         price, market = choice.price_per_gpu_hour, None
         if price is None:
             listed = gpu.price_in(problem.pricing.gpu_market)

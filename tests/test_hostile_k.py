@@ -1,0 +1,71 @@
+"""Hostile input, twelfth round (2026-12-07): small consistency defects — caps that are not whole
+nodes, `--period peak` on a single-QPS plan, scenario names apart only in case, an --out suffix
+against --csv, --deployment's unknown GPU, blank minimal-CSV rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_hostile_outputs import run, write
+
+SMALL = {"name": "small", "model": "llama-3.1-8b",
+         "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 200},
+         "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"]}
+DAY = {**SMALL, "workload": {**SMALL["workload"], "profile": {"qps_fraction": [0.5] * 8 + [1.0] * 16}}}
+
+
+# ------------------------------------------------------------------------ caps that are not whole nodes
+def test_a_card_cap_that_is_not_whole_nodes_is_noted_once(tmp_path):
+    """`max_cards: 12` for an 8-card H100 node was used as one node without a word."""
+    p = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": 12, "price_per_gpu_hour": 1}, "l40s"]})
+    code, out = run("solve", p)
+    note = (f"note: {p}: gpus[0].max_cards: 12 cards is not a whole number of h100 nodes (8 cards each); plan "
+            f"rents whole nodes, so it is used as 8 cards (1 node)")
+    assert code == 0 and out.count(note) == 1 and "h100      1" in out, out
+
+
+def test_a_whole_node_cap_and_the_bases_cap_in_scenarios_are_not_noted_again(tmp_path):
+    """Said once for the base, not again for each scenario that carries it; a scenario's own cap is said."""
+    p = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": 12, "price_per_gpu_hour": 1}, "l40s"]})
+    s1 = write(tmp_path, {"name": "a", "gpus": {"update": {"h100": {"price_change_percent": -20}}}}, "a.yaml")
+    s2 = write(tmp_path, {"name": "b", "gpus": {"update": {"h100": {"max_cards": 20}}}}, "b.yaml")
+    code, out = run("whatif", p, s1, s2)
+    assert code == 0 and out.count("note: ") == 2 and f"note: {p}: gpus[0].max_cards: 12 cards" in out, out
+    assert f"note: {s2}: gpus[0].max_cards: 20 cards is not a whole number of h100 nodes (8 cards each); plan " \
+           f"rents whole nodes, so it is used as 16 cards (2 nodes)" in out, out
+    code, out = run("solve", write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": 16}]}))
+    assert code == 0 and "note: " not in out, out
+
+
+def test_a_days_card_cap_that_is_not_whole_nodes_is_noted_once(tmp_path):
+    p = write(tmp_path, {**DAY, "gpus": [{"id": "h100", "max_cards": 12, "price_per_gpu_hour": 1}, "l40s"]})
+    code, out = run("solve", p)
+    assert code == 0 and out.count("note: ") == 1 and f"note: {p}: gpus[0].max_cards: 12 cards is not" in out, out
+
+
+@pytest.mark.parametrize("key, extra", [("max_cards_per_period", {}), ("on_demand_max_cards_per_period", {}),
+                                        ("spot_max_cards_per_period", {"spot_price_per_gpu_hour": 0.5})])
+def test_a_period_cap_below_one_node_is_refused_naming_its_period(tmp_path, key, extra):
+    """`max_cards_per_period` (or on-demand) of 4 in one hour was refused as 'gpus[0].max_cards: 4
+    cards', a key the file does not write, and a spot cap of 4 left that hour without spot."""
+    g = {"id": "h100", "price_per_gpu_hour": 1, key: [16] * 5 + [4] + [16] * 18, **extra}
+    p = write(tmp_path, {**DAY, "gpus": [g, "l40s"]})
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == (
+        f"error: {p}: gpus[0].{key}[5]: 4 cards in period 5, less than one h100 node (8 cards); plan rents whole "
+        f"nodes, so that period would have none: give 8 or more, or 0 for none that period"), out
+
+
+def test_a_scenarios_period_cap_below_one_node_is_refused_as_written(tmp_path):
+    s = write(tmp_path, {"name": "cap", "gpus": {"update": {"h100": {"max_cards_per_period": [4] * 24}}}}, "cap.yaml")
+    code, out = run("whatif", write(tmp_path, {**DAY, "gpus": [{"id": "h100", "price_per_gpu_hour": 1}]}), s)
+    assert code == 2 and f"{s}: gpus.update.h100.max_cards_per_period[0]: 4 cards in period 0, less than one " \
+                         f"h100 node" in out, out
+
+
+@pytest.mark.parametrize("caps", [[0] * 4 + [16] * 20, [12] * 24])
+def test_period_caps_of_none_or_more_than_a_node_stand(tmp_path, caps):
+    p = write(tmp_path, {**DAY, "gpus": [{"id": "h100", "price_per_gpu_hour": 1, "max_cards_per_period": caps},
+                                         "l40s"]})
+    code, out = run("solve", p)
+    assert code == 0 and "error" not in out, out
