@@ -802,7 +802,8 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 @click.option("--seed", type=IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="random seed (same seed, same result)")
 @click.option("--period", default="peak", show_default=True, metavar="peak|all|N",
-              help="a plan over a load profile: which period to simulate (its pools at its QPS)")
+              help="a plan over a load profile: which period to simulate (its pools at its QPS); a single-QPS "
+                   "plan's only period is its peak")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.option("--strict", is_flag=True,
               help="exit 4 when a simulated SLO statistic is above its limit (the results are printed first)")
@@ -822,7 +823,8 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
         raise BadInput("--tolerance: it loosens --strict's gate; give --strict too")
     d = read_plan_json(plan_file)
     given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
-    if given and not (isinstance(d, dict) and d.get("kind") == "horizon"):
+    # peak, the default, stands: a single-QPS plan's only period is its peak (it was refused, a hunt)
+    if given and period != "peak" and not (isinstance(d, dict) and d.get("kind") == "horizon"):
         from planner.errors import BadInput, shown_text
         raise BadInput(f"--period {shown_text(period)}: {shown_text(plan_file)} is not a plan over a load profile; "
                        f"it has no periods to pick (leave --period out)")

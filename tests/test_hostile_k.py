@@ -69,3 +69,19 @@ def test_period_caps_of_none_or_more_than_a_node_stand(tmp_path, caps):
                                          "l40s"]})
     code, out = run("solve", p)
     assert code == 0 and "error" not in out, out
+
+
+# ------------------------------------------------------------------------ --period peak on a single-QPS plan
+def test_period_peak_on_a_single_qps_plan_is_its_only_period(tmp_path):
+    """`plan simulate plan.json --period peak` was refused ('it has no periods to pick') although peak
+    is the default; a plan of one QPS has one period, its peak. Another period is still refused."""
+    p = write(tmp_path, SMALL)
+    plan = tmp_path / "plan.json"
+    assert run("solve", p, "--out", plan)[0] == 0
+    code, out = run("simulate", plan, "--period", "peak", "--requests", "2000", "--json")
+    default = run("simulate", plan, "--requests", "2000", "--json")
+    assert code == 0 and out == default[1] and '"ttft' in out, out
+    for period in ("all", "0"):
+        code, out = run("simulate", plan, "--period", period)
+        assert code == 2 and out.strip() == (f"error: --period {period}: {plan} is not a plan over a load profile; "
+                                             f"it has no periods to pick (leave --period out)"), out
