@@ -85,3 +85,18 @@ def test_period_peak_on_a_single_qps_plan_is_its_only_period(tmp_path):
         code, out = run("simulate", plan, "--period", period)
         assert code == 2 and out.strip() == (f"error: --period {period}: {plan} is not a plan over a load profile; "
                                              f"it has no periods to pick (leave --period out)"), out
+
+
+# ------------------------------------------------------------------------ scenario names apart only in case
+@pytest.mark.parametrize("first, second, of", [("w1", "W1", "{a}"), ("Cheap", "cHEAP", "{a}"),
+                                               (None, "BASE", "the base problem")])
+def test_scenario_names_apart_only_in_case_are_refused_naming_both(tmp_path, first, second, of):
+    """`w1` and `W1` were both planned: two rows, CSV lines and JSON entries a case-blind reader (a
+    spreadsheet's lookup, a file per scenario on macOS or Windows) cannot tell apart."""
+    base = write(tmp_path, SMALL)
+    a = write(tmp_path, {"name": first or "x", "slo": {"tpot": "40ms"}}, "a.yaml")
+    b = write(tmp_path, {"name": second, "slo": {"tpot": "30ms"}}, "b.yaml")
+    code, out = run("whatif", base, *([a] if first else []), b)
+    assert code == 2 and out.strip() == (
+        f"error: {b}: name: {second!r} differs only in case from {(first or 'base')!r}, the name of "
+        f"{of.format(a=a)}; give each scenario a name of its own (name:)"), out

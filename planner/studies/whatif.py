@@ -65,8 +65,7 @@ class Outcome:
         return None if plan_margin is None else plan_margin - self.amortisation_per_hour
 
     def delta(self, base: Outcome) -> tuple[float, float | None] | None:
-        """Cost per hour against the base: (currency/h, percent, None when the base is free); None
-        unless both have a plan."""
+        """Cost per hour against the base: (currency/h, percent or None: a free base); None without both plans."""
         if self.plan is None or base.plan is None:
             return None
         return _delta(self.cost_per_hour, base.cost_per_hour)
@@ -91,16 +90,17 @@ def solve_outcome(problem: Problem, name: str, source: str, *, solver: str | Non
 
 
 def distinct_names(named: list[tuple[str, str]]) -> None:
-    """BadInput when two scenarios (or one and the base) share a name: their rows, CSV lines and
-    JSON entries could not be told apart."""
-    seen = {"base": "the base problem"}
+    """BadInput when two scenarios (or one and the base) share a name, in any case (w1, W1: file names
+    on a case-blind disk, columns): their rows, CSV lines and JSON entries could not be told apart."""
+    seen = {"base": ("base", "the base problem")}
     for name, path in named:
-        if seen.get(name) == path:   # the same file twice (a hostile-input hunt: "is also the name of s.yaml")
+        if (first := seen.get(name.casefold())) is not None and first[1] == path:   # the same file twice (a hunt)
             raise BadInput(f"{path}: given twice; list each scenario file once")
-        if name in seen:
-            raise BadInput(f"{path}: name: {name!r} is also the name of {seen[name]}; give each scenario a name of "
+        if first is not None:
+            how = "is also" if first[0] == name else f"differs only in case from {first[0]!r},"
+            raise BadInput(f"{path}: name: {name!r} {how} the name of {first[1]}; give each scenario a name of "
                            f"its own (name:)")
-        seen[name] = path
+        seen[name.casefold()] = (name, path)
 
 
 def run_scenarios(base: Problem, base_source: str, paths: list[str], *, solver: str | None = None,
