@@ -878,14 +878,19 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     from planner.report.format import to_json
     from planner.studies import whatif
     check_distinct({"--csv": csv_out, "--plot": plot_out})
+    from planner.errors import BadInput
     if plot_out and not plot_out.lower().endswith(".png"):
-        from planner.errors import BadInput
         raise BadInput(f"--plot {plot_out}: the file name must end .png (the chart's format)")
     problem = load_problem(base)
     inputs = (*whatif.source_files(base, list(scenarios)), *inputs_of(problem, base))
     for path in (csv_out, plot_out):
         if path:
             check_writable(path, inputs, force)
+    if csv_out:   # a CSV was written as out.json without a word (--plot's suffix is checked so)
+        from planner.input.owned import check_named
+        check_named("--csv", csv_out, (".csv",), "name the table NAME.csv", any_case=True)
+        if Path(csv_out).suffix.lower() != ".csv":
+            raise BadInput(f"--csv {csv_out}: the file name must end .csv (the table's format)")
     if problem.workload.profile is not None:
         return _whatif_horizon(problem, base, scenarios, as_json, csv_out, plot_out, breakeven, sensitivity,
                                force, solver, time_limit, inputs)

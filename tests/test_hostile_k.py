@@ -100,3 +100,19 @@ def test_scenario_names_apart_only_in_case_are_refused_naming_both(tmp_path, fir
     assert code == 2 and out.strip() == (
         f"error: {b}: name: {second!r} differs only in case from {(first or 'base')!r}, the name of "
         f"{of.format(a=a)}; give each scenario a name of its own (name:)"), out
+
+
+# ------------------------------------------------------------------------ --csv of another format's name
+@pytest.mark.parametrize("name, why", [
+    ("out.json", "--csv {f}: the file name must end .csv (the table's format)"),
+    ("table", "--csv {f}: the file name must end .csv (the table's format)"),
+    (".csv", "--csv {f}: no name before .csv (a hidden file of that name); name the table NAME.csv")])
+def test_whatif_csv_under_another_formats_name_is_refused(tmp_path, name, why):
+    """`plan whatif … --csv out.json` wrote a CSV under a .json name, exit 0 (--plot out.json was
+    already refused: 'the file name must end .png')."""
+    s = write(tmp_path, {"name": "x", "slo": {"tpot": "40ms"}}, "s.yaml")
+    f = tmp_path / name
+    code, out = run("whatif", write(tmp_path, SMALL), s, "--csv", f)
+    assert code == 2 and out.strip() == "error: " + why.format(f=f) and not f.exists(), out
+    code, out = run("whatif", write(tmp_path, SMALL), s, "--csv", tmp_path / "w.CSV")
+    assert code == 0 and (tmp_path / "w.CSV").read_text().startswith("scenario,file,status"), out
