@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_hostile_outputs import run, write
+from tests.test_hostile_outputs import ROOT, run, write
 
 SMALL = {"name": "small", "model": "llama-3.1-8b",
          "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 200},
@@ -116,3 +116,23 @@ def test_whatif_csv_under_another_formats_name_is_refused(tmp_path, name, why):
     assert code == 2 and out.strip() == "error: " + why.format(f=f) and not f.exists(), out
     code, out = run("whatif", write(tmp_path, SMALL), s, "--csv", tmp_path / "w.CSV")
     assert code == 0 and (tmp_path / "w.CSV").read_text().startswith("scenario,file,status"), out
+
+
+# ------------------------------------------------------------------------ --deployment's unknown GPU
+DEPLOYMENT = "model: {model}\ngpu: {gpu}\nengine: vllm\nmode: agg\ncards: 1\nparallelism: {{tp: 1, pp: 1, dp: 1}}\n"
+VLLM = ROOT / "tests" / "data" / "bench" / "vllm_sample.json"
+
+
+def test_a_deployments_unknown_gpu_or_model_offers_the_closest(tmp_path):
+    """`gpu: h10O` in a --deployment listed the known GPUs and no 'Did you mean' (the minimal CSV's
+    rows offer one), and said the id lower-cased ('h10o'), not as written."""
+    from planner.catalog.schemas import load_gpus
+    d = write(tmp_path, DEPLOYMENT.format(model="llama-3.1-8b", gpu="h10O"), "dep.yaml")
+    code, out = run("validate", VLLM, "--deployment", d, "--folds", "0")
+    known = ", ".join(sorted(load_gpus()))
+    assert code == 2 and out.strip() == (f"error: {d}: gpu: unknown GPU 'h10O'; known: {known}. "
+                                         f"Did you mean 'h100' or 'h20' or 'h800'?"), out
+    d = write(tmp_path, DEPLOYMENT.format(model="llama-3.1-8bb", gpu="h100"), "dep.yaml")
+    code, out = run("validate", VLLM, "--deployment", d, "--folds", "0")
+    assert code == 2 and out.strip().startswith(f"error: {d}: model: unknown model 'llama-3.1-8bb' (see `plan catalog "
+                                                f"models`). Did you mean 'llama-3.1-8b'"), out

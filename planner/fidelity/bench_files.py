@@ -132,11 +132,14 @@ def load_deployment(path: str | Path) -> BenchDeployment:
                        f"(model, gpu, engine, cards, parallelism, mode; docs/export.md)")
     dep = validate(BenchDeployment, data, str(path))
     gpus = load_gpus()
-    if dep.gpu not in gpus:
-        raise BadInput(f"{path}: gpu: unknown GPU {dep.gpu!r}; known: {', '.join(sorted(gpus))}")
+    if dep.gpu not in gpus:   # as written, and the closest ids, as the minimal CSV's rows say it
+        written = data["gpu"] if isinstance(data.get("gpu"), str) else dep.gpu
+        raise BadInput(f"{path}: gpu: unknown GPU {shown_value(written)}; known: {', '.join(sorted(gpus))}."
+                       f"{suggest(dep.gpu, gpus)}")
     models = load_models()
     if dep.model is not None and dep.model not in models:
-        raise BadInput(f"{path}: model: unknown model {dep.model!r} (see `plan catalog models`)")
+        raise BadInput(f"{path}: model: unknown model {dep.model!r} (see `plan catalog models`)."
+                       f"{suggest(dep.model, models)}")
     if dep.mode == "agg" and (wrong := sorted(dep.model_fields_set & {"prefill", "prefill_workers", "decode_workers"})):
         raise BadInput(f"{path}: {wrong[0]}: a disagg key beside mode agg (read as nothing); set disagg or drop it")
     moe = dep.model is None or models[dep.model].arch.is_moe   # no model: checked per run (make_point)
