@@ -136,3 +136,14 @@ def test_a_deployments_unknown_gpu_or_model_offers_the_closest(tmp_path):
     code, out = run("validate", VLLM, "--deployment", d, "--folds", "0")
     assert code == 2 and out.strip().startswith(f"error: {d}: model: unknown model 'llama-3.1-8bb' (see `plan catalog "
                                                 f"models`). Did you mean 'llama-3.1-8b'"), out
+
+
+# ------------------------------------------------------------------------ a minimal-CSV row of only commas
+@pytest.mark.parametrize("blank", [",,,,,,,,,,,,,,,", " , ,", ",,,,,,,,,,,,,,,,,"])
+def test_a_minimal_csv_row_of_blank_cells_is_skipped(tmp_path, blank):
+    """A row of commas (a spreadsheet's empty row) was read, and dropped as 'model not in catalog ()';
+    an empty line was already skipped. Now skipped too, and not counted."""
+    rows = (ROOT / "tests" / "data" / "bench" / "minimal_sample.csv").read_text().splitlines()
+    m = write(tmp_path, "\n".join([rows[0], rows[1], blank, rows[2]]) + "\n", "m.csv")
+    code, out = run("validate", m, "--folds", "0")
+    assert code == 0 and "read 2 rows, kept 2 points, dropped 0" in out and "catalog ()" not in out, out

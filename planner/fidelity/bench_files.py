@@ -381,10 +381,16 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     if unknown := [h for h in header if h not in (*MINIMAL_COLUMNS, *MINIMAL_OPTIONAL)]:   # kv_dtpye: read as bf16
         raise BadInput(f"{path}: header: unknown column {unknown[0]!r}; the minimal CSV has "
                        f"{', '.join(MINIMAL_COLUMNS + MINIMAL_OPTIONAL)}.{suggest(unknown[0], MINIMAL_OPTIONAL)}")
-    with csv_errors(path):
-        rows = list(reader)
+    with csv_errors(path):   # a row of blank cells (',,,', a spreadsheet's empty row) is skipped, as csv skips
+        rows = [(i, r) for i, r in enumerate(reader) if not _blank(r)]   # an empty line ('model not in catalog ()')
     models = load_models()
     got: list[Point | str] = ["ragged row (a cell too few or too many)" if None in r or None in r.values()
                               else _minimal_row(r, f"{path}: row {i + 2}", models, str(path), i)
-                              for i, r in enumerate(rows)]
+                              for i, r in rows]
     return [g for g in got if isinstance(g, Point)], len(rows), Counter(g for g in got if isinstance(g, str))
+
+
+def _blank(row: dict) -> bool:
+    """Whether every cell of a minimal-CSV row is empty or spaces (cells past the header's too)."""
+    cells = [v for k, v in row.items() if k is not None and v is not None] + row.get(None, [])
+    return not any(c.strip() for c in cells)
