@@ -600,3 +600,40 @@ def test_a_row_s_load_is_the_busiest_period_of_a_profile_in_requests_per_second(
                      "profile": {"qps": [30.0] * 12 + [60.0] * 12}}})
     assert p.workload.rate == 60.0 and problem_at(p, {"qps": 90.0}).workload.rate == pytest.approx(90.0)
     assert p.workload.model_copy(update={"profile": None}).rate == 1000.0
+
+
+@pytest.mark.parametrize("target_s, drawn", [(0.105, True), (0.050, False)])
+def test_the_png_draws_the_target_inside_the_curves_range_and_names_it_outside(monkeypatch, target_s, drawn):
+    """A narrow sweep (100–120 ms) with the problem's 50 ms target: the dashed line at 20 tok/s
+    stretched the axis to it and squeezed the curves into a corner, and the legend, fixed at the
+    upper left, hid a curve that ran there. The line is drawn where the curves are (as the HTML
+    panel draws it only within its ticks); outside, the legend names the target and says so."""
+    from matplotlib.axes import Axes
+
+    from planner.report.plots import render_png
+    from planner.studies.sweep import Row, Sweep
+    seen: dict[str, list] = {"axvline": [], "legend": []}
+    real_axvline, real_legend = Axes.axvline, Axes.legend
+
+    def axvline(ax, x=0, *a, **k):
+        seen["axvline"].append(x)
+        return real_axvline(ax, x, *a, **k)
+
+    def legend(ax, *a, **k):
+        seen["legend"].append((k.get("loc"), ax.get_legend_handles_labels()[1], ax.get_xlim()))
+        return real_legend(ax, *a, **k)
+    monkeypatch.setattr(Axes, "axvline", axvline)
+    monkeypatch.setattr(Axes, "legend", legend)
+    rows = tuple(Row(ALL, i, tpot_limit_s=t, ttft_limit_s=2.0, qps=10.0, status="optimal", tpot_s=t, ttft_s=0.5,
+                     cost_per_hour=100.0 - i, cost_per_million_output_tokens=2.0 - 0.1 * i,
+                     cost_per_million_tokens=1.0, pools="D 1×8 H100", fleet="D H100")
+                 for i, t in enumerate((0.100, 0.110, 0.120)))
+    s = Sweep("narrow", "p.yaml", "RMB", (Axis("tpot", tuple(r.tpot_limit_s for r in rows)),), (ALL,), rows,
+              target=(("tpot", target_s),))
+    assert render_png(s)[:8] == b"\x89PNG\r\n\x1a\n"
+    (loc, labels, (lo, hi)), = seen["legend"]
+    assert loc == "best" and hi < 10.5   # the curves' own range: 1/0.12 = 8.3 to 1/0.1 = 10 tok/s
+    if drawn:
+        assert seen["axvline"] == [pytest.approx(1 / 0.105)] and labels[-1] == "the problem's target (105.0 ms)"
+    else:
+        assert seen["axvline"] == [] and labels[-1] == "the problem's target (50.0 ms), outside this range"

@@ -234,8 +234,7 @@ def render_png(sweep: Sweep) -> bytes:
         for s in series:
             if not s.points:
                 continue
-            xs = [p[0] for p in s.points]
-            ys = [p[1] for p in s.points]
+            xs, ys = [p[0] for p in s.points], [p[1] for p in s.points]
             opt = s.curve == ALL
             ax.plot(xs, ys, marker="o", markersize=4 if opt else 3, linewidth=2.4 if opt else 1.3,
                     color=_colour(sweep, s.curve), label=_label(s.curve), zorder=3 if opt else 2,
@@ -243,12 +242,12 @@ def render_png(sweep: Sweep) -> bytes:
             for letter, x, y, _row in s.changes:
                 ax.annotate(letter, (x, y), xytext=(0, 7), textcoords="offset points", ha="center",
                             fontsize=8, fontweight="bold", zorder=4)
-        tx = target_x(sweep, axis)
-        if tx is not None:
-            ax.axvline(tx, color="#555555", linestyle="--", linewidth=1.0, zorder=1,
-                       label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis], loads)})")
-        ax.set_xlabel(X_LABEL[axis])
-        ax.set_ylabel(f"{sweep.currency} per million output tokens")
+        tx, (lo, hi) = target_x(sweep, axis), ax.get_xlim()   # the curves' range (the HTML panel's ticks)
+        if tx is not None:   # a target far off it squeezed a narrow sweep's curves into a corner: named only
+            (ax.axvline(tx) if lo <= tx <= hi else ax.plot([], [])[0]).set(color="#555555", linestyle="--", zorder=1,
+                linewidth=1.0, label=f"the problem's target ({_fmt_axis(axis, dict(sweep.target)[axis], loads)})"
+                + ("" if lo <= tx <= hi else ", outside this range"))
+        ax.set(xlabel=X_LABEL[axis], ylabel=f"{sweep.currency} per million output tokens")
         empty = empty_note(sweep, axis, series)
         if empty:
             ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", fontsize=10,
@@ -260,7 +259,7 @@ def render_png(sweep: Sweep) -> bytes:
             top = 1.0   # free cards: every cost 0 (matplotlib warns of an axis from 0 to 0)
         ax.set_ylim(bottom=0, top=top)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="best")   # "upper left" hid a curve that ran there (a narrow sweep's H20)
     if all_changes:
         swept = [a.name for a in sweep.axes]
         lines = [f"{letter}  {_achieved(r, swept, loads)}  {r.cost_per_million_output_tokens:6,.2f}  {r.fleet}"
