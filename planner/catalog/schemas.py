@@ -330,8 +330,8 @@ def _models_of(p: Path) -> dict[str, Model]:
         # built from values the catalog's schema has just validated: model_construct spares building
         # Model's own validator (and HFConfig's serializer for model_dump), ~7 ms of a first run
         model = Model.model_construct(id=m.id, name=m.name, weight_dtype=m.weight_dtype, source=m.source, arch=arch,
-                      expert_dtype=m.expert_dtype, part_dtypes=part_dtypes(m.weight_dtype, dict(m.part_dtypes)),
-                      hf_repo=m.hf_repo)
+                                      expert_dtype=m.expert_dtype, hf_repo=m.hf_repo,
+                                      part_dtypes=part_dtypes(m.weight_dtype, dict(m.part_dtypes)))
         for key in [m.id, *m.aliases]:
             if key in out:
                 raise BadInput(f"{p}: duplicate model id or alias {key!r}")
