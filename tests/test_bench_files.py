@@ -463,7 +463,7 @@ def test_expert_parallelism_on_a_dense_model_is_refused_wherever_the_model_is_na
     rows = (DATA / "minimal_sample.csv").read_text().splitlines()
     f = tmp_path / "m.csv"
     f.write_text("\n".join([rows[0], rows[1].replace("4,4,1,1,1,agg", "4,4,1,1,4,agg")]) + "\n")
-    with pytest.raises(BadInput, match=r"m\.csv: row 2: parallelism\.ep: 4 on a dense model"):
+    with pytest.raises(BadInput, match=r"m\.csv: line 2: parallelism\.ep: 4 on a dense model"):
         load_points([f], None)
     f.write_text("\n".join(rows[:2]) + "\n")   # ep 1: experts not spread, nothing to refuse
     (p,), _ = load_points([f], None)
@@ -607,7 +607,7 @@ def test_control_characters_in_a_measurement_name_are_refused(tmp_path):
     f.write_text("model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
                  "llama-3.1-8b,h100,\x1b]0;pwned\x07vllm,1,1,1,1,1,agg,4,1024,256,80,10\n")
     res = CliRunner().invoke(cli.main, ["validate", str(f), "--folds", "0"])
-    assert res.exit_code == 2 and "row 2: engine: a name is one line of printable text" in res.output
+    assert res.exit_code == 2 and "line 2: engine: a name is one line of printable text" in res.output
     assert "\x07" not in res.output.replace(repr("\x07")[1:-1], "")   # shown escaped, never raw
 
 
@@ -790,7 +790,7 @@ def test_the_minimal_csv_request_rate_is_a_positive_number_or_inf(tmp_path, rate
     if ok:
         assert load_points([f])[0]
     else:
-        with pytest.raises(BadInput, match=r"m.csv: row 2: request_rate: .*(not a number|expected a positive number)"):
+        with pytest.raises(BadInput, match=r"m.csv: line 2: request_rate: .*(not a number|expected a positive number)"):
             load_points([f])
 
 
@@ -883,7 +883,7 @@ def test_minimal_csv_cells_are_decimal_numbers_and_infinity_is_no_pacing(tmp_pat
     head, row, _ = (DATA / "minimal_sample.csv").read_text().split("\n", 2)
     f = tmp_path / "m.csv"
     f.write_text(head + ",request_rate\n" + row.replace(",180.5,", ",1_80,") + ",inf\n")
-    with pytest.raises(BadInput, match=r"m\.csv: row 2: ttft_ms: '1_80' is not a number"):
+    with pytest.raises(BadInput, match=r"m\.csv: line 2: ttft_ms: '1_80' is not a number"):
         load_points([f])
     f.write_text(head + ",request_rate\n" + row + ",Infinity\n")
     (p,), _ = load_points([f])
@@ -910,7 +910,7 @@ def test_a_negative_minimal_csv_cell_is_called_negative_not_a_non_number(tmp_pat
     head, row, _ = (DATA / "minimal_sample.csv").read_text().split("\n", 2)
     f = tmp_path / "m.csv"
     f.write_text(head + "\n" + row.replace(",180.5,", f",{cell},") + "\n")
-    with pytest.raises(BadInput, match=rf"^{re.escape(f'{f}: row 2: ttft_ms: {why}')}$"):
+    with pytest.raises(BadInput, match=rf"^{re.escape(f'{f}: line 2: ttft_ms: {why}')}$"):
         load_points([f])
 
 
@@ -981,7 +981,7 @@ def test_a_minimal_csv_row_of_an_unknown_gpu_is_named_as_written(tmp_path):
     (tmp_path / "m.csv").write_text((DATA / "minimal_sample.csv").read_text().replace(",h100,", ", NaN ,"))
     res = CliRunner().invoke(cli.main, ["validate", str(tmp_path / "m.csv"), "--folds", "0"])
     assert res.exit_code == 2, res.output
-    assert f"error: {tmp_path / 'm.csv'}: row 2: gpu: unknown GPU 'NaN'; known: a100-80g, " in res.output, res.output
+    assert f"error: {tmp_path / 'm.csv'}: line 2: gpu: unknown GPU 'NaN'; known: a100-80g, " in res.output, res.output
     assert "'nan'" not in res.output, res.output
 
 
@@ -997,7 +997,7 @@ def test_a_minimal_csv_row_of_a_misspelt_gpu_is_refused_as_deployment_is(tmp_pat
     res = CliRunner().invoke(cli.main, [command, str(tmp_path / "m.csv"), "--folds", "0", *extra])
     assert res.exit_code == 2, res.output
     assert res.output.strip().splitlines()[-1] == (
-        f"error: {tmp_path / 'm.csv'}: row 3: gpu: unknown GPU 'h10O'; known: {', '.join(sorted(load_gpus()))}. "
+        f"error: {tmp_path / 'm.csv'}: line 3: gpu: unknown GPU 'h10O'; known: {', '.join(sorted(load_gpus()))}. "
         f"Did you mean 'h100' or 'h20' or 'h800'?"), res.output
     assert not (tmp_path / "c.yaml").exists()
 

@@ -182,7 +182,7 @@ def test_a_minimal_csvs_unknown_engine_is_noted_with_its_row(tmp_path):
     code, out = run("validate", csv, "--folds", "0")
     assert code == 0, out
     notes = [line for line in out.splitlines() if line.startswith("note: ")]
-    assert notes == [f"note: {csv}: row 3: engine: 'vlllm' is none of the engines plan knows (vllm, sglang, trtllm): "
+    assert notes == [f"note: {csv}: line 3: engine: 'vlllm' is none of the engines plan knows (vllm, sglang, trtllm): "
                      "its points are kept under that label and modelled as an engine that mixes prompt chunks into "
                      "decode steps (as vllm and trtllm do; sglang prefills first). Did you mean 'vllm' or "
                      "'trtllm'?"], out

@@ -207,7 +207,7 @@ def test_measurement_numbers_in_other_digits_are_refused_as_in_traces(tmp_path, 
     assert ",agg,32," in lines[1]
     csv.write_text("\n".join([lines[0], lines[1].replace(",agg,32,", f",agg,{cell},"), *lines[2:]]) + "\n")
     code, out = run("validate", csv, "--folds", "0")
-    assert code == 2 and f"m.csv: row 2: concurrency: '{cell}' is not a number in ASCII digits" in out, out
+    assert code == 2 and f"m.csv: line 2: concurrency: '{cell}' is not a number in ASCII digits" in out, out
     from planner.fidelity.measurements import load_points
     from tests.test_measurements import _row, _write
     points, report = load_points([_write(tmp_path, [_row("ok"), _row("odd", ttft=cell, tpot="13")])])

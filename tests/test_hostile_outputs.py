@@ -453,10 +453,10 @@ def test_a_purchase_of_more_nodes_than_any_fleet_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("cells, expected", [
-    ("1e11,1024,256,100,12", "row 2: concurrency 1e+11 is outside [0.001, 1e+06]"),
-    ("4,1024,99999999999,100,12", "row 2: output tokens 1e+11 is outside [1, 1e+07]"),
-    ("4,1024,256,1e308,12", "row 2: TTFT (s) 1e+305 is outside [0.001, 100000]"),
-    ("4,1024,256,5e-324,12", "row 2: TTFT (s) 0 is outside [0.001, 100000]"),
+    ("1e11,1024,256,100,12", "line 2: concurrency 1e+11 is outside [0.001, 1e+06]"),
+    ("4,1024,99999999999,100,12", "line 2: output tokens 1e+11 is outside [1, 1e+07]"),
+    ("4,1024,256,1e308,12", "line 2: TTFT (s) 1e+305 is outside [0.001, 100000]"),
+    ("4,1024,256,5e-324,12", "line 2: TTFT (s) 0 is outside [0.001, 100000]"),
 ])
 def test_a_measured_run_has_a_domain(tmp_path, cells, expected):
     """A benchmark value no run can have (a unit mistake, a corrupt file) made the fit's residuals
@@ -875,7 +875,7 @@ def test_a_plan_over_a_profile_is_checked_before_its_periods_are_simulated(tmp_p
 @pytest.mark.parametrize("header, row, message", [
     (MINIMAL_HEADER, "", "no measured point to validate against (read 0 rows, kept 0 points, dropped 0)"),
     (MINIMAL_HEADER, "llama-3.1-8b,h100,vllm,1,4.5,1,1,1,agg,4,1000,100,50,10,0.8,bf16\n",
-     "row 2: tp: '4.5', expected a whole number"),
+     "line 2: tp: '4.5', expected a whole number"),
     (MINIMAL_HEADER.replace("tp,", "tp,tp,", 1), "llama-3.1-8b,h100,vllm,1,1,1,1,1,1,agg,4,1000,100,50,10,0.8,bf16\n",
      "header: column 'tp' given twice"),
 ])

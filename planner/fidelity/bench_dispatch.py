@@ -107,26 +107,6 @@ def load_deployment_file(path: str | Path) -> BenchDeployment:
     return load_deployment(p)
 
 
-def _engines_known(points: list[Point], rows: int, dropped: Counter, path: Path) -> tuple[list[Point], int, Counter]:
-    """The minimal CSV's read, with a note per engine plan does not know (`vlllm`, a typo, was a
-    label of its own, modelled as vLLM's scheduler where `sglang` prefills first): kept, since a
-    run on another engine is still a measurement, but said, with the first row that names it."""
-    import warnings
-
-    from planner.errors import PlannerNotice, suggest
-    from planner.physics.benchmark import ENGINES
-    first = {}
-    for p in points:   # a minimal row's id is FILE#i, its row i + 2 (after the header)
-        first.setdefault(p.engine, int(p.id.rsplit("#", 1)[1]) + 2)
-    for engine, row in first.items():
-        if engine not in ENGINES:
-            warnings.warn(f"{path}: row {row}: engine: {engine!r} is none of the engines plan knows "
-                          f"({', '.join(ENGINES)}): its points are kept under that label and modelled as an engine "
-                          f"that mixes prompt chunks into decode steps (as vllm and trtllm do; sglang prefills "
-                          f"first).{suggest(engine, ENGINES)}", PlannerNotice, stacklevel=2)
-    return points, rows, dropped
-
-
 SELF_DESCRIBING = ("silicon", "minimal")   # formats that say what each point measured (no deployment)
 
 
@@ -142,7 +122,7 @@ def load_bench_file(path: Path, dep: BenchDeployment | None,
     if kind == "silicon":
         return load_silicon_csv(path, text)
     if kind == "minimal":
-        return _engines_known(*load_minimal_csv(path, text), path=path)
+        return load_minimal_csv(path, text)
     if dep is None:
         raise BadInput(f"{path}: a {kind} benchmark file does not say what it measured; "
                        f"give --deployment DEP.yaml (docs/export.md)")

@@ -373,7 +373,8 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     text = text if text is not None else read_text(path, "CSV")
     lines = io.StringIO(text, newline="")
     with csv_errors(path):
-        header = [h.strip() for h in next(csv.reader(lines, strict=True), [])]   # 'gpu', ' gpu': one column
+        head = csv.reader(lines, strict=True)   # 'gpu', ' gpu': one column
+        header = [h.strip() for h in next(head, [])]
     reader = csv.DictReader(lines, fieldnames=header, strict=True)   # strict: a quote never closed is an error
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:   # DictReader would keep the last of them silently
@@ -382,12 +383,33 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
         raise BadInput(f"{path}: header: unknown column {unknown[0]!r}; the minimal CSV has "
                        f"{', '.join(MINIMAL_COLUMNS + MINIMAL_OPTIONAL)}.{suggest(unknown[0], MINIMAL_OPTIONAL)}")
     with csv_errors(path):   # a row of blank cells (',,,', a spreadsheet's empty row) is skipped, as csv skips
-        rows = [(i, r) for i, r in enumerate(reader) if not _blank(r)]   # an empty line ('model not in catalog ()')
+        rows = [(i, head.line_num + reader.line_num, r)   # an empty line ('model not in catalog ()'); a row
+                for i, r in enumerate(reader) if not _blank(r)]   # is named by the file's line it ends on
     models = load_models()
     got: list[Point | str] = ["ragged row (a cell too few or too many)" if None in r or None in r.values()
-                              else _minimal_row(r, f"{path}: row {i + 2}", models, str(path), i)
-                              for i, r in rows]
+                              else _minimal_row(r, f"{path}: line {line}", models, str(path), i)
+                              for i, line, r in rows]
+    _engines_known(path, [(g, line) for g, (_, line, _) in zip(got, rows) if isinstance(g, Point)])
     return [g for g in got if isinstance(g, Point)], len(rows), Counter(g for g in got if isinstance(g, str))
+
+
+def _engines_known(path: Path, points: list[tuple[Point, int]]) -> None:
+    """A note per engine plan does not know (`vlllm`, a typo, was a label of its own, modelled as
+    vLLM's scheduler where `sglang` prefills first), naming the file's line of its first row: kept,
+    since a run on another engine is still a measurement, but said."""
+    import warnings
+
+    from planner.errors import PlannerNotice
+    from planner.physics.benchmark import ENGINES
+    first: dict[str, int] = {}
+    for p, line in points:
+        first.setdefault(p.engine, line)
+    for engine, line in first.items():
+        if engine not in ENGINES:
+            warnings.warn(f"{path}: line {line}: engine: {engine!r} is none of the engines plan knows "
+                          f"({', '.join(ENGINES)}): its points are kept under that label and modelled as an engine "
+                          f"that mixes prompt chunks into decode steps (as vllm and trtllm do; sglang prefills "
+                          f"first).{suggest(engine, ENGINES)}", PlannerNotice, stacklevel=4)
 
 
 def _blank(row: dict) -> bool:

@@ -1,0 +1,43 @@
+"""Hostile input, thirteenth round (2026-12-07): small input-handling defects — minimal-CSV messages
+that count records, not the file's lines; a spreadsheet's trailing comma; output options without
+their suffix; a measurement YAML's unknown GPU or model."""
+
+from __future__ import annotations
+
+from tests.test_hostile_outputs import run, write
+
+HEAD = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
+ROW = "llama-3.1-70b,{gpu},{engine},4,4,1,1,1,agg,32,2048,512,180.5,21.3\n"
+
+
+def row(gpu: str = "h100", engine: str = "vllm") -> str:
+    return ROW.format(gpu=gpu, engine=engine)
+
+
+# ------------------------------------------------------------------------ minimal CSV: the file's line
+def test_a_minimal_csv_error_names_the_files_line_after_an_empty_line_and_a_multi_line_cell(tmp_path):
+    """After an empty line, a row of commas and a quoted cell over two lines, the misspelt GPU on the
+    file's line 7 was named 'row 5' (records counted: the empty line and the cell's second line not): now 'line 7'."""
+    text = HEAD + "\n" + row() + '"llama\nx",h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3\n' + ",,,\n" + row("h10O")
+    assert text.splitlines()[6].startswith("llama-3.1-70b,h10O,")   # the file's line 7
+    f = write(tmp_path, text, "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2, out
+    assert f"error: {f}: line 7: gpu: unknown GPU 'h10O'; known: " in out and "row " not in out, out
+
+
+def test_a_minimal_csv_cell_error_names_the_line_its_record_ends_on(tmp_path):
+    """A record over two lines (a quoted cell holding a newline) is named by the line it ends on."""
+    f = write(tmp_path, HEAD + "\n" + row(engine='"vl\nlm"'), "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2 and f"error: {f}: line 4: engine: a name is one line of printable text" in out, out
+
+
+def test_a_minimal_csvs_unknown_engine_note_names_the_files_line(tmp_path):
+    """The note of an engine plan does not know said 'row 3' of its first row, written on line 5
+    after two empty lines: now 'line 5'."""
+    f = write(tmp_path, HEAD + row() + "\n\n" + row(engine="vlllm") + row(engine="vlllm"), "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 0, out
+    notes = [x for x in out.splitlines() if x.startswith("note: ")]
+    assert len(notes) == 1 and notes[0].startswith(f"note: {f}: line 5: engine: 'vlllm' is none of the engines "), out
