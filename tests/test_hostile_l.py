@@ -41,3 +41,22 @@ def test_a_minimal_csvs_unknown_engine_note_names_the_files_line(tmp_path):
     assert code == 0, out
     notes = [x for x in out.splitlines() if x.startswith("note: ")]
     assert len(notes) == 1 and notes[0].startswith(f"note: {f}: line 5: engine: 'vlllm' is none of the engines "), out
+
+
+# ------------------------------------------------------------------------ minimal CSV: a trailing comma
+def test_a_minimal_csv_rows_trailing_empty_cells_are_read(tmp_path):
+    """A row ending in a comma (a spreadsheet's trailing empty cell), or two, was dropped as a
+    'ragged row (a cell too few or too many)' and the file fitted without it at exit 0: now read."""
+    text = HEAD + row().replace("\n", ",\n") + row().replace(",32,", ",16,").replace("\n", ",, \n")
+    f = write(tmp_path, text, "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 0 and "read 2 rows, kept 2 points" in out and "ragged" not in out, out
+
+
+def test_a_minimal_csv_rows_extra_cell_with_text_is_still_ragged(tmp_path):
+    """An extra cell that holds something is not a trailing comma: the row stays dropped as ragged."""
+    text = HEAD + row() + row().replace(",32,", ",16,").replace("\n", ",,x\n")
+    f = write(tmp_path, text, "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 0 and "read 2 rows, kept 1 point, dropped 1" in out, out
+    assert "dropped     1: ragged row (a cell too few or too many)" in out, out

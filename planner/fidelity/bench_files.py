@@ -386,7 +386,7 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
         rows = [(i, head.line_num + reader.line_num, r)   # an empty line ('model not in catalog ()'); a row
                 for i, r in enumerate(reader) if not _blank(r)]   # is named by the file's line it ends on
     models = load_models()
-    got: list[Point | str] = ["ragged row (a cell too few or too many)" if None in r or None in r.values()
+    got: list[Point | str] = ["ragged row (a cell too few or too many)" if _ragged(r)
                               else _minimal_row(r, f"{path}: line {line}", models, str(path), i)
                               for i, line, r in rows]
     _engines_known(path, [(g, line) for g, (_, line, _) in zip(got, rows) if isinstance(g, Point)])
@@ -410,6 +410,12 @@ def _engines_known(path: Path, points: list[tuple[Point, int]]) -> None:
                           f"({', '.join(ENGINES)}): its points are kept under that label and modelled as an engine "
                           f"that mixes prompt chunks into decode steps (as vllm and trtllm do; sglang prefills "
                           f"first).{suggest(engine, ENGINES)}", PlannerNotice, stacklevel=4)
+
+
+def _ragged(row: dict) -> bool:
+    """Whether a minimal-CSV row has a cell too few, or a cell past the header's that is not empty
+    (a spreadsheet's trailing comma, ',' ending the row, is an empty cell: not ragged)."""
+    return None in row.values() or any(c.strip() for c in row.get(None, []))
 
 
 def _blank(row: dict) -> bool:
