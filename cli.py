@@ -879,8 +879,11 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     from planner.studies import whatif
     check_distinct({"--csv": csv_out, "--plot": plot_out})
     from planner.errors import BadInput
-    if plot_out and not plot_out.lower().endswith(".png"):
-        raise BadInput(f"--plot {plot_out}: the file name must end .png (the chart's format)")
+    if plot_out:   # '.png' alone was written as a hidden file of that name
+        from planner.input.owned import check_named
+        check_named("--plot", plot_out, (".png",), "name the chart NAME.png", any_case=True)
+        if not plot_out.lower().endswith(".png"):
+            raise BadInput(f"--plot {plot_out}: the file name must end .png (the chart's format)")
     problem = load_problem(base)
     inputs = (*whatif.source_files(base, list(scenarios)), *inputs_of(problem, base))
     for path in (csv_out, plot_out):

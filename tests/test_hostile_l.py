@@ -4,6 +4,8 @@ their suffix; a measurement YAML's unknown GPU or model."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_hostile_outputs import run, write
 
 HEAD = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms\n"
@@ -60,3 +62,21 @@ def test_a_minimal_csv_rows_extra_cell_with_text_is_still_ragged(tmp_path):
     code, out = run("validate", f, "--folds", "0")
     assert code == 0 and "read 2 rows, kept 1 point, dropped 1" in out, out
     assert "dropped     1: ragged row (a cell too few or too many)" in out, out
+
+
+# ------------------------------------------------------------------------ whatif --plot .png
+SMALL = {"name": "small", "model": "llama-3.1-8b",
+         "workload": {"qps": 5, "input_tokens": 500, "output_tokens": 200},
+         "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": ["h100"]}
+
+
+@pytest.mark.parametrize("name", [".png", ".PNG"])
+def test_whatif_plot_of_a_suffix_alone_is_refused(tmp_path, name):
+    """`plan whatif … --plot .png` passed the suffix check and wrote a hidden file named `.png`
+    ("wrote .png", exit 0), where `--csv .csv` was refused: now refused alike, nothing written."""
+    s = write(tmp_path, {"name": "x", "slo": {"tpot": "40ms"}}, "s.yaml")
+    f = tmp_path / name
+    code, out = run("whatif", write(tmp_path, SMALL), s, "--plot", f)
+    assert code == 2 and out.strip() == (f"error: --plot {f}: no name before {name} (a hidden file of that name); "
+                                         f"name the chart NAME.png"), out
+    assert not f.exists()
