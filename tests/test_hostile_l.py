@@ -80,3 +80,37 @@ def test_whatif_plot_of_a_suffix_alone_is_refused(tmp_path, name):
     assert code == 2 and out.strip() == (f"error: --plot {f}: no name before {name} (a hidden file of that name); "
                                          f"name the chart NAME.png"), out
     assert not f.exists()
+
+
+# ------------------------------------------------------------------------ measurement YAML: unknown ids
+POINT = {"id": "p1", "model": "llama-3.1-70b", "weight_dtype": "fp8", "gpu": "h100", "cards": 4,
+         "parallelism": {"tp": 4}, "role": "agg", "engine": "vllm", "isl": 1000, "osl": 500, "concurrency": 16,
+         "measured": {"tpot_s": 0.03}, "source": "a test's point", "kind": "measured"}
+
+
+def test_a_measurement_yamls_unknown_gpu_lists_the_known_and_offers_the_closest(tmp_path):
+    """`gpu: mi300` (for mi300x) said only "unknown GPU 'mi300'": now the known GPUs and the closest,
+    as a problem's gpus: and --deployment say it."""
+    from planner.catalog.schemas import load_gpus
+    f = write(tmp_path, {"points": [{**POINT, "gpu": "mi300"}]}, "m.yaml")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2 and out.strip() == (
+        f"error: {f}: points[0] (p1).gpu: unknown GPU 'mi300'; known: {', '.join(sorted(load_gpus()))}. "
+        f"Did you mean 'mi300x' or 'b300' or 'gb300'?"), out
+
+
+def test_a_measurement_yamls_unknown_model_lists_the_known_and_offers_the_closest(tmp_path):
+    """`model: deepseek-r2` said only "unknown model 'deepseek-r2'": now the catalog's ids and the closest."""
+    f = write(tmp_path, {"points": [{**POINT, "model": "deepseek-r2"}]}, "m.yaml")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2 and out.strip().startswith(
+        f"error: {f}: points[0] (p1).model: unknown model 'deepseek-r2'; known: deepseek-r1, deepseek-v3, "), out
+    assert ", llama-3.1-70b, llama-3.1-8b, " in out and out.strip().endswith(
+        "qwen3.5-397b-a17b. Did you mean 'deepseek-r1' or 'deepseek-v3.2' or 'deepseek-v3'?"), out
+
+
+def test_a_measurement_yamls_id_far_from_any_is_listed_without_a_guess(tmp_path):
+    """Nothing close: the known ids alone, no 'Did you mean'."""
+    f = write(tmp_path, {"points": [{**POINT, "gpu": "zzzzzzzz"}]}, "m.yaml")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2 and out.strip().endswith("mi355x, rtx4090.") and "Did you mean" not in out, out

@@ -12,7 +12,7 @@ from pydantic import Field
 from planner.catalog.calibration import is_profile_data
 from planner.catalog.ids import gpu_key, model_key
 from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
-from planner.errors import BadInput
+from planner.errors import BadInput, shown_value, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import read_yaml, validate
 from planner.input.load import other_kind
@@ -71,10 +71,12 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
     """A PublicPoint → Point, or the reason it cannot be compared with the model."""
     where = f"{path}: points[{i}] ({pp.id})"
     model, gpu = model_key(pp.model), gpu_key(pp.gpu)   # as a problem reads them: H100 is h100
-    if model not in models:
-        raise BadInput(f"{where}.model: unknown model {pp.model!r}")
+    if model not in models:   # the known ids and the closest, as a problem's model: and --deployment say it
+        raise BadInput(f"{where}.model: unknown model {shown_value(pp.model)}; known: "
+                       f"{', '.join(sorted({m.id for m in models.values()}))}.{suggest(model, models)}")
     if gpu not in gpus:
-        raise BadInput(f"{where}.gpu: unknown GPU {pp.gpu!r}")
+        raise BadInput(f"{where}.gpu: unknown GPU {shown_value(pp.gpu)}; known: {', '.join(sorted(gpus))}."
+                       f"{suggest(gpu, gpus)}")
     par = Parallelism(pp.parallelism.tp, pp.parallelism.pp, pp.parallelism.dp)
     if par.cards != pp.cards:
         raise BadInput(f"{where}.cards: {pp.cards} but parallelism gives tp·pp·dp = {par.cards}")
