@@ -873,27 +873,20 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     from planner.errors import Infeasible
     from planner.input.files import check_writable
     from planner.input.load import load_problem
-    from planner.input.owned import check_distinct
+    from planner.input.owned import check_distinct, check_format_suffix
     from planner.report import whatif as report
     from planner.report.format import to_json
     from planner.studies import whatif
     check_distinct({"--csv": csv_out, "--plot": plot_out})
-    from planner.errors import BadInput
     if plot_out:   # '.png' alone was written as a hidden file of that name
-        from planner.input.owned import check_named
-        check_named("--plot", plot_out, (".png",), "name the chart NAME.png", any_case=True)
-        if not plot_out.lower().endswith(".png"):
-            raise BadInput(f"--plot {plot_out}: the file name must end .png (the chart's format)")
+        check_format_suffix("--plot", plot_out, (".png",), "chart")
     problem = load_problem(base)
     inputs = (*whatif.source_files(base, list(scenarios)), *inputs_of(problem, base))
     for path in (csv_out, plot_out):
         if path:
             check_writable(path, inputs, force)
-    if csv_out:   # a CSV was written as out.json without a word (--plot's suffix is checked so)
-        from planner.input.owned import check_named
-        check_named("--csv", csv_out, (".csv",), "name the table NAME.csv", any_case=True)
-        if Path(csv_out).suffix.lower() != ".csv":
-            raise BadInput(f"--csv {csv_out}: the file name must end .csv (the table's format)")
+    if csv_out:   # a CSV was written as out.json without a word (after the inputs' check: its message first)
+        check_format_suffix("--csv", csv_out, (".csv",), "table")
     if problem.workload.profile is not None:
         return _whatif_horizon(problem, base, scenarios, as_json, csv_out, plot_out, breakeven, sensitivity,
                                force, solver, time_limit, inputs)

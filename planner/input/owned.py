@@ -103,6 +103,16 @@ def check_named(option: str, path: str | Path, suffixes: tuple[str, ...], fix: s
                        + fix.format(name=name))
 
 
+def check_format_suffix(option: str, path: str | Path, suffixes: tuple[str, ...], what: str) -> None:
+    """BadInput unless an output's file name is NAME plus one of `suffixes` (any case): the format
+    `what` ('chart', 'table') is written in ('--plot .png' is `check_named`'s, 'out.json' for a
+    CSV this one's)."""
+    names = " or ".join(f"NAME{x}" for x in suffixes)
+    check_named(option, path, suffixes, f"name the {what} {names}", any_case=True)
+    if Path(path).suffix.lower() not in suffixes:
+        raise BadInput(f"{option} {path}: the file name must end {' or '.join(suffixes)} (the {what}'s format)")
+
+
 def check_distinct(outputs: dict[str, str | Path | None]) -> None:
     """BadInput when two output options (name → path; None: not given) name one file: the second
     write would replace the first's output."""

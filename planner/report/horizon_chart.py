@@ -13,11 +13,9 @@ import html
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from planner.errors import BadInput
 from planner.input.files import atomic_write
-from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA, check_named
+from planner.input.owned import HTML_GENERATOR_META, PNG_METADATA, check_format_suffix
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.report import html_assets
@@ -67,9 +65,7 @@ class ChartData:
 
 def check_chart_path(path: str) -> None:
     """BadInput naming --chart unless the file name ends .png or .html."""
-    check_named("--chart", path, SUFFIXES, "name the chart NAME.png or NAME.html", any_case=True)
-    if Path(path).suffix.lower() not in SUFFIXES:
-        raise BadInput(f"--chart {path}: the file name must end .png or .html (the chart's format)")
+    check_format_suffix("--chart", path, SUFFIXES, "chart")
 
 
 def x_axis(h: HorizonPlan) -> tuple[tuple[float, ...], str]:
