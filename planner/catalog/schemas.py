@@ -342,10 +342,14 @@ def _models_of(p: Path) -> dict[str, Model]:
 def get_gpu(name: str, gpus: dict[str, GPU] | None = None) -> GPU:
     """GPU by id (case-insensitive); BadInput with close matches when unknown."""
     gpus = gpus if gpus is not None else load_gpus()
-    key = gpu_key(name)
-    if key in gpus:
+    if (key := gpu_key(name)) in gpus:
         return gpus[key]
-    raise BadInput(f"unknown GPU {shown_value(name)}; known: {', '.join(sorted(gpus))}.{suggest(key, gpus)}")
+    raise BadInput(unknown_gpu(name, gpus))
+
+
+def unknown_gpu(name: str, gpus: dict[str, GPU]) -> str:
+    """What plan says of a GPU name not in `gpus`: the name as written, the known ids, the closest."""
+    return f"unknown GPU {shown_value(name)}; known: {', '.join(sorted(gpus))}.{suggest(gpu_key(name), gpus)}"
 
 
 def get_model(name: str, models: dict[str, Model] | None = None) -> Model:

@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from planner.catalog.schemas import Model, load_gpus, load_models, model_key
-from planner.errors import BadInput, shown_text, shown_value, suggest
+from planner.catalog.schemas import Model, load_gpus, load_models, model_key, unknown_gpu
+from planner.errors import BadInput, shown_text, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point, measured_of
 from planner.fidelity.run_values import (
     DECIMAL,
@@ -134,8 +134,7 @@ def load_deployment(path: str | Path) -> BenchDeployment:
     gpus = load_gpus()
     if dep.gpu not in gpus:   # as written, and the closest ids, as the minimal CSV's rows say it
         written = data["gpu"] if isinstance(data.get("gpu"), str) else dep.gpu
-        raise BadInput(f"{path}: gpu: unknown GPU {shown_value(written)}; known: {', '.join(sorted(gpus))}."
-                       f"{suggest(dep.gpu, gpus)}")
+        raise BadInput(f"{path}: gpu: {unknown_gpu(written, gpus)}")
     models = load_models()
     if dep.model is not None and dep.model not in models:
         raise BadInput(f"{path}: model: unknown model {dep.model!r} (see `plan catalog models`)."
@@ -357,8 +356,7 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
     if dep.mode != "agg":
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
     if dep.gpu not in (gpus := load_gpus()):   # as --deployment's: a misspelt GPU's rows were dropped, exit 0
-        raise BadInput(f"{where}: gpu: unknown GPU {shown_value(r['gpu'].strip())}; known: "   # as written
-                       f"{', '.join(sorted(gpus))}.{suggest(dep.gpu, gpus)}")
+        raise BadInput(f"{where}: gpu: {unknown_gpu(r['gpu'].strip(), gpus)}")   # as written
     par = _par(dep.parallelism, f"{where}: parallelism", models[dep.model].arch.is_moe)
     if par.cards != dep.cards:
         raise BadInput(f"{where}: cards: {dep.cards} but tp·pp·dp = {par.cards}")

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from planner.catalog.calibration import is_profile_data
 from planner.catalog.ids import gpu_key, model_key
-from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models
+from planner.catalog.schemas import GPU, Model, Strict, load_gpus, load_models, unknown_gpu
 from planner.errors import BadInput, shown_value, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import read_yaml, validate
@@ -75,8 +75,7 @@ def _public_point(pp: PublicPoint, path: Path, models: dict[str, Model], gpus: d
         raise BadInput(f"{where}.model: unknown model {shown_value(pp.model)}; known: "
                        f"{', '.join(sorted({m.id for m in models.values()}))}.{suggest(model, models)}")
     if gpu not in gpus:
-        raise BadInput(f"{where}.gpu: unknown GPU {shown_value(pp.gpu)}; known: {', '.join(sorted(gpus))}."
-                       f"{suggest(gpu, gpus)}")
+        raise BadInput(f"{where}.gpu: {unknown_gpu(pp.gpu, gpus)}")
     par = Parallelism(pp.parallelism.tp, pp.parallelism.pp, pp.parallelism.dp)
     if par.cards != pp.cards:
         raise BadInput(f"{where}.cards: {pp.cards} but parallelism gives tp·pp·dp = {par.cards}")
