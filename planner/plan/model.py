@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem
 from planner.plan.candidates import Candidate
-from planner.plan.outcome import SolverReport, SolverStatus
+from planner.plan.outcome import SolverReport, SolverStatus, mode_of
 from planner.plan.resolve import Resolved
 from planner.plan.services import Service, class_lengths
 from planner.plan.verify import PoolState, Verification, fleet_cost_per_hour
@@ -70,12 +70,7 @@ class Plan:
     @property
     def mode(self) -> str:
         """'disaggregated', 'colocated' or 'mixed', from the roles in use."""
-        roles = {c.role for c in self.chosen}
-        if roles == {"colocated"}:
-            return "colocated"
-        if "colocated" in roles:
-            return "mixed"
-        return "disaggregated"
+        return mode_of({c.role for c in self.chosen})
 
     def service(self, key: str) -> Service:
         return next(s for s in self.services if s.key == key)

@@ -1,6 +1,7 @@
 """A MILP run's outcome, normalised once (`SolverStatus`) and carried in a `SolverReport`: plain
 data, so that what reads a plan (reports, `plan eval`, the simulator) does not import PuLP and
-HiGHS (~40 ms) to name these types. `planner.plan.solver` fills them."""
+HiGHS (~40 ms) to name these types. `planner.plan.solver` fills them. And the serving mode the
+pools' roles make (`mode_of`), which a plan states and the simulator checks plan files against."""
 
 from __future__ import annotations
 
@@ -29,3 +30,9 @@ class SolverReport:
     variables: int
     constraints: int
     objective_value: float | None = None   # the solver's objective (scaled: one cheapest node-hour = 1)
+
+
+def mode_of(roles: set[str]) -> str:
+    """'colocated' (colocated pools only), 'mixed' (colocated beside prefill or decode) or
+    'disaggregated': the `mode` a plan of pools of these roles states."""
+    return "colocated" if roles == {"colocated"} else "mixed" if "colocated" in roles else "disaggregated"

@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from planner.errors import BadInput, PlannerNotice, plural, shown_json
+from planner.plan.outcome import mode_of
 from planner.plan.resolve import Resolved
 from planner.studies.simulate.planfile import (
     check_horizon,
@@ -258,11 +259,6 @@ MODES = ("disaggregated", "colocated", "mixed")   # a plan's `mode` (plan.model.
 REDUNDANCIES = ("n_plus_1", "node")               # a plan's `redundancy` (the key is left out for none)
 
 
-def pools_mode(roles: set) -> str:
-    """The mode pools of these roles make, as plan.model.Plan.mode names it."""
-    return "colocated" if roles == {"colocated"} else "mixed" if "colocated" in roles else "disaggregated"
-
-
 def check_mode(d: Any, source: str, at: str = "") -> None:
     """BadInput for a plan file's `mode` or `redundancy` that plan solve does not write (`at`: the
     plan's place in the file). Neither is read by plan simulate or plan export (the pools' roles
@@ -270,17 +266,19 @@ def check_mode(d: Any, source: str, at: str = "") -> None:
     beside the pools it was written for is held to their roles (`mode: colocated` on prefill and
     decode pools passed both until 2026-12-07); a day plan's periods are not (their pools are not
     the top-level `mode`'s, which a day plan does not write)."""
-    if isinstance(d, dict) and "mode" in d and d["mode"] not in MODES:
+    if not isinstance(d, dict):
+        return
+    if "mode" in d and d["mode"] not in MODES:
         raise BadInput(f"{source}: {at}mode: {shown_json(d['mode'])}; plan solve writes disaggregated, colocated "
                        f"or mixed, as its pools' roles make it")
-    roles = {p.get("role") for p in d.get("pools") or [] if isinstance(p, dict)} \
-        if isinstance(d, dict) and isinstance(d.get("pools"), list) and d.get("kind") != "horizon" else set()
-    if "mode" in (d if isinstance(d, dict) else {}) and roles and roles <= {"prefill", "decode", "colocated"} \
-            and d["mode"] != (made := pools_mode(roles)):
+    pools = d.get("pools")
+    roles = {p.get("role") for p in pools if isinstance(p, dict)} \
+        if isinstance(pools, list) and d.get("kind") != "horizon" else set()
+    if "mode" in d and roles and roles <= {"prefill", "decode", "colocated"} and d["mode"] != (made := mode_of(roles)):
         said = ", ".join(sorted(roles))
         raise BadInput(f"{source}: {at}mode: {shown_json(d['mode'])}; plan solve writes disaggregated, colocated or "
                        f"mixed, as its pools' roles make it: its pools' ({said}) make it {made}")
-    if isinstance(d, dict) and "redundancy" in d and d["redundancy"] not in REDUNDANCIES:
+    if "redundancy" in d and d["redundancy"] not in REDUNDANCIES:
         raise BadInput(f"{source}: {at}redundancy: {shown_json(d['redundancy'])}; plan solve writes n_plus_1 or node "
                        f"(serving.redundancy), and leaves the key out for none")
 
