@@ -4,6 +4,7 @@ prefill-pass and step times tabulated on a grid (the engines interpolate them)."
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from planner.catalog.calibration import Calibration, load_calibration
 from planner.catalog.schemas import GPU, Model, get_gpu, get_model
 from planner.errors import BadInput
+from planner.input.schema import Precision
 from planner.physics import perf
 from planner.physics.deployment import kv_bytes_per_sequence
 from planner.physics.perf import Deployment, Parallelism, Speculation
@@ -166,21 +168,30 @@ def physics(plan: PlanFile, source: str, resolved: SimCatalog | None = None) -> 
     return SimPhysics(plan, tuple(deps), lengths_in, lengths_out, tuple(perf.tokens_per_step(d) for d in deps))
 
 
-DTYPES = ("bf16", "fp16", "fp8", "int8", "fp4")   # a plan's weight_dtype (PlanFile's Literal)
+DTYPES = typing.get_args(Precision)   # a plan's weight_dtype, expert_dtype and kv_dtype
+
+
+def _contexts(ph: SimPhysics) -> tuple[float, float]:
+    """(mean prompt, longest prompt and answer) of the plan's workload: the sequences plan solve
+    sizes a prefill pool's memory for, and the other pools' (`plan.verify.pool_state`)."""
+    return float(np.dot(*ph.lengths_in)), float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+
+
+def _sequences_held(memory_per_card_bytes: float, dep: Deployment, ctx: float) -> float:
+    """How many sequences of `ctx` tokens a card's `memory_per_card_bytes` holds beside its weights
+    under `dep` (0 where a sequence holds no KV)."""
+    per_seq = kv_bytes_per_sequence(dep, ctx)
+    return (memory_per_card_bytes - perf.memory_use(dep, 0, ctx).weights_bytes) / per_seq if per_seq > 0 else 0.0
 
 
 def _sized_at(ph: SimPhysics, deps: tuple[Deployment, ...]) -> bool:
     """Whether every pool's `memory_per_card_bytes` is its weights a card and a whole number of
-    sequences' KV under `deps`, as plan solve sizes them (`plan.verify.pool_state`): a prefill pool
-    its design batch of mean prompts, the others a batch at the longest prompt and answer."""
-    mean_in = float(np.dot(*ph.lengths_in))
-    peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+    sequences' KV under `deps`, as plan solve sizes them (`_contexts`)."""
+    mean_in, peak = _contexts(ph)
     for p, dep in zip(ph.plan.pools, deps):
         if p.memory_per_card_bytes is None:
             continue
-        ctx = mean_in if p.role == "prefill" else peak
-        per_seq = kv_bytes_per_sequence(dep, ctx)
-        k = (p.memory_per_card_bytes - perf.memory_use(dep, 0, ctx).weights_bytes) / per_seq if per_seq > 0 else 0.0
+        k = _sequences_held(p.memory_per_card_bytes, dep, mean_in if p.role == "prefill" else peak)
         if k < -1e-6 or abs(k - round(k)) > 1e-6 * max(1.0, k):
             return False
     return True
@@ -190,15 +201,12 @@ def _kv_sized_at(ph: SimPhysics, deps: tuple[Deployment, ...]) -> bool | None:
     """Whether the pools' own figures agree with a sequence's KV under `deps` (None: no pool says):
     a prefill pool's memory holds its design batch of mean prompts, as plan solve sizes it; a pool's
     `slots` are the sequences its memory holds at the longest prompt and answer (`deployment.max_batch`)."""
-    mean_in = float(np.dot(*ph.lengths_in))
-    peak = float(ph.lengths_in[0].max() + ph.lengths_out[0].max())
+    mean_in, peak = _contexts(ph)
     said = False
     for p, dep in zip(ph.plan.pools, deps):
         if p.role == "prefill" and p.memory_per_card_bytes is not None:
-            per_seq = kv_bytes_per_sequence(dep, mean_in)
-            k = (p.memory_per_card_bytes - perf.memory_use(dep, 0, mean_in).weights_bytes) / per_seq \
-                if per_seq > 0 else 0.0
             said = True
+            k = _sequences_held(p.memory_per_card_bytes, dep, mean_in)
             if abs(k - p.design_batch) > 1e-6 * max(1.0, k):
                 return False
         elif p.role != "prefill" and p.slots is not None:
@@ -220,11 +228,11 @@ def check_precision(ph: SimPhysics, source: str) -> None:
     kv_dtype bf16 → fp8 on a bf16 plan was simulated and exported at exit 0."""
     plan = ph.plan
     if not _sized_at(ph, ph.deployments):
-        fields = [("weight_dtype", "weights", plan.weight_dtype, DTYPES)]
+        fields = [("weight_dtype", "weights", plan.weight_dtype)]
         if ph.deployments[0].arch.is_moe:
-            fields.append(("expert_dtype", "experts", plan.expert_dtype or plan.weight_dtype, DTYPES))
-        for field, key, wrote, values in fields:
-            for d in values:
+            fields.append(("expert_dtype", "experts", plan.expert_dtype or plan.weight_dtype))
+        for field, key, wrote in fields:
+            for d in DTYPES:
                 if d != wrote and _sized_at(ph, tuple(dataclasses.replace(x, **{field: d}) for x in ph.deployments)):
                     what = "weights" if key == "weights" else "routed experts"
                     raise BadInput(f"{source}: {field}: {wrote}, but the pools were sized for {d} {what} (their "
