@@ -26,6 +26,11 @@ def count(d: dict, key: str, where: str) -> float:
     return v
 
 
+def whole_from_one(v: object, top: float) -> bool:
+    """Whether `v` is a whole number from 1 to `top` (a boolean is not): a count of requests."""
+    return not isinstance(v, bool) and isinstance(v, int | float) and 1 <= v <= top and v == int(v)
+
+
 MAX_SENT = 1e15   # requests a run sent: beyond any benchmark (and below where a JSON integer stops being a float)
 
 
@@ -36,7 +41,7 @@ def sent_count(d: dict, key: str, where: str) -> float | None:
     v = d.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 1 <= v <= MAX_SENT or v != int(v):
+    if not whole_from_one(v, MAX_SENT):
         raise BadInput(f"{where}: {key}: {shown(v)} is not a number of requests sent (a whole number from 1 to "
                        f"{MAX_SENT:g}, the tools' --num-prompts)")
     return float(v)
@@ -82,7 +87,7 @@ def cap(d: dict, key: str, where: str) -> float | None:
     if v is None or v == "inf" or (isinstance(v, float) and v == float("inf")):
         return None
     top = RUN_DOMAIN["concurrency"][2]
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 1 <= v <= top or v != int(v):
+    if not whole_from_one(v, top):
         raise BadInput(f"{where}: {key}: {v!r} is not a number of requests in flight (a whole number from 1 to "
                        f"{top:g}, the tools' --max-concurrency, or null for a run without a cap)")
     return float(v)
