@@ -200,12 +200,12 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     import difflib  # here: only a mistake needs it (~1 ms of every command's start)
     # compared in compatibility form and any case: a full-width 'h１00' (an IME's digit) was offered
     # 'h800' or 'h200'; the choices are named as written
-    fold = folded
-    by_fold = {fold(c): c for c in reversed(list(choices))}   # the first of choices alike wins
-    if fold(name) in by_fold:
-        close = [by_fold[fold(name)]]
+    by_fold = {folded(c): c for c in reversed(list(choices))}   # the first of choices alike wins
+    key = folded(name)
+    if key in by_fold:
+        close = [by_fold[key]]
     else:
-        close = [by_fold[k] for k in difflib.get_close_matches(fold(name), list(by_fold), n=3, cutoff=0.5)]
+        close = [by_fold[k] for k in difflib.get_close_matches(key, list(by_fold), n=3, cutoff=0.5)]
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -67,8 +67,8 @@ NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jum
 # each) look for plans the relaxation's rounding and the branching find anyway: the 50-point
 # sweep's HiGHS time 4.5 -> 2.7 s (6.6-6.8 -> 4.7-4.8 s in all, with the stage below), every cost
 # the same. Where a problem has several plans of equal cost HiGHS returns another of them than
-# with its defaults, no simpler on
-# its own (59 of the sweep's 250 rows, 17 with more pools and 15 with fewer); with the fewer-pools
+# with its defaults, no simpler on its own (59 of the sweep's 250 rows, 17 with more pools and 15
+# with fewer); with the fewer-pools
 # stage after it (`planner.plan.consolidate`) 71 rows move, 35 to fewer pools and 5 to more
 # (docs/fleet_bench.md, forty-fifth session). The same settings return the same plan on every run.
 LIGHT_SEARCH = {"mip_heuristic_run_feasibility_jump": False, "mip_heuristic_run_rins": False,
