@@ -12,6 +12,7 @@ bounds kept on the number), and a deprecated key (`Strict.RENAMED`) is still acc
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -42,6 +43,7 @@ def json_schema(kind: str) -> dict[str, Any]:
     _profile_periods(defs)
     _whole_numbers_at_most(schema)
     _mode_alias(defs)
+    _names_in_any_case(schema)
     return {"$schema": DRAFT, **schema, "title": f"planner {kind} file"}
 
 
@@ -75,6 +77,31 @@ def _mode_alias(defs: dict) -> None:
         enum = modes.get("items", {}).get("enum")
         if enum is not None and "colocated" in enum and "aggregated" not in enum:
             enum.append("aggregated")
+
+
+def _names_in_any_case(node: Any) -> None:
+    """A field's names (an `enum` or `const` of text: `fp8`, `p90`, `aggregated`) in any case, as the
+    loader reads them (`schema.canonical_case`): the names stay listed for completion, beside a
+    pattern of the same names with either case of each letter."""
+    if isinstance(node, dict):
+        names = node.get("enum", [node["const"]] if "const" in node else None)
+        if names and all(isinstance(x, str) and x.isascii() for x in names):
+            pattern = "^(?:" + "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in x)
+                                        for x in names) + ")$"
+            key = "enum" if "enum" in node else "const"
+            listed = {"type": "string", key: node.pop(key)}
+            node.pop("type", None)
+            either = [listed, {"type": "string", "pattern": pattern}]
+            if "anyOf" in node:
+                node.setdefault("allOf", []).append({"anyOf": either})
+            else:
+                node["anyOf"] = either
+            return
+        for v in node.values():
+            _names_in_any_case(v)
+    elif isinstance(node, list):
+        for v in node:
+            _names_in_any_case(v)
 
 
 def _trace_fills_workload(defs: dict) -> None:

@@ -94,8 +94,53 @@ def _number_checks(cls: type[BaseModel], name: str) -> tuple[Any, bool] | None:
     return field.annotation, _whole_numbers(field.annotation) and not _bounded_above(field)
 
 
+@functools.cache
+def _literal_names(cls: type[BaseModel], name: str) -> tuple[dict[str, str], bool]:
+    """The values field `name` of `cls` takes from a Literal (through Annotated, unions, lists and a
+    mapping's keys and values; a nested model checks its own fields), by their lower case → as
+    written, and whether the field is a mapping (whose keys and values are such names)."""
+    field = cls.model_fields.get(name)
+    names: dict[str, str] = {}
+    mapping = False
+
+    def walk(a: Any) -> None:
+        nonlocal mapping
+        if typing.get_origin(a) is Literal:
+            names.update((x.lower(), x) for x in typing.get_args(a) if isinstance(x, str))
+            return
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return
+        mapping = mapping or typing.get_origin(a) is dict
+        for x in typing.get_args(a):
+            if not isinstance(x, (str, int, float)):
+                walk(x)
+    if field is not None:
+        walk(field.annotation)
+    return names, mapping
+
+
+def _canonical(names: dict[str, str], v: Any) -> Any:
+    """`v` as the Literal writes it when it is one of `names` in other (ASCII) case, else as given."""
+    return names.get(v.lower(), v) if isinstance(v, str) and v.isascii() else v
+
+
+def canonical_case(cls: type[BaseModel], name: str, v: Any) -> Any:
+    """A value of a field with named values (a Literal: `precision: FP8`, `statistic: P90`, `mode:
+    AGG`) read in any case, as the field writes it ('fp8'); a list's names and a mapping's keys and
+    values alike. Until 2026-12-07 every such field refused its names in capitals."""
+    names, mapping = _literal_names(cls, name)
+    if not names:
+        return v
+    if isinstance(v, list):
+        return [_canonical(names, x) for x in v]
+    if isinstance(v, dict) and mapping:
+        return {_canonical(names, k): _canonical(names, x) for k, x in v.items()}
+    return _canonical(names, v)
+
+
 class Strict(BaseModel):
-    """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers."""
+    """Frozen model that rejects unknown keys, NaN and infinities, and booleans given as numbers, and
+    reads a Literal's names in any case (`canonical_case`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
     RENAMED: ClassVar[dict[str, str]] = {}   # a deprecated key → the key that replaced it
@@ -120,6 +165,7 @@ class Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_as_number(cls, v: Any, info: ValidationInfo) -> Any:
+        v = canonical_case(cls, info.field_name or "", v)
         checks = _number_checks(cls, info.field_name or "")
         if checks is None:
             return v

@@ -1,0 +1,64 @@
+"""Hostile input, fourteenth round (2026-12-07): small defects an earlier session left — names in
+capitals, underscores in numbers given as text, files that are not UTF-8, a minimal CSV's trailing
+header comma, a bad output option refused after the work, a scenario's note naming the merged
+field, per-period caps that are not whole nodes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.input.json_schema import json_schema
+from tests.test_help_files import check
+from tests.test_hostile import SMALL, with_
+from tests.test_hostile_outputs import run, write
+
+MINIMAL = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms,engine_version,weight_dtype\n"
+ROWS = ("llama-3.1-70b,h100,vllm,4,4,1,1,1,{mode},32,2048,512,180.5,21.3,0.11.0,{dtype}\n"
+        "llama-3.1-70b,h100,vllm,8,8,1,1,1,agg,32,2048,512,150.5,15.3,0.11.0,fp8\n")
+
+
+# ------------------------------------------------------------------------ 1. names in capitals
+@pytest.mark.parametrize("path, value, key, canonical", [
+    (("precision",), {"weights": "FP8", "kv": "BF16"}, "weight_dtype", "fp8"),
+    (("slo", "tpot_statistic"), "P90", None, "p90"),
+    (("serving",), {"modes": ["Disaggregated"], "redundancy": "N_PLUS_1"}, "mode", "disaggregated"),
+])
+def test_names_in_capitals_are_read_as_the_fields_own(tmp_path, path, value, key, canonical):
+    """`precision: {weights: FP8}`, `tpot_statistic: P90`, `modes: [Disaggregated]`: every field of
+    named values (a Literal) refused its names in capitals, `Input should be 'bf16', … (got 'FP8')`;
+    now read in any case, one mechanism for all (`schema.canonical_case`), and the plan says the
+    canonical name."""
+    p = write(tmp_path, with_(path, value))
+    code, out = run("solve", p, "--json")
+    assert code == 0, out
+    plan = json.loads(out)
+    if key is not None:
+        assert plan[key] == canonical, plan[key]
+    else:
+        assert plan["slo"]["tpot_statistic"] == "p90", plan["slo"]
+    assert check(with_(path, value), json_schema("problem")) == []   # the schema accepts it as plan does
+
+
+def test_a_name_that_is_none_of_them_still_lists_the_names(tmp_path):
+    code, out = run("solve", write(tmp_path, with_(("precision",), {"weights": "FP-8"})))
+    assert code == 2, out
+    assert "precision.weights: Input should be 'bf16', 'fp16', 'fp8', 'int8' or 'fp4' (got 'FP-8')" in out, out
+    assert check(with_(("precision",), {"weights": "FP-8"}), json_schema("problem")) != []
+
+
+def test_a_measurement_mode_in_capitals_is_read(tmp_path):
+    """A minimal-CSV row's `mode: AGG` (and `weight_dtype: FP8`) was refused, `mode: Input should be
+    'agg' or 'disagg'`; a deployment YAML's alike."""
+    f = write(tmp_path, MINIMAL + ROWS.format(mode="AGG", dtype="FP8"), "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 0, out
+    assert "read 2 rows, kept 2 points, dropped 0" in out, out
+
+
+def test_a_scenario_reads_names_in_capitals(tmp_path):
+    base = write(tmp_path, SMALL)
+    s = write(tmp_path, {"name": "s", "serving": {"modes": ["COLOCATED"], "redundancy": "None"}}, "s.yaml")
+    code, out = run("whatif", base, s, "--json")
+    assert code == 0, out
