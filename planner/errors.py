@@ -162,6 +162,28 @@ def wide_unicode(data: bytes) -> str | None:
     return None
 
 
+def not_utf8(data: bytes) -> str:
+    r"""Why `data` cannot be read as UTF-8, for '{file}: ...': a UTF-16 or UTF-32 file (`wide_unicode`),
+    else the line and column of the first byte that is not UTF-8, as an editor counts them (Python
+    said "'utf-8' codec can't decode byte 0xe9 in position 222", an offset no editor shows).
+
+    >>> not_utf8("name: x\ndescription: caf\u00e9\n".encode("latin-1"))[:52]
+    'line 2, column 17: the byte 0xE9 is not UTF-8 (a fil'
+    """
+    if why := wide_unicode(data):
+        return why
+    at = 0
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = e.start
+    newline = b"\n"
+    begin = data.rfind(newline, 0, at) + 1
+    column = len(data[begin:at].decode("utf-8-sig" if begin == 0 else "utf-8")) + 1   # a byte-order mark is no column
+    return (f"line {data.count(newline, 0, at) + 1}, column {column}: the byte 0x{data[at]:02X} is not UTF-8 (a file "
+            f"saved in another encoding, such as Latin-1 or Windows-1252?); plan reads UTF-8: save the file as UTF-8")
+
+
 def printable_lines(message: str) -> str:
     """A message's lines, each through `shown_text`: the net under the messages that escape the
     keys and file names they quote themselves (a file name reaches many)."""

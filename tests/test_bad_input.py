@@ -187,7 +187,7 @@ def test_missing_file_and_binary_file(tmp_path):
     assert code == 2 and "a.yaml: a symbolic link to nothing" in out, out
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
     code, out = run("solve", tmp_path / "bin.yaml")
-    assert code == 2 and "cannot read the file" in out, out
+    assert code == 2 and "bin.yaml: line 1, column 1: the byte 0xFF is not UTF-8 (" in out, out
 
 
 # ----------------------------------------------------------------------- config.json models

@@ -62,3 +62,36 @@ def test_a_scenario_reads_names_in_capitals(tmp_path):
     s = write(tmp_path, {"name": "s", "serving": {"modes": ["COLOCATED"], "redundancy": "None"}}, "s.yaml")
     code, out = run("whatif", base, s, "--json")
     assert code == 0, out
+
+
+# ------------------------------------------------------------------------ 3. files that are not UTF-8
+LATIN_1 = ("the byte 0xE9 is not UTF-8 (a file saved in another encoding, such as Latin-1 or Windows-1252?); "
+           "plan reads UTF-8: save the file as UTF-8")
+
+
+@pytest.mark.parametrize("kind, name, data, where", [
+    ("problem", "p.yaml", b"name: x\nmodel: llama-3.1-8b\ndescription: caf\xe9\n", "line 3, column 17"),
+    ("problem", "p.yaml", b"\xef\xbb\xbfname: caf\xe9\n", "line 1, column 10"),   # a byte-order mark is no column
+    ("scenario", "s.yaml", b"name: s\ngpus: {set: [h100]}  # Pr\xc3\xa9par\xe9\n",
+     "line 2, column 30"),   # UTF-8 before it on the line counts characters, not bytes
+    ("measurements", "m.csv", MINIMAL.encode() + b"llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3,"
+     b"0.11.0,fp8 \xe9\n", "line 2, column 73"),
+    ("trace", "t.csv", b"timestamp,input_tokens,output_tokens\n0,100,5\n1,100,5\xe9\n", "line 3, column 8"),
+])
+def test_a_file_that_is_not_utf8_is_named_by_line_and_column(tmp_path, kind, name, data, where):
+    """A Latin-1 byte in a problem, scenario, measurement or trace file: `cannot read the file ('utf-8'
+    codec can't decode byte 0xe9 in position 222: invalid continuation byte)`, an offset no editor
+    shows (a trace said `at byte 12` of its read buffer); now the line and column."""
+    f = tmp_path / name
+    f.write_bytes(data)
+    if kind == "problem":
+        code, out = run("solve", f)
+    elif kind == "scenario":
+        code, out = run("whatif", write(tmp_path, SMALL), f)
+    elif kind == "measurements":
+        code, out = run("validate", f, "--folds", "0")
+    else:
+        code, out = run("solve", write(tmp_path, with_(("workload", "trace"), {"file": str(f)})))
+        f = f"{tmp_path / 'p.yaml'}: workload.trace.file: {f}"
+    assert code == 2, out
+    assert f"error: {f}: {where}: {LATIN_1}\n" == out, out

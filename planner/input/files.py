@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import BadInput, PlannerDeprecation, shown_text, unexpanded, wide_unicode
+from planner.errors import BadInput, PlannerDeprecation, not_utf8, shown_text, unexpanded
 from planner.input.messages import describe_validation_error as describe_validation_error
 from planner.input.yamltext import (
     ESCAPED_SURROGATE,
@@ -50,8 +50,8 @@ def read_text(p: Path, kind: str) -> str:
                            f"{MAX_INPUT_BYTES:,} bytes (5 MB)")
         data = p.read_bytes()
         return data.decode("utf-8-sig")   # a byte-order mark (Excel's "CSV UTF-8") is not text
-    except UnicodeDecodeError as e:
-        raise BadInput(f"{shown_text(p)}: {wide_unicode(data) or f'cannot read the file ({e})'}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{shown_text(p)}: {not_utf8(data)}") from None
     except OSError as e:
         raise BadInput(f"{shown_text(p)}: cannot read the file ({e})") from None
 

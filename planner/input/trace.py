@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.errors import BadInput, shown_text, unexpanded, wide_unicode
+from planner.errors import BadInput, not_utf8, shown_text, unexpanded
 
 if TYPE_CHECKING:   # numpy is imported where a trace is read: problem files without one need none of it
     import numpy as np
@@ -213,11 +213,8 @@ def read_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
                 offsets.append(offset or 0.0)
                 ins.append(_tokens(row[ii], path, n, header[ii].strip()))
                 outs.append(_tokens(row[io], path, n, header[io].strip()))
-    except UnicodeDecodeError as e:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-        why = wide_unicode(head) or f"not a UTF-8 text file ({e.reason} at byte {e.start})"
-        raise BadInput(f"{path}: {why}") from None
+    except UnicodeDecodeError:   # the line and column of the first byte that is not UTF-8 (read again: an error's path)
+        raise BadInput(f"{path}: {not_utf8(path.read_bytes())}") from None
     except csv.Error as e:
         raise BadInput(f"{path}: not a readable CSV file ({e})") from None
     if not times:
