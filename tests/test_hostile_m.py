@@ -95,3 +95,35 @@ def test_a_file_that_is_not_utf8_is_named_by_line_and_column(tmp_path, kind, nam
         f = f"{tmp_path / 'p.yaml'}: workload.trace.file: {f}"
     assert code == 2, out
     assert f"error: {f}: {where}: {LATIN_1}\n" == out, out
+
+
+# ------------------------------------------------------------------------ 4. a minimal CSV's trailing header comma
+HEAD = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms"
+RUNS = ("llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3{end}\n"
+        "llama-3.1-70b,h100,vllm,8,8,1,1,1,agg,32,2048,512,150.5,15.3\n")
+
+
+@pytest.mark.parametrize("tail, end", [(",", ","), (",,", ","), (", ", "")])
+def test_a_minimal_csv_header_ending_in_a_comma_is_read(tmp_path, tail, end):
+    """A spreadsheet's trailing comma on the header (an empty last column name) was refused,
+    `header: unknown column ''` (`,,`: `column '' given twice`), where the rows' trailing empty cells
+    were read; now both are."""
+    f = write(tmp_path, HEAD + tail + "\n" + RUNS.format(end=end), "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 0, out
+    assert "read 2 rows, kept 2 points, dropped 0" in out, out
+
+
+def test_a_cell_under_the_trailing_empty_header_cell_is_still_ragged(tmp_path):
+    f = write(tmp_path, HEAD + ",\n" + RUNS.format(end=",x"), "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 0 and "read 2 rows, kept 1 point, dropped 1" in out, out
+
+
+def test_an_empty_header_cell_in_the_middle_is_refused_by_its_column(tmp_path):
+    f = write(tmp_path, HEAD.replace("gpu,", "gpu,,") + "\n" + RUNS.format(end=""), "m.csv")
+    code, out = run("validate", f, "--folds", "0")
+    assert code == 2, out
+    assert out == (f"error: {f}: header: column 3 has no name; the minimal CSV has model, gpu, engine, cards, tp, pp, "
+                   f"dp, ep, mode, concurrency, isl, osl, ttft_ms, tpot_ms, engine_version, weight_dtype, kv_dtype, "
+                   f"request_rate\n"), out

@@ -373,6 +373,11 @@ def load_minimal_csv(path: Path, text: str | None = None) -> tuple[list[Point], 
     with csv_errors(path):
         head = csv.reader(lines, strict=True)   # 'gpu', ' gpu': one column
         header = [h.strip() for h in next(head, [])]
+    while header and not header[-1]:   # a spreadsheet's trailing comma, as its rows' trailing empty cells are read
+        header.pop()
+    if "" in header:   # a column in the middle without a name: which column the file means is unknowable
+        raise BadInput(f"{path}: header: column {header.index('') + 1} has no name; the minimal CSV has "
+                       f"{', '.join(MINIMAL_COLUMNS + MINIMAL_OPTIONAL)}")
     reader = csv.DictReader(lines, fieldnames=header, strict=True)   # strict: a quote never closed is an error
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:   # DictReader would keep the last of them silently
