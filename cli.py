@@ -602,6 +602,7 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
             == click.core.ParameterSource.COMMANDLINE:
         from planner.errors import BadInput
         raise BadInput("--export-dir: it names where --export writes; give --export TARGET too")
+    _check_outputs_early(problem, out, chart, export_target and export_dir, force)
     p = load_any(problem)
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
@@ -705,6 +706,26 @@ def _check_out_outside(export_dir: str, out: str) -> None:
     if o == d or d in o.parents:
         raise BadInput(f"--out {out}: inside --export-dir {export_dir}, which the export fills with its own "
                        f"files; write the plan elsewhere")
+
+
+def _check_outputs_early(problem: str, out: str | None, chart: str | None, export_dir: str | None,
+                         force: bool) -> None:
+    """plan solve's output paths, checked before the problem is read: a bad one was refused after the
+    problem's notes (each is checked again once the problem names every file it made plan read)."""
+    from planner.errors import BadInput
+    from planner.input.files import check_writable
+    if out:
+        check_writable(out, (problem,), force)
+    if chart:
+        from planner.report.horizon_chart import check_chart_path
+        check_chart_path(chart)
+        try:
+            check_writable(chart, (problem,), force)
+        except BadInput as e:
+            raise BadInput(f"--chart: {e}") from None
+    if export_dir:
+        from planner.report.export import check_out_dir
+        check_out_dir(export_dir, force, (problem, *((out,) if out else ())))
 
 
 def _check_chart(chart: str, problem: str, horizon: bool, force: bool, inputs: tuple) -> None:
@@ -880,13 +901,17 @@ def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, pl
     check_distinct({"--csv": csv_out, "--plot": plot_out})
     if plot_out:   # '.png' alone was written as a hidden file of that name
         check_format_suffix("--plot", plot_out, (".png",), "chart")
-    problem = load_problem(base)
-    inputs = (*whatif.source_files(base, list(scenarios)), *inputs_of(problem, base))
-    for path in (csv_out, plot_out):
+    sources = whatif.source_files(base, list(scenarios))
+    for path in (csv_out, plot_out):   # before the base is read: a bad --csv was refused after its notes
         if path:
-            check_writable(path, inputs, force)
+            check_writable(path, sources, force)
     if csv_out:   # a CSV was written as out.json without a word (after the inputs' check: its message first)
         check_format_suffix("--csv", csv_out, (".csv",), "table")
+    problem = load_problem(base)
+    inputs = (*sources, *inputs_of(problem, base))
+    for path in (csv_out, plot_out):   # and the files the base made plan read (a trace, a config.json)
+        if path:
+            check_writable(path, inputs, force)
     if problem.workload.profile is not None:
         return _whatif_horizon(problem, base, scenarios, as_json, csv_out, plot_out, breakeven, sensitivity,
                                force, solver, time_limit, inputs)
@@ -990,6 +1015,7 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
             if on:
                 raise BadInput(f"--{opt} {value}: every axis given is a list of values; --{opt} {does} LOW:HIGH "
                                f"ranges (drop it, or give a range)")
+    check_set(out_dir, OUTPUT_FILES, (problem,), force, new=OUTPUT_KINDS)   # before the problem's notes (below)
     p = load_problem(problem)
     inputs = inputs_of(p, problem)
     if not axes:

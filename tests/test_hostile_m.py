@@ -127,3 +127,31 @@ def test_an_empty_header_cell_in_the_middle_is_refused_by_its_column(tmp_path):
     assert out == (f"error: {f}: header: column 3 has no name; the minimal CSV has model, gpu, engine, cards, tp, pp, "
                    f"dp, ep, mode, concurrency, isl, osl, ttft_ms, tpot_ms, engine_version, weight_dtype, kv_dtype, "
                    f"request_rate\n"), out
+
+
+# ------------------------------------------------------------------------ 5. a bad output option before the notes
+def _noted(tmp_path):
+    """A base whose loading prints a note (a bare TPOT of 1 s)."""
+    return write(tmp_path, with_(("slo", "tpot"), 1))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["whatif", "{p}", "{s}", "--csv", "out.txt"], "--csv out.txt: the file name must end .csv (the table's format)"),
+    (["whatif", "{p}", "{s}", "--csv", "{p}"], "{p}: refusing to overwrite the input file; choose another output path"),
+    (["whatif", "{p}", "{s}", "--plot", "no/such/w.png"],
+     "no/such/w.png: directory no/such does not exist (create it first: mkdir -p no/such)"),
+    (["solve", "{p}", "--out", "no/such/plan.json"],
+     "no/such/plan.json: directory no/such does not exist (create it first: mkdir -p no/such)"),
+    (["solve", "{p}", "--chart", "c.txt"], "--chart c.txt: the file name must end .png or .html (the chart's format)"),
+    (["sweep", "{p}", "--tpot", "1s,2s", "--out", "no/such/dir"],
+     "no/such/dir: directory no/such does not exist (create it first: mkdir -p no/such)"),
+])
+def test_a_bad_output_path_is_refused_before_the_problems_notes(tmp_path, monkeypatch, args, message):
+    """`plan whatif p.yaml s.yaml --csv out.txt` printed the base's notes, then refused the option;
+    `plan solve --out no/such/plan.json` and `plan sweep --out` alike: each output path is checked
+    before the problem is read (and again after, against every file it made plan read)."""
+    monkeypatch.chdir(tmp_path)
+    p, s = _noted(tmp_path), write(tmp_path, {"name": "s", "serving": {"redundancy": "node"}}, "s.yaml")
+    code, out = run(*[a.format(p=p, s=s) for a in args])
+    assert code == 2, out
+    assert out == f"error: {message.format(p=p)}\n", out
