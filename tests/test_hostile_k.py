@@ -31,8 +31,8 @@ def test_a_whole_node_cap_and_the_bases_cap_in_scenarios_are_not_noted_again(tmp
     s2 = write(tmp_path, {"name": "b", "gpus": {"update": {"h100": {"max_cards": 20}}}}, "b.yaml")
     code, out = run("whatif", p, s1, s2)
     assert code == 0 and out.count("note: ") == 2 and f"note: {p}: gpus[0].max_cards: 12 cards" in out, out
-    assert f"note: {s2}: gpus[0].max_cards: 20 cards is not a whole number of h100 nodes (8 cards each); plan " \
-           f"rents whole nodes, so it is used as 16 cards (2 nodes)" in out, out
+    assert f"note: {s2}: gpus.update.h100.max_cards: 20 cards is not a whole number of h100 nodes (8 cards each); " \
+           f"plan rents whole nodes, so it is used as 16 cards (2 nodes)" in out, out
     code, out = run("solve", write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": 16}]}))
     assert code == 0 and "note: " not in out, out
 

@@ -155,3 +155,32 @@ def test_a_bad_output_path_is_refused_before_the_problems_notes(tmp_path, monkey
     code, out = run(*[a.format(p=p, s=s) for a in args])
     assert code == 2, out
     assert out == f"error: {message.format(p=p)}\n", out
+
+
+# ------------------------------------------------------------------------ 6. a scenario's cap, as written
+NOT_WHOLE = "{n} cards is not a whole number of h100 nodes (8 cards each); plan rents whole nodes, so it is used as " \
+            "{used} cards ({nodes} node{s})"
+
+
+@pytest.mark.parametrize("edit, field", [
+    ({"update": {"H100": {"max_cards": 20}}}, "gpus.update.H100.max_cards"),
+    ({"set": [{"id": "h100", "max_cards": 20}, "l40s"]}, "gpus.set[0].max_cards"),
+    ({"remove": ["h100"], "add": [{"id": "h100", "max_cards": 20}]}, "gpus.add[0].max_cards"),
+])
+def test_a_scenarios_cap_that_is_not_whole_nodes_is_noted_as_written(tmp_path, edit, field):
+    """A scenario's `gpus.update.h100.max_cards: 20` was noted as `gpus[0].max_cards`, a field of the
+    merged problem the scenario does not have; now as the scenario writes it."""
+    p = write(tmp_path, {**SMALL, "gpus": ["h100", "l40s"]})
+    s = write(tmp_path, {"name": "s", "gpus": edit}, "s.yaml")
+    code, out = run("whatif", p, s)
+    assert code == 0, out
+    note = f"note: {s}: {field}: " + NOT_WHOLE.format(n=20, used=16, nodes=2, s="s")
+    assert out.count("note: ") == 1 and note in out, out
+
+
+def test_a_scenario_that_writes_no_cap_says_nothing_of_the_bases(tmp_path):
+    p = write(tmp_path, {**SMALL, "gpus": [{"id": "h100", "max_cards": 12}, "l40s"]})
+    s = write(tmp_path, {"name": "s", "gpus": {"update": {"h100": {"price_change_percent": -10}}}}, "s.yaml")
+    code, out = run("whatif", p, s)
+    assert code == 0 and out.count("note: ") == 1, out
+    assert f"note: {p}: gpus[0].max_cards: " + NOT_WHOLE.format(n=12, used=8, nodes=1, s="") in out, out

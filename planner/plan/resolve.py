@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,10 +147,14 @@ def _model_or_hint(name: str, source: str):
                        f"model: ./{name} to read its config.json") from None
 
 
-def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: bool = False) -> int | None:
+NOTED_CAPS = ("max_cards",)   # the caps `card_cap` notes when they are not whole nodes
+
+
+def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: Collection[str] = ()) -> int | None:
     """The cards of `gpu` a problem may use (max_cards, max_nodes), or None; BadInput when its owned
     nodes exceed them or a cap (per period too) is below one node (also checked as a what-if scenario
-    is applied, before any solve). With `note`, a max_cards that is not whole nodes is noted."""
+    is applied, before any solve). A cap of `note` (of NOTED_CAPS) that is not whole nodes is noted,
+    once a command: `where` names the entry as its file writes it (a scenario's `gpus.update.h100`)."""
     for key in ("max_cards_per_period", "on_demand_max_cards_per_period", "spot_max_cards_per_period"):
         for p, v in enumerate(getattr(choice, key) or ()):   # that period would never have a node (a hunt)
             if 0 < v < gpu.node_cards:
@@ -168,7 +173,7 @@ def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: bool = False) -> int
         raise BadInput(f"{where}.max_cards: {plural(cap, 'card')}, less than one {gpu.id} node "
                        f"({plural(gpu.node_cards, 'card')}); plan rents whole nodes, so {gpu.id} would never be "
                        f"used: give {gpu.node_cards} or more (or max_nodes), or 0 to leave it out")
-    if note and cap is not None and cap == choice.max_cards and cap % gpu.node_cards \
+    if "max_cards" in note and cap is not None and cap == choice.max_cards and cap % gpu.node_cards \
             and first_time(('max_cards', gpu.id, cap)):   # it was rounded down to whole nodes without a word
         nodes = cap // gpu.node_cards
         warnings.warn(f"{where}.max_cards: {plural(cap, 'card')} is not a whole number of {gpu.id} nodes "
@@ -185,7 +190,7 @@ def resolve(problem: Problem, source: str = "problem") -> Resolved:
     options = []
     for i, choice in enumerate(problem.gpus):
         gpu = _in(source, f"gpus[{i}].id", lambda c=choice: get_gpu(c.id, catalog))
-        cap = card_cap(choice, gpu, f"{source}: gpus[{i}]", note=True)
+        cap = card_cap(choice, gpu, f"{source}: gpus[{i}]", note=NOTED_CAPS)
         price, market = choice.price_per_gpu_hour, None
         if price is None:
             listed = gpu.price_in(problem.pricing.gpu_market)

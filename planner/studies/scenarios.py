@@ -18,7 +18,7 @@ from planner.input.files import describe_validation_error, validate
 from planner.input.problem import GPUChoice, Pricing, Problem
 from planner.input.scenario import HOURS_PER_MONTH, Buy, GPUEdit, GPUUpdate, Scenario, WorkloadEdit
 from planner.input.values import MAX_PRICE
-from planner.plan.resolve import card_cap
+from planner.plan.resolve import NOTED_CAPS, card_cap
 
 
 class NoGPUsLeft(BadInput):
@@ -79,9 +79,23 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
         problem = validate(Problem, data, f"{source} (applied to the base)")
         for j, g in enumerate(problem.gpus):   # owned nodes within the caps, before any solve
             card_cap(g, get_gpu(g.id, catalog), f"{source} (applied to the base): gpus[{j}]")
+        _note_caps(problem, s.gpus, source, catalog)
         return problem
     except BadInput as e:
         raise BadInput(_as_written(str(e), source, data["gpus"], s.gpus.update, catalog)) from None
+
+
+def _note_caps(problem: Problem, e: GPUEdit, source: str, catalog: dict[str, GPU]) -> None:
+    """The caps the scenario writes that are not whole nodes, noted as it writes them
+    (`gpus.update.h100.max_cards`): its solve noted the merged problem's `gpus[3].max_cards`, a
+    field the scenario has not. A cap it carries from the base is the base's note."""
+    written = [*((g.id, f"gpus.set[{i}]", g.model_fields_set) for i, g in enumerate(e.set or ())),
+               *((gid, f"gpus.update.{gid}", u.model_fields_set) for gid, u in e.update.items()),
+               *((g.id, f"gpus.add[{i}]", g.model_fields_set) for i, g in enumerate(e.add))]
+    keys = [_key(g.id, catalog) for g in problem.gpus]
+    for gid, path, fields in written:
+        if (caps := [k for k in NOTED_CAPS if k in fields]) and (k := _key(gid, catalog)) in keys:
+            card_cap(problem.gpus[keys.index(k)], catalog[k], f"{source}: {path}", note=caps)
 
 
 def _as_written(message: str, source: str, gpus: list[dict], updates: dict, catalog: dict[str, GPU]) -> str:
