@@ -184,3 +184,35 @@ def test_a_scenario_that_writes_no_cap_says_nothing_of_the_bases(tmp_path):
     code, out = run("whatif", p, s)
     assert code == 0 and out.count("note: ") == 1, out
     assert f"note: {p}: gpus[0].max_cards: " + NOT_WHOLE.format(n=12, used=8, nodes=1, s="") in out, out
+
+
+# ------------------------------------------------------------------------ 7. per-period caps that are not whole nodes
+DAY = {**SMALL, "workload": {**SMALL["workload"], "profile": {"qps_fraction": [0.5] * 8 + [1.0] * 16}}}
+ODD = [12] * 8 + [16] * 15 + [20]
+
+
+@pytest.mark.parametrize("key, extra", [("max_cards_per_period", {}), ("on_demand_max_cards_per_period", {}),
+                                        ("spot_max_cards_per_period", {"spot_price_per_gpu_hour": 0.5})])
+def test_a_per_period_cap_that_is_not_whole_nodes_is_noted_once(tmp_path, key, extra):
+    """Caps of 12 and 20 cards of 8-card H100 nodes in some hours were used as 8 and 16 without a
+    word, where `max_cards: 12` is noted; now one note a list, naming its first such period."""
+    p = write(tmp_path, {**DAY, "gpus": [{"id": "h100", "price_per_gpu_hour": 1, key: ODD, **extra}, "l40s"]})
+    code, out = run("solve", p)
+    assert code == 0, out
+    note = (f"note: {p}: gpus[0].{key}[0]: 12 cards in period 0 is not a whole number of h100 nodes (8 cards each); "
+            f"plan rents whole nodes, so it is used as 8 cards (1 node); so are the caps of 8 other periods "
+            f"(1–7, 23), each used as the whole nodes below it\n")
+    assert out.count("note: ") == 1 and note in out, out
+
+
+def test_whole_node_period_caps_say_nothing_and_a_scenarios_list_is_named_as_written(tmp_path):
+    p = write(tmp_path, {**DAY, "gpus": [{"id": "h100", "price_per_gpu_hour": 1, "max_cards_per_period": [16] * 24},
+                                         "l40s"]})
+    code, out = run("solve", p)
+    assert code == 0 and "note: " not in out, out
+    s = write(tmp_path, {"name": "s", "gpus": {"update": {"h100": {"max_cards_per_period": [16] * 23 + [20]}}}},
+              "s.yaml")
+    code, out = run("whatif", p, s)
+    assert code == 0 and out.count("note: ") == 1, out
+    assert (f"note: {s}: gpus.update.h100.max_cards_per_period[23]: 20 cards in period 23 is not a whole number of "
+            f"h100 nodes (8 cards each); plan rents whole nodes, so it is used as 16 cards (2 nodes)\n") in out, out

@@ -147,7 +147,37 @@ def _model_or_hint(name: str, source: str):
                        f"model: ./{name} to read its config.json") from None
 
 
-NOTED_CAPS = ("max_cards",)   # the caps `card_cap` notes when they are not whole nodes
+PERIOD_CAPS = ("max_cards_per_period", "on_demand_max_cards_per_period", "spot_max_cards_per_period")
+NOTED_CAPS = ("max_cards", *PERIOD_CAPS)   # the caps `card_cap` notes when they are not whole nodes
+
+
+def _spans(xs: list[int]) -> str:
+    """Period indices as runs: [1, 2, 3, 7] → '1–3, 7'."""
+    runs: list[list[int]] = []
+    for x in xs:
+        if runs and x == runs[-1][1] + 1:
+            runs[-1][1] = x
+        else:
+            runs.append([x, x])
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def _note_period_caps(choice: GPUChoice, gpu: GPU, where: str, keys: Collection[str]) -> None:
+    """One note per per-period cap list of `keys` holding values that are not whole nodes (each
+    used as the whole nodes below it), once a command, as a max_cards is noted: they were rounded
+    down without a word (a hunt, 2026-12-07)."""
+    n = gpu.node_cards
+    for key in (k for k in PERIOD_CAPS if k in keys):
+        values = getattr(choice, key) or ()
+        odd = [p for p, v in enumerate(values) if v % n]
+        if not odd or not first_time((key, gpu.id, tuple(values))):
+            continue
+        p, v = odd[0], values[odd[0]]
+        rest = (f"; so are the caps of {plural(len(odd) - 1, 'other period')} ({_spans(odd[1:])}), each used as "
+                f"the whole nodes below it") if len(odd) > 1 else ""
+        warnings.warn(f"{where}.{key}[{p}]: {plural(v, 'card')} in period {p} is not a whole number of {gpu.id} "
+                      f"nodes ({plural(n, 'card')} each); plan rents whole nodes, so it is used as "
+                      f"{plural(v // n * n, 'card')} ({plural(v // n, 'node')}){rest}", PlannerNotice, stacklevel=3)
 
 
 def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: Collection[str] = ()) -> int | None:
@@ -180,6 +210,7 @@ def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: Collection[str] = ()
                       f"({plural(gpu.node_cards, 'card')} each); plan rents whole nodes, so it is used as "
                       f"{plural(nodes * gpu.node_cards, 'card')} ({plural(nodes, 'node')})", PlannerNotice,
                       stacklevel=2)
+    _note_period_caps(choice, gpu, where, note)
     return cap
 
 
