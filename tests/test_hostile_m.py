@@ -6,6 +6,7 @@ field, per-period caps that are not whole nodes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,22 @@ def test_a_name_that_is_none_of_them_still_lists_the_names(tmp_path):
     assert code == 2, out
     assert "precision.weights: Input should be 'bf16', 'fp16', 'fp8', 'int8' or 'fp4' (got 'FP-8')" in out, out
     assert check(with_(("precision",), {"weights": "FP-8"}), json_schema("problem")) != []
+
+
+def test_two_keys_that_differ_in_case_alone_are_refused():
+    """A mapping keyed by names (a GPU's `dense_flops`): `{bf16: …, BF16: …}` read as one key would
+    drop one of them without a word; it is refused, naming both."""
+    import yaml
+    from pydantic import ValidationError
+
+    from planner.catalog.schemas import GPU
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "catalogs" / "gpus.yaml").read_text())
+    g = raw["gpus"][0] if isinstance(raw["gpus"], list) else next(iter(raw["gpus"].values()))
+    flops = dict(g["dense_flops"])
+    GPU.model_validate(dict(g, dense_flops={k.upper(): v for k, v in flops.items()}))   # capitals alone: read
+    with pytest.raises(ValidationError, match=r"'BF16' and 'bf16' name the same key \(names are read in any "
+                                              r"case\): give it once"):
+        GPU.model_validate(dict(g, dense_flops={**flops, "BF16": flops["bf16"]}))
 
 
 def test_a_measurement_mode_in_capitals_is_read(tmp_path):

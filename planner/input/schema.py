@@ -134,7 +134,13 @@ def canonical_case(cls: type[BaseModel], name: str, v: Any) -> Any:
     if isinstance(v, list):
         return [_canonical(names, x) for x in v]
     if isinstance(v, dict) and mapping:
-        return {_canonical(names, k): _canonical(names, x) for k, x in v.items()}
+        out = {_canonical(names, k): _canonical(names, x) for k, x in v.items()}
+        if len(out) < len(v):   # 'FP8' and 'fp8' both given: one would be dropped without a word
+            same = sorted(k for k in v if isinstance(k, str) and sum(_canonical(names, j) == _canonical(names, k)
+                                                                   for j in v) > 1)
+            raise ValueError(f"{' and '.join(map(repr, same))} name the same key (names are read in any case): "
+                             f"give it once")
+        return out
     return _canonical(names, v)
 
 
