@@ -272,8 +272,8 @@ def check_mode(d: Any, source: str, at: str = "") -> None:
         raise BadInput(f"{source}: {at}mode: {shown_json(d['mode'])}; plan solve writes disaggregated, colocated "
                        f"or mixed, as its pools' roles make it")
     pools = d.get("pools")
-    roles = {p.get("role") for p in pools if isinstance(p, dict)} \
-        if isinstance(pools, list) and d.get("kind") != "horizon" else set()
+    roles = {r if isinstance(r := p.get("role"), str) else None for p in pools if isinstance(p, dict)} \
+        if isinstance(pools, list) and d.get("kind") != "horizon" else set()   # role [] or {}: the pools' check
     if "mode" in d and roles and roles <= {"prefill", "decode", "colocated"} and d["mode"] != (made := mode_of(roles)):
         said = ", ".join(sorted(roles))
         raise BadInput(f"{source}: {at}mode: {shown_json(d['mode'])}; plan solve writes disaggregated, colocated or "
