@@ -7,9 +7,10 @@ an unforeseen exception is a bug and exits 5 asking for a report.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 class PlannerError(Exception):
@@ -52,6 +53,30 @@ class Interrupted(PlannerError):
     def __init__(self, message: str, partial: object = None):
         super().__init__(message)
         self.partial = partial
+
+
+@contextlib.contextmanager
+def held_interrupt() -> Iterator[None]:
+    """Ctrl-C held while the block runs and raised (KeyboardInterrupt) when it ends: for imports of
+    libraries that swallow it. PuLP imports highspy, and with it numpy, under a bare `except:`; a
+    Ctrl-C there was taken as 'HiGHS is not installed', the solve went on with numpy half imported
+    and stopped at exit 5 (`internal error: ImportError: cannot load module more than once per
+    process`, hostile-input round fourteen). Only where Ctrl-C raises KeyboardInterrupt: the main
+    thread, Python's own handler (a pool worker ignores it; a caller's handler is left alone)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 class PlannerDeprecation(UserWarning):

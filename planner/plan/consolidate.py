@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import pulp
-
 from planner.plan import milp
+from planner.plan.lp import pulp
 
 ROLE_CAPACITY = ("prefill_tok_s", "decode_tok_s")
 

@@ -11,12 +11,11 @@ import math
 import re
 from collections.abc import Callable
 
-import pulp
-
 from planner.errors import Infeasible, VerificationFailed
 from planner.input.problem import SolverOptions
 from planner.plan import milp
 from planner.plan.candidates import Candidate, CandidateSet
+from planner.plan.lp import pulp
 from planner.plan.resolve import Resolved
 from planner.plan.verify import Verification
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pulp
-
 from planner.errors import BadInput
 from planner.input.problem import Limits, Problem
 from planner.plan import milp, spot
 from planner.plan.candidates import Candidate
 from planner.plan.cuts import exclude
+from planner.plan.lp import pulp
 from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 

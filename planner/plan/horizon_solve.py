@@ -9,8 +9,6 @@ import itertools
 import time
 from dataclasses import dataclass, replace
 
-import pulp
-
 from planner.input.problem import Limits
 from planner.plan import milp
 from planner.plan.candidates import Candidate
@@ -26,6 +24,7 @@ from planner.plan.horizon_milp import (
     shape_of,
 )
 from planner.plan.horizon_modes import lean_period, settle_modes
+from planner.plan.lp import pulp
 
 MIN_MILP_SECONDS = 0.5  # a single-period MILP's time limit once the enumeration's is spent
 MAX_COMMITMENTS = 400   # reserved/owned count vectors tried before falling back to the joint MILP

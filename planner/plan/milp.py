@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import pulp
-
 from planner.errors import BadInput
 from planner.input.problem import Limits
 from planner.plan.candidates import Candidate
+from planner.plan.lp import pulp
 from planner.plan.redundancy import largest_node_loss, unit_loss_of
 from planner.plan.resolve import GPUOption, Resolved
 from planner.plan.solver import SolverReport as SolverReport

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
-import pulp
-
 from planner.errors import BadInput, Infeasible
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, SolverOptions
@@ -44,6 +42,7 @@ from planner.plan.diagnose import (
     raise_unless_verified,
 )
 from planner.plan.dominance import without_dominated_types
+from planner.plan.lp import pulp
 from planner.plan.model import Plan
 from planner.plan.resolve import resolve
 from planner.plan.services import Service, fleet_services, needed, note_context, resolve_classes, single_service

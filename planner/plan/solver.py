@@ -13,9 +13,8 @@ import os
 import sys
 import time
 
-import pulp
-
 from planner.errors import BadInput
+from planner.plan.lp import pulp
 from planner.plan.outcome import SolverReport as SolverReport
 from planner.plan.outcome import SolverStatus as SolverStatus
 
@@ -109,7 +108,8 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
         with quiet_stdout(True, to_stderr=verbose):
             solver = _solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics)
             try:
-                m.prob.solve(solver)
+                with _own_temporary_directory(solver):
+                    m.prob.solve(solver)
             except OSError as e:
                 raise _temporary_files(e, solver) from None
             except pulp.PulpSolverError:
@@ -128,6 +128,31 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
     obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
                         m.prob.numConstraints(), pulp.value(m.prob.objective) if found else None)
+
+
+@contextlib.contextmanager
+def _own_temporary_directory(solver):
+    """CBC's files (PuLP's NAME-pulp.mps, .sol, .mst) in a directory of this solve's own, removed
+    when it ends however it ends: PuLP deletes them only after CBC returns, and each Ctrl-C during
+    a CBC solve left its NAME-pulp.mps and .sol files behind in $TMPDIR (hostile-input round
+    fourteen). HiGHS writes no files (no tmpDir); a directory that cannot be made leaves PuLP's
+    choice, whose failure `_temporary_files` explains."""
+    import shutil
+    import tempfile
+    where = getattr(solver, "tmpDir", None)
+    own = None
+    if where is not None:
+        with contextlib.suppress(OSError):
+            own = tempfile.mkdtemp(prefix="plan-cbc-", dir=where or None)
+    if own is None:
+        yield
+        return
+    solver.tmpDir = own
+    try:
+        yield
+    finally:
+        solver.tmpDir = where
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def _temporary_files(e: OSError, solver) -> Exception:
