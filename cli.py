@@ -7,6 +7,9 @@ please report it with the input file), 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+from planner import starting  # first: a Ctrl-C while plan starts is held (planner/starting.py)
+
+# isort: split
 import io
 import json
 import os
@@ -15,6 +18,7 @@ import sys
 import types
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -104,6 +108,14 @@ class PlanGroup(click.Group):
             what = f"{e.filename}: " if getattr(e, "filename", None) else ""
             click.echo(f"error: {what}{e.strerror or e} (a file or system operation failed)", err=True)
             sys.exit(2)
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        """A Ctrl-C while click parses the command line: exit 130 as in a command (click's own
+        answer is 'Aborted!' and exit 1)."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _exit_interrupted()
 
     def resolve_command(self, ctx: click.Context, args):
         name, cmd, rest = super().resolve_command(ctx, args)
@@ -1441,6 +1453,28 @@ def run() -> None:
     (before numpy is imported). Tests call `main` itself (a frozen heap would keep their garbage for
     the whole session)."""
     import gc
+    try:
+        compiled = _started()
+    except KeyboardInterrupt:
+        _exit_interrupted()
+    try:
+        main()
+    finally:
+        gc.freeze()   # nothing left to collect: exit without walking the heap again
+        if compiled is not None:
+            compiled.save()
+
+
+def _exit_interrupted() -> NoReturn:
+    """Exit 130 with the one line a Ctrl-C gets everywhere, before `main` can print it."""
+    if sys.stderr is not None:
+        sys.stderr.write("error: interrupted\n")
+    sys.exit(INTERRUPTED)
+
+
+def _started():
+    """`run`'s settings before `main`; the code cache's table, or None."""
+    import gc
     import os
     if (too_small := _address_space_too_small()) is not None:
         if sys.stderr is not None:
@@ -1457,13 +1491,11 @@ def run() -> None:
         _whole_stdout()
     from planner.codecache import install
     command = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in main.commands else "plan"
-    compiled = install(command)   # before the commands import their modules: their dataclasses' methods
-    try:
-        main()
-    finally:
-        gc.freeze()   # nothing left to collect: exit without walking the heap again
-        if compiled is not None:
-            compiled.save()
+    return install(command)   # before the commands import their modules: their dataclasses' methods
+
+
+if starting.release():   # Ctrl-C while this module loaded
+    _exit_interrupted()
 
 
 if __name__ == "__main__":

@@ -81,6 +81,24 @@ def test_the_interrupt_held_over_an_import_is_raised_when_it_ends():
     assert ran == ["after the signal"]
 
 
+@pytest.mark.parametrize("where, script", [
+    ("while cli.py loads", "import os, signal\nimport planner.starting\nos.kill(os.getpid(), signal.SIGINT)\n"
+                           "import cli\n"),
+    ("in run() before main", "import os, signal, sys\nimport cli\nimport planner.codecache as c\n"
+                             "c.install = lambda command: os.kill(os.getpid(), signal.SIGINT)\n"
+                             "sys.argv = ['plan', 'catalog', 'gpus']\ncli.run()\n"),
+    ("while click parses", "import os, signal, sys\nimport cli\n"
+                           "cli.main.parse_args = lambda ctx, args: os.kill(os.getpid(), signal.SIGINT)\n"
+                           "sys.argv = ['plan', 'catalog', 'gpus']\ncli.run()\n"),
+])
+def test_ctrl_c_while_plan_starts_exits_130_without_a_traceback(tmp_path, where, script):
+    """A Ctrl-C in plan's first ~0.15 s (importing click, building the commands, the code cache,
+    parsing) printed Python's traceback of KeyboardInterrupt (click's 'Aborted!' and exit 1 while
+    parsing): now `error: interrupted`, exit 130, as later."""
+    r = python(tmp_path, script)
+    assert (r.returncode, r.stderr) == (130, "error: interrupted\n"), (where, r.stderr)
+
+
 def test_ctrl_c_during_a_cbc_solve_leaves_no_temporary_files(tmp_path, monkeypatch):
     """PuLP deletes CBC's NAME-pulp.mps/.sol/.mst only after CBC returns: every Ctrl-C during a CBC
     solve left them in $TMPDIR (34 files after 17 interrupted solves of a day): now each solve
