@@ -156,3 +156,34 @@ def test_a_null_role_beside_an_edited_mode_is_named_not_judged_by_the_other_pool
     code, out = run("export", f, "--target", "vllm", "--out", tmp_path / "out")
     assert (code, out) == (2, f"error: {f}: pools[0].role: Input should be 'prefill', 'decode' or 'colocated' "
                               f"(got null)\n"), out
+
+
+# ------------------------------------------------------------------------ Ctrl-C while an export is written
+@pytest.mark.parametrize("previous", [False, True])
+def test_ctrl_c_while_an_export_is_written_leaves_no_hidden_directory(tmp_path, monkeypatch, previous):
+    """The export is written into a hidden `.OUT.XXXXXXXX` beside --out, then renamed: a Ctrl-C while
+    its files were written left that directory behind (only a disk error removed it); now removed
+    on any way out, a previous export (--force) kept as it was, and no directory made for --out kept."""
+    out = tmp_path / "made" / "deploy"
+    if previous:
+        assert run("export", PLAN, "--target", "vllm", "--out", out)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()} if previous else None
+    written = []
+    real = Path.write_text
+
+    def interrupted(self, *args, **kwargs):
+        written.append(self.name)
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    code, text = run("export", PLAN, "--target", "vllm", "--out", out, *(("--force",) if previous else ()))
+    assert (code, text.splitlines()[-1]) == (130, "error: interrupted") and len(written) == 3, text
+    if previous:
+        assert sorted(p.name for p in out.parent.iterdir()) == ["deploy"]
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    else:
+        assert list(tmp_path.iterdir()) == []
+
+

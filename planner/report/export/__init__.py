@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from planner.catalog.schemas import GPU, load_models
-from planner.errors import BadInput, PlannerNotice
+from planner.errors import BadInput, PlannerNotice, held_interrupt
 from planner.input.files import give_usual_mode
 from planner.report.export.engines import (
     ENGINES,
@@ -384,16 +384,20 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
                 f.chmod(0o755)
         (tmp / EXPORT_MANIFEST).write_text(manifest_text(files), encoding="utf-8")
         give_usual_mode(tmp, 0o777)   # mkdtemp makes it private (0700); a directory made so reads as the umask allows
-        if out.exists():
-            # a fresh name for the previous export while it is swapped out: a fixed one
-            # ('.deploy.old') would delete a directory of the user's that has that name
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "previous")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise BadInput(f"{out}: cannot write the export ({e.strerror or e})") from None
+        with held_interrupt():   # a Ctrl-C between the two renames left the previous export hidden, and none in out
+            if out.exists():
+                # a fresh name for the previous export while it is swapped out: a fixed one
+                # ('.deploy.old') would delete a directory of the user's that has that name
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+                os.replace(out, old / "previous")
+                os.replace(tmp, out)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, out)
+    except BaseException as e:   # a Ctrl-C while the files were written left the hidden .OUT.XXXX behind
+        if tmp.exists():
+            shutil.rmtree(made or tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise BadInput(f"{out}: cannot write the export ({e.strerror or e})") from None
+        raise
     return [out / n for n in sorted(files)]
