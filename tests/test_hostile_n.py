@@ -158,6 +158,24 @@ def test_a_null_role_beside_an_edited_mode_is_named_not_judged_by_the_other_pool
                               f"(got null)\n"), out
 
 
+# ------------------------------------------------------------------------ several YAML documents
+@pytest.mark.parametrize("text, line", [
+    ("---\n{body}---\nname: other\n", 13),     # a second document after the problem
+    ("{body}---\n", 12),                         # a '---' left at the end
+    ("---\n---\n", 2),                           # two empty documents
+])
+def test_a_file_of_several_yaml_documents_says_so(tmp_path, text, line):
+    """PyYAML's 'but found another document (expected a single document in the stream started at
+    line 4, column 1)' named neither the '---' nor what to do."""
+    import yaml
+    body = yaml.safe_dump(SMALL, sort_keys=False)
+    f = write(tmp_path, text.format(body=body))
+    code, out = run("solve", f)
+    assert (code, out) == (2, f"error: {f}: YAML syntax error at line {line}, column 1: a second YAML document "
+                              f"begins here (a '---' line after the first); a planner file is one document: "
+                              f"delete the '---' line, or put each document in a file of its own\n"), out
+
+
 # ------------------------------------------------------------------------ Ctrl-C while an export is written
 @pytest.mark.parametrize("previous", [False, True])
 def test_ctrl_c_while_an_export_is_written_leaves_no_hidden_directory(tmp_path, monkeypatch, previous):

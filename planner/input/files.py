@@ -25,6 +25,7 @@ from planner.input.yamltext import (
     decimal_ints_only,
     joined_surrogates,
     refuse_hidden_breaks,
+    syntax_problem,
     without_sexagesimal,
 )
 
@@ -108,8 +109,7 @@ def read_yaml(path: str | Path) -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise BadInput(f"{shown_text(p)}: YAML syntax error{where}: {problem}{_yaml_context(e)}") from None
+        raise BadInput(f"{shown_text(p)}: YAML syntax error{where}: {syntax_problem(e)}") from None
     except LegacyNumber as e:
         raise BadInput(f"{shown_text(p)}: line {e.mark.line + 1}, column {e.mark.column + 1}: {e}") from None
     except RecursionError:
@@ -175,14 +175,6 @@ def _holds_itself(data: Any) -> bool:
 def _self_holding(p: Path) -> BadInput:
     return BadInput(f"{shown_text(p)}: a YAML alias (*name) stands inside the mapping or list its anchor (&name) "
                     f"marks, so the value would hold itself without end; write the values out instead")
-
-
-def _yaml_context(e: yaml.YAMLError) -> str:
-    """' (in the flow sequence started at line 10, column 8)' when PyYAML knows where it began."""
-    ctx, mark = getattr(e, "context", None), getattr(e, "context_mark", None)
-    if not ctx or mark is None:
-        return ""
-    return f" ({ctx.removeprefix('while ')} started at line {mark.line + 1}, column {mark.column + 1})"
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:

@@ -19,6 +19,21 @@ BINARY_TAG = "tag:yaml.org,2002:binary"
 YAML_SUFFIXES = (".yaml", ".yml")   # a YAML file's name ends in one of these
 
 
+def syntax_problem(e: yaml.YAMLError) -> str:
+    """What PyYAML's error says is wrong, with ' (in the flow sequence started at line 10, column 8)'
+    when it knows where that began. A second document (a `---` line after a first) is said so:
+    PyYAML's 'but found another document (expected a single document in the stream …)' named
+    neither the `---` nor what to do (hostile-input round fourteen)."""
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    if problem == "but found another document":
+        return ("a second YAML document begins here (a '---' line after the first); a planner file is one "
+                "document: delete the '---' line, or put each document in a file of its own")
+    ctx, mark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if not ctx or mark is None:
+        return problem
+    return f"{problem} ({ctx.removeprefix('while ')} started at line {mark.line + 1}, column {mark.column + 1})"
+
+
 def is_yaml_name(path: str | Path) -> bool:
     """Whether `path` names a YAML file by its suffix, in any case: measurement files, calibration
     profiles and a calibrate --base (`runs.YML` was 'not a benchmark file', `profile.YAML` 'not a
