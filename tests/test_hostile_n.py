@@ -158,6 +158,42 @@ def test_a_null_role_beside_an_edited_mode_is_named_not_judged_by_the_other_pool
                               f"(got null)\n"), out
 
 
+# ------------------------------------------------------------------------ output names of 241-255 bytes
+LONG = "b" * 245   # with .json, 250 bytes: a name ext4 and most file systems take (at most 255)
+
+
+@pytest.mark.parametrize("name", [LONG + ".json", "é" * 125 + ".json"])   # 250 and 255 bytes
+def test_solve_out_with_a_long_valid_name_is_written(tmp_path, name):
+    """The temporary beside an output was '.NAME.XXXXXXXX.tmp': for a name of 241–255 bytes past the
+    file system's 255, and plan solve refused the name after its solve (`cannot write it (File
+    name too long)`); now the temporary's name holds the name's first 100 bytes."""
+    out = tmp_path / name
+    code, text = run("solve", write(tmp_path, SMALL), "--out", out)
+    assert code == 0 and text.startswith(f"wrote {out}\n"), text
+    assert json.loads(out.read_text())["problem"] == "small"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["p.yaml", name])
+
+
+def test_sweep_and_export_into_a_directory_of_a_long_valid_name(tmp_path):
+    """The same for a set of files (a sweep's frontier.*) and an export's directory, replaced with --force too."""
+    sweep = tmp_path / ("s" * 250)
+    code, text = run("sweep", write(tmp_path, SMALL), "--out", sweep, "--points", "2", "--workers", "1")
+    assert code == 0 and (sweep / "frontier.csv").exists(), text
+    out = tmp_path / ("e" * 252)
+    for extra in ((), ("--force",)):
+        code, text = run("export", PLAN, "--target", "vllm", "--out", out, *extra)
+        assert code == 0 and (out / "README.txt").exists(), text
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["p.yaml", sweep.name, out.name])
+
+
+def test_a_name_past_255_bytes_is_still_refused_before_the_solve(tmp_path):
+    """A name the file system cannot hold is refused as before, naming it."""
+    out = tmp_path / ("c" * 260 + ".json")
+    code, text = run("solve", write(tmp_path, SMALL), "--out", out)
+    assert code == 2 and text.startswith("error: ") and text.rstrip().endswith(
+        "File name too long (a file or system operation failed)"), text
+
+
 # ------------------------------------------------------------------------ several YAML documents
 @pytest.mark.parametrize("text, line", [
     ("---\n{body}---\nname: other\n", 13),     # a second document after the problem

@@ -334,6 +334,16 @@ def refuse_catalog_target(p: Path, catalog: str | None = None) -> None:
                        f"calibration profiles into catalogs/calibration)")
 
 
+NAME_BYTES = 100   # of an output's name, in the name of its temporary beside it
+
+
+def temporary_prefix(name: str) -> str:
+    """'.NAME.', NAME cut to NAME_BYTES bytes, for the temporary file or directory beside an output:
+    a name of 241–255 bytes (one the file system takes) made a temporary name past its 255 and was
+    refused, 'File name too long', after the solve (hostile-input round fourteen)."""
+    return f".{os.fsdecode(os.fsencode(name)[:NAME_BYTES])}."
+
+
 def _can_create_in(directory: Path) -> bool:
     """Whether a file can really be created in `directory` (os.access says yes to root on
     read-only or virtual file systems such as /proc): create and remove an empty temporary."""
@@ -364,7 +374,7 @@ def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, 
     p = Path(path)
     parent = check_writable(p, protect, force, catalog, new=text)
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=temporary_prefix(p.name), suffix=".tmp")
     except OSError as e:
         raise BadInput(f"{p}: cannot write it ({e.strerror or e})") from None
     try:
@@ -407,7 +417,7 @@ def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tup
     be interrupted. Returns the paths written."""
     d = check_set(directory, tuple(files), protect, force, catalog, files)
     staging = Path(tempfile.mkdtemp(dir=d if d.exists() else (d.parent if str(d.parent) else "."),
-                                    prefix=f".{d.name}.", suffix=".tmp"))
+                                    prefix=temporary_prefix(d.name), suffix=".tmp"))
     try:
         for name, content in files.items():
             q = staging / name

@@ -23,7 +23,7 @@ import yaml
 
 from planner.catalog.schemas import GPU, load_models
 from planner.errors import BadInput, PlannerNotice, held_interrupt
-from planner.input.files import give_usual_mode
+from planner.input.files import give_usual_mode, temporary_prefix
 from planner.report.export.engines import (
     ENGINES,
     KV_BOTH_VLLM,
@@ -368,7 +368,7 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
     made = next((a for a in reversed((parent, *parent.parents)) if not a.exists()), None)
     try:   # where it goes is checked before the plan is read: its notes came before "cannot write there"
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), dir=parent))
     except OSError as e:
         raise BadInput(f"{out}: cannot write there ({e.strerror or e})") from None
     try:
@@ -388,7 +388,7 @@ def export(plan_data: Any, target: str, image: str | None, model_path: str | Non
             if out.exists():
                 # a fresh name for the previous export while it is swapped out: a fixed one
                 # ('.deploy.old') would delete a directory of the user's that has that name
-                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+                old = Path(tempfile.mkdtemp(prefix=f"{temporary_prefix(out.name)}old.", dir=parent))
                 os.replace(out, old / "previous")
                 os.replace(tmp, out)
                 shutil.rmtree(old, ignore_errors=True)
