@@ -619,8 +619,10 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
     inputs = inputs_of(p, problem)   # the problem file and every file it made plan read
-    if out and export_target:
-        _check_out_outside(export_dir, out)
+    if export_target:
+        for option, path, what in (("--out", out, "plan"), ("--chart", chart, "chart")):
+            if path:
+                _check_out_outside(export_dir, path, option, what)
     if out:
         check_writable(out, inputs, force)
     if export_target:
@@ -709,15 +711,17 @@ def _calibration_option(name: str, option: str = "calibration") -> str:
     return name
 
 
-def _check_out_outside(export_dir: str, out: str) -> None:
-    """Before the solve: --out is not inside the --export directory (the export would refuse it)."""
+def _check_out_outside(export_dir: str, out: str, option: str = "--out", what: str = "plan") -> None:
+    """Before the solve: --out (or --chart) is not inside the --export directory, which the export
+    would refuse as not empty once it was written there (--chart was not checked: the chart was
+    written into an empty --export-dir, then the export refused it, after the solve)."""
     from pathlib import Path
 
     from planner.errors import BadInput
     d, o = Path(export_dir).resolve(), Path(out).resolve()
     if o == d or d in o.parents:
-        raise BadInput(f"--out {out}: inside --export-dir {export_dir}, which the export fills with its own "
-                       f"files; write the plan elsewhere")
+        raise BadInput(f"{option} {out}: inside --export-dir {export_dir}, which the export fills with its own "
+                       f"files; write the {what} elsewhere")
 
 
 def _check_outputs_early(problem: str, out: str | None, chart: str | None, export_dir: str | None,

@@ -241,3 +241,27 @@ def test_ctrl_c_while_an_export_is_written_leaves_no_hidden_directory(tmp_path, 
         assert list(tmp_path.iterdir()) == []
 
 
+# ------------------------------------------------------------------------ --chart inside --export-dir
+DAY = {**SMALL, "name": "small-day",
+       "workload": {**SMALL["workload"], "profile": {"qps_fraction": [0.5] * 12 + [1] * 12}}}
+
+
+@pytest.mark.parametrize("inside", ["c.png", "sub/c.html"])
+def test_solve_chart_inside_the_export_dir_is_refused_before_the_solve(tmp_path, inside):
+    """`plan solve DAY --chart D/c.png --export vllm --export-dir D` (D an empty directory) wrote the
+    chart into D, then refused D as 'exists and is not empty', after the solve and without the
+    export: now refused first, as --out inside --export-dir is, and nothing written."""
+    d = tmp_path / "deploy"
+    d.mkdir()
+    chart = d / inside
+    code, out = run("solve", write(tmp_path, DAY), "--chart", chart, "--export", "vllm", "--export-dir", d)
+    assert (code, out) == (2, f"error: --chart {chart}: inside --export-dir {d}, which the export fills with its "
+                              f"own files; write the chart elsewhere\n"), out
+    assert list(d.iterdir()) == []
+
+
+def test_solve_chart_beside_the_export_dir_is_written_with_the_export(tmp_path):
+    d = tmp_path / "deploy"
+    code, out = run("solve", write(tmp_path, DAY), "--chart", tmp_path / "c.png", "--export", "vllm",
+                    "--export-dir", d)
+    assert code == 0 and (tmp_path / "c.png").stat().st_size > 0 and (d / "README.txt").exists(), out
