@@ -1,7 +1,8 @@
-"""Hostile input, fourteenth round (2026-12-07): Ctrl-C where it was not answered as Ctrl-C (while
-plan starts, while PuLP is imported, during a CBC solve, while an export is written), a plan file's
-pool role edited to a list, output names of 241-255 bytes, YAML files of several documents, and
---chart inside --export-dir."""
+"""Hostile input, fourteenth round, second part (2026-12-07; the first part, small defects an
+earlier session noted, is test_hostile_m.py): Ctrl-C where it was not answered as Ctrl-C (while
+plan starts, while PuLP is imported, during a CBC solve, while an export is written), a plan
+file's pool role edited to a list, output names of 241-255 bytes, YAML files of several
+documents, and --chart inside --export-dir."""
 
 from __future__ import annotations
 
