@@ -619,10 +619,6 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     if calibration is not None:
         p = p.model_copy(update={"calibration": _calibration_option(calibration)})
     inputs = inputs_of(p, problem)   # the problem file and every file it made plan read
-    if export_target:
-        for option, path, what in (("--out", out, "plan"), ("--chart", chart, "chart")):
-            if path:
-                _check_out_outside(export_dir, path, option, what)
     if out:
         check_writable(out, inputs, force)
     if export_target:
@@ -730,6 +726,10 @@ def _check_outputs_early(problem: str, out: str | None, chart: str | None, expor
     problem's notes (each is checked again once the problem names every file it made plan read)."""
     from planner.errors import BadInput
     from planner.input.files import check_writable
+    if export_dir:   # first: a path inside --export-dir is refused as such, not as a directory still to make
+        for option, path, what in (("--out", out, "plan"), ("--chart", chart, "chart")):
+            if path:
+                _check_out_outside(export_dir, path, option, what)
     if out:
         check_writable(out, (problem,), force)
     if chart:
