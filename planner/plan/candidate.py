@@ -101,13 +101,20 @@ def gc_paused():
     allocates millions of small tuples and results and builds no cycles worth collecting (the 4 × 12
     fleet on 11 GPU types: ~650 objects in 1,300 collections), yet each collection walks every object
     alive — the memo's ~100,000 entries among them — and took ~0.3 of its 2.5 s. Nothing computed
-    depends on it."""
+    depends on it. The objects the block made are moved to the oldest generation as they are (a
+    freeze and thaw: a list splice), not walked by the young collection that re-enabling it starts
+    at the next allocation (~60 ms after the 4 × 12 fleet: every object it keeps); a full
+    collection still reaches them. Skipped where a caller has frozen objects (the thaw would
+    release them too)."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
