@@ -145,9 +145,12 @@ def lookup(batch, one, rho, stages=1) -> BulkLookup:
     """Bilinear read of the table in (ln g, x = −ln(1 − ρ)) at broadcastable arrays of B, g = T_1/T_B,
     ρ ≤ RHO_MAX and pipeline stages (g is clipped to [1/B, 1], the range of a pass that grows
     with its size). TTFT quantiles between tabulated stages are interpolated in log₂ pp, beyond 16
-    extrapolated linearly in pp (the own pass then dominates, and it is linear in pp)."""
-    batch, one, rho, stages = np.broadcast_arrays(np.asarray(batch), np.asarray(one, dtype=float),
-                                                  np.asarray(rho, dtype=float), np.asarray(stages, dtype=float))
+    extrapolated linearly in pp (the own pass then dominates, and it is linear in pp). The cell in
+    ln g is found at the shape of (B, g), the cell in x at ρ's, and the fields broadcast them: a ρ
+    search's servers as a column against a row of ρ (`prefill_queue._bulk_max_rho`) find each
+    server's cell once, not once per ρ (the same operations per element, so the same floats)."""
+    batch, one = np.broadcast_arrays(np.asarray(batch), np.asarray(one, dtype=float))
+    rho, stages = np.asarray(rho, dtype=float), np.asarray(stages, dtype=float)
     b = batch_index(batch)
     lo = -np.log(batch.astype(float))
     rs = (np.clip(np.log(np.maximum(one, 1e-300)), lo, 0.0) - lo) / -lo * (ONE_POINTS - 1)

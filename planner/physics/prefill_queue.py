@@ -214,14 +214,16 @@ def _mixture_max_rho(q: float, budget, entry_s, pass_s, cv2: float, own_mix, cei
 
 def _bulk_max_rho(stat, limit, s: Servers, fixed, cv2, len_factor, ceiling) -> np.ndarray:
     def last_ok(rho, at=slice(None)):
-        """Per point (of the rows `at`), the index of the last ρ of the row before its first failure (−1: none)."""
-        col = Servers(s.batch[at, None], s.stages[at, None], s.pass_s[at, None], s.pass_one_s[at, None])
-        ok = ttft(stat, rho, col, fixed[at, None], cv2, len_factor) <= limit[at, None]
+        """Per point (of the rows `at`), the index of the last ρ of the row before its first failure (−1: none).
+        `ttft` of servers of B ≥ 2 (all of them here) is `_bulk` + fixed, taken without broadcasting the
+        servers to the ρ first: each server's terms once per row (the same floats per element)."""
+        col = (s.batch[at, None], s.stages[at, None], s.pass_s[at, None], s.pass_one_s[at, None])
+        ok = _bulk(stat, rho, *col, cv2, len_factor) + fixed[at, None] <= limit[at, None]
+        ok = np.broadcast_to(ok, (len(col[0]), np.shape(rho)[-1]))
         return np.where(ok.all(axis=-1), ok.shape[1], np.argmin(ok, axis=-1)) - 1
 
     grid = sorted_unique(np.minimum(np.append(1.0 - np.exp(-bulk_table.XS), ceiling), ceiling))
-    rows = np.broadcast_to(grid, (len(limit), len(grid)))
-    k = last_ok(rows)                       # TTFT grows with ρ: the limit is crossed after grid[k]
+    k = last_ok(grid[None, :])              # TTFT grows with ρ: the limit is crossed after grid[k]
     feasible = k >= 0
     lo = grid[np.maximum(k, 0)]
     # the crossing's cell, refined 16-fold four times, where it lies inside the grid (each point's
