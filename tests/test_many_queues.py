@@ -77,6 +77,18 @@ def test_powers_once_per_run_are_each_pair_s_power():
     assert bits(batched._pow_pairs(bases[:1], exps[:1])) == bits([bases[0] ** exps[0]])
 
 
+def test_powers_by_math_pow_are_python_s_power():
+    """`_pow_list` (`math.pow`) gives `**`'s float for every pair, zeros of either sign, a base of 1,
+    odd and even whole exponents, huge and tiny ones, NaN and infinite exponents included."""
+    rng = np.random.default_rng(5)
+    bases = np.concatenate([rng.uniform(0.0, 1.0, 400), [0.0, -0.0, 1.0, 0.5, 1e-300, 0.999999]])
+    exps = np.concatenate([rng.uniform(0.0, 5000.0, 400), [3.0, 3.0, np.nan, np.inf, 0.0, -0.0]])
+    got = batched._pow_list(bases, exps)
+    assert bits(got) == bits([b ** e for b, e in zip(bases.tolist(), exps.tolist())])
+    for b in (0.96875, 0.0, -0.0, 1.0):
+        assert bits(batched._pow_list(b, exps)) == bits([b ** e for e in exps.tolist()])
+
+
 def _one_by_one_candidates(self, dep, w, mem_limit, g):
     """`_Pick.candidates` point by point, as before the arrays: each point's memory at its batch
     (`perf.memory_use`) and its step's `PhaseTime.bound`."""

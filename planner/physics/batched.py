@@ -14,7 +14,9 @@ Glossary as in `perf`: `b` batch, `m` tokens of one stage pass, `n_s = tp·dp`.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -137,10 +139,14 @@ def _pow_pairs(bases, exponents: np.ndarray) -> np.ndarray:
 
 
 def _pow_list(bases, exponents: np.ndarray) -> np.ndarray:
-    """bases[i] ** exponents[i] (or bases ** exponents[i]) one pair at a time, with Python's `pow`."""
+    """bases[i] ** exponents[i] (or bases ** exponents[i]) one pair at a time, with `math.pow`: for
+    finite floats both it and `**` return the C library's pow(x, y) (they differ only in the errors
+    they raise, for a negative base or 0 to a negative power, which a share of experts never is),
+    and it is a third cheaper a call; read into the array without a list between."""
+    n = len(exponents)
     if isinstance(bases, np.ndarray):
-        return np.array(list(map(pow, bases.tolist(), exponents.tolist())), dtype=float)
-    return np.array(list(map(float(bases).__pow__, exponents.tolist())), dtype=float)
+        return np.fromiter(map(math.pow, bases.tolist(), exponents.tolist()), dtype=float, count=n)
+    return np.fromiter(map(functools.partial(math.pow, float(bases)), exponents.tolist()), dtype=float, count=n)
 
 
 def experts_on_card(t, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
