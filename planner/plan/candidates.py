@@ -131,33 +131,44 @@ def _queue_tables(tables: list[ColocatedTable], deps: list[Deployment], slots: l
     `tables` in one call each (the chunk queue: one prompt per 'pass', M/G/1), in place. Every
     formula is point by point, so a point's values do not depend on the others queued with it."""
     at = [t.fit[r] for t, r in zip(tables, rows)]   # the rows' grid points
-    waits = w.slot_wait_s(np.concatenate([t.bs[i] for t, i in zip(tables, at)]),
-                          np.concatenate([np.full(len(r), c, dtype=float) for r, c in zip(rows, slots)]),
-                          np.concatenate([t.service[r] for t, r in zip(tables, rows)]),
-                          np.concatenate([t.t[i] for t, i in zip(tables, at)]),
-                          np.concatenate([t.t_full[r] for t, r in zip(tables, rows)]),
-                          np.concatenate([t.pre[r] for t, r in zip(tables, rows)]))
-    for t, i, r, sw, c in zip(tables, at, rows, batched.parts(waits, [len(r) for r in rows]), slots):
-        t.slot_s[r] = w.slot_wait_for_ttft_s(sw, t.bs[i], float(c), t.service[r], t.t[i], t.t_full[r], t.pre[r])
+    sizes = [len(r) for r in rows]
+    queue = (np.concatenate([t.bs[i] for t, i in zip(tables, at)]),
+             np.concatenate([np.full(len(r), c, dtype=float) for r, c in zip(rows, slots)]),
+             np.concatenate([t.service[r] for t, r in zip(tables, rows)]),
+             np.concatenate([t.t[i] for t, i in zip(tables, at)]),
+             np.concatenate([t.t_full[r] for t, r in zip(tables, rows)]),
+             np.concatenate([t.pre[r] for t, r in zip(tables, rows)]))
+    slot_s = w.slot_wait_for_ttft_s(w.slot_wait_s(*queue), *queue)
+    for t, r, s in zip(tables, rows, batched.parts(slot_s, sizes)):
+        t.slot_s[r] = s
+        t.queued[r] = True
+    if w.packed_ttft:   # ρ_max and TTFT alone from whole prompts' steps instead of the chunk queue
+        _packed_limits(tables, deps, rows, at, sizes, slot_s, w, np)
+        return
     fixed = np.concatenate([perf.request_overhead_s(d) + t.slot_s[r]
                             + colocated_first_step_s(w, t.bs[i], t.st.time_s[i],
                                                      t.st.time_s[i] + decode_growth_s(d, w, t.bs[i]))
                             for t, d, i, r in zip(tables, deps, at, rows)])
-    servers = Servers.single(np.concatenate([t.service[r] for t, r in zip(tables, rows)]))
-    for t, r, (rho, alone, limit) in zip(tables, rows, queue_limits(w, servers, fixed, [len(r) for r in rows])):
+    for t, r, (rho, alone, limit) in zip(tables, rows, queue_limits(w, Servers.single(queue[2]), fixed, sizes)):
         t.rho[r], t.alone[r], t.limit[r] = rho, alone, limit
-        t.queued[r] = True
-    if w.packed_ttft:   # the TTFT of whole prompts at each point's own load (`packed.first_token_wait`)
-        limits = np.array([tg.limit for tg in w.targets])
-        for t, d, i, r in zip(tables, deps, at, rows):
-            plain, lone, wait = (x[i] for x in t.packed)
-            base = perf.request_overhead_s(d) + t.slot_s[r] + plain + wait
-            vals = np.array([base + lone * tg.len_factor for tg in w.targets])
-            k = np.argmin(limits[:, None] - vals, axis=0)   # the target with the least slack
-            load = t.p[i] / t.st.time_s[i] / (t.chunk_c[r] / t.full[r])   # the point's prefill ÷ raw
-            ok = (vals <= limits[:, None]).all(axis=0)
-            t.rho[r] = np.where(ok, np.minimum(load, w.util_ceiling), 0.0)
-            t.alone[r], t.limit[r] = vals[k, np.arange(len(r))], limits[k]
+
+
+def _packed_limits(tables: list[ColocatedTable], deps: list[Deployment], rows: list, at: list, sizes: list[int],
+                   slot_s, w: WorkloadContext, np) -> None:
+    """ρ_max, the TTFT alone and its limit of the rows of `tables` (their grid points `at`) whose prompts
+    are taken whole (`packed.first_token_wait`), at each point's own load, in place: every table's rows
+    concatenated, each formula once (point by point: the floats of each table's own)."""
+    limits = np.array([tg.limit for tg in w.targets])
+    plain, lone, wait = (np.concatenate([t.packed[j][i] for t, i in zip(tables, at)]) for j in range(3))
+    base = np.repeat([perf.request_overhead_s(d) for d in deps], sizes) + slot_s + plain + wait
+    vals = np.array([base + lone * tg.len_factor for tg in w.targets])
+    k = np.argmin(limits[:, None] - vals, axis=0)   # the target with the least slack
+    load = (np.concatenate([t.p[i] / t.st.time_s[i] for t, i in zip(tables, at)])
+            / np.concatenate([t.chunk_c[r] / t.full[r] for t, r in zip(tables, rows)]))   # the point's prefill ÷ raw
+    ok = (vals <= limits[:, None]).all(axis=0)
+    parts = (np.where(ok, np.minimum(load, w.util_ceiling), 0.0), vals[k, np.arange(len(base))], limits[k])
+    for t, r, rho, alone, limit in zip(tables, rows, *(batched.parts(x, sizes) for x in parts)):
+        t.rho[r], t.alone[r], t.limit[r] = rho, alone, limit
 
 
 @dataclass
