@@ -209,3 +209,24 @@ def test_bulk_fields_read_flat_are_the_table_s_cells():
         want = ((1 - fr) * ((1 - fx) * t[b, i0, k, j0] + fx * t[b, i0, k, j0 + 1])
                 + fr * ((1 - fx) * t[b, i0 + 1, k, j0] + fx * t[b, i0 + 1, k, j0 + 1]))
         assert bits(look.field(name)) == bits(want), name
+
+
+def _picks_one_by_one(deps, w, mem_limits, tables, np):
+    return [candidates_mod._colocated_pick(d, w, c, t, np) if c >= 1 else None
+            for d, c, t in zip(deps, mem_limits, tables)]
+
+
+@pytest.mark.parametrize("name", ["deepseek_qps.yaml", "deepseek_mtp.yaml", "deepseek_p99.yaml", "llama70b_chat.yaml",
+                                  "rag_long_context.yaml", "small_model_cheap_card.yaml"])
+def test_colocated_picks_together_are_each_shape_s_pick(name, monkeypatch):
+    """`_colocated_picks` (every shape's points and Pareto front at once) picks what `_colocated_pick` picks
+    shape by shape: every candidate and rejection the same, by repr."""
+    res = resolve(load_problem(ROOT / "problems" / name), name)
+    candidate_mod.clear_memo()
+    got = candidates_mod.generate(res)
+    monkeypatch.setattr(candidates_mod, "_colocated_picks", _picks_one_by_one)
+    candidate_mod.clear_memo()
+    want = candidates_mod.generate(res)
+    candidate_mod.clear_memo()
+    assert sum(c.role == "colocated" for c in got.candidates) > 10
+    assert repr(got) == repr(want)

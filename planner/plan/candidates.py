@@ -95,8 +95,7 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
     if todo:
         _queue_tables([tables[k] for k in todo], [deps[k] for k in todo], [limits[k] for k in todo],
                       [rows[k] for k in todo], w0, np)
-    picks = [_colocated_pick(deps[k], w, limits[k], tables[k], np) if limits[k] >= 1 else None
-             for k in range(len(items))]
+    picks = _colocated_picks(deps, w, limits, tables, np)
     kept = [q for q in picks if isinstance(q, _Pick)]
     if kept and w.packed_ttft:   # at each point's own load (`_queue_tables`)
         for q, t in ((q, tables[k]) for k, q in enumerate(picks) if isinstance(q, _Pick)):
@@ -229,6 +228,54 @@ def _colocated_pick(dep: Deployment, w: WorkloadContext, mem_limit: int, g: Colo
     keep = pareto_front(prefill, decode)
     return _Pick(at[keep], rows[keep], prefill[keep], decode[keep], raw[keep], prefill[keep] / raw[keep],
                  g.service[rows[keep]], perf.request_overhead_s(dep) + g.slot_s[rows[keep]])
+
+
+def _colocated_picks(deps: list[Deployment], w: WorkloadContext, mem_limits: list[int], tables: list,
+                     np) -> list[_Pick | Rejected | None]:
+    """`_colocated_pick` of every shape whose memory holds a sequence (None for the others), in order: the
+    points of all tables in one pass of each formula and their Pareto fronts in one sort (by shape first,
+    then as `pareto_front`, each shape's running maximum in a row of its own), each shape's pick cut from
+    them. Every float is a point's own arithmetic and every choice a shape's own, so the picks are the
+    same; a shape with none is rejected by `_colocated_pick` itself (a few, not worth their arrays)."""
+    ks = [k for k in range(len(deps)) if mem_limits[k] >= 1]
+    out: list[_Pick | Rejected | None] = [None] * len(deps)
+    if not ks:
+        return out
+    ts = [tables[k] for k in ks]
+    n_pts, n_fit = np.array([len(t.t_stat) for t in ts]), np.array([len(t.fit) for t in ts])
+    offs, f_offs = np.cumsum(n_pts) - n_pts, np.cumsum(n_fit) - n_fit   # each table's first point and row
+
+    def cat(field: str):   # a per-point or per-row field of every table, end to end
+        return np.concatenate([getattr(t, field) for t in ts])
+    seg = np.repeat(np.arange(len(ts)), n_pts)
+    ok = np.flatnonzero(~(cat("t_stat") > w.tpot_limit)
+                        & (cat("b_stat") <= np.repeat(np.array([mem_limits[k] for k in ks], dtype=float), n_pts)))
+    pos = np.searchsorted(np.concatenate([t.fit + o for t, o in zip(ts, offs.tolist())]), ok)   # ok ⊂ fit
+    rho = cat("rho")
+    live = rho[pos] > 0
+    n_live = np.bincount(seg[ok[live]], minlength=len(ts))
+    at, rows = ok[live], pos[live]
+    sl = seg[at]
+    raw = cat("chunk_c")[rows] / cat("full")[rows]
+    prefill = np.minimum(cat("p")[at] / np.concatenate([t.st.time_s for t in ts])[at], rho[rows] * raw)
+    decode = cat("bs")[at] / cat("t")[at]
+    order = np.lexsort((np.arange(len(at)), -decode, -prefill, sl))   # `pareto_front`'s order, shape by shape
+    starts = np.cumsum(n_live) - n_live
+    # the shapes keep their places in that order (sorted by shape first, as `at` is), so sl is also the
+    # shape of each sorted position, and col its place among its shape's
+    col = np.arange(len(at)) - starts[sl]
+    before = np.full((len(ts), int(n_live.max()) + 1), -np.inf)
+    before[sl, col + 1] = decode[order]
+    before = np.maximum.accumulate(before, axis=1)[sl, col]   # the best decode before it in its shape
+    kept = np.sort(order[~(before >= decode[order])])
+    fixed = np.repeat(np.array([perf.request_overhead_s(deps[k]) for k in ks]), n_live)[kept] \
+        + cat("slot_s")[rows[kept]]
+    parts = (at[kept] - offs[sl[kept]], rows[kept] - f_offs[sl[kept]], prefill[kept], decode[kept], raw[kept],
+             prefill[kept] / raw[kept], cat("service")[rows[kept]], fixed)
+    sizes = np.bincount(sl[kept], minlength=len(ts)).tolist()
+    for j, (k, t, *pick) in enumerate(zip(ks, ts, *(batched.parts(x, sizes) for x in parts))):
+        out[k] = _Pick(*pick) if n_live[j] else _colocated_pick(deps[k], w, mem_limits[k], t, np)
+    return out
 
 
 def generate(res: Resolved) -> CandidateSet:
