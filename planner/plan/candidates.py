@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
-from planner.physics import batched, perf
+from planner.physics import batched, packed, perf
 from planner.physics.perf import Deployment, Parallelism, Speculation
 from planner.physics.prefill_queue import Servers
 from planner.plan import colocated_many
@@ -158,12 +158,16 @@ def _packed_limits(tables: list[ColocatedTable], deps: list[Deployment], rows: l
     are taken whole (`packed.first_token_wait`), at each point's own load, in place: every table's rows
     concatenated, each formula once (point by point: the floats of each table's own)."""
     limits = np.array([tg.limit for tg in w.targets])
-    plain, lone, wait = (np.concatenate([t.packed[j][i] for t, i in zip(tables, at)]) for j in range(3))
+    plain, lone, inc, ratio = (np.concatenate([t.packed[j][i] for t, i in zip(tables, at)]) for j in range(4))
+    p, step = (np.concatenate([x[i] for x, i in zip(xs, at)]) for xs in ([t.p for t in tables],
+                                                                        [t.st.time_s for t in tables]))
+    # the wait before the first token beyond the lone work (`packed.first_token_wait`, point by point), at
+    # the queued points only: those beyond the TPOT limit never need it
+    wait = packed.first_token_wait(step, plain, lone, inc, ratio, p / w.s_unc, float(w.pass_token_budget) / w.s_unc)
     base = np.repeat([perf.request_overhead_s(d) for d in deps], sizes) + slot_s + plain + wait
     vals = np.array([base + lone * tg.len_factor for tg in w.targets])
     k = np.argmin(limits[:, None] - vals, axis=0)   # the target with the least slack
-    load = (np.concatenate([t.p[i] / t.st.time_s[i] for t, i in zip(tables, at)])
-            / np.concatenate([t.chunk_c[r] / t.full[r] for t, r in zip(tables, rows)]))   # the point's prefill ÷ raw
+    load = p / step / np.concatenate([t.chunk_c[r] / t.full[r] for t, r in zip(tables, rows)])   # prefill ÷ raw
     ok = (vals <= limits[:, None]).all(axis=0)
     parts = (np.where(ok, np.minimum(load, w.util_ceiling), 0.0), vals[k, np.arange(len(base))], limits[k])
     for t, r, rho, alone, limit in zip(tables, rows, *(batched.parts(x, sizes) for x in parts)):

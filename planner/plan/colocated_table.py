@@ -55,8 +55,9 @@ class ColocatedTable:
     alone: object = None
     limit: object = None
     queued: object = None   # per fitting point: its four queue values are filled in
-    packed: object = None   # prompts taken whole (`physics.packed`): per point (plain step, lone work, wait
-    # before the first token beyond them); None otherwise
+    packed: object = None   # prompts taken whole (`physics.packed`): per point (plain step, lone work, its
+    # increment, E[W²]/E[W]²), from which `candidates._packed_limits` reads the wait before the first token
+    # of the points it queues; None otherwise
 
 
 
@@ -154,8 +155,7 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int])
         if spread:
             rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w, compute_s=rest[0].compute_s + d_w)
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
-    pk = (dec.time_s, lone, packed.first_token_wait(st.time_s, dec.time_s, lone, inc, ratio, p / w.s_unc, n_max)) \
-        if packs else None
+    pk = (dec.time_s, lone, inc, ratio) if packs else None   # the first token's wait: at the queued points alone
     if packs:
         seen, tok = packed.seen_shares(np.minimum(share, 1.0), mixed.time_s, dec.time_s, used / w.s_unc, ratio,
                                        (w.decode_lives, packed.token_lives(w.decode_lives)), tps, lone, inc, n_max)
