@@ -74,14 +74,18 @@ class PhaseArrays:
 BOUNDS = ("compute", "memory", "communication", "overhead")   # `PhaseTime.bound`'s order of parts
 
 
-def bounds(t: PhaseArrays) -> list[str]:
-    """`PhaseTime.bound` of every point: the largest of compute, memory, communication and overhead
-    (the first of equals, as `max` takes it), compute below the ridge counted as memory."""
+def bounds(t: PhaseArrays, idx: np.ndarray | None = None) -> list[str]:
+    """`PhaseTime.bound` of every point (of the points `idx`: `bounds(t.take(idx))` without taking the
+    fields it does not read): the largest of compute, memory, communication and overhead (the first
+    of equals, as `max` takes it), compute below the ridge counted as memory."""
     parts = np.stack([t.compute_s, t.memory_s, t.comm_s, t.overhead_s])
+    below = t.below_ridge
+    if idx is not None:
+        parts, below = parts[:, idx], below[idx]
     if np.isnan(parts).any():   # `max` and `argmax` treat NaN differently: each point's own
-        return [t.at(i).bound for i in range(len(t.time_s))]
+        return [t.at(i).bound for i in (range(len(t.time_s)) if idx is None else idx.tolist())]
     top = np.argmax(parts, axis=0)
-    top[(top == 0) & t.below_ridge] = 1
+    top[(top == 0) & below] = 1
     return [BOUNDS[k] for k in top.tolist()]
 
 

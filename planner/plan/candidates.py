@@ -197,7 +197,7 @@ class _Pick:
         nic = par.cards * dep.gpu.nic_bytes_per_s
         b_mem = np.ceil(g.b_stat[self.at]).astype(np.int64)   # the batch memory holds at the statistic
         mem = batched.memory_totals(dep, b_mem, w.ctx_peak).tolist()
-        bound = batched.bounds(g.st.take(self.at))
+        bound = batched.bounds(g.st, self.at)
         b_int, chunk, rho, service, t_stat = g.b_int, g.chunk_c[self.sel], g.rho[self.sel], g.service[self.sel], \
             g.t_stat[self.at]
         return [Candidate("colocated", gpu_id, par, b_int[pt], c, p, x, d, r, s, tt, ts, 0.0, nic, m, bd,
