@@ -167,13 +167,14 @@ def test_prune_dominated_keeps_shapes_apart_under_a_pool_shape_cap():
 
 
 @pytest.mark.parametrize("node", [False, True])
-def test_prune_dominated_equals_the_pairwise_scan_on_real_candidates(node):
-    """The array version keeps exactly what the scan keeps, on the 190 candidates of a real problem
-    (72 kept; with node redundancy, the node-loss condition too); and it does prune."""
+@pytest.mark.parametrize("name", ["llama70b_chat.yaml", "deepseek_qps.yaml"])
+def test_prune_dominated_equals_the_pairwise_scan_on_real_candidates(node, name):
+    """The array version keeps exactly what the scan keeps, on the candidates of real problems
+    (llama70b_chat: 190, 72 kept; with node redundancy, the node-loss condition too); and it does prune."""
     from planner.input.load import load_problem
     from planner.plan.candidates import generate
     from planner.plan.resolve import resolve
-    res = resolve(load_problem(ROOT / "problems" / "llama70b_chat.yaml"), "llama70b_chat.yaml")
+    res = resolve(load_problem(ROOT / "problems" / name), name)
     cands = generate(res).candidates
     node_cards = {o.id: o.gpu.node_cards for o in res.gpus} if node else None
     kept = prune_dominated(cands, node_cards)

@@ -337,27 +337,27 @@ def prune_dominated(cands: tuple[Candidate, ...] | list[Candidate],
     (limits.max_pool_shapes) o must have c's parallelism, or the swap could add a pool shape."""
 
     import numpy as np
-    # Dominance is transitive, so "dominated by some other candidate" (one array comparison of every
-    # pair of a group) drops exactly what a scan dropping them one at a time would.
+    # Dominance is transitive, so "dominated by some other candidate" (a comparison of every pair of a
+    # group) drops exactly what a scan dropping them one at a time would. The pairs of all groups end to
+    # end, in one array pass (a fleet's service has ~30 groups of a few to ~80 candidates)
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(cands):
         groups.setdefault((c.gpu, c.role, c.par if same_shape else None), []).append(i)
-    dropped = np.zeros(len(cands), dtype=bool)
-    for idx in groups.values():
-        g = [cands[i] for i in idx]
-        cards = np.array([c.cards for c in g])
-        p = np.array([c.prefill_tok_s for c in g])
-        d = np.array([c.decode_tok_s for c in g])
-        whole = cards[None, :] % cards[:, None] == 0                   # [o, c]: cards_c / cards_o whole
-        k = np.where(whole, cards[None, :] // cards[:, None], 0)
-        kp, kd = k * p[:, None], k * d[:, None]
-        order = np.arange(len(g))
-        dom = (whole & (kp >= p[None, :]) & (kd >= d[None, :])
-               & ((kp > p[None, :]) | (kd > d[None, :]) | (k > 1) | (order[:, None] < order[None, :])))
-        if node_cards is not None:   # loses_no_more(o, c) for every pair, from each one's node loss
-            n = node_cards[g[0].gpu]
-            lp = np.array([unit_loss_of(c, c.prefill_tok_s, "node", n) for c in g])
-            ld = np.array([unit_loss_of(c, c.decode_tok_s, "node", n) for c in g])
-            dom &= (lp[:, None] <= lp[None, :]) & (ld[:, None] <= ld[None, :])
-        dropped[idx] = dom.any(axis=0)
+    members = np.array([i for idx in groups.values() for i in idx], dtype=np.int64)   # group by group, in order
+    sizes = np.array([len(idx) for idx in groups.values()], dtype=np.int64)
+    size_of, first_of = np.repeat(sizes, sizes), np.repeat(np.cumsum(sizes) - sizes, sizes)
+    c = np.repeat(members, size_of)                       # each pair (o, c): c, and in turn each of its group as o
+    o = members[np.repeat(first_of, size_of) + np.arange(len(c)) - np.repeat(np.cumsum(size_of) - size_of, size_of)]
+    cards = np.array([x.cards for x in cands], dtype=np.int64)
+    p = np.array([x.prefill_tok_s for x in cands], dtype=float)
+    d = np.array([x.decode_tok_s for x in cands], dtype=float)
+    whole = cards[c] % cards[o] == 0                      # cards_c / cards_o whole
+    k = np.where(whole, cards[c] // cards[o], 0)
+    kp, kd, pc, dc = k * p[o], k * d[o], p[c], d[c]
+    dom = whole & (kp >= pc) & (kd >= dc) & ((kp > pc) | (kd > dc) | (k > 1) | (o < c))   # o before c: ties
+    if node_cards is not None:   # loses_no_more(o, c) for every pair, from each one's node loss
+        lp = np.array([unit_loss_of(x, x.prefill_tok_s, "node", node_cards[x.gpu]) for x in cands], dtype=float)
+        ld = np.array([unit_loss_of(x, x.decode_tok_s, "node", node_cards[x.gpu]) for x in cands], dtype=float)
+        dom &= (lp[o] <= lp[c]) & (ld[o] <= ld[c])
+    dropped = np.bincount(c[dom], minlength=len(cands)) > 0
     return tuple(c for c, out in zip(cands, dropped) if not out)
