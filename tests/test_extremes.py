@@ -172,7 +172,8 @@ def test_tiny_time_limit_gives_a_clear_message_or_a_marked_verified_plan(tmp_pat
 
 def test_time_limit_without_solution_is_infeasible_with_advice(monkeypatch):
     """The no-solution path, forced: the solver reports no_solution_time_limit → exit 3 advice."""
-    def no_solution(m, name="highs", time_limit=30.0, gap=1e-4, verbose=False, gap_abs=None, heuristics=True):
+    def no_solution(m, name="highs", time_limit=30.0, gap=1e-4, verbose=False, gap_abs=None, heuristics=True,
+                    threads=1):
         return milp.SolverReport(name, milp.SolverStatus.no_solution_time_limit, 0.0, None, None, 0, 0)
     monkeypatch.setattr(milp, "solve", no_solution)
     with pytest.raises(Infeasible, match=r"found no plan within the time limit of 0.5 s; raise solver.time_limit "

@@ -364,6 +364,10 @@ class SolverOptions(Strict):
     # absolute gap in hours of the cheapest node (the objective's unit): stop once no plan can be
     # cheaper by this much; 0 = the relative mip_gap alone (docs/optimisation.md)
     node_gap: Annotated[float, Field(ge=0, le=1e3, allow_inf_nan=False)] = 0.0
+    # HiGHS's parallel MIP search with this many workers (threads); the plan is the same on every
+    # run and machine for a given count, and may be another of equal or lower cost within the gap
+    # for another count (docs/optimisation.md#threads-highss-parallel-search)
+    threads: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 class Precisions(Strict):

@@ -122,7 +122,7 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         offered = len(m.candidates)
         tb = time.perf_counter()
         report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
-                            heuristics=heuristics)
+                            heuristics=heuristics, threads=opts.threads)
         t2 = time.perf_counter()
         if points and report.status == milp.SolverStatus.infeasible:   # every plan left was excluded
             raise Infeasible(f"{source}: " + none_left_after_no_goods(len(points)))
@@ -140,7 +140,8 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         first, per_node = m, {o.id: o.gpu.node_cards for o in usable[0].res.gpus}
         if isinstance(problem, Problem) and (fewer := fewer_pools_at_cost(
                 m, lambda svcs=usable, r=report, ex=points: build_at_cost(problem, svcs, r, ex),
-                lambda mm: milp.solve(mm, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics),
+                lambda mm: milp.solve(mm, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics,
+                                      threads=opts.threads),
                 per_node, lambda c, n=per_node: spans_nodes(c, n))) is not None:
             m = fewer
         chosen, nodes, report, v, pools = _picked(problem, usable, m, report, opts)
@@ -266,7 +267,8 @@ def one_mode_at_cost(problem: Problem | FleetProblem, svcs: list[Service], m: mi
         if spanning:   # the cost is held: fewest spanning instances first, then the usual objective
             m2.prob.setObjective(pulp.lpSum(spanning) + SPAN_OBJECTIVE_WEIGHT * m2.prob.objective)
         # no node_gap: its unit (the cheapest node-hour) is not this objective's (a spanning instance)
-        rep = milp.solve(m2, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics)
+        rep = milp.solve(m2, opts.name, opts.time_limit, opts.mip_gap, verbose, heuristics=heuristics,
+                         threads=opts.threads)
         if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit):
             return held, m2, rep
     return None
@@ -294,7 +296,7 @@ def fewest_nodes_at_cost(problem: Problem | FleetProblem, svcs: list[Service], f
     wide = [x for i, x in m.x.items() if spans_nodes(m.candidates[i], per_node)]
     m.prob.setObjective(pulp.lpSum(m.rent[g] + m.own[g] for g in m.rent) + LEX_SPAN_WEIGHT * pulp.lpSum(wide)
                         + LEX_INSTANCE_WEIGHT * pulp.lpSum(m.x.values()))
-    rep = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose)
+    rep = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, threads=opts.threads)
     return m if rep.status in (milp.SolverStatus.optimal, milp.SolverStatus.feasible_time_limit) else None
 
 
@@ -377,8 +379,15 @@ def solver_options(problem: Problem | FleetProblem, solver: str | None, time_lim
     if over_periods is not None and problem.solver.node_gap:
         raise BadInput(f"{over_periods}: solver.node_gap: applies to a plan of one period; a load profile or "
                        f"trace is planned period by period to solver.mip_gap (remove node_gap)")
-    return problem.solver.model_copy(update={"name": solver or problem.solver.name,
+    if over_periods is not None and problem.solver.threads > 1:
+        raise BadInput(f"{over_periods}: solver.threads: applies to a plan of one period; a load profile or "
+                       f"trace is planned period by period, each MILP on one thread (remove threads)")
+    opts = problem.solver.model_copy(update={"name": solver or problem.solver.name,
                                              "time_limit": time_limit or problem.solver.time_limit})
+    if opts.name == "cbc" and opts.threads > 1:
+        raise BadInput(f"solver.threads: {opts.threads} with the cbc solver: planner runs CBC on one thread (its "
+                       f"parallel search does not return the same plan on every run); use highs, or threads: 1")
+    return opts
 
 
 def optimality_checks(report: milp.SolverReport, opts: SolverOptions) -> list[Check]:

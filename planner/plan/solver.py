@@ -87,26 +87,32 @@ NO_GAP_BELOW = 1e-6   # in the objective's units: an objective this close to its
 
 
 def _solver(name: str, time_limit: float, gap: float, verbose: bool, warm: bool = False,
-            gap_abs: float | None = None, heuristics: bool = True):
+            gap_abs: float | None = None, heuristics: bool = True, threads: int = 1):
     if name == "highs":
         cls = WarmHiGHS if warm else pulp.HiGHS
-        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, gapAbs=gap_abs,
-                   presolve_rule_off=PRESOLVE_RULES_OFF, **(LIGHT_SEARCH if heuristics else NO_HEURISTICS))
+        # threads > 1: HiGHS's parallel MIP search, as many workers as threads; its result depends
+        # on the count, not on the machine or the run (the same plan on one core or many)
+        parallel = {"parallel": "on"} if threads > 1 else {}
+        return cls(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=threads, gapAbs=gap_abs,
+                   presolve_rule_off=PRESOLVE_RULES_OFF, **(LIGHT_SEARCH if heuristics else NO_HEURISTICS), **parallel)
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=time_limit, gapRel=gap, threads=1, warmStart=warm,
                              gapAbs=gap_abs)
 
 
 def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
           verbose: bool = False, warm: bool = False, gap_abs: float | None = None,
-          heuristics: bool = True) -> SolverReport:
+          heuristics: bool = True, threads: int = 1) -> SolverReport:
     """Run HiGHS (default) or CBC on `m` (a built milp.Model: its `prob` and `cost`); normalise the
     outcome into a SolverReport. `warm`: start from the variables' current values; `gap_abs`: an
     absolute gap in the objective's units (None: the relative `gap` alone); `heuristics`: HiGHS's
-    primal heuristics but three (`LIGHT_SEARCH`), or False: none (`NO_HEURISTICS`; CBC ignores both)."""
+    primal heuristics but three (`LIGHT_SEARCH`), or False: none (`NO_HEURISTICS`; CBC ignores both);
+    `threads`: HiGHS's parallel MIP search with that many workers (CBC runs on one)."""
     t0 = time.perf_counter()
+    if name == "highs":
+        _pool_of(threads)
     for attempt in range(2):
         with quiet_stdout(True, to_stderr=verbose):
-            solver = _solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics)
+            solver = _solver(name, time_limit, gap, verbose, warm, gap_abs or None, heuristics, threads)
             try:
                 with _own_temporary_directory(solver):
                     m.prob.solve(solver)
@@ -120,14 +126,26 @@ def solve(m, name: str = "highs", time_limit: float = 30.0, gap: float = 1e-4,
             break
         # HiGHS runs on one process-wide thread pool, sized by the first run: a run with other
         # threads (a notebook's own pulp.HiGHS() before planner's) made every planner solve fail
-        # ('the highs solver failed'); the pool is made again at this run's one thread
-        import highspy
-        highspy.Highs.resetGlobalScheduler(True)
+        # ('the highs solver failed'); the pool is made again at this run's threads
+        _pool_of(threads, again=True)
     seconds = time.perf_counter() - t0
     found = status in (SolverStatus.optimal, SolverStatus.feasible_time_limit)
     obj = (pulp.value(m.cost) if m.cost is not None else pulp.value(m.prob.objective)) if found else None
     return SolverReport(name, status, seconds, gap_value, obj, len(m.prob.variables()),
                         m.prob.numConstraints(), pulp.value(m.prob.objective) if found else None)
+
+
+_POOL: list[int] = []   # the thread count HiGHS's process-wide pool was last made for by planner
+
+
+def _pool_of(threads: int, again: bool = False) -> None:
+    """HiGHS's process-wide thread pool at `threads`: it is sized by the first run, and a run asking
+    for another count fails (HighsStatus error: a fleet at solver.threads 2, then a problem at 1,
+    in one process); the pool is made again when the count changes, or `again`."""
+    if again or (_POOL and _POOL[-1] != threads):
+        import highspy
+        highspy.Highs.resetGlobalScheduler(True)
+    _POOL[:] = [threads]
 
 
 @contextlib.contextmanager
