@@ -64,10 +64,11 @@ def test_bad_threads_is_exit_2_naming_the_field(tmp_path, value, reason):
 
 
 def test_cbc_and_plans_over_periods_refuse_more_than_one(tmp_path):
-    code, out = run("solve", with_solver("deepseek_qps.yaml", tmp_path, threads=2), "--solver", "cbc")
+    f = with_solver("deepseek_qps.yaml", tmp_path, threads=2)
+    code, out = run("solve", f, "--solver", "cbc")
     assert code == 2
-    assert out.strip() == ("error: solver.threads: 2 with the cbc solver: planner runs CBC on one thread (its "
-                           "parallel search does not return the same plan on every run); use highs, or threads: 1")
+    assert out.strip() == (f"error: {f}: solver.threads: 2 with the cbc solver: planner runs CBC on one thread (its "
+                           "parallel search gives another plan run to run); use highs, or threads: 1")
     code, out = run("solve", with_solver("deepseek_day.yaml", tmp_path, threads=2))
     assert code == 2
     assert "solver.threads: applies to a plan of one period" in out

@@ -76,7 +76,7 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
                        f"30 s); plan each class as a single problem with it instead")
     svcs = _services(problem, source, candidates)
     t1 = time.perf_counter()
-    opts = solver_options(problem, solver, time_limit)
+    opts = solver_options(problem, solver, time_limit, source=source)
     usable = [s for s in svcs if s.candidates]
     heuristics = not fleet if heuristics is None else heuristics
     m, report, chosen, nodes, v, pools, solved, tb, t2, dominated, offered, cuts = _solve_verified(
@@ -372,7 +372,7 @@ def _explain_caps(problem: Problem | FleetProblem, svcs: list[Service], opts: So
 
 
 def solver_options(problem: Problem | FleetProblem, solver: str | None, time_limit: float | None,
-                   over_periods: str | None = None) -> SolverOptions:
+                   over_periods: str | None = None, source: str = "problem") -> SolverOptions:
     """The problem's `solver:` settings with the command line's --solver and --time-limit over them.
     `over_periods` (the problem's source) for a plan over periods, which solves one MILP per
     commitment and period to mip_gap: solver.node_gap, a gap on one plan's cost, is refused there."""
@@ -385,8 +385,8 @@ def solver_options(problem: Problem | FleetProblem, solver: str | None, time_lim
     opts = problem.solver.model_copy(update={"name": solver or problem.solver.name,
                                              "time_limit": time_limit or problem.solver.time_limit})
     if opts.name == "cbc" and opts.threads > 1:
-        raise BadInput(f"solver.threads: {opts.threads} with the cbc solver: planner runs CBC on one thread (its "
-                       f"parallel search does not return the same plan on every run); use highs, or threads: 1")
+        raise BadInput(f"{source}: solver.threads: {opts.threads} with the cbc solver: planner runs CBC on one "
+                       f"thread (its parallel search gives another plan run to run); use highs, or threads: 1")
     return opts
 
 
