@@ -233,3 +233,26 @@ def test_whole_node_period_caps_say_nothing_and_a_scenarios_list_is_named_as_wri
     assert code == 0 and out.count("note: ") == 1, out
     assert (f"note: {s}: gpus.update.h100.max_cards_per_period[23]: 20 cards in period 23 is not a whole number of "
             f"h100 nodes (8 cards each); plan rents whole nodes, so it is used as 16 cards (2 nodes)\n") in out, out
+
+
+@pytest.mark.parametrize("power, noted", [(150, True), ("2500", True), ("150kW", False), (50000, False)])
+def test_a_bare_power_cap_under_10_kw_is_noted(tmp_path, power, noted):
+    """`limits.power: 150`, meant as 150 kW, was a 150 W cap that no node fits, refused as
+    infeasible with no word of how it was read; the value stands (exit 3 here), and the note says
+    it was read as watts. A power with its unit, or a bare one of 10 kW or more, says nothing."""
+    code, out = run("solve", write(tmp_path, {**SMALL, "limits": {"power": power}}))
+    assert ("limits.power:" in out and "(a bare number is watts)" in out) == noted, out
+    if noted:
+        assert f"p.yaml: limits.power: '{power}' is read as {float(power):g} W (a bare number is watts); " \
+               f"write {power}kW for kilowatts" in out, out
+        assert code == 3 and "power_cap" in out, out
+
+
+def test_a_fleets_bare_power_cap_is_noted_too(tmp_path):
+    import yaml
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "problems" / "fleet_mix.yaml").read_text())
+    data.setdefault("limits", {})["power"] = 900
+    code, out = run("solve", write(tmp_path, data, "f.yaml"))
+    assert "f.yaml: limits.power: '900' is read as 900 W (a bare number is watts); write 900kW for kilowatts" \
+        in out, out
+    assert code == 3, out

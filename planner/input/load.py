@@ -139,12 +139,28 @@ def note_gpu_percents(data: Any, where: str) -> None:
 
 def note_slips(data: Any, where: str) -> None:
     """The notes of values that stand but were likely meant otherwise (`note_bare_limits`,
-    `note_small_percent`, `note_gpu_percents`), once the data is valid: of a value out of its
-    domain the error speaks."""
+    `note_bare_power`, `note_small_percent`, `note_gpu_percents`, `note_percent_fractions`), once
+    the data is valid: of a value out of its domain the error speaks."""
     note_bare_limits(data, where)
+    note_bare_power(data, where)
     note_small_percent(data, where)
     note_gpu_percents(data, where)
     note_percent_fractions(data, where)
+
+
+BARE_POWER_NOTE_W = 10_000.0   # a bare limits.power below this (about two nodes' draw) reads like kilowatts
+
+
+def note_bare_power(data: Any, where: str) -> None:
+    """A note when `limits.power` is a bare number below 10,000: a bare number is watts, so `power:
+    150`, meant as 150 kW, was a 150 W cap no node fits, refused as infeasible with no word of how
+    it was read (a hunt, 2026-12-07). The value stands; a power with its unit says nothing."""
+    limits = data.get("limits") if isinstance(data, dict) else None
+    v = limits.get("power") if isinstance(limits, dict) else None
+    x = _as_float(v) if isinstance(v, (int, float, str)) else None
+    if x is not None and 0 < x < BARE_POWER_NOTE_W:
+        warnings.warn(f"{where}limits.power: {str(v).strip()!r} is read as {x:g} W (a bare number is watts); "
+                      f"write {str(v).strip()}kW for kilowatts", PlannerNotice, stacklevel=2)
 
 
 PERCENT_LIKE_FRACTION = 10.0   # a busiest qps_fraction from here to 100 reads like a percentage
@@ -285,6 +301,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
         fleet = validate(FleetProblem, data, str(path))
     except BadInput as e:
         raise BadInput(_class_keys_hint(str(e), str(path))) from None
+    note_bare_power(data, f"{path}: ")   # the fleet's own limits (its classes' slips below)
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         note_slips(k, f"{path}: classes[{i}].")
     note_gpu_percents(data, f"{path}: ")   # the fleet's GPUs (its classes have none)
