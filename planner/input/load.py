@@ -157,7 +157,7 @@ def note_bare_power(data: Any, where: str) -> None:
     it was read (a hunt, 2026-12-07). The value stands; a power with its unit says nothing."""
     limits = data.get("limits") if isinstance(data, dict) else None
     v = limits.get("power") if isinstance(limits, dict) else None
-    x = _as_float(v) if isinstance(v, (int, float, str)) else None
+    x = _as_float(v)   # None for a boolean, a word, a list
     if x is not None and 0 < x < BARE_POWER_NOTE_W:
         warnings.warn(f"{where}limits.power: {str(v).strip()!r} is read as {x:g} W (a bare number is watts); "
                       f"write {str(v).strip()}kW for kilowatts", PlannerNotice, stacklevel=2)

@@ -185,7 +185,7 @@ def card_cap(choice: GPUChoice, gpu: GPU, where: str, note: Collection[str] = ()
     nodes exceed them or a cap (per period too) is below one node (also checked as a what-if scenario
     is applied, before any solve). A cap of `note` (of NOTED_CAPS) that is not whole nodes is noted,
     once a command: `where` names the entry as its file writes it (a scenario's `gpus.update.h100`)."""
-    for key in ("max_cards_per_period", "on_demand_max_cards_per_period", "spot_max_cards_per_period"):
+    for key in PERIOD_CAPS:
         for p, v in enumerate(getattr(choice, key) or ()):   # that period would never have a node (a hunt)
             if 0 < v < gpu.node_cards:
                 raise BadInput(f"{where}.{key}[{p}]: {plural(v, 'card')} in period {p}, less than one {gpu.id} "
