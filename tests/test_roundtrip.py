@@ -25,12 +25,12 @@ def assert_pools_match(pools, states):
         assert (p.name, p.role, p.gpu, p.instances) == (c.name, c.role, c.gpu, st.instances)
         assert (p.parallelism.tp, p.parallelism.pp, p.parallelism.dp) == (c.par.tp, c.par.pp, c.par.dp)
         assert (p.design_batch, p.chunk_tokens) == (c.batch, c.chunk_tokens)
-        assert p.capacity_prefill_tokens_per_s == pytest.approx(c.prefill_tok_s * st.instances, rel=1e-12)
-        assert p.capacity_decode_tokens_per_s == pytest.approx(c.decode_tok_s * st.instances, rel=1e-12)
-        assert p.utilization == pytest.approx(st.utilization, rel=1e-12)
-        assert p.batch == pytest.approx(st.batch, rel=1e-12)
-        assert p.ttft_s == (None if c.role == "decode" else pytest.approx(st.ttft_s, rel=1e-12))
-        assert p.tpot_s == (None if c.role == "prefill" else pytest.approx(st.tpot_s, rel=1e-12))
+        assert p.capacity_prefill_tokens_per_s == pytest.approx(c.prefill_tok_s * st.instances, rel=1e-11)
+        assert p.capacity_decode_tokens_per_s == pytest.approx(c.decode_tok_s * st.instances, rel=1e-11)
+        assert p.utilization == pytest.approx(st.utilization, rel=1e-11)
+        assert p.batch == pytest.approx(st.batch, rel=1e-11)
+        assert p.ttft_s == (None if c.role == "decode" else pytest.approx(st.ttft_s, rel=1e-11))
+        assert p.tpot_s == (None if c.role == "prefill" else pytest.approx(st.tpot_s, rel=1e-11))
 
 
 def assert_workload_slo_match(pf, res):

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
+
 from planner.input.files import write_set
 from planner.input.units import format_time
 from planner.report import plots
-from planner.report.format import csv_text, distinct_numbers, per_million
+from planner.report.format import csv_text, distinct_numbers, per_million, rounded
 from planner.report.json import sweep_json, to_json
 from planner.report.text import table
 from planner.studies.sweep import ALL, Sweep
@@ -19,8 +21,14 @@ CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status"
 
 def to_csv(sweep: Sweep) -> str:
     """One line per row; empty cells where a value does not exist (infeasible points)."""
-    return csv_text(CSV_COLUMNS, (["" if d[c] is None else repr(d[c]) if isinstance(d[c], float) else d[c]
-                                   for c in CSV_COLUMNS] for d in sweep_json(sweep)["rows"]))
+    return csv_text(CSV_COLUMNS, ([_cell(d[c]) for c in CSV_COLUMNS] for d in sweep_json(sweep)["rows"]))
+
+
+def _cell(v: object) -> object:
+    """A CSV cell: '' for a value that does not exist, a float as the JSON writes it (`rounded`)."""
+    if v is None:
+        return ""
+    return repr(rounded(v) if math.isfinite(v) else v) if isinstance(v, float) else v
 
 
 def render_table(sweep: Sweep) -> str:
