@@ -79,6 +79,58 @@ def held_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived inside `cleaned_on_termination` (a BaseException, as KeyboardInterrupt:
+    no `except Exception` takes it for a failure of its own)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATING = ("SIGTERM", "SIGHUP")   # a `kill`, a closed terminal: by default they end the process at once
+
+
+@contextlib.contextmanager
+def cleaned_on_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise `Terminated` while the block runs, so that what the block removes on an
+    exception (the temporary file beside an output, a staging directory, CBC's files) is removed: their
+    default action ended the process mid-write and left hidden `.NAME.XXXX.tmp` files beside the user's
+    outputs. Once the block is left the signal is delivered again at its default action, so the process
+    ends as the kill meant it to (status 128 + the signal). Only signals at their default action, in the
+    main thread: a caller's handler, or nohup's ignored SIGHUP, is left alone. For short blocks and
+    waits on other processes: a handler runs between Python bytecodes, so inside a long C call (HiGHS)
+    the kill would wait for it to return."""
+    import os
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated(signum)
+
+    previous = {}
+    for name in TERMINATING:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, raise_terminated)
+    try:
+        yield
+    except Terminated as e:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        previous = {}
+        if signal.getsignal(e.signum) is signal.SIG_DFL:   # not inside another such block: end here
+            os.kill(os.getpid(), e.signum)
+            os._exit(128 + e.signum)   # only if the signal went to another thread and has not ended us yet
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class PlannerDeprecation(UserWarning):
     """A key or option still accepted under an old name; the CLI prints it as one line on stderr."""
 

@@ -218,13 +218,15 @@ def test_out_where_files_cannot_be_created_fails_before_the_work(tmp_path, monke
     a temporary file after it. Creation is made to fail with the error such a file system gives."""
     d = tmp_path / "virtual"
     d.mkdir()
-    real = tempfile.mkstemp
 
-    def refuse(*a, dir=None, **kw):
-        if dir is not None and Path(dir) == d:
-            raise OSError(30, "Read-only file system")
-        return real(*a, dir=dir, **kw)
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    def refusing(real):
+        def refuse(*a, dir=None, **kw):
+            if dir is not None and Path(dir) == d:
+                raise OSError(30, "Read-only file system")
+            return real(*a, dir=dir, **kw)
+        return refuse
+    for name in ("mkstemp", "TemporaryFile"):   # the output's temporary, and the probe (an unnamed file)
+        monkeypatch.setattr(tempfile, name, refusing(getattr(tempfile, name)))
     code, out = run("solve", SEED, "--out", d / "plan.json")
     assert code == 2 and f"{d / 'plan.json'}: directory {d} is not writable" in out, out
     assert "Plan for" not in out and list(d.iterdir()) == []

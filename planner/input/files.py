@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import BadInput, PlannerDeprecation, not_utf8, shown_text, unexpanded
+from planner.errors import BadInput, PlannerDeprecation, cleaned_on_termination, not_utf8, shown_text, unexpanded
 from planner.input.messages import describe_validation_error as describe_validation_error
 from planner.input.yamltext import (
     ESCAPED_SURROGATE,
@@ -346,14 +346,14 @@ def temporary_prefix(name: str) -> str:
 
 def _can_create_in(directory: Path) -> bool:
     """Whether a file can really be created in `directory` (os.access says yes to root on
-    read-only or virtual file systems such as /proc): create and remove an empty temporary."""
+    read-only or virtual file systems such as /proc): create an empty temporary file there, on Linux
+    one without a name (O_TMPFILE), elsewhere one removed as soon as it is made. A named probe
+    (`.planner-probe.XXXX.tmp`) stayed beside the output when a kill came between its two steps."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".planner-probe.", suffix=".tmp")
+        with tempfile.TemporaryFile(dir=directory, prefix=".planner-probe.", suffix=".tmp"):
+            return True
     except OSError:
         return False
-    os.close(fd)
-    os.unlink(tmp)
-    return True
 
 
 def check_out_dir(path: str | Path, protect: tuple[Protected, ...] = (), force: bool = False,
@@ -367,6 +367,7 @@ def check_out_dir(path: str | Path, protect: tuple[Protected, ...] = (), force: 
     return d
 
 
+@cleaned_on_termination()
 def atomic_write(path: str | Path, text: str | bytes, protect: tuple[Protected, ...] = (),
                  force: bool = False, catalog: str | None = None) -> None:
     """Write `text` (str or bytes) to `path` via a temporary file and rename; refuse to overwrite
@@ -409,6 +410,7 @@ def check_set(directory: str | Path, names: tuple[str, ...], protect: tuple[Prot
     return d
 
 
+@cleaned_on_termination()
 def write_set(directory: str | Path, files: dict[str, str | bytes], protect: tuple[Protected, ...] = (),
               force: bool = False, catalog: str | None = None) -> list[str]:
     """Write several files into `directory` as one set: all are written into a temporary

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from planner.errors import BadInput
+from planner.errors import BadInput, cleaned_on_termination
 from planner.plan.lp import pulp
 from planner.plan.outcome import SolverReport as SolverReport
 from planner.plan.outcome import SolverStatus as SolverStatus
@@ -151,10 +151,10 @@ def _pool_of(threads: int, again: bool = False) -> None:
 @contextlib.contextmanager
 def _own_temporary_directory(solver):
     """CBC's files (PuLP's NAME-pulp.mps, .sol, .mst) in a directory of this solve's own, removed
-    when it ends however it ends: PuLP deletes them only after CBC returns, and each Ctrl-C during
-    a CBC solve left its NAME-pulp.mps and .sol files behind in $TMPDIR (hostile-input round
-    fourteen). HiGHS writes no files (no tmpDir); a directory that cannot be made leaves PuLP's
-    choice, whose failure `_temporary_files` explains."""
+    when it ends however it ends (a Ctrl-C, a SIGTERM or SIGHUP too): PuLP deletes them only after CBC
+    returns, and each Ctrl-C during a CBC solve left its NAME-pulp.mps and .sol files behind in
+    $TMPDIR (hostile-input round fourteen). HiGHS writes no files (no tmpDir); a directory that
+    cannot be made leaves PuLP's choice, whose failure `_temporary_files` explains."""
     import shutil
     import tempfile
     where = getattr(solver, "tmpDir", None)
@@ -166,11 +166,12 @@ def _own_temporary_directory(solver):
         yield
         return
     solver.tmpDir = own
-    try:
-        yield
-    finally:
-        solver.tmpDir = where
-        shutil.rmtree(own, ignore_errors=True)
+    with cleaned_on_termination():   # CBC runs in a process of its own: a kill is answered at once
+        try:
+            yield
+        finally:
+            solver.tmpDir = where
+            shutil.rmtree(own, ignore_errors=True)
 
 
 def _temporary_files(e: OSError, solver) -> Exception:

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from planner.catalog.schemas import GPU, load_models
-from planner.errors import BadInput, PlannerNotice, held_interrupt
+from planner.errors import BadInput, PlannerNotice, cleaned_on_termination, held_interrupt
 from planner.input.files import give_usual_mode, temporary_prefix
 from planner.report.export.engines import (
     ENGINES,
@@ -357,6 +357,7 @@ def schedule_files(h: Horizon, pls: list[PoolLaunch], target: str, graph: str, t
     return out
 
 
+@cleaned_on_termination()
 def export(plan_data: Any, target: str, image: str | None, model_path: str | None, out_dir: str | Path,
            source: str = "plan", engine: str | None = None, force: bool = False,
            protect: tuple[str | Path, ...] = (), time_zone: str | None = None) -> list[Path]:
