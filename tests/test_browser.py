@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from planner.input.load import load_problem
-from planner.report.plots import render_html
+from planner.report.frontier_html import render_html
 from planner.studies.sweep import parse_axis, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

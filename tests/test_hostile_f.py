@@ -109,7 +109,7 @@ def test_a_narrow_sweeps_last_tick_stays_on_the_page_and_its_tooltips_tell_loads
 
 
 def test_a_tick_label_is_centred_unless_it_would_pass_the_right_edge():
-    from planner.report.plots import tick_anchor
+    from planner.report.frontier_html import tick_anchor
     assert [tick_anchor(840.0, s) for s in ("200", "1000", "150.0001")] == ["middle", "middle", "end"]
     assert tick_anchor(455.0, "150.00004") == "middle"
 

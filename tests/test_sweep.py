@@ -179,7 +179,7 @@ def test_process_pool_and_dask_equal_serial(problem, sweep):
 
 
 def test_html_holds_the_data(sweep):
-    from planner.report.plots import render_html
+    from planner.report.frontier_html import render_html
     page = render_html(sweep)
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page and "<script src" not in page
@@ -196,18 +196,50 @@ def test_html_title_names_the_swept_axis_and_keeps_edge_letters_inside(sweep):
     edge was cut in half by the plot's clip (a three-point QPS sweep lost its "C" at the right edge)."""
     from dataclasses import replace
 
-    from planner.report.plots import MARGIN, SVG_W, render_html
+    from planner.report.frontier_html import MARGIN, SVG_W, render_html
     assert "per million output tokens against latency</h1>" in render_html(sweep)
     qps = replace(sweep, axes=(Axis("qps", (200.0,)),))
     page = render_html(qps)
     assert "per million output tokens against load</h1>" in page and "price vs load</title>" in page
-    letters = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)" font-weight="bold">([A-Z])</text>',
+    letters = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)" font-weight="bold"[^>]*>([A-Z])</text>',
                          render_html(sweep) + page)
     assert letters and any(a == "start" for _, a, _ in letters)   # the QPS panel's one x is its left edge
     left, right = MARGIN["l"], SVG_W - MARGIN["r"]
     for x, anchor, _ in letters:   # a bold letter is ~8 px wide: its whole box inside the frame
         lo, hi = {"start": (0, 8), "end": (-8, 0), "middle": (-4, 4)}[anchor]
         assert left <= float(x) + lo and float(x) + hi <= right, (x, anchor)
+
+
+def test_html_draws_the_optimum_on_top_and_its_legend_clear_of_the_points(sweep):
+    """The optimum's curve is drawn last (a later curve's point hid its letter 'E'), its letters carry a
+    white halo, and the legend sits in the plot's corner the curves leave free (fixed at the top left,
+    it covered a QPS sweep's dear first points); the legend still lists the optimum first."""
+    from dataclasses import replace
+
+    from planner.report.frontier_html import render_html
+    for s in (sweep, replace(sweep, axes=(Axis("qps", (200.0,)),))):
+        page = render_html(s)
+        drawn = re.findall(r'<g class="curve" data-curve="([^"]+)"', page)
+        listed = re.findall(r'<g class="legend" data-curve="([^"]+)"', page)
+        assert drawn[-1] == ALL and listed[0] == ALL and sorted(drawn) == sorted(listed)
+        assert re.search(r'font-weight="bold" stroke="#fff" stroke-width="3" paint-order="stroke">A</text>', page)
+        boxes = [tuple(map(float, b)) for b in re.findall(
+            r'<g class="legend"[^>]*><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', page)]
+        points = [tuple(map(float, p)) for p in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', page)]
+        assert boxes and points
+        for x, y, w, h in boxes:
+            assert not [(px, py) for px, py in points if x <= px <= x + w and y <= py <= y + h], (x, y)
+
+
+def test_the_legend_takes_the_emptiest_corner():
+    from planner.report.frontier_html import legend_corner
+    plot = (70.0, 36.0, 770.0, 372.0)
+    falling = [[(80.0, 40.0), (300.0, 300.0), (830.0, 380.0)]]   # dear at low load, then flat and cheap
+    assert legend_corner(falling, 170, 100, plot) == (70.0 + 770.0 - 6 - 170, 42.0)   # top right
+    rising = [[(80.0, 400.0), (830.0, 40.0)]]
+    assert legend_corner(rising, 170, 100, plot) == (76.0, 42.0)   # top left stays free
+    both = [[(80.0, 45.0), (830.0, 45.0)]]                   # flat at the top: both top corners crossed
+    assert legend_corner(both, 170, 100, plot) == (76.0, 36.0 + 372.0 - 6 - 100)   # bottom left
 
 
 def test_cli_writes_four_files(tmp_path):
@@ -264,7 +296,7 @@ def test_chart_marks_the_target_clips_far_curves_and_labels_achieved_values(swee
     """The PNG's helpers: the problem's own TPOT is marked at 1/TPOT on the interactivity axis; a
     curve dearer than CLIP_FACTOR × the optimum's dearest point is clipped and named; plan changes
     are labelled by what the plan achieves (the chart's x), with the limit beside it."""
-    from planner.report.plots import CLIP_FACTOR, Series, _achieved, panel_series, target_x, y_ceiling
+    from planner.report.plots import CLIP_FACTOR, Series, achieved_text, panel_series, target_x, y_ceiling
     assert target_x(sweep, "tpot") == pytest.approx(1.0 / problem.slo.tpot)
     assert target_x(sweep, "ttft") == pytest.approx(problem.slo.ttft)
     series = panel_series(sweep, "tpot")
@@ -274,7 +306,7 @@ def test_chart_marks_the_target_clips_far_curves_and_labels_achieved_values(swee
     assert top == pytest.approx(CLIP_FACTOR * top_opt) and "h20" in clipped
     assert y_ceiling([s for s in series if s.curve == ALL]) == (None, [])
     r = next(r for r in sweep.curve(ALL) if r.solved)
-    text = _achieved(r, ["tpot"])
+    text = achieved_text(r, ["tpot"])
     assert text.startswith("TPOT ") and "(limit " in text and f"{r.tpot_s * 1e3:.1f} ms" in text
 
 
@@ -459,7 +491,8 @@ def test_a_sweep_of_many_fleet_changes_draws_and_letters_each_apart():
     """From ~53 changes of the optimum's fleet the list under the chart left the panels a negative
     height and matplotlib's layout raised (exit 5, nothing written, even the finished solves'
     CSV); after Z the letters began again at A, so two fleets shared one on the chart (a hunt)."""
-    from planner.report.plots import PNG_CHANGES, change_letter, render_html, render_png
+    from planner.report.frontier_html import render_html
+    from planner.report.plots import PNG_CHANGES, change_letter, render_png
     from planner.studies.sweep import Row, Sweep
     assert [change_letter(i) for i in (0, 25, 26, 27, 51, 52, 701, 702)] == \
         ["A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cli import main
 from planner.input.problem import Problem
 from planner.plan.horizon import solve_horizon
-from planner.report.plots import _title
+from planner.report.plots import panel_title
 from planner.studies.sweep import Axis, problem_at, run_sweep
 from tests.test_whatif_horizon import BASE, DAY
 
@@ -32,7 +32,7 @@ def test_rows_are_horizon_plans():
         assert r.solved and r.cost_per_hour == pytest.approx(h.cost / 24)
         assert r.cost_per_million_output_tokens == pytest.approx(h.cost_per_million_output_tokens)
         assert r.tpot_s <= r.tpot_limit_s + 1e-12
-    assert "24 h profile" in _title(sweep, "tpot")
+    assert "24 h profile" in panel_title(sweep, "tpot")
 
 
 def test_qps_axis_scales_the_profile():

@@ -7,7 +7,7 @@ import math
 
 from planner.input.files import write_set
 from planner.input.units import format_time
-from planner.report import plots
+from planner.report import frontier_html, plots
 from planner.report.format import csv_text, distinct_numbers, per_million, rounded
 from planner.report.json import sweep_json, to_json
 from planner.report.text import table
@@ -79,5 +79,5 @@ OUTPUT_KINDS = {"frontier.json": '{"schema_version": 0, "curves": [], "rows": []
 def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = (), force: bool = False) -> list[str]:
     """Write the four frontier files into out_dir (created if missing) as one set: never the
     new CSV beside the old chart."""
-    contents = (to_csv(sweep), to_json(sweep_json(sweep)), plots.render_png(sweep), plots.render_html(sweep))
+    contents = (to_csv(sweep), to_json(sweep_json(sweep)), plots.render_png(sweep), frontier_html.render_html(sweep))
     return write_set(out_dir, dict(zip(OUTPUT_FILES, contents)), protect=inputs, force=force)
