@@ -510,15 +510,10 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
     from pathlib import Path
 
     from planner.errors import BadInput
-    from planner.input.files import validate
-    from planner.input.problem import Problem
     from planner.input.template import INIT_DEFAULTS, QUESTIONS, problem_template
     for k, v in given.items():   # an empty option (a shell variable left unset) is not 'ask me'
         if isinstance(v, str) and not v.strip():
             raise BadInput(f"plan init: --{k.replace('_', '-')}: empty; leave the option out to take the default")
-    for k in ("model", "ttft", "tpot", "gpus"):   # written into the file: '1s\n' wrote a value over two lines
-        if isinstance(given.get(k), str):
-            _one_line_option(k, given[k], "a name" if k in ("model", "gpus") else "a limit")
     from planner.input.units import note_bare_limit
     for k in ("tpot", "ttft"):   # bare numbers are seconds: `--tpot 50`, `--ttft 800` are noted
         if given.get(k) is not None:
@@ -533,34 +528,69 @@ def init_cmd(out: str | None, force: bool, **given) -> None:
         one_line_name(name)
     except ValueError as e:
         raise BadInput(f"--out {out!r}: the file name becomes the problem's name; {e}") from None
-    ask = stdin_is_terminal()
+    if out:   # before any question: the answers were asked, then lost to 'exists' or 'directory nodir does not exist'
+        if Path(out).exists() and not force:
+            raise BadInput(f"--out {out}: exists; plan init does not replace a file (it may hold your edits): "
+                           f"choose another name or pass --force")
+        from planner.input.files import check_writable
+        check_writable(out, force=force)
+    # the flags first, then each answer as it is typed, by the same checks: an answer a flag would refuse
+    # ('1e400' requests/s, '-1' tokens, GPU 'h999') was taken and the whole session refused after the last question
+    values = _init_checked({**INIT_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}, name, out)
+    if stdin_is_terminal():
+        types = {p.name: p.type for p in click.get_current_context().command.params}
+        try:
+            for k in (k for k in INIT_DEFAULTS if given[k] is None):
+                read = lambda text, k=k: _init_answer(k, text, types[k], values, name, out)  # noqa: E731
+                values[k] = click.prompt(QUESTIONS[k], default=INIT_DEFAULTS[k], err=True, value_proc=read)
+        except click.Abort:   # Ctrl-C or Ctrl-D at a question: interrupted, as everywhere (exit 130)
+            raise KeyboardInterrupt from None
+    text = problem_template(name, values, out)
+    model = Path(str(values["model"]))   # a config.json it reads is never replaced, --force or not
+    _emit(text, out, inputs=tuple(p for p in (model, model / "config.json") if p.is_file()), force=force)
+
+
+def _init_answer(key: str, text: str, kind: click.ParamType, values: dict, name: str, out: str | None):
+    """An answer to a `plan init` question, read by its flag's type and checked as the flag is (a
+    usage error asks the question again); a bare TTFT or TPOT is noted as the flag's is."""
+    value = kind.convert(text, None, None) if isinstance(kind, (click.IntRange, click.FloatRange)) else text
     try:
-        values = {k: given[k] if given[k] is not None else
-                  (click.prompt(QUESTIONS[k], default=INIT_DEFAULTS[k], err=True) if ask else INIT_DEFAULTS[k])
-                  for k in INIT_DEFAULTS}
-    except click.Abort:   # Ctrl-C or Ctrl-D at a question: interrupted, as everywhere (exit 130)
-        raise KeyboardInterrupt from None
-    from planner.catalog.schemas import get_gpu
+        checked = _init_checked({**values, key: value}, name, out)[key]
+    except BadInput as e:
+        raise click.BadParameter(str(e)) from None
+    if key in ("tpot", "ttft"):
+        from planner.input.units import note_bare_limit
+        note_bare_limit(key, f"plan init: {key}", str(value))
+    return checked
+
+
+def _init_checked(values: dict, name: str, out: str | None) -> dict:
+    """`values` (keys of INIT_DEFAULTS) as plan init writes them (GPU ids as the catalog spells them),
+    or BadInput naming what `plan solve` would refuse in the problem they make."""
+    import yaml
+
+    from planner.catalog.schemas import get_gpu, get_model
+    from planner.input.files import validate
+    from planner.input.problem import Problem
+    from planner.input.template import problem_template
+    for k in ("model", "ttft", "tpot", "gpus"):   # written into the file: '1s\n' wrote a value over two lines
+        if isinstance(values.get(k), str):
+            if not values[k].strip():
+                raise BadInput(f"plan init: --{k}: empty; give a value, or leave it out to take the default")
+            _one_line_option(k, values[k], "a name" if k in ("model", "gpus") else "a limit")
     ids = [x.strip() for x in str(values["gpus"]).split(",")]
     if not all(ids):   # 'h100,,h200': an empty item is a slip, refused as --tpot's are
         raise BadInput(f"plan init: --gpus: {values['gpus']!r} has an empty item; give GPU ids separated by commas")
     try:   # a GPU `plan solve` would not know; written as the catalog's id ('H100' → h100)
-        values["gpus"] = ",".join(get_gpu(g).id for g in ids)
+        values = {**values, "gpus": ",".join(get_gpu(g).id for g in ids)}
     except BadInput as e:
         raise BadInput(f"plan init: --gpus: {e}") from None
-    text = problem_template(name, values, out)
-    import yaml
-    validate(Problem, yaml.safe_load(text), "plan init")   # the values are checked before writing
-    from planner.catalog.schemas import get_model
+    validate(Problem, yaml.safe_load(problem_template(name, values, out)), "plan init")   # checked before writing
     try:
         get_model(str(values["model"]))                     # a model `plan solve` would not know
     except BadInput as e:
         raise BadInput(f"plan init: --model: {e}") from None
-    if out and Path(out).exists() and not force:
-        raise BadInput(f"--out {out}: exists; plan init does not replace a file (it may hold your edits): "
-                       f"choose another name or pass --force")
-    model = Path(str(values["model"]))   # a config.json it reads is never replaced, --force or not
-    _emit(text, out, inputs=tuple(p for p in (model, model / "config.json") if p.is_file()), force=force)
+    return values
 
 
 def stdin_is_terminal() -> bool:

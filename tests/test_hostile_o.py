@@ -1,0 +1,83 @@
+"""Hostile input, fifteenth round (2026-12-07): `plan init` at a terminal, whose answers were not
+read as its flags are and whose --out was checked only after the last question."""
+
+from __future__ import annotations
+
+import yaml
+from click.testing import CliRunner
+
+import cli
+from cli import main
+
+
+def asked(monkeypatch, args: list[str], answers: list[str]):
+    """`plan init ARGS` as at a terminal, typing `answers` one a line (an empty one takes the default)."""
+    monkeypatch.setattr(cli, "stdin_is_terminal", lambda: True)
+    r = CliRunner().invoke(main, ["init", *args], input="".join(a + "\n" for a in answers))
+    assert "Traceback" not in r.output, r.output
+    return r
+
+
+# ------------------------------------------------------------------------ 1. answers read as the flags are
+def test_an_answer_its_flag_would_refuse_is_asked_again(monkeypatch, tmp_path):
+    """At a terminal, `1e400` requests/s (inf), `0` prompt tokens, a TTFT of `0`, the GPU `h999` and
+    the model `deepseek-r2` were taken as typed, and after the last question the whole session was
+    refused (exit 2, `plan init: workload.qps: Input should be a finite number (got inf)`, …): every
+    answer was lost. Each is now read by its flag's own check and the question asked again."""
+    out = tmp_path / "chat.yaml"
+    r = asked(monkeypatch, ["--out", str(out)], [
+        "deepseek-r2", "llama-3.1-8b",          # model
+        "1e400", "-1", "5",                     # requests per second
+        "0", "1500",                            # prompt tokens
+        "",                                     # output tokens: the default
+        "0", "2 parsecs", "1s",                 # TTFT
+        "30ms",                                 # TPOT
+        "h999", "h100,,l40s", "H100, l40s",     # GPUs
+    ])
+    assert r.exit_code == 0, r.output
+    for said in ("plan init: --model: unknown model 'deepseek-r2'", "Error: '1e400' is not a finite number.",
+                 "Error: -1.0 is not in the range 0<x<=1000000000.0.",
+                 "Error: 0 is not in the range 1<=x<=10000000.",
+                 "plan init: slo.ttft: Input should be greater than 0 (got '0')",
+                 "plan init: slo.ttft: unknown time unit 'parsecs'",
+                 "plan init: --gpus: unknown GPU 'h999'", "plan init: --gpus: 'h100,,l40s' has an empty item"):
+        assert said in r.output, (said, r.output)
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert (data["model"], data["workload"]["qps"], data["workload"]["input_tokens"], data["workload"]["output_tokens"],
+            data["slo"]["ttft"], data["slo"]["tpot"], data["gpus"]) == (
+        "llama-3.1-8b", 5, 1500, 200, "1s", "30ms", ["h100", "l40s"])
+
+
+def test_a_bare_answer_for_a_limit_is_noted_as_the_flag_is(monkeypatch):
+    """`--tpot 1` is noted as 1 s a token; the same answer at the question said nothing."""
+    r = asked(monkeypatch, [], ["", "", "", "", "", "1", ""])
+    assert r.exit_code == 0, r.output
+    assert "note: plan init: tpot: '1' is read as 1 s a token (a bare number is seconds); write 1ms" in r.output
+    assert "tpot: '1'" in r.stdout
+
+
+def test_a_flag_plan_init_refuses_is_refused_before_any_question(monkeypatch):
+    """`plan init --gpus h999` at a terminal asked the six other questions, then refused the flag."""
+    r = asked(monkeypatch, ["--gpus", "h999"], ["", "", "", "", "", ""])
+    assert r.exit_code == 2 and "plan init: --gpus: unknown GPU 'h999'" in r.output, r.output
+    assert "Model (" not in r.output, r.output
+
+
+# ------------------------------------------------------------------------ 2. --out before the questions
+def test_an_out_that_exists_or_cannot_be_written_is_refused_before_any_question(monkeypatch, tmp_path):
+    """`plan init --out p.yaml` onto an existing file, or into a directory that does not exist, asked
+    all seven questions and then refused the path: the answers were lost. Refused before the first."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: mine\n", encoding="utf-8")
+    r = asked(monkeypatch, ["--out", str(mine)], [""] * 7)
+    assert r.exit_code == 2 and f"--out {mine}: exists; plan init does not replace a file" in r.output, r.output
+    assert "Model (" not in r.output and mine.read_text(encoding="utf-8") == "name: mine\n"
+    r = asked(monkeypatch, ["--out", str(tmp_path / "nodir" / "p.yaml")], [""] * 7)
+    assert r.exit_code == 2 and "directory" in r.output and "does not exist (create it first" in r.output, r.output
+    assert "Model (" not in r.output
+    fifo = tmp_path / "f.yaml"
+    import os
+    os.mkfifo(fifo)
+    r = asked(monkeypatch, ["--out", str(fifo), "--force"], [""] * 7)
+    assert r.exit_code == 2 and "not a regular file (a pipe, device or socket)" in r.output, r.output
+    assert "Model (" not in r.output
