@@ -1,13 +1,18 @@
 """Hostile input, fifteenth round (2026-12-07): `plan init` at a terminal, whose answers were not
-read as its flags are and whose --out was checked only after the last question."""
+read as its flags are and whose --out was checked only after the last question; a what-if
+scenario's `gpus.add`, never checked where it is written; the process's environment (a user's
+MPLBACKEND or matplotlibrc, PYTHONWARNINGS or -W) failing every chart or command."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 import cli
 from cli import main
+from tests.test_hostile_l import SMALL
+from tests.test_hostile_outputs import run, write
 
 
 def asked(monkeypatch, args: list[str], answers: list[str]):
@@ -81,3 +86,30 @@ def test_an_out_that_exists_or_cannot_be_written_is_refused_before_any_question(
     r = asked(monkeypatch, ["--out", str(fifo), "--force"], [""] * 7)
     assert r.exit_code == 2 and "not a regular file (a pipe, device or socket)" in r.output, r.output
     assert "Model (" not in r.output
+
+
+# ------------------------------------------------------------------------ 3. a scenario's gpus.add
+@pytest.mark.parametrize("add, said", [
+    (["h999"], "s.yaml: gpus.add[0]: unknown GPU 'h999'; known: a100-80g"),
+    (["H100"], "s.yaml: gpus.add[0]: GPU 'H100' is in the base list already (h100, l40s); change its entry "
+               "with gpus.update.h100 (or remove it and add it anew)"),
+    ([{"id": "b200", "price_per_gpu_hour": 30}, "B200"],
+     "s.yaml: gpus.add[1]: GPU 'B200' is added already by gpus.add[0]; name each GPU once"),
+])
+def test_a_scenarios_added_gpu_is_checked_where_it_is_written(tmp_path, add, said):
+    """`gpus: {add: [h999]}` in a what-if scenario was `error: unknown GPU 'h999'; known: …`, naming
+    neither the file nor the field; a GPU the base lists already, or one added twice, was the merged
+    problem's `s.yaml (applied to the base): gpus: GPU 'H100' is listed twice`. Each added name is
+    now checked as gpus.set's are, at `gpus.add[i]`."""
+    base = write(tmp_path, {**SMALL, "gpus": ["h100", "l40s"]})
+    code, out = run("whatif", base, write(tmp_path, {"name": "s", "gpus": {"add": add}}, "s.yaml"))
+    assert code == 2 and out.startswith(f"error: {tmp_path / said}"), out
+
+
+def test_a_gpu_removed_and_added_again_is_read(tmp_path):
+    """`remove: [h100]` then `add: [{id: h100, …}]` replaces the base's entry: no 'listed already'."""
+    base = write(tmp_path, {**SMALL, "gpus": ["h100", "l40s"]})
+    s = write(tmp_path, {"name": "s", "gpus": {"remove": ["h100"], "add": [{"id": "H100", "price_per_gpu_hour": 1}]}},
+              "s.yaml")
+    code, out = run("whatif", base, s, "--json")
+    assert code == 0, out

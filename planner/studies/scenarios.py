@@ -181,6 +181,20 @@ def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pr
         seen[k] = gid
         j = _index(out, gid, catalog, where, base)
         out[j] = _updated(out[j], upd, catalog, where, pricing)
+    # each added name checked here, as gpus.set's: `add: [h999]` was told 'unknown GPU' without the file
+    # or a field, and a GPU the base lists, or one added twice, 'gpus: GPU 'H100' is listed twice' of the
+    # merged problem (a hunt, 2026-12-07)
+    listed = {_key(g["id"], catalog): g["id"] for g in out}   # the base's list less what the scenario removed
+    added: dict[str, int] = {}
+    for i, g in enumerate(e.add):
+        where = f"{source}: gpus.add[{i}]"
+        k = _catalog_gpu(g.id, catalog, where).id
+        if k in added:
+            raise BadInput(f"{where}: GPU {g.id!r} is added already by gpus.add[{added[k]}]; name each GPU once")
+        if k in listed:
+            raise BadInput(f"{where}: GPU {g.id!r} is in the base list already ({', '.join(listed.values())}); "
+                           f"change its entry with gpus.update.{listed[k]} (or remove it and add it anew)")
+        added[k] = i
     out += [g.model_dump() for g in e.add]
     return out
 
