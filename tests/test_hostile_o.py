@@ -5,6 +5,11 @@ MPLBACKEND or matplotlibrc, PYTHONWARNINGS or -W) failing every chart or command
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -13,6 +18,8 @@ import cli
 from cli import main
 from tests.test_hostile_l import SMALL
 from tests.test_hostile_outputs import run, write
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def asked(monkeypatch, args: list[str], answers: list[str]):
@@ -113,3 +120,32 @@ def test_a_gpu_removed_and_added_again_is_read(tmp_path):
               "s.yaml")
     code, out = run("whatif", base, s, "--json")
     assert code == 0, out
+
+
+# ------------------------------------------------------------------------ 4. the environment of the process
+def plan_process(tmp_path: Path, args: list, env: dict) -> subprocess.CompletedProcess:
+    """`plan ARGS` as its own process (cli.run), in `tmp_path`, with `env` added to the environment."""
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PLANNER_CACHE_DIR": "off", **env}, timeout=300)
+
+
+@pytest.mark.parametrize("env, rc", [
+    ({"MPLBACKEND": "foo"}, None),
+    ({}, "text.usetex: True\n"),
+    ({}, "figure.dpi: 0\n"),
+    ({}, "axes.prop_cycle: cycler('color', [])\n"),
+])
+def test_a_users_matplotlib_settings_do_not_break_plans_charts(tmp_path, env, rc):
+    """MPLBACKEND=foo (a backend matplotlib does not know), or a matplotlibrc in the working directory
+    asking for LaTeX text with no LaTeX installed, figures of 0 dots an inch or a colour cycle of no
+    colours: every chart was exit 5 ('internal error: ValueError: Key backend: 'foo' is not a valid
+    value for backend', 'RuntimeError: Failed to process string with tex because latex could not be
+    found', 'ValueError: dpi must be positive'), a sweep's solves lost with it. plan draws on Agg at
+    matplotlib's own defaults."""
+    if rc:
+        (tmp_path / "matplotlibrc").write_text(rc, encoding="utf-8")
+    png = tmp_path / "w.png"
+    p = plan_process(tmp_path, ["whatif", write(tmp_path, SMALL), ROOT / "problems" / "whatif" / "traffic_3x.yaml",
+                                "--plot", png], env)
+    assert p.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG", p.stderr
+    assert p.stderr.strip() == f"wrote {png}", p.stderr

@@ -9,19 +9,28 @@ stderr. Kept out of `import planner`: only the commands that draw call it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
 def import_matplotlib():
-    """The matplotlib module, on the Agg backend (files only, no display), imported quietly."""
+    """The matplotlib module, on the Agg backend (files only, no display), imported quietly, at
+    matplotlib's own settings: a user's MPLBACKEND or matplotlibrc is for their figures, not plan's.
+    `MPLBACKEND=foo` made the import raise, and a matplotlibrc in the working directory (or in
+    MPLCONFIGDIR) with `text.usetex: True` and no LaTeX installed, or `savefig.dpi: 0`, failed
+    every chart (exit 5, a sweep's solves lost with it; a hunt, 2026-12-07)."""
     if "matplotlib" not in sys.modules:
         log = logging.getLogger("matplotlib")
         level = log.level
         log.setLevel(logging.ERROR)
+        backend = os.environ.pop("MPLBACKEND", None)   # read, and checked, while matplotlib is imported
         try:
             import matplotlib
         finally:
             log.setLevel(level)
+            if backend is not None:
+                os.environ["MPLBACKEND"] = backend
+        matplotlib.rcdefaults()   # matplotlib's defaults, whatever a matplotlibrc says (the backend is kept)
         matplotlib.use("Agg")
     import matplotlib
     return matplotlib
