@@ -1486,6 +1486,7 @@ def run() -> None:
     """The `plan` executable: `main` with the collector and BLAS tuned for one short-lived process
     (before numpy is imported). Tests call `main` itself (a frozen heap would keep their garbage for
     the whole session)."""
+    _warnings_as_plan_shows_them()
     import gc
     try:
         compiled = _started()
@@ -1497,6 +1498,30 @@ def run() -> None:
         gc.freeze()   # nothing left to collect: exit without walking the heap again
         if compiled is not None:
             compiled.save()
+
+
+def _warnings_as_plan_shows_them() -> None:
+    """PYTHONWARNINGS or `python -W`, as far as they would change what plan says: an 'error' filter is
+    dropped (PYTHONWARNINGS=error, a shell set to catch deprecations, made every command exit 5 on a
+    library's DeprecationWarning, and a note of plan's an internal error), and plan's notes and
+    deprecations are shown whatever an 'ignore' filter says (PYTHONWARNINGS=ignore hid them: a TPOT
+    of '1' planned as a second a token without its note; a hunt, 2026-12-07). The executable's
+    alone: tests and library users keep their filters. The processes it starts (a sweep's Dask
+    workers read the variable and `-W` anew) are started without the 'error' entries too."""
+    warnings.filters[:] = [f for f in warnings.filters if f[0] != "error"]
+    for category in (PlannerNotice, PlannerDeprecation):
+        warnings.filterwarnings("default", category=category)
+    sys.warnoptions[:] = [o for o in sys.warnoptions if not _is_error_filter(o)]
+    if "PYTHONWARNINGS" in os.environ:
+        os.environ["PYTHONWARNINGS"] = ",".join(o for o in os.environ["PYTHONWARNINGS"].split(",")
+                                                if not _is_error_filter(o))
+
+
+def _is_error_filter(option: str) -> bool:
+    """Whether a -W / PYTHONWARNINGS entry (action:message:category:module:lineno) makes warnings
+    errors: its action is 'error' or, as Python reads it, a prefix of it ('e')."""
+    action = option.split(":", 1)[0].strip().lower()
+    return bool(action) and "error".startswith(action)
 
 
 def _exit_interrupted() -> NoReturn:

@@ -149,3 +149,29 @@ def test_a_users_matplotlib_settings_do_not_break_plans_charts(tmp_path, env, rc
                                 "--plot", png], env)
     assert p.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG", p.stderr
     assert p.stderr.strip() == f"wrote {png}", p.stderr
+
+
+@pytest.mark.parametrize("setting", ["error", "ignore", "e::DeprecationWarning,ignore::UserWarning"])
+def test_pythonwarnings_neither_fails_a_command_nor_hides_plans_notes(tmp_path, setting):
+    """PYTHONWARNINGS=error (a shell set to catch deprecations) made every command exit 5 ('internal
+    error: DeprecationWarning: Constructing LpVariable(name, ...) directly is deprecated', PuLP's, or
+    'internal error: PlannerNotice: …' of a note); PYTHONWARNINGS=ignore hid plan's notes (a TPOT of
+    '1' planned as a second a token without a word). Both are the executable's business alone."""
+    p = write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": 1}})
+    r = plan_process(tmp_path, ["solve", p], {"PYTHONWARNINGS": setting})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith(f"note: {p}: slo.tpot: '1' is read as 1 s a token (a bare number is seconds)"), r.stderr
+    assert "Warning" not in r.stderr, r.stderr
+
+
+def test_python_dash_w_error_starts_no_process_that_fails_on_a_warning():
+    """`-W error` and PYTHONWARNINGS' error entries are dropped from what the processes plan starts
+    inherit (a sweep's Dask workers read both anew: its solves failed there on PuLP's warning)."""
+    script = ("import os, sys, warnings; sys.argv = ['plan', '--version']; import cli\n"
+              "try:\n    cli.run()\nexcept SystemExit:\n    pass\n"
+              "print(sys.warnoptions, os.environ['PYTHONWARNINGS'], [f for f in warnings.filters if f[0] == 'error'])")
+    r = subprocess.run([sys.executable, "-W", "error", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PLANNER_CACHE_DIR": "off", "PYTHONWARNINGS": "err::UserWarning,ignore"},
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "['ignore'] ignore []", r.stdout   # the environment's, then -W's
