@@ -122,6 +122,23 @@ def test_a_gpu_removed_and_added_again_is_read(tmp_path):
     assert code == 0, out
 
 
+@pytest.mark.parametrize("gpus, said", [
+    ({"set": ["h100", "H100"]}, "s.yaml: gpus.set[1]: GPU 'H100' is listed already at gpus.set[0]; name each GPU once"),
+    ({"add": [{"id": "b200", "owned_nodes": 9, "max_nodes": 1}]},
+     "s.yaml: gpus.add[0].owned_nodes: owned inventory of 9 node(s) (72 cards) exceeds the availability cap"),
+    ({"set": ["l40s", {"id": "h100", "reserved_price_per_gpu_hour": 5}]},
+     "s.yaml: gpus.set[1].reserved_price_per_gpu_hour: reserved and spot capacity need a load profile"),
+])
+def test_a_scenarios_whole_gpu_entry_is_named_as_written(tmp_path, gpus, said):
+    """An entry the scenario writes whole, in `gpus.set` or `gpus.add`, was named by the merged
+    problem's index (`s.yaml (applied to the base): gpus[2].owned_nodes: …`, a field the file has
+    not), and `set: [h100, H100]` as the merged `gpus: GPU 'H100' is listed twice`; as `gpus.update`'s
+    fields were already, each is now named as the scenario writes it."""
+    base = write(tmp_path, {**SMALL, "gpus": ["h100", "l40s"]})
+    code, out = run("whatif", base, write(tmp_path, {"name": "s", "gpus": gpus}, "s.yaml"))
+    assert code == 2 and out.startswith(f"error: {tmp_path / said}"), out
+
+
 # ------------------------------------------------------------------------ 4. the environment of the process
 def plan_process(tmp_path: Path, args: list, env: dict) -> subprocess.CompletedProcess:
     """`plan ARGS` as its own process (cli.run), in `tmp_path`, with `env` added to the environment."""

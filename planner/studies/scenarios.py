@@ -82,7 +82,7 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
         _note_caps(problem, s.gpus, source, catalog)
         return problem
     except BadInput as e:
-        raise BadInput(_as_written(str(e), source, data["gpus"], s.gpus.update, catalog)) from None
+        raise BadInput(_as_written(str(e), source, data["gpus"], s.gpus, catalog)) from None
 
 
 def _note_caps(problem: Problem, e: GPUEdit, source: str, catalog: dict[str, GPU]) -> None:
@@ -98,11 +98,19 @@ def _note_caps(problem: Problem, e: GPUEdit, source: str, catalog: dict[str, GPU
             card_cap(problem.gpus[keys.index(k)], catalog[k], f"{source}: {path}", note=caps)
 
 
-def _as_written(message: str, source: str, gpus: list[dict], updates: dict, catalog: dict[str, GPU]) -> str:
+def _as_written(message: str, source: str, gpus: list[dict], e: GPUEdit, catalog: dict[str, GPU]) -> str:
     """A merged problem's message about `gpus[j].field` told as the scenario wrote it,
     `gpus.update.<id>.field`, where the scenario's update set that field (it named the merged
-    list's index: 'gpus[0].max_cards_per_period: 3 values', a hunt)."""
+    list's index: 'gpus[0].max_cards_per_period: 3 values', a hunt), and `gpus.set[i]` or
+    `gpus.add[i]` for an entry the scenario wrote whole (`add: [{id: b200, owned_nodes: 99, …}]`
+    was told as the merged `gpus[5].owned_nodes`, a hunt of 2026-12-07)."""
     keys = [_key(g["id"], catalog) for g in gpus]
+    for path, entries in (("gpus.set", e.set or []), ("gpus.add", e.add)):   # each id once (`_gpus`)
+        for i, g in enumerate(entries):
+            if (k := _key(g.id, catalog)) in keys:   # 'gpus[1]' is no part of 'gpus[10]': the bracket ends it
+                message = message.replace(f"{source} (applied to the base): gpus[{keys.index(k)}]",
+                                          f"{source}: {path}[{i}]")
+    updates = e.update
     for gid, upd in updates.items():
         if (k := _key(gid, catalog)) not in keys:
             continue
@@ -157,8 +165,13 @@ def _index(gpus: list[dict], gpu_id: str, catalog: dict[str, GPU], where: str, b
 def _gpus(base: list[dict], e: GPUEdit, catalog: dict[str, GPU], source: str, pricing: Pricing) -> list[dict]:
     """Replace, or remove → update → add; every name is checked against the list it edits."""
     if e.set is not None:   # each name checked here: the merged problem would blame gpus[i].id
+        named: dict[str, int] = {}
         for i, g in enumerate(e.set):
-            _catalog_gpu(g.id, catalog, f"{source}: gpus.set[{i}]")
+            k = _catalog_gpu(g.id, catalog, f"{source}: gpus.set[{i}]").id
+            if k in named:   # 'st.yaml (applied to the base): gpus: GPU 'H100' is listed twice'
+                raise BadInput(f"{source}: gpus.set[{i}]: GPU {g.id!r} is listed already at gpus.set[{named[k]}]; "
+                               f"name each GPU once")
+            named[k] = i
         return [g.model_dump() for g in e.set]
     out = [dict(g) for g in base]
     # a GPU removed already is named as such: `remove: [h100, H100]`, or an update of a removed GPU,
