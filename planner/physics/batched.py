@@ -78,10 +78,11 @@ def bounds(t: PhaseArrays, idx: np.ndarray | None = None) -> list[str]:
     """`PhaseTime.bound` of every point (of the points `idx`: `bounds(t.take(idx))` without taking the
     fields it does not read): the largest of compute, memory, communication and overhead (the first
     of equals, as `max` takes it), compute below the ridge counted as memory."""
-    parts = np.stack([t.compute_s, t.memory_s, t.comm_s, t.overhead_s])
-    below = t.below_ridge
-    if idx is not None:
-        parts, below = parts[:, idx], below[idx]
+    fields = (t.compute_s, t.memory_s, t.comm_s, t.overhead_s)
+    if idx is None:
+        parts, below = np.stack(fields), t.below_ridge
+    else:   # the points' values alone, stacked (not every point's stacked and then taken)
+        parts, below = np.stack([f[idx] for f in fields]), t.below_ridge[idx]
     if np.isnan(parts).any():   # `max` and `argmax` treat NaN differently: each point's own
         return [t.at(i).bound for i in (range(len(t.time_s)) if idx is None else idx.tolist())]
     top = np.argmax(parts, axis=0)
