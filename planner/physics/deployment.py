@@ -381,10 +381,23 @@ def memory_use(dep: Deployment, batch: float, context_tokens: float) -> MemoryUs
 
     Sequences are split over the dp attention groups; usable = HBM · memory_usable_fraction.
     """
-    cap = dep.gpu.memory_bytes
-    extra = draft_share(dep)   # the draft's layers hold weights and KV like the model's
-    return MemoryUse(dep.weights_bytes_per_card * (1 + extra), batch * kv_bytes_per_sequence(dep, context_tokens),
-                     cap * dep.calib.v("memory_usable_fraction"), cap)
+    weights, usable, cap = _memory_terms(dep)[:3]
+    return MemoryUse(weights, batch * kv_bytes_per_sequence(dep, context_tokens), usable, cap)
+
+
+def _memory_terms(dep: Deployment) -> tuple:
+    """(weights with the draft's, usable bytes, capacity, KV bytes per token per card, 1 + the draft's
+    share, linear-attention state per sequence, dp) of a deployment: what `memory_use` and
+    `kv_bytes_per_sequence` read besides the batch and context, the same floats each time, so kept
+    with it (~21,000 calls on the 4 × 12 fleet)."""
+    got = dep.derived.get("memory_terms")
+    if got is None:
+        cap = dep.gpu.memory_bytes
+        extra = draft_share(dep)   # the draft's layers hold weights and KV like the model's
+        got = dep.derived["memory_terms"] = (
+            dep.weights_bytes_per_card * (1 + extra), cap * dep.calib.v("memory_usable_fraction"), cap,
+            kv_bytes_per_token_per_card(dep), 1 + extra, linear_state_bytes_per_sequence_per_card(dep), dep.par.dp)
+    return got
 
 
 def verify_tokens(dep: Deployment) -> int:
@@ -403,8 +416,9 @@ def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:
     (`Architecture.held_tokens`: a sliding window's, none in linear-attention layers), with the
     draft's layers' KV under speculative decoding (as `memory_use` counts it: a batch sized
     without it overflowed), and a hybrid model's fixed linear-attention state."""
-    kv = dep.arch.held_tokens(context_tokens) * kv_bytes_per_token_per_card(dep) * (1 + draft_share(dep))
-    return (kv + linear_state_bytes_per_sequence_per_card(dep)) / dep.par.dp
+    per_token, draft, state, dp = _memory_terms(dep)[3:]
+    kv = dep.arch.held_tokens(context_tokens) * per_token * draft
+    return (kv + state) / dp
 
 
 def max_batch(dep: Deployment, context_tokens: float) -> int:
@@ -417,8 +431,6 @@ def max_batch(dep: Deployment, context_tokens: float) -> int:
     if per_seq <= 0:
         return 10**9
     return int(room // per_seq)
-
-
 
 
 def experts_on_card(dep: Deployment, tokens: float) -> tuple[float, float]:
