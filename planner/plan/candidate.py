@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 from dataclasses import astuple, dataclass
 from typing import Literal
 
@@ -131,13 +132,33 @@ def _key(name: str, dep: Deployment, args: tuple) -> tuple:
     mutated), the rest of the deployment (that part built once per deployment), and the values and
     types of everything else. The layout and the speculation enter as their fields' values: a tuple
     of numbers and strings hashes in C, where a dataclass's generated `__hash__` is a Python call
-    (two of them per look-up, ~110,000 look-ups on the 4 × 12 fleet)."""
+    (two of them per look-up, ~110,000 look-ups on the 4 × 12 fleet). That part enters as the number
+    `_part_id` gives it, not hashed again at every look-up."""
     part = dep.derived.get("memo_key")
     if part is None:
         spec = None if dep.spec is None else (type(dep.spec), *astuple(dep.spec))
-        part = dep.derived["memo_key"] = (id(dep.model), id(dep.gpu), id(dep.calib), *astuple(dep.par),
-                                          dep.weight_dtype, dep.expert_dtype, dep.part_dtypes, dep.kv_dtype, spec)
+        part = dep.derived["memo_key"] = _part_id((id(dep.model), id(dep.gpu), id(dep.calib), *astuple(dep.par),
+                                                   dep.weight_dtype, dep.expert_dtype, dep.part_dtypes,
+                                                   dep.kv_dtype, spec))
     return (name, part, args, tuple(map(type, args)))  # 1 and 1.0 stay apart
+
+
+PART_IDS_MAX_ENTRIES = 8192   # as `DEPLOYMENTS_MAX_ENTRIES`: one per distinct deployment
+part_ids: dict[tuple, int] = {}
+_next_part_id = itertools.count()
+
+
+def _part_id(part: tuple) -> int:
+    """A number for each distinct memo-key part of a deployment (equal parts, one number): a number
+    is never given twice, even after the table is cleared (a part seen again then gets a new one, so
+    its memo entries are only made again), so two parts never share one. Ids of catalog objects in a
+    part stay theirs while any memo entry under its number exists (the entry keeps them alive)."""
+    got = part_ids.get(part)
+    if got is None:
+        if len(part_ids) >= PART_IDS_MAX_ENTRIES:
+            part_ids.clear()
+        got = part_ids[part] = next(_next_part_id)
+    return got
 
 
 def recall(name: str, dep: Deployment, args: tuple):
