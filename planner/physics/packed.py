@@ -105,29 +105,45 @@ def _no_arrival(lam, t_bar, var):
     gather the arrivals, so fewer steps carry prompts than e^{−λt̄} says and more prompts share one
     (DeepSeek-V3 on H200 TP1·DP8 at 300/8,000-token prompts: 35 % of the simulated steps carried a
     prompt, 41 % by e^{−λt̄}, 34 % by the gamma)."""
+    return _no_arrival_of(lam, t_bar, var, -t_bar, None)
+
+
+def _no_arrival_of(lam, t_bar, var, neg_t_bar, at_zero):
+    """`_no_arrival` given −t̄ and e^{−λt̄} (None: computed here), which a fixed point of steady λ and t̄
+    (`_fixed_point` with the work held) takes once for its rounds: the same floats."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         theta = var / t_bar
-        gamma = (1.0 + lam * theta) ** (-t_bar / np.where(theta > 0, theta, 1.0))
-        return np.where(var > 0, gamma, np.exp(-lam * t_bar))
+        gamma = (1.0 + lam * theta) ** (neg_t_bar / np.where(theta > 0, theta, 1.0))
+        return np.where(var > 0, gamma, np.exp(-lam * t_bar) if at_zero is None else at_zero)
 
 
 SECANT_STEPS = 3       # secant steps of the budget-capped steps' variance (`capped_variance`)
 HELD_BACK_MIN = 1e-4   # below this chance that a step's uncapped work passes its cap, nothing is held back
 
 
-def _capped_moments(u, x_bar, t_plain, t_bar, lam, phi, work_sq, cap):
+def _capped_terms(x_bar, t_plain, t_bar, lam, phi, work_sq, cap) -> tuple:
+    """What `_capped_moments` reads that does not move with m: x̄, the cap, and the terms of the recursion
+    E[D'²] = E[(D − cap)⁺²] + 2(a₀ + φ'(T_d + cap))·E[(D − cap)⁺] + λE[W²]t̄ + a₀² + 2a₀φ't̄
+    + φ'²(T_d² + 2T_d·x̄ + E[min(D, cap)²]), a₀ = x̄ − φ't̄, each by the operations the whole formula
+    takes for it (the same floats), once per `capped_variance` rather than at every secant step."""
+    a0 = x_bar - phi * t_bar
+    return (x_bar, cap, 2.0 * (a0 + phi * (t_plain + cap)), lam * work_sq * t_bar, a0 * a0, 2.0 * a0 * phi * t_bar,
+            phi * phi, t_plain * t_plain + 2.0 * t_plain * x_bar)
+
+
+def _capped_moments(u, x_bar, cap, over_k, arrived, a0_sq, a0_phi, phi_sq, plain_sq):
     """(E[D²] − its recursion, Var(T), p) of the capped steps (`capped_variance`) at a prompt work D
     read as an atom at 0 and an exponential of mean m = e^u, with the chance p that conserves the
-    work, E[min(D, cap)] = t̄ − T_d."""
+    work, E[min(D, cap)] = t̄ − T_d; the terms that do not move with m from `_capped_terms`."""
     m = np.exp(u)
     e = np.exp(-cap / m)
     p = x_bar / (m * (1.0 - e))
-    a0 = x_bar - phi * t_bar
-    over, over_sq = p * m * e, 2.0 * p * m * m * e                   # E[(D − cap)⁺], E[(D − cap)⁺²]
-    taken_sq = p * (2.0 * m * m - e * (2.0 * m * cap + 2.0 * m * m))   # E[min(D, cap)²]
-    nxt = (over_sq + 2.0 * (a0 + phi * (t_plain + cap)) * over + lam * work_sq * t_bar + a0 * a0
-           + 2.0 * a0 * phi * t_bar + phi * phi * (t_plain * t_plain + 2.0 * t_plain * x_bar + taken_sq))
-    return 2.0 * p * m * m - nxt, taken_sq - x_bar * x_bar, p
+    two_m = 2.0 * m
+    mm2, dd2 = two_m * m, 2.0 * p * m * m                             # 2m², E[D²] = 2p·m²
+    over, over_sq = p * m * e, dd2 * e                                # E[(D − cap)⁺], E[(D − cap)⁺²]
+    taken_sq = p * (mm2 - e * (two_m * cap + mm2))                    # E[min(D, cap)²]
+    nxt = over_sq + over_k * over + arrived + a0_sq + a0_phi + phi_sq * (plain_sq + taken_sq)
+    return dd2 - nxt, taken_sq - x_bar * x_bar, p
 
 
 def capped_variance(t_plain, t_bar, lam, phi, work, work_sq_ratio, cap, var):
@@ -152,7 +168,7 @@ def capped_variance(t_plain, t_bar, lam, phi, work, work_sq_ratio, cap, var):
         held = np.flatnonzero((m0 > x_bar) & (x_bar / m0 * np.exp(-args[6] / m0) > HELD_BACK_MIN))
         if len(held):
             tp, tb, lam, phi, w, ratio, c, v = (x.ravel()[held] for x in args)
-            fixed = (tb - tp, tp, tb, lam, phi, w * w * ratio, c)
+            fixed = _capped_terms(tb - tp, tp, tb, lam, phi, w * w * ratio, c)
             u0, u1 = np.log(m0.ravel()[held]), np.log(0.7 * m0.ravel()[held])
             g0, g1 = _capped_moments(u0, *fixed)[0], _capped_moments(u1, *fixed)[0]
             for _ in range(SECANT_STEPS):
@@ -175,13 +191,27 @@ def _fixed_point(t_plain, lone, inc, work_sq_ratio, pi, work=None, step_prompts=
     the pass budget over the mean prompt), V is that of steps capped at that many prompts' work,
     lone + (n − 1)·inc (`capped_variance`)."""
     q = np.exp(-pi)
-    for _ in range(BURST_ITERATIONS):
-        w = inc + (lone - inc) * (1.0 - q) / pi if work is None else work
+    spread = lone - inc
+    if work is None:
+        for _ in range(BURST_ITERATIONS):
+            w = inc + spread * (1.0 - q) / pi
+            t_bar = t_plain + pi * w
+            lam = pi / t_bar
+            phi = np.clip(lam * (inc + q * spread), 0.0, 0.999)
+            var = pi * w**2 * work_sq_ratio / (1.0 - phi**2)
+            q = _no_arrival(lam, t_bar, var)
+    else:   # the work held: t̄, λ and what they give the same every round (taken once: the same floats)
+        w = work
         t_bar = t_plain + pi * w
         lam = pi / t_bar
-        phi = np.clip(lam * (inc + q * (lone - inc)), 0.0, 0.999)
-        var = pi * w**2 * work_sq_ratio / (1.0 - phi**2)
-        q = _no_arrival(lam, t_bar, var)
+        held = pi * w**2 * work_sq_ratio
+        neg_t_bar = -t_bar
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            at_zero = np.exp(-lam * t_bar)
+        for _ in range(BURST_ITERATIONS):
+            phi = np.clip(lam * (inc + q * spread), 0.0, 0.999)
+            var = held / (1.0 - phi**2)
+            q = _no_arrival_of(lam, t_bar, var, neg_t_bar, at_zero)
     if step_prompts is not None:   # a step holds at most the pass budget's prompts
         var = capped_variance(t_plain, t_bar, lam, phi, w, work_sq_ratio,
                               lone + np.maximum(step_prompts - 1.0, 0.0) * inc, var)
