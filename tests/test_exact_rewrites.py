@@ -172,3 +172,35 @@ def test_memo_key_parts_get_one_number_each_and_never_a_number_twice():
     assert na != nb and candidate_mod._part_id((1, 2, "fp8")) == na
     candidate_mod.part_ids.clear()
     assert candidate_mod._part_id(a) not in (na, nb)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"comm_overlap": 0.6, "decode_time_scale": 1.15}, "roofline"],
+                         ids=["default", "overlap-and-slower-decode", "roofline"])
+def test_the_passes_times_alone_are_the_whole_passes_times(overrides):
+    """`time_only` (`batched.timed`): each step's time by the whole pass's operations, of a group's
+    deployments and of each alone (MoE and dense, pp = 1 and > 1, MTP drafts, kernel curves or not)."""
+    from planner.catalog.calibration import load_calibration
+    from planner.physics.many import ShapeGroup
+    from tests.test_many_shapes import BATCHES, CHUNKS, groups
+    calib = load_calibration("roofline" if overrides == "roofline" else "default")
+    if isinstance(overrides, dict) and overrides:
+        calib = calib.with_overrides(overrides)
+    found = groups(calib)
+    for key, deps in found.items():
+        n = len(BATCHES)
+        idx = np.repeat(np.arange(len(deps)), n)
+        bs, ch = np.tile(BATCHES, len(deps)), np.tile(CHUNKS, len(deps))
+        if key is not None:
+            g = ShapeGroup(deps)
+            for timed, whole in ((g.decode_steps(idx, bs, 1500.0, True), g.decode_steps(idx, bs, 1500.0)),
+                                 (g.mixed_steps(idx, bs, 1500.0, ch, 1000.0, 0.7, True),
+                                  g.mixed_steps(idx, bs, 1500.0, ch, 1000.0, 0.7))):
+                assert timed.timed and not whole.timed
+                assert bits(timed.time_s) == bits(whole.time_s)
+                assert bits(timed.repeat(2).time_s) == bits(whole.repeat(2).time_s)
+                assert bits(timed.take(idx[::3]).time_s) == bits(whole.take(idx[::3]).time_s)
+        for dep in deps[:6]:
+            assert bits(batched.decode_steps(dep, BATCHES, 900.0, True).time_s) == \
+                bits(batched.decode_steps(dep, BATCHES, 900.0).time_s)
+            assert bits(batched.mixed_steps(dep, BATCHES, 900.0, CHUNKS, 700.0, 0.3, True).time_s) == \
+                bits(batched.mixed_steps(dep, BATCHES, 900.0, CHUNKS, 700.0, 0.3).time_s)

@@ -49,6 +49,11 @@ class PhaseArrays:
     bytes_per_card: np.ndarray
     below_ridge: np.ndarray
 
+    @property
+    def timed(self) -> bool:
+        """Whether only `time_s` was computed (a pass asked with `time_only`: the others None)."""
+        return self.compute_s is None
+
     def at(self, i: int) -> PhaseTime:
         """The scalar PhaseTime of point i."""
         return PhaseTime(float(self.time_s[i]), float(self.compute_s[i]), float(self.memory_s[i]),
@@ -57,6 +62,8 @@ class PhaseArrays:
 
     def take(self, idx: np.ndarray) -> PhaseArrays:
         """The points `idx` (an index array or a slice), field by field."""
+        if self.timed:
+            return timed(self.time_s[idx])
         return PhaseArrays(self.time_s[idx], self.compute_s[idx], self.memory_s[idx], self.comm_s[idx],
                            self.overhead_s[idx], self.flops_per_card[idx], self.bytes_per_card[idx],
                            self.below_ridge[idx])
@@ -66,9 +73,18 @@ class PhaseArrays:
         """Each point repeated `counts` times (a number, or one per point), field by field (`np.repeat`:
         the values `take` of the repeated indices gives, without a gather)."""
         r = np.repeat
+        if self.timed:
+            return timed(r(self.time_s, counts))
         return PhaseArrays(r(self.time_s, counts), r(self.compute_s, counts), r(self.memory_s, counts),
                            r(self.comm_s, counts), r(self.overhead_s, counts), r(self.flops_per_card, counts),
                            r(self.bytes_per_card, counts), r(self.below_ridge, counts))
+
+
+def timed(time_s: np.ndarray) -> PhaseArrays:
+    """A `PhaseArrays` of the step times alone: what the passes give with `time_only` (the points whose
+    other fields nothing reads: the colocated grids' piled passes and lone prompts' steps), each time
+    by the very operations of the whole pass, the other fields' operations left out."""
+    return PhaseArrays(time_s, None, None, None, None, None, None, None)
 
 
 BOUNDS = ("compute", "memory", "communication", "overhead")   # `PhaseTime.bound`'s order of parts
@@ -100,6 +116,8 @@ def memory_totals(dep: Deployment, batches: np.ndarray, context_tokens: float) -
 def where(mask: np.ndarray, a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
     """a where mask, else b, field by field."""
     w = np.where
+    if a.timed:
+        return timed(w(mask, a.time_s, b.time_s))
     return PhaseArrays(w(mask, a.time_s, b.time_s), w(mask, a.compute_s, b.compute_s), w(mask, a.memory_s, b.memory_s),
                        w(mask, a.comm_s, b.comm_s), w(mask, a.overhead_s, b.overhead_s),
                        w(mask, a.flops_per_card, b.flops_per_card), w(mask, a.bytes_per_card, b.bytes_per_card),
@@ -182,8 +200,9 @@ def gemm_times(s, t, m_dense: np.ndarray, dense: np.ndarray, routed,
 
 
 def stage_pass(s, t, tokens: np.ndarray, attn_flops: np.ndarray, kv_read_bytes: np.ndarray,
-               logits: np.ndarray, head_share=1.0) -> PhaseArrays:
-    """`perf._stage_pass` per point (`head_share`: a number, or one per point)."""
+               logits: np.ndarray, head_share=1.0, time_only: bool = False) -> PhaseArrays:
+    """`perf._stage_pass` per point (`head_share`: a number, or one per point); `time_only`: its time
+    alone (`timed`)."""
     # linear layers and the LM head (perf._linear_flops_per_card)
     lin_flops = t.dense2 * tokens / t.n_s + t.head2 * logits * head_share / t.n_s
     m_dense = np.maximum(tokens, logits) / t.dp   # `perf._stage_pass`'s
@@ -198,7 +217,6 @@ def stage_pass(s, t, tokens: np.ndarray, attn_flops: np.ndarray, kv_read_bytes: 
     gt, below = gemm_times(s, t, m_dense, lin_flops, routed, pt)
     compute = gt + attn_flops / t.attn_peak
     act_bytes = m_dense * t.hidden * ACT_BYTES * 2 * t.layers / t.pp
-    nbytes = wbytes + kv_read_bytes + act_bytes
     memory = (wbytes + kv_read_bytes / t.kv_scale + act_bytes) / t.mem_peak
     roof = np.maximum(compute, memory)
     comm = t.comm.times(tokens)
@@ -209,9 +227,11 @@ def stage_pass(s, t, tokens: np.ndarray, attn_flops: np.ndarray, kv_read_bytes: 
     else:
         exposed = comm - overlap * np.minimum(comm, roof)
     overhead = t.overhead   # a number, or one per point
+    if time_only:
+        return timed(roof + exposed + overhead)
     return PhaseArrays(roof + exposed + overhead, compute, memory, exposed,
                        overhead.copy() if isinstance(overhead, np.ndarray) else np.full(len(tokens), overhead),
-                       lin_flops + routed + attn_flops, nbytes, below)
+                       lin_flops + routed + attn_flops, wbytes + kv_read_bytes + act_bytes, below)
 
 
 def pipeline(t, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarray) -> PhaseArrays:
@@ -222,14 +242,15 @@ def pipeline(t, stage: PhaseArrays, tokens_per_stage: np.ndarray, seqs: np.ndarr
     step = t.step_s + seqs * t.sequence_s
     one_stage = pp == 1
     if one_stage is not False:   # True, or one per point
-        single = PhaseArrays(stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s,
-                             stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+        single = timed(stage.time_s + step) if stage.timed else PhaseArrays(
+            stage.time_s + step, stage.compute_s, stage.memory_s, stage.comm_s, stage.overhead_s + step,
+            stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
         if one_stage is True:
             return single
     handoff = (pp - 1) * (tokens_per_stage / t.dp * t.hidden * ACT_BYTES / t.hand_bw + t.hand_lat)
-    many = PhaseArrays(pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s,
-                       pp * stage.comm_s + handoff, pp * stage.overhead_s + step,
-                       stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
+    many = timed(pp * stage.time_s + handoff + step) if stage.timed else PhaseArrays(
+        pp * stage.time_s + handoff + step, pp * stage.compute_s, pp * stage.memory_s, pp * stage.comm_s + handoff,
+        pp * stage.overhead_s + step, stage.flops_per_card, stage.bytes_per_card, stage.below_ridge)
     if not isinstance(one_stage, np.ndarray) or not one_stage.any():
         return many
     return where(one_stage, single, many)   # flops, bytes and below_ridge are the stage's on both sides
@@ -258,15 +279,16 @@ def decode_steps_many(dep: Deployment, batches: list[np.ndarray], context_tokens
     return split(decode_steps(dep, np.concatenate(batches), context_tokens), [len(b) for b in batches])
 
 
-def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
-    """`perf.decode_step` for every batch in `batch` (each ≥ 1)."""
-    return decode_pass(dep, stage_terms(dep), batch, context_tokens)
+def decode_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, time_only: bool = False) -> PhaseArrays:
+    """`perf.decode_step` for every batch in `batch` (each ≥ 1); `time_only`: its time alone."""
+    return decode_pass(dep, stage_terms(dep), batch, context_tokens, time_only)
 
 
 def mixed_steps(dep: Deployment, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
-                prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
+                prompt_tokens: float, length_cv2: float = 0.0, time_only: bool = False) -> PhaseArrays:
     """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
-    return mixed_pass(dep, stage_terms(dep), batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2)
+    return mixed_pass(dep, stage_terms(dep), batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2,
+                      time_only)
 
 
 def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
@@ -279,9 +301,9 @@ def prefill_passes(dep: Deployment, prompts: np.ndarray, uncached_tokens: float,
 # deployments share the architecture and the speculation); `t` its terms: the deployment's
 # `StageTerms`, or the group's terms at each point's deployment (`ShapeGroup.at`: numbers all its
 # deployments share, one per point otherwise). Each point goes through the same operations either way.
-def decode_pass(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
-    """`perf.decode_step` per point."""
-    return _slower(_decode_raw(s, t, batch, context_tokens), t.decode_scale)
+def decode_pass(s, t, batch: np.ndarray, context_tokens: float, time_only: bool = False) -> PhaseArrays:
+    """`perf.decode_step` per point (`time_only`: its time alone, `timed`)."""
+    return _slower(_decode_raw(s, t, batch, context_tokens, time_only), t.decode_scale)
 
 
 def _slower(t: PhaseArrays, s) -> PhaseArrays:
@@ -291,6 +313,8 @@ def _slower(t: PhaseArrays, s) -> PhaseArrays:
 
 def scaled(t: PhaseArrays, s) -> PhaseArrays:
     """Every time, flop and byte of `t` times s (a number, or one per point); below_ridge as it is."""
+    if t.timed:
+        return timed(t.time_s * s)
     return PhaseArrays(t.time_s * s, t.compute_s * s, t.memory_s * s, t.comm_s * s, t.overhead_s * s,
                        t.flops_per_card * s, t.bytes_per_card * s, t.below_ridge)
 
@@ -300,7 +324,7 @@ def stage_batch(batch: np.ndarray, pp) -> np.ndarray:
     return np.maximum(batch, np.minimum(batch, 1.0) * pp)
 
 
-def _decode_raw(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+def _decode_raw(s, t, batch: np.ndarray, context_tokens: float, time_only: bool = False) -> PhaseArrays:
     """`perf._decode_raw` per point."""
     m = stage_batch(batch, t.pp) / t.pp
     qm = t.q * m
@@ -310,11 +334,11 @@ def _decode_raw(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
     if s.arch.index_topk:   # one deployment (a group's have no indexer)
         attn = attn + indexer_flops(s, qm, context_tokens)
         kv_read = kv_read + indexer_reads(s, m, context_tokens, ctx)
-    step = pipeline(t, stage_pass(s, t, qm, attn, kv_read, qm), qm, batch / t.dp)
-    return step if s.spec is None else plus(step, _drafts(s, t, batch, context_tokens))
+    step = pipeline(t, stage_pass(s, t, qm, attn, kv_read, qm, time_only=time_only), qm, batch / t.dp)
+    return step if s.spec is None else plus(step, _drafts(s, t, batch, context_tokens, time_only))
 
 
-def _drafts(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
+def _drafts(s, t, batch: np.ndarray, context_tokens: float, time_only: bool = False) -> PhaseArrays:
     """`perf.draft_pass` × k per point: the plain decode steps scaled to the draft's layers."""
     if isinstance(s, Deployment):
         plain = replace(s, spec=None)
@@ -324,21 +348,24 @@ def _drafts(s, t, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
         plain_t = plain.at(t.idx)
     # as the scalar `perf.drafts`, at the batch itself (a mean below one sequence too; it took one
     # there, 3.5e-4 apart at b = 0.5, a hunt); 1 where there is none, whose drafts f zeroes
-    steps = _decode_raw(plain, plain_t, np.where(batch > 0, batch, 1.0), context_tokens)
+    steps = _decode_raw(plain, plain_t, np.where(batch > 0, batch, 1.0), context_tokens, time_only)
     f = s.spec.draft_tokens * s.spec.draft_layers / s.arch.layers * (batch > 0)   # none without decodes
     return scaled(steps, f)
 
 
 def plus(a: PhaseArrays, b: PhaseArrays) -> PhaseArrays:
     """`perf.plus` per point."""
+    if a.timed:
+        return timed(a.time_s + b.time_s)
     return PhaseArrays(a.time_s + b.time_s, a.compute_s + b.compute_s, a.memory_s + b.memory_s,
                        a.comm_s + b.comm_s, a.overhead_s + b.overhead_s, a.flops_per_card + b.flops_per_card,
                        a.bytes_per_card + b.bytes_per_card, a.below_ridge)
 
 
 def mixed_pass(s, t, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray, prompt_tokens: float,
-               length_cv2: float = 0.0) -> PhaseArrays:
-    """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill."""
+               length_cv2: float = 0.0, time_only: bool = False) -> PhaseArrays:
+    """`perf.mixed_step` per point: batch[i] decodes plus chunk_tokens[i] of prefill (`time_only`: its
+    time alone, `timed`)."""
     a, pp = s.arch, t.pp
     sb = stage_batch(batch, pp)
     m = (t.q * sb + chunk_tokens) / pp
@@ -353,11 +380,11 @@ def mixed_pass(s, t, batch: np.ndarray, context_tokens: float, chunk_tokens: np.
         attn = attn + indexer_flops(s, (t.q * sb * context_tokens
                                         + chunk_tokens * prompt_tokens / 2.0 * (1.0 + length_cv2)) / pp, 1.0)
         kv_read = kv_read + indexer_reads(s, sb / pp, context_tokens, ctx)
-    step = pipeline(t, stage_pass(s, t, m, attn, kv_read, logits), m, (batch + 1.0) / t.dp)
+    step = pipeline(t, stage_pass(s, t, m, attn, kv_read, logits, time_only=time_only), m, (batch + 1.0) / t.dp)
     prompts = np.maximum(chunk_tokens / max(prompt_tokens, 1.0), 1.0)
     step = with_eager(step, t, prompts, chunk_tokens > 0)
     if s.spec is not None:
-        step = plus(step, _drafts(s, t, batch, context_tokens))
+        step = plus(step, _drafts(s, t, batch, context_tokens, time_only))
     return _slower(step, t.decode_scale)
 
 
@@ -367,6 +394,8 @@ def with_eager(step: PhaseArrays, t, prompts: np.ndarray, where_prefill) -> Phas
     e = t.eager_pass_s + np.maximum(prompts / t.dp, 1.0) * t.prompt_s   # per pass, then per prompt
     if where_prefill is not True:
         e = np.where(where_prefill, e, 0.0)
+    if step.timed:
+        return timed(step.time_s + e)
     return PhaseArrays(step.time_s + e, step.compute_s, step.memory_s, step.comm_s, step.overhead_s + e,
                        step.flops_per_card, step.bytes_per_card, step.below_ridge)
 

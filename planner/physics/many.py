@@ -123,16 +123,17 @@ class ShapeGroup:
         """The terms of each point's deployment."""
         return _Points(self, idx)
 
-    def decode_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float) -> PhaseArrays:
-        """`batched.decode_steps` of point i on deployment idx[i] at batch[i]."""
-        return batched.decode_pass(self, self.at(idx), batch, context_tokens)
+    def decode_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float,
+                     time_only: bool = False) -> PhaseArrays:
+        """`batched.decode_steps` of point i on deployment idx[i] at batch[i] (`time_only`: the times alone)."""
+        return batched.decode_pass(self, self.at(idx), batch, context_tokens, time_only)
 
     def mixed_steps(self, idx: np.ndarray, batch: np.ndarray, context_tokens: float, chunk_tokens: np.ndarray,
-                    prompt_tokens: float, length_cv2: float = 0.0) -> PhaseArrays:
+                    prompt_tokens: float, length_cv2: float = 0.0, time_only: bool = False) -> PhaseArrays:
         """`batched.mixed_steps` of point i on deployment idx[i]: batch[i] decodes and chunk_tokens[i]
-        of prefill."""
+        of prefill (`time_only`: the times alone)."""
         return batched.mixed_pass(self, self.at(idx), batch, context_tokens, chunk_tokens, prompt_tokens,
-                                  length_cv2)
+                                  length_cv2, time_only)
 
     def prefill_passes(self, idx: np.ndarray, prompts: np.ndarray, uncached_tokens: float,
                        cached_tokens: float = 0.0, length_cv2: float = 0.0) -> PhaseArrays:
@@ -150,11 +151,11 @@ class OneShape:
         self.deps = [dep]
 
     def mixed_steps(self, idx, batch, context_tokens: float, chunk_tokens, prompt_tokens: float,
-                    length_cv2: float = 0.0):
-        return mixed_steps(self.deps[0], batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2)
+                    length_cv2: float = 0.0, time_only: bool = False):
+        return mixed_steps(self.deps[0], batch, context_tokens, chunk_tokens, prompt_tokens, length_cv2, time_only)
 
-    def decode_steps(self, idx, batch, context_tokens: float):
-        return decode_steps(self.deps[0], batch, context_tokens)
+    def decode_steps(self, idx, batch, context_tokens: float, time_only: bool = False):
+        return decode_steps(self.deps[0], batch, context_tokens, time_only)
 
 
 class _Points:

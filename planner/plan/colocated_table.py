@@ -146,23 +146,28 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int])
     b_seen = np.minimum(run + b_stat - bs, lim)
     fit = np.flatnonzero(b_stat <= lim)
     chunk_c = np.ceil(chunk[fit])
-    mixed, *rest = _mixed(g, [(shape, run, used), *([(shape, b_seen, used)] if spread else []),
-                              (shape[fit], bs[fit], chunk_c)], w.ctx_decode, w.s_in, w.cv2)
-    dec_m, *dec_rest, at_slots = _decode(g, [(m_shape, runs), *([(shape, b_seen)] if spread else []),
-                                             (np.arange(n), np.array(limits, dtype=float))], w.ctx_decode)
+    # the steps at the points' own batches whole; those at the statistic's and of full chunks, read for their
+    # times alone, without the other fields (`batched.timed`)
+    (mixed,) = _mixed(g, [(shape, run, used)], w.ctx_decode, w.s_in, w.cv2)
+    rest = _mixed(g, [*([(shape, b_seen, used)] if spread else []), (shape[fit], bs[fit], chunk_c)], w.ctx_decode,
+                  w.s_in, w.cv2, time_only=True)
+    (dec_m,) = _decode(g, [(m_shape, runs)], w.ctx_decode)
+    *dec_rest, at_slots = _decode(g, [*([(shape, b_seen)] if spread else []),
+                                      (np.arange(n), np.array(limits, dtype=float))], w.ctx_decode, time_only=True)
     dec = dec_m.repeat(ks)   # each mean's step at its ks points
     packs = bool(w.prompt_mix)
     n_max = float(w.pass_token_budget) / w.s_unc if packs else None
     if packs:
         def mixed_times(chunks, prompt, cv2):
-            return [s.time_s for s in _mixed(g, [(m_shape, runs, c) for c in chunks], w.ctx_decode, prompt, cv2)]
+            return [s.time_s for s in _mixed(g, [(m_shape, runs, c) for c in chunks], w.ctx_decode, prompt, cv2,
+                                             time_only=True)]
         lone, inc, ratio = (np.repeat(x, ks) for x in packed.lone_parts_by(
             mixed_times, len(runs), dec_m.time_s, w.prompt_mix, float(w.pass_token_budget), w.s_unc, w.s_in, w.cv2))
         d_w = dec.time_s - mixed.time_s + used / w.s_unc * packed.effective_work(lone, inc, p / w.s_unc,
                                                                                  dec.time_s, ratio)
         mixed = replace(mixed, time_s=mixed.time_s + d_w, compute_s=mixed.compute_s + d_w)
         if spread:
-            rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w, compute_s=rest[0].compute_s + d_w)
+            rest[0] = replace(rest[0], time_s=rest[0].time_s + d_w)   # its time alone is read
     st = batched.where(share >= 1, mixed, batched.blend(mixed, dec, share))
     pk = (dec.time_s, lone, inc, ratio) if packs else None   # the first token's wait: at the queued points alone
     if packs:
@@ -177,8 +182,9 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int])
     piled = np.flatnonzero(extra > 0)
     mixed_seen, dec_seen = mixed.time_s, dec.time_s
     if len(piled):
-        (m_p,) = _mixed(g, [(shape[piled], run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in, w.cv2)
-        (d_p,) = _decode(g, [(shape[piled], run[piled] + extra[piled])], w.ctx_decode)
+        (m_p,) = _mixed(g, [(shape[piled], run[piled] + extra[piled], chunk[piled])], w.ctx_decode, w.s_in, w.cv2,
+                        time_only=True)
+        (d_p,) = _decode(g, [(shape[piled], run[piled] + extra[piled])], w.ctx_decode, time_only=True)
         mixed_seen, dec_seen = mixed_seen.copy(), dec_seen.copy()
         mixed_seen[piled], dec_seen[piled] = m_p.time_s + (d_w[piled] if packs else 0.0), d_p.time_s
     whole = (share >= 1) & (not packs)
@@ -225,13 +231,14 @@ def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk) -> li
     return out
 
 
-def _mixed(g: ShapeGroup, grids, context_tokens: float, prompt_tokens: float, cv2: float):
+def _mixed(g: ShapeGroup, grids, context_tokens: float, prompt_tokens: float, cv2: float, time_only: bool = False):
     """`ShapeGroup.mixed_steps` of each (shape index, batches, chunk tokens) of `grids`, in one call,
     each run of equal neighbours evaluated once (`_runs`: 3.4 million points of the 4 × 12 fleet on 11
-    GPU types, 2.0 million runs; a third less time)."""
+    GPU types, 2.0 million runs; a third less time). `time_only`: the step times alone (`batched.timed`:
+    the piled passes and the lone prompts' steps, ~56 % of the fleet's passes, read nothing else)."""
     idx, batch, chunk = (np.concatenate([x[j] for x in grids]) for j in range(3))
     at, firsts = _runs(idx, batch, chunk)
-    whole = g.mixed_steps(idx[firsts], batch[firsts], context_tokens, chunk[firsts], prompt_tokens, cv2)
+    whole = g.mixed_steps(idx[firsts], batch[firsts], context_tokens, chunk[firsts], prompt_tokens, cv2, time_only)
     if at is not None:   # each run's pass repeated over its points
         whole = whole.repeat(np.diff(firsts, append=len(idx)))
     return batched.split(whole, [len(b) for _, b, _ in grids])
@@ -255,8 +262,9 @@ def _runs(*columns) -> tuple[np.ndarray | None, np.ndarray]:
     return (None if len(firsts) == n else np.cumsum(new) - 1), firsts
 
 
-def _decode(g: ShapeGroup, grids, context_tokens: float):
-    """`ShapeGroup.decode_steps` of each (shape index, batches) of `grids`, in one call."""
+def _decode(g: ShapeGroup, grids, context_tokens: float, time_only: bool = False):
+    """`ShapeGroup.decode_steps` of each (shape index, batches) of `grids`, in one call (`time_only`: the
+    step times alone)."""
     whole = g.decode_steps(np.concatenate([i for i, _ in grids]), np.concatenate([b for _, b in grids]),
-                           context_tokens)
+                           context_tokens, time_only)
     return batched.split(whole, [len(b) for _, b in grids])

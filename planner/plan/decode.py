@@ -83,7 +83,7 @@ def _search_round(dep: Deployment, ctx: float, lo: int, hi: int, step: int):
     if hit is None:
         import numpy as np
         pts = np.arange(lo + step, hi, step)
-        hit = (pts, batched.decode_steps(dep, pts.astype(float), ctx).time_s / perf.tokens_per_step(dep))
+        hit = (pts, batched.decode_steps(dep, pts.astype(float), ctx, True).time_s / perf.tokens_per_step(dep))
         remember("_search_round", dep, (ctx, lo, hi, step), hit)
     return hit
 
@@ -124,7 +124,7 @@ def search_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculat
             g, pos = built[key]
             pts = [np.arange(lo + _round_step(lo, hi), hi, _round_step(lo, hi)) for _, lo, hi, _ in group]
             t = g.decode_steps(np.repeat([pos[id(s[0])] for s in group], [len(p) for p in pts]),
-                               np.concatenate(pts).astype(float), w.ctx_decode).time_s
+                               np.concatenate(pts).astype(float), w.ctx_decode, time_only=True).time_s
             for (dep, lo, hi, _), p, part in zip(group, pts, batched.parts(t, [len(p) for p in pts])):
                 remember("_search_round", dep, (w.ctx_decode, lo, hi, _round_step(lo, hi)),
                          (p, part / key[1]))
@@ -161,7 +161,7 @@ def _first_tpots(items: list[tuple[Deployment, int]], ctx: float, built: dict) -
         if key not in built:
             built[key] = (shape_group([dep for dep, _ in group]), {id(dep): i for i, (dep, _) in enumerate(group)})
         t = built[key][0].decode_steps(np.array([k for k, _ in todo]), np.array([b for _, b in todo], dtype=float),
-                                       ctx).time_s / key[1]
+                                       ctx, time_only=True).time_s / key[1]
         for (k, b), v in zip(todo, t.tolist()):
             remember("tpot", group[k][0], (b, ctx), v)
 

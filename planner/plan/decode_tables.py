@@ -60,8 +60,8 @@ def _tables(g: ShapeGroup | OneShape, slots_of: list[int], w: WorkloadContext) -
     seen = np.minimum(pts + 1.0, slots)        # the batch a request sees (`batch_seen`)
     b0 = [pts + w.tpot_spread * np.sqrt(pts)] if w.tpot_spread else []   # the statistic's batch without feedback
     grids = [pts, *b0]
-    steps = batched.split(g.decode_steps(np.tile(idx, len(grids)), np.concatenate(grids), w.ctx_decode),
-                          [len(pts)] * len(grids))
+    steps = batched.split(g.decode_steps(np.tile(idx, len(grids)), np.concatenate(grids), w.ctx_decode, True),
+                          [len(pts)] * len(grids))   # their times alone are read
     t = steps[0].time_s / per_step
     # the batch seen is the next point's (the last point's own at the slots): its step read there, not again
     ends = np.cumsum(sizes)
@@ -71,7 +71,7 @@ def _tables(g: ShapeGroup | OneShape, slots_of: list[int], w: WorkloadContext) -
     if w.tpot_spread:   # the statistic's batch with the step's feedback (batch_spread.statistic_batch)
         b_q = seen_statistic_batch(pts, seen, feedback_batch(pts, w.tpot_spread, t, steps[-1].time_s / per_step),
                                    w.tpot_statistic, slots)   # itself and the others' quantile
-        t_stat = g.decode_steps(idx, b_q, w.ctx_decode).time_s / per_step
+        t_stat = g.decode_steps(idx, b_q, w.ctx_decode, True).time_s / per_step
     out = []
     cut = batched.parts
     for dep, c, start, a, b in zip(g.deps, slots_of, starts, cut(t_seen, sizes), cut(t_stat, sizes)):
