@@ -263,7 +263,8 @@ def _colocated_picks(deps: list[Deployment], w: WorkloadContext, mem_limits: lis
     raw = cat("chunk_c")[rows] / cat("full")[rows]
     prefill = np.minimum(cat("p")[at] / np.concatenate([t.st.time_s for t in ts])[at], rho[rows] * raw)
     decode = cat("bs")[at] / cat("t")[at]
-    order = np.lexsort((np.arange(len(at)), -decode, -prefill, sl))   # `pareto_front`'s order, shape by shape
+    # `pareto_front`'s order, shape by shape, ties by position: lexsort's sort is stable, so no key of positions
+    order = np.lexsort((-decode, -prefill, sl))
     starts = np.cumsum(n_live) - n_live
     # the shapes keep their places in that order (sorted by shape first, as `at` is), so sl is also the
     # shape of each sorted position, and col its place among its shape's
