@@ -226,7 +226,7 @@ def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk) -> li
             out.append(ColocatedTable(*head, *[none] * 9, np.zeros(0, dtype=bool)))
             continue
         m = fhi - flo
-        out.append(ColocatedTable(*head, *(x[flo:fhi] for x in fitting), *[np.full(m, np.nan) for _ in range(4)],
+        out.append(ColocatedTable(*head, *(x[flo:fhi] for x in fitting), *np.full((4, m), np.nan),   # 4 rows to fill
                                   np.zeros(m, dtype=bool), None if pk is None else tuple(x[cut] for x in pk)))
     return out
 
