@@ -100,8 +100,14 @@ class BulkLookup:
         """One tabulated field, bilinear in (ln g, x), as stored (waits × (1 − ρ))."""
         t, at = table().reshape(-1), self.corner + FIELD_INDEX[name] * len(XS)   # t[b, i0, k, j0], flat
         row = len(FIELDS) * len(XS)                                              # i0 → i0 + 1
-        return ((1 - self.fr) * ((1 - self.fx) * t[at] + self.fx * t[at + 1])
-                + self.fr * ((1 - self.fx) * t[at + row] + self.fx * t[at + row + 1]))
+        fr_, fx_ = self.weights
+        return (fr_ * (fx_ * t[at] + self.fx * t[at + 1])
+                + self.fr * (fx_ * t[at + row] + self.fx * t[at + row + 1]))
+
+    @functools.cached_property
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(1 − fr, 1 − fx): the bilinear weights of the cells' lower corners, the same for every field."""
+        return 1 - self.fr, 1 - self.fx
 
     @functools.cached_property
     def corner(self) -> np.ndarray:
