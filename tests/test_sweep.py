@@ -229,6 +229,12 @@ def test_html_draws_the_optimum_on_top_and_its_legend_clear_of_the_points(sweep)
         assert boxes and points
         for x, y, w, h in boxes:
             assert not [(px, py) for px, py in points if x <= px <= x + w and y <= py <= y + h], (x, y)
+        label = re.search(r'<text x="([\d.]+)" y="([\d.]+)" text-anchor="(\w+)" fill="#555">(the problem[^<]*)</text>',
+                          page)
+        if label:   # nor the target line's label (~6.5 px a character, from its anchor)
+            lx, ly, n = float(label.group(1)), float(label.group(2)), len(label.group(4))
+            lo, hi = (lx, lx + 6.5 * n) if label.group(3) == "start" else (lx - 6.5 * n, lx)
+            assert not [b for b in boxes if b[0] < hi and lo < b[0] + b[2] and b[1] < ly and ly - 10 < b[1] + b[3]]
 
 
 def test_the_legend_takes_the_emptiest_corner():

@@ -54,7 +54,7 @@ def tick_anchor(x: float, label: str) -> str:
 def legend_corner(lines: list[list[tuple[float, float]]], w: float, h: float,
                   plot: tuple[float, float, float, float]) -> tuple[float, float]:
     """Top-left (x, y) of a w × h legend in the corner of the plot (x, y, width, height) that the
-    fewest of `lines` (polylines in SVG coordinates: curves, the target line) run through, counted
+    fewest of `lines` (polylines in SVG coordinates: curves, the target line and its label) run through, counted
     every 2 px along them; top left among equals. A legend fixed at the top left hid the curves and
     letters that ran there, as matplotlib's loc="best" does not.
 
@@ -132,10 +132,11 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
         # the label on the side of the line with room: right of a line in the left half, else left of it
         # (a target at the sweep's last point put it past the panel's edge, cut to "the")
         side = (sx(tx) + 4, "start") if tx <= (x0 + x1) / 2 else (sx(tx) - 4, "end")
+        label = f"the problem's target ({fmt_axis(axis, dict(sweep.target)[axis], loads)})"
         out.append(f'<line class="target" x1="{sx(tx):.1f}" x2="{sx(tx):.1f}" y1="{MARGIN["t"]}" '
                    f'y2="{MARGIN["t"]+ph}" stroke="#555" stroke-dasharray="5,4"/>'
                    f'<text x="{side[0]:.1f}" y="{MARGIN["t"]+ph-6}" text-anchor="{side[1]}" fill="#555">'
-                   f'the problem\'s target ({e(fmt_axis(axis, dict(sweep.target)[axis], loads))})</text>')
+                   f'{e(label, quote=False)}</text>')
     out.append(f'<text x="{MARGIN["l"]+pw/2}" y="{SVG_H-10}" text-anchor="middle">{e(X_LABEL[axis])}</text>')
     out.append(f'<text transform="translate(16,{MARGIN["t"]+ph/2}) rotate(-90)" text-anchor="middle">'
                f'{e(sweep.currency)} per million output tokens</text>')
@@ -157,6 +158,8 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
     lines = [[(sx(x), sy(y)) for x, y, _ in s.points] for s in series]
     if tx is not None and x0 <= tx <= x1:
         lines.append([(sx(tx), MARGIN["t"]), (sx(tx), MARGIN["t"] + ph)])
+        end = side[0] + 6.5 * len(label) * (1 if side[1] == "start" else -1)   # its label, ~6.5 px a character
+        lines.append([(side[0], MARGIN["t"] + ph - 10), (end, MARGIN["t"] + ph - 10)])
     box_w = 40 + max((7 * len(curve_label(s.curve)) for s in series), default=0)
     lx, ly0 = legend_corner(lines, box_w, 16 * len(series) + 4, (MARGIN["l"], MARGIN["t"], pw, ph))
     for k, s in enumerate(series):
