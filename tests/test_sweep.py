@@ -316,6 +316,23 @@ def test_chart_marks_the_target_clips_far_curves_and_labels_achieved_values(swee
     assert text.startswith("TPOT ") and "(limit " in text and f"{r.tpot_s * 1e3:.1f} ms" in text
 
 
+def test_html_names_a_curve_clipped_only_where_its_points_pass_the_axis(sweep):
+    """The HTML axis ends at the round tick above the ceiling (CLIP_FACTOR × the optimum's dearest): a
+    curve whose points stay below that tick is drawn whole and not named as clipped (a Llama QPS sweep
+    said 'clipped above 52.08: H200 only' of a point at 58 drawn under the axis's 60)."""
+    from planner.report.frontier_html import _svg_panel, nice_ticks
+    from planner.report.plots import CLIP_FACTOR, Series, panel_series
+    series = panel_series(sweep, "tpot")
+    top_opt = max(p[1] for s in series if s.curve == ALL for p in s.points)
+    axis_top = nice_ticks(0.0, CLIP_FACTOR * top_opt)[-1]
+    assert axis_top > CLIP_FACTOR * top_opt * 1.001   # room between the ceiling and the axis's end
+    row = next(r for r in sweep.rows if r.solved)   # the tooltip's
+    below = Series("h20", ((20.0, (CLIP_FACTOR * top_opt + axis_top) / 2, row),), ())
+    assert "clipped above" not in _svg_panel(sweep, "tpot", [*series, below])
+    beyond = Series("h20", ((20.0, 10 * top_opt, row),), ())
+    assert f">clipped above {axis_top:,.2f}: H20 only</text>" in _svg_panel(sweep, "tpot", [*series, beyond])
+
+
 def test_sweep_without_an_axis_goes_around_the_problems_own_limit(tmp_path):
     """No --tpot/--ttft/--qps: the TPOT limit from half to twice the problem's (50 ms → 25…100 ms),
     8 points by default, said on stderr; the problem's own limit sits inside the range."""

@@ -96,6 +96,9 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
     top, clipped = y_ceiling(series)
     xt, yt = nice_ticks(min(xs), max(xs)), nice_ticks(0.0, top or max(ys))
     x0, x1, y0, y1 = xt[0], xt[-1], yt[0], yt[-1]
+    # the axis ends at the round tick above the ceiling: a curve is cut only above that (the note said 'clipped
+    # above 52.08: H200 only' of a point at 58 drawn below the axis's 60)
+    clipped = [c for c in clipped if any(p[1] > y1 for s in series if s.curve == c for p in s.points)]
     pw, ph = SVG_W - MARGIN["l"] - MARGIN["r"], SVG_H - MARGIN["t"] - MARGIN["b"]
 
     def sx(x: float) -> float:
@@ -122,7 +125,7 @@ def _svg_panel(sweep: Sweep, axis: str, lettered: list[Series]) -> str:
                f'</clipPath>')
     if clipped:
         out.append(f'<text x="{MARGIN["l"]+pw}" y="{MARGIN["t"]-4}" text-anchor="end" font-size="11" fill="#555">'
-                   f'clipped above {top:,.2f}: {e(", ".join(curve_label(c) for c in clipped))}</text>')   # above
+                   f'clipped above {y1:,.2f}: {e(", ".join(curve_label(c) for c in clipped))}</text>')   # above
     empty = empty_note(sweep, axis, series)
     for i, line in enumerate(empty.split("\n") if empty else []):
         out.append(f'<text class="empty" x="{MARGIN["l"] + pw / 2:.1f}" y="{MARGIN["t"] + ph / 2 + 16 * i:.1f}" '
