@@ -45,6 +45,9 @@ def test_csv_cells_round_floats_and_keep_other_cells():
 
 
 def test_the_sweeps_csv_writes_floats_as_its_json_does():
-    from planner.report.sweep import _cell
-    assert _cell(None) == "" and _cell(0.8099999999999974) == "0.81" and _cell(math.nan) == "nan"
-    assert _cell("P 1×32 H100") == "P 1×32 H100" and _cell(2) == 2
+    """`to_csv` hands `csv_text` a row's values as they are, '' where one does not exist: floats come out
+    rounded, NaN as 'nan', text and integers as given, and a negative number is no formula (the golden
+    frontier.csv files check `to_csv` itself)."""
+    row = [None, 0.8099999999999974, math.nan, "P 1×32 H100", 2, -1.5]
+    assert csv_text(tuple("abcdef"), [["" if v is None else v for v in row]]) == \
+        "a,b,c,d,e,f\n,0.81,nan,P 1×32 H100,2,-1.5\n"

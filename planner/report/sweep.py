@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import math
-
 from planner.input.files import write_set
 from planner.input.units import format_time
 from planner.report import frontier_html, plots
-from planner.report.format import csv_text, distinct_numbers, per_million, rounded
+from planner.report.format import csv_text, distinct_numbers, per_million
 from planner.report.json import sweep_json, to_json
 from planner.report.text import table
 from planner.studies.sweep import ALL, Sweep
@@ -20,15 +18,10 @@ CSV_COLUMNS = ("curve", "point", "tpot_limit_s", "ttft_limit_s", "qps", "status"
 
 
 def to_csv(sweep: Sweep) -> str:
-    """One line per row; empty cells where a value does not exist (infeasible points)."""
-    return csv_text(CSV_COLUMNS, ([_cell(d[c]) for c in CSV_COLUMNS] for d in sweep_json(sweep)["rows"]))
-
-
-def _cell(v: object) -> object:
-    """A CSV cell: '' for a value that does not exist, a float as the JSON writes it (`rounded`)."""
-    if v is None:
-        return ""
-    return repr(rounded(v) if math.isfinite(v) else v) if isinstance(v, float) else v
+    """One line per row; empty cells where a value does not exist (infeasible points); floats as the
+    JSON writes them (`csv_text` rounds every cell, `format.rounded`)."""
+    rows = sweep_json(sweep)["rows"]
+    return csv_text(CSV_COLUMNS, (["" if d[c] is None else d[c] for c in CSV_COLUMNS] for d in rows))
 
 
 def render_table(sweep: Sweep) -> str:
