@@ -1079,12 +1079,17 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
                               on_point=lambda rows: bar.update(1, rows[0].summary()))
     except Interrupted as e:   # Ctrl-C: keep what finished, then exit 130
         if e.partial is not None and e.partial.rows:
-            write_outputs(e.partial, out_dir, inputs, force)
-            e.args = (f"{e}; wrote them to {out_dir}",)
+            failed = write_outputs(e.partial, out_dir, inputs, force)[1]
+            e.args = (f"{e}; wrote them to {out_dir}" + "".join(f" ({n} not drawn)" for n, _ in failed),)
         raise
-    for path in write_outputs(sweep, out_dir, inputs, force):
+    paths, failed = write_outputs(sweep, out_dir, inputs, force)
+    for path in paths:
         _wrote(path)
     click.echo(render_table(sweep))
+    if failed:   # the solves are kept in the files written; the chart's failure is reported as what it is
+        click.echo(f"note: {' and '.join(n for n, _ in failed)} not drawn; "
+                   f"{', '.join(Path(p).name for p in paths)} hold every point", err=True)
+        raise failed[0][1]
     from planner.errors import Infeasible
     from planner.studies.sweep import nothing_solved
     why = nothing_solved(sweep)

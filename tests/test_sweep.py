@@ -262,6 +262,33 @@ def test_cli_writes_four_files(tmp_path):
     assert "RMB/M out" in res.stdout
 
 
+@pytest.mark.parametrize("error, code, says", [(RuntimeError("boom"), 5, "internal error: RuntimeError: boom"),
+                                               (MemoryError(), 2, "out of memory")])
+def test_cli_chart_failure_keeps_the_points(tmp_path, monkeypatch, error, code, says):
+    """A chart that fails to draw used to lose every solve of the sweep (the four files were written
+    as one set after drawing): now the CSV, JSON and the other chart are written, an older PNG of a
+    previous sweep is removed rather than left beside the new points, and the failure is reported."""
+    from planner.report import plots
+    out = tmp_path / "frontier"
+    first = CliRunner().invoke(main, ["sweep", PROBLEM, "--tpot", "30ms:60ms", "--points", "3",
+                                      "--workers", "1", "--out", str(out)])
+    assert first.exit_code == 0 and (out / "frontier.png").exists()
+
+    def fail(_sweep):
+        raise error
+    monkeypatch.setattr(plots, "render_png", fail)
+    res = CliRunner().invoke(main, ["sweep", PROBLEM, "--tpot", "30ms:60ms", "--points", "2",
+                                    "--workers", "1", "--out", str(out)])
+    assert res.exit_code == code, res.output
+    assert "note: frontier.png not drawn; frontier.csv, frontier.json, frontier.html hold every point" in res.output
+    assert says in res.output and "Traceback" not in res.output
+    assert len((out / "frontier.csv").read_text().splitlines()) == 1 + 2 * 5     # the new sweep's points
+    assert len(json.loads((out / "frontier.json").read_text())["rows"]) == 2 * 5
+    assert (out / "frontier.html").read_text().startswith("<!DOCTYPE html>")
+    assert not (out / "frontier.png").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["frontier.csv", "frontier.html", "frontier.json"]
+
+
 def test_cli_bad_range_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["sweep", PROBLEM, "--tpot", "15ms:abc", "--out", str(tmp_path)])
     assert res.exit_code == 2

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from planner.input.files import write_set
+from planner.input.files import check_set, write_set
 from planner.input.units import format_time
 from planner.report import frontier_html, plots
 from planner.report.format import csv_text, distinct_numbers, per_million
@@ -69,8 +69,21 @@ OUTPUT_FILES = ("frontier.csv", "frontier.json", "frontier.png", "frontier.html"
 OUTPUT_KINDS = {"frontier.json": '{"schema_version": 0, "curves": [], "rows": []}'}
 
 
-def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = (), force: bool = False) -> list[str]:
+def write_outputs(sweep: Sweep, out_dir: str, inputs: tuple[str, ...] = (),
+                  force: bool = False) -> tuple[list[str], list[tuple[str, Exception]]]:
     """Write the four frontier files into out_dir (created if missing) as one set: never the
-    new CSV beside the old chart."""
-    contents = (to_csv(sweep), to_json(sweep_json(sweep)), plots.render_png(sweep), frontier_html.render_html(sweep))
-    return write_set(out_dir, dict(zip(OUTPUT_FILES, contents)), protect=inputs, force=force)
+    new CSV beside the old chart. A chart that cannot be drawn (a bug, or out of memory) does not
+    take the solves with it: the other files are written, an older file of its name is removed,
+    and (name, exception) is returned among the failures for the caller to report. Returns the
+    paths written and the failures."""
+    contents: dict[str, str | bytes] = {"frontier.csv": to_csv(sweep), "frontier.json": to_json(sweep_json(sweep))}
+    failed: list[tuple[str, Exception]] = []
+    for name, render in (("frontier.png", plots.render_png), ("frontier.html", frontier_html.render_html)):
+        try:
+            contents[name] = render(sweep)
+        except Exception as e:  # noqa: BLE001 - reported by the caller; KeyboardInterrupt is not an Exception
+            failed.append((name, e))
+    paths = write_set(out_dir, contents, protect=inputs, force=force)
+    for name, _ in failed:   # the check before the solves allowed replacing it; it must not stay beside new points
+        (check_set(out_dir, (name,), inputs, force) / name).unlink(missing_ok=True)
+    return paths, failed
