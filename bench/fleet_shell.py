@@ -12,7 +12,8 @@ So, for Δ = one cheapest node-hour, then larger:
      serve it at cost ≤ m_s + what Δ its partition leaves (per type, the Pareto set of
      (prefill, decode) shares reachable with ≤ k cards; a search over types; a k at which the set
      does not grow is skipped: such a vector is dominated by the one with k − 1 cards);
-  2. a dynamic programme over models with state (y_g mod N_g)_g picks one option per model;
+  2. each model's options (one vector per service of a partition) are kept as the cheapest per
+     residue vector (y_g mod N_g)_g, and a dynamic programme over models with that state picks one;
   3. its best is optimal, proven, once it is ≤ LB + Δ; else Δ grows and 1–2 run again.
 It recovers the MILP's optimum on 4x12-issue and 4x12-6gpu; docs/fleet_bench.md ("Forty-ninth
 session") has the numbers and what building it into `plan` would take. Run:
@@ -25,7 +26,6 @@ session") has the numbers and what building it into `plan` would take. Run:
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import sys
 import time
@@ -37,7 +37,6 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import fleet_bench as fb  # noqa: E402
 
 TOL = 1e-9
-CAP_NODE_HOURS = 4.0   # how far above its classes alone a group's minimum is searched (the Δ reached must stay below)
 
 
 def pareto(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +78,10 @@ def served(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.any((a >= 1 - TOL) & (b >= 1 - TOL)))
 
 
-def shell(types: list[TypeFrontier], delta: float,
-          cap: float = math.inf) -> tuple[float, list[tuple[float, dict[str, int]]]]:
+def shell(types: list[TypeFrontier], delta: float) -> tuple[float, list[tuple[float, dict[str, int]]]]:
     """The service's cheapest cost m (RMB/h, nodes continuous) and its minimal card vectors of cost
-    ≤ m + delta, each as (cost, {gpu: cards}); with `cap`, only a search up to it: m = cap and no
-    vector when the service costs more."""
-    ub = cap   # then the cheapest single type: the search's first budget
+    ≤ m + delta, each as (cost, {gpu: cards})."""
+    ub = math.inf   # the cheapest single type: the search's first budget
     for t in types:
         k = 1
         while k * t.price < ub and k <= 4096:
@@ -134,12 +131,40 @@ def shell(types: list[TypeFrontier], delta: float,
 
     search(0, {}, np.zeros(1), np.zeros(1), 0.0)
     m = best[0]
-    if not found:
-        return m, []
     within = [(c, {g: k for g, k in v.items() if k}) for c, v in found if c <= m + delta + TOL]
     minimal = [(c, v) for c, v in within
                if not any(w != v and all(w.get(g, 0) <= v.get(g, 0) for g in w) for _, w in within)]
     return m, minimal
+
+
+def service_minimum(types: list[TypeFrontier]) -> float:
+    """The service's cheapest cost with nodes continuous: a small MILP (its instances, its two demand
+    rows), solved by HiGHS to a zero gap."""
+    import highspy
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_abs_gap", 1e-9)
+    cands = [(t.price * cards, a, b) for t in types for cards, a, b in t.cands]
+    rows = [r for r in (1, 2) if any(c[r] > 0 for c in cands)]
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(cands), len(rows)
+    lp.col_cost_ = np.array([c[0] for c in cands])
+    lp.col_lower_, lp.col_upper_ = np.zeros(len(cands)), np.full(len(cands), highspy.kHighsInf)
+    lp.row_lower_, lp.row_upper_ = np.ones(len(rows)), np.full(len(rows), highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    start, index, value = [0], [], []
+    for c in cands:
+        for i, r in enumerate(rows):
+            if c[r] > 0:
+                index.append(i)
+                value.append(c[r])
+        start.append(len(index))
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * len(cands)
+    h.passModel(lp)
+    h.run()
+    return h.getInfo().objective_function_value
 
 
 def partitions(classes: list[str], services: list[int], members: list[tuple[str, ...]]):
@@ -178,18 +203,11 @@ def decompose(case: str) -> None:
             by.setdefault(c.gpu, []).append((c.cards, share_p, share_d))
         frontiers.append([TypeFrontier(g, price[g], cs) for g, cs in sorted(by.items(), key=lambda t: price[t[0]])])
         members.append(sv.classes)
+    step = min(node[g] * price[g] for g in price)   # the cheapest node-hour
     models: dict[str, list[int]] = {}
     for j, cls in enumerate(members):
         models.setdefault(cls[0].rsplit(".", 1)[0], []).append(j)
-    # the classes alone first; a group only as far as it could beat them by CAP_NODE_HOURS cheapest node-hours
-    # (its minimum is then a lower bound: enough to leave out its partitions)
-    step = min(node[g] * price[g] for g in price)   # the cheapest node-hour
-    minima = [shell(ts, 0.0)[0] if len(members[j]) == 1 else math.nan for j, ts in enumerate(frontiers)]
-    for sids in models.values():
-        alone = sum(minima[j] for j in sids if len(members[j]) == 1)
-        for j in sids:
-            if len(members[j]) > 1:
-                minima[j] = shell(frontiers[j], 0.0, cap=alone + CAP_NODE_HOURS * step)[0]
+    minima = [service_minimum(ts) for ts in frontiers]
     t2 = time.perf_counter()
     parts = {}
     for name, sids in models.items():
@@ -199,51 +217,58 @@ def decompose(case: str) -> None:
     print(f"case {case}: {len(m.services)} services, {len(m.candidates)} candidates; services and MILP "
           f"built in {t1 - t0:.2f} s; the services' minima {t2 - t1:.2f} s; nodes-continuous bound {lb:,.2f} RMB/h")
     delta, shells = step, {}
+    gs = sorted(price)
+    zero = tuple(0 for _ in gs)
     while True:
         t3 = time.perf_counter()
+        # each model's options, kept as the cheapest cost per residue vector (y_g mod N_g): two options of
+        # one residue vector leave the same waste whatever the other models take, so the dearer is never needed
         options = []
         for ps in parts.values():
-            cheapest, opts_m = ps[0][0], []
+            cheapest, opts_m = ps[0][0], {}
             for cost_p, p in ps:
                 if cost_p > cheapest + delta + TOL:
                     break
                 left = delta - (cost_p - cheapest)
-                lists = []
-                for j in p:
+                partial = {zero: 0.0}
+                for n, j in enumerate(p):
                     key = (j, round(left, 9))
                     if key not in shells:
-                        shells[key] = shell(frontiers[j], left)[1]
-                    lists.append(shells[key])
-                for combo in itertools.product(*lists):
-                    cost = sum(c for c, _ in combo)
-                    if cost <= cheapest + delta + TOL:
-                        vec: dict[str, int] = {}
-                        for _, w in combo:
-                            for g, k in w.items():
-                                vec[g] = vec.get(g, 0) + k
-                        opts_m.append((cost, vec))
+                        shells[key] = [(c, tuple(v.get(g, 0) % node[g] for g in gs))
+                                       for c, v in shell(frontiers[j], left)[1]]
+                    later = sum(minima[i] for i in p[n + 1:])   # what the partition's other services cost at least
+                    nxt: dict[tuple, float] = {}
+                    for r0, c0 in partial.items():
+                        for c, r in shells[key]:
+                            if c0 + c + later <= cheapest + delta + TOL:
+                                nr = tuple((x + y) % node[g] for x, y, g in zip(r0, r, gs))
+                                if c0 + c < nxt.get(nr, math.inf):
+                                    nxt[nr] = c0 + c
+                    partial = nxt
+                for r, c in partial.items():
+                    if c < opts_m.get(r, math.inf):
+                        opts_m[r] = c
             options.append(opts_m)
         t4 = time.perf_counter()
-        gs = sorted({g for o in options for _, v in o for g in v})
-        states = {tuple(0 for _ in gs): 0.0}
+        states = {zero: 0.0}
         for opts_m in options:
-            nxt: dict[tuple, float] = {}
+            nxt = {}
             for st, c0 in states.items():
-                for c, v in opts_m:
-                    ns = tuple((st[i] + v.get(g, 0)) % node[g] for i, g in enumerate(gs))
-                    if c0 + c < nxt.get(ns, math.inf) - TOL:
+                for r, c in opts_m.items():
+                    ns = tuple((x + y) % node[g] for x, y, g in zip(st, r, gs))
+                    if c0 + c < nxt.get(ns, math.inf):
                         nxt[ns] = c0 + c
             states = nxt
-        best = min(c + sum(price[g] * ((-st[i]) % node[g]) for i, g in enumerate(gs)) for st, c in states.items())
+        best = min(c + sum(price[g] * (-x % node[g]) for x, g in zip(st, gs)) for st, c in states.items())
         t5 = time.perf_counter()
         proven = best <= lb + delta + 1e-6
-        print(f"  Δ {delta:8.2f} RMB/h: options per model {[len(o) for o in options]}, {len(states):,} DP states; "
+        print(f"  Δ {delta:8.2f} RMB/h: residue vectors per model {[len(o) for o in options]}, "
+              f"{len(states):,} DP states; "
               f"shells {t4 - t3:.2f} s, DP {t5 - t4:.3f} s; best {best:,.2f} RMB/h"
               + (", proven optimal" if proven else ""))
         if proven:
             break
         delta = min(best - lb, delta + step)
-        assert delta < CAP_NODE_HOURS * step, "Δ passed the groups' searched range: raise CAP_NODE_HOURS"
     print(f"  decomposition {time.perf_counter() - t1:.2f} s after the MILP's inputs: {best:,.2f} RMB/h")
 
 
