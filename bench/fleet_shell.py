@@ -74,6 +74,28 @@ class TypeFrontier:
         return self.F[k]
 
 
+def dual_vertices(cols: list[tuple[float, float, float]]) -> np.ndarray | None:
+    """The vertices (u, v) of {a·u + b·v ≤ w for each column (w, a, b); u, v ≥ 0}, or None without
+    columns (nothing can be added). Unbounded directions (no column with a > 0, or b > 0) get a
+    vertex far out on that axis: no share of that kind can be bought."""
+    if not cols:
+        return None
+    w, a, b = (np.array(x, dtype=float) for x in zip(*cols))
+    big = 1e12
+    u_max = np.min(np.where(a > 0, w / np.where(a > 0, a, 1), big))
+    v_max = np.min(np.where(b > 0, w / np.where(b > 0, b, 1), big))
+    pts = [(0.0, 0.0), (u_max, 0.0), (0.0, v_max)]
+    det = a[:, None] * b[None, :] - b[:, None] * a[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (w[:, None] * b[None, :] - b[:, None] * w[None, :]) / det
+        v = (a[:, None] * w[None, :] - w[:, None] * a[None, :]) / det
+    ok = np.isfinite(u) & np.isfinite(v) & (u >= -1e-12) & (v >= -1e-12)
+    pts += list(zip(u[ok], v[ok]))
+    p = np.array(pts)
+    feasible = np.all(a[None, :] * p[:, :1] + b[None, :] * p[:, 1:] <= w[None, :] * (1 + 1e-9) + 1e-12, axis=1)
+    return p[feasible]
+
+
 def served(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.any((a >= 1 - TOL) & (b >= 1 - TOL)))
 
@@ -89,20 +111,20 @@ def shell(types: list[TypeFrontier], delta: float) -> tuple[float, list[tuple[fl
                 ub = k * t.price
                 break
             k += 1
-    best_rate = []   # the most share per RMB/h each type gives, at any card count: a bound on what the rest adds
     for t in types:
         t.upto(max(1, int((ub + delta) / t.price)))
-        best_rate.append((max((t.F[k][0].max() / (k * t.price) for k in range(1, len(t.F))), default=0.0),
-                          max((t.F[k][1].max() / (k * t.price) for k in range(1, len(t.F))), default=0.0)))
-    rest = [(max([r[0] for r in best_rate[i:]] + [0.0]), max([r[1] for r in best_rate[i:]] + [0.0]))
-            for i in range(len(types) + 1)]
+    # what the types from i on must cost at least to add shares (na, nb): the 2-row LP's dual,
+    # max na·u + nb·v over {a_c·u + b_c·v ≤ w_c, u, v ≥ 0}, whose optimum is at a vertex computed once per i
+    duals = [dual_vertices([(t.price * k, a, b) for t in types[i:] for k, a, b in t.cands])
+             for i in range(len(types) + 1)]
     best, found = [ub], []
 
     def still_needed(a: np.ndarray, b: np.ndarray, i: int) -> float:
-        ra, rb = rest[i]
-        na = np.where(a < 1 - TOL, (1 - a) / ra if ra > 0 else np.inf, 0.0)
-        nb = np.where(b < 1 - TOL, (1 - b) / rb if rb > 0 else np.inf, 0.0)
-        return float(np.min(np.maximum(na, nb)))
+        v = duals[i]
+        if v is None:
+            return 0.0 if served(a, b) else math.inf
+        na, nb = np.maximum(1 - a, 0.0), np.maximum(1 - b, 0.0)
+        return float(np.min(np.max(na[:, None] * v[None, :, 0] + nb[:, None] * v[None, :, 1], axis=1)))
 
     def search(i: int, vec: dict[str, int], a: np.ndarray, b: np.ndarray, cost: float) -> None:
         if i == len(types):
