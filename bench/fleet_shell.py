@@ -296,7 +296,7 @@ def decompose(case: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=["4x12-issue", "4x12-6gpu"], default="4x12-issue")
+    ap.add_argument("--case", choices=["4x12-issue", "4x12-6gpu", "4x12-all"], default="4x12-issue")
     ap.add_argument("--check", action="store_true",
                     help="also solve it with the MILP (planner.solve) and print its cost")
     args = ap.parse_args()
