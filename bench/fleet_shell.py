@@ -14,7 +14,9 @@ So, for Δ = one cheapest node-hour, then larger:
      does not grow is skipped: such a vector is dominated by the one with k − 1 cards);
   2. each model's options (one vector per service of a partition) are kept as the cheapest per
      residue vector (y_g mod N_g)_g, and a dynamic programme over models with that state picks one;
-  3. its best is optimal, proven, once it is ≤ LB + Δ; else Δ grows and 1–2 run again.
+  3. its best is optimal, proven, once it is ≤ LB + Δ; else Δ grows and 1–2 run again;
+  4. each chosen service's instance counts come from a small MILP within its vector's cards, and the
+     plan is checked against the fleet MILP's demand rows and priced in whole nodes.
 It recovers the MILP's optimum on 4x12-issue and 4x12-6gpu; docs/fleet_bench.md ("Forty-ninth
 session") has the numbers and what building it into `plan` would take. Run:
 
@@ -252,36 +254,37 @@ def decompose(case: str) -> None:
                 if cost_p > cheapest + delta + TOL:
                     break
                 left = delta - (cost_p - cheapest)
-                partial = {zero: 0.0}
+                partial: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}   # residues → cost, picks
                 for n, j in enumerate(p):
                     key = (j, round(left, 9))
                     if key not in shells:
-                        shells[key] = [(c, tuple(v.get(g, 0) % node[g] for g in gs))
+                        shells[key] = [(c, tuple(v.get(g, 0) % node[g] for g in gs), v)
                                        for c, v in shell(frontiers[j], left)[1]]
                     later = sum(minima[i] for i in p[n + 1:])   # what the partition's other services cost at least
-                    nxt: dict[tuple, float] = {}
-                    for r0, c0 in partial.items():
-                        for c, r in shells[key]:
+                    nxt: dict[tuple, tuple[float, tuple]] = {}
+                    for r0, (c0, picks) in partial.items():
+                        for c, r, v in shells[key]:
                             if c0 + c + later <= cheapest + delta + TOL:
                                 nr = tuple((x + y) % node[g] for x, y, g in zip(r0, r, gs))
-                                if c0 + c < nxt.get(nr, math.inf):
-                                    nxt[nr] = c0 + c
+                                if c0 + c < nxt.get(nr, (math.inf,))[0]:
+                                    nxt[nr] = (c0 + c, (*picks, (j, v)))
                     partial = nxt
-                for r, c in partial.items():
-                    if c < opts_m.get(r, math.inf):
-                        opts_m[r] = c
+                for r, (c, picks) in partial.items():
+                    if c < opts_m.get(r, (math.inf,))[0]:
+                        opts_m[r] = (c, picks)
             options.append(opts_m)
         t4 = time.perf_counter()
-        states = {zero: 0.0}
+        states: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}
         for opts_m in options:
             nxt = {}
-            for st, c0 in states.items():
-                for r, c in opts_m.items():
+            for st, (c0, picks) in states.items():
+                for r, (c, more) in opts_m.items():
                     ns = tuple((x + y) % node[g] for x, y, g in zip(st, r, gs))
-                    if c0 + c < nxt.get(ns, math.inf):
-                        nxt[ns] = c0 + c
+                    if c0 + c < nxt.get(ns, (math.inf,))[0]:
+                        nxt[ns] = (c0 + c, picks + more)
             states = nxt
-        best = min(c + sum(price[g] * (-x % node[g]) for x, g in zip(st, gs)) for st, c in states.items())
+        best, chosen = min(((c + sum(price[g] * (-x % node[g]) for x, g in zip(st, gs)), picks)
+                            for st, (c, picks) in states.items()), key=lambda t: t[0])
         t5 = time.perf_counter()
         proven = best <= lb + delta + 1e-6
         print(f"  Δ {delta:8.2f} RMB/h: residue vectors per model {[len(o) for o in options]}, "
@@ -292,6 +295,45 @@ def decompose(case: str) -> None:
             break
         delta = min(best - lb, delta + step)
     print(f"  decomposition {time.perf_counter() - t1:.2f} s after the MILP's inputs: {best:,.2f} RMB/h")
+    check_plan(m, chosen, price, node, best)
+
+
+def check_plan(m, chosen: tuple, price: dict[str, float], node: dict[str, int], best: float) -> None:
+    """Instance counts for each chosen (service, card vector): a small MILP per service (its demand rows, its
+    cards of each type at most the vector's); then every demand row of the fleet MILP checked with them and
+    the whole nodes priced: the plan must cost what the DP said."""
+    import highspy
+    cards: dict[str, int] = {}
+    instances = 0
+    for j, vec in chosen:
+        sv, cs = m.services[j], [(i, c) for i, c in m.of_service(j) if c.gpu in vec]
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", 0.0)
+        x = [h.addIntegral(lb=0, ub=highspy.kHighsInf) for _ in cs]
+        h.changeColsCost(len(x), np.arange(len(x), dtype=np.int32),
+                         np.array([price[c.gpu] * c.cards for _, c in cs], dtype=float))
+        for kind in ("prefill", "decode"):
+            need = getattr(sv.demand, f"{kind}_tok_s")
+            if need > 0:
+                h.addConstr(sum(getattr(c, f"{kind}_tok_s") / need * v for (_, c), v in zip(cs, x)) >= 1)
+        for g, k in vec.items():
+            h.addConstr(sum(c.cards * v for (_, c), v in zip(cs, x) if c.gpu == g) <= k)
+        h.run()
+        values = h.getSolution().col_value
+        picked = {i: round(v) for (i, _), v in zip(cs, values) if round(v) > 0}
+        for kind in ("prefill", "decode"):
+            need = getattr(sv.demand, f"{kind}_tok_s")
+            got = sum(getattr(m.candidates[i], f"{kind}_tok_s") * n for i, n in picked.items())
+            assert need <= 0 or got >= need * (1 - 1e-9), (sv.key, kind, got, need)
+        for i, n in picked.items():
+            cards[m.candidates[i].gpu] = cards.get(m.candidates[i].gpu, 0) + m.candidates[i].cards * n
+            instances += n
+    nodes = {g: -(-k // node[g]) for g, k in cards.items()}
+    cost = sum(n * node[g] * price[g] for g, n in nodes.items())
+    assert abs(cost - best) < 1e-6 * max(1.0, best), (cost, best)
+    print(f"  the plan: {len(chosen)} services, {instances} instances, whole nodes "
+          f"{', '.join(f'{g} {n}' for g, n in sorted(nodes.items()))}; every demand row met; {cost:,.2f} RMB/h")
 
 
 def main() -> None:
