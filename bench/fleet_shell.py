@@ -338,7 +338,7 @@ def check_plan(m, chosen: tuple, price: dict[str, float], node: dict[str, int], 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=["4x12-issue", "4x12-6gpu", "4x12-all"], default="4x12-issue")
+    ap.add_argument("--case", choices=sorted(fb.CASES), default="4x12-issue")
     ap.add_argument("--check", action="store_true",
                     help="also solve it with the MILP (planner.solve) and print its cost")
     args = ap.parse_args()
