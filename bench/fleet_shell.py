@@ -39,6 +39,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import fleet_bench as fb  # noqa: E402
 
 TOL = 1e-9
+DUALS: dict[tuple, list] = {}   # a service's dual polygons, by its frontiers' identities
 
 
 def pareto(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +118,11 @@ def shell(types: list[TypeFrontier], delta: float) -> tuple[float, list[tuple[fl
         t.upto(max(1, int((ub + delta) / t.price)))
     # what the types from i on must cost at least to add shares (na, nb): the 2-row LP's dual,
     # max na·u + nb·v over {a_c·u + b_c·v ≤ w_c, u, v ≥ 0}, whose optimum is at a vertex computed once per i
-    duals = [dual_vertices([(t.price * k, a, b) for t in types[i:] for k, a, b in t.cands])
-             for i in range(len(types) + 1)]
+    key = tuple(id(t) for t in types)   # the same for every Δ: computed once per service
+    if key not in DUALS:
+        DUALS[key] = [dual_vertices([(t.price * k, a, b) for t in types[i:] for k, a, b in t.cands])
+                      for i in range(len(types) + 1)]
+    duals = DUALS[key]
     best, found = [ub], []
 
     def still_needed(a: np.ndarray, b: np.ndarray, i: int) -> float:
