@@ -645,27 +645,37 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
         from planner.errors import BadInput
         raise BadInput("--export-dir: it names where --export writes; give --export TARGET too")
     _check_outputs_early(problem, out, chart, export_target and export_dir, force)
-    p = load_any(problem)
-    if calibration is not None:
-        p = p.model_copy(update={"calibration": _calibration_option(calibration)})
-    inputs = inputs_of(p, problem)   # the problem file and every file it made plan read
-    if out:
-        check_writable(out, inputs, force)
-    if export_target:
-        from planner.report.export import check_out_dir
-        check_out_dir(export_dir, force, (*(q for q, _ in inputs), *((out,) if out else ())))
-    horizon = p.workload.profile is not None if isinstance(p, Problem) else p.horizon
-    if chart:
-        _check_chart(chart, problem, horizon, force, inputs)
-    if horizon:
-        if band:
+    failed: BaseException | None = None   # the file's own error, shown after its notes (as before)
+    with warnings.catch_warnings(record=True) as notes:   # shown once the options are known to fit the file
+        try:
+            p = load_any(problem)
+        except BaseException as e:
+            failed = e
+    if failed is not None:
+        _replay(notes)
+        raise failed
+    with warnings.catch_warnings(record=True) as more:   # the options' checks: refused, the notes are not said
+        if calibration is not None:
+            p = p.model_copy(update={"calibration": _calibration_option(calibration)})
+        inputs = inputs_of(p, problem)   # the problem file and every file it made plan read
+        if out:
+            check_writable(out, inputs, force)
+        if export_target:
+            from planner.report.export import check_out_dir
+            check_out_dir(export_dir, force, (*(q for q, _ in inputs), *((out,) if out else ())))
+        horizon = p.workload.profile is not None if isinstance(p, Problem) else p.horizon
+        if chart:
+            _check_chart(chart, problem, horizon, force, inputs)
+        if horizon and band:
             from planner.errors import BadInput
             raise BadInput(f"{problem}: --band takes a single-QPS plan, not a load profile (workload.profile) yet")
+        if band and not isinstance(p, Problem):
+            from planner.errors import BadInput
+            raise BadInput(f"{problem}: --band takes a single problem (one workload), not a fleet")
+    _replay(notes + more)
+    if horizon:
         return _solve_horizon(p, problem, solver, time_limit, as_json, out, checks, timings, verbose, force,
                               simulate, chart, inputs, (export_target, export_dir))
-    if band and not isinstance(p, Problem):
-        from planner.errors import BadInput
-        raise BadInput(f"{problem}: --band takes a single problem (one workload), not a fleet")
     plan = solve(p, problem, solver=solver, time_limit=time_limit, verbose=verbose)
     d = plan_json(plan, timings=timings)
     band_line = _cost_band(p, problem, d, solver, time_limit) if band else None
@@ -681,6 +691,14 @@ def solve_cmd(problem: str, solver, time_limit, as_json: bool, out, checks: bool
     _show(d, lambda: render_plan(plan) + (f"\n{band_line}" if band_line else ""), plan.verification, as_json,
           checks)
     _echo_simulations(sims, as_json)
+
+
+def _replay(notes: list) -> None:
+    """Show the notes and warnings `warnings.catch_warnings(record=True)` held, as they would have
+    been shown (they passed the filters when they were recorded); outside that block, whose
+    showwarning appends to the list."""
+    for w in notes:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _echo_simulations(sims: dict, as_json: bool) -> None:
