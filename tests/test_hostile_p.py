@@ -6,8 +6,56 @@ paths found."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
 from tests.test_hostile_l import SMALL
 from tests.test_hostile_outputs import run, write
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------ 2. a plan's pool listed twice
+def solved(tmp_path: Path, problem: dict | Path = SMALL) -> dict:
+    out = tmp_path / "plan.json"
+    code, text = run("solve", problem if isinstance(problem, Path) else write(tmp_path, problem), "--out", out)
+    assert code == 0, text
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("command", [["simulate", "--requests", "2000"], ["export", "--target", "vllm"]])
+def test_a_pool_listed_twice_in_a_plan_is_refused(tmp_path, command):
+    """A plan file whose `pools` held one pool twice (copied by hand) was simulated as two rows of the
+    same name, each given half the load, and exported as two engines: refused, naming both."""
+    d = solved(tmp_path)
+    d["pools"].append(dict(d["pools"][0]))
+    e = write(tmp_path, json.dumps(d), "e.json")
+    args = [command[0], e, *command[1:]] + (["--out", tmp_path / "ex"] if command[0] == "export" else [])
+    code, out = run(*args)
+    name = d["pools"][0]["name"]
+    assert code == 2 and out.strip() == (f"error: {e}: pools[1].name: {name!r} is also the name of pools[0]; a "
+                                         f"plan lists each pool once, with its instances: delete the copy (or "
+                                         f"re-solve)"), out
+    assert not (tmp_path / "ex").exists()
+
+
+def test_a_pool_listed_twice_in_a_fleet_or_a_day_is_named_by_the_files_indices(tmp_path):
+    fleet = json.loads((ROOT / "tests" / "golden" / "solve" / "fleet_mix.json").read_text(encoding="utf-8"))
+    fleet["pools"].append(dict(fleet["pools"][5]))
+    f = write(tmp_path, json.dumps(fleet), "f.json")
+    code, out = run("simulate", f, "--requests", "2000")
+    assert code == 2 and out.startswith(f"error: {f}: service {fleet['pools'][5]['service']}: pools[6].name: "
+                                        f"{fleet['pools'][5]['name']!r} is also the name of pools[5];"), out
+    day = json.loads((ROOT / "tests" / "golden" / "solve" / "deepseek_day.json").read_text(encoding="utf-8"))
+    day["periods"][0]["pools"].append(dict(day["periods"][0]["pools"][0]))
+    d = write(tmp_path, json.dumps(day), "d.json")
+    k = len(day["periods"][0]["pools"]) - 1
+    code, out = run("export", d, "--target", "k8s", "--out", tmp_path / "ex")
+    assert code == 2 and out.startswith(f"error: {d}: periods[0].pools[{k}].name: "
+                                        f"{day['periods'][0]['pools'][0]['name']!r} is also the name of "
+                                        f"periods[0].pools[0];"), out
 
 
 # ------------------------------------------------------------------------ 3. --chart before the notes

@@ -374,11 +374,14 @@ def check_periods(d: dict[str, Any], source: str) -> None:
 def renumbered(text: str, where: str, pools: list, file_pools: list, to: str) -> str:
     """`text` with each `{where}: pools[k]` (k an index of `pools`, a plan's pools taken from the
     file's `file_pools`: a fleet service's, a period's) as `{to}[j]`, j the file's index of that
-    same pool object, and `{where}: pools:` as `{to}:` (every line of a message of several)."""
-    def at(m: re.Match) -> str:
+    same pool object, and `{where}: pools:` as `{to}:` (every line of a message of several); a
+    second pool it names (`also the name of pools[k]`) by the file's index too, `to`'s last part."""
+    def at(m: re.Match, name: str = to) -> str:
         k = int(m.group(1))
         j = next((j for j, p in enumerate(file_pools) if k < len(pools) and p is pools[k]), None)
-        return m.group(0) if j is None else f"{to}[{j}]"
+        return m.group(0) if j is None else f"{name}[{j}]"
+    text = "\n".join(re.sub(r"(?<=also the name of )pools\[(\d+)\]", lambda m: at(m, to.rsplit(": ", 1)[-1]), line)
+                     if f"{where}: pools[" in line else line for line in text.split("\n"))
     return re.sub(re.escape(where) + r": pools\[(\d+)\]", at, text).replace(f"{where}: pools:", f"{to}:")
 
 

@@ -404,7 +404,11 @@ def plan_from_dict(data: Any, source: str) -> PlanFile:
     if decodes and not any(p.role != "prefill" and p.capacity_decode_tokens_per_s > 0 for p in plan.pools):
         # (a workload whose every output is one token needs none: the prompt's pass makes it)
         raise BadInput(f"{source}: pools: no pool has decode capacity (capacity_decode_tokens_per_s)")
+    named: dict[str, int] = {}   # a pool copied whole was simulated and exported as a second pool (a hunt)
     for i, p in enumerate(plan.pools):
+        if named.setdefault(p.name, i) != i:
+            raise BadInput(f"{source}: pools[{i}].name: {p.name!r} is also the name of pools[{named[p.name]}]; a "
+                           f"plan lists each pool once, with its instances: delete the copy (or re-solve)")
         if p.gpu != p.gpu.strip().lower():   # as plan solve writes it, and as export and totals.cards key it
             raise BadInput(f"{source}: pools[{i}].gpu: {p.gpu!r}: a plan names GPUs by catalog id, lower "
                            f"case ({p.gpu.strip().lower()!r})")
