@@ -17,6 +17,28 @@ from tests.test_hostile_outputs import run, write
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# ------------------------------------------------------------------------ 1. a value listed twice
+@pytest.mark.parametrize("serving, said", [
+    ({"modes": ["colocated", "colocated"]}, "serving.modes: [0] and [1] both read as 'colocated'"),
+    ({"modes": ["colocated", "Aggregated"]}, "serving.modes: [0] and [1] both read as 'colocated'"),
+    ({"parallelism": {"tp": [1, 2, 4, 4]}}, "serving.parallelism.tp: [2] and [3] both read as 4"),
+    ({"parallelism": {"pp": [1, 1]}}, "serving.parallelism.pp: [0] and [1] both read as 1"),
+])
+def test_a_mode_or_degree_listed_twice_is_refused(tmp_path, serving, said):
+    """`modes: [colocated, colocated]` (meant: both modes) or `tp: [1, 2, 4, 4]` (meant: 8) planned
+    the narrower space at exit 0 without a word: a costlier plan than the one asked for."""
+    p = write(tmp_path, {**SMALL, "serving": serving})
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == f"error: {p}: {said}: list each value once", out
+
+
+def test_a_scenarios_modes_listed_twice_are_refused(tmp_path):
+    base = write(tmp_path, SMALL)
+    s = write(tmp_path, {"name": "s", "serving": {"modes": ["disaggregated", "DISAGGREGATED"]}}, "s.yaml")
+    code, out = run("whatif", base, s)
+    assert code == 2 and out.startswith(f"error: {s}: serving.modes: [0] and [1] both read as 'disaggregated'"), out
+
+
 # ------------------------------------------------------------------------ 2. a plan's pool listed twice
 def solved(tmp_path: Path, problem: dict | Path = SMALL) -> dict:
     out = tmp_path / "plan.json"

@@ -38,6 +38,7 @@ from planner.input.values import (
     Statistic,
     Title,
     Watts,
+    once,
     percent,
     quantity,
     spot_confidence_needs_spot,
@@ -259,6 +260,7 @@ class ParallelismOptions(Strict):
     tp: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1)   # [] allows nothing: refused
     pp: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1)
     dp: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1)
+    _once = field_validator("tp", "pp", "dp")(once)
     max_cards_per_instance: Annotated[int, Field(ge=1, le=4096)] = 64
 
 
@@ -277,6 +279,7 @@ class InstanceStart(Strict):
 
 class Serving(Strict):
     modes: list[Mode] = Field(default_factory=lambda: ["disaggregated", "colocated"], min_length=1)
+    _once = field_validator("modes")(once)
     parallelism: Literal["auto"] | ParallelismOptions = "auto"
     max_utilization_percent: Annotated[Ceiling, Field(gt=1, lt=100)] = 95.0
     max_decode_utilization_percent: Annotated[Ceiling, Field(gt=1, le=100, allow_inf_nan=False)] = 100.0

@@ -38,7 +38,18 @@ from planner.input.problem import (
 )
 from planner.input.schema import Strict
 from planner.input.speculative import Speculative
-from planner.input.values import MAX_PRICE, BelowAll, Budget, Ceiling, NodePrice, PercentText, SellPrice, Title, percent
+from planner.input.values import (
+    MAX_PRICE,
+    BelowAll,
+    Budget,
+    Ceiling,
+    NodePrice,
+    PercentText,
+    SellPrice,
+    Title,
+    once,
+    percent,
+)
 
 HOURS_PER_MONTH = 30 * 24  # the seed note's month (30 days), as in the catalog's rent prices
 PRICE_CHANGE_FLOOR_PERCENT = -100.0  # a price cannot fall below zero
@@ -135,6 +146,7 @@ class SLOEdit(Strict):
 
 class ServingEdit(Strict):
     modes: list[Mode] | None = Field(default=None, min_length=1)
+    _once = field_validator("modes")(once)
     parallelism: Literal["auto"] | ParallelismOptions | None = None  # replaces the base's wholesale
     max_utilization_percent: Annotated[Ceiling, Field(gt=1, lt=100)] | None = None
     max_decode_utilization_percent: Annotated[Ceiling, Field(gt=1, le=100, allow_inf_nan=False)] | None = None
