@@ -39,6 +39,30 @@ def test_a_scenarios_modes_listed_twice_are_refused(tmp_path):
     assert code == 2 and out.startswith(f"error: {s}: serving.modes: [0] and [1] both read as 'disaggregated'"), out
 
 
+@pytest.mark.parametrize("axis, said", [
+    (["--tpot", "30ms,30ms,50ms"], "--tpot: '30ms' is listed twice in '30ms,30ms,50ms'; list each value once"),
+    (["--tpot", "30ms,0.03s"], "--tpot: '30ms' and '0.03s' are one value in '30ms,0.03s'; list each value once"),
+    (["--qps", "5,05"], "--qps: '5' and '05' are one value in '5,05'; list each value once"),
+    (["--qps", "1:1.0000000000000004", "--points", "5", "--spacing", "linear"],
+     "--qps: the range '1:1.0000000000000004' holds fewer than 5 distinct numbers (a double's precision); "
+     "widen it or ask fewer --points"),
+])
+def test_a_sweeps_point_given_twice_is_refused(tmp_path, axis, said):
+    """`--tpot 30ms,30ms,50ms` swept two limits where three were written (the set of them, without a
+    word); a range narrower than its --points solved the same point twice and showed both rows."""
+    code, out = run("sweep", write(tmp_path, SMALL), *axis, "--out", tmp_path / "sw", "--workers", "1")
+    assert code == 2 and out.strip() == f"error: {said}", out
+    assert not (tmp_path / "sw").exists()
+
+
+def test_a_sweeps_list_is_still_read_in_any_order(tmp_path):
+    code, out = run("sweep", write(tmp_path, SMALL), "--tpot", "50ms,20ms", "--out", tmp_path / "sw",
+                    "--workers", "1", "--no-per-gpu")
+    assert code == 0, out
+    rows = (tmp_path / "sw" / "frontier.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert [r.split(",")[2] for r in rows] == ["0.02", "0.05"], rows
+
+
 # ------------------------------------------------------------------------ 2. a plan's pool listed twice
 def solved(tmp_path: Path, problem: dict | Path = SMALL) -> dict:
     out = tmp_path / "plan.json"

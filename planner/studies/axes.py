@@ -80,11 +80,19 @@ def parse_axis(name: str, text: str, points: int, spacing: str = "log") -> Axis:
             raise BadInput(f"--{name}: the range {text!r} must rise (LOW < HIGH)")
         if not 2 <= points <= MAX_VALUES:
             raise BadInput(f"--points: a range needs 2 to {MAX_VALUES:,} points, got {points}")
-        return Axis(name, tuple(_spaced(lo, hi, points, spacing)))
-    items = text.split(",")
-    if len(items) > 1 and any(not p.strip() for p in items):   # '20ms,,50ms' or '20ms,': a value left out
+        if len(set(values := _spaced(lo, hi, points, spacing))) < points:   # '1:1.0000000000000004': twice 1
+            raise BadInput(f"--{name}: the range {text!r} holds fewer than {points} distinct numbers (a double's "
+                           f"precision); widen it or ask fewer --points")
+        return Axis(name, tuple(values))
+    items = [p.strip() for p in text.split(",")]
+    if len(items) > 1 and not all(items):   # '20ms,,50ms' or '20ms,': a value left out
         raise BadInput(f"--{name}: an empty value in {text!r}; separate the values by single commas")
-    values = tuple(sorted({_parse_value(name, p) for p in items if p.strip()}))
+    read = {p: _parse_value(name, p) for p in items if p}   # '30ms,30ms,50ms' swept two limits (a hunt)
+    for i, p in enumerate(items):
+        if (same := next((q for q in items[:i] if read[q] == read[p]), None)) is not None:
+            raise BadInput(f"--{name}: {same!r} " + ("is listed twice" if same == p else f"and {p!r} are one value")
+                           + f" in {text!r}; list each value once")
+    values = tuple(sorted(read.values()))
     if not values:
         raise BadInput(f"--{name}: no values in {text!r}")
     if len(values) > MAX_VALUES:
