@@ -114,3 +114,17 @@ def test_solve_chart_without_a_profile_is_refused_before_the_problems_notes(tmp_
                                          f"workload.profile"), out
     code, out = run("solve", p, "--band")   # a run that goes on says them still
     assert code == 0 and f"note: {p}: slo.tpot: '1' is read as 1 s a token" in out, out
+
+
+# ------------------------------------------------------------------------ 4. a folder named config.json
+def test_a_folder_named_config_json_is_named_as_a_folder(tmp_path):
+    """A snapshot whose config.json is a directory said so; `--model snap/config.json` itself said
+    `snap/config.json/config.json: file not found`, a path the user never wrote."""
+    (tmp_path / "snap" / "config.json").mkdir(parents=True)
+    code, out = run("eval", "--model", tmp_path / "snap", "--gpu", "h100")
+    assert code == 2 and out.strip() == (f"error: --model {tmp_path / 'snap'}: {tmp_path / 'snap' / 'config.json'}: "
+                                         f"is a directory, expected a JSON file"), out
+    code, out = run("eval", "--model", tmp_path / "snap" / "config.json", "--gpu", "h100")
+    c = tmp_path / "snap" / "config.json"
+    assert code == 2 and out.strip() == (f"error: --model {c}: {c}: is a directory, expected a JSON file (a "
+                                         f"model's config.json, or the folder holding one)"), out

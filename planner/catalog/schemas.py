@@ -393,6 +393,9 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
     """A model from a local Hugging Face config.json (or a folder holding one); no network. The
     weight precision is the one `quantization_config` declares, else the checkpoint's dtype."""
     p = Path(path)
+    if p.is_dir() and p.suffix.lower() == ".json" and not (p / "config.json").exists():   # not 'x.json/config.json:
+        raise BadInput(f"{p}: is a directory, expected a JSON file (a model's config.json, or the folder "   # file
+                       f"holding one)")                                                   # not found' (a hunt)
     if p.is_dir():
         p = p / "config.json"
     data = read_json(p)
