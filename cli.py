@@ -1532,12 +1532,33 @@ def _warnings_as_plan_shows_them() -> None:
     alone: tests and library users keep their filters. The processes it starts (a sweep's Dask
     workers read the variable and `-W` anew) are started without the 'error' entries too."""
     warnings.filters[:] = [f for f in warnings.filters if f[0] != "error"]
+    # PuLP 3.3 announces its 4.0 API on every solve (we pin pulp<4): PYTHONWARNINGS=default printed
+    # four lines of it under each plan, which no user can act on; a filter naming pulp is the user's
+    mine = any(_names_pulp(o) for o in [*sys.warnoptions, *os.environ.get("PYTHONWARNINGS", "").split(",")])
+    if not mine:
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp(\.|$)")
     for category in (PlannerNotice, PlannerDeprecation):
         warnings.filterwarnings("default", category=category)
     sys.warnoptions[:] = [o for o in sys.warnoptions if not _is_error_filter(o)]
     if "PYTHONWARNINGS" in os.environ:
         os.environ["PYTHONWARNINGS"] = ",".join(o for o in os.environ["PYTHONWARNINGS"].split(",")
                                                 if not _is_error_filter(o))
+    shown = [o for o in [*sys.warnoptions, *os.environ.get("PYTHONWARNINGS", "").split(",")]
+             if o.strip() and not "ignore".startswith(o.split(":", 1)[0].strip().lower())]
+    if not mine and shown and sys.warnoptions:   # the processes plan starts (a Dask worker) read them anew
+        sys.warnoptions.append(PULP_QUIET)
+    if not mine and shown and os.environ.get("PYTHONWARNINGS"):
+        os.environ["PYTHONWARNINGS"] += "," + PULP_QUIET
+
+
+# PuLP's 4.0 announcements, as a -W option (its module is matched whole): where they are made
+PULP_QUIET = "ignore::DeprecationWarning:pulp.pulp"
+
+
+def _names_pulp(option: str) -> bool:
+    """Whether a -W / PYTHONWARNINGS entry names a module of PuLP's: the user asked for its warnings."""
+    parts = option.split(":")
+    return len(parts) > 3 and parts[3].strip().lower().startswith("pulp")
 
 
 def _is_error_filter(option: str) -> bool:

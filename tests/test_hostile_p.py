@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_hostile_l import SMALL
+from tests.test_hostile_o import plan_process
 from tests.test_hostile_outputs import run, write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,3 +129,23 @@ def test_a_folder_named_config_json_is_named_as_a_folder(tmp_path):
     c = tmp_path / "snap" / "config.json"
     assert code == 2 and out.strip() == (f"error: --model {c}: {c}: is a directory, expected a JSON file (a "
                                          f"model's config.json, or the folder holding one)"), out
+
+
+# ------------------------------------------------------------------------ 5. PuLP's deprecations
+@pytest.mark.parametrize("setting", ["default", "always", "default::DeprecationWarning"])
+def test_pythonwarnings_default_shows_no_pulp_deprecation(tmp_path, setting):
+    """PYTHONWARNINGS=default printed PuLP 3.3's announcements of its 4.0 API under every plan
+    ('Constructing LpVariable(name, ...) directly is deprecated', 'Using LpProblem.constraints as a
+    dict mapping is deprecated'), which no user of plan can act on; plan's own notes still show."""
+    p = write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": 1}})
+    r = plan_process(tmp_path, ["solve", p], {"PYTHONWARNINGS": setting})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == (f"note: {p}: slo.tpot: '1' is read as 1 s a token (a bare number is seconds); "
+                                f"write 1ms for milliseconds"), r.stderr
+
+
+def test_a_filter_naming_pulp_is_the_users(tmp_path):
+    """Who asks for PuLP's warnings by its module gets them."""
+    r = plan_process(tmp_path, ["solve", write(tmp_path, SMALL)],
+                     {"PYTHONWARNINGS": "always::DeprecationWarning:pulp.pulp"})
+    assert r.returncode == 0 and "DeprecationWarning: Constructing LpVariable" in r.stderr, r.stderr
