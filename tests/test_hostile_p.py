@@ -149,3 +149,23 @@ def test_a_filter_naming_pulp_is_the_users(tmp_path):
     r = plan_process(tmp_path, ["solve", write(tmp_path, SMALL)],
                      {"PYTHONWARNINGS": "always::DeprecationWarning:pulp.pulp"})
     assert r.returncode == 0 and "DeprecationWarning: Constructing LpVariable" in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------------ the hunt
+MINIMAL = "model,gpu,engine,cards,tp,pp,dp,ep,mode,concurrency,isl,osl,ttft_ms,tpot_ms,engine_version,weight_dtype\n"
+ROWS = ["llama-3.1-70b,h100,vllm,4,4,1,1,1,agg,32,2048,512,180.5,21.3,0.11.0,fp8",
+        "llama-3.1-8b,h100,vllm,1,1,1,1,1,agg,32,2048,512,80.5,11.3,0.11.0,bf16"]
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+@pytest.mark.parametrize("name, text, said", [
+    ("m.csv", "", "the file is empty"), ("r.json", "", "the file is empty"), ("r.jsonl", "", "the file is empty"),
+    ("m.csv", "\n\n  \n", "the file is empty (blank lines only)"),
+])
+def test_an_empty_measurement_file_is_said_to_be_empty(tmp_path, command, name, text, said):
+    """An empty m.csv was 'not a benchmark file this planner reads (expected vLLM or SGLang …, or a
+    CSV)', of a CSV; an empty YAML said 'the file is empty' already."""
+    m = write(tmp_path, text, name)
+    args = ["--out", tmp_path / "c.yaml"] if command == "calibrate" else []
+    code, out = run(command, m, *args)
+    assert code == 2 and out.strip() == f"error: {m}: {said}", out

@@ -58,6 +58,8 @@ def _json_objects(text: str, path: Path) -> list[tuple[int, dict]] | None:
 def sniff(path: Path, text: str) -> str:
     """The format of a benchmark file from its content: 'silicon', 'minimal', 'vllm', 'sglang',
     'genai-perf', 'guidellm'; BadInput naming the file and what it lacks when none matches."""
+    if not text.strip():   # 'not a benchmark file this planner reads (…, or a CSV)' of an empty m.csv
+        raise BadInput(f"{path}: the file is empty" + ("" if not text else " (blank lines only)"))
     if text.lstrip()[:1] not in ("{", "["):   # a CSV: its header names its columns
         with csv_errors(path):
             cols = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
