@@ -169,3 +169,14 @@ def test_an_empty_measurement_file_is_said_to_be_empty(tmp_path, command, name, 
     args = ["--out", tmp_path / "c.yaml"] if command == "calibrate" else []
     code, out = run(command, m, *args)
     assert code == 2 and out.strip() == f"error: {m}: {said}", out
+
+
+def test_a_minimal_csv_reads_named_cells_with_blanks_around_them(tmp_path):
+    """`, AGG ,` or `fp8 ` (a spreadsheet's padding) was `mode: Input should be 'agg' or 'disagg' (got
+    ' AGG ')`, where the model, GPU and engine cells beside them were read with their blanks."""
+    padded = ROWS[0].replace(",agg,", ", AGG ,").replace(",fp8", ",fp8 ")
+    code, out = run("validate", write(tmp_path, MINIMAL + padded + "\n" + ROWS[1] + "\n", "m.csv"), "--folds", "0")
+    assert code == 0 and "read 2 rows, kept 2 points, dropped 0" in out, out
+    (tmp_path / "plain").mkdir()
+    code, plain = run("validate", write(tmp_path / "plain", MINIMAL + "\n".join(ROWS) + "\n", "m.csv"), "--folds", "0")
+    assert code == 0 and out.splitlines()[2:-1] == plain.splitlines()[2:-1], (out, plain)   # the same points

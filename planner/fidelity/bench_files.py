@@ -349,9 +349,10 @@ def _minimal_row(r: dict, where: str, models: dict[str, Model], origin: str, i: 
         num("request_rate")   # the run's pacing, for the record (concurrency is given): 'abc', -5 were taken
     if model_key(r["model"]) not in models:   # the catalog's ids, as get_model reads them
         return f"model not in catalog ({shown_text(r['model'])})"   # escaped: a quoted newline broke the summary
-    opt = {k: r[k] for k in ("engine_version", "weight_dtype", "kv_dtype") if r.get(k)}
+    # names with blanks around them as model, gpu and engine are read (a spreadsheet's 'fp8 ', ' agg' were refused)
+    opt = {k: r[k].strip() for k in ("engine_version", "weight_dtype", "kv_dtype") if (r.get(k) or "").strip()}
     dep = validate(BenchDeployment, {
-        "model": r["model"], "gpu": r["gpu"], "engine": r["engine"], "mode": r["mode"], "cards": whole("cards"),
+        "model": r["model"], "gpu": r["gpu"], "engine": r["engine"], "mode": r["mode"].strip(), "cards": whole("cards"),
         "parallelism": {k: whole(k) for k in ("tp", "pp", "dp", "ep")}, **opt}, where)
     if dep.mode != "agg":
         return "minimal CSV: only agg rows (a disagg run needs its prefill worker: use --deployment)"
