@@ -180,3 +180,12 @@ def test_a_minimal_csv_reads_named_cells_with_blanks_around_them(tmp_path):
     (tmp_path / "plain").mkdir()
     code, plain = run("validate", write(tmp_path / "plain", MINIMAL + "\n".join(ROWS) + "\n", "m.csv"), "--folds", "0")
     assert code == 0 and out.splitlines()[2:-1] == plain.splitlines()[2:-1], (out, plain)   # the same points
+
+
+@pytest.mark.parametrize("tpot", ["50000μs", "50000µs"])   # Greek mu U+03BC, micro sign U+00B5
+def test_micro_seconds_are_read_with_either_mu(tmp_path, tpot):
+    """`tpot: 50000μs` (the Greek letter a Greek keyboard types) was 'unknown time unit 'μs'', where
+    the micro sign beside it, which looks the same, was read."""
+    assert "\u03bc" in tpot or "\u00b5" in tpot
+    code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": tpot}}), "--json")
+    assert code == 0 and json.loads(out)["slo"]["tpot_s"] == pytest.approx(0.05), out

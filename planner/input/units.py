@@ -20,7 +20,8 @@ Dimension = Literal["time", "bytes", "bandwidth", "flops", "power", "count"]
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
 
-_TIME = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+# µ is the micro sign (U+00B5), μ the Greek letter mu (U+03BC) a Greek keyboard types: they look the same
+_TIME = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
 
 # digits may be grouped with underscores between them ("1_000ms"), as YAML reads a bare 1_000;
 # ASCII digits only, as for a bare number (`re`'s \d and float() would read "١٠ms" as 10 ms)
