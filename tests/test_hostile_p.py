@@ -189,3 +189,17 @@ def test_micro_seconds_are_read_with_either_mu(tmp_path, tpot):
     assert "\u03bc" in tpot or "\u00b5" in tpot
     code, out = run("solve", write(tmp_path, {**SMALL, "slo": {"ttft": "2s", "tpot": tpot}}), "--json")
     assert code == 0 and json.loads(out)["slo"]["tpot_s"] == pytest.approx(0.05), out
+
+
+@pytest.mark.parametrize("pid, said", [
+    ("", "a name is empty"), ("   ", "a name is empty"),
+    ("a\nb", "a name is one line of printable text; it holds the control character '\\n'"),
+])
+def test_a_measurement_points_id_is_a_name(tmp_path, pid, said):
+    """`id: ""` was read, and its row in plan validate had no name (a newline one was shown as two words)."""
+    point = {"id": pid, "model": "llama-3.1-70b", "weight_dtype": "fp8", "gpu": "h100", "cards": 4,
+             "parallelism": {"tp": 4}, "role": "agg", "engine": "vllm", "isl": 1000, "osl": 500, "concurrency": 16,
+             "measured": {"tpot_s": 0.03}, "source": "a test's point", "kind": "measured"}
+    m = write(tmp_path, {"points": [point]}, "m.yaml")
+    code, out = run("validate", m, "--folds", "0")
+    assert code == 2 and out.startswith(f"error: {m}: points[0].id: {said}"), out

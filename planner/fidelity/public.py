@@ -16,6 +16,7 @@ from planner.errors import BadInput, shown_value, suggest
 from planner.fidelity.points import RUN_DOMAIN, Point
 from planner.input.files import read_yaml, validate
 from planner.input.load import other_kind
+from planner.input.values import Name
 from planner.physics.perf import Parallelism
 
 
@@ -40,7 +41,7 @@ class _Measured(Strict):
 class PublicPoint(Strict):
     """One published point (catalogs/measurements/public.yaml)."""
 
-    id: str
+    id: Name   # its row in plan validate: `id: ""` was a row without a name (a hunt, 2026-12-07)
     model: str
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "fp4"]
     kv_dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
