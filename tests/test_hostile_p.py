@@ -203,3 +203,16 @@ def test_a_measurement_points_id_is_a_name(tmp_path, pid, said):
     m = write(tmp_path, {"points": [point]}, "m.yaml")
     code, out = run("validate", m, "--folds", "0")
     assert code == 2 and out.startswith(f"error: {m}: points[0].id: {said}"), out
+
+
+@pytest.mark.parametrize("tz, meant", [("utc", "UTC"), ("asia/shanghai", "Asia/Shanghai"),
+                                       ("Europe/Berlin ", "Europe/Berlin")])
+def test_a_time_zone_in_another_case_is_offered_as_written(tmp_path, tz, meant):
+    """`--time-zone utc` was 'not an IANA time zone name (e.g. …, UTC)', naming no reason: the zone's
+    name in its own case (Kubernetes reads it as written) is now offered."""
+    day = ROOT / "tests" / "golden" / "solve" / "deepseek_day.json"
+    code, out = run("export", day, "--target", "k8s", "--out", tmp_path / "ex", "--time-zone", tz)
+    assert code == 2 and out.strip() == (f"error: --time-zone {tz!r}: not an IANA time zone name (e.g. Europe/Berlin, "
+                                         f"Asia/Shanghai, UTC). Did you mean {meant!r}? (a name is read as written, as "
+                                         f"the cluster reads it)"), out
+    assert not (tmp_path / "ex").exists()

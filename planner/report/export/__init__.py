@@ -334,9 +334,11 @@ def check_time_zone(time_zone: str | None, target: str, horizon: bool) -> None:
                                                 and zoneinfo.ZoneInfo(time_zone) is not None)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         ok = False
-    if not ok:
+    if not ok:   # 'utc', 'asia/shanghai', 'Europe/Berlin ' (a name Kubernetes reads only as written): offered
+        same = sorted(k for k in known if k.lower() == time_zone.strip().lower())
         raise BadInput(f"--time-zone {time_zone!r}: not an IANA time zone name (e.g. Europe/Berlin, Asia/Shanghai, "
-                       f"UTC)")
+                       f"UTC)" + (f". Did you mean {same[0]!r}? (a name is read as written, as the cluster reads it)"
+                                  if same else ""))
 
 
 def schedule_files(h: Horizon, pls: list[PoolLaunch], target: str, graph: str, time_zone: str | None) -> dict[str, str]:
