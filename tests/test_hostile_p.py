@@ -216,3 +216,18 @@ def test_a_time_zone_in_another_case_is_offered_as_written(tmp_path, tz, meant):
                                          f"Asia/Shanghai, UTC). Did you mean {meant!r}? (a name is read as written, as "
                                          f"the cluster reads it)"), out
     assert not (tmp_path / "ex").exists()
+
+
+def test_a_yaml_set_is_refused_where_a_list_is_read(tmp_path):
+    """`values: !!set {100: null, 200: null}` beside `weights: [1, 3]` was read as a list in hash order
+    (200 first) and planned 200 tokens at weight 1, a mean prompt of 125 tokens where the file says
+    175, at exit 0; `gpus: !!set {…}` was read too. A set has no order: refused where it stands."""
+    p = write(tmp_path, "name: t\nmodel: llama-3.1-8b\nslo: {ttft: 2s, tpot: 50ms}\ngpus: [h100]\nworkload: {qps: 5, "
+                        "input_tokens: {values: !!set {100: null, 200: null}, weights: [1, 3]}, output_tokens: 200}\n")
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == (f"error: {p}: line 5, column 43: !!set: a set has no order, and planner lists "
+                                         f"do (a value a period, a weight a length); write a list, [a, b, …]"), out
+    text = p.read_text(encoding="utf-8").replace("!!set {100: null, 200: null}", "[100, 200]")
+    listed = write(tmp_path, text, "l.yaml")
+    code, out = run("solve", listed, "--json")
+    assert code == 0 and json.loads(out)["workload"]["input_tokens"] == 175, out

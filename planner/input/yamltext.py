@@ -16,6 +16,7 @@ INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
 BINARY_TAG = "tag:yaml.org,2002:binary"
+SET_TAG = "tag:yaml.org,2002:set"
 YAML_SUFFIXES = (".yaml", ".yml")   # a YAML file's name ends in one of these
 
 
@@ -198,14 +199,22 @@ def _binary(loader, node):
     raise LegacyNumber("!!binary data: no planner value is binary; write the value itself", node.start_mark)
 
 
+def _set(loader, node):
+    """Refuse `!!set {100: null, 200: null}`: read as a list, in hash order (200 first), beside its
+    `weights: [1, 3]` it planned 200 tokens at weight 1 (a hunt, 2026-12-07); a set has no order."""
+    raise LegacyNumber("!!set: a set has no order, and planner lists do (a value a period, a weight a "
+                       "length); write a list, [a, b, …]", node.start_mark)
+
+
 def decimal_ints_only(*loaders: type) -> None:
     """Give each loader number constructors that refuse a plain number with a leading 0 (octal),
     0x (hexadecimal) or 0b (binary), or a tagged one in base 60 (`!!int 3:20`), each read in
-    another base than anyone writing a rate means; and a `!!binary` constructor that refuses."""
+    another base than anyone writing a rate means; and `!!binary` and `!!set` constructors that refuse."""
     for cls in loaders:
         cls.add_constructor(INT_TAG, _int)
         cls.add_constructor(FLOAT_TAG, _float)
         cls.add_constructor(BINARY_TAG, _binary)
+        cls.add_constructor(SET_TAG, _set)
 
 
 # JSON writes a character beyond U+FFFF as two escapes ("\ud800\udc00"); YAML reads each escape
