@@ -231,3 +231,32 @@ def test_a_yaml_set_is_refused_where_a_list_is_read(tmp_path):
     listed = write(tmp_path, text, "l.yaml")
     code, out = run("solve", listed, "--json")
     assert code == 0 and json.loads(out)["workload"]["input_tokens"] == 175, out
+
+
+def test_an_edited_catalogs_ids_are_read_in_any_case(tmp_path):
+    """In an edited catalogs/gpus.yaml, `id: H100` was never found (`unknown GPU 'H100'; known: H100, …
+    Did you mean 'H100'?`) and beside `id: h100` was kept as a second GPU; in catalogs/models.yaml an
+    alias copied from the Hub with its capitals (`meta-llama/Llama-3.1-8B-Base`) was never found. Ids
+    and aliases are keyed as they are looked up, in lower case; the same name twice is refused."""
+    from planner.catalog.schemas import get_gpu, get_model, load_gpus, load_models
+    from planner.errors import BadInput
+    gpus = (ROOT / "catalogs" / "gpus.yaml").read_text(encoding="utf-8")
+    assert gpus.count("\n  - id: h100\n") == 1
+    one = write(tmp_path, gpus.replace("\n  - id: h100\n", "\n  - id: H100\n"), "gpus.yaml")
+    assert get_gpu("h100", load_gpus(str(one))).id == "h100"   # as plans name it
+    start = gpus.index("\n  - id: h100\n")
+    entry = gpus[start:gpus.index("\n  - id: ", start + 1)]
+    two = write(tmp_path, gpus + entry.replace("id: h100", "id: H100") + "\n", "gpus2.yaml")
+    with pytest.raises(BadInput, match=r"gpus2.yaml: gpus\[\d+\].id: 'H100' names the GPU of 'h100' again \(ids are "
+                                       r"read in any case\): give each GPU once"):
+        load_gpus(str(two))
+    models = (ROOT / "catalogs" / "models.yaml").read_text(encoding="utf-8")
+    assert models.count("aliases: [llama-3.1-8b-instruct,") == 1
+    hub = write(tmp_path, models.replace("aliases: [llama-3.1-8b-instruct,",
+                                         "aliases: [meta-llama/Llama-3.1-8B-Base, llama-3.1-8b-instruct,"), "m.yaml")
+    assert get_model("meta-llama/Llama-3.1-8B-Base", load_models(str(hub))).id == "llama-3.1-8b"
+    twice = write(tmp_path, models.replace("aliases: [llama-3.1-8b-instruct,",
+                                           "aliases: [Llama-3.1-8B-Instruct, llama-3.1-8b-instruct,"), "m2.yaml")
+    with pytest.raises(BadInput, match=r"m2.yaml: models\[\d+\]: 'llama-3.1-8b-instruct' names 'llama-3.1-8b' "
+                                       r"already \(ids and aliases are read in any case\): give it once"):
+        load_models(str(twice))

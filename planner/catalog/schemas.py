@@ -299,10 +299,11 @@ def load_gpus(path: str | None = None) -> dict[str, GPU]:
 def _gpus_of(p: Path) -> dict[str, GPU]:
     cat = validate(GPUCatalog, read_yaml(p), str(p))
     out: dict[str, GPU] = {}
-    for g in cat.gpus:
-        if g.id in out:
-            raise BadInput(f"{p}: duplicate GPU id {g.id!r}")
-        out[g.id] = g
+    for i, g in enumerate(cat.gpus):   # keyed as looked up (gpu_key): `id: H100` was unknown GPU 'H100' (a hunt)
+        if (key := gpu_key(g.id)) in out:
+            raise BadInput(f"{p}: gpus[{i}].id: {g.id!r} names the GPU of {out[key].id!r} again (ids are read in any "
+                           f"case): give each GPU once")
+        out[key] = g if g.id == key else g.model_copy(update={"id": key})   # plans name GPUs in lower case
     return out
 
 
@@ -329,12 +330,13 @@ def _models_of(p: Path) -> dict[str, Model]:
             raise BadInput(f"{p}: models[{i}].config: {e}") from None
         # built from values the catalog's schema has just validated: model_construct spares building
         # Model's own validator (and HFConfig's serializer for model_dump), ~7 ms of a first run
-        model = Model.model_construct(id=m.id, name=m.name, weight_dtype=m.weight_dtype, source=m.source, arch=arch,
-                                      expert_dtype=m.expert_dtype, hf_repo=m.hf_repo,
+        model = Model.model_construct(id=model_key(m.id), name=m.name, weight_dtype=m.weight_dtype, source=m.source,
+                                      arch=arch, expert_dtype=m.expert_dtype, hf_repo=m.hf_repo,
                                       part_dtypes=part_dtypes(m.weight_dtype, dict(m.part_dtypes)))
-        for key in [m.id, *m.aliases]:
-            if key in out:
-                raise BadInput(f"{p}: duplicate model id or alias {key!r}")
+        for name in [m.id, *m.aliases]:   # as get_model looks them up: an alias copied from the Hub with its
+            if (key := model_key(name)) in out:   # capitals, `meta-llama/Llama-3.1-8B`, was never found
+                raise BadInput(f"{p}: models[{i}]: {name!r} names {out[key].id!r} already (ids and aliases are read "
+                               f"in any case): give it once")
             out[key] = model
     return out
 
