@@ -206,6 +206,39 @@ def partitions(classes: list[str], services: list[int], members: list[tuple[str,
                 yield [j, *rest]
 
 
+def residue_dp(options: list[dict[tuple, tuple[float, tuple]]], radix: list[int],
+               price: list[float]) -> tuple[float, tuple, int]:
+    """One option per model, the cheapest plan in whole nodes: a DP over the models whose state is the
+    residue vector (y_g mod N_g), in numpy (each model's options against every state, chunked), with
+    back-pointers to the options taken. Returns the cost, the picks and the last model's state count."""
+    n = np.array(radix, dtype=np.int64)
+    mult = np.concatenate(([1], np.cumprod(n)[:-1]))
+    digits, cost, backs = np.zeros((1, len(radix)), dtype=np.int64), np.zeros(1), []
+    for opts_m in options:
+        od = np.array(list(opts_m), dtype=np.int64).reshape(len(opts_m), len(radix))
+        oc = np.array([c for c, _ in opts_m.values()])
+        chunk = max(1, 2_000_000 // max(1, len(oc)))
+        codes, costs, idx = [], [], []
+        for a in range(0, len(cost), chunk):
+            d = (digits[a:a + chunk, None, :] + od[None, :, :]) % n
+            codes.append(((d * mult).sum(-1)).ravel())
+            costs.append((cost[a:a + chunk, None] + oc[None, :]).ravel())
+            idx.append(np.arange(a * len(oc), min(len(cost), a + chunk) * len(oc)))
+        code, c, flat = np.concatenate(codes), np.concatenate(costs), np.concatenate(idx)
+        order = np.lexsort((c, code))
+        keep = order[np.concatenate(([True], code[order][1:] != code[order][:-1]))]
+        backs.append((flat[keep] // len(oc), flat[keep] % len(oc), list(opts_m.values())))
+        code, cost = code[keep], c[keep]
+        digits = (code[:, None] // mult[None, :]) % n[None, :]
+    total = cost + ((-digits) % n * np.array(price)[None, :]).sum(-1)
+    at = int(np.argmin(total))
+    picks: tuple = ()
+    for state_of, option_of, values in reversed(backs):
+        picks = values[option_of[at]][1] + picks
+        at = int(state_of[at])
+    return float(total.min()), picks, len(cost)
+
+
 def decompose(case: str) -> None:
     from planner.catalog.schemas import load_gpus
     from planner.plan.dominance import without_dominated_types
@@ -278,21 +311,11 @@ def decompose(case: str) -> None:
                         opts_m[r] = (c, picks)
             options.append(opts_m)
         t4 = time.perf_counter()
-        states: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}
-        for opts_m in options:
-            nxt = {}
-            for st, (c0, picks) in states.items():
-                for r, (c, more) in opts_m.items():
-                    ns = tuple((x + y) % node[g] for x, y, g in zip(st, r, gs))
-                    if c0 + c < nxt.get(ns, (math.inf,))[0]:
-                        nxt[ns] = (c0 + c, picks + more)
-            states = nxt
-        best, chosen = min(((c + sum(price[g] * (-x % node[g]) for x, g in zip(st, gs)), picks)
-                            for st, (c, picks) in states.items()), key=lambda t: t[0])
+        best, chosen, n_states = residue_dp(options, [node[g] for g in gs], [price[g] for g in gs])
         t5 = time.perf_counter()
         proven = best <= lb + delta + 1e-6
         print(f"  Δ {delta:8.2f} RMB/h: residue vectors per model {[len(o) for o in options]}, "
-              f"{len(states):,} DP states; "
+              f"{n_states:,} DP states; "
               f"shells {t4 - t3:.2f} s, DP {t5 - t4:.3f} s; best {best:,.2f} RMB/h"
               + (", proven optimal" if proven else ""))
         if proven:
