@@ -132,13 +132,32 @@ def shell(types: list[TypeFrontier], delta: float) -> tuple[float, list[tuple[fl
         na, nb = np.maximum(1 - a, 0.0), np.maximum(1 - b, 0.0)
         return float(np.min(np.max(na[:, None] * v[None, :, 0] + nb[:, None] * v[None, :, 1], axis=1)))
 
+    def record(vec: dict[str, int], cost: float) -> None:
+        found.append((cost, dict(vec)))
+        best[0] = min(best[0], cost)
+
     def search(i: int, vec: dict[str, int], a: np.ndarray, b: np.ndarray, cost: float) -> None:
+        if served(a, b):   # served already: any card more, of any type left, is not minimal
+            record(vec, cost)
+            return
         if i == len(types):
-            if served(a, b):
-                found.append((cost, dict(vec)))
-                best[0] = min(best[0], cost)
             return
         t, k = types[i], 0
+        if i == len(types) - 1:   # the last type: its fewest cards that serve, by bisection (served grows with k)
+            ks = [k for k in range(1, int((best[0] + delta + TOL - cost) / t.price) + 1) if t.upto(k) and t.grows[k]]
+            lo, hi = 0, len(ks)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                fa, fb = t.F[ks[mid]]
+                if np.any((a[:, None] + fa[None, :] >= 1 - TOL) & (b[:, None] + fb[None, :] >= 1 - TOL)):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if lo < len(ks):
+                vec[t.gpu] = ks[lo]
+                record(vec, cost + ks[lo] * t.price)
+                del vec[t.gpu]
+            return
         while cost + k * t.price <= best[0] + delta + TOL:
             t.upto(k)
             if k and not t.grows[k]:
@@ -262,7 +281,7 @@ def decompose(case: str) -> None:
             share_p = c.prefill_tok_s / sv.demand.prefill_tok_s if sv.demand.prefill_tok_s else 0.0
             share_d = c.decode_tok_s / sv.demand.decode_tok_s if sv.demand.decode_tok_s else 0.0
             by.setdefault(c.gpu, []).append((c.cards, share_p, share_d))
-        frontiers.append([TypeFrontier(g, price[g], cs) for g, cs in sorted(by.items(), key=lambda t: price[t[0]])])
+        frontiers.append([TypeFrontier(g, price[g], cs) for g, cs in sorted(by.items(), key=lambda t: -price[t[0]])])
         members.append(sv.classes)
     step = min(node[g] * price[g] for g in price)   # the cheapest node-hour
     models: dict[str, list[int]] = {}
