@@ -11,13 +11,16 @@ So, for Δ = one cheapest node-hour, then larger:
   1. per service of a partition within Δ, the minimal card vectors (cards per GPU type) that
      serve it at cost ≤ m_s + what Δ its partition leaves (per type, the Pareto set of
      (prefill, decode) shares reachable with ≤ k cards; a search over types; a k at which the set
-     does not grow is skipped: such a vector is dominated by the one with k − 1 cards);
+     does not grow is skipped: such a vector is dominated by the one with k − 1 cards; types
+     dearest first, a partial plan that serves already is not extended, the last type's fewest
+     serving cards by bisection; the rest bounded by the 2-row LP's dual);
   2. each model's options (one vector per service of a partition) are kept as the cheapest per
      residue vector (y_g mod N_g)_g, and a dynamic programme over models with that state picks one;
   3. its best is optimal, proven, once it is ≤ LB + Δ; else Δ grows and 1–2 run again;
   4. each chosen service's instance counts come from a small MILP within its vector's cards, and the
      plan is checked against the fleet MILP's demand rows and priced in whole nodes.
-It recovers the MILP's optimum on 4x12-issue and 4x12-6gpu; docs/fleet_bench.md ("Forty-ninth
+It recovers the MILP's optimum on every fleet_bench case (4x12-issue, 4x12-6gpu, 4x12-all: a cheaper
+one than HiGHS's default search, small), proven exactly; docs/fleet_bench.md ("Forty-ninth
 session") has the numbers and what building it into `plan` would take. Run:
 
     .venv/bin/python bench/fleet_shell.py --case 4x12-issue [--check]
