@@ -1534,7 +1534,7 @@ def _warnings_as_plan_shows_them() -> None:
     warnings.filters[:] = [f for f in warnings.filters if f[0] != "error"]
     # PuLP 3.3 announces its 4.0 API on every solve (we pin pulp<4): PYTHONWARNINGS=default printed
     # four lines of it under each plan, which no user can act on; a filter naming pulp is the user's
-    mine = any(_names_pulp(o) for o in [*sys.warnoptions, *os.environ.get("PYTHONWARNINGS", "").split(",")])
+    mine = any(_names_pulp(o) for o in _warning_options())
     if not mine:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp(\.|$)")
     for category in (PlannerNotice, PlannerDeprecation):
@@ -1543,8 +1543,7 @@ def _warnings_as_plan_shows_them() -> None:
     if "PYTHONWARNINGS" in os.environ:
         os.environ["PYTHONWARNINGS"] = ",".join(o for o in os.environ["PYTHONWARNINGS"].split(",")
                                                 if not _is_error_filter(o))
-    shown = [o for o in [*sys.warnoptions, *os.environ.get("PYTHONWARNINGS", "").split(",")]
-             if o.strip() and not "ignore".startswith(o.split(":", 1)[0].strip().lower())]
+    shown = [o for o in _warning_options() if o.strip() and not "ignore".startswith(_action(o))]
     if not mine and shown and sys.warnoptions:   # the processes plan starts (a Dask worker) read them anew
         sys.warnoptions.append(PULP_QUIET)
     if not mine and shown and os.environ.get("PYTHONWARNINGS"):
@@ -1561,10 +1560,20 @@ def _names_pulp(option: str) -> bool:
     return len(parts) > 3 and parts[3].strip().lower().startswith("pulp")
 
 
+def _warning_options() -> list[str]:
+    """The -W options and the PYTHONWARNINGS entries, as they stand now."""
+    return [*sys.warnoptions, *os.environ.get("PYTHONWARNINGS", "").split(",")]
+
+
+def _action(option: str) -> str:
+    """A -W / PYTHONWARNINGS entry's action (action:message:category:module:lineno), as Python reads it:
+    any prefix of one ('e' for 'error'), in any case."""
+    return option.split(":", 1)[0].strip().lower()
+
+
 def _is_error_filter(option: str) -> bool:
-    """Whether a -W / PYTHONWARNINGS entry (action:message:category:module:lineno) makes warnings
-    errors: its action is 'error' or, as Python reads it, a prefix of it ('e')."""
-    action = option.split(":", 1)[0].strip().lower()
+    """Whether a -W / PYTHONWARNINGS entry makes warnings errors: its action is 'error' or a prefix of it."""
+    action = _action(option)
     return bool(action) and "error".startswith(action)
 
 

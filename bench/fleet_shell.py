@@ -152,7 +152,7 @@ def shell(types: list[TypeFrontier], delta: float) -> tuple[float, list[tuple[fl
             while lo < hi:
                 mid = (lo + hi) // 2
                 fa, fb = t.F[ks[mid]]
-                if np.any((a[:, None] + fa[None, :] >= 1 - TOL) & (b[:, None] + fb[None, :] >= 1 - TOL)):
+                if served(a[:, None] + fa[None, :], b[:, None] + fb[None, :]):   # no Pareto filter needed
                     hi = mid
                 else:
                     lo = mid + 1

@@ -36,18 +36,15 @@ def percent(v: Any) -> float:
     return v
 
 
-def listed_once(v: list | None) -> list | None:
-    """A list of allowed values (modes, parallel degrees) naming one twice: `modes: [colocated,
-    colocated]` for [colocated, disaggregated], `tp: [1, 2, 4, 4]` for 8, searched a narrower space
-    than meant without a word (a hunt, 2026-12-07). Compared as read (`Colocated` is colocated)."""
+def once(cls, v: list | None) -> list | None:
+    """A model's field_validator of a list of allowed values (modes, parallel degrees) that refuses one
+    named twice: `modes: [colocated, colocated]` for [colocated, disaggregated], `tp: [1, 2, 4, 4]` for
+    8, searched a narrower space than meant without a word (a hunt, 2026-12-07). Compared as read
+    (`Colocated` is colocated)."""
     for i, x in enumerate(v or []):
         if x in v[:i]:
             raise ValueError(f"[{v.index(x)}] and [{i}] both read as {x!r}: list each value once")
     return v
-
-
-def once(cls, v: list | None) -> list | None:   # a model's field_validator of such a list
-    return listed_once(v)
 
 
 # a duration: positive and at most 10⁷ s (116 days; a larger SLO, period or time limit is a typo)

@@ -110,8 +110,7 @@ def _as_written(message: str, source: str, gpus: list[dict], e: GPUEdit, catalog
             if (k := _key(g.id, catalog)) in keys:   # 'gpus[1]' is no part of 'gpus[10]': the bracket ends it
                 message = message.replace(f"{source} (applied to the base): gpus[{keys.index(k)}]",
                                           f"{source}: {path}[{i}]")
-    updates = e.update
-    for gid, upd in updates.items():
+    for gid, upd in e.update.items():
         if (k := _key(gid, catalog)) not in keys:
             continue
         j = keys.index(k)
