@@ -265,21 +265,22 @@ CASES = {   # --case name: (models, classes, GPU types: how many of the catalog'
 }
 
 
-def one_case(name: str, node_gap: float = 0.0, threads: int = 1) -> None:
+def one_case(name: str, node_gap: float = 0.0, threads: int = 1, method: str = "auto") -> None:
     """One fleet through `solve()` (what `plan solve` runs), with the phase breakdown; `node_gap`:
-    solver.node_gap (hours of the cheapest node); `threads`: solver.threads (HiGHS's workers)."""
+    solver.node_gap (hours of the cheapest node); `threads`: solver.threads (HiGHS's workers);
+    `method`: solver.method ('auto': the exact decomposition where it applies, 'milp': HiGHS's MILP)."""
     from planner.plan.solve import solve
     n_models, n_classes, n_gpus, gap = CASES[name]
     gpus = list(n_gpus) if isinstance(n_gpus, tuple) else list(load_gpus())[:n_gpus]
     f = fleet(n_models, n_classes, gpus)
     f = f.model_copy(update={"solver": f.solver.model_copy(update={"mip_gap": gap, "node_gap": node_gap,
-                                                                         "threads": threads})})
+                                                                         "threads": threads, "method": method})})
     plan = solve(f, "bench")
     t, rep = plan.timings, plan.solver
     print(f"case {name}: {n_models} models × {n_classes} classes × {len(gpus)} GPU types, gap {gap:g}"
           + (f", node_gap {node_gap:g}" if node_gap else "") + (f", {threads} threads" if threads > 1 else ""))
     print(f"  candidates {t['candidates_s']:.2f} s ({plan.candidates_before_pruning} → {plan.candidates} kept)  "
-          f"build {t['build_s']:.3f} s  solve {t['solve_s']:.2f} s ({rep.status.value}, gap "
+          f"build {t['build_s']:.3f} s  solve {t['solve_s']:.2f} s ({rep.method}, {rep.status.value}, gap "
           f"{(rep.gap or 0) * 100:.3f} %)  verify {t['verify_s']:.3f} s  cost {plan.cost_per_hour:,.2f} RMB/h")
     print(f"  end to end {time.perf_counter() - T_START:.2f} s since the script's first line (imports, fleet "
           f"validation and catalog loading included)")
@@ -294,9 +295,11 @@ def main() -> None:
                     help="with --case: solver.node_gap, hours of the cheapest node (default 0: mip_gap alone)")
     ap.add_argument("--threads", type=int, default=1,
                     help="with --case: solver.threads, HiGHS's parallel MIP search workers (default 1)")
+    ap.add_argument("--method", choices=("auto", "milp"), default="auto",
+                    help="with --case: solver.method (default auto: the exact decomposition where it applies)")
     args = ap.parse_args()
     if args.case:
-        one_case(args.case, args.node_gap, args.threads)
+        one_case(args.case, args.node_gap, args.threads, args.method)
         return
     all_gpus = list(load_gpus())
     print(f"fleet bench: {len(all_gpus)} catalog GPU types; time limit {TIME_LIMIT:g} s; gap {BIG_GAP:g} "

@@ -434,6 +434,8 @@ def test_fleets_run_highs_without_primal_heuristics_single_problems_with_them(mo
         return real(*a, heuristics=heuristics, **kw)
     monkeypatch.setattr(milp, "solve", spy)
     f = fleet([small("a", 5), small("b", 3)])
+    assert solve(f, "f").verification.passed and not seen   # the exact decomposition: no MILP (test_decompose)
+    f = f.model_copy(update={"solver": f.solver.model_copy(update={"method": "milp"})})
     assert solve(f, "f").verification.passed and seen[0] is False
     seen.clear()
     assert solve(f.model_copy(update={"classes": f.classes[:1]}), "f").verification.passed and seen[0] is False

@@ -371,6 +371,9 @@ class SolverOptions(Strict):
     # run and machine for a given count, and may be another of equal or lower cost within the gap
     # for another count (docs/optimisation.md#threads-highss-parallel-search)
     threads: Annotated[int, Field(ge=1, le=64)] = 1
+    # 'auto': a fleet whose services share nothing but whole nodes is solved exactly by a decomposition
+    # (docs/optimisation.md#the-fleet-decomposition), anything else by the MILP; 'milp': the MILP always
+    method: Literal["auto", "milp"] = "auto"
 
 
 class Precisions(Strict):

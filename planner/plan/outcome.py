@@ -30,6 +30,7 @@ class SolverReport:
     variables: int
     constraints: int
     objective_value: float | None = None   # the solver's objective (scaled: one cheapest node-hour = 1)
+    method: str = "milp"   # 'milp', or 'decomposition': a fleet solved exactly by `planner.plan.decompose`
 
 
 def mode_of(roles: set[str]) -> str:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from planner.errors import BadInput, Infeasible
 from planner.input.fleet import FleetProblem
 from planner.input.problem import Problem, SolverOptions
-from planner.plan import milp
+from planner.plan import decompose, milp
 from planner.plan.candidates import Candidate, CandidateSet
 from planner.plan.consolidate import fewer_pools_at_cost
 from planner.plan.cuts import (
@@ -121,8 +121,7 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
         m = build(problem, usable, excluded=points)
         offered = len(m.candidates)
         tb = time.perf_counter()
-        report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
-                            heuristics=heuristics, threads=opts.threads)
+        report = decompose.solve(m, usable[0].res.gpus, problem.limits, opts, verbose, points, heuristics)
         t2 = time.perf_counter()
         if points and report.status == milp.SolverStatus.infeasible:   # every plan left was excluded
             raise Infeasible(f"{source}: " + none_left_after_no_goods(len(points)))

@@ -83,8 +83,8 @@ def plan_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "totals": totals_dict(r.gpus, p.chosen, p.nodes),
         "binding": list(p.binding),
         "verification": verification_dict(p.verification),
-        "solver": solver_dict(p.solver, timings, candidates=p.candidates, dominated_gpus=dict(p.dominated_gpus),
-                              verification_cuts=cuts_dict(p.cuts)),
+        "solver": solver_dict(p.solver, timings, method=p.solver.method, candidates=p.candidates,
+                              dominated_gpus=dict(p.dominated_gpus), verification_cuts=cuts_dict(p.cuts)),
     }
 
 
@@ -330,7 +330,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "error_band": error_band_dict(p),
         "binding": list(p.binding),
         "verification": verification_dict(p.verification),
-        "solver": solver_dict(p.solver, timings, candidates=p.candidates,
+        "solver": solver_dict(p.solver, timings, method=p.solver.method, candidates=p.candidates,
                               candidates_before_pruning=p.candidates_before_pruning,
                               services_considered=len(p.services), dominated_gpus=dict(p.dominated_gpus),
                               verification_cuts=cuts_dict(p.cuts)),

@@ -92,6 +92,7 @@ def _footer(d: dict[str, Any], revenue_tail: str, solver_tail: str) -> list[str]
     n_ok = sum(1 for c in v["checks"] if c["ok"])
     out.append(f"Verification: {'PASSED' if v['passed'] else 'FAILED'} ({n_ok}/{len(v['checks'])} checks)"
                f"   solver: {s['name']} {s['status']}"
+               + (" (exact decomposition)" if s.get("method") == "decomposition" else "")
                # a gap above the default mip_gap (10⁻⁴) was allowed by the problem (node_gap, mip_gap): say it
                + (f" within {s['gap'] * 100:.2f} %" if s["status"] == "optimal" and (s["gap"] or 0) > 1.0001e-4 else "")
                + (f" in {s['seconds']:.2f} s" if s["seconds"] is not None else "") + excluded_text(s)

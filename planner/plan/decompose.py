@@ -1,0 +1,307 @@
+"""An exact decomposition of a fleet's MILP, for fleets whose services share nothing but whole nodes.
+
+With no power, budget, GPU-type or pool-shape limit, no owned nodes, no availability caps and no
+redundancy, a fleet plan's objective (the MILP's: cost ÷ the cheapest node-hour + 10⁻⁷ per node)
+is Σ_s cost_s + Σ_g π_g·waste_g: cost_s = Σ_g π_g·cards_s,g what service s would cost were nodes
+continuous (π_g the objective's price per card), waste_g the cards of type g bought and not used,
+which depends only on y_g mod N_g (y_g the plan's cards of g, N_g per node). So:
+
+  LB = Σ over groups of classes that share services (a model's classes) of its cheapest partition
+  into services, each at its own cheapest cost m_s: the optimum with nodes continuous, a bound.
+  A plan within Δ of LB has every group's partition within Δ of its cheapest and every service
+  within what Δ leaves of its m_s; its services' card vectors may be taken minimal (whole nodes
+  cost no more with fewer cards). So, for Δ = one cheapest node-hour, then larger:
+    1. each service's minimal card vectors within its budget (`planner.plan.shells`);
+    2. each group's options, kept as the cheapest per residue vector (y_g mod N_g)_g (two options
+       of one residue vector leave the same waste whatever the other groups take);
+    3. a dynamic programme over the groups, with that residue vector as its state, picks one option
+       each at the least Σ option + waste; once that is ≤ LB + Δ it is the optimum, proven (every
+       plan that could be cheaper was among the options); else Δ grows and 1–2 run again.
+  Each chosen service's instances come from a small MILP within its card vector (the fewest); the
+  solution is written into the model's variables and every row of the model checked, so the plan
+  is read, verified and explained (binding rows) as a MILP's is. It reports gap 0: exact, not to
+  the MILP's mip_gap; among plans of equal cost, the fewest nodes as the MILP's tie-break says.
+
+Anything else (a limit, owned nodes, caps, excluded plans, CBC, `solver.method: milp`, a work cap
+passed) is solved by the MILP (`milp.solve`). docs/optimisation.md, "The fleet decomposition".
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from planner.input.problem import SolverOptions
+from planner.plan import milp
+from planner.plan.cuts import exclude
+from planner.plan.lp import pulp
+from planner.plan.shells import TOL, ServiceSearch, TooLarge, TypeFrontier
+
+MAX_PARTITION_STEPS = 2_000_000   # steps of one group's partition search: beyond, the MILP
+MAX_DP_STATES = 4_000_000         # residue vectors the dynamic programme holds: beyond, the MILP
+MAX_ROUNDS = 40                   # values of Δ tried: beyond, the MILP
+
+
+class Excluded(TooLarge):
+    """The optimum's card vectors hold only plans that failed verification: the MILP plans the fleet,
+    with the decomposition's optimum (`bound`, the objective's) as a lower bound on its objective."""
+
+    def __init__(self, message: str, bound: float) -> None:
+        super().__init__(message)
+        self.bound = bound
+
+
+def not_applicable(m: milp.Model, gpus, limits, opts: SolverOptions) -> str | None:
+    """Why the decomposition cannot solve this model exactly, or None when it can."""
+    if opts.method == "milp" or opts.name != "highs":
+        return f"solver {opts.name}, method {opts.method}"
+    if len(m.services) < 2 or not all(s.classes for s in m.services):
+        return "not a fleet"
+    if m.redundancy != "none":
+        return "redundancy"
+    if any(getattr(limits, k) is not None for k in ("power", "budget_per_hour", "max_gpu_types", "max_pool_shapes")):
+        return "a fleet limit couples the services"
+    if any(o.owned_nodes or o.max_cards is not None or o.price_per_card_hour <= 0 for o in gpus):
+        return "owned nodes, availability caps or free cards"
+    return None
+
+
+def solve(m: milp.Model, gpus, limits, opts: SolverOptions, verbose: bool, excluded=(),
+          heuristics: bool = False) -> milp.SolverReport:
+    """The fleet solved exactly by the decomposition where it applies, else by the MILP."""
+    why = not_applicable(m, gpus, limits, opts)
+    if why is None:
+        t0 = time.perf_counter()
+        try:
+            objective = decompose(m, {o.id: o.gpu.node_cards for o in gpus}, verbose, excluded)
+            return milp.SolverReport("highs", milp.SolverStatus.optimal, time.perf_counter() - t0, 0.0,
+                                     pulp.value(m.cost), len(m.prob.variables()), m.prob.numConstraints(),
+                                     objective, method="decomposition")
+        except TooLarge as e:
+            why = str(e)
+            if isinstance(e, Excluded):   # valid: excluding plans never lowers the optimum
+                m.prob += m.prob.objective >= e.bound - 1e-9 * max(1.0, abs(e.bound)), "decomposition_bound"
+    if verbose and why != "not a fleet":
+        sys.stderr.write(f"fleet decomposition not used ({why}): the MILP\n")
+    report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
+                        heuristics=heuristics, threads=opts.threads)
+    if "decomposition_bound" in m.prob.constraints and report.objective is not None:
+        # at the bound HiGHS's integers sit within its tolerance of whole numbers (a cost of 1,633.3999984
+        # for 1,633.40): they are whole numbers, and the cost is read at them
+        for v in m.prob.variables():
+            if v.cat == pulp.LpInteger and v.varValue is not None:
+                v.varValue = float(round(v.varValue))
+        report = replace(report, objective=pulp.value(m.cost), objective_value=pulp.value(m.prob.objective))
+    return report
+
+
+def searches(m: milp.Model, price: dict[str, float]) -> list[ServiceSearch | None]:
+    """Each service's search: its candidates' shares of its demand rows (as `milp.add_demand`
+    writes them), by GPU type; None for a service a demand row of which no candidate serves."""
+    out: list[ServiceSearch | None] = []
+    for s, sv in enumerate(m.services):
+        needs = (sv.demand.prefill_tok_s, sv.demand.decode_tok_s)
+        by: dict[str, list[tuple[int, float, float]]] = {}
+        for _, c in m.of_service(s):
+            shares = [min(cap / need, milp.DEMAND_COEF_CAP) if need > 0 else 0.0
+                      for cap, need in zip((c.prefill_tok_s, c.decode_tok_s), needs)]
+            if any(shares):
+                by.setdefault(c.gpu, []).append((c.cards, shares[0], shares[1]))
+        rows = [any(x[r + 1] > 0 for cs in by.values() for x in cs) for r in (0, 1)]
+        if any(need > 0 and not ok for need, ok in zip(needs, rows)):
+            out.append(None)
+            continue
+        types = [TypeFrontier(g, price[g], cs) for g, cs in sorted(by.items(), key=lambda t: (-price[t[0]], t[0]))]
+        out.append(ServiceSearch(types, (float(needs[0] <= 0), float(needs[1] <= 0))))
+    return out
+
+
+def groups(m: milp.Model) -> list[list[str]]:
+    """The classes in groups linked by services (a service's classes are in one group), sorted."""
+    parent: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            k = parent[k]
+        return k
+
+    for sv in m.services:
+        for k in sv.classes[1:]:
+            parent[root(k)] = root(sv.classes[0])
+    out: dict[str, list[str]] = {}
+    for k in sorted({k for sv in m.services for k in sv.classes}):
+        out.setdefault(root(k), []).append(k)
+    return sorted(out.values())
+
+
+def partitions(classes: list[str], m: milp.Model, cost: list[float], slack: float) -> list[tuple[float, tuple]]:
+    """Every way to serve `classes` by services, each class once, at a Σ cost within `slack` of the
+    cheapest way, cheapest first (a branch and bound: each class left costs at least its cheapest
+    service's cost per class)."""
+    owners: dict[str, list[int]] = {k: [] for k in classes}
+    for j, sv in enumerate(m.services):
+        if math.isfinite(cost[j]) and sv.classes[0] in owners:
+            for k in sv.classes:
+                owners[k].append(j)
+    least = {k: min((cost[j] / len(m.services[j].classes) for j in js), default=math.inf) for k, js in owners.items()}
+    found: list[tuple[float, tuple]] = []
+    best, steps = [math.inf], [0]
+
+    def walk(left: frozenset, so_far: float, picks: tuple) -> None:
+        steps[0] += 1
+        if steps[0] > MAX_PARTITION_STEPS:
+            raise TooLarge(f"more than {MAX_PARTITION_STEPS:,} steps partitioning {len(classes)} classes")
+        if not left:
+            found.append((so_far, picks))
+            best[0] = min(best[0], so_far)
+            return
+        k = min(left)
+        for j in owners[k]:
+            ks = m.services[j].classes
+            if all(x in left for x in ks):
+                rest = left.difference(ks)
+                if so_far + cost[j] + sum(least[x] for x in rest) <= best[0] + slack + TOL:
+                    walk(rest, so_far + cost[j], (*picks, j))
+
+    walk(frozenset(classes), 0.0, ())
+    return sorted(p for p in found if p[0] <= best[0] + slack + TOL)
+
+
+def decompose(m: milp.Model, node: dict[str, int], verbose: bool = False, excluded=()) -> float:
+    """Solve `m` exactly (see the module's docstring) and write the plan into its variables; its
+    objective. `excluded`: plans that failed verification (`cuts.Point`s, each one service's instance
+    counts), which a chosen service's instances avoid within its card vector: at the optimum's cost
+    such a plan is the optimum without them too. `TooLarge` when a work cap is passed, no such plan
+    is within the vectors, or the plan found fails a row (the MILP then)."""
+    per_node = {g: m.prob.objective.get(m.rent[g], 0.0) for g in m.rent}
+    price = {g: per_node[g] / node[g] for g in m.rent}   # the objective's price per card
+    search = searches(m, price)
+    minima = [s.within(0.0)[0] if s is not None else math.inf for s in search]
+    gs = sorted({c.gpu for c in m.candidates})
+    radix, zero = [node[g] for g in gs], tuple(0 for _ in gs)
+    step = min(per_node[g] for g in gs)   # the cheapest node-hour
+    parts = [partitions(cls, m, minima, 0.0) for cls in groups(m)]
+    if not all(parts):
+        raise TooLarge("a group of classes no service serves")
+    lb = sum(p[0][0] for p in parts)
+    delta = step
+    for _ in range(MAX_ROUNDS):
+        options = []
+        for cls, p0 in zip(groups(m), parts):
+            cheapest, opts_g = p0[0][0], {}
+            for cost_p, p in partitions(cls, m, minima, delta):
+                left = delta - (cost_p - cheapest)
+                partial: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}   # residues → cost, picks
+                for n, j in enumerate(p):
+                    vectors = search[j].within(left)[1]
+                    later = sum(minima[i] for i in p[n + 1:])
+                    nxt: dict[tuple, tuple[float, tuple]] = {}
+                    for r0, (c0, picks) in partial.items():
+                        for c, v in vectors:
+                            if c0 + c + later <= cheapest + delta + TOL:
+                                r = tuple((x + v.get(g, 0)) % node[g] for x, g in zip(r0, gs))
+                                if c0 + c < nxt.get(r, (math.inf,))[0]:
+                                    nxt[r] = (c0 + c, (*picks, (j, v)))
+                    partial = nxt
+                for r, (c, picks) in partial.items():
+                    if c < opts_g.get(r, (math.inf,))[0]:
+                        opts_g[r] = (c, picks)
+            options.append(opts_g)
+        best, chosen = residue_dp(options, radix, [price[g] for g in gs])
+        if verbose:
+            sys.stderr.write(f"fleet decomposition: bound {lb:,.4f}, Δ {delta:,.4f}, best {best:,.4f} "
+                             f"(cheapest node-hours)\n")
+        if best <= lb + delta + 1e-9 * max(1.0, lb):
+            try:
+                write(m, chosen, node, excluded)
+            except TooLarge as e:
+                raise Excluded(str(e), best) if excluded else e from None
+            return float(pulp.value(m.prob.objective))
+        delta = min(best - lb, delta + step) if math.isfinite(best) else delta + step
+    raise TooLarge(f"not proven within {MAX_ROUNDS} rounds")
+
+
+def residue_dp(options: list[dict[tuple, tuple[float, tuple]]], radix: list[int],
+               price: list[float]) -> tuple[float, tuple]:
+    """One option per group at the least Σ option cost + waste: a DP over the groups whose state is
+    the residue vector (y_g mod N_g), in numpy, with back-pointers. (inf, ()) when some group has none."""
+    if not all(options):
+        return math.inf, ()
+    n = np.array(radix, dtype=np.int64)
+    mult = np.concatenate(([1], np.cumprod(n)[:-1]))
+    digits, cost, backs = np.zeros((1, len(radix)), dtype=np.int64), np.zeros(1), []
+    for opts in options:
+        od = np.array(list(opts), dtype=np.int64).reshape(len(opts), len(radix))
+        oc = np.array([c for c, _ in opts.values()])
+        if len(cost) * len(oc) > 50 * MAX_DP_STATES:
+            raise TooLarge("too many residue vectors")
+        chunk = max(1, 2_000_000 // len(oc))
+        codes, costs, idx = [], [], []
+        for a in range(0, len(cost), chunk):
+            d = (digits[a:a + chunk, None, :] + od[None, :, :]) % n
+            codes.append((d * mult).sum(-1).ravel())
+            costs.append((cost[a:a + chunk, None] + oc[None, :]).ravel())
+            idx.append(np.arange(a * len(oc), min(len(cost), a + chunk) * len(oc)))
+        code, c, flat = np.concatenate(codes), np.concatenate(costs), np.concatenate(idx)
+        order = np.lexsort((c, code))
+        keep = order[np.concatenate(([True], code[order][1:] != code[order][:-1]))]
+        if len(keep) > MAX_DP_STATES:
+            raise TooLarge(f"more than {MAX_DP_STATES:,} residue vectors")
+        backs.append((flat[keep] // len(oc), flat[keep] % len(oc), list(opts.values())))
+        code, cost = code[keep], c[keep]
+        digits = (code[:, None] // mult[None, :]) % n[None, :]
+    total = cost + ((-digits) % n * np.array(price)[None, :]).sum(-1)
+    at = int(np.argmin(total))   # the first of equal totals: the lowest residue code (deterministic)
+    picks: tuple = ()
+    for state_of, option_of, values in reversed(backs):
+        picks = values[option_of[at]][1] + picks
+        at = int(state_of[at])
+    return float(total.min()), picks
+
+
+def instances(m: milp.Model, j: int, vec: dict[str, int], excluded=()) -> dict[int, int]:
+    """The fewest instances of service j within the card vector `vec` that meet its demand rows and
+    are none of the `excluded` selections (a small MILP; a minimal vector's instances use all its
+    cards, so the cost is the vector's)."""
+    sv, cs = m.services[j], [(i, c) for i, c in m.of_service(j) if c.gpu in vec]
+    prob = pulp.LpProblem("instances", pulp.LpMinimize)
+    x = {i: pulp.LpVariable(f"x_{i}", 0, m.x[i].upBound, cat="Integer") for i, _ in cs}
+    prob += pulp.lpSum(x.values())
+    for kind in ("prefill", "decode"):
+        need = getattr(sv.demand, f"{kind}_tok_s")
+        if need > 0:
+            prob += pulp.lpSum(min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP) * x[i] for i, c in cs) >= 1
+    for g, k in vec.items():
+        prob += pulp.lpSum(c.cards * x[i] for i, c in cs if c.gpu == g) <= k
+    points = [p for p in excluded if {key for key, _ in p} == {sv.key}]
+    if points:
+        exclude(prob, {(sv.key, c): x[i] for i, c in cs}, points, "")
+    with milp.quiet_stdout(True):   # highspy's banner, printed from C++ on standard output
+        prob.solve(pulp.HiGHS(msg=False, gapRel=0.0, threads=1))
+    if prob.status != pulp.LpStatusOptimal:
+        raise TooLarge(f"no instances within the card vector of service {sv.key or j}")
+    return {i: round(v.varValue) for i, v in x.items() if round(v.varValue or 0) > 0}
+
+
+def write(m: milp.Model, chosen: tuple, node: dict[str, int], excluded=()) -> None:
+    """The plan into the model's variables (instances, services in use, whole nodes rented), every
+    row of the model checked at it but the excluded plans' (`instances` avoids those; their
+    indicator variables are left at 0)."""
+    for v in m.prob.variables():
+        v.varValue = 0.0
+    cards: dict[str, int] = {}
+    for j, vec in chosen:
+        if not isinstance(m.use[j], float):
+            m.use[j].varValue = 1.0
+        for i, n in instances(m, j, vec, excluded).items():
+            m.x[i].varValue = float(n)
+            cards[m.candidates[i].gpu] = cards.get(m.candidates[i].gpu, 0) + n * m.candidates[i].cards
+    for g, k in cards.items():
+        m.rent[g].varValue = float(-(-k // node[g]))
+    broken = [name for name, c in m.prob.constraints.items() if not name.startswith("no_good") and not c.valid(1e-7)]
+    if broken:
+        raise TooLarge(f"the decomposition's plan breaks {broken[0]}")

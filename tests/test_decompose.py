@@ -1,0 +1,266 @@
+"""The fleet decomposition (`planner.plan.decompose`, `planner.plan.shells`): each piece against its
+definition by enumeration, the whole against enumeration and against the MILP at a zero gap, and
+where `solve()` uses it and where the MILP."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.input.fleet import FleetProblem
+from planner.input.problem import SolverOptions
+from planner.plan import decompose, milp
+from planner.plan.shells import ServiceSearch, TypeFrontier, dual_vertices, only_minimal, pareto
+from planner.plan.solve import solve
+from tests.test_fleet import fleet_oracle, two_class_fleet
+from tests.test_milp import cand, resolved
+
+
+# ----------------------------------------------------------------------------- the pieces
+def test_pareto_keeps_the_maximal_points_capped_at_one():
+    a, b = pareto(np.array([0.5, 0.4, 1.5, 0.2, 0.5]), np.array([0.5, 0.9, 0.1, 0.1, 0.4]))
+    assert list(zip(a.tolist(), b.tolist())) == [(1.0, 0.1), (0.5, 0.5), (0.4, 0.9)]
+
+
+def dual_by_definition(cols):
+    """Every pairwise intersection of the rows and the axes, kept where feasible (the vertices)."""
+    w, a, b = (np.array(x, dtype=float) for x in zip(*cols))
+    lines = [(a[i], b[i], w[i]) for i in range(len(w))] + [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0)]
+    pts = []
+    for (a1, b1, w1), (a2, b2, w2) in itertools.combinations(lines, 2):
+        det = a1 * b2 - b1 * a2
+        if abs(det) > 1e-15:
+            pts.append(((w1 * b2 - b1 * w2) / det, (a1 * w2 - w1 * a2) / det))
+    p = np.array(pts)
+    ok = (p[:, 0] >= -1e-12) & (p[:, 1] >= -1e-12) & np.all(
+        a[None, :] * p[:, :1] + b[None, :] * p[:, 1:] <= w[None, :] * (1 + 1e-9) + 1e-12, axis=1)
+    return p[ok]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.1, 40), st.one_of(st.just(0.0), st.floats(1e-3, 3.0)), st.floats(0.01, 3.0)),
+                min_size=1, max_size=25),
+       st.floats(0, 1), st.floats(0, 1))
+def test_dual_bound_equals_the_lp_over_all_vertices(cols, na, nb):
+    """The 2-row LP's dual optimum max na·u + nb·v over the hull's vertices equals it over every
+    vertex of the whole system (only the concave hull's columns bound it)."""
+    ours = dual_vertices(cols)
+    if na > 0 and not any(a > 0 for _, a, _ in cols):   # no column buys prefill: u unbounded, a vertex far out
+        assert np.max(ours[:, 0]) >= 1e12
+        return
+    every = dual_by_definition(cols)
+    assert np.max(na * ours[:, 0] + nb * ours[:, 1]) == pytest.approx(np.max(na * every[:, 0] + nb * every[:, 1]),
+                                                                      rel=1e-9, abs=1e-12)
+
+
+def test_only_minimal_drops_vectors_above_another_and_repeats():
+    vs = [(3.0, {"a": 1}), (4.0, {"a": 1, "b": 1}), (5.0, {"b": 2}), (3.0, {"a": 1}), (6.0, {"b": 3})]
+    assert only_minimal(vs, ["a", "b"]) == [(3.0, {"a": 1}), (5.0, {"b": 2})]
+
+
+def vectors_by_enumeration(types, delta, start=(0.0, 0.0), most=8):
+    """Every card vector up to `most` cards a type whose instances (any counts) serve, its cost, and
+    the minimal ones within delta of the cheapest."""
+    def serves(vec):
+        combos = [[(c, a, b) for c, a, b in t.cands] for t in types]
+        best = [(start[0], start[1], {g: 0 for g in vec})]
+        for t, cs in zip(types, combos):
+            nxt = []
+            for pa, pb, used in best:
+                for n in itertools.product(range(vec[t.gpu] + 1), repeat=len(cs)):
+                    cards = sum(k * c for k, (c, _, _) in zip(n, cs))
+                    if cards <= vec[t.gpu]:
+                        nxt.append((pa + sum(k * a for k, (_, a, _) in zip(n, cs)),
+                                    pb + sum(k * b for k, (_, _, b) in zip(n, cs)), used))
+            best = nxt
+        return any(a >= 1 - 1e-9 and b >= 1 - 1e-9 for a, b, _ in best)
+    found = []
+    for ks in itertools.product(range(most + 1), repeat=len(types)):
+        vec = {t.gpu: k for t, k in zip(types, ks)}
+        if serves(vec):
+            found.append((sum(t.price * k for t, k in zip(types, ks)), {g: k for g, k in vec.items() if k}))
+    m = min(c for c, _ in found)
+    within = sorted((cv for cv in found if cv[0] <= m + delta + 1e-9), key=lambda cv: (cv[0], sorted(cv[1].items())))
+    return m, only_minimal(within, [t.gpu for t in types])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([1, 2]), st.floats(0.0, 0.7), st.floats(0.0, 0.7)), min_size=2, max_size=3),
+       st.lists(st.tuples(st.sampled_from([1, 2]), st.floats(0.0, 0.7), st.floats(0.0, 0.7)), min_size=2, max_size=3),
+       st.floats(0.5, 3.0), st.sampled_from([0.0, 0.7, 2.0]))
+def test_minimal_vectors_equal_enumeration(c1, c2, price2, delta):
+    """A service on two GPU types: the search's cheapest cost and minimal card vectors within delta
+    equal those of every vector of up to 8 cards a type (enumerated with every instance count)."""
+    c1 = [*c1, (1, 0.3, 0.3)]   # each type can serve alone within the enumeration's 8 cards
+    c2 = [*c2, (2, 0.45, 0.45)]
+
+    def search():
+        return ServiceSearch([TypeFrontier("x", 1.0, c1), TypeFrontier("y", price2, c2)], (0.0, 0.0))
+    m_ref, ref = vectors_by_enumeration(search().types, delta)
+    m, ours = search().within(delta)
+    assert m == pytest.approx(m_ref)
+    assert [(round(c, 9), v) for c, v in ours] == [(round(c, 9), v) for c, v in ref]
+
+
+def test_a_service_without_decode_demand_starts_with_it_met():
+    """Prefill only (share 0.4 a card): three cards serve, whatever decode says."""
+    s = ServiceSearch([TypeFrontier("x", 2.0, [(1, 0.4, 0.0)])], (0.0, 1.0))
+    assert s.within(0.0) == (6.0, [(6.0, {"x": 3})])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.dictionaries(st.tuples(st.integers(0, 3), st.integers(0, 1)), st.floats(0, 10),
+                                min_size=1, max_size=5), min_size=1, max_size=3),
+       st.floats(0.5, 4), st.floats(0.5, 4))
+def test_residue_dp_equals_enumeration(options, p0, p1):
+    """One option per group at the least Σ cost + waste, against every combination."""
+    opts = [{r: (c, ((i, r),)) for r, c in o.items()} for i, o in enumerate(options)]
+    radix, price = [4, 2], [p0, p1]
+    best, picks = decompose.residue_dp(opts, radix, price)
+    brute = math.inf
+    for combo in itertools.product(*[list(o.items()) for o in opts]):
+        r = [sum(k[0][g] for k in combo) % radix[g] for g in range(2)]
+        brute = min(brute, sum(c for _, (c, _) in combo) + sum((-r[g]) % radix[g] * price[g] for g in range(2)))
+    assert best == pytest.approx(brute)
+    chosen = [dict(o)[r] for o, (_, r) in zip([{k: v[0] for k, v in o.items()} for o in opts], picks)]
+    r = [sum(p[1][g] for p in picks) % radix[g] for g in range(2)]
+    assert sum(chosen) + sum((-r[g]) % radix[g] * price[g] for g in range(2)) == pytest.approx(brute)
+
+
+def test_partitions_are_every_exact_cover_within_the_slack():
+    """Classes a, b, c with services {a} {b} {c} {a,b} {a,b,c}: the covers and their costs, cheapest
+    first, those within the slack only."""
+    m = SimpleNamespace(services=[SimpleNamespace(classes=k) for k in
+                                  (("a",), ("b",), ("c",), ("a", "b"), ("a", "b", "c"))])
+    cost = [1.0, 2.0, 3.0, 2.5, 7.0]
+    assert decompose.partitions(["a", "b", "c"], m, cost, 10.0) == [(5.5, (3, 2)), (6.0, (0, 1, 2)), (7.0, (4,))]
+    assert decompose.partitions(["a", "b", "c"], m, cost, 0.5) == [(5.5, (3, 2)), (6.0, (0, 1, 2))]
+    assert decompose.partitions(["a", "b", "c"], m, [1.0, 2.0, 3.0, math.inf, math.inf], 0.0) == [(6.0, (0, 1, 2))]
+
+
+# ------------------------------------------------------------------------ the whole solve
+@settings(max_examples=25, deadline=None)
+@given(pre_a=st.integers(500, 3000), pre_b=st.integers(500, 3000), dec_a=st.integers(100, 600),
+       dec_b=st.integers(100, 600), cap_a=st.integers(3000, 9000), cap_b=st.integers(3000, 9000),
+       cap_ab=st.integers(2000, 9000), price_h20=st.sampled_from([3.0, 5.0, 8.0]))
+def test_decomposition_equals_enumeration(pre_a, pre_b, dec_a, dec_b, cap_a, cap_b, cap_ab, price_h20):
+    """The two-class fleet of test_fleet (own or shared pools, h100 and h20): the optimum by
+    enumeration, and each class served once."""
+    shared, svcs = two_class_fleet(pre_a, dec_a, pre_b, dec_b, cap_a, cap_b, cap_ab, price_h20, None)
+    m = milp.build_fleet(shared, svcs, floor_rows=True)
+    decompose.decompose(m, {o.id: o.gpu.node_cards for o in shared.gpus})
+    assert milp.pulp.value(m.cost) == pytest.approx(fleet_oracle(shared, svcs), rel=1e-9)
+    chosen = {m.service_of[i] for i in milp.selection(m)}
+    assert sorted(k for s in chosen for k in svcs[s].classes) == ["a", "b"]
+
+
+def test_a_plan_outside_the_first_budget_is_found_and_proven():
+    """One card of h100 (10/h) serves the class; 24 cards of h20 (1/h) do too. Nodes continuous,
+    h100 is cheaper (10 against 24), but its whole node costs 80: the optimum, 3 h20 nodes at 24/h,
+    is 14/h above the bound, past the first budget (one h20 node-hour, 8/h): a later round finds it
+    and proves it (the first round's best, 80/h, is not within its budget)."""
+    res = resolved([{"id": "h100", "price_per_gpu_hour": 10}, {"id": "h20", "price_per_gpu_hour": 1}])
+    svcs = [milp.Service("a", (cand("colocated", "h100", 1, pre=2400, dec=2400),
+                               cand("colocated", "h20", 1, pre=100, dec=100)), milp.Demand(2400, 2400), ("a",))]
+    shared = milp.Shared("t", res.gpus, res.problem.limits)
+    m = milp.build_fleet(shared, svcs, floor_rows=True)
+    decompose.decompose(m, {o.id: o.gpu.node_cards for o in shared.gpus})
+    assert milp.pulp.value(m.cost) == pytest.approx(24.0) == fleet_oracle(shared, svcs)
+    assert milp.nodes(m) == {"h100": (0, 0), "h20": (3, 0)}
+
+
+def three_class_fleet(caps, prices):
+    """Classes a, b, c on h100, h20 and l40s (prices given): services {a}, {b}, {c},
+    {a,b}, {a,b,c}, each with prefill-only, decode-only and colocated candidates of 1, 2 and 4 cards."""
+    res = resolved([{"id": g, "price_per_gpu_hour": p} for g, p in zip(("h100", "h20", "l40s"), prices)])
+    demand = {"a": (3000.0, 400.0), "b": (1500.0, 900.0), "c": (800.0, 200.0)}
+    svcs = []
+    for j, ks in enumerate((("a",), ("b",), ("c",), ("a", "b"), ("a", "b", "c"))):
+        cs = []
+        for g, (pre, dec) in zip(("h100", "h20", "l40s"), caps):
+            f = 1.0 - 0.1 * j   # a shared pool serves its mix a little worse
+            cs += [cand("prefill", g, 2, pre=pre * f), cand("decode", g, 4, dec=dec * f),
+                   cand("colocated", g, 1, pre=pre * f / 3, dec=dec * f / 5)]
+        d = [sum(demand[k][r] for k in ks) for r in (0, 1)]
+        svcs.append(milp.Service("+".join(ks), tuple(cs), milp.Demand(*d), ks))
+    return milp.Shared("t", res.gpus, res.problem.limits), svcs
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.floats(200, 3000), st.floats(50, 600)), min_size=3, max_size=3),
+       st.tuples(st.sampled_from([10.0, 12.0]), st.floats(2, 9), st.floats(1, 6)))
+def test_decomposition_equals_the_milp_at_a_zero_gap(caps, prices):
+    """Three classes, three GPU types, three roles: the decomposition's cost is the MILP's proven
+    optimum (HiGHS to a zero gap), and its objective (with the fewest-nodes tie-break) no higher."""
+    shared, svcs = three_class_fleet(caps, prices)
+    m = milp.build_fleet(shared, svcs, floor_rows=True)
+    rep = milp.solve(m, gap=0.0, gap_abs=1e-9)
+    assert rep.status == milp.SolverStatus.optimal
+    d = milp.build_fleet(shared, svcs, floor_rows=True)
+    objective = decompose.decompose(d, {o.id: o.gpu.node_cards for o in shared.gpus})
+    assert milp.pulp.value(d.cost) == pytest.approx(rep.objective, rel=1e-9)
+    assert objective <= rep.objective_value + 1e-9
+    assert all(c.valid(1e-7) for c in d.prob.constraints.values())
+
+
+def small_fleet(**limits) -> FleetProblem:
+    return FleetProblem.model_validate({
+        "name": "two", "gpus": ["h100", "h20", "l40s"], "limits": limits, "classes": [
+            {"name": "chat", "model": "llama-3.1-8b", "workload": {"qps": 40, "input_tokens": 1000,
+                                                                   "output_tokens": 300},
+             "slo": {"ttft": "1s", "tpot": "50ms"}},
+            {"name": "rag", "model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 6000,
+                                                                  "output_tokens": 200},
+             "slo": {"ttft": "2s", "tpot": "60ms"}},
+            {"name": "big", "model": "llama-3.1-70b", "workload": {"qps": 5, "input_tokens": 2000,
+                                                                   "output_tokens": 400},
+             "slo": {"ttft": "2s", "tpot": "80ms"}}]})
+
+
+def test_solve_uses_the_decomposition_and_finds_the_milps_optimum():
+    """A fleet of three classes of two models on three GPU types: `solve()` decomposes, proves a zero
+    gap, and costs what the MILP at a zero gap costs; its plan verifies as the MILP's does."""
+    f = small_fleet()
+    ours = solve(f, "fleet")
+    exact = f.model_copy(update={"solver": f.solver.model_copy(update={"method": "milp", "mip_gap": 0.0})})
+    ref = solve(exact, "fleet")
+    assert (ours.solver.method, ours.solver.gap, ref.solver.method) == ("decomposition", 0.0, "milp")
+    assert ours.cost_per_hour == pytest.approx(ref.cost_per_hour, rel=1e-9)
+    assert ours.verification.passed and ours.cost_per_hour > 0
+
+
+@pytest.mark.parametrize("limits", [{"power": "200kW"}, {"max_gpu_types": 2}, {"max_pool_shapes": 6},
+                                    {"budget_per_hour": 10_000}])
+def test_a_fleet_limit_keeps_the_milp(limits):
+    """A limit couples the services beyond whole nodes: the MILP plans the fleet."""
+    assert solve(small_fleet(**limits), "fleet").solver.method == "milp"
+
+
+def test_an_excluded_plan_is_avoided_at_the_optimums_cost():
+    """The decomposition's plan of one service excluded (as verification does with a failing
+    colocated pool): another plan of the same cost, or the MILP at the decomposition's bound, with
+    the same optimum the MILP finds without the decomposition."""
+    from planner.plan.cuts import add_no_goods
+    shared, svcs = three_class_fleet([(1200.0, 300.0), (700.0, 150.0), (400.0, 90.0)], (10.0, 4.0, 3.0))
+    m = milp.build_fleet(shared, svcs, floor_rows=True)
+    decompose.decompose(m, {o.id: o.gpu.node_cards for o in shared.gpus})
+    picked = milp.selection(m)
+    s = m.service_of[next(iter(picked))]
+    point = {(svcs[s].key, m.candidates[i]): n for i, n in picked.items() if m.service_of[i] == s}
+    opts = SolverOptions()
+    ref = milp.build_fleet(shared, svcs, floor_rows=True)
+    add_no_goods(ref, [point])
+    want = milp.solve(ref, gap=0.0, gap_abs=1e-9)
+    again = milp.build_fleet(shared, svcs, floor_rows=True)
+    add_no_goods(again, [point])
+    rep = decompose.solve(again, shared.gpus, shared.limits, opts, False, [point])
+    assert rep.status == milp.SolverStatus.optimal
+    assert rep.objective == pytest.approx(want.objective, rel=1e-9)
+    now = {(svcs[s].key, again.candidates[i]): n for i, n in milp.selection(again).items() if again.service_of[i] == s}
+    assert now != point
