@@ -326,8 +326,15 @@ def _chain_sums(a, c, s, terms):
     """Σ_{j<terms} Π_{i≤j} (c − i)/max(a + s·(c − i − a), 0.1·a) of each row: the sum of
     `state_dependent_wait_mm`, a row's products and sums in order (its own terms only)."""
     import numpy as np
-    return blocked_chain_sums(lambda sl, i: (c[sl, None] - i) / np.maximum(a[sl, None] + s[sl, None] * (
-        c[sl, None] - i - a[sl, None]), 0.1 * a[sl, None]), terms)
+
+    def ratio_of(sl, i):   # the operations above on one array in place: a + s·(n − a) as (n − a)·s + a
+        n, a_sl = c[sl, None] - i, a[sl, None]
+        r = n - a_sl
+        r *= s[sl, None]
+        r += a_sl
+        np.maximum(r, 0.1 * a_sl, out=r)
+        return np.divide(n, r, out=r)
+    return blocked_chain_sums(ratio_of, terms)
 
 
 def blocked_chain_sums(ratio_of, terms):
@@ -343,9 +350,10 @@ def blocked_chain_sums(ratio_of, terms):
     order = order[terms[order] > 0]
     for lo in range(0, len(order), ERLANG_ROWS_PER_BLOCK):
         sl = order[lo:lo + ERLANG_ROWS_PER_BLOCK]
-        ratio = ratio_of(sl, np.arange(int(terms[sl].max()), dtype=float))
+        sums = ratio_of(sl, _counts(int(terms[sl].max())))   # a new array, accumulated in place
         with np.errstate(over="ignore", invalid="ignore"):
-            sums = np.cumsum(np.cumprod(ratio, axis=1), axis=1)
+            np.multiply.accumulate(sums, axis=1, out=sums)
+            np.add.accumulate(sums, axis=1, out=sums)
         out[sl] = sums[np.arange(len(sl)), terms[sl] - 1]
     return out
 
