@@ -138,7 +138,7 @@ def keep_heap() -> None:
     try:
         import ctypes
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):   # no C library by that name, or no mallopt in it
+    except (ImportError, OSError, AttributeError, TypeError):   # no ctypes, no C library, or no mallopt in it
         return
     mallopt(-1, HEAP_KEPT_BYTES)        # M_TRIM_THRESHOLD
     mallopt(-3, HEAP_MMAP_FROM_BYTES)   # M_MMAP_THRESHOLD
