@@ -130,3 +130,30 @@ def test_decode_candidates_from_the_memo_at_many_limits_equal_cold(name):
         assert run(t) == cold[t], t
     if name == "rag_long_context.yaml":
         assert any(k[0] == "_slot_table" for k in candidate_mod.memo_table)
+
+
+def test_keep_heap_is_once_and_harmless_without_mallopt(monkeypatch):
+    """`candidate.keep_heap` sets glibc's heap options once per process and does nothing (no error)
+    where the C library has no `mallopt` (macOS, Windows) or ctypes is missing."""
+    import ctypes
+
+    calls = []
+
+    class NoMallopt:
+        def __init__(self, name):
+            calls.append(name)
+
+    monkeypatch.setattr(candidate_mod, "_heap", {"kept": False})
+    monkeypatch.setattr(ctypes, "CDLL", NoMallopt)
+    candidate_mod.keep_heap()
+    candidate_mod.keep_heap()
+    assert calls == [None] and candidate_mod._heap["kept"]
+
+    def no_library(name):
+        raise OSError(name)
+
+    monkeypatch.setattr(candidate_mod, "_heap", {"kept": False})
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    with candidate_mod.gc_paused():   # generation runs on as it did
+        pass
+    assert candidate_mod._heap["kept"]
