@@ -264,3 +264,19 @@ def test_an_excluded_plan_is_avoided_at_the_optimums_cost():
     assert rep.objective == pytest.approx(want.objective, rel=1e-9)
     now = {(svcs[s].key, again.candidates[i]): n for i, n in milp.selection(again).items() if again.service_of[i] == s}
     assert now != point
+
+
+def test_the_same_fleet_built_again_reuses_its_optimum(monkeypatch):
+    """A plan that fails verification is excluded and the same services built again: the optimum's
+    card vectors are taken from the last search (no search runs), and the plan is the same."""
+    shared, svcs = three_class_fleet([(1200.0, 300.0), (700.0, 150.0), (400.0, 90.0)], (10.0, 4.0, 3.0))
+    node = {o.id: o.gpu.node_cards for o in shared.gpus}
+    first = milp.build_fleet(shared, svcs, floor_rows=True)
+    decompose.decompose(first, node)
+    monkeypatch.setattr(decompose, "searches", lambda *a: pytest.fail("searched again"))
+    again = milp.build_fleet(shared, svcs, floor_rows=True)
+    decompose.decompose(again, node)
+    assert milp.selection(again) == milp.selection(first) and milp.nodes(again) == milp.nodes(first)
+    other = milp.build_fleet(shared, [svcs[0], svcs[1], svcs[2]], floor_rows=True)   # other services: a search
+    with pytest.raises(pytest.fail.Exception):
+        decompose.decompose(other, node)

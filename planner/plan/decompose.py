@@ -177,6 +177,24 @@ def decompose(m: milp.Model, node: dict[str, int], verbose: bool = False, exclud
     counts), which a chosen service's instances avoid within its card vector: at the optimum's cost
     such a plan is the optimum without them too. `TooLarge` when a work cap is passed, no such plan
     is within the vectors, or the plan found fails a row (the MILP then)."""
+    best, chosen = optimum(m, node, verbose)
+    try:
+        write(m, chosen, node, excluded)
+    except TooLarge as e:
+        raise Excluded(str(e), best) if excluded else e from None
+    return float(pulp.value(m.prob.objective))
+
+
+_LAST: list = []   # the last optimum found: [what it was found for, its objective, its picks]
+
+
+def optimum(m: milp.Model, node: dict[str, int], verbose: bool = False) -> tuple[float, tuple]:
+    """The optimum's objective and its picks, (service, card vector) pairs. The last one found is
+    kept: a plan that fails verification is excluded and the same services built and solved again."""
+    key = (tuple((sv.key, sv.classes, sv.demand, sv.candidates) for sv in m.services), tuple(sorted(node.items())),
+           tuple(m.prob.objective.get(m.rent[g], 0.0) for g in sorted(m.rent)))
+    if _LAST and _LAST[0] == key:
+        return _LAST[1], _LAST[2]
     per_node = {g: m.prob.objective.get(m.rent[g], 0.0) for g in m.rent}
     price = {g: per_node[g] / node[g] for g in m.rent}   # the objective's price per card
     search = searches(m, price)
@@ -216,11 +234,8 @@ def decompose(m: milp.Model, node: dict[str, int], verbose: bool = False, exclud
             sys.stderr.write(f"fleet decomposition: bound {lb:,.4f}, Δ {delta:,.4f}, best {best:,.4f} "
                              f"(cheapest node-hours)\n")
         if best <= lb + delta + 1e-9 * max(1.0, lb):
-            try:
-                write(m, chosen, node, excluded)
-            except TooLarge as e:
-                raise Excluded(str(e), best) if excluded else e from None
-            return float(pulp.value(m.prob.objective))
+            _LAST[:] = [key, best, chosen]
+            return best, chosen
         delta = min(best - lb, delta + step) if math.isfinite(best) else delta + step
     raise TooLarge(f"not proven within {MAX_ROUNDS} rounds")
 
