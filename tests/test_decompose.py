@@ -280,3 +280,22 @@ def test_the_same_fleet_built_again_reuses_its_optimum(monkeypatch):
     other = milp.build_fleet(shared, [svcs[0], svcs[1], svcs[2]], floor_rows=True)   # other services: a search
     with pytest.raises(pytest.fail.Exception):
         decompose.decompose(other, node)
+
+
+def test_cli_says_which_method_solved_the_fleet(tmp_path):
+    """`plan solve` of a fleet without limits: the JSON's solver.method is 'decomposition' at gap 0, and
+    the text says '(exact decomposition)'; with `solver.method: milp` both say the MILP."""
+    import yaml
+    from click.testing import CliRunner
+
+    import cli
+    spec = small_fleet().model_dump(mode="json", exclude_defaults=True)
+    for method, word in (("auto", "decomposition"), ("milp", "milp")):
+        path = tmp_path / f"{method}.yaml"
+        path.write_text(yaml.safe_dump({**spec, "solver": {"method": method}}))
+        r = CliRunner().invoke(cli.main, ["solve", str(path), "--out", str(tmp_path / f"{method}.json")])
+        assert r.exit_code == 0, r.output
+        d = __import__("json").loads((tmp_path / f"{method}.json").read_text())
+        assert d["solver"]["method"] == word and d["verification"]["passed"]
+        assert ("solver: highs optimal (exact decomposition)" in r.output) == (word == "decomposition")
+        assert d["solver"]["gap"] == 0.0 or word == "milp"
