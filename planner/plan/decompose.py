@@ -46,9 +46,10 @@ MAX_DP_STATES = 4_000_000         # residue vectors the dynamic programme holds:
 MAX_ROUNDS = 40                   # values of Δ tried: beyond, the MILP
 
 
-class Excluded(TooLarge):
-    """The optimum's card vectors hold only plans that failed verification: the MILP plans the fleet,
-    with the decomposition's optimum (`bound`, the objective's) as a lower bound on its objective."""
+class NoPlanAtOptimum(TooLarge):
+    """The optimum is proven but no plan at it could be written (its card vectors hold only plans that
+    failed verification): the MILP plans the fleet, with that optimum (`bound`, the objective's) as a
+    lower bound on its objective."""
 
     def __init__(self, message: str, bound: float) -> None:
         super().__init__(message)
@@ -83,7 +84,7 @@ def solve(m: milp.Model, gpus, limits, opts: SolverOptions, verbose: bool, exclu
                                      objective, method="decomposition")
         except TooLarge as e:
             why = str(e)
-            if isinstance(e, Excluded):   # valid: excluding plans never lowers the optimum
+            if isinstance(e, NoPlanAtOptimum):   # valid: excluding plans never lowers the optimum
                 m.prob += m.prob.objective >= e.bound - 1e-9 * max(1.0, abs(e.bound)), "decomposition_bound"
     if verbose and why != "not a fleet":
         sys.stderr.write(f"fleet decomposition not used ({why}): the MILP\n")
@@ -181,7 +182,7 @@ def decompose(m: milp.Model, node: dict[str, int], verbose: bool = False, exclud
     try:
         write(m, chosen, node, excluded)
     except TooLarge as e:
-        raise Excluded(str(e), best) if excluded else e from None
+        raise NoPlanAtOptimum(str(e), best) from None
     return float(pulp.value(m.prob.objective))
 
 
