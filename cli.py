@@ -300,6 +300,11 @@ def _print_version(ctx: click.Context, _param, value: bool) -> None:
         ctx.exit()
 
 
+def _choice(*values: str) -> click.Choice:
+    """One of `values`, in any case ('--solver HIGHS', '--kind Problem'), read as written in the list."""
+    return click.Choice(list(values), case_sensitive=False)
+
+
 @click.group(cls=PlanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
@@ -413,16 +418,16 @@ def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -
 @click.option("--pp", type=IntRange(1, 65536), default=1, show_default=True)
 @click.option("--dp", type=IntRange(1, 65536), default=1, show_default=True,
               help="data-parallel attention groups (MoE)")
-@click.option("--weights", "weight_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None)
-@click.option("--experts", "expert_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default=None,
+@click.option("--weights", "weight_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"), default=None)
+@click.option("--experts", "expert_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"), default=None,
               help="routed experts' weights apart from --weights (e.g. fp4 experts beside fp8 attention)")
-@click.option("--attention", "attention_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]),
+@click.option("--attention", "attention_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"),
               default=None, help="attention projections' weights apart from --weights (e.g. bf16 beside fp8)")
-@click.option("--dense-mlp", "dense_mlp_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]),
+@click.option("--dense-mlp", "dense_mlp_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"),
               default=None, help="the dense layers' MLP weights apart from --weights")
-@click.option("--shared-experts", "shared_experts_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]),
+@click.option("--shared-experts", "shared_experts_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"),
               default=None, help="MoE layers' shared experts' weights apart from --weights")
-@click.option("--kv", "kv_dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "fp4"]), default="bf16",
+@click.option("--kv", "kv_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"), default="bf16",
               show_default=True)
 @click.option("--prefix-hit", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
               help="prefix-cache hit ratio 0–1")
@@ -482,7 +487,7 @@ def eval_cmd(**kw) -> None:
 
 # ------------------------------------------------------------------------ schema, init
 @main.command("schema")
-@click.option("--kind", type=click.Choice(["problem", "fleet", "scenario"]), default="problem", show_default=True)
+@click.option("--kind", type=_choice("problem", "fleet", "scenario"), default="problem", show_default=True)
 @click.option("--out", type=OutPath(dir_okay=False), default=None, help="write to FILE instead of stdout")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
@@ -601,7 +606,7 @@ def stdin_is_terminal() -> bool:
 # ------------------------------------------------------------------------------ solve
 @main.command("solve")
 @click.argument("problem", type=InPath(dir_okay=False))
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
+@click.option("--solver", type=_choice("highs", "cbc"), default=None, help="override solver.name")
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
               help=f"seconds (> 0, at most {MAX_TIME_LIMIT:g}); overrides the problem's solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
@@ -616,7 +621,7 @@ def stdin_is_terminal() -> bool:
 @click.option("--calibration", default=None, metavar="NAME",
               help="override the problem's calibration profile (a name in catalogs/calibration, "
                    "e.g. one written by plan calibrate, or a path)")
-@click.option("--export", "export_target", type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
+@click.option("--export", "export_target", type=_choice("vllm", "sglang", "trtllm", "dynamo", "k8s"),
               default=None, help="also write the plan's deployable files (as plan export) into --export-dir")
 @click.option("--export-dir", default="deploy", show_default=True, type=OutPath(file_okay=False),
               help="directory for --export (refused when not empty, unless --force)")
@@ -946,7 +951,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
               help="bar chart PNG of cost per million output tokens, stacked by prefill/decode")
 @click.option("--breakeven", is_flag=True, help="break-even rental price of every GPU type of the base")
 @click.option("--sensitivity", is_flag=True, help="per scenario: cost change per unit of each binding limit relaxed")
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="override solver.name")
+@click.option("--solver", type=_choice("highs", "cbc"), default=None, help="override solver.name")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
 @click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
@@ -1040,7 +1045,7 @@ def _progress(n: int, label: str):
 @click.option("--qps", help="request rates: LOW:HIGH or a list 100,200")
 @click.option("--points", type=IntRange(2, MAX_POINTS), default=None,
               help=f"values per LOW:HIGH range, 2 to {MAX_POINTS:,} [20; 8 without an axis]")
-@click.option("--spacing", type=click.Choice(["log", "linear"]), default="log", show_default=True)
+@click.option("--spacing", type=_choice("log", "linear"), default="log", show_default=True)
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="directory for frontier.csv/.json/.png/.html (created if missing)")
 @click.option("--workers", type=IntRange(1, 256), default=None, help="local processes [cores]")
@@ -1118,10 +1123,10 @@ def sweep_cmd(problem: str, tpot, ttft, qps, points: int, spacing: str, out_dir:
 # ----------------------------------------------------------------------------- export
 @main.command("export")
 @click.argument("plan_file", metavar="PLAN.json", type=InPath(dir_okay=False))
-@click.option("--target", required=True, type=click.Choice(["vllm", "sglang", "trtllm", "dynamo", "k8s"]),
+@click.option("--target", required=True, type=_choice("vllm", "sglang", "trtllm", "dynamo", "k8s"),
               help="engine launch scripts, or Dynamo / Kubernetes manifests")
 @click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="directory to write")
-@click.option("--engine", type=click.Choice(["vllm", "sglang"]), default=None,
+@click.option("--engine", type=_choice("vllm", "sglang"), default=None,
               help="engine inside the dynamo/k8s manifests [vllm] (TensorRT-LLM: --target trtllm, scripts only)")
 @click.option("--image", default=None, help="container image of the engine (dynamo, k8s)")
 @click.option("--model-path", default=None,
@@ -1337,8 +1342,8 @@ MAX_PROFILE_NAME = 100   # characters of `plan calibrate --name` (it is also a f
 
 
 def _axes(text: str | None) -> tuple[str, ...]:
-    """'engine,gpu' → ('engine', 'gpu'); None → ()."""
-    return tuple(a.strip() for a in text.split(",")) if text else ()
+    """'engine,gpu' → ('engine', 'gpu') (in any case: 'GPU' is 'gpu'); None → ()."""
+    return tuple(a.strip().lower() for a in text.split(",")) if text else ()
 
 
 def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:

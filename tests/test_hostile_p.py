@@ -260,3 +260,18 @@ def test_an_edited_catalogs_ids_are_read_in_any_case(tmp_path):
     with pytest.raises(BadInput, match=r"m2.yaml: models\[\d+\]: 'llama-3.1-8b-instruct' names 'llama-3.1-8b' "
                                        r"already \(ids and aliases are read in any case\): give it once"):
         load_models(str(twice))
+
+
+def test_command_line_choices_are_read_in_any_case(tmp_path):
+    """A choice of the command line in capitals is the same choice ('--kind Fleet' was refused while
+    the problem file's 'FP8' was read): the same output as written in lower case."""
+    assert run("schema", "--kind", "Fleet") == run("schema", "--kind", "fleet")
+    code, out = run("solve", write(tmp_path, SMALL), "--solver", "HIGHS", "--json")
+    assert code == 0 and json.loads(out)["solver"]["name"] == "highs"
+    code, out = run("solve", write(tmp_path, SMALL), "--solver", "Gurobi")
+    assert code == 2 and "'Gurobi' is not one of 'highs', 'cbc'" in out
+
+
+def test_group_by_axes_are_read_in_any_case():
+    import cli
+    assert cli._axes("Engine, GPU") == ("engine", "gpu")
