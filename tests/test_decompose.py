@@ -299,3 +299,39 @@ def test_cli_says_which_method_solved_the_fleet(tmp_path):
         assert d["solver"]["method"] == word and d["verification"]["passed"]
         assert ("solver: highs optimal (exact decomposition)" in r.output) == (word == "decomposition")
         assert d["solver"]["gap"] == 0.0 or word == "milp"
+
+
+def test_a_class_ttft_failure_in_a_shared_service_excludes_that_services_plan():
+    """A TTFT check of a service of several classes names the class before the service
+    ('ttft[a:a+b/colocated[…]]'): the failing service's plan is the point to exclude (exactly), as
+    for 'tpot[a+b/…]'; until 2026-12-07 it matched no service and went straight to the candidate cut."""
+    from planner.plan.cuts import points_of
+    c1, c2 = cand("colocated", "h100", 8, pre=1000, dec=100), cand("colocated", "h20", 4, pre=500, dec=50)
+    chosen = {"a+b": {c1: 2}, "c": {c2: 1}}
+    for name in ("ttft[a:a+b/colocated[x]]", "tpot[a+b/colocated[x]]"):
+        v = SimpleNamespace(failed=[SimpleNamespace(name=name)])
+        assert points_of(chosen, v) == [{("a+b", c1): 2}]
+    assert points_of(chosen, SimpleNamespace(failed=[SimpleNamespace(name="ttft[c:c/colocated[x]]")])) == \
+        [{("c", c2): 1}]
+
+
+def test_a_fleet_whose_tied_plans_fail_a_class_ttft_is_planned_as_the_milp_plans_it():
+    """gpt-oss-120b, five classes on B200, Ascend 910B and MI300X: the decomposition's first plans
+    (41.20 RMB/h) put an 8k-token, 300 ms class beside a long-answer one, whose colocated pool misses
+    that class's TTFT at its routed mix. Those plans are excluded and one of the same cost verifies, as
+    the MILP at a zero gap finds; until 2026-12-07 the candidate cut ran out of retries (exit 4)."""
+    def cls(name, qps, s_in, s_out, ttft, tpot):
+        return {"name": name, "model": "gpt-oss-120b", "workload": {"qps": qps, "input_tokens": s_in,
+                                                                     "output_tokens": s_out},
+                "slo": {"ttft": ttft, "tpot": tpot}}
+    f = FleetProblem.model_validate({
+        "name": "f22", "gpus": [{"id": "b200", "price_per_gpu_hour": 28.8}, "ascend-910b", "mi300x"],
+        "prune_dominated": False, "classes": [
+            cls("m0c0", 0.04867, 8000, 1, "300ms", "40ms"), cls("m0c1", 1.0, 500, 1000, "30s", "80ms"),
+            cls("m0c2", 0.01888, 1, 1000, "1s", "40ms"), cls("m0c3", 0.1069, 50, 1000, "5s", "200ms"),
+            cls("m0c4", 0.725, 8000, 10, "300ms", "80ms")]})
+    ours = solve(f, "fleet")
+    exact = f.model_copy(update={"solver": f.solver.model_copy(update={"method": "milp", "mip_gap": 0.0})})
+    assert ours.verification.passed and ours.cuts[0] > 0 and ours.cuts[1] == 0   # exact exclusions, no candidate cut
+    assert ours.cost_per_hour == pytest.approx(solve(exact, "fleet").cost_per_hour, rel=1e-9)
+    assert ours.cost_per_hour == pytest.approx(41.2)

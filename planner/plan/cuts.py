@@ -106,9 +106,10 @@ def points_of(chosen: dict[str, dict[Candidate, int]], v: Verification) -> list[
     """The failing services' instance counts, each a point to exclude (`add_no_goods`). A service's
     pools are routed its own requests only, so its TPOT at the routed mix is its selection's alone:
     a fleet excludes the failing service's selection, whatever the other services run (a fleet's
-    check names carry the service: 'tpot[chat/colocated[…]]'; a single problem's service is '')."""
+    check names carry the service: 'tpot[chat/colocated[…]]', a TTFT also the class before it,
+    'ttft[rag:chat+rag/colocated[…]]'; a single problem's service is '')."""
     failed = [c.name for c in v.failed]
-    keys = [k for k in chosen if not k or any(f"[{k}/" in name for name in failed)]
+    keys = [k for k in chosen if not k or any(f"[{k}/" in name or f":{k}/" in name for name in failed)]
     return [{(k, c): n for c, n in chosen[k].items() if n > 0} for k in keys]
 
 
