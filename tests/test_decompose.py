@@ -335,3 +335,47 @@ def test_a_fleet_whose_tied_plans_fail_a_class_ttft_is_planned_as_the_milp_plans
     assert ours.verification.passed and ours.cuts[0] > 0 and ours.cuts[1] == 0   # exact exclusions, no candidate cut
     assert ours.cost_per_hour == pytest.approx(solve(exact, "fleet").cost_per_hour, rel=1e-9)
     assert ours.cost_per_hour == pytest.approx(41.2)
+
+
+def test_a_service_whose_cheapest_vector_passes_the_card_cap_falls_back(monkeypatch):
+    """The cheap type serves with 10 cards (cost 5), past a cap of 8; the dear one with 1 (cost 10).
+    The search may not return the dear vector as the cheapest (the fleet's plan would be dearer than
+    the MILP's, reported exact): it gives up, and the MILP plans the fleet. Until 2026-12-07 the last
+    type's cards were cut at the cap without a word."""
+    from planner.plan import shells
+    monkeypatch.setattr(shells, "MAX_CARDS", 8)
+    s = ServiceSearch([TypeFrontier("x", 10.0, [(1, 1.0, 1.0)]), TypeFrontier("y", 0.5, [(1, 0.1, 0.1)])], (0.0, 0.0))
+    with pytest.raises(shells.TooLarge):
+        s.within(0.0)
+    ok = ServiceSearch([TypeFrontier("x", 10.0, [(1, 1.0, 1.0)]), TypeFrontier("y", 0.5, [(1, 0.2, 0.2)])], (0.0, 0.0))
+    assert ok.within(0.0) == (2.5, [(2.5, {"y": 5})])
+
+
+def test_a_service_no_vector_within_the_cap_serves_gives_up_before_building_frontiers(monkeypatch):
+    """Decode shares of 0.05 and 0.03 a card, a cap of 8 cards a type: 0.64 at most, short of the
+    demand, so no frontier is built (a Qwen3-235B class at 1,535 req/s on GB200, MI300X-class and H20
+    built three to 2,048 cards, 90 s, before the MILP solved the fleet in 1.5 s)."""
+    from planner.plan import shells
+    monkeypatch.setattr(shells, "MAX_CARDS", 8)
+    types = [TypeFrontier("x", 2.0, [(1, 0.5, 0.05)]), TypeFrontier("y", 1.0, [(2, 0.5, 0.06)])]
+    with pytest.raises(shells.TooLarge):
+        ServiceSearch(types, (0.0, 0.0)).within(0.0)
+    assert [len(t.F) for t in types] == [1, 1]
+
+
+def test_a_fleet_whose_cheapest_service_passes_the_card_cap_costs_the_milps():
+    """Llama-3.1-8B, a 100k-token class at 53 req/s: ~2,100 A100 cards at 0.31/h are its cheapest plan,
+    past the search's 2,048. The decomposition returned 932.13/h as exact where the MILP finds 663.77."""
+    f = FleetProblem.model_validate({
+        "name": "cap", "gpus": [{"id": "a100-80g", "price_per_gpu_hour": 0.3131}, "ascend-910b"], "sharing": "none",
+        "classes": [
+            {"name": "chat", "model": "llama-3.1-8b", "workload": {"qps": 40.78, "input_tokens": 2000,
+                                                                   "output_tokens": 200},
+             "slo": {"ttft": "2s", "tpot": "30ms"}},
+            {"name": "long", "model": "llama-3.1-8b", "workload": {"qps": 53.45, "input_tokens": 100000,
+                                                                   "output_tokens": 1},
+             "slo": {"ttft": "10s", "tpot": "30ms"}}]})
+    ours = solve(f, "fleet")
+    exact = f.model_copy(update={"solver": f.solver.model_copy(update={"method": "milp", "mip_gap": 0.0})})
+    assert ours.cost_per_hour == pytest.approx(solve(exact, "fleet").cost_per_hour, rel=1e-9)
+    assert ours.verification.passed

@@ -74,6 +74,12 @@ class TypeFrontier:
         return self.F[k]
 
 
+def could_serve(t: TypeFrontier, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether enough cards of type t would serve some point (a, b): t adds every share it lacks."""
+    ca, cb = any(x > 0 for _, x, _ in t.cands), any(y > 0 for *_, y in t.cands)
+    return bool(np.any((ca | (a >= 1 - TOL)) & (cb | (b >= 1 - TOL))))
+
+
 def dual_vertices(cols: list[tuple[float, float, float]]) -> np.ndarray | None:
     """The vertices (u, v) of {a·u + b·v ≤ w for each column (w, a, b); u, v ≥ 0}, or None without
     columns. A direction no column bounds (no a > 0, or no b > 0) gets a vertex far out on its axis:
@@ -149,19 +155,25 @@ class ServiceSearch:
 def minimal_vectors(svc: ServiceSearch, delta: float) -> tuple[float, list[tuple[float, dict[str, int]]]]:
     """The search itself (see the module's docstring); `TooLarge` past a work cap."""
     types, (a0, b0) = svc.types, svc.start
+    # the most share a row gains from k cards of a type: k × its best share per card
+    per_card = [[max((c[r] / c[0] for c in t.cands), default=0.0) for r in (1, 2)] for t in types]
+    for r, start in enumerate((a0[0], b0[0])):
+        if start < 1 - TOL and sum(MAX_CARDS * p[r] for p in per_card) < 1 - start - TOL:
+            # no vector within the cap serves: the search would pass it (checked before building frontiers)
+            raise TooLarge(f"more than {MAX_CARDS} cards of a GPU type in one service")
     ub = math.inf   # the cheapest single type: the search's first budget
-    for t in types:
+    fits = [all(s >= 1 - TOL or MAX_CARDS * q >= 1 - s - TOL for s, q in zip((a0[0], b0[0]), p)) for p in per_card]
+    for t, fit in zip(types, fits):
         k = 1
         alone = (b0[0] >= 1 or any(b > 0 for *_, b in t.cands)) and (a0[0] >= 1 or any(a > 0 for _, a, _ in t.cands))
+        alone = alone and fit   # a type that cannot serve alone within the cap is not tried alone
         while alone and k * t.price < ub and k <= MAX_CARDS:
             if served(a0[:, None] + t.upto(k)[0][None, :], b0[:, None] + t.F[k][1][None, :]):
                 ub = k * t.price
                 break
             k += 1
-    if not math.isfinite(ub):   # no single type serves: mixes only, bounded by the cards cap
-        ub = sum(t.price * MAX_CARDS for t in types)
-    for t in types:
-        t.upto(max(1, min(MAX_CARDS, int((ub + delta) / t.price))))
+    if not math.isfinite(ub):   # no single type serves within the cap: a budget past it (a search that
+        ub = sum(t.price * (MAX_CARDS + 1) for t in types)   # would need more cards is then TooLarge, not inf)
     duals = svc.duals()
     best, found = [ub], []
 
@@ -171,6 +183,13 @@ def minimal_vectors(svc: ServiceSearch, delta: float) -> tuple[float, list[tuple
             return 0.0 if served(a, b) else math.inf
         na, nb = np.maximum(1 - a, 0.0), np.maximum(1 - b, 0.0)
         return float(np.min(np.max(na[:, None] * v[None, :, 0] + nb[:, None] * v[None, :, 1], axis=1)))
+
+    last = types[-1]   # the search's first leaf, no card of the others, would pass the cap on the last type
+    if not fits[-1] and could_serve(last, a0, b0) and (ub + delta + TOL) / last.price >= MAX_CARDS + 1 \
+            and still_needed(a0, b0, len(types) - 1) <= ub + delta + TOL:
+        raise TooLarge(f"more than {MAX_CARDS} cards of {last.gpu} in one service")
+    for t in types:
+        t.upto(max(1, min(MAX_CARDS, int((ub + delta) / t.price))))
 
     def record(vec: dict[str, int], cost: float) -> None:
         found.append((cost, dict(vec)))
@@ -192,6 +211,9 @@ def minimal_vectors(svc: ServiceSearch, delta: float) -> tuple[float, list[tuple
                 lo = mid + 1
         if lo < len(ks):
             record({**vec, t.gpu: ks[lo]}, cost + ks[lo] * t.price)
+        elif (best[0] + delta + TOL - cost) / t.price >= MAX_CARDS + 1 and could_serve(t, a, b):
+            # more cards than the cap, within the budget, might serve (and be the cheapest): not searched
+            raise TooLarge(f"more than {MAX_CARDS} cards of {t.gpu} in one service")
 
     def search(i: int, vec: dict[str, int], a: np.ndarray, b: np.ndarray, cost: float) -> None:
         if served(a, b):   # served already: any card more, of any type left, is not minimal
