@@ -379,3 +379,30 @@ def test_a_fleet_whose_cheapest_service_passes_the_card_cap_costs_the_milps():
     exact = f.model_copy(update={"solver": f.solver.model_copy(update={"method": "milp", "mip_gap": 0.0})})
     assert ours.cost_per_hour == pytest.approx(solve(exact, "fleet").cost_per_hour, rel=1e-9)
     assert ours.verification.passed
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([1, 2, 4, 8]), st.floats(0.0, 1.5), st.floats(0.0, 1.5)), min_size=1,
+                max_size=12), st.integers(1, 20))
+def test_a_frontier_is_the_pareto_set_of_every_sum_of_candidates(cands, k):
+    """F[k] against its definition: every sum of candidates within k cards (each candidate's sums
+    added one card count at a time, dominated candidates too), shares capped at 1, Pareto-maximal."""
+    ours = TypeFrontier("x", 1.0, cands)
+    ref = [(np.zeros(1), np.zeros(1))]
+    for n in range(1, k + 1):
+        a_s, b_s = [ref[n - 1][0]], [ref[n - 1][1]]
+        for cards, a, b in cands:
+            if cards <= n:
+                a_s.append(ref[n - cards][0] + a)
+                b_s.append(ref[n - cards][1] + b)
+        ref.append(pareto(np.concatenate(a_s), np.concatenate(b_s)))
+    a, b = ours.upto(k)
+    assert np.array_equal(a, ref[k][0]) and np.array_equal(b, ref[k][1])
+
+
+def test_a_decomposition_past_its_work_budget_hands_over():
+    """The frontiers' work counts against one budget for the fleet: past it, `TooLarge` (the MILP)."""
+    from planner.plan.shells import Budget, TooLarge
+    t = TypeFrontier("x", 1.0, [(1, 0.01, 0.02), (1, 0.02, 0.01)], Budget(points=50))
+    with pytest.raises(TooLarge, match="frontier points"):
+        t.upto(40)

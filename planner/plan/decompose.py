@@ -39,7 +39,7 @@ from planner.input.problem import SolverOptions
 from planner.plan import milp
 from planner.plan.cuts import exclude
 from planner.plan.lp import pulp
-from planner.plan.shells import TOL, ServiceSearch, TooLarge, TypeFrontier
+from planner.plan.shells import TOL, Budget, ServiceSearch, TooLarge, TypeFrontier
 
 MAX_PARTITION_STEPS = 2_000_000   # steps of one group's partition search: beyond, the MILP
 MAX_DP_STATES = 4_000_000         # residue vectors the dynamic programme holds: beyond, the MILP
@@ -104,6 +104,7 @@ def searches(m: milp.Model, price: dict[str, float]) -> list[ServiceSearch | Non
     """Each service's search: its candidates' shares of its demand rows (as `milp.add_demand`
     writes them), by GPU type; None for a service a demand row of which no candidate serves."""
     out: list[ServiceSearch | None] = []
+    budget = Budget()   # one for the whole fleet
     for s, sv in enumerate(m.services):
         needs = (sv.demand.prefill_tok_s, sv.demand.decode_tok_s)
         by: dict[str, list[tuple[int, float, float]]] = {}
@@ -116,7 +117,8 @@ def searches(m: milp.Model, price: dict[str, float]) -> list[ServiceSearch | Non
         if any(need > 0 and not ok for need, ok in zip(needs, rows)):
             out.append(None)
             continue
-        types = [TypeFrontier(g, price[g], cs) for g, cs in sorted(by.items(), key=lambda t: (-price[t[0]], t[0]))]
+        order = sorted(by.items(), key=lambda t: (-price[t[0]], t[0]))   # dearest first
+        types = [TypeFrontier(g, price[g], cs, budget) for g, cs in order]
         out.append(ServiceSearch(types, (float(needs[0] <= 0), float(needs[1] <= 0))))
     return out
 

@@ -27,6 +27,7 @@ import numpy as np
 TOL = 1e-9            # a share within this of 1 serves (the MILP's rows: within HiGHS's 1e-7)
 MAX_CARDS = 2048      # of one type in one service's search: beyond, the MILP plans the fleet
 MAX_VECTORS = 5_000   # serving vectors of one service within its budget: beyond, the MILP
+MAX_FRONTIER_POINTS = 20_000_000   # summed in one decomposition (the 4x12 fleets: 1-4.4 million); beyond: MILP
 
 
 class TooLarge(Exception):
@@ -48,12 +49,33 @@ def served(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.any((a >= 1 - TOL) & (b >= 1 - TOL)))
 
 
+class Budget:
+    """Work left for one decomposition, in points summed into frontiers: past it, `TooLarge`."""
+
+    def __init__(self, points: int = 0) -> None:
+        self.left = points or MAX_FRONTIER_POINTS
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise TooLarge(f"more than {MAX_FRONTIER_POINTS:,} frontier points")
+
+
 class TypeFrontier:
     """One service's candidates on one GPU type: F[k], the Pareto set of (prefill, decode) shares
-    reachable with at most k cards, built on demand; grows[k] whether F[k] differs from F[k − 1]."""
+    reachable with at most k cards, built on demand; grows[k] whether F[k] differs from F[k − 1].
+    The candidates of one card count enter as their Pareto set only (a dominated one's sums are
+    dominated by its dominator's), as arrays."""
 
-    def __init__(self, gpu: str, price: float, cands: list[tuple[int, float, float]]) -> None:
+    def __init__(self, gpu: str, price: float, cands: list[tuple[int, float, float]],
+                 budget: Budget | None = None) -> None:
         self.gpu, self.price, self.cands = gpu, price, cands
+        self.budget = budget or Budget()
+        by: dict[int, tuple[list[float], list[float]]] = {}
+        for cards, a, b in cands:
+            by.setdefault(cards, ([], []))[0].append(a)
+            by[cards][1].append(b)
+        self.steps = sorted((c, *pareto(np.array(a), np.array(b))) for c, (a, b) in by.items())
         self.F = [(np.zeros(1), np.zeros(1))]
         self.grows = [False]
 
@@ -63,11 +85,15 @@ class TypeFrontier:
         while len(self.F) <= k:
             n = len(self.F)
             a_s, b_s = [self.F[n - 1][0]], [self.F[n - 1][1]]
-            for cards, a, b in self.cands:
-                if cards <= n:
-                    a_s.append(self.F[n - cards][0] + a)
-                    b_s.append(self.F[n - cards][1] + b)
-            a, b = pareto(np.concatenate(a_s), np.concatenate(b_s))
+            for cards, a, b in self.steps:
+                if cards > n:
+                    break
+                fa, fb = self.F[n - cards]
+                a_s.append((fa[:, None] + a[None, :]).ravel())
+                b_s.append((fb[:, None] + b[None, :]).ravel())
+            a_all = np.concatenate(a_s)
+            self.budget.spend(len(a_all))
+            a, b = pareto(a_all, np.concatenate(b_s))
             pa, pb = self.F[n - 1]
             self.grows.append(not (len(a) == len(pa) and np.array_equal(a, pa) and np.array_equal(b, pb)))
             self.F.append((a, b))
@@ -232,6 +258,7 @@ def minimal_vectors(svc: ServiceSearch, delta: float) -> tuple[float, list[tuple
                 continue
             if k:
                 fa, fb = t.F[k]
+                t.budget.spend(len(a) * len(fa))   # the search's sums count against the same budget
                 na, nb = pareto((a[:, None] + fa[None, :]).ravel(), (b[:, None] + fb[None, :]).ravel())
             else:
                 na, nb = a, b
