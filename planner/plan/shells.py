@@ -27,7 +27,7 @@ import numpy as np
 TOL = 1e-9            # a share within this of 1 serves (the MILP's rows: within HiGHS's 1e-7)
 MAX_CARDS = 2048      # of one type in one service's search: beyond, the MILP plans the fleet
 MAX_VECTORS = 5_000   # serving vectors of one service within its budget: beyond, the MILP
-MAX_FRONTIER_POINTS = 20_000_000   # summed in one decomposition (the 4x12 fleets: 1-4.4 million); beyond: MILP
+MAX_FRONTIER_POINTS = 10_000_000   # summed in one decomposition (the 4x12 fleets: 1-4.4 million); beyond: MILP
 
 
 class TooLarge(Exception):
