@@ -209,18 +209,18 @@ def test_decomposition_equals_the_milp_at_a_zero_gap(caps, prices):
     assert all(c.valid(1e-7) for c in d.prob.constraints.values())
 
 
+def klass(name: str, model: str, qps: float, prompt: int, output: int, ttft: str, tpot: str) -> dict:
+    """A request class as a fleet file writes it."""
+    return {"name": name, "model": model, "workload": {"qps": qps, "input_tokens": prompt, "output_tokens": output},
+            "slo": {"ttft": ttft, "tpot": tpot}}
+
+
 def small_fleet(**limits) -> FleetProblem:
     return FleetProblem.model_validate({
         "name": "two", "gpus": ["h100", "h20", "l40s"], "limits": limits, "classes": [
-            {"name": "chat", "model": "llama-3.1-8b", "workload": {"qps": 40, "input_tokens": 1000,
-                                                                   "output_tokens": 300},
-             "slo": {"ttft": "1s", "tpot": "50ms"}},
-            {"name": "rag", "model": "llama-3.1-8b", "workload": {"qps": 10, "input_tokens": 6000,
-                                                                  "output_tokens": 200},
-             "slo": {"ttft": "2s", "tpot": "60ms"}},
-            {"name": "big", "model": "llama-3.1-70b", "workload": {"qps": 5, "input_tokens": 2000,
-                                                                   "output_tokens": 400},
-             "slo": {"ttft": "2s", "tpot": "80ms"}}]})
+            klass("chat", "llama-3.1-8b", 40, 1000, 300, "1s", "50ms"),
+            klass("rag", "llama-3.1-8b", 10, 6000, 200, "2s", "60ms"),
+            klass("big", "llama-3.1-70b", 5, 2000, 400, "2s", "80ms")]})
 
 
 def test_solve_uses_the_decomposition_and_finds_the_milps_optimum():
@@ -368,13 +368,8 @@ def test_a_fleet_whose_cheapest_service_passes_the_card_cap_costs_the_milps():
     past the search's 2,048. The decomposition returned 932.13/h as exact where the MILP finds 663.77."""
     f = FleetProblem.model_validate({
         "name": "cap", "gpus": [{"id": "a100-80g", "price_per_gpu_hour": 0.3131}, "ascend-910b"], "sharing": "none",
-        "classes": [
-            {"name": "chat", "model": "llama-3.1-8b", "workload": {"qps": 40.78, "input_tokens": 2000,
-                                                                   "output_tokens": 200},
-             "slo": {"ttft": "2s", "tpot": "30ms"}},
-            {"name": "long", "model": "llama-3.1-8b", "workload": {"qps": 53.45, "input_tokens": 100000,
-                                                                   "output_tokens": 1},
-             "slo": {"ttft": "10s", "tpot": "30ms"}}]})
+        "classes": [klass("chat", "llama-3.1-8b", 40.78, 2000, 200, "2s", "30ms"),
+                    klass("long", "llama-3.1-8b", 53.45, 100000, 1, "10s", "30ms")]})
     ours = solve(f, "fleet")
     exact = f.model_copy(update={"solver": f.solver.model_copy(update={"method": "milp", "mip_gap": 0.0})})
     assert ours.cost_per_hour == pytest.approx(solve(exact, "fleet").cost_per_hour, rel=1e-9)
