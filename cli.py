@@ -912,6 +912,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
         from planner.errors import BadInput
         raise BadInput("--tolerance: it loosens --strict's gate; give --strict too")
     d = read_plan_json(plan_file)
+    period = period.strip().lower()   # ' 3', 'PEAK': as other choices, in any case
     given = click.get_current_context().get_parameter_source("period") == click.core.ParameterSource.COMMANDLINE
     # peak, the default, stands: a single-QPS plan's only period is its peak (it was refused, a hunt)
     if given and period != "peak" and not (isinstance(d, dict) and d.get("kind") == "horizon"):

@@ -275,3 +275,14 @@ def test_command_line_choices_are_read_in_any_case(tmp_path):
 def test_group_by_axes_are_read_in_any_case():
     import cli
     assert cli._axes("Engine, GPU") == ("engine", "gpu")
+
+
+def test_a_period_is_read_in_any_case_and_between_blanks():
+    """`plan simulate --period ' 3'`, `PEAK`, `All`: as the command line's other choices (they were refused)."""
+    from planner.errors import BadInput
+    from planner.studies.simulate.fleet import period_indices
+    d = {"periods": [{"qps": 1.0}, {"qps": 5.0}, {"qps": 0.0}, {"qps": 2.0}]}
+    assert period_indices(d, " 3", "p") == [3] and period_indices(d, "PEAK", "p") == [1]
+    assert period_indices(d, "All ", "p") == [0, 1, 3]
+    with pytest.raises(BadInput, match="a period index, got 'x'"):
+        period_indices(d, " x", "p")

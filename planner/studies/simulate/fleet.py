@@ -142,7 +142,8 @@ def _each(runs: dict[str, Run], n: int, seed: int) -> dict[str, SimResult]:
 
 def period_indices(d: dict[str, Any], period: str, source: str) -> list[int]:
     """The periods of a plan over a load profile to simulate: the busiest ('peak'), every one
-    ('all'), or the index given."""
+    ('all'), or the index given; in any case and between blanks (' 3', 'PEAK'), as other choices."""
+    period = period.strip().lower()
     periods = d.get("periods")
     if not isinstance(periods, list) or not periods:
         raise BadInput(f"{source}: periods: not a plan over a load profile written by plan solve")
