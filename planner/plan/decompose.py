@@ -74,7 +74,7 @@ def not_applicable(m: milp.Model, gpus, limits, opts: SolverOptions) -> str | No
 def solve(m: milp.Model, gpus, limits, opts: SolverOptions, verbose: bool, excluded=(),
           heuristics: bool = False) -> milp.SolverReport:
     """The fleet solved exactly by the decomposition where it applies, else by the MILP."""
-    why = not_applicable(m, gpus, limits, opts)
+    why, bounded = not_applicable(m, gpus, limits, opts), False
     if why is None:
         t0 = time.perf_counter()
         try:
@@ -84,13 +84,14 @@ def solve(m: milp.Model, gpus, limits, opts: SolverOptions, verbose: bool, exclu
                                      objective, method="decomposition")
         except TooLarge as e:
             why = str(e)
-            if isinstance(e, NoPlanAtOptimum):   # valid: excluding plans never lowers the optimum
+            bounded = isinstance(e, NoPlanAtOptimum)
+            if bounded:   # valid: excluding plans never lowers the optimum
                 m.prob += m.prob.objective >= e.bound - 1e-9 * max(1.0, abs(e.bound)), "decomposition_bound"
     if verbose and why != "not a fleet":
         sys.stderr.write(f"fleet decomposition not used ({why}): the MILP\n")
     report = milp.solve(m, opts.name, opts.time_limit, opts.mip_gap, verbose, gap_abs=opts.node_gap,
                         heuristics=heuristics, threads=opts.threads)
-    if "decomposition_bound" in m.prob.constraints and report.objective is not None:
+    if bounded and report.objective is not None:
         # at the bound HiGHS's integers sit within its tolerance of whole numbers (a cost of 1,633.3999984
         # for 1,633.40): they are whole numbers, and the cost is read at them
         for v in m.prob.variables():
@@ -98,6 +99,13 @@ def solve(m: milp.Model, gpus, limits, opts: SolverOptions, verbose: bool, exclu
                 v.varValue = float(round(v.varValue))
         report = replace(report, objective=pulp.value(m.cost), objective_value=pulp.value(m.prob.objective))
     return report
+
+
+def shares(c, demand: milp.Demand) -> tuple[float, float]:
+    """A candidate's coefficients in its service's (prefill, decode) demand rows, as `milp.add_demand`
+    writes them (clipped at DEMAND_COEF_CAP); 0 for a row the service does not have."""
+    return tuple(min(cap / need, milp.DEMAND_COEF_CAP) if need > 0 else 0.0
+                 for cap, need in ((c.prefill_tok_s, demand.prefill_tok_s), (c.decode_tok_s, demand.decode_tok_s)))
 
 
 def searches(m: milp.Model, price: dict[str, float]) -> list[ServiceSearch | None]:
@@ -109,10 +117,9 @@ def searches(m: milp.Model, price: dict[str, float]) -> list[ServiceSearch | Non
         needs = (sv.demand.prefill_tok_s, sv.demand.decode_tok_s)
         by: dict[str, list[tuple[int, float, float]]] = {}
         for _, c in m.of_service(s):
-            shares = [min(cap / need, milp.DEMAND_COEF_CAP) if need > 0 else 0.0
-                      for cap, need in zip((c.prefill_tok_s, c.decode_tok_s), needs)]
-            if any(shares):
-                by.setdefault(c.gpu, []).append((c.cards, shares[0], shares[1]))
+            a, b = shares(c, sv.demand)
+            if a or b:
+                by.setdefault(c.gpu, []).append((c.cards, a, b))
         rows = [any(x[r + 1] > 0 for cs in by.values() for x in cs) for r in (0, 1)]
         if any(need > 0 and not ok for need, ok in zip(needs, rows)):
             out.append(None)
@@ -194,41 +201,31 @@ _LAST: list = []   # the last optimum found: [what it was found for, its objecti
 def optimum(m: milp.Model, node: dict[str, int], verbose: bool = False) -> tuple[float, tuple]:
     """The optimum's objective and its picks, (service, card vector) pairs. The last one found is
     kept: a plan that fails verification is excluded and the same services built and solved again."""
+    per_node = {g: m.prob.objective.get(m.rent[g], 0.0) for g in m.rent}   # the objective's cost of a node
     key = (tuple((sv.key, sv.classes, sv.demand, sv.candidates) for sv in m.services), tuple(sorted(node.items())),
-           tuple(m.prob.objective.get(m.rent[g], 0.0) for g in sorted(m.rent)))
+           tuple(sorted(per_node.items())))
     if _LAST and _LAST[0] == key:
         return _LAST[1], _LAST[2]
-    per_node = {g: m.prob.objective.get(m.rent[g], 0.0) for g in m.rent}
     price = {g: per_node[g] / node[g] for g in m.rent}   # the objective's price per card
     search = searches(m, price)
     minima = [s.within(0.0)[0] if s is not None else math.inf for s in search]
     gs = sorted({c.gpu for c in m.candidates})
-    radix, zero = [node[g] for g in gs], tuple(0 for _ in gs)
+    radix = [node[g] for g in gs]
     step = min(per_node[g] for g in gs)   # the cheapest node-hour
-    parts = [partitions(cls, m, minima, 0.0) for cls in groups(m)]
+    classes = groups(m)
+    parts = [partitions(cls, m, minima, 0.0) for cls in classes]
     if not all(parts):
         raise TooLarge("a group of classes no service serves")
     lb = sum(p[0][0] for p in parts)
     delta = step
     for _ in range(MAX_ROUNDS):
         options = []
-        for cls, p0 in zip(groups(m), parts):
+        for cls, p0 in zip(classes, parts):
             cheapest, opts_g = p0[0][0], {}
             for cost_p, p in partitions(cls, m, minima, delta):
-                left = delta - (cost_p - cheapest)
-                partial: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}   # residues → cost, picks
-                for n, j in enumerate(p):
-                    vectors = search[j].within(left)[1]
-                    later = sum(minima[i] for i in p[n + 1:])
-                    nxt: dict[tuple, tuple[float, tuple]] = {}
-                    for r0, (c0, picks) in partial.items():
-                        for c, v in vectors:
-                            if c0 + c + later <= cheapest + delta + TOL:
-                                r = tuple((x + v.get(g, 0)) % node[g] for x, g in zip(r0, gs))
-                                if c0 + c < nxt.get(r, (math.inf,))[0]:
-                                    nxt[r] = (c0 + c, (*picks, (j, v)))
-                    partial = nxt
-                for r, (c, picks) in partial.items():
+                budget = cheapest + delta   # what the group's services may cost together
+                for r, (c, picks) in partition_options(p, search, minima, delta - (cost_p - cheapest), budget,
+                                                       gs, node).items():
                     if c < opts_g.get(r, (math.inf,))[0]:
                         opts_g[r] = (c, picks)
             options.append(opts_g)
@@ -241,6 +238,27 @@ def optimum(m: milp.Model, node: dict[str, int], verbose: bool = False) -> tuple
             return best, chosen
         delta = min(best - lb, delta + step) if math.isfinite(best) else delta + step
     raise TooLarge(f"not proven within {MAX_ROUNDS} rounds")
+
+
+def partition_options(p: tuple, search: list, minima: list[float], left: float, budget: float, gs: list[str],
+                      node: dict[str, int]) -> dict[tuple, tuple[float, tuple]]:
+    """One way `p` of serving a group's classes: the cheapest choice of a minimal vector for each of
+    its services (each within `left` of its minimum, all together within `budget`) per residue vector
+    (y_g mod N_g), as {residues: (cost, ((service, vector), …))}."""
+    zero = tuple(0 for _ in gs)
+    partial: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}
+    for n, j in enumerate(p):
+        vectors = search[j].within(left)[1]
+        later = sum(minima[i] for i in p[n + 1:])   # what the partition's other services cost at least
+        nxt: dict[tuple, tuple[float, tuple]] = {}
+        for r0, (c0, picks) in partial.items():
+            for c, v in vectors:
+                if c0 + c + later <= budget + TOL:
+                    r = tuple((x + v.get(g, 0)) % node[g] for x, g in zip(r0, gs))
+                    if c0 + c < nxt.get(r, (math.inf,))[0]:
+                        nxt[r] = (c0 + c, (*picks, (j, v)))
+        partial = nxt
+    return partial
 
 
 def residue_dp(options: list[dict[tuple, tuple[float, tuple]]], radix: list[int],
@@ -289,10 +307,9 @@ def instances(m: milp.Model, j: int, vec: dict[str, int], excluded=()) -> dict[i
     prob = pulp.LpProblem("instances", pulp.LpMinimize)
     x = {i: pulp.LpVariable(f"x_{i}", 0, m.x[i].upBound, cat="Integer") for i, _ in cs}
     prob += pulp.lpSum(x.values())
-    for kind in ("prefill", "decode"):
-        need = getattr(sv.demand, f"{kind}_tok_s")
+    for r, need in enumerate((sv.demand.prefill_tok_s, sv.demand.decode_tok_s)):
         if need > 0:
-            prob += pulp.lpSum(min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP) * x[i] for i, c in cs) >= 1
+            prob += pulp.lpSum(shares(c, sv.demand)[r] * x[i] for i, c in cs) >= 1
     for g, k in vec.items():
         prob += pulp.lpSum(c.cards * x[i] for i, c in cs if c.gpu == g) <= k
     points = [p for p in excluded if {key for key, _ in p} == {sv.key}]

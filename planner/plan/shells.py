@@ -191,8 +191,7 @@ def minimal_vectors(svc: ServiceSearch, delta: float) -> tuple[float, list[tuple
     fits = [all(s >= 1 - TOL or MAX_CARDS * q >= 1 - s - TOL for s, q in zip((a0[0], b0[0]), p)) for p in per_card]
     for t, fit in zip(types, fits):
         k = 1
-        alone = (b0[0] >= 1 or any(b > 0 for *_, b in t.cands)) and (a0[0] >= 1 or any(a > 0 for _, a, _ in t.cands))
-        alone = alone and fit   # a type that cannot serve alone within the cap is not tried alone
+        alone = fit and could_serve(t, a0, b0)   # a type that cannot serve alone within the cap is not tried alone
         while alone and k * t.price < ub and k <= MAX_CARDS:
             if served(a0[:, None] + t.upto(k)[0][None, :], b0[:, None] + t.F[k][1][None, :]):
                 ub = k * t.price
