@@ -1343,8 +1343,8 @@ MAX_PROFILE_NAME = 100   # characters of `plan calibrate --name` (it is also a f
 
 
 def _axes(text: str | None) -> tuple[str, ...]:
-    """'engine,gpu' → ('engine', 'gpu') (in any case: 'GPU' is 'gpu'); None → ()."""
-    return tuple(a.strip().lower() for a in text.split(",")) if text else ()
+    """'engine, gpu' → ('engine', 'gpu'), as written (`check_group_by` reads them in any case); None → ()."""
+    return tuple(a.strip() for a in text.split(",")) if text else ()
 
 
 def _no_empty(measurements: tuple[str, ...], **options: str | None) -> None:

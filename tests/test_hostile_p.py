@@ -273,8 +273,13 @@ def test_command_line_choices_are_read_in_any_case(tmp_path):
 
 
 def test_group_by_axes_are_read_in_any_case():
+    """`--group-by Engine,GPU` is engine and gpu; a wrong one is named as the user wrote it."""
     import cli
-    assert cli._axes("Engine, GPU") == ("engine", "gpu")
+    from planner.errors import BadInput
+    from planner.fidelity.crossval import check_group_by
+    assert check_group_by(cli._axes("Engine, GPU")) == ("engine", "gpu")
+    with pytest.raises(BadInput, match="--group-by GPU,Bogus: use one or more of engine, gpu, model"):
+        check_group_by(cli._axes("GPU,Bogus"))
 
 
 def test_a_period_is_read_in_any_case_and_between_blanks():

@@ -92,12 +92,13 @@ def group_of(p: Point, by: tuple[str, ...]) -> str:
 
 
 def check_group_by(by: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """`by` as a tuple of known axes, or BadInput naming the known ones."""
+    """`by` as a tuple of known axes, read in any case ('GPU' is 'gpu'), or BadInput naming the known
+    ones and repeating what was written."""
     from planner.errors import BadInput, shown_text
-    by = tuple(by)
+    given, by = tuple(by), tuple(k.lower() for k in by)
     bad = [k for k in by if k not in GROUP_KEYS]
     if bad or len(set(by)) != len(by):
-        raise BadInput(f"--group-by {shown_text(','.join(by))}: use one or more of {', '.join(GROUP_KEYS)}, "
+        raise BadInput(f"--group-by {shown_text(','.join(given))}: use one or more of {', '.join(GROUP_KEYS)}, "
                        "comma-separated, each once")
     return by
 
