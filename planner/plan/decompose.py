@@ -39,7 +39,7 @@ from planner.input.problem import SolverOptions
 from planner.plan import milp
 from planner.plan.cuts import exclude
 from planner.plan.lp import pulp
-from planner.plan.shells import TOL, Budget, ServiceSearch, TooLarge, TypeFrontier
+from planner.plan.shells import TOL, Budget, ServiceSearch, TooLarge, TypeFrontier, frontier_budget
 
 MAX_PARTITION_STEPS = 2_000_000   # steps of one group's partition search: beyond, the MILP
 MAX_DP_STATES = 4_000_000         # residue vectors the dynamic programme holds: beyond, the MILP
@@ -112,7 +112,7 @@ def searches(m: milp.Model, price: dict[str, float]) -> list[ServiceSearch | Non
     """Each service's search: its candidates' shares of its demand rows (as `milp.add_demand`
     writes them), by GPU type; None for a service a demand row of which no candidate serves."""
     out: list[ServiceSearch | None] = []
-    budget = Budget()   # one for the whole fleet
+    budget = Budget(frontier_budget(len(m.candidates)))   # one for the whole fleet
     for s, sv in enumerate(m.services):
         needs = (sv.demand.prefill_tok_s, sv.demand.decode_tok_s)
         by: dict[str, list[tuple[int, float, float]]] = {}

@@ -28,6 +28,8 @@ TOL = 1e-9            # a share within this of 1 serves (the MILP's rows: within
 MAX_CARDS = 2048      # of one type in one service's search: beyond, the MILP plans the fleet
 MAX_VECTORS = 5_000   # serving vectors of one service within its budget: beyond, the MILP
 MAX_FRONTIER_POINTS = 10_000_000   # summed in one decomposition (the 4x12 fleets: 1-4.4 million); beyond: MILP
+POINTS_PER_COLUMN = 1_000          # … and at most this many per MILP column (`frontier_budget`)
+MIN_FRONTIER_POINTS = 250_000
 
 
 class TooLarge(Exception):
@@ -49,16 +51,26 @@ def served(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.any((a >= 1 - TOL) & (b >= 1 - TOL)))
 
 
+def frontier_budget(columns: int) -> int:
+    """The frontier points one decomposition may sum for a MILP of `columns` candidates: 1,000 a column,
+    within 250,000 … 10 million (~0.1 µs a point). The decomposition pays where HiGHS's proof is long,
+    which grows with the MILP (the 4 × 12 fleets: 2,086–5,625 columns, 1.1–4.4 million points, against
+    HiGHS's 6–7 s); a small MILP is solved in milliseconds, and a fixed budget of 10 million made
+    fleets whose search does not close spend ~1 s before a MILP of 0.05 s (docs/fleet_bench.md)."""
+    return max(MIN_FRONTIER_POINTS, min(MAX_FRONTIER_POINTS, POINTS_PER_COLUMN * columns))
+
+
 class Budget:
     """Work left for one decomposition, in points summed into frontiers: past it, `TooLarge`."""
 
     def __init__(self, points: int = 0) -> None:
-        self.left = points or MAX_FRONTIER_POINTS
+        self.points = points or MAX_FRONTIER_POINTS
+        self.left = self.points
 
     def spend(self, n: int) -> None:
         self.left -= n
         if self.left < 0:
-            raise TooLarge(f"more than {MAX_FRONTIER_POINTS:,} frontier points")
+            raise TooLarge(f"more than {self.points:,} frontier points")
 
 
 class TypeFrontier:
