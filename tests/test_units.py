@@ -8,6 +8,7 @@ from planner.input.units import UnitError, parse_quantity
     ("4.8TB/s", "bandwidth", 4.8e12), ("400Gb/s", "bandwidth", 50e9), ("900 GB/s", "bandwidth", 900e9),
     ("141GB", "bytes", 141e9), ("80GiB", "bytes", 80 * 2**30), ("989TFLOPS", "flops", 989e12),
     ("1.98PFLOPS", "flops", 1.98e15), ("700W", "power", 700.0), ("2MW", "power", 2e6),
+    ("150kw", "power", 150e3), ("150KW", "power", 150e3), ("700w", "power", 700.0), ("2Mw", "power", 2e6),
     (3.5, "time", 3.5), ("8", "count", 8.0),
     ("1_000ms", "time", 1.0), ("1_500", "count", 1500.0),   # underscores group digits, as YAML's 1_000
 ])
@@ -17,6 +18,7 @@ def test_parse_quantity(text, dim, expected):
 
 @pytest.mark.parametrize("text,dim", [("50 mss", "time"), ("2 parsecs", "time"), ("fast", "time"),
                                       ("4.8TB", "bandwidth"), ("10 kg", "power"),
+                                      ("2mw", "power"), ("2mW", "power"), ("2gw", "power"),
                                       ("1__0ms", "time"), ("1_ms", "time"),
                                       ("\u0662s", "time"), ("\u0665\u0660ms", "time"), ("\uff18", "count")])
 def test_bad_units_say_what_to_write(text, dim):

@@ -3,7 +3,8 @@
 Strings such as ``"50ms"``, ``"2s"``, ``"4.8TB/s"``, ``"141GB"``, ``"400Gb/s"``,
 ``"989TFLOPS"``, ``"700W"`` become floats in seconds, bytes, bytes/s, FLOP/s or watts.
 Decimal prefixes (k = 10^3 … P = 10^15) for bandwidth and FLOP/s, binary ones only when
-written (``GiB``). ``B`` is a byte, ``b`` a bit. Bare numbers are taken as already SI.
+written (``GiB``). ``B`` is a byte, ``b`` a bit. A watt is ``W`` or ``w`` (``150kw``): no power
+prefix is lower-case but ``k``, so none is read as milli. Bare numbers are taken as already SI.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ UNIT_PATTERNS: dict[Dimension, str] = {
     "time": "|".join(sorted(_TIME, key=len, reverse=True)),
     "count": "[kKMGTP]",
     "flops": "[kKMGTP]?(?:FLOPS|FLOP/s|flops|flop/s)",
-    "power": "[kKMG]?W",
+    "power": "[kKMG]?[Ww]",
     "bytes": "(?:[kKMGTP]i?)?(?:B|b|bit)",
     "bandwidth": "(?:[kKMGTP]i?)?(?:B|b|bit)(?:/s|ps)|[kKMGTP]?bps",
 }
@@ -85,7 +86,7 @@ def _scale(unit: str, dim: Dimension) -> float | None:
         m = re.fullmatch(r"([kKMGTP]?)(?:FLOPS|FLOP/s|flops|flop/s)", unit)
         return _DECIMAL[m.group(1)] if m else None
     if dim == "power":
-        m = re.fullmatch(r"([kKMG]?)W", unit)
+        m = re.fullmatch(r"([kKMG]?)[Ww]", unit)   # "150kw" as "150kW"; no milli prefix: "mw" is refused
         return _DECIMAL[m.group(1)] if m else None
     if dim == "bytes":
         m = re.fullmatch(r"([kKMGTP]i?|)(B|b|bit)", unit)
