@@ -176,6 +176,17 @@ def shown_value(x: object, limit: int = SHOWN_CHARS) -> str:
     return r if len(r) <= limit else r[:limit - 1] + "…"
 
 
+_GROUPED = re.compile(r"\s*[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?\s*([^\s0-9,.].*?)?\s*")
+
+
+def thousands_hint(text: object) -> str:
+    """'; write 1250, without thousands separators' for a number written with them ('1,250', '1,000ms'),
+    else '': YAML reads 1,250 as text, and a number's parser refuses it without saying why."""
+    if not isinstance(text, str) or not _GROUPED.fullmatch(text):
+        return ""
+    return f"; write {text.strip().replace(',', '')}, without thousands separators"
+
+
 def plural(n: int, word: str) -> str:
     """'1 card', '8 cards' (`cap of 1 cards` read a message until 2026-12-06)."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"

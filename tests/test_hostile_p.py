@@ -291,3 +291,32 @@ def test_a_period_is_read_in_any_case_and_between_blanks():
     assert period_indices(d, "All ", "p") == [0, 1, 3]
     with pytest.raises(BadInput, match="a period index, got 'x'"):
         period_indices(d, " x", "p")
+
+
+# ------------------------------------------------------------------------ a number with thousands separators
+@pytest.mark.parametrize("where, value, said", [
+    (("workload", "qps"), "1,250", "workload.qps: Input should be a valid number, unable to parse string as a "
+                                   "number (got '1,250'); write 1250, without thousands separators"),
+    (("slo", "ttft"), "2,000ms", "slo.ttft: cannot read '2,000ms' as a time quantity; write 2000ms, without "
+                                 "thousands separators"),
+    (("slo", "tpot"), "1,000.5 ms", "slo.tpot: cannot read '1,000.5 ms' as a time quantity; write 1000.5 ms, "
+                                    "without thousands separators"),
+    (("limits", "power"), "1,500kW", "limits.power: cannot read '1,500kW' as a power quantity; write 1500kW, "
+                                     "without thousands separators"),
+])
+def test_a_number_with_thousands_separators_says_what_to_write(tmp_path, where, value, said):
+    """`qps: 1,250` (YAML reads it as text) was refused as 'unable to parse string as a number', and
+    `ttft: 2,000ms` as an unknown time unit ',000ms': now the message says to write 1250, 2000ms."""
+    d = json.loads(json.dumps(SMALL))
+    d.setdefault(where[0], {})[where[1]] = value
+    p = write(tmp_path, d)
+    code, out = run("solve", p)
+    assert code == 2 and out.startswith(f"error: {p}: {said}"), out
+
+
+@pytest.mark.parametrize("value", ["12,50", "1,2345", ",250", "1,250,00"])
+def test_a_comma_that_groups_no_thousands_gets_no_such_hint(tmp_path, value):
+    """A decimal comma ('12,50') or a misplaced one is not a thousands separator: no 'write …' guess."""
+    p = write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "qps": value}})
+    code, out = run("solve", p)
+    assert code == 2 and "thousands" not in out and f"(got '{value}')" in out, out

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import folded, shown_json, shown_text, shown_value
+from planner.errors import folded, shown_json, shown_text, shown_value, thousands_hint
 
 # Error types that only say "this union branch is the wrong kind of value"; dropped when
 # another branch of the same field has a real complaint (e.g. a number below its minimum).
@@ -190,6 +190,8 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             shown = "" if isinstance(got, (dict, list)) else f" (got {shown_json(got)})"
             if msg.endswith(shown[2:-1]):   # the check's own message already says what it got
                 shown = ""
+            if e["type"] in ("float_parsing", "int_parsing"):   # '1,250': what to write instead
+                shown += thousands_hint(got)
             if field == "(top level)" and _NAMES_FIELD.match(msg):   # a model's check names the field itself
                 lines.append(f"{source}: {msg}{shown}")
             else:

@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Literal
 
-from planner.errors import shown_json, shown_value
+from planner.errors import shown_json, shown_value, thousands_hint
 
 Dimension = Literal["time", "bytes", "bandwidth", "flops", "power", "count"]
 
@@ -126,13 +126,15 @@ def parse_quantity(value: object, dim: Dimension) -> float:
         raise UnitError(f"expected a {dim} quantity such as {EXAMPLES[dim]}, got {shown_json(value)}")
     m = _PATTERN.match(value)
     if not m:
-        raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity; write it like {EXAMPLES[dim]}")
+        raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity"
+                        + (thousands_hint(value) or f"; write it like {EXAMPLES[dim]}"))
     number, unit = float(m.group(1)), (m.group(2) or "")
     scale = _scale(unit, dim) if unit else 1.0
     if scale is None:
-        raise UnitError(
-            f"unknown {dim} unit {shown_value(unit)} in {shown_value(value)}; write it like {EXAMPLES[dim]}"
-        )
+        hint = thousands_hint(value)   # '2,000ms': the number stops at the comma
+        raise UnitError(f"cannot read {shown_value(value)} as a {dim} quantity{hint}" if hint else
+                        f"unknown {dim} unit {shown_value(unit)} in {shown_value(value)}; "
+                        f"write it like {EXAMPLES[dim]}")
     if math.isinf(number * scale):   # '1e400ms' was refused as 'got inf', not as written
         raise QuantityOverflow(f"{shown_value(value)} is past the largest number plan reads; "
                                f"write it like {EXAMPLES[dim]}")
