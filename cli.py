@@ -723,7 +723,7 @@ def _cost_band(p, problem: str, d: dict, solver, time_limit) -> str:
     """`--band`: the costs of the plans at the error's p10 and p90 into d['error_band'], and the line
     the text output adds."""
     from planner.errors import BadInput
-    from planner.plan.solve import cost_band
+    from planner.studies.band import cost_band
     if d.get("error_band") is None:
         raise BadInput(f"{problem}: --band: the calibration profile carries no cross-validated error band")
     costs = cost_band(p, problem, solver=solver, time_limit=time_limit)

@@ -79,13 +79,13 @@ def solve(problem: Problem | FleetProblem, source: str = "problem", *, solver: s
     opts = solver_options(problem, solver, time_limit, source=source)
     usable = [s for s in svcs if s.candidates]
     heuristics = not fleet if heuristics is None else heuristics
-    m, report, chosen, nodes, v, pools, solved, tb, t2, dominated, offered, cuts = _solve_verified(
+    m, report, chosen, nodes, v, pools, solved, build_s, solve_s, dominated, offered, cuts = _solve_verified(
         problem, usable, opts, verbose, heuristics, source)
-    t3 = time.perf_counter()
+    verify_s = time.perf_counter() - t1 - build_s - solve_s   # verification and the second stages: the rest
     plan = Plan(problem, tuple(solved), chosen, nodes, report.objective or 0.0, pools, v, report,
                 tuple(milp.binding_rows(m, skip=(COST_CAP_ROW,))), offered,
                 sum(len(s.cs.candidates) for s in solved),
-                {"candidates_s": t1 - t0, "build_s": tb - t1, "solve_s": t2 - tb, "verify_s": t3 - t2},
+                {"candidates_s": t1 - t0, "build_s": build_s, "solve_s": solve_s, "verify_s": verify_s},
                 dominated_gpus=dominated, cuts=cuts)
     raise_unless_verified(v, f"{source}: the solver's {'fleet plan' if fleet else 'plan'}")
     if any(c.spec is not None for sel in chosen.values() for c in sel) and problem.serving.speculative.use == "auto":
@@ -101,8 +101,8 @@ class _Solved(NamedTuple):
     verification: Verification
     pools: dict
     usable: list[Service]      # the services' candidates the last solve had
-    built_at: float            # perf_counter after the last build, and after its solve
-    solved_at: float
+    build_s: float             # seconds building and solving, summed over the passes (verification and the
+    solve_s: float             # second stages are the rest)
     dominated: dict[str, str]  # GPU types left out: {type: the type that replaces it} (`dominance`)
     offered: int               # candidates the last first-stage MILP chose from (a second stage may hold fewer)
     cuts: tuple[int, int]      # failing plans excluded, and candidate cuts made (`planner.plan.cuts`)
@@ -115,14 +115,16 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
     NO_GOOD_RETRIES of them), then without the failing candidates (up to CUT_RETRIES times;
     `planner.plan.cuts`). Raises Infeasible when the MILP has no plan; the last verification is
     returned, passed or not."""
-    everything, points, cuts = usable, [], 0
+    everything, points, cuts, build_s, solve_s = usable, [], 0, 0.0, 0.0
     for _ in range(NO_GOOD_RETRIES + CUT_RETRIES + 1):
+        ta = time.perf_counter()
         usable, dominated = without_dominated_types(problem, everything)
         m = build(problem, usable, excluded=points)
         offered = len(m.candidates)
         tb = time.perf_counter()
         report = decompose.solve(m, usable[0].res.gpus, problem.limits, opts, verbose, points, heuristics)
         t2 = time.perf_counter()
+        build_s, solve_s = build_s + tb - ta, solve_s + t2 - tb
         if points and report.status == milp.SolverStatus.infeasible:   # every plan left was excluded
             raise Infeasible(f"{source}: " + none_left_after_no_goods(len(points)))
         raise_unless_solved(report, source, opts.time_limit,
@@ -162,7 +164,8 @@ def _solve_verified(problem: Problem | FleetProblem, usable: list[Service], opts
                 raise Infeasible(f"{source}: {'service ' + s.key + ': ' if s.key else ''}"
                                  + none_left_after_cut(gone, broken))
         everything = fewer
-    return _Solved(m, report, chosen, nodes, v, pools, usable, tb, t2, dominated, offered, (len(points), cuts))
+    return _Solved(m, report, chosen, nodes, v, pools, usable, build_s, solve_s, dominated, offered,
+                   (len(points), cuts))
 
 
 def _picked(problem: Problem | FleetProblem, usable: list[Service], m: milp.Model, report: milp.SolverReport,
@@ -421,29 +424,3 @@ def _verify(problem: Problem | FleetProblem, svcs: list[Service], chosen: dict[s
     checks += fleet_checks(svcs[0].res.gpus, problem.limits, every, nodes, objective, problem.pricing.currency,
                            len(pool_shapes(chosen)))
     return Verification(tuple(s for ss in pools.values() for s in ss), tuple(checks)), pools
-
-
-BAND_PERCENTILES = (10, 90)
-
-
-def cost_band(problem: Problem, source: str = "problem", *, solver: str | None = None,
-              time_limit: float | None = None) -> dict[str, float | None]:
-    """Cost per hour of the cheapest plan meeting the SLOs if the model is off by its error at
-    the 10th and the 90th percentile (`plan solve --band`): the problem re-solved with its
-    profile's steps and passes scaled by the band's factors at that percentile (below 1 at p10:
-    the optimistic side), through calibration_overrides. None where no plan meets the SLOs."""
-    from planner.plan.resolve import resolve
-    band = resolve(problem, source).calib.error_band
-    if band is None:
-        raise BadInput(f"{source}: --band: the calibration profile carries no cross-validated error band")
-    out: dict[str, float | None] = {}
-    slo = problem.slo.model_copy(update={"confidence": None})
-    for p in BAND_PERCENTILES:
-        over = {**problem.calibration_overrides, "decode_time_scale": band.tpot_factor(p),
-                "prefill_time_scale": band.ttft_factor(p)}
-        try:
-            out[f"p{p}"] = solve(problem.model_copy(update={"calibration_overrides": over, "slo": slo}), source,
-                                 solver=solver, time_limit=time_limit).cost_per_hour
-        except Infeasible:
-            out[f"p{p}"] = None
-    return out
