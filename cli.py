@@ -65,6 +65,25 @@ class FiniteFloatRange(AsciiDigits, click.FloatRange):
         return super().convert(value, param, ctx)
 
 
+class Duration(FiniteFloatRange):
+    """Seconds, or a duration written as a problem file writes one ('30s', '2min', '500ms'): `--time-limit
+    30s` was refused as 'not a valid float range' where `solver: {time_limit: 30s}` is read."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:   # not a bare number: a quantity with its unit, or an error naming the units
+                from planner.input.units import UnitError, parse_quantity
+                try:
+                    value = repr(parse_quantity(value, "time"))
+                except UnitError as e:
+                    self.fail(str(e), param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _refuse_repeated_options(cmd: click.Command, args: list[str], ctx: click.Context) -> None:
     """A usage error for an option of one value given twice: click keeps the last without a word
     (`--tpot 20ms,30ms --tpot 40ms` swept 40 ms alone, `--out a.json --out b.json` wrote b.json,
@@ -607,8 +626,9 @@ def stdin_is_terminal() -> bool:
 @main.command("solve")
 @click.argument("problem", type=InPath(dir_okay=False))
 @click.option("--solver", type=_choice("highs", "cbc"), default=None, help="override solver.name")
-@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
-              help=f"seconds (> 0, at most {MAX_TIME_LIMIT:g}); overrides the problem's solver.time_limit")
+@click.option("--time-limit", type=Duration(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
+              help=f"seconds, or a duration such as 30s or 2min (> 0, at most {MAX_TIME_LIMIT:g} s); overrides the "
+                   f"problem's solver.time_limit")
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (keys in docs/reference.md)")
 @click.option("--out", type=OutPath(dir_okay=False), default=None, help="write the JSON plan to FILE")
 @click.option("--checks", is_flag=True, help="also print every verification check")
@@ -955,8 +975,9 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
 @click.option("--solver", type=_choice("highs", "cbc"), default=None, help="override solver.name")
 @click.option("--force", is_flag=True,
               help="allow replacing a file plan did not write, or a shipped catalog file or profile")
-@click.option("--time-limit", type=FiniteFloatRange(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
-              help=f"seconds per solve (> 0, at most {MAX_TIME_LIMIT:g}); overrides the problem's solver.time_limit")
+@click.option("--time-limit", type=Duration(min=0, min_open=True, max=MAX_TIME_LIMIT), default=None,
+              help=f"seconds per solve, or a duration such as 30s (> 0, at most {MAX_TIME_LIMIT:g} s); overrides "
+                   f"the problem's solver.time_limit")
 def whatif_cmd(base: str, scenarios: tuple[str, ...], as_json: bool, csv_out, plot_out, breakeven: bool,
                sensitivity: bool, force: bool, solver, time_limit) -> None:
     """Scenarios overlaid on BASE, solved and compared side by side (exit 3 if BASE is infeasible)."""

@@ -320,3 +320,40 @@ def test_a_comma_that_groups_no_thousands_gets_no_such_hint(tmp_path, value):
     p = write(tmp_path, {**SMALL, "workload": {**SMALL["workload"], "qps": value}})
     code, out = run("solve", p)
     assert code == 2 and "thousands" not in out and f"(got '{value}')" in out, out
+
+
+# ------------------------------------------------------------------------ --time-limit with its unit
+@pytest.mark.parametrize("cmd", ["solve", "whatif"])
+@pytest.mark.parametrize("value, seconds", [("30s", 30.0), ("2min", 120.0), ("500ms", 0.5), ("45", 45.0),
+                                            (" 1.5min ", 90.0)])
+def test_time_limit_takes_a_duration_as_a_file_does(monkeypatch, tmp_path, cmd, value, seconds):
+    """`plan solve p.yaml --time-limit 30s` was refused ('not a valid float range') where the file's
+    `solver: {time_limit: 30s}` is read: the option now reads a duration too, bare numbers as seconds."""
+    import cli
+    from planner.plan import solve as solve_mod
+    seen = []
+    real = solve_mod.solver_options
+
+    def spy(problem, solver, time_limit, *a, **k):
+        seen.append(time_limit)
+        return real(problem, solver, time_limit, *a, **k)
+    monkeypatch.setattr(solve_mod, "solver_options", spy)
+    monkeypatch.setattr(cli, "solver_options", spy, raising=False)
+    p = write(tmp_path, SMALL)
+    scenario = {"name": "s", "serving": {"modes": ["colocated"]}}
+    args = ["solve", p] if cmd == "solve" else ["whatif", p, write(tmp_path, scenario, "s.yaml")]
+    code, out = run(*args, "--time-limit", value)
+    assert code == 0, out
+    assert seen and all(t == seconds for t in seen), seen
+
+
+@pytest.mark.parametrize("value, said", [
+    ("30 parsecs", "unknown time unit 'parsecs' in '30 parsecs'; write it like \"50ms\", \"2s\", \"1.5min\""),
+    ("x5", "cannot read 'x5' as a time quantity"),
+    ("0s", "0.0 is not in the range 0<x<=10000000.0"),
+    ("1e400ms", "'1e400ms' is past the largest number plan reads"),
+    ("200d", "unknown time unit 'd' in '200d'"),
+])
+def test_time_limit_with_a_wrong_unit_says_so(tmp_path, value, said):
+    code, out = run("solve", write(tmp_path, SMALL), "--time-limit", value)
+    assert code == 2 and f"Invalid value for '--time-limit': {said}" in out, out
