@@ -22,7 +22,15 @@ from typing import NoReturn
 
 import click
 
-from planner.errors import NOTED, BadInput, PlannerDeprecation, PlannerError, PlannerNotice, printable_lines
+from planner.errors import (
+    NOTED,
+    BadInput,
+    PlannerDeprecation,
+    PlannerError,
+    PlannerNotice,
+    printable_lines,
+    thousands_hint,
+)
 
 INTERNAL_ERROR = 5
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -43,6 +51,8 @@ class AsciiDigits:
     def convert(self, value, param, ctx):
         if isinstance(value, str) and (not value.isascii() or "_" in value):
             self.fail(f"{value!r}: write the number in ASCII digits (0-9), without '_'", param, ctx)
+        if hint := thousands_hint(value):   # '--qps 1,250': click said 'not a valid float range'
+            self.fail(f"{value!r}{hint}", param, ctx)
         return super().convert(value, param, ctx)
 
 

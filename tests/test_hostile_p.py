@@ -357,3 +357,16 @@ def test_time_limit_takes_a_duration_as_a_file_does(monkeypatch, tmp_path, cmd, 
 def test_time_limit_with_a_wrong_unit_says_so(tmp_path, value, said):
     code, out = run("solve", write(tmp_path, SMALL), "--time-limit", value)
     assert code == 2 and f"Invalid value for '--time-limit': {said}" in out, out
+
+
+@pytest.mark.parametrize("args, said", [
+    (("init", "--model", "llama-3.1-8b", "--qps", "1,250"),
+     "'--qps': '1,250'; write 1250, without thousands separators"),
+    (("solve", "problems/deepseek_qps.yaml", "--time-limit", "1,000s"),
+     "'--time-limit': cannot read '1,000s' as a time quantity; write 1000s, without thousands separators"),
+    (("eval", "llama-3.1-8b", "h100", "--input-len", "1,000"),
+     "'--input-len': '1,000'; write 1000, without thousands separators"),
+])
+def test_a_number_option_with_thousands_separators_says_what_to_write(args, said):
+    code, out = run(*args)
+    assert code == 2 and f"Invalid value for {said}" in out, out
