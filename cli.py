@@ -94,6 +94,17 @@ class Duration(FiniteFloatRange):
         return super().convert(value, param, ctx)
 
 
+class Ratio(FiniteFloatRange):
+    """A share from 0 to 1, or a percentage ('50%' is 0.5), as a problem file's `…_percent` fields take."""
+
+    name = "ratio"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().endswith("%"):   # ASCII, finite, within 0–100 %
+            return FiniteFloatRange(self.min * 100, self.max * 100).convert(value.strip()[:-1], param, ctx) / 100.0
+        return super().convert(value, param, ctx)
+
+
 def _refuse_repeated_options(cmd: click.Command, args: list[str], ctx: click.Context) -> None:
     """A usage error for an option of one value given twice: click keeps the last without a word
     (`--tpot 20ms,30ms --tpot 40ms` swept 40 ms alone, `--out a.json --out b.json` wrote b.json,
@@ -458,8 +469,8 @@ def _emit(text: str, out: str | None, inputs: tuple = (), force: bool = False) -
               default=None, help="MoE layers' shared experts' weights apart from --weights")
 @click.option("--kv", "kv_dtype", type=_choice("bf16", "fp16", "fp8", "int8", "fp4"), default="bf16",
               show_default=True)
-@click.option("--prefix-hit", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
-              help="prefix-cache hit ratio 0–1")
+@click.option("--prefix-hit", type=Ratio(0, 1), default=0.0, show_default=True,
+              help="prefix-cache hit ratio 0–1, or a percentage (50%)")
 @click.option("--calibration", default="default", show_default=True)
 @click.option("--sweep-batch", is_flag=True, help="print the decode curve: TPOT and tokens/s against batch")
 @click.option("--concurrency", type=IntRange(1, 20_000), default=None,

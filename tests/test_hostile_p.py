@@ -370,3 +370,15 @@ def test_time_limit_with_a_wrong_unit_says_so(tmp_path, value, said):
 def test_a_number_option_with_thousands_separators_says_what_to_write(args, said):
     code, out = run(*args)
     assert code == 2 and f"Invalid value for {said}" in out, out
+
+
+def test_prefix_hit_takes_a_percentage_as_a_file_does():
+    """`plan eval --prefix-hit 50%` was refused ('not a valid float range') where a problem file's
+    `prefix_cache_hit_percent` is a percentage: '50%' is read as 0.5, the same output; 150% is out
+    of range, in percent."""
+    ratio = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "0.5")
+    percent = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "50%")
+    none = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100")
+    assert ratio[0] == 0 and percent == ratio and none[1] != ratio[1]
+    code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "150%")
+    assert code == 2 and "'--prefix-hit': 150.0 is not in the range 0<=x<=100." in out, out
