@@ -410,3 +410,43 @@ def test_the_work_budget_grows_with_the_milp():
     from planner.plan.shells import frontier_budget
     assert [frontier_budget(n) for n in (0, 90, 250, 2_086, 5_625, 10_000, 50_000)] == \
         [250_000, 250_000, 250_000, 2_086_000, 5_625_000, 10_000_000, 10_000_000]
+
+
+@pytest.mark.parametrize("caps, prices, found", [
+    ([(2000.0, 500.0), (900.0, 200.0), (300.0, 60.0)], (12.0, 6.0, 2.0), True),
+    ([(800.0, 250.0), (1500.0, 120.0), (600.0, 300.0)], (10.0, 4.0, 3.0), True),
+    ([(1200.0, 300.0), (700.0, 150.0), (400.0, 90.0)], (10.0, 4.0, 3.0), False),
+])
+def test_a_card_vector_whose_every_plan_is_excluded_is_left_out(monkeypatch, caps, prices, found):
+    """Verification excluded every selection of a chosen service within its card vector (`instances`
+    finds none): the vector is left out and the search runs again. A plan it finds at the first
+    optimum's cost is the optimum (the exclusions never lower it): here as the MILP's proven optimum,
+    without that vector. A dearer one proves nothing (a plan at the optimum's cost may need a larger
+    vector): `NoPlanAtOptimum`, whose bound is the first optimum, and the MILP."""
+    shared, svcs = three_class_fleet(caps, prices)
+    node = {o.id: o.gpu.node_cards for o in shared.gpus}
+    first = milp.build_fleet(shared, svcs, floor_rows=True)
+    decompose._LAST.clear()
+    objective = decompose.decompose(first, node)
+    j, vec = decompose._LAST[2][frozenset()][1][0]
+    real = decompose.instances
+
+    def none_within(m, jj, v, excluded=()):
+        if (jj, v) == (j, vec):
+            raise decompose.NoInstances(jj, v, svcs[jj].key)
+        return real(m, jj, v, excluded)
+    monkeypatch.setattr(decompose, "instances", none_within)
+    again = milp.build_fleet(shared, svcs, floor_rows=True)
+    if not found:
+        with pytest.raises(decompose.NoPlanAtOptimum) as e:
+            decompose.decompose(again, node)
+        assert e.value.bound == pytest.approx(objective, rel=1e-9)
+        return
+    assert decompose.decompose(again, node) == pytest.approx(objective, rel=1e-9)
+    cards: dict[str, int] = {}
+    for i, n in milp.selection(again).items():
+        if again.service_of[i] == j:
+            cards[again.candidates[i].gpu] = cards.get(again.candidates[i].gpu, 0) + n * again.candidates[i].cards
+    assert cards != vec and all(c.valid(1e-7) for c in again.prob.constraints.values())
+    ref = milp.build_fleet(shared, svcs, floor_rows=True)
+    assert milp.pulp.value(again.cost) == pytest.approx(milp.solve(ref, gap=0.0, gap_abs=1e-9).objective, rel=1e-9)

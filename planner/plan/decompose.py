@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,6 +44,16 @@ from planner.plan.shells import TOL, Budget, ServiceSearch, TooLarge, TypeFronti
 MAX_PARTITION_STEPS = 2_000_000   # steps of one group's partition search: beyond, the MILP
 MAX_DP_STATES = 4_000_000         # residue vectors the dynamic programme holds: beyond, the MILP
 MAX_ROUNDS = 40                   # values of Δ tried: beyond, the MILP
+MAX_BANNED = 8                    # card vectors left out after verification's exclusions: beyond, the MILP
+
+
+class NoInstances(TooLarge):
+    """No selection of service j's instances within the card vector meets its demand and avoids the
+    excluded plans: every plan using that vector is excluded."""
+
+    def __init__(self, service: int, vector: dict[str, int], key: str) -> None:
+        super().__init__(f"no instances within the card vector {vector} of service {key or service}")
+        self.service, self.vector = service, tuple(sorted(vector.items()))
 
 
 class NoPlanAtOptimum(TooLarge):
@@ -184,67 +194,110 @@ def partitions(classes: list[str], m: milp.Model, cost: list[float], slack: floa
 def decompose(m: milp.Model, node: dict[str, int], verbose: bool = False, excluded=()) -> float:
     """Solve `m` exactly (see the module's docstring) and write the plan into its variables; its
     objective. `excluded`: plans that failed verification (`cuts.Point`s, each one service's instance
-    counts), which a chosen service's instances avoid within its card vector: at the optimum's cost
-    such a plan is the optimum without them too. `TooLarge` when a work cap is passed, no such plan
-    is within the vectors, or the plan found fails a row (the MILP then)."""
+    counts), which a chosen service's instances avoid within its card vector. When none can, every
+    plan using that vector is excluded, so the vector is left out and the search runs again: a plan
+    it finds at the first optimum's cost is the optimum with the exclusions too (they never lower it).
+    `TooLarge` when a work cap is passed, no plan at that cost is found among minimal vectors (one at
+    a larger vector may exist: `NoPlanAtOptimum`, and the MILP), or the plan found fails a row."""
     best, chosen = optimum(m, node, verbose)
-    try:
-        write(m, chosen, node, excluded)
-    except TooLarge as e:
-        raise NoPlanAtOptimum(str(e), best) from None
-    return float(pulp.value(m.prob.objective))
+    banned: frozenset = frozenset()
+    for _ in range(MAX_BANNED):
+        try:
+            write(m, chosen, node, excluded)
+            return float(pulp.value(m.prob.objective))
+        except NoInstances as e:
+            banned |= {(e.service, e.vector)}
+            if verbose:
+                sys.stderr.write(f"fleet decomposition: {e}; that vector left out, searching again\n")
+            try:
+                again, chosen = optimum(m, node, verbose, banned)
+            except TooLarge:
+                break
+            if again > best + 1e-9 * max(1.0, abs(best)):   # dearer: a plan at `best` may need a larger vector
+                break
+        except TooLarge as e:
+            raise NoPlanAtOptimum(str(e), best) from None
+    raise NoPlanAtOptimum("no plan at the optimum's cost within its minimal card vectors", best)
 
 
-_LAST: list = []   # the last optimum found: [what it was found for, its objective, its picks]
+@dataclass
+class Searched:
+    """What one fleet's search keeps across its optimum's runs: the services' searches, their minima,
+    the GPU types (sorted) with their node sizes and objective prices per card and node, the groups of
+    classes, each group's cheapest partitions, and the bound LB."""
+
+    search: list
+    minima: list[float]
+    gs: list[str]
+    price: dict[str, float]
+    step: float
+    classes: list
+    parts: list
+    lb: float
 
 
-def optimum(m: milp.Model, node: dict[str, int], verbose: bool = False) -> tuple[float, tuple]:
-    """The optimum's objective and its picks, (service, card vector) pairs. The last one found is
-    kept: a plan that fails verification is excluded and the same services built and solved again."""
+_LAST: list = []   # the last fleet searched: [what it was searched for, its `Searched`, {banned: optimum}]
+
+
+def optimum(m: milp.Model, node: dict[str, int], verbose: bool = False,
+            banned: frozenset = frozenset()) -> tuple[float, tuple]:
+    """The optimum's objective and its picks, (service, card vector) pairs, without the `banned` ones
+    ((service, sorted vector items) pairs). The last fleet's search and optima are kept: a plan that
+    fails verification is excluded and the same services built and solved again."""
     per_node = {g: m.prob.objective.get(m.rent[g], 0.0) for g in m.rent}   # the objective's cost of a node
     key = (tuple((sv.key, sv.classes, sv.demand, sv.candidates) for sv in m.services), tuple(sorted(node.items())),
            tuple(sorted(per_node.items())))
-    if _LAST and _LAST[0] == key:
-        return _LAST[1], _LAST[2]
+    if not (_LAST and _LAST[0] == key):
+        _LAST[:] = [key, searched(m, node, per_node), {}]
+    found = _LAST[2]
+    if banned not in found:
+        found[banned] = rounds(m, _LAST[1], node, banned, verbose)
+    return found[banned]
+
+
+def searched(m: milp.Model, node: dict[str, int], per_node: dict[str, float]) -> Searched:
+    """The services' searches and the bound (`optimum`'s part that no banned vector changes)."""
     price = {g: per_node[g] / node[g] for g in m.rent}   # the objective's price per card
     search = searches(m, price)
     minima = [s.within(0.0)[0] if s is not None else math.inf for s in search]
     gs = sorted({c.gpu for c in m.candidates})
-    radix = [node[g] for g in gs]
-    step = min(per_node[g] for g in gs)   # the cheapest node-hour
     classes = groups(m)
     parts = [partitions(cls, m, minima, 0.0) for cls in classes]
     if not all(parts):
         raise TooLarge("a group of classes no service serves")
-    lb = sum(p[0][0] for p in parts)
-    delta = step
+    return Searched(search, minima, gs, price, min(per_node[g] for g in gs), classes, parts,
+                    sum(p[0][0] for p in parts))
+
+
+def rounds(m: milp.Model, s: Searched, node: dict[str, int], banned: frozenset, verbose: bool) -> tuple[float, tuple]:
+    """Δ from one cheapest node-hour (`s.step`) up until the best plan is within LB + Δ: the optimum."""
+    delta = s.step
     for _ in range(MAX_ROUNDS):
         options = []
-        for cls, p0 in zip(classes, parts):
+        for cls, p0 in zip(s.classes, s.parts):
             cheapest, opts_g = p0[0][0], {}
-            for cost_p, p in partitions(cls, m, minima, delta):
+            for cost_p, p in partitions(cls, m, s.minima, delta):
                 budget = cheapest + delta   # what the group's services may cost together
-                for r, (c, picks) in partition_options(p, search, minima, delta - (cost_p - cheapest), budget,
-                                                       gs, node).items():
+                for r, (c, picks) in partition_options(p, s.search, s.minima, delta - (cost_p - cheapest), budget,
+                                                       s.gs, node, banned).items():
                     if c < opts_g.get(r, (math.inf,))[0]:
                         opts_g[r] = (c, picks)
             options.append(opts_g)
-        best, chosen = residue_dp(options, radix, [price[g] for g in gs])
+        best, chosen = residue_dp(options, [node[g] for g in s.gs], [s.price[g] for g in s.gs])
         if verbose:
-            sys.stderr.write(f"fleet decomposition: bound {lb:,.4f}, Δ {delta:,.4f}, best {best:,.4f} "
+            sys.stderr.write(f"fleet decomposition: bound {s.lb:,.4f}, Δ {delta:,.4f}, best {best:,.4f} "
                              f"(cheapest node-hours)\n")
-        if best <= lb + delta + 1e-9 * max(1.0, lb):
-            _LAST[:] = [key, best, chosen]
+        if best <= s.lb + delta + 1e-9 * max(1.0, s.lb):
             return best, chosen
-        delta = min(best - lb, delta + step) if math.isfinite(best) else delta + step
+        delta = min(best - s.lb, delta + s.step) if math.isfinite(best) else delta + s.step
     raise TooLarge(f"not proven within {MAX_ROUNDS} rounds")
 
 
 def partition_options(p: tuple, search: list, minima: list[float], left: float, budget: float, gs: list[str],
-                      node: dict[str, int]) -> dict[tuple, tuple[float, tuple]]:
+                      node: dict[str, int], banned: frozenset = frozenset()) -> dict[tuple, tuple[float, tuple]]:
     """One way `p` of serving a group's classes: the cheapest choice of a minimal vector for each of
-    its services (each within `left` of its minimum, all together within `budget`) per residue vector
-    (y_g mod N_g), as {residues: (cost, ((service, vector), …))}."""
+    its services (each within `left` of its minimum, all together within `budget`, none `banned`) per
+    residue vector (y_g mod N_g), as {residues: (cost, ((service, vector), …))}."""
     zero = tuple(0 for _ in gs)
     partial: dict[tuple, tuple[float, tuple]] = {zero: (0.0, ())}
     for n, j in enumerate(p):
@@ -253,7 +306,7 @@ def partition_options(p: tuple, search: list, minima: list[float], left: float, 
         nxt: dict[tuple, tuple[float, tuple]] = {}
         for r0, (c0, picks) in partial.items():
             for c, v in vectors:
-                if c0 + c + later <= budget + TOL:
+                if c0 + c + later <= budget + TOL and not (banned and (j, tuple(sorted(v.items()))) in banned):
                     r = tuple((x + v.get(g, 0)) % node[g] for x, g in zip(r0, gs))
                     if c0 + c < nxt.get(r, (math.inf,))[0]:
                         nxt[r] = (c0 + c, (*picks, (j, v)))
@@ -318,7 +371,7 @@ def instances(m: milp.Model, j: int, vec: dict[str, int], excluded=()) -> dict[i
     with milp.quiet_stdout(True):   # highspy's banner, printed from C++ on standard output
         prob.solve(pulp.HiGHS(msg=False, gapRel=0.0, threads=1))
     if prob.status != pulp.LpStatusOptimal:
-        raise TooLarge(f"no instances within the card vector of service {sv.key or j}")
+        raise NoInstances(j, vec, sv.key)
     return {i: round(v.varValue) for i, v in x.items() if round(v.varValue or 0) > 0}
 
 
