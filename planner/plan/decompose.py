@@ -22,8 +22,10 @@ which depends only on y_g mod N_g (y_g the plan's cards of g, N_g per node). So:
   is read, verified and explained (binding rows) as a MILP's is. It reports gap 0: exact, not to
   the MILP's mip_gap; among plans of equal cost, the fewest nodes as the MILP's tie-break says.
 
-Anything else (a limit, owned nodes, caps, excluded plans, CBC, `solver.method: milp`, a work cap
-passed) is solved by the MILP (`milp.solve`). docs/optimisation.md, "The fleet decomposition".
+Plans verification excluded are avoided within the chosen vectors, or by leaving a vector out and
+searching again (`decompose`). Anything else (a limit, owned nodes, caps, CBC, `solver.method: milp`,
+a work cap passed, no plan at the optimum's cost among minimal vectors) is solved by the MILP
+(`milp.solve`). docs/optimisation.md, "The fleet decomposition".
 """
 
 from __future__ import annotations
