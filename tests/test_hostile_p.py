@@ -382,3 +382,16 @@ def test_prefix_hit_takes_a_percentage_as_a_file_does():
     assert ratio[0] == 0 and percent == ratio and none[1] != ratio[1]
     code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "150%")
     assert code == 2 and "'--prefix-hit': 150.0 is not in the range 0<=x<=100." in out, out
+
+
+@pytest.mark.parametrize("where, said", [
+    ({"model": " "}, "model: a name is empty; give one (got ' ')"),
+    ({"name": ""}, "name: a name is empty; give one, or leave the key out for its default (got '')"),
+    ({"calibration": ""}, "calibration: a name is empty; give one, or leave the key out for its default (got '')"),
+])
+def test_an_empty_name_is_told_to_leave_its_key_out_only_where_it_has_a_default(tmp_path, where, said):
+    """`model: " "` was told 'give one, or leave the key out for its default': the model has none, and
+    leaving it out only said 'required field is missing' next."""
+    p = write(tmp_path, {**SMALL, **where})
+    code, out = run("solve", p)
+    assert code == 2 and out.strip() == f"error: {p}: {said}", out

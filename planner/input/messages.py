@@ -65,6 +65,20 @@ def _user_loc(model: type[BaseModel], loc: tuple, error_type: str) -> tuple[tupl
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the sub-model at `loc` (for 'did you mean' on unknown keys)."""
+    return list(_fields_at(model, loc))
+
+
+DEFAULT_ADVICE = ", or leave the key out for its default"   # a value check's advice, true of a field with one
+
+
+def _required(model: type[BaseModel], loc: tuple) -> bool:
+    """Whether the field at `loc` has no default (leaving its key out is no way to fix its value)."""
+    field = _fields_at(model, loc).get(loc[-1]) if loc else None
+    return field is not None and field.is_required()
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> dict:
+    """The fields of the sub-model holding `loc`'s last part ({} where none is known)."""
     current: Any = model
     dict_key_next = False
     for part in loc[:-1]:
@@ -73,12 +87,11 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
             continue
         fields = getattr(current, "model_fields", {})
         if part not in fields:
-            return []
+            return {}
         ann = fields[part].annotation
         current = _unwrap_model(ann)
         dict_key_next = getattr(ann, "__origin__", None) is dict
-    fields = getattr(current, "model_fields", {}) if current is not None else {}
-    return list(fields)
+    return getattr(current, "model_fields", {}) if current is not None else {}
 
 
 def _unwrap_model(ann: Any) -> Any:
@@ -186,6 +199,8 @@ def describe_validation_error(source: str, err: ValidationError, model: type[Bas
             msg = _CLASS_NAME.sub("a mapping of its fields", e["msg"])
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
+            if DEFAULT_ADVICE in msg and _required(model, loc):   # `model: ""` has no default to fall back on
+                msg = msg.replace(DEFAULT_ADVICE, "")
             got = e.get("input")
             shown = "" if isinstance(got, (dict, list)) else f" (got {shown_json(got)})"
             if msg.endswith(shown[2:-1]):   # the check's own message already says what it got
