@@ -100,8 +100,16 @@ class Ratio(FiniteFloatRange):
     name = "ratio"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and value.strip().endswith("%"):   # ASCII, finite, within 0–100 %
-            return FiniteFloatRange(self.min * 100, self.max * 100).convert(value.strip()[:-1], param, ctx) / 100.0
+        if isinstance(value, str):
+            percent = value.strip().endswith("%")
+            number = value.strip()[:-1] if percent else value
+            try:
+                float(number)
+            except ValueError:   # click said "'' is not a valid float range" of '%'
+                self.fail(f"{value!r} is not a number from {self.min:g} to {self.max:g} or a percentage such as 50%",
+                          param, ctx)
+            if percent:   # ASCII, finite, within 0–100 %
+                return FiniteFloatRange(self.min * 100, self.max * 100).convert(number, param, ctx) / 100.0
         return super().convert(value, param, ctx)
 
 

@@ -382,6 +382,10 @@ def test_prefix_hit_takes_a_percentage_as_a_file_does():
     assert ratio[0] == 0 and percent == ratio and none[1] != ratio[1]
     code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "150%")
     assert code == 2 and "'--prefix-hit': 150.0 is not in the range 0<=x<=100." in out, out
+    for bad in ("%", "%%", "x", ""):   # click said "'' is not a valid float range" of '%'
+        code, out = run("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", bad)
+        assert code == 2 and f"'--prefix-hit': {bad!r} is not a number from 0 to 1 or a percentage such as 50%" \
+            in out, out
 
 
 @pytest.mark.parametrize("where, said", [
