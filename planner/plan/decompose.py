@@ -224,9 +224,9 @@ def decompose(m: milp.Model, node: dict[str, int], verbose: bool = False, exclud
 
 @dataclass
 class Searched:
-    """What one fleet's search keeps across its optimum's runs: the services' searches, their minima,
-    the GPU types (sorted) with their node sizes and objective prices per card and node, the groups of
-    classes, each group's cheapest partitions, and the bound LB."""
+    """What one fleet's search keeps across its optimum's runs (a few MB on the 4 × 12 fleets): the
+    services' searches, their minima, the GPU types (sorted), the objective's price per card, the
+    cheapest node-hour (`step`), the groups of classes, each group's cheapest partitions, the bound LB."""
 
     search: list
     minima: list[float]
