@@ -100,6 +100,8 @@ class Ratio(FiniteFloatRange):
     name = "ratio"
 
     def convert(self, value, param, ctx):
+        if isinstance(value, str) and (hint := thousands_hint(value)):
+            self.fail(f"{value!r}{hint}", param, ctx)
         if isinstance(value, str):
             percent = value.strip().endswith("%")
             number = value.strip()[:-1] if percent else value

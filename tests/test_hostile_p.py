@@ -366,6 +366,8 @@ def test_time_limit_with_a_wrong_unit_says_so(tmp_path, value, said):
      "'--time-limit': cannot read '1,000s' as a time quantity; write 1000s, without thousands separators"),
     (("eval", "llama-3.1-8b", "h100", "--input-len", "1,000"),
      "'--input-len': '1,000'; write 1000, without thousands separators"),
+    (("eval", "--model", "llama-3.1-8b", "--gpu", "h100", "--prefix-hit", "1,000"),
+     "'--prefix-hit': '1,000'; write 1000, without thousands separators"),
 ])
 def test_a_number_option_with_thousands_separators_says_what_to_write(args, said):
     code, out = run(*args)
