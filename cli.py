@@ -100,9 +100,9 @@ class Ratio(FiniteFloatRange):
     name = "ratio"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and (hint := thousands_hint(value)):
-            self.fail(f"{value!r}{hint}", param, ctx)
         if isinstance(value, str):
+            if hint := thousands_hint(value):   # before the float check below, as AsciiDigits says it
+                self.fail(f"{value!r}{hint}", param, ctx)
             percent = value.strip().endswith("%")
             number = value.strip()[:-1] if percent else value
             try:

@@ -38,12 +38,17 @@ class TooLarge(Exception):
 
 def pareto(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The maximal points of (a, b), shares capped at 1, sorted by a descending."""
-    a, b = np.minimum(a, 1.0), np.minimum(b, 1.0)
-    order = np.lexsort((-b, -a))
-    a, b = a[order], b[order]
-    before = np.maximum.accumulate(np.concatenate(([-1.0], b[:-1])))
-    keep = b > before + 1e-12
-    return a[keep], b[keep]
+    return maximal(np.minimum(a, 1.0), np.minimum(b, 1.0), 1e-12)
+
+
+def maximal(x: np.ndarray, y: np.ndarray, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The points of (x, y) ≥ 0 no other is above in both, x descending: sorted by x, then y, both
+    descending, a point is kept when its y passes every y before it by more than `eps`."""
+    order = np.lexsort((-y, -x))
+    x, y = x[order], y[order]
+    before = np.maximum.accumulate(np.concatenate(([-1.0], y[:-1])))
+    keep = y > before + eps
+    return x[keep], y[keep]
 
 
 def served(a: np.ndarray, b: np.ndarray) -> bool:
@@ -146,12 +151,8 @@ def hull_columns(cols: list[tuple[float, float, float]]) -> tuple[np.ndarray, np
     u, v ≥ 0 is implied by others when its point lies under their upper-right concave hull, so
     only the hull's points are kept (the vertices then cost a few pairs, not every pair)."""
     w, a, b = (np.array(x, dtype=float) for x in zip(*cols))
-    x, y = a / w, b / w
-    order = np.lexsort((-y, -x))          # x descending; at equal x, y descending
-    x, y = x[order], y[order]
-    before = np.maximum.accumulate(np.concatenate(([-1.0], y[:-1])))
-    keep = y > before                     # the Pareto-maximal points, x descending, y ascending
-    x, y = x[keep][::-1], y[keep][::-1]   # x ascending, y descending
+    x, y = maximal(a / w, b / w)          # x descending, y ascending
+    x, y = x[::-1], y[::-1]               # x ascending, y descending
     hull: list[tuple[float, float]] = []
     for p in zip(x.tolist(), y.tolist()):
         while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1])
