@@ -1,9 +1,10 @@
 """Candidates evaluated together and reused must be the candidates of one shape alone, from scratch.
 
 `prefill.prefill_candidates` puts every (shape, B) of a problem through the batching queue in one
-call, and memoises each shape's result on the workload's prefill side; the colocated grid is
-memoised without the TPOT limit. Each test compares the reused or joint result with a cold,
-one-shape evaluation, float for float (the golden plans must not move by a bit).
+call, and memoises each shape's result on the workload's prefill side; a colocated grid is memoised
+cut at the TPOT limit it was made for, and serves limits up to it. Each test compares the reused or
+joint result with a cold, one-shape evaluation, float for float (the golden plans must not move by
+a bit).
 """
 
 from __future__ import annotations
@@ -94,8 +95,12 @@ def test_a_tpot_sweep_reuses_prefill_and_colocated_work_and_gets_the_cold_answer
     assert count("tpot") > before["tpot"]                            # decode work is per limit
 
 
-def test_colocated_grid_from_the_memo_at_many_limits_equals_cold():
-    res_by_limit = {t: resolved("llama70b_chat.yaml", tpot=t) for t in (0.012, 0.02, 0.035, 0.06)}
+@pytest.mark.parametrize("limits", [(0.012, 0.02, 0.035, 0.06), (0.06, 0.035, 0.02, 0.012, 0.02)])
+def test_colocated_grid_from_the_memo_at_many_limits_equals_cold(limits):
+    """Looser limits after tighter ones (a cut grid is computed whole again), tighter after looser (a
+    grid cut at a looser limit serves them), from the warm memo: each limit's candidates and
+    rejections equal a cold evaluation at it."""
+    res_by_limit = {t: resolved("llama70b_chat.yaml", tpot=t) for t in limits}
     clear_memo()
     for t, res in res_by_limit.items():               # warm: every limit after the first reads the memo
         w = workload_context(res)
@@ -157,3 +162,45 @@ def test_keep_heap_is_once_and_harmless_without_mallopt(monkeypatch):
     with candidate_mod.gc_paused():   # generation runs on as it did
         pass
     assert candidate_mod._heap["kept"]
+
+
+@pytest.mark.parametrize("name, tpot", [("llama70b_chat.yaml", 0.02), ("deepseek_qps.yaml", None),
+                                        ("rag_long_context.yaml", None), ("deepseek_mtp.yaml", None)])
+def test_a_grid_cut_at_a_tpot_limit_is_the_whole_grid_without_points_beyond_it(name, tpot):
+    """`grid_tables` cut at a TPOT limit leaves out only mean batches whose every point's TPOT
+    statistic in the whole grid passes it, and each point it keeps has the whole grid's floats.
+    A shape with no mean left keeps its whole grid (cut at inf)."""
+    import math
+
+    import numpy as np
+
+    from planner.physics import perf
+    from planner.plan import colocated_many
+    from planner.plan.candidate import deployment
+
+    res = resolved(name, tpot=tpot) if tpot else resolved(name)
+    w = replace(workload_context(res), tpot_limit=0.0)
+    limit = workload_context(res).tpot_limit
+    deps = [deployment(res, opt, par) for opt in res.gpus for par in shapes_for(res, opt)]
+    slots = [perf.max_batch(d, w.ctx_peak) for d in deps]
+    deps, slots = [d for d, c in zip(deps, slots) if c >= 1], [c for c in slots if c >= 1]
+    whole = colocated_many.tables(deps, w, slots)
+    cut = colocated_many.tables(deps, w, slots, limit)
+    dropped = 0
+    for a, b in zip(whole, cut):
+        assert a.cut_s == math.inf
+        kept = np.isin(a.bs, b.bs)
+        if b.cut_s == math.inf:   # no mean within the limit: the whole grid
+            assert np.array_equal(a.bs, b.bs) and np.array_equal(a.t_stat, b.t_stat)
+            assert (a.t_stat > limit).all()
+            continue
+        assert b.cut_s == limit
+        assert (a.t_stat[~kept] > limit).all()
+        dropped += int((~kept).sum())
+        for field in ("bs", "p", "t", "t_stat", "b_stat"):
+            assert np.array_equal(getattr(a, field)[kept], getattr(b, field), equal_nan=True), field
+        assert np.array_equal(a.st.time_s[kept], b.st.time_s) and np.array_equal(a.st.memory_s[kept], b.st.memory_s)
+        rows = np.flatnonzero(kept[a.fit])
+        for field in ("chunk_c", "full", "service", "t_full", "pre"):
+            assert np.array_equal(getattr(a, field)[rows], getattr(b, field), equal_nan=True), field
+    assert dropped > 20   # the cut leaves points out

@@ -10,6 +10,7 @@ in `candidate`, prefill instances in `prefill`, decode instances in `decode`; co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from planner.errors import BadInput
@@ -68,8 +69,9 @@ def colocated_candidates(res: Resolved, opt: GPUOption, par: Parallelism,
 def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Speculation | None]],
                   w: WorkloadContext) -> list[list[Candidate] | Rejected]:
     """`colocated_candidates` of every (GPU, layout, speculation) in `items`, in order: the grids not yet memoised
-    together (`colocated_many`: each the floats of the shape's own `colocated_table.table`; memoised without the
-    TPOT limit, so a TPOT sweep computes each once), the chunk queue of every grid's points
+    together (`colocated_many`: each the floats of the shape's own `colocated_table.table`; cut at the TPOT limit
+    and memoised with the limit it was cut at, which serves every limit up to it; a looser one gets the whole
+    grid, so a TPOT sweep computes each at most twice: `_grids`), the chunk queue of every grid's points
     within the TPOT limit in one call, and the TTFT of every kept point in one call. The arithmetic per point is
     a shape's alone, so the candidates are the same floats. A point goes through the chunk queue once, when a
     limit first admits it: the points above the limit were most of the queue's work (a slot wait sums ~1,000
@@ -86,10 +88,11 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
         if mem_limit >= 1 and table is None:
             new.append(k)
         tables.append(table)
-    for k, t in zip(new, colocated_many.tables([deps[k] for k in new], w0, [limits[k] for k in new])):
-        tables[k] = t
-    for k in new:
-        remember("_colocated_table", deps[k], (w0, limits[k]), tables[k])
+    _grids(deps, limits, tables, new, w0, w.tpot_limit)
+    # the whole grid where one was cut at a tighter limit, or has no point within this one (its rejection
+    # names the lightest point of the whole grid)
+    _grids(deps, limits, tables, [k for k, t in enumerate(tables) if t is not None and t.cut_s < math.inf and (
+        t.cut_s < w.tpot_limit or (t.t_stat[t.fit] > w.tpot_limit).all())], w0, math.inf)
     rows = {k: _unqueued(t, w.tpot_limit, np) for k, t in enumerate(tables) if t is not None}
     todo = [k for k, r in rows.items() if len(r)]
     if todo:
@@ -116,6 +119,16 @@ def colocated_all(res: Resolved, items: list[tuple[GPUOption, Parallelism, Specu
             pick = picks[k]
             out.append(pick.candidates(deps[k], w, limits[k], tables[k]) if isinstance(pick, _Pick) else pick)
     return out
+
+
+def _grids(deps: list[Deployment], limits: list[int], tables: list, ks: list[int], w0: WorkloadContext,
+           tpot_cut_s: float) -> None:
+    """The colocated grids of the shapes `ks`, cut at `tpot_cut_s`, into `tables` and the memo."""
+    if not ks:
+        return
+    for k, t in zip(ks, colocated_many.tables([deps[k] for k in ks], w0, [limits[k] for k in ks], tpot_cut_s)):
+        tables[k] = t
+        remember("_colocated_table", deps[k], (w0, limits[k]), t)
 
 
 def _unqueued(t: ColocatedTable, tpot_limit: float, np):

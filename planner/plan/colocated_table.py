@@ -59,6 +59,7 @@ class ColocatedTable:
     packed: object = None   # prompts taken whole (`physics.packed`): per point (plain step, lone work, its
     # increment, E[W²]/E[W]²), from which `candidates._packed_limits` reads the wait before the first token
     # of the points it queues; None otherwise
+    cut_s: float = math.inf   # the TPOT limit its grid was cut at (`grid_tables`): it serves limits up to it
 
 
 
@@ -110,22 +111,27 @@ def _grid_means(mem_limit: int, mix: bool, s_dec: float, pass_token_budget: floa
     return tuple(means)
 
 
-def table(dep: Deployment, w: WorkloadContext, mem_limit: int) -> ColocatedTable:
+def table(dep: Deployment, w: WorkloadContext, mem_limit: int, tpot_cut_s: float = math.inf) -> ColocatedTable:
     """One shape's colocated table at `mem_limit` memory slots (`grid_tables`)."""
-    return grid_tables(OneShape(dep), w, [mem_limit])[0]
+    return grid_tables(OneShape(dep), w, [mem_limit], tpot_cut_s)[0]
 
 
-def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int]) -> list[ColocatedTable]:
+def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int],
+                tpot_cut_s: float = math.inf) -> list[ColocatedTable]:
     """The colocated table of each deployment of `g` at its memory slots `limits[k]` (each ≥ 1): every
-    point of its batch × multiple grid at once, whatever the TPOT limit, its steps and TPOT, and for
-    the points that fit in memory the chunked prompt service (`colocated_all` puts them through the
-    queue). The grids of all of `g`'s deployments are concatenated and each formula runs once over
-    their points: a `ShapeGroup` broadcasts each deployment's terms to its points, a `OneShape` is
-    one deployment through `batched`; every point sees the same operations either way."""
+    point of its batch × multiple grid at once, its steps and TPOT, and for the points that fit in
+    memory the chunked prompt service (`colocated_all` puts them through the queue). The grids of
+    all of `g`'s deployments are concatenated and each formula runs once over their points: a
+    `ShapeGroup` broadcasts each deployment's terms to its points, a `OneShape` is one deployment
+    through `batched`; every point sees the same operations either way. `tpot_cut_s` (a TPOT limit;
+    inf: none) leaves out the mean batches whose points cannot meet it (`_within_cut`)."""
     ks = len(CHUNK_MULTIPLES)
     n = len(limits)
     tps = perf.tokens_per_step(g.deps[0])
     per_shape = [grid_means(w, c) for c in limits]
+    cuts = [math.inf] * n
+    if tpot_cut_s < math.inf:
+        per_shape, cuts = _within_cut(g, w, limits, per_shape, tps, tpot_cut_s)
     counts = np.array([len(m) for m in per_shape])
     means = np.array([x for m in per_shape for x in m], dtype=float)
     m_shape = np.repeat(np.arange(n), counts)               # each mean's shape
@@ -207,10 +213,35 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int])
     service = np.ceil(w.s_unc / chunk_c) * full
     t_full = t[fit] + np.maximum(at_slots.time_s[shape[fit]] - dec.time_s[fit], 0.0) / tps
     pre = 1.0 - dec.time_s[fit] / st.time_s[fit]
-    return _cut(per_shape, counts * ks, fit, bs, p, st, t, t_stat, b_stat, (chunk_c, full, service, t_full, pre), pk)
+    return _cut(per_shape, counts * ks, fit, bs, p, st, t, t_stat, b_stat, (chunk_c, full, service, t_full, pre), pk,
+                cuts)
 
 
-def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk) -> list[ColocatedTable]:
+def _within_cut(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int], per_shape: list[list[float]],
+                tps: float, tpot_cut_s: float) -> tuple[list[list[float]], list[float]]:
+    """Each shape's mean batches whose points may meet a TPOT limit of `tpot_cut_s`, and the limit each
+    shape's grid is cut at. A point's TPOT (and its statistic's, which lies above the mean's:
+    `tpot_offset` ≥ 0) blends the chunk step and the decode step at the batch a request sees or
+    above, and a chunk step carries the decode step's tokens and more, so it is at least the decode
+    step at that batch over the tokens a step makes; a mean whose decode step alone passes the limit
+    has no point within it (issue 19: three in ten points of the 4 × 12 fleet). The steps are the
+    grid's own (`_decode` at the same batches: the same floats). A shape left with no mean keeps its
+    whole grid (cut at inf): it is rejected, and the rejection names its lightest point."""
+    counts = [len(m) for m in per_shape]
+    means = np.array([x for m in per_shape for x in m], dtype=float)
+    runs = np.minimum(means + 1.0, np.repeat(np.array(limits), counts))   # as `grid_tables`' runs
+    (dec,) = _decode(g, [(np.repeat(np.arange(len(limits)), counts), runs)], w.ctx_decode, time_only=True)
+    keep = (~(dec.time_s / tps > tpot_cut_s)).tolist()
+    out, cuts, lo = [], [], 0
+    for m in per_shape:
+        kept = [x for x, k in zip(m, keep[lo:lo + len(m)]) if k]
+        lo += len(m)
+        out.append(kept or m)
+        cuts.append(tpot_cut_s if kept else math.inf)
+    return out, cuts
+
+
+def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk, cuts) -> list[ColocatedTable]:
     """The group's arrays cut into each shape's `ColocatedTable` (as `table` builds it)."""
     out = []
     edges = np.concatenate([[0], np.cumsum(sizes)])
@@ -223,11 +254,12 @@ def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk) -> li
         head = (b_ints[lo:hi], bs[cut], p[cut], st.take(cut), t[cut], t_stat[cut], b_stat[cut], fit[flo:fhi] - lo)
         if fhi == flo:
             none = np.empty(0)
-            out.append(ColocatedTable(*head, *[none] * 9, np.zeros(0, dtype=bool)))
+            out.append(ColocatedTable(*head, *[none] * 9, np.zeros(0, dtype=bool), cut_s=cuts[k]))
             continue
         m = fhi - flo
         out.append(ColocatedTable(*head, *(x[flo:fhi] for x in fitting), *np.full((4, m), np.nan),   # 4 rows to fill
-                                  np.zeros(m, dtype=bool), None if pk is None else tuple(x[cut] for x in pk)))
+                                  np.zeros(m, dtype=bool), None if pk is None else tuple(x[cut] for x in pk),
+                                  cuts[k]))
     return out
 
 
@@ -263,8 +295,12 @@ def _runs(*columns) -> tuple[np.ndarray | None, np.ndarray]:
 
 
 def _decode(g: ShapeGroup, grids, context_tokens: float, time_only: bool = False):
-    """`ShapeGroup.decode_steps` of each (shape index, batches) of `grids`, in one call (`time_only`: the
-    step times alone)."""
-    whole = g.decode_steps(np.concatenate([i for i, _ in grids]), np.concatenate([b for _, b in grids]),
-                           context_tokens, time_only)
+    """`ShapeGroup.decode_steps` of each (shape index, batches) of `grids`, in one call, each run of
+    equal neighbours evaluated once (`_runs`: the batches at the statistic are a mean's, equal over
+    its chunk multiples; `time_only`: the step times alone)."""
+    idx, batch = np.concatenate([i for i, _ in grids]), np.concatenate([b for _, b in grids])
+    at, firsts = _runs(idx, batch)
+    whole = g.decode_steps(idx[firsts], batch[firsts], context_tokens, time_only)
+    if at is not None:   # each run's pass repeated over its points
+        whole = whole.repeat(np.diff(firsts, append=len(idx)))
     return batched.split(whole, [len(b) for _, b in grids])
