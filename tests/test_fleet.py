@@ -612,3 +612,45 @@ def test_classes_whose_names_differ_in_dash_and_underscore_are_planned(tmp_path,
         pools, key = (d["periods"][0]["pools"], "class") if profile else (d["pools"], "service")
         served = {c for p in pools for c in p[key].split("+")}
         assert served == {"a_b", "a-b"}, served
+
+
+def test_services_generated_in_worker_processes_equal_those_of_one_process():
+    """Seven services (three classes of one model and their subsets, at least `PARALLEL_FROM`) in two
+    forked workers and in this process: the same candidates, rejections and kept candidates, float
+    for float, each kept one an object of its service's set."""
+    from planner.plan import services
+
+    f = fleet([small("a", 2, 2000, 300), small("b", 1, 1000, 500, ttft="2s"), small("c", 3, 500, 200)],
+              ("h20", "l40s"))
+    singles = services.resolve_classes(f, "t")
+    assert len(services.service_plans(f, singles)) == 7 >= services.PARALLEL_FROM
+    apart = services.fleet_services(f, singles, workers=2)
+    one = services.fleet_services(f, singles, workers=1)
+    assert [s.key for s in apart] == [s.key for s in one]
+    for a, b in zip(apart, one):
+        assert (a.cs, a.candidates) == (b.cs, b.candidates)
+        assert all(any(k is c for c in a.cs.candidates) for k in a.candidates)
+    assert sum(len(s.candidates) for s in one) > 20 and any(len(s.candidates) < len(s.cs.candidates) for s in one)
+    assert services._inherited == []   # this process never held the workers' list
+
+
+def _model_id_in_worker(i: int) -> int:
+    from planner.plan import services
+    return id(services._inherited[i].model)
+
+
+def test_a_forked_worker_holds_the_parents_services_unpickled():
+    """`services._inherit` hands a forked worker the parent's list itself: its Resolved and catalog
+    objects are the parent's (the same addresses), so the services a worker generates share
+    deployments as they do in one process; pickled, each came back with a model of its own."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from planner.plan import services
+
+    f = fleet([small("a", 2), small("b", 1, 1000, 500)], ("h20",))
+    resolved = [r for _, r in services.service_plans(f, services.resolve_classes(f, "t"))]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=services._inherit,
+                             initargs=(resolved,)) as pool:
+        ids = list(pool.map(_model_id_in_worker, range(len(resolved))))
+    assert ids == [id(r.model) for r in resolved] and len(set(ids)) == 1

@@ -11,6 +11,7 @@ exactly one chosen service.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import warnings
@@ -188,19 +189,44 @@ def fleet_services(f: FleetProblem, singles: list[Resolved], workers: int | None
     cores) when there are many services. Results do not depend on the number of workers."""
     plans = service_plans(f, singles)
     workers = min(workers or os.cpu_count() or 1, len(plans))
+    resolved = [r for _, r in plans]
     if workers > 1 and len(plans) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            sets = list(pool.map(generate, [r for _, r in plans], chunksize=1))
+        # the workers are forked with the services (`_inherit`), each named by its index: pickled per
+        # service, a Resolved came back with catalog objects of its own, so no two services in a worker
+        # shared a deployment and its derived values, as they do in one process
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_inherit,
+                                 initargs=(resolved,)) as pool:
+            sets = list(pool.map(functools.partial(_service_sets_at, prune=f.prune_dominated), range(len(plans)),
+                                 chunksize=1))
     else:
         with gc_paused():   # across the services too (`generate` pauses it for each)
-            sets = [generate(r) for _, r in plans]
-    out = []
-    for (ks, res), cs in zip(plans, sets):
-        kept = needed(cs.candidates, res) if f.prune_dominated else cs.candidates
-        out.append(Service(service_key(ks), tuple(k.name for k in ks), res, cs, kept))
-    return out
+            sets = [_service_sets(r, f.prune_dominated) for r in resolved]
+    return [Service(service_key(ks), tuple(k.name for k in ks), res, cs, kept)
+            for (ks, res), (cs, kept) in zip(plans, sets)]
+
+
+_inherited: list[Resolved] = []   # a worker process's services (`fleet_services`)
+
+
+def _inherit(resolved: list[Resolved]) -> None:
+    """A worker's initializer: the services as the parent holds them (a forked process receives its
+    arguments as objects, unpickled; they share their catalog objects)."""
+    _inherited[:] = resolved
+
+
+def _service_sets_at(i: int, prune: bool) -> tuple[CandidateSet, tuple[Candidate, ...]]:
+    """`_service_sets` of the worker's service i."""
+    return _service_sets(_inherited[i], prune)
+
+
+def _service_sets(res: Resolved, prune: bool) -> tuple[CandidateSet, tuple[Candidate, ...]]:
+    """A service's candidates, and those the fleet's MILP takes (`needed`, or all of them without
+    `prune`): pruned where they are generated, in a worker process too (pickled with the set, the
+    kept ones are the set's own objects)."""
+    cs = generate(res)
+    return cs, needed(cs.candidates, res) if prune else cs.candidates
 
 
 def note_context(res: Resolved, source: str) -> None:
