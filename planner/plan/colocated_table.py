@@ -222,11 +222,13 @@ def _within_cut(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int],
     """Each shape's mean batches whose points may meet a TPOT limit of `tpot_cut_s`, and the limit each
     shape's grid is cut at. A point's TPOT (and its statistic's, which lies above the mean's:
     `tpot_offset` ≥ 0) blends the chunk step and the decode step at the batch a request sees or
-    above, and a chunk step carries the decode step's tokens and more, so it is at least the decode
-    step at that batch over the tokens a step makes; a mean whose decode step alone passes the limit
-    has no point within it (issue 19: three in ten points of the 4 × 12 fleet). The steps are the
-    grid's own (`_decode` at the same batches: the same floats). A shape left with no mean keeps its
-    whole grid (cut at inf): it is rejected, and the rejection names its lightest point."""
+    above (the piled batch); a step takes no less time at a larger batch or with more tokens, and a
+    chunk step carries the decode step's tokens and more, so the TPOT is at least the decode step at
+    the mean's batch seen over the tokens a step makes, and a mean whose decode step alone passes
+    the limit has no point within it (issue 19: 140,000 of the 520,000 points of the 4 × 12 fleet
+    on 11 GPU types; tests/test_candidate_reuse.py checks the cut against whole grids). The steps
+    are the grid's own (`_decode` at the same batches: the same floats). A shape left with no mean
+    keeps its whole grid (cut at inf): it is rejected, and the rejection names its lightest point."""
     counts = [len(m) for m in per_shape]
     means = np.array([x for m in per_shape for x in m], dtype=float)
     runs = np.minimum(means + 1.0, np.repeat(np.array(limits), counts))   # as `grid_tables`' runs
