@@ -654,3 +654,26 @@ def test_a_forked_worker_holds_the_parents_services_unpickled():
                              initargs=(resolved,)) as pool:
         ids = list(pool.map(_model_id_in_worker, range(len(resolved))))
     assert ids == [id(r.model) for r in resolved] and len(set(ids)) == 1
+
+
+def test_work_chunks_keep_a_models_services_together_and_end_small():
+    """The workers' tasks: every service once, each task one model's services (which share its
+    deployments in the worker), halved until none is estimated above 1/(3·workers) of the whole
+    unless it is a single service, largest first."""
+    from planner.plan import services
+    from planner.plan.shapes import shapes_for
+
+    classes = [small(n, 1 + k, model=m) for k, (n, m) in enumerate(
+        [("a", "llama-3.1-8b"), ("b", "llama-3.1-8b"), ("c", "llama-3.1-8b"), ("d", "llama-3.1-70b"),
+         ("e", "llama-3.1-70b")])]
+    f = fleet(classes, ("h20", "l40s", "h100"))
+    resolved = [r for _, r in services.service_plans(f, services.resolve_classes(f, "t"))]
+    assert len(resolved) == 7 + 3   # 8B: three classes and their four groups; 70B: two and their pair
+    chunks = services.work_chunks(resolved, 2)
+    assert sorted(i for c in chunks for i in c) == list(range(len(resolved)))
+    each = {r.model.id: sum(len(shapes_for(r, o)) for o in r.gpus) for r in resolved}
+    size = [each[resolved[c[0]].model.id] * len(c) for c in chunks]
+    assert all(len({resolved[i].model.id for i in c}) == 1 for c in chunks)
+    assert all(s <= sum(size) / 6 or len(c) == 1 for s, c in zip(size, chunks))
+    assert size == sorted(size, reverse=True) and len(chunks) > 2
+    assert services.work_chunks(resolved[:1], 2) == [[0]]

@@ -193,13 +193,15 @@ def fleet_services(f: FleetProblem, singles: list[Resolved], workers: int | None
     if workers > 1 and len(plans) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        # the workers are forked with the services (`_inherit`), each named by its index: pickled per
-        # service, a Resolved came back with catalog objects of its own, so no two services in a worker
-        # shared a deployment and its derived values, as they do in one process
+        # the workers are forked with the services (`_inherit`) and take them by index, a model's together
+        # (`work_chunks`): pickled per service, a Resolved came back with catalog objects of its own, so no
+        # two services in a worker shared a deployment and its derived values, as they do in one process
+        chunks = work_chunks(resolved, workers)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_inherit,
                                  initargs=(resolved,)) as pool:
-            sets = list(pool.map(functools.partial(_service_sets_at, prune=f.prune_dominated), range(len(plans)),
-                                 chunksize=1))
+            done = pool.map(functools.partial(_service_sets_at, prune=f.prune_dominated), chunks, chunksize=1)
+            got = {i: one for chunk, ones in zip(chunks, done) for i, one in zip(chunk, ones)}
+        sets = [got[i] for i in range(len(plans))]
     else:
         with gc_paused():   # across the services too (`generate` pauses it for each)
             sets = [_service_sets(r, f.prune_dominated) for r in resolved]
@@ -216,9 +218,32 @@ def _inherit(resolved: list[Resolved]) -> None:
     _inherited[:] = resolved
 
 
-def _service_sets_at(i: int, prune: bool) -> tuple[CandidateSet, tuple[Candidate, ...]]:
-    """`_service_sets` of the worker's service i."""
-    return _service_sets(_inherited[i], prune)
+def _service_sets_at(chunk: list[int], prune: bool) -> list[tuple[CandidateSet, tuple[Candidate, ...]]]:
+    """`_service_sets` of the worker's services `chunk`, in order."""
+    return [_service_sets(_inherited[i], prune) for i in chunk]
+
+
+def work_chunks(resolved: list[Resolved], workers: int) -> list[list[int]]:
+    """The services (indices into `resolved`) cut into the tasks the workers take, largest first: each
+    model's services together, so a worker builds a model's deployments and derived values once for
+    several of its services, cut in halves until none is estimated above a sixth of the whole at two
+    workers (1/(3·workers)), so the workers still end together. A service is estimated at its
+    model's shapes over its GPU types (`shapes_for` of the model's first service)."""
+    from planner.plan.shapes import shapes_for
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(resolved):
+        groups.setdefault(r.model.id, []).append(i)
+    each = {m: sum(len(shapes_for(resolved[ix[0]], o)) for o in resolved[ix[0]].gpus) or 1 for m, ix in groups.items()}
+    most = sum(each[m] * len(ix) for m, ix in groups.items()) / (3 * workers)
+    chunks: list[tuple[float, list[int]]] = []
+    todo = [(m, ix) for m, ix in groups.items()]
+    while todo:
+        m, ix = todo.pop()
+        if len(ix) > 1 and each[m] * len(ix) > most:
+            todo += [(m, ix[:len(ix) // 2]), (m, ix[len(ix) // 2:])]
+        else:
+            chunks.append((each[m] * len(ix), ix))
+    return [ix for _, ix in sorted(chunks, key=lambda c: (-c[0], c[1][0]))]
 
 
 def _service_sets(res: Resolved, prune: bool) -> tuple[CandidateSet, tuple[Candidate, ...]]:
