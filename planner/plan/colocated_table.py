@@ -22,6 +22,7 @@ from planner.physics.batch_spread import (
     feedback_gain,
     tpot_offset,
 )
+from planner.physics.batched import PhaseArrays
 from planner.physics.colocated import burst_batch, chunk_share_seen
 from planner.physics.many import OneShape, ShapeGroup
 from planner.physics.perf import Deployment
@@ -129,9 +130,9 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int],
     n = len(limits)
     tps = perf.tokens_per_step(g.deps[0])
     per_shape = [grid_means(w, c) for c in limits]
-    cuts = [math.inf] * n
-    if tpot_cut_s < math.inf:
-        per_shape, cuts = _within_cut(g, w, limits, per_shape, tps, tpot_cut_s)
+    cuts, dec_m = [math.inf] * n, None
+    if tpot_cut_s < math.inf:   # the kept means and their decode steps
+        per_shape, cuts, dec_m = _within_cut(g, w, limits, per_shape, tps, tpot_cut_s)
     counts = np.array([len(m) for m in per_shape])
     means = np.array([x for m in per_shape for x in m], dtype=float)
     m_shape = np.repeat(np.arange(n), counts)               # each mean's shape
@@ -157,7 +158,8 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int],
     (mixed,) = _mixed(g, [(shape, run, used)], w.ctx_decode, w.s_in, w.cv2)
     rest = _mixed(g, [*([(shape, b_seen, used)] if spread else []), (shape[fit], bs[fit], chunk_c)], w.ctx_decode,
                   w.s_in, w.cv2, time_only=True)
-    (dec_m,) = _decode(g, [(m_shape, runs)], w.ctx_decode)
+    if dec_m is None:
+        (dec_m,) = _decode(g, [(m_shape, runs)], w.ctx_decode)
     *dec_rest, at_slots = _decode(g, [*([(shape, b_seen)] if spread else []),
                                       (np.arange(n), np.array(limits, dtype=float))], w.ctx_decode, time_only=True)
     dec = dec_m.repeat(ks)   # each mean's step at its ks points
@@ -218,29 +220,32 @@ def grid_tables(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int],
 
 
 def _within_cut(g: ShapeGroup | OneShape, w: WorkloadContext, limits: list[int], per_shape: list[list[float]],
-                tps: float, tpot_cut_s: float) -> tuple[list[list[float]], list[float]]:
-    """Each shape's mean batches whose points may meet a TPOT limit of `tpot_cut_s`, and the limit each
-    shape's grid is cut at. A point's TPOT (and its statistic's, which lies above the mean's:
-    `tpot_offset` ≥ 0) blends the chunk step and the decode step at the batch a request sees or
-    above (the piled batch); a step takes no less time at a larger batch or with more tokens, and a
-    chunk step carries the decode step's tokens and more, so the TPOT is at least the decode step at
-    the mean's batch seen over the tokens a step makes, and a mean whose decode step alone passes
-    the limit has no point within it (issue 19: 140,000 of the 520,000 points of the 4 × 12 fleet
-    on 11 GPU types; tests/test_candidate_reuse.py checks the cut against whole grids). The steps
-    are the grid's own (`_decode` at the same batches: the same floats). A shape left with no mean
-    keeps its whole grid (cut at inf): it is rejected, and the rejection names its lightest point."""
+                tps: float, tpot_cut_s: float) -> tuple[list[list[float]], list[float], PhaseArrays]:
+    """Each shape's mean batches whose points may meet a TPOT limit of `tpot_cut_s`, the limit each
+    shape's grid is cut at, and the kept means' decode steps (`grid_tables` reads them, not again).
+    A point's TPOT (and its statistic's, which lies above the mean's: `tpot_offset` ≥ 0) blends the
+    chunk step and the decode step at the batch a request sees or above (the piled batch); a step
+    takes no less time at a larger batch or with more tokens, and a chunk step carries the decode
+    step's tokens and more, so the TPOT is at least the decode step at the mean's batch seen over the
+    tokens a step makes, and a mean whose decode step alone passes the limit has no point within it
+    (issue 19: 140,000 of the 520,000 points of the 4 × 12 fleet on 11 GPU types;
+    tests/test_candidate_reuse.py checks the cut against whole grids). The steps are the grid's own
+    (`_decode` at the same batches: the same floats). A shape left with no mean keeps its whole grid
+    (cut at inf): it is rejected, and the rejection names its lightest point."""
     counts = [len(m) for m in per_shape]
     means = np.array([x for m in per_shape for x in m], dtype=float)
     runs = np.minimum(means + 1.0, np.repeat(np.array(limits), counts))   # as `grid_tables`' runs
-    (dec,) = _decode(g, [(np.repeat(np.arange(len(limits)), counts), runs)], w.ctx_decode, time_only=True)
-    keep = (~(dec.time_s / tps > tpot_cut_s)).tolist()
-    out, cuts, lo = [], [], 0
+    (dec,) = _decode(g, [(np.repeat(np.arange(len(limits)), counts), runs)], w.ctx_decode)
+    keep = ~(dec.time_s / tps > tpot_cut_s)
+    out, cuts, rows, lo = [], [], [], 0
     for m in per_shape:
-        kept = [x for x, k in zip(m, keep[lo:lo + len(m)]) if k]
+        mask = keep[lo:lo + len(m)]
+        cut = bool(mask.any())   # else the whole grid
+        out.append([x for x, k in zip(m, mask.tolist()) if k] if cut else m)
+        cuts.append(tpot_cut_s if cut else math.inf)
+        rows.append(np.flatnonzero(mask) + lo if cut else np.arange(lo, lo + len(m)))
         lo += len(m)
-        out.append(kept or m)
-        cuts.append(tpot_cut_s if kept else math.inf)
-    return out, cuts
+    return out, cuts, dec.take(np.concatenate(rows))
 
 
 def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk, cuts) -> list[ColocatedTable]:
@@ -267,22 +272,19 @@ def _cut(per_shape, sizes, fit, bs, p, st, t, t_stat, b_stat, fitting, pk, cuts)
 
 def _mixed(g: ShapeGroup, grids, context_tokens: float, prompt_tokens: float, cv2: float, time_only: bool = False):
     """`ShapeGroup.mixed_steps` of each (shape index, batches, chunk tokens) of `grids`, in one call,
-    each run of equal neighbours evaluated once (`_runs`: 3.4 million points of the 4 × 12 fleet on 11
-    GPU types, 2.0 million runs; a third less time). `time_only`: the step times alone (`batched.timed`:
+    each run of equal neighbours evaluated once (`_each_run`: 3.4 million points of the 4 × 12 fleet on
+    11 GPU types, 2.0 million runs; a third less time). `time_only`: the step times alone (`batched.timed`:
     the piled passes and the lone prompts' steps, ~56 % of the fleet's passes, read nothing else)."""
-    idx, batch, chunk = (np.concatenate([x[j] for x in grids]) for j in range(3))
-    at, firsts = _runs(idx, batch, chunk)
-    whole = g.mixed_steps(idx[firsts], batch[firsts], context_tokens, chunk[firsts], prompt_tokens, cv2, time_only)
-    if at is not None:   # each run's pass repeated over its points
-        whole = whole.repeat(np.diff(firsts, append=len(idx)))
+    whole = _each_run(lambda i, b, c: g.mixed_steps(i, b, context_tokens, c, prompt_tokens, cv2, time_only),
+                      *(np.concatenate([x[j] for x in grids]) for j in range(3)))
     return batched.split(whole, [len(b) for _, b, _ in grids])
 
 
-def _runs(*columns) -> tuple[np.ndarray | None, np.ndarray]:
-    """(each point's run, each run's first point) of the runs of consecutive points equal bit for bit
-    in every column; (None, every point) when no two neighbours are. A batch's chunk multiples share
-    their pass where the chunk is the whole prompt (the same batch, the same tokens), so a pass is
-    evaluated once per run and repeated: every formula is point by point, so each point is the
+def _each_run(evaluate, *columns):
+    """`evaluate(*columns)` (a pass, point by point) at the first point of each run of consecutive points
+    equal bit for bit in every column, repeated over the run. A batch's chunk multiples share their pass
+    where the chunk is the whole prompt (the same batch, the same tokens), and the statistic's decode
+    batches are a mean's over its multiples: every formula is point by point, so each point is the
     float its own evaluation gives."""
     n = len(columns[0])
     new = np.ones(n, dtype=bool)
@@ -293,16 +295,14 @@ def _runs(*columns) -> tuple[np.ndarray | None, np.ndarray]:
             same &= bits[1:] == bits[:-1]
         new[1:] = ~same
     firsts = np.flatnonzero(new)
-    return (None if len(firsts) == n else np.cumsum(new) - 1), firsts
+    if len(firsts) == n:   # no two neighbours equal
+        return evaluate(*columns)
+    return evaluate(*(c[firsts] for c in columns)).repeat(np.diff(firsts, append=n))
 
 
 def _decode(g: ShapeGroup, grids, context_tokens: float, time_only: bool = False):
     """`ShapeGroup.decode_steps` of each (shape index, batches) of `grids`, in one call, each run of
-    equal neighbours evaluated once (`_runs`: the batches at the statistic are a mean's, equal over
-    its chunk multiples; `time_only`: the step times alone)."""
-    idx, batch = np.concatenate([i for i, _ in grids]), np.concatenate([b for _, b in grids])
-    at, firsts = _runs(idx, batch)
-    whole = g.decode_steps(idx[firsts], batch[firsts], context_tokens, time_only)
-    if at is not None:   # each run's pass repeated over its points
-        whole = whole.repeat(np.diff(firsts, append=len(idx)))
+    equal neighbours evaluated once (`_each_run`; `time_only`: the step times alone)."""
+    whole = _each_run(lambda i, b: g.decode_steps(i, b, context_tokens, time_only),
+                      np.concatenate([i for i, _ in grids]), np.concatenate([b for _, b in grids]))
     return batched.split(whole, [len(b) for _, b in grids])
