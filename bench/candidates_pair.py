@@ -1,13 +1,16 @@
 """Candidate generation of the fleet benchmark's 4 models × 12 classes on the 11 GPU types of the
-catalog when issue 19 was filed (91700e2), timed in one process of the tree given, so two trees
-can be compared as pairs in the same minutes (issue 19: 'candidate generation ≥ 10× faster on the
-11-type fleet').
+catalog when issue 19 was filed (91700e2), timed in the tree given, so two trees can be compared as
+pairs in the same minutes (issue 19: 'candidate generation ≥ 10× faster on the 11-type fleet').
+Both trees' `fleet_services` run a worker process per core by default (the issue's timing was that
+tree's default), so compare like with like: `--workers 1` against `--workers 1`, and `--workers 2`
+against `--workers 2`.
 
     git worktree add /tmp/old19 91700e2
-    for i in 1 2 3 4 5; do
+    for i in 1 2 3; do
         .venv/bin/python bench/candidates_pair.py /tmp/old19 --workers 1
         .venv/bin/python bench/candidates_pair.py . --workers 1
     done
+    # and the same with --workers 2 on both sides
 
 Prints the seconds fleet_services took (the memo cleared first, as a fresh `plan solve` sees it)
 and how many candidates and rejections it made. The two trees' physics differ (later fits), so
