@@ -116,7 +116,7 @@ def solve(m: milp.Model, gpus, limits, opts: SolverOptions, verbose: bool, exclu
 def shares(c, demand: milp.Demand) -> tuple[float, float]:
     """A candidate's coefficients in its service's (prefill, decode) demand rows, as `milp.add_demand`
     writes them (clipped at DEMAND_COEF_CAP); 0 for a row the service does not have."""
-    return tuple(min(cap / need, milp.DEMAND_COEF_CAP) if need > 0 else 0.0
+    return tuple(milp.demand_coef(cap, need) if need > 0 else 0.0
                  for cap, need in ((c.prefill_tok_s, demand.prefill_tok_s), (c.decode_tok_s, demand.decode_tok_s)))
 
 

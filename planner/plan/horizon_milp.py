@@ -322,7 +322,7 @@ def add_demand(m: HorizonModel, per: Period, kind: str) -> None:
         need = getattr(ld.demand, f"{kind}_tok_s")
         if need <= 0:
             continue
-        terms = [(m.x[(i, per.index)], min(cap / need, milp.DEMAND_COEF_CAP)) for i, c in m.of_load(ld)
+        terms = [(m.x[(i, per.index)], milp.demand_coef(cap, need)) for i, c in m.of_load(ld)
                  if (cap := getattr(c, f"{kind}_tok_s")) > 0]
         who = f" for {ld.key}" if ld.key else ""
         if not terms:
@@ -341,7 +341,7 @@ def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: di
         need = getattr(per.demand, f"{kind}_tok_s")   # a single problem's: fleets refuse redundancy
         if need <= 0:
             continue
-        coef = {i: min(cap / need, milp.DEMAND_COEF_CAP) for i, c in m.of_period(p)
+        coef = {i: milp.demand_coef(cap, need) for i, c in m.of_period(p)
                 if (cap := getattr(c, f"{kind}_tok_s")) > 0}
         total = pulp.LpVariable(f"capacity_{kind}_{p}", lowBound=0)   # sparse rows (milp.add_redundancy)
         m.prob += total == pulp.LpAffineExpression([(m.x[(i, p)], a) for i, a in coef.items()]), f"capacity_{kind}_{p}"
@@ -351,7 +351,7 @@ def add_redundancy(m: HorizonModel, per: Period, redundancy: str, node_cards: di
                 u[i] = pulp.LpVariable(f"used_{i}_{p}", cat="Binary")
                 m.prob += m.x[(i, p)] <= m.x[(i, p)].upBound * u[i], f"used_{i}_{p}"
             lost = unit_loss_of(c, getattr(c, f"{kind}_tok_s"), redundancy, node_cards[c.gpu])
-            m.prob += total - min(lost / need, milp.DEMAND_COEF_CAP) * u[i] >= 1, f"redundancy_{kind}_{i}_{p}"
+            m.prob += total - milp.demand_coef(lost, need) * u[i] >= 1, f"redundancy_{kind}_{i}_{p}"
 
 
 def add_node_cover(m: HorizonModel, p: int, spot_confidence: float | None = None) -> None:

@@ -41,7 +41,7 @@ def lean_period(per: Period, cnt: dict[int, int], cands: tuple[Candidate, ...],
         idx = sets[ld.group] if sets else range(len(cands))
         for kind in ("prefill", "decode"):
             if (need := getattr(ld.demand, f"{kind}_tok_s")) > 0:
-                rows.append({i: min(cap / need, milp.DEMAND_COEF_CAP) for i in idx
+                rows.append({i: milp.demand_coef(cap, need) for i in idx
                              if (cap := getattr(cands[i], f"{kind}_tok_s")) > 0})
     for i in sorted(cnt, key=lambda i: (-cands[i].cards, i)):
         while cnt[i] > 0 and all(sum(n * row.get(j, 0.0) for j, n in cnt.items()) - row.get(i, 0.0)

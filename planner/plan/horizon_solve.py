@@ -391,7 +391,7 @@ def warm_start(m: HorizonModel, sel: list[dict[Candidate, int]], nodes: list[dic
         elif v.name.startswith("capacity_"):
             kind, p = v.name.split("_")[1], int(v.name.split("_")[2])
             need = getattr(m.periods[p].demand, f"{kind}_tok_s")
-            v.varValue = sum((m.x[(i, p)].varValue or 0) * min(getattr(c, f"{kind}_tok_s") / need, milp.DEMAND_COEF_CAP)
+            v.varValue = sum((m.x[(i, p)].varValue or 0) * milp.demand_coef(getattr(c, f"{kind}_tok_s"), need)
                              for i, c in m.of_period(p))
     for (g, p), lam in m.spot_count.items():   # spot at a confidence: the count's indicator (add_node_cover)
         n = nodes[p][g].spot if g in nodes[p] else 0

@@ -1,10 +1,9 @@
 """The MILP over candidates: how many instances of each, how many whole nodes of each GPU type.
 
-Glossary: `c` a candidate, `x[c]` its instance count (integer), `g` a GPU type,
-`rent[g]`/`own[g]` rented and owned whole nodes of g, `N_g` cards per node. Demand rows are
-normalised to 1 so coefficients stay O(1) whatever the QPS. `build()` is the formulation's
-table of contents; `solve()` (planner.plan.solver, re-exported here) runs a solver on a built
-model; neither mutates its inputs.
+Glossary: `c` a candidate, `x[c]` its instance count (integer), `g` a GPU type, `rent[g]`/`own[g]` rented and
+owned whole nodes of g, `N_g` cards per node. Demand rows are normalised to 1 so coefficients stay O(1) whatever
+the QPS. `build()` is the formulation's table of contents; `solve()` (planner.plan.solver, re-exported here)
+runs a solver on a built model; neither mutates its inputs.
 """
 
 from __future__ import annotations
@@ -223,7 +222,12 @@ def _target(m: Model, s: int, served):
     return y
 
 
-DEMAND_COEF_CAP = 1e6
+DEMAND_COEF_CAP = 1e6   # HiGHS refuses coefficients above 1e15 (QPS 1e-12 gave 1e16 and a crash inside PuLP)
+
+
+def demand_coef(capacity: float, need: float) -> float:
+    """capacity/need (need > 0) clipped at DEMAND_COEF_CAP: x is whole and a row's target ≤ 1, so the same x meet it."""
+    return min(capacity / need, DEMAND_COEF_CAP)
 
 
 def add_demand(m: Model, s: int, kind: str, target) -> None:
@@ -234,10 +238,7 @@ def add_demand(m: Model, s: int, kind: str, target) -> None:
     need = getattr(sv.demand, f"{kind}_tok_s")
     if need <= 0:
         return
-    # a coefficient is clipped at DEMAND_COEF_CAP: x is a whole number and the target at most 1, so
-    # one instance with a coefficient ≥ 1 meets the row either way (the integer set is unchanged),
-    # and HiGHS refuses coefficients above 1e15 (QPS 1e-12 gave 1e16 and a crash inside PuLP)
-    terms = [(m.x[i], min(cap / need, DEMAND_COEF_CAP)) for i, c in m.of_service(s)
+    terms = [(m.x[i], demand_coef(cap, need)) for i, c in m.of_service(s)
              if (cap := getattr(c, f"{kind}_tok_s")) > 0]
     if not terms:
         if isinstance(m.use[s], float):
@@ -261,14 +262,14 @@ def add_redundancy(m: Model, s: int, target, loss) -> None:
     x[c] ≤ ub(x[c])·u[c] ('c is used', shared by both roles): the capacity left after losing the
     largest unit (an instance, or a node: `unit_loss_of`) that runs a used candidate still meets
     the demand row (decode: demand ÷ u_d, as in `add_demand`). Rows 'redundancy[s:k:c]';
-    coefficients clipped as in `add_demand`."""
+    coefficients clipped as in `add_demand` (`demand_coef`)."""
     sv = m.services[s]
     u: dict[int, pulp.LpVariable] = {}
     for kind in ("prefill", "decode"):
         need = getattr(sv.demand, f"{kind}_tok_s")
         if need <= 0:
             continue
-        coef = {i: min(cap / need, DEMAND_COEF_CAP) for i, c in m.of_service(s)
+        coef = {i: demand_coef(cap, need) for i, c in m.of_service(s)
                 if (cap := getattr(c, f"{kind}_tok_s")) > 0}
         # the role's normalised capacity once, as a variable: each row below then has 2 entries,
         # not one per candidate (a dense block of rows × candidates slows every LP of the search)
@@ -279,7 +280,7 @@ def add_redundancy(m: Model, s: int, target, loss) -> None:
                 u[i] = pulp.LpVariable(f"used_{i}", cat="Binary")
                 m.prob += m.x[i] <= m.x[i].upBound * u[i]
             c = m.candidates[i]
-            lost = min(loss(c, getattr(c, f"{kind}_tok_s")) / need, DEMAND_COEF_CAP)
+            lost = demand_coef(loss(c, getattr(c, f"{kind}_tok_s")), need)
             key = (f"{sv.key}:" if sv.key else "") + f"{kind}:{c.name}"
             if row("redundancy", key) in m.rows:
                 key += f"#{i}"
