@@ -4,6 +4,7 @@ here, in tmp_path, named by $HF_HUB_CACHE or $HF_HOME), never the network."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,28 @@ def test_a_rope_scaling_factor_that_is_no_factor_is_refused(factor):
                                           r"at most 1024\)"):
         context_tokens(cfg)
     assert context_tokens({**cfg, "rope_scaling": {"rope_type": "linear", "factor": 4}})[0] == 32768
+
+
+@pytest.mark.parametrize("scaling, field", [
+    ({"type": "yarn", "factor": 2, "original_max_position_embeddings": 1e308},
+     "rope_scaling.original_max_position_embeddings: 1e+308"),
+    ({"type": "yarn", "factor": 1024, "original_max_position_embeddings": 1e306},
+     "rope_scaling.original_max_position_embeddings: 1e+306"),
+])
+def test_a_rope_scaling_whose_context_overflows_is_refused(scaling, field, tmp_path):
+    """A hunt (2026-12-07): a YaRN original_max_position_embeddings of 1e308 times a factor of 2 is inf,
+    and `int(inf)` raised OverflowError, a traceback with exit 5 from `plan eval --model` and `plan
+    solve`. Now one message naming the field, exit 2; a finite product is read as before."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.catalog.config_json import ConfigError, context_tokens
+    cfg = {"max_position_embeddings": 8192, "rope_scaling": scaling}
+    with pytest.raises(ConfigError, match=re.escape(field) + r" × rope_scaling.factor \d+ is not a finite number"):
+        context_tokens(cfg)
+    assert context_tokens({**cfg, "rope_scaling": {**scaling, "original_max_position_embeddings": 4096}})[0] \
+        == 4096 * scaling["factor"]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({**LLAMA_8B, "rope_scaling": scaling}))
+    r = CliRunner().invoke(main, ["eval", "--model", str(path), "--gpu", "h100"])
+    assert r.exit_code == 2 and "Traceback" not in r.output and field in r.output, r.output

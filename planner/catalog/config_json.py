@@ -4,6 +4,8 @@ way, the MoE layer count, the context a checkpoint serves, and the parameters of
 
 from __future__ import annotations
 
+import math
+
 from planner.catalog.arch import Architecture, AttentionKind
 
 
@@ -66,10 +68,17 @@ def context_tokens(cfg: dict) -> tuple[int, str]:
                               f"{MAX_ROPE_FACTOR:g})")
         if kind in NO_RESCALE or factor is None or factor == 1:
             return n, "max_position_embeddings"
-        base, name = n, "max_position_embeddings"
+        base, name, field = n, "max_position_embeddings", "max_position_embeddings"
         if kind == "yarn" and _positive(rs.get("original_max_position_embeddings")):
             base, name = rs["original_max_position_embeddings"], "original_max_position_embeddings"
-        return int(base * factor), f"{name} × {key}.factor {factor:g} ({kind})"
+            field = f"{key}.{name}"
+        try:
+            tokens = base * factor
+        except OverflowError:   # an int past a float's range (a 400-digit length)
+            tokens = math.inf
+        if not math.isfinite(tokens):   # 1e308 × 2 made int(inf) raise
+            raise ConfigError(f"{field}: {base!r} × {key}.factor {factor:g} is not a finite number of tokens")
+        return int(tokens), f"{name} × {key}.factor {factor:g} ({kind})"
     return n, "max_position_embeddings"
 
 
