@@ -100,3 +100,23 @@ def test_the_layer_count_by_arithmetic_is_the_patterns(layers, interval):
     assert _layer_kind_counts(cfg, layers) == (0, sum(t == "linear_attention" for t in listed))
     assert _layer_kind_counts({"model_type": "qwen3_next", "full_attention_interval": interval}, 10**9)[1] == \
         10**9 - 10**9 // interval
+
+
+@pytest.mark.parametrize("file", ["config.json", "m5.json"])
+def test_a_bare_config_beside_the_problem_is_named_as_simulate_and_export_name_it(tmp_path, monkeypatch, file):
+    """A hunt (2026-12-07): `model: config.json` in a problem run from its own folder was named after the
+    file ('config'), but the plan's model_source is the absolute path, which names the model after its
+    folder, so `plan simulate` and `plan export` refused the plan solve had just written (exit 2, 'model:
+    'config', but its model_source … is model 'z''). A config is now named after its folder either way."""
+    z = tmp_path / "z"
+    z.mkdir()
+    (z / file).write_text(json.dumps({**BASE, "num_hidden_layers": 32}))
+    (z / "p.yaml").write_text(f"model: {file}\nworkload: {{qps: 10, input_tokens: 500, output_tokens: 150}}\n"
+                              "slo: {ttft: 500ms, tpot: 30ms}\ngpus: [h100]\n")
+    monkeypatch.chdir(z)
+    assert model_from_config_json(file).id == model_from_config_json(z / file).id == "z"
+    r = CliRunner().invoke(main, ["solve", "p.yaml", "--out", "o.json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((z / "o.json").read_text())["model"] == "z"
+    r = CliRunner().invoke(main, ["export", "o.json", "--target", "vllm", "--out", "x"])
+    assert r.exit_code == 0, r.output

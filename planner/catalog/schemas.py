@@ -436,6 +436,9 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
                                                                                   if experts else []))
         note = (note + "; " if note else "") + (f"attention excluded from quantization: {checkpoint} weights, "
                                                  f"{at}")
-    return Model(id=model_id or served_id(p.parent.name or p.stem), name=str(p), weight_dtype=weight,
+    # named after its folder as an absolute path names it (the plan's model_source, which simulate and export
+    # read): a bare 'config.json' beside the problem was named 'config' and then refused as 'z' (a hunt)
+    folder = Path(os.path.abspath(p)).parent.name
+    return Model(id=model_id or served_id(folder or p.stem), name=str(p), weight_dtype=weight,
                  source=f"local config {p}" + (f"; {note}" if note else ""), arch=arch, expert_dtype=experts,
                  part_dtypes=parts)
