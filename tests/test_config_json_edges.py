@@ -120,3 +120,26 @@ def test_a_bare_config_beside_the_problem_is_named_as_simulate_and_export_name_i
     assert json.loads((z / "o.json").read_text())["model"] == "z"
     r = CliRunner().invoke(main, ["export", "o.json", "--target", "vllm", "--out", "x"])
     assert r.exit_code == 0, r.output
+
+
+def test_slots_stop_where_a_plan_file_reads_them(tmp_path):
+    """A hunt (2026-12-07): linear-attention layers of one head of one dimension hold almost no state per
+    sequence, so an RTX 4090 claimed 64,234,349 slots; plan solve wrote them, and `--simulate` and
+    `--export` refused its own plan (`pools[1].slots: … less than or equal to 10000000`, exit 2). Slots
+    now stop at the plan file's domain, and the plan simulates."""
+    from planner.physics.deployment import MAX_SLOTS
+    from planner.studies.simulate.planfile import MAX_BATCH
+    assert MAX_SLOTS == MAX_BATCH == 10_000_000
+    cfg = {**BASE, "num_hidden_layers": 32, "layer_types": ["linear_attention"] * 32, "linear_conv_kernel_dim": 1,
+           **{k: 1 for k in LINEAR_FIELDS}}
+    p = _write(tmp_path, cfg)
+    problem = tmp_path / "p.yaml"
+    problem.write_text(f"model: {p}\nworkload: {{qps: 100, input_tokens: 500, output_tokens: 150}}\n"
+                       "slo: {ttft: 500ms, tpot: 30ms}\ngpus: [rtx4090]\n")
+    out = tmp_path / "o.json"
+    r = CliRunner().invoke(main, ["solve", str(problem), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    slots = [pool["slots"] for pool in json.loads(out.read_text())["pools"] if pool.get("slots")]
+    assert slots and max(slots) == MAX_SLOTS
+    r = CliRunner().invoke(main, ["export", str(out), "--target", "vllm", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 0, r.output

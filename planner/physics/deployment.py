@@ -21,6 +21,7 @@ from planner.physics.speculation import Speculation as Speculation
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 ACT_BYTES = 2.0  # activations travel in BF16 between cards (FP8 dispatch would halve EP traffic)
+MAX_SLOTS = 10_000_000   # sequences of one instance at most: the plan file's `slots` domain (a test checks)
 
 
 @dataclass(frozen=True)
@@ -310,8 +311,7 @@ def edge_params_per_card(dep: Deployment) -> float:
 
 def weights_per_card_bytes(dep: Deployment) -> float:
     """Weight bytes on the busiest card: attention /tp, dense MLP and shared experts /(tp·dp),
-    routed experts max(E/n_s, 1) per MoE layer, layers /pp; embedding and LM head as
-    `edge_params_per_card` says."""
+    routed experts max(E/n_s, 1) per MoE layer, layers /pp; embedding and LM head as `edge_params_per_card` says."""
     a, par = dep.arch, dep.par
     n_s = par.stage_cards
     per_stage = (a.layers * a.attn_params / par.tp
@@ -422,15 +422,16 @@ def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:
 
 
 def max_batch(dep: Deployment, context_tokens: float) -> int:
-    """Largest decode batch whose KV at `context_tokens` fits beside the weights (0 if none)."""
+    """Largest decode batch whose KV at `context_tokens` fits beside the weights (0 if none), at most
+    MAX_SLOTS (a model of almost no state per sequence claimed 64 million: plans simulate refused)."""
     free = memory_use(dep, 0, context_tokens)
     room = free.usable_bytes - free.weights_bytes
     per_seq = kv_bytes_per_sequence(dep, context_tokens)
     if room <= 0:
         return 0
     if per_seq <= 0:
-        return 10**9
-    return int(room // per_seq)
+        return MAX_SLOTS
+    return int(min(room // per_seq, MAX_SLOTS))
 
 
 def experts_on_card(dep: Deployment, tokens: float) -> tuple[float, float]:
