@@ -175,3 +175,27 @@ def test_first_fit_decreasing_by_hand():
     assert notes == ["h100: the instances fill 3 nodes where the plan's 16 cards fill 2: an instance cannot be "
                      "split over two nodes; rent 3 or re-plan"]
     assert shortfall(pls, place(pls), {"h100": 24}) == []
+
+
+def test_a_plan_of_more_instances_than_a_script_export_places_is_refused_at_once(tmp_path):
+    """A hunt (2026-12-07): `plan export --target vllm` of a plan of 15,072,844 instances (Llama-3.1-8B at
+    10⁹ req/s) held 11.3 GB after 200 s, placing each instance on a named node. A script export now
+    refuses a plan beyond MAX_PLACED_INSTANCES at once, exit 2, and names the targets whose schedulers
+    place the pods; k8s exports the same plan."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from planner.report.export.placement import MAX_PLACED_INSTANCES
+    problem = tmp_path / "big.yaml"
+    problem.write_text("name: big\nmodel: llama-3.1-8b\nworkload: {qps: 1e9, input_tokens: 500, output_tokens: 150}\n"
+                       "slo: {ttft: 500ms, tpot: 30ms}\ngpus: [h100]\n")
+    out = tmp_path / "big.json"
+    assert CliRunner().invoke(main, ["solve", str(problem), "--out", str(out)]).exit_code == 0
+    total = sum(p["instances"] for p in json.loads(out.read_text())["pools"])
+    assert total > MAX_PLACED_INSTANCES == 1_000_000
+    r = CliRunner().invoke(main, ["export", str(out), "--target", "vllm", "--out", str(tmp_path / "v")])
+    assert r.exit_code == 2 and f"pools: {total:,} instances; --target vllm names a node" in r.output \
+        and "--target k8s or dynamo" in r.output, r.output
+    assert not (tmp_path / "v").exists()
+    r = CliRunner().invoke(main, ["export", str(out), "--target", "k8s", "--out", str(tmp_path / "k")])
+    assert r.exit_code == 0, r.output

@@ -38,7 +38,7 @@ from planner.report.export.engines import (
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
 from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir, manifest_text
-from planner.report.export.placement import instance_addresses, place, placement_files, shortfall
+from planner.report.export.placement import check_placeable, instance_addresses, place, placement_files, shortfall
 from planner.report.export.planread import ExportPlan, read_plan
 from planner.report.export.readme import readme
 from planner.report.export.routers import engine_router, router_k8s
@@ -258,6 +258,8 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
                        f"prefill/decode pools, and a Dynamo worker is either aggregated or one side of a "
                        f"prefill/decode pair: export it with --target vllm or k8s, or re-plan with serving.modes "
                        f"[disaggregated] or [colocated]")
+    if target in ENGINES:   # before any file is made (15 million instances ran out of memory placing them)
+        check_placeable(pls, source, target)
     img = image or (DYNAMO_IMAGE if target == "dynamo" else DEFAULT_IMAGE)[eng]
     files: dict[str, str] = {}
     for pl in pls:
