@@ -423,7 +423,7 @@ def kv_bytes_per_sequence(dep: Deployment, context_tokens: float) -> float:
 
 def max_batch(dep: Deployment, context_tokens: float) -> int:
     """Largest decode batch whose KV at `context_tokens` fits beside the weights (0 if none), at most
-    MAX_SLOTS (a model of almost no state per sequence claimed 64 million: plans simulate refused)."""
+    MAX_SLOTS (a model of almost no state per sequence claimed 64 million, past what plan files hold)."""
     free = memory_use(dep, 0, context_tokens)
     room = free.usable_bytes - free.weights_bytes
     per_seq = kv_bytes_per_sequence(dep, context_tokens)
