@@ -1529,3 +1529,21 @@ def test_a_plan_dearer_than_a_static_fleet_that_serves_every_period_says_so(monk
                                       "static_peak_saving": saving}}
         monkeypatch.setattr(rh, "horizon_json", lambda h, *a, edited=edited, **k: edited)
         assert (note in rh.render_horizon(h)) == want, (serves, saving)
+
+
+@pytest.mark.parametrize("owned_cost, cost", [(None, "0.00"), (0.5, "96.00")])
+def test_a_warm_start_highs_returns_as_a_cheaper_optimum_is_solved_again_cold(tmp_path, owned_cost, cost):
+    """A hunt (2026-12-07): a day on 50 owned H200 nodes with a reserved price went to the joint MILP
+    (too many commitment vectors), warm-started from the on-demand plan. HiGHS 1.16 reported the
+    owned plan's objective ('MIP start solution is feasible in the reduced space: 1.44e-08', optimal)
+    but returned the start's variables: 3,999.36 RMB a day where the owned nodes cost 0 (or 96.00 at
+    0.5 RMB/GPU-h), below a static fleet the same output printed. Such a solve is run again cold."""
+    gpu = {"id": "h200", "reserved_price_per_gpu_hour": 1, "owned_nodes": 50}
+    if owned_cost is not None:
+        gpu["owned_cost_per_gpu_hour"] = owned_cost
+    code, out = run(tmp_path, {"model": "llama-3.1-70b", "slo": {"ttft": "2s", "tpot": "50ms"}, "gpus": [gpu],
+                               "workload": {"qps": 20, "input_tokens": 1000, "output_tokens": 300,
+                                            "profile": {"qps_fraction": [0.5] * 12 + [1.0] * 12}}})
+    assert code == 0, out
+    assert f"Cost over 24 h: {cost} RMB" in out and "one MILP of 218 variables" in out, out
+    assert "started from" not in out   # the start was dropped

@@ -310,7 +310,8 @@ def solve_joint_from(m: HorizonModel, args: tuple, starts: list) -> Solved:
     its rows, else cold; a time-limited solve then returns no plan dearer than its start."""
     begin = cheapest_start(m, [(sel, nodes, "plan_without_commitments") for sel, nodes in starts]) if starts else None
     solved = solve_joint(m, *args, warm=begin is not None)
-    return replace(solved, method="joint, warm-started", start=begin) if begin else solved
+    return replace(solved, method="joint, warm-started", start=begin) if begin and not solved.report.start_dropped \
+        else solved
 
 
 def cheapest_start(m: HorizonModel,

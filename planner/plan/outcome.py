@@ -31,6 +31,7 @@ class SolverReport:
     constraints: int
     objective_value: float | None = None   # the solver's objective (scaled: one cheapest node-hour = 1)
     method: str = "milp"   # 'milp', or 'decomposition': a fleet solved exactly by `planner.plan.decompose`
+    start_dropped: bool = False   # a warm start HiGHS returned as a cheaper optimum: solved again cold
 
 
 def mode_of(roles: set[str]) -> str:
