@@ -464,3 +464,26 @@ def test_a_demand_just_over_its_budget_never_prints_as_served_whole_and_no_cap_i
     with pytest.raises(Infeasible, match=r"within the 1,000,000 instances of one shape a plan may hold \(no cap is "
                                          r"set\): at most 80\.2 % of the target can be served"):
         solve(load_problem(p), "big.yaml")
+
+
+def test_a_shortfall_the_capacity_check_admits_is_not_counted_again_in_the_latencies(tmp_path):
+    """A hunt (2026-12-07): Llama-3.1-70B at 10⁶ req/s on L40S. HiGHS met the prefill row to its
+    feasibility tolerance with 248,873 instances, 0.5 ppm of capacity short; the capacity check admits
+    that (REL_TOL), but routing the whole demand onto them ran each at 0.5 ppm past its design load, and
+    the queue made its TTFT 2.0000078 s against 2 s: exit 4, 'ttft[…] = 2 s vs limit 2'. The pools are
+    now evaluated at their capacity where the capacity check admits the shortfall; the failure message
+    prints the digits that tell a value from its limit."""
+    from planner.plan.diagnose import failed_text
+    from planner.plan.verify import REL_TOL, route
+    p = tmp_path / "p.yaml"
+    p.write_text("model: llama-3.1-70b\nworkload: {qps: 1000000, input_tokens: 1000, output_tokens: 300}\n"
+                 "slo: {ttft: 2s, tpot: 50ms}\ngpus: [l40s]\n")
+    r = CliRunner().invoke(cli.main, ["solve", str(p), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert _check(d, "prefill_capacity")["value"] >= 1e9 * (1 - REL_TOL)
+    c = type("C", (), {"prefill_tok_s": 4.0, "decode_tok_s": 2.0})()
+    assert route({c: 10}, 40.0 * (1 + REL_TOL / 2), 20.0)[c] == (4.0, 2.0)           # admitted: at capacity
+    assert route({c: 10}, 40.0 * (1 + 2 * REL_TOL), 20.0)[c][0] == 4.0 * (1 + 2 * REL_TOL)   # a real shortfall
+    c1 = type("F", (), {"name": "ttft[prefill[x]]", "value": 2.000007823437973, "limit": 2.0, "unit": "s"})()
+    assert failed_text([c1]) == "ttft[prefill[x]] = 2.00001 s vs limit 2"

@@ -183,7 +183,8 @@ def failed_text(failed) -> str:
     for c in failed:
         m = PERIOD_CHECK.fullmatch(c.name)
         rest = f"{m.group(1)}{m.group(3)}" if m else c.name
-        said = f"{rest} = {c.value:.4g} {c.unit} vs limit {c.limit:.4g}"
+        digits = next((k for k in range(4, 13) if f"{c.value:.{k}g}" != f"{c.limit:.{k}g}"), 4)   # not '2 vs 2'
+        said = f"{rest} = {c.value:.{digits}g} {c.unit} vs limit {c.limit:.{digits}g}"
         groups.setdefault((said, "p" if m else ""), []).append(int(m.group(2)) if m else -1)
     return "; ".join(f"{said} in period{'s' if len(ps) > 1 else ''} {_ranges(ps)}" if kind else said
                      for (said, kind), ps in groups.items())
