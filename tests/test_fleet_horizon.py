@@ -308,3 +308,18 @@ def test_per_period_plans_renting_past_the_on_demand_cap_are_not_compared():
                                              "profile": {"qps_fraction": [1.0] * 24}}, "gpus": gpus})
     h = solve_horizon(p, "t1.yaml")
     assert h.cost == pytest.approx(3840.0, abs=1e-6) and h.independent_cost is None
+
+
+def test_a_day_fleet_an_hour_of_which_no_plan_serves_is_infeasible_not_out_of_time(tmp_path):
+    """A hunt (2026-12-07): problems/fleet_day.yaml under `limits: {power: 20kW}` ran the joint MILP to its
+    time limit (200 s with --time-limit 200) and then blamed it ('found no plan within the time limit …;
+    raise solver.time_limit'), though hour 21 alone cannot be served within 20 kW: no time limit helps.
+    After a time limit without a plan, the hours are tried alone and the first one no plan serves is named."""
+    data = yaml.safe_load((ROOT / "problems" / "fleet_day.yaml").read_text())
+    data.setdefault("limits", {})["power"] = "20kW"
+    p = tmp_path / "f.yaml"
+    p.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = CliRunner().invoke(cli.main, ["solve", str(p), "--time-limit", "4s"])   # below conftest's SLACK_FROM_S
+    assert r.exit_code == 3, r.output
+    assert "period 21 (46.8 req/s: chat 38.8, batch-summaries 8) cannot be met within the caps" in r.output, r.output
+    assert "time limit" not in r.output

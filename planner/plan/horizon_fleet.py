@@ -118,9 +118,12 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
         sets = [tuple(range(end - len(g), end)) for end, g in zip(ends, group_cands)]
         solved = hs.solve_horizon_milp(f.name, kinds, f.limits, tuple(cands), periods, args, sets=tuple(sets),
                                        spot_confidence=conf)
-        raise_unless_solved(solved.report, source, opts.time_limit,   # the first hour no plan serves alone
-                            lambda c=cands, s=sets, ps=periods: _over_caps(f, qps, first_unservable(
-                                f.name, kinds, f.limits, tuple(c), ps, args, "none", tuple(s), conf)))
+        def unservable(c=cands, s=sets, ps=periods) -> hm.Period | None:   # the first hour no plan serves alone
+            return first_unservable(f.name, kinds, f.limits, tuple(c), ps, args, "none", tuple(s), conf)
+        if solved.report.status == milp.SolverStatus.no_solution_time_limit and (bad := unservable()) is not None:
+            # a day under a power cap its busiest hour passes ran to the time limit and blamed it (a hunt)
+            raise Infeasible(f"{source}: " + _over_caps(f, qps, bad))
+        raise_unless_solved(solved.report, source, opts.time_limit, lambda: _over_caps(f, qps, unservable()))
         t2 = time.perf_counter()
         solved = hs.without_padding(solved, tuple(cands), periods, tuple(sets))
         solved, (plans, cost, v) = hs.leanest_verified(solved, lambda s, c=cands, g=sets, ps=periods: (
