@@ -404,6 +404,11 @@ def test_cross_validation_of_one_configuration_says_use_folds_0(tmp_path):
     res = CliRunner().invoke(cli.main, ["calibrate", str(DATA / "sglang_sample.jsonl"), "--deployment", DEP,
                                         "--out", str(out)])
     assert res.exit_code == 2 and "--folds 0" in res.output and "one configuration" in res.output
+    # the message names the file it read (a hunt, 2026-12-07: 'error: 1 point(s), …' named none), for
+    # validate as for calibrate
+    assert f"error: {DATA / 'sglang_sample.jsonl'}: " in res.output, res.output
+    res = CliRunner().invoke(cli.main, ["validate", str(DATA / "sglang_sample.jsonl"), "--deployment", DEP])
+    assert res.exit_code == 2 and f"error: {DATA / 'sglang_sample.jsonl'}: " in res.output, res.output
     assert not out.exists()
 
 

@@ -83,13 +83,14 @@ def _files(paths: tuple[str, ...] | list[str]) -> list[str]:
     return [str(p) for p in (paths or default_measurement_files())]
 
 
-def _check_folds(points: list, folds: int) -> None:
+def _check_folds(points: list, folds: int, files: list[str]) -> None:
     """Cross-validation holds out whole configurations (crossval.cv_folds): with every point from
     one configuration, a fold would train on nothing. BadInput saying so, instead of the fit's
-    'no measured points'."""
+    'no measured points' (naming the files read)."""
     groups = {p.group for p in points}
     if folds > 1 and len(groups) == 1 and points:
-        raise BadInput(f"{len(points)} point(s), all from one configuration ({next(iter(groups))}): "
+        raise BadInput(f"{', '.join(files)}: {len(points)} point(s), all from one configuration "
+                       f"({next(iter(groups))}): "
                        f"cross-validation holds out whole configurations and needs at least two; "
                        f"add --folds 0, or measure another configuration too")
 
@@ -151,7 +152,7 @@ def run_calibrate(paths: list[str], out: str, base_name: str = "default", name: 
     if not points:   # the fit's own message pointed to a summary no one printed
         raise BadInput(f"{', '.join(files)}: no measured point to fit ("
                        + "; ".join(line.strip() for line in report.lines()) + ")")
-    _check_folds(points, folds)
+    _check_folds(points, folds, files)
     if paths and len(points) >= LONG_FIT_POINTS:   # 60,000 rows fitted for minutes without a word
         import warnings
 
@@ -286,7 +287,7 @@ def run_validate(paths: list[str], calibration: str = "default", folds: int = 5,
     if not points:   # an empty report would read as a model without error
         raise BadInput(f"{', '.join(files)}: no measured point to validate against ("
                        + "; ".join(line.strip() for line in report.lines()) + ")")
-    _check_folds(points, folds)
+    _check_folds(points, folds, files)
     calib = load_calibration(calibration)
     cv: CVResult | None = None
     if folds > 1:
