@@ -265,8 +265,8 @@ def _ttft_by_class(w, rho: float, server: Servers, fixed_s: float):
 
 
 def route(cands: dict[Candidate, int], pre_demand: float, dec_demand: float) -> dict[Candidate, tuple[float, float]]:
-    """Per-instance (prefill, decode) loads: demand split in proportion to usable capacity, at most it where the
-    capacity checks admit a shortfall (≤ REL_TOL): queues amplify it (0.5 ppm made a TTFT 3.9 ppm late, exit 4)."""
+    """Per-instance (prefill, decode) loads: demand split in proportion to usable capacity, capped at the capacity
+    where the capacity checks admit a shortfall (≤ REL_TOL): queues amplify it (0.5 ppm, a TTFT 3.9 ppm late)."""
     pre_cap = sum(n * c.prefill_tok_s for c, n in cands.items())
     dec_cap = sum(n * c.decode_tok_s for c, n in cands.items())
     pre_demand, dec_demand = (min(d, cap) if cap >= d * (1 - REL_TOL) else d
