@@ -457,3 +457,13 @@ def test_owned_nodes_past_the_cap_are_refused_as_the_scenario_is_applied(tmp_pat
     with pytest.raises(BadInput, match=r"^s.yaml: gpus.update.h100.owned_nodes: owned inventory of 3 node\(s\) "
                                        r"\(24 cards\) exceeds the availability cap of 8 cards"):
         apply(base, s, "s.yaml")
+
+
+def test_a_break_even_from_a_price_near_zero_searches_from_the_dearest_types(base, base_plan):
+    """A hunt (2026-12-07): a GPU type at 1e-6 RMB/GPU-h doubled its price from there, 64 times at
+    most, and reported 'still in the plan at 0.00'. A price under 1 % of the dearest type's now steps
+    up from that, as a zero price does, and finds where the type leaves."""
+    gid = next(g.id for g in base.gpus if _cards(base_plan, g.id) > 0)
+    b = breakeven(with_price(base, gid, 1e-6), str(BASE), [gid], rel_tol=0.05)[0]
+    assert b.in_base and b.price_out is not None and b.price_out > 1.0, b
+    assert _cards(solve(with_price(base, gid, b.price_out * 1.01), "above"), gid) == 0

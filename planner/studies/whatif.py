@@ -264,7 +264,7 @@ def breakeven(problem: Problem, source: str, gpu_ids: list[str] | None = None, *
 
 def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, gid: str, rel_tol: float,
                    solver: str | None, scale: float, time_limit: float | None = None) -> BreakEven:
-    """One GPU type; `scale` replaces a zero base price as the size of the first step up."""
+    """One GPU type; `scale` replaces a base price of (nearly) 0 as the size of the first step up."""
     solves = 0
 
     def at(price: float) -> Plan | None:
@@ -278,7 +278,7 @@ def _breakeven_one(problem: Problem, source: str, cs: CandidateSet, p0: float, g
     in_base = _uses(base_plan, gid)
     if in_base:
         lo, plan_lo = p0, base_plan
-        start = p0 if p0 > 0 else scale
+        start = p0 if p0 >= 0.01 * scale else scale   # near 0 as 0: 1e-6 was searched only to 6.4e-5 (a hunt)
         hi = 2 * start
         plan_hi = at(hi)
         while _uses(plan_hi, gid):
