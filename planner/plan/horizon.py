@@ -259,9 +259,7 @@ def solve_periods(problem: Problem, peak: Resolved, kinds: tuple[hm.GPUKinds, ..
                                   + ([(*flat, "static_fleet")] if flat else []))
         joint = hs.solve_joint(m, *args, warm=begin is not None)   # none meets the rows: cold, with heuristics
         if joint.selection:
-            begin = None if joint.report.start_dropped else begin
-            solved = replace(joint, method="joint, warm-started" if begin else "joint", subproblems=solved.subproblems,
-                             start=begin)
+            solved = replace(hs.started(joint, begin), subproblems=solved.subproblems)
     raise_unless_solved(solved.report, source, opts.time_limit, lambda: "no plan found with instance starts priced")
     if not start_cost and red == "none":
         solved = hs.without_padding(solved, tuple(cands), periods, sets_arg)

@@ -309,9 +309,15 @@ def solve_joint_from(m: HorizonModel, args: tuple, starts: list) -> Solved:
     `starts` ((selection, nodes) pairs: `solve_by_commitment`'s plan of no commitment) that meets
     its rows, else cold; a time-limited solve then returns no plan dearer than its start."""
     begin = cheapest_start(m, [(sel, nodes, "plan_without_commitments") for sel, nodes in starts]) if starts else None
-    solved = solve_joint(m, *args, warm=begin is not None)
-    return replace(solved, method="joint, warm-started", start=begin) if begin and not solved.report.start_dropped \
-        else solved
+    return started(solve_joint(m, *args, warm=begin is not None), begin)
+
+
+def started(solved: Solved, begin: str | None) -> Solved:
+    """A joint MILP's solution marked as started from `begin` ('joint, warm-started'), as it is unless
+    there was no start or HiGHS's was dropped for a cold solve (`SolverReport.start_dropped`)."""
+    if begin is None or solved.report.start_dropped:
+        return solved
+    return replace(solved, method="joint, warm-started", start=begin)
 
 
 def cheapest_start(m: HorizonModel,
