@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import cli
 from planner.catalog.calibration import load_calibration
 from planner.catalog.schemas import load_gpus, load_models
-from planner.input.load import load_problem
+from planner.input.load import load_fleet, load_problem
 from planner.physics import batched, perf
 from planner.physics.deployment import Deployment, Parallelism, Speculation, memory_use, weights_per_card_bytes
 from planner.plan.solve import solve
@@ -263,3 +263,55 @@ def test_a_day_whose_plan_without_speculation_has_no_decode_candidate_still_plan
     r = CliRunner().invoke(main, ["solve", str(p)])
     assert r.exit_code == 0, r.output
     assert "Verification: PASSED" in r.output
+
+
+def _mixed_fleet(tmp_path, models=("deepseek-r1", "llama-3.1-8b")) -> Path:
+    """A fleet of DeepSeek-R1 chat beside a Llama-3.1-8B router, MTP fleet-wide."""
+    classes = [{"name": "chat", "model": models[0],
+                "workload": {"qps": 60, "input_tokens": 1000, "output_tokens": 1000},
+                "slo": {"ttft": "2s", "tpot": "50ms"}},
+               {"name": "router", "model": models[1], "workload": {"qps": 30, "input_tokens": 500, "output_tokens": 20},
+                "slo": {"ttft": "300ms", "tpot": "30ms"}}]
+    f = tmp_path / "fleet.yaml"
+    f.write_text(yaml.safe_dump({"name": "mixed", "classes": classes,
+                                 "gpus": [{"id": "h200", "price_per_gpu_hour": 20.83}, "h20"],
+                                 "serving": {"speculative": {"method": "mtp"}}}))
+    return f
+
+
+def test_a_fleet_plans_mtp_where_its_models_have_the_layers(tmp_path):
+    """MTP is a fleet's setting; a model without MTP layers beside one with them (Llama beside
+    DeepSeek) made the whole fleet exit 2 (a hostile-input hunt of 2026-12-07). Its classes are
+    now planned without it, with a note naming them: the router's candidates have no speculation,
+    the chat's have, the plan uses it on DeepSeek pools alone, costs no more than with it off
+    (the same fleet without serving.speculative, which is also the price it reports without),
+    and the JSON names the class left out."""
+    f = _mixed_fleet(tmp_path)
+    out = tmp_path / "plan.json"
+    r = CliRunner().invoke(cli.main, ["solve", str(f), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert ("serving.speculative: mtp needs a model's multi-token-prediction layers, which llama-3.1-8b has not: "
+            "class router is planned without speculative decoding") in r.output
+    d = json.loads(out.read_text())
+    assert d["speculative"]["classes_without"] == ["router"]
+    assert {p["model"] for p in d["pools"] if p["speculative"]} == {"deepseek-r1"}
+    assert d["speculative"]["pools_using"] >= 1
+    plan = solve(load_fleet(f))
+    for s in plan.services:
+        kinds = {c.spec is not None for c in s.cs.candidates if c.role != "prefill"}
+        assert kinds == ({False, True} if s.res.model.id == "deepseek-r1" else {False}), s.key
+    raw = yaml.safe_load(f.read_text())
+    del raw["serving"]
+    f.write_text(yaml.safe_dump(raw))
+    off = solve(load_fleet(f))
+    assert plan.cost_per_hour <= off.cost_per_hour
+    assert plan.cost_without_speculation == pytest.approx(off.cost_per_hour)
+    assert d["speculative"]["cost_without_per_hour"] == pytest.approx(off.cost_per_hour)
+
+
+def test_a_fleet_of_models_without_mtp_layers_exits_2(tmp_path):
+    """With no class able to use it, MTP is refused as on a single problem (exit 2 naming the field)."""
+    f = _mixed_fleet(tmp_path, ("llama-3.1-8b", "qwen3-235b-a22b"))
+    r = CliRunner().invoke(cli.main, ["solve", str(f)])
+    assert r.exit_code == 2 and "serving.speculative.method: mtp needs the model's multi-token" in r.output
+    assert "planned without" not in r.output

@@ -30,7 +30,7 @@ from planner.plan.horizon import HorizonPlan, PeriodPlan, first_unservable, over
 from planner.plan.model import Plan
 from planner.plan.periods import at_qps, length_groups, period_problem, single_qps_problem, verified_at
 from planner.plan.resolve import Resolved, resolve
-from planner.plan.services import class_problem, in_class, one_model_per_name
+from planner.plan.services import class_problem, in_class, note_mtp_classes, one_model_per_name
 from planner.plan.solve import solve, solver_options
 from planner.plan.verify import Check, Verification
 
@@ -69,6 +69,7 @@ def solve_fleet_horizon(f: FleetProblem, source: str = "fleet", *, solver: str |
     and per-period verification, and the comparisons (module docstring)."""
     t0 = time.perf_counter()
     refuse_unsupported(f, source)
+    note_mtp_classes(f, source)
     problems = class_problems(f)
     n, period_s = f.periods()
     hours = period_s / 3600.0

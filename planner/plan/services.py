@@ -55,10 +55,50 @@ class Service:
 
 
 def class_problem(f: FleetProblem, k: RequestClass) -> Problem:
-    """One class on its own as a single-workload Problem with the fleet's GPUs, limits and solver."""
+    """One class on its own as a single-workload Problem with the fleet's GPUs, limits and solver
+    (and its serving settings, but MTP left out where the class's model has no MTP layers and
+    another class's has: `mtp_classes`)."""
+    serving = f.serving
+    if k.name in mtp_classes(f)[1]:
+        serving = serving.model_copy(update={"speculative": None})
     return Problem(name=f"{f.name}:{k.name}", model=k.model, precision=k.precision, workload=k.workload,
-                   slo=k.slo, gpus=f.gpus, serving=f.serving, limits=f.limits, pricing=class_pricing(f, k),
+                   slo=k.slo, gpus=f.gpus, serving=serving, limits=f.limits, pricing=class_pricing(f, k),
                    solver=f.solver, calibration=f.calibration, calibration_overrides=f.calibration_overrides)
+
+
+def mtp_classes(f: FleetProblem) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(classes whose model has MTP layers, classes whose model has none) of a fleet whose
+    `serving.speculative` is MTP with at least one class able to use it; ((), ()) otherwise. The
+    setting is the fleet's, and one model without the layers (Llama beside DeepSeek) left the whole
+    fleet without MTP (exit 2): its classes are now planned without it (`note_mtp_classes` says so).
+    A model that does not load counts as having them (resolve then names the error)."""
+    s = f.serving.speculative
+    if s is None or s.method != "mtp":
+        return (), ()
+    with_layers = {m: _has_mtp_layers(m) for m in {k.model for k in f.classes}}
+    if not any(with_layers.values()):   # nobody can use it: each class's resolve refuses it, as a problem's
+        return (), ()
+    return (tuple(k.name for k in f.classes if with_layers[k.model]),
+            tuple(k.name for k in f.classes if not with_layers[k.model]))
+
+
+def _has_mtp_layers(model: str) -> bool:
+    from planner.catalog.schemas import get_model
+    try:
+        return get_model(model).arch.mtp_layers >= 1
+    except BadInput:
+        return True
+
+
+def note_mtp_classes(f: FleetProblem, source: str) -> None:
+    """A note (stderr) naming the classes a fleet's MTP leaves out (`mtp_classes`)."""
+    _, without = mtp_classes(f)
+    if without:
+        models = sorted({k.model for k in f.classes if k.name in without})
+        warnings.warn(f"{source}: serving.speculative: mtp needs a model's multi-token-prediction layers, which "
+                      f"{', '.join(models)} {'has' if len(models) == 1 else 'have'} not: class"
+                      f"{'es' if len(without) > 1 else ''} {', '.join(without)} {'are' if len(without) > 1 else 'is'} "
+                      f"planned without speculative decoding", PlannerNotice, stacklevel=3)
 
 
 def class_pricing(f: FleetProblem, k: RequestClass):
@@ -121,6 +161,7 @@ def sharing_subsets(n: int) -> list[tuple[int, ...]]:
 def resolve_classes(f: FleetProblem, source: str) -> list[Resolved]:
     """Each class resolved on its own (model, GPUs, calibration); errors name classes[i]."""
     out = []
+    note_mtp_classes(f, source)
     for i, k in enumerate(f.classes):
         try:
             out.append(resolve(class_problem(f, k), source))

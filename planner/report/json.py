@@ -16,7 +16,7 @@ from planner.plan.candidates import Candidate
 from planner.plan.model import Plan, attribute_costs, cost_difference
 from planner.plan.outcome import SolverReport
 from planner.plan.resolve import confidence_scales
-from planner.plan.services import Service, class_lengths
+from planner.plan.services import Service, class_lengths, mtp_classes
 from planner.plan.verify import PoolState, Verification
 from planner.report.format import to_json  # noqa: F401 - re-exported: callers take it from here
 
@@ -243,10 +243,13 @@ def _fleet_error_band(p: Plan) -> dict[str, Any] | None:
 def speculative_dict(p: Plan) -> dict[str, Any]:
     """{'speculative': …} when serving.speculative is set (nothing otherwise, as for redundancy):
     the setting, its expected tokens per step, the pools using it, and with `use: auto` the cost
-    of the best plan without it and the saving."""
-    s = p.resolved.problem.serving.speculative
+    of the best plan without it and the saving; a fleet's also names the classes planned without
+    it (MTP, on models without MTP layers: `services.mtp_classes`)."""
+    fleet = p.kind == "fleet"
+    s = (p.problem if fleet else p.resolved.problem).serving.speculative
     if s is None:
         return {}
+    without_it = {"classes_without": list(mtp_classes(p.problem)[1])} if fleet else {}
     k, a = s.draft_tokens, s.alpha
     without = p.cost_without_speculation
     return {"speculative": {
@@ -256,7 +259,7 @@ def speculative_dict(p: Plan) -> dict[str, Any]:
         "cost_without_per_hour": without,
         # cost_difference: equal costs summed in another order read +0, not −0.0 % ('saves -0.0 %')
         "saving_fraction": None if without is None or without <= 0 else
-        cost_difference(without, p.cost_per_hour) / without}}
+        cost_difference(without, p.cost_per_hour) / without, **without_it}}
 
 
 def redundancy_dict(serving) -> dict[str, str]:
@@ -318,6 +321,7 @@ def fleet_dict(p: Plan, timings: bool = False) -> dict[str, Any]:
         "calibration_source": source_path(f.calibration),
         "currency": f.pricing.currency,
         **redundancy_dict(f.serving),
+        **speculative_dict(p),
         "cost_per_hour": p.cost_per_hour,
         "cost_per_million_output_tokens": p.cost_per_million_output_tokens,
         "cost_per_million_tokens": p.cost_per_million_tokens,
