@@ -938,8 +938,9 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 # --------------------------------------------------------------------------- simulate
 @main.command("simulate")
 @click.argument("plan_file", metavar="PLAN.json", type=InPath(dir_okay=False))
-@click.option("--requests", type=IntRange(100, MAX_SIM_REQUESTS), default=100_000, show_default=True,
-              help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them)")
+@click.option("--requests", type=IntRange(100, MAX_SIM_REQUESTS), default=None,
+              help=f"requests to simulate (at most {MAX_SIM_REQUESTS:,}: memory grows with them) [default: "
+                   f"100,000, or as many as the plan's longest request lifetime needs]")
 @click.option("--seed", type=IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="random seed (same seed, same result)")
 @click.option("--period", default="peak", show_default=True, metavar="peak|all|N",
@@ -951,7 +952,7 @@ def _simulate_plan(plan, d: dict, source: str) -> dict:
 @click.option("--tolerance", type=FiniteFloatRange(min=0, max=100), default=0.0, show_default=True, metavar="PCT",
               help="with --strict: a statistic fails only above its limit by more than PCT percent "
                    "(a simulation's own noise: the mean TPOT of 5·10⁴ requests moves by ~0.5 %)")
-def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period: str, strict: bool,
+def simulate_cmd(plan_file: str, requests: int | None, seed: int, as_json: bool, period: str, strict: bool,
                  tolerance: float) -> None:
     """Check a plan (JSON of plan solve --out) by discrete-event simulation against its SLOs;
     a fleet's plan is simulated service by service, a plan over a day period by period."""
@@ -972,7 +973,7 @@ def simulate_cmd(plan_file: str, requests: int, seed: int, as_json: bool, period
                        f"it has no periods to pick (leave --period out)")
     from planner.studies.simulate.fleet import note_edited_instances
     note_edited_instances(d, plan_file)   # instances edited by hand: capacities of the plan's own
-    sims = simulate_services(d, plan_file, requests, seed, period=period)
+    sims = simulate_services(d, plan_file, requests, seed, period=period, sized_by="--requests")
     from planner.studies.simulate.fleet import failed_verification
     if (why := failed_verification(d)) is not None:   # simulated, a check of it; plan export refuses it
         click.echo(f"warning: {printable_lines(plan_file)}: verification.passed: the plan failed its verification "

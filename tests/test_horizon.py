@@ -679,6 +679,10 @@ def test_periods_with_lengths_of_their_own_are_not_simulated(tmp_path):
     r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "all", "--json"])
     assert r.exit_code == 0 and "have lengths of their own, whose distributions are not in the plan file" in r.output
     assert same and sorted(json.loads(r.stdout)) == sorted(f"period {i}" for i in same)
+    # the busiest hour holds a 4,000-token answer: 100,000 requests are too few for its lifetime. Without
+    # --requests the run sizes itself (as plan solve --simulate's); a count given is kept, and refused
+    r = CliRunner().invoke(cli.main, ["simulate", str(out), "--period", "all", "--requests", "100000"])
+    assert r.exit_code == 2 and "--requests: 100,000 requests span" in r.output and "use at least" in r.output
 
 
 
