@@ -136,11 +136,25 @@ def test_length_buckets_keep_the_mean_and_the_spread():
     rng = np.random.default_rng(1)
     x = np.round(rng.lognormal(7, 0.8, 10_000))
     v, w = length_buckets(x)
-    assert len(v) == 8 and sum(w) == pytest.approx(1.0)
+    assert len(v) == 9 and sum(w) == pytest.approx(1.0)   # eight groups and the longest of its own
     mean = float(np.dot(v, w))
     assert mean == pytest.approx(float(x.mean()), rel=1e-3)
-    assert v[0] < np.percentile(x, 10) < v[1] and v[-1] > np.percentile(x, 90)
+    assert v[0] < np.percentile(x, 10) < v[1] < v[-2] and v[-2] > np.percentile(x, 90)
+    assert v[-1] == x.max() and w[-1] == pytest.approx(np.count_nonzero(x == x.max()) / len(x))
     assert length_buckets(np.array([5.0, 5.0, 5.0])) == ([5], [pytest.approx(1.0)])
+
+
+def test_the_longest_length_is_kept_where_its_groups_mean_hides_it():
+    """86 prompts of 100,000 tokens among 43,356: a group mean of ~2,400 tokens hid them, and memory
+    was sized for it (a hostile-input hunt of 2026-12-07); the longest is now a value of its own at
+    its share, the rest of its group at its mean, and the mean is kept. A last group of one length
+    is not split."""
+    x = np.concatenate([np.resize(np.arange(200, 801), 43_270), np.full(86, 100_000)]).astype(float)
+    v, w = length_buckets(x)
+    assert v[-1] == 100_000 and w[-1] == pytest.approx(86 / 43_356)
+    assert v[-2] < 801 and float(np.dot(v, w)) == pytest.approx(float(x.mean()), rel=1e-3)
+    v, w = length_buckets(np.array([1.0] * 7 + [9.0] * 8))   # the last group all 9s: one value
+    assert v == [1, 5, 9] and sum(w) == pytest.approx(1.0)
 
 
 def test_the_real_azure_layout():
