@@ -607,7 +607,7 @@ def test_a_key_yaml_reads_as_a_float_null_date_or_boolean_is_named_as_written(tm
 
 
 @pytest.mark.parametrize("par, reason", [
-    ({"tp": [3]}, "tp 3: instances take a power of two of cards within a node, or whole nodes"),
+    ({"tp": [3]}, "tp 3: instances take a divisor of a node's cards, or whole nodes"),
     ({"pp": [64]}, "pp 64: the model has 32 layers"),
     ({"dp": [2], "tp": [1]}, "dp 2: attention data parallelism needs a mixture-of-experts model"),
     ({"tp": [16]}, "tp 16 is beyond the scale-up domain of every GPU type (8 cards at most)")])
