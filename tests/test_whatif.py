@@ -87,6 +87,20 @@ def test_buy_becomes_owned_nodes_that_cost_their_power_to_run(base):
     assert (h200.owned_nodes, h200.owned_cost_per_gpu_hour) == (8, pytest.approx(0.546))
 
 
+def test_a_type_removed_and_bought_is_its_bought_nodes_alone(base):
+    """`remove: [h20]` with `buy: {gpu: h20, nodes: 2}` re-added H20 to rent without a cap, and the
+    plan ran a third node rented beside the two bought (a hostile-input hunt, 2026-12-07): the
+    removed type now comes back with the bought nodes alone (max_nodes 2). Bought without a
+    remove, a type the base does not list is rented beyond them, as before."""
+    b = Buy(gpu="h20", nodes=2, price_per_node=5e5, months=12, electricity_per_kwh=0.6)
+    p = apply(base, _scenario({"gpus": {"remove": ["h20"]}, "buy": b.model_dump()}))
+    h20 = next(g for g in p.gpus if g.id == "h20")
+    assert (h20.owned_nodes, h20.max_nodes) == (2, 2)
+    q = apply(base, _scenario({"gpus": {"remove": ["h20"]}, "buy": {**b.model_dump(), "gpu": "l40s"}}))
+    l40s = next(g for g in q.gpus if g.id == "l40s")
+    assert (l40s.owned_nodes, l40s.max_nodes) == (2, None)
+
+
 def test_a_purchase_is_sunk_used_or_not(base, tmp_path):
     """Two purchases the planner priced per node *used* until 2026-12-03: 14 H200 nodes (one more
     than the plan needs: its amortisation was missing from the scenario's cost, −35.9 % shown where

@@ -67,7 +67,8 @@ def _apply(base: Problem, s: Scenario, source: str) -> Problem:
     pricing = validate(Pricing, data["pricing"], f"{source} (applied to the base)", at="pricing")
     data["gpus"] = _gpus(data["gpus"], s.gpus, catalog, source, pricing)
     if s.buy is not None:
-        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update, pricing)
+        data["gpus"] = _buy(data["gpus"], s.buy, catalog, source, s.gpus.update, pricing,
+                            removed={_key(g, catalog) for g in s.gpus.remove})
         data["limits"] = _budget_after_purchase(data["limits"], s.buy, catalog, source)
     if not data["gpus"]:   # else the merged problem's 'gpus: List should have at least 1 item' (a hunt)
         listed = ", ".join(str(g.id) for g in base.gpus)
@@ -242,12 +243,15 @@ def _catalog_gpu(gpu_id: str, catalog: dict[str, GPU], where: str) -> GPU:
 
 
 def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates: dict,
-         pricing: Pricing) -> list[dict]:
+         pricing: Pricing, removed: set[str] = frozenset()) -> list[dict]:
     """Owned nodes on the bought GPU type (added to the list if absent), priced at what using one
     costs once it is bought: its electricity. The amortisation is paid whether a node runs or not,
     so it is the scenario's fixed cost (whatif.Outcome), not the MILP's: priced per node used, a
     purchase dearer per hour than renting was left idle while the plan rented. BadInput when the
-    scenario's `gpus.update` (`updates`) also sets owned nodes of that type."""
+    scenario's `gpus.update` (`updates`) also sets owned nodes of that type. A type the scenario
+    removes (`removed`, catalog ids) and buys is added with the bought nodes alone (max_nodes):
+    `remove: [h20]` with `buy: {gpu: h20, nodes: 2}` rented a third H20 node beside the two bought
+    (a hostile-input hunt, 2026-12-07)."""
     where = f"{source}: buy.gpu"
     gpu = _catalog_gpu(b.gpu, catalog, where)
     for key, upd in updates.items():   # one inventory given twice: the plan took buy's, rent-or-buy both
@@ -289,6 +293,8 @@ def _buy(gpus: list[dict], b: Buy, catalog: dict[str, GPU], source: str, updates
                        f"{b.nodes} bought node(s) takes the catalog's price, in RMB, while the base prices in "
                        f"{pricing.currency}; list it with its price (gpus: {{add: [{{id: {gpu.id}, "
                        f"price_per_gpu_hour: …}}]}}) or give pricing.exchange_rate_per_rmb")
+    if gpu.id in removed:   # none rented: the scenario took the type out of the list
+        entry["max_nodes"] = b.nodes
     return gpus + [{**GPUChoice(id=gpu.id).model_dump(), **entry}]
 
 
