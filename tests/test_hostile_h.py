@@ -149,6 +149,21 @@ def test_export_of_a_plan_whose_workload_was_edited_says_the_pools_were_sized_fo
     assert "the pools were sized for" in (tmp_path / "x" / "README.txt").read_text()
 
 
+def test_export_of_a_plan_whose_output_length_was_edited_is_noted(tmp_path):
+    """output_tokens edited 1000 → 10000 (its distribution alike): the load test ran 10× the tokens
+    the decode pools were sized for, at exit 0 without a word (a hunt, 2026-12-07). The seed's
+    decode pools make 200 × 999 tokens a second (prefill pools make each first token)."""
+    import json
+    d = json.loads((GOLDEN / "deepseek_qps.json").read_text())
+    assert sum(p["decode_tokens_per_s"] for p in d["pools"]) == pytest.approx(200 * 999)
+    d["workload"]["output_tokens"] = 10000.0
+    d["workload"]["output_distribution"] = [[10000, 1.0]]
+    src = write(tmp_path, json.dumps(d), "edited.json")
+    code, out = run("export", src, "--target", "vllm", "--out", tmp_path / "x")
+    assert code == 0 and ("the workload, 200 req/s of 10000 output tokens, is 1,999,800–2,000,000 generated "
+                          "tokens a second, but the pools were sized for 199,800 (their decode_tokens_per_s") in out, out
+
+
 def test_export_of_a_fleet_service_whose_qps_was_edited_is_noted(tmp_path):
     import json
     d = json.loads((GOLDEN / "fleet_mix.json").read_text())

@@ -341,3 +341,19 @@ def test_a_days_static_plan_mode_is_checked_too(tmp_path):
     for args in (("simulate", p, "--requests", "2000"), ("export", p, "--target", "vllm", "--out", tmp_path / "o")):
         code, out = run(*args)
         assert code == 2 and "r.json: comparison.static_peak_plan.mode: 'aggregated'; plan solve writes" in out, out
+
+
+def test_a_capacity_of_the_other_role_is_refused(tmp_path, plan_data):
+    """A prefill pool edited to `capacity_decode_tokens_per_s: 1e9` took 99.999 % of the decode
+    traffic in router.json (the split summed every pool's capacity, whatever its role), exit 0
+    without a word; the mirror edit on a decode pool took the prompts (a hunt, 2026-12-07)."""
+    for role, key in (("prefill", "capacity_decode_tokens_per_s"), ("decode", "capacity_prefill_tokens_per_s")):
+        pools = json.loads(json.dumps(plan_data["pools"]))
+        k = next(i for i, p in enumerate(pools) if p["role"] == role)
+        assert pools[k][key] == 0   # as plan solve writes it
+        pools[k][key] = 1e9
+        p = edited(tmp_path, plan_data, pools=pools)
+        for args in (("export", p, "--target", "vllm", "--out", tmp_path / "o"), ("simulate", p, "--requests", "2000")):
+            code, out = run(*args)
+            assert code == 2 and f"pools[{k}]: {key} is 1e+09; a {role} pool has none (plan solve writes 0)" in out, out
+    assert not (tmp_path / "o").exists()

@@ -66,21 +66,32 @@ def load_mismatch(d: dict) -> str | None:
     workload's (its decode shares hold the first token or not, as prefill pools make it). A plan whose `qps`
     (or lengths, or prefix-cache hit) was edited by hand exported the same engines with a README,
     slo.json and load test at the new load, which they cannot serve (a hunt: 10 → 100 req/s, exit 0,
-    without a word). Plans without these keys are not checked."""
+    without a word). The generated tokens alike (`decode_tokens_per_s`: each request's L − 1 after its
+    first, or L where a colocated pool makes the first too): output_tokens edited 400 → 4000 exported a
+    load test of 80,000 tokens/s onto pools of 8,644. Plans without these keys are not checked."""
     w, pools = d.get("workload"), d.get("pools")
     if not isinstance(w, dict) or not isinstance(pools, list) or not all(isinstance(p, dict) for p in pools):
         return None
-    qps, isl, hit = w.get("qps"), w.get("input_tokens"), w.get("prefix_cache_hit", 0.0)
+    qps, isl, osl, hit = w.get("qps"), w.get("input_tokens"), w.get("output_tokens"), w.get("prefix_cache_hit", 0.0)
     have = [p.get("prefill_tokens_per_s") for p in pools]
+    made = [p.get("decode_tokens_per_s") for p in pools]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in have):
         return None
     need, have_s = qps * isl * (1.0 - hit), sum(have)
-    if abs(have_s - need) <= 1e-6 * max(need, have_s) + 1e-6:
+    edited = "the workload or the pools edited by hand?"
+    tail = "README.txt, slo.json and the load test state the workload's load; re-solve the problem for it"
+    if abs(have_s - need) > 1e-6 * max(need, have_s) + 1e-6:
+        return (f"the workload, {qps:g} req/s of {isl:g} prompt tokens (prefix-cache hit {hit:.0%}), is {need:,.6g} "
+                f"uncached prompt tokens a second, but the pools were sized for {have_s:,.6g} (their "
+                f"prefill_tokens_per_s; {edited}): {tail}")
+    if not isinstance(osl, (int, float)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                    for v in made):
         return None
-    return (f"the workload, {qps:g} req/s of {isl:g} prompt tokens (prefix-cache hit {hit:.0%}), is {need:,.6g} "
-            f"uncached prompt tokens a second, but the pools were sized for {have_s:,.6g} (their "
-            f"prefill_tokens_per_s; the workload or the pools edited by hand?): README.txt, slo.json and the load "
-            f"test state the workload's load; re-solve the problem for it")
+    lo, hi, made_s = qps * max(osl - 1.0, 0.0), qps * osl, sum(made)
+    if lo * (1 - 1e-6) - 1e-6 <= made_s <= hi * (1 + 1e-6) + 1e-6:
+        return None
+    return (f"the workload, {qps:g} req/s of {osl:g} output tokens, is {lo:,.0f}–{hi:,.0f} generated tokens a "
+            f"second, but the pools were sized for {made_s:,.0f} (their decode_tokens_per_s; {edited}): {tail}")
 
 
 def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:

@@ -107,8 +107,7 @@ class PlanPool(_PlanPart):
         routed more prompts than its design mix; the design batch for plans without slots), and
         the latency its role is held to (a decode pool's TPOT, a prefill pool's TTFT, a colocated
         pool's both); an edit that breaks them was simulated and shown as if planned."""
-        # slots, where given, is what the engine admits (export's --max-num-seqs): slots 10 beside a
-        # mean batch of 68.6 simulated 69 sequences an instance and exported an engine of 10 (a hunt)
+        # slots, where given, is what the engine admits (--max-num-seqs): slots 10 beside a batch of 68.6 (a hunt)
         admits, what = (self.slots, "slots") if self.slots is not None else (self.design_batch, "design_batch")
         if self.slots is not None and self.slots < self.design_batch:
             raise ValueError(f"slots {self.slots} is below design_batch {self.design_batch}: plan solve admits at "
@@ -125,13 +124,15 @@ class PlanPool(_PlanPart):
         if self.role != "prefill" and self.capacity_decode_tokens_per_s <= 0:
             raise ValueError(f"capacity_decode_tokens_per_s is 0; a {self.role} pool decodes (plan solve writes "
                              f"its capacity, which the simulation measures its load against)")
+        for key, role in (("capacity_decode_tokens_per_s", "prefill"), ("capacity_prefill_tokens_per_s", "decode")):
+            if self.role == role and getattr(self, key) > 0:   # export's router gave it the other role's traffic
+                raise ValueError(f"{key} is {getattr(self, key):g}; a {role} pool has none (plan solve writes 0)")
         return self
 
     @property
     def step_token_budget(self) -> float:
         """Prompt tokens a colocated engine takes into one step: the plan's engine budget (the chunk
-        with prompts of one length, the pass budget with several: `colocated.engine_chunk_tokens`);
-        older plans, the chunk."""
+        with prompts of one length, the pass budget with several; older plans, the chunk)."""
         return self.engine_chunk_tokens or self.chunk_tokens
 
     @property
@@ -263,8 +264,7 @@ PLAN_KINDS = ("fleet", "horizon")   # a plan file's `kind`, which a single plan'
 
 
 def check_kind(data: Any, source: str) -> None:
-    """BadInput for a plan file's `kind` that plan solve does not write: 'bogus' was read as a
-    single plan (a hunt)."""
+    """BadInput for a plan file's `kind` that plan solve does not write ('bogus' read as a single plan)."""
     if isinstance(data, dict) and "kind" in data and data["kind"] not in PLAN_KINDS:
         raise BadInput(f"{source}: kind: {shown_json(data['kind'], 40)}; plan solve writes kind: fleet (a fleet plan), "
                        f"kind: horizon (a plan over a load profile), or no kind (a plan of one service)")
