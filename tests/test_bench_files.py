@@ -96,6 +96,20 @@ def test_minimal_csv_carries_its_deployment():
     assert b.measured["decode_tok_s_per_gpu"] == pytest.approx(64 / (0.0279 * 4))
 
 
+@pytest.mark.parametrize("eol", ["\r", "\r\n"])
+def test_a_minimal_csv_of_other_line_endings_reads_the_same(tmp_path, eol):
+    """Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: the format's sniffing read it as one
+    line and refused it with Python's wording ('new-line character seen in unquoted field - do you
+    need to open the file in universal-newline mode?'; a hunt, 2026-12-07), as the trace reader does
+    not."""
+    text = (DATA / "minimal_sample.csv").read_text(encoding="utf-8")
+    f = tmp_path / "m.csv"
+    f.write_bytes(eol.join(text.splitlines()).encode())
+    kept = [(p.model, p.concurrency, p.ttft_s, p.tpot_s) for p in load_points([f])[0]]
+    assert kept == [(p.model, p.concurrency, p.ttft_s, p.tpot_s) for p in _one("minimal_sample.csv", None)[0]]
+    assert len(kept) == 2
+
+
 def test_one_token_answers_measure_no_decode_rate(tmp_path):
     """A run of one-token answers has no time between tokens: its row's TPOT is no decode step, so
     the point measures TTFT alone (it entered the fit as a decode point; a hunt, 2026-12-05); the

@@ -62,7 +62,7 @@ def sniff(path: Path, text: str) -> str:
         raise BadInput(f"{path}: the file is empty" + ("" if not text else " (blank lines only)"))
     if text.lstrip()[:1] not in ("{", "["):   # a CSV: its header names its columns
         with csv_errors(path):
-            cols = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
+            cols = {h.strip() for h in next(csv.reader(io.StringIO(text, newline="")), [])}
         if "silicon_tpot_ms" in cols:
             return "silicon"
         if set(MINIMAL_COLUMNS) <= cols:
