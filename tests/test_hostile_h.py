@@ -160,8 +160,9 @@ def test_export_of_a_plan_whose_output_length_was_edited_is_noted(tmp_path):
     d["workload"]["output_distribution"] = [[10000, 1.0]]
     src = write(tmp_path, json.dumps(d), "edited.json")
     code, out = run("export", src, "--target", "vllm", "--out", tmp_path / "x")
-    assert code == 0 and ("the workload, 200 req/s of 10000 output tokens, is 1,999,800–2,000,000 generated "
-                          "tokens a second, but the pools were sized for 199,800 (their decode_tokens_per_s") in out, out
+    assert code == 0, out
+    assert ("the workload, 200 req/s of 10000 output tokens, is 1,999,800–2,000,000 generated "
+            "tokens a second, but the pools were sized for 199,800 (their decode_tokens_per_s") in out, out
 
 
 def test_export_of_a_fleet_service_whose_qps_was_edited_is_noted(tmp_path):
