@@ -334,3 +334,39 @@ def test_a_trace_row_past_the_models_context_is_noted(tmp_path):
         assert notes == (["p.yaml: deepseek-r1: requests of up to 200,451 tokens (prompt and output) pass its context "
                           "of 163,840 tokens (max_position_embeddings); engines refuse them unless RoPE scaling "
                           "extends it"] if long else []), notes
+
+
+def test_a_request_at_the_closing_instant_ends_the_last_period(tmp_path):
+    """A day from 00:00:00 to exactly 24:00:00 was refused as 'spans 25 periods of 3600 s (24.00 h
+    from its first request)' (a hunt, 2026-12-07): the request at the closing instant counts in
+    period 23. Half a second later it is a 25th period, refused."""
+    rows = [(h * 3600 + k * 600, 500, 100) for h in range(24) for k in range(6)] + [(86400, 500, 100)]
+    t = read_trace(write(tmp_path, rows), 3600.0)
+    assert len(t.qps) == 24 and t.requests == 24 * 6 + 1
+    assert t.qps[23] == pytest.approx(7 / 3600) and t.qps[0] == pytest.approx(6 / 3600)
+    with pytest.raises(BadInput, match="spans 25 periods of 3600 s"):
+        read_trace(write(tmp_path, rows[:-1] + [(86400.5, 500, 100)], "b.csv"), 3600.0)
+
+
+def test_lengths_written_beside_a_trace_are_noted_and_named_in_its_line(tmp_path):
+    """`input_tokens: 50000` and `output_tokens: 5` beside a trace are planned (documented: the problem's
+    lengths win), but the plan's trace line showed the trace's means without a word (a hunt,
+    2026-12-07): a note names them, and the line says they are what was planned."""
+    import warnings
+
+    from planner.errors import PlannerNotice
+    from planner.input.load import load_problem
+    write(tmp_path, [(h * 3600 + k * 600, 800, 200) for h in range(24) for k in range(6)])
+    f = tmp_path / "p.yaml"
+    f.write_text("model: llama-3.1-8b\nworkload:\n  trace: {file: t.csv, period: 1h}\n  input_tokens: 50000\n"
+                 "  output_tokens: 5\nslo: {ttft: 10s, tpot: 100ms}\ngpus: [h100]\n")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        p = load_problem(f)
+    notes = [str(w.message) for w in got if issubclass(w.category, PlannerNotice)]
+    assert notes == [f"{f}: workload.input_tokens and output_tokens: written beside workload.trace, so every period "
+                     f"plans them as written; the trace's lengths are not used there (remove input_tokens and "
+                     f"output_tokens to plan them)"]
+    assert p.workload.input_tokens == 50000
+    assert p.workload.trace_load.summary().endswith(
+        "output mean 200 (per-period 200–200) (not planned: the problem's input_tokens and output_tokens are)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def is_fleet(data: Any) -> bool:
     return isinstance(data, dict) and "classes" in data
 
 
-def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
+def expand_trace(data: Any, path: str | Path, at: str = "") -> TraceLoad | None:
     """Read `workload.trace` of a problem's data into its profile, in place (module trace.py):
     profile = the trace's QPS per period (and, with `lengths: period`, each period's length
     distributions); qps, input_tokens and output_tokens, when not written, = its busiest period and
@@ -50,6 +51,12 @@ def expand_trace(data: Any, path: str | Path) -> TraceLoad | None:
         for key, per in (("input_tokens", load.period_input), ("output_tokens", load.period_output)):
             if key not in w:
                 w["profile"][key] = [{"values": v, "weights": x} for v, x in per]
+    load = replace(load, lengths_written=tuple(k for k in ("input_tokens", "output_tokens") if k in w))
+    if load.lengths_written:   # planned as written, while the trace's summary line showed the trace's (a hunt)
+        warnings.warn(f"{path}: {at}workload.{' and '.join(load.lengths_written)}: written beside workload.trace, so "
+                      f"every period plans {'them' if len(load.lengths_written) > 1 else 'it'} as written; the "
+                      f"trace's lengths are not used there (remove {' and '.join(load.lengths_written)} to plan "
+                      f"them)", PlannerNotice, stacklevel=3)
     w.setdefault("qps", max(load.qps))
     w.setdefault("input_tokens", {"values": load.input_values, "weights": load.input_weights})
     w.setdefault("output_tokens", {"values": load.output_values, "weights": load.output_weights})
@@ -293,7 +300,7 @@ def _fleet(data: Any, path: str | Path) -> FleetProblem:
     for i, k in enumerate(classes if isinstance(classes, list) else []):
         beside(k, "model", path, f"classes[{i}].")
         try:
-            loads.append(expand_trace(k, path) if isinstance(k, dict) else None)
+            loads.append(expand_trace(k, path, f"classes[{i}].") if isinstance(k, dict) else None)
         except BadInput as e:
             raise BadInput(str(e).replace(f"{path}: workload", f"{path}: classes[{i}].workload", 1)) from None
     written = [_writes_qps(k) for k in (classes if isinstance(classes, list) else [])]

@@ -70,6 +70,7 @@ class TraceLoad:
     period_input: list[tuple[list[int], list[float]]]   # per period (values, weights); the horizon's if empty
     period_output: list[tuple[list[int], list[float]]]
     longest_tokens: int = 0         # the longest request's prompt + output, which its bucket's mean hides
+    lengths_written: tuple[str, ...] = ()   # input_tokens/output_tokens the problem writes: planned, not the trace's
 
     def summary(self) -> str:
         """One line for the plan: the trace, its span and how the lengths move over the periods."""
@@ -80,9 +81,11 @@ class TraceLoad:
         mi = float(np.average(self.input_values, weights=self.input_weights))
         mo = float(np.average(self.output_values, weights=self.output_weights))
         fold = "" if self.fold == "none" else f", folded onto one {self.fold}"
+        written = (f" (not planned: the problem's {' and '.join(self.lengths_written)} are)"
+                   if self.lengths_written else "")
         return (f"load from trace {self.file}: {self.requests:,} requests over {self.span_s / 3600:.1f} h{fold}; "
                 f"input mean {mi:,.0f} tokens (per-period means {spread(self.period_mean_input)}), "
-                f"output mean {mo:,.0f} (per-period {spread(self.period_mean_output)})")
+                f"output mean {mo:,.0f} (per-period {spread(self.period_mean_output)}){written}")
 
 
 def _find(header: list[str], kind: str, path: Path) -> int:
@@ -291,6 +294,8 @@ def _bins(t: np.ndarray, period_s: float, fold: str, path: Path, offsets: np.nda
     if fold == "none":
         origin = math.floor(first / period_s) * period_s
         n = int(math.floor((last - origin) / period_s)) + 1
+        if n - 1 in PROFILE_PERIODS and last - origin == (n - 1) * period_s:
+            n -= 1   # a request at the closing instant (00:00 to 24:00) ends the last period: not a 25th
         if n not in PROFILE_PERIODS:
             raise BadInput(f"{path}: the trace spans {n} period{'' if n == 1 else 's'} of {period_s:g} s "
                            f"({(last - first) / 3600:.2f} h from its first request); a profile has 24 or 168. "
