@@ -165,6 +165,37 @@ def test_export_of_a_plan_whose_output_length_was_edited_is_noted(tmp_path):
             "tokens a second, but the pools were sized for 199,800 (their decode_tokens_per_s") in out, out
 
 
+@pytest.mark.parametrize("edit, note", [
+    ({"slo": ("tpot_s", 0.01)}, "tpot_s is 28.6 ms, above the plan's own limit slo.tpot_s 10.0 ms"),
+    ({"pool": (1, "tpot_s", 3.0)}, "pools[1].tpot_s is 3.00 s, above the plan's own limit slo.tpot_s 40.0 ms"),
+])
+def test_export_notes_a_pool_latency_above_the_plans_own_slo(tmp_path, edit, note):
+    """slo.tpot_s edited 40 → 10 ms beside a decode pool of 28.6 ms, or the pool's tpot_s edited to 3 s,
+    exported slo.json, the README and the load test at exit 0 without a word (a hunt, 2026-12-07)."""
+    import json
+    d = json.loads((GOLDEN / "llama70b_chat.json").read_text())
+    assert [p["role"] for p in d["pools"]] == ["prefill", "decode"] and d["slo"]["tpot_s"] == 0.04
+    if "slo" in edit:
+        d["slo"][edit["slo"][0]] = edit["slo"][1]
+    else:
+        i, key, v = edit["pool"]
+        d["pools"][i][key] = v
+    src = write(tmp_path, json.dumps(d), "edited.json")
+    code, out = run("export", src, "--target", "vllm", "--out", tmp_path / "x")
+    assert code == 0 and note in out and "(the plan or its SLO edited by hand?)" in out, out
+    assert note in (tmp_path / "x" / "README.txt").read_text()
+
+
+def test_export_refuses_a_latency_on_a_role_that_has_none(tmp_path):
+    """A prefill pool's `tpot_s: 3` was exported as `prefill-h100-0.tpot: 3000.0` in slo.json."""
+    import json
+    d = json.loads((GOLDEN / "llama70b_chat.json").read_text())
+    d["pools"][0]["tpot_s"] = 3.0
+    src = write(tmp_path, json.dumps(d), "edited.json")
+    code, out = run("export", src, "--target", "vllm", "--out", tmp_path / "x")
+    assert code == 2 and "pools[0].tpot_s: 3.0; a prefill pool has none (plan solve writes null)" in out, out
+
+
 def test_export_of_a_fleet_service_whose_qps_was_edited_is_noted(tmp_path):
     import json
     d = json.loads((GOLDEN / "fleet_mix.json").read_text())

@@ -17,6 +17,7 @@ from pydantic import Field
 from planner.catalog.schemas import GPU, load_gpus
 from planner.errors import BadInput
 from planner.input.files import validate
+from planner.input.units import format_time
 from planner.studies.simulate.fleet import check_header, failed_verification, service_keys, service_plan
 from planner.studies.simulate.planfile import PlanFile, PlanPool, plan_from_dict
 from planner.studies.simulate.tables import check_fits, physics
@@ -94,6 +95,33 @@ def load_mismatch(d: dict) -> str | None:
             f"second, but the pools were sized for {made_s:,.0f} (their decode_tokens_per_s; {edited}): {tail}")
 
 
+LATENCY_ROLES = {"ttft_s": ("prefill", "colocated"), "tpot_s": ("decode", "colocated")}   # as plan solve writes them
+
+
+def latency_mismatch(d: dict, source: str) -> str | None:
+    """Why a pool's latency breaks the plan's own SLO, or None; BadInput for a latency on a role plan
+    solve writes none for (a prefill pool's TPOT). A hand edit of `slo.tpot_s` (40 → 10 ms beside
+    pools of 28.6) or of a pool's `tpot_s` (3 s under a 40 ms SLO) exported slo.json, the README and
+    the load test at exit 0 without a word (a hunt, 2026-12-07). A pool's latency is its mean or the
+    SLO's statistic, both within the limit in a plan that passed verification."""
+    slo, pools = d.get("slo"), d.get("pools")
+    if not isinstance(slo, dict) or not isinstance(pools, list):
+        return None
+    for i, p in enumerate(pools):
+        for key, roles in LATENCY_ROLES.items():
+            v = p.get(key) if isinstance(p, dict) else None
+            if v is not None and isinstance(p.get("role"), str) and p["role"] not in roles:
+                raise BadInput(f"{source}: pools[{i}].{key}: {v!r}; a {p['role']} pool has none (plan solve writes "
+                               f"null)")
+            limit = slo.get(key)
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (v, limit)) \
+                    and v > limit * (1 + 1e-6):
+                return (f"pools[{i}].{key} is {format_time(v)}, above the plan's own limit slo.{key} "
+                        f"{format_time(limit)} (the plan or its SLO edited by hand?): README.txt, slo.json and the "
+                        f"load test state a plan that does not meet its SLO; re-solve the problem for it")
+    return None
+
+
 def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> ExportPlan:
     """Validate plan data of either kind; BadInput naming `source`, the field and the reason."""
     if isinstance(data, dict) and data.get("kind") == "horizon":   # `export.schedule.read_horizon` reads it
@@ -113,7 +141,7 @@ def read_plan(data: Any, source: str, gpus: dict[str, GPU] | None = None) -> Exp
         pf = plan_from_dict(d, src)                    # the simulator's checks of the same keys (layout too)
         check_fits(physics(pf, src), src)              # each instance loads, and holds the batch it admits
         plan = validate(ExportPlanFile, d, src)
-        services.append(Service(key, plan, src, load_mismatch(d)))
+        services.append(Service(key, plan, src, load_mismatch(d) or latency_mismatch(d, src)))
     # the cards the pools hold, which the README states; the plan's `totals` is not read (a hand edit
     # of it, a boolean or a negative count, was copied into the README as the plan's cards)
     cards: Counter = Counter()
