@@ -31,6 +31,7 @@ from typing import Any
 from planner.errors import BadInput
 from planner.report.export.dst import catch_ups
 from planner.report.export.manifests import rbac_objects
+from planner.report.export.period_edits import check_period_edits
 from planner.studies.simulate.fleet import check_periods
 from planner.studies.simulate.planfile import check_numbers
 
@@ -126,6 +127,7 @@ def read_horizon(d: dict[str, Any], source: str) -> Horizon:
     check_periods(d, source)
     periods = d["periods"]
     fleet = base.get("kind") == "fleet"
+    check_period_edits(d, source, base, fleet)
     keys: list[tuple[str, tuple]] = []      # (class, shape) of each union pool
     origin: list[tuple[int, int]] = []      # (period, index) each union pool's entry comes from
     pools: list[dict[str, Any]] = []
