@@ -48,19 +48,14 @@ def service_plan(d: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def simulate_services(d: dict[str, Any], source: str, requests: int | None = None, seed: int = DEFAULT_SEED,
-                      catalogs: dict[str, SimCatalog] | None = None, period: str = "peak",
-                      sized_by: str = "--simulate") -> dict[str, SimResult]:
+                      catalogs: dict[str, SimCatalog] | None = None, period: str = "peak", sized_by: str = "--simulate"
+                      ) -> dict[str, SimResult]:
     """Simulate a plan's data of any kind; results by service key ('' for a single plan), or by
-    'period N' for a plan over a load profile (`period`: 'peak', 'all' or an index).
-
-    `catalogs` (by service key) are the resolved objects of an in-memory plan; without them the
-    plan's model, GPU and calibration names are looked up. With `requests` None (`plan solve
-    --simulate`, or `plan simulate` without --requests: `sized_by`, the option that chose no count)
-    a run too short for the plan's request lifetime is run again at the count it needs
-    (`TooFewRequests.need`), within the simulator's limit; if that is not enough, the error names
-    --simulate (plan solve has no --requests to raise), or is --requests' own. `plan simulate
-    --period all` of the trace example (a 16,000-token prompt and a 4,000-token answer in its
-    busiest hour) refused its default 100,000 requests until 2026-12-07 ('use at least 131,317')."""
+    'period N' for a plan over a load profile (`period`: 'peak', 'all' or an index). `catalogs` (by
+    service key): an in-memory plan's resolved objects, else its names are looked up. With `requests`
+    None (no count chosen in `sized_by`) a run too short for the plan's request lifetime runs again at
+    the count it needs (`TooFewRequests.need`) within the simulator's limit; past it the error names
+    --simulate (plan solve has no --requests) or is --requests' own (plan simulate, since 2026-12-07)."""
     if requests is not None:
         return _simulate_services(d, source, requests, seed, catalogs, period)
     try:
@@ -71,7 +66,7 @@ def simulate_services(d: dict[str, Any], source: str, requests: int | None = Non
                 raise
             return _simulate_services(d, source, e.need, seed, catalogs, period)
     except TooFewRequests as e:
-        if sized_by == "--requests":
+        if sized_by == "--requests":   # plan simulate: --requests' own message
             raise
         raise TooFewRequests(f"--simulate: {str(e).removeprefix('--requests: ')}; plan solve --simulate sizes "
                              f"its run itself, within that: leave --simulate out for this problem", None) from None
