@@ -128,6 +128,18 @@ def test_a_rope_scaling_factor_that_is_no_factor_is_refused(factor):
     assert context_tokens({**cfg, "rope_scaling": {"rope_type": "linear", "factor": 4}})[0] == 32768
 
 
+@pytest.mark.parametrize("model_type, tokens", [("gemma3_text", 131072), ("gemma3", 131072), ("llama", 1048576)])
+def test_gemma3s_context_is_already_scaled(model_type, tokens):
+    """Gemma-3's config: max_position_embeddings 131,072 beside a linear RoPE factor 8. vLLM leaves
+    the context at 128K for gemma3 ('already scaled by RoPE scaling'); 1,048,576 was planned, so a
+    200,000-token prompt was exported without the past-context note (a hunt, 2026-12-07). Another
+    model with the same fields is scaled, as vLLM scales it."""
+    from planner.catalog.config_json import context_tokens
+    cfg = {"model_type": model_type, "max_position_embeddings": 131072,
+           "rope_scaling": {"rope_type": "linear", "factor": 8.0}}
+    assert context_tokens(cfg)[0] == tokens
+
+
 @pytest.mark.parametrize("scaling, field", [
     ({"type": "yarn", "factor": 2, "original_max_position_embeddings": 1e308},
      "rope_scaling.original_max_position_embeddings: 1e+308"),

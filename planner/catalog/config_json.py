@@ -55,8 +55,13 @@ def context_tokens(cfg: dict) -> tuple[int, str]:
     (131072, 'original_max_position_embeddings × rope_scaling.factor 4 (yarn)')
     >>> context_tokens({"max_position_embeddings": 131072, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})[0]
     131072
+    >>> context_tokens({"model_type": "gemma3_text", "max_position_embeddings": 131072,
+    ...                 "rope_scaling": {"rope_type": "linear", "factor": 8.0}})[0]
+    131072
     """
     n = int(cfg.get("max_position_embeddings") or 0)
+    if "gemma3" in str(cfg.get("model_type", "")):   # vLLM: "Gemma3's max_model_len (128K) is already scaled by
+        return n, "max_position_embeddings"          # RoPE scaling" (its factor 8 made 1,048,576: a hunt, 2026-12-07)
     for key in ("rope_scaling", "rope_parameters"):
         rs = cfg.get(key)
         if not (n and isinstance(rs, dict)):
