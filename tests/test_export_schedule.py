@@ -187,6 +187,7 @@ def test_a_horizon_that_is_no_day_gets_no_cronjobs(trace):
     d["periods"] = d["periods"] + json.loads(json.dumps(d["periods"][:12]))
     for i, p in enumerate(d["periods"]):
         p["index"] = i
+    d["horizon_hours"] = 36.0   # as plan solve writes a horizon of 36 periods (a count alone is refused)
     files = render(d, "k8s", source="day.json")
     assert "schedule.yaml" not in files and "schedule.csv" in files
     assert "No CronJobs: a horizon of 36 h" in files["README.txt"]
@@ -256,7 +257,7 @@ def test_hand_edits_a_day_plan_gets_refused_and_odd_horizons(trace):
     for p in d["periods"]:
         for _ in range(3):
             thirds.append({**p, "hours": 1 / 3, "index": len(thirds)})
-    d["periods"] = thirds
+    d["periods"], d["period_hours"] = thirds, 1 / 3   # as plan solve writes periods of 20 minutes
     assert sum(p["hours"] for p in thirds) != 24.0
     files = render(d, "k8s", source="day.json")
     assert "schedule.yaml" in files

@@ -35,6 +35,7 @@ from planner.report.export.engines import (
     launch_script,
     prefill_tokens,
 )
+from planner.report.export.lengths import LENGTH_FLAG, lengths_vary, longest_request
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
 from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir, manifest_text
@@ -80,9 +81,12 @@ def default_model_path(name: str) -> str:
     return str(p.parent) if p.name == "config.json" else name   # engines load a folder, not its config
 
 
-def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[PoolLaunch]:
-    """Every pool's launch on `engine` (model path: the plan's model source unless given)."""
+def launches(plan: ExportPlan, engine: str, model_path: str | None, sized: bool = True) -> list[PoolLaunch]:
+    """Every pool's launch on `engine` (model path: the plan's model source unless given), each
+    engine admitting the longest request its service was sized for (`lengths`; `sized` False: a
+    day of per-period lengths, whose union states the peak's alone: the model's context, said)."""
     out = []
+    longest = {si: longest_request(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
     moe = {si: is_moe(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
     mixed = {si for si, svc in enumerate(plan.services) if mixes_roles(svc.plan.pools)}
     alone = {si for si, svc in enumerate(plan.services) if prefill_alone(svc.plan.pools)}
@@ -94,11 +98,16 @@ def launches(plan: ExportPlan, engine: str, model_path: str | None) -> list[Pool
         name = dns_name(svc.key if plan.kind == "fleet" else "", pool.role, pool.gpu, str(n))
         mp = model_path or default_model_path(svc.plan.model_source or svc.plan.model)
         pl = launch(engine, pool, svc.plan, plan.gpus[pool.gpu], mp, name, svc.key, svc.source, i,
-                    moe[si], model_path is not None, names[svc.key])
+                    moe[si], model_path is not None, names[svc.key], longest[si] if sized else 0)
         if si in mixed and pool.role == "colocated":   # it also sends and receives KV (router.json's weights)
             pl.node_commands = [cmd + KV_BOTH_VLLM if cmd[:1] != ["ray"] else cmd for cmd in pl.node_commands]
         if si in alone or si in decoding:   # no other side to move KV to or from: a plain vLLM server
             pl.node_commands = [[a for a in cmd if a not in KV_BOTH_VLLM] for cmd in pl.node_commands]
+        if not sized and not any(o.service == pl.service for o in out):   # once a service, on its first pool
+            pl.caveats.append(f"the day's hours have lengths of their own, and the plan file states the peak's "
+                              f"alone: the engine admits the model's whole context ({LENGTH_FLAG[engine]} not "
+                              f"set), which it must hold one sequence of to start; set it to the day's longest "
+                              f"request (the peak's is {longest[si]:,} tokens)")
         out.append(pl)
     if engine != "vllm":   # after each pool's own checks (its GPU, layout, weights)
         for group, why in ((alone, _prefill_alone_why), (decoding, _decode_alone_why), (mixed, _mixed_why)):
@@ -207,9 +216,10 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if target in ENGINES and engine is not None and engine != target:
         raise BadInput(f"--engine: {engine} beside --target {target}, whose scripts launch {target}; --engine "
                        f"chooses the engine inside dynamo or k8s manifests (or use --target {engine})")
-    horizon = None
+    horizon, sized = None, True
     if isinstance(plan_data, dict) and plan_data.get("kind") == "horizon":
         horizon = read_horizon(plan_data, source)
+        sized = not lengths_vary(plan_data)
         plan_data = horizon.union
     check_time_zone(time_zone, target, horizon is not None)
     plan = _located(horizon, plan_data, source, lambda: read_plan(plan_data, source, gpus))
@@ -223,7 +233,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     if horizon is not None:   # before `launches`, whose refusal of a mix reads as one period's
         check_modes(horizon, eng, target, source)
-    pls = _located(horizon, plan_data, source, lambda: launches(plan, eng, model_path))
+    pls = _located(horizon, plan_data, source, lambda: launches(plan, eng, model_path, sized))
     if horizon is None:   # a day's union holds the most any period runs, which no totals state
         for g, note in stale_capacities(plan_data, plan.cards):   # said by the first pool of those cards
             next((pl for pl in pls if pl.gpu.id == g), pls[0]).caveats.append(note)

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from planner.catalog.schemas import GPU, get_model
 from planner.errors import BadInput, one_line
 from planner.physics.benchmark import ENGINES as ENGINES  # the engines plan knows
+from planner.report.export.lengths import length_flag
 from planner.report.export.planread import ExportPlanFile, ExportPool
 
 GPU_MEMORY_FRACTION = 0.90       # of each card's memory for weights + KV (the engines' usual default)
@@ -77,6 +78,7 @@ class PoolLaunch:
     caveats: list[str] = field(default_factory=list)   # where the launch differs from what the plan priced
     served: str = ""                # the model name requests ask for (`served_names`; '' = the plan's model)
     head_setup: list[str] = field(default_factory=list)   # run on rank 0 before its command (a Ray head)
+    max_len: int = 0                # the longest request it admits (0: the model's context; export.lengths)
 
 
 # a pool's name: a StatefulSet `<name>-r<k>` (k < 100) stays within 52 characters, past which its
@@ -202,7 +204,7 @@ def _speculative(engine: str, pool: ExportPool, plan: ExportPlanFile, source: st
 
 def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_path: str,
            name: str, service: str, source: str, i: int, moe: bool = False,
-           model_path_given: bool = False, served: str = "") -> PoolLaunch:
+           model_path_given: bool = False, served: str = "", max_len: int = 0) -> PoolLaunch:
     """The launch of pool `i` of `plan` on `engine`, its requests asking for model `served` ('' = the
     plan's model); BadInput when the engine cannot realise it (its GPU and layout first, then the
     weights' precision: `online_quantization`). A layout the model cannot take (TP not dividing its
@@ -212,7 +214,7 @@ def launch(engine: str, pool: ExportPool, plan: ExportPlanFile, gpu: GPU, model_
     kv = _kv(engine, plan, source)
     build = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[engine]
     out = PoolLaunch(name, service, pool, gpu, nodes, per_node, [], port=PORT[engine], moe=moe,
-                     served=served or plan.model)
+                     served=served or plan.model, max_len=max_len)
     build(out, plan, model_path, kv, source, i)
     quant = online_quantization(engine, plan, source, model_path_given)
     if quant is not None:   # after the model path, before the engine's other flags read it
@@ -258,7 +260,7 @@ def _vllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sourc
             "--data-parallel-size", str(p.dp), "--port", str(PORT["vllm"])]
     if out.moe and p.tp * p.dp > 1:
         base.append("--enable-expert-parallel")
-    base += ["--max-num-seqs", str(math.ceil(out.pool.engine_batch / p.dp)),
+    base += ["--max-num-seqs", str(math.ceil(out.pool.engine_batch / p.dp)), *length_flag("vllm", out.max_len),
              "--gpu-memory-utilization", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
     base += _role_flags_vllm(out.pool, plan)
     if out.pool.speculative is not None:
@@ -306,7 +308,8 @@ def _sglang(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     if out.moe and width > 1:
         cmd += ["--ep-size", str(width)]
     cmd += ["--max-running-requests", str(out.pool.engine_batch),
-            "--mem-fraction-static", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv]
+            "--mem-fraction-static", f"{GPU_MEMORY_FRACTION:.2f}", "--kv-cache-dtype", kv,
+            *length_flag("sglang", out.max_len)]
     if out.pool.role == "colocated":   # the whole instance's: with DP attention SGLang divides it by --dp-size
         cmd += ["--chunked-prefill-size", str(math.ceil(out.pool.step_token_budget) * p.dp)]
     else:
@@ -355,7 +358,7 @@ def _trtllm(out: PoolLaunch, plan: ExportPlanFile, model_path: str, kv: str, sou
     out.files[fname] = "\n".join(cfg) + "\n"
     cmd = ["trtllm-serve", "serve", model_path, "--backend", "pytorch",
            "--tp_size", str(width), "--pp_size", str(p.pp), *(["--ep_size", str(width)] if out.moe else []),
-           "--max_batch_size", str(batch), "--max_num_tokens", str(tokens),
+           "--max_batch_size", str(batch), "--max_num_tokens", str(tokens), *length_flag("trtllm", out.max_len),
            "--kv_cache_free_gpu_memory_fraction", f"{GPU_MEMORY_FRACTION:.2f}",
            "--host", "0.0.0.0", "--port", str(PORT["trtllm"]), "--config", fname]
     if out.pool.role != "colocated":

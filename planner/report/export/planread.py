@@ -95,7 +95,8 @@ def load_mismatch(d: dict) -> str | None:
             f"second, but the pools were sized for {made_s:,.0f} (their decode_tokens_per_s; {edited}): {tail}")
 
 
-LATENCY_ROLES = {"ttft_s": ("prefill", "colocated"), "tpot_s": ("decode", "colocated")}   # as plan solve writes them
+# the roles plan solve writes a latency for (a decode pool has a TTFT where every prompt token is cached)
+LATENCY_ROLES = {"tpot_s": ("decode", "colocated")}
 
 
 def latency_mismatch(d: dict, source: str) -> str | None:
@@ -108,9 +109,10 @@ def latency_mismatch(d: dict, source: str) -> str | None:
     if not isinstance(slo, dict) or not isinstance(pools, list):
         return None
     for i, p in enumerate(pools):
-        for key, roles in LATENCY_ROLES.items():
+        for key in ("ttft_s", "tpot_s"):
             v = p.get(key) if isinstance(p, dict) else None
-            if v is not None and isinstance(p.get("role"), str) and p["role"] not in roles:
+            if v is not None and key in LATENCY_ROLES and isinstance(p.get("role"), str) \
+                    and p["role"] not in LATENCY_ROLES[key]:
                 raise BadInput(f"{source}: pools[{i}].{key}: {v!r}; a {p['role']} pool has none (plan solve writes "
                                f"null)")
             limit = slo.get(key)
