@@ -79,10 +79,10 @@ def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
     if isinstance(d, dict) and d.get("kind") == "horizon":
         check_periods(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
+            from planner.studies.simulate.fleet_day import fleet_day_runs
             return _each({f"period {i}: {key}": (plan, f"{source}: period {i}: {key}", f"{source}: period {i}: {key}",
                                                  catalogs.get(key))
-                          for i in period_indices(d, period, source) for key, plan in fleet_period_plans(d, i, source)},
-                         n, seed)
+                          for i, key, plan in fleet_day_runs(d, period, source)}, n, seed)
         simulated = _without_own_lengths(d, period_indices(d, period, source), period, source)
         return _each({f"period {i}": (period_plan(d, i, source), f"{source}: period {i}", f"{source}: period {i}",
                                       catalogs.get("")) for i in simulated}, n, seed)
@@ -173,10 +173,9 @@ MEANS = (("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens
 
 
 def _without_own_lengths(d: dict[str, Any], indices: list[int], period: str, source: str) -> list[int]:
-    """With --period all, the periods whose lengths are the plan file's (a period of its own lengths
-    is not simulated: their distributions are not in the file), the others named on stderr; one
-    such period refused the whole day (a hunt). A single period asked for is `period_plan`'s to
-    refuse."""
+    """With --period all, the periods whose lengths are the plan file's (the others' distributions
+    are not in it), the others named on stderr (one refused the whole day); a single one asked for
+    is `period_plan`'s to refuse."""
     w = ((d.get("comparison") or {}).get("static_peak_plan") or {}).get("workload")
     if period != "all" or not isinstance(w, dict) or not all(isinstance(w.get(k), (int, float)) for k, _ in MEANS):
         return indices
@@ -201,13 +200,12 @@ def lengths_of_their_own(period: dict[str, Any], workload: dict[str, Any]) -> tu
     return None
 
 
-def fleet_period_plans(d: dict[str, Any], i: int, source: str,
-                       own_lengths: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def fleet_period_plans(d: dict[str, Any], i: int, source: str, own_lengths: bool = False,
+                       skipped: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Period i of a fleet over a day as one single plan's JSON per class with traffic then: the
-    class's service in the static peak plan (its model, SLO, calibration and lengths, which a class
-    keeps in every period; classes do not share pools over a day) with the period's QPS of the
-    class and the pools the period gives it. A class with lengths of its own in the period is
-    refused, unless `own_lengths` (the period read to check its pools, not to simulate it)."""
+    class's service in the static peak plan (its model, SLO, calibration and lengths; classes share
+    no pools over a day) with the class's QPS and pools in the period. A class with lengths of its
+    own then is refused, unless `own_lengths` (its pools checked, not simulated) or, with `skipped`, named there."""
     base = (d.get("comparison") or {}).get("static_peak_plan")
     if base is None:   # a day whose static fleet cannot exist (comparison.static_peak_none_because)
         raise BadInput(f"{source}: comparison.static_peak_plan: null (this day has no static fleet), and a period's "
@@ -233,6 +231,9 @@ def fleet_period_plans(d: dict[str, Any], i: int, source: str,
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has traffic but no pools of its own")
             plan = service_plan(base, key)
             if not own_lengths and (own := lengths_of_their_own(c, plan["workload"])) is not None:
+                if skipped is not None:   # left out, named by the caller
+                    skipped.append(key)
+                    continue
                 raise BadInput(f"{source}: periods[{i}].classes: {key} has lengths of its own in the period "
                                f"({own[0]} {own[1]:g} against {own[2]:g} at the peak); their distributions are "
                                f"not in the plan file, so it is not simulated")
