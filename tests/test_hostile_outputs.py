@@ -1082,7 +1082,8 @@ def test_a_fleet_day_class_with_lengths_by_the_hour_is_not_simulated_on_the_days
     period = json.loads(out_json.read_text())["periods"][3]
     assert period["classes"][0]["input_tokens_mean"] == pytest.approx(803.0)
     code, out = run("simulate", out_json, "--period", "3", "--requests", "300")
-    assert code == 2 and "periods[3].classes: a has lengths of its own in the period" in out, out
+    assert code == 2 and ("a in period 3: lengths of their own, whose distributions are not in the plan file: "
+                          "nothing left to simulate") in out, out
 
 
 def test_scenarios_have_names_of_their_own(tmp_path):
