@@ -119,3 +119,31 @@ def test_a_folder_name_with_spaces_is_served_as_one_word(tmp_path):
     assert f"'{folder}'" in script and "--served-model-name my-model" in script
     r = run(cli.main, ["simulate", str(plan), "--requests", "2000"])
     assert r.exit_code == 0, r.output
+
+
+GEMMA_3_27B = {"model_type": "gemma3_text", "hidden_size": 5376, "num_hidden_layers": 62, "num_attention_heads": 32,
+               "num_key_value_heads": 16, "head_dim": 128, "intermediate_size": 21504, "vocab_size": 262208,
+               "max_position_embeddings": 131072, "sliding_window": 1024, "sliding_window_pattern": 6}
+
+
+@pytest.mark.parametrize("cfg, sliding", [(GEMMA_3_27B, 52), ({**GEMMA_2_9B, "sliding_window": 4096}, 21),
+                                          ({**GEMMA_3_27B, "model_type": "mistral"}, 62)])
+def test_sliding_window_layers_the_published_configs_imply(tmp_path, cfg, sliding):
+    """Gemma-3 (every sixth layer global), Gemma-2 (every other one) and Mistral (all) publish
+    `sliding_window` without `layer_types`; they were planned as full attention: Gemma-3-27B's KV at
+    32k tokens 5.3× what it holds (a hunt, 2026-12-07). The pattern now counts as its layer_types:
+    the same model written both ways holds the same KV per sequence (10 global layers at 32,000
+    tokens and 52 at the 1,024 of the window: 16 heads × 128 × 2 × 2 bytes a layer a token)."""
+    from planner.catalog.calibration import load_calibration
+    from planner.catalog.schemas import get_gpu
+    from planner.physics.deployment import Deployment, Parallelism, kv_bytes_per_sequence
+    m = _model(tmp_path, cfg)
+    assert m.arch.sliding_layers == sliding
+    if cfg is GEMMA_3_27B:
+        kinds = ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(62)]
+        (tmp_path / "lt").mkdir()
+        lt = _model(tmp_path / "lt", {**cfg, "layer_types": kinds})
+        calib = load_calibration("default")
+        deps = [Deployment(x, get_gpu("h100"), Parallelism(tp=1), calib) for x in (m, lt)]
+        per_seq = [kv_bytes_per_sequence(d, 32000) for d in deps]
+        assert per_seq[0] == per_seq[1] == pytest.approx((10 * 32000 + 52 * 1024) * 16 * 128 * 2 * 2)

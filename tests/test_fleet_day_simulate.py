@@ -1,8 +1,9 @@
 """Simulating a fleet over a day whose class reads a trace (`planner.studies.simulate.fleet_day`).
 
 Oracles: 'peak' simulates a class whose lengths at the fleet's busiest period are not the file's in
-its own busiest period (where they are), so `plan solve --simulate` keeps the plan; --period all and --period N simulate what the
-file describes and name the rest; every statistic is met on this lightly loaded day."""
+its own busiest period (where they are), so `plan solve --simulate` keeps the plan; --period all
+and --period N simulate what the file describes and name the rest; every statistic is met on this
+lightly loaded day."""
 
 from __future__ import annotations
 

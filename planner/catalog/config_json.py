@@ -247,8 +247,35 @@ def _layer_kind_counts(cfg: dict, layers: int) -> tuple[int, int]:
     if cfg.get("layer_types"):
         kinds = [str(t) for t in cfg["layer_types"]]
         return sum("sliding" in t for t in kinds), sum("linear" in t for t in kinds)
+    if (sliding := implied_sliding_layers(cfg, layers)) is not None:
+        return sliding, 0
     interval = _interval(cfg)
     return (0, layers - layers // interval) if interval else (0, 0)
+
+
+def implied_sliding_layers(cfg: dict, layers: int) -> int | None:
+    """Sliding-window layers of a config with `sliding_window` and no `layer_types`, as transformers
+    derives them: Gemma-3 every `sliding_window_pattern`-th layer global (6 by default), Gemma-2
+    every other one, Mistral all of them; None where the family implies none. Such configs (as
+    published) were planned as full attention: Gemma-3-27B's KV at 32k tokens 5.3× what it holds
+    (a hostile-input hunt, 2026-12-07).
+
+    >>> implied_sliding_layers({"model_type": "gemma3_text", "sliding_window": 1024}, 62)
+    52
+    >>> implied_sliding_layers({"model_type": "gemma2", "sliding_window": 4096}, 42)
+    21
+    >>> implied_sliding_layers({"model_type": "mistral", "sliding_window": 4096}, 32)
+    32
+    >>> implied_sliding_layers({"model_type": "llama", "sliding_window": 4096}, 32) is None
+    True
+    """
+    kind = str(cfg.get("model_type", ""))
+    if not cfg.get("sliding_window"):
+        return None
+    if "gemma3" in kind:
+        every = cfg.get("sliding_window_pattern") or 6
+        return layers - layers // int(every) if isinstance(every, int) and every >= 1 else None
+    return {"gemma2": layers - layers // 2, "mistral": layers}.get(kind)
 
 
 def _interval(cfg: dict) -> int:
