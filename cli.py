@@ -364,6 +364,7 @@ def main(debug: bool) -> None:
     and what a million tokens costs."""
     warnings.showwarning = _show_warning
     _GLYPHS.clear()
+    _NOTES.clear()
     NOTED.clear()
 
 
@@ -372,6 +373,8 @@ _python_showwarning = warnings.showwarning
 # missing from font(s) DejaVu Sans."), each as two lines of Python: a name in Chinese printed a dozen
 _GLYPH = re.compile(r"Glyph \d+ \((.*)\) missing from font\(s\) (.+?)\.?")
 _GLYPHS: list[str] = []
+_NOTES: set[str] = set()   # notes printed in this run: a second of the same text is not (a simulation
+                           # run again at the request count it needs said its notes twice)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -380,7 +383,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     if issubclass(category, PlannerDeprecation):
         click.echo(f"warning: {printable_lines(str(message))}", err=True)
     elif issubclass(category, PlannerNotice):
-        click.echo(f"note: {printable_lines(str(message))}", err=True)
+        if str(message) not in _NOTES:
+            _NOTES.add(str(message))
+            click.echo(f"note: {printable_lines(str(message))}", err=True)
     elif (m := _GLYPH.fullmatch(str(message))) is not None:   # one line for all of them
         if not _GLYPHS:
             try:
