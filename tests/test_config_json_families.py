@@ -147,3 +147,18 @@ def test_sliding_window_layers_the_published_configs_imply(tmp_path, cfg, slidin
         deps = [Deployment(x, get_gpu("h100"), Parallelism(tp=1), calib) for x in (m, lt)]
         per_seq = [kv_bytes_per_sequence(d, 32000) for d in deps]
         assert per_seq[0] == per_seq[1] == pytest.approx((10 * 32000 + 52 * 1024) * 16 * 128 * 2 * 2)
+
+
+def test_gemma3s_published_config_plans_with_transformers_defaults(tmp_path):
+    """Gemma-3-27B-it's config.json (a text_config without vocab_size, max_position_embeddings or
+    sliding_window_pattern) was refused, 'vocab_size: required field is missing', and Gemma-3-4B's
+    gives no heads either (a hunt, 2026-12-07): transformers' Gemma3TextConfig defaults fill them."""
+    text = {k: v for k, v in GEMMA_3_27B.items() if k not in ("vocab_size", "max_position_embeddings",
+                                                             "sliding_window_pattern")}
+    m = _model(tmp_path, {"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"],
+                          "text_config": {**text, "rope_scaling": {"rope_type": "linear", "factor": 8.0}}})
+    assert (m.arch.vocab, m.arch.context, m.arch.sliding_layers) == (262208, 131072, 52)
+    (tmp_path / "4b").mkdir()
+    four = _model(tmp_path / "4b", {"model_type": "gemma3_text", "hidden_size": 2560, "intermediate_size": 10240,
+                                    "num_hidden_layers": 34, "sliding_window": 1024})
+    assert (four.arch.heads, four.arch.kv_heads, four.arch.head_dim) == (8, 4, 256)

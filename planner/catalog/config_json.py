@@ -43,6 +43,26 @@ MAX_ROPE_FACTOR = 1024.0   # published scalings stretch a context 4–64×; 1e30
 NO_RESCALE = ("su", "longrope", "llama3")   # RoPE kinds whose max_position_embeddings is already the context
 
 
+# transformers' defaults for the fields a family's published config.json leaves out, as its config
+# class fills them in (Gemma3TextConfig: Gemma-3-4B's attention; the 27B's text_config gives no
+# vocab_size or max_position_embeddings, the 4B's no heads either: both were refused, a hunt, 2026-12-07)
+FAMILY_DEFAULTS: dict[str, dict[str, float]] = {
+    "gemma3_text": {"vocab_size": 262208, "max_position_embeddings": 131072, "num_attention_heads": 8,
+                    "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096, "sliding_window_pattern": 6},
+}
+
+
+def with_family_defaults(data: dict) -> dict:
+    """`data` with its family's defaults under the fields it gives (`FAMILY_DEFAULTS`).
+
+    >>> with_family_defaults({"model_type": "gemma3_text", "sliding_window": 1024})["vocab_size"]
+    262208
+    >>> with_family_defaults({"model_type": "gemma3_text", "sliding_window": 1024})["sliding_window"]
+    1024
+    """
+    return {**FAMILY_DEFAULTS.get(str(data.get("model_type", "")), {}), **data}
+
+
 def context_tokens(cfg: dict) -> tuple[int, str]:
     """(tokens a request may hold, how that was derived) from a config's max_position_embeddings
     and its RoPE scaling (`rope_scaling`, or transformers 5's `rope_parameters`), as vLLM derives

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from planner.catalog.arch import Architecture
 from planner.catalog.cache import cached_load
-from planner.catalog.config_json import ConfigError, architecture_from_config
+from planner.catalog.config_json import ConfigError, architecture_from_config, with_family_defaults
 from planner.catalog.hf_cache import (
     cached_config,
     looks_like_hf_id,
@@ -408,6 +408,7 @@ def model_from_config_json(path: str | Path, model_id: str | None = None) -> Mod
                        f"model's id or its Hugging Face config.json")
     if isinstance(data.get("text_config"), dict):  # multimodal wrappers keep the LM inside
         data = {**data, **data["text_config"]}
+    data = with_family_defaults(data)
     known = {k: v for k, v in data.items() if k in HFConfig.model_fields}
     cfg = validate(HFConfig, known, str(p))
     try:
