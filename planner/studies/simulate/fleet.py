@@ -80,9 +80,9 @@ def _simulate_services(d: dict[str, Any], source: str, n: int, seed: int,
         check_periods(d, source)
         if d.get("classes"):   # a fleet over a day: each class's pools of the period, at its QPS then
             from planner.studies.simulate.fleet_day import fleet_day_runs
+            runs = fleet_day_runs(d, period_indices(d, period, source), period, source, fleet_period_plans)
             return _each({f"period {i}: {key}": (plan, f"{source}: period {i}: {key}", f"{source}: period {i}: {key}",
-                                                 catalogs.get(key))
-                          for i, key, plan in fleet_day_runs(d, period, source)}, n, seed)
+                                                 catalogs.get(key)) for i, key, plan in runs}, n, seed)
         simulated = _without_own_lengths(d, period_indices(d, period, source), period, source)
         return _each({f"period {i}": (period_plan(d, i, source), f"{source}: period {i}", f"{source}: period {i}",
                                       catalogs.get("")) for i in simulated}, n, seed)

@@ -9,10 +9,12 @@ now simulated in its own busiest period."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from planner.errors import BadInput, PlannerNotice
-from planner.studies.simulate.fleet import fleet_period_plans, period_indices
+
+PeriodPlans = Callable[..., list[tuple[str, dict[str, Any]]]]   # fleet.fleet_period_plans (passed in: no cycle)
 
 
 def class_peaks(d: dict[str, Any]) -> dict[str, int]:
@@ -26,21 +28,22 @@ def class_peaks(d: dict[str, Any]) -> dict[str, int]:
     return {k: i for k, (_, i) in best.items()}
 
 
-def fleet_day_runs(d: dict[str, Any], period: str, source: str) -> list[tuple[int, str, dict[str, Any]]]:
-    """(period, class, the class's plan then) to simulate: every class with traffic in the period(s)
-    asked for whose lengths there are the file's, the others named on stderr; at 'peak' (the fleet's
-    busiest period) a class of other lengths there is simulated in its own busiest period instead.
-    BadInput when nothing is left."""
+def fleet_day_runs(d: dict[str, Any], indices: list[int], period: str, source: str,
+                   plans_of: PeriodPlans) -> list[tuple[int, str, dict[str, Any]]]:
+    """(period, class, the class's plan then) to simulate: every class with traffic in the periods
+    `indices` (of --period `period`) whose lengths there are the file's, the others named on stderr;
+    at 'peak' (the fleet's busiest period) a class of other lengths there is simulated in its own
+    busiest period instead. BadInput when nothing is left. `plans_of`: `fleet.fleet_period_plans`."""
     skipped: list[str] = []
     runs = []
-    for i in period_indices(d, period, source):
+    for i in indices:
         left: list[str] = []
-        runs += [(i, k, p) for k, p in fleet_period_plans(d, i, source, skipped=left)]
+        runs += [(i, k, p) for k, p in plans_of(d, i, source, skipped=left)]
         if period.strip().lower() == "peak":
             peaks = class_peaks(d)
             for k in left:   # its own busiest period, where the file holds its lengths
                 own: list[str] = []
-                runs += [(peaks[k], k2, p) for k2, p in fleet_period_plans(d, peaks[k], source, skipped=own)
+                runs += [(peaks[k], k2, p) for k2, p in plans_of(d, peaks[k], source, skipped=own)
                          if k2 == k]
                 skipped += [f"{k} in period {peaks[k]}"] if k in own else []
         else:
