@@ -44,12 +44,25 @@ def test_a_longest_request_past_the_models_context_is_capped_at_it():
     assert longest_request(SimpleNamespace(workload=w, model="llama-3.1-8b", model_source=None), "p") == 650
 
 
-def test_a_day_of_per_period_lengths_leaves_the_context_and_says_so_once():
-    """deepseek_trace's hours have lengths of their own; the file holds the peak's alone, which bound
-    no other hour's longest request: no flag, and one note for the service."""
+def test_a_day_admits_the_longest_request_of_any_of_its_hours():
+    """deepseek_trace's hours have lengths of their own (a 16,000-token prompt at 22:00): the engines
+    admit the longest of any hour (periods[].longest_tokens), not the peak hour's alone."""
+    d = json.loads((GOLDEN / "deepseek_trace.json").read_text())
+    hours = [p["longest_tokens"] for p in d["periods"]]
+    assert max(hours) == 19286 > hours[21]   # period 22 holds the day's longest; 21 is the busiest
+    files = render(d, "k8s", source="day.json")
+    assert "- --max-model-len\n        - '19286'" in files["k8s.yaml"]
+
+
+def test_a_day_plan_of_per_period_lengths_without_their_longest_leaves_the_context_and_says_so_once():
+    """A day plan written before periods[].longest_tokens: its file states the peak's lengths alone,
+    which bound no other hour's longest request: no flag, and one note for the service."""
+    d = json.loads((GOLDEN / "deepseek_trace.json").read_text())
+    for p in d["periods"]:
+        del p["longest_tokens"]
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
-        files = render(json.loads((GOLDEN / "deepseek_trace.json").read_text()), "k8s", source="day.json")
+        files = render(d, "k8s", source="day.json")
     notes = [str(w.message) for w in got if "lengths of their own, and the plan file states" in str(w.message)]
     assert len(notes) == 1 and "--max-model-len not set" in notes[0] and "--max-model-len" not in files["k8s.yaml"]
     day = render(json.loads((GOLDEN / "deepseek_day.json").read_text()), "k8s", source="day.json")

@@ -50,10 +50,20 @@ def _trace_of(t) -> dict[str, Any]:
 
 
 def _class_lengths(h: HorizonPlan, name: str, i: int) -> dict[str, float]:
-    """A fleet class's mean prompt and output length in period i (a trace's change by the hour)."""
+    """A fleet class's mean prompt and output length in period i (a trace's change by the hour), and
+    its longest request then (`_longest`)."""
     k = next(k for k in h.problem.classes if k.name == name)
     inp, out = k.workload.period_lengths(i)
-    return {"input_tokens_mean": length_mean(inp), "output_tokens_mean": length_mean(out)}
+    return {"input_tokens_mean": length_mean(inp), "output_tokens_mean": length_mean(out),
+            "longest_tokens": _longest(inp, out)}
+
+
+def _longest(inp, out) -> int:
+    """The longest prompt plus the longest answer of a period's lengths: what an exported engine must
+    admit in that period (its --max-model-len; the file held the peak's lengths alone, 2026-12-07)."""
+    def top(x) -> int:
+        return int(x) if isinstance(x, int) else int(max(v for v, _ in x.pairs()))
+    return top(inp) + top(out)
 
 
 def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
@@ -67,6 +77,7 @@ def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:
         periods.append({
             "index": p.index, "qps": p.qps, "hours": p.hours, "cost_per_hour": p.cost_per_hour,
             "input_tokens_mean": p.input_mean, "output_tokens_mean": p.output_mean,
+            "longest_tokens": None if p.classes else _longest(*h.problem.workload.period_lengths(p.index)),
             "starts": [{"role": k[0], "gpu": k[1], "parallelism": k[2], "instances": n}
                        for k, n in sorted(p.starts.items())],
             "start_cost": p.start_cost,

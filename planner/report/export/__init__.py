@@ -35,7 +35,7 @@ from planner.report.export.engines import (
     launch_script,
     prefill_tokens,
 )
-from planner.report.export.lengths import LENGTH_FLAG, lengths_vary, longest_request
+from planner.report.export.lengths import LENGTH_FLAG, day_longest, lengths_vary, longest_request
 from planner.report.export.loadtest import loadtest_files
 from planner.report.export.manifests import dynamo_graph, dynamo_service, k8s_objects, router_config
 from planner.report.export.outdir import EXPORT_MANIFEST, check_out_dir, manifest_text
@@ -81,12 +81,16 @@ def default_model_path(name: str) -> str:
     return str(p.parent) if p.name == "config.json" else name   # engines load a folder, not its config
 
 
-def launches(plan: ExportPlan, engine: str, model_path: str | None, sized: bool = True) -> list[PoolLaunch]:
+def launches(plan: ExportPlan, engine: str, model_path: str | None, sized: bool = True,
+             day: dict[str, int] | None = None) -> list[PoolLaunch]:
     """Every pool's launch on `engine` (model path: the plan's model source unless given), each
-    engine admitting the longest request its service was sized for (`lengths`; `sized` False: a
-    day of per-period lengths, whose union states the peak's alone: the model's context, said)."""
+    engine admitting the longest request its service was sized for (`lengths`; `day`: a day's
+    longest by class, '' for one workload; `sized` False: a day of per-period lengths without them,
+    whose union states the peak's alone: the model's context, said)."""
     out = []
-    longest = {si: longest_request(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
+    day = day or {}
+    longest = {si: longest_request(svc.plan, svc.source, day.get(svc.key if plan.kind == "fleet" else "", 0))
+               for si, svc in enumerate(plan.services)}
     moe = {si: is_moe(svc.plan, svc.source) for si, svc in enumerate(plan.services)}
     mixed = {si for si, svc in enumerate(plan.services) if mixes_roles(svc.plan.pools)}
     alone = {si for si, svc in enumerate(plan.services) if prefill_alone(svc.plan.pools)}
@@ -216,10 +220,11 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
     if target in ENGINES and engine is not None and engine != target:
         raise BadInput(f"--engine: {engine} beside --target {target}, whose scripts launch {target}; --engine "
                        f"chooses the engine inside dynamo or k8s manifests (or use --target {engine})")
-    horizon, sized = None, True
+    horizon, sized, day = None, True, None
     if isinstance(plan_data, dict) and plan_data.get("kind") == "horizon":
         horizon = read_horizon(plan_data, source)
-        sized = not lengths_vary(plan_data)
+        day = day_longest(plan_data)   # each period's longest request (files before 2026-12-07: none)
+        sized = day is not None or not lengths_vary(plan_data)
         plan_data = horizon.union
     check_time_zone(time_zone, target, horizon is not None)
     plan = _located(horizon, plan_data, source, lambda: read_plan(plan_data, source, gpus))
@@ -233,7 +238,7 @@ def render(plan_data: Any, target: str, image: str | None = None, model_path: st
         raise BadInput(f"--engine: {eng!r} cannot be exported for target {target}; use vllm or sglang")
     if horizon is not None:   # before `launches`, whose refusal of a mix reads as one period's
         check_modes(horizon, eng, target, source)
-    pls = _located(horizon, plan_data, source, lambda: launches(plan, eng, model_path, sized))
+    pls = _located(horizon, plan_data, source, lambda: launches(plan, eng, model_path, sized, day))
     if horizon is None:   # a day's union holds the most any period runs, which no totals state
         for g, note in stale_capacities(plan_data, plan.cards):   # said by the first pool of those cards
             next((pl for pl in pls if pl.gpu.id == g), pls[0]).caveats.append(note)

@@ -18,13 +18,14 @@ from planner.errors import BadInput
 LENGTH_FLAG = {"vllm": "--max-model-len", "sglang": "--context-length", "trtllm": "--max_seq_len"}
 
 
-def longest_request(plan: Any, source: str) -> int:
+def longest_request(plan: Any, source: str, at_least: int = 0) -> int:
     """Tokens of the longest request a plan's pools were sized for (`WorkloadContext.ctx_peak`: the
-    longest prompt plus the longest answer of its lengths), at most the model's context (the plan
-    notes requests past it; an engine refuses a longer length than the model's)."""
+    longest prompt plus the longest answer of its lengths; `at_least`: a day's longest, from its
+    periods), at most the model's context (the plan notes requests past it; an engine refuses a
+    longer length than the model's)."""
     w = plan.workload
-    longest = (max((v for v, _ in w.input_distribution or []), default=w.input_tokens)
-               + max((v for v, _ in w.output_distribution or []), default=w.output_tokens))
+    longest = max(at_least, max((v for v, _ in w.input_distribution or []), default=w.input_tokens)
+                  + max((v for v, _ in w.output_distribution or []), default=w.output_tokens))
     try:
         context = get_model(plan.model_source or plan.model).arch.context
     except BadInput as e:
@@ -35,6 +36,20 @@ def longest_request(plan: Any, source: str) -> int:
 def length_flag(engine: str, tokens: int) -> list[str]:
     """An engine's longest-request flag and value (none for 0: the model's context)."""
     return [LENGTH_FLAG[engine], str(tokens)] if tokens else []
+
+
+def day_longest(d: dict[str, Any]) -> dict[str, int] | None:
+    """The longest request of any period of a plan over a load profile, by class ('' for a single
+    workload), from its periods' `longest_tokens`; None for a file written before them."""
+    out: dict[str, int] = {}
+    for p in d["periods"]:
+        rows = p.get("classes") or [{"name": "", "longest_tokens": p.get("longest_tokens")}]
+        for c in rows if isinstance(rows, list) else []:
+            n = c.get("longest_tokens") if isinstance(c, dict) else None
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                return None
+            out[str(c.get("name", ""))] = max(out.get(str(c.get("name", "")), 0), n)
+    return out
 
 
 def lengths_vary(d: dict[str, Any]) -> bool:
