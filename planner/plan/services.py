@@ -82,7 +82,10 @@ def mtp_classes(f: FleetProblem) -> tuple[tuple[str, ...], tuple[str, ...]]:
             tuple(k.name for k in f.classes if not with_layers[k.model]))
 
 
+@functools.lru_cache(maxsize=256)
 def _has_mtp_layers(model: str) -> bool:
+    """Whether `model` (a catalog id or config.json) has MTP layers; read once a process, though
+    `class_problem` asks for every class and shared subset."""
     from planner.catalog.schemas import get_model
     try:
         return get_model(model).arch.mtp_layers >= 1

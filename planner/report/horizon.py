@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.input.values import length_mean
+from planner.input.values import length_mean, length_pairs
 from planner.plan.horizon import HorizonPlan
 from planner.plan.horizon_milp import KINDS
 from planner.plan.model import cost_difference
@@ -61,9 +61,7 @@ def _class_lengths(h: HorizonPlan, name: str, i: int) -> dict[str, float]:
 def _longest(inp, out) -> int:
     """The longest prompt plus the longest answer of a period's lengths: what an exported engine must
     admit in that period (its --max-model-len; the file held the peak's lengths alone, 2026-12-07)."""
-    def top(x) -> int:
-        return int(x) if isinstance(x, int) else int(max(v for v, _ in x.pairs()))
-    return top(inp) + top(out)
+    return int(max(v for v, _ in length_pairs(inp)) + max(v for v, _ in length_pairs(out)))
 
 
 def horizon_json(h: HorizonPlan, timings: bool = False) -> dict[str, Any]:

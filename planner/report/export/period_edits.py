@@ -7,15 +7,7 @@ import warnings
 from typing import Any
 
 from planner.errors import BadInput, PlannerNotice
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _within(x: float, lo: float, hi: float) -> bool:
-    """lo ≤ x ≤ hi within float round-off (1 ppm)."""
-    return lo * (1 - 1e-6) - 1e-6 <= x <= hi * (1 + 1e-6) + 1e-6
+from planner.report.export.planread import answer_range, is_number, near
 
 
 def check_period_edits(d: dict[str, Any], source: str, base: dict[str, Any], fleet: bool) -> None:
@@ -29,28 +21,28 @@ def check_period_edits(d: dict[str, Any], source: str, base: dict[str, Any], fle
     periods, ph, hh = d["periods"], d.get("period_hours"), d.get("horizon_hours")
     reserved = d.get("reserved_nodes") if isinstance(d.get("reserved_nodes"), dict) else {}
     for i, per in enumerate(periods):
-        if _number(ph) and _number(per.get("hours")) and abs(per["hours"] - ph) > 1e-9 * ph:
+        if is_number(ph) and is_number(per.get("hours")) and abs(per["hours"] - ph) > 1e-9 * ph:
             raise BadInput(f"{source}: periods[{i}].hours: {per['hours']:g}, but period_hours is {ph:g} (plan solve "
                            f"writes every period of one length)")
         for g, by in per["nodes"].items() if isinstance(per.get("nodes"), dict) else ():
             r = by.get("reserved") if isinstance(by, dict) else None
-            if _number(r) and r != reserved.get(g, 0):
+            if is_number(r) and r != reserved.get(g, 0):
                 raise BadInput(f"{source}: periods[{i}].nodes.{g}.reserved: {r:g}, but reserved_nodes.{g} is "
                                f"{reserved.get(g, 0)} (reserved nodes are held over the whole horizon)")
-    if _number(ph) and _number(hh) and abs(len(periods) * ph - hh) > 1e-9 * hh:
+    if is_number(ph) and is_number(hh) and abs(len(periods) * ph - hh) > 1e-9 * hh:
         raise BadInput(f"{source}: periods: {len(periods)} periods of {ph:g} h, but horizon_hours is {hh:g} (a period "
                        f"deleted or added by hand?)")
     hit = base["workload"].get("prefix_cache_hit") if isinstance(base.get("workload"), dict) else None
-    if fleet or not _number(hit):   # a fleet's periods carry each class's load (not checked here)
+    if fleet or not is_number(hit):   # a fleet's periods carry each class's load (not checked here)
         return
     for i, per in enumerate(periods):
         q, s_in, s_out, pools = per["qps"], per.get("input_tokens_mean"), per.get("output_tokens_mean"), per["pools"]
         pre = [p.get("prefill_tokens_per_s") for p in pools]
         dec = [p.get("decode_tokens_per_s") for p in pools]
-        if not all(map(_number, pre + dec)) or (q and not (_number(s_in) and _number(s_out))):
+        if not all(map(is_number, pre + dec)) or (q and not (is_number(s_in) and is_number(s_out))):
             continue
-        need, lo, hi = (q * s_in * (1.0 - hit), q * max(s_out - 1.0, 0.0), q * s_out) if q else (0.0, 0.0, 0.0)
-        if not (_within(sum(pre), need, need) and _within(sum(dec), lo, hi)):
+        need, (lo, hi) = (q * s_in * (1.0 - hit), answer_range(q, s_out)) if q else (0.0, (0.0, 0.0))
+        if not (near(sum(pre), need) and near(sum(dec), lo, hi)):
             warnings.warn(f"{source}: periods[{i}]: {q:g} req/s, but its pools were sized for {sum(pre):,.0f} "
                           f"uncached prompt and {sum(dec):,.0f} generated tokens a second (the period edited by "
                           f"hand?): the schedule states the period's load; re-solve the problem for it",

@@ -61,6 +61,22 @@ def _check_verified(data: dict, source: str) -> None:
                        f"that passed")
 
 
+def is_number(x: Any) -> bool:
+    """A real number as JSON gives one (an int or a float, not a boolean)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def near(x: float, lo: float, hi: float | None = None) -> bool:
+    """lo ≤ x ≤ hi (x = lo without `hi`) within float round-off: 1 ppm, and 1e-6 absolute."""
+    return lo * (1 - 1e-6) - 1e-6 <= x <= (lo if hi is None else hi) * (1 + 1e-6) + 1e-6
+
+
+def answer_range(qps: float, output_tokens: float) -> tuple[float, float]:
+    """The generated tokens a second decode pools make at `qps` requests of `output_tokens`: each
+    request's L − 1 after its first (a prefill pool makes it), up to L (a colocated pool makes it)."""
+    return qps * max(output_tokens - 1.0, 0.0), qps * output_tokens
+
+
 def load_mismatch(d: dict) -> str | None:
     """Why the workload is not the load the pools were sized for, or None: plan solve writes each
     pool's share of the prompt tokens to prefill (`prefill_tokens_per_s`), which sum to the
@@ -76,20 +92,19 @@ def load_mismatch(d: dict) -> str | None:
     qps, isl, osl, hit = w.get("qps"), w.get("input_tokens"), w.get("output_tokens"), w.get("prefix_cache_hit", 0.0)
     have = [p.get("prefill_tokens_per_s") for p in pools]
     made = [p.get("decode_tokens_per_s") for p in pools]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in have):
+    if not all(map(is_number, have)):
         return None
     need, have_s = qps * isl * (1.0 - hit), sum(have)
     edited = "the workload or the pools edited by hand?"
     tail = "README.txt, slo.json and the load test state the workload's load; re-solve the problem for it"
-    if abs(have_s - need) > 1e-6 * max(need, have_s) + 1e-6:
+    if not near(have_s, need):
         return (f"the workload, {qps:g} req/s of {isl:g} prompt tokens (prefix-cache hit {hit:.0%}), is {need:,.6g} "
                 f"uncached prompt tokens a second, but the pools were sized for {have_s:,.6g} (their "
                 f"prefill_tokens_per_s; {edited}): {tail}")
-    if not isinstance(osl, (int, float)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    for v in made):
+    if not is_number(osl) or not all(map(is_number, made)):
         return None
-    lo, hi, made_s = qps * max(osl - 1.0, 0.0), qps * osl, sum(made)
-    if lo * (1 - 1e-6) - 1e-6 <= made_s <= hi * (1 + 1e-6) + 1e-6:
+    (lo, hi), made_s = answer_range(qps, osl), sum(made)
+    if near(made_s, lo, hi):
         return None
     return (f"the workload, {qps:g} req/s of {osl:g} output tokens, is {lo:,.0f}–{hi:,.0f} generated tokens a "
             f"second, but the pools were sized for {made_s:,.0f} (their decode_tokens_per_s; {edited}): {tail}")
@@ -116,8 +131,7 @@ def latency_mismatch(d: dict, source: str) -> str | None:
                 raise BadInput(f"{source}: pools[{i}].{key}: {v!r}; a {p['role']} pool has none (plan solve writes "
                                f"null)")
             limit = slo.get(key)
-            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (v, limit)) \
-                    and v > limit * (1 + 1e-6):
+            if is_number(v) and is_number(limit) and v > limit * (1 + 1e-6):
                 return (f"pools[{i}].{key} is {format_time(v)}, above the plan's own limit slo.{key} "
                         f"{format_time(limit)} (the plan or its SLO edited by hand?): README.txt, slo.json and the "
                         f"load test state a plan that does not meet its SLO; re-solve the problem for it")
